@@ -1,0 +1,1 @@
+"""certseal shared kernel: identifiers, crypto suites, codes, events, outbox, db, grpc."""

@@ -1,0 +1,113 @@
+"""Leader-elected background loops woken by PostgreSQL LISTEN/NOTIFY.
+
+Several service replicas may run the same loop; a session advisory lock on a dedicated
+connection makes exactly one of them work at a time (the others stand by), which is what
+keeps the outbox relay's per-key order and the audit chain's single writer.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import random
+
+import asyncpg
+
+from certseal import db
+
+log = logging.getLogger(__name__)
+
+
+class NotifiedWorker(abc.ABC):
+    """Runs :meth:`work_once` until it finds nothing, then waits for a NOTIFY or a poll."""
+
+    name: str = "worker"
+    channel: str = ""
+    lock_id: int = 0
+
+    def __init__(self, *, dsn: str, poll_interval_s: float = 1.0):
+        self._dsn = dsn
+        self._poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+        self.is_leader = False
+
+    @abc.abstractmethod
+    async def work_once(self, conn: asyncpg.Connection) -> int:
+        """Do one unit of work; return how many items it handled (0 = idle)."""
+
+    async def on_idle(self, conn: asyncpg.Connection) -> None:
+        """Called when there was nothing to do (housekeeping)."""
+
+    async def on_error(self) -> None:
+        """Called after ``work_once`` failed, before the backoff."""
+
+    def wake(self) -> None:
+        """Make the loop look for work now (in-process shortcut for NOTIFY)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work while leader; reconnect with backoff on any failure, until ``stop``."""
+        backoff = 0.05
+        while not stop.is_set():
+            try:
+                await self._run_connected(stop)
+                backoff = 0.05
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                log.warning(
+                    "%s: database connection lost (%s); retrying", self.name, exc
+                )
+                self.is_leader = False
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _run_connected(self, stop: asyncio.Event) -> None:
+        conn = await db.connect(self._dsn)
+        try:
+            while not await conn.fetchval(
+                "select pg_try_advisory_lock($1)", self.lock_id
+            ):
+                if await _sleep_or_stop(stop, self._poll_interval_s):
+                    return
+            self.is_leader = True
+            log.info("%s: leader", self.name)
+            await conn.add_listener(self.channel, lambda *_: self._wake.set())
+            failures = 0
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    handled = await self.work_once(conn)
+                    failures = 0
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    raise
+                except Exception as exc:
+                    failures += 1
+                    delay = min(0.05 * 2**failures, 5.0) * (0.5 + random.random())
+                    log.warning("%s: %s; retrying in %.2fs", self.name, exc, delay)
+                    await self.on_error()
+                    await _sleep_or_stop(stop, delay)
+                    continue
+                if handled:
+                    continue
+                await self.on_idle(conn)
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait(
+                    {waiter, stopper},
+                    timeout=self._poll_interval_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                waiter.cancel()
+                stopper.cancel()
+        finally:
+            self.is_leader = False
+            await conn.close(timeout=2)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` unless ``stop`` is set first; return whether it was."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True

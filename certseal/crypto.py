@@ -1,0 +1,387 @@
+"""Signature suites, the signer abstraction and at-rest protection of secrets.
+
+Suites: ``sm2`` (SM2 with SM3, GB/T 32918 / GB/T 35276, via the GmSSL binding
+``gmssl-pyx``), ``es256`` (ECDSA P-256 with SHA-256) and ``ed25519``. Signatures are the
+raw forms COSE uses (r||s for the ECDSA-style suites); :func:`signature_to_der` gives the
+DER form that X.509 and GB/T 38540 structures carry.
+
+Private keys exist in clear only inside a :class:`SoftwareSigner`, which never returns or
+prints them. At rest they are AES-256-GCM encrypted under a key-encryption key (KEK) read
+from a file, bound to their key id.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import gmssl_pyx
+from asn1crypto import keys as asn1_keys
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from certseal.errors import CertsealError, ErrorKind, invalid
+
+SM2_CURVE_OID = "1.2.156.10197.1.301"
+SM2_SM3_SIGNATURE_OID = "1.2.156.10197.1.501"
+SM3_OID = "1.2.156.10197.1.401"
+# GB/T 35276 default signer identity, used when none is agreed.
+SM2_DEFAULT_ID = b"1234567812345678"
+
+_SM2_A = bytes.fromhex(
+    "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC"
+)
+_SM2_B = bytes.fromhex(
+    "28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93"
+)
+_SM2_GX = bytes.fromhex(
+    "32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7"
+)
+_SM2_GY = bytes.fromhex(
+    "BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0"
+)
+
+
+class Suite(enum.Enum):
+    """An algorithm suite a signing key belongs to."""
+
+    SM2 = "sm2"
+    ES256 = "es256"
+    ED25519 = "ed25519"
+
+    @classmethod
+    def parse(cls, text: str, field: str = "suite") -> Suite:
+        """The suite named ``text``, or INVALID_ARGUMENT listing the known ones."""
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            known = ", ".join(s.value for s in cls)
+            raise invalid(
+                field, f"unknown key suite {text!r}; expected one of {known}"
+            ) from None
+
+    @property
+    def cose_alg(self) -> int:
+        """The COSE ``alg`` value (SM2-SM3 has none registered: a private-use value)."""
+        return _COSE_ALG[self]
+
+    @classmethod
+    def from_cose_alg(cls, alg: object) -> Suite | None:
+        """The suite for a COSE ``alg`` value, or None when unknown."""
+        return _COSE_ALG_REVERSE.get(alg) if isinstance(alg, int) else None
+
+
+_COSE_ALG = {Suite.ES256: -7, Suite.ED25519: -8, Suite.SM2: -65600}
+_COSE_ALG_REVERSE = {v: k for k, v in _COSE_ALG.items()}
+
+
+def key_id(public_key_der: bytes) -> str:
+    """``kid``: the first 8 bytes of SHA-256 of the DER SubjectPublicKeyInfo, in hex."""
+    return hashlib.sha256(public_key_der).digest()[:8].hex()
+
+
+def _sm2_public_key_der(point64: bytes) -> bytes:
+    info = asn1_keys.PublicKeyInfo(
+        {
+            "algorithm": {
+                "algorithm": "ec",
+                "parameters": asn1_keys.ECDomainParameters(
+                    name="named", value=SM2_CURVE_OID
+                ),
+            },
+            "public_key": b"\x04" + point64,
+        }
+    )
+    return info.dump()
+
+
+def _sm2_point_from_der(public_key_der: bytes) -> bytes:
+    info = asn1_keys.PublicKeyInfo.load(public_key_der)
+    params = info["algorithm"]["parameters"]
+    if info["algorithm"]["algorithm"].native != "ec" or params.chosen.dotted != (
+        SM2_CURVE_OID
+    ):
+        raise ValueError("not an SM2 public key")
+    point = info["public_key"].native
+    if len(point) != 65 or point[0] != 4:
+        raise ValueError("SM2 public key must be an uncompressed point")
+    return bytes(point[1:])
+
+
+def sm2_z(point64: bytes, signer_id: bytes = SM2_DEFAULT_ID) -> bytes:
+    """Z_A of GB/T 32918.2: SM3 over the signer identity, the curve and the public key."""
+    entl = (len(signer_id) * 8).to_bytes(2, "big")
+    return gmssl_pyx.sm3_hash(
+        entl + signer_id + _SM2_A + _SM2_B + _SM2_GX + _SM2_GY + point64
+    )
+
+
+def sm3(data: bytes) -> bytes:
+    """The SM3 digest of ``data``."""
+    return gmssl_pyx.sm3_hash(data)
+
+
+def _raw_to_der(signature: bytes) -> bytes:
+    if len(signature) != 64:
+        raise InvalidSignature("signature must be 64 bytes")
+    return encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+
+
+def _der_to_raw(signature: bytes) -> bytes:
+    r, s = decode_dss_signature(signature)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def signature_to_der(suite: Suite, signature: bytes) -> bytes:
+    """The DER form of a raw signature (ed25519 signatures have no other form)."""
+    return signature if suite is Suite.ED25519 else _raw_to_der(signature)
+
+
+def verify(suite: Suite, public_key_der: bytes, data: bytes, signature: bytes) -> None:
+    """Verify a raw signature; raise :class:`InvalidSignature` on any failure.
+
+    A malformed key or signature is reported as InvalidSignature too, so callers get one
+    failure and no oracle.
+    """
+    try:
+        if suite is Suite.SM2:
+            point = _sm2_point_from_der(public_key_der)
+            digest = gmssl_pyx.sm3_hash(sm2_z(point) + data)
+            if not gmssl_pyx.sm2_verify_sm3_digest(
+                point, digest, _raw_to_der(signature)
+            ):
+                raise InvalidSignature("SM2 signature mismatch")
+            return
+        public = serialization.load_der_public_key(public_key_der)
+        if suite is Suite.ES256:
+            if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(
+                public.curve, ec.SECP256R1
+            ):
+                raise InvalidSignature("key is not a P-256 key")
+            public.verify(_raw_to_der(signature), data, ec.ECDSA(hashes.SHA256()))
+        else:
+            if not isinstance(public, ed25519.Ed25519PublicKey):
+                raise InvalidSignature("key is not an Ed25519 key")
+            public.verify(signature, data)
+    except InvalidSignature:
+        raise
+    except Exception as exc:  # malformed key or signature bytes
+        raise InvalidSignature(f"cannot verify: {type(exc).__name__}") from None
+
+
+class Signer(Protocol):
+    """Signs with a key it never reveals; an HSM-backed signer has the same shape."""
+
+    @property
+    def kid(self) -> str:
+        """The key id."""
+        ...
+
+    @property
+    def suite(self) -> Suite:
+        """The algorithm suite."""
+        ...
+
+    @property
+    def public_key_der(self) -> bytes:
+        """The DER SubjectPublicKeyInfo."""
+        ...
+
+    async def sign(self, data: bytes) -> bytes:
+        """The raw signature of ``data``."""
+        ...
+
+
+class SoftwareSigner:
+    """A signer holding its private key in process memory, for keys kept in the database.
+
+    The private key is reachable only through :meth:`sign`; ``repr`` shows the key id.
+    """
+
+    __slots__ = ("_key", "_kid", "_public_key_der", "_suite", "_z")
+
+    def __init__(self, suite: Suite, private_bytes: bytes, public_key_der: bytes):
+        self._suite = suite
+        self._public_key_der = public_key_der
+        self._kid = key_id(public_key_der)
+        self._z = b""
+        if suite is Suite.SM2:
+            self._key: object = private_bytes
+            self._z = sm2_z(_sm2_point_from_der(public_key_der))
+        else:
+            self._key = serialization.load_der_private_key(private_bytes, password=None)
+
+    @property
+    def kid(self) -> str:
+        """The key id."""
+        return self._kid
+
+    @property
+    def suite(self) -> Suite:
+        """The algorithm suite."""
+        return self._suite
+
+    @property
+    def public_key_der(self) -> bytes:
+        """The DER SubjectPublicKeyInfo."""
+        return self._public_key_der
+
+    def sign_now(self, data: bytes) -> bytes:
+        """Sign synchronously: every suite takes well under a millisecond."""
+        key = self._key
+        if self._suite is Suite.SM2:
+            assert isinstance(key, bytes)
+            digest = gmssl_pyx.sm3_hash(self._z + data)
+            return _der_to_raw(gmssl_pyx.sm2_sign_sm3_digest(key, digest))
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return _der_to_raw(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        assert isinstance(key, ed25519.Ed25519PrivateKey)
+        return key.sign(data)
+
+    async def sign(self, data: bytes) -> bytes:
+        """The raw signature of ``data``."""
+        return self.sign_now(data)
+
+    def __repr__(self) -> str:
+        return f"SoftwareSigner(kid={self._kid}, suite={self._suite.value})"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class GeneratedKey:
+    """A fresh key pair: the private part only as bytes to be wrapped, never shown."""
+
+    suite: Suite
+    private_bytes: bytes
+    public_key_der: bytes
+
+    @property
+    def kid(self) -> str:
+        """The key id."""
+        return key_id(self.public_key_der)
+
+    def __repr__(self) -> str:
+        return f"GeneratedKey(kid={self.kid}, suite={self.suite.value})"
+
+
+def generate_key(suite: Suite) -> GeneratedKey:
+    """Generate a key pair in ``suite``."""
+    if suite is Suite.SM2:
+        public64, private = gmssl_pyx.sm2_key_generate()
+        return GeneratedKey(suite, private, _sm2_public_key_der(public64))
+    private_key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    if suite is Suite.ES256:
+        private_key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        private_key = ed25519.Ed25519PrivateKey.generate()
+    return GeneratedKey(
+        suite,
+        private_key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+    )
+
+
+def read_secret_file(path: Path, *, length: int = 32, create: bool = False) -> bytes:
+    """Read a binary secret; with ``create``, make a fresh one (mode 0600) if missing."""
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(os.urandom(length))
+    data = path.read_bytes()
+    if len(data) != length:
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"secret file {path} must hold exactly {length} bytes, has {len(data)}",
+        )
+    return data
+
+
+class KeyWrapper:
+    """Encrypts private keys at rest under the key-encryption key, bound to their kid."""
+
+    def __init__(self, kek: bytes):
+        self._aead = AESGCM(kek)
+
+    def wrap(self, kid: str, private_bytes: bytes) -> bytes:
+        """nonce || AES-256-GCM(private key) with the kid as associated data."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(
+            nonce, private_bytes, b"certseal-key:" + kid.encode()
+        )
+
+    def unwrap_signer(
+        self, suite: Suite, public_key_der: bytes, blob: bytes
+    ) -> SoftwareSigner:
+        """Decrypt a wrapped key straight into a signer, so the bytes never escape."""
+        kid = key_id(public_key_der)
+        try:
+            private = self._aead.decrypt(
+                blob[:12], blob[12:], b"certseal-key:" + kid.encode()
+            )
+        except InvalidTag:
+            raise CertsealError(
+                ErrorKind.INTERNAL,
+                f"private key {kid} does not decrypt under the configured KEK",
+            ) from None
+        return SoftwareSigner(suite, private, public_key_der)
+
+    def __repr__(self) -> str:
+        return "KeyWrapper(<kek>)"
+
+
+class PersonalDataProtector:
+    """Keyed pseudonyms and encryption for holders' personal data.
+
+    Two independent keys are derived from one data key file: one for the HMAC that lets a
+    holder be looked up (and is the only form of identity in events), one for AES-GCM.
+    """
+
+    def __init__(self, data_key: bytes):
+        self._hmac_key = _derive(data_key, b"certseal holder pseudonym v1")
+        self._aead = AESGCM(_derive(data_key, b"certseal personal data v1"))
+
+    def pseudonym(self, id_type: str, id_number: str) -> str:
+        """HMAC-SHA256 of the normalised identity document, in hex."""
+        message = f"{id_type.strip().upper()}:{id_number.strip().upper()}".encode()
+        return hmac.new(self._hmac_key, message, hashlib.sha256).hexdigest()
+
+    def encrypt(self, plaintext: bytes, context: bytes) -> bytes:
+        """nonce || AES-256-GCM(plaintext), bound to ``context``."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, context)
+
+    def decrypt(self, blob: bytes, context: bytes) -> bytes:
+        """Reverse :meth:`encrypt`; INTERNAL when the data key is wrong."""
+        try:
+            return self._aead.decrypt(blob[:12], blob[12:], context)
+        except InvalidTag:
+            raise CertsealError(
+                ErrorKind.INTERNAL, "personal data does not decrypt under the data key"
+            ) from None
+
+    def __repr__(self) -> str:
+        return "PersonalDataProtector(<key>)"
+
+
+def _derive(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)

@@ -1,0 +1,88 @@
+"""PostgreSQL access: connection pool and ordered, locked schema migrations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x6365727473656131  # "certsea1": serialises concurrent migrators
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections decode jsonb to Python objects."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection with the same codecs as the pool's."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+async def migrate(
+    pool: asyncpg.Pool, components: Sequence[tuple[str, Path]]
+) -> list[str]:
+    """Apply each component's ``NNNN_name.sql`` files not applied yet, in order.
+
+    Runs under an advisory lock, so several processes starting at once apply each file
+    exactly once. Returns the names of the files applied now.
+    """
+    applied_now: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("select pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                """create table if not exists schema_migrations (
+                       component text not null, name text not null,
+                       applied_at timestamptz not null default now(),
+                       primary key (component, name))"""
+            )
+            for component, folder in components:
+                done = {
+                    r["name"]
+                    for r in await conn.fetch(
+                        "select name from schema_migrations where component = $1",
+                        component,
+                    )
+                }
+                for path in sorted(folder.glob("*.sql")):
+                    if path.name in done:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(path.read_text())
+                        await conn.execute(
+                            "insert into schema_migrations (component, name) values ($1, $2)",
+                            component,
+                            path.name,
+                        )
+                    log.info("applied migration %s/%s", component, path.name)
+                    applied_now.append(f"{component}/{path.name}")
+        finally:
+            await conn.execute("select pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied_now
+
+
+def as_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    """A record as a plain dict (None stays None)."""
+    return dict(record) if record is not None else None

@@ -1,0 +1,60 @@
+"""The one typed error that crosses RPC boundaries.
+
+Domain and storage code raise :class:`CertsealError`; the gRPC error interceptor maps its
+kind to a status code (see ``certseal.grpc.interceptors``) and sends the kind and field in
+trailing metadata so that a calling service gets the same error back.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorKind(enum.Enum):
+    """What went wrong, in terms a caller can act on (named after gRPC status codes)."""
+
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+class CertsealError(Exception):
+    """A failure with a kind, a message fit for the caller and optionally the field."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+    def __repr__(self) -> str:
+        return f"CertsealError({self.kind.value}, {self!s})"
+
+
+def invalid(field: str, message: str) -> CertsealError:
+    """Bad input in ``field``."""
+    return CertsealError(ErrorKind.INVALID_ARGUMENT, message, field=field)
+
+
+def not_found(what: str) -> CertsealError:
+    """The named thing does not exist (or the caller may not know that it does)."""
+    return CertsealError(ErrorKind.NOT_FOUND, f"{what} not found")
+
+
+def precondition(message: str, *, field: str | None = None) -> CertsealError:
+    """The request is well-formed but the current state does not allow it."""
+    return CertsealError(ErrorKind.FAILED_PRECONDITION, message, field=field)
+
+
+def denied(message: str) -> CertsealError:
+    """The authenticated caller may not do this."""
+    return CertsealError(ErrorKind.PERMISSION_DENIED, message)

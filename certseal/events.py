@@ -1,0 +1,144 @@
+"""Event envelope: topics, CloudEvents binary-mode headers and outbox records.
+
+Topics are created up front with explicit partition counts (never broker auto-create).
+Event values are protobuf messages from ``protos/certseal/v1/events.proto``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from google.protobuf.message import Message
+
+log = logging.getLogger(__name__)
+
+LICENCE_EVENTS = "certseal.licence-events.v1"
+TRUST_EVENTS = "certseal.trust-events.v1"
+SEAL_EVENTS = "certseal.seal-events.v1"
+CONTENT_TYPE = "application/protobuf"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic as the platform declares it."""
+
+    name: str
+    partitions: int
+    compacted: bool = False
+    retention_ms: int = 7 * 24 * 3600 * 1000
+
+    def configs(self) -> dict[str, str]:
+        """Topic configs for the create request."""
+        if self.compacted:
+            return {"cleanup.policy": "compact"}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+
+
+def default_topics(partitions: int = 12) -> list[TopicSpec]:
+    """The topics every deployment has; the trust list is small and compacted."""
+    return [
+        TopicSpec(LICENCE_EVENTS, partitions),
+        TopicSpec(TRUST_EVENTS, max(1, partitions // 4), compacted=True),
+        TopicSpec(SEAL_EVENTS, partitions),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """One event as written to the outbox, ready for the relay."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: dict[str, str]
+
+
+def new_event_id() -> str:
+    """A fresh event id (UUID4)."""
+    return str(uuid.uuid4())
+
+
+def cloudevent(
+    *,
+    topic: str,
+    key: str,
+    message: Message,
+    event_id: str,
+    event_type: str,
+    source: str,
+    time: dt.datetime,
+) -> OutboxRecord:
+    """An outbox record with CloudEvents binary-mode headers."""
+    return OutboxRecord(
+        topic=topic,
+        key=key.encode(),
+        value=message.SerializeToString(),
+        headers={
+            "ce_specversion": "1.0",
+            "ce_id": event_id,
+            "ce_type": f"cn.gov.certseal.{event_type}",
+            "ce_source": f"/departments/{source}",
+            "ce_time": time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "ce_subject": key,
+            "content-type": CONTENT_TYPE,
+        },
+    )
+
+
+async def write_outbox(
+    conn: asyncpg.Connection, records: Sequence[OutboxRecord]
+) -> None:
+    """Insert outbox rows in the caller's transaction, in the given order."""
+    if not records:
+        return
+    await conn.execute(
+        """insert into outbox (topic, key, value, headers)
+           select * from unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[])""",
+        [r.topic for r in records],
+        [r.key for r in records],
+        [r.value for r in records],
+        [r.headers for r in records],
+    )
+
+
+async def ensure_topics(admin_factory: object, specs: Iterable[TopicSpec]) -> list[str]:
+    """Create the missing topics; fail when an existing one has fewer partitions.
+
+    ``admin_factory`` is a zero-argument callable returning an unstarted
+    ``AIOKafkaAdminClient`` (so TLS settings stay in one place, ``certseal.kafka``).
+    """
+    from aiokafka.admin import NewTopic
+
+    admin = admin_factory()  # type: ignore[operator]
+    await admin.start()
+    created: list[str] = []
+    try:
+        existing = set(await admin.list_topics())
+        specs = list(specs)
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(s.name, s.partitions, 1, topic_configs=s.configs())
+                    for s in missing
+                ]
+            )
+            created = [s.name for s in missing]
+        for desc in await admin.describe_topics([s.name for s in specs]):
+            want = next(s for s in specs if s.name == desc["topic"])
+            have = len(desc["partitions"])
+            if have < want.partitions:
+                raise RuntimeError(
+                    f"topic {want.name} has {have} partitions, the platform needs "
+                    f"{want.partitions}"
+                )
+    finally:
+        await admin.close()
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    return created

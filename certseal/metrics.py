@@ -1,0 +1,72 @@
+"""Prometheus metrics of one service process, on a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
+
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+)
+
+
+class Metrics:
+    """RPC, outbox and audit metrics; pass one instance to whatever records."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.rpc_requests = Counter(
+            "certseal_rpc_requests", "RPCs handled", ["method", "code"], registry=r
+        )
+        self.rpc_latency = Histogram(
+            "certseal_rpc_latency_seconds",
+            "RPC latency",
+            ["method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.events_published = Counter(
+            "certseal_outbox_published_events", "Events the relay published", registry=r
+        )
+        self.commit_to_publish = Histogram(
+            "certseal_outbox_commit_to_publish_seconds",
+            "From outbox insert to broker acknowledgement",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "certseal_outbox_backlog", "Committed events not yet published", registry=r
+        )
+        self.relay_lag = Gauge(
+            "certseal_outbox_relay_lag_seconds",
+            "Age of the oldest unpublished event",
+            registry=r,
+        )
+        self.audit_sealed = Counter(
+            "certseal_audit_sealed_rows", "Audit rows sealed into the chain", registry=r
+        )
+        self.licences_expired = Counter(
+            "certseal_licences_expired", "Licences the expiry sweep expired", registry=r
+        )
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
+        """Expose ``/metrics`` over HTTP."""
+        start_http_server(port, addr=addr, registry=self.registry)

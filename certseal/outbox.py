@@ -1,0 +1,181 @@
+"""The outbox relay: publishes committed outbox rows to Kafka in commit order per key.
+
+Ordering: every writer takes the row lock of the entity it changes before inserting its
+outbox row, so two rows with the same key are ordered by id exactly as they committed.
+The relay reads unpublished rows in id order and sends, per round, at most ONE batch per
+partition (built with ``create_batch``/``send_batch``), with acks=all. A partition whose
+batch failed is retried from its first unpublished row in the next round, so a partition
+never has a later row published before an earlier one; a retry after an ambiguous
+failure can duplicate rows, which consumers drop by ``ce_id`` / lineage version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+
+from certseal.background import NotifiedWorker
+from certseal.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay(NotifiedWorker):
+    """Moves outbox rows to Kafka; one leader across all replicas."""
+
+    name = "outbox-relay"
+    channel = "certseal_outbox"
+    lock_id = 0x6365727473656132
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        producer_factory: Callable[[], AIOKafkaProducer],
+        metrics: Metrics,
+        batch_size: int = 1000,
+        poll_interval_s: float = 1.0,
+        retention: dt.timedelta = dt.timedelta(days=7),
+    ):
+        super().__init__(dsn=dsn, poll_interval_s=poll_interval_s)
+        self._producer_factory = producer_factory
+        self._producer: AIOKafkaProducer | None = None
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._retention = retention
+        self._partitioner = DefaultPartitioner()
+        self._last_housekeeping = 0.0
+        self.published_total = 0
+
+    async def _get_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+            except Exception:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def on_error(self) -> None:
+        """Drop the producer after a failure: the next round starts a clean one."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception as exc:  # a stop during an outage may itself fail
+                log.debug("producer stop failed: %s", exc)
+
+    async def close(self) -> None:
+        """Stop the producer."""
+        await self.on_error()
+
+    async def work_once(self, conn: asyncpg.Connection) -> int:
+        """Publish one round; return the number of rows published."""
+        rows = await conn.fetch(
+            """select id, topic, key, value, headers, created_at from outbox
+               where published_at is null order by id limit $1""",
+            self._batch_size,
+        )
+        if not rows:
+            return 0
+        producer = await self._get_producer()
+        groups: OrderedDict[tuple[str, int], list[asyncpg.Record]] = OrderedDict()
+        partitions: dict[str, list[int]] = {}
+        for row in rows:
+            topic = row["topic"]
+            if topic not in partitions:
+                partitions[topic] = sorted(await producer.partitions_for(topic))
+            all_parts = partitions[topic]
+            partition = self._partitioner(row["key"], all_parts, all_parts)
+            groups.setdefault((topic, partition), []).append(row)
+
+        sends = []
+        for (topic, partition), group in groups.items():
+            batch = producer.create_batch()
+            included: list[asyncpg.Record] = []
+            for row in group:
+                headers = [(k, v.encode()) for k, v in row["headers"].items()]
+                if (
+                    batch.append(
+                        key=row["key"],
+                        value=row["value"],
+                        timestamp=None,
+                        headers=headers,
+                    )
+                    is None
+                ):
+                    break  # batch full: the rest of this partition waits a round
+                included.append(row)
+            future = await producer.send_batch(batch, topic, partition=partition)
+            sends.append((future, included))
+
+        published: list[int] = []
+        failure: BaseException | None = None
+        for future, included in sends:
+            try:
+                await future
+                published.extend(r["id"] for r in included)
+            except Exception as exc:
+                failure = exc
+        if published:
+            await conn.execute(
+                "update outbox set published_at = clock_timestamp() where id = any($1)",
+                published,
+            )
+            now = time.time()
+            by_id = {r["id"]: r for r in rows}
+            for row_id in published:
+                self._metrics.commit_to_publish.observe(
+                    max(0.0, now - by_id[row_id]["created_at"].timestamp())
+                )
+            self._metrics.events_published.inc(len(published))
+            self.published_total += len(published)
+        if failure is not None:
+            raise RuntimeError(f"publish failed: {failure!r}") from failure
+        return len(published)
+
+    async def on_idle(self, conn: asyncpg.Connection) -> None:
+        """Every few seconds: backlog gauges and purge of old published rows."""
+        now = time.monotonic()
+        if now - self._last_housekeeping < 5:
+            return
+        self._last_housekeeping = now
+        await refresh_backlog_metrics(conn, self._metrics)
+        await conn.execute(
+            """delete from outbox where id in (select id from outbox
+               where published_at < now() - $1::interval limit 10000)""",
+            self._retention,
+        )
+
+
+async def refresh_backlog_metrics(conn: asyncpg.Connection, metrics: Metrics) -> None:
+    """Set the backlog and relay-lag gauges from the outbox."""
+    row = await conn.fetchrow(
+        """select count(*) as backlog,
+                  extract(epoch from clock_timestamp() - min(created_at)) as lag
+           from outbox where published_at is null"""
+    )
+    assert row is not None
+    metrics.outbox_backlog.set(row["backlog"])
+    metrics.relay_lag.set(float(row["lag"] or 0.0))
+
+
+async def republish_all(conn: asyncpg.Connection) -> int:
+    """Mark every retained row unpublished, so the relay sends it again in order.
+
+    Used to re-seed a broker that lost its data (the embedded memory broker after a
+    restart, or a rebuilt cluster); consumers drop the duplicates.
+    """
+    status = await conn.execute(
+        "update outbox set published_at = null where published_at is not null"
+    )
+    return int(status.split()[-1])

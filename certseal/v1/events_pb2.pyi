@@ -1,0 +1,86 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from certseal.v1 import licence_pb2 as _licence_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LicenceEvent(_message.Message):
+    __slots__ = ("event_id", "type", "lineage", "identifier", "version", "lineage_version", "status", "operation", "reason", "actor_department", "occurred_at", "type_code", "issuer_code", "valid_from", "valid_until", "replaces", "holder_ref", "kid", "transferred_to")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    LINEAGE_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    LINEAGE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_CODE_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    REPLACES_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_REF_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    TRANSFERRED_TO_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    lineage: str
+    identifier: str
+    version: int
+    lineage_version: int
+    status: _licence_pb2.LicenceStatus
+    operation: _licence_pb2.LicenceOperation
+    reason: str
+    actor_department: str
+    occurred_at: _timestamp_pb2.Timestamp
+    type_code: str
+    issuer_code: str
+    valid_from: _timestamp_pb2.Timestamp
+    valid_until: _timestamp_pb2.Timestamp
+    replaces: str
+    holder_ref: str
+    kid: str
+    transferred_to: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., version: _Optional[int] = ..., lineage_version: _Optional[int] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., operation: _Optional[_Union[_licence_pb2.LicenceOperation, str]] = ..., reason: _Optional[str] = ..., actor_department: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type_code: _Optional[str] = ..., issuer_code: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaces: _Optional[str] = ..., holder_ref: _Optional[str] = ..., kid: _Optional[str] = ..., transferred_to: _Optional[str] = ...) -> None: ...
+
+class TrustEvent(_message.Message):
+    __slots__ = ("event_id", "type", "kid", "department_code", "suite", "status", "public_key", "not_before", "not_after", "revoked_at", "reason", "actor", "occurred_at", "key_version", "presentation_key")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PRESENTATION_KEY_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    kid: str
+    department_code: str
+    suite: str
+    status: _licence_pb2.KeyStatus
+    public_key: bytes
+    not_before: _timestamp_pb2.Timestamp
+    not_after: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    reason: str
+    actor: str
+    occurred_at: _timestamp_pb2.Timestamp
+    key_version: int
+    presentation_key: bool
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., kid: _Optional[str] = ..., department_code: _Optional[str] = ..., suite: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.KeyStatus, str]] = ..., public_key: _Optional[bytes] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_version: _Optional[int] = ..., presentation_key: _Optional[bool] = ...) -> None: ...

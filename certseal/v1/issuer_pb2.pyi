@@ -1,0 +1,403 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from certseal.v1 import licence_pb2 as _licence_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RevocationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVOCATION_KIND_UNSPECIFIED: _ClassVar[RevocationKind]
+    REVOCATION_KIND_REVOKE: _ClassVar[RevocationKind]
+    REVOCATION_KIND_SANCTION: _ClassVar[RevocationKind]
+REVOCATION_KIND_UNSPECIFIED: RevocationKind
+REVOCATION_KIND_REVOKE: RevocationKind
+REVOCATION_KIND_SANCTION: RevocationKind
+
+class IssueLicenceRequest(_message.Message):
+    __slots__ = ("type_code", "holder", "fields", "valid_from", "valid_until", "idempotency_key")
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _licence_pb2.FieldValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_licence_pb2.FieldValue, _Mapping]] = ...) -> None: ...
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    type_code: str
+    holder: _licence_pb2.Holder
+    fields: _containers.MessageMap[str, _licence_pb2.FieldValue]
+    valid_from: _timestamp_pb2.Timestamp
+    valid_until: _timestamp_pb2.Timestamp
+    idempotency_key: str
+    def __init__(self, type_code: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class IssueLicenceResponse(_message.Message):
+    __slots__ = ("licence",)
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    licence: _licence_pb2.Licence
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class IssueLicencesRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[IssueLicenceRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[IssueLicenceRequest, _Mapping]]] = ...) -> None: ...
+
+class ItemError(_message.Message):
+    __slots__ = ("code", "message", "field")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    field: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class IssueLicencesResult(_message.Message):
+    __slots__ = ("index", "licence", "error")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    licence: _licence_pb2.Licence
+    error: ItemError
+    def __init__(self, index: _Optional[int] = ..., licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class IssueLicencesResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[IssueLicencesResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[IssueLicencesResult, _Mapping]]] = ...) -> None: ...
+
+class GetLicenceRequest(_message.Message):
+    __slots__ = ("identifier",)
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    def __init__(self, identifier: _Optional[str] = ...) -> None: ...
+
+class GetLicenceResponse(_message.Message):
+    __slots__ = ("licence",)
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    licence: _licence_pb2.Licence
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class ListLicencesRequest(_message.Message):
+    __slots__ = ("holder", "type_code", "status", "page_size", "page_token", "include_superseded")
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
+    holder: _licence_pb2.Holder
+    type_code: str
+    status: _licence_pb2.LicenceStatus
+    page_size: int
+    page_token: str
+    include_superseded: bool
+    def __init__(self, holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., type_code: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., include_superseded: _Optional[bool] = ...) -> None: ...
+
+class ListLicencesResponse(_message.Message):
+    __slots__ = ("licences", "next_page_token")
+    LICENCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    licences: _containers.RepeatedCompositeFieldContainer[_licence_pb2.Licence]
+    next_page_token: str
+    def __init__(self, licences: _Optional[_Iterable[_Union[_licence_pb2.Licence, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RenewLicenceRequest(_message.Message):
+    __slots__ = ("identifier", "valid_from", "valid_until", "idempotency_key")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    valid_from: _timestamp_pb2.Timestamp
+    valid_until: _timestamp_pb2.Timestamp
+    idempotency_key: str
+    def __init__(self, identifier: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class RenewLicenceResponse(_message.Message):
+    __slots__ = ("licence",)
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    licence: _licence_pb2.Licence
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class AmendLicenceRequest(_message.Message):
+    __slots__ = ("identifier", "fields", "remove_fields", "holder_name", "reason", "idempotency_key")
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _licence_pb2.FieldValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_licence_pb2.FieldValue, _Mapping]] = ...) -> None: ...
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    fields: _containers.MessageMap[str, _licence_pb2.FieldValue]
+    remove_fields: _containers.RepeatedScalarFieldContainer[str]
+    holder_name: str
+    reason: str
+    idempotency_key: str
+    def __init__(self, identifier: _Optional[str] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., remove_fields: _Optional[_Iterable[str]] = ..., holder_name: _Optional[str] = ..., reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class AmendLicenceResponse(_message.Message):
+    __slots__ = ("licence",)
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    licence: _licence_pb2.Licence
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class SuspendLicenceRequest(_message.Message):
+    __slots__ = ("identifier", "reason")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    reason: str
+    def __init__(self, identifier: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SuspendLicenceResponse(_message.Message):
+    __slots__ = ("licence",)
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    licence: _licence_pb2.Licence
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class UnsuspendLicenceRequest(_message.Message):
+    __slots__ = ("identifier", "reason")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    reason: str
+    def __init__(self, identifier: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class UnsuspendLicenceResponse(_message.Message):
+    __slots__ = ("licence",)
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    licence: _licence_pb2.Licence
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class RevokeLicenceRequest(_message.Message):
+    __slots__ = ("identifier", "reason", "kind")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    reason: str
+    kind: RevocationKind
+    def __init__(self, identifier: _Optional[str] = ..., reason: _Optional[str] = ..., kind: _Optional[_Union[RevocationKind, str]] = ...) -> None: ...
+
+class RevokeLicenceResponse(_message.Message):
+    __slots__ = ("licence",)
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    licence: _licence_pb2.Licence
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class CancelLicenceRequest(_message.Message):
+    __slots__ = ("identifier", "reason")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    reason: str
+    def __init__(self, identifier: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CancelLicenceResponse(_message.Message):
+    __slots__ = ("licence",)
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    licence: _licence_pb2.Licence
+    def __init__(self, licence: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class TransferLicenceRequest(_message.Message):
+    __slots__ = ("identifier", "to_department_code", "reason")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    TO_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    to_department_code: str
+    reason: str
+    def __init__(self, identifier: _Optional[str] = ..., to_department_code: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TransferLicenceResponse(_message.Message):
+    __slots__ = ("transferred_out", "transferred_in")
+    TRANSFERRED_OUT_FIELD_NUMBER: _ClassVar[int]
+    TRANSFERRED_IN_FIELD_NUMBER: _ClassVar[int]
+    transferred_out: _licence_pb2.Licence
+    transferred_in: _licence_pb2.Licence
+    def __init__(self, transferred_out: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ..., transferred_in: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
+
+class GetLicenceCodeRequest(_message.Message):
+    __slots__ = ("identifier",)
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    def __init__(self, identifier: _Optional[str] = ...) -> None: ...
+
+class GetLicenceCodeResponse(_message.Message):
+    __slots__ = ("text", "png")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    png: bytes
+    def __init__(self, text: _Optional[str] = ..., png: _Optional[bytes] = ...) -> None: ...
+
+class CreatePresentationCodeRequest(_message.Message):
+    __slots__ = ("identifier", "ttl_seconds")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    ttl_seconds: int
+    def __init__(self, identifier: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class CreatePresentationCodeResponse(_message.Message):
+    __slots__ = ("text", "png", "expires_at")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    png: bytes
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, text: _Optional[str] = ..., png: _Optional[bytes] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class OnboardDepartmentRequest(_message.Message):
+    __slots__ = ("code", "name", "roles")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: str
+    roles: _containers.RepeatedScalarFieldContainer[_licence_pb2.DepartmentRole]
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[_licence_pb2.DepartmentRole, str]]] = ...) -> None: ...
+
+class OnboardDepartmentResponse(_message.Message):
+    __slots__ = ("department",)
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    department: _licence_pb2.Department
+    def __init__(self, department: _Optional[_Union[_licence_pb2.Department, _Mapping]] = ...) -> None: ...
+
+class ListDepartmentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListDepartmentsResponse(_message.Message):
+    __slots__ = ("departments",)
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    departments: _containers.RepeatedCompositeFieldContainer[_licence_pb2.Department]
+    def __init__(self, departments: _Optional[_Iterable[_Union[_licence_pb2.Department, _Mapping]]] = ...) -> None: ...
+
+class RegisterLicenceTypeRequest(_message.Message):
+    __slots__ = ("type_code", "name", "fields", "default_validity_days", "issuer_codes")
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_VALIDITY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_CODES_FIELD_NUMBER: _ClassVar[int]
+    type_code: str
+    name: str
+    fields: _containers.RepeatedCompositeFieldContainer[_licence_pb2.FieldSpec]
+    default_validity_days: int
+    issuer_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, type_code: _Optional[str] = ..., name: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[_licence_pb2.FieldSpec, _Mapping]]] = ..., default_validity_days: _Optional[int] = ..., issuer_codes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RegisterLicenceTypeResponse(_message.Message):
+    __slots__ = ("licence_type",)
+    LICENCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    licence_type: _licence_pb2.LicenceType
+    def __init__(self, licence_type: _Optional[_Union[_licence_pb2.LicenceType, _Mapping]] = ...) -> None: ...
+
+class ListLicenceTypesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListLicenceTypesResponse(_message.Message):
+    __slots__ = ("licence_types",)
+    LICENCE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    licence_types: _containers.RepeatedCompositeFieldContainer[_licence_pb2.LicenceType]
+    def __init__(self, licence_types: _Optional[_Iterable[_Union[_licence_pb2.LicenceType, _Mapping]]] = ...) -> None: ...
+
+class CreateSigningKeyRequest(_message.Message):
+    __slots__ = ("department_code", "suite", "validity_days")
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    department_code: str
+    suite: str
+    validity_days: int
+    def __init__(self, department_code: _Optional[str] = ..., suite: _Optional[str] = ..., validity_days: _Optional[int] = ...) -> None: ...
+
+class CreateSigningKeyResponse(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: _licence_pb2.SigningKey
+    def __init__(self, key: _Optional[_Union[_licence_pb2.SigningKey, _Mapping]] = ...) -> None: ...
+
+class RotateSigningKeyRequest(_message.Message):
+    __slots__ = ("department_code", "suite", "validity_days")
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    department_code: str
+    suite: str
+    validity_days: int
+    def __init__(self, department_code: _Optional[str] = ..., suite: _Optional[str] = ..., validity_days: _Optional[int] = ...) -> None: ...
+
+class RotateSigningKeyResponse(_message.Message):
+    __slots__ = ("key", "retired")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_FIELD_NUMBER: _ClassVar[int]
+    key: _licence_pb2.SigningKey
+    retired: _containers.RepeatedCompositeFieldContainer[_licence_pb2.SigningKey]
+    def __init__(self, key: _Optional[_Union[_licence_pb2.SigningKey, _Mapping]] = ..., retired: _Optional[_Iterable[_Union[_licence_pb2.SigningKey, _Mapping]]] = ...) -> None: ...
+
+class RetireSigningKeyRequest(_message.Message):
+    __slots__ = ("kid",)
+    KID_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    def __init__(self, kid: _Optional[str] = ...) -> None: ...
+
+class RetireSigningKeyResponse(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: _licence_pb2.SigningKey
+    def __init__(self, key: _Optional[_Union[_licence_pb2.SigningKey, _Mapping]] = ...) -> None: ...
+
+class RevokeSigningKeyRequest(_message.Message):
+    __slots__ = ("kid", "reason", "revoked_at")
+    KID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    reason: str
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, kid: _Optional[str] = ..., reason: _Optional[str] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RevokeSigningKeyResponse(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: _licence_pb2.SigningKey
+    def __init__(self, key: _Optional[_Union[_licence_pb2.SigningKey, _Mapping]] = ...) -> None: ...
+
+class ListSigningKeysRequest(_message.Message):
+    __slots__ = ("department_code",)
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    department_code: str
+    def __init__(self, department_code: _Optional[str] = ...) -> None: ...
+
+class ListSigningKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[_licence_pb2.SigningKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[_licence_pb2.SigningKey, _Mapping]]] = ...) -> None: ...
