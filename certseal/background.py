@@ -71,7 +71,8 @@ class NotifiedWorker(abc.ABC):
                     return
             self.is_leader = True
             log.info("%s: leader", self.name)
-            await conn.add_listener(self.channel, lambda *_: self._wake.set())
+            if self.channel:
+                await conn.add_listener(self.channel, lambda *_: self._wake.set())
             failures = 0
             while not stop.is_set():
                 self._wake.clear()

@@ -1,0 +1,173 @@
+"""Configuration: a TOML file whose every field has a usable default.
+
+Secrets are never values in the file: the file names the files that hold them (the
+database DSN, the key-encryption key, the personal-data key, TLS keys).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.kafka import KafkaSettings
+
+
+@dataclass
+class DatabaseConfig:
+    """Where PostgreSQL is."""
+
+    dsn_file: str = "/run/secrets/certseal/database.dsn"
+    pool_min: int = 2
+    pool_max: int = 10
+
+    def dsn(self) -> str:
+        """The DSN, read from its secret file."""
+        return Path(self.dsn_file).read_text().strip()
+
+
+@dataclass
+class KafkaConfig:
+    """Where the brokers are; SSL means mTLS with the files named."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: str = "PLAINTEXT"
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    topic_partitions: int = 12
+
+    def settings(self, client_id: str) -> KafkaSettings:
+        """Client settings for aiokafka."""
+        return KafkaSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            security_protocol=self.security_protocol,
+            ssl_cafile=self.ssl_cafile or None,
+            ssl_certfile=self.ssl_certfile or None,
+            ssl_keyfile=self.ssl_keyfile or None,
+            client_id=client_id,
+        )
+
+
+@dataclass
+class TlsConfig:
+    """mTLS material: the CA that signs every identity, and this process's own pair."""
+
+    ca_file: str = "/run/secrets/certseal/tls/ca.pem"
+    cert_file: str = "/run/secrets/certseal/tls/server.pem"
+    key_file: str = "/run/secrets/certseal/tls/server.key"
+
+
+@dataclass
+class SecretsConfig:
+    """Files holding 32-byte keys."""
+
+    kek_file: str = "/run/secrets/certseal/kek"
+    data_key_file: str = "/run/secrets/certseal/data-key"
+
+
+@dataclass
+class IssuerConfig:
+    """The issuer service."""
+
+    listen: str = "127.0.0.1:50051"
+    metrics_listen: str = "127.0.0.1:9464"
+    max_batch: int = 1000
+    max_request_bytes: int = 8 * 1024 * 1024
+    presentation_ttl_s: int = 60
+    presentation_max_ttl_s: int = 600
+    expiry_sweep_interval_s: float = 30.0
+    outbox_poll_interval_s: float = 1.0
+    outbox_retention_days: int = 7
+
+
+@dataclass
+class PlatformConfig:
+    """The platform operator itself."""
+
+    code: str = ""  # its unified social credit code; it owns the presentation key
+    name: str = "certseal platform"
+    presentation_suite: str = "es256"
+
+
+@dataclass
+class CliConfig:
+    """What the ``certseal`` CLI presents when it calls the services."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    issuer_target: str = "127.0.0.1:50051"
+
+
+@dataclass
+class Config:
+    """The whole configuration."""
+
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    issuer: IssuerConfig = field(default_factory=IssuerConfig)
+    platform: PlatformConfig = field(default_factory=PlatformConfig)
+    cli: CliConfig = field(default_factory=CliConfig)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"unknown setting(s) {', '.join(sorted(unknown))} in [{where}]",
+        )
+    values = {}
+    for name, value in data.items():
+        sub = known[name].default_factory  # type: ignore[misc]
+        if isinstance(value, dict) and callable(sub) and is_dataclass(sub()):
+            values[name] = _build(type(sub()), value, name)
+        else:
+            values[name] = value
+    return cls(**values)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load ``path`` (defaults for everything it leaves out); None gives all defaults."""
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT, f"configuration file {path} does not exist"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT, f"configuration file {path}: {exc}"
+        ) from None
+    config: Config = _build(Config, data, "config")
+    return config
+
+
+def dump_config(config: Config) -> str:
+    """The configuration as TOML (strings, numbers and lists only)."""
+    lines: list[str] = []
+    for section in fields(config):
+        lines.append(f"[{section.name}]")
+        for item in fields(getattr(config, section.name)):
+            value = getattr(getattr(config, section.name), item.name)
+            lines.append(f"{item.name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,123 @@
+"""A development certificate authority for mTLS identities.
+
+Production certificates come from cert-manager; this issues the same shapes locally.
+An identity is the certificate's common name: ``dept:<code>``, ``operator:<name>``,
+``app:<name>`` or ``service:<name>`` (servers also get localhost SANs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Paths of a certificate and its key."""
+
+    cert_file: Path
+    key_file: Path
+
+    def read(self) -> tuple[bytes, bytes]:
+        """(certificate PEM, key PEM)."""
+        return self.cert_file.read_bytes(), self.key_file.read_bytes()
+
+
+class DevCA:
+    """A CA kept in a folder: ``ca.pem``, ``ca.key`` and one pair per identity."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.ca_file = folder / "ca.pem"
+        self._ca_key_file = folder / "ca.key"
+        if not self.ca_file.exists():
+            self._create()
+        self._ca_cert = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
+        key = serialization.load_pem_private_key(self._ca_key_file.read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        self._ca_key = key
+
+    def _create(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "certseal dev CA")])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    False, False, False, False, False, True, True, False, False
+                ),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        _write_private(self.folder / "ca.key", key)
+        self.ca_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    def identity(self, common_name: str, *, server: bool = False) -> Identity:
+        """The pair for ``common_name``, issued on first use."""
+        stem = common_name.replace(":", "_").replace("/", "_")
+        ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
+        if ident.cert_file.exists() and ident.key_file.exists():
+            return ident
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+            )
+            .issuer_name(self._ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+        )
+        if server:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [
+                        x509.DNSName("localhost"),
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    ]
+                ),
+                critical=False,
+            )
+        cert = builder.sign(self._ca_key, hashes.SHA256())
+        _write_private(ident.key_file, key)
+        ident.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return ident
+
+
+def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)

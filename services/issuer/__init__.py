@@ -1,0 +1,1 @@
+"""Issuer service: departments issue signed electronic licences over gRPC."""

@@ -1,0 +1,457 @@
+"""Issuer domain: licence types and their field schemas, holders, statuses and the
+operations that move between them, and the claims of the codes. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from certseal import codes
+from certseal.errors import CertsealError, ErrorKind, invalid, precondition
+from certseal.identifiers import validate_type_code, validate_uscc
+
+MAX_TEXT = 1000
+MAX_FIELDS = 100
+
+
+class Status(enum.Enum):
+    """Licence status; values are the national status codes."""
+
+    VALID = "01"
+    SUSPENDED = "02"
+    REVOKED = "03"
+    CANCELLED = "04"
+    EXPIRED = "05"
+    TRANSFERRED_OUT = "06"
+    REVOKED_AS_SANCTION = "07"
+    OTHER = "99"
+
+    @property
+    def label(self) -> str:
+        """The status as people say it, with its code."""
+        return f"{self.name.lower().replace('_', ' ')} ({self.value})"
+
+
+class Operation(enum.Enum):
+    """Operation; values are the national operation codes."""
+
+    ISSUE = "01"
+    RENEW = "02"
+    SUSPEND = "03"
+    EXPIRE = "04"
+    CANCEL_REVOKE = "05"
+    UNSUSPEND = "06"
+    TRANSFER_IN = "08"
+    AMEND = "09"
+
+
+class Action(enum.Enum):
+    """What a department (or the expiry sweep) asks to do to an existing licence."""
+
+    RENEW = "renew"
+    AMEND = "amend"
+    SUSPEND = "suspend"
+    UNSUSPEND = "unsuspend"
+    REVOKE = "revoke"
+    REVOKE_AS_SANCTION = "revoke as sanction"
+    CANCEL = "cancel"
+    TRANSFER = "transfer"
+    EXPIRE = "expire"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """From which statuses an action is allowed, and what it leads to."""
+
+    allowed_from: frozenset[Status]
+    to: Status  # for RENEW/AMEND: the status of the new version
+    operation: Operation
+    event: str
+
+
+_LIVE = frozenset({Status.VALID, Status.SUSPENDED})
+TRANSITIONS: dict[Action, Transition] = {
+    Action.RENEW: Transition(
+        frozenset({Status.VALID, Status.EXPIRED}),
+        Status.VALID,
+        Operation.RENEW,
+        "licence.renewed",
+    ),
+    Action.AMEND: Transition(
+        frozenset({Status.VALID}), Status.VALID, Operation.AMEND, "licence.amended"
+    ),
+    Action.SUSPEND: Transition(
+        frozenset({Status.VALID}),
+        Status.SUSPENDED,
+        Operation.SUSPEND,
+        "licence.suspended",
+    ),
+    Action.UNSUSPEND: Transition(
+        frozenset({Status.SUSPENDED}),
+        Status.VALID,
+        Operation.UNSUSPEND,
+        "licence.unsuspended",
+    ),
+    Action.REVOKE: Transition(
+        _LIVE, Status.REVOKED, Operation.CANCEL_REVOKE, "licence.revoked"
+    ),
+    Action.REVOKE_AS_SANCTION: Transition(
+        _LIVE, Status.REVOKED_AS_SANCTION, Operation.CANCEL_REVOKE, "licence.revoked"
+    ),
+    Action.CANCEL: Transition(
+        frozenset({Status.VALID, Status.SUSPENDED, Status.EXPIRED}),
+        Status.CANCELLED,
+        Operation.CANCEL_REVOKE,
+        "licence.cancelled",
+    ),
+    Action.TRANSFER: Transition(
+        frozenset({Status.VALID}),
+        Status.TRANSFERRED_OUT,
+        Operation.TRANSFER_IN,
+        "licence.transferred",
+    ),
+    Action.EXPIRE: Transition(
+        _LIVE, Status.EXPIRED, Operation.EXPIRE, "licence.expired"
+    ),
+}
+
+
+def check_transition(
+    action: Action, current: Status, *, superseded_by: str | None
+) -> Transition:
+    """The transition for ``action`` from ``current``, or FAILED_PRECONDITION naming it."""
+    if superseded_by:
+        raise precondition(
+            f"cannot {action.value}: this version was superseded by {superseded_by}"
+        )
+    transition = TRANSITIONS[action]
+    if current not in transition.allowed_from:
+        allowed = ", ".join(
+            s.label for s in sorted(transition.allowed_from, key=lambda s: s.value)
+        )
+        raise precondition(
+            f"cannot {action.value} a licence whose status is {current.label}; "
+            f"allowed from: {allowed}"
+        )
+    return transition
+
+
+class FieldKind(enum.Enum):
+    """The type of a licence field."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    DATE = "date"
+
+
+_FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field of a licence type's schema."""
+
+    name: str
+    kind: FieldKind
+    required: bool = False
+    public: bool = False
+    personal: bool = False
+    title: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as stored."""
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "required": self.required,
+            "public": self.public,
+            "personal": self.personal,
+            "title": self.title,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FieldSpec:
+        """A spec from its stored form."""
+        return cls(
+            data["name"],
+            FieldKind(data["kind"]),
+            data["required"],
+            data["public"],
+            data["personal"],
+            data.get("title", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceType:
+    """A catalogue entry: what a licence of this type contains and who may issue it."""
+
+    type_code: str
+    name: str
+    fields: tuple[FieldSpec, ...]
+    default_validity_days: int
+    issuer_codes: frozenset[str]
+
+    def spec(self, name: str) -> FieldSpec | None:
+        """The spec of field ``name``."""
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def validate_licence_type(
+    type_code: str,
+    name: str,
+    specs: list[FieldSpec],
+    default_validity_days: int,
+    issuer_codes: list[str],
+) -> LicenceType:
+    """Check a licence type as registered by the operator."""
+    validate_type_code(type_code)
+    _text("name", name, required=True, limit=200)
+    if not 1 <= default_validity_days <= 36500:
+        raise invalid("default_validity_days", "must be between 1 and 36500 days")
+    if len(specs) > MAX_FIELDS:
+        raise invalid("fields", f"at most {MAX_FIELDS} fields")
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        where = f"fields[{i}]"
+        if not _FIELD_NAME_RE.fullmatch(spec.name):
+            raise invalid(
+                f"{where}.name", f"{spec.name!r} must match [a-z][a-z0-9_]{{0,63}}"
+            )
+        if spec.name in seen:
+            raise invalid(f"{where}.name", f"field {spec.name!r} is declared twice")
+        if spec.public and spec.personal:
+            raise invalid(
+                where, f"field {spec.name!r} cannot be both public and personal"
+            )
+        seen.add(spec.name)
+    if not issuer_codes:
+        raise invalid("issuer_codes", "name at least one department that may issue it")
+    for i, code in enumerate(issuer_codes):
+        validate_uscc(code, f"issuer_codes[{i}]")
+    return LicenceType(
+        type_code, name, tuple(specs), default_validity_days, frozenset(issuer_codes)
+    )
+
+
+FieldValue = str | int | bool | dt.date
+
+
+def validate_fields(
+    licence_type: LicenceType, values: dict[str, FieldValue], *, partial: bool = False
+) -> dict[str, FieldValue]:
+    """Check field values against the type's schema; ``partial`` skips required checks."""
+    for name, value in values.items():
+        spec = licence_type.spec(name)
+        where = f"fields.{name}"
+        if spec is None:
+            raise invalid(
+                where, f"is not a field of licence type {licence_type.type_code}"
+            )
+        expected = {
+            FieldKind.STRING: str,
+            FieldKind.INTEGER: int,
+            FieldKind.BOOLEAN: bool,
+            FieldKind.DATE: dt.date,
+        }[spec.kind]
+        if type(value) is not expected:
+            raise invalid(
+                where, f"must be a {spec.kind.value}, got a {_kind_of(value)}"
+            )
+        if isinstance(value, str):
+            _text(where, value, required=spec.required, limit=MAX_TEXT)
+    if not partial:
+        for spec in licence_type.fields:
+            if spec.required and spec.name not in values:
+                raise invalid(f"fields.{spec.name}", "is required")
+    return values
+
+
+def _kind_of(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, dt.date):
+        return "date"
+    return "string"
+
+
+def _text(field_name: str, value: str, *, required: bool, limit: int) -> str:
+    if required and not value.strip():
+        raise invalid(field_name, "must not be empty")
+    if len(value) > limit:
+        raise invalid(field_name, f"is {len(value)} characters; the limit is {limit}")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise invalid(field_name, "must not contain control characters")
+    return value
+
+
+_ID_TYPE_RE = re.compile(r"[0-9A-Z]{1,8}")
+_ID_NUMBER_RE = re.compile(r"[0-9A-Za-z\-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The licence holder (personal data: never in events or logs)."""
+
+    name: str
+    id_type: str
+    id_number: str
+
+    def __repr__(self) -> str:
+        return "Holder(<personal data>)"
+
+
+def validate_holder(name: str, id_type: str, id_number: str) -> Holder:
+    """Check the holder's name and identity document."""
+    _text("holder.name", name, required=True, limit=200)
+    if not _ID_TYPE_RE.fullmatch(id_type):
+        raise invalid("holder.id_type", "must be 1-8 characters [0-9A-Z], e.g. 111")
+    if not _ID_NUMBER_RE.fullmatch(id_number):
+        raise invalid("holder.id_number", "must be 1-64 characters [0-9A-Za-z-]")
+    return Holder(name.strip(), id_type, id_number.upper())
+
+
+def mask_name(name: str) -> str:
+    """A display name that identifies nobody: 张三 → 张*, 欧阳娜娜 → 欧**娜, John Smith → J*** S****."""
+    name = name.strip()
+    if not name.isascii():
+        if len(name) <= 2:
+            return name[0] + "*" * (len(name) - 1)
+        return name[0] + "*" * (len(name) - 2) + name[-1]
+    return " ".join(w[0] + "*" * (len(w) - 1) for w in name.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Validity:
+    """A validity window [valid_from, valid_until)."""
+
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+
+
+def resolve_validity(
+    licence_type: LicenceType,
+    valid_from: dt.datetime | None,
+    valid_until: dt.datetime | None,
+    now: dt.datetime,
+) -> Validity:
+    """Defaults (now; plus the type's validity) and the end-after-start check."""
+    start = valid_from or now
+    end = valid_until or start + dt.timedelta(days=licence_type.default_validity_days)
+    if end <= start:
+        raise invalid(
+            "valid_until",
+            f"validity end {end.isoformat()} is not after its start {start.isoformat()}",
+        )
+    if end <= now:
+        raise invalid("valid_until", f"validity end {end.isoformat()} is in the past")
+    return Validity(start, end)
+
+
+def licence_claims(
+    *,
+    identifier: str,
+    type_code: str,
+    issuer_code: str,
+    display_name: str,
+    public_fields: dict[str, FieldValue],
+    validity: Validity,
+    issued_at: dt.datetime,
+) -> dict[Any, Any]:
+    """The CWT claims of a static licence code (only public data)."""
+    return {
+        codes.CWT_ISS: issuer_code,
+        codes.CWT_IAT: int(issued_at.timestamp()),
+        codes.CWT_NBF: int(validity.valid_from.timestamp()),
+        codes.CWT_EXP: int(validity.valid_until.timestamp()),
+        codes.CLAIM_LICENCE: {
+            "id": identifier,
+            "t": type_code,
+            "n": display_name,
+            "f": {k: _cbor_value(v) for k, v in sorted(public_fields.items())},
+        },
+    }
+
+
+def presentation_claims(
+    *, identifier: str, version: int, nonce: bytes, issued_at: dt.datetime, ttl_s: int
+) -> dict[Any, Any]:
+    """The CWT claims of a presentation code."""
+    return {
+        codes.CWT_IAT: int(issued_at.timestamp()),
+        codes.CWT_EXP: int(issued_at.timestamp()) + ttl_s,
+        codes.CWT_CTI: nonce,
+        codes.CLAIM_PRESENTATION: {"id": identifier, "v": version},
+    }
+
+
+def _cbor_value(value: FieldValue) -> str | int | bool:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def split_fields(
+    licence_type: LicenceType, values: dict[str, FieldValue]
+) -> tuple[dict[str, FieldValue], dict[str, FieldValue]]:
+    """(fields stored in clear, personal fields stored encrypted)."""
+    clear = {k: v for k, v in values.items() if not _spec(licence_type, k).personal}
+    personal = {k: v for k, v in values.items() if _spec(licence_type, k).personal}
+    return clear, personal
+
+
+def public_fields(
+    licence_type: LicenceType, values: dict[str, FieldValue]
+) -> dict[str, FieldValue]:
+    """The fields a counter may see by default (printed in the static code)."""
+    return {k: v for k, v in values.items() if _spec(licence_type, k).public}
+
+
+def _spec(licence_type: LicenceType, name: str) -> FieldSpec:
+    spec = licence_type.spec(name)
+    if spec is None:  # a stored field the schema no longer has: treat as personal
+        return FieldSpec(name, FieldKind.STRING, personal=True)
+    return spec
+
+
+@dataclass
+class LicenceRecord:
+    """A licence version as the issuer keeps it (holder decrypted on demand)."""
+
+    identifier: str
+    lineage: str
+    version: int
+    type_code: str
+    issuer_code: str
+    holder_ref: str
+    holder_display_name: str
+    fields: dict[str, FieldValue]
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    status: Status
+    status_reason: str
+    last_operation: Operation
+    issued_at: dt.datetime
+    updated_at: dt.datetime
+    replaces: str | None
+    superseded_by: str | None
+    kid: str
+    lineage_version: int
+    transferred_to: str | None = None
+    holder: Holder | None = field(default=None, repr=False)
+
+
+def ensure_issuer(caller_code: str, record: LicenceRecord, action: str) -> None:
+    """Only the issuing department may change its licences."""
+    if record.issuer_code != caller_code:
+        raise CertsealError(
+            ErrorKind.PERMISSION_DENIED,
+            f"department {caller_code} may not {action} {record.identifier}: it was "
+            f"issued by {record.issuer_code}",
+        )

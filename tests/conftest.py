@@ -1,0 +1,181 @@
+"""One embedded stack (real PostgreSQL + real broker) and one issuer per test session.
+
+Tests isolate themselves by fresh names (new department codes, new licence types), never
+by restarting servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from certseal import identifiers
+from certseal.config import Config
+from certseal.devstack import EmbeddedStack
+from certseal.rpc import secure_channel
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import issuer_pb2_grpc, licence_pb2
+from services.issuer.app import IssuerApp
+
+
+def fresh_uscc() -> str:
+    """A new, valid unified social credit code."""
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    body = "".join(secrets.choice(alphabet) for _ in range(9))
+    return identifiers.make_uscc(f"114403{secrets.randbelow(10**2):02d}{body}")
+
+
+@pytest.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedStack]:
+    embedded = EmbeddedStack(tmp_path_factory.mktemp("stack"), topic_partitions=4)
+    await embedded.start()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def config(stack: EmbeddedStack) -> Config:
+    cfg = stack.config
+    cfg.issuer.metrics_listen = ""
+    cfg.issuer.outbox_poll_interval_s = 0.5
+    return cfg
+
+
+@pytest.fixture(scope="session")
+async def issuer(config: Config) -> AsyncIterator[IssuerApp]:
+    app = IssuerApp(config, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop(grace=1)
+
+
+@dataclass
+class Clients:
+    """Stubs for one identity."""
+
+    channel: grpc.aio.Channel
+    issuer: issuer_pb2_grpc.IssuerStub
+    admin: issuer_pb2_grpc.IssuerAdminStub
+
+
+@pytest.fixture(scope="session")
+def connect(stack: EmbeddedStack, issuer: IssuerApp):
+    channels: list[grpc.aio.Channel] = []
+
+    def _connect(identity: str) -> Clients:
+        ident = stack.ca.identity(identity)
+        channel = secure_channel(f"localhost:{issuer.port}", str(stack.ca.ca_file),
+                                 str(ident.cert_file), str(ident.key_file))
+        channels.append(channel)
+        return Clients(channel, issuer_pb2_grpc.IssuerStub(channel),
+                       issuer_pb2_grpc.IssuerAdminStub(channel))
+
+    return _connect
+
+
+@pytest.fixture(scope="session")
+def operator(connect) -> Clients:
+    return connect("operator:admin")
+
+
+def text_field(value: str) -> licence_pb2.FieldValue:
+    return licence_pb2.FieldValue(string_value=value)
+
+
+@dataclass
+class Dept:
+    """A freshly onboarded issuing department with a key and a licence type."""
+
+    code: str
+    type_code: str
+    clients: Clients
+    kid: str
+
+
+async def make_department(operator: Clients, connect, *, suite: str = "es256",
+                          roles=(licence_pb2.DEPARTMENT_ROLE_ISSUER,),
+                          type_issuers: list[str] | None = None) -> Dept:
+    code = fresh_uscc()
+    await operator.admin.OnboardDepartment(pb.OnboardDepartmentRequest(
+        code=code, name=f"测试部门 {code[-4:]}", roles=list(roles)))
+    key = await operator.admin.CreateSigningKey(
+        pb.CreateSigningKeyRequest(department_code=code, suite=suite))
+    type_code = fresh_uscc() + f"{secrets.randbelow(1000):03d}"
+    await operator.admin.RegisterLicenceType(pb.RegisterLicenceTypeRequest(
+        type_code=type_code, name="机动车驾驶证", default_validity_days=365,
+        issuer_codes=[code, *(type_issuers or [])],
+        fields=[
+            licence_pb2.FieldSpec(name="class", type=licence_pb2.FIELD_TYPE_STRING,
+                                  required=True, public=True),
+            licence_pb2.FieldSpec(name="address", type=licence_pb2.FIELD_TYPE_STRING,
+                                  personal=True),
+            licence_pb2.FieldSpec(name="points", type=licence_pb2.FIELD_TYPE_INTEGER),
+            licence_pb2.FieldSpec(name="first_issued", type=licence_pb2.FIELD_TYPE_DATE),
+        ]))
+    return Dept(code, type_code, connect(f"dept:{code}"), key.key.kid)
+
+
+@pytest.fixture
+async def dept(operator: Clients, connect) -> Dept:
+    return await make_department(operator, connect)
+
+
+def issue_request(dept: Dept, *, name: str = "张三丰", id_number: str | None = None,
+                  **kwargs) -> pb.IssueLicenceRequest:
+    request = pb.IssueLicenceRequest(
+        type_code=dept.type_code,
+        holder=licence_pb2.Holder(name=name, id_type="111",
+                                  id_number=id_number or f"44030{secrets.randbelow(10**13):013d}"),
+        **kwargs,
+    )
+    request.fields["class"].CopyFrom(text_field("C1"))
+    request.fields["address"].CopyFrom(text_field("深圳市福田区"))
+    return request
+
+
+class EventWatcher:
+    """Reads a topic from the beginning into memory, for assertions on published events."""
+
+    def __init__(self, stack: EmbeddedStack, topic: str):
+        self._consumer = stack.config.kafka.settings("certseal-tests").consumer(
+            topic, auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=20)
+        self.records: list = []
+        self._task: asyncio.Task | None = None
+        self._new = asyncio.Event()
+
+    async def __aenter__(self) -> EventWatcher:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._pump())
+        return self
+
+    async def _pump(self) -> None:
+        async for record in self._consumer:
+            self.records.append(record)
+            self._new.set()
+
+    async def wait_for(self, predicate, timeout: float = 30.0) -> list:
+        """Wait until ``predicate(records)`` is truthy; return the records."""
+        async with asyncio.timeout(timeout):
+            while not predicate(self.records):
+                self._new.clear()
+                await self._new.wait()
+        return self.records
+
+    async def __aexit__(self, *exc) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await self._consumer.stop()
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+Path  # re-exported for tests that build files
