@@ -1,0 +1,480 @@
+"""The ``certseal`` command line: run the embedded stack, administer, check identifiers,
+verify the audit trail. Admin commands call the IssuerAdmin RPCs over mTLS with the
+operator identity named in the configuration, so they are subject to the same checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from certseal import identifiers, logs
+from certseal.config import Config, load_config
+from certseal.errors import CertsealError, ErrorKind
+
+DEFAULT_HOME = Path(".certseal")
+
+
+def _load(args: argparse.Namespace) -> Config:
+    path = Path(args.config) if args.config else DEFAULT_HOME / "config.toml"
+    if not path.exists():
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"no configuration at {path}: start the stack with 'make run' or pass --config",
+        )
+    return load_config(path)
+
+
+async def _admin_call(
+    args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.v1 import issuer_pb2_grpc
+
+    cfg = _load(args)
+    async with secure_channel(
+        cfg.cli.issuer_target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
+    ) as channel:
+        try:
+            return await call(issuer_pb2_grpc.IssuerAdminStub(channel))
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+
+def _ts(value: Any) -> str:
+    return value.ToDatetime(tzinfo=dt.UTC).isoformat() if value.seconds else "-"
+
+
+# -- id check -------------------------------------------------------------------
+
+
+def cmd_id_check(args: argparse.Namespace) -> int:
+    """Exit 0 when well-formed and correct, 1 for a wrong check character, 2 malformed."""
+    try:
+        parsed = identifiers.parse_licence_id(args.identifier)
+        status = 0
+    except identifiers.CheckCharacterError as exc:
+        parsed, status = exc.parsed, 1
+        print(f"error: {exc}", file=sys.stderr)
+    except CertsealError as exc:
+        print(f"error: malformed identifier: {exc}", file=sys.stderr)
+        return 2
+    print(f"type code:       {parsed.type_code}")
+    print(f"authority code:  {parsed.authority_code}")
+    print(f"serial:          {parsed.serial}")
+    print(f"version:         {parsed.version:03d}")
+    print(f"check character: {parsed.check_char}")
+    print(f"lineage:         {parsed.lineage}")
+    return status
+
+
+# -- administration ---------------------------------------------------------------
+
+_ROLES = {"issuer": 1, "counter": 2, "seal_owner": 3, "integrator": 4}
+
+
+def cmd_department_add(args: argparse.Namespace) -> int:
+    """Onboard a department."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    roles = []
+    for role in args.roles.split(","):
+        if role.strip() not in _ROLES:
+            print(
+                f"error: roles: unknown role {role!r}; expected {', '.join(_ROLES)}",
+                file=sys.stderr,
+            )
+            return 2
+        roles.append(_ROLES[role.strip()])
+    reply = asyncio.run(
+        _admin_call(
+            args,
+            lambda s: s.OnboardDepartment(
+                pb.OnboardDepartmentRequest(code=args.code, name=args.name, roles=roles)
+            ),
+        )
+    )
+    print(f"onboarded {reply.department.code} {reply.department.name}")
+    if args.dev_identity:
+        _dev_identity(args, f"dept:{args.code}")
+    return 0
+
+
+def cmd_department_list(args: argparse.Namespace) -> int:
+    """List departments."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    reply = asyncio.run(
+        _admin_call(args, lambda s: s.ListDepartments(pb.ListDepartmentsRequest()))
+    )
+    names = {v: k for k, v in _ROLES.items()}
+    for d in reply.departments:
+        print(f"{d.code}  {d.name}  [{', '.join(names[r] for r in d.roles)}]")
+    return 0
+
+
+_FIELD_TYPES = {"string": 1, "integer": 2, "boolean": 3, "date": 4}
+
+
+def _field_spec(text: str) -> Any:
+    from certseal.v1 import licence_pb2
+
+    name, _, rest = text.partition(":")
+    parts = rest.split(":") if rest else ["string"]
+    kind, flags = parts[0], set(parts[1:])
+    unknown = flags - {"required", "public", "personal"}
+    if kind not in _FIELD_TYPES or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use NAME:TYPE[:required][:public][:personal], TYPE one of "
+            f"{', '.join(_FIELD_TYPES)}"
+        )
+    return licence_pb2.FieldSpec(
+        name=name,
+        type=_FIELD_TYPES[kind],  # type: ignore[arg-type]
+        required="required" in flags,
+        public="public" in flags,
+        personal="personal" in flags,
+    )
+
+
+def cmd_type_add(args: argparse.Namespace) -> int:
+    """Register a licence type."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    reply = asyncio.run(
+        _admin_call(
+            args,
+            lambda s: s.RegisterLicenceType(
+                pb.RegisterLicenceTypeRequest(
+                    type_code=args.code,
+                    name=args.name,
+                    fields=args.field or [],
+                    default_validity_days=args.validity_days,
+                    issuer_codes=args.issuers.split(","),
+                )
+            ),
+        )
+    )
+    print(f"registered {reply.licence_type.type_code} {reply.licence_type.name}")
+    return 0
+
+
+def _print_key(key: Any) -> None:
+    status = {1: "active", 2: "retired", 3: "revoked"}.get(key.status, "?")
+    print(
+        f"{key.kid}  {key.department_code}  {key.suite:8} {status:8} "
+        f"valid {_ts(key.not_before)} .. {_ts(key.not_after)}"
+        + (
+            f"  revoked at {_ts(key.revoked_at)}: {key.revocation_reason}"
+            if key.status == 3
+            else ""
+        )
+    )
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    """Create, rotate, retire, revoke or list signing keys."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from certseal.v1 import issuer_pb2 as pb
+
+    if args.key_command == "create":
+        reply = asyncio.run(
+            _admin_call(
+                args,
+                lambda s: s.CreateSigningKey(
+                    pb.CreateSigningKeyRequest(
+                        department_code=args.department,
+                        suite=args.suite,
+                        validity_days=args.validity_days,
+                    )
+                ),
+            )
+        )
+        _print_key(reply.key)
+    elif args.key_command == "rotate":
+        reply = asyncio.run(
+            _admin_call(
+                args,
+                lambda s: s.RotateSigningKey(
+                    pb.RotateSigningKeyRequest(
+                        department_code=args.department,
+                        suite=args.suite,
+                        validity_days=args.validity_days,
+                    )
+                ),
+            )
+        )
+        _print_key(reply.key)
+        for key in reply.retired:
+            _print_key(key)
+    elif args.key_command == "retire":
+        reply = asyncio.run(
+            _admin_call(
+                args,
+                lambda s: s.RetireSigningKey(pb.RetireSigningKeyRequest(kid=args.kid)),
+            )
+        )
+        _print_key(reply.key)
+    elif args.key_command == "revoke":
+        request = pb.RevokeSigningKeyRequest(kid=args.kid, reason=args.reason)
+        if args.at:
+            stamp = Timestamp()
+            stamp.FromDatetime(dt.datetime.fromisoformat(args.at))
+            request.revoked_at.CopyFrom(stamp)
+        reply = asyncio.run(_admin_call(args, lambda s: s.RevokeSigningKey(request)))
+        _print_key(reply.key)
+    else:
+        reply = asyncio.run(
+            _admin_call(
+                args,
+                lambda s: s.ListSigningKeys(
+                    pb.ListSigningKeysRequest(department_code=args.department)
+                ),
+            )
+        )
+        for key in reply.keys:
+            _print_key(key)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Recompute the audit hash chain; exit 1 when it was tampered with."""
+    from certseal import db
+    from certseal.audit import verify_chain
+
+    async def run() -> int:
+        conn = await db.connect(_load(args).database.dsn())
+        try:
+            report = await verify_chain(conn)
+        finally:
+            await conn.close()
+        for problem in report.problems:
+            print(f"TAMPERED: {problem}")
+        print(
+            f"{report.rows_checked} rows checked, {report.unsealed} not sealed yet: "
+            + ("chain intact" if report.ok else "chain BROKEN")
+        )
+        return 0 if report.ok else 1
+
+    return asyncio.run(run())
+
+
+def _dev_identity(args: argparse.Namespace, common_name: str) -> None:
+    from certseal.devpki import DevCA
+
+    cfg = _load(args)
+    ident = DevCA(Path(cfg.tls.ca_file).parent).identity(common_name)
+    print(f"dev mTLS identity {common_name}: {ident.cert_file} {ident.key_file}")
+
+
+def cmd_dev_identity(args: argparse.Namespace) -> int:
+    """Issue a dev mTLS certificate (embedded stack only)."""
+    _dev_identity(args, args.common_name)
+    return 0
+
+
+# -- run ----------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the embedded stack and the services until Ctrl-C."""
+    from certseal.devstack import EmbeddedStack
+
+    logs.configure("INFO")
+    home = Path(args.home)
+    stack = EmbeddedStack(home)
+    cfg = asyncio.run(stack.start())
+    issuer = subprocess.Popen(
+        [sys.executable, "-m", "services.issuer", "--config", str(stack.config_file)]
+    )
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    ready = _wait_serving(cfg, issuer)
+    ca = cfg.tls.ca_file
+    print(
+        f"""
+certseal is running on the embedded defaults (data in {home.resolve()}).
+
+  PostgreSQL   {cfg.database.dsn()}
+  Kafka        {cfg.kafka.bootstrap_servers}   topics: certseal.licence-events.v1,
+               certseal.trust-events.v1, certseal.seal-events.v1
+  Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {"SERVING" if ready else "NOT READY"}
+  Metrics      http://{cfg.issuer.metrics_listen}/metrics
+  Config       {stack.config_file}
+
+Try, in another terminal (the CLI finds {stack.config_file}):
+  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer --dev-identity
+  .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
+  .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
+      --issuers 91350100M000100Y43 --field class:string:required:public --field address:string:personal
+  .venv/bin/certseal id check 1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.ABC123.001.E
+  .venv/bin/certseal audit verify
+gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
+
+Ctrl-C stops everything; running again reuses the data.
+""",
+        flush=True,
+    )
+    try:
+        while not stopping and issuer.poll() is None:
+            time.sleep(0.2)
+    finally:
+        if issuer.poll() is None:
+            issuer.send_signal(signal.SIGTERM)
+            try:
+                issuer.wait(15)
+            except subprocess.TimeoutExpired:
+                issuer.kill()
+        stack.stop()
+        print("stopped.")
+    return 0 if stopping else (issuer.returncode or 1)
+
+
+def _wait_serving(cfg: Config, process: subprocess.Popen[bytes]) -> bool:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from certseal.rpc import secure_channel
+
+    async def poll() -> bool:
+        async with secure_channel(
+            cfg.cli.issuer_target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
+        ) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            for _ in range(300):
+                if process.poll() is not None:
+                    return False
+                try:
+                    reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return True
+                except grpc.aio.AioRpcError:
+                    pass
+                await asyncio.sleep(0.2)
+        return False
+
+    return asyncio.run(poll())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    parser = argparse.ArgumentParser(prog="certseal", description=__doc__)
+    parser.add_argument(
+        "--config", help="configuration file (default .certseal/config.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the embedded stack and the services")
+    run.add_argument("--home", default=str(DEFAULT_HOME))
+    run.set_defaults(func=cmd_run)
+
+    ident = sub.add_parser("id", help="licence identifiers").add_subparsers(
+        dest="id_command", required=True
+    )
+    check = ident.add_parser("check", help="parse and check an identifier")
+    check.add_argument("identifier")
+    check.set_defaults(func=cmd_id_check)
+
+    dept = sub.add_parser("department", help="departments").add_subparsers(
+        dest="department_command", required=True
+    )
+    add = dept.add_parser("add", help="onboard a department")
+    add.add_argument("code")
+    add.add_argument("--name", required=True)
+    add.add_argument(
+        "--roles", required=True, help="comma-separated: " + ",".join(_ROLES)
+    )
+    add.add_argument(
+        "--dev-identity",
+        action="store_true",
+        help="also issue its mTLS certificate from the dev CA",
+    )
+    add.set_defaults(func=cmd_department_add)
+    dept.add_parser("list").set_defaults(func=cmd_department_list)
+
+    types = sub.add_parser("type", help="licence types").add_subparsers(
+        dest="type_command", required=True
+    )
+    tadd = types.add_parser("add", help="register a licence type")
+    tadd.add_argument("--code", required=True)
+    tadd.add_argument("--name", required=True)
+    tadd.add_argument(
+        "--field",
+        action="append",
+        type=_field_spec,
+        help="NAME:TYPE[:required][:public][:personal], repeatable",
+    )
+    tadd.add_argument("--validity-days", type=int, default=365 * 6)
+    tadd.add_argument(
+        "--issuers", required=True, help="comma-separated department codes"
+    )
+    tadd.set_defaults(func=cmd_type_add)
+
+    keys = sub.add_parser("key", help="signing keys").add_subparsers(
+        dest="key_command", required=True
+    )
+    for name in ("create", "rotate"):
+        k = keys.add_parser(name)
+        k.add_argument("department")
+        k.add_argument("--suite", required=True, help="sm2, es256 or ed25519")
+        k.add_argument("--validity-days", type=int, default=0)
+    keys.add_parser("retire").add_argument("kid")
+    revoke = keys.add_parser("revoke")
+    revoke.add_argument("kid")
+    revoke.add_argument("--reason", required=True)
+    revoke.add_argument("--at", help="ISO time from which its signatures are untrusted")
+    keys.add_parser("list").add_argument("department")
+    for action in keys.choices.values():
+        action.set_defaults(func=cmd_key)
+
+    audit = sub.add_parser("audit", help="audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser("verify", help="recompute the hash chain").set_defaults(
+        func=cmd_audit_verify
+    )
+
+    dev = sub.add_parser("dev", help="embedded-stack helpers").add_subparsers(
+        dest="dev_command", required=True
+    )
+    di = dev.add_parser("identity", help="issue a dev mTLS certificate")
+    di.add_argument("common_name", help="dept:<code>, operator:<name> or app:<name>")
+    di.set_defaults(func=cmd_dev_identity)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; errors print as 'error: field: message' with a non-zero exit."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CertsealError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if exc.kind.value == "INVALID_ARGUMENT" else 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
