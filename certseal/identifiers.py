@@ -44,6 +44,9 @@ def validate_uscc(code: str, field: str = "department_code") -> str:
 
 def make_uscc(first17: str) -> str:
     """Complete 17 characters into an 18-character code (for tests and dev data)."""
+    code = first17 + "0"
+    if len(first17) != 17 or not _USCC_RE.fullmatch(code):
+        raise invalid("code", f"{first17!r} is not the first 17 characters of a code")
     return first17 + uscc_check_char(first17)
 
 

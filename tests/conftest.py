@@ -33,7 +33,9 @@ def fresh_uscc() -> str:
 
 
 @pytest.fixture(scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedStack]:
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[EmbeddedStack]:
     embedded = EmbeddedStack(tmp_path_factory.mktemp("stack"), topic_partitions=4)
     await embedded.start()
     yield embedded
@@ -71,11 +73,18 @@ def connect(stack: EmbeddedStack, issuer: IssuerApp):
 
     def _connect(identity: str) -> Clients:
         ident = stack.ca.identity(identity)
-        channel = secure_channel(f"localhost:{issuer.port}", str(stack.ca.ca_file),
-                                 str(ident.cert_file), str(ident.key_file))
+        channel = secure_channel(
+            f"localhost:{issuer.port}",
+            str(stack.ca.ca_file),
+            str(ident.cert_file),
+            str(ident.key_file),
+        )
         channels.append(channel)
-        return Clients(channel, issuer_pb2_grpc.IssuerStub(channel),
-                       issuer_pb2_grpc.IssuerAdminStub(channel))
+        return Clients(
+            channel,
+            issuer_pb2_grpc.IssuerStub(channel),
+            issuer_pb2_grpc.IssuerAdminStub(channel),
+        )
 
     return _connect
 
@@ -99,26 +108,49 @@ class Dept:
     kid: str
 
 
-async def make_department(operator: Clients, connect, *, suite: str = "es256",
-                          roles=(licence_pb2.DEPARTMENT_ROLE_ISSUER,),
-                          type_issuers: list[str] | None = None) -> Dept:
+async def make_department(
+    operator: Clients,
+    connect,
+    *,
+    suite: str = "es256",
+    roles=(licence_pb2.DEPARTMENT_ROLE_ISSUER,),
+    type_issuers: list[str] | None = None,
+) -> Dept:
     code = fresh_uscc()
-    await operator.admin.OnboardDepartment(pb.OnboardDepartmentRequest(
-        code=code, name=f"测试部门 {code[-4:]}", roles=list(roles)))
+    await operator.admin.OnboardDepartment(
+        pb.OnboardDepartmentRequest(
+            code=code, name=f"测试部门 {code[-4:]}", roles=list(roles)
+        )
+    )
     key = await operator.admin.CreateSigningKey(
-        pb.CreateSigningKeyRequest(department_code=code, suite=suite))
+        pb.CreateSigningKeyRequest(department_code=code, suite=suite)
+    )
     type_code = fresh_uscc() + f"{secrets.randbelow(1000):03d}"
-    await operator.admin.RegisterLicenceType(pb.RegisterLicenceTypeRequest(
-        type_code=type_code, name="机动车驾驶证", default_validity_days=365,
-        issuer_codes=[code, *(type_issuers or [])],
-        fields=[
-            licence_pb2.FieldSpec(name="class", type=licence_pb2.FIELD_TYPE_STRING,
-                                  required=True, public=True),
-            licence_pb2.FieldSpec(name="address", type=licence_pb2.FIELD_TYPE_STRING,
-                                  personal=True),
-            licence_pb2.FieldSpec(name="points", type=licence_pb2.FIELD_TYPE_INTEGER),
-            licence_pb2.FieldSpec(name="first_issued", type=licence_pb2.FIELD_TYPE_DATE),
-        ]))
+    await operator.admin.RegisterLicenceType(
+        pb.RegisterLicenceTypeRequest(
+            type_code=type_code,
+            name="机动车驾驶证",
+            default_validity_days=365,
+            issuer_codes=[code, *(type_issuers or [])],
+            fields=[
+                licence_pb2.FieldSpec(
+                    name="class",
+                    type=licence_pb2.FIELD_TYPE_STRING,
+                    required=True,
+                    public=True,
+                ),
+                licence_pb2.FieldSpec(
+                    name="address", type=licence_pb2.FIELD_TYPE_STRING, personal=True
+                ),
+                licence_pb2.FieldSpec(
+                    name="points", type=licence_pb2.FIELD_TYPE_INTEGER
+                ),
+                licence_pb2.FieldSpec(
+                    name="first_issued", type=licence_pb2.FIELD_TYPE_DATE
+                ),
+            ],
+        )
+    )
     return Dept(code, type_code, connect(f"dept:{code}"), key.key.kid)
 
 
@@ -127,12 +159,16 @@ async def dept(operator: Clients, connect) -> Dept:
     return await make_department(operator, connect)
 
 
-def issue_request(dept: Dept, *, name: str = "张三丰", id_number: str | None = None,
-                  **kwargs) -> pb.IssueLicenceRequest:
+def issue_request(
+    dept: Dept, *, name: str = "张三丰", id_number: str | None = None, **kwargs
+) -> pb.IssueLicenceRequest:
     request = pb.IssueLicenceRequest(
         type_code=dept.type_code,
-        holder=licence_pb2.Holder(name=name, id_type="111",
-                                  id_number=id_number or f"44030{secrets.randbelow(10**13):013d}"),
+        holder=licence_pb2.Holder(
+            name=name,
+            id_type="111",
+            id_number=id_number or f"44030{secrets.randbelow(10**13):013d}",
+        ),
         **kwargs,
     )
     request.fields["class"].CopyFrom(text_field("C1"))
@@ -145,7 +181,8 @@ class EventWatcher:
 
     def __init__(self, stack: EmbeddedStack, topic: str):
         self._consumer = stack.config.kafka.settings("certseal-tests").consumer(
-            topic, auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=20)
+            topic, auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=20
+        )
         self.records: list = []
         self._task: asyncio.Task | None = None
         self._new = asyncio.Event()

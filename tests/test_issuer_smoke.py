@@ -8,12 +8,16 @@ async def test_issue_get_and_event(stack, dept):
     async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
         issued = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
         assert issued.status == 1
-        got = (await dept.clients.issuer.GetLicence(
-            pb.GetLicenceRequest(identifier=issued.identifier))).licence
+        got = (
+            await dept.clients.issuer.GetLicence(
+                pb.GetLicenceRequest(identifier=issued.identifier)
+            )
+        ).licence
         assert got.holder.name == "张三丰"
         assert got.fields["address"].string_value == "深圳市福田区"
         records = await watcher.wait_for(
-            lambda rs: any(r.key == issued.lineage.encode() for r in rs))
+            lambda rs: any(r.key == issued.lineage.encode() for r in rs)
+        )
         record = next(r for r in records if r.key == issued.lineage.encode())
         event = events_pb2.LicenceEvent.FromString(record.value)
         assert event.type == "licence.issued"

@@ -75,24 +75,8 @@ class IssuerApp:
             dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
         )
         await migrate_all(self.pool)
-        wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
-        protector = PersonalDataProtector(
-            read_secret_file(Path(cfg.secrets.data_key_file))
-        )
         self.store = IssuerStore(self.pool)
-        self.service = IssuerService(
-            store=self.store,
-            keyring=Keyring(store=self.store, wrapper=wrapper),
-            wrapper=wrapper,
-            protector=protector,
-            clock=self.clock,
-            platform_code=cfg.platform.code,
-            platform_name=cfg.platform.name,
-            presentation_suite=Suite.parse(cfg.platform.presentation_suite),
-            presentation_ttl_s=cfg.issuer.presentation_ttl_s,
-            presentation_max_ttl_s=cfg.issuer.presentation_max_ttl_s,
-            max_batch=cfg.issuer.max_batch,
-        )
+        self.service = self.make_service(self.clock)
         await self.service.ensure_platform()
         kafka = cfg.kafka.settings("certseal-issuer")
         self.kafka = kafka
@@ -139,6 +123,27 @@ class IssuerApp:
             self.metrics.serve(int(port), host)
         log.info("issuer listening on port %d", self.port)
         return self.port
+
+    def make_service(self, clock: Clock) -> IssuerService:
+        """An issuer service over this process's pool (tests give their own clock)."""
+        cfg = self.config
+        wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
+        protector = PersonalDataProtector(
+            read_secret_file(Path(cfg.secrets.data_key_file))
+        )
+        return IssuerService(
+            store=self.store,
+            keyring=Keyring(store=self.store, wrapper=wrapper),
+            wrapper=wrapper,
+            protector=protector,
+            clock=clock,
+            platform_code=cfg.platform.code,
+            platform_name=cfg.platform.name,
+            presentation_suite=Suite.parse(cfg.platform.presentation_suite),
+            presentation_ttl_s=cfg.issuer.presentation_ttl_s,
+            presentation_max_ttl_s=cfg.issuer.presentation_max_ttl_s,
+            max_batch=cfg.issuer.max_batch,
+        )
 
     async def _readiness(self) -> None:
         """SERVING only while PostgreSQL answers and the broker has our topics."""

@@ -583,14 +583,13 @@ class LineageTx:
 
     async def key_is_active(self, kid: str, now: dt.datetime) -> bool:
         """Re-check a signing key under a share lock."""
-        return bool(
-            await self.conn.fetchval(
-                """select count(*) from signing_keys
+        found = await self.conn.fetchval(
+            """select kid from signing_keys
                where kid = $1 and status = 'active' and not_after > $2 for share""",
-                kid,
-                now,
-            )
+            kid,
+            now,
         )
+        return found is not None
 
     async def finish(
         self, events: Sequence[OutboxRecord], audits: Sequence[AuditEntry]
