@@ -11,7 +11,6 @@ import datetime as dt
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import pytest
@@ -197,9 +196,9 @@ class EventWatcher:
             self.records.append(record)
             self._new.set()
 
-    async def wait_for(self, predicate, timeout: float = 30.0) -> list:
+    async def wait_for(self, predicate, within: float = 30.0) -> list:
         """Wait until ``predicate(records)`` is truthy; return the records."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while not predicate(self.records):
                 self._new.clear()
                 await self._new.wait()
@@ -213,6 +212,3 @@ class EventWatcher:
 
 def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
-
-
-Path  # re-exported for tests that build files

@@ -52,7 +52,7 @@ async def test_matches_rfc9052_independently():
     text = await codes.encode_code(codes.LICENCE_CODE_PREFIX, CLAIMS, s)
     tag = cbor2.loads(zlib.decompress(base45.b45decode(text[4:])))
     assert tag.tag == 18
-    protected, unprotected, payload, signature = tag.value
+    protected, _unprotected, payload, signature = tag.value
     assert cbor2.loads(protected) == {1: -7, 4: bytes.fromhex(s.kid)}
     tbs = cbor2.dumps(["Signature1", protected, b"", payload])
     public = serialization.load_der_public_key(s.public_key_der)
