@@ -114,6 +114,7 @@ class IssuerApp:
         issuer_pb2_grpc.add_IssuerAdminServicer_to_server(
             IssuerAdminServicer(service=self.service), self.server
         )
+        await self.health.set_serving(False)
         await self.server.start()
         for worker in (self.relay, self.sealer, self.sweeper):
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))

@@ -246,11 +246,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             )
             result = response.results.add(index=i)
             if isinstance(outcome, CertsealError):
-                exc = (
-                    _prefixed(outcome, f"items[{i}].")
-                    if parsed is not None
-                    else outcome
-                )
+                exc = _prefixed(outcome, f"items[{i}].")
                 result.error.CopyFrom(
                     pb.ItemError(
                         code=exc.kind.value, message=exc.message, field=exc.field or ""
