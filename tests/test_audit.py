@@ -1,0 +1,118 @@
+"""The audit trail is hash-chained; edits, deletions and truncation are detected."""
+
+import asyncio
+import secrets
+
+import asyncpg
+
+from certseal import cli, db
+from certseal.audit import AuditEntry, AuditSealer, verify_chain, write_audit
+from certseal.config import dump_config
+from certseal.metrics import Metrics
+from services.issuer.service import utcnow
+from services.issuer.storage import migrate_all
+
+
+async def seal_all(dsn: str) -> None:
+    """Seal deterministically (safe beside the running sealer: the head row serialises)."""
+    sealer = AuditSealer(dsn=dsn, metrics=Metrics())
+    conn = await db.connect(dsn)
+    try:
+        while await sealer.work_once(conn):
+            pass
+    finally:
+        await conn.close()
+
+
+async def fresh_database(config) -> str:
+    """A new database on the session's server, migrated, with its DSN."""
+    name = f"audit_{secrets.token_hex(4)}"
+    dsn = config.database.dsn()
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(f"create database {name}")
+    await conn.close()
+    new_dsn = dsn.replace("/certseal?", f"/{name}?")
+    pool = await db.create_pool(new_dsn, min_size=1, max_size=2)
+    await migrate_all(pool)
+    await write_audit(
+        pool,
+        [
+            AuditEntry(
+                utcnow(), "operator:admin", "test.action", f"s{i}", details={"n": i}
+            )
+            for i in range(10)
+        ],
+    )
+    await pool.close()
+    await seal_all(new_dsn)
+    return new_dsn
+
+
+async def test_chain_of_the_running_issuer_verifies(issuer, dept, config):
+    await seal_all(config.database.dsn())
+    async with issuer.pool.acquire() as conn:
+        report = await verify_chain(conn)
+    assert report.ok, report.problems
+    assert report.rows_checked > 0
+
+
+async def test_edit_delete_and_truncation_are_detected(config):
+    dsn = await fresh_database(config)
+    conn = await db.connect(dsn)
+    try:
+        assert (await verify_chain(conn)).ok
+        cases = [
+            (
+                "update audit_log set details = '{\"n\": 99}' where seq = 4",
+                "seq 4 (id",
+                "was modified",
+            ),
+            (
+                "update audit_log set actor = 'operator:mallory' where seq = 2",
+                "seq 2",
+                "was modified",
+            ),
+            ("delete from audit_log where seq = 5", "rows 5..5", "missing"),
+            ("delete from audit_log where seq = 10", "head says 10", "deleted"),
+        ]
+        for statement, where, what in cases:
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute(statement)
+            report = await verify_chain(conn)
+            await tx.rollback()
+            assert not report.ok
+            assert any(where in p and what in p for p in report.problems), (
+                report.problems
+            )
+    finally:
+        await conn.close()
+
+
+async def test_cli_audit_verify_exit_codes(config, tmp_path, capsys):
+    dsn = await fresh_database(config)
+    dsn_file = tmp_path / "dsn"
+    dsn_file.write_text(dsn)
+    config_file = tmp_path / "config.toml"
+    original = config.database.dsn_file
+    config.database.dsn_file = str(dsn_file)
+    config_file.write_text(dump_config(config))
+    config.database.dsn_file = original
+    assert (
+        await asyncio.to_thread(
+            cli.main, ["--config", str(config_file), "audit", "verify"]
+        )
+        == 0
+    )
+    assert "10 rows checked, 0 not sealed yet: chain intact" in capsys.readouterr().out
+    conn = await db.connect(dsn)
+    await conn.execute("update audit_log set subject = 'forged' where seq = 3")
+    await conn.close()
+    assert (
+        await asyncio.to_thread(
+            cli.main, ["--config", str(config_file), "audit", "verify"]
+        )
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert "TAMPERED: row seq 3" in out and "chain BROKEN" in out
