@@ -88,7 +88,7 @@ def cmd_department_add(args: argparse.Namespace) -> int:
     """Onboard a department."""
     from certseal.v1 import issuer_pb2 as pb
 
-    roles = []
+    roles: list[Any] = []
     for role in args.roles.split(","):
         if role.strip() not in _ROLES:
             print(

@@ -124,7 +124,7 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         )
     values = {}
     for name, value in data.items():
-        sub = known[name].default_factory  # type: ignore[misc]
+        sub = known[name].default_factory
         if isinstance(value, dict) and callable(sub) and is_dataclass(sub()):
             values[name] = _build(type(sub()), value, name)
         else:

@@ -135,13 +135,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        method: str = details.method  # type: ignore[attr-defined]
+        method: str = details.method
         service = method.rsplit("/", 2)[1] if method.count("/") == 2 else ""
         if handler is None or service not in self._allowed or not handler.unary_unary:
             return handler
         inner = handler.unary_unary
         allowed = self._allowed[service]
-        metadata = dict(details.invocation_metadata or ())  # type: ignore[attr-defined]
+        metadata = dict(details.invocation_metadata or ())
         request_id = str(metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16])
         short = method.rsplit("/", 1)[-1]
 

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -82,6 +82,16 @@ ROLES = ("issuer", "counter", "seal_owner", "integrator")
 _LINEAGE_RE = re.compile(
     re.escape(LICENCE_OID_PREFIX) + r"[0-9A-Z]{21}\.[0-9A-Z]+\.[0-9A-Z]+"
 )
+
+
+def proto_status(status: Status) -> licence_pb2.LicenceStatus:
+    """The protobuf enum of a status (its numbers are the national codes)."""
+    return cast(licence_pb2.LicenceStatus, int(status.value))
+
+
+def proto_operation(operation: Operation) -> licence_pb2.LicenceOperation:
+    """The protobuf enum of an operation (its numbers are the national codes)."""
+    return cast(licence_pb2.LicenceOperation, int(operation.value))
 
 
 def utcnow() -> dt.datetime:
@@ -581,23 +591,15 @@ class IssuerService:
             except CertsealError as exc:
                 results[index] = exc
         if pending:
-            for attempt in range(3):
-                try:
-                    issued = await self._sign_and_insert(caller, dept, pending, now)
-                    break
-                except asyncpg.UniqueViolationError as exc:
-                    if "idempotency" in (exc.constraint_name or "") or attempt == 2:
-                        if len(pending) > 1:  # settle each item on its own
-                            issued = [
-                                await self._issue_alone(caller, dept, p, now)
-                                for p in pending
-                            ]
-                            break
-                        previous = await self._idempotent(dept.code, pending[0][1])
-                        if previous is None:
-                            raise
-                        issued = [previous]
-                        break
+            issued: list[LicenceRecord | CertsealError]
+            try:
+                issued = list(await self._sign_and_insert(caller, dept, pending, now))
+            except asyncpg.UniqueViolationError:
+                # A concurrent request with the same idempotency key committed first
+                # (or, never yet seen, a serial collided): settle each item alone.
+                issued = [
+                    await self._issue_alone(caller, dept, p, now) for p in pending
+                ]
             for (index, _, _), outcome in zip(pending, issued, strict=True):
                 results[index] = outcome
         return [r for r in results if r is not None]
@@ -609,18 +611,18 @@ class IssuerService:
         item: tuple[int, IssueInput, LicenceType],
         now: dt.datetime,
     ) -> LicenceRecord | CertsealError:
-        try:
-            return (await self._sign_and_insert(caller, dept, [item], now))[0]
-        except asyncpg.UniqueViolationError:
-            previous = await self._idempotent(dept.code, item[1])
-            if previous is None:
-                return CertsealError(
-                    ErrorKind.UNAVAILABLE,
-                    "identifier collision; retry",
-                )
-            return previous
-        except CertsealError as exc:
-            return exc
+        for _ in range(3):
+            try:
+                return (await self._sign_and_insert(caller, dept, [item], now))[0]
+            except asyncpg.UniqueViolationError:
+                previous = await self._idempotent(dept.code, item[1])
+                if previous is not None:
+                    return previous
+            except CertsealError as exc:
+                return exc
+        return CertsealError(
+            ErrorKind.UNAVAILABLE, "could not mint a unique identifier"
+        )
 
     async def _idempotent(
         self, department: str, item: IssueInput
@@ -747,8 +749,8 @@ class IssuerService:
             identifier=record.identifier,
             version=record.version,
             lineage_version=record.lineage_version,
-            status=int(record.status.value),
-            operation=int(record.last_operation.value),
+            status=proto_status(record.status),
+            operation=proto_operation(record.last_operation),
             reason=reason,
             actor_department=caller.name if isinstance(caller, Caller) else caller,
             occurred_at=_ts(record.updated_at),
@@ -914,11 +916,9 @@ class IssuerService:
                 result = await body(LineageTx(conn, locked[1]), record, transition)
             except _Denied as exc:
                 await tx_ctx.rollback()
+                assert isinstance(caller, Caller)  # only callers are refused
                 raise await self._deny(
-                    caller,
-                    f"licence.{action.name.lower()}",  # type: ignore[arg-type]
-                    identifier,
-                    str(exc),
+                    caller, f"licence.{action.name.lower()}", identifier, str(exc)
                 ) from None
             except BaseException:
                 await tx_ctx.rollback()

@@ -21,7 +21,12 @@ from services.issuer.domain import (
     FieldValue,
     LicenceRecord,
 )
-from services.issuer.service import IssueInput, IssuerService
+from services.issuer.service import (
+    IssueInput,
+    IssuerService,
+    proto_operation,
+    proto_status,
+)
 from services.issuer.storage import DepartmentRow, KeyRow
 
 _FIELD_KINDS = {
@@ -104,13 +109,13 @@ def licence_message(record: LicenceRecord) -> licence_pb2.Licence:
         holder_display_name=record.holder_display_name,
         valid_from=ts(record.valid_from),
         valid_until=ts(record.valid_until),
-        status=int(record.status.value),
+        status=proto_status(record.status),
         issued_at=ts(record.issued_at),
         replaces=record.replaces or "",
         superseded_by=record.superseded_by or "",
         kid=record.kid,
         status_reason=record.status_reason,
-        last_operation=int(record.last_operation.value),
+        last_operation=proto_operation(record.last_operation),
         lineage_version=record.lineage_version,
         updated_at=ts(record.updated_at),
     )
@@ -246,10 +251,12 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             )
             result = response.results.add(index=i)
             if isinstance(outcome, CertsealError):
-                exc = _prefixed(outcome, f"items[{i}].")
+                item_error = _prefixed(outcome, f"items[{i}].")
                 result.error.CopyFrom(
                     pb.ItemError(
-                        code=exc.kind.value, message=exc.message, field=exc.field or ""
+                        code=item_error.kind.value,
+                        message=item_error.message,
+                        field=item_error.field or "",
                     )
                 )
             else:

@@ -433,10 +433,20 @@ def _licence_type(row: asyncpg.Record) -> LicenceType:
 
 def _key(row: asyncpg.Record) -> KeyRow:
     return KeyRow(
-        **{
-            k: (bytes(v) if isinstance(v, memoryview) else v)
-            for k, v in dict(row).items()
-        }
+        kid=row["kid"],
+        department_code=row["department_code"],
+        suite=row["suite"],
+        status=row["status"],
+        public_key=bytes(row["public_key"]),
+        wrapped_private_key=bytes(row["wrapped_private_key"]),
+        not_before=row["not_before"],
+        not_after=row["not_after"],
+        created_at=row["created_at"],
+        retired_at=row["retired_at"],
+        revoked_at=row["revoked_at"],
+        revocation_reason=row["revocation_reason"],
+        key_version=row["key_version"],
+        presentation=row["presentation"],
     )
 
 
