@@ -73,6 +73,10 @@ class IssuerConfig:
     """The issuer service."""
 
     listen: str = "127.0.0.1:50051"
+    # Worker processes serving gRPC on the listen port (SO_REUSEPORT); the supervising
+    # process then runs the outbox relay, audit sealer and expiry sweep. 0: one process
+    # does everything (on Kubernetes, scale pods instead).
+    workers: int = 0
     metrics_listen: str = "127.0.0.1:9464"
     max_batch: int = 1000
     max_request_bytes: int = 8 * 1024 * 1024

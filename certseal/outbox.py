@@ -52,6 +52,7 @@ class OutboxRelay(NotifiedWorker):
         self._retention = retention
         self._partitioner = DefaultPartitioner()
         self._last_housekeeping = 0.0
+        self._last_gauges = 0.0
         self.published_total = 0
 
     async def _get_producer(self) -> AIOKafkaProducer:
@@ -139,6 +140,9 @@ class OutboxRelay(NotifiedWorker):
                 )
             self._metrics.events_published.inc(len(published))
             self.published_total += len(published)
+        if time.monotonic() - self._last_gauges >= 5:  # also while never idle
+            self._last_gauges = time.monotonic()
+            await refresh_backlog_metrics(conn, self._metrics)
         if failure is not None:
             raise RuntimeError(f"publish failed: {failure!r}") from failure
         return len(published)

@@ -126,6 +126,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._metrics = metrics
         self._allowed = allowed_kinds  # full service name -> caller kinds
         self._max_request_bytes = max_request_bytes
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
@@ -134,18 +135,33 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         ],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
         method: str = details.method
+        cached = self._handlers.get(method)
+        if cached is not None:  # handlers are fixed per method: wrap each once
+            return cached
+        handler = await continuation(details)
         service = method.rsplit("/", 2)[1] if method.count("/") == 2 else ""
         if handler is None or service not in self._allowed or not handler.unary_unary:
             return handler
-        inner = handler.unary_unary
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            self._wrap(method, service, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._handlers[method] = wrapped
+        return wrapped
+
+    def _wrap(
+        self, method: str, service: str, inner: Callable[..., Awaitable[Any]]
+    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
         allowed = self._allowed[service]
-        metadata = dict(details.invocation_metadata or ())
-        request_id = str(metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16])
         short = method.rsplit("/", 1)[-1]
+        requests = self._metrics.rpc_requests
+        latency = self._metrics.rpc_latency.labels(short)
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            metadata = dict(context.invocation_metadata() or ())
+            request_id = str(metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16])
             REQUEST_ID.set(request_id)
             started = time.perf_counter()
             code = "OK"
@@ -153,14 +169,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 caller = _caller_from_context(context)
                 if caller.kind not in allowed:
                     raise CertsealError(
-                        ErrorKind.PERMISSION_DENIED,
-                        f"{caller} may not call {service}",
+                        ErrorKind.PERMISSION_DENIED, f"{caller} may not call {service}"
                     )
                 size = request.ByteSize()
                 if size > self._max_request_bytes:
                     raise CertsealError(
                         ErrorKind.INVALID_ARGUMENT,
-                        f"request is {size} bytes; the limit is {self._max_request_bytes}",
+                        f"request is {size} bytes; the limit is "
+                        f"{self._max_request_bytes}",
                         field="request",
                     )
                 CALLER.set(caller)
@@ -187,16 +203,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     f"internal error (request id {request_id})",
                 )
             finally:
-                self._metrics.rpc_requests.labels(short, code).inc()
-                self._metrics.rpc_latency.labels(short).observe(
-                    time.perf_counter() - started
-                )
+                requests.labels(short, code).inc()
+                latency.observe(time.perf_counter() - started)
 
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return wrapped
 
 
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> CertsealError:
@@ -239,14 +249,19 @@ def build_server(
     interceptor: ServiceInterceptor,
     health_: Health,
     service_names: Iterable[str],
+    reuse_port: bool = False,
 ) -> tuple[grpc.aio.Server, int]:
-    """A server with the interceptor, health and reflection; returns it and its port."""
+    """A server with the interceptor, health and reflection; returns it and its port.
+
+    ``reuse_port`` lets several worker processes listen on one port (SO_REUSEPORT):
+    the kernel spreads connections across them.
+    """
     server = grpc.aio.server(
         interceptors=[interceptor],
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(reuse_port)),
         ],
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_.servicer, server)

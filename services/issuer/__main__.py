@@ -1,23 +1,82 @@
-"""``python -m services.issuer --config FILE``: run the issuer until SIGTERM/SIGINT."""
+"""``python -m services.issuer --config FILE``: run the issuer until SIGTERM/SIGINT.
+
+With ``[issuer] workers = N`` this process supervises N serving worker processes that
+share the listen port (SO_REUSEPORT) and itself runs the outbox relay, the audit sealer
+and the expiry sweep, so publishing never queues behind request handling.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
+import sys
 
 from certseal import logs
-from certseal.config import load_config
+from certseal.config import Config, load_config
 from services.issuer.app import IssuerApp
 
+log = logging.getLogger("services.issuer")
 
-async def _main(config_path: str | None) -> None:
-    app = IssuerApp(load_config(config_path))
+
+def _metrics_for_worker(cfg: Config, index: int) -> str:
+    if not cfg.issuer.metrics_listen:
+        return ""
+    host, _, port = cfg.issuer.metrics_listen.rpartition(":")
+    return f"{host}:{int(port) + 1 + index}"
+
+
+async def _supervise(
+    args: argparse.Namespace, cfg: Config, stop: asyncio.Event
+) -> None:
+    async def worker(index: int) -> None:
+        while not stop.is_set():
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "services.issuer",
+                "--config",
+                args.config,
+                "--log-level",
+                args.log_level,
+                "--role",
+                "serve",
+                "--metrics-listen",
+                _metrics_for_worker(cfg, index),
+            )
+            waiter = asyncio.ensure_future(process.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if stop.is_set():
+                if process.returncode is None:
+                    process.terminate()
+                await waiter
+                return
+            log.error("worker %d exited with %s; restarting", index, process.returncode)
+            await asyncio.sleep(1.0)
+
+    app = IssuerApp(cfg, serve=False)
     await app.start()
+    await asyncio.gather(*[worker(i) for i in range(cfg.issuer.workers)])
+    await app.stop()
+
+
+async def _main(args: argparse.Namespace) -> None:
+    cfg = load_config(args.config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if args.role == "all" and cfg.issuer.workers > 0:
+        await _supervise(args, cfg, stop)
+        return
+    if args.metrics_listen is not None:
+        cfg.issuer.metrics_listen = args.metrics_listen
+    serving_worker = args.role == "serve"
+    app = IssuerApp(cfg, background=not serving_worker, reuse_port=serving_worker)
+    await app.start()
     await stop.wait()
     await app.stop(grace=5.0)
 
@@ -27,14 +86,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m services.issuer")
     parser.add_argument("--config", help="TOML configuration file")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--role",
+        choices=["all", "serve"],
+        default="all",
+        help="serve: a worker started by the supervisor",
+    )
+    parser.add_argument("--metrics-listen", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logs.configure(args.log_level)
     try:
         import uvloop
 
-        uvloop.run(_main(args.config))
+        uvloop.run(_main(args))
     except ImportError:
-        asyncio.run(_main(args.config))
+        asyncio.run(_main(args))
 
 
 if __name__ == "__main__":

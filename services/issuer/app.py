@@ -53,12 +53,22 @@ class ExpirySweeper(NotifiedWorker):
 
 
 class IssuerApp:
-    """One issuer process."""
+    """One issuer process: it serves gRPC, runs the background loops, or both."""
 
     def __init__(
-        self, config: Config, *, clock: Clock = utcnow, listen: str | None = None
+        self,
+        config: Config,
+        *,
+        clock: Clock = utcnow,
+        listen: str | None = None,
+        serve: bool = True,
+        background: bool = True,
+        reuse_port: bool = False,
     ):
         self.config = config
+        self.serve = serve
+        self.background = background
+        self.reuse_port = reuse_port
         self.clock = clock
         self.listen = listen or config.issuer.listen
         self.metrics = Metrics()
@@ -94,6 +104,18 @@ class IssuerApp:
             metrics=self.metrics,
             interval_s=cfg.issuer.expiry_sweep_interval_s,
         )
+        if self.background:
+            for worker in (self.relay, self.sealer, self.sweeper):
+                self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+        if self.serve:
+            await self._serve()
+        if cfg.issuer.metrics_listen:
+            host, _, port = cfg.issuer.metrics_listen.rpartition(":")
+            self.metrics.serve(int(port), host)
+        return self.port
+
+    async def _serve(self) -> None:
+        cfg = self.config
         interceptor = ServiceInterceptor(
             metrics=self.metrics,
             allowed_kinds={ISSUER: {"dept", "app"}, ISSUER_ADMIN: {"operator"}},
@@ -107,6 +129,7 @@ class IssuerApp:
             interceptor=interceptor,
             health_=self.health,
             service_names=[ISSUER, ISSUER_ADMIN],
+            reuse_port=self.reuse_port,
         )
         issuer_pb2_grpc.add_IssuerServicer_to_server(
             IssuerServicer(service=self.service), self.server
@@ -116,14 +139,8 @@ class IssuerApp:
         )
         await self.health.set_serving(False)
         await self.server.start()
-        for worker in (self.relay, self.sealer, self.sweeper):
-            self._tasks.append(asyncio.create_task(worker.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._readiness()))
-        if cfg.issuer.metrics_listen:
-            host, _, port = cfg.issuer.metrics_listen.rpartition(":")
-            self.metrics.serve(int(port), host)
         log.info("issuer listening on port %d", self.port)
-        return self.port
 
     def make_service(self, clock: Clock) -> IssuerService:
         """An issuer service over this process's pool (tests give their own clock)."""
@@ -174,8 +191,9 @@ class IssuerApp:
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting RPCs, finish in-flight ones, stop the workers."""
-        await self.health.set_serving(False)
-        await self.server.stop(grace)
+        if self.serve:
+            await self.health.set_serving(False)
+            await self.server.stop(grace)
         self._stop.set()
         for task in self._tasks:
             with contextlib.suppress(Exception):

@@ -1,0 +1,295 @@
+"""Issuance benchmark: ``make bench`` → bench/results/issuer.json.
+
+Runs the embedded stack, the issuer as its own process (the production entry point,
+uvloop) and a load generator as another process, all on this machine, over mTLS:
+single IssueLicence with 64 concurrent callers for BENCH_SECONDS (default 20) per suite,
+then IssueLicences of 500. Commit-to-publish is read from the outbox itself: the time
+from the row's insert (inside the committing transaction) to the relay marking it
+published after the broker's acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from certseal import db
+from certseal.config import dump_config
+from certseal.devstack import EmbeddedStack, free_port
+from certseal.rpc import secure_channel
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import issuer_pb2_grpc, licence_pb2
+from tests.conftest import fresh_uscc
+
+RESULTS = Path(__file__).parent / "results"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+SUITES = ("ed25519", "es256", "sm2")
+
+
+async def wait_serving(channel: grpc.aio.Channel) -> None:
+    stub = health_pb2_grpc.HealthStub(channel)
+    for _ in range(600):
+        try:
+            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except grpc.aio.AioRpcError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("issuer did not become SERVING")
+
+
+async def setup_department(
+    admin: issuer_pb2_grpc.IssuerAdminStub, suite: str
+) -> tuple[str, str]:
+    code = fresh_uscc()
+    await admin.OnboardDepartment(
+        pb.OnboardDepartmentRequest(
+            code=code, name=f"bench {suite}", roles=[licence_pb2.DEPARTMENT_ROLE_ISSUER]
+        )
+    )
+    await admin.CreateSigningKey(
+        pb.CreateSigningKeyRequest(department_code=code, suite=suite)
+    )
+    type_code = code + "001"
+    await admin.RegisterLicenceType(
+        pb.RegisterLicenceTypeRequest(
+            type_code=type_code,
+            name="机动车驾驶证",
+            default_validity_days=2190,
+            issuer_codes=[code],
+            fields=[
+                licence_pb2.FieldSpec(
+                    name="class",
+                    type=licence_pb2.FIELD_TYPE_STRING,
+                    required=True,
+                    public=True,
+                ),
+                licence_pb2.FieldSpec(
+                    name="address", type=licence_pb2.FIELD_TYPE_STRING, personal=True
+                ),
+            ],
+        )
+    )
+    return code, type_code
+
+
+def load(
+    stack: EmbeddedStack,
+    port: int,
+    code: str,
+    type_code: str,
+    *,
+    concurrency: int,
+    batch: int = 0,
+    rate: float = 0,
+) -> dict[str, float]:
+    ident = stack.ca.identity(f"dept:{code}")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--target",
+            f"localhost:{port}",
+            "--ca",
+            str(stack.ca.ca_file),
+            "--cert",
+            str(ident.cert_file),
+            "--key",
+            str(ident.key_file),
+            "--type-code",
+            type_code,
+            "--concurrency",
+            str(concurrency),
+            "--seconds",
+            str(SECONDS),
+            "--batch",
+            str(batch),
+            "--rate",
+            str(rate),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout)
+    return result
+
+
+async def commit_to_publish(dsn: str, since: dt.datetime) -> dict[str, float]:
+    conn = await db.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            """select count(*) as n, count(published_at) as published,
+                 percentile_cont(0.5) within group (order by extract(epoch from
+                   published_at - created_at)) as p50,
+                 percentile_cont(0.99) within group (order by extract(epoch from
+                   published_at - created_at)) as p99
+               from outbox where created_at >= $1""",
+            since,
+        )
+    finally:
+        await conn.close()
+    return {
+        "events": row["n"],
+        "published": row["published"],
+        "p50_ms": round((row["p50"] or 0) * 1000, 2),
+        "p99_ms": round((row["p99"] or 0) * 1000, 2),
+    }
+
+
+def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PROFILE=1, sample the issuer with py-spy into bench/results/NAME.txt."""
+    if os.environ.get("BENCH_PROFILE") != "1":
+        return None
+    RESULTS.mkdir(exist_ok=True)
+    return subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--duration",
+            str(int(SECONDS) + 2),
+            "--output",
+            str(RESULTS / f"{name}.txt"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop_profile(profiler: subprocess.Popen[bytes] | None) -> None:
+    if profiler is not None:
+        profiler.wait()
+
+
+async def setup(stack: EmbeddedStack, port: int) -> dict[str, tuple[str, str]]:
+    operator = stack.ca.identity("operator:admin")
+    async with secure_channel(
+        f"localhost:{port}",
+        str(stack.ca.ca_file),
+        str(operator.cert_file),
+        str(operator.key_file),
+    ) as channel:
+        await wait_serving(channel)
+        admin = issuer_pb2_grpc.IssuerAdminStub(channel)
+        return {s: await setup_department(admin, s) for s in SUITES}
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="certseal-bench-"))
+    stack = EmbeddedStack(home, topic_partitions=12)
+    cfg = asyncio.run(stack.start())
+    port = free_port()
+    cfg.issuer.listen = f"127.0.0.1:{port}"
+    cfg.issuer.metrics_listen = ""
+    cfg.database.pool_max = 20
+    cfg.issuer.workers = int(os.environ.get("BENCH_WORKERS", "2"))
+    config_file = home / "bench.toml"
+    config_file.write_text(dump_config(cfg))
+    issuer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.issuer",
+            "--config",
+            str(config_file),
+            "--log-level",
+            "WARNING",
+        ]
+    )
+    results: dict[str, object] = {}
+    try:
+        departments = asyncio.run(setup(stack, port))
+        single: dict[str, object] = {}
+        since = dt.datetime.now(dt.UTC)
+        for suite in SUITES:
+            print(
+                f"single IssueLicence, {suite}, 64 callers, {SECONDS:.0f} s ...",
+                flush=True,
+            )
+            profiler = _profile(issuer.pid, f"issue-{suite}")
+            single[suite] = load(stack, port, *departments[suite], concurrency=64)
+            _stop_profile(profiler)
+            print(f"  {single[suite]}", flush=True)
+        publish_single = asyncio.run(commit_to_publish(cfg.database.dsn(), since))
+        print("paced IssueLicence, es256, 300/s (below saturation) ...", flush=True)
+        since_paced = dt.datetime.now(dt.UTC)
+        paced = load(stack, port, *departments["es256"], concurrency=16, rate=300)
+        print(f"  {paced}", flush=True)
+        publish_paced = asyncio.run(commit_to_publish(cfg.database.dsn(), since_paced))
+        print("IssueLicences of 500, es256, 4 callers ...", flush=True)
+        since_batch = dt.datetime.now(dt.UTC)
+        profiler = _profile(issuer.pid, "batch-es256")
+        batch = load(stack, port, *departments["es256"], concurrency=4, batch=500)
+        _stop_profile(profiler)
+        print(f"  {batch}", flush=True)
+        publish_batch = asyncio.run(commit_to_publish(cfg.database.dsn(), since_batch))
+        results = {
+            "issue_per_s": {s: r["requests_per_s"] for s, r in single.items()},  # type: ignore[index]
+            "issue_p50_ms": {s: r["p50_ms"] for s, r in single.items()},  # type: ignore[index]
+            "issue_p99_ms": {s: r["p99_ms"] for s, r in single.items()},  # type: ignore[index]
+            "batch_issue_per_s": batch["licences_per_s"],
+            "batch_p99_ms": batch["p99_ms"],
+            "commit_to_publish_p50_ms": publish_paced["p50_ms"],
+            "commit_to_publish_p99_ms": publish_paced["p99_ms"],
+            "paced_300_per_s_issue_p99_ms": paced["p99_ms"],
+            "commit_to_publish_at_saturation_p99_ms": publish_single["p99_ms"],
+            "commit_to_publish_under_batch_load_p99_ms": publish_batch["p99_ms"],
+            "details": {
+                "single": single,
+                "paced": paced,
+                "outbox_paced": publish_paced,
+                "batch": batch,
+                "outbox_single": publish_single,
+                "outbox_batch": publish_batch,
+            },
+            "setup": {
+                "seconds_per_run": SECONDS,
+                "concurrency": 64,
+                "batch_size": 500,
+                "batch_concurrency": 4,
+                "issuer_workers": cfg.issuer.workers,
+                "transport": "gRPC over mTLS (ECDSA P-256 certs)",
+                "processes": "issuer (uvloop) + load generator (uvloop) + PostgreSQL "
+                "(pgserver) + Tansu broker, all on this machine",
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            },
+        }
+    finally:
+        issuer.terminate()
+        issuer.wait(30)
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "issuer.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(
+        json.dumps(
+            {k: v for k, v in results.items() if k not in ("details", "setup")},
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Load generator (its own process): N concurrent callers over mTLS for a fixed time.
+
+Prints one JSON object: requests, licences, errors, seconds and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import time
+
+import grpc
+import uvloop
+
+from certseal.rpc import secure_channel
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import issuer_pb2_grpc, licence_pb2
+
+
+def request(type_code: str) -> pb.IssueLicenceRequest:
+    message = pb.IssueLicenceRequest(
+        type_code=type_code,
+        holder=licence_pb2.Holder(
+            name="张三丰",
+            id_type="111",
+            id_number=f"4403{secrets.randbelow(10**14):014d}",
+        ),
+    )
+    message.fields["class"].string_value = "C1"
+    message.fields["address"].string_value = "深圳市福田区福中三路"
+    return message
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+async def run(args: argparse.Namespace) -> dict[str, float]:
+    channels = [
+        secure_channel(args.target, args.ca, args.cert, args.key)
+        for _ in range(args.channels)
+    ]
+    stubs = [issuer_pb2_grpc.IssuerStub(c) for c in channels]
+    latencies: list[float] = []
+    errors = 0
+    licences = 0
+    deadline = 0.0
+
+    interval = args.concurrency / args.rate if args.rate else 0.0
+
+    async def caller(n: int) -> None:
+        nonlocal errors, licences
+        stub = stubs[n % len(stubs)]
+        next_at = time.perf_counter() + interval * n / max(1, args.concurrency)
+        while time.perf_counter() < deadline:
+            if interval:  # paced: a fixed request rate shared by all callers
+                next_at += interval
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            started = time.perf_counter()
+            try:
+                if args.batch:
+                    reply = await stub.IssueLicences(
+                        pb.IssueLicencesRequest(
+                            items=[request(args.type_code) for _ in range(args.batch)]
+                        )
+                    )
+                    licences += sum(r.HasField("licence") for r in reply.results)
+                else:
+                    await stub.IssueLicence(request(args.type_code))
+                    licences += 1
+            except grpc.aio.AioRpcError:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+
+    deadline = time.perf_counter() + args.warmup
+    await asyncio.gather(*[caller(n) for n in range(args.concurrency)])
+    latencies.clear()
+    errors = licences = 0
+    started = time.perf_counter()
+    deadline = started + args.seconds
+    await asyncio.gather(*[caller(n) for n in range(args.concurrency)])
+    elapsed = time.perf_counter() - started
+    for channel in channels:
+        await channel.close()
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "licences": licences,
+        "errors": errors,
+        "seconds": round(elapsed, 3),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "licences_per_s": round(licences / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    for name in ("target", "ca", "cert", "key", "type_code"):
+        parser.add_argument(f"--{name.replace('_', '-')}", required=True)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--channels", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--rate", type=float, default=0, help="requests/s; 0: flat out")
+    args = parser.parse_args()
+    print(json.dumps(uvloop.run(run(args))))
+
+
+if __name__ == "__main__":
+    main()
