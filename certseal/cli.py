@@ -36,18 +36,34 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(path)
 
 
-async def _admin_call(
-    args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]
+async def _call(
+    args: argparse.Namespace,
+    call: Callable[[Any], Awaitable[Any]],
+    *,
+    admin: bool = True,
 ) -> Any:
+    """Call the issuer as the operator, or (``--as CODE``) as a department."""
+    from certseal.devpki import DevCA
     from certseal.rpc import error_from_rpc, secure_channel
     from certseal.v1 import issuer_pb2_grpc
 
     cfg = _load(args)
+    cert, key = cfg.cli.cert_file, cfg.cli.key_file
+    if getattr(args, "as_department", None):
+        ident = DevCA(Path(cfg.tls.ca_file).parent).identity(
+            f"dept:{args.as_department}"
+        )
+        cert, key = str(ident.cert_file), str(ident.key_file)
     async with secure_channel(
-        cfg.cli.issuer_target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
+        cfg.cli.issuer_target, cfg.tls.ca_file, cert, key
     ) as channel:
+        stub = (
+            issuer_pb2_grpc.IssuerAdminStub(channel)
+            if admin
+            else issuer_pb2_grpc.IssuerStub(channel)
+        )
         try:
-            return await call(issuer_pb2_grpc.IssuerAdminStub(channel))
+            return await call(stub)
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None
 
@@ -98,7 +114,7 @@ def cmd_department_add(args: argparse.Namespace) -> int:
             return 2
         roles.append(_ROLES[role.strip()])
     reply = asyncio.run(
-        _admin_call(
+        _call(
             args,
             lambda s: s.OnboardDepartment(
                 pb.OnboardDepartmentRequest(code=args.code, name=args.name, roles=roles)
@@ -116,7 +132,7 @@ def cmd_department_list(args: argparse.Namespace) -> int:
     from certseal.v1 import issuer_pb2 as pb
 
     reply = asyncio.run(
-        _admin_call(args, lambda s: s.ListDepartments(pb.ListDepartmentsRequest()))
+        _call(args, lambda s: s.ListDepartments(pb.ListDepartmentsRequest()))
     )
     names = {v: k for k, v in _ROLES.items()}
     for d in reply.departments:
@@ -153,7 +169,7 @@ def cmd_type_add(args: argparse.Namespace) -> int:
     from certseal.v1 import issuer_pb2 as pb
 
     reply = asyncio.run(
-        _admin_call(
+        _call(
             args,
             lambda s: s.RegisterLicenceType(
                 pb.RegisterLicenceTypeRequest(
@@ -191,7 +207,7 @@ def cmd_key(args: argparse.Namespace) -> int:
 
     if args.key_command == "create":
         reply = asyncio.run(
-            _admin_call(
+            _call(
                 args,
                 lambda s: s.CreateSigningKey(
                     pb.CreateSigningKeyRequest(
@@ -205,7 +221,7 @@ def cmd_key(args: argparse.Namespace) -> int:
         _print_key(reply.key)
     elif args.key_command == "rotate":
         reply = asyncio.run(
-            _admin_call(
+            _call(
                 args,
                 lambda s: s.RotateSigningKey(
                     pb.RotateSigningKeyRequest(
@@ -221,7 +237,7 @@ def cmd_key(args: argparse.Namespace) -> int:
             _print_key(key)
     elif args.key_command == "retire":
         reply = asyncio.run(
-            _admin_call(
+            _call(
                 args,
                 lambda s: s.RetireSigningKey(pb.RetireSigningKeyRequest(kid=args.kid)),
             )
@@ -233,11 +249,11 @@ def cmd_key(args: argparse.Namespace) -> int:
             stamp = Timestamp()
             stamp.FromDatetime(dt.datetime.fromisoformat(args.at))
             request.revoked_at.CopyFrom(stamp)
-        reply = asyncio.run(_admin_call(args, lambda s: s.RevokeSigningKey(request)))
+        reply = asyncio.run(_call(args, lambda s: s.RevokeSigningKey(request)))
         _print_key(reply.key)
     else:
         reply = asyncio.run(
-            _admin_call(
+            _call(
                 args,
                 lambda s: s.ListSigningKeys(
                     pb.ListSigningKeysRequest(department_code=args.department)
@@ -246,6 +262,100 @@ def cmd_key(args: argparse.Namespace) -> int:
         )
         for key in reply.keys:
             _print_key(key)
+    return 0
+
+
+def _print_licence(licence: Any) -> None:
+    statuses = {
+        1: "valid 01",
+        2: "suspended 02",
+        3: "revoked 03",
+        4: "cancelled 04",
+        5: "expired 05",
+        6: "transferred out 06",
+        7: "revoked as sanction 07",
+    }
+    print(f"identifier  {licence.identifier}")
+    print(
+        f"status      {statuses.get(licence.status, licence.status)}"
+        + (f" ({licence.status_reason})" if licence.status_reason else "")
+    )
+    print(f"holder      {licence.holder.name or licence.holder_display_name}")
+    print(f"valid       {_ts(licence.valid_from)} .. {_ts(licence.valid_until)}")
+    for name, value in sorted(licence.fields.items()):
+        print(
+            f"  {name} = {getattr(value, value.WhichOneof('value') or 'string_value')}"
+        )
+    if licence.superseded_by:
+        print(f"superseded by {licence.superseded_by}")
+
+
+def cmd_licence(args: argparse.Namespace) -> int:
+    """Department operations on licences (with the department's dev identity)."""
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import licence_pb2
+
+    command = args.licence_command
+    if command == "issue":
+        request = pb.IssueLicenceRequest(
+            type_code=args.type,
+            idempotency_key=args.idempotency_key or "",
+            holder=licence_pb2.Holder(
+                name=args.holder_name, id_type=args.id_type, id_number=args.id_number
+            ),
+        )
+        for item in args.field or []:
+            name, sep, value = item.partition("=")
+            if not sep:
+                print(f"error: --field {item!r}: use NAME=VALUE", file=sys.stderr)
+                return 2
+            if value.lstrip("-").isdigit():
+                request.fields[name].integer_value = int(value)
+            else:
+                request.fields[name].string_value = value
+        reply = asyncio.run(_call(args, lambda s: s.IssueLicence(request), admin=False))
+        _print_licence(reply.licence)
+        return 0
+    if command == "code":
+        code = asyncio.run(
+            _call(
+                args,
+                lambda s: s.GetLicenceCode(
+                    pb.GetLicenceCodeRequest(identifier=args.identifier)
+                ),
+                admin=False,
+            )
+        )
+        print(code.text)
+        if args.png:
+            Path(args.png).write_bytes(code.png)
+            print(f"QR code written to {args.png}")
+        return 0
+    ident, reason = args.identifier, getattr(args, "reason", "")
+    calls: dict[str, Callable[[Any], Awaitable[Any]]] = {
+        "get": lambda s: s.GetLicence(pb.GetLicenceRequest(identifier=ident)),
+        "suspend": lambda s: s.SuspendLicence(
+            pb.SuspendLicenceRequest(identifier=ident, reason=reason)
+        ),
+        "unsuspend": lambda s: s.UnsuspendLicence(
+            pb.UnsuspendLicenceRequest(identifier=ident, reason=reason)
+        ),
+        "revoke": lambda s: s.RevokeLicence(
+            pb.RevokeLicenceRequest(
+                identifier=ident,
+                reason=reason,
+                kind=pb.REVOCATION_KIND_SANCTION
+                if args.sanction
+                else pb.REVOCATION_KIND_REVOKE,
+            )
+        ),
+        "cancel": lambda s: s.CancelLicence(
+            pb.CancelLicenceRequest(identifier=ident, reason=reason)
+        ),
+        "renew": lambda s: s.RenewLicence(pb.RenewLicenceRequest(identifier=ident)),
+    }
+    reply = asyncio.run(_call(args, calls[command], admin=False))
+    _print_licence(reply.licence)
     return 0
 
 
@@ -325,7 +435,10 @@ Try, in another terminal (the CLI finds {stack.config_file}):
   .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
   .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
       --issuers 91350100M000100Y43 --field class:string:required:public --field address:string:personal
-  .venv/bin/certseal id check 1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.ABC123.001.E
+  .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
+      --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
+  .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
+  .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
 
@@ -443,6 +556,37 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser("list").add_argument("department")
     for action in keys.choices.values():
         action.set_defaults(func=cmd_key)
+
+    lic = sub.add_parser("licence", help="licences, as a department (dev identity)")
+    lic.add_argument(
+        "--as",
+        dest="as_department",
+        required=True,
+        metavar="CODE",
+        help="the department to act as",
+    )
+    lics = lic.add_subparsers(dest="licence_command", required=True)
+    issue = lics.add_parser("issue", help="issue a licence")
+    issue.add_argument("--type", required=True)
+    issue.add_argument("--holder-name", required=True)
+    issue.add_argument("--id-type", default="111")
+    issue.add_argument("--id-number", required=True)
+    issue.add_argument("--field", action="append", help="NAME=VALUE, repeatable")
+    issue.add_argument("--idempotency-key")
+    for name in ("get", "code", "suspend", "unsuspend", "revoke", "cancel", "renew"):
+        command = lics.add_parser(name)
+        command.add_argument("identifier", help="an identifier or a lineage")
+        if name == "code":
+            command.add_argument("--png", help="also write the QR code to this file")
+        if name in ("suspend", "unsuspend", "revoke", "cancel"):
+            command.add_argument("--reason", default="", required=name == "revoke")
+        if name == "revoke":
+            command.add_argument(
+                "--sanction",
+                action="store_true",
+                help="吊销 (07) rather than 撤销 (03)",
+            )
+    lic.set_defaults(func=cmd_licence)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True

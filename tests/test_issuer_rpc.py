@@ -599,3 +599,53 @@ async def test_private_keys_are_encrypted_at_rest(issuer, dept):
     assert bytes(row["public_key"]) == signer.public_key_der
     assert b"PRIVATE" not in bytes(row["wrapped_private_key"])
     assert len(row["wrapped_private_key"]) > 12 + 16
+
+
+async def test_cli_licence_commands(tmp_path, config, issuer, dept, capsys):
+    from certseal import cli
+    from certseal.config import dump_config
+
+    config.cli.issuer_target = f"localhost:{issuer.port}"
+    path = tmp_path / "config.toml"
+    path.write_text(dump_config(config))
+    base = ["--config", str(path), "licence", "--as", dept.code]
+    status = await asyncio.to_thread(
+        cli.main,
+        [
+            *base,
+            "issue",
+            "--type",
+            dept.type_code,
+            "--holder-name",
+            "李四",
+            "--id-number",
+            "440301199001015678",
+            "--field",
+            "class=A1",
+            "--field",
+            "points=12",
+        ],
+    )
+    out = capsys.readouterr().out
+    assert status == 0 and "status      valid 01" in out and "points = 12" in out
+    identifier = out.split("identifier  ", 1)[1].split()[0]
+    png = tmp_path / "code.png"
+    assert (
+        await asyncio.to_thread(
+            cli.main, [*base, "code", identifier, "--png", str(png)]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out.splitlines()[0]
+    assert codes.decode_code(text).claims[codes.CLAIM_LICENCE]["id"] == identifier
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert (
+        await asyncio.to_thread(
+            cli.main,
+            [*base, "revoke", identifier, "--reason", "伪造材料", "--sanction"],
+        )
+        == 0
+    )
+    assert "revoked as sanction 07 (伪造材料)" in capsys.readouterr().out
+    assert await asyncio.to_thread(cli.main, [*base, "suspend", identifier]) == 1
+    assert "revoked as sanction (07)" in capsys.readouterr().err
