@@ -161,6 +161,7 @@ def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
             "record",
             "--pid",
             str(pid),
+            "--subprocesses",
             "--format",
             "raw",
             "--rate",
