@@ -5,6 +5,7 @@ and codes. Knows nothing about gRPC; raises :class:`CertsealError`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -99,12 +100,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _ts(value: dt.datetime | None) -> Timestamp | None:
+def ts(value: dt.datetime | None) -> Timestamp | None:
+    """A protobuf timestamp (None stays unset)."""
     if value is None:
         return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,12 +512,12 @@ class IssuerService:
             suite=key.suite,
             status=licence_pb2.KeyStatus.Value(f"KEY_STATUS_{key.status.upper()}"),
             public_key=key.public_key,
-            not_before=_ts(key.not_before),
-            not_after=_ts(key.not_after),
-            revoked_at=_ts(key.revoked_at),
+            not_before=ts(key.not_before),
+            not_after=ts(key.not_after),
+            revoked_at=ts(key.revoked_at),
             reason=reason,
             actor=str(caller),
-            occurred_at=_ts(now),
+            occurred_at=ts(now),
             key_version=key.key_version,
             presentation_key=key.presentation,
         )
@@ -753,11 +755,11 @@ class IssuerService:
             operation=proto_operation(record.last_operation),
             reason=reason,
             actor_department=caller.name if isinstance(caller, Caller) else caller,
-            occurred_at=_ts(record.updated_at),
+            occurred_at=ts(record.updated_at),
             type_code=record.type_code,
             issuer_code=record.issuer_code,
-            valid_from=_ts(record.valid_from),
-            valid_until=_ts(record.valid_until),
+            valid_from=ts(record.valid_from),
+            valid_until=ts(record.valid_until),
             replaces=record.replaces or "",
             holder_ref=record.holder_ref,
             kid=record.kid,
@@ -926,6 +928,16 @@ class IssuerService:
             await tx_ctx.commit()
         return result
 
+    async def _locked_signer(
+        self, tx: LineageTx, department: str, now: dt.datetime
+    ) -> SoftwareSigner:
+        """The department's active signer, re-checked under a share lock in ``tx``."""
+        signer = await self.keyring.active_signer(department, now)
+        if signer is None or not await tx.key_is_active(signer.kid, now):
+            self.keyring.forget(department)
+            raise precondition(f"department {department} has no active signing key")
+        return signer
+
     async def change_status(
         self, caller: Caller | str, text: str, action: Action, reason: str
     ) -> LicenceRecord:
@@ -1013,20 +1025,13 @@ class IssuerService:
                 if not changes and not removals and not holder_name:
                     raise invalid("fields", "an amendment must change something")
                 validity = domain.Validity(old.valid_from, old.valid_until)
-            signer = await self.keyring.active_signer(old.issuer_code, now)
-            if signer is None or not await tx.key_is_active(signer.kid, now):
-                self.keyring.forget(old.issuer_code)
-                raise precondition(
-                    f"department {old.issuer_code} has no active signing key"
-                )
+            signer = await self._locked_signer(tx, old.issuer_code, now)
             lid = parse_licence_id(old.identifier).next_version()
-            record = LicenceRecord(
+            record = dataclasses.replace(
+                old,
                 identifier=str(lid),
-                lineage=old.lineage,
                 version=lid.version,
-                type_code=old.type_code,
-                issuer_code=old.issuer_code,
-                holder_ref=old.holder_ref,
+                holder=holder,
                 holder_display_name=domain.mask_name(holder.name),
                 fields=fields,
                 valid_from=validity.valid_from,
@@ -1040,10 +1045,9 @@ class IssuerService:
                 superseded_by=None,
                 kid=signer.kid,
                 lineage_version=tx.lineage_version,
-                holder=holder,
             )
             new = await self._new_version(record, licence_type, signer)
-            await tx.supersede(old.identifier, new, signer.kid, now)
+            await tx.supersede(new, now)
             await tx.finish(
                 [self._licence_event(record, transition.event, caller, reason)],
                 [
@@ -1086,11 +1090,7 @@ class IssuerService:
                     f"department {to_department} may not issue licence "
                     f"type {old.type_code}"
                 )
-            signer = await self.keyring.active_signer(to_department, now)
-            if signer is None or not await tx.key_is_active(signer.kid, now):
-                raise precondition(
-                    f"department {to_department} has no active signing key"
-                )
+            signer = await self._locked_signer(tx, to_department, now)
             await tx.update_status(
                 old.identifier,
                 transition.to,
@@ -1106,17 +1106,13 @@ class IssuerService:
             )
             old.transferred_to = to_department
             lid = LicenceId(old.type_code, to_department, mint_serial(), 1)
-            new = LicenceRecord(
+            new = dataclasses.replace(
+                old,
                 identifier=str(lid),
                 lineage=lid.lineage,
                 version=1,
-                type_code=old.type_code,
                 issuer_code=to_department,
-                holder_ref=old.holder_ref,
-                holder_display_name=old.holder_display_name,
                 fields=dict(old.fields),
-                valid_from=old.valid_from,
-                valid_until=old.valid_until,
                 status=Status.VALID,
                 status_reason=reason,
                 last_operation=Operation.TRANSFER_IN,
@@ -1124,13 +1120,11 @@ class IssuerService:
                 updated_at=now,
                 replaces=old.identifier,
                 superseded_by=None,
+                transferred_to=None,
                 kid=signer.kid,
                 lineage_version=1,
-                holder=old.holder,
             )
-            await tx.insert_lineage(
-                await self._new_version(new, licence_type, signer), signer.kid
-            )
+            await tx.insert_lineage(await self._new_version(new, licence_type, signer))
             await tx.finish(
                 [
                     self._licence_event(old, "licence.transferred", caller, reason),

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from certseal import codes
 from certseal.errors import CertsealError, invalid
@@ -26,6 +25,7 @@ from services.issuer.service import (
     IssuerService,
     proto_operation,
     proto_status,
+    ts,
 )
 from services.issuer.storage import DepartmentRow, KeyRow
 
@@ -48,15 +48,6 @@ _KEY_STATUS = {
     "retired": licence_pb2.KEY_STATUS_RETIRED,
     "revoked": licence_pb2.KEY_STATUS_REVOKED,
 }
-
-
-def ts(value: dt.datetime | None) -> Timestamp | None:
-    """A protobuf timestamp (None stays unset)."""
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
 
 
 def from_ts(message: Any, name: str) -> dt.datetime | None:

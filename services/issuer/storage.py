@@ -517,10 +517,7 @@ class LineageTx:
             transferred_to,
         )
 
-    async def supersede(
-        self, old: str, new: NewLicence, kid: str, now: dt.datetime
-    ) -> None:
-        """Insert ``new`` as the lineage's current version, replacing ``old``."""
+    async def _insert_version(self, new: NewLicence) -> None:
         r = new.record
         await self.conn.execute(
             f"""insert into licences ({_LICENCE_COLUMNS}, code) values ($1, $2, $3, $4,
@@ -541,14 +538,19 @@ class LineageTx:
             r.status_reason,
             r.last_operation.value,
             r.issued_at,
-            old,
-            kid,
-            self.lineage_version,
+            r.replaces,
+            r.kid,
+            r.lineage_version,
             new.code,
         )
+
+    async def supersede(self, new: NewLicence, now: dt.datetime) -> None:
+        """Insert ``new`` as the lineage's current version, replacing the one it names."""
+        r = new.record
+        await self._insert_version(new)
         await self.conn.execute(
             "update licences set superseded_by = $2, updated_at = $3 where identifier = $1",
-            old,
+            r.replaces,
             r.identifier,
             now,
         )
@@ -558,7 +560,7 @@ class LineageTx:
             r.identifier,
         )
 
-    async def insert_lineage(self, new: NewLicence, kid: str) -> None:
+    async def insert_lineage(self, new: NewLicence) -> None:
         """Start a new lineage (a transfer in) with ``new`` as version 1."""
         r = new.record
         await self.conn.execute(
@@ -567,29 +569,7 @@ class LineageTx:
             r.identifier,
             r.issuer_code,
         )
-        await self.conn.execute(
-            f"""insert into licences ({_LICENCE_COLUMNS}, code) values ($1, $2, $3, $4,
-                $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, null, null,
-                $17, 1, $18)""",
-            r.identifier,
-            r.lineage,
-            r.version,
-            r.type_code,
-            r.issuer_code,
-            r.holder_ref,
-            r.holder_display_name,
-            new.private_data,
-            new.clear_fields,
-            r.valid_from,
-            r.valid_until,
-            r.status.value,
-            r.status_reason,
-            r.last_operation.value,
-            r.issued_at,
-            r.replaces,
-            kid,
-            new.code,
-        )
+        await self._insert_version(new)
 
     async def key_is_active(self, kid: str, now: dt.datetime) -> bool:
         """Re-check a signing key under a share lock."""
