@@ -116,6 +116,10 @@ class OutboxRelay(NotifiedWorker):
                 ):
                     break  # batch full: the rest of this partition waits a round
                 included.append(row)
+            if not included:  # cannot happen with Kafka's builder; never stall silently
+                raise RuntimeError(
+                    f"outbox row {group[0]['id']} does not fit in a producer batch"
+                )
             future = await producer.send_batch(batch, topic, partition=partition)
             sends.append((future, included))
 

@@ -37,6 +37,16 @@ def events_by_lineage(records, lineages: set[str]) -> dict[str, list]:
     return grouped
 
 
+async def _health_becomes(channel: grpc.aio.Channel, wanted: int) -> None:
+    """Await (on the health Watch stream) the issuer reporting ``wanted``."""
+    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+    async with asyncio.timeout(30):
+        async for reply in watch:
+            if reply.status == wanted:
+                break
+    watch.cancel()
+
+
 async def test_broker_paused_during_200_issuances(stack, dept):
     async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
         stack.pause_broker()
@@ -59,8 +69,15 @@ async def test_broker_paused_during_200_issuances(stack, dept):
                     return licence
 
             licences = await asyncio.gather(*[issue_one(i) for i in range(200)])
+            # readiness notices the broker is away; issuing went on regardless
+            await _health_becomes(
+                dept.clients.channel, health_pb2.HealthCheckResponse.NOT_SERVING
+            )
         finally:
             stack.resume_broker()
+        await _health_becomes(
+            dept.clients.channel, health_pb2.HealthCheckResponse.SERVING
+        )
         lineages = {x.lineage for x in licences}
         expected = {x.lineage: (3 if i % 4 == 0 else 1) for i, x in enumerate(licences)}
 

@@ -92,7 +92,7 @@ async def test_transition(world, start, action):
         await service.new_version(caller, identifier, Action.RENEW)
     if action is Action.EXPIRE:
         clock.now = base + dt.timedelta(days=31)
-    current = await service._load(identifier, with_holder=False)
+    current = await service.load(identifier, with_holder=False)
     allowed = (
         current.status in TRANSITIONS[action].allowed_from
         and current.superseded_by is None
@@ -102,11 +102,11 @@ async def test_transition(world, start, action):
         if action in (Action.RENEW, Action.AMEND):
             assert result.version == 2 and result.replaces == identifier
             assert result.status is Status.VALID
-            old = await service._load(identifier, with_holder=False)
+            old = await service.load(identifier, with_holder=False)
             assert old.superseded_by == result.identifier
         else:
             assert result.status is TRANSITIONS[action].to
-            stored = await service._load(identifier, with_holder=False)
+            stored = await service.load(identifier, with_holder=False)
             assert stored.status is TRANSITIONS[action].to
             assert stored.lineage_version == result.lineage_version > 1
     else:
@@ -149,7 +149,7 @@ async def test_sweep_expires_due_licences(world, issuer):
     for _ in range(20):  # other tests' due licences may come first
         if not await service.expire_due(limit=1000):
             break
-    stored = await service._load(licence.identifier, with_holder=False)
+    stored = await service.load(licence.identifier, with_holder=False)
     assert stored.status is Status.EXPIRED
     audit = await issuer.pool.fetchrow(
         "select actor from audit_log where action = 'licence.expire' and subject = $1",

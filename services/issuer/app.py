@@ -92,7 +92,7 @@ class IssuerApp:
         self.kafka = kafka
         self.relay = OutboxRelay(
             dsn=dsn,
-            producer_factory=kafka.producer,
+            producer_factory=lambda: kafka.producer(max_batch_size=512 * 1024),
             metrics=self.metrics,
             poll_interval_s=cfg.issuer.outbox_poll_interval_s,
             retention=dt.timedelta(days=cfg.issuer.outbox_retention_days),

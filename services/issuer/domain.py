@@ -212,7 +212,7 @@ def validate_licence_type(
 ) -> LicenceType:
     """Check a licence type as registered by the operator."""
     validate_type_code(type_code)
-    _text("name", name, required=True, limit=200)
+    validate_text("name", name, required=True, limit=200)
     if not 1 <= default_validity_days <= 36500:
         raise invalid("default_validity_days", "must be between 1 and 36500 days")
     if len(specs) > MAX_FIELDS:
@@ -265,7 +265,7 @@ def validate_fields(
                 where, f"must be a {spec.kind.value}, got a {_kind_of(value)}"
             )
         if isinstance(value, str):
-            _text(where, value, required=spec.required, limit=MAX_TEXT)
+            validate_text(where, value, required=spec.required, limit=MAX_TEXT)
     if not partial:
         for spec in licence_type.fields:
             if spec.required and spec.name not in values:
@@ -283,7 +283,8 @@ def _kind_of(value: object) -> str:
     return "string"
 
 
-def _text(field_name: str, value: str, *, required: bool, limit: int) -> str:
+def validate_text(field_name: str, value: str, *, required: bool, limit: int) -> str:
+    """Check a free-text value: presence, length, no control characters."""
     if required and not value.strip():
         raise invalid(field_name, "must not be empty")
     if len(value) > limit:
@@ -311,7 +312,7 @@ class Holder:
 
 def validate_holder(name: str, id_type: str, id_number: str) -> Holder:
     """Check the holder's name and identity document."""
-    _text("holder.name", name, required=True, limit=200)
+    validate_text("holder.name", name, required=True, limit=200)
     if not _ID_TYPE_RE.fullmatch(id_type):
         raise invalid("holder.id_type", "must be 1-8 characters [0-9A-Z], e.g. 111")
     if not _ID_NUMBER_RE.fullmatch(id_number):

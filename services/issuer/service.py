@@ -314,7 +314,7 @@ class IssuerService:
         """Onboard a department with its roles."""
         self._require_operator(caller)
         validate_uscc(code, "code")
-        domain._text("name", name, required=True, limit=200)
+        domain.validate_text("name", name, required=True, limit=200)
         if not roles:
             raise invalid("roles", f"give at least one role of {', '.join(ROLES)}")
         for role in roles:
@@ -469,7 +469,7 @@ class IssuerService:
         now = self._clock()
         at = now
         if status == "revoked":
-            domain._text("reason", reason, required=True, limit=500)
+            domain.validate_text("reason", reason, required=True, limit=500)
             if revoked_at is not None:
                 if revoked_at > now:
                     raise invalid("revoked_at", "must not be in the future")
@@ -640,7 +640,7 @@ class IssuerService:
                 f"request (licence {identifier})",
                 field="idempotency_key",
             )
-        return await self._load(identifier, with_holder=True)
+        return await self.load(identifier, with_holder=True)
 
     async def _sign_and_insert(
         self,
@@ -777,16 +777,20 @@ class IssuerService:
 
     # -- reading ----------------------------------------------------------------
 
-    async def _load(
+    async def load(
         self,
         identifier: str,
         *,
         with_holder: bool,
         conn: asyncpg.Connection | None = None,
     ) -> LicenceRecord:
+        """One stored licence version (``with_holder``: decrypt holder and personal data)."""
         row = await self.store.get_licence_row(identifier, conn)
         if row is None:
             raise not_found(f"licence {identifier}")
+        return await self._record(row, with_holder=with_holder)
+
+    async def _record(self, row: asyncpg.Record, *, with_holder: bool) -> LicenceRecord:
         licence_type = await self.licence_type(row["type_code"])
         record = record_from_row(row, licence_type)
         if with_holder:
@@ -813,7 +817,7 @@ class IssuerService:
     async def _readable(
         self, caller: Caller, identifier: str, action: str
     ) -> LicenceRecord:
-        record = await self._load(identifier, with_holder=True)
+        record = await self.load(identifier, with_holder=True)
         if caller.kind == "app":
             return record
         if caller.kind != "dept":
@@ -877,9 +881,7 @@ class IssuerService:
             limit=(page_size or 50) + 1,
         )
         limit = page_size or 50
-        records = [
-            await self._load(r["identifier"], with_holder=True) for r in rows[:limit]
-        ]
+        records = [await self._record(row, with_holder=True) for row in rows[:limit]]
         token = (
             rows[limit - 1]["identifier"].encode().hex() if len(rows) > limit else ""
         )
@@ -904,7 +906,7 @@ class IssuerService:
                 locked = await lock_lineage(conn, lineage)
                 if locked is None:
                     raise not_found(f"licence {identifier}")
-                record = await self._load(identifier, with_holder=True, conn=conn)
+                record = await self.load(identifier, with_holder=True, conn=conn)
                 if isinstance(caller, Caller) and (
                     caller.kind != "dept" or record.issuer_code != caller.name
                 ):
@@ -942,7 +944,7 @@ class IssuerService:
         self, caller: Caller | str, text: str, action: Action, reason: str
     ) -> LicenceRecord:
         """Suspend, unsuspend, revoke, revoke as sanction, cancel or expire."""
-        domain._text(
+        domain.validate_text(
             "reason",
             reason,
             required=action in {Action.REVOKE, Action.REVOKE_AS_SANCTION},
@@ -994,7 +996,7 @@ class IssuerService:
         reason: str = "",
     ) -> LicenceRecord:
         """Renew or amend: a new signed version that supersedes the current one."""
-        domain._text("reason", reason, required=False, limit=500)
+        domain.validate_text("reason", reason, required=False, limit=500)
 
         async def body(
             tx: LineageTx, old: LicenceRecord, transition: domain.Transition
@@ -1070,7 +1072,7 @@ class IssuerService:
     ) -> tuple[LicenceRecord, LicenceRecord]:
         """Transfer out to another department, which gets a new licence (transfer in)."""
         validate_uscc(to_department, "to_department_code")
-        domain._text("reason", reason, required=False, limit=500)
+        domain.validate_text("reason", reason, required=False, limit=500)
         target = await self.department(to_department)
         if target is None or "issuer" not in target.roles:
             raise invalid(
