@@ -202,7 +202,7 @@ def main() -> None:
     cfg.issuer.listen = f"127.0.0.1:{port}"
     cfg.issuer.metrics_listen = ""
     cfg.database.pool_max = 20
-    cfg.issuer.workers = int(os.environ.get("BENCH_WORKERS", "2"))
+    cfg.issuer.workers = int(os.environ.get("BENCH_WORKERS", "1"))
     config_file = home / "bench.toml"
     config_file.write_text(dump_config(cfg))
     issuer = subprocess.Popen(

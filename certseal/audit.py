@@ -90,7 +90,7 @@ class AuditSealer(NotifiedWorker):
     """Links newly committed audit rows into the chain; one leader across replicas."""
 
     name = "audit-sealer"
-    channel = "certseal_audit"
+    channel = ""  # polls: see migration 0002
     lock_id = 0x6365727473656133
 
     def __init__(
@@ -99,7 +99,7 @@ class AuditSealer(NotifiedWorker):
         dsn: str,
         metrics: Metrics,
         batch_size: int = 2000,
-        poll_interval_s: float = 1.0,
+        poll_interval_s: float = 0.5,
     ):
         super().__init__(dsn=dsn, poll_interval_s=poll_interval_s)
         self._metrics = metrics

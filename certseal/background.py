@@ -30,7 +30,6 @@ class NotifiedWorker(abc.ABC):
         self._dsn = dsn
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
-        self.is_leader = False
 
     @abc.abstractmethod
     async def work_once(self, conn: asyncpg.Connection) -> int:
@@ -53,11 +52,8 @@ class NotifiedWorker(abc.ABC):
             try:
                 await self._run_connected(stop)
                 backoff = 0.05
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-                log.warning(
-                    "%s: database connection lost (%s); retrying", self.name, exc
-                )
-                self.is_leader = False
+            except Exception as exc:  # a lost connection, a restarted server, ...
+                log.warning("%s: %r; reconnecting", self.name, exc)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
 
@@ -69,7 +65,6 @@ class NotifiedWorker(abc.ABC):
             ):
                 if await _sleep_or_stop(stop, self._poll_interval_s):
                     return
-            self.is_leader = True
             log.info("%s: leader", self.name)
             if self.channel:
                 await conn.add_listener(self.channel, lambda *_: self._wake.set())
@@ -101,7 +96,6 @@ class NotifiedWorker(abc.ABC):
                 waiter.cancel()
                 stopper.cancel()
         finally:
-            self.is_leader = False
             await conn.close(timeout=2)
 
 

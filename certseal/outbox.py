@@ -53,7 +53,6 @@ class OutboxRelay(NotifiedWorker):
         self._partitioner = DefaultPartitioner()
         self._last_housekeeping = 0.0
         self._last_gauges = 0.0
-        self.published_total = 0
 
     async def _get_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -143,7 +142,6 @@ class OutboxRelay(NotifiedWorker):
                     max(0.0, now - by_id[row_id]["created_at"].timestamp())
                 )
             self._metrics.events_published.inc(len(published))
-            self.published_total += len(published)
         if time.monotonic() - self._last_gauges >= 5:  # also while never idle
             self._last_gauges = time.monotonic()
             await refresh_backlog_metrics(conn, self._metrics)

@@ -148,3 +148,20 @@ def test_licence_type_errors(kwargs, field):
             args["issuers"],
         )
     assert err.value.field == field
+
+
+def test_timestamps_match_protobuf():
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from services.issuer.service import ts
+
+    for value in (
+        dt.datetime(2026, 11, 22, 14, 0, 0, 123456, tzinfo=dt.UTC),
+        dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=dt.UTC),
+        dt.datetime(
+            2026, 1, 1, 0, 0, 0, 999999, tzinfo=dt.timezone(dt.timedelta(hours=8))
+        ),
+    ):
+        expected = Timestamp()
+        expected.FromDatetime(value)
+        assert ts(value) == expected

@@ -192,3 +192,22 @@ async def test_issuer_killed_mid_load_loses_nothing(
             lambda rs: set(events_by_lineage(rs, lineages)) == lineages, within=60
         )
     assert set(events_by_lineage(records, lineages)) == lineages
+
+
+async def test_relay_survives_losing_its_database_session(stack, dept, issuer):
+    from certseal.outbox import OutboxRelay
+
+    lock = OutboxRelay.lock_id
+    terminated = await issuer.pool.fetchval(
+        """select count(pg_terminate_backend(pid)) from pg_locks
+           where locktype = 'advisory' and objsubid = 1
+             and classid::bigint = $1 and objid::bigint = $2""",
+        lock >> 32,
+        lock & 0xFFFFFFFF,
+    )
+    assert terminated == 1
+    async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
+        licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+        await watcher.wait_for(
+            lambda rs: any(r.key == licence.lineage.encode() for r in rs), within=30
+        )

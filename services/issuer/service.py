@@ -100,13 +100,16 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def ts(value: dt.datetime | None) -> Timestamp | None:
     """A protobuf timestamp (None stays unset)."""
     if value is None:
         return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
+    # Timestamp.FromDatetime is pure Python and showed in the batch profile.
+    seconds = (value - _EPOCH) // dt.timedelta(seconds=1)
+    return Timestamp(seconds=seconds, nanos=value.microsecond * 1000)
 
 
 @dataclass(frozen=True, slots=True)
