@@ -1,0 +1,1 @@
+"""Verifier service: counters verify scanned licence codes against a local index."""

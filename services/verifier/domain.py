@@ -1,0 +1,383 @@
+"""Verification verdicts: a pure function of (parsed code, trust entry, index entry,
+whether the nonce was seen, now). No I/O: the Faust agents keep the index and the trust
+list, the servicer looks them up and calls :func:`evaluate`.
+
+The checks run in a fixed order (DCC-style stages) and the first failing one decides the
+verdict; every check that ran is reported, so a counter sees why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from certseal import codes
+from certseal.crypto import InvalidSignature
+from certseal.errors import CertsealError
+from certseal.identifiers import LicenceId, parse_licence_id
+
+
+class Verdict(enum.Enum):
+    """What is true about the code that was shown."""
+
+    VALID = "VALID"
+    REVOKED = "REVOKED"
+    SUSPENDED = "SUSPENDED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    SUPERSEDED = "SUPERSEDED"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    UNKNOWN_ISSUER = "UNKNOWN_ISSUER"
+    KEY_REVOKED = "KEY_REVOKED"
+    MALFORMED = "MALFORMED"
+    CODE_EXPIRED = "CODE_EXPIRED"
+    REPLAYED = "REPLAYED"
+    UNKNOWN_LICENCE = "UNKNOWN_LICENCE"
+
+
+class CodeKind(enum.Enum):
+    """Which code was shown."""
+
+    LICENCE = "licence"  # static, LC1:
+    PRESENTATION = "presentation"  # dynamic, PC1:
+
+
+class Outcome(enum.Enum):
+    """The result of one check."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One stage of the verification and what it found."""
+
+    name: str
+    outcome: Outcome
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCode:
+    """A decoded code whose claims have the expected shape (not yet trusted)."""
+
+    kind: CodeKind
+    decoded: codes.DecodedCode
+    identifier: str
+    lineage: str
+    version: int
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    not_before: dt.datetime | None = None
+    issuer_code: str = ""
+    type_code: str = ""
+    holder_display_name: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    nonce: bytes = b""
+
+    @property
+    def kid(self) -> str:
+        """The signing key's id."""
+        return self.decoded.kid
+
+
+@dataclass(frozen=True, slots=True)
+class TrustEntry:
+    """A signing key as the trust list knows it (from ``certseal.trust-events.v1``)."""
+
+    kid: str
+    department_code: str
+    suite: str
+    public_key: bytes
+    status: str  # active | retired | revoked
+    not_before: dt.datetime
+    not_after: dt.datetime
+    revoked_at: dt.datetime | None = None
+    presentation_key: bool = False
+    key_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """The current state of a lineage (from ``certseal.licence-events.v1``)."""
+
+    lineage: str
+    identifier: str  # the current version
+    version: int
+    status: str  # national status code, e.g. "01"
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    issuer_code: str
+    type_code: str
+    lineage_version: int
+    transferred_to: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The verdict, the checks that led to it and what the counter may see."""
+
+    verdict: Verdict
+    checks: tuple[Check, ...]
+    kind: CodeKind | None = None
+    identifier: str = ""
+    lineage: str = ""
+    issuer_code: str = ""
+    type_code: str = ""
+    holder_display_name: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+
+
+_STATUS_VERDICTS = {
+    "02": (Verdict.SUSPENDED, "suspended (02)"),
+    "03": (Verdict.REVOKED, "revoked (03)"),
+    "04": (Verdict.CANCELLED, "cancelled (04)"),
+    "05": (Verdict.EXPIRED, "expired (05)"),
+    "06": (Verdict.SUPERSEDED, "transferred out (06)"),
+    "07": (Verdict.REVOKED, "revoked as a sanction (07)"),
+    "99": (Verdict.CANCELLED, "other (99)"),
+}
+
+
+def _time(value: object, claim: str) -> dt.datetime:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise codes.MalformedCode(
+            codes.CodeStage.CLAIMS, f"claim {claim} is not a time"
+        )
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise codes.MalformedCode(
+            codes.CodeStage.CLAIMS, f"claim {claim} is out of range"
+        ) from None
+
+
+def _text(part: dict[Any, Any], key: str, where: str) -> str:
+    value = part.get(key)
+    if not isinstance(value, str):
+        raise codes.MalformedCode(codes.CodeStage.CLAIMS, f"{where}.{key} is not text")
+    return value
+
+
+def _part(claims: dict[Any, Any], key: int, name: str) -> dict[Any, Any]:
+    part = claims.get(key)
+    if not isinstance(part, dict):
+        raise codes.MalformedCode(codes.CodeStage.CLAIMS, f"no {name} claim")
+    return part
+
+
+def _identifier(text: str) -> LicenceId:
+    try:
+        return parse_licence_id(text)
+    except CertsealError as exc:
+        raise codes.MalformedCode(
+            codes.CodeStage.CLAIMS, f"licence identifier: {exc.message}"
+        ) from None
+
+
+def parse_code(text: str) -> ParsedCode:
+    """Decode a code and check its claims' shape; raise :class:`codes.MalformedCode`."""
+    decoded = codes.decode_code(text)
+    claims = decoded.claims
+    issued_at = _time(claims.get(codes.CWT_IAT), "iat")
+    expires_at = _time(claims.get(codes.CWT_EXP), "exp")
+    if decoded.prefix == codes.LICENCE_CODE_PREFIX:
+        part = _part(claims, codes.CLAIM_LICENCE, "licence")
+        identifier = _text(part, "id", "licence")
+        lid = _identifier(identifier)
+        fields = part.get("f", {})
+        issuer = claims.get(codes.CWT_ISS)
+        if not isinstance(fields, dict):
+            raise codes.MalformedCode(codes.CodeStage.CLAIMS, "licence.f is not a map")
+        if not isinstance(issuer, str):
+            raise codes.MalformedCode(codes.CodeStage.CLAIMS, "claim iss is not text")
+        return ParsedCode(
+            kind=CodeKind.LICENCE,
+            decoded=decoded,
+            identifier=identifier,
+            lineage=lid.lineage,
+            version=lid.version,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            not_before=_time(claims.get(codes.CWT_NBF), "nbf"),
+            issuer_code=issuer,
+            type_code=_text(part, "t", "licence"),
+            holder_display_name=_text(part, "n", "licence"),
+            fields=dict(fields),
+        )
+    part = _part(claims, codes.CLAIM_PRESENTATION, "presentation")
+    identifier = _text(part, "id", "presentation")
+    lid = _identifier(identifier)
+    if part.get("v") != lid.version:
+        raise codes.MalformedCode(
+            codes.CodeStage.CLAIMS, "claim v contradicts the identifier"
+        )
+    nonce = claims.get(codes.CWT_CTI)
+    if not isinstance(nonce, bytes) or not 8 <= len(nonce) <= 64:
+        raise codes.MalformedCode(codes.CodeStage.CLAIMS, "claim cti is not a nonce")
+    return ParsedCode(
+        kind=CodeKind.PRESENTATION,
+        decoded=decoded,
+        identifier=identifier,
+        lineage=lid.lineage,
+        version=lid.version,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        nonce=nonce,
+    )
+
+
+def malformed(error: codes.MalformedCode) -> Verification:
+    """The result for a code that could not be decoded."""
+    return Verification(
+        Verdict.MALFORMED,
+        (Check("decode", Outcome.FAILED, f"{error.stage.value}: {error.message}"),),
+    )
+
+
+def evaluate(
+    code: ParsedCode,
+    *,
+    trust: TrustEntry | None,
+    index: IndexEntry | None,
+    nonce_seen: bool,
+    now: dt.datetime,
+) -> Verification:
+    """The verdict for ``code``, given what the trust list and the index hold.
+
+    Order: decode, issuer (key known, of the right department or the presentation key),
+    signature, key status at signing time, code lifetime and replay (presentation codes),
+    licence known, version current, status, validity window. A retired key still
+    verifies what it signed; a revoked key does not verify anything it signed at or after
+    its revocation time (the signing time is the code's ``iat``).
+    """
+    checks = [Check("decode", Outcome.PASSED, code.kind.value)]
+
+    def result(verdict: Verdict, failed: str = "", detail: str = "") -> Verification:
+        if failed:
+            checks.append(Check(failed, Outcome.FAILED, detail))
+        shown = (
+            verdict is not Verdict.BAD_SIGNATURE
+            and verdict is not Verdict.UNKNOWN_ISSUER
+        )
+        return Verification(
+            verdict=verdict,
+            checks=tuple(checks),
+            kind=code.kind,
+            identifier=code.identifier,
+            lineage=code.lineage,
+            issuer_code=(index.issuer_code if index else code.issuer_code)
+            if shown
+            else "",
+            type_code=(index.type_code if index else code.type_code) if shown else "",
+            holder_display_name=code.holder_display_name if shown else "",
+            fields=dict(code.fields) if shown else {},
+            valid_from=index.valid_from if index else code.not_before,
+            valid_until=index.valid_until if index else None,
+        )
+
+    # issuer
+    if trust is None:
+        return result(
+            Verdict.UNKNOWN_ISSUER, "issuer", f"key {code.kid} is not trusted"
+        )
+    if code.kind is CodeKind.PRESENTATION and not trust.presentation_key:
+        return result(
+            Verdict.UNKNOWN_ISSUER,
+            "issuer",
+            f"key {code.kid} does not sign presentation codes",
+        )
+    if code.kind is CodeKind.LICENCE and trust.department_code != code.issuer_code:
+        return result(
+            Verdict.UNKNOWN_ISSUER,
+            "issuer",
+            f"key {code.kid} belongs to {trust.department_code}, not to the "
+            f"issuer {code.issuer_code}",
+        )
+    checks.append(Check("issuer", Outcome.PASSED, trust.department_code))
+
+    # signature
+    try:
+        code.decoded.verify_signature(trust.public_key)
+    except InvalidSignature:
+        return result(
+            Verdict.BAD_SIGNATURE, "signature", "the signature does not verify"
+        )
+    checks.append(Check("signature", Outcome.PASSED, f"{trust.suite} {code.kid}"))
+
+    # key at signing time
+    if trust.revoked_at is not None and code.issued_at >= trust.revoked_at:
+        return result(
+            Verdict.KEY_REVOKED,
+            "key",
+            f"signed {code.issued_at.isoformat()}, at or after the key's "
+            f"revocation {trust.revoked_at.isoformat()}",
+        )
+    if not trust.not_before <= code.issued_at < trust.not_after:
+        return result(
+            Verdict.BAD_SIGNATURE, "key", "signed outside the key's validity window"
+        )
+    checks.append(Check("key", Outcome.PASSED, trust.status))
+
+    # the presentation code itself
+    if code.kind is CodeKind.PRESENTATION:
+        if now >= code.expires_at:
+            return result(
+                Verdict.CODE_EXPIRED,
+                "code lifetime",
+                f"expired at {code.expires_at.isoformat()}",
+            )
+        if nonce_seen:
+            return result(Verdict.REPLAYED, "replay", "this presentation code was used")
+        checks.append(
+            Check(
+                "code lifetime", Outcome.PASSED, f"until {code.expires_at.isoformat()}"
+            )
+        )
+
+    # the licence as the index knows it now
+    if index is None:
+        return result(
+            Verdict.UNKNOWN_LICENCE, "licence", f"{code.lineage} is not indexed"
+        )
+    checks.append(
+        Check("licence", Outcome.PASSED, f"lineage version {index.lineage_version}")
+    )
+    if code.version < index.version:
+        return result(
+            Verdict.SUPERSEDED,
+            "version",
+            f"version {code.version:03d} was replaced by {index.identifier}",
+        )
+    if code.version > index.version:
+        return result(
+            Verdict.UNKNOWN_LICENCE,
+            "version",
+            f"version {code.version:03d} is newer than the index knows",
+        )
+    checks.append(Check("version", Outcome.PASSED, f"{code.version:03d} is current"))
+    if index.status != "01":
+        verdict, label = _STATUS_VERDICTS.get(
+            index.status, (Verdict.CANCELLED, index.status)
+        )
+        detail = label + (f" to {index.transferred_to}" if index.transferred_to else "")
+        return result(verdict, "status", detail)
+    checks.append(Check("status", Outcome.PASSED, "valid (01)"))
+    if now >= index.valid_until:
+        return result(
+            Verdict.EXPIRED, "validity", f"ended {index.valid_until.isoformat()}"
+        )
+    if now < index.valid_from:
+        return result(
+            Verdict.NOT_YET_VALID, "validity", f"starts {index.valid_from.isoformat()}"
+        )
+    checks.append(
+        Check("validity", Outcome.PASSED, f"until {index.valid_until.isoformat()}")
+    )
+    return result(Verdict.VALID)
