@@ -379,3 +379,12 @@ async def test_truncated_code_is_malformed():
     for cut in (5, len(text) // 3, len(text) - 2):
         with pytest.raises(codes.MalformedCode):
             parse_code(text[:cut])
+
+
+async def test_times_compare_at_the_precision_of_iat():
+    s = signer()
+    created = NOW - dt.timedelta(days=1) + dt.timedelta(microseconds=700_000)
+    code = await licence_code(s, iat=created)  # iat drops the fraction
+    assert verify(code, trust=trust_of(s, not_before=created)).verdict is Verdict.VALID
+    revoked = trust_of(s, status="revoked", revoked_at=created)
+    assert verify(code, trust=revoked).verdict is Verdict.KEY_REVOKED

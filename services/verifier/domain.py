@@ -145,6 +145,10 @@ _STATUS_VERDICTS = {
 }
 
 
+def _second(value: dt.datetime) -> dt.datetime:
+    return value.replace(microsecond=0)
+
+
 def _time(value: object, claim: str) -> dt.datetime:
     if not isinstance(value, int) or isinstance(value, bool):
         raise codes.MalformedCode(
@@ -312,14 +316,16 @@ def evaluate(
     checks.append(Check("signature", Outcome.PASSED, f"{trust.suite} {code.kid}"))
 
     # key at signing time
-    if trust.revoked_at is not None and code.issued_at >= trust.revoked_at:
+    # iat has whole seconds: compare at that precision, and count a code signed in
+    # the second of the revocation as signed after it (the safe side).
+    if trust.revoked_at is not None and code.issued_at >= _second(trust.revoked_at):
         return result(
             Verdict.KEY_REVOKED,
             "key",
             f"signed {code.issued_at.isoformat()}, at or after the key's "
             f"revocation {trust.revoked_at.isoformat()}",
         )
-    if not trust.not_before <= code.issued_at < trust.not_after:
+    if not _second(trust.not_before) <= code.issued_at < trust.not_after:
         return result(
             Verdict.BAD_SIGNATURE, "key", "signed outside the key's validity window"
         )

@@ -1,0 +1,106 @@
+"""Applying events to the verification index: pure, version-gated functions.
+
+The Faust agents store, per lineage, the last applied ``LicenceEvent`` and, per kid, the
+last applied ``TrustEvent`` (protobuf bytes, so nothing is lost in translation) and call
+these functions for every delivered event. An event is applied only if its
+``lineage_version`` / ``key_version`` is newer than the stored one, so duplicates,
+replays from the beginning and late deliveries leave the index unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from certseal.v1 import events_pb2, licence_pb2
+from services.verifier.domain import IndexEntry, TrustEntry
+
+
+class BadEvent(Exception):
+    """An event that cannot be applied (it goes to the dead-letter topic)."""
+
+
+def _time(value: Timestamp) -> dt.datetime:
+    return value.ToDatetime(tzinfo=dt.UTC)
+
+
+def _licence_event(data: bytes) -> events_pb2.LicenceEvent:
+    try:
+        event = events_pb2.LicenceEvent.FromString(data)
+    except DecodeError as exc:
+        raise BadEvent(f"not a LicenceEvent: {exc}") from None
+    if not event.lineage or not event.identifier or event.lineage_version < 1:
+        raise BadEvent("LicenceEvent without lineage, identifier or lineage_version")
+    return event
+
+
+def _trust_event(data: bytes) -> events_pb2.TrustEvent:
+    try:
+        event = events_pb2.TrustEvent.FromString(data)
+    except DecodeError as exc:
+        raise BadEvent(f"not a TrustEvent: {exc}") from None
+    if not event.kid or not event.public_key or event.key_version < 1:
+        raise BadEvent("TrustEvent without kid, public key or key_version")
+    return event
+
+
+def apply_licence_event(stored: bytes | None, incoming: bytes) -> bytes | None:
+    """The new stored value for the lineage, or None when ``incoming`` is not newer."""
+    event = _licence_event(incoming)
+    if (
+        stored is not None
+        and _licence_event(stored).lineage_version >= event.lineage_version
+    ):
+        return None
+    return incoming
+
+
+def apply_trust_event(stored: bytes | None, incoming: bytes) -> bytes | None:
+    """The new stored value for the key, or None when ``incoming`` is not newer."""
+    event = _trust_event(incoming)
+    if stored is not None and _trust_event(stored).key_version >= event.key_version:
+        return None
+    return incoming
+
+
+def index_entry(stored: bytes) -> IndexEntry:
+    """The index entry a stored licence event stands for."""
+    event = _licence_event(stored)
+    return IndexEntry(
+        lineage=event.lineage,
+        identifier=event.identifier,
+        version=event.version,
+        status=f"{event.status:02d}",
+        valid_from=_time(event.valid_from),
+        valid_until=_time(event.valid_until),
+        issuer_code=event.issuer_code,
+        type_code=event.type_code,
+        lineage_version=event.lineage_version,
+        transferred_to=event.transferred_to,
+    )
+
+
+_KEY_STATUS = {
+    licence_pb2.KEY_STATUS_ACTIVE: "active",
+    licence_pb2.KEY_STATUS_RETIRED: "retired",
+    licence_pb2.KEY_STATUS_REVOKED: "revoked",
+}
+
+
+def trust_entry(stored: bytes) -> TrustEntry:
+    """The trust entry a stored trust event stands for."""
+    event = _trust_event(stored)
+    return TrustEntry(
+        kid=event.kid,
+        department_code=event.department_code,
+        suite=event.suite,
+        public_key=event.public_key,
+        status=_KEY_STATUS.get(event.status, "revoked"),
+        not_before=_time(event.not_before),
+        not_after=_time(event.not_after),
+        revoked_at=_time(event.revoked_at) if event.HasField("revoked_at") else None,
+        presentation_key=event.presentation_key,
+        key_version=event.key_version,
+    )

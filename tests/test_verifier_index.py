@@ -1,0 +1,114 @@
+"""Version-gated application of events: duplicates, replays and late events are harmless."""
+
+import datetime as dt
+import itertools
+import random
+
+import pytest
+
+from certseal.v1 import events_pb2, licence_pb2
+from services.issuer.service import ts
+from services.verifier.index import (
+    BadEvent,
+    apply_licence_event,
+    apply_trust_event,
+    index_entry,
+    trust_entry,
+)
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+LINEAGE = "1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.ABC"
+
+
+def licence_event(version: int, status: int, licence_version: int = 1) -> bytes:
+    return events_pb2.LicenceEvent(
+        event_id=f"e{version}",
+        type="licence.x",
+        lineage=LINEAGE,
+        identifier=f"{LINEAGE}.{licence_version:03d}.X",
+        version=licence_version,
+        lineage_version=version,
+        status=status,
+        valid_from=ts(T0),
+        valid_until=ts(T0 + dt.timedelta(days=365)),
+        issuer_code="91350100M000100Y43",
+        type_code="91350100M000100Y43001",
+    ).SerializeToString()
+
+
+def fold(events: list[bytes]) -> bytes | None:
+    stored = None
+    for event in events:
+        new = apply_licence_event(stored, event)
+        if new is not None:
+            stored = new
+    return stored
+
+
+def test_any_delivery_order_with_duplicates_converges():
+    history = [
+        licence_event(1, 1),
+        licence_event(2, 2),
+        licence_event(3, 1),
+        licence_event(4, 1, licence_version=2),
+        licence_event(5, 3, 2),
+    ]
+    expected = index_entry(history[-1])
+    assert expected.status == "03" and expected.version == 2
+    rng = random.Random(7)
+    for _ in range(200):
+        delivered = history + rng.sample(history, 3)  # duplicates and late repeats
+        rng.shuffle(delivered)
+        assert index_entry(fold(delivered)) == expected
+    # a full replay from the beginning changes nothing
+    assert fold([*history, *history]) == history[-1]
+
+
+def test_stale_event_is_not_applied():
+    assert apply_licence_event(licence_event(3, 1), licence_event(2, 2)) is None
+    assert apply_licence_event(licence_event(3, 1), licence_event(3, 2)) is None
+    assert apply_licence_event(licence_event(3, 1), licence_event(4, 2)) is not None
+
+
+def trust_event(
+    version: int, status: int, revoked_at: dt.datetime | None = None
+) -> bytes:
+    event = events_pb2.TrustEvent(
+        event_id=f"k{version}",
+        type="key.x",
+        kid="0011223344556677",
+        department_code="91350100M000100Y43",
+        suite="sm2",
+        status=status,
+        public_key=b"spki",
+        not_before=ts(T0),
+        not_after=ts(T0 + dt.timedelta(days=730)),
+        key_version=version,
+    )
+    if revoked_at:
+        event.revoked_at.CopyFrom(ts(revoked_at))
+    return event.SerializeToString()
+
+
+def test_trust_history_keeps_the_revocation_time():
+    revoked = trust_event(3, licence_pb2.KEY_STATUS_REVOKED, T0 + dt.timedelta(days=9))
+    for order in itertools.permutations(
+        [trust_event(1, 1), trust_event(2, 2), revoked]
+    ):
+        stored = None
+        for event in order:
+            stored = apply_trust_event(stored, event) or stored
+        entry = trust_entry(stored)
+        assert entry.status == "revoked" and entry.revoked_at == T0 + dt.timedelta(
+            days=9
+        )
+        assert entry.key_version == 3 and entry.suite == "sm2"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xff\xff", events_pb2.LicenceEvent(lineage=LINEAGE).SerializeToString()],
+)
+def test_bad_events_are_reported(data):
+    with pytest.raises(BadEvent):
+        apply_licence_event(None, data)
