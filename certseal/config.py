@@ -88,6 +88,20 @@ class IssuerConfig:
 
 
 @dataclass
+class VerifierConfig:
+    """A verifier deployment: one consumer group with its own complete index."""
+
+    group: str = "default"
+    listen: str = "127.0.0.1:50052"
+    data_dir: str = "/var/lib/certseal/verifier"
+    # Faust's consumer waits up to this long for data; the embedded broker does not
+    # wake a fetch on new data, so this bounds how stale an answer can be.
+    fetch_max_wait_ms: int = 20
+    session_timeout_s: float = 6.0
+    max_request_bytes: int = 1024 * 1024
+
+
+@dataclass
 class PlatformConfig:
     """The platform operator itself."""
 
@@ -114,6 +128,7 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
     issuer: IssuerConfig = field(default_factory=IssuerConfig)
+    verifier: VerifierConfig = field(default_factory=VerifierConfig)
     platform: PlatformConfig = field(default_factory=PlatformConfig)
     cli: CliConfig = field(default_factory=CliConfig)
 

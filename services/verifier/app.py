@@ -1,0 +1,193 @@
+"""The verifier worker: Faust agents keep the verification index in RocksDB tables,
+and the Verifier gRPC service answers from them in the same process.
+
+One worker per deployment: its Faust app id is its consumer group, so each deployment
+(one per department or region) holds its own complete, persistent copy of the index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+from mode import Service
+
+from certseal.config import Config
+from certseal.events import LICENCE_EVENTS, TRUST_EVENTS
+from certseal.metrics import Metrics
+from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
+from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+from services.verifier.index import BadEvent, apply_licence_event, apply_trust_event
+from services.verifier.transport import use_fetch_wait
+
+log = logging.getLogger(__name__)
+
+VERIFIER = verifier_pb2.DESCRIPTOR.services_by_name["Verifier"].full_name
+DEAD_LETTERS = "certseal.verifier-dead-letters.v1"
+
+
+@dataclass
+class Freshness:
+    """What the index has applied, per topic partition."""
+
+    applied: dict[tuple[str, int], int] = field(default_factory=dict)
+    last_event_time: dt.datetime | None = None
+    recovered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def note(self, topic: str, partition: int, offset: int, timestamp_s: float) -> None:
+        """Record an applied (or deliberately skipped) event."""
+        self.applied[(topic, partition)] = offset
+        when = dt.datetime.fromtimestamp(timestamp_s, dt.UTC)
+        if self.last_event_time is None or when > self.last_event_time:
+            self.last_event_time = when
+
+
+def create_app(config: Config) -> tuple[faust.App, Any, Any, Freshness]:
+    """The Faust app of one verifier group: (app, index table, trust table, freshness)."""
+    vcfg = config.verifier
+    partitions = config.kafka.topic_partitions
+    data_dir = Path(vcfg.data_dir) / vcfg.group
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        f"certseal-verifier-{vcfg.group}",
+        broker=f"certseal://{config.kafka.bootstrap_servers}",
+        store="rocksdb://",
+        datadir=str(data_dir),
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=vcfg.session_timeout_s,
+        broker_heartbeat_interval=min(1.0, vcfg.session_timeout_s / 3),
+        web_enabled=False,
+        stream_wait_empty=False,
+    )
+    use_fetch_wait(app, vcfg.fetch_max_wait_ms)
+    licence_topic = app.topic(
+        LICENCE_EVENTS, key_type=bytes, value_type=bytes, partitions=partitions
+    )
+    trust_topic = app.topic(
+        TRUST_EVENTS,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=max(1, partitions // 4),
+    )
+    dead_letters = app.topic(
+        DEAD_LETTERS, key_type=bytes, value_type=bytes, partitions=1
+    )
+    index = app.Table(
+        "licence-index", partitions=partitions, key_type=bytes, value_type=bytes
+    )
+    trust = app.Table(
+        "trust-list",
+        partitions=max(1, partitions // 4),
+        key_type=bytes,
+        value_type=bytes,
+    )
+    freshness = Freshness()
+
+    async def apply(stream: Any, table: Any, applier: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                new = applier(table.get(event.key), event.value)
+            except BadEvent as exc:
+                # never stall a partition: park the event with the reason
+                log.error(
+                    "dead-lettering %s/%d@%d: %s",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    exc,
+                )
+                await dead_letters.send(
+                    key=event.key,
+                    value=event.value,
+                    headers={
+                        "error": str(exc).encode(),
+                        "topic": message.topic.encode(),
+                        "offset": str(message.offset).encode(),
+                    },
+                )
+                new = None
+            if new is not None:
+                table[event.key] = new
+            freshness.note(
+                message.topic, message.partition, message.offset, message.timestamp
+            )
+
+    @app.agent(licence_topic)
+    async def apply_licence_events(stream: Any) -> None:
+        await apply(stream, index, apply_licence_event)
+
+    @app.agent(trust_topic)
+    async def apply_trust_events(stream: Any) -> None:
+        await apply(stream, trust, apply_trust_event)
+
+    @app.task
+    async def mark_recovered() -> None:
+        await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
+        freshness.recovered.set()
+
+    return app, index, trust, freshness
+
+
+class GrpcService(Service):
+    """The Verifier gRPC server, run on the Faust worker's event loop."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        servicer: Any,
+        freshness: Freshness,
+        metrics: Metrics,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self._config = config
+        self._servicer = servicer
+        self._freshness = freshness
+        self._metrics = metrics
+        self.health = Health([VERIFIER])
+        self.port = 0
+
+    async def on_start(self) -> None:
+        """Listen; SERVING once the tables are recovered."""
+        cfg = self._config
+        interceptor = ServiceInterceptor(
+            metrics=self._metrics,
+            allowed_kinds={VERIFIER: {"dept", "operator"}},
+            max_request_bytes=cfg.verifier.max_request_bytes,
+        )
+        self._server, self.port = build_server(
+            listen=cfg.verifier.listen,
+            credentials=server_credentials(
+                cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file
+            ),
+            interceptor=interceptor,
+            health_=self.health,
+            service_names=[VERIFIER],
+        )
+        verifier_pb2_grpc.add_VerifierServicer_to_server(self._servicer, self._server)
+        await self.health.set_serving(False)
+        await self._server.start()
+        log.info("verifier %s listening on port %d", cfg.verifier.group, self.port)
+
+    @Service.task
+    async def _serve_when_recovered(self) -> None:
+        started = time.monotonic()
+        await self._freshness.recovered.wait()
+        log.info("index recovered in %.1f s", time.monotonic() - started)
+        await self.health.set_serving(True)
+
+    async def on_stop(self) -> None:
+        """Stop taking requests, finish those in flight."""
+        await self.health.set_serving(False)
+        await self._server.stop(3)

@@ -1,0 +1,160 @@
+"""The Verifier gRPC servicer: parse, look up the index and trust list, evaluate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from certseal import codes
+from certseal.errors import invalid
+from certseal.v1 import verifier_pb2 as pb
+from certseal.v1 import verifier_pb2_grpc
+from services.issuer.service import ts, utcnow
+from services.verifier.app import Freshness
+from services.verifier.domain import (
+    CodeKind,
+    Verification,
+    evaluate,
+    malformed,
+    parse_code,
+)
+from services.verifier.index import index_entry, trust_entry
+
+_MAX_CODE = 8192
+
+
+class NonceGuard:
+    """Presentation nonces seen by this process, kept until their code expires."""
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, dt.datetime] = {}
+
+    def check_and_add(
+        self, nonce: bytes, expires_at: dt.datetime, now: dt.datetime
+    ) -> bool:
+        """True if ``nonce`` was seen before; records it otherwise."""
+        if len(self._seen) > 100_000:
+            self._seen = {n: e for n, e in self._seen.items() if e > now}
+        if nonce in self._seen:
+            return True
+        self._seen[nonce] = expires_at
+        return False
+
+
+def result_message(result: Verification, freshness: Freshness) -> pb.VerificationResult:
+    """The proto view of a verification, with the index's freshness."""
+    message = pb.VerificationResult(
+        verdict=pb.Verdict.Value(f"VERDICT_{result.verdict.value}"),
+        checks=[
+            pb.VerificationCheck(
+                name=c.name, passed=c.outcome.value == "passed", detail=c.detail
+            )
+            for c in result.checks
+        ],
+        identifier=result.identifier,
+        lineage=result.lineage,
+        issuer_code=result.issuer_code,
+        type_code=result.type_code,
+        holder_display_name=result.holder_display_name,
+        valid_from=ts(result.valid_from),
+        valid_until=ts(result.valid_until),
+        code_kind=result.kind.value if result.kind else "",
+        freshness=pb.IndexFreshness(last_event_time=ts(freshness.last_event_time)),
+    )
+    for name, value in result.fields.items():
+        message.fields[name] = str(value)
+    return message
+
+
+class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
+    """Answers from the worker's own tables; never a network round trip per request."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        index: Any,
+        trust: Any,
+        freshness: Freshness,
+        high_water: Callable[[str, int], int | None],
+        clock: Callable[[], dt.datetime] = utcnow,
+    ):
+        self._group = group
+        self._index = index
+        self._trust = trust
+        self._freshness = freshness
+        self._high_water = high_water
+        self._clock = clock
+        self._nonces = NonceGuard()
+
+    def verify(self, text: str) -> Verification:
+        """The verification of one scanned text."""
+        try:
+            code = parse_code(text)
+        except codes.MalformedCode as exc:
+            return malformed(exc)
+        now = self._clock()
+        stored_key = self._trust.get(code.kid.encode())
+        stored_lineage = self._index.get(code.lineage.encode())
+        result = evaluate(
+            code,
+            trust=trust_entry(stored_key) if stored_key else None,
+            index=index_entry(stored_lineage) if stored_lineage else None,
+            nonce_seen=False,
+            now=now,
+        )
+        if (
+            code.kind is CodeKind.PRESENTATION
+            and result.verdict.value == "VALID"
+            and self._nonces.check_and_add(code.nonce, code.expires_at, now)
+        ):
+            result = evaluate(
+                code,
+                trust=trust_entry(stored_key),
+                index=index_entry(stored_lineage),
+                nonce_seen=True,
+                now=now,
+            )
+        return result
+
+    async def VerifyCode(
+        self, request: pb.VerifyCodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyCodeResponse:
+        if not request.code.strip():
+            raise invalid("code", "is required: the scanned text")
+        if len(request.code) > _MAX_CODE:
+            raise invalid(
+                "code", f"is {len(request.code)} characters; the limit is {_MAX_CODE}"
+            )
+        if not request.purpose.strip():
+            raise invalid("purpose", "is required: the purpose of use (用证事由)")
+        return pb.VerifyCodeResponse(
+            result=result_message(self.verify(request.code), self._freshness)
+        )
+
+    async def GetIndexStatus(
+        self, request: pb.GetIndexStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetIndexStatusResponse:
+        partitions = []
+        for (topic, partition), offset in sorted(self._freshness.applied.items()):
+            high = self._high_water(topic, partition)
+            high_water = high if high is not None else offset + 1
+            partitions.append(
+                pb.PartitionStatus(
+                    topic=topic,
+                    partition=partition,
+                    applied_offset=offset,
+                    high_water=high_water,
+                    lag=max(0, high_water - offset - 1),
+                )
+            )
+        return pb.GetIndexStatusResponse(
+            group=self._group,
+            partitions=partitions,
+            licence_entries=len(self._index),
+            trust_entries=len(self._trust),
+            last_event_time=ts(self._freshness.last_event_time),
+        )

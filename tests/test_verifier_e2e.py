@@ -1,0 +1,198 @@
+"""Two verifier deployments (own consumer group, own RocksDB index) follow the issuer."""
+
+import asyncio
+import secrets
+import sys
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from certseal.config import dump_config
+from certseal.devstack import free_port
+from certseal.rpc import secure_channel
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+from tests.conftest import issue_request
+
+VALID = verifier_pb2.VERDICT_VALID
+
+
+@pytest.fixture(scope="module")
+async def verifiers(stack, config, issuer, tmp_path_factory):
+    home = tmp_path_factory.mktemp("verifiers")
+    config_file = home / "config.toml"
+    config.verifier.data_dir = str(home / "data")
+    config_file.write_text(dump_config(config))
+    ident = stack.ca.identity("dept:11440300VERIFIERS1")
+    processes, stubs = [], {}
+    for name in ("x", "y"):
+        group, port = f"{name}-{secrets.token_hex(3)}", free_port()
+        log = open(home / f"{group}.log", "wb")  # noqa: SIM115, ASYNC230 - the child writes it
+        processes.append(
+            (
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "services.verifier",
+                    "--config",
+                    str(config_file),
+                    "--group",
+                    group,
+                    "--listen",
+                    f"127.0.0.1:{port}",
+                    stdout=log,
+                    stderr=log,
+                ),
+                log,
+            )
+        )
+        channel = secure_channel(
+            f"localhost:{port}",
+            str(stack.ca.ca_file),
+            str(ident.cert_file),
+            str(ident.key_file),
+        )
+        stubs[group] = channel
+    for group, channel in stubs.items():
+        await _await_serving(channel, group, home)
+    yield {g: verifier_pb2_grpc.VerifierStub(c) for g, c in stubs.items()}
+    for process, log in processes:
+        process.terminate()
+        await process.wait()
+        log.close()
+
+
+async def _await_serving(channel, group, home) -> None:
+    stub = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except grpc.aio.AioRpcError:
+            pass
+        await asyncio.sleep(0.2)  # the worker is joining its group: nothing to await
+    log = (home / f"{group}.log").read_text(errors="replace")[-3000:]
+    raise AssertionError(f"verifier {group} never became SERVING:\n{log}")
+
+
+async def verdict_everywhere(verifiers, code: str, wanted: int, within: float = 10.0):
+    """Verify at every group until each answers ``wanted``; return seconds taken."""
+    started = time.monotonic()
+    pending = set(verifiers)
+    while pending:
+        for group in sorted(pending):
+            reply = await verifiers[group].VerifyCode(
+                verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
+            )
+            if reply.result.verdict == wanted:
+                pending.discard(group)
+        if pending:
+            assert time.monotonic() - started < within, (
+                f"{sorted(pending)} answered {reply.result.verdict}, not {wanted}"
+            )
+            await asyncio.sleep(0.005)
+    return time.monotonic() - started
+
+
+async def test_two_groups_follow_issuance_and_revocation(verifiers, dept):
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await verdict_everywhere(verifiers, code, VALID)
+    reply = await next(iter(verifiers.values())).VerifyCode(
+        verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
+    )
+    assert reply.result.fields["class"] == "C1" and "address" not in reply.result.fields
+    assert reply.result.holder_display_name == "张*丰"
+    assert [c.name for c in reply.result.checks][-1] == "validity"
+    assert reply.result.freshness.last_event_time.seconds > 0
+    await dept.clients.issuer.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=licence.identifier, reason="伪造", kind=pb.REVOCATION_KIND_REVOKE
+        )
+    )
+    took = await verdict_everywhere(verifiers, code, verifier_pb2.VERDICT_REVOKED)
+    assert took < 5.0
+
+
+async def test_suspend_unsuspend_and_amend_propagate(verifiers, dept):
+    stub = dept.clients.issuer
+    licence = (await stub.IssueLicence(issue_request(dept))).licence
+    code = (
+        await stub.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await verdict_everywhere(verifiers, code, VALID)
+    await stub.SuspendLicence(pb.SuspendLicenceRequest(identifier=licence.identifier))
+    await verdict_everywhere(verifiers, code, verifier_pb2.VERDICT_SUSPENDED)
+    await stub.UnsuspendLicence(
+        pb.UnsuspendLicenceRequest(identifier=licence.identifier)
+    )
+    await verdict_everywhere(verifiers, code, VALID)
+    amend = pb.AmendLicenceRequest(identifier=licence.identifier, reason="升级")
+    amend.fields["class"].string_value = "A1"
+    amended = (await stub.AmendLicence(amend)).licence
+    new_code = (
+        await stub.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=amended.identifier)
+        )
+    ).text
+    await verdict_everywhere(verifiers, code, verifier_pb2.VERDICT_SUPERSEDED)
+    await verdict_everywhere(verifiers, new_code, VALID)
+
+
+async def test_presentation_code_is_accepted_once(verifiers, dept, connect):
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await verdict_everywhere(verifiers, code, VALID)
+    shown = (
+        await connect("app:yueshengshi").issuer.CreatePresentationCode(
+            pb.CreatePresentationCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    stub = next(iter(verifiers.values()))
+    request = verifier_pb2.VerifyCodeRequest(code=shown, purpose="窗口办事")
+    assert (await stub.VerifyCode(request)).result.verdict == VALID
+    assert (
+        await stub.VerifyCode(request)
+    ).result.verdict == verifier_pb2.VERDICT_REPLAYED
+
+
+async def test_bad_input(verifiers):
+    stub = next(iter(verifiers.values()))
+    reply = await stub.VerifyCode(
+        verifier_pb2.VerifyCodeRequest(code="LC1:NOT-A-CODE", purpose="窗口办事")
+    )
+    assert reply.result.verdict == verifier_pb2.VERDICT_MALFORMED
+    assert not reply.result.checks[0].passed
+    for request, field in (
+        (verifier_pb2.VerifyCodeRequest(code="", purpose="x"), "code"),
+        (verifier_pb2.VerifyCodeRequest(code="LC1:X"), "purpose"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.VerifyCode(request)
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert dict(err.value.trailing_metadata())["certseal-error-field"] == field
+
+
+async def test_index_status(verifiers):
+    for stub in verifiers.values():
+        status = await stub.GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
+        assert status.licence_entries > 0 and status.trust_entries > 0
+        topics = {p.topic for p in status.partitions}
+        assert "certseal.licence-events.v1" in topics
+        assert all(
+            p.lag >= 0 and p.high_water > p.applied_offset for p in status.partitions
+        )
