@@ -196,3 +196,81 @@ async def test_index_status(verifiers):
         assert all(
             p.lag >= 0 and p.high_water > p.applied_offset for p in status.partitions
         )
+
+
+def _photo(png: bytes) -> bytes:
+    """The QR as a counter's camera might see it: larger, on a grey page, JPEG."""
+    import io
+
+    from PIL import Image
+
+    qr = Image.open(io.BytesIO(png)).convert("L")
+    qr = qr.resize((qr.width * 2, qr.height * 2)).rotate(3, expand=True, fillcolor=255)
+    page = Image.new("L", (qr.width + 200, qr.height + 160), 200)
+    page.paste(qr, (90, 70))
+    out = io.BytesIO()
+    page.save(out, "JPEG", quality=75)
+    return out.getvalue()
+
+
+async def test_verify_image(verifiers, dept):
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = await dept.clients.issuer.GetLicenceCode(
+        pb.GetLicenceCodeRequest(identifier=licence.identifier)
+    )
+    await verdict_everywhere(verifiers, code.text, VALID)
+    stub = next(iter(verifiers.values()))
+    for image in (code.png, _photo(code.png)):
+        reply = await stub.VerifyImage(
+            verifier_pb2.VerifyImageRequest(image=image, purpose="窗口办事")
+        )
+        assert reply.code == code.text and reply.result.verdict == VALID
+    blank = _photo(code.png)[:200]
+    for image, message in (
+        (b"GIF89a....", "not a readable PNG or JPEG"),
+        (blank, "not a readable PNG or JPEG"),
+        (_blank_png(), "no readable QR code"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.VerifyImage(
+                verifier_pb2.VerifyImageRequest(image=image, purpose="窗口办事")
+            )
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert message in err.value.details()
+
+
+def _blank_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (200, 200), 255).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_verify_codes_batch(verifiers, dept):
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await verdict_everywhere(verifiers, code, VALID)
+    stub = next(iter(verifiers.values()))
+    reply = await stub.VerifyCodes(
+        verifier_pb2.VerifyCodesRequest(
+            codes=[code, "garbage", code[:-5]] * 100, purpose="批量核验"
+        )
+    )
+    assert len(reply.results) == 300
+    assert [r.verdict for r in reply.results[:3]] == [
+        VALID,
+        verifier_pb2.VERDICT_MALFORMED,
+        verifier_pb2.VERDICT_MALFORMED,
+    ]
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.VerifyCodes(
+            verifier_pb2.VerifyCodesRequest(codes=[code] * 501, purpose="批量核验")
+        )
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -110,6 +110,36 @@ class VerifyCodeResponse(_message.Message):
     result: VerificationResult
     def __init__(self, result: _Optional[_Union[VerificationResult, _Mapping]] = ...) -> None: ...
 
+class VerifyImageRequest(_message.Message):
+    __slots__ = ("image", "purpose")
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    image: bytes
+    purpose: str
+    def __init__(self, image: _Optional[bytes] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class VerifyImageResponse(_message.Message):
+    __slots__ = ("result", "code")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    result: VerificationResult
+    code: str
+    def __init__(self, result: _Optional[_Union[VerificationResult, _Mapping]] = ..., code: _Optional[str] = ...) -> None: ...
+
+class VerifyCodesRequest(_message.Message):
+    __slots__ = ("codes", "purpose")
+    CODES_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    codes: _containers.RepeatedScalarFieldContainer[str]
+    purpose: str
+    def __init__(self, codes: _Optional[_Iterable[str]] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class VerifyCodesResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[VerificationResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[VerificationResult, _Mapping]]] = ...) -> None: ...
+
 class PartitionStatus(_message.Message):
     __slots__ = ("topic", "partition", "applied_offset", "high_water", "lag")
     TOPIC_FIELD_NUMBER: _ClassVar[int]

@@ -42,6 +42,16 @@ class VerifierStub:
                 request_serializer=certseal_dot_v1_dot_verifier__pb2.VerifyCodeRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_verifier__pb2.VerifyCodeResponse.FromString,
                 _registered_method=True)
+        self.VerifyImage = channel.unary_unary(
+                '/certseal.v1.Verifier/VerifyImage',
+                request_serializer=certseal_dot_v1_dot_verifier__pb2.VerifyImageRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_verifier__pb2.VerifyImageResponse.FromString,
+                _registered_method=True)
+        self.VerifyCodes = channel.unary_unary(
+                '/certseal.v1.Verifier/VerifyCodes',
+                request_serializer=certseal_dot_v1_dot_verifier__pb2.VerifyCodesRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_verifier__pb2.VerifyCodesResponse.FromString,
+                _registered_method=True)
         self.GetIndexStatus = channel.unary_unary(
                 '/certseal.v1.Verifier/GetIndexStatus',
                 request_serializer=certseal_dot_v1_dot_verifier__pb2.GetIndexStatusRequest.SerializeToString,
@@ -61,6 +71,18 @@ class VerifierServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyImage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyCodes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetIndexStatus(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -74,6 +96,16 @@ def add_VerifierServicer_to_server(servicer, server):
                     servicer.VerifyCode,
                     request_deserializer=certseal_dot_v1_dot_verifier__pb2.VerifyCodeRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_verifier__pb2.VerifyCodeResponse.SerializeToString,
+            ),
+            'VerifyImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyImage,
+                    request_deserializer=certseal_dot_v1_dot_verifier__pb2.VerifyImageRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_verifier__pb2.VerifyImageResponse.SerializeToString,
+            ),
+            'VerifyCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyCodes,
+                    request_deserializer=certseal_dot_v1_dot_verifier__pb2.VerifyCodesRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_verifier__pb2.VerifyCodesResponse.SerializeToString,
             ),
             'GetIndexStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetIndexStatus,
@@ -111,6 +143,60 @@ class Verifier:
             '/certseal.v1.Verifier/VerifyCode',
             certseal_dot_v1_dot_verifier__pb2.VerifyCodeRequest.SerializeToString,
             certseal_dot_v1_dot_verifier__pb2.VerifyCodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Verifier/VerifyImage',
+            certseal_dot_v1_dot_verifier__pb2.VerifyImageRequest.SerializeToString,
+            certseal_dot_v1_dot_verifier__pb2.VerifyImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Verifier/VerifyCodes',
+            certseal_dot_v1_dot_verifier__pb2.VerifyCodesRequest.SerializeToString,
+            certseal_dot_v1_dot_verifier__pb2.VerifyCodesResponse.FromString,
             options,
             channel_credentials,
             insecure,

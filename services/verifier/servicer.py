@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable
 from typing import Any
 
 import grpc
+import zxingcpp
+from PIL import Image, UnidentifiedImageError
 
 from certseal import codes
 from certseal.errors import invalid
@@ -24,6 +27,33 @@ from services.verifier.domain import (
 from services.verifier.index import index_entry, trust_entry
 
 _MAX_CODE = 8192
+MAX_BATCH = 500
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+
+def decode_image(data: bytes) -> str:
+    """The text of the QR code in a PNG or JPEG, or INVALID_ARGUMENT saying why not."""
+    if not data:
+        raise invalid("image", "is required: a PNG or JPEG of the QR code")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise invalid("image", f"is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ("PNG", "JPEG"):
+                raise invalid("image", f"is {image.format}; send a PNG or JPEG")
+            image.load()
+            found = zxingcpp.read_barcodes(image, formats=_QR)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise invalid("image", "is not a readable PNG or JPEG") from None
+    texts = [b.text for b in found if b.valid and b.text]
+    if not texts:
+        raise invalid("image", "contains no readable QR code")
+    if len(set(texts)) > 1:
+        raise invalid(
+            "image", f"contains {len(set(texts))} different QR codes; show one"
+        )
+    return texts[0]
 
 
 class NonceGuard:
@@ -129,10 +159,35 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             raise invalid(
                 "code", f"is {len(request.code)} characters; the limit is {_MAX_CODE}"
             )
-        if not request.purpose.strip():
-            raise invalid("purpose", "is required: the purpose of use (用证事由)")
+        _purpose(request.purpose)
         return pb.VerifyCodeResponse(
             result=result_message(self.verify(request.code), self._freshness)
+        )
+
+    async def VerifyImage(
+        self, request: pb.VerifyImageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyImageResponse:
+        _purpose(request.purpose)
+        text = decode_image(request.image)
+        return pb.VerifyImageResponse(
+            result=result_message(self.verify(text), self._freshness), code=text
+        )
+
+    async def VerifyCodes(
+        self, request: pb.VerifyCodesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyCodesResponse:
+        _purpose(request.purpose)
+        if not request.codes:
+            raise invalid("codes", "give at least one code")
+        if len(request.codes) > MAX_BATCH:
+            raise invalid(
+                "codes", f"{len(request.codes)} codes; the limit is {MAX_BATCH}"
+            )
+        return pb.VerifyCodesResponse(
+            results=[
+                result_message(self.verify(text), self._freshness)
+                for text in request.codes
+            ]
         )
 
     async def GetIndexStatus(
@@ -158,3 +213,8 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             trust_entries=len(self._trust),
             last_event_time=ts(self._freshness.last_event_time),
         )
+
+
+def _purpose(purpose: str) -> None:
+    if not purpose.strip():
+        raise invalid("purpose", "is required: the purpose of use (用证事由)")
