@@ -19,64 +19,91 @@ from tests.conftest import issue_request
 VALID = verifier_pb2.VERDICT_VALID
 
 
-@pytest.fixture(scope="module")
-async def verifiers(stack, config, issuer, tmp_path_factory):
-    home = tmp_path_factory.mktemp("verifiers")
-    config_file = home / "config.toml"
-    config.verifier.data_dir = str(home / "data")
-    config_file.write_text(dump_config(config))
-    ident = stack.ca.identity("dept:11440300VERIFIERS1")
-    processes, stubs = [], {}
-    for name in ("x", "y"):
-        group, port = f"{name}-{secrets.token_hex(3)}", free_port()
-        log = open(home / f"{group}.log", "wb")  # noqa: SIM115, ASYNC230 - the child writes it
-        processes.append(
-            (
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "services.verifier",
-                    "--config",
-                    str(config_file),
-                    "--group",
-                    group,
-                    "--listen",
-                    f"127.0.0.1:{port}",
-                    stdout=log,
-                    stderr=log,
-                ),
-                log,
-            )
-        )
-        channel = secure_channel(
-            f"localhost:{port}",
+class VerifierProcess:
+    """One verifier deployment run as its own process, restartable on its data."""
+
+    def __init__(self, stack, config_file, home, group: str):
+        self.group, self.home, self.config_file = group, home, config_file
+        self.port = free_port()
+        ident = stack.ca.identity("dept:11440300VERIFIERS1")
+        self.channel = secure_channel(
+            f"localhost:{self.port}",
             str(stack.ca.ca_file),
             str(ident.cert_file),
             str(ident.key_file),
         )
-        stubs[group] = channel
-    for group, channel in stubs.items():
-        await _await_serving(channel, group, home)
-    yield {g: verifier_pb2_grpc.VerifierStub(c) for g, c in stubs.items()}
-    for process, log in processes:
-        process.terminate()
-        await process.wait()
+        self.stub = verifier_pb2_grpc.VerifierStub(self.channel)
+        self.process = None
+
+    async def start(self) -> None:
+        log = open(self.home / f"{self.group}.log", "ab")  # noqa: SIM115, ASYNC230
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.verifier",
+            "--config",
+            str(self.config_file),
+            "--group",
+            self.group,
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            stdout=log,
+            stderr=log,
+        )
         log.close()
 
+    async def wait_serving(self) -> None:
+        health = health_pb2_grpc.HealthStub(self.channel)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.process.returncode is None, self.log_tail()
+            try:
+                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(
+                0.2
+            )  # the worker is joining its group: nothing to await
+        raise AssertionError(
+            f"verifier {self.group} never became SERVING:\n" + self.log_tail()
+        )
 
-async def _await_serving(channel, group, home) -> None:
-    stub = health_pb2_grpc.HealthStub(channel)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.2)  # the worker is joining its group: nothing to await
-    log = (home / f"{group}.log").read_text(errors="replace")[-3000:]
-    raise AssertionError(f"verifier {group} never became SERVING:\n{log}")
+    def log_tail(self) -> str:
+        return (self.home / f"{self.group}.log").read_text(errors="replace")[-3000:]
+
+    async def kill(self) -> None:
+        self.process.kill()
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+@pytest.fixture(scope="module")
+async def deployments(stack, config, issuer, tmp_path_factory):
+    home = tmp_path_factory.mktemp("verifiers")
+    config_file = home / "config.toml"
+    config.verifier.data_dir = str(home / "data")
+    config_file.write_text(dump_config(config))
+    groups = {}
+    for name in ("x", "y"):
+        group = f"{name}-{secrets.token_hex(3)}"
+        groups[group] = VerifierProcess(stack, config_file, home, group)
+        await groups[group].start()
+    for verifier in groups.values():
+        await verifier.wait_serving()
+    yield groups
+    for verifier in groups.values():
+        await verifier.stop()
+
+
+@pytest.fixture
+def verifiers(deployments):
+    return {group: v.stub for group, v in deployments.items()}
 
 
 async def verdict_everywhere(verifiers, code: str, wanted: int, within: float = 10.0):
@@ -274,3 +301,52 @@ async def test_verify_codes_batch(verifiers, dept):
             verifier_pb2.VerifyCodesRequest(codes=[code] * 501, purpose="批量核验")
         )
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.fault
+async def test_verifier_killed_during_revocations_recovers(deployments, dept, issuer):
+    """kill -9 mid-stream, restart on the same data: the index matches the database."""
+    reply = await dept.clients.issuer.IssueLicences(
+        pb.IssueLicencesRequest(items=[issue_request(dept) for _ in range(40)])
+    )
+    licences = [r.licence for r in reply.results]
+    codes = [
+        (
+            await dept.clients.issuer.GetLicenceCode(
+                pb.GetLicenceCodeRequest(identifier=x.identifier)
+            )
+        ).text
+        for x in licences
+    ]
+    stubs = {g: v.stub for g, v in deployments.items()}
+    await verdict_everywhere(stubs, codes[-1], VALID)
+    victim = next(iter(deployments.values()))
+
+    async def revoke(batch):
+        for licence in batch:
+            await dept.clients.issuer.RevokeLicence(
+                pb.RevokeLicenceRequest(
+                    identifier=licence.identifier,
+                    reason="批量撤销",
+                    kind=pb.REVOCATION_KIND_REVOKE,
+                )
+            )
+
+    await revoke(licences[:15])
+    await victim.kill()
+    await revoke(licences[15:30])
+    await victim.start()
+    await victim.wait_serving()
+    rows = await issuer.pool.fetch(
+        "select identifier, status from licences where identifier = any($1)",
+        [x.identifier for x in licences],
+    )
+    expected = {r["identifier"]: r["status"] for r in rows}
+    assert sorted(expected.values()).count("03") == 30
+    for licence, code in zip(licences, codes, strict=True):
+        wanted = (
+            verifier_pb2.VERDICT_REVOKED
+            if expected[licence.identifier] == "03"
+            else VALID
+        )
+        await verdict_everywhere(stubs, code, wanted, within=30)
