@@ -359,6 +359,59 @@ def cmd_licence(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a code (text) or a QR image at the verifier; exit 0 only when VALID."""
+    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+
+    cfg = _load(args)
+
+    async def call() -> Any:
+        async with secure_channel(
+            cfg.cli.verifier_target,
+            cfg.tls.ca_file,
+            cfg.cli.cert_file,
+            cfg.cli.key_file,
+        ) as channel:
+            stub = verifier_pb2_grpc.VerifierStub(channel)
+            try:
+                if args.image:
+                    return (
+                        await stub.VerifyImage(
+                            verifier_pb2.VerifyImageRequest(
+                                image=image,
+                                purpose=args.purpose,
+                            )
+                        )
+                    ).result
+                return (
+                    await stub.VerifyCode(
+                        verifier_pb2.VerifyCodeRequest(
+                            code=args.code, purpose=args.purpose
+                        )
+                    )
+                ).result
+            except grpc.aio.AioRpcError as exc:
+                raise error_from_rpc(exc) from None
+
+    if not args.code and not args.image:
+        print("error: give the scanned text or --image FILE", file=sys.stderr)
+        return 2
+    image = Path(args.image).read_bytes() if args.image else b""
+    result = asyncio.run(call())
+    verdict = verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_")
+    print(f"verdict     {verdict}")
+    if result.identifier:
+        print(f"identifier  {result.identifier}")
+    if result.holder_display_name:
+        print(f"holder      {result.holder_display_name}")
+    for name, value in sorted(result.fields.items()):
+        print(f"  {name} = {value}")
+    for check in result.checks:
+        print(f"  [{'ok' if check.passed else 'FAILED'}] {check.name}: {check.detail}")
+    return 0 if verdict == "VALID" else 1
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Recompute the audit hash chain; exit 1 when it was tampered with."""
     from certseal import db
@@ -405,10 +458,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.configure("INFO")
     home = Path(args.home)
     stack = EmbeddedStack(home)
+    stack.config.verifier.data_dir = str(home.resolve() / "verifier")
+    stack.config.verifier.group = "dept-demo"
     cfg = asyncio.run(stack.start())
-    issuer = subprocess.Popen(
-        [sys.executable, "-m", "services.issuer", "--config", str(stack.config_file)]
-    )
+    config = str(stack.config_file)
+    services = {
+        "issuer": subprocess.Popen(
+            [sys.executable, "-m", "services.issuer", "--config", config]
+        ),
+        "verifier": subprocess.Popen(
+            [sys.executable, "-m", "services.verifier", "--config", config]
+        ),
+    }
     stopping = False
 
     def stop(*_: Any) -> None:
@@ -417,7 +478,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    ready = _wait_serving(cfg, issuer)
+    ready = {
+        name: _wait_serving(cfg, process, target)
+        for (name, process), target in zip(
+            services.items(),
+            (cfg.cli.issuer_target, cfg.cli.verifier_target),
+            strict=True,
+        )
+    }
+    state = {n: "SERVING" if ok else "NOT READY" for n, ok in ready.items()}
     ca = cfg.tls.ca_file
     print(
         f"""
@@ -426,7 +495,8 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
   PostgreSQL   {cfg.database.dsn()}
   Kafka        {cfg.kafka.bootstrap_servers}   topics: certseal.licence-events.v1,
                certseal.trust-events.v1, certseal.seal-events.v1
-  Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {"SERVING" if ready else "NOT READY"}
+  Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
+  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
   Metrics      http://{cfg.issuer.metrics_listen}/metrics
   Config       {stack.config_file}
 
@@ -438,6 +508,7 @@ Try, in another terminal (the CLI finds {stack.config_file}):
   .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
       --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
   .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
+  .venv/bin/certseal verify --purpose 窗口办事 LC1:...      (or --image code.png)
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
@@ -447,31 +518,33 @@ Ctrl-C stops everything; running again reuses the data.
         flush=True,
     )
     try:
-        while not stopping and issuer.poll() is None:
+        while not stopping and all(p.poll() is None for p in services.values()):
             time.sleep(0.2)
     finally:
-        if issuer.poll() is None:
-            issuer.send_signal(signal.SIGTERM)
+        for process in services.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in services.values():
             try:
-                issuer.wait(15)
+                process.wait(15)
             except subprocess.TimeoutExpired:
-                issuer.kill()
+                process.kill()
         stack.stop()
         print("stopped.")
-    return 0 if stopping else (issuer.returncode or 1)
+    return 0 if stopping else 1
 
 
-def _wait_serving(cfg: Config, process: subprocess.Popen[bytes]) -> bool:
+def _wait_serving(cfg: Config, process: subprocess.Popen[bytes], target: str) -> bool:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from certseal.rpc import secure_channel
 
     async def poll() -> bool:
         async with secure_channel(
-            cfg.cli.issuer_target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
+            target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
         ) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            for _ in range(300):
+            for _ in range(600):
                 if process.poll() is not None:
                     return False
                 try:
@@ -587,6 +660,14 @@ def build_parser() -> argparse.ArgumentParser:
                 help="吊销 (07) rather than 撤销 (03)",
             )
     lic.set_defaults(func=cmd_licence)
+
+    verify = sub.add_parser("verify", help="verify a scanned code or QR image")
+    verify.add_argument("code", nargs="?", default="", help="the scanned text")
+    verify.add_argument("--image", help="a PNG or JPEG of the QR code instead")
+    verify.add_argument(
+        "--purpose", required=True, help="the purpose of use (用证事由)"
+    )
+    verify.set_defaults(func=cmd_verify)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True

@@ -117,6 +117,7 @@ class CliConfig:
     cert_file: str = ""
     key_file: str = ""
     issuer_target: str = "127.0.0.1:50051"
+    verifier_target: str = "127.0.0.1:50052"
 
 
 @dataclass

@@ -350,3 +350,27 @@ async def test_verifier_killed_during_revocations_recovers(deployments, dept, is
             else VALID
         )
         await verdict_everywhere(stubs, code, wanted, within=30)
+
+
+async def test_cli_verify(deployments, dept, config, issuer, tmp_path, capsys):
+    from certseal import cli
+
+    verifier = next(iter(deployments.values()))
+    config.cli.verifier_target = f"localhost:{verifier.port}"
+    config.cli.issuer_target = f"localhost:{issuer.port}"
+    path = tmp_path / "config.toml"
+    path.write_text(dump_config(config))
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = await dept.clients.issuer.GetLicenceCode(
+        pb.GetLicenceCodeRequest(identifier=licence.identifier)
+    )
+    await verdict_everywhere({"x": verifier.stub}, code.text, VALID)
+    base = ["--config", str(path), "verify", "--purpose", "窗口办事"]
+    assert await asyncio.to_thread(cli.main, [*base, code.text]) == 0
+    out = capsys.readouterr().out
+    assert "verdict     VALID" in out and "[ok] signature" in out
+    image = tmp_path / "code.png"
+    image.write_bytes(code.png)
+    assert await asyncio.to_thread(cli.main, [*base, "--image", str(image)]) == 0
+    assert await asyncio.to_thread(cli.main, [*base, "LC1:BROKEN"]) == 1
+    assert "verdict     MALFORMED" in capsys.readouterr().out
