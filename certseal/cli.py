@@ -695,6 +695,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if exc.kind.value == "INVALID_ARGUMENT" else 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the output was piped into head or similar
+        return 0
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

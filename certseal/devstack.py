@@ -8,6 +8,7 @@ Only configuration differs from production: :meth:`EmbeddedStack.start` returns 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import secrets
@@ -27,6 +28,19 @@ from certseal.events import default_topics, ensure_topics
 from certseal.outbox import republish_all
 
 log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """In the broker's child process: SIGTERM when the thread that started it ends.
+
+    (Linux ties PR_SET_PDEATHSIG to the parent thread, so the broker is started from
+    the caller's thread, never from an executor's.)
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the broker must be stopped explicitly, as stop() does
 
 
 def free_port() -> int:
@@ -57,7 +71,9 @@ class EmbeddedStack:
         """Start everything, create topics, write ``config.toml``; return the config."""
         self.home.mkdir(parents=True, exist_ok=True)
         dsn = await asyncio.to_thread(self._start_postgres)
-        port = await asyncio.to_thread(self._start_broker)
+        # Not in a worker thread: the broker's parent-death signal follows the thread
+        # that started it.
+        port = self._start_broker()
         cfg = self.config
         secrets_dir = self.home / "secrets"
         secrets_dir.mkdir(mode=0o700, exist_ok=True)
@@ -118,11 +134,24 @@ class EmbeddedStack:
         port = free_port()
         url = f"tcp://127.0.0.1:{port}"
         log_file = open(self.home / "broker.log", "ab")  # noqa: SIM115 - lives with the process
+        # A memory broker is a new cluster each time it starts: say so in its cluster
+        # id, so that state derived from an earlier one (a verifier's index) can tell.
+        cluster_id = f"certseal-dev-{secrets.token_hex(6)}"
         self.broker = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--cluster-id",
+                cluster_id,
+            ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

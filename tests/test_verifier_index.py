@@ -112,3 +112,17 @@ def test_trust_history_keeps_the_revocation_time():
 def test_bad_events_are_reported(data):
     with pytest.raises(BadEvent):
         apply_licence_event(None, data)
+
+
+def test_an_index_from_another_cluster_is_dropped(tmp_path):
+    from services.verifier.app import prepare_data_dir
+
+    folder = tmp_path / "group"
+    assert prepare_data_dir(folder, "cluster-a") is False  # first start
+    (folder / "v1").mkdir()
+    (folder / "v1" / "table.db").write_bytes(b"state")
+    assert prepare_data_dir(folder, "cluster-a") is False  # same cluster: kept
+    assert (folder / "v1" / "table.db").exists()
+    assert prepare_data_dir(folder, "cluster-b") is True  # rebuilt Kafka: dropped
+    assert not (folder / "v1").exists()
+    assert (folder / "kafka-cluster-id").read_text() == "cluster-b"

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+from pathlib import Path
 
 from faust.types import TP
 from faust.worker import Worker
 
 from certseal.config import load_config
 from certseal.metrics import Metrics
-from services.verifier.app import GrpcService, create_app
+from services.verifier.app import (
+    GrpcService,
+    broker_cluster_id,
+    create_app,
+    prepare_data_dir,
+)
 from services.verifier.servicer import VerifierServicer
 
 
@@ -30,6 +37,10 @@ def main() -> None:
     cfg.verifier.group = args.group or cfg.verifier.group
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
+    prepare_data_dir(
+        Path(cfg.verifier.data_dir) / cfg.verifier.group,
+        asyncio.run(broker_cluster_id(cfg)),
+    )
     app, index, trust, freshness = create_app(cfg)
 
     def high_water(topic: str, partition: int) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,47 @@ class Freshness:
         when = dt.datetime.fromtimestamp(timestamp_s, dt.UTC)
         if self.last_event_time is None or when > self.last_event_time:
             self.last_event_time = when
+
+
+CLUSTER_FILE = "kafka-cluster-id"
+
+
+async def broker_cluster_id(config: Config) -> str:
+    """The id of the Kafka cluster the configuration points at."""
+    admin = config.kafka.settings("certseal-verifier").admin()
+    await admin.start()
+    try:
+        cluster: dict[str, Any] = await admin.describe_cluster()
+    finally:
+        await admin.close()
+    return str(cluster["cluster_id"])
+
+
+def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:
+    """Keep the local index only if it was built from this Kafka cluster.
+
+    Faust's tables recover from changelog topics; an index built from another cluster
+    (a rebuilt Kafka, or the embedded memory broker after a restart) cannot be
+    reconciled with it, so it is dropped and rebuilt from the event topics. Returns True
+    when an index was dropped.
+    """
+    marker = data_dir / CLUSTER_FILE
+    built_elsewhere = data_dir.exists() and (
+        not marker.exists() or marker.read_text() != cluster_id
+    )
+    dropped = built_elsewhere and any(
+        p.name != CLUSTER_FILE for p in data_dir.iterdir()
+    )
+    if dropped:
+        log.warning(
+            "index in %s was built from another Kafka cluster; rebuilding it "
+            "from the topics",
+            data_dir,
+        )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(cluster_id)
+    return dropped
 
 
 def create_app(config: Config) -> tuple[faust.App, Any, Any, Freshness]:
