@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 LICENCE_EVENTS = "certseal.licence-events.v1"
 TRUST_EVENTS = "certseal.trust-events.v1"
 SEAL_EVENTS = "certseal.seal-events.v1"
+LICENCE_USAGE = "certseal.licence-usage.v1"
 CONTENT_TYPE = "application/protobuf"
 
 
@@ -45,6 +46,7 @@ def default_topics(partitions: int = 12) -> list[TopicSpec]:
         TopicSpec(LICENCE_EVENTS, partitions),
         TopicSpec(TRUST_EVENTS, max(1, partitions // 4), compacted=True),
         TopicSpec(SEAL_EVENTS, partitions),
+        TopicSpec(LICENCE_USAGE, partitions, retention_ms=180 * 24 * 3600 * 1000),
     ]
 
 

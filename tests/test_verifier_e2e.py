@@ -374,3 +374,56 @@ async def test_cli_verify(deployments, dept, config, issuer, tmp_path, capsys):
     assert await asyncio.to_thread(cli.main, [*base, "--image", str(image)]) == 0
     assert await asyncio.to_thread(cli.main, [*base, "LC1:BROKEN"]) == 1
     assert "verdict     MALFORMED" in capsys.readouterr().out
+
+
+async def test_a_presentation_accepted_in_one_group_is_replayed_in_another(
+    deployments, dept, connect, stack
+):
+    from certseal.events import LICENCE_USAGE
+    from certseal.v1 import events_pb2
+    from tests.conftest import EventWatcher
+
+    (x, y) = list(deployments.values())
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await verdict_everywhere({"x": x.stub, "y": y.stub}, code, VALID)
+    shown = (
+        await connect("app:yueshengshi").issuer.CreatePresentationCode(
+            pb.CreatePresentationCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    async with EventWatcher(stack, LICENCE_USAGE) as usage:
+        request = verifier_pb2.VerifyCodeRequest(code=shown, purpose="银行开户")
+        assert (await x.stub.VerifyCode(request)).result.verdict == VALID
+
+        def accepted(records):
+            for r in records:
+                event = events_pb2.LicenceUsedEvent.FromString(r.value)
+                if event.identifier == licence.identifier and event.nonce_hash:
+                    return r, event
+            return None
+
+        records = await usage.wait_for(accepted)
+    record, event = accepted(records)
+    assert event.verdict == "VALID" and event.purpose == "银行开户"
+    assert (
+        event.counter == "dept:11440300VERIFIERS1" and event.verifier_group == x.group
+    )
+    assert event.code_kind == "presentation" and "张" not in record.value.decode(
+        "utf8", "replace"
+    )
+    deadline = time.monotonic() + 30
+    while True:  # until y has applied x's usage event
+        status = await y.stub.GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
+        applied = {(p.topic, p.partition): p.applied_offset for p in status.partitions}
+        if applied.get((record.topic, record.partition), -1) >= record.offset:
+            break
+        assert time.monotonic() < deadline, "y never applied the usage event"
+        await asyncio.sleep(0.01)
+    assert (
+        await y.stub.VerifyCode(request)
+    ).result.verdict == verifier_pb2.VERDICT_REPLAYED

@@ -41,23 +41,19 @@ def main() -> None:
         Path(cfg.verifier.data_dir) / cfg.verifier.group,
         asyncio.run(broker_cluster_id(cfg)),
     )
-    app, index, trust, freshness = create_app(cfg)
+    state = create_app(cfg)
 
     def high_water(topic: str, partition: int) -> int | None:
-        value: int | None = app.consumer.highwater(TP(topic, partition))
+        value: int | None = state.app.consumer.highwater(TP(topic, partition))
         return value
 
     servicer = VerifierServicer(
-        group=cfg.verifier.group,
-        index=index,
-        trust=trust,
-        freshness=freshness,
-        high_water=high_water,
+        group=cfg.verifier.group, state=state, high_water=high_water
     )
     grpc_service = GrpcService(
-        config=cfg, servicer=servicer, freshness=freshness, metrics=Metrics()
+        config=cfg, servicer=servicer, freshness=state.freshness, metrics=Metrics()
     )
-    Worker(app, grpc_service, loglevel=args.log_level).execute_from_commandline()
+    Worker(state.app, grpc_service, loglevel=args.log_level).execute_from_commandline()
 
 
 if __name__ == "__main__":

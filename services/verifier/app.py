@@ -20,11 +20,16 @@ import faust
 from mode import Service
 
 from certseal.config import Config
-from certseal.events import LICENCE_EVENTS, TRUST_EVENTS
+from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS
 from certseal.metrics import Metrics
 from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
-from services.verifier.index import BadEvent, apply_licence_event, apply_trust_event
+from services.verifier.index import (
+    BadEvent,
+    apply_licence_event,
+    apply_trust_event,
+    apply_usage_event,
+)
 from services.verifier.transport import use_fetch_wait
 
 log = logging.getLogger(__name__)
@@ -90,8 +95,20 @@ def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:
     return dropped
 
 
-def create_app(config: Config) -> tuple[faust.App, Any, Any, Freshness]:
-    """The Faust app of one verifier group: (app, index table, trust table, freshness)."""
+@dataclass
+class VerifierState:
+    """What one verifier group's worker keeps and publishes."""
+
+    app: faust.App
+    index: Any  # lineage -> last applied LicenceEvent
+    trust: Any  # kid -> last applied TrustEvent
+    presentations: Any  # lineage -> accepted presentation nonces (JSON)
+    usage: Any  # the licence-usage topic
+    freshness: Freshness
+
+
+def create_app(config: Config) -> VerifierState:
+    """The Faust app of one verifier group, its tables and topics."""
     vcfg = config.verifier
     partitions = config.kafka.topic_partitions
     data_dir = Path(vcfg.data_dir) / vcfg.group
@@ -120,6 +137,9 @@ def create_app(config: Config) -> tuple[faust.App, Any, Any, Freshness]:
         value_type=bytes,
         partitions=max(1, partitions // 4),
     )
+    usage_topic = app.topic(
+        LICENCE_USAGE, key_type=bytes, value_type=bytes, partitions=partitions
+    )
     dead_letters = app.topic(
         DEAD_LETTERS, key_type=bytes, value_type=bytes, partitions=1
     )
@@ -131,6 +151,9 @@ def create_app(config: Config) -> tuple[faust.App, Any, Any, Freshness]:
         partitions=max(1, partitions // 4),
         key_type=bytes,
         value_type=bytes,
+    )
+    presentations = app.Table(
+        "presentations", partitions=partitions, key_type=bytes, value_type=bytes
     )
     freshness = Freshness()
 
@@ -172,12 +195,19 @@ def create_app(config: Config) -> tuple[faust.App, Any, Any, Freshness]:
     async def apply_trust_events(stream: Any) -> None:
         await apply(stream, trust, apply_trust_event)
 
+    @app.agent(usage_topic)
+    async def record_presentations(stream: Any) -> None:
+        def applier(stored: bytes | None, value: bytes) -> bytes | None:
+            return apply_usage_event(stored, value, dt.datetime.now(dt.UTC))
+
+        await apply(stream, presentations, applier)
+
     @app.task
     async def mark_recovered() -> None:
         await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
         freshness.recovered.set()
 
-    return app, index, trust, freshness
+    return VerifierState(app, index, trust, presentations, usage_topic, freshness)
 
 
 class GrpcService(Service):

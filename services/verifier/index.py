@@ -10,6 +10,7 @@ replays from the beginning and late deliveries leave the index unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -104,3 +105,46 @@ def trust_entry(stored: bytes) -> TrustEntry:
         presentation_key=event.presentation_key,
         key_version=event.key_version,
     )
+
+
+def _usage_event(data: bytes) -> events_pb2.LicenceUsedEvent:
+    try:
+        event = events_pb2.LicenceUsedEvent.FromString(data)
+    except DecodeError as exc:
+        raise BadEvent(f"not a LicenceUsedEvent: {exc}") from None
+    if not event.lineage:
+        raise BadEvent("LicenceUsedEvent without lineage")
+    return event
+
+
+def apply_usage_event(
+    stored: bytes | None, incoming: bytes, now: dt.datetime
+) -> bytes | None:
+    """Record an accepted presentation's nonce for its lineage (until the code expires).
+
+    The stored value is a JSON map of nonce hash to expiry (epoch seconds); expired
+    nonces are dropped whenever the entry changes. None: nothing to record.
+    """
+    event = _usage_event(incoming)
+    if not event.nonce_hash or event.verdict != "VALID":
+        return None
+    nonces = _nonces(stored)
+    expires = int(_time(event.code_expires_at).timestamp())
+    if nonces.get(event.nonce_hash) == expires:
+        return None
+    horizon = now.timestamp()
+    kept = {h: e for h, e in nonces.items() if e > horizon}
+    kept[event.nonce_hash] = expires
+    return json.dumps(kept, sort_keys=True).encode()
+
+
+def nonce_presented(stored: bytes | None, nonce_hash: str) -> bool:
+    """Whether a lineage's entry records this nonce as already accepted."""
+    return stored is not None and nonce_hash in _nonces(stored)
+
+
+def _nonces(stored: bytes | None) -> dict[str, int]:
+    if stored is None:
+        return {}
+    value: dict[str, int] = json.loads(stored)
+    return value

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 from collections.abc import Callable
-from typing import Any
 
 import grpc
 import zxingcpp
@@ -13,18 +13,21 @@ from PIL import Image, UnidentifiedImageError
 
 from certseal import codes
 from certseal.errors import invalid
+from certseal.events import new_event_id
+from certseal.rpc import current_caller
+from certseal.v1 import events_pb2, verifier_pb2_grpc
 from certseal.v1 import verifier_pb2 as pb
-from certseal.v1 import verifier_pb2_grpc
 from services.issuer.service import ts, utcnow
-from services.verifier.app import Freshness
+from services.verifier.app import Freshness, VerifierState
 from services.verifier.domain import (
     CodeKind,
+    Verdict,
     Verification,
     evaluate,
     malformed,
     parse_code,
 )
-from services.verifier.index import index_entry, trust_entry
+from services.verifier.index import index_entry, nonce_presented, trust_entry
 
 _MAX_CODE = 8192
 MAX_BATCH = 500
@@ -57,21 +60,25 @@ def decode_image(data: bytes) -> str:
 
 
 class NonceGuard:
-    """Presentation nonces seen by this process, kept until their code expires."""
+    """Presentation nonces this process accepted, until their codes expire.
+
+    The shared, persistent guard is the ``presentations`` table, filled from the usage
+    events of every verifier group; this one closes the window until this group's own
+    usage event comes back through the topic.
+    """
 
     def __init__(self) -> None:
         self._seen: dict[bytes, dt.datetime] = {}
 
-    def check_and_add(
-        self, nonce: bytes, expires_at: dt.datetime, now: dt.datetime
-    ) -> bool:
-        """True if ``nonce`` was seen before; records it otherwise."""
+    def seen(self, nonce: bytes) -> bool:
+        """Whether this process accepted ``nonce``."""
+        return nonce in self._seen
+
+    def add(self, nonce: bytes, expires_at: dt.datetime, now: dt.datetime) -> None:
+        """Remember an accepted nonce."""
         if len(self._seen) > 100_000:
             self._seen = {n: e for n, e in self._seen.items() if e > now}
-        if nonce in self._seen:
-            return True
         self._seen[nonce] = expires_at
-        return False
 
 
 def result_message(result: Verification, freshness: Freshness) -> pb.VerificationResult:
@@ -106,48 +113,60 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         self,
         *,
         group: str,
-        index: Any,
-        trust: Any,
-        freshness: Freshness,
+        state: VerifierState,
         high_water: Callable[[str, int], int | None],
         clock: Callable[[], dt.datetime] = utcnow,
     ):
         self._group = group
-        self._index = index
-        self._trust = trust
-        self._freshness = freshness
+        self._state = state
+        self._freshness = state.freshness
         self._high_water = high_water
         self._clock = clock
         self._nonces = NonceGuard()
 
-    def verify(self, text: str) -> Verification:
-        """The verification of one scanned text."""
+    async def verify(self, text: str, purpose: str) -> Verification:
+        """Verify one scanned text and publish the use (for any code that names a licence)."""
         try:
             code = parse_code(text)
         except codes.MalformedCode as exc:
             return malformed(exc)
         now = self._clock()
-        stored_key = self._trust.get(code.kid.encode())
-        stored_lineage = self._index.get(code.lineage.encode())
+        state = self._state
+        lineage = code.lineage.encode()
+        stored_key = state.trust.get(code.kid.encode())
+        stored_lineage = state.index.get(lineage)
+        nonce_hash = hashlib.sha256(code.nonce).hexdigest() if code.nonce else ""
+        seen = code.kind is CodeKind.PRESENTATION and (
+            self._nonces.seen(code.nonce)
+            or nonce_presented(state.presentations.get(lineage), nonce_hash)
+        )
         result = evaluate(
             code,
             trust=trust_entry(stored_key) if stored_key else None,
             index=index_entry(stored_lineage) if stored_lineage else None,
-            nonce_seen=False,
+            nonce_seen=seen,
             now=now,
         )
-        if (
-            code.kind is CodeKind.PRESENTATION
-            and result.verdict.value == "VALID"
-            and self._nonces.check_and_add(code.nonce, code.expires_at, now)
-        ):
-            result = evaluate(
-                code,
-                trust=trust_entry(stored_key),
-                index=index_entry(stored_lineage),
-                nonce_seen=True,
-                now=now,
-            )
+        accepted = result.verdict is Verdict.VALID
+        if code.kind is CodeKind.PRESENTATION and accepted:
+            self._nonces.add(code.nonce, code.expires_at, now)
+        await state.usage.send(
+            key=lineage,
+            value=events_pb2.LicenceUsedEvent(
+                event_id=new_event_id(),
+                type="licence.used",
+                lineage=code.lineage,
+                identifier=code.identifier,
+                verdict=result.verdict.value,
+                counter=str(current_caller()),
+                purpose=purpose,
+                verifier_group=self._group,
+                occurred_at=ts(now),
+                code_kind=code.kind.value,
+                nonce_hash=nonce_hash if accepted else "",
+                code_expires_at=ts(code.expires_at) if code.nonce else None,
+            ).SerializeToString(),
+        )
         return result
 
     async def VerifyCode(
@@ -161,7 +180,9 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             )
         _purpose(request.purpose)
         return pb.VerifyCodeResponse(
-            result=result_message(self.verify(request.code), self._freshness)
+            result=result_message(
+                await self.verify(request.code, request.purpose), self._freshness
+            )
         )
 
     async def VerifyImage(
@@ -170,7 +191,10 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         _purpose(request.purpose)
         text = decode_image(request.image)
         return pb.VerifyImageResponse(
-            result=result_message(self.verify(text), self._freshness), code=text
+            result=result_message(
+                await self.verify(text, request.purpose), self._freshness
+            ),
+            code=text,
         )
 
     async def VerifyCodes(
@@ -185,7 +209,9 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             )
         return pb.VerifyCodesResponse(
             results=[
-                result_message(self.verify(text), self._freshness)
+                result_message(
+                    await self.verify(text, request.purpose), self._freshness
+                )
                 for text in request.codes
             ]
         )
@@ -209,8 +235,8 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         return pb.GetIndexStatusResponse(
             group=self._group,
             partitions=partitions,
-            licence_entries=len(self._index),
-            trust_entries=len(self._trust),
+            licence_entries=len(self._state.index),
+            trust_entries=len(self._state.trust),
             last_event_time=ts(self._freshness.last_event_time),
         )
 
