@@ -8,15 +8,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import secrets
 import time
+from pathlib import Path
 
 import grpc
 import uvloop
 
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
-from certseal.v1 import issuer_pb2_grpc, licence_pb2
+from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2, verifier_pb2_grpc
 
 
 def request(type_code: str) -> pb.IssueLicenceRequest:
@@ -44,7 +46,13 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         secure_channel(args.target, args.ca, args.cert, args.key)
         for _ in range(args.channels)
     ]
-    stubs = [issuer_pb2_grpc.IssuerStub(c) for c in channels]
+    stubs: list = [
+        verifier_pb2_grpc.VerifierStub(c)
+        if args.codes
+        else issuer_pb2_grpc.IssuerStub(c)
+        for c in channels
+    ]
+    codes: list[str] = args.code_list
     latencies: list[float] = []
     errors = 0
     licences = 0
@@ -62,7 +70,21 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             started = time.perf_counter()
             try:
-                if args.batch:
+                if codes and args.batch:
+                    reply = await stub.VerifyCodes(
+                        verifier_pb2.VerifyCodesRequest(
+                            codes=random.sample(codes, args.batch), purpose="压测"
+                        )
+                    )
+                    licences += len(reply.results)
+                elif codes:
+                    await stub.VerifyCode(
+                        verifier_pb2.VerifyCodeRequest(
+                            code=random.choice(codes), purpose="压测"
+                        )
+                    )
+                    licences += 1
+                elif args.batch:
                     reply = await stub.IssueLicences(
                         pb.IssueLicencesRequest(
                             items=[request(args.type_code) for _ in range(args.batch)]
@@ -102,15 +124,18 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    for name in ("target", "ca", "cert", "key", "type_code"):
-        parser.add_argument(f"--{name.replace('_', '-')}", required=True)
+    for name in ("target", "ca", "cert", "key"):
+        parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--type-code", default="")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--channels", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--rate", type=float, default=0, help="requests/s; 0: flat out")
+    parser.add_argument("--codes", help="verify these codes (one per line) instead")
     args = parser.parse_args()
+    args.code_list = Path(args.codes).read_text().split() if args.codes else []
     print(json.dumps(uvloop.run(run(args))))
 
 

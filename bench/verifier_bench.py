@@ -1,0 +1,361 @@
+"""Verifier benchmark: ``make bench`` → bench/results/verifier.json.
+
+On this machine, over mTLS: a synthetic backlog of BENCH_BACKLOG licence events
+(default 200,000) plus real licences from the issuer; verifier group A catches up on the
+backlog (index_apply_per_s), serves VerifyCode to 64 callers for BENCH_SECONDS
+(default 20) and VerifyCodes of 500; group B joins; BENCH_REVOCATIONS (default 200)
+revocations are timed from the issuer's answer until both groups answer REVOKED; A is
+restarted on its data (recovery_s) and its memory is read (index_rss_mb_per_million).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.issuer_bench import RESULTS, setup, wait_serving
+from bench.loadgen import request as issue_request
+from certseal.config import dump_config
+from certseal.devstack import EmbeddedStack, free_port
+from certseal.events import LICENCE_EVENTS
+from certseal.identifiers import LicenceId
+from certseal.rpc import secure_channel
+from certseal.v1 import events_pb2, issuer_pb2_grpc, verifier_pb2, verifier_pb2_grpc
+from certseal.v1 import issuer_pb2 as pb
+from services.issuer.service import ts
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+BACKLOG = int(os.environ.get("BENCH_BACKLOG", "200000"))
+REVOCATIONS = int(os.environ.get("BENCH_REVOCATIONS", "200"))
+VALID = verifier_pb2.VERDICT_VALID
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+async def produce_backlog(stack: EmbeddedStack, dept: str, count: int) -> None:
+    """Synthetic licence events, as the issuer's relay would publish them."""
+    producer = stack.config.kafka.settings("bench").producer(
+        linger_ms=5, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    now = dt.datetime.now(dt.UTC)
+    try:
+        pending = []
+        for i in range(count):
+            lid = LicenceId(dept + "001", dept, f"SYN{i:013d}", 1)
+            event = events_pb2.LicenceEvent(
+                event_id=secrets.token_hex(8),
+                type="licence.issued",
+                lineage=lid.lineage,
+                identifier=str(lid),
+                version=1,
+                lineage_version=1,
+                status=1,
+                operation=1,
+                occurred_at=ts(now),
+                type_code=dept + "001",
+                issuer_code=dept,
+                valid_from=ts(now),
+                valid_until=ts(now + dt.timedelta(days=365)),
+            )
+            pending.append(
+                await producer.send(
+                    LICENCE_EVENTS, event.SerializeToString(), key=lid.lineage.encode()
+                )
+            )
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+class Verifier:
+    """One verifier group as its own process."""
+
+    def __init__(self, stack: EmbeddedStack, config_file: Path, group: str):
+        self.stack, self.config_file, self.group = stack, config_file, group
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "services.verifier",
+                "--config",
+                str(self.config_file),
+                "--group",
+                self.group,
+                "--listen",
+                f"127.0.0.1:{self.port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+    def channel(self):
+        ident = self.stack.ca.identity("operator:admin")
+        return secure_channel(
+            f"localhost:{self.port}",
+            str(self.stack.ca.ca_file),
+            str(ident.cert_file),
+            str(ident.key_file),
+        )
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmRSS"))
+        return int(line.split()[1]) / 1024
+
+
+async def serving_then_caught_up(
+    verifier: Verifier, entries: int, *, check_lag: bool = True
+) -> tuple[float, float]:
+    """(seconds to SERVING, further seconds until the index holds ``entries``)."""
+    started = time.monotonic()
+    async with verifier.channel() as channel:
+        await wait_serving(channel)
+        serving = time.monotonic()
+        stub = verifier_pb2_grpc.VerifierStub(channel)
+        while True:
+            status = await stub.GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
+            lags = [p.lag for p in status.partitions if p.topic == LICENCE_EVENTS]
+            caught_up = not check_lag or (lags and max(lags) == 0)
+            if status.licence_entries >= entries and caught_up:
+                return serving - started, time.monotonic() - serving
+            await asyncio.sleep(0.25)
+
+
+def verify_load(
+    verifier: Verifier, codes_file: Path, *, concurrency: int, batch: int = 0
+) -> dict[str, float]:
+    ident = verifier.stack.ca.identity("dept:11440300BENCHCTR1")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--target",
+            f"localhost:{verifier.port}",
+            "--ca",
+            str(verifier.stack.ca.ca_file),
+            "--cert",
+            str(ident.cert_file),
+            "--key",
+            str(ident.key_file),
+            "--codes",
+            str(codes_file),
+            "--concurrency",
+            str(concurrency),
+            "--seconds",
+            str(SECONDS),
+            "--batch",
+            str(batch),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode:
+        raise RuntimeError(f"load generator failed:\n{out.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(out.stdout)
+    return result
+
+
+async def real_licences(
+    stack: EmbeddedStack, port: int, code: str, type_code: str
+) -> tuple[list[str], list[str]]:
+    """(identifiers of 2,000 real licences, codes of 500 of them not to be revoked)."""
+    ident = stack.ca.identity(f"dept:{code}")
+    async with secure_channel(
+        f"localhost:{port}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    ) as channel:
+        stub = issuer_pb2_grpc.IssuerStub(channel)
+        identifiers = []
+        for _ in range(4):
+            reply = await stub.IssueLicences(
+                pb.IssueLicencesRequest(
+                    items=[issue_request(type_code) for _ in range(500)]
+                )
+            )
+            identifiers += [r.licence.identifier for r in reply.results]
+        codes = [
+            (await stub.GetLicenceCode(pb.GetLicenceCodeRequest(identifier=i))).text
+            for i in identifiers[REVOCATIONS : REVOCATIONS + 500]
+        ]
+    return identifiers, codes
+
+
+async def propagation(
+    stack: EmbeddedStack,
+    port: int,
+    code: str,
+    identifiers: list[str],
+    verifiers: list[Verifier],
+) -> list[float]:
+    ident = stack.ca.identity(f"dept:{code}")
+    async with secure_channel(
+        f"localhost:{port}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    ) as channel:
+        issuer = issuer_pb2_grpc.IssuerStub(channel)
+        texts = [
+            (await issuer.GetLicenceCode(pb.GetLicenceCodeRequest(identifier=i))).text
+            for i in identifiers[:REVOCATIONS]
+        ]
+        channels = [v.channel() for v in verifiers]
+        stubs = [verifier_pb2_grpc.VerifierStub(c) for c in channels]
+        samples = []
+        for identifier, text in zip(identifiers[:REVOCATIONS], texts, strict=True):
+            await issuer.RevokeLicence(
+                pb.RevokeLicenceRequest(
+                    identifier=identifier,
+                    reason="bench",
+                    kind=pb.REVOCATION_KIND_REVOKE,
+                )
+            )
+            committed = time.monotonic()
+            request = verifier_pb2.VerifyCodeRequest(code=text, purpose="压测")
+            pending = set(range(len(stubs)))
+            while pending:
+                for n in sorted(pending):
+                    reply = await stubs[n].VerifyCode(request)
+                    if reply.result.verdict == verifier_pb2.VERDICT_REVOKED:
+                        pending.discard(n)
+                if pending:
+                    await asyncio.sleep(0.002)
+            samples.append(time.monotonic() - committed)
+        for c in channels:
+            await c.close()
+    return samples
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="certseal-vbench-"))
+    stack = EmbeddedStack(home, topic_partitions=12)
+    cfg = asyncio.run(stack.start())
+    port = free_port()
+    cfg.issuer.listen, cfg.issuer.metrics_listen, cfg.issuer.workers = (
+        f"127.0.0.1:{port}",
+        "",
+        1,
+    )
+    cfg.verifier.data_dir = str(home / "verifier")
+    config_file = home / "bench.toml"
+    config_file.write_text(dump_config(cfg))
+    issuer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.issuer",
+            "--config",
+            str(config_file),
+            "--log-level",
+            "WARNING",
+        ]
+    )
+    a = Verifier(stack, config_file, f"a-{secrets.token_hex(3)}")
+    b = Verifier(stack, config_file, f"b-{secrets.token_hex(3)}")
+    try:
+        code, type_code = asyncio.run(setup(stack, port))["es256"]
+        codes_file = home / "codes.txt"
+        identifiers, codes = asyncio.run(real_licences(stack, port, code, type_code))
+        codes_file.write_text("\n".join(codes))
+        print(f"producing a backlog of {BACKLOG} licence events ...", flush=True)
+        asyncio.run(produce_backlog(stack, code, BACKLOG))
+        entries = BACKLOG + len(identifiers)
+        a.start()
+        baseline_rss = 0.0
+
+        async def first_start() -> tuple[float, float]:
+            nonlocal baseline_rss
+            async with a.channel() as channel:
+                await wait_serving(channel)
+            baseline_rss = a.rss_mb()  # before the backlog is in memory
+            return await serving_then_caught_up(a, entries)
+
+        to_serving, catch_up = asyncio.run(first_start())
+        print(
+            f"  group A serving after {to_serving:.1f} s, caught up {catch_up:.1f} s later",
+            flush=True,
+        )
+        print(f"VerifyCode, 64 callers, {SECONDS:.0f} s ...", flush=True)
+        single = verify_load(a, codes_file, concurrency=64)
+        print(f"  {single}", flush=True)
+        batch = verify_load(a, codes_file, concurrency=4, batch=500)
+        print(f"  batch: {batch}", flush=True)
+        b.start()
+        asyncio.run(serving_then_caught_up(b, entries))
+        print(f"propagation of {REVOCATIONS} revocations to two groups ...", flush=True)
+        samples = asyncio.run(propagation(stack, port, code, identifiers, [a, b]))
+        rss = a.rss_mb()
+        a.stop()
+        a.start()
+        recovery, _ = asyncio.run(serving_then_caught_up(a, entries, check_lag=False))
+        results = {
+            "verify_per_s": single["requests_per_s"],
+            "verify_p50_ms": single["p50_ms"],
+            "verify_p99_ms": single["p99_ms"],
+            "batch_verify_per_s": batch["licences_per_s"],
+            "propagation_p50_ms": round(percentile(samples, 0.5) * 1000, 1),
+            "propagation_p99_ms": round(percentile(samples, 0.99) * 1000, 1),
+            "index_apply_per_s": round(entries / catch_up, 1) if catch_up else None,
+            "recovery_s": round(recovery, 2),
+            "index_rss_mb_per_million": round(
+                max(0.0, rss - baseline_rss) / entries * 1_000_000, 1
+            ),
+            "index_rss_mb": round(rss, 1),
+            "setup": {
+                "index_entries": entries,
+                "seconds_per_run": SECONDS,
+                "concurrency": 64,
+                "revocations": REVOCATIONS,
+                "fetch_max_wait_ms": cfg.verifier.fetch_max_wait_ms,
+                "recovery_measured_at_entries": entries,
+                "processes": "issuer + 2 verifier groups (Faust, RocksDB) + load generator "
+                "+ PostgreSQL + Tansu, all on this machine",
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            },
+        }
+    finally:
+        for verifier in (a, b):
+            verifier.stop()
+        issuer.terminate()
+        issuer.wait(30)
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "verifier.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
