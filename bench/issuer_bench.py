@@ -19,13 +19,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal import db
-from certseal.config import dump_config
+from certseal.config import Config, dump_config
 from certseal.devstack import EmbeddedStack, free_port
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
@@ -194,15 +195,19 @@ async def setup(stack: EmbeddedStack, port: int) -> dict[str, tuple[str, str]]:
         return {s: await setup_department(admin, s) for s in SUITES}
 
 
-def main() -> None:
-    home = Path(tempfile.mkdtemp(prefix="certseal-bench-"))
+def start_stack_and_issuer(
+    home: Path, *, workers: int, tweak: Callable[[Config], None] | None = None
+) -> tuple[EmbeddedStack, Config, int, subprocess.Popen[bytes]]:
+    """The embedded stack in ``home`` and the issuer as its own processes."""
     stack = EmbeddedStack(home, topic_partitions=12)
     cfg = asyncio.run(stack.start())
     port = free_port()
     cfg.issuer.listen = f"127.0.0.1:{port}"
     cfg.issuer.metrics_listen = ""
     cfg.database.pool_max = 20
-    cfg.issuer.workers = int(os.environ.get("BENCH_WORKERS", "1"))
+    cfg.issuer.workers = workers
+    if tweak is not None:
+        tweak(cfg)
     config_file = home / "bench.toml"
     config_file.write_text(dump_config(cfg))
     issuer = subprocess.Popen(
@@ -215,6 +220,14 @@ def main() -> None:
             "--log-level",
             "WARNING",
         ]
+    )
+    return stack, cfg, port, issuer
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="certseal-bench-"))
+    stack, cfg, port, issuer = start_stack_and_issuer(
+        home, workers=int(os.environ.get("BENCH_WORKERS", "1"))
     )
     results: dict[str, object] = {}
     try:

@@ -22,17 +22,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from bench.issuer_bench import RESULTS, setup, wait_serving
+from bench.issuer_bench import RESULTS, setup, start_stack_and_issuer, wait_serving
 from bench.loadgen import request as issue_request
-from certseal.config import dump_config
+from certseal.config import Config
 from certseal.devstack import EmbeddedStack, free_port
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId
 from certseal.rpc import secure_channel
+from certseal.timestamps import ts
 from certseal.v1 import events_pb2, issuer_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
-from services.issuer.service import ts
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 BACKLOG = int(os.environ.get("BENCH_BACKLOG", "200000"))
@@ -82,6 +83,17 @@ async def produce_backlog(stack: EmbeddedStack, dept: str, count: int) -> None:
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+
+
+def department_channel(stack: EmbeddedStack, port: int, code: str) -> Any:
+    """An mTLS channel to the issuer as department ``code``."""
+    ident = stack.ca.identity(f"dept:{code}")
+    return secure_channel(
+        f"localhost:{port}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    )
 
 
 class Verifier:
@@ -187,13 +199,7 @@ async def real_licences(
     stack: EmbeddedStack, port: int, code: str, type_code: str
 ) -> tuple[list[str], list[str]]:
     """(identifiers of 2,000 real licences, codes of 500 of them not to be revoked)."""
-    ident = stack.ca.identity(f"dept:{code}")
-    async with secure_channel(
-        f"localhost:{port}",
-        str(stack.ca.ca_file),
-        str(ident.cert_file),
-        str(ident.key_file),
-    ) as channel:
+    async with department_channel(stack, port, code) as channel:
         stub = issuer_pb2_grpc.IssuerStub(channel)
         identifiers = []
         for _ in range(4):
@@ -217,13 +223,7 @@ async def propagation(
     identifiers: list[str],
     verifiers: list[Verifier],
 ) -> list[float]:
-    ident = stack.ca.identity(f"dept:{code}")
-    async with secure_channel(
-        f"localhost:{port}",
-        str(stack.ca.ca_file),
-        str(ident.cert_file),
-        str(ident.key_file),
-    ) as channel:
+    async with department_channel(stack, port, code) as channel:
         issuer = issuer_pb2_grpc.IssuerStub(channel)
         texts = [
             (await issuer.GetLicenceCode(pb.GetLicenceCodeRequest(identifier=i))).text
@@ -258,28 +258,12 @@ async def propagation(
 
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="certseal-vbench-"))
-    stack = EmbeddedStack(home, topic_partitions=12)
-    cfg = asyncio.run(stack.start())
-    port = free_port()
-    cfg.issuer.listen, cfg.issuer.metrics_listen, cfg.issuer.workers = (
-        f"127.0.0.1:{port}",
-        "",
-        1,
-    )
-    cfg.verifier.data_dir = str(home / "verifier")
+
+    def tweak(cfg: Config) -> None:
+        cfg.verifier.data_dir = str(home / "verifier")
+
+    stack, cfg, port, issuer = start_stack_and_issuer(home, workers=1, tweak=tweak)
     config_file = home / "bench.toml"
-    config_file.write_text(dump_config(cfg))
-    issuer = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.issuer",
-            "--config",
-            str(config_file),
-            "--log-level",
-            "WARNING",
-        ]
-    )
     a = Verifier(stack, config_file, f"a-{secrets.token_hex(3)}")
     b = Verifier(stack, config_file, f"b-{secrets.token_hex(3)}")
     try:

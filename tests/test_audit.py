@@ -9,7 +9,7 @@ from certseal import cli, db
 from certseal.audit import AuditEntry, AuditSealer, verify_chain, write_audit
 from certseal.config import dump_config
 from certseal.metrics import Metrics
-from services.issuer.service import utcnow
+from certseal.timestamps import utcnow
 from services.issuer.storage import migrate_all
 
 

@@ -153,7 +153,7 @@ def test_licence_type_errors(kwargs, field):
 def test_timestamps_match_protobuf():
     from google.protobuf.timestamp_pb2 import Timestamp
 
-    from services.issuer.service import ts
+    from certseal.timestamps import ts
 
     for value in (
         dt.datetime(2026, 11, 22, 14, 0, 0, 123456, tzinfo=dt.UTC),

@@ -427,3 +427,30 @@ async def test_a_presentation_accepted_in_one_group_is_replayed_in_another(
     assert (
         await y.stub.VerifyCode(request)
     ).result.verdict == verifier_pb2.VERDICT_REPLAYED
+
+
+@pytest.mark.fault
+async def test_an_index_ahead_of_its_changelog_is_rebuilt(deployments, dept):
+    """What a kill -9 can leave behind: the worker rebuilds instead of refusing to start."""
+    from rocksdict import Rdict
+
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    stubs = {g: v.stub for g, v in deployments.items()}
+    await verdict_everywhere(stubs, code, VALID)
+    victim = list(deployments.values())[-1]
+    await victim.stop()
+    tables = sorted(victim.home.glob(f"data/{victim.group}/**/*licence-index-*.db"))
+    assert tables, "no table files found"
+    for path in tables:
+        db = Rdict(str(path))
+        db[b"__faust\0offset__"] = b"99999999"  # far past the changelog's end
+        db.close()
+    await victim.start()
+    await victim.wait_serving()
+    await verdict_everywhere(stubs, code, VALID, within=60)
+    assert "inconsistent with its changelog" in victim.log_tail()

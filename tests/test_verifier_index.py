@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from certseal.timestamps import ts
 from certseal.v1 import events_pb2, licence_pb2
-from services.issuer.service import ts
 from services.verifier.index import (
     BadEvent,
     apply_licence_event,

@@ -20,8 +20,9 @@ from certseal.events import default_topics
 from certseal.metrics import Metrics
 from certseal.outbox import OutboxRelay, refresh_backlog_metrics
 from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
+from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc
-from services.issuer.service import Clock, IssuerService, Keyring, utcnow
+from services.issuer.service import IssuerService, Keyring
 from services.issuer.servicer import IssuerAdminServicer, IssuerServicer
 from services.issuer.storage import IssuerStore, migrate_all
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from certseal import codes
 from certseal.audit import AuditEntry, write_audit
@@ -53,6 +52,7 @@ from certseal.identifiers import (
 )
 from certseal.logs import REQUEST_ID
 from certseal.rpc import Caller
+from certseal.timestamps import Clock, ts, utcnow
 from certseal.v1 import events_pb2, licence_pb2
 from services.issuer import domain
 from services.issuer.domain import (
@@ -78,7 +78,6 @@ from services.issuer.storage import (
     update_key,
 )
 
-Clock = Callable[[], dt.datetime]
 ROLES = ("issuer", "counter", "seal_owner", "integrator")
 _LINEAGE_RE = re.compile(
     re.escape(LICENCE_OID_PREFIX) + r"[0-9A-Z]{21}\.[0-9A-Z]+\.[0-9A-Z]+"
@@ -93,23 +92,6 @@ def proto_status(status: Status) -> licence_pb2.LicenceStatus:
 def proto_operation(operation: Operation) -> licence_pb2.LicenceOperation:
     """The protobuf enum of an operation (its numbers are the national codes)."""
     return cast(licence_pb2.LicenceOperation, int(operation.value))
-
-
-def utcnow() -> dt.datetime:
-    """The real clock."""
-    return dt.datetime.now(dt.UTC)
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def ts(value: dt.datetime | None) -> Timestamp | None:
-    """A protobuf timestamp (None stays unset)."""
-    if value is None:
-        return None
-    # Timestamp.FromDatetime is pure Python and showed in the batch profile.
-    seconds = (value - _EPOCH) // dt.timedelta(seconds=1)
-    return Timestamp(seconds=seconds, nanos=value.microsecond * 1000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import grpc
 from certseal import codes
 from certseal.errors import CertsealError, invalid
 from certseal.rpc import current_caller
+from certseal.timestamps import ts
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
 from services.issuer import domain
@@ -25,7 +26,6 @@ from services.issuer.service import (
     IssuerService,
     proto_operation,
     proto_status,
-    ts,
 )
 from services.issuer.storage import DepartmentRow, KeyRow
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
+import shutil
+import sys
 from pathlib import Path
 
+from faust.exceptions import ConsistencyError
 from faust.types import TP
 from faust.worker import Worker
 
@@ -32,15 +37,14 @@ def main() -> None:
         default="warn",
         choices=["crit", "error", "warn", "info", "debug"],
     )
+    parser.add_argument("--rebuilding", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cfg = load_config(args.config)
     cfg.verifier.group = args.group or cfg.verifier.group
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
-    prepare_data_dir(
-        Path(cfg.verifier.data_dir) / cfg.verifier.group,
-        asyncio.run(broker_cluster_id(cfg)),
-    )
+    data_dir = Path(cfg.verifier.data_dir) / cfg.verifier.group
+    prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg)))
     state = create_app(cfg)
 
     def high_water(topic: str, partition: int) -> int | None:
@@ -53,7 +57,32 @@ def main() -> None:
     grpc_service = GrpcService(
         config=cfg, servicer=servicer, freshness=state.freshness, metrics=Metrics()
     )
-    Worker(state.app, grpc_service, loglevel=args.log_level).execute_from_commandline()
+    try:
+        Worker(
+            state.app, grpc_service, loglevel=args.log_level
+        ).execute_from_commandline()
+    except SystemExit:
+        reason = state.app.tables.recovery.crash_reason  # type: ignore[attr-defined]
+        if isinstance(reason, ConsistencyError) and not args.rebuilding:
+            # The local tables are ahead of their changelog (a kill -9 can leave them
+            # so). The index is derived data: drop it and rebuild from the topics.
+            logging.getLogger(__name__).warning(
+                "index in %s is inconsistent with its changelog (%s); rebuilding",
+                data_dir,
+                reason,
+            )
+            shutil.rmtree(data_dir, ignore_errors=True)
+            os.execv(
+                sys.executable,
+                [
+                    sys.executable,
+                    "-m",
+                    "services.verifier",
+                    *sys.argv[1:],
+                    "--rebuilding",
+                ],
+            )
+        raise
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ from certseal import codes
 from certseal.errors import invalid
 from certseal.events import new_event_id
 from certseal.rpc import current_caller
+from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2, verifier_pb2_grpc
 from certseal.v1 import verifier_pb2 as pb
-from services.issuer.service import ts, utcnow
 from services.verifier.app import Freshness, VerifierState
 from services.verifier.domain import (
     CodeKind,
