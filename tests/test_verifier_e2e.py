@@ -125,7 +125,8 @@ async def verdict_everywhere(verifiers, code: str, wanted: int, within: float = 
     return time.monotonic() - started
 
 
-async def test_two_groups_follow_issuance_and_revocation(verifiers, dept):
+async def valid_licence(dept, verifiers) -> tuple:
+    """A freshly issued licence and its code, once every group answers VALID."""
     licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
     code = (
         await dept.clients.issuer.GetLicenceCode(
@@ -133,6 +134,11 @@ async def test_two_groups_follow_issuance_and_revocation(verifiers, dept):
         )
     ).text
     await verdict_everywhere(verifiers, code, VALID)
+    return licence, code
+
+
+async def test_two_groups_follow_issuance_and_revocation(verifiers, dept):
+    licence, code = await valid_licence(dept, verifiers)
     reply = await next(iter(verifiers.values())).VerifyCode(
         verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
     )
@@ -177,13 +183,7 @@ async def test_suspend_unsuspend_and_amend_propagate(verifiers, dept):
 
 
 async def test_presentation_code_is_accepted_once(verifiers, dept, connect):
-    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    code = (
-        await dept.clients.issuer.GetLicenceCode(
-            pb.GetLicenceCodeRequest(identifier=licence.identifier)
-        )
-    ).text
-    await verdict_everywhere(verifiers, code, VALID)
+    licence, _code = await valid_licence(dept, verifiers)
     shown = (
         await connect("app:yueshengshi").issuer.CreatePresentationCode(
             pb.CreatePresentationCodeRequest(identifier=licence.identifier)
@@ -277,13 +277,7 @@ def _blank_png() -> bytes:
 
 
 async def test_verify_codes_batch(verifiers, dept):
-    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    code = (
-        await dept.clients.issuer.GetLicenceCode(
-            pb.GetLicenceCodeRequest(identifier=licence.identifier)
-        )
-    ).text
-    await verdict_everywhere(verifiers, code, VALID)
+    _licence, code = await valid_licence(dept, verifiers)
     stub = next(iter(verifiers.values()))
     reply = await stub.VerifyCodes(
         verifier_pb2.VerifyCodesRequest(
@@ -384,13 +378,7 @@ async def test_a_presentation_accepted_in_one_group_is_replayed_in_another(
     from tests.conftest import EventWatcher
 
     (x, y) = list(deployments.values())
-    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    code = (
-        await dept.clients.issuer.GetLicenceCode(
-            pb.GetLicenceCodeRequest(identifier=licence.identifier)
-        )
-    ).text
-    await verdict_everywhere({"x": x.stub, "y": y.stub}, code, VALID)
+    licence, _code = await valid_licence(dept, {"x": x.stub, "y": y.stub})
     shown = (
         await connect("app:yueshengshi").issuer.CreatePresentationCode(
             pb.CreatePresentationCodeRequest(identifier=licence.identifier)
@@ -434,14 +422,8 @@ async def test_an_index_ahead_of_its_changelog_is_rebuilt(deployments, dept):
     """What a kill -9 can leave behind: the worker rebuilds instead of refusing to start."""
     from rocksdict import Rdict
 
-    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    code = (
-        await dept.clients.issuer.GetLicenceCode(
-            pb.GetLicenceCodeRequest(identifier=licence.identifier)
-        )
-    ).text
     stubs = {g: v.stub for g, v in deployments.items()}
-    await verdict_everywhere(stubs, code, VALID)
+    _licence, code = await valid_licence(dept, stubs)
     victim = list(deployments.values())[-1]
     await victim.stop()
     tables = sorted(victim.home.glob(f"data/{victim.group}/**/*licence-index-*.db"))
