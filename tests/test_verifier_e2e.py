@@ -436,3 +436,85 @@ async def test_an_index_ahead_of_its_changelog_is_rebuilt(deployments, dept):
     await victim.wait_serving()
     await verdict_everywhere(stubs, code, VALID, within=60)
     assert "inconsistent with its changelog" in victim.log_tail()
+
+
+@pytest.mark.fault
+async def test_broker_pause_delays_but_never_corrupts(deployments, dept, stack):
+    stubs = {g: v.stub for g, v in deployments.items()}
+    licences = []
+    for _ in range(5):
+        licences.append(await valid_licence(dept, stubs))
+    stack.pause_broker()
+    try:
+        for licence, _code in licences[:3]:
+            await dept.clients.issuer.RevokeLicence(
+                pb.RevokeLicenceRequest(
+                    identifier=licence.identifier,
+                    reason="暂停期间撤销",
+                    kind=pb.REVOCATION_KIND_REVOKE,
+                )
+            )
+        # while the broker is away the verifiers answer from what they have
+        reply = await stubs[next(iter(stubs))].VerifyCode(
+            verifier_pb2.VerifyCodeRequest(code=licences[0][1], purpose="窗口办事")
+        )
+        assert reply.result.verdict == VALID
+    finally:
+        stack.resume_broker()
+    for n, (_licence, code) in enumerate(licences):
+        wanted = verifier_pb2.VERDICT_REVOKED if n < 3 else VALID
+        await verdict_everywhere(stubs, code, wanted, within=60)
+
+
+@pytest.mark.fault
+async def test_a_new_group_replays_everything_and_agrees_with_the_database(
+    deployments, dept, issuer, stack, config
+):
+    """A group started late reads every topic from the beginning (with all the
+    duplicates of earlier tests) and answers what the issuer's database says."""
+    stub = dept.clients.issuer
+    reply = await stub.IssueLicences(
+        pb.IssueLicencesRequest(items=[issue_request(dept) for _ in range(12)])
+    )
+    licences = [r.licence for r in reply.results]
+    for licence in licences[:3]:
+        await stub.SuspendLicence(
+            pb.SuspendLicenceRequest(identifier=licence.identifier)
+        )
+    for licence in licences[3:6]:
+        await stub.CancelLicence(pb.CancelLicenceRequest(identifier=licence.identifier))
+    amend = pb.AmendLicenceRequest(identifier=licences[6].identifier, reason="更正")
+    amend.fields["class"].string_value = "B1"
+    await stub.AmendLicence(amend)
+    first = next(iter(deployments.values()))
+    late = VerifierProcess(
+        stack, first.config_file, first.home, f"late-{secrets.token_hex(3)}"
+    )
+    await late.start()
+    try:
+        await late.wait_serving()
+        verdicts = {
+            "01": VALID,
+            "02": verifier_pb2.VERDICT_SUSPENDED,
+            "04": verifier_pb2.VERDICT_CANCELLED,
+        }
+        rows = await issuer.pool.fetch(
+            """select identifier, status, superseded_by from licences
+               where issuer_code = $1""",
+            dept.code,
+        )
+        assert len(rows) > 12
+        for row in rows:
+            code = (
+                await stub.GetLicenceCode(
+                    pb.GetLicenceCodeRequest(identifier=row["identifier"])
+                )
+            ).text
+            wanted = (
+                verifier_pb2.VERDICT_SUPERSEDED
+                if row["superseded_by"]
+                else verdicts.get(row["status"], verifier_pb2.VERDICT_REVOKED)
+            )
+            await verdict_everywhere({"late": late.stub}, code, wanted, within=60)
+    finally:
+        await late.stop()
