@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from faust.exceptions import ConsistencyError
-from faust.types import TP
 from faust.worker import Worker
 
 from certseal.config import load_config
@@ -47,13 +46,7 @@ def main() -> None:
     prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg)))
     state = create_app(cfg)
 
-    def high_water(topic: str, partition: int) -> int | None:
-        value: int | None = state.app.consumer.highwater(TP(topic, partition))
-        return value
-
-    servicer = VerifierServicer(
-        group=cfg.verifier.group, state=state, high_water=high_water
-    )
+    servicer = VerifierServicer(group=cfg.verifier.group, state=state)
     grpc_service = GrpcService(
         config=cfg, servicer=servicer, freshness=state.freshness, metrics=Metrics()
     )

@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from certseal import codes
 from certseal.errors import invalid
-from certseal.events import new_event_id
+from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS, new_event_id
 from certseal.rpc import current_caller
 from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2, verifier_pb2_grpc
@@ -114,13 +114,11 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         *,
         group: str,
         state: VerifierState,
-        high_water: Callable[[str, int], int | None],
         clock: Callable[[], dt.datetime] = utcnow,
     ):
         self._group = group
         self._state = state
         self._freshness = state.freshness
-        self._high_water = high_water
         self._clock = clock
         self._nonces = NonceGuard()
 
@@ -219,17 +217,24 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
     async def GetIndexStatus(
         self, request: pb.GetIndexStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetIndexStatusResponse:
+        consumer = self._state.app.consumer
+        sources = {LICENCE_EVENTS, TRUST_EVENTS, LICENCE_USAGE}
+        assigned = sorted(tp for tp in consumer.assignment() if tp.topic in sources)
+        high_waters = await consumer.highwaters(*assigned) if assigned else {}
         partitions = []
-        for (topic, partition), offset in sorted(self._freshness.applied.items()):
-            high = self._high_water(topic, partition)
-            high_water = high if high is not None else offset + 1
+        for tp in assigned:
+            applied = self._freshness.applied.get((tp.topic, tp.partition))
+            if applied is None:  # nothing new since start: where consumption resumed
+                position = await consumer.position(tp)
+                applied = position - 1 if position is not None else -1
+            high_water = high_waters.get(tp, applied + 1)
             partitions.append(
                 pb.PartitionStatus(
-                    topic=topic,
-                    partition=partition,
-                    applied_offset=offset,
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    applied_offset=applied,
                     high_water=high_water,
-                    lag=max(0, high_water - offset - 1),
+                    lag=max(0, high_water - applied - 1),
                 )
             )
         return pb.GetIndexStatusResponse(
