@@ -220,9 +220,11 @@ async def test_index_status(verifiers):
         assert status.licence_entries > 0 and status.trust_entries > 0
         topics = {p.topic for p in status.partitions}
         assert "certseal.licence-events.v1" in topics
-        assert all(
-            p.lag >= 0 and p.high_water > p.applied_offset for p in status.partitions
-        )
+        for p in status.partitions:
+            # Kafka: high_water > applied_offset. The embedded Tansu broker reports the
+            # end offset of a partition as its last batch's base offset + 1, so it can
+            # be up to a batch behind (measured; see README): only >= holds for both.
+            assert p.lag >= 0 and p.high_water >= p.applied_offset, p
 
 
 def _photo(png: bytes) -> bytes:
