@@ -41,10 +41,6 @@ class NotifiedWorker(abc.ABC):
     async def on_error(self) -> None:
         """Called after ``work_once`` failed, before the backoff."""
 
-    def wake(self) -> None:
-        """Make the loop look for work now (in-process shortcut for NOTIFY)."""
-        self._wake.set()
-
     async def run(self, stop: asyncio.Event) -> None:
         """Work while leader; reconnect with backoff on any failure, until ``stop``."""
         backoff = 0.05

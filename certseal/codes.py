@@ -22,7 +22,7 @@ import base45
 import cbor2
 import segno
 
-from certseal.crypto import Signer, Suite, verify
+from certseal.crypto import InvalidSignature, Signer, Suite, verify
 
 LICENCE_CODE_PREFIX = "LC1:"
 PRESENTATION_CODE_PREFIX = "PC1:"
@@ -77,8 +77,6 @@ class DecodedCode:
 
     def verify_signature(self, public_key_der: bytes) -> None:
         """Raise :class:`certseal.crypto.InvalidSignature` unless the signature holds."""
-        from certseal.crypto import InvalidSignature
-
         if self.suite is None:
             raise InvalidSignature(f"unknown COSE alg {self.alg!r}")
         verify(self.suite, public_key_der, self.to_be_signed(), self.signature)

@@ -35,8 +35,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from certseal.errors import CertsealError, ErrorKind, invalid
 
 SM2_CURVE_OID = "1.2.156.10197.1.301"
-SM2_SM3_SIGNATURE_OID = "1.2.156.10197.1.501"
-SM3_OID = "1.2.156.10197.1.401"
 # GB/T 35276 default signer identity, used when none is agreed.
 SM2_DEFAULT_ID = b"1234567812345678"
 
@@ -126,11 +124,6 @@ def sm2_z(point64: bytes, signer_id: bytes = SM2_DEFAULT_ID) -> bytes:
     return gmssl_pyx.sm3_hash(
         entl + signer_id + _SM2_A + _SM2_B + _SM2_GX + _SM2_GY + point64
     )
-
-
-def sm3(data: bytes) -> bytes:
-    """The SM3 digest of ``data``."""
-    return gmssl_pyx.sm3_hash(data)
 
 
 def _raw_to_der(signature: bytes) -> bytes:

@@ -26,10 +26,6 @@ class Identity:
     cert_file: Path
     key_file: Path
 
-    def read(self) -> tuple[bytes, bytes]:
-        """(certificate PEM, key PEM)."""
-        return self.cert_file.read_bytes(), self.key_file.read_bytes()
-
 
 class DevCA:
     """A CA kept in a folder: ``ca.pem``, ``ca.key`` and one pair per identity."""

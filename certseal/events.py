@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from google.protobuf.message import Message
 
 log = logging.getLogger(__name__)
@@ -108,15 +109,15 @@ async def write_outbox(
     )
 
 
-async def ensure_topics(admin_factory: object, specs: Iterable[TopicSpec]) -> list[str]:
+async def ensure_topics(
+    admin_factory: Callable[[], AIOKafkaAdminClient], specs: Iterable[TopicSpec]
+) -> list[str]:
     """Create the missing topics; fail when an existing one has fewer partitions.
 
     ``admin_factory`` is a zero-argument callable returning an unstarted
     ``AIOKafkaAdminClient`` (so TLS settings stay in one place, ``certseal.kafka``).
     """
-    from aiokafka.admin import NewTopic
-
-    admin = admin_factory()  # type: ignore[operator]
+    admin = admin_factory()
     await admin.start()
     created: list[str] = []
     try:

@@ -51,7 +51,7 @@ class OutboxRelay(NotifiedWorker):
         self._batch_size = batch_size
         self._retention = retention
         self._partitioner = DefaultPartitioner()
-        self._last_housekeeping = 0.0
+        self._last_purge = 0.0
         self._last_gauges = 0.0
 
     async def _get_producer(self) -> AIOKafkaProducer:
@@ -142,20 +142,23 @@ class OutboxRelay(NotifiedWorker):
                     max(0.0, now - by_id[row_id]["created_at"].timestamp())
                 )
             self._metrics.events_published.inc(len(published))
-        if time.monotonic() - self._last_gauges >= 5:  # also while never idle
-            self._last_gauges = time.monotonic()
-            await refresh_backlog_metrics(conn, self._metrics)
+        await self._refresh_gauges(conn)  # also while never idle
         if failure is not None:
             raise RuntimeError(f"publish failed: {failure!r}") from failure
         return len(published)
 
+    async def _refresh_gauges(self, conn: asyncpg.Connection) -> None:
+        if time.monotonic() - self._last_gauges >= 5:
+            self._last_gauges = time.monotonic()
+            await refresh_backlog_metrics(conn, self._metrics)
+
     async def on_idle(self, conn: asyncpg.Connection) -> None:
-        """Every few seconds: backlog gauges and purge of old published rows."""
+        """Backlog gauges, and now and then a purge of old published rows."""
         now = time.monotonic()
-        if now - self._last_housekeeping < 5:
+        await self._refresh_gauges(conn)
+        if now - self._last_purge < 5:
             return
-        self._last_housekeeping = now
-        await refresh_backlog_metrics(conn, self._metrics)
+        self._last_purge = now
         await conn.execute(
             """delete from outbox where id in (select id from outbox
                where published_at < now() - $1::interval limit 10000)""",

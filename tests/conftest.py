@@ -7,7 +7,6 @@ by restarting servers.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -208,7 +207,3 @@ class EventWatcher:
         assert self._task is not None
         self._task.cancel()
         await self._consumer.stop()
-
-
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)

@@ -6,7 +6,6 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
@@ -94,8 +93,3 @@ async def migrate(
         finally:
             await conn.execute("select pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied_now
-
-
-def as_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    """A record as a plain dict (None stays None)."""
-    return dict(record) if record is not None else None

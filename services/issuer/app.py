@@ -18,7 +18,7 @@ from certseal.config import Config
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite, read_secret_file
 from certseal.events import default_topics
 from certseal.metrics import Metrics
-from certseal.outbox import OutboxRelay, refresh_backlog_metrics
+from certseal.outbox import OutboxRelay
 from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc
@@ -173,8 +173,6 @@ class IssuerApp:
             try:
                 async with asyncio.timeout(3):
                     await self.pool.fetchval("select 1")
-                    async with self.pool.acquire() as conn:
-                        await refresh_backlog_metrics(conn, self.metrics)
                     admin = self.kafka.admin()
                     await admin.start()
                     try:

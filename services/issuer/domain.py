@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certseal import codes
-from certseal.errors import CertsealError, ErrorKind, invalid, precondition
+from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
 
 MAX_TEXT = 1000
@@ -446,13 +446,3 @@ class LicenceRecord:
     lineage_version: int
     transferred_to: str | None = None
     holder: Holder | None = field(default=None, repr=False)
-
-
-def ensure_issuer(caller_code: str, record: LicenceRecord, action: str) -> None:
-    """Only the issuing department may change its licences."""
-    if record.issuer_code != caller_code:
-        raise CertsealError(
-            ErrorKind.PERMISSION_DENIED,
-            f"department {caller_code} may not {action} {record.identifier}: it was "
-            f"issued by {record.issuer_code}",
-        )

@@ -73,6 +73,7 @@ from services.issuer.storage import (
     decode_fields,
     dumps,
     encode_fields,
+    insert_key,
     lock_lineage,
     record_from_row,
     update_key,
@@ -367,21 +368,7 @@ class IssuerService:
         )
         retired: list[KeyRow] = []
         async with self.store.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """insert into signing_keys (kid, department_code, suite, status,
-                       public_key, wrapped_private_key, not_before, not_after, created_at,
-                       key_version, presentation)
-                   values ($1, $2, $3, 'active', $4, $5, $6, $7, $8, 1, $9)""",
-                key.kid,
-                key.department_code,
-                key.suite,
-                key.public_key,
-                key.wrapped_private_key,
-                key.not_before,
-                key.not_after,
-                now,
-                presentation,
-            )
+            await insert_key(conn, key)
             events = [self._trust_event(key, "key.activated", caller, "")]
             audits = [
                 self._audit(

@@ -18,7 +18,7 @@ import asyncpg
 
 from certseal import db
 from certseal.audit import AuditEntry, write_audit
-from certseal.errors import CertsealError, ErrorKind, not_found
+from certseal.errors import CertsealError, ErrorKind
 from certseal.events import OutboxRecord, write_outbox
 from services.issuer.domain import (
     FieldKind,
@@ -202,31 +202,6 @@ class IssuerStore:
         return [(_licence_type(r), r["created_at"]) for r in rows]
 
     # -- keys -------------------------------------------------------------------
-
-    async def insert_key(
-        self, key: KeyRow, events: list[OutboxRecord], audit: AuditEntry
-    ) -> None:
-        """Store a new key with its trust event."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """insert into signing_keys (kid, department_code, suite, status, public_key,
-                       wrapped_private_key, not_before, not_after, created_at, key_version,
-                       presentation)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-                key.kid,
-                key.department_code,
-                key.suite,
-                key.status,
-                key.public_key,
-                key.wrapped_private_key,
-                key.not_before,
-                key.not_after,
-                key.created_at,
-                key.key_version,
-                key.presentation,
-            )
-            await write_outbox(conn, events)
-            await write_audit(conn, [audit])
 
     async def get_key(
         self, kid: str, conn: asyncpg.Connection | None = None, *, lock: bool = False
@@ -481,11 +456,6 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def not_found_licence(identifier: str) -> CertsealError:
-    """NOT_FOUND for a licence."""
-    return not_found(f"licence {identifier}")
-
-
 class LineageTx:
     """The writes of one lineage change, inside the transaction that locked it."""
 
@@ -599,6 +569,27 @@ async def lock_lineage(
         lineage,
     )
     return (row["current_identifier"], row["lineage_version"]) if row else None
+
+
+async def insert_key(conn: asyncpg.Connection, key: KeyRow) -> None:
+    """Store a new key (in the caller's transaction, beside its trust event)."""
+    await conn.execute(
+        """insert into signing_keys (kid, department_code, suite, status, public_key,
+               wrapped_private_key, not_before, not_after, created_at, key_version,
+               presentation)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        key.kid,
+        key.department_code,
+        key.suite,
+        key.status,
+        key.public_key,
+        key.wrapped_private_key,
+        key.not_before,
+        key.not_after,
+        key.created_at,
+        key.key_version,
+        key.presentation,
+    )
 
 
 async def update_key(
