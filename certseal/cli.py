@@ -21,7 +21,8 @@ import grpc
 
 from certseal import identifiers, logs
 from certseal.config import Config, load_config
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.timestamps import utcnow
 
 DEFAULT_HOME = Path(".certseal")
 
@@ -360,7 +361,19 @@ def cmd_licence(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Verify a code (text) or a QR image at the verifier; exit 0 only when VALID."""
+    """Verify a code (text) or a QR image; exit 0 only when VALID.
+
+    Online at the verifier, or with ``--offline --bundle FILE`` from a trust bundle
+    alone (no network).
+    """
+    if not args.code and not args.image:
+        print("error: give the scanned text or --image FILE", file=sys.stderr)
+        return 2
+    image = Path(args.image).read_bytes() if args.image else b""
+    if args.offline:
+        return _verify_offline(args, image)
+    if not args.purpose:
+        raise invalid("purpose", "is required: the purpose of use (用证事由)")
     from certseal.rpc import error_from_rpc, secure_channel
     from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 
@@ -394,22 +407,121 @@ def cmd_verify(args: argparse.Namespace) -> int:
             except grpc.aio.AioRpcError as exc:
                 raise error_from_rpc(exc) from None
 
-    if not args.code and not args.image:
-        print("error: give the scanned text or --image FILE", file=sys.stderr)
-        return 2
-    image = Path(args.image).read_bytes() if args.image else b""
     result = asyncio.run(call())
-    verdict = verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_")
+    return _print_verdict(
+        verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_"),
+        result.identifier,
+        result.holder_display_name,
+        dict(result.fields),
+        [(c.name, c.passed, c.detail) for c in result.checks],
+    )
+
+
+def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
+    from certseal.codes import read_qr_image
+    from services.verifier.bundle import open_bundle, read_bundle_file, verify_offline
+
+    if not args.bundle:
+        raise invalid("bundle", "--offline needs --bundle FILE (certseal bundle fetch)")
+    cfg = _load(args)
+    now = utcnow()
+    bundle = open_bundle(
+        read_bundle_file(Path(args.bundle)),
+        ca_pem=Path(cfg.tls.ca_file).read_bytes(),
+        now=now,
+    )
+    text = read_qr_image(image) if image else args.code
+    result = verify_offline(text, bundle, now)
+    print(
+        f"offline     bundle {bundle.version} of {bundle.group}, signed by "
+        f"{bundle.signer}, valid until {bundle.valid_until.isoformat()}"
+    )
+    return _print_verdict(
+        result.verdict.value,
+        result.identifier,
+        result.holder_display_name,
+        {k: str(v) for k, v in result.fields.items()},
+        [(c.name, c.outcome.value == "passed", c.detail) for c in result.checks],
+    )
+
+
+def _print_verdict(
+    verdict: str,
+    identifier: str,
+    holder: str,
+    fields: dict[str, str],
+    checks: list[tuple[str, bool, str]],
+) -> int:
     print(f"verdict     {verdict}")
-    if result.identifier:
-        print(f"identifier  {result.identifier}")
-    if result.holder_display_name:
-        print(f"holder      {result.holder_display_name}")
-    for name, value in sorted(result.fields.items()):
+    if identifier:
+        print(f"identifier  {identifier}")
+    if holder:
+        print(f"holder      {holder}")
+    for name, value in sorted(fields.items()):
         print(f"  {name} = {value}")
-    for check in result.checks:
-        print(f"  [{'ok' if check.passed else 'FAILED'}] {check.name}: {check.detail}")
+    for name, passed, detail in checks:
+        print(f"  [{'ok' if passed else 'FAILED'}] {name}: {detail}")
     return 0 if verdict == "VALID" else 1
+
+
+def cmd_bundle_fetch(args: argparse.Namespace) -> int:
+    """Fetch an offline trust bundle, or the delta to the one in FILE."""
+    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+    from services.verifier.bundle import (
+        OfflineBundle,
+        open_bundle,
+        read_bundle_file,
+        write_bundle_file,
+    )
+
+    cfg = _load(args)
+    out = Path(args.out)
+    ca_pem = Path(cfg.tls.ca_file).read_bytes()
+    held: OfflineBundle | None = None
+    if out.exists() and not args.full:
+        try:
+            held = open_bundle(read_bundle_file(out), ca_pem=ca_pem, now=utcnow())
+        except CertsealError as exc:
+            print(f"{out}: {exc}; fetching a full bundle", file=sys.stderr)
+    if held is not None and len(held.messages) > args.max_deltas:
+        held = None  # start afresh rather than carry a long chain
+
+    async def call(since: OfflineBundle | None) -> Any:
+        async with secure_channel(
+            cfg.cli.verifier_target,
+            cfg.tls.ca_file,
+            cfg.cli.cert_file,
+            cfg.cli.key_file,
+        ) as channel:
+            stub = verifier_pb2_grpc.VerifierStub(channel)
+            request = verifier_pb2.ExportTrustBundleRequest(
+                since_version=since.version if since else 0,
+                group=since.group if since else "",
+            )
+            try:
+                return await stub.ExportTrustBundle(request)
+            except grpc.aio.AioRpcError as exc:
+                raise error_from_rpc(exc) from None
+
+    try:
+        reply = asyncio.run(call(held))
+    except CertsealError as exc:
+        if held is None or exc.kind.value != "FAILED_PRECONDITION":
+            raise
+        print(f"{exc}; fetching a full bundle", file=sys.stderr)
+        held, reply = None, asyncio.run(call(None))
+    messages = [*(held.messages if held and reply.base_version else ()), reply.bundle]
+    bundle = open_bundle(messages, ca_pem=ca_pem, now=utcnow())
+    write_bundle_file(out, bundle.messages)
+    kind = f"delta from {reply.base_version}" if reply.base_version else "full"
+    print(
+        f"{out}: bundle {bundle.version} of group {bundle.group} ({kind}, "
+        f"{reply.listed_licences} lineages in this message); lists "
+        f"{len(bundle.content.licences)} lineages and {len(bundle.content.keys)} keys; "
+        f"valid until {bundle.valid_until.isoformat()}"
+    )
+    return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -509,6 +621,8 @@ Try, in another terminal (the CLI finds {stack.config_file}):
       --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
   .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
   .venv/bin/certseal verify --purpose 窗口办事 LC1:...      (or --image code.png)
+  .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
+  .venv/bin/certseal verify --offline --bundle counter.bundle LC1:...
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
@@ -664,10 +778,28 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="verify a scanned code or QR image")
     verify.add_argument("code", nargs="?", default="", help="the scanned text")
     verify.add_argument("--image", help="a PNG or JPEG of the QR code instead")
+    verify.add_argument("--purpose", help="the purpose of use (用证事由), online")
     verify.add_argument(
-        "--purpose", required=True, help="the purpose of use (用证事由)"
+        "--offline", action="store_true", help="verify with a trust bundle, no network"
     )
+    verify.add_argument("--bundle", help="the trust bundle file for --offline")
     verify.set_defaults(func=cmd_verify)
+
+    bundles = sub.add_parser("bundle", help="offline trust bundles").add_subparsers(
+        dest="bundle_command", required=True
+    )
+    fetch = bundles.add_parser(
+        "fetch", help="fetch a bundle from the verifier, or update the one in --out"
+    )
+    fetch.add_argument("--out", required=True, help="the bundle file")
+    fetch.add_argument("--full", action="store_true", help="never a delta")
+    fetch.add_argument(
+        "--max-deltas",
+        type=int,
+        default=50,
+        help="fetch a full bundle once the file holds this many deltas",
+    )
+    fetch.set_defaults(func=cmd_bundle_fetch)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True

@@ -21,8 +21,11 @@ from typing import Any
 import base45
 import cbor2
 import segno
+import zxingcpp
+from PIL import Image, UnidentifiedImageError
 
 from certseal.crypto import InvalidSignature, Signer, Suite, verify
+from certseal.errors import invalid
 
 LICENCE_CODE_PREFIX = "LC1:"
 PRESENTATION_CODE_PREFIX = "PC1:"
@@ -37,6 +40,8 @@ _COSE_SIGN1_TAG = 18
 _HEADER_ALG, _HEADER_KID = 1, 4
 _MAX_CODE_CHARS = 8192
 _MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 class CodeStage(enum.Enum):
@@ -182,3 +187,27 @@ def qr_png(text: str, *, scale: int = 4) -> bytes:
     out = io.BytesIO()
     qr.save(out, kind="png", scale=scale, border=4)
     return out.getvalue()
+
+
+def read_qr_image(data: bytes) -> str:
+    """The text of the QR code in a PNG or JPEG, or INVALID_ARGUMENT saying why not."""
+    if not data:
+        raise invalid("image", "is required: a PNG or JPEG of the QR code")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise invalid("image", f"is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in ("PNG", "JPEG"):
+                raise invalid("image", f"is {image.format}; send a PNG or JPEG")
+            image.load()
+            found = zxingcpp.read_barcodes(image, formats=_QR)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise invalid("image", "is not a readable PNG or JPEG") from None
+    texts = [b.text for b in found if b.valid and b.text]
+    if not texts:
+        raise invalid("image", "contains no readable QR code")
+    if len(set(texts)) > 1:
+        raise invalid(
+            "image", f"contains {len(set(texts))} different QR codes; show one"
+        )
+    return texts[0]

@@ -99,6 +99,10 @@ class VerifierConfig:
     fetch_max_wait_ms: int = 20
     session_timeout_s: float = 6.0
     max_request_bytes: int = 1024 * 1024
+    # Offline trust bundles: how long a counter may rely on one, and how often a new
+    # snapshot is taken when asked (a snapshot scans the whole index).
+    bundle_validity_s: int = 24 * 3600
+    bundle_refresh_s: float = 10.0
 
 
 @dataclass

@@ -88,6 +88,7 @@ async def deployments(stack, config, issuer, tmp_path_factory):
     home = tmp_path_factory.mktemp("verifiers")
     config_file = home / "config.toml"
     config.verifier.data_dir = str(home / "data")
+    config.verifier.bundle_refresh_s = 0  # a snapshot per export: tests see each change
     config_file.write_text(dump_config(config))
     groups = {}
     for name in ("x", "y"):
@@ -526,3 +527,102 @@ async def test_a_new_group_replays_everything_and_agrees_with_the_database(
             await verdict_everywhere({"late": late.stub}, code, wanted, within=60)
     finally:
         await late.stop()
+
+
+async def certseal_cli(config, deployment, *args: str) -> tuple[int, str]:
+    """Run the ``certseal`` CLI against one verifier deployment; exit code and output."""
+    config_file = deployment.home / f"cli-{deployment.group}.toml"
+    config.cli.verifier_target = f"localhost:{deployment.port}"
+    config_file.write_text(dump_config(config))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "certseal",
+        "--config",
+        str(config_file),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return process.returncode, out.decode()
+
+
+async def test_offline_bundle_full_then_delta(
+    deployments, verifiers, dept, config, connect, tmp_path
+):
+    stub = dept.clients.issuer
+    kept, kept_code = await valid_licence(dept, verifiers)
+    revoked, revoked_code = await valid_licence(dept, verifiers)
+    await stub.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=revoked.identifier, reason="伪造", kind=pb.REVOCATION_KIND_REVOKE
+        )
+    )
+    await verdict_everywhere(verifiers, revoked_code, verifier_pb2.VERDICT_REVOKED)
+    x = next(iter(deployments.values()))
+    bundle = tmp_path / "counter.bundle"
+    code, out = await certseal_cli(config, x, "bundle", "fetch", "--out", str(bundle))
+    assert code == 0 and "(full," in out, out
+
+    async def offline(text: str) -> tuple[int, str]:
+        return await certseal_cli(
+            config, x, "verify", "--offline", "--bundle", str(bundle), text
+        )
+
+    code, out = await offline(kept_code)
+    assert code == 0 and "verdict     VALID" in out and "not listed in bundle" in out
+    code, out = await offline(revoked_code)
+    assert code == 1 and "verdict     REVOKED" in out, out
+    shown = (
+        await connect("app:yueshengshi").issuer.CreatePresentationCode(
+            pb.CreatePresentationCodeRequest(identifier=kept.identifier)
+        )
+    ).text
+
+    # a suspension later: the next fetch is a delta, and the file carries both
+    await stub.SuspendLicence(pb.SuspendLicenceRequest(identifier=kept.identifier))
+    await verdict_everywhere(verifiers, kept_code, verifier_pb2.VERDICT_SUSPENDED)
+    code, out = await certseal_cli(config, x, "bundle", "fetch", "--out", str(bundle))
+    assert code == 0 and "delta from" in out and "1 lineages in this message" in out
+    code, out = await offline(kept_code)
+    assert code == 1 and "verdict     SUSPENDED" in out, out
+
+    # the delta is signed by this verifier; a bundle from another group is replaced
+    # by a full one rather than mixed
+    y = list(deployments.values())[1]
+    code, out = await certseal_cli(config, y, "bundle", "fetch", "--out", str(bundle))
+    assert code == 0 and "(full," in out and y.group in out, out
+
+    # presentation codes need the online replay guard; a damaged file is refused
+    code, out = await offline(shown)
+    assert code == 2 and "verified online only" in out
+    bundle.write_bytes(bundle.read_bytes()[:-5])
+    code, out = await offline(kept_code)
+    assert code == 2 and "error: bundle:" in out and "Traceback" not in out
+
+
+async def test_export_trust_bundle_rpc(verifiers):
+    stub = next(iter(verifiers.values()))
+    full = await stub.ExportTrustBundle(verifier_pb2.ExportTrustBundleRequest())
+    assert full.base_version == 0 and full.keys > 0 and full.version > 0
+    same = await stub.ExportTrustBundle(
+        verifier_pb2.ExportTrustBundleRequest(
+            since_version=full.version, group=full.group
+        )
+    )
+    assert same.base_version == full.version
+    for since, kind in (
+        (full.version + 10**9, grpc.StatusCode.INVALID_ARGUMENT),
+        (1, grpc.StatusCode.FAILED_PRECONDITION),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ExportTrustBundle(
+                verifier_pb2.ExportTrustBundleRequest(
+                    since_version=since, group=full.group
+                )
+            )
+        assert err.value.code() is kind
+        assert dict(err.value.trailing_metadata())["certseal-error-field"] == (
+            "since_version"
+        )

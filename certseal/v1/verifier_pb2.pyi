@@ -171,3 +171,31 @@ class GetIndexStatusResponse(_message.Message):
     trust_entries: int
     last_event_time: _timestamp_pb2.Timestamp
     def __init__(self, group: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., licence_entries: _Optional[int] = ..., trust_entries: _Optional[int] = ..., last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ExportTrustBundleRequest(_message.Message):
+    __slots__ = ("since_version", "group")
+    SINCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    since_version: int
+    group: str
+    def __init__(self, since_version: _Optional[int] = ..., group: _Optional[str] = ...) -> None: ...
+
+class ExportTrustBundleResponse(_message.Message):
+    __slots__ = ("bundle", "version", "base_version", "valid_until", "listed_licences", "keys", "index_time", "group")
+    BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    BASE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LISTED_LICENCES_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_TIME_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    bundle: bytes
+    version: int
+    base_version: int
+    valid_until: _timestamp_pb2.Timestamp
+    listed_licences: int
+    keys: int
+    index_time: _timestamp_pb2.Timestamp
+    group: str
+    def __init__(self, bundle: _Optional[bytes] = ..., version: _Optional[int] = ..., base_version: _Optional[int] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., listed_licences: _Optional[int] = ..., keys: _Optional[int] = ..., index_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ...) -> None: ...

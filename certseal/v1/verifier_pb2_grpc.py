@@ -57,6 +57,11 @@ class VerifierStub:
                 request_serializer=certseal_dot_v1_dot_verifier__pb2.GetIndexStatusRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_verifier__pb2.GetIndexStatusResponse.FromString,
                 _registered_method=True)
+        self.ExportTrustBundle = channel.unary_unary(
+                '/certseal.v1.Verifier/ExportTrustBundle',
+                request_serializer=certseal_dot_v1_dot_verifier__pb2.ExportTrustBundleRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_verifier__pb2.ExportTrustBundleResponse.FromString,
+                _registered_method=True)
 
 
 class VerifierServicer:
@@ -89,6 +94,14 @@ class VerifierServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportTrustBundle(self, request, context):
+        """A signed snapshot for offline counters (docs/codes.md, "Offline trust bundles"),
+        or its delta since a version the counter already holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerifierServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +124,11 @@ def add_VerifierServicer_to_server(servicer, server):
                     servicer.GetIndexStatus,
                     request_deserializer=certseal_dot_v1_dot_verifier__pb2.GetIndexStatusRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_verifier__pb2.GetIndexStatusResponse.SerializeToString,
+            ),
+            'ExportTrustBundle': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportTrustBundle,
+                    request_deserializer=certseal_dot_v1_dot_verifier__pb2.ExportTrustBundleRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_verifier__pb2.ExportTrustBundleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +242,33 @@ class Verifier:
             '/certseal.v1.Verifier/GetIndexStatus',
             certseal_dot_v1_dot_verifier__pb2.GetIndexStatusRequest.SerializeToString,
             certseal_dot_v1_dot_verifier__pb2.GetIndexStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportTrustBundle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Verifier/ExportTrustBundle',
+            certseal_dot_v1_dot_verifier__pb2.ExportTrustBundleRequest.SerializeToString,
+            certseal_dot_v1_dot_verifier__pb2.ExportTrustBundleResponse.FromString,
             options,
             channel_credentials,
             insecure,

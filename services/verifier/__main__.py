@@ -21,7 +21,8 @@ from services.verifier.app import (
     create_app,
     prepare_data_dir,
 )
-from services.verifier.servicer import VerifierServicer
+from services.verifier.bundle import BundleSigner, SnapshotStore
+from services.verifier.servicer import BundleExporter, VerifierServicer
 
 
 def main() -> None:
@@ -46,7 +47,21 @@ def main() -> None:
     prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg)))
     state = create_app(cfg)
 
-    servicer = VerifierServicer(group=cfg.verifier.group, state=state)
+    vcfg = cfg.verifier
+    servicer = VerifierServicer(
+        group=vcfg.group,
+        state=state,
+        bundles=BundleExporter(
+            group=vcfg.group,
+            state=state,
+            store=SnapshotStore(data_dir / "bundles"),
+            refresh_s=vcfg.bundle_refresh_s,
+        ),
+        bundle_signer=BundleSigner(
+            Path(cfg.tls.cert_file).read_bytes(), Path(cfg.tls.key_file).read_bytes()
+        ),
+        bundle_validity_s=vcfg.bundle_validity_s,
+    )
     grpc_service = GrpcService(
         config=cfg, servicer=servicer, freshness=state.freshness, metrics=Metrics()
     )

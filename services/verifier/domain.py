@@ -115,6 +115,7 @@ class IndexEntry:
     type_code: str
     lineage_version: int
     transferred_to: str = ""
+    basis: str = ""  # where the entry comes from, when not this group's index
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +354,11 @@ def evaluate(
             Verdict.UNKNOWN_LICENCE, "licence", f"{code.lineage} is not indexed"
         )
     checks.append(
-        Check("licence", Outcome.PASSED, f"lineage version {index.lineage_version}")
+        Check(
+            "licence",
+            Outcome.PASSED,
+            index.basis or f"lineage version {index.lineage_version}",
+        )
     )
     if code.version < index.version:
         return result(

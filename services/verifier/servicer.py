@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
-import io
 from collections.abc import Callable
 
 import grpc
-import zxingcpp
-from PIL import Image, UnidentifiedImageError
 
 from certseal import codes
-from certseal.errors import invalid
+from certseal.errors import invalid, precondition
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS, new_event_id
 from certseal.rpc import current_caller
 from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2, verifier_pb2_grpc
 from certseal.v1 import verifier_pb2 as pb
 from services.verifier.app import Freshness, VerifierState
+from services.verifier.bundle import (
+    BundleContent,
+    BundleSigner,
+    Snapshot,
+    SnapshotStore,
+    payload,
+)
 from services.verifier.domain import (
     CodeKind,
     Verdict,
@@ -27,36 +32,15 @@ from services.verifier.domain import (
     malformed,
     parse_code,
 )
-from services.verifier.index import index_entry, nonce_presented, trust_entry
+from services.verifier.index import (
+    index_entry,
+    listed_licence,
+    nonce_presented,
+    trust_entry,
+)
 
 _MAX_CODE = 8192
 MAX_BATCH = 500
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
-_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
-
-
-def decode_image(data: bytes) -> str:
-    """The text of the QR code in a PNG or JPEG, or INVALID_ARGUMENT saying why not."""
-    if not data:
-        raise invalid("image", "is required: a PNG or JPEG of the QR code")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise invalid("image", f"is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("PNG", "JPEG"):
-                raise invalid("image", f"is {image.format}; send a PNG or JPEG")
-            image.load()
-            found = zxingcpp.read_barcodes(image, formats=_QR)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise invalid("image", "is not a readable PNG or JPEG") from None
-    texts = [b.text for b in found if b.valid and b.text]
-    if not texts:
-        raise invalid("image", "contains no readable QR code")
-    if len(set(texts)) > 1:
-        raise invalid(
-            "image", f"contains {len(set(texts))} different QR codes; show one"
-        )
-    return texts[0]
 
 
 class NonceGuard:
@@ -106,6 +90,69 @@ def result_message(result: Verification, freshness: Freshness) -> pb.Verificatio
     return message
 
 
+class BundleExporter:
+    """Takes offline-bundle snapshots of a group's index, at most once per interval.
+
+    A snapshot scans every lineage, yielding to the event loop as it goes so that
+    verifications are not held up; unchanged content keeps its version.
+    """
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        state: VerifierState,
+        store: SnapshotStore,
+        refresh_s: float,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ):
+        self._group = group
+        self._state = state
+        self._store = store
+        self._refresh = dt.timedelta(seconds=refresh_s)
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._current: tuple[dt.datetime, Snapshot] | None = None
+
+    async def current(self) -> Snapshot:
+        """A snapshot no older than the refresh interval."""
+        async with self._lock:
+            now = self._clock()
+            if self._current and now - self._current[0] < self._refresh:
+                return self._current[1]
+            index_time = self._state.freshness.last_event_time
+            content = await self._scan()
+            latest = self._store.latest()
+            if latest is not None and latest.content == content:
+                snapshot = Snapshot(self._group, latest.version, content, index_time)
+            else:
+                version = int(now.timestamp() * 1000)
+                if latest is not None:
+                    version = max(version, latest.version + 1)
+                snapshot = Snapshot(self._group, version, content, index_time)
+                self._store.add(snapshot)
+            self._current = (now, snapshot)
+            return snapshot
+
+    def get(self, version: int) -> Snapshot | None:
+        """A kept snapshot."""
+        return self._store.get(version)
+
+    async def _scan(self) -> BundleContent:
+        keys = {
+            key.kid: key
+            for key in (trust_entry(stored) for stored in self._state.trust.values())
+        }
+        licences = {}
+        for count, (lineage, stored) in enumerate(self._state.index.items(), 1):
+            listed = listed_licence(stored)
+            if listed is not None:
+                licences[lineage.decode()] = listed
+            if count % 5000 == 0:
+                await asyncio.sleep(0)
+        return BundleContent(keys, licences)
+
+
 class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
     """Answers from the worker's own tables; never a network round trip per request."""
 
@@ -114,6 +161,9 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         *,
         group: str,
         state: VerifierState,
+        bundles: BundleExporter,
+        bundle_signer: BundleSigner,
+        bundle_validity_s: int,
         clock: Callable[[], dt.datetime] = utcnow,
     ):
         self._group = group
@@ -121,6 +171,9 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         self._freshness = state.freshness
         self._clock = clock
         self._nonces = NonceGuard()
+        self._bundles = bundles
+        self._bundle_signer = bundle_signer
+        self._bundle_validity = dt.timedelta(seconds=bundle_validity_s)
 
     async def verify(self, text: str, purpose: str) -> Verification:
         """Verify one scanned text and publish the use (for any code that names a licence)."""
@@ -187,7 +240,7 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         self, request: pb.VerifyImageRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyImageResponse:
         _purpose(request.purpose)
-        text = decode_image(request.image)
+        text = codes.read_qr_image(request.image)
         return pb.VerifyImageResponse(
             result=result_message(
                 await self.verify(text, request.purpose), self._freshness
@@ -243,6 +296,39 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             licence_entries=len(self._state.index),
             trust_entries=len(self._state.trust),
             last_event_time=ts(self._freshness.last_event_time),
+        )
+
+    async def ExportTrustBundle(
+        self, request: pb.ExportTrustBundleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportTrustBundleResponse:
+        snapshot = await self._bundles.current()
+        base = None
+        if request.since_version and request.group in ("", self._group):
+            if request.since_version > snapshot.version:
+                raise invalid(
+                    "since_version",
+                    f"{request.since_version} is newer than group {self._group}'s "
+                    f"latest bundle {snapshot.version}: it comes from another group",
+                )
+            base = self._bundles.get(request.since_version)
+            if base is None:
+                raise precondition(
+                    f"group {self._group} no longer keeps bundle version "
+                    f"{request.since_version}; fetch a full bundle (since_version 0)",
+                    field="since_version",
+                )
+        now = self._clock()
+        valid_until = now + self._bundle_validity
+        message = payload(snapshot, issued_at=now, valid_until=valid_until, base=base)
+        return pb.ExportTrustBundleResponse(
+            bundle=self._bundle_signer.sign(message),
+            version=snapshot.version,
+            base_version=base.version if base else 0,
+            valid_until=ts(valid_until),
+            listed_licences=len(message["licences"]),
+            keys=len(message["keys"]),
+            index_time=ts(snapshot.index_time),
+            group=self._group,
         )
 
 

@@ -1,0 +1,507 @@
+"""Offline trust bundles: what a counter without network needs to verify licence codes.
+
+A bundle is a signed snapshot of one verifier group's view: the whole trust list (every
+key with its status history) and every lineage whose current state differs from what its
+first code says (not valid, or replaced by a later version), the revocation-list model
+of the EU DCC. A lineage that is not listed is taken as the code itself states it. A
+delta carries the lineages that changed since an earlier version and the ones no longer
+listed, plus the trust list (it is small).
+
+Each message is a COSE_Sign1 (RFC 9052) whose protected header holds the signing
+verifier's certificate (x5chain, label 33); that certificate must be issued by the
+platform CA to a ``service:`` identity. A bundle file is a CBOR array of such messages:
+one full snapshot followed by the deltas applied to it, so every byte an offline counter
+relies on is signed by a verifier. A bundle past its ``valid_until`` is refused.
+
+No gRPC and no Faust here: the servicer scans the index, the CLI reads the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import cbor2
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.x509.oid import NameOID
+
+from certseal import codes
+from certseal.errors import CertsealError, invalid, precondition
+from certseal.identifiers import LicenceId, parse_licence_id
+from services.verifier.domain import (
+    CodeKind,
+    IndexEntry,
+    TrustEntry,
+    Verification,
+    evaluate,
+    malformed,
+    parse_code,
+)
+
+FORMAT = "certseal-trust-bundle/1"
+_COSE_SIGN1_TAG = 18
+_ALG, _X5CHAIN = 1, 33
+_ES256, _EDDSA = -7, -8
+
+
+@dataclass(frozen=True, slots=True)
+class ListedLicence:
+    """A lineage an offline counter must not take at its code's word."""
+
+    version: int
+    status: str
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    lineage_version: int
+
+
+@dataclass(frozen=True)
+class BundleContent:
+    """What a bundle lists: keys by kid and lineages by lineage."""
+
+    keys: dict[str, TrustEntry]
+    licences: dict[str, ListedLicence]
+
+
+# -- CBOR forms ---------------------------------------------------------------------
+
+
+def _us(value: dt.datetime) -> int:
+    return round(value.timestamp() * 1_000_000)
+
+
+def _from_us(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value / 1_000_000, dt.UTC)
+
+
+def _key_row(key: TrustEntry) -> list[Any]:
+    return [
+        bytes.fromhex(key.kid),
+        key.department_code,
+        key.suite,
+        key.public_key,
+        key.status,
+        _us(key.not_before),
+        _us(key.not_after),
+        _us(key.revoked_at) if key.revoked_at else None,
+        key.presentation_key,
+        key.key_version,
+    ]
+
+
+def _key_from_row(row: list[Any]) -> TrustEntry:
+    kid, dept, suite, public_key, status, nbf, naf, revoked, pres, version = row
+    return TrustEntry(
+        kid=kid.hex(),
+        department_code=dept,
+        suite=suite,
+        public_key=public_key,
+        status=status,
+        not_before=_from_us(nbf),
+        not_after=_from_us(naf),
+        revoked_at=_from_us(revoked) if revoked is not None else None,
+        presentation_key=pres,
+        key_version=version,
+    )
+
+
+def _licence_row(entry: ListedLicence) -> list[Any]:
+    return [
+        entry.version,
+        entry.status,
+        _us(entry.valid_from),
+        _us(entry.valid_until),
+        entry.lineage_version,
+    ]
+
+
+def _licence_from_row(row: list[Any]) -> ListedLicence:
+    version, status, valid_from, valid_until, lineage_version = row
+    return ListedLicence(
+        version, status, _from_us(valid_from), _from_us(valid_until), lineage_version
+    )
+
+
+def encode_content(content: BundleContent) -> dict[str, Any]:
+    """The CBOR-ready form of a snapshot (also how snapshots are kept on disk)."""
+    return {
+        "keys": [_key_row(k) for k in sorted(content.keys.values(), key=_kid)],
+        "licences": {n: _licence_row(e) for n, e in sorted(content.licences.items())},
+    }
+
+
+def decode_content(data: Mapping[str, Any]) -> BundleContent:
+    """The snapshot a CBOR form stands for."""
+    keys = [_key_from_row(row) for row in data["keys"]]
+    return BundleContent(
+        {k.kid: k for k in keys},
+        {n: _licence_from_row(row) for n, row in data["licences"].items()},
+    )
+
+
+def _kid(key: TrustEntry) -> str:
+    return key.kid
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A versioned snapshot as one verifier group took it."""
+
+    group: str
+    version: int
+    content: BundleContent
+    index_time: dt.datetime | None
+
+
+class SnapshotStore:
+    """The snapshots a verifier group exported, on disk, so deltas survive restarts.
+
+    The newest ``keep`` are kept; a delta from an older version is refused and the
+    counter fetches a full bundle.
+    """
+
+    def __init__(self, folder: Path, *, keep: int = 48):
+        self._folder = folder
+        self._keep = keep
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _versions(self) -> list[int]:
+        return sorted(
+            int(p.stem) for p in self._folder.glob("*.cbor") if p.stem.isdigit()
+        )
+
+    def get(self, version: int) -> Snapshot | None:
+        """The snapshot of ``version``, if it is kept."""
+        path = self._folder / f"{version}.cbor"
+        if not path.exists():
+            return None
+        data = cbor2.loads(path.read_bytes())
+        index_time = data["index_time"]
+        return Snapshot(
+            data["group"],
+            data["version"],
+            decode_content(data["content"]),
+            _from_us(index_time) if index_time is not None else None,
+        )
+
+    def latest(self) -> Snapshot | None:
+        """The newest kept snapshot."""
+        versions = self._versions()
+        return self.get(versions[-1]) if versions else None
+
+    def add(self, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` and drop the oldest beyond ``keep``."""
+        data = {
+            "group": snapshot.group,
+            "version": snapshot.version,
+            "index_time": _us(snapshot.index_time) if snapshot.index_time else None,
+            "content": encode_content(snapshot.content),
+        }
+        write_atomically(self._folder / f"{snapshot.version}.cbor", cbor2.dumps(data))
+        for version in self._versions()[: -self._keep]:
+            (self._folder / f"{version}.cbor").unlink(missing_ok=True)
+
+
+def payload(
+    snapshot: Snapshot,
+    *,
+    issued_at: dt.datetime,
+    valid_until: dt.datetime,
+    base: Snapshot | None = None,
+) -> dict[str, Any]:
+    """The signed payload: the full snapshot, or the delta from ``base``."""
+    body = encode_content(snapshot.content)
+    message: dict[str, Any] = {
+        "format": FORMAT,
+        "group": snapshot.group,
+        "version": snapshot.version,
+        "issued_at": _us(issued_at),
+        "valid_until": _us(valid_until),
+        "index_time": _us(snapshot.index_time) if snapshot.index_time else None,
+        "keys": body["keys"],
+    }
+    if base is None:
+        message["licences"] = body["licences"]
+        return message
+    old = base.content.licences
+    message["base"] = base.version
+    message["licences"] = {
+        name: row
+        for name, row in body["licences"].items()
+        if name not in old or _licence_row(old[name]) != row
+    }
+    message["removed"] = sorted(set(old) - set(snapshot.content.licences))
+    return message
+
+
+# -- signing ------------------------------------------------------------------------
+
+
+class BundleSigner:
+    """Signs bundles with a verifier's own mTLS key; the certificate goes along."""
+
+    def __init__(self, cert_pem: bytes, key_pem: bytes):
+        self._cert_der = x509.load_pem_x509_certificate(cert_pem).public_bytes(
+            serialization.Encoding.DER
+        )
+        key = serialization.load_pem_private_key(key_pem, None)
+        if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
+            key.curve, ec.SECP256R1
+        ):
+            self._alg = _ES256
+        elif isinstance(key, ed25519.Ed25519PrivateKey):
+            self._alg = _EDDSA
+        else:
+            raise precondition(
+                "the verifier's TLS key must be EC P-256 or Ed25519 to sign bundles"
+            )
+        self._key = key
+
+    def sign(self, message: dict[str, Any]) -> bytes:
+        """The COSE_Sign1 of ``message``."""
+        protected = cbor2.dumps({_ALG: self._alg, _X5CHAIN: self._cert_der})
+        body = cbor2.dumps(message)
+        tbs = _sig_structure(protected, body)
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(self._key.sign(tbs, ec.ECDSA(hashes.SHA256())))
+            signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        else:
+            assert isinstance(self._key, ed25519.Ed25519PrivateKey)
+            signature = self._key.sign(tbs)
+        return cbor2.dumps(
+            cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, body, signature])
+        )
+
+    def __repr__(self) -> str:
+        return "BundleSigner(<key withheld>)"
+
+
+def _sig_structure(protected: bytes, body: bytes) -> bytes:
+    return cbor2.dumps(["Signature1", protected, b"", body])
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfflineBundle:
+    """A verified bundle file, with its deltas applied."""
+
+    group: str
+    version: int
+    issued_at: dt.datetime
+    valid_until: dt.datetime
+    index_time: dt.datetime | None
+    signer: str
+    content: BundleContent
+    messages: tuple[bytes, ...]
+
+
+def bad_bundle(message: str) -> CertsealError:
+    """The error for a bundle that cannot be used."""
+    return invalid("bundle", message)
+
+
+def _open_message(
+    message: bytes, ca: x509.Certificate
+) -> tuple[dict[str, Any], str, x509.Certificate]:
+    try:
+        obj = cbor2.loads(message)
+        protected, _unprotected, body, signature = (
+            obj.value if isinstance(obj, cbor2.CBORTag) else obj
+        )
+        header = cbor2.loads(protected)
+        cert = x509.load_der_x509_certificate(header[_X5CHAIN])
+        alg = header[_ALG]
+        data = cbor2.loads(body)
+    except Exception:
+        raise bad_bundle("is not a certseal trust bundle (bad COSE framing)") from None
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise bad_bundle(
+            "is signed by a certificate the platform CA did not issue"
+        ) from None
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    signer = str(names[0].value) if names else ""
+    if not signer.startswith("service:"):
+        raise bad_bundle(f"is signed by {signer!r}, which is not a service identity")
+    tbs = _sig_structure(protected, body)
+    public_key = cert.public_key()
+    try:
+        if alg == _ES256 and isinstance(public_key, ec.EllipticCurvePublicKey):
+            if len(signature) != 64:
+                raise InvalidSignature
+            der = encode_dss_signature(
+                int.from_bytes(signature[:32], "big"),
+                int.from_bytes(signature[32:], "big"),
+            )
+            public_key.verify(der, tbs, ec.ECDSA(hashes.SHA256()))
+        elif alg == _EDDSA and isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, tbs)
+        else:
+            raise InvalidSignature
+    except InvalidSignature:
+        raise bad_bundle("signature does not verify: the file was altered") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise bad_bundle(f"is not in the {FORMAT} format")
+    return data, signer, cert
+
+
+def open_bundle(
+    messages: Iterable[bytes], *, ca_pem: bytes, now: dt.datetime
+) -> OfflineBundle:
+    """Verify every message of a bundle file and apply the deltas in order.
+
+    Raises INVALID_ARGUMENT (field ``bundle``) when a signature, the chain of versions
+    or the format is wrong, and FAILED_PRECONDITION when the bundle is past its validity.
+    """
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    kept = tuple(messages)
+    if not kept:
+        raise bad_bundle("is empty")
+    bundle: OfflineBundle | None = None
+    for message in kept:
+        data, signer, cert = _open_message(message, ca)
+        try:
+            issued_at = _from_us(data["issued_at"])
+            valid_until = _from_us(data["valid_until"])
+            index_time = data["index_time"]
+            keys = decode_content({"keys": data["keys"], "licences": {}}).keys
+            changed = decode_content({"keys": [], "licences": data["licences"]})
+            version, group, base = data["version"], data["group"], data.get("base")
+            removed = list(data.get("removed", []))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise bad_bundle("has a message with missing or mistyped fields") from None
+        if not cert.not_valid_before_utc <= issued_at <= cert.not_valid_after_utc:
+            raise bad_bundle("was signed outside its signer certificate's validity")
+        if bundle is None:
+            if base is not None:
+                raise bad_bundle("starts with a delta; fetch a full bundle")
+            licences = changed.licences
+        else:
+            if base != bundle.version or group != bundle.group:
+                raise bad_bundle(
+                    f"has a delta from {group} version {base}, which does not follow "
+                    f"{bundle.group} version {bundle.version}"
+                )
+            licences = dict(bundle.content.licences)
+            for name in removed:
+                licences.pop(name, None)
+            licences.update(changed.licences)
+        bundle = OfflineBundle(
+            group=group,
+            version=version,
+            issued_at=issued_at,
+            valid_until=valid_until,
+            index_time=_from_us(index_time) if index_time is not None else None,
+            signer=signer,
+            content=BundleContent(keys, licences),
+            messages=(*bundle.messages, message) if bundle else (message,),
+        )
+    assert bundle is not None
+    if now >= bundle.valid_until:
+        raise precondition(
+            f"the trust bundle expired at {bundle.valid_until.isoformat()}; "
+            "fetch a fresh one (certseal bundle fetch)",
+            field="bundle",
+        )
+    return bundle
+
+
+def read_bundle_file(path: Path) -> list[bytes]:
+    """The messages of a bundle file."""
+    try:
+        messages = cbor2.loads(path.read_bytes())
+    except OSError as exc:
+        raise bad_bundle(f"{path} cannot be read: {exc.strerror}") from None
+    except Exception:
+        raise bad_bundle(f"{path} is not a certseal trust bundle file") from None
+    if not isinstance(messages, list) or not all(
+        isinstance(m, bytes) for m in messages
+    ):
+        raise bad_bundle(f"{path} is not a certseal trust bundle file")
+    return messages
+
+
+def write_bundle_file(path: Path, messages: Iterable[bytes]) -> None:
+    """Write a bundle file atomically."""
+    write_atomically(path, cbor2.dumps(list(messages)))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``; a crash leaves the old file or the new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+# -- offline verification -----------------------------------------------------------
+
+
+def verify_offline(text: str, bundle: OfflineBundle, now: dt.datetime) -> Verification:
+    """The verdict for a licence code from a bundle alone.
+
+    A presentation code is refused (it needs the online replay guard); a lineage the
+    bundle does not list is taken as its code states it.
+    """
+    try:
+        code = parse_code(text)
+    except codes.MalformedCode as exc:
+        return malformed(exc)
+    if code.kind is CodeKind.PRESENTATION:
+        raise invalid(
+            "code",
+            "is a presentation code (PC1:); those are verified online only. "
+            "Ask for the licence code (LC1:) or go online",
+        )
+    when = bundle.index_time.isoformat() if bundle.index_time else "the start"
+    entry = bundle.content.licences.get(code.lineage)
+    if entry is None:
+        index = IndexEntry(
+            lineage=code.lineage,
+            identifier=code.identifier,
+            version=code.version,
+            status="01",
+            valid_from=code.not_before or code.issued_at,
+            valid_until=code.expires_at,
+            issuer_code=code.issuer_code,
+            type_code=code.type_code,
+            lineage_version=0,
+            basis=f"not listed in bundle {bundle.version} (events up to {when})",
+        )
+    else:
+        lid: LicenceId = parse_licence_id(code.identifier)
+        index = IndexEntry(
+            lineage=code.lineage,
+            identifier=str(replace(lid, version=entry.version)),
+            version=entry.version,
+            status=entry.status,
+            valid_from=entry.valid_from,
+            valid_until=entry.valid_until,
+            issuer_code=code.issuer_code,
+            type_code=code.type_code,
+            lineage_version=entry.lineage_version,
+            basis=f"listed in bundle {bundle.version} (events up to {when})",
+        )
+    return evaluate(
+        code,
+        trust=bundle.content.keys.get(code.kid),
+        index=index,
+        nonce_seen=False,
+        now=now,
+    )

@@ -1,0 +1,220 @@
+"""Offline trust bundles: signing, delta chains, refusal of bad or stale bundles, and the
+verdicts an offline counter gets."""
+
+import dataclasses
+import datetime as dt
+
+import cbor2
+import pytest
+
+from certseal.devpki import DevCA
+from certseal.errors import CertsealError, ErrorKind
+from certseal.identifiers import LicenceId
+from services.verifier.bundle import (
+    BundleContent,
+    BundleSigner,
+    ListedLicence,
+    Snapshot,
+    SnapshotStore,
+    open_bundle,
+    payload,
+    read_bundle_file,
+    verify_offline,
+    write_bundle_file,
+)
+from services.verifier.domain import Verdict
+from tests.test_verifier_domain import (
+    DEPT,
+    LID,
+    NOW,
+    licence_code,
+    presentation_code,
+    signer,
+    trust_of,
+)
+
+OTHER = LicenceId(DEPT + "001", DEPT, "ZZZZ0000ZZZZ0000", 1)
+# bundles are signed now (the signer's certificate is fresh); codes are judged at NOW
+SIGNED = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    return DevCA(tmp_path_factory.mktemp("bundle-ca"))
+
+
+@pytest.fixture(scope="module")
+def bundle_signer(ca):
+    ident = ca.identity("service:verifier-test")
+    return BundleSigner(ident.cert_file.read_bytes(), ident.key_file.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def key():
+    return signer()
+
+
+def revoked(version=2, status="03"):
+    return ListedLicence(
+        version,
+        status,
+        NOW - dt.timedelta(days=10),
+        NOW + dt.timedelta(days=10),
+        lineage_version=5,
+    )
+
+
+def snapshot(key, licences, version=1000, group="dept-a"):
+    return Snapshot(
+        group,
+        version,
+        BundleContent({key.kid: trust_of(key)}, dict(licences)),
+        NOW - dt.timedelta(seconds=3),
+    )
+
+
+def sign(bundle_signer, snap, base=None, issued_at=SIGNED, hours=24):
+    return bundle_signer.sign(
+        payload(
+            snap,
+            issued_at=issued_at,
+            valid_until=issued_at + dt.timedelta(hours=hours),
+            base=base,
+        )
+    )
+
+
+def opened(ca, messages, now=SIGNED):
+    return open_bundle(messages, ca_pem=ca.ca_file.read_bytes(), now=now)
+
+
+async def test_unlisted_licence_is_taken_as_its_code_says(ca, bundle_signer, key):
+    bundle = opened(ca, [sign(bundle_signer, snapshot(key, {}))])
+    result = verify_offline(await licence_code(key), bundle, NOW)
+    assert result.verdict is Verdict.VALID
+    licence_check = next(c for c in result.checks if c.name == "licence")
+    assert "not listed in bundle 1000" in licence_check.detail
+    assert result.fields == {"class": "C1"}
+
+
+async def test_listed_statuses_and_versions(ca, bundle_signer, key):
+    bundle = opened(
+        ca, [sign(bundle_signer, snapshot(key, {LID.lineage: revoked(2, "03")}))]
+    )
+    assert verify_offline(await licence_code(key), bundle, NOW).verdict is (
+        Verdict.REVOKED
+    )
+    suspended = opened(
+        ca, [sign(bundle_signer, snapshot(key, {LID.lineage: revoked(2, "02")}))]
+    )
+    assert verify_offline(await licence_code(key), suspended, NOW).verdict is (
+        Verdict.SUSPENDED
+    )
+    amended = opened(
+        ca, [sign(bundle_signer, snapshot(key, {LID.lineage: revoked(3, "01")}))]
+    )
+    result = verify_offline(await licence_code(key), amended, NOW)
+    assert result.verdict is Verdict.SUPERSEDED
+    assert str(dataclasses.replace(LID, version=3)) in result.checks[-1].detail
+
+
+async def test_expired_code_and_unknown_or_revoked_key(ca, bundle_signer, key):
+    bundle = opened(ca, [sign(bundle_signer, snapshot(key, {}))])
+    later = NOW + dt.timedelta(days=11)
+    assert verify_offline(await licence_code(key), bundle, later).verdict is (
+        Verdict.EXPIRED
+    )
+    assert verify_offline(await licence_code(signer()), bundle, NOW).verdict is (
+        Verdict.UNKNOWN_ISSUER
+    )
+    snap = snapshot(key, {})
+    revoked_key = dataclasses.replace(
+        snap,
+        content=BundleContent(
+            {
+                key.kid: trust_of(
+                    key, status="revoked", revoked_at=NOW - dt.timedelta(2)
+                )
+            },
+            {},
+        ),
+    )
+    bundle = opened(ca, [sign(bundle_signer, revoked_key)])
+    assert verify_offline(await licence_code(key), bundle, NOW).verdict is (
+        Verdict.KEY_REVOKED
+    )
+
+
+async def test_malformed_and_presentation_codes(ca, bundle_signer, key):
+    bundle = opened(ca, [sign(bundle_signer, snapshot(key, {}))])
+    assert verify_offline("LC1:not base45!", bundle, NOW).verdict is Verdict.MALFORMED
+    with pytest.raises(CertsealError) as err:
+        verify_offline(await presentation_code(key), bundle, NOW)
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert "verified online only" in err.value.message
+
+
+async def test_delta_chain_applies_changes_and_removals(ca, bundle_signer, key):
+    v1 = snapshot(key, {LID.lineage: revoked(2, "02")}, version=1000)
+    v2 = snapshot(key, {OTHER.lineage: revoked(1, "03")}, version=2000)
+    full, delta = sign(bundle_signer, v1), sign(bundle_signer, v2, base=v1)
+    assert cbor2.loads(cbor2.loads(delta).value[2])["removed"] == [LID.lineage]
+    bundle = opened(ca, [full, delta])
+    assert bundle.version == 2000
+    assert set(bundle.content.licences) == {OTHER.lineage}
+    assert verify_offline(await licence_code(key), bundle, NOW).verdict is (
+        Verdict.VALID
+    )
+    assert verify_offline(await licence_code(key, lid=OTHER), bundle, NOW).verdict is (
+        Verdict.REVOKED
+    )
+    # a delta that does not follow the held version, or that comes first, is refused
+    v3 = snapshot(key, {}, version=3000)
+    with pytest.raises(CertsealError, match="does not follow"):
+        opened(ca, [full, sign(bundle_signer, v3, base=v2)])
+    with pytest.raises(CertsealError, match="starts with a delta"):
+        opened(ca, [delta])
+
+
+def test_stale_tampered_or_foreign_bundles_are_refused(
+    ca, bundle_signer, key, tmp_path
+):
+    message = sign(bundle_signer, snapshot(key, {}), hours=1)
+    with pytest.raises(CertsealError) as err:
+        opened(ca, [message], now=SIGNED + dt.timedelta(hours=1))
+    assert err.value.kind is ErrorKind.FAILED_PRECONDITION
+    assert "expired" in err.value.message
+
+    tampered = bytearray(message)
+    tampered[-70] ^= 1  # inside the payload, before the signature
+    with pytest.raises(CertsealError, match="altered"):
+        opened(ca, [bytes(tampered)])
+
+    other_ca = DevCA(tmp_path / "other-ca")
+    with pytest.raises(CertsealError, match="did not issue"):
+        opened(other_ca, [message])
+
+    dept = ca.identity(f"dept:{DEPT}")
+    not_a_service = BundleSigner(
+        dept.cert_file.read_bytes(), dept.key_file.read_bytes()
+    )
+    with pytest.raises(CertsealError, match="not a service identity"):
+        opened(ca, [sign(not_a_service, snapshot(key, {}))])
+
+    path = tmp_path / "counter.bundle"
+    path.write_bytes(b"garbage")
+    with pytest.raises(CertsealError, match="not a certseal trust bundle file"):
+        read_bundle_file(path)
+    write_bundle_file(path, [message])
+    assert read_bundle_file(path) == [message]
+    assert "key withheld" in repr(bundle_signer)
+
+
+def test_snapshot_store_keeps_the_newest(tmp_path, key):
+    store = SnapshotStore(tmp_path / "bundles", keep=2)
+    for version in (1, 2, 3):
+        store.add(snapshot(key, {LID.lineage: revoked()}, version=version))
+    assert store.get(1) is None
+    latest = store.latest()
+    assert latest is not None and latest.version == 3
+    assert latest.content == snapshot(key, {LID.lineage: revoked()}).content
