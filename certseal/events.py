@@ -22,6 +22,8 @@ LICENCE_EVENTS = "certseal.licence-events.v1"
 TRUST_EVENTS = "certseal.trust-events.v1"
 SEAL_EVENTS = "certseal.seal-events.v1"
 LICENCE_USAGE = "certseal.licence-usage.v1"
+VERIFIER_DEAD_LETTERS = "certseal.verifier-dead-letters.v1"
+_DAY_MS = 24 * 3600 * 1000
 CONTENT_TYPE = "application/protobuf"
 
 
@@ -32,22 +34,40 @@ class TopicSpec:
     name: str
     partitions: int
     compacted: bool = False
-    retention_ms: int = 7 * 24 * 3600 * 1000
+    retention_ms: int = 7 * _DAY_MS
+    # compacted topics: every event stays at least this long before compaction may
+    # drop it for a newer one with the same key
+    min_compaction_lag_ms: int = 0
 
     def configs(self) -> dict[str, str]:
         """Topic configs for the create request."""
         if self.compacted:
-            return {"cleanup.policy": "compact"}
+            return {
+                "cleanup.policy": "compact",
+                "min.compaction.lag.ms": str(self.min_compaction_lag_ms),
+            }
         return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
 
 
 def default_topics(partitions: int = 12) -> list[TopicSpec]:
-    """The topics every deployment has; the trust list is small and compacted."""
+    """The topics every deployment has.
+
+    Licence events are compacted by lineage after 7 days: integrators resuming within
+    a week see every event, and a verifier group started at any time still finds the
+    latest event of every lineage, which is its whole index. The trust list is small
+    and compacted at once.
+    """
     return [
-        TopicSpec(LICENCE_EVENTS, partitions),
+        TopicSpec(
+            LICENCE_EVENTS,
+            partitions,
+            compacted=True,
+            min_compaction_lag_ms=7 * _DAY_MS,
+        ),
         TopicSpec(TRUST_EVENTS, max(1, partitions // 4), compacted=True),
         TopicSpec(SEAL_EVENTS, partitions),
-        TopicSpec(LICENCE_USAGE, partitions, retention_ms=180 * 24 * 3600 * 1000),
+        TopicSpec(LICENCE_USAGE, partitions, retention_ms=180 * _DAY_MS),
+        TopicSpec(VERIFIER_DEAD_LETTERS, 1, retention_ms=30 * _DAY_MS),
     ]
 
 

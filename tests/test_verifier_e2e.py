@@ -11,10 +11,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal.config import dump_config
 from certseal.devstack import free_port
+from certseal.events import LICENCE_EVENTS, VERIFIER_DEAD_LETTERS
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
-from certseal.v1 import verifier_pb2, verifier_pb2_grpc
-from tests.conftest import issue_request
+from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
+from tests.conftest import EventWatcher, issue_request
 
 VALID = verifier_pb2.VERDICT_VALID
 
@@ -626,3 +627,33 @@ async def test_export_trust_bundle_rpc(verifiers):
         assert dict(err.value.trailing_metadata())["certseal-error-field"] == (
             "since_version"
         )
+
+
+async def test_bad_event_is_dead_lettered_and_its_partition_moves_on(
+    deployments, verifiers, dept, stack
+):
+    licence, code = await valid_licence(dept, verifiers)
+    key = licence.lineage.encode()
+    bad = events_pb2.LicenceEvent(identifier="no lineage").SerializeToString()
+    producer = stack.config.kafka.settings("certseal-tests").producer()
+    await producer.start()
+    try:  # on the lineage's own partition, just before its next real event
+        await producer.send_and_wait(LICENCE_EVENTS, key=key, value=bad)
+    finally:
+        await producer.stop()
+    await dept.clients.issuer.SuspendLicence(
+        pb.SuspendLicenceRequest(identifier=licence.identifier)
+    )
+    await verdict_everywhere(verifiers, code, verifier_pb2.VERDICT_SUSPENDED)
+    async with EventWatcher(stack, VERIFIER_DEAD_LETTERS) as parked:
+        records = await parked.wait_for(
+            lambda rs: (
+                {dict(r.headers)["group"] for r in rs if r.key == key}
+                >= {g.encode() for g in deployments}
+            )
+        )
+    for record in (r for r in records if r.key == key):
+        headers = dict(record.headers)
+        assert record.value == bad
+        assert headers["topic"] == LICENCE_EVENTS.encode()
+        assert b"without lineage" in headers["error"]

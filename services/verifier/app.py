@@ -20,7 +20,12 @@ import faust
 from mode import Service
 
 from certseal.config import Config
-from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS
+from certseal.events import (
+    LICENCE_EVENTS,
+    LICENCE_USAGE,
+    TRUST_EVENTS,
+    VERIFIER_DEAD_LETTERS,
+)
 from certseal.metrics import Metrics
 from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
@@ -35,7 +40,6 @@ from services.verifier.transport import use_fetch_wait
 log = logging.getLogger(__name__)
 
 VERIFIER = verifier_pb2.DESCRIPTOR.services_by_name["Verifier"].full_name
-DEAD_LETTERS = "certseal.verifier-dead-letters.v1"
 
 
 @dataclass
@@ -126,6 +130,8 @@ def create_app(config: Config) -> VerifierState:
         broker_heartbeat_interval=min(1.0, vcfg.session_timeout_s / 3),
         web_enabled=False,
         stream_wait_empty=False,
+        producer_linger=0.05,
+        producer_max_batch_size=512 * 1024,
     )
     use_fetch_wait(app, vcfg.fetch_max_wait_ms)
     licence_topic = app.topic(
@@ -141,7 +147,7 @@ def create_app(config: Config) -> VerifierState:
         LICENCE_USAGE, key_type=bytes, value_type=bytes, partitions=partitions
     )
     dead_letters = app.topic(
-        DEAD_LETTERS, key_type=bytes, value_type=bytes, partitions=1
+        VERIFIER_DEAD_LETTERS, key_type=bytes, value_type=bytes, partitions=1
     )
     index = app.Table(
         "licence-index", partitions=partitions, key_type=bytes, value_type=bytes
@@ -176,6 +182,7 @@ def create_app(config: Config) -> VerifierState:
                     value=event.value,
                     headers={
                         "error": str(exc).encode(),
+                        "group": vcfg.group.encode(),
                         "topic": message.topic.encode(),
                         "offset": str(message.offset).encode(),
                     },
