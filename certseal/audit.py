@@ -108,8 +108,15 @@ class AuditSealer(NotifiedWorker):
     async def work_once(self, conn: asyncpg.Connection) -> int:
         """Seal one batch of unsealed rows."""
         async with conn.transaction():
+            # the head row must exist for FOR UPDATE to serialise two sealers, also on
+            # a fresh database
+            await conn.execute(
+                """insert into audit_head (singleton, seq, hash) values (true, 0, $1)
+                   on conflict (singleton) do nothing""",
+                GENESIS,
+            )
             head = await conn.fetchrow("select seq, hash from audit_head for update")
-            seq, prev = (head["seq"], bytes(head["hash"])) if head else (0, GENESIS)
+            seq, prev = head["seq"], bytes(head["hash"])
             rows = await conn.fetch(
                 """select id, occurred_at, actor, action, subject, outcome, details,
                           request_id
