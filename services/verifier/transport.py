@@ -1,18 +1,28 @@
-"""Faust's aiokafka transport with a configurable consumer fetch wait.
+"""Faust's aiokafka transport with a configurable fetch wait and exact end offsets.
 
 faust-streaming builds its worker consumer with ``fetch_max_wait_ms=1500``; a fetch on
 the embedded broker is not woken by new data, so that alone delays every update of the
 index by up to 1.5 s. This transport (broker URL scheme ``certseal://``) sets the wait
-from ``VerifierConfig.fetch_max_wait_ms`` (set on the app) instead; everything else is Faust's.
+from ``VerifierConfig.fetch_max_wait_ms`` (set on the app) instead.
+
+It also reads end offsets (high waters) to the last record: the embedded broker reports
+one past the *first* record of a partition's last batch. Faust's table recovery trusts
+that figure, so it would stop a batch short, or refuse a store that is ahead of it
+(ConsistencyError) and force a rebuild on every restart. On Apache Kafka the probe reads
+the last record and changes nothing. Everything else is Faust's.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Mapping
+from typing import Any, cast
 
 import aiokafka
+from aiokafka.structs import TopicPartition
 from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 FETCH_WAIT_ATTRIBUTE = "certseal_fetch_max_wait_ms"
 
@@ -24,6 +34,46 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = getattr(self.app, FETCH_WAIT_ATTRIBUTE, 1500)
         return consumer
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        reported = await super()._highwaters(partitions)
+        transport = cast(faust_aiokafka.Transport, self.transport)
+        return await read_end_offsets(self._create_client_consumer(transport), reported)
+
+
+async def read_end_offsets(
+    probe: aiokafka.AIOKafkaConsumer, reported: Mapping[TP, int], timeout_s: float = 5.0
+) -> dict[TP, int]:
+    """The end offsets one past the last record, reading from the reported ones - 1.
+
+    ``probe`` is a consumer outside any group; it is started and stopped here. A
+    partition whose last batch cannot be read in time keeps its reported offset.
+    """
+    ends = dict(reported)
+    wanted = {TopicPartition(tp.topic, tp.partition): tp for tp, e in ends.items() if e}
+    if not wanted:
+        return ends
+    await probe.start()
+    try:
+        probe.assign(list(wanted))
+        for atp, tp in wanted.items():
+            probe.seek(atp, ends[tp] - 1)
+        # a partition is done after a round that returns nothing more for it
+        pending, seen = set(wanted), set[TopicPartition]()
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while pending and asyncio.get_running_loop().time() < deadline:
+            batches = await probe.getmany(
+                *pending, timeout_ms=0 if pending <= seen else 100
+            )
+            got = {atp for atp, records in batches.items() if records}
+            for atp in got:
+                tp = wanted[atp]
+                ends[tp] = max(ends[tp], batches[atp][-1].offset + 1)
+            pending -= seen - got
+            seen |= got
+    finally:
+        await probe.stop()
+    return ends
 
 
 class Consumer(faust_aiokafka.Consumer):
