@@ -103,6 +103,11 @@ class VerifierConfig:
     # snapshot is taken when asked (a snapshot scans the whole index).
     bundle_validity_s: int = 24 * 3600
     bundle_refresh_s: float = 10.0
+    # Department codes whose counters may verify here; empty: every department.
+    counters: list[str] = field(default_factory=list)
+    # TYPE:DEPARTMENT:FIELD,FIELD rules narrowing the fields a counter sees (see
+    # services.verifier.domain.FieldRights); none: the fields the code carries.
+    field_rights: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import pytest
 
 from certseal import codes
 from certseal.crypto import SoftwareSigner, Suite, generate_key
+from certseal.errors import CertsealError
 from certseal.identifiers import LicenceId
 from services.verifier.domain import (
     CodeKind,
@@ -388,3 +389,24 @@ async def test_times_compare_at_the_precision_of_iat():
     assert verify(code, trust=trust_of(s, not_before=created)).verdict is Verdict.VALID
     revoked = trust_of(s, status="revoked", revoked_at=created)
     assert verify(code, trust=revoked).verdict is Verdict.KEY_REVOKED
+
+
+def test_field_rights():
+    from services.verifier.domain import FieldRights
+
+    t = DEPT + "001"
+    rights = FieldRights.parse([f"{t}:11440300COUNTER01:class,grade", f"{t}:*:"])
+    fields = {"class": "C1", "grade": "2", "note": "x"}
+    assert rights.visible(t, "11440300COUNTER01", fields) == {
+        "class": "C1",
+        "grade": "2",
+    }
+    assert rights.visible(t, "11440300OTHERDEP1", fields) == {}
+    assert rights.visible("other-type", "11440300OTHERDEP1", fields) == fields
+    assert FieldRights().visible(t, "", fields) == fields
+    for bad in ("no-colons", f"{t}::class", f"{t}:*:a:b"):
+        with pytest.raises(CertsealError) as err:
+            FieldRights.parse([bad])
+        assert err.value.field == "field_rights"
+    with pytest.raises(CertsealError, match="repeats"):
+        FieldRights.parse([f"{t}:*:a", f"{t}:*:b"])

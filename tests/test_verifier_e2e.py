@@ -1,6 +1,7 @@
 """Two verifier deployments (own consumer group, own RocksDB index) follow the issuer."""
 
 import asyncio
+import copy
 import secrets
 import sys
 import time
@@ -13,8 +14,8 @@ from certseal.config import dump_config
 from certseal.devstack import free_port
 from certseal.events import LICENCE_EVENTS, VERIFIER_DEAD_LETTERS
 from certseal.rpc import secure_channel
-from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
+from certseal.v1 import issuer_pb2 as pb
 from tests.conftest import EventWatcher, issue_request
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -657,3 +658,56 @@ async def test_bad_event_is_dead_lettered_and_its_partition_moves_on(
         assert record.value == bad
         assert headers["topic"] == LICENCE_EVENTS.encode()
         assert b"without lineage" in headers["error"]
+
+
+async def test_counters_and_their_field_rights(stack, config, dept, tmp_path):
+    counter = "11440300VERIFIERS1"  # the identity VerifierProcess calls with
+    rights = copy.deepcopy(config)
+    rights.verifier.data_dir = str(tmp_path / "data")
+    rights.verifier.counters = [counter]
+    rights.verifier.field_rights = [
+        f"{dept.type_code}:{counter}:",
+        f"{dept.type_code}:*:class",
+    ]
+    config_file = tmp_path / "rights.toml"
+    config_file.write_text(dump_config(rights))
+    verifier = VerifierProcess(
+        stack, config_file, tmp_path, f"r-{secrets.token_hex(3)}"
+    )
+    await verifier.start()
+    try:
+        await verifier.wait_serving()
+        _licence, code = await valid_licence(dept, {"r": verifier.stub})
+        request = verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
+        # this counter's rule shows no field; the default rule (here: an operator) class
+        assert dict((await verifier.stub.VerifyCode(request)).result.fields) == {}
+        operator = stack.ca.identity("operator:admin")
+        async with secure_channel(
+            f"localhost:{verifier.port}",
+            str(stack.ca.ca_file),
+            str(operator.cert_file),
+            str(operator.key_file),
+        ) as channel:
+            reply = await verifier_pb2_grpc.VerifierStub(channel).VerifyCode(request)
+            assert dict(reply.result.fields) == {"class": "C1"}
+        # a department that is not a counter here is refused
+        async with secure_channel(
+            f"localhost:{verifier.port}",
+            str(stack.ca.ca_file),
+            str(stack.ca.identity(f"dept:{dept.code}").cert_file),
+            str(stack.ca.identity(f"dept:{dept.code}").key_file),
+        ) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await verifier_pb2_grpc.VerifierStub(channel).VerifyCode(request)
+            assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+            assert "not a counter" in err.value.details()
+    finally:
+        await verifier.stop()
+
+    # a malformed rule stops the verifier at start with a message naming it
+    rights.verifier.field_rights = ["nonsense"]
+    config_file.write_text(dump_config(rights))
+    bad = VerifierProcess(stack, config_file, tmp_path, "bad-rules")
+    await bad.start()
+    assert await bad.process.wait() != 0
+    assert "field_rights: rule 'nonsense'" in bad.log_tail()

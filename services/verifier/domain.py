@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from certseal import codes
 from certseal.crypto import InvalidSignature
-from certseal.errors import CertsealError
+from certseal.errors import CertsealError, invalid
 from certseal.identifiers import LicenceId, parse_licence_id
 
 
@@ -133,6 +134,51 @@ class Verification:
     fields: dict[str, Any] = field(default_factory=dict)
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class FieldRights:
+    """Which fields of a licence each counter department sees, per licence type.
+
+    A rule is ``TYPE:DEPARTMENT:FIELD,FIELD,...``; DEPARTMENT ``*`` covers every other
+    counter and an empty list shows no field. A licence type without rules shows the
+    fields its code carries (those the type marks public); a type with rules shows a
+    counter only the fields its rule lists.
+    """
+
+    rules: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, rules: Iterable[str]) -> FieldRights:
+        """Rules from configuration; INVALID_ARGUMENT names a malformed one."""
+        parsed: dict[tuple[str, str], frozenset[str]] = {}
+        for rule in rules:
+            parts = rule.split(":")
+            if len(parts) != 3 or not parts[0] or not parts[1]:
+                raise invalid(
+                    "field_rights",
+                    f"rule {rule!r} is not TYPE:DEPARTMENT:FIELD,FIELD "
+                    "(DEPARTMENT may be *)",
+                )
+            type_code, department, names = parts
+            if (type_code, department) in parsed:
+                raise invalid("field_rights", f"rule {rule!r} repeats a rule")
+            parsed[(type_code, department)] = frozenset(
+                n.strip() for n in names.split(",") if n.strip()
+            )
+        return cls(parsed)
+
+    def visible(
+        self, type_code: str, department: str, fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The part of ``fields`` that ``department``'s counters may see."""
+        types = {t for t, _ in self.rules}
+        if type_code not in types:
+            return dict(fields)
+        allowed = self.rules.get(
+            (type_code, department), self.rules.get((type_code, "*"), frozenset())
+        )
+        return {k: v for k, v in fields.items() if k in allowed}
 
 
 _STATUS_VERDICTS = {

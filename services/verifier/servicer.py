@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Callable
 
 import grpc
 
 from certseal import codes
-from certseal.errors import invalid, precondition
+from certseal.errors import denied, invalid, precondition
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS, new_event_id
 from certseal.rpc import current_caller
 from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2, verifier_pb2_grpc
 from certseal.v1 import verifier_pb2 as pb
-from services.verifier.app import Freshness, VerifierState
+from services.verifier.app import Freshness, VerifierState, estimated_entries
 from services.verifier.bundle import (
     BundleContent,
     BundleSigner,
@@ -26,6 +28,7 @@ from services.verifier.bundle import (
 )
 from services.verifier.domain import (
     CodeKind,
+    FieldRights,
     Verdict,
     Verification,
     evaluate,
@@ -38,6 +41,8 @@ from services.verifier.index import (
     nonce_presented,
     trust_entry,
 )
+
+log = logging.getLogger(__name__)
 
 _MAX_CODE = 8192
 MAX_BATCH = 500
@@ -164,6 +169,8 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         bundles: BundleExporter,
         bundle_signer: BundleSigner,
         bundle_validity_s: int,
+        counters: frozenset[str] = frozenset(),
+        field_rights: FieldRights | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ):
         self._group = group
@@ -174,9 +181,27 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         self._bundles = bundles
         self._bundle_signer = bundle_signer
         self._bundle_validity = dt.timedelta(seconds=bundle_validity_s)
+        self._counters = counters
+        self._field_rights = field_rights or FieldRights()
 
-    async def verify(self, text: str, purpose: str) -> Verification:
-        """Verify one scanned text and publish the use (for any code that names a licence)."""
+    def _counter_department(self) -> str:
+        """The calling counter's department ('' for an operator), if it may verify."""
+        caller = current_caller()
+        if caller.kind != "dept":
+            return ""
+        if self._counters and caller.name not in self._counters:
+            log.warning("refused verification by %s: not a counter here", caller)
+            raise denied(
+                f"department {caller.name} is not a counter of verifier group "
+                f"{self._group}"
+            )
+        return caller.name
+
+    async def verify(self, text: str, purpose: str, department: str) -> Verification:
+        """Verify one scanned text and publish the use (for any code that names a licence).
+
+        ``department`` is the counter's; the fields shown follow its field rights.
+        """
         try:
             code = parse_code(text)
         except codes.MalformedCode as exc:
@@ -198,6 +223,12 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             nonce_seen=seen,
             now=now,
         )
+        if result.fields:
+            shown = self._field_rights.visible(
+                result.type_code, department, result.fields
+            )
+            if shown != result.fields:
+                result = dataclasses.replace(result, fields=shown)
         accepted = result.verdict is Verdict.VALID
         if code.kind is CodeKind.PRESENTATION and accepted:
             self._nonces.add(code.nonce, code.expires_at, now)
@@ -230,9 +261,11 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
                 "code", f"is {len(request.code)} characters; the limit is {_MAX_CODE}"
             )
         _purpose(request.purpose)
+        department = self._counter_department()
         return pb.VerifyCodeResponse(
             result=result_message(
-                await self.verify(request.code, request.purpose), self._freshness
+                await self.verify(request.code, request.purpose, department),
+                self._freshness,
             )
         )
 
@@ -240,10 +273,11 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         self, request: pb.VerifyImageRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyImageResponse:
         _purpose(request.purpose)
+        department = self._counter_department()
         text = codes.read_qr_image(request.image)
         return pb.VerifyImageResponse(
             result=result_message(
-                await self.verify(text, request.purpose), self._freshness
+                await self.verify(text, request.purpose, department), self._freshness
             ),
             code=text,
         )
@@ -258,10 +292,12 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             raise invalid(
                 "codes", f"{len(request.codes)} codes; the limit is {MAX_BATCH}"
             )
+        department = self._counter_department()
         return pb.VerifyCodesResponse(
             results=[
                 result_message(
-                    await self.verify(text, request.purpose), self._freshness
+                    await self.verify(text, request.purpose, department),
+                    self._freshness,
                 )
                 for text in request.codes
             ]
@@ -293,8 +329,8 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         return pb.GetIndexStatusResponse(
             group=self._group,
             partitions=partitions,
-            licence_entries=len(self._state.index),
-            trust_entries=len(self._state.trust),
+            licence_entries=estimated_entries(self._state.index),
+            trust_entries=estimated_entries(self._state.trust),
             last_event_time=ts(self._freshness.last_event_time),
         )
 
