@@ -3,9 +3,11 @@
 On this machine, over mTLS: a synthetic backlog of BENCH_BACKLOG licence events
 (default 200,000) plus real licences from the issuer; verifier group A catches up on the
 backlog (index_apply_per_s), serves VerifyCode to 64 callers for BENCH_SECONDS
-(default 20) and VerifyCodes of 500; group B joins; BENCH_REVOCATIONS (default 200)
-revocations are timed from the issuer's answer until both groups answer REVOKED; A is
-restarted on its data (recovery_s) and its memory is read (index_rss_mb_per_million).
+(default 20) and VerifyCodes of 500; group B joins; BENCH_REVOCATIONS (default 1,000)
+revocations are timed from the issuer's answer until both groups answer REVOKED; B
+stops, the backlog grows to BENCH_RECOVERY_ENTRIES (default 1,000,000) index entries,
+A catches up, its memory is read (index_rss_mb_per_million) and it is restarted on its
+data (recovery_s: process start to SERVING).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from certseal.v1 import issuer_pb2 as pb
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 BACKLOG = int(os.environ.get("BENCH_BACKLOG", "200000"))
-REVOCATIONS = int(os.environ.get("BENCH_REVOCATIONS", "200"))
+REVOCATIONS = int(os.environ.get("BENCH_REVOCATIONS", "1000"))
+RECOVERY_ENTRIES = int(os.environ.get("BENCH_RECOVERY_ENTRIES", "1000000"))
 VALID = verifier_pb2.VERDICT_VALID
 
 
@@ -46,7 +49,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-async def produce_backlog(stack: EmbeddedStack, dept: str, count: int) -> None:
+async def produce_backlog(
+    stack: EmbeddedStack, dept: str, count: int, *, first: int = 0
+) -> None:
     """Synthetic licence events, as the issuer's relay would publish them."""
     producer = stack.config.kafka.settings("bench").producer(
         linger_ms=5, max_batch_size=512 * 1024
@@ -55,7 +60,7 @@ async def produce_backlog(stack: EmbeddedStack, dept: str, count: int) -> None:
     now = dt.datetime.now(dt.UTC)
     try:
         pending = []
-        for i in range(count):
+        for i in range(first, first + count):
             lid = LicenceId(dept + "001", dept, f"SYN{i:013d}", 1)
             event = events_pb2.LicenceEvent(
                 event_id=secrets.token_hex(8),
@@ -298,10 +303,15 @@ def main() -> None:
         asyncio.run(serving_then_caught_up(b, entries))
         print(f"propagation of {REVOCATIONS} revocations to two groups ...", flush=True)
         samples = asyncio.run(propagation(stack, port, code, identifiers, [a, b]))
+        b.stop()
+        grown = max(entries, RECOVERY_ENTRIES)
+        print(f"growing the index to {grown} entries ...", flush=True)
+        asyncio.run(produce_backlog(stack, code, grown - entries, first=BACKLOG))
+        asyncio.run(serving_then_caught_up(a, grown))
         rss = a.rss_mb()
         a.stop()
         a.start()
-        recovery, _ = asyncio.run(serving_then_caught_up(a, entries, check_lag=False))
+        recovery, _ = asyncio.run(serving_then_caught_up(a, grown, check_lag=False))
         results = {
             "verify_per_s": single["requests_per_s"],
             "verify_p50_ms": single["p50_ms"],
@@ -312,7 +322,7 @@ def main() -> None:
             "index_apply_per_s": round(entries / catch_up, 1) if catch_up else None,
             "recovery_s": round(recovery, 2),
             "index_rss_mb_per_million": round(
-                max(0.0, rss - baseline_rss) / entries * 1_000_000, 1
+                max(0.0, rss - baseline_rss) / grown * 1_000_000, 1
             ),
             "index_rss_mb": round(rss, 1),
             "setup": {
@@ -321,7 +331,7 @@ def main() -> None:
                 "concurrency": 64,
                 "revocations": REVOCATIONS,
                 "fetch_max_wait_ms": cfg.verifier.fetch_max_wait_ms,
-                "recovery_measured_at_entries": entries,
+                "recovery_measured_at_entries": grown,
                 "processes": "issuer + 2 verifier groups (Faust, RocksDB) + load generator "
                 "+ PostgreSQL + Tansu, all on this machine",
                 "cpus": os.cpu_count(),

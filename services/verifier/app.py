@@ -99,6 +99,22 @@ def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:
     return dropped
 
 
+def estimated_entries(table: Any) -> int:
+    """About how many entries a table holds here, in O(1) (RocksDB's estimate).
+
+    Counting exactly walks every key: seconds at a million entries, on the loop that
+    answers verifications.
+    """
+    store = table.data
+    try:
+        dbs = list(store._dbs_for_actives())
+    except AttributeError:  # not a RocksDB store
+        return len(table)
+    return sum(
+        int(db.property_int_value("rocksdb.estimate-num-keys") or 0) for db in dbs
+    )
+
+
 @dataclass
 class VerifierState:
     """What one verifier group's worker keeps and publishes."""
