@@ -163,3 +163,13 @@ def test_accepted_presentations_are_remembered_until_they_expire():
         stored, usage_event("cc", "VALID", later + dt.timedelta(1)), later
     )
     assert nonce_presented(stored, "cc") and not nonce_presented(stored, "aa")
+
+
+def test_lag_counts_published_but_unapplied_events():
+    from services.verifier.app import Freshness
+
+    freshness = Freshness(applied={("t", 0): 9, ("t", 1): 4})
+    freshness.measure_lag({("t", 0): 10, ("t", 1): 10, ("t", 2): 3})
+    # partition 0 is caught up (offset 9 is its last), 1 has 5 to go, 2 has applied
+    # nothing since the start: it counts once its first event is applied
+    assert freshness.lag_events == 5

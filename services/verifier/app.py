@@ -48,7 +48,15 @@ class Freshness:
 
     applied: dict[tuple[str, int], int] = field(default_factory=dict)
     last_event_time: dt.datetime | None = None
+    lag_events: int = 0
     recovered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def measure_lag(self, high_waters: dict[tuple[str, int], int]) -> None:
+        """Events published to these partitions but not applied yet."""
+        self.lag_events = sum(
+            max(0, hw - self.applied.get(tp, hw - 1) - 1)
+            for tp, hw in high_waters.items()
+        )
 
     def note(self, topic: str, partition: int, offset: int, timestamp_s: float) -> None:
         """Record an applied (or deliberately skipped) event."""
@@ -224,6 +232,21 @@ def create_app(config: Config) -> VerifierState:
             return apply_usage_event(stored, value, dt.datetime.now(dt.UTC))
 
         await apply(stream, presentations, applier)
+
+    @app.timer(interval=0.5)
+    async def measure_lag() -> None:
+        # high waters from the latest fetch responses: no broker round trip
+        consumer = app.consumer
+        marks = {}
+        for tp in consumer.assignment():
+            if tp.topic in (LICENCE_EVENTS, TRUST_EVENTS):
+                try:
+                    high_water = consumer.highwater(tp)
+                except Exception:  # not fetched yet, or just revoked
+                    continue
+                if high_water is not None:
+                    marks[(tp.topic, tp.partition)] = high_water
+        freshness.measure_lag(marks)
 
     @app.task
     async def mark_recovered() -> None:

@@ -88,7 +88,10 @@ def result_message(result: Verification, freshness: Freshness) -> pb.Verificatio
         valid_from=ts(result.valid_from),
         valid_until=ts(result.valid_until),
         code_kind=result.kind.value if result.kind else "",
-        freshness=pb.IndexFreshness(last_event_time=ts(freshness.last_event_time)),
+        freshness=pb.IndexFreshness(
+            last_event_time=ts(freshness.last_event_time),
+            lag_events=freshness.lag_events,
+        ),
     )
     for name, value in result.fields.items():
         message.fields[name] = str(value)
