@@ -369,6 +369,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not args.code and not args.image:
         print("error: give the scanned text or --image FILE", file=sys.stderr)
         return 2
+    if not args.image and Path(args.code).is_file():  # CODE_OR_IMAGE
+        args.image, args.code = args.code, ""
     image = Path(args.image).read_bytes() if args.image else b""
     if args.offline:
         return _verify_offline(args, image)
@@ -776,7 +778,9 @@ def build_parser() -> argparse.ArgumentParser:
     lic.set_defaults(func=cmd_licence)
 
     verify = sub.add_parser("verify", help="verify a scanned code or QR image")
-    verify.add_argument("code", nargs="?", default="", help="the scanned text")
+    verify.add_argument(
+        "code", nargs="?", default="", help="the scanned text, or a PNG/JPEG of the QR"
+    )
     verify.add_argument("--image", help="a PNG or JPEG of the QR code instead")
     verify.add_argument("--purpose", help="the purpose of use (用证事由), online")
     verify.add_argument(

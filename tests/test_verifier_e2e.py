@@ -574,6 +574,15 @@ async def test_offline_bundle_full_then_delta(
 
     code, out = await offline(kept_code)
     assert code == 0 and "verdict     VALID" in out and "not listed in bundle" in out
+    photo = tmp_path / "scan.jpg"
+    png = (
+        await stub.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=revoked.identifier)
+        )
+    ).png
+    photo.write_bytes(_photo(png))
+    code, out = await offline(str(photo))
+    assert code == 1 and "verdict     REVOKED" in out, out
     code, out = await offline(revoked_code)
     assert code == 1 and "verdict     REVOKED" in out, out
     shown = (
