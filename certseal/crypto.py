@@ -144,6 +144,23 @@ def signature_to_der(suite: Suite, signature: bytes) -> bytes:
     return signature if suite is Suite.ED25519 else _raw_to_der(signature)
 
 
+def signature_from_der(suite: Suite, signature: bytes) -> bytes:
+    """The raw form of a DER signature; InvalidSignature when it is not one."""
+    if suite is Suite.ED25519:
+        return signature
+    try:
+        return _der_to_raw(signature)
+    except (ValueError, OverflowError):
+        raise InvalidSignature("not a DER ECDSA/SM2 signature") from None
+
+
+def digest(suite: Suite, data: bytes) -> bytes:
+    """The suite's hash of ``data``: SM3 for sm2, SHA-256 otherwise."""
+    if suite is Suite.SM2:
+        return bytes(gmssl_pyx.sm3_hash(data))
+    return hashlib.sha256(data).digest()
+
+
 def verify(suite: Suite, public_key_der: bytes, data: bytes, signature: bytes) -> None:
     """Verify a raw signature; raise :class:`InvalidSignature` on any failure.
 

@@ -1,0 +1,246 @@
+"""Verifying a sealed document: a pure function of the signature, the document (or its
+hash), the seal CA, the seal's registered status and the time.
+
+The checks run in the design's order (ARCHITECTURE section 3) and the first failure
+decides the verdict; every check that ran is reported:
+
+1. ``signature``: the document signature over DER(toSign) with the signer certificate;
+2. ``signer``: the signer certificate is in the seal's certList;
+3. ``seal``: the seal maker's certificate comes from the seal CA and its signature over
+   DER(eSealInfo) holds, and the seal was valid (dates, not revoked) at signing time;
+4. ``signer certificate``: issued by the seal CA and valid at signing time;
+5. ``data hash``: the document's hash is the signed one;
+6. ``seal status``: the seal's current status (a seal revoked after signing leaves the
+   document sealed while it was valid; the current status is shown, not failed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+from dataclasses import dataclass
+
+from certseal.crypto import (
+    InvalidSignature,
+    Suite,
+    digest,
+    signature_from_der,
+    verify,
+)
+from services.seal.certificates import issued_by, read_certificate, suite_of
+from services.seal.ses import SUITE_BY_OID, SESSignature, cert_list
+
+
+class SealVerdict(enum.Enum):
+    """What is true about a sealed document."""
+
+    VALID = "VALID"  # sealed by a seal that was valid then, and unchanged since
+    MALFORMED = "MALFORMED"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    SIGNER_NOT_AUTHORISED = "SIGNER_NOT_AUTHORISED"
+    UNTRUSTED_SEAL = "UNTRUSTED_SEAL"
+    SEAL_NOT_VALID = "SEAL_NOT_VALID"  # expired, not yet valid or revoked at signing
+    CERTIFICATE_NOT_VALID = "CERTIFICATE_NOT_VALID"
+    MODIFIED = "MODIFIED"
+    UNKNOWN_SEAL = "UNKNOWN_SEAL"
+
+
+@dataclass(frozen=True, slots=True)
+class SealStatus:
+    """A seal as the registry knows it now."""
+
+    status: str  # active | revoked
+    revoked_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SealCheck:
+    """One check and what it found."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class SealVerification:
+    """The verdict, the checks, and what the signature says."""
+
+    verdict: SealVerdict
+    checks: tuple[SealCheck, ...]
+    seal_id: str = ""
+    seal_name: str = ""
+    signer: str = ""
+    signed_at: dt.datetime | None = None
+    current_status: str = ""
+
+
+def _verify(oid: str, cert: bytes, data: bytes, signature: bytes) -> Suite:
+    suite = SUITE_BY_OID.get(oid)
+    if suite is None:
+        raise InvalidSignature(f"algorithm {oid} is not sm2, es256 or ed25519")
+    public_key = read_certificate(cert).public_key_der
+    if suite_of(public_key) is not suite:
+        raise InvalidSignature(f"the certificate's key is not a {suite.value} key")
+    verify(suite, public_key, data, signature_from_der(suite, signature))
+    return suite
+
+
+def verify_sealed_document(
+    signature_der: bytes,
+    *,
+    document: bytes | None = None,
+    document_hash: bytes | None = None,
+    seal_ca: bytes,
+    seal_status: SealStatus | None,
+    now: dt.datetime,
+) -> SealVerification:
+    """Verify an ``SES_Signature`` against the document or its hash.
+
+    ``seal_status`` is the registry's record of the seal (None: not registered here).
+    Never raises for bad input: a structure that does not decode is MALFORMED.
+    """
+    checks: list[SealCheck] = []
+    try:
+        sig = SESSignature.load(signature_der, strict=True)
+        tbs = sig["to_sign"]
+        seal = tbs["eseal"]
+        info = seal["e_seal_info"]
+        prop = info["property"]
+        signed_at: dt.datetime = tbs["time_info"].native
+        seal_id = info["es_id"].native
+        seal_name = prop["name"].native
+        signer_cert = sig["cert"].native
+        signer = read_certificate(signer_cert).common_name
+        valid_start, valid_end = prop["valid_start"].native, prop["valid_end"].native
+        kind, listed = cert_list(prop)
+        signed_hash = tbs["data_hash"].native
+        # asn1crypto decodes lazily: touch the rest so bad DER fails here
+        _ = (sig["signature"].native, seal["signed_value"].native, info.dump())
+    except Exception as exc:
+        return SealVerification(
+            SealVerdict.MALFORMED,
+            (SealCheck("decode", False, f"not an SES_Signature (v4): {exc}"),),
+        )
+    checks.append(SealCheck("decode", True, f"seal {seal_id}"))
+    shown = {
+        "seal_id": seal_id,
+        "seal_name": seal_name,
+        "signer": signer,
+        "signed_at": signed_at,
+    }
+
+    def failed(verdict: SealVerdict, name: str, detail: str) -> SealVerification:
+        checks.append(SealCheck(name, False, detail))
+        return SealVerification(verdict, tuple(checks), **shown)
+
+    # 1. the document signature
+    try:
+        suite = _verify(
+            sig["signature_alg_id"].dotted,
+            signer_cert,
+            tbs.dump(),
+            sig["signature"].native,
+        )
+    except (InvalidSignature, ValueError) as exc:
+        return failed(SealVerdict.BAD_SIGNATURE, "signature", str(exc) or "mismatch")
+    checks.append(SealCheck("signature", True, f"{suite.value} by {signer}"))
+
+    # 2. the signer is one the seal lists
+    if kind == 1:
+        authorised = signer_cert in listed
+    else:
+        authorised = any(
+            value == _digest_named(name, signer_cert) for name, value in listed
+        )
+    if not authorised:
+        return failed(
+            SealVerdict.SIGNER_NOT_AUTHORISED,
+            "signer",
+            f"{signer} is not in the seal's certificate list",
+        )
+    checks.append(SealCheck("signer", True, f"{signer} is listed"))
+
+    # 3. the seal: made by the platform's seal maker, valid when it was used
+    maker_cert = seal["cert"].native
+    if not issued_by(maker_cert, seal_ca):
+        return failed(
+            SealVerdict.UNTRUSTED_SEAL, "seal", "the seal maker is not of the seal CA"
+        )
+    try:
+        _verify(
+            seal["sign_alg_id"].dotted,
+            maker_cert,
+            info.dump(),
+            seal["signed_value"].native,
+        )
+    except (InvalidSignature, ValueError):
+        return failed(
+            SealVerdict.UNTRUSTED_SEAL, "seal", "the seal maker's signature is wrong"
+        )
+    if not valid_start <= signed_at <= valid_end:
+        return failed(
+            SealVerdict.SEAL_NOT_VALID,
+            "seal",
+            f"signed {signed_at.isoformat()}, outside the seal's validity "
+            f"{valid_start.isoformat()} to {valid_end.isoformat()}",
+        )
+    if seal_status is None:
+        return failed(
+            SealVerdict.UNKNOWN_SEAL, "seal", f"seal {seal_id} is not registered here"
+        )
+    revoked_at = seal_status.revoked_at
+    if revoked_at is not None and signed_at >= revoked_at.replace(microsecond=0):
+        return failed(
+            SealVerdict.SEAL_NOT_VALID,
+            "seal",
+            f"signed {signed_at.isoformat()}, after the seal was revoked "
+            f"{revoked_at.isoformat()}",
+        )
+    checks.append(SealCheck("seal", True, f"{seal_name} valid when used"))
+
+    # 4. the signer certificate
+    cert_info = read_certificate(signer_cert)
+    if not issued_by(signer_cert, seal_ca) or not cert_info.valid_at(signed_at):
+        return failed(
+            SealVerdict.CERTIFICATE_NOT_VALID,
+            "signer certificate",
+            "not issued by the seal CA, or not valid at the signing time",
+        )
+    checks.append(
+        SealCheck(
+            "signer certificate", True, f"valid until {cert_info.not_after.isoformat()}"
+        )
+    )
+
+    # 5. the document itself
+    actual = digest(suite, document) if document is not None else document_hash
+    if actual is None:
+        return failed(SealVerdict.MALFORMED, "data hash", "no document or hash given")
+    if actual != signed_hash:
+        return failed(
+            SealVerdict.MODIFIED,
+            "data hash",
+            "the document differs from what was sealed",
+        )
+    checks.append(
+        SealCheck(
+            "data hash", True, f"{'SM3' if suite is Suite.SM2 else 'SHA-256'} matches"
+        )
+    )
+
+    # 6. the seal now
+    current = seal_status.status + (
+        f" since {revoked_at.isoformat()}" if revoked_at is not None else ""
+    )
+    checks.append(SealCheck("seal status", True, current))
+    return SealVerification(
+        SealVerdict.VALID, tuple(checks), current_status=seal_status.status, **shown
+    )
+
+
+def _digest_named(name: str, data: bytes) -> bytes:
+    if name.lower() in ("sm3", "1.2.156.10197.1.401"):
+        return digest(Suite.SM2, data)
+    return hashlib.sha256(data).digest()

@@ -1,0 +1,280 @@
+"""GB/T 38540-2020 (SES v4) structures: the electronic seal and the seal signature.
+
+The ASN.1 types are declared with asn1crypto and encoded in DER; the design's module is
+in ../shared/ARCHITECTURE.md section 3. The sm2 suite uses SM2-with-SM3
+(1.2.156.10197.1.501) and SM3 data hashes (1.2.156.10197.1.401); es256 and ed25519
+seals use the same structures with their own algorithm identifiers and SHA-256. ECDSA
+and SM2 signatures are DER ``SEQUENCE {r, s}``; Ed25519 signatures are the raw 64 bytes.
+
+Building a seal and signing a document take an async :class:`certseal.crypto.Signer`;
+nothing here holds a private key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import core
+
+from certseal.crypto import Signer, Suite, signature_to_der
+from certseal.errors import invalid
+
+SES_VERSION = 4
+SM3_OID = "1.2.156.10197.1.401"
+SIGNATURE_OIDS = {
+    Suite.SM2: "1.2.156.10197.1.501",  # SM2 with SM3
+    Suite.ES256: "1.2.840.10045.4.3.2",  # ecdsa-with-SHA256
+    Suite.ED25519: "1.3.101.112",  # Ed25519
+}
+SUITE_BY_OID = {oid: suite for suite, oid in SIGNATURE_OIDS.items()}
+CERT_LIST_CERTS, CERT_LIST_DIGESTS = 1, 2
+
+
+class SealType(core.Integer):
+    """Seal kinds, as this platform numbers them (the standard leaves them open)."""
+
+    _map = {  # noqa: RUF012 (asn1crypto's declaration style)
+        1: "official",  # 公章
+        2: "contract",  # 合同专用章
+        3: "finance",  # 财务专用章
+        4: "invoice",  # 发票专用章
+        5: "personal",  # 个人名章
+        99: "other",
+    }
+
+
+class SESHeader(core.Sequence):
+    """``SES_Header``: "ES", version 4 and the vendor id."""
+
+    _fields = [  # noqa: RUF012
+        ("id", core.IA5String),
+        ("version", core.Integer),
+        ("vid", core.IA5String),
+    ]
+
+
+class CertInfoList(core.SequenceOf):
+    """Signer certificates (DER), ``certListType`` 1."""
+
+    _child_spec = core.OctetString
+
+
+class CertDigestObj(core.Sequence):
+    """A signer certificate's digest: the hash name and value."""
+
+    _fields = [("type", core.PrintableString), ("value", core.OctetString)]  # noqa: RUF012
+
+
+class CertDigestList(core.SequenceOf):
+    """Signer certificate digests, ``certListType`` 2."""
+
+    _child_spec = CertDigestObj
+
+
+class ESPropertyInfo(core.Sequence):
+    """``SES_ESPropertyInfo``: what the seal is, for whom and for how long.
+
+    ``certList`` is a CHOICE of two untagged SEQUENCE OFs, told apart by
+    ``certListType``; it is kept as ``Any`` and read with :func:`cert_list`.
+    """
+
+    _fields = [  # noqa: RUF012
+        ("type", SealType),
+        ("name", core.UTF8String),
+        ("cert_list_type", core.Integer),
+        ("cert_list", core.Any),
+        ("create_date", core.GeneralizedTime),
+        ("valid_start", core.GeneralizedTime),
+        ("valid_end", core.GeneralizedTime),
+    ]
+
+
+class ESPictureInfo(core.Sequence):
+    """``SES_ESPictrueInfo`` (sic): the stamp image and its size in millimetres."""
+
+    _fields = [  # noqa: RUF012
+        ("type", core.IA5String),
+        ("data", core.OctetString),
+        ("width", core.Integer),
+        ("height", core.Integer),
+    ]
+
+
+class ExtData(core.Sequence):
+    """One extension."""
+
+    _fields = [  # noqa: RUF012
+        ("extn_id", core.ObjectIdentifier),
+        ("critical", core.Boolean, {"default": False}),
+        ("extn_value", core.OctetString),
+    ]
+
+
+class ExtensionDatas(core.SequenceOf):
+    """Extensions."""
+
+    _child_spec = ExtData
+
+
+class SealInfo(core.Sequence):
+    """``SES_SealInfo``: the part of the seal the seal maker signs."""
+
+    _fields = [  # noqa: RUF012
+        ("header", SESHeader),
+        ("es_id", core.IA5String),
+        ("property", ESPropertyInfo),
+        ("picture", ESPictureInfo),
+        ("ext_datas", ExtensionDatas, {"optional": True}),
+    ]
+
+
+class SESeal(core.Sequence):
+    """``SESeal``: the seal, signed by the seal maker."""
+
+    _fields = [  # noqa: RUF012
+        ("e_seal_info", SealInfo),
+        ("cert", core.OctetString),  # the seal maker's certificate, DER
+        ("sign_alg_id", core.ObjectIdentifier),
+        ("signed_value", core.OctetBitString),
+    ]
+
+
+class TBSSign(core.Sequence):
+    """``TBS_Sign``: what the signer signs when sealing a document."""
+
+    _fields = [  # noqa: RUF012
+        ("version", core.Integer),
+        ("eseal", SESeal),
+        ("time_info", core.GeneralizedTime),
+        ("data_hash", core.OctetBitString),
+        ("property_info", core.IA5String),
+        ("ext_datas", ExtensionDatas, {"explicit": 0, "optional": True}),
+    ]
+
+
+class SESSignature(core.Sequence):
+    """``SES_Signature``: a sealed document's detached signature."""
+
+    _fields = [  # noqa: RUF012
+        ("to_sign", TBSSign),
+        ("cert", core.OctetString),  # the signer's certificate, DER
+        ("signature_alg_id", core.ObjectIdentifier),
+        ("signature", core.OctetBitString),
+        ("time_stamp", core.OctetBitString, {"implicit": 0, "optional": True}),
+    ]
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A stamp image: type ("png"), bytes, and printed size in millimetres."""
+
+    kind: str
+    data: bytes
+    width_mm: int
+    height_mm: int
+
+
+def _time(value: dt.datetime) -> dt.datetime:
+    # GeneralizedTime in DER: UTC, whole seconds here (a fraction would be legal)
+    return value.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def seal_info(
+    *,
+    es_id: str,
+    seal_type: str,
+    name: str,
+    signer_certs: list[bytes],
+    created: dt.datetime,
+    valid_start: dt.datetime,
+    valid_end: dt.datetime,
+    picture: Picture,
+    vendor_id: str = "certseal",
+) -> SealInfo:
+    """The ``SES_SealInfo`` of a new seal (its signer certificates listed in full)."""
+    return SealInfo(
+        {
+            "header": {"id": "ES", "version": SES_VERSION, "vid": vendor_id},
+            "es_id": es_id,
+            "property": {
+                "type": seal_type,
+                "name": name,
+                "cert_list_type": CERT_LIST_CERTS,
+                "cert_list": CertInfoList(signer_certs),
+                "create_date": _time(created),
+                "valid_start": _time(valid_start),
+                "valid_end": _time(valid_end),
+            },
+            "picture": {
+                "type": picture.kind,
+                "data": picture.data,
+                "width": picture.width_mm,
+                "height": picture.height_mm,
+            },
+        }
+    )
+
+
+async def make_seal(info: SealInfo, *, maker: Signer, maker_cert: bytes) -> bytes:
+    """The DER ``SESeal``: ``info`` signed by the platform's seal maker."""
+    signature = await maker.sign(info.dump())
+    return SESeal(
+        {
+            "e_seal_info": info,
+            "cert": maker_cert,
+            "sign_alg_id": SIGNATURE_OIDS[maker.suite],
+            "signed_value": signature_to_der(maker.suite, signature),
+        }
+    ).dump(force=True)
+
+
+async def sign_document(
+    seal: bytes,
+    *,
+    data_hash: bytes,
+    signed_at: dt.datetime,
+    property_info: str,
+    signer: Signer,
+    signer_cert: bytes,
+) -> bytes:
+    """The DER ``SES_Signature`` over a document's hash, made with ``seal``.
+
+    ``property_info`` is an IA5String: ASCII only (percent-encode a file name).
+    """
+    if not property_info.isascii():
+        raise invalid(
+            "property_info", "must be ASCII (IA5String); percent-encode file names"
+        )
+    tbs = TBSSign(
+        {
+            "version": SES_VERSION,
+            "eseal": SESeal.load(seal),
+            "time_info": _time(signed_at),
+            "data_hash": data_hash,
+            "property_info": property_info,
+        }
+    )
+    signature = await signer.sign(tbs.dump())
+    return SESSignature(
+        {
+            "to_sign": tbs,
+            "cert": signer_cert,
+            "signature_alg_id": SIGNATURE_OIDS[signer.suite],
+            "signature": signature_to_der(signer.suite, signature),
+        }
+    ).dump(force=True)
+
+
+def cert_list(prop: ESPropertyInfo) -> tuple[int, list[Any]]:
+    """``certListType`` and the decoded list: DER certificates or (hash name, value)."""
+    kind = prop["cert_list_type"].native
+    raw = prop["cert_list"].dump()
+    if kind == CERT_LIST_CERTS:
+        return kind, [c.native for c in CertInfoList.load(raw)]
+    if kind == CERT_LIST_DIGESTS:
+        return kind, [
+            (d["type"].native, d["value"].native) for d in CertDigestList.load(raw)
+        ]
+    raise ValueError(f"certListType {kind} is neither 1 (certificates) nor 2 (digests)")

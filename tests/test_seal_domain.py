@@ -1,0 +1,244 @@
+"""SES v4 structures and the verification order of sealed documents, in every suite."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from certseal.crypto import SoftwareSigner, Suite, digest, generate_key
+from certseal.devpki import DevCA
+from services.seal.certificates import issue_certificate
+from services.seal.domain import SealStatus, SealVerdict, verify_sealed_document
+from services.seal.ses import (
+    SIGNATURE_OIDS,
+    Picture,
+    SESeal,
+    SESSignature,
+    make_seal,
+    seal_info,
+    sign_document,
+)
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+DAY = dt.timedelta(days=1)
+DOCUMENT = "关于同意设立分支机构的批复".encode() * 40
+ACTIVE = SealStatus("active")
+
+
+@dataclasses.dataclass
+class Pki:
+    ca: bytes
+    ca_key: object
+
+    def signer(self, suite: Suite, name: str) -> tuple[SoftwareSigner, bytes]:
+        key = generate_key(suite)
+        cert = issue_certificate(
+            ca_key=self.ca_key,
+            ca_cert=self.ca,
+            common_name=name,
+            public_key_der=key.public_key_der,
+            not_before=NOW - 30 * DAY,
+            not_after=NOW + 365 * DAY,
+        )
+        return SoftwareSigner(suite, key.private_bytes, key.public_key_der), cert
+
+
+def _ca(folder) -> Pki:
+    ca = DevCA(folder)
+    cert = x509.load_pem_x509_certificate(ca.ca_file.read_bytes())
+    key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), None)
+    return Pki(cert.public_bytes(serialization.Encoding.DER), key)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Pki:
+    return _ca(tmp_path_factory.mktemp("seal-ca"))
+
+
+async def sealed(
+    pki: Pki,
+    suite: Suite,
+    *,
+    document: bytes = DOCUMENT,
+    signed_at: dt.datetime = NOW,
+    valid: tuple[dt.datetime, dt.datetime] = (NOW - DAY, NOW + 30 * DAY),
+    signer=None,
+    maker=None,
+    seal_key=None,
+) -> bytes:
+    maker_signer, maker_cert = maker or pki.signer(Suite.ES256, "service:seal-maker")
+    seal_signer, seal_cert = seal_key or pki.signer(
+        suite, "seal:91350100M000100Y43-001"
+    )
+    info = seal_info(
+        es_id="91350100M000100Y43-001",
+        seal_type="official",
+        name="示例市交通运输局",
+        signer_certs=[seal_cert],
+        created=NOW - 2 * DAY,
+        valid_start=valid[0],
+        valid_end=valid[1],
+        picture=Picture("png", b"\x89PNG\r\n\x1a\n", 42, 42),
+    )
+    seal = await make_seal(info, maker=maker_signer, maker_cert=maker_cert)
+    who, cert = signer or (seal_signer, seal_cert)
+    return await sign_document(
+        seal,
+        data_hash=digest(who.suite, document),
+        signed_at=signed_at,
+        property_info="pifu-2026-118.ofd",
+        signer=who,
+        signer_cert=cert,
+    )
+
+
+def check(pki, signature, *, document=DOCUMENT, status=ACTIVE, now=NOW, **kw):
+    return verify_sealed_document(
+        signature,
+        document=document,
+        seal_ca=pki.ca,
+        seal_status=status,
+        now=now,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("suite", list(Suite))
+async def test_sealed_document_verifies_in_each_suite(pki, suite):
+    signature = await sealed(pki, suite)
+    result = check(pki, signature)
+    assert result.verdict is SealVerdict.VALID, result.checks
+    assert [c.name for c in result.checks] == [
+        "decode",
+        "signature",
+        "signer",
+        "seal",
+        "signer certificate",
+        "data hash",
+        "seal status",
+    ]
+    assert result.seal_name == "示例市交通运输局" and result.signed_at == NOW
+    # DER exactly: decoding and re-encoding gives the same bytes
+    parsed = SESSignature.load(signature)
+    assert parsed.dump(force=True) == signature
+    seal = parsed["to_sign"]["eseal"]
+    assert SESeal.load(seal.dump()).dump(force=True) == seal.dump()
+    assert parsed["signature_alg_id"].dotted == SIGNATURE_OIDS[suite]
+    assert parsed["to_sign"]["data_hash"].native == digest(suite, DOCUMENT)
+    assert parsed["to_sign"]["eseal"]["e_seal_info"]["header"]["version"].native == 4
+    # by hash alone, as for large files
+    by_hash = verify_sealed_document(
+        signature,
+        document_hash=digest(suite, DOCUMENT),
+        seal_ca=pki.ca,
+        seal_status=ACTIVE,
+        now=NOW,
+    )
+    assert by_hash.verdict is SealVerdict.VALID
+
+
+def test_sm2_uses_the_national_oids():
+    assert SIGNATURE_OIDS[Suite.SM2] == "1.2.156.10197.1.501"
+
+
+async def test_one_changed_byte_is_modified(pki):
+    signature = await sealed(pki, Suite.SM2)
+    changed = bytearray(DOCUMENT)
+    changed[100] ^= 1
+    result = check(pki, signature, document=bytes(changed))
+    assert result.verdict is SealVerdict.MODIFIED
+    assert result.checks[-1].name == "data hash"
+
+
+async def test_signer_not_in_the_cert_list(pki):
+    outsider = pki.signer(Suite.ES256, "seal:someone-else")
+    result = check(pki, await sealed(pki, Suite.ES256, signer=outsider))
+    assert result.verdict is SealVerdict.SIGNER_NOT_AUTHORISED
+
+
+async def test_seal_expired_or_revoked_before_signing_is_rejected(pki):
+    expired = await sealed(pki, Suite.ED25519, valid=(NOW - 30 * DAY, NOW - DAY))
+    assert check(pki, expired).verdict is SealVerdict.SEAL_NOT_VALID
+    signature = await sealed(pki, Suite.ED25519)
+    revoked_before = SealStatus("revoked", NOW - dt.timedelta(hours=1))
+    assert check(pki, signature, status=revoked_before).verdict is (
+        SealVerdict.SEAL_NOT_VALID
+    )
+    # revoked after signing: still sealed while valid, the current status shown
+    revoked_after = SealStatus("revoked", NOW + dt.timedelta(hours=1))
+    result = check(pki, signature, status=revoked_after, now=NOW + DAY)
+    assert result.verdict is SealVerdict.VALID
+    assert result.current_status == "revoked"
+    assert result.checks[-1].detail.startswith("revoked since")
+    assert check(pki, signature, status=None).verdict is SealVerdict.UNKNOWN_SEAL
+
+
+async def test_seal_maker_must_be_of_the_seal_ca(pki, tmp_path):
+    other = _ca(tmp_path / "other-ca")
+    forged_maker = other.signer(Suite.ES256, "service:seal-maker")
+    signature = await sealed(pki, Suite.ES256, maker=forged_maker)
+    assert check(pki, signature).verdict is SealVerdict.UNTRUSTED_SEAL
+
+
+async def test_a_seal_changed_after_the_maker_signed_it(pki):
+    signer, cert = pki.signer(Suite.ES256, "seal:x")
+    signature = await sealed(pki, Suite.ES256, seal_key=(signer, cert))
+    parsed = SESSignature.load(signature)
+    seal = parsed["to_sign"]["eseal"]
+    info = seal["e_seal_info"]
+    info["property"]["name"] = "伪造的名称"
+    forged_seal = SESeal(
+        {
+            "e_seal_info": info,
+            "cert": seal["cert"],
+            "sign_alg_id": seal["sign_alg_id"],
+            "signed_value": seal["signed_value"],
+        }
+    ).dump(force=True)
+    # a holder of the seal's own key renames the seal and signs with it
+    resigned = await sign_document(
+        forged_seal,
+        data_hash=digest(Suite.ES256, DOCUMENT),
+        signed_at=NOW,
+        property_info="x",
+        signer=signer,
+        signer_cert=cert,
+    )
+    result = check(pki, resigned)
+    assert result.verdict in (
+        SealVerdict.SIGNER_NOT_AUTHORISED,
+        SealVerdict.UNTRUSTED_SEAL,
+    )
+
+
+async def test_malformed_and_wrong_algorithms(pki):
+    signature = await sealed(pki, Suite.SM2)
+    for bad in (b"", b"\x30\x03\x02\x01", signature[:-20], b"not DER at all"):
+        result = check(pki, bad)
+        assert result.verdict is SealVerdict.MALFORMED, bad[:10]
+        assert not result.checks[0].passed
+    parsed = SESSignature.load(signature)
+    parsed["signature_alg_id"] = "1.2.840.113549.1.1.5"  # sha1WithRSAEncryption
+    wrong_oid = parsed.dump(force=True)
+    result = check(pki, wrong_oid)
+    assert result.verdict is SealVerdict.BAD_SIGNATURE
+    assert "not sm2, es256 or ed25519" in result.checks[-1].detail
+
+
+async def test_property_info_must_be_ascii(pki):
+    from certseal.errors import CertsealError
+
+    signer, cert = pki.signer(Suite.ES256, "seal:x")
+    seal = SESSignature.load(await sealed(pki, Suite.ES256))["to_sign"]["eseal"]
+    with pytest.raises(CertsealError) as err:
+        await sign_document(
+            seal.dump(),
+            data_hash=b"h" * 32,
+            signed_at=NOW,
+            property_info="批复.ofd",
+            signer=signer,
+            signer_cert=cert,
+        )
+    assert err.value.field == "property_info"
