@@ -526,6 +526,18 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seal_inspect(args: argparse.Namespace) -> int:
+    """Print an SESeal or SES_Signature field by field."""
+    from services.seal.inspect import describe
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise invalid("file", f"{path} does not exist")
+    for line in describe(path.read_bytes()):
+        print(line)
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Recompute the audit hash chain; exit 1 when it was tampered with."""
     from certseal import db
@@ -804,6 +816,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch a full bundle once the file holds this many deltas",
     )
     fetch.set_defaults(func=cmd_bundle_fetch)
+
+    seal = sub.add_parser("seal", help="electronic seals").add_subparsers(
+        dest="seal_command", required=True
+    )
+    inspect = seal.add_parser(
+        "inspect", help="print an SESeal or SES_Signature (DER) field by field"
+    )
+    inspect.add_argument("file")
+    inspect.set_defaults(func=cmd_seal_inspect)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True

@@ -242,3 +242,52 @@ async def test_property_info_must_be_ascii(pki):
             signer_cert=cert,
         )
     assert err.value.field == "property_info"
+
+
+def test_generated_seal_picture():
+    import io
+
+    from PIL import Image
+
+    from certseal.errors import CertsealError
+    from services.seal.picture import round_seal
+
+    picture = round_seal("深圳市示例科技有限公司", "contract")
+    assert (picture.kind, picture.width_mm, picture.height_mm) == ("png", 42, 42)
+    image = Image.open(io.BytesIO(picture.data))
+    assert image.format == "PNG" and image.mode == "RGBA"
+    w, h = image.size
+    assert image.getpixel((w // 2, h // 2))[:3] == (218, 37, 29)  # the star
+    assert image.getpixel((2, 2))[3] == 0  # transparent outside the ring
+    assert image.getpixel((w // 2, 20))[3] > 0  # the ring
+    with pytest.raises(CertsealError) as err:
+        round_seal("")
+    assert err.value.field == "name"
+
+
+async def test_seal_inspect_prints_every_field(pki, tmp_path, capsys):
+    from certseal import cli
+
+    signature = await sealed(pki, Suite.SM2)
+    path = tmp_path / "doc.ses"
+    path.write_bytes(signature)
+    assert cli.main(["seal", "inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    for expected in (
+        "SES_Signature",
+        "esID          91350100M000100Y43-001",
+        "name        示例市交通运输局",
+        "type        official",
+        "certList[0] CN=seal:91350100M000100Y43-001",
+        "signatureAlgID  1.2.156.10197.1.501 (sm2)",
+        f"dataHash      {digest(Suite.SM2, DOCUMENT).hex()}",
+        "picture       png, 8 bytes, 42 × 42 mm",
+    ):
+        assert expected in out, expected
+    seal = SESSignature.load(signature)["to_sign"]["eseal"].dump()
+    path.write_bytes(seal)
+    assert cli.main(["seal", "inspect", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("SESeal\n")
+    path.write_bytes(signature[:-7])
+    assert cli.main(["seal", "inspect", str(path)]) == 2
+    assert "neither a DER SESeal nor" in capsys.readouterr().err
