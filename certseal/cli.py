@@ -369,7 +369,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not args.code and not args.image:
         print("error: give the scanned text or --image FILE", file=sys.stderr)
         return 2
-    if not args.image and Path(args.code).is_file():  # CODE_OR_IMAGE
+    if not args.image and _is_file(args.code):  # CODE_OR_IMAGE
         args.image, args.code = args.code, ""
     image = Path(args.image).read_bytes() if args.image else b""
     if args.offline:
@@ -417,6 +417,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         dict(result.fields),
         [(c.name, c.passed, c.detail) for c in result.checks],
     )
+
+
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names a file (a scanned code never does)."""
+    if text.startswith(("LC1:", "PC1:")):
+        return False
+    try:
+        return Path(text).is_file()
+    except OSError:  # e.g. longer than a file name may be
+        return False
 
 
 def _verify_offline(args: argparse.Namespace, image: bytes) -> int:

@@ -218,3 +218,14 @@ def test_snapshot_store_keeps_the_newest(tmp_path, key):
     latest = store.latest()
     assert latest is not None and latest.version == 3
     assert latest.content == snapshot(key, {LID.lineage: revoked()}).content
+
+
+def test_cli_tells_scanned_text_from_an_image_path(tmp_path):
+    from certseal.cli import _is_file
+
+    photo = tmp_path / "scan.jpg"
+    photo.write_bytes(b"jpeg")
+    assert _is_file(str(photo))
+    # scanned text is never a path, even one too long to be a file name
+    assert not _is_file("LC1:" + "A" * 400)
+    assert not _is_file("X" * 400)

@@ -573,7 +573,8 @@ async def test_offline_bundle_full_then_delta(
         )
 
     code, out = await offline(kept_code)
-    assert code == 0 and "verdict     VALID" in out and "not listed in bundle" in out
+    assert code == 0 and "verdict     VALID" in out, out
+    assert "not listed in bundle" in out
     photo = tmp_path / "scan.jpg"
     png = (
         await stub.GetLicenceCode(
