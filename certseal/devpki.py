@@ -30,8 +30,9 @@ class Identity:
 class DevCA:
     """A CA kept in a folder: ``ca.pem``, ``ca.key`` and one pair per identity."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, name: str = "certseal dev CA"):
         self.folder = folder
+        self.name = name
         self.ca_file = folder / "ca.pem"
         self._ca_key_file = folder / "ca.key"
         if not self.ca_file.exists():
@@ -44,7 +45,7 @@ class DevCA:
     def _create(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "certseal dev CA")])
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
         now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()

@@ -112,3 +112,43 @@ class TrustEvent(_message.Message):
     key_version: int
     presentation_key: bool
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., kid: _Optional[str] = ..., department_code: _Optional[str] = ..., suite: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.KeyStatus, str]] = ..., public_key: _Optional[bytes] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_version: _Optional[int] = ..., presentation_key: _Optional[bool] = ...) -> None: ...
+
+class SealEvent(_message.Message):
+    __slots__ = ("event_id", "type", "seal_id", "owner_code", "seal_type", "suite", "status", "valid_start", "valid_end", "revoked_at", "reason", "actor", "occurred_at", "seal_version", "seal_certificate", "document_digest", "digest_algorithm", "signed_at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_CODE_FIELD_NUMBER: _ClassVar[int]
+    SEAL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VALID_START_FIELD_NUMBER: _ClassVar[int]
+    VALID_END_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    SEAL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SEAL_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    seal_id: str
+    owner_code: str
+    seal_type: str
+    suite: str
+    status: str
+    valid_start: _timestamp_pb2.Timestamp
+    valid_end: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    reason: str
+    actor: str
+    occurred_at: _timestamp_pb2.Timestamp
+    seal_version: int
+    seal_certificate: bytes
+    document_digest: str
+    digest_algorithm: str
+    signed_at: _timestamp_pb2.Timestamp
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., seal_id: _Optional[str] = ..., owner_code: _Optional[str] = ..., seal_type: _Optional[str] = ..., suite: _Optional[str] = ..., status: _Optional[str] = ..., valid_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seal_version: _Optional[int] = ..., seal_certificate: _Optional[bytes] = ..., document_digest: _Optional[str] = ..., digest_algorithm: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,421 @@
+"""The seal service: register and revoke seals, seal documents, verify sealed documents.
+
+Registering a seal (boulder's cycle: check, reserve, sign once, persist):
+1. check the caller may register for the owner and the request is well-formed;
+2. generate the seal's own key and have the seal CA certify it (CN ``seal:<id>``);
+3. build SES_SealInfo with that certificate as the only signer certificate and the
+   picture (supplied PNG, or generated), and have the platform's seal maker of the
+   seal's suite sign it;
+4. store the seal, its wrapped key, the ``seal.registered`` event and the audit row in
+   one transaction.
+
+Only the seal's signer identities (mTLS identities) may seal with it; any other caller
+is refused and the refusal audited. Documents never leave the request: events carry the
+digest only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from PIL import Image, UnidentifiedImageError
+
+from certseal.audit import AuditEntry
+from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, digest, generate_key
+from certseal.errors import CertsealError, denied, invalid, not_found, precondition
+from certseal.events import SEAL_EVENTS, OutboxRecord, cloudevent, new_event_id
+from certseal.identifiers import mint_serial, validate_uscc
+from certseal.rpc import Caller
+from certseal.timestamps import Clock, ts, utcnow
+from certseal.v1 import events_pb2
+from services.seal.certificates import issue_certificate, read_certificate
+from services.seal.domain import SealStatus, SealVerification, verify_sealed_document
+from services.seal.picture import SEAL_MM, round_seal
+from services.seal.ses import (
+    SealType,
+    SESSignature,
+    make_seal,
+    seal_info,
+    sign_document,
+)
+from services.seal.storage import MakerRow, SealRow, SealStore
+
+SEAL_TYPES = frozenset(SealType._map.values())
+MAX_PICTURE_BYTES = 1024 * 1024
+MAX_VALIDITY = dt.timedelta(days=3660)
+
+
+@dataclass(frozen=True)
+class SealCa:
+    """The platform's seal CA: it certifies seal keys and seal makers."""
+
+    cert: bytes  # DER
+    key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def from_files(cls, cert_file: str, key_file: str) -> SealCa:
+        """Load the CA's PEM certificate and (P-256) key."""
+        cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+        key = serialization.load_pem_private_key(Path(key_file).read_bytes(), None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise precondition("the seal CA key must be an EC P-256 key")
+        return cls(cert.public_bytes(serialization.Encoding.DER), key)
+
+    def __repr__(self) -> str:
+        return "SealCa(<key withheld>)"
+
+
+@dataclass(frozen=True)
+class RegisterSealInput:
+    """A seal to register."""
+
+    owner_code: str
+    seal_type: str
+    name: str
+    suite: Suite
+    valid_start: dt.datetime
+    valid_end: dt.datetime
+    signers: tuple[str, ...]
+    picture_png: bytes = b""
+
+
+def _check_picture(data: bytes) -> None:
+    if len(data) > MAX_PICTURE_BYTES:
+        raise invalid(
+            "picture", f"is {len(data)} bytes; the limit is {MAX_PICTURE_BYTES}"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG":
+                raise invalid("picture", f"is {image.format}; send a PNG")
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise invalid("picture", "is not a readable PNG") from None
+
+
+def _validate(data: RegisterSealInput) -> None:
+    validate_uscc(data.owner_code, "owner_code")
+    if data.seal_type not in SEAL_TYPES:
+        raise invalid("seal_type", f"must be one of {', '.join(sorted(SEAL_TYPES))}")
+    if not data.name.strip() or len(data.name) > 64:
+        raise invalid("name", "must have 1 to 64 characters")
+    if data.valid_end <= data.valid_start:
+        raise invalid("valid_end", "must be after valid_start")
+    if data.valid_end - data.valid_start > MAX_VALIDITY:
+        raise invalid("valid_end", "a seal is valid for at most ten years")
+    if not data.signers:
+        raise invalid("signers", "name at least one identity that may use the seal")
+    for signer in data.signers:
+        try:
+            Caller.parse(signer)
+        except CertsealError:
+            raise invalid(
+                "signers", f"{signer!r} is not an identity such as dept:<code>"
+            ) from None
+    if data.picture_png:
+        _check_picture(data.picture_png)
+
+
+class SealService:
+    """Seals over the seal store; the caller's identity decides what it may do."""
+
+    def __init__(
+        self,
+        *,
+        store: SealStore,
+        wrapper: KeyWrapper,
+        seal_ca: SealCa,
+        clock: Clock = utcnow,
+        vendor_id: str = "certseal",
+        max_document_bytes: int = 64 * 1024 * 1024,
+    ):
+        self._store = store
+        self._wrapper = wrapper
+        self._ca = seal_ca
+        self._clock = clock
+        self._vendor_id = vendor_id
+        self.max_document_bytes = max_document_bytes
+        self._makers: dict[Suite, tuple[SoftwareSigner, bytes]] = {}
+
+    async def _maker(self, suite: Suite) -> tuple[SoftwareSigner, bytes]:
+        """The platform's seal maker in ``suite`` (created and certified on first use)."""
+        if suite in self._makers:
+            return self._makers[suite]
+        row = await self._store.maker(suite.value)
+        if row is None:
+            key = generate_key(suite)
+            now = self._clock()
+            cert = issue_certificate(
+                ca_key=self._ca.key,
+                ca_cert=self._ca.cert,
+                common_name=f"service:seal-maker-{suite.value}",
+                public_key_der=key.public_key_der,
+                not_before=now - dt.timedelta(minutes=5),
+                not_after=now + dt.timedelta(days=3660 * 2),
+            )
+            row = await self._store.insert_maker(
+                MakerRow(
+                    suite.value,
+                    key.kid,
+                    key.public_key_der,
+                    self._wrapper.wrap(key.kid, key.private_bytes),
+                    cert,
+                ),
+                now,
+            )
+        signer = self._wrapper.unwrap_signer(suite, row.public_key, row.wrapped_key)
+        self._makers[suite] = (signer, row.certificate)
+        return self._makers[suite]
+
+    async def _refuse(
+        self, caller: Caller, action: str, subject: str, why: str
+    ) -> None:
+        await self._store.audit(
+            [
+                AuditEntry(
+                    self._clock(), str(caller), action, subject, "denied", {"why": why}
+                )
+            ]
+        )
+        raise denied(why)
+
+    def _event(
+        self, row: SealRow, event_type: str, caller: Caller, **extra: object
+    ) -> OutboxRecord:
+        event_id = new_event_id()
+        now = self._clock()
+        message = events_pb2.SealEvent(
+            event_id=event_id,
+            type=event_type,
+            seal_id=row.seal_id,
+            owner_code=row.owner_code,
+            seal_type=row.seal_type,
+            suite=row.suite,
+            status=row.status,
+            valid_start=ts(row.valid_start),
+            valid_end=ts(row.valid_end),
+            revoked_at=ts(row.revoked_at),
+            reason=row.revocation_reason,
+            actor=str(caller),
+            occurred_at=ts(now),
+            seal_version=row.seal_version,
+            seal_certificate=row.certificate,
+            **extra,  # type: ignore[arg-type]
+        )
+        return cloudevent(
+            topic=SEAL_EVENTS,
+            key=row.seal_id,
+            message=message,
+            event_id=event_id,
+            event_type=event_type,
+            source=row.owner_code,
+            time=now,
+        )
+
+    async def register(self, caller: Caller, data: RegisterSealInput) -> SealRow:
+        """Register a seal for ``data.owner_code`` (the owner itself or an operator)."""
+        if caller.kind != "operator" and str(caller) != f"dept:{data.owner_code}":
+            await self._refuse(
+                caller,
+                "seal.register",
+                data.owner_code,
+                f"{caller} may not register seals for {data.owner_code}",
+            )
+        _validate(data)
+        now = self._clock()
+        seal_id = f"{data.owner_code}{mint_serial(10)}"
+        key = generate_key(data.suite)
+        certificate = issue_certificate(
+            ca_key=self._ca.key,
+            ca_cert=self._ca.cert,
+            common_name=f"seal:{seal_id}",
+            public_key_der=key.public_key_der,
+            not_before=data.valid_start,
+            not_after=data.valid_end,
+        )
+        picture = round_seal(data.name, data.seal_type)
+        if data.picture_png:
+            picture = type(picture)("png", data.picture_png, SEAL_MM, SEAL_MM)
+        maker, maker_cert = await self._maker(data.suite)
+        seal = await make_seal(
+            seal_info(
+                es_id=seal_id,
+                seal_type=data.seal_type,
+                name=data.name,
+                signer_certs=[certificate],
+                created=now,
+                valid_start=data.valid_start,
+                valid_end=data.valid_end,
+                picture=picture,
+                vendor_id=self._vendor_id,
+            ),
+            maker=maker,
+            maker_cert=maker_cert,
+        )
+        row = SealRow(
+            seal_id=seal_id,
+            owner_code=data.owner_code,
+            seal_type=data.seal_type,
+            name=data.name,
+            suite=data.suite.value,
+            status="active",
+            valid_start=data.valid_start,
+            valid_end=data.valid_end,
+            signers=data.signers,
+            kid=key.kid,
+            wrapped_key=self._wrapper.wrap(key.kid, key.private_bytes),
+            certificate=certificate,
+            seal=seal,
+            created_at=now,
+            revoked_at=None,
+            revocation_reason="",
+            seal_version=1,
+        )
+        audit = AuditEntry(
+            now,
+            str(caller),
+            "seal.register",
+            seal_id,
+            details={"type": data.seal_type, "suite": data.suite.value},
+        )
+        await self._store.insert(
+            row, [self._event(row, "seal.registered", caller)], [audit]
+        )
+        return row
+
+    async def get(self, caller: Caller, seal_id: str) -> SealRow:
+        """A seal: anyone authenticated may see a seal's public state."""
+        row = await self._store.get(seal_id)
+        if row is None:
+            raise not_found(f"seal {seal_id}")
+        return row
+
+    async def revoke(self, caller: Caller, seal_id: str, reason: str) -> SealRow:
+        """Revoke a seal (its owner or an operator)."""
+        row = await self.get(caller, seal_id)
+        if caller.kind != "operator" and str(caller) != f"dept:{row.owner_code}":
+            await self._refuse(
+                caller, "seal.revoke", seal_id, f"{caller} may not revoke {seal_id}"
+            )
+        if not reason.strip():
+            raise invalid("reason", "say why the seal is revoked")
+        now = self._clock()
+
+        def records(revoked: SealRow) -> tuple[list[OutboxRecord], list[AuditEntry]]:
+            return (
+                [self._event(revoked, "seal.revoked", caller)],
+                [
+                    AuditEntry(
+                        now,
+                        str(caller),
+                        "seal.revoke",
+                        seal_id,
+                        details={"reason": reason},
+                    )
+                ],
+            )
+
+        revoked = await self._store.revoke(
+            seal_id, at=now, reason=reason, make_records=records
+        )
+        if revoked is None:
+            raise precondition(f"seal {seal_id} is already revoked")
+        return revoked
+
+    async def seal_document(
+        self,
+        caller: Caller,
+        seal_id: str,
+        *,
+        document: bytes | None,
+        document_hash: bytes | None,
+        property_info: str,
+    ) -> bytes:
+        """The SES_Signature of a document (or of its digest) under ``seal_id``."""
+        row = await self.get(caller, seal_id)
+        if str(caller) not in row.signers:
+            await self._refuse(
+                caller,
+                "seal.use",
+                seal_id,
+                f"{caller} is not a signer of seal {seal_id}",
+            )
+        suite = Suite(row.suite)
+        now = self._clock()
+        if row.status != "active":
+            raise precondition(f"seal {seal_id} is revoked")
+        if not row.valid_start <= now <= row.valid_end:
+            raise precondition(f"seal {seal_id} is not valid now")
+        if document is not None:
+            if len(document) > self.max_document_bytes:
+                raise invalid(
+                    "document",
+                    f"is {len(document)} bytes; the limit is {self.max_document_bytes}:"
+                    " send its digest instead",
+                )
+            data_hash = digest(suite, document)
+        elif document_hash is not None and len(document_hash) == 32:
+            data_hash = document_hash
+        else:
+            raise invalid(
+                "document_hash",
+                f"give the document or its 32-byte {'SM3' if suite is Suite.SM2 else 'SHA-256'} digest",
+            )
+        signer = self._wrapper.unwrap_signer(
+            suite, read_certificate(row.certificate).public_key_der, row.wrapped_key
+        )
+        signature = await sign_document(
+            row.seal,
+            data_hash=data_hash,
+            signed_at=now,
+            property_info=property_info,
+            signer=signer,
+            signer_cert=row.certificate,
+        )
+        event = self._event(
+            row,
+            "document.sealed",
+            caller,
+            document_digest=data_hash.hex(),
+            digest_algorithm="sm3" if suite is Suite.SM2 else "sha256",
+            signed_at=ts(now.replace(microsecond=0)),
+        )
+        audit = AuditEntry(
+            now, str(caller), "seal.use", seal_id, details={"digest": data_hash.hex()}
+        )
+        await self._store.record([event], [audit])
+        return signature
+
+    async def verify(
+        self,
+        signature: bytes,
+        *,
+        document: bytes | None = None,
+        document_hash: bytes | None = None,
+    ) -> SealVerification:
+        """Verify a sealed document, with the seal's status from the registry."""
+        status = None
+        try:
+            seal_id = SESSignature.load(signature)["to_sign"]["eseal"]["e_seal_info"][
+                "es_id"
+            ].native
+        except Exception:
+            seal_id = None  # the verification reports it as MALFORMED
+        if isinstance(seal_id, str):
+            row = await self._store.get(seal_id)
+            if row is not None:
+                status = SealStatus(row.status, row.revoked_at)
+        return verify_sealed_document(
+            signature,
+            document=document,
+            document_hash=document_hash,
+            seal_ca=self._ca.cert,
+            seal_status=status,
+            now=self._clock(),
+        )

@@ -1,0 +1,206 @@
+"""Seal storage: the only writer of the seal tables.
+
+Every mutation writes its rows, its outbox rows and its audit rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from certseal import db
+from certseal.audit import AuditEntry, write_audit
+from certseal.events import OutboxRecord, write_outbox
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def migrate_all(pool: asyncpg.Pool) -> list[str]:
+    """Kernel then seal migrations."""
+    return await db.migrate(
+        pool, [("kernel", db.KERNEL_MIGRATIONS), ("seal", MIGRATIONS)]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MakerRow:
+    """The platform's seal maker of one suite."""
+
+    suite: str
+    kid: str
+    public_key: bytes
+    wrapped_key: bytes
+    certificate: bytes
+
+    def __repr__(self) -> str:
+        return f"MakerRow(suite={self.suite}, kid={self.kid})"
+
+
+@dataclass(frozen=True, slots=True)
+class SealRow:
+    """A registered seal (its wrapped key stays opaque)."""
+
+    seal_id: str
+    owner_code: str
+    seal_type: str
+    name: str
+    suite: str
+    status: str
+    valid_start: dt.datetime
+    valid_end: dt.datetime
+    signers: tuple[str, ...]
+    kid: str
+    wrapped_key: bytes
+    certificate: bytes
+    seal: bytes
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    revocation_reason: str
+    seal_version: int
+
+    def __repr__(self) -> str:
+        return f"SealRow(seal_id={self.seal_id}, status={self.status})"
+
+
+def _seal(row: asyncpg.Record) -> SealRow:
+    return SealRow(**{**dict(row), "signers": tuple(row["signers"])})
+
+
+class SealStore:
+    """Queries and transactions over the seal tables."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def maker(self, suite: str) -> MakerRow | None:
+        """The seal maker of ``suite``, if one was created."""
+        row = await self.pool.fetchrow(
+            """select suite, kid, public_key, wrapped_key, certificate
+               from seal_makers where suite = $1""",
+            suite,
+        )
+        return MakerRow(**dict(row)) if row else None
+
+    async def insert_maker(self, maker: MakerRow, at: dt.datetime) -> MakerRow:
+        """Store a new maker, or return the one another process stored first."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """insert into seal_makers
+                       (suite, kid, public_key, wrapped_key, certificate, created_at)
+                   values ($1, $2, $3, $4, $5, $6) on conflict (suite) do nothing""",
+                maker.suite,
+                maker.kid,
+                maker.public_key,
+                maker.wrapped_key,
+                maker.certificate,
+                at,
+            )
+        stored = await self.maker(maker.suite)
+        assert stored is not None
+        return stored
+
+    async def get(self, seal_id: str) -> SealRow | None:
+        """One seal."""
+        row = await self.pool.fetchrow(
+            "select * from seals where seal_id = $1", seal_id
+        )
+        return _seal(row) if row else None
+
+    async def list(
+        self, owner_code: str, *, after: tuple[dt.datetime, str] | None, limit: int
+    ) -> list[SealRow]:
+        """An owner's seals, oldest first, after a (created_at, seal_id) position."""
+        rows = await self.pool.fetch(
+            """select * from seals
+               where owner_code = $1
+                 and ($2::timestamptz is null or (created_at, seal_id) > ($2, $3))
+               order by created_at, seal_id limit $4""",
+            owner_code,
+            after[0] if after else None,
+            after[1] if after else "",
+            limit,
+        )
+        return [_seal(r) for r in rows]
+
+    async def insert(
+        self, seal: SealRow, events: Sequence[OutboxRecord], audit: Sequence[AuditEntry]
+    ) -> bool:
+        """Store a new seal with its event and audit; False when the id is taken."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                """insert into seals (seal_id, owner_code, seal_type, name, suite, status,
+                       valid_start, valid_end, signers, kid, wrapped_key, certificate,
+                       seal, created_at, revoked_at, revocation_reason, seal_version)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                           $15, $16, $17)
+                   on conflict (seal_id) do nothing returning true""",
+                seal.seal_id,
+                seal.owner_code,
+                seal.seal_type,
+                seal.name,
+                seal.suite,
+                seal.status,
+                seal.valid_start,
+                seal.valid_end,
+                list(seal.signers),
+                seal.kid,
+                seal.wrapped_key,
+                seal.certificate,
+                seal.seal,
+                seal.created_at,
+                seal.revoked_at,
+                seal.revocation_reason,
+                seal.seal_version,
+            )
+            if not inserted:
+                return False
+            await write_outbox(conn, events)
+            await write_audit(conn, audit)
+        return True
+
+    async def revoke(
+        self,
+        seal_id: str,
+        *,
+        at: dt.datetime,
+        reason: str,
+        make_records: Callable[
+            [SealRow], tuple[Sequence[OutboxRecord], Sequence[AuditEntry]]
+        ],
+    ) -> SealRow | None:
+        """Revoke an active seal under its row lock; None when it is not active.
+
+        ``make_records(row)`` gives the (events, audit) of the revoked row.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """update seals set status = 'revoked', revoked_at = $2,
+                          revocation_reason = $3, seal_version = seal_version + 1
+                   where seal_id = $1 and status = 'active' returning *""",
+                seal_id,
+                at,
+                reason,
+            )
+            if row is None:
+                return None
+            revoked = _seal(row)
+            events, audit = make_records(revoked)
+            await write_outbox(conn, events)
+            await write_audit(conn, audit)
+        return revoked
+
+    async def record(
+        self, events: Sequence[OutboxRecord], audit: Sequence[AuditEntry]
+    ) -> None:
+        """Write events and audit rows in one transaction (a sealed document)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await write_outbox(conn, events)
+            await write_audit(conn, audit)
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Write audit rows on their own (refusals)."""
+        await write_audit(self.pool, entries)

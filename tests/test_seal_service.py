@@ -1,0 +1,206 @@
+"""The seal service on the real database: registration, use by signers only, revocation,
+verification with the registry's status, events and audit rows."""
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from certseal import db
+from certseal.crypto import KeyWrapper, Suite, read_secret_file
+from certseal.devpki import DevCA
+from certseal.errors import CertsealError, ErrorKind
+from certseal.events import SEAL_EVENTS
+from certseal.rpc import Caller
+from certseal.v1 import events_pb2
+from services.seal.domain import SealVerdict
+from services.seal.service import RegisterSealInput, SealCa, SealService
+from services.seal.ses import SESeal
+from services.seal.storage import SealStore, migrate_all
+from tests.conftest import EventWatcher, fresh_uscc
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+DOCUMENT = "采购合同 第 2026-118 号".encode() * 100
+
+
+class FixedClock:
+    def __init__(self, now: dt.datetime):
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+async def seal_store(config, issuer):
+    # the session's issuer runs the outbox relay, which publishes the seal events too
+    pool = await db.create_pool(config.database.dsn(), min_size=1, max_size=4)
+    await migrate_all(pool)
+    yield SealStore(pool)
+    await pool.close()
+
+
+@pytest.fixture(scope="module")
+def seal_ca(tmp_path_factory) -> SealCa:
+    ca = DevCA(tmp_path_factory.mktemp("seal-ca"), name="certseal dev seal CA")
+    return SealCa.from_files(str(ca.ca_file), str(ca.folder / "ca.key"))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def service(seal_store, seal_ca, config, clock) -> SealService:
+    wrapper = KeyWrapper(read_secret_file(Path(config.secrets.kek_file)))
+    return SealService(store=seal_store, wrapper=wrapper, seal_ca=seal_ca, clock=clock)
+
+
+def request(owner: str, suite: Suite = Suite.SM2, **changes) -> RegisterSealInput:
+    values = dict(
+        owner_code=owner,
+        seal_type="contract",
+        name="深圳市示例科技有限公司",
+        suite=suite,
+        valid_start=NOW - dt.timedelta(days=1),
+        valid_end=NOW + dt.timedelta(days=365),
+        signers=(f"dept:{owner}", "app:contracts"),
+    )
+    values.update(changes)
+    return RegisterSealInput(**values)
+
+
+@pytest.mark.parametrize("suite", list(Suite))
+async def test_register_seal_and_verify_in_each_suite(service, stack, suite):
+    owner = fresh_uscc()
+    caller = Caller("dept", owner)
+    async with EventWatcher(stack, SEAL_EVENTS) as events:
+        seal = await service.register(caller, request(owner, suite))
+        signature = await service.seal_document(
+            Caller("app", "contracts"),
+            seal.seal_id,
+            document=DOCUMENT,
+            document_hash=None,
+            property_info="contract-2026-118.pdf",
+        )
+        records = await events.wait_for(
+            lambda rs: len([r for r in rs if r.key == seal.seal_id.encode()]) >= 2
+        )
+    parsed = SESeal.load(seal.seal)
+    assert parsed["e_seal_info"]["property"]["name"].native == "深圳市示例科技有限公司"
+    assert parsed["e_seal_info"]["picture"]["data"].native.startswith(b"\x89PNG")
+    result = await service.verify(signature, document=DOCUMENT)
+    assert result.verdict is SealVerdict.VALID, result.checks
+    assert result.current_status == "active"
+    mine = [
+        events_pb2.SealEvent.FromString(r.value)
+        for r in records
+        if r.key == seal.seal_id.encode()
+    ]
+    assert [e.type for e in mine] == ["seal.registered", "document.sealed"]
+    sealed = mine[1]
+    algorithm = "sm3" if suite is Suite.SM2 else "sha256"
+    assert sealed.digest_algorithm == algorithm
+    if suite is not Suite.SM2:
+        assert sealed.document_digest == hashlib.sha256(DOCUMENT).hexdigest()
+    assert DOCUMENT not in records[-1].value  # the digest, never the content
+
+
+async def test_only_signers_use_a_seal_and_refusals_are_audited(service, seal_store):
+    owner = fresh_uscc()
+    seal = await service.register(Caller("dept", owner), request(owner))
+    stranger = Caller("dept", fresh_uscc())
+    with pytest.raises(CertsealError) as err:
+        await service.seal_document(
+            stranger,
+            seal.seal_id,
+            document=DOCUMENT,
+            document_hash=None,
+            property_info="x",
+        )
+    assert err.value.kind is ErrorKind.PERMISSION_DENIED
+    outcome = await seal_store.pool.fetchval(
+        """select outcome from audit_log where subject = $1 and actor = $2
+           and action = 'seal.use'""",
+        seal.seal_id,
+        str(stranger),
+    )
+    assert outcome == "denied"
+    with pytest.raises(CertsealError) as err:
+        await service.register(stranger, request(owner))
+    assert err.value.kind is ErrorKind.PERMISSION_DENIED
+
+
+async def test_revoked_after_signing_still_sealed_then_unusable(service, clock):
+    owner = fresh_uscc()
+    caller = Caller("dept", owner)
+    seal = await service.register(caller, request(owner, Suite.ES256))
+    signature = await service.seal_document(
+        caller, seal.seal_id, document=DOCUMENT, document_hash=None, property_info="a"
+    )
+    clock.now = NOW + dt.timedelta(hours=2)
+    revoked = await service.revoke(caller, seal.seal_id, "公章遗失")
+    assert revoked.status == "revoked" and revoked.seal_version == 2
+    result = await service.verify(signature, document=DOCUMENT)
+    assert result.verdict is SealVerdict.VALID and result.current_status == "revoked"
+    with pytest.raises(CertsealError) as err:
+        await service.seal_document(
+            caller,
+            seal.seal_id,
+            document=DOCUMENT,
+            document_hash=None,
+            property_info="b",
+        )
+    assert err.value.kind is ErrorKind.FAILED_PRECONDITION
+    with pytest.raises(CertsealError) as err:
+        await service.revoke(caller, seal.seal_id, "again")
+    assert err.value.kind is ErrorKind.FAILED_PRECONDITION
+    changed = DOCUMENT[:-1] + b"!"
+    assert (await service.verify(signature, document=changed)).verdict is (
+        SealVerdict.MODIFIED
+    )
+    assert (await service.verify(b"\x30\x00")).verdict is SealVerdict.MALFORMED
+
+
+async def test_sealing_a_digest(service):
+    owner = fresh_uscc()
+    caller = Caller("dept", owner)
+    seal = await service.register(caller, request(owner, Suite.ED25519))
+    digest = hashlib.sha256(DOCUMENT).digest()
+    signature = await service.seal_document(
+        caller, seal.seal_id, document=None, document_hash=digest, property_info="big"
+    )
+    assert (await service.verify(signature, document_hash=digest)).verdict is (
+        SealVerdict.VALID
+    )
+    with pytest.raises(CertsealError) as err:
+        await service.seal_document(
+            caller,
+            seal.seal_id,
+            document=None,
+            document_hash=b"short",
+            property_info="x",
+        )
+    assert err.value.field == "document_hash"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"seal_type": "secret"}, "seal_type"),
+        ({"name": ""}, "name"),
+        ({"signers": ()}, "signers"),
+        ({"signers": ("root",)}, "signers"),
+        ({"valid_end": NOW - dt.timedelta(days=2)}, "valid_end"),
+        ({"valid_end": NOW + dt.timedelta(days=4000)}, "valid_end"),
+        ({"picture_png": b"GIF89a"}, "picture"),
+    ],
+)
+async def test_bad_registrations_name_the_field(service, changes, field):
+    owner = fresh_uscc()
+    with pytest.raises(CertsealError) as err:
+        await service.register(Caller("operator", "admin"), request(owner, **changes))
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert err.value.field == field
