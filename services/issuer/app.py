@@ -3,23 +3,17 @@ relay, audit sealer, expiry sweep, readiness and metrics. Tests run it in-proces
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import datetime as dt
 import logging
 from pathlib import Path
 
 import asyncpg
+import grpc
 
-from certseal import db
-from certseal.audit import AuditSealer
 from certseal.background import NotifiedWorker
 from certseal.config import Config
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite, read_secret_file
-from certseal.events import default_topics
 from certseal.metrics import Metrics
-from certseal.outbox import OutboxRelay
-from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
+from certseal.process import ServiceProcess
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc
 from services.issuer.service import IssuerService, Keyring
@@ -53,8 +47,11 @@ class ExpirySweeper(NotifiedWorker):
         return count
 
 
-class IssuerApp:
+class IssuerApp(ServiceProcess):
     """One issuer process: it serves gRPC, runs the background loops, or both."""
+
+    name = "issuer"
+    allowed_kinds = {ISSUER: {"dept", "app"}, ISSUER_ADMIN: {"operator"}}  # noqa: RUF012
 
     def __init__(
         self,
@@ -66,82 +63,45 @@ class IssuerApp:
         background: bool = True,
         reuse_port: bool = False,
     ):
-        self.config = config
-        self.serve = serve
-        self.background = background
-        self.reuse_port = reuse_port
-        self.clock = clock
-        self.listen = listen or config.issuer.listen
-        self.metrics = Metrics()
-        self.health = Health([ISSUER, ISSUER_ADMIN])
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self.port = 0
-
-    async def start(self) -> int:
-        """Start serving; returns the bound port."""
-        cfg = self.config
-        dsn = cfg.database.dsn()
-        self.pool = await db.create_pool(
-            dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
+        super().__init__(
+            config,
+            listen=listen or config.issuer.listen,
+            metrics_listen=config.issuer.metrics_listen,
+            max_request_bytes=config.issuer.max_request_bytes,
+            clock=clock,
+            serve=serve,
+            background=background,
+            reuse_port=reuse_port,
         )
-        await migrate_all(self.pool)
+
+    async def migrate(self, pool: asyncpg.Pool) -> None:
+        """Kernel and issuer migrations."""
+        await migrate_all(pool)
+
+    async def prepare(self) -> None:
+        """The store and the service; the platform department and its keys."""
         self.store = IssuerStore(self.pool)
         self.service = self.make_service(self.clock)
         await self.service.ensure_platform()
-        kafka = cfg.kafka.settings("certseal-issuer")
-        self.kafka = kafka
-        self.relay = OutboxRelay(
-            dsn=dsn,
-            producer_factory=lambda: kafka.producer(max_batch_size=512 * 1024),
-            metrics=self.metrics,
-            poll_interval_s=cfg.issuer.outbox_poll_interval_s,
-            retention=dt.timedelta(days=cfg.issuer.outbox_retention_days),
-        )
-        self.sealer = AuditSealer(dsn=dsn, metrics=self.metrics)
+
+    def workers(self, dsn: str) -> list[NotifiedWorker]:
+        """The expiry sweep."""
         self.sweeper = ExpirySweeper(
             dsn=dsn,
             service=self.service,
             metrics=self.metrics,
-            interval_s=cfg.issuer.expiry_sweep_interval_s,
+            interval_s=self.config.issuer.expiry_sweep_interval_s,
         )
-        if self.background:
-            for worker in (self.relay, self.sealer, self.sweeper):
-                self._tasks.append(asyncio.create_task(worker.run(self._stop)))
-        if self.serve:
-            await self._serve()
-        if cfg.issuer.metrics_listen:
-            host, _, port = cfg.issuer.metrics_listen.rpartition(":")
-            self.metrics.serve(int(port), host)
-        return self.port
+        return [self.sweeper]
 
-    async def _serve(self) -> None:
-        cfg = self.config
-        interceptor = ServiceInterceptor(
-            metrics=self.metrics,
-            allowed_kinds={ISSUER: {"dept", "app"}, ISSUER_ADMIN: {"operator"}},
-            max_request_bytes=cfg.issuer.max_request_bytes,
-        )
-        self.server, self.port = build_server(
-            listen=self.listen,
-            credentials=server_credentials(
-                cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file
-            ),
-            interceptor=interceptor,
-            health_=self.health,
-            service_names=[ISSUER, ISSUER_ADMIN],
-            reuse_port=self.reuse_port,
-        )
+    def add_servicers(self, server: grpc.aio.Server) -> None:
+        """Issuer and IssuerAdmin."""
         issuer_pb2_grpc.add_IssuerServicer_to_server(
-            IssuerServicer(service=self.service), self.server
+            IssuerServicer(service=self.service), server
         )
         issuer_pb2_grpc.add_IssuerAdminServicer_to_server(
-            IssuerAdminServicer(service=self.service), self.server
+            IssuerAdminServicer(service=self.service), server
         )
-        await self.health.set_serving(False)
-        await self.server.start()
-        self._tasks.append(asyncio.create_task(self._readiness()))
-        log.info("issuer listening on port %d", self.port)
 
     def make_service(self, clock: Clock) -> IssuerService:
         """An issuer service over this process's pool (tests give their own clock)."""
@@ -163,39 +123,3 @@ class IssuerApp:
             presentation_max_ttl_s=cfg.issuer.presentation_max_ttl_s,
             max_batch=cfg.issuer.max_batch,
         )
-
-    async def _readiness(self) -> None:
-        """SERVING only while PostgreSQL answers and the broker has our topics."""
-        needed = {t.name for t in default_topics(self.config.kafka.topic_partitions)}
-        serving: bool | None = None
-        while not self._stop.is_set():
-            ok = True
-            try:
-                async with asyncio.timeout(3):
-                    await self.pool.fetchval("select 1")
-                    admin = self.kafka.admin()
-                    await admin.start()
-                    try:
-                        ok = needed <= set(await admin.list_topics())
-                    finally:
-                        await admin.close()
-            except Exception as exc:
-                ok = False
-                log.warning("not ready: %s", exc or type(exc).__name__)
-            if ok != serving:
-                await self.health.set_serving(ok)
-                serving = ok
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), 2.0)
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting RPCs, finish in-flight ones, stop the workers."""
-        if self.serve:
-            await self.health.set_serving(False)
-            await self.server.stop(grace)
-        self._stop.set()
-        for task in self._tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 10)
-        await self.relay.close()
-        await self.pool.close()

@@ -1,0 +1,173 @@
+"""One service process over PostgreSQL: what the issuer and seal services share.
+
+A process opens the pool and applies its migrations, runs the outbox relay and the audit
+sealer (each a leader across replicas), serves its gRPC services behind the common
+interceptor with health (SERVING only while PostgreSQL answers and the broker has the
+platform's topics) and exposes Prometheus metrics. A subclass says what it migrates,
+which servicers it adds, who may call them, and any further background workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+import grpc
+
+from certseal import db
+from certseal.audit import AuditSealer
+from certseal.background import NotifiedWorker
+from certseal.config import Config
+from certseal.events import default_topics
+from certseal.metrics import Metrics
+from certseal.outbox import OutboxRelay
+from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
+from certseal.timestamps import Clock, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class ServiceProcess:
+    """A process that serves gRPC, runs the background workers, or both."""
+
+    #: e.g. "issuer": names the Kafka client and the log lines
+    name = "service"
+    #: full names of the gRPC services served, and the caller kinds each accepts
+    allowed_kinds: dict[str, set[str]] = {}  # noqa: RUF012
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        listen: str,
+        metrics_listen: str,
+        max_request_bytes: int,
+        clock: Clock = utcnow,
+        serve: bool = True,
+        background: bool = True,
+        reuse_port: bool = False,
+    ):
+        self.config = config
+        self.listen = listen
+        self.metrics_listen = metrics_listen
+        self.max_request_bytes = max_request_bytes
+        self.clock = clock
+        self.serve = serve
+        self.background = background
+        self.reuse_port = reuse_port
+        self.metrics = Metrics()
+        self.health = Health(list(self.allowed_kinds))
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.port = 0
+
+    # -- what a service adds --------------------------------------------------------
+
+    async def migrate(self, pool: asyncpg.Pool) -> None:
+        """Apply this service's migrations (after the kernel's)."""
+        raise NotImplementedError
+
+    async def prepare(self) -> None:
+        """Build the service objects over ``self.pool``."""
+
+    def add_servicers(self, server: grpc.aio.Server) -> None:
+        """Add this service's servicers to ``server``."""
+        raise NotImplementedError
+
+    def workers(self, dsn: str) -> Sequence[NotifiedWorker]:
+        """Background workers beyond the relay and the audit sealer."""
+        return ()
+
+    # -- the common life cycle ------------------------------------------------------
+
+    async def start(self) -> int:
+        """Start; returns the bound gRPC port (0 when not serving)."""
+        cfg = self.config
+        dsn = cfg.database.dsn()
+        self.pool = await db.create_pool(
+            dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
+        )
+        await self.migrate(self.pool)
+        await self.prepare()
+        kafka = cfg.kafka.settings(f"certseal-{self.name}")
+        self.kafka = kafka
+        self.relay = OutboxRelay(
+            dsn=dsn,
+            producer_factory=lambda: kafka.producer(max_batch_size=512 * 1024),
+            metrics=self.metrics,
+            poll_interval_s=cfg.issuer.outbox_poll_interval_s,
+            retention=dt.timedelta(days=cfg.issuer.outbox_retention_days),
+        )
+        self.sealer = AuditSealer(dsn=dsn, metrics=self.metrics)
+        if self.background:
+            for worker in (self.relay, self.sealer, *self.workers(dsn)):
+                self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+        if self.serve:
+            await self._serve()
+        if self.metrics_listen:
+            host, _, port = self.metrics_listen.rpartition(":")
+            self.metrics.serve(int(port), host)
+        return self.port
+
+    async def _serve(self) -> None:
+        cfg = self.config
+        interceptor = ServiceInterceptor(
+            metrics=self.metrics,
+            allowed_kinds=self.allowed_kinds,
+            max_request_bytes=self.max_request_bytes,
+        )
+        self.server, self.port = build_server(
+            listen=self.listen,
+            credentials=server_credentials(
+                cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file
+            ),
+            interceptor=interceptor,
+            health_=self.health,
+            service_names=list(self.allowed_kinds),
+            reuse_port=self.reuse_port,
+        )
+        self.add_servicers(self.server)
+        await self.health.set_serving(False)
+        await self.server.start()
+        self._tasks.append(asyncio.create_task(self._readiness()))
+        log.info("%s listening on port %d", self.name, self.port)
+
+    async def _readiness(self) -> None:
+        """SERVING only while PostgreSQL answers and the broker has our topics."""
+        needed = {t.name for t in default_topics(self.config.kafka.topic_partitions)}
+        serving: bool | None = None
+        while not self._stop.is_set():
+            ok = True
+            try:
+                async with asyncio.timeout(3):
+                    await self.pool.fetchval("select 1")
+                    admin = self.kafka.admin()
+                    await admin.start()
+                    try:
+                        ok = needed <= set(await admin.list_topics())
+                    finally:
+                        await admin.close()
+            except Exception as exc:
+                ok = False
+                log.warning("not ready: %s", exc or type(exc).__name__)
+            if ok != serving:
+                await self.health.set_serving(ok)
+                serving = ok
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 2.0)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting RPCs, finish in-flight ones, stop the workers."""
+        if self.serve:
+            await self.health.set_serving(False)
+            await self.server.stop(grace)
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10)
+        await self.relay.close()
+        await self.pool.close()
