@@ -605,6 +605,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         "verifier": subprocess.Popen(
             [sys.executable, "-m", "services.verifier", "--config", config]
         ),
+        "seal": subprocess.Popen(
+            [sys.executable, "-m", "services.seal", "--config", config]
+        ),
     }
     stopping = False
 
@@ -618,7 +621,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         name: _wait_serving(cfg, process, target)
         for (name, process), target in zip(
             services.items(),
-            (cfg.cli.issuer_target, cfg.cli.verifier_target),
+            (cfg.cli.issuer_target, cfg.cli.verifier_target, cfg.cli.seal_target),
             strict=True,
         )
     }
@@ -633,6 +636,7 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
                certseal.trust-events.v1, certseal.seal-events.v1
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
   Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
+  Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file})   {state["seal"]}
   Metrics      http://{cfg.issuer.metrics_listen}/metrics
   Config       {stack.config_file}
 
@@ -647,6 +651,7 @@ Try, in another terminal (the CLI finds {stack.config_file}):
   .venv/bin/certseal verify --purpose 窗口办事 LC1:...      (or --image code.png)
   .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
   .venv/bin/certseal verify --offline --bundle counter.bundle LC1:...
+  .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list

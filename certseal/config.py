@@ -111,6 +111,20 @@ class VerifierConfig:
 
 
 @dataclass
+class SealConfig:
+    """The seal service."""
+
+    listen: str = "127.0.0.1:50053"
+    metrics_listen: str = "127.0.0.1:9474"
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_document_bytes: int = 60 * 1024 * 1024
+    # the platform's seal CA: it certifies seal keys and seal makers (EC P-256)
+    ca_cert_file: str = "/run/secrets/certseal/seal-ca/ca.pem"
+    ca_key_file: str = "/run/secrets/certseal/seal-ca/ca.key"
+    vendor_id: str = "certseal"
+
+
+@dataclass
 class PlatformConfig:
     """The platform operator itself."""
 
@@ -127,6 +141,7 @@ class CliConfig:
     key_file: str = ""
     issuer_target: str = "127.0.0.1:50051"
     verifier_target: str = "127.0.0.1:50052"
+    seal_target: str = "127.0.0.1:50053"
 
 
 @dataclass
@@ -139,6 +154,7 @@ class Config:
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
     issuer: IssuerConfig = field(default_factory=IssuerConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
+    seal: SealConfig = field(default_factory=SealConfig)
     platform: PlatformConfig = field(default_factory=PlatformConfig)
     cli: CliConfig = field(default_factory=CliConfig)
 

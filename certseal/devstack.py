@@ -98,6 +98,9 @@ class EmbeddedStack:
             str(operator.cert_file),
             str(operator.key_file),
         )
+        seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
+        cfg.seal.ca_cert_file = str(seal_ca.ca_file)
+        cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")
         cfg.platform.code = self._platform_code()
         (self.home / "config.toml").write_text(dump_config(cfg))
         settings = cfg.kafka.settings("certseal-devstack")

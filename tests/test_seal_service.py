@@ -78,13 +78,15 @@ async def test_register_seal_and_verify_in_each_suite(service, stack, suite):
     caller = Caller("dept", owner)
     async with EventWatcher(stack, SEAL_EVENTS) as events:
         seal = await service.register(caller, request(owner, suite))
-        signature = await service.seal_document(
-            Caller("app", "contracts"),
-            seal.seal_id,
-            document=DOCUMENT,
-            document_hash=None,
-            property_info="contract-2026-118.pdf",
-        )
+        signature = (
+            await service.seal_document(
+                Caller("app", "contracts"),
+                seal.seal_id,
+                document=DOCUMENT,
+                document_hash=None,
+                property_info="contract-2026-118.pdf",
+            )
+        ).signature
         records = await events.wait_for(
             lambda rs: len([r for r in rs if r.key == seal.seal_id.encode()]) >= 2
         )
@@ -137,9 +139,15 @@ async def test_revoked_after_signing_still_sealed_then_unusable(service, clock):
     owner = fresh_uscc()
     caller = Caller("dept", owner)
     seal = await service.register(caller, request(owner, Suite.ES256))
-    signature = await service.seal_document(
-        caller, seal.seal_id, document=DOCUMENT, document_hash=None, property_info="a"
-    )
+    signature = (
+        await service.seal_document(
+            caller,
+            seal.seal_id,
+            document=DOCUMENT,
+            document_hash=None,
+            property_info="a",
+        )
+    ).signature
     clock.now = NOW + dt.timedelta(hours=2)
     revoked = await service.revoke(caller, seal.seal_id, "公章遗失")
     assert revoked.status == "revoked" and revoked.seal_version == 2
@@ -169,9 +177,15 @@ async def test_sealing_a_digest(service):
     caller = Caller("dept", owner)
     seal = await service.register(caller, request(owner, Suite.ED25519))
     digest = hashlib.sha256(DOCUMENT).digest()
-    signature = await service.seal_document(
-        caller, seal.seal_id, document=None, document_hash=digest, property_info="big"
-    )
+    signature = (
+        await service.seal_document(
+            caller,
+            seal.seal_id,
+            document=None,
+            document_hash=digest,
+            property_info="big",
+        )
+    ).signature
     assert (await service.verify(signature, document_hash=digest)).verdict is (
         SealVerdict.VALID
     )

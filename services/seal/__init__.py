@@ -1,0 +1,1 @@
+"""Seal service: departments and enterprises seal documents; anyone verifies them."""

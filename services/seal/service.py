@@ -17,6 +17,7 @@ digest only.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,11 @@ class SealCa:
     cert: bytes  # DER
     key: ec.EllipticCurvePrivateKey
 
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the CA certificate, hex."""
+        return hashlib.sha256(self.cert).hexdigest()
+
     @classmethod
     def from_files(cls, cert_file: str, key_file: str) -> SealCa:
         """Load the CA's PEM certificate and (P-256) key."""
@@ -69,6 +75,15 @@ class SealCa:
 
     def __repr__(self) -> str:
         return "SealCa(<key withheld>)"
+
+
+@dataclass(frozen=True)
+class SealedDocument:
+    """A document's SES_Signature and what it signed."""
+
+    signature: bytes
+    document_hash: bytes
+    signed_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -143,11 +158,18 @@ class SealService:
         self.max_document_bytes = max_document_bytes
         self._makers: dict[Suite, tuple[SoftwareSigner, bytes]] = {}
 
+    def now(self) -> dt.datetime:
+        """The service's clock."""
+        return self._clock()
+
     async def _maker(self, suite: Suite) -> tuple[SoftwareSigner, bytes]:
-        """The platform's seal maker in ``suite`` (created and certified on first use)."""
+        """The platform's seal maker in ``suite`` (created and certified on first use).
+
+        Makers belong to the seal CA that certified them: a new CA gets new makers.
+        """
         if suite in self._makers:
             return self._makers[suite]
-        row = await self._store.maker(suite.value)
+        row = await self._store.maker(suite.value, self._ca.fingerprint)
         if row is None:
             key = generate_key(suite)
             now = self._clock()
@@ -162,6 +184,7 @@ class SealService:
             row = await self._store.insert_maker(
                 MakerRow(
                     suite.value,
+                    self._ca.fingerprint,
                     key.kid,
                     key.public_key_der,
                     self._wrapper.wrap(key.kid, key.private_bytes),
@@ -296,6 +319,30 @@ class SealService:
             raise not_found(f"seal {seal_id}")
         return row
 
+    async def list(
+        self, caller: Caller, owner_code: str, *, page_size: int, page_token: str
+    ) -> tuple[list[SealRow], str]:
+        """A page of an owner's seals (the owner itself or an operator)."""
+        if caller.kind != "operator" and str(caller) != f"dept:{owner_code}":
+            await self._refuse(
+                caller,
+                "seal.list",
+                owner_code,
+                f"{caller} may not list {owner_code}'s seals",
+            )
+        if page_size > 500:
+            raise invalid("page_size", "at most 500")
+        try:
+            after = bytes.fromhex(page_token).decode()
+        except ValueError:
+            raise invalid(
+                "page_token", "is not a token this service returned"
+            ) from None
+        limit = page_size or 50
+        rows = await self._store.list(owner_code, after=after, limit=limit + 1)
+        token = rows[limit - 1].seal_id.encode().hex() if len(rows) > limit else ""
+        return rows[:limit], token
+
     async def revoke(self, caller: Caller, seal_id: str, reason: str) -> SealRow:
         """Revoke a seal (its owner or an operator)."""
         row = await self.get(caller, seal_id)
@@ -336,7 +383,7 @@ class SealService:
         document: bytes | None,
         document_hash: bytes | None,
         property_info: str,
-    ) -> bytes:
+    ) -> SealedDocument:
         """The SES_Signature of a document (or of its digest) under ``seal_id``."""
         row = await self.get(caller, seal_id)
         if str(caller) not in row.signers:
@@ -390,7 +437,7 @@ class SealService:
             now, str(caller), "seal.use", seal_id, details={"digest": data_hash.hex()}
         )
         await self._store.record([event], [audit])
-        return signature
+        return SealedDocument(signature, data_hash, now.replace(microsecond=0))
 
     async def verify(
         self,

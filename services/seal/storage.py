@@ -31,6 +31,7 @@ class MakerRow:
     """The platform's seal maker of one suite."""
 
     suite: str
+    ca_fingerprint: str
     kid: str
     public_key: bytes
     wrapped_key: bytes
@@ -76,12 +77,13 @@ class SealStore:
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
 
-    async def maker(self, suite: str) -> MakerRow | None:
-        """The seal maker of ``suite``, if one was created."""
+    async def maker(self, suite: str, ca_fingerprint: str) -> MakerRow | None:
+        """The seal maker of ``suite`` under the seal CA, if one was created."""
         row = await self.pool.fetchrow(
-            """select suite, kid, public_key, wrapped_key, certificate
-               from seal_makers where suite = $1""",
+            """select suite, ca_fingerprint, kid, public_key, wrapped_key, certificate
+               from seal_makers where suite = $1 and ca_fingerprint = $2""",
             suite,
+            ca_fingerprint,
         )
         return MakerRow(**dict(row)) if row else None
 
@@ -89,17 +91,19 @@ class SealStore:
         """Store a new maker, or return the one another process stored first."""
         async with self.pool.acquire() as conn:
             await conn.execute(
-                """insert into seal_makers
-                       (suite, kid, public_key, wrapped_key, certificate, created_at)
-                   values ($1, $2, $3, $4, $5, $6) on conflict (suite) do nothing""",
+                """insert into seal_makers (suite, ca_fingerprint, kid, public_key,
+                       wrapped_key, certificate, created_at)
+                   values ($1, $2, $3, $4, $5, $6, $7)
+                   on conflict (suite, ca_fingerprint) do nothing""",
                 maker.suite,
+                maker.ca_fingerprint,
                 maker.kid,
                 maker.public_key,
                 maker.wrapped_key,
                 maker.certificate,
                 at,
             )
-        stored = await self.maker(maker.suite)
+        stored = await self.maker(maker.suite, maker.ca_fingerprint)
         assert stored is not None
         return stored
 
@@ -110,18 +114,13 @@ class SealStore:
         )
         return _seal(row) if row else None
 
-    async def list(
-        self, owner_code: str, *, after: tuple[dt.datetime, str] | None, limit: int
-    ) -> list[SealRow]:
-        """An owner's seals, oldest first, after a (created_at, seal_id) position."""
+    async def list(self, owner_code: str, *, after: str, limit: int) -> list[SealRow]:
+        """An owner's seals in seal id order, after the id ``after``."""
         rows = await self.pool.fetch(
-            """select * from seals
-               where owner_code = $1
-                 and ($2::timestamptz is null or (created_at, seal_id) > ($2, $3))
-               order by created_at, seal_id limit $4""",
+            """select * from seals where owner_code = $1 and seal_id > $2
+               order by seal_id limit $3""",
             owner_code,
-            after[0] if after else None,
-            after[1] if after else "",
+            after,
             limit,
         )
         return [_seal(r) for r in rows]

@@ -1,12 +1,14 @@
--- Seals (GB/T 38540 SESeal) and the platform's seal makers, one per suite.
+-- Seals (GB/T 38540 SESeal) and the platform's seal makers, one per suite and seal CA.
 
 create table seal_makers (
-    suite        text primary key check (suite in ('sm2', 'es256', 'ed25519')),
+    suite        text not null check (suite in ('sm2', 'es256', 'ed25519')),
+    ca_fingerprint text not null,  -- SHA-256 of the seal CA certificate, hex
     kid          text not null,
     public_key   bytea not null,
     wrapped_key  bytea not null,   -- AES-256-GCM under the KEK, bound to the kid
-    certificate  bytea not null,   -- DER, issued by the seal CA
-    created_at   timestamptz not null
+    certificate  bytea not null,   -- DER, issued by that seal CA
+    created_at   timestamptz not null,
+    primary key (suite, ca_fingerprint)
 );
 
 create table seals (
@@ -30,4 +32,4 @@ create table seals (
     check (valid_start < valid_end)
 );
 
-create index seals_by_owner on seals (owner_code, created_at, seal_id);
+create index seals_by_owner on seals (owner_code, seal_id);

@@ -1,0 +1,174 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SealInfo(_message.Message):
+    __slots__ = ("seal_id", "owner_code", "seal_type", "name", "suite", "status", "valid_start", "valid_end", "signers", "created_at", "revoked_at", "revocation_reason", "seal", "certificate", "picture")
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_CODE_FIELD_NUMBER: _ClassVar[int]
+    SEAL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VALID_START_FIELD_NUMBER: _ClassVar[int]
+    VALID_END_FIELD_NUMBER: _ClassVar[int]
+    SIGNERS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    SEAL_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    PICTURE_FIELD_NUMBER: _ClassVar[int]
+    seal_id: str
+    owner_code: str
+    seal_type: str
+    name: str
+    suite: str
+    status: str
+    valid_start: _timestamp_pb2.Timestamp
+    valid_end: _timestamp_pb2.Timestamp
+    signers: _containers.RepeatedScalarFieldContainer[str]
+    created_at: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    revocation_reason: str
+    seal: bytes
+    certificate: bytes
+    picture: bytes
+    def __init__(self, seal_id: _Optional[str] = ..., owner_code: _Optional[str] = ..., seal_type: _Optional[str] = ..., name: _Optional[str] = ..., suite: _Optional[str] = ..., status: _Optional[str] = ..., valid_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signers: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., seal: _Optional[bytes] = ..., certificate: _Optional[bytes] = ..., picture: _Optional[bytes] = ...) -> None: ...
+
+class RegisterSealRequest(_message.Message):
+    __slots__ = ("owner_code", "seal_type", "name", "suite", "valid_start", "valid_end", "signers", "picture")
+    OWNER_CODE_FIELD_NUMBER: _ClassVar[int]
+    SEAL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
+    VALID_START_FIELD_NUMBER: _ClassVar[int]
+    VALID_END_FIELD_NUMBER: _ClassVar[int]
+    SIGNERS_FIELD_NUMBER: _ClassVar[int]
+    PICTURE_FIELD_NUMBER: _ClassVar[int]
+    owner_code: str
+    seal_type: str
+    name: str
+    suite: str
+    valid_start: _timestamp_pb2.Timestamp
+    valid_end: _timestamp_pb2.Timestamp
+    signers: _containers.RepeatedScalarFieldContainer[str]
+    picture: bytes
+    def __init__(self, owner_code: _Optional[str] = ..., seal_type: _Optional[str] = ..., name: _Optional[str] = ..., suite: _Optional[str] = ..., valid_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signers: _Optional[_Iterable[str]] = ..., picture: _Optional[bytes] = ...) -> None: ...
+
+class RegisterSealResponse(_message.Message):
+    __slots__ = ("seal",)
+    SEAL_FIELD_NUMBER: _ClassVar[int]
+    seal: SealInfo
+    def __init__(self, seal: _Optional[_Union[SealInfo, _Mapping]] = ...) -> None: ...
+
+class GetSealRequest(_message.Message):
+    __slots__ = ("seal_id",)
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    seal_id: str
+    def __init__(self, seal_id: _Optional[str] = ...) -> None: ...
+
+class GetSealResponse(_message.Message):
+    __slots__ = ("seal",)
+    SEAL_FIELD_NUMBER: _ClassVar[int]
+    seal: SealInfo
+    def __init__(self, seal: _Optional[_Union[SealInfo, _Mapping]] = ...) -> None: ...
+
+class ListSealsRequest(_message.Message):
+    __slots__ = ("owner_code", "page_size", "page_token")
+    OWNER_CODE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    owner_code: str
+    page_size: int
+    page_token: str
+    def __init__(self, owner_code: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSealsResponse(_message.Message):
+    __slots__ = ("seals", "next_page_token")
+    SEALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    seals: _containers.RepeatedCompositeFieldContainer[SealInfo]
+    next_page_token: str
+    def __init__(self, seals: _Optional[_Iterable[_Union[SealInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RevokeSealRequest(_message.Message):
+    __slots__ = ("seal_id", "reason")
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    seal_id: str
+    reason: str
+    def __init__(self, seal_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RevokeSealResponse(_message.Message):
+    __slots__ = ("seal",)
+    SEAL_FIELD_NUMBER: _ClassVar[int]
+    seal: SealInfo
+    def __init__(self, seal: _Optional[_Union[SealInfo, _Mapping]] = ...) -> None: ...
+
+class SealDocumentRequest(_message.Message):
+    __slots__ = ("seal_id", "document", "document_digest", "property_info")
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    PROPERTY_INFO_FIELD_NUMBER: _ClassVar[int]
+    seal_id: str
+    document: bytes
+    document_digest: bytes
+    property_info: str
+    def __init__(self, seal_id: _Optional[str] = ..., document: _Optional[bytes] = ..., document_digest: _Optional[bytes] = ..., property_info: _Optional[str] = ...) -> None: ...
+
+class SealDocumentResponse(_message.Message):
+    __slots__ = ("signature", "document_digest", "signed_at")
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    signature: bytes
+    document_digest: str
+    signed_at: _timestamp_pb2.Timestamp
+    def __init__(self, signature: _Optional[bytes] = ..., document_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SealCheck(_message.Message):
+    __slots__ = ("name", "passed", "detail")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    passed: bool
+    detail: str
+    def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class VerifySealedDocumentRequest(_message.Message):
+    __slots__ = ("signature", "document", "document_digest")
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    signature: bytes
+    document: bytes
+    document_digest: bytes
+    def __init__(self, signature: _Optional[bytes] = ..., document: _Optional[bytes] = ..., document_digest: _Optional[bytes] = ...) -> None: ...
+
+class VerifySealedDocumentResponse(_message.Message):
+    __slots__ = ("verdict", "checks", "seal_id", "seal_name", "signer", "signed_at", "current_status")
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    SIGNER_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    verdict: str
+    checks: _containers.RepeatedCompositeFieldContainer[SealCheck]
+    seal_id: str
+    seal_name: str
+    signer: str
+    signed_at: _timestamp_pb2.Timestamp
+    current_status: str
+    def __init__(self, verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ...) -> None: ...

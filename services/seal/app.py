@@ -1,0 +1,67 @@
+"""Wiring of the seal process: the shared service process plus the seal service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import grpc
+
+from certseal.config import Config
+from certseal.crypto import KeyWrapper, read_secret_file
+from certseal.process import ServiceProcess
+from certseal.timestamps import Clock, utcnow
+from certseal.v1 import seal_pb2, seal_pb2_grpc
+from services.seal.service import SealCa, SealService
+from services.seal.servicer import SealServicer
+from services.seal.storage import SealStore, migrate_all
+
+SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
+
+
+class SealApp(ServiceProcess):
+    """One seal process: gRPC, outbox relay and audit sealer over PostgreSQL."""
+
+    name = "seal"
+    allowed_kinds = {SEAL: {"dept", "app", "operator"}}  # noqa: RUF012
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = utcnow,
+        listen: str | None = None,
+        serve: bool = True,
+        background: bool = True,
+    ):
+        super().__init__(
+            config,
+            listen=listen or config.seal.listen,
+            metrics_listen=config.seal.metrics_listen,
+            max_request_bytes=config.seal.max_request_bytes,
+            clock=clock,
+            serve=serve,
+            background=background,
+        )
+
+    async def migrate(self, pool: asyncpg.Pool) -> None:
+        """Kernel and seal migrations."""
+        await migrate_all(pool)
+
+    async def prepare(self) -> None:
+        """The seal service over this process's pool."""
+        cfg = self.config
+        self.service = SealService(
+            store=SealStore(self.pool),
+            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file))),
+            seal_ca=SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file),
+            clock=self.clock,
+            vendor_id=cfg.seal.vendor_id,
+            max_document_bytes=cfg.seal.max_document_bytes,
+        )
+
+    def add_servicers(self, server: grpc.aio.Server) -> None:
+        """Seal."""
+        seal_pb2_grpc.add_SealServicer_to_server(
+            SealServicer(service=self.service), server
+        )

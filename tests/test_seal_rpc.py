@@ -1,0 +1,143 @@
+"""The Seal gRPC service end to end: mTLS identities, errors with their field, verdicts."""
+
+import grpc
+import pytest
+
+from certseal.rpc import secure_channel
+from certseal.v1 import seal_pb2 as pb
+from certseal.v1 import seal_pb2_grpc
+from services.seal.app import SealApp
+from tests.conftest import fresh_uscc
+
+DOCUMENT = b"%PDF-1.7 not really, but any bytes will do " * 50
+
+
+@pytest.fixture(scope="module")
+async def seal_app(config, issuer):
+    app = SealApp(config, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop(grace=1)
+
+
+@pytest.fixture(scope="module")
+def seal_stub(stack, seal_app):
+    channels = []
+
+    def stub(identity: str) -> seal_pb2_grpc.SealStub:
+        ident = stack.ca.identity(identity)
+        channel = secure_channel(
+            f"localhost:{seal_app.port}",
+            str(stack.ca.ca_file),
+            str(ident.cert_file),
+            str(ident.key_file),
+        )
+        channels.append(channel)
+        return seal_pb2_grpc.SealStub(channel)
+
+    return stub
+
+
+def field_of(err) -> str:
+    return dict(err.value.trailing_metadata()).get("certseal-error-field", "")
+
+
+async def test_register_seal_verify_and_revoke(seal_stub):
+    owner = fresh_uscc()
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(
+                seal_type="official", name="示例市市场监督管理局", suite="sm2"
+            )
+        )
+    ).seal
+    assert seal.owner_code == owner and seal.status == "active"
+    assert seal.picture.startswith(b"\x89PNG") and list(seal.signers) == [
+        f"dept:{owner}"
+    ]
+    assert (await stub.GetSeal(pb.GetSealRequest(seal_id=seal.seal_id))).seal == seal
+    sealed = await stub.SealDocument(
+        pb.SealDocumentRequest(
+            seal_id=seal.seal_id, document=DOCUMENT, property_info="notice.pdf"
+        )
+    )
+    anyone = seal_stub("app:archive")
+    result = await anyone.VerifySealedDocument(
+        pb.VerifySealedDocumentRequest(signature=sealed.signature, document=DOCUMENT)
+    )
+    assert result.verdict == "VALID" and result.current_status == "active"
+    assert [c.name for c in result.checks][-1] == "seal status"
+    modified = await anyone.VerifySealedDocument(
+        pb.VerifySealedDocumentRequest(
+            signature=sealed.signature, document=DOCUMENT + b"!"
+        )
+    )
+    assert modified.verdict == "MODIFIED"
+    garbage = await anyone.VerifySealedDocument(
+        pb.VerifySealedDocumentRequest(signature=sealed.signature[:40], document=b"x")
+    )
+    assert garbage.verdict == "MALFORMED"
+    revoked = (
+        await stub.RevokeSeal(pb.RevokeSealRequest(seal_id=seal.seal_id, reason="停用"))
+    ).seal
+    assert revoked.status == "revoked"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SealDocument(
+            pb.SealDocumentRequest(seal_id=seal.seal_id, document=DOCUMENT)
+        )
+    assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_list_seals_in_pages(seal_stub):
+    owner = fresh_uscc()
+    stub = seal_stub(f"dept:{owner}")
+    for suite in ("sm2", "es256", "ed25519"):
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(seal_type="finance", name="示例公司", suite=suite)
+        )
+    first = await stub.ListSeals(pb.ListSealsRequest(page_size=2))
+    second = await stub.ListSeals(
+        pb.ListSealsRequest(page_size=2, page_token=first.next_page_token)
+    )
+    assert len(first.seals) == 2 and len(second.seals) == 1
+    assert not second.next_page_token
+    assert {s.suite for s in [*first.seals, *second.seals]} == {
+        "sm2",
+        "es256",
+        "ed25519",
+    }
+
+
+async def test_errors_and_permissions(seal_stub):
+    owner = fresh_uscc()
+    stub = seal_stub(f"dept:{owner}")
+    for request, field in (
+        (pb.RegisterSealRequest(name="x", suite="rsa"), "suite"),
+        (pb.RegisterSealRequest(name="x", seal_type="secret"), "seal_type"),
+        (pb.RegisterSealRequest(name="x", signers=["nobody"]), "signers"),
+        (pb.RegisterSealRequest(name="x", picture=b"GIF89a"), "picture"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.RegisterSeal(request)
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert field_of(err) == field
+    seal = (await stub.RegisterSeal(pb.RegisterSealRequest(name="示例公司"))).seal
+    stranger = seal_stub(f"dept:{fresh_uscc()}")
+    for call in (
+        stranger.SealDocument(
+            pb.SealDocumentRequest(seal_id=seal.seal_id, document=DOCUMENT)
+        ),
+        stranger.RevokeSeal(pb.RevokeSealRequest(seal_id=seal.seal_id, reason="x")),
+        stranger.ListSeals(pb.ListSealsRequest(owner_code=owner)),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SealDocument(pb.SealDocumentRequest(seal_id=seal.seal_id))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert field_of(err) == "document"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetSeal(pb.GetSealRequest(seal_id="NOPE"))
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND
