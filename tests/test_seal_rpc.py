@@ -141,3 +141,95 @@ async def test_errors_and_permissions(seal_stub):
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetSeal(pb.GetSealRequest(seal_id="NOPE"))
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+def blank_pdf() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (595, 842), "white").save(out, "PDF")
+    return out.getvalue()
+
+
+async def test_seal_a_pdf_twice_and_detect_changes(seal_stub):
+    import io
+
+    from pyhanko import stamp
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    owner = fresh_uscc()
+    stub = seal_stub(f"dept:{owner}")
+    seals = [
+        (await stub.RegisterSeal(pb.RegisterSealRequest(name=name, suite=suite))).seal
+        for name, suite in (("示例公司", "es256"), ("示例公司合同部", "ed25519"))
+    ]
+    pdf = blank_pdf()
+    for n, seal in enumerate(seals):
+        pdf = (
+            await stub.SealPdf(
+                pb.SealPdfRequest(
+                    seal_id=seal.seal_id, pdf=pdf, x_mm=20 + 50 * n, reason="同意"
+                )
+            )
+        ).pdf
+    found = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    assert [(r.seal_id, r.verdict) for r in found] == [
+        (seals[0].seal_id, "VALID"),
+        (seals[1].seal_id, "VALID"),
+    ]
+    assert all(r.intact and r.trusted and not r.modified for r in found)
+
+    # an incremental update that adds content after sealing
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    stamp.TextStamp(writer=writer, style=stamp.TextStampStyle(stamp_text="PAID")).apply(
+        dest_page=0, x=100, y=400
+    )
+    changed = io.BytesIO()
+    writer.write(changed)
+    after = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=changed.getvalue()))).seals
+    assert {r.verdict for r in after} == {"MODIFIED"}
+    # a byte changed inside the signed range
+    i = pdf.index(b"/MediaBox")
+    tampered = pdf[:i] + b"/MediaBoy" + pdf[i + 9 :]
+    broken = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=tampered))).seals
+    assert {r.verdict for r in broken} == {"BAD_SIGNATURE"}
+    # a seal revoked after sealing: still sealed while valid, its status shown
+    await stub.RevokeSeal(pb.RevokeSealRequest(seal_id=seals[0].seal_id, reason="换章"))
+    later = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    assert (later[0].verdict, later[0].current_status) == ("VALID", "revoked")
+
+
+async def test_pdf_errors(seal_stub):
+    owner = fresh_uscc()
+    stub = seal_stub(f"dept:{owner}")
+    sm2 = (
+        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例", suite="sm2"))
+    ).seal
+    es = (
+        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例", suite="es256"))
+    ).seal
+    cases = (
+        (pb.SealPdfRequest(seal_id=es.seal_id, pdf=b"not a pdf"), "INVALID_ARGUMENT"),
+        (
+            pb.SealPdfRequest(seal_id=es.seal_id, pdf=b"%PDF-1.7 trunc"),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            pb.SealPdfRequest(seal_id=es.seal_id, pdf=blank_pdf(), page=3),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            pb.SealPdfRequest(seal_id=sm2.seal_id, pdf=blank_pdf()),
+            "FAILED_PRECONDITION",
+        ),
+    )
+    for request, code in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.SealPdf(request)
+        assert err.value.code().name == code, (request.page, err.value.details())
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=b"GIF89a"))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=blank_pdf()))).seals == []

@@ -172,3 +172,65 @@ class VerifySealedDocumentResponse(_message.Message):
     signed_at: _timestamp_pb2.Timestamp
     current_status: str
     def __init__(self, verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ...) -> None: ...
+
+class SealPdfRequest(_message.Message):
+    __slots__ = ("seal_id", "pdf", "page", "x_mm", "y_mm", "reason")
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    PDF_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    X_MM_FIELD_NUMBER: _ClassVar[int]
+    Y_MM_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    seal_id: str
+    pdf: bytes
+    page: int
+    x_mm: float
+    y_mm: float
+    reason: str
+    def __init__(self, seal_id: _Optional[str] = ..., pdf: _Optional[bytes] = ..., page: _Optional[int] = ..., x_mm: _Optional[float] = ..., y_mm: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SealPdfResponse(_message.Message):
+    __slots__ = ("pdf", "pdf_digest", "signed_at")
+    PDF_FIELD_NUMBER: _ClassVar[int]
+    PDF_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    pdf: bytes
+    pdf_digest: str
+    signed_at: _timestamp_pb2.Timestamp
+    def __init__(self, pdf: _Optional[bytes] = ..., pdf_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class VerifyPdfRequest(_message.Message):
+    __slots__ = ("pdf",)
+    PDF_FIELD_NUMBER: _ClassVar[int]
+    pdf: bytes
+    def __init__(self, pdf: _Optional[bytes] = ...) -> None: ...
+
+class PdfSealResult(_message.Message):
+    __slots__ = ("field_name", "seal_id", "seal_name", "verdict", "intact", "trusted", "modified", "signed_at", "current_status", "detail")
+    FIELD_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    INTACT_FIELD_NUMBER: _ClassVar[int]
+    TRUSTED_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    field_name: str
+    seal_id: str
+    seal_name: str
+    verdict: str
+    intact: bool
+    trusted: bool
+    modified: bool
+    signed_at: _timestamp_pb2.Timestamp
+    current_status: str
+    detail: str
+    def __init__(self, field_name: _Optional[str] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., verdict: _Optional[str] = ..., intact: _Optional[bool] = ..., trusted: _Optional[bool] = ..., modified: _Optional[bool] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class VerifyPdfResponse(_message.Message):
+    __slots__ = ("seals",)
+    SEALS_FIELD_NUMBER: _ClassVar[int]
+    seals: _containers.RepeatedCompositeFieldContainer[PdfSealResult]
+    def __init__(self, seals: _Optional[_Iterable[_Union[PdfSealResult, _Mapping]]] = ...) -> None: ...

@@ -66,6 +66,16 @@ class SealStub:
                 request_serializer=certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentResponse.FromString,
                 _registered_method=True)
+        self.SealPdf = channel.unary_unary(
+                '/certseal.v1.Seal/SealPdf',
+                request_serializer=certseal_dot_v1_dot_seal__pb2.SealPdfRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_seal__pb2.SealPdfResponse.FromString,
+                _registered_method=True)
+        self.VerifyPdf = channel.unary_unary(
+                '/certseal.v1.Seal/VerifyPdf',
+                request_serializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.FromString,
+                _registered_method=True)
 
 
 class SealServicer:
@@ -109,6 +119,19 @@ class SealServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SealPdf(self, request, context):
+        """PAdES (es256 and ed25519 seals), the seal picture as the visible stamp.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyPdf(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SealServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +164,16 @@ def add_SealServicer_to_server(servicer, server):
                     servicer.VerifySealedDocument,
                     request_deserializer=certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentResponse.SerializeToString,
+            ),
+            'SealPdf': grpc.unary_unary_rpc_method_handler(
+                    servicer.SealPdf,
+                    request_deserializer=certseal_dot_v1_dot_seal__pb2.SealPdfRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_seal__pb2.SealPdfResponse.SerializeToString,
+            ),
+            'VerifyPdf': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyPdf,
+                    request_deserializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -307,6 +340,60 @@ class Seal:
             '/certseal.v1.Seal/VerifySealedDocument',
             certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentRequest.SerializeToString,
             certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SealPdf(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Seal/SealPdf',
+            certseal_dot_v1_dot_seal__pb2.SealPdfRequest.SerializeToString,
+            certseal_dot_v1_dot_seal__pb2.SealPdfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyPdf(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Seal/VerifyPdf',
+            certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.SerializeToString,
+            certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.FromString,
             options,
             channel_credentials,
             insecure,

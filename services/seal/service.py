@@ -16,6 +16,7 @@ digest only.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -36,10 +37,17 @@ from certseal.rpc import Caller
 from certseal.timestamps import Clock, ts, utcnow
 from certseal.v1 import events_pb2
 from services.seal.certificates import issue_certificate, read_certificate
-from services.seal.domain import SealStatus, SealVerification, verify_sealed_document
+from services.seal.domain import (
+    SealStatus,
+    SealVerdict,
+    SealVerification,
+    verify_sealed_document,
+)
+from services.seal.pdf import PdfSeal, Placement, read_pdf_seals, seal_pdf
 from services.seal.picture import SEAL_MM, round_seal
 from services.seal.ses import (
     SealType,
+    SESeal,
     SESSignature,
     make_seal,
     seal_info,
@@ -84,6 +92,41 @@ class SealedDocument:
     signature: bytes
     document_hash: bytes
     signed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SealedPdf:
+    """A sealed PDF and its digest."""
+
+    pdf: bytes
+    pdf_digest: bytes
+    signed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PdfSealResult:
+    """One seal found on a PDF, its registry entry and the verdict."""
+
+    found: PdfSeal
+    seal: SealRow | None
+    verdict: SealVerdict
+
+
+def _pdf_verdict(found: PdfSeal, row: SealRow | None) -> SealVerdict:
+    if not found.intact:
+        return SealVerdict.BAD_SIGNATURE
+    if found.modified:
+        return SealVerdict.MODIFIED
+    if not found.trusted:
+        return SealVerdict.UNTRUSTED_SEAL
+    if row is None:
+        return SealVerdict.UNKNOWN_SEAL
+    signed = found.signed_at
+    if signed is None or not row.valid_start <= signed <= row.valid_end:
+        return SealVerdict.SEAL_NOT_VALID
+    if row.revoked_at is not None and signed >= row.revoked_at:
+        return SealVerdict.SEAL_NOT_VALID
+    return SealVerdict.VALID
 
 
 @dataclass(frozen=True)
@@ -251,6 +294,12 @@ class SealService:
                 f"{caller} may not register seals for {data.owner_code}",
             )
         _validate(data)
+        # the SES structures and certificates carry whole seconds: so does the row
+        data = dataclasses.replace(
+            data,
+            valid_start=data.valid_start.replace(microsecond=0),
+            valid_end=data.valid_end.replace(microsecond=0),
+        )
         now = self._clock()
         seal_id = f"{data.owner_code}{mint_serial(10)}"
         key = generate_key(data.suite)
@@ -319,7 +368,7 @@ class SealService:
             raise not_found(f"seal {seal_id}")
         return row
 
-    async def list(
+    async def list_seals(
         self, caller: Caller, owner_code: str, *, page_size: int, page_token: str
     ) -> tuple[list[SealRow], str]:
         """A page of an owner's seals (the owner itself or an operator)."""
@@ -375,6 +424,90 @@ class SealService:
             raise precondition(f"seal {seal_id} is already revoked")
         return revoked
 
+    async def _usable(
+        self, caller: Caller, seal_id: str
+    ) -> tuple[SealRow, dt.datetime]:
+        """The seal, if ``caller`` is one of its signers and it may be used now."""
+        row = await self.get(caller, seal_id)
+        if str(caller) not in row.signers:
+            await self._refuse(
+                caller,
+                "seal.use",
+                seal_id,
+                f"{caller} is not a signer of seal {seal_id}",
+            )
+        now = self._clock()
+        if row.status != "active":
+            raise precondition(f"seal {seal_id} is revoked")
+        if not row.valid_start <= now <= row.valid_end:
+            raise precondition(f"seal {seal_id} is not valid now")
+        return row, now
+
+    def _signer(self, row: SealRow) -> SoftwareSigner:
+        return self._wrapper.unwrap_signer(
+            Suite(row.suite),
+            read_certificate(row.certificate).public_key_der,
+            row.wrapped_key,
+        )
+
+    async def seal_pdf(
+        self,
+        caller: Caller,
+        seal_id: str,
+        *,
+        pdf: bytes,
+        placement: Placement,
+        reason: str,
+    ) -> SealedPdf:
+        """The PDF sealed (PAdES) with the seal's picture as the visible stamp."""
+        row, now = await self._usable(caller, seal_id)
+        if len(pdf) > self.max_document_bytes:
+            raise invalid(
+                "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
+            )
+        picture = SESeal.load(row.seal)["e_seal_info"]["picture"]["data"].native
+        sealed = await seal_pdf(
+            pdf,
+            signer=self._signer(row),
+            cert=row.certificate,
+            ca=self._ca.cert,
+            picture_png=picture,
+            placement=placement,
+            field_name=f"Seal-{mint_serial(8)}",
+            reason=reason,
+        )
+        data_hash = hashlib.sha256(sealed).digest()
+        event = self._event(
+            row,
+            "document.sealed",
+            caller,
+            document_digest=data_hash.hex(),
+            digest_algorithm="sha256",
+            signed_at=ts(now.replace(microsecond=0)),
+        )
+        audit = AuditEntry(
+            now,
+            str(caller),
+            "seal.use",
+            seal_id,
+            details={"pdf_digest": data_hash.hex()},
+        )
+        await self._store.record([event], [audit])
+        return SealedPdf(sealed, data_hash, now.replace(microsecond=0))
+
+    async def verify_pdf(self, pdf: bytes) -> list[PdfSealResult]:
+        """Every seal on a PDF, judged with the registry's status of its seal."""
+        results = []
+        for found in await read_pdf_seals(pdf, ca=self._ca.cert):
+            seal_id = found.signer.removeprefix("seal:")
+            row = (
+                await self._store.get(seal_id)
+                if found.signer.startswith("seal:")
+                else None
+            )
+            results.append(PdfSealResult(found, row, _pdf_verdict(found, row)))
+        return results
+
     async def seal_document(
         self,
         caller: Caller,
@@ -385,20 +518,8 @@ class SealService:
         property_info: str,
     ) -> SealedDocument:
         """The SES_Signature of a document (or of its digest) under ``seal_id``."""
-        row = await self.get(caller, seal_id)
-        if str(caller) not in row.signers:
-            await self._refuse(
-                caller,
-                "seal.use",
-                seal_id,
-                f"{caller} is not a signer of seal {seal_id}",
-            )
+        row, now = await self._usable(caller, seal_id)
         suite = Suite(row.suite)
-        now = self._clock()
-        if row.status != "active":
-            raise precondition(f"seal {seal_id} is revoked")
-        if not row.valid_start <= now <= row.valid_end:
-            raise precondition(f"seal {seal_id} is not valid now")
         if document is not None:
             if len(document) > self.max_document_bytes:
                 raise invalid(
@@ -414,15 +535,12 @@ class SealService:
                 "document_hash",
                 f"give the document or its 32-byte {'SM3' if suite is Suite.SM2 else 'SHA-256'} digest",
             )
-        signer = self._wrapper.unwrap_signer(
-            suite, read_certificate(row.certificate).public_key_der, row.wrapped_key
-        )
         signature = await sign_document(
             row.seal,
             data_hash=data_hash,
             signed_at=now,
             property_info=property_info,
-            signer=signer,
+            signer=self._signer(row),
             signer_cert=row.certificate,
         )
         event = self._event(

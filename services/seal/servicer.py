@@ -12,6 +12,7 @@ from certseal.rpc import current_caller
 from certseal.timestamps import ts
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
+from services.seal.pdf import Placement
 from services.seal.service import RegisterSealInput, SealService
 from services.seal.ses import SESeal
 from services.seal.storage import SealRow
@@ -100,7 +101,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         self, request: pb.ListSealsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListSealsResponse:
         caller = current_caller()
-        rows, token = await self._service.list(
+        rows, token = await self._service.list_seals(
             caller,
             request.owner_code or caller.name,
             page_size=request.page_size,
@@ -157,4 +158,50 @@ class SealServicer(seal_pb2_grpc.SealServicer):
             signer=result.signer,
             signed_at=ts(result.signed_at),
             current_status=result.current_status,
+        )
+
+    async def SealPdf(
+        self, request: pb.SealPdfRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SealPdfResponse:
+        if not request.pdf:
+            raise invalid("pdf", "is required")
+        sealed = await self._service.seal_pdf(
+            current_caller(),
+            request.seal_id,
+            pdf=request.pdf,
+            placement=Placement(
+                page=request.page,
+                x_mm=request.x_mm or 20.0,
+                y_mm=request.y_mm or 20.0,
+            ),
+            reason=request.reason,
+        )
+        return pb.SealPdfResponse(
+            pdf=sealed.pdf,
+            pdf_digest=sealed.pdf_digest.hex(),
+            signed_at=ts(sealed.signed_at),
+        )
+
+    async def VerifyPdf(
+        self, request: pb.VerifyPdfRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyPdfResponse:
+        if not request.pdf:
+            raise invalid("pdf", "is required")
+        results = await self._service.verify_pdf(request.pdf)
+        return pb.VerifyPdfResponse(
+            seals=[
+                pb.PdfSealResult(
+                    field_name=r.found.field_name,
+                    seal_id=r.seal.seal_id if r.seal else "",
+                    seal_name=r.seal.name if r.seal else "",
+                    verdict=r.verdict.value,
+                    intact=r.found.intact,
+                    trusted=r.found.trusted,
+                    modified=r.found.modified,
+                    signed_at=ts(r.found.signed_at),
+                    current_status=r.seal.status if r.seal else "",
+                    detail=r.found.detail,
+                )
+                for r in results
+            ]
         )

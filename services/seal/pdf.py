@@ -1,0 +1,189 @@
+"""Sealed PDFs: PAdES signatures (pyHanko) with the seal picture as the visible stamp.
+
+A seal signs a PDF with its own key, which the platform's seal CA certified; the CMS
+signature carries that certificate. Each sealing is an incremental update, so several
+seals on one PDF each keep covering the revision they signed. Verification reports, per
+signature: intact (the signed bytes are unchanged), trusted (the chain ends at the seal
+CA), and modified (anything but further signatures was added after it).
+
+pyHanko has no SM2 mechanism, so PDFs are sealed by es256 and ed25519 seals; an sm2
+seal seals the PDF's bytes as a detached SES_Signature instead (SealDocument).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+from asn1crypto import algos
+from asn1crypto import x509 as asn1_x509
+from PIL import Image
+from pyhanko.pdf_utils import images
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.stamp import StaticStampStyle
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from certseal.crypto import SoftwareSigner, Suite, signature_to_der
+from certseal.errors import invalid, precondition
+
+_MECHANISMS = {Suite.ES256: "sha256_ecdsa", Suite.ED25519: "ed25519"}
+_DIGESTS = {Suite.ES256: "sha256", Suite.ED25519: "sha512"}
+MM = 72 / 25.4  # PDF points per millimetre
+
+
+class _SealSigner(signers.Signer):
+    """pyHanko's Signer over a certseal signer: the key never leaves it."""
+
+    def __init__(self, signer: SoftwareSigner, cert: bytes, ca: bytes):
+        certificate = asn1_x509.Certificate.load(cert)
+        super().__init__(
+            signing_cert=certificate,
+            signature_mechanism=algos.SignedDigestAlgorithm(
+                {"algorithm": _MECHANISMS[signer.suite]}
+            ),
+            cert_registry=SimpleCertificateStore.from_certs(
+                [certificate, asn1_x509.Certificate.load(ca)]
+            ),
+        )
+        self._signer = signer
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        if dry_run:
+            return bytes(72 if self._signer.suite is Suite.ES256 else 64)
+        raw = await self._signer.sign(data)
+        return signature_to_der(self._signer.suite, raw)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the stamp goes: a page (0-based) and its lower-left corner in mm."""
+
+    page: int = 0
+    x_mm: float = 20.0
+    y_mm: float = 20.0
+    size_mm: float = 42.0
+
+
+def _writer(pdf: bytes) -> IncrementalPdfFileWriter:
+    if not pdf.startswith(b"%PDF-"):
+        raise invalid("pdf", "is not a PDF (no %PDF- header)")
+    try:
+        return IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise invalid("pdf", f"cannot be read as a PDF: {exc}") from None
+
+
+async def seal_pdf(
+    pdf: bytes,
+    *,
+    signer: SoftwareSigner,
+    cert: bytes,
+    ca: bytes,
+    picture_png: bytes,
+    placement: Placement,
+    field_name: str,
+    reason: str = "",
+) -> bytes:
+    """The PDF with one more PAdES signature and the seal's visible stamp."""
+    if signer.suite not in _MECHANISMS:
+        raise precondition(
+            f"PDFs are sealed by es256 and ed25519 seals; this seal is {signer.suite.value}"
+            " (seal the PDF's bytes with SealDocument)"
+        )
+    writer = _writer(pdf)
+    pages = int(writer.root["/Pages"]["/Count"])
+    if not 0 <= placement.page < pages:
+        raise invalid(
+            "page", f"is {placement.page}; the PDF has pages 0 to {pages - 1}"
+        )
+    x, y, size = placement.x_mm * MM, placement.y_mm * MM, placement.size_mm * MM
+    stamp = StaticStampStyle(
+        background=images.PdfImage(Image.open(io.BytesIO(picture_png))),
+        background_opacity=1,
+        border_width=0,
+    )
+    pdf_signer = signers.PdfSigner(
+        signers.PdfSignatureMetadata(
+            field_name=field_name,
+            md_algorithm=_DIGESTS[signer.suite],
+            subfilter=fields.SigSeedSubFilter.PADES,
+            reason=reason or None,
+        ),
+        signer=_SealSigner(signer, cert, ca),
+        stamp_style=stamp,
+        new_field_spec=fields.SigFieldSpec(
+            sig_field_name=field_name,
+            on_page=placement.page,
+            box=(round(x), round(y), round(x + size), round(y + size)),
+        ),
+    )
+    out = await pdf_signer.async_sign_pdf(writer)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class PdfSeal:
+    """One signature of a PDF, as found."""
+
+    field_name: str
+    signer: str  # the certificate's common name, e.g. seal:<id>
+    signed_at: dt.datetime | None
+    intact: bool
+    trusted: bool
+    modified: bool
+    detail: str
+
+
+async def read_pdf_seals(pdf: bytes, *, ca: bytes) -> list[PdfSeal]:
+    """Every signature of ``pdf`` with what holds of it."""
+    if not pdf.startswith(b"%PDF-"):
+        raise invalid("pdf", "is not a PDF (no %PDF- header)")
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        embedded = list(reader.embedded_signatures)
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise invalid("pdf", f"cannot be read as a PDF: {exc}") from None
+    context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False
+    )
+    found = []
+    for signature in embedded:
+        try:
+            status = await async_validate_pdf_signature(
+                signature, context, skip_diff=False
+            )
+        except Exception as exc:  # a signature pyHanko cannot even evaluate
+            found.append(
+                PdfSeal(signature.field_name, "", None, False, False, True, str(exc))
+            )
+            continue
+        level = status.modification_level
+        modified = (
+            not status.intact
+            or not status.docmdp_ok
+            or level is None
+            or level == ModificationLevel.OTHER
+        )
+        signer = status.signing_cert.subject.native.get("common_name", "")
+        found.append(
+            PdfSeal(
+                field_name=signature.field_name,
+                signer=str(signer),
+                signed_at=status.signer_reported_dt,
+                intact=bool(status.intact and status.valid),
+                trusted=bool(status.trusted),
+                modified=modified,
+                detail=f"coverage {status.coverage.name if status.coverage else '?'}, "
+                f"changes after it: {level.name if level else 'unknown'}",
+            )
+        )
+    return found
