@@ -182,46 +182,66 @@ def _stop_profile(profiler: subprocess.Popen[bytes] | None) -> None:
         profiler.wait()
 
 
-async def setup(stack: EmbeddedStack, port: int) -> dict[str, tuple[str, str]]:
-    operator = stack.ca.identity("operator:admin")
-    async with secure_channel(
+def identity_channel(
+    stack: EmbeddedStack, port: int, identity: str
+) -> grpc.aio.Channel:
+    """An mTLS channel to a local service as ``identity`` (from the dev CA)."""
+    ident = stack.ca.identity(identity)
+    return secure_channel(
         f"localhost:{port}",
         str(stack.ca.ca_file),
-        str(operator.cert_file),
-        str(operator.key_file),
-    ) as channel:
+        str(ident.cert_file),
+        str(ident.key_file),
+    )
+
+
+async def setup(stack: EmbeddedStack, port: int) -> dict[str, tuple[str, str]]:
+    async with identity_channel(stack, port, "operator:admin") as channel:
         await wait_serving(channel)
         admin = issuer_pb2_grpc.IssuerAdminStub(channel)
         return {s: await setup_department(admin, s) for s in SUITES}
 
 
-def start_stack_and_issuer(
-    home: Path, *, workers: int, tweak: Callable[[Config], None] | None = None
+def start_stack_and_service(
+    home: Path, service: str, *, tweak: Callable[[Config], None] | None = None
 ) -> tuple[EmbeddedStack, Config, int, subprocess.Popen[bytes]]:
-    """The embedded stack in ``home`` and the issuer as its own processes."""
+    """The embedded stack in ``home`` and ``services.<service>`` as its own process."""
     stack = EmbeddedStack(home, topic_partitions=12)
     cfg = asyncio.run(stack.start())
     port = free_port()
-    cfg.issuer.listen = f"127.0.0.1:{port}"
-    cfg.issuer.metrics_listen = ""
-    cfg.database.pool_max = 20
-    cfg.issuer.workers = workers
+    section = getattr(cfg, service)
+    section.listen = f"127.0.0.1:{port}"
+    section.metrics_listen = ""
     if tweak is not None:
         tweak(cfg)
     config_file = home / "bench.toml"
     config_file.write_text(dump_config(cfg))
-    issuer = subprocess.Popen(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "services.issuer",
+            f"services.{service}",
             "--config",
             str(config_file),
             "--log-level",
             "WARNING",
         ]
     )
-    return stack, cfg, port, issuer
+    return stack, cfg, port, process
+
+
+def start_stack_and_issuer(
+    home: Path, *, workers: int, tweak: Callable[[Config], None] | None = None
+) -> tuple[EmbeddedStack, Config, int, subprocess.Popen[bytes]]:
+    """The embedded stack in ``home`` and the issuer as its own processes."""
+
+    def issuer(cfg: Config) -> None:
+        cfg.database.pool_max = 20
+        cfg.issuer.workers = workers
+        if tweak is not None:
+            tweak(cfg)
+
+    return start_stack_and_service(home, "issuer", tweak=issuer)
 
 
 def main() -> None:

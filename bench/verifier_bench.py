@@ -26,7 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.issuer_bench import RESULTS, setup, start_stack_and_issuer, wait_serving
+from bench.issuer_bench import (
+    RESULTS,
+    identity_channel,
+    setup,
+    start_stack_and_issuer,
+    wait_serving,
+)
 from bench.loadgen import request as issue_request
 from certseal.config import Config
 from certseal.devstack import EmbeddedStack, free_port
@@ -92,13 +98,7 @@ async def produce_backlog(
 
 def department_channel(stack: EmbeddedStack, port: int, code: str) -> Any:
     """An mTLS channel to the issuer as department ``code``."""
-    ident = stack.ca.identity(f"dept:{code}")
-    return secure_channel(
-        f"localhost:{port}",
-        str(stack.ca.ca_file),
-        str(ident.cert_file),
-        str(ident.key_file),
-    )
+    return identity_channel(stack, port, f"dept:{code}")
 
 
 class Verifier:

@@ -218,3 +218,24 @@ async def test_bad_registrations_name_the_field(service, changes, field):
         await service.register(Caller("operator", "admin"), request(owner, **changes))
     assert err.value.kind is ErrorKind.INVALID_ARGUMENT
     assert err.value.field == field
+
+
+async def test_an_oversized_document_is_refused(seal_store, seal_ca, config):
+    small = SealService(
+        store=seal_store,
+        wrapper=KeyWrapper(read_secret_file(Path(config.secrets.kek_file))),
+        seal_ca=seal_ca,
+        max_document_bytes=1000,
+    )
+    owner = fresh_uscc()
+    caller = Caller("dept", owner)
+    seal = await small.register(caller, request(owner, Suite.ES256))
+    with pytest.raises(CertsealError) as err:
+        await small.seal_document(
+            caller,
+            seal.seal_id,
+            document=bytes(1001),
+            document_hash=None,
+            property_info="x",
+        )
+    assert err.value.field == "document" and "send its digest" in err.value.message
