@@ -35,4 +35,4 @@ protos-check: protos
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy certseal services
+	$(VENV)/bin/mypy certseal services examples

@@ -1,0 +1,153 @@
+"""An integrator that keeps its own table of licence statuses from certseal's events.
+
+It needs nothing from certseal but the topic contract (docs/events.md) and the generated
+protobuf classes: a plain aiokafka consumer group reads ``certseal.licence-events.v1``
+and folds each event into an SQLite table, the way any other government system would.
+
+Delivery is at-least-once, so the table is written idempotently: an event is applied
+only if its ``lineage_version`` is newer than the row's, and offsets are committed only
+after the rows are written. After a crash or restart the group resumes from its
+committed offsets; events seen twice change nothing.
+
+    python -m examples.licence_status_table --bootstrap 127.0.0.1:9092 \\
+        --group my-system --db statuses.sqlite
+
+(``make run`` prints the embedded broker's address.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from certseal.v1 import events_pb2
+
+TOPIC = "certseal.licence-events.v1"
+
+
+class StatusTable:
+    """lineage → current identifier, status code and lineage_version, in SQLite."""
+
+    def __init__(self, path: Path):
+        self.db = sqlite3.connect(path)
+        self.db.execute(
+            """create table if not exists licence_status (
+                   lineage text primary key,
+                   identifier text not null,
+                   status integer not null,
+                   lineage_version integer not null,
+                   last_event_id text not null)"""
+        )
+        self.db.commit()
+
+    def apply(self, event: events_pb2.LicenceEvent) -> bool:
+        """Apply ``event`` unless the table already holds this version or a newer one."""
+        cursor = self.db.execute(
+            """insert into licence_status values (?, ?, ?, ?, ?)
+               on conflict (lineage) do update set
+                   identifier = excluded.identifier, status = excluded.status,
+                   lineage_version = excluded.lineage_version,
+                   last_event_id = excluded.last_event_id
+               where excluded.lineage_version > licence_status.lineage_version""",
+            (
+                event.lineage,
+                event.identifier,
+                event.status,
+                event.lineage_version,
+                event.event_id,
+            ),
+        )
+        return cursor.rowcount > 0
+
+    def status(self, lineage: str) -> tuple[str, int] | None:
+        """(current identifier, status code) of a lineage, if known."""
+        row = self.db.execute(
+            "select identifier, status from licence_status where lineage = ?",
+            (lineage,),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def commit(self) -> None:
+        """Make the applied rows durable."""
+        self.db.commit()
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+
+async def follow(
+    bootstrap: str,
+    group: str,
+    table: StatusTable,
+    *,
+    stop: asyncio.Event | None = None,
+    until_caught_up: bool = False,
+    session_timeout_ms: int = 10_000,
+) -> int:
+    """Consume until ``stop`` is set (or, with ``until_caught_up``, until the end).
+
+    Returns how many events changed the table.
+    """
+    consumer = AIOKafkaConsumer(
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,  # commit only what is in the table
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=min(3000, session_timeout_ms // 3),
+    )
+    await consumer.start()
+    changed = 0
+    try:
+        while stop is None or not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+            for records in batches.values():
+                for record in records:
+                    if record.value is None:
+                        continue
+                    event = events_pb2.LicenceEvent.FromString(record.value)
+                    changed += table.apply(event)
+            if batches:
+                table.commit()
+                await consumer.commit()
+            if until_caught_up and not batches and await _at_end(consumer):
+                break
+    finally:
+        await consumer.stop()
+    return changed
+
+
+async def _at_end(consumer: AIOKafkaConsumer) -> bool:
+    assigned = list(consumer.assignment())
+    if not assigned:
+        return False
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(assigned)
+    positions = [await consumer.position(tp) for tp in assigned]
+    return all(p >= ends[tp] for tp, p in zip(assigned, positions, strict=True))
+
+
+def main() -> None:
+    """Run until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m examples.licence_status_table")
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--db", default="licence-status.sqlite")
+    args = parser.parse_args()
+    table = StatusTable(Path(args.db))
+    try:
+        asyncio.run(follow(args.bootstrap, args.group, table))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        table.close()
+
+
+if __name__ == "__main__":
+    main()
