@@ -1,0 +1,1 @@
+"""Event feed: integrators receive the events they are entitled to, resumably."""

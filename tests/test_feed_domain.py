@@ -1,0 +1,58 @@
+"""Entitlements, subscription filters and position tokens of the event feed."""
+
+import pytest
+
+from certseal.errors import CertsealError
+from services.feed.domain import (
+    Entitlement,
+    EventMeta,
+    Filter,
+    decode_token,
+    encode_token,
+)
+
+LICENCE = "certseal.licence-events.v1"
+SEAL = "certseal.seal-events.v1"
+REVOKED = EventMeta(LICENCE, "licence.revoked", "91350100M000100Y43", "T001")
+SEALED = EventMeta(SEAL, "document.sealed", "91350100M000100Y43")
+
+
+def test_entitlement_needs_department_type_and_licence_type():
+    police = Entitlement(
+        "app:police",
+        departments=frozenset({"91350100M000100Y43"}),
+        licence_types=frozenset({"T001"}),
+        event_types=frozenset({"licence.*"}),
+    )
+    assert police.allows(REVOKED)
+    assert not police.allows(SEALED)  # not a licence event type it may see
+    assert not police.allows(EventMeta(LICENCE, "licence.issued", "OTHER", "T001"))
+    assert not police.allows(
+        EventMeta(LICENCE, "licence.issued", "91350100M000100Y43", "T2")
+    )
+    everything = Entitlement(
+        "app:archive",
+        departments=frozenset({"*"}),
+        licence_types=frozenset({"*"}),
+        event_types=frozenset({"*"}),
+    )
+    assert everything.allows(REVOKED) and everything.allows(SEALED)
+    assert not Entitlement("app:nobody").allows(REVOKED)  # nothing unless listed
+
+
+def test_filter_narrows_and_empty_means_everything():
+    assert Filter().matches(REVOKED) and Filter().matches(SEALED)
+    only_revocations = Filter(event_types=frozenset({"licence.revoked"}))
+    assert only_revocations.matches(REVOKED) and not only_revocations.matches(SEALED)
+    other_type = Filter(licence_types=frozenset({"T9"}))
+    assert not other_type.matches(REVOKED) and other_type.matches(SEALED)
+
+
+def test_tokens_round_trip_and_reject_what_is_not_ours():
+    positions = {(LICENCE, 0): 17, (LICENCE, 3): 0, (SEAL, 1): 5}
+    token = encode_token(positions)
+    assert decode_token(token, [LICENCE, SEAL]) == positions
+    for bad in ("", "not-base64!", encode_token({("other.topic", 0): 1})):
+        with pytest.raises(CertsealError) as err:
+            decode_token(bad, [LICENCE, SEAL])
+        assert err.value.field == "start"
