@@ -536,6 +536,58 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events_tail(args: argparse.Namespace) -> int:
+    """Print the event feed as it happens (operators see every event)."""
+    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.v1 import events_pb2, feed_pb2_grpc
+    from certseal.v1 import feed_pb2 as pb
+
+    cfg = _load(args)
+    request = pb.SubscribeRequest(
+        event_types=args.type or [],
+        departments=args.department or [],
+        licence_types=args.licence_type or [],
+    )
+    if args.token:
+        request.token = args.token
+    elif args.since == "earliest":
+        request.earliest = True
+    else:
+        request.latest = True
+
+    def summary(event: Any) -> str:
+        if event.topic == "certseal.licence-events.v1":
+            licence = events_pb2.LicenceEvent.FromString(event.data)
+            return f"{licence.identifier} status {licence.status:02d} {licence.reason}"
+        if event.topic == "certseal.seal-events.v1":
+            seal = events_pb2.SealEvent.FromString(event.data)
+            return f"{seal.seal_id} {seal.status} {seal.document_digest[:16]}"
+        key = events_pb2.TrustEvent.FromString(event.data)
+        return f"key {key.kid} {key.suite}"
+
+    async def tail() -> None:
+        async with secure_channel(
+            cfg.cli.feed_target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
+        ) as channel:
+            try:
+                async for event in feed_pb2_grpc.EventFeedStub(channel).Subscribe(
+                    request
+                ):
+                    when = event.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+                    print(
+                        f"{when}  {event.type:<22} {event.source.rsplit('/', 1)[-1]:<18} "
+                        f"{summary(event)}",
+                        flush=True,
+                    )
+                    if args.show_token:
+                        print(f"  token {event.token}", flush=True)
+            except grpc.aio.AioRpcError as exc:
+                raise error_from_rpc(exc) from None
+
+    asyncio.run(tail())
+    return 0
+
+
 def cmd_seal_inspect(args: argparse.Namespace) -> int:
     """Print an SESeal or SES_Signature field by field."""
     from services.seal.inspect import describe
@@ -608,6 +660,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         "seal": subprocess.Popen(
             [sys.executable, "-m", "services.seal", "--config", config]
         ),
+        "feed": subprocess.Popen(
+            [sys.executable, "-m", "services.feed", "--config", config]
+        ),
     }
     stopping = False
 
@@ -621,7 +676,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         name: _wait_serving(cfg, process, target)
         for (name, process), target in zip(
             services.items(),
-            (cfg.cli.issuer_target, cfg.cli.verifier_target, cfg.cli.seal_target),
+            (
+                cfg.cli.issuer_target,
+                cfg.cli.verifier_target,
+                cfg.cli.seal_target,
+                cfg.cli.feed_target,
+            ),
             strict=True,
         )
     }
@@ -637,6 +697,7 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
   Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
   Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file})   {state["seal"]}
+  Event feed   {cfg.feed.listen} (integrators app:<name>; operators see all)   {state["feed"]}
   Metrics      http://{cfg.issuer.metrics_listen}/metrics
   Config       {stack.config_file}
 
@@ -652,6 +713,7 @@ Try, in another terminal (the CLI finds {stack.config_file}):
   .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
   .venv/bin/certseal verify --offline --bundle counter.bundle LC1:...
   .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
+  .venv/bin/certseal events tail --since earliest        (the live event feed)
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
@@ -831,6 +893,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch a full bundle once the file holds this many deltas",
     )
     fetch.set_defaults(func=cmd_bundle_fetch)
+
+    events = sub.add_parser("events", help="the event feed").add_subparsers(
+        dest="events_command", required=True
+    )
+    tail = events.add_parser("tail", help="print events as they happen")
+    tail.add_argument("--type", action="append", help="e.g. licence.revoked, seal.*")
+    tail.add_argument("--department", action="append", help="department code")
+    tail.add_argument("--licence-type", action="append", help="licence type code")
+    tail.add_argument("--since", choices=["latest", "earliest"], default="latest")
+    tail.add_argument("--token", help="continue after the event with this token")
+    tail.add_argument("--show-token", action="store_true")
+    tail.set_defaults(func=cmd_events_tail)
 
     seal = sub.add_parser("seal", help="electronic seals").add_subparsers(
         dest="seal_command", required=True

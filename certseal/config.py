@@ -125,6 +125,14 @@ class SealConfig:
 
 
 @dataclass
+class FeedConfig:
+    """The event feed."""
+
+    listen: str = "127.0.0.1:50054"
+    metrics_listen: str = "127.0.0.1:9484"
+
+
+@dataclass
 class PlatformConfig:
     """The platform operator itself."""
 
@@ -142,6 +150,7 @@ class CliConfig:
     issuer_target: str = "127.0.0.1:50051"
     verifier_target: str = "127.0.0.1:50052"
     seal_target: str = "127.0.0.1:50053"
+    feed_target: str = "127.0.0.1:50054"
 
 
 @dataclass
@@ -155,6 +164,7 @@ class Config:
     issuer: IssuerConfig = field(default_factory=IssuerConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     seal: SealConfig = field(default_factory=SealConfig)
+    feed: FeedConfig = field(default_factory=FeedConfig)
     platform: PlatformConfig = field(default_factory=PlatformConfig)
     cli: CliConfig = field(default_factory=CliConfig)
 

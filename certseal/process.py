@@ -9,19 +9,21 @@ which servicers it adds, who may call them, and any further background workers.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import signal
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import grpc
 
-from certseal import db
+from certseal import db, logs
 from certseal.audit import AuditSealer
 from certseal.background import NotifiedWorker
-from certseal.config import Config
+from certseal.config import Config, load_config
 from certseal.events import default_topics
 from certseal.metrics import Metrics
 from certseal.outbox import OutboxRelay
@@ -171,3 +173,24 @@ class ServiceProcess:
                 await asyncio.wait_for(task, 10)
         await self.relay.close()
         await self.pool.close()
+
+
+def run_main(prog: str, make_app: Callable[[Config], ServiceProcess]) -> None:
+    """``python -m <prog> --config FILE``: run one process until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args()
+    logs.configure(args.log_level)
+
+    async def run() -> None:
+        app = make_app(load_config(args.config))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await app.start()
+        await stop.wait()
+        await app.stop()
+
+    asyncio.run(run())

@@ -13,7 +13,7 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,70 +141,116 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             return cached
         handler = await continuation(details)
         service = method.rsplit("/", 2)[1] if method.count("/") == 2 else ""
-        if handler is None or service not in self._allowed or not handler.unary_unary:
+        if handler is None or service not in self._allowed:
             return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            self._wrap(method, service, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        if handler.unary_unary:
+            wrapped = grpc.unary_unary_rpc_method_handler(
+                self._wrap(method, service, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        elif handler.unary_stream:
+            wrapped = grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, service, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        else:  # no client-streaming RPCs exist; refuse rather than pass unchecked
+            raise RuntimeError(f"{method}: client-streaming RPCs are not supported")
         self._handlers[method] = wrapped
         return wrapped
+
+    def _admit(
+        self, service: str, request: Any, context: grpc.aio.ServicerContext
+    ) -> str:
+        """Check the caller and the request size; set the context; the request id."""
+        metadata = dict(context.invocation_metadata() or ())
+        request_id = str(metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16])
+        REQUEST_ID.set(request_id)
+        caller = _caller_from_context(context)
+        if caller.kind not in self._allowed[service]:
+            raise CertsealError(
+                ErrorKind.PERMISSION_DENIED, f"{caller} may not call {service}"
+            )
+        size = request.ByteSize()
+        if size > self._max_request_bytes:
+            raise CertsealError(
+                ErrorKind.INVALID_ARGUMENT,
+                f"request is {size} bytes; the limit is {self._max_request_bytes}",
+                field="request",
+            )
+        CALLER.set(caller)
+        return request_id
+
+    @staticmethod
+    async def _fail(
+        exc: Exception, method: str, context: grpc.aio.ServicerContext
+    ) -> str:
+        """Abort the call for ``exc``; returns the status name for the metrics."""
+        request_id = REQUEST_ID.get() or ""
+        if isinstance(exc, CertsealError):
+            context.set_trailing_metadata(
+                (
+                    (ERROR_KIND_KEY, exc.kind.value),
+                    (ERROR_FIELD_KEY, exc.field or ""),
+                    (REQUEST_ID_KEY, request_id),
+                )
+            )
+            await context.abort(_STATUS[exc.kind], str(exc))
+        log.exception("unhandled error in %s", method)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+        await context.abort(
+            grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})"
+        )
+        return "INTERNAL"  # not reached: abort raises
 
     def _wrap(
         self, method: str, service: str, inner: Callable[..., Awaitable[Any]]
     ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
-        allowed = self._allowed[service]
         short = method.rsplit("/", 1)[-1]
         requests = self._metrics.rpc_requests
         latency = self._metrics.rpc_latency.labels(short)
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            metadata = dict(context.invocation_metadata() or ())
-            request_id = str(metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16])
-            REQUEST_ID.set(request_id)
             started = time.perf_counter()
             code = "OK"
             try:
-                caller = _caller_from_context(context)
-                if caller.kind not in allowed:
-                    raise CertsealError(
-                        ErrorKind.PERMISSION_DENIED, f"{caller} may not call {service}"
-                    )
-                size = request.ByteSize()
-                if size > self._max_request_bytes:
-                    raise CertsealError(
-                        ErrorKind.INVALID_ARGUMENT,
-                        f"request is {size} bytes; the limit is "
-                        f"{self._max_request_bytes}",
-                        field="request",
-                    )
-                CALLER.set(caller)
+                self._admit(service, request, context)
                 return await inner(request, context)
-            except CertsealError as exc:
-                code = exc.kind.value
-                context.set_trailing_metadata(
-                    (
-                        (ERROR_KIND_KEY, exc.kind.value),
-                        (ERROR_FIELD_KEY, exc.field or ""),
-                        (REQUEST_ID_KEY, request_id),
-                    )
-                )
-                await context.abort(_STATUS[exc.kind], str(exc))
             except grpc.aio.AbortError:
                 code = "ABORTED"
                 raise
-            except Exception:
-                code = "INTERNAL"
-                log.exception("unhandled error in %s", method)
-                context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-                await context.abort(
-                    grpc.StatusCode.INTERNAL,
-                    f"internal error (request id {request_id})",
-                )
+            except Exception as exc:
+                code = exc.kind.value if isinstance(exc, CertsealError) else "INTERNAL"
+                await self._fail(exc, method, context)
             finally:
                 requests.labels(short, code).inc()
                 latency.observe(time.perf_counter() - started)
+
+        return wrapped
+
+    def _wrap_stream(
+        self, method: str, service: str, inner: Callable[..., AsyncIterator[Any]]
+    ) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
+        short = method.rsplit("/", 1)[-1]
+        requests = self._metrics.rpc_requests
+
+        async def wrapped(
+            request: Any, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            code = "OK"
+            try:
+                self._admit(service, request, context)
+                async for response in inner(request, context):
+                    yield response
+            except grpc.aio.AbortError:
+                code = "ABORTED"
+                raise
+            except Exception as exc:
+                code = exc.kind.value if isinstance(exc, CertsealError) else "INTERNAL"
+                await self._fail(exc, method, context)
+            finally:
+                requests.labels(short, code).inc()
 
         return wrapped
 

@@ -45,6 +45,7 @@ def config(stack: EmbeddedStack) -> Config:
     cfg = stack.config
     cfg.issuer.metrics_listen = ""
     cfg.seal.metrics_listen = ""
+    cfg.feed.metrics_listen = ""
     cfg.issuer.outbox_poll_interval_s = 0.5
     return cfg
 

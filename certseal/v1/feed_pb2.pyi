@@ -1,0 +1,84 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Entitlement(_message.Message):
+    __slots__ = ("integrator", "departments", "licence_types", "event_types")
+    INTEGRATOR_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    integrator: str
+    departments: _containers.RepeatedScalarFieldContainer[str]
+    licence_types: _containers.RepeatedScalarFieldContainer[str]
+    event_types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, integrator: _Optional[str] = ..., departments: _Optional[_Iterable[str]] = ..., licence_types: _Optional[_Iterable[str]] = ..., event_types: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SubscribeRequest(_message.Message):
+    __slots__ = ("event_types", "departments", "licence_types", "earliest", "latest", "token")
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    EARLIEST_FIELD_NUMBER: _ClassVar[int]
+    LATEST_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    event_types: _containers.RepeatedScalarFieldContainer[str]
+    departments: _containers.RepeatedScalarFieldContainer[str]
+    licence_types: _containers.RepeatedScalarFieldContainer[str]
+    earliest: bool
+    latest: bool
+    token: str
+    def __init__(self, event_types: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., licence_types: _Optional[_Iterable[str]] = ..., earliest: _Optional[bool] = ..., latest: _Optional[bool] = ..., token: _Optional[str] = ...) -> None: ...
+
+class FeedEvent(_message.Message):
+    __slots__ = ("token", "id", "type", "source", "subject", "time", "topic", "data", "content_type")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: _timestamp_pb2.Timestamp
+    topic: str
+    data: bytes
+    content_type: str
+    def __init__(self, token: _Optional[str] = ..., id: _Optional[str] = ..., type: _Optional[str] = ..., source: _Optional[str] = ..., subject: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., topic: _Optional[str] = ..., data: _Optional[bytes] = ..., content_type: _Optional[str] = ...) -> None: ...
+
+class SetEntitlementRequest(_message.Message):
+    __slots__ = ("entitlement",)
+    ENTITLEMENT_FIELD_NUMBER: _ClassVar[int]
+    entitlement: Entitlement
+    def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
+
+class SetEntitlementResponse(_message.Message):
+    __slots__ = ("entitlement",)
+    ENTITLEMENT_FIELD_NUMBER: _ClassVar[int]
+    entitlement: Entitlement
+    def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
+
+class GetEntitlementRequest(_message.Message):
+    __slots__ = ("integrator",)
+    INTEGRATOR_FIELD_NUMBER: _ClassVar[int]
+    integrator: str
+    def __init__(self, integrator: _Optional[str] = ...) -> None: ...
+
+class GetEntitlementResponse(_message.Message):
+    __slots__ = ("entitlement",)
+    ENTITLEMENT_FIELD_NUMBER: _ClassVar[int]
+    entitlement: Entitlement
+    def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
