@@ -130,6 +130,12 @@ class FeedConfig:
 
     listen: str = "127.0.0.1:50054"
     metrics_listen: str = "127.0.0.1:9484"
+    # Webhooks: CA bundle for the endpoints ("": the system's), and the retry budget
+    # (attempts with exponential backoff) before an event is parked.
+    webhook_ca_file: str = ""
+    webhook_attempts: int = 8
+    webhook_first_delay_s: float = 0.2
+    webhook_max_delay_s: float = 30.0
 
 
 @dataclass

@@ -355,6 +355,17 @@ class KeyWrapper:
             ) from None
         return SoftwareSigner(suite, private, public_key_der)
 
+    def unwrap_secret(self, name: str, blob: bytes) -> bytes:
+        """A wrapped shared secret (a webhook's HMAC key), for the one that uses it."""
+        try:
+            return self._aead.decrypt(
+                blob[:12], blob[12:], b"certseal-key:" + name.encode()
+            )
+        except InvalidTag:
+            raise CertsealError(
+                ErrorKind.INTERNAL, f"secret {name} does not decrypt under the KEK"
+            ) from None
+
     def __repr__(self) -> str:
         return "KeyWrapper(<kek>)"
 

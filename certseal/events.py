@@ -23,6 +23,7 @@ TRUST_EVENTS = "certseal.trust-events.v1"
 SEAL_EVENTS = "certseal.seal-events.v1"
 LICENCE_USAGE = "certseal.licence-usage.v1"
 VERIFIER_DEAD_LETTERS = "certseal.verifier-dead-letters.v1"
+WEBHOOK_DEAD_LETTERS = "certseal.webhook-dead-letters.v1"
 _DAY_MS = 24 * 3600 * 1000
 CONTENT_TYPE = "application/protobuf"
 
@@ -68,6 +69,7 @@ def default_topics(partitions: int = 12) -> list[TopicSpec]:
         TopicSpec(SEAL_EVENTS, partitions),
         TopicSpec(LICENCE_USAGE, partitions, retention_ms=180 * _DAY_MS),
         TopicSpec(VERIFIER_DEAD_LETTERS, 1, retention_ms=30 * _DAY_MS),
+        TopicSpec(WEBHOOK_DEAD_LETTERS, 1, retention_ms=30 * _DAY_MS),
     ]
 
 

@@ -15,7 +15,10 @@ from tests.conftest import issue_request, make_department
 
 
 @pytest.fixture(scope="module")
-async def feed_app(config, issuer):
+async def feed_app(stack, config, issuer):
+    config.feed.webhook_ca_file = str(stack.ca.ca_file)  # receivers use the dev CA
+    config.feed.webhook_attempts = 3
+    config.feed.webhook_first_delay_s = 0.05
     app = FeedApp(config, listen="127.0.0.1:0")
     await app.start()
     yield app
@@ -202,3 +205,155 @@ async def test_events_tail_prints_a_readable_stream(
     # order holds per lineage, not across topics)
     assert all(dept.code in line for line in lines)
     assert licence.identifier in lines[-1] and "status 01" in lines[-1]
+
+
+class Receiver:
+    """An HTTPS endpoint that fails its first ``failures`` requests (-1: all)."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.received: list[tuple[bytes, str]] = []
+        self.refused = 0
+        self.arrived = asyncio.Event()
+
+    async def wait_for(self, count: int) -> None:
+        """Until ``count`` events were accepted."""
+        async with asyncio.timeout(30):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+    async def handle(self, request):
+        from aiohttp import web
+
+        body = await request.read()
+        if self.failures < 0 or self.refused < self.failures:
+            self.refused += 1
+            return web.Response(status=503)
+        self.received.append((body, request.headers["X-Certseal-Signature"]))
+        self.arrived.set()
+        return web.Response(status=204)
+
+
+@pytest.fixture
+async def receiver(stack):
+    import ssl
+
+    from aiohttp import web
+
+    server_identity = stack.ca.identity("service:webhook-receiver", server=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(server_identity.cert_file, server_identity.key_file)
+    runners = []
+
+    async def start(failures: int) -> tuple[Receiver, str]:
+        endpoint = Receiver(failures)
+        app = web.Application()
+        app.router.add_post("/hook", endpoint.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+        await site.start()
+        runners.append(runner)
+        port = site._server.sockets[0].getsockname()[1]
+        return endpoint, f"https://localhost:{port}/hook"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def register_webhook(channel_as, name, url, department):
+    async with channel_as("operator:admin") as channel:
+        await feed_pb2_grpc.EventFeedAdminStub(channel).RegisterWebhook(
+            pb.RegisterWebhookRequest(
+                name=name,
+                integrator="app:hooks",
+                url=url,
+                secret=b"s" * 32,
+                departments=[department],
+            )
+        )
+
+
+async def test_webhook_retries_until_the_endpoint_recovers(
+    operator, connect, channel_as, receiver
+):
+    import json
+    import secrets
+
+    from services.feed.webhooks import verify_signature
+
+    dept = await make_department(operator, connect)
+    await entitle(channel_as, "app:hooks", ["*"], ["licence.*"])
+    endpoint, url = await receiver(failures=2)  # within the budget of 3 attempts
+    name = f"hook-{secrets.token_hex(3)}"
+    await register_webhook(channel_as, name, url, dept.code)
+    stub = dept.clients.issuer
+    licence = (await stub.IssueLicence(issue_request(dept))).licence
+    await stub.SuspendLicence(ipb.SuspendLicenceRequest(identifier=licence.identifier))
+    await stub.UnsuspendLicence(
+        ipb.UnsuspendLicenceRequest(identifier=licence.identifier)
+    )
+    await endpoint.wait_for(3)
+    assert endpoint.refused == 2
+    events = [json.loads(body) for body, _ in endpoint.received]
+    assert [e["type"] for e in events] == [
+        "cn.gov.certseal.licence.issued",
+        "cn.gov.certseal.licence.suspended",
+        "cn.gov.certseal.licence.unsuspended",
+    ]
+    versions = [int(e["data"]["lineageVersion"]) for e in events]
+    assert versions == sorted(versions)  # per-lineage order
+    assert all(
+        verify_signature(b"s" * 32, body, sig) for body, sig in endpoint.received
+    )
+    assert not verify_signature(b"x" * 32, *endpoint.received[0])
+
+
+async def test_failing_webhook_parks_then_replays(
+    operator, connect, channel_as, receiver
+):
+    import secrets
+
+    dept = await make_department(operator, connect)
+    await entitle(channel_as, "app:hooks", ["*"], ["licence.*"])
+    endpoint, url = await receiver(failures=-1)
+    name = f"hook-{secrets.token_hex(3)}"
+    await register_webhook(channel_as, name, url, dept.code)
+    for _ in range(2):
+        await dept.clients.issuer.IssueLicence(issue_request(dept))
+    async with channel_as("operator:admin") as channel:
+        admin = feed_pb2_grpc.EventFeedAdminStub(channel)
+        async with asyncio.timeout(30):
+            while True:
+                parked = (
+                    await admin.ListParkedDeliveries(
+                        pb.ListParkedDeliveriesRequest(webhook=name)
+                    )
+                ).parked
+                if len(parked) == 2:
+                    break
+                await asyncio.sleep(0.1)  # retries with backoff are running
+        assert {p.reason for p in parked} == {"HTTP 503"}
+        assert {p.type for p in parked} == {"licence.issued"}
+        endpoint.failures = 0  # the integrator fixes its endpoint
+        replay = await admin.ReplayParkedDeliveries(
+            pb.ReplayParkedDeliveriesRequest(webhook=name)
+        )
+        assert (replay.delivered, replay.still_failing) == (2, 0)
+        await endpoint.wait_for(2)
+        left = await admin.ListParkedDeliveries(
+            pb.ListParkedDeliveriesRequest(webhook=name)
+        )
+        assert list(left.parked) == []
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await admin.RegisterWebhook(
+                pb.RegisterWebhookRequest(
+                    name="plain",
+                    integrator="app:hooks",
+                    url="http://x",
+                    secret=b"s" * 32,
+                )
+            )
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -82,3 +82,67 @@ class GetEntitlementResponse(_message.Message):
     ENTITLEMENT_FIELD_NUMBER: _ClassVar[int]
     entitlement: Entitlement
     def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
+
+class RegisterWebhookRequest(_message.Message):
+    __slots__ = ("name", "integrator", "url", "secret", "event_types", "departments", "licence_types")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INTEGRATOR_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    integrator: str
+    url: str
+    secret: bytes
+    event_types: _containers.RepeatedScalarFieldContainer[str]
+    departments: _containers.RepeatedScalarFieldContainer[str]
+    licence_types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., integrator: _Optional[str] = ..., url: _Optional[str] = ..., secret: _Optional[bytes] = ..., event_types: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., licence_types: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RegisterWebhookResponse(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ParkedDelivery(_message.Message):
+    __slots__ = ("dead_letter_offset", "event_id", "type", "subject", "reason")
+    DEAD_LETTER_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    dead_letter_offset: int
+    event_id: str
+    type: str
+    subject: str
+    reason: str
+    def __init__(self, dead_letter_offset: _Optional[int] = ..., event_id: _Optional[str] = ..., type: _Optional[str] = ..., subject: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListParkedDeliveriesRequest(_message.Message):
+    __slots__ = ("webhook",)
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    webhook: str
+    def __init__(self, webhook: _Optional[str] = ...) -> None: ...
+
+class ListParkedDeliveriesResponse(_message.Message):
+    __slots__ = ("parked",)
+    PARKED_FIELD_NUMBER: _ClassVar[int]
+    parked: _containers.RepeatedCompositeFieldContainer[ParkedDelivery]
+    def __init__(self, parked: _Optional[_Iterable[_Union[ParkedDelivery, _Mapping]]] = ...) -> None: ...
+
+class ReplayParkedDeliveriesRequest(_message.Message):
+    __slots__ = ("webhook",)
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    webhook: str
+    def __init__(self, webhook: _Optional[str] = ...) -> None: ...
+
+class ReplayParkedDeliveriesResponse(_message.Message):
+    __slots__ = ("delivered", "still_failing")
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    STILL_FAILING_FIELD_NUMBER: _ClassVar[int]
+    delivered: int
+    still_failing: int
+    def __init__(self, delivered: _Optional[int] = ..., still_failing: _Optional[int] = ...) -> None: ...

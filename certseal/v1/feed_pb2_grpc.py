@@ -123,6 +123,21 @@ class EventFeedAdminStub:
                 request_serializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.FromString,
                 _registered_method=True)
+        self.RegisterWebhook = channel.unary_unary(
+                '/certseal.v1.EventFeedAdmin/RegisterWebhook',
+                request_serializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListParkedDeliveries = channel.unary_unary(
+                '/certseal.v1.EventFeedAdmin/ListParkedDeliveries',
+                request_serializer=certseal_dot_v1_dot_feed__pb2.ListParkedDeliveriesRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_feed__pb2.ListParkedDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.ReplayParkedDeliveries = channel.unary_unary(
+                '/certseal.v1.EventFeedAdmin/ReplayParkedDeliveries',
+                request_serializer=certseal_dot_v1_dot_feed__pb2.ReplayParkedDeliveriesRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_feed__pb2.ReplayParkedDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class EventFeedAdminServicer:
@@ -141,6 +156,24 @@ class EventFeedAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListParkedDeliveries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayParkedDeliveries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventFeedAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +186,21 @@ def add_EventFeedAdminServicer_to_server(servicer, server):
                     servicer.GetEntitlement,
                     request_deserializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.SerializeToString,
+            ),
+            'RegisterWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterWebhook,
+                    request_deserializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookResponse.SerializeToString,
+            ),
+            'ListParkedDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListParkedDeliveries,
+                    request_deserializer=certseal_dot_v1_dot_feed__pb2.ListParkedDeliveriesRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_feed__pb2.ListParkedDeliveriesResponse.SerializeToString,
+            ),
+            'ReplayParkedDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayParkedDeliveries,
+                    request_deserializer=certseal_dot_v1_dot_feed__pb2.ReplayParkedDeliveriesRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_feed__pb2.ReplayParkedDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -210,6 +258,87 @@ class EventFeedAdmin:
             '/certseal.v1.EventFeedAdmin/GetEntitlement',
             certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.SerializeToString,
             certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.EventFeedAdmin/RegisterWebhook',
+            certseal_dot_v1_dot_feed__pb2.RegisterWebhookRequest.SerializeToString,
+            certseal_dot_v1_dot_feed__pb2.RegisterWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListParkedDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.EventFeedAdmin/ListParkedDeliveries',
+            certseal_dot_v1_dot_feed__pb2.ListParkedDeliveriesRequest.SerializeToString,
+            certseal_dot_v1_dot_feed__pb2.ListParkedDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayParkedDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.EventFeedAdmin/ReplayParkedDeliveries',
+            certseal_dot_v1_dot_feed__pb2.ReplayParkedDeliveriesRequest.SerializeToString,
+            certseal_dot_v1_dot_feed__pb2.ReplayParkedDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -94,6 +94,10 @@ class FeedService:
         self._clock = clock
         self._refresh = entitlement_refresh_s
 
+    def now(self) -> dt.datetime:
+        """The service's clock."""
+        return self._clock()
+
     async def entitlement(self, integrator: str) -> Entitlement | None:
         """The integrator's entitlement, if the operator set one."""
         row = await self._pool.fetchrow(

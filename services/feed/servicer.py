@@ -12,6 +12,7 @@ from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
 from services.feed.domain import Entitlement, Filter
 from services.feed.service import FeedService, entitlement_of, feed_time
+from services.feed.webhooks import WebhookRegistry
 
 
 def entitlement_message(entitlement: Entitlement) -> pb.Entitlement:
@@ -56,10 +57,11 @@ class EventFeedServicer(feed_pb2_grpc.EventFeedServicer):
 
 
 class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
-    """Operators set and read entitlements."""
+    """Operators set entitlements, register webhooks, replay parked deliveries."""
 
-    def __init__(self, *, service: FeedService):
+    def __init__(self, *, service: FeedService, webhooks: WebhookRegistry):
         self._service = service
+        self._webhooks = webhooks
 
     async def SetEntitlement(
         self, request: pb.SetEntitlementRequest, context: grpc.aio.ServicerContext
@@ -78,3 +80,52 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
             current_caller(), request.integrator
         )
         return pb.GetEntitlementResponse(entitlement=entitlement_message(found))
+
+    async def RegisterWebhook(
+        self, request: pb.RegisterWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RegisterWebhookResponse:
+        webhook = await self._webhooks.register(
+            str(current_caller()),
+            name=request.name,
+            integrator=request.integrator,
+            url=request.url,
+            wanted=Filter(
+                frozenset(request.departments),
+                frozenset(request.licence_types),
+                frozenset(request.event_types),
+            ),
+            secret=request.secret,
+            now=self._service.now(),
+        )
+        return pb.RegisterWebhookResponse(name=webhook.name)
+
+    async def ListParkedDeliveries(
+        self,
+        request: pb.ListParkedDeliveriesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ListParkedDeliveriesResponse:
+        parked = []
+        for offset, record in await self._webhooks.pending(request.webhook):
+            headers = {k: v.decode() for k, v in record.headers or ()}
+            parked.append(
+                pb.ParkedDelivery(
+                    dead_letter_offset=offset,
+                    event_id=headers.get("ce_id", ""),
+                    type=headers.get("ce_type", "").removeprefix("cn.gov.certseal."),
+                    subject=headers.get("ce_subject", ""),
+                    reason=headers.get("reason", ""),
+                )
+            )
+        return pb.ListParkedDeliveriesResponse(parked=parked)
+
+    async def ReplayParkedDeliveries(
+        self,
+        request: pb.ReplayParkedDeliveriesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ReplayParkedDeliveriesResponse:
+        delivered, failing = await self._webhooks.replay(
+            request.webhook, self._service.now()
+        )
+        return pb.ReplayParkedDeliveriesResponse(
+            delivered=delivered, still_failing=failing
+        )
