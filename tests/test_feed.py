@@ -357,3 +357,45 @@ async def test_failing_webhook_parks_then_replays(
                 )
             )
         assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_licence_used_events_reach_the_issuing_departments_integrator(
+    stack, operator, connect, channel_as
+):
+    """A verifier publishes licence.used without CloudEvents headers (Faust); the feed
+    derives them, with the licence's issuing authority as the source."""
+    import datetime as dt
+
+    from certseal.events import LICENCE_USAGE
+    from certseal.timestamps import ts
+    from certseal.v1 import events_pb2
+
+    dept = await make_department(operator, connect)
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    used = events_pb2.LicenceUsedEvent(
+        event_id="used-1-" + licence.lineage[-6:],
+        type="licence.used",
+        lineage=licence.lineage,
+        identifier=licence.identifier,
+        verdict="VALID",
+        counter="dept:11440300COUNTER01",
+        purpose="窗口办事",
+        occurred_at=ts(dt.datetime.now(dt.UTC)),
+    )
+    producer = stack.config.kafka.settings("certseal-tests").producer()
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            LICENCE_USAGE, used.SerializeToString(), key=licence.lineage.encode()
+        )
+    finally:
+        await producer.stop()
+    await entitle(channel_as, "app:usage", [dept.code], ["licence.used"])
+    (event,) = await collect(channel_as, "app:usage", 1)
+    assert (event.type, event.source, event.subject, event.id) == (
+        "licence.used",
+        f"/departments/{dept.code}",
+        licence.lineage,
+        used.event_id,
+    )
+    assert events_pb2.LicenceUsedEvent.FromString(event.data).purpose == "窗口办事"

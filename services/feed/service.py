@@ -21,7 +21,8 @@ from google.protobuf.message import DecodeError
 from certseal import db
 from certseal.audit import AuditEntry, write_audit
 from certseal.errors import denied, invalid, not_found
-from certseal.events import LICENCE_EVENTS, SEAL_EVENTS, TRUST_EVENTS
+from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, SEAL_EVENTS, TRUST_EVENTS
+from certseal.identifiers import LICENCE_OID_PREFIX
 from certseal.kafka import KafkaSettings
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
@@ -35,7 +36,7 @@ from services.feed.domain import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS)
+FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS, LICENCE_USAGE)
 _TYPE_PREFIX = "cn.gov.certseal."
 _SOURCE_PREFIX = "/departments/"
 
@@ -58,6 +59,36 @@ class Delivered:
     headers: dict[str, str]
 
 
+def record_headers(
+    topic: str, raw: Sequence[tuple[str, bytes]] | None, value: bytes
+) -> dict[str, str]:
+    """A record's CloudEvents headers.
+
+    ``licence.used`` records come from the verifiers' Faust producers without them; they
+    are derived from the event (the source is the licence's issuing authority, taken
+    from its lineage).
+    """
+    headers = {k: v.decode(errors="replace") for k, v in raw or ()}
+    if topic != LICENCE_USAGE or "ce_type" in headers:
+        return headers
+    try:
+        used = events_pb2.LicenceUsedEvent.FromString(value)
+        _type_code, authority, _serial = used.lineage.removeprefix(
+            LICENCE_OID_PREFIX
+        ).split(".")
+    except (DecodeError, ValueError):
+        return headers
+    return {
+        "ce_specversion": "1.0",
+        "ce_id": used.event_id,
+        "ce_type": f"{_TYPE_PREFIX}licence.used",
+        "ce_source": f"{_SOURCE_PREFIX}{authority}",
+        "ce_subject": used.lineage,
+        "ce_time": used.occurred_at.ToDatetime(tzinfo=dt.UTC).isoformat(),
+        "content-type": "application/protobuf",
+    }
+
+
 def event_meta(topic: str, headers: dict[str, str], value: bytes) -> EventMeta | None:
     """What the entitlement rules look at; None for a record that is not an event."""
     event_type = headers.get("ce_type", "")
@@ -65,11 +96,14 @@ def event_meta(topic: str, headers: dict[str, str], value: bytes) -> EventMeta |
     if not event_type.startswith(_TYPE_PREFIX) or not source.startswith(_SOURCE_PREFIX):
         return None
     licence_type = ""
-    if topic == LICENCE_EVENTS:
-        try:
+    try:
+        if topic == LICENCE_EVENTS:
             licence_type = events_pb2.LicenceEvent.FromString(value).type_code
-        except DecodeError:
-            return None
+        elif topic == LICENCE_USAGE:
+            lineage = events_pb2.LicenceUsedEvent.FromString(value).lineage
+            licence_type = lineage.removeprefix(LICENCE_OID_PREFIX).split(".")[0]
+    except DecodeError:
+        return None
     return EventMeta(
         topic,
         event_type.removeprefix(_TYPE_PREFIX),
@@ -223,8 +257,8 @@ class FeedService:
                 for tp, records in batches.items():
                     for record in records:
                         current[(tp.topic, tp.partition)] = record.offset + 1
-                        headers = {k: v.decode() for k, v in record.headers or ()}
                         value = record.value or b""
+                        headers = record_headers(tp.topic, record.headers, value)
                         meta = event_meta(tp.topic, headers, value)
                         if meta is None or not entitlement.allows(meta):
                             continue

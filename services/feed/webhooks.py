@@ -39,6 +39,7 @@ from certseal.crypto import KeyWrapper
 from certseal.errors import invalid, not_found
 from certseal.events import (
     LICENCE_EVENTS,
+    LICENCE_USAGE,
     SEAL_EVENTS,
     TRUST_EVENTS,
     WEBHOOK_DEAD_LETTERS,
@@ -46,13 +47,14 @@ from certseal.events import (
 from certseal.kafka import KafkaSettings
 from certseal.v1 import events_pb2
 from services.feed.domain import Entitlement, Filter
-from services.feed.service import FEED_TOPICS, event_meta
+from services.feed.service import FEED_TOPICS, event_meta, record_headers
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[a-z0-9-]{1,40}")
 
 _MESSAGES: dict[str, Any] = {
+    LICENCE_USAGE: events_pb2.LicenceUsedEvent,
     LICENCE_EVENTS: events_pb2.LicenceEvent,
     TRUST_EVENTS: events_pb2.TrustEvent,
     SEAL_EVENTS: events_pb2.SealEvent,
@@ -180,7 +182,7 @@ class WebhookDelivery:
         records: list[ConsumerRecord],
     ) -> None:
         for record in records:
-            headers = {k: v.decode() for k, v in record.headers or ()}
+            headers = record_headers(record.topic, record.headers, record.value or b"")
             meta = event_meta(record.topic, headers, record.value or b"")
             if meta is None or entitlement is None or not entitlement.allows(meta):
                 continue
@@ -189,7 +191,7 @@ class WebhookDelivery:
             body = cloudevent_json(record, headers)
             reason = await self._post_with_retries(session, body, headers)
             if reason:
-                await self._park(producer, record, reason)
+                await self._park(producer, record, headers, reason)
 
     async def _post_with_retries(
         self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]
@@ -206,14 +208,18 @@ class WebhookDelivery:
         return reason
 
     async def _park(
-        self, producer: object, record: ConsumerRecord, reason: str
+        self,
+        producer: Any,
+        record: ConsumerRecord,
+        headers: dict[str, str],
+        reason: str,
     ) -> None:
-        await producer.send_and_wait(  # type: ignore[attr-defined]
+        await producer.send_and_wait(
             WEBHOOK_DEAD_LETTERS,
             value=record.value,
             key=self.webhook.name.encode(),
             headers=[
-                *(record.headers or ()),
+                *((k, v.encode()) for k, v in headers.items()),
                 ("webhook", self.webhook.name.encode()),
                 ("reason", reason.encode()),
                 ("topic", record.topic.encode()),
