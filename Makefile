@@ -24,6 +24,7 @@ bench: setup
 	$(PY) -m bench.issuer_bench
 	$(PY) -m bench.verifier_bench
 	$(PY) -m bench.seal_bench
+	$(PY) -m bench.events_bench
 
 protos: setup
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. \

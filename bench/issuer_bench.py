@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -180,6 +181,19 @@ def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
 def _stop_profile(profiler: subprocess.Popen[bytes] | None) -> None:
     if profiler is not None:
         profiler.wait()
+
+
+def write_results(name: str, results: dict[str, Any], setup: dict[str, Any]) -> None:
+    """Write bench/results/NAME.json with the setup and the machine, and print it."""
+    results["setup"] = {
+        **setup,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=2))
 
 
 def identity_channel(

@@ -12,11 +12,8 @@ DSS reference takes over 20 s).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
-import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -27,10 +24,10 @@ from typing import Any
 from PIL import Image
 
 from bench.issuer_bench import (
-    RESULTS,
     identity_channel,
     start_stack_and_service,
     wait_serving,
+    write_results,
 )
 from certseal.devstack import EmbeddedStack
 from certseal.identifiers import make_uscc
@@ -134,17 +131,15 @@ def main() -> None:
         service.wait(30)
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
-    results["setup"] = {
-        "concurrency": CONCURRENCY,
-        "seconds_per_figure": SECONDS,
-        "processes": "seal service + load generator + PostgreSQL + Tansu, one machine",
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "seal.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=2))
+    write_results(
+        "seal",
+        results,
+        {
+            "concurrency": CONCURRENCY,
+            "seconds_per_figure": SECONDS,
+            "processes": "seal service + load generator + PostgreSQL + Tansu, one machine",
+        },
+    )
 
 
 if __name__ == "__main__":
