@@ -588,6 +588,78 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feed(args: argparse.Namespace) -> int:
+    """Operator commands of the event feed: entitlements, webhooks, parked deliveries."""
+    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.v1 import feed_pb2 as pb
+    from certseal.v1 import feed_pb2_grpc
+
+    cfg = _load(args)
+    secret = (
+        Path(args.secret_file).read_bytes().strip()
+        if args.feed_command == "webhook"
+        else b""
+    )
+
+    async def call() -> Any:
+        async with secure_channel(
+            cfg.cli.feed_target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
+        ) as channel:
+            admin = feed_pb2_grpc.EventFeedAdminStub(channel)
+            try:
+                if args.feed_command == "entitle":
+                    return await admin.SetEntitlement(
+                        pb.SetEntitlementRequest(
+                            entitlement=pb.Entitlement(
+                                integrator=args.integrator,
+                                departments=args.department or [],
+                                licence_types=args.licence_type or [],
+                                event_types=args.type or [],
+                            )
+                        )
+                    )
+                if args.feed_command == "webhook":
+                    return await admin.RegisterWebhook(
+                        pb.RegisterWebhookRequest(
+                            name=args.name,
+                            integrator=args.integrator,
+                            url=args.url,
+                            secret=secret,
+                            event_types=args.type or [],
+                            departments=args.department or [],
+                            licence_types=args.licence_type or [],
+                        )
+                    )
+                if args.feed_command == "parked":
+                    return await admin.ListParkedDeliveries(
+                        pb.ListParkedDeliveriesRequest(webhook=args.name)
+                    )
+                return await admin.ReplayParkedDeliveries(
+                    pb.ReplayParkedDeliveriesRequest(webhook=args.name)
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise error_from_rpc(exc) from None
+
+    reply = asyncio.run(call())
+    if args.feed_command == "entitle":
+        e = reply.entitlement
+        print(
+            f"{e.integrator}: departments {', '.join(e.departments) or '-'}; "
+            f"licence types {', '.join(e.licence_types) or '-'}; "
+            f"events {', '.join(e.event_types) or '-'}"
+        )
+    elif args.feed_command == "webhook":
+        print(f"webhook {reply.name} registered")
+    elif args.feed_command == "parked":
+        for p in reply.parked:
+            print(f"{p.dead_letter_offset:>8}  {p.type:<20} {p.subject}  {p.reason}")
+        print(f"{len(reply.parked)} parked")
+    else:
+        print(f"{reply.delivered} delivered, {reply.still_failing} still failing")
+        return 0 if reply.still_failing == 0 else 1
+    return 0
+
+
 def cmd_seal_inspect(args: argparse.Namespace) -> int:
     """Print an SESeal or SES_Signature field by field."""
     from services.seal.inspect import describe
@@ -905,6 +977,25 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--token", help="continue after the event with this token")
     tail.add_argument("--show-token", action="store_true")
     tail.set_defaults(func=cmd_events_tail)
+
+    feed = sub.add_parser("feed", help="event feed administration").add_subparsers(
+        dest="feed_command", required=True
+    )
+    entitle = feed.add_parser("entitle", help="set what an integrator may receive")
+    entitle.add_argument("integrator", help="app:<name>")
+    hook = feed.add_parser("webhook", help="register or replace a webhook")
+    hook.add_argument("name")
+    hook.add_argument("--integrator", required=True, help="app:<name>")
+    hook.add_argument("--url", required=True, help="https://...")
+    hook.add_argument("--secret-file", required=True, help="the HMAC secret")
+    for command in (entitle, hook):
+        command.add_argument("--department", action="append", help="code or *")
+        command.add_argument("--licence-type", action="append", help="code or *")
+        command.add_argument("--type", action="append", help="e.g. licence.* or *")
+    for name in ("parked", "replay"):
+        feed.add_parser(name, help=f"{name} parked deliveries").add_argument("name")
+    for command in feed.choices.values():
+        command.set_defaults(func=cmd_feed)
 
     seal = sub.add_parser("seal", help="electronic seals").add_subparsers(
         dest="seal_command", required=True

@@ -399,3 +399,63 @@ async def test_licence_used_events_reach_the_issuing_departments_integrator(
         used.event_id,
     )
     assert events_pb2.LicenceUsedEvent.FromString(event.data).purpose == "窗口办事"
+
+
+async def test_a_webhook_never_delivers_outside_its_integrators_entitlement(
+    operator, connect, channel_as, receiver
+):
+    import json
+    import secrets
+
+    allowed = await make_department(operator, connect)
+    other = await make_department(operator, connect)
+    await entitle(channel_as, "app:narrow", [allowed.code], ["licence.issued"])
+    endpoint, url = await receiver(failures=0)
+    async with channel_as("operator:admin") as channel:
+        await feed_pb2_grpc.EventFeedAdminStub(channel).RegisterWebhook(
+            pb.RegisterWebhookRequest(
+                name=f"narrow-{secrets.token_hex(3)}",
+                integrator="app:narrow",
+                url=url,
+                secret=b"n" * 32,
+            )
+        )
+    await other.clients.issuer.IssueLicence(issue_request(other))
+    await allowed.clients.issuer.IssueLicence(issue_request(allowed))
+    await endpoint.wait_for(1)
+    sources = {json.loads(body)["source"] for body, _ in endpoint.received}
+    assert sources == {f"/departments/{allowed.code}"}
+
+
+async def test_operator_cli_entitles_and_lists(config, feed_app, tmp_path):
+    import copy
+    import sys
+
+    from certseal.config import dump_config
+
+    cli_config = copy.deepcopy(config)
+    cli_config.cli.feed_target = f"localhost:{feed_app.port}"
+    config_file = tmp_path / "cli.toml"
+    config_file.write_text(dump_config(cli_config))
+
+    async def cli(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "certseal",
+            "--config",
+            str(config_file),
+            "feed",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+        return process.returncode, out.decode()
+
+    code, out = await cli("entitle", "app:cli", "--department", "*", "--type", "seal.*")
+    assert code == 0 and "events seal.*" in out, out
+    code, out = await cli("entitle", "dept:nope", "--type", "*")
+    assert code == 2 and "error: integrator:" in out, out
+    code, out = await cli("parked", "no-such-hook")
+    assert code == 1 and "not found" in out, out
