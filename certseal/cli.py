@@ -588,6 +588,32 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
+    """Print Strimzi KafkaUser manifests matching the integrators' entitlements."""
+    from certseal import db
+    from services.feed.domain import Entitlement, kafka_user_manifest
+
+    async def run() -> list[Entitlement]:
+        conn = await db.connect(_load(args).database.dsn())
+        try:
+            rows = await conn.fetch("select * from feed_entitlements order by 1")
+        finally:
+            await conn.close()
+        return [
+            Entitlement(
+                r["integrator"],
+                frozenset(r["departments"]),
+                frozenset(r["licence_types"]),
+                frozenset(r["event_types"]),
+            )
+            for r in rows
+        ]
+
+    manifests = [kafka_user_manifest(e, args.cluster) for e in asyncio.run(run())]
+    print("---\n".join(manifests), end="")
+    return 0
+
+
 def cmd_feed(args: argparse.Namespace) -> int:
     """Operator commands of the event feed: entitlements, webhooks, parked deliveries."""
     from certseal.rpc import error_from_rpc, secure_channel
@@ -996,6 +1022,11 @@ def build_parser() -> argparse.ArgumentParser:
         feed.add_parser(name, help=f"{name} parked deliveries").add_argument("name")
     for command in feed.choices.values():
         command.set_defaults(func=cmd_feed)
+    users = feed.add_parser(
+        "kafka-users", help="KafkaUser manifests (Strimzi) for the entitlements"
+    )
+    users.add_argument("--cluster", default="certseal", help="the Strimzi Kafka name")
+    users.set_defaults(func=cmd_feed_kafka_users)
 
     seal = sub.add_parser("seal", help="electronic seals").add_subparsers(
         dest="seal_command", required=True

@@ -453,8 +453,20 @@ async def test_operator_cli_entitles_and_lists(config, feed_app, tmp_path):
         out, _ = await process.communicate()
         return process.returncode, out.decode()
 
-    code, out = await cli("entitle", "app:cli", "--department", "*", "--type", "seal.*")
+    code, out = await cli(
+        "entitle",
+        "app:cli",
+        "--department",
+        "*",
+        "--licence-type",
+        "*",
+        "--type",
+        "seal.*",
+    )
     assert code == 0 and "events seal.*" in out, out
+    code, out = await cli("kafka-users")
+    manifest = out.split("name: integrator-cli", 1)[1].split("---")[0]
+    assert code == 0 and "name: certseal.seal-events.v1" in manifest, out
     code, out = await cli("entitle", "dept:nope", "--type", "*")
     assert code == 2 and "error: integrator:" in out, out
     code, out = await cli("parked", "no-such-hook")

@@ -56,3 +56,27 @@ def test_tokens_round_trip_and_reject_what_is_not_ours():
         with pytest.raises(CertsealError) as err:
             decode_token(bad, [LICENCE, SEAL])
         assert err.value.field == "start"
+
+
+def test_entitlements_as_kafka_acls():
+    from services.feed.domain import kafka_topics, kafka_user_manifest
+
+    every = frozenset({"*"})
+    archive = Entitlement(
+        "app:archive", every, every, frozenset({"licence.*", "seal.*"})
+    )
+    assert kafka_topics(archive) == [
+        "certseal.licence-events.v1",
+        "certseal.licence-usage.v1",
+        "certseal.seal-events.v1",
+    ]
+    manifest = kafka_user_manifest(archive)
+    assert "name: integrator-archive" in manifest
+    assert "name: certseal.seal-events.v1" in manifest
+    assert "name: certseal.trust-events.v1" not in manifest
+    # a department-limited entitlement cannot be a topic ACL: group only, and said so
+    narrow = Entitlement(
+        "app:police", frozenset({"91350100M000100Y43"}), every, frozenset({"licence.*"})
+    )
+    limited = kafka_user_manifest(narrow)
+    assert "type: topic" not in limited and "uses the event feed" in limited

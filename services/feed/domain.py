@@ -113,3 +113,74 @@ def decode_token(token: str, topics: Iterable[str]) -> dict[tuple[str, int], int
             "start", "the position token names topics this feed does not read"
         )
     return positions
+
+
+# Which topic carries which event types, for Kafka ACLs.
+_TOPIC_OF_TYPE = (
+    ("licence.used", "certseal.licence-usage.v1"),
+    ("licence.", "certseal.licence-events.v1"),
+    ("key.", "certseal.trust-events.v1"),
+    ("seal.", "certseal.seal-events.v1"),
+    ("document.", "certseal.seal-events.v1"),
+)
+
+
+def kafka_topics(entitlement: Entitlement) -> list[str]:
+    """The topics an integrator's entitled event types are published on."""
+    topics = set()
+    for pattern in entitlement.event_types:
+        for prefix, topic in _TOPIC_OF_TYPE:
+            if (
+                pattern == "*"
+                or pattern.startswith(prefix)
+                or prefix.startswith(pattern.removesuffix("*"))
+            ):
+                topics.add(topic)
+    return sorted(topics)
+
+
+def kafka_user_manifest(entitlement: Entitlement, cluster: str = "certseal") -> str:
+    """A Strimzi KafkaUser with the read ACLs that match the entitlement.
+
+    Kafka ACLs stop at topics: an integrator entitled to some departments or licence
+    types only sees more on the raw topics than its entitlement, so such entitlements
+    get no topic ACLs and are served by the event feed and webhooks instead.
+    """
+    name = entitlement.integrator.removeprefix("app:")
+    whole_topics = "*" in entitlement.departments and "*" in entitlement.licence_types
+    topics = kafka_topics(entitlement) if whole_topics else []
+    lines = [
+        "apiVersion: kafka.strimzi.io/v1beta2",
+        "kind: KafkaUser",
+        "metadata:",
+        f"  name: integrator-{name}",
+        "  labels:",
+        f"    strimzi.io/cluster: {cluster}",
+        "spec:",
+        "  authentication:",
+        "    type: tls",
+        "  authorization:",
+        "    type: simple",
+        "    acls:",
+    ]
+    for topic in topics:
+        lines += [
+            "      - resource:",
+            "          type: topic",
+            f"          name: {topic}",
+            "          patternType: literal",
+            "        operations: [Read, Describe]",
+        ]
+    lines += [
+        "      - resource:",
+        "          type: group",
+        f"          name: integrator-{name}",
+        "          patternType: prefix",
+        "        operations: [Read]",
+    ]
+    if not topics:
+        lines.insert(
+            0, f"# {entitlement.integrator}: department or licence-type limits"
+        )
+        lines.insert(1, "# cannot be expressed as topic ACLs; it uses the event feed.")
+    return "\n".join(lines) + "\n"
