@@ -89,9 +89,9 @@ def verify_signature(secret: bytes, body: bytes, header: str) -> bool:
     return hmac.compare_digest(expected, header)
 
 
-def cloudevent_json(record: ConsumerRecord, headers: dict[str, str]) -> bytes:
+def cloudevent_json(topic: str, value: bytes, headers: dict[str, str]) -> bytes:
     """The event in CloudEvents structured JSON, ``data`` as the protobuf's JSON."""
-    message = _MESSAGES[record.topic].FromString(record.value or b"")
+    message = _MESSAGES[topic].FromString(value)
     return json.dumps(
         {
             "specversion": "1.0",
@@ -154,10 +154,7 @@ class WebhookDelivery:
         await consumer.start()
         await producer.start()
         try:
-            async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self._ssl),
-                timeout=aiohttp.ClientTimeout(total=10),
-            ) as session:
+            async with client_session(self._ssl) as session:
                 while not stop.is_set():
                     batches = await consumer.getmany(timeout_ms=200, max_records=200)
                     if not batches:
@@ -188,7 +185,7 @@ class WebhookDelivery:
                 continue
             if not self.webhook.filter.matches(meta):
                 continue
-            body = cloudevent_json(record, headers)
+            body = cloudevent_json(record.topic, record.value or b"", headers)
             reason = await self._post_with_retries(session, body, headers)
             if reason:
                 await self._park(producer, record, headers, reason)
@@ -227,6 +224,14 @@ class WebhookDelivery:
                 ("offset", str(record.offset).encode()),
             ],
         )
+
+
+def client_session(context: ssl.SSLContext) -> aiohttp.ClientSession:
+    """An HTTP client for webhook endpoints (10 s per request)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=context),
+        timeout=aiohttp.ClientTimeout(total=10),
+    )
 
 
 async def post(
@@ -402,26 +407,10 @@ class WebhookRegistry:
         """Deliver the parked events again, in order: (delivered, still failing)."""
         webhook = await self.get(name)
         delivered = failing = 0
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=self._ssl),
-            timeout=aiohttp.ClientTimeout(total=10),
-        ) as session:
+        async with client_session(self._ssl) as session:
             for offset, record in await self.pending(name):
                 headers = {k: v.decode() for k, v in record.headers or ()}
-                original = ConsumerRecord(
-                    headers["topic"],
-                    0,
-                    0,
-                    0,
-                    0,
-                    record.key,
-                    record.value,
-                    None,
-                    0,
-                    0,
-                    (),
-                )
-                body = cloudevent_json(original, headers)
+                body = cloudevent_json(headers["topic"], record.value or b"", headers)
                 if await post(session, webhook, body, headers, time.time()):
                     failing += 1
                     continue
