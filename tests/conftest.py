@@ -209,3 +209,32 @@ class EventWatcher:
         assert self._task is not None
         self._task.cancel()
         await self._consumer.stop()
+
+
+async def run_certseal(
+    config: Config, folder, *args: str, **cli: str
+) -> tuple[int, str]:
+    """Run the ``certseal`` CLI as a process with ``[cli]`` overrides (e.g. a
+    ``verifier_target``); its exit code and output."""
+    import copy
+    import sys
+
+    from certseal.config import dump_config
+
+    cfg = copy.deepcopy(config)
+    for name, value in cli.items():
+        setattr(cfg.cli, name, value)
+    config_file = folder / f"cli-{secrets.token_hex(3)}.toml"
+    config_file.write_text(dump_config(cfg))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "certseal",
+        "--config",
+        str(config_file),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()

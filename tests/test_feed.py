@@ -11,7 +11,7 @@ from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
 from certseal.v1 import issuer_pb2 as ipb
 from services.feed.app import FeedApp
-from tests.conftest import issue_request, make_department
+from tests.conftest import issue_request, make_department, run_certseal
 
 
 @pytest.fixture(scope="module")
@@ -428,30 +428,10 @@ async def test_a_webhook_never_delivers_outside_its_integrators_entitlement(
 
 
 async def test_operator_cli_entitles_and_lists(config, feed_app, tmp_path):
-    import copy
-    import sys
-
-    from certseal.config import dump_config
-
-    cli_config = copy.deepcopy(config)
-    cli_config.cli.feed_target = f"localhost:{feed_app.port}"
-    config_file = tmp_path / "cli.toml"
-    config_file.write_text(dump_config(cli_config))
-
     async def cli(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "certseal",
-            "--config",
-            str(config_file),
-            "feed",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+        return await run_certseal(
+            config, tmp_path, "feed", *args, feed_target=f"localhost:{feed_app.port}"
         )
-        out, _ = await process.communicate()
-        return process.returncode, out.decode()
 
     code, out = await cli(
         "entitle",

@@ -16,7 +16,7 @@ from certseal.events import LICENCE_EVENTS, VERIFIER_DEAD_LETTERS
 from certseal.rpc import secure_channel
 from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
-from tests.conftest import EventWatcher, issue_request
+from tests.conftest import EventWatcher, issue_request, run_certseal
 
 VALID = verifier_pb2.VERDICT_VALID
 
@@ -533,21 +533,9 @@ async def test_a_new_group_replays_everything_and_agrees_with_the_database(
 
 async def certseal_cli(config, deployment, *args: str) -> tuple[int, str]:
     """Run the ``certseal`` CLI against one verifier deployment; exit code and output."""
-    config_file = deployment.home / f"cli-{deployment.group}.toml"
-    config.cli.verifier_target = f"localhost:{deployment.port}"
-    config_file.write_text(dump_config(config))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "certseal",
-        "--config",
-        str(config_file),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    return await run_certseal(
+        config, deployment.home, *args, verifier_target=f"localhost:{deployment.port}"
     )
-    out, _ = await process.communicate()
-    return process.returncode, out.decode()
 
 
 async def test_offline_bundle_full_then_delta(
