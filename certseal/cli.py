@@ -376,18 +376,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return _verify_offline(args, image)
     if not args.purpose:
         raise invalid("purpose", "is required: the purpose of use (用证事由)")
-    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.rpc import error_from_rpc
     from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 
     cfg = _load(args)
 
     async def call() -> Any:
-        async with secure_channel(
-            cfg.cli.verifier_target,
-            cfg.tls.ca_file,
-            cfg.cli.cert_file,
-            cfg.cli.key_file,
-        ) as channel:
+        async with _cli_channel(cfg, cfg.cli.verifier_target) as channel:
             stub = verifier_pb2_grpc.VerifierStub(channel)
             try:
                 if args.image:
@@ -417,6 +412,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         dict(result.fields),
         [(c.name, c.passed, c.detail) for c in result.checks],
     )
+
+
+def _cli_channel(cfg: Config, target: str) -> grpc.aio.Channel:
+    """An mTLS channel to ``target`` as the CLI's configured identity."""
+    from certseal.rpc import secure_channel
+
+    return secure_channel(target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file)
 
 
 def _is_file(text: str) -> bool:
@@ -478,7 +480,7 @@ def _print_verdict(
 
 def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     """Fetch an offline trust bundle, or the delta to the one in FILE."""
-    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.rpc import error_from_rpc
     from certseal.v1 import verifier_pb2, verifier_pb2_grpc
     from services.verifier.bundle import (
         OfflineBundle,
@@ -500,12 +502,7 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
         held = None  # start afresh rather than carry a long chain
 
     async def call(since: OfflineBundle | None) -> Any:
-        async with secure_channel(
-            cfg.cli.verifier_target,
-            cfg.tls.ca_file,
-            cfg.cli.cert_file,
-            cfg.cli.key_file,
-        ) as channel:
+        async with _cli_channel(cfg, cfg.cli.verifier_target) as channel:
             stub = verifier_pb2_grpc.VerifierStub(channel)
             request = verifier_pb2.ExportTrustBundleRequest(
                 since_version=since.version if since else 0,
@@ -538,7 +535,7 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
 
 def cmd_events_tail(args: argparse.Namespace) -> int:
     """Print the event feed as it happens (operators see every event)."""
-    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.rpc import error_from_rpc
     from certseal.v1 import events_pb2, feed_pb2_grpc
     from certseal.v1 import feed_pb2 as pb
 
@@ -566,9 +563,7 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         return f"key {key.kid} {key.suite}"
 
     async def tail() -> None:
-        async with secure_channel(
-            cfg.cli.feed_target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
-        ) as channel:
+        async with _cli_channel(cfg, cfg.cli.feed_target) as channel:
             try:
                 async for event in feed_pb2_grpc.EventFeedStub(channel).Subscribe(
                     request
@@ -616,7 +611,7 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
 
 def cmd_feed(args: argparse.Namespace) -> int:
     """Operator commands of the event feed: entitlements, webhooks, parked deliveries."""
-    from certseal.rpc import error_from_rpc, secure_channel
+    from certseal.rpc import error_from_rpc
     from certseal.v1 import feed_pb2 as pb
     from certseal.v1 import feed_pb2_grpc
 
@@ -628,9 +623,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
     )
 
     async def call() -> Any:
-        async with secure_channel(
-            cfg.cli.feed_target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
-        ) as channel:
+        async with _cli_channel(cfg, cfg.cli.feed_target) as channel:
             admin = feed_pb2_grpc.EventFeedAdminStub(channel)
             try:
                 if args.feed_command == "entitle":
@@ -840,12 +833,8 @@ Ctrl-C stops everything; running again reuses the data.
 def _wait_serving(cfg: Config, process: subprocess.Popen[bytes], target: str) -> bool:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from certseal.rpc import secure_channel
-
     async def poll() -> bool:
-        async with secure_channel(
-            target, cfg.tls.ca_file, cfg.cli.cert_file, cfg.cli.key_file
-        ) as channel:
+        async with _cli_channel(cfg, target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             for _ in range(600):
                 if process.poll() is not None:

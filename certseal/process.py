@@ -3,8 +3,8 @@
 A process opens the pool and applies its migrations, runs the outbox relay and the audit
 sealer (each a leader across replicas), serves its gRPC services behind the common
 interceptor with health (SERVING only while PostgreSQL answers and the broker has the
-platform's topics) and exposes Prometheus metrics. A subclass says what it migrates,
-which servicers it adds, who may call them, and any further background workers.
+platform's topics) and exposes Prometheus metrics. A subclass names its migrations
+folder, the servicers it adds, who may call them, and any further background workers.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import datetime as dt
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-import asyncpg
 import grpc
 
 from certseal import db, logs
@@ -40,6 +40,8 @@ class ServiceProcess:
     name = "service"
     #: full names of the gRPC services served, and the caller kinds each accepts
     allowed_kinds: dict[str, set[str]] = {}  # noqa: RUF012
+    #: the folder of this service's NNNN_name.sql migrations (after the kernel's)
+    migrations: Path
 
     def __init__(
         self,
@@ -69,10 +71,6 @@ class ServiceProcess:
 
     # -- what a service adds --------------------------------------------------------
 
-    async def migrate(self, pool: asyncpg.Pool) -> None:
-        """Apply this service's migrations (after the kernel's)."""
-        raise NotImplementedError
-
     async def prepare(self) -> None:
         """Build the service objects over ``self.pool``."""
 
@@ -93,7 +91,7 @@ class ServiceProcess:
         self.pool = await db.create_pool(
             dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
         )
-        await self.migrate(self.pool)
+        await db.migrate_service(self.pool, self.name, self.migrations)
         await self.prepare()
         kafka = cfg.kafka.settings(f"certseal-{self.name}")
         self.kafka = kafka

@@ -93,3 +93,8 @@ async def migrate(
         finally:
             await conn.execute("select pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied_now
+
+
+async def migrate_service(pool: asyncpg.Pool, name: str, folder: Path) -> list[str]:
+    """The kernel's migrations, then the service ``name``'s from ``folder``."""
+    return await migrate(pool, [("kernel", KERNEL_MIGRATIONS), (name, folder)])

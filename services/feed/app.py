@@ -7,7 +7,6 @@ import contextlib
 import ssl
 from pathlib import Path
 
-import asyncpg
 import grpc
 
 from certseal.config import Config
@@ -15,7 +14,7 @@ from certseal.crypto import KeyWrapper, read_secret_file
 from certseal.process import ServiceProcess
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import feed_pb2, feed_pb2_grpc
-from services.feed.service import FeedService, migrate_all
+from services.feed.service import MIGRATIONS, FeedService
 from services.feed.servicer import EventFeedAdminServicer, EventFeedServicer
 from services.feed.webhooks import RetryPolicy, WebhookDispatcher, WebhookRegistry
 
@@ -31,6 +30,7 @@ class FeedApp(ServiceProcess):
         EVENT_FEED: {"app", "operator"},
         EVENT_FEED_ADMIN: {"operator"},
     }
+    migrations = MIGRATIONS
 
     def __init__(
         self, config: Config, *, clock: Clock = utcnow, listen: str | None = None
@@ -42,10 +42,6 @@ class FeedApp(ServiceProcess):
             max_request_bytes=1024 * 1024,
             clock=clock,
         )
-
-    async def migrate(self, pool: asyncpg.Pool) -> None:
-        """Kernel and feed migrations."""
-        await migrate_all(pool)
 
     async def prepare(self) -> None:
         """The feed service and the webhooks."""

@@ -18,7 +18,6 @@ import asyncpg
 from aiokafka import TopicPartition
 from google.protobuf.message import DecodeError
 
-from certseal import db
 from certseal.audit import AuditEntry, write_audit
 from certseal.errors import denied, invalid, not_found
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, SEAL_EVENTS, TRUST_EVENTS
@@ -39,13 +38,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS, LICENCE_USAGE)
 _TYPE_PREFIX = "cn.gov.certseal."
 _SOURCE_PREFIX = "/departments/"
-
-
-async def migrate_all(pool: asyncpg.Pool) -> list[str]:
-    """Kernel then feed migrations."""
-    return await db.migrate(
-        pool, [("kernel", db.KERNEL_MIGRATIONS), ("feed", MIGRATIONS)]
-    )
 
 
 @dataclass(frozen=True, slots=True)

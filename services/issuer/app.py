@@ -18,7 +18,7 @@ from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc
 from services.issuer.service import IssuerService, Keyring
 from services.issuer.servicer import IssuerAdminServicer, IssuerServicer
-from services.issuer.storage import IssuerStore, migrate_all
+from services.issuer.storage import MIGRATIONS, IssuerStore
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class IssuerApp(ServiceProcess):
 
     name = "issuer"
     allowed_kinds = {ISSUER: {"dept", "app"}, ISSUER_ADMIN: {"operator"}}  # noqa: RUF012
+    migrations = MIGRATIONS
 
     def __init__(
         self,
@@ -73,10 +74,6 @@ class IssuerApp(ServiceProcess):
             background=background,
             reuse_port=reuse_port,
         )
-
-    async def migrate(self, pool: asyncpg.Pool) -> None:
-        """Kernel and issuer migrations."""
-        await migrate_all(pool)
 
     async def prepare(self) -> None:
         """The store and the service; the platform department and its keys."""

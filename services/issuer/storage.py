@@ -35,9 +35,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def migrate_all(pool: asyncpg.Pool) -> list[str]:
     """Kernel then issuer migrations."""
-    return await db.migrate(
-        pool, [("kernel", db.KERNEL_MIGRATIONS), ("issuer", MIGRATIONS)]
-    )
+    return await db.migrate_service(pool, "issuer", MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)

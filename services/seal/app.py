@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
 import grpc
 
 from certseal.config import Config
@@ -14,7 +13,7 @@ from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2, seal_pb2_grpc
 from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
-from services.seal.storage import SealStore, migrate_all
+from services.seal.storage import MIGRATIONS, SealStore
 
 SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
 
@@ -24,6 +23,7 @@ class SealApp(ServiceProcess):
 
     name = "seal"
     allowed_kinds = {SEAL: {"dept", "app", "operator"}}  # noqa: RUF012
+    migrations = MIGRATIONS
 
     def __init__(
         self,
@@ -43,10 +43,6 @@ class SealApp(ServiceProcess):
             serve=serve,
             background=background,
         )
-
-    async def migrate(self, pool: asyncpg.Pool) -> None:
-        """Kernel and seal migrations."""
-        await migrate_all(pool)
 
     async def prepare(self) -> None:
         """The seal service over this process's pool."""

@@ -21,9 +21,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def migrate_all(pool: asyncpg.Pool) -> list[str]:
     """Kernel then seal migrations."""
-    return await db.migrate(
-        pool, [("kernel", db.KERNEL_MIGRATIONS), ("seal", MIGRATIONS)]
-    )
+    return await db.migrate_service(pool, "seal", MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
