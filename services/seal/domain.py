@@ -87,6 +87,33 @@ def _verify(oid: str, cert: bytes, data: bytes, signature: bytes) -> Suite:
     return suite
 
 
+def pdf_seal_verdict(
+    *,
+    intact: bool,
+    modified: bool,
+    trusted: bool,
+    signed_at: dt.datetime | None,
+    seal_valid: tuple[dt.datetime, dt.datetime] | None,
+    status: SealStatus | None,
+) -> SealVerdict:
+    """The verdict on one seal of a PDF: what PAdES validation found (the signed bytes
+    intact, nothing but signatures added after it, the chain at the seal CA) and the
+    registry's seal (``seal_valid`` and ``status`` are None when it is unknown)."""
+    if not intact:
+        return SealVerdict.BAD_SIGNATURE
+    if modified:
+        return SealVerdict.MODIFIED
+    if not trusted:
+        return SealVerdict.UNTRUSTED_SEAL
+    if seal_valid is None or status is None:
+        return SealVerdict.UNKNOWN_SEAL
+    if signed_at is None or not seal_valid[0] <= signed_at <= seal_valid[1]:
+        return SealVerdict.SEAL_NOT_VALID
+    if status.revoked_at is not None and signed_at >= status.revoked_at:
+        return SealVerdict.SEAL_NOT_VALID
+    return SealVerdict.VALID
+
+
 def verify_sealed_document(
     signature_der: bytes,
     *,

@@ -41,6 +41,7 @@ from services.seal.domain import (
     SealStatus,
     SealVerdict,
     SealVerification,
+    pdf_seal_verdict,
     verify_sealed_document,
 )
 from services.seal.pdf import PdfSeal, Placement, read_pdf_seals, seal_pdf
@@ -110,23 +111,6 @@ class PdfSealResult:
     found: PdfSeal
     seal: SealRow | None
     verdict: SealVerdict
-
-
-def _pdf_verdict(found: PdfSeal, row: SealRow | None) -> SealVerdict:
-    if not found.intact:
-        return SealVerdict.BAD_SIGNATURE
-    if found.modified:
-        return SealVerdict.MODIFIED
-    if not found.trusted:
-        return SealVerdict.UNTRUSTED_SEAL
-    if row is None:
-        return SealVerdict.UNKNOWN_SEAL
-    signed = found.signed_at
-    if signed is None or not row.valid_start <= signed <= row.valid_end:
-        return SealVerdict.SEAL_NOT_VALID
-    if row.revoked_at is not None and signed >= row.revoked_at:
-        return SealVerdict.SEAL_NOT_VALID
-    return SealVerdict.VALID
 
 
 @dataclass(frozen=True)
@@ -505,7 +489,15 @@ class SealService:
                 if found.signer.startswith("seal:")
                 else None
             )
-            results.append(PdfSealResult(found, row, _pdf_verdict(found, row)))
+            verdict = pdf_seal_verdict(
+                intact=found.intact,
+                modified=found.modified,
+                trusted=found.trusted,
+                signed_at=found.signed_at,
+                seal_valid=(row.valid_start, row.valid_end) if row else None,
+                status=SealStatus(row.status, row.revoked_at) if row else None,
+            )
+            results.append(PdfSealResult(found, row, verdict))
         return results
 
     async def seal_document(
