@@ -4,7 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup run test bench protos protos-check lint
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup browser run test bench protos protos-check lint
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,17 +16,28 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The counter console tests drive Debian's chromium; Playwright never downloads one.
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the console tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "the console tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
+	  fi; }
+
 run: setup
 	$(PY) -m certseal run
 
-test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: setup browser
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup
+bench: setup browser
 	$(PY) -m bench.issuer_bench
 	$(PY) -m bench.verifier_bench
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.events_bench
+	$(PY) -m bench.console_bench
 
 protos: setup
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. \

@@ -739,21 +739,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     stack = EmbeddedStack(home)
     stack.config.verifier.data_dir = str(home.resolve() / "verifier")
     stack.config.verifier.group = "dept-demo"
+    region = "127.0.0.1:50055"  # a second verifier group, as another region runs one
+    stack.config.console.verifier_targets = [stack.config.verifier.listen, region]
     cfg = asyncio.run(stack.start())
     config = str(stack.config_file)
+
+    def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, "--config", config, *extra]
+        )
+
     services = {
-        "issuer": subprocess.Popen(
-            [sys.executable, "-m", "services.issuer", "--config", config]
+        "issuer": service("services.issuer"),
+        "verifier": service("services.verifier"),
+        "region": service(
+            "services.verifier", "--group", "region-demo", "--listen", region
         ),
-        "verifier": subprocess.Popen(
-            [sys.executable, "-m", "services.verifier", "--config", config]
-        ),
-        "seal": subprocess.Popen(
-            [sys.executable, "-m", "services.seal", "--config", config]
-        ),
-        "feed": subprocess.Popen(
-            [sys.executable, "-m", "services.feed", "--config", config]
-        ),
+        "seal": service("services.seal"),
+        "feed": service("services.feed"),
+        "console": service("services.console"),
     }
     stopping = False
 
@@ -763,19 +767,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    ready = {
-        name: _wait_serving(cfg, process, target)
-        for (name, process), target in zip(
-            services.items(),
-            (
-                cfg.cli.issuer_target,
-                cfg.cli.verifier_target,
-                cfg.cli.seal_target,
-                cfg.cli.feed_target,
-            ),
-            strict=True,
-        )
+    targets = {
+        "issuer": cfg.cli.issuer_target,
+        "verifier": cfg.cli.verifier_target,
+        "region": region,
+        "seal": cfg.cli.seal_target,
+        "feed": cfg.cli.feed_target,
     }
+    ready = {
+        name: _wait_serving(cfg, services[name], target)
+        for name, target in targets.items()
+    }
+    console_url = f"https://{cfg.console.listen}/"
+    ready["console"] = _wait_https(cfg, services["console"], console_url)
     state = {n: "SERVING" if ok else "NOT READY" for n, ok in ready.items()}
     ca = cfg.tls.ca_file
     print(
@@ -787,8 +791,11 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
                certseal.trust-events.v1, certseal.seal-events.v1
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
   Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
+               {region} (group region-demo)   {state["region"]}
   Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file})   {state["seal"]}
   Event feed   {cfg.feed.listen} (integrators app:<name>; operators see all)   {state["feed"]}
+  Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
+               the browser must trust the dev CA {ca}
   Metrics      http://{cfg.issuer.metrics_listen}/metrics
   Config       {stack.config_file}
 
@@ -849,6 +856,23 @@ def _wait_serving(cfg: Config, process: subprocess.Popen[bytes], target: str) ->
         return False
 
     return asyncio.run(poll())
+
+
+def _wait_https(cfg: Config, process: subprocess.Popen[bytes], url: str) -> bool:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=cfg.tls.ca_file)
+    for _ in range(300):
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=1):
+                return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:

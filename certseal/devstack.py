@@ -102,6 +102,25 @@ class EmbeddedStack:
         cfg.seal.ca_cert_file = str(seal_ca.ca_file)
         cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")
         cfg.platform.code = self._platform_code()
+        # the counter console verifies as the platform's own service hall
+        counter = self.ca.identity(f"dept:{cfg.platform.code}")
+        cfg.console.cert_file, cfg.console.key_file = (
+            str(counter.cert_file),
+            str(counter.key_file),
+        )
+        console = self.ca.identity("service:console", server=True)
+        cfg.console.https_cert_file, cfg.console.https_key_file = (
+            str(console.cert_file),
+            str(console.key_file),
+        )
+        cfg.console.metrics_sources = [
+            f"{name}=http://{listen}/metrics"
+            for name, listen in (
+                ("issuer", cfg.issuer.metrics_listen),
+                ("seal", cfg.seal.metrics_listen),
+            )
+            if listen
+        ]
         (self.home / "config.toml").write_text(dump_config(cfg))
         settings = cfg.kafka.settings("certseal-devstack")
         await ensure_topics(settings.admin, default_topics(self.topic_partitions))

@@ -7,7 +7,7 @@ from certseal.rpc import secure_channel
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal.app import SealApp
-from tests.conftest import fresh_uscc
+from tests.conftest import blank_pdf, fresh_uscc
 
 DOCUMENT = b"%PDF-1.7 not really, but any bytes will do " * 50
 
@@ -141,16 +141,6 @@ async def test_errors_and_permissions(seal_stub):
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetSeal(pb.GetSealRequest(seal_id="NOPE"))
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
-
-
-def blank_pdf() -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (595, 842), "white").save(out, "PDF")
-    return out.getvalue()
 
 
 async def test_seal_a_pdf_twice_and_detect_changes(seal_stub):

@@ -3,86 +3,19 @@
 import asyncio
 import copy
 import secrets
-import sys
 import time
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal.config import dump_config
-from certseal.devstack import free_port
 from certseal.events import LICENCE_EVENTS, VERIFIER_DEAD_LETTERS
 from certseal.rpc import secure_channel
 from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
-from tests.conftest import EventWatcher, issue_request, run_certseal
+from tests.conftest import EventWatcher, VerifierProcess, issue_request, run_certseal
 
 VALID = verifier_pb2.VERDICT_VALID
-
-
-class VerifierProcess:
-    """One verifier deployment run as its own process, restartable on its data."""
-
-    def __init__(self, stack, config_file, home, group: str):
-        self.group, self.home, self.config_file = group, home, config_file
-        self.port = free_port()
-        ident = stack.ca.identity("dept:11440300VERIFIERS1")
-        self.channel = secure_channel(
-            f"localhost:{self.port}",
-            str(stack.ca.ca_file),
-            str(ident.cert_file),
-            str(ident.key_file),
-        )
-        self.stub = verifier_pb2_grpc.VerifierStub(self.channel)
-        self.process = None
-
-    async def start(self) -> None:
-        log = open(self.home / f"{self.group}.log", "ab")  # noqa: SIM115, ASYNC230
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "services.verifier",
-            "--config",
-            str(self.config_file),
-            "--group",
-            self.group,
-            "--listen",
-            f"127.0.0.1:{self.port}",
-            stdout=log,
-            stderr=log,
-        )
-        log.close()
-
-    async def wait_serving(self) -> None:
-        health = health_pb2_grpc.HealthStub(self.channel)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.process.returncode is None, self.log_tail()
-            try:
-                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(
-                0.2
-            )  # the worker is joining its group: nothing to await
-        raise AssertionError(
-            f"verifier {self.group} never became SERVING:\n" + self.log_tail()
-        )
-
-    def log_tail(self) -> str:
-        return (self.home / f"{self.group}.log").read_text(errors="replace")[-3000:]
-
-    async def kill(self) -> None:
-        self.process.kill()
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
 
 
 @pytest.fixture(scope="module")

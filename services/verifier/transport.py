@@ -52,6 +52,7 @@ async def read_end_offsets(
     ends = dict(reported)
     wanted = {TopicPartition(tp.topic, tp.partition): tp for tp, e in ends.items() if e}
     if not wanted:
+        await probe.stop()  # never started, but it holds a client until closed
         return ends
     await probe.start()
     try:

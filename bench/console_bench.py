@@ -1,0 +1,219 @@
+"""Counter console benchmark: ``make bench`` → bench/results/console.json.
+
+The embedded stack, the issuer, one verifier group and the console, each its own
+process, on this machine. 500 real licences; then:
+
+- ``console_verify_per_s`` and ``console_verify_p50/p99_ms``: POST /api/verify over
+  HTTPS from 16 concurrent clients for BENCH_CONSOLE_SECONDS (default 10): the console's
+  own cost on top of the verifier's VerifyCode;
+- ``scan_to_verdict_p50/p99_ms``: in Debian's headless Chromium, from the scanner's
+  Enter to the verdict in the page (the DOM updated), 300 scans one after another, as a
+  clerk's counter does them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from playwright.async_api import async_playwright
+
+from bench.issuer_bench import (
+    identity_channel,
+    setup,
+    start_stack_and_issuer,
+    wait_serving,
+    write_results,
+)
+from bench.loadgen import request as issue_request
+from bench.verifier_bench import Verifier, percentile
+from certseal.config import Config, dump_config
+from certseal.devstack import EmbeddedStack, free_port
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import issuer_pb2_grpc, verifier_pb2, verifier_pb2_grpc
+
+SECONDS = float(os.environ.get("BENCH_CONSOLE_SECONDS", "10"))
+CONCURRENCY = 16
+SCANS = 300
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+PURPOSE = "窗口办事"
+
+
+async def licence_codes(stack: EmbeddedStack, port: int, count: int) -> list[str]:
+    """Codes of ``count`` freshly issued es256 licences."""
+    departments = await setup(stack, port)
+    code, type_code = departments["es256"]
+    async with identity_channel(stack, port, f"dept:{code}") as channel:
+        stub = issuer_pb2_grpc.IssuerStub(channel)
+        reply = await stub.IssueLicences(
+            pb.IssueLicencesRequest(
+                items=[issue_request(type_code) for _ in range(count)]
+            )
+        )
+        return [
+            (
+                await stub.GetLicenceCode(
+                    pb.GetLicenceCodeRequest(identifier=r.licence.identifier)
+                )
+            ).text
+            for r in reply.results
+        ]
+
+
+async def until_valid(verifier: Verifier, code: str) -> None:
+    async with verifier.channel() as channel:
+        await wait_serving(channel)
+        stub = verifier_pb2_grpc.VerifierStub(channel)
+        while True:
+            reply = await stub.VerifyCode(
+                verifier_pb2.VerifyCodeRequest(code=code, purpose=PURPOSE)
+            )
+            if reply.result.verdict == verifier_pb2.VERDICT_VALID:
+                return
+            await asyncio.sleep(0.1)
+
+
+def start_console(home: Path, cfg: Config, verifier_port: int) -> tuple[str, Any]:
+    cfg.console.listen = f"127.0.0.1:{free_port()}"
+    cfg.console.verifier_targets = [f"127.0.0.1:{verifier_port}"]
+    cfg.console.metrics_sources = []
+    config_file = home / "console.toml"
+    config_file.write_text(dump_config(cfg))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.console",
+            "--config",
+            str(config_file),
+            "--log-level",
+            "WARNING",
+        ]
+    )
+    return f"https://localhost:{cfg.console.listen.rpartition(':')[2]}", process
+
+
+async def http_load(url: str, ca_file: str, codes: list[str]) -> dict[str, float]:
+    context = ssl.create_default_context(cafile=ca_file)
+    latencies: list[float] = []
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=context, limit=CONCURRENCY)
+    ) as session:
+        for _ in range(100):  # the console is up when it answers
+            try:
+                async with session.get(url + "/api/session") as reply:
+                    if reply.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+        deadline = time.monotonic() + SECONDS
+
+        async def client(n: int) -> None:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                async with session.post(
+                    url + "/api/verify",
+                    json={"code": codes[n % len(codes)], "purpose": PURPOSE},
+                ) as reply:
+                    body = await reply.json()
+                assert body["verdict"] == "VALID", body
+                latencies.append(time.perf_counter() - started)
+                n += CONCURRENCY
+
+        started = time.monotonic()
+        await asyncio.gather(*(client(n) for n in range(CONCURRENCY)))
+        elapsed = time.monotonic() - started
+    return {
+        "console_verify_per_s": round(len(latencies) / elapsed, 1),
+        "console_verify_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+        "console_verify_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+    }
+
+
+_SCANS_JS = """async (codes) => {
+  const form = document.getElementById("scan-form");
+  const scan = document.getElementById("scan");
+  const details = document.getElementById("verdict-details");
+  const times = [];
+  for (const code of codes) {
+    const shown = new Promise((resolve) => {
+      const observer = new MutationObserver(() => { observer.disconnect(); resolve(); });
+      observer.observe(details, {childList: true});
+    });
+    const started = performance.now();
+    scan.value = code;
+    form.requestSubmit();
+    await shown;
+    times.push(performance.now() - started);
+  }
+  return times;
+}"""
+
+
+async def browser_scans(url: str, codes: list[str]) -> dict[str, float]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = await (await browser.new_context(ignore_https_errors=True)).new_page()
+        await page.goto(url + "/")
+        await page.wait_for_selector("body[data-ready=true]")
+        await page.select_option("#purpose", PURPOSE)
+        times = await page.evaluate(_SCANS_JS, codes[:SCANS])
+        await browser.close()
+    return {
+        "scan_to_verdict_p50_ms": round(percentile(times, 0.5), 1),
+        "scan_to_verdict_p99_ms": round(percentile(times, 0.99), 1),
+    }
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="certseal-cbench-"))
+
+    def tweak(cfg: Config) -> None:
+        cfg.verifier.data_dir = str(home / "verifier")
+
+    stack, cfg, port, issuer = start_stack_and_issuer(home, workers=0, tweak=tweak)
+    verifier = Verifier(stack, home / "bench.toml", "console-bench")
+    console = None
+    try:
+        codes = asyncio.run(licence_codes(stack, port, 500))
+        verifier.start()
+        asyncio.run(until_valid(verifier, codes[-1]))
+        url, console = start_console(home, cfg, verifier.port)
+        print(f"console: {CONCURRENCY} clients for {SECONDS:.0f} s, {SCANS} scans ...")
+        results = asyncio.run(http_load(url, cfg.tls.ca_file, codes))
+        results |= asyncio.run(browser_scans(url, codes))
+    finally:
+        for process in (console, issuer):
+            if process is not None:
+                process.terminate()
+                process.wait(30)
+        verifier.stop()
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    write_results(
+        "console",
+        results,
+        {
+            "concurrency": CONCURRENCY,
+            "seconds": SECONDS,
+            "scans": SCANS,
+            "processes": "console + verifier + issuer + PostgreSQL + Tansu + Chromium "
+            "or the load generator, one machine",
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

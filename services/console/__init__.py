@@ -1,0 +1,1 @@
+"""The counter console: an HTTPS page for counter clerks and platform operators."""

@@ -1,0 +1,429 @@
+"""What the counter console shows: verdict wording, the JSON views, the operator's figures.
+
+Pure: neither aiohttp, grpc nor Kafka is imported here. The views carry exactly what the
+verifier and the seal service returned for this counter (the verifier has already
+narrowed the fields to the counter's rights); nothing is added from elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """How a verdict is shown: its tone (ok, warn, bad), a title and a reason, twice."""
+
+    tone: str
+    title_zh: str
+    title_en: str
+    reason_zh: str
+    reason_en: str
+
+
+LICENCE_VERDICTS: Mapping[str, Wording] = {
+    "VALID": Wording(
+        "ok", "有效", "Valid", "证照有效，可以受理。", "The licence is valid."
+    ),
+    "REVOKED": Wording(
+        "bad",
+        "已撤销",
+        "Revoked",
+        "发证部门已撤销该证照，不能受理。",
+        "The issuing department has revoked this licence.",
+    ),
+    "SUSPENDED": Wording(
+        "warn",
+        "已暂扣",
+        "Suspended",
+        "该证照被暂扣，暂停使用。",
+        "This licence is suspended for now.",
+    ),
+    "CANCELLED": Wording(
+        "bad", "已注销", "Cancelled", "该证照已注销。", "This licence was cancelled."
+    ),
+    "EXPIRED": Wording(
+        "bad", "已过期", "Expired", "该证照已超过有效期。", "This licence has expired."
+    ),
+    "NOT_YET_VALID": Wording(
+        "warn",
+        "尚未生效",
+        "Not yet valid",
+        "该证照尚未到生效日期。",
+        "This licence is not valid yet.",
+    ),
+    "SUPERSEDED": Wording(
+        "warn",
+        "已换发新版",
+        "Superseded",
+        "该证照已换发新版本，请持证人出示最新证照。",
+        "A newer version of this licence exists: ask for the current one.",
+    ),
+    "BAD_SIGNATURE": Wording(
+        "bad",
+        "签名无效",
+        "Bad signature",
+        "二维码的签名校验不通过，内容可能被篡改。",
+        "The code's signature does not verify: it may have been altered.",
+    ),
+    "UNKNOWN_ISSUER": Wording(
+        "bad",
+        "签发者不可信",
+        "Unknown issuer",
+        "签发该二维码的密钥不在信任列表中。",
+        "The key that signed this code is not in the trust list.",
+    ),
+    "KEY_REVOKED": Wording(
+        "bad",
+        "签发密钥已吊销",
+        "Signing key revoked",
+        "签发该证照的密钥已被吊销，证照不可信。",
+        "The key that signed this licence was revoked: it cannot be trusted.",
+    ),
+    "MALFORMED": Wording(
+        "bad",
+        "无法识别",
+        "Not a licence code",
+        "扫描的内容不是证照二维码，请重新扫描。",
+        "What was scanned is not a licence code: scan again.",
+    ),
+    "CODE_EXPIRED": Wording(
+        "warn",
+        "亮证码已过期",
+        "Code expired",
+        "亮证码已过期，请持证人刷新后重新出示。",
+        "The presentation code has expired: ask the holder to refresh it.",
+    ),
+    "REPLAYED": Wording(
+        "bad",
+        "亮证码已使用",
+        "Code already used",
+        "该亮证码已被使用过，请持证人刷新后重新出示。",
+        "This presentation code was used before: ask the holder for a fresh one.",
+    ),
+    "UNKNOWN_LICENCE": Wording(
+        "bad",
+        "查无此证",
+        "Unknown licence",
+        "核验索引中没有该证照的记录。",
+        "The verification index has no record of this licence.",
+    ),
+}
+
+SEAL_VERDICTS: Mapping[str, Wording] = {
+    "VALID": Wording(
+        "ok",
+        "签章有效",
+        "Seal valid",
+        "签章有效，文件自签章后未被修改。",
+        "Sealed by a valid seal; the document is unchanged since.",
+    ),
+    "MODIFIED": Wording(
+        "bad",
+        "文件已被修改",
+        "Document modified",
+        "签章之后文件被修改过。",
+        "The document was changed after it was sealed.",
+    ),
+    "BAD_SIGNATURE": Wording(
+        "bad",
+        "签名无效",
+        "Bad signature",
+        "签章的签名校验不通过。",
+        "The seal's signature does not verify.",
+    ),
+    "UNTRUSTED_SEAL": Wording(
+        "bad",
+        "印章不可信",
+        "Untrusted seal",
+        "该印章不是由平台印章证书机构签发的。",
+        "The seal was not certified by the platform's seal CA.",
+    ),
+    "SIGNER_NOT_AUTHORISED": Wording(
+        "bad",
+        "签章人未获授权",
+        "Signer not authorised",
+        "签章人不在该印章的授权名单中。",
+        "The signer is not among the seal's authorised signers.",
+    ),
+    "SEAL_NOT_VALID": Wording(
+        "bad",
+        "签章时印章无效",
+        "Seal not valid then",
+        "签章时该印章已过期、未生效或已吊销。",
+        "The seal was expired, not yet valid or revoked when it was used.",
+    ),
+    "CERTIFICATE_NOT_VALID": Wording(
+        "bad",
+        "证书无效",
+        "Certificate not valid",
+        "签章时签章人的证书不在有效期内。",
+        "The signer's certificate was not valid when the document was sealed.",
+    ),
+    "UNKNOWN_SEAL": Wording(
+        "bad",
+        "未知印章",
+        "Unknown seal",
+        "平台没有该印章的记录。",
+        "The platform has no record of this seal.",
+    ),
+    "MALFORMED": Wording(
+        "bad",
+        "无法解析",
+        "Malformed",
+        "签章数据无法解析。",
+        "The seal data cannot be read.",
+    ),
+}
+
+_UNLISTED = Wording(
+    "bad",
+    "无法判定",
+    "Not determined",
+    "核验服务返回了本页面不认识的结论。",
+    "The service returned a verdict this page does not know.",
+)
+
+
+def wording(verdicts: Mapping[str, Wording], verdict: str) -> dict[str, str]:
+    """The wording of ``verdict`` as JSON fields (an unknown verdict is never 'ok')."""
+    return {"verdict": verdict, **asdict(verdicts.get(verdict, _UNLISTED))}
+
+
+def _when(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceView:
+    """One verification as the page shows it."""
+
+    verdict: str
+    checks: list[dict[str, Any]]
+    identifier: str
+    type_code: str
+    issuer_code: str
+    holder_display_name: str
+    fields: dict[str, str]
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    code_kind: str
+    index_time: dt.datetime | None
+    index_lag_events: int
+    verified_at: dt.datetime
+    purpose: str
+    counter: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON the page renders."""
+        return {
+            **wording(LICENCE_VERDICTS, self.verdict),
+            "checks": self.checks,
+            "identifier": self.identifier,
+            "type_code": self.type_code,
+            "issuer_code": self.issuer_code,
+            "holder_display_name": self.holder_display_name,
+            "fields": dict(sorted(self.fields.items())),
+            "valid_from": _when(self.valid_from),
+            "valid_until": _when(self.valid_until),
+            "code_kind": self.code_kind,
+            "index": {
+                "last_event_time": _when(self.index_time),
+                "lag_events": self.index_lag_events,
+                "age_s": _age(self.index_time, self.verified_at),
+            },
+            "verified_at": _when(self.verified_at),
+            "purpose": self.purpose,
+            "counter": self.counter,
+        }
+
+
+def _age(then: dt.datetime | None, now: dt.datetime) -> float | None:
+    return None if then is None else round(max(0.0, (now - then).total_seconds()), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class PdfSealView:
+    """One seal found in a PDF."""
+
+    field_name: str
+    seal_id: str
+    seal_name: str
+    verdict: str
+    intact: bool
+    trusted: bool
+    modified: bool
+    signed_at: dt.datetime | None
+    current_status: str
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON the page renders."""
+        return {
+            **wording(SEAL_VERDICTS, self.verdict),
+            "field_name": self.field_name,
+            "seal_id": self.seal_id,
+            "seal_name": self.seal_name,
+            "intact": self.intact,
+            "trusted": self.trusted,
+            "modified": self.modified,
+            "signed_at": _when(self.signed_at),
+            "current_status": self.current_status,
+            "detail": self.detail,
+        }
+
+
+# -- the operator page -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    """How far one verifier group is on one topic partition."""
+
+    topic: str
+    partition: int
+    applied_offset: int
+    high_water: int
+    lag: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStatus:
+    """One verifier group, as its GetIndexStatus and health service told."""
+
+    target: str
+    group: str
+    serving: bool
+    partitions: tuple[PartitionLag, ...] = ()
+    licence_entries: int = 0
+    last_event_time: dt.datetime | None = None
+    error: str = ""
+
+    @property
+    def lag_events(self) -> int:
+        """Events published but not applied yet, over every partition."""
+        return sum(p.lag for p in self.partitions)
+
+    def lag_seconds(self, now: dt.datetime) -> float:
+        """How far behind, in time: the age of the last applied event while behind.
+
+        The events not applied yet are younger than the last applied one, so this is an
+        upper bound; when nothing is pending the group is current, whatever the age.
+        """
+        if not self.lag_events or self.last_event_time is None:
+            return 0.0
+        return round(max(0.0, (now - self.last_event_time).total_seconds()), 3)
+
+    def to_json(self, now: dt.datetime) -> dict[str, Any]:
+        """The JSON the operator page renders."""
+        return {
+            "target": self.target,
+            "group": self.group or self.target,
+            "serving": self.serving,
+            "lag_events": self.lag_events,
+            "lag_seconds": self.lag_seconds(now),
+            "licence_entries": self.licence_entries,
+            "last_event_time": _when(self.last_event_time),
+            "partitions": [asdict(p) for p in self.partitions],
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    """An issuer or seal process's outbox, read from its Prometheus metrics."""
+
+    name: str
+    url: str
+    up: bool
+    backlog: float = 0.0
+    relay_lag_s: float = 0.0
+    published: float = 0.0
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON the operator page renders."""
+        return {
+            "name": self.name,
+            "up": self.up,
+            "backlog": self.backlog,
+            "relay_lag_s": round(self.relay_lag_s, 3),
+            "published": self.published,
+            "error": self.error,
+        }
+
+
+_OUTBOX_SAMPLES = {
+    "certseal_outbox_backlog": "backlog",
+    "certseal_outbox_relay_lag_seconds": "relay_lag_s",
+    "certseal_outbox_published_events_total": "published",
+}
+
+
+def outbox_status(name: str, url: str, metrics_text: str) -> OutboxStatus:
+    """Read the outbox figures out of a process's ``/metrics`` text."""
+    figures: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name in _OUTBOX_SAMPLES:
+                figures[_OUTBOX_SAMPLES[sample.name]] = float(sample.value)
+    return OutboxStatus(
+        name=name,
+        url=url,
+        up=True,
+        backlog=figures.get("backlog", 0.0),
+        relay_lag_s=figures.get("relay_lag_s", 0.0),
+        published=figures.get("published", 0.0),
+    )
+
+
+class TopicRates:
+    """Events per second on each topic, from successive end offsets."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, dict[str, int]] | None = None
+
+    def update(self, at_s: float, end_offsets: Mapping[str, int]) -> dict[str, float]:
+        """Rates since the previous update (none at the first)."""
+        previous, self._last = self._last, (at_s, dict(end_offsets))
+        if previous is None or at_s <= previous[0]:
+            return {}
+        elapsed = at_s - previous[0]
+        return {
+            topic: round(max(0, total - previous[1].get(topic, total)) / elapsed, 2)
+            for topic, total in sorted(end_offsets.items())
+        }
+
+
+@dataclass
+class History:
+    """The last ``size`` operator snapshots, for the page's small charts."""
+
+    size: int
+    samples: deque[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.samples = deque(maxlen=self.size)
+
+    def add(
+        self,
+        at: dt.datetime,
+        groups: Iterable[GroupStatus],
+        outboxes: Iterable[OutboxStatus],
+        rates: Mapping[str, float],
+    ) -> None:
+        """Keep the figures the charts draw."""
+        self.samples.append(
+            {
+                "at": _when(at),
+                "lag": {(g.group or g.target): g.lag_events for g in groups},
+                "backlog": {o.name: o.backlog for o in outboxes},
+                "rates": dict(rates),
+            }
+        )

@@ -1,0 +1,406 @@
+"use strict";
+// The counter page: scan (scanner gun, upload, drop, camera) -> verdict -> receipt.
+// Verifications of this session stay in this page's memory only: a shared terminal
+// keeps no holder's data once the page is closed.
+
+const OTHER = "__other__";
+const HISTORY_SIZE = 20;
+const CAMERA_INTERVAL_MS = 400;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  counter: "",
+  history: [],
+  current: null,
+  camera: null,
+};
+
+// -- purpose of use (用证事由): chosen once per session --------------------------
+
+function purpose() {
+  const select = $("purpose");
+  if (select.value === OTHER) return $("purpose-other").value.trim();
+  return select.value;
+}
+
+function savePurpose() {
+  const select = $("purpose");
+  $("purpose-other").hidden = select.value !== OTHER;
+  sessionStorage.setItem("purpose", select.value);
+  sessionStorage.setItem("purpose-other", $("purpose-other").value);
+  scanHint();
+}
+
+function restorePurpose(purposes) {
+  const select = $("purpose");
+  for (const p of purposes) select.append(el("option", {value: p}, p));
+  select.append(el("option", {value: OTHER}, "其他… Other…"));
+  const saved = sessionStorage.getItem("purpose");
+  if (saved && [...select.options].some((o) => o.value === saved)) select.value = saved;
+  $("purpose-other").value = sessionStorage.getItem("purpose-other") || "";
+  $("purpose-other").hidden = select.value !== OTHER;
+}
+
+function scanHint() {
+  $("scan-hint").textContent = purpose()
+    ? `用证事由：${purpose()}`
+    : "请先选择用证事由 / Choose the purpose of use first";
+}
+
+function needPurpose() {
+  if (purpose()) return false;
+  showMessage("请先选择用证事由，再扫码。 Choose the purpose of use (用证事由) first.");
+  $("purpose").focus();
+  return true;
+}
+
+// -- keeping the scanner gun's keystrokes in the scan field ---------------------
+
+function focusScan() {
+  const scan = $("scan");
+  if (document.activeElement !== scan) scan.focus({preventScroll: true});
+}
+
+function interactive(node) {
+  return node && node.closest && node.closest("a, button, input, select, textarea, summary, [tabindex]");
+}
+
+// -- messages and verdicts ------------------------------------------------------
+
+function showMessage(text) {
+  const box = $("message");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function clearMessage() {
+  $("message").hidden = true;
+  $("message").textContent = "";
+}
+
+function row(list, label, value, cls) {
+  list.append(el("dt", {}, label), el("dd", cls ? {class: cls} : {}, value));
+}
+
+function showVerdict(v, record = true) {
+  clearMessage();
+  state.current = v;
+  const banner = $("verdict-banner");
+  banner.className = `banner tone-${v.tone}`;
+  banner.dataset.verdict = v.verdict;
+  $("verdict-zh").textContent = v.title_zh;
+  $("verdict-en").textContent = `${v.title_en} · ${v.verdict}`;
+  $("reason-zh").textContent = v.reason_zh;
+  $("reason-en").textContent = v.reason_en;
+
+  const details = $("verdict-details");
+  details.replaceChildren();
+  if (v.identifier) row(details, "证照标识 Identifier", v.identifier, "mono");
+  if (v.type_code) row(details, "证照类型 Type", v.type_code, "mono");
+  if (v.issuer_code) row(details, "发证机关 Issuer", v.issuer_code, "mono");
+  if (v.holder_display_name) row(details, "持证人 Holder", v.holder_display_name);
+  if (v.valid_from || v.valid_until) {
+    row(details, "有效期 Validity", `${localDate(v.valid_from)} — ${localDate(v.valid_until)}`);
+  }
+  for (const [name, value] of Object.entries(v.fields)) {
+    row(details, name, value, "field");
+  }
+  if (v.code_kind) {
+    row(details, "码类型 Code", v.code_kind === "presentation" ? "亮证码 presentation" : "证照码 licence");
+  }
+  row(details, "索引新鲜度 Index", freshness(v.index), "freshness");
+  row(details, "核验时间 Verified", localTime(v.verified_at));
+  row(details, "用证事由 Purpose", v.purpose);
+  row(details, "核验窗口 Counter", v.counter, "mono");
+
+  const checks = $("verdict-checks");
+  checks.replaceChildren(
+    ...v.checks.map((c) =>
+      el("li", {class: c.passed ? "passed" : "failed"},
+        `${c.passed ? "✓" : "✗"} ${c.name}`, c.detail ? ` — ${c.detail}` : "")),
+  );
+  $("verdict").hidden = false;
+  if (record) remember(v);
+}
+
+function freshness(index) {
+  if (!index || !index.last_event_time) return "索引为空 index empty";
+  const lag = index.lag_events ? `，待应用 ${index.lag_events} 条 / ${index.lag_events} events pending` : "，已同步 / up to date";
+  return `最后事件 ${localTime(index.last_event_time)}${lag}`;
+}
+
+function remember(v) {
+  state.history.unshift(v);
+  state.history.length = Math.min(state.history.length, HISTORY_SIZE);
+  const list = $("history");
+  list.replaceChildren(
+    ...state.history.map((h) => {
+      const button = el("button", {type: "button", class: `history-item tone-${h.tone}`},
+        el("span", {class: "when"}, localTime(h.verified_at).slice(11)),
+        el("span", {class: "badge"}, h.title_zh, " ", h.verdict),
+        el("span", {class: "mono"}, h.identifier || "—"));
+      button.addEventListener("click", () => showVerdict(h, false));
+      return el("li", {}, button);
+    }),
+  );
+  $("history-empty").hidden = state.history.length > 0;
+}
+
+// -- verifying -------------------------------------------------------------------
+
+async function verifyCode(code) {
+  if (needPurpose()) return;
+  try {
+    showVerdict(await api("/api/verify", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({code, purpose: purpose()}),
+    }));
+  } catch (err) {
+    showMessage(`无法核验 / Could not verify: ${err.message}`);
+  } finally {
+    focusScan();
+  }
+}
+
+function verifyImage(blob) {
+  return api(`/api/verify-image?purpose=${encodeURIComponent(purpose())}`, {
+    method: "POST",
+    headers: {"Content-Type": blob.type},
+    body: blob,
+  });
+}
+
+async function verifyPdf(file) {
+  try {
+    const reply = await api("/api/verify-pdf", {
+      method: "POST",
+      headers: {"Content-Type": "application/pdf"},
+      body: file,
+    });
+    showSeals(file.name, reply);
+  } catch (err) {
+    showMessage(`无法核验签章 / Could not verify the PDF: ${err.message}`);
+  }
+}
+
+function showSeals(name, reply) {
+  clearMessage();
+  $("seals-file").textContent = `${name} · ${localTime(reply.verified_at)}`;
+  const body = $("seals-body");
+  if (!reply.seals.length) {
+    body.replaceChildren(el("tr", {}, el("td", {colspan: 5}, "该文件没有签章 / This PDF carries no seal")));
+  } else {
+    body.replaceChildren(
+      ...reply.seals.map((s) =>
+        el("tr", {class: `tone-${s.tone}`, "data-verdict": s.verdict},
+          el("td", {}, s.seal_name || s.field_name, el("br"), el("span", {class: "mono small"}, s.seal_id)),
+          el("td", {class: "badge-cell"}, el("span", {class: "badge"}, s.title_zh), " ", s.title_en,
+            el("br"), el("span", {class: "small"}, s.reason_zh)),
+          el("td", {}, localTime(s.signed_at)),
+          el("td", {}, s.current_status || "—"),
+          el("td", {class: "small"}, s.detail || s.reason_en))),
+    );
+  }
+  $("seals").hidden = false;
+}
+
+async function verifyFile(file) {
+  if (!file) return;
+  if (file.type === "application/pdf" || /\.pdf$/i.test(file.name)) {
+    await verifyPdf(file);
+  } else if (file.type === "image/png" || file.type === "image/jpeg") {
+    if (needPurpose()) return;
+    try {
+      showVerdict(await verifyImage(file));
+    } catch (err) {
+      showMessage(`无法核验图片 / Could not verify the image: ${err.message}`);
+    }
+  } else {
+    showMessage(`不支持的文件类型 / Not a PNG, JPEG or PDF: ${file.name}`);
+  }
+  focusScan();
+}
+
+// -- camera: frames go to the verifier until one holds a QR code -------------------
+
+async function startCamera() {
+  if (needPurpose() || state.camera) return;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showMessage("此浏览器不能使用摄像头 / This browser offers no camera");
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({video: {facingMode: "environment"}});
+  } catch (err) {
+    showMessage(`无法打开摄像头 / The camera could not be opened: ${err.message}`);
+    return;
+  }
+  const video = $("camera-video");
+  video.srcObject = stream;
+  await video.play();
+  $("camera").hidden = false;
+  $("camera-state").textContent = "请将二维码对准摄像头 / Hold the QR code to the camera";
+  state.camera = {stream, timer: setTimeout(cameraFrame, CAMERA_INTERVAL_MS)};
+}
+
+async function cameraFrame() {
+  const camera = state.camera;
+  if (!camera) return;
+  const video = $("camera-video");
+  const canvas = el("canvas", {width: video.videoWidth, height: video.videoHeight});
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+  try {
+    const verdict = await verifyImage(blob);
+    stopCamera();
+    showVerdict(verdict);
+    focusScan();
+    return;
+  } catch (err) {
+    if (err.field !== "image") {  // not just "no QR code in this frame"
+      stopCamera();
+      showMessage(`无法核验 / Could not verify: ${err.message}`);
+      return;
+    }
+  }
+  if (state.camera === camera) camera.timer = setTimeout(cameraFrame, CAMERA_INTERVAL_MS);
+}
+
+function stopCamera() {
+  const camera = state.camera;
+  if (!camera) return;
+  state.camera = null;
+  clearTimeout(camera.timer);
+  for (const track of camera.stream.getTracks()) track.stop();
+  $("camera-video").srcObject = null;
+  $("camera").hidden = true;
+  focusScan();
+}
+
+// -- receipts --------------------------------------------------------------------
+
+async function saveReceipt() {
+  const v = state.current;
+  if (!v) return;
+  await document.fonts.load("24px CertsealSans", "核验回执有效");
+  const lines = [
+    ["核验结论 Verdict", `${v.title_zh} ${v.title_en} (${v.verdict})`],
+    ["说明 Reason", v.reason_zh],
+    ["", v.reason_en],
+    ["证照标识 Identifier", v.identifier || "—"],
+    ["证照类型 Type", v.type_code || "—"],
+    ["发证机关 Issuer", v.issuer_code || "—"],
+    ["持证人 Holder", v.holder_display_name || "—"],
+    ...Object.entries(v.fields).map(([k, value]) => [k, value]),
+    ["核验时间 Verified at", localTime(v.verified_at)],
+    ["用证事由 Purpose", v.purpose],
+    ["核验窗口 Counter", v.counter],
+    ["索引 Index", freshness(v.index)],
+  ];
+  const width = 1000;
+  const lineHeight = 40;
+  const canvas = el("canvas", {width, height: 220 + lines.length * lineHeight});
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#ffffff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const colours = {ok: "#0b7a35", warn: "#9a5b00", bad: "#b3261e"};
+  ctx.fillStyle = colours[v.tone] || colours.bad;
+  ctx.fillRect(0, 0, width, 130);
+  ctx.fillStyle = "#ffffff";
+  ctx.font = "bold 56px CertsealSans, sans-serif";
+  ctx.fillText(`${v.title_zh}  ${v.title_en}`, 40, 85);
+  ctx.fillStyle = "#111111";
+  ctx.font = "bold 30px CertsealSans, sans-serif";
+  ctx.fillText("证照核验回执 Licence verification receipt", 40, 180);
+  ctx.font = "24px CertsealSans, sans-serif";
+  lines.forEach(([label, value], i) => {
+    const y = 230 + i * lineHeight;
+    ctx.fillStyle = "#555555";
+    ctx.fillText(label, 40, y);
+    ctx.fillStyle = "#111111";
+    ctx.fillText(String(value), 320, y, width - 360);
+  });
+  const link = el("a", {
+    href: canvas.toDataURL("image/png"),
+    download: `receipt-${(v.identifier || v.verdict).replace(/[^0-9A-Za-z.]/g, "_")}-${v.verified_at.replace(/[:]/g, "")}.png`,
+  });
+  link.click();
+  focusScan();
+}
+
+// -- wiring ------------------------------------------------------------------------
+
+function dropHandlers() {
+  const overlay = $("drop-overlay");
+  let depth = 0;
+  document.addEventListener("dragenter", (e) => {
+    e.preventDefault();
+    depth += 1;
+    overlay.hidden = false;
+  });
+  document.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) overlay.hidden = true;
+  });
+  document.addEventListener("dragover", (e) => e.preventDefault());
+  document.addEventListener("drop", (e) => {
+    e.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    verifyFile(e.dataTransfer.files[0]);
+  });
+}
+
+async function init() {
+  $("scan-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const code = $("scan").value.trim();
+    $("scan").value = "";
+    if (code) verifyCode(code);
+  });
+  $("purpose").addEventListener("change", () => {
+    savePurpose();
+    if ($("purpose").value !== OTHER) focusScan();
+  });
+  $("purpose-other").addEventListener("input", savePurpose);
+  $("purpose-other").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      focusScan();
+    }
+  });
+  $("purpose-form").addEventListener("submit", (e) => e.preventDefault());
+  $("upload-button").addEventListener("click", () => $("upload").click());
+  $("upload").addEventListener("change", (e) => {
+    verifyFile(e.target.files[0]);
+    e.target.value = "";
+  });
+  $("camera-button").addEventListener("click", startCamera);
+  $("camera-stop").addEventListener("click", stopCamera);
+  $("print-receipt").addEventListener("click", () => window.print());
+  $("save-receipt").addEventListener("click", saveReceipt);
+  // a click on nothing in particular sends the focus back to the scan field
+  document.addEventListener("click", (e) => {
+    if (!interactive(e.target) && !window.getSelection().toString()) focusScan();
+  });
+  window.addEventListener("focus", () => {
+    if (!interactive(document.activeElement)) focusScan();
+  });
+  dropHandlers();
+
+  try {
+    const session = await api("/api/session");
+    state.counter = session.counter;
+    $("counter").textContent = session.counter;
+    restorePurpose(session.purposes);
+  } catch (err) {
+    showMessage(`无法连接核验台服务 / ${err.message}`);
+  }
+  scanHint();
+  focusScan();
+  document.body.dataset.ready = "true";
+}
+
+document.addEventListener("DOMContentLoaded", init);

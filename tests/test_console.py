@@ -1,0 +1,560 @@
+"""The counter console in a real headless Chromium (Debian's), against the real stack.
+
+Two verifier groups, the seal service and a second issuer process with its metrics run
+for this module; the console calls them over mTLS as a counter department. Screenshots of
+every state land in test-artifacts/console/ (CI keeps them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import io
+import os
+import secrets
+import ssl
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from PIL import Image
+from playwright.async_api import Page, async_playwright, expect
+
+from certseal import codes
+from certseal.config import dump_config
+from certseal.devstack import free_port
+from certseal.rpc import secure_channel
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2
+from services.console.app import ConsoleApp
+from services.issuer.app import IssuerApp
+from services.seal.app import SealApp
+from tests.conftest import (
+    VerifierProcess,
+    blank_pdf,
+    fresh_uscc,
+    issue_request,
+    make_department,
+)
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
+# as root, without the sandbox; no calls home on a closed network
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PURPOSE = "窗口办事"
+
+
+async def shot(page: Page, name: str) -> None:
+    """Save a screenshot as a test artefact, once the fonts are in."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.evaluate("document.fonts.ready.then(() => true)")
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
+    """Departments, two verifier groups, the seal service and an issuer with metrics."""
+    home = tmp_path_factory.mktemp("console")
+    counter_code = fresh_uscc()
+    open_dept = await make_department(operator, connect)
+    # a licence type whose fields this counter may not see at all
+    narrow_dept = await make_department(operator, connect)
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(home / "verifiers")
+    cfg.verifier.field_rights = [
+        f"{narrow_dept.type_code}:{counter_code}:",
+        f"{narrow_dept.type_code}:*:class",
+    ]
+    cfg.issuer.metrics_listen = f"127.0.0.1:{free_port()}"
+    cfg.seal.metrics_listen = f"127.0.0.1:{free_port()}"
+    config_file = home / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    groups = [
+        VerifierProcess(stack, config_file, home, f"{name}-{secrets.token_hex(3)}")
+        for name in ("counter", "region")
+    ]
+    for group in groups:
+        await group.start()
+    # a second issuer process (the session's relays its events), for its metrics
+    issuer_with_metrics = IssuerApp(cfg, listen="127.0.0.1:0", background=False)
+    seal_app = SealApp(cfg, listen="127.0.0.1:0")
+    await issuer_with_metrics.start()
+    await seal_app.start()
+    for group in groups:
+        await group.wait_serving()
+
+    counter = stack.ca.identity(f"dept:{counter_code}")
+    https = stack.ca.identity("service:console", server=True)
+    cfg.console.cert_file, cfg.console.key_file = (
+        str(counter.cert_file),
+        str(counter.key_file),
+    )
+    cfg.console.https_cert_file, cfg.console.https_key_file = (
+        str(https.cert_file),
+        str(https.key_file),
+    )
+    cfg.console.verifier_targets = [f"127.0.0.1:{g.port}" for g in groups]
+    cfg.console.seal_target = f"127.0.0.1:{seal_app.port}"
+    cfg.console.metrics_sources = [
+        f"issuer=http://{cfg.issuer.metrics_listen}/metrics",
+        f"seal=http://{cfg.seal.metrics_listen}/metrics",
+    ]
+    cfg.console.refresh_s = 0.5
+    console = ConsoleApp(cfg, listen="127.0.0.1:0")
+    await console.start()
+    yield {
+        "console": console,
+        "url": f"https://localhost:{console.port}",
+        "groups": groups,
+        "open": open_dept,
+        "narrow": narrow_dept,
+        "counter": f"dept:{counter_code}",
+        "stack": stack,
+        "seal_port": seal_app.port,
+        "config": cfg,
+    }
+    await console.stop()
+    await seal_app.stop(grace=1)
+    await issuer_with_metrics.stop(grace=1)
+    for group in groups:
+        await group.stop()
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser, platform):
+    """A fresh counter page (no purpose chosen yet); fails on any request elsewhere."""
+    context = await browser.new_context(
+        ignore_https_errors=True,  # the dev CA is checked by test_https_and_headers
+        viewport={"width": 1200, "height": 900},
+        accept_downloads=True,
+    )
+    page = await context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(platform["url"] + "/")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    yield page
+    await context.close()
+    elsewhere = [u for u in requests if not u.startswith(platform["url"] + "/")]
+    assert not elsewhere, f"the page fetched from elsewhere: {elsewhere}"
+    assert not errors, f"script errors: {errors}"
+
+
+async def licence_and_code(dept) -> tuple[str, str]:
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    return licence.identifier, code
+
+
+async def until_verdict(platform, code: str, wanted: int) -> None:
+    """Wait until the counter's group answers ``wanted`` (an event is being applied)."""
+    stub = platform["groups"][0].stub
+    deadline = time.monotonic() + 15
+    while True:
+        reply = await stub.VerifyCode(
+            verifier_pb2.VerifyCodeRequest(code=code, purpose=PURPOSE)
+        )
+        if reply.result.verdict == wanted:
+            return
+        assert time.monotonic() < deadline, reply.result.verdict
+        await asyncio.sleep(0.01)
+
+
+async def scan(page: Page, code: str) -> None:
+    """What a scanner gun does: type into the focused field, then Enter."""
+    await page.keyboard.type(code)
+    await page.keyboard.press("Enter")
+
+
+async def choose_purpose(page: Page) -> None:
+    await page.select_option("#purpose", PURPOSE)
+    await expect(page.locator("#scan")).to_be_focused()
+
+
+def banner(page: Page):
+    return page.locator("#verdict-banner")
+
+
+async def test_scan_valid_then_revoked_after_the_issuer_revokes(page, platform):
+    identifier, code = await licence_and_code(platform["open"])
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    await choose_purpose(page)
+    await scan(page, code)
+    await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
+    await expect(page.locator("#verdict-zh")).to_have_text("有效")
+    details = page.locator("#verdict-details")
+    await expect(details).to_contain_text(identifier)
+    await expect(details).to_contain_text("C1")  # the public field 'class'
+    await expect(details).to_contain_text("张*丰")  # masked, as the verifier gave it
+    await expect(details).not_to_contain_text("深圳")  # personal: never in a code
+    await expect(page.locator("#scan")).to_be_focused()  # ready for the next scan
+    await shot(page, "01-valid")
+
+    await platform["open"].clients.issuer.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=identifier, reason="伪造", kind=pb.REVOCATION_KIND_REVOKE
+        )
+    )
+    await until_verdict(platform, code, verifier_pb2.VERDICT_REVOKED)
+    await scan(page, code)
+    await expect(banner(page)).to_have_attribute("data-verdict", "REVOKED")
+    await expect(page.locator("#reason-zh")).to_have_text(
+        "发证部门已撤销该证照，不能受理。"
+    )
+    await expect(page.locator("#history li")).to_have_count(2)
+    await shot(page, "02-revoked")
+
+
+async def test_an_uploaded_qr_image_is_verified(page, platform, tmp_path):
+    identifier, code = await licence_and_code(platform["open"])
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    image = tmp_path / "code.png"
+    image.write_bytes(codes.qr_png(code))
+    await choose_purpose(page)
+    await page.set_input_files("#upload", str(image))
+    await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
+    await expect(page.locator("#verdict-details")).to_contain_text(identifier)
+    await shot(page, "03-uploaded-image")
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), "white").save(blank)
+    await page.set_input_files("#upload", str(blank))
+    await expect(page.locator("#message")).to_contain_text(
+        "contains no readable QR code"
+    )
+
+
+async def test_a_garbage_scan_says_malformed_without_a_stack_trace(page, platform):
+    await choose_purpose(page)
+    await scan(page, "hello, I am not a licence")
+    await expect(banner(page)).to_have_attribute("data-verdict", "MALFORMED")
+    await expect(page.locator("#reason-zh")).to_have_text(
+        "扫描的内容不是证照二维码，请重新扫描。"
+    )
+    await expect(page.locator("#reason-en")).to_contain_text("not a licence code")
+    assert "Traceback" not in await page.content()
+    await shot(page, "04-malformed")
+
+    await scan(page, "LC1:" + "A" * 9000)
+    await expect(page.locator("#message")).to_contain_text("at most 8192")
+    assert "Traceback" not in await page.content()
+
+
+async def test_no_scan_before_a_purpose_is_chosen(page, platform):
+    await scan(page, "LC1:anything")
+    await expect(page.locator("#message")).to_contain_text("用证事由")
+    await expect(page.locator("#verdict")).to_be_hidden()
+    await expect(page.locator("#purpose")).to_be_focused()
+
+
+async def test_the_page_shows_no_field_the_verifier_withheld(page, platform):
+    identifier, code = await licence_and_code(platform["narrow"])
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    # another counter may see 'class' on this licence type ...
+    other = await platform["groups"][0].stub.VerifyCode(
+        verifier_pb2.VerifyCodeRequest(code=code, purpose=PURPOSE)
+    )
+    assert dict(other.result.fields) == {"class": "C1"}
+    # ... this console's counter may not, and the page shows nothing more
+    await choose_purpose(page)
+    await scan(page, code)
+    await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
+    details = page.locator("#verdict-details")
+    await expect(details).to_contain_text(identifier)
+    await expect(details.locator("dd.field")).to_have_count(0)
+    await expect(details).not_to_contain_text("C1")
+
+
+async def test_a_receipt_is_saved_as_png(page, platform):
+    _, code = await licence_and_code(platform["open"])
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    await choose_purpose(page)
+    await scan(page, code)
+    await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
+    async with page.expect_download() as download_info:
+        await page.click("#save-receipt")
+    download = await download_info.value
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    receipt = ARTIFACTS / "05-receipt.png"
+    await download.save_as(str(receipt))
+    assert download.suggested_filename.startswith("receipt-1.2.156.3005.2.")
+    with Image.open(receipt) as image:
+        assert image.format == "PNG" and image.width == 1000
+    # printing shows the receipt alone
+    await page.emulate_media(media="print")
+    await expect(page.locator(".scan-area")).to_be_hidden()
+    await expect(page.locator(".receipt-title")).to_be_visible()
+
+
+async def test_keyboard_only(page, platform):
+    chooser: asyncio.Future = asyncio.get_running_loop().create_future()
+    # listening early: Playwright starts intercepting file choosers asynchronously
+    page.once("filechooser", lambda opened: chooser.set_result(opened))
+    _, code = await licence_and_code(platform["open"])
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    await expect(page.locator("#scan")).to_be_focused()
+    # back to the purpose list, choose with the arrow key, straight back to scanning
+    await page.keyboard.press("Shift+Tab")
+    await page.keyboard.press("Shift+Tab")
+    await expect(page.locator("#purpose")).to_be_focused()
+    await page.keyboard.press("ArrowDown")
+    await expect(page.locator("#scan")).to_be_focused()
+    await scan(page, code)
+    await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
+    await page.keyboard.press("Tab")
+    await expect(page.locator("#upload-button")).to_be_focused()
+    await page.keyboard.press("Enter")
+    assert await (await asyncio.wait_for(chooser, 10)).element.get_attribute("id") == (
+        "upload"
+    )
+
+
+async def test_a_dropped_sealed_pdf_lists_its_seals(page, platform):
+    stack = platform["stack"]
+    owner = fresh_uscc()
+    ident = stack.ca.identity(f"dept:{owner}")
+    channel = secure_channel(
+        f"localhost:{platform['seal_port']}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    )
+    seal = seal_pb2_grpc.SealStub(channel)
+    seals = [
+        (await seal.RegisterSeal(seal_pb2.RegisterSealRequest(name=n, suite=s))).seal
+        for n, s in (
+            ("示例市市场监督管理局", "es256"),
+            ("示例公司合同专用章", "ed25519"),
+        )
+    ]
+    pdf = blank_pdf()
+    for n, info in enumerate(seals):
+        pdf = (
+            await seal.SealPdf(
+                seal_pb2.SealPdfRequest(seal_id=info.seal_id, pdf=pdf, x_mm=20 + 60 * n)
+            )
+        ).pdf
+    await channel.close()
+
+    async def drop(data: bytes, name: str) -> None:
+        await page.evaluate(
+            """([b64, name]) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const dt = new DataTransfer();
+                dt.items.add(new File([bytes], name, {type: "application/pdf"}));
+                document.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt}));
+                document.dispatchEvent(new DragEvent("drop", {dataTransfer: dt}));
+            }""",
+            [base64.b64encode(data).decode(), name],
+        )
+
+    await drop(pdf, "sealed.pdf")
+    rows = page.locator("#seals-body tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.nth(0)).to_have_attribute("data-verdict", "VALID")
+    await expect(rows.nth(0)).to_contain_text("示例市市场监督管理局")
+    await expect(rows.nth(1)).to_contain_text("示例公司合同专用章")
+    await expect(page.locator("#drop-overlay")).to_be_hidden()
+    await shot(page, "06-sealed-pdf")
+
+    i = pdf.index(b"/MediaBox")
+    await drop(pdf[:i] + b"/MediaBoy" + pdf[i + 9 :], "tampered.pdf")
+    await expect(rows.nth(0)).to_have_attribute("data-verdict", "BAD_SIGNATURE")
+    await expect(rows.nth(1)).to_have_attribute("data-verdict", "BAD_SIGNATURE")
+    await shot(page, "07-tampered-pdf")
+
+
+async def test_the_operator_page_shows_both_groups_with_their_lag(page, platform):
+    _, code = await licence_and_code(platform["open"])  # something to relay and apply
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    await page.goto(platform["url"] + "/operator")
+    for group in platform["groups"]:
+        card = page.locator(f'article[data-group="{group.group}"]')
+        await expect(card).to_contain_text("SERVING")
+        await expect(card.locator('[data-figure="lag-events"] .figure')).to_have_text(
+            "0"
+        )
+        await expect(card.locator('[data-figure="lag-seconds"]')).to_be_visible()
+        await expect(card.locator("details.partitions tbody tr")).not_to_have_count(0)
+    for name in ("issuer", "seal"):
+        await expect(page.locator(f'article[data-outbox="{name}"]')).to_contain_text(
+            "UP"
+        )
+    await expect(
+        page.locator('article[data-topic="certseal.licence-events.v1"]')
+    ).to_be_visible()
+    await expect(page.locator("svg.spark polyline").first).to_be_attached()
+    await shot(page, "08-operator")
+
+
+def y4m(png: bytes, width: int = 640, height: int = 480, frames: int = 10) -> bytes:
+    """A raw video (YUV4MPEG2, 4:2:0) showing the image, for Chromium's fake camera."""
+    with Image.open(io.BytesIO(png)) as qr:
+        frame = Image.new("RGB", (width, height), "white")
+        side = min(width, height) - 40
+        frame.paste(qr.convert("RGB").resize((side, side)), ((width - side) // 2, 20))
+    y, u, v = frame.convert("YCbCr").split()
+    half = (width // 2, height // 2)
+    planes = y.tobytes() + u.resize(half).tobytes() + v.resize(half).tobytes()
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    return header + (b"FRAME\n" + planes) * frames
+
+
+async def test_the_camera_scans_a_code(platform, tmp_path):
+    identifier, code = await licence_and_code(platform["open"])
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    video = tmp_path / "camera.y4m"
+    video.write_bytes(y4m(codes.qr_png(code, scale=6)))
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
+        context = await chromium.new_context(ignore_https_errors=True)
+        await context.grant_permissions(["camera"], origin=platform["url"])
+        page = await context.new_page()
+        await page.goto(platform["url"] + "/")
+        await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        await choose_purpose(page)
+        await page.click("#camera-button")
+        await expect(banner(page)).to_have_attribute(
+            "data-verdict", "VALID", timeout=15000
+        )
+        await expect(page.locator("#verdict-details")).to_contain_text(identifier)
+        await expect(page.locator("#camera")).to_be_hidden()  # stopped after the scan
+        await chromium.close()
+
+
+# -- the HTTP API, without a browser ------------------------------------------------
+
+
+@pytest.fixture
+async def http(platform):
+    context = ssl.create_default_context(cafile=platform["config"].tls.ca_file)
+    async with aiohttp.ClientSession(
+        base_url=platform["url"], connector=aiohttp.TCPConnector(ssl=context)
+    ) as session:
+        yield session
+
+
+async def test_https_and_headers(http):
+    async with http.get("/") as reply:
+        assert reply.status == 200
+        csp = reply.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+        assert reply.headers["Cache-Control"] == "no-store"
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    async with http.get("/fonts/noto-sans-sc.otf") as reply:
+        assert reply.status == 200 and (await reply.read())[:4] == b"OTTO"
+
+
+async def test_bad_requests_name_what_is_wrong(http):
+    cases = [
+        ({"json": {"code": "LC1:x"}}, 400, "purpose"),
+        ({"json": {"purpose": PURPOSE}}, 400, "code"),
+        ({"json": ["LC1:x"]}, 400, ""),
+        ({"data": "code=LC1:x"}, 415, ""),
+    ]
+    for kwargs, status, field in cases:
+        async with http.post("/api/verify", **kwargs) as reply:
+            body = await reply.json()
+            assert (reply.status, body["field"]) == (status, field), body
+            assert body["error"]
+    async with http.post(
+        "/api/verify",
+        json={"code": "LC1:x", "purpose": PURPOSE},
+        headers={"Origin": "https://evil.example"},
+    ) as reply:
+        assert reply.status == 403
+    async with http.post(
+        f"/api/verify-image?purpose={PURPOSE}",
+        data=b"GIF89a",
+        headers={"Content-Type": "image/gif"},
+    ) as reply:
+        assert reply.status == 415
+    async with http.post(
+        f"/api/verify-image?purpose={PURPOSE}",
+        data=b"\x89PNG not really",
+        headers={"Content-Type": "image/png"},
+    ) as reply:
+        body = await reply.json()
+        assert (reply.status, body["field"]) == (400, "image")
+        assert "not a readable PNG or JPEG" in body["error"]
+    async with http.post(
+        "/api/verify-pdf", data=b"hello", headers={"Content-Type": "application/pdf"}
+    ) as reply:
+        assert reply.status == 400 and (await reply.json())["field"] == "pdf"
+
+
+async def test_status_lists_every_group(http, platform):
+    async with http.get("/api/status") as reply:
+        status = await reply.json()
+    assert {g["group"] for g in status["groups"]} == {
+        g.group for g in platform["groups"]
+    }
+    assert all(g["serving"] for g in status["groups"])
+    assert {o["name"] for o in status["outboxes"] if o["up"]} == {"issuer", "seal"}
+
+
+async def test_an_unreachable_verifier_is_a_clear_503(platform):
+    cfg = copy.deepcopy(platform["config"])
+    cfg.console.verifier_targets = [f"127.0.0.1:{free_port()}"]
+    cfg.console.metrics_sources = []
+    cfg.console.max_upload_bytes = 4096
+    console = ConsoleApp(cfg, listen="127.0.0.1:0")
+    await console.start()
+    try:
+        context = ssl.create_default_context(cafile=cfg.tls.ca_file)
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=context)
+        ) as session:
+            async with session.post(
+                f"https://localhost:{console.port}/api/verify",
+                json={"code": "LC1:x", "purpose": PURPOSE},
+            ) as reply:
+                body = await reply.json()
+            assert reply.status == 503
+            assert "verifier service is not reachable" in body["error"]
+            async with session.post(
+                f"https://localhost:{console.port}/api/verify-image?purpose=x",
+                data=b"\x89PNG" + bytes(8192),
+                headers={"Content-Type": "image/png"},
+            ) as reply:
+                body = await reply.json()
+            assert reply.status == 413 and "4096" in body["error"]
+            status = await console.collector.collect(session)
+            assert status["groups"][0]["serving"] is False
+            assert status["groups"][0]["error"].startswith("UNAVAILABLE")
+    finally:
+        await console.stop()

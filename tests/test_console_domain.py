@@ -1,0 +1,136 @@
+"""What the console shows, without a browser or a server."""
+
+import datetime as dt
+
+import pytest
+
+from services.console.domain import (
+    LICENCE_VERDICTS,
+    SEAL_VERDICTS,
+    GroupStatus,
+    History,
+    LicenceView,
+    OutboxStatus,
+    PartitionLag,
+    TopicRates,
+    outbox_status,
+    wording,
+)
+from services.seal.domain import SealVerdict
+from services.verifier.domain import Verdict
+
+NOW = dt.datetime(2026, 11, 22, 10, 0, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_every_licence_verdict_has_wording_in_both_languages(verdict):
+    text = LICENCE_VERDICTS[verdict.value]
+    assert text.title_zh and text.title_en and text.reason_zh and text.reason_en
+    assert (text.tone == "ok") is (verdict is Verdict.VALID)
+
+
+@pytest.mark.parametrize("verdict", list(SealVerdict))
+def test_every_seal_verdict_has_wording(verdict):
+    text = SEAL_VERDICTS[verdict.value]
+    assert text.title_zh and text.reason_en
+    assert (text.tone == "ok") is (verdict is SealVerdict.VALID)
+
+
+def test_an_unknown_verdict_is_never_shown_as_valid():
+    shown = wording(LICENCE_VERDICTS, "SOMETHING_NEW")
+    assert shown["verdict"] == "SOMETHING_NEW" and shown["tone"] == "bad"
+
+
+def test_a_licence_view_carries_what_was_returned_and_the_index_age():
+    view = LicenceView(
+        verdict="VALID",
+        checks=[{"name": "signature", "passed": True, "detail": ""}],
+        identifier="1.2.156.3005.2.X",
+        type_code="T",
+        issuer_code="I",
+        holder_display_name="张*丰",
+        fields={"z": "1", "a": "2"},
+        valid_from=NOW - dt.timedelta(days=1),
+        valid_until=None,
+        code_kind="licence",
+        index_time=NOW - dt.timedelta(seconds=2.5),
+        index_lag_events=3,
+        verified_at=NOW,
+        purpose="窗口办事",
+        counter="dept:X",
+    ).to_json()
+    assert view["title_zh"] == "有效" and view["tone"] == "ok"
+    assert list(view["fields"]) == ["a", "z"]
+    assert view["index"] == {
+        "last_event_time": "2026-11-22T09:59:57.500000Z",
+        "lag_events": 3,
+        "age_s": 2.5,
+    }
+    assert view["valid_from"] == "2026-11-21T10:00:00Z" and view["valid_until"] is None
+    assert view["verified_at"] == "2026-11-22T10:00:00Z"
+
+
+def test_group_lag_in_events_and_seconds():
+    behind = GroupStatus(
+        target="t",
+        group="g",
+        serving=True,
+        partitions=(
+            PartitionLag("certseal.licence-events.v1", 0, 9, 15, 5),
+            PartitionLag("certseal.licence-events.v1", 1, 3, 4, 0),
+        ),
+        last_event_time=NOW - dt.timedelta(seconds=4),
+    )
+    assert behind.lag_events == 5 and behind.lag_seconds(NOW) == 4.0
+    current = GroupStatus(
+        target="t",
+        group="g",
+        serving=True,
+        partitions=(PartitionLag("x", 0, 3, 4, 0),),
+        last_event_time=NOW - dt.timedelta(hours=3),  # quiet, not behind
+    )
+    assert current.lag_seconds(NOW) == 0.0
+    down = GroupStatus(target="127.0.0.1:1", group="", serving=False, error="x")
+    assert down.to_json(NOW)["group"] == "127.0.0.1:1"
+
+
+METRICS = """\
+# HELP certseal_outbox_backlog Committed events not yet published
+# TYPE certseal_outbox_backlog gauge
+certseal_outbox_backlog 12.0
+# HELP certseal_outbox_relay_lag_seconds Age of the oldest unpublished event
+# TYPE certseal_outbox_relay_lag_seconds gauge
+certseal_outbox_relay_lag_seconds 0.75
+# HELP certseal_outbox_published_events_total Events the relay published
+# TYPE certseal_outbox_published_events_total counter
+certseal_outbox_published_events_total 3456.0
+# HELP certseal_rpc_requests_total RPCs handled
+# TYPE certseal_rpc_requests_total counter
+certseal_rpc_requests_total{code="OK",method="/x"} 9.0
+"""
+
+
+def test_outbox_figures_from_prometheus_text():
+    status = outbox_status("issuer", "http://x/metrics", METRICS)
+    assert (status.backlog, status.relay_lag_s, status.published) == (12, 0.75, 3456)
+    assert status.up and status.to_json()["name"] == "issuer"
+
+
+def test_topic_rates_from_end_offsets():
+    rates = TopicRates()
+    assert rates.update(10.0, {"a": 100, "b": 5}) == {}
+    assert rates.update(12.0, {"a": 300, "b": 5}) == {"a": 100.0, "b": 0.0}
+    # a topic recreated (offsets went back) is no negative rate
+    assert rates.update(13.0, {"a": 0, "b": 6}) == {"a": 0.0, "b": 1.0}
+    assert rates.update(13.0, {"a": 10, "b": 6}) == {}  # no time passed
+
+
+def test_history_keeps_the_last_samples():
+    history = History(3)
+    group = GroupStatus(target="t", group="g", serving=True)
+    outbox = OutboxStatus(name="seal", url="u", up=True, backlog=2)
+    for n in range(5):
+        history.add(NOW + dt.timedelta(seconds=n), [group], [outbox], {"a": n})
+    assert [s["rates"]["a"] for s in history.samples] == [2, 3, 4]
+    assert history.samples[-1]["lag"] == {"g": 0}
+    assert history.samples[-1]["backlog"] == {"seal": 2}
