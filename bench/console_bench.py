@@ -3,6 +3,8 @@
 The embedded stack, the issuer, one verifier group and the console, each its own
 process, on this machine. 500 real licences; then:
 
+- ``verifier_one_client_p50/p99_ms`` and ``console_verify_one_client_p50/p99_ms``: one
+  caller's VerifyCode straight to the verifier, and POST /api/verify through the console;
 - ``console_verify_per_s`` and ``console_verify_p50/p99_ms``: POST /api/verify over
   HTTPS from 16 concurrent clients for BENCH_CONSOLE_SECONDS (default 10): the console's
   own cost on top of the verifier's VerifyCode;
@@ -46,6 +48,7 @@ CONCURRENCY = 16
 SCANS = 300
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PURPOSE = "窗口办事"
+VALID = verifier_pb2.VERDICT_VALID
 
 
 async def licence_codes(stack: EmbeddedStack, port: int, count: int) -> list[str]:
@@ -69,17 +72,28 @@ async def licence_codes(stack: EmbeddedStack, port: int, count: int) -> list[str
         ]
 
 
-async def until_valid(verifier: Verifier, code: str) -> None:
+async def direct_latency(verifier: Verifier, codes: list[str]) -> dict[str, float]:
+    """Sequential VerifyCode straight to the verifier, once its index has them all."""
     async with verifier.channel() as channel:
         await wait_serving(channel)
         stub = verifier_pb2_grpc.VerifierStub(channel)
-        while True:
+        request = verifier_pb2.VerifyCodeRequest(code=codes[-1], purpose=PURPOSE)
+        while True:  # the index is still catching up: nothing to await
+            if (await stub.VerifyCode(request)).result.verdict == VALID:
+                break
+            await asyncio.sleep(0.1)
+        times = []
+        for code in codes[:SCANS]:
+            started = time.perf_counter()
             reply = await stub.VerifyCode(
                 verifier_pb2.VerifyCodeRequest(code=code, purpose=PURPOSE)
             )
-            if reply.result.verdict == verifier_pb2.VERDICT_VALID:
-                return
-            await asyncio.sleep(0.1)
+            assert reply.result.verdict == VALID
+            times.append(time.perf_counter() - started)
+    return {
+        "verifier_one_client_p50_ms": round(percentile(times, 0.5) * 1e3, 1),
+        "verifier_one_client_p99_ms": round(percentile(times, 0.99) * 1e3, 1),
+    }
 
 
 def start_console(home: Path, cfg: Config, verifier_port: int) -> tuple[str, Any]:
@@ -115,6 +129,14 @@ async def http_load(url: str, ca_file: str, codes: list[str]) -> dict[str, float
                         break
             except aiohttp.ClientError:
                 await asyncio.sleep(0.1)
+        one_client = []
+        for code in codes[:SCANS]:
+            started = time.perf_counter()
+            async with session.post(
+                url + "/api/verify", json={"code": code, "purpose": PURPOSE}
+            ) as reply:
+                assert (await reply.json())["verdict"] == "VALID"
+            one_client.append(time.perf_counter() - started)
         deadline = time.monotonic() + SECONDS
 
         async def client(n: int) -> None:
@@ -133,6 +155,10 @@ async def http_load(url: str, ca_file: str, codes: list[str]) -> dict[str, float
         await asyncio.gather(*(client(n) for n in range(CONCURRENCY)))
         elapsed = time.monotonic() - started
     return {
+        "console_verify_one_client_p50_ms": round(percentile(one_client, 0.5) * 1e3, 1),
+        "console_verify_one_client_p99_ms": round(
+            percentile(one_client, 0.99) * 1e3, 1
+        ),
         "console_verify_per_s": round(len(latencies) / elapsed, 1),
         "console_verify_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
         "console_verify_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
@@ -189,10 +215,10 @@ def main() -> None:
     try:
         codes = asyncio.run(licence_codes(stack, port, 500))
         verifier.start()
-        asyncio.run(until_valid(verifier, codes[-1]))
+        results = asyncio.run(direct_latency(verifier, codes))
         url, console = start_console(home, cfg, verifier.port)
         print(f"console: {CONCURRENCY} clients for {SECONDS:.0f} s, {SCANS} scans ...")
-        results = asyncio.run(http_load(url, cfg.tls.ca_file, codes))
+        results |= asyncio.run(http_load(url, cfg.tls.ca_file, codes))
         results |= asyncio.run(browser_scans(url, codes))
     finally:
         for process in (console, issuer):
