@@ -751,9 +751,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     services = {
         "issuer": service("services.issuer"),
-        "verifier": service("services.verifier"),
+        "verifier": service("services.verifier", "--metrics-listen", "127.0.0.1:9494"),
         "region": service(
-            "services.verifier", "--group", "region-demo", "--listen", region
+            "services.verifier",
+            *("--group", "region-demo", "--listen", region),
+            *("--metrics-listen", "127.0.0.1:9495"),
         ),
         "seal": service("services.seal"),
         "feed": service("services.feed"),

@@ -7,6 +7,7 @@ database DSN, the key-encryption key, the personal-data key, TLS keys).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ class IssuerConfig:
     """The issuer service."""
 
     listen: str = "127.0.0.1:50051"
+    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
+    probe_listen: str = ""
     # Worker processes serving gRPC on the listen port (SO_REUSEPORT); the supervising
     # process then runs the outbox relay, audit sealer and expiry sweep. 0: one process
     # does everything (on Kubernetes, scale pods instead).
@@ -93,6 +96,10 @@ class VerifierConfig:
 
     group: str = "default"
     listen: str = "127.0.0.1:50052"
+    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
+    probe_listen: str = ""
+    # Prometheus /metrics ("": none); each group on a host needs its own port
+    metrics_listen: str = ""
     data_dir: str = "/var/lib/certseal/verifier"
     # Faust's consumer waits up to this long for data; the embedded broker does not
     # wake a fetch on new data, so this bounds how stale an answer can be.
@@ -115,6 +122,8 @@ class SealConfig:
     """The seal service."""
 
     listen: str = "127.0.0.1:50053"
+    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
+    probe_listen: str = ""
     metrics_listen: str = "127.0.0.1:9474"
     max_request_bytes: int = 64 * 1024 * 1024
     max_document_bytes: int = 60 * 1024 * 1024
@@ -129,6 +138,8 @@ class FeedConfig:
     """The event feed."""
 
     listen: str = "127.0.0.1:50054"
+    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
+    probe_listen: str = ""
     metrics_listen: str = "127.0.0.1:9484"
     # Webhooks: CA bundle for the endpoints ("": the system's), and the retry budget
     # (attempts with exponential backoff) before an event is parked.
@@ -232,20 +243,30 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     return cls(**values)
 
 
-def load_config(path: str | Path | None) -> Config:
-    """Load ``path`` (defaults for everything it leaves out); None gives all defaults."""
-    if path is None:
-        return Config()
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, f"configuration file {path} does not exist"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, f"configuration file {path}: {exc}"
-        ) from None
+def load_config(path: str | Path | Sequence[str | Path] | None) -> Config:
+    """Load ``path`` (defaults for everything it leaves out); None gives all defaults.
+
+    Several files are read in order, a later one's settings replacing an earlier one's
+    setting by setting (a deployment's base file, then an overlay's).
+    """
+    paths = [] if path is None else [path] if isinstance(path, str | Path) else path
+    data: dict[str, Any] = {}
+    for one in paths:
+        try:
+            loaded = tomllib.loads(Path(one).read_text())
+        except FileNotFoundError:
+            raise CertsealError(
+                ErrorKind.INVALID_ARGUMENT, f"configuration file {one} does not exist"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise CertsealError(
+                ErrorKind.INVALID_ARGUMENT, f"configuration file {one}: {exc}"
+            ) from None
+        for section, value in loaded.items():
+            if isinstance(value, dict) and isinstance(data.get(section), dict):
+                data[section] = {**data[section], **value}
+            else:
+                data[section] = value
     config: Config = _build(Config, data, "config")
     return config
 

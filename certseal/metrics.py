@@ -67,6 +67,17 @@ class Metrics:
             "certseal_licences_expired", "Licences the expiry sweep expired", registry=r
         )
 
+        self.index_lag_events = Gauge(
+            "certseal_verifier_index_lag_events",
+            "Events published but not yet applied to this verifier group's index",
+            registry=r,
+        )
+        self.index_last_event = Gauge(
+            "certseal_verifier_index_last_event_timestamp_seconds",
+            "Time of the last event applied to this verifier group's index",
+            registry=r,
+        )
+
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
         """Expose ``/metrics`` over HTTP."""
         start_http_server(port, addr=addr, registry=self.registry)

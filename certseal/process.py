@@ -27,7 +27,13 @@ from certseal.config import Config, load_config
 from certseal.events import default_topics
 from certseal.metrics import Metrics
 from certseal.outbox import OutboxRelay
-from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
+from certseal.rpc import (
+    Health,
+    ServiceInterceptor,
+    build_server,
+    server_credentials,
+    start_probe_server,
+)
 from certseal.timestamps import Clock, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,7 @@ class ServiceProcess:
         listen: str,
         metrics_listen: str,
         max_request_bytes: int,
+        probe_listen: str = "",
         clock: Clock = utcnow,
         serve: bool = True,
         background: bool = True,
@@ -58,6 +65,8 @@ class ServiceProcess:
         self.config = config
         self.listen = listen
         self.metrics_listen = metrics_listen
+        self.probe_listen = probe_listen
+        self.probe_server: grpc.aio.Server | None = None
         self.max_request_bytes = max_request_bytes
         self.clock = clock
         self.serve = serve
@@ -133,6 +142,8 @@ class ServiceProcess:
         self.add_servicers(self.server)
         await self.health.set_serving(False)
         await self.server.start()
+        if self.probe_listen:
+            self.probe_server = await start_probe_server(self.probe_listen, self.health)
         self._tasks.append(asyncio.create_task(self._readiness()))
         log.info("%s listening on port %d", self.name, self.port)
 
@@ -165,6 +176,8 @@ class ServiceProcess:
         if self.serve:
             await self.health.set_serving(False)
             await self.server.stop(grace)
+            if self.probe_server is not None:
+                await self.probe_server.stop(0)
         self._stop.set()
         for task in self._tasks:
             with contextlib.suppress(Exception):
@@ -176,7 +189,12 @@ class ServiceProcess:
 def run_main(prog: str, make_app: Callable[[Config], ServiceProcess]) -> None:
     """``python -m <prog> --config FILE``: run one process until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser(prog=f"python -m {prog}")
-    parser.add_argument("--config", required=True)
+    parser.add_argument(
+        "--config",
+        required=True,
+        action="append",
+        help="TOML configuration file; repeat to layer files",
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     logs.configure(args.log_level)

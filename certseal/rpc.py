@@ -270,6 +270,9 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> CertsealError:
     return CertsealError(kind, message, field=field)
 
 
+LIVENESS = "liveness"  # the health service name Kubernetes' liveness probe asks
+
+
 class Health:
     """The standard health service; every service starts NOT_SERVING."""
 
@@ -323,3 +326,21 @@ def build_server(
     if port == 0:
         raise RuntimeError(f"cannot listen on {listen}")
     return server, port
+
+
+async def start_probe_server(listen: str, health_: Health) -> grpc.aio.Server:
+    """A plaintext server with only the health service, for Kubernetes' gRPC probes.
+
+    The kubelet's probes cannot present a client certificate, so the mTLS port cannot
+    answer them; this port says SERVING or not and nothing else: the readiness probe
+    asks for the server as a whole, the liveness probe for :data:`LIVENESS`.
+    """
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(health_.servicer, server)
+    # liveness: SERVING while the process runs, whatever its dependencies say, so
+    # that a database outage makes pods unready, not restarted
+    await health_.servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
+    if server.add_insecure_port(listen) == 0:
+        raise RuntimeError(f"cannot listen on {listen}")
+    await server.start()
+    return server

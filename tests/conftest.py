@@ -246,8 +246,9 @@ async def run_certseal(
 class VerifierProcess:
     """One verifier deployment run as its own process, restartable on its data."""
 
-    def __init__(self, stack, config_file, home, group: str):
+    def __init__(self, stack, config_file, home, group: str, *extra_args: str):
         self.group, self.home, self.config_file = group, home, config_file
+        self.extra_args = extra_args
         self.port = free_port()
         ident = stack.ca.identity("dept:11440300VERIFIERS1")
         self.channel = secure_channel(
@@ -271,6 +272,7 @@ class VerifierProcess:
             self.group,
             "--listen",
             f"127.0.0.1:{self.port}",
+            *self.extra_args,
             stdout=log,
             stderr=log,
         )

@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 import aiohttp
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 from playwright.async_api import Page, async_playwright, expect
 
@@ -27,7 +29,7 @@ from certseal.config import dump_config
 from certseal.devstack import free_port
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
-from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2
+from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.console.app import ConsoleApp
 from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
@@ -79,15 +81,26 @@ async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
     cfg.seal.metrics_listen = f"127.0.0.1:{free_port()}"
     config_file = home / "config.toml"
     config_file.write_text(dump_config(cfg))
+    probes = {"verifier": free_port(), "seal": free_port()}
+    verifier_metrics = free_port()
     groups = [
-        VerifierProcess(stack, config_file, home, f"{name}-{secrets.token_hex(3)}")
-        for name in ("counter", "region")
+        VerifierProcess(
+            stack,
+            config_file,
+            home,
+            f"counter-{secrets.token_hex(3)}",
+            *("--probe-listen", f"127.0.0.1:{probes['verifier']}"),
+            *("--metrics-listen", f"127.0.0.1:{verifier_metrics}"),
+        ),
+        VerifierProcess(stack, config_file, home, f"region-{secrets.token_hex(3)}"),
     ]
     for group in groups:
         await group.start()
     # a second issuer process (the session's relays its events), for its metrics
     issuer_with_metrics = IssuerApp(cfg, listen="127.0.0.1:0", background=False)
-    seal_app = SealApp(cfg, listen="127.0.0.1:0")
+    seal_config = copy.deepcopy(cfg)
+    seal_config.seal.probe_listen = f"127.0.0.1:{probes['seal']}"
+    seal_app = SealApp(seal_config, listen="127.0.0.1:0")
     await issuer_with_metrics.start()
     await seal_app.start()
     for group in groups:
@@ -122,6 +135,8 @@ async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
         "stack": stack,
         "seal_port": seal_app.port,
         "config": cfg,
+        "probes": probes,
+        "verifier_metrics": f"http://127.0.0.1:{verifier_metrics}/metrics",
     }
     await console.stop()
     await seal_app.stop(grace=1)
@@ -558,3 +573,38 @@ async def test_an_unreachable_verifier_is_a_clear_503(platform):
             assert status["groups"][0]["error"].startswith("UNAVAILABLE")
     finally:
         await console.stop()
+
+
+async def test_plaintext_probes_and_verifier_metrics_for_kubernetes(platform):
+    """The kubelet's gRPC probes present no certificate: a health-only port answers."""
+    for port in platform["probes"].values():
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=5
+            )
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            alive = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="liveness"), timeout=5
+            )
+            assert alive.status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.aio.AioRpcError) as err:  # nothing else is there
+                await verifier_pb2_grpc.VerifierStub(channel).GetIndexStatus(
+                    verifier_pb2.GetIndexStatusRequest(), timeout=5
+                )
+            assert err.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(platform["verifier_metrics"]) as reply,
+    ):
+        text = await reply.text()
+    assert "certseal_verifier_index_lag_events 0.0" in text
+    assert "certseal_verifier_index_last_event_timestamp_seconds" in text
+    async with (
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                ssl=ssl.create_default_context(cafile=platform["config"].tls.ca_file)
+            )
+        ) as session,
+        session.get(platform["url"] + "/healthz") as reply,
+    ):
+        assert reply.status == 200

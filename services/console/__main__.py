@@ -16,7 +16,12 @@ from services.console.app import ConsoleApp
 def main() -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.console")
-    parser.add_argument("--config", required=True)
+    parser.add_argument(
+        "--config",
+        required=True,
+        action="append",
+        help="TOML configuration file; repeat to layer files",
+    )
     parser.add_argument("--listen", help="HTTPS address, default from [console]")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()

@@ -261,6 +261,7 @@ class ConsoleApp:
         app.router.add_post("/api/verify-image", self.verify_image)
         app.router.add_post("/api/verify-pdf", self.verify_pdf)
         app.router.add_get("/api/status", self.status)
+        app.router.add_get("/healthz", _healthz)
         app.router.add_static("/static", STATIC)
         app.router.add_get("/fonts/noto-sans-sc.otf", _font)
         self._runner = web.AppRunner(app, access_log=None)
@@ -385,6 +386,11 @@ class ConsoleApp:
     async def status(self, request: web.Request) -> web.Response:
         """The latest operator snapshot (taken every ``refresh_s``)."""
         return web.json_response(self.collector.snapshot or {"groups": []})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    """For probes: the console answers HTTPS."""
+    return web.json_response({"status": "ok"})
 
 
 async def _font(request: web.Request) -> web.StreamResponse:

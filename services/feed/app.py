@@ -39,6 +39,7 @@ class FeedApp(ServiceProcess):
             config,
             listen=listen or config.feed.listen,
             metrics_listen=config.feed.metrics_listen,
+            probe_listen=config.feed.probe_listen,
             max_request_bytes=1024 * 1024,
             clock=clock,
         )

@@ -36,8 +36,7 @@ async def _supervise(
                 sys.executable,
                 "-m",
                 "services.issuer",
-                "--config",
-                args.config,
+                *(f"--config={path}" for path in args.config or ()),
                 "--log-level",
                 args.log_level,
                 "--role",
@@ -84,7 +83,11 @@ async def _main(args: argparse.Namespace) -> None:
 def main() -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.issuer")
-    parser.add_argument("--config", help="TOML configuration file")
+    parser.add_argument(
+        "--config",
+        action="append",
+        help="TOML configuration file; repeat to layer files",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(
         "--role",

@@ -68,6 +68,7 @@ class IssuerApp(ServiceProcess):
             config,
             listen=listen or config.issuer.listen,
             metrics_listen=config.issuer.metrics_listen,
+            probe_listen=config.issuer.probe_listen,
             max_request_bytes=config.issuer.max_request_bytes,
             clock=clock,
             serve=serve,

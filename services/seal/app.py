@@ -38,6 +38,7 @@ class SealApp(ServiceProcess):
             config,
             listen=listen or config.seal.listen,
             metrics_listen=config.seal.metrics_listen,
+            probe_listen=config.seal.probe_listen,
             max_request_bytes=config.seal.max_request_bytes,
             clock=clock,
             serve=serve,

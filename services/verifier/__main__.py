@@ -30,10 +30,21 @@ from services.verifier.servicer import BundleExporter, VerifierServicer
 def main() -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.verifier")
-    parser.add_argument("--config", required=True)
+    parser.add_argument(
+        "--config",
+        required=True,
+        action="append",
+        help="TOML configuration file; repeat to layer files",
+    )
     parser.add_argument("--group", help="this deployment's name (its consumer group)")
     parser.add_argument("--listen", help="gRPC address, default from [verifier]")
     parser.add_argument("--data-dir", help="index folder, default from [verifier]")
+    parser.add_argument(
+        "--metrics-listen", help="Prometheus address, default from [verifier]"
+    )
+    parser.add_argument(
+        "--probe-listen", help="plaintext health address, default from [verifier]"
+    )
     parser.add_argument(
         "--log-level",
         default="warn",
@@ -49,6 +60,8 @@ def main() -> None:
     cfg.verifier.group = args.group or cfg.verifier.group
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
+    cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
+    cfg.verifier.probe_listen = args.probe_listen or cfg.verifier.probe_listen
     data_dir = Path(cfg.verifier.data_dir) / cfg.verifier.group
     prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg)))
     state = create_app(cfg)

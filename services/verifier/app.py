@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import grpc
 from mode import Service
 
 from certseal.config import Config
@@ -27,7 +28,13 @@ from certseal.events import (
     VERIFIER_DEAD_LETTERS,
 )
 from certseal.metrics import Metrics
-from certseal.rpc import Health, ServiceInterceptor, build_server, server_credentials
+from certseal.rpc import (
+    Health,
+    ServiceInterceptor,
+    build_server,
+    server_credentials,
+    start_probe_server,
+)
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.verifier.index import (
     BadEvent,
@@ -275,6 +282,7 @@ class GrpcService(Service):
         self._metrics = metrics
         self.health = Health([VERIFIER])
         self.port = 0
+        self._probe_server: grpc.aio.Server | None = None
 
     async def on_start(self) -> None:
         """Listen; SERVING once the tables are recovered."""
@@ -296,6 +304,13 @@ class GrpcService(Service):
         verifier_pb2_grpc.add_VerifierServicer_to_server(self._servicer, self._server)
         await self.health.set_serving(False)
         await self._server.start()
+        if cfg.verifier.probe_listen:
+            self._probe_server = await start_probe_server(
+                cfg.verifier.probe_listen, self.health
+            )
+        if cfg.verifier.metrics_listen:
+            host, _, port = cfg.verifier.metrics_listen.rpartition(":")
+            self._metrics.serve(int(port), host)
         log.info("verifier %s listening on port %d", cfg.verifier.group, self.port)
 
     @Service.task
@@ -305,7 +320,17 @@ class GrpcService(Service):
         log.info("index recovered in %.1f s", time.monotonic() - started)
         await self.health.set_serving(True)
 
+    @Service.timer(1.0)
+    async def _export_freshness(self) -> None:
+        self._metrics.index_lag_events.set(self._freshness.lag_events)
+        if self._freshness.last_event_time is not None:
+            self._metrics.index_last_event.set(
+                self._freshness.last_event_time.timestamp()
+            )
+
     async def on_stop(self) -> None:
         """Stop taking requests, finish those in flight."""
         await self.health.set_serving(False)
         await self._server.stop(3)
+        if self._probe_server is not None:
+            await self._probe_server.stop(0)
