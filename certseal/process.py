@@ -15,8 +15,10 @@ import contextlib
 import datetime as dt
 import logging
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import grpc
 
@@ -24,6 +26,7 @@ from certseal import db, logs
 from certseal.audit import AuditSealer
 from certseal.background import NotifiedWorker
 from certseal.config import Config, load_config
+from certseal.errors import CertsealError
 from certseal.events import default_topics
 from certseal.metrics import Metrics
 from certseal.outbox import OutboxRelay
@@ -186,8 +189,22 @@ class ServiceProcess:
         await self.pool.close()
 
 
-def run_main(prog: str, make_app: Callable[[Config], ServiceProcess]) -> None:
-    """``python -m <prog> --config FILE``: run one process until SIGTERM/SIGINT."""
+class Runnable(Protocol):
+    """What :func:`run_main` runs: something that starts and stops."""
+
+    async def start(self) -> Any:
+        """Start serving."""
+
+    async def stop(self) -> None:
+        """Stop serving."""
+
+
+def run_main(prog: str, make_app: Callable[[Config], Runnable]) -> None:
+    """``python -m <prog> --config FILE``: run one process until SIGTERM/SIGINT.
+
+    A configuration that does not load, or a port already taken, ends it with a one-line
+    error and exit status 1, not a traceback.
+    """
     parser = argparse.ArgumentParser(prog=f"python -m {prog}")
     parser.add_argument(
         "--config",
@@ -199,14 +216,18 @@ def run_main(prog: str, make_app: Callable[[Config], ServiceProcess]) -> None:
     args = parser.parse_args()
     logs.configure(args.log_level)
 
-    async def run() -> None:
-        app = make_app(load_config(args.config))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await app.start()
+    async def run() -> str:
+        try:
+            app = make_app(load_config(args.config))
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await app.start()
+        except (CertsealError, OSError, ValueError, RuntimeError) as exc:
+            return f"{prog}: error: {exc}"
         await stop.wait()
         await app.stop()
+        return ""
 
-    asyncio.run(run())
+    sys.exit(asyncio.run(run()) or None)

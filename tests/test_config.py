@@ -31,3 +31,19 @@ def test_errors_name_the_file_or_setting(tmp_path):
     broken.write_text("[console\n")
     with pytest.raises(CertsealError, match=r"broken\.toml"):
         load_config(broken)
+
+
+@pytest.mark.parametrize("service", ["services.console", "services.seal"])
+def test_a_service_given_a_bad_configuration_says_so_in_one_line(service, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", service, "--config", str(tmp_path / "missing.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert f"{service}: error: configuration file" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -126,7 +126,6 @@ async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
     console = ConsoleApp(cfg, listen="127.0.0.1:0")
     await console.start()
     yield {
-        "console": console,
         "url": f"https://localhost:{console.port}",
         "groups": groups,
         "open": open_dept,
@@ -219,6 +218,7 @@ def banner(page: Page):
 async def test_scan_valid_then_revoked_after_the_issuer_revokes(page, platform):
     identifier, code = await licence_and_code(platform["open"])
     await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    await expect(page.locator("#counter")).to_have_text(platform["counter"])
     await choose_purpose(page)
     await scan(page, code)
     await expect(banner(page)).to_have_attribute("data-verdict", "VALID")

@@ -249,9 +249,14 @@ async function cameraFrame() {
   const camera = state.camera;
   if (!camera) return;
   const video = $("camera-video");
+  const again = () => {
+    if (state.camera === camera) camera.timer = setTimeout(cameraFrame, CAMERA_INTERVAL_MS);
+  };
+  if (!video.videoWidth) return again();  // no frame yet
   const canvas = el("canvas", {width: video.videoWidth, height: video.videoHeight});
   canvas.getContext("2d").drawImage(video, 0, 0);
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+  if (!blob || state.camera !== camera) return again();
   try {
     const verdict = await verifyImage(blob);
     stopCamera();
@@ -265,7 +270,7 @@ async function cameraFrame() {
       return;
     }
   }
-  if (state.camera === camera) camera.timer = setTimeout(cameraFrame, CAMERA_INTERVAL_MS);
+  again();
 }
 
 function stopCamera() {
