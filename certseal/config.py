@@ -172,6 +172,8 @@ class ConsoleConfig:
             "seal=http://127.0.0.1:9474/metrics",
         ]
     )
+    # the operator page (/operator): off for a console that only clerks reach
+    operator_page: bool = True
     refresh_s: float = 2.0
     history: int = 150  # operator snapshots kept for the charts
     max_upload_bytes: int = 32 * 1024 * 1024

@@ -547,6 +547,7 @@ async def test_an_unreachable_verifier_is_a_clear_503(platform):
     cfg.console.verifier_targets = [f"127.0.0.1:{free_port()}"]
     cfg.console.metrics_sources = []
     cfg.console.max_upload_bytes = 4096
+    cfg.console.operator_page = False
     console = ConsoleApp(cfg, listen="127.0.0.1:0")
     await console.start()
     try:
@@ -571,6 +572,10 @@ async def test_an_unreachable_verifier_is_a_clear_503(platform):
             status = await console.collector.collect(session)
             assert status["groups"][0]["serving"] is False
             assert status["groups"][0]["error"].startswith("UNAVAILABLE")
+            # a console for clerks only: no operator page
+            for path in ("/operator", "/api/status"):
+                async with session.get(f"https://localhost:{console.port}{path}") as r:
+                    assert r.status == 404
     finally:
         await console.stop()
 

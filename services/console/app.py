@@ -251,16 +251,16 @@ class ConsoleApp:
             history=cs.history,
             clock=self.clock,
         )
-        self._collector_task = asyncio.create_task(self.collector.run(self._stop))
-
         app = web.Application(middlewares=[guard], client_max_size=cs.max_upload_bytes)
         app.router.add_get("/", self._page("counter.html"))
-        app.router.add_get("/operator", self._page("operator.html"))
         app.router.add_get("/api/session", self.session)
         app.router.add_post("/api/verify", self.verify_code)
         app.router.add_post("/api/verify-image", self.verify_image)
         app.router.add_post("/api/verify-pdf", self.verify_pdf)
-        app.router.add_get("/api/status", self.status)
+        if cs.operator_page:
+            self._collector_task = asyncio.create_task(self.collector.run(self._stop))
+            app.router.add_get("/operator", self._page("operator.html"))
+            app.router.add_get("/api/status", self.status)
         app.router.add_get("/healthz", _healthz)
         app.router.add_static("/static", STATIC)
         app.router.add_get("/fonts/noto-sans-sc.otf", _font)
@@ -301,6 +301,7 @@ class ConsoleApp:
                 "counter": self.counter,
                 "verifier": self.settings.verifier_targets[0],
                 "purposes": self.settings.purposes,
+                "operator_page": self.settings.operator_page,
             }
         )
 

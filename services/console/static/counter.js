@@ -399,6 +399,7 @@ async function init() {
     const session = await api("/api/session");
     state.counter = session.counter;
     $("counter").textContent = session.counter;
+    $("operator-link").hidden = !session.operator_page;
     restorePurpose(session.purposes);
   } catch (err) {
     showMessage(`无法连接核验台服务 / ${err.message}`);
