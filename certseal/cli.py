@@ -713,6 +713,33 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_kek_rewrap(args: argparse.Namespace) -> int:
+    """Re-wrap every key under a new key-encryption key (services stopped)."""
+    from certseal import db
+    from certseal.crypto import KeyWrapper, read_secret_file
+    from certseal.kek import rewrap_all
+
+    cfg = _load(args)
+    current = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
+    new = KeyWrapper(read_secret_file(Path(args.new_kek)))
+
+    async def run() -> dict[str, int]:
+        conn = await db.connect(cfg.database.dsn())
+        try:
+            return await rewrap_all(conn, current, new)
+        finally:
+            await conn.close()
+
+    counts = asyncio.run(run())
+    for table, count in counts.items():
+        print(f"{table}: {count} re-wrapped")
+    print(
+        f"every key is now wrapped under {args.new_kek}: install it as the KEK "
+        "([secrets] kek_file) and start the services"
+    )
+    return 0
+
+
 def _dev_identity(args: argparse.Namespace, common_name: str) -> None:
     from certseal.devpki import DevCA
 
@@ -1058,6 +1085,15 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser("verify", help="recompute the hash chain").set_defaults(
         func=cmd_audit_verify
     )
+
+    kek = sub.add_parser("kek", help="the key-encryption key").add_subparsers(
+        dest="kek_command", required=True
+    )
+    rewrap = kek.add_parser(
+        "rewrap", help="re-wrap every key under a new KEK (stop the services first)"
+    )
+    rewrap.add_argument("--new-kek", required=True, help="file with the new 32 bytes")
+    rewrap.set_defaults(func=cmd_kek_rewrap)
 
     dev = sub.add_parser("dev", help="embedded-stack helpers").add_subparsers(
         dest="dev_command", required=True

@@ -366,6 +366,13 @@ class KeyWrapper:
                 ErrorKind.INTERNAL, f"secret {name} does not decrypt under the KEK"
             ) from None
 
+    def rewrap(self, name: str, blob: bytes, into: KeyWrapper) -> bytes:
+        """``blob`` wrapped under ``into``'s KEK instead (KEK rotation).
+
+        The key exists unwrapped only inside this call.
+        """
+        return into.wrap(name, self.unwrap_secret(name, blob))
+
     def __repr__(self) -> str:
         return "KeyWrapper(<kek>)"
 

@@ -1,0 +1,108 @@
+"""Rotating the key-encryption key: every wrapped key re-wrapped, or none."""
+
+import copy
+import datetime as dt
+import secrets
+from pathlib import Path
+
+import pytest
+
+from certseal import db
+from certseal.crypto import KeyWrapper, read_secret_file
+from certseal.errors import CertsealError
+from services.feed.app import FeedApp
+from services.issuer.app import IssuerApp
+from services.seal.app import SealApp
+from tests.conftest import run_certseal
+
+
+@pytest.fixture
+async def own_database(config, tmp_path):
+    """A database of its own (re-wrapping the session's would break its issuer)."""
+    name = f"kek_{secrets.token_hex(4)}"
+    admin = await db.connect(config.database.dsn())
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    return cfg
+
+
+async def test_every_wrapped_key_moves_to_the_new_kek(own_database, tmp_path):
+    cfg = own_database
+    # the issuer's tables and the platform's presentation key, wrapped under the KEK
+    issuer = IssuerApp(cfg, serve=False, background=False)
+    await issuer.start()
+    await issuer.stop()
+    pool = await db.create_pool(cfg.database.dsn(), min_size=1, max_size=2)
+    await db.migrate_service(pool, "seal", SealApp.migrations)
+    await db.migrate_service(pool, "feed", FeedApp.migrations)
+    old = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
+    secret = secrets.token_bytes(32)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "insert into feed_webhooks values ($1, 'app:x', 'https://x', '{}', '{}',"
+            " '{}', $2, now(), 'operator:admin')",
+            "hook",
+            old.wrap("webhook:hook", secret),
+        )
+        await conn.execute(
+            "insert into seal_makers values ('es256', 'ca', $1, '\\x00', $2, '\\x00',"
+            " $3)",
+            "makerkid",
+            old.wrap("makerkid", b"maker private key"),
+            dt.datetime.now(dt.UTC),
+        )
+    new_kek = tmp_path / "new-kek"
+    new_kek.write_bytes(secrets.token_bytes(32))
+    new = KeyWrapper(new_kek.read_bytes())
+
+    code, out = await run_certseal(
+        cfg, tmp_path, "kek", "rewrap", "--new-kek", str(new_kek)
+    )
+    assert code == 0, out
+    assert "signing_keys: 1 re-wrapped" in out and "feed_webhooks: 1 re-wrapped" in out
+    assert "seal_makers: 1 re-wrapped" in out and "seals: 0 re-wrapped" in out
+
+    async with pool.acquire() as conn:
+        webhook = await conn.fetchval("select wrapped_secret from feed_webhooks")
+        maker = await conn.fetchval("select wrapped_key from seal_makers")
+        kid, key = await conn.fetchrow(
+            "select kid, wrapped_private_key from signing_keys"
+        )
+    assert new.unwrap_secret("webhook:hook", webhook) == secret
+    assert new.unwrap_secret("makerkid", maker) == b"maker private key"
+    assert len(new.unwrap_secret(kid, key)) > 0
+    with pytest.raises(CertsealError, match="does not decrypt"):
+        old.unwrap_secret(kid, key)
+
+    # run again with the old KEK still configured: refused, and nothing changes
+    code, out = await run_certseal(
+        cfg, tmp_path, "kek", "rewrap", "--new-kek", str(new_kek)
+    )
+    assert code == 1 and "does not decrypt under the KEK" in out, out
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval("select wrapped_secret from feed_webhooks") == webhook
+        )
+    await pool.close()
+
+    # the issuer starts on the new KEK
+    rotated = copy.deepcopy(cfg)
+    rotated.secrets.kek_file = str(new_kek)
+    issuer = IssuerApp(rotated, serve=False, background=False)
+    await issuer.start()
+    await issuer.stop()
+
+
+async def test_a_new_kek_of_the_wrong_size_is_refused(own_database, tmp_path):
+    short = tmp_path / "short"
+    short.write_bytes(b"too short")
+    code, out = await run_certseal(
+        own_database, tmp_path, "kek", "rewrap", "--new-kek", str(short)
+    )
+    assert code == 1 and "must hold exactly 32 bytes" in out
