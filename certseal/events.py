@@ -16,6 +16,8 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from google.protobuf.message import Message
 
+from certseal.timestamps import rfc3339
+
 log = logging.getLogger(__name__)
 
 LICENCE_EVENTS = "certseal.licence-events.v1"
@@ -108,7 +110,7 @@ def cloudevent(
             "ce_id": event_id,
             "ce_type": f"cn.gov.certseal.{event_type}",
             "ce_source": f"/departments/{source}",
-            "ce_time": time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "ce_time": rfc3339(time),
             "ce_subject": key,
             "content-type": CONTENT_TYPE,
         },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import overload
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -24,3 +25,21 @@ def ts(value: dt.datetime | None) -> Timestamp | None:
     # Timestamp.FromDatetime is pure Python and showed in the batch profile.
     seconds = (value - _EPOCH) // dt.timedelta(seconds=1)
     return Timestamp(seconds=seconds, nanos=value.microsecond * 1000)
+
+
+def from_ts(value: Timestamp) -> dt.datetime | None:
+    """The datetime of a protobuf timestamp (an unset one is None)."""
+    if not value.seconds and not value.nanos:
+        return None
+    return value.ToDatetime(tzinfo=dt.UTC)
+
+
+@overload
+def rfc3339(value: dt.datetime) -> str: ...
+@overload
+def rfc3339(value: dt.datetime | None) -> str | None: ...
+def rfc3339(value: dt.datetime | None) -> str | None:
+    """``2026-11-22T10:00:00Z`` (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

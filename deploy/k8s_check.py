@@ -33,7 +33,7 @@ COMPONENTS = ("issuer", "seal", "feed", "verifier", "console")
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # secrets the operator creates before deploying (docs/operations.md, "Secrets")
 OPERATOR_SECRETS = {"certseal-keys", "certseal-seal-ca", "certseal-platform-ca"}
-FAUST_TABLES = {"licence-index": 1, "trust-list": 4, "presentations": 1}  # divisor
+FAUST_TABLES = ("licence-index", "trust-list", "presentations")  # the verifier's
 
 # custom resources: required paths, and the spec fields their CRDs define
 CUSTOM: dict[str, tuple[tuple[str, ...], set[str]]] = {

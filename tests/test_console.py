@@ -14,7 +14,6 @@ import io
 import os
 import secrets
 import ssl
-import time
 from pathlib import Path
 
 import aiohttp
@@ -39,6 +38,7 @@ from tests.conftest import (
     fresh_uscc,
     issue_request,
     make_department,
+    verdict_everywhere,
 )
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -188,16 +188,7 @@ async def licence_and_code(dept) -> tuple[str, str]:
 
 async def until_verdict(platform, code: str, wanted: int) -> None:
     """Wait until the counter's group answers ``wanted`` (an event is being applied)."""
-    stub = platform["groups"][0].stub
-    deadline = time.monotonic() + 15
-    while True:
-        reply = await stub.VerifyCode(
-            verifier_pb2.VerifyCodeRequest(code=code, purpose=PURPOSE)
-        )
-        if reply.result.verdict == wanted:
-            return
-        assert time.monotonic() < deadline, reply.result.verdict
-        await asyncio.sleep(0.01)
+    await verdict_everywhere({"counter": platform["groups"][0].stub}, code, wanted, 15)
 
 
 async def scan(page: Page, code: str) -> None:

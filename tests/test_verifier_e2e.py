@@ -13,7 +13,13 @@ from certseal.events import LICENCE_EVENTS, VERIFIER_DEAD_LETTERS
 from certseal.rpc import secure_channel
 from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
-from tests.conftest import EventWatcher, VerifierProcess, issue_request, run_certseal
+from tests.conftest import (
+    EventWatcher,
+    VerifierProcess,
+    issue_request,
+    run_certseal,
+    verdict_everywhere,
+)
 
 VALID = verifier_pb2.VERDICT_VALID
 
@@ -40,25 +46,6 @@ async def deployments(stack, config, issuer, tmp_path_factory):
 @pytest.fixture
 def verifiers(deployments):
     return {group: v.stub for group, v in deployments.items()}
-
-
-async def verdict_everywhere(verifiers, code: str, wanted: int, within: float = 10.0):
-    """Verify at every group until each answers ``wanted``; return seconds taken."""
-    started = time.monotonic()
-    pending = set(verifiers)
-    while pending:
-        for group in sorted(pending):
-            reply = await verifiers[group].VerifyCode(
-                verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
-            )
-            if reply.result.verdict == wanted:
-                pending.discard(group)
-        if pending:
-            assert time.monotonic() - started < within, (
-                f"{sorted(pending)} answered {reply.result.verdict}, not {wanted}"
-            )
-            await asyncio.sleep(0.005)
-    return time.monotonic() - started
 
 
 async def valid_licence(dept, verifiers) -> tuple:

@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 from certseal.config import Config
 from certseal.events import default_topics
 from certseal.rpc import Caller, error_from_rpc, secure_channel
-from certseal.timestamps import Clock, utcnow
+from certseal.timestamps import Clock, from_ts, rfc3339, utcnow
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.console.domain import LicenceView, PdfSealView
 from services.console.status import StatusCollector, TopicOffsets
@@ -63,10 +63,6 @@ class BadRequest(Exception):
         self.message, self.status, self.field = message, status, field
 
 
-def _when(value: Any) -> dt.datetime | None:
-    return value.ToDatetime(dt.UTC) if value.seconds or value.nanos else None
-
-
 def licence_view(
     result: verifier_pb2.VerificationResult,
     *,
@@ -87,10 +83,10 @@ def licence_view(
         issuer_code=result.issuer_code,
         holder_display_name=result.holder_display_name,
         fields=dict(result.fields),
-        valid_from=_when(result.valid_from),
-        valid_until=_when(result.valid_until),
+        valid_from=from_ts(result.valid_from),
+        valid_until=from_ts(result.valid_until),
         code_kind=result.code_kind,
-        index_time=_when(freshness.last_event_time),
+        index_time=from_ts(freshness.last_event_time),
         index_lag_events=freshness.lag_events,
         verified_at=verified_at,
         purpose=purpose,
@@ -108,7 +104,7 @@ def pdf_seal_view(seal: seal_pb2.PdfSealResult) -> PdfSealView:
         intact=seal.intact,
         trusted=seal.trusted,
         modified=seal.modified,
-        signed_at=_when(seal.signed_at),
+        signed_at=from_ts(seal.signed_at),
         current_status=seal.current_status,
         detail=seal.detail,
     )
@@ -380,7 +376,7 @@ class ConsoleApp:
         return web.json_response(
             {
                 "seals": [pdf_seal_view(s).to_json() for s in reply.seals],
-                "verified_at": self.clock().isoformat().replace("+00:00", "Z"),
+                "verified_at": rfc3339(self.clock()),
             }
         )
 

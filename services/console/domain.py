@@ -15,6 +15,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from certseal.timestamps import rfc3339
+
 
 @dataclass(frozen=True, slots=True)
 class Wording:
@@ -196,10 +198,6 @@ def wording(verdicts: Mapping[str, Wording], verdict: str) -> dict[str, str]:
     return {"verdict": verdict, **asdict(verdicts.get(verdict, _UNLISTED))}
 
 
-def _when(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 @dataclass(frozen=True, slots=True)
 class LicenceView:
     """One verification as the page shows it."""
@@ -230,15 +228,15 @@ class LicenceView:
             "issuer_code": self.issuer_code,
             "holder_display_name": self.holder_display_name,
             "fields": dict(sorted(self.fields.items())),
-            "valid_from": _when(self.valid_from),
-            "valid_until": _when(self.valid_until),
+            "valid_from": rfc3339(self.valid_from),
+            "valid_until": rfc3339(self.valid_until),
             "code_kind": self.code_kind,
             "index": {
-                "last_event_time": _when(self.index_time),
+                "last_event_time": rfc3339(self.index_time),
                 "lag_events": self.index_lag_events,
                 "age_s": _age(self.index_time, self.verified_at),
             },
-            "verified_at": _when(self.verified_at),
+            "verified_at": rfc3339(self.verified_at),
             "purpose": self.purpose,
             "counter": self.counter,
         }
@@ -273,7 +271,7 @@ class PdfSealView:
             "intact": self.intact,
             "trusted": self.trusted,
             "modified": self.modified,
-            "signed_at": _when(self.signed_at),
+            "signed_at": rfc3339(self.signed_at),
             "current_status": self.current_status,
             "detail": self.detail,
         }
@@ -329,7 +327,7 @@ class GroupStatus:
             "lag_events": self.lag_events,
             "lag_seconds": self.lag_seconds(now),
             "licence_entries": self.licence_entries,
-            "last_event_time": _when(self.last_event_time),
+            "last_event_time": rfc3339(self.last_event_time),
             "partitions": [asdict(p) for p in self.partitions],
             "error": self.error,
         }
@@ -421,7 +419,7 @@ class History:
         """Keep the figures the charts draw."""
         self.samples.append(
             {
-                "at": _when(at),
+                "at": rfc3339(at),
                 "lag": {(g.group or g.target): g.lag_events for g in groups},
                 "backlog": {o.name: o.backlog for o in outboxes},
                 "rates": dict(rates),

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal.kafka import KafkaSettings
-from certseal.timestamps import utcnow
+from certseal.timestamps import from_ts, rfc3339, utcnow
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.console.domain import (
     GroupStatus,
@@ -64,11 +64,7 @@ async def group_status(target: str, channel: grpc.aio.Channel) -> GroupStatus:
             for p in reply.partitions
         ),
         licence_entries=reply.licence_entries,
-        last_event_time=(
-            reply.last_event_time.ToDatetime(dt.UTC)
-            if reply.HasField("last_event_time")
-            else None
-        ),
+        last_event_time=from_ts(reply.last_event_time),
     )
 
 
@@ -159,7 +155,7 @@ class StatusCollector:
         now = self._clock()
         self.history.add(now, groups, outboxes, rates)
         snapshot = {
-            "at": now.isoformat().replace("+00:00", "Z"),
+            "at": rfc3339(now),
             "refresh_s": self._refresh_s,
             "groups": [g.to_json(now) for g in groups],
             "outboxes": [o.to_json() for o in outboxes],
