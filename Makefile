@@ -27,7 +27,7 @@ browser:
 	  fi; }
 
 run: setup
-	$(PY) -m certseal run
+	$(VENV)/bin/certseal run
 
 test: setup browser
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
@@ -50,6 +50,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy certseal services examples deploy
+	$(VENV)/bin/lint-imports --no-cache
 
 # Render every overlay and validate it offline against Kubernetes' schemas and the code.
 k8s-check: setup

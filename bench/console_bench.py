@@ -38,10 +38,11 @@ from bench.issuer_bench import (
 )
 from bench.loadgen import request as issue_request
 from bench.verifier_bench import Verifier, percentile
-from certseal.config import Config, dump_config
-from certseal.devstack import EmbeddedStack, free_port
+from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, verifier_pb2, verifier_pb2_grpc
+from services.config import Config
+from services.devstack import DevStack, free_port
 
 SECONDS = float(os.environ.get("BENCH_CONSOLE_SECONDS", "10"))
 CONCURRENCY = 16
@@ -51,7 +52,7 @@ PURPOSE = "窗口办事"
 VALID = verifier_pb2.VERDICT_VALID
 
 
-async def licence_codes(stack: EmbeddedStack, port: int, count: int) -> list[str]:
+async def licence_codes(stack: DevStack, port: int, count: int) -> list[str]:
     """Codes of ``count`` freshly issued es256 licences."""
     departments = await setup(stack, port)
     code, type_code = departments["es256"]

@@ -37,10 +37,10 @@ from bench.issuer_bench import (
     write_results,
 )
 from bench.loadgen import request as issue_request
-from certseal.config import Config
-from certseal.devstack import EmbeddedStack, free_port
 from certseal.v1 import feed_pb2, feed_pb2_grpc, issuer_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
+from services.config import Config
+from services.devstack import DevStack, free_port
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "20000"))
 RATE = float(os.environ.get("BENCH_RATE", "50"))
@@ -92,7 +92,7 @@ def latencies(answered: dict[str, float], arrived: dict[str, float]) -> list[flo
 
 
 async def under_load(
-    stack: EmbeddedStack, issuer_port: int, feed: Any, code: str, type_code: str
+    stack: DevStack, issuer_port: int, feed: Any, code: str, type_code: str
 ) -> dict[str, Any]:
     """The feed while the issuer runs its benchmark load (64 callers, BENCH_SECONDS):
     how far behind the subscriber is when the load stops, and how soon it has all."""
@@ -137,7 +137,7 @@ async def under_load(
     }
 
 
-async def measure(stack: EmbeddedStack, issuer_port: int, feed_port: int) -> dict:
+async def measure(stack: DevStack, issuer_port: int, feed_port: int) -> dict:
     departments = await setup(stack, issuer_port)
     code, type_code = departments["es256"]
     results: dict[str, Any] = {}

@@ -26,12 +26,13 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from certseal import db
-from certseal.config import Config, dump_config
-from certseal.devstack import EmbeddedStack, free_port
+from certseal.config import dump_config
 from certseal.rpc import secure_channel
+from certseal.storage.pool import connect
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
+from services.config import Config
+from services.devstack import DevStack, free_port
 from tests.conftest import fresh_uscc
 
 RESULTS = Path(__file__).parent / "results"
@@ -88,7 +89,7 @@ async def setup_department(
 
 
 def load(
-    stack: EmbeddedStack,
+    stack: DevStack,
     port: int,
     code: str,
     type_code: str,
@@ -131,7 +132,7 @@ def load(
 
 
 async def commit_to_publish(dsn: str, since: dt.datetime) -> dict[str, float]:
-    conn = await db.connect(dsn)
+    conn = await connect(dsn)
     try:
         row = await conn.fetchrow(
             """select count(*) as n, count(published_at) as published,
@@ -196,9 +197,7 @@ def write_results(name: str, results: dict[str, Any], setup: dict[str, Any]) -> 
     print(json.dumps({k: v for k, v in results.items() if k != "setup"}, indent=2))
 
 
-def identity_channel(
-    stack: EmbeddedStack, port: int, identity: str
-) -> grpc.aio.Channel:
+def identity_channel(stack: DevStack, port: int, identity: str) -> grpc.aio.Channel:
     """An mTLS channel to a local service as ``identity`` (from the dev CA)."""
     ident = stack.ca.identity(identity)
     return secure_channel(
@@ -209,7 +208,7 @@ def identity_channel(
     )
 
 
-async def setup(stack: EmbeddedStack, port: int) -> dict[str, tuple[str, str]]:
+async def setup(stack: DevStack, port: int) -> dict[str, tuple[str, str]]:
     async with identity_channel(stack, port, "operator:admin") as channel:
         await wait_serving(channel)
         admin = issuer_pb2_grpc.IssuerAdminStub(channel)
@@ -218,9 +217,9 @@ async def setup(stack: EmbeddedStack, port: int) -> dict[str, tuple[str, str]]:
 
 def start_stack_and_service(
     home: Path, service: str, *, tweak: Callable[[Config], None] | None = None
-) -> tuple[EmbeddedStack, Config, int, subprocess.Popen[bytes]]:
+) -> tuple[DevStack, Config, int, subprocess.Popen[bytes]]:
     """The embedded stack in ``home`` and ``services.<service>`` as its own process."""
-    stack = EmbeddedStack(home, topic_partitions=12)
+    stack = DevStack(home, topic_partitions=12)
     cfg = asyncio.run(stack.start())
     port = free_port()
     section = getattr(cfg, service)
@@ -246,7 +245,7 @@ def start_stack_and_service(
 
 def start_stack_and_issuer(
     home: Path, *, workers: int, tweak: Callable[[Config], None] | None = None
-) -> tuple[EmbeddedStack, Config, int, subprocess.Popen[bytes]]:
+) -> tuple[DevStack, Config, int, subprocess.Popen[bytes]]:
     """The embedded stack in ``home`` and the issuer as its own processes."""
 
     def issuer(cfg: Config) -> None:

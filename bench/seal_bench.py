@@ -29,10 +29,10 @@ from bench.issuer_bench import (
     wait_serving,
     write_results,
 )
-from certseal.devstack import EmbeddedStack
 from certseal.identifiers import make_uscc
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
+from services.devstack import DevStack
 
 SECONDS = float(os.environ.get("BENCH_SEAL_SECONDS", "10"))
 CONCURRENCY = 16
@@ -61,7 +61,7 @@ async def rate(call: Callable[[], Awaitable[Any]], seconds: float = SECONDS) -> 
     return round(done / (time.monotonic() - started), 1)
 
 
-async def measure(stack: EmbeddedStack, port: int) -> dict[str, Any]:
+async def measure(stack: DevStack, port: int) -> dict[str, Any]:
     owner = make_uscc("91440300MA5FBENCH")
     results: dict[str, Any] = {}
     async with identity_channel(stack, port, f"dept:{owner}") as channel:

@@ -34,14 +34,14 @@ from bench.issuer_bench import (
     wait_serving,
 )
 from bench.loadgen import request as issue_request
-from certseal.config import Config
-from certseal.devstack import EmbeddedStack, free_port
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId
 from certseal.rpc import secure_channel
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2, issuer_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
+from services.config import Config
+from services.devstack import DevStack, free_port
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 BACKLOG = int(os.environ.get("BENCH_BACKLOG", "200000"))
@@ -56,7 +56,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def produce_backlog(
-    stack: EmbeddedStack, dept: str, count: int, *, first: int = 0
+    stack: DevStack, dept: str, count: int, *, first: int = 0
 ) -> None:
     """Synthetic licence events, as the issuer's relay would publish them."""
     producer = stack.config.kafka.settings("bench").producer(
@@ -96,7 +96,7 @@ async def produce_backlog(
         await producer.stop()
 
 
-def department_channel(stack: EmbeddedStack, port: int, code: str) -> Any:
+def department_channel(stack: DevStack, port: int, code: str) -> Any:
     """An mTLS channel to the issuer as department ``code``."""
     return identity_channel(stack, port, f"dept:{code}")
 
@@ -104,7 +104,7 @@ def department_channel(stack: EmbeddedStack, port: int, code: str) -> Any:
 class Verifier:
     """One verifier group as its own process."""
 
-    def __init__(self, stack: EmbeddedStack, config_file: Path, group: str):
+    def __init__(self, stack: DevStack, config_file: Path, group: str):
         self.stack, self.config_file, self.group = stack, config_file, group
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -201,7 +201,7 @@ def verify_load(
 
 
 async def real_licences(
-    stack: EmbeddedStack, port: int, code: str, type_code: str
+    stack: DevStack, port: int, code: str, type_code: str
 ) -> tuple[list[str], list[str]]:
     """(identifiers of 2,000 real licences, codes of 500 of them not to be revoked)."""
     async with department_channel(stack, port, code) as channel:
@@ -222,7 +222,7 @@ async def real_licences(
 
 
 async def propagation(
-    stack: EmbeddedStack,
+    stack: DevStack,
     port: int,
     code: str,
     identifiers: list[str],

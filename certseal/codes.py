@@ -2,9 +2,12 @@
 
 The static licence code (prefix ``LC1:``) and the short-lived presentation code (``PC1:``)
 share this pipeline, which the EU Digital COVID Certificate proved at scale. COSE_Sign1
-(RFC 9052) is framed here with cbor2 because the signature must come from a
+(RFC 9052) is framed by :mod:`certseal.cose` because the signature must come from a
 :class:`certseal.crypto.Signer` (which may be an HSM and is async) and SM2 is not in any
 COSE library; the tests cross-check es256 and ed25519 codes against pycose.
+
+Pure: text in, text out. Rendering a code as a QR symbol and reading one from an image
+are in :mod:`certseal.qr`.
 
 Claims are a CWT map (RFC 8392): 1 iss, 4 exp, 5 nbf, 6 iat, 7 cti, plus one private
 claim holding the licence part (see docs/codes.md).
@@ -13,19 +16,15 @@ claim holding the licence part (see docs/codes.md).
 from __future__ import annotations
 
 import enum
-import io
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import base45
 import cbor2
-import segno
-import zxingcpp
-from PIL import Image, UnidentifiedImageError
 
+from certseal import cose
 from certseal.crypto import InvalidSignature, Signer, Suite, verify
-from certseal.errors import invalid
 
 LICENCE_CODE_PREFIX = "LC1:"
 PRESENTATION_CODE_PREFIX = "PC1:"
@@ -36,12 +35,8 @@ CLAIM_PRESENTATION = (
     -65538
 )  # private-use claim: the licence reference of a presentation
 
-_COSE_SIGN1_TAG = 18
-_HEADER_ALG, _HEADER_KID = 1, 4
 _MAX_CODE_CHARS = 8192
 _MAX_PAYLOAD_BYTES = 64 * 1024
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
-_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 class CodeStage(enum.Enum):
@@ -77,8 +72,8 @@ class DecodedCode:
     signature: bytes
 
     def to_be_signed(self) -> bytes:
-        """The COSE Sig_structure the signature covers."""
-        return _sig_structure(self.protected, self.payload)
+        """The COSE Sig_structure the signature covers (RFC 9052 section 4.4)."""
+        return cose.sig_structure(self.protected, self.payload)
 
     def verify_signature(self, public_key_der: bytes) -> None:
         """Raise :class:`certseal.crypto.InvalidSignature` unless the signature holds."""
@@ -87,20 +82,17 @@ class DecodedCode:
         verify(self.suite, public_key_der, self.to_be_signed(), self.signature)
 
 
-def _sig_structure(protected: bytes, payload: bytes) -> bytes:
-    return cbor2.dumps(["Signature1", protected, b"", payload])
-
-
 async def encode_code(prefix: str, claims: dict[Any, Any], signer: Signer) -> str:
     """Sign ``claims`` with ``signer`` and return the code text."""
-    protected = cbor2.dumps(
-        {_HEADER_ALG: signer.suite.cose_alg, _HEADER_KID: bytes.fromhex(signer.kid)}
+    protected = cose.encode_protected(
+        {
+            cose.HEADER_ALG: signer.suite.cose_alg,
+            cose.HEADER_KID: bytes.fromhex(signer.kid),
+        }
     )
     payload = cbor2.dumps(claims)
-    signature = await signer.sign(_sig_structure(protected, payload))
-    message = cbor2.dumps(
-        cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, signature])
-    )
+    signature = await signer.sign(cose.sig_structure(protected, payload))
+    message = cose.encode_sign1(protected, payload, signature)
     return prefix + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
 
 
@@ -135,13 +127,16 @@ def decode_code(text: str) -> DecodedCode:
             raise zlib.error("truncated or larger than 64 KiB")
     except zlib.error as exc:
         raise MalformedCode(CodeStage.ZLIB, f"not zlib ({exc})") from None
-    protected, payload, signature, header = _parse_cose_sign1(message)
-    alg = header.get(_HEADER_ALG)
-    kid = header.get(_HEADER_KID)
+    try:
+        sign1 = cose.parse_sign1(message)
+    except cose.CoseError as exc:
+        raise MalformedCode(CodeStage.COSE, str(exc)) from None
+    alg = sign1.header.get(cose.HEADER_ALG)
+    kid = sign1.header.get(cose.HEADER_KID)
     if not isinstance(kid, bytes) or len(kid) != 8:
         raise MalformedCode(CodeStage.COSE, "protected header has no 8-byte kid")
     try:
-        claims = cbor2.loads(payload)
+        claims = cbor2.loads(sign1.payload)
     except Exception as exc:
         raise MalformedCode(CodeStage.CLAIMS, f"payload is not CBOR ({exc})") from None
     if not isinstance(claims, dict):
@@ -152,62 +147,7 @@ def decode_code(text: str) -> DecodedCode:
         alg=alg,
         kid=kid.hex(),
         claims=claims,
-        protected=protected,
-        payload=payload,
-        signature=signature,
+        protected=sign1.protected,
+        payload=sign1.payload,
+        signature=sign1.signature,
     )
-
-
-def _parse_cose_sign1(message: bytes) -> tuple[bytes, bytes, bytes, dict[Any, Any]]:
-    try:
-        obj = cbor2.loads(message)
-    except Exception as exc:
-        raise MalformedCode(CodeStage.COSE, f"not CBOR ({exc})") from None
-    if isinstance(obj, cbor2.CBORTag):
-        if obj.tag != _COSE_SIGN1_TAG:
-            raise MalformedCode(CodeStage.COSE, f"CBOR tag {obj.tag} is not COSE_Sign1")
-        obj = obj.value
-    if not (isinstance(obj, list | tuple) and len(obj) == 4):
-        raise MalformedCode(CodeStage.COSE, "COSE_Sign1 must be an array of 4")
-    protected, _unprotected, payload, signature = obj
-    if not all(isinstance(x, bytes) for x in (protected, payload, signature)):
-        raise MalformedCode(CodeStage.COSE, "COSE_Sign1 fields have the wrong types")
-    try:
-        header = cbor2.loads(protected) if protected else {}
-    except Exception:
-        raise MalformedCode(CodeStage.COSE, "protected header is not CBOR") from None
-    if not isinstance(header, dict):
-        raise MalformedCode(CodeStage.COSE, "protected header is not a map")
-    return protected, payload, signature, header
-
-
-def qr_png(text: str, *, scale: int = 4) -> bytes:
-    """The code as a QR symbol (alphanumeric mode, error correction Q) in PNG."""
-    qr = segno.make_qr(text, error="q", boost_error=False)
-    out = io.BytesIO()
-    qr.save(out, kind="png", scale=scale, border=4)
-    return out.getvalue()
-
-
-def read_qr_image(data: bytes) -> str:
-    """The text of the QR code in a PNG or JPEG, or INVALID_ARGUMENT saying why not."""
-    if not data:
-        raise invalid("image", "is required: a PNG or JPEG of the QR code")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise invalid("image", f"is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("PNG", "JPEG"):
-                raise invalid("image", f"is {image.format}; send a PNG or JPEG")
-            image.load()
-            found = zxingcpp.read_barcodes(image, formats=_QR)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise invalid("image", "is not a readable PNG or JPEG") from None
-    texts = [b.text for b in found if b.valid and b.text]
-    if not texts:
-        raise invalid("image", "contains no readable QR code")
-    if len(set(texts)) > 1:
-        raise invalid(
-            "image", f"contains {len(set(texts))} different QR codes; show one"
-        )
-    return texts[0]

@@ -1,4 +1,14 @@
-"""Configuration: a TOML file whose every field has a usable default.
+"""Configuration: TOML files decoded with types, every field with a usable default.
+
+The kernel defines the shared sections (``[database]``, ``[kafka]``, ``[tls]``,
+``[secrets]``, ``[platform]``), the base every service section embeds
+(:class:`ServiceSection`: listen, probe_listen, metrics_listen, max_request_bytes) and the
+loader. Each service declares its own section in ``services/<name>/config.py``; the
+composition root ``services/config.py`` puts them together into the file's schema.
+
+Decoding is msgspec's (``msgspec.convert`` in strict mode over structs that forbid
+unknown fields): a wrong type or an unknown key, in a section or as a section, fails at
+start-up with its path, e.g. ``Expected `int`, got `str` - at `$.issuer.workers```.
 
 Secrets are never values in the file: the file names the files that hold them (the
 database DSN, the key-encryption key, the personal-data key, TLS keys).
@@ -6,18 +16,23 @@ database DSN, the key-encryption key, the personal-data key, TLS keys).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+import msgspec
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.kafka import KafkaSettings
 
 
-@dataclass
-class DatabaseConfig:
+class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A configuration section: typed, keyword-only, unknown keys refused."""
+
+
+class DatabaseConfig(Section):
     """Where PostgreSQL is."""
 
     dsn_file: str = "/run/secrets/certseal/database.dsn"
@@ -29,8 +44,7 @@ class DatabaseConfig:
         return Path(self.dsn_file).read_text().strip()
 
 
-@dataclass
-class KafkaConfig:
+class KafkaConfig(Section):
     """Where the brokers are; SSL means mTLS with the files named."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -52,8 +66,7 @@ class KafkaConfig:
         )
 
 
-@dataclass
-class TlsConfig:
+class TlsConfig(Section):
     """mTLS material: the CA that signs every identity, and this process's own pair."""
 
     ca_file: str = "/run/secrets/certseal/tls/ca.pem"
@@ -61,136 +74,14 @@ class TlsConfig:
     key_file: str = "/run/secrets/certseal/tls/server.key"
 
 
-@dataclass
-class SecretsConfig:
+class SecretsConfig(Section):
     """Files holding 32-byte keys."""
 
     kek_file: str = "/run/secrets/certseal/kek"
     data_key_file: str = "/run/secrets/certseal/data-key"
 
 
-@dataclass
-class IssuerConfig:
-    """The issuer service."""
-
-    listen: str = "127.0.0.1:50051"
-    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
-    probe_listen: str = ""
-    # Worker processes serving gRPC on the listen port (SO_REUSEPORT); the supervising
-    # process then runs the outbox relay, audit sealer and expiry sweep. 0: one process
-    # does everything (on Kubernetes, scale pods instead).
-    workers: int = 0
-    metrics_listen: str = "127.0.0.1:9464"
-    max_batch: int = 1000
-    max_request_bytes: int = 8 * 1024 * 1024
-    presentation_ttl_s: int = 60
-    presentation_max_ttl_s: int = 600
-    expiry_sweep_interval_s: float = 30.0
-    outbox_poll_interval_s: float = 1.0
-    outbox_retention_days: int = 7
-
-
-@dataclass
-class VerifierConfig:
-    """A verifier deployment: one consumer group with its own complete index."""
-
-    group: str = "default"
-    listen: str = "127.0.0.1:50052"
-    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
-    probe_listen: str = ""
-    # Prometheus /metrics ("": none); each group on a host needs its own port
-    metrics_listen: str = ""
-    data_dir: str = "/var/lib/certseal/verifier"
-    # Faust's consumer waits up to this long for data; the embedded broker does not
-    # wake a fetch on new data, so this bounds how stale an answer can be.
-    fetch_max_wait_ms: int = 20
-    session_timeout_s: float = 6.0
-    max_request_bytes: int = 1024 * 1024
-    # Offline trust bundles: how long a counter may rely on one, and how often a new
-    # snapshot is taken when asked (a snapshot scans the whole index).
-    bundle_validity_s: int = 24 * 3600
-    bundle_refresh_s: float = 10.0
-    # Department codes whose counters may verify here; empty: every department.
-    counters: list[str] = field(default_factory=list)
-    # TYPE:DEPARTMENT:FIELD,FIELD rules narrowing the fields a counter sees (see
-    # services.verifier.domain.FieldRights); none: the fields the code carries.
-    field_rights: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SealConfig:
-    """The seal service."""
-
-    listen: str = "127.0.0.1:50053"
-    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
-    probe_listen: str = ""
-    metrics_listen: str = "127.0.0.1:9474"
-    max_request_bytes: int = 64 * 1024 * 1024
-    max_document_bytes: int = 60 * 1024 * 1024
-    # the platform's seal CA: it certifies seal keys and seal makers (EC P-256)
-    ca_cert_file: str = "/run/secrets/certseal/seal-ca/ca.pem"
-    ca_key_file: str = "/run/secrets/certseal/seal-ca/ca.key"
-    vendor_id: str = "certseal"
-
-
-@dataclass
-class FeedConfig:
-    """The event feed."""
-
-    listen: str = "127.0.0.1:50054"
-    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
-    probe_listen: str = ""
-    metrics_listen: str = "127.0.0.1:9484"
-    # Webhooks: CA bundle for the endpoints ("": the system's), and the retry budget
-    # (attempts with exponential backoff) before an event is parked.
-    webhook_ca_file: str = ""
-    webhook_attempts: int = 8
-    webhook_first_delay_s: float = 0.2
-    webhook_max_delay_s: float = 30.0
-
-
-@dataclass
-class ConsoleConfig:
-    """The counter console: an HTTPS page beside the verifier, for clerks and operators.
-
-    It calls the services with the counter's own mTLS identity (``cert_file`` and
-    ``key_file``, common name ``dept:<code>``); the browser sees ``https_cert_file``.
-    """
-
-    listen: str = "127.0.0.1:8443"
-    cert_file: str = "/run/secrets/certseal/counter/tls.crt"
-    key_file: str = "/run/secrets/certseal/counter/tls.key"
-    https_cert_file: str = "/run/secrets/certseal/console/tls.crt"
-    https_key_file: str = "/run/secrets/certseal/console/tls.key"
-    # the first group answers this counter's verifications; the operator page shows all
-    verifier_targets: list[str] = field(default_factory=lambda: ["127.0.0.1:50052"])
-    seal_target: str = "127.0.0.1:50053"
-    # NAME=URL of the Prometheus endpoints whose outbox figures the operator page shows
-    metrics_sources: list[str] = field(
-        default_factory=lambda: [
-            "issuer=http://127.0.0.1:9464/metrics",
-            "seal=http://127.0.0.1:9474/metrics",
-        ]
-    )
-    # the operator page (/operator): off for a console that only clerks reach
-    operator_page: bool = True
-    refresh_s: float = 2.0
-    history: int = 150  # operator snapshots kept for the charts
-    max_upload_bytes: int = 32 * 1024 * 1024
-    # 用证事由 offered in the page (a clerk may also type another)
-    purposes: list[str] = field(
-        default_factory=lambda: [
-            "窗口办事",
-            "身份核验",
-            "资格审查",
-            "交通执法检查",
-            "市场监管检查",
-        ]
-    )
-
-
-@dataclass
-class PlatformConfig:
+class PlatformConfig(Section):
     """The platform operator itself."""
 
     code: str = ""  # its unified social credit code; it owns the presentation key
@@ -198,69 +89,69 @@ class PlatformConfig:
     presentation_suite: str = "es256"
 
 
-@dataclass
-class CliConfig:
-    """What the ``certseal`` CLI presents when it calls the services."""
+class ServiceSection(Section):
+    """What every gRPC service's section has; a service's section embeds it.
 
-    cert_file: str = ""
-    key_file: str = ""
-    issuer_target: str = "127.0.0.1:50051"
-    verifier_target: str = "127.0.0.1:50052"
-    seal_target: str = "127.0.0.1:50053"
-    feed_target: str = "127.0.0.1:50054"
-
-
-@dataclass
-class Config:
-    """The whole configuration."""
-
-    database: DatabaseConfig = field(default_factory=DatabaseConfig)
-    kafka: KafkaConfig = field(default_factory=KafkaConfig)
-    tls: TlsConfig = field(default_factory=TlsConfig)
-    secrets: SecretsConfig = field(default_factory=SecretsConfig)
-    issuer: IssuerConfig = field(default_factory=IssuerConfig)
-    verifier: VerifierConfig = field(default_factory=VerifierConfig)
-    seal: SealConfig = field(default_factory=SealConfig)
-    feed: FeedConfig = field(default_factory=FeedConfig)
-    console: ConsoleConfig = field(default_factory=ConsoleConfig)
-    platform: PlatformConfig = field(default_factory=PlatformConfig)
-    cli: CliConfig = field(default_factory=CliConfig)
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(data) - set(known)
-    if unknown:
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT,
-            f"unknown setting(s) {', '.join(sorted(unknown))} in [{where}]",
-        )
-    values = {}
-    for name, value in data.items():
-        sub = known[name].default_factory
-        if isinstance(value, dict) and callable(sub) and is_dataclass(sub()):
-            values[name] = _build(type(sub()), value, name)
-        else:
-            values[name] = value
-    return cls(**values)
-
-
-def load_config(path: str | Path | Sequence[str | Path] | None) -> Config:
-    """Load ``path`` (defaults for everything it leaves out); None gives all defaults.
-
-    Several files are read in order, a later one's settings replacing an earlier one's
-    setting by setting (a deployment's base file, then an overlay's).
+    A service redeclares a field to give it its own default (its port, its size limit).
     """
-    paths = [] if path is None else [path] if isinstance(path, str | Path) else path
+
+    listen: str = "127.0.0.1:50051"
+    # plaintext gRPC health only, for Kubernetes' native probes ("": none)
+    probe_listen: str = ""
+    # Prometheus /metrics ("": none); each process on a host needs its own port
+    metrics_listen: str = ""
+    # the largest gRPC message this service accepts, in bytes
+    max_request_bytes: int = 4 * 1024 * 1024
+
+
+class OutboxServiceSection(ServiceSection):
+    """A service that publishes through a transactional outbox (issuer, seal)."""
+
+    # how often the relay looks for rows when no notification came, in seconds
+    outbox_poll_interval_s: float = 1.0
+    # how long published rows are kept (to re-seed a broker that lost its data), days
+    outbox_retention_days: int = 7
+
+
+class BaseConfig(Section):
+    """The shared sections of the configuration file; the schema extends it."""
+
+    database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
+    kafka: KafkaConfig = msgspec.field(default_factory=KafkaConfig)
+    tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
+    secrets: SecretsConfig = msgspec.field(default_factory=SecretsConfig)
+    platform: PlatformConfig = msgspec.field(default_factory=PlatformConfig)
+
+
+class SharedSettings(Protocol):
+    """The shared sections, as a process of any service reads them."""
+
+    database: DatabaseConfig
+    kafka: KafkaConfig
+    tls: TlsConfig
+    secrets: SecretsConfig
+    platform: PlatformConfig
+
+
+C = TypeVar("C", bound=BaseConfig)
+
+
+def read_layers(paths: str | Path | Sequence[str | Path] | None) -> dict[str, Any]:
+    """The TOML files in ``paths`` merged: a later file's settings replace an earlier
+    one's setting by setting (a deployment's base file, then an overlay's).
+
+    Raises CertsealError(INVALID_ARGUMENT) naming the file that is missing or not TOML.
+    """
+    files = [] if paths is None else [paths] if isinstance(paths, str | Path) else paths
     data: dict[str, Any] = {}
-    for one in paths:
+    for one in files:
         try:
             loaded = tomllib.loads(Path(one).read_text())
         except FileNotFoundError:
             raise CertsealError(
                 ErrorKind.INVALID_ARGUMENT, f"configuration file {one} does not exist"
             ) from None
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise CertsealError(
                 ErrorKind.INVALID_ARGUMENT, f"configuration file {one}: {exc}"
             ) from None
@@ -269,18 +160,47 @@ def load_config(path: str | Path | Sequence[str | Path] | None) -> Config:
                 data[section] = {**data[section], **value}
             else:
                 data[section] = value
-    config: Config = _build(Config, data, "config")
-    return config
+    return data
 
 
-def dump_config(config: Config) -> str:
-    """The configuration as TOML (strings, numbers and lists only)."""
+def load_config(paths: str | Path | Sequence[str | Path] | None, schema: type[C]) -> C:
+    """Decode the layered files in ``paths`` (None: all defaults) as ``schema``.
+
+    Raises CertsealError(INVALID_ARGUMENT) with the setting's path for a wrong type, an
+    unknown setting or an unknown section, and naming the file for a missing or broken
+    file.
+    """
+    data = read_layers(paths)
+    try:
+        return msgspec.convert(data, schema, strict=True)
+    except msgspec.ValidationError as exc:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT, f"configuration: {_readable(str(exc))}"
+        ) from None
+
+
+def _readable(message: str) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.issuer.workers`" in the words of
+    the TOML file: "[issuer] workers: expected int, got str"."""
+    text, _, where = message.partition(" - at ")
+    path = where.strip("`").removeprefix("$").lstrip(".").split(".") if where else []
+    section = f"[{path[0]}]" if path and path[0] else ""
+    setting = ".".join(path[1:])
+    unknown = re.fullmatch(r"Object contains unknown field `(.+)`", text)
+    if unknown:
+        if not section:
+            return f"unknown section [{unknown[1]}]"
+        return f"unknown setting {unknown[1]} in {section}"
+    text = text[:1].lower() + text[1:].replace("`", "")
+    return f"{section} {setting}: {text}".strip() if section else text
+
+
+def dump_config(config: msgspec.Struct) -> str:
+    """The configuration as TOML (strings, numbers, booleans and lists only)."""
     lines: list[str] = []
-    for section in fields(config):
-        lines.append(f"[{section.name}]")
-        for item in fields(getattr(config, section.name)):
-            value = getattr(getattr(config, section.name), item.name)
-            lines.append(f"{item.name} = {_toml_value(value)}")
+    for section, values in msgspec.to_builtins(config).items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
         lines.append("")
     return "\n".join(lines)
 

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import gmssl_pyx
@@ -308,22 +307,6 @@ def generate_key(suite: Suite) -> GeneratedKey:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         ),
     )
-
-
-def read_secret_file(path: Path, *, length: int = 32, create: bool = False) -> bytes:
-    """Read a binary secret; with ``create``, make a fresh one (mode 0600) if missing."""
-    if create and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(os.urandom(length))
-    data = path.read_bytes()
-    if len(data) != length:
-        raise CertsealError(
-            ErrorKind.FAILED_PRECONDITION,
-            f"secret file {path} must hold exactly {length} bytes, has {len(data)}",
-        )
-    return data
 
 
 class KeyWrapper:

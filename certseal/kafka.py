@@ -1,13 +1,23 @@
-"""Kafka client settings in one place, for the embedded broker and Apache Kafka alike."""
+"""Kafka client settings in one place, for the embedded broker and Apache Kafka alike.
+
+Also owns :func:`ensure_topics`, which creates the platform's topics (as declared in
+:mod:`certseal.events`) through the admin API.
+"""
 
 from __future__ import annotations
 
+import logging
 import ssl
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from certseal.events import TopicSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,3 +72,41 @@ class KafkaSettings:
         args = self.common()
         args.pop("client_id")
         return AIOKafkaAdminClient(**args, client_id=f"{self.client_id}-admin")
+
+
+async def ensure_topics(
+    admin_factory: Callable[[], AIOKafkaAdminClient], specs: Iterable[TopicSpec]
+) -> list[str]:
+    """Create the missing topics; fail when an existing one has fewer partitions.
+
+    ``admin_factory`` is a zero-argument callable returning an unstarted
+    ``AIOKafkaAdminClient`` (so TLS settings stay in one place, :class:`KafkaSettings`).
+    """
+    admin = admin_factory()
+    await admin.start()
+    created: list[str] = []
+    try:
+        existing = set(await admin.list_topics())
+        specs = list(specs)
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(s.name, s.partitions, 1, topic_configs=s.configs())
+                    for s in missing
+                ]
+            )
+            created = [s.name for s in missing]
+        for desc in await admin.describe_topics([s.name for s in specs]):
+            want = next(s for s in specs if s.name == desc["topic"])
+            have = len(desc["partitions"])
+            if have < want.partitions:
+                raise RuntimeError(
+                    f"topic {want.name} has {have} partitions, the platform needs "
+                    f"{want.partitions}"
+                )
+    finally:
+        await admin.close()
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    return created

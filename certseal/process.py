@@ -22,14 +22,11 @@ from typing import Any, Protocol
 
 import grpc
 
-from certseal import db, logs
-from certseal.audit import AuditSealer
-from certseal.background import NotifiedWorker
-from certseal.config import Config, load_config
+from certseal import logs
+from certseal.config import OutboxServiceSection, SharedSettings
 from certseal.errors import CertsealError
 from certseal.events import default_topics
 from certseal.metrics import Metrics
-from certseal.outbox import OutboxRelay
 from certseal.rpc import (
     Health,
     ServiceInterceptor,
@@ -37,6 +34,10 @@ from certseal.rpc import (
     server_credentials,
     start_probe_server,
 )
+from certseal.storage.audit import AuditSealer
+from certseal.storage.outbox import OutboxRelay
+from certseal.storage.pool import create_pool, migrate_service, ping
+from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,23 +55,22 @@ class ServiceProcess:
 
     def __init__(
         self,
-        config: Config,
+        config: SharedSettings,
         *,
-        listen: str,
-        metrics_listen: str,
-        max_request_bytes: int,
-        probe_listen: str = "",
+        section: OutboxServiceSection,
+        listen: str | None = None,
         clock: Clock = utcnow,
         serve: bool = True,
         background: bool = True,
         reuse_port: bool = False,
     ):
         self.config = config
-        self.listen = listen
-        self.metrics_listen = metrics_listen
-        self.probe_listen = probe_listen
+        self.section = section
+        self.listen = listen or section.listen
+        self.metrics_listen = section.metrics_listen
+        self.probe_listen = section.probe_listen
         self.probe_server: grpc.aio.Server | None = None
-        self.max_request_bytes = max_request_bytes
+        self.max_request_bytes = section.max_request_bytes
         self.clock = clock
         self.serve = serve
         self.background = background
@@ -100,10 +100,10 @@ class ServiceProcess:
         """Start; returns the bound gRPC port (0 when not serving)."""
         cfg = self.config
         dsn = cfg.database.dsn()
-        self.pool = await db.create_pool(
+        self.pool = await create_pool(
             dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
         )
-        await db.migrate_service(self.pool, self.name, self.migrations)
+        await migrate_service(self.pool, self.name, self.migrations)
         await self.prepare()
         kafka = cfg.kafka.settings(f"certseal-{self.name}")
         self.kafka = kafka
@@ -111,8 +111,8 @@ class ServiceProcess:
             dsn=dsn,
             producer_factory=lambda: kafka.producer(max_batch_size=512 * 1024),
             metrics=self.metrics,
-            poll_interval_s=cfg.issuer.outbox_poll_interval_s,
-            retention=dt.timedelta(days=cfg.issuer.outbox_retention_days),
+            poll_interval_s=self.section.outbox_poll_interval_s,
+            retention=dt.timedelta(days=self.section.outbox_retention_days),
         )
         self.sealer = AuditSealer(dsn=dsn, metrics=self.metrics)
         if self.background:
@@ -158,7 +158,7 @@ class ServiceProcess:
             ok = True
             try:
                 async with asyncio.timeout(3):
-                    await self.pool.fetchval("select 1")
+                    await ping(self.pool)
                     admin = self.kafka.admin()
                     await admin.start()
                     try:
@@ -199,8 +199,15 @@ class Runnable(Protocol):
         """Stop serving."""
 
 
-def run_main(prog: str, make_app: Callable[[Config], Runnable]) -> None:
+def run_main(
+    prog: str,
+    make_app: Callable[[Any], Runnable],
+    load: Callable[[Sequence[str]], SharedSettings],
+) -> None:
     """``python -m <prog> --config FILE``: run one process until SIGTERM/SIGINT.
+
+    ``load`` decodes the layered ``--config`` files (the composition root's schema);
+    ``make_app`` builds the process from what it returns.
 
     A configuration that does not load, or a port already taken, ends it with a one-line
     error and exit status 1, not a traceback.
@@ -218,7 +225,7 @@ def run_main(prog: str, make_app: Callable[[Config], Runnable]) -> None:
 
     async def run() -> str:
         try:
-            app = make_app(load_config(args.config))
+            app = make_app(load(args.config))
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -228,7 +228,7 @@ def code_topics() -> dict[str, Any]:
 
 def _partitions() -> int:
     config = ROOT / "deploy" / "k8s" / "base" / "config.toml"
-    from certseal.config import load_config
+    from services.config import load as load_config
 
     return load_config(config).kafka.topic_partitions
 
@@ -288,8 +288,8 @@ def _port(listen: str) -> int:
 
 def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
     """The mounted configuration loads, and its ports are the containers' and Services'."""
-    from certseal.config import load_config
     from certseal.errors import CertsealError
+    from services.config import load as load_config
 
     files = _configmap_files(objects)
     if "config.toml" not in files:

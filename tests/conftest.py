@@ -18,11 +18,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal import identifiers
-from certseal.config import Config
-from certseal.devstack import EmbeddedStack, free_port
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2, verifier_pb2_grpc
+from services.config import Config
+from services.devstack import DevStack, free_port
 from services.issuer.app import IssuerApp
 
 
@@ -36,20 +36,22 @@ def fresh_uscc() -> str:
 @pytest.fixture(scope="session")
 async def stack(
     tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[EmbeddedStack]:
-    embedded = EmbeddedStack(tmp_path_factory.mktemp("stack"), topic_partitions=4)
+) -> AsyncIterator[DevStack]:
+    embedded = DevStack(tmp_path_factory.mktemp("stack"), topic_partitions=4)
     await embedded.start()
     yield embedded
     embedded.stop()
 
 
 @pytest.fixture(scope="session")
-def config(stack: EmbeddedStack) -> Config:
+def config(stack: DevStack) -> Config:
     cfg = stack.config
     cfg.issuer.metrics_listen = ""
     cfg.seal.metrics_listen = ""
     cfg.feed.metrics_listen = ""
     cfg.issuer.outbox_poll_interval_s = 0.5
+    cfg.seal.outbox_poll_interval_s = 0.5
+    cfg.feed.outbox_poll_interval_s = 0.5
     return cfg
 
 
@@ -71,7 +73,7 @@ class Clients:
 
 
 @pytest.fixture(scope="session")
-def connect(stack: EmbeddedStack, issuer: IssuerApp):
+def connect(stack: DevStack, issuer: IssuerApp):
     channels: list[grpc.aio.Channel] = []
 
     def _connect(identity: str) -> Clients:
@@ -182,7 +184,7 @@ def issue_request(
 class EventWatcher:
     """Reads a topic from the beginning into memory, for assertions on published events."""
 
-    def __init__(self, stack: EmbeddedStack, topic: str):
+    def __init__(self, stack: DevStack, topic: str):
         self._consumer = stack.config.kafka.settings("certseal-tests").consumer(
             topic, auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=20
         )
@@ -232,7 +234,7 @@ async def run_certseal(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "certseal",
+        "services",
         "--config",
         str(config_file),
         *args,

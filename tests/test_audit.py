@@ -1,22 +1,25 @@
 """The audit trail is hash-chained; edits, deletions and truncation are detected."""
 
 import asyncio
+import datetime as dt
 import secrets
 
 import asyncpg
 
-from certseal import cli, db
-from certseal.audit import AuditEntry, AuditSealer, verify_chain, write_audit
+from certseal.audit import GENESIS, AuditEntry, canonical, chain_hash
 from certseal.config import dump_config
 from certseal.metrics import Metrics
+from certseal.storage.audit import AuditSealer, verify_chain, write_audit
+from certseal.storage.pool import connect, create_pool
 from certseal.timestamps import utcnow
+from services import cli
 from services.issuer.storage import migrate_all
 
 
 async def seal_all(dsn: str) -> None:
     """Seal deterministically (safe beside the running sealer: the head row serialises)."""
     sealer = AuditSealer(dsn=dsn, metrics=Metrics())
-    conn = await db.connect(dsn)
+    conn = await connect(dsn)
     try:
         while await sealer.work_once(conn):
             pass
@@ -32,7 +35,7 @@ async def fresh_database(config) -> str:
     await conn.execute(f"create database {name}")
     await conn.close()
     new_dsn = dsn.replace("/certseal?", f"/{name}?")
-    pool = await db.create_pool(new_dsn, min_size=1, max_size=2)
+    pool = await create_pool(new_dsn, min_size=1, max_size=2)
     await migrate_all(pool)
     await write_audit(
         pool,
@@ -58,7 +61,7 @@ async def test_chain_of_the_running_issuer_verifies(issuer, dept, config):
 
 async def test_edit_delete_and_truncation_are_detected(config):
     dsn = await fresh_database(config)
-    conn = await db.connect(dsn)
+    conn = await connect(dsn)
     try:
         assert (await verify_chain(conn)).ok
         cases = [
@@ -105,7 +108,7 @@ async def test_cli_audit_verify_exit_codes(config, tmp_path, capsys):
         == 0
     )
     assert "10 rows checked, 0 not sealed yet: chain intact" in capsys.readouterr().out
-    conn = await db.connect(dsn)
+    conn = await connect(dsn)
     await conn.execute("update audit_log set subject = 'forged' where seq = 3")
     await conn.close()
     assert (
@@ -116,3 +119,38 @@ async def test_cli_audit_verify_exit_codes(config, tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "TAMPERED: row seq 3" in out and "chain BROKEN" in out
+
+
+def test_canonical_takes_a_plain_mapping_and_is_stable():
+    at = dt.datetime(2026, 11, 22, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    row = {
+        "id": 7,
+        "occurred_at": at,
+        "actor": "operator:admin",
+        "action": "test.action",
+        "subject": "s7",
+        "outcome": "ok",
+        "details": {"b": 2, "a": "é"},
+        "request_id": "r1",
+    }
+    same_instant_in_utc = {**row, "occurred_at": at.astimezone(dt.UTC)}
+    assert canonical(row, 3) == canonical(same_instant_in_utc, 3)
+    expected = (
+        '{"action":"test.action","actor":"operator:admin","details":{"a":"é","b":2},'
+        '"id":7,"occurred_at":"2026-11-22T10:00:00+00:00","outcome":"ok",'
+        '"request_id":"r1","seq":3,"subject":"s7"}'
+    )
+    assert canonical(row, 3) == expected.encode()
+    assert canonical(row, 4) != canonical(row, 3)
+    assert chain_hash(GENESIS, row, 3) != chain_hash(bytes([1]) * 32, row, 3)
+
+
+async def test_chain_hash_of_a_plain_dict_matches_the_sealed_row(config):
+    dsn = await fresh_database(config)
+    conn = await connect(dsn)
+    try:
+        first = await conn.fetchrow("select * from audit_log where seq = 1")
+    finally:
+        await conn.close()
+    assert bytes(first["prev_hash"]) == GENESIS
+    assert chain_hash(GENESIS, dict(first.items()), 1) == bytes(first["hash"])

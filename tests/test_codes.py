@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from certseal import codes
+from certseal import codes, qr
 from certseal.crypto import SoftwareSigner, Suite, generate_key
 
 CLAIMS = {
@@ -119,6 +119,13 @@ async def test_qr_is_alphanumeric_q():
     import segno
 
     text = await codes.encode_code(codes.LICENCE_CODE_PREFIX, CLAIMS, signer(Suite.SM2))
-    qr = segno.make_qr(text, error="q", boost_error=False)
-    assert qr.mode == "alphanumeric" and qr.error == "Q"
-    assert codes.qr_png(text).startswith(b"\x89PNG")
+    symbol = segno.make_qr(text, error="q", boost_error=False)
+    assert symbol.mode == "alphanumeric" and symbol.error == "Q"
+    assert qr.qr_png(text).startswith(b"\x89PNG")
+
+
+async def test_a_rendered_qr_reads_back_to_the_same_code():
+    text = await codes.encode_code(
+        codes.LICENCE_CODE_PREFIX, CLAIMS, signer(Suite.ED25519)
+    )
+    assert qr.read_qr_image(qr.qr_png(text)) == text

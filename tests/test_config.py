@@ -2,8 +2,8 @@
 
 import pytest
 
-from certseal.config import load_config
 from certseal.errors import CertsealError
+from services.config import load as load_config
 
 
 def test_later_files_replace_settings_one_by_one(tmp_path):
@@ -21,9 +21,7 @@ def test_later_files_replace_settings_one_by_one(tmp_path):
 def test_errors_name_the_file_or_setting(tmp_path):
     typo = tmp_path / "typo.toml"
     typo.write_text('[console]\nlisen = "x"\n')
-    with pytest.raises(
-        CertsealError, match=r"unknown setting\(s\) lisen in \[console\]"
-    ):
+    with pytest.raises(CertsealError, match=r"unknown setting lisen in \[console\]"):
         load_config(typo)
     with pytest.raises(CertsealError, match="does not exist"):
         load_config([typo.parent / "missing.toml"])
@@ -47,3 +45,48 @@ def test_a_service_given_a_bad_configuration_says_so_in_one_line(service, tmp_pa
     assert done.returncode == 1
     assert f"{service}: error: configuration file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[issuer]\nworkers = "three"\n', r"\[issuer\] workers: expected int, got str"),
+        ("[isuer]\nworkers = 3\n", r"unknown section \[isuer\]"),
+        ('[verifier]\ncounters = "x"\n', r"\[verifier\] counters: expected array"),
+        ("[kafka]\ntopic_partitions = 1.5\n", r"\[kafka\] topic_partitions"),
+        ("database = 3\n", r"database.*expected object, got int"),
+        ('[seal]\nlisten = "x"\nbogus = 1\n', r"unknown setting bogus in \[seal\]"),
+    ],
+)
+def test_a_wrong_type_or_unknown_key_is_named(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(CertsealError, match=message) as raised:
+        load_config(path)
+    assert raised.value.kind.value == "INVALID_ARGUMENT"
+
+
+def test_every_service_section_embeds_the_shared_one():
+    from certseal.config import ServiceSection
+
+    cfg = load_config(None)
+    for name in ("issuer", "verifier", "seal", "feed"):
+        section = getattr(cfg, name)
+        assert isinstance(section, ServiceSection), name
+        assert section.listen.startswith("127.0.0.1:5005"), name
+    assert cfg.verifier.max_request_bytes == 1024 * 1024
+    assert cfg.seal.max_request_bytes == 64 * 1024 * 1024
+
+
+def test_the_cli_layers_config_files_setting_by_setting(tmp_path, capsys):
+    from services.cli import main
+
+    base = tmp_path / "base.toml"
+    base.write_text('[tls]\nca_file = "/nonexistent/ca.pem"\n')
+    overlay = tmp_path / "overlay.toml"
+    overlay.write_text('[tls]\ncert_file = "x"\n[issuer]\nworkers = "three"\n')
+    status = main(
+        ["--config", str(base), "--config", str(overlay), "dev", "identity", "x"]
+    )
+    assert status == 2
+    assert "[issuer] workers: expected int, got str" in capsys.readouterr().err

@@ -23,13 +23,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 from playwright.async_api import Page, async_playwright, expect
 
-from certseal import codes
 from certseal.config import dump_config
-from certseal.devstack import free_port
+from certseal.qr import qr_png
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.console.app import ConsoleApp
+from services.devstack import free_port
 from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
 from tests.conftest import (
@@ -241,7 +241,7 @@ async def test_an_uploaded_qr_image_is_verified(page, platform, tmp_path):
     identifier, code = await licence_and_code(platform["open"])
     await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
     image = tmp_path / "code.png"
-    image.write_bytes(codes.qr_png(code))
+    image.write_bytes(qr_png(code))
     await choose_purpose(page)
     await page.set_input_files("#upload", str(image))
     await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
@@ -436,7 +436,7 @@ async def test_the_camera_scans_a_code(platform, tmp_path):
     identifier, code = await licence_and_code(platform["open"])
     await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
     video = tmp_path / "camera.y4m"
-    video.write_bytes(y4m(codes.qr_png(code, scale=6)))
+    video.write_bytes(y4m(qr_png(code, scale=6)))
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -12,11 +12,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal.config import dump_config
-from certseal.devstack import free_port
 from certseal.events import LICENCE_EVENTS
 from certseal.rpc import secure_channel
 from certseal.v1 import events_pb2, issuer_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
+from services.devstack import free_port
 from tests.conftest import EventWatcher, issue_request
 
 pytestmark = pytest.mark.fault
@@ -195,7 +195,7 @@ async def test_issuer_killed_mid_load_loses_nothing(
 
 
 async def test_relay_survives_losing_its_database_session(stack, dept, issuer):
-    from certseal.outbox import OutboxRelay
+    from certseal.storage.outbox import OutboxRelay
 
     lock = OutboxRelay.lock_id
     terminated = await issuer.pool.fetchval(

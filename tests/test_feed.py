@@ -182,7 +182,7 @@ async def test_events_tail_prints_a_readable_stream(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "certseal",
+        "services",
         "--config",
         str(config_file),
         "events",
@@ -362,31 +362,36 @@ async def test_failing_webhook_parks_then_replays(
 async def test_licence_used_events_reach_the_issuing_departments_integrator(
     stack, operator, connect, channel_as
 ):
-    """A verifier publishes licence.used without CloudEvents headers (Faust); the feed
-    derives them, with the licence's issuing authority as the source."""
+    """A verifier publishes licence.used with its CloudEvents envelope, the licence's
+    issuing authority as the source; the feed delivers it as published."""
     import datetime as dt
 
-    from certseal.events import LICENCE_USAGE
-    from certseal.timestamps import ts
     from certseal.v1 import events_pb2
+    from services.verifier.domain import Verdict, parse_code
+    from services.verifier.events import kafka_headers, licence_used
 
     dept = await make_department(operator, connect)
     licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    used = events_pb2.LicenceUsedEvent(
-        event_id="used-1-" + licence.lineage[-6:],
-        type="licence.used",
-        lineage=licence.lineage,
-        identifier=licence.identifier,
-        verdict="VALID",
+    text = (
+        await dept.clients.issuer.GetLicenceCode(
+            ipb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    record = licence_used(
+        parse_code(text),
+        Verdict.VALID,
         counter="dept:11440300COUNTER01",
         purpose="窗口办事",
-        occurred_at=ts(dt.datetime.now(dt.UTC)),
+        group="feed-test",
+        now=dt.datetime.now(dt.UTC),
+        event_id="used-1-" + licence.lineage[-6:],
     )
+    used = events_pb2.LicenceUsedEvent.FromString(record.value)
     producer = stack.config.kafka.settings("certseal-tests").producer()
     await producer.start()
     try:
         await producer.send_and_wait(
-            LICENCE_USAGE, used.SerializeToString(), key=licence.lineage.encode()
+            record.topic, record.value, key=record.key, headers=kafka_headers(record)
         )
     finally:
         await producer.stop()

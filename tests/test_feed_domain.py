@@ -80,3 +80,35 @@ def test_entitlements_as_kafka_acls():
     )
     limited = kafka_user_manifest(narrow)
     assert "type: topic" not in limited and "uses the event feed" in limited
+
+
+async def test_a_headerless_licence_used_record_from_an_older_verifier_gets_the_same_envelope():
+    """Verifiers before 0.2 published licence.used without headers; those records stay
+    on the usage topic for 180 days and must reach integrators after an upgrade with
+    exactly the envelope a current verifier writes."""
+    import datetime as dt
+
+    from certseal.events import LICENCE_USAGE
+    from services.feed.events import event_meta, record_headers
+    from services.verifier.domain import Verdict, parse_code
+    from services.verifier.events import kafka_headers, licence_used
+    from tests.test_verifier_domain import licence_code, signer
+
+    code = parse_code(await licence_code(signer()))
+    record = licence_used(
+        code,
+        Verdict.VALID,
+        counter="dept:11440300COUNTER01",
+        purpose="窗口办事",
+        group="g",
+        now=dt.datetime(2026, 11, 30, 8, 0, 0, 123000, tzinfo=dt.UTC),
+        event_id="used-legacy-1",
+    )
+    current = record_headers(LICENCE_USAGE, kafka_headers(record), record.value)
+    legacy = record_headers(LICENCE_USAGE, None, record.value)
+    assert legacy == current == record.headers
+    meta = event_meta(LICENCE_USAGE, legacy, record.value)
+    assert meta is not None and meta.event_type == "licence.used"
+    # a value that is not a LicenceUsedEvent gets no invented envelope
+    assert record_headers(LICENCE_USAGE, None, b"\xff\xff") == {}
+    assert event_meta(LICENCE_USAGE, {}, b"\xff\xff") is None

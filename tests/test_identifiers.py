@@ -1,6 +1,5 @@
 import pytest
 
-from certseal import cli
 from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import (
     CheckCharacterError,
@@ -11,6 +10,7 @@ from certseal.identifiers import (
     validate_type_code,
     validate_uscc,
 )
+from services import cli
 
 GOOD = "1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.ABC123.001.E"
 

@@ -493,8 +493,8 @@ async def test_malformed_input_matrix(dept, operator):
 
 
 async def test_cli_prints_the_same_message(tmp_path, config, issuer, capsys):
-    from certseal import cli
     from certseal.config import dump_config
+    from services import cli
 
     config.cli.issuer_target = f"localhost:{issuer.port}"
     path = tmp_path / "config.toml"
@@ -602,8 +602,8 @@ async def test_private_keys_are_encrypted_at_rest(issuer, dept):
 
 
 async def test_cli_licence_commands(tmp_path, config, issuer, dept, capsys):
-    from certseal import cli
     from certseal.config import dump_config
+    from services import cli
 
     config.cli.issuer_target = f"localhost:{issuer.port}"
     path = tmp_path / "config.toml"

@@ -8,7 +8,7 @@ import pytest
 from certseal.errors import CertsealError, ErrorKind
 from certseal.rpc import Caller
 from services.issuer.domain import TRANSITIONS, Action, Holder, Status
-from services.issuer.service import IssueInput
+from services.issuer.service.issuance import IssueInput
 from tests.conftest import make_department
 
 

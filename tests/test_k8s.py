@@ -30,8 +30,8 @@ def test_every_overlay_passes(rendered):
 
 
 def test_the_manifests_carry_the_codes_topics_and_ports(rendered):
-    from certseal.config import Config
     from certseal.events import default_topics
+    from services.config import Config
 
     prod = rendered["prod"]
     declared = {
@@ -61,7 +61,7 @@ def test_the_manifests_carry_the_codes_topics_and_ports(rendered):
 
 
 def test_verifier_group_topics_are_the_ones_faust_uses(rendered, tmp_path):
-    from certseal.config import Config
+    from services.config import Config
 
     cfg = Config()
     cfg.verifier.group = "gz"
@@ -180,7 +180,7 @@ def test_ports_and_secrets_must_match(rendered):
         config["config.toml"] += "\n[consol]\nlisten = 'x'\n"
 
     assert any(
-        "unknown setting(s) consol in [config]" in p
+        "unknown section [consol]" in p
         for p in broken(rendered["dev"], unknown_setting)
     )
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from certseal import db
-from certseal.crypto import KeyWrapper, read_secret_file
+from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError
+from certseal.secretfiles import read_secret_file
+from certseal.storage.pool import connect, create_pool, migrate_service
 from services.feed.app import FeedApp
 from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
@@ -20,7 +21,7 @@ from tests.conftest import run_certseal
 async def own_database(config, tmp_path):
     """A database of its own (re-wrapping the session's would break its issuer)."""
     name = f"kek_{secrets.token_hex(4)}"
-    admin = await db.connect(config.database.dsn())
+    admin = await connect(config.database.dsn())
     try:
         await admin.execute(f"create database {name}")
     finally:
@@ -38,9 +39,9 @@ async def test_every_wrapped_key_moves_to_the_new_kek(own_database, tmp_path):
     issuer = IssuerApp(cfg, serve=False, background=False)
     await issuer.start()
     await issuer.stop()
-    pool = await db.create_pool(cfg.database.dsn(), min_size=1, max_size=2)
-    await db.migrate_service(pool, "seal", SealApp.migrations)
-    await db.migrate_service(pool, "feed", FeedApp.migrations)
+    pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
+    await migrate_service(pool, "seal", SealApp.migrations)
+    await migrate_service(pool, "feed", FeedApp.migrations)
     old = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
     secret = secrets.token_bytes(32)
     async with pool.acquire() as conn:

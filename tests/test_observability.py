@@ -1,7 +1,9 @@
 """Metrics, structured logs with the request id."""
 
+import asyncio
 import json
 import logging
+import time
 
 from prometheus_client import generate_latest
 
@@ -10,17 +12,44 @@ from tests.conftest import issue_request
 
 
 async def test_rpc_and_outbox_metrics(issuer, dept):
+    """Each figure moves by what one IssueLicence does (names alone exist from start)."""
+    registry = issuer.metrics.registry
+
+    def value(name: str, **labels: str) -> float:
+        return registry.get_sample_value(name, labels) or 0.0
+
+    def figures() -> dict[str, float]:
+        return {
+            "requests": value(
+                "certseal_rpc_requests_total", code="OK", method="IssueLicence"
+            ),
+            "latencies": value(
+                "certseal_rpc_latency_seconds_count", method="IssueLicence"
+            ),
+            "published": value("certseal_outbox_published_events_total"),
+            "observed": value("certseal_outbox_commit_to_publish_seconds_count"),
+            "sealed": value("certseal_audit_sealed_rows_total"),
+        }
+
+    before = figures()
     await dept.clients.issuer.IssueLicence(issue_request(dept))
-    text = generate_latest(issuer.metrics.registry).decode()
-    assert 'certseal_rpc_requests_total{code="OK",method="IssueLicence"}' in text
-    assert "certseal_rpc_latency_seconds_bucket" in text
-    for name in (
-        "certseal_outbox_backlog",
-        "certseal_outbox_relay_lag_seconds",
-        "certseal_outbox_commit_to_publish_seconds_count",
-        "certseal_audit_sealed_rows_total",
+    after = figures()
+    assert after["requests"] - before["requests"] == 1
+    assert after["latencies"] - before["latencies"] == 1
+    deadline = time.monotonic() + 30
+    while (
+        after["published"] == before["published"] or after["sealed"] == before["sealed"]
     ):
-        assert name in text
+        assert time.monotonic() < deadline, ("the relay or the sealer never ran", after)
+        await asyncio.sleep(0.05)
+        after = figures()
+    # every published event had its commit-to-publish time observed, once
+    assert (
+        after["observed"] - before["observed"]
+        == after["published"] - before["published"]
+    )
+    text = generate_latest(registry).decode()
+    assert 'certseal_rpc_requests_total{code="OK",method="IssueLicence"}' in text
 
 
 def test_json_logs_carry_the_request_id():

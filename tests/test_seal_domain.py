@@ -266,7 +266,7 @@ def test_generated_seal_picture():
 
 
 async def test_seal_inspect_prints_every_field(pki, tmp_path, capsys):
-    from certseal import cli
+    from services import cli
 
     signature = await sealed(pki, Suite.SM2)
     path = tmp_path / "doc.ses"

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from certseal import db
-from certseal.crypto import KeyWrapper, Suite, read_secret_file
+from certseal.crypto import KeyWrapper, Suite
 from certseal.devpki import DevCA
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import SEAL_EVENTS
 from certseal.rpc import Caller
+from certseal.secretfiles import read_secret_file
+from certseal.storage.pool import create_pool
 from certseal.v1 import events_pb2
 from services.seal.domain import SealVerdict
 from services.seal.service import RegisterSealInput, SealCa, SealService
@@ -35,7 +36,7 @@ class FixedClock:
 @pytest.fixture(scope="module")
 async def seal_store(config, issuer):
     # the session's issuer runs the outbox relay, which publishes the seal events too
-    pool = await db.create_pool(config.database.dsn(), min_size=1, max_size=4)
+    pool = await create_pool(config.database.dsn(), min_size=1, max_size=4)
     await migrate_all(pool)
     yield SealStore(pool)
     await pool.close()

@@ -15,14 +15,16 @@ from services.verifier.bundle import (
     BundleSigner,
     ListedLicence,
     Snapshot,
-    SnapshotStore,
     open_bundle,
     payload,
-    read_bundle_file,
     verify_offline,
-    write_bundle_file,
 )
 from services.verifier.domain import Verdict
+from services.verifier.storage import (
+    SnapshotStore,
+    read_bundle_file,
+    write_bundle_file,
+)
 from tests.test_verifier_domain import (
     DEPT,
     LID,
@@ -221,7 +223,7 @@ def test_snapshot_store_keeps_the_newest(tmp_path, key):
 
 
 def test_cli_tells_scanned_text_from_an_image_path(tmp_path):
-    from certseal.cli import _is_file
+    from services.verifier.cli import is_file as _is_file
 
     photo = tmp_path / "scan.jpg"
     photo.write_bytes(b"jpeg")

@@ -115,7 +115,7 @@ def test_bad_events_are_reported(data):
 
 
 def test_an_index_from_another_cluster_is_dropped(tmp_path):
-    from services.verifier.app import prepare_data_dir
+    from services.verifier.storage import prepare_data_dir
 
     folder = tmp_path / "group"
     assert prepare_data_dir(folder, "cluster-a") is False  # first start
@@ -166,7 +166,7 @@ def test_accepted_presentations_are_remembered_until_they_expire():
 
 
 def test_lag_counts_published_but_unapplied_events():
-    from services.verifier.app import Freshness
+    from services.verifier.index import Freshness
 
     freshness = Freshness(applied={("t", 0): 9, ("t", 1): 4})
     freshness.measure_lag({("t", 0): 10, ("t", 1): 10, ("t", 2): 3})

@@ -1,7 +1,8 @@
 """``python -m services.console --config FILE``: serve the counter console."""
 
 from certseal.process import run_main
+from services.config import load
 from services.console.app import ConsoleApp
 
 if __name__ == "__main__":
-    run_main("services.console", ConsoleApp)
+    run_main("services.console", ConsoleApp, load)

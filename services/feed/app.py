@@ -1,4 +1,5 @@
-"""Wiring of the event-feed process."""
+"""Wiring of the event-feed process: store, webhook engine and dispatcher, service,
+the EventFeed and EventFeedAdmin servicers."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from pathlib import Path
 
 import grpc
 
-from certseal.config import Config
-from certseal.crypto import KeyWrapper, read_secret_file
+from certseal.crypto import KeyWrapper
 from certseal.process import ServiceProcess
+from certseal.secretfiles import read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import feed_pb2, feed_pb2_grpc
-from services.feed.service import MIGRATIONS, FeedService
+from services.feed.config import FeedSettings
+from services.feed.service import FeedService
 from services.feed.servicer import EventFeedAdminServicer, EventFeedServicer
-from services.feed.webhooks import RetryPolicy, WebhookDispatcher, WebhookRegistry
+from services.feed.storage import MIGRATIONS, FeedStore
+from services.feed.webhooks import RetryPolicy, WebhookDispatcher, WebhookEngine
 
 EVENT_FEED = feed_pb2.DESCRIPTOR.services_by_name["EventFeed"].full_name
 EVENT_FEED_ADMIN = feed_pb2.DESCRIPTOR.services_by_name["EventFeedAdmin"].full_name
@@ -31,40 +34,48 @@ class FeedApp(ServiceProcess):
         EVENT_FEED_ADMIN: {"operator"},
     }
     migrations = MIGRATIONS
+    config: FeedSettings
 
     def __init__(
-        self, config: Config, *, clock: Clock = utcnow, listen: str | None = None
+        self, config: FeedSettings, *, clock: Clock = utcnow, listen: str | None = None
     ):
         super().__init__(
             config,
-            listen=listen or config.feed.listen,
-            metrics_listen=config.feed.metrics_listen,
-            probe_listen=config.feed.probe_listen,
-            max_request_bytes=1024 * 1024,
+            section=config.feed,
+            listen=listen,
             clock=clock,
         )
 
     async def prepare(self) -> None:
-        """The feed service and the webhooks."""
+        """The store, the webhook engine, the service; the webhook dispatcher."""
         cfg = self.config
         kafka = cfg.kafka.settings("certseal-feed")
-        self.service = FeedService(pool=self.pool, kafka=kafka, clock=self.clock)
-        context = ssl.create_default_context(cafile=cfg.feed.webhook_ca_file or None)
-        self.webhooks = WebhookRegistry(
-            pool=self.pool,
+        self.store = FeedStore(self.pool)
+        self.webhooks = WebhookEngine(
             kafka=kafka,
-            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file))),
-            entitlements=self.service.entitlement,
-            ssl_context=context,
+            ssl_context=ssl.create_default_context(
+                cafile=cfg.feed.webhook_ca_file or None
+            ),
             retry=RetryPolicy(
                 cfg.feed.webhook_attempts,
                 cfg.feed.webhook_first_delay_s,
                 cfg.feed.webhook_max_delay_s,
             ),
         )
+        self.service = FeedService(
+            store=self.store,
+            kafka=kafka,
+            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file))),
+            webhooks=self.webhooks,
+            clock=self.clock,
+        )
+        # Every replica runs the dispatcher: the webhooks' consumer groups share the
+        # partitions among them, so it is not a leader-elected worker.
         self._dispatch_stop = asyncio.Event()
         self._dispatcher = asyncio.create_task(
-            WebhookDispatcher(self.webhooks).run(self._dispatch_stop)
+            WebhookDispatcher(directory=self.service, engine=self.webhooks).run(
+                self._dispatch_stop
+            )
         )
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -80,5 +91,5 @@ class FeedApp(ServiceProcess):
             EventFeedServicer(service=self.service), server
         )
         feed_pb2_grpc.add_EventFeedAdminServicer_to_server(
-            EventFeedAdminServicer(service=self.service, webhooks=self.webhooks), server
+            EventFeedAdminServicer(service=self.service), server
         )

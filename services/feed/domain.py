@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from certseal.errors import invalid
 
 TOKEN_VERSION = 1
+#: the CloudEvents ``type`` of every platform event starts with this
+TYPE_PREFIX = "cn.gov.certseal."
+#: and its ``source`` with this, followed by the department's code (USCC)
+SOURCE_PREFIX = "/departments/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,53 @@ class Filter:
                 or _matches(self.licence_types, event.licence_type)
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """An event on its way to a subscriber: the token of the positions after it, the
+    record's topic, key (the lineage or seal id) and protobuf value, and its CloudEvents
+    headers (``ce_id``, ``ce_type``, ``ce_source``, ``ce_time``, ...)."""
+
+    token: str
+    topic: str
+    key: str
+    value: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A registered endpoint: its integrator's entitlement applies, then ``filter``;
+    ``secret`` is the HMAC-SHA256 key its deliveries are signed with."""
+
+    name: str
+    integrator: str
+    url: str
+    filter: Filter
+    secret: bytes
+
+    def __repr__(self) -> str:
+        return f"Webhook(name={self.name}, url={self.url})"
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedDelivery:
+    """An event a webhook could not take within its retry budget.
+
+    ``headers`` are the event's CloudEvents headers plus ``webhook``, ``reason`` (the
+    last failure, e.g. ``HTTP 503``), and ``topic``, ``partition`` and ``offset`` of
+    the original record; ``value`` is the event's protobuf.
+    """
+
+    dead_letter_offset: int
+    headers: dict[str, str]
+    value: bytes
+
+
+def short_type(ce_type: str) -> str:
+    """``licence.issued`` for ``cn.gov.certseal.licence.issued``."""
+    return ce_type.removeprefix(TYPE_PREFIX)
 
 
 Positions = Mapping[tuple[str, int], int]

@@ -1,142 +1,70 @@
-"""The event feed: entitlements in PostgreSQL, events from Kafka, position tokens.
+"""The event feed's use cases: subscriptions, entitlements and webhooks.
 
 Each subscription is its own consumer outside any group, assigned every partition of
 the feed's topics and positioned from the subscriber's start (earliest, latest, or a
 token). Every event advances the positions; an event the integrator is entitled to and
 asked for is delivered with the token of the positions after it.
+
+Operators set entitlements and register webhooks (both audited), list a webhook's
+parked deliveries and replay them; the deliveries themselves run in
+:mod:`services.feed.webhooks`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import re
+from collections.abc import AsyncIterator
 
-import asyncpg
 from aiokafka import TopicPartition
-from google.protobuf.message import DecodeError
 
-from certseal.audit import AuditEntry, write_audit
+from certseal.audit import AuditEntry
+from certseal.crypto import KeyWrapper
 from certseal.errors import denied, invalid, not_found
-from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, SEAL_EVENTS, TRUST_EVENTS
-from certseal.identifiers import LICENCE_OID_PREFIX
 from certseal.kafka import KafkaSettings
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
-from certseal.v1 import events_pb2
 from services.feed.domain import (
+    Delivered,
     Entitlement,
-    EventMeta,
     Filter,
+    ParkedDelivery,
+    Webhook,
     decode_token,
     encode_token,
 )
+from services.feed.events import FEED_TOPICS, event_meta, record_headers
+from services.feed.storage import FeedStore, WebhookRow
+from services.feed.webhooks import WebhookEngine
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS, LICENCE_USAGE)
-_TYPE_PREFIX = "cn.gov.certseal."
-_SOURCE_PREFIX = "/departments/"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """An event on its way to a subscriber."""
-
-    token: str
-    topic: str
-    key: str
-    value: bytes
-    headers: dict[str, str]
-
-
-def record_headers(
-    topic: str, raw: Sequence[tuple[str, bytes]] | None, value: bytes
-) -> dict[str, str]:
-    """A record's CloudEvents headers.
-
-    ``licence.used`` records come from the verifiers' Faust producers without them; they
-    are derived from the event (the source is the licence's issuing authority, taken
-    from its lineage).
-    """
-    headers = {k: v.decode(errors="replace") for k, v in raw or ()}
-    if topic != LICENCE_USAGE or "ce_type" in headers:
-        return headers
-    try:
-        used = events_pb2.LicenceUsedEvent.FromString(value)
-        _type_code, authority, _serial = used.lineage.removeprefix(
-            LICENCE_OID_PREFIX
-        ).split(".")
-    except (DecodeError, ValueError):
-        return headers
-    return {
-        "ce_specversion": "1.0",
-        "ce_id": used.event_id,
-        "ce_type": f"{_TYPE_PREFIX}licence.used",
-        "ce_source": f"{_SOURCE_PREFIX}{authority}",
-        "ce_subject": used.lineage,
-        "ce_time": used.occurred_at.ToDatetime(tzinfo=dt.UTC).isoformat(),
-        "content-type": "application/protobuf",
-    }
-
-
-def event_meta(topic: str, headers: dict[str, str], value: bytes) -> EventMeta | None:
-    """What the entitlement rules look at; None for a record that is not an event."""
-    event_type = headers.get("ce_type", "")
-    source = headers.get("ce_source", "")
-    if not event_type.startswith(_TYPE_PREFIX) or not source.startswith(_SOURCE_PREFIX):
-        return None
-    licence_type = ""
-    try:
-        if topic == LICENCE_EVENTS:
-            licence_type = events_pb2.LicenceEvent.FromString(value).type_code
-        elif topic == LICENCE_USAGE:
-            lineage = events_pb2.LicenceUsedEvent.FromString(value).lineage
-            licence_type = lineage.removeprefix(LICENCE_OID_PREFIX).split(".")[0]
-    except DecodeError:
-        return None
-    return EventMeta(
-        topic,
-        event_type.removeprefix(_TYPE_PREFIX),
-        source.removeprefix(_SOURCE_PREFIX),
-        licence_type,
-    )
+_NAME = re.compile(r"[a-z0-9-]{1,40}")
 
 
 class FeedService:
-    """Entitlements and subscriptions."""
+    """Entitlements, subscriptions and webhook administration."""
 
     def __init__(
         self,
         *,
-        pool: asyncpg.Pool,
+        store: FeedStore,
         kafka: KafkaSettings,
+        wrapper: KeyWrapper,
+        webhooks: WebhookEngine,
         clock: Clock = utcnow,
         entitlement_refresh_s: float = 5.0,
     ):
-        self._pool = pool
+        self._store = store
         self._kafka = kafka
+        self._wrapper = wrapper
+        self._webhooks = webhooks
         self._clock = clock
         self._refresh = entitlement_refresh_s
 
-    def now(self) -> dt.datetime:
-        """The service's clock."""
-        return self._clock()
+    # -- entitlements ---------------------------------------------------------------
 
     async def entitlement(self, integrator: str) -> Entitlement | None:
         """The integrator's entitlement, if the operator set one."""
-        row = await self._pool.fetchrow(
-            "select * from feed_entitlements where integrator = $1", integrator
-        )
-        if row is None:
-            return None
-        return Entitlement(
-            row["integrator"],
-            frozenset(row["departments"]),
-            frozenset(row["licence_types"]),
-            frozenset(row["event_types"]),
-        )
+        return await self._store.entitlement(integrator)
 
     async def _entitlement_of(self, caller: Caller) -> Entitlement:
         """An integrator's entitlement; operators see everything (events carry no
@@ -150,7 +78,8 @@ class FeedService:
         return found
 
     async def get_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
-        """An entitlement (operators only, by the servicer's allow-list)."""
+        """An entitlement (operators only, by the servicer's allow-list); NOT_FOUND
+        when none was set."""
         found = await self.entitlement(integrator)
         if found is None:
             raise not_found(f"entitlement of {integrator}")
@@ -159,7 +88,10 @@ class FeedService:
     async def set_entitlement(
         self, caller: Caller, entitlement: Entitlement
     ) -> Entitlement:
-        """Set what an integrator may receive; audited."""
+        """Set what an integrator may receive; audited (``feed.entitle``).
+
+        INVALID_ARGUMENT unless the integrator is an ``app:<name>`` identity.
+        """
         try:
             integrator = Caller.parse(entitlement.integrator)
         except Exception:
@@ -169,36 +101,23 @@ class FeedService:
         if integrator.kind != "app":
             raise invalid("integrator", "integrators subscribe as app:<name>")
         now = self._clock()
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """insert into feed_entitlements values ($1, $2, $3, $4, $5, $6)
-                   on conflict (integrator) do update set departments = $2,
-                       licence_types = $3, event_types = $4, updated_at = $5,
-                       updated_by = $6""",
-                entitlement.integrator,
-                sorted(entitlement.departments),
-                sorted(entitlement.licence_types),
-                sorted(entitlement.event_types),
-                now,
-                str(caller),
-            )
-            await write_audit(
-                conn,
-                [
-                    AuditEntry(
-                        now,
-                        str(caller),
-                        "feed.entitle",
-                        entitlement.integrator,
-                        details={
-                            "departments": sorted(entitlement.departments),
-                            "licence_types": sorted(entitlement.licence_types),
-                            "event_types": sorted(entitlement.event_types),
-                        },
-                    )
-                ],
-            )
+        audit = AuditEntry(
+            now,
+            str(caller),
+            "feed.entitle",
+            entitlement.integrator,
+            details={
+                "departments": sorted(entitlement.departments),
+                "licence_types": sorted(entitlement.licence_types),
+                "event_types": sorted(entitlement.event_types),
+            },
+        )
+        await self._store.set_entitlement(
+            entitlement, at=now, by=str(caller), audit=[audit]
+        )
         return entitlement
+
+    # -- subscriptions --------------------------------------------------------------
 
     async def subscribe(
         self,
@@ -213,6 +132,8 @@ class FeedService:
 
         ``start`` is earliest, latest or token. The entitlement is re-read every few
         seconds, so a withdrawn right stops deliveries without a reconnect.
+        PERMISSION_DENIED for an integrator without an entitlement, INVALID_ARGUMENT for
+        a token this feed did not issue.
         """
         entitlement = await self._entitlement_of(caller)
         positions = decode_token(token, FEED_TOPICS) if start == "token" else {}
@@ -250,7 +171,9 @@ class FeedService:
                     for record in records:
                         current[(tp.topic, tp.partition)] = record.offset + 1
                         value = record.value or b""
-                        headers = record_headers(tp.topic, record.headers, value)
+                        headers = record_headers(
+                            record.topic, record.headers, record.value
+                        )
                         meta = event_meta(tp.topic, headers, value)
                         if meta is None or not entitlement.allows(meta):
                             continue
@@ -266,26 +189,77 @@ class FeedService:
         finally:
             await consumer.stop()
 
+    # -- webhooks -------------------------------------------------------------------
 
-def entitlement_of(
-    integrator: str,
-    departments: Sequence[str],
-    licence_types: Sequence[str],
-    event_types: Sequence[str],
-) -> Entitlement:
-    """An entitlement from request lists."""
-    return Entitlement(
-        integrator,
-        frozenset(departments),
-        frozenset(licence_types),
-        frozenset(event_types),
-    )
+    async def register_webhook(
+        self,
+        caller: Caller,
+        *,
+        name: str,
+        integrator: str,
+        url: str,
+        wanted: Filter,
+        secret: bytes,
+    ) -> Webhook:
+        """Register (or replace) a webhook; audited (``feed.webhook``).
 
+        INVALID_ARGUMENT unless ``name`` is 1 to 40 of a-z, 0-9 and '-', ``url`` is
+        https, ``secret`` has at least 16 bytes and ``integrator`` is ``app:<name>``.
+        The secret is stored wrapped under the KEK (AES-256-GCM).
+        """
+        if not _NAME.fullmatch(name):
+            raise invalid("name", "use 1 to 40 of a-z, 0-9 and '-'")
+        if not url.startswith("https://"):
+            raise invalid("url", "must be an https:// URL")
+        if len(secret) < 16:
+            raise invalid("secret", "must have at least 16 bytes")
+        if not integrator.startswith("app:"):
+            raise invalid("integrator", "is the app:<name> whose entitlement applies")
+        now = self._clock()
+        row = WebhookRow(
+            name, integrator, url, wanted, self._wrapper.wrap(f"webhook:{name}", secret)
+        )
+        audit = AuditEntry(now, str(caller), "feed.webhook", name, details={"url": url})
+        await self._store.put_webhook(row, at=now, by=str(caller), audit=[audit])
+        return Webhook(name, integrator, url, wanted, secret)
 
-def feed_time(headers: dict[str, str]) -> dt.datetime | None:
-    """The event's ce_time."""
-    text = headers.get("ce_time", "")
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    async def webhooks(self) -> list[Webhook]:
+        """Every registered webhook, its secret unwrapped."""
+        return [self._unwrapped(r) for r in await self._store.webhooks()]
+
+    async def webhook(self, name: str) -> Webhook:
+        """One webhook; NOT_FOUND when no webhook has that name."""
+        row = await self._store.webhook(name)
+        if row is None:
+            raise not_found(f"webhook {name}")
+        return self._unwrapped(row)
+
+    def _unwrapped(self, row: WebhookRow) -> Webhook:
+        secret = self._wrapper.unwrap_secret(f"webhook:{row.name}", row.wrapped_secret)
+        return Webhook(row.name, row.integrator, row.url, row.filter, secret)
+
+    async def parked_deliveries(self, name: str) -> list[ParkedDelivery]:
+        """Parked deliveries of a webhook not replayed yet, in dead-letter order;
+        NOT_FOUND for an unknown webhook."""
+        await self.webhook(name)
+        replayed = await self._store.replayed(name)
+        return [
+            p
+            for p in await self._webhooks.parked(name)
+            if p.dead_letter_offset not in replayed
+        ]
+
+    async def replay_parked(self, name: str) -> tuple[int, int]:
+        """Deliver the parked events again, in order: (delivered, still failing).
+
+        Each one delivered is recorded, so it is neither listed nor replayed again.
+        """
+        webhook = await self.webhook(name)
+        now = self._clock()
+
+        async def delivered(offset: int) -> None:
+            await self._store.mark_replayed(name, offset, now)
+
+        return await self._webhooks.redeliver(
+            webhook, await self.parked_deliveries(name), on_delivered=delivered
+        )

@@ -16,63 +16,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
+import functools
 import hashlib
 import hmac
-import json
 import logging
-import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
-import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from google.protobuf.json_format import MessageToDict
 
-from certseal.audit import AuditEntry, write_audit
-from certseal.crypto import KeyWrapper
-from certseal.errors import invalid, not_found
-from certseal.events import (
-    LICENCE_EVENTS,
-    LICENCE_USAGE,
-    SEAL_EVENTS,
-    TRUST_EVENTS,
-    WEBHOOK_DEAD_LETTERS,
-)
+from certseal.events import WEBHOOK_DEAD_LETTERS
 from certseal.kafka import KafkaSettings
-from certseal.v1 import events_pb2
-from services.feed.domain import Entitlement, Filter
-from services.feed.service import FEED_TOPICS, event_meta, record_headers
+from services.feed.domain import Entitlement, ParkedDelivery, Webhook
+from services.feed.events import (
+    FEED_TOPICS,
+    cloudevent_json,
+    event_meta,
+    record_headers,
+)
 
 log = logging.getLogger(__name__)
-
-_NAME = re.compile(r"[a-z0-9-]{1,40}")
-
-_MESSAGES: dict[str, Any] = {
-    LICENCE_USAGE: events_pb2.LicenceUsedEvent,
-    LICENCE_EVENTS: events_pb2.LicenceEvent,
-    TRUST_EVENTS: events_pb2.TrustEvent,
-    SEAL_EVENTS: events_pb2.SealEvent,
-}
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """A registered endpoint."""
-
-    name: str
-    integrator: str
-    url: str
-    filter: Filter
-    secret: bytes
-
-    def __repr__(self) -> str:
-        return f"Webhook(name={self.name}, url={self.url})"
 
 
 def signature_header(secret: bytes, body: bytes, now: float) -> str:
@@ -87,25 +55,6 @@ def verify_signature(secret: bytes, body: bytes, header: str) -> bool:
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     expected = signature_header(secret, body, float(parts.get("t", "0")))
     return hmac.compare_digest(expected, header)
-
-
-def cloudevent_json(topic: str, value: bytes, headers: dict[str, str]) -> bytes:
-    """The event in CloudEvents structured JSON, ``data`` as the protobuf's JSON."""
-    message = _MESSAGES[topic].FromString(value)
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": headers.get("ce_id", ""),
-            "type": headers.get("ce_type", ""),
-            "source": headers.get("ce_source", ""),
-            "subject": headers.get("ce_subject", ""),
-            "time": headers.get("ce_time", ""),
-            "datacontenttype": "application/json",
-            "data": MessageToDict(message),
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    ).encode()
 
 
 @dataclass(frozen=True)
@@ -179,7 +128,7 @@ class WebhookDelivery:
         records: list[ConsumerRecord],
     ) -> None:
         for record in records:
-            headers = record_headers(record.topic, record.headers, record.value or b"")
+            headers = record_headers(record.topic, record.headers, record.value)
             meta = event_meta(record.topic, headers, record.value or b"")
             if meta is None or entitlement is None or not entitlement.allows(meta):
                 continue
@@ -259,177 +208,131 @@ async def post(
         return f"{type(exc).__name__}: {exc}"
 
 
-async def parked(
-    kafka: KafkaSettings, webhook: str
-) -> list[tuple[int, ConsumerRecord]]:
-    """The parked deliveries of ``webhook``: (offset on the dead-letter topic, record)."""
-    consumer: AIOKafkaConsumer = kafka.consumer(group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    found = []
-    try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(WEBHOOK_DEAD_LETTERS, p)
-            for p in sorted(consumer.partitions_for_topic(WEBHOOK_DEAD_LETTERS) or {0})
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < ends[tp] for tp in partitions])
-
-        while await behind():
-            batches = await consumer.getmany(timeout_ms=500)
-            if not batches:
-                break
-            for records in batches.values():
-                found += [(r.offset, r) for r in records if r.key == webhook.encode()]
-    finally:
-        with contextlib.suppress(Exception):
-            await consumer.stop()
-    return found
-
-
-class WebhookRegistry:
-    """Webhooks in PostgreSQL, their deliveries, and the replay of parked ones."""
+class WebhookEngine:
+    """The HTTP side of webhooks: delivery loops, the parked deliveries on the
+    dead-letter topic, and their redelivery. It knows no database: which webhooks
+    exist and what their integrators may receive come from its callers."""
 
     def __init__(
         self,
         *,
-        pool: asyncpg.Pool,
         kafka: KafkaSettings,
-        wrapper: KeyWrapper,
-        entitlements: Callable[[str], Awaitable[Entitlement | None]],
         ssl_context: ssl.SSLContext,
         retry: RetryPolicy,
+        clock: Callable[[], float] = time.time,
     ):
-        self._pool = pool
         self._kafka = kafka
-        self._wrapper = wrapper
-        self._entitlements = entitlements
         self._ssl = ssl_context
         self._retry = retry
+        self._clock = clock
 
-    async def register(
+    def delivery(
         self,
-        caller: str,
-        *,
-        name: str,
-        integrator: str,
-        url: str,
-        wanted: Filter,
-        secret: bytes,
-        now: dt.datetime,
-    ) -> Webhook:
-        """Register (or replace) a webhook; audited."""
-        if not _NAME.fullmatch(name):
-            raise invalid("name", "use 1 to 40 of a-z, 0-9 and '-'")
-        if not url.startswith("https://"):
-            raise invalid("url", "must be an https:// URL")
-        if len(secret) < 16:
-            raise invalid("secret", "must have at least 16 bytes")
-        if not integrator.startswith("app:"):
-            raise invalid("integrator", "is the app:<name> whose entitlement applies")
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """insert into feed_webhooks values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                   on conflict (name) do update set integrator = $2, url = $3,
-                       departments = $4, licence_types = $5, event_types = $6,
-                       wrapped_secret = $7, created_at = $8, created_by = $9""",
-                name,
-                integrator,
-                url,
-                sorted(wanted.departments),
-                sorted(wanted.licence_types),
-                sorted(wanted.event_types),
-                self._wrapper.wrap(f"webhook:{name}", secret),
-                now,
-                caller,
-            )
-            await write_audit(
-                conn,
-                [AuditEntry(now, caller, "feed.webhook", name, details={"url": url})],
-            )
-        return Webhook(name, integrator, url, wanted, secret)
-
-    async def all(self) -> list[Webhook]:
-        """Every registered webhook."""
-        rows = await self._pool.fetch("select * from feed_webhooks order by name")
-        return [self._webhook(r) for r in rows]
-
-    async def get(self, name: str) -> Webhook:
-        """One webhook."""
-        row = await self._pool.fetchrow(
-            "select * from feed_webhooks where name = $1", name
-        )
-        if row is None:
-            raise not_found(f"webhook {name}")
-        return self._webhook(row)
-
-    def _webhook(self, row: asyncpg.Record) -> Webhook:
-        return Webhook(
-            row["name"],
-            row["integrator"],
-            row["url"],
-            Filter(
-                frozenset(row["departments"]),
-                frozenset(row["licence_types"]),
-                frozenset(row["event_types"]),
-            ),
-            self._wrapper.unwrap_secret(
-                f"webhook:{row['name']}", row["wrapped_secret"]
-            ),
-        )
-
-    def delivery(self, webhook: Webhook) -> WebhookDelivery:
-        """The delivery loop of a webhook."""
+        webhook: Webhook,
+        entitlement: Callable[[], Awaitable[Entitlement | None]],
+    ) -> WebhookDelivery:
+        """The delivery loop of ``webhook``; ``entitlement()`` is re-read per batch."""
         return WebhookDelivery(
             webhook,
             kafka=self._kafka,
-            entitlement=lambda: self._entitlements(webhook.integrator),
+            entitlement=entitlement,
             ssl_context=self._ssl,
             retry=self._retry,
+            clock=self._clock,
         )
 
-    async def pending(self, name: str) -> list[tuple[int, ConsumerRecord]]:
-        """Parked deliveries of a webhook not replayed yet."""
-        await self.get(name)
-        replayed = {
-            r["dlq_offset"]
-            for r in await self._pool.fetch(
-                "select dlq_offset from feed_webhook_replays where webhook = $1", name
-            )
-        }
-        return [(o, r) for o, r in await parked(self._kafka, name) if o not in replayed]
+    async def parked(self, webhook: str) -> list[ParkedDelivery]:
+        """Every delivery of ``webhook`` ever parked, in dead-letter order."""
+        consumer: AIOKafkaConsumer = self._kafka.consumer(
+            group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        found = []
+        try:
+            await consumer.topics()
+            partitions = [
+                TopicPartition(WEBHOOK_DEAD_LETTERS, p)
+                for p in sorted(
+                    consumer.partitions_for_topic(WEBHOOK_DEAD_LETTERS) or {0}
+                )
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
 
-    async def replay(self, name: str, now: dt.datetime) -> tuple[int, int]:
-        """Deliver the parked events again, in order: (delivered, still failing)."""
-        webhook = await self.get(name)
+            async def behind() -> bool:
+                return any(
+                    [await consumer.position(tp) < ends[tp] for tp in partitions]
+                )
+
+            while await behind():
+                batches = await consumer.getmany(timeout_ms=500)
+                if not batches:
+                    break
+                for records in batches.values():
+                    found += [
+                        ParkedDelivery(
+                            r.offset,
+                            {k: v.decode() for k, v in r.headers or ()},
+                            r.value or b"",
+                        )
+                        for r in records
+                        if r.key == webhook.encode()
+                    ]
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+        return found
+
+    async def redeliver(
+        self,
+        webhook: Webhook,
+        parked: Sequence[ParkedDelivery],
+        *,
+        on_delivered: Callable[[int], Awaitable[None]],
+    ) -> tuple[int, int]:
+        """POST the parked events again, in order, once each: (delivered, failing).
+
+        ``on_delivered(dead_letter_offset)`` runs after each one the endpoint took.
+        """
         delivered = failing = 0
         async with client_session(self._ssl) as session:
-            for offset, record in await self.pending(name):
-                headers = {k: v.decode() for k, v in record.headers or ()}
-                body = cloudevent_json(headers["topic"], record.value or b"", headers)
-                if await post(session, webhook, body, headers, time.time()):
+            for one in parked:
+                headers = one.headers
+                body = cloudevent_json(headers["topic"], one.value, headers)
+                if await post(session, webhook, body, headers, self._clock()):
                     failing += 1
                     continue
-                await self._pool.execute(
-                    "insert into feed_webhook_replays values ($1, $2, $3)",
-                    name,
-                    offset,
-                    now,
-                )
+                await on_delivered(one.dead_letter_offset)
                 delivered += 1
         return delivered, failing
+
+
+class WebhookDirectory(Protocol):
+    """Where the dispatcher learns the webhooks and their integrators' rights."""
+
+    async def webhooks(self) -> list[Webhook]:
+        """Every registered webhook."""
+        ...
+
+    async def entitlement(self, integrator: str) -> Entitlement | None:
+        """The integrator's entitlement, if one was set."""
+        ...
 
 
 class WebhookDispatcher:
     """Runs a delivery loop for every registered webhook, starting new ones as they
     are registered (several feed replicas share each webhook's partitions)."""
 
-    def __init__(self, registry: WebhookRegistry, *, poll_s: float = 1.0):
-        self._registry = registry
+    def __init__(
+        self,
+        *,
+        directory: WebhookDirectory,
+        engine: WebhookEngine,
+        poll_s: float = 1.0,
+    ):
+        self._directory = directory
+        self._engine = engine
         self._poll = poll_s
         self._running: dict[str, tuple[Webhook, asyncio.Task[None]]] = {}
 
@@ -437,7 +340,7 @@ class WebhookDispatcher:
         """Until ``stop``."""
         try:
             while not stop.is_set():
-                for webhook in await self._registry.all():
+                for webhook in await self._directory.webhooks():
                     known = self._running.get(webhook.name)
                     if (
                         known is not None
@@ -447,8 +350,11 @@ class WebhookDispatcher:
                         continue
                     if known is not None:  # changed or crashed: restart it
                         known[1].cancel()
+                    entitlement = functools.partial(
+                        self._directory.entitlement, webhook.integrator
+                    )
                     task = asyncio.create_task(
-                        self._registry.delivery(webhook).run(stop)
+                        self._engine.delivery(webhook, entitlement).run(stop)
                     )
                     self._running[webhook.name] = (webhook, task)
                 with contextlib.suppress(TimeoutError):

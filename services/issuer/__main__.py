@@ -14,13 +14,14 @@ import signal
 import sys
 
 from certseal import logs
-from certseal.config import Config, load_config
+from services.config import load
 from services.issuer.app import IssuerApp
+from services.issuer.config import IssuerSettings
 
 log = logging.getLogger("services.issuer")
 
 
-def _metrics_for_worker(cfg: Config, index: int) -> str:
+def _metrics_for_worker(cfg: IssuerSettings, index: int) -> str:
     if not cfg.issuer.metrics_listen:
         return ""
     host, _, port = cfg.issuer.metrics_listen.rpartition(":")
@@ -28,7 +29,7 @@ def _metrics_for_worker(cfg: Config, index: int) -> str:
 
 
 async def _supervise(
-    args: argparse.Namespace, cfg: Config, stop: asyncio.Event
+    args: argparse.Namespace, cfg: IssuerSettings, stop: asyncio.Event
 ) -> None:
     async def worker(index: int) -> None:
         while not stop.is_set():
@@ -63,7 +64,7 @@ async def _supervise(
 
 
 async def _main(args: argparse.Namespace) -> None:
-    cfg = load_config(args.config)
+    cfg = load(args.config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,17 +6,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import asyncpg
 import grpc
 
-from certseal.background import NotifiedWorker
-from certseal.config import Config
-from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite, read_secret_file
+from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
+from certseal.secretfiles import read_secret_file
+from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc
-from services.issuer.service import IssuerService, Keyring
+from services.issuer.config import IssuerSettings
+from services.issuer.service import IssuerService
+from services.issuer.service.keys import Keyring
 from services.issuer.servicer import IssuerAdminServicer, IssuerServicer
 from services.issuer.storage import MIGRATIONS, IssuerStore
 
@@ -40,8 +41,9 @@ class ExpirySweeper(NotifiedWorker):
         self._service = service
         self._metrics = metrics
 
-    async def work_once(self, conn: asyncpg.Connection) -> int:
-        """Expire one batch."""
+    async def work_once(self, conn: object) -> int:
+        """Expire one batch (through the service's store: ``conn``, the worker's
+        leader session, is not used)."""
         count = await self._service.expire_due()
         self._metrics.licences_expired.inc(count)
         return count
@@ -53,10 +55,11 @@ class IssuerApp(ServiceProcess):
     name = "issuer"
     allowed_kinds = {ISSUER: {"dept", "app"}, ISSUER_ADMIN: {"operator"}}  # noqa: RUF012
     migrations = MIGRATIONS
+    config: IssuerSettings
 
     def __init__(
         self,
-        config: Config,
+        config: IssuerSettings,
         *,
         clock: Clock = utcnow,
         listen: str | None = None,
@@ -66,10 +69,8 @@ class IssuerApp(ServiceProcess):
     ):
         super().__init__(
             config,
-            listen=listen or config.issuer.listen,
-            metrics_listen=config.issuer.metrics_listen,
-            probe_listen=config.issuer.probe_listen,
-            max_request_bytes=config.issuer.max_request_bytes,
+            section=config.issuer,
+            listen=listen,
             clock=clock,
             serve=serve,
             background=background,

@@ -17,6 +17,8 @@ from certseal.identifiers import validate_type_code, validate_uscc
 
 MAX_TEXT = 1000
 MAX_FIELDS = 100
+#: what a department may be onboarded as
+ROLES = ("issuer", "counter", "seal_owner", "integrator")
 
 
 class Status(enum.Enum):
@@ -446,3 +448,39 @@ class LicenceRecord:
     lineage_version: int
     transferred_to: str | None = None
     holder: Holder | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """An onboarded department: its USCC ``code`` (GB 32100-2015) and its roles."""
+
+    code: str
+    name: str
+    roles: tuple[str, ...]  # each one of ROLES
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A department's signing key, or the platform's presentation key.
+
+    The private key stays wrapped under the KEK; ``wrapped_private_key`` is opaque here.
+    """
+
+    kid: str  # 16 lowercase hex characters
+    department_code: str
+    suite: str  # a certseal.crypto.Suite value
+    status: str  # active | retired | revoked
+    public_key: bytes  # DER
+    wrapped_private_key: bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+    created_at: dt.datetime
+    retired_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    revocation_reason: str
+    key_version: int  # bumped by every status change
+    presentation: bool
+
+    def __repr__(self) -> str:
+        return f"SigningKey(kid={self.kid}, status={self.status})"

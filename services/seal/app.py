@@ -6,11 +6,13 @@ from pathlib import Path
 
 import grpc
 
-from certseal.config import Config
-from certseal.crypto import KeyWrapper, read_secret_file
+from certseal.crypto import KeyWrapper
 from certseal.process import ServiceProcess
+from certseal.secretfiles import read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2, seal_pb2_grpc
+from services.seal.config import SealSettings
+from services.seal.pdf_service import PdfSealService
 from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
@@ -24,10 +26,11 @@ class SealApp(ServiceProcess):
     name = "seal"
     allowed_kinds = {SEAL: {"dept", "app", "operator"}}  # noqa: RUF012
     migrations = MIGRATIONS
+    config: SealSettings
 
     def __init__(
         self,
-        config: Config,
+        config: SealSettings,
         *,
         clock: Clock = utcnow,
         listen: str | None = None,
@@ -36,29 +39,35 @@ class SealApp(ServiceProcess):
     ):
         super().__init__(
             config,
-            listen=listen or config.seal.listen,
-            metrics_listen=config.seal.metrics_listen,
-            probe_listen=config.seal.probe_listen,
-            max_request_bytes=config.seal.max_request_bytes,
+            section=config.seal,
+            listen=listen,
             clock=clock,
             serve=serve,
             background=background,
         )
 
     async def prepare(self) -> None:
-        """The seal service over this process's pool."""
+        """The seal services over this process's pool."""
         cfg = self.config
+        store = SealStore(self.pool)
+        seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
         self.service = SealService(
-            store=SealStore(self.pool),
+            store=store,
             wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file))),
-            seal_ca=SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file),
+            seal_ca=seal_ca,
             clock=self.clock,
             vendor_id=cfg.seal.vendor_id,
+            max_document_bytes=cfg.seal.max_document_bytes,
+        )
+        self.pdfs = PdfSealService(
+            seals=self.service,
+            store=store,
+            seal_ca=seal_ca,
             max_document_bytes=cfg.seal.max_document_bytes,
         )
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""
         seal_pb2_grpc.add_SealServicer_to_server(
-            SealServicer(service=self.service), server
+            SealServicer(service=self.service, pdfs=self.pdfs), server
         )

@@ -55,6 +55,36 @@ class SealStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Seal:
+    """A registered seal (its wrapped key stays opaque).
+
+    Times are UTC; ``valid_start`` and ``valid_end`` are whole seconds, as the SES
+    structures and the certificate carry them (GB/T 38540).
+    """
+
+    seal_id: str  # the owner's USCC and a serial
+    owner_code: str
+    seal_type: str  # official | contract | finance | invoice | personal | other
+    name: str
+    suite: str  # sm2 | es256 | ed25519
+    status: str  # active | revoked
+    valid_start: dt.datetime
+    valid_end: dt.datetime
+    signers: tuple[str, ...]  # the identities that may use it, e.g. dept:<code>
+    kid: str
+    wrapped_key: bytes  # the seal's private key, wrapped by the KEK
+    certificate: bytes  # DER, issued by the seal CA, CN ``seal:<seal_id>``
+    seal: bytes  # DER SESeal, signed by the platform's seal maker
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    revocation_reason: str
+    seal_version: int  # grows with every change: events are applied if newer
+
+    def __repr__(self) -> str:
+        return f"Seal(seal_id={self.seal_id}, status={self.status})"
+
+
+@dataclass(frozen=True, slots=True)
 class SealCheck:
     """One check and what it found."""
 

@@ -13,13 +13,14 @@ import math
 from functools import cache
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from certseal.errors import invalid
 from services.seal.ses import Picture
 
 RED = (218, 37, 29, 255)
 SEAL_MM = 42  # an official round seal's diameter
+MAX_PICTURE_BYTES = 1024 * 1024
 _PX = 600
 # the standard wording of each seal kind's purpose line (none for the official seal)
 PURPOSE_TEXT = {
@@ -30,6 +31,25 @@ PURPOSE_TEXT = {
     "personal": "",
     "other": "",
 }
+
+
+def check_png(data: bytes) -> None:
+    """Refuse a supplied seal picture that is not a readable PNG of at most
+    :data:`MAX_PICTURE_BYTES` (the SESeal's picture type is ``png``).
+
+    Raises ``CertsealError`` (INVALID_ARGUMENT, field ``picture``).
+    """
+    if len(data) > MAX_PICTURE_BYTES:
+        raise invalid(
+            "picture", f"is {len(data)} bytes; the limit is {MAX_PICTURE_BYTES}"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG":
+                raise invalid("picture", f"is {image.format}; send a PNG")
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise invalid("picture", "is not a readable PNG") from None
 
 
 @cache

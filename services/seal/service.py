@@ -11,7 +11,8 @@ Registering a seal (boulder's cycle: check, reserve, sign once, persist):
 
 Only the seal's signer identities (mTLS identities) may seal with it; any other caller
 is refused and the refusal audited. Documents never leave the request: events carry the
-digest only.
+digest only. Sealing and verifying PDFs live in :mod:`services.seal.pdf_service`; the
+events are built in :mod:`services.seal.events`.
 """
 
 from __future__ import annotations
@@ -19,45 +20,40 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from PIL import Image, UnidentifiedImageError
 
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, digest, generate_key
 from certseal.errors import CertsealError, denied, invalid, not_found, precondition
-from certseal.events import SEAL_EVENTS, OutboxRecord, cloudevent, new_event_id
+from certseal.events import OutboxRecord
 from certseal.identifiers import mint_serial, validate_uscc
+from certseal.paging import page
 from certseal.rpc import Caller
-from certseal.timestamps import Clock, ts, utcnow
-from certseal.v1 import events_pb2
+from certseal.timestamps import Clock, utcnow
 from services.seal.certificates import issue_certificate, read_certificate
 from services.seal.domain import (
+    Seal,
     SealStatus,
-    SealVerdict,
     SealVerification,
-    pdf_seal_verdict,
     verify_sealed_document,
 )
-from services.seal.pdf import PdfSeal, Placement, read_pdf_seals, seal_pdf
-from services.seal.picture import SEAL_MM, round_seal
+from services.seal.events import document_sealed, seal_changed
+from services.seal.picture import SEAL_MM, check_png, round_seal
 from services.seal.ses import (
     SealType,
-    SESeal,
     SESSignature,
     make_seal,
     seal_info,
     sign_document,
 )
-from services.seal.storage import MakerRow, SealRow, SealStore
+from services.seal.storage import MakerRow, SealStore
 
 SEAL_TYPES = frozenset(SealType._map.values())
-MAX_PICTURE_BYTES = 1024 * 1024
 MAX_VALIDITY = dt.timedelta(days=3660)
 
 
@@ -96,24 +92,6 @@ class SealedDocument:
 
 
 @dataclass(frozen=True)
-class SealedPdf:
-    """A sealed PDF and its digest."""
-
-    pdf: bytes
-    pdf_digest: bytes
-    signed_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class PdfSealResult:
-    """One seal found on a PDF, its registry entry and the verdict."""
-
-    found: PdfSeal
-    seal: SealRow | None
-    verdict: SealVerdict
-
-
-@dataclass(frozen=True)
 class RegisterSealInput:
     """A seal to register."""
 
@@ -125,20 +103,6 @@ class RegisterSealInput:
     valid_end: dt.datetime
     signers: tuple[str, ...]
     picture_png: bytes = b""
-
-
-def _check_picture(data: bytes) -> None:
-    if len(data) > MAX_PICTURE_BYTES:
-        raise invalid(
-            "picture", f"is {len(data)} bytes; the limit is {MAX_PICTURE_BYTES}"
-        )
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format != "PNG":
-                raise invalid("picture", f"is {image.format}; send a PNG")
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError):
-        raise invalid("picture", "is not a readable PNG") from None
 
 
 def _validate(data: RegisterSealInput) -> None:
@@ -161,7 +125,7 @@ def _validate(data: RegisterSealInput) -> None:
                 "signers", f"{signer!r} is not an identity such as dept:<code>"
             ) from None
     if data.picture_png:
-        _check_picture(data.picture_png)
+        check_png(data.picture_png)
 
 
 class SealService:
@@ -235,40 +199,7 @@ class SealService:
         )
         raise denied(why)
 
-    def _event(
-        self, row: SealRow, event_type: str, caller: Caller, **extra: object
-    ) -> OutboxRecord:
-        event_id = new_event_id()
-        now = self._clock()
-        message = events_pb2.SealEvent(
-            event_id=event_id,
-            type=event_type,
-            seal_id=row.seal_id,
-            owner_code=row.owner_code,
-            seal_type=row.seal_type,
-            suite=row.suite,
-            status=row.status,
-            valid_start=ts(row.valid_start),
-            valid_end=ts(row.valid_end),
-            revoked_at=ts(row.revoked_at),
-            reason=row.revocation_reason,
-            actor=str(caller),
-            occurred_at=ts(now),
-            seal_version=row.seal_version,
-            seal_certificate=row.certificate,
-            **extra,  # type: ignore[arg-type]
-        )
-        return cloudevent(
-            topic=SEAL_EVENTS,
-            key=row.seal_id,
-            message=message,
-            event_id=event_id,
-            event_type=event_type,
-            source=row.owner_code,
-            time=now,
-        )
-
-    async def register(self, caller: Caller, data: RegisterSealInput) -> SealRow:
+    async def register(self, caller: Caller, data: RegisterSealInput) -> Seal:
         """Register a seal for ``data.owner_code`` (the owner itself or an operator)."""
         if caller.kind != "operator" and str(caller) != f"dept:{data.owner_code}":
             await self._refuse(
@@ -314,7 +245,7 @@ class SealService:
             maker=maker,
             maker_cert=maker_cert,
         )
-        row = SealRow(
+        row = Seal(
             seal_id=seal_id,
             owner_code=data.owner_code,
             seal_type=data.seal_type,
@@ -340,12 +271,13 @@ class SealService:
             seal_id,
             details={"type": data.seal_type, "suite": data.suite.value},
         )
-        await self._store.insert(
-            row, [self._event(row, "seal.registered", caller)], [audit]
+        event = seal_changed(
+            row, "seal.registered", actor=str(caller), at=self._clock()
         )
+        await self._store.insert(row, [event], [audit])
         return row
 
-    async def get(self, caller: Caller, seal_id: str) -> SealRow:
+    async def get(self, caller: Caller, seal_id: str) -> Seal:
         """A seal: anyone authenticated may see a seal's public state."""
         row = await self._store.get(seal_id)
         if row is None:
@@ -354,7 +286,7 @@ class SealService:
 
     async def list_seals(
         self, caller: Caller, owner_code: str, *, page_size: int, page_token: str
-    ) -> tuple[list[SealRow], str]:
+    ) -> tuple[list[Seal], str]:
         """A page of an owner's seals (the owner itself or an operator)."""
         if caller.kind != "operator" and str(caller) != f"dept:{owner_code}":
             await self._refuse(
@@ -363,20 +295,13 @@ class SealService:
                 owner_code,
                 f"{caller} may not list {owner_code}'s seals",
             )
-        if page_size > 500:
-            raise invalid("page_size", "at most 500")
-        try:
-            after = bytes.fromhex(page_token).decode()
-        except ValueError:
-            raise invalid(
-                "page_token", "is not a token this service returned"
-            ) from None
-        limit = page_size or 50
-        rows = await self._store.list(owner_code, after=after, limit=limit + 1)
-        token = rows[limit - 1].seal_id.encode().hex() if len(rows) > limit else ""
-        return rows[:limit], token
+        window = page(page_size, page_token)
+        rows = await self._store.list(
+            owner_code, after=window.after, limit=window.limit + 1
+        )
+        return window.split(rows, lambda row: row.seal_id)
 
-    async def revoke(self, caller: Caller, seal_id: str, reason: str) -> SealRow:
+    async def revoke(self, caller: Caller, seal_id: str, reason: str) -> Seal:
         """Revoke a seal (its owner or an operator)."""
         row = await self.get(caller, seal_id)
         if caller.kind != "operator" and str(caller) != f"dept:{row.owner_code}":
@@ -387,9 +312,13 @@ class SealService:
             raise invalid("reason", "say why the seal is revoked")
         now = self._clock()
 
-        def records(revoked: SealRow) -> tuple[list[OutboxRecord], list[AuditEntry]]:
+        def records(revoked: Seal) -> tuple[list[OutboxRecord], list[AuditEntry]]:
             return (
-                [self._event(revoked, "seal.revoked", caller)],
+                [
+                    seal_changed(
+                        revoked, "seal.revoked", actor=str(caller), at=self._clock()
+                    )
+                ],
                 [
                     AuditEntry(
                         now,
@@ -408,10 +337,13 @@ class SealService:
             raise precondition(f"seal {seal_id} is already revoked")
         return revoked
 
-    async def _usable(
-        self, caller: Caller, seal_id: str
-    ) -> tuple[SealRow, dt.datetime]:
-        """The seal, if ``caller`` is one of its signers and it may be used now."""
+    async def usable(self, caller: Caller, seal_id: str) -> tuple[Seal, dt.datetime]:
+        """The seal and the time now, if ``caller`` is one of its signers and it may be
+        used now (active, and now within its validity).
+
+        Raises ``CertsealError``: NOT_FOUND, PERMISSION_DENIED (the refusal is
+        audited) or FAILED_PRECONDITION (revoked, or outside its validity).
+        """
         row = await self.get(caller, seal_id)
         if str(caller) not in row.signers:
             await self._refuse(
@@ -427,78 +359,13 @@ class SealService:
             raise precondition(f"seal {seal_id} is not valid now")
         return row, now
 
-    def _signer(self, row: SealRow) -> SoftwareSigner:
+    def signer(self, row: Seal) -> SoftwareSigner:
+        """The seal's own signing key, unwrapped from ``row`` by the KEK."""
         return self._wrapper.unwrap_signer(
             Suite(row.suite),
             read_certificate(row.certificate).public_key_der,
             row.wrapped_key,
         )
-
-    async def seal_pdf(
-        self,
-        caller: Caller,
-        seal_id: str,
-        *,
-        pdf: bytes,
-        placement: Placement,
-        reason: str,
-    ) -> SealedPdf:
-        """The PDF sealed (PAdES) with the seal's picture as the visible stamp."""
-        row, now = await self._usable(caller, seal_id)
-        if len(pdf) > self.max_document_bytes:
-            raise invalid(
-                "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
-            )
-        picture = SESeal.load(row.seal)["e_seal_info"]["picture"]["data"].native
-        sealed = await seal_pdf(
-            pdf,
-            signer=self._signer(row),
-            cert=row.certificate,
-            ca=self._ca.cert,
-            picture_png=picture,
-            placement=placement,
-            field_name=f"Seal-{mint_serial(8)}",
-            reason=reason,
-        )
-        data_hash = hashlib.sha256(sealed).digest()
-        event = self._event(
-            row,
-            "document.sealed",
-            caller,
-            document_digest=data_hash.hex(),
-            digest_algorithm="sha256",
-            signed_at=ts(now.replace(microsecond=0)),
-        )
-        audit = AuditEntry(
-            now,
-            str(caller),
-            "seal.use",
-            seal_id,
-            details={"pdf_digest": data_hash.hex()},
-        )
-        await self._store.record([event], [audit])
-        return SealedPdf(sealed, data_hash, now.replace(microsecond=0))
-
-    async def verify_pdf(self, pdf: bytes) -> list[PdfSealResult]:
-        """Every seal on a PDF, judged with the registry's status of its seal."""
-        results = []
-        for found in await read_pdf_seals(pdf, ca=self._ca.cert):
-            seal_id = found.signer.removeprefix("seal:")
-            row = (
-                await self._store.get(seal_id)
-                if found.signer.startswith("seal:")
-                else None
-            )
-            verdict = pdf_seal_verdict(
-                intact=found.intact,
-                modified=found.modified,
-                trusted=found.trusted,
-                signed_at=found.signed_at,
-                seal_valid=(row.valid_start, row.valid_end) if row else None,
-                status=SealStatus(row.status, row.revoked_at) if row else None,
-            )
-            results.append(PdfSealResult(found, row, verdict))
-        return results
 
     async def seal_document(
         self,
@@ -510,7 +377,7 @@ class SealService:
         property_info: str,
     ) -> SealedDocument:
         """The SES_Signature of a document (or of its digest) under ``seal_id``."""
-        row, now = await self._usable(caller, seal_id)
+        row, now = await self.usable(caller, seal_id)
         suite = Suite(row.suite)
         if document is not None:
             if len(document) > self.max_document_bytes:
@@ -532,16 +399,16 @@ class SealService:
             data_hash=data_hash,
             signed_at=now,
             property_info=property_info,
-            signer=self._signer(row),
+            signer=self.signer(row),
             signer_cert=row.certificate,
         )
-        event = self._event(
+        event = document_sealed(
             row,
-            "document.sealed",
-            caller,
-            document_digest=data_hash.hex(),
+            actor=str(caller),
+            at=self._clock(),
+            document_digest=data_hash,
             digest_algorithm="sm3" if suite is Suite.SM2 else "sha256",
-            signed_at=ts(now.replace(microsecond=0)),
+            signed_at=now,
         )
         audit = AuditEntry(
             now, str(caller), "seal.use", seal_id, details={"digest": data_hash.hex()}

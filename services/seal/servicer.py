@@ -1,101 +1,38 @@
-"""The Seal gRPC servicer: validate, convert, call the service, convert back."""
+"""The Seal gRPC servicer: check shape, convert, call the service, convert back."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import grpc
 
-from certseal.crypto import Suite
 from certseal.errors import invalid
 from certseal.rpc import current_caller
-from certseal.timestamps import ts
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
-from services.seal.pdf import Placement
-from services.seal.service import RegisterSealInput, SealService
-from services.seal.ses import SESeal
-from services.seal.storage import SealRow
-
-DEFAULT_VALIDITY = dt.timedelta(days=5 * 365)
-
-
-def seal_message(row: SealRow) -> pb.SealInfo:
-    """The proto view of a seal."""
-    picture = SESeal.load(row.seal)["e_seal_info"]["picture"]["data"].native
-    return pb.SealInfo(
-        seal_id=row.seal_id,
-        owner_code=row.owner_code,
-        seal_type=row.seal_type,
-        name=row.name,
-        suite=row.suite,
-        status=row.status,
-        valid_start=ts(row.valid_start),
-        valid_end=ts(row.valid_end),
-        signers=list(row.signers),
-        created_at=ts(row.created_at),
-        revoked_at=ts(row.revoked_at),
-        revocation_reason=row.revocation_reason,
-        seal=row.seal,
-        certificate=row.certificate,
-        picture=picture,
-    )
-
-
-def _content(
-    request: pb.SealDocumentRequest | pb.VerifySealedDocumentRequest,
-) -> tuple[bytes | None, bytes | None]:
-    which = request.WhichOneof("content")
-    if which == "document":
-        return request.document, None
-    if which == "document_digest":
-        return None, request.document_digest
-    raise invalid("document", "give the document or its digest")
+from services.seal import convert
+from services.seal.pdf_service import PdfSealService
+from services.seal.service import SealService
 
 
 class SealServicer(seal_pb2_grpc.SealServicer):
-    """Thin: every rule lives in :class:`SealService`."""
+    """Thin: every rule lives in :class:`SealService` and :class:`PdfSealService`."""
 
-    def __init__(self, *, service: SealService):
+    def __init__(self, *, service: SealService, pdfs: PdfSealService):
         self._service = service
+        self._pdfs = pdfs
 
     async def RegisterSeal(
         self, request: pb.RegisterSealRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterSealResponse:
         caller = current_caller()
-        owner = request.owner_code or (caller.name if caller.kind == "dept" else "")
-        if not owner:
-            raise invalid("owner_code", "is required when an operator registers")
-        start = (
-            request.valid_start.ToDatetime(tzinfo=dt.UTC)
-            if request.HasField("valid_start")
-            else self._service.now()
-        )
-        end = (
-            request.valid_end.ToDatetime(tzinfo=dt.UTC)
-            if request.HasField("valid_end")
-            else start + DEFAULT_VALIDITY
-        )
-        row = await self._service.register(
-            caller,
-            RegisterSealInput(
-                owner_code=owner,
-                seal_type=request.seal_type or "official",
-                name=request.name,
-                suite=Suite.parse(request.suite or "sm2"),
-                valid_start=start,
-                valid_end=end,
-                signers=tuple(request.signers) or (f"dept:{owner}",),
-                picture_png=request.picture,
-            ),
-        )
-        return pb.RegisterSealResponse(seal=seal_message(row))
+        data = convert.register_input(request, caller=caller, clock=self._service.now)
+        row = await self._service.register(caller, data)
+        return pb.RegisterSealResponse(seal=convert.seal_info(row))
 
     async def GetSeal(
         self, request: pb.GetSealRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSealResponse:
         row = await self._service.get(current_caller(), request.seal_id)
-        return pb.GetSealResponse(seal=seal_message(row))
+        return pb.GetSealResponse(seal=convert.seal_info(row))
 
     async def ListSeals(
         self, request: pb.ListSealsRequest, context: grpc.aio.ServicerContext
@@ -108,7 +45,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
             page_token=request.page_token,
         )
         return pb.ListSealsResponse(
-            seals=[seal_message(r) for r in rows], next_page_token=token
+            seals=[convert.seal_info(r) for r in rows], next_page_token=token
         )
 
     async def RevokeSeal(
@@ -117,12 +54,12 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         row = await self._service.revoke(
             current_caller(), request.seal_id, request.reason
         )
-        return pb.RevokeSealResponse(seal=seal_message(row))
+        return pb.RevokeSealResponse(seal=convert.seal_info(row))
 
     async def SealDocument(
         self, request: pb.SealDocumentRequest, context: grpc.aio.ServicerContext
     ) -> pb.SealDocumentResponse:
-        document, digest = _content(request)
+        document, digest = convert.document_content(request)
         sealed = await self._service.seal_document(
             current_caller(),
             request.seal_id,
@@ -130,11 +67,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
             document_hash=digest,
             property_info=request.property_info,
         )
-        return pb.SealDocumentResponse(
-            signature=sealed.signature,
-            document_digest=sealed.document_hash.hex(),
-            signed_at=ts(sealed.signed_at),
-        )
+        return convert.sealed_document(sealed)
 
     async def VerifySealedDocument(
         self,
@@ -143,65 +76,29 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.VerifySealedDocumentResponse:
         if not request.signature:
             raise invalid("signature", "is required: the DER SES_Signature")
-        document, digest = _content(request)
+        document, digest = convert.document_content(request)
         result = await self._service.verify(
             request.signature, document=document, document_hash=digest
         )
-        return pb.VerifySealedDocumentResponse(
-            verdict=result.verdict.value,
-            checks=[
-                pb.SealCheck(name=c.name, passed=c.passed, detail=c.detail)
-                for c in result.checks
-            ],
-            seal_id=result.seal_id,
-            seal_name=result.seal_name,
-            signer=result.signer,
-            signed_at=ts(result.signed_at),
-            current_status=result.current_status,
-        )
+        return convert.verification(result)
 
     async def SealPdf(
         self, request: pb.SealPdfRequest, context: grpc.aio.ServicerContext
     ) -> pb.SealPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
-        sealed = await self._service.seal_pdf(
+        sealed = await self._pdfs.seal_pdf(
             current_caller(),
             request.seal_id,
             pdf=request.pdf,
-            placement=Placement(
-                page=request.page,
-                x_mm=request.x_mm or 20.0,
-                y_mm=request.y_mm or 20.0,
-            ),
+            placement=convert.placement(request),
             reason=request.reason,
         )
-        return pb.SealPdfResponse(
-            pdf=sealed.pdf,
-            pdf_digest=sealed.pdf_digest.hex(),
-            signed_at=ts(sealed.signed_at),
-        )
+        return convert.sealed_pdf(sealed)
 
     async def VerifyPdf(
         self, request: pb.VerifyPdfRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
-        results = await self._service.verify_pdf(request.pdf)
-        return pb.VerifyPdfResponse(
-            seals=[
-                pb.PdfSealResult(
-                    field_name=r.found.field_name,
-                    seal_id=r.seal.seal_id if r.seal else "",
-                    seal_name=r.seal.name if r.seal else "",
-                    verdict=r.verdict.value,
-                    intact=r.found.intact,
-                    trusted=r.found.trusted,
-                    modified=r.found.modified,
-                    signed_at=ts(r.found.signed_at),
-                    current_status=r.seal.status if r.seal else "",
-                    detail=r.found.detail,
-                )
-                for r in results
-            ]
-        )
+        return convert.pdf_seals(await self._pdfs.verify_pdf(request.pdf))

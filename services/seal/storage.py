@@ -12,16 +12,19 @@ from pathlib import Path
 
 import asyncpg
 
-from certseal import db
-from certseal.audit import AuditEntry, write_audit
-from certseal.events import OutboxRecord, write_outbox
+from certseal.audit import AuditEntry
+from certseal.events import OutboxRecord
+from certseal.storage.audit import write_audit
+from certseal.storage.outbox import write_outbox
+from certseal.storage.pool import migrate_service
+from services.seal.domain import Seal
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def migrate_all(pool: asyncpg.Pool) -> list[str]:
     """Kernel then seal migrations."""
-    return await db.migrate_service(pool, "seal", MIGRATIONS)
+    return await migrate_service(pool, "seal", MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,34 +42,8 @@ class MakerRow:
         return f"MakerRow(suite={self.suite}, kid={self.kid})"
 
 
-@dataclass(frozen=True, slots=True)
-class SealRow:
-    """A registered seal (its wrapped key stays opaque)."""
-
-    seal_id: str
-    owner_code: str
-    seal_type: str
-    name: str
-    suite: str
-    status: str
-    valid_start: dt.datetime
-    valid_end: dt.datetime
-    signers: tuple[str, ...]
-    kid: str
-    wrapped_key: bytes
-    certificate: bytes
-    seal: bytes
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-    revocation_reason: str
-    seal_version: int
-
-    def __repr__(self) -> str:
-        return f"SealRow(seal_id={self.seal_id}, status={self.status})"
-
-
-def _seal(row: asyncpg.Record) -> SealRow:
-    return SealRow(**{**dict(row), "signers": tuple(row["signers"])})
+def _seal(row: asyncpg.Record) -> Seal:
+    return Seal(**{**dict(row), "signers": tuple(row["signers"])})
 
 
 class SealStore:
@@ -105,14 +82,14 @@ class SealStore:
         assert stored is not None
         return stored
 
-    async def get(self, seal_id: str) -> SealRow | None:
+    async def get(self, seal_id: str) -> Seal | None:
         """One seal."""
         row = await self.pool.fetchrow(
             "select * from seals where seal_id = $1", seal_id
         )
         return _seal(row) if row else None
 
-    async def list(self, owner_code: str, *, after: str, limit: int) -> list[SealRow]:
+    async def list(self, owner_code: str, *, after: str, limit: int) -> list[Seal]:
         """An owner's seals in seal id order, after the id ``after``."""
         rows = await self.pool.fetch(
             """select * from seals where owner_code = $1 and seal_id > $2
@@ -124,7 +101,7 @@ class SealStore:
         return [_seal(r) for r in rows]
 
     async def insert(
-        self, seal: SealRow, events: Sequence[OutboxRecord], audit: Sequence[AuditEntry]
+        self, seal: Seal, events: Sequence[OutboxRecord], audit: Sequence[AuditEntry]
     ) -> bool:
         """Store a new seal with its event and audit; False when the id is taken."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -166,9 +143,9 @@ class SealStore:
         at: dt.datetime,
         reason: str,
         make_records: Callable[
-            [SealRow], tuple[Sequence[OutboxRecord], Sequence[AuditEntry]]
+            [Seal], tuple[Sequence[OutboxRecord], Sequence[AuditEntry]]
         ],
-    ) -> SealRow | None:
+    ) -> Seal | None:
         """Revoke an active seal under its row lock; None when it is not active.
 
         ``make_records(row)`` gives the (events, audit) of the revoked row.

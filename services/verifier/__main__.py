@@ -13,18 +13,17 @@ from pathlib import Path
 from faust.exceptions import ConsistencyError
 from faust.worker import Worker
 
-from certseal.config import load_config
 from certseal.errors import CertsealError
 from certseal.metrics import Metrics
+from services.config import load
 from services.verifier.app import (
     GrpcService,
     broker_cluster_id,
+    build_servicer,
     create_app,
-    prepare_data_dir,
 )
-from services.verifier.bundle import BundleSigner, SnapshotStore
 from services.verifier.domain import FieldRights
-from services.verifier.servicer import BundleExporter, VerifierServicer
+from services.verifier.storage import prepare_data_dir
 
 
 def main() -> None:
@@ -53,7 +52,7 @@ def main() -> None:
     parser.add_argument("--rebuilding", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
-        cfg = load_config(args.config)
+        cfg = load(args.config)
         field_rights = FieldRights.parse(cfg.verifier.field_rights)
     except CertsealError as exc:
         sys.exit(f"error: {exc}")
@@ -66,23 +65,7 @@ def main() -> None:
     prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg)))
     state = create_app(cfg)
 
-    vcfg = cfg.verifier
-    servicer = VerifierServicer(
-        group=vcfg.group,
-        state=state,
-        bundles=BundleExporter(
-            group=vcfg.group,
-            state=state,
-            store=SnapshotStore(data_dir / "bundles"),
-            refresh_s=vcfg.bundle_refresh_s,
-        ),
-        bundle_signer=BundleSigner(
-            Path(cfg.tls.cert_file).read_bytes(), Path(cfg.tls.key_file).read_bytes()
-        ),
-        bundle_validity_s=vcfg.bundle_validity_s,
-        counters=frozenset(vcfg.counters),
-        field_rights=field_rights,
-    )
+    servicer = build_servicer(cfg, state, data_dir=data_dir, field_rights=field_rights)
     grpc_service = GrpcService(
         config=cfg, servicer=servicer, freshness=state.freshness, metrics=Metrics()
     )

@@ -1,18 +1,17 @@
-"""The verifier worker: Faust agents keep the verification index in RocksDB tables,
-and the Verifier gRPC service answers from them in the same process.
+"""The verifier worker, wired: Faust agents keep the verification index in RocksDB
+tables, and the Verifier gRPC service answers from them in the same process.
 
-One worker per deployment: its Faust app id is its consumer group, so each deployment
+The agents hand every record to the pure event application (:mod:`.index`), the
+servicer to the use cases (:mod:`.service`); this module only connects them to the
+broker, the tables and the server. One worker per deployment: its Faust app id is its consumer group, so each deployment
 (one per department or region) holds its own complete, persistent copy of the index.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import faust
 import grpc
 from mode import Service
 
-from certseal.config import Config
 from certseal.events import (
     LICENCE_EVENTS,
     LICENCE_USAGE,
@@ -36,12 +34,19 @@ from certseal.rpc import (
     start_probe_server,
 )
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+from services.verifier.bundle import BundleSigner
+from services.verifier.config import VerifierSettings
+from services.verifier.domain import FieldRights
 from services.verifier.index import (
     BadEvent,
+    Freshness,
     apply_licence_event,
     apply_trust_event,
     apply_usage_event,
 )
+from services.verifier.service import BundleExporter, VerifierService
+from services.verifier.servicer import VerifierServicer
+from services.verifier.storage import SnapshotStore, VerifierState
 from services.verifier.transport import use_fetch_wait
 
 log = logging.getLogger(__name__)
@@ -49,34 +54,7 @@ log = logging.getLogger(__name__)
 VERIFIER = verifier_pb2.DESCRIPTOR.services_by_name["Verifier"].full_name
 
 
-@dataclass
-class Freshness:
-    """What the index has applied, per topic partition."""
-
-    applied: dict[tuple[str, int], int] = field(default_factory=dict)
-    last_event_time: dt.datetime | None = None
-    lag_events: int = 0
-    recovered: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def measure_lag(self, high_waters: dict[tuple[str, int], int]) -> None:
-        """Events published to these partitions but not applied yet."""
-        self.lag_events = sum(
-            max(0, hw - self.applied.get(tp, hw - 1) - 1)
-            for tp, hw in high_waters.items()
-        )
-
-    def note(self, topic: str, partition: int, offset: int, timestamp_s: float) -> None:
-        """Record an applied (or deliberately skipped) event."""
-        self.applied[(topic, partition)] = offset
-        when = dt.datetime.fromtimestamp(timestamp_s, dt.UTC)
-        if self.last_event_time is None or when > self.last_event_time:
-            self.last_event_time = when
-
-
-CLUSTER_FILE = "kafka-cluster-id"
-
-
-async def broker_cluster_id(config: Config) -> str:
+async def broker_cluster_id(config: VerifierSettings) -> str:
     """The id of the Kafka cluster the configuration points at."""
     admin = config.kafka.settings("certseal-verifier").admin()
     await admin.start()
@@ -87,62 +65,7 @@ async def broker_cluster_id(config: Config) -> str:
     return str(cluster["cluster_id"])
 
 
-def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:
-    """Keep the local index only if it was built from this Kafka cluster.
-
-    Faust's tables recover from changelog topics; an index built from another cluster
-    (a rebuilt Kafka, or the embedded memory broker after a restart) cannot be
-    reconciled with it, so it is dropped and rebuilt from the event topics. Returns True
-    when an index was dropped.
-    """
-    marker = data_dir / CLUSTER_FILE
-    built_elsewhere = data_dir.exists() and (
-        not marker.exists() or marker.read_text() != cluster_id
-    )
-    dropped = built_elsewhere and any(
-        p.name != CLUSTER_FILE for p in data_dir.iterdir()
-    )
-    if dropped:
-        log.warning(
-            "index in %s was built from another Kafka cluster; rebuilding it "
-            "from the topics",
-            data_dir,
-        )
-        shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text(cluster_id)
-    return dropped
-
-
-def estimated_entries(table: Any) -> int:
-    """About how many entries a table holds here, in O(1) (RocksDB's estimate).
-
-    Counting exactly walks every key: seconds at a million entries, on the loop that
-    answers verifications.
-    """
-    store = table.data
-    try:
-        dbs = list(store._dbs_for_actives())
-    except AttributeError:  # not a RocksDB store
-        return len(table)
-    return sum(
-        int(db.property_int_value("rocksdb.estimate-num-keys") or 0) for db in dbs
-    )
-
-
-@dataclass
-class VerifierState:
-    """What one verifier group's worker keeps and publishes."""
-
-    app: faust.App
-    index: Any  # lineage -> last applied LicenceEvent
-    trust: Any  # kid -> last applied TrustEvent
-    presentations: Any  # lineage -> accepted presentation nonces (JSON)
-    usage: Any  # the licence-usage topic
-    freshness: Freshness
-
-
-def create_app(config: Config) -> VerifierState:
+def create_app(config: VerifierSettings) -> VerifierState:
     """The Faust app of one verifier group, its tables and topics."""
     vcfg = config.verifier
     partitions = config.kafka.topic_partitions
@@ -263,13 +186,44 @@ def create_app(config: Config) -> VerifierState:
     return VerifierState(app, index, trust, presentations, usage_topic, freshness)
 
 
+def build_servicer(
+    config: VerifierSettings,
+    state: VerifierState,
+    *,
+    data_dir: Path,
+    field_rights: FieldRights,
+) -> VerifierServicer:
+    """The Verifier servicer over this group's state; bundles are signed with the
+    verifier's TLS key and their snapshots kept under ``data_dir``."""
+    vcfg = config.verifier
+    bundles = BundleExporter(
+        group=vcfg.group,
+        state=state,
+        store=SnapshotStore(data_dir / "bundles"),
+        signer=BundleSigner(
+            Path(config.tls.cert_file).read_bytes(),
+            Path(config.tls.key_file).read_bytes(),
+        ),
+        refresh_s=vcfg.bundle_refresh_s,
+        validity_s=vcfg.bundle_validity_s,
+    )
+    service = VerifierService(
+        group=vcfg.group,
+        state=state,
+        bundles=bundles,
+        counters=frozenset(vcfg.counters),
+        field_rights=field_rights,
+    )
+    return VerifierServicer(service=service)
+
+
 class GrpcService(Service):
     """The Verifier gRPC server, run on the Faust worker's event loop."""
 
     def __init__(
         self,
         *,
-        config: Config,
+        config: VerifierSettings,
         servicer: Any,
         freshness: Freshness,
         metrics: Metrics,

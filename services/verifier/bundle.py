@@ -7,36 +7,31 @@ of the EU DCC. A lineage that is not listed is taken as the code itself states i
 delta carries the lineages that changed since an earlier version and the ones no longer
 listed, plus the trust list (it is small).
 
-Each message is a COSE_Sign1 (RFC 9052) whose protected header holds the signing
-verifier's certificate (x5chain, label 33); that certificate must be issued by the
+Each message is a COSE_Sign1 (RFC 9052, framed by :mod:`certseal.cose`) whose protected
+header holds the signing verifier's certificate (x5chain, label 33, RFC 9360); that certificate must be issued by the
 platform CA to a ``service:`` identity. A bundle file is a CBOR array of such messages:
 one full snapshot followed by the deltas applied to it, so every byte an offline counter
 relies on is signed by a verifier. A bundle past its ``valid_until`` is refused.
 
-No gRPC and no Faust here: the servicer scans the index, the CLI reads the file.
+Pure: no gRPC, no Faust, no files. The verifier's service scans the index and keeps
+snapshots (:mod:`services.verifier.storage`), the CLI reads and writes the bundle file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import cbor2
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
 from cryptography.x509.oid import NameOID
 
-from certseal import codes
+from certseal import codes, cose
+from certseal.crypto import InvalidSignature, Suite, signature_from_der, verify
 from certseal.errors import CertsealError, invalid, precondition
 from certseal.identifiers import LicenceId, parse_licence_id
 from services.verifier.domain import (
@@ -50,9 +45,7 @@ from services.verifier.domain import (
 )
 
 FORMAT = "certseal-trust-bundle/1"
-_COSE_SIGN1_TAG = 18
-_ALG, _X5CHAIN = 1, 33
-_ES256, _EDDSA = -7, -8
+_SUITES = (Suite.ES256, Suite.ED25519)  # what a verifier's TLS key may be
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +70,13 @@ class BundleContent:
 # -- CBOR forms ---------------------------------------------------------------------
 
 
-def _us(value: dt.datetime) -> int:
+def us(value: dt.datetime) -> int:
+    """Microseconds since the epoch: how bundles write times."""
     return round(value.timestamp() * 1_000_000)
 
 
-def _from_us(value: int) -> dt.datetime:
+def from_us(value: int) -> dt.datetime:
+    """The UTC time ``value`` microseconds after the epoch."""
     return dt.datetime.fromtimestamp(value / 1_000_000, dt.UTC)
 
 
@@ -92,9 +87,9 @@ def _key_row(key: TrustEntry) -> list[Any]:
         key.suite,
         key.public_key,
         key.status,
-        _us(key.not_before),
-        _us(key.not_after),
-        _us(key.revoked_at) if key.revoked_at else None,
+        us(key.not_before),
+        us(key.not_after),
+        us(key.revoked_at) if key.revoked_at else None,
         key.presentation_key,
         key.key_version,
     ]
@@ -108,9 +103,9 @@ def _key_from_row(row: list[Any]) -> TrustEntry:
         suite=suite,
         public_key=public_key,
         status=status,
-        not_before=_from_us(nbf),
-        not_after=_from_us(naf),
-        revoked_at=_from_us(revoked) if revoked is not None else None,
+        not_before=from_us(nbf),
+        not_after=from_us(naf),
+        revoked_at=from_us(revoked) if revoked is not None else None,
         presentation_key=pres,
         key_version=version,
     )
@@ -120,8 +115,8 @@ def _licence_row(entry: ListedLicence) -> list[Any]:
     return [
         entry.version,
         entry.status,
-        _us(entry.valid_from),
-        _us(entry.valid_until),
+        us(entry.valid_from),
+        us(entry.valid_until),
         entry.lineage_version,
     ]
 
@@ -129,7 +124,7 @@ def _licence_row(entry: ListedLicence) -> list[Any]:
 def _licence_from_row(row: list[Any]) -> ListedLicence:
     version, status, valid_from, valid_until, lineage_version = row
     return ListedLicence(
-        version, status, _from_us(valid_from), _from_us(valid_until), lineage_version
+        version, status, from_us(valid_from), from_us(valid_until), lineage_version
     )
 
 
@@ -164,55 +159,6 @@ class Snapshot:
     index_time: dt.datetime | None
 
 
-class SnapshotStore:
-    """The snapshots a verifier group exported, on disk, so deltas survive restarts.
-
-    The newest ``keep`` are kept; a delta from an older version is refused and the
-    counter fetches a full bundle.
-    """
-
-    def __init__(self, folder: Path, *, keep: int = 48):
-        self._folder = folder
-        self._keep = keep
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def _versions(self) -> list[int]:
-        return sorted(
-            int(p.stem) for p in self._folder.glob("*.cbor") if p.stem.isdigit()
-        )
-
-    def get(self, version: int) -> Snapshot | None:
-        """The snapshot of ``version``, if it is kept."""
-        path = self._folder / f"{version}.cbor"
-        if not path.exists():
-            return None
-        data = cbor2.loads(path.read_bytes())
-        index_time = data["index_time"]
-        return Snapshot(
-            data["group"],
-            data["version"],
-            decode_content(data["content"]),
-            _from_us(index_time) if index_time is not None else None,
-        )
-
-    def latest(self) -> Snapshot | None:
-        """The newest kept snapshot."""
-        versions = self._versions()
-        return self.get(versions[-1]) if versions else None
-
-    def add(self, snapshot: Snapshot) -> None:
-        """Keep ``snapshot`` and drop the oldest beyond ``keep``."""
-        data = {
-            "group": snapshot.group,
-            "version": snapshot.version,
-            "index_time": _us(snapshot.index_time) if snapshot.index_time else None,
-            "content": encode_content(snapshot.content),
-        }
-        write_atomically(self._folder / f"{snapshot.version}.cbor", cbor2.dumps(data))
-        for version in self._versions()[: -self._keep]:
-            (self._folder / f"{version}.cbor").unlink(missing_ok=True)
-
-
 def payload(
     snapshot: Snapshot,
     *,
@@ -226,9 +172,9 @@ def payload(
         "format": FORMAT,
         "group": snapshot.group,
         "version": snapshot.version,
-        "issued_at": _us(issued_at),
-        "valid_until": _us(valid_until),
-        "index_time": _us(snapshot.index_time) if snapshot.index_time else None,
+        "issued_at": us(issued_at),
+        "valid_until": us(valid_until),
+        "index_time": us(snapshot.index_time) if snapshot.index_time else None,
         "keys": body["keys"],
     }
     if base is None:
@@ -259,9 +205,9 @@ class BundleSigner:
         if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
             key.curve, ec.SECP256R1
         ):
-            self._alg = _ES256
+            self._suite = Suite.ES256
         elif isinstance(key, ed25519.Ed25519PrivateKey):
-            self._alg = _EDDSA
+            self._suite = Suite.ED25519
         else:
             raise precondition(
                 "the verifier's TLS key must be EC P-256 or Ed25519 to sign bundles"
@@ -269,26 +215,22 @@ class BundleSigner:
         self._key = key
 
     def sign(self, message: dict[str, Any]) -> bytes:
-        """The COSE_Sign1 of ``message``."""
-        protected = cbor2.dumps({_ALG: self._alg, _X5CHAIN: self._cert_der})
+        """The COSE_Sign1 of ``message`` (RFC 9052; ES256 signatures raw r || s)."""
+        protected = cose.encode_protected(
+            {cose.HEADER_ALG: self._suite.cose_alg, cose.HEADER_X5CHAIN: self._cert_der}
+        )
         body = cbor2.dumps(message)
-        tbs = _sig_structure(protected, body)
+        tbs = cose.sig_structure(protected, body)
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            r, s = decode_dss_signature(self._key.sign(tbs, ec.ECDSA(hashes.SHA256())))
-            signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            der = self._key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+            signature = signature_from_der(Suite.ES256, der)
         else:
             assert isinstance(self._key, ed25519.Ed25519PrivateKey)
             signature = self._key.sign(tbs)
-        return cbor2.dumps(
-            cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, body, signature])
-        )
+        return cose.encode_sign1(protected, body, signature)
 
     def __repr__(self) -> str:
         return "BundleSigner(<key withheld>)"
-
-
-def _sig_structure(protected: bytes, body: bytes) -> bytes:
-    return cbor2.dumps(["Signature1", protected, b"", body])
 
 
 # -- reading ------------------------------------------------------------------------
@@ -317,14 +259,10 @@ def _open_message(
     message: bytes, ca: x509.Certificate
 ) -> tuple[dict[str, Any], str, x509.Certificate]:
     try:
-        obj = cbor2.loads(message)
-        protected, _unprotected, body, signature = (
-            obj.value if isinstance(obj, cbor2.CBORTag) else obj
-        )
-        header = cbor2.loads(protected)
-        cert = x509.load_der_x509_certificate(header[_X5CHAIN])
-        alg = header[_ALG]
-        data = cbor2.loads(body)
+        sign1 = cose.parse_sign1(message)
+        cert = x509.load_der_x509_certificate(sign1.header[cose.HEADER_X5CHAIN])
+        suite = Suite.from_cose_alg(sign1.header[cose.HEADER_ALG])
+        data = cbor2.loads(sign1.payload)
     except Exception:
         raise bad_bundle("is not a certseal trust bundle (bad COSE framing)") from None
     try:
@@ -337,21 +275,13 @@ def _open_message(
     signer = str(names[0].value) if names else ""
     if not signer.startswith("service:"):
         raise bad_bundle(f"is signed by {signer!r}, which is not a service identity")
-    tbs = _sig_structure(protected, body)
-    public_key = cert.public_key()
+    public_key_der = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     try:
-        if alg == _ES256 and isinstance(public_key, ec.EllipticCurvePublicKey):
-            if len(signature) != 64:
-                raise InvalidSignature
-            der = encode_dss_signature(
-                int.from_bytes(signature[:32], "big"),
-                int.from_bytes(signature[32:], "big"),
-            )
-            public_key.verify(der, tbs, ec.ECDSA(hashes.SHA256()))
-        elif alg == _EDDSA and isinstance(public_key, ed25519.Ed25519PublicKey):
-            public_key.verify(signature, tbs)
-        else:
+        if suite is None or suite not in _SUITES:
             raise InvalidSignature
+        verify(suite, public_key_der, sign1.to_be_signed(), sign1.signature)
     except InvalidSignature:
         raise bad_bundle("signature does not verify: the file was altered") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -375,8 +305,8 @@ def open_bundle(
     for message in kept:
         data, signer, cert = _open_message(message, ca)
         try:
-            issued_at = _from_us(data["issued_at"])
-            valid_until = _from_us(data["valid_until"])
+            issued_at = from_us(data["issued_at"])
+            valid_until = from_us(data["valid_until"])
             index_time = data["index_time"]
             keys = decode_content({"keys": data["keys"], "licences": {}}).keys
             changed = decode_content({"keys": [], "licences": data["licences"]})
@@ -405,7 +335,7 @@ def open_bundle(
             version=version,
             issued_at=issued_at,
             valid_until=valid_until,
-            index_time=_from_us(index_time) if index_time is not None else None,
+            index_time=from_us(index_time) if index_time is not None else None,
             signer=signer,
             content=BundleContent(keys, licences),
             messages=(*bundle.messages, message) if bundle else (message,),
@@ -418,36 +348,6 @@ def open_bundle(
             field="bundle",
         )
     return bundle
-
-
-def read_bundle_file(path: Path) -> list[bytes]:
-    """The messages of a bundle file."""
-    try:
-        messages = cbor2.loads(path.read_bytes())
-    except OSError as exc:
-        raise bad_bundle(f"{path} cannot be read: {exc.strerror}") from None
-    except Exception:
-        raise bad_bundle(f"{path} is not a certseal trust bundle file") from None
-    if not isinstance(messages, list) or not all(
-        isinstance(m, bytes) for m in messages
-    ):
-        raise bad_bundle(f"{path} is not a certseal trust bundle file")
-    return messages
-
-
-def write_bundle_file(path: Path, messages: Iterable[bytes]) -> None:
-    """Write a bundle file atomically."""
-    write_atomically(path, cbor2.dumps(list(messages)))
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``; a crash leaves the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
 
 
 # -- offline verification -----------------------------------------------------------

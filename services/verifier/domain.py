@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,11 @@ class ParsedCode:
     def kid(self) -> str:
         """The signing key's id."""
         return self.decoded.kid
+
+    @property
+    def nonce_hash(self) -> str:
+        """Hex SHA-256 of the nonce ('' for a licence code), as usage events record it."""
+        return hashlib.sha256(self.nonce).hexdigest() if self.nonce else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,15 @@ last applied ``TrustEvent`` (protobuf bytes, so nothing is lost in translation) 
 these functions for every delivered event. An event is applied only if its
 ``lineage_version`` / ``key_version`` is newer than the stored one, so duplicates,
 replays from the beginning and late deliveries leave the index unchanged.
+:class:`Freshness` records how far the index has applied each partition.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -167,3 +170,27 @@ def _nonces(stored: bytes | None) -> dict[str, int]:
         return {}
     value: dict[str, int] = json.loads(stored)
     return value
+
+
+@dataclass
+class Freshness:
+    """What the index has applied, per topic partition (offsets, as Kafka counts them)."""
+
+    applied: dict[tuple[str, int], int] = field(default_factory=dict)
+    last_event_time: dt.datetime | None = None
+    lag_events: int = 0
+    recovered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def measure_lag(self, high_waters: dict[tuple[str, int], int]) -> None:
+        """Events published to these partitions but not applied yet."""
+        self.lag_events = sum(
+            max(0, hw - self.applied.get(tp, hw - 1) - 1)
+            for tp, hw in high_waters.items()
+        )
+
+    def note(self, topic: str, partition: int, offset: int, timestamp_s: float) -> None:
+        """Record an applied (or deliberately skipped) event."""
+        self.applied[(topic, partition)] = offset
+        when = dt.datetime.fromtimestamp(timestamp_s, dt.UTC)
+        if self.last_event_time is None or when > self.last_event_time:
+            self.last_event_time = when

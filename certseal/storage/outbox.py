@@ -1,4 +1,10 @@
-"""The outbox relay: publishes committed outbox rows to Kafka in commit order per key.
+"""The outbox: writing rows in the caller's transaction, and relaying them to Kafka.
+
+Owns :func:`write_outbox`, the :class:`OutboxRelay` that publishes committed rows in
+commit order per key, the backlog gauges, and :func:`republish_all` /
+:func:`republish_retained` (re-seeding a broker that lost its data). What a row holds
+(:class:`certseal.events.OutboxRecord`) and the topics are defined in
+:mod:`certseal.events`.
 
 Ordering: every writer takes the row lock of the entity it changes before inserting its
 outbox row, so two rows with the same key are ordered by id exactly as they committed.
@@ -15,16 +21,33 @@ import datetime as dt
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from certseal.background import NotifiedWorker
+from certseal.events import OutboxRecord
 from certseal.metrics import Metrics
+from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
+
+
+async def write_outbox(
+    conn: asyncpg.Connection, records: Sequence[OutboxRecord]
+) -> None:
+    """Insert outbox rows in the caller's transaction, in the given order."""
+    if not records:
+        return
+    await conn.execute(
+        """insert into outbox (topic, key, value, headers)
+           select * from unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[])""",
+        [r.topic for r in records],
+        [r.key for r in records],
+        [r.value for r in records],
+        [r.headers for r in records],
+    )
 
 
 class OutboxRelay(NotifiedWorker):
@@ -188,3 +211,14 @@ async def republish_all(conn: asyncpg.Connection) -> int:
         "update outbox set published_at = null where published_at is not null"
     )
     return int(status.split()[-1])
+
+
+async def republish_retained(dsn: str) -> int:
+    """:func:`republish_all` on a database that may not be migrated yet (0 then)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        if not await conn.fetchval("select to_regclass('outbox') is not null"):
+            return 0
+        return await republish_all(conn)
+    finally:
+        await conn.close()

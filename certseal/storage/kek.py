@@ -1,5 +1,7 @@
 """Rotating the key-encryption key: re-wrap every wrapped key in one transaction.
 
+Owns :data:`WRAPPED` (which table columns hold wrapped keys) and :func:`rewrap_all`.
+
 Every private key and shared secret at rest is AES-256-GCM under the KEK, bound to its
 name (a kid, or ``webhook:<name>``). Re-wrapping decrypts each under the current KEK and
 encrypts it under the new one; the tables are locked meanwhile, so no process writes a

@@ -1,5 +1,7 @@
 """Leader-elected background loops woken by PostgreSQL LISTEN/NOTIFY.
 
+Owns :class:`NotifiedWorker`, the loop the outbox relay and the audit sealer run on.
+
 Several service replicas may run the same loop; a session advisory lock on a dedicated
 connection makes exactly one of them work at a time (the others stand by), which is what
 keeps the outbox relay's per-key order and the audit chain's single writer.
@@ -14,7 +16,7 @@ import random
 
 import asyncpg
 
-from certseal import db
+from certseal.storage.pool import connect
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ class NotifiedWorker(abc.ABC):
                 backoff = min(backoff * 2, 5.0)
 
     async def _run_connected(self, stop: asyncio.Event) -> None:
-        conn = await db.connect(self._dsn)
+        conn = await connect(self._dsn)
         try:
             while not await conn.fetchval(
                 "select pg_try_advisory_lock($1)", self.lock_id

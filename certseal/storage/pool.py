@@ -1,4 +1,9 @@
-"""PostgreSQL access: connection pool and ordered, locked schema migrations."""
+"""PostgreSQL access: the connection pool and ordered, locked schema migrations.
+
+Owns the jsonb codec every connection gets, and the ``schema_migrations`` table with the
+advisory lock that applies each component's ``NNNN_name.sql`` file exactly once. The
+kernel's own migrations (outbox, audit log) live in ``migrations/`` beside this module.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +48,11 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """Raise unless PostgreSQL answers a query on ``pool`` (readiness)."""
+    await pool.fetchval("select 1")
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

@@ -1,0 +1,101 @@
+"""COSE_Sign1 framing (RFC 9052): the one place certseal builds and parses it.
+
+Pure: CBOR in, CBOR out, no keys and no I/O. A caller signs the bytes of
+:func:`sig_structure` with whatever holds its key (a :class:`certseal.crypto.Signer`,
+which may be an HSM and is async, or a verifier's TLS key) and frames the signature with
+:func:`encode_sign1`; a reader calls :func:`parse_sign1` and verifies
+:meth:`Sign1.to_be_signed`. Used by the licence and presentation codes
+(:mod:`certseal.codes`) and by the verifiers' offline trust bundles.
+
+SM2-SM3 has no registered COSE algorithm, which is why no COSE library does this for us.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+SIGN1_TAG = 18
+"""The CBOR tag of a COSE_Sign1 message (RFC 9052 section 2)."""
+
+HEADER_ALG = 1
+"""Header label ``alg`` (RFC 9052 section 3.1)."""
+
+HEADER_KID = 4
+"""Header label ``kid`` (RFC 9052 section 3.1)."""
+
+HEADER_X5CHAIN = 33
+"""Header label ``x5chain``: a DER certificate or chain (RFC 9360 section 2)."""
+
+
+class CoseError(ValueError):
+    """Bytes that are not a COSE_Sign1 message; the message says what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sign1:
+    """A parsed, not yet verified, COSE_Sign1 message.
+
+    ``protected`` is the serialized protected header exactly as received (the signature
+    covers these bytes, not their decoding); ``header`` is its decoded map.
+    """
+
+    protected: bytes
+    header: dict[Any, Any]
+    payload: bytes
+    signature: bytes
+
+    def to_be_signed(self) -> bytes:
+        """The Sig_structure the signature covers (RFC 9052 section 4.4)."""
+        return sig_structure(self.protected, self.payload)
+
+
+def encode_protected(header: Mapping[int, Any]) -> bytes:
+    """The serialized protected header: the CBOR map in the given order (RFC 9052 3)."""
+    return cbor2.dumps(dict(header))
+
+
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    """The bytes a COSE_Sign1 signature covers (RFC 9052 section 4.4).
+
+    ``["Signature1", protected, external_aad, payload]`` with an empty external_aad:
+    certseal binds nothing outside the message.
+    """
+    return cbor2.dumps(["Signature1", protected, b"", payload])
+
+
+def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
+    """A tagged COSE_Sign1 message with an empty unprotected header (RFC 9052 4.2)."""
+    return cbor2.dumps(cbor2.CBORTag(SIGN1_TAG, [protected, {}, payload, signature]))
+
+
+def parse_sign1(message: bytes) -> Sign1:
+    """Parse a COSE_Sign1 message, tagged (18) or untagged (RFC 9052 sections 2, 4.2).
+
+    Raises :class:`CoseError` when ``message`` is not CBOR, carries another tag, is not
+    an array of four, has fields of the wrong types, or its protected header is not a
+    CBOR map (an empty protected header stands for an empty map).
+    """
+    try:
+        obj = cbor2.loads(message)
+    except Exception as exc:
+        raise CoseError(f"not CBOR ({exc})") from None
+    if isinstance(obj, cbor2.CBORTag):
+        if obj.tag != SIGN1_TAG:
+            raise CoseError(f"CBOR tag {obj.tag} is not COSE_Sign1")
+        obj = obj.value
+    if not (isinstance(obj, list | tuple) and len(obj) == 4):
+        raise CoseError("COSE_Sign1 must be an array of 4")
+    protected, _unprotected, payload, signature = obj
+    if not all(isinstance(x, bytes) for x in (protected, payload, signature)):
+        raise CoseError("COSE_Sign1 fields have the wrong types")
+    try:
+        header = cbor2.loads(protected) if protected else {}
+    except Exception:
+        raise CoseError("protected header is not CBOR") from None
+    if not isinstance(header, dict):
+        raise CoseError("protected header is not a map")
+    return Sign1(protected, header, payload, signature)

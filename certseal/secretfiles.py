@@ -1,0 +1,33 @@
+"""Secret files: the 32-byte keys (KEK, personal-data key) that the configuration names.
+
+Secrets are never values in the configuration; a deployment mounts them as files, and
+the embedded stack creates them (mode 0600) on first run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from certseal.errors import CertsealError, ErrorKind
+
+
+def read_secret_file(path: Path, *, length: int = 32, create: bool = False) -> bytes:
+    """Read a binary secret of ``length`` bytes; with ``create``, make a fresh one
+    (random, mode 0600) if missing.
+
+    Raises CertsealError(FAILED_PRECONDITION) when the file holds another length, and
+    OSError when it cannot be read.
+    """
+    if create and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(os.urandom(length))
+    data = path.read_bytes()
+    if len(data) != length:
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"secret file {path} must hold exactly {length} bytes, has {len(data)}",
+        )
+    return data

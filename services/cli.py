@@ -1,0 +1,47 @@
+"""The ``certseal`` command: the kernel's commands and every service's, composed.
+
+This is one of the two composition roots (with :mod:`services.config`): each service's
+``cli.py`` contributes its commands through ``register(subparsers)``; the kernel's
+:mod:`certseal.cli` gives the shared plumbing and error reporting
+(``error: <field>: <problem>``, exit 2 for bad input).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from certseal.cli import build_parser as _build_parser
+from certseal.cli import run_command
+from services import config, run
+from services.feed import cli as feed_cli
+from services.issuer import cli as issuer_cli
+from services.seal import cli as seal_cli
+from services.verifier import cli as verifier_cli
+
+DESCRIPTION = "certseal: electronic licences and seals (operator and developer CLI)"
+
+
+def build_parser():  # type: ignore[no-untyped-def]
+    """The ``certseal`` argument parser."""
+    return _build_parser(
+        DESCRIPTION,
+        config.load,
+        [
+            run.register,
+            issuer_cli.register,
+            verifier_cli.register,
+            feed_cli.register,
+            seal_cli.register,
+        ],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; errors print as 'error: field: message' with a non-zero exit."""
+    return run_command(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

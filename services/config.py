@@ -1,0 +1,50 @@
+"""The configuration file's schema: the kernel's shared sections and every service's.
+
+This is one of the two composition roots (with :mod:`services.cli`): it alone imports
+every service's ``config`` module. A service process loads the file through it, so a
+typo'd section or setting of any service fails every process at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from certseal.config import BaseConfig, Section, load_config
+from services.console.config import ConsoleConfig
+from services.feed.config import FeedConfig
+from services.issuer.config import IssuerConfig
+from services.seal.config import SealConfig
+from services.verifier.config import VerifierConfig
+
+
+class CliConfig(Section):
+    """What the ``certseal`` CLI presents when it calls the services, and where."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    issuer_target: str = "127.0.0.1:50051"
+    verifier_target: str = "127.0.0.1:50052"
+    seal_target: str = "127.0.0.1:50053"
+    feed_target: str = "127.0.0.1:50054"
+
+
+class Config(BaseConfig):
+    """The whole configuration file."""
+
+    issuer: IssuerConfig = msgspec.field(default_factory=IssuerConfig)
+    verifier: VerifierConfig = msgspec.field(default_factory=VerifierConfig)
+    seal: SealConfig = msgspec.field(default_factory=SealConfig)
+    feed: FeedConfig = msgspec.field(default_factory=FeedConfig)
+    console: ConsoleConfig = msgspec.field(default_factory=ConsoleConfig)
+    cli: CliConfig = msgspec.field(default_factory=CliConfig)
+
+
+def load(paths: str | Path | Sequence[str | Path] | None) -> Config:
+    """Load the layered files in ``paths`` (None: every default) as :class:`Config`.
+
+    Raises CertsealError(INVALID_ARGUMENT) naming the setting or file that is wrong.
+    """
+    return load_config(paths, Config)

@@ -1,0 +1,64 @@
+"""What the verifier and the seal service returned, as the console's views.
+
+Protobuf in, :mod:`services.console.domain` views out: exactly the fields the service
+returned, nothing added from elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from certseal.timestamps import from_ts
+from certseal.v1 import seal_pb2, verifier_pb2
+from services.console.domain import LicenceView, PdfSealView
+
+
+def licence_view(
+    result: verifier_pb2.VerificationResult,
+    *,
+    verified_at: dt.datetime,
+    purpose: str,
+    counter: str,
+) -> LicenceView:
+    """The page's view of a verification: exactly what the verifier returned.
+
+    The verdict loses its ``VERDICT_`` prefix (``VERDICT_VALID`` is ``VALID``);
+    ``verified_at`` is this console's time, ``counter`` its identity.
+    """
+    freshness = result.freshness
+    return LicenceView(
+        verdict=verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_"),
+        checks=[
+            {"name": c.name, "passed": c.passed, "detail": c.detail}
+            for c in result.checks
+        ],
+        identifier=result.identifier,
+        type_code=result.type_code,
+        issuer_code=result.issuer_code,
+        holder_display_name=result.holder_display_name,
+        fields=dict(result.fields),
+        valid_from=from_ts(result.valid_from),
+        valid_until=from_ts(result.valid_until),
+        code_kind=result.code_kind,
+        index_time=from_ts(freshness.last_event_time),
+        index_lag_events=freshness.lag_events,
+        verified_at=verified_at,
+        purpose=purpose,
+        counter=counter,
+    )
+
+
+def pdf_seal_view(seal: seal_pb2.PdfSealResult) -> PdfSealView:
+    """The page's view of one seal found in a PDF."""
+    return PdfSealView(
+        field_name=seal.field_name,
+        seal_id=seal.seal_id,
+        seal_name=seal.seal_name,
+        verdict=seal.verdict,
+        intact=seal.intact,
+        trusted=seal.trusted,
+        modified=seal.modified,
+        signed_at=from_ts(seal.signed_at),
+        current_status=seal.current_status,
+        detail=seal.detail,
+    )

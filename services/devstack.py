@@ -1,0 +1,52 @@
+"""The embedded stack for the whole platform: the kernel's PostgreSQL, broker and dev CA,
+plus each service's dev identities (the seal CA, the console's counter identity, the
+CLI's operator identity), in one :class:`services.config.Config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from certseal.devpki import DevCA
+from certseal.devstack import EmbeddedStack, free_port
+from services.config import Config
+
+__all__ = ["DevStack", "free_port"]
+
+
+class DevStack(EmbeddedStack[Config]):
+    """The embedded stack configured for every certseal service."""
+
+    def __init__(
+        self, home: Path, config: Config | None = None, *, topic_partitions: int = 12
+    ):
+        super().__init__(home, config or Config(), topic_partitions=topic_partitions)
+
+    def configure(self, cfg: Config) -> None:
+        """Dev identities: the CLI's operator, the seal CA, the console's counter."""
+        operator = self.ca.identity("operator:admin")
+        cfg.cli.cert_file, cfg.cli.key_file = (
+            str(operator.cert_file),
+            str(operator.key_file),
+        )
+        seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
+        cfg.seal.ca_cert_file = str(seal_ca.ca_file)
+        cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")
+        # the counter console verifies as the platform's own service hall
+        counter = self.ca.identity(f"dept:{cfg.platform.code}")
+        cfg.console.cert_file, cfg.console.key_file = (
+            str(counter.cert_file),
+            str(counter.key_file),
+        )
+        console = self.ca.identity("service:console", server=True)
+        cfg.console.https_cert_file, cfg.console.https_key_file = (
+            str(console.cert_file),
+            str(console.key_file),
+        )
+        cfg.console.metrics_sources = [
+            f"{name}=http://{listen}/metrics"
+            for name, listen in (
+                ("issuer", cfg.issuer.metrics_listen),
+                ("seal", cfg.seal.metrics_listen),
+            )
+            if listen
+        ]

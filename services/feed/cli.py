@@ -1,0 +1,181 @@
+"""The event feed's ``certseal`` commands: ``events tail`` for anyone entitled, and
+``feed`` for the operator (entitlements, webhooks, parked deliveries, KafkaUsers)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from certseal.cli import call_service, channel, load
+
+
+def _summary(event: Any) -> str:
+    from certseal.v1 import events_pb2
+
+    if event.topic == "certseal.licence-events.v1":
+        licence = events_pb2.LicenceEvent.FromString(event.data)
+        return f"{licence.identifier} status {licence.status:02d} {licence.reason}"
+    if event.topic == "certseal.seal-events.v1":
+        seal = events_pb2.SealEvent.FromString(event.data)
+        return f"{seal.seal_id} {seal.status} {seal.document_digest[:16]}"
+    key = events_pb2.TrustEvent.FromString(event.data)
+    return f"key {key.kid} {key.suite}"
+
+
+def cmd_events_tail(args: argparse.Namespace) -> int:
+    """Print the event feed as it happens (operators see every event)."""
+    from certseal.rpc import error_from_rpc
+    from certseal.v1 import feed_pb2 as pb
+    from certseal.v1 import feed_pb2_grpc
+
+    cfg = load(args)
+    request = pb.SubscribeRequest(
+        event_types=args.type or [],
+        departments=args.department or [],
+        licence_types=args.licence_type or [],
+    )
+    if args.token:
+        request.token = args.token
+    elif args.since == "earliest":
+        request.earliest = True
+    else:
+        request.latest = True
+
+    async def tail() -> None:
+        import grpc
+
+        async with channel(cfg, cfg.cli.feed_target) as chan:
+            try:
+                async for event in feed_pb2_grpc.EventFeedStub(chan).Subscribe(request):
+                    when = event.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+                    print(
+                        f"{when}  {event.type:<22} {event.source.rsplit('/', 1)[-1]:<18} "
+                        f"{_summary(event)}",
+                        flush=True,
+                    )
+                    if args.show_token:
+                        print(f"  token {event.token}", flush=True)
+            except grpc.aio.AioRpcError as exc:
+                raise error_from_rpc(exc) from None
+
+    asyncio.run(tail())
+    return 0
+
+
+def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
+    """Print Strimzi KafkaUser manifests matching the integrators' entitlements."""
+    from certseal.storage.pool import create_pool
+    from services.feed.domain import Entitlement, kafka_user_manifest
+    from services.feed.storage import FeedStore
+
+    async def run() -> list[Entitlement]:
+        pool = await create_pool(load(args).database.dsn(), min_size=1, max_size=1)
+        try:
+            return await FeedStore(pool).entitlements()
+        finally:
+            await pool.close()
+
+    manifests = [kafka_user_manifest(e, args.cluster) for e in asyncio.run(run())]
+    print("---\n".join(manifests), end="")
+    return 0
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    """Operator commands of the event feed: entitlements, webhooks, parked deliveries."""
+    from certseal.v1 import feed_pb2 as pb
+    from certseal.v1 import feed_pb2_grpc
+
+    cfg = load(args)
+    command = args.feed_command
+    if command == "entitle":
+        request: Any = pb.SetEntitlementRequest(
+            entitlement=pb.Entitlement(
+                integrator=args.integrator,
+                departments=args.department or [],
+                licence_types=args.licence_type or [],
+                event_types=args.type or [],
+            )
+        )
+    elif command == "webhook":
+        request = pb.RegisterWebhookRequest(
+            name=args.name,
+            integrator=args.integrator,
+            url=args.url,
+            secret=Path(args.secret_file).read_bytes().strip(),
+            event_types=args.type or [],
+            departments=args.department or [],
+            licence_types=args.licence_type or [],
+        )
+    elif command == "parked":
+        request = pb.ListParkedDeliveriesRequest(webhook=args.name)
+    else:
+        request = pb.ReplayParkedDeliveriesRequest(webhook=args.name)
+    method = {
+        "entitle": "SetEntitlement",
+        "webhook": "RegisterWebhook",
+        "parked": "ListParkedDeliveries",
+        "replay": "ReplayParkedDeliveries",
+    }[command]
+    reply = call_service(
+        cfg,
+        cfg.cli.feed_target,
+        lambda chan: getattr(feed_pb2_grpc.EventFeedAdminStub(chan), method)(request),
+    )
+    if command == "entitle":
+        e = reply.entitlement
+        print(
+            f"{e.integrator}: departments {', '.join(e.departments) or '-'}; "
+            f"licence types {', '.join(e.licence_types) or '-'}; "
+            f"events {', '.join(e.event_types) or '-'}"
+        )
+    elif command == "webhook":
+        print(f"webhook {reply.name} registered")
+    elif command == "parked":
+        for p in reply.parked:
+            print(f"{p.dead_letter_offset:>8}  {p.type:<20} {p.subject}  {p.reason}")
+        print(f"{len(reply.parked)} parked")
+    else:
+        print(f"{reply.delivered} delivered, {reply.still_failing} still failing")
+        return 0 if reply.still_failing == 0 else 1
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``events tail`` and ``feed``."""
+    events = sub.add_parser("events", help="the event feed").add_subparsers(
+        dest="events_command", required=True
+    )
+    tail = events.add_parser("tail", help="print events as they happen")
+    tail.add_argument("--type", action="append", help="e.g. licence.revoked, seal.*")
+    tail.add_argument("--department", action="append", help="department code")
+    tail.add_argument("--licence-type", action="append", help="licence type code")
+    tail.add_argument("--since", choices=["latest", "earliest"], default="latest")
+    tail.add_argument("--token", help="continue after the event with this token")
+    tail.add_argument("--show-token", action="store_true")
+    tail.set_defaults(func=cmd_events_tail)
+
+    feed = sub.add_parser("feed", help="event feed administration").add_subparsers(
+        dest="feed_command", required=True
+    )
+    entitle = feed.add_parser("entitle", help="set what an integrator may receive")
+    entitle.add_argument("integrator", help="app:<name>")
+    hook = feed.add_parser("webhook", help="register or replace a webhook")
+    hook.add_argument("name")
+    hook.add_argument("--integrator", required=True, help="app:<name>")
+    hook.add_argument("--url", required=True, help="https://...")
+    hook.add_argument("--secret-file", required=True, help="the HMAC secret")
+    for command in (entitle, hook):
+        command.add_argument("--department", action="append", help="code or *")
+        command.add_argument("--licence-type", action="append", help="code or *")
+        command.add_argument("--type", action="append", help="e.g. licence.* or *")
+    for name in ("parked", "replay"):
+        feed.add_parser(name, help=f"{name} parked deliveries").add_argument("name")
+    for command in feed.choices.values():
+        command.set_defaults(func=cmd_feed)
+    users = feed.add_parser(
+        "kafka-users", help="KafkaUser manifests (Strimzi) for the entitlements"
+    )
+    users.add_argument("--cluster", default="certseal", help="the Strimzi Kafka name")
+    users.set_defaults(func=cmd_feed_kafka_users)

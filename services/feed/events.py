@@ -1,0 +1,118 @@
+"""The feed's reading of the platform's event records: their CloudEvents headers, what
+the entitlement rules see of them, and their CloudEvents structured JSON for webhooks.
+
+The feed publishes no events of its own; it reads ``certseal.licence-events.v1``,
+``certseal.trust-events.v1``, ``certseal.seal-events.v1`` and
+``certseal.licence-usage.v1``, whose values are the protobuf messages of
+``protos/certseal/v1/events.proto`` and whose headers are CloudEvents 1.0 binary mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import DecodeError
+
+from certseal.events import (
+    LICENCE_EVENTS,
+    LICENCE_USAGE,
+    SEAL_EVENTS,
+    TRUST_EVENTS,
+    cloudevent,
+)
+from certseal.identifiers import LICENCE_OID_PREFIX
+from certseal.v1 import events_pb2
+from services.feed.domain import SOURCE_PREFIX, TYPE_PREFIX, EventMeta
+
+#: the topics every subscription and every webhook reads
+FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS, LICENCE_USAGE)
+
+_MESSAGES: dict[str, Any] = {
+    LICENCE_USAGE: events_pb2.LicenceUsedEvent,
+    LICENCE_EVENTS: events_pb2.LicenceEvent,
+    TRUST_EVENTS: events_pb2.TrustEvent,
+    SEAL_EVENTS: events_pb2.SealEvent,
+}
+
+
+def record_headers(
+    topic: str, raw: Sequence[tuple[str, bytes]] | None, value: bytes
+) -> dict[str, str]:
+    """A record's CloudEvents headers.
+
+    Every event is published with them. ``licence.used`` records written by verifiers
+    before certseal 0.2 carry none and stay on the usage topic for its retention (180
+    days): for those, the envelope is the one the verifier now writes
+    (:func:`certseal.events.cloudevent`, the source being the licence's issuing
+    authority), so an upgrade loses none of them.
+    """
+    headers = {k: v.decode(errors="replace") for k, v in raw or ()}
+    if topic != LICENCE_USAGE or "ce_type" in headers:
+        return headers
+    try:
+        used = events_pb2.LicenceUsedEvent.FromString(value)
+        _type_code, authority, _serial = used.lineage.removeprefix(
+            LICENCE_OID_PREFIX
+        ).split(".")
+        occurred_at = used.occurred_at.ToDatetime(tzinfo=dt.UTC)
+    except (DecodeError, ValueError):
+        return headers
+    return cloudevent(
+        topic=topic,
+        key=used.lineage,
+        message=used,
+        event_id=used.event_id,
+        event_type=used.type or "licence.used",
+        source=authority,
+        time=occurred_at,
+    ).headers
+
+
+def event_meta(topic: str, headers: dict[str, str], value: bytes) -> EventMeta | None:
+    """What the entitlement rules look at; None for a record that is not an event."""
+    event_type = headers.get("ce_type", "")
+    source = headers.get("ce_source", "")
+    if not event_type.startswith(TYPE_PREFIX) or not source.startswith(SOURCE_PREFIX):
+        return None
+    licence_type = ""
+    try:
+        if topic == LICENCE_EVENTS:
+            licence_type = events_pb2.LicenceEvent.FromString(value).type_code
+        elif topic == LICENCE_USAGE:
+            lineage = events_pb2.LicenceUsedEvent.FromString(value).lineage
+            licence_type = lineage.removeprefix(LICENCE_OID_PREFIX).split(".")[0]
+    except DecodeError:
+        return None
+    return EventMeta(
+        topic,
+        event_type.removeprefix(TYPE_PREFIX),
+        source.removeprefix(SOURCE_PREFIX),
+        licence_type,
+    )
+
+
+def cloudevent_json(topic: str, value: bytes, headers: dict[str, str]) -> bytes:
+    """The event in CloudEvents structured JSON, ``data`` as the protobuf's JSON.
+
+    Raises KeyError for a topic the feed does not read, DecodeError for a value that
+    is not its topic's message.
+    """
+    message = _MESSAGES[topic].FromString(value)
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": headers.get("ce_id", ""),
+            "type": headers.get("ce_type", ""),
+            "source": headers.get("ce_source", ""),
+            "subject": headers.get("ce_subject", ""),
+            "time": headers.get("ce_time", ""),
+            "datacontenttype": "application/json",
+            "data": MessageToDict(message),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode()

@@ -1,0 +1,152 @@
+"""Feed storage: the only writer of the feed tables.
+
+``feed_entitlements`` (what each integrator may receive), ``feed_webhooks`` (endpoints,
+their filters and wrapped HMAC keys) and ``feed_webhook_replays`` (the parked deliveries
+an operator replayed). Every mutation an operator makes writes its row and its audit
+rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from certseal.audit import AuditEntry
+from certseal.storage.audit import write_audit
+from services.feed.domain import Entitlement, Filter
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRow:
+    """A registered webhook as stored (its HMAC key stays wrapped under the KEK)."""
+
+    name: str
+    integrator: str
+    url: str
+    filter: Filter
+    wrapped_secret: bytes
+
+    def __repr__(self) -> str:
+        return f"WebhookRow(name={self.name}, url={self.url})"
+
+
+def _sets(row: asyncpg.Record) -> tuple[frozenset[str], ...]:
+    """A row's departments, licence types and event types, in that order."""
+    return tuple(
+        frozenset(row[c]) for c in ("departments", "licence_types", "event_types")
+    )
+
+
+def _entitlement(row: asyncpg.Record) -> Entitlement:
+    return Entitlement(row["integrator"], *_sets(row))
+
+
+def _webhook(row: asyncpg.Record) -> WebhookRow:
+    return WebhookRow(
+        row["name"],
+        row["integrator"],
+        row["url"],
+        Filter(*_sets(row)),
+        row["wrapped_secret"],
+    )
+
+
+class FeedStore:
+    """Queries and transactions over the feed tables."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def entitlement(self, integrator: str) -> Entitlement | None:
+        """The entitlement of ``integrator`` (``app:<name>``), if the operator set one."""
+        row = await self.pool.fetchrow(
+            "select * from feed_entitlements where integrator = $1", integrator
+        )
+        return _entitlement(row) if row else None
+
+    async def entitlements(self) -> list[Entitlement]:
+        """Every entitlement, by integrator."""
+        rows = await self.pool.fetch("select * from feed_entitlements order by 1")
+        return [_entitlement(r) for r in rows]
+
+    async def set_entitlement(
+        self,
+        entitlement: Entitlement,
+        *,
+        at: dt.datetime,
+        by: str,
+        audit: Sequence[AuditEntry],
+    ) -> None:
+        """Insert or replace an entitlement, set by ``by`` ``at``, with its audit."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """insert into feed_entitlements values ($1, $2, $3, $4, $5, $6)
+                   on conflict (integrator) do update set departments = $2,
+                       licence_types = $3, event_types = $4, updated_at = $5,
+                       updated_by = $6""",
+                entitlement.integrator,
+                sorted(entitlement.departments),
+                sorted(entitlement.licence_types),
+                sorted(entitlement.event_types),
+                at,
+                by,
+            )
+            await write_audit(conn, audit)
+
+    async def webhooks(self) -> list[WebhookRow]:
+        """Every registered webhook, by name."""
+        rows = await self.pool.fetch("select * from feed_webhooks order by name")
+        return [_webhook(r) for r in rows]
+
+    async def webhook(self, name: str) -> WebhookRow | None:
+        """One webhook."""
+        row = await self.pool.fetchrow(
+            "select * from feed_webhooks where name = $1", name
+        )
+        return _webhook(row) if row else None
+
+    async def put_webhook(
+        self,
+        webhook: WebhookRow,
+        *,
+        at: dt.datetime,
+        by: str,
+        audit: Sequence[AuditEntry],
+    ) -> None:
+        """Insert or replace a webhook, registered by ``by`` ``at``, with its audit."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """insert into feed_webhooks values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   on conflict (name) do update set integrator = $2, url = $3,
+                       departments = $4, licence_types = $5, event_types = $6,
+                       wrapped_secret = $7, created_at = $8, created_by = $9""",
+                webhook.name,
+                webhook.integrator,
+                webhook.url,
+                sorted(webhook.filter.departments),
+                sorted(webhook.filter.licence_types),
+                sorted(webhook.filter.event_types),
+                webhook.wrapped_secret,
+                at,
+                by,
+            )
+            await write_audit(conn, audit)
+
+    async def replayed(self, webhook: str) -> set[int]:
+        """The dead-letter offsets of ``webhook``'s parked deliveries already replayed."""
+        rows = await self.pool.fetch(
+            "select dlq_offset from feed_webhook_replays where webhook = $1", webhook
+        )
+        return {r["dlq_offset"] for r in rows}
+
+    async def mark_replayed(self, webhook: str, offset: int, at: dt.datetime) -> None:
+        """Record that the parked delivery at dead-letter ``offset`` went through."""
+        await self.pool.execute(
+            "insert into feed_webhook_replays values ($1, $2, $3)", webhook, offset, at
+        )

@@ -1,0 +1,29 @@
+"""The issuer's configuration section, ``[issuer]``, and what an issuer process reads."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from certseal.config import OutboxServiceSection, SharedSettings
+
+
+class IssuerConfig(OutboxServiceSection):
+    """The issuer service."""
+
+    listen: str = "127.0.0.1:50051"
+    metrics_listen: str = "127.0.0.1:9464"
+    max_request_bytes: int = 8 * 1024 * 1024
+    # Worker processes serving gRPC on the listen port (SO_REUSEPORT); the supervising
+    # process then runs the outbox relay, audit sealer and expiry sweep. 0: one process
+    # does everything (on Kubernetes, scale pods instead).
+    workers: int = 0
+    max_batch: int = 1000
+    presentation_ttl_s: int = 60
+    presentation_max_ttl_s: int = 600
+    expiry_sweep_interval_s: float = 30.0
+
+
+class IssuerSettings(SharedSettings, Protocol):
+    """The sections an issuer process reads."""
+
+    issuer: IssuerConfig

@@ -1,0 +1,116 @@
+"""The issuer's events: licence and key changes as protobuf messages in their
+CloudEvents envelope (binary mode, ``certseal.events.cloudevent``).
+
+- ``LicenceEvent`` on ``certseal.licence-events.v1``, keyed by lineage. Types:
+  ``licence.issued``, ``.renewed``, ``.amended``, ``.suspended``, ``.unsuspended``,
+  ``.revoked``, ``.cancelled``, ``.expired``, ``.transferred``. Each carries the
+  version's public state and its ``lineage_version``, so a reader applies it if newer.
+- ``TrustEvent`` on ``certseal.trust-events.v1``, keyed by kid. Types:
+  ``key.activated``, ``key.retired``, ``key.revoked``; each carries the key's public
+  part and its ``key_version``.
+
+Personal data never enters an event: the holder appears as its pseudonym only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+from certseal.events import (
+    LICENCE_EVENTS,
+    TRUST_EVENTS,
+    OutboxRecord,
+    cloudevent,
+    new_event_id,
+)
+from certseal.timestamps import ts
+from certseal.v1 import events_pb2, licence_pb2
+from services.issuer.domain import LicenceRecord, Operation, SigningKey, Status
+
+
+def proto_status(status: Status) -> licence_pb2.LicenceStatus:
+    """The protobuf enum of a status (its numbers are the national codes)."""
+    return cast(licence_pb2.LicenceStatus, int(status.value))
+
+
+def proto_operation(operation: Operation) -> licence_pb2.LicenceOperation:
+    """The protobuf enum of an operation (its numbers are the national codes)."""
+    return cast(licence_pb2.LicenceOperation, int(operation.value))
+
+
+def licence_event(
+    record: LicenceRecord, event_type: str, *, actor: str, reason: str
+) -> OutboxRecord:
+    """The ``event_type`` event of ``record`` as it now stands.
+
+    ``actor``: the department code that acted, or e.g. ``service:expiry-sweep``. The
+    event occurred at ``record.updated_at``.
+    """
+    event_id = new_event_id()
+    message = events_pb2.LicenceEvent(
+        event_id=event_id,
+        type=event_type,
+        lineage=record.lineage,
+        identifier=record.identifier,
+        version=record.version,
+        lineage_version=record.lineage_version,
+        status=proto_status(record.status),
+        operation=proto_operation(record.last_operation),
+        reason=reason,
+        actor_department=actor,
+        occurred_at=ts(record.updated_at),
+        type_code=record.type_code,
+        issuer_code=record.issuer_code,
+        valid_from=ts(record.valid_from),
+        valid_until=ts(record.valid_until),
+        replaces=record.replaces or "",
+        holder_ref=record.holder_ref,
+        kid=record.kid,
+        transferred_to=record.transferred_to or "",
+    )
+    return cloudevent(
+        topic=LICENCE_EVENTS,
+        key=record.lineage,
+        message=message,
+        event_id=event_id,
+        event_type=event_type,
+        source=record.issuer_code,
+        time=record.updated_at,
+    )
+
+
+def trust_event(
+    key: SigningKey, event_type: str, *, actor: str, reason: str, at: dt.datetime
+) -> OutboxRecord:
+    """The ``event_type`` event of ``key`` as it now stands, occurred ``at``.
+
+    ``actor``: the identity that acted, e.g. ``operator:<name>``.
+    """
+    event_id = new_event_id()
+    message = events_pb2.TrustEvent(
+        event_id=event_id,
+        type=event_type,
+        kid=key.kid,
+        department_code=key.department_code,
+        suite=key.suite,
+        status=licence_pb2.KeyStatus.Value(f"KEY_STATUS_{key.status.upper()}"),
+        public_key=key.public_key,
+        not_before=ts(key.not_before),
+        not_after=ts(key.not_after),
+        revoked_at=ts(key.revoked_at),
+        reason=reason,
+        actor=actor,
+        occurred_at=ts(at),
+        key_version=key.key_version,
+        presentation_key=key.presentation,
+    )
+    return cloudevent(
+        topic=TRUST_EVENTS,
+        key=key.kid,
+        message=message,
+        event_id=event_id,
+        event_type=event_type,
+        source=key.department_code,
+        time=at,
+    )

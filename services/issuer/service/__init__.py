@@ -1,0 +1,116 @@
+"""The issuer's use cases, split by aggregate, behind one facade.
+
+- :mod:`.directory`: departments and licence types;
+- :mod:`.keys`: signing keys (create, rotate, retire, revoke) and the keyring;
+- :mod:`.issuance`: issue one licence or a batch;
+- :mod:`.lifecycle`: renew, amend, suspend, unsuspend, revoke, cancel, expire,
+  transfer;
+- :mod:`.codes`: licence codes and presentation codes;
+- :mod:`.reading` (get, list) and :mod:`.common` (audit, caller checks) serve them all.
+
+Use cases know nothing about gRPC or protobuf, take and return domain values, open no
+transaction (the store does) and raise :class:`certseal.errors.CertsealError`.
+"""
+
+from __future__ import annotations
+
+from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
+from certseal.timestamps import Clock, utcnow
+from services.issuer.service.codes import Codes
+from services.issuer.service.common import Auditor
+from services.issuer.service.directory import Directory
+from services.issuer.service.issuance import Issuance
+from services.issuer.service.keys import Keyring, Keys
+from services.issuer.service.licensing import Licensing
+from services.issuer.service.lifecycle import Lifecycle
+from services.issuer.service.reading import Reader
+from services.issuer.storage import IssuerStore
+
+
+class IssuerService:
+    """Everything the Issuer and IssuerAdmin RPCs and the expiry sweep call.
+
+    Composes the parts over one store and one clock; each use case is the bound method
+    of the part that owns it (so its signature and docstring are there).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: IssuerStore,
+        keyring: Keyring,
+        wrapper: KeyWrapper,
+        protector: PersonalDataProtector,
+        clock: Clock = utcnow,
+        platform_code: str,
+        platform_name: str = "certseal platform",
+        presentation_suite: Suite = Suite.ES256,
+        presentation_ttl_s: int = 60,
+        presentation_max_ttl_s: int = 600,
+        max_batch: int = 1000,
+    ):
+        self.keyring = keyring
+        auditor = Auditor(store=store, clock=clock)
+        self.directory = Directory(
+            store=store,
+            auditor=auditor,
+            clock=clock,
+            platform_code=platform_code,
+            platform_name=platform_name,
+        )
+        self.keys = Keys(
+            store=store,
+            keyring=keyring,
+            wrapper=wrapper,
+            auditor=auditor,
+            clock=clock,
+            platform_code=platform_code,
+            presentation_suite=presentation_suite,
+        )
+        self.reader = Reader(
+            store=store, directory=self.directory, protector=protector, auditor=auditor
+        )
+        parts = Licensing(
+            store=store,
+            directory=self.directory,
+            reader=self.reader,
+            keyring=keyring,
+            protector=protector,
+            auditor=auditor,
+            clock=clock,
+        )
+        self.issuance = Issuance(parts, max_batch=max_batch)
+        self.lifecycle = Lifecycle(parts)
+        self.codes = Codes(
+            parts,
+            presentation_ttl_s=presentation_ttl_s,
+            presentation_max_ttl_s=presentation_max_ttl_s,
+        )
+        self.max_batch = max_batch
+        # directory
+        self.onboard_department = self.directory.onboard_department
+        self.list_departments = self.directory.list_departments
+        self.register_licence_type = self.directory.register_licence_type
+        self.list_licence_types = self.directory.list_licence_types
+        # keys
+        self.create_key = self.keys.create_key
+        self.rotate_key = self.keys.rotate_key
+        self.change_key_status = self.keys.change_key_status
+        self.list_keys = self.keys.list_keys
+        # licences
+        self.issue = self.issuance.issue
+        self.issue_many = self.issuance.issue_many
+        self.get = self.reader.get
+        self.list = self.reader.list
+        self.load = self.reader.load
+        self.new_version = self.lifecycle.new_version
+        self.change_status = self.lifecycle.change_status
+        self.transfer = self.lifecycle.transfer
+        self.expire_due = self.lifecycle.expire_due
+        self.licence_code = self.codes.licence_code
+        self.presentation_code = self.codes.presentation_code
+
+    async def ensure_platform(self) -> None:
+        """The platform department and its presentation key exist (idempotent)."""
+        await self.directory.ensure_platform_department()
+        await self.keys.ensure_presentation_key()

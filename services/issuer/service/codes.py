@@ -1,0 +1,91 @@
+"""Licence codes: the static code signed at issuance, and short-lived presentation
+codes signed with the platform's presentation key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from certseal import codes
+from certseal.errors import CertsealError, ErrorKind, invalid, precondition
+from certseal.rpc import Caller
+from services.issuer import domain
+from services.issuer.domain import Status
+from services.issuer.service.licensing import LicenceCases, Licensing
+
+_MIN_TTL_S = 5
+_NONCE_BYTES = 16
+
+
+class Codes(LicenceCases):
+    """The codes of a licence, for those entitled to read it."""
+
+    def __init__(
+        self,
+        parts: Licensing,
+        *,
+        presentation_ttl_s: int = 60,
+        presentation_max_ttl_s: int = 600,
+    ):
+        super().__init__(parts)
+        self._presentation_ttl_s = presentation_ttl_s
+        self._presentation_max_ttl_s = presentation_max_ttl_s
+
+    async def licence_code(self, caller: Caller, text: str) -> str:
+        """The static licence code of a version (its text form); errors as
+        :meth:`Reader.get`."""
+        record = await self._reader.readable(
+            caller, await self._reader.resolve(text), "licence.code"
+        )
+        stored = await self._store.get_licence(record.identifier)
+        assert stored is not None
+        return stored.code
+
+    async def presentation_code(
+        self, caller: Caller, text: str, ttl_s: int
+    ) -> tuple[str, dt.datetime]:
+        """A presentation code for a current, valid licence, and when it expires.
+
+        ``ttl_s`` seconds (0: the configured default) must lie between 5 and the
+        configured maximum. Raises INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
+        FAILED_PRECONDITION (superseded, not valid, outside its validity) or
+        UNAVAILABLE (no active presentation key).
+        """
+        ttl = ttl_s or self._presentation_ttl_s
+        if not _MIN_TTL_S <= ttl <= self._presentation_max_ttl_s:
+            raise invalid(
+                "ttl_seconds",
+                f"must be between {_MIN_TTL_S} and {self._presentation_max_ttl_s}",
+            )
+        record = await self._reader.readable(
+            caller, await self._reader.resolve(text), "licence.present"
+        )
+        now = self._clock()
+        if record.superseded_by:
+            raise precondition(
+                f"{record.identifier} was superseded by {record.superseded_by}"
+            )
+        if (
+            record.status is not Status.VALID
+            or not record.valid_from <= now < record.valid_until
+        ):
+            state = (
+                record.status.label
+                if record.status is not Status.VALID
+                else "outside its validity"
+            )
+            raise precondition(f"{record.identifier} is {state}")
+        key = await self._store.active_presentation_key()
+        if key is None:
+            raise CertsealError(ErrorKind.UNAVAILABLE, "no active presentation key")
+        claims = domain.presentation_claims(
+            identifier=record.identifier,
+            version=record.version,
+            nonce=os.urandom(_NONCE_BYTES),
+            issued_at=now,
+            ttl_s=ttl,
+        )
+        text_code = await codes.encode_code(
+            codes.PRESENTATION_CODE_PREFIX, claims, self._keyring.signer_for(key)
+        )
+        return text_code, now + dt.timedelta(seconds=ttl)

@@ -1,0 +1,157 @@
+"""Departments and licence types: onboarding, the catalogue, and who may issue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+
+from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.identifiers import validate_uscc
+from certseal.rpc import Caller
+from certseal.timestamps import Clock
+from services.issuer import domain
+from services.issuer.domain import ROLES, Department, LicenceType
+from services.issuer.service.common import Auditor, require_operator
+from services.issuer.storage import IssuerStore
+
+_DEPARTMENT_TTL_S = 5.0
+
+
+class Directory:
+    """Departments and licence types, with their read caches."""
+
+    def __init__(
+        self,
+        *,
+        store: IssuerStore,
+        auditor: Auditor,
+        clock: Clock,
+        platform_code: str,
+        platform_name: str,
+    ):
+        self._store = store
+        self._auditor = auditor
+        self._clock = clock
+        self._platform_code = platform_code
+        self._platform_name = platform_name
+        self._types: dict[str, LicenceType] = {}
+        self._departments: dict[str, tuple[float, Department | None]] = {}
+
+    async def licence_type(
+        self, type_code: str, field: str = "type_code"
+    ) -> LicenceType:
+        """A registered licence type (types are immutable, so cached for good);
+        INVALID_ARGUMENT on ``field`` when it is unknown."""
+        found = self._types.get(type_code)
+        if found is None:
+            row = await self._store.get_licence_type(type_code)
+            if row is None:
+                raise invalid(field, f"unknown licence type {type_code!r}")
+            found = self._types[type_code] = row[0]
+        return found
+
+    async def department(self, code: str) -> Department | None:
+        """A department (cached for a few seconds)."""
+        cached = self._departments.get(code)
+        if cached is None or cached[0] < time.monotonic():
+            cached = (
+                time.monotonic() + _DEPARTMENT_TTL_S,
+                await self._store.get_department(code),
+            )
+            self._departments[code] = cached
+        return cached[1]
+
+    async def issuing_department(self, caller: Caller, action: str) -> Department:
+        """The caller's department if it has the issuer role; else an audited
+        PERMISSION_DENIED."""
+        if caller.kind != "dept":
+            raise await self._auditor.deny(
+                caller, action, "-", f"{caller} is not a department"
+            )
+        dept = await self.department(caller.name)
+        if dept is None or "issuer" not in dept.roles:
+            raise await self._auditor.deny(
+                caller,
+                action,
+                caller.name,
+                f"department {caller.name} does not have the issuer role",
+            )
+        return dept
+
+    async def ensure_platform_department(self) -> None:
+        """The platform department exists (idempotent, also across replicas)."""
+        if await self._store.get_department(self._platform_code) is not None:
+            return
+        try:
+            await self._store.insert_department(
+                self._platform_code,
+                self._platform_name,
+                [],
+                self._clock(),
+                self._auditor.entry(
+                    "service:issuer", "department.onboard", self._platform_code
+                ),
+            )
+        except CertsealError as exc:
+            if exc.kind is not ErrorKind.ALREADY_EXISTS:
+                raise
+
+    async def onboard_department(
+        self, caller: Caller, code: str, name: str, roles: Sequence[str]
+    ) -> Department:
+        """Onboard a department (a USCC, GB 32100-2015) with roles from
+        :data:`domain.ROLES`; INVALID_ARGUMENT or ALREADY_EXISTS."""
+        require_operator(caller)
+        validate_uscc(code, "code")
+        domain.validate_text("name", name, required=True, limit=200)
+        if not roles:
+            raise invalid("roles", f"give at least one role of {', '.join(ROLES)}")
+        for role in roles:
+            if role not in ROLES:
+                raise invalid(
+                    "roles", f"unknown role {role!r}; expected one of {ROLES}"
+                )
+        row = await self._store.insert_department(
+            code,
+            name.strip(),
+            sorted(set(roles)),
+            self._clock(),
+            self._auditor.entry(
+                caller, "department.onboard", code, roles=sorted(set(roles))
+            ),
+        )
+        self._departments.pop(code, None)
+        return row
+
+    async def list_departments(self) -> list[Department]:
+        """All departments by code."""
+        return await self._store.list_departments()
+
+    async def register_licence_type(
+        self, caller: Caller, t: LicenceType
+    ) -> tuple[LicenceType, dt.datetime]:
+        """Register a catalogue entry (validated by :func:`domain.validate_licence_type`)
+        whose issuers are onboarded with the issuer role; returns it with when it was
+        registered. INVALID_ARGUMENT or ALREADY_EXISTS."""
+        require_operator(caller)
+        for code in sorted(t.issuer_codes):
+            dept = await self._store.get_department(code)
+            if dept is None:
+                raise invalid("issuer_codes", f"department {code} is not onboarded")
+            if "issuer" not in dept.roles:
+                raise invalid(
+                    "issuer_codes", f"department {code} lacks the issuer role"
+                )
+        await self._store.insert_licence_type(
+            t,
+            self._clock(),
+            self._auditor.entry(caller, "licence_type.register", t.type_code),
+        )
+        found = await self._store.get_licence_type(t.type_code)
+        assert found is not None
+        return found
+
+    async def list_licence_types(self) -> list[tuple[LicenceType, dt.datetime]]:
+        """All licence types, each with when it was registered, by code."""
+        return await self._store.list_licence_types()

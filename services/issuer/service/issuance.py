@@ -1,0 +1,292 @@
+"""Issuance: issue one licence or a batch, and sign a new licence version.
+
+The cycle (boulder's: reserve, check, sign once, persist) is on
+:meth:`Issuance.issue_many`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from certseal import codes
+from certseal.crypto import PersonalDataProtector, SoftwareSigner
+from certseal.errors import CertsealError, ErrorKind, invalid, precondition
+from certseal.identifiers import LicenceId, mint_serial
+from certseal.rpc import Caller
+from services.issuer import domain
+from services.issuer.domain import (
+    Department,
+    FieldValue,
+    Holder,
+    LicenceRecord,
+    LicenceType,
+    Operation,
+    Status,
+)
+from services.issuer.events import licence_event
+from services.issuer.service.common import licence_actor
+from services.issuer.service.licensing import LicenceCases, Licensing
+from services.issuer.storage.rows import AlreadyStored, NewLicence, dumps, encode_fields
+
+
+@dataclass(frozen=True, slots=True)
+class IssueInput:
+    """One licence to issue, validated shape-wise by the servicer."""
+
+    type_code: str
+    holder: Holder
+    fields: dict[str, FieldValue]
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+    idempotency_key: str = ""  # at most 128 characters; "" for none
+
+    def request_hash(self) -> bytes:
+        """What a retry with the same idempotency key must repeat exactly (SHA-256)."""
+        body = {
+            "t": self.type_code,
+            "h": [self.holder.name, self.holder.id_type, self.holder.id_number],
+            "f": encode_fields(self.fields),
+            "from": self.valid_from.isoformat() if self.valid_from else None,
+            "until": self.valid_until.isoformat() if self.valid_until else None,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
+
+
+_Pending = tuple[int, IssueInput, LicenceType]  # (index in the batch, item, its type)
+
+
+async def sign_version(
+    record: LicenceRecord,
+    licence_type: LicenceType,
+    signer: SoftwareSigner,
+    protector: PersonalDataProtector,
+) -> NewLicence:
+    """What a new version writes: its static code, signed once by ``signer`` over the
+    public claims only, and its holder and personal fields encrypted (bound to the
+    lineage). ``record.holder`` must be set."""
+    assert record.holder is not None
+    clear, personal = domain.split_fields(licence_type, record.fields)
+    claims = domain.licence_claims(
+        identifier=record.identifier,
+        type_code=record.type_code,
+        issuer_code=record.issuer_code,
+        display_name=record.holder_display_name,
+        public_fields=domain.public_fields(licence_type, record.fields),
+        validity=domain.Validity(record.valid_from, record.valid_until),
+        issued_at=record.issued_at,
+    )
+    private = dumps(
+        {
+            "holder": [
+                record.holder.name,
+                record.holder.id_type,
+                record.holder.id_number,
+            ],
+            "fields": encode_fields(personal),
+        }
+    )
+    return NewLicence(
+        record=record,
+        private_data=protector.encrypt(private, record.lineage.encode()),
+        clear_fields=encode_fields(clear),
+        code=await codes.encode_code(codes.LICENCE_CODE_PREFIX, claims, signer),
+    )
+
+
+class Issuance(LicenceCases):
+    """Issuing new licences (new lineages) for a department."""
+
+    def __init__(self, parts: Licensing, *, max_batch: int):
+        super().__init__(parts)
+        self.max_batch = max_batch
+
+    async def issue(self, caller: Caller, item: IssueInput) -> LicenceRecord:
+        """Issue one licence. See :meth:`issue_many` for the cycle and the errors."""
+        result = (await self.issue_many(caller, [item]))[0]
+        if isinstance(result, CertsealError):
+            raise result
+        return result
+
+    async def issue_many(
+        self, caller: Caller, items: Sequence[IssueInput]
+    ) -> list[LicenceRecord | CertsealError]:
+        """Issue licences; one result per item, in order.
+
+        The cycle, per item: check the caller may issue the type; validate holder,
+        fields and validity; answer a repeated idempotency key with the licence it
+        produced; mint the identifier (a random 16-character serial, the version 001 and
+        the MOD 37,36 check character); build the claims holding only public data; sign
+        them ONCE with the department's active key. Then all valid items are written in
+        one statement that re-checks the key is still active under a share lock and
+        inserts lineages, licences, outbox and audit rows and idempotency keys together;
+        the unique identifier is the reservation (a collision aborts the statement
+        before anything is visible, and the batch is retried with fresh serials).
+        A signature that was not committed is never returned or published.
+
+        Raises INVALID_ARGUMENT for more than ``max_batch`` items and PERMISSION_DENIED
+        (audited) for a caller that is not an issuing department; an item's own error
+        (INVALID_ARGUMENT, PERMISSION_DENIED, ALREADY_EXISTS for an idempotency key
+        reused with another request, FAILED_PRECONDITION without an active key) is its
+        result.
+        """
+        if len(items) > self.max_batch:
+            raise invalid("items", f"{len(items)} items; the limit is {self.max_batch}")
+        dept = await self._directory.issuing_department(caller, "licence.issue")
+        now = self._clock()
+        results: list[LicenceRecord | CertsealError | None] = [None] * len(items)
+        pending: list[_Pending] = []
+        seen_keys: set[str] = set()
+        for index, item in enumerate(items):
+            try:
+                licence_type = await self._directory.licence_type(item.type_code)
+                if dept.code not in licence_type.issuer_codes:
+                    raise await self._auditor.deny(
+                        caller,
+                        "licence.issue",
+                        item.type_code,
+                        f"department {dept.code} may not issue licence type "
+                        f"{item.type_code}",
+                    )
+                domain.validate_fields(licence_type, item.fields)
+                domain.resolve_validity(
+                    licence_type, item.valid_from, item.valid_until, now
+                )
+                if item.idempotency_key:
+                    if item.idempotency_key in seen_keys:
+                        raise invalid(
+                            "idempotency_key",
+                            f"{item.idempotency_key!r} appears twice in the batch",
+                        )
+                    seen_keys.add(item.idempotency_key)
+                    previous = await self._idempotent(dept.code, item)
+                    if previous is not None:
+                        results[index] = previous
+                        continue
+                pending.append((index, item, licence_type))
+            except CertsealError as exc:
+                results[index] = exc
+        if pending:
+            issued: list[LicenceRecord | CertsealError]
+            try:
+                issued = list(await self._sign_and_insert(caller, dept, pending, now))
+            except AlreadyStored:
+                # A concurrent request with the same idempotency key committed first
+                # (or, never yet seen, a serial collided): settle each item alone.
+                issued = [
+                    await self._issue_alone(caller, dept, p, now) for p in pending
+                ]
+            for (index, _, _), outcome in zip(pending, issued, strict=True):
+                results[index] = outcome
+        return [r for r in results if r is not None]
+
+    async def _issue_alone(
+        self, caller: Caller, dept: Department, item: _Pending, now: dt.datetime
+    ) -> LicenceRecord | CertsealError:
+        for _ in range(3):
+            try:
+                return (await self._sign_and_insert(caller, dept, [item], now))[0]
+            except AlreadyStored:
+                previous = await self._idempotent(dept.code, item[1])
+                if previous is not None:
+                    return previous
+            except CertsealError as exc:
+                return exc
+        return CertsealError(
+            ErrorKind.UNAVAILABLE, "could not mint a unique identifier"
+        )
+
+    async def _idempotent(
+        self, department: str, item: IssueInput
+    ) -> LicenceRecord | None:
+        found = await self._store.idempotent_result(department, item.idempotency_key)
+        if found is None:
+            return None
+        request_hash, identifier = found
+        if request_hash != item.request_hash():
+            raise CertsealError(
+                ErrorKind.ALREADY_EXISTS,
+                f"idempotency key {item.idempotency_key!r} was used for a different "
+                f"request (licence {identifier})",
+                field="idempotency_key",
+            )
+        return await self._reader.load(identifier, with_holder=True)
+
+    async def _sign_and_insert(
+        self,
+        caller: Caller,
+        dept: Department,
+        pending: Sequence[_Pending],
+        now: dt.datetime,
+    ) -> list[LicenceRecord]:
+        for _ in range(2):
+            signer = await self._keyring.active_signer(dept.code, now)
+            if signer is None:
+                raise precondition(f"department {dept.code} has no active signing key")
+            news, events, audits, idem = [], [], [], []
+            for _, item, licence_type in pending:
+                lid = LicenceId(licence_type.type_code, dept.code, mint_serial(), 1)
+                validity = domain.resolve_validity(
+                    licence_type, item.valid_from, item.valid_until, now
+                )
+                record = LicenceRecord(
+                    identifier=str(lid),
+                    lineage=lid.lineage,
+                    version=1,
+                    type_code=licence_type.type_code,
+                    issuer_code=dept.code,
+                    holder_ref=self._protector.pseudonym(
+                        item.holder.id_type, item.holder.id_number
+                    ),
+                    holder_display_name=domain.mask_name(item.holder.name),
+                    fields=dict(item.fields),
+                    valid_from=validity.valid_from,
+                    valid_until=validity.valid_until,
+                    status=Status.VALID,
+                    status_reason="",
+                    last_operation=Operation.ISSUE,
+                    issued_at=now,
+                    updated_at=now,
+                    replaces=None,
+                    superseded_by=None,
+                    kid=signer.kid,
+                    lineage_version=1,
+                    holder=item.holder,
+                )
+                news.append(
+                    await sign_version(record, licence_type, signer, self._protector)
+                )
+                events.append(
+                    licence_event(
+                        record,
+                        "licence.issued",
+                        actor=licence_actor(caller),
+                        reason="",
+                    )
+                )
+                audits.append(
+                    self._auditor.entry(
+                        caller,
+                        "licence.issue",
+                        record.identifier,
+                        holder_ref=record.holder_ref,
+                    )
+                )
+                if item.idempotency_key:
+                    idem.append(
+                        (
+                            dept.code,
+                            item.idempotency_key,
+                            item.request_hash(),
+                            record.identifier,
+                        )
+                    )
+            if await self._store.insert_licences(
+                signer.kid, now, news, events, audits, idem
+            ):
+                return [n.record for n in news]
+            self._keyring.forget(dept.code)  # the key changed under us: sign again
+        raise precondition(f"department {dept.code} has no active signing key")

@@ -1,0 +1,272 @@
+"""Signing keys: create, rotate, retire, revoke, and the keyring that signs with them.
+
+A key change and its trust event (``key.activated``, ``key.retired``,
+``key.revoked``) commit together; the keyring forgets the department's active key
+afterwards, so the next signature uses the new state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import time
+from collections.abc import Sequence
+
+from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, generate_key
+from certseal.errors import invalid, not_found, precondition
+from certseal.events import OutboxRecord
+from certseal.identifiers import validate_uscc
+from certseal.rpc import Caller
+from certseal.timestamps import Clock
+from services.issuer import domain
+from services.issuer.domain import SigningKey
+from services.issuer.events import trust_event
+from services.issuer.service.common import Auditor, require_operator
+from services.issuer.storage import IssuerStore
+from services.issuer.storage.rows import AlreadyStored, Records
+
+_KID_RE = re.compile(r"[0-9a-f]{16}")
+_DEFAULT_VALIDITY_DAYS = 730
+_PRESENTATION_VALIDITY_DAYS = 730
+
+
+class Keyring:
+    """Signers for keys kept in the database, decrypted once and cached by kid."""
+
+    def __init__(self, *, store: IssuerStore, wrapper: KeyWrapper, ttl_s: float = 5.0):
+        self._store = store
+        self._wrapper = wrapper
+        self._ttl_s = ttl_s
+        self._signers: dict[str, SoftwareSigner] = {}
+        self._active: dict[str, tuple[float, str | None]] = {}
+
+    def signer_for(self, key: SigningKey) -> SoftwareSigner:
+        """The signer of a stored key."""
+        signer = self._signers.get(key.kid)
+        if signer is None:
+            signer = self._wrapper.unwrap_signer(
+                Suite(key.suite), key.public_key, key.wrapped_private_key
+            )
+            self._signers[key.kid] = signer
+        return signer
+
+    async def active_signer(
+        self, department: str, now: dt.datetime
+    ) -> SoftwareSigner | None:
+        """The department's newest active key (cached for ``ttl_s`` seconds)."""
+        cached = self._active.get(department)
+        if cached is None or cached[0] < time.monotonic():
+            keys = await self._store.department_keys(department)
+            active = next(
+                (
+                    k
+                    for k in keys
+                    if k.status == "active"
+                    and k.not_before <= now < k.not_after
+                    and not k.presentation
+                ),
+                None,
+            )
+            if active is not None:
+                self.signer_for(active)
+            cached = (time.monotonic() + self._ttl_s, active.kid if active else None)
+            self._active[department] = cached
+        return self._signers.get(cached[1]) if cached[1] else None
+
+    def forget(self, department: str) -> None:
+        """Drop the cached active key of a department (after a key change)."""
+        self._active.pop(department, None)
+
+
+class Keys:
+    """The signing keys of departments and the platform's presentation key."""
+
+    def __init__(
+        self,
+        *,
+        store: IssuerStore,
+        keyring: Keyring,
+        wrapper: KeyWrapper,
+        auditor: Auditor,
+        clock: Clock,
+        platform_code: str,
+        presentation_suite: Suite,
+    ):
+        self._store = store
+        self._keyring = keyring
+        self._wrapper = wrapper
+        self._auditor = auditor
+        self._clock = clock
+        self._platform_code = platform_code
+        self._presentation_suite = presentation_suite
+
+    async def ensure_presentation_key(self) -> None:
+        """The platform's active presentation key exists (idempotent)."""
+        if await self._store.active_presentation_key() is None:
+            with contextlib.suppress(AlreadyStored):
+                # another replica may create it at the same moment
+                await self._create(
+                    Caller("service", "issuer"),
+                    self._platform_code,
+                    self._presentation_suite,
+                    _PRESENTATION_VALIDITY_DAYS,
+                    presentation=True,
+                )
+
+    async def create_key(
+        self, caller: Caller, department_code: str, suite: str, validity_days: int
+    ) -> SigningKey:
+        """Create an active signing key for a department (``validity_days`` 1-3650,
+        0 for two years); INVALID_ARGUMENT on a bad suite, department or validity."""
+        require_operator(caller)
+        parsed = Suite.parse(suite)
+        await self._check_department(department_code, validity_days)
+        key, _ = await self._create(
+            caller, department_code, parsed, validity_days or _DEFAULT_VALIDITY_DAYS
+        )
+        return key
+
+    async def rotate_key(
+        self, caller: Caller, department_code: str, suite: str, validity_days: int
+    ) -> tuple[SigningKey, list[SigningKey]]:
+        """A new active key; the department's other active keys of the suite retire.
+
+        Returns (the new key, the retired keys); errors as :meth:`create_key`.
+        """
+        require_operator(caller)
+        parsed = Suite.parse(suite)
+        await self._check_department(department_code, validity_days)
+        current = [
+            k
+            for k in await self._store.department_keys(department_code)
+            if k.status == "active" and k.suite == parsed.value and not k.presentation
+        ]
+        return await self._create(
+            caller,
+            department_code,
+            parsed,
+            validity_days or _DEFAULT_VALIDITY_DAYS,
+            retire=current,
+        )
+
+    async def change_key_status(
+        self,
+        caller: Caller,
+        kid: str,
+        status: str,
+        reason: str = "",
+        revoked_at: dt.datetime | None = None,
+    ) -> SigningKey:
+        """Retire (``status`` "retired") an active key, or revoke ("revoked") an active
+        or retired one; revocation needs a reason and may be back-dated to the
+        compromise (``revoked_at``, not before the key's ``not_before`` nor in the
+        future). INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION."""
+        require_operator(caller)
+        if not _KID_RE.fullmatch(kid):
+            raise invalid("kid", "must be 16 lowercase hexadecimal characters")
+        now = self._clock()
+        at = now
+        if status == "revoked":
+            domain.validate_text("reason", reason, required=True, limit=500)
+            if revoked_at is not None:
+                if revoked_at > now:
+                    raise invalid("revoked_at", "must not be in the future")
+                at = revoked_at
+        event = "key.retired" if status == "retired" else "key.revoked"
+
+        def check(key: SigningKey) -> None:
+            allowed = {"retired": {"active"}, "revoked": {"active", "retired"}}[status]
+            if key.status not in allowed:
+                raise precondition(
+                    f"key {kid} is {key.status}; cannot make it {status}"
+                )
+            if status == "revoked" and at < key.not_before:
+                raise invalid("revoked_at", "is before the key became valid")
+
+        def records(changed: SigningKey) -> Records:
+            return (
+                [self._event(changed, event, caller, reason)],
+                [self._auditor.entry(caller, event, kid, reason=reason)],
+            )
+
+        changed = await self._store.change_key_status(
+            kid, status=status, at=at, reason=reason, check=check, make_records=records
+        )
+        if changed is None:
+            raise not_found(f"signing key {kid}")
+        self._keyring.forget(changed.department_code)
+        return changed
+
+    async def list_keys(self, department_code: str) -> list[SigningKey]:
+        """A department's keys, newest first."""
+        return await self._store.department_keys(department_code)
+
+    async def _check_department(self, code: str, validity_days: int) -> None:
+        validate_uscc(code, "department_code")
+        if await self._store.get_department(code) is None:
+            raise invalid("department_code", f"department {code} is not onboarded")
+        if validity_days and not 1 <= validity_days <= 3650:
+            raise invalid("validity_days", "must be between 1 and 3650")
+
+    async def _create(
+        self,
+        caller: Caller,
+        department_code: str,
+        suite: Suite,
+        validity_days: int,
+        *,
+        presentation: bool = False,
+        retire: Sequence[SigningKey] = (),
+    ) -> tuple[SigningKey, list[SigningKey]]:
+        now = self._clock()
+        generated = generate_key(suite)
+        key = SigningKey(
+            kid=generated.kid,
+            department_code=department_code,
+            suite=suite.value,
+            status="active",
+            public_key=generated.public_key_der,
+            wrapped_private_key=self._wrapper.wrap(
+                generated.kid, generated.private_bytes
+            ),
+            not_before=now,
+            not_after=now + dt.timedelta(days=validity_days),
+            created_at=now,
+            retired_at=None,
+            revoked_at=None,
+            revocation_reason="",
+            key_version=1,
+            presentation=presentation,
+        )
+
+        def records(key: SigningKey, retired: Sequence[SigningKey]) -> Records:
+            events = [self._event(key, "key.activated", caller, "")]
+            audits = [
+                self._auditor.entry(
+                    caller,
+                    "key.create",
+                    key.kid,
+                    suite=suite.value,
+                    department=department_code,
+                )
+            ]
+            for row in retired:
+                events.append(self._event(row, "key.retired", caller, "rotated"))
+                audits.append(
+                    self._auditor.entry(caller, "key.retire", row.kid, reason="rotated")
+                )
+            return events, audits
+
+        retired = await self._store.create_key(
+            key, retire=[k.kid for k in retire], at=now, make_records=records
+        )
+        self._keyring.forget(department_code)
+        return key, retired
+
+    def _event(
+        self, key: SigningKey, event_type: str, caller: Caller | str, reason: str
+    ) -> OutboxRecord:
+        return trust_event(
+            key, event_type, actor=str(caller), reason=reason, at=self._clock()
+        )

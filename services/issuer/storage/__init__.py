@@ -1,0 +1,44 @@
+"""Issuer storage: the only writer of the issuer's tables, and the issuer's only
+asyncpg importer.
+
+Every mutation writes its rows, its outbox rows and its audit rows in ONE transaction,
+which the store opens and commits. When an event or an audit row depends on the row
+locked in that transaction, the service passes a callback that builds them from it.
+Issuance is a single statement (data-modifying CTEs) so that a licence costs one round
+trip; the signing key is re-checked as active, under a share lock, in that statement.
+
+Rooms: ``directory`` (departments, licence types), ``keys`` (signing keys),
+``licences`` (licences and lineages) and ``rows`` (rows as domain values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import asyncpg
+
+from certseal.audit import AuditEntry
+from certseal.storage.audit import write_audit
+from certseal.storage.pool import migrate_service
+from services.issuer.storage.directory import DirectoryStore
+from services.issuer.storage.keys import KeyStore
+from services.issuer.storage.licences import LicenceStore
+
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
+
+
+async def migrate_all(pool: asyncpg.Pool) -> list[str]:
+    """Kernel then issuer migrations; the names of the files applied now."""
+    return await migrate_service(pool, "issuer", MIGRATIONS)
+
+
+class IssuerStore(DirectoryStore, KeyStore, LicenceStore):
+    """Queries and transactions of the issuer over one pool."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Write audit rows on their own (refusals)."""
+        await write_audit(self.pool, entries)

@@ -1,0 +1,102 @@
+"""Departments and licence types: the issuer's catalogue tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import asyncpg
+
+from certseal.audit import AuditEntry
+from certseal.errors import CertsealError, ErrorKind
+from certseal.storage.audit import write_audit
+from services.issuer.domain import Department, LicenceType
+from services.issuer.storage import rows
+
+
+class DirectoryStore:
+    """Queries and transactions over ``departments`` and ``licence_types``."""
+
+    pool: asyncpg.Pool
+
+    async def insert_department(
+        self,
+        code: str,
+        name: str,
+        roles: Sequence[str],
+        at: dt.datetime,
+        audit: AuditEntry,
+    ) -> Department:
+        """Onboard a department with its audit row; ALREADY_EXISTS if the code is taken."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            try:
+                await conn.execute(
+                    "insert into departments (code, name, roles, created_at) "
+                    "values ($1, $2, $3, $4)",
+                    code,
+                    name,
+                    list(roles),
+                    at,
+                )
+            except asyncpg.UniqueViolationError:
+                raise CertsealError(
+                    ErrorKind.ALREADY_EXISTS,
+                    f"department {code} is already onboarded",
+                    field="code",
+                ) from None
+            await write_audit(conn, [audit])
+        return Department(code, name, tuple(roles), at)
+
+    async def get_department(self, code: str) -> Department | None:
+        """A department, or None."""
+        row = await self.pool.fetchrow(
+            "select * from departments where code = $1", code
+        )
+        return rows.department(row) if row else None
+
+    async def list_departments(self) -> list[Department]:
+        """All departments by code."""
+        return [
+            rows.department(r)
+            for r in await self.pool.fetch("select * from departments order by code")
+        ]
+
+    async def insert_licence_type(
+        self, t: LicenceType, at: dt.datetime, audit: AuditEntry
+    ) -> None:
+        """Register a licence type with its audit row; ALREADY_EXISTS if the code is
+        taken."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            try:
+                await conn.execute(
+                    """insert into licence_types (type_code, name, fields,
+                           default_validity_days, issuer_codes, created_at)
+                       values ($1, $2, $3, $4, $5, $6)""",
+                    t.type_code,
+                    t.name,
+                    [f.to_json() for f in t.fields],
+                    t.default_validity_days,
+                    sorted(t.issuer_codes),
+                    at,
+                )
+            except asyncpg.UniqueViolationError:
+                raise CertsealError(
+                    ErrorKind.ALREADY_EXISTS,
+                    f"licence type {t.type_code} is already registered",
+                    field="type_code",
+                ) from None
+            await write_audit(conn, [audit])
+
+    async def get_licence_type(
+        self, type_code: str
+    ) -> tuple[LicenceType, dt.datetime] | None:
+        """A licence type and when it was registered, or None."""
+        row = await self.pool.fetchrow(
+            "select * from licence_types where type_code = $1", type_code
+        )
+        return (rows.licence_type(row), row["created_at"]) if row else None
+
+    async def list_licence_types(self) -> list[tuple[LicenceType, dt.datetime]]:
+        """All licence types (with when each was registered) by code."""
+        found = await self.pool.fetch("select * from licence_types order by type_code")
+        return [(rows.licence_type(r), r["created_at"]) for r in found]

@@ -1,0 +1,177 @@
+"""``certseal run``: the embedded stack and every service, until Ctrl-C.
+
+A composition of the whole platform for a laptop or CI: the kernel's embedded PostgreSQL
+and broker (:class:`services.devstack.DevStack`), then each service as its own process
+(``python -m services.<name>``), two verifier groups among them, each waited for until
+it reports SERVING.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from certseal import logs
+from certseal.cli import DEFAULT_HOME, channel
+from services.config import Config
+from services.devstack import DevStack
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the embedded stack and the services until Ctrl-C."""
+    logs.configure("INFO")
+    home = Path(args.home)
+    stack = DevStack(home)
+    stack.config.verifier.data_dir = str(home.resolve() / "verifier")
+    stack.config.verifier.group = "dept-demo"
+    region = "127.0.0.1:50055"  # a second verifier group, as another region runs one
+    stack.config.console.verifier_targets = [stack.config.verifier.listen, region]
+    cfg = asyncio.run(stack.start())
+    config = str(stack.config_file)
+
+    def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, "--config", config, *extra]
+        )
+
+    services = {
+        "issuer": service("services.issuer"),
+        "verifier": service("services.verifier", "--metrics-listen", "127.0.0.1:9494"),
+        "region": service(
+            "services.verifier",
+            *("--group", "region-demo", "--listen", region),
+            *("--metrics-listen", "127.0.0.1:9495"),
+        ),
+        "seal": service("services.seal"),
+        "feed": service("services.feed"),
+        "console": service("services.console"),
+    }
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    targets = {
+        "issuer": cfg.cli.issuer_target,
+        "verifier": cfg.cli.verifier_target,
+        "region": region,
+        "seal": cfg.cli.seal_target,
+        "feed": cfg.cli.feed_target,
+    }
+    ready = {
+        name: _wait_serving(cfg, services[name], target)
+        for name, target in targets.items()
+    }
+    console_url = f"https://{cfg.console.listen}/"
+    ready["console"] = _wait_https(cfg, services["console"], console_url)
+    state = {n: "SERVING" if ok else "NOT READY" for n, ok in ready.items()}
+    ca = cfg.tls.ca_file
+    print(
+        f"""
+certseal is running on the embedded defaults (data in {home.resolve()}).
+
+  PostgreSQL   {cfg.database.dsn()}
+  Kafka        {cfg.kafka.bootstrap_servers}   topics: certseal.licence-events.v1,
+               certseal.trust-events.v1, certseal.seal-events.v1
+  Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
+  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
+               {region} (group region-demo)   {state["region"]}
+  Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file})   {state["seal"]}
+  Event feed   {cfg.feed.listen} (integrators app:<name>; operators see all)   {state["feed"]}
+  Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
+               the browser must trust the dev CA {ca}
+  Metrics      http://{cfg.issuer.metrics_listen}/metrics
+  Config       {stack.config_file}
+
+Try, in another terminal (the CLI finds {stack.config_file}):
+  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer --dev-identity
+  .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
+  .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
+      --issuers 91350100M000100Y43 --field class:string:required:public --field address:string:personal
+  .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
+      --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
+  .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
+  .venv/bin/certseal verify --purpose 窗口办事 LC1:...      (or --image code.png)
+  .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
+  .venv/bin/certseal verify --offline --bundle counter.bundle LC1:...
+  .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
+  .venv/bin/certseal events tail --since earliest        (the live event feed)
+  .venv/bin/certseal id check IDENTIFIER
+  .venv/bin/certseal audit verify
+gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
+
+Ctrl-C stops everything; running again reuses the data.
+""",
+        flush=True,
+    )
+    try:
+        while not stopping and all(p.poll() is None for p in services.values()):
+            time.sleep(0.2)
+    finally:
+        for process in services.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in services.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        stack.stop()
+        print("stopped.")
+    return 0 if stopping else 1
+
+
+def _wait_serving(cfg: Config, process: subprocess.Popen[bytes], target: str) -> bool:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async def poll() -> bool:
+        async with channel(cfg, target) as chan:
+            stub = health_pb2_grpc.HealthStub(chan)
+            for _ in range(600):
+                if process.poll() is not None:
+                    return False
+                try:
+                    reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return True
+                except grpc.aio.AioRpcError:
+                    pass
+                await asyncio.sleep(0.2)
+        return False
+
+    return asyncio.run(poll())
+
+
+def _wait_https(cfg: Config, process: subprocess.Popen[bytes], url: str) -> bool:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=cfg.tls.ca_file)
+    for _ in range(300):
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=1):
+                return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    return False
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``run``."""
+    run = sub.add_parser("run", help="run the embedded stack and the services")
+    run.add_argument("--home", default=str(DEFAULT_HOME))
+    run.set_defaults(func=cmd_run)

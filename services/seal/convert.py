@@ -1,0 +1,158 @@
+"""The Seal API's protobuf messages to and from the seal service's values.
+
+Every ``certseal.v1.Seal`` request's defaults are applied here, so the servicer only
+checks shape and calls; the service never sees protobuf.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from certseal.crypto import Suite
+from certseal.errors import invalid
+from certseal.rpc import Caller
+from certseal.timestamps import Clock, ts
+from certseal.v1 import seal_pb2 as pb
+from services.seal.domain import Seal, SealVerification
+from services.seal.pdf import Placement
+from services.seal.pdf_service import PdfSealResult, SealedPdf
+from services.seal.service import RegisterSealInput, SealedDocument
+from services.seal.ses import SESeal
+
+DEFAULT_VALIDITY = dt.timedelta(days=5 * 365)
+
+
+def seal_info(row: Seal) -> pb.SealInfo:
+    """The proto view of a seal, with the picture taken from its SESeal."""
+    picture = SESeal.load(row.seal)["e_seal_info"]["picture"]["data"].native
+    return pb.SealInfo(
+        seal_id=row.seal_id,
+        owner_code=row.owner_code,
+        seal_type=row.seal_type,
+        name=row.name,
+        suite=row.suite,
+        status=row.status,
+        valid_start=ts(row.valid_start),
+        valid_end=ts(row.valid_end),
+        signers=list(row.signers),
+        created_at=ts(row.created_at),
+        revoked_at=ts(row.revoked_at),
+        revocation_reason=row.revocation_reason,
+        seal=row.seal,
+        certificate=row.certificate,
+        picture=picture,
+    )
+
+
+def register_input(
+    request: pb.RegisterSealRequest, *, caller: Caller, clock: Clock
+) -> RegisterSealInput:
+    """The seal a ``RegisterSealRequest`` asks for, defaults applied.
+
+    Defaults: the owner is the calling department; an official sm2 seal; valid from
+    ``clock()`` for :data:`DEFAULT_VALIDITY` (five years); used by its owner only.
+    Raises ``CertsealError`` INVALID_ARGUMENT when an operator names no owner or the
+    suite is unknown.
+    """
+    owner = request.owner_code or (caller.name if caller.kind == "dept" else "")
+    if not owner:
+        raise invalid("owner_code", "is required when an operator registers")
+    start = (
+        request.valid_start.ToDatetime(tzinfo=dt.UTC)
+        if request.HasField("valid_start")
+        else clock()
+    )
+    end = (
+        request.valid_end.ToDatetime(tzinfo=dt.UTC)
+        if request.HasField("valid_end")
+        else start + DEFAULT_VALIDITY
+    )
+    return RegisterSealInput(
+        owner_code=owner,
+        seal_type=request.seal_type or "official",
+        name=request.name,
+        suite=Suite.parse(request.suite or "sm2"),
+        valid_start=start,
+        valid_end=end,
+        signers=tuple(request.signers) or (f"dept:{owner}",),
+        picture_png=request.picture,
+    )
+
+
+def document_content(
+    request: pb.SealDocumentRequest | pb.VerifySealedDocumentRequest,
+) -> tuple[bytes | None, bytes | None]:
+    """The ``content`` oneof as (document, digest): exactly one is not None.
+
+    Raises ``CertsealError`` INVALID_ARGUMENT (field ``document``) when neither is set.
+    """
+    which = request.WhichOneof("content")
+    if which == "document":
+        return request.document, None
+    if which == "document_digest":
+        return None, request.document_digest
+    raise invalid("document", "give the document or its digest")
+
+
+def sealed_document(sealed: SealedDocument) -> pb.SealDocumentResponse:
+    """The signature, its hex digest and the signing time."""
+    return pb.SealDocumentResponse(
+        signature=sealed.signature,
+        document_digest=sealed.document_hash.hex(),
+        signed_at=ts(sealed.signed_at),
+    )
+
+
+def verification(result: SealVerification) -> pb.VerifySealedDocumentResponse:
+    """The verdict, every check that ran, and what the signature says."""
+    return pb.VerifySealedDocumentResponse(
+        verdict=result.verdict.value,
+        checks=[
+            pb.SealCheck(name=c.name, passed=c.passed, detail=c.detail)
+            for c in result.checks
+        ],
+        seal_id=result.seal_id,
+        seal_name=result.seal_name,
+        signer=result.signer,
+        signed_at=ts(result.signed_at),
+        current_status=result.current_status,
+    )
+
+
+def placement(request: pb.SealPdfRequest) -> Placement:
+    """Where the stamp goes: the page, and 20 mm from the corner unless given."""
+    return Placement(
+        page=request.page,
+        x_mm=request.x_mm or 20.0,
+        y_mm=request.y_mm or 20.0,
+    )
+
+
+def sealed_pdf(sealed: SealedPdf) -> pb.SealPdfResponse:
+    """The sealed PDF, its hex SHA-256 and the signing time."""
+    return pb.SealPdfResponse(
+        pdf=sealed.pdf,
+        pdf_digest=sealed.pdf_digest.hex(),
+        signed_at=ts(sealed.signed_at),
+    )
+
+
+def pdf_seals(results: list[PdfSealResult]) -> pb.VerifyPdfResponse:
+    """Every seal found on a PDF with its verdict (registry fields empty if unknown)."""
+    return pb.VerifyPdfResponse(
+        seals=[
+            pb.PdfSealResult(
+                field_name=r.found.field_name,
+                seal_id=r.seal.seal_id if r.seal else "",
+                seal_name=r.seal.name if r.seal else "",
+                verdict=r.verdict.value,
+                intact=r.found.intact,
+                trusted=r.found.trusted,
+                modified=r.found.modified,
+                signed_at=ts(r.found.signed_at),
+                current_status=r.seal.status if r.seal else "",
+                detail=r.found.detail,
+            )
+            for r in results
+        ]
+    )

@@ -1,0 +1,140 @@
+"""The seal service's PDF use cases: seal a PDF (PAdES) and verify a PDF's seals.
+
+Sealing a PDF (an es256 or ed25519 seal; sm2 seals seal a PDF's bytes with
+``SealDocument`` instead):
+1. check the caller is one of the seal's signers and the seal may be used now
+   (:meth:`SealService.usable`; a refusal is audited);
+2. add one PAdES signature with the seal's picture as the visible stamp
+   (:func:`services.seal.pdf.seal_pdf`);
+3. store the ``document.sealed`` event (the sealed PDF's SHA-256, never the PDF) and the
+   audit row in one transaction.
+
+Verifying a PDF judges every signature in it with the registry's record of its seal
+(:func:`services.seal.domain.pdf_seal_verdict`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from certseal.audit import AuditEntry
+from certseal.errors import invalid
+from certseal.identifiers import mint_serial
+from certseal.rpc import Caller
+from services.seal.domain import Seal, SealStatus, SealVerdict, pdf_seal_verdict
+from services.seal.events import document_sealed
+from services.seal.pdf import PdfSeal, Placement, read_pdf_seals, seal_pdf
+from services.seal.service import SealCa, SealService
+from services.seal.ses import SESeal
+from services.seal.storage import SealStore
+
+
+@dataclass(frozen=True)
+class SealedPdf:
+    """A sealed PDF and its digest."""
+
+    pdf: bytes
+    pdf_digest: bytes  # SHA-256 of ``pdf``
+    signed_at: dt.datetime  # whole seconds
+
+
+@dataclass(frozen=True)
+class PdfSealResult:
+    """One seal found on a PDF, its registry entry and the verdict."""
+
+    found: PdfSeal
+    seal: Seal | None  # None: the signer is not a seal registered here
+    verdict: SealVerdict
+
+
+class PdfSealService:
+    """Sealing and verifying PDFs with the seals of :class:`SealService`."""
+
+    def __init__(
+        self,
+        *,
+        seals: SealService,
+        store: SealStore,
+        seal_ca: SealCa,
+        max_document_bytes: int = 64 * 1024 * 1024,
+    ):
+        self._seals = seals
+        self._store = store
+        self._ca = seal_ca
+        self.max_document_bytes = max_document_bytes
+
+    async def seal_pdf(
+        self,
+        caller: Caller,
+        seal_id: str,
+        *,
+        pdf: bytes,
+        placement: Placement,
+        reason: str,
+    ) -> SealedPdf:
+        """The PDF sealed (PAdES) with the seal's picture as the visible stamp.
+
+        Raises ``CertsealError``: NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION
+        (the seal is not usable now, or is an sm2 seal) or INVALID_ARGUMENT (``pdf``
+        over ``max_document_bytes`` or unreadable, ``page`` not in the PDF).
+        """
+        row, now = await self._seals.usable(caller, seal_id)
+        if len(pdf) > self.max_document_bytes:
+            raise invalid(
+                "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
+            )
+        picture = SESeal.load(row.seal)["e_seal_info"]["picture"]["data"].native
+        sealed = await seal_pdf(
+            pdf,
+            signer=self._seals.signer(row),
+            cert=row.certificate,
+            ca=self._ca.cert,
+            picture_png=picture,
+            placement=placement,
+            field_name=f"Seal-{mint_serial(8)}",
+            reason=reason,
+        )
+        data_hash = hashlib.sha256(sealed).digest()
+        event = document_sealed(
+            row,
+            actor=str(caller),
+            at=self._seals.now(),
+            document_digest=data_hash,
+            digest_algorithm="sha256",
+            signed_at=now,
+        )
+        audit = AuditEntry(
+            now,
+            str(caller),
+            "seal.use",
+            seal_id,
+            details={"pdf_digest": data_hash.hex()},
+        )
+        await self._store.record([event], [audit])
+        return SealedPdf(sealed, data_hash, now.replace(microsecond=0))
+
+    async def verify_pdf(self, pdf: bytes) -> list[PdfSealResult]:
+        """Every seal on a PDF, judged with the registry's status of its seal.
+
+        Raises ``CertsealError`` INVALID_ARGUMENT when ``pdf`` is not a readable PDF.
+        """
+        results = []
+        for found in await read_pdf_seals(pdf, ca=self._ca.cert):
+            seal_id = found.signer.removeprefix("seal:")
+            row = (
+                await self._store.get(seal_id)
+                if found.signer.startswith("seal:")
+                else None
+            )
+            verdict = pdf_seal_verdict(
+                intact=found.intact,
+                modified=found.modified,
+                trusted=found.trusted,
+                signed_at=found.signed_at,
+                seal_valid=(row.valid_start, row.valid_end) if row else None,
+                status=SealStatus(row.status, row.revoked_at) if row else None,
+            )
+            results.append(PdfSealResult(found, row, verdict))
+        return results

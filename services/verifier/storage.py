@@ -1,0 +1,176 @@
+"""What a verifier keeps: its Faust tables, its index folder and its bundle files.
+
+The index itself lives in RocksDB tables that Faust recovers from changelog topics
+(:class:`VerifierState`, built by :func:`services.verifier.app.create_app`); this module
+also owns the files on disk: the marker that ties the index folder to one Kafka cluster,
+the offline-bundle snapshots a group exported (so deltas survive restarts) and the bundle
+files a counter reads and writes. Every file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cbor2
+
+from services.verifier.bundle import (
+    Snapshot,
+    bad_bundle,
+    decode_content,
+    encode_content,
+    from_us,
+    us,
+)
+from services.verifier.index import Freshness
+
+if TYPE_CHECKING:  # a counter reading a bundle file does not need Faust loaded
+    import faust
+
+log = logging.getLogger(__name__)
+
+CLUSTER_FILE = "kafka-cluster-id"
+
+
+@dataclass
+class VerifierState:
+    """What one verifier group's worker keeps and publishes."""
+
+    app: faust.App
+    index: Any  # lineage -> last applied LicenceEvent
+    trust: Any  # kid -> last applied TrustEvent
+    presentations: Any  # lineage -> accepted presentation nonces (JSON)
+    usage: Any  # the licence-usage topic
+    freshness: Freshness
+
+
+def estimated_entries(table: Any) -> int:
+    """About how many entries a table holds here, in O(1) (RocksDB's estimate).
+
+    Counting exactly walks every key: seconds at a million entries, on the loop that
+    answers verifications.
+    """
+    store = table.data
+    try:
+        dbs = list(store._dbs_for_actives())
+    except AttributeError:  # not a RocksDB store
+        return len(table)
+    return sum(
+        int(db.property_int_value("rocksdb.estimate-num-keys") or 0) for db in dbs
+    )
+
+
+def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:
+    """Keep the local index only if it was built from this Kafka cluster.
+
+    Faust's tables recover from changelog topics; an index built from another cluster
+    (a rebuilt Kafka, or the embedded memory broker after a restart) cannot be
+    reconciled with it, so it is dropped and rebuilt from the event topics. Returns True
+    when an index was dropped.
+    """
+    marker = data_dir / CLUSTER_FILE
+    built_elsewhere = data_dir.exists() and (
+        not marker.exists() or marker.read_text() != cluster_id
+    )
+    dropped = built_elsewhere and any(
+        p.name != CLUSTER_FILE for p in data_dir.iterdir()
+    )
+    if dropped:
+        log.warning(
+            "index in %s was built from another Kafka cluster; rebuilding it "
+            "from the topics",
+            data_dir,
+        )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(cluster_id)
+    return dropped
+
+
+class SnapshotStore:
+    """The snapshots a verifier group exported, on disk, so deltas survive restarts.
+
+    The newest ``keep`` are kept; a delta from an older version is refused and the
+    counter fetches a full bundle.
+    """
+
+    def __init__(self, folder: Path, *, keep: int = 48):
+        self._folder = folder
+        self._keep = keep
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _versions(self) -> list[int]:
+        return sorted(
+            int(p.stem) for p in self._folder.glob("*.cbor") if p.stem.isdigit()
+        )
+
+    def get(self, version: int) -> Snapshot | None:
+        """The snapshot of ``version``, if it is kept."""
+        path = self._folder / f"{version}.cbor"
+        if not path.exists():
+            return None
+        data = cbor2.loads(path.read_bytes())
+        index_time = data["index_time"]
+        return Snapshot(
+            data["group"],
+            data["version"],
+            decode_content(data["content"]),
+            from_us(index_time) if index_time is not None else None,
+        )
+
+    def latest(self) -> Snapshot | None:
+        """The newest kept snapshot."""
+        versions = self._versions()
+        return self.get(versions[-1]) if versions else None
+
+    def add(self, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` and drop the oldest beyond ``keep``."""
+        data = {
+            "group": snapshot.group,
+            "version": snapshot.version,
+            "index_time": us(snapshot.index_time) if snapshot.index_time else None,
+            "content": encode_content(snapshot.content),
+        }
+        write_atomically(self._folder / f"{snapshot.version}.cbor", cbor2.dumps(data))
+        for version in self._versions()[: -self._keep]:
+            (self._folder / f"{version}.cbor").unlink(missing_ok=True)
+
+
+def read_bundle_file(path: Path) -> list[bytes]:
+    """The messages of a bundle file (a CBOR array of COSE_Sign1 messages).
+
+    Raises INVALID_ARGUMENT (field ``bundle``) when the file cannot be read or is not
+    a bundle file; the messages themselves are checked by
+    :func:`services.verifier.bundle.open_bundle`.
+    """
+    try:
+        messages = cbor2.loads(path.read_bytes())
+    except OSError as exc:
+        raise bad_bundle(f"{path} cannot be read: {exc.strerror}") from None
+    except Exception:
+        raise bad_bundle(f"{path} is not a certseal trust bundle file") from None
+    if not isinstance(messages, list) or not all(
+        isinstance(m, bytes) for m in messages
+    ):
+        raise bad_bundle(f"{path} is not a certseal trust bundle file")
+    return messages
+
+
+def write_bundle_file(path: Path, messages: Iterable[bytes]) -> None:
+    """Write a bundle file atomically."""
+    write_atomically(path, cbor2.dumps(list(messages)))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``; a crash leaves the old file or the new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
