@@ -534,3 +534,8 @@ async def test_broken_signatures_report_their_check(pki):
     result = check(pki, again)
     assert_failed(result, SealVerdict.UNTRUSTED_SEAL, "seal")
     assert result.checks[-1].detail == "the seal maker's signature is wrong"
+
+
+async def test_trailing_bytes_make_a_signature_malformed(pki):
+    result = check(pki, await sealed(pki) + b"\x00")
+    assert result.verdict is SealVerdict.MALFORMED

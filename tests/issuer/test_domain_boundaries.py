@@ -289,3 +289,24 @@ def test_a_refused_transition_names_the_allowed_statuses():
         "cannot cancel a licence whose status is revoked (03); "
         "allowed from: valid (01), suspended (02), expired (05)"
     )
+
+
+def test_a_registered_type_is_what_was_given():
+    specs = [
+        FieldSpec("class", FieldKind.STRING, public=True),
+        FieldSpec("address", FieldKind.STRING, personal=True),
+    ]
+    registered = domain.validate_licence_type(DEPT + "001", "驾驶证", specs, 30, [DEPT])
+    assert registered == domain.LicenceType(
+        DEPT + "001", "驾驶证", tuple(specs), 30, frozenset({DEPT})
+    )
+    with pytest.raises(CertsealError) as err:
+        domain.validate_licence_type(DEPT + "001", " ", [], 30, [DEPT])
+    assert (err.value.field, err.value.message) == ("name", "must not be empty")
+
+
+def test_a_stored_field_the_schema_no_longer_has_is_personal():
+    values = {"class": "C1", "gone": "x"}
+    clear, personal = domain.split_fields(TYPE, values)
+    assert (clear, personal) == ({"class": "C1"}, {"gone": "x"})
+    assert domain.public_fields(TYPE, values) == {"class": "C1"}

@@ -42,7 +42,7 @@ from tests.conftest import (
 )
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 # as root, without the sandbox; no calls home on a closed network
 CHROMIUM_ARGS = [
     "--no-sandbox",

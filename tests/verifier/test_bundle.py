@@ -25,7 +25,7 @@ from services.verifier.storage import (
     read_bundle_file,
     write_bundle_file,
 )
-from tests.test_verifier_domain import (
+from tests.verifier.test_domain import (
     DEPT,
     LID,
     NOW,

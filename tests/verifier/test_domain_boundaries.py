@@ -689,3 +689,25 @@ def test_refused_claims(prefix, claims, message):
     with pytest.raises(codes.MalformedCode) as err:
         parse_code(_text(prefix, claims))
     assert (err.value.stage, err.value.message) == (codes.CodeStage.CLAIMS, message)
+
+
+def test_field_rights_for_every_other_counter():
+    from certseal.errors import CertsealError
+    from services.verifier.domain import FieldRights
+
+    rights = FieldRights.parse([f"{TYPE}:*:class", f"{TYPE}:C1:class,grade"])
+    fields = {"class": "A", "grade": "2", "note": "x"}
+    assert rights.visible(TYPE, "C1", fields) == {"class": "A", "grade": "2"}
+    assert rights.visible(TYPE, "C2", fields) == {"class": "A"}
+    with pytest.raises(CertsealError) as err:
+        FieldRights.parse([f"{TYPE}:*:a", f"{TYPE}:*:b"])
+    assert err.value.field == "field_rights"
+    only_c1 = FieldRights.parse([f"{TYPE}:C1:class"])
+    assert only_c1.visible(TYPE, "C2", fields) == {}  # a type with rules: nothing else
+    for bad in (":C1:class", f"{TYPE}::class"):
+        with pytest.raises(CertsealError) as err:
+            FieldRights.parse([bad])
+        assert err.value.field == "field_rights"
+        assert err.value.message == (
+            f"rule {bad!r} is not TYPE:DEPARTMENT:FIELD,FIELD (DEPARTMENT may be *)"
+        )

@@ -173,3 +173,25 @@ def test_sign1_refusals(raw, message):
         codes.decode_code(_wrap(raw))
     assert malformed.value.stage is codes.CodeStage.COSE
     assert malformed.value.message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (cbor2.dumps([1, 2]), "payload is not a CBOR map"),
+        (b"\xff", "payload is not CBOR ("),
+    ],
+)
+def test_claims_that_are_not_a_map(payload, message):
+    text = _wrap(cbor2.dumps(cbor2.CBORTag(18, [PROTECTED, {}, payload, b"s"])))
+    with pytest.raises(codes.MalformedCode) as err:
+        codes.decode_code(text)
+    assert err.value.stage is codes.CodeStage.CLAIMS
+    assert err.value.message.startswith(message)
+
+
+def test_base45_errors_say_why():
+    with pytest.raises(codes.MalformedCode) as err:
+        codes.decode_code("LC1:%%%%")
+    assert err.value.stage is codes.CodeStage.BASE45
+    assert err.value.message.startswith("not Base45 (")

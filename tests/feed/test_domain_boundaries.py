@@ -185,3 +185,11 @@ def test_a_limited_entitlement_gets_no_topic_acl(departments, licence_types):
     assert manifest.endswith(
         "          name: integrator-police\n          patternType: prefix\n        operations: [Read]\n"
     )
+
+
+def test_short_event_types():
+    from services.feed.domain import short_type
+
+    assert short_type("cn.gov.certseal.licence.issued") == "licence.issued"
+    assert short_type("licence.issued") == "licence.issued"
+    assert short_type("x.cn.gov.certseal.") == "x.cn.gov.certseal."
