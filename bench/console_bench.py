@@ -1,7 +1,9 @@
 """Counter console benchmark: ``make bench`` → bench/results/console.json.
 
 The embedded stack, the issuer, one verifier group and the console, each its own
-process, on this machine. 500 real licences; then:
+process, on this machine. 500 real licences; a clerk account (made with ``certseal
+console account add``, as an operator does) at the platform's own department, signed
+in over HTTPS (its session cookie) and in the browser; then:
 
 - ``verifier_one_client_p50/p99_ms`` and ``console_verify_one_client_p50/p99_ms``: one
   caller's VerifyCode straight to the verifier, and POST /api/verify through the console;
@@ -42,6 +44,7 @@ from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.config import Config
+from services.console.access import COOKIE
 from services.devstack import DevStack, free_port
 
 SECONDS = float(os.environ.get("BENCH_CONSOLE_SECONDS", "10"))
@@ -50,6 +53,8 @@ SCANS = 300
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PURPOSE = "窗口办事"
 VALID = verifier_pb2.VERDICT_VALID
+CLERK = "bench-clerk"
+PASSWORD = "console-bench-password"
 
 
 async def licence_codes(stack: DevStack, port: int, count: int) -> list[str]:
@@ -97,12 +102,42 @@ async def direct_latency(verifier: Verifier, codes: list[str]) -> dict[str, floa
     }
 
 
+def add_clerk(config_file: Path, department: str) -> None:
+    """The bench's clerk account, added as an operator adds one: the CLI, the password
+    on standard input."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "--config",
+            str(config_file),
+            "console",
+            "account",
+            "add",
+            CLERK,
+            "--department",
+            department,
+            "--role",
+            "clerk",
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def start_console(home: Path, cfg: Config, verifier_port: int) -> tuple[str, Any]:
+    """The console as its own process, with the bench's clerk account."""
     cfg.console.listen = f"127.0.0.1:{free_port()}"
     cfg.console.verifier_targets = [f"127.0.0.1:{verifier_port}"]
     cfg.console.metrics_sources = []
     config_file = home / "console.toml"
     config_file.write_text(dump_config(cfg))
+    # the clerk works at the platform's own service hall (the counter before accounts)
+    add_clerk(config_file, cfg.platform.code)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -121,15 +156,23 @@ async def http_load(url: str, ca_file: str, codes: list[str]) -> dict[str, float
     context = ssl.create_default_context(cafile=ca_file)
     latencies: list[float] = []
     async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=context, limit=CONCURRENCY)
+        connector=aiohttp.TCPConnector(ssl=context, limit=CONCURRENCY),
+        cookie_jar=aiohttp.DummyCookieJar(),  # the session cookie is set by hand
     ) as session:
         for _ in range(100):  # the console is up when it answers
             try:
-                async with session.get(url + "/api/session") as reply:
+                async with session.get(url + "/healthz") as reply:
                     if reply.status == 200:
                         break
             except aiohttp.ClientError:
                 await asyncio.sleep(0.1)
+        async with session.post(
+            url + "/api/login", json={"name": CLERK, "password": PASSWORD}
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+            session.headers["Cookie"] = f"{COOKIE}={reply.cookies[COOKIE].value}"
+        async with session.get(url + "/api/session") as reply:
+            assert reply.status == 200, await reply.text()
         one_client = []
         for code in codes[:SCANS]:
             started = time.perf_counter()
@@ -193,7 +236,13 @@ async def browser_scans(url: str, codes: list[str]) -> dict[str, float]:
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         page = await (await browser.new_context(ignore_https_errors=True)).new_page()
-        await page.goto(url + "/")
+        await page.goto(url + "/")  # the console sends the browser to sign in first
+        await page.wait_for_url(url + "/login?next=/")
+        await page.wait_for_selector("body[data-ready=true]")
+        await page.fill("#name", CLERK)
+        await page.fill("#password", PASSWORD)
+        await page.press("#password", "Enter")
+        await page.wait_for_url(url + "/")
         await page.wait_for_selector("body[data-ready=true]")
         await page.select_option("#purpose", PURPOSE)
         times = await page.evaluate(_SCANS_JS, codes[:SCANS])

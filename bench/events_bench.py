@@ -249,6 +249,7 @@ def main() -> None:
         cfg.feed.listen = f"127.0.0.1:{feed_port}"
         cfg.feed.metrics_listen = ""
         cfg.feed.webhook_ca_file = cfg.tls.ca_file
+        cfg.feed.webhook_allowed_hosts = ["localhost"]  # the receiver is local
 
     stack, _cfg, issuer_port, issuer = start_stack_and_service(
         home, "issuer", tweak=tweak

@@ -202,7 +202,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="dev_command", required=True
     )
     di = dev.add_parser("identity", help="issue a dev mTLS certificate")
-    di.add_argument("common_name", help="dept:<code>, operator:<name> or app:<name>")
+    di.add_argument(
+        "common_name",
+        help="dept:<code>, operator:<name>, app:<name>, integrator:<name>",
+    )
     di.set_defaults(func=cmd_dev_identity)
 
 

@@ -23,7 +23,12 @@ from typing import Any
 import base45
 import cbor2
 
-from certseal import cose
+from certseal import cbor, cose
+from certseal.bounds import (
+    MAX_CODE_CHARS,
+    MAX_CODE_COMPRESSED_BYTES,
+    MAX_CODE_MESSAGE_BYTES,
+)
 from certseal.crypto import InvalidSignature, Signer, Suite, verify
 
 LICENCE_CODE_PREFIX = "LC1:"
@@ -34,9 +39,6 @@ CLAIM_LICENCE = -65537  # private-use claim: the licence part of a licence code
 CLAIM_PRESENTATION = (
     -65538
 )  # private-use claim: the licence reference of a presentation
-
-_MAX_CODE_CHARS = 8192
-_MAX_PAYLOAD_BYTES = 64 * 1024
 
 
 class CodeStage(enum.Enum):
@@ -97,11 +99,19 @@ async def encode_code(prefix: str, claims: dict[Any, Any], signer: Signer) -> st
 
 
 def decode_code(text: str) -> DecodedCode:
-    """Decode a code's text without verifying it; raise :class:`MalformedCode`."""
+    """Decode a code's text without verifying it; raise :class:`MalformedCode`.
+
+    Every stage is bounded before it allocates and must be consumed exactly: the text
+    by :data:`~certseal.bounds.MAX_CODE_CHARS`, the zlib stream by
+    :data:`~certseal.bounds.MAX_CODE_MESSAGE_BYTES` of output and must end where the
+    Base45 ends, and the COSE_Sign1 and its claims are read by the strict
+    :mod:`certseal.cbor` (no tags but COSE's 18, no shared references, no trailing
+    bytes). A code is exactly the signed structure and nothing more.
+    """
     text = text.strip()
-    if len(text) > _MAX_CODE_CHARS:
+    if len(text) > MAX_CODE_CHARS:
         raise MalformedCode(
-            CodeStage.PREFIX, f"code longer than {_MAX_CODE_CHARS} chars"
+            CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
         )
     prefix = next(
         (
@@ -120,13 +130,11 @@ def decode_code(text: str) -> DecodedCode:
         compressed = base45.b45decode(text[len(prefix) :])
     except Exception as exc:
         raise MalformedCode(CodeStage.BASE45, f"not Base45 ({exc})") from None
-    try:
-        inflater = zlib.decompressobj()
-        message = inflater.decompress(compressed, _MAX_PAYLOAD_BYTES)
-        if inflater.unconsumed_tail or not inflater.eof:
-            raise zlib.error("truncated or larger than 64 KiB")
-    except zlib.error as exc:
-        raise MalformedCode(CodeStage.ZLIB, f"not zlib ({exc})") from None
+    if (
+        len(compressed) > MAX_CODE_COMPRESSED_BYTES
+    ):  # a guard; the text bound implies it
+        raise MalformedCode(CodeStage.BASE45, "longer than a code can be")
+    message = _inflate(compressed)
     try:
         sign1 = cose.parse_sign1(message)
     except cose.CoseError as exc:
@@ -136,8 +144,8 @@ def decode_code(text: str) -> DecodedCode:
     if not isinstance(kid, bytes) or len(kid) != 8:
         raise MalformedCode(CodeStage.COSE, "protected header has no 8-byte kid")
     try:
-        claims = cbor2.loads(sign1.payload)
-    except Exception as exc:
+        claims = cbor.loads(sign1.payload, cbor.CODE_LIMITS)
+    except cbor.CborError as exc:
         raise MalformedCode(CodeStage.CLAIMS, f"payload is not CBOR ({exc})") from None
     if not isinstance(claims, dict):
         raise MalformedCode(CodeStage.CLAIMS, "payload is not a CBOR map")
@@ -151,3 +159,21 @@ def decode_code(text: str) -> DecodedCode:
         payload=sign1.payload,
         signature=sign1.signature,
     )
+
+
+def _inflate(compressed: bytes) -> bytes:
+    """The zlib stream's content, which must end exactly where ``compressed`` ends."""
+    try:
+        inflater = zlib.decompressobj()
+        message = inflater.decompress(compressed, MAX_CODE_MESSAGE_BYTES)
+    except zlib.error as exc:
+        raise MalformedCode(CodeStage.ZLIB, f"not zlib ({exc})") from None
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise MalformedCode(
+            CodeStage.ZLIB, "not zlib (truncated or larger than 64 KiB)"
+        )
+    if inflater.unused_data:
+        raise MalformedCode(
+            CodeStage.ZLIB, f"{len(inflater.unused_data)} bytes after the zlib stream"
+        )
+    return message

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -102,15 +102,31 @@ class ServiceSection(Section):
     metrics_listen: str = ""
     # the largest gRPC message this service accepts, in bytes
     max_request_bytes: int = 4 * 1024 * 1024
+    # this service's own mTLS identity (certificate and key files), when it has one
+    # apart from the shared [tls] pair: e.g. service:verifier, the only identity whose
+    # offline trust bundles a counter accepts. Empty: the [tls] pair.
+    cert_file: str = ""
+    key_file: str = ""
+
+    def identity(self, tls: TlsConfig) -> tuple[str, str]:
+        """This service's (certificate file, key file): its own pair, else ``tls``'s."""
+        if self.cert_file and self.key_file:
+            return self.cert_file, self.key_file
+        return tls.cert_file, tls.key_file
 
 
-class OutboxServiceSection(ServiceSection):
-    """A service that publishes through a transactional outbox (issuer, seal)."""
+class OutboxConfig(Section):
+    """The transactional outbox's relay, ``[outbox]``.
+
+    Every PostgreSQL-backed service process runs a relay, but one outbox table and one
+    leader lock serve them all: whichever process leads publishes and purges every
+    service's rows, so these settings are the platform's, not a service's.
+    """
 
     # how often the relay looks for rows when no notification came, in seconds
-    outbox_poll_interval_s: float = 1.0
+    poll_interval_s: float = 1.0
     # how long published rows are kept (to re-seed a broker that lost its data), days
-    outbox_retention_days: int = 7
+    retention_days: int = 7
 
 
 class BaseConfig(Section):
@@ -121,6 +137,7 @@ class BaseConfig(Section):
     tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
     secrets: SecretsConfig = msgspec.field(default_factory=SecretsConfig)
     platform: PlatformConfig = msgspec.field(default_factory=PlatformConfig)
+    outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
 
 
 class SharedSettings(Protocol):
@@ -131,6 +148,7 @@ class SharedSettings(Protocol):
     tls: TlsConfig
     secrets: SecretsConfig
     platform: PlatformConfig
+    outbox: OutboxConfig
 
 
 C = TypeVar("C", bound=BaseConfig)
@@ -163,14 +181,21 @@ def read_layers(paths: str | Path | Sequence[str | Path] | None) -> dict[str, An
     return data
 
 
-def load_config(paths: str | Path | Sequence[str | Path] | None, schema: type[C]) -> C:
-    """Decode the layered files in ``paths`` (None: all defaults) as ``schema``.
+def load_config(
+    paths: str | Path | Sequence[str | Path] | None,
+    schema: type[C],
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> C:
+    """Decode the layered files in ``paths`` (None: all defaults) as ``schema``;
+    ``upgrade`` first rewrites settings that an earlier version named otherwise.
 
     Raises CertsealError(INVALID_ARGUMENT) with the setting's path for a wrong type, an
     unknown setting or an unknown section, and naming the file for a missing or broken
     file.
     """
     data = read_layers(paths)
+    if upgrade is not None:
+        data = upgrade(data)
     try:
         return msgspec.convert(data, schema, strict=True)
     except msgspec.ValidationError as exc:
@@ -192,7 +217,8 @@ def _readable(message: str) -> str:
             return f"unknown section [{unknown[1]}]"
         return f"unknown setting {unknown[1]} in {section}"
     text = text[:1].lower() + text[1:].replace("`", "")
-    return f"{section} {setting}: {text}".strip() if section else text
+    where = f"{section} {setting}".strip()
+    return f"{where}: {text}" if section else text
 
 
 def dump_config(config: msgspec.Struct) -> str:

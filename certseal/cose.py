@@ -18,6 +18,8 @@ from typing import Any
 
 import cbor2
 
+from certseal import cbor
+
 SIGN1_TAG = 18
 """The CBOR tag of a COSE_Sign1 message (RFC 9052 section 2)."""
 
@@ -29,6 +31,13 @@ HEADER_KID = 4
 
 HEADER_X5CHAIN = 33
 """Header label ``x5chain``: a DER certificate or chain (RFC 9360 section 2)."""
+
+FRAME_LIMITS = cbor.CborLimits(max_depth=2, max_items=64)
+"""The shape of the COSE_Sign1 array (depth 1, with its unprotected header map at depth
+2) and of a protected header (a flat map): certseal writes at most 9 items in either, so
+64 is generous; the payload is an opaque byte string here, bounded by its caller."""
+
+_SIGN1_TAG_BYTE = bytes([0xC0 | SIGN1_TAG])
 
 
 class CoseError(ValueError):
@@ -75,27 +84,31 @@ def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
 def parse_sign1(message: bytes) -> Sign1:
     """Parse a COSE_Sign1 message, tagged (18) or untagged (RFC 9052 sections 2, 4.2).
 
-    Raises :class:`CoseError` when ``message`` is not CBOR, carries another tag, is not
-    an array of four, has fields of the wrong types, or its protected header is not a
-    CBOR map (an empty protected header stands for an empty map).
+    Raises :class:`CoseError` when ``message`` is not exactly one COSE_Sign1 in the
+    strict CBOR :mod:`certseal.cbor` accepts (no other tag, no shared references, no
+    indefinite lengths, nothing after it, within :data:`FRAME_LIMITS`), is not an array
+    of four, has fields of the wrong types, or its protected header is not a CBOR map
+    (an empty protected header stands for an empty map).
     """
+    body = message[1:] if message[:1] == _SIGN1_TAG_BYTE else message
+    tag = cbor.leading_tag(body)
+    if tag is not None:
+        raise CoseError(f"CBOR tag {tag} is not COSE_Sign1")
     try:
-        obj = cbor2.loads(message)
-    except Exception as exc:
+        obj = cbor.loads(body, FRAME_LIMITS)
+    except cbor.CborError as exc:
         raise CoseError(f"not CBOR ({exc})") from None
-    if isinstance(obj, cbor2.CBORTag):
-        if obj.tag != SIGN1_TAG:
-            raise CoseError(f"CBOR tag {obj.tag} is not COSE_Sign1")
-        obj = obj.value
-    if not (isinstance(obj, list | tuple) and len(obj) == 4):
+    if not (isinstance(obj, list) and len(obj) == 4):
         raise CoseError("COSE_Sign1 must be an array of 4")
-    protected, _unprotected, payload, signature = obj
+    protected, unprotected, payload, signature = obj
     if not all(isinstance(x, bytes) for x in (protected, payload, signature)):
         raise CoseError("COSE_Sign1 fields have the wrong types")
+    if not isinstance(unprotected, dict):
+        raise CoseError("unprotected header is not a map")
     try:
-        header = cbor2.loads(protected) if protected else {}
-    except Exception:
-        raise CoseError("protected header is not CBOR") from None
+        header = cbor.loads(protected, FRAME_LIMITS) if protected else {}
+    except cbor.CborError as exc:
+        raise CoseError(f"protected header is not CBOR ({exc})") from None
     if not isinstance(header, dict):
         raise CoseError("protected header is not a map")
     return Sign1(protected, header, payload, signature)

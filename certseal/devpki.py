@@ -2,7 +2,8 @@
 
 Production certificates come from cert-manager; this issues the same shapes locally.
 An identity is the certificate's common name: ``dept:<code>``, ``operator:<name>``,
-``app:<name>`` or ``service:<name>`` (servers also get localhost SANs).
+``app:<name>``, ``integrator:<name>`` or ``service:<name>`` (servers also get localhost
+SANs).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ class Identity:
 
     cert_file: Path
     key_file: Path
+
+
+#: how far back dev certificates are valid from: a day's leeway for clocks that differ
+#: between a laptop and its containers, and for a test whose clock was read before the
+#: certificate was made (a full test run takes minutes)
+_LEEWAY = dt.timedelta(days=1)
 
 
 class DevCA:
@@ -53,7 +60,7 @@ class DevCA:
             .issuer_name(name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_before(now - _LEEWAY)
             .not_valid_after(now + dt.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
@@ -83,7 +90,7 @@ class DevCA:
             .issuer_name(self._ca_cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_before(now - _LEEWAY)
             .not_valid_after(now + dt.timedelta(days=825))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
             .add_extension(

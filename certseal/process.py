@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import grpc
 
 from certseal import logs
-from certseal.config import OutboxServiceSection, SharedSettings
+from certseal.config import ServiceSection, SharedSettings
 from certseal.errors import CertsealError
 from certseal.events import default_topics
 from certseal.metrics import Metrics
@@ -57,7 +57,7 @@ class ServiceProcess:
         self,
         config: SharedSettings,
         *,
-        section: OutboxServiceSection,
+        section: ServiceSection,
         listen: str | None = None,
         clock: Clock = utcnow,
         serve: bool = True,
@@ -111,8 +111,8 @@ class ServiceProcess:
             dsn=dsn,
             producer_factory=lambda: kafka.producer(max_batch_size=512 * 1024),
             metrics=self.metrics,
-            poll_interval_s=self.section.outbox_poll_interval_s,
-            retention=dt.timedelta(days=self.section.outbox_retention_days),
+            poll_interval_s=cfg.outbox.poll_interval_s,
+            retention=dt.timedelta(days=cfg.outbox.retention_days),
         )
         self.sealer = AuditSealer(dsn=dsn, metrics=self.metrics)
         if self.background:

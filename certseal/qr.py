@@ -13,9 +13,11 @@ import segno
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from certseal.bounds import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_QR_SIDE
 from certseal.errors import invalid
 
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
+__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "qr_png", "read_qr_image"]
+
 _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
@@ -33,22 +35,36 @@ def qr_png(text: str, *, scale: int = 4) -> bytes:
 def read_qr_image(data: bytes) -> str:
     """The text of the QR code in a PNG or JPEG, or INVALID_ARGUMENT saying why not.
 
-    Raises INVALID_ARGUMENT (field ``image``) for an empty image, one over
-    :data:`MAX_IMAGE_BYTES`, another format, an unreadable file, no QR code, or several
-    different ones.
+    Bounded before decoding: the bytes by :data:`~certseal.bounds.MAX_IMAGE_BYTES`,
+    the pixels the header declares by :data:`~certseal.bounds.MAX_IMAGE_PIXELS` (read
+    without decoding), and the picture handed to the QR reader by
+    :data:`~certseal.bounds.MAX_QR_SIDE`. Transparency is flattened on white, so dark
+    modules on a transparent background read as printed.
+
+    Raises INVALID_ARGUMENT (field ``image``) for an empty image, one over a bound,
+    another format, an unreadable file, no QR code, or several different ones.
     """
     if not data:
         raise invalid("image", "is required: a PNG or JPEG of the QR code")
     if len(data) > MAX_IMAGE_BYTES:
         raise invalid("image", f"is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("PNG", "JPEG"):
-                raise invalid("image", f"is {image.format}; send a PNG or JPEG")
-            image.load()
-            found = zxingcpp.read_barcodes(image, formats=_QR)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise invalid(
+                    "image",
+                    f"is {width} × {height} pixels; "
+                    f"the limit is {MAX_IMAGE_PIXELS} pixels",
+                )
+            grey = _grey_on_white(image)
+    except Image.DecompressionBombError:  # Pillow's own, far higher, bound
+        raise invalid(
+            "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS} pixels"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise invalid("image", "is not a readable PNG or JPEG") from None
+    found = zxingcpp.read_barcodes(grey, formats=_QR)
     texts = [b.text for b in found if b.valid and b.text]
     if not texts:
         raise invalid("image", "contains no readable QR code")
@@ -57,3 +73,24 @@ def read_qr_image(data: bytes) -> str:
             "image", f"contains {len(set(texts))} different QR codes; show one"
         )
     return texts[0]
+
+
+def _grey_on_white(image: Image.Image) -> Image.Image:
+    """The first frame as 8-bit grey, transparency flattened on white, its longer side
+    at most :data:`~certseal.bounds.MAX_QR_SIDE` (its size is already checked)."""
+    if image.format == "JPEG" and max(image.size) > MAX_QR_SIDE:
+        # decode at 1/2, 1/4 or 1/8 scale straight from the DCT: less memory and time
+        image.draft("L", (MAX_QR_SIDE, MAX_QR_SIDE))
+    image.load()
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        # grey and alpha apart, pasted on white: 2 bytes a pixel, not 4 more
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        alpha = rgba.getchannel("A")
+        grey = Image.new("L", rgba.size, 255)
+        grey.paste(rgba.convert("L"), (0, 0), alpha)
+        del rgba, alpha
+    else:
+        grey = image.convert("L")
+    if max(grey.size) > MAX_QR_SIDE:
+        grey.thumbnail((MAX_QR_SIDE, MAX_QR_SIDE), Image.Resampling.BOX)
+    return grey

@@ -1,10 +1,15 @@
 """gRPC plumbing shared by every service: mTLS, caller identity, the error interceptor,
 health, reflection and graceful shutdown.
 
-The identity of a caller is the common name of its client certificate:
-``dept:<code>``, ``operator:<name>``, ``app:<name>`` or ``service:<name>``. Each service
-declares which kinds of caller may call it; finer rules (which department may change
-which licence) belong to the service.
+The identity of a caller is the common name of its client certificate, one of the
+:data:`CALLER_KINDS`: ``dept:<code>`` (a department; its roles decide what it may do),
+``operator:<name>`` (the platform's operators), ``app:<name>`` (a holder app: reads
+licences for the holder it names, per licence type the operator granted),
+``integrator:<name>`` (receives events from the event feed, nothing else) or
+``service:<name>`` (a platform process). Any other common name is UNAUTHENTICATED. Each
+service declares which kinds of caller may call it; finer rules (which department may
+change which licence, which types a holder app was granted) belong to the service.
+docs/operations.md ("Security model") has the matrix per RPC.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
+from certseal.requests import check_request
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +42,15 @@ REQUEST_ID_KEY = "x-request-id"
 
 _STATUS = {kind: getattr(grpc.StatusCode, kind.value) for kind in ErrorKind}
 
+#: every kind of caller a certificate common name may name
+CALLER_KINDS = frozenset({"dept", "operator", "app", "integrator", "service"})
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
     """An authenticated caller."""
 
-    kind: str  # dept | operator | app | service
+    kind: str  # one of CALLER_KINDS
     name: str
 
     def __str__(self) -> str:
@@ -49,11 +60,12 @@ class Caller:
     def parse(cls, common_name: str) -> Caller:
         """The caller named by a certificate common name."""
         kind, sep, name = common_name.partition(":")
-        if not sep or not name or kind not in {"dept", "operator", "app", "service"}:
+        if not sep or not name or kind not in CALLER_KINDS:
             raise CertsealError(
                 ErrorKind.UNAUTHENTICATED,
                 f"client certificate common name {common_name!r} is not an identity "
-                "(dept:<code>, operator:<name>, app:<name> or service:<name>)",
+                "(dept:<code>, operator:<name>, app:<name>, integrator:<name> or "
+                "service:<name>)",
             )
         return cls(kind, name)
 
@@ -146,13 +158,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary:
             wrapped = grpc.unary_unary_rpc_method_handler(
                 self._wrap(method, service, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_decoding(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         elif handler.unary_stream:
             wrapped = grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, service, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_decoding(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         else:  # no client-streaming RPCs exist; refuse rather than pass unchecked
@@ -172,6 +184,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             raise CertsealError(
                 ErrorKind.PERMISSION_DENIED, f"{caller} may not call {service}"
             )
+        if isinstance(request, _Undecodable):
+            raise invalid("request", f"cannot be decoded: {request.error}")
         size = request.ByteSize()
         if size > self._max_request_bytes:
             raise CertsealError(
@@ -179,6 +193,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 f"request is {size} bytes; the limit is {self._max_request_bytes}",
                 field="request",
             )
+        check_request(request)  # the rules every field of every RPC keeps
         CALLER.set(caller)
         return request_id
 
@@ -192,7 +207,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             context.set_trailing_metadata(
                 (
                     (ERROR_KIND_KEY, exc.kind.value),
-                    (ERROR_FIELD_KEY, exc.field or ""),
+                    (ERROR_FIELD_KEY, _metadata_text(exc.field or "")),
                     (REQUEST_ID_KEY, request_id),
                 )
             )
@@ -255,6 +270,40 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
 
+class _Undecodable:
+    """A request whose bytes are not its message (a string that is not UTF-8, a
+    truncated field): the interceptor answers INVALID_ARGUMENT, not gRPC's UNKNOWN."""
+
+    def __init__(self, error: DecodeError):
+        self.error = error
+
+
+def _decoding(
+    deserialize: Callable[[bytes], Any] | None,
+) -> Callable[[bytes], Any] | None:
+    """``deserialize``, giving an :class:`_Undecodable` instead of raising."""
+    if deserialize is None:
+        return None
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError as exc:
+            return _Undecodable(exc)
+
+    return decode
+
+
+# printable ASCII but "%": what a metadata value may hold, less the escape itself
+_METADATA_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in "%")
+
+
+def _metadata_text(value: str) -> str:
+    """``value`` as a metadata value (percent-escaped outside printable ASCII: a field
+    path can name a map key holding anything); :func:`error_from_rpc` unescapes."""
+    return urllib.parse.quote(value, safe=_METADATA_SAFE)
+
+
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> CertsealError:
     """Rebuild the typed error a certseal service sent (for calling services and CLI)."""
     trailing = dict(exc.trailing_metadata() or ())
@@ -264,7 +313,7 @@ def error_from_rpc(exc: grpc.aio.AioRpcError) -> CertsealError:
     except ValueError:
         kind = ErrorKind.INTERNAL
     message = exc.details() or kind_name
-    field = trailing.get(ERROR_FIELD_KEY) or None
+    field = urllib.parse.unquote(trailing.get(ERROR_FIELD_KEY) or "") or None
     if field and message.startswith(f"{field}: "):
         message = message[len(field) + 2 :]
     return CertsealError(kind, message, field=field)

@@ -9,11 +9,16 @@ with the code: every topic the code uses is declared with the code's partitions 
 settings, every verifier group's Faust topics are declared, the mounted configuration
 loads and its ports are the ones the containers and Services expose, every secret
 mounted is one that something creates, every container is hardened and probed, and
-every alert has its entry in docs/operations.md. Exit status 1 lists every problem.
+every alert has its entry in docs/operations.md. Least privilege, against the code:
+each component mounts exactly the secret files (DSN, KEK, data key) its code reads, may
+reach PostgreSQL exactly when its code opens it, and presents ``service:<component>``.
+Exit status 1 lists every problem.
 """
 
 from __future__ import annotations
 
+import functools
+import posixpath
 import re
 import subprocess
 import sys
@@ -286,26 +291,37 @@ def _port(listen: str) -> int:
     return int(listen.rpartition(":")[2])
 
 
-def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
-    """The mounted configuration loads, and its ports are the containers' and Services'."""
-    from certseal.errors import CertsealError
+def overlay_config(objects: list[dict[str, Any]]) -> Any:
+    """The configuration certseal-config mounts, loaded as the components load it.
+
+    Raises ``CertsealError`` when it does not load, ``KeyError`` without config.toml.
+    """
     from services.config import load as load_config
 
     files = _configmap_files(objects)
     if "config.toml" not in files:
-        yield "ConfigMap certseal-config has no config.toml"
-        return
+        raise KeyError("config.toml")
     with tempfile.TemporaryDirectory() as folder:
         paths = []
         for name in ("config.toml", "console.toml"):
             path = Path(folder) / name
             path.write_text(files.get(name, ""))
             paths.append(path)
-        try:
-            cfg = load_config(paths)
-        except CertsealError as exc:
-            yield f"ConfigMap certseal-config: {exc}"
-            return
+        return load_config(paths)
+
+
+def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """The mounted configuration loads, and its ports are the containers' and Services'."""
+    from certseal.errors import CertsealError
+
+    try:
+        cfg = overlay_config(objects)
+    except KeyError:
+        yield "ConfigMap certseal-config has no config.toml"
+        return
+    except CertsealError as exc:
+        yield f"ConfigMap certseal-config: {exc}"
+        return
     sections: dict[str, Any] = {
         "issuer": cfg.issuer,
         "seal": cfg.seal,
@@ -449,6 +465,222 @@ def check_references(objects: list[dict[str, Any]]) -> Iterator[str]:
             )
 
 
+# The secret files the configuration names, what in a component's code
+# (services/<component>/, its CLI included: operators run it in the pod) reads each,
+# and the secret key behind it; "{cluster}" is any CloudNativePG Cluster's name.
+SECRET_FILES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "database.dsn_file",
+        r"^\s*(?:import|from)\s+asyncpg\b|\.dsn\(\)",
+        "{cluster}-app",
+        "uri",
+    ),
+    ("secrets.kek_file", r"\bkek_file\b", "certseal-keys", "kek"),
+    ("secrets.data_key_file", r"\bdata_key_file\b", "certseal-keys", "data-key"),
+)
+POSTGRES_PORT = 5432
+
+
+@functools.cache
+def code_reads(component: str) -> frozenset[str]:
+    """The SECRET_FILES settings that ``services/<component>/``'s code reads."""
+    code = "\n".join(
+        path.read_text() for path in (ROOT / "services" / component).rglob("*.py")
+    )
+    return frozenset(
+        setting
+        for setting, pattern, _, _ in SECRET_FILES
+        if re.search(pattern, code, re.MULTILINE)
+    )
+
+
+def _setting(cfg: Any, dotted: str) -> str:
+    section, _, name = dotted.partition(".")
+    return str(getattr(getattr(cfg, section), name))
+
+
+def _component(container: dict[str, Any]) -> str | None:
+    args = container.get("args") or [""]
+    name = str(args[0]).removeprefix("services.")
+    return name if name in COMPONENTS else None
+
+
+def _mounted_secret_files(
+    pod: dict[str, Any], container: dict[str, Any]
+) -> dict[str, tuple[str, str]]:
+    """Each file a container sees from a secret: its path -> (secret, key)."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    files: dict[str, tuple[str, str]] = {}
+    for mount in container.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})
+        secrets = [
+            s["secret"]
+            for s in (volume.get("projected") or {}).get("sources", [])
+            if "secret" in s
+        ]
+        if "secret" in volume:
+            secrets.append({"name": volume["secret"]["secretName"], **volume["secret"]})
+        for secret in secrets:
+            for item in secret.get("items") or []:
+                path = posixpath.join(mount["mountPath"], item["path"])
+                files[posixpath.normpath(path)] = (secret["name"], item["key"])
+    return files
+
+
+def _selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions) selects ``labels``."""
+    selector = selector or {}
+    if not (selector.get("matchLabels") or {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values") or []
+        if not {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]:
+            return False
+    return True
+
+
+def _opens_port(rule: dict[str, Any], port: int) -> bool:
+    ports = rule.get("ports")
+    return not ports or any(
+        p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports
+    )
+
+
+def _peer_is(peer: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a NetworkPolicy peer covers this namespace's pods with ``labels``."""
+    if "ipBlock" in peer or peer.get("namespaceSelector") not in (None, {}):
+        return False  # addresses, or other namespaces' pods
+    return _selects(peer.get("podSelector"), labels)
+
+
+def _allows(
+    objects: list[dict[str, Any]],
+    source: dict[str, str],
+    target: dict[str, str],
+    port: int,
+) -> tuple[bool, bool]:
+    """(egress from ``source`` pods allowed, ingress to ``target`` pods allowed) on
+    ``port``, under the NetworkPolicies of one namespace."""
+    policies = [o["spec"] for o in objects if o.get("kind") == "NetworkPolicy"]
+
+    def allowed(direction: str, selected: dict[str, str], peer: dict[str, str]) -> bool:
+        kind, field = ("Egress", "to") if direction == "egress" else ("Ingress", "from")
+        governing = [
+            p
+            for p in policies
+            if _selects(p.get("podSelector"), selected)
+            and kind in p.get("policyTypes", ["Ingress"])
+        ]
+        if not governing:
+            return True  # no policy isolates these pods in this direction
+        return any(
+            _opens_port(rule, port)
+            and (field not in rule or any(_peer_is(q, peer) for q in rule[field]))
+            for policy in governing
+            for rule in policy.get(direction) or []
+        )
+
+    return allowed("egress", source, target), allowed("ingress", target, source)
+
+
+def _presented_identity(
+    cfg: Any, component: str, files: dict[str, tuple[str, str]]
+) -> tuple[str, str | None]:
+    """(the client certificate file a component presents, the secret it comes from)."""
+    if component == "console":
+        path = cfg.console.cert_file
+    else:
+        path = getattr(cfg, component).identity(cfg.tls)[0]
+    source = files.get(posixpath.normpath(path))
+    return path, source[0] if source else None
+
+
+def check_access(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Each component gets what its code needs, and no more.
+
+    It mounts exactly the secret files (SECRET_FILES) its code reads, each from the
+    secret that holds it; it may reach PostgreSQL (its own egress and the database's
+    ingress NetworkPolicies) exactly when its code opens PostgreSQL; and the client
+    certificate it presents is ``service:<component>``.
+    """
+    from certseal.errors import CertsealError
+
+    try:
+        cfg = overlay_config(objects)
+    except (KeyError, CertsealError):
+        return  # check_config says why
+    clusters = [o["metadata"]["name"] for o in objects if o.get("kind") == "Cluster"]
+    certificates = {
+        o["spec"]["secretName"]: o for o in objects if o.get("kind") == "Certificate"
+    }
+    for obj in objects:
+        for pod in _pod_specs(obj):
+            labels = obj["spec"]["template"]["metadata"].get("labels") or {}
+            for container in pod.get("containers", []):
+                component = _component(container)
+                if component is None:
+                    continue
+                who = _name(obj)
+                files = _mounted_secret_files(pod, container)
+                reads = code_reads(component)
+                for setting, _, secret, key in SECRET_FILES:
+                    path = posixpath.normpath(_setting(cfg, setting))
+                    names = {secret.format(cluster=c) for c in clusters}
+                    source = files.get(path)
+                    if setting in reads and source is None:
+                        yield (
+                            f"{who}: its code reads [{setting.replace('.', '] ')} "
+                            f"({path}), but nothing mounts it"
+                        )
+                    elif setting not in reads and source is not None:
+                        yield (
+                            f"{who}: mounts {path} (secret {source[0]}), which its "
+                            "code never reads"
+                        )
+                    elif source is not None and (
+                        source[0] not in names or source[1] != key
+                    ):
+                        yield (
+                            f"{who}: {path} is {source[0]}'s {source[1]}, not "
+                            f"{' or '.join(sorted(names))}'s {key}"
+                        )
+                opens = "database.dsn_file" in reads
+                for cluster in clusters:
+                    egress, ingress = _allows(
+                        objects, labels, {"cnpg.io/cluster": cluster}, POSTGRES_PORT
+                    )
+                    for allowed, what in (
+                        (egress, "its egress"),
+                        (ingress, f"{cluster}'s ingress"),
+                    ):
+                        if opens and not allowed:
+                            yield (
+                                f"{who}: its code opens PostgreSQL, but no "
+                                f"NetworkPolicy allows {what} on {POSTGRES_PORT}"
+                            )
+                        elif allowed and not opens:
+                            yield (
+                                f"{who}: NetworkPolicies allow {what} to PostgreSQL, "
+                                "which its code never opens"
+                            )
+                path, secret_name = _presented_identity(cfg, component, files)
+                certificate = certificates.get(secret_name or "")
+                wanted = f"service:{component}"
+                if certificate is None:
+                    yield f"{who}: its client certificate {path} is no Certificate's"
+                elif certificate["spec"].get("commonName") != wanted:
+                    yield (
+                        f"{who}: presents {certificate['spec'].get('commonName')} "
+                        f"({_name(certificate)}), not {wanted}"
+                    )
+
+
 def check_alerts(objects: list[dict[str, Any]]) -> Iterator[str]:
     """Every alert has a severity, a summary and its entry in docs/operations.md."""
     operations = ROOT / "docs" / "operations.md"
@@ -497,6 +729,7 @@ CHECKS = (
     check_topics,
     check_config,
     check_references,
+    check_access,
     check_alerts,
 )
 

@@ -14,6 +14,7 @@ import sys
 from certseal.cli import build_parser as _build_parser
 from certseal.cli import run_command
 from services import config, run
+from services.console import cli as console_cli
 from services.feed import cli as feed_cli
 from services.issuer import cli as issuer_cli
 from services.seal import cli as seal_cli
@@ -33,6 +34,7 @@ def build_parser():  # type: ignore[no-untyped-def]
             verifier_cli.register,
             feed_cli.register,
             seal_cli.register,
+            console_cli.register,
         ],
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -42,9 +43,29 @@ class Config(BaseConfig):
     cli: CliConfig = msgspec.field(default_factory=CliConfig)
 
 
+#: settings of earlier versions, and where they live now: (section, key) -> (section, key)
+RENAMED = {
+    ("issuer", "outbox_poll_interval_s"): ("outbox", "poll_interval_s"),
+    ("issuer", "outbox_retention_days"): ("outbox", "retention_days"),
+}
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Move settings an earlier version named otherwise to where they live now (the
+    new name wins when a file gives both), so an existing configuration keeps working."""
+    for (section, key), (to_section, to_key) in RENAMED.items():
+        old = data.get(section)
+        if isinstance(old, dict) and key in old:
+            value = old.pop(key)
+            new = data.setdefault(to_section, {})
+            if isinstance(new, dict):
+                new.setdefault(to_key, value)
+    return data
+
+
 def load(paths: str | Path | Sequence[str | Path] | None) -> Config:
     """Load the layered files in ``paths`` (None: every default) as :class:`Config`.
 
     Raises CertsealError(INVALID_ARGUMENT) naming the setting or file that is wrong.
     """
-    return load_config(paths, Config)
+    return load_config(paths, Config, upgrade)

@@ -1,6 +1,7 @@
 """The embedded stack for the whole platform: the kernel's PostgreSQL, broker and dev CA,
-plus each service's dev identities (the seal CA, the console's counter identity, the
-CLI's operator identity), in one :class:`services.config.Config`."""
+plus each service's dev identities (the verifier's ``service:verifier``, the seal CA,
+the console's service:console, the CLI's operator identity), in one
+:class:`services.config.Config`."""
 
 from __future__ import annotations
 
@@ -22,22 +23,31 @@ class DevStack(EmbeddedStack[Config]):
         super().__init__(home, config or Config(), topic_partitions=topic_partitions)
 
     def configure(self, cfg: Config) -> None:
-        """Dev identities: the CLI's operator, the seal CA, the console's counter."""
+        """Dev identities: the CLI's operator, the verifier, the seal CA, the console's
+        own."""
         operator = self.ca.identity("operator:admin")
         cfg.cli.cert_file, cfg.cli.key_file = (
             str(operator.cert_file),
             str(operator.key_file),
         )
+        # the verifier has an identity of its own (the others share [tls]'s
+        # service:certseal): only service:verifier signs offline trust bundles that
+        # counters accept; one for every group (service:verifier-<group> would bind a
+        # certificate to one group)
+        verifier = self.ca.identity("service:verifier", server=True)
+        cfg.verifier.cert_file, cfg.verifier.key_file = (
+            str(verifier.cert_file),
+            str(verifier.key_file),
+        )
         seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
         cfg.seal.ca_cert_file = str(seal_ca.ca_file)
         cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")
-        # the counter console verifies as the platform's own service hall
-        counter = self.ca.identity(f"dept:{cfg.platform.code}")
-        cfg.console.cert_file, cfg.console.key_file = (
-            str(counter.cert_file),
-            str(counter.key_file),
-        )
+        # the counter console calls as itself and names each clerk's counter
         console = self.ca.identity("service:console", server=True)
+        cfg.console.cert_file, cfg.console.key_file = (
+            str(console.cert_file),
+            str(console.key_file),
+        )
         cfg.console.https_cert_file, cfg.console.https_key_file = (
             str(console.cert_file),
             str(console.key_file),

@@ -88,7 +88,7 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
   Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
                {region} (group region-demo)   {state["region"]}
   Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file})   {state["seal"]}
-  Event feed   {cfg.feed.listen} (integrators app:<name>; operators see all)   {state["feed"]}
+  Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
   Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
                the browser must trust the dev CA {ca}
   Metrics      http://{cfg.issuer.metrics_listen}/metrics
@@ -109,6 +109,8 @@ Try, in another terminal (the CLI finds {stack.config_file}):
   .venv/bin/certseal events tail --since earliest        (the live event feed)
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
+  .venv/bin/certseal console account add ops --department {cfg.platform.code} --role operator
+                                                         (then sign in to the console)
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
 
 Ctrl-C stops everything; running again reuses the data.

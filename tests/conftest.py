@@ -20,10 +20,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from certseal import identifiers
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
-from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2, verifier_pb2_grpc
+from certseal.v1 import (
+    issuer_pb2_grpc,
+    licence_pb2,
+    seal_pb2_grpc,
+    verifier_pb2,
+    verifier_pb2_grpc,
+)
 from services.config import Config
 from services.devstack import DevStack, free_port
 from services.issuer.app import IssuerApp
+from services.seal.app import SealApp
 
 
 def fresh_uscc() -> str:
@@ -49,9 +56,7 @@ def config(stack: DevStack) -> Config:
     cfg.issuer.metrics_listen = ""
     cfg.seal.metrics_listen = ""
     cfg.feed.metrics_listen = ""
-    cfg.issuer.outbox_poll_interval_s = 0.5
-    cfg.seal.outbox_poll_interval_s = 0.5
-    cfg.feed.outbox_poll_interval_s = 0.5
+    cfg.outbox.poll_interval_s = 0.5
     return cfg
 
 
@@ -61,6 +66,32 @@ async def issuer(config: Config) -> AsyncIterator[IssuerApp]:
     await app.start()
     yield app
     await app.stop(grace=1)
+
+
+@pytest.fixture(scope="session")
+async def seal_app(config: Config, issuer: IssuerApp) -> AsyncIterator[SealApp]:
+    """One seal service for the session (tests isolate by fresh seal owners)."""
+    app = SealApp(config, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop(grace=1)
+
+
+@pytest.fixture(scope="session")
+def seal_stub(stack: DevStack, seal_app: SealApp):
+    """``seal_stub(identity)``: a Seal stub calling as that identity."""
+
+    def stub(identity: str) -> seal_pb2_grpc.SealStub:
+        ident = stack.ca.identity(identity)
+        channel = secure_channel(
+            f"localhost:{seal_app.port}",
+            str(stack.ca.ca_file),
+            str(ident.cert_file),
+            str(ident.key_file),
+        )
+        return seal_pb2_grpc.SealStub(channel)
+
+    return stub
 
 
 @dataclass
@@ -157,6 +188,21 @@ async def make_department(
         )
     )
     return Dept(code, type_code, connect(f"dept:{code}"), key.key.kid)
+
+
+async def onboarded(operator: Clients, *roles: int) -> str:
+    """A fresh department code, onboarded with ``roles`` (licence_pb2.DEPARTMENT_ROLE_*;
+    e.g. DEPARTMENT_ROLE_SEAL_OWNER, which registering seals needs)."""
+    code = fresh_uscc()
+    await operator.admin.OnboardDepartment(
+        pb.OnboardDepartmentRequest(code=code, name=f"单位 {code[-4:]}", roles=roles)
+    )
+    return code
+
+
+async def seal_owner(operator: Clients) -> str:
+    """A fresh department code onboarded with the seal_owner role."""
+    return await onboarded(operator, licence_pb2.DEPARTMENT_ROLE_SEAL_OWNER)
 
 
 @pytest.fixture

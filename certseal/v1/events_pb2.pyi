@@ -52,7 +52,7 @@ class LicenceEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., version: _Optional[int] = ..., lineage_version: _Optional[int] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., operation: _Optional[_Union[_licence_pb2.LicenceOperation, str]] = ..., reason: _Optional[str] = ..., actor_department: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type_code: _Optional[str] = ..., issuer_code: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaces: _Optional[str] = ..., holder_ref: _Optional[str] = ..., kid: _Optional[str] = ..., transferred_to: _Optional[str] = ...) -> None: ...
 
 class LicenceUsedEvent(_message.Message):
-    __slots__ = ("event_id", "type", "lineage", "identifier", "verdict", "counter", "purpose", "verifier_group", "occurred_at", "code_kind", "nonce_hash", "code_expires_at")
+    __slots__ = ("event_id", "type", "lineage", "identifier", "verdict", "counter", "purpose", "verifier_group", "occurred_at", "code_kind", "nonce_hash", "code_expires_at", "clerk", "via")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     LINEAGE_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +65,8 @@ class LicenceUsedEvent(_message.Message):
     CODE_KIND_FIELD_NUMBER: _ClassVar[int]
     NONCE_HASH_FIELD_NUMBER: _ClassVar[int]
     CODE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CLERK_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     type: str
     lineage: str
@@ -77,7 +79,9 @@ class LicenceUsedEvent(_message.Message):
     code_kind: str
     nonce_hash: str
     code_expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., verdict: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., verifier_group: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., code_kind: _Optional[str] = ..., nonce_hash: _Optional[str] = ..., code_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    clerk: str
+    via: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., verdict: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., verifier_group: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., code_kind: _Optional[str] = ..., nonce_hash: _Optional[str] = ..., code_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clerk: _Optional[str] = ..., via: _Optional[str] = ...) -> None: ...
 
 class TrustEvent(_message.Message):
     __slots__ = ("event_id", "type", "kid", "department_code", "suite", "status", "public_key", "not_before", "not_after", "revoked_at", "reason", "actor", "occurred_at", "key_version", "presentation_key")

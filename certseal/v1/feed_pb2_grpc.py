@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class EventFeedStub:
-    """Integrators (mTLS app:<name>) receive the events they are entitled to, as a stream
+    """Integrators (mTLS integrator:<name>) receive the events they are entitled to, as a stream
     that resumes from a position token with no gap.
     """
 
@@ -44,7 +44,7 @@ class EventFeedStub:
 
 
 class EventFeedServicer:
-    """Integrators (mTLS app:<name>) receive the events they are entitled to, as a stream
+    """Integrators (mTLS integrator:<name>) receive the events they are entitled to, as a stream
     that resumes from a position token with no gap.
     """
 
@@ -71,7 +71,7 @@ def add_EventFeedServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class EventFeed:
-    """Integrators (mTLS app:<name>) receive the events they are entitled to, as a stream
+    """Integrators (mTLS integrator:<name>) receive the events they are entitled to, as a stream
     that resumes from a position token with no gap.
     """
 

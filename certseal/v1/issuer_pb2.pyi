@@ -82,10 +82,12 @@ class IssueLicencesResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[IssueLicencesResult, _Mapping]]] = ...) -> None: ...
 
 class GetLicenceRequest(_message.Message):
-    __slots__ = ("identifier",)
+    __slots__ = ("identifier", "holder")
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
     identifier: str
-    def __init__(self, identifier: _Optional[str] = ...) -> None: ...
+    holder: _licence_pb2.Holder
+    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ...) -> None: ...
 
 class GetLicenceResponse(_message.Message):
     __slots__ = ("licence",)
@@ -241,10 +243,12 @@ class TransferLicenceResponse(_message.Message):
     def __init__(self, transferred_out: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ..., transferred_in: _Optional[_Union[_licence_pb2.Licence, _Mapping]] = ...) -> None: ...
 
 class GetLicenceCodeRequest(_message.Message):
-    __slots__ = ("identifier",)
+    __slots__ = ("identifier", "holder")
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
     identifier: str
-    def __init__(self, identifier: _Optional[str] = ...) -> None: ...
+    holder: _licence_pb2.Holder
+    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ...) -> None: ...
 
 class GetLicenceCodeResponse(_message.Message):
     __slots__ = ("text", "png")
@@ -255,12 +259,14 @@ class GetLicenceCodeResponse(_message.Message):
     def __init__(self, text: _Optional[str] = ..., png: _Optional[bytes] = ...) -> None: ...
 
 class CreatePresentationCodeRequest(_message.Message):
-    __slots__ = ("identifier", "ttl_seconds")
+    __slots__ = ("identifier", "ttl_seconds", "holder")
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
     identifier: str
     ttl_seconds: int
-    def __init__(self, identifier: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+    holder: _licence_pb2.Holder
+    def __init__(self, identifier: _Optional[str] = ..., ttl_seconds: _Optional[int] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ...) -> None: ...
 
 class CreatePresentationCodeResponse(_message.Message):
     __slots__ = ("text", "png", "expires_at")
@@ -401,3 +407,55 @@ class ListSigningKeysResponse(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedCompositeFieldContainer[_licence_pb2.SigningKey]
     def __init__(self, keys: _Optional[_Iterable[_Union[_licence_pb2.SigningKey, _Mapping]]] = ...) -> None: ...
+
+class HolderAppGrant(_message.Message):
+    __slots__ = ("app", "type_code", "granted_at", "granted_by")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_AT_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_BY_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    type_code: str
+    granted_at: _timestamp_pb2.Timestamp
+    granted_by: str
+    def __init__(self, app: _Optional[str] = ..., type_code: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., granted_by: _Optional[str] = ...) -> None: ...
+
+class GrantHolderAppRequest(_message.Message):
+    __slots__ = ("app", "type_code")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    type_code: str
+    def __init__(self, app: _Optional[str] = ..., type_code: _Optional[str] = ...) -> None: ...
+
+class GrantHolderAppResponse(_message.Message):
+    __slots__ = ("grant",)
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    grant: HolderAppGrant
+    def __init__(self, grant: _Optional[_Union[HolderAppGrant, _Mapping]] = ...) -> None: ...
+
+class RevokeHolderAppRequest(_message.Message):
+    __slots__ = ("app", "type_code")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    type_code: str
+    def __init__(self, app: _Optional[str] = ..., type_code: _Optional[str] = ...) -> None: ...
+
+class RevokeHolderAppResponse(_message.Message):
+    __slots__ = ("grant",)
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    grant: HolderAppGrant
+    def __init__(self, grant: _Optional[_Union[HolderAppGrant, _Mapping]] = ...) -> None: ...
+
+class ListHolderAppGrantsRequest(_message.Message):
+    __slots__ = ("app",)
+    APP_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    def __init__(self, app: _Optional[str] = ...) -> None: ...
+
+class ListHolderAppGrantsResponse(_message.Message):
+    __slots__ = ("grants",)
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    grants: _containers.RepeatedCompositeFieldContainer[HolderAppGrant]
+    def __init__(self, grants: _Optional[_Iterable[_Union[HolderAppGrant, _Mapping]]] = ...) -> None: ...

@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class IssuerStub:
-    """Licence operations of issuing departments (mTLS identity dept:<code>) and reads of
-    the holder's app backend (app:<name>).
+    """Licence operations of issuing departments (mTLS identity dept:<code> with the issuer
+    role) and holder-bound reads of holder apps (app:<name>, granted per licence type by
+    IssuerAdmin.GrantHolderApp). docs/operations.md, "Security model", has the matrix.
     """
 
     def __init__(self, channel):
@@ -104,8 +105,9 @@ class IssuerStub:
 
 
 class IssuerServicer:
-    """Licence operations of issuing departments (mTLS identity dept:<code>) and reads of
-    the holder's app backend (app:<name>).
+    """Licence operations of issuing departments (mTLS identity dept:<code> with the issuer
+    role) and holder-bound reads of holder apps (app:<name>, granted per licence type by
+    IssuerAdmin.GrantHolderApp). docs/operations.md, "Security model", has the matrix.
     """
 
     def IssueLicence(self, request, context):
@@ -263,8 +265,9 @@ def add_IssuerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Issuer:
-    """Licence operations of issuing departments (mTLS identity dept:<code>) and reads of
-    the holder's app backend (app:<name>).
+    """Licence operations of issuing departments (mTLS identity dept:<code> with the issuer
+    role) and holder-bound reads of holder apps (app:<name>, granted per licence type by
+    IssuerAdmin.GrantHolderApp). docs/operations.md, "Security model", has the matrix.
     """
 
     @staticmethod
@@ -674,6 +677,21 @@ class IssuerAdminStub:
                 request_serializer=certseal_dot_v1_dot_issuer__pb2.ListSigningKeysRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_issuer__pb2.ListSigningKeysResponse.FromString,
                 _registered_method=True)
+        self.GrantHolderApp = channel.unary_unary(
+                '/certseal.v1.IssuerAdmin/GrantHolderApp',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.GrantHolderAppRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.GrantHolderAppResponse.FromString,
+                _registered_method=True)
+        self.RevokeHolderApp = channel.unary_unary(
+                '/certseal.v1.IssuerAdmin/RevokeHolderApp',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.RevokeHolderAppRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.RevokeHolderAppResponse.FromString,
+                _registered_method=True)
+        self.ListHolderAppGrants = channel.unary_unary(
+                '/certseal.v1.IssuerAdmin/ListHolderAppGrants',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsResponse.FromString,
+                _registered_method=True)
 
 
 class IssuerAdminServicer:
@@ -734,6 +752,25 @@ class IssuerAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantHolderApp(self, request, context):
+        """Which licence types a holder app (app:<name>) may read for the holder it names.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeHolderApp(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHolderAppGrants(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IssuerAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -781,6 +818,21 @@ def add_IssuerAdminServicer_to_server(servicer, server):
                     servicer.ListSigningKeys,
                     request_deserializer=certseal_dot_v1_dot_issuer__pb2.ListSigningKeysRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_issuer__pb2.ListSigningKeysResponse.SerializeToString,
+            ),
+            'GrantHolderApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantHolderApp,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.GrantHolderAppRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.GrantHolderAppResponse.SerializeToString,
+            ),
+            'RevokeHolderApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeHolderApp,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.RevokeHolderAppRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.RevokeHolderAppResponse.SerializeToString,
+            ),
+            'ListHolderAppGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHolderAppGrants,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1027,6 +1079,87 @@ class IssuerAdmin:
             '/certseal.v1.IssuerAdmin/ListSigningKeys',
             certseal_dot_v1_dot_issuer__pb2.ListSigningKeysRequest.SerializeToString,
             certseal_dot_v1_dot_issuer__pb2.ListSigningKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantHolderApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.IssuerAdmin/GrantHolderApp',
+            certseal_dot_v1_dot_issuer__pb2.GrantHolderAppRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.GrantHolderAppResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeHolderApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.IssuerAdmin/RevokeHolderApp',
+            certseal_dot_v1_dot_issuer__pb2.RevokeHolderAppRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.RevokeHolderAppResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHolderAppGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.IssuerAdmin/ListHolderAppGrants',
+            certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsResponse.FromString,
             options,
             channel_credentials,
             insecure,

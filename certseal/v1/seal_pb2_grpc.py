@@ -26,8 +26,10 @@ if _version_not_supported:
 
 
 class SealStub:
-    """Seal owners (departments and enterprises, mTLS dept:<code>) register seals; the
-    seal's signer identities seal documents; anyone authenticated verifies them.
+    """Seal owners (departments and enterprises, mTLS dept:<code>, onboarded with the
+    seal_owner role) and operators register, list and revoke seals; the seal's signer
+    identities seal documents; any authenticated caller but an integrator reads a seal's
+    public state and verifies (docs/operations.md, "Security model").
     """
 
     def __init__(self, channel):
@@ -79,8 +81,10 @@ class SealStub:
 
 
 class SealServicer:
-    """Seal owners (departments and enterprises, mTLS dept:<code>) register seals; the
-    seal's signer identities seal documents; anyone authenticated verifies them.
+    """Seal owners (departments and enterprises, mTLS dept:<code>, onboarded with the
+    seal_owner role) and operators register, list and revoke seals; the seal's signer
+    identities seal documents; any authenticated caller but an integrator reads a seal's
+    public state and verifies (docs/operations.md, "Security model").
     """
 
     def RegisterSeal(self, request, context):
@@ -184,8 +188,10 @@ def add_SealServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Seal:
-    """Seal owners (departments and enterprises, mTLS dept:<code>) register seals; the
-    seal's signer identities seal documents; anyone authenticated verifies them.
+    """Seal owners (departments and enterprises, mTLS dept:<code>, onboarded with the
+    seal_owner role) and operators register, list and revoke seals; the seal's signer
+    identities seal documents; any authenticated caller but an integrator reads a seal's
+    public state and verifies (docs/operations.md, "Security model").
     """
 
     @staticmethod

@@ -1,9 +1,11 @@
 """Wiring of the counter console: an HTTPS page for counter clerks and operators.
 
-The console opens one gRPC channel per verifier group and one to the seal service, all
-with the counter's own mTLS identity; it serves the handlers of
-:mod:`services.console.handlers` over HTTPS and, when the operator page is on, collects
-the operator status (:mod:`services.console.status`) every ``refresh_s``.
+The console opens its PostgreSQL pool (accounts, sessions, failed sign-ins: applying
+its migrations), one gRPC channel per verifier group and one to the seal service, all
+with its own mTLS identity (``service:console``); it serves the handlers of
+:mod:`services.console.handlers` behind :mod:`services.console.access` over HTTPS and,
+when the operator page is on, collects the operator status
+(:mod:`services.console.status`) every ``refresh_s``.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from certseal.events import default_topics
 from certseal.rpc import Caller, secure_channel
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2_grpc, verifier_pb2_grpc
+from services.console.access import Access
 from services.console.config import ConsoleSettings
 from services.console.handlers import ConsoleHandlers, application
+from services.console.service import ConsoleAccounts
 from services.console.status import StatusCollector, TopicOffsets
+from services.console.storage import ConsoleStore
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +56,12 @@ class ConsoleApp:
         self.listen = listen or self.settings.listen
         self.clock = clock
         self.port = 0
-        self.counter = _identity_name(self.settings.cert_file)
+        self.identity = _identity_name(self.settings.cert_file)
         self._channels: list[grpc.aio.Channel] = []
         self._stop = asyncio.Event()
         self._collector_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
+        self.store: ConsoleStore | None = None
 
     def _channel(self, target: str) -> grpc.aio.Channel:
         channel = secure_channel(
@@ -71,13 +77,21 @@ class ConsoleApp:
         """Open the channels, start collecting, serve HTTPS.
 
         Raises ``ValueError`` when ``[console]`` names no verifier group or a metrics
-        source is not ``NAME=URL``, and ``CertsealError`` when the counter certificate's
+        source is not ``NAME=URL``, and ``CertsealError`` when the client certificate's
         common name is not a certseal identity.
         """
         cs = self.settings
         if not cs.verifier_targets:
             raise ValueError("[console] verifier_targets names no verifier group")
-        Caller.parse(self.counter)  # a certseal identity, or this fails now
+        if Caller.parse(self.identity).kind != "service":  # or this fails now
+            log.warning(
+                "[console] cert_file is %s, not service:console: the verifier "
+                "attributes verifications to it, not to the signed-in clerks",
+                self.identity,
+            )
+        db = self.config.database
+        self.store = await ConsoleStore.open(db.dsn(), max_size=db.pool_max)
+        self.accounts = ConsoleAccounts.configured(cs, self.store, self.clock)
         groups = [(t, self._channel(t)) for t in cs.verifier_targets]
         verifier = verifier_pb2_grpc.VerifierStub(groups[0][1])
         seal = seal_pb2_grpc.SealStub(self._channel(cs.seal_target))
@@ -104,7 +118,6 @@ class ConsoleApp:
             verifier=verifier,
             seal=seal,
             collector=self.collector,
-            counter=self.counter,
             verifier_target=cs.verifier_targets[0],
             purposes=cs.purposes,
             operator_page=cs.operator_page,
@@ -112,11 +125,17 @@ class ConsoleApp:
         )
         if cs.operator_page:
             self._collector_task = asyncio.create_task(self.collector.run(self._stop))
-        app = application(handlers, client_max_size=cs.max_upload_bytes)
+        access = Access(
+            accounts=self.accounts, session_absolute_s=cs.session_absolute_s
+        )
+        app = application(handlers, access, client_max_size=cs.max_upload_bytes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cs.https_cert_file, cs.https_key_file)
+        if cs.client_ca_file:  # clerks may sign in with a browser client certificate
+            context.verify_mode = ssl.CERT_OPTIONAL
+            context.load_verify_locations(cs.client_ca_file)
         host, _, port = self.listen.rpartition(":")
         site = web.TCPSite(self._runner, host, int(port), ssl_context=context)
         await site.start()
@@ -133,3 +152,5 @@ class ConsoleApp:
                 await asyncio.wait_for(self._collector_task, 10)
         for channel in self._channels:
             await channel.close()
+        if self.store is not None:
+            await self.store.close()

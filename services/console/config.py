@@ -12,14 +12,17 @@ from certseal.config import Section, SharedSettings
 class ConsoleConfig(Section):
     """The counter console: an HTTPS page beside the verifier, for clerks and operators.
 
-    It calls the services with the counter's own mTLS identity (``cert_file`` and
-    ``key_file``, common name ``dept:<code>``); the browser sees ``https_cert_file``.
-    It serves HTTPS, not gRPC, so it has no :class:`~certseal.config.ServiceSection`.
+    Clerks and operators sign in with console accounts (``certseal console account``;
+    kept in PostgreSQL). The console calls the services with its own mTLS identity
+    (``cert_file`` and ``key_file``, common name ``service:console``) and names the
+    signed-in clerk's counter and name in gRPC metadata; the browser sees
+    ``https_cert_file``. It serves HTTPS, not gRPC, so it has no
+    :class:`~certseal.config.ServiceSection`.
     """
 
     listen: str = "127.0.0.1:8443"
-    cert_file: str = "/run/secrets/certseal/counter/tls.crt"
-    key_file: str = "/run/secrets/certseal/counter/tls.key"
+    cert_file: str = "/run/secrets/certseal/console-client/tls.crt"
+    key_file: str = "/run/secrets/certseal/console-client/tls.key"
     https_cert_file: str = "/run/secrets/certseal/console/tls.crt"
     https_key_file: str = "/run/secrets/certseal/console/tls.key"
     # the first group answers this counter's verifications; the operator page shows all
@@ -39,6 +42,15 @@ class ConsoleConfig(Section):
     refresh_s: float = 2.0
     history: int = 150  # operator snapshots kept for the charts
     max_upload_bytes: int = 32 * 1024 * 1024
+    # sessions end after this long without a request, and this long after sign-in
+    session_idle_s: float = 15 * 60
+    session_absolute_s: float = 10 * 3600
+    # failed sign-ins tolerated per account and per client address within the window
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window_s: float = 15 * 60
+    # the CA of clerks' browser client certificates ('' = no certificate sign-in)
+    client_ca_file: str = ""
     # 用证事由 offered in the page (a clerk may also type another)
     purposes: list[str] = msgspec.field(
         default_factory=lambda: [

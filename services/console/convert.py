@@ -19,11 +19,13 @@ def licence_view(
     verified_at: dt.datetime,
     purpose: str,
     counter: str,
+    clerk: str = "",
 ) -> LicenceView:
     """The page's view of a verification: exactly what the verifier returned.
 
     The verdict loses its ``VERDICT_`` prefix (``VERDICT_VALID`` is ``VALID``);
-    ``verified_at`` is this console's time, ``counter`` its identity.
+    ``verified_at`` is this console's time, ``counter`` and ``clerk`` the signed-in
+    account's counter (``dept:<code>``) and name.
     """
     freshness = result.freshness
     return LicenceView(
@@ -45,6 +47,7 @@ def licence_view(
         verified_at=verified_at,
         purpose=purpose,
         counter=counter,
+        clerk=clerk,
     )
 
 

@@ -217,6 +217,8 @@ class LicenceView:
     verified_at: dt.datetime
     purpose: str
     counter: str
+    #: the signed-in account that verified
+    clerk: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON the page renders."""
@@ -239,6 +241,7 @@ class LicenceView:
             "verified_at": rfc3339(self.verified_at),
             "purpose": self.purpose,
             "counter": self.counter,
+            "clerk": self.clerk,
         }
 
 

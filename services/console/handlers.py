@@ -4,9 +4,18 @@ Clerks scan (a scanner gun types into the page), upload or film a licence QR cod
 drop a sealed PDF; the handlers ask the verifier or the seal service over gRPC and show
 what it answered, nothing more. The operator page shows the latest status snapshot.
 
+Every route but the sign-in page, the assets and the probe needs a signed-in account
+(:mod:`services.console.access`): the counter page and the verification API a clerk,
+the operator page, the status API and the account API an operator. Each verification
+runs as the clerk's own counter: the console calls with its own identity
+(``service:console``) and names the counter and clerk in gRPC metadata
+(``x-certseal-counter: dept:<code>``, ``x-certseal-clerk: <name>``), which the verifier
+honours from the console's identity only.
+
 Every asset is served from here (no CDN), the pages run no inline script (the CSP says
 so), and a request from another origin is refused, so a web page elsewhere cannot make
-the clerk's browser verify through it. Errors are JSON ``{"error", "field"}``.
+the clerk's browser verify through it. Every response carries HSTS, frame denial and
+no server version. Errors are JSON ``{"error", "field"}``.
 """
 
 from __future__ import annotations
@@ -24,10 +33,13 @@ from aiohttp import web
 from certseal.rpc import error_from_rpc
 from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
+from services.console.access import Access, account_of
+from services.console.accounts import Account, Role
 from services.console.convert import licence_view, pdf_seal_view
 from services.console.status import StatusCollector
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).parent / "static"
 _MAX_CODE = 8192
@@ -37,6 +49,10 @@ _CSP = (
     "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+#: a browser that reached the console over HTTPS once keeps to HTTPS for two years
+_HSTS = "max-age=63072000"
+#: what the console says it is, without a version
+SERVER = "certseal-console"
 _STATUS_OF = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
     grpc.StatusCode.FAILED_PRECONDITION: 400,
@@ -94,19 +110,23 @@ async def guard(
     except Exception:
         log.exception("console request %s %s failed", request.method, request.path)
         response = _error(500, "the console failed; see its log")
-    _secure(request, response)
     return response
 
 
-def _secure(request: web.Request, response: web.StreamResponse) -> None:
+async def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, also those no handler made: the security headers, no
+    server version."""
     headers = response.headers
+    headers["Server"] = SERVER
+    headers["Strict-Transport-Security"] = _HSTS
+    headers["X-Frame-Options"] = "DENY"
     headers["Content-Security-Policy"] = _CSP
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
     headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    if request.path.startswith("/api/") or request.path in ("/", "/operator"):
+    if request.path.startswith("/api/") or request.path in ("/", "/operator", "/login"):
         headers["Cache-Control"] = "no-store"  # verdicts and names stay off the disk
 
 
@@ -133,9 +153,10 @@ def _rpc_failure(exc: grpc.aio.AioRpcError, service: str) -> BadRequest:
 class ConsoleHandlers:
     """The console's HTTP handlers: check the request, ask the service, show its answer.
 
-    ``verifier`` answers this counter's verifications (the first verifier group,
+    ``verifier`` answers verifications (the first verifier group,
     ``verifier_target``); ``seal`` verifies sealed PDFs; ``collector`` holds the
-    operator snapshot. Every call is made with the counter's identity ``counter``.
+    operator snapshot. Every call names the signed-in account's counter and name in
+    its metadata (:func:`attribution`).
     """
 
     def __init__(
@@ -144,7 +165,6 @@ class ConsoleHandlers:
         verifier: verifier_pb2_grpc.VerifierStub,
         seal: seal_pb2_grpc.SealStub,
         collector: StatusCollector,
-        counter: str,
         verifier_target: str,
         purposes: Sequence[str],
         operator_page: bool,
@@ -153,7 +173,6 @@ class ConsoleHandlers:
         self.verifier = verifier
         self.seal = seal
         self.collector = collector
-        self.counter = counter
         self.verifier_target = verifier_target
         self.purposes = list(purposes)
         self.operator_page = operator_page
@@ -169,13 +188,17 @@ class ConsoleHandlers:
         return page
 
     async def session(self, request: web.Request) -> web.Response:
-        """Who this console verifies as, and the purposes it offers."""
+        """Who is signed in, whose counter verifies, and the purposes offered."""
+        account = account_of(request)
         return web.json_response(
             {
-                "counter": self.counter,
+                "account": account.name,
+                "role": account.role.value,
+                "counter": account.counter,
                 "verifier": self.verifier_target,
                 "purposes": self.purposes,
-                "operator_page": self.operator_page,
+                "operator_page": self.operator_page
+                and account.role.may_open(Role.OPERATOR),
             }
         )
 
@@ -203,10 +226,11 @@ class ConsoleHandlers:
             reply = await self.verifier.VerifyCode(
                 verifier_pb2.VerifyCodeRequest(code=code.strip(), purpose=purpose),
                 timeout=10,
+                metadata=attribution(account_of(request)),
             )
         except grpc.aio.AioRpcError as exc:
             raise _rpc_failure(exc, "verifier") from None
-        return self._verdict(reply.result, purpose)
+        return self._verdict(reply.result, purpose, account_of(request))
 
     async def verify_image(self, request: web.Request) -> web.Response:
         """A photo or camera frame of a QR code (PNG or JPEG body)."""
@@ -223,16 +247,21 @@ class ConsoleHandlers:
             reply = await self.verifier.VerifyImage(
                 verifier_pb2.VerifyImageRequest(image=image, purpose=purpose),
                 timeout=10,
+                metadata=attribution(account_of(request)),
             )
         except grpc.aio.AioRpcError as exc:
             raise _rpc_failure(exc, "verifier") from None
-        return self._verdict(reply.result, purpose)
+        return self._verdict(reply.result, purpose, account_of(request))
 
     def _verdict(
-        self, result: verifier_pb2.VerificationResult, purpose: str
+        self, result: verifier_pb2.VerificationResult, purpose: str, account: Account
     ) -> web.Response:
         view = licence_view(
-            result, verified_at=self.clock(), purpose=purpose, counter=self.counter
+            result,
+            verified_at=self.clock(),
+            purpose=purpose,
+            counter=account.counter,
+            clerk=account.name,
         )
         return web.json_response(view.to_json())
 
@@ -247,7 +276,9 @@ class ConsoleHandlers:
             raise BadRequest("the file is not a PDF", field="pdf")
         try:
             reply = await self.seal.VerifyPdf(
-                seal_pb2.VerifyPdfRequest(pdf=pdf), timeout=60
+                seal_pb2.VerifyPdfRequest(pdf=pdf),
+                timeout=60,
+                metadata=attribution(account_of(request)),
             )
         except grpc.aio.AioRpcError as exc:
             raise _rpc_failure(exc, "seal") from None
@@ -276,19 +307,53 @@ async def _font(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def application(handlers: ConsoleHandlers, *, client_max_size: int) -> web.Application:
-    """The console's routes behind :func:`guard`; ``/operator`` and ``/api/status``
-    only when ``handlers.operator_page``. Bodies over ``client_max_size`` bytes get
-    413."""
+def attribution(account: Account) -> tuple[tuple[str, str], ...]:
+    """The gRPC metadata that makes a call the clerk's: counter and clerk."""
+    return (("x-certseal-counter", account.counter), ("x-certseal-clerk", account.name))
+
+
+def application(
+    handlers: ConsoleHandlers, access: Access, *, client_max_size: int
+) -> web.Application:
+    """The console's routes behind :func:`guard`, each behind the role it needs;
+    ``/operator`` and ``/api/status`` only when ``handlers.operator_page``. Bodies
+    over ``client_max_size`` bytes get 413."""
     app = web.Application(middlewares=[guard], client_max_size=client_max_size)
-    app.router.add_get("/", handlers.page("counter.html"))
-    app.router.add_get("/api/session", handlers.session)
-    app.router.add_post("/api/verify", handlers.verify_code)
-    app.router.add_post("/api/verify-image", handlers.verify_image)
-    app.router.add_post("/api/verify-pdf", handlers.verify_pdf)
+    app.on_response_prepare.append(secure_headers)
+    clerk, operator = Role.CLERK, Role.OPERATOR
+
+    def page(role: Role, name: str, what: str) -> Handler:
+        return access.need(role, handlers.page(name), what=what, page=True)
+
+    def api(role: Role, handler: Handler, what: str) -> Handler:
+        return access.need(role, handler, what=what, page=False)
+
+    app.router.add_get("/login", handlers.page("login.html"))
+    app.router.add_post("/api/login", access.login)
+    app.router.add_post("/api/login/certificate", access.login_certificate)
+    app.router.add_post("/api/logout", access.logout)
+    app.router.add_get("/", page(clerk, "counter.html", "the counter page"))
+    app.router.add_get("/api/session", api(clerk, handlers.session, "the session"))
+    for path, handler in (
+        ("/api/verify", handlers.verify_code),
+        ("/api/verify-image", handlers.verify_image),
+        ("/api/verify-pdf", handlers.verify_pdf),
+    ):
+        app.router.add_post(path, api(clerk, handler, "verification"))
     if handlers.operator_page:
-        app.router.add_get("/operator", handlers.page("operator.html"))
-        app.router.add_get("/api/status", handlers.status)
+        app.router.add_get(
+            "/operator", page(operator, "operator.html", "the operator page")
+        )
+        app.router.add_get(
+            "/api/status", api(operator, handlers.status, "the status API")
+        )
+    accounts = "the account API"
+    app.router.add_get("/api/accounts", api(operator, access.list_accounts, accounts))
+    app.router.add_post("/api/accounts", api(operator, access.add_account, accounts))
+    app.router.add_post(
+        "/api/accounts/{name}/{change}",
+        api(operator, access.change_account, accounts),
+    )
     app.router.add_get("/healthz", _healthz)
     app.router.add_static("/static", STATIC)
     app.router.add_get("/fonts/noto-sans-sc.otf", _font)

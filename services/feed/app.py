@@ -9,6 +9,7 @@ import ssl
 from pathlib import Path
 
 import grpc
+from aiohttp.abc import AbstractResolver
 
 from certseal.crypto import KeyWrapper
 from certseal.process import ServiceProcess
@@ -16,10 +17,16 @@ from certseal.secretfiles import read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import feed_pb2, feed_pb2_grpc
 from services.feed.config import FeedSettings
+from services.feed.egress import EgressPolicy
 from services.feed.service import FeedService
 from services.feed.servicer import EventFeedAdminServicer, EventFeedServicer
 from services.feed.storage import MIGRATIONS, FeedStore
-from services.feed.webhooks import RetryPolicy, WebhookDispatcher, WebhookEngine
+from services.feed.webhooks import (
+    RequestTimeouts,
+    RetryPolicy,
+    WebhookDispatcher,
+    WebhookEngine,
+)
 
 EVENT_FEED = feed_pb2.DESCRIPTOR.services_by_name["EventFeed"].full_name
 EVENT_FEED_ADMIN = feed_pb2.DESCRIPTOR.services_by_name["EventFeedAdmin"].full_name
@@ -30,21 +37,31 @@ class FeedApp(ServiceProcess):
 
     name = "feed"
     allowed_kinds = {  # noqa: RUF012
-        EVENT_FEED: {"app", "operator"},
+        # integrators; app:<name> is the integrators' form before issue 13, read as
+        # integrator:<name> during the transition (docs/operations.md)
+        EVENT_FEED: {"integrator", "app", "operator"},
         EVENT_FEED_ADMIN: {"operator"},
     }
     migrations = MIGRATIONS
     config: FeedSettings
 
     def __init__(
-        self, config: FeedSettings, *, clock: Clock = utcnow, listen: str | None = None
+        self,
+        config: FeedSettings,
+        *,
+        clock: Clock = utcnow,
+        listen: str | None = None,
+        webhook_resolver: AbstractResolver | None = None,
     ):
+        """``webhook_resolver`` answers the webhooks' DNS questions (the system's
+        resolver by default)."""
         super().__init__(
             config,
             section=config.feed,
             listen=listen,
             clock=clock,
         )
+        self._webhook_resolver = webhook_resolver
 
     async def prepare(self) -> None:
         """The store, the webhook engine, the service; the webhook dispatcher."""
@@ -61,6 +78,13 @@ class FeedApp(ServiceProcess):
                 cfg.feed.webhook_first_delay_s,
                 cfg.feed.webhook_max_delay_s,
             ),
+            egress=EgressPolicy(
+                allowed_hosts=cfg.feed.webhook_allowed_hosts,
+                resolver=self._webhook_resolver,
+            ),
+            timeouts=RequestTimeouts(
+                cfg.feed.webhook_timeout_s, cfg.feed.webhook_connect_timeout_s
+            ),
         )
         self.service = FeedService(
             store=self.store,
@@ -68,6 +92,7 @@ class FeedApp(ServiceProcess):
             wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file))),
             webhooks=self.webhooks,
             clock=self.clock,
+            max_subscriptions=cfg.feed.max_subscriptions_per_integrator,
         )
         # Every replica runs the dispatcher: the webhooks' consumer groups share the
         # partitions among them, so it is not a leader-elected worker.

@@ -20,6 +20,9 @@ def _summary(event: Any) -> str:
     if event.topic == "certseal.seal-events.v1":
         seal = events_pb2.SealEvent.FromString(event.data)
         return f"{seal.seal_id} {seal.status} {seal.document_digest[:16]}"
+    if event.topic == "certseal.licence-usage.v1":
+        used = events_pb2.LicenceUsedEvent.FromString(event.data)
+        return f"{used.identifier} {used.verdict} by {used.counter} ({used.purpose})"
     key = events_pb2.TrustEvent.FromString(event.data)
     return f"key {key.kid} {key.suite}"
 
@@ -67,7 +70,11 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
 def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
     """Print Strimzi KafkaUser manifests matching the integrators' entitlements."""
     from certseal.storage.pool import create_pool
-    from services.feed.domain import Entitlement, kafka_user_manifest
+    from services.feed.domain import (
+        Entitlement,
+        integrator_identity,
+        kafka_user_manifest,
+    )
     from services.feed.storage import FeedStore
 
     async def run() -> list[Entitlement]:
@@ -77,7 +84,15 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
         finally:
             await pool.close()
 
-    manifests = [kafka_user_manifest(e, args.cluster) for e in asyncio.run(run())]
+    # one KafkaUser per integrator: an integrator:<name> row wins over the app:<name>
+    # row it was copied from (feed migration 0003) during the transition
+    latest = {
+        integrator_identity(e.integrator): e
+        for e in sorted(
+            asyncio.run(run()), key=lambda e: e.integrator.startswith("integrator:")
+        )
+    }
+    manifests = [kafka_user_manifest(e, args.cluster) for e in latest.values()]
     print("---\n".join(manifests), end="")
     return 0
 
@@ -160,10 +175,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="feed_command", required=True
     )
     entitle = feed.add_parser("entitle", help="set what an integrator may receive")
-    entitle.add_argument("integrator", help="app:<name>")
+    entitle.add_argument("integrator", help="integrator:<name>")
     hook = feed.add_parser("webhook", help="register or replace a webhook")
     hook.add_argument("name")
-    hook.add_argument("--integrator", required=True, help="app:<name>")
+    hook.add_argument("--integrator", required=True, help="integrator:<name>")
     hook.add_argument("--url", required=True, help="https://...")
     hook.add_argument("--secret-file", required=True, help="the HMAC secret")
     for command in (entitle, hook):

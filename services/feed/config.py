@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from certseal.config import OutboxServiceSection, SharedSettings
+import msgspec
+
+from certseal.config import ServiceSection, SharedSettings
 
 
-class FeedConfig(OutboxServiceSection):
-    """The event feed (its process runs the shared outbox relay too, as every
-    PostgreSQL-backed service process does)."""
+class FeedConfig(ServiceSection):
+    """The event feed."""
 
     listen: str = "127.0.0.1:50054"
     metrics_listen: str = "127.0.0.1:9484"
@@ -20,6 +21,16 @@ class FeedConfig(OutboxServiceSection):
     webhook_attempts: int = 8
     webhook_first_delay_s: float = 0.2
     webhook_max_delay_s: float = 30.0
+    # Webhook egress: an endpoint's host must resolve to global addresses only (no
+    # loopback, private, link-local, unique-local, multicast, ... address), checked at
+    # registration and before every connection; host names listed here (exact, case
+    # insensitive) may resolve to anything. Seconds per POST, and to connect.
+    webhook_allowed_hosts: list[str] = msgspec.field(default_factory=list)
+    webhook_timeout_s: float = 10.0
+    webhook_connect_timeout_s: float = 5.0
+    # Subscribe streams one integrator may have open at once in one feed process;
+    # RESOURCE_EXHAUSTED above it.
+    max_subscriptions_per_integrator: int = 8
 
 
 class FeedSettings(SharedSettings, Protocol):

@@ -10,16 +10,25 @@ narrowing".
 A position token is opaque to subscribers: the next offset of every partition the
 subscription reads, after the event it came with. Reconnecting with the last token
 continues right after that event, with no gap.
+
+Webhook egress: a webhook URL is https with a host, no user info, no fragment, a port
+in range and at most :data:`MAX_URL_LENGTH` characters (:func:`parse_webhook_url`); an
+address a webhook may reach is a global unicast one (:func:`refused_address_class`
+names the class of any other). Each integrator has at most a set number of open
+subscriptions (:class:`SubscriptionSlots`).
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
+import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from certseal.errors import invalid
+from certseal.errors import CertsealError, ErrorKind, invalid
 
 TOKEN_VERSION = 1
 #: the CloudEvents ``type`` of every platform event starts with this
@@ -166,28 +175,48 @@ def decode_token(token: str, topics: Iterable[str]) -> dict[tuple[str, int], int
     return positions
 
 
-# Which topic carries which event types, for Kafka ACLs.
-_TOPIC_OF_TYPE = (
-    ("licence.used", "certseal.licence-usage.v1"),
-    ("licence.", "certseal.licence-events.v1"),
-    ("key.", "certseal.trust-events.v1"),
-    ("seal.", "certseal.seal-events.v1"),
-    ("document.", "certseal.seal-events.v1"),
-)
+#: Every event type the platform publishes and the topic that carries it (for Kafka
+#: ACLs; docs/events.md lists them). A new event type is added here with its topic.
+EVENT_TOPICS: Mapping[str, str] = {
+    **{
+        f"licence.{change}": "certseal.licence-events.v1"
+        for change in (
+            "issued",
+            "renewed",
+            "amended",
+            "suspended",
+            "unsuspended",
+            "revoked",
+            "cancelled",
+            "expired",
+            "transferred",
+        )
+    },
+    "licence.used": "certseal.licence-usage.v1",
+    **{
+        f"key.{state}": "certseal.trust-events.v1"
+        for state in ("activated", "retired", "revoked")
+    },
+    "seal.registered": "certseal.seal-events.v1",
+    "seal.revoked": "certseal.seal-events.v1",
+    "document.sealed": "certseal.seal-events.v1",
+}
 
 
 def kafka_topics(entitlement: Entitlement) -> list[str]:
-    """The topics an integrator's entitled event types are published on."""
-    topics = set()
-    for pattern in entitlement.event_types:
-        for prefix, topic in _TOPIC_OF_TYPE:
-            if (
-                pattern == "*"
-                or pattern.startswith(prefix)
-                or prefix.startswith(pattern.removesuffix("*"))
-            ):
-                topics.add(topic)
-    return sorted(topics)
+    """The topics that carry an event type the integrator is entitled to.
+
+    Exactly the types :meth:`Entitlement.allows` lets through decide: ``licence.used``
+    is on the usage topic only, although it starts with ``licence.``, so an ACL is
+    never broader than the entitlement's event types.
+    """
+    return sorted(
+        {
+            topic
+            for event_type, topic in EVENT_TOPICS.items()
+            if _matches(entitlement.event_types, event_type)
+        }
+    )
 
 
 def kafka_user_manifest(entitlement: Entitlement, cluster: str = "certseal") -> str:
@@ -197,7 +226,7 @@ def kafka_user_manifest(entitlement: Entitlement, cluster: str = "certseal") -> 
     types only sees more on the raw topics than its entitlement, so such entitlements
     get no topic ACLs and are served by the event feed and webhooks instead.
     """
-    name = entitlement.integrator.removeprefix("app:")
+    name = entitlement.integrator.partition(":")[2]
     whole_topics = "*" in entitlement.departments and "*" in entitlement.licence_types
     topics = kafka_topics(entitlement) if whole_topics else []
     lines = [
@@ -235,3 +264,196 @@ def kafka_user_manifest(entitlement: Entitlement, cluster: str = "certseal") -> 
         )
         lines.insert(1, "# cannot be expressed as topic ACLs; it uses the event feed.")
     return "\n".join(lines) + "\n"
+
+
+# -- webhook egress -------------------------------------------------------------------
+
+#: the longest webhook URL accepted, in characters
+MAX_URL_LENGTH = 2048
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_PRINTABLE = re.compile(r"[\x21-\x7e]+")
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookUrl:
+    """A webhook URL that passed :func:`parse_webhook_url`: its host (lower case, no
+    brackets or trailing dot), its port, and the address when the host is a literal."""
+
+    url: str
+    host: str
+    port: int
+    literal: Address | None = None
+
+
+def parse_webhook_url(url: str) -> WebhookUrl:
+    """The URL a webhook may be registered with; INVALID_ARGUMENT naming ``url``.
+
+    It is https, names a host (a DNS name or an IP literal), carries no user name or
+    password and no fragment, has a port from 1 to 65535 (443 when absent) and at most
+    :data:`MAX_URL_LENGTH` printable ASCII characters (percent-encode the path, use the
+    ``xn--`` form of an internationalised name). A name's last label starts with a
+    letter, so numeric forms a resolver would read as an IPv4 address (``127.1``,
+    ``2130706433``, ``0x7f000001``) are refused; literals are canonical.
+    """
+    if not url:
+        raise invalid("url", "is required: an https:// URL")
+    if len(url) > MAX_URL_LENGTH:
+        raise invalid("url", f"has more than {MAX_URL_LENGTH} characters")
+    if not _PRINTABLE.fullmatch(url):
+        raise invalid(
+            "url", "must be printable ASCII without spaces (percent-encode the rest)"
+        )
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise invalid(
+            "url",
+            "is not a valid URL (a bracketed host is an IPv6 address, a port 1 to "
+            "65535)",
+        ) from None
+    if parts.scheme.lower() != "https":
+        raise invalid("url", "must be an https:// URL")
+    if "@" in parts.netloc:
+        raise invalid("url", "must not carry a user name or password")
+    if "#" in url:
+        raise invalid("url", "must not have a fragment")
+    if port == 0:
+        raise invalid("url", "has port 0; use 1 to 65535")
+    host = (parts.hostname or "").removesuffix(".")
+    if not host:
+        raise invalid("url", "must name a host")
+    literal: Address | None = None
+    if parts.netloc.startswith("["):
+        try:
+            literal = ipaddress.IPv6Address(host)
+        except ValueError:
+            raise invalid(
+                "url", "has a bracketed host that is not an IPv6 address"
+            ) from None
+        if literal.scope_id:
+            raise invalid("url", "must not name an IPv6 zone")
+    elif host.replace(".", "").isdigit():
+        try:
+            literal = ipaddress.IPv4Address(host)
+        except ValueError:
+            raise invalid("url", f"host {host} is not a valid IPv4 address") from None
+    else:
+        labels = host.split(".")
+        if (
+            len(host) > 253
+            or not all(_LABEL.fullmatch(label) for label in labels)
+            or not labels[-1][0].isalpha()
+        ):
+            raise invalid("url", f"host {host} is not a valid host name")
+    return WebhookUrl(url, host, port or 443, literal)
+
+
+_V4 = ipaddress.IPv4Network
+_V6 = ipaddress.IPv6Network
+_V4_CLASSES = (
+    (_V4("0.0.0.0/8"), "unspecified"),
+    (_V4("127.0.0.0/8"), "loopback"),
+    (_V4("169.254.0.0/16"), "link-local"),
+    (_V4("224.0.0.0/4"), "multicast"),
+    (_V4("10.0.0.0/8"), "private"),
+    (_V4("172.16.0.0/12"), "private"),
+    (_V4("192.168.0.0/16"), "private"),
+    (_V4("240.0.0.0/4"), "reserved"),  # with the limited broadcast address
+)
+_V6_CLASSES = (
+    (_V6("::/128"), "unspecified"),
+    (_V6("::1/128"), "loopback"),
+    (_V6("ff00::/8"), "multicast"),
+    (_V6("fe80::/10"), "link-local"),
+    (_V6("fec0::/10"), "site-local"),
+    (_V6("fc00::/7"), "unique-local"),
+)
+#: IPv6 prefixes whose last 32 bits are an IPv4 address a packet may end up at
+_V4_INSIDE_V6 = (_V6("::ffff:0:0/96"), _V6("64:ff9b::/96"))
+_GLOBAL_UNICAST_V6 = _V6("2000::/3")
+
+
+def refused_address_class(address: Address) -> str | None:
+    """Why a webhook may not reach ``address``: its class (``loopback``,
+    ``link-local``, ``private``, ``unique-local``, ``site-local``, ``multicast``,
+    ``unspecified``, ``reserved`` or ``non-global``), or None for a global unicast one.
+
+    An IPv4 address inside an IPv6 one (IPv4-mapped ``::ffff:a.b.c.d``, NAT64
+    ``64:ff9b::a.b.c.d``, 6to4 ``2002:aabb:ccdd::``) is judged as that IPv4 address; the
+    deprecated IPv4-compatible ``::a.b.c.d`` and anything else outside ``2000::/3`` is
+    ``reserved``; what IANA lists as not globally reachable (shared address space,
+    documentation, benchmarking, Teredo, ...) is ``non-global``.
+    """
+    if isinstance(address, ipaddress.IPv4Address):
+        for network, name in _V4_CLASSES:
+            if address in network:
+                return name
+        return None if address.is_global else "non-global"
+    for network6, name in _V6_CLASSES:
+        if address in network6:
+            return name
+    if any(address in prefix for prefix in _V4_INSIDE_V6):
+        return refused_address_class(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour is not None:
+        return refused_address_class(address.sixtofour)
+    if address not in _GLOBAL_UNICAST_V6:
+        return "reserved"
+    return None if address.is_global else "non-global"
+
+
+# -- subscriptions ------------------------------------------------------------------
+
+
+_INTEGRATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def integrator_identity(text: str, field: str = "integrator") -> str:
+    """The integrator identity ``integrator:<name>`` that ``text`` names.
+
+    Transition: integrators had ``app:<name>`` certificates before holder apps and
+    integrators became different caller kinds (issue 13); ``app:<name>`` is read as
+    ``integrator:<name>`` (the feed's 0003 migration gave each stored ``app:<name>``
+    entitlement an ``integrator:<name>`` twin).
+    INVALID_ARGUMENT on ``field`` for anything else.
+    """
+    kind, _, name = text.partition(":")
+    if kind not in ("integrator", "app") or not _INTEGRATOR_NAME.fullmatch(name):
+        raise invalid(
+            field,
+            "must be an integrator identity integrator:<name> (name: 1 to 64 "
+            "of A-Z, a-z, 0-9, '.', '_', '-')",
+        )
+    return f"integrator:{name}"
+
+
+class SubscriptionSlots:
+    """Open subscriptions per integrator, at most ``limit`` each (in one process)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def open(self, integrator: str) -> int:
+        """How many subscriptions ``integrator`` has open."""
+        return self._open.get(integrator, 0)
+
+    def take(self, integrator: str) -> None:
+        """Count one more; RESOURCE_EXHAUSTED when ``integrator`` has ``limit`` open."""
+        if self.open(integrator) >= self.limit:
+            raise CertsealError(
+                ErrorKind.RESOURCE_EXHAUSTED,
+                f"{integrator} has {self.limit} subscriptions open, the most allowed; "
+                "close one first",
+            )
+        self._open[integrator] = self.open(integrator) + 1
+
+    def give_back(self, integrator: str) -> None:
+        """One subscription of ``integrator`` ended."""
+        left = self.open(integrator) - 1
+        if left > 0:
+            self._open[integrator] = left
+        else:
+            self._open.pop(integrator, None)

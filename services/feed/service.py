@@ -13,14 +13,16 @@ parked deliveries and replay them; the deliveries themselves run in
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from aiokafka import TopicPartition
 
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper
-from certseal.errors import denied, invalid, not_found
+from certseal.errors import CertsealError, denied, invalid, not_found
 from certseal.kafka import KafkaSettings
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
@@ -29,9 +31,11 @@ from services.feed.domain import (
     Entitlement,
     Filter,
     ParkedDelivery,
+    SubscriptionSlots,
     Webhook,
     decode_token,
     encode_token,
+    integrator_identity,
 )
 from services.feed.events import FEED_TOPICS, event_meta, record_headers
 from services.feed.storage import FeedStore, WebhookRow
@@ -52,13 +56,16 @@ class FeedService:
         webhooks: WebhookEngine,
         clock: Clock = utcnow,
         entitlement_refresh_s: float = 5.0,
+        max_subscriptions: int = 8,
     ):
+        """``max_subscriptions``: open subscriptions per integrator (this process)."""
         self._store = store
         self._kafka = kafka
         self._wrapper = wrapper
         self._webhooks = webhooks
         self._clock = clock
         self._refresh = entitlement_refresh_s
+        self._slots = SubscriptionSlots(max_subscriptions)
 
     # -- entitlements ---------------------------------------------------------------
 
@@ -72,7 +79,11 @@ class FeedService:
         if caller.kind == "operator":
             every = frozenset({"*"})
             return Entitlement(str(caller), every, every, every)
-        found = await self.entitlement(str(caller))
+        # an app:<name> certificate is the legacy form of integrator:<name>
+        try:
+            found = await self.entitlement(integrator_identity(str(caller)))
+        except CertsealError:
+            found = None
         if found is None:
             raise denied(f"{caller} has no entitlement to the event feed")
         return found
@@ -80,7 +91,7 @@ class FeedService:
     async def get_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
         """An entitlement (operators only, by the servicer's allow-list); NOT_FOUND
         when none was set."""
-        found = await self.entitlement(integrator)
+        found = await self.entitlement(integrator_identity(integrator))
         if found is None:
             raise not_found(f"entitlement of {integrator}")
         return found
@@ -90,16 +101,12 @@ class FeedService:
     ) -> Entitlement:
         """Set what an integrator may receive; audited (``feed.entitle``).
 
-        INVALID_ARGUMENT unless the integrator is an ``app:<name>`` identity.
+        INVALID_ARGUMENT unless the integrator is an ``integrator:<name>`` identity
+        (``app:<name>``, the form before issue 13, is stored as ``integrator:<name>``).
         """
-        try:
-            integrator = Caller.parse(entitlement.integrator)
-        except Exception:
-            raise invalid(
-                "integrator", "must be an identity such as app:<name>"
-            ) from None
-        if integrator.kind != "app":
-            raise invalid("integrator", "integrators subscribe as app:<name>")
+        entitlement = dataclasses.replace(
+            entitlement, integrator=integrator_identity(entitlement.integrator)
+        )
         now = self._clock()
         audit = AuditEntry(
             now,
@@ -127,16 +134,36 @@ class FeedService:
         start: str,
         token: str = "",
         stopping: asyncio.Event | None = None,
-    ) -> AsyncIterator[Delivered]:
+    ) -> AsyncGenerator[Delivered, None]:
         """The events ``caller`` may see and asked for, from ``start`` on.
 
         ``start`` is earliest, latest or token. The entitlement is re-read every few
         seconds, so a withdrawn right stops deliveries without a reconnect.
         PERMISSION_DENIED for an integrator without an entitlement, INVALID_ARGUMENT for
-        a token this feed did not issue.
+        a token this feed did not issue, RESOURCE_EXHAUSTED when the integrator has its
+        most subscriptions open already (the slot is given back when the stream ends).
         """
         entitlement = await self._entitlement_of(caller)
         positions = decode_token(token, FEED_TOPICS) if start == "token" else {}
+        self._slots.take(entitlement.integrator)
+        try:
+            async with contextlib.aclosing(
+                self._stream(caller, entitlement, wanted, start, positions, stopping)
+            ) as stream:
+                async for delivered in stream:
+                    yield delivered
+        finally:
+            self._slots.give_back(entitlement.integrator)
+
+    async def _stream(
+        self,
+        caller: Caller,
+        entitlement: Entitlement,
+        wanted: Filter,
+        start: str,
+        positions: dict[tuple[str, int], int],
+        stopping: asyncio.Event | None,
+    ) -> AsyncGenerator[Delivered, None]:
         consumer = self._kafka.consumer(
             group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
         )
@@ -204,17 +231,17 @@ class FeedService:
         """Register (or replace) a webhook; audited (``feed.webhook``).
 
         INVALID_ARGUMENT unless ``name`` is 1 to 40 of a-z, 0-9 and '-', ``url`` is
-        https, ``secret`` has at least 16 bytes and ``integrator`` is ``app:<name>``.
+        https, ``secret`` has at least 16 bytes and ``integrator`` is
+        ``integrator:<name>`` (``app:<name>`` is read as that, see
+        :func:`integrator_identity`).
         The secret is stored wrapped under the KEK (AES-256-GCM).
         """
         if not _NAME.fullmatch(name):
             raise invalid("name", "use 1 to 40 of a-z, 0-9 and '-'")
-        if not url.startswith("https://"):
-            raise invalid("url", "must be an https:// URL")
+        await self._webhooks.egress.check_url(url)
         if len(secret) < 16:
             raise invalid("secret", "must have at least 16 bytes")
-        if not integrator.startswith("app:"):
-            raise invalid("integrator", "is the app:<name> whose entitlement applies")
+        integrator = integrator_identity(integrator)
         now = self._clock()
         row = WebhookRow(
             name, integrator, url, wanted, self._wrapper.wrap(f"webhook:{name}", secret)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -23,13 +24,17 @@ class EventFeedServicer(feed_pb2_grpc.EventFeedServicer):
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.FeedEvent]:
         start = request.WhichOneof("start") or "earliest"
-        async for event in self._service.subscribe(
-            current_caller(),
-            convert.filter_of(request),
-            start=start,
-            token=request.token,
-        ):
-            yield convert.feed_event(event)
+        # closed as soon as the stream ends, so its subscription slot is given back
+        async with contextlib.aclosing(
+            self._service.subscribe(
+                current_caller(),
+                convert.filter_of(request),
+                start=start,
+                token=request.token,
+            )
+        ) as events:
+            async for event in events:
+                yield convert.feed_event(event)
 
 
 class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):

@@ -64,7 +64,7 @@ class FeedStore:
         self.pool = pool
 
     async def entitlement(self, integrator: str) -> Entitlement | None:
-        """The entitlement of ``integrator`` (``app:<name>``), if the operator set one."""
+        """The entitlement of ``integrator`` (``integrator:<name>``), if one was set."""
         row = await self.pool.fetchrow(
             "select * from feed_entitlements where integrator = $1", integrator
         )

@@ -10,6 +10,15 @@ of a lineage is on one partition: per-lineage order holds). After the retry budg
 event is parked on ``certseal.webhook-dead-letters.v1`` with the reason, and delivery
 goes on; the operator lists parked deliveries and replays them once the endpoint works.
 Offsets are committed after delivery or parking: nothing is skipped, a crash may repeat.
+
+Egress (:class:`~services.feed.egress.EgressPolicy`): a webhook reaches only global addresses. Its host is
+resolved before every connection, every address is checked (unless the operator listed
+the host in ``[feed] webhook_allowed_hosts``) and the connection goes to the checked
+addresses themselves, so a DNS answer cannot change between check and connect. No
+redirect is followed: a 3xx is a failed delivery. A parked reason says only
+``HTTP <status>``, ``delivery failed: timeout`` (an HTTPS server that answered too
+late), ``delivery failed: connection error`` or ``delivery failed: address not
+allowed``: nothing tells a closed port from an open or a non-TLS one.
 """
 
 from __future__ import annotations
@@ -30,9 +39,16 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from certseal.errors import CertsealError
 from certseal.events import WEBHOOK_DEAD_LETTERS
 from certseal.kafka import KafkaSettings
-from services.feed.domain import Entitlement, ParkedDelivery, Webhook
+from services.feed.domain import (
+    Entitlement,
+    ParkedDelivery,
+    Webhook,
+    parse_webhook_url,
+)
+from services.feed.egress import EgressPolicy, EgressRefused
 from services.feed.events import (
     FEED_TOPICS,
     cloudevent_json,
@@ -70,6 +86,20 @@ class RetryPolicy:
         return min(self.max_delay_s, self.first_delay_s * 2 ** (attempt - 1))
 
 
+@dataclass(frozen=True)
+class RequestTimeouts:
+    """Seconds one POST may take: in all, and to connect (TCP and TLS handshake)."""
+
+    total_s: float = 10.0
+    connect_s: float = 5.0
+
+
+#: the parked reasons that are not an HTTP status: they name no port's behaviour
+REFUSED = "delivery failed: address not allowed"
+CONNECTION_ERROR = "delivery failed: connection error"
+TIMEOUT = "delivery failed: timeout"
+
+
 class WebhookDelivery:
     """Delivers one webhook's events until stopped."""
 
@@ -81,6 +111,8 @@ class WebhookDelivery:
         entitlement: Callable[[], Awaitable[Entitlement | None]],
         ssl_context: ssl.SSLContext,
         retry: RetryPolicy,
+        egress: EgressPolicy,
+        timeouts: RequestTimeouts,
         clock: Callable[[], float] = time.time,
     ):
         self.webhook = webhook
@@ -88,6 +120,8 @@ class WebhookDelivery:
         self._entitlement = entitlement
         self._ssl = ssl_context
         self._retry = retry
+        self._egress = egress
+        self._timeouts = timeouts
         self._clock = clock
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -103,7 +137,9 @@ class WebhookDelivery:
         await consumer.start()
         await producer.start()
         try:
-            async with client_session(self._ssl) as session:
+            async with client_session(
+                self._ssl, self._egress, self._timeouts
+            ) as session:
                 while not stop.is_set():
                     batches = await consumer.getmany(timeout_ms=200, max_records=200)
                     if not batches:
@@ -145,7 +181,9 @@ class WebhookDelivery:
         """'' once delivered, else the last failure after the retry budget."""
         reason = ""
         for attempt in range(1, self._retry.attempts + 1):
-            reason = await post(session, self.webhook, body, headers, self._clock())
+            reason = await post(
+                session, self.webhook, body, headers, self._clock(), self._egress
+            )
             if not reason:
                 return ""
             if attempt < self._retry.attempts:
@@ -175,11 +213,20 @@ class WebhookDelivery:
         )
 
 
-def client_session(context: ssl.SSLContext) -> aiohttp.ClientSession:
-    """An HTTP client for webhook endpoints (10 s per request)."""
+def client_session(
+    context: ssl.SSLContext, egress: EgressPolicy, timeouts: RequestTimeouts
+) -> aiohttp.ClientSession:
+    """An HTTP client for webhook endpoints: it connects only to addresses ``egress``
+    checked (resolved again for every connection), through no proxy, with no cookies."""
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=context),
-        timeout=aiohttp.ClientTimeout(total=10),
+        connector=aiohttp.TCPConnector(
+            ssl=context, resolver=egress.resolver(), use_dns_cache=False
+        ),
+        timeout=aiohttp.ClientTimeout(
+            total=timeouts.total_s, connect=timeouts.connect_s
+        ),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
     )
 
 
@@ -189,9 +236,12 @@ async def post(
     body: bytes,
     headers: dict[str, str],
     now: float,
+    egress: EgressPolicy,
 ) -> str:
-    """POST one event; '' on a 2xx answer, else why not."""
+    """POST one event; '' on a 2xx answer, else why not (one of the reasons in the
+    module's docstring). A redirect is not followed: it is ``HTTP 3xx``."""
     try:
+        egress.check_literal(parse_webhook_url(webhook.url))
         async with session.post(
             webhook.url,
             data=body,
@@ -200,12 +250,21 @@ async def post(
                 "X-Certseal-Signature": signature_header(webhook.secret, body, now),
                 "ce-id": headers.get("ce_id", ""),
             },
+            allow_redirects=False,
         ) as response:
             if 200 <= response.status < 300:
                 return ""
             return f"HTTP {response.status}"
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}"
+    except (EgressRefused, CertsealError) as exc:
+        log.warning("webhook %s: refused: %s", webhook.name, exc)
+        return REFUSED
+    except aiohttp.ConnectionTimeoutError:  # also a TLS handshake that never ends
+        return CONNECTION_ERROR
+    except TimeoutError:
+        return TIMEOUT
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        log.info("webhook %s: %s: %s", webhook.name, type(exc).__name__, exc)
+        return CONNECTION_ERROR
 
 
 class WebhookEngine:
@@ -219,11 +278,15 @@ class WebhookEngine:
         kafka: KafkaSettings,
         ssl_context: ssl.SSLContext,
         retry: RetryPolicy,
+        egress: EgressPolicy | None = None,
+        timeouts: RequestTimeouts | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self._kafka = kafka
         self._ssl = ssl_context
         self._retry = retry
+        self.egress = egress or EgressPolicy()
+        self._timeouts = timeouts or RequestTimeouts()
         self._clock = clock
 
     def delivery(
@@ -238,6 +301,8 @@ class WebhookEngine:
             entitlement=entitlement,
             ssl_context=self._ssl,
             retry=self._retry,
+            egress=self.egress,
+            timeouts=self._timeouts,
             clock=self._clock,
         )
 
@@ -296,11 +361,12 @@ class WebhookEngine:
         ``on_delivered(dead_letter_offset)`` runs after each one the endpoint took.
         """
         delivered = failing = 0
-        async with client_session(self._ssl) as session:
+        async with client_session(self._ssl, self.egress, self._timeouts) as session:
             for one in parked:
                 headers = one.headers
                 body = cloudevent_json(headers["topic"], one.value, headers)
-                if await post(session, webhook, body, headers, self._clock()):
+                now = self._clock()
+                if await post(session, webhook, body, headers, now, self.egress):
                     failing += 1
                     continue
                 await on_delivered(one.dead_letter_offset)

@@ -14,6 +14,7 @@ import signal
 import sys
 
 from certseal import logs
+from certseal.errors import CertsealError
 from services.config import load
 from services.issuer.app import IssuerApp
 from services.issuer.config import IssuerSettings
@@ -64,7 +65,10 @@ async def _supervise(
 
 
 async def _main(args: argparse.Namespace) -> None:
-    cfg = load(args.config)
+    try:
+        cfg = load(args.config)
+    except CertsealError as exc:  # one line, not a traceback (as every service says it)
+        sys.exit(f"services.issuer: error: {exc}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,5 +1,5 @@
-"""The issuer's ``certseal`` commands: departments, licence types, signing keys and
-licences (as a department, with its dev identity).
+"""The issuer's ``certseal`` commands: departments, licence types, signing keys,
+holder-app grants and licences (as a department, with its dev identity).
 
 Each calls the Issuer or IssuerAdmin gRPC API as the CLI's operator identity, or as the
 department named by ``licence --as CODE``.
@@ -188,6 +188,45 @@ def cmd_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_holder_app(args: argparse.Namespace) -> int:
+    """Grant, revoke or list holder apps' rights to licence types (as the operator)."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    command = args.holder_app_command
+    if command == "list":
+        reply = _call(
+            args,
+            lambda s: s.ListHolderAppGrants(
+                pb.ListHolderAppGrantsRequest(app=args.app or "")
+            ),
+        )
+        for g in reply.grants:
+            print(
+                f"{g.app}  {g.type_code}  granted {ts(g.granted_at)} by {g.granted_by}"
+            )
+        print(f"{len(reply.grants)} grants")
+        return 0
+    if command == "grant":
+        grant = _call(
+            args,
+            lambda s: s.GrantHolderApp(
+                pb.GrantHolderAppRequest(app=args.app, type_code=args.type)
+            ),
+        ).grant
+        print(
+            f"{grant.app} may read {grant.type_code} licences for the holder it names"
+        )
+        return 0
+    grant = _call(
+        args,
+        lambda s: s.RevokeHolderApp(
+            pb.RevokeHolderAppRequest(app=args.app, type_code=args.type)
+        ),
+    ).grant
+    print(f"{grant.app} may no longer read {grant.type_code} licences")
+    return 0
+
+
 def _print_licence(licence: Any) -> None:
     print(f"identifier  {licence.identifier}")
     print(
@@ -272,7 +311,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``department``, ``type``, ``key`` and ``licence``."""
+    """``department``, ``type``, ``key``, ``holder-app`` and ``licence``."""
     dept = sub.add_parser("department", help="departments").add_subparsers(
         dest="department_command", required=True
     )
@@ -324,6 +363,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys.add_parser("list").add_argument("department")
     for action in keys.choices.values():
         action.set_defaults(func=cmd_key)
+
+    apps = sub.add_parser(
+        "holder-app", help="holder apps' rights to licence types (holder-bound reads)"
+    ).add_subparsers(dest="holder_app_command", required=True)
+    for name, text in (("grant", "let"), ("revoke", "no longer let")):
+        command = apps.add_parser(
+            name, help=f"{text} a holder app read a licence type for its holders"
+        )
+        command.add_argument("app", help="app:<name>")
+        command.add_argument("--type", required=True, help="licence type code")
+    apps.add_parser("list", help="the grants").add_argument(
+        "app", nargs="?", help="app:<name> (default: every app)"
+    )
+    for command in apps.choices.values():
+        command.set_defaults(func=cmd_holder_app)
 
     lic = sub.add_parser("licence", help="licences, as a department (dev identity)")
     lic.add_argument(

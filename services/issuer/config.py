@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from certseal.config import OutboxServiceSection, SharedSettings
+from certseal.config import ServiceSection, SharedSettings
 
 
-class IssuerConfig(OutboxServiceSection):
+class IssuerConfig(ServiceSection):
     """The issuer service."""
 
     listen: str = "127.0.0.1:50051"

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from certseal.errors import CertsealError, invalid
-from certseal.timestamps import ts
+from certseal.timestamps import request_time, ts
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
 from services.issuer import domain
@@ -23,6 +23,7 @@ from services.issuer.domain import (
     FieldKind,
     FieldSpec,
     FieldValue,
+    HolderAppGrant,
     LicenceRecord,
     LicenceType,
     SigningKey,
@@ -66,11 +67,9 @@ def required(value: str, field: str = "identifier") -> str:
 
 
 def optional_time(message: Any, name: str) -> dt.datetime | None:
-    """The datetime (UTC) of optional timestamp field ``name``; None when unset."""
-    if not message.HasField(name):
-        return None
-    value: dt.datetime = getattr(message, name).ToDatetime(tzinfo=dt.UTC)
-    return value
+    """The datetime (UTC) of optional timestamp field ``name``; None when unset;
+    INVALID_ARGUMENT on ``name`` outside a Timestamp's range."""
+    return request_time(message, name)
 
 
 def field_values(values: Any, where: str = "fields") -> dict[str, FieldValue]:
@@ -115,8 +114,14 @@ def issue_input(request: pb.IssueLicenceRequest, where: str = "") -> IssueInput:
     )
 
 
-def holder_filter(request: pb.ListLicencesRequest) -> tuple[str, str] | None:
-    """The (id type, id number) a listing filters on, if any."""
+def holder_filter(
+    request: pb.ListLicencesRequest
+    | pb.GetLicenceRequest
+    | pb.GetLicenceCodeRequest
+    | pb.CreatePresentationCodeRequest,
+) -> tuple[str, str] | None:
+    """The holder a request names, (id type, id number), if any: a listing's filter,
+    the holder a holder app reads for."""
     if not request.HasField("holder"):
         return None
     if not request.holder.id_type or not request.holder.id_number:
@@ -241,6 +246,16 @@ def department_message(department: Department) -> licence_pb2.Department:
         name=department.name,
         roles=[_ROLE_ENUMS[r] for r in department.roles],
         created_at=ts(department.created_at),
+    )
+
+
+def grant_message(grant: HolderAppGrant) -> pb.HolderAppGrant:
+    """The proto view of a holder-app grant."""
+    return pb.HolderAppGrant(
+        app=grant.app,
+        type_code=grant.type_code,
+        granted_at=ts(grant.granted_at),
+        granted_by=grant.granted_by,
     )
 
 

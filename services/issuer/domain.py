@@ -14,6 +14,7 @@ from typing import Any
 from certseal import codes
 from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
+from certseal.timestamps import shifted
 
 MAX_TEXT = 1000
 MAX_FIELDS = 100
@@ -348,7 +349,8 @@ def resolve_validity(
 ) -> Validity:
     """Defaults (now; plus the type's validity) and the end-after-start check."""
     start = valid_from or now
-    end = valid_until or start + dt.timedelta(days=licence_type.default_validity_days)
+    default = dt.timedelta(days=licence_type.default_validity_days)
+    end = valid_until or shifted(start, default, "valid_from")
     if end <= start:
         raise invalid(
             "valid_until",
@@ -458,6 +460,16 @@ class Department:
     name: str
     roles: tuple[str, ...]  # each one of ROLES
     created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HolderAppGrant:
+    """A holder app's (``app:<name>``) right to read one licence type, holder-bound."""
+
+    app: str
+    type_code: str
+    granted_at: dt.datetime
+    granted_by: str  # the operator
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from services.issuer.service.issuance import IssueInput
 
 
 class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
-    """The Issuer service (departments and the holder's app)."""
+    """The Issuer service (issuing departments, and holder apps holder-bound)."""
 
     def __init__(self, *, service: IssuerService):
         self._service = service
@@ -80,7 +80,11 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
     async def GetLicence(
         self, request: pb.GetLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLicenceResponse:
-        record = await self._service.get(current_caller(), required(request.identifier))
+        record = await self._service.get(
+            current_caller(),
+            required(request.identifier),
+            convert.holder_filter(request),
+        )
         return pb.GetLicenceResponse(licence=licence_message(record))
 
     async def ListLicences(
@@ -177,7 +181,9 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
         self, request: pb.GetLicenceCodeRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLicenceCodeResponse:
         text = await self._service.licence_code(
-            current_caller(), required(request.identifier)
+            current_caller(),
+            required(request.identifier),
+            convert.holder_filter(request),
         )
         return pb.GetLicenceCodeResponse(text=text, png=qr.qr_png(text))
 
@@ -187,7 +193,10 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
         context: grpc.aio.ServicerContext,
     ) -> pb.CreatePresentationCodeResponse:
         text, expires = await self._service.presentation_code(
-            current_caller(), required(request.identifier), request.ttl_seconds
+            current_caller(),
+            required(request.identifier),
+            request.ttl_seconds,
+            convert.holder_filter(request),
         )
         return pb.CreatePresentationCodeResponse(
             text=text, png=qr.qr_png(text), expires_at=ts(expires)
@@ -288,3 +297,35 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
             required(request.department_code, "department_code")
         )
         return pb.ListSigningKeysResponse(keys=[key_message(k) for k in keys])
+
+    async def GrantHolderApp(
+        self, request: pb.GrantHolderAppRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GrantHolderAppResponse:
+        grant = await self._service.grant_holder_app(
+            current_caller(),
+            required(request.app, "app"),
+            required(request.type_code, "type_code"),
+        )
+        return pb.GrantHolderAppResponse(grant=convert.grant_message(grant))
+
+    async def RevokeHolderApp(
+        self, request: pb.RevokeHolderAppRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeHolderAppResponse:
+        grant = await self._service.revoke_holder_app(
+            current_caller(),
+            required(request.app, "app"),
+            required(request.type_code, "type_code"),
+        )
+        return pb.RevokeHolderAppResponse(grant=convert.grant_message(grant))
+
+    async def ListHolderAppGrants(
+        self,
+        request: pb.ListHolderAppGrantsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ListHolderAppGrantsResponse:
+        grants = await self._service.list_holder_app_grants(
+            current_caller(), request.app
+        )
+        return pb.ListHolderAppGrantsResponse(
+            grants=[convert.grant_message(g) for g in grants]
+        )

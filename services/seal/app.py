@@ -24,7 +24,9 @@ class SealApp(ServiceProcess):
     """One seal process: gRPC, outbox relay and audit sealer over PostgreSQL."""
 
     name = "seal"
-    allowed_kinds = {SEAL: {"dept", "app", "operator"}}  # noqa: RUF012
+    # integrators have no access; the use cases decide per RPC (docs/operations.md,
+    # "Security model"): owners with the seal_owner role, signers, anyone verifies
+    allowed_kinds = {SEAL: {"dept", "app", "operator", "service"}}  # noqa: RUF012
     migrations = MIGRATIONS
     config: SealSettings
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal.crypto import SM2_CURVE_OID, Suite
+from certseal.der import check as der_check
 
 _P256_OID = "1.2.840.10045.3.1.7"
 
@@ -102,6 +103,7 @@ class CertificateInfo:
 def read_certificate(der: bytes) -> CertificateInfo:
     """Parse a DER certificate; ValueError when it is not one."""
     try:
+        der_check(der)  # bounded headers before asn1crypto sees them
         cert = asn1_x509.Certificate.load(der)
         tbs = cert["tbs_certificate"]
         validity = tbs["validity"]
@@ -118,6 +120,7 @@ def read_certificate(der: bytes) -> CertificateInfo:
 def issued_by(der: bytes, ca_cert: bytes) -> bool:
     """Whether the CA in ``ca_cert`` (ECDSA P-256) signed the certificate ``der``."""
     try:
+        der_check(der)
         cert = asn1_x509.Certificate.load(der)
         ca_public = serialization.load_der_public_key(
             asn1_x509.Certificate.load(ca_cert)["tbs_certificate"][

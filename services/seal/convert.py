@@ -11,7 +11,7 @@ import datetime as dt
 from certseal.crypto import Suite
 from certseal.errors import invalid
 from certseal.rpc import Caller
-from certseal.timestamps import Clock, ts
+from certseal.timestamps import Clock, request_time, shifted, ts
 from certseal.v1 import seal_pb2 as pb
 from services.seal.domain import Seal, SealVerification
 from services.seal.pdf import Placement
@@ -20,6 +20,8 @@ from services.seal.service import RegisterSealInput, SealedDocument
 from services.seal.ses import SESeal
 
 DEFAULT_VALIDITY = dt.timedelta(days=5 * 365)
+# 14,400 PDF units (ISO 32000-1, annex C), in mm
+MAX_PAGE_MM = 5080.0
 
 
 def seal_info(row: Seal) -> pb.SealInfo:
@@ -57,15 +59,9 @@ def register_input(
     owner = request.owner_code or (caller.name if caller.kind == "dept" else "")
     if not owner:
         raise invalid("owner_code", "is required when an operator registers")
-    start = (
-        request.valid_start.ToDatetime(tzinfo=dt.UTC)
-        if request.HasField("valid_start")
-        else clock()
-    )
-    end = (
-        request.valid_end.ToDatetime(tzinfo=dt.UTC)
-        if request.HasField("valid_end")
-        else start + DEFAULT_VALIDITY
+    start = request_time(request, "valid_start") or clock()
+    end = request_time(request, "valid_end") or shifted(
+        start, DEFAULT_VALIDITY, "valid_start"
     )
     return RegisterSealInput(
         owner_code=owner,
@@ -120,7 +116,15 @@ def verification(result: SealVerification) -> pb.VerifySealedDocumentResponse:
 
 
 def placement(request: pb.SealPdfRequest) -> Placement:
-    """Where the stamp goes: the page, and 20 mm from the corner unless given."""
+    """Where the stamp goes: the page, and 20 mm from the corner unless given.
+
+    INVALID_ARGUMENT when a corner lies outside 0 to :data:`MAX_PAGE_MM` (the largest
+    page a PDF may have) or is not a number.
+    """
+    for name in ("x_mm", "y_mm"):
+        value = getattr(request, name)
+        if not 0 <= value <= MAX_PAGE_MM:  # False for NaN too
+            raise invalid(name, f"{value} is outside 0 to {MAX_PAGE_MM} mm")
     return Placement(
         page=request.page,
         x_mm=request.x_mm or 20.0,

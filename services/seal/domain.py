@@ -21,6 +21,7 @@ import enum
 import hashlib
 from dataclasses import dataclass
 
+from certseal import der
 from certseal.crypto import (
     InvalidSignature,
     Suite,
@@ -160,6 +161,7 @@ def verify_sealed_document(
     """
     checks: list[SealCheck] = []
     try:
+        der.check(signature_der)  # bounded headers before asn1crypto sees them
         sig = SESSignature.load(signature_der, strict=True)
         tbs = sig["to_sign"]
         seal = tbs["eseal"]

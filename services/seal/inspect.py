@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from certseal import der
 from certseal.errors import invalid
 from services.seal.certificates import read_certificate
 from services.seal.ses import (
@@ -14,6 +15,7 @@ from services.seal.ses import (
     SESeal,
     SESSignature,
     cert_list,
+    check_ses_size,
 )
 
 
@@ -74,11 +76,20 @@ def _seal(seal: Any, indent: str) -> list[str]:
 
 
 def describe(data: bytes) -> list[str]:
-    """The lines describing ``data``; INVALID_ARGUMENT when it is neither structure."""
+    """The lines describing ``data``; INVALID_ARGUMENT when it is over
+    :data:`~services.seal.ses.MAX_SES_BYTES` or neither structure."""
+    check_ses_size(data, "file")
+    try:
+        der.check(data)  # bounded headers before asn1crypto sees them
+    except der.DerError as exc:
+        raise invalid(
+            "file",
+            f"is neither a DER SESeal nor a DER SES_Signature (GB/T 38540): {exc}",
+        ) from None
     for loader in (_signature, _seal_only):
         try:
             return loader(data)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             continue
     raise invalid(
         "file", "is neither a DER SESeal nor a DER SES_Signature (GB/T 38540)"

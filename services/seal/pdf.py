@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from PIL import Image
 from pyhanko.pdf_utils import images
+from pyhanko.pdf_utils.decode_limits import (
+    DecodeLimits,
+    DocumentDecodeBudget,
+    StreamDecodeLimits,
+)
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -31,11 +38,53 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from certseal.crypto import SoftwareSigner, Suite, signature_to_der
-from certseal.errors import invalid, precondition
+from certseal.errors import CertsealError, invalid, precondition
+from services.seal.picture import load_picture
 
 _MECHANISMS = {Suite.ES256: "sha256_ecdsa", Suite.ED25519: "ed25519"}
 _DIGESTS = {Suite.ES256: "sha256", Suite.ED25519: "sha512"}
 MM = 72 / 25.4  # PDF points per millimetre
+
+MAX_PDF_STREAM_BYTES = 64 * 1024 * 1024
+"""Bytes one PDF stream (an object or cross-reference stream, a content stream) may
+inflate to while a PDF from outside is read; pyHanko's default, 256 MiB, is an eighth
+of the seal service's 2 GiB memory limit for a single stream."""
+
+PDF_DECODE_BUDGET_BYTES = 256 * 1024 * 1024
+"""Bytes all streams of one PDF together may always inflate to (pyHanko's document
+budget, counting repeated decodes)."""
+
+PDF_DECODE_BUDGET_RATIO = 8
+"""Above :data:`PDF_DECODE_BUDGET_BYTES`, the inflated total may be this many times the
+PDF's size (pyHanko's default is 100: 6 GB for a 60 MiB PDF). With the 60 MiB
+``max_document_bytes`` a request inflates at most 480 MiB."""
+
+PDF_DECODE_LIMITS = DecodeLimits(
+    per_stream=StreamDecodeLimits(max_output_size=MAX_PDF_STREAM_BYTES),
+    document_budget=DocumentDecodeBudget(
+        base_allowance=PDF_DECODE_BUDGET_BYTES, max_ratio=PDF_DECODE_BUDGET_RATIO
+    ),
+)
+"""pyHanko's decode limits for every PDF the seal service reads (zip bombs inside a PDF
+end as INVALID_ARGUMENT or a failed signature, not as memory)."""
+
+_UNREADABLE = (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError)
+
+
+@contextmanager
+def _reading_pdf() -> Iterator[None]:
+    """Map what pyHanko raises for a PDF it cannot read to INVALID_ARGUMENT ``pdf``.
+
+    Nesting is bounded by the interpreter's recursion limit: pyHanko's parser recurses
+    about three frames per nested array or dictionary, so past roughly 300 levels (no
+    real PDF nests beyond a few dozen) it raises RecursionError, refused here too.
+    """
+    try:
+        yield
+    except RecursionError:
+        raise invalid("pdf", "nests arrays or dictionaries too deeply") from None
+    except _UNREADABLE as exc:
+        raise invalid("pdf", f"cannot be read as a PDF: {exc}") from None
 
 
 class _SealSigner(signers.Signer):
@@ -73,13 +122,27 @@ class Placement:
     size_mm: float = 42.0
 
 
-def _writer(pdf: bytes) -> IncrementalPdfFileWriter:
+def _writer(pdf: bytes) -> tuple[IncrementalPdfFileWriter, int]:
+    """A writer appending to ``pdf`` and the PDF's page count."""
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
+    with _reading_pdf():
+        writer = IncrementalPdfFileWriter(
+            io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
+        )
+        return writer, int(writer.root["/Pages"]["/Count"])
+
+
+def _stamp_picture(picture_png: bytes) -> Image.Image:
+    """The seal's stored picture, checked again: seals registered before pictures were
+    decode-checked may hold one beyond :data:`~services.seal.picture.MAX_PICTURE_PIXELS`."""
     try:
-        return IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise invalid("pdf", f"cannot be read as a PDF: {exc}") from None
+        return load_picture(picture_png)
+    except CertsealError as exc:
+        raise precondition(
+            f"this seal's picture cannot be stamped ({exc.message}); register the seal "
+            "again with a smaller picture"
+        ) from None
 
 
 async def seal_pdf(
@@ -99,15 +162,14 @@ async def seal_pdf(
             f"PDFs are sealed by es256 and ed25519 seals; this seal is {signer.suite.value}"
             " (seal the PDF's bytes with SealDocument)"
         )
-    writer = _writer(pdf)
-    pages = int(writer.root["/Pages"]["/Count"])
+    writer, pages = _writer(pdf)
     if not 0 <= placement.page < pages:
         raise invalid(
             "page", f"is {placement.page}; the PDF has pages 0 to {pages - 1}"
         )
     x, y, size = placement.x_mm * MM, placement.y_mm * MM, placement.size_mm * MM
     stamp = StaticStampStyle(
-        background=images.PdfImage(Image.open(io.BytesIO(picture_png))),
+        background=images.PdfImage(_stamp_picture(picture_png)),
         background_opacity=1,
         border_width=0,
     )
@@ -126,7 +188,12 @@ async def seal_pdf(
             box=(round(x), round(y), round(x + size), round(y + size)),
         ),
     )
-    out = await pdf_signer.async_sign_pdf(writer)
+    try:
+        out = await pdf_signer.async_sign_pdf(writer)
+    except RecursionError:
+        raise invalid("pdf", "nests arrays or dictionaries too deeply") from None
+    except PdfError as exc:  # e.g. a stream beyond PDF_DECODE_LIMITS
+        raise invalid("pdf", f"cannot be sealed: {exc}") from None
     return out.getvalue()
 
 
@@ -147,11 +214,11 @@ async def read_pdf_seals(pdf: bytes, *, ca: bytes) -> list[PdfSeal]:
     """Every signature of ``pdf`` with what holds of it."""
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
-    try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    with _reading_pdf():
+        reader = PdfFileReader(
+            io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
+        )
         embedded = list(reader.embedded_signatures)
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise invalid("pdf", f"cannot be read as a PDF: {exc}") from None
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False
     )

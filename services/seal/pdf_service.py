@@ -118,8 +118,14 @@ class PdfSealService:
     async def verify_pdf(self, pdf: bytes) -> list[PdfSealResult]:
         """Every seal on a PDF, judged with the registry's status of its seal.
 
-        Raises ``CertsealError`` INVALID_ARGUMENT when ``pdf`` is not a readable PDF.
+        Raises ``CertsealError`` INVALID_ARGUMENT when ``pdf`` is over
+        ``max_document_bytes`` or not a readable PDF (see
+        :data:`services.seal.pdf.PDF_DECODE_LIMITS` for what reading it may inflate).
         """
+        if len(pdf) > self.max_document_bytes:
+            raise invalid(
+                "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
+            )
         results = []
         for found in await read_pdf_seals(pdf, ca=self._ca.cert):
             seal_id = found.signer.removeprefix("seal:")

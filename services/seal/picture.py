@@ -20,7 +20,21 @@ from services.seal.ses import Picture
 
 RED = (218, 37, 29, 255)
 SEAL_MM = 42  # an official round seal's diameter
+
 MAX_PICTURE_BYTES = 1024 * 1024
+"""Bytes of a seal picture supplied at registration: a 42 mm stamp drawn at 600 dpi
+(about 1,000 × 1,000 pixels) is 50 to 300 KB as a PNG; the generated one is 30 KB."""
+
+MAX_PICTURE_PIXELS = 2048 * 2048
+"""Pixels (width × height, read from the PNG header before decoding) of a seal picture:
+a 42 mm stamp at 1,200 dpi fits. Decoded as RGBA it costs at most 16 MiB at
+registration and again when it is stamped on a PDF; without this bound a 657 KB PNG of
+13,000 × 13,000 pixels was accepted and sealing a PDF with it took 2.7 GB."""
+
+PICTURE_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA")
+"""Pillow modes a seal picture may decode to: the 8-bit-or-less kinds that become RGBA
+for the PDF stamp (16-bit and CMYK pictures are refused)."""
+
 _PX = 600
 # the standard wording of each seal kind's purpose line (none for the official seal)
 PURPOSE_TEXT = {
@@ -33,23 +47,47 @@ PURPOSE_TEXT = {
 }
 
 
-def check_png(data: bytes) -> None:
-    """Refuse a supplied seal picture that is not a readable PNG of at most
-    :data:`MAX_PICTURE_BYTES` (the SESeal's picture type is ``png``).
+def load_picture(data: bytes) -> Image.Image:
+    """The seal picture decoded as RGBA, within :data:`MAX_PICTURE_BYTES` and
+    :data:`MAX_PICTURE_PIXELS` (the pixels are checked from the header, before decoding).
 
-    Raises ``CertsealError`` (INVALID_ARGUMENT, field ``picture``).
+    Raises ``CertsealError`` (INVALID_ARGUMENT, field ``picture``) when ``data`` is not a
+    whole, readable PNG within those bounds and of one of :data:`PICTURE_MODES`.
     """
     if len(data) > MAX_PICTURE_BYTES:
         raise invalid(
             "picture", f"is {len(data)} bytes; the limit is {MAX_PICTURE_BYTES}"
         )
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format != "PNG":
-                raise invalid("picture", f"is {image.format}; send a PNG")
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError):
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
+            width, height = image.size
+            if width * height > MAX_PICTURE_PIXELS:
+                raise invalid(
+                    "picture",
+                    f"is {width} × {height} pixels; "
+                    f"the limit is {MAX_PICTURE_PIXELS} pixels",
+                )
+            if image.mode not in PICTURE_MODES:
+                raise invalid(
+                    "picture", f"has pixel mode {image.mode}; send an 8-bit PNG"
+                )
+            image.load()  # decodes every pixel: a truncated or corrupt PNG fails here
+            return image.convert("RGBA")
+    except Image.DecompressionBombError:
+        raise invalid(
+            "picture", f"has too many pixels; the limit is {MAX_PICTURE_PIXELS}"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise invalid("picture", "is not a readable PNG") from None
+
+
+def check_png(data: bytes) -> None:
+    """Refuse a supplied seal picture that :func:`load_picture` cannot decode (the
+    SESeal's picture type is ``png``).
+
+    Raises ``CertsealError`` (INVALID_ARGUMENT, field ``picture``).
+    """
+    load_picture(data)
 
 
 @cache

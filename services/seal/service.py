@@ -9,8 +9,11 @@ Registering a seal (boulder's cycle: check, reserve, sign once, persist):
 4. store the seal, its wrapped key, the ``seal.registered`` event and the audit row in
    one transaction.
 
-Only the seal's signer identities (mTLS identities) may seal with it; any other caller
-is refused and the refusal audited. Documents never leave the request: events carry the
+Only a department onboarded with the ``seal_owner`` role (or an operator) registers,
+lists and revokes its seals (:meth:`SealService.owner_action`; the roles are read from
+the issuer's ``departments`` table, see :mod:`services.seal.storage`). Only the seal's
+signer identities (mTLS identities) may seal with it; any other caller is refused and
+the refusal audited. Documents never leave the request: events carry the
 digest only. Sealing and verifying PDFs live in :mod:`services.seal.pdf_service`; the
 events are built in :mod:`services.seal.events`.
 """
@@ -27,6 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certseal import der
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, digest, generate_key
 from certseal.errors import CertsealError, denied, invalid, not_found, precondition
@@ -47,6 +51,7 @@ from services.seal.picture import SEAL_MM, check_png, round_seal
 from services.seal.ses import (
     SealType,
     SESSignature,
+    check_ses_size,
     make_seal,
     seal_info,
     sign_document,
@@ -54,6 +59,8 @@ from services.seal.ses import (
 from services.seal.storage import MakerRow, SealStore
 
 SEAL_TYPES = frozenset(SealType._map.values())
+SEAL_OWNER = "seal_owner"  # the department role that owns seals
+SIGNER_KINDS = frozenset({"dept", "app", "service", "operator"})
 MAX_VALIDITY = dt.timedelta(days=3660)
 
 
@@ -91,6 +98,10 @@ class SealedDocument:
     signed_at: dt.datetime
 
 
+# RFC 5280 times start in 1950 (UTCTime); the seal's certificate shares its validity
+EARLIEST_START = dt.datetime(1950, 1, 1, tzinfo=dt.UTC)
+
+
 @dataclass(frozen=True)
 class RegisterSealInput:
     """A seal to register."""
@@ -111,6 +122,10 @@ def _validate(data: RegisterSealInput) -> None:
         raise invalid("seal_type", f"must be one of {', '.join(sorted(SEAL_TYPES))}")
     if not data.name.strip() or len(data.name) > 64:
         raise invalid("name", "must have 1 to 64 characters")
+    if data.valid_start < EARLIEST_START:
+        raise invalid(
+            "valid_start", "must be on or after 1950-01-01 (X.509's earliest)"
+        )
     if data.valid_end <= data.valid_start:
         raise invalid("valid_end", "must be after valid_start")
     if data.valid_end - data.valid_start > MAX_VALIDITY:
@@ -119,11 +134,13 @@ def _validate(data: RegisterSealInput) -> None:
         raise invalid("signers", "name at least one identity that may use the seal")
     for signer in data.signers:
         try:
-            Caller.parse(signer)
+            kind = Caller.parse(signer).kind
         except CertsealError:
             raise invalid(
                 "signers", f"{signer!r} is not an identity such as dept:<code>"
             ) from None
+        if kind not in SIGNER_KINDS:
+            raise invalid("signers", f"{signer!r}: a {kind} may not use seals")
     if data.picture_png:
         check_png(data.picture_png)
 
@@ -199,16 +216,45 @@ class SealService:
         )
         raise denied(why)
 
-    async def register(self, caller: Caller, data: RegisterSealInput) -> Seal:
-        """Register a seal for ``data.owner_code`` (the owner itself or an operator)."""
-        if caller.kind != "operator" and str(caller) != f"dept:{data.owner_code}":
+    async def owner_action(
+        self, caller: Caller, owner_code: str, action: str, subject: str, what: str
+    ) -> None:
+        """Let an operator, or department ``owner_code`` itself while it has the
+        seal_owner role, do ``what`` (``action`` on ``subject``); an audited
+        PERMISSION_DENIED for anyone else."""
+        if caller.kind == "operator":
+            return
+        if str(caller) != f"dept:{owner_code}":
+            await self._refuse(caller, action, subject, f"{caller} may not {what}")
+        roles = await self._store.department_roles(owner_code)
+        if roles is None or SEAL_OWNER not in roles:
             await self._refuse(
                 caller,
-                "seal.register",
-                data.owner_code,
-                f"{caller} may not register seals for {data.owner_code}",
+                action,
+                subject,
+                f"department {owner_code} is not onboarded with the seal_owner role",
             )
+
+    async def register(self, caller: Caller, data: RegisterSealInput) -> Seal:
+        """Register a seal for ``data.owner_code``: the owner itself, onboarded with
+        the seal_owner role, or an operator for such an owner (INVALID_ARGUMENT on
+        ``owner_code`` otherwise)."""
+        await self.owner_action(
+            caller,
+            data.owner_code,
+            "seal.register",
+            data.owner_code,
+            f"register seals for {data.owner_code}",
+        )
         _validate(data)
+        if caller.kind == "operator":  # (a department's own role was checked above)
+            roles = await self._store.department_roles(data.owner_code)
+            if roles is None or SEAL_OWNER not in roles:
+                raise invalid(
+                    "owner_code",
+                    f"department {data.owner_code} is not onboarded with the "
+                    "seal_owner role",
+                )
         # the SES structures and certificates carry whole seconds: so does the row
         data = dataclasses.replace(
             data,
@@ -288,13 +334,9 @@ class SealService:
         self, caller: Caller, owner_code: str, *, page_size: int, page_token: str
     ) -> tuple[list[Seal], str]:
         """A page of an owner's seals (the owner itself or an operator)."""
-        if caller.kind != "operator" and str(caller) != f"dept:{owner_code}":
-            await self._refuse(
-                caller,
-                "seal.list",
-                owner_code,
-                f"{caller} may not list {owner_code}'s seals",
-            )
+        await self.owner_action(
+            caller, owner_code, "seal.list", owner_code, f"list {owner_code}'s seals"
+        )
         window = page(page_size, page_token)
         rows = await self._store.list(
             owner_code, after=window.after, limit=window.limit + 1
@@ -304,10 +346,9 @@ class SealService:
     async def revoke(self, caller: Caller, seal_id: str, reason: str) -> Seal:
         """Revoke a seal (its owner or an operator)."""
         row = await self.get(caller, seal_id)
-        if caller.kind != "operator" and str(caller) != f"dept:{row.owner_code}":
-            await self._refuse(
-                caller, "seal.revoke", seal_id, f"{caller} may not revoke {seal_id}"
-            )
+        await self.owner_action(
+            caller, row.owner_code, "seal.revoke", seal_id, f"revoke {seal_id}"
+        )
         if not reason.strip():
             raise invalid("reason", "say why the seal is revoked")
         now = self._clock()
@@ -423,9 +464,14 @@ class SealService:
         document: bytes | None = None,
         document_hash: bytes | None = None,
     ) -> SealVerification:
-        """Verify a sealed document, with the seal's status from the registry."""
+        """Verify a sealed document, with the seal's status from the registry.
+
+        Raises INVALID_ARGUMENT (``signature``) over ``ses.MAX_SES_BYTES``.
+        """
+        check_ses_size(signature, "signature")
         status = None
         try:
+            der.check(signature)  # bounded headers before asn1crypto sees them
             seal_id = SESSignature.load(signature)["to_sign"]["eseal"]["e_seal_info"][
                 "es_id"
             ].native

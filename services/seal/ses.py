@@ -1,7 +1,7 @@
 """GB/T 38540-2020 (SES v4) structures: the electronic seal and the seal signature.
 
-The ASN.1 types are declared with asn1crypto and encoded in DER; the design's module is
-in ../shared/ARCHITECTURE.md section 3. The sm2 suite uses SM2-with-SM3
+The ASN.1 types are declared with asn1crypto and encoded in DER (their ASN.1 module is
+in docs/architecture.md section 4). The sm2 suite uses SM2-with-SM3
 (1.2.156.10197.1.501) and SM3 data hashes (1.2.156.10197.1.401); es256 and ed25519
 seals use the same structures with their own algorithm identifiers and SHA-256. ECDSA
 and SM2 signatures are DER ``SEQUENCE {r, s}``; Ed25519 signatures are the raw 64 bytes.
@@ -30,6 +30,19 @@ SIGNATURE_OIDS = {
 }
 SUITE_BY_OID = {oid: suite for suite, oid in SIGNATURE_OIDS.items()}
 CERT_LIST_CERTS, CERT_LIST_DIGESTS = 1, 2
+
+MAX_SES_BYTES = 4 * 1024 * 1024
+"""Bytes of a DER SESeal or SES_Signature from outside (VerifySealedDocument, ``certseal
+seal inspect``): the seal picture is at most 1 MiB and a few certificates add kilobytes,
+so 4 MiB is generous; asn1crypto then parses lazily, linear in this size. Nesting is
+bounded by the fixed GB/T 38540 schema, and the one open field (``certList``, an ANY)
+is read as one of two flat lists or refused."""
+
+
+def check_ses_size(data: bytes, field: str) -> None:
+    """INVALID_ARGUMENT (``field``) when ``data`` is over :data:`MAX_SES_BYTES`."""
+    if len(data) > MAX_SES_BYTES:
+        raise invalid(field, f"is {len(data)} bytes; the limit is {MAX_SES_BYTES}")
 
 
 class SealType(core.Integer):

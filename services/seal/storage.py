@@ -1,6 +1,13 @@
 """Seal storage: the only writer of the seal tables.
 
 Every mutation writes its rows, its outbox rows and its audit rows in one transaction.
+
+It also reads one table it does not own: the issuer's ``departments`` (``code text``,
+``roles text[]``) in the same PostgreSQL database, to learn whether a department was
+onboarded with the ``seal_owner`` role. That read-only query is the whole contract
+between the two services here (they never import each other): the issuer owns the
+table and its migrations; a database where the issuer has not migrated yet has no
+departments, so every department is refused.
 """
 
 from __future__ import annotations
@@ -81,6 +88,17 @@ class SealStore:
         stored = await self.maker(maker.suite, maker.ca_fingerprint)
         assert stored is not None
         return stored
+
+    async def department_roles(self, code: str) -> tuple[str, ...] | None:
+        """The roles of onboarded department ``code`` (the issuer's ``departments``
+        table); None when it was never onboarded."""
+        try:
+            roles = await self.pool.fetchval(
+                "select roles from departments where code = $1", code
+            )
+        except asyncpg.UndefinedTableError:  # the issuer has not migrated yet
+            return None
+        return tuple(roles) if roles is not None else None
 
     async def get(self, seal_id: str) -> Seal | None:
         """One seal."""

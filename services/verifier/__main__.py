@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from faust.exceptions import ConsistencyError
 from faust.worker import Worker
@@ -21,9 +21,10 @@ from services.verifier.app import (
     broker_cluster_id,
     build_servicer,
     create_app,
+    index_rebuild_counter,
 )
 from services.verifier.domain import FieldRights
-from services.verifier.storage import prepare_data_dir
+from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
         default="warn",
         choices=["crit", "error", "warn", "info", "debug"],
     )
-    parser.add_argument("--rebuilding", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rebuilding", help=argparse.SUPPRESS)  # why, after execv
     args = parser.parse_args()
     try:
         cfg = load(args.config)
@@ -62,12 +63,34 @@ def main() -> None:
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
     cfg.verifier.probe_listen = args.probe_listen or cfg.verifier.probe_listen
     data_dir = Path(cfg.verifier.data_dir) / cfg.verifier.group
-    prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg)))
+    # Worker threads decoding codes hold the GIL for up to a millisecond at a time;
+    # hand it back to the event loop's thread sooner than the default 5 ms.
+    sys.setswitchinterval(0.0005)
+    log = logging.getLogger(__name__)
+    metrics = Metrics()
+    rebuilds = index_rebuild_counter(metrics)
+    if args.rebuilding:
+        rebuilds.labels(args.rebuilding).inc()
+    damaged = damaged_tables(data_dir)
+    if damaged:
+        # The index is derived data: a damaged file costs a rebuild, never a crash loop.
+        for folder, reason in damaged:
+            log.warning("index table %s is damaged: %s", folder, reason)
+        log.warning(
+            "index in %s is damaged (%d tables); dropping it and rebuilding it from "
+            "the topics",
+            data_dir,
+            len(damaged),
+        )
+        drop_index(data_dir)
+        rebuilds.labels("damaged").inc()
+    if prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg))):
+        rebuilds.labels("other_cluster").inc()
     state = create_app(cfg)
 
     servicer = build_servicer(cfg, state, data_dir=data_dir, field_rights=field_rights)
     grpc_service = GrpcService(
-        config=cfg, servicer=servicer, freshness=state.freshness, metrics=Metrics()
+        config=cfg, servicer=servicer, freshness=state.freshness, metrics=metrics
     )
     worker = Worker(state.app, grpc_service, loglevel=args.log_level)
     # Faust's progress spinner sets the root logger to DEBUG so that it spins on every
@@ -76,16 +99,14 @@ def main() -> None:
     try:
         worker.execute_from_commandline()
     except SystemExit:
-        reason = state.app.tables.recovery.crash_reason  # type: ignore[attr-defined]
-        if isinstance(reason, ConsistencyError) and not args.rebuilding:
+        why = _rebuild_reason(state.app)
+        if why and not args.rebuilding:
             # The local tables are ahead of their changelog (a kill -9 can leave them
-            # so). The index is derived data: drop it and rebuild from the topics.
-            logging.getLogger(__name__).warning(
-                "index in %s is inconsistent with its changelog (%s); rebuilding",
-                data_dir,
-                reason,
-            )
-            shutil.rmtree(data_dir, ignore_errors=True)
+            # so), or RocksDB found a damaged file the start-up check did not read.
+            # The index is derived data: drop it and rebuild from the topics.
+            log.warning("index in %s is %s; rebuilding from the topics", data_dir, why)
+            drop_index(data_dir)
+            reason = "inconsistent" if "inconsistent" in why else "damaged"
             os.execv(
                 sys.executable,
                 [
@@ -94,9 +115,25 @@ def main() -> None:
                     "services.verifier",
                     *sys.argv[1:],
                     "--rebuilding",
+                    reason,
                 ],
             )
         raise
+
+
+def _rebuild_reason(app: Any) -> str:
+    """Why the worker's crash calls for a rebuild of the index ('' if it does not)."""
+    crashes = [
+        getattr(service, "crash_reason", None)
+        for service in (app.tables.recovery, app.tables, app)
+    ]
+    for crash in crashes:
+        if isinstance(crash, ConsistencyError):
+            return f"inconsistent with its changelog ({crash})"
+    for crash in crashes:
+        if crash is not None and str(crash).startswith(("Corruption", "IO error")):
+            return f"damaged ({str(crash).splitlines()[0][:300]})"
+    return ""
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 import faust
 import grpc
 from mode import Service
+from prometheus_client import Counter
 
 from certseal.events import (
     LICENCE_EVENTS,
@@ -44,6 +45,7 @@ from services.verifier.index import (
     apply_trust_event,
     apply_usage_event,
 )
+from services.verifier.offload import WorkerPool
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
 from services.verifier.storage import SnapshotStore, VerifierState
@@ -63,6 +65,17 @@ async def broker_cluster_id(config: VerifierSettings) -> str:
     finally:
         await admin.close()
     return str(cluster["cluster_id"])
+
+
+def index_rebuild_counter(metrics: Metrics) -> Counter:
+    """``certseal_verifier_index_rebuilds_total{reason}``: index rebuilds at start-up,
+    by reason (damaged, inconsistent, other_cluster)."""
+    return Counter(
+        "certseal_verifier_index_rebuilds",
+        "Times this verifier dropped its index and rebuilt it from the topics",
+        ["reason"],
+        registry=metrics.registry,
+    )
 
 
 def create_app(config: VerifierSettings) -> VerifierState:
@@ -194,23 +207,30 @@ def build_servicer(
     field_rights: FieldRights,
 ) -> VerifierServicer:
     """The Verifier servicer over this group's state; bundles are signed with the
-    verifier's TLS key and their snapshots kept under ``data_dir``."""
+    verifier's own mTLS key (``[verifier] cert_file``, else ``[tls]``) and their
+    snapshots kept under ``data_dir``."""
     vcfg = config.verifier
+    cert_file, key_file = vcfg.identity(config.tls)
     bundles = BundleExporter(
         group=vcfg.group,
         state=state,
         store=SnapshotStore(data_dir / "bundles"),
-        signer=BundleSigner(
-            Path(config.tls.cert_file).read_bytes(),
-            Path(config.tls.key_file).read_bytes(),
-        ),
+        signer=BundleSigner(Path(cert_file).read_bytes(), Path(key_file).read_bytes()),
         refresh_s=vcfg.bundle_refresh_s,
         validity_s=vcfg.bundle_validity_s,
     )
+    code_pool = WorkerPool(
+        "code", workers=vcfg.code_workers, queue=vcfg.code_queue, processes=False
+    )
+    code_pool.warm_up()
     service = VerifierService(
         group=vcfg.group,
         state=state,
         bundles=bundles,
+        code_pool=code_pool,
+        image_pool=WorkerPool(
+            "image", workers=vcfg.image_workers, queue=vcfg.image_queue
+        ),
         counters=frozenset(vcfg.counters),
         field_rights=field_rights,
     )
@@ -243,13 +263,15 @@ class GrpcService(Service):
         cfg = self._config
         interceptor = ServiceInterceptor(
             metrics=self._metrics,
-            allowed_kinds={VERIFIER: {"dept", "operator"}},
+            # departments (counters), operators, and the console acting for a
+            # counter: services.verifier.access decides the rest, per RPC
+            allowed_kinds={VERIFIER: {"dept", "operator", "service"}},
             max_request_bytes=cfg.verifier.max_request_bytes,
         )
         self._server, self.port = build_server(
             listen=cfg.verifier.listen,
             credentials=server_credentials(
-                cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file
+                cfg.tls.ca_file, *cfg.verifier.identity(cfg.tls)
             ),
             interceptor=interceptor,
             health_=self.health,

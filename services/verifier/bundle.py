@@ -8,10 +8,17 @@ delta carries the lineages that changed since an earlier version and the ones no
 listed, plus the trust list (it is small).
 
 Each message is a COSE_Sign1 (RFC 9052, framed by :mod:`certseal.cose`) whose protected
-header holds the signing verifier's certificate (x5chain, label 33, RFC 9360); that certificate must be issued by the
-platform CA to a ``service:`` identity. A bundle file is a CBOR array of such messages:
-one full snapshot followed by the deltas applied to it, so every byte an offline counter
-relies on is signed by a verifier. A bundle past its ``valid_until`` is refused.
+header holds the signing verifier's certificate (x5chain, label 33, RFC 9360); that
+certificate must be issued by the platform CA to a verifier identity: ``service:verifier``
+(every group), or ``service:verifier-<group>`` for the group the bundle names. No other
+platform certificate (the event feed's, the console's, a department's) signs a bundle an
+offline counter accepts. A bundle file is a CBOR array of such messages: one full
+snapshot followed by the deltas applied to it, so every byte an offline counter relies on
+is signed by a verifier. A bundle past its ``valid_until`` is refused.
+
+A bundle names its group and the counter it was made for, and carries that counter's
+field rights (licence type -> fields it may see); the offline verdict shows no other
+field of those types.
 
 Pure: no gRPC, no Faust, no files. The verifier's service scans the index and keeps
 snapshots (:mod:`services.verifier.storage`), the CLI reads and writes the bundle file.
@@ -21,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cbor2
@@ -30,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
-from certseal import codes, cose
+from certseal import cbor, codes, cose
 from certseal.crypto import InvalidSignature, Suite, signature_from_der, verify
 from certseal.errors import CertsealError, invalid, precondition
 from certseal.identifiers import LicenceId, parse_licence_id
@@ -45,6 +52,9 @@ from services.verifier.domain import (
 )
 
 FORMAT = "certseal-trust-bundle/1"
+VERIFIER_IDENTITY = "service:verifier"
+"""The identity that signs bundles for every group; ``service:verifier-<group>`` signs
+only its own group's."""
 _SUITES = (Suite.ES256, Suite.ED25519)  # what a verifier's TLS key may be
 
 
@@ -70,14 +80,23 @@ class BundleContent:
 # -- CBOR forms ---------------------------------------------------------------------
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def us(value: dt.datetime) -> int:
-    """Microseconds since the epoch: how bundles write times."""
-    return round(value.timestamp() * 1_000_000)
+    """Microseconds since the epoch: how bundles write times. Exact integer arithmetic
+    (through a float, 9999-12-31T23:59:59.999999 would come back as year 10000)."""
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def from_us(value: int) -> dt.datetime:
-    """The UTC time ``value`` microseconds after the epoch."""
-    return dt.datetime.fromtimestamp(value / 1_000_000, dt.UTC)
+    """The UTC time ``value`` microseconds after the epoch.
+
+    Raises OverflowError outside the years 1 to 9999, TypeError for a non-integer.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"a time in microseconds must be an integer, not {value!r}")
+    return _EPOCH + dt.timedelta(microseconds=value)
 
 
 def _key_row(key: TrustEntry) -> list[Any]:
@@ -165,12 +184,17 @@ def payload(
     issued_at: dt.datetime,
     valid_until: dt.datetime,
     base: Snapshot | None = None,
+    counter: str = "",
+    field_rights: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Any]:
-    """The signed payload: the full snapshot, or the delta from ``base``."""
+    """The signed payload: the full snapshot, or the delta from ``base``, made for
+    ``counter`` with its ``field_rights``."""
     body = encode_content(snapshot.content)
     message: dict[str, Any] = {
         "format": FORMAT,
         "group": snapshot.group,
+        "counter": counter,
+        "fields": {t: sorted(names) for t, names in (field_rights or {}).items()},
         "version": snapshot.version,
         "issued_at": us(issued_at),
         "valid_until": us(valid_until),
@@ -248,6 +272,8 @@ class OfflineBundle:
     signer: str
     content: BundleContent
     messages: tuple[bytes, ...]
+    counter: str = ""
+    field_rights: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def bad_bundle(message: str) -> CertsealError:
@@ -262,7 +288,7 @@ def _open_message(
         sign1 = cose.parse_sign1(message)
         cert = x509.load_der_x509_certificate(sign1.header[cose.HEADER_X5CHAIN])
         suite = Suite.from_cose_alg(sign1.header[cose.HEADER_ALG])
-        data = cbor2.loads(sign1.payload)
+        data = cbor.loads(sign1.payload, cbor.BUNDLE_LIMITS)
     except Exception:
         raise bad_bundle("is not a certseal trust bundle (bad COSE framing)") from None
     try:
@@ -273,8 +299,11 @@ def _open_message(
         ) from None
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     signer = str(names[0].value) if names else ""
-    if not signer.startswith("service:"):
-        raise bad_bundle(f"is signed by {signer!r}, which is not a service identity")
+    if signer != VERIFIER_IDENTITY and not signer.startswith(f"{VERIFIER_IDENTITY}-"):
+        raise bad_bundle(
+            f"is signed by {signer!r}, which is not a verifier identity "
+            f"({VERIFIER_IDENTITY} or {VERIFIER_IDENTITY}-<group>)"
+        )
     public_key_der = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -312,8 +341,17 @@ def open_bundle(
             changed = decode_content({"keys": [], "licences": data["licences"]})
             version, group, base = data["version"], data["group"], data.get("base")
             removed = list(data.get("removed", []))
-        except (KeyError, TypeError, ValueError, AttributeError):
+            counter = str(data.get("counter", ""))
+            rights = {
+                str(t): frozenset(str(n) for n in names)
+                for t, names in data.get("fields", {}).items()
+            }
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise bad_bundle("has a message with missing or mistyped fields") from None
+        if signer != VERIFIER_IDENTITY and signer != f"{VERIFIER_IDENTITY}-{group}":
+            raise bad_bundle(
+                f"is signed by {signer!r}, not a verifier of group {group}"
+            )
         if not cert.not_valid_before_utc <= issued_at <= cert.not_valid_after_utc:
             raise bad_bundle("was signed outside its signer certificate's validity")
         if bundle is None:
@@ -339,6 +377,8 @@ def open_bundle(
             signer=signer,
             content=BundleContent(keys, licences),
             messages=(*bundle.messages, message) if bundle else (message,),
+            counter=counter,
+            field_rights=rights,
         )
     assert bundle is not None
     if now >= bundle.valid_until:
@@ -398,10 +438,15 @@ def verify_offline(text: str, bundle: OfflineBundle, now: dt.datetime) -> Verifi
             lineage_version=entry.lineage_version,
             basis=f"listed in bundle {bundle.version} (events up to {when})",
         )
-    return evaluate(
+    result = evaluate(
         code,
         trust=bundle.content.keys.get(code.kid),
         index=index,
         nonce_seen=False,
         now=now,
     )
+    allowed = bundle.field_rights.get(result.type_code)
+    if allowed is not None and result.fields:
+        shown = {k: v for k, v in result.fields.items() if k in allowed}
+        result = replace(result, fields=shown)
+    return result

@@ -24,8 +24,18 @@ class VerifierConfig(ServiceSection):
     # snapshot is taken when asked (a snapshot scans the whole index).
     bundle_validity_s: int = 24 * 3600
     bundle_refresh_s: float = 10.0
-    # Department codes whose counters may verify here; empty: every department.
+    # Department codes whose counters may call this group (every Verifier RPC; the
+    # console acting for a counter counts as that counter); empty: every department.
     counters: list[str] = msgspec.field(default_factory=list)
+    # Worker threads that decode codes and check signatures, and how many more jobs
+    # may wait for them; beyond that a request is refused with RESOURCE_EXHAUSTED
+    # (services.verifier.offload). A VerifyCodes batch is one job per 50 codes.
+    code_workers: int = 2
+    code_queue: int = 64
+    # The same for reading QR images: each one in flight may take up to ~100 MiB
+    # (certseal.bounds.MAX_IMAGE_PIXELS), so these bound the verifier's memory.
+    image_workers: int = 2
+    image_queue: int = 4
     # TYPE:DEPARTMENT:FIELD,FIELD rules narrowing the fields a counter sees (see
     # services.verifier.domain.FieldRights); none: the fields the code carries.
     field_rights: list[str] = msgspec.field(default_factory=list)

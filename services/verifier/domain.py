@@ -141,6 +141,12 @@ class Verification:
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
 
+    @property
+    def signed_by_trusted_key(self) -> bool:
+        """Whether the signature verified under a key trusted when it signed (the
+        ``key`` check passed): only then is the code a licence's, not a forger's."""
+        return any(c.name == "key" and c.outcome is Outcome.PASSED for c in self.checks)
+
 
 @dataclass(frozen=True)
 class FieldRights:
@@ -185,6 +191,14 @@ class FieldRights:
             (type_code, department), self.rules.get((type_code, "*"), frozenset())
         )
         return {k: v for k, v in fields.items() if k in allowed}
+
+    def restrictions(self, department: str) -> dict[str, frozenset[str]]:
+        """Per licence type with rules, the fields ``department``'s counters may see
+        (what an offline bundle made for that counter carries)."""
+        return {
+            t: self.rules.get((t, department), self.rules.get((t, "*"), frozenset()))
+            for t in sorted({t for t, _ in self.rules})
+        }
 
 
 _STATUS_VERDICTS = {

@@ -27,12 +27,15 @@ def licence_used(
     purpose: str,
     group: str,
     now: dt.datetime,
+    clerk: str = "",
+    via: str = "",
     event_id: str | None = None,
 ) -> OutboxRecord:
     """The ``licence.used`` record for one verification of ``code``.
 
-    ``counter`` is the caller's identity (``dept:<code>``), ``group`` the verifier
-    group, ``now`` the time of the verification (``occurred_at`` and ``ce_time``). An
+    ``counter`` is the counter verified for (``dept:<code>``, or an operator), with
+    ``clerk`` and ``via`` when the console verified on a clerk's behalf
+    (:mod:`services.verifier.access`), ``group`` the verifier group, ``now`` the time of the verification (``occurred_at`` and ``ce_time``). An
     accepted presentation code carries its nonce hash and expiry, which is how every
     verifier group learns that it was used (replay guard); a refused one carries no
     nonce hash.
@@ -45,6 +48,8 @@ def licence_used(
         identifier=code.identifier,
         verdict=verdict.value,
         counter=counter,
+        clerk=clerk,
+        via=via,
         purpose=purpose,
         verifier_group=group,
         occurred_at=ts(now),

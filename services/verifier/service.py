@@ -12,17 +12,22 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from certseal import codes
-from certseal.errors import denied, invalid, precondition
+from certseal.errors import CertsealError, invalid, precondition
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS
+from certseal.qr import read_qr_image
 from certseal.rpc import Caller
 from certseal.timestamps import utcnow
+from services.verifier.access import Acting, acting_for
 from services.verifier.bundle import BundleContent, BundleSigner, Snapshot, payload
 from services.verifier.domain import (
     CodeKind,
     FieldRights,
+    IndexEntry,
+    ParsedCode,
+    TrustEntry,
     Verdict,
     Verification,
     evaluate,
@@ -37,6 +42,7 @@ from services.verifier.index import (
     nonce_presented,
     trust_entry,
 )
+from services.verifier.offload import WorkerPool
 from services.verifier.storage import SnapshotStore, VerifierState, estimated_entries
 
 log = logging.getLogger(__name__)
@@ -153,12 +159,21 @@ class BundleExporter:
         """A kept snapshot."""
         return self._store.get(version)
 
-    async def export(self, *, since_version: int, group: str) -> ExportedBundle:
+    async def export(
+        self,
+        *,
+        since_version: int,
+        group: str,
+        counter: str = "",
+        field_rights: Mapping[str, frozenset[str]] | None = None,
+    ) -> ExportedBundle:
         """The current snapshot signed: in full, or as the delta from ``since_version``.
 
         A delta is made only when ``group`` is this group (or empty). Raises
         INVALID_ARGUMENT when ``since_version`` is newer than the current snapshot (it
         comes from another group) and FAILED_PRECONDITION when it is no longer kept.
+        The bundle names ``counter``, the counter it was made for, and carries its
+        ``field_rights`` (licence type -> the fields it may see).
         """
         snapshot = await self.current()
         base = None
@@ -178,7 +193,14 @@ class BundleExporter:
                 )
         now = self._clock()
         valid_until = now + self._validity
-        message = payload(snapshot, issued_at=now, valid_until=valid_until, base=base)
+        message = payload(
+            snapshot,
+            issued_at=now,
+            valid_until=valid_until,
+            base=base,
+            counter=counter,
+            field_rights=field_rights,
+        )
         return ExportedBundle(
             group=self._group,
             message=self._signer.sign(message),
@@ -205,8 +227,54 @@ class BundleExporter:
         return BundleContent(keys, licences)
 
 
+_CHUNK = 8  # codes per pool job: see VerifierService.verify
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What :func:`evaluate` needs for one code, looked up on the loop."""
+
+    code: ParsedCode | Verification  # a malformed code's result is already known
+    trust: TrustEntry | None
+    index: IndexEntry | None
+    nonce_seen: bool
+    now: dt.datetime
+
+
+def _parse_all(texts: Sequence[str]) -> list[ParsedCode | Verification]:
+    """Decode each text (in a pool worker): a parsed code, or the MALFORMED result."""
+    parsed: list[ParsedCode | Verification] = []
+    for text in texts:
+        try:
+            parsed.append(parse_code(text))
+        except codes.MalformedCode as exc:
+            parsed.append(malformed(exc))
+    return parsed
+
+
+def _evaluate_all(inputs: Sequence[_Inputs]) -> list[Verification]:
+    """The verdict of each code (in a pool worker: it checks signatures)."""
+    return [
+        i.code
+        if isinstance(i.code, Verification)
+        else evaluate(
+            i.code,
+            trust=i.trust,
+            index=i.index,
+            nonce_seen=i.nonce_seen,
+            now=i.now,
+        )
+        for i in inputs
+    ]
+
+
 class VerifierService:
-    """Verifies codes against one group's index and trust list, and reports on them."""
+    """Verifies codes against one group's index and trust list, and reports on them.
+
+    Decoding codes, checking signatures and reading QR images run on the worker pools
+    (:mod:`services.verifier.offload`), never on the event loop; index lookups, the
+    replay guard and publishing stay on the loop, between them.
+    """
 
     def __init__(
         self,
@@ -214,6 +282,8 @@ class VerifierService:
         group: str,
         state: VerifierState,
         bundles: BundleExporter,
+        code_pool: WorkerPool,
+        image_pool: WorkerPool,
         counters: frozenset[str] = frozenset(),
         field_rights: FieldRights | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
@@ -223,6 +293,8 @@ class VerifierService:
         self._clock = clock
         self._nonces = NonceGuard()
         self._bundles = bundles
+        self._codes = code_pool
+        self._images = image_pool
         self._counters = counters
         self._field_rights = field_rights or FieldRights()
 
@@ -231,34 +303,75 @@ class VerifierService:
         """How far this group's index has applied the topics."""
         return self._state.freshness
 
-    def counter_department(self, caller: Caller) -> str:
-        """The calling counter's department ('' for an operator), if it may verify.
+    def acting(
+        self,
+        caller: Caller,
+        *,
+        counter: str | None,
+        clerk: str | None,
+        need_counter: bool = True,
+    ) -> Acting:
+        """Who a request acts as (:func:`services.verifier.access.acting_for`).
 
-        Raises PERMISSION_DENIED for a department that is not a counter of this group.
-        """
-        if caller.kind != "dept":
-            return ""
-        if self._counters and caller.name not in self._counters:
-            log.warning("refused verification by %s: not a counter here", caller)
-            raise denied(
-                f"department {caller.name} is not a counter of verifier group "
-                f"{self._group}"
-            )
-        return caller.name
-
-    async def verify(
-        self, text: str, *, purpose: str, caller: Caller, department: str
-    ) -> Verification:
-        """Verify one scanned text and publish the use (for any code that names a licence).
-
-        ``department`` is the counter's (:meth:`counter_department`); the fields shown
-        follow its field rights. A malformed code is answered without an event.
+        Raises PERMISSION_DENIED for a department outside this group's counters, or a
+        caller that names a counter without being the console.
         """
         try:
-            code = parse_code(text)
-        except codes.MalformedCode as exc:
-            return malformed(exc)
-        now = self._clock()
+            return acting_for(
+                str(caller),
+                counter=counter,
+                clerk=clerk,
+                counters=self._counters,
+                group=self._group,
+                need_counter=need_counter,
+            )
+        except CertsealError:
+            log.warning("refused %s acting as %s (%s)", caller, counter, clerk)
+            raise
+
+    async def read_image(self, image: bytes) -> str:
+        """The text of the QR code in ``image``, read on the image pool."""
+        return await self._images.run(read_qr_image, image)
+
+    async def verify(
+        self, texts: Sequence[str], *, purpose: str, acting: Acting
+    ) -> list[Verification]:
+        """Verify scanned texts, in order, as ``acting``, and publish their use.
+
+        The fields shown follow the acting counter's field rights. ``licence.used`` is
+        published once per distinct text in the request, and only for a code whose
+        signature verified under a key trusted when it signed: a forged or malformed
+        code publishes nothing, so nobody records usage in a department's name with a
+        code it did not sign. A presentation code is accepted once: a second showing,
+        also within one request, is REPLAYED.
+
+        The texts go to the code pool :data:`_CHUNK` at a time, one job per request at
+        a time, so a batch takes turns with every other request instead of holding
+        the workers.
+        """
+        results: list[Verification] = []
+        published: set[str] = set()
+        for start in range(0, len(texts), _CHUNK):
+            chunk = texts[start : start + _CHUNK]
+            parsed = await self._codes.run(_parse_all, chunk)
+            now = self._clock()
+            inputs = [self._inputs(code, now) for code in parsed]
+            if any(isinstance(code, ParsedCode) for code in parsed):
+                evaluated = await self._codes.run(_evaluate_all, inputs)
+            else:  # all malformed: nothing to check
+                evaluated = _evaluate_all(inputs)
+            for text, code, result in zip(chunk, parsed, evaluated, strict=True):
+                if isinstance(code, ParsedCode):
+                    result = await self._settle(code, result, inputs, now)
+                    if result.signed_by_trusted_key and text not in published:
+                        published.add(text)
+                        await self._publish(code, result, purpose, acting, now)
+                results.append(self._shown(result, acting))
+        return results
+
+    def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> _Inputs:
+        if not isinstance(code, ParsedCode):
+            return _Inputs(code, None, None, False, now)
         state = self._state
         lineage = code.lineage.encode()
         stored_key = state.trust.get(code.kid.encode())
@@ -267,37 +380,81 @@ class VerifierService:
             self._nonces.seen(code.nonce)
             or nonce_presented(state.presentations.get(lineage), code.nonce_hash)
         )
-        result = evaluate(
+        return _Inputs(
             code,
-            trust=trust_entry(stored_key) if stored_key else None,
-            index=index_entry(stored_lineage) if stored_lineage else None,
-            nonce_seen=seen,
-            now=now,
+            trust_entry(stored_key) if stored_key else None,
+            index_entry(stored_lineage) if stored_lineage else None,
+            seen,
+            now,
         )
-        if result.fields:
-            shown = self._field_rights.visible(
-                result.type_code, department, result.fields
-            )
-            if shown != result.fields:
-                result = dataclasses.replace(result, fields=shown)
-        if code.kind is CodeKind.PRESENTATION and result.verdict is Verdict.VALID:
-            self._nonces.add(code.nonce, code.expires_at, now)
+
+    async def _settle(
+        self,
+        code: ParsedCode,
+        result: Verification,
+        inputs: list[_Inputs],
+        now: dt.datetime,
+    ) -> Verification:
+        """Apply the replay guard on the loop: between the lookup and now another
+        showing of the same presentation code (this request's, or a concurrent one's)
+        may have been accepted."""
+        if (
+            code.kind is not CodeKind.PRESENTATION
+            or result.verdict is not Verdict.VALID
+        ):
+            return result
+        if self._nonces.seen(code.nonce):
+            again = next(i for i in inputs if i.code is code)
+            again = dataclasses.replace(again, nonce_seen=True)
+            return (await self._codes.run(_evaluate_all, [again]))[0]
+        self._nonces.add(code.nonce, code.expires_at, now)
+        return result
+
+    def _shown(self, result: Verification, acting: Acting) -> Verification:
+        if not result.fields:
+            return result
+        shown = self._field_rights.visible(
+            result.type_code, acting.department, result.fields
+        )
+        return (
+            result
+            if shown == result.fields
+            else dataclasses.replace(result, fields=shown)
+        )
+
+    async def _publish(
+        self,
+        code: ParsedCode,
+        result: Verification,
+        purpose: str,
+        acting: Acting,
+        now: dt.datetime,
+    ) -> None:
         record = licence_used(
             code,
             result.verdict,
-            counter=str(caller),
+            counter=acting.counter,
+            clerk=acting.clerk,
+            via=acting.via,
             purpose=purpose,
             group=self._group,
             now=now,
         )
-        await state.usage.send(
+        await self._state.usage.send(
             key=record.key, value=record.value, headers=kafka_headers(record)
         )
-        return result
 
-    async def export_bundle(self, *, since_version: int, group: str) -> ExportedBundle:
-        """A signed offline bundle (see :meth:`BundleExporter.export`)."""
-        return await self._bundles.export(since_version=since_version, group=group)
+    async def export_bundle(
+        self, *, since_version: int, group: str, acting: Acting
+    ) -> ExportedBundle:
+        """A signed offline bundle for ``acting`` (see :meth:`BundleExporter.export`):
+        it carries that counter's field rights, which the offline verifier applies."""
+        return await self._bundles.export(
+            since_version=since_version,
+            group=group,
+            counter=acting.counter,
+            field_rights=self._field_rights.restrictions(acting.department),
+        )
 
     async def index_status(self) -> IndexStatus:
         """Per assigned partition of the event topics: applied offset, high water, lag."""

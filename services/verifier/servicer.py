@@ -1,16 +1,24 @@
-"""The Verifier gRPC servicer: check the request's shape, convert, call the service."""
+"""The Verifier gRPC servicer: check the request's shape, convert, call the service.
+
+Every RPC first settles who it acts as (:meth:`VerifierService.acting`: the caller, or
+the counter the console names in :data:`~services.verifier.access.COUNTER_METADATA`),
+so the group's counter allow-list guards each of them.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
 
 import grpc
 
 from certseal.errors import invalid
-from certseal.qr import read_qr_image
 from certseal.rpc import current_caller
 from certseal.v1 import verifier_pb2 as pb
 from certseal.v1 import verifier_pb2_grpc
+from services.verifier.access import (
+    CLERK_METADATA,
+    COUNTER_METADATA,
+    Acting,
+    check_purpose,
+)
 from services.verifier.convert import (
     bundle_to_proto,
     index_status_to_proto,
@@ -37,63 +45,72 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             raise invalid(
                 "code", f"is {len(request.code)} characters; the limit is {MAX_CODE}"
             )
-        _purpose(request.purpose)
-        verify = self._counter()
-        return pb.VerifyCodeResponse(result=await verify(request.code, request.purpose))
+        check_purpose(request.purpose)
+        acting = self._acting(context)
+        (result,) = await self._verify([request.code], request.purpose, acting)
+        return pb.VerifyCodeResponse(result=result)
 
     async def VerifyImage(
         self, request: pb.VerifyImageRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyImageResponse:
-        _purpose(request.purpose)
-        verify = self._counter()
-        text = read_qr_image(request.image)
-        return pb.VerifyImageResponse(
-            result=await verify(text, request.purpose), code=text
-        )
+        check_purpose(request.purpose)
+        acting = self._acting(context)
+        text = await self._service.read_image(request.image)
+        (result,) = await self._verify([text], request.purpose, acting)
+        return pb.VerifyImageResponse(result=result, code=text)
 
     async def VerifyCodes(
         self, request: pb.VerifyCodesRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyCodesResponse:
-        _purpose(request.purpose)
+        check_purpose(request.purpose)
         if not request.codes:
             raise invalid("codes", "give at least one code")
         if len(request.codes) > MAX_BATCH:
             raise invalid(
                 "codes", f"{len(request.codes)} codes; the limit is {MAX_BATCH}"
             )
-        verify = self._counter()
-        return pb.VerifyCodesResponse(
-            results=[await verify(text, request.purpose) for text in request.codes]
+        acting = self._acting(context)
+        results = await self._verify(list(request.codes), request.purpose, acting)
+        return pb.VerifyCodesResponse(results=results)
+
+    async def _verify(
+        self, texts: list[str], purpose: str, acting: Acting
+    ) -> list[pb.VerificationResult]:
+        results = await self._service.verify(texts, purpose=purpose, acting=acting)
+        freshness = self._service.freshness
+        return [verification_to_proto(r, freshness) for r in results]
+
+    def _acting(
+        self, context: grpc.aio.ServicerContext, *, need_counter: bool = True
+    ) -> Acting:
+        """Who this request acts as: the caller, or the counter the console names."""
+        metadata: dict[str, str] = {}
+        for key, value in context.invocation_metadata() or ():
+            if key in (COUNTER_METADATA, CLERK_METADATA):
+                if key in metadata:
+                    raise invalid(key, "is given more than once")
+                metadata[key] = value if isinstance(value, str) else value.decode()
+        return self._service.acting(
+            current_caller(),
+            counter=metadata.get(COUNTER_METADATA),
+            clerk=metadata.get(CLERK_METADATA),
+            need_counter=need_counter,
         )
-
-    def _counter(self) -> Callable[[str, str], Awaitable[pb.VerificationResult]]:
-        """Verification as the calling counter (checked once per request)."""
-        caller = current_caller()
-        department = self._service.counter_department(caller)
-
-        async def verify(text: str, purpose: str) -> pb.VerificationResult:
-            result = await self._service.verify(
-                text, purpose=purpose, caller=caller, department=department
-            )
-            return verification_to_proto(result, self._service.freshness)
-
-        return verify
 
     async def GetIndexStatus(
         self, request: pb.GetIndexStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetIndexStatusResponse:
+        self._acting(context, need_counter=False)
         return index_status_to_proto(await self._service.index_status())
 
     async def ExportTrustBundle(
         self, request: pb.ExportTrustBundleRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExportTrustBundleResponse:
+        acting = self._acting(context)
         return bundle_to_proto(
             await self._service.export_bundle(
-                since_version=request.since_version, group=request.group
+                since_version=request.since_version,
+                group=request.group,
+                acting=acting,
             )
         )
-
-
-def _purpose(purpose: str) -> None:
-    if not purpose.strip():
-        raise invalid("purpose", "is required: the purpose of use (用证事由)")

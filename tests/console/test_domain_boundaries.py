@@ -204,6 +204,7 @@ def test_the_licence_view_json_exactly():
         "verified_at": "2026-11-22T10:00:00Z",
         "purpose": "p",
         "counter": "dept:X",
+        "clerk": "",
     }
 
 

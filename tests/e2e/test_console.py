@@ -1,8 +1,10 @@
 """The counter console in a real headless Chromium (Debian's), against the real stack.
 
 Two verifier groups, the seal service and a second issuer process with its metrics run
-for this module; the console calls them over mTLS as a counter department. Screenshots of
-every state land in test-artifacts/console/ (CI keeps them).
+for this module; the console calls them over mTLS as ``service:console`` and names the
+signed-in clerk's counter and name in the call's metadata. Clerks and an operator sign
+in with console accounts. Screenshots of every state land in test-artifacts/console/
+(CI keeps them).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import copy
 import io
 import os
+import re
 import secrets
 import ssl
 from pathlib import Path
@@ -24,20 +27,30 @@ from PIL import Image
 from playwright.async_api import Page, async_playwright, expect
 
 from certseal.config import dump_config
+from certseal.events import LICENCE_USAGE
 from certseal.qr import qr_png
 from certseal.rpc import secure_channel
+from certseal.v1 import (
+    events_pb2,
+    seal_pb2,
+    seal_pb2_grpc,
+    verifier_pb2,
+    verifier_pb2_grpc,
+)
 from certseal.v1 import issuer_pb2 as pb
-from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
+from services.console.access import COOKIE
 from services.console.app import ConsoleApp
 from services.devstack import free_port
 from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
 from tests.conftest import (
+    EventWatcher,
     VerifierProcess,
     blank_pdf,
     fresh_uscc,
     issue_request,
     make_department,
+    seal_owner,
     verdict_everywhere,
 )
 
@@ -54,6 +67,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PURPOSE = "窗口办事"
+PASSWORD = "counter-e2e-password"
 
 
 async def shot(page: Page, name: str) -> None:
@@ -106,11 +120,11 @@ async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
     for group in groups:
         await group.wait_serving()
 
-    counter = stack.ca.identity(f"dept:{counter_code}")
+    # the console calls as itself; each clerk's department is the counter
     https = stack.ca.identity("service:console", server=True)
     cfg.console.cert_file, cfg.console.key_file = (
-        str(counter.cert_file),
-        str(counter.key_file),
+        str(https.cert_file),
+        str(https.key_file),
     )
     cfg.console.https_cert_file, cfg.console.https_key_file = (
         str(https.cert_file),
@@ -125,12 +139,30 @@ async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
     cfg.console.refresh_s = 0.5
     console = ConsoleApp(cfg, listen="127.0.0.1:0")
     await console.start()
+    # a clerk at the narrow counter, a clerk at another counter, an operator
+    suffix = secrets.token_hex(3)
+    other_code = fresh_uscc()
+    accounts = {}
+    for key, department, role in (
+        ("clerk", counter_code, "clerk"),
+        ("other", other_code, "clerk"),
+        ("operator", fresh_uscc(), "operator"),
+    ):
+        accounts[key] = await console.accounts.add(
+            f"{key}-{suffix}",
+            department=department,
+            role=role,
+            password=PASSWORD,
+            by="operator:e2e",
+        )
     yield {
         "url": f"https://localhost:{console.port}",
         "groups": groups,
         "open": open_dept,
         "narrow": narrow_dept,
         "counter": f"dept:{counter_code}",
+        "other_counter": f"dept:{other_code}",
+        "accounts": accounts,
         "stack": stack,
         "seal_port": seal_app.port,
         "config": cfg,
@@ -154,9 +186,23 @@ async def browser():
         await chromium.close()
 
 
+async def sign_in(page: Page, platform, who: str = "clerk", path: str = "/") -> None:
+    """Open ``path``: the console sends the browser to sign in first, then back."""
+    await page.goto(platform["url"] + path)
+    await expect(page).to_have_url(platform["url"] + "/login?next=" + path)
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    await page.fill("#name", platform["accounts"][who].name)
+    await page.fill("#password", PASSWORD)
+    async with page.expect_response(platform["url"] + "/api/login") as login:
+        await page.press("#password", "Enter")
+    assert (await login.value).status == 200
+    await expect(page).to_have_url(platform["url"] + path, timeout=15000)
+
+
 @pytest.fixture
 async def page(browser, platform):
-    """A fresh counter page (no purpose chosen yet); fails on any request elsewhere."""
+    """A fresh counter page, signed in as the clerk (no purpose chosen yet); fails on
+    any request elsewhere."""
     context = await browser.new_context(
         ignore_https_errors=True,  # the dev CA is checked by test_https_and_headers
         viewport={"width": 1200, "height": 900},
@@ -167,7 +213,7 @@ async def page(browser, platform):
     errors: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto(platform["url"] + "/")
+    await sign_in(page, platform)
     await expect(page.locator("body")).to_have_attribute("data-ready", "true")
     yield page
     await context.close()
@@ -210,6 +256,9 @@ async def test_scan_valid_then_revoked_after_the_issuer_revokes(page, platform):
     identifier, code = await licence_and_code(platform["open"])
     await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
     await expect(page.locator("#counter")).to_have_text(platform["counter"])
+    await expect(page.locator("#clerk")).to_have_text(
+        platform["accounts"]["clerk"].name
+    )
     await choose_purpose(page)
     await scan(page, code)
     await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
@@ -294,7 +343,52 @@ async def test_the_page_shows_no_field_the_verifier_withheld(page, platform):
     details = page.locator("#verdict-details")
     await expect(details).to_contain_text(identifier)
     await expect(details.locator("dd.field")).to_have_count(0)
-    await expect(details).not_to_contain_text("C1")
+    # neither the field's name nor its value (a random code may contain "C1")
+    await expect(details).not_to_contain_text("class")
+    await expect(details.locator("dd", has_text=re.compile(r"^C1$"))).to_have_count(0)
+
+
+async def test_each_verification_runs_as_the_signed_in_clerks_counter(http, platform):
+    """The verifier applies the clerk's department's field rights and records the use
+    under that counter and clerk, via the console."""
+    identifier, code = await licence_and_code(platform["narrow"])
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    other = await api_session(
+        platform["url"],
+        platform["config"].tls.ca_file,
+        platform["accounts"]["other"].name,
+    )
+    async with EventWatcher(platform["stack"], LICENCE_USAGE) as watcher:
+        answers = {}
+        for who, session in (("clerk", http), ("other", other)):
+            async with session.post(
+                "/api/verify", json={"code": code, "purpose": PURPOSE}
+            ) as reply:
+                assert reply.status == 200, await reply.text()
+                answers[who] = await reply.json()
+        await other.close()
+
+        def used(records):
+            events = [events_pb2.LicenceUsedEvent.FromString(r.value) for r in records]
+            return [e for e in events if e.identifier == identifier and e.via]
+
+        records = await watcher.wait_for(lambda r: len(used(r)) >= 2, within=30)
+    # this counter may see no field of the type; the other counter sees 'class'
+    assert answers["clerk"]["verdict"] == answers["other"]["verdict"] == "VALID"
+    assert answers["clerk"]["fields"] == {}
+    assert answers["other"]["fields"] == {"class": "C1"}
+    assert answers["clerk"]["counter"] == platform["counter"]
+    assert answers["other"]["counter"] == platform["other_counter"]
+    assert answers["other"]["clerk"] == platform["accounts"]["other"].name
+    attributed = {(e.counter, e.clerk, e.via) for e in used(records)}
+    assert attributed == {
+        (platform["counter"], platform["accounts"]["clerk"].name, "service:console"),
+        (
+            platform["other_counter"],
+            platform["accounts"]["other"].name,
+            "service:console",
+        ),
+    }
 
 
 async def test_a_receipt_is_saved_as_png(page, platform):
@@ -341,9 +435,9 @@ async def test_keyboard_only(page, platform):
     )
 
 
-async def test_a_dropped_sealed_pdf_lists_its_seals(page, platform):
+async def test_a_dropped_sealed_pdf_lists_its_seals(page, platform, operator):
     stack = platform["stack"]
-    owner = fresh_uscc()
+    owner = await seal_owner(operator)  # registering seals needs the seal_owner role
     ident = stack.ca.identity(f"dept:{owner}")
     channel = secure_channel(
         f"localhost:{platform['seal_port']}",
@@ -396,10 +490,44 @@ async def test_a_dropped_sealed_pdf_lists_its_seals(page, platform):
     await shot(page, "07-tampered-pdf")
 
 
-async def test_the_operator_page_shows_both_groups_with_their_lag(page, platform):
+async def test_the_login_page_then_signing_out(browser, platform):
+    context = await browser.new_context(
+        ignore_https_errors=True, viewport={"width": 1200, "height": 900}
+    )
+    page = await context.new_page()
+    await page.goto(platform["url"] + "/")
+    await expect(page).to_have_url(platform["url"] + "/login?next=/")
+    await page.fill("#name", platform["accounts"]["clerk"].name)
+    await page.fill("#password", "not the password")
+    await page.press("#password", "Enter")
+    await expect(page.locator("#message")).to_have_text(
+        "wrong account name or password"
+    )
+    await shot(page, "00-login")
+    await page.fill("#password", PASSWORD)
+    await page.press("#password", "Enter")
+    await expect(page).to_have_url(platform["url"] + "/")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    cookies = {c["name"]: c for c in await context.cookies()}
+    cookie = cookies[COOKIE]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    assert await page.evaluate("document.cookie") == ""  # scripts never see it
+    await expect(page.locator("#operator-link")).to_be_hidden()  # a clerk's page
+    await page.click("#logout-button")
+    await expect(page).to_have_url(platform["url"] + "/login")
+    await page.goto(platform["url"] + "/")
+    await expect(page).to_have_url(platform["url"] + "/login?next=/")
+    await context.close()
+
+
+async def test_the_operator_page_shows_both_groups_with_their_lag(browser, platform):
     _, code = await licence_and_code(platform["open"])  # something to relay and apply
     await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
-    await page.goto(platform["url"] + "/operator")
+    context = await browser.new_context(
+        ignore_https_errors=True, viewport={"width": 1200, "height": 900}
+    )
+    page = await context.new_page()
+    await sign_in(page, platform, "operator", "/operator")
     for group in platform["groups"]:
         card = page.locator(f'article[data-group="{group.group}"]')
         await expect(card).to_contain_text("SERVING")
@@ -417,6 +545,7 @@ async def test_the_operator_page_shows_both_groups_with_their_lag(page, platform
     ).to_be_visible()
     await expect(page.locator("svg.spark polyline").first).to_be_attached()
     await shot(page, "08-operator")
+    await context.close()
 
 
 def y4m(png: bytes, width: int = 640, height: int = 480, frames: int = 10) -> bytes:
@@ -450,7 +579,7 @@ async def test_the_camera_scans_a_code(platform, tmp_path):
         context = await chromium.new_context(ignore_https_errors=True)
         await context.grant_permissions(["camera"], origin=platform["url"])
         page = await context.new_page()
-        await page.goto(platform["url"] + "/")
+        await sign_in(page, platform)
         await expect(page.locator("body")).to_have_attribute("data-ready", "true")
         await choose_purpose(page)
         await page.click("#camera-button")
@@ -465,13 +594,33 @@ async def test_the_camera_scans_a_code(platform, tmp_path):
 # -- the HTTP API, without a browser ------------------------------------------------
 
 
+async def api_session(url: str, ca_file: str, name: str) -> aiohttp.ClientSession:
+    """An HTTPS client signed in as the console account ``name``."""
+    context = ssl.create_default_context(cafile=ca_file)
+    session = aiohttp.ClientSession(
+        base_url=url,
+        connector=aiohttp.TCPConnector(ssl=context),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+    async with session.post(
+        "/api/login", json={"name": name, "password": PASSWORD}
+    ) as reply:
+        assert reply.status == 200, await reply.text()
+        token = reply.cookies[COOKIE].value
+    session.headers["Cookie"] = f"{COOKIE}={token}"
+    return session
+
+
 @pytest.fixture
 async def http(platform):
-    context = ssl.create_default_context(cafile=platform["config"].tls.ca_file)
-    async with aiohttp.ClientSession(
-        base_url=platform["url"], connector=aiohttp.TCPConnector(ssl=context)
-    ) as session:
-        yield session
+    """The HTTP API, signed in as the clerk."""
+    session = await api_session(
+        platform["url"],
+        platform["config"].tls.ca_file,
+        platform["accounts"]["clerk"].name,
+    )
+    yield session
+    await session.close()
 
 
 async def test_https_and_headers(http):
@@ -479,8 +628,12 @@ async def test_https_and_headers(http):
         assert reply.status == 200
         csp = reply.headers["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
         assert reply.headers["Cache-Control"] == "no-store"
         assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert reply.headers["X-Frame-Options"] == "DENY"
+        assert reply.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert reply.headers["Server"] == "certseal-console"  # no version
     async with http.get("/fonts/noto-sans-sc.otf") as reply:
         assert reply.status == 200 and (await reply.read())[:4] == b"OTTO"
 
@@ -524,7 +677,16 @@ async def test_bad_requests_name_what_is_wrong(http):
 
 
 async def test_status_lists_every_group(http, platform):
-    async with http.get("/api/status") as reply:
+    async with http.get("/api/status") as reply:  # a clerk may not
+        assert reply.status == 403
+        assert "needs an operator account" in (await reply.json())["error"]
+    operator = await api_session(
+        platform["url"],
+        platform["config"].tls.ca_file,
+        platform["accounts"]["operator"].name,
+    )
+    async with operator, operator.get("/api/status") as reply:
+        assert reply.status == 200
         status = await reply.json()
     assert {g["group"] for g in status["groups"]} == {
         g.group for g in platform["groups"]
@@ -542,19 +704,21 @@ async def test_an_unreachable_verifier_is_a_clear_503(platform):
     console = ConsoleApp(cfg, listen="127.0.0.1:0")
     await console.start()
     try:
-        context = ssl.create_default_context(cafile=cfg.tls.ca_file)
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=context)
-        ) as session:
+        session = await api_session(
+            f"https://localhost:{console.port}",
+            cfg.tls.ca_file,
+            platform["accounts"]["operator"].name,
+        )
+        async with session:
             async with session.post(
-                f"https://localhost:{console.port}/api/verify",
+                "/api/verify",
                 json={"code": "LC1:x", "purpose": PURPOSE},
             ) as reply:
                 body = await reply.json()
             assert reply.status == 503
             assert "verifier service is not reachable" in body["error"]
             async with session.post(
-                f"https://localhost:{console.port}/api/verify-image?purpose=x",
+                "/api/verify-image?purpose=x",
                 data=b"\x89PNG" + bytes(8192),
                 headers={"Content-Type": "image/png"},
             ) as reply:
@@ -565,7 +729,7 @@ async def test_an_unreachable_verifier_is_a_clear_503(platform):
             assert status["groups"][0]["error"].startswith("UNAVAILABLE")
             # a console for clerks only: no operator page
             for path in ("/operator", "/api/status"):
-                async with session.get(f"https://localhost:{console.port}{path}") as r:
+                async with session.get(path) as r:
                     assert r.status == 404
     finally:
         await console.stop()

@@ -203,3 +203,128 @@ def test_ports_and_secrets_must_match(rendered):
         "certseal.licences, which is not declared"
         in broken(rendered["prod"], acl_on_a_typo)
     )
+
+
+def secret_sources(objects, kind, name):
+    pod = find(objects, kind, name)["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "secrets")
+    return volume["projected"]["sources"]
+
+
+def policy(objects, name):
+    return find(objects, "NetworkPolicy", name)["spec"]
+
+
+def test_the_console_keeps_its_accounts_in_postgresql_as_service_console(rendered):
+    for objects in rendered.values():
+        sources = {
+            s["secret"]["name"]
+            for s in secret_sources(objects, "Deployment", "console")
+        }
+        assert "certseal-db-app" in sources
+        assert (
+            "certseal-keys" not in sources
+        )  # it reads neither the KEK nor the data key
+        assert (
+            find(objects, "Certificate", "console-client-tls")["spec"]["commonName"]
+            == "service:console"
+        )
+    assert k8s_check.code_reads("console") == {"database.dsn_file"}
+    assert k8s_check.code_reads("verifier") == set()
+
+
+def test_a_console_without_database_access_fails(rendered):
+    def no_dsn(objects):
+        sources = secret_sources(objects, "Deployment", "console")
+        sources[:] = [s for s in sources if s["secret"]["name"] != "certseal-db-app"]
+
+    assert broken(rendered["prod"], no_dsn) == [
+        "Deployment/console: its code reads [database] dsn_file "
+        "(/run/secrets/certseal/database.dsn), but nothing mounts it"
+    ]
+
+    def no_egress(objects):
+        rules = policy(objects, "console")["egress"]
+        rules[:] = [r for r in rules if "cnpg.io/cluster" not in str(r)]
+
+    assert broken(rendered["dev"], no_egress) == [
+        "Deployment/console: its code opens PostgreSQL, but no NetworkPolicy allows "
+        "its egress on 5432"
+    ]
+
+    def not_admitted(objects):
+        peer = policy(objects, "certseal-db")["ingress"][0]["from"][0]
+        peer["podSelector"]["matchExpressions"][0]["values"].remove("console")
+
+    assert broken(rendered["dev"], not_admitted) == [
+        "Deployment/console: its code opens PostgreSQL, but no NetworkPolicy allows "
+        "certseal-db's ingress on 5432"
+    ]
+
+
+def test_a_component_gets_no_secret_or_database_its_code_does_not_use(rendered):
+    def verifier_with_the_database(objects):
+        secret_sources(objects, "StatefulSet", "verifier-gz").append(
+            {
+                "secret": {
+                    "name": "certseal-db-app",
+                    "items": [{"key": "uri", "path": "database.dsn"}],
+                }
+            }
+        )
+        policy(objects, "verifier")["egress"].append(
+            {
+                "to": [
+                    {"podSelector": {"matchLabels": {"cnpg.io/cluster": "certseal-db"}}}
+                ],
+                "ports": [{"protocol": "TCP", "port": 5432}],
+            }
+        )
+
+    problems = broken(rendered["prod"], verifier_with_the_database)
+    assert (
+        "StatefulSet/verifier-gz: mounts /run/secrets/certseal/database.dsn (secret "
+        "certseal-db-app), which its code never reads" in problems
+    )
+    assert (
+        "StatefulSet/verifier-sz: NetworkPolicies allow its egress to PostgreSQL, "
+        "which its code never opens" in problems
+    )
+
+    def seal_with_the_data_key(objects):
+        keys = next(
+            s["secret"]
+            for s in secret_sources(objects, "Deployment", "seal")
+            if s["secret"]["name"] == "certseal-keys"
+        )
+        keys["items"].append({"key": "data-key", "path": "data-key"})
+
+    assert broken(rendered["dev"], seal_with_the_data_key) == [
+        "Deployment/seal: mounts /run/secrets/certseal/data-key (secret "
+        "certseal-keys), which its code never reads"
+    ]
+
+    def kek_from_the_wrong_key(objects):
+        keys = next(
+            s["secret"]
+            for s in secret_sources(objects, "Deployment", "issuer")
+            if s["secret"]["name"] == "certseal-keys"
+        )
+        keys["items"][0]["key"] = "data-key"
+
+    assert broken(rendered["dev"], kek_from_the_wrong_key) == [
+        "Deployment/issuer: /run/secrets/certseal/kek is certseal-keys's data-key, "
+        "not certseal-keys's kek"
+    ]
+
+
+def test_the_console_must_present_service_console(rendered):
+    def as_a_department(objects):
+        find(objects, "Certificate", "console-client-tls")["spec"]["commonName"] = (
+            "dept:11440000MB2D12345L"
+        )
+
+    assert broken(rendered["prod"], as_a_department) == [
+        "Deployment/console: presents dept:11440000MB2D12345L "
+        "(Certificate/console-client-tls), not service:console"
+    ]

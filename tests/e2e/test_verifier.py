@@ -108,7 +108,7 @@ async def test_suspend_unsuspend_and_amend_propagate(verifiers, dept):
 async def test_presentation_code_is_accepted_once(verifiers, dept, connect):
     licence, _code = await valid_licence(dept, verifiers)
     shown = (
-        await connect("app:yueshengshi").issuer.CreatePresentationCode(
+        await dept.clients.issuer.CreatePresentationCode(
             pb.CreatePresentationCodeRequest(identifier=licence.identifier)
         )
     ).text
@@ -313,7 +313,7 @@ async def test_a_presentation_accepted_in_one_group_is_replayed_in_another(
     (x, y) = list(deployments.values())
     licence, _code = await valid_licence(dept, {"x": x.stub, "y": y.stub})
     shown = (
-        await connect("app:yueshengshi").issuer.CreatePresentationCode(
+        await dept.clients.issuer.CreatePresentationCode(
             pb.CreatePresentationCodeRequest(identifier=licence.identifier)
         )
     ).text
@@ -512,7 +512,7 @@ async def test_offline_bundle_full_then_delta(
     code, out = await offline(revoked_code)
     assert code == 1 and "verdict     REVOKED" in out, out
     shown = (
-        await connect("app:yueshengshi").issuer.CreatePresentationCode(
+        await dept.clients.issuer.CreatePresentationCode(
             pb.CreatePresentationCodeRequest(identifier=kept.identifier)
         )
     ).text

@@ -12,13 +12,17 @@ import pytest
 
 from certseal.errors import CertsealError, ErrorKind
 from services.feed.domain import (
+    EVENT_TOPICS,
+    MAX_URL_LENGTH,
     Entitlement,
     EventMeta,
     Filter,
+    SubscriptionSlots,
     decode_token,
     encode_token,
     kafka_topics,
     kafka_user_manifest,
+    parse_webhook_url,
 )
 
 LICENCE = "certseal.licence-events.v1"
@@ -125,10 +129,17 @@ def test_licence_types_apply_to_licence_events_only():
             {"*"},
             [LICENCE, "certseal.licence-usage.v1", SEAL, "certseal.trust-events.v1"],
         ),
-        # today also the licence-events topic ("licence.used" starts with "licence."):
-        # an ACL broader than the entitlement, pinned here as it is (issue 12 is a move)
-        ({"licence.used"}, [LICENCE, "certseal.licence-usage.v1"]),
+        # the usage topic only, although "licence.used" starts with "licence.": an ACL
+        # is never broader than the entitlement (issue 13)
+        ({"licence.used"}, ["certseal.licence-usage.v1"]),
+        ({"licence.*"}, [LICENCE, "certseal.licence-usage.v1"]),
+        ({"licence.revoked", "licence.used"}, [LICENCE, "certseal.licence-usage.v1"]),
         ({"licence.revoked"}, [LICENCE]),
+        # a pattern matches as the entitlement does: exact, "*" or a ".*" prefix
+        ({"licence.use*"}, []),
+        ({"licence.used.*"}, []),
+        ({"licence"}, []),
+        ({"seal.*"}, [SEAL]),
         ({"key.*"}, ["certseal.trust-events.v1"]),
         ({"document.sealed"}, [SEAL]),
         ({"nothing.*"}, []),
@@ -193,3 +204,86 @@ def test_short_event_types():
     assert short_type("cn.gov.certseal.licence.issued") == "licence.issued"
     assert short_type("licence.issued") == "licence.issued"
     assert short_type("x.cn.gov.certseal.") == "x.cn.gov.certseal."
+
+
+def test_every_licence_event_type_has_its_topic():
+    from services.issuer.domain import TRANSITIONS
+
+    published = {t.event for t in TRANSITIONS.values()} | {"licence.issued"}
+    assert {EVENT_TOPICS[t] for t in published} == {LICENCE}
+    assert EVENT_TOPICS["licence.used"] == "certseal.licence-usage.v1"
+
+
+@pytest.mark.parametrize(
+    ("port", "ok"), [("0", False), ("1", True), ("65535", True), ("65536", False)]
+)
+def test_webhook_url_ports(port, ok):
+    url = f"https://hooks.example.org:{port}/in"
+    if ok:
+        assert parse_webhook_url(url).port == int(port)
+    else:
+        with pytest.raises(CertsealError) as err:
+            parse_webhook_url(url)
+        assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "url")
+
+
+def test_webhook_url_without_a_port_is_443():
+    assert parse_webhook_url("https://hooks.example.org/in").port == 443
+
+
+@pytest.mark.parametrize(
+    ("length", "ok"),
+    [(MAX_URL_LENGTH - 1, True), (MAX_URL_LENGTH, True), (MAX_URL_LENGTH + 1, False)],
+)
+def test_webhook_url_length(length, ok):
+    stem = "https://hooks.example.org/"
+    url = stem + "a" * (length - len(stem))
+    assert len(url) == length
+    if ok:
+        assert parse_webhook_url(url).url == url
+    else:
+        with pytest.raises(CertsealError) as err:
+            parse_webhook_url(url)
+        assert err.value.field == "url" and "2048" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("labels", "ok"), [(61, True), (62, True), (63, True), (64, False)]
+)
+def test_webhook_host_label_length(labels, ok):
+    url = f"https://{'a' * labels}.example.org/"
+    if ok:
+        assert parse_webhook_url(url).host.startswith("a" * labels)
+    else:
+        with pytest.raises(CertsealError):
+            parse_webhook_url(url)
+
+
+def test_subscription_slots_at_their_limit():
+    slots = SubscriptionSlots(2)
+    slots.take("integrator:a")  # 1 of 2
+    slots.take("integrator:a")  # 2 of 2: at the limit
+    with pytest.raises(CertsealError) as err:
+        slots.take("integrator:a")  # one more than the limit
+    assert err.value.kind is ErrorKind.RESOURCE_EXHAUSTED
+    assert "integrator:a has 2 subscriptions open" in err.value.message
+    slots.take("integrator:b")  # per integrator
+    assert (slots.open("integrator:a"), slots.open("integrator:b")) == (2, 1)
+    slots.give_back("integrator:a")
+    slots.take("integrator:a")  # a slot given back is free again
+    for _ in range(2):
+        slots.give_back("integrator:a")
+    assert slots.open("integrator:a") == 0
+    slots.give_back("integrator:a")  # never below zero
+    assert slots.open("integrator:a") == 0
+
+
+def test_a_usage_only_entitlement_reads_the_usage_topic_only():
+    usage = Entitlement("integrator:usage", EVERY, EVERY, frozenset({"licence.used"}))
+    manifest = kafka_user_manifest(usage)
+    topics = [
+        line.split("name: ", 1)[1]
+        for line in manifest.splitlines()
+        if line.startswith("          name: ")
+    ]
+    assert topics == ["certseal.licence-usage.v1", "integrator-usage"]

@@ -19,6 +19,8 @@ async def feed_app(stack, config, issuer):
     config.feed.webhook_ca_file = str(stack.ca.ca_file)  # receivers use the dev CA
     config.feed.webhook_attempts = 3
     config.feed.webhook_first_delay_s = 0.05
+    # the receivers listen on loopback, which webhooks may reach only when allowed
+    config.feed.webhook_allowed_hosts = ["localhost"]
     app = FeedApp(config, listen="127.0.0.1:0")
     await app.start()
     yield app
@@ -456,3 +458,27 @@ async def test_operator_cli_entitles_and_lists(config, feed_app, tmp_path):
     assert code == 2 and "error: integrator:" in out, out
     code, out = await cli("parked", "no-such-hook")
     assert code == 1 and "not found" in out, out
+
+
+async def test_kafka_users_grant_a_usage_only_integrator_the_usage_topic_only(
+    config, feed_app, channel_as, tmp_path
+):
+    """``licence.used`` starts with ``licence.`` but is not on the licence-events
+    topic: the KafkaUser of an integrator entitled to it alone reads the usage topic
+    only (issue 13)."""
+    await entitle(channel_as, "integrator:usage-acl", ["*"], ["licence.used"])
+    code, out = await run_certseal(
+        config,
+        tmp_path,
+        "feed",
+        "kafka-users",
+        feed_target=f"localhost:{feed_app.port}",
+    )
+    assert code == 0, out
+    manifest = out.split("name: integrator-usage-acl\n", 1)[1].split("---")[0]
+    topics = [
+        line.split("name: ", 1)[1]
+        for line in manifest.splitlines()
+        if line.startswith("          name: ")
+    ]
+    assert topics == ["certseal.licence-usage.v1", "integrator-usage-acl"], manifest

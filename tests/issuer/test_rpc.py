@@ -131,16 +131,21 @@ async def test_department_without_issuer_role_cannot_issue(operator, connect, de
     assert "issuer role" in err.details()
 
 
-async def test_holder_app_reads_and_presents_but_cannot_change(dept, connect):
+async def test_holder_app_reads_and_presents_but_cannot_change(dept, connect, operator):
     request = issue_request(dept, id_number="440301199203034567")
     licence = (await dept.clients.issuer.IssueLicence(request)).licence
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app="app:yueshengshi", type_code=dept.type_code)
+    )
     app = connect("app:yueshengshi")
     listed = await app.issuer.ListLicences(
         pb.ListLicencesRequest(holder=request.holder)
     )
     assert [x.identifier for x in listed.licences] == [licence.identifier]
     code = await app.issuer.CreatePresentationCode(
-        pb.CreatePresentationCodeRequest(identifier=licence.identifier)
+        pb.CreatePresentationCodeRequest(
+            identifier=licence.identifier, holder=request.holder
+        )
     )
     assert code.text.startswith("PC1:") and code.png.startswith(b"\x89PNG")
     err = await rpc_error(

@@ -90,3 +90,31 @@ def test_the_cli_layers_config_files_setting_by_setting(tmp_path, capsys):
     )
     assert status == 2
     assert "[issuer] workers: expected int, got str" in capsys.readouterr().err
+
+
+def test_the_outbox_is_one_platform_setting_and_old_names_still_work(tmp_path):
+    """One outbox table and one relay leader serve every service, so its settings are
+    the platform's ([outbox]); [issuer] outbox_* from earlier versions move there."""
+    old = tmp_path / "old.toml"
+    old.write_text(
+        "[issuer]\noutbox_retention_days = 30\noutbox_poll_interval_s = 0.2\n"
+    )
+    cfg = load_config(old)
+    assert (cfg.outbox.retention_days, cfg.outbox.poll_interval_s) == (30, 0.2)
+    both = tmp_path / "both.toml"
+    both.write_text(
+        "[issuer]\noutbox_retention_days = 30\n[outbox]\nretention_days = 14\n"
+    )
+    assert load_config(both).outbox.retention_days == 14  # the new name wins
+    assert load_config(None).outbox.retention_days == 7
+    for name in ("issuer", "seal", "feed"):
+        assert not hasattr(getattr(cfg, name), "outbox_retention_days")
+
+
+def test_a_section_given_as_a_value_is_named(tmp_path):
+    path = tmp_path / "scalar.toml"
+    path.write_text("issuer = 3\n")
+    with pytest.raises(
+        CertsealError, match=r"^configuration: \[issuer\]: expected object"
+    ):
+        load_config(path)

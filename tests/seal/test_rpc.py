@@ -3,47 +3,18 @@
 import grpc
 import pytest
 
-from certseal.rpc import secure_channel
 from certseal.v1 import seal_pb2 as pb
-from certseal.v1 import seal_pb2_grpc
-from services.seal.app import SealApp
-from tests.conftest import blank_pdf, fresh_uscc
+from tests.conftest import blank_pdf, fresh_uscc, seal_owner
 
 DOCUMENT = b"%PDF-1.7 not really, but any bytes will do " * 50
-
-
-@pytest.fixture(scope="module")
-async def seal_app(config, issuer):
-    app = SealApp(config, listen="127.0.0.1:0")
-    await app.start()
-    yield app
-    await app.stop(grace=1)
-
-
-@pytest.fixture(scope="module")
-def seal_stub(stack, seal_app):
-    channels = []
-
-    def stub(identity: str) -> seal_pb2_grpc.SealStub:
-        ident = stack.ca.identity(identity)
-        channel = secure_channel(
-            f"localhost:{seal_app.port}",
-            str(stack.ca.ca_file),
-            str(ident.cert_file),
-            str(ident.key_file),
-        )
-        channels.append(channel)
-        return seal_pb2_grpc.SealStub(channel)
-
-    return stub
 
 
 def field_of(err) -> str:
     return dict(err.value.trailing_metadata()).get("certseal-error-field", "")
 
 
-async def test_register_seal_verify_and_revoke(seal_stub):
-    owner = fresh_uscc()
+async def test_register_seal_verify_and_revoke(seal_stub, operator):
+    owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     seal = (
         await stub.RegisterSeal(
@@ -89,8 +60,8 @@ async def test_register_seal_verify_and_revoke(seal_stub):
     assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
 
 
-async def test_list_seals_in_pages(seal_stub):
-    owner = fresh_uscc()
+async def test_list_seals_in_pages(seal_stub, operator):
+    owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     for suite in ("sm2", "es256", "ed25519"):
         await stub.RegisterSeal(
@@ -109,8 +80,8 @@ async def test_list_seals_in_pages(seal_stub):
     }
 
 
-async def test_errors_and_permissions(seal_stub):
-    owner = fresh_uscc()
+async def test_errors_and_permissions(seal_stub, operator):
+    owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     for request, field in (
         (pb.RegisterSealRequest(name="x", suite="rsa"), "suite"),
@@ -143,13 +114,13 @@ async def test_errors_and_permissions(seal_stub):
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
 
 
-async def test_seal_a_pdf_twice_and_detect_changes(seal_stub):
+async def test_seal_a_pdf_twice_and_detect_changes(seal_stub, operator):
     import io
 
     from pyhanko import stamp
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-    owner = fresh_uscc()
+    owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     seals = [
         (await stub.RegisterSeal(pb.RegisterSealRequest(name=name, suite=suite))).seal
@@ -191,8 +162,8 @@ async def test_seal_a_pdf_twice_and_detect_changes(seal_stub):
     assert (later[0].verdict, later[0].current_status) == ("VALID", "revoked")
 
 
-async def test_pdf_errors(seal_stub):
-    owner = fresh_uscc()
+async def test_pdf_errors(seal_stub, operator):
+    owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     sm2 = (
         await stub.RegisterSeal(pb.RegisterSealRequest(name="示例", suite="sm2"))

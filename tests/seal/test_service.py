@@ -19,7 +19,7 @@ from services.seal.domain import SealVerdict
 from services.seal.service import RegisterSealInput, SealCa, SealService
 from services.seal.ses import SESeal
 from services.seal.storage import SealStore, migrate_all
-from tests.conftest import EventWatcher, fresh_uscc
+from tests.conftest import EventWatcher, fresh_uscc, seal_owner
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DOCUMENT = "采购合同 第 2026-118 号".encode() * 100
@@ -74,8 +74,8 @@ def request(owner: str, suite: Suite = Suite.SM2, **changes) -> RegisterSealInpu
 
 
 @pytest.mark.parametrize("suite", list(Suite))
-async def test_register_seal_and_verify_in_each_suite(service, stack, suite):
-    owner = fresh_uscc()
+async def test_register_seal_and_verify_in_each_suite(service, stack, suite, operator):
+    owner = await seal_owner(operator)
     caller = Caller("dept", owner)
     async with EventWatcher(stack, SEAL_EVENTS) as events:
         seal = await service.register(caller, request(owner, suite))
@@ -111,8 +111,10 @@ async def test_register_seal_and_verify_in_each_suite(service, stack, suite):
     assert DOCUMENT not in records[-1].value  # the digest, never the content
 
 
-async def test_only_signers_use_a_seal_and_refusals_are_audited(service, seal_store):
-    owner = fresh_uscc()
+async def test_only_signers_use_a_seal_and_refusals_are_audited(
+    service, seal_store, operator
+):
+    owner = await seal_owner(operator)
     seal = await service.register(Caller("dept", owner), request(owner))
     stranger = Caller("dept", fresh_uscc())
     with pytest.raises(CertsealError) as err:
@@ -136,8 +138,10 @@ async def test_only_signers_use_a_seal_and_refusals_are_audited(service, seal_st
     assert err.value.kind is ErrorKind.PERMISSION_DENIED
 
 
-async def test_revoked_after_signing_still_sealed_then_unusable(service, clock):
-    owner = fresh_uscc()
+async def test_revoked_after_signing_still_sealed_then_unusable(
+    service, clock, operator
+):
+    owner = await seal_owner(operator)
     caller = Caller("dept", owner)
     seal = await service.register(caller, request(owner, Suite.ES256))
     signature = (
@@ -173,8 +177,8 @@ async def test_revoked_after_signing_still_sealed_then_unusable(service, clock):
     assert (await service.verify(b"\x30\x00")).verdict is SealVerdict.MALFORMED
 
 
-async def test_sealing_a_digest(service):
-    owner = fresh_uscc()
+async def test_sealing_a_digest(service, operator):
+    owner = await seal_owner(operator)
     caller = Caller("dept", owner)
     seal = await service.register(caller, request(owner, Suite.ED25519))
     digest = hashlib.sha256(DOCUMENT).digest()
@@ -213,22 +217,22 @@ async def test_sealing_a_digest(service):
         ({"picture_png": b"GIF89a"}, "picture"),
     ],
 )
-async def test_bad_registrations_name_the_field(service, changes, field):
-    owner = fresh_uscc()
+async def test_bad_registrations_name_the_field(service, changes, field, operator):
+    owner = await seal_owner(operator)
     with pytest.raises(CertsealError) as err:
         await service.register(Caller("operator", "admin"), request(owner, **changes))
     assert err.value.kind is ErrorKind.INVALID_ARGUMENT
     assert err.value.field == field
 
 
-async def test_an_oversized_document_is_refused(seal_store, seal_ca, config):
+async def test_an_oversized_document_is_refused(seal_store, seal_ca, config, operator):
     small = SealService(
         store=seal_store,
         wrapper=KeyWrapper(read_secret_file(Path(config.secrets.kek_file))),
         seal_ca=seal_ca,
         max_document_bytes=1000,
     )
-    owner = fresh_uscc()
+    owner = await seal_owner(operator)
     caller = Caller("dept", owner)
     seal = await small.register(caller, request(owner, Suite.ES256))
     with pytest.raises(CertsealError) as err:

@@ -47,7 +47,7 @@ def ca(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bundle_signer(ca):
-    ident = ca.identity("service:verifier-test")
+    ident = ca.identity("service:verifier")
     return BundleSigner(ident.cert_file.read_bytes(), ident.key_file.read_bytes())
 
 
@@ -200,7 +200,7 @@ def test_stale_tampered_or_foreign_bundles_are_refused(
     not_a_service = BundleSigner(
         dept.cert_file.read_bytes(), dept.key_file.read_bytes()
     )
-    with pytest.raises(CertsealError, match="not a service identity"):
+    with pytest.raises(CertsealError, match="not a verifier identity"):
         opened(ca, [sign(not_a_service, snapshot(key, {}))])
 
     path = tmp_path / "counter.bundle"
@@ -231,3 +231,34 @@ def test_cli_tells_scanned_text_from_an_image_path(tmp_path):
     # scanned text is never a path, even one too long to be a file name
     assert not _is_file("LC1:" + "A" * 400)
     assert not _is_file("X" * 400)
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 30, 8, 0, 0, 1, tzinfo=dt.UTC),
+    ],
+)
+def test_a_licence_at_the_edge_of_time_does_not_break_the_bundle(instant):
+    """One licence valid until 9999-12-31T23:59:59.999999 once made every export of
+    its group fail (the float round trip gave year 10000): times are exact integers."""
+    from services.verifier.bundle import (
+        BundleContent,
+        ListedLicence,
+        decode_content,
+        encode_content,
+    )
+
+    listed = ListedLicence(2, "03", instant, instant, lineage_version=2)
+    content = BundleContent(keys={}, licences={"L": listed})
+    assert decode_content(encode_content(content)).licences["L"] == listed
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63), 1.5, True, "1"])
+def test_a_time_outside_the_calendar_or_not_an_integer_is_refused(value):
+    from services.verifier.bundle import from_us
+
+    with pytest.raises((OverflowError, TypeError)):
+        from_us(value)

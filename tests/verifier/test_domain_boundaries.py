@@ -388,12 +388,12 @@ def test_time_claims_are_seconds_since_the_epoch_in_utc():
     ("value", "why"),
     [
         (True, "is not a time"),  # a CBOR boolean is no NumericDate
-        (1.5, "is not a time"),
         ("1780000000", "is not a time"),
         (None, "is not a time"),
         (253_402_300_800, "is out of range"),  # 10000-01-01T00:00:00Z
         (-62_135_596_801, "is out of range"),  # before 0001-01-01T00:00:00Z
-        (2**70, "is out of range"),  # past any time_t
+        # floats and bignums (tag 2) are refused by the strict CBOR reader first:
+        # tests/kernel/test_hostile_codes.py
     ],
 )
 def test_time_claims_of_the_wrong_kind(claim, value, why):

@@ -51,7 +51,7 @@ async def test_verdicts_follow_the_issuer(stack, dept, issuer, connect):
         pb.SuspendLicenceRequest(identifier=second.identifier, reason="检查")
     )
     presented = (
-        await connect("app:yueshengshi").issuer.CreatePresentationCode(
+        await dept.clients.issuer.CreatePresentationCode(
             pb.CreatePresentationCodeRequest(identifier=amended.identifier)
         )
     ).text

@@ -29,6 +29,10 @@ async function api(path, options) {
   } catch (err) {
     body = null;
   }
+  if (reply.status === 401 && !path.startsWith("/api/login")) {
+    // the session ended (idle, absolute, signed out elsewhere): sign in again
+    location.assign("/login?next=" + encodeURIComponent(location.pathname));
+  }
   if (!reply.ok) {
     const err = new Error(body && body.error ? body.error : `HTTP ${reply.status}`);
     err.status = reply.status;
@@ -51,3 +55,18 @@ function localTime(iso) {
 function localDate(iso) {
   return iso ? localTime(iso).slice(0, 10) : "—";
 }
+
+/** Sign out: the server revokes the session; then the sign-in page. */
+async function signOut() {
+  try {
+    await api("/api/logout", {method: "POST"});
+  } finally {
+    location.assign("/login");
+  }
+}
+
+/** Every page's sign-out button. */
+document.addEventListener("DOMContentLoaded", () => {
+  const button = document.getElementById("logout-button");
+  if (button) button.addEventListener("click", signOut);
+});

@@ -112,6 +112,7 @@ function showVerdict(v, record = true) {
   row(details, "核验时间 Verified", localTime(v.verified_at));
   row(details, "用证事由 Purpose", v.purpose);
   row(details, "核验窗口 Counter", v.counter, "mono");
+  if (v.clerk) row(details, "核验人 Clerk", v.clerk, "mono");
 
   const checks = $("verdict-checks");
   checks.replaceChildren(
@@ -302,6 +303,7 @@ async function saveReceipt() {
     ["核验时间 Verified at", localTime(v.verified_at)],
     ["用证事由 Purpose", v.purpose],
     ["核验窗口 Counter", v.counter],
+    ["核验人 Clerk", v.clerk || "—"],
     ["索引 Index", freshness(v.index)],
   ];
   const width = 1000;
@@ -399,6 +401,7 @@ async function init() {
     const session = await api("/api/session");
     state.counter = session.counter;
     $("counter").textContent = session.counter;
+    $("clerk").textContent = session.account;
     $("operator-link").hidden = !session.operator_page;
     restorePurpose(session.purposes);
   } catch (err) {

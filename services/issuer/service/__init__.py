@@ -6,6 +6,7 @@
 - :mod:`.lifecycle`: renew, amend, suspend, unsuspend, revoke, cancel, expire,
   transfer;
 - :mod:`.codes`: licence codes and presentation codes;
+- :mod:`.holder_apps`: the operator's grants of licence types to holder apps;
 - :mod:`.reading` (get, list) and :mod:`.common` (audit, caller checks) serve them all.
 
 Use cases know nothing about gRPC or protobuf, take and return domain values, open no
@@ -19,6 +20,7 @@ from certseal.timestamps import Clock, utcnow
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
+from services.issuer.service.holder_apps import HolderApps
 from services.issuer.service.issuance import Issuance
 from services.issuer.service.keys import Keyring, Keys
 from services.issuer.service.licensing import Licensing
@@ -86,12 +88,19 @@ class IssuerService:
             presentation_ttl_s=presentation_ttl_s,
             presentation_max_ttl_s=presentation_max_ttl_s,
         )
+        self.holder_apps = HolderApps(
+            store=store, directory=self.directory, auditor=auditor, clock=clock
+        )
         self.max_batch = max_batch
         # directory
         self.onboard_department = self.directory.onboard_department
         self.list_departments = self.directory.list_departments
         self.register_licence_type = self.directory.register_licence_type
         self.list_licence_types = self.directory.list_licence_types
+        # holder apps
+        self.grant_holder_app = self.holder_apps.grant
+        self.revoke_holder_app = self.holder_apps.revoke
+        self.list_holder_app_grants = self.holder_apps.list
         # keys
         self.create_key = self.keys.create_key
         self.rotate_key = self.keys.rotate_key

@@ -12,6 +12,7 @@ from certseal.rpc import Caller
 from services.issuer import domain
 from services.issuer.domain import Status
 from services.issuer.service.licensing import LicenceCases, Licensing
+from services.issuer.service.reading import HolderId
 
 _MIN_TTL_S = 5
 _NONCE_BYTES = 16
@@ -31,23 +32,26 @@ class Codes(LicenceCases):
         self._presentation_ttl_s = presentation_ttl_s
         self._presentation_max_ttl_s = presentation_max_ttl_s
 
-    async def licence_code(self, caller: Caller, text: str) -> str:
-        """The static licence code of a version (its text form); errors as
-        :meth:`Reader.get`."""
+    async def licence_code(
+        self, caller: Caller, text: str, holder: HolderId | None = None
+    ) -> str:
+        """The static licence code of a version (its text form), for those who may
+        read it (a holder app names the holder); errors as :meth:`Reader.readable`."""
         record = await self._reader.readable(
-            caller, await self._reader.resolve(text), "licence.code"
+            caller, text, "licence.code", holder=holder
         )
         stored = await self._store.get_licence(record.identifier)
         assert stored is not None
         return stored.code
 
     async def presentation_code(
-        self, caller: Caller, text: str, ttl_s: int
+        self, caller: Caller, text: str, ttl_s: int, holder: HolderId | None = None
     ) -> tuple[str, dt.datetime]:
         """A presentation code for a current, valid licence, and when it expires.
 
         ``ttl_s`` seconds (0: the configured default) must lie between 5 and the
-        configured maximum. Raises INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
+        configured maximum; a holder app names the holder (:meth:`Reader.readable`).
+        Raises INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
         FAILED_PRECONDITION (superseded, not valid, outside its validity) or
         UNAVAILABLE (no active presentation key).
         """
@@ -58,7 +62,7 @@ class Codes(LicenceCases):
                 f"must be between {_MIN_TTL_S} and {self._presentation_max_ttl_s}",
             )
         record = await self._reader.readable(
-            caller, await self._reader.resolve(text), "licence.present"
+            caller, text, "licence.present", holder=holder
         )
         now = self._clock()
         if record.superseded_by:

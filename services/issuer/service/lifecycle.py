@@ -49,7 +49,15 @@ class Lifecycle(LicenceCases):
             [LineageTx, LicenceRecord, domain.Transition], Awaitable[tuple[T, Records]]
         ],
     ) -> T:
-        """Lock the lineage, check the caller and the transition, run ``body``."""
+        """Lock the lineage, check the caller and the transition, run ``body``.
+
+        Only a department with the issuer role gets as far as the identifier (anyone
+        else: an audited PERMISSION_DENIED before the licence is looked up).
+        """
+        if isinstance(caller, Caller):
+            await self._directory.issuing_department(
+                caller, f"licence.{action.name.lower()}"
+            )
         identifier = await self._reader.resolve(text)
         lineage = parse_licence_id(identifier).lineage
 
@@ -213,6 +221,7 @@ class Lifecycle(LicenceCases):
         onboarded issuer or is the issuing one, FAILED_PRECONDITION when it may not
         issue the type.
         """
+        await self._directory.issuing_department(caller, "licence.transfer")
         validate_uscc(to_department, "to_department_code")
         domain.validate_text("reason", reason, required=False, limit=500)
         target = await self._directory.department(to_department)

@@ -1,5 +1,6 @@
 """Reading licences: resolve an identifier, load a version, get and list for callers
-entitled to them (the issuing department, or the holder's app)."""
+entitled to them (the issuing department, or a holder app granted the licence type,
+holder-bound)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import re
 
 from certseal.crypto import PersonalDataProtector
-from certseal.errors import denied, invalid, not_found
+from certseal.errors import CertsealError, ErrorKind, invalid, not_found
 from certseal.identifiers import LICENCE_OID_PREFIX, parse_licence_id
 from certseal.paging import page
 from certseal.rpc import Caller
@@ -16,6 +17,9 @@ from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
 from services.issuer.storage import IssuerStore
 from services.issuer.storage.rows import StoredLicence, decode_fields
+
+#: a holder's identity document: (id type, id number)
+HolderId = tuple[str, str]
 
 _LINEAGE_RE = re.compile(
     re.escape(LICENCE_OID_PREFIX) + r"[0-9A-Z]{21}\.[0-9A-Z]+\.[0-9A-Z]+"
@@ -74,17 +78,25 @@ class Reader:
         return text
 
     async def readable(
-        self, caller: Caller, identifier: str, action: str
+        self,
+        caller: Caller,
+        text: str,
+        action: str,
+        *,
+        holder: HolderId | None = None,
     ) -> LicenceRecord:
-        """Version ``identifier`` with its holder, for its issuing department or the
-        holder's app; an audited PERMISSION_DENIED for anyone else."""
-        record = await self.load(identifier, with_holder=True)
+        """Version ``text`` (an identifier or a lineage) with its holder, for a caller
+        entitled to it.
+
+        A department reads what it issued, and only while it has the issuer role; a
+        holder app reads holder-bound (:meth:`_holder_read`). Anyone else, or a
+        department reading another's licence, gets an audited PERMISSION_DENIED.
+        """
         if caller.kind == "app":
-            return record
-        if caller.kind != "dept":
-            raise await self._auditor.deny(
-                caller, action, identifier, f"{caller} may not read licences"
-            )
+            return await self._holder_read(caller, text, action, holder)
+        await self._directory.issuing_department(caller, action)
+        identifier = await self.resolve(text)
+        record = await self.load(identifier, with_holder=True)
         if record.issuer_code != caller.name:
             raise await self._auditor.deny(
                 caller,
@@ -95,31 +107,100 @@ class Reader:
             )
         return record
 
-    async def get(self, caller: Caller, text: str) -> LicenceRecord:
-        """One licence version (with its holder) for its issuer or the holder's app."""
-        return await self.readable(caller, await self.resolve(text), "licence.get")
+    async def granted_types(
+        self, caller: Caller, action: str, subject: str
+    ) -> frozenset[str]:
+        """The licence types holder app ``caller`` was granted; an audited
+        PERMISSION_DENIED when it has none."""
+        granted = frozenset(
+            g.type_code for g in await self._store.holder_app_grants(str(caller))
+        )
+        if not granted:
+            raise await self._auditor.deny(
+                caller, action, subject, f"{caller} has no holder-app grant"
+            )
+        return granted
+
+    async def _holder_read(
+        self, caller: Caller, text: str, action: str, holder: HolderId | None
+    ) -> LicenceRecord:
+        """A holder app's read: the licence only if it is the named holder's and of a
+        granted type; NOT_FOUND otherwise, indistinguishable from an absent licence.
+        Every read leaves an audit row (the holder as its pseudonym, never in clear).
+        """
+        granted = await self.granted_types(caller, action, text.strip()[:200])
+        if holder is None:
+            raise invalid("holder", "a holder app names the holder: id_type, id_number")
+        holder_ref = self._protector.pseudonym(*holder)
+        stored = None
+        try:
+            stored = await self._store.get_licence(await self.resolve(text))
+        except CertsealError as exc:
+            if exc.kind is not ErrorKind.NOT_FOUND:
+                raise
+        theirs = (
+            stored is not None
+            and stored.record.holder_ref == holder_ref
+            and stored.record.type_code in granted
+        )
+        subject = stored.record.identifier if stored else text.strip()[:200]
+        details = {"holder": holder_ref}
+        if not theirs:
+            details["why"] = "no such licence of a granted type for this holder"
+        await self._store.audit(
+            [
+                self._auditor.entry(
+                    caller, action, subject, "ok" if theirs else "denied", **details
+                )
+            ]
+        )
+        if not theirs or stored is None:
+            raise not_found(f"licence {text.strip()[:200]}")
+        return await self.record(stored, with_holder=True)
+
+    async def get(
+        self, caller: Caller, text: str, holder: HolderId | None = None
+    ) -> LicenceRecord:
+        """One licence version (with its holder) for its issuer, or for a holder app
+        naming its holder (:meth:`readable`)."""
+        return await self.readable(caller, text, "licence.get", holder=holder)
 
     async def list(
         self,
         caller: Caller,
         *,
-        holder: tuple[str, str] | None,
+        holder: HolderId | None,
         type_code: str,
         status: Status | None,
         include_superseded: bool,
         page_size: int,
         page_token: str,
     ) -> tuple[list[LicenceRecord], str]:
-        """A page of licences and the next page's token ("" after the last page);
-        departments see their own, the app one holder's (id type, id number).
+        """A page of licences and the next page's token ("" after the last page).
 
-        ``page_size`` is at most 500 (0: 50). INVALID_ARGUMENT or PERMISSION_DENIED.
+        A department (with the issuer role) sees its own; a holder app must name the
+        holder and sees that holder's licences of the types it was granted (asking for
+        another type is PERMISSION_DENIED), each listing audited. ``page_size`` is at
+        most 500 (0: 50). INVALID_ARGUMENT or PERMISSION_DENIED.
         """
+        holder_ref = self._protector.pseudonym(*holder) if holder else None
+        type_codes: list[str] | None = None
         if caller.kind == "app":
-            if holder is None:
-                raise invalid("holder", "the holder's app must list by holder")
-        elif caller.kind != "dept":
-            raise denied(f"{caller} may not list licences")
+            granted = await self.granted_types(
+                caller, "licence.list", holder_ref or "-"
+            )
+            if holder_ref is None:
+                raise invalid("holder", "a holder app lists by holder")
+            if type_code and type_code not in granted:
+                raise await self._auditor.deny(
+                    caller,
+                    "licence.list",
+                    holder_ref,
+                    f"{caller} is not granted licence type {type_code}",
+                )
+            type_codes = sorted(granted)
+        else:
+            await self._directory.issuing_department(caller, "licence.list")
         if holder is None and not type_code and status is None:
             raise invalid(
                 "holder", "give at least one filter: holder, type_code or status"
@@ -129,12 +210,25 @@ class Reader:
         window = page(page_size, page_token)
         found = await self._store.list_licences(
             issuer_code=caller.name if caller.kind == "dept" else None,
-            holder_ref=self._protector.pseudonym(*holder) if holder else None,
+            holder_ref=holder_ref,
             type_code=type_code or None,
             status=status.value if status else None,
             include_superseded=include_superseded,
             after=window.after,
             limit=window.limit + 1,
+            type_codes=type_codes,
         )
         shown, token = window.split(found, lambda s: s.record.identifier)
+        if caller.kind == "app":
+            await self._store.audit(
+                [
+                    self._auditor.entry(
+                        caller,
+                        "licence.list",
+                        holder_ref or "-",
+                        holder=holder_ref,
+                        returned=[s.record.identifier for s in shown],
+                    )
+                ]
+            )
         return [await self.record(s, with_holder=True) for s in shown], token

@@ -168,8 +168,10 @@ class LicenceStore:
         include_superseded: bool,
         after: str,
         limit: int,
+        type_codes: Sequence[str] | None = None,
     ) -> list[StoredLicence]:
-        """One page of licences by identifier, after ``after``, filtered (None: any)."""
+        """One page of licences by identifier, after ``after``, filtered (None: any;
+        ``type_codes``: only these types)."""
         found = await self.pool.fetch(
             f"""select {LICENCE_COLUMNS}, code from licences
                 where ($1::text is null or issuer_code = $1)
@@ -178,6 +180,7 @@ class LicenceStore:
                   and ($4::text is null or status = $4)
                   and ($5 or superseded_by is null)
                   and identifier > $6
+                  and ($8::text[] is null or type_code = any($8))
                 order by identifier limit $7""",
             issuer_code,
             holder_ref,
@@ -186,6 +189,7 @@ class LicenceStore:
             include_superseded,
             after,
             limit,
+            list(type_codes) if type_codes is not None else None,
         )
         return [stored_licence(r) for r in found]
 

@@ -1,0 +1,64 @@
+"""The size, depth and pixel bounds every decoder of outside input checks first.
+
+Each bound is checked before the decoder allocates in proportion to what the input
+claims, so a hostile input is refused cheaply instead of after the damage (docs/codes.md,
+"Bounds"). Pure: constants only.
+"""
+
+from __future__ import annotations
+
+MAX_CODE_CHARS = 8192
+"""Characters of a code's text (prefix and Base45), after stripping whitespace.
+
+A licence code with 100 public fields of 1,000 characters does not compress below this,
+but no QR symbol holds more than 4,296 alphanumeric characters either (version 40-L), so
+8,192 leaves room for codes pasted as text and bounds the Base45 decoder's input.
+"""
+
+MAX_CODE_COMPRESSED_BYTES = (MAX_CODE_CHARS // 3) * 2 + 2
+"""Bytes of the zlib stream a code's Base45 text may carry (Base45 turns 2 bytes into 3
+characters, so this follows from :data:`MAX_CODE_CHARS`)."""
+
+MAX_CODE_MESSAGE_BYTES = 64 * 1024
+"""Bytes of the COSE_Sign1 message after inflating a code's zlib stream.
+
+A real code is under 5 KiB; 64 KiB bounds a zlib bomb's output (inflation is stopped at
+this size, it is never reached first and checked after).
+"""
+
+MAX_CODE_CBOR_DEPTH = 8
+"""Nesting depth of arrays and maps in a code's CBOR (COSE_Sign1, its protected header,
+the CWT claims). The deepest legitimate shape is claims → licence part → fields → value,
+depth 3; 8 leaves room and keeps the strict reader's recursion shallow."""
+
+MAX_CODE_CBOR_ITEMS = 1024
+"""Data items (every integer, string, array, map, key and value counts one) in one CBOR
+structure of a code. A licence code with the 100 public fields a licence type may have
+holds about 220; a count beyond 1,024 is refused before anything is allocated for it."""
+
+MAX_BUNDLE_CBOR_DEPTH = 8
+"""Nesting depth of an offline trust bundle's CBOR (the file's array of messages, each
+message's payload: map → ``keys`` → one key's array is depth 3)."""
+
+MAX_BUNDLE_CBOR_ITEMS = 16 * 1024 * 1024
+"""Data items in one trust bundle structure: a listed lineage takes 7, a key 11, so this
+holds two million listed lineages. Every item is at least one byte, so reading is linear
+in the file's size; the bound stops a file of millions of empty items early."""
+
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+"""Bytes of a PNG or JPEG sent to be read as a QR code (VerifyImage, the console,
+``certseal verify --image``); a phone photo is 2 to 6 MB."""
+
+MAX_IMAGE_PIXELS = 4096 * 4096
+"""Pixels (width × height, read from the file's header before decoding) of an image
+read as a QR code: 16.8 million, so a 12-megapixel phone photo fits. Decoding one costs
+at most about 120 MiB (the RGBA frame, its grey and alpha planes and the white canvas;
+measured: 4096 × 4096 RGBA PNG, peak RSS +40 MiB over the test's own 100 MiB, 0.3 s).
+Larger images are refused before decoding: a 13,000 × 13,000 PNG of 657 KB took the
+verifier to 2 GB."""
+
+MAX_QR_SIDE = 2048
+"""Pixels of the longer side of the picture handed to the QR reader: a larger image
+(within :data:`MAX_IMAGE_PIXELS`) is scaled down to this first, which keeps the
+reader's own working memory under a few times 4 MiB. A QR symbol taking a quarter of a
+12-megapixel photo still has more than 4 pixels per module at this size."""

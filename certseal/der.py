@@ -1,0 +1,89 @@
+"""A bounded walk over DER's tag-length-value headers (ITU-T X.690 §8, §10), run before
+any ASN.1 library parses outside input.
+
+asn1crypto parses DER correctly but not cheaply for every input: a tag number spread
+over thousands of continuation bytes costs it time quadratic in their count (1 MB of
+them took minutes), and deep nesting costs recursion. :func:`check` refuses those shapes
+in one linear pass over the headers, allocating nothing: a tag number of more than
+:data:`MAX_TAG_BYTES` bytes, a length of more than :data:`MAX_LENGTH_BYTES` bytes or in
+the indefinite form (not DER), a length running past its parent, nesting deeper than
+``max_depth``, and bytes after the outermost element.
+"""
+
+from __future__ import annotations
+
+#: bytes of a high-tag-number form (X.690 §8.1.2.4): 4 carry tag numbers up to 2^28,
+#: far beyond any tag GB/T 38540, X.509 or CMS uses (the largest is [3])
+MAX_TAG_BYTES = 4
+#: bytes of a long-form length (X.690 §8.1.3.5): 4 bytes say up to 4 GiB
+MAX_LENGTH_BYTES = 4
+#: nesting levels a seal structure needs are about a dozen (SES_Signature → TBS_Sign →
+#: SESeal → SES_SealInfo → property → certList …); 32 leaves room for extensions
+MAX_DEPTH = 32
+
+
+class DerError(ValueError):
+    """Bytes that are not DER of an acceptable shape (a ValueError, as asn1crypto's)."""
+
+
+def check(data: bytes, *, max_depth: int = MAX_DEPTH) -> None:
+    """Raise :class:`DerError` unless ``data`` is exactly one DER element whose headers
+    are all within the bounds above. Cost: one pass over the headers, O(len(data)).
+    """
+    ends = [len(data)]  # the end offset of each open constructed element
+    pos = 0
+    seen_root = False
+    while True:
+        while len(ends) > 1 and pos == ends[-1]:
+            ends.pop()
+        if pos == ends[-1]:
+            if len(ends) == 1 and seen_root:
+                return
+            raise DerError("empty input" if not data else "bytes after the element")
+        if len(ends) == 1 and seen_root:
+            raise DerError(f"{len(data) - pos} bytes after the element")
+        seen_root = True
+        pos, constructed, end = _header(data, pos, ends[-1])
+        if constructed:
+            if len(ends) > max_depth:
+                raise DerError(f"nested deeper than {max_depth} levels")
+            ends.append(end)
+        else:
+            pos = end
+
+
+def _header(data: bytes, pos: int, limit: int) -> tuple[int, bool, int]:
+    """(offset of the contents, constructed?, end of the element) of the TLV at
+    ``pos``, which must end by ``limit``."""
+    first = data[pos]
+    pos += 1
+    if first & 0x1F == 0x1F:  # high-tag-number form
+        count = 0
+        while True:
+            if pos >= limit:
+                raise DerError("truncated tag")
+            count += 1
+            if count > MAX_TAG_BYTES:
+                raise DerError(f"tag number longer than {MAX_TAG_BYTES} bytes")
+            more = data[pos] & 0x80
+            pos += 1
+            if not more:
+                break
+    if pos >= limit:
+        raise DerError("truncated length")
+    size = data[pos]
+    pos += 1
+    if size == 0x80:
+        raise DerError("indefinite length (not DER)")
+    if size & 0x80:
+        count = size & 0x7F
+        if count > MAX_LENGTH_BYTES:
+            raise DerError(f"length longer than {MAX_LENGTH_BYTES} bytes")
+        if pos + count > limit:
+            raise DerError("truncated length")
+        size = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    end = pos + size
+    if end > limit:
+        raise DerError(f"length {size} runs past its container")
+    return pos, bool(first & 0x20), end

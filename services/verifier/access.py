@@ -1,0 +1,151 @@
+"""Who a verifier request acts as, and what a request may carry: pure rules.
+
+Every Verifier RPC acts as one counter. A department (``dept:<code>``) acts as itself; an
+operator (``operator:<name>``) as the platform, with the default field rights; the
+counter console (``service:console``) acts on behalf of the clerk signed in to it, whose
+department and console account it names in two metadata entries
+(:data:`COUNTER_METADATA`, :data:`CLERK_METADATA`). Only the console may name a counter:
+the same metadata from any other caller is refused, so no department verifies, or
+records usage, in another's name. The group's counter allow-list applies to the
+department acted for, on every RPC (docs/operations.md, "Security model").
+
+Pure: the servicer reads the caller and the metadata and hands them over as text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import urllib.parse
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from certseal.errors import denied, invalid
+from certseal.identifiers import validate_uscc
+
+CONSOLE = "service:console"
+"""The one identity that may verify on behalf of a counter."""
+
+COUNTER_METADATA = "x-certseal-counter"
+"""gRPC metadata naming the counter the console verifies for: ``dept:<code>``."""
+
+CLERK_METADATA = "x-certseal-clerk"
+"""gRPC metadata naming the console account of the clerk who verifies: UTF-8,
+percent-encoded (RFC 3986) because gRPC metadata is ASCII; an ASCII name as it is."""
+
+MAX_CLERK_CHARS = 64
+"""Characters of a clerk's account name (after percent-decoding)."""
+
+MAX_PURPOSE_CHARS = 200
+"""Characters of a purpose of use (用证事由); a longer one is INVALID_ARGUMENT. Every
+usage event repeats it, so it bounds what one verification can publish."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """Who a request acts as."""
+
+    counter: str
+    """The counter ``licence.used`` names: ``dept:<code>``, or the operator itself."""
+    department: str
+    """The counter's department code, whose field rights apply ('' for an operator:
+    the default rules)."""
+    clerk: str = ""
+    """The clerk's console account, when the console acts for a counter."""
+    via: str = ""
+    """The identity that called on the counter's behalf (``service:console``), or ''."""
+
+
+def acting_for(
+    caller: str,
+    *,
+    counter: str | None,
+    clerk: str | None,
+    counters: Collection[str],
+    group: str,
+    need_counter: bool = True,
+) -> Acting:
+    """Who a request from ``caller`` (``kind:name``) acts as.
+
+    ``counter`` and ``clerk`` are the values of :data:`COUNTER_METADATA` and
+    :data:`CLERK_METADATA` (None: absent); ``counters`` the group's allow-list (empty:
+    every department). The console must name both unless ``need_counter`` is False (its
+    operator page reads the index status as itself). Raises PERMISSION_DENIED for a
+    caller that may not act so, and INVALID_ARGUMENT for malformed metadata.
+    """
+    kind, _, name = caller.partition(":")
+    if caller != CONSOLE:
+        if counter is not None or clerk is not None:
+            raise denied(
+                f"{caller} may not name a counter or clerk ({COUNTER_METADATA}, "
+                f"{CLERK_METADATA}): only {CONSOLE} verifies on a counter's behalf"
+            )
+        if kind == "operator":
+            return Acting(counter=caller, department="")
+        if kind != "dept":
+            raise denied(f"{caller} may not call the verifier")
+        return Acting(counter=caller, department=_allowed(name, counters, group))
+    if counter is None and clerk is None and not need_counter:
+        return Acting(counter=caller, department="")
+    if counter is None or clerk is None:
+        raise denied(
+            f"{CONSOLE} verifies on behalf of a counter: send {COUNTER_METADATA} "
+            f"(dept:<code>) and {CLERK_METADATA} (the clerk's account)"
+        )
+    code = counter.removeprefix("dept:")
+    if code == counter:
+        raise invalid(COUNTER_METADATA, f"{counter!r} is not dept:<code>")
+    validate_uscc(code, COUNTER_METADATA)
+    return Acting(
+        counter=counter,
+        department=_allowed(code, counters, group),
+        clerk=_clerk(clerk),
+        via=CONSOLE,
+    )
+
+
+def _allowed(department: str, counters: Collection[str], group: str) -> str:
+    if counters and department not in counters:
+        raise denied(
+            f"department {department} is not a counter of verifier group {group}"
+        )
+    return department
+
+
+def _clerk(value: str) -> str:
+    try:
+        name = urllib.parse.unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise invalid(CLERK_METADATA, "is not percent-encoded UTF-8") from None
+    if not name.strip():
+        raise invalid(CLERK_METADATA, "is empty: name the clerk's console account")
+    if len(name) > MAX_CLERK_CHARS:
+        raise invalid(
+            CLERK_METADATA,
+            f"is {len(name)} characters; the limit is {MAX_CLERK_CHARS}",
+        )
+    _printable(name, CLERK_METADATA)
+    return name
+
+
+def check_purpose(purpose: str) -> str:
+    """``purpose`` if it is a purpose of use a usage event may carry, else raise
+    INVALID_ARGUMENT (field ``purpose``): required, at most :data:`MAX_PURPOSE_CHARS`
+    characters, no control characters or lone surrogates."""
+    if not purpose.strip():
+        raise invalid("purpose", "is required: the purpose of use (用证事由)")
+    if len(purpose) > MAX_PURPOSE_CHARS:
+        raise invalid(
+            "purpose",
+            f"is {len(purpose)} characters; the limit is {MAX_PURPOSE_CHARS}",
+        )
+    _printable(purpose, "purpose")
+    return purpose
+
+
+def _printable(text: str, field: str) -> None:
+    for position, char in enumerate(text):
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise invalid(
+                field,
+                f"has the control character U+{ord(char):04X} at position {position}",
+            )

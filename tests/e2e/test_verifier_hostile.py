@@ -1,0 +1,539 @@
+"""A real verifier process against hostile input (issue 13): it stays SERVING and answers
+a valid scan in its normal time while hostile codes and images arrive; only codes signed
+under a trusted key record usage; the counter allow-list guards every RPC; the console
+verifies on a clerk's behalf; only a verifier signs an offline bundle; a damaged index is
+rebuilt instead of crashing on every start."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import statistics
+import struct
+import time
+import urllib.parse
+import urllib.request
+import zlib
+
+import base45
+import cbor2
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from certseal import cose
+from certseal.config import dump_config
+from certseal.events import LICENCE_USAGE
+from certseal.rpc import secure_channel
+from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
+from certseal.v1 import issuer_pb2 as pb
+from services.devstack import free_port
+from services.verifier.access import CLERK_METADATA, COUNTER_METADATA
+from services.verifier.storage import damaged_tables
+from tests.conftest import (
+    EventWatcher,
+    VerifierProcess,
+    fresh_uscc,
+    issue_request,
+    make_department,
+    run_certseal,
+    verdict_everywhere,
+)
+
+VALID = verifier_pb2.VERDICT_VALID
+COUNTER = "11440300VERIFIERS1"  # the identity VerifierProcess calls with
+HOSTILE_IN_FLIGHT = 20
+
+
+@pytest.fixture(scope="module")
+async def victim(operator, connect):
+    """The department whose licences are verified (and whose lineages are forged)."""
+    return await make_department(operator, connect)
+
+
+@pytest.fixture(scope="module")
+def allowed() -> str:
+    """A second counter of the group, the one the console acts for."""
+    return fresh_uscc()
+
+
+@pytest.fixture(scope="module")
+async def verifier(stack, config, issuer, victim, allowed, tmp_path_factory):
+    home = tmp_path_factory.mktemp("hostile-verifier")
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(home / "data")
+    cfg.verifier.bundle_refresh_s = 0
+    cfg.verifier.counters = [COUNTER, allowed]
+    cfg.verifier.field_rights = [
+        f"{victim.type_code}:{COUNTER}:",  # this counter sees no field of the type
+        f"{victim.type_code}:{allowed}:class",
+    ]
+    config_file = home / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    process = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
+    await process.start()
+    await process.wait_serving()
+    yield process
+    await process.stop()
+
+
+def channel_as(stack, verifier, identity: str) -> grpc.aio.Channel:
+    ident = stack.ca.identity(identity)
+    return secure_channel(
+        f"localhost:{verifier.port}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    )
+
+
+async def valid_code(victim, verifier) -> tuple[pb.Licence, str, bytes]:
+    licence = (await victim.clients.issuer.IssueLicence(issue_request(victim))).licence
+    code = await victim.clients.issuer.GetLicenceCode(
+        pb.GetLicenceCodeRequest(identifier=licence.identifier)
+    )
+    await verdict_everywhere({"h": verifier.stub}, code.text, VALID, within=30)
+    return licence, code.text, code.png
+
+
+# -- hostile inputs ----------------------------------------------------------------
+
+
+def cbor_bomb_code(depth: int = 60) -> str:
+    """The issue's 190-character LC1 code: a map keyed by an array nested ``depth``
+    levels, each level a shareable value and a reference back (tags 28/29)."""
+    claims = b"\x80"
+    for level in range(depth):
+        claims = b"\x82\xd8\x1c" + claims + b"\xd8\x1d" + cbor2.dumps(depth - 1 - level)
+    payload = b"\xa1" + claims + b"\x01"
+    protected = cose.encode_protected({cose.HEADER_ALG: -7, cose.HEADER_KID: b"k" * 8})
+    message = cose.encode_sign1(protected, payload, b"\0" * 64)
+    return "LC1:" + base45.b45encode(zlib.compress(message, 9)).decode()
+
+
+def junk_after_signed(code: str) -> str:
+    """A real code with bytes appended after the zlib stream inside the Base45."""
+    raw = base45.b45decode(code[4:])
+    return "LC1:" + base45.b45encode(raw + b"junk").decode()
+
+
+def huge_png(side: int = 13_000) -> bytes:
+    """A small PNG that claims ``side`` × ``side`` transparent pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    squash = zlib.compressobj(9)
+    row = b"\0" * (1 + side * 2)  # filter byte + grey/alpha pairs
+    idat = b"".join(squash.compress(row) for _ in range(side)) + squash.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 4, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
+
+
+def forged(code: str) -> str:
+    """``code`` with its signature altered: the victim's lineage, not its signature."""
+    sign1 = cose.parse_sign1(zlib.decompress(base45.b45decode(code[4:])))
+    signature = bytes([sign1.signature[0] ^ 1]) + sign1.signature[1:]
+    message = cose.encode_sign1(sign1.protected, sign1.payload, signature)
+    return "LC1:" + base45.b45encode(zlib.compress(message, 9)).decode()
+
+
+HOSTILE_OUTCOMES = {
+    grpc.StatusCode.OK,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+async def test_serving_and_prompt_while_hostile_codes_and_images_arrive(
+    verifier, victim
+):
+    _licence, code, _png = await valid_code(victim, verifier)
+    stub = verifier.stub
+    health = health_pb2_grpc.HealthStub(verifier.channel)
+    scan = verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
+
+    async def timed_scans(n: int) -> list[float]:
+        took = []
+        for _ in range(n):
+            started = time.perf_counter()
+            reply = await stub.VerifyCode(scan, timeout=30)
+            took.append(time.perf_counter() - started)
+            assert reply.result.verdict == VALID
+            checked = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert checked.status == health_pb2.HealthCheckResponse.SERVING
+        return took
+
+    await timed_scans(3)  # warm up
+    unloaded = statistics.median(await timed_scans(15))
+
+    bomb, junk, png = cbor_bomb_code(), junk_after_signed(code), huge_png()
+    assert len(bomb) < 300 and len(png) < 1_000_000
+    requests = [
+        (stub.VerifyCode, verifier_pb2.VerifyCodeRequest(code=bomb, purpose="x")),
+        (stub.VerifyCode, verifier_pb2.VerifyCodeRequest(code=junk, purpose="x")),
+        (
+            stub.VerifyCodes,
+            verifier_pb2.VerifyCodesRequest(codes=[bomb] * 100, purpose="x"),
+        ),
+        (stub.VerifyImage, verifier_pb2.VerifyImageRequest(image=png, purpose="x")),
+    ]
+    outcomes: dict[grpc.StatusCode, int] = {}
+    stop = asyncio.Event()
+
+    async def attacker(n: int) -> None:
+        while not stop.is_set():
+            call, request = requests[n % len(requests)]
+            try:
+                reply = await call(request, timeout=60)
+                status = grpc.StatusCode.OK
+                if isinstance(reply, verifier_pb2.VerifyCodeResponse):
+                    assert reply.result.verdict != VALID
+            except grpc.aio.AioRpcError as exc:
+                status = exc.code()
+            outcomes[status] = outcomes.get(status, 0) + 1
+
+    attackers = [asyncio.create_task(attacker(n)) for n in range(HOSTILE_IN_FLIGHT)]
+    try:
+        await asyncio.sleep(0.2)  # the hostile requests are in flight
+        loaded = statistics.median(await timed_scans(15))
+    finally:
+        stop.set()
+        await asyncio.gather(*attackers)
+    assert set(outcomes) <= HOSTILE_OUTCOMES, outcomes
+    assert sum(outcomes.values()) >= HOSTILE_IN_FLIGHT
+    # A generous ratio, not an absolute time. Measured on 2 CPUs shared with this
+    # client and with 20 requests always in flight: 3-4 ms alone, 79-133 ms under the
+    # flood (the valid scan takes its fair turn with the 20 on the loop). Before the
+    # pools, one bomb code held the loop (and the health check) for as long as it ran.
+    assert loaded <= 100 * unloaded, (loaded, unloaded, outcomes)
+    print(
+        f"valid scan median {unloaded * 1000:.1f} ms alone, "
+        f"{loaded * 1000:.1f} ms under hostile load; outcomes {outcomes}"
+    )
+
+
+# -- usage events ------------------------------------------------------------------
+
+
+def used(records, purpose: str) -> list:
+    return [
+        (r, events_pb2.LicenceUsedEvent.FromString(r.value))
+        for r in records
+        if events_pb2.LicenceUsedEvent.FromString(r.value).purpose == purpose
+    ]
+
+
+def record_bytes(record) -> int:
+    headers = sum(len(k) + len(v) for k, v in record.headers)
+    return len(record.key or b"") + len(record.value) + headers
+
+
+async def test_only_trusted_signatures_record_usage_and_a_request_cannot_amplify(
+    verifier, victim, stack
+):
+    licence, code, _png = await valid_code(victim, verifier)
+    stub = verifier.stub
+    fake = forged(code)
+    tag = secrets.token_hex(4)
+    forged_purpose = f"伪造-{tag}-" + "假" * 180
+    repeat_purpose = f"重复-{tag}-" + "查" * 180
+    sentinel = f"哨兵-{tag}"
+    async with EventWatcher(stack, LICENCE_USAGE) as usage:
+        # a forged code naming the victim's lineage: BAD_SIGNATURE, and no event
+        reply = await stub.VerifyCode(
+            verifier_pb2.VerifyCodeRequest(code=fake, purpose=forged_purpose)
+        )
+        assert reply.result.verdict == verifier_pb2.VERDICT_BAD_SIGNATURE
+        # 500 forged codes with the longest purpose allowed: no event either
+        batch = verifier_pb2.VerifyCodesRequest(
+            codes=[fake] * 500, purpose=forged_purpose
+        )
+        replies = await stub.VerifyCodes(batch)
+        assert {r.verdict for r in replies.results} == {
+            verifier_pb2.VERDICT_BAD_SIGNATURE
+        }
+        # the same valid code 500 times: one use, published once
+        repeated = verifier_pb2.VerifyCodesRequest(
+            codes=[code] * 500, purpose=repeat_purpose
+        )
+        replies = await stub.VerifyCodes(repeated)
+        assert {r.verdict for r in replies.results} == {VALID}
+        # then a valid verification on the same lineage (so the same partition): once
+        # it arrives, anything the requests above published has arrived before it
+        await stub.VerifyCode(
+            verifier_pb2.VerifyCodeRequest(code=code, purpose=sentinel)
+        )
+        records = await usage.wait_for(lambda rs: used(rs, sentinel))
+    assert used(records, forged_purpose) == []
+    (published,) = used(records, repeat_purpose)
+    record, event = published
+    assert event.lineage == licence.lineage and event.counter == f"dept:{COUNTER}"
+    assert record_bytes(record) <= repeated.ByteSize()
+
+    # the purpose has a bound: the issue's 0.95 MB one is refused, as is 201 characters
+    for purpose in ("事" * 201, "事" * 330_000):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.VerifyCodes(
+                verifier_pb2.VerifyCodesRequest(codes=[fake] * 500, purpose=purpose)
+            )
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "limit" in err.value.details()
+
+
+# -- who may call ------------------------------------------------------------------
+
+
+def every_rpc(stub, code: str):
+    return [
+        lambda **kw: stub.VerifyCode(
+            verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事"), **kw
+        ),
+        lambda **kw: stub.VerifyCodes(
+            verifier_pb2.VerifyCodesRequest(codes=[code], purpose="窗口办事"), **kw
+        ),
+        lambda **kw: stub.VerifyImage(
+            verifier_pb2.VerifyImageRequest(image=b"\x89PNG", purpose="窗口办事"), **kw
+        ),
+        lambda **kw: stub.GetIndexStatus(verifier_pb2.GetIndexStatusRequest(), **kw),
+        lambda **kw: stub.ExportTrustBundle(
+            verifier_pb2.ExportTrustBundleRequest(), **kw
+        ),
+    ]
+
+
+async def test_the_counter_allow_list_guards_every_rpc(verifier, victim, stack):
+    _licence, code, _png = await valid_code(victim, verifier)
+    outsiders = [
+        f"dept:{victim.code}",  # a department, but not a counter of this group
+        "service:certseal",  # the other services' shared identity (the feed's)
+        "service:feed",
+        "app:yueshengshi",
+        "integrator:hostile",
+    ]
+    for identity in outsiders:
+        async with channel_as(stack, verifier, identity) as channel:
+            stub = verifier_pb2_grpc.VerifierStub(channel)
+            for n, call in enumerate(every_rpc(stub, code)):
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await call()
+                assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED, (
+                    identity,
+                    n,
+                    err.value.details(),
+                )
+    # the counter itself may call every one (VerifyImage answers about the image)
+    for n, call in enumerate(every_rpc(verifier.stub, code)):
+        try:
+            await call()
+        except grpc.aio.AioRpcError as exc:
+            assert n == 2 and exc.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_console_verifies_on_behalf_of_a_counter_and_its_clerk(
+    verifier, victim, allowed, stack
+):
+    _licence, code, png = await valid_code(victim, verifier)
+    clerk = "王小明"
+    on_behalf = (
+        (COUNTER_METADATA, f"dept:{allowed}"),
+        (CLERK_METADATA, urllib.parse.quote(clerk)),
+    )
+    purpose = f"代办-{secrets.token_hex(4)}"
+    async with (
+        channel_as(stack, verifier, "service:console") as channel,
+        EventWatcher(stack, LICENCE_USAGE) as usage,
+    ):
+        console = verifier_pb2_grpc.VerifierStub(channel)
+        # field rights are the named counter's, on every path
+        reply = await console.VerifyCode(
+            verifier_pb2.VerifyCodeRequest(code=code, purpose=purpose),
+            metadata=on_behalf,
+        )
+        assert reply.result.verdict == VALID
+        assert dict(reply.result.fields) == {"class": "C1"}
+        batch = await console.VerifyCodes(
+            verifier_pb2.VerifyCodesRequest(codes=[code], purpose=purpose),
+            metadata=on_behalf,
+        )
+        assert dict(batch.results[0].fields) == {"class": "C1"}
+        image = await console.VerifyImage(
+            verifier_pb2.VerifyImageRequest(image=png, purpose=purpose),
+            metadata=on_behalf,
+        )
+        assert image.result.verdict == VALID
+        assert dict(image.result.fields) == {"class": "C1"}
+        # and the usage record names the counter and the clerk, and who called
+        records = await usage.wait_for(lambda rs: used(rs, purpose))
+        event = used(records, purpose)[0][1]
+        assert (event.counter, event.clerk, event.via) == (
+            f"dept:{allowed}",
+            clerk,
+            "service:console",
+        )
+        # the console must name a counter of this group
+        for metadata, status in (
+            ((), grpc.StatusCode.PERMISSION_DENIED),
+            (((CLERK_METADATA, "wang"),), grpc.StatusCode.PERMISSION_DENIED),
+            (
+                ((COUNTER_METADATA, f"dept:{victim.code}"), (CLERK_METADATA, "wang")),
+                grpc.StatusCode.PERMISSION_DENIED,
+            ),
+            (
+                ((COUNTER_METADATA, "dept:nonsense"), (CLERK_METADATA, "wang")),
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await console.VerifyCode(
+                    verifier_pb2.VerifyCodeRequest(code=code, purpose=purpose),
+                    metadata=metadata,
+                )
+            assert err.value.code() is status, metadata
+        # its operator page reads the index status as itself
+        await console.GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
+    # a counter calling itself sees its own rights (no field) on every path ...
+    stub = verifier.stub
+    reply = await stub.VerifyCode(
+        verifier_pb2.VerifyCodeRequest(code=code, purpose="x")
+    )
+    assert dict(reply.result.fields) == {}
+    batch = await stub.VerifyCodes(
+        verifier_pb2.VerifyCodesRequest(codes=[code], purpose="x")
+    )
+    assert dict(batch.results[0].fields) == {}
+    image = await stub.VerifyImage(
+        verifier_pb2.VerifyImageRequest(image=png, purpose="x")
+    )
+    assert dict(image.result.fields) == {}
+    # ... and may not name another counter
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.VerifyCode(
+            verifier_pb2.VerifyCodeRequest(code=code, purpose="x"), metadata=on_behalf
+        )
+    assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+# -- offline bundles ---------------------------------------------------------------
+
+
+async def test_offline_bundles_are_signed_by_a_verifier_and_carry_field_rights(
+    verifier, victim, config, stack, tmp_path
+):
+    from services.verifier.bundle import BundleSigner
+    from services.verifier.storage import write_bundle_file
+
+    _licence, code, _png = await valid_code(victim, verifier)
+    reply = await verifier.stub.ExportTrustBundle(
+        verifier_pb2.ExportTrustBundleRequest()
+    )
+    assert reply.group == verifier.group
+    bundle = tmp_path / "counter.bundle"
+    write_bundle_file(bundle, [reply.bundle])
+
+    async def offline() -> tuple[int, str]:
+        return await run_certseal(
+            config, tmp_path, "verify", "--offline", "--bundle", str(bundle), code
+        )
+
+    status, out = await offline()
+    assert status == 0 and "verdict     VALID" in out, out
+    assert "signed by service:verifier" in out and verifier.group in out
+    assert "class =" not in out  # this counter has no right to the field
+    # the same payload signed with another platform key is refused
+    payload = cbor2.loads(cose.parse_sign1(reply.bundle).payload)
+    for identity in ("service:certseal", "service:console", "service:verifier-other"):
+        ident = stack.ca.identity(identity)
+        resigned = BundleSigner(
+            ident.cert_file.read_bytes(), ident.key_file.read_bytes()
+        ).sign(payload)
+        write_bundle_file(bundle, [resigned])
+        status, out = await offline()
+        assert status == 2 and "error: bundle:" in out, (identity, out)
+        assert "verifier" in out and "Traceback" not in out
+
+
+# -- a damaged index ---------------------------------------------------------------
+
+
+def corrupt(verifier: VerifierProcess, what: str) -> None:
+    from rocksdict import Options, Rdict
+
+    tables = sorted(verifier.home.glob(f"data/{verifier.group}/**/*licence-index-*.db"))
+    assert tables, "no table files found"
+    for path in tables:
+        if what == "CURRENT":
+            (path / "CURRENT").write_text("garbage\n")
+        elif what == "MANIFEST":
+            for manifest in path.glob("MANIFEST-*"):
+                with manifest.open("r+b") as out:
+                    out.write(b"\xff" * 64)
+        else:
+            db = Rdict(str(path), Options(raw_mode=True))  # make sure of an .sst
+            db[b"certseal-test-filler"] = b"x" * 4096
+            db.flush()
+            db.close()
+            for sst in path.glob("*.sst"):
+                data = bytearray(sst.read_bytes())
+                for n in range(64, len(data) - 64, 97):
+                    data[n] ^= 0xFF
+                sst.write_bytes(bytes(data))
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("what", ["CURRENT", "MANIFEST", "sst"])
+async def test_a_damaged_index_is_rebuilt_not_a_crash_loop(
+    stack, config, victim, tmp_path, what
+):
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(tmp_path / "data")
+    cfg.verifier.counters = []
+    cfg.verifier.field_rights = []
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    metrics_port = free_port()
+    process = VerifierProcess(
+        stack,
+        config_file,
+        tmp_path,
+        f"d-{what.lower()}-{secrets.token_hex(3)}",
+        "--metrics-listen",
+        f"127.0.0.1:{metrics_port}",
+        "--log-level",
+        "info",
+    )
+    await process.start()
+    try:
+        await process.wait_serving()
+        _licence, code, _png = await valid_code(victim, process)
+        await process.stop()
+        data_dir = tmp_path / "data" / process.group
+        assert damaged_tables(data_dir) == []  # a sound index is kept
+        corrupt(process, what)
+        assert damaged_tables(data_dir)
+        await process.start()
+        await process.wait_serving()
+        await verdict_everywhere({"d": process.stub}, code, VALID, within=60)
+        log = (tmp_path / f"{process.group}.log").read_text(errors="replace")
+        assert "is damaged" in log and "rebuilding it from the topics" in log
+        metrics = await asyncio.to_thread(
+            lambda: (
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{metrics_port}/metrics", timeout=5
+                )
+                .read()
+                .decode()
+            )
+        )
+        assert (
+            'certseal_verifier_index_rebuilds_total{reason="damaged"} 1.0' in metrics
+        ), metrics
+    finally:
+        await process.stop()

@@ -1,0 +1,37 @@
+"""`certseal events tail`: one readable line for every topic the feed carries."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from certseal.v1 import events_pb2
+from services.feed.cli import _summary
+
+EVENTS = [
+    (
+        "certseal.licence-events.v1",
+        events_pb2.LicenceEvent(identifier="1.2.156.3005.2.X", status=3, reason="伪造"),
+        "1.2.156.3005.2.X status 03 伪造",
+    ),
+    (
+        "certseal.trust-events.v1",
+        events_pb2.TrustEvent(kid="00aa", suite="sm2"),
+        "key 00aa sm2",
+    ),
+    (
+        "certseal.licence-usage.v1",
+        events_pb2.LicenceUsedEvent(
+            identifier="1.2.156.3005.2.Y",
+            verdict="VALID",
+            counter="dept:11440300COUNTER01",
+            purpose="窗口办事",
+        ),
+        "1.2.156.3005.2.Y VALID by dept:11440300COUNTER01 (窗口办事)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("topic", "message", "line"), EVENTS)
+def test_every_topic_prints_a_line(topic, message, line):
+    event = SimpleNamespace(topic=topic, data=message.SerializeToString())
+    assert _summary(event) == line
