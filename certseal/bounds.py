@@ -62,3 +62,9 @@ MAX_QR_SIDE = 2048
 (within :data:`MAX_IMAGE_PIXELS`) is scaled down to this first, which keeps the
 reader's own working memory under a few times 4 MiB. A QR symbol taking a quarter of a
 12-megapixel photo still has more than 4 pixels per module at this size."""
+
+MAX_JPEG_SCANS = 32
+"""Scans (SOS markers) a JPEG may have. A baseline JPEG has one and a progressive one
+from a camera or libjpeg about ten; each scan costs a pass over every block of the
+image, so a small file of thousands of empty scans would otherwise take minutes to
+decode (the pixel bound does not bound time)."""

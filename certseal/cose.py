@@ -105,6 +105,8 @@ def parse_sign1(message: bytes) -> Sign1:
         raise CoseError("COSE_Sign1 fields have the wrong types")
     if not isinstance(unprotected, dict):
         raise CoseError("unprotected header is not a map")
+    if unprotected:  # certseal signs every header it reads (and writes none unsigned)
+        raise CoseError("unprotected header is not empty")
     try:
         header = cbor.loads(protected, FRAME_LIMITS) if protected else {}
     except cbor.CborError as exc:

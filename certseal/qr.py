@@ -13,7 +13,12 @@ import segno
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
-from certseal.bounds import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_QR_SIDE
+from certseal.bounds import (
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_JPEG_SCANS,
+    MAX_QR_SIDE,
+)
 from certseal.errors import invalid
 
 __all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "qr_png", "read_qr_image"]
@@ -37,7 +42,8 @@ def read_qr_image(data: bytes) -> str:
 
     Bounded before decoding: the bytes by :data:`~certseal.bounds.MAX_IMAGE_BYTES`,
     the pixels the header declares by :data:`~certseal.bounds.MAX_IMAGE_PIXELS` (read
-    without decoding), and the picture handed to the QR reader by
+    without decoding), a JPEG's scans by :data:`~certseal.bounds.MAX_JPEG_SCANS`, and
+    the picture handed to the QR reader by
     :data:`~certseal.bounds.MAX_QR_SIDE`. Transparency is flattened on white, so dark
     modules on a transparent background read as printed.
 
@@ -56,6 +62,14 @@ def read_qr_image(data: bytes) -> str:
                     "image",
                     f"is {width} × {height} pixels; "
                     f"the limit is {MAX_IMAGE_PIXELS} pixels",
+                )
+            # in entropy-coded data 0xFF is always stuffed (FF 00) or a restart
+            # marker, so every FF DA is a start of scan
+            scans = data.count(b"\xff\xda") if image.format == "JPEG" else 0
+            if scans > MAX_JPEG_SCANS:
+                raise invalid(
+                    "image",
+                    f"is a JPEG of {scans} scans; the limit is {MAX_JPEG_SCANS}",
                 )
             grey = _grey_on_white(image)
     except Image.DecompressionBombError:  # Pillow's own, far higher, bound

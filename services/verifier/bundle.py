@@ -288,7 +288,6 @@ def _open_message(
         sign1 = cose.parse_sign1(message)
         cert = x509.load_der_x509_certificate(sign1.header[cose.HEADER_X5CHAIN])
         suite = Suite.from_cose_alg(sign1.header[cose.HEADER_ALG])
-        data = cbor.loads(sign1.payload, cbor.BUNDLE_LIMITS)
     except Exception:
         raise bad_bundle("is not a certseal trust bundle (bad COSE framing)") from None
     try:
@@ -313,6 +312,12 @@ def _open_message(
         verify(suite, public_key_der, sign1.to_be_signed(), sign1.signature)
     except InvalidSignature:
         raise bad_bundle("signature does not verify: the file was altered") from None
+    # decoded only once a verifier of the platform is known to have signed it: an
+    # altered file costs its reading, not the decoding of what it claims to hold
+    try:
+        data = cbor.loads(sign1.payload, cbor.BUNDLE_LIMITS)
+    except Exception:
+        raise bad_bundle("is not a certseal trust bundle (bad payload)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise bad_bundle(f"is not in the {FORMAT} format")
     return data, signer, cert

@@ -339,7 +339,8 @@ class VerifierService:
         """Verify scanned texts, in order, as ``acting``, and publish their use.
 
         The fields shown follow the acting counter's field rights. ``licence.used`` is
-        published once per distinct text in the request, and only for a code whose
+        published once per distinct signed code in the request (however its text was
+        re-framed: case, zlib, COSE tag, whitespace), and only for a code whose
         signature verified under a key trusted when it signed: a forged or malformed
         code publishes nothing, so nobody records usage in a department's name with a
         code it did not sign. A presentation code is accepted once: a second showing,
@@ -350,7 +351,7 @@ class VerifierService:
         the workers.
         """
         results: list[Verification] = []
-        published: set[str] = set()
+        published: set[tuple[bytes, bytes, bytes]] = set()
         for start in range(0, len(texts), _CHUNK):
             chunk = texts[start : start + _CHUNK]
             parsed = await self._codes.run(_parse_all, chunk)
@@ -360,11 +361,16 @@ class VerifierService:
                 evaluated = await self._codes.run(_evaluate_all, inputs)
             else:  # all malformed: nothing to check
                 evaluated = _evaluate_all(inputs)
-            for text, code, result in zip(chunk, parsed, evaluated, strict=True):
+            for code, result in zip(parsed, evaluated, strict=True):
                 if isinstance(code, ParsedCode):
                     result = await self._settle(code, result, inputs, now)
-                    if result.signed_by_trusted_key and text not in published:
-                        published.add(text)
+                    signed = (
+                        code.decoded.protected,
+                        code.decoded.payload,
+                        code.decoded.signature,
+                    )
+                    if result.signed_by_trusted_key and signed not in published:
+                        published.add(signed)
                         await self._publish(code, result, purpose, acting, now)
                 results.append(self._shown(result, acting))
         return results

@@ -182,6 +182,11 @@ class SnapshotStore:
             (self._folder / f"{version}.cbor").unlink(missing_ok=True)
 
 
+#: a bundle file is one array of messages: a full bundle and its deltas (``certseal
+#: bundle fetch`` starts afresh past ``--max-deltas``, 50 by default)
+BUNDLE_FILE_LIMITS = cbor.CborLimits(max_depth=1, max_items=1025)
+
+
 def read_bundle_file(path: Path) -> list[bytes]:
     """The messages of a bundle file (a CBOR array of COSE_Sign1 messages).
 
@@ -190,7 +195,7 @@ def read_bundle_file(path: Path) -> list[bytes]:
     :func:`services.verifier.bundle.open_bundle`.
     """
     try:
-        messages = cbor.loads(path.read_bytes(), cbor.BUNDLE_LIMITS)
+        messages = cbor.loads(path.read_bytes(), BUNDLE_FILE_LIMITS)
     except OSError as exc:
         raise bad_bundle(f"{path} cannot be read: {exc.strerror}") from None
     except Exception:

@@ -236,6 +236,19 @@ def record_bytes(record) -> int:
     return len(record.key or b"") + len(record.value) + headers
 
 
+def reframed(code: str, variant: int) -> str:
+    """``code`` with the same signed content in another of its byte forms."""
+    import base45
+    import cbor2
+
+    prefix, body = code[:4], code[4:]
+    message = cbor2.loads(zlib.decompress(base45.b45decode(body)))
+    sign1 = message.value if isinstance(message, cbor2.CBORTag) else message
+    tagged = cbor2.dumps(cbor2.CBORTag(18, sign1) if variant % 2 else sign1)
+    text = prefix + base45.b45encode(zlib.compress(tagged, variant % 9 + 1)).decode()
+    return " " * (variant % 3) + text + "\n" * (variant % 2)
+
+
 async def test_only_trusted_signatures_record_usage_and_a_request_cannot_amplify(
     verifier, victim, stack
 ):
@@ -260,10 +273,13 @@ async def test_only_trusted_signatures_record_usage_and_a_request_cannot_amplify
         assert {r.verdict for r in replies.results} == {
             verifier_pb2.VERDICT_BAD_SIGNATURE
         }
-        # the same valid code 500 times: one use, published once
+        # one valid code 500 times, in as many framings as keep its signature
+        # (COSE tagged or not, another zlib level, surrounding whitespace): one use,
+        # published once
         repeated = verifier_pb2.VerifyCodesRequest(
-            codes=[code] * 500, purpose=repeat_purpose
+            codes=[reframed(code, i) for i in range(500)], purpose=repeat_purpose
         )
+        assert len(set(repeated.codes)) == 18  # 2 COSE forms x 9 zlib levels
         replies = await stub.VerifyCodes(repeated)
         assert {r.verdict for r in replies.results} == {VALID}
         # then a valid verification on the same lineage (so the same partition): once

@@ -400,3 +400,47 @@ def test_trust_bundles_are_read_with_the_strict_reader_too():
             cbor.loads(data, cbor.BUNDLE_LIMITS)
     listed = {"licences": {f"lineage-{n}": [1, "01", 0, 0, 1] for n in range(2000)}}
     assert cbor.loads(cbor2.dumps(listed), cbor.BUNDLE_LIMITS) == listed
+
+
+# -- found by an outside attack after the first round of bounds ------------------------
+
+
+def _scan_bomb(scans: int) -> bytes:
+    """A small progressive JPEG with ``scans`` empty scans appended before its end: each
+    one costs the decoder a pass over every block (20,000 of them took 35 s)."""
+    out = io.BytesIO()
+    Image.new("L", (256, 256), "white").save(out, "JPEG", progressive=True)
+    data = out.getvalue()
+    assert data.endswith(b"\xff\xd9")
+    empty_scan = b"\xff\xda\x00\x08\x01\x01\x00\x01\x3f\x00"
+    return data[:-2] + empty_scan * scans + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("scans", [bounds.MAX_JPEG_SCANS + 1, 20_000])
+def test_a_jpeg_of_too_many_scans_is_refused_before_decoding(scans):
+    assert f"scans; the limit is {bounds.MAX_JPEG_SCANS}" in _image_refusal(
+        _scan_bomb(scans)
+    )
+
+
+def test_an_ordinary_progressive_jpeg_is_read():
+    out = io.BytesIO()
+    Image.open(io.BytesIO(qr.qr_png("LC1:PROGRESSIVE", scale=8))).convert("L").save(
+        out, "JPEG", progressive=True, quality=95
+    )
+    assert qr.read_qr_image(out.getvalue()) == "LC1:PROGRESSIVE"
+
+
+async def test_an_unprotected_header_is_refused_so_a_code_has_one_form():
+    """Entries in the unprotected header are covered by no signature: accepting them
+    made one signed code into endless byte-different codes (licence.used amplified)."""
+    text = await codes.encode_code(codes.LICENCE_CODE_PREFIX, {1: "x"}, SIGNER)
+    message = zlib.decompress(base45.b45decode(text.removeprefix("LC1:")))
+    tag = cbor2.loads(message)
+    protected, _unprotected, payload, signature = tag.value
+    for unprotected in ({0: 0}, {4: b"kid"}, {"x": 1}):
+        forged = cbor2.dumps(
+            cbor2.CBORTag(18, [protected, unprotected, payload, signature])
+        )
+        assert "unprotected header" in str(_refused(_wrap(forged)))
+    assert codes.decode_code(text).claims == {1: "x"}
