@@ -21,6 +21,7 @@ import grpc
 
 from certseal import logs
 from certseal.cli import DEFAULT_HOME, channel
+from certseal.events import default_topics
 from services.config import Config
 from services.devstack import DevStack
 
@@ -77,13 +78,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     ready["console"] = _wait_https(cfg, services["console"], console_url)
     state = {n: "SERVING" if ok else "NOT READY" for n, ok in ready.items()}
     ca = cfg.tls.ca_file
+    topics = ",\n               ".join(
+        ", ".join(t.name for t in default_topics()[i : i + 2])
+        for i in range(0, len(default_topics()), 2)
+    )
     print(
         f"""
 certseal is running on the embedded defaults (data in {home.resolve()}).
 
   PostgreSQL   {cfg.database.dsn()}
-  Kafka        {cfg.kafka.bootstrap_servers}   topics: certseal.licence-events.v1,
-               certseal.trust-events.v1, certseal.seal-events.v1
+  Kafka        {cfg.kafka.bootstrap_servers}   topics: {topics}
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
   Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
                {region} (group region-demo)   {state["region"]}
@@ -110,7 +114,8 @@ Try, in another terminal (the CLI finds {stack.config_file}):
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
   .venv/bin/certseal console account add ops --department {cfg.platform.code} --role operator
-                                                         (then sign in to the console)
+      (a password of 12 characters or more; {cfg.platform.code} is the platform's own
+      department; then sign in at {console_url} - the browser must trust {ca})
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
 
 Ctrl-C stops everything; running again reuses the data.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.cli import call_service, dev_identity, load, ts
+from certseal.identifiers import validate_uscc
 
 _ROLES = {"issuer": 1, "counter": 2, "seal_owner": 3, "integrator": 4}
 _FIELD_TYPES = {"string": 1, "integer": 2, "boolean": 3, "date": 4}
@@ -41,6 +42,8 @@ def _call(
     cfg = load(args)
     identity = None
     if getattr(args, "as_department", None):
+        # checked first: a mistyped code must not leave a dev identity behind
+        validate_uscc(args.as_department, "as")
         identity = dev_identity(cfg, f"dept:{args.as_department}")
     stub = issuer_pb2_grpc.IssuerAdminStub if admin else issuer_pb2_grpc.IssuerStub
     return call_service(

@@ -654,3 +654,23 @@ async def test_cli_licence_commands(tmp_path, config, issuer, dept, capsys):
     assert "revoked as sanction 07 (伪造材料)" in capsys.readouterr().out
     assert await asyncio.to_thread(cli.main, [*base, "suspend", identifier]) == 1
     assert "revoked as sanction (07)" in capsys.readouterr().err
+
+
+async def test_cli_as_a_mistyped_department_says_so_and_leaves_no_identity(
+    tmp_path, config, issuer, dept, capsys
+):
+    from pathlib import Path
+
+    from certseal.config import dump_config
+    from services import cli
+
+    path = tmp_path / "config.toml"
+    path.write_text(dump_config(config))
+    wrong = dept.code[:-1] + ("0" if dept.code[-1] != "0" else "1")
+    status = await asyncio.to_thread(
+        cli.main, ["--config", str(path), "licence", "--as", wrong, "get", "x"]
+    )
+    assert status == 2
+    assert capsys.readouterr().err.startswith("error: as: ")
+    tls = Path(config.tls.ca_file).parent
+    assert not (tls / f"dept_{wrong}.pem").exists()
