@@ -32,7 +32,7 @@ run: setup
 test: setup browser
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
-# The pure tests alone (no PostgreSQL, broker or browser): about two seconds.
+# The pure tests alone (no PostgreSQL, broker or browser): a few seconds.
 PURE_TESTS = tests/kernel/test_identifiers*.py tests/kernel/test_codes*.py \
 	tests/kernel/test_hostile_codes.py \
 	tests/kernel/test_crypto.py tests/kernel/test_timestamps_boundaries.py \
