@@ -37,6 +37,16 @@ def qr_png(text: str, *, scale: int = 4) -> bytes:
     return out.getvalue()
 
 
+def check_declared_pixels(image: Image.Image, field: str, limit: int) -> None:
+    """INVALID_ARGUMENT (``field``) when an opened, not yet decoded, image declares
+    more than ``limit`` pixels (width × height from its header)."""
+    width, height = image.size
+    if width * height > limit:
+        raise invalid(
+            field, f"is {width} × {height} pixels; the limit is {limit} pixels"
+        )
+
+
 def read_qr_image(data: bytes) -> str:
     """The text of the QR code in a PNG or JPEG, or INVALID_ARGUMENT saying why not.
 
@@ -56,13 +66,7 @@ def read_qr_image(data: bytes) -> str:
         raise invalid("image", f"is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
     try:
         with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
-            width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise invalid(
-                    "image",
-                    f"is {width} × {height} pixels; "
-                    f"the limit is {MAX_IMAGE_PIXELS} pixels",
-                )
+            check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
             # in entropy-coded data 0xFF is always stuffed (FF 00) or a restart
             # marker, so every FF DA is a start of scan
             scans = data.count(b"\xff\xda") if image.format == "JPEG" else 0

@@ -211,28 +211,23 @@ class ConsoleAccounts:
             wait = policy.retry_after(found[subject], now)
             if wait is not None:
                 refusal = Throttled(wait, what)
-                await self.store.record_failure(
-                    [],
-                    at=now,
-                    forget_before=now - window,
-                    audit=self._audit(
-                        f"console:{name}",
-                        "console.login",
-                        name,
-                        "denied",
-                        address=address,
-                        method=method,
-                        reason=f"throttled ({what})",
-                    ),
+                # a refused attempt is audited but counts no further failure
+                await self._record_refusal(
+                    name, address, method, f"throttled ({what})", counted=False
                 )
                 raise refusal
 
-    async def _failed(self, name: str, address: str, method: str, reason: str) -> None:
+    async def _record_refusal(
+        self, name: str, address: str, method: str, reason: str, *, counted: bool
+    ) -> None:
+        """Audit a refused sign-in; ``counted``: it also counts against the account
+        and the address for throttling."""
         now = self.clock()
+        window = max(self.per_account.window, self.per_address.window)
         await self.store.record_failure(
-            [f"account:{name}", f"address:{address}"],
+            [f"account:{name}", f"address:{address}"] if counted else [],
             at=now,
-            forget_before=now - max(self.per_account.window, self.per_address.window),
+            forget_before=now - window,
             audit=self._audit(
                 f"console:{name}",
                 "console.login",
@@ -295,10 +290,14 @@ class ConsoleAccounts:
         )
         if stored is None or not known or not matches:
             reason = "unknown account" if stored is None else "wrong password"
-            await self._failed(checked, address, "password", reason)
+            await self._record_refusal(
+                checked, address, "password", reason, counted=True
+            )
             raise unauthenticated(_WRONG)
         if stored.account.disabled:
-            await self._failed(checked, address, "password", "account disabled")
+            await self._record_refusal(
+                checked, address, "password", "account disabled", counted=True
+            )
             raise CertsealError(
                 ErrorKind.FAILED_PRECONDITION,
                 "this account is disabled: ask an operator",
@@ -318,7 +317,9 @@ class ConsoleAccounts:
         await self._throttle(name, address, "certificate")
         if account is None or account.disabled:
             reason = "no such account" if account is None else "account disabled"
-            await self._failed(name, address, "certificate", reason)
+            await self._record_refusal(
+                name, address, "certificate", reason, counted=True
+            )
             raise unauthenticated(
                 f"no enabled account signs in with the certificate {common_name!r}"
             )

@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from certseal.errors import invalid
+from certseal.qr import check_declared_pixels
 from services.seal.ses import Picture
 
 RED = (218, 37, 29, 255)
@@ -60,13 +61,7 @@ def load_picture(data: bytes) -> Image.Image:
         )
     try:
         with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
-            width, height = image.size
-            if width * height > MAX_PICTURE_PIXELS:
-                raise invalid(
-                    "picture",
-                    f"is {width} × {height} pixels; "
-                    f"the limit is {MAX_PICTURE_PIXELS} pixels",
-                )
+            check_declared_pixels(image, "picture", MAX_PICTURE_PIXELS)
             if image.mode not in PICTURE_MODES:
                 raise invalid(
                     "picture", f"has pixel mode {image.mode}; send an 8-bit PNG"

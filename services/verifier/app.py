@@ -219,9 +219,7 @@ def build_servicer(
         refresh_s=vcfg.bundle_refresh_s,
         validity_s=vcfg.bundle_validity_s,
     )
-    code_pool = WorkerPool(
-        "code", workers=vcfg.code_workers, queue=vcfg.code_queue, processes=False
-    )
+    code_pool = WorkerPool("code", workers=vcfg.code_workers, queue=vcfg.code_queue)
     code_pool.warm_up()
     service = VerifierService(
         group=vcfg.group,

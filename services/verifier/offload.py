@@ -14,8 +14,8 @@ Measured (2 CPUs, the bounded decoders of issue 13) to choose threads or process
   request) and the process hands the GIL back every 0.5 ms. With 20 hostile requests
   kept in flight, a valid scan's median was 79 ms on threads and 81 ms on a spawned
   process pool (4 ms alone; the rest is gRPC's own per-request work on the loop, and
-  the test client sharing the 2 CPUs), so codes use threads; ``processes=True`` is
-  there for a decoder that would not be bounded.
+  the test client sharing the 2 CPUs), so codes use threads: processes would only pay
+  for a decoder that was not bounded.
 - images: Pillow decoding a 6,000 × 6,000 PNG took 0.49 s and zxing-cpp reading it
   0.55 s, while the loop's thread was never held more than 18 ms: both release the GIL,
   so images go to a thread pool, which also keeps each image's memory bounded by
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import multiprocessing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,21 +44,13 @@ class WorkerPool:
     when the caller gave up waiting (a cancelled RPC does not free the thread early).
     """
 
-    def __init__(self, name: str, *, workers: int, queue: int, processes: bool = False):
+    def __init__(self, name: str, *, workers: int, queue: int):
         self.name = name
         self.workers = workers
         self.limit = workers + queue
-        self._pool: concurrent.futures.Executor
-        if processes:
-            # spawned, never forked: the parent runs gRPC and Kafka threads
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-            )
-        else:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix=f"verifier-{name}"
-            )
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=f"verifier-{name}"
+        )
         self._in_flight = 0
 
     def warm_up(self) -> None:
