@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x65rtseal/v1/licence.proto\x12\x0b\x63\x65rtseal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x01\n\tFieldSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.certseal.v1.FieldType\x12\x10\n\x08required\x18\x03 \x01(\x08\x12\x0e\n\x06public\x18\x04 \x01(\x08\x12\x10\n\x08personal\x18\x05 \x01(\x08\x12\r\n\x05title\x18\x06 \x01(\t\"u\n\nFieldValue\x12\x16\n\x0cstring_value\x18\x01 \x01(\tH\x00\x12\x17\n\rinteger_value\x18\x02 \x01(\x03H\x00\x12\x17\n\rboolean_value\x18\x03 \x01(\x08H\x00\x12\x14\n\ndate_value\x18\x04 \x01(\tH\x00\x42\x07\n\x05value\"\x84\x01\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\x05roles\x18\x03 \x03(\x0e\x32\x1b.certseal.v1.DepartmentRole\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbb\x01\n\x0bLicenceType\x12\x11\n\ttype_code\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12&\n\x06\x66ields\x18\x03 \x03(\x0b\x32\x16.certseal.v1.FieldSpec\x12\x1d\n\x15\x64\x65\x66\x61ult_validity_days\x18\x04 \x01(\r\x12\x14\n\x0cissuer_codes\x18\x05 \x03(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x03\n\nSigningKey\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\r\n\x05suite\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.certseal.v1.KeyStatus\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12.\n\nnot_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11revocation_reason\x18\x0b \x01(\t\":\n\x06Holder\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07id_type\x18\x02 \x01(\t\x12\x11\n\tid_number\x18\x03 \x01(\t\"\xac\x05\n\x07Licence\x12\x12\n\nidentifier\x18\x01 \x01(\t\x12\x0f\n\x07lineage\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12\x11\n\ttype_code\x18\x04 \x01(\t\x12\x13\n\x0bissuer_code\x18\x05 \x01(\t\x12#\n\x06holder\x18\x06 \x01(\x0b\x32\x13.certseal.v1.Holder\x12\x1b\n\x13holder_display_name\x18\x07 \x01(\t\x12\x30\n\x06\x66ields\x18\x08 \x03(\x0b\x32 .certseal.v1.Licence.FieldsEntry\x12.\n\nvalid_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06status\x18\x0b \x01(\x0e\x32\x1a.certseal.v1.LicenceStatus\x12-\n\tissued_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replaces\x18\r \x01(\t\x12\x15\n\rsuperseded_by\x18\x0e \x01(\t\x12\x0b\n\x03kid\x18\x0f \x01(\t\x12\x15\n\rstatus_reason\x18\x10 \x01(\t\x12\x35\n\x0elast_operation\x18\x11 \x01(\x0e\x32\x1d.certseal.v1.LicenceOperation\x12\x17\n\x0flineage_version\x18\x12 \x01(\x04\x12.\n\nupdated_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x46\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.certseal.v1.FieldValue:\x02\x38\x01*\xa3\x02\n\rLicenceStatus\x12\x1e\n\x1aLICENCE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14LICENCE_STATUS_VALID\x10\x01\x12\x1c\n\x18LICENCE_STATUS_SUSPENDED\x10\x02\x12\x1a\n\x16LICENCE_STATUS_REVOKED\x10\x03\x12\x1c\n\x18LICENCE_STATUS_CANCELLED\x10\x04\x12\x1a\n\x16LICENCE_STATUS_EXPIRED\x10\x05\x12\"\n\x1eLICENCE_STATUS_TRANSFERRED_OUT\x10\x06\x12&\n\"LICENCE_STATUS_REVOKED_AS_SANCTION\x10\x07\x12\x18\n\x14LICENCE_STATUS_OTHER\x10\x63*\xb2\x02\n\x10LicenceOperation\x12!\n\x1dLICENCE_OPERATION_UNSPECIFIED\x10\x00\x12\x1b\n\x17LICENCE_OPERATION_ISSUE\x10\x01\x12\x1b\n\x17LICENCE_OPERATION_RENEW\x10\x02\x12\x1d\n\x19LICENCE_OPERATION_SUSPEND\x10\x03\x12\x1c\n\x18LICENCE_OPERATION_EXPIRE\x10\x04\x12#\n\x1fLICENCE_OPERATION_CANCEL_REVOKE\x10\x05\x12\x1f\n\x1bLICENCE_OPERATION_UNSUSPEND\x10\x06\x12!\n\x1dLICENCE_OPERATION_TRANSFER_IN\x10\x08\x12\x1b\n\x17LICENCE_OPERATION_AMEND\x10\t*\x83\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46IELD_TYPE_STRING\x10\x01\x12\x16\n\x12\x46IELD_TYPE_INTEGER\x10\x02\x12\x16\n\x12\x46IELD_TYPE_BOOLEAN\x10\x03\x12\x13\n\x0f\x46IELD_TYPE_DATE\x10\x04*\xaa\x01\n\x0e\x44\x65partmentRole\x12\x1f\n\x1b\x44\x45PARTMENT_ROLE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45PARTMENT_ROLE_ISSUER\x10\x01\x12\x1b\n\x17\x44\x45PARTMENT_ROLE_COUNTER\x10\x02\x12\x1e\n\x1a\x44\x45PARTMENT_ROLE_SEAL_OWNER\x10\x03\x12\x1e\n\x1a\x44\x45PARTMENT_ROLE_INTEGRATOR\x10\x04*n\n\tKeyStatus\x12\x1a\n\x16KEY_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11KEY_STATUS_ACTIVE\x10\x01\x12\x16\n\x12KEY_STATUS_RETIRED\x10\x02\x12\x16\n\x12KEY_STATUS_REVOKED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63\x65rtseal/v1/licence.proto\x12\x0b\x63\x65rtseal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x01\n\tFieldSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.certseal.v1.FieldType\x12\x10\n\x08required\x18\x03 \x01(\x08\x12\x0e\n\x06public\x18\x04 \x01(\x08\x12\x10\n\x08personal\x18\x05 \x01(\x08\x12\r\n\x05title\x18\x06 \x01(\t\x12\x12\n\nrestricted\x18\x07 \x01(\x08\"u\n\nFieldValue\x12\x16\n\x0cstring_value\x18\x01 \x01(\tH\x00\x12\x17\n\rinteger_value\x18\x02 \x01(\x03H\x00\x12\x17\n\rboolean_value\x18\x03 \x01(\x08H\x00\x12\x14\n\ndate_value\x18\x04 \x01(\tH\x00\x42\x07\n\x05value\"\x84\x01\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\x05roles\x18\x03 \x03(\x0e\x32\x1b.certseal.v1.DepartmentRole\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbb\x01\n\x0bLicenceType\x12\x11\n\ttype_code\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12&\n\x06\x66ields\x18\x03 \x03(\x0b\x32\x16.certseal.v1.FieldSpec\x12\x1d\n\x15\x64\x65\x66\x61ult_validity_days\x18\x04 \x01(\r\x12\x14\n\x0cissuer_codes\x18\x05 \x03(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x03\n\nSigningKey\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\r\n\x05suite\x18\x03 \x01(\t\x12&\n\x06status\x18\x04 \x01(\x0e\x32\x16.certseal.v1.KeyStatus\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12.\n\nnot_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11revocation_reason\x18\x0b \x01(\t\":\n\x06Holder\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07id_type\x18\x02 \x01(\t\x12\x11\n\tid_number\x18\x03 \x01(\t\"\xac\x05\n\x07Licence\x12\x12\n\nidentifier\x18\x01 \x01(\t\x12\x0f\n\x07lineage\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\r\x12\x11\n\ttype_code\x18\x04 \x01(\t\x12\x13\n\x0bissuer_code\x18\x05 \x01(\t\x12#\n\x06holder\x18\x06 \x01(\x0b\x32\x13.certseal.v1.Holder\x12\x1b\n\x13holder_display_name\x18\x07 \x01(\t\x12\x30\n\x06\x66ields\x18\x08 \x03(\x0b\x32 .certseal.v1.Licence.FieldsEntry\x12.\n\nvalid_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06status\x18\x0b \x01(\x0e\x32\x1a.certseal.v1.LicenceStatus\x12-\n\tissued_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replaces\x18\r \x01(\t\x12\x15\n\rsuperseded_by\x18\x0e \x01(\t\x12\x0b\n\x03kid\x18\x0f \x01(\t\x12\x15\n\rstatus_reason\x18\x10 \x01(\t\x12\x35\n\x0elast_operation\x18\x11 \x01(\x0e\x32\x1d.certseal.v1.LicenceOperation\x12\x17\n\x0flineage_version\x18\x12 \x01(\x04\x12.\n\nupdated_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x46\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.certseal.v1.FieldValue:\x02\x38\x01*\xa3\x02\n\rLicenceStatus\x12\x1e\n\x1aLICENCE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14LICENCE_STATUS_VALID\x10\x01\x12\x1c\n\x18LICENCE_STATUS_SUSPENDED\x10\x02\x12\x1a\n\x16LICENCE_STATUS_REVOKED\x10\x03\x12\x1c\n\x18LICENCE_STATUS_CANCELLED\x10\x04\x12\x1a\n\x16LICENCE_STATUS_EXPIRED\x10\x05\x12\"\n\x1eLICENCE_STATUS_TRANSFERRED_OUT\x10\x06\x12&\n\"LICENCE_STATUS_REVOKED_AS_SANCTION\x10\x07\x12\x18\n\x14LICENCE_STATUS_OTHER\x10\x63*\xb2\x02\n\x10LicenceOperation\x12!\n\x1dLICENCE_OPERATION_UNSPECIFIED\x10\x00\x12\x1b\n\x17LICENCE_OPERATION_ISSUE\x10\x01\x12\x1b\n\x17LICENCE_OPERATION_RENEW\x10\x02\x12\x1d\n\x19LICENCE_OPERATION_SUSPEND\x10\x03\x12\x1c\n\x18LICENCE_OPERATION_EXPIRE\x10\x04\x12#\n\x1fLICENCE_OPERATION_CANCEL_REVOKE\x10\x05\x12\x1f\n\x1bLICENCE_OPERATION_UNSUSPEND\x10\x06\x12!\n\x1dLICENCE_OPERATION_TRANSFER_IN\x10\x08\x12\x1b\n\x17LICENCE_OPERATION_AMEND\x10\t*\x83\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46IELD_TYPE_STRING\x10\x01\x12\x16\n\x12\x46IELD_TYPE_INTEGER\x10\x02\x12\x16\n\x12\x46IELD_TYPE_BOOLEAN\x10\x03\x12\x13\n\x0f\x46IELD_TYPE_DATE\x10\x04*\xaa\x01\n\x0e\x44\x65partmentRole\x12\x1f\n\x1b\x44\x45PARTMENT_ROLE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45PARTMENT_ROLE_ISSUER\x10\x01\x12\x1b\n\x17\x44\x45PARTMENT_ROLE_COUNTER\x10\x02\x12\x1e\n\x1a\x44\x45PARTMENT_ROLE_SEAL_OWNER\x10\x03\x12\x1e\n\x1a\x44\x45PARTMENT_ROLE_INTEGRATOR\x10\x04*n\n\tKeyStatus\x12\x1a\n\x16KEY_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11KEY_STATUS_ACTIVE\x10\x01\x12\x16\n\x12KEY_STATUS_RETIRED\x10\x02\x12\x16\n\x12KEY_STATUS_REVOKED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,30 +34,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LICENCE_FIELDSENTRY']._loaded_options = None
   _globals['_LICENCE_FIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_LICENCESTATUS']._serialized_start=1794
-  _globals['_LICENCESTATUS']._serialized_end=2085
-  _globals['_LICENCEOPERATION']._serialized_start=2088
-  _globals['_LICENCEOPERATION']._serialized_end=2394
-  _globals['_FIELDTYPE']._serialized_start=2397
-  _globals['_FIELDTYPE']._serialized_end=2528
-  _globals['_DEPARTMENTROLE']._serialized_start=2531
-  _globals['_DEPARTMENTROLE']._serialized_end=2701
-  _globals['_KEYSTATUS']._serialized_start=2703
-  _globals['_KEYSTATUS']._serialized_end=2813
+  _globals['_LICENCESTATUS']._serialized_start=1814
+  _globals['_LICENCESTATUS']._serialized_end=2105
+  _globals['_LICENCEOPERATION']._serialized_start=2108
+  _globals['_LICENCEOPERATION']._serialized_end=2414
+  _globals['_FIELDTYPE']._serialized_start=2417
+  _globals['_FIELDTYPE']._serialized_end=2548
+  _globals['_DEPARTMENTROLE']._serialized_start=2551
+  _globals['_DEPARTMENTROLE']._serialized_end=2721
+  _globals['_KEYSTATUS']._serialized_start=2723
+  _globals['_KEYSTATUS']._serialized_end=2833
   _globals['_FIELDSPEC']._serialized_start=76
-  _globals['_FIELDSPEC']._serialized_end=206
-  _globals['_FIELDVALUE']._serialized_start=208
-  _globals['_FIELDVALUE']._serialized_end=325
-  _globals['_DEPARTMENT']._serialized_start=328
-  _globals['_DEPARTMENT']._serialized_end=460
-  _globals['_LICENCETYPE']._serialized_start=463
-  _globals['_LICENCETYPE']._serialized_end=650
-  _globals['_SIGNINGKEY']._serialized_start=653
-  _globals['_SIGNINGKEY']._serialized_end=1044
-  _globals['_HOLDER']._serialized_start=1046
-  _globals['_HOLDER']._serialized_end=1104
-  _globals['_LICENCE']._serialized_start=1107
-  _globals['_LICENCE']._serialized_end=1791
-  _globals['_LICENCE_FIELDSENTRY']._serialized_start=1721
-  _globals['_LICENCE_FIELDSENTRY']._serialized_end=1791
+  _globals['_FIELDSPEC']._serialized_end=226
+  _globals['_FIELDVALUE']._serialized_start=228
+  _globals['_FIELDVALUE']._serialized_end=345
+  _globals['_DEPARTMENT']._serialized_start=348
+  _globals['_DEPARTMENT']._serialized_end=480
+  _globals['_LICENCETYPE']._serialized_start=483
+  _globals['_LICENCETYPE']._serialized_end=670
+  _globals['_SIGNINGKEY']._serialized_start=673
+  _globals['_SIGNINGKEY']._serialized_end=1064
+  _globals['_HOLDER']._serialized_start=1066
+  _globals['_HOLDER']._serialized_end=1124
+  _globals['_LICENCE']._serialized_start=1127
+  _globals['_LICENCE']._serialized_end=1811
+  _globals['_LICENCE_FIELDSENTRY']._serialized_start=1741
+  _globals['_LICENCE_FIELDSENTRY']._serialized_end=1811
 # @@protoc_insertion_point(module_scope)

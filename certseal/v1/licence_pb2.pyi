@@ -90,20 +90,22 @@ KEY_STATUS_RETIRED: KeyStatus
 KEY_STATUS_REVOKED: KeyStatus
 
 class FieldSpec(_message.Message):
-    __slots__ = ("name", "type", "required", "public", "personal", "title")
+    __slots__ = ("name", "type", "required", "public", "personal", "title", "restricted")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
     PERSONAL_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: FieldType
     required: bool
     public: bool
     personal: bool
     title: str
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[FieldType, str]] = ..., required: _Optional[bool] = ..., public: _Optional[bool] = ..., personal: _Optional[bool] = ..., title: _Optional[str] = ...) -> None: ...
+    restricted: bool
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[FieldType, str]] = ..., required: _Optional[bool] = ..., public: _Optional[bool] = ..., personal: _Optional[bool] = ..., title: _Optional[str] = ..., restricted: _Optional[bool] = ...) -> None: ...
 
 class FieldValue(_message.Message):
     __slots__ = ("string_value", "integer_value", "boolean_value", "date_value")

@@ -95,13 +95,30 @@ def event_meta(topic: str, headers: dict[str, str], value: bytes) -> EventMeta |
     )
 
 
+def integrator_view(topic: str, value: bytes) -> bytes:
+    """An event value as integrators receive it: a licence event without its
+    restricted field values, which only the verifier's index keeps and shows to the
+    counters whose field rights grant them (docs/codes.md). Other values unchanged.
+    """
+    if topic != LICENCE_EVENTS:
+        return value
+    try:
+        event = events_pb2.LicenceEvent.FromString(value)
+    except DecodeError:
+        return value  # not delivered: event_meta refuses it too
+    if not event.restricted_fields:
+        return value
+    event.ClearField("restricted_fields")
+    return event.SerializeToString()
+
+
 def cloudevent_json(topic: str, value: bytes, headers: dict[str, str]) -> bytes:
     """The event in CloudEvents structured JSON, ``data`` as the protobuf's JSON.
 
     Raises KeyError for a topic the feed does not read, DecodeError for a value that
     is not its topic's message.
     """
-    message = _MESSAGES[topic].FromString(value)
+    message = _MESSAGES[topic].FromString(integrator_view(topic, value))
     return json.dumps(
         {
             "specversion": "1.0",

@@ -37,7 +37,12 @@ from services.feed.domain import (
     encode_token,
     integrator_identity,
 )
-from services.feed.events import FEED_TOPICS, event_meta, record_headers
+from services.feed.events import (
+    FEED_TOPICS,
+    event_meta,
+    integrator_view,
+    record_headers,
+)
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.webhooks import WebhookEngine
 
@@ -210,7 +215,7 @@ class FeedService:
                             encode_token(current),
                             tp.topic,
                             (record.key or b"").decode(),
-                            value,
+                            integrator_view(tp.topic, value),
                             headers,
                         )
         finally:

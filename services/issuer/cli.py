@@ -94,10 +94,11 @@ def _field_spec(text: str) -> Any:
     name, _, rest = text.partition(":")
     parts = rest.split(":") if rest else ["string"]
     kind, flags = parts[0], set(parts[1:])
-    unknown = flags - {"required", "public", "personal"}
+    unknown = flags - {"required", "public", "restricted", "personal"}
     if kind not in _FIELD_TYPES or unknown:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: use NAME:TYPE[:required][:public][:personal], TYPE one of "
+            f"{text!r}: use NAME:TYPE[:required][:public|:restricted|:personal], "
+            "TYPE one of "
             f"{', '.join(_FIELD_TYPES)}"
         )
     return licence_pb2.FieldSpec(
@@ -105,6 +106,7 @@ def _field_spec(text: str) -> Any:
         type=_FIELD_TYPES[kind],  # type: ignore[arg-type]
         required="required" in flags,
         public="public" in flags,
+        restricted="restricted" in flags,
         personal="personal" in flags,
     )
 
@@ -342,7 +344,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--field",
         action="append",
         type=_field_spec,
-        help="NAME:TYPE[:required][:public][:personal], repeatable",
+        help="NAME:TYPE[:required][:public|:restricted|:personal], repeatable: public "
+        "fields are printed in every code, restricted ones shown only to counters "
+        "with a field right, personal ones encrypted (docs/codes.md)",
     )
     tadd.add_argument("--validity-days", type=int, default=365 * 6)
     tadd.add_argument(

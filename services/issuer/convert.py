@@ -173,6 +173,7 @@ def licence_type(request: pb.RegisterLicenceTypeRequest) -> LicenceType:
                 f.public,
                 f.personal,
                 f.title,
+                f.restricted,
             )
         )
     return domain.validate_licence_type(
@@ -291,6 +292,7 @@ def licence_type_message(
                 public=f.public,
                 personal=f.personal,
                 title=f.title,
+                restricted=f.restricted,
             )
             for f in t.fields
         ],

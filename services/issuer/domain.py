@@ -8,7 +8,7 @@ import datetime as dt
 import enum
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from certseal import codes
@@ -158,7 +158,10 @@ _FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """One field of a licence type's schema."""
+    """One field of a licence type's schema. At most one of ``public`` (printed in every
+    code: every counter sees it), ``restricted`` (never in a code: the verifier shows it
+    to counters whose field rights grant it) and ``personal`` (encrypted; never in codes
+    or events); with none the value never leaves the issuer (docs/codes.md)."""
 
     name: str
     kind: FieldKind
@@ -166,29 +169,22 @@ class FieldSpec:
     public: bool = False
     personal: bool = False
     title: str = ""
+    restricted: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The spec as stored."""
-        return {
-            "name": self.name,
-            "kind": self.kind.value,
-            "required": self.required,
-            "public": self.public,
-            "personal": self.personal,
-            "title": self.title,
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "kind": self.kind.value
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FieldSpec:
-        """A spec from its stored form."""
-        return cls(
-            data["name"],
-            FieldKind(data["kind"]),
-            data["required"],
-            data["public"],
-            data["personal"],
-            data.get("title", ""),
-        )
+        """A spec from its stored form (stored before ``title`` or ``restricted``
+        existed: untitled, not restricted)."""
+        get = data.get
+        return cls(data["name"], FieldKind(data["kind"]), data["required"],
+                   data["public"], data["personal"], get("title", ""),
+                   get("restricted", False))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +225,10 @@ def validate_licence_type(
             )
         if spec.name in seen:
             raise invalid(f"{where}.name", f"field {spec.name!r} is declared twice")
-        if spec.public and spec.personal:
+        both = [v for v in ("public", "restricted", "personal") if getattr(spec, v)]
+        if len(both) > 1:  # personal data never in codes or events in clear
             raise invalid(
-                where, f"field {spec.name!r} cannot be both public and personal"
+                where, f"field {spec.name!r} cannot be both {' and '.join(both[:2])}"
             )
         seen.add(spec.name)
     if not issuer_codes:
@@ -244,6 +241,8 @@ def validate_licence_type(
 
 
 FieldValue = str | int | bool | dt.date
+_KINDS = {FieldKind.STRING: str, FieldKind.INTEGER: int, FieldKind.BOOLEAN: bool,
+          FieldKind.DATE: dt.date}  # fmt: skip
 
 
 def validate_fields(
@@ -257,16 +256,9 @@ def validate_fields(
             raise invalid(
                 where, f"is not a field of licence type {licence_type.type_code}"
             )
-        expected = {
-            FieldKind.STRING: str,
-            FieldKind.INTEGER: int,
-            FieldKind.BOOLEAN: bool,
-            FieldKind.DATE: dt.date,
-        }[spec.kind]
-        if type(value) is not expected:
-            raise invalid(
-                where, f"must be a {spec.kind.value}, got a {_kind_of(value)}"
-            )
+        if type(value) is not _KINDS[spec.kind]:
+            got = {v: k for k, v in _KINDS.items()}.get(type(value), FieldKind.STRING)
+            raise invalid(where, f"must be a {spec.kind.value}, got a {got.value}")
         if isinstance(value, str):
             validate_text(where, value, required=spec.required, limit=MAX_TEXT)
     if not partial:
@@ -274,16 +266,6 @@ def validate_fields(
             if spec.required and spec.name not in values:
                 raise invalid(f"fields.{spec.name}", "is required")
     return values
-
-
-def _kind_of(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, dt.date):
-        return "date"
-    return "string"
 
 
 def validate_text(field_name: str, value: str, *, required: bool, limit: int) -> str:
@@ -406,16 +388,31 @@ def split_fields(
     licence_type: LicenceType, values: dict[str, FieldValue]
 ) -> tuple[dict[str, FieldValue], dict[str, FieldValue]]:
     """(fields stored in clear, personal fields stored encrypted)."""
-    clear = {k: v for k, v in values.items() if not _spec(licence_type, k).personal}
-    personal = {k: v for k, v in values.items() if _spec(licence_type, k).personal}
-    return clear, personal
+    personal = _where(licence_type, values, "personal")
+    return {k: v for k, v in values.items() if k not in personal}, personal
 
 
 def public_fields(
     licence_type: LicenceType, values: dict[str, FieldValue]
 ) -> dict[str, FieldValue]:
-    """The fields a counter may see by default (printed in the static code)."""
-    return {k: v for k, v in values.items() if _spec(licence_type, k).public}
+    """The fields every counter sees: the only ones printed in the static code."""
+    return _where(licence_type, values, "public")
+
+
+def restricted_fields(
+    licence_type: LicenceType, values: dict[str, FieldValue]
+) -> dict[str, FieldValue]:
+    """The fields the licence events carry to the verifier's index, which shows them
+    only to counters with a field right on them; never in a code."""
+    return _where(licence_type, values, "restricted")
+
+
+def _where(
+    licence_type: LicenceType, values: dict[str, FieldValue], visibility: str
+) -> dict[str, FieldValue]:
+    return {
+        k: v for k, v in values.items() if getattr(_spec(licence_type, k), visibility)
+    }
 
 
 def _spec(licence_type: LicenceType, name: str) -> FieldSpec:

@@ -4,7 +4,9 @@ CloudEvents envelope (binary mode, ``certseal.events.cloudevent``).
 - ``LicenceEvent`` on ``certseal.licence-events.v1``, keyed by lineage. Types:
   ``licence.issued``, ``.renewed``, ``.amended``, ``.suspended``, ``.unsuspended``,
   ``.revoked``, ``.cancelled``, ``.expired``, ``.transferred``. Each carries the
-  version's public state and its ``lineage_version``, so a reader applies it if newer.
+  version's public state and its ``lineage_version``, so a reader applies it if newer,
+  and the version's restricted field values (never personal ones), which the verifier
+  keeps in its index and shows only to counters with a field right on them.
 - ``TrustEvent`` on ``certseal.trust-events.v1``, keyed by kid. Types:
   ``key.activated``, ``key.retired``, ``key.revoked``; each carries the key's public
   part and its ``key_version``.
@@ -26,7 +28,15 @@ from certseal.events import (
 )
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2, licence_pb2
-from services.issuer.domain import LicenceRecord, Operation, SigningKey, Status
+from services.issuer.domain import (
+    FieldValue,
+    LicenceRecord,
+    LicenceType,
+    Operation,
+    SigningKey,
+    Status,
+    restricted_fields,
+)
 
 
 def proto_status(status: Status) -> licence_pb2.LicenceStatus:
@@ -39,14 +49,31 @@ def proto_operation(operation: Operation) -> licence_pb2.LicenceOperation:
     return cast(licence_pb2.LicenceOperation, int(operation.value))
 
 
+def _field_value(value: FieldValue) -> licence_pb2.FieldValue:
+    if isinstance(value, bool):
+        return licence_pb2.FieldValue(boolean_value=value)
+    if isinstance(value, int):
+        return licence_pb2.FieldValue(integer_value=value)
+    if isinstance(value, dt.date):
+        return licence_pb2.FieldValue(date_value=value.isoformat())
+    return licence_pb2.FieldValue(string_value=value)
+
+
 def licence_event(
-    record: LicenceRecord, event_type: str, *, actor: str, reason: str
+    record: LicenceRecord,
+    licence_type: LicenceType,
+    event_type: str,
+    *,
+    actor: str,
+    reason: str,
 ) -> OutboxRecord:
-    """The ``event_type`` event of ``record`` as it now stands.
+    """The ``event_type`` event of ``record`` (of ``licence_type``) as it now stands,
+    with the values of the type's restricted fields.
 
     ``actor``: the department code that acted, or e.g. ``service:expiry-sweep``. The
     event occurred at ``record.updated_at``.
     """
+    restricted = restricted_fields(licence_type, record.fields)
     event_id = new_event_id()
     message = events_pb2.LicenceEvent(
         event_id=event_id,
@@ -68,6 +95,7 @@ def licence_event(
         holder_ref=record.holder_ref,
         kid=record.kid,
         transferred_to=record.transferred_to or "",
+        restricted_fields={k: _field_value(v) for k, v in restricted.items()},
     )
     return cloudevent(
         topic=LICENCE_EVENTS,

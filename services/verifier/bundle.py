@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cbor2
@@ -185,16 +185,15 @@ def payload(
     valid_until: dt.datetime,
     base: Snapshot | None = None,
     counter: str = "",
-    field_rights: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Any]:
     """The signed payload: the full snapshot, or the delta from ``base``, made for
-    ``counter`` with its ``field_rights``."""
+    ``counter``. It carries no field value, nor field rights: offline, a counter sees
+    only the public fields the code carries (restricted fields are shown online)."""
     body = encode_content(snapshot.content)
     message: dict[str, Any] = {
         "format": FORMAT,
         "group": snapshot.group,
         "counter": counter,
-        "fields": {t: sorted(names) for t, names in (field_rights or {}).items()},
         "version": snapshot.version,
         "issued_at": us(issued_at),
         "valid_until": us(valid_until),
@@ -273,7 +272,6 @@ class OfflineBundle:
     content: BundleContent
     messages: tuple[bytes, ...]
     counter: str = ""
-    field_rights: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def bad_bundle(message: str) -> CertsealError:
@@ -346,11 +344,9 @@ def open_bundle(
             changed = decode_content({"keys": [], "licences": data["licences"]})
             version, group, base = data["version"], data["group"], data.get("base")
             removed = list(data.get("removed", []))
+            # a bundle of an older verifier may also hold "fields" (field rights that
+            # narrowed the code's public fields): ignored, the code shows them anyway
             counter = str(data.get("counter", ""))
-            rights = {
-                str(t): frozenset(str(n) for n in names)
-                for t, names in data.get("fields", {}).items()
-            }
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise bad_bundle("has a message with missing or mistyped fields") from None
         if signer != VERIFIER_IDENTITY and signer != f"{VERIFIER_IDENTITY}-{group}":
@@ -383,7 +379,6 @@ def open_bundle(
             content=BundleContent(keys, licences),
             messages=(*bundle.messages, message) if bundle else (message,),
             counter=counter,
-            field_rights=rights,
         )
     assert bundle is not None
     if now >= bundle.valid_until:
@@ -402,7 +397,8 @@ def verify_offline(text: str, bundle: OfflineBundle, now: dt.datetime) -> Verifi
     """The verdict for a licence code from a bundle alone.
 
     A presentation code is refused (it needs the online replay guard); a lineage the
-    bundle does not list is taken as its code states it.
+    bundle does not list is taken as its code states it. The fields shown are the
+    public ones the code carries: a bundle holds no restricted field value.
     """
     try:
         code = parse_code(text)
@@ -450,8 +446,4 @@ def verify_offline(text: str, bundle: OfflineBundle, now: dt.datetime) -> Verifi
         nonce_seen=False,
         now=now,
     )
-    allowed = bundle.field_rights.get(result.type_code)
-    if allowed is not None and result.fields:
-        shown = {k: v for k, v in result.fields.items() if k in allowed}
-        result = replace(result, fields=shown)
     return result

@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from certseal import codes
@@ -123,6 +123,9 @@ class IndexEntry:
     lineage_version: int
     transferred_to: str = ""
     basis: str = ""  # where the entry comes from, when not this group's index
+    #: the current version's restricted fields (never in a code): shown only to
+    #: counters whose field rights grant them
+    restricted_fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,10 @@ class Verification:
     fields: dict[str, Any] = field(default_factory=dict)
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    #: the index's restricted fields of the licence, for :meth:`FieldRights.shown`
+    #: to narrow; empty once narrowed, and unless the code is the current version
+    #: signed by a key trusted when it signed
+    restricted_fields: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def signed_by_trusted_key(self) -> bool:
@@ -150,12 +157,15 @@ class Verification:
 
 @dataclass(frozen=True)
 class FieldRights:
-    """Which fields of a licence each counter department sees, per licence type.
+    """Which restricted fields of a licence each counter department sees, per type.
 
-    A rule is ``TYPE:DEPARTMENT:FIELD,FIELD,...``; DEPARTMENT ``*`` covers every other
-    counter and an empty list shows no field. A licence type without rules shows the
-    fields its code carries (those the type marks public); a type with rules shows a
-    counter only the fields its rule lists.
+    A licence type's ``public`` fields are printed in every code, so every counter sees
+    them and no rule can hide them; its ``restricted`` fields are never in a code, and
+    the verifier shows one only to a counter a rule grants it (docs/codes.md). A rule is
+    ``TYPE:DEPARTMENT:FIELD,FIELD,...``: the restricted fields of ``TYPE`` that
+    ``DEPARTMENT``'s counters see; DEPARTMENT ``*`` covers every counter without a rule
+    of its own (a department's own rule replaces ``*``, it does not add to it). Without
+    a rule a counter sees no restricted field (least privilege).
     """
 
     rules: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
@@ -180,25 +190,20 @@ class FieldRights:
             )
         return cls(parsed)
 
-    def visible(
-        self, type_code: str, department: str, fields: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """The part of ``fields`` that ``department``'s counters may see."""
-        types = {t for t, _ in self.rules}
-        if type_code not in types:
-            return dict(fields)
-        allowed = self.rules.get(
+    def granted(self, type_code: str, department: str) -> frozenset[str]:
+        """The restricted fields of ``type_code`` that ``department``'s counters see."""
+        return self.rules.get(
             (type_code, department), self.rules.get((type_code, "*"), frozenset())
         )
-        return {k: v for k, v in fields.items() if k in allowed}
 
-    def restrictions(self, department: str) -> dict[str, frozenset[str]]:
-        """Per licence type with rules, the fields ``department``'s counters may see
-        (what an offline bundle made for that counter carries)."""
-        return {
-            t: self.rules.get((t, department), self.rules.get((t, "*"), frozenset()))
-            for t in sorted({t for t, _ in self.rules})
-        }
+    def shown(self, result: Verification, department: str) -> Verification:
+        """``result`` as ``department``'s counters see it: the code's fields and the
+        restricted fields a rule grants them; the other restricted fields dropped."""
+        if not result.restricted_fields:
+            return result
+        allowed = self.granted(result.type_code, department)
+        granted = {k: v for k, v in result.restricted_fields.items() if k in allowed}
+        return replace(result, fields=result.fields | granted, restricted_fields={})
 
 
 _STATUS_VERDICTS = {
@@ -329,6 +334,7 @@ def evaluate(
     its revocation time (the signing time is the code's ``iat``).
     """
     checks = [Check("decode", Outcome.PASSED, code.kind.value)]
+    trusted = False  # the signature verified under a key trusted when it signed
 
     def result(verdict: Verdict, failed: str = "", detail: str = "") -> Verification:
         if failed:
@@ -351,6 +357,9 @@ def evaluate(
             fields=dict(code.fields) if shown else {},
             valid_from=index.valid_from if index else code.not_before,
             valid_until=index.valid_until if index else None,
+            restricted_fields=dict(index.restricted_fields)
+            if index and code.version == index.version and trusted
+            else {},
         )
 
     # issuer
@@ -397,6 +406,7 @@ def evaluate(
             Verdict.BAD_SIGNATURE, "key", "signed outside the key's validity window"
         )
     checks.append(Check("key", Outcome.PASSED, trust.status))
+    trusted = True
 
     # the presentation code itself
     if code.kind is CodeKind.PRESENTATION:

@@ -71,7 +71,8 @@ def apply_trust_event(stored: bytes | None, incoming: bytes) -> bytes | None:
 
 
 def index_entry(stored: bytes) -> IndexEntry:
-    """The index entry a stored licence event stands for."""
+    """The index entry a stored licence event stands for, with the restricted field
+    values it carries (a date as its ISO 8601 text, as a code carries it)."""
     event = _licence_event(stored)
     return IndexEntry(
         lineage=event.lineage,
@@ -84,6 +85,10 @@ def index_entry(stored: bytes) -> IndexEntry:
         type_code=event.type_code,
         lineage_version=event.lineage_version,
         transferred_to=event.transferred_to,
+        restricted_fields={
+            name: getattr(value, value.WhichOneof("value") or "string_value")
+            for name, value in event.restricted_fields.items()
+        },
     )
 
 

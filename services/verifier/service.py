@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from certseal import codes
 from certseal.errors import CertsealError, invalid, precondition
@@ -165,15 +165,14 @@ class BundleExporter:
         since_version: int,
         group: str,
         counter: str = "",
-        field_rights: Mapping[str, frozenset[str]] | None = None,
     ) -> ExportedBundle:
         """The current snapshot signed: in full, or as the delta from ``since_version``.
 
         A delta is made only when ``group`` is this group (or empty). Raises
         INVALID_ARGUMENT when ``since_version`` is newer than the current snapshot (it
         comes from another group) and FAILED_PRECONDITION when it is no longer kept.
-        The bundle names ``counter``, the counter it was made for, and carries its
-        ``field_rights`` (licence type -> the fields it may see).
+        The bundle names ``counter``, the counter it was made for; it carries no
+        field value (restricted fields are shown online only).
         """
         snapshot = await self.current()
         base = None
@@ -199,7 +198,6 @@ class BundleExporter:
             valid_until=valid_until,
             base=base,
             counter=counter,
-            field_rights=field_rights,
         )
         return ExportedBundle(
             group=self._group,
@@ -372,7 +370,7 @@ class VerifierService:
                     if result.signed_by_trusted_key and signed not in published:
                         published.add(signed)
                         await self._publish(code, result, purpose, acting, now)
-                results.append(self._shown(result, acting))
+                results.append(self._field_rights.shown(result, acting.department))
         return results
 
     def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> _Inputs:
@@ -416,18 +414,6 @@ class VerifierService:
         self._nonces.add(code.nonce, code.expires_at, now)
         return result
 
-    def _shown(self, result: Verification, acting: Acting) -> Verification:
-        if not result.fields:
-            return result
-        shown = self._field_rights.visible(
-            result.type_code, acting.department, result.fields
-        )
-        return (
-            result
-            if shown == result.fields
-            else dataclasses.replace(result, fields=shown)
-        )
-
     async def _publish(
         self,
         code: ParsedCode,
@@ -453,13 +439,11 @@ class VerifierService:
     async def export_bundle(
         self, *, since_version: int, group: str, acting: Acting
     ) -> ExportedBundle:
-        """A signed offline bundle for ``acting`` (see :meth:`BundleExporter.export`):
-        it carries that counter's field rights, which the offline verifier applies."""
+        """A signed offline bundle for ``acting`` (see :meth:`BundleExporter.export`).
+        It names the counter and carries no field value: offline, a counter sees only
+        the public fields the code itself carries."""
         return await self._bundles.export(
-            since_version=since_version,
-            group=group,
-            counter=acting.counter,
-            field_rights=self._field_rights.restrictions(acting.department),
+            since_version=since_version, group=group, counter=acting.counter
         )
 
     async def index_status(self) -> IndexStatus:

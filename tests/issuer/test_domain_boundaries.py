@@ -271,6 +271,7 @@ def test_field_specs_as_stored():
         "public": False,
         "personal": True,
         "title": "自",
+        "restricted": False,
     }
     assert spec.to_json() == stored
     assert FieldSpec.from_json(stored) == spec

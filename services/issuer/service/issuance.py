@@ -262,6 +262,7 @@ class Issuance(LicenceCases):
                 events.append(
                     licence_event(
                         record,
+                        licence_type,
                         "licence.issued",
                         actor=licence_actor(caller),
                         reason="",

@@ -128,7 +128,10 @@ class Lifecycle(LicenceCases):
             record.status, record.status_reason = transition.to, reason
             record.last_operation, record.updated_at = transition.operation, now
             record.lineage_version = tx.lineage_version
-            return record, self._records(caller, action, record, transition, reason)
+            licence_type = await self._directory.licence_type(record.type_code)
+            return record, self._records(
+                caller, action, record, licence_type, transition, reason
+            )
 
         return await self._change(caller, text, action, body)
 
@@ -206,7 +209,13 @@ class Lifecycle(LicenceCases):
             new = await sign_version(record, licence_type, signer, self._protector)
             await tx.supersede(new, now)
             return record, self._records(
-                caller, action, record, transition, reason, replaces=old.identifier
+                caller,
+                action,
+                record,
+                licence_type,
+                transition,
+                reason,
+                replaces=old.identifier,
             )
 
         return await self._change(caller, text, action, body)
@@ -282,8 +291,12 @@ class Lifecycle(LicenceCases):
             )
             return (old, new), (
                 [
-                    self._event(old, "licence.transferred", caller, reason),
-                    self._event(new, "licence.transferred", caller, reason),
+                    self._event(
+                        old, licence_type, "licence.transferred", caller, reason
+                    ),
+                    self._event(
+                        new, licence_type, "licence.transferred", caller, reason
+                    ),
                 ],
                 [
                     self._auditor.entry(
@@ -316,13 +329,14 @@ class Lifecycle(LicenceCases):
         caller: Caller | str,
         action: Action,
         record: LicenceRecord,
+        licence_type: domain.LicenceType,
         transition: domain.Transition,
         reason: str,
         **details: str,
     ) -> Records:
         """The transition's event of ``record`` and the audit row of ``action``."""
         return (
-            [self._event(record, transition.event, caller, reason)],
+            [self._event(record, licence_type, transition.event, caller, reason)],
             [
                 self._auditor.entry(
                     caller,
@@ -335,8 +349,13 @@ class Lifecycle(LicenceCases):
         )
 
     def _event(
-        self, record: LicenceRecord, event_type: str, caller: Caller | str, reason: str
+        self,
+        record: LicenceRecord,
+        licence_type: domain.LicenceType,
+        event_type: str,
+        caller: Caller | str,
+        reason: str,
     ) -> OutboxRecord:
         return licence_event(
-            record, event_type, actor=licence_actor(caller), reason=reason
+            record, licence_type, event_type, actor=licence_actor(caller), reason=reason
         )
