@@ -142,6 +142,7 @@ class Dept:
     type_code: str
     clients: Clients
     kid: str
+    restricted: bool = False  # its type has the restricted field 'grade'
 
 
 async def make_department(
@@ -151,7 +152,11 @@ async def make_department(
     suite: str = "es256",
     roles=(licence_pb2.DEPARTMENT_ROLE_ISSUER,),
     type_issuers: list[str] | None = None,
+    restricted: bool = False,
 ) -> Dept:
+    """A fresh issuing department, its key and a licence type with the public field
+    'class', the personal 'address' and two fields that never leave the issuer; with
+    ``restricted`` also 'grade', which counters see only with a field right."""
     code = fresh_uscc()
     await operator.admin.OnboardDepartment(
         pb.OnboardDepartmentRequest(
@@ -184,10 +189,21 @@ async def make_department(
                 licence_pb2.FieldSpec(
                     name="first_issued", type=licence_pb2.FIELD_TYPE_DATE
                 ),
+                *(
+                    [
+                        licence_pb2.FieldSpec(
+                            name="grade",
+                            type=licence_pb2.FIELD_TYPE_STRING,
+                            restricted=True,
+                        )
+                    ]
+                    if restricted
+                    else []
+                ),
             ],
         )
     )
-    return Dept(code, type_code, connect(f"dept:{code}"), key.key.kid)
+    return Dept(code, type_code, connect(f"dept:{code}"), key.key.kid, restricted)
 
 
 async def onboarded(operator: Clients, *roles: int) -> str:
@@ -224,6 +240,8 @@ def issue_request(
     )
     request.fields["class"].CopyFrom(text_field("C1"))
     request.fields["address"].CopyFrom(text_field("深圳市福田区"))
+    if dept.restricted:
+        request.fields["grade"].CopyFrom(text_field("G7"))
     return request
 
 

@@ -396,14 +396,11 @@ def test_field_rights():
 
     t = DEPT + "001"
     rights = FieldRights.parse([f"{t}:11440300COUNTER01:class,grade", f"{t}:*:"])
-    fields = {"class": "C1", "grade": "2", "note": "x"}
-    assert rights.visible(t, "11440300COUNTER01", fields) == {
-        "class": "C1",
-        "grade": "2",
-    }
-    assert rights.visible(t, "11440300OTHERDEP1", fields) == {}
-    assert rights.visible("other-type", "11440300OTHERDEP1", fields) == fields
-    assert FieldRights().visible(t, "", fields) == fields
+    assert rights.granted(t, "11440300COUNTER01") == {"class", "grade"}
+    assert rights.granted(t, "11440300OTHERDEP1") == frozenset()
+    # no rule, no restricted field (least privilege)
+    assert rights.granted("other-type", "11440300OTHERDEP1") == frozenset()
+    assert FieldRights().granted(t, "") == frozenset()
     for bad in ("no-colons", f"{t}::class", f"{t}:*:a:b"):
         with pytest.raises(CertsealError) as err:
             FieldRights.parse([bad])

@@ -696,14 +696,13 @@ def test_field_rights_for_every_other_counter():
     from services.verifier.domain import FieldRights
 
     rights = FieldRights.parse([f"{TYPE}:*:class", f"{TYPE}:C1:class,grade"])
-    fields = {"class": "A", "grade": "2", "note": "x"}
-    assert rights.visible(TYPE, "C1", fields) == {"class": "A", "grade": "2"}
-    assert rights.visible(TYPE, "C2", fields) == {"class": "A"}
+    assert rights.granted(TYPE, "C1") == {"class", "grade"}
+    assert rights.granted(TYPE, "C2") == {"class"}
     with pytest.raises(CertsealError) as err:
         FieldRights.parse([f"{TYPE}:*:a", f"{TYPE}:*:b"])
     assert err.value.field == "field_rights"
     only_c1 = FieldRights.parse([f"{TYPE}:C1:class"])
-    assert only_c1.visible(TYPE, "C2", fields) == {}  # a type with rules: nothing else
+    assert only_c1.granted(TYPE, "C2") == frozenset()  # no rule of its own, no *
     for bad in (":C1:class", f"{TYPE}::class"):
         with pytest.raises(CertsealError) as err:
             FieldRights.parse([bad])
