@@ -83,13 +83,13 @@ async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
     home = tmp_path_factory.mktemp("console")
     counter_code = fresh_uscc()
     open_dept = await make_department(operator, connect)
-    # a licence type whose fields this counter may not see at all
-    narrow_dept = await make_department(operator, connect)
+    # a licence type with a restricted field this counter may not see
+    narrow_dept = await make_department(operator, connect, restricted=True)
     cfg = copy.deepcopy(config)
     cfg.verifier.data_dir = str(home / "verifiers")
     cfg.verifier.field_rights = [
         f"{narrow_dept.type_code}:{counter_code}:",
-        f"{narrow_dept.type_code}:*:class",
+        f"{narrow_dept.type_code}:*:grade",
     ]
     cfg.issuer.metrics_listen = f"127.0.0.1:{free_port()}"
     cfg.seal.metrics_listen = f"127.0.0.1:{free_port()}"
@@ -331,21 +331,22 @@ async def test_no_scan_before_a_purpose_is_chosen(page, platform):
 async def test_the_page_shows_no_field_the_verifier_withheld(page, platform):
     identifier, code = await licence_and_code(platform["narrow"])
     await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
-    # another counter may see 'class' on this licence type ...
+    # another counter may see the restricted 'grade' on this licence type ...
     other = await platform["groups"][0].stub.VerifyCode(
         verifier_pb2.VerifyCodeRequest(code=code, purpose=PURPOSE)
     )
-    assert dict(other.result.fields) == {"class": "C1"}
-    # ... this console's counter may not, and the page shows nothing more
+    assert dict(other.result.fields) == {"class": "C1", "grade": "G7"}
+    # ... this console's counter may not: the page shows the public field only
     await choose_purpose(page)
     await scan(page, code)
     await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
     details = page.locator("#verdict-details")
     await expect(details).to_contain_text(identifier)
-    await expect(details.locator("dd.field")).to_have_count(0)
-    # neither the field's name nor its value (a random code may contain "C1")
-    await expect(details).not_to_contain_text("class")
-    await expect(details.locator("dd", has_text=re.compile(r"^C1$"))).to_have_count(0)
+    await expect(details.locator("dd.field")).to_have_count(1)
+    await expect(details.locator("dd", has_text=re.compile(r"^C1$"))).to_have_count(1)
+    # neither the withheld field's name nor its value
+    await expect(details).not_to_contain_text("grade")
+    await expect(details.locator("dd", has_text=re.compile(r"^G7$"))).to_have_count(0)
 
 
 async def test_each_verification_runs_as_the_signed_in_clerks_counter(http, platform):
@@ -373,10 +374,10 @@ async def test_each_verification_runs_as_the_signed_in_clerks_counter(http, plat
             return [e for e in events if e.identifier == identifier and e.via]
 
         records = await watcher.wait_for(lambda r: len(used(r)) >= 2, within=30)
-    # this counter may see no field of the type; the other counter sees 'class'
+    # this counter sees the public field only; the other counter also 'grade'
     assert answers["clerk"]["verdict"] == answers["other"]["verdict"] == "VALID"
-    assert answers["clerk"]["fields"] == {}
-    assert answers["other"]["fields"] == {"class": "C1"}
+    assert answers["clerk"]["fields"] == {"class": "C1"}
+    assert answers["other"]["fields"] == {"class": "C1", "grade": "G7"}
     assert answers["clerk"]["counter"] == platform["counter"]
     assert answers["other"]["counter"] == platform["other_counter"]
     assert answers["other"]["clerk"] == platform["accounts"]["other"].name

@@ -17,6 +17,7 @@ from tests.conftest import (
     EventWatcher,
     VerifierProcess,
     issue_request,
+    make_department,
     run_certseal,
     verdict_everywhere,
 )
@@ -595,14 +596,17 @@ async def test_bad_event_is_dead_lettered_and_its_partition_moves_on(
         assert b"without lineage" in headers["error"]
 
 
-async def test_counters_and_their_field_rights(stack, config, dept, tmp_path):
+async def test_counters_and_their_field_rights(
+    stack, config, operator, connect, tmp_path
+):
+    dept = await make_department(operator, connect, restricted=True)
     counter = "11440300VERIFIERS1"  # the identity VerifierProcess calls with
     rights = copy.deepcopy(config)
     rights.verifier.data_dir = str(tmp_path / "data")
     rights.verifier.counters = [counter]
     rights.verifier.field_rights = [
         f"{dept.type_code}:{counter}:",
-        f"{dept.type_code}:*:class",
+        f"{dept.type_code}:*:grade",
     ]
     config_file = tmp_path / "rights.toml"
     config_file.write_text(dump_config(rights))
@@ -614,8 +618,10 @@ async def test_counters_and_their_field_rights(stack, config, dept, tmp_path):
         await verifier.wait_serving()
         _licence, code = await valid_licence(dept, {"r": verifier.stub})
         request = verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
-        # this counter's rule shows no field; the default rule (here: an operator) class
-        assert dict((await verifier.stub.VerifyCode(request)).result.fields) == {}
+        # this counter's rule grants no restricted field (the public one is shown);
+        # the default rule (here: an operator) grants 'grade'
+        reply = await verifier.stub.VerifyCode(request)
+        assert dict(reply.result.fields) == {"class": "C1"}
         operator = stack.ca.identity("operator:admin")
         async with secure_channel(
             f"localhost:{verifier.port}",
@@ -624,7 +630,7 @@ async def test_counters_and_their_field_rights(stack, config, dept, tmp_path):
             str(operator.key_file),
         ) as channel:
             reply = await verifier_pb2_grpc.VerifierStub(channel).VerifyCode(request)
-            assert dict(reply.result.fields) == {"class": "C1"}
+            assert dict(reply.result.fields) == {"class": "C1", "grade": "G7"}
         # a department that is not a counter here is refused
         async with secure_channel(
             f"localhost:{verifier.port}",

@@ -49,7 +49,7 @@ HOSTILE_IN_FLIGHT = 20
 @pytest.fixture(scope="module")
 async def victim(operator, connect):
     """The department whose licences are verified (and whose lineages are forged)."""
-    return await make_department(operator, connect)
+    return await make_department(operator, connect, restricted=True)
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,8 @@ async def verifier(stack, config, issuer, victim, allowed, tmp_path_factory):
     cfg.verifier.bundle_refresh_s = 0
     cfg.verifier.counters = [COUNTER, allowed]
     cfg.verifier.field_rights = [
-        f"{victim.type_code}:{COUNTER}:",  # this counter sees no field of the type
-        f"{victim.type_code}:{allowed}:class",
+        f"{victim.type_code}:{COUNTER}:",  # no restricted field of the type
+        f"{victim.type_code}:{allowed}:grade",
     ]
     config_file = home / "config.toml"
     config_file.write_text(dump_config(cfg))
@@ -374,18 +374,18 @@ async def test_the_console_verifies_on_behalf_of_a_counter_and_its_clerk(
             metadata=on_behalf,
         )
         assert reply.result.verdict == VALID
-        assert dict(reply.result.fields) == {"class": "C1"}
+        assert dict(reply.result.fields) == {"class": "C1", "grade": "G7"}
         batch = await console.VerifyCodes(
             verifier_pb2.VerifyCodesRequest(codes=[code], purpose=purpose),
             metadata=on_behalf,
         )
-        assert dict(batch.results[0].fields) == {"class": "C1"}
+        assert dict(batch.results[0].fields) == {"class": "C1", "grade": "G7"}
         image = await console.VerifyImage(
             verifier_pb2.VerifyImageRequest(image=png, purpose=purpose),
             metadata=on_behalf,
         )
         assert image.result.verdict == VALID
-        assert dict(image.result.fields) == {"class": "C1"}
+        assert dict(image.result.fields) == {"class": "C1", "grade": "G7"}
         # and the usage record names the counter and the clerk, and who called
         records = await usage.wait_for(lambda rs: used(rs, purpose))
         event = used(records, purpose)[0][1]
@@ -415,20 +415,21 @@ async def test_the_console_verifies_on_behalf_of_a_counter_and_its_clerk(
             assert err.value.code() is status, metadata
         # its operator page reads the index status as itself
         await console.GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
-    # a counter calling itself sees its own rights (no field) on every path ...
+    # a counter calling itself sees its own rights (the public field only) everywhere
+
     stub = verifier.stub
     reply = await stub.VerifyCode(
         verifier_pb2.VerifyCodeRequest(code=code, purpose="x")
     )
-    assert dict(reply.result.fields) == {}
+    assert dict(reply.result.fields) == {"class": "C1"}
     batch = await stub.VerifyCodes(
         verifier_pb2.VerifyCodesRequest(codes=[code], purpose="x")
     )
-    assert dict(batch.results[0].fields) == {}
+    assert dict(batch.results[0].fields) == {"class": "C1"}
     image = await stub.VerifyImage(
         verifier_pb2.VerifyImageRequest(image=png, purpose="x")
     )
-    assert dict(image.result.fields) == {}
+    assert dict(image.result.fields) == {"class": "C1"}
     # ... and may not name another counter
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.VerifyCode(
@@ -440,7 +441,7 @@ async def test_the_console_verifies_on_behalf_of_a_counter_and_its_clerk(
 # -- offline bundles ---------------------------------------------------------------
 
 
-async def test_offline_bundles_are_signed_by_a_verifier_and_carry_field_rights(
+async def test_offline_bundles_are_signed_by_a_verifier_and_carry_no_field_value(
     verifier, victim, config, stack, tmp_path
 ):
     from services.verifier.bundle import BundleSigner
@@ -462,7 +463,8 @@ async def test_offline_bundles_are_signed_by_a_verifier_and_carry_field_rights(
     status, out = await offline()
     assert status == 0 and "verdict     VALID" in out, out
     assert "signed by service:verifier" in out and verifier.group in out
-    assert "class =" not in out  # this counter has no right to the field
+    # the code's public field only: a bundle holds no restricted value
+    assert "class = C1" in out and "grade" not in out and "G7" not in out
     # the same payload signed with another platform key is refused
     payload = cbor2.loads(cose.parse_sign1(reply.bundle).payload)
     for identity in ("service:certseal", "service:console", "service:verifier-other"):
