@@ -36,8 +36,10 @@ class VerifierConfig(ServiceSection):
     # (certseal.bounds.MAX_IMAGE_PIXELS), so these bound the verifier's memory.
     image_workers: int = 2
     image_queue: int = 4
-    # TYPE:DEPARTMENT:FIELD,FIELD rules narrowing the fields a counter sees (see
-    # services.verifier.domain.FieldRights); none: the fields the code carries.
+    # TYPE:DEPARTMENT:FIELD,FIELD rules: the restricted fields of TYPE that
+    # DEPARTMENT's counters see (DEPARTMENT * for every counter without a rule of its
+    # own; services.verifier.domain.FieldRights). No rule: no restricted field. Public
+    # fields are in every code, so every counter sees them.
     field_rights: list[str] = msgspec.field(default_factory=list)
 
 
