@@ -302,3 +302,45 @@ async def test_a_type_stored_by_the_previous_main_still_loads(
         pb.GetLicenceCodeRequest(identifier=licence.identifier)
     )
     assert codes.decode_code(code.text).claims[codes.CLAIM_LICENCE]["f"] == PUBLIC
+
+
+async def test_the_cli_registers_visibilities_and_names_a_refused_field(
+    tmp_path, config, issuer, operator, dept, capsys
+):
+    import asyncio
+
+    from services import cli
+
+    cfg = copy.deepcopy(config)
+    cfg.cli.issuer_target = f"localhost:{issuer.port}"
+    path = tmp_path / "config.toml"
+    path.write_text(dump_config(cfg))
+
+    def type_add(code: str, *fields: str) -> int:
+        args = ["--config", str(path), "type", "add", "--code", code, "--name", "x"]
+        args += ["--issuers", dept.code]
+        for field in fields:
+            args += ["--field", field]
+        return cli.main(args)
+
+    refused = fresh_uscc() + "003"
+    status = await asyncio.to_thread(
+        type_add, refused, "class:string:public", "home:string:restricted:personal"
+    )
+    assert status == 2
+    err = capsys.readouterr().err
+    assert (
+        "error: fields[1]: field 'home' cannot be both restricted and personal" in err
+    )
+    registered = fresh_uscc() + "004"
+    status = await asyncio.to_thread(
+        type_add, registered, "class:string:public", "grade:string:restricted"
+    )
+    assert status == 0, capsys.readouterr()
+    listed = await operator.admin.ListLicenceTypes(pb.ListLicenceTypesRequest())
+    fields = next(t for t in listed.licence_types if t.type_code == registered).fields
+    assert [(f.name, f.public, f.restricted) for f in fields] == [
+        ("class", True, False),
+        ("grade", False, True),
+    ]
+    assert refused not in {t.type_code for t in listed.licence_types}
