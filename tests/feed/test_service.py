@@ -94,12 +94,12 @@ async def test_each_integrator_gets_exactly_its_entitlement(
     await entitle(channel_as, "app:archive", [other_dept.code], ["licence.revoked"])
     police = await collect(channel_as, "app:police", 4)
     assert {e.source for e in police} == {f"/departments/{police_dept.code}"}
-    assert sorted(e.type for e in police) == ["licence.issued"] * 3 + [
-        "licence.revoked"
+    assert sorted(e.type for e in police) == ["cn.gov.certseal.licence.issued"] * 3 + [
+        "cn.gov.certseal.licence.revoked"
     ]
     archive = await collect(channel_as, "app:archive", 1)
     assert [(e.source, e.type) for e in archive] == [
-        (f"/departments/{other_dept.code}", "licence.revoked")
+        (f"/departments/{other_dept.code}", "cn.gov.certseal.licence.revoked")
     ]
     # narrowing by the subscriber's own filter
     revoked_only = await collect(
@@ -108,7 +108,7 @@ async def test_each_integrator_gets_exactly_its_entitlement(
         1,
         pb.SubscribeRequest(earliest=True, event_types=["licence.revoked"]),
     )
-    assert revoked_only[0].type == "licence.revoked"
+    assert revoked_only[0].type == "cn.gov.certseal.licence.revoked"
     assert revoked_only[0].id and revoked_only[0].data and revoked_only[0].token
 
 
@@ -400,7 +400,7 @@ async def test_licence_used_events_reach_the_issuing_departments_integrator(
     await entitle(channel_as, "app:usage", [dept.code], ["licence.used"])
     (event,) = await collect(channel_as, "app:usage", 1)
     assert (event.type, event.source, event.subject, event.id) == (
-        "licence.used",
+        "cn.gov.certseal.licence.used",
         f"/departments/{dept.code}",
         licence.lineage,
         used.event_id,
