@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.cli import call_service, channel, load
+from certseal.errors import invalid
 
 
 def _summary(event: Any) -> str:
@@ -97,6 +98,24 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def webhook_secret(path: Path) -> bytes:
+    """A webhook secret: the file's bytes exactly, as the receiver uses them.
+
+    INVALID_ARGUMENT (``secret-file``) for a file that starts or ends with white space
+    (``echo`` adds a line break): stripping it here and not at the receiver, or the
+    other way round, would make every signature fail, so neither side strips
+    (docs/events.md, "Verifying a delivery").
+    """
+    secret = path.read_bytes()
+    if secret != secret.strip():
+        raise invalid(
+            "secret-file",
+            f"{path} starts or ends with white space (a line break from echo?): "
+            "the secret is the file's exact bytes; write it with printf '%s'",
+        )
+    return secret
+
+
 def cmd_feed(args: argparse.Namespace) -> int:
     """Operator commands of the event feed: entitlements, webhooks, parked deliveries."""
     from certseal.v1 import feed_pb2 as pb
@@ -118,7 +137,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
             name=args.name,
             integrator=args.integrator,
             url=args.url,
-            secret=Path(args.secret_file).read_bytes().strip(),
+            secret=webhook_secret(Path(args.secret_file)),
             event_types=args.type or [],
             departments=args.department or [],
             licence_types=args.licence_type or [],

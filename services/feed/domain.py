@@ -1,5 +1,5 @@
 """The event feed's rules, pure: which events an integrator is entitled to, what a
-subscriber asked for, and position tokens.
+subscriber asked for, and webhook URLs and addresses.
 
 An entitlement lists departments, licence types and event types, each a set of exact
 values or ``*``; event types may end in ``.*`` (``licence.*``). An event passes when its
@@ -7,12 +7,7 @@ department, its licence type (licence events only) and its type are all listed. 
 subscription filter narrows further with the same shape; an empty set there means "no
 narrowing".
 
-A position token is opaque to subscribers: the Kafka cluster it was taken on and the next
-offset of every partition the subscription reads, after the event it came with.
-Reconnecting with the last token continues right after that event, with no gap. Offsets
-mean nothing on another cluster (a rebuilt one, a new embedded broker), so a token
-from another cluster, or from before tokens named their cluster, is refused with
-FAILED_PRECONDITION rather than resumed mid-partition.
+Position tokens are in :mod:`services.feed.tokens`.
 
 Webhook egress: a webhook URL is https with a host, no user info, no fragment, a port
 in range and at most :data:`MAX_URL_LENGTH` characters (:func:`parse_webhook_url`); an
@@ -23,19 +18,14 @@ subscriptions (:class:`SubscriptionSlots`).
 
 from __future__ import annotations
 
-import base64
 import ipaddress
-import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from certseal.errors import CertsealError, ErrorKind, invalid, precondition
+from certseal.errors import CertsealError, ErrorKind, invalid
 
-TOKEN_VERSION = 2
-#: the token version before tokens named their cluster (refused: it cannot say)
-_CLUSTERLESS_TOKEN_VERSION = 1
 #: the CloudEvents ``type`` of every platform event starts with this
 TYPE_PREFIX = "cn.gov.certseal."
 #: and its ``source`` with this, followed by the department's code (USCC)
@@ -145,77 +135,6 @@ class ParkedDelivery:
 def short_type(ce_type: str) -> str:
     """``licence.issued`` for ``cn.gov.certseal.licence.issued``."""
     return ce_type.removeprefix(TYPE_PREFIX)
-
-
-Positions = Mapping[tuple[str, int], int]
-
-
-def encode_token(positions: Positions, *, cluster: str) -> str:
-    """The token for ``positions`` (next offset per topic partition) on ``cluster``
-    (the Kafka cluster id)."""
-    data = {
-        "v": TOKEN_VERSION,
-        "c": cluster,
-        "p": sorted([t, p, o] for (t, p), o in positions.items()),
-    }
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-#: what a subscriber whose token cannot be resumed does instead (docs/events.md)
-RESUBSCRIBE = (
-    "subscribe again from earliest and drop events whose id you already hold "
-    "(or from latest, accepting a gap)"
-)
-
-
-def decode_token(
-    token: str, topics: Iterable[str], *, cluster: str
-) -> dict[tuple[str, int], int]:
-    """The positions a token stands for on ``cluster``.
-
-    INVALID_ARGUMENT when it is not one of ours; FAILED_PRECONDITION when it was taken
-    on another Kafka cluster, or is a version-1 token, which names none: its offsets
-    would resume mid-partition on this one and skip events silently.
-    """
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        version = data["v"]
-        if version == _CLUSTERLESS_TOKEN_VERSION:
-            raise precondition(
-                "the position token names no Kafka cluster (taken before certseal "
-                f"tokens did), so it cannot be resumed safely: {RESUBSCRIBE}",
-                field="start",
-            )
-        if version != TOKEN_VERSION or not isinstance(data["c"], str):
-            raise ValueError
-        positions = {(str(t), int(p)): int(o) for t, p, o in data["p"]}
-    except (ValueError, KeyError, TypeError):
-        raise invalid(
-            "start", "the position token is not one this feed issued"
-        ) from None
-    unknown = {t for t, _ in positions} - set(topics)
-    if unknown or any(o < 0 for o in positions.values()):
-        raise invalid(
-            "start", "the position token names topics this feed does not read"
-        )
-    if data["c"] != cluster:
-        raise precondition(
-            f"the position token was taken on Kafka cluster {data['c']!r}, and this "
-            f"feed reads cluster {cluster!r} (rebuilt or replaced since): its offsets "
-            f"mean nothing here; {RESUBSCRIBE}",
-            field="start",
-        )
-    return positions
-
-
-def beyond_end(
-    positions: Mapping[tuple[str, int], int], ends: Mapping[tuple[str, int], int]
-) -> list[tuple[str, int]]:
-    """The partitions where a token stands past the partition's end: the topic was
-    recreated (a new incarnation) since the token was taken."""
-    return sorted(tp for tp, offset in positions.items() if offset > ends.get(tp, 0))
 
 
 #: Every event type the platform publishes and the topic that carries it (for Kafka

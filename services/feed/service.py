@@ -33,15 +33,12 @@ from services.feed.domain import (
     Filter,
     ParkedDelivery,
     SubscriptionSlots,
-    RESUBSCRIBE,
     Webhook,
-    beyond_end,
-    decode_token,
-    encode_token,
     integrator_identity,
 )
 from services.feed.events import FEED_TOPICS, event_meta, record_headers
 from services.feed.storage import FeedStore, WebhookRow
+from services.feed.tokens import RESUBSCRIBE, beyond_end, decode_token, encode_token
 from services.feed.webhooks import WebhookEngine
 
 _NAME = re.compile(r"[a-z0-9-]{1,40}")

@@ -7,9 +7,8 @@ from services.feed.domain import (
     Entitlement,
     EventMeta,
     Filter,
-    decode_token,
-    encode_token,
 )
+from services.feed.tokens import decode_token, encode_token
 
 LICENCE = "certseal.licence-events.v1"
 SEAL = "certseal.seal-events.v1"

@@ -18,14 +18,11 @@ from services.feed.domain import (
     EventMeta,
     Filter,
     SubscriptionSlots,
-    RESUBSCRIBE,
-    beyond_end,
-    decode_token,
-    encode_token,
     kafka_topics,
     kafka_user_manifest,
     parse_webhook_url,
 )
+from services.feed.tokens import RESUBSCRIBE, beyond_end, decode_token, encode_token
 
 LICENCE = "certseal.licence-events.v1"
 SEAL = "certseal.seal-events.v1"

@@ -17,7 +17,7 @@ from tests.conftest import issue_request, make_department, run_certseal
 @pytest.fixture(scope="module")
 async def feed_app(stack, config, issuer):
     config.feed.webhook_ca_file = str(stack.ca.ca_file)  # receivers use the dev CA
-    config.feed.webhook_attempts = 3
+    config.feed.webhook_retry_window_h = 0.5 / 3600  # half a second, then parked
     config.feed.webhook_first_delay_s = 0.05
     # the receivers listen on loopback, which webhooks may reach only when allowed
     config.feed.webhook_allowed_hosts = ["localhost"]
@@ -284,11 +284,13 @@ async def test_webhook_retries_until_the_endpoint_recovers(
     import json
     import secrets
 
-    from services.feed.webhooks import verify_signature
+    import time
+
+    from services.feed.signing import verify_signature
 
     dept = await make_department(operator, connect)
     await entitle(channel_as, "app:hooks", ["*"], ["licence.*"])
-    endpoint, url = await receiver(failures=2)  # within the budget of 3 attempts
+    endpoint, url = await receiver(failures=2)  # within the retry window
     name = f"hook-{secrets.token_hex(3)}"
     await register_webhook(channel_as, name, url, dept.code)
     stub = dept.clients.issuer
@@ -308,9 +310,10 @@ async def test_webhook_retries_until_the_endpoint_recovers(
     versions = [int(e["data"]["lineageVersion"]) for e in events]
     assert versions == sorted(versions)  # per-lineage order
     assert all(
-        verify_signature(b"s" * 32, body, sig) for body, sig in endpoint.received
+        verify_signature(b"s" * 32, body, sig, now=time.time())
+        for body, sig in endpoint.received
     )
-    assert not verify_signature(b"x" * 32, *endpoint.received[0])
+    assert not verify_signature(b"x" * 32, *endpoint.received[0], now=time.time())
 
 
 async def test_failing_webhook_parks_then_replays(

@@ -14,7 +14,6 @@ from certseal.events import LICENCE_EVENTS, cloudevent, new_event_id
 from certseal.rpc import secure_channel
 from certseal.v1 import events_pb2
 from certseal.v1 import feed_pb2 as pb
-from certseal.v1 import feed_pb2_grpc
 from services.devstack import DevStack
 from services.feed.app import FeedApp
 from tests.feed.test_service import collect, entitle
