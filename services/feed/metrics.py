@@ -11,6 +11,7 @@ class WebhookMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None):
         r = registry or CollectorRegistry()
+        self.registry = r
         self.failing = Gauge(
             "certseal_webhook_failing",
             "1 while the webhook's endpoint fails and events wait for it",

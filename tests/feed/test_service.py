@@ -283,7 +283,6 @@ async def test_webhook_retries_until_the_endpoint_recovers(
 ):
     import json
     import secrets
-
     import time
 
     from services.feed.signing import verify_signature
