@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import call_service, channel, load
+from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY, call_service, channel, load
 from certseal.errors import invalid
 
 
@@ -176,6 +177,26 @@ def cmd_feed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feed_receiver_cert(args: argparse.Namespace) -> int:
+    """Issue a dev HTTPS certificate for a local webhook receiver (embedded stack)."""
+    from certseal.devpki import DevCA
+
+    cfg = load(args)
+    ca = DevCA(Path(cfg.tls.ca_file).parent)
+    try:
+        ident = ca.server_identity(args.name, args.host or ["localhost", "127.0.0.1"])
+    except ValueError as exc:
+        raise invalid("host", str(exc)) from None
+    print(f"certificate {ident.cert_file}\nkey         {ident.key_file}")
+    print(
+        f"issued by the dev CA {ca.ca_file}: let the feed trust it and reach the host "
+        f"with, in {DEFAULT_HOME / LOCAL_OVERLAY}:\n"
+        f'  [feed]\n  webhook_ca_file = "{ca.ca_file}"\n'
+        f"  webhook_allowed_hosts = {json.dumps(args.host or ['localhost'])}"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``events tail`` and ``feed``."""
     events = sub.add_parser("events", help="the event feed").add_subparsers(
@@ -213,3 +234,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     users.add_argument("--cluster", default="certseal", help="the Strimzi Kafka name")
     users.set_defaults(func=cmd_feed_kafka_users)
+    cert = feed.add_parser(
+        "receiver-cert",
+        help="issue a dev HTTPS certificate for a local webhook receiver (make run)",
+    )
+    cert.add_argument("name", help="names the files: server-<name>.pem and .key")
+    cert.add_argument(
+        "--host",
+        action="append",
+        help="DNS name or IP in its subjectAltName (repeat; default localhost, 127.0.0.1)",
+    )
+    cert.set_defaults(func=cmd_feed_receiver_cert)
