@@ -60,6 +60,7 @@ async def test_a_dev_receiver_certificate_serves_https_the_feed_trusts(
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert_file, key_file)
     app = web.Application()
+
     async def accept(request: web.Request) -> web.Response:
         return web.Response(status=204)
 
