@@ -143,12 +143,15 @@ def cmd_feed(args: argparse.Namespace) -> int:
             departments=args.department or [],
             licence_types=args.licence_type or [],
         )
+    elif command == "entitlement":
+        request = pb.GetEntitlementRequest(integrator=args.integrator)
     elif command == "parked":
         request = pb.ListParkedDeliveriesRequest(webhook=args.name)
     else:
         request = pb.ReplayParkedDeliveriesRequest(webhook=args.name)
     method = {
         "entitle": "SetEntitlement",
+        "entitlement": "GetEntitlement",
         "webhook": "RegisterWebhook",
         "parked": "ListParkedDeliveries",
         "replay": "ReplayParkedDeliveries",
@@ -158,7 +161,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
         cfg.cli.feed_target,
         lambda chan: getattr(feed_pb2_grpc.EventFeedAdminStub(chan), method)(request),
     )
-    if command == "entitle":
+    if command in ("entitle", "entitlement"):
         e = reply.entitlement
         print(
             f"{e.integrator}: departments {', '.join(e.departments) or '-'}; "
@@ -216,6 +219,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     entitle = feed.add_parser("entitle", help="set what an integrator may receive")
     entitle.add_argument("integrator", help="integrator:<name>")
+    feed.add_parser(
+        "entitlement", help="show an integrator's entitlement"
+    ).add_argument("integrator", help="integrator:<name>")
     hook = feed.add_parser("webhook", help="register or replace a webhook")
     hook.add_argument("name")
     hook.add_argument("--integrator", required=True, help="integrator:<name>")
