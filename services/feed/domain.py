@@ -120,7 +120,7 @@ class Webhook:
 
 @dataclass(frozen=True, slots=True)
 class ParkedDelivery:
-    """An event a webhook could not take within its retry budget.
+    """An event a webhook could not take within its retry window.
 
     ``headers`` are the event's CloudEvents headers plus ``webhook``, ``reason`` (the
     last failure, e.g. ``HTTP 503``), and ``topic``, ``partition`` and ``offset`` of
