@@ -20,10 +20,18 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper
-from certseal.errors import CertsealError, denied, invalid, not_found, precondition
+from certseal.errors import (
+    CertsealError,
+    ErrorKind,
+    denied,
+    invalid,
+    not_found,
+    precondition,
+)
 from certseal.kafka import KafkaSettings
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
@@ -73,11 +81,16 @@ class FeedService:
         replaced cluster means a restarted feed)."""
         if not self._cluster:
             admin = self._kafka.admin()
-            await admin.start()
             try:
+                await admin.start()
                 described: dict[str, Any] = await admin.describe_cluster()
+            except (KafkaError, OSError) as exc:
+                raise CertsealError(
+                    ErrorKind.UNAVAILABLE, f"the event broker does not answer: {exc}"
+                ) from None
             finally:
-                await admin.close()
+                with contextlib.suppress(Exception):
+                    await admin.close()
             self._cluster = str(described["cluster_id"])
         return self._cluster
 
