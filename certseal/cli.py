@@ -24,6 +24,9 @@ from certseal.errors import CertsealError, ErrorKind
 
 #: where ``make run`` keeps its data and configuration
 DEFAULT_HOME = Path(".certseal")
+#: the operator's own settings over ``make run``'s configuration, layered after it by
+#: every service and command; ``make run`` never writes it (README, "make run")
+LOCAL_OVERLAY = "local.toml"
 
 T = TypeVar("T")
 
@@ -33,11 +36,15 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 def load(args: argparse.Namespace) -> Any:
     """The configuration the command runs with: the ``--config`` files layered in order
-    (default ``.certseal/config.toml``), decoded by the composition root's schema.
+    (default ``.certseal/config.toml``, then ``.certseal/local.toml`` when it exists),
+    decoded by the composition root's schema.
 
     Raises CertsealError(FAILED_PRECONDITION) when there is no configuration file.
     """
+    overlay = DEFAULT_HOME / LOCAL_OVERLAY
     paths = [Path(p) for p in args.config or [DEFAULT_HOME / "config.toml"]]
+    if not args.config and overlay.exists():
+        paths.append(overlay)
     for path in paths:
         if not path.exists():
             raise CertsealError(

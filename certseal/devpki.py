@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +116,56 @@ class DevCA:
         _write_private(ident.key_file, key)
         ident.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return ident
+
+    def server_identity(self, name: str, hosts: Sequence[str]) -> Identity:
+        """A new HTTPS server certificate for ``hosts`` (DNS names or IP literals, in
+        its subjectAltName) under ``server-<name>``, e.g. for a local webhook receiver
+        the feed trusts through this CA. Reissued on every call.
+
+        Raises ValueError for no host or a host that is neither a DNS name nor an IP.
+        """
+        if not hosts:
+            raise ValueError("a server certificate needs at least one host")
+        names: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                if not _DNS_NAME.fullmatch(host):
+                    raise ValueError(
+                        f"{host!r} is neither a DNS name nor an IP"
+                    ) from None
+                names.append(x509.DNSName(host.lower()))
+        stem = "server-" + name.replace(":", "_").replace("/", "_")
+        ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+            )
+            .issuer_name(self._ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _LEEWAY)
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .sign(self._ca_key, hashes.SHA256())
+        )
+        _write_private(ident.key_file, key)
+        ident.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return ident
+
+
+_DNS_NAME = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 
 
 def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:

@@ -110,6 +110,17 @@ class EmbeddedStack(Generic[C]):
         await self._republish_outbox(dsn)
         return cfg
 
+    async def start_broker(self) -> str:
+        """Start only an empty broker, a cluster of its own, with the platform's
+        topics; its bootstrap address. (Tests use it as a rebuilt cluster beside the
+        stack's; :meth:`stop` stops it.)"""
+        self.home.mkdir(parents=True, exist_ok=True)
+        bootstrap = f"127.0.0.1:{self._start_broker()}"
+        self.config.kafka.bootstrap_servers = bootstrap
+        settings = self.config.kafka.settings("certseal-devstack")
+        await ensure_topics(settings.admin, default_topics(self.topic_partitions))
+        return bootstrap
+
     def configure(self, cfg: C) -> None:
         """Fill in what the services need beyond the shared sections (dev identities)."""
 

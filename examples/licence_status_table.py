@@ -9,10 +9,11 @@ only if its ``lineage_version`` is newer than the row's, and offsets are committ
 after the rows are written. After a crash or restart the group resumes from its
 committed offsets; events seen twice change nothing.
 
-    python -m examples.licence_status_table --bootstrap 127.0.0.1:9092 \\
+    python examples/licence_status_table.py --bootstrap "$CERTSEAL_KAFKA" \\
         --group my-system --db statuses.sqlite
 
-(``make run`` prints the embedded broker's address.)
+with the classes generated from ``protos/`` on the path (docs/events.md, "Consuming: a
+worked example", has every step; ``make run`` prints the embedded broker's address).
 """
 
 from __future__ import annotations
@@ -134,15 +135,27 @@ async def _at_end(consumer: AIOKafkaConsumer) -> bool:
 
 
 def main() -> None:
-    """Run until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m examples.licence_status_table")
+    """Run until Ctrl-C (or, with ``--until-caught-up``, the end of the topic)."""
+    parser = argparse.ArgumentParser(prog="licence_status_table.py")
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--db", default="licence-status.sqlite")
+    parser.add_argument(
+        "--until-caught-up",
+        action="store_true",
+        help="stop at the end of the topic instead of following it",
+    )
     args = parser.parse_args()
     table = StatusTable(Path(args.db))
     try:
-        asyncio.run(follow(args.bootstrap, args.group, table))
+        asyncio.run(
+            follow(
+                args.bootstrap,
+                args.group,
+                table,
+                until_caught_up=args.until_caught_up,
+            )
+        )
     except KeyboardInterrupt:
         pass
     finally:

@@ -20,10 +20,19 @@ from typing import Any
 import grpc
 
 from certseal import logs
-from certseal.cli import DEFAULT_HOME, channel
+from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY, channel
 from certseal.events import default_topics
 from services.config import Config
 from services.devstack import DevStack
+
+
+def config_layers(home: Path, config_file: str) -> list[str]:
+    """The configuration files every service of ``make run`` reads, in order: the
+    ``config.toml`` that each start writes anew, then the operator's own settings in
+    ``<home>/local.toml`` (e.g. ``[feed] webhook_ca_file``) when it exists, which
+    ``make run`` never writes, so an edit there is kept across starts."""
+    overlay = home / LOCAL_OVERLAY
+    return [config_file, *([str(overlay)] if overlay.exists() else [])]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -37,11 +46,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     stack.config.console.verifier_targets = [stack.config.verifier.listen, region]
     cfg = asyncio.run(stack.start())
     config = str(stack.config_file)
+    layers = [arg for path in config_layers(home, config) for arg in ("--config", path)]
 
     def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", module, "--config", config, *extra]
-        )
+        return subprocess.Popen([sys.executable, "-m", module, *layers, *extra])
 
     services = {
         "issuer": service("services.issuer"),

@@ -31,6 +31,7 @@ class LicenceOperation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LICENCE_OPERATION_EXPIRE: _ClassVar[LicenceOperation]
     LICENCE_OPERATION_CANCEL_REVOKE: _ClassVar[LicenceOperation]
     LICENCE_OPERATION_UNSUSPEND: _ClassVar[LicenceOperation]
+    LICENCE_OPERATION_TRANSFER_OUT: _ClassVar[LicenceOperation]
     LICENCE_OPERATION_TRANSFER_IN: _ClassVar[LicenceOperation]
     LICENCE_OPERATION_AMEND: _ClassVar[LicenceOperation]
 
@@ -72,6 +73,7 @@ LICENCE_OPERATION_SUSPEND: LicenceOperation
 LICENCE_OPERATION_EXPIRE: LicenceOperation
 LICENCE_OPERATION_CANCEL_REVOKE: LicenceOperation
 LICENCE_OPERATION_UNSUSPEND: LicenceOperation
+LICENCE_OPERATION_TRANSFER_OUT: LicenceOperation
 LICENCE_OPERATION_TRANSFER_IN: LicenceOperation
 LICENCE_OPERATION_AMEND: LicenceOperation
 FIELD_TYPE_UNSPECIFIED: FieldType

@@ -18,12 +18,13 @@ from certseal.timestamps import Clock, utcnow
 from certseal.v1 import feed_pb2, feed_pb2_grpc
 from services.feed.config import FeedSettings
 from services.feed.egress import EgressPolicy
+from services.feed.metrics import WebhookMetrics
 from services.feed.service import FeedService
 from services.feed.servicer import EventFeedAdminServicer, EventFeedServicer
+from services.feed.signing import RetryPolicy
 from services.feed.storage import MIGRATIONS, FeedStore
 from services.feed.webhooks import (
     RequestTimeouts,
-    RetryPolicy,
     WebhookDispatcher,
     WebhookEngine,
 )
@@ -74,10 +75,11 @@ class FeedApp(ServiceProcess):
                 cafile=cfg.feed.webhook_ca_file or None
             ),
             retry=RetryPolicy(
-                cfg.feed.webhook_attempts,
-                cfg.feed.webhook_first_delay_s,
-                cfg.feed.webhook_max_delay_s,
+                window_s=cfg.feed.webhook_retry_window_h * 3600,
+                first_delay_s=cfg.feed.webhook_first_delay_s,
+                max_delay_s=cfg.feed.webhook_max_delay_s,
             ),
+            metrics=WebhookMetrics(self.metrics.registry),
             egress=EgressPolicy(
                 allowed_hosts=cfg.feed.webhook_allowed_hosts,
                 resolver=self._webhook_resolver,

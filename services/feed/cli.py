@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import call_service, channel, load
+from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY, call_service, channel, load
+from certseal.errors import invalid
 
 
 def _summary(event: Any) -> str:
@@ -97,6 +99,24 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def webhook_secret(path: Path) -> bytes:
+    """A webhook secret: the file's bytes exactly, as the receiver uses them.
+
+    INVALID_ARGUMENT (``secret-file``) for a file that starts or ends with white space
+    (``echo`` adds a line break): stripping it here and not at the receiver, or the
+    other way round, would make every signature fail, so neither side strips
+    (docs/events.md, "Verifying a delivery").
+    """
+    secret = path.read_bytes()
+    if secret != secret.strip():
+        raise invalid(
+            "secret-file",
+            f"{path} starts or ends with white space (a line break from echo?): "
+            "the secret is the file's exact bytes; write it with printf '%s'",
+        )
+    return secret
+
+
 def cmd_feed(args: argparse.Namespace) -> int:
     """Operator commands of the event feed: entitlements, webhooks, parked deliveries."""
     from certseal.v1 import feed_pb2 as pb
@@ -118,17 +138,20 @@ def cmd_feed(args: argparse.Namespace) -> int:
             name=args.name,
             integrator=args.integrator,
             url=args.url,
-            secret=Path(args.secret_file).read_bytes().strip(),
+            secret=webhook_secret(Path(args.secret_file)),
             event_types=args.type or [],
             departments=args.department or [],
             licence_types=args.licence_type or [],
         )
+    elif command == "entitlement":
+        request = pb.GetEntitlementRequest(integrator=args.integrator)
     elif command == "parked":
         request = pb.ListParkedDeliveriesRequest(webhook=args.name)
     else:
         request = pb.ReplayParkedDeliveriesRequest(webhook=args.name)
     method = {
         "entitle": "SetEntitlement",
+        "entitlement": "GetEntitlement",
         "webhook": "RegisterWebhook",
         "parked": "ListParkedDeliveries",
         "replay": "ReplayParkedDeliveries",
@@ -138,7 +161,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
         cfg.cli.feed_target,
         lambda chan: getattr(feed_pb2_grpc.EventFeedAdminStub(chan), method)(request),
     )
-    if command == "entitle":
+    if command in ("entitle", "entitlement"):
         e = reply.entitlement
         print(
             f"{e.integrator}: departments {', '.join(e.departments) or '-'}; "
@@ -154,6 +177,26 @@ def cmd_feed(args: argparse.Namespace) -> int:
     else:
         print(f"{reply.delivered} delivered, {reply.still_failing} still failing")
         return 0 if reply.still_failing == 0 else 1
+    return 0
+
+
+def cmd_feed_receiver_cert(args: argparse.Namespace) -> int:
+    """Issue a dev HTTPS certificate for a local webhook receiver (embedded stack)."""
+    from certseal.devpki import DevCA
+
+    cfg = load(args)
+    ca = DevCA(Path(cfg.tls.ca_file).parent)
+    try:
+        ident = ca.server_identity(args.name, args.host or ["localhost", "127.0.0.1"])
+    except ValueError as exc:
+        raise invalid("host", str(exc)) from None
+    print(f"certificate {ident.cert_file}\nkey         {ident.key_file}")
+    print(
+        f"issued by the dev CA {ca.ca_file}: let the feed trust it and reach the host "
+        f"with, in {DEFAULT_HOME / LOCAL_OVERLAY}:\n"
+        f'  [feed]\n  webhook_ca_file = "{ca.ca_file}"\n'
+        f"  webhook_allowed_hosts = {json.dumps(args.host or ['localhost'])}"
+    )
     return 0
 
 
@@ -176,6 +219,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     entitle = feed.add_parser("entitle", help="set what an integrator may receive")
     entitle.add_argument("integrator", help="integrator:<name>")
+    feed.add_parser(
+        "entitlement", help="show an integrator's entitlement"
+    ).add_argument("integrator", help="integrator:<name>")
     hook = feed.add_parser("webhook", help="register or replace a webhook")
     hook.add_argument("name")
     hook.add_argument("--integrator", required=True, help="integrator:<name>")
@@ -194,3 +240,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     users.add_argument("--cluster", default="certseal", help="the Strimzi Kafka name")
     users.set_defaults(func=cmd_feed_kafka_users)
+    cert = feed.add_parser(
+        "receiver-cert",
+        help="issue a dev HTTPS certificate for a local webhook receiver (make run)",
+    )
+    cert.add_argument("name", help="names the files: server-<name>.pem and .key")
+    cert.add_argument(
+        "--host",
+        action="append",
+        help="DNS name or IP in its subjectAltName (repeat; default localhost, 127.0.0.1)",
+    )
+    cert.set_defaults(func=cmd_feed_receiver_cert)

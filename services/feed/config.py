@@ -15,12 +15,16 @@ class FeedConfig(ServiceSection):
     listen: str = "127.0.0.1:50054"
     metrics_listen: str = "127.0.0.1:9484"
     max_request_bytes: int = 1024 * 1024
-    # Webhooks: CA bundle for the endpoints ("": the system's), and the retry budget
-    # (attempts with exponential backoff) before an event is parked.
+    # Webhooks: CA bundle for the endpoints ("": the system's), and the retry window:
+    # a failing endpoint is retried with exponential backoff (first delay, doubling up
+    # to the largest) and jitter for this many hours after an event's first failure,
+    # and only then is the event parked (docs/events.md, "Webhooks").
     webhook_ca_file: str = ""
-    webhook_attempts: int = 8
-    webhook_first_delay_s: float = 0.2
-    webhook_max_delay_s: float = 30.0
+    webhook_retry_window_h: float = 24.0
+    webhook_first_delay_s: float = 1.0
+    webhook_max_delay_s: float = 600.0
+    # ignored since the retry window replaced it (kept so older files still load)
+    webhook_attempts: int = 0
     # Webhook egress: an endpoint's host must resolve to global addresses only (no
     # loopback, private, link-local, unique-local, multicast, ... address), checked at
     # registration and before every connection; host names listed here (exact, case

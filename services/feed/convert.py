@@ -58,12 +58,13 @@ def feed_time(headers: dict[str, str]) -> dt.datetime | None:
 
 
 def feed_event(event: Delivered) -> pb.FeedEvent:
-    """The ``FeedEvent`` a subscriber receives: CloudEvents-shaped, the type without
-    its ``cn.gov.certseal.`` prefix, ``data`` the protobuf value as published."""
+    """The ``FeedEvent`` a subscriber receives: CloudEvents-shaped, ``type`` the
+    CloudEvents type exactly as on Kafka and in webhooks (``cn.gov.certseal.`` and the
+    event type), ``data`` the protobuf value as published."""
     return pb.FeedEvent(
         token=event.token,
         id=event.headers.get("ce_id", ""),
-        type=short_type(event.headers.get("ce_type", "")),
+        type=event.headers.get("ce_type", ""),
         source=event.headers.get("ce_source", ""),
         subject=event.key,
         time=ts(feed_time(event.headers)),

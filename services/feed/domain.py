@@ -1,5 +1,5 @@
 """The event feed's rules, pure: which events an integrator is entitled to, what a
-subscriber asked for, and position tokens.
+subscriber asked for, and webhook URLs and addresses.
 
 An entitlement lists departments, licence types and event types, each a set of exact
 values or ``*``; event types may end in ``.*`` (``licence.*``). An event passes when its
@@ -7,9 +7,7 @@ department, its licence type (licence events only) and its type are all listed. 
 subscription filter narrows further with the same shape; an empty set there means "no
 narrowing".
 
-A position token is opaque to subscribers: the next offset of every partition the
-subscription reads, after the event it came with. Reconnecting with the last token
-continues right after that event, with no gap.
+Position tokens are in :mod:`services.feed.tokens`.
 
 Webhook egress: a webhook URL is https with a host, no user info, no fragment, a port
 in range and at most :data:`MAX_URL_LENGTH` characters (:func:`parse_webhook_url`); an
@@ -20,17 +18,14 @@ subscriptions (:class:`SubscriptionSlots`).
 
 from __future__ import annotations
 
-import base64
 import ipaddress
-import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from certseal.errors import CertsealError, ErrorKind, invalid
 
-TOKEN_VERSION = 1
 #: the CloudEvents ``type`` of every platform event starts with this
 TYPE_PREFIX = "cn.gov.certseal."
 #: and its ``source`` with this, followed by the department's code (USCC)
@@ -125,7 +120,7 @@ class Webhook:
 
 @dataclass(frozen=True, slots=True)
 class ParkedDelivery:
-    """An event a webhook could not take within its retry budget.
+    """An event a webhook could not take within its retry window.
 
     ``headers`` are the event's CloudEvents headers plus ``webhook``, ``reason`` (the
     last failure, e.g. ``HTTP 503``), and ``topic``, ``partition`` and ``offset`` of
@@ -140,39 +135,6 @@ class ParkedDelivery:
 def short_type(ce_type: str) -> str:
     """``licence.issued`` for ``cn.gov.certseal.licence.issued``."""
     return ce_type.removeprefix(TYPE_PREFIX)
-
-
-Positions = Mapping[tuple[str, int], int]
-
-
-def encode_token(positions: Positions) -> str:
-    """The token for ``positions`` (next offset per topic partition)."""
-    data = {
-        "v": TOKEN_VERSION,
-        "p": sorted([t, p, o] for (t, p), o in positions.items()),
-    }
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(token: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
-    """The positions a token stands for; INVALID_ARGUMENT when it is not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        if data["v"] != TOKEN_VERSION:
-            raise ValueError
-        positions = {(str(t), int(p)): int(o) for t, p, o in data["p"]}
-    except (ValueError, KeyError, TypeError):
-        raise invalid(
-            "start", "the position token is not one this feed issued"
-        ) from None
-    unknown = {t for t, _ in positions} - set(topics)
-    if unknown or any(o < 0 for o in positions.values()):
-        raise invalid(
-            "start", "the position token names topics this feed does not read"
-        )
-    return positions
 
 
 #: Every event type the platform publishes and the topic that carries it (for Kafka

@@ -17,12 +17,21 @@ import contextlib
 import dataclasses
 import re
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper
-from certseal.errors import CertsealError, denied, invalid, not_found
+from certseal.errors import (
+    CertsealError,
+    ErrorKind,
+    denied,
+    invalid,
+    not_found,
+    precondition,
+)
 from certseal.kafka import KafkaSettings
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
@@ -33,8 +42,6 @@ from services.feed.domain import (
     ParkedDelivery,
     SubscriptionSlots,
     Webhook,
-    decode_token,
-    encode_token,
     integrator_identity,
 )
 from services.feed.events import (
@@ -44,6 +51,7 @@ from services.feed.events import (
     record_headers,
 )
 from services.feed.storage import FeedStore, WebhookRow
+from services.feed.tokens import RESUBSCRIBE, beyond_end, decode_token, encode_token
 from services.feed.webhooks import WebhookEngine
 
 _NAME = re.compile(r"[a-z0-9-]{1,40}")
@@ -71,6 +79,25 @@ class FeedService:
         self._clock = clock
         self._refresh = entitlement_refresh_s
         self._slots = SubscriptionSlots(max_subscriptions)
+        self._cluster = ""
+
+    async def cluster_id(self) -> str:
+        """The id of the Kafka cluster the feed reads (asked once, then kept: a
+        replaced cluster means a restarted feed)."""
+        if not self._cluster:
+            admin = self._kafka.admin()
+            try:
+                await admin.start()
+                described: dict[str, Any] = await admin.describe_cluster()
+            except (KafkaError, OSError) as exc:
+                raise CertsealError(
+                    ErrorKind.UNAVAILABLE, f"the event broker does not answer: {exc}"
+                ) from None
+            finally:
+                with contextlib.suppress(Exception):
+                    await admin.close()
+            self._cluster = str(described["cluster_id"])
+        return self._cluster
 
     # -- entitlements ---------------------------------------------------------------
 
@@ -145,15 +172,24 @@ class FeedService:
         ``start`` is earliest, latest or token. The entitlement is re-read every few
         seconds, so a withdrawn right stops deliveries without a reconnect.
         PERMISSION_DENIED for an integrator without an entitlement, INVALID_ARGUMENT for
-        a token this feed did not issue, RESOURCE_EXHAUSTED when the integrator has its
+        a token this feed did not issue, FAILED_PRECONDITION for a token taken on
+        another Kafka cluster (or naming none) or past a partition's end (the topic was
+        recreated): resume from earliest and dedupe on ids instead; RESOURCE_EXHAUSTED when the integrator has its
         most subscriptions open already (the slot is given back when the stream ends).
         """
         entitlement = await self._entitlement_of(caller)
-        positions = decode_token(token, FEED_TOPICS) if start == "token" else {}
+        cluster = await self.cluster_id()
+        positions = (
+            decode_token(token, FEED_TOPICS, cluster=cluster)
+            if start == "token"
+            else {}
+        )
         self._slots.take(entitlement.integrator)
         try:
             async with contextlib.aclosing(
-                self._stream(caller, entitlement, wanted, start, positions, stopping)
+                self._stream(
+                    caller, entitlement, wanted, start, positions, stopping, cluster
+                )
             ) as stream:
                 async for delivered in stream:
                     yield delivered
@@ -168,6 +204,7 @@ class FeedService:
         start: str,
         positions: dict[tuple[str, int], int],
         stopping: asyncio.Event | None,
+        cluster: str,
     ) -> AsyncGenerator[Delivered, None]:
         consumer = self._kafka.consumer(
             group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
@@ -181,6 +218,18 @@ class FeedService:
                 for p in sorted(consumer.partitions_for_topic(topic) or ())
             ]
             consumer.assign(partitions)
+            if positions:
+                ends = await consumer.end_offsets(partitions)
+                past = beyond_end(
+                    positions, {(tp.topic, tp.partition): o for tp, o in ends.items()}
+                )
+                if past:
+                    raise precondition(
+                        f"the position token stands past the end of {past[0][0]} "
+                        f"partition {past[0][1]}: the topic was recreated since; "
+                        f"{RESUBSCRIBE}",
+                        field="start",
+                    )
             for tp in partitions:
                 if start == "latest":
                     await consumer.seek_to_end(tp)
@@ -212,7 +261,7 @@ class FeedService:
                         if not wanted.matches(meta):
                             continue
                         yield Delivered(
-                            encode_token(current),
+                            encode_token(current, cluster=cluster),
                             tp.topic,
                             (record.key or b"").decode(),
                             integrator_view(tp.topic, value),

@@ -2,14 +2,20 @@
 
 Each registered webhook is its own Kafka consumer group over the feed's topics. Events
 its integrator is entitled to and the webhook's filter selects are POSTed as CloudEvents
-JSON (structured mode) with ``X-Certseal-Signature: t=<unix time>,v1=<hex>``, the
-HMAC-SHA256 of ``"<t>.<body>"`` under the webhook's secret. A failing endpoint is
-retried with exponential backoff; partitions are delivered independently and each in
-order, so a failure holds back only the events behind it on its partition (every event
-of a lineage is on one partition: per-lineage order holds). After the retry budget the
-event is parked on ``certseal.webhook-dead-letters.v1`` with the reason, and delivery
-goes on; the operator lists parked deliveries and replays them once the endpoint works.
-Offsets are committed after delivery or parking: nothing is skipped, a crash may repeat.
+JSON in structured mode (``Content-Type: application/cloudevents+json``, no ``ce-``
+header, so an SDK reading the request sees structured mode) with
+``X-Certseal-Signature: t=<unix time>,v1=<hex>``, the HMAC-SHA256 of ``"<t>.<body>"``
+under the webhook's secret (docs/events.md, "Verifying a delivery", is the recipe).
+
+A failing endpoint is retried with exponential backoff and jitter for the retry window
+(``[feed] webhook_retry_window_h``, 24 h by default): the webhook is marked failing
+(``certseal_webhook_failing`` = 1, the alert ``CertsealWebhookFailing``) until a delivery
+succeeds, and an event is parked on ``certseal.webhook-dead-letters.v1`` only when the
+window has passed with every attempt failing. Partitions are delivered each in order,
+and a batch is finished before the next is read, so the endpoint receives every
+lineage's events in order and nothing overtakes a failing event; the operator lists
+parked deliveries and replays them once the endpoint works. Offsets are committed after
+delivery or parking: nothing is skipped, a crash may repeat.
 
 Egress (:class:`~services.feed.egress.EgressPolicy`): a webhook reaches only global addresses. Its host is
 resolved before every connection, every address is checked (unless the operator listed
@@ -26,9 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
-import hmac
 import logging
+import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -55,35 +60,10 @@ from services.feed.events import (
     event_meta,
     record_headers,
 )
+from services.feed.metrics import WebhookMetrics
+from services.feed.signing import RetryPolicy, signature_header
 
 log = logging.getLogger(__name__)
-
-
-def signature_header(secret: bytes, body: bytes, now: float) -> str:
-    """``t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">``."""
-    stamp = str(int(now))
-    digest = hmac.new(secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"t={stamp},v1={digest}"
-
-
-def verify_signature(secret: bytes, body: bytes, header: str) -> bool:
-    """Whether ``header`` signs ``body`` (what a receiver checks)."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    expected = signature_header(secret, body, float(parts.get("t", "0")))
-    return hmac.compare_digest(expected, header)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff and the budget before an event is parked."""
-
-    attempts: int = 8
-    first_delay_s: float = 0.2
-    max_delay_s: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry ``attempt`` (1-based)."""
-        return min(self.max_delay_s, self.first_delay_s * 2 ** (attempt - 1))
 
 
 @dataclass(frozen=True)
@@ -113,8 +93,13 @@ class WebhookDelivery:
         retry: RetryPolicy,
         egress: EgressPolicy,
         timeouts: RequestTimeouts,
+        metrics: WebhookMetrics,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        draw: Callable[[], float] = random.random,
     ):
+        """``clock`` (unix seconds), ``sleep`` and ``draw`` (jitter, in [0, 1)) are
+        injected so that a test runs a day of retries at once."""
         self.webhook = webhook
         self._kafka = kafka
         self._entitlement = entitlement
@@ -122,7 +107,12 @@ class WebhookDelivery:
         self._retry = retry
         self._egress = egress
         self._timeouts = timeouts
+        self._metrics = metrics
         self._clock = clock
+        self._sleep = sleep
+        self._draw = draw
+        # partition -> when its oldest waiting event first failed
+        self._failing: dict[tuple[str, int], float] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume, deliver, park, commit; until ``stop``."""
@@ -132,6 +122,12 @@ class WebhookDelivery:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=50,
+            # a batch may wait the whole retry window for a failing endpoint; the
+            # group must not evict this member meanwhile (a dead process is still
+            # noticed by its heartbeats within the session timeout)
+            max_poll_interval_ms=min(
+                2**31 - 1, int((self._retry.window_s + 600) * 1000)
+            ),
         )
         producer = self._kafka.producer()
         await consumer.start()
@@ -171,25 +167,73 @@ class WebhookDelivery:
             if not self.webhook.filter.matches(meta):
                 continue
             body = cloudevent_json(record.topic, record.value or b"", headers)
-            reason = await self._post_with_retries(session, body, headers)
+            partition = (record.topic, record.partition)
+            reason = await self._post_with_retries(session, body, partition)
             if reason:
                 await self._park(producer, record, headers, reason)
+                self._metrics.parked.labels(self.webhook.name).inc()
 
     async def _post_with_retries(
-        self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]
+        self,
+        session: aiohttp.ClientSession,
+        body: bytes,
+        partition: tuple[str, int],
     ) -> str:
-        """'' once delivered, else the last failure after the retry budget."""
-        reason = ""
-        for attempt in range(1, self._retry.attempts + 1):
+        """'' once delivered, else the last failure once the retry window passed."""
+        name = self.webhook.name
+        first_failure: float | None = None
+        attempt = 0
+        while True:
             reason = await post(
-                session, self.webhook, body, headers, self._clock(), self._egress
+                session, self.webhook, body, self._clock(), self._egress
             )
             if not reason:
+                self._metrics.delivered.labels(name).inc()
+                self._mark(partition, None)
                 return ""
-            if attempt < self._retry.attempts:
-                await asyncio.sleep(self._retry.delay(attempt))
-        log.warning("parking an event for webhook %s: %s", self.webhook.name, reason)
-        return reason
+            self._metrics.failed_attempts.labels(name).inc()
+            now = self._clock()
+            if first_failure is None:
+                first_failure = now
+                self._mark(partition, now)
+            remaining = first_failure + self._retry.window_s - now
+            if remaining <= 0:
+                log.warning(
+                    "parking an event for webhook %s after %.1f h of failures: %s",
+                    name,
+                    (now - first_failure) / 3600,
+                    reason,
+                )
+                self._mark(partition, None)
+                return reason
+            attempt += 1
+            wait = min(remaining, self._retry.delay(attempt, self._draw()))
+            log.info(
+                "webhook %s: %s; attempt %d again in %.1f s",
+                name,
+                reason,
+                attempt,
+                wait,
+            )
+            await self._sleep(wait)
+
+    def _mark(self, partition: tuple[str, int], since: float | None) -> None:
+        """Record whether ``partition`` waits for the endpoint, and publish the
+        webhook's failing state: failing while any partition waits."""
+        if since is None:
+            self._failing.pop(partition, None)
+        else:
+            self._failing[partition] = since
+        name = self.webhook.name
+        self._metrics.failing.labels(name).set(1 if self._failing else 0)
+        self._metrics.failing_since.labels(name).set(
+            min(self._failing.values(), default=0)
+        )
+
+    @property
+    def failing(self) -> bool:
+        """Whether events wait for a failing endpoint."""
+        return bool(self._failing)
 
     async def _park(
         self,
@@ -234,12 +278,13 @@ async def post(
     session: aiohttp.ClientSession,
     webhook: Webhook,
     body: bytes,
-    headers: dict[str, str],
     now: float,
     egress: EgressPolicy,
 ) -> str:
-    """POST one event; '' on a 2xx answer, else why not (one of the reasons in the
-    module's docstring). A redirect is not followed: it is ``HTTP 3xx``."""
+    """POST one event in CloudEvents structured mode; '' on a 2xx answer, else why not
+    (one of the reasons in the module's docstring). A redirect is not followed: it is
+    ``HTTP 3xx``. No ``ce-`` header is sent: the event's attributes are in the body,
+    and a ``ce-`` header would make SDKs read the request as binary mode."""
     try:
         egress.check_literal(parse_webhook_url(webhook.url))
         async with session.post(
@@ -248,7 +293,6 @@ async def post(
             headers={
                 "Content-Type": "application/cloudevents+json; charset=utf-8",
                 "X-Certseal-Signature": signature_header(webhook.secret, body, now),
-                "ce-id": headers.get("ce_id", ""),
             },
             allow_redirects=False,
         ) as response:
@@ -280,14 +324,22 @@ class WebhookEngine:
         retry: RetryPolicy,
         egress: EgressPolicy | None = None,
         timeouts: RequestTimeouts | None = None,
+        metrics: WebhookMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        draw: Callable[[], float] = random.random,
     ):
+        """``metrics`` on the process's registry; ``clock``, ``sleep`` and ``draw``
+        as in :class:`WebhookDelivery`."""
         self._kafka = kafka
         self._ssl = ssl_context
         self._retry = retry
         self.egress = egress or EgressPolicy()
         self._timeouts = timeouts or RequestTimeouts()
+        self.metrics = metrics or WebhookMetrics()
         self._clock = clock
+        self._sleep = sleep
+        self._draw = draw
 
     def delivery(
         self,
@@ -303,7 +355,10 @@ class WebhookEngine:
             retry=self._retry,
             egress=self.egress,
             timeouts=self._timeouts,
+            metrics=self.metrics,
             clock=self._clock,
+            sleep=self._sleep,
+            draw=self._draw,
         )
 
     async def parked(self, webhook: str) -> list[ParkedDelivery]:
@@ -366,7 +421,7 @@ class WebhookEngine:
                 headers = one.headers
                 body = cloudevent_json(headers["topic"], one.value, headers)
                 now = self._clock()
-                if await post(session, webhook, body, headers, now, self.egress):
+                if await post(session, webhook, body, now, self.egress):
                     failing += 1
                     continue
                 await on_delivered(one.dead_letter_offset)

@@ -11,23 +11,14 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from certseal.cli import call_service, dev_identity, load, ts
 from certseal.identifiers import validate_uscc
+from services.issuer.licence_cli import register_licence
 
 _ROLES = {"issuer": 1, "counter": 2, "seal_owner": 3, "integrator": 4}
 _FIELD_TYPES = {"string": 1, "integer": 2, "boolean": 3, "date": 4}
-_STATUSES = {
-    1: "valid 01",
-    2: "suspended 02",
-    3: "revoked 03",
-    4: "cancelled 04",
-    5: "expired 05",
-    6: "transferred out 06",
-    7: "revoked as sanction 07",
-}
 
 
 def _call(
@@ -128,6 +119,19 @@ def cmd_type_add(args: argparse.Namespace) -> int:
         ),
     )
     print(f"registered {reply.licence_type.type_code} {reply.licence_type.name}")
+    return 0
+
+
+def cmd_type_list(args: argparse.Namespace) -> int:
+    """List the licence types."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    reply = _call(args, lambda s: s.ListLicenceTypes(pb.ListLicenceTypesRequest()))
+    for t in reply.licence_types:
+        fields = ", ".join(f.name for f in t.fields)
+        print(
+            f"{t.type_code}  {t.name}  issuers {','.join(t.issuer_codes)}  [{fields}]"
+        )
     return 0
 
 
@@ -232,89 +236,6 @@ def cmd_holder_app(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_licence(licence: Any) -> None:
-    print(f"identifier  {licence.identifier}")
-    print(
-        f"status      {_STATUSES.get(licence.status, licence.status)}"
-        + (f" ({licence.status_reason})" if licence.status_reason else "")
-    )
-    print(f"holder      {licence.holder.name or licence.holder_display_name}")
-    print(f"valid       {ts(licence.valid_from)} .. {ts(licence.valid_until)}")
-    for name, value in sorted(licence.fields.items()):
-        print(
-            f"  {name} = {getattr(value, value.WhichOneof('value') or 'string_value')}"
-        )
-    if licence.superseded_by:
-        print(f"superseded by {licence.superseded_by}")
-
-
-def cmd_licence(args: argparse.Namespace) -> int:
-    """Department operations on licences (with the department's dev identity)."""
-    from certseal.v1 import issuer_pb2 as pb
-    from certseal.v1 import licence_pb2
-
-    command = args.licence_command
-    if command == "issue":
-        request = pb.IssueLicenceRequest(
-            type_code=args.type,
-            idempotency_key=args.idempotency_key or "",
-            holder=licence_pb2.Holder(
-                name=args.holder_name, id_type=args.id_type, id_number=args.id_number
-            ),
-        )
-        for item in args.field or []:
-            name, sep, value = item.partition("=")
-            if not sep:
-                print(f"error: --field {item!r}: use NAME=VALUE", file=sys.stderr)
-                return 2
-            if value.lstrip("-").isdigit():
-                request.fields[name].integer_value = int(value)
-            else:
-                request.fields[name].string_value = value
-        reply = _call(args, lambda s: s.IssueLicence(request), admin=False)
-        _print_licence(reply.licence)
-        return 0
-    if command == "code":
-        code = _call(
-            args,
-            lambda s: s.GetLicenceCode(
-                pb.GetLicenceCodeRequest(identifier=args.identifier)
-            ),
-            admin=False,
-        )
-        print(code.text)
-        if args.png:
-            Path(args.png).write_bytes(code.png)
-            print(f"QR code written to {args.png}")
-        return 0
-    ident, reason = args.identifier, getattr(args, "reason", "")
-    calls: dict[str, Callable[[Any], Awaitable[Any]]] = {
-        "get": lambda s: s.GetLicence(pb.GetLicenceRequest(identifier=ident)),
-        "suspend": lambda s: s.SuspendLicence(
-            pb.SuspendLicenceRequest(identifier=ident, reason=reason)
-        ),
-        "unsuspend": lambda s: s.UnsuspendLicence(
-            pb.UnsuspendLicenceRequest(identifier=ident, reason=reason)
-        ),
-        "revoke": lambda s: s.RevokeLicence(
-            pb.RevokeLicenceRequest(
-                identifier=ident,
-                reason=reason,
-                kind=pb.REVOCATION_KIND_SANCTION
-                if args.sanction
-                else pb.REVOCATION_KIND_REVOKE,
-            )
-        ),
-        "cancel": lambda s: s.CancelLicence(
-            pb.CancelLicenceRequest(identifier=ident, reason=reason)
-        ),
-        "renew": lambda s: s.RenewLicence(pb.RenewLicenceRequest(identifier=ident)),
-    }
-    reply = _call(args, calls[command], admin=False)
-    _print_licence(reply.licence)
-    return 0
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``department``, ``type``, ``key``, ``holder-app`` and ``licence``."""
     dept = sub.add_parser("department", help="departments").add_subparsers(
@@ -353,6 +274,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--issuers", required=True, help="comma-separated department codes"
     )
     tadd.set_defaults(func=cmd_type_add)
+    types.add_parser("list", help="every licence type").set_defaults(func=cmd_type_list)
 
     keys = sub.add_parser("key", help="signing keys").add_subparsers(
         dest="key_command", required=True
@@ -386,33 +308,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for command in apps.choices.values():
         command.set_defaults(func=cmd_holder_app)
 
-    lic = sub.add_parser("licence", help="licences, as a department (dev identity)")
-    lic.add_argument(
-        "--as",
-        dest="as_department",
-        required=True,
-        metavar="CODE",
-        help="the department to act as",
-    )
-    lics = lic.add_subparsers(dest="licence_command", required=True)
-    issue = lics.add_parser("issue", help="issue a licence")
-    issue.add_argument("--type", required=True)
-    issue.add_argument("--holder-name", required=True)
-    issue.add_argument("--id-type", default="111")
-    issue.add_argument("--id-number", required=True)
-    issue.add_argument("--field", action="append", help="NAME=VALUE, repeatable")
-    issue.add_argument("--idempotency-key")
-    for name in ("get", "code", "suspend", "unsuspend", "revoke", "cancel", "renew"):
-        command = lics.add_parser(name)
-        command.add_argument("identifier", help="an identifier or a lineage")
-        if name == "code":
-            command.add_argument("--png", help="also write the QR code to this file")
-        if name in ("suspend", "unsuspend", "revoke", "cancel"):
-            command.add_argument("--reason", default="", required=name == "revoke")
-        if name == "revoke":
-            command.add_argument(
-                "--sanction",
-                action="store_true",
-                help="吊销 (07) rather than 撤销 (03)",
-            )
-    lic.set_defaults(func=cmd_licence)
+    register_licence(sub)

@@ -49,6 +49,7 @@ class Operation(enum.Enum):
     EXPIRE = "04"
     CANCEL_REVOKE = "05"
     UNSUSPEND = "06"
+    TRANSFER_OUT = "07"
     TRANSFER_IN = "08"
     AMEND = "09"
 
@@ -115,7 +116,7 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.TRANSFER: Transition(
         frozenset({Status.VALID}),
         Status.TRANSFERRED_OUT,
-        Operation.TRANSFER_IN,
+        Operation.TRANSFER_OUT,
         "licence.transferred",
     ),
     Action.EXPIRE: Transition(

@@ -1,32 +1,198 @@
-"""The seal service's ``certseal`` commands: ``seal inspect``."""
+"""The seal service's ``certseal`` commands.
+
+``seal inspect`` reads a GB/T 38540 structure offline. The others call the Seal gRPC API:
+as the department named by ``seal --as CODE`` (its dev identity; a seal owner registers,
+lists and revokes its seals and seals documents and PDFs with them), or as the CLI's
+operator identity without ``--as`` (``verify`` and ``verify-pdf`` need no department).
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+from certseal.cli import call_service, dev_identity, load, ts
 from certseal.errors import invalid
+from certseal.identifiers import validate_uscc
 
 
 def cmd_seal_inspect(args: argparse.Namespace) -> int:
     """Print an SESeal or SES_Signature (GB/T 38540, DER) field by field."""
     from services.seal.inspect import describe
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise invalid("file", f"{path} does not exist")
-    for line in describe(path.read_bytes()):
+    for line in describe(_read(args.file, "file")):
         print(line)
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``seal inspect``."""
-    seal = sub.add_parser("seal", help="electronic seals").add_subparsers(
-        dest="seal_command", required=True
+def _read(name: str, field: str) -> bytes:
+    path = Path(name)
+    if not path.is_file():
+        raise invalid(field, f"{path} does not exist")
+    return path.read_bytes()
+
+
+def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Call the Seal API as ``--as CODE``'s department, or as the CLI's identity."""
+    from certseal.v1 import seal_pb2_grpc
+
+    cfg = load(args)
+    identity = None
+    if args.as_department:
+        validate_uscc(args.as_department, "as")
+        identity = dev_identity(cfg, f"dept:{args.as_department}")
+    return call_service(
+        cfg,
+        cfg.cli.seal_target,
+        lambda chan: call(seal_pb2_grpc.SealStub(chan)),
+        identity=identity,
     )
+
+
+def _print_seal(seal: Any) -> None:
+    print(f"seal        {seal.seal_id}")
+    print(f"name        {seal.name} ({seal.seal_type}, {seal.suite})")
+    print(f"owner       {seal.owner_code}")
+    print(
+        f"status      {seal.status}"
+        + (f" ({seal.revocation_reason})" if seal.revocation_reason else "")
+    )
+    print(f"valid       {ts(seal.valid_start)} .. {ts(seal.valid_end)}")
+    print(f"signers     {', '.join(seal.signers)}")
+
+
+def _print_checks(verdict: str, checks: Any) -> int:
+    print(f"verdict     {verdict}")
+    for check in checks:
+        print(f"  {'ok ' if check.passed else 'NO '} {check.name}: {check.detail}")
+    return 0 if verdict == "VALID" else 1
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    """RegisterSeal, GetSeal, ListSeals, RevokeSeal, SealDocument,
+    VerifySealedDocument, SealPdf and VerifyPdf, one command each."""
+    from certseal.v1 import seal_pb2 as pb
+
+    command = args.seal_command
+    if command == "register":
+        request = pb.RegisterSealRequest(
+            owner_code=args.owner or "",
+            seal_type=args.type,
+            name=args.name,
+            suite=args.suite,
+            signers=args.signer or [],
+            picture=_read(args.picture, "picture") if args.picture else b"",
+        )
+        _print_seal(_call(args, lambda s: s.RegisterSeal(request)).seal)
+    elif command == "get":
+        request = pb.GetSealRequest(seal_id=args.seal_id)
+        _print_seal(_call(args, lambda s: s.GetSeal(request)).seal)
+    elif command == "list":
+        request = pb.ListSealsRequest(
+            owner_code=args.owner or "", page_token=args.page_token or ""
+        )
+        reply = _call(args, lambda s: s.ListSeals(request))
+        for seal in reply.seals:
+            print(f"{seal.seal_id}  {seal.status:<8} {seal.seal_type:<9} {seal.name}")
+        if reply.next_page_token:
+            print(f"more: --page-token {reply.next_page_token}")
+    elif command == "revoke":
+        request = pb.RevokeSealRequest(seal_id=args.seal_id, reason=args.reason)
+        _print_seal(_call(args, lambda s: s.RevokeSeal(request)).seal)
+    elif command == "document":
+        request = pb.SealDocumentRequest(
+            seal_id=args.seal_id,
+            document=_read(args.file, "file"),
+            property_info=args.property_info or "",
+        )
+        reply = _call(args, lambda s: s.SealDocument(request))
+        Path(args.out).write_bytes(reply.signature)
+        print(f"SES_Signature written to {args.out}")
+        print(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")
+    elif command == "verify":
+        request = pb.VerifySealedDocumentRequest(
+            signature=_read(args.signature, "signature"),
+            document=_read(args.file, "file"),
+        )
+        reply = _call(args, lambda s: s.VerifySealedDocument(request))
+        print(f"seal        {reply.seal_id} {reply.seal_name} ({reply.current_status})")
+        print(f"signed      {ts(reply.signed_at)} by {reply.signer}")
+        return _print_checks(reply.verdict, reply.checks)
+    elif command == "pdf":
+        request = pb.SealPdfRequest(
+            seal_id=args.seal_id,
+            pdf=_read(args.file, "file"),
+            page=args.page,
+            x_mm=args.x_mm,
+            y_mm=args.y_mm,
+            reason=args.reason or "",
+        )
+        reply = _call(args, lambda s: s.SealPdf(request))
+        Path(args.out).write_bytes(reply.pdf)
+        print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
+    else:  # verify-pdf
+        request = pb.VerifyPdfRequest(pdf=_read(args.file, "file"))
+        reply = _call(args, lambda s: s.VerifyPdf(request))
+        for one in reply.seals:
+            print(f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}")
+        print(f"{len(reply.seals)} seal(s)")
+        return (
+            0 if reply.seals and all(s.verdict == "VALID" for s in reply.seals) else 1
+        )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``seal inspect`` and one command per Seal RPC."""
+    parser = sub.add_parser("seal", help="electronic seals")
+    parser.add_argument(
+        "--as",
+        dest="as_department",
+        metavar="CODE",
+        help="act as this department (its dev identity); default: the CLI's identity",
+    )
+    seal = parser.add_subparsers(dest="seal_command", required=True)
     inspect = seal.add_parser(
         "inspect", help="print an SESeal or SES_Signature (DER) field by field"
     )
     inspect.add_argument("file")
     inspect.set_defaults(func=cmd_seal_inspect)
+
+    add = seal.add_parser("register", help="register a seal (a seal owner)")
+    add.add_argument("--type", required=True, help="official, contract, finance, ...")
+    add.add_argument("--name", required=True)
+    add.add_argument("--suite", default="sm2", help="sm2, es256 or ed25519")
+    add.add_argument("--owner", help="the owning department (operators only)")
+    add.add_argument("--signer", action="append", help="mTLS identity, repeatable")
+    add.add_argument("--picture", help="PNG of the seal (default: a generated one)")
+    get = seal.add_parser("get", help="one seal")
+    get.add_argument("seal_id")
+    listing = seal.add_parser("list", help="seals of a department")
+    listing.add_argument("--owner", help="department code (default: --as)")
+    listing.add_argument("--page-token")
+    revoke = seal.add_parser("revoke", help="revoke a seal")
+    revoke.add_argument("seal_id")
+    revoke.add_argument("--reason", required=True)
+    document = seal.add_parser("document", help="seal a document: an SES_Signature")
+    document.add_argument("seal_id")
+    document.add_argument("file")
+    document.add_argument("--out", required=True, help="where the signature goes")
+    document.add_argument("--property-info", help="ASCII, e.g. the file name")
+    verify = seal.add_parser("verify", help="verify a sealed document")
+    verify.add_argument("signature", help="the SES_Signature (DER) file")
+    verify.add_argument("file", help="the document")
+    pdf = seal.add_parser("pdf", help="seal a PDF (PAdES)")
+    pdf.add_argument("seal_id")
+    pdf.add_argument("file")
+    pdf.add_argument("--out", required=True)
+    pdf.add_argument("--page", type=int, default=0, help="0-based")
+    pdf.add_argument("--x-mm", type=float, default=20.0)
+    pdf.add_argument("--y-mm", type=float, default=20.0)
+    pdf.add_argument("--reason")
+    verify_pdf = seal.add_parser("verify-pdf", help="verify every seal in a PDF")
+    verify_pdf.add_argument("file")
+    for name, command in seal.choices.items():
+        if name != "inspect":
+            command.set_defaults(func=cmd_seal)

@@ -160,8 +160,34 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verifier_status(args: argparse.Namespace) -> int:
+    """GetIndexStatus: how far the verifier group's index is behind its topics."""
+    from certseal.cli import ts
+    from certseal.v1 import verifier_pb2 as pb
+    from certseal.v1 import verifier_pb2_grpc
+
+    cfg = load(args)
+    reply = call_service(
+        cfg,
+        cfg.cli.verifier_target,
+        lambda chan: verifier_pb2_grpc.VerifierStub(chan).GetIndexStatus(
+            pb.GetIndexStatusRequest()
+        ),
+    )
+    print(
+        f"group {reply.group}: {reply.licence_entries} licences, "
+        f"{reply.trust_entries} keys, last event {ts(reply.last_event_time)}"
+    )
+    for p in reply.partitions:
+        print(
+            f"  {p.topic}[{p.partition}] applied {p.applied_offset} "
+            f"of {p.high_water}, lag {p.lag}"
+        )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``verify`` and ``bundle fetch``."""
+    """``verify``, ``bundle fetch`` and ``verifier status``."""
     verify = sub.add_parser("verify", help="verify a scanned code or QR image")
     verify.add_argument(
         "code", nargs="?", default="", help="the scanned text, or a PNG/JPEG of the QR"
@@ -189,3 +215,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="fetch a full bundle once the file holds this many deltas",
     )
     fetch.set_defaults(func=cmd_bundle_fetch)
+
+    verifier = sub.add_parser("verifier", help="a verifier group").add_subparsers(
+        dest="verifier_command", required=True
+    )
+    verifier.add_parser(
+        "status", help="the group's index: entries and lag per partition"
+    ).set_defaults(func=cmd_verifier_status)

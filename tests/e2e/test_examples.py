@@ -2,10 +2,14 @@
 duplicate deliveries, using nothing but the topic contract."""
 
 import secrets
+from pathlib import Path
 
 from certseal.v1 import issuer_pb2 as pb
 from examples.licence_status_table import StatusTable, follow
 from tests.conftest import issue_request
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS_DOC = (ROOT / "docs" / "events.md").read_text()
 
 
 async def database_statuses(issuer, lineages) -> dict[str, tuple[str, int]]:
@@ -64,3 +68,43 @@ async def test_status_table_matches_the_issuer_after_a_restart(
     await follow(bootstrap, f"{group}-replay", table, until_caught_up=True)
     assert rows() == before
     table.close()
+
+
+async def test_the_worked_example_runs_as_written_in_the_docs(
+    stack, issuer, dept, tmp_path
+):
+    """docs/events.md's commands, run by a shell exactly as written, in a folder with
+    only ``protos/`` and ``examples/`` and a fresh venv (nothing of certseal
+    installed): the classes come from protoc on ``protos/``."""
+    import asyncio
+    import re
+    import sqlite3
+
+    root = ROOT
+    block = re.search(r"<!-- worked-example -->\s*```sh\n(.*?)```", EVENTS_DOC, re.S)
+    assert block, "docs/events.md lost its worked example"
+    for folder in ("protos", "examples"):
+        (tmp_path / folder).symlink_to(root / folder)
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        "-euo",
+        "pipefail",
+        "-c",
+        block.group(1),
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "CERTSEAL_KAFKA": stack.config.kafka.bootstrap_servers,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 300)
+    assert process.returncode == 0, out.decode()[-3000:]
+    with sqlite3.connect(tmp_path / "statuses.sqlite") as db:
+        row = db.execute(
+            "select identifier, status from licence_status where lineage = ?",
+            (licence.lineage,),
+        ).fetchone()
+    assert row == (licence.identifier, 1)

@@ -7,9 +7,8 @@ from services.feed.domain import (
     Entitlement,
     EventMeta,
     Filter,
-    decode_token,
-    encode_token,
 )
+from services.feed.tokens import decode_token, encode_token
 
 LICENCE = "certseal.licence-events.v1"
 SEAL = "certseal.seal-events.v1"
@@ -50,11 +49,15 @@ def test_filter_narrows_and_empty_means_everything():
 
 def test_tokens_round_trip_and_reject_what_is_not_ours():
     positions = {(LICENCE, 0): 17, (LICENCE, 3): 0, (SEAL, 1): 5}
-    token = encode_token(positions)
-    assert decode_token(token, [LICENCE, SEAL]) == positions
-    for bad in ("", "not-base64!", encode_token({("other.topic", 0): 1})):
+    token = encode_token(positions, cluster="k1")
+    assert decode_token(token, [LICENCE, SEAL], cluster="k1") == positions
+    for bad in (
+        "",
+        "not-base64!",
+        encode_token({("other.topic", 0): 1}, cluster="k1"),
+    ):
         with pytest.raises(CertsealError) as err:
-            decode_token(bad, [LICENCE, SEAL])
+            decode_token(bad, [LICENCE, SEAL], cluster="k1")
         assert err.value.field == "start"
 
 

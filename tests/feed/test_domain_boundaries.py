@@ -18,12 +18,11 @@ from services.feed.domain import (
     EventMeta,
     Filter,
     SubscriptionSlots,
-    decode_token,
-    encode_token,
     kafka_topics,
     kafka_user_manifest,
     parse_webhook_url,
 )
+from services.feed.tokens import RESUBSCRIBE, beyond_end, decode_token, encode_token
 
 LICENCE = "certseal.licence-events.v1"
 SEAL = "certseal.seal-events.v1"
@@ -37,12 +36,12 @@ def _token(data: object) -> str:
 
 @pytest.mark.parametrize(("offset", "ok"), [(-1, False), (0, True), (1, True)])
 def test_token_offsets(offset, ok):
-    token = _token({"v": 1, "p": [[LICENCE, 2, offset]]})
+    token = _token({"v": 2, "c": "k1", "p": [[LICENCE, 2, offset]]})
     if ok:
-        assert decode_token(token, [LICENCE]) == {(LICENCE, 2): offset}
+        assert decode_token(token, [LICENCE], cluster="k1") == {(LICENCE, 2): offset}
     else:
         with pytest.raises(CertsealError) as err:
-            decode_token(token, [LICENCE])
+            decode_token(token, [LICENCE], cluster="k1")
         assert (err.value.kind, err.value.field) == (
             ErrorKind.INVALID_ARGUMENT,
             "start",
@@ -53,34 +52,66 @@ def test_token_offsets(offset, ok):
 
 
 @pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"v": 2, "c": "k0", "p": [[LICENCE, 0, 3]]}, "taken on Kafka cluster 'k0'"),
+        ({"v": 1, "p": [[LICENCE, 0, 3]]}, "names no Kafka cluster"),
+    ],
+)
+def test_tokens_of_another_cluster_need_a_fresh_start(data, says):
+    with pytest.raises(CertsealError) as err:
+        decode_token(_token(data), [LICENCE], cluster="k1")
+    assert (err.value.kind, err.value.field) == (
+        ErrorKind.FAILED_PRECONDITION,
+        "start",
+    )
+    assert says in err.value.message
+    assert err.value.message.endswith(RESUBSCRIBE)
+
+
+def test_a_token_past_a_partitions_end_names_it():
+    ends = {(LICENCE, 0): 10, (LICENCE, 1): 0}
+    assert beyond_end({(LICENCE, 0): 10, (LICENCE, 1): 0}, ends) == []
+    assert beyond_end({(LICENCE, 0): 11, (LICENCE, 1): 1}, ends) == [
+        (LICENCE, 0),
+        (LICENCE, 1),
+    ]
+    assert beyond_end({(LICENCE, 2): 1}, ends) == [(LICENCE, 2)]
+
+
+@pytest.mark.parametrize(
     "data",
     [
         {"v": 0, "p": []},
+        {"v": 3, "c": "k1", "p": []},
         {"v": 2, "p": []},
+        {"v": 2, "c": 7, "p": []},
         {"p": []},
-        {"v": 1},
-        {"v": 1, "p": [[LICENCE, 0]]},
-        {"v": 1, "p": [[LICENCE, "zero", 1]]},
+        {"v": 2, "c": "k1"},
+        {"v": 2, "c": "k1", "p": [[LICENCE, 0]]},
+        {"v": 2, "c": "k1", "p": [[LICENCE, "zero", 1]]},
         [1],
     ],
 )
 def test_tokens_of_another_version_or_shape(data):
     with pytest.raises(CertsealError) as err:
-        decode_token(_token(data), [LICENCE])
+        decode_token(_token(data), [LICENCE], cluster="k1")
     assert err.value.field == "start"
     assert err.value.message == "the position token is not one this feed issued"
 
 
 def test_token_format_is_stable():
-    token = encode_token({(SEAL, 1): 5, (LICENCE, 3): 0, (LICENCE, 0): 17})
+    token = encode_token(
+        {(SEAL, 1): 5, (LICENCE, 3): 0, (LICENCE, 0): 17}, cluster="k1"
+    )
     assert "=" not in token
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     assert raw == (
-        b'{"v":1,"p":[["certseal.licence-events.v1",0,17],'
+        b'{"v":2,"c":"k1","p":[["certseal.licence-events.v1",0,17],'
         b'["certseal.licence-events.v1",3,0],["certseal.seal-events.v1",1,5]]}'
     )
-    assert decode_token(encode_token({}), []) == {}
-    assert decode_token(token, [LICENCE, SEAL, "x"]) == {
+    assert decode_token(encode_token({}, cluster="k1"), [], cluster="k1") == {}
+    assert decode_token(token, [LICENCE, SEAL, "x"], cluster="k1") == {
         (SEAL, 1): 5,
         (LICENCE, 3): 0,
         (LICENCE, 0): 17,

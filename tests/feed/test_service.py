@@ -17,7 +17,7 @@ from tests.conftest import issue_request, make_department, run_certseal
 @pytest.fixture(scope="module")
 async def feed_app(stack, config, issuer):
     config.feed.webhook_ca_file = str(stack.ca.ca_file)  # receivers use the dev CA
-    config.feed.webhook_attempts = 3
+    config.feed.webhook_retry_window_h = 0.5 / 3600  # half a second, then parked
     config.feed.webhook_first_delay_s = 0.05
     # the receivers listen on loopback, which webhooks may reach only when allowed
     config.feed.webhook_allowed_hosts = ["localhost"]
@@ -94,12 +94,12 @@ async def test_each_integrator_gets_exactly_its_entitlement(
     await entitle(channel_as, "app:archive", [other_dept.code], ["licence.revoked"])
     police = await collect(channel_as, "app:police", 4)
     assert {e.source for e in police} == {f"/departments/{police_dept.code}"}
-    assert sorted(e.type for e in police) == ["licence.issued"] * 3 + [
-        "licence.revoked"
+    assert sorted(e.type for e in police) == ["cn.gov.certseal.licence.issued"] * 3 + [
+        "cn.gov.certseal.licence.revoked"
     ]
     archive = await collect(channel_as, "app:archive", 1)
     assert [(e.source, e.type) for e in archive] == [
-        (f"/departments/{other_dept.code}", "licence.revoked")
+        (f"/departments/{other_dept.code}", "cn.gov.certseal.licence.revoked")
     ]
     # narrowing by the subscriber's own filter
     revoked_only = await collect(
@@ -108,7 +108,7 @@ async def test_each_integrator_gets_exactly_its_entitlement(
         1,
         pb.SubscribeRequest(earliest=True, event_types=["licence.revoked"]),
     )
-    assert revoked_only[0].type == "licence.revoked"
+    assert revoked_only[0].type == "cn.gov.certseal.licence.revoked"
     assert revoked_only[0].id and revoked_only[0].data and revoked_only[0].token
 
 
@@ -283,12 +283,13 @@ async def test_webhook_retries_until_the_endpoint_recovers(
 ):
     import json
     import secrets
+    import time
 
-    from services.feed.webhooks import verify_signature
+    from services.feed.signing import verify_signature
 
     dept = await make_department(operator, connect)
     await entitle(channel_as, "app:hooks", ["*"], ["licence.*"])
-    endpoint, url = await receiver(failures=2)  # within the budget of 3 attempts
+    endpoint, url = await receiver(failures=2)  # within the retry window
     name = f"hook-{secrets.token_hex(3)}"
     await register_webhook(channel_as, name, url, dept.code)
     stub = dept.clients.issuer
@@ -308,9 +309,10 @@ async def test_webhook_retries_until_the_endpoint_recovers(
     versions = [int(e["data"]["lineageVersion"]) for e in events]
     assert versions == sorted(versions)  # per-lineage order
     assert all(
-        verify_signature(b"s" * 32, body, sig) for body, sig in endpoint.received
+        verify_signature(b"s" * 32, body, sig, now=time.time())
+        for body, sig in endpoint.received
     )
-    assert not verify_signature(b"x" * 32, *endpoint.received[0])
+    assert not verify_signature(b"x" * 32, *endpoint.received[0], now=time.time())
 
 
 async def test_failing_webhook_parks_then_replays(
@@ -400,7 +402,7 @@ async def test_licence_used_events_reach_the_issuing_departments_integrator(
     await entitle(channel_as, "app:usage", [dept.code], ["licence.used"])
     (event,) = await collect(channel_as, "app:usage", 1)
     assert (event.type, event.source, event.subject, event.id) == (
-        "licence.used",
+        "cn.gov.certseal.licence.used",
         f"/departments/{dept.code}",
         licence.lineage,
         used.event_id,

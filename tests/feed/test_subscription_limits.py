@@ -70,7 +70,7 @@ async def _open(channel_as, identity: str, request=None):
     )
     async with asyncio.timeout(30):
         first = await stream.read()
-    assert first.type == "licence.issued"
+    assert first.type == "cn.gov.certseal.licence.issued"
     return stream
 
 
@@ -99,7 +99,7 @@ async def test_subscriptions_per_integrator_are_bounded(channel_as, operator, co
     # the streams still open keep delivering
     await dept.clients.issuer.IssueLicence(issue_request(dept))
     async with asyncio.timeout(30):
-        assert (await streams[1].read()).type == "licence.issued"
+        assert (await streams[1].read()).type == "cn.gov.certseal.licence.issued"
     # a stream that ends gives its slot back
     streams[0].cancel()
     async with asyncio.timeout(30):

@@ -335,7 +335,7 @@ async def _post(
     async with client_session(
         tls, policy, timeouts or RequestTimeouts(total_s=1.0, connect_s=0.5)
     ) as session:
-        return await post(session, webhook, b"{}", {"ce_id": "1"}, 0.0, policy)
+        return await post(session, webhook, b"{}", 0.0, policy)
 
 
 async def test_parked_reasons_do_not_tell_ports_apart(stack, endpoints, raw_servers):
@@ -427,7 +427,7 @@ def dns():
 async def egress_feed(stack, config, issuer, dns):
     cfg = copy.deepcopy(config)
     cfg.feed.webhook_ca_file = str(stack.ca.ca_file)
-    cfg.feed.webhook_attempts = 2
+    cfg.feed.webhook_retry_window_h = 0.1 / 3600
     cfg.feed.webhook_first_delay_s = 0.05
     cfg.feed.webhook_timeout_s = 2.0
     cfg.feed.webhook_connect_timeout_s = 1.0

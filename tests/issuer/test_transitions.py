@@ -176,6 +176,8 @@ async def test_transfer_creates_licence_of_receiver(world):
         "moved to Guangzhou",
     )
     assert old.status is Status.TRANSFERRED_OUT and old.transferred_to == receiver.code
+    # each side carries its own national operation code: 07 out, 08 in
+    assert old.last_operation.value == "07"
     assert new.issuer_code == receiver.code and new.replaces == licence.identifier
     assert new.last_operation.value == "08" and new.lineage != old.lineage
     got = await service.get(Caller("dept", receiver.code), new.identifier)

@@ -1,0 +1,245 @@
+"""The issuer's ``certseal licence`` commands: a department's operations on its
+licences, one command per Issuer RPC a department runs by hand (issue, get, list, code,
+present, amend, renew, suspend, unsuspend, revoke, cancel, transfer), as the department
+named by ``licence --as CODE`` (its dev identity). Split from :mod:`services.issuer.cli`
+by size.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from certseal.cli import call_service, dev_identity, load, ts
+from certseal.errors import invalid
+from certseal.identifiers import validate_uscc
+
+_STATUSES = {
+    1: "valid 01",
+    2: "suspended 02",
+    3: "revoked 03",
+    4: "cancelled 04",
+    5: "expired 05",
+    6: "transferred out 06",
+    7: "revoked as sanction 07",
+}
+
+
+def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Call the Issuer as the department of ``--as CODE``."""
+    from certseal.v1 import issuer_pb2_grpc
+
+    cfg = load(args)
+    # checked first: a mistyped code must not leave a dev identity behind
+    validate_uscc(args.as_department, "as")
+    identity = dev_identity(cfg, f"dept:{args.as_department}")
+    return call_service(
+        cfg,
+        cfg.cli.issuer_target,
+        lambda chan: call(issuer_pb2_grpc.IssuerStub(chan)),
+        identity=identity,
+    )
+
+
+def _print_licence(licence: Any) -> None:
+    print(f"identifier  {licence.identifier}")
+    print(
+        f"status      {_STATUSES.get(licence.status, licence.status)}"
+        + (f" ({licence.status_reason})" if licence.status_reason else "")
+    )
+    print(f"holder      {licence.holder.name or licence.holder_display_name}")
+    print(f"valid       {ts(licence.valid_from)} .. {ts(licence.valid_until)}")
+    for name, value in sorted(licence.fields.items()):
+        print(
+            f"  {name} = {getattr(value, value.WhichOneof('value') or 'string_value')}"
+        )
+    if licence.superseded_by:
+        print(f"superseded by {licence.superseded_by}")
+
+
+def _set_fields(fields: Any, items: list[str] | None) -> None:
+    """``NAME=VALUE`` items into a request's field map (digits: an integer).
+
+    INVALID_ARGUMENT (``field``) for an item without ``=``."""
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise invalid("field", f"{item!r}: use NAME=VALUE")
+        if value.lstrip("-").isdigit():
+            fields[name].integer_value = int(value)
+        else:
+            fields[name].string_value = value
+
+
+def cmd_licence(args: argparse.Namespace) -> int:
+    """Department operations on licences (with the department's dev identity)."""
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import licence_pb2
+
+    command = args.licence_command
+    if command == "issue":
+        request = pb.IssueLicenceRequest(
+            type_code=args.type,
+            idempotency_key=args.idempotency_key or "",
+            holder=licence_pb2.Holder(
+                name=args.holder_name, id_type=args.id_type, id_number=args.id_number
+            ),
+        )
+        _set_fields(request.fields, args.field)
+        reply = _call(args, lambda s: s.IssueLicence(request))
+        _print_licence(reply.licence)
+        return 0
+    if command == "code":
+        code = _call(
+            args,
+            lambda s: s.GetLicenceCode(
+                pb.GetLicenceCodeRequest(identifier=args.identifier)
+            ),
+        )
+        print(code.text)
+        if args.png:
+            Path(args.png).write_bytes(code.png)
+            print(f"QR code written to {args.png}")
+        return 0
+    if command == "list":
+        listing = pb.ListLicencesRequest(
+            type_code=args.type or "",
+            status=args.status,
+            page_token=args.page_token or "",
+            include_superseded=args.include_superseded,
+        )
+        if args.id_number:
+            listing.holder.id_type, listing.holder.id_number = (
+                args.id_type,
+                args.id_number,
+            )
+        reply = _call(args, lambda s: s.ListLicences(listing))
+        for one in reply.licences:
+            state = _STATUSES.get(one.status, one.status)
+            print(f"{one.identifier}  {state:<20} {one.holder_display_name}")
+        if reply.next_page_token:
+            print(f"more: --page-token {reply.next_page_token}")
+        return 0
+    if command == "present":
+        presented = _call(
+            args,
+            lambda s: s.CreatePresentationCode(
+                pb.CreatePresentationCodeRequest(
+                    identifier=args.identifier, ttl_seconds=args.ttl
+                )
+            ),
+        )
+        print(presented.text)
+        print(f"expires {ts(presented.expires_at)}")
+        if args.png:
+            Path(args.png).write_bytes(presented.png)
+            print(f"QR code written to {args.png}")
+        return 0
+    if command == "transfer":
+        moved = _call(
+            args,
+            lambda s: s.TransferLicence(
+                pb.TransferLicenceRequest(
+                    identifier=args.identifier,
+                    to_department_code=args.to,
+                    reason=args.reason,
+                )
+            ),
+        )
+        _print_licence(moved.transferred_out)
+        print("--")
+        _print_licence(moved.transferred_in)
+        return 0
+    if command == "amend":
+        amend = pb.AmendLicenceRequest(
+            identifier=args.identifier,
+            remove_fields=args.remove_field or [],
+            holder_name=args.holder_name or "",
+            reason=args.reason,
+        )
+        _set_fields(amend.fields, args.field)
+        _print_licence(_call(args, lambda s: s.AmendLicence(amend)).licence)
+        return 0
+    ident, reason = args.identifier, getattr(args, "reason", "")
+    calls: dict[str, Callable[[Any], Awaitable[Any]]] = {
+        "get": lambda s: s.GetLicence(pb.GetLicenceRequest(identifier=ident)),
+        "suspend": lambda s: s.SuspendLicence(
+            pb.SuspendLicenceRequest(identifier=ident, reason=reason)
+        ),
+        "unsuspend": lambda s: s.UnsuspendLicence(
+            pb.UnsuspendLicenceRequest(identifier=ident, reason=reason)
+        ),
+        "revoke": lambda s: s.RevokeLicence(
+            pb.RevokeLicenceRequest(
+                identifier=ident,
+                reason=reason,
+                kind=pb.REVOCATION_KIND_SANCTION
+                if args.sanction
+                else pb.REVOCATION_KIND_REVOKE,
+            )
+        ),
+        "cancel": lambda s: s.CancelLicence(
+            pb.CancelLicenceRequest(identifier=ident, reason=reason)
+        ),
+        "renew": lambda s: s.RenewLicence(pb.RenewLicenceRequest(identifier=ident)),
+    }
+    reply = _call(args, calls[command])
+    _print_licence(reply.licence)
+    return 0
+
+
+def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``licence --as CODE <command>``."""
+    lic = sub.add_parser("licence", help="licences, as a department (dev identity)")
+    lic.add_argument(
+        "--as",
+        dest="as_department",
+        required=True,
+        metavar="CODE",
+        help="the department to act as",
+    )
+    lics = lic.add_subparsers(dest="licence_command", required=True)
+    issue = lics.add_parser("issue", help="issue a licence")
+    issue.add_argument("--type", required=True)
+    issue.add_argument("--holder-name", required=True)
+    issue.add_argument("--id-type", default="111")
+    issue.add_argument("--id-number", required=True)
+    issue.add_argument("--field", action="append", help="NAME=VALUE, repeatable")
+    issue.add_argument("--idempotency-key")
+    amend = lics.add_parser("amend", help="change fields or the holder's name")
+    amend.add_argument("identifier")
+    amend.add_argument("--field", action="append", help="NAME=VALUE, repeatable")
+    amend.add_argument("--remove-field", action="append", help="NAME, repeatable")
+    amend.add_argument("--holder-name")
+    amend.add_argument("--reason", required=True)
+    transfer = lics.add_parser("transfer", help="transfer to another department")
+    transfer.add_argument("identifier")
+    transfer.add_argument("--to", required=True, metavar="CODE")
+    transfer.add_argument("--reason", required=True)
+    present = lics.add_parser("present", help="a short-lived presentation code")
+    present.add_argument("identifier")
+    present.add_argument("--ttl", type=int, default=0, help="seconds (default 60)")
+    present.add_argument("--png", help="also write the QR code to this file")
+    listing = lics.add_parser("list", help="this department's licences")
+    listing.add_argument("--type")
+    listing.add_argument("--status", type=int, default=0, help="national code, e.g. 1")
+    listing.add_argument("--id-type", default="111")
+    listing.add_argument("--id-number", help="the holder's identity number")
+    listing.add_argument("--include-superseded", action="store_true")
+    listing.add_argument("--page-token")
+    for name in ("get", "code", "suspend", "unsuspend", "revoke", "cancel", "renew"):
+        command = lics.add_parser(name)
+        command.add_argument("identifier", help="an identifier or a lineage")
+        if name == "code":
+            command.add_argument("--png", help="also write the QR code to this file")
+        if name in ("suspend", "unsuspend", "revoke", "cancel"):
+            command.add_argument("--reason", default="", required=name == "revoke")
+        if name == "revoke":
+            command.add_argument(
+                "--sanction",
+                action="store_true",
+                help="吊销 (07) rather than 撤销 (03)",
+            )
+    lic.set_defaults(func=cmd_licence)

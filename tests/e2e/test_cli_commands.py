@@ -1,0 +1,166 @@
+"""The CLI can do what the API does: every RPC an operator or a department runs by hand
+has a ``certseal`` command (checked against the proto descriptors, so a new RPC without
+one fails here), and a department amends and transfers a licence, registers a seal and
+seals and verifies a document and a PDF from the command line on the real stack."""
+
+import pytest
+
+from certseal.v1 import feed_pb2, issuer_pb2, seal_pb2, verifier_pb2
+from services.cli import build_parser
+from tests.conftest import blank_pdf, issue_request, make_department, run_certseal
+from tests.conftest import seal_owner as new_seal_owner
+
+D = "91350100M000100Y43"
+ID = "1.2.156.3005.2.X"
+#: RPC -> a command line that calls it
+COMMANDS = {
+    "Issuer.IssueLicence": f"licence --as {D} issue --type T --holder-name 张三 --id-number 1",
+    "Issuer.GetLicence": f"licence --as {D} get {ID}",
+    "Issuer.ListLicences": f"licence --as {D} list --type T",
+    "Issuer.RenewLicence": f"licence --as {D} renew {ID}",
+    "Issuer.AmendLicence": f"licence --as {D} amend {ID} --field class=A1 --reason r",
+    "Issuer.SuspendLicence": f"licence --as {D} suspend {ID}",
+    "Issuer.UnsuspendLicence": f"licence --as {D} unsuspend {ID}",
+    "Issuer.RevokeLicence": f"licence --as {D} revoke {ID} --reason r",
+    "Issuer.CancelLicence": f"licence --as {D} cancel {ID}",
+    "Issuer.TransferLicence": f"licence --as {D} transfer {ID} --to {D} --reason r",
+    "Issuer.GetLicenceCode": f"licence --as {D} code {ID}",
+    "Issuer.CreatePresentationCode": f"licence --as {D} present {ID}",
+    "IssuerAdmin.OnboardDepartment": f"department add {D} --name n --roles issuer",
+    "IssuerAdmin.ListDepartments": "department list",
+    "IssuerAdmin.RegisterLicenceType": f"type add --code C --name n --issuers {D}",
+    "IssuerAdmin.ListLicenceTypes": "type list",
+    "IssuerAdmin.CreateSigningKey": f"key create {D} --suite sm2",
+    "IssuerAdmin.RotateSigningKey": f"key rotate {D} --suite sm2",
+    "IssuerAdmin.RetireSigningKey": "key retire 00aa",
+    "IssuerAdmin.RevokeSigningKey": "key revoke 00aa --reason r",
+    "IssuerAdmin.ListSigningKeys": f"key list {D}",
+    "IssuerAdmin.GrantHolderApp": "holder-app grant app:x --type T",
+    "IssuerAdmin.RevokeHolderApp": "holder-app revoke app:x --type T",
+    "IssuerAdmin.ListHolderAppGrants": "holder-app list",
+    "Seal.RegisterSeal": f"seal --as {D} register --type official --name n",
+    "Seal.GetSeal": "seal get S",
+    "Seal.ListSeals": f"seal --as {D} list --owner {D}",
+    "Seal.RevokeSeal": f"seal --as {D} revoke S --reason r",
+    "Seal.SealDocument": f"seal --as {D} document S f --out o",
+    "Seal.VerifySealedDocument": "seal verify sig f",
+    "Seal.SealPdf": f"seal --as {D} pdf S f.pdf --out o.pdf",
+    "Seal.VerifyPdf": "seal verify-pdf f.pdf",
+    "Verifier.VerifyCode": "verify --purpose p LC1:X",
+    "Verifier.VerifyImage": "verify --purpose p --image code.png",
+    "Verifier.GetIndexStatus": "verifier status",
+    "Verifier.ExportTrustBundle": "bundle fetch --out b",
+    "EventFeed.Subscribe": "events tail",
+    "EventFeedAdmin.SetEntitlement": "feed entitle integrator:x --type *",
+    "EventFeedAdmin.GetEntitlement": "feed entitlement integrator:x",
+    "EventFeedAdmin.RegisterWebhook": (
+        "feed webhook h --integrator integrator:x --url https://x --secret-file f"
+    ),
+    "EventFeedAdmin.ListParkedDeliveries": "feed parked h",
+    "EventFeedAdmin.ReplayParkedDeliveries": "feed replay h",
+}
+#: RPCs for systems, not for a person at a terminal, and why
+NOT_BY_HAND = {
+    "Issuer.IssueLicences": "batch issuance by a department's own system",
+    "Verifier.VerifyCodes": "batch verification by a counter system",
+}
+
+
+def test_every_hand_run_rpc_has_a_command():
+    rpcs = {
+        f"{service.name}.{method.name}"
+        for module in (issuer_pb2, seal_pb2, verifier_pb2, feed_pb2)
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+    }
+    assert set(COMMANDS) | set(NOT_BY_HAND) == rpcs
+    assert not set(COMMANDS) & set(NOT_BY_HAND)
+    parser = build_parser()
+    for rpc, line in COMMANDS.items():
+        args = parser.parse_args(line.split())
+        assert callable(args.func), rpc
+
+
+@pytest.fixture
+def cli(config, issuer, seal_app, tmp_path):
+    async def run(*argv: str) -> tuple[int, str]:
+        return await run_certseal(
+            config,
+            tmp_path,
+            *argv,
+            issuer_target=f"localhost:{issuer.port}",
+            seal_target=f"localhost:{seal_app.port}",
+        )
+
+    return run
+
+
+async def test_a_department_amends_and_transfers_from_the_cli(operator, connect, cli):
+    receiver = await make_department(operator, connect)
+    sender = await make_department(operator, connect, type_issuers=[receiver.code])
+    licence = (await sender.clients.issuer.IssueLicence(issue_request(sender))).licence
+
+    code, out = await cli(
+        "licence", "--as", sender.code, "amend", licence.identifier,
+        "--field", "class=A1", "--reason", "升级",
+    )  # fmt: skip
+    assert code == 0, out
+    amended = out.split("identifier  ", 1)[1].split()[0]
+    assert amended != licence.identifier and "class = A1" in out
+
+    code, out = await cli(
+        "licence", "--as", sender.code, "transfer", amended,
+        "--to", receiver.code, "--reason", "迁出",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "transferred out 06" in out and "valid 01" in out
+    assert receiver.code in out.split("--", 1)[1]
+
+    code, out = await cli("licence", "--as", receiver.code, "list", "--status", "1")
+    assert code == 0 and receiver.code in out, out
+    code, out = await cli(
+        "licence", "--as", sender.code, "amend", amended, "--field", "nonsense",
+        "--reason", "r",
+    )  # fmt: skip
+    assert code == 2 and "error: field:" in out
+
+
+async def test_a_seal_owner_seals_and_anyone_verifies_from_the_cli(
+    operator, cli, tmp_path
+):
+    owner = await new_seal_owner(operator)
+    code, out = await cli(
+        "seal", "--as", owner, "register", "--type", "official", "--name", "测试专用章",
+        "--suite", "es256",
+    )  # fmt: skip
+    assert code == 0, out
+    seal_id = out.split("seal        ", 1)[1].split()[0]
+    document = tmp_path / "notice.txt"
+    document.write_bytes("通知".encode() * 100)
+    signature = tmp_path / "notice.ses"
+    code, out = await cli(
+        "seal", "--as", owner, "document", seal_id, str(document),
+        "--out", str(signature),
+    )  # fmt: skip
+    assert code == 0 and signature.stat().st_size > 100, out
+    code, out = await cli("seal", "verify", str(signature), str(document))
+    assert code == 0 and "verdict     VALID" in out, out
+    document.write_bytes(b"changed")
+    code, out = await cli("seal", "verify", str(signature), str(document))
+    assert code == 1 and "MODIFIED" in out, out
+
+    pdf, sealed = tmp_path / "blank.pdf", tmp_path / "sealed.pdf"
+    pdf.write_bytes(blank_pdf())
+    code, out = await cli(
+        "seal", "--as", owner, "pdf", seal_id, str(pdf), "--out", str(sealed)
+    )
+    assert code == 0, out
+    code, out = await cli("seal", "verify-pdf", str(sealed))
+    assert code == 0 and "VALID" in out and "1 seal(s)" in out, out
+
+    code, out = await cli("seal", "--as", owner, "list", "--owner", owner)
+    assert code == 0 and seal_id in out, out
+    code, out = await cli("seal", "--as", owner, "revoke", seal_id, "--reason", "停用")
+    assert code == 0 and "status      revoked (停用)" in out, out
+    code, out = await cli("seal", "verify", str(signature), str(tmp_path / "missing"))
+    assert code == 2 and "error: file:" in out
