@@ -196,6 +196,28 @@ class FeedService:
         finally:
             self._slots.give_back(entitlement.integrator)
 
+    @staticmethod
+    async def _past_end(
+        consumer: Any,
+        partitions: list[TopicPartition],
+        positions: dict[tuple[str, int], int],
+    ) -> list[tuple[str, int]]:
+        """The partitions where ``positions`` stand past the end, read again a few
+        times (0.1 s apart) before it counts: a broker may report a high watermark
+        that lags what it has just served (seen with the embedded Tansu broker under
+        load), and a token is refused only for a partition that stays behind it."""
+        past: list[tuple[str, int]] = []
+        for attempt in range(5):
+            if attempt:
+                await asyncio.sleep(0.1)
+            ends = await consumer.end_offsets(partitions)
+            past = beyond_end(
+                positions, {(tp.topic, tp.partition): o for tp, o in ends.items()}
+            )
+            if not past:
+                break
+        return past
+
     async def _stream(
         self,
         caller: Caller,
@@ -219,10 +241,7 @@ class FeedService:
             ]
             consumer.assign(partitions)
             if positions:
-                ends = await consumer.end_offsets(partitions)
-                past = beyond_end(
-                    positions, {(tp.topic, tp.partition): o for tp, o in ends.items()}
-                )
+                past = await self._past_end(consumer, partitions, positions)
                 if past:
                     raise precondition(
                         f"the position token stands past the end of {past[0][0]} "
