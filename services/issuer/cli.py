@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -230,6 +231,30 @@ def cmd_holder_app(args: argparse.Namespace) -> int:
     return 0
 
 
+def _republish(restart: bool, max_events: int, stub: Any) -> Any:
+    from certseal.v1 import issuer_pb2 as pb
+
+    return stub.Republish(pb.RepublishRequest(restart=restart, max_events=max_events))
+
+
+def cmd_republish(args: argparse.Namespace) -> int:
+    """Republish every signing key and lineage from PostgreSQL (as the operator), one
+    bounded call at a time until the run is done; an interrupted run resumes."""
+    restart = bool(args.restart)
+    while True:
+        run = _call(args, functools.partial(_republish, restart, args.max_events))
+        if restart or run.resumed:
+            how = "restarted" if restart else "resumed"
+            print(f"run {run.run_id} {how} (started {ts(run.started_at)})")
+        restart = False
+        print(f"run {run.run_id}: {run.part}, {run.published} events written")
+        if run.done:
+            print(
+                "done: the outbox relay publishes them; watch certseal_outbox_backlog"
+            )
+            return 0
+
+
 def _print_licence(licence: Any) -> None:
     print(f"identifier  {licence.identifier}")
     print(
@@ -381,6 +406,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     for command in apps.choices.values():
         command.set_defaults(func=cmd_holder_app)
+
+    again = sub.add_parser(
+        "republish",
+        help="rebuild the licence and trust topics from PostgreSQL (Kafka lost)",
+    )
+    again.add_argument(
+        "--restart", action="store_true", help="start afresh, not where a run stopped"
+    )
+    again.add_argument(
+        "--max-events",
+        type=int,
+        default=10_000,
+        help="events per call (at most 100,000)",
+    )
+    again.set_defaults(func=cmd_republish)
 
     lic = sub.add_parser("licence", help="licences, as a department (dev identity)")
     lic.add_argument(
