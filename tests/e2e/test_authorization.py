@@ -501,6 +501,11 @@ async def _grants(w: World, kind: str) -> Any:
     return ipb.ListHolderAppGrantsRequest(app=w.app_granted)
 
 
+@builds("IssuerAdmin/Republish")
+async def _republish(w: World, kind: str) -> Any:
+    return ipb.RepublishRequest(max_events=1)  # one event of the session's run
+
+
 @builds("Seal/RegisterSeal")
 async def _register_seal(w: World, kind: str) -> Any:
     # a department registers for itself: the role decides
