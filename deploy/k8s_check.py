@@ -18,6 +18,7 @@ Exit status 1 lists every problem.
 from __future__ import annotations
 
 import functools
+import json
 import posixpath
 import re
 import subprocess
@@ -30,83 +31,22 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from deploy import k8s_podsecurity, k8s_rules, k8s_schemas
+from deploy.k8s_versions import supported_versions
+
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = K8S / "overlays"
-KUBERNETES_VERSION = "1.33"
 COMPONENTS = ("issuer", "seal", "feed", "verifier", "console")
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # secrets the operator creates before deploying (docs/operations.md, "Secrets")
-OPERATOR_SECRETS = {"certseal-keys", "certseal-seal-ca", "certseal-platform-ca"}
-FAUST_TABLES = ("licence-index", "trust-list", "presentations")  # the verifier's
-
-# custom resources: required paths, and the spec fields their CRDs define
-CUSTOM: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "Kafka": (
-        ("spec.kafka.listeners", "spec.kafka.config", "spec.entityOperator"),
-        {"kafka", "entityOperator", "cruiseControl", "kafkaExporter", "clusterCa"},
-    ),
-    "KafkaNodePool": (
-        ("metadata.labels.strimzi.io/cluster", "spec.replicas", "spec.roles"),
-        {"replicas", "roles", "storage", "resources", "jvmOptions", "template"},
-    ),
-    "KafkaTopic": (
-        ("metadata.labels.strimzi.io/cluster", "spec.partitions", "spec.replicas"),
-        {"topicName", "partitions", "replicas", "config"},
-    ),
-    "KafkaUser": (
-        (
-            "metadata.labels.strimzi.io/cluster",
-            "spec.authentication.type",
-            "spec.authorization.acls",
-        ),
-        {"authentication", "authorization", "quotas", "template"},
-    ),
-    "Cluster": (
-        ("spec.instances", "spec.storage.size", "spec.backup.barmanObjectStore"),
-        {
-            "instances",
-            "imageName",
-            "primaryUpdateStrategy",
-            "minSyncReplicas",
-            "maxSyncReplicas",
-            "bootstrap",
-            "postgresql",
-            "storage",
-            "walStorage",
-            "resources",
-            "monitoring",
-            "backup",
-            "affinity",
-        },
-    ),
-    "ScheduledBackup": (
-        ("spec.schedule", "spec.cluster.name"),
-        {"schedule", "cluster", "backupOwnerReference", "immediate", "method"},
-    ),
-    "Issuer": (("spec.ca.secretName",), {"ca", "selfSigned", "acme", "vault"}),
-    "Certificate": (
-        ("spec.secretName", "spec.issuerRef.name", "spec.commonName"),
-        {
-            "secretName",
-            "commonName",
-            "dnsNames",
-            "usages",
-            "duration",
-            "renewBefore",
-            "privateKey",
-            "issuerRef",
-            "ipAddresses",
-            "subject",
-        },
-    ),
-    "ServiceMonitor": (
-        ("spec.selector.matchLabels", "spec.endpoints"),
-        {"selector", "endpoints", "namespaceSelector", "jobLabel"},
-    ),
-    "PrometheusRule": (("spec.groups",), {"groups"}),
+OPERATOR_SECRETS = {
+    "certseal-keys",
+    "certseal-seal-ca",
+    "certseal-platform-ca",
+    "certseal-backup-s3",
 }
-
+FAUST_TABLES = ("licence-index", "trust-list", "presentations")  # the verifier's
 
 def render(overlay: Path) -> list[dict[str, Any]]:
     """The overlay's objects, as ``kubectl kustomize`` renders them."""
@@ -143,26 +83,110 @@ def _name(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
 
 
-def check_schemas(objects: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """Built-in kinds against the OpenAPI schemas; custom ones against their CRDs."""
+def versions() -> dict[str, tuple[str, str]]:
+    """The supported versions (docs/operations.md), key -> (minimum, newest)."""
+    return supported_versions()
+
+
+def operators(table: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The operators' rows of the table (every key but ``kubernetes``)."""
+    return {k: v for k, v in table.items() if k != "kubernetes"}
+
+
+def _kubernetes(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def check_schemas(
+    objects: Iterable[dict[str, Any]], table: dict[str, tuple[str, str]] | None = None
+) -> Iterator[str]:
+    """Custom resources against their operators' CRDs, built-in kinds against the
+    Kubernetes OpenAPI schemas, at the minimum and newest supported versions."""
+    table = table or versions()
+    custom = operators(table)
+    groups = {
+        api.rpartition("/")[0]
+        for operator, pair in custom.items()
+        for version in pair
+        for api, _ in k8s_schemas.load(operator, version)
+    }
     for obj in objects:
-        kind = obj.get("kind", "")
         group = obj.get("apiVersion", "").rpartition("/")[0]
-        if kind in CUSTOM and group and not group.endswith("k8s.io"):
-            required, fields = CUSTOM[kind]
-            for path in required:
-                if _get(obj, path) in (None, "", [], {}):
-                    yield f"{_name(obj)}: required field {path} is missing"
-            for field in set(obj.get("spec") or {}) - fields:
-                yield f"{_name(obj)}: unknown field spec.{field}"
+        if group in groups:
+            for problem in k8s_schemas.validate(obj, custom):
+                yield f"{_name(obj)}: {problem}"
             continue
-        try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            where = ".".join(str(p) for p in exc.path)
-            yield f"{_name(obj)}: {where}: {exc.message}"
-        except kubernetes_validate.SchemaNotFoundError:
-            yield f"{_name(obj)}: no schema for {obj.get('apiVersion')} {kind}"
+        for version in sorted(set(table["kubernetes"])):
+            try:
+                kubernetes_validate.validate(obj, _kubernetes(version), strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                where = ".".join(str(p) for p in exc.path)
+                yield f"{_name(obj)}: {where}: {exc.message} (Kubernetes {version})"
+            except kubernetes_validate.SchemaNotFoundError:
+                yield (
+                    f"{_name(obj)}: no schema for {obj.get('apiVersion')} "
+                    f"{obj.get('kind')} in Kubernetes {version}"
+                )
+
+
+def check_versions(
+    objects: list[dict[str, Any]], table: dict[str, tuple[str, str]] | None = None
+) -> Iterator[str]:
+    """The table names versions with stored schemas, and the Kafka version every named
+    Strimzi version supports."""
+    table = table or versions()
+    yield from k8s_schemas.missing_versions(operators(table))
+    for obj in objects:
+        if obj.get("kind") != "Kafka":
+            continue
+        wanted = str(((obj.get("spec") or {}).get("kafka") or {}).get("version", ""))
+        for version in sorted(set(table["strimzi"])):
+            path = k8s_schemas.SCHEMAS / "strimzi" / version / "kafka-versions.json"
+            if not path.exists():
+                continue
+            supported = json.loads(path.read_text())["supported"]
+            if wanted not in supported:
+                yield (
+                    f"{_name(obj)}: Strimzi {version} does not support Kafka "
+                    f"{wanted or '(no spec.kafka.version)'} "
+                    f"(it supports {', '.join(supported)})"
+                )
+
+
+def check_rules(
+    objects: list[dict[str, Any]], table: dict[str, tuple[str, str]] | None = None
+) -> Iterator[str]:
+    """What the API server and the operators check beyond the schemas: namespaces,
+    references, CloudNativePG's memory rule and backup, the restricted Pod Security
+    Standard (the operators' pods too) and kube-prometheus-stack's release label."""
+    table = table or versions()
+    yield from k8s_rules.check_namespaces(objects, operators(table))
+    yield from k8s_rules.check_references(objects, OPERATOR_SECRETS)
+    yield from k8s_rules.check_postgres(objects, table["cloudnative-pg"][1])
+    for obj in objects:
+        for _, pod in k8s_rules.pod_templates(obj):
+            yield from k8s_podsecurity.restricted(_name(obj), pod)
+    for who, pod in k8s_podsecurity.strimzi_pods(objects):
+        yield from k8s_podsecurity.restricted(who, pod)
+    yield from check_release_label(objects)
+
+
+def check_release_label(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Every ServiceMonitor and PrometheusRule carries the overlay's one ``release``
+    label (kube-prometheus-stack's default selectors ignore the others)."""
+    values = {}
+    for obj in objects:
+        if obj.get("kind") in ("ServiceMonitor", "PrometheusRule"):
+            release = (obj["metadata"].get("labels") or {}).get("release")
+            if not release:
+                yield (
+                    f"{_name(obj)}: no release label; kube-prometheus-stack would "
+                    "ignore it (set it in the overlay)"
+                )
+            else:
+                values[_name(obj)] = release
+    if len(set(values.values())) > 1:
+        yield f"monitoring objects disagree on the release label: {values}"
 
 
 def _pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -386,38 +410,8 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
 
 
 def check_references(objects: list[dict[str, Any]]) -> Iterator[str]:
-    """Mounted secrets exist, selectors select, every component is covered."""
-    produced = set(OPERATOR_SECRETS)
-    for obj in objects:
-        kind, name = obj.get("kind"), obj["metadata"]["name"]
-        if kind == "Certificate":
-            produced.add(obj["spec"]["secretName"])
-        elif kind == "KafkaUser":
-            produced.add(name)
-        elif kind == "Kafka":
-            produced.add(f"{name}-cluster-ca-cert")
-        elif kind == "Cluster":
-            produced.add(f"{name}-app")
-            backup = obj["spec"].get("backup", {}).get("barmanObjectStore", {})
-            for ref in (backup.get("s3Credentials") or {}).values():
-                produced.add(ref["name"])  # the operator's object-storage credentials
-    pod_labels = []
-    for obj in objects:
-        for pod in _pod_specs(obj):
-            pod_labels.append(obj["spec"]["template"]["metadata"]["labels"])
-            for volume in pod.get("volumes", []):
-                sources = (volume.get("projected") or {}).get("sources", [])
-                secrets = [s["secret"]["name"] for s in sources if "secret" in s]
-                if "secret" in volume:
-                    secrets.append(volume["secret"]["secretName"])
-                for secret in secrets:
-                    if secret not in produced:
-                        yield f"{_name(obj)}: mounts secret {secret}, which nothing creates"
-    for obj in objects:
-        if obj.get("kind") == "Service":
-            selector = obj["spec"].get("selector") or {}
-            if not any(selector.items() <= labels.items() for labels in pod_labels):
-                yield f"{_name(obj)}: its selector matches no pod"
+    """Every component is covered by a NetworkPolicy and a ServiceMonitor, ACLs name
+    declared topics, a verifier group is one pod (references: :mod:`deploy.k8s_rules`)."""
     policies = {
         (o["spec"]["podSelector"].get("matchLabels") or {}).get(
             "app.kubernetes.io/component"
@@ -725,6 +719,8 @@ def check_dockerfile(path: Path = ROOT / "deploy" / "Dockerfile") -> Iterator[st
 
 CHECKS = (
     check_schemas,
+    check_versions,
+    check_rules,
     check_pods,
     check_topics,
     check_config,
