@@ -732,7 +732,7 @@ CHECKS = (
 
 def check_overlay(objects: list[dict[str, Any]]) -> list[str]:
     """Every problem in one rendered overlay."""
-    return [problem for check in CHECKS for problem in check(objects)]
+    return list(dict.fromkeys(p for check in CHECKS for p in check(objects)))
 
 
 def main() -> int:

@@ -333,6 +333,20 @@ def check_postgres(objects: list[Obj], newest_cnpg: str) -> Iterator[str]:
             yield f"{who}: no backup (the Barman Cloud plugin, {BACKUP_PLUGIN})"
         if plugins and not any(p.get("isWALArchiver") for p in plugins):
             yield f"{who}: the Barman Cloud plugin must be the WAL archiver (isWALArchiver)"
+        for backup_obj in objects:
+            bspec = backup_obj.get("spec") or {}
+            if (
+                backup_obj.get("kind") != "ScheduledBackup"
+                or _ns(backup_obj) != _ns(obj)
+                or (bspec.get("cluster") or {}).get("name") != obj["metadata"]["name"]
+            ):
+                continue
+            plugin = (bspec.get("pluginConfiguration") or {}).get("name")
+            if plugins and (bspec.get("method") != "plugin" or plugin != BACKUP_PLUGIN):
+                yield (
+                    f"{_name(backup_obj)}: {who} backs up through {BACKUP_PLUGIN}: "
+                    f"method must be plugin, pluginConfiguration.name {BACKUP_PLUGIN}"
+                )
 
 
 def _at_least(version: str, wanted: str) -> bool:
