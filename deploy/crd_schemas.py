@@ -114,7 +114,9 @@ def _untemplate(text: str) -> str:
     )
 
 
-def extract(operator: str, repo: Path, version: str, api_versions: dict[str, str]) -> None:
+def extract(
+    operator: str, repo: Path, version: str, api_versions: dict[str, str]
+) -> None:
     """Write the schemas of ``operator`` at ``version`` (kind -> served apiVersion)."""
     source, licence, kinds, tag_format = SOURCES[operator]
     tag = tag_format.format(version)
@@ -125,7 +127,9 @@ def extract(operator: str, repo: Path, version: str, api_versions: dict[str, str
     folder.mkdir(parents=True, exist_ok=True)
     for kind, path in kinds.items():
         path = _crd_path(repo, tag, path)
-        docs = [d for d in yaml.safe_load_all(_untemplate(_git_show(repo, tag, path))) if d]
+        docs = [
+            d for d in yaml.safe_load_all(_untemplate(_git_show(repo, tag, path))) if d
+        ]
         crd = next(d for d in docs if d.get("kind") == "CustomResourceDefinition")
         group = crd["spec"]["group"]
         wanted = api_versions[kind].rpartition("/")[2]

@@ -48,6 +48,7 @@ OPERATOR_SECRETS = {
 }
 FAUST_TABLES = ("licence-index", "trust-list", "presentations")  # the verifier's
 
+
 def render(overlay: Path) -> list[dict[str, Any]]:
     """The overlay's objects, as ``kubectl kustomize`` renders them."""
     try:
@@ -404,7 +405,7 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
     kafka = [o for o in objects if o.get("kind") == "Kafka"]
     bootstrap = f"{kafka[0]['metadata']['name']}-kafka-bootstrap" if kafka else None
     host, _, port = cfg.kafka.bootstrap_servers.partition(",")[0].rpartition(":")
-    listeners = kafka[0]["spec"]["kafka"]["listeners"] if kafka else []
+    listeners = kafka[0]["spec"]["kafka"].get("listeners", []) if kafka else []
     if host != bootstrap or int(port) not in {x["port"] for x in listeners}:
         yield f"[kafka] bootstrap_servers {cfg.kafka.bootstrap_servers} is not the Kafka's"
 

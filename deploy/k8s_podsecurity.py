@@ -72,11 +72,17 @@ def restricted(who: str, pod: Obj) -> Iterator[str]:
             yield f"{where}: privileged is not allowed (restricted)"
         if sc.get("allowPrivilegeEscalation") is not False:
             yield f"{where}: allowPrivilegeEscalation must be false (restricted)"
-        if not (sc.get("runAsNonRoot") is True or (
-            context.get("runAsNonRoot") is True and sc.get("runAsNonRoot") is not False
-        )):
+        if not (
+            sc.get("runAsNonRoot") is True
+            or (
+                context.get("runAsNonRoot") is True
+                and sc.get("runAsNonRoot") is not False
+            )
+        ):
             yield f"{where}: runAsNonRoot must be true, in the container or the pod (restricted)"
-        profile = (sc.get("seccompProfile") or context.get("seccompProfile") or {}).get("type")
+        profile = (sc.get("seccompProfile") or context.get("seccompProfile") or {}).get(
+            "type"
+        )
         if profile not in ("RuntimeDefault", "Localhost"):
             yield f"{where}: seccompProfile must be RuntimeDefault or Localhost (restricted)"
         capabilities = sc.get("capabilities") or {}

@@ -148,7 +148,10 @@ def _pod_references(pod: Obj) -> Iterator[tuple[str, str]]:
                 yield "ConfigMap", source["configMap"]["name"]
             if "secret" in source:
                 yield "Secret", source["secret"]["name"]
-    for container in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
+    for container in [
+        *(pod.get("containers") or []),
+        *(pod.get("initContainers") or []),
+    ]:
         for env in container.get("env") or []:
             source = env.get("valueFrom") or {}
             if "configMapKeyRef" in source:
@@ -165,10 +168,14 @@ def _pod_references(pod: Obj) -> Iterator[tuple[str, str]]:
 
 
 def _index(objects: list[Obj], kind: str) -> dict[tuple[str, str], Obj]:
-    return {(_ns(o), o["metadata"]["name"]): o for o in objects if o.get("kind") == kind}
+    return {
+        (_ns(o), o["metadata"]["name"]): o for o in objects if o.get("kind") == kind
+    }
 
 
-def check_references(objects: list[Obj], operator_secrets: Iterable[str]) -> Iterator[str]:
+def check_references(
+    objects: list[Obj], operator_secrets: Iterable[str]
+) -> Iterator[str]:
     """Every reference resolves in the referring object's namespace."""
     secrets = _produced_secrets(objects, operator_secrets)
     configmaps = set(_index(objects, "ConfigMap"))
@@ -180,9 +187,7 @@ def check_references(objects: list[Obj], operator_secrets: Iterable[str]) -> Ite
         if o.get("apiVersion", "").startswith("postgresql.cnpg.io/")
     }
     stores = _index(objects, "ObjectStore")
-    pods = [
-        (_ns(o), labels, pod) for o in objects for labels, pod in pod_templates(o)
-    ]
+    pods = [(_ns(o), labels, pod) for o in objects for labels, pod in pod_templates(o)]
     services = [o for o in objects if o.get("kind") == "Service"]
     for obj in objects:
         kind, ns, who = obj.get("kind"), _ns(obj), _name(obj)
@@ -194,9 +199,15 @@ def check_references(objects: list[Obj], operator_secrets: Iterable[str]) -> Ite
                     yield f"{who}: its {ref_kind} {name} does not exist in {ns or 'its namespace'}"
         if kind == "Certificate":
             ref = spec.get("issuerRef") or {}
-            if ref.get("kind", "Issuer") == "Issuer" and (ns, ref.get("name")) not in issuers:
+            if (
+                ref.get("kind", "Issuer") == "Issuer"
+                and (ns, ref.get("name")) not in issuers
+            ):
                 yield f"{who}: its Issuer {ref.get('name')} does not exist in {ns or 'its namespace'}"
-        if obj.get("apiVersion", "").startswith("kafka.strimzi.io/") and kind != "Kafka":
+        if (
+            obj.get("apiVersion", "").startswith("kafka.strimzi.io/")
+            and kind != "Kafka"
+        ):
             cluster = (obj["metadata"].get("labels") or {}).get("strimzi.io/cluster")
             if (ns, cluster) not in kafkas:
                 yield (
@@ -210,9 +221,11 @@ def check_references(objects: list[Obj], operator_secrets: Iterable[str]) -> Ite
             yield f"{who}: its selector matches no pod in {ns or 'its namespace'}"
         if kind == "ServiceMonitor":
             yield from _check_monitor(obj, services)
-        if kind == "ScheduledBackup":
-            if (ns, (spec.get("cluster") or {}).get("name")) not in clusters:
-                yield f"{who}: its cluster {spec.get('cluster')} does not exist in {ns}"
+        if (
+            kind == "ScheduledBackup"
+            and (ns, (spec.get("cluster") or {}).get("name")) not in clusters
+        ):
+            yield f"{who}: its cluster {spec.get('cluster')} does not exist in {ns}"
         if kind == "Cluster" and (ns, obj["metadata"]["name"]) in clusters:
             for plugin in spec.get("plugins") or []:
                 store = (plugin.get("parameters") or {}).get("barmanObjectName")
@@ -221,17 +234,18 @@ def check_references(objects: list[Obj], operator_secrets: Iterable[str]) -> Ite
         if kind == "ObjectStore":
             credentials = ((spec.get("configuration") or {}).get("s3Credentials")) or {}
             for part in credentials.values():
-                if isinstance(part, dict) and "name" in part and (ns, part["name"]) not in secrets:
+                if (
+                    isinstance(part, dict)
+                    and "name" in part
+                    and (ns, part["name"]) not in secrets
+                ):
                     yield f"{who}: its Secret {part['name']} does not exist in {ns}"
 
 
 def _check_monitor(monitor: Obj, services: list[Obj]) -> Iterator[str]:
     ns, who, spec = _ns(monitor), _name(monitor), monitor["spec"]
     chosen = spec.get("namespaceSelector") or {}
-    if chosen.get("any"):
-        namespaces = None
-    else:
-        namespaces = set(chosen.get("matchNames") or [ns])
+    namespaces = None if chosen.get("any") else set(chosen.get("matchNames") or [ns])
     selected = [
         s
         for s in services
@@ -251,7 +265,7 @@ def _check_monitor(monitor: Obj, services: list[Obj]) -> Iterator[str]:
 
 # -- CloudNativePG ---------------------------------------------------------------------
 
-_SUFFIX = {
+_SUFFIX: dict[str, int | Decimal] = {
     "": 1,
     "k": 10**3,
     "M": 10**6,
@@ -307,11 +321,20 @@ def check_postgres(objects: list[Obj], newest_cnpg: str) -> Iterator[str]:
             continue
         who, spec = _name(obj), obj["spec"]
         resources = spec.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-        raw = ((spec.get("postgresql") or {}).get("parameters") or {}).get("shared_buffers")
+        requests, limits = (
+            resources.get("requests") or {},
+            resources.get("limits") or {},
+        )
+        raw = ((spec.get("postgresql") or {}).get("parameters") or {}).get(
+            "shared_buffers"
+        )
         try:
             memory = quantity(requests.get("memory", 0))
-            if "memory" in requests and "memory" in limits and memory > quantity(limits["memory"]):
+            if (
+                "memory" in requests
+                and "memory" in limits
+                and memory > quantity(limits["memory"])
+            ):
                 yield f"{who}: the memory request is greater than the limit"
             if raw and memory and postgres_quantity(str(raw)) > memory:
                 yield (
