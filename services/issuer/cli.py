@@ -237,9 +237,19 @@ def _republish(restart: bool, max_events: int, stub: Any) -> Any:
     return stub.Republish(pb.RepublishRequest(restart=restart, max_events=max_events))
 
 
+def _republish_seals(restart: bool, max_events: int, channel: Any) -> Any:
+    from certseal.v1 import seal_pb2 as spb
+    from certseal.v1 import seal_pb2_grpc
+
+    return seal_pb2_grpc.SealStub(channel).RepublishSeals(
+        spb.RepublishSealsRequest(restart=restart, max_events=max_events)
+    )
+
+
 def cmd_republish(args: argparse.Namespace) -> int:
-    """Republish every signing key and lineage from PostgreSQL (as the operator), one
-    bounded call at a time until the run is done; an interrupted run resumes."""
+    """Republish every signing key and lineage (the issuer) and every seal (the seal
+    service) from PostgreSQL, as the operator, one bounded call at a time until each
+    run is done; an interrupted run resumes (docs/operations.md, "Kafka lost")."""
     restart = bool(args.restart)
     while True:
         run = _call(args, functools.partial(_republish, restart, args.max_events))
@@ -249,10 +259,23 @@ def cmd_republish(args: argparse.Namespace) -> int:
         restart = False
         print(f"run {run.run_id}: {run.part}, {run.published} events written")
         if run.done:
-            print(
-                "done: the outbox relay publishes them; watch certseal_outbox_backlog"
-            )
-            return 0
+            break
+    cfg = load(args)
+    restart = bool(args.restart)
+    while True:
+        seals = call_service(
+            cfg,
+            cfg.cli.seal_target,
+            functools.partial(_republish_seals, restart, args.max_events),
+        )
+        if restart or seals.resumed:
+            print(f"seal run {seals.run_id} {'restarted' if restart else 'resumed'}")
+        restart = False
+        print(f"seal run {seals.run_id}: {seals.published} events written")
+        if seals.done:
+            break
+    print("done: the outbox relay publishes them; watch certseal_outbox_backlog")
+    return 0
 
 
 def _print_licence(licence: Any) -> None:
@@ -409,7 +432,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     again = sub.add_parser(
         "republish",
-        help="rebuild the licence and trust topics from PostgreSQL (Kafka lost)",
+        help="rebuild the licence, trust and seal topics from PostgreSQL (Kafka lost)",
     )
     again.add_argument(
         "--restart", action="store_true", help="start afresh, not where a run stopped"

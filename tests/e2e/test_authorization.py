@@ -514,6 +514,11 @@ async def _register_seal(w: World, kind: str) -> Any:
     )
 
 
+@builds("Seal/RepublishSeals")
+async def _republish_seals(w: World, kind: str) -> Any:
+    return spb.RepublishSealsRequest(max_events=1)  # one seal of the session's run
+
+
 @builds("Seal/GetSeal")
 async def _get_seal(w: World, kind: str) -> Any:
     return spb.GetSealRequest(seal_id=w.seal_id)

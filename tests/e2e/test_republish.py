@@ -26,11 +26,20 @@ from certseal.config import dump_config
 from certseal.events import default_topics
 from certseal.kafka import ensure_topics
 from certseal.rpc import secure_channel
-from certseal.v1 import events_pb2, issuer_pb2_grpc, verifier_pb2
+from certseal.v1 import events_pb2, issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2
 from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import licence_pb2 as lpb
+from certseal.v1 import seal_pb2 as spb
 from services.devstack import DevStack
 from services.issuer.app import IssuerApp
-from tests.conftest import Clients, VerifierProcess, issue_request, make_department
+from services.seal.app import SealApp
+from tests.conftest import (
+    Clients,
+    VerifierProcess,
+    issue_request,
+    make_department,
+    onboarded,
+)
 
 PARTITIONS = 4
 
@@ -155,6 +164,44 @@ async def _database(conn: asyncpg.Connection) -> tuple[dict, dict]:
     return index, keys
 
 
+async def _seals(stack, cfg: Any) -> tuple[SealApp, Any]:
+    app = SealApp(cfg, listen="127.0.0.1:0")
+    await app.start()
+
+    def stub(identity: str) -> seal_pb2_grpc.SealStub:
+        ident = stack.ca.identity(identity)
+        return seal_pb2_grpc.SealStub(
+            secure_channel(
+                f"localhost:{app.port}",
+                str(stack.ca.ca_file),
+                str(ident.cert_file),
+                str(ident.key_file),
+            )
+        )
+
+    return app, stub
+
+
+async def _seal_topic(cfg: Any, count: int) -> dict[str, tuple[str, int]]:
+    """seal id -> (status, seal_version) of the last event per seal on the topic."""
+    consumer = cfg.kafka.settings("republish-test").consumer(
+        "certseal.seal-events.v1", auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    latest: dict[str, tuple[str, int]] = {}
+    try:
+        async with asyncio.timeout(30):
+            while len(latest) < count:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        e = events_pb2.SealEvent.FromString(record.value)
+                        latest[e.seal_id] = (e.status, e.seal_version)
+    finally:
+        await consumer.stop()
+    return latest
+
+
 async def _republish(operator: Clients, **request: Any) -> list[pb.RepublishResponse]:
     replies = [await operator.admin.Republish(pb.RepublishRequest(**request))]
     while not replies[-1].done:
@@ -189,6 +236,7 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
 
     brokers = [await _new_broker(tmp_path / "broker-a", cfg)]
     app, connect = await _issuer(cfg, stack)
+    seal_app, seal_stub = await _seals(stack, cfg)
     conn = await asyncpg.connect(dsn)
     verifiers: list[VerifierProcess] = []
     try:
@@ -221,6 +269,19 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
         licences.append(
             (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
         )
+        owner = await onboarded(operator, lpb.DEPARTMENT_ROLE_SEAL_OWNER)
+        sealer = seal_stub(f"dept:{owner}")
+        seal_ids = [
+            (
+                await sealer.RegisterSeal(
+                    spb.RegisterSealRequest(name=f"灾备测试章{i}", suite="es256")
+                )
+            ).seal.seal_id
+            for i in range(3)
+        ]
+        await sealer.RevokeSeal(
+            spb.RevokeSealRequest(seal_id=seal_ids[0], reason="遗失")
+        )
 
         # -- the outbox ages past its retention; the relay purges it -----------------
         await _until(lambda: _all_published(conn))
@@ -229,9 +290,11 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
 
         # -- Kafka lost: an empty broker replaces it ----------------------------------
         await app.stop(grace=1)
+        await seal_app.stop(grace=1)
         brokers[0].stop()
         brokers.append(await _new_broker(tmp_path / "broker-b", cfg))
         app, connect = await _issuer(cfg, stack)
+        seal_app, seal_stub = await _seals(stack, cfg)
         operator = connect("operator:admin")
         department = connect(f"dept:{dept.code}")
 
@@ -251,7 +314,24 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
             "select count(*) from outbox where headers->>'ce_republished' = 'true'"
         )
         assert republished == len(index_db) + len(keys_db)
+
+        # the seal registry: interrupted, resumed, every seal once
+        seals_op = seal_stub("operator:admin")
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await seal_stub(f"dept:{owner}").RepublishSeals(spb.RepublishSealsRequest())
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        part = await seals_op.RepublishSeals(spb.RepublishSealsRequest(max_events=1))
+        assert not part.done and part.published == 1
+        rest_seals = await seals_op.RepublishSeals(spb.RepublishSealsRequest())
+        assert rest_seals.resumed and rest_seals.done
+        seals_db = {
+            r["seal_id"]: (r["status"], r["seal_version"])
+            for r in await conn.fetch("select seal_id, status, seal_version from seals")
+        }
+        assert rest_seals.published == len(seals_db)
         await _until(lambda: _all_published(conn))
+        assert await _seal_topic(cfg, len(seals_db)) == seals_db
+        assert seals_db[seal_ids[0]] == ("revoked", 2)
 
         # -- a new verifier group's index equals the database, entry for entry --------
         cfg_b = copy.deepcopy(cfg)
@@ -301,6 +381,7 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
                 await verifier.stop()
         await conn.close()
         await app.stop(grace=1)
+        await seal_app.stop(grace=1)
         for broker in brokers:
             broker.stop()
 
