@@ -6,7 +6,7 @@ operator repository) and writes, per operator, version and kind, the served vers
 of the rules) to ``deploy/crd-schemas/<operator>/<version>/<Kind>.json``, with the
 source repository, tag, path and licence. Only the kinds the manifests use are kept.
 
-    python deploy/crd_schemas.py strimzi=/path/to/strimzi-kafka-operator ...
+    python -m deploy.crd_schemas strimzi=/path/to/strimzi-kafka-operator ...
 
 The versions are the minimum and newest of the supported-versions table in
 docs/operations.md ("Supported versions"), which ``make k8s-check`` reads.
