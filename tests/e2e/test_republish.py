@@ -20,12 +20,14 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from rocksdict import Rdict
 
 from certseal.config import dump_config
 from certseal.events import default_topics
 from certseal.kafka import ensure_topics
 from certseal.rpc import secure_channel
+from certseal.timestamps import MAX_SECONDS
 from certseal.v1 import events_pb2, issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2 as lpb
@@ -39,6 +41,7 @@ from tests.conftest import (
     issue_request,
     make_department,
     onboarded,
+    run_certseal,
 )
 
 PARTITIONS = 4
@@ -269,6 +272,22 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
         licences.append(
             (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
         )
+        # valid until the last microsecond a Timestamp holds: PostgreSQL stores it as
+        # infinity, which asyncpg reads back naive; it must read and republish as is
+        latest = Timestamp(seconds=MAX_SECONDS, nanos=999_999_999)
+        forever = (
+            await dept.clients.issuer.IssueLicence(
+                issue_request(dept, valid_until=latest)
+            )
+        ).licence
+        assert await conn.fetchval(
+            "select valid_until = 'infinity' from licences where identifier = $1",
+            forever.identifier,
+        )
+        got = await dept.clients.issuer.GetLicence(
+            pb.GetLicenceRequest(identifier=forever.identifier)
+        )
+        assert got.licence.valid_until.seconds == MAX_SECONDS
         owner = await onboarded(operator, lpb.DEPARTMENT_ROLE_SEAL_OWNER)
         sealer = seal_stub(f"dept:{owner}")
         seal_ids = [
@@ -358,8 +377,24 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
         before = _table(existing, "licence-index"), _table(existing, "trust-list")
         await existing.start()
         await existing.wait_serving()
-        replies = await _republish(operator, restart=True, max_events=100)
-        assert replies[0].run_id != first.run_id and replies[-1].done
+        targets = {
+            "issuer_target": f"localhost:{app.port}",
+            "seal_target": f"localhost:{seal_app.port}",
+        }
+        code, out = await run_certseal(
+            cfg, tmp_path, "republish", "--max-events", "200000", **targets
+        )
+        assert code == 2 and "max_events: must be 0 to 100,000" in out, out
+        code, out = await run_certseal(
+            cfg, tmp_path, "republish", "--restart", "--max-events", "5", **targets
+        )
+        assert code == 0, out
+        assert "restarted" in out and out.rstrip().endswith("certseal_outbox_backlog")
+        run = await conn.fetchrow(
+            "select * from republish_runs order by run_id desc limit 1"
+        )
+        assert run["run_id"] != first.run_id and run["finished_at"] is not None
+        assert run["published"] == len(index_db) + len(keys_db)
         await _until(lambda: _all_published(conn))
         await _until(lambda: _caught_up(existing))
         await existing.stop()
