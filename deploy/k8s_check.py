@@ -1,18 +1,25 @@
-"""``make k8s-check``: render every overlay and check it offline, against the code.
+"""``make k8s-check``: render every overlay and check it offline, against the operators'
+rules and the code.
 
 For each overlay in deploy/k8s/overlays: ``kubectl kustomize`` renders it (kubectl's
-built-in kustomize, no cluster needed); every built-in object is validated against the
-Kubernetes OpenAPI schemas in strict mode (kubernetes-validate: a typo'd field fails);
-custom resources (Strimzi, CloudNativePG, cert-manager, Prometheus Operator) must have
-their required fields and no unknown top-level spec fields; and the manifests must agree
-with the code: every topic the code uses is declared with the code's partitions and
-settings, every verifier group's Faust topics are declared, the mounted configuration
-loads and its ports are the ones the containers and Services expose, every secret
-mounted is one that something creates, every container is hardened and probed, and
-every alert has its entry in docs/operations.md. Least privilege, against the code:
-each component mounts exactly the secret files (DSN, KEK, data key) its code reads, may
-reach PostgreSQL exactly when its code opens it, and presents ``service:<component>``.
-Exit status 1 lists every problem.
+built-in kustomize, no cluster needed). The versions come from docs/operations.md's
+"Supported versions" table (:mod:`deploy.k8s_versions`): every built-in object is
+validated against the Kubernetes OpenAPI schemas of the oldest and newest Kubernetes
+named, in strict mode (kubernetes-validate: a typo'd field fails); every custom resource
+against the CRD schemas of the minimum and newest version of its operator
+(:mod:`deploy.k8s_schemas`: unknown and required fields, enums, patterns, CEL rules);
+the Kafka version against what each named Strimzi supports. Then what the API server
+and the operators check beyond the schemas (:mod:`deploy.k8s_rules`,
+:mod:`deploy.k8s_podsecurity`): every namespaced object in the overlay's namespace,
+every reference resolved there, CloudNativePG's memory and backup rules, the restricted
+Pod Security Standard for every pod (Strimzi's too) and the ``release`` label. And the
+manifests must agree with the code: every topic the code uses is declared with the
+code's partitions and settings, every verifier group's Faust topics are declared, the
+mounted configuration loads and its ports are the ones the containers and Services
+expose, every container is hardened and probed, and every alert has its entry in
+docs/operations.md. Least privilege, against the code: each component mounts exactly the
+secret files (DSN, KEK, data key) its code reads, may reach PostgreSQL exactly when its
+code opens it, and presents ``service:<component>``. Exit status 1 lists every problem.
 """
 
 from __future__ import annotations
@@ -65,19 +72,6 @@ def render(overlay: Path) -> list[dict[str, Any]]:
     if done.returncode != 0:
         raise SystemExit(f"kustomize failed for {overlay}:\n{done.stderr}")
     return [o for o in yaml.safe_load_all(done.stdout) if o]
-
-
-def _get(obj: Any, dotted: str) -> Any:
-    """``metadata.labels.strimzi.io/cluster``: the last part may contain dots."""
-    parts = dotted.split(".")
-    for i, part in enumerate(parts):
-        if not isinstance(obj, dict):
-            return None
-        if part not in obj:
-            rest = ".".join(parts[i:])
-            return obj.get(rest)
-        obj = obj[part]
-    return obj
 
 
 def _name(obj: dict[str, Any]) -> str:
@@ -738,6 +732,12 @@ def check_overlay(objects: list[dict[str, Any]]) -> list[str]:
 
 def main() -> int:
     """Check every overlay and the Dockerfile; 1 if anything is wrong."""
+    try:
+        versions()
+    except ValueError as exc:  # the table the check reads is itself wrong
+        print(f"docs/operations.md: {exc}")
+        print("k8s-check: FAILED")
+        return 1
     failed = False
     for overlay in sorted(p for p in OVERLAYS.iterdir() if p.is_dir()):
         objects = render(overlay)
