@@ -58,6 +58,7 @@ bench: setup browser
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench
+	$(PY) -m bench.republish_bench
 
 protos: setup
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. \
@@ -74,4 +75,4 @@ lint: setup
 
 # Render every overlay and validate it offline against Kubernetes' schemas and the code.
 k8s-check: setup
-	$(PY) deploy/k8s_check.py
+	$(PY) -m deploy.k8s_check

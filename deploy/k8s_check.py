@@ -1,23 +1,31 @@
-"""``make k8s-check``: render every overlay and check it offline, against the code.
+"""``make k8s-check``: render every overlay and check it offline, against the operators'
+rules and the code.
 
 For each overlay in deploy/k8s/overlays: ``kubectl kustomize`` renders it (kubectl's
-built-in kustomize, no cluster needed); every built-in object is validated against the
-Kubernetes OpenAPI schemas in strict mode (kubernetes-validate: a typo'd field fails);
-custom resources (Strimzi, CloudNativePG, cert-manager, Prometheus Operator) must have
-their required fields and no unknown top-level spec fields; and the manifests must agree
-with the code: every topic the code uses is declared with the code's partitions and
-settings, every verifier group's Faust topics are declared, the mounted configuration
-loads and its ports are the ones the containers and Services expose, every secret
-mounted is one that something creates, every container is hardened and probed, and
-every alert has its entry in docs/operations.md. Least privilege, against the code:
-each component mounts exactly the secret files (DSN, KEK, data key) its code reads, may
-reach PostgreSQL exactly when its code opens it, and presents ``service:<component>``.
-Exit status 1 lists every problem.
+built-in kustomize, no cluster needed). The versions come from docs/operations.md's
+"Supported versions" table (:mod:`deploy.k8s_versions`): every built-in object is
+validated against the Kubernetes OpenAPI schemas of the oldest and newest Kubernetes
+named, in strict mode (kubernetes-validate: a typo'd field fails); every custom resource
+against the CRD schemas of the minimum and newest version of its operator
+(:mod:`deploy.k8s_schemas`: unknown and required fields, enums, patterns, CEL rules);
+the Kafka version against what each named Strimzi supports. Then what the API server
+and the operators check beyond the schemas (:mod:`deploy.k8s_rules`,
+:mod:`deploy.k8s_podsecurity`): every namespaced object in the overlay's namespace,
+every reference resolved there, CloudNativePG's memory and backup rules, the restricted
+Pod Security Standard for every pod (Strimzi's too) and the ``release`` label. And the
+manifests must agree with the code: every topic the code uses is declared with the
+code's partitions and settings, every verifier group's Faust topics are declared, the
+mounted configuration loads and its ports are the ones the containers and Services
+expose, every container is hardened and probed, and every alert has its entry in
+docs/operations.md. Least privilege, against the code: each component mounts exactly the
+secret files (DSN, KEK, data key) its code reads, may reach PostgreSQL exactly when its
+code opens it, and presents ``service:<component>``. Exit status 1 lists every problem.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import posixpath
 import re
 import subprocess
@@ -30,82 +38,22 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from deploy import k8s_podsecurity, k8s_rules, k8s_schemas
+from deploy.k8s_versions import supported_versions
+
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = K8S / "overlays"
-KUBERNETES_VERSION = "1.33"
 COMPONENTS = ("issuer", "seal", "feed", "verifier", "console")
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # secrets the operator creates before deploying (docs/operations.md, "Secrets")
-OPERATOR_SECRETS = {"certseal-keys", "certseal-seal-ca", "certseal-platform-ca"}
-FAUST_TABLES = ("licence-index", "trust-list", "presentations")  # the verifier's
-
-# custom resources: required paths, and the spec fields their CRDs define
-CUSTOM: dict[str, tuple[tuple[str, ...], set[str]]] = {
-    "Kafka": (
-        ("spec.kafka.listeners", "spec.kafka.config", "spec.entityOperator"),
-        {"kafka", "entityOperator", "cruiseControl", "kafkaExporter", "clusterCa"},
-    ),
-    "KafkaNodePool": (
-        ("metadata.labels.strimzi.io/cluster", "spec.replicas", "spec.roles"),
-        {"replicas", "roles", "storage", "resources", "jvmOptions", "template"},
-    ),
-    "KafkaTopic": (
-        ("metadata.labels.strimzi.io/cluster", "spec.partitions", "spec.replicas"),
-        {"topicName", "partitions", "replicas", "config"},
-    ),
-    "KafkaUser": (
-        (
-            "metadata.labels.strimzi.io/cluster",
-            "spec.authentication.type",
-            "spec.authorization.acls",
-        ),
-        {"authentication", "authorization", "quotas", "template"},
-    ),
-    "Cluster": (
-        ("spec.instances", "spec.storage.size", "spec.backup.barmanObjectStore"),
-        {
-            "instances",
-            "imageName",
-            "primaryUpdateStrategy",
-            "minSyncReplicas",
-            "maxSyncReplicas",
-            "bootstrap",
-            "postgresql",
-            "storage",
-            "walStorage",
-            "resources",
-            "monitoring",
-            "backup",
-            "affinity",
-        },
-    ),
-    "ScheduledBackup": (
-        ("spec.schedule", "spec.cluster.name"),
-        {"schedule", "cluster", "backupOwnerReference", "immediate", "method"},
-    ),
-    "Issuer": (("spec.ca.secretName",), {"ca", "selfSigned", "acme", "vault"}),
-    "Certificate": (
-        ("spec.secretName", "spec.issuerRef.name", "spec.commonName"),
-        {
-            "secretName",
-            "commonName",
-            "dnsNames",
-            "usages",
-            "duration",
-            "renewBefore",
-            "privateKey",
-            "issuerRef",
-            "ipAddresses",
-            "subject",
-        },
-    ),
-    "ServiceMonitor": (
-        ("spec.selector.matchLabels", "spec.endpoints"),
-        {"selector", "endpoints", "namespaceSelector", "jobLabel"},
-    ),
-    "PrometheusRule": (("spec.groups",), {"groups"}),
+OPERATOR_SECRETS = {
+    "certseal-keys",
+    "certseal-seal-ca",
+    "certseal-platform-ca",
+    "certseal-backup-s3",
 }
+FAUST_TABLES = ("licence-index", "trust-list", "presentations")  # the verifier's
 
 
 def render(overlay: Path) -> list[dict[str, Any]]:
@@ -126,43 +74,114 @@ def render(overlay: Path) -> list[dict[str, Any]]:
     return [o for o in yaml.safe_load_all(done.stdout) if o]
 
 
-def _get(obj: Any, dotted: str) -> Any:
-    """``metadata.labels.strimzi.io/cluster``: the last part may contain dots."""
-    parts = dotted.split(".")
-    for i, part in enumerate(parts):
-        if not isinstance(obj, dict):
-            return None
-        if part not in obj:
-            rest = ".".join(parts[i:])
-            return obj.get(rest)
-        obj = obj[part]
-    return obj
-
-
 def _name(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
 
 
-def check_schemas(objects: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """Built-in kinds against the OpenAPI schemas; custom ones against their CRDs."""
+def versions() -> dict[str, tuple[str, str]]:
+    """The supported versions (docs/operations.md), key -> (minimum, newest)."""
+    return supported_versions()
+
+
+def operators(table: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The operators' rows of the table (every key but ``kubernetes``)."""
+    return {k: v for k, v in table.items() if k != "kubernetes"}
+
+
+def _kubernetes(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def check_schemas(
+    objects: Iterable[dict[str, Any]], table: dict[str, tuple[str, str]] | None = None
+) -> Iterator[str]:
+    """Custom resources against their operators' CRDs, built-in kinds against the
+    Kubernetes OpenAPI schemas, at the minimum and newest supported versions."""
+    table = table or versions()
+    custom = operators(table)
+    groups = {
+        api.rpartition("/")[0]
+        for operator, pair in custom.items()
+        for version in pair
+        for api, _ in k8s_schemas.load(operator, version)
+    }
     for obj in objects:
-        kind = obj.get("kind", "")
         group = obj.get("apiVersion", "").rpartition("/")[0]
-        if kind in CUSTOM and group and not group.endswith("k8s.io"):
-            required, fields = CUSTOM[kind]
-            for path in required:
-                if _get(obj, path) in (None, "", [], {}):
-                    yield f"{_name(obj)}: required field {path} is missing"
-            for field in set(obj.get("spec") or {}) - fields:
-                yield f"{_name(obj)}: unknown field spec.{field}"
+        if group in groups:
+            for problem in k8s_schemas.validate(obj, custom):
+                yield f"{_name(obj)}: {problem}"
             continue
-        try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            where = ".".join(str(p) for p in exc.path)
-            yield f"{_name(obj)}: {where}: {exc.message}"
-        except kubernetes_validate.SchemaNotFoundError:
-            yield f"{_name(obj)}: no schema for {obj.get('apiVersion')} {kind}"
+        for version in sorted(set(table["kubernetes"])):
+            try:
+                kubernetes_validate.validate(obj, _kubernetes(version), strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                where = ".".join(str(p) for p in exc.path)
+                yield f"{_name(obj)}: {where}: {exc.message} (Kubernetes {version})"
+            except kubernetes_validate.SchemaNotFoundError:
+                yield (
+                    f"{_name(obj)}: no schema for {obj.get('apiVersion')} "
+                    f"{obj.get('kind')} in Kubernetes {version}"
+                )
+
+
+def check_versions(
+    objects: list[dict[str, Any]], table: dict[str, tuple[str, str]] | None = None
+) -> Iterator[str]:
+    """The table names versions with stored schemas, and the Kafka version every named
+    Strimzi version supports."""
+    table = table or versions()
+    yield from k8s_schemas.missing_versions(operators(table))
+    for obj in objects:
+        if obj.get("kind") != "Kafka":
+            continue
+        wanted = str(((obj.get("spec") or {}).get("kafka") or {}).get("version", ""))
+        for version in sorted(set(table["strimzi"])):
+            path = k8s_schemas.SCHEMAS / "strimzi" / version / "kafka-versions.json"
+            if not path.exists():
+                continue
+            supported = json.loads(path.read_text())["supported"]
+            if wanted not in supported:
+                yield (
+                    f"{_name(obj)}: Strimzi {version} does not support Kafka "
+                    f"{wanted or '(no spec.kafka.version)'} "
+                    f"(it supports {', '.join(supported)})"
+                )
+
+
+def check_rules(
+    objects: list[dict[str, Any]], table: dict[str, tuple[str, str]] | None = None
+) -> Iterator[str]:
+    """What the API server and the operators check beyond the schemas: namespaces,
+    references, CloudNativePG's memory rule and backup, the restricted Pod Security
+    Standard (the operators' pods too) and kube-prometheus-stack's release label."""
+    table = table or versions()
+    yield from k8s_rules.check_namespaces(objects, operators(table))
+    yield from k8s_rules.check_references(objects, OPERATOR_SECRETS)
+    yield from k8s_rules.check_postgres(objects, table["cloudnative-pg"][1])
+    for obj in objects:
+        for _, pod in k8s_rules.pod_templates(obj):
+            yield from k8s_podsecurity.restricted(_name(obj), pod)
+    for who, pod in k8s_podsecurity.strimzi_pods(objects):
+        yield from k8s_podsecurity.restricted(who, pod)
+    yield from check_release_label(objects)
+
+
+def check_release_label(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Every ServiceMonitor and PrometheusRule carries the overlay's one ``release``
+    label (kube-prometheus-stack's default selectors ignore the others)."""
+    values = {}
+    for obj in objects:
+        if obj.get("kind") in ("ServiceMonitor", "PrometheusRule"):
+            release = (obj["metadata"].get("labels") or {}).get("release")
+            if not release:
+                yield (
+                    f"{_name(obj)}: no release label; kube-prometheus-stack would "
+                    "ignore it (set it in the overlay)"
+                )
+            else:
+                values[_name(obj)] = release
+    if len(set(values.values())) > 1:
+        yield f"monitoring objects disagree on the release label: {values}"
 
 
 def _pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -380,44 +399,14 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
     kafka = [o for o in objects if o.get("kind") == "Kafka"]
     bootstrap = f"{kafka[0]['metadata']['name']}-kafka-bootstrap" if kafka else None
     host, _, port = cfg.kafka.bootstrap_servers.partition(",")[0].rpartition(":")
-    listeners = kafka[0]["spec"]["kafka"]["listeners"] if kafka else []
+    listeners = kafka[0]["spec"]["kafka"].get("listeners", []) if kafka else []
     if host != bootstrap or int(port) not in {x["port"] for x in listeners}:
         yield f"[kafka] bootstrap_servers {cfg.kafka.bootstrap_servers} is not the Kafka's"
 
 
 def check_references(objects: list[dict[str, Any]]) -> Iterator[str]:
-    """Mounted secrets exist, selectors select, every component is covered."""
-    produced = set(OPERATOR_SECRETS)
-    for obj in objects:
-        kind, name = obj.get("kind"), obj["metadata"]["name"]
-        if kind == "Certificate":
-            produced.add(obj["spec"]["secretName"])
-        elif kind == "KafkaUser":
-            produced.add(name)
-        elif kind == "Kafka":
-            produced.add(f"{name}-cluster-ca-cert")
-        elif kind == "Cluster":
-            produced.add(f"{name}-app")
-            backup = obj["spec"].get("backup", {}).get("barmanObjectStore", {})
-            for ref in (backup.get("s3Credentials") or {}).values():
-                produced.add(ref["name"])  # the operator's object-storage credentials
-    pod_labels = []
-    for obj in objects:
-        for pod in _pod_specs(obj):
-            pod_labels.append(obj["spec"]["template"]["metadata"]["labels"])
-            for volume in pod.get("volumes", []):
-                sources = (volume.get("projected") or {}).get("sources", [])
-                secrets = [s["secret"]["name"] for s in sources if "secret" in s]
-                if "secret" in volume:
-                    secrets.append(volume["secret"]["secretName"])
-                for secret in secrets:
-                    if secret not in produced:
-                        yield f"{_name(obj)}: mounts secret {secret}, which nothing creates"
-    for obj in objects:
-        if obj.get("kind") == "Service":
-            selector = obj["spec"].get("selector") or {}
-            if not any(selector.items() <= labels.items() for labels in pod_labels):
-                yield f"{_name(obj)}: its selector matches no pod"
+    """Every component is covered by a NetworkPolicy and a ServiceMonitor, ACLs name
+    declared topics, a verifier group is one pod (references: :mod:`deploy.k8s_rules`)."""
     policies = {
         (o["spec"]["podSelector"].get("matchLabels") or {}).get(
             "app.kubernetes.io/component"
@@ -725,6 +714,8 @@ def check_dockerfile(path: Path = ROOT / "deploy" / "Dockerfile") -> Iterator[st
 
 CHECKS = (
     check_schemas,
+    check_versions,
+    check_rules,
     check_pods,
     check_topics,
     check_config,
@@ -736,11 +727,17 @@ CHECKS = (
 
 def check_overlay(objects: list[dict[str, Any]]) -> list[str]:
     """Every problem in one rendered overlay."""
-    return [problem for check in CHECKS for problem in check(objects)]
+    return list(dict.fromkeys(p for check in CHECKS for p in check(objects)))
 
 
 def main() -> int:
     """Check every overlay and the Dockerfile; 1 if anything is wrong."""
+    try:
+        versions()
+    except ValueError as exc:  # the table the check reads is itself wrong
+        print(f"docs/operations.md: {exc}")
+        print("k8s-check: FAILED")
+        return 1
     failed = False
     for overlay in sorted(p for p in OVERLAYS.iterdir() if p.is_dir()):
         objects = render(overlay)

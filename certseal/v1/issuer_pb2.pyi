@@ -459,3 +459,29 @@ class ListHolderAppGrantsResponse(_message.Message):
     GRANTS_FIELD_NUMBER: _ClassVar[int]
     grants: _containers.RepeatedCompositeFieldContainer[HolderAppGrant]
     def __init__(self, grants: _Optional[_Iterable[_Union[HolderAppGrant, _Mapping]]] = ...) -> None: ...
+
+class RepublishRequest(_message.Message):
+    __slots__ = ("restart", "max_events")
+    RESTART_FIELD_NUMBER: _ClassVar[int]
+    MAX_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    restart: bool
+    max_events: int
+    def __init__(self, restart: _Optional[bool] = ..., max_events: _Optional[int] = ...) -> None: ...
+
+class RepublishResponse(_message.Message):
+    __slots__ = ("run_id", "part", "published", "done", "resumed", "started_at", "after_key")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_KEY_FIELD_NUMBER: _ClassVar[int]
+    run_id: int
+    part: str
+    published: int
+    done: bool
+    resumed: bool
+    started_at: _timestamp_pb2.Timestamp
+    after_key: str
+    def __init__(self, run_id: _Optional[int] = ..., part: _Optional[str] = ..., published: _Optional[int] = ..., done: _Optional[bool] = ..., resumed: _Optional[bool] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., after_key: _Optional[str] = ...) -> None: ...

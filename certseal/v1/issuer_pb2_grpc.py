@@ -692,6 +692,11 @@ class IssuerAdminStub:
                 request_serializer=certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsResponse.FromString,
                 _registered_method=True)
+        self.Republish = channel.unary_unary(
+                '/certseal.v1.IssuerAdmin/Republish',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.RepublishRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.RepublishResponse.FromString,
+                _registered_method=True)
 
 
 class IssuerAdminServicer:
@@ -771,6 +776,14 @@ class IssuerAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Republish(self, request, context):
+        """Disaster recovery: the current state of every signing key and lineage written to
+        the outbox again (docs/operations.md, "Kafka lost"); resumable, bounded per call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IssuerAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -833,6 +846,11 @@ def add_IssuerAdminServicer_to_server(servicer, server):
                     servicer.ListHolderAppGrants,
                     request_deserializer=certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsResponse.SerializeToString,
+            ),
+            'Republish': grpc.unary_unary_rpc_method_handler(
+                    servicer.Republish,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.RepublishRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.RepublishResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1160,6 +1178,33 @@ class IssuerAdmin:
             '/certseal.v1.IssuerAdmin/ListHolderAppGrants',
             certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsRequest.SerializeToString,
             certseal_dot_v1_dot_issuer__pb2.ListHolderAppGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Republish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.IssuerAdmin/Republish',
+            certseal_dot_v1_dot_issuer__pb2.RepublishRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.RepublishResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -234,3 +234,25 @@ class VerifyPdfResponse(_message.Message):
     SEALS_FIELD_NUMBER: _ClassVar[int]
     seals: _containers.RepeatedCompositeFieldContainer[PdfSealResult]
     def __init__(self, seals: _Optional[_Iterable[_Union[PdfSealResult, _Mapping]]] = ...) -> None: ...
+
+class RepublishSealsRequest(_message.Message):
+    __slots__ = ("restart", "max_events")
+    RESTART_FIELD_NUMBER: _ClassVar[int]
+    MAX_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    restart: bool
+    max_events: int
+    def __init__(self, restart: _Optional[bool] = ..., max_events: _Optional[int] = ...) -> None: ...
+
+class RepublishSealsResponse(_message.Message):
+    __slots__ = ("run_id", "published", "done", "resumed", "after_seal_id")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: int
+    published: int
+    done: bool
+    resumed: bool
+    after_seal_id: str
+    def __init__(self, run_id: _Optional[int] = ..., published: _Optional[int] = ..., done: _Optional[bool] = ..., resumed: _Optional[bool] = ..., after_seal_id: _Optional[str] = ...) -> None: ...

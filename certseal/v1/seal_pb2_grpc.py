@@ -78,6 +78,11 @@ class SealStub:
                 request_serializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.FromString,
                 _registered_method=True)
+        self.RepublishSeals = channel.unary_unary(
+                '/certseal.v1.Seal/RepublishSeals',
+                request_serializer=certseal_dot_v1_dot_seal__pb2.RepublishSealsRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_seal__pb2.RepublishSealsResponse.FromString,
+                _registered_method=True)
 
 
 class SealServicer:
@@ -136,6 +141,14 @@ class SealServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RepublishSeals(self, request, context):
+        """Disaster recovery (operators): every seal's current state written to the outbox
+        again (docs/operations.md, "Kafka lost"); resumable, bounded per call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SealServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -178,6 +191,11 @@ def add_SealServicer_to_server(servicer, server):
                     servicer.VerifyPdf,
                     request_deserializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.SerializeToString,
+            ),
+            'RepublishSeals': grpc.unary_unary_rpc_method_handler(
+                    servicer.RepublishSeals,
+                    request_deserializer=certseal_dot_v1_dot_seal__pb2.RepublishSealsRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_seal__pb2.RepublishSealsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -400,6 +418,33 @@ class Seal:
             '/certseal.v1.Seal/VerifyPdf',
             certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.SerializeToString,
             certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RepublishSeals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Seal/RepublishSeals',
+            certseal_dot_v1_dot_seal__pb2.RepublishSealsRequest.SerializeToString,
+            certseal_dot_v1_dot_seal__pb2.RepublishSealsResponse.FromString,
             options,
             channel_credentials,
             insecure,

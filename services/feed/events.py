@@ -119,17 +119,19 @@ def cloudevent_json(topic: str, value: bytes, headers: dict[str, str]) -> bytes:
     is not its topic's message.
     """
     message = _MESSAGES[topic].FromString(integrator_view(topic, value))
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": headers.get("ce_id", ""),
-            "type": headers.get("ce_type", ""),
-            "source": headers.get("ce_source", ""),
-            "subject": headers.get("ce_subject", ""),
-            "time": headers.get("ce_time", ""),
-            "datacontenttype": "application/json",
-            "data": MessageToDict(message),
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    ).encode()
+    event = {
+        "specversion": "1.0",
+        "id": headers.get("ce_id", ""),
+        "type": headers.get("ce_type", ""),
+        "source": headers.get("ce_source", ""),
+        "subject": headers.get("ce_subject", ""),
+        "time": headers.get("ce_time", ""),
+        "datacontenttype": "application/json",
+        "data": MessageToDict(message),
+    }
+    # extension attributes (e.g. ``republished``) are top-level in structured mode
+    for name, header in headers.items():
+        attribute = name.removeprefix("ce_")
+        if name.startswith("ce_") and attribute not in event and attribute.isalnum():
+            event[attribute] = header
+    return json.dumps(event, ensure_ascii=False, sort_keys=True).encode()

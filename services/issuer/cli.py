@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -236,6 +237,53 @@ def cmd_holder_app(args: argparse.Namespace) -> int:
     return 0
 
 
+def _republish(restart: bool, max_events: int, stub: Any) -> Any:
+    from certseal.v1 import issuer_pb2 as pb
+
+    return stub.Republish(pb.RepublishRequest(restart=restart, max_events=max_events))
+
+
+def _republish_seals(restart: bool, max_events: int, channel: Any) -> Any:
+    from certseal.v1 import seal_pb2 as spb
+    from certseal.v1 import seal_pb2_grpc
+
+    return seal_pb2_grpc.SealStub(channel).RepublishSeals(
+        spb.RepublishSealsRequest(restart=restart, max_events=max_events)
+    )
+
+
+def cmd_republish(args: argparse.Namespace) -> int:
+    """Republish every signing key and lineage (the issuer) and every seal (the seal
+    service) from PostgreSQL, as the operator, one bounded call at a time until each
+    run is done; an interrupted run resumes (docs/operations.md, "Kafka lost")."""
+    restart = bool(args.restart)
+    while True:
+        run = _call(args, functools.partial(_republish, restart, args.max_events))
+        if restart or run.resumed:
+            how = "restarted" if restart else "resumed"
+            print(f"run {run.run_id} {how} (started {ts(run.started_at)})")
+        restart = False
+        print(f"run {run.run_id}: {run.part}, {run.published} events written")
+        if run.done:
+            break
+    cfg = load(args)
+    restart = bool(args.restart)
+    while True:
+        seals = call_service(
+            cfg,
+            cfg.cli.seal_target,
+            functools.partial(_republish_seals, restart, args.max_events),
+        )
+        if restart or seals.resumed:
+            print(f"seal run {seals.run_id} {'restarted' if restart else 'resumed'}")
+        restart = False
+        print(f"seal run {seals.run_id}: {seals.published} events written")
+        if seals.done:
+            break
+    print("done: the outbox relay publishes them; watch certseal_outbox_backlog")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``department``, ``type``, ``key``, ``holder-app`` and ``licence``."""
     dept = sub.add_parser("department", help="departments").add_subparsers(
@@ -309,3 +357,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         command.set_defaults(func=cmd_holder_app)
 
     register_licence(sub)
+
+    again = sub.add_parser(
+        "republish",
+        help="rebuild the licence, trust and seal topics from PostgreSQL (Kafka lost)",
+    )
+    again.add_argument(
+        "--restart", action="store_true", help="start afresh, not where a run stopped"
+    )
+    again.add_argument(
+        "--max-events",
+        type=int,
+        default=10_000,
+        help="events per call (at most 100,000)",
+    )
+    again.set_defaults(func=cmd_republish)

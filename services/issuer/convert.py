@@ -31,6 +31,7 @@ from services.issuer.domain import (
 )
 from services.issuer.events import proto_operation, proto_status
 from services.issuer.service.issuance import IssueInput
+from services.issuer.service.republish import RepublishRun
 
 _FIELD_KINDS = {
     licence_pb2.FIELD_TYPE_STRING: FieldKind.STRING,
@@ -299,4 +300,17 @@ def licence_type_message(
         default_validity_days=t.default_validity_days,
         issuer_codes=sorted(t.issuer_codes),
         created_at=ts(created_at),
+    )
+
+
+def republish_message(run: RepublishRun) -> pb.RepublishResponse:
+    """Where a republishing run stands."""
+    return pb.RepublishResponse(
+        run_id=run.run_id,
+        part=run.part,
+        published=run.published,
+        done=run.part == "done",
+        resumed=run.resumed,
+        started_at=ts(run.started_at),
+        after_key=run.after_key,
     )

@@ -329,3 +329,11 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
         return pb.ListHolderAppGrantsResponse(
             grants=[convert.grant_message(g) for g in grants]
         )
+
+    async def Republish(
+        self, request: pb.RepublishRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RepublishResponse:
+        run = await self._service.republish(
+            current_caller(), restart=request.restart, max_events=request.max_events
+        )
+        return convert.republish_message(run)

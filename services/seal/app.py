@@ -13,6 +13,7 @@ from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2, seal_pb2_grpc
 from services.seal.config import SealSettings
 from services.seal.pdf_service import PdfSealService
+from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
@@ -61,6 +62,7 @@ class SealApp(ServiceProcess):
             vendor_id=cfg.seal.vendor_id,
             max_document_bytes=cfg.seal.max_document_bytes,
         )
+        self.republisher = SealRepublisher(store=store, clock=self.clock)
         self.pdfs = PdfSealService(
             seals=self.service,
             store=store,
@@ -71,5 +73,8 @@ class SealApp(ServiceProcess):
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""
         seal_pb2_grpc.add_SealServicer_to_server(
-            SealServicer(service=self.service, pdfs=self.pdfs), server
+            SealServicer(
+                service=self.service, pdfs=self.pdfs, republisher=self.republisher
+            ),
+            server,
         )

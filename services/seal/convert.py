@@ -16,6 +16,7 @@ from certseal.v1 import seal_pb2 as pb
 from services.seal.domain import Seal, SealVerification
 from services.seal.pdf import Placement
 from services.seal.pdf_service import PdfSealResult, SealedPdf
+from services.seal.republish import SealRepublishRun
 from services.seal.service import RegisterSealInput, SealedDocument
 from services.seal.ses import SESeal
 
@@ -159,4 +160,15 @@ def pdf_seals(results: list[PdfSealResult]) -> pb.VerifyPdfResponse:
             )
             for r in results
         ]
+    )
+
+
+def republish_message(run: SealRepublishRun) -> pb.RepublishSealsResponse:
+    """Where a republishing run of the seal registry stands."""
+    return pb.RepublishSealsResponse(
+        run_id=run.run_id,
+        published=run.published,
+        done=run.finished_at is not None,
+        resumed=run.resumed,
+        after_seal_id=run.after_seal_id,
     )

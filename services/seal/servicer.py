@@ -10,15 +10,23 @@ from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal import convert
 from services.seal.pdf_service import PdfSealService
+from services.seal.republish import SealRepublisher
 from services.seal.service import SealService
 
 
 class SealServicer(seal_pb2_grpc.SealServicer):
     """Thin: every rule lives in :class:`SealService` and :class:`PdfSealService`."""
 
-    def __init__(self, *, service: SealService, pdfs: PdfSealService):
+    def __init__(
+        self,
+        *,
+        service: SealService,
+        pdfs: PdfSealService,
+        republisher: SealRepublisher | None = None,
+    ):
         self._service = service
         self._pdfs = pdfs
+        self._republisher = republisher
 
     async def RegisterSeal(
         self, request: pb.RegisterSealRequest, context: grpc.aio.ServicerContext
@@ -102,3 +110,13 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         if not request.pdf:
             raise invalid("pdf", "is required")
         return convert.pdf_seals(await self._pdfs.verify_pdf(request.pdf))
+
+    async def RepublishSeals(
+        self, request: pb.RepublishSealsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RepublishSealsResponse:
+        if self._republisher is None:  # wired by the app; never None when serving
+            raise RuntimeError("no republisher")
+        run = await self._republisher.republish(
+            current_caller(), restart=request.restart, max_events=request.max_events
+        )
+        return convert.republish_message(run)

@@ -196,3 +196,76 @@ class SealStore:
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
         """Write audit rows on their own (refusals)."""
         await write_audit(self.pool, entries)
+
+    async def open_republish_run(
+        self, actor: str, at: dt.datetime, *, restart: bool
+    ) -> SealRepublishRun:
+        """The unfinished republishing run (resumed), or a new one (``restart``: the
+        unfinished one is closed as it stands)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("lock table seal_republish_runs in exclusive mode")
+            row = await conn.fetchrow(
+                "select * from seal_republish_runs where finished_at is null"
+            )
+            if row is not None and not restart:
+                return SealRepublishRun(**dict(row), resumed=True)
+            if row is not None:
+                await conn.execute(
+                    "update seal_republish_runs set finished_at = $2 where run_id = $1",
+                    row["run_id"],
+                    at,
+                )
+            row = await conn.fetchrow(
+                """insert into seal_republish_runs (actor, started_at) values ($1, $2)
+                   returning *""",
+                actor,
+                at,
+            )
+            assert row is not None
+            return SealRepublishRun(**dict(row))
+
+    async def republish_seals(
+        self, run: SealRepublishRun, limit: int, build: Callable[[Seal], OutboxRecord]
+    ) -> SealRepublishRun:
+        """Write the event of the next ``limit`` seals by id, each under its row lock
+        (a concurrent revocation commits its event before or after, in order), and move
+        the run's cursor, in one transaction; the run after (finished when none was
+        left). Raises :class:`RepublishSuperseded` if a restarted run closed it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """select * from seals where seal_id > $1 order by seal_id limit $2
+                   for share""",
+                run.after_seal_id,
+                limit,
+            )
+            await write_outbox(conn, [build(_seal(r)) for r in rows])
+            row = await conn.fetchrow(
+                """update seal_republish_runs set after_seal_id = $2,
+                       published = published + $3,
+                       finished_at = case when $3 = 0 then clock_timestamp() end
+                   where run_id = $1 and finished_at is null returning *""",
+                run.run_id,
+                rows[-1]["seal_id"] if rows else run.after_seal_id,
+                len(rows),
+            )
+            if row is None:
+                raise RepublishSuperseded(run.run_id)
+            return SealRepublishRun(**dict(row), resumed=run.resumed)
+
+
+@dataclass(frozen=True, slots=True)
+class SealRepublishRun:
+    """One republishing run of the seal registry: the last seal id republished ('' at
+    first), how many events it wrote, and whether this call resumed it."""
+
+    run_id: int
+    actor: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    after_seal_id: str
+    published: int
+    resumed: bool = False
+
+
+class RepublishSuperseded(Exception):
+    """The run was closed by a restarted one while this batch ran (rolled back)."""

@@ -501,12 +501,22 @@ async def _grants(w: World, kind: str) -> Any:
     return ipb.ListHolderAppGrantsRequest(app=w.app_granted)
 
 
+@builds("IssuerAdmin/Republish")
+async def _republish(w: World, kind: str) -> Any:
+    return ipb.RepublishRequest(max_events=1)  # one event of the session's run
+
+
 @builds("Seal/RegisterSeal")
 async def _register_seal(w: World, kind: str) -> Any:
     # a department registers for itself: the role decides
     return spb.RegisterSealRequest(
         owner_code=dept_code(w, kind), name="授权测试章", suite="es256"
     )
+
+
+@builds("Seal/RepublishSeals")
+async def _republish_seals(w: World, kind: str) -> Any:
+    return spb.RepublishSealsRequest(max_events=1)  # one seal of the session's run
 
 
 @builds("Seal/GetSeal")

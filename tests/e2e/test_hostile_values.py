@@ -736,6 +736,11 @@ async def _(w: World):
     return "operator:admin", ipb.ListHolderAppGrantsRequest(app="app:yueshengshi")
 
 
+@base("IssuerAdmin.Republish")
+async def _(w: World):
+    return "operator:admin", ipb.RepublishRequest(max_events=1)
+
+
 # Seal: the owning department, on fresh seals wherever the RPC changes one
 
 
@@ -787,6 +792,11 @@ async def _(w: World):
 @base("Seal.VerifyPdf")
 async def _(w: World):
     return w.dept_identity, spb.VerifyPdfRequest(pdf=w.sealed_pdf)
+
+
+@base("Seal.RepublishSeals")
+async def _(w: World):
+    return "operator:admin", spb.RepublishSealsRequest(max_events=1)
 
 
 # Verifier: a counter department

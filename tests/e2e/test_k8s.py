@@ -98,8 +98,10 @@ def test_a_typo_in_a_field_fails(rendered):
     def typo_in_custom_resource(objects):
         find(objects, "Cluster", "certseal-db")["spec"]["instance"] = 2
 
-    assert "Cluster/certseal-db: unknown field spec.instance" in broken(
-        rendered["dev"], typo_in_custom_resource
+    assert (
+        "Cluster/certseal-db: spec: Additional properties are not allowed ('instance' "
+        "was unexpected) (cloudnative-pg 1.26.0)"
+        in broken(rendered["dev"], typo_in_custom_resource)
     )
 
 
@@ -188,7 +190,7 @@ def test_ports_and_secrets_must_match(rendered):
         pod = find(objects, "Deployment", "feed")["spec"]["template"]["spec"]
         pod["volumes"][1]["projected"]["sources"][0]["secret"]["name"] = "nope"
 
-    assert "Deployment/feed: mounts secret nope, which nothing creates" in broken(
+    assert "Deployment/feed: its Secret nope does not exist in certseal" in broken(
         rendered["dev"], stray_secret
     )
 

@@ -7,6 +7,7 @@
   transfer;
 - :mod:`.codes`: licence codes and presentation codes;
 - :mod:`.holder_apps`: the operator's grants of licence types to holder apps;
+- :mod:`.republish`: the topics rebuilt from PostgreSQL after Kafka was lost;
 - :mod:`.reading` (get, list) and :mod:`.common` (audit, caller checks) serve them all.
 
 Use cases know nothing about gRPC or protobuf, take and return domain values, open no
@@ -26,6 +27,7 @@ from services.issuer.service.keys import Keyring, Keys
 from services.issuer.service.licensing import Licensing
 from services.issuer.service.lifecycle import Lifecycle
 from services.issuer.service.reading import Reader
+from services.issuer.service.republish import Republisher
 from services.issuer.storage import IssuerStore
 
 
@@ -118,6 +120,10 @@ class IssuerService:
         self.expire_due = self.lifecycle.expire_due
         self.licence_code = self.codes.licence_code
         self.presentation_code = self.codes.presentation_code
+        # disaster recovery
+        self.republish = Republisher(
+            store=store, auditor=auditor, clock=clock
+        ).republish
 
     async def ensure_platform(self) -> None:
         """The platform department and its presentation key exist (idempotent)."""

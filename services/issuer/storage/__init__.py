@@ -8,8 +8,8 @@ Issuance is a single statement (data-modifying CTEs) so that a licence costs one
 trip; the signing key is re-checked as active, under a share lock, in that statement.
 
 Rooms: ``directory`` (departments, licence types), ``keys`` (signing keys),
-``licences`` (licences and lineages), ``holder_apps`` (holder-app grants) and ``rows``
-(rows as domain values).
+``licences`` (licences and lineages), ``holder_apps`` (holder-app grants),
+``republish`` (republishing runs) and ``rows`` (rows as domain values).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from services.issuer.storage.directory import DirectoryStore
 from services.issuer.storage.holder_apps import HolderAppStore
 from services.issuer.storage.keys import KeyStore
 from services.issuer.storage.licences import LicenceStore
+from services.issuer.storage.republish import RepublishStore
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
@@ -35,7 +36,9 @@ async def migrate_all(pool: asyncpg.Pool) -> list[str]:
     return await migrate_service(pool, "issuer", MIGRATIONS)
 
 
-class IssuerStore(DirectoryStore, KeyStore, LicenceStore, HolderAppStore):
+class IssuerStore(
+    DirectoryStore, KeyStore, LicenceStore, HolderAppStore, RepublishStore
+):
     """Queries and transactions of the issuer over one pool."""
 
     def __init__(self, pool: asyncpg.Pool):

@@ -28,6 +28,19 @@ from services.issuer.domain import (
 #: what a change writes beside its rows, in its transaction: (outbox rows, audit rows)
 Records = tuple[Sequence[OutboxRecord], Sequence[AuditEntry]]
 
+
+def utc(value: dt.datetime | None) -> Any:
+    """A stored timestamptz as the aware UTC datetime that was written.
+
+    asyncpg writes an aware ``datetime.max`` (9999-12-31T23:59:59.999999Z, the latest
+    time a request may name) as PostgreSQL's ``infinity`` and reads ``infinity`` back
+    as a NAIVE ``datetime.max``; every other value comes back aware.
+    """
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
 LICENCE_COLUMNS = """identifier, lineage, version, type_code, issuer_code, holder_ref,
     holder_display_name, private_data, clear_fields, valid_from, valid_until, status,
     status_reason, last_operation, issued_at, updated_at, replaces, superseded_by,
@@ -120,11 +133,11 @@ def signing_key(row: asyncpg.Record) -> SigningKey:
         status=row["status"],
         public_key=bytes(row["public_key"]),
         wrapped_private_key=bytes(row["wrapped_private_key"]),
-        not_before=row["not_before"],
-        not_after=row["not_after"],
-        created_at=row["created_at"],
-        retired_at=row["retired_at"],
-        revoked_at=row["revoked_at"],
+        not_before=utc(row["not_before"]),
+        not_after=utc(row["not_after"]),
+        created_at=utc(row["created_at"]),
+        retired_at=utc(row["retired_at"]),
+        revoked_at=utc(row["revoked_at"]),
         revocation_reason=row["revocation_reason"],
         key_version=row["key_version"],
         presentation=row["presentation"],
@@ -143,13 +156,13 @@ def stored_licence(row: asyncpg.Record) -> StoredLicence:
             holder_ref=row["holder_ref"],
             holder_display_name=row["holder_display_name"],
             fields={},
-            valid_from=row["valid_from"],
-            valid_until=row["valid_until"],
+            valid_from=utc(row["valid_from"]),
+            valid_until=utc(row["valid_until"]),
             status=Status(row["status"]),
             status_reason=row["status_reason"],
             last_operation=Operation(row["last_operation"]),
-            issued_at=row["issued_at"],
-            updated_at=row["updated_at"],
+            issued_at=utc(row["issued_at"]),
+            updated_at=utc(row["updated_at"]),
             replaces=row["replaces"],
             superseded_by=row["superseded_by"],
             kid=row["kid"],
