@@ -15,11 +15,19 @@ docs/operations.md ("Security model") has the matrix per RPC.
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +38,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.idempotency import FIELD as IDEMPOTENCY_FIELD
+from certseal.idempotency import METADATA_KEY, RETRY_SAFE, claim_for, is_idempotent
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.requests import check_request
+from certseal.storage.idempotency import IdempotencyStore
+from certseal.storage.transient import transient_kind
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +115,77 @@ def server_credentials(
     )
 
 
+#: The gRPC service config clients use (docs/operations.md, "Retries and idempotency
+#: keys"): every method is retried on UNAVAILABLE and ABORTED, up to 5 attempts, with
+#: exponential backoff (0.2 s, 0.4 s, 0.8 s, 1.6 s with gRPC's jitter, at most 5 s).
+#: Safe for a mutation only when it carries an idempotency key.
+RETRY_SERVICE_CONFIG: dict[str, Any] = {
+    "methodConfig": [
+        {
+            "name": [{}],  # every service and method
+            "retryPolicy": {
+                "maxAttempts": 5,
+                "initialBackoff": "0.2s",
+                "maxBackoff": "5s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE", "ABORTED"],
+            },
+        }
+    ]
+}
+
+
+def retrying_options() -> dict[str, Any]:
+    """Channel options that apply :data:`RETRY_SERVICE_CONFIG`."""
+    return {
+        "grpc.enable_retries": 1,
+        "grpc.service_config": json.dumps(RETRY_SERVICE_CONFIG),
+    }
+
+
+class IdempotencyKeys(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds an idempotency key to every unary call of a channel: ``<prefix>-<n>`` for
+    the channel's n-th call, so a retry of that call (by gRPC's retry policy, which
+    resends the same metadata) repeats its key, and no two calls share one. The
+    server ignores the key of a read."""
+
+    def __init__(self, prefix: str | None = None):
+        self.prefix = prefix or uuid.uuid4().hex
+        self._calls = 0
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        """Add the next key unless the call already carries one (in its metadata, or
+        in the request's ``idempotency_key`` field, which is then sent as well)."""
+        metadata = list(client_call_details.metadata or ())
+        if not any(k == METADATA_KEY for k, _ in metadata):
+            key = getattr(request, IDEMPOTENCY_FIELD, "")
+            if not isinstance(key, str) or not key:
+                self._calls += 1
+                key = f"{self.prefix}-{self._calls}"
+            metadata.append((METADATA_KEY, key))
+        details = grpc.aio.ClientCallDetails(
+            client_call_details.method,
+            client_call_details.timeout,
+            grpc.aio.Metadata(*metadata),
+            client_call_details.credentials,
+            client_call_details.wait_for_ready,
+        )
+        return await continuation(details, request)
+
+
 def secure_channel(
-    target: str, ca_file: str, cert_file: str, key_file: str, **options: Any
+    target: str,
+    ca_file: str,
+    cert_file: str,
+    key_file: str,
+    *,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    **options: Any,
 ) -> grpc.aio.Channel:
     """An mTLS channel presenting the given client identity."""
     credentials = grpc.ssl_channel_credentials(
@@ -117,15 +198,23 @@ def secure_channel(
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
         *options.items(),
     ]
-    return grpc.aio.secure_channel(target, credentials, options=opts)
+    return grpc.aio.secure_channel(
+        target, credentials, options=opts, interceptors=list(interceptors) or None
+    )
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates, authorises by caller kind, sizes, times and maps errors.
 
     The one place where :class:`CertsealError` becomes a gRPC status; its kind and field
-    travel in trailing metadata. Any other exception becomes INTERNAL with a generic
-    message (the details go to the log with the request id).
+    travel in trailing metadata. A transient failure (a lost or refused PostgreSQL
+    session, a serialisation conflict, an unreachable broker or downstream service)
+    becomes UNAVAILABLE or ABORTED with a message saying it is safe to retry with the
+    same idempotency key (:func:`transient_error`). Any other exception becomes
+    INTERNAL with a generic message (the details go to the log with the request id).
+
+    A servicer method marked :func:`certseal.idempotency.idempotent` honours
+    idempotency keys through ``idempotency`` (see :mod:`certseal.storage.idempotency`).
     """
 
     def __init__(
@@ -134,10 +223,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         metrics: Metrics,
         allowed_kinds: Mapping[str, set[str]],
         max_request_bytes: int,
+        idempotency: IdempotencyStore | None = None,
     ):
         self._metrics = metrics
         self._allowed = allowed_kinds  # full service name -> caller kinds
         self._max_request_bytes = max_request_bytes
+        self._idempotency = idempotency
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
@@ -156,10 +247,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or service not in self._allowed:
             return handler
         if handler.unary_unary:
+            inner = handler.unary_unary
+            if is_idempotent(inner) and self._idempotency is not None:
+                inner = self._idempotent(method, inner, self._idempotency)
             wrapped = grpc.unary_unary_rpc_method_handler(
-                self._wrap(method, service, handler.unary_unary),
+                self._wrap(method, service, inner),
                 request_deserializer=_decoding(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+                response_serializer=_stored_or(handler.response_serializer),
             )
         elif handler.unary_stream:
             wrapped = grpc.unary_stream_rpc_method_handler(
@@ -198,11 +292,38 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return request_id
 
     @staticmethod
+    def _idempotent(
+        method: str, inner: Callable[..., Awaitable[Any]], store: IdempotencyStore
+    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+        """``inner`` answering a known key from ``store`` and storing a new key's
+        answer with its change (the answer is then the bytes sent)."""
+
+        async def run(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            metadata = dict(context.invocation_metadata() or ())
+            claim = claim_for(
+                str(current_caller()), method, request, metadata.get(METADATA_KEY)
+            )
+            if claim is None:
+                return await inner(request, context)
+            stored = await store.lookup(claim)
+            if stored is not None:
+                return _Stored(stored)
+            async with store.scope(claim) as scope:
+                response = await inner(request, context)
+                return _Stored(await store.answer(scope, response.SerializeToString()))
+
+        return run
+
+    @staticmethod
     async def _fail(
         exc: Exception, method: str, context: grpc.aio.ServicerContext
     ) -> str:
         """Abort the call for ``exc``; returns the status name for the metrics."""
         request_id = REQUEST_ID.get() or ""
+        transient = transient_error(exc)
+        if transient is not None:
+            log.warning("transient failure in %s: %r", method, exc)
+            exc = transient
         if isinstance(exc, CertsealError):
             context.set_trailing_metadata(
                 (
@@ -236,7 +357,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = "ABORTED"
                 raise
             except Exception as exc:
-                code = exc.kind.value if isinstance(exc, CertsealError) else "INTERNAL"
+                code = _status_name(exc)
                 await self._fail(exc, method, context)
             finally:
                 requests.labels(short, code).inc()
@@ -262,12 +383,78 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = "ABORTED"
                 raise
             except Exception as exc:
-                code = exc.kind.value if isinstance(exc, CertsealError) else "INTERNAL"
+                code = _status_name(exc)
                 await self._fail(exc, method, context)
             finally:
                 requests.labels(short, code).inc()
 
         return wrapped
+
+
+def transient_error(exc: BaseException) -> CertsealError | None:
+    """UNAVAILABLE (ABORTED for a serialisation conflict) for a failure that a retry
+    with the same idempotency key may cure, else None.
+
+    Transient: a PostgreSQL session lost or refused, PostgreSQL shutting down or out
+    of connections, a serialisation failure or deadlock (ABORTED)
+    (:func:`certseal.storage.transient.transient_kind`); a broker error that Kafka's
+    client calls retriable; a downstream gRPC service answering UNAVAILABLE,
+    DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED.
+    """
+    kind = transient_kind(exc)
+    what = "the database"
+    if (
+        kind is None
+        and isinstance(exc, grpc.aio.AioRpcError)
+        and exc.code()
+        in {
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+        }
+    ):
+        kind, what = ErrorKind.UNAVAILABLE, "a downstream service"
+    broker = type(exc).__module__.startswith("aiokafka")
+    if (
+        kind is None
+        and broker
+        and (getattr(exc, "retriable", False) or "Connection" in type(exc).__name__)
+    ):
+        kind, what = ErrorKind.UNAVAILABLE, "the broker"
+    if kind is None:
+        return None
+    if kind is ErrorKind.ABORTED:
+        message = f"the database aborted the transaction (a conflict); {RETRY_SAFE}"
+    else:
+        message = f"{what} is unavailable for a moment; {RETRY_SAFE}"
+    return CertsealError(kind, message)
+
+
+def _status_name(exc: Exception) -> str:
+    """The status name an exception is answered with (for the metrics)."""
+    if isinstance(exc, CertsealError):
+        return exc.kind.value
+    transient = transient_error(exc)
+    return transient.kind.value if transient is not None else "INTERNAL"
+
+
+class _Stored(bytes):
+    """An answer's serialised bytes (the one stored with its idempotency key)."""
+
+
+def _stored_or(
+    serialize: Callable[[Any], bytes] | None,
+) -> Callable[[Any], bytes] | None:
+    """``serialize``, passing an answer that is already bytes through unchanged."""
+    if serialize is None:
+        return None
+
+    def serialize_answer(response: Any) -> bytes:
+        if isinstance(response, _Stored):
+            return bytes(response)
+        return serialize(response)
+
+    return serialize_answer
 
 
 class _Undecodable:
