@@ -36,7 +36,12 @@ from certseal.rpc import (
     start_probe_server,
 )
 from certseal.storage.audit import AuditSealer
-from certseal.storage.idempotency import FAULT_ENV, IdempotencyPurger, IdempotencyStore
+from certseal.storage.idempotency import (
+    FAULT_ENV,
+    IdempotencyPurger,
+    IdempotencyStore,
+    scoped,
+)
 from certseal.storage.outbox import OutboxRelay
 from certseal.storage.pool import create_pool, migrate_service, ping
 from certseal.storage.worker import NotifiedWorker
@@ -102,8 +107,10 @@ class ServiceProcess:
         """Start; returns the bound gRPC port (0 when not serving)."""
         cfg = self.config
         dsn = cfg.database.dsn()
-        self.pool = await create_pool(
-            dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
+        self.pool = scoped(
+            await create_pool(
+                dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
+            )
         )
         await migrate_service(self.pool, self.name, self.migrations)
         self.idempotency = IdempotencyStore(

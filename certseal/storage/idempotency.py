@@ -34,6 +34,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import asyncpg
 
@@ -119,6 +120,51 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
         await _release(pool, conn)
         raise
     scope.held = (pool, conn, tx)
+
+
+class ScopedPool:
+    """A pool whose one-statement calls (``fetch``, ``fetchrow``, ``fetchval``,
+    ``execute``, ``executemany``) run on the transaction held for the current
+    request's answer when there is one, else on the pool: a store that reads back what
+    it just wrote, in the same request, sees it (and cannot wait on its own row
+    locks). Everything else is the pool's."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+    def _target(self) -> Any:
+        scope = _SCOPE.get()
+        if scope is not None and scope.held is not None:
+            return scope.held[1]
+        return self._pool
+
+    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        """``Pool.fetch``, in the held transaction if any."""
+        return await self._target().fetch(query, *args, **kwargs)
+
+    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        """``Pool.fetchrow``, in the held transaction if any."""
+        return await self._target().fetchrow(query, *args, **kwargs)
+
+    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        """``Pool.fetchval``, in the held transaction if any."""
+        return await self._target().fetchval(query, *args, **kwargs)
+
+    async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        """``Pool.execute``, in the held transaction if any."""
+        return await self._target().execute(query, *args, **kwargs)
+
+    async def executemany(self, command: str, args: Any, **kwargs: Any) -> Any:
+        """``Pool.executemany``, in the held transaction if any."""
+        return await self._target().executemany(command, args, **kwargs)
+
+
+def scoped(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """``pool`` as a :class:`ScopedPool` (what every service's stores are given)."""
+    return cast(asyncpg.Pool, ScopedPool(pool))
 
 
 class IdempotencyStore:
