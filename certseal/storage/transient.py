@@ -30,6 +30,11 @@ def transient_kind(exc: BaseException) -> ErrorKind | None:
         if state in _UNAVAILABLE_STATES or state[:2] in _UNAVAILABLE_CLASSES:
             return ErrorKind.UNAVAILABLE
         return None
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # asyncpg's protocol state after the server ended the session under it ("cannot
+        # switch to state N; another operation is in progress"): seen on connections
+        # whose backend was terminated, including ones no request shares
+        return ErrorKind.UNAVAILABLE if "another operation" in str(exc) else None
     if isinstance(
         exc,
         (
