@@ -32,6 +32,7 @@ class Case:
     request: Any
     changed: Any  # the same RPC with other fields
     count: Callable[[], Awaitable[int]]  # how many changes it made so far
+    identity: str = "operator:admin"  # who calls
 
 
 @dataclass
@@ -82,6 +83,7 @@ async def case_issue(w: World) -> Case:
         _rows(
             w.pool, "select count(*) from licences where issuer_code = $1", dept.code
         ),
+        identity=f"dept:{dept.code}",
     )
 
 
@@ -96,6 +98,7 @@ async def case_issue_batch(w: World) -> Case:
         _rows(
             w.pool, "select count(*) from licences where issuer_code = $1", dept.code
         ),
+        identity=f"dept:{dept.code}",
     )
 
 
@@ -107,6 +110,7 @@ async def case_renew(w: World) -> Case:
         pb.RenewLicenceRequest(identifier=licence.lineage),
         pb.RenewLicenceRequest(identifier=licence.lineage, valid_until=_later(800)),
         _events(w.pool, licence.lineage),
+        identity=f"dept:{dept.code}",
     )
 
 
@@ -122,6 +126,7 @@ async def case_amend(w: World) -> Case:
         request,
         changed,
         _events(w.pool, licence.lineage),
+        identity=f"dept:{dept.code}",
     )
 
 
@@ -137,6 +142,7 @@ async def _status_case(w: World, rpc: str, message: Any, **fields: Any) -> Case:
         message(identifier=licence.lineage, reason="原因一", **fields),
         message(identifier=licence.lineage, reason="原因二", **fields),
         _events(w.pool, licence.lineage),
+        identity=f"dept:{dept.code}",
     )
 
 
@@ -175,6 +181,7 @@ async def case_transfer(w: World) -> Case:
             "select count(*) from licences where issuer_code = $1",
             receiver.code,
         ),
+        identity=f"dept:{dept.code}",
     )
 
 
