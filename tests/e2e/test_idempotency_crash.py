@@ -93,9 +93,9 @@ async def test_killed_between_commit_and_answer_a_retry_gets_the_committed_answe
     try:
         await _wait_serving(channel, process)
         call = channel.unary_unary(
-            case.call._method.decode(),  # noqa: SLF001
-            request_serializer=case.call._request_serializer,  # noqa: SLF001
-            response_deserializer=case.call._response_deserializer,  # noqa: SLF001
+            case.call._method.decode(),
+            request_serializer=case.call._request_serializer,
+            response_deserializer=case.call._response_deserializer,
         )
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call(case.request, metadata=((KEY, key),), timeout=30)

@@ -61,10 +61,10 @@ def test_bugs_stay_internal(exc):
     assert transient_error(exc) is None
 
 
-async def _terminate_sessions(pool, stop: asyncio.Event) -> int:
+async def _terminate_sessions(dsn: str, stop: asyncio.Event) -> int:
     """Terminate every other client session of the database until ``stop``."""
     killed = 0
-    killer = await asyncpg.connect(pool._connect_args[0])  # noqa: SLF001
+    killer = await asyncpg.connect(dsn)
     try:
         while not stop.is_set():
             killed += await killer.fetchval(
@@ -117,7 +117,9 @@ async def test_terminated_sessions_fail_retryably_and_a_retry_completes_once(
             failed[key] = exc
 
     stop = asyncio.Event()
-    killer = asyncio.create_task(_terminate_sessions(issuer.pool, stop))
+    killer = asyncio.create_task(
+        _terminate_sessions(issuer.config.database.dsn(), stop)
+    )
     try:
         for start in range(0, len(calls), 10):
             await asyncio.gather(*(send(*c) for c in calls[start : start + 10]))
