@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from google.protobuf.message import Message
 
@@ -93,6 +94,29 @@ def fingerprint(method: str, request: Message) -> bytes:
     digest.update(b"\0")
     digest.update(request.SerializeToString(deterministic=True))
     return digest.digest()
+
+
+def fingerprint_bytes(method: str, payload: bytes) -> bytes:
+    """SHA-256 over a method name (for HTTP: ``POST /api/accounts``) and a request's
+    bytes, for requests that are not protobuf messages."""
+    digest = hashlib.sha256(method.encode())
+    digest.update(b"\0")
+    digest.update(payload)
+    return digest.digest()
+
+
+class AnswerStore(Protocol):
+    """Where answers are kept with their changes (``certseal.storage.idempotency.
+    IdempotencyStore``), as the HTTP console's access layer sees it."""
+
+    async def lookup(self, claim: Claim) -> bytes | None:
+        """The stored answer, None for a new key; ALREADY_EXISTS for another request."""
+
+    def scope(self, claim: Claim) -> AbstractAsyncContextManager[Any]:
+        """Run a handler whose store transactions carry the answer."""
+
+    async def answer(self, scope: Any, response: bytes) -> bytes:
+        """Store ``response`` with the change and commit; what the client gets."""
 
 
 def claim_for(

@@ -201,25 +201,27 @@ class IdempotencyStore:
     async def scope(self, claim: Claim) -> AsyncIterator[_Scope]:
         """Run a handler for ``claim``; :meth:`answer` stores and commits its answer.
 
-        On an exception the held transaction commits as it would have without a key
-        (no answer stored), or is rolled back when the exception is a cancellation.
+        When the handler raises, or ends without :meth:`answer`, the held transaction
+        commits as it would have without a key (no answer stored); it is rolled back
+        when the handler is cancelled.
         """
         scope = _Scope(claim, self)
         token = _SCOPE.set(scope)
         try:
             yield scope
-        except (Exception, BaseException) as exc:
+        except BaseException as exc:
             if isinstance(exc, Exception):
                 try:
                     await scope.commit_held()
                 except Exception:  # the connection is gone: nothing was committed
                     await scope.rollback_held()
-            else:
+            else:  # cancelled: the client is gone, a retry will run it again
                 await scope.rollback_held()
             raise
+        else:  # no answer to store (an error answered, not raised): as without a key
+            await scope.commit_held()
         finally:
             _SCOPE.reset(token)
-            await scope.rollback_held()  # only if :meth:`answer` was never reached
 
     async def answer(self, scope: _Scope, response: bytes) -> bytes:
         """Store ``response`` for the scope's claim with the held change and commit;
