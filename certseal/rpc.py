@@ -418,7 +418,10 @@ def transient_error(exc: BaseException) -> CertsealError | None:
     if (
         kind is None
         and broker
-        and (getattr(exc, "retriable", False) or "Connection" in type(exc).__name__)
+        and (
+            getattr(exc, "retriable", False)
+            or any(w in type(exc).__name__ for w in ("Connection", "Timeout"))
+        )
     ):
         kind, what = ErrorKind.UNAVAILABLE, "the broker"
     if kind is None:

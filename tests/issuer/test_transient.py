@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+import aiokafka.errors
 import asyncpg
 import grpc
 import pytest
@@ -21,6 +22,13 @@ from certseal.v1 import issuer_pb2 as pb
 from tests.conftest import issue_request
 
 KEY = "idempotency-key"
+
+
+def _downstream(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
+    """What a call to another service raises."""
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "x")
+
+
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED}
 
 
@@ -39,6 +47,10 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED}
         (asyncpg.InterfaceError("connection is closed"), "UNAVAILABLE"),
         (ConnectionRefusedError(111, "Connection refused"), "UNAVAILABLE"),
         (TimeoutError(), "UNAVAILABLE"),
+        (aiokafka.errors.KafkaConnectionError("broker down"), "UNAVAILABLE"),
+        (aiokafka.errors.KafkaTimeoutError(), "UNAVAILABLE"),
+        (_downstream(grpc.StatusCode.UNAVAILABLE), "UNAVAILABLE"),
+        (_downstream(grpc.StatusCode.DEADLINE_EXCEEDED), "UNAVAILABLE"),
     ],
 )
 def test_transient_failures_are_retryable_kinds(exc, kind):
@@ -55,6 +67,8 @@ def test_transient_failures_are_retryable_kinds(exc, kind):
         asyncpg.exceptions.UndefinedColumnError("no such column"),
         KeyError("bug"),
         AssertionError(),
+        _downstream(grpc.StatusCode.INVALID_ARGUMENT),
+        aiokafka.errors.UnsupportedVersionError(),
     ],
 )
 def test_bugs_stay_internal(exc):
