@@ -308,9 +308,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             stored = await store.lookup(claim)
             if stored is not None:
                 return _Stored(stored)
-            async with store.scope(claim) as scope:
-                response = await inner(request, context)
-                return _Stored(await store.answer(scope, response.SerializeToString()))
+            try:
+                async with store.scope(claim) as scope:
+                    response = await inner(request, context)
+                    answer = response.SerializeToString()
+                    return _Stored(await store.answer(scope, answer))
+            except CertsealError:
+                # A concurrent request with the same key may have changed what this
+                # one saw (a renewal supersedes the version it resolved): its answer
+                # is this request's answer too.
+                stored = await store.lookup(claim)
+                if stored is not None:
+                    return _Stored(stored)
+                raise
 
         return run
 

@@ -26,6 +26,7 @@ Keys are purged ``retention`` after their first use by :class:`IdempotencyPurger
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import datetime as dt
@@ -57,7 +58,8 @@ class _Scope:
     held: (
         tuple[asyncpg.Pool, asyncpg.Connection, asyncpg.transaction.Transaction] | None
     ) = None
-    opened: list[int] = field(default_factory=list)
+    # one statement at a time on the held connection, also from concurrent reads
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def commit_held(self) -> None:
         """Commit the transaction held so far (a later one will carry the answer)."""
@@ -135,31 +137,34 @@ class ScopedPool:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
 
-    def _target(self) -> Any:
+    async def _run(self, name: str, *args: Any, **kwargs: Any) -> Any:
         scope = _SCOPE.get()
-        if scope is not None and scope.held is not None:
-            return scope.held[1]
-        return self._pool
+        if scope is None or scope.held is None:
+            return await getattr(self._pool, name)(*args, **kwargs)
+        async with scope.lock:
+            if scope.held is None:  # committed while this call waited
+                return await getattr(self._pool, name)(*args, **kwargs)
+            return await getattr(scope.held[1], name)(*args, **kwargs)
 
     async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
         """``Pool.fetch``, in the held transaction if any."""
-        return await self._target().fetch(query, *args, **kwargs)
+        return await self._run("fetch", query, *args, **kwargs)
 
     async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
         """``Pool.fetchrow``, in the held transaction if any."""
-        return await self._target().fetchrow(query, *args, **kwargs)
+        return await self._run("fetchrow", query, *args, **kwargs)
 
     async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
         """``Pool.fetchval``, in the held transaction if any."""
-        return await self._target().fetchval(query, *args, **kwargs)
+        return await self._run("fetchval", query, *args, **kwargs)
 
     async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
         """``Pool.execute``, in the held transaction if any."""
-        return await self._target().execute(query, *args, **kwargs)
+        return await self._run("execute", query, *args, **kwargs)
 
     async def executemany(self, command: str, args: Any, **kwargs: Any) -> Any:
         """``Pool.executemany``, in the held transaction if any."""
-        return await self._target().executemany(command, args, **kwargs)
+        return await self._run("executemany", command, args, **kwargs)
 
 
 def scoped(pool: asyncpg.Pool) -> asyncpg.Pool:

@@ -8,6 +8,7 @@ The table is shared with tests/e2e/test_idempotency_crash.py.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 from collections.abc import Awaitable, Callable
@@ -456,3 +457,24 @@ async def test_a_malformed_key_in_the_field_is_invalid_argument(dept):
             issue_request(dept, idempotency_key="tab\tkey")
         )
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_concurrent_requests_with_one_key_make_one_change(world, dept):
+    """Five identical renewals with one key at once: the first to commit renews, the
+    others wait for it, find the key taken, undo their own change and answer as
+    retries."""
+    licence = await _issued(dept)
+    request = pb.RenewLicenceRequest(identifier=licence.lineage)
+    key = secrets.token_hex(8)
+    replies = await asyncio.gather(
+        *(
+            dept.clients.issuer.RenewLicence(request, metadata=((KEY, key),))
+            for _ in range(5)
+        )
+    )
+    assert all(r == replies[0] for r in replies)
+    versions = await world.pool.fetchval(
+        "select count(*) from licences where lineage = $1", licence.lineage
+    )
+    assert versions == 2
+    assert await _events(world.pool, licence.lineage)() == 2  # issued, renewed
