@@ -54,12 +54,13 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     CLI's configured one (``[cli] cert_file``, ``key_file``).
 
     Every command's calls go through here, so here they get the published retry
-    policy (:data:`certseal.rpc.RETRY_SERVICE_CONFIG`: UNAVAILABLE and ABORTED retried
+    policy (:data:`certseal.retries.RETRY_SERVICE_CONFIG`: UNAVAILABLE and ABORTED retried
     with exponential backoff) and an idempotency key generated for this command
-    invocation (:class:`certseal.rpc.IdempotencyKeys`, one per call, repeated by the
+    invocation (:class:`certseal.retries.IdempotencyKeys`, one per call, repeated by the
     call's retries): a mutation retried after a lost answer is done once.
     """
-    from certseal.rpc import IdempotencyKeys, retrying_options, secure_channel
+    from certseal.retries import IdempotencyKeys, retrying_options
+    from certseal.rpc import secure_channel
 
     cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
     return secure_channel(

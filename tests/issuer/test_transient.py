@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from certseal.errors import ErrorKind
-from certseal.rpc import transient_error
+from certseal.retries import transient_error
 from certseal.v1 import issuer_pb2 as pb
 from tests.conftest import issue_request
 
