@@ -478,3 +478,28 @@ async def test_concurrent_requests_with_one_key_make_one_change(world, dept):
     )
     assert versions == 2
     assert await _events(world.pool, licence.lineage)() == 2  # issued, renewed
+
+
+@pytest.mark.parametrize("rpc", ["RenewLicence", "AmendLicence"])
+async def test_the_request_field_key_is_honoured_by_renew_and_amend(world, dept, rpc):
+    """The issue's example: the same request twice, addressed by lineage, with the
+    same ``idempotency_key`` field (no metadata) made two versions; now one."""
+    licence = await _issued(dept)
+    key = f"field-{secrets.token_hex(6)}"
+    if rpc == "RenewLicence":
+        request: Any = pb.RenewLicenceRequest(
+            identifier=licence.lineage, idempotency_key=key
+        )
+    else:
+        request = pb.AmendLicenceRequest(
+            identifier=licence.lineage, reason="变更", idempotency_key=key
+        )
+        request.fields["class"].string_value = "B2"
+    call = getattr(dept.clients.issuer, rpc)
+    first = await call(request)
+    second = await call(request)
+    assert second == first
+    versions = await world.pool.fetch(
+        "select valid_until from licences where lineage = $1", licence.lineage
+    )
+    assert len(versions) == 2  # issued and one new version, not two
