@@ -94,16 +94,23 @@ async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
 
 
 @contextlib.asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(
+    pool: asyncpg.Pool, *, single_statement: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
     """A connection from ``pool`` in a transaction: what every store's write uses.
 
     Outside a request with an idempotency key it is ``pool.acquire()`` plus
-    ``conn.transaction()``. Inside one, a block that ends without an exception leaves
-    its transaction open for the answer (see the module's docstring).
+    ``conn.transaction()`` (just ``pool.acquire()`` for a block of one statement,
+    which is its own transaction: no BEGIN and COMMIT round trips). Inside one, a block
+    that ends without an exception leaves its transaction open for the answer (see
+    the module's docstring).
     """
     scope = _SCOPE.get()
     if scope is None:
-        async with pool.acquire() as conn, conn.transaction():
+        async with contextlib.AsyncExitStack() as stack:
+            conn = await stack.enter_async_context(pool.acquire())
+            if not single_statement:
+                await stack.enter_async_context(conn.transaction())
             yield conn
         return
     await scope.commit_held()

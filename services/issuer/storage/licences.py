@@ -52,7 +52,7 @@ class LicenceStore:
         """
         recs = [i.record for i in items]
         try:
-            async with transaction(self.pool) as conn:
+            async with transaction(self.pool, single_statement=True) as conn:
                 key_ok: int = await conn.fetchval(
                     f"""
             with k as (select kid from signing_keys
