@@ -54,10 +54,11 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     CLI's configured one (``[cli] cert_file``, ``key_file``).
 
     Every command's calls go through here, so here they get the published retry
-    policy (:data:`certseal.retries.RETRY_SERVICE_CONFIG`: UNAVAILABLE and ABORTED retried
-    with exponential backoff) and an idempotency key generated for this command
-    invocation (:class:`certseal.retries.IdempotencyKeys`, one per call, repeated by the
-    call's retries): a mutation retried after a lost answer is done once.
+    policy (:data:`certseal.retries.RETRY_SERVICE_CONFIG`: UNAVAILABLE and ABORTED
+    retried with exponential backoff) and an idempotency key generated for this
+    command invocation (:class:`certseal.retries.IdempotencyKeys`, one per call,
+    repeated by the call's retries): a mutation retried after a lost answer is done
+    once.
     """
     from certseal.retries import IdempotencyKeys, retrying_options
     from certseal.rpc import secure_channel

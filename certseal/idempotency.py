@@ -2,10 +2,10 @@
 
 A client sends an idempotency key with a mutating request, as the gRPC metadata
 ``idempotency-key`` (every mutating RPC) or as the request's ``idempotency_key`` field
-(where the message has one; both given and different is INVALID_ARGUMENT). The server
-keeps, per caller identity and key, the request's fingerprint and the bytes of the answer
-it first sent, written in the SAME transaction as the change (``certseal.storage.
-idempotency``). Then:
+(where the message has one; both given and different is INVALID_ARGUMENT). The
+server keeps, per caller identity and key, the request's fingerprint and the bytes of
+the answer it first sent, written in the SAME transaction as the change
+(``certseal.storage.idempotency``). Then:
 
 - a retry with the same key and the same request gets the original answer, byte for
   byte, even if the licence or seal changed since, and changes nothing;
