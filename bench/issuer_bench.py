@@ -3,7 +3,8 @@
 Runs the embedded stack, the issuer as its own process (the production entry point,
 uvloop) and a load generator as another process, all on this machine, over mTLS:
 single IssueLicence with 64 concurrent callers for BENCH_SECONDS (default 20) per suite,
-then IssueLicences of 500. Commit-to-publish is read from the outbox itself: the time
+the same for es256 with an idempotency key on every request, then IssueLicences of
+500. Commit-to-publish is read from the outbox itself: the time
 from the row's insert (inside the committing transaction) to the relay marking it
 published after the broker's acknowledgement.
 """
@@ -97,6 +98,7 @@ def load(
     concurrency: int,
     batch: int = 0,
     rate: float = 0,
+    keys: bool = False,
 ) -> dict[str, float]:
     ident = stack.ca.identity(f"dept:{code}")
     out = subprocess.run(
@@ -122,6 +124,7 @@ def load(
             str(batch),
             "--rate",
             str(rate),
+            *(["--idempotency-keys"] if keys else []),
         ],
         check=True,
         capture_output=True,
@@ -277,6 +280,9 @@ def main() -> None:
             _stop_profile(profiler)
             print(f"  {single[suite]}", flush=True)
         publish_single = asyncio.run(commit_to_publish(cfg.database.dsn(), since))
+        print("single IssueLicence with a key each, es256, 64 callers ...", flush=True)
+        keyed = load(stack, port, *departments["es256"], concurrency=64, keys=True)
+        print(f"  {keyed}", flush=True)
         print("paced IssueLicence, es256, 300/s (below saturation) ...", flush=True)
         since_paced = dt.datetime.now(dt.UTC)
         paced = load(stack, port, *departments["es256"], concurrency=16, rate=300)
@@ -293,6 +299,10 @@ def main() -> None:
             "issue_per_s": {s: r["requests_per_s"] for s, r in single.items()},  # type: ignore[index]
             "issue_p50_ms": {s: r["p50_ms"] for s, r in single.items()},  # type: ignore[index]
             "issue_p99_ms": {s: r["p99_ms"] for s, r in single.items()},  # type: ignore[index]
+            # the same load with an idempotency key on every request (the answer is
+            # stored with the change: one more row in the same transaction)
+            "issue_with_key_es256_per_s": keyed["requests_per_s"],
+            "issue_with_key_es256_p99_ms": keyed["p99_ms"],
             "batch_issue_per_s": batch["licences_per_s"],
             "batch_p99_ms": batch["p99_ms"],
             "commit_to_publish_p50_ms": publish_paced["p50_ms"],
@@ -302,6 +312,7 @@ def main() -> None:
             "commit_to_publish_under_batch_load_p99_ms": publish_batch["p99_ms"],
             "details": {
                 "single": single,
+                "single_with_keys_es256": keyed,
                 "paced": paced,
                 "outbox_paced": publish_paced,
                 "batch": batch,

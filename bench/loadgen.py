@@ -91,6 +91,12 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                         )
                     )
                     licences += sum(r.HasField("licence") for r in reply.results)
+                elif args.idempotency_keys:  # a fresh key per request, as the CLI
+                    await stub.IssueLicence(
+                        request(args.type_code),
+                        metadata=(("idempotency-key", secrets.token_hex(16)),),
+                    )
+                    licences += 1
                 else:
                     await stub.IssueLicence(request(args.type_code))
                     licences += 1
@@ -134,6 +140,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=0)
     parser.add_argument("--rate", type=float, default=0, help="requests/s; 0: flat out")
     parser.add_argument("--codes", help="verify these codes (one per line) instead")
+    parser.add_argument(
+        "--idempotency-keys",
+        action="store_true",
+        help="send a fresh idempotency key with every IssueLicence",
+    )
     args = parser.parse_args()
     args.code_list = Path(args.codes).read_text().split() if args.codes else []
     print(json.dumps(uvloop.run(run(args))))

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,11 +58,27 @@ def load(args: argparse.Namespace) -> Any:
 
 def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> Any:
     """An mTLS channel to ``target`` as ``identity`` (cert, key files), by default the
-    CLI's configured one (``[cli] cert_file``, ``key_file``)."""
+    CLI's configured one (``[cli] cert_file``, ``key_file``).
+
+    Every command's calls go through here, so here they get the published retry
+    policy (:data:`certseal.retries.RETRY_SERVICE_CONFIG`: UNAVAILABLE and ABORTED
+    retried with exponential backoff) and an idempotency key generated for this
+    command invocation (:class:`certseal.retries.IdempotencyKeys`, one per call,
+    repeated by the call's retries): a mutation retried after a lost answer is done
+    once.
+    """
+    from certseal.retries import IdempotencyKeys, retrying_options
     from certseal.rpc import secure_channel
 
     cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
-    return secure_channel(target, cfg.tls.ca_file, cert, key)
+    return secure_channel(
+        target,
+        cfg.tls.ca_file,
+        cert,
+        key,
+        interceptors=[IdempotencyKeys(f"cli-{uuid.uuid4().hex}")],
+        **retrying_options(),
+    )
 
 
 def call_service(

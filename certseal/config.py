@@ -129,6 +129,23 @@ class OutboxConfig(Section):
     retention_days: int = 7
 
 
+class IdempotencyConfig(Section):
+    """Idempotency keys of mutating RPCs, ``[idempotency]`` (certseal/idempotency.py).
+
+    Platform-wide like ``[outbox]``: every service database keeps its keys this long.
+    """
+
+    # how long a key (with the answer first sent) is kept after its first use, hours;
+    # a retry after that is a new request
+    retention_hours: int = 72
+    # how often the purge (a leader across replicas) looks for expired keys, seconds
+    purge_interval_s: float = 60.0
+    # test-only: honour the CERTSEAL_TEST_FAULT environment variable (a process
+    # killing itself after a commit); a process refuses to start with that variable
+    # set unless this is true. Never true in a deployment.
+    allow_fault_hooks: bool = False
+
+
 class BaseConfig(Section):
     """The shared sections of the configuration file; the schema extends it."""
 
@@ -138,6 +155,7 @@ class BaseConfig(Section):
     secrets: SecretsConfig = msgspec.field(default_factory=SecretsConfig)
     platform: PlatformConfig = msgspec.field(default_factory=PlatformConfig)
     outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
+    idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)
 
 
 class SharedSettings(Protocol):
@@ -149,6 +167,7 @@ class SharedSettings(Protocol):
     secrets: SecretsConfig
     platform: PlatformConfig
     outbox: OutboxConfig
+    idempotency: IdempotencyConfig
 
 
 C = TypeVar("C", bound=BaseConfig)

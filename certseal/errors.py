@@ -20,7 +20,8 @@ class ErrorKind(enum.Enum):
     PERMISSION_DENIED = "PERMISSION_DENIED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
-    UNAVAILABLE = "UNAVAILABLE"
+    UNAVAILABLE = "UNAVAILABLE"  # transient: safe to retry with the same key
+    ABORTED = "ABORTED"  # a serialisation conflict: safe to retry with the same key
     INTERNAL = "INTERNAL"
 
 

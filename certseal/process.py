@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ import grpc
 
 from certseal import logs
 from certseal.config import ServiceSection, SharedSettings
-from certseal.errors import CertsealError
+from certseal.errors import CertsealError, ErrorKind
 from certseal.events import default_topics
 from certseal.metrics import Metrics
 from certseal.rpc import (
@@ -35,6 +36,12 @@ from certseal.rpc import (
     start_probe_server,
 )
 from certseal.storage.audit import AuditSealer
+from certseal.storage.idempotency import (
+    FAULT_ENV,
+    IdempotencyPurger,
+    IdempotencyStore,
+    scoped,
+)
 from certseal.storage.outbox import OutboxRelay
 from certseal.storage.pool import create_pool, migrate_service, ping
 from certseal.storage.worker import NotifiedWorker
@@ -100,10 +107,17 @@ class ServiceProcess:
         """Start; returns the bound gRPC port (0 when not serving)."""
         cfg = self.config
         dsn = cfg.database.dsn()
-        self.pool = await create_pool(
-            dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
+        self.pool = scoped(
+            await create_pool(
+                dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
+            )
         )
         await migrate_service(self.pool, self.name, self.migrations)
+        self.idempotency = IdempotencyStore(
+            self.pool,
+            retention=dt.timedelta(hours=cfg.idempotency.retention_hours),
+            fault=fault_hook(cfg),
+        )
         await self.prepare()
         kafka = cfg.kafka.settings(f"certseal-{self.name}")
         self.kafka = kafka
@@ -115,8 +129,13 @@ class ServiceProcess:
             retention=dt.timedelta(days=cfg.outbox.retention_days),
         )
         self.sealer = AuditSealer(dsn=dsn, metrics=self.metrics)
+        purger = IdempotencyPurger(
+            dsn=dsn,
+            store=self.idempotency,
+            interval_s=cfg.idempotency.purge_interval_s,
+        )
         if self.background:
-            for worker in (self.relay, self.sealer, *self.workers(dsn)):
+            for worker in (self.relay, self.sealer, purger, *self.workers(dsn)):
                 self._tasks.append(asyncio.create_task(worker.run(self._stop)))
         if self.serve:
             await self._serve()
@@ -131,6 +150,7 @@ class ServiceProcess:
             metrics=self.metrics,
             allowed_kinds=self.allowed_kinds,
             max_request_bytes=self.max_request_bytes,
+            idempotency=self.idempotency,
         )
         self.server, self.port = build_server(
             listen=self.listen,
@@ -187,6 +207,28 @@ class ServiceProcess:
                 await asyncio.wait_for(task, 10)
         await self.relay.close()
         await self.pool.close()
+
+
+def fault_hook(config: SharedSettings) -> str:
+    """The test-only fault named by ``CERTSEAL_TEST_FAULT`` ("" for none).
+
+    Raises :class:`CertsealError` (the process does not start) when the variable is
+    set but ``[idempotency] allow_fault_hooks`` is not true, and for an unknown fault.
+    """
+    fault = os.environ.get(FAULT_ENV, "")
+    if not fault:
+        return ""
+    if not config.idempotency.allow_fault_hooks:
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"{FAULT_ENV} is set but [idempotency] allow_fault_hooks is false: "
+            "fault hooks are for tests only",
+        )
+    if fault != "after-commit":
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT, f"{FAULT_ENV}: unknown fault {fault!r}"
+        )
+    return fault
 
 
 class Runnable(Protocol):

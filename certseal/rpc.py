@@ -19,7 +19,14 @@ import logging
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +37,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.idempotency import METADATA_KEY, claim_for, is_idempotent
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.requests import check_request
+from certseal.retries import transient_error
+from certseal.storage.idempotency import IdempotencyStore
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +114,13 @@ def server_credentials(
 
 
 def secure_channel(
-    target: str, ca_file: str, cert_file: str, key_file: str, **options: Any
+    target: str,
+    ca_file: str,
+    cert_file: str,
+    key_file: str,
+    *,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    **options: Any,
 ) -> grpc.aio.Channel:
     """An mTLS channel presenting the given client identity."""
     credentials = grpc.ssl_channel_credentials(
@@ -117,15 +133,23 @@ def secure_channel(
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
         *options.items(),
     ]
-    return grpc.aio.secure_channel(target, credentials, options=opts)
+    return grpc.aio.secure_channel(
+        target, credentials, options=opts, interceptors=list(interceptors) or None
+    )
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates, authorises by caller kind, sizes, times and maps errors.
 
     The one place where :class:`CertsealError` becomes a gRPC status; its kind and field
-    travel in trailing metadata. Any other exception becomes INTERNAL with a generic
-    message (the details go to the log with the request id).
+    travel in trailing metadata. A transient failure (a lost or refused PostgreSQL
+    session, a serialisation conflict, an unreachable broker or downstream service)
+    becomes UNAVAILABLE or ABORTED with a message saying it is safe to retry with the
+    same idempotency key (:func:`transient_error`). Any other exception becomes
+    INTERNAL with a generic message (the details go to the log with the request id).
+
+    A servicer method marked :func:`certseal.idempotency.idempotent` honours
+    idempotency keys through ``idempotency`` (see :mod:`certseal.storage.idempotency`).
     """
 
     def __init__(
@@ -134,10 +158,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         metrics: Metrics,
         allowed_kinds: Mapping[str, set[str]],
         max_request_bytes: int,
+        idempotency: IdempotencyStore | None = None,
     ):
         self._metrics = metrics
         self._allowed = allowed_kinds  # full service name -> caller kinds
         self._max_request_bytes = max_request_bytes
+        self._idempotency = idempotency
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
@@ -156,10 +182,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or service not in self._allowed:
             return handler
         if handler.unary_unary:
+            inner = handler.unary_unary
+            if is_idempotent(inner) and self._idempotency is not None:
+                inner = self._idempotent(method, inner, self._idempotency)
             wrapped = grpc.unary_unary_rpc_method_handler(
-                self._wrap(method, service, handler.unary_unary),
+                self._wrap(method, service, inner),
                 request_deserializer=_decoding(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
+                response_serializer=_stored_or(handler.response_serializer),
             )
         elif handler.unary_stream:
             wrapped = grpc.unary_stream_rpc_method_handler(
@@ -198,11 +227,48 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return request_id
 
     @staticmethod
+    def _idempotent(
+        method: str, inner: Callable[..., Awaitable[Any]], store: IdempotencyStore
+    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+        """``inner`` answering a known key from ``store`` and storing a new key's
+        answer with its change (the answer is then the bytes sent)."""
+
+        async def run(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            metadata = dict(context.invocation_metadata() or ())
+            claim = claim_for(
+                str(current_caller()), method, request, metadata.get(METADATA_KEY)
+            )
+            if claim is None:
+                return await inner(request, context)
+            stored = await store.lookup(claim)
+            if stored is not None:
+                return _Stored(stored)
+            try:
+                async with store.scope(claim) as scope:
+                    response = await inner(request, context)
+                    answer = response.SerializeToString()
+                    return _Stored(await store.answer(scope, answer))
+            except CertsealError:
+                # A concurrent request with the same key may have changed what this
+                # one saw (a renewal supersedes the version it resolved): its answer
+                # is this request's answer too.
+                stored = await store.lookup(claim)
+                if stored is not None:
+                    return _Stored(stored)
+                raise
+
+        return run
+
+    @staticmethod
     async def _fail(
         exc: Exception, method: str, context: grpc.aio.ServicerContext
     ) -> str:
         """Abort the call for ``exc``; returns the status name for the metrics."""
         request_id = REQUEST_ID.get() or ""
+        transient = transient_error(exc)
+        if transient is not None:
+            log.warning("transient failure in %s: %r", method, exc)
+            exc = transient
         if isinstance(exc, CertsealError):
             context.set_trailing_metadata(
                 (
@@ -236,7 +302,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = "ABORTED"
                 raise
             except Exception as exc:
-                code = exc.kind.value if isinstance(exc, CertsealError) else "INTERNAL"
+                code = _status_name(exc)
                 await self._fail(exc, method, context)
             finally:
                 requests.labels(short, code).inc()
@@ -262,12 +328,39 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = "ABORTED"
                 raise
             except Exception as exc:
-                code = exc.kind.value if isinstance(exc, CertsealError) else "INTERNAL"
+                code = _status_name(exc)
                 await self._fail(exc, method, context)
             finally:
                 requests.labels(short, code).inc()
 
         return wrapped
+
+
+def _status_name(exc: Exception) -> str:
+    """The status name an exception is answered with (for the metrics)."""
+    if isinstance(exc, CertsealError):
+        return exc.kind.value
+    transient = transient_error(exc)
+    return transient.kind.value if transient is not None else "INTERNAL"
+
+
+class _Stored(bytes):
+    """An answer's serialised bytes (the one stored with its idempotency key)."""
+
+
+def _stored_or(
+    serialize: Callable[[Any], bytes] | None,
+) -> Callable[[Any], bytes] | None:
+    """``serialize``, passing an answer that is already bytes through unchanged."""
+    if serialize is None:
+        return None
+
+    def serialize_answer(response: Any) -> bytes:
+        if isinstance(response, _Stored):
+            return bytes(response)
+        return serialize(response)
+
+    return serialize_answer
 
 
 class _Undecodable:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from certseal.errors import CertsealError, ErrorKind
+from certseal.idempotency import AnswerStore, Claim, check_key, fingerprint_bytes
 from services.console.accounts import Account, Role
 from services.console.service import ConsoleAccounts, SignedIn
 
@@ -28,8 +29,12 @@ log = logging.getLogger(__name__)
 
 COOKIE = "__Host-certseal-session"
 ACCOUNT = web.RequestKey("account", Account)
+RAW_BODY = web.RequestKey("raw_body", bytes)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _MAX_LOGIN_BODY = 4096
+
+#: the HTTP header that carries an idempotency key
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _HTTP_STATUS = {
     ErrorKind.INVALID_ARGUMENT: 400,
@@ -39,6 +44,8 @@ _HTTP_STATUS = {
     ErrorKind.PERMISSION_DENIED: 403,
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.RESOURCE_EXHAUSTED: 429,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.ABORTED: 503,
 }
 
 
@@ -65,6 +72,21 @@ def account_of(request: web.Request) -> Account:
     return request[ACCOUNT]
 
 
+async def _bounded_body(request: web.Request) -> bytes:
+    """The request's body, at most ``_MAX_LOGIN_BODY`` bytes (read once, then kept)."""
+    if RAW_BODY in request:
+        return request[RAW_BODY]
+    raw = await request.content.read(_MAX_LOGIN_BODY + 1)
+    if len(raw) > _MAX_LOGIN_BODY:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"the request is larger than {_MAX_LOGIN_BODY} bytes",
+            field="body",
+        )
+    request[RAW_BODY] = raw
+    return raw
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise CertsealError(
@@ -76,13 +98,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
             f"the request is larger than {_MAX_LOGIN_BODY} bytes",
             field="body",
         )
-    raw = await request.content.read(_MAX_LOGIN_BODY + 1)
-    if len(raw) > _MAX_LOGIN_BODY:
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT,
-            f"the request is larger than {_MAX_LOGIN_BODY} bytes",
-            field="body",
-        )
+    raw = await _bounded_body(request)
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -110,9 +126,54 @@ def _peer_common_name(request: web.Request) -> str:
 class Access:
     """Sign-in and sign-out handlers, the per-route guard and the account admin API."""
 
-    def __init__(self, *, accounts: ConsoleAccounts, session_absolute_s: float):
+    def __init__(
+        self,
+        *,
+        accounts: ConsoleAccounts,
+        session_absolute_s: float,
+        idempotency: AnswerStore | None = None,
+    ):
         self.accounts = accounts
         self.max_age = int(session_absolute_s)
+        self._answers = idempotency
+
+    async def _once(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """``handler`` honouring the ``Idempotency-Key`` header (the IETF HTTPAPI
+        draft's name; the rules of :mod:`certseal.idempotency`): a retry with the same
+        key, account and body gets the first 2xx answer again and changes nothing;
+        the same key with another request is 409 naming the key; an error answer is
+        not stored."""
+        key = request.headers.get(IDEMPOTENCY_HEADER, "")
+        if not key or self._answers is None:
+            return await handler(request)
+        try:
+            method = f"{request.method} {request.path}"
+            claim = Claim(
+                account_of(request).principal,
+                check_key(key),
+                method,
+                fingerprint_bytes(method, await _bounded_body(request)),
+            )
+            stored = await self._answers.lookup(claim)
+        except CertsealError as exc:
+            return error_response(exc)
+        if stored is None:
+            async with self._answers.scope(claim) as scope:
+                response = await handler(request)
+                if not 200 <= response.status < 300 or not isinstance(
+                    response, web.Response
+                ):
+                    return response
+                stored = await self._answers.answer(
+                    scope,
+                    json.dumps(
+                        {"status": response.status, "body": response.text}
+                    ).encode(),
+                )
+        first = json.loads(stored)
+        return web.Response(
+            status=first["status"], text=first["body"], content_type="application/json"
+        )
 
     # -- the guard ------------------------------------------------------------------
 
@@ -199,9 +260,12 @@ class Access:
             {"accounts": [a.to_json() for a in await self.accounts.accounts()]}
         )
 
-    async def add_account(self, request: web.Request) -> web.Response:
+    async def add_account(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/accounts`` ``{"name", "department", "role", "password",
-        "certificate"}``."""
+        "certificate"}``; honours ``Idempotency-Key``."""
+        return await self._once(request, self._add_account)
+
+    async def _add_account(self, request: web.Request) -> web.Response:
         try:
             body = await _json_body(request)
             account = await self.accounts.add(
@@ -216,8 +280,12 @@ class Access:
             return error_response(exc)
         return web.json_response(account.to_json(), status=201)
 
-    async def change_account(self, request: web.Request) -> web.Response:
-        """``POST /api/accounts/{name}/{disable|enable|password}``."""
+    async def change_account(self, request: web.Request) -> web.StreamResponse:
+        """``POST /api/accounts/{name}/{disable|enable|password}``; honours
+        ``Idempotency-Key``."""
+        return await self._once(request, self._change_account)
+
+    async def _change_account(self, request: web.Request) -> web.Response:
         name, change = request.match_info["name"], request.match_info["change"]
         by = account_of(request).principal
         try:

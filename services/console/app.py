@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import ssl
 from pathlib import Path
@@ -23,6 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from certseal.events import default_topics
 from certseal.rpc import Caller, secure_channel
+from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
@@ -60,6 +62,7 @@ class ConsoleApp:
         self._channels: list[grpc.aio.Channel] = []
         self._stop = asyncio.Event()
         self._collector_task: asyncio.Task[None] | None = None
+        self._purge_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.store: ConsoleStore | None = None
 
@@ -125,8 +128,18 @@ class ConsoleApp:
         )
         if cs.operator_page:
             self._collector_task = asyncio.create_task(self.collector.run(self._stop))
+        idem = self.config.idempotency
+        answers = IdempotencyStore(
+            self.store.pool, retention=dt.timedelta(hours=idem.retention_hours)
+        )
+        purger = IdempotencyPurger(
+            dsn=db.dsn(), store=answers, interval_s=idem.purge_interval_s
+        )
+        self._purge_task = asyncio.create_task(purger.run(self._stop))
         access = Access(
-            accounts=self.accounts, session_absolute_s=cs.session_absolute_s
+            accounts=self.accounts,
+            session_absolute_s=cs.session_absolute_s,
+            idempotency=answers,
         )
         app = application(handlers, access, client_max_size=cs.max_upload_bytes)
         self._runner = web.AppRunner(app, access_log=None)
@@ -147,9 +160,10 @@ class ConsoleApp:
         self._stop.set()
         if self._runner is not None:
             await self._runner.cleanup()
-        if self._collector_task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._collector_task, 10)
+        for task in (self._collector_task, self._purge_task):
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, 10)
         for channel in self._channels:
             await channel.close()
         if self.store is not None:

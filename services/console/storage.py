@@ -19,6 +19,7 @@ import asyncpg
 from certseal.audit import AuditEntry
 from certseal.errors import CertsealError, ErrorKind, not_found
 from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import scoped, transaction
 from certseal.storage.pool import create_pool, migrate_service
 from services.console.accounts import Account, Role
 
@@ -73,7 +74,7 @@ class ConsoleStore:
         except BaseException:
             await pool.close()
             raise
-        return cls(pool)
+        return cls(scoped(pool))
 
     async def close(self) -> None:
         """Close the pool."""
@@ -92,7 +93,7 @@ class ConsoleStore:
     ) -> Account:
         """Insert an account with its audit row; ALREADY_EXISTS if the name (or the
         certificate name) is taken."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             try:
                 row = await conn.fetchrow(
                     """insert into console_accounts (name, department, role,
@@ -151,7 +152,7 @@ class ConsoleStore:
 
         NOT_FOUND when there is no such account.
         """
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 """update console_accounts
                    set disabled = coalesce($2, disabled),
@@ -185,7 +186,7 @@ class ConsoleStore:
     ) -> None:
         """Record a sign-in: the session, the audit row; the account's failures are
         forgotten and sessions unused since ``stale_before`` dropped."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 "delete from console_sessions where last_seen_at < $1", stale_before
             )
@@ -228,7 +229,7 @@ class ConsoleStore:
         self, token_hash: bytes, *, audit: AuditEntry | None
     ) -> bool:
         """Sign out (with the audit row); whether there was such a session."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             deleted = await conn.fetchval(
                 "delete from console_sessions where token_hash = $1 returning account",
                 token_hash,
@@ -264,7 +265,7 @@ class ConsoleStore:
     ) -> None:
         """A failed (or refused) sign-in: its audit row, and a failure per subject
         unless ``subjects`` is empty; failures older than ``forget_before`` go."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             if subjects:
                 await conn.execute(
                     "delete from console_login_failures where failed_at < $1",

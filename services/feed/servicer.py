@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from certseal.idempotency import idempotent
 from certseal.rpc import current_caller
 from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
@@ -43,6 +44,7 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
     def __init__(self, *, service: FeedService):
         self._service = service
 
+    @idempotent
     async def SetEntitlement(
         self, request: pb.SetEntitlementRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetEntitlementResponse:
@@ -59,6 +61,7 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
         )
         return pb.GetEntitlementResponse(entitlement=convert.entitlement_message(found))
 
+    @idempotent
     async def RegisterWebhook(
         self, request: pb.RegisterWebhookRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterWebhookResponse:
@@ -82,6 +85,7 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
             parked=[convert.parked_message(p) for p in parked]
         )
 
+    @idempotent
     async def ReplayParkedDeliveries(
         self,
         request: pb.ReplayParkedDeliveriesRequest,

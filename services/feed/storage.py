@@ -17,6 +17,7 @@ import asyncpg
 
 from certseal.audit import AuditEntry
 from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import transaction
 from services.feed.domain import Entitlement, Filter
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -84,7 +85,7 @@ class FeedStore:
         audit: Sequence[AuditEntry],
     ) -> None:
         """Insert or replace an entitlement, set by ``by`` ``at``, with its audit."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 """insert into feed_entitlements values ($1, $2, $3, $4, $5, $6)
                    on conflict (integrator) do update set departments = $2,
@@ -120,7 +121,7 @@ class FeedStore:
         audit: Sequence[AuditEntry],
     ) -> None:
         """Insert or replace a webhook, registered by ``by`` ``at``, with its audit."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 """insert into feed_webhooks values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                    on conflict (name) do update set integrator = $2, url = $3,

@@ -13,6 +13,7 @@ import grpc
 
 from certseal import qr
 from certseal.errors import CertsealError, invalid
+from certseal.idempotency import idempotent
 from certseal.rpc import current_caller
 from certseal.timestamps import ts
 from certseal.v1 import issuer_pb2 as pb
@@ -37,12 +38,14 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
     def __init__(self, *, service: IssuerService):
         self._service = service
 
+    @idempotent
     async def IssueLicence(
         self, request: pb.IssueLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueLicenceResponse:
         record = await self._service.issue(current_caller(), issue_input(request))
         return pb.IssueLicenceResponse(licence=licence_message(record))
 
+    @idempotent
     async def IssueLicences(
         self, request: pb.IssueLicencesRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueLicencesResponse:
@@ -105,6 +108,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             licences=[licence_message(r) for r in records], next_page_token=token
         )
 
+    @idempotent
     async def RenewLicence(
         self, request: pb.RenewLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.RenewLicenceResponse:
@@ -117,6 +121,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
         )
         return pb.RenewLicenceResponse(licence=licence_message(record))
 
+    @idempotent
     async def AmendLicence(
         self, request: pb.AmendLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.AmendLicenceResponse:
@@ -137,6 +142,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
         )
         return licence_message(record)
 
+    @idempotent
     async def SuspendLicence(
         self, request: pb.SuspendLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.SuspendLicenceResponse:
@@ -144,6 +150,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             licence=await self._status(request, Action.SUSPEND)
         )
 
+    @idempotent
     async def UnsuspendLicence(
         self, request: pb.UnsuspendLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.UnsuspendLicenceResponse:
@@ -151,12 +158,14 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             licence=await self._status(request, Action.UNSUSPEND)
         )
 
+    @idempotent
     async def RevokeLicence(
         self, request: pb.RevokeLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeLicenceResponse:
         action = convert.revocation(request.kind)
         return pb.RevokeLicenceResponse(licence=await self._status(request, action))
 
+    @idempotent
     async def CancelLicence(
         self, request: pb.CancelLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelLicenceResponse:
@@ -164,6 +173,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             licence=await self._status(request, Action.CANCEL)
         )
 
+    @idempotent
     async def TransferLicence(
         self, request: pb.TransferLicenceRequest, context: grpc.aio.ServicerContext
     ) -> pb.TransferLicenceResponse:
@@ -209,6 +219,7 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
     def __init__(self, *, service: IssuerService):
         self._service = service
 
+    @idempotent
     async def OnboardDepartment(
         self, request: pb.OnboardDepartmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.OnboardDepartmentResponse:
@@ -228,6 +239,7 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
             departments=[convert.department_message(d) for d in departments]
         )
 
+    @idempotent
     async def RegisterLicenceType(
         self, request: pb.RegisterLicenceTypeRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterLicenceTypeResponse:
@@ -246,6 +258,7 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
             licence_types=[licence_type_message(*t) for t in types]
         )
 
+    @idempotent
     async def CreateSigningKey(
         self, request: pb.CreateSigningKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateSigningKeyResponse:
@@ -257,6 +270,7 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
         )
         return pb.CreateSigningKeyResponse(key=key_message(key))
 
+    @idempotent
     async def RotateSigningKey(
         self, request: pb.RotateSigningKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.RotateSigningKeyResponse:
@@ -270,6 +284,7 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
             key=key_message(key), retired=[key_message(k) for k in retired]
         )
 
+    @idempotent
     async def RetireSigningKey(
         self, request: pb.RetireSigningKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.RetireSigningKeyResponse:
@@ -278,6 +293,7 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
         )
         return pb.RetireSigningKeyResponse(key=key_message(key))
 
+    @idempotent
     async def RevokeSigningKey(
         self, request: pb.RevokeSigningKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeSigningKeyResponse:
@@ -298,6 +314,7 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
         )
         return pb.ListSigningKeysResponse(keys=[key_message(k) for k in keys])
 
+    @idempotent
     async def GrantHolderApp(
         self, request: pb.GrantHolderAppRequest, context: grpc.aio.ServicerContext
     ) -> pb.GrantHolderAppResponse:
@@ -308,6 +325,7 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
         )
         return pb.GrantHolderAppResponse(grant=convert.grant_message(grant))
 
+    @idempotent
     async def RevokeHolderApp(
         self, request: pb.RevokeHolderAppRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeHolderAppResponse:

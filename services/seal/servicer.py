@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from certseal.errors import invalid
+from certseal.idempotency import idempotent
 from certseal.rpc import current_caller
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
@@ -28,6 +29,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         self._pdfs = pdfs
         self._republisher = republisher
 
+    @idempotent
     async def RegisterSeal(
         self, request: pb.RegisterSealRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterSealResponse:
@@ -56,6 +58,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
             seals=[convert.seal_info(r) for r in rows], next_page_token=token
         )
 
+    @idempotent
     async def RevokeSeal(
         self, request: pb.RevokeSealRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeSealResponse:
@@ -64,6 +67,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         )
         return pb.RevokeSealResponse(seal=convert.seal_info(row))
 
+    @idempotent
     async def SealDocument(
         self, request: pb.SealDocumentRequest, context: grpc.aio.ServicerContext
     ) -> pb.SealDocumentResponse:
@@ -90,6 +94,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         )
         return convert.verification(result)
 
+    @idempotent
     async def SealPdf(
         self, request: pb.SealPdfRequest, context: grpc.aio.ServicerContext
     ) -> pb.SealPdfResponse:

@@ -22,6 +22,7 @@ import asyncpg
 from certseal.audit import AuditEntry
 from certseal.events import OutboxRecord
 from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import transaction
 from certseal.storage.outbox import write_outbox
 from certseal.storage.pool import migrate_service
 from services.seal.domain import Seal
@@ -122,7 +123,7 @@ class SealStore:
         self, seal: Seal, events: Sequence[OutboxRecord], audit: Sequence[AuditEntry]
     ) -> bool:
         """Store a new seal with its event and audit; False when the id is taken."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             inserted = await conn.fetchval(
                 """insert into seals (seal_id, owner_code, seal_type, name, suite, status,
                        valid_start, valid_end, signers, kid, wrapped_key, certificate,
@@ -168,7 +169,7 @@ class SealStore:
 
         ``make_records(row)`` gives the (events, audit) of the revoked row.
         """
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 """update seals set status = 'revoked', revoked_at = $2,
                           revocation_reason = $3, seal_version = seal_version + 1
@@ -189,7 +190,7 @@ class SealStore:
         self, events: Sequence[OutboxRecord], audit: Sequence[AuditEntry]
     ) -> None:
         """Write events and audit rows in one transaction (a sealed document)."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await write_outbox(conn, events)
             await write_audit(conn, audit)
 

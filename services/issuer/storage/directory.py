@@ -10,6 +10,7 @@ import asyncpg
 from certseal.audit import AuditEntry
 from certseal.errors import CertsealError, ErrorKind
 from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import transaction
 from services.issuer.domain import Department, LicenceType
 from services.issuer.storage import rows
 
@@ -28,7 +29,7 @@ class DirectoryStore:
         audit: AuditEntry,
     ) -> Department:
         """Onboard a department with its audit row; ALREADY_EXISTS if the code is taken."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             try:
                 await conn.execute(
                     "insert into departments (code, name, roles, created_at) "
@@ -66,7 +67,7 @@ class DirectoryStore:
     ) -> None:
         """Register a licence type with its audit row; ALREADY_EXISTS if the code is
         taken."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             try:
                 await conn.execute(
                     """insert into licence_types (type_code, name, fields,

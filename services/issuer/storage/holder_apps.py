@@ -8,6 +8,7 @@ import asyncpg
 
 from certseal.audit import AuditEntry
 from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import transaction
 from services.issuer.domain import HolderAppGrant
 
 
@@ -27,7 +28,7 @@ class HolderAppStore:
     ) -> HolderAppGrant:
         """Grant ``app`` the type (idempotent: an existing grant is kept as it was),
         with its audit row."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             await conn.execute(
                 """insert into holder_app_grants (app, type_code, granted_at, granted_by)
                    values ($1, $2, $3, $4) on conflict (app, type_code) do nothing""",
@@ -49,7 +50,7 @@ class HolderAppStore:
     ) -> HolderAppGrant | None:
         """Withdraw a grant with its audit row; None (and no audit) when there was
         none."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 """delete from holder_app_grants where app = $1 and type_code = $2
                    returning *""",

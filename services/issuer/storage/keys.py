@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import transaction
 from certseal.storage.outbox import write_outbox
 from services.issuer.domain import SigningKey
 from services.issuer.storage import rows
@@ -49,7 +50,7 @@ class KeyStore:
         Raises :class:`AlreadyStored` when the kid, or the one active presentation key,
         exists already.
         """
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             try:
                 await _insert_key(conn, key)
             except asyncpg.UniqueViolationError as exc:
@@ -78,7 +79,7 @@ class KeyStore:
         written then); ``make_records(changed)`` gives the (events, audit rows) of the
         changed key, written in the same transaction.
         """
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 "select * from signing_keys where kid = $1 for update", kid
             )

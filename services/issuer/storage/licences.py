@@ -12,6 +12,7 @@ import asyncpg
 from certseal.audit import AuditEntry
 from certseal.events import OutboxRecord
 from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import transaction
 from certseal.storage.outbox import write_outbox
 from services.issuer.domain import Operation, Status
 from services.issuer.storage.rows import (
@@ -51,8 +52,9 @@ class LicenceStore:
         """
         recs = [i.record for i in items]
         try:
-            key_ok: int = await self.pool.fetchval(
-                f"""
+            async with transaction(self.pool, single_statement=True) as conn:
+                key_ok: int = await conn.fetchval(
+                    f"""
             with k as (select kid from signing_keys
                        where kid = $1 and status = 'active' and not_after > $2 for share),
             lin as (insert into lineages (lineage, current_identifier, lineage_version,
@@ -92,41 +94,41 @@ class LicenceStore:
                                                 $34::text[]) as u
                      where exists (select 1 from k))
             select count(*) from k""",
-                kid,
-                now,
-                [r.lineage for r in recs],
-                [r.identifier for r in recs],
-                [r.issuer_code for r in recs],
-                [r.version for r in recs],
-                [r.type_code for r in recs],
-                [r.holder_ref for r in recs],
-                [r.holder_display_name for r in recs],
-                [i.private_data for i in items],
-                [i.clear_fields for i in items],
-                [r.valid_from for r in recs],
-                [r.valid_until for r in recs],
-                [r.status.value for r in recs],
-                [r.status_reason for r in recs],
-                [r.last_operation.value for r in recs],
-                [r.issued_at for r in recs],
-                [None] * len(recs),
-                [i.code for i in items],
-                [e.topic for e in events],
-                [e.key for e in events],
-                [e.value for e in events],
-                [e.headers for e in events],
-                [a.occurred_at for a in audits],
-                [a.actor for a in audits],
-                [a.action for a in audits],
-                [a.subject for a in audits],
-                [a.outcome for a in audits],
-                [a.details for a in audits],
-                [a.request_id for a in audits],
-                [i[0] for i in idempotency],
-                [i[1] for i in idempotency],
-                [i[2] for i in idempotency],
-                [i[3] for i in idempotency],
-            )
+                    kid,
+                    now,
+                    [r.lineage for r in recs],
+                    [r.identifier for r in recs],
+                    [r.issuer_code for r in recs],
+                    [r.version for r in recs],
+                    [r.type_code for r in recs],
+                    [r.holder_ref for r in recs],
+                    [r.holder_display_name for r in recs],
+                    [i.private_data for i in items],
+                    [i.clear_fields for i in items],
+                    [r.valid_from for r in recs],
+                    [r.valid_until for r in recs],
+                    [r.status.value for r in recs],
+                    [r.status_reason for r in recs],
+                    [r.last_operation.value for r in recs],
+                    [r.issued_at for r in recs],
+                    [None] * len(recs),
+                    [i.code for i in items],
+                    [e.topic for e in events],
+                    [e.key for e in events],
+                    [e.value for e in events],
+                    [e.headers for e in events],
+                    [a.occurred_at for a in audits],
+                    [a.actor for a in audits],
+                    [a.action for a in audits],
+                    [a.subject for a in audits],
+                    [a.outcome for a in audits],
+                    [a.details for a in audits],
+                    [a.request_id for a in audits],
+                    [i[0] for i in idempotency],
+                    [i[1] for i in idempotency],
+                    [i[2] for i in idempotency],
+                    [i[3] for i in idempotency],
+                )
         except asyncpg.UniqueViolationError as exc:
             raise AlreadyStored(str(exc)) from exc
         return key_ok > 0
@@ -219,7 +221,7 @@ class LicenceStore:
         exception from ``change`` rolls everything back and propagates. None when the
         lineage or the version does not exist.
         """
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             locked = await conn.fetchrow(
                 """update lineages set lineage_version = lineage_version + 1
                    where lineage = $1 returning current_identifier, lineage_version""",

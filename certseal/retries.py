@@ -1,0 +1,127 @@
+"""What is safe to retry, and how clients retry (issue 21).
+
+Server side: :func:`transient_error` decides which failures are transient, which the
+interceptor (``certseal.rpc``) answers UNAVAILABLE or ABORTED with a message saying a
+retry with the same idempotency key is safe; anything else unexpected stays INTERNAL.
+Client side: :data:`RETRY_SERVICE_CONFIG`, the gRPC service config with the retry
+policy the CLI's channels apply (docs/operations.md, "Retries and idempotency keys"),
+and :class:`IdempotencyKeys`, which gives every call of a channel its key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.idempotency import FIELD as IDEMPOTENCY_FIELD
+from certseal.idempotency import METADATA_KEY, RETRY_SAFE
+from certseal.storage.transient import transient_kind
+
+#: The gRPC service config clients use (docs/operations.md, "Retries and idempotency
+#: keys"): every method is retried on UNAVAILABLE and ABORTED, up to 5 attempts, with
+#: exponential backoff (0.2 s, 0.4 s, 0.8 s, 1.6 s with gRPC's jitter, at most 5 s).
+#: Safe for a mutation only when it carries an idempotency key.
+RETRY_SERVICE_CONFIG: dict[str, Any] = {
+    "methodConfig": [
+        {
+            "name": [{}],  # every service and method
+            "retryPolicy": {
+                "maxAttempts": 5,
+                "initialBackoff": "0.2s",
+                "maxBackoff": "5s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE", "ABORTED"],
+            },
+        }
+    ]
+}
+
+
+def retrying_options() -> dict[str, Any]:
+    """Channel options that apply :data:`RETRY_SERVICE_CONFIG`."""
+    return {
+        "grpc.enable_retries": 1,
+        "grpc.service_config": json.dumps(RETRY_SERVICE_CONFIG),
+    }
+
+
+class IdempotencyKeys(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds an idempotency key to every unary call of a channel: ``<prefix>-<n>`` for
+    the channel's n-th call, so a retry of that call (by gRPC's retry policy, which
+    resends the same metadata) repeats its key, and no two calls share one. The
+    server ignores the key of a read."""
+
+    def __init__(self, prefix: str | None = None):
+        self.prefix = prefix or uuid.uuid4().hex
+        self._calls = 0
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        """Add the next key unless the call already carries one (in its metadata, or
+        in the request's ``idempotency_key`` field, which is then sent as well)."""
+        metadata = list(client_call_details.metadata or ())
+        if not any(k == METADATA_KEY for k, _ in metadata):
+            key = getattr(request, IDEMPOTENCY_FIELD, "")
+            if not isinstance(key, str) or not key:
+                self._calls += 1
+                key = f"{self.prefix}-{self._calls}"
+            metadata.append((METADATA_KEY, key))
+        details = grpc.aio.ClientCallDetails(
+            client_call_details.method,
+            client_call_details.timeout,
+            grpc.aio.Metadata(*metadata),
+            client_call_details.credentials,
+            client_call_details.wait_for_ready,
+        )
+        return await continuation(details, request)
+
+
+def transient_error(exc: BaseException) -> CertsealError | None:
+    """UNAVAILABLE (ABORTED for a serialisation conflict) for a failure that a retry
+    with the same idempotency key may cure, else None.
+
+    Transient: a PostgreSQL session lost or refused, PostgreSQL shutting down or out
+    of connections, a serialisation failure or deadlock (ABORTED)
+    (:func:`certseal.storage.transient.transient_kind`); a broker error that Kafka's
+    client calls retriable; a downstream gRPC service answering UNAVAILABLE,
+    DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED.
+    """
+    kind = transient_kind(exc)
+    what = "the database"
+    if (
+        kind is None
+        and isinstance(exc, grpc.aio.AioRpcError)
+        and exc.code()
+        in {
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+        }
+    ):
+        kind, what = ErrorKind.UNAVAILABLE, "a downstream service"
+    broker = type(exc).__module__.startswith("aiokafka")
+    if (
+        kind is None
+        and broker
+        and (
+            getattr(exc, "retriable", False)
+            or any(w in type(exc).__name__ for w in ("Connection", "Timeout"))
+        )
+    ):
+        kind, what = ErrorKind.UNAVAILABLE, "the broker"
+    if kind is None:
+        return None
+    if kind is ErrorKind.ABORTED:
+        message = f"the database aborted the transaction (a conflict); {RETRY_SAFE}"
+    else:
+        message = f"{what} is unavailable for a moment; {RETRY_SAFE}"
+    return CertsealError(kind, message)
