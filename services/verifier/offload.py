@@ -171,11 +171,13 @@ class ProcessWorkerPool(WorkerPool):
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker process; see the class docstring for errors."""
         try:
-            outcome, value = await super().run(fn, *args)
+            returned: tuple[str, Any] = await super().run(fn, *args)  # type: ignore[arg-type]
+            outcome, value = returned
             if outcome == "error":
                 kind, message, field = value
                 raise CertsealError(ErrorKind(kind), message, field=field)
-            return value  # type: ignore[no-any-return]
+            result: T = value
+            return result
         except concurrent.futures.TimeoutError:
             raise invalid(
                 self.field,
