@@ -46,7 +46,7 @@ class VerifierConfig(ServiceSection):
     # requests waiting for a turn is refused with RESOURCE_EXHAUSTED. A flood from
     # one counter so waits behind itself, not in front of the others.
     code_turns: int = 4
-    counter_turns: int = 2
+    counter_turns: int = 1
     counter_waiting: int = 32
     # TYPE:DEPARTMENT:FIELD,FIELD rules narrowing the fields a counter sees (see
     # services.verifier.domain.FieldRights); none: the fields the code carries.

@@ -248,10 +248,10 @@ async def test_serving_and_prompt_while_hostile_codes_and_images_arrive(
         f"{max(health_took) * 1000:.0f} ms; outcomes {outcomes}"
     )
     # Normal latency: the valid scans' median under the flood within 3 times their
-    # median alone plus 15 ms (measured on 2 CPUs shared with this client and other
-    # test runs: 3-5 ms alone, 5-12 ms under the flood; before the fair turns and the
-    # image processes, 80-180 ms: 20-45 times).
-    assert loaded <= 3 * unloaded + 0.015, (loaded, unloaded, outcomes)
+    # median alone plus 10 ms. Measured on 2 CPUs shared with this client and other
+    # engineers' test runs (load average 4-5): 1.8-2.3 ms alone, 3.9-6.3 ms under the
+    # flood. Before the fair turns and the image processes: 80-180 ms, 20-45 times.
+    assert loaded <= 3 * unloaded + 0.010, (loaded, unloaded, outcomes)
     assert max(health_took) < 1.0, max(health_took)
 
 
