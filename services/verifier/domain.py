@@ -140,6 +140,7 @@ class Verification:
     fields: dict[str, Any] = field(default_factory=dict)
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    status: str = ""  # the index's national status code ("07"), when shown
 
     @property
     def signed_by_trusted_key(self) -> bool:
@@ -351,6 +352,7 @@ def evaluate(
             fields=dict(code.fields) if shown else {},
             valid_from=index.valid_from if index else code.not_before,
             valid_until=index.valid_until if index else None,
+            status=index.status if index and shown else "",
         )
 
     # issuer
