@@ -44,8 +44,10 @@ class VerifierConfig(ServiceSection):
     # codes are worked on at once, at most counter_turns of one counter's (images:
     # image_workers at once, one per counter), and a counter with counter_waiting
     # requests waiting for a turn is refused with RESOURCE_EXHAUSTED. A flood from
-    # one counter so waits behind itself, not in front of the others.
-    code_turns: int = 4
+    # one counter so waits behind itself, not in front of the others; code_turns
+    # lets many counters at once keep the code workers busy between their turns'
+    # steps on the event loop.
+    code_turns: int = 16
     counter_turns: int = 1
     counter_waiting: int = 32
     # TYPE:DEPARTMENT:FIELD,FIELD rules narrowing the fields a counter sees (see
