@@ -35,7 +35,7 @@ class VerifierConfig(ServiceSection):
     code_queue: int = 64
     # The same for reading QR images, in worker processes at a lower CPU priority:
     # each one in flight may take up to ~120 MiB (certseal.bounds.MAX_IMAGE_PIXELS),
-    # so these bound the verifier's memory. 0 workers: one per CPU but one, at most 4.
+    # so these bound the verifier's memory. 0 workers: one per CPU but one, 2 to 4.
     # An image not read within image_timeout_s is refused, its worker replaced.
     image_workers: int = 0
     image_queue: int = 4
@@ -57,10 +57,12 @@ class VerifierConfig(ServiceSection):
 
 def image_workers(config: VerifierConfig) -> int:
     """The image worker processes to start: ``image_workers``, or if 0 one per CPU
-    but one (the loop and code verification keep one), at least 1 and at most 4."""
+    but one (the loop and code verification keep one), at least 2 (a counter has one
+    image turn at a time, so another counter's image finds a free worker) and at most
+    4 (each may take ~120 MiB)."""
     if config.image_workers > 0:
         return config.image_workers
-    return min(4, max(1, (os.cpu_count() or 1) - 1))
+    return min(4, max(2, (os.cpu_count() or 1) - 1))
 
 
 class VerifierSettings(SharedSettings, Protocol):
