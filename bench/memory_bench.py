@@ -337,6 +337,14 @@ async def measure_console(url: str, ca_file: str, pid: int) -> dict[str, float]:
         connector=aiohttp.TCPConnector(ssl=context),
         cookie_jar=aiohttp.DummyCookieJar(),
     ) as session:
+        for _ in range(600):  # the console is up when it answers
+            try:
+                async with session.get(url + "/healthz") as reply:
+                    if reply.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+        figures["idle"] = round(rss_mib(pid), 1)
         cookie: dict[str, str] = {}
 
         async def login() -> None:
@@ -405,11 +413,13 @@ def main() -> None:
         results["verifier"] = summary(
             asyncio.run(measure_verifier(verifier, codes)), K8S["verifier"]
         )
+        print(f"  {results['verifier']}", flush=True)
         seal_port, seal = start_seal(home, cfg)
         print("seal: the largest picture, PDFs and documents ...", flush=True)
         results["seal"] = summary(
             asyncio.run(measure_seal(stack, seal_port, owner, seal.pid)), K8S["seal"]
         )
+        print(f"  {results['seal']}", flush=True)
         cfg.console.seal_target = cfg.seal.listen
         url, console = start_console(home, cfg, verifier.port)
         print("console: a sign-in and the largest uploads ...", flush=True)
