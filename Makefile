@@ -59,6 +59,7 @@ bench: setup browser
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench
 	$(PY) -m bench.republish_bench
+	$(PY) -m bench.memory_bench
 
 protos: setup
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. \

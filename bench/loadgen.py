@@ -1,4 +1,5 @@
-"""Load generator (its own process): N concurrent callers over mTLS for a fixed time.
+"""Load generator (its own process): N concurrent callers over mTLS for a fixed time,
+spread over the identities given (one channel or more each).
 
 Prints one JSON object: requests, licences, errors, seconds and latency percentiles.
 """
@@ -42,9 +43,10 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
+    identities = list(zip(args.cert, args.key, strict=True))
     channels = [
-        secure_channel(args.target, args.ca, args.cert, args.key)
-        for _ in range(args.channels)
+        secure_channel(args.target, args.ca, *identities[n % len(identities)])
+        for n in range(max(args.channels, len(identities)))
     ]
     stubs: list = [
         verifier_pb2_grpc.VerifierStub(c)
@@ -130,8 +132,10 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    for name in ("target", "ca", "cert", "key"):
+    for name in ("target", "ca"):
         parser.add_argument(f"--{name}", required=True)
+    for name in ("cert", "key"):  # repeated: callers spread over the identities
+        parser.add_argument(f"--{name}", required=True, action="append")
     parser.add_argument("--type-code", default="")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--channels", type=int, default=4)

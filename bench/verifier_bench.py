@@ -7,7 +7,10 @@ backlog (index_apply_per_s), serves VerifyCode to 64 callers for BENCH_SECONDS
 revocations are timed from the issuer's answer until both groups answer REVOKED; B
 stops, the backlog grows to BENCH_RECOVERY_ENTRIES (default 1,000,000) index entries,
 A catches up, its memory is read (index_rss_mb_per_million) and it is restarted on its
-data (recovery_s: process start to SERVING).
+data (recovery_s: process start to SERVING). Before B joins, one counter's valid scans
+are timed alone and then while another counter keeps 20 hostile requests in flight
+(bench/flood.py, BENCH_FLOOD_SECONDS, default 15): verify_under_flood_p50_ms and its
+ratio to the scans alone, verify_under_flood_vs_alone.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from bench.issuer_bench import (
     RESULTS,
     identity_channel,
@@ -35,7 +40,7 @@ from bench.issuer_bench import (
 )
 from bench.loadgen import request as issue_request
 from certseal.events import LICENCE_EVENTS
-from certseal.identifiers import LicenceId
+from certseal.identifiers import LicenceId, make_uscc
 from certseal.rpc import secure_channel
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2, issuer_pb2_grpc, verifier_pb2, verifier_pb2_grpc
@@ -48,6 +53,7 @@ BACKLOG = int(os.environ.get("BENCH_BACKLOG", "200000"))
 REVOCATIONS = int(os.environ.get("BENCH_REVOCATIONS", "1000"))
 RECOVERY_ENTRIES = int(os.environ.get("BENCH_RECOVERY_ENTRIES", "1000000"))
 VALID = verifier_pb2.VERDICT_VALID
+COUNTERS = 16  # identities the load generator spreads its callers over
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -168,7 +174,12 @@ async def serving_then_caught_up(
 def verify_load(
     verifier: Verifier, codes_file: Path, *, concurrency: int, batch: int = 0
 ) -> dict[str, float]:
-    ident = verifier.stack.ca.identity("dept:11440300BENCHCTR1")
+    # 16 counters, 4 callers each: the verifier hands out turns per counter (one at
+    # a time), and a counter has at most [verifier] counter_waiting requests waiting
+    identities = []
+    for n in range(COUNTERS):
+        ident = verifier.stack.ca.identity(f"dept:{make_uscc(f'11440300BENCH{n:04d}')}")
+        identities += ["--cert", str(ident.cert_file), "--key", str(ident.key_file)]
     out = subprocess.run(
         [
             sys.executable,
@@ -178,10 +189,7 @@ def verify_load(
             f"localhost:{verifier.port}",
             "--ca",
             str(verifier.stack.ca.ca_file),
-            "--cert",
-            str(ident.cert_file),
-            "--key",
-            str(ident.key_file),
+            *identities,
             "--codes",
             str(codes_file),
             "--concurrency",
@@ -198,6 +206,90 @@ def verify_load(
         raise RuntimeError(f"load generator failed:\n{out.stderr[-2000:]}")
     result: dict[str, float] = json.loads(out.stdout)
     return result
+
+
+FLOOD_SECONDS = float(os.environ.get("BENCH_FLOOD_SECONDS", "15"))
+FLOOD_IN_FLIGHT = 20
+FLOOD_SCANS = 200
+
+
+async def scan_latencies(
+    stub: Any, health: Any, code: str, n: int
+) -> tuple[list[float], list[float]]:
+    """``n`` valid scans one after another, each followed by a health check: their
+    latencies (s)."""
+    scans, checks = [], []
+    request = verifier_pb2.VerifyCodeRequest(code=code, purpose="压测")
+    for _ in range(n):
+        started = time.perf_counter()
+        reply = await stub.VerifyCode(request, timeout=30)
+        scans.append(time.perf_counter() - started)
+        assert reply.result.verdict == VALID, reply.result
+        started = time.perf_counter()
+        await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+        checks.append(time.perf_counter() - started)
+    return scans, checks
+
+
+def under_flood(verifier: Verifier, code: str) -> dict[str, Any]:
+    """A counter's valid scans alone, then while another counter keeps
+    FLOOD_IN_FLIGHT hostile requests in flight (bench/flood.py, its own process)."""
+    ident = verifier.stack.ca.identity("dept:11440300BENCHCTR2")
+    flooder = verifier.stack.ca.identity("dept:11440300BENCHFLD1")
+
+    async def measure(flood: subprocess.Popen[str] | None) -> dict[str, list[float]]:
+        async with secure_channel(
+            f"localhost:{verifier.port}",
+            str(verifier.stack.ca.ca_file),
+            str(ident.cert_file),
+            str(ident.key_file),
+        ) as channel:
+            stub = verifier_pb2_grpc.VerifierStub(channel)
+            health = health_pb2_grpc.HealthStub(channel)
+            await scan_latencies(stub, health, code, 20)  # warm up
+            if flood is not None:
+                await asyncio.sleep(2)  # the flood is in flight
+            scans, checks = await scan_latencies(stub, health, code, FLOOD_SCANS)
+            return {"scans": scans, "checks": checks}
+
+    alone = asyncio.run(measure(None))
+    flood = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.flood",
+            "--target",
+            f"localhost:{verifier.port}",
+            "--ca",
+            str(verifier.stack.ca.ca_file),
+            "--cert",
+            str(flooder.cert_file),
+            "--key",
+            str(flooder.key_file),
+            "--code",
+            code,
+            "--in-flight",
+            str(FLOOD_IN_FLIGHT),
+            "--seconds",
+            str(FLOOD_SECONDS),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        loaded = asyncio.run(measure(flood))
+    finally:
+        out, _ = flood.communicate(timeout=FLOOD_SECONDS + 120)
+    p50_alone = percentile(alone["scans"], 0.5)
+    p50_loaded = percentile(loaded["scans"], 0.5)
+    return {
+        "verify_alone_p50_ms": round(p50_alone * 1000, 2),
+        "verify_under_flood_p50_ms": round(p50_loaded * 1000, 2),
+        "verify_under_flood_p99_ms": round(percentile(loaded["scans"], 0.99) * 1000, 2),
+        "verify_under_flood_vs_alone": round(p50_loaded / p50_alone, 2),
+        "health_under_flood_max_ms": round(max(loaded["checks"]) * 1000, 1),
+        "flood": json.loads(out) if out.strip() else None,
+    }
 
 
 async def real_licences(
@@ -299,6 +391,13 @@ def main() -> None:
         print(f"  {single}", flush=True)
         batch = verify_load(a, codes_file, concurrency=4, batch=500)
         print(f"  batch: {batch}", flush=True)
+        print(
+            f"valid scans alone, then beside {FLOOD_IN_FLIGHT} hostile requests "
+            "in flight from another counter ...",
+            flush=True,
+        )
+        flooded = under_flood(a, codes[-1])
+        print(f"  {flooded}", flush=True)
         b.start()
         asyncio.run(serving_then_caught_up(b, entries))
         print(f"propagation of {REVOCATIONS} revocations to two groups ...", flush=True)
@@ -317,6 +416,7 @@ def main() -> None:
             "verify_p50_ms": single["p50_ms"],
             "verify_p99_ms": single["p99_ms"],
             "batch_verify_per_s": batch["licences_per_s"],
+            **{k: v for k, v in flooded.items() if k != "flood"},
             "propagation_p50_ms": round(percentile(samples, 0.5) * 1000, 1),
             "propagation_p99_ms": round(percentile(samples, 0.99) * 1000, 1),
             "index_apply_per_s": round(entries / catch_up, 1) if catch_up else None,
@@ -330,6 +430,14 @@ def main() -> None:
                 "seconds_per_run": SECONDS,
                 "concurrency": 64,
                 "revocations": REVOCATIONS,
+                "flood": {
+                    "in_flight": FLOOD_IN_FLIGHT,
+                    "seconds": FLOOD_SECONDS,
+                    "valid_scans": FLOOD_SCANS,
+                    "outcomes": flooded["flood"],
+                    "mix": "CBOR bomb codes, batches of 100, junk after the zlib "
+                    "stream, a 13,000 x 13,000 pixel bomb, a white 4096 x 4096 PNG",
+                },
                 "fetch_max_wait_ms": cfg.verifier.fetch_max_wait_ms,
                 "recovery_measured_at_entries": grown,
                 "processes": "issuer + 2 verifier groups (Faust, RocksDB) + load generator "

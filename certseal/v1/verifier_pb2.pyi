@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from certseal.v1 import licence_pb2 as _licence_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -62,7 +63,7 @@ class IndexFreshness(_message.Message):
     def __init__(self, last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_events: _Optional[int] = ...) -> None: ...
 
 class VerificationResult(_message.Message):
-    __slots__ = ("verdict", "checks", "identifier", "lineage", "issuer_code", "type_code", "holder_display_name", "fields", "valid_from", "valid_until", "freshness", "code_kind")
+    __slots__ = ("verdict", "checks", "identifier", "lineage", "issuer_code", "type_code", "holder_display_name", "fields", "valid_from", "valid_until", "freshness", "code_kind", "status")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +83,7 @@ class VerificationResult(_message.Message):
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
     FRESHNESS_FIELD_NUMBER: _ClassVar[int]
     CODE_KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     checks: _containers.RepeatedCompositeFieldContainer[VerificationCheck]
     identifier: str
@@ -94,7 +96,8 @@ class VerificationResult(_message.Message):
     valid_until: _timestamp_pb2.Timestamp
     freshness: IndexFreshness
     code_kind: str
-    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., identifier: _Optional[str] = ..., lineage: _Optional[str] = ..., issuer_code: _Optional[str] = ..., type_code: _Optional[str] = ..., holder_display_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., freshness: _Optional[_Union[IndexFreshness, _Mapping]] = ..., code_kind: _Optional[str] = ...) -> None: ...
+    status: _licence_pb2.LicenceStatus
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., identifier: _Optional[str] = ..., lineage: _Optional[str] = ..., issuer_code: _Optional[str] = ..., type_code: _Optional[str] = ..., holder_display_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., freshness: _Optional[_Union[IndexFreshness, _Mapping]] = ..., code_kind: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ...) -> None: ...
 
 class VerifyCodeRequest(_message.Message):
     __slots__ = ("code", "purpose")

@@ -48,6 +48,7 @@ def licence_view(
         purpose=purpose,
         counter=counter,
         clerk=clerk,
+        status=f"{result.status:02d}" if result.status else "",
     )
 
 

@@ -118,6 +118,44 @@ LICENCE_VERDICTS: Mapping[str, Wording] = {
     ),
 }
 
+LICENCE_STATUSES: Mapping[str, Wording] = {
+    "01": LICENCE_VERDICTS["VALID"],
+    "02": LICENCE_VERDICTS["SUSPENDED"],
+    "03": LICENCE_VERDICTS["REVOKED"],
+    "04": LICENCE_VERDICTS["CANCELLED"],
+    "05": Wording(
+        "bad",
+        "已失效",
+        "Lapsed",
+        "该证照已失效，不能受理。",
+        "This licence has lapsed.",
+    ),
+    "06": Wording(
+        "warn",
+        "已转出",
+        "Transferred out",
+        "该证照已转出至其他部门管理，请持证人出示转入后的证照。",
+        "This licence was transferred to another authority: ask for the new one.",
+    ),
+    "07": Wording(
+        "bad",
+        "已吊销",
+        "Revoked as a sanction",
+        "该证照已被依法吊销（行政处罚），不能受理。",
+        "This licence was revoked as an administrative sanction.",
+    ),
+    "99": Wording(
+        "bad",
+        "其他状态",
+        "Other status",
+        "该证照处于其他非有效状态，不能受理，请向发证部门核实。",
+        "This licence is in another status that is not valid: ask the issuer.",
+    ),
+}
+"""The wording of each licence status of the national catalogue (有效 01 … 吊销 07, 其他
+99; docs/architecture.md §4), shown instead of the verdict's when the licence's status
+decided it: REVOKED covers 撤销 03 and 吊销 07, which a clerk must tell apart."""
+
 SEAL_VERDICTS: Mapping[str, Wording] = {
     "VALID": Wording(
         "ok",
@@ -219,11 +257,27 @@ class LicenceView:
     counter: str
     #: the signed-in account that verified
     clerk: str = ""
+    #: the licence's national status code in the index ("07"), when the verifier said
+    status: str = ""
+
+    def shown_wording(self) -> dict[str, str]:
+        """The verdict's wording, or the licence status's when the status check
+        decided the verdict (see :data:`LICENCE_STATUSES`)."""
+        decided_by_status = any(
+            c.get("name") == "status" and not c.get("passed") for c in self.checks
+        )
+        if decided_by_status and self.status in LICENCE_STATUSES:
+            return {
+                "verdict": self.verdict,
+                **asdict(LICENCE_STATUSES[self.status]),
+            }
+        return wording(LICENCE_VERDICTS, self.verdict)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON the page renders."""
         return {
-            **wording(LICENCE_VERDICTS, self.verdict),
+            **self.shown_wording(),
+            "status": self.status,
             "checks": self.checks,
             "identifier": self.identifier,
             "type_code": self.type_code,

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from PIL import Image
-from pyhanko.pdf_utils import images
+from pyhanko.pdf_utils import content_stream_parser, generic, images
 from pyhanko.pdf_utils.decode_limits import (
     DecodeLimits,
     DocumentDecodeBudget,
@@ -68,19 +71,74 @@ PDF_DECODE_LIMITS = DecodeLimits(
 """pyHanko's decode limits for every PDF the seal service reads (zip bombs inside a PDF
 end as INVALID_ARGUMENT or a failed signature, not as memory)."""
 
+MAX_PDF_NESTING = 64
+"""Levels of arrays and dictionaries nested in one another that a PDF from outside may
+hold (one object at top level is level 1; an object stream's objects count the same).
+Real PDFs nest a handful of levels (a page's ``/Resources`` → ``/Font`` → a font is 3);
+ISO 32000 sets no limit. pyHanko's parser and writer recurse about three frames per
+level, so without this bound only Python's recursion limit stopped 5,000 nested arrays
+(after parsing that far); with it, the parser refuses the first level beyond 64 before
+reading it, and everything that walks a parsed object stays a few hundred frames deep."""
+
+
+class PdfNestingError(PdfError):
+    """A PDF nests arrays or dictionaries beyond :data:`MAX_PDF_NESTING`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"nests arrays or dictionaries more than {MAX_PDF_NESTING} levels deep; "
+            f"the limit is {MAX_PDF_NESTING} levels (MAX_PDF_NESTING)"
+        )
+
+
+_parsing = threading.local()
+_read_object = generic.read_object
+
+
+def _bounded_read_object(
+    stream: Any, container_ref: Any, *args: Any, **kwargs: Any
+) -> Any:
+    """pyHanko's ``read_object`` counting how deep arrays and dictionaries nest.
+
+    pyHanko reads an array's or dictionary's members through the module's
+    ``read_object``, so installed there this sees every level, also of objects read
+    lazily later or from an object stream; a level beyond :data:`MAX_PDF_NESTING` is
+    refused before its members are read.
+    """
+    depth = getattr(_parsing, "depth", 0)
+    if depth >= MAX_PDF_NESTING:  # this deep, only scalars may follow
+        start = stream.read(2)
+        stream.seek(-len(start), os.SEEK_CUR)
+        if start[:1] == b"[" or start == b"<<":
+            raise PdfNestingError()
+    _parsing.depth = depth + 1
+    try:
+        return _read_object(stream, container_ref, *args, **kwargs)
+    finally:
+        _parsing.depth = depth
+
+
+# pyHanko's own calls resolve it here (the content-stream parser imported it by name)
+generic.read_object = _bounded_read_object
+content_stream_parser.read_object = _bounded_read_object
+
+
+def _nesting_refused() -> CertsealError:
+    return invalid("pdf", str(PdfNestingError()))
+
+
 _UNREADABLE = (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError)
 
 
 @contextmanager
 def _reading_pdf() -> Iterator[None]:
-    """Map what pyHanko raises for a PDF it cannot read to INVALID_ARGUMENT ``pdf``.
-
-    Nesting is bounded by the interpreter's recursion limit: pyHanko's parser recurses
-    about three frames per nested array or dictionary, so past roughly 300 levels (no
-    real PDF nests beyond a few dozen) it raises RecursionError, refused here too.
-    """
+    """Map what pyHanko raises for a PDF it cannot read to INVALID_ARGUMENT ``pdf``:
+    nesting beyond :data:`MAX_PDF_NESTING` names the bound; a RecursionError (which the
+    bound should leave no way to reach) is refused too."""
     try:
         yield
+    except PdfNestingError:
+        raise _nesting_refused() from None
     except RecursionError:
         raise invalid("pdf", "nests arrays or dictionaries too deeply") from None
     except _UNREADABLE as exc:
@@ -190,6 +248,8 @@ async def seal_pdf(
     )
     try:
         out = await pdf_signer.async_sign_pdf(writer)
+    except PdfNestingError:
+        raise _nesting_refused() from None
     except RecursionError:
         raise invalid("pdf", "nests arrays or dictionaries too deeply") from None
     except PdfError as exc:  # e.g. a stream beyond PDF_DECODE_LIMITS
@@ -228,6 +288,8 @@ async def read_pdf_seals(pdf: bytes, *, ca: bytes) -> list[PdfSeal]:
             status = await async_validate_pdf_signature(
                 signature, context, skip_diff=False
             )
+        except PdfNestingError:  # met while reading lazily: the PDF, not a seal
+            raise _nesting_refused() from None
         except Exception as exc:  # a signature pyHanko cannot even evaluate
             found.append(
                 PdfSeal(signature.field_name, "", None, False, False, True, str(exc))

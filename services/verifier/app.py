@@ -36,7 +36,7 @@ from certseal.rpc import (
 )
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.verifier.bundle import BundleSigner
-from services.verifier.config import VerifierSettings
+from services.verifier.config import VerifierSettings, image_workers
 from services.verifier.domain import FieldRights
 from services.verifier.index import (
     BadEvent,
@@ -45,7 +45,7 @@ from services.verifier.index import (
     apply_trust_event,
     apply_usage_event,
 )
-from services.verifier.offload import WorkerPool
+from services.verifier.offload import FairGate, ProcessWorkerPool, WorkerPool
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
 from services.verifier.storage import SnapshotStore, VerifierState
@@ -221,13 +221,33 @@ def build_servicer(
     )
     code_pool = WorkerPool("code", workers=vcfg.code_workers, queue=vcfg.code_queue)
     code_pool.warm_up()
+    images = image_workers(vcfg)
+    image_pool = ProcessWorkerPool(
+        "image",
+        workers=images,
+        queue=vcfg.image_queue,
+        timeout_s=vcfg.image_timeout_s,
+        field="image",
+        preload=("certseal.qr",),
+    )
+    image_pool.warm_up()
     service = VerifierService(
         group=vcfg.group,
         state=state,
         bundles=bundles,
         code_pool=code_pool,
-        image_pool=WorkerPool(
-            "image", workers=vcfg.image_workers, queue=vcfg.image_queue
+        image_pool=image_pool,
+        code_turns=FairGate(
+            "code",
+            slots=vcfg.code_turns,
+            per_caller=vcfg.counter_turns,
+            waiting_per_caller=vcfg.counter_waiting,
+        ),
+        image_turns=FairGate(
+            "image",
+            slots=images,
+            per_caller=1,
+            waiting_per_caller=vcfg.counter_waiting,
         ),
         counters=frozenset(vcfg.counters),
         field_rights=field_rights,
@@ -306,5 +326,6 @@ class GrpcService(Service):
         """Stop taking requests, finish those in flight."""
         await self.health.set_serving(False)
         await self._server.stop(3)
+        self._servicer.shutdown()
         if self._probe_server is not None:
             await self._probe_server.stop(0)

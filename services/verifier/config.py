@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Protocol
 
 import msgspec
@@ -32,15 +33,38 @@ class VerifierConfig(ServiceSection):
     # (services.verifier.offload). A VerifyCodes batch is one job per 50 codes.
     code_workers: int = 2
     code_queue: int = 64
-    # The same for reading QR images: each one in flight may take up to ~100 MiB
-    # (certseal.bounds.MAX_IMAGE_PIXELS), so these bound the verifier's memory.
-    image_workers: int = 2
+    # The same for reading QR images, in worker processes at a lower CPU priority:
+    # each one in flight may take up to ~120 MiB (certseal.bounds.MAX_IMAGE_PIXELS),
+    # so these bound the verifier's memory. 0 workers: one per CPU but one, 2 to 4.
+    # An image not read within image_timeout_s is refused, its worker replaced.
+    image_workers: int = 0
     image_queue: int = 4
+    image_timeout_s: float = 5.0
+    # Fair turns (services.verifier.offload.FairGate): at most code_turns chunks of
+    # codes are worked on at once, at most counter_turns of one counter's (images:
+    # image_workers at once, one per counter), and a counter with counter_waiting
+    # requests waiting for a turn is refused with RESOURCE_EXHAUSTED. A flood from
+    # one counter so waits behind itself, not in front of the others; code_turns
+    # lets many counters at once keep the code workers busy between their turns'
+    # steps on the event loop.
+    code_turns: int = 16
+    counter_turns: int = 1
+    counter_waiting: int = 32
     # TYPE:DEPARTMENT:FIELD,FIELD rules: the restricted fields of TYPE that
     # DEPARTMENT's counters see (DEPARTMENT * for every counter without a rule of its
     # own; services.verifier.domain.FieldRights). No rule: no restricted field. Public
     # fields are in every code, so every counter sees them.
     field_rights: list[str] = msgspec.field(default_factory=list)
+
+
+def image_workers(config: VerifierConfig) -> int:
+    """The image worker processes to start: ``image_workers``, or if 0 one per CPU
+    but one (the loop and code verification keep one), at least 2 (a counter has one
+    image turn at a time, so another counter's image finds a free worker) and at most
+    4 (each may take ~120 MiB)."""
+    if config.image_workers > 0:
+        return config.image_workers
+    return min(4, max(2, (os.cpu_count() or 1) - 1))
 
 
 class VerifierSettings(SharedSettings, Protocol):

@@ -29,6 +29,7 @@ def verification_to_proto(
         valid_from=ts(result.valid_from),
         valid_until=ts(result.valid_until),
         code_kind=result.kind.value if result.kind else "",
+        status=int(result.status) if result.status.isdigit() else 0,  # type: ignore[arg-type]
         freshness=pb.IndexFreshness(
             last_event_time=ts(freshness.last_event_time),
             lag_events=freshness.lag_events,

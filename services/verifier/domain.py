@@ -147,6 +147,7 @@ class Verification:
     #: to narrow; empty once narrowed, and unless the code is the current version
     #: signed by a key trusted when it signed
     restricted_fields: Mapping[str, Any] = field(default_factory=dict)
+    status: str = ""  # the index's national status code ("07"), when shown
 
     @property
     def signed_by_trusted_key(self) -> bool:
@@ -360,6 +361,7 @@ def evaluate(
             restricted_fields=dict(index.restricted_fields)
             if index and code.version == index.version and trusted
             else {},
+            status=index.status if index and shown else "",
         )
 
     # issuer

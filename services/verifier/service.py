@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 
-from certseal import codes
 from certseal.errors import CertsealError, invalid, precondition
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS
 from certseal.qr import read_qr_image
@@ -25,14 +24,9 @@ from services.verifier.bundle import BundleContent, BundleSigner, Snapshot, payl
 from services.verifier.domain import (
     CodeKind,
     FieldRights,
-    IndexEntry,
     ParsedCode,
-    TrustEntry,
     Verdict,
     Verification,
-    evaluate,
-    malformed,
-    parse_code,
 )
 from services.verifier.events import kafka_headers, licence_used
 from services.verifier.index import (
@@ -42,7 +36,8 @@ from services.verifier.index import (
     nonce_presented,
     trust_entry,
 )
-from services.verifier.offload import WorkerPool
+from services.verifier.jobs import CodeInputs, evaluate_all, parse_all
+from services.verifier.offload import FairGate, WorkerPool
 from services.verifier.storage import SnapshotStore, VerifierState, estimated_entries
 
 log = logging.getLogger(__name__)
@@ -228,50 +223,13 @@ class BundleExporter:
 _CHUNK = 8  # codes per pool job: see VerifierService.verify
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Inputs:
-    """What :func:`evaluate` needs for one code, looked up on the loop."""
-
-    code: ParsedCode | Verification  # a malformed code's result is already known
-    trust: TrustEntry | None
-    index: IndexEntry | None
-    nonce_seen: bool
-    now: dt.datetime
-
-
-def _parse_all(texts: Sequence[str]) -> list[ParsedCode | Verification]:
-    """Decode each text (in a pool worker): a parsed code, or the MALFORMED result."""
-    parsed: list[ParsedCode | Verification] = []
-    for text in texts:
-        try:
-            parsed.append(parse_code(text))
-        except codes.MalformedCode as exc:
-            parsed.append(malformed(exc))
-    return parsed
-
-
-def _evaluate_all(inputs: Sequence[_Inputs]) -> list[Verification]:
-    """The verdict of each code (in a pool worker: it checks signatures)."""
-    return [
-        i.code
-        if isinstance(i.code, Verification)
-        else evaluate(
-            i.code,
-            trust=i.trust,
-            index=i.index,
-            nonce_seen=i.nonce_seen,
-            now=i.now,
-        )
-        for i in inputs
-    ]
-
-
 class VerifierService:
     """Verifies codes against one group's index and trust list, and reports on them.
 
     Decoding codes, checking signatures and reading QR images run on the worker pools
-    (:mod:`services.verifier.offload`), never on the event loop; index lookups, the
-    replay guard and publishing stay on the loop, between them.
+    (:mod:`services.verifier.offload`), never on the event loop, in turns handed out
+    fairly per counter; index lookups, the replay guard and publishing stay on the
+    loop, between them.
     """
 
     def __init__(
@@ -282,6 +240,8 @@ class VerifierService:
         bundles: BundleExporter,
         code_pool: WorkerPool,
         image_pool: WorkerPool,
+        code_turns: FairGate,
+        image_turns: FairGate,
         counters: frozenset[str] = frozenset(),
         field_rights: FieldRights | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
@@ -293,8 +253,15 @@ class VerifierService:
         self._bundles = bundles
         self._codes = code_pool
         self._images = image_pool
+        self._code_turns = code_turns
+        self._image_turns = image_turns
         self._counters = counters
         self._field_rights = field_rights or FieldRights()
+
+    def shutdown(self) -> None:
+        """Stop the worker pools (at the process's end)."""
+        self._codes.shutdown()
+        self._images.shutdown()
 
     @property
     def freshness(self) -> Freshness:
@@ -327,9 +294,11 @@ class VerifierService:
             log.warning("refused %s acting as %s (%s)", caller, counter, clerk)
             raise
 
-    async def read_image(self, image: bytes) -> str:
-        """The text of the QR code in ``image``, read on the image pool."""
-        return await self._images.run(read_qr_image, image)
+    async def read_image(self, image: bytes, acting: Acting) -> str:
+        """The text of the QR code in ``image``, read on the image pool in a turn of
+        the acting counter's."""
+        async with self._image_turns.turn(acting.counter):
+            return await self._images.run(read_qr_image, image)
 
     async def verify(
         self, texts: Sequence[str], *, purpose: str, acting: Acting
@@ -344,24 +313,29 @@ class VerifierService:
         code it did not sign. A presentation code is accepted once: a second showing,
         also within one request, is REPLAYED.
 
-        The texts go to the code pool :data:`_CHUNK` at a time, one job per request at
-        a time, so a batch takes turns with every other request instead of holding
-        the workers.
+        The texts go to the code pool :data:`_CHUNK` at a time, each chunk in a turn
+        of the acting counter's (:class:`~services.verifier.offload.FairGate`), so a
+        batch takes turns with every other counter instead of holding the workers.
         """
         results: list[Verification] = []
         published: set[tuple[bytes, bytes, bytes]] = set()
         for start in range(0, len(texts), _CHUNK):
-            chunk = texts[start : start + _CHUNK]
-            parsed = await self._codes.run(_parse_all, chunk)
-            now = self._clock()
-            inputs = [self._inputs(code, now) for code in parsed]
-            if any(isinstance(code, ParsedCode) for code in parsed):
-                evaluated = await self._codes.run(_evaluate_all, inputs)
-            else:  # all malformed: nothing to check
-                evaluated = _evaluate_all(inputs)
-            for code, result in zip(parsed, evaluated, strict=True):
+            async with self._code_turns.turn(acting.counter):
+                parsed = await self._codes.run(parse_all, texts[start : start + _CHUNK])
+                now = self._clock()
+                inputs = [self._inputs(code, now) for code in parsed]
+                if any(isinstance(code, ParsedCode) for code in parsed):
+                    evaluated = await self._codes.run(evaluate_all, inputs)
+                else:  # all malformed: nothing to check
+                    evaluated = evaluate_all(inputs)
+                settled = [
+                    await self._settle(code, result, inputs, now)
+                    if isinstance(code, ParsedCode)
+                    else result
+                    for code, result in zip(parsed, evaluated, strict=True)
+                ]
+            for code, result in zip(parsed, settled, strict=True):
                 if isinstance(code, ParsedCode):
-                    result = await self._settle(code, result, inputs, now)
                     signed = (
                         code.decoded.protected,
                         code.decoded.payload,
@@ -373,9 +347,9 @@ class VerifierService:
                 results.append(self._field_rights.shown(result, acting.department))
         return results
 
-    def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> _Inputs:
+    def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> CodeInputs:
         if not isinstance(code, ParsedCode):
-            return _Inputs(code, None, None, False, now)
+            return CodeInputs(code, None, None, False, now)
         state = self._state
         lineage = code.lineage.encode()
         stored_key = state.trust.get(code.kid.encode())
@@ -384,7 +358,7 @@ class VerifierService:
             self._nonces.seen(code.nonce)
             or nonce_presented(state.presentations.get(lineage), code.nonce_hash)
         )
-        return _Inputs(
+        return CodeInputs(
             code,
             trust_entry(stored_key) if stored_key else None,
             index_entry(stored_lineage) if stored_lineage else None,
@@ -396,7 +370,7 @@ class VerifierService:
         self,
         code: ParsedCode,
         result: Verification,
-        inputs: list[_Inputs],
+        inputs: list[CodeInputs],
         now: dt.datetime,
     ) -> Verification:
         """Apply the replay guard on the loop: between the lookup and now another
@@ -410,7 +384,7 @@ class VerifierService:
         if self._nonces.seen(code.nonce):
             again = next(i for i in inputs if i.code is code)
             again = dataclasses.replace(again, nonce_seen=True)
-            return (await self._codes.run(_evaluate_all, [again]))[0]
+            return (await self._codes.run(evaluate_all, [again]))[0]
         self._nonces.add(code.nonce, code.expires_at, now)
         return result
 

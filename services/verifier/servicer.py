@@ -36,6 +36,10 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
     def __init__(self, *, service: VerifierService):
         self._service = service
 
+    def shutdown(self) -> None:
+        """Stop the service's worker pools (at the process's end)."""
+        self._service.shutdown()
+
     async def VerifyCode(
         self, request: pb.VerifyCodeRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyCodeResponse:
@@ -55,7 +59,7 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
     ) -> pb.VerifyImageResponse:
         check_purpose(request.purpose)
         acting = self._acting(context)
-        text = await self._service.read_image(request.image)
+        text = await self._service.read_image(request.image, acting)
         (result,) = await self._verify([text], request.purpose, acting)
         return pb.VerifyImageResponse(result=result, code=text)
 

@@ -4,7 +4,10 @@ import datetime as dt
 
 import pytest
 
+from certseal.v1 import licence_pb2, verifier_pb2
+from services.console.convert import licence_view
 from services.console.domain import (
+    LICENCE_STATUSES,
     LICENCE_VERDICTS,
     SEAL_VERDICTS,
     GroupStatus,
@@ -134,3 +137,59 @@ def test_history_keeps_the_last_samples():
     assert [s["rates"]["a"] for s in history.samples] == [2, 3, 4]
     assert history.samples[-1]["lag"] == {"g": 0}
     assert history.samples[-1]["backlog"] == {"seal": 2}
+
+
+STATUS_CODES = [
+    f"{value:02d}"
+    for value in licence_pb2.LicenceStatus.values()
+    if value != licence_pb2.LICENCE_STATUS_UNSPECIFIED
+]
+
+
+def test_every_status_of_the_catalogue_has_its_own_words():
+    assert sorted(LICENCE_STATUSES) == sorted(STATUS_CODES)
+    for words in (
+        [w.title_zh for w in LICENCE_STATUSES.values()],
+        [w.title_en for w in LICENCE_STATUSES.values()],
+        [w.reason_zh for w in LICENCE_STATUSES.values()],
+        [w.reason_en for w in LICENCE_STATUSES.values()],
+    ):
+        assert len(set(words)) == len(words), words
+    assert {c for c, w in LICENCE_STATUSES.items() if w.tone == "ok"} == {"01"}
+
+
+def _revoked(status: int, *, failed: str = "status") -> dict:
+    result = verifier_pb2.VerificationResult(
+        verdict=verifier_pb2.VERDICT_REVOKED,
+        checks=[
+            verifier_pb2.VerificationCheck(name="signature", passed=True),
+            verifier_pb2.VerificationCheck(name=failed, passed=False, detail="x"),
+        ],
+        status=status,  # type: ignore[arg-type]
+    )
+    return licence_view(
+        result, verified_at=NOW, purpose="p", counter="dept:X"
+    ).to_json()
+
+
+def test_revoked_as_a_sanction_07_is_not_worded_as_revoked_03():
+    sanctioned = _revoked(licence_pb2.LICENCE_STATUS_REVOKED_AS_SANCTION)
+    revoked = _revoked(licence_pb2.LICENCE_STATUS_REVOKED)
+    assert (sanctioned["status"], sanctioned["verdict"]) == ("07", "REVOKED")
+    assert sanctioned["title_zh"] == "已吊销" and "吊销" in sanctioned["reason_zh"]
+    assert revoked["title_zh"] == "已撤销" and "撤销" in revoked["reason_zh"]
+    assert sanctioned["title_en"] != revoked["title_en"]
+    assert sanctioned["tone"] == revoked["tone"] == "bad"
+
+
+@pytest.mark.parametrize("code", STATUS_CODES)
+def test_each_status_is_shown_in_its_words_when_it_decided(code):
+    shown = _revoked(int(code))
+    assert shown["title_zh"] == LICENCE_STATUSES[code].title_zh
+
+
+def test_a_verdict_not_decided_by_the_status_keeps_its_own_words():
+    # e.g. a code superseded by a newer version of a licence still valid (01)
+    shown = _revoked(licence_pb2.LICENCE_STATUS_VALID, failed="version")
+    assert shown["title_zh"] == LICENCE_VERDICTS["REVOKED"].title_zh
+    assert shown["status"] == "01"

@@ -187,6 +187,7 @@ def test_the_licence_view_json_exactly():
         "title_en": "Expired",
         "reason_zh": "该证照已超过有效期。",
         "reason_en": "This licence has expired.",
+        "status": "",
         "checks": [],
         "identifier": "i",
         "type_code": "t",

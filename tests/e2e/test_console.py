@@ -286,6 +286,28 @@ async def test_scan_valid_then_revoked_after_the_issuer_revokes(page, platform):
     await shot(page, "02-revoked")
 
 
+async def test_revoked_as_a_sanction_has_its_own_words(http, platform):
+    """吊销 (07) and 撤销 (03) are both the verdict REVOKED; the console words each."""
+    shown = {}
+    for kind in (pb.REVOCATION_KIND_SANCTION, pb.REVOCATION_KIND_REVOKE):
+        identifier, code = await licence_and_code(platform["open"])
+        await platform["open"].clients.issuer.RevokeLicence(
+            pb.RevokeLicenceRequest(identifier=identifier, reason="处罚", kind=kind)
+        )
+        await until_verdict(platform, code, verifier_pb2.VERDICT_REVOKED)
+        async with http.post(
+            "/api/verify", json={"code": code, "purpose": PURPOSE}
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+            shown[kind] = await reply.json()
+    sanctioned = shown[pb.REVOCATION_KIND_SANCTION]
+    revoked = shown[pb.REVOCATION_KIND_REVOKE]
+    assert sanctioned["verdict"] == revoked["verdict"] == "REVOKED"
+    assert (sanctioned["status"], sanctioned["title_zh"]) == ("07", "已吊销")
+    assert (revoked["status"], revoked["title_zh"]) == ("03", "已撤销")
+    assert sanctioned["reason_zh"] != revoked["reason_zh"]
+
+
 async def test_an_uploaded_qr_image_is_verified(page, platform, tmp_path):
     identifier, code = await licence_and_code(platform["open"])
     await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)

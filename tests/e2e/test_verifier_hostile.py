@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import io
 import secrets
 import statistics
 import struct
@@ -21,6 +22,7 @@ import cbor2
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from PIL import Image
 
 from certseal import cose
 from certseal.config import dump_config
@@ -152,13 +154,27 @@ HOSTILE_OUTCOMES = {
 }
 
 
+def blank_png(side: int = 4096) -> bytes:
+    """A PNG of the most pixels allowed, all white: it decodes in full (about half a
+    second of CPU) before the reader finds no QR code in it."""
+    out = io.BytesIO()
+    Image.new("L", (side, side), 255).save(out, format="PNG")
+    return out.getvalue()
+
+
 async def test_serving_and_prompt_while_hostile_codes_and_images_arrive(
-    verifier, victim
+    verifier, victim, allowed, stack
 ):
-    _licence, code, _png = await valid_code(victim, verifier)
+    """Another counter floods the verifier with 20 hostile requests always in flight
+    (CBOR bombs, junk after the signed content, batches of bombs, a pixel bomb and an
+    image of the most pixels allowed); the valid scans of this counter keep their
+    normal latency and every health check answers SERVING."""
+    _licence, code, png = await valid_code(victim, verifier)
     stub = verifier.stub
     health = health_pb2_grpc.HealthStub(verifier.channel)
     scan = verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
+    photo = verifier_pb2.VerifyImageRequest(image=png, purpose="窗口办事")
+    health_took: list[float] = []
 
     async def timed_scans(n: int) -> list[float]:
         took = []
@@ -167,57 +183,84 @@ async def test_serving_and_prompt_while_hostile_codes_and_images_arrive(
             reply = await stub.VerifyCode(scan, timeout=30)
             took.append(time.perf_counter() - started)
             assert reply.result.verdict == VALID
+            started = time.perf_counter()
             checked = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+            health_took.append(time.perf_counter() - started)
             assert checked.status == health_pb2.HealthCheckResponse.SERVING
         return took
 
-    await timed_scans(3)  # warm up
-    unloaded = statistics.median(await timed_scans(15))
+    await timed_scans(5)  # warm up
+    unloaded = statistics.median(await timed_scans(30))
 
-    bomb, junk, png = cbor_bomb_code(), junk_after_signed(code), huge_png()
-    assert len(bomb) < 300 and len(png) < 1_000_000
-    requests = [
-        (stub.VerifyCode, verifier_pb2.VerifyCodeRequest(code=bomb, purpose="x")),
-        (stub.VerifyCode, verifier_pb2.VerifyCodeRequest(code=junk, purpose="x")),
-        (
-            stub.VerifyCodes,
-            verifier_pb2.VerifyCodesRequest(codes=[bomb] * 100, purpose="x"),
-        ),
-        (stub.VerifyImage, verifier_pb2.VerifyImageRequest(image=png, purpose="x")),
-    ]
+    bomb, junk = cbor_bomb_code(), junk_after_signed(code)
+    pixel_bomb, full_image = huge_png(), blank_png()
+    assert len(bomb) < 300 and len(pixel_bomb) < 1_000_000
     outcomes: dict[grpc.StatusCode, int] = {}
     stop = asyncio.Event()
+    async with channel_as(stack, verifier, f"dept:{allowed}") as channel:
+        hostile = verifier_pb2_grpc.VerifierStub(channel)
+        requests = [
+            (
+                hostile.VerifyCode,
+                verifier_pb2.VerifyCodeRequest(code=bomb, purpose="x"),
+            ),
+            (
+                hostile.VerifyCode,
+                verifier_pb2.VerifyCodeRequest(code=junk, purpose="x"),
+            ),
+            (
+                hostile.VerifyCodes,
+                verifier_pb2.VerifyCodesRequest(codes=[bomb] * 100, purpose="x"),
+            ),
+            (
+                hostile.VerifyImage,
+                verifier_pb2.VerifyImageRequest(image=pixel_bomb, purpose="x"),
+            ),
+            (
+                hostile.VerifyImage,
+                verifier_pb2.VerifyImageRequest(image=full_image, purpose="x"),
+            ),
+        ]
 
-    async def attacker(n: int) -> None:
-        while not stop.is_set():
-            call, request = requests[n % len(requests)]
-            try:
-                reply = await call(request, timeout=60)
-                status = grpc.StatusCode.OK
-                if isinstance(reply, verifier_pb2.VerifyCodeResponse):
-                    assert reply.result.verdict != VALID
-            except grpc.aio.AioRpcError as exc:
-                status = exc.code()
-            outcomes[status] = outcomes.get(status, 0) + 1
+        async def attacker(n: int) -> None:
+            while not stop.is_set():
+                call, request = requests[n % len(requests)]
+                try:
+                    reply = await call(request, timeout=60)
+                    status = grpc.StatusCode.OK
+                    if isinstance(reply, verifier_pb2.VerifyCodeResponse):
+                        assert reply.result.verdict != VALID
+                except grpc.aio.AioRpcError as exc:
+                    status = exc.code()
+                outcomes[status] = outcomes.get(status, 0) + 1
 
-    attackers = [asyncio.create_task(attacker(n)) for n in range(HOSTILE_IN_FLIGHT)]
-    try:
-        await asyncio.sleep(0.2)  # the hostile requests are in flight
-        loaded = statistics.median(await timed_scans(15))
-    finally:
-        stop.set()
-        await asyncio.gather(*attackers)
+        attackers = [asyncio.create_task(attacker(n)) for n in range(HOSTILE_IN_FLIGHT)]
+        try:
+            await asyncio.sleep(0.5)  # the hostile requests are in flight
+            loaded = statistics.median(await timed_scans(30))
+            # an image from this counter finds the image worker the flood leaves
+            started = time.perf_counter()
+            reply = await stub.VerifyImage(photo, timeout=30)
+            image_took = time.perf_counter() - started
+            assert reply.result.verdict == VALID
+        finally:
+            stop.set()
+            await asyncio.gather(*attackers)
     assert set(outcomes) <= HOSTILE_OUTCOMES, outcomes
     assert sum(outcomes.values()) >= HOSTILE_IN_FLIGHT
-    # A generous ratio, not an absolute time. Measured on 2 CPUs shared with this
-    # client and with 20 requests always in flight: 3-4 ms alone, 79-133 ms under the
-    # flood (the valid scan takes its fair turn with the 20 on the loop). Before the
-    # pools, one bomb code held the loop (and the health check) for as long as it ran.
-    assert loaded <= 100 * unloaded, (loaded, unloaded, outcomes)
     print(
         f"valid scan median {unloaded * 1000:.1f} ms alone, "
-        f"{loaded * 1000:.1f} ms under hostile load; outcomes {outcomes}"
+        f"{loaded * 1000:.1f} ms under hostile load; an image "
+        f"{image_took * 1000:.0f} ms; health at most "
+        f"{max(health_took) * 1000:.0f} ms; outcomes {outcomes}"
     )
+    # Normal latency: the valid scans' median under the flood within 3 times their
+    # median alone plus 10 ms. Measured on 2 CPUs shared with this client and other
+    # engineers' test runs (load average 4-5): 1.8-2.3 ms alone, 3.9-6.3 ms under the
+    # flood. Before the fair turns and the image processes: 80-180 ms, 20-45 times.
+    assert loaded <= 3 * unloaded + 0.010, (loaded, unloaded, outcomes)
+    assert max(health_took) < 1.0, max(health_took)
+    assert image_took < 2.0, image_took  # not behind the flood's images (0.5 s each)
 
 
 # -- usage events ------------------------------------------------------------------

@@ -323,6 +323,51 @@ async def test_hostile_pdfs_are_invalid_arguments_when_sealing_and_verifying(
     assert err.value.kind is ErrorKind.INVALID_ARGUMENT and err.value.field == "pdf"
 
 
+NESTING = seal_pdf_module.MAX_PDF_NESTING
+
+
+@pytest.mark.parametrize(
+    "pdf",
+    [
+        nested_arrays(5000),
+        nested_arrays(100_000),
+        nested_dictionaries(5000),
+        nested_dictionaries(100_000),
+        nested_arrays(NESTING),  # with the catalog: one level beyond the bound
+        nested_dictionaries(NESTING),
+        minimal_pdf(b"/X [ << /A [ " * 40 + b"1" + b" ] >> ]" * 40),
+    ],
+    ids=[
+        "arrays 5000",
+        "arrays 100000",
+        "dicts 5000",
+        "dicts 100000",
+        "arrays one beyond",
+        "dicts one beyond",
+        "mixed 80",
+    ],
+)
+async def test_pdf_nesting_beyond_the_named_bound_is_refused_before_recursing(
+    es256_seal, pdf
+):
+    for attempt in (
+        lambda: read_pdf_seals(pdf, ca=es256_seal[2]),
+        lambda: _seal(es256_seal, pdf, round_seal("示例").data),
+    ):
+        with fast(), pytest.raises(CertsealError) as err:
+            await attempt()
+        assert err.value.kind is ErrorKind.INVALID_ARGUMENT and err.value.field == "pdf"
+        assert f"the limit is {NESTING} levels (MAX_PDF_NESTING)" in str(err.value)
+
+
+@pytest.mark.parametrize("nested", [nested_arrays, nested_dictionaries])
+async def test_pdf_nesting_at_the_bound_is_read_and_sealed(es256_seal, nested):
+    pdf = nested(NESTING - 1)  # the catalog is the first level
+    assert await read_pdf_seals(pdf, ca=es256_seal[2]) == []
+    sealed = await _seal(es256_seal, pdf, round_seal("示例").data)
+    assert [s.intact for s in await read_pdf_seals(sealed, ca=es256_seal[2])] == [True]
+
+
 async def test_verify_pdf_is_bounded_in_size():
     pdfs = PdfSealService(
         seals=None,  # type: ignore[arg-type]

@@ -175,6 +175,7 @@ async def test_version_newer_than_the_index_is_unknown():
         ("05", Verdict.EXPIRED, "expired (05)"),
         ("06", Verdict.SUPERSEDED, "transferred out (06)"),
         ("07", Verdict.REVOKED, "revoked as a sanction (07)"),
+        ("99", Verdict.CANCELLED, "other (99)"),
     ],
 )
 async def test_status_verdicts(status, verdict, label):
@@ -183,6 +184,15 @@ async def test_status_verdicts(status, verdict, label):
         await licence_code(s), trust=trust_of(s), index=index_entry(status=status)
     )
     assert result.verdict is verdict and failed(result) == ("status", label)
+    assert result.status == status  # the console words each status on its own
+
+
+async def test_the_status_is_not_shown_for_a_forged_code():
+    s, other = signer(), signer()
+    result = verify(
+        await licence_code(other), trust=trust_of(s), index=index_entry(status="07")
+    )
+    assert result.verdict is Verdict.BAD_SIGNATURE and result.status == ""
 
 
 async def test_revoked_status_beats_expiry():

@@ -1,0 +1,60 @@
+"""The verifier's code jobs: pure functions a code-pool worker runs on a chunk of codes.
+
+They touch no table: the event loop looks up what :func:`evaluate_all` needs
+(:class:`CodeInputs`) between the two jobs (:mod:`services.verifier.service`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+from certseal import codes
+from services.verifier.domain import (
+    IndexEntry,
+    ParsedCode,
+    TrustEntry,
+    Verification,
+    evaluate,
+    malformed,
+    parse_code,
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CodeInputs:
+    """What :func:`evaluate` needs for one code, looked up on the loop."""
+
+    code: ParsedCode | Verification  # a malformed code's result is already known
+    trust: TrustEntry | None
+    index: IndexEntry | None
+    nonce_seen: bool
+    now: dt.datetime
+
+
+def parse_all(texts: Sequence[str]) -> list[ParsedCode | Verification]:
+    """Decode each text (in a pool worker): a parsed code, or the MALFORMED result."""
+    parsed: list[ParsedCode | Verification] = []
+    for text in texts:
+        try:
+            parsed.append(parse_code(text))
+        except codes.MalformedCode as exc:
+            parsed.append(malformed(exc))
+    return parsed
+
+
+def evaluate_all(inputs: Sequence[CodeInputs]) -> list[Verification]:
+    """The verdict of each code (in a pool worker: it checks signatures)."""
+    return [
+        i.code
+        if isinstance(i.code, Verification)
+        else evaluate(
+            i.code,
+            trust=i.trust,
+            index=i.index,
+            nonce_seen=i.nonce_seen,
+            now=i.now,
+        )
+        for i in inputs
+    ]
