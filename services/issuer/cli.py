@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.cli import call_service, dev_identity, load, ts
+from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import validate_uscc
 
 _ROLES = {"issuer": 1, "counter": 2, "seal_owner": 3, "integrator": 4}
@@ -42,13 +43,37 @@ def _call(
     cfg = load(args)
     identity = None
     if getattr(args, "as_department", None):
-        # checked first: a mistyped code must not leave a dev identity behind
+        # checked first: a mistyped or unknown code must not leave a dev identity
+        # behind
         validate_uscc(args.as_department, "as")
+        _require_department(cfg, args.as_department)
         identity = dev_identity(cfg, f"dept:{args.as_department}")
     stub = issuer_pb2_grpc.IssuerAdminStub if admin else issuer_pb2_grpc.IssuerStub
     return call_service(
         cfg, cfg.cli.issuer_target, lambda chan: call(stub(chan)), identity=identity
     )
+
+
+def _require_department(cfg: Any, code: str) -> None:
+    """NOT_FOUND (field ``as``) unless the issuer knows department ``code``; asked as
+    the CLI's operator before any dev identity is made for it."""
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import issuer_pb2_grpc
+
+    reply = call_service(
+        cfg,
+        cfg.cli.issuer_target,
+        lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListDepartments(
+            pb.ListDepartmentsRequest()
+        ),
+    )
+    if not any(d.code == code for d in reply.departments):
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"no department {code} is onboarded: add it first with 'certseal "
+            "department add'",
+            field="as",
+        )
 
 
 def cmd_department_add(args: argparse.Namespace) -> int:
