@@ -27,7 +27,6 @@ from certseal.events import default_topics
 from services.config import Config
 from services.devstack import DevStack
 
-
 #: the embedded broker's port unless ``--broker-port`` (or BROKER_PORT) says otherwise
 DEFAULT_BROKER_PORT = 9092
 

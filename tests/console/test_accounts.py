@@ -528,10 +528,12 @@ async def test_the_console_exports_its_own_metrics_and_no_one_elses(console):
     _, _, client = await console(metrics_listen=f"127.0.0.1:{port}")
     status, _, _ = await client.call("GET", "/login")
     assert status == 200
-    async with aiohttp.ClientSession() as plain:
-        async with plain.get(f"http://127.0.0.1:{port}/metrics") as reply:
-            assert reply.status == 200
-            text = await reply.text()
+    async with (
+        aiohttp.ClientSession() as plain,
+        plain.get(f"http://127.0.0.1:{port}/metrics") as reply,
+    ):
+        assert reply.status == 200
+        text = await reply.text()
     assert 'certseal_console_http_requests_total{route="/login",status="200"} 1.0' in (
         text
     )
