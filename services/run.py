@@ -67,6 +67,10 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     stack.config.verifier.group = "dept-demo"
     region = "127.0.0.1:50055"  # a second verifier group, as another region runs one
     stack.config.console.verifier_targets = [stack.config.verifier.listen, region]
+    stack.config.cli.verifier_groups = {
+        "dept-demo": stack.config.verifier.listen,
+        "region-demo": region,
+    }
     cfg = asyncio.run(stack.start())
     config = str(stack.config_file)
 
@@ -149,6 +153,7 @@ Try, in another terminal (the CLI finds {stack.config_file}):
       --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
   .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
   .venv/bin/certseal verify --purpose 窗口办事 LC1:...      (or --image code.png)
+  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 LC1:...   (the other group)
   .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
   .venv/bin/certseal verify --offline --bundle counter.bundle LC1:...
   .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)

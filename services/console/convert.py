@@ -48,6 +48,10 @@ def licence_view(
         purpose=purpose,
         counter=counter,
         clerk=clerk,
+        type_name=result.type_name,
+        issuer_name=result.issuer_name,
+        field_titles=dict(result.field_titles),
+        group=result.group,
     )
 
 

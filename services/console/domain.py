@@ -219,6 +219,13 @@ class LicenceView:
     counter: str
     #: the signed-in account that verified
     clerk: str = ""
+    #: names from the verifier's index: the licence type's, the issuing department's
+    #: and each field's title (field key -> title); empty when the index has none
+    type_name: str = ""
+    issuer_name: str = ""
+    field_titles: dict[str, str] = field(default_factory=dict)
+    #: the verifier group that answered
+    group: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON the page renders."""
@@ -228,6 +235,10 @@ class LicenceView:
             "identifier": self.identifier,
             "type_code": self.type_code,
             "issuer_code": self.issuer_code,
+            "type_name": self.type_name,
+            "issuer_name": self.issuer_name,
+            "field_titles": dict(sorted(self.field_titles.items())),
+            "group": self.group,
             "holder_display_name": self.holder_display_name,
             "fields": dict(sorted(self.fields.items())),
             "valid_from": rfc3339(self.valid_from),
@@ -302,7 +313,8 @@ class GroupStatus:
     group: str
     serving: bool
     partitions: tuple[PartitionLag, ...] = ()
-    licence_entries: int = 0
+    licence_entries: int = 0  # RocksDB's estimate of stored entries
+    licences: int = 0  # licences (lineages) in the index, counted exactly
     last_event_time: dt.datetime | None = None
     error: str = ""
 
@@ -330,6 +342,7 @@ class GroupStatus:
             "lag_events": self.lag_events,
             "lag_seconds": self.lag_seconds(now),
             "licence_entries": self.licence_entries,
+            "licences": self.licences,
             "last_event_time": rfc3339(self.last_event_time),
             "partitions": [asdict(p) for p in self.partitions],
             "error": self.error,

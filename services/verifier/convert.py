@@ -10,9 +10,10 @@ from services.verifier.service import ExportedBundle, IndexStatus
 
 
 def verification_to_proto(
-    result: Verification, freshness: Freshness
+    result: Verification, freshness: Freshness, group: str = ""
 ) -> pb.VerificationResult:
-    """The proto view of a verification, with the index's freshness."""
+    """The proto view of a verification, with the index's freshness and the group
+    that answered."""
     message = pb.VerificationResult(
         verdict=pb.Verdict.Value(f"VERDICT_{result.verdict.value}"),
         checks=[
@@ -29,6 +30,10 @@ def verification_to_proto(
         valid_from=ts(result.valid_from),
         valid_until=ts(result.valid_until),
         code_kind=result.kind.value if result.kind else "",
+        type_name=result.type_name,
+        issuer_name=result.issuer_name,
+        field_titles=result.field_titles,
+        group=group,
         freshness=pb.IndexFreshness(
             last_event_time=ts(freshness.last_event_time),
             lag_events=freshness.lag_events,
@@ -56,6 +61,7 @@ def index_status_to_proto(status: IndexStatus) -> pb.GetIndexStatusResponse:
         licence_entries=status.licence_entries,
         trust_entries=status.trust_entries,
         last_event_time=ts(status.last_event_time),
+        licences=status.licences,
     )
 
 

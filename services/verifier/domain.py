@@ -140,6 +140,11 @@ class Verification:
     fields: dict[str, Any] = field(default_factory=dict)
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    #: names from the group's directory (empty while it has none): the licence
+    #: type's, the issuing department's, and each shown field's title
+    type_name: str = ""
+    issuer_name: str = ""
+    field_titles: dict[str, str] = field(default_factory=dict)
 
     @property
     def signed_by_trusted_key(self) -> bool:

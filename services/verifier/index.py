@@ -129,6 +129,53 @@ def trust_entry(stored: bytes) -> TrustEntry:
     )
 
 
+def _directory_event(data: bytes) -> events_pb2.DirectoryEvent:
+    try:
+        event = events_pb2.DirectoryEvent.FromString(data)
+    except DecodeError as exc:
+        raise BadEvent(f"not a DirectoryEvent: {exc}") from None
+    if not event.code or event.kind not in ("department", "licence_type"):
+        raise BadEvent("DirectoryEvent without code or a known kind")
+    if event.entry_version < 1:
+        raise BadEvent("DirectoryEvent without entry_version")
+    return event
+
+
+def apply_directory_event(stored: bytes | None, incoming: bytes) -> bytes | None:
+    """The new stored value for a directory entry, or None when ``incoming`` is not
+    newer (``entry_version``)."""
+    event = _directory_event(incoming)
+    if (
+        stored is not None
+        and _directory_event(stored).entry_version >= event.entry_version
+    ):
+        return None
+    return incoming
+
+
+def directory_key(kind: str, code: str) -> bytes:
+    """The directory table's key of a department (``kind`` "department") or a licence
+    type ("licence_type"), as the issuer keys its directory events."""
+    prefix = "department" if kind == "department" else "licence-type"
+    return f"{prefix}:{code}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """A department's or licence type's name, and a type's field titles."""
+
+    name: str
+    field_titles: dict[str, str]
+
+
+def directory_entry(stored: bytes) -> DirectoryEntry:
+    """The names a stored directory event gives."""
+    event = _directory_event(stored)
+    return DirectoryEntry(
+        event.name, {f.name: f.title for f in event.fields if f.title}
+    )
+
+
 def _usage_event(data: bytes) -> events_pb2.LicenceUsedEvent:
     try:
         event = events_pb2.LicenceUsedEvent.FromString(data)

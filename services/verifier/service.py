@@ -12,11 +12,17 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from certseal import codes
 from certseal.errors import CertsealError, invalid, precondition
-from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS
+from certseal.events import (
+    DIRECTORY_EVENTS,
+    LICENCE_EVENTS,
+    LICENCE_USAGE,
+    TRUST_EVENTS,
+)
 from certseal.qr import read_qr_image
 from certseal.rpc import Caller
 from certseal.timestamps import utcnow
@@ -37,13 +43,20 @@ from services.verifier.domain import (
 from services.verifier.events import kafka_headers, licence_used
 from services.verifier.index import (
     Freshness,
+    directory_entry,
+    directory_key,
     index_entry,
     listed_licence,
     nonce_presented,
     trust_entry,
 )
 from services.verifier.offload import WorkerPool
-from services.verifier.storage import SnapshotStore, VerifierState, estimated_entries
+from services.verifier.storage import (
+    SnapshotStore,
+    VerifierState,
+    counted_entries,
+    estimated_entries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +103,7 @@ class IndexStatus:
     licence_entries: int  # RocksDB's estimate
     trust_entries: int
     last_event_time: dt.datetime | None
+    licences: int = 0  # lineages, counted exactly (at most _COUNT_EVERY_S old)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -228,6 +242,7 @@ class BundleExporter:
 
 
 _CHUNK = 8  # codes per pool job: see VerifierService.verify
+_COUNT_EVERY_S = 5.0  # how old the index status's exact licence count may be
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -297,6 +312,12 @@ class VerifierService:
         self._images = image_pool
         self._counters = counters
         self._field_rights = field_rights or FieldRights()
+        self._licences: tuple[float, int] | None = None  # (monotonic time, count)
+
+    @property
+    def group(self) -> str:
+        """The verifier group this service answers for."""
+        return self._group
 
     @property
     def freshness(self) -> Freshness:
@@ -372,7 +393,7 @@ class VerifierService:
                     if result.signed_by_trusted_key and signed not in published:
                         published.add(signed)
                         await self._publish(code, result, purpose, acting, now)
-                results.append(self._shown(result, acting))
+                results.append(self._named(self._shown(result, acting)))
         return results
 
     def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> _Inputs:
@@ -428,6 +449,29 @@ class VerifierService:
             else dataclasses.replace(result, fields=shown)
         )
 
+    def _named(self, result: Verification) -> Verification:
+        """The result with the names this group's directory holds for its licence
+        type, issuing department and shown fields (table lookups in this process: no
+        call to the issuer)."""
+        directory = self._state.directory
+        if directory is None or not (result.type_code or result.issuer_code):
+            return result
+        issuer = directory.get(directory_key("department", result.issuer_code))
+        stored_type = directory.get(directory_key("licence_type", result.type_code))
+        kind = directory_entry(stored_type) if stored_type else None
+        return dataclasses.replace(
+            result,
+            issuer_name=directory_entry(issuer).name if issuer else "",
+            type_name=kind.name if kind else "",
+            field_titles={
+                name: kind.field_titles[name]
+                for name in result.fields
+                if name in kind.field_titles
+            }
+            if kind
+            else {},
+        )
+
     async def _publish(
         self,
         code: ParsedCode,
@@ -466,7 +510,7 @@ class VerifierService:
         """Per assigned partition of the event topics: applied offset, high water, lag."""
         consumer = self._state.app.consumer
         freshness = self._state.freshness
-        sources = {LICENCE_EVENTS, TRUST_EVENTS, LICENCE_USAGE}
+        sources = {LICENCE_EVENTS, TRUST_EVENTS, DIRECTORY_EVENTS, LICENCE_USAGE}
         assigned = sorted(tp for tp in consumer.assignment() if tp.topic in sources)
         high_waters = await consumer.highwaters(*assigned) if assigned else {}
         partitions = []
@@ -491,4 +535,14 @@ class VerifierService:
             licence_entries=estimated_entries(self._state.index),
             trust_entries=estimated_entries(self._state.trust),
             last_event_time=freshness.last_event_time,
+            licences=await self._licence_count(),
         )
+
+    async def _licence_count(self) -> int:
+        """The number of lineages in the index, recounted (in a thread, off the
+        loop) when the last count is older than :data:`_COUNT_EVERY_S`."""
+        now = time.monotonic()
+        if self._licences is None or now - self._licences[0] > _COUNT_EVERY_S:
+            count = await asyncio.to_thread(counted_entries, self._state.index)
+            self._licences = (now, count)
+        return self._licences[1]

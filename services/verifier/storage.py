@@ -48,6 +48,7 @@ class VerifierState:
     presentations: Any  # lineage -> accepted presentation nonces (JSON)
     usage: Any  # the licence-usage topic
     freshness: Freshness
+    directory: Any = None  # department:<code> / licence-type:<code> -> DirectoryEvent
 
 
 def estimated_entries(table: Any) -> int:
@@ -64,6 +65,20 @@ def estimated_entries(table: Any) -> int:
     return sum(
         int(db.property_int_value("rocksdb.estimate-num-keys") or 0) for db in dbs
     )
+
+
+def counted_entries(table: Any) -> int:
+    """Exactly how many keys a table holds here (each once, however often written).
+
+    Walks every key: run it off the event loop (``asyncio.to_thread``); RocksDB reads
+    are safe beside the loop's writes.
+    """
+    store = table.data
+    try:
+        dbs = list(store._dbs_for_actives())
+    except AttributeError:  # not a RocksDB store
+        return len(table)
+    return sum(sum(1 for _ in db.keys()) for db in dbs)  # noqa: SIM118 - keys only
 
 
 def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:
