@@ -694,7 +694,7 @@ async def test_verdicts_name_the_type_the_issuer_and_each_field(
     deployments, verifiers, operator, connect, config
 ):
     dept = await _named_department(operator, connect)
-    licence, code = await valid_licence(dept, verifiers)
+    _licence, code = await valid_licence(dept, verifiers)
     for group, stub in verifiers.items():
         async with asyncio.timeout(10):  # the directory topic is applied on its own
             while True:
