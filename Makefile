@@ -59,6 +59,7 @@ bench: setup browser
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench
+	$(PY) -m bench.idle_bench
 
 protos: setup
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. \

@@ -102,7 +102,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         producer_linger=0.05,
         producer_max_batch_size=512 * 1024,
     )
-    use_fetch_wait(app, vcfg.fetch_max_wait_ms)
+    use_fetch_wait(app, vcfg.fetch_max_wait_ms, vcfg.idle_fetch_max_wait_ms)
     licence_topic = app.topic(
         LICENCE_EVENTS, key_type=bytes, value_type=bytes, partitions=partitions
     )
