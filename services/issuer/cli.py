@@ -255,7 +255,7 @@ def cmd_holder_app(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_licence(licence: Any) -> None:
+def _print_licence(licence: Any, suite: str = "") -> None:
     print(f"identifier  {licence.identifier}")
     print(
         f"status      {_STATUSES.get(licence.status, licence.status)}"
@@ -263,6 +263,8 @@ def _print_licence(licence: Any) -> None:
     )
     print(f"holder      {licence.holder.name or licence.holder_display_name}")
     print(f"valid       {ts(licence.valid_from)} .. {ts(licence.valid_until)}")
+    if licence.kid:  # which of the department's keys signed this version
+        print(f"signed by   key {licence.kid}{f' ({suite})' if suite else ''}")
     for name, value in sorted(licence.fields.items()):
         print(
             f"  {name} = {getattr(value, value.WhichOneof('value') or 'string_value')}"
@@ -281,6 +283,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         request = pb.IssueLicenceRequest(
             type_code=args.type,
             idempotency_key=args.idempotency_key or "",
+            suite=args.suite or "",
             holder=licence_pb2.Holder(
                 name=args.holder_name, id_type=args.id_type, id_number=args.id_number
             ),
@@ -295,7 +298,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
             else:
                 request.fields[name].string_value = value
         reply = _call(args, lambda s: s.IssueLicence(request), admin=False)
-        _print_licence(reply.licence)
+        _print_licence(reply.licence, request.suite)
         return 0
     if command == "code":
         code = _call(
@@ -423,6 +426,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     issue.add_argument("--id-number", required=True)
     issue.add_argument("--field", action="append", help="NAME=VALUE, repeatable")
     issue.add_argument("--idempotency-key")
+    issue.add_argument(
+        "--suite",
+        help="sign with the department's active key of this suite (sm2, es256, "
+        "ed25519); default its newest active key",
+    )
     for name in ("get", "code", "suspend", "unsuspend", "revoke", "cancel", "renew"):
         command = lics.add_parser(name)
         command.add_argument("identifier", help="an identifier or a lineage")
