@@ -15,7 +15,7 @@ import datetime as dt
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
@@ -279,6 +279,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     di.set_defaults(func=cmd_dev_identity)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, reporting a bad command line as ``error: <field>: <problem>`` with
+    exit status 2 like every other bad input (argparse's own usage line goes first)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and ``error: <argument>: <problem>``; exit 2."""
+        self.print_usage(sys.stderr)
+        field, sep, problem = message.partition(": ")
+        if sep and field.startswith("argument "):
+            name = field.removeprefix("argument ").split("/")[0].lstrip("-")
+            self.exit(2, f"error: {name}: {problem}\n")
+        self.exit(2, f"error: arguments: {message}\n")
+
+
 def build_parser(
     description: str,
     load_config: Callable[[Sequence[Path]], Any],
@@ -286,7 +300,7 @@ def build_parser(
 ) -> argparse.ArgumentParser:
     """The ``certseal`` parser: ``--config`` (repeatable, layered), the kernel's
     commands and each of ``groups``; ``load_config`` decodes the layered files."""
-    parser = argparse.ArgumentParser(prog="certseal", description=description)
+    parser = Parser(prog="certseal", description=description)
     parser.add_argument(
         "--config",
         action="append",

@@ -291,7 +291,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         for item in args.field or []:
             name, sep, value = item.partition("=")
             if not sep:
-                print(f"error: --field {item!r}: use NAME=VALUE", file=sys.stderr)
+                print(f"error: field: {item!r}: use NAME=VALUE", file=sys.stderr)
                 return 2
             if value.lstrip("-").isdigit():
                 request.fields[name].integer_value = int(value)

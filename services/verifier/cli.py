@@ -31,7 +31,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     alone (no network).
     """
     if not args.code and not args.image:
-        print("error: give the scanned text or --image FILE", file=sys.stderr)
+        print("error: code: give the scanned text or --image FILE", file=sys.stderr)
         return 2
     if not args.image and is_file(args.code):  # CODE_OR_IMAGE
         args.image, args.code = args.code, ""

@@ -122,3 +122,22 @@ async def test_as_an_unknown_or_invalid_department_creates_no_certificate(
         assert status == 2, (code, out)
         assert out.startswith(problem), out
     assert set(tls.iterdir()) == before
+
+
+async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
+    for argv, expected in (
+        (["verify", "--group"], "error: group: expected one argument"),
+        (["key", "create", "X", "--suite"], "error: suite: expected one argument"),
+        (["bogus"], "error: command: invalid choice: 'bogus'"),
+    ):
+        with_status = await asyncio.to_thread(_exit_status, argv)
+        out = capsys.readouterr()
+        assert with_status == 2, argv
+        assert out.err.splitlines()[-1].startswith(expected), out.err
+
+
+def _exit_status(argv: list[str]) -> int:
+    try:
+        return cli.main(argv)
+    except SystemExit as exc:  # argparse exits
+        return int(exc.code or 0)
