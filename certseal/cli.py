@@ -300,7 +300,7 @@ def build_parser(
 ) -> argparse.ArgumentParser:
     """The ``certseal`` parser: ``--config`` (repeatable, layered), the kernel's
     commands and each of ``groups``; ``load_config`` decodes the layered files."""
-    parser = Parser(prog="certseal", description=description)
+    parser: argparse.ArgumentParser = Parser(prog="certseal", description=description)
     parser.add_argument(
         "--config",
         action="append",

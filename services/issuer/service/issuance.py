@@ -174,8 +174,8 @@ class Issuance(LicenceCases):
             except CertsealError as exc:
                 results[index] = exc
         by_suite: dict[str, list[_Pending]] = {}
-        for item in pending:  # one signing key per suite asked for
-            by_suite.setdefault(item[1].suite, []).append(item)
+        for waiting in pending:  # one signing key per suite asked for
+            by_suite.setdefault(waiting[1].suite, []).append(waiting)
         for suite, group in by_suite.items():
             issued: list[LicenceRecord | CertsealError]
             try:
