@@ -5,8 +5,8 @@ from __future__ import annotations
 from certseal.timestamps import ts
 from certseal.v1 import verifier_pb2 as pb
 from services.verifier.domain import Outcome, Verification
-from services.verifier.index import Freshness
-from services.verifier.service import ExportedBundle, IndexStatus
+from services.verifier.index import Freshness, IndexStatus
+from services.verifier.service import ExportedBundle
 
 
 def verification_to_proto(

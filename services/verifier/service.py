@@ -12,17 +12,10 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 from certseal import codes
 from certseal.errors import CertsealError, invalid, precondition
-from certseal.events import (
-    DIRECTORY_EVENTS,
-    LICENCE_EVENTS,
-    LICENCE_USAGE,
-    TRUST_EVENTS,
-)
 from certseal.qr import read_qr_image
 from certseal.rpc import Caller
 from certseal.timestamps import utcnow
@@ -42,19 +35,22 @@ from services.verifier.domain import (
 )
 from services.verifier.events import kafka_headers, licence_used
 from services.verifier.index import (
+    INDEX_TOPICS,
     Freshness,
-    directory_entry,
+    IndexStatus,
+    PartitionStatus,
     directory_key,
     index_entry,
     listed_licence,
+    named,
     nonce_presented,
     trust_entry,
 )
 from services.verifier.offload import WorkerPool
 from services.verifier.storage import (
+    LicenceCount,
     SnapshotStore,
     VerifierState,
-    counted_entries,
     estimated_entries,
 )
 
@@ -81,29 +77,6 @@ class NonceGuard:
         if len(self._seen) > 100_000:
             self._seen = {n: e for n, e in self._seen.items() if e > now}
         self._seen[nonce] = expires_at
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PartitionStatus:
-    """How far the index has applied one partition (Kafka offsets)."""
-
-    topic: str
-    partition: int
-    applied_offset: int
-    high_water: int
-    lag: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class IndexStatus:
-    """What one verifier group's index holds and how far behind it is."""
-
-    group: str
-    partitions: tuple[PartitionStatus, ...]
-    licence_entries: int  # RocksDB's estimate
-    trust_entries: int
-    last_event_time: dt.datetime | None
-    licences: int = 0  # lineages, counted exactly (at most _COUNT_EVERY_S old)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -242,7 +215,6 @@ class BundleExporter:
 
 
 _CHUNK = 8  # codes per pool job: see VerifierService.verify
-_COUNT_EVERY_S = 5.0  # how old the index status's exact licence count may be
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -303,7 +275,7 @@ class VerifierService:
         field_rights: FieldRights | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ):
-        self._group = group
+        self._group = self.group = group  # the group this service answers for
         self._state = state
         self._clock = clock
         self._nonces = NonceGuard()
@@ -312,12 +284,7 @@ class VerifierService:
         self._images = image_pool
         self._counters = counters
         self._field_rights = field_rights or FieldRights()
-        self._licences: tuple[float, int] | None = None  # (monotonic time, count)
-
-    @property
-    def group(self) -> str:
-        """The verifier group this service answers for."""
-        return self._group
+        self._licences = LicenceCount(max_age_s=5.0)  # the status's exact count
 
     @property
     def freshness(self) -> Freshness:
@@ -450,26 +417,15 @@ class VerifierService:
         )
 
     def _named(self, result: Verification) -> Verification:
-        """The result with the names this group's directory holds for its licence
-        type, issuing department and shown fields (table lookups in this process: no
-        call to the issuer)."""
-        directory = self._state.directory
-        if directory is None or not (result.type_code or result.issuer_code):
+        """The result with its names from this group's directory table (no call to
+        the issuer)."""
+        table = self._state.directory
+        if table is None or not result.type_code:
             return result
-        issuer = directory.get(directory_key("department", result.issuer_code))
-        stored_type = directory.get(directory_key("licence_type", result.type_code))
-        kind = directory_entry(stored_type) if stored_type else None
-        return dataclasses.replace(
+        return named(
             result,
-            issuer_name=directory_entry(issuer).name if issuer else "",
-            type_name=kind.name if kind else "",
-            field_titles={
-                name: kind.field_titles[name]
-                for name in result.fields
-                if name in kind.field_titles
-            }
-            if kind
-            else {},
+            issuer=table.get(directory_key("department", result.issuer_code)),
+            licence_type=table.get(directory_key("licence_type", result.type_code)),
         )
 
     async def _publish(
@@ -510,8 +466,9 @@ class VerifierService:
         """Per assigned partition of the event topics: applied offset, high water, lag."""
         consumer = self._state.app.consumer
         freshness = self._state.freshness
-        sources = {LICENCE_EVENTS, TRUST_EVENTS, DIRECTORY_EVENTS, LICENCE_USAGE}
-        assigned = sorted(tp for tp in consumer.assignment() if tp.topic in sources)
+        assigned = sorted(
+            tp for tp in consumer.assignment() if tp.topic in INDEX_TOPICS
+        )
         high_waters = await consumer.highwaters(*assigned) if assigned else {}
         partitions = []
         for tp in assigned:
@@ -535,14 +492,5 @@ class VerifierService:
             licence_entries=estimated_entries(self._state.index),
             trust_entries=estimated_entries(self._state.trust),
             last_event_time=freshness.last_event_time,
-            licences=await self._licence_count(),
+            licences=await self._licences.count(self._state.index),
         )
-
-    async def _licence_count(self) -> int:
-        """The number of lineages in the index, recounted (in a thread, off the
-        loop) when the last count is older than :data:`_COUNT_EVERY_S`."""
-        now = time.monotonic()
-        if self._licences is None or now - self._licences[0] > _COUNT_EVERY_S:
-            count = await asyncio.to_thread(counted_entries, self._state.index)
-            self._licences = (now, count)
-        return self._licences[1]
