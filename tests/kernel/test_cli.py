@@ -141,3 +141,32 @@ def _exit_status(argv: list[str]) -> int:
         return cli.main(argv)
     except SystemExit as exc:  # argparse exits
         return int(exc.code or 0)
+
+
+async def test_repeated_config_files_are_layered_setting_by_setting(
+    issuer, config, capsys, tmp_path
+):
+    dead = f"127.0.0.1:{free_port()}"
+    base = write_config(config, tmp_path, issuer_target=dead)
+    overlay = tmp_path / "overlay.toml"
+    overlay.write_text(f'[cli]\nissuer_target = "localhost:{issuer.port}"\n')
+    status, out = await certseal(
+        capsys, "--config", str(base), "--config", str(overlay), "department", "list"
+    )
+    assert status == 0, out
+    assert config.platform.code in out  # the platform department, from the issuer
+    # the later file wins: in the other order the dead target is used
+    reverse = tmp_path / "dead.toml"
+    reverse.write_text(f'[cli]\nissuer_target = "{dead}"\n')
+    status, out = await certseal(
+        capsys,
+        "--config",
+        str(base),
+        "--config",
+        str(overlay),
+        "--config",
+        str(reverse),
+        "department",
+        "list",
+    )
+    assert status == 1 and out.startswith(f"error: issuer: {dead} is unreachable")
