@@ -120,13 +120,19 @@ async def connect_database(cfg: Any) -> Any:
     try:
         return await connect(dsn)
     except OSError:
-        host = dsn.rpartition("@")[2].split("/", 1)[0] or "the configured host"
-        raise CertsealError(
-            ErrorKind.UNAVAILABLE,
-            f"PostgreSQL at {host} is unreachable: is certseal running? Start the "
-            "stack with 'make run', or check [database] dsn_file",
-            field="database",
-        ) from None
+        raise database_unreachable(dsn) from None
+
+
+def database_unreachable(dsn: str) -> CertsealError:
+    """UNAVAILABLE (field ``database``) naming where PostgreSQL was expected and how to
+    start it; for a command whose connection was refused."""
+    host = dsn.rpartition("@")[2].split("/", 1)[0] or "the configured host"
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        f"PostgreSQL at {host} is unreachable: is certseal running? Start the "
+        "stack with 'make run', or check [database] dsn_file",
+        field="database",
+    )
 
 
 def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:

@@ -8,7 +8,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import call_service, channel, load, unreachable
+from certseal.cli import (
+    call_service,
+    channel,
+    database_unreachable,
+    load,
+    unreachable,
+)
 
 
 def _summary(event: Any) -> str:
@@ -106,7 +112,11 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
     from services.feed.storage import FeedStore
 
     async def run() -> list[Entitlement]:
-        pool = await create_pool(load(args).database.dsn(), min_size=1, max_size=1)
+        dsn = load(args).database.dsn()
+        try:
+            pool = await create_pool(dsn, min_size=1, max_size=1)
+        except OSError:
+            raise database_unreachable(dsn) from None
         try:
             return await FeedStore(pool).entitlements()
         finally:

@@ -75,12 +75,15 @@ async def test_a_stopped_database_is_named_with_how_to_start_it(
     cfg.database.dsn_file = str(dsn_file)
     config_file = tmp_path / "config.toml"
     config_file.write_text(dump_config(cfg))
-    status, out = await certseal(
-        capsys, "--config", str(config_file), "audit", "verify"
-    )
-    assert status == 1
-    assert out.startswith("error: database: PostgreSQL at 127.0.0.1:"), out
-    assert "make run" in out
+    for command in (
+        ["audit", "verify"],
+        ["console", "account", "list"],
+        ["feed", "kafka-users"],
+    ):
+        status, out = await certseal(capsys, "--config", str(config_file), *command)
+        assert status == 1, command
+        assert out.startswith("error: database: PostgreSQL at 127.0.0.1:"), out
+        assert "make run" in out
 
 
 async def test_dev_identity_refuses_a_name_of_no_known_kind(config, capsys, tmp_path):
