@@ -5,7 +5,7 @@ the embedded broker is not woken by new data, so that alone delays every update 
 index by up to 1.5 s. This transport (broker URL scheme ``certseal://``) sets the wait
 from ``VerifierConfig.fetch_max_wait_ms`` (set on the app) instead.
 
-While nothing arrives the wait grows, fetch by fetch, up to
+After a second without events the wait grows, fetch by fetch, up to
 ``VerifierConfig.idle_fetch_max_wait_ms`` (:class:`AdaptiveFetchWait`), and the first
 fetch that brings records returns it to the short wait: an idle verifier costs the
 broker a few fetches a second instead of fifty.
@@ -34,22 +34,29 @@ IDLE_FETCH_WAIT_ATTRIBUTE = "certseal_idle_fetch_max_wait_ms"
 
 
 class AdaptiveFetchWait:
-    """How long the next fetch may wait: ``busy_ms`` while fetches bring records; each
-    fetch that brings none doubles it, up to ``idle_ms``.
+    """How long the next fetch may wait: ``busy_ms`` while fetches bring records and
+    for ``patience_ms`` of empty fetches after the last that did (so paced traffic, an
+    event every few hundred milliseconds, keeps the short wait); after that each empty
+    fetch doubles it, up to ``idle_ms``.
 
     Pure: :meth:`after` is told what the last fetch brought and returns the next wait.
     """
 
-    def __init__(self, busy_ms: int, idle_ms: int):
+    def __init__(self, busy_ms: int, idle_ms: int, patience_ms: int = 1000):
         self.busy_ms = max(1, busy_ms)
         self.idle_ms = max(self.busy_ms, idle_ms)
+        self.patience = max(0, patience_ms // self.busy_ms)  # empty fetches
         self.wait_ms = self.busy_ms
+        self._empty = 0
 
     def after(self, got_records: bool) -> int:
         """The wait for the next fetch (ms)."""
-        self.wait_ms = (
-            self.busy_ms if got_records else min(self.idle_ms, self.wait_ms * 2)
-        )
+        if got_records:
+            self._empty, self.wait_ms = 0, self.busy_ms
+        else:
+            self._empty += 1
+            if self._empty > self.patience:
+                self.wait_ms = min(self.idle_ms, self.wait_ms * 2)
         return self.wait_ms
 
 
