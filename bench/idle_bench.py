@@ -88,7 +88,7 @@ def measure(home: Path) -> dict[str, object]:
             *("--broker-port", str(free_port())),
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=(home / "run.log").open("wb"),
         env=env,
         text=True,
     )
@@ -105,6 +105,8 @@ def measure(home: Path) -> dict[str, object]:
         # keep the pipe drained while measuring
         drain = subprocess.Popen(["cat"], stdin=run.stdout, stdout=subprocess.DEVNULL)
         time.sleep(SETTLE_S)
+        if run.poll() is not None:
+            raise RuntimeError(f"certseal run stopped; see {home / 'run.log'}")
         root = psutil.Process(run.pid)
 
         def snapshot() -> dict[int, tuple[str, float]]:
@@ -120,6 +122,8 @@ def measure(home: Path) -> dict[str, object]:
         before, started = snapshot(), time.monotonic()
         time.sleep(MEASURE_S)
         after, wall = snapshot(), time.monotonic() - started
+        if run.poll() is not None:
+            raise RuntimeError(f"certseal run stopped; see {home / 'run.log'}")
         by_process: dict[str, float] = defaultdict(float)
         for pid, (label, cpu) in after.items():
             if pid in before:
@@ -145,10 +149,8 @@ def measure(home: Path) -> dict[str, object]:
 def main() -> None:
     """Measure and write bench/results/idle.json."""
     home = Path(tempfile.mkdtemp(prefix="certseal-idle-"))
-    try:
-        results = measure(home)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    results = measure(home)  # on failure the folder stays, with run.log
+    shutil.rmtree(home, ignore_errors=True)
     write_results(
         "idle",
         results,
