@@ -148,7 +148,7 @@ Try, in another terminal (the CLI finds {stack.config_file}):
   .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer --dev-identity
   .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
   .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
-      --issuers 91350100M000100Y43 --field class:string:required:public --field address:string:personal
+      --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
   .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
       --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
   .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png

@@ -119,11 +119,14 @@ def _field_spec(text: str) -> Any:
     name, _, rest = text.partition(":")
     parts = rest.split(":") if rest else ["string"]
     kind, flags = parts[0], set(parts[1:])
-    unknown = flags - {"required", "public", "personal"}
-    if kind not in _FIELD_TYPES or unknown:
+    titles = [f.removeprefix("title=") for f in flags if f.startswith("title=")]
+    unknown = (
+        flags - {"required", "public", "personal"} - {f"title={t}" for t in titles}
+    )
+    if kind not in _FIELD_TYPES or unknown or len(titles) > 1:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: use NAME:TYPE[:required][:public][:personal], TYPE one of "
-            f"{', '.join(_FIELD_TYPES)}"
+            f"{text!r}: use NAME:TYPE[:required][:public][:personal][:title=TITLE], "
+            f"TYPE one of {', '.join(_FIELD_TYPES)}"
         )
     return licence_pb2.FieldSpec(
         name=name,
@@ -131,6 +134,7 @@ def _field_spec(text: str) -> Any:
         required="required" in flags,
         public="public" in flags,
         personal="personal" in flags,
+        title=titles[0] if titles else "",
     )
 
 
@@ -370,7 +374,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--field",
         action="append",
         type=_field_spec,
-        help="NAME:TYPE[:required][:public][:personal], repeatable",
+        help="NAME:TYPE[:required][:public][:personal][:title=TITLE], repeatable "
+        "(the title counters see, e.g. class:string:required:public:title=准驾车型)",
     )
     tadd.add_argument("--validity-days", type=int, default=365 * 6)
     tadd.add_argument(

@@ -132,6 +132,13 @@ async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
         (["verify", "--group"], "error: group: expected one argument"),
         (["key", "create", "X", "--suite"], "error: suite: expected one argument"),
         (["bogus"], "error: command: invalid choice: 'bogus'"),
+        (
+            [
+                *("type", "add", "--code", "X", "--name", "n", "--issuers", "Y"),
+                *("--field", "class:string:title=a:title=b"),
+            ],
+            "error: field: 'class:string:title=a:title=b': use NAME:TYPE",
+        ),
     ):
         with_status = await asyncio.to_thread(_exit_status, argv)
         out = capsys.readouterr()
