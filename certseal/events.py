@@ -22,6 +22,7 @@ LICENCE_EVENTS = "certseal.licence-events.v1"
 TRUST_EVENTS = "certseal.trust-events.v1"
 SEAL_EVENTS = "certseal.seal-events.v1"
 LICENCE_USAGE = "certseal.licence-usage.v1"
+DIRECTORY_EVENTS = "certseal.directory-events.v1"
 VERIFIER_DEAD_LETTERS = "certseal.verifier-dead-letters.v1"
 WEBHOOK_DEAD_LETTERS = "certseal.webhook-dead-letters.v1"
 _DAY_MS = 24 * 3600 * 1000
@@ -55,8 +56,9 @@ def default_topics(partitions: int = 12) -> list[TopicSpec]:
 
     Licence events are compacted by lineage after 7 days: integrators resuming within
     a week see every event, and a verifier group started at any time still finds the
-    latest event of every lineage, which is its whole index. The trust list is small
-    and compacted at once.
+    latest event of every lineage, which is its whole index. The trust list and the
+    directory (the names of departments and licence types) are small and compacted at
+    once.
     """
     return [
         TopicSpec(
@@ -66,6 +68,7 @@ def default_topics(partitions: int = 12) -> list[TopicSpec]:
             min_compaction_lag_ms=7 * _DAY_MS,
         ),
         TopicSpec(TRUST_EVENTS, max(1, partitions // 4), compacted=True),
+        TopicSpec(DIRECTORY_EVENTS, max(1, partitions // 4), compacted=True),
         TopicSpec(SEAL_EVENTS, partitions),
         TopicSpec(LICENCE_USAGE, partitions, retention_ms=180 * _DAY_MS),
         TopicSpec(VERIFIER_DEAD_LETTERS, 1, retention_ms=30 * _DAY_MS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
 import time
 
@@ -32,10 +33,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """One plain line per record, for a person at a terminal (``make run``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"
+        )
+
+
 def configure(level: str = "INFO") -> None:
-    """Send JSON logs to stderr."""
+    """Send logs to stderr: JSON lines, or plain lines when the environment says
+    ``CERTSEAL_LOG_FORMAT=text`` (``certseal run`` sets it for its services)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    text = os.environ.get("CERTSEAL_LOG_FORMAT") == "text"
+    handler.setFormatter(TextFormatter() if text else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -27,12 +27,36 @@ _LATENCY_BUCKETS = (
 )
 
 
-class Metrics:
-    """RPC, outbox and audit metrics; pass one instance to whatever records."""
+#: the metric families a process may export (:class:`Metrics`)
+FAMILIES = frozenset({"rpc", "outbox", "audit", "expiry", "index"})
 
-    def __init__(self, registry: CollectorRegistry | None = None):
+
+class Metrics:
+    """RPC, outbox, audit, expiry and verifier-index metrics; pass one instance to
+    whatever records.
+
+    ``families`` (a subset of :data:`FAMILIES`, default all) are the ones this process
+    exports: every attribute exists, so recording code needs no checks, but a family
+    a process does not run is registered nowhere, so ``/metrics`` never shows a
+    verifier's outbox or an issuer's index lag as a misleading zero.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        families: frozenset[str] = FAMILIES,
+    ):
+        unknown = families - FAMILIES
+        if unknown:
+            raise ValueError(f"unknown metric families: {', '.join(sorted(unknown))}")
         self.registry = registry or CollectorRegistry()
-        r = self.registry
+        self.families = families
+
+        def into(family: str) -> CollectorRegistry | None:
+            return self.registry if family in families else None
+
+        r = into("rpc")
         self.rpc_requests = Counter(
             "certseal_rpc_requests", "RPCs handled", ["method", "code"], registry=r
         )
@@ -43,6 +67,7 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        r = into("outbox")
         self.events_published = Counter(
             "certseal_outbox_published_events", "Events the relay published", registry=r
         )
@@ -61,12 +86,16 @@ class Metrics:
             registry=r,
         )
         self.audit_sealed = Counter(
-            "certseal_audit_sealed_rows", "Audit rows sealed into the chain", registry=r
+            "certseal_audit_sealed_rows",
+            "Audit rows sealed into the chain",
+            registry=into("audit"),
         )
         self.licences_expired = Counter(
-            "certseal_licences_expired", "Licences the expiry sweep expired", registry=r
+            "certseal_licences_expired",
+            "Licences the expiry sweep expired",
+            registry=into("expiry"),
         )
-
+        r = into("index")
         self.index_lag_events = Gauge(
             "certseal_verifier_index_lag_events",
             "Events published but not yet applied to this verifier group's index",

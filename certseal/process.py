@@ -55,6 +55,9 @@ class ServiceProcess:
 
     #: e.g. "issuer": names the Kafka client and the log lines
     name = "service"
+    #: what this process exports on ``/metrics``: every such process serves RPCs and
+    #: runs an outbox relay and an audit sealer (the issuer adds its expiry sweep)
+    metric_families: frozenset[str] = frozenset({"rpc", "outbox", "audit"})
     #: full names of the gRPC services served, and the caller kinds each accepts
     allowed_kinds: dict[str, set[str]] = {}  # noqa: RUF012
     #: the folder of this service's NNNN_name.sql migrations (after the kernel's)
@@ -82,7 +85,7 @@ class ServiceProcess:
         self.serve = serve
         self.background = background
         self.reuse_port = reuse_port
-        self.metrics = Metrics()
+        self.metrics = Metrics(families=self.metric_families)
         self.health = Health(list(self.allowed_kinds))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -30,6 +30,8 @@ class CliConfig(Section):
     verifier_target: str = "127.0.0.1:50052"
     seal_target: str = "127.0.0.1:50053"
     feed_target: str = "127.0.0.1:50054"
+    # verifier groups by name, for 'certseal verify --group NAME' (NAME = HOST:PORT)
+    verifier_groups: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class Config(BaseConfig):

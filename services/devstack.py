@@ -18,9 +18,19 @@ class DevStack(EmbeddedStack[Config]):
     """The embedded stack configured for every certseal service."""
 
     def __init__(
-        self, home: Path, config: Config | None = None, *, topic_partitions: int = 12
+        self,
+        home: Path,
+        config: Config | None = None,
+        *,
+        topic_partitions: int = 12,
+        broker_port: int | None = None,
     ):
-        super().__init__(home, config or Config(), topic_partitions=topic_partitions)
+        super().__init__(
+            home,
+            config or Config(),
+            topic_partitions=topic_partitions,
+            broker_port=broker_port,
+        )
 
     def configure(self, cfg: Config) -> None:
         """Dev identities: the CLI's operator, the verifier, the seal CA, the console's

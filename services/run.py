@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -21,9 +22,16 @@ import grpc
 
 from certseal import logs
 from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY, channel
+from certseal.devstack import AlreadyRunning, RunLock
 from certseal.events import default_topics
 from services.config import Config
 from services.devstack import DevStack
+
+#: the embedded broker's port unless ``--broker-port`` (or BROKER_PORT) says otherwise
+DEFAULT_BROKER_PORT = 9092
+
+#: the two verifier groups' metrics endpoints under ``make run``
+VERIFIER_METRICS = {"dept-demo": "127.0.0.1:9494", "region-demo": "127.0.0.1:9495"}
 
 
 def config_layers(home: Path, config_file: str) -> list[str]:
@@ -36,14 +44,42 @@ def config_layers(home: Path, config_file: str) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the embedded stack and the services until Ctrl-C."""
-    logs.configure("INFO")
+    """Run the embedded stack and the services until Ctrl-C.
+
+    Refused at once, touching nothing, while another run holds ``<home>/run.lock``.
+    """
     home = Path(args.home)
-    stack = DevStack(home)
+    lock = RunLock(home)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        shown = args.home if args.home.endswith("/") else f"{args.home}/"
+        print(
+            f"certseal is already running (pid {exc.pid}, data {shown}): stop it "
+            "with Ctrl-C in its terminal first",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        return _run(args, home)
+    finally:
+        lock.release()
+
+
+def _run(args: argparse.Namespace, home: Path) -> int:
+    # one readable line per log record for a person watching a terminal; the
+    # services started below inherit it through the environment
+    os.environ["CERTSEAL_LOG_FORMAT"] = "text"
+    logs.configure("INFO")
+    stack = DevStack(home, broker_port=args.broker_port)
     stack.config.verifier.data_dir = str(home.resolve() / "verifier")
     stack.config.verifier.group = "dept-demo"
     region = "127.0.0.1:50055"  # a second verifier group, as another region runs one
     stack.config.console.verifier_targets = [stack.config.verifier.listen, region]
+    stack.config.cli.verifier_groups = {
+        "dept-demo": stack.config.verifier.listen,
+        "region-demo": region,
+    }
     cfg = asyncio.run(stack.start())
     config = str(stack.config_file)
     layers = [arg for path in config_layers(home, config) for arg in ("--config", path)]
@@ -53,11 +89,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     services = {
         "issuer": service("services.issuer"),
-        "verifier": service("services.verifier", "--metrics-listen", "127.0.0.1:9494"),
+        "verifier": service(
+            "services.verifier", "--metrics-listen", VERIFIER_METRICS["dept-demo"]
+        ),
         "region": service(
             "services.verifier",
             *("--group", "region-demo", "--listen", region),
-            *("--metrics-listen", "127.0.0.1:9495"),
+            *("--metrics-listen", VERIFIER_METRICS["region-demo"]),
         ),
         "seal": service("services.seal"),
         "feed": service("services.feed"),
@@ -86,16 +124,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     ready["console"] = _wait_https(cfg, services["console"], console_url)
     state = {n: "SERVING" if ok else "NOT READY" for n, ok in ready.items()}
     ca = cfg.tls.ca_file
-    topics = ",\n               ".join(
-        ", ".join(t.name for t in default_topics()[i : i + 2])
-        for i in range(0, len(default_topics()), 2)
+    topics = topic_lines()
+    metrics = "\n               ".join(
+        f"http://{listen}/metrics  {name}"
+        for name, listen in metrics_endpoints(cfg, VERIFIER_METRICS).items()
     )
+    kafka = cfg.kafka.bootstrap_servers
+    if stack.broker_port_taken:
+        kafka += (
+            f"   (port {args.broker_port} was in use: this run took a free port; "
+            "clients configured for it must follow)"
+        )
     print(
         f"""
 certseal is running on the embedded defaults (data in {home.resolve()}).
 
   PostgreSQL   {cfg.database.dsn()}
-  Kafka        {cfg.kafka.bootstrap_servers}   topics: {topics}
+  Kafka        {kafka}
+               topics: {topics}
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
   Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
                {region} (group region-demo)   {state["region"]}
@@ -103,18 +149,19 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
   Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
   Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
                the browser must trust the dev CA {ca}
-  Metrics      http://{cfg.issuer.metrics_listen}/metrics
+  Metrics      {metrics}
   Config       {stack.config_file}
 
 Try, in another terminal (the CLI finds {stack.config_file}):
   .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer --dev-identity
   .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
   .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
-      --issuers 91350100M000100Y43 --field class:string:required:public --field address:string:personal
+      --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
   .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
       --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
   .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
   .venv/bin/certseal verify --purpose 窗口办事 LC1:...      (or --image code.png)
+  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 LC1:...   (the other group)
   .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
   .venv/bin/certseal verify --offline --bundle counter.bundle LC1:...
   .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
@@ -145,6 +192,28 @@ Ctrl-C stops everything; running again reuses the data.
         stack.stop()
         print("stopped.")
     return 0 if stopping else 1
+
+
+def topic_lines() -> str:
+    """Every topic the platform creates, two to a banner line."""
+    names = [t.name for t in default_topics()]
+    return ",\n                       ".join(
+        ", ".join(names[i : i + 2]) for i in range(0, len(names), 2)
+    )
+
+
+def metrics_endpoints(cfg: Config, verifiers: dict[str, str]) -> dict[str, str]:
+    """Every process's Prometheus endpoint (host:port), by process name."""
+    endpoints = {"issuer": cfg.issuer.metrics_listen}
+    endpoints.update({f"verifier {g}": listen for g, listen in verifiers.items()})
+    endpoints.update(
+        {
+            "seal": cfg.seal.metrics_listen,
+            "feed": cfg.feed.metrics_listen,
+            "console": cfg.console.metrics_listen,
+        }
+    )
+    return {name: listen for name, listen in endpoints.items() if listen}
 
 
 def _wait_serving(cfg: Config, process: subprocess.Popen[bytes], target: str) -> bool:
@@ -189,4 +258,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``run``."""
     run = sub.add_parser("run", help="run the embedded stack and the services")
     run.add_argument("--home", default=str(DEFAULT_HOME))
+    run.add_argument(
+        "--broker-port",
+        type=int,
+        default=int(os.environ.get("BROKER_PORT") or DEFAULT_BROKER_PORT),
+        help="the embedded broker's port (default 9092, or $BROKER_PORT); a free "
+        "port is taken instead when it is in use",
+    )
     run.set_defaults(func=cmd_run)

@@ -56,6 +56,7 @@ def config(stack: DevStack) -> Config:
     cfg.issuer.metrics_listen = ""
     cfg.seal.metrics_listen = ""
     cfg.feed.metrics_listen = ""
+    cfg.console.metrics_listen = ""
     cfg.outbox.poll_interval_s = 0.5
     return cfg
 

@@ -109,7 +109,20 @@ class AuditSealer(NotifiedWorker):
 
 
 async def verify_chain(conn: asyncpg.Connection, *, page: int = 5000) -> AuditReport:
-    """Recompute the whole chain and compare it with the rows and the head."""
+    """Recompute the whole chain and compare it with the rows and the head.
+
+    Rows, head and the unsealed count are read in one read-only REPEATABLE READ
+    transaction: one snapshot, so a batch the sealer commits while the chain is being
+    read (rows sealed after the last page read, the head moved on) is not reported as
+    tampering. Inside a caller's transaction, that transaction is used as it is.
+    """
+    if conn.is_in_transaction():  # the caller's transaction is the snapshot
+        return await _verify_snapshot(conn, page)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _verify_snapshot(conn, page)
+
+
+async def _verify_snapshot(conn: asyncpg.Connection, page: int) -> AuditReport:
     report = AuditReport()
     prev, expected_seq = GENESIS, 1
     while True:

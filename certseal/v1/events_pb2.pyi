@@ -5,7 +5,7 @@ from certseal.v1 import licence_pb2 as _licence_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -166,3 +166,33 @@ class SealEvent(_message.Message):
     digest_algorithm: str
     signed_at: _timestamp_pb2.Timestamp
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., seal_id: _Optional[str] = ..., owner_code: _Optional[str] = ..., seal_type: _Optional[str] = ..., suite: _Optional[str] = ..., status: _Optional[str] = ..., valid_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seal_version: _Optional[int] = ..., seal_certificate: _Optional[bytes] = ..., document_digest: _Optional[str] = ..., digest_algorithm: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class FieldTitle(_message.Message):
+    __slots__ = ("name", "title")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    title: str
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ...) -> None: ...
+
+class DirectoryEvent(_message.Message):
+    __slots__ = ("event_id", "type", "kind", "code", "name", "entry_version", "fields", "actor", "occurred_at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    kind: str
+    code: str
+    name: str
+    entry_version: int
+    fields: _containers.RepeatedCompositeFieldContainer[FieldTitle]
+    actor: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., kind: _Optional[str] = ..., code: _Optional[str] = ..., name: _Optional[str] = ..., entry_version: _Optional[int] = ..., fields: _Optional[_Iterable[_Union[FieldTitle, _Mapping]]] = ..., actor: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

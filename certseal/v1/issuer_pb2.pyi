@@ -21,7 +21,7 @@ REVOCATION_KIND_REVOKE: RevocationKind
 REVOCATION_KIND_SANCTION: RevocationKind
 
 class IssueLicenceRequest(_message.Message):
-    __slots__ = ("type_code", "holder", "fields", "valid_from", "valid_until", "idempotency_key")
+    __slots__ = ("type_code", "holder", "fields", "valid_from", "valid_until", "idempotency_key", "suite")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -35,13 +35,15 @@ class IssueLicenceRequest(_message.Message):
     VALID_FROM_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    SUITE_FIELD_NUMBER: _ClassVar[int]
     type_code: str
     holder: _licence_pb2.Holder
     fields: _containers.MessageMap[str, _licence_pb2.FieldValue]
     valid_from: _timestamp_pb2.Timestamp
     valid_until: _timestamp_pb2.Timestamp
     idempotency_key: str
-    def __init__(self, type_code: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    suite: str
+    def __init__(self, type_code: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., suite: _Optional[str] = ...) -> None: ...
 
 class IssueLicenceResponse(_message.Message):
     __slots__ = ("licence",)

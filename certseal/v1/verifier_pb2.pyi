@@ -63,8 +63,15 @@ class IndexFreshness(_message.Message):
     def __init__(self, last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_events: _Optional[int] = ...) -> None: ...
 
 class VerificationResult(_message.Message):
-    __slots__ = ("verdict", "checks", "identifier", "lineage", "issuer_code", "type_code", "holder_display_name", "fields", "valid_from", "valid_until", "freshness", "code_kind", "status")
+    __slots__ = ("verdict", "checks", "identifier", "lineage", "issuer_code", "type_code", "holder_display_name", "fields", "valid_from", "valid_until", "freshness", "code_kind", "status", "type_name", "issuer_name", "field_titles", "group")
     class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class FieldTitlesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +91,10 @@ class VerificationResult(_message.Message):
     FRESHNESS_FIELD_NUMBER: _ClassVar[int]
     CODE_KIND_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_NAME_FIELD_NUMBER: _ClassVar[int]
+    FIELD_TITLES_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     checks: _containers.RepeatedCompositeFieldContainer[VerificationCheck]
     identifier: str
@@ -97,7 +108,11 @@ class VerificationResult(_message.Message):
     freshness: IndexFreshness
     code_kind: str
     status: _licence_pb2.LicenceStatus
-    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., identifier: _Optional[str] = ..., lineage: _Optional[str] = ..., issuer_code: _Optional[str] = ..., type_code: _Optional[str] = ..., holder_display_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., freshness: _Optional[_Union[IndexFreshness, _Mapping]] = ..., code_kind: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ...) -> None: ...
+    type_name: str
+    issuer_name: str
+    field_titles: _containers.ScalarMap[str, str]
+    group: str
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., identifier: _Optional[str] = ..., lineage: _Optional[str] = ..., issuer_code: _Optional[str] = ..., type_code: _Optional[str] = ..., holder_display_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., freshness: _Optional[_Union[IndexFreshness, _Mapping]] = ..., code_kind: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., type_name: _Optional[str] = ..., issuer_name: _Optional[str] = ..., field_titles: _Optional[_Mapping[str, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class VerifyCodeRequest(_message.Message):
     __slots__ = ("code", "purpose")
@@ -162,18 +177,20 @@ class GetIndexStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetIndexStatusResponse(_message.Message):
-    __slots__ = ("group", "partitions", "licence_entries", "trust_entries", "last_event_time")
+    __slots__ = ("group", "partitions", "licence_entries", "trust_entries", "last_event_time", "licences")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     LICENCE_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     TRUST_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     LAST_EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    LICENCES_FIELD_NUMBER: _ClassVar[int]
     group: str
     partitions: _containers.RepeatedCompositeFieldContainer[PartitionStatus]
     licence_entries: int
     trust_entries: int
     last_event_time: _timestamp_pb2.Timestamp
-    def __init__(self, group: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., licence_entries: _Optional[int] = ..., trust_entries: _Optional[int] = ..., last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    licences: int
+    def __init__(self, group: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., licence_entries: _Optional[int] = ..., trust_entries: _Optional[int] = ..., last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licences: _Optional[int] = ...) -> None: ...
 
 class ExportTrustBundleRequest(_message.Message):
     __slots__ = ("since_version", "group")

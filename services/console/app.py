@@ -15,14 +15,18 @@ import contextlib
 import datetime as dt
 import logging
 import ssl
+import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 from aiohttp import web
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from prometheus_client import Counter, Histogram
 
 from certseal.events import default_topics
+from certseal.metrics import Metrics
 from certseal.rpc import Caller, secure_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
@@ -65,6 +69,44 @@ class ConsoleApp:
         self._purge_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.store: ConsoleStore | None = None
+        # the console serves no gRPC and runs no outbox: only its HTTP figures
+        self.metrics = Metrics(families=frozenset())
+
+    def _count_requests(self) -> Any:
+        """Middleware: ``certseal_console_http_requests_total{route,status}`` and
+        ``certseal_console_http_latency_seconds{route}`` (the route pattern, never the
+        path a client typed)."""
+        requests = Counter(
+            "certseal_console_http_requests",
+            "HTTP requests the console answered",
+            ["route", "status"],
+            registry=self.metrics.registry,
+        )
+        latency = Histogram(
+            "certseal_console_http_latency_seconds",
+            "Time to answer an HTTP request",
+            ["route"],
+            registry=self.metrics.registry,
+        )
+
+        @web.middleware
+        async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+            info = request.match_info.route.resource
+            route = info.canonical if info is not None else "unmatched"
+            started = time.monotonic()
+            status = 500
+            try:
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            finally:
+                requests.labels(route, str(status)).inc()
+                latency.labels(route).observe(time.monotonic() - started)
+
+        return count
 
     def _channel(self, target: str) -> grpc.aio.Channel:
         channel = secure_channel(
@@ -142,6 +184,10 @@ class ConsoleApp:
             idempotency=answers,
         )
         app = application(handlers, access, client_max_size=cs.max_upload_bytes)
+        app.middlewares.append(self._count_requests())
+        if cs.metrics_listen:
+            host, _, port = cs.metrics_listen.rpartition(":")
+            self.metrics.serve(int(port), host)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

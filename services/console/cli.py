@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from certseal.cli import load
+from certseal.cli import database_unreachable, load
 from certseal.errors import invalid
 from certseal.timestamps import utcnow
 from services.console.accounts import Account
@@ -33,7 +33,11 @@ def _with_accounts(
     cfg = load(args)
 
     async def run() -> T:
-        store = await ConsoleStore.open(cfg.database.dsn(), max_size=1)
+        dsn = cfg.database.dsn()
+        try:
+            store = await ConsoleStore.open(dsn, max_size=1)
+        except OSError:
+            raise database_unreachable(dsn) from None
         try:
             return await work(ConsoleAccounts.configured(cfg.console, store, utcnow))
         finally:

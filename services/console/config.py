@@ -37,6 +37,8 @@ class ConsoleConfig(Section):
             "seal=http://127.0.0.1:9474/metrics",
         ]
     )
+    # the console's own Prometheus endpoint (http://<this>/metrics; '' = none)
+    metrics_listen: str = "127.0.0.1:9504"
     # the operator page (/operator): off for a console that only clerks reach
     operator_page: bool = True
     refresh_s: float = 2.0

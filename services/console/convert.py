@@ -49,6 +49,10 @@ def licence_view(
         counter=counter,
         clerk=clerk,
         status=f"{result.status:02d}" if result.status else "",
+        type_name=result.type_name,
+        issuer_name=result.issuer_name,
+        field_titles=dict(result.field_titles),
+        group=result.group,
     )
 
 

@@ -257,6 +257,13 @@ class LicenceView:
     counter: str
     #: the signed-in account that verified
     clerk: str = ""
+    #: names from the verifier's index: the licence type's, the issuing department's
+    #: and each field's title (field key -> title); empty when the index has none
+    type_name: str = ""
+    issuer_name: str = ""
+    field_titles: dict[str, str] = field(default_factory=dict)
+    #: the verifier group that answered
+    group: str = ""
     #: the licence's national status code in the index ("07"), when the verifier said
     status: str = ""
 
@@ -282,6 +289,10 @@ class LicenceView:
             "identifier": self.identifier,
             "type_code": self.type_code,
             "issuer_code": self.issuer_code,
+            "type_name": self.type_name,
+            "issuer_name": self.issuer_name,
+            "field_titles": dict(sorted(self.field_titles.items())),
+            "group": self.group,
             "holder_display_name": self.holder_display_name,
             "fields": dict(sorted(self.fields.items())),
             "valid_from": rfc3339(self.valid_from),
@@ -356,7 +367,8 @@ class GroupStatus:
     group: str
     serving: bool
     partitions: tuple[PartitionLag, ...] = ()
-    licence_entries: int = 0
+    licence_entries: int = 0  # RocksDB's estimate of stored entries
+    licences: int = 0  # licences (lineages) in the index, counted exactly
     last_event_time: dt.datetime | None = None
     error: str = ""
 
@@ -384,6 +396,7 @@ class GroupStatus:
             "lag_events": self.lag_events,
             "lag_seconds": self.lag_seconds(now),
             "licence_entries": self.licence_entries,
+            "licences": self.licences,
             "last_event_time": rfc3339(self.last_event_time),
             "partitions": [asdict(p) for p in self.partitions],
             "error": self.error,

@@ -64,6 +64,7 @@ async def group_status(target: str, channel: grpc.aio.Channel) -> GroupStatus:
             for p in reply.partitions
         ),
         licence_entries=reply.licence_entries,
+        licences=reply.licences,
         last_event_time=from_ts(reply.last_event_time),
     )
 

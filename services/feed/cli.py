@@ -9,24 +9,57 @@ import json
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY, call_service, channel, load
+from certseal.cli import (
+    DEFAULT_HOME,
+    LOCAL_OVERLAY,
+    call_service,
+    channel,
+    database_unreachable,
+    load,
+    unreachable,
+)
 from certseal.errors import invalid
 
 
 def _summary(event: Any) -> str:
+    """One line for any event the feed sends: decoded by its topic's value type; an
+    unknown topic or an undecodable value is shown as such, never a traceback."""
+    from google.protobuf.message import DecodeError
+
     from certseal.v1 import events_pb2
 
-    if event.topic == "certseal.licence-events.v1":
-        licence = events_pb2.LicenceEvent.FromString(event.data)
-        return f"{licence.identifier} status {licence.status:02d} {licence.reason}"
-    if event.topic == "certseal.seal-events.v1":
-        seal = events_pb2.SealEvent.FromString(event.data)
-        return f"{seal.seal_id} {seal.status} {seal.document_digest[:16]}"
-    if event.topic == "certseal.licence-usage.v1":
-        used = events_pb2.LicenceUsedEvent.FromString(event.data)
-        return f"{used.identifier} {used.verdict} by {used.counter} ({used.purpose})"
-    key = events_pb2.TrustEvent.FromString(event.data)
-    return f"key {key.kid} {key.suite}"
+    decoders: dict[str, tuple[Any, Any]] = {
+        "certseal.licence-events.v1": (
+            events_pb2.LicenceEvent,
+            lambda e: f"{e.identifier} status {e.status:02d} {e.reason}",
+        ),
+        "certseal.seal-events.v1": (
+            events_pb2.SealEvent,
+            lambda e: f"{e.seal_id} {e.status} {e.document_digest[:16]}",
+        ),
+        "certseal.licence-usage.v1": (
+            events_pb2.LicenceUsedEvent,
+            lambda e: f"{e.identifier} {e.verdict} by {e.counter} ({e.purpose})",
+        ),
+        "certseal.trust-events.v1": (
+            events_pb2.TrustEvent,
+            lambda e: f"key {e.kid} {e.suite}",
+        ),
+    }
+    directory = getattr(events_pb2, "DirectoryEvent", None)
+    if directory is not None:
+        decoders["certseal.directory-events.v1"] = (
+            directory,
+            lambda e: f"{e.code} {e.name}",
+        )
+    known = decoders.get(event.topic)
+    if known is None:
+        return f"{event.subject} ({event.topic}, {len(event.data)} bytes)"
+    message, line = known
+    try:
+        return str(line(message.FromString(event.data)))
+    except (DecodeError, ValueError) as exc:
+        return f"{event.subject} (undecodable {event.topic} value: {exc})"
 
 
 def cmd_events_tail(args: argparse.Namespace) -> int:
@@ -55,14 +88,17 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
             try:
                 async for event in feed_pb2_grpc.EventFeedStub(chan).Subscribe(request):
                     when = event.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+                    kind = event.type.removeprefix("cn.gov.certseal.")
                     print(
-                        f"{when}  {event.type:<22} {event.source.rsplit('/', 1)[-1]:<18} "
+                        f"{when}  {kind:<22} {event.source.rsplit('/', 1)[-1]:<18} "
                         f"{_summary(event)}",
                         flush=True,
                     )
                     if args.show_token:
                         print(f"  token {event.token}", flush=True)
             except grpc.aio.AioRpcError as exc:
+                if exc.code() is grpc.StatusCode.UNAVAILABLE:
+                    raise unreachable(cfg, cfg.cli.feed_target, "feed") from None
                 raise error_from_rpc(exc) from None
 
     asyncio.run(tail())
@@ -80,7 +116,11 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
     from services.feed.storage import FeedStore
 
     async def run() -> list[Entitlement]:
-        pool = await create_pool(load(args).database.dsn(), min_size=1, max_size=1)
+        dsn = load(args).database.dsn()
+        try:
+            pool = await create_pool(dsn, min_size=1, max_size=1)
+        except OSError:
+            raise database_unreachable(dsn) from None
         try:
             return await FeedStore(pool).entitlements()
         finally:

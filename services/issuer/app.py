@@ -53,6 +53,7 @@ class IssuerApp(ServiceProcess):
     """One issuer process: it serves gRPC, runs the background loops, or both."""
 
     name = "issuer"
+    metric_families = frozenset({"rpc", "outbox", "audit", "expiry"})
     allowed_kinds = {ISSUER: {"dept", "app"}, ISSUER_ADMIN: {"operator"}}  # noqa: RUF012
     migrations = MIGRATIONS
     config: IssuerSettings

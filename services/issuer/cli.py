@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from certseal.cli import call_service, dev_identity, load, ts
+from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import validate_uscc
 from services.issuer.licence_cli import register_licence
 
@@ -34,13 +35,37 @@ def _call(
     cfg = load(args)
     identity = None
     if getattr(args, "as_department", None):
-        # checked first: a mistyped code must not leave a dev identity behind
+        # checked first: a mistyped or unknown code must not leave a dev identity
+        # behind
         validate_uscc(args.as_department, "as")
+        _require_department(cfg, args.as_department)
         identity = dev_identity(cfg, f"dept:{args.as_department}")
     stub = issuer_pb2_grpc.IssuerAdminStub if admin else issuer_pb2_grpc.IssuerStub
     return call_service(
         cfg, cfg.cli.issuer_target, lambda chan: call(stub(chan)), identity=identity
     )
+
+
+def _require_department(cfg: Any, code: str) -> None:
+    """NOT_FOUND (field ``as``) unless the issuer knows department ``code``; asked as
+    the CLI's operator before any dev identity is made for it."""
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import issuer_pb2_grpc
+
+    reply = call_service(
+        cfg,
+        cfg.cli.issuer_target,
+        lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListDepartments(
+            pb.ListDepartmentsRequest()
+        ),
+    )
+    if not any(d.code == code for d in reply.departments):
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"no department {code} is onboarded: add it first with 'certseal "
+            "department add'",
+            field="as",
+        )
 
 
 def cmd_department_add(args: argparse.Namespace) -> int:
@@ -86,12 +111,16 @@ def _field_spec(text: str) -> Any:
     name, _, rest = text.partition(":")
     parts = rest.split(":") if rest else ["string"]
     kind, flags = parts[0], set(parts[1:])
-    unknown = flags - {"required", "public", "restricted", "personal"}
-    if kind not in _FIELD_TYPES or unknown:
+    titles = [f.removeprefix("title=") for f in flags if f.startswith("title=")]
+    unknown = (
+        flags
+        - {"required", "public", "restricted", "personal"}
+        - {f"title={t}" for t in titles}
+    )
+    if kind not in _FIELD_TYPES or unknown or len(titles) > 1:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: use NAME:TYPE[:required][:public|:restricted|:personal], "
-            "TYPE one of "
-            f"{', '.join(_FIELD_TYPES)}"
+            f"{text!r}: use NAME:TYPE[:required][:public|:restricted|:personal]"
+            f"[:title=TITLE], TYPE one of {', '.join(_FIELD_TYPES)}"
         )
     return licence_pb2.FieldSpec(
         name=name,
@@ -100,6 +129,7 @@ def _field_spec(text: str) -> Any:
         public="public" in flags,
         restricted="restricted" in flags,
         personal="personal" in flags,
+        title=titles[0] if titles else "",
     )
 
 
@@ -313,9 +343,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--field",
         action="append",
         type=_field_spec,
-        help="NAME:TYPE[:required][:public|:restricted|:personal], repeatable: public "
-        "fields are printed in every code, restricted ones shown only to counters "
-        "with a field right, personal ones encrypted (docs/codes.md)",
+        help="NAME:TYPE[:required][:public|:restricted|:personal][:title=TITLE], "
+        "repeatable: public fields are printed in every code, restricted ones shown "
+        "only to counters with a field right, personal ones encrypted (docs/codes.md); "
+        "the title is what counters see, e.g. class:string:required:public:title=准驾车型",
     )
     tadd.add_argument("--validity-days", type=int, default=365 * 6)
     tadd.add_argument(

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from certseal.crypto import Suite
 from certseal.errors import CertsealError, invalid
 from certseal.timestamps import request_time, ts
 from certseal.v1 import issuer_pb2 as pb
@@ -105,6 +106,7 @@ def issue_input(request: pb.IssueLicenceRequest, where: str = "") -> IssueInput:
     )
     if len(request.idempotency_key) > 128:
         raise invalid(f"{where}idempotency_key", "at most 128 characters")
+    suite = Suite.parse(request.suite, f"{where}suite").value if request.suite else ""
     return IssueInput(
         type_code=request.type_code,
         holder=holder,
@@ -112,6 +114,7 @@ def issue_input(request: pb.IssueLicenceRequest, where: str = "") -> IssueInput:
         valid_from=optional_time(request, "valid_from"),
         valid_until=optional_time(request, "valid_until"),
         idempotency_key=request.idempotency_key,
+        suite=suite,
     )
 
 

@@ -10,6 +10,10 @@ CloudEvents envelope (binary mode, ``certseal.events.cloudevent``).
 - ``TrustEvent`` on ``certseal.trust-events.v1``, keyed by kid. Types:
   ``key.activated``, ``key.retired``, ``key.revoked``; each carries the key's public
   part and its ``key_version``.
+- ``DirectoryEvent`` on ``certseal.directory-events.v1``, keyed by
+  ``department:<code>`` or ``licence-type:<code>``. Types: ``department.onboarded``,
+  ``licence_type.registered``; each carries the entry's name (and a type's field
+  titles), so verifiers show names, not codes, without asking the issuer.
 
 Personal data never enters an event: the holder appears as its pseudonym only.
 """
@@ -20,6 +24,7 @@ import datetime as dt
 from typing import cast
 
 from certseal.events import (
+    DIRECTORY_EVENTS,
     LICENCE_EVENTS,
     TRUST_EVENTS,
     OutboxRecord,
@@ -29,6 +34,7 @@ from certseal.events import (
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2, licence_pb2
 from services.issuer.domain import (
+    Department,
     FieldValue,
     LicenceRecord,
     LicenceType,
@@ -140,5 +146,65 @@ def trust_event(
         event_id=event_id,
         event_type=event_type,
         source=key.department_code,
+        time=at,
+    )
+
+
+def department_event(
+    dept: Department, *, actor: str, at: dt.datetime, source: str
+) -> OutboxRecord:
+    """``department.onboarded``: the department's name for the verifiers' index.
+
+    ``source``: the platform department's code (the directory is the platform's).
+    """
+    event_id = new_event_id()
+    message = events_pb2.DirectoryEvent(
+        event_id=event_id,
+        type="department.onboarded",
+        kind="department",
+        code=dept.code,
+        name=dept.name,
+        entry_version=1,
+        actor=actor,
+        occurred_at=ts(at),
+    )
+    return cloudevent(
+        topic=DIRECTORY_EVENTS,
+        key=f"department:{dept.code}",
+        message=message,
+        event_id=event_id,
+        event_type=message.type,
+        source=source,
+        time=at,
+    )
+
+
+def licence_type_event(
+    licence_type: LicenceType, *, actor: str, at: dt.datetime, source: str
+) -> OutboxRecord:
+    """``licence_type.registered``: the type's name and its fields' titles (a field
+    without a title is listed with its key as title)."""
+    event_id = new_event_id()
+    message = events_pb2.DirectoryEvent(
+        event_id=event_id,
+        type="licence_type.registered",
+        kind="licence_type",
+        code=licence_type.type_code,
+        name=licence_type.name,
+        entry_version=1,
+        fields=[
+            events_pb2.FieldTitle(name=f.name, title=f.title or f.name)
+            for f in licence_type.fields
+        ],
+        actor=actor,
+        occurred_at=ts(at),
+    )
+    return cloudevent(
+        topic=DIRECTORY_EVENTS,
+        key=f"licence-type:{licence_type.type_code}",
+        message=message,
+        event_id=event_id,
+        event_type=message.type,
+        source=source,
         time=at,
     )

@@ -43,7 +43,7 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
     )
 
 
-def _print_licence(licence: Any) -> None:
+def _print_licence(licence: Any, suite: str = "") -> None:
     print(f"identifier  {licence.identifier}")
     print(
         f"status      {_STATUSES.get(licence.status, licence.status)}"
@@ -51,6 +51,8 @@ def _print_licence(licence: Any) -> None:
     )
     print(f"holder      {licence.holder.name or licence.holder_display_name}")
     print(f"valid       {ts(licence.valid_from)} .. {ts(licence.valid_until)}")
+    if licence.kid:  # which of the department's keys signed this version
+        print(f"signed by   key {licence.kid}{f' ({suite})' if suite else ''}")
     for name, value in sorted(licence.fields.items()):
         print(
             f"  {name} = {getattr(value, value.WhichOneof('value') or 'string_value')}"
@@ -83,13 +85,14 @@ def cmd_licence(args: argparse.Namespace) -> int:
         request = pb.IssueLicenceRequest(
             type_code=args.type,
             idempotency_key=args.idempotency_key or "",
+            suite=args.suite or "",
             holder=licence_pb2.Holder(
                 name=args.holder_name, id_type=args.id_type, id_number=args.id_number
             ),
         )
         _set_fields(request.fields, args.field)
         reply = _call(args, lambda s: s.IssueLicence(request))
-        _print_licence(reply.licence)
+        _print_licence(reply.licence, request.suite)
         return 0
     if command == "code":
         code = _call(
@@ -208,6 +211,11 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     issue.add_argument("--id-number", required=True)
     issue.add_argument("--field", action="append", help="NAME=VALUE, repeatable")
     issue.add_argument("--idempotency-key")
+    issue.add_argument(
+        "--suite",
+        help="sign with the department's active key of this suite (sm2, es256, "
+        "ed25519); default its newest active key",
+    )
     amend = lics.add_parser("amend", help="change fields or the holder's name")
     amend.add_argument("identifier")
     amend.add_argument("--field", action="append", help="NAME=VALUE, repeatable")

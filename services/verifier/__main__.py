@@ -67,7 +67,8 @@ def main() -> None:
     # hand it back to the event loop's thread sooner than the default 5 ms.
     sys.setswitchinterval(0.0005)
     log = logging.getLogger(__name__)
-    metrics = Metrics()
+    # a verifier serves RPCs and keeps an index: no outbox, audit chain or sweep
+    metrics = Metrics(families=frozenset({"rpc", "index"}))
     rebuilds = index_rebuild_counter(metrics)
     if args.rebuilding:
         rebuilds.labels(args.rebuilding).inc()

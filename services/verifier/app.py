@@ -21,6 +21,7 @@ from mode import Service
 from prometheus_client import Counter
 
 from certseal.events import (
+    DIRECTORY_EVENTS,
     LICENCE_EVENTS,
     LICENCE_USAGE,
     TRUST_EVENTS,
@@ -41,6 +42,7 @@ from services.verifier.domain import FieldRights
 from services.verifier.index import (
     BadEvent,
     Freshness,
+    apply_directory_event,
     apply_licence_event,
     apply_trust_event,
     apply_usage_event,
@@ -100,7 +102,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         producer_linger=0.05,
         producer_max_batch_size=512 * 1024,
     )
-    use_fetch_wait(app, vcfg.fetch_max_wait_ms)
+    use_fetch_wait(app, vcfg.fetch_max_wait_ms, vcfg.idle_fetch_max_wait_ms)
     licence_topic = app.topic(
         LICENCE_EVENTS, key_type=bytes, value_type=bytes, partitions=partitions
     )
@@ -113,6 +115,12 @@ def create_app(config: VerifierSettings) -> VerifierState:
     usage_topic = app.topic(
         LICENCE_USAGE, key_type=bytes, value_type=bytes, partitions=partitions
     )
+    directory_topic = app.topic(
+        DIRECTORY_EVENTS,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=max(1, partitions // 4),
+    )
     dead_letters = app.topic(
         VERIFIER_DEAD_LETTERS, key_type=bytes, value_type=bytes, partitions=1
     )
@@ -121,6 +129,12 @@ def create_app(config: VerifierSettings) -> VerifierState:
     )
     trust = app.Table(
         "trust-list",
+        partitions=max(1, partitions // 4),
+        key_type=bytes,
+        value_type=bytes,
+    )
+    directory = app.Table(
+        "directory",
         partitions=max(1, partitions // 4),
         key_type=bytes,
         value_type=bytes,
@@ -169,6 +183,10 @@ def create_app(config: VerifierSettings) -> VerifierState:
     async def apply_trust_events(stream: Any) -> None:
         await apply(stream, trust, apply_trust_event)
 
+    @app.agent(directory_topic)
+    async def apply_directory_events(stream: Any) -> None:
+        await apply(stream, directory, apply_directory_event)
+
     @app.agent(usage_topic)
     async def record_presentations(stream: Any) -> None:
         def applier(stored: bytes | None, value: bytes) -> bytes | None:
@@ -182,7 +200,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         consumer = app.consumer
         marks = {}
         for tp in consumer.assignment():
-            if tp.topic in (LICENCE_EVENTS, TRUST_EVENTS):
+            if tp.topic in (LICENCE_EVENTS, TRUST_EVENTS, DIRECTORY_EVENTS):
                 try:
                     high_water = consumer.highwater(tp)
                 except Exception:  # not fetched yet, or just revoked
@@ -196,7 +214,9 @@ def create_app(config: VerifierSettings) -> VerifierState:
         await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
         freshness.recovered.set()
 
-    return VerifierState(app, index, trust, presentations, usage_topic, freshness)
+    return VerifierState(
+        app, index, trust, presentations, usage_topic, freshness, directory
+    )
 
 
 def build_servicer(

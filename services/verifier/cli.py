@@ -4,6 +4,7 @@ bundle) and ``bundle fetch``."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     alone (no network).
     """
     if not args.code and not args.image:
-        print("error: give the scanned text or --image FILE", file=sys.stderr)
+        print("error: code: give the scanned text or --image FILE", file=sys.stderr)
         return 2
     if not args.image and is_file(args.code):  # CODE_OR_IMAGE
         args.image, args.code = args.code, ""
@@ -51,14 +52,65 @@ def cmd_verify(args: argparse.Namespace) -> int:
         request = verifier_pb2.VerifyCodeRequest(code=args.code, purpose=args.purpose)
         return (await stub.VerifyCode(request)).result
 
-    result = call_service(cfg, cfg.cli.verifier_target, call)
+    target = verifier_target(cfg, args)
+    result = call_service(cfg, target, call)
+    _print_answered(result, target, args.group)
     return _print_verdict(
         verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_"),
         result.identifier,
         result.holder_display_name,
         dict(result.fields),
         [(c.name, c.passed, c.detail) for c in result.checks],
+        names=(
+            result.type_code,
+            result.type_name,
+            result.issuer_code,
+            result.issuer_name,
+        ),
+        titles=dict(result.field_titles),
     )
+
+
+def verifier_target(cfg: Any, args: argparse.Namespace) -> str:
+    """Where to verify: ``--verifier HOST:PORT``, the ``--group`` named in ``[cli]
+    verifier_groups``, else ``[cli] verifier_target``. INVALID_ARGUMENT for an unknown
+    group or a target that is not HOST:PORT."""
+    if args.verifier:
+        host, sep, port = args.verifier.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise invalid("verifier", f"{args.verifier!r} is not HOST:PORT")
+        return str(args.verifier)
+    if args.group:
+        groups: dict[str, str] = cfg.cli.verifier_groups
+        if args.group not in groups:
+            known = ", ".join(sorted(groups)) or "none"
+            raise invalid(
+                "group",
+                f"no verifier group {args.group!r} in [cli] verifier_groups (known: "
+                f"{known}); or give --verifier HOST:PORT",
+            )
+        return groups[args.group]
+    return str(cfg.cli.verifier_target)
+
+
+def _print_answered(result: Any, target: str, wanted: str | None) -> None:
+    """Which group answered, and how fresh its index is."""
+    freshness = result.freshness
+    if freshness.last_event_time.seconds:
+        when = freshness.last_event_time.ToDatetime(tzinfo=dt.UTC)
+        age = max(0.0, (utcnow() - when).total_seconds())
+        fresh = f"index as of {when.isoformat()} ({age:.0f} s ago)"
+    else:
+        fresh = "index has applied no event yet"
+    print(
+        f"answered    group {result.group or '?'} at {target}; {fresh}, "
+        f"{freshness.lag_events} events behind"
+    )
+    if wanted and result.group and result.group != wanted:
+        print(
+            f"warning: asked for group {wanted}, but {target} is group {result.group}",
+            file=sys.stderr,
+        )
 
 
 def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
@@ -96,14 +148,26 @@ def _print_verdict(
     holder: str,
     fields: dict[str, str],
     checks: list[tuple[str, bool, str]],
+    *,
+    names: tuple[str, str, str, str] = ("", "", "", ""),
+    titles: dict[str, str] | None = None,
 ) -> int:
+    """Print a verdict; the licence type and issuer by name when the index knows them
+    (``names``: type code, type name, issuer code, issuer name), each field under its
+    title (``titles``: field key -> title)."""
+    type_code, type_name, issuer_code, issuer_name = names
     print(f"verdict     {verdict}")
     if identifier:
         print(f"identifier  {identifier}")
+    if type_code:
+        print(f"type        {f'{type_name} ({type_code})' if type_name else type_code}")
+    if issuer_code:
+        shown = f"{issuer_name} ({issuer_code})" if issuer_name else issuer_code
+        print(f"issuer      {shown}")
     if holder:
         print(f"holder      {holder}")
     for name, value in sorted(fields.items()):
-        print(f"  {name} = {value}")
+        print(f"  {(titles or {}).get(name, name)} = {value}")
     for name, passed, detail in checks:
         print(f"  [{'ok' if passed else 'FAILED'}] {name}: {detail}")
     return 0 if verdict == "VALID" else 1
@@ -198,6 +262,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--offline", action="store_true", help="verify with a trust bundle, no network"
     )
     verify.add_argument("--bundle", help="the trust bundle file for --offline")
+    where = verify.add_mutually_exclusive_group()
+    where.add_argument(
+        "--group", help="the verifier group to ask, by name ([cli] verifier_groups)"
+    )
+    where.add_argument("--verifier", metavar="HOST:PORT", help="the verifier to ask")
     verify.set_defaults(func=cmd_verify)
 
     bundles = sub.add_parser("bundle", help="offline trust bundles").add_subparsers(

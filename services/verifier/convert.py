@@ -5,14 +5,15 @@ from __future__ import annotations
 from certseal.timestamps import ts
 from certseal.v1 import verifier_pb2 as pb
 from services.verifier.domain import Outcome, Verification
-from services.verifier.index import Freshness
-from services.verifier.service import ExportedBundle, IndexStatus
+from services.verifier.index import Freshness, IndexStatus
+from services.verifier.service import ExportedBundle
 
 
 def verification_to_proto(
-    result: Verification, freshness: Freshness
+    result: Verification, freshness: Freshness, group: str = ""
 ) -> pb.VerificationResult:
-    """The proto view of a verification, with the index's freshness."""
+    """The proto view of a verification, with the index's freshness and the group
+    that answered."""
     message = pb.VerificationResult(
         verdict=pb.Verdict.Value(f"VERDICT_{result.verdict.value}"),
         checks=[
@@ -30,6 +31,10 @@ def verification_to_proto(
         valid_until=ts(result.valid_until),
         code_kind=result.kind.value if result.kind else "",
         status=int(result.status) if result.status.isdigit() else 0,  # type: ignore[arg-type]
+        type_name=result.type_name,
+        issuer_name=result.issuer_name,
+        field_titles=result.field_titles,
+        group=group,
         freshness=pb.IndexFreshness(
             last_event_time=ts(freshness.last_event_time),
             lag_events=freshness.lag_events,
@@ -57,6 +62,7 @@ def index_status_to_proto(status: IndexStatus) -> pb.GetIndexStatusResponse:
         licence_entries=status.licence_entries,
         trust_entries=status.trust_entries,
         last_event_time=ts(status.last_event_time),
+        licences=status.licences,
     )
 
 

@@ -148,6 +148,11 @@ class Verification:
     #: signed by a key trusted when it signed
     restricted_fields: Mapping[str, Any] = field(default_factory=dict)
     status: str = ""  # the index's national status code ("07"), when shown
+    #: names from the group's directory (empty while it has none): the licence
+    #: type's, the issuing department's, and each shown field's title
+    type_name: str = ""
+    issuer_name: str = ""
+    field_titles: dict[str, str] = field(default_factory=dict)
 
     @property
     def signed_by_trusted_key(self) -> bool:

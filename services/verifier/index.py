@@ -11,6 +11,7 @@ replays from the beginning and late deliveries leave the index unchanged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -18,9 +19,20 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from certseal.events import (
+    DIRECTORY_EVENTS,
+    LICENCE_EVENTS,
+    LICENCE_USAGE,
+    TRUST_EVENTS,
+)
 from certseal.v1 import events_pb2, licence_pb2
 from services.verifier.bundle import ListedLicence
-from services.verifier.domain import IndexEntry, TrustEntry
+from services.verifier.domain import IndexEntry, TrustEntry, Verification
+
+#: the topics a group's index is built from (its status reports each partition)
+INDEX_TOPICS = frozenset(
+    {LICENCE_EVENTS, TRUST_EVENTS, DIRECTORY_EVENTS, LICENCE_USAGE}
+)
 
 
 class BadEvent(Exception):
@@ -134,6 +146,69 @@ def trust_entry(stored: bytes) -> TrustEntry:
     )
 
 
+def _directory_event(data: bytes) -> events_pb2.DirectoryEvent:
+    try:
+        event = events_pb2.DirectoryEvent.FromString(data)
+    except DecodeError as exc:
+        raise BadEvent(f"not a DirectoryEvent: {exc}") from None
+    if not event.code or event.kind not in ("department", "licence_type"):
+        raise BadEvent("DirectoryEvent without code or a known kind")
+    if event.entry_version < 1:
+        raise BadEvent("DirectoryEvent without entry_version")
+    return event
+
+
+def apply_directory_event(stored: bytes | None, incoming: bytes) -> bytes | None:
+    """The new stored value for a directory entry, or None when ``incoming`` is not
+    newer (``entry_version``)."""
+    event = _directory_event(incoming)
+    if (
+        stored is not None
+        and _directory_event(stored).entry_version >= event.entry_version
+    ):
+        return None
+    return incoming
+
+
+def directory_key(kind: str, code: str) -> bytes:
+    """The directory table's key of a department (``kind`` "department") or a licence
+    type ("licence_type"), as the issuer keys its directory events."""
+    prefix = "department" if kind == "department" else "licence-type"
+    return f"{prefix}:{code}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """A department's or licence type's name, and a type's field titles."""
+
+    name: str
+    field_titles: dict[str, str]
+
+
+def directory_entry(stored: bytes) -> DirectoryEntry:
+    """The names a stored directory event gives."""
+    event = _directory_event(stored)
+    return DirectoryEntry(
+        event.name, {f.name: f.title for f in event.fields if f.title}
+    )
+
+
+def named(
+    result: Verification, *, issuer: bytes | None, licence_type: bytes | None
+) -> Verification:
+    """``result`` with the names the stored directory events of its issuing department
+    and licence type give (each may be None: not known yet), and the titles of the
+    fields it shows."""
+    kind = directory_entry(licence_type) if licence_type else None
+    titles = kind.field_titles if kind else {}
+    return dataclasses.replace(
+        result,
+        issuer_name=directory_entry(issuer).name if issuer else "",
+        type_name=kind.name if kind else "",
+        field_titles={name: titles[name] for name in result.fields if name in titles},
+    )
+
+
 def _usage_event(data: bytes) -> events_pb2.LicenceUsedEvent:
     try:
         event = events_pb2.LicenceUsedEvent.FromString(data)
@@ -199,3 +274,26 @@ class Freshness:
         when = dt.datetime.fromtimestamp(timestamp_s, dt.UTC)
         if self.last_event_time is None or when > self.last_event_time:
             self.last_event_time = when
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionStatus:
+    """How far the index has applied one partition (Kafka offsets)."""
+
+    topic: str
+    partition: int
+    applied_offset: int
+    high_water: int
+    lag: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """What one verifier group's index holds and how far behind it is."""
+
+    group: str
+    partitions: tuple[PartitionStatus, ...]
+    licence_entries: int  # RocksDB's estimate
+    trust_entries: int
+    last_event_time: dt.datetime | None
+    licences: int = 0  # lineages, counted exactly (a few seconds old at most)

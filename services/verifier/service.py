@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Sequence
 
 from certseal.errors import CertsealError, invalid, precondition
-from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, TRUST_EVENTS
 from certseal.qr import read_qr_image
 from certseal.rpc import Caller
 from certseal.timestamps import utcnow
@@ -30,15 +29,25 @@ from services.verifier.domain import (
 )
 from services.verifier.events import kafka_headers, licence_used
 from services.verifier.index import (
+    INDEX_TOPICS,
     Freshness,
+    IndexStatus,
+    PartitionStatus,
+    directory_key,
     index_entry,
     listed_licence,
+    named,
     nonce_presented,
     trust_entry,
 )
 from services.verifier.jobs import CodeInputs, evaluate_all, parse_all
 from services.verifier.offload import FairGate, WorkerPool
-from services.verifier.storage import SnapshotStore, VerifierState, estimated_entries
+from services.verifier.storage import (
+    LicenceCount,
+    SnapshotStore,
+    VerifierState,
+    estimated_entries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +72,6 @@ class NonceGuard:
         if len(self._seen) > 100_000:
             self._seen = {n: e for n, e in self._seen.items() if e > now}
         self._seen[nonce] = expires_at
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class PartitionStatus:
-    """How far the index has applied one partition (Kafka offsets)."""
-
-    topic: str
-    partition: int
-    applied_offset: int
-    high_water: int
-    lag: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class IndexStatus:
-    """What one verifier group's index holds and how far behind it is."""
-
-    group: str
-    partitions: tuple[PartitionStatus, ...]
-    licence_entries: int  # RocksDB's estimate
-    trust_entries: int
-    last_event_time: dt.datetime | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -246,7 +233,7 @@ class VerifierService:
         field_rights: FieldRights | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ):
-        self._group = group
+        self._group = self.group = group  # the group this service answers for
         self._state = state
         self._clock = clock
         self._nonces = NonceGuard()
@@ -257,6 +244,7 @@ class VerifierService:
         self._image_turns = image_turns
         self._counters = counters
         self._field_rights = field_rights or FieldRights()
+        self._licences = LicenceCount(max_age_s=5.0)  # the status's exact count
 
     def shutdown(self) -> None:
         """Stop the worker pools (at the process's end)."""
@@ -344,7 +332,9 @@ class VerifierService:
                     if result.signed_by_trusted_key and signed not in published:
                         published.add(signed)
                         await self._publish(code, result, purpose, acting, now)
-                results.append(self._field_rights.shown(result, acting.department))
+                results.append(
+                    self._named(self._field_rights.shown(result, acting.department))
+                )
         return results
 
     def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> CodeInputs:
@@ -388,6 +378,18 @@ class VerifierService:
         self._nonces.add(code.nonce, code.expires_at, now)
         return result
 
+    def _named(self, result: Verification) -> Verification:
+        """The result with its names from this group's directory table (no call to
+        the issuer)."""
+        table = self._state.directory
+        if table is None or not result.type_code:
+            return result
+        return named(
+            result,
+            issuer=table.get(directory_key("department", result.issuer_code)),
+            licence_type=table.get(directory_key("licence_type", result.type_code)),
+        )
+
     async def _publish(
         self,
         code: ParsedCode,
@@ -424,8 +426,9 @@ class VerifierService:
         """Per assigned partition of the event topics: applied offset, high water, lag."""
         consumer = self._state.app.consumer
         freshness = self._state.freshness
-        sources = {LICENCE_EVENTS, TRUST_EVENTS, LICENCE_USAGE}
-        assigned = sorted(tp for tp in consumer.assignment() if tp.topic in sources)
+        assigned = sorted(
+            tp for tp in consumer.assignment() if tp.topic in INDEX_TOPICS
+        )
         high_waters = await consumer.highwaters(*assigned) if assigned else {}
         partitions = []
         for tp in assigned:
@@ -449,4 +452,5 @@ class VerifierService:
             licence_entries=estimated_entries(self._state.index),
             trust_entries=estimated_entries(self._state.trust),
             last_event_time=freshness.last_event_time,
+            licences=await self._licences.count(self._state.index),
         )

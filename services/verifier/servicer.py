@@ -82,7 +82,8 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
     ) -> list[pb.VerificationResult]:
         results = await self._service.verify(texts, purpose=purpose, acting=acting)
         freshness = self._service.freshness
-        return [verification_to_proto(r, freshness) for r in results]
+        group = self._service.group
+        return [verification_to_proto(r, freshness, group) for r in results]
 
     def _acting(
         self, context: grpc.aio.ServicerContext, *, need_counter: bool = True

@@ -9,9 +9,11 @@ files a counter reads and writes. Every file is replaced atomically.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ class VerifierState:
     presentations: Any  # lineage -> accepted presentation nonces (JSON)
     usage: Any  # the licence-usage topic
     freshness: Freshness
+    directory: Any = None  # department:<code> / licence-type:<code> -> DirectoryEvent
 
 
 def estimated_entries(table: Any) -> int:
@@ -64,6 +67,36 @@ def estimated_entries(table: Any) -> int:
     return sum(
         int(db.property_int_value("rocksdb.estimate-num-keys") or 0) for db in dbs
     )
+
+
+def counted_entries(table: Any) -> int:
+    """Exactly how many keys a table holds here (each once, however often written).
+
+    Walks every key: run it off the event loop (``asyncio.to_thread``); RocksDB reads
+    are safe beside the loop's writes.
+    """
+    store = table.data
+    try:
+        dbs = list(store._dbs_for_actives())
+    except AttributeError:  # not a RocksDB store
+        return len(table)
+    return sum(sum(1 for _ in db.keys()) for db in dbs)  # noqa: SIM118 - keys only
+
+
+class LicenceCount:
+    """:func:`counted_entries` of the index, recounted in a thread (off the event
+    loop) when the last count is older than ``max_age_s``."""
+
+    def __init__(self, *, max_age_s: float):
+        self._max_age_s = max_age_s
+        self._counted: tuple[float, int] | None = None  # (monotonic time, count)
+
+    async def count(self, table: Any) -> int:
+        """The number of keys in ``table``, at most ``max_age_s`` old."""
+        now = time.monotonic()
+        if self._counted is None or now - self._counted[0] > self._max_age_s:
+            self._counted = (now, await asyncio.to_thread(counted_entries, table))
+        return self._counted[1]
 
 
 def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:

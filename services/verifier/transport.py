@@ -5,6 +5,11 @@ the embedded broker is not woken by new data, so that alone delays every update 
 index by up to 1.5 s. This transport (broker URL scheme ``certseal://``) sets the wait
 from ``VerifierConfig.fetch_max_wait_ms`` (set on the app) instead.
 
+After a second without events the wait grows, fetch by fetch, up to
+``VerifierConfig.idle_fetch_max_wait_ms`` (:class:`AdaptiveFetchWait`), and the first
+fetch that brings records returns it to the short wait: an idle verifier costs the
+broker a few fetches a second instead of fifty.
+
 It also reads end offsets (high waters) to the last record: the embedded broker reports
 one past the *first* record of a partition's last batch. Faust's table recovery trusts
 that figure, so it would stop a batch short, or refuse a store that is ahead of it
@@ -25,15 +30,73 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 FETCH_WAIT_ATTRIBUTE = "certseal_fetch_max_wait_ms"
+IDLE_FETCH_WAIT_ATTRIBUTE = "certseal_idle_fetch_max_wait_ms"
+
+
+class AdaptiveFetchWait:
+    """How long the next fetch may wait: ``busy_ms`` while fetches bring records and
+    for ``patience_ms`` of empty fetches after the last that did (so paced traffic, an
+    event every few hundred milliseconds, keeps the short wait); after that each empty
+    fetch doubles it, up to ``idle_ms``.
+
+    Pure: :meth:`after` is told what the last fetch brought and returns the next wait.
+    """
+
+    def __init__(self, busy_ms: int, idle_ms: int, patience_ms: int = 1000):
+        self.busy_ms = max(1, busy_ms)
+        self.idle_ms = max(self.busy_ms, idle_ms)
+        self.patience = max(0, patience_ms // self.busy_ms)  # empty fetches
+        self.wait_ms = self.busy_ms
+        self._empty = 0
+
+    def after(self, got_records: bool) -> int:
+        """The wait for the next fetch (ms)."""
+        if got_records:
+            self._empty, self.wait_ms = 0, self.busy_ms
+        else:
+            self._empty += 1
+            if self._empty > self.patience:
+                self.wait_ms = min(self.idle_ms, self.wait_ms * 2)
+        return self.wait_ms
+
+
+def adapt_fetch_wait(
+    consumer: aiokafka.AIOKafkaConsumer, wait: AdaptiveFetchWait
+) -> None:
+    """Make a started consumer's fetches wait as ``wait`` says, fetch by fetch.
+
+    aiokafka builds every fetch request from its fetcher's ``_fetch_max_wait_ms`` and
+    tells, per response, whether it added records; the wrapper updates the former from
+    the latter (one broker here: one fetch in flight at a time).
+    """
+    fetcher = consumer._fetcher
+    fetch = fetcher._proc_fetch_request
+    fetcher._fetch_max_wait_ms = wait.busy_ms
+
+    async def proc_fetch_request(assignment: Any, node_id: Any, request: Any) -> Any:
+        got = await fetch(assignment, node_id, request)
+        fetcher._fetch_max_wait_ms = wait.after(bool(got))
+        return got
+
+    fetcher._proc_fetch_request = proc_fetch_request
 
 
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Creates the worker consumer, then sets its fetch wait."""
+    """Creates the worker consumer, then sets its fetch wait (adaptive once it runs)."""
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = getattr(self.app, FETCH_WAIT_ATTRIBUTE, 1500)
         return consumer
+
+    async def on_start(self) -> None:
+        """Start the consumer, then let its fetch wait follow the traffic."""
+        await super().on_start()
+        busy = getattr(self.app, FETCH_WAIT_ATTRIBUTE, 1500)
+        idle = getattr(self.app, IDLE_FETCH_WAIT_ATTRIBUTE, busy)
+        consumer = self._consumer
+        if idle > busy and consumer is not None and hasattr(consumer, "_fetcher"):
+            adapt_fetch_wait(consumer, AdaptiveFetchWait(busy, idle))
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         reported = await super()._highwaters(partitions)
@@ -90,8 +153,17 @@ class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
 
 
-def use_fetch_wait(app: Any, fetch_max_wait_ms: int) -> str:
-    """Make ``app`` consume with this fetch wait; return the broker URL scheme to use."""
+def use_fetch_wait(
+    app: Any, fetch_max_wait_ms: int, idle_fetch_max_wait_ms: int | None = None
+) -> str:
+    """Make ``app`` consume with this fetch wait while events flow, growing up to
+    ``idle_fetch_max_wait_ms`` while none do (None: always ``fetch_max_wait_ms``);
+    return the broker URL scheme to use."""
     drivers.TRANSPORTS.data["certseal"] = f"{__name__}:Transport"
     setattr(app, FETCH_WAIT_ATTRIBUTE, fetch_max_wait_ms)
+    setattr(
+        app,
+        IDLE_FETCH_WAIT_ATTRIBUTE,
+        fetch_max_wait_ms if idle_fetch_max_wait_ms is None else idle_fetch_max_wait_ms,
+    )
     return "certseal"

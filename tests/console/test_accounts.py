@@ -521,3 +521,27 @@ async def test_cli_account_commands(config, tmp_path, db):
     status, out = await certseal("password", name, "--password-file", "/nonexistent")
     assert status == 2 and "error: password-file:" in out
     assert "Traceback" not in out
+
+
+async def test_the_console_exports_its_own_metrics_and_no_one_elses(console):
+    port = free_port()
+    _, _, client = await console(metrics_listen=f"127.0.0.1:{port}")
+    status, _, _ = await client.call("GET", "/login")
+    assert status == 200
+    async with (
+        aiohttp.ClientSession() as plain,
+        plain.get(f"http://127.0.0.1:{port}/metrics") as reply,
+    ):
+        assert reply.status == 200
+        text = await reply.text()
+    assert 'certseal_console_http_requests_total{route="/login",status="200"} 1.0' in (
+        text
+    )
+    # the console runs no outbox, audit sealer, RPC server or index
+    for foreign in (
+        "certseal_outbox_",
+        "certseal_audit_",
+        "certseal_rpc_",
+        "index_lag",
+    ):
+        assert foreign not in text, foreign

@@ -41,6 +41,10 @@ def view(index_time: dt.datetime | None, lag: int = 0) -> dict:
         verified_at=NOW,
         purpose="p",
         counter="dept:X",
+        type_name="机动车驾驶证",
+        issuer_name="示例交警支队",
+        field_titles={"class": "准驾车型"},
+        group="g",
     ).to_json()
 
 
@@ -192,6 +196,10 @@ def test_the_licence_view_json_exactly():
         "identifier": "i",
         "type_code": "t",
         "issuer_code": "c",
+        "type_name": "机动车驾驶证",
+        "issuer_name": "示例交警支队",
+        "field_titles": {"class": "准驾车型"},
+        "group": "g",
         "holder_display_name": "n",
         "fields": {},
         "valid_from": None,
@@ -239,6 +247,7 @@ def test_the_group_json_exactly():
         serving=False,
         partitions=(PartitionLag("t", 2, 9, 12, 2),),
         licence_entries=3,
+        licences=2,
         last_event_time=NOW - dt.timedelta(seconds=2),
         error="e",
     )
@@ -249,6 +258,7 @@ def test_the_group_json_exactly():
         "lag_events": 2,
         "lag_seconds": 2.0,
         "licence_entries": 3,
+        "licences": 2,
         "last_event_time": "2026-11-22T09:59:58Z",
         "partitions": [
             {

@@ -266,6 +266,11 @@ async def test_scan_valid_then_revoked_after_the_issuer_revokes(page, platform):
     details = page.locator("#verdict-details")
     await expect(details).to_contain_text(identifier)
     await expect(details).to_contain_text("C1")  # the public field 'class'
+    # names, not only codes: the type's and the issuing department's, from the index
+    await expect(details).to_contain_text(
+        f"机动车驾驶证 ({platform['open'].type_code})"
+    )
+    await expect(details).to_contain_text(f"测试部门 {platform['open'].code[-4:]}")
     await expect(details).to_contain_text("张*丰")  # masked, as the verifier gave it
     await expect(details).not_to_contain_text("深圳")  # personal: never in a code
     await expect(page.locator("#scan")).to_be_focused()  # ready for the next scan
@@ -559,6 +564,10 @@ async def test_the_operator_page_shows_both_groups_with_their_lag(browser, platf
         )
         await expect(card.locator('[data-figure="lag-seconds"]')).to_be_visible()
         await expect(card.locator("details.partitions tbody tr")).not_to_have_count(0)
+        # licences, each lineage once (not RocksDB's count of stored entries)
+        await expect(card.locator('[data-figure="licences"] .figure')).to_have_text(
+            re.compile(r"^[1-9][0-9]*$")
+        )
     for name in ("issuer", "seal"):
         await expect(page.locator(f'article[data-outbox="{name}"]')).to_contain_text(
             "UP"
@@ -782,6 +791,8 @@ async def test_plaintext_probes_and_verifier_metrics_for_kubernetes(platform):
         text = await reply.text()
     assert "certseal_verifier_index_lag_events 0.0" in text
     assert "certseal_verifier_index_last_event_timestamp_seconds" in text
+    # its own figures only: a verifier runs no outbox relay or audit sealer
+    assert "certseal_outbox" not in text and "certseal_audit" not in text
     async with (
         aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(

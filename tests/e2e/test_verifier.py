@@ -652,3 +652,121 @@ async def test_counters_and_their_field_rights(
     await bad.start()
     assert await bad.process.wait() != 0
     assert "field_rights: rule 'nonsense'" in bad.log_tail()
+
+
+async def _named_department(operator, connect):
+    """A department 示例交警支队 with a key and a licence type 机动车驾驶证 whose
+    fields have titles."""
+    from certseal.v1 import licence_pb2
+    from tests.conftest import Dept, fresh_uscc
+
+    code = fresh_uscc()
+    await operator.admin.OnboardDepartment(
+        pb.OnboardDepartmentRequest(
+            code=code, name="示例交警支队", roles=[licence_pb2.DEPARTMENT_ROLE_ISSUER]
+        )
+    )
+    key = await operator.admin.CreateSigningKey(
+        pb.CreateSigningKeyRequest(department_code=code, suite="es256")
+    )
+    type_code = code + f"{secrets.randbelow(1000):03d}"
+    await operator.admin.RegisterLicenceType(
+        pb.RegisterLicenceTypeRequest(
+            type_code=type_code,
+            name="机动车驾驶证",
+            default_validity_days=365,
+            issuer_codes=[code],
+            fields=[
+                licence_pb2.FieldSpec(
+                    name="class",
+                    type=licence_pb2.FIELD_TYPE_STRING,
+                    required=True,
+                    public=True,
+                    title="准驾车型",
+                ),
+                licence_pb2.FieldSpec(
+                    name="address",
+                    type=licence_pb2.FIELD_TYPE_STRING,
+                    personal=True,
+                    title="住址",
+                ),
+            ],
+        )
+    )
+    return Dept(code, type_code, connect(f"dept:{code}"), key.key.kid)
+
+
+async def test_verdicts_name_the_type_the_issuer_and_each_field(
+    deployments, verifiers, operator, connect, config
+):
+    dept = await _named_department(operator, connect)
+    _licence, code = await valid_licence(dept, verifiers)
+    for group, stub in verifiers.items():
+        async with asyncio.timeout(10):  # the directory topic is applied on its own
+            while True:
+                result = (
+                    await stub.VerifyCode(
+                        verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
+                    )
+                ).result
+                if result.type_name and result.issuer_name:
+                    break
+                await asyncio.sleep(0.05)
+        assert result.type_name == "机动车驾驶证"
+        assert result.issuer_name == "示例交警支队"
+        assert dict(result.field_titles) == {"class": "准驾车型"}  # shown fields only
+        assert result.group == group
+        assert result.type_code == dept.type_code  # the codes stay too
+    # the CLI, at a group chosen by name, says who answered and prints names
+    groups = {g: f"localhost:{d.port}" for g, d in deployments.items()}
+    wanted = sorted(groups)[-1]
+    status, out = await run_certseal(
+        config,
+        deployments[wanted].home,
+        *("verify", "--group", wanted, "--purpose", "窗口办事", code),
+        verifier_groups=groups,
+    )
+    assert status == 0, out
+    assert f"answered    group {wanted} at {groups[wanted]}; index as of" in out
+    assert "events behind" in out
+    assert f"type        机动车驾驶证 ({dept.type_code})" in out
+    assert f"issuer      示例交警支队 ({dept.code})" in out
+    assert "  准驾车型 = C1" in out
+    # ... or at HOST:PORT
+    status, out = await run_certseal(
+        config,
+        deployments[wanted].home,
+        *("verify", "--verifier", groups[wanted], "--purpose", "窗口办事", code),
+    )
+    assert status == 0 and f"answered    group {wanted}" in out, out
+    # an unknown group or a malformed target is bad input, named
+    status, out = await run_certseal(
+        config,
+        deployments[wanted].home,
+        *("verify", "--group", "nowhere", "--purpose", "窗口办事", code),
+        verifier_groups=groups,
+    )
+    assert status == 2 and out.startswith(
+        "error: group: no verifier group 'nowhere'"
+    ), out
+    status, out = await run_certseal(
+        config,
+        deployments[wanted].home,
+        *("verify", "--verifier", "nohost", "--purpose", "窗口办事", code),
+    )
+    assert status == 2 and out.startswith("error: verifier: 'nohost' is not HOST:PORT")
+
+
+async def test_the_index_status_counts_licences_not_entries(verifiers, dept):
+    stub = next(iter(verifiers.values()))
+    licence, code = await valid_licence(dept, verifiers)
+    for _ in range(3):  # one licence, several events and versions
+        await dept.clients.issuer.SuspendLicence(
+            pb.SuspendLicenceRequest(identifier=licence.identifier)
+        )
+        await dept.clients.issuer.UnsuspendLicence(
+            pb.UnsuspendLicenceRequest(identifier=licence.identifier)
+        )
+    await verdict_everywhere(verifiers, code, VALID)
+    status = await stub.GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
+    assert status.licences > 0  # counted exactly (tests/verifier/test_index.py)

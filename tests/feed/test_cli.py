@@ -35,3 +35,15 @@ EVENTS = [
 def test_every_topic_prints_a_line(topic, message, line):
     event = SimpleNamespace(topic=topic, data=message.SerializeToString())
     assert _summary(event) == line
+
+
+def test_an_unknown_topic_or_an_undecodable_value_is_a_line_too():
+    unknown = SimpleNamespace(
+        topic="certseal.future-events.v1", subject="k1", data=b"\x01\x02"
+    )
+    assert _summary(unknown) == "k1 (certseal.future-events.v1, 2 bytes)"
+    broken = SimpleNamespace(
+        topic="certseal.licence-usage.v1", subject="lineage-1", data=b"\xff\xff\xff"
+    )
+    line = _summary(broken)
+    assert line.startswith("lineage-1 (undecodable certseal.licence-usage.v1 value")

@@ -154,3 +154,81 @@ async def test_chain_hash_of_a_plain_dict_matches_the_sealed_row(config):
         await conn.close()
     assert bytes(first["prev_hash"]) == GENESIS
     assert chain_hash(GENESIS, dict(first.items()), 1) == bytes(first["hash"])
+
+
+class _SealsWhileReading:
+    """A connection that lets the sealer commit a batch between verify_chain's reads of
+    the rows and of the head: exactly when a seal landing concurrently used to be
+    reported as tampering."""
+
+    def __init__(self, conn, dsn: str):
+        self._conn, self._dsn = conn, dsn
+        self.landed = 0
+
+    def transaction(self, **kwargs):
+        return self._conn.transaction(**kwargs)
+
+    def is_in_transaction(self) -> bool:
+        return self._conn.is_in_transaction()
+
+    async def fetch(self, *args):
+        return await self._conn.fetch(*args)
+
+    async def fetchval(self, *args):
+        return await self._conn.fetchval(*args)
+
+    async def fetchrow(self, query, *args):
+        if "audit_head" in query:
+            pool = await create_pool(self._dsn, min_size=1, max_size=1)
+            await write_audit(
+                pool, [AuditEntry(utcnow(), "operator:admin", "late", "s", details={})]
+            )
+            await pool.close()
+            await seal_all(self._dsn)
+            self.landed += 1
+        return await self._conn.fetchrow(query, *args)
+
+
+async def test_audit_verify_reads_one_snapshot_while_seals_land(config):
+    dsn = await fresh_database(config)
+    conn = await connect(dsn)
+    try:
+        racing = _SealsWhileReading(conn, dsn)
+        report = await verify_chain(racing, page=4)  # type: ignore[arg-type]
+        assert racing.landed == 1
+        assert report.ok, report.problems
+        assert report.rows_checked == 10  # the snapshot's rows, not the late one
+        after = await verify_chain(conn)
+        assert after.ok and after.rows_checked == 11
+    finally:
+        await conn.close()
+
+
+async def test_audit_verify_stays_intact_with_a_sealer_running(config):
+    dsn = await fresh_database(config)
+
+    async def land_seals() -> None:
+        pool = await create_pool(dsn, min_size=1, max_size=1)
+        try:
+            for i in range(40):
+                await write_audit(
+                    pool,
+                    [
+                        AuditEntry(
+                            utcnow(), "operator:admin", "race", f"r{i}", details={}
+                        )
+                    ],
+                )
+                await seal_all(dsn)
+        finally:
+            await pool.close()
+
+    async def verify_repeatedly() -> list[list[str]]:
+        conn = await connect(dsn)
+        try:
+            return [(await verify_chain(conn, page=3)).problems for _ in range(40)]
+        finally:
+            await conn.close()
+
+    _, problems = await asyncio.gather(land_seals(), verify_repeatedly())
+    assert all(not p for p in problems), [p for p in problems if p]

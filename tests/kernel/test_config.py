@@ -86,7 +86,15 @@ def test_the_cli_layers_config_files_setting_by_setting(tmp_path, capsys):
     overlay = tmp_path / "overlay.toml"
     overlay.write_text('[tls]\ncert_file = "x"\n[issuer]\nworkers = "three"\n')
     status = main(
-        ["--config", str(base), "--config", str(overlay), "dev", "identity", "x"]
+        [
+            "--config",
+            str(base),
+            "--config",
+            str(overlay),
+            "dev",
+            "identity",
+            "operator:x",
+        ]
     )
     assert status == 2
     assert "[issuer] workers: expected int, got str" in capsys.readouterr().err

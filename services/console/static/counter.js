@@ -96,14 +96,14 @@ function showVerdict(v, record = true) {
   const details = $("verdict-details");
   details.replaceChildren();
   if (v.identifier) row(details, "证照标识 Identifier", v.identifier, "mono");
-  if (v.type_code) row(details, "证照类型 Type", v.type_code, "mono");
-  if (v.issuer_code) row(details, "发证机关 Issuer", v.issuer_code, "mono");
+  if (v.type_code) row(details, "证照类型 Type", named(v.type_name, v.type_code));
+  if (v.issuer_code) row(details, "发证机关 Issuer", named(v.issuer_name, v.issuer_code));
   if (v.holder_display_name) row(details, "持证人 Holder", v.holder_display_name);
   if (v.valid_from || v.valid_until) {
     row(details, "有效期 Validity", `${localDate(v.valid_from)} — ${localDate(v.valid_until)}`);
   }
   for (const [name, value] of Object.entries(v.fields)) {
-    row(details, name, value, "field");
+    row(details, (v.field_titles || {})[name] || name, value, "field");
   }
   if (v.code_kind) {
     row(details, "码类型 Code", v.code_kind === "presentation" ? "亮证码 presentation" : "证照码 licence");
@@ -287,6 +287,12 @@ function stopCamera() {
 
 // -- receipts --------------------------------------------------------------------
 
+// A name from the verifier's index with its code, or the code alone while the index
+// has no name for it: 机动车驾驶证 (91350100M000100Y43001).
+function named(name, code) {
+  return name ? `${name} (${code})` : code;
+}
+
 async function saveReceipt() {
   const v = state.current;
   if (!v) return;
@@ -296,10 +302,10 @@ async function saveReceipt() {
     ["说明 Reason", v.reason_zh],
     ["", v.reason_en],
     ["证照标识 Identifier", v.identifier || "—"],
-    ["证照类型 Type", v.type_code || "—"],
-    ["发证机关 Issuer", v.issuer_code || "—"],
+    ["证照类型 Type", v.type_code ? named(v.type_name, v.type_code) : "—"],
+    ["发证机关 Issuer", v.issuer_code ? named(v.issuer_name, v.issuer_code) : "—"],
     ["持证人 Holder", v.holder_display_name || "—"],
-    ...Object.entries(v.fields).map(([k, value]) => [k, value]),
+    ...Object.entries(v.fields).map(([k, value]) => [(v.field_titles || {})[k] || k, value]),
     ["核验时间 Verified at", localTime(v.verified_at)],
     ["用证事由 Purpose", v.purpose],
     ["核验窗口 Counter", v.counter],

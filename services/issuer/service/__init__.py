@@ -16,6 +16,8 @@ transaction (the store does) and raise :class:`certseal.errors.CertsealError`.
 
 from __future__ import annotations
 
+import logging
+
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
 from certseal.timestamps import Clock, utcnow
 from services.issuer.service.codes import Codes
@@ -29,6 +31,8 @@ from services.issuer.service.lifecycle import Lifecycle
 from services.issuer.service.reading import Reader
 from services.issuer.service.republish import Republisher
 from services.issuer.storage import IssuerStore
+
+log = logging.getLogger(__name__)
 
 
 class IssuerService:
@@ -126,6 +130,16 @@ class IssuerService:
         ).republish
 
     async def ensure_platform(self) -> None:
-        """The platform department and its presentation key exist (idempotent)."""
+        """The platform department and its presentation key exist, and every
+        department and licence type has been announced to the verifiers (idempotent;
+        announces, once, what an upgraded database registered before directory
+        events)."""
         await self.directory.ensure_platform_department()
         await self.keys.ensure_presentation_key()
+        announced = await self.directory.announce_directory()
+        if announced:
+            log.info(
+                "announced %d departments and licence types registered before "
+                "directory events",
+                announced,
+            )

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.events import OutboxRecord
 from certseal.identifiers import validate_uscc
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer import domain
 from services.issuer.domain import ROLES, Department, LicenceType
+from services.issuer.events import department_event, licence_type_event
 from services.issuer.service.common import Auditor, require_operator
 from services.issuer.storage import IssuerStore
 
@@ -92,6 +94,7 @@ class Directory:
                 self._auditor.entry(
                     "service:issuer", "department.onboard", self._platform_code
                 ),
+                self._announce_department("service:issuer"),
             )
         except CertsealError as exc:
             if exc.kind is not ErrorKind.ALREADY_EXISTS:
@@ -120,9 +123,35 @@ class Directory:
             self._auditor.entry(
                 caller, "department.onboard", code, roles=sorted(set(roles))
             ),
+            self._announce_department(str(caller)),
         )
         self._departments.pop(code, None)
         return row
+
+    def _announce_department(self, actor: str) -> Callable[[Department], OutboxRecord]:
+        def announce(dept: Department) -> OutboxRecord:
+            return department_event(
+                dept, actor=actor, at=self._clock(), source=self._platform_code
+            )
+
+        return announce
+
+    def _announce_type(self, actor: str) -> Callable[[LicenceType], OutboxRecord]:
+        def announce(t: LicenceType) -> OutboxRecord:
+            return licence_type_event(
+                t, actor=actor, at=self._clock(), source=self._platform_code
+            )
+
+        return announce
+
+    async def announce_directory(self) -> int:
+        """Publish, once, the directory events of the departments and licence types
+        registered before directory events existed (an upgraded database); the
+        number announced now."""
+        return await self._store.announce_unannounced(
+            self._announce_department("service:issuer"),
+            self._announce_type("service:issuer"),
+        )
 
     async def list_departments(self) -> list[Department]:
         """All departments by code."""
@@ -147,6 +176,7 @@ class Directory:
             t,
             self._clock(),
             self._auditor.entry(caller, "licence_type.register", t.type_code),
+            self._announce_type(str(caller)),
         )
         found = await self._store.get_licence_type(t.type_code)
         assert found is not None

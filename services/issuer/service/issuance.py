@@ -43,6 +43,8 @@ class IssueInput:
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
     idempotency_key: str = ""  # at most 128 characters; "" for none
+    #: sign with the department's active key of this suite; "" for its newest one
+    suite: str = ""
 
     def request_hash(self) -> bytes:
         """What a retry with the same idempotency key must repeat exactly (SHA-256)."""
@@ -53,6 +55,8 @@ class IssueInput:
             "from": self.valid_from.isoformat() if self.valid_from else None,
             "until": self.valid_until.isoformat() if self.valid_until else None,
         }
+        if self.suite:  # absent otherwise: hashes stored before --suite still match
+            body["s"] = self.suite
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
 
 
@@ -169,17 +173,22 @@ class Issuance(LicenceCases):
                 pending.append((index, item, licence_type))
             except CertsealError as exc:
                 results[index] = exc
-        if pending:
+        by_suite: dict[str, list[_Pending]] = {}
+        for waiting in pending:  # one signing key per suite asked for
+            by_suite.setdefault(waiting[1].suite, []).append(waiting)
+        for suite, group in by_suite.items():
             issued: list[LicenceRecord | CertsealError]
             try:
-                issued = list(await self._sign_and_insert(caller, dept, pending, now))
+                issued = list(
+                    await self._sign_and_insert(caller, dept, group, now, suite)
+                )
             except AlreadyStored:
                 # A concurrent request with the same idempotency key committed first
                 # (or, never yet seen, a serial collided): settle each item alone.
-                issued = [
-                    await self._issue_alone(caller, dept, p, now) for p in pending
-                ]
-            for (index, _, _), outcome in zip(pending, issued, strict=True):
+                issued = [await self._issue_alone(caller, dept, p, now) for p in group]
+            except CertsealError as exc:  # e.g. no active key of that suite
+                issued = [exc] * len(group)
+            for (index, _, _), outcome in zip(group, issued, strict=True):
                 results[index] = outcome
         return [r for r in results if r is not None]
 
@@ -188,7 +197,11 @@ class Issuance(LicenceCases):
     ) -> LicenceRecord | CertsealError:
         for _ in range(3):
             try:
-                return (await self._sign_and_insert(caller, dept, [item], now))[0]
+                return (
+                    await self._sign_and_insert(
+                        caller, dept, [item], now, item[1].suite
+                    )
+                )[0]
             except AlreadyStored:
                 previous = await self._idempotent(dept.code, item[1])
                 if previous is not None:
@@ -221,11 +234,12 @@ class Issuance(LicenceCases):
         dept: Department,
         pending: Sequence[_Pending],
         now: dt.datetime,
+        suite: str = "",
     ) -> list[LicenceRecord]:
         for _ in range(2):
-            signer = await self._keyring.active_signer(dept.code, now)
+            signer = await self._keyring.active_signer(dept.code, now, suite)
             if signer is None:
-                raise precondition(f"department {dept.code} has no active signing key")
+                raise _no_active_key(dept.code, suite)
             news, events, audits, idem = [], [], [], []
             for _, item, licence_type in pending:
                 lid = LicenceId(licence_type.type_code, dept.code, mint_serial(), 1)
@@ -290,4 +304,14 @@ class Issuance(LicenceCases):
             ):
                 return [n.record for n in news]
             self._keyring.forget(dept.code)  # the key changed under us: sign again
-        raise precondition(f"department {dept.code} has no active signing key")
+        raise _no_active_key(dept.code, suite)
+
+
+def _no_active_key(department: str, suite: str) -> CertsealError:
+    """FAILED_PRECONDITION: no active signing key (of ``suite``, when one is asked)."""
+    if suite:
+        return precondition(
+            f"department {department} has no active {suite} signing key",
+            field="suite",
+        )
+    return precondition(f"department {department} has no active signing key")

@@ -39,7 +39,7 @@ class Keyring:
         self._wrapper = wrapper
         self._ttl_s = ttl_s
         self._signers: dict[str, SoftwareSigner] = {}
-        self._active: dict[str, tuple[float, str | None]] = {}
+        self._active: dict[tuple[str, str], tuple[float, str | None]] = {}
 
     def signer_for(self, key: SigningKey) -> SoftwareSigner:
         """The signer of a stored key."""
@@ -52,10 +52,11 @@ class Keyring:
         return signer
 
     async def active_signer(
-        self, department: str, now: dt.datetime
+        self, department: str, now: dt.datetime, suite: str = ""
     ) -> SoftwareSigner | None:
-        """The department's newest active key (cached for ``ttl_s`` seconds)."""
-        cached = self._active.get(department)
+        """The department's newest active key, of ``suite`` when one is given (cached
+        for ``ttl_s`` seconds)."""
+        cached = self._active.get((department, suite))
         if cached is None or cached[0] < time.monotonic():
             keys = await self._store.department_keys(department)
             active = next(
@@ -65,18 +66,20 @@ class Keyring:
                     if k.status == "active"
                     and k.not_before <= now < k.not_after
                     and not k.presentation
+                    and (not suite or k.suite == suite)
                 ),
                 None,
             )
             if active is not None:
                 self.signer_for(active)
             cached = (time.monotonic() + self._ttl_s, active.kid if active else None)
-            self._active[department] = cached
+            self._active[(department, suite)] = cached
         return self._signers.get(cached[1]) if cached[1] else None
 
     def forget(self, department: str) -> None:
-        """Drop the cached active key of a department (after a key change)."""
-        self._active.pop(department, None)
+        """Drop the cached active keys of a department (after a key change)."""
+        for cached in [k for k in self._active if k[0] == department]:
+            self._active.pop(cached, None)
 
 
 class Keys:

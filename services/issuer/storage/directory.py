@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
 from certseal.audit import AuditEntry
 from certseal.errors import CertsealError, ErrorKind
+from certseal.events import OutboxRecord
 from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import transaction
+from certseal.storage.outbox import write_outbox
 from services.issuer.domain import Department, LicenceType
 from services.issuer.storage import rows
 
@@ -27,13 +29,17 @@ class DirectoryStore:
         roles: Sequence[str],
         at: dt.datetime,
         audit: AuditEntry,
+        announce: Callable[[Department], OutboxRecord],
     ) -> Department:
-        """Onboard a department with its audit row; ALREADY_EXISTS if the code is taken."""
+        """Onboard a department with its audit row and its directory event
+        (``announce(department)``), in one transaction; ALREADY_EXISTS if the code is
+        taken."""
+        department = Department(code, name, tuple(roles), at)
         async with transaction(self.pool) as conn:
             try:
                 await conn.execute(
-                    "insert into departments (code, name, roles, created_at) "
-                    "values ($1, $2, $3, $4)",
+                    "insert into departments (code, name, roles, created_at, "
+                    "announced) values ($1, $2, $3, $4, true)",
                     code,
                     name,
                     list(roles),
@@ -45,8 +51,9 @@ class DirectoryStore:
                     f"department {code} is already onboarded",
                     field="code",
                 ) from None
+            await write_outbox(conn, [announce(department)])
             await write_audit(conn, [audit])
-        return Department(code, name, tuple(roles), at)
+        return department
 
     async def get_department(self, code: str) -> Department | None:
         """A department, or None."""
@@ -63,16 +70,21 @@ class DirectoryStore:
         ]
 
     async def insert_licence_type(
-        self, t: LicenceType, at: dt.datetime, audit: AuditEntry
+        self,
+        t: LicenceType,
+        at: dt.datetime,
+        audit: AuditEntry,
+        announce: Callable[[LicenceType], OutboxRecord],
     ) -> None:
-        """Register a licence type with its audit row; ALREADY_EXISTS if the code is
+        """Register a licence type with its audit row and its directory event
+        (``announce(type)``), in one transaction; ALREADY_EXISTS if the code is
         taken."""
         async with transaction(self.pool) as conn:
             try:
                 await conn.execute(
                     """insert into licence_types (type_code, name, fields,
-                           default_validity_days, issuer_codes, created_at)
-                       values ($1, $2, $3, $4, $5, $6)""",
+                           default_validity_days, issuer_codes, created_at, announced)
+                       values ($1, $2, $3, $4, $5, $6, true)""",
                     t.type_code,
                     t.name,
                     [f.to_json() for f in t.fields],
@@ -86,6 +98,7 @@ class DirectoryStore:
                     f"licence type {t.type_code} is already registered",
                     field="type_code",
                 ) from None
+            await write_outbox(conn, [announce(t)])
             await write_audit(conn, [audit])
 
     async def get_licence_type(
@@ -101,3 +114,38 @@ class DirectoryStore:
         """All licence types (with when each was registered) by code."""
         found = await self.pool.fetch("select * from licence_types order by type_code")
         return [(rows.licence_type(r), r["created_at"]) for r in found]
+
+    async def announce_unannounced(
+        self,
+        department: Callable[[Department], OutboxRecord],
+        licence_type: Callable[[LicenceType], OutboxRecord],
+    ) -> int:
+        """Write the directory event of every department and licence type never
+        announced (registered before directory events existed) and mark them, in one
+        transaction; returns how many. Rows are locked (``skip locked``), so replicas
+        starting together announce each entry once."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            depts = await conn.fetch(
+                "select * from departments where not announced order by code "
+                "for update skip locked"
+            )
+            types = await conn.fetch(
+                "select * from licence_types where not announced order by type_code "
+                "for update skip locked"
+            )
+            if not depts and not types:
+                return 0
+            await write_outbox(
+                conn,
+                [department(rows.department(r)) for r in depts]
+                + [licence_type(rows.licence_type(r)) for r in types],
+            )
+            await conn.execute(
+                "update departments set announced = true where code = any($1)",
+                [r["code"] for r in depts],
+            )
+            await conn.execute(
+                "update licence_types set announced = true where type_code = any($1)",
+                [r["type_code"] for r in types],
+            )
+        return len(depts) + len(types)

@@ -1,0 +1,108 @@
+"""``make run`` as a newcomer meets it: one run per data folder, a stable broker port,
+a banner that lists every topic and every metrics endpoint, and processes that export
+only their own metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+
+from prometheus_client import generate_latest
+
+from certseal.devstack import AlreadyRunning, RunLock
+from certseal.events import default_topics
+from certseal.metrics import Metrics
+from services.config import Config
+from services.devstack import DevStack, free_port
+from services.issuer.app import IssuerApp
+from services.run import VERIFIER_METRICS, metrics_endpoints, topic_lines
+from services.seal.app import SealApp
+
+
+async def test_a_second_run_stops_at_once_and_touches_nothing(tmp_path):
+    home = tmp_path / "data"
+    running = RunLock(home)
+    running.acquire()  # stands for the run that is up
+    try:
+        before = sorted(p.name for p in home.iterdir())
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "services", "run", "--home", str(home)),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 1
+        assert err.decode().startswith(
+            f"certseal is already running (pid {os.getpid()}, data {home}/)"
+        ), err
+        assert out == b""
+        assert sorted(p.name for p in home.iterdir()) == before == ["run.lock"]
+        assert (home / "run.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        running.release()
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path):
+    (tmp_path / "run.lock").write_text("999999999\n")  # no such process holds it
+    lock = RunLock(tmp_path)
+    lock.acquire()
+    try:
+        assert (tmp_path / "run.lock").read_text() == f"{os.getpid()}\n"
+        other = RunLock(tmp_path)
+        try:
+            other.acquire()
+            raise AssertionError("a second lock was granted")
+        except AlreadyRunning as exc:
+            assert exc.pid == os.getpid()
+    finally:
+        lock.release()
+
+
+def test_the_broker_port_is_stable_and_falls_back_only_when_taken(tmp_path):
+    port = free_port()
+    stack = DevStack(tmp_path / "a", broker_port=port)
+    assert stack._choose_broker_port() == port and not stack.broker_port_taken
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        taken = DevStack(tmp_path / "b", broker_port=port)
+        other = taken._choose_broker_port()
+        assert other != port and taken.broker_port_taken
+    # tests never ask for a port: any free one, never 9092
+    assert DevStack(tmp_path / "c").broker_port is None
+
+
+def test_the_banner_lists_every_topic_and_every_metrics_endpoint():
+    lines = topic_lines()
+    for topic in default_topics():
+        assert topic.name in lines
+    endpoints = metrics_endpoints(Config(), VERIFIER_METRICS)
+    assert sorted(endpoints) == sorted(
+        [
+            "issuer",
+            "verifier dept-demo",
+            "verifier region-demo",
+            "seal",
+            "feed",
+            "console",
+        ]
+    )
+    assert len(set(endpoints.values())) == 6  # six processes, six ports
+
+
+def test_each_process_exports_only_its_own_metric_families():
+    def exported(metrics: Metrics) -> str:
+        return generate_latest(metrics.registry).decode()
+
+    issuer = exported(Metrics(families=IssuerApp.metric_families))
+    assert "certseal_outbox_backlog" in issuer
+    assert "certseal_licences_expired" in issuer
+    assert "index_lag" not in issuer
+    seal = exported(Metrics(families=SealApp.metric_families))
+    assert "certseal_outbox_backlog" in seal
+    assert "certseal_licences_expired" not in seal and "index_lag" not in seal
+    verifier = exported(Metrics(families=frozenset({"rpc", "index"})))
+    assert "certseal_verifier_index_lag_events" in verifier
+    assert "certseal_outbox" not in verifier and "certseal_audit" not in verifier

@@ -1,0 +1,182 @@
+"""The ``certseal`` command as operators type it: every error is ``error: <field>:
+<problem>``, exit 2 for bad input (a missing file too), and a stopped service is named
+with how to start it."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+from pathlib import Path
+
+from certseal.config import dump_config
+from certseal.devstack import free_port
+from services import cli
+from tests.conftest import fresh_uscc
+
+
+def write_config(config, folder: Path, **cli_targets: str) -> Path:
+    """The session's configuration with ``[cli]`` overrides, as a file."""
+    cfg = copy.deepcopy(config)
+    for name, value in cli_targets.items():
+        setattr(cfg.cli, name, value)
+    path = folder / f"cli-{secrets.token_hex(3)}.toml"
+    path.write_text(dump_config(cfg))
+    return path
+
+
+async def certseal(capsys, *argv: str) -> tuple[int, str]:
+    """Run the CLI's entry point; its exit status and what it printed (both streams)."""
+    status = await asyncio.to_thread(cli.main, list(argv))
+    out = capsys.readouterr()
+    return status, out.out + out.err
+
+
+async def test_a_missing_config_file_is_bad_input(capsys, tmp_path):
+    status, out = await certseal(
+        capsys, "--config", str(tmp_path / "nope.toml"), "department", "list"
+    )
+    assert status == 2
+    assert out.strip() == f"error: config: {tmp_path / 'nope.toml'}: no such file"
+
+
+async def test_a_missing_input_file_is_named_with_exit_2(config, capsys, tmp_path):
+    config_file = write_config(config, tmp_path)
+    missing = tmp_path / "scan.png"
+    status, out = await certseal(
+        capsys,
+        *("--config", str(config_file), "verify", "--purpose", "窗口办事"),
+        *("--image", str(missing)),
+    )
+    assert status == 2
+    assert out.strip() == f"error: {missing}: no such file or directory"
+    assert "Errno" not in out and "Traceback" not in out
+
+
+async def test_a_stopped_service_is_named_with_how_to_start_it(
+    config, capsys, tmp_path
+):
+    port = free_port()  # nobody listens there
+    config_file = write_config(config, tmp_path, issuer_target=f"127.0.0.1:{port}")
+    status, out = await certseal(
+        capsys, "--config", str(config_file), "department", "list"
+    )
+    assert status == 1
+    assert out.startswith(f"error: issuer: 127.0.0.1:{port} is unreachable"), out
+    assert "make run" in out and "Traceback" not in out
+
+
+async def test_a_stopped_database_is_named_with_how_to_start_it(
+    config, capsys, tmp_path
+):
+    cfg = copy.deepcopy(config)
+    dsn_file = tmp_path / "dsn"
+    dsn_file.write_text(f"postgresql://postgres@127.0.0.1:{free_port()}/certseal\n")
+    cfg.database.dsn_file = str(dsn_file)
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    for command in (
+        ["audit", "verify"],
+        ["console", "account", "list"],
+        ["feed", "kafka-users"],
+    ):
+        status, out = await certseal(capsys, "--config", str(config_file), *command)
+        assert status == 1, command
+        assert out.startswith("error: database: PostgreSQL at 127.0.0.1:"), out
+        assert "make run" in out
+
+
+async def test_dev_identity_refuses_a_name_of_no_known_kind(config, capsys, tmp_path):
+    config_file = write_config(config, tmp_path)
+    tls = Path(config.tls.ca_file).parent
+    before = set(tls.iterdir())
+    for name in ("nobody", "king:arthur", "operator:", ":x", "dept:12345"):
+        status, out = await certseal(
+            capsys, "--config", str(config_file), "dev", "identity", name
+        )
+        assert status == 2, (name, out)
+        assert out.startswith("error: common_name: "), out
+    assert set(tls.iterdir()) == before  # nothing issued
+    status, out = await certseal(
+        capsys, "--config", str(config_file), "dev", "identity", "operator:ops-cli"
+    )
+    assert status == 0 and "dev mTLS identity operator:ops-cli" in out
+
+
+async def test_as_an_unknown_or_invalid_department_creates_no_certificate(
+    issuer, config, capsys, tmp_path
+):
+    config_file = write_config(
+        config, tmp_path, issuer_target=f"localhost:{issuer.port}"
+    )
+    tls = Path(config.tls.ca_file).parent
+    before = set(tls.iterdir())
+    unknown = fresh_uscc()
+    for code, problem in (
+        (unknown, f"error: as: no department {unknown} is onboarded"),
+        ("91350100M000100Y4X", "error: as: "),
+        ("９１３５０１００Ｍ０００１００Ｙ４３", "error: as: "),
+    ):
+        status, out = await certseal(
+            capsys,
+            *("--config", str(config_file), "licence", "--as", code),
+            *("get", "1.2.156.3005.2.x"),
+        )
+        assert status == 2, (code, out)
+        assert out.startswith(problem), out
+    assert set(tls.iterdir()) == before
+
+
+async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
+    for argv, expected in (
+        (["verify", "--group"], "error: group: expected one argument"),
+        (["key", "create", "X", "--suite"], "error: suite: expected one argument"),
+        (["bogus"], "error: command: invalid choice: 'bogus'"),
+        (
+            [
+                *("type", "add", "--code", "X", "--name", "n", "--issuers", "Y"),
+                *("--field", "class:string:title=a:title=b"),
+            ],
+            "error: field: 'class:string:title=a:title=b': use NAME:TYPE",
+        ),
+    ):
+        with_status = await asyncio.to_thread(_exit_status, argv)
+        out = capsys.readouterr()
+        assert with_status == 2, argv
+        assert out.err.splitlines()[-1].startswith(expected), out.err
+
+
+def _exit_status(argv: list[str]) -> int:
+    try:
+        return cli.main(argv)
+    except SystemExit as exc:  # argparse exits
+        return int(exc.code or 0)
+
+
+async def test_repeated_config_files_are_layered_setting_by_setting(
+    issuer, config, capsys, tmp_path
+):
+    dead = f"127.0.0.1:{free_port()}"
+    base = write_config(config, tmp_path, issuer_target=dead)
+    overlay = tmp_path / "overlay.toml"
+    overlay.write_text(f'[cli]\nissuer_target = "localhost:{issuer.port}"\n')
+    status, out = await certseal(
+        capsys, "--config", str(base), "--config", str(overlay), "department", "list"
+    )
+    assert status == 0, out
+    assert config.platform.code in out  # the platform department, from the issuer
+    # the later file wins: in the other order the dead target is used
+    reverse = tmp_path / "dead.toml"
+    reverse.write_text(f'[cli]\nissuer_target = "{dead}"\n')
+    status, out = await certseal(
+        capsys,
+        "--config",
+        str(base),
+        "--config",
+        str(overlay),
+        "--config",
+        str(reverse),
+        "department",
+        "list",
+    )
+    assert status == 1 and out.startswith(f"error: issuer: {dead} is unreachable")

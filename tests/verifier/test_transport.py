@@ -1,0 +1,32 @@
+"""The verifier's fetch wait follows the traffic: short while events flow, growing while
+none do, short again at the first event."""
+
+from services.verifier.transport import AdaptiveFetchWait
+
+
+def test_the_wait_doubles_while_idle_up_to_the_idle_bound():
+    wait = AdaptiveFetchWait(20, 200, patience_ms=0)
+    assert wait.wait_ms == 20
+    assert [wait.after(False) for _ in range(6)] == [40, 80, 160, 200, 200, 200]
+
+
+def test_the_short_wait_holds_for_the_patience_after_the_last_event():
+    wait = AdaptiveFetchWait(20, 200, patience_ms=1000)  # 50 empty fetches of 20 ms
+    assert [wait.after(False) for _ in range(50)] == [20] * 50
+    assert wait.after(False) == 40  # the 51st: a second without events
+    assert wait.after(False) == 80
+
+
+def test_the_first_fetch_with_events_returns_to_the_short_wait():
+    wait = AdaptiveFetchWait(20, 200, patience_ms=100)
+    for _ in range(20):
+        wait.after(False)
+    assert wait.wait_ms == 200
+    assert wait.after(True) == 20
+    assert wait.after(True) == 20  # while events flow
+    assert [wait.after(False) for _ in range(6)] == [20, 20, 20, 20, 20, 40]
+
+
+def test_an_idle_bound_below_the_busy_wait_means_no_growth():
+    wait = AdaptiveFetchWait(50, 10, patience_ms=0)
+    assert [wait.after(False) for _ in range(3)] == [50, 50, 50]
