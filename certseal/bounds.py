@@ -15,6 +15,12 @@ but no QR symbol holds more than 4,296 alphanumeric characters either (version 4
 8,192 leaves room for codes pasted as text and bounds the Base45 decoder's input.
 """
 
+MAX_CODE_INPUT_CHARS = MAX_CODE_CHARS + 1024
+"""Characters of a code's text as received, before anything else is done with it:
+:data:`MAX_CODE_CHARS` and room for surrounding white space and control characters
+(a scanner's prefix and suffix, a pasted line's indentation). Checked before the text
+is stripped or normalised."""
+
 MAX_CODE_COMPRESSED_BYTES = (MAX_CODE_CHARS // 3) * 2 + 2
 """Bytes of the zlib stream a code's Base45 text may carry (Base45 turns 2 bytes into 3
 characters, so this follows from :data:`MAX_CODE_CHARS`)."""

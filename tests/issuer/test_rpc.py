@@ -132,7 +132,7 @@ async def test_department_without_issuer_role_cannot_issue(operator, connect, de
 
 
 async def test_holder_app_reads_and_presents_but_cannot_change(dept, connect, operator):
-    request = issue_request(dept, id_number="440301199203034567")
+    request = issue_request(dept, id_number="440301199203034565")
     licence = (await dept.clients.issuer.IssueLicence(request)).licence
     await operator.admin.GrantHolderApp(
         pb.GrantHolderAppRequest(app="app:yueshengshi", type_code=dept.type_code)
@@ -273,7 +273,7 @@ async def test_lifecycle_events_in_order_without_personal_data(stack, dept):
     async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
         licence = (
             await issuer_stub.IssueLicence(
-                issue_request(dept, name="欧阳娜娜", id_number="44030119880808888X")
+                issue_request(dept, name="欧阳娜娜", id_number="44030119880808881X")
             )
         ).licence
         await issuer_stub.SuspendLicence(
@@ -321,7 +321,7 @@ async def test_lifecycle_events_in_order_without_personal_data(stack, dept):
         assert headers["ce_specversion"] == b"1.0"
         assert headers["ce_source"] == f"/departments/{dept.code}".encode()
         assert headers["ce_id"].decode() in {e.event_id for e in events}
-        for secret in ("欧阳".encode(), b"44030119880808888X", "深圳".encode()):
+        for secret in ("欧阳".encode(), b"44030119880808881X", "深圳".encode()):
             assert secret not in record.value
 
 
@@ -624,7 +624,7 @@ async def test_cli_licence_commands(tmp_path, config, issuer, dept, capsys):
             "--holder-name",
             "李四",
             "--id-number",
-            "440301199001015678",
+            "440301199001015673",
             "--field",
             "class=A1",
             "--field",
