@@ -29,8 +29,8 @@ def require_ascii(value: str, field: str) -> str:
     position, char = next((i, c) for i, c in enumerate(value, 1) if not c.isascii())
     problem = (
         f"character {position} of {value!r} is {char!r} "
-        f"(U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}); only ASCII "
-        "letters and digits are allowed"
+        f"(U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}); identifiers are "
+        "ASCII only"
     )
     folded = unicodedata.normalize("NFKC", char)
     if folded != char and folded.isascii():
