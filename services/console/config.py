@@ -41,6 +41,8 @@ class ConsoleConfig(Section):
     operator_page: bool = True
     refresh_s: float = 2.0
     history: int = 150  # operator snapshots kept for the charts
+    # a request body (sealed PDFs); an image upload is held to the one image limit,
+    # certseal.bounds.MAX_IMAGE_BYTES, before it is read
     max_upload_bytes: int = 32 * 1024 * 1024
     # sessions end after this long without a request, and this long after sign-in
     session_idle_s: float = 15 * 60

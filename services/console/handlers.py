@@ -30,6 +30,7 @@ from typing import Any
 import grpc
 from aiohttp import web
 
+from certseal.bounds import IMAGE_LIMIT, MAX_IMAGE_BYTES
 from certseal.rpc import error_from_rpc
 from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
@@ -43,7 +44,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).parent / "static"
 _MAX_CODE = 8192
-_IMAGE_TYPES = {"image/png", "image/jpeg"}
+_IMAGE_TYPES = {"image/png", "image/jpeg", "image/heic", "image/heif"}
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
@@ -233,14 +234,29 @@ class ConsoleHandlers:
         return self._verdict(reply.result, purpose, account_of(request))
 
     async def verify_image(self, request: web.Request) -> web.Response:
-        """A photo or camera frame of a QR code (PNG or JPEG body)."""
+        """A photo or camera frame of a QR code (PNG, JPEG or HEIC body), within the
+        one image limit (:data:`certseal.qr.IMAGE_LIMIT`): refused with 413 before the
+        body is read when its declared length is over it."""
         purpose = _purpose(request.query.get("purpose"))
         if request.content_type not in _IMAGE_TYPES:
             raise BadRequest(
-                f"send a PNG or JPEG image, not {request.content_type or 'nothing'}",
+                f"send {IMAGE_LIMIT}, not {request.content_type or 'nothing'}",
                 status=415,
             )
-        image = await request.read()
+        size = request.content_length
+        if size is not None and size > MAX_IMAGE_BYTES:
+            raise BadRequest(
+                f"the image is {size} bytes; the limit is {IMAGE_LIMIT}",
+                status=413,
+                field="image",
+            )
+        image = await request.content.read(MAX_IMAGE_BYTES + 1)
+        if len(image) > MAX_IMAGE_BYTES:
+            raise BadRequest(
+                f"the image is over {MAX_IMAGE_BYTES} bytes; the limit is {IMAGE_LIMIT}",
+                status=413,
+                field="image",
+            )
         if not image:
             raise BadRequest("the image is empty", field="image")
         try:

@@ -187,8 +187,8 @@ async def test_verify_image(verifiers, dept):
         assert reply.code == code.text and reply.result.verdict == VALID
     blank = _photo(code.png)[:200]
     for image, message in (
-        (b"GIF89a....", "not a readable PNG or JPEG"),
-        (blank, "not a readable PNG or JPEG"),
+        (b"GIF89a....", "not a readable PNG, JPEG or HEIC image"),
+        (blank, "not a readable PNG, JPEG or HEIC image"),
         (_blank_png(), "no readable QR code"),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as err:

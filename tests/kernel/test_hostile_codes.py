@@ -355,9 +355,12 @@ def test_images_declaring_too_many_pixels_are_refused(data):
     [
         (b"", "is required"),
         (b"\x00" * (bounds.MAX_IMAGE_BYTES + 1), "bytes; the limit is"),
-        (b"GIF89a" + b"\x00" * 100, "is not a readable PNG or JPEG"),
-        (_png_header_only(16, 16)[:40], "is not a readable PNG or JPEG"),
-        (_png_header_only(64, 64), "is not a readable PNG or JPEG"),  # IDAT too short
+        (b"GIF89a" + b"\x00" * 100, "is not a readable PNG, JPEG or HEIC image"),
+        (_png_header_only(16, 16)[:40], "is not a readable PNG, JPEG or HEIC image"),
+        (
+            _png_header_only(64, 64),
+            "is not a readable PNG, JPEG or HEIC image",
+        ),  # IDAT too short
     ],
 )
 def test_unreadable_images_are_refused(data, why):
