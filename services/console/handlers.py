@@ -250,7 +250,7 @@ class ConsoleHandlers:
                 status=413,
                 field="image",
             )
-        image = await request.content.read(MAX_IMAGE_BYTES + 1)
+        image = await request.read()  # within client_max_size (max_upload_bytes)
         if len(image) > MAX_IMAGE_BYTES:
             raise BadRequest(
                 f"the image is over {MAX_IMAGE_BYTES} bytes; the limit is {IMAGE_LIMIT}",

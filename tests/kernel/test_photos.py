@@ -25,7 +25,17 @@ TEXT = "LC1:" + "".join(
 )
 
 
-def _scene(fine_noise: bool) -> Image.Image:
+def phone_photo(text: str, kind: str = "JPEG") -> bytes:
+    """A 12 MP phone photo of the QR code of ``text``: a 3-5 MB JPEG or a HEIC."""
+    out = io.BytesIO()
+    if kind == "JPEG":
+        _scene(True, text).save(out, "JPEG", quality=85)
+    else:
+        _scene(False, text).save(out, format="HEIF", quality=50)
+    return out.getvalue()
+
+
+def _scene(fine_noise: bool, text: str = TEXT) -> Image.Image:
     """A photo-like 12 MP scene: blotchy light, a gradient, sensor noise, and the QR
     code printed on a card, slightly rotated, in the middle third."""
     blotches = Image.effect_noise((W // 4, H // 4), 60).resize(
@@ -41,7 +51,7 @@ def _scene(fine_noise: bool) -> Image.Image:
             Image.blend(gradient, grain, 0.4),
         ),
     )
-    symbol = segno.make_qr(TEXT, error="q", boost_error=False)
+    symbol = segno.make_qr(text, error="q", boost_error=False)
     out = io.BytesIO()
     symbol.save(out, kind="png", scale=12, border=4)
     card = Image.open(out).convert("RGB")
@@ -52,16 +62,12 @@ def _scene(fine_noise: bool) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def jpeg_12mp() -> bytes:
-    out = io.BytesIO()
-    _scene(fine_noise=True).save(out, "JPEG", quality=85)
-    return out.getvalue()
+    return phone_photo(TEXT, "JPEG")
 
 
 @pytest.fixture(scope="module")
 def heic_12mp() -> bytes:
-    out = io.BytesIO()
-    _scene(fine_noise=False).save(out, format="HEIF", quality=50)
-    return out.getvalue()
+    return phone_photo(TEXT, "HEIF")
 
 
 def test_a_12_megapixel_jpeg_phone_photo_is_read(jpeg_12mp):
