@@ -128,7 +128,12 @@ class ConsoleApp:
         access = Access(
             accounts=self.accounts, session_absolute_s=cs.session_absolute_s
         )
-        app = application(handlers, access, client_max_size=cs.max_upload_bytes)
+        app = application(
+            handlers,
+            access,
+            client_max_size=cs.max_upload_bytes,
+            rare_font_file=cs.rare_font_file,
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -323,17 +323,49 @@ async def _font(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def rare_font(path: str) -> Handler:
+    """The fallback font for Han characters outside the Basic Multilingual Plane (CJK
+    Extensions B to F, U+20000 to U+2EBEF: rare characters in names, such as 𠈌),
+    which the bundled Noto Sans SC lacks: Debian's fonts-hanazono (HanaMinB), read
+    from ``path``. The page asks for it only when such a character is on it (the
+    ``unicode-range`` of its @font-face). 404 (and a warning at start) when it is not
+    installed."""
+    installed = Path(path).is_file()
+    if not installed:
+        log.warning(
+            "console: %s is missing: holder names with characters outside the BMP "
+            "(e.g. 𠈌) show as boxes; install fonts-hanazono",
+            path,
+        )
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        if not installed:
+            raise BadRequest(
+                "no font for characters outside the BMP here: install fonts-hanazono",
+                status=404,
+            )
+        response = web.FileResponse(Path(path))
+        response.headers["Cache-Control"] = "public, max-age=604800, immutable"
+        return response
+
+    return serve
+
+
 def attribution(account: Account) -> tuple[tuple[str, str], ...]:
     """The gRPC metadata that makes a call the clerk's: counter and clerk."""
     return (("x-certseal-counter", account.counter), ("x-certseal-clerk", account.name))
 
 
 def application(
-    handlers: ConsoleHandlers, access: Access, *, client_max_size: int
+    handlers: ConsoleHandlers,
+    access: Access,
+    *,
+    client_max_size: int,
+    rare_font_file: str = "",
 ) -> web.Application:
     """The console's routes behind :func:`guard`, each behind the role it needs;
     ``/operator`` and ``/api/status`` only when ``handlers.operator_page``. Bodies
-    over ``client_max_size`` bytes get 413."""
+    over ``client_max_size`` bytes get 413; ``rare_font_file`` is :func:`rare_font`'s."""
     app = web.Application(middlewares=[guard], client_max_size=client_max_size)
     app.on_response_prepare.append(secure_headers)
     clerk, operator = Role.CLERK, Role.OPERATOR
@@ -373,4 +405,5 @@ def application(
     app.router.add_get("/healthz", _healthz)
     app.router.add_static("/static", STATIC)
     app.router.add_get("/fonts/noto-sans-sc.otf", _font)
+    app.router.add_get("/fonts/rare-han.ttf", rare_font(rare_font_file))
     return app

@@ -11,15 +11,22 @@ tests/e2e/test_console.py's.
 
 from __future__ import annotations
 
+import os
 import unicodedata
+from importlib import resources
 
-from playwright.async_api import expect
+import pytest
+from PIL import Image
+from playwright.async_api import async_playwright, expect
 
 from certseal.bounds import IMAGE_LIMIT, MAX_IMAGE_BYTES
+from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import verifier_pb2
+from tests.conftest import issue_request
 from tests.e2e.test_console import (  # noqa: F401  (fixtures)
+    CHROMIUM,
+    CHROMIUM_ARGS,
     banner,
-    browser,
     choose_purpose,
     licence_and_code,
     page,
@@ -145,8 +152,109 @@ async def test_phone_photos_are_verified(page, platform, tmp_path):
 def _blank_png() -> bytes:
     import io
 
-    from PIL import Image
-
     out = io.BytesIO()
     Image.new("RGB", (200, 200), "white").save(out, "PNG")
     return out.getvalue()
+
+
+RARE = "\U0002020c"  # 𠈌, CJK Extension B: outside the BMP, not in Noto Sans SC
+NO_FONT = "\U0010fffd"  # a private-use character that no font draws
+NOTO_SANS_SC = resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"
+
+
+@pytest.fixture(scope="module")
+async def browser(tmp_path_factory):
+    """Chromium seeing only the DejaVu and Liberation system fonts, as a counter
+    terminal without CJK fonts would: a rare character renders only if the console
+    serves a font for it (this machine has fonts-hanazono installed system-wide)."""
+    home = tmp_path_factory.mktemp("fontconfig")
+    conf = home / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        "<dir>/usr/share/fonts/truetype/dejavu</dir>"
+        "<dir>/usr/share/fonts/truetype/liberation</dir>"
+        f"<cachedir>{home}/cache</cachedir></fontconfig>"
+    )
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            env={**os.environ, "FONTCONFIG_FILE": str(conf)},
+        )
+        yield chromium
+        await chromium.close()
+
+
+# draws ``text`` as the receipt draws a value (saveReceipt in counter.js) and returns
+# the pixels of the box where its first characters are
+_DRAW = """([text, y, font]) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 1000; canvas.height = y + 20;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = "#111111"; ctx.font = font;
+  ctx.fillText(text, 320, y, 640);
+  return Array.from(ctx.getImageData(320, y - 30, 40, 40).data);
+}"""
+
+
+async def test_a_rare_character_outside_the_bmp_shows_in_the_page_and_receipt(
+    page, platform, tmp_path
+):
+    dept = platform["open"]
+    licence = (
+        await dept.clients.issuer.IssueLicence(issue_request(dept, name=RARE + "小明"))
+    ).licence
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await until_verdict(platform, code, verifier_pb2.VERDICT_VALID)
+    await choose_purpose(page)
+    await scan(page, code)
+    await expect(banner(page)).to_have_attribute("data-verdict", "VALID")
+    shown = RARE + "*明"  # masked by the verifier
+    await expect(page.locator("#verdict-details")).to_contain_text(shown)
+    # the @font-face for CJK Extensions B-F was fetched for the name on the page
+    rare_face = """() => [...document.fonts].filter((f) =>
+        f.family.replace(/"/g, "") === "CertsealSans" && f.unicodeRange.includes("U+20000"))
+        .map((f) => f.status).join() === 'loaded'"""
+    await page.wait_for_function(rare_face, timeout=20000)
+    await shot(page, "15-rare-character")
+    font = "48px CertsealSans, sans-serif"
+    drawn = await page.evaluate(_DRAW, [RARE, 60, font])
+    assert drawn != await page.evaluate(_DRAW, [NO_FONT, 60, font])  # not a box
+    # the font the console serves draws it; the bundled Noto Sans SC does not
+    reply = await page.request.get(platform["url"] + "/fonts/rare-han.ttf")
+    assert reply.status == 200
+    served = tmp_path / "rare.ttf"
+    served.write_bytes(await reply.body())
+    assert _has_glyph(str(served), RARE)
+    assert not _has_glyph(str(NOTO_SANS_SC), RARE)
+    # the receipt draws the holder's name with it, not as a box
+    async with page.expect_download() as download_info:
+        await page.click("#save-receipt")
+    receipt = tmp_path / "receipt.png"
+    await (await download_info.value).save_as(str(receipt))
+    font = "24px CertsealSans, sans-serif"
+    with Image.open(receipt) as image:
+        lines = [
+            list(image.convert("RGBA").crop((320, y - 30, 360, y + 10)).tobytes())
+            for y in range(230, image.height, 40)
+        ]
+    rows = [y for y in range(230, 230 + 40 * len(lines), 40)]
+    rare = [await page.evaluate(_DRAW, [shown, y, font]) for y in rows]
+    boxed = [await page.evaluate(_DRAW, [NO_FONT + "*明", y, font]) for y in rows]
+    matches = [i for i, pixels in enumerate(lines) if pixels == rare[i]]
+    assert matches, "the holder's name is not on the receipt as the page draws it"
+    assert all(lines[i] != boxed[i] for i in matches)
+
+
+def _has_glyph(font_file: str, char: str) -> bool:
+    """Whether the font draws ``char`` other than as its missing-glyph box."""
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(font_file, 48)
+    glyph, missing = font.getmask(char), font.getmask(NO_FONT)
+    return glyph.size != missing.size or bytes(glyph) != bytes(missing)

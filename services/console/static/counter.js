@@ -335,7 +335,6 @@ function stopCamera() {
 async function saveReceipt() {
   const v = state.current;
   if (!v) return;
-  await document.fonts.load("24px CertsealSans", "核验回执有效");
   const lines = [
     ["核验结论 Verdict", `${v.title_zh} ${v.title_en} (${v.verdict})`],
     ["说明 Reason", v.reason_zh],
@@ -351,6 +350,10 @@ async function saveReceipt() {
     ["核验人 Clerk", v.clerk || "—"],
     ["索引 Index", freshness(v.index)],
   ];
+  // every face the receipt's text needs, the rare-character one too (a canvas draws
+  // with the faces already loaded only)
+  const text = lines.flat().map(String).join("") + v.title_zh + v.title_en + "证照核验回执";
+  await Promise.all(["24px", "bold 30px", "bold 56px"].map((f) => document.fonts.load(`${f} CertsealSans`, text)));
   const width = 1000;
   const lineHeight = 40;
   const canvas = el("canvas", {width, height: 220 + lines.length * lineHeight});
