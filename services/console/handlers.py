@@ -30,7 +30,12 @@ from typing import Any
 import grpc
 from aiohttp import web
 
-from certseal.bounds import IMAGE_LIMIT, MAX_IMAGE_BYTES
+from certseal.bounds import (
+    IMAGE_LIMIT,
+    MAX_CODE_CHARS,
+    MAX_CODE_INPUT_CHARS,
+    MAX_IMAGE_BYTES,
+)
 from certseal.rpc import error_from_rpc
 from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
@@ -43,7 +48,6 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).parent / "static"
-_MAX_CODE = 8192
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/heic", "image/heif"}
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -217,10 +221,12 @@ class ConsoleHandlers:
         code = body.get("code")
         if not isinstance(code, str) or not code.strip():
             raise BadRequest("nothing was scanned", field="code")
-        if len(code) > _MAX_CODE:
+        # the kernel's bounds (certseal.codes.normalise_code_text): the raw text, then
+        # the code without what surrounds it
+        if len(code) > MAX_CODE_INPUT_CHARS or len(code.strip()) > MAX_CODE_CHARS:
             raise BadRequest(
-                f"the scan is {len(code)} characters; a licence code has at most "
-                f"{_MAX_CODE}",
+                f"the scan is {len(code.strip())} characters; a licence code has at "
+                f"most {MAX_CODE_CHARS}",
                 field="code",
             )
         try:

@@ -214,14 +214,15 @@ async def test_verify_codes_batch(verifiers, dept):
     stub = next(iter(verifiers.values()))
     reply = await stub.VerifyCodes(
         verifier_pb2.VerifyCodesRequest(
-            codes=[code, "garbage", code[:-5]] * 100, purpose="批量核验"
+            codes=[code, "garbage", code[:-5], code.lower()] * 75, purpose="批量核验"
         )
     )
     assert len(reply.results) == 300
-    assert [r.verdict for r in reply.results[:3]] == [
+    assert [r.verdict for r in reply.results[:4]] == [
         VALID,
         verifier_pb2.VERDICT_MALFORMED,
         verifier_pb2.VERDICT_MALFORMED,
+        VALID,  # the same code in lower case (Caps Lock at a scanner)
     ]
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.VerifyCodes(
