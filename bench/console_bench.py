@@ -18,6 +18,8 @@ in over HTTPS (its session cookie) and in the browser; then:
   PHOTOS uploads of 12-megapixel JPEGs (4032 × 3024, 3-5 MB, the QR code in a noisy
   photo-like scene, as tests/kernel/test_photos.py makes them): the upload, the
   verifier's decoding (scaled down to 2048 pixels first) and the verification.
+- ``photo_heic_12mp_to_verdict_ms`` (median of HEIC_PHOTOS): the same for an iPhone's
+  HEIC photo of 12 megapixels (decoded by libheif at full size, then scaled down).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ SECONDS = float(os.environ.get("BENCH_CONSOLE_SECONDS", "10"))
 CONCURRENCY = 16
 SCANS = 300
 PHOTOS = 10
+HEIC_PHOTOS = 3
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PURPOSE = "窗口办事"
 VALID = verifier_pb2.VERDICT_VALID
@@ -248,7 +251,7 @@ _PHOTOS_JS = """async (photos) => {
   const banner = document.getElementById("verdict-banner");
   const files = photos.map((b64, i) => {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    return new File([bytes], `IMG_${i}.JPG`, {type: "image/jpeg"});
+    return new File([bytes], `IMG_${i}.${TYPE === "image/heic" ? "HEIC" : "JPG"}`, {type: TYPE});
   });
   const times = [];
   for (let i = 0; i < PHOTOS; i += 1) {
@@ -292,8 +295,15 @@ async def browser_scans(url: str, codes: list[str]) -> dict[str, float]:
         times = await page.evaluate(_SCANS_JS, codes[:SCANS])
         photos = [phone_photo(code, "JPEG") for code in codes[-3:]]
         photo_times = await page.evaluate(
-            _PHOTOS_JS.replace("PHOTOS", str(PHOTOS)),
+            _PHOTOS_JS.replace("PHOTOS", str(PHOTOS)).replace("TYPE", '"image/jpeg"'),
             [base64.b64encode(p).decode() for p in photos],
+        )
+        heic = phone_photo(codes[-4], "HEIF")
+        heic_times = await page.evaluate(
+            _PHOTOS_JS.replace("PHOTOS", str(HEIC_PHOTOS)).replace(
+                "TYPE", '"image/heic"'
+            ),
+            [base64.b64encode(heic).decode()],
         )
         await browser.close()
     return {
@@ -302,6 +312,8 @@ async def browser_scans(url: str, codes: list[str]) -> dict[str, float]:
         "photo_12mp_to_verdict_ms": round(percentile(photo_times, 0.5), 1),
         "photo_12mp_to_verdict_max_ms": round(max(photo_times), 1),
         "photo_12mp_bytes_mean": round(sum(map(len, photos)) / len(photos)),
+        "photo_heic_12mp_to_verdict_ms": round(percentile(heic_times, 0.5), 1),
+        "photo_heic_12mp_bytes": len(heic),
     }
 
 
@@ -338,6 +350,7 @@ def main() -> None:
             "seconds": SECONDS,
             "scans": SCANS,
             "photos": PHOTOS,
+            "heic_photos": HEIC_PHOTOS,
             "processes": "console + verifier + issuer + PostgreSQL + Tansu + Chromium "
             "or the load generator, one machine",
         },
