@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 CHROMIUM ?= /usr/bin/chromium
+# the console's font for Han characters outside the BMP (e.g. 𠈌 in a holder's name)
+RARE_HAN_FONT ?= /usr/share/fonts/truetype/hanazono/HanaMinB.ttf
 
 .PHONY: setup browser run test test-pure bench protos protos-check lint k8s-check mutation
 
@@ -17,6 +19,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The counter console tests drive Debian's chromium; Playwright never downloads one.
+# The console serves Debian's HanaMinB (fonts-hanazono) for rare Han characters.
 browser:
 	@test -x $(CHROMIUM) || { \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -24,6 +27,13 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "the console tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
+	  fi; }
+	@test -f $(RARE_HAN_FONT) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's fonts-hanazono: the console's font for Han characters outside the BMP"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-hanazono >/dev/null; \
+	  else \
+	    echo "the console needs Debian's fonts-hanazono for rare characters: sudo apt-get install fonts-hanazono"; exit 1; \
 	  fi; }
 
 # The embedded broker listens on BROKER_PORT (default 9092; a free port when taken).

@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 import uvloop
 
+from certseal.identifiers import random_resident_id
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2, verifier_pb2_grpc
@@ -28,7 +29,7 @@ def request(type_code: str) -> pb.IssueLicenceRequest:
         holder=licence_pb2.Holder(
             name="张三丰",
             id_type="111",
-            id_number=f"4403{secrets.randbelow(10**14):014d}",
+            id_number=random_resident_id(),
         ),
     )
     message.fields["class"].string_value = "C1"

@@ -15,6 +15,12 @@ but no QR symbol holds more than 4,296 alphanumeric characters either (version 4
 8,192 leaves room for codes pasted as text and bounds the Base45 decoder's input.
 """
 
+MAX_CODE_INPUT_CHARS = MAX_CODE_CHARS + 1024
+"""Characters of a code's text as received, before anything else is done with it:
+:data:`MAX_CODE_CHARS` and room for surrounding white space and control characters
+(a scanner's prefix and suffix, a pasted line's indentation). Checked before the text
+is stripped or normalised."""
+
 MAX_CODE_COMPRESSED_BYTES = (MAX_CODE_CHARS // 3) * 2 + 2
 """Bytes of the zlib stream a code's Base45 text may carry (Base45 turns 2 bytes into 3
 characters, so this follows from :data:`MAX_CODE_CHARS`)."""
@@ -46,8 +52,10 @@ holds two million listed lineages. Every item is at least one byte, so reading i
 in the file's size; the bound stops a file of millions of empty items early."""
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-"""Bytes of a PNG or JPEG sent to be read as a QR code (VerifyImage, the console,
-``certseal verify --image``); a phone photo is 2 to 6 MB."""
+"""Bytes of a PNG, JPEG or HEIC image sent to be read as a QR code: the one limit of
+VerifyImage, the console's upload and ``certseal verify --image`` (each checks it before
+reading more, and the verifier's and console's request limits are above it). A
+12-megapixel phone photo is 3 to 5 MB as JPEG, 1 to 3 MB as HEIC."""
 
 MAX_IMAGE_PIXELS = 4096 * 4096
 """Pixels (width × height, read from the file's header before decoding) of an image
@@ -56,6 +64,13 @@ at most about 120 MiB (the RGBA frame, its grey and alpha planes and the white c
 measured: 4096 × 4096 RGBA PNG, peak RSS +40 MiB over the test's own 100 MiB, 0.3 s).
 Larger images are refused before decoding: a 13,000 × 13,000 PNG of 657 KB took the
 verifier to 2 GB."""
+
+IMAGE_LIMIT = (
+    f"a PNG, JPEG or HEIC image of at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB "
+    f"and {MAX_IMAGE_PIXELS / 1e6:.1f} million pixels"
+)
+"""The one image limit (:data:`MAX_IMAGE_BYTES`, :data:`MAX_IMAGE_PIXELS`) in words, as
+the console, VerifyImage and the CLI state it."""
 
 MAX_QR_SIDE = 2048
 """Pixels of the longer side of the picture handed to the QR reader: a larger image

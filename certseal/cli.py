@@ -177,15 +177,16 @@ def ts(value: Any) -> str:
 
 def cmd_id_check(args: argparse.Namespace) -> int:
     """Exit 0 when well-formed and correct, 1 for a wrong check character, 2 malformed
-    (GB/T 36904 identifiers)."""
+    (GB/T 36904 identifiers). Only a correct identifier's parts are printed: an
+    identifier with a wrong check character is not a licence's, and a listing of its
+    parts would read like success."""
     try:
         parsed = identifiers.parse_licence_id(args.identifier)
-        status = 0
     except identifiers.CheckCharacterError as exc:
-        parsed, status = exc.parsed, 1
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}: a character is mistyped", file=sys.stderr)
+        return 1
     except CertsealError as exc:
-        print(f"error: malformed identifier: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"type code:       {parsed.type_code}")
     print(f"authority code:  {parsed.authority_code}")
@@ -193,7 +194,7 @@ def cmd_id_check(args: argparse.Namespace) -> int:
     print(f"version:         {parsed.version:03d}")
     print(f"check character: {parsed.check_char}")
     print(f"lineage:         {parsed.lineage}")
-    return status
+    return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

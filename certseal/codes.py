@@ -16,6 +16,7 @@ claim holding the licence part (see docs/codes.md).
 from __future__ import annotations
 
 import enum
+import unicodedata
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from certseal import cbor, cose
 from certseal.bounds import (
     MAX_CODE_CHARS,
     MAX_CODE_COMPRESSED_BYTES,
+    MAX_CODE_INPUT_CHARS,
     MAX_CODE_MESSAGE_BYTES,
 )
 from certseal.crypto import InvalidSignature, Signer, Suite, verify
@@ -101,18 +103,18 @@ async def encode_code(prefix: str, claims: dict[Any, Any], signer: Signer) -> st
 def decode_code(text: str) -> DecodedCode:
     """Decode a code's text without verifying it; raise :class:`MalformedCode`.
 
-    Every stage is bounded before it allocates and must be consumed exactly: the text
-    by :data:`~certseal.bounds.MAX_CODE_CHARS`, the zlib stream by
+    The text is first put in its one canonical form by :func:`normalise_code_text`
+    (case, full-width forms, surrounding white space and control characters), so a
+    code typed or scanned in any of those forms is the same code. Every stage is
+    bounded before it allocates and must be consumed exactly: the text by
+    :data:`~certseal.bounds.MAX_CODE_CHARS`, the zlib stream by
     :data:`~certseal.bounds.MAX_CODE_MESSAGE_BYTES` of output and must end where the
     Base45 ends, and the COSE_Sign1 and its claims are read by the strict
-    :mod:`certseal.cbor` (no tags but COSE's 18, no shared references, no trailing
-    bytes). A code is exactly the signed structure and nothing more.
+    :mod:`certseal.cbor` (no tags but COSE's 18, optionally inside the CWT tag 61 of
+    RFC 8392 section 6, no shared references, no trailing bytes). A code is exactly the
+    signed structure and nothing more.
     """
-    text = text.strip()
-    if len(text) > MAX_CODE_CHARS:
-        raise MalformedCode(
-            CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
-        )
+    text = normalise_code_text(text)
     prefix = next(
         (
             p
@@ -124,17 +126,32 @@ def decode_code(text: str) -> DecodedCode:
     if prefix is None:
         raise MalformedCode(
             CodeStage.PREFIX,
-            f"expected {LICENCE_CODE_PREFIX!r} or {PRESENTATION_CODE_PREFIX!r}",
+            f"expected {LICENCE_CODE_PREFIX!r} or {PRESENTATION_CODE_PREFIX!r}"
+            + _prefix_hint(text),
         )
     try:
         compressed = base45.b45decode(text[len(prefix) :])
     except Exception as exc:
-        raise MalformedCode(CodeStage.BASE45, f"not Base45 ({exc})") from None
+        body = len(text) - len(prefix)
+        hint = (
+            f"; {body} characters after the prefix cannot be Base45 (a Base45 text is "
+            "2 or 0 characters longer than a multiple of 3): it looks cut short, "
+            "scan it again"
+            if body % 3 == 1
+            else ""
+        )
+        raise MalformedCode(CodeStage.BASE45, f"not Base45 ({exc}){hint}") from None
     if (
         len(compressed) > MAX_CODE_COMPRESSED_BYTES
     ):  # a guard; the text bound implies it
         raise MalformedCode(CodeStage.BASE45, "longer than a code can be")
     message = _inflate(compressed)
+    if message[:2] == _CWT_TAG_BYTES:  # RFC 8392 section 6: 61(18([...]))
+        message = message[2:]
+        if message[:1] != _SIGN1_TAG_BYTE:
+            raise MalformedCode(
+                CodeStage.COSE, "the CWT tag 61 must enclose a tagged COSE_Sign1 (18)"
+            )
     try:
         sign1 = cose.parse_sign1(message)
     except cose.CoseError as exc:
@@ -159,6 +176,119 @@ def decode_code(text: str) -> DecodedCode:
         payload=sign1.payload,
         signature=sign1.signature,
     )
+
+
+CWT_TAG = 61
+"""The CBOR tag of a CWT (RFC 8392 section 6); a code may wrap its COSE_Sign1 in it."""
+
+_CWT_TAG_BYTES = bytes([0xD8, CWT_TAG])  # major type 6, one-byte argument
+_SIGN1_TAG_BYTE = bytes([0xC0 | cose.SIGN1_TAG])
+
+# Characters a scanner or keyboard may put around a code: Unicode white space, the C0
+# and C1 controls and DEL, and the invisible format characters (zero-width space,
+# joiners, word joiner, byte order mark) that pasting from documents brings along.
+_SURROUNDING = (
+    "".join(
+        chr(c)
+        for c in (
+            *range(0x00, 0x21),
+            *range(0x7F, 0xA1),
+            0x1680,
+            *range(0x2000, 0x200E),
+        )
+    )
+    + "\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+)
+
+# What a Chinese input method in Chinese punctuation mode types for Base45's
+# punctuation; NFKC leaves these as they are.
+_IME_PUNCTUATION = "。￥¥、，…—·"
+
+
+def normalise_code_text(text: str) -> str:
+    """The canonical form of a code's text as a scanner or keyboard delivered it.
+
+    Shape: any text in, the text a code is made of out (``LC1:`` or ``PC1:`` and
+    upper-case Base45, ASCII only), or :class:`MalformedCode` (stage ``prefix``).
+
+    - The raw text is bounded first, by :data:`~certseal.bounds.MAX_CODE_INPUT_CHARS`,
+      so nothing below runs on more than that.
+    - Surrounding white space, control characters (C0, DEL, C1) and invisible format
+      characters are removed; the rest must be at most
+      :data:`~certseal.bounds.MAX_CODE_CHARS` characters.
+    - Text with characters outside ASCII is put in Unicode normalisation form NFKC
+      (Unicode Standard Annex #15), which maps the full-width forms a Chinese input
+      method types (``ＬＣ１：``, U+FF01 to U+FF5E, and the ideographic space) back to
+      ASCII. Characters outside ASCII that remain are refused, naming the first one,
+      its position (1-based) and, when it is likely, the cause.
+    - Letters are upper-cased: the prefixes and the Base45 alphabet (RFC 9285) are
+      upper-case, so case carries no information (Caps Lock, a scanner's case setting).
+    """
+    if len(text) > MAX_CODE_INPUT_CHARS:
+        raise MalformedCode(
+            CodeStage.PREFIX, f"text longer than {MAX_CODE_INPUT_CHARS} chars"
+        )
+    text = text.strip(_SURROUNDING)
+    if len(text) > MAX_CODE_CHARS:
+        raise MalformedCode(
+            CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
+        )
+    if not text.isascii():
+        # NFKC of a bounded text: at most 18 characters for one (U+FDFA), so bounded
+        text = unicodedata.normalize("NFKC", text).strip(_SURROUNDING)
+        if len(text) > MAX_CODE_CHARS:
+            raise MalformedCode(
+                CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
+            )
+        if not text.isascii():
+            raise MalformedCode(CodeStage.PREFIX, _non_ascii(text))
+    return text.upper()
+
+
+def _non_ascii(text: str) -> str:
+    """Why a text with characters outside ASCII is no code: the first such character,
+    its position and, when it is likely, the cause."""
+    position, char = next((i, c) for i, c in enumerate(text, 1) if not c.isascii())
+    name = unicodedata.name(char, "unnamed")
+    problem = (
+        f"character {position} is {char!r} (U+{ord(char):04X} {name}); a code is "
+        "ASCII only"
+    )
+    if any(c in _IME_PUNCTUATION for c in text):
+        return (
+            f"{problem}: looks like a code typed with a full-width (Chinese) input "
+            "method in Chinese punctuation mode; switch the input method to English "
+            "punctuation (half-width) and type or scan it again"
+        )
+    if any(unicodedata.east_asian_width(c) in ("F", "W") for c in text):
+        return (
+            f"{problem}: looks like a code typed with a full-width input method; "
+            "switch the input method to half-width and type or scan it again"
+        )
+    return problem
+
+
+def _prefix_hint(text: str) -> str:
+    """A likely cause for a text that does not start with a code prefix, or ''."""
+    if not text:
+        return "; the text is empty"
+    upper = text.upper()
+    if upper.startswith(("HTTP://", "HTTPS://")):
+        return "; this is a web address, not a certseal code"
+    if upper.startswith("1.2.156.3005.2."):
+        return (
+            "; this is a licence identifier, not a code: scan the QR code on the "
+            "licence or ask the holder for the code"
+        )
+    if upper.startswith("HC1:"):
+        return "; this is an EU Digital COVID Certificate, not a certseal code"
+    for p in (LICENCE_CODE_PREFIX, PRESENTATION_CODE_PREFIX):
+        if p in text:
+            return (
+                f"; {p!r} appears at character {text.index(p) + 1}: something was "
+                "typed or scanned before the code"
+            )
+    return ""
 
 
 def _inflate(compressed: bytes) -> bytes:

@@ -1,21 +1,53 @@
-"""Identifiers: unified social credit codes (GB 32100) and licence identifiers (GB/T 36904).
+"""Identifiers: unified social credit codes (GB 32100), licence identifiers (GB/T 36904)
+and resident identity card numbers (GB 11643).
 
 Pure functions; no I/O. Every parse error is a :class:`CertsealError` naming the field.
+All of these identifiers are ASCII: :func:`require_ascii` is checked first by every
+parser here, so a full-width or other Unicode digit (which Python's ``\\d`` and
+``str.isdigit`` accept) is refused with the character and its position named instead of
+failing later in a table lookup.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from certseal.errors import CertsealError, ErrorKind, invalid
+
+
+def require_ascii(value: str, field: str) -> str:
+    """Return ``value`` when it is ASCII, else INVALID_ARGUMENT (``field``) naming the
+    first other character, its position (1-based) and its Unicode name; for a
+    full-width form (a Chinese input method in full-width mode) the ASCII character it
+    stands for."""
+    if value.isascii():
+        return value
+    position, char = next((i, c) for i, c in enumerate(value, 1) if not c.isascii())
+    problem = (
+        f"character {position} of {value!r} is {char!r} "
+        f"(U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}); identifiers are "
+        "ASCII only"
+    )
+    folded = unicodedata.normalize("NFKC", char)
+    if folded != char and folded.isascii():
+        problem += (
+            f": it is the full-width form of {folded!r}, typed with a full-width "
+            "input method"
+        )
+    raise invalid(field, problem)
+
 
 # GB 32100-2015: 31 characters (no I, O, S, V, Z), weights 3^i mod 31 for positions 1..17.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
+_USCC_RE = re.compile(
+    r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}", re.ASCII
+)
 
 
 def uscc_check_char(first17: str) -> str:
@@ -25,7 +57,9 @@ def uscc_check_char(first17: str) -> str:
 
 
 def validate_uscc(code: str, field: str = "department_code") -> str:
-    """Return ``code`` if it is a well-formed unified social credit code, else raise."""
+    """Return ``code`` if it is a well-formed unified social credit code (GB 32100-2015:
+    18 ASCII characters, check character last), else INVALID_ARGUMENT (``field``)."""
+    require_ascii(code, field)
     if len(code) != 18:
         raise invalid(field, f"must be 18 characters, got {len(code)} ({code!r})")
     if not _USCC_RE.fullmatch(code):
@@ -44,17 +78,20 @@ def validate_uscc(code: str, field: str = "department_code") -> str:
 
 def make_uscc(first17: str) -> str:
     """Complete 17 characters into an 18-character code (for tests and dev data)."""
+    require_ascii(first17, "code")
     code = first17 + "0"
     if len(first17) != 17 or not _USCC_RE.fullmatch(code):
         raise invalid("code", f"{first17!r} is not the first 17 characters of a code")
     return first17 + uscc_check_char(first17)
 
 
-_TYPE_CODE_RE = re.compile(r"[0-9A-Z]{18}\d{3}")
+_TYPE_CODE_RE = re.compile(r"[0-9A-Z]{18}[0-9]{3}", re.ASCII)
 
 
 def validate_type_code(code: str, field: str = "type_code") -> str:
-    """A licence type code: the defining authority's 18-character code + 3 digits."""
+    """A licence type code: the defining authority's 18-character code + 3 digits, all
+    ASCII; else INVALID_ARGUMENT (``field``)."""
+    require_ascii(code, field)
     if not _TYPE_CODE_RE.fullmatch(code):
         raise invalid(
             field,
@@ -80,7 +117,7 @@ def mod37_36_check_char(data: str) -> str:
 
 
 LICENCE_OID_PREFIX = "1.2.156.3005.2."
-_PART_RE = re.compile(r"[0-9A-Z]+")
+_PART_RE = re.compile(r"[0-9A-Z]+", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +174,10 @@ def parse_licence_id(text: str, field: str = "identifier") -> LicenceId:
     """Parse and check a licence identifier.
 
     Raises :class:`CheckCharacterError` when only the check character is wrong, and a plain
-    INVALID_ARGUMENT :class:`CertsealError` when the identifier is malformed.
+    INVALID_ARGUMENT :class:`CertsealError` when the identifier is malformed (first of
+    all when it is not ASCII: :func:`require_ascii`).
     """
+    require_ascii(text, field)
     if not text.startswith(LICENCE_OID_PREFIX):
         raise invalid(field, f"must start with {LICENCE_OID_PREFIX!r}")
     parts = text[len(LICENCE_OID_PREFIX) :].split(".")
@@ -154,9 +193,9 @@ def parse_licence_id(text: str, field: str = "identifier") -> LicenceId:
     for name, value in (("authority code", authority), ("serial", serial)):
         if not _PART_RE.fullmatch(value):
             raise invalid(field, f"{name} {value!r} must be non-empty [0-9A-Z]")
-    if not re.fullmatch(r"\d{3}", version):
+    if not re.fullmatch(r"[0-9]{3}", version, re.ASCII):
         raise invalid(field, f"version {version!r} must be 3 digits")
-    if not re.fullmatch(r"[0-9A-Z]", check):
+    if not re.fullmatch(r"[0-9A-Z]", check, re.ASCII):
         raise invalid(field, f"check {check!r} must be one character [0-9A-Z]")
     parsed = LicenceId(type_code, authority, serial, int(version))
     if parsed.check_char != check:
@@ -172,3 +211,101 @@ def mint_serial(length: int = 16) -> str:
         value, digit = divmod(value, 36)
         out.append(_ALNUM[digit])
     return "".join(out)
+
+
+_ID_TYPE_RE = re.compile(r"[0-9A-Z]{1,8}", re.ASCII)
+_ID_NUMBER_RE = re.compile(r"[0-9A-Za-z\-]{1,64}", re.ASCII)
+
+
+def validate_identity_document(
+    id_type: str, id_number: str, field: str = "holder"
+) -> tuple[str, str]:
+    """A holder's identity document as (type, number upper-cased), else INVALID_ARGUMENT
+    naming ``{field}.id_type`` or ``{field}.id_number``.
+
+    The type is 1-8 characters 0-9A-Z (``111`` is the resident identity card), the
+    number 1-64 characters 0-9A-Za-z and ``-``, both ASCII only; a resident identity
+    card number is checked per GB 11643 (:func:`validate_resident_id`).
+    """
+    require_ascii(id_type, f"{field}.id_type")
+    if not _ID_TYPE_RE.fullmatch(id_type):
+        raise invalid(f"{field}.id_type", "must be 1-8 characters [0-9A-Z], e.g. 111")
+    require_ascii(id_number, f"{field}.id_number")
+    if not _ID_NUMBER_RE.fullmatch(id_number):
+        raise invalid(f"{field}.id_number", "must be 1-64 characters [0-9A-Za-z-]")
+    if id_type == RESIDENT_ID_TYPE:
+        return id_type, validate_resident_id(id_number, f"{field}.id_number")
+    return id_type, id_number.upper()
+
+
+# GB 11643-1999: the citizen identification number of the resident identity card.
+RESIDENT_ID_TYPE = "111"
+"""The holder identity document type of the resident identity card (居民身份证)."""
+
+_RESIDENT_ID_RE = re.compile(r"[0-9]{17}[0-9X]", re.ASCII)
+_RESIDENT_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
+
+
+def resident_id_check_char(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character (GB 11643-1999 section 7) of 17 digits:
+    ``0``-``9`` or ``X`` for ten."""
+    total = sum(int(c) * w for c, w in zip(first17, _RESIDENT_ID_WEIGHTS, strict=True))
+    return "0123456789X"[(12 - total % 11) % 11]
+
+
+def validate_resident_id(number: str, field: str = "holder.id_number") -> str:
+    """Return ``number`` (upper-cased) when it is a citizen identification number of
+    GB 11643-1999, else INVALID_ARGUMENT (``field``) saying what is wrong.
+
+    18 ASCII characters: a 6-digit address code, the birth date as YYYYMMDD (a real
+    calendar date, year 1800 or later), a 3-digit sequence code and the ISO 7064
+    MOD 11-2 check character (a digit or ``X``; a lower-case ``x`` is taken as ``X``).
+    """
+    require_ascii(number, field)
+    number = number.upper()
+    if len(number) != 18:
+        raise invalid(
+            field,
+            f"a resident identity card number has 18 characters (GB 11643), "
+            f"got {len(number)}",
+        )
+    if not _RESIDENT_ID_RE.fullmatch(number):
+        raise invalid(
+            field,
+            "a resident identity card number is 17 digits and a check character "
+            "0-9 or X (GB 11643)",
+        )
+    birth = number[6:14]
+    try:
+        born = dt.date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
+    except ValueError:
+        born = None
+    if born is None or born.year < 1800:
+        raise invalid(
+            field,
+            f"characters 7-14 ({birth}) are not a birth date YYYYMMDD (GB 11643)",
+        )
+    expected = resident_id_check_char(number[:17])
+    if number[17] != expected:
+        raise invalid(
+            field,
+            f"check character is {number[17]!r}, expected {expected!r} "
+            "(GB 11643, ISO 7064 MOD 11-2): a digit is mistyped",
+        )
+    return number
+
+
+def make_resident_id(first17: str) -> str:
+    """Complete 17 digits into a resident identity card number (tests and dev data)."""
+    if not (len(first17) == 17 and _RESIDENT_ID_RE.fullmatch(first17 + "0")):
+        raise invalid("id_number", f"{first17!r} is not 17 digits")
+    return first17 + resident_id_check_char(first17)
+
+
+def random_resident_id() -> str:
+    """A random, well-formed resident identity card number (tests and dev data): a
+    random address code, a birth date between 1940 and 2004 and sequence code."""
+    born = dt.date(1940, 1, 1) + dt.timedelta(days=secrets.randbelow(65 * 365))
+    return make_resident_id(
+        f"{secrets.randbelow(10**6):06d}{born:%Y%m%d}{secrets.randbelow(1000):03d}"
+    )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 
+import pillow_heif
 import segno
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
 from certseal.bounds import (
+    IMAGE_LIMIT,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
     MAX_JPEG_SCANS,
@@ -21,9 +23,32 @@ from certseal.bounds import (
 )
 from certseal.errors import invalid
 
-__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "qr_png", "read_qr_image"]
+__all__ = [
+    "IMAGE_FORMATS",
+    "IMAGE_LIMIT",
+    "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "check_image_bytes",
+    "qr_png",
+    "read_qr_image",
+]
 
 _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+# iPhones save photos as HEIC (HEIF with HEVC, ISO/IEC 23008-12); pillow-heif lets
+# Pillow open it. Its size is read from the header before decoding, like the others'.
+pillow_heif.register_heif_opener()
+
+IMAGE_FORMATS = ("PNG", "JPEG", "HEIF")
+"""The Pillow formats read as QR images: PNG, JPEG and HEIC/HEIF (phone photos)."""
+
+
+def check_image_bytes(size: int) -> None:
+    """INVALID_ARGUMENT (``image``) when an image of ``size`` bytes is over
+    :data:`~certseal.bounds.MAX_IMAGE_BYTES`: checked before the bytes are read where
+    the size is known first (a file's, an upload's declared length)."""
+    if size > MAX_IMAGE_BYTES:
+        raise invalid("image", f"is {size} bytes; the limit is {IMAGE_LIMIT}")
 
 
 def qr_png(text: str, *, scale: int = 4) -> bytes:
@@ -48,24 +73,25 @@ def check_declared_pixels(image: Image.Image, field: str, limit: int) -> None:
 
 
 def read_qr_image(data: bytes) -> str:
-    """The text of the QR code in a PNG or JPEG, or INVALID_ARGUMENT saying why not.
+    """The text of the QR code in a PNG, JPEG or HEIC image, or INVALID_ARGUMENT.
 
     Bounded before decoding: the bytes by :data:`~certseal.bounds.MAX_IMAGE_BYTES`,
     the pixels the header declares by :data:`~certseal.bounds.MAX_IMAGE_PIXELS` (read
     without decoding), a JPEG's scans by :data:`~certseal.bounds.MAX_JPEG_SCANS`, and
     the picture handed to the QR reader by
-    :data:`~certseal.bounds.MAX_QR_SIDE`. Transparency is flattened on white, so dark
-    modules on a transparent background read as printed.
+    :data:`~certseal.bounds.MAX_QR_SIDE` (a 12-megapixel phone photo is scaled down,
+    a JPEG already while decoding). Transparency (RGBA, LA, a palette's transparent
+    entry) is flattened on white, so dark modules on a transparent background read as
+    printed.
 
     Raises INVALID_ARGUMENT (field ``image``) for an empty image, one over a bound,
     another format, an unreadable file, no QR code, or several different ones.
     """
     if not data:
-        raise invalid("image", "is required: a PNG or JPEG of the QR code")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise invalid("image", f"is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
+        raise invalid("image", "is required: a PNG, JPEG or HEIC image of the QR code")
+    check_image_bytes(len(data))
     try:
-        with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
             # in entropy-coded data 0xFF is always stuffed (FF 00) or a restart
             # marker, so every FF DA is a start of scan
@@ -81,7 +107,7 @@ def read_qr_image(data: bytes) -> str:
             "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS} pixels"
         ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise invalid("image", "is not a readable PNG or JPEG") from None
+        raise invalid("image", "is not a readable PNG, JPEG or HEIC image") from None
     found = zxingcpp.read_barcodes(grey, formats=_QR)
     texts = [b.text for b in found if b.valid and b.text]
     if not texts:

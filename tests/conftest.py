@@ -235,7 +235,7 @@ def issue_request(
         holder=licence_pb2.Holder(
             name=name,
             id_type="111",
-            id_number=id_number or f"44030{secrets.randbelow(10**13):013d}",
+            id_number=id_number or identifiers.random_resident_id(),
         ),
         **kwargs,
     )

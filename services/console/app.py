@@ -183,7 +183,12 @@ class ConsoleApp:
             session_absolute_s=cs.session_absolute_s,
             idempotency=answers,
         )
-        app = application(handlers, access, client_max_size=cs.max_upload_bytes)
+        app = application(
+            handlers,
+            access,
+            client_max_size=cs.max_upload_bytes,
+            rare_font_file=cs.rare_font_file,
+        )
         app.middlewares.append(self._count_requests())
         if cs.metrics_listen:
             host, _, port = cs.metrics_listen.rpartition(":")

@@ -43,7 +43,12 @@ class ConsoleConfig(Section):
     operator_page: bool = True
     refresh_s: float = 2.0
     history: int = 150  # operator snapshots kept for the charts
+    # a request body (sealed PDFs); an image upload is held to the one image limit,
+    # certseal.bounds.MAX_IMAGE_BYTES, before it is read
     max_upload_bytes: int = 32 * 1024 * 1024
+    # the font for Han characters outside the BMP (names such as 𠈌): Debian's
+    # fonts-hanazono, which the Noto Sans SC the console ships lacks
+    rare_font_file: str = "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf"
     # sessions end after this long without a request, and this long after sign-in
     session_idle_s: float = 15 * 60
     session_absolute_s: float = 10 * 3600

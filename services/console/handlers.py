@@ -30,6 +30,12 @@ from typing import Any
 import grpc
 from aiohttp import web
 
+from certseal.bounds import (
+    IMAGE_LIMIT,
+    MAX_CODE_CHARS,
+    MAX_CODE_INPUT_CHARS,
+    MAX_IMAGE_BYTES,
+)
 from certseal.rpc import error_from_rpc
 from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
@@ -42,8 +48,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).parent / "static"
-_MAX_CODE = 8192
-_IMAGE_TYPES = {"image/png", "image/jpeg"}
+_IMAGE_TYPES = {"image/png", "image/jpeg", "image/heic", "image/heif"}
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
@@ -216,10 +221,12 @@ class ConsoleHandlers:
         code = body.get("code")
         if not isinstance(code, str) or not code.strip():
             raise BadRequest("nothing was scanned", field="code")
-        if len(code) > _MAX_CODE:
+        # the kernel's bounds (certseal.codes.normalise_code_text): the raw text, then
+        # the code without what surrounds it
+        if len(code) > MAX_CODE_INPUT_CHARS or len(code.strip()) > MAX_CODE_CHARS:
             raise BadRequest(
-                f"the scan is {len(code)} characters; a licence code has at most "
-                f"{_MAX_CODE}",
+                f"the scan is {len(code.strip())} characters; a licence code has at "
+                f"most {MAX_CODE_CHARS}",
                 field="code",
             )
         try:
@@ -233,14 +240,29 @@ class ConsoleHandlers:
         return self._verdict(reply.result, purpose, account_of(request))
 
     async def verify_image(self, request: web.Request) -> web.Response:
-        """A photo or camera frame of a QR code (PNG or JPEG body)."""
+        """A photo or camera frame of a QR code (PNG, JPEG or HEIC body), within the
+        one image limit (:data:`certseal.qr.IMAGE_LIMIT`): refused with 413 before the
+        body is read when its declared length is over it."""
         purpose = _purpose(request.query.get("purpose"))
         if request.content_type not in _IMAGE_TYPES:
             raise BadRequest(
-                f"send a PNG or JPEG image, not {request.content_type or 'nothing'}",
+                f"send {IMAGE_LIMIT}, not {request.content_type or 'nothing'}",
                 status=415,
             )
-        image = await request.read()
+        size = request.content_length
+        if size is not None and size > MAX_IMAGE_BYTES:
+            raise BadRequest(
+                f"the image is {size} bytes; the limit is {IMAGE_LIMIT}",
+                status=413,
+                field="image",
+            )
+        image = await request.read()  # within client_max_size (max_upload_bytes)
+        if len(image) > MAX_IMAGE_BYTES:
+            raise BadRequest(
+                f"the image is over {MAX_IMAGE_BYTES} bytes; the limit is {IMAGE_LIMIT}",
+                status=413,
+                field="image",
+            )
         if not image:
             raise BadRequest("the image is empty", field="image")
         try:
@@ -307,17 +329,49 @@ async def _font(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def rare_font(path: str) -> Handler:
+    """The fallback font for Han characters outside the Basic Multilingual Plane (CJK
+    Extensions B to F, U+20000 to U+2EBEF: rare characters in names, such as 𠈌),
+    which the bundled Noto Sans SC lacks: Debian's fonts-hanazono (HanaMinB), read
+    from ``path``. The page asks for it only when such a character is on it (the
+    ``unicode-range`` of its @font-face). 404 (and a warning at start) when it is not
+    installed."""
+    installed = Path(path).is_file()
+    if not installed:
+        log.warning(
+            "console: %s is missing: holder names with characters outside the BMP "
+            "(e.g. 𠈌) show as boxes; install fonts-hanazono",
+            path,
+        )
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        if not installed:
+            raise BadRequest(
+                "no font for characters outside the BMP here: install fonts-hanazono",
+                status=404,
+            )
+        response = web.FileResponse(Path(path))
+        response.headers["Cache-Control"] = "public, max-age=604800, immutable"
+        return response
+
+    return serve
+
+
 def attribution(account: Account) -> tuple[tuple[str, str], ...]:
     """The gRPC metadata that makes a call the clerk's: counter and clerk."""
     return (("x-certseal-counter", account.counter), ("x-certseal-clerk", account.name))
 
 
 def application(
-    handlers: ConsoleHandlers, access: Access, *, client_max_size: int
+    handlers: ConsoleHandlers,
+    access: Access,
+    *,
+    client_max_size: int,
+    rare_font_file: str = "",
 ) -> web.Application:
     """The console's routes behind :func:`guard`, each behind the role it needs;
     ``/operator`` and ``/api/status`` only when ``handlers.operator_page``. Bodies
-    over ``client_max_size`` bytes get 413."""
+    over ``client_max_size`` bytes get 413; ``rare_font_file`` is :func:`rare_font`'s."""
     app = web.Application(middlewares=[guard], client_max_size=client_max_size)
     app.on_response_prepare.append(secure_headers)
     clerk, operator = Role.CLERK, Role.OPERATOR
@@ -357,4 +411,5 @@ def application(
     app.router.add_get("/healthz", _healthz)
     app.router.add_static("/static", STATIC)
     app.router.add_get("/fonts/noto-sans-sc.otf", _font)
+    app.router.add_get("/fonts/rare-han.ttf", rare_font(rare_font_file))
     return app

@@ -1,6 +1,5 @@
 """Issuer domain: licence types and their field schemas, holders, statuses and the
-operations that move between them, and the claims of the codes. Pure: no I/O.
-"""
+operations that move between them, and the claims of the codes. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from certseal import codes
+from certseal import identifiers as ids
 from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.timestamps import shifted
@@ -280,10 +280,6 @@ def validate_text(field_name: str, value: str, *, required: bool, limit: int) ->
     return value
 
 
-_ID_TYPE_RE = re.compile(r"[0-9A-Z]{1,8}")
-_ID_NUMBER_RE = re.compile(r"[0-9A-Za-z\-]{1,64}")
-
-
 @dataclass(frozen=True, slots=True)
 class Holder:
     """The licence holder (personal data: never in events or logs)."""
@@ -297,13 +293,10 @@ class Holder:
 
 
 def validate_holder(name: str, id_type: str, id_number: str) -> Holder:
-    """Check the holder's name and identity document."""
+    """Check the holder's name and identity document (ASCII; type 111: GB 11643)."""
     validate_text("holder.name", name, required=True, limit=200)
-    if not _ID_TYPE_RE.fullmatch(id_type):
-        raise invalid("holder.id_type", "must be 1-8 characters [0-9A-Z], e.g. 111")
-    if not _ID_NUMBER_RE.fullmatch(id_number):
-        raise invalid("holder.id_number", "must be 1-64 characters [0-9A-Za-z-]")
-    return Holder(name.strip(), id_type, id_number.upper())
+    id_type, id_number = ids.validate_identity_document(id_type, id_number, "holder")
+    return Holder(name.strip(), id_type, id_number)
 
 
 def mask_name(name: str) -> str:

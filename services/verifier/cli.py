@@ -35,7 +35,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 2
     if not args.image and is_file(args.code):  # CODE_OR_IMAGE
         args.image, args.code = args.code, ""
-    image = Path(args.image).read_bytes() if args.image else b""
+    image = _read_image(Path(args.image)) if args.image else b""
     if args.offline:
         return _verify_offline(args, image)
     if not args.purpose:
@@ -111,6 +111,18 @@ def _print_answered(result: Any, target: str, wanted: str | None) -> None:
             f"warning: asked for group {wanted}, but {target} is group {result.group}",
             file=sys.stderr,
         )
+
+
+def _read_image(path: Path) -> bytes:
+    """The image file's bytes, within the one image limit (checked on its size before
+    it is read); INVALID_ARGUMENT (``image``) for a missing or unreadable file."""
+    from certseal.qr import check_image_bytes
+
+    try:
+        check_image_bytes(path.stat().st_size)
+        return path.read_bytes()
+    except OSError as exc:
+        raise invalid("image", f"cannot read {str(path)!r}: {exc.strerror}") from None
 
 
 def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
@@ -256,7 +268,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify.add_argument(
         "code", nargs="?", default="", help="the scanned text, or a PNG/JPEG of the QR"
     )
-    verify.add_argument("--image", help="a PNG or JPEG of the QR code instead")
+    verify.add_argument(
+        "--image",
+        help="a PNG, JPEG or HEIC image of the QR code instead (at most 8 MiB)",
+    )
     verify.add_argument("--purpose", help="the purpose of use (用证事由), online")
     verify.add_argument(
         "--offline", action="store_true", help="verify with a trust bundle, no network"

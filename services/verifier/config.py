@@ -7,6 +7,7 @@ from typing import Protocol
 
 import msgspec
 
+from certseal.bounds import MAX_IMAGE_BYTES
 from certseal.config import ServiceSection, SharedSettings
 
 
@@ -14,7 +15,9 @@ class VerifierConfig(ServiceSection):
     """A verifier deployment: one consumer group with its own complete index."""
 
     listen: str = "127.0.0.1:50052"
-    max_request_bytes: int = 1024 * 1024
+    # above certseal.bounds.MAX_IMAGE_BYTES, so a phone photo meets the one image
+    # limit (a VerifyImage's own message) and not this one
+    max_request_bytes: int = MAX_IMAGE_BYTES + 256 * 1024
     group: str = "default"
     data_dir: str = "/var/lib/certseal/verifier"
     # Faust's consumer waits up to this long for data; the embedded broker does not

@@ -29,6 +29,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from certseal import qr
 from certseal.config import dump_config
+from certseal.identifiers import random_resident_id
 from certseal.rpc import secure_channel
 from certseal.storage.pool import create_pool, migrate_service
 from certseal.v1 import feed_pb2 as fpb
@@ -219,7 +220,7 @@ async def world(
         holder=lpb.Holder(
             name="赵六",
             id_type="111",
-            id_number=f"44030{secrets.randbelow(10**13):013d}",
+            id_number=random_resident_id(),
         ),
         app_granted=f"app:authz-{secrets.token_hex(3)}",
         app_ungranted=f"app:authz-{secrets.token_hex(3)}",

@@ -701,7 +701,7 @@ async def test_bad_requests_name_what_is_wrong(http):
     ) as reply:
         body = await reply.json()
         assert (reply.status, body["field"]) == (400, "image")
-        assert "not a readable PNG or JPEG" in body["error"]
+        assert "not a readable PNG, JPEG or HEIC image" in body["error"]
     async with http.post(
         "/api/verify-pdf", data=b"hello", headers={"Content-Type": "application/pdf"}
     ) as reply:

@@ -188,8 +188,8 @@ async def test_verify_image(verifiers, dept):
         assert reply.code == code.text and reply.result.verdict == VALID
     blank = _photo(code.png)[:200]
     for image, message in (
-        (b"GIF89a....", "not a readable PNG or JPEG"),
-        (blank, "not a readable PNG or JPEG"),
+        (b"GIF89a....", "not a readable PNG, JPEG or HEIC image"),
+        (blank, "not a readable PNG, JPEG or HEIC image"),
         (_blank_png(), "no readable QR code"),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -215,14 +215,15 @@ async def test_verify_codes_batch(verifiers, dept):
     stub = next(iter(verifiers.values()))
     reply = await stub.VerifyCodes(
         verifier_pb2.VerifyCodesRequest(
-            codes=[code, "garbage", code[:-5]] * 100, purpose="批量核验"
+            codes=[code, "garbage", code[:-5], code.lower()] * 75, purpose="批量核验"
         )
     )
     assert len(reply.results) == 300
-    assert [r.verdict for r in reply.results[:3]] == [
+    assert [r.verdict for r in reply.results[:4]] == [
         VALID,
         verifier_pb2.VERDICT_MALFORMED,
         verifier_pb2.VERDICT_MALFORMED,
+        VALID,  # the same code in lower case (Caps Lock at a scanner)
     ]
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.VerifyCodes(

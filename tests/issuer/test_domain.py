@@ -113,7 +113,9 @@ def test_holder_errors(args, field):
 
 
 def test_holder_repr_hides_personal_data():
-    assert "440301" not in repr(domain.validate_holder("张三", "111", "440301"))
+    assert "440301" not in repr(
+        domain.validate_holder("张三", "111", "440301199001011234")
+    )
 
 
 @pytest.mark.parametrize(

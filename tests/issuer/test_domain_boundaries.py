@@ -195,7 +195,7 @@ def test_type_and_holder_name_limits(length, ok):
         lambda: domain.validate_licence_type(
             DEPT + "001", "x" * length, [], 30, [DEPT]
         ),
-        lambda: domain.validate_holder("x" * length, "111", "1"),
+        lambda: domain.validate_holder("x" * length, "111", "440301199001011234"),
     ):
         if ok:
             call()
@@ -241,8 +241,8 @@ def test_holder_document_lengths(id_type, id_number, ok):
 
 
 def test_holder_id_number_is_upper_cased():
-    assert domain.validate_holder("张三", "111", "44030119900101123x").id_number == (
-        "44030119900101123X"
+    assert domain.validate_holder("张三", "111", "44030119900101120x").id_number == (
+        "44030119900101120X"
     )
 
 

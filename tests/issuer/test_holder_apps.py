@@ -48,8 +48,8 @@ async def world(operator, connect):
     """Two licence types (of two departments): holder A has a licence of each, holder
     B one of the first; an app granted the first type only."""
     dept = await make_department(operator, connect)
-    a_number = f"44030{secrets.randbelow(10**13):013d}"
-    b_number = f"44030{secrets.randbelow(10**13):013d}"
+    a_number = identifiers.random_resident_id()
+    b_number = identifiers.random_resident_id()
     mine = (
         await dept.clients.issuer.IssueLicence(
             issue_request(dept, name="李小明", id_number=a_number)

@@ -132,7 +132,7 @@ async def test_department_without_issuer_role_cannot_issue(operator, connect, de
 
 
 async def test_holder_app_reads_and_presents_but_cannot_change(dept, connect, operator):
-    request = issue_request(dept, id_number="440301199203034567")
+    request = issue_request(dept, id_number="440301199203034565")
     licence = (await dept.clients.issuer.IssueLicence(request)).licence
     await operator.admin.GrantHolderApp(
         pb.GrantHolderAppRequest(app="app:yueshengshi", type_code=dept.type_code)
@@ -273,7 +273,7 @@ async def test_lifecycle_events_in_order_without_personal_data(stack, dept):
     async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
         licence = (
             await issuer_stub.IssueLicence(
-                issue_request(dept, name="欧阳娜娜", id_number="44030119880808888X")
+                issue_request(dept, name="欧阳娜娜", id_number="44030119880808881X")
             )
         ).licence
         await issuer_stub.SuspendLicence(
@@ -321,7 +321,7 @@ async def test_lifecycle_events_in_order_without_personal_data(stack, dept):
         assert headers["ce_specversion"] == b"1.0"
         assert headers["ce_source"] == f"/departments/{dept.code}".encode()
         assert headers["ce_id"].decode() in {e.event_id for e in events}
-        for secret in ("欧阳".encode(), b"44030119880808888X", "深圳".encode()):
+        for secret in ("欧阳".encode(), b"44030119880808881X", "深圳".encode()):
             assert secret not in record.value
 
 
@@ -379,6 +379,9 @@ def _bad_requests(dept):
         valid_from=stamp(now + dt.timedelta(days=10)),
         valid_until=stamp(now + dt.timedelta(days=5)),
     )
+    bad_resident_id = issue_request(dept, id_number="440301199001011235")
+    unborn = issue_request(dept, id_number="440301199002301234")
+    full_width_id = issue_request(dept, id_number="４40301199001011234")
     oversized = issue_request(dept)
     oversized.fields["class"].CopyFrom(
         licence_pb2.FieldValue(string_value="x" * 9_000_000)
@@ -439,6 +442,34 @@ def _bad_requests(dept):
             "check character",
         ),
         (
+            "resident ID with a wrong check character (GB 11643)",
+            dept.clients.issuer.IssueLicence(bad_resident_id),
+            "holder.id_number",
+            "check character is '5', expected '4'",
+        ),
+        (
+            "resident ID without a birth date (GB 11643)",
+            dept.clients.issuer.IssueLicence(unborn),
+            "holder.id_number",
+            "(19900230) are not a birth date",
+        ),
+        (
+            "full-width digit in a resident ID",
+            dept.clients.issuer.IssueLicence(full_width_id),
+            "holder.id_number",
+            "character 1 of '４40301199001011234' is '４'",
+        ),
+        (
+            "full-width version in an identifier",
+            dept.clients.issuer.GetLicence(
+                pb.GetLicenceRequest(
+                    identifier="1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.ABC123.００１.E"
+                )
+            ),
+            "identifier",
+            "character 64 of",
+        ),
+        (
             "oversized request",
             dept.clients.issuer.IssueLicence(oversized),
             "request",
@@ -488,6 +519,27 @@ async def test_malformed_input_matrix(dept, operator):
             ),
             "type_code",
             "21 characters",
+        ),
+        (  # a full-width digit: was INTERNAL from a table lookup
+            operator.admin.OnboardDepartment(
+                pb.OnboardDepartmentRequest(
+                    code="91350100M００0100Y43", name="x", roles=[1]
+                )
+            ),
+            "code",
+            "character 10 of '91350100M００0100Y43' is '０' (U+FF10 FULLWIDTH DIGIT ZERO)",
+        ),
+        (  # a type code ending in ００１ was stored, and every issuance of it INTERNAL
+            operator.admin.RegisterLicenceType(
+                pb.RegisterLicenceTypeRequest(
+                    type_code=dept.code + "００１",
+                    name="x",
+                    default_validity_days=1,
+                    issuer_codes=[dept.code],
+                )
+            ),
+            "type_code",
+            "character 19 of",
         ),
     ]
     for call, field, message in admin_cases:
@@ -624,7 +676,7 @@ async def test_cli_licence_commands(tmp_path, config, issuer, dept, capsys):
             "--holder-name",
             "李四",
             "--id-number",
-            "440301199001015678",
+            "440301199001015673",
             "--field",
             "class=A1",
             "--field",

@@ -147,6 +147,17 @@ async def test_expired_code_and_unknown_or_revoked_key(ca, bundle_signer, key):
     )
 
 
+async def test_offline_takes_a_code_in_any_case_or_full_width(ca, bundle_signer, key):
+    bundle = opened(ca, [sign(bundle_signer, snapshot(key, {}))])
+    code = await licence_code(key)
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in code)
+    for typed in (code.lower(), code.swapcase(), "LC1：" + code[4:], full_width):
+        assert verify_offline(f" {typed}\r\n", bundle, NOW).verdict is Verdict.VALID
+    result = verify_offline("ＬＣ１：ＡＢ。", bundle, NOW)
+    assert result.verdict is Verdict.MALFORMED
+    assert "full-width (Chinese) input method" in result.checks[0].detail
+
+
 async def test_malformed_and_presentation_codes(ca, bundle_signer, key):
     bundle = opened(ca, [sign(bundle_signer, snapshot(key, {}))])
     assert verify_offline("LC1:not base45!", bundle, NOW).verdict is Verdict.MALFORMED

@@ -6,6 +6,7 @@
 const OTHER = "__other__";
 const HISTORY_SIZE = 20;
 const CAMERA_INTERVAL_MS = 400;
+const IMAGE_TYPES = ["image/png", "image/jpeg", "image/heic", "image/heif"];
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -13,6 +14,8 @@ const state = {
   history: [],
   current: null,
   camera: null,
+  pending: null,  // a scan or upload made before a purpose was chosen
+  attempt: 0,  // the latest attempt: an older one's late answer is not shown
 };
 
 // -- purpose of use (用证事由): chosen once per session --------------------------
@@ -31,6 +34,14 @@ function savePurpose() {
   scanHint();
 }
 
+// a scan made before the purpose was chosen is verified once it is chosen
+function verifyPending() {
+  const pending = state.pending;
+  if (!pending || !purpose()) return;
+  state.pending = null;
+  pending();
+}
+
 function restorePurpose(purposes) {
   const select = $("purpose");
   for (const p of purposes) select.append(el("option", {value: p}, p));
@@ -47,9 +58,13 @@ function scanHint() {
     : "请先选择用证事由 / Choose the purpose of use first";
 }
 
-function needPurpose() {
+// ``retry``: what to verify once the purpose is chosen (a scan, an upload)
+function needPurpose(retry) {
   if (purpose()) return false;
-  showMessage("请先选择用证事由，再扫码。 Choose the purpose of use (用证事由) first.");
+  state.pending = retry || null;
+  showMessage(retry
+    ? "请选择用证事由，选择后将核验刚才扫描的证照。 Choose the purpose of use (用证事由): the scan you made is verified then."
+    : "请先选择用证事由，再扫码。 Choose the purpose of use (用证事由) first.");
   $("purpose").focus();
   return true;
 }
@@ -76,6 +91,27 @@ function showMessage(text) {
 function clearMessage() {
   $("message").hidden = true;
   $("message").textContent = "";
+}
+
+// Any new attempt (scan, typed code, upload, camera) starts here: the previous
+// verdict leaves the screen before anything else, so nothing shown can be taken for
+// the answer to this attempt. Returns the attempt's number.
+function newAttempt() {
+  state.attempt += 1;
+  state.current = null;
+  state.pending = null;
+  clearMessage();
+  $("verdict").hidden = true;
+  $("verdict-banner").className = "banner";
+  delete $("verdict-banner").dataset.verdict;
+  $("verdict-zh").textContent = "";
+  $("verdict-en").textContent = "";
+  $("reason-zh").textContent = "";
+  $("reason-en").textContent = "";
+  $("verdict-details").replaceChildren();
+  $("verdict-checks").replaceChildren();
+  $("seals").hidden = true;
+  return state.attempt;
 }
 
 function row(list, label, value, cls) {
@@ -150,15 +186,17 @@ function remember(v) {
 // -- verifying -------------------------------------------------------------------
 
 async function verifyCode(code) {
-  if (needPurpose()) return;
+  const attempt = newAttempt();
+  if (needPurpose(() => verifyCode(code))) return;
   try {
-    showVerdict(await api("/api/verify", {
+    const verdict = await api("/api/verify", {
       method: "POST",
       headers: {"Content-Type": "application/json"},
       body: JSON.stringify({code, purpose: purpose()}),
-    }));
+    });
+    if (attempt === state.attempt) showVerdict(verdict);
   } catch (err) {
-    showMessage(`无法核验 / Could not verify: ${err.message}`);
+    if (attempt === state.attempt) showMessage(`无法核验 / Could not verify: ${err.message}`);
   } finally {
     focusScan();
   }
@@ -173,6 +211,7 @@ function verifyImage(blob) {
 }
 
 async function verifyPdf(file) {
+  newAttempt();
   try {
     const reply = await api("/api/verify-pdf", {
       method: "POST",
@@ -210,15 +249,19 @@ async function verifyFile(file) {
   if (!file) return;
   if (file.type === "application/pdf" || /\.pdf$/i.test(file.name)) {
     await verifyPdf(file);
-  } else if (file.type === "image/png" || file.type === "image/jpeg") {
-    if (needPurpose()) return;
+  } else if (IMAGE_TYPES.includes(file.type) || /\.(heic|heif)$/i.test(file.name)) {
+    const attempt = newAttempt();
+    if (needPurpose(() => verifyFile(file))) return;
+    const image = IMAGE_TYPES.includes(file.type) ? file : new Blob([file], {type: "image/heic"});
     try {
-      showVerdict(await verifyImage(file));
+      const verdict = await verifyImage(image);
+      if (attempt === state.attempt) showVerdict(verdict);
     } catch (err) {
-      showMessage(`无法核验图片 / Could not verify the image: ${err.message}`);
+      if (attempt === state.attempt) showMessage(`无法核验图片 / Could not verify the image: ${err.message}`);
     }
   } else {
-    showMessage(`不支持的文件类型 / Not a PNG, JPEG or PDF: ${file.name}`);
+    newAttempt();
+    showMessage(`不支持的文件类型 / Not a PNG, JPEG, HEIC or PDF: ${file.name}`);
   }
   focusScan();
 }
@@ -226,7 +269,9 @@ async function verifyFile(file) {
 // -- camera: frames go to the verifier until one holds a QR code -------------------
 
 async function startCamera() {
-  if (needPurpose() || state.camera) return;
+  if (state.camera) return;
+  newAttempt();
+  if (needPurpose()) return;
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     showMessage("此浏览器不能使用摄像头 / This browser offers no camera");
     return;
@@ -296,7 +341,6 @@ function named(name, code) {
 async function saveReceipt() {
   const v = state.current;
   if (!v) return;
-  await document.fonts.load("24px CertsealSans", "核验回执有效");
   const lines = [
     ["核验结论 Verdict", `${v.title_zh} ${v.title_en} (${v.verdict})`],
     ["说明 Reason", v.reason_zh],
@@ -312,6 +356,10 @@ async function saveReceipt() {
     ["核验人 Clerk", v.clerk || "—"],
     ["索引 Index", freshness(v.index)],
   ];
+  // every face the receipt's text needs, the rare-character one too (a canvas draws
+  // with the faces already loaded only)
+  const text = lines.flat().map(String).join("") + v.title_zh + v.title_en + "证照核验回执";
+  await Promise.all(["24px", "bold 30px", "bold 56px"].map((f) => document.fonts.load(`${f} CertsealSans`, text)));
   const width = 1000;
   const lineHeight = 40;
   const canvas = el("canvas", {width, height: 220 + lines.length * lineHeight});
@@ -375,13 +423,17 @@ async function init() {
   });
   $("purpose").addEventListener("change", () => {
     savePurpose();
-    if ($("purpose").value !== OTHER) focusScan();
+    if ($("purpose").value !== OTHER) {
+      focusScan();
+      verifyPending();
+    }
   });
   $("purpose-other").addEventListener("input", savePurpose);
   $("purpose-other").addEventListener("keydown", (e) => {
     if (e.key === "Enter") {
       e.preventDefault();
       focusScan();
+      verifyPending();
     }
   });
   $("purpose-form").addEventListener("submit", (e) => e.preventDefault());

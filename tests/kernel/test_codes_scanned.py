@@ -1,0 +1,181 @@
+"""Code text as scanners and keyboards deliver it (issue 14, "Scanned text").
+
+``codes.decode_code`` puts the text in one canonical form first
+(``codes.normalise_code_text``): case folded, full-width forms mapped back by NFKC,
+surrounding white space and control characters removed. Whatever still is not a code is
+MALFORMED with a hint when the cause is likely.
+"""
+
+import unicodedata
+
+import cbor2
+import pytest
+
+from certseal import codes
+from certseal.crypto import SoftwareSigner, Suite, generate_key
+
+_KEY = generate_key(Suite.ED25519)
+SIGNER = SoftwareSigner(Suite.ED25519, _KEY.private_bytes, _KEY.public_key_der)
+
+
+@pytest.fixture(scope="module")
+async def code() -> str:
+    return await codes.encode_code("LC1:", {1: "issuer", 4: 2_000_000_000}, SIGNER)
+
+
+def _full_width(text: str) -> str:
+    """The text as a Chinese input method in full-width mode types it."""
+    return "".join(
+        "\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c
+        for c in text
+    )
+
+
+def _same(code: str, variant: str) -> None:
+    decoded = codes.decode_code(variant)
+    assert decoded.prefix == "LC1:"
+    assert decoded.claims == {1: "issuer", 4: 2_000_000_000}
+    decoded.verify_signature(SIGNER.public_key_der)  # the very same signed bytes
+    assert codes.normalise_code_text(variant) == code
+
+
+def _refused(text: str) -> codes.MalformedCode:
+    with pytest.raises(codes.MalformedCode) as err:
+        codes.decode_code(text)
+    return err.value
+
+
+async def test_a_code_typed_with_caps_lock_in_the_other_case_is_the_same(code):
+    _same(code, code.lower())
+    _same(code, code.swapcase())
+    _same(code, "lc1:" + code[4:])
+
+
+async def test_a_code_typed_in_full_width_is_the_same(code):
+    _same(code, "LC1：" + code[4:])  # the full-width colon alone
+    _same(code, _full_width(code))  # every character full-width
+    _same(code, _full_width(code).lower())  # and lower case
+    assert unicodedata.normalize("NFKC", _full_width(code)) == code
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("  ", "\n"),
+        ("\t", "\r\n"),
+        ("\x02", "\x03\r"),  # a scanner's STX/ETX framing
+        ("\ufeff", "\u200b"),  # byte order mark, zero-width space from a document
+        ("\u3000", "\u3000"),  # the ideographic space
+        ("\x1b", "\x00"),
+    ],
+)
+async def test_surrounding_white_space_and_controls_are_not_part_of_it(
+    code, before, after
+):
+    _same(code, before + code + after)
+
+
+def test_the_raw_text_is_bounded_before_it_is_normalised():
+    # U+FDFA becomes 18 characters under NFKC: the bound holds on what was received
+    err = _refused("LC1:" + "\ufdfa" * 20_000)
+    assert err.stage is codes.CodeStage.PREFIX
+    assert err.message == "text longer than 9216 chars"
+    # and on what NFKC made of it
+    err = _refused("LC1:" + "\ufdfa" * 500)
+    assert err.message == "code longer than 8192 chars"
+
+
+async def test_chinese_punctuation_is_malformed_with_a_hint(code):
+    typed = _full_width(code).replace("．", "。")  # the ideographic full stop
+    if "。" not in typed:
+        typed = typed[:10] + "。" + typed[10:]
+    err = _refused(typed)
+    assert err.stage is codes.CodeStage.PREFIX
+    assert "a code is ASCII only" in err.message
+    assert "looks like a code typed with a full-width (Chinese) input method" in (
+        err.message
+    )
+    assert "U+3002 IDEOGRAPHIC FULL STOP" in err.message
+
+
+def test_other_full_width_characters_are_malformed_with_a_hint():
+    err = _refused("LC1:ABC中文")
+    assert err.message.startswith("character 8 is '中' (U+4E2D CJK UNIFIED IDEOGRAPH")
+    assert "looks like a code typed with a full-width input method" in err.message
+
+
+def test_other_non_ascii_is_named_without_a_guess():
+    err = _refused("LC1:AB\u00e9")
+    assert err.message == (
+        "character 7 is 'é' (U+00E9 LATIN SMALL LETTER E WITH ACUTE); "
+        "a code is ASCII only"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("", "the text is empty"),
+        ("https://example.org/x", "this is a web address"),
+        (
+            "1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.ABC123.001.E",
+            "this is a licence identifier, not a code",
+        ),
+        ("HC1:NCFOXN", "EU Digital COVID Certificate"),
+        ("]Q1LC1:ABC", "'LC1:' appears at character 4"),
+    ],
+)
+def test_what_is_not_a_code_says_what_it_looks_like(text, hint):
+    err = _refused(text)
+    assert err.stage is codes.CodeStage.PREFIX
+    assert err.message.startswith("expected 'LC1:' or 'PC1:'")
+    assert hint in err.message
+
+
+async def test_a_cut_short_code_says_scan_it_again(code):
+    cut = code[: 4 + ((len(code) - 4) // 3 - 2) * 3 + 1]  # 1 more than a multiple of 3
+    err = _refused(cut)
+    assert err.stage is codes.CodeStage.BASE45
+    assert "looks cut short, scan it again" in err.message
+
+
+# -- the CWT tag (RFC 8392 section 6) -------------------------------------------------
+
+
+def _rewrapped(code: str, wrap) -> str:
+    import zlib
+
+    import base45
+
+    message = zlib.decompress(base45.b45decode(code[4:]))
+    return "LC1:" + base45.b45encode(zlib.compress(wrap(message))).decode()
+
+
+async def test_a_cose_sign1_in_the_cwt_tag_is_accepted(code):
+    text = _rewrapped(code, lambda m: b"\xd8\x3d" + m)  # 61(18([...]))
+    assert text == _rewrapped(  # as a CWT library writes it
+        code, lambda m: cbor2.dumps(cbor2.CBORTag(61, cbor2.loads(m)))
+    )
+    decoded = codes.decode_code(text)
+    decoded.verify_signature(SIGNER.public_key_der)
+    assert decoded.claims[1] == "issuer"
+
+
+async def test_the_cwt_tag_must_enclose_a_tagged_cose_sign1(code):
+    untagged = _rewrapped(code, lambda m: b"\xd8\x3d" + m[1:])  # 61([...])
+    err = _refused(untagged)
+    assert err.stage is codes.CodeStage.COSE
+    assert err.message == "the CWT tag 61 must enclose a tagged COSE_Sign1 (18)"
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda m: b"\xd8\x3d\xd8\x3d" + m,  # 61(61(18(...)))
+        lambda m: b"\xd2" + m,  # 18(18(...))
+        lambda m: b"\xd8\x3c" + m,  # tag 60: nothing else new is accepted
+        lambda m: b"\xd9\x00\x3d" + m,  # 61 in a 2-byte head: not the preferred form
+    ],
+)
+async def test_nothing_else_new_is_accepted(code, wrap):
+    assert _refused(_rewrapped(code, wrap)).stage is codes.CodeStage.COSE

@@ -1,0 +1,145 @@
+"""Ordinary phone photos and transparent images as QR images (issue 14, "Images").
+
+A 12-megapixel JPEG of 3-5 MB and an iPhone-sized HEIC photo, both with the QR code in a
+noisy photo-like scene, are generated here (no large binaries in the repository); a
+QR code on a transparent background (RGBA, LA, a palette with a transparent entry)
+reads as printed on white. One image limit (certseal.bounds.MAX_IMAGE_BYTES and
+MAX_IMAGE_PIXELS) holds for VerifyImage, the console and the CLI.
+"""
+
+import io
+import random
+
+import pytest
+import segno
+from PIL import Image
+
+from certseal import bounds, qr
+from certseal.errors import CertsealError
+from services import cli
+
+W, H = 4032, 3024  # a 12-megapixel phone camera (4:3)
+TEXT = "LC1:" + "".join(
+    random.Random(14).choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+    for _ in range(400)
+)
+
+
+def phone_photo(text: str, kind: str = "JPEG") -> bytes:
+    """A 12 MP phone photo of the QR code of ``text``: a 3-5 MB JPEG or a HEIC."""
+    out = io.BytesIO()
+    if kind == "JPEG":
+        _scene(True, text).save(out, "JPEG", quality=85)
+    else:
+        _scene(False, text).save(out, format="HEIF", quality=50)
+    return out.getvalue()
+
+
+def _scene(fine_noise: bool, text: str = TEXT) -> Image.Image:
+    """A photo-like 12 MP scene: blotchy light, a gradient, sensor noise, and the QR
+    code printed on a card, slightly rotated, in the middle third."""
+    blotches = Image.effect_noise((W // 4, H // 4), 60).resize(
+        (W, H), Image.Resampling.BILINEAR
+    )
+    gradient = Image.linear_gradient("L").resize((W, H))
+    grain = Image.effect_noise((W, H), 20) if fine_noise else blotches
+    scene = Image.merge(
+        "RGB",
+        (
+            Image.blend(blotches, gradient, 0.5),
+            Image.blend(grain, blotches, 0.5),
+            Image.blend(gradient, grain, 0.4),
+        ),
+    )
+    symbol = segno.make_qr(text, error="q", boost_error=False)
+    out = io.BytesIO()
+    symbol.save(out, kind="png", scale=12, border=4)
+    card = Image.open(out).convert("RGB")
+    card = card.rotate(7, expand=True, fillcolor=(250, 250, 245))
+    scene.paste(card, (1500, 900))
+    return scene
+
+
+@pytest.fixture(scope="module")
+def jpeg_12mp() -> bytes:
+    return phone_photo(TEXT, "JPEG")
+
+
+@pytest.fixture(scope="module")
+def heic_12mp() -> bytes:
+    return phone_photo(TEXT, "HEIF")
+
+
+def test_a_12_megapixel_jpeg_phone_photo_is_read(jpeg_12mp):
+    assert 3_000_000 <= len(jpeg_12mp) <= 5_000_000  # as a phone saves it
+    with Image.open(io.BytesIO(jpeg_12mp)) as image:
+        assert image.size == (W, H)
+    assert qr.read_qr_image(jpeg_12mp) == TEXT
+
+
+def test_an_iphone_heic_photo_is_read(heic_12mp):
+    with Image.open(io.BytesIO(heic_12mp)) as image:
+        assert (image.format, image.size) == ("HEIF", (W, H))
+    assert heic_12mp[4:12] == b"ftypheic"  # what an iPhone writes
+    assert qr.read_qr_image(heic_12mp) == TEXT
+
+
+def test_a_heic_over_the_pixel_limit_is_refused_before_decoding():
+    out = io.BytesIO()
+    Image.new("L", (4200, 4200), 255).save(out, format="HEIF", quality=10)
+    with pytest.raises(CertsealError) as err:
+        qr.read_qr_image(out.getvalue())
+    assert err.value.field == "image"
+    assert "is 4200 × 4200 pixels; the limit is 16777216 pixels" in err.value.message
+
+
+def _symbol(text: str = "LC1:HELLO") -> Image.Image:
+    out = io.BytesIO()
+    segno.make_qr(text).save(out, kind="png", scale=6, border=4)
+    return Image.open(out).convert("L")
+
+
+def _png(image: Image.Image, **params) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG", **params)
+    return out.getvalue()
+
+
+def test_la_transparent_background_is_read_on_white():
+    symbol = _symbol()
+    alpha = symbol.point(lambda v: 255 if v < 128 else 0)  # only the dark modules
+    la = Image.merge("LA", (Image.new("L", symbol.size, 0), alpha))
+    assert qr.read_qr_image(_png(la)) == "LC1:HELLO"
+
+
+def test_palette_with_a_transparent_entry_is_read_on_white():
+    symbol = _symbol()
+    palette = symbol.point(lambda v: 1 if v < 128 else 0).convert("P")
+    palette.putpalette([0, 0, 0, 0, 0, 0] + [0] * 762)  # both entries black
+    png = _png(palette, transparency=0)  # entry 0 (the background) transparent
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "P" and "transparency" in image.info
+    assert qr.read_qr_image(png) == "LC1:HELLO"
+
+
+def test_the_one_image_limit_is_stated_alike(tmp_path, capsys):
+    assert bounds.IMAGE_LIMIT == (
+        "a PNG, JPEG or HEIC image of at most 8 MiB and 16.8 million pixels"
+    )
+    with pytest.raises(CertsealError) as err:
+        qr.read_qr_image(b"\xff" * (bounds.MAX_IMAGE_BYTES + 1))
+    assert err.value.message == (
+        f"is {bounds.MAX_IMAGE_BYTES + 1} bytes; the limit is {bounds.IMAGE_LIMIT}"
+    )
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff" * (bounds.MAX_IMAGE_BYTES + 1))
+    assert cli.main(["verify", "--image", str(big), "--purpose", "x"]) == 2
+    assert capsys.readouterr().err == f"error: image: {err.value.message}\n"
+    assert cli.main(["verify", "--image", str(tmp_path / "none.jpg")]) == 2
+    assert "error: image: cannot read" in capsys.readouterr().err
+
+
+def test_the_verifier_accepts_requests_the_image_limit_allows():
+    from services.verifier.config import VerifierConfig
+
+    assert VerifierConfig().max_request_bytes > bounds.MAX_IMAGE_BYTES
