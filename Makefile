@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 # the console's font for Han characters outside the BMP (e.g. 𠈌 in a holder's name)
 RARE_HAN_FONT ?= /usr/share/fonts/truetype/hanazono/HanaMinB.ttf
 
-.PHONY: setup browser run test test-pure bench protos protos-check lint k8s-check mutation
+.PHONY: setup fonts browser run test test-pure bench protos protos-check lint k8s-check mutation
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ setup: $(STAMP)
 
 # The counter console tests drive Debian's chromium; Playwright never downloads one.
 # The console serves Debian's HanaMinB (fonts-hanazono) for rare Han characters.
-browser:
+browser: fonts
 	@test -x $(CHROMIUM) || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian's chromium for the console tests"; \
@@ -28,6 +28,10 @@ browser:
 	  else \
 	    echo "the console tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
+
+# The console's font for Han characters outside the BMP (e.g. 𠈌), for make run and the
+# console tests alike.
+fonts:
 	@test -f $(RARE_HAN_FONT) || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian's fonts-hanazono: the console's font for Han characters outside the BMP"; \
@@ -37,7 +41,7 @@ browser:
 	  fi; }
 
 # The embedded broker listens on BROKER_PORT (default 9092; a free port when taken).
-run: setup
+run: setup fonts
 	$(VENV)/bin/certseal run $(if $(BROKER_PORT),--broker-port $(BROKER_PORT))
 
 test: setup browser
