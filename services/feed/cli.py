@@ -23,8 +23,13 @@ def _summary(event: Any) -> str:
         seal = events_pb2.SealEvent.FromString(event.data)
         return f"{seal.seal_id} {seal.status} {seal.document_digest[:16]}"
     if event.topic == "certseal.licence-usage.v1":
+        from certseal.events import uses_of
+
         used = events_pb2.LicenceUsedEvent.FromString(event.data)
-        return f"{used.identifier} {used.verdict} by {used.counter} ({used.purpose})"
+        uses = uses_of(used)  # one request: its codes of this department and type
+        named = ", ".join(f"{u.identifier} {u.verdict}" for u in uses[:3])
+        more = f" and {len(uses) - 3} more" if len(uses) > 3 else ""
+        return f"{named}{more} by {used.counter} ({used.purpose})"
     key = events_pb2.TrustEvent.FromString(event.data)
     return f"key {key.kid} {key.suite}"
 
