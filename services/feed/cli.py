@@ -26,7 +26,8 @@ def _summary(event: Any) -> str:
         from certseal.events import uses_of
 
         used = events_pb2.LicenceUsedEvent.FromString(event.data)
-        uses = uses_of(used)  # one request: its codes of this department and type
+        # one request: its codes of this department and type
+        uses: list[Any] = list(uses_of(used)) or [used]
         named = ", ".join(f"{u.identifier} {u.verdict}" for u in uses[:3])
         more = f" and {len(uses) - 3} more" if len(uses) > 3 else ""
         return f"{named}{more} by {used.counter} ({used.purpose})"
