@@ -26,6 +26,7 @@ from services.verifier.events import ENVELOPE_BYTES
 from tests.conftest import (
     EventWatcher,
     VerifierProcess,
+    fresh_uscc,
     issue_request,
     make_department,
 )
@@ -33,6 +34,7 @@ from tests.e2e.test_verifier_hostile import channel_as
 
 VALID = verifier_pb2.VERDICT_VALID
 COUNTER = "11440300VERIFIERS1"  # the identity VerifierProcess calls with
+ALLOWED = fresh_uscc()  # the counter the console acts for
 SUITES = ("es256", "ed25519", "sm2")
 
 
@@ -50,7 +52,7 @@ async def _group(stack, config, tmp_path_factory, name: str) -> VerifierProcess:
     home = tmp_path_factory.mktemp(name)
     cfg = copy.deepcopy(config)
     cfg.verifier.data_dir = str(home / "data")
-    cfg.verifier.counters = [COUNTER]
+    cfg.verifier.counters = [COUNTER, ALLOWED]
     config_file = home / "config.toml"
     config_file.write_text(dump_config(cfg))
     process = VerifierProcess(
@@ -216,7 +218,7 @@ async def test_a_request_publishes_at_most_what_it_carried_plus_one_envelope(
         reply = await console.VerifyCode(
             requests[console_purpose],
             metadata=(
-                (COUNTER_METADATA, f"dept:{COUNTER}"),
+                (COUNTER_METADATA, f"dept:{ALLOWED}"),
                 (CLERK_METADATA, urllib.parse.quote(clerk)),
             ),
         )
