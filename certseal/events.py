@@ -5,7 +5,8 @@ Pure: the topic definitions (:class:`TopicSpec`, :func:`default_topics`), the
 envelope (:func:`cloudevent`). Topics are created up front with explicit partition
 counts (never broker auto-create) by :func:`certseal.kafka.ensure_topics`; outbox rows
 are written and relayed by :mod:`certseal.storage.outbox`. Event values are protobuf
-messages from ``protos/certseal/v1/events.proto``.
+messages from ``protos/certseal/v1/events.proto``; :func:`uses_of` reads the uses of a
+usage record of any age (docs/events.md, "Usage records").
 """
 
 from __future__ import annotations

@@ -138,7 +138,8 @@ def trust_entry(stored: bytes) -> TrustEntry:
 
 NONCE_KEY_PREFIX = b"nonce:"
 """Key prefix of a presentations-table entry for one accepted nonce (its hash, hex):
-how a nonce named by a batch usage record is kept, whatever lineage it belongs to."""
+how a nonce named by a batch usage record is kept, whatever lineage it belongs to.
+Such entries are not pruned when their codes expire (a lineage's entry is)."""
 
 
 def _usage_event(data: bytes) -> events_pb2.LicenceUsedEvent:
