@@ -5,7 +5,8 @@ Pure: the topic definitions (:class:`TopicSpec`, :func:`default_topics`), the
 envelope (:func:`cloudevent`). Topics are created up front with explicit partition
 counts (never broker auto-create) by :func:`certseal.kafka.ensure_topics`; outbox rows
 are written and relayed by :mod:`certseal.storage.outbox`. Event values are protobuf
-messages from ``protos/certseal/v1/events.proto``.
+messages from ``protos/certseal/v1/events.proto``; :func:`uses_of` reads the uses of a
+usage record of any age (docs/events.md, "Usage records").
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 
 from certseal.timestamps import rfc3339
+from certseal.v1 import events_pb2
 
 LICENCE_EVENTS = "certseal.licence-events.v1"
 TRUST_EVENTS = "certseal.trust-events.v1"
@@ -116,3 +118,23 @@ def cloudevent(
             "content-type": CONTENT_TYPE,
         },
     )
+
+
+def uses_of(event: events_pb2.LicenceUsedEvent) -> list[events_pb2.LicenceUse]:
+    """Every use a usage record names: its ``uses``, or else its singular per-licence
+    fields as one use (a one-code record, and every record published before
+    ``uses`` existed). Empty for a record without a lineage."""
+    if event.uses:
+        return list(event.uses)
+    if not event.lineage:
+        return []
+    use = events_pb2.LicenceUse(
+        lineage=event.lineage,
+        identifier=event.identifier,
+        verdict=event.verdict,
+        code_kind=event.code_kind,
+        nonce_hash=event.nonce_hash,
+    )
+    if event.HasField("code_expires_at"):
+        use.code_expires_at.CopyFrom(event.code_expires_at)
+    return [use]

@@ -62,7 +62,7 @@ class LicenceEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., version: _Optional[int] = ..., lineage_version: _Optional[int] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., operation: _Optional[_Union[_licence_pb2.LicenceOperation, str]] = ..., reason: _Optional[str] = ..., actor_department: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type_code: _Optional[str] = ..., issuer_code: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaces: _Optional[str] = ..., holder_ref: _Optional[str] = ..., kid: _Optional[str] = ..., transferred_to: _Optional[str] = ..., restricted_fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ...) -> None: ...
 
 class LicenceUsedEvent(_message.Message):
-    __slots__ = ("event_id", "type", "lineage", "identifier", "verdict", "counter", "purpose", "verifier_group", "occurred_at", "code_kind", "nonce_hash", "code_expires_at", "clerk", "via")
+    __slots__ = ("event_id", "type", "lineage", "identifier", "verdict", "counter", "purpose", "verifier_group", "occurred_at", "code_kind", "nonce_hash", "code_expires_at", "clerk", "via", "uses")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     LINEAGE_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +77,7 @@ class LicenceUsedEvent(_message.Message):
     CODE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     CLERK_FIELD_NUMBER: _ClassVar[int]
     VIA_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     type: str
     lineage: str
@@ -91,7 +92,24 @@ class LicenceUsedEvent(_message.Message):
     code_expires_at: _timestamp_pb2.Timestamp
     clerk: str
     via: str
-    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., verdict: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., verifier_group: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., code_kind: _Optional[str] = ..., nonce_hash: _Optional[str] = ..., code_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clerk: _Optional[str] = ..., via: _Optional[str] = ...) -> None: ...
+    uses: _containers.RepeatedCompositeFieldContainer[LicenceUse]
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., verdict: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., verifier_group: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., code_kind: _Optional[str] = ..., nonce_hash: _Optional[str] = ..., code_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clerk: _Optional[str] = ..., via: _Optional[str] = ..., uses: _Optional[_Iterable[_Union[LicenceUse, _Mapping]]] = ...) -> None: ...
+
+class LicenceUse(_message.Message):
+    __slots__ = ("lineage", "identifier", "verdict", "code_kind", "nonce_hash", "code_expires_at")
+    LINEAGE_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    CODE_KIND_FIELD_NUMBER: _ClassVar[int]
+    NONCE_HASH_FIELD_NUMBER: _ClassVar[int]
+    CODE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    lineage: str
+    identifier: str
+    verdict: str
+    code_kind: str
+    nonce_hash: str
+    code_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., verdict: _Optional[str] = ..., code_kind: _Optional[str] = ..., nonce_hash: _Optional[str] = ..., code_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TrustEvent(_message.Message):
     __slots__ = ("event_id", "type", "kid", "department_code", "suite", "status", "public_key", "not_before", "not_after", "revoked_at", "reason", "actor", "occurred_at", "key_version", "presentation_key")

@@ -21,6 +21,17 @@ from certseal.cli import (
 from certseal.errors import invalid
 
 
+def _usage_line(used: Any) -> str:
+    """One request's usage record (its codes of one department and type): the first
+    three codes and how many more, who verified them and why."""
+    from certseal.events import uses_of
+
+    uses: list[Any] = list(uses_of(used)) or [used]
+    named = ", ".join(f"{u.identifier} {u.verdict}" for u in uses[:3])
+    more = f" and {len(uses) - 3} more" if len(uses) > 3 else ""
+    return f"{named}{more} by {used.counter} ({used.purpose})"
+
+
 def _summary(event: Any) -> str:
     """One line for any event the feed sends: decoded by its topic's value type; an
     unknown topic or an undecodable value is shown as such, never a traceback."""
@@ -39,7 +50,7 @@ def _summary(event: Any) -> str:
         ),
         "certseal.licence-usage.v1": (
             events_pb2.LicenceUsedEvent,
-            lambda e: f"{e.identifier} {e.verdict} by {e.counter} ({e.purpose})",
+            _usage_line,
         ),
         "certseal.trust-events.v1": (
             events_pb2.TrustEvent,

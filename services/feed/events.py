@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -23,6 +24,7 @@ from certseal.events import (
     SEAL_EVENTS,
     TRUST_EVENTS,
     cloudevent,
+    uses_of,
 )
 from certseal.identifiers import LICENCE_OID_PREFIX
 from certseal.v1 import events_pb2
@@ -72,6 +74,79 @@ def record_headers(
     ).headers
 
 
+@dataclass(frozen=True, slots=True)
+class View:
+    """What an integrator may be given of one record: its key, CloudEvents headers and
+    protobuf value (the whole record, or one department's part of a usage record)."""
+
+    key: bytes
+    headers: dict[str, str]
+    value: bytes
+
+
+def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list[View]:
+    """A record as the feed delivers it: usage records per entitlement, other records
+    whole.
+
+    A usage record of a request that used codes of more than one department or
+    licence type (``LicenceUsedEvent.uses``) is split into one view per issuing
+    department and licence type, in the order of their first use: a view holds only
+    its uses, with the request-level fields (purpose, counter, clerk, time); one use
+    fills the singular per-licence fields instead of ``uses``. Its ``ce_source`` is the
+    department, ``ce_subject`` and key the lineage of its first use, and its id (the
+    ``ce_id`` and ``event_id``) the record's with ``.<n>`` appended (n from 1), so the
+    views of one record have distinct, stable ids. Any other record is one view,
+    unchanged; so is a value that does not parse (:func:`event_meta` refuses it).
+    docs/events.md, "Usage records".
+    """
+    whole = [View(key, headers, value)]
+    if topic != LICENCE_USAGE:
+        return whole
+    try:
+        event = events_pb2.LicenceUsedEvent.FromString(value)
+    except DecodeError:
+        return whole
+    groups: dict[tuple[str, str], list[events_pb2.LicenceUse]] = {}
+    for use in uses_of(event):
+        groups.setdefault(_department_and_type(use.lineage), []).append(use)
+    if len(groups) <= 1:
+        return whole
+    out = []
+    for n, ((department, _type), uses) in enumerate(groups.items(), start=1):
+        part = events_pb2.LicenceUsedEvent()
+        part.CopyFrom(event)
+        part.ClearField("uses")
+        part.event_id = f"{event.event_id}.{n}"
+        if len(uses) == 1:
+            (use,) = uses
+            part.lineage, part.identifier = use.lineage, use.identifier
+            part.verdict, part.code_kind = use.verdict, use.code_kind
+            part.nonce_hash = use.nonce_hash
+            if use.HasField("code_expires_at"):
+                part.code_expires_at.CopyFrom(use.code_expires_at)
+        else:
+            part.uses.extend(uses)
+        out.append(
+            View(
+                uses[0].lineage.encode(),
+                headers
+                | {
+                    "ce_id": part.event_id,
+                    "ce_source": f"/departments/{department}",
+                    "ce_subject": uses[0].lineage,
+                },
+                part.SerializeToString(),
+            )
+        )
+    return out
+
+
+def _department_and_type(lineage: str) -> tuple[str, str]:
+    """(issuing department, licence type) of a lineage; ('', '') when malformed."""
+    parts = lineage.removeprefix(LICENCE_OID_PREFIX).split(".")
+    return (parts[1], parts[0]) if len(parts) == 3 else ("", "")
+
+
 def event_meta(topic: str, headers: dict[str, str], value: bytes) -> EventMeta | None:
     """What the entitlement rules look at; None for a record that is not an event."""
     event_type = headers.get("ce_type", "")
@@ -83,8 +158,11 @@ def event_meta(topic: str, headers: dict[str, str], value: bytes) -> EventMeta |
         if topic == LICENCE_EVENTS:
             licence_type = events_pb2.LicenceEvent.FromString(value).type_code
         elif topic == LICENCE_USAGE:
-            lineage = events_pb2.LicenceUsedEvent.FromString(value).lineage
-            licence_type = lineage.removeprefix(LICENCE_OID_PREFIX).split(".")[0]
+            uses = uses_of(events_pb2.LicenceUsedEvent.FromString(value))
+            types = {_department_and_type(u.lineage)[1] for u in uses}
+            # a view of one department and type (:func:`views`); an unsplit batch
+            # of several types matches only an entitlement to every type
+            licence_type = types.pop() if len(types) == 1 else "*"
     except DecodeError:
         return None
     return EventMeta(

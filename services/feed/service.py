@@ -49,6 +49,7 @@ from services.feed.events import (
     event_meta,
     integrator_view,
     record_headers,
+    views,
 )
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.tokens import RESUBSCRIBE, beyond_end, decode_token, encode_token
@@ -269,23 +270,29 @@ class FeedService:
                     checked = now
                 for tp, records in batches.items():
                     for record in records:
-                        current[(tp.topic, tp.partition)] = record.offset + 1
                         value = record.value or b""
                         headers = record_headers(
                             record.topic, record.headers, record.value
                         )
-                        meta = event_meta(tp.topic, headers, value)
-                        if meta is None or not entitlement.allows(meta):
-                            continue
-                        if not wanted.matches(meta):
-                            continue
-                        yield Delivered(
-                            encode_token(current, cluster=cluster),
-                            tp.topic,
-                            (record.key or b"").decode(),
-                            integrator_view(tp.topic, value),
-                            headers,
-                        )
+                        parts = views(tp.topic, record.key or b"", headers, value)
+                        for n, part in enumerate(parts, start=1):
+                            # a token resumes after the record once its last view
+                            # was given, else at the record again (at least once)
+                            done = n == len(parts)
+                            current[(tp.topic, tp.partition)] = record.offset + done
+                            meta = event_meta(tp.topic, part.headers, part.value)
+                            if meta is None or not entitlement.allows(meta):
+                                continue
+                            if not wanted.matches(meta):
+                                continue
+                            yield Delivered(
+                                encode_token(current, cluster=cluster),
+                                tp.topic,
+                                part.key.decode(),
+                                integrator_view(tp.topic, part.value),
+                                part.headers,
+                            )
+                        current[(tp.topic, tp.partition)] = record.offset + 1
         finally:
             await consumer.stop()
 

@@ -56,9 +56,11 @@ from services.feed.domain import (
 from services.feed.egress import EgressPolicy, EgressRefused
 from services.feed.events import (
     FEED_TOPICS,
+    View,
     cloudevent_json,
     event_meta,
     record_headers,
+    views,
 )
 from services.feed.metrics import WebhookMetrics
 from services.feed.signing import RetryPolicy, signature_header
@@ -161,17 +163,21 @@ class WebhookDelivery:
     ) -> None:
         for record in records:
             headers = record_headers(record.topic, record.headers, record.value)
-            meta = event_meta(record.topic, headers, record.value or b"")
-            if meta is None or entitlement is None or not entitlement.allows(meta):
-                continue
-            if not self.webhook.filter.matches(meta):
-                continue
-            body = cloudevent_json(record.topic, record.value or b"", headers)
-            partition = (record.topic, record.partition)
-            reason = await self._post_with_retries(session, body, partition)
-            if reason:
-                await self._park(producer, record, headers, reason)
-                self._metrics.parked.labels(self.webhook.name).inc()
+            value = record.value or b""
+            for part in views(record.topic, record.key or b"", headers, value):
+                meta = event_meta(record.topic, part.headers, part.value)
+                if meta is None or entitlement is None:
+                    continue
+                if not entitlement.allows(meta):
+                    continue
+                if not self.webhook.filter.matches(meta):
+                    continue
+                body = cloudevent_json(record.topic, part.value, part.headers)
+                partition = (record.topic, record.partition)
+                reason = await self._post_with_retries(session, body, partition)
+                if reason:
+                    await self._park(producer, record, part, reason)
+                    self._metrics.parked.labels(self.webhook.name).inc()
 
     async def _post_with_retries(
         self,
@@ -239,15 +245,17 @@ class WebhookDelivery:
         self,
         producer: Any,
         record: ConsumerRecord,
-        headers: dict[str, str],
+        part: View,
         reason: str,
     ) -> None:
+        """Park one view of ``record`` (what was POSTed: a usage record's department
+        part, or the whole record) with the reason and the record's position."""
         await producer.send_and_wait(
             WEBHOOK_DEAD_LETTERS,
-            value=record.value,
+            value=part.value,
             key=self.webhook.name.encode(),
             headers=[
-                *((k, v.encode()) for k, v in headers.items()),
+                *((k, v.encode()) for k, v in part.headers.items()),
                 ("webhook", self.webhook.name.encode()),
                 ("reason", reason.encode()),
                 ("topic", record.topic.encode()),

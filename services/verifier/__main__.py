@@ -22,6 +22,7 @@ from services.verifier.app import (
     build_servicer,
     create_app,
     index_rebuild_counter,
+    usage_refused_counter,
 )
 from services.verifier.domain import FieldRights
 from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
@@ -89,7 +90,13 @@ def main() -> None:
         rebuilds.labels("other_cluster").inc()
     state = create_app(cfg)
 
-    servicer = build_servicer(cfg, state, data_dir=data_dir, field_rights=field_rights)
+    servicer = build_servicer(
+        cfg,
+        state,
+        data_dir=data_dir,
+        field_rights=field_rights,
+        usage_refused=usage_refused_counter(metrics),
+    )
     grpc_service = GrpcService(
         config=cfg, servicer=servicer, freshness=state.freshness, metrics=metrics
     )

@@ -45,7 +45,7 @@ from services.verifier.index import (
     apply_directory_event,
     apply_licence_event,
     apply_trust_event,
-    apply_usage_event,
+    usage_changes,
 )
 from services.verifier.offload import FairGate, ProcessWorkerPool, WorkerPool
 from services.verifier.service import BundleExporter, VerifierService
@@ -76,6 +76,16 @@ def index_rebuild_counter(metrics: Metrics) -> Counter:
         "certseal_verifier_index_rebuilds",
         "Times this verifier dropped its index and rebuilt it from the topics",
         ["reason"],
+        registry=metrics.registry,
+    )
+
+
+def usage_refused_counter(metrics: Metrics) -> Counter:
+    """``certseal_verifier_usage_refused_total``: uses left out of a usage record to
+    keep it within its bound (docs/events.md, "Usage records"); above 0 is a bug."""
+    return Counter(
+        "certseal_verifier_usage_refused",
+        "Uses not published because a usage record would exceed its request's bound",
         registry=metrics.registry,
     )
 
@@ -144,11 +154,20 @@ def create_app(config: VerifierSettings) -> VerifierState:
     )
     freshness = Freshness()
 
-    async def apply(stream: Any, table: Any, applier: Any) -> None:
+    async def apply(
+        stream: Any, table: Any, applier: Any, *, many: bool = False
+    ) -> None:
+        """Apply each event to ``table``: ``applier(stored, value)`` gives the key's
+        new value or None; with ``many``, ``applier(get, key, value)`` gives a dict of
+        entries to set (all written in the event's own partition)."""
         async for event in stream.events():
             message = event.message
             try:
-                new = applier(table.get(event.key), event.value)
+                if many:
+                    changes = applier(table.get, event.key, event.value)
+                else:
+                    new = applier(table.get(event.key), event.value)
+                    changes = {} if new is None else {event.key: new}
             except BadEvent as exc:
                 # never stall a partition: park the event with the reason
                 log.error(
@@ -168,9 +187,9 @@ def create_app(config: VerifierSettings) -> VerifierState:
                         "offset": str(message.offset).encode(),
                     },
                 )
-                new = None
-            if new is not None:
-                table[event.key] = new
+                changes = {}
+            for key, new in changes.items():
+                table[key] = new
             freshness.note(
                 message.topic, message.partition, message.offset, message.timestamp
             )
@@ -189,10 +208,10 @@ def create_app(config: VerifierSettings) -> VerifierState:
 
     @app.agent(usage_topic)
     async def record_presentations(stream: Any) -> None:
-        def applier(stored: bytes | None, value: bytes) -> bytes | None:
-            return apply_usage_event(stored, value, dt.datetime.now(dt.UTC))
+        def applier(get: Any, key: bytes, value: bytes) -> dict[bytes, bytes]:
+            return usage_changes(get, key, value, dt.datetime.now(dt.UTC))
 
-        await apply(stream, presentations, applier)
+        await apply(stream, presentations, applier, many=True)
 
     @app.timer(interval=0.5)
     async def measure_lag() -> None:
@@ -225,6 +244,7 @@ def build_servicer(
     *,
     data_dir: Path,
     field_rights: FieldRights,
+    usage_refused: Counter | None = None,
 ) -> VerifierServicer:
     """The Verifier servicer over this group's state; bundles are signed with the
     verifier's own mTLS key (``[verifier] cert_file``, else ``[tls]``) and their
@@ -252,6 +272,7 @@ def build_servicer(
     )
     image_pool.warm_up()
     service = VerifierService(
+        usage_refused=usage_refused,
         group=vcfg.group,
         state=state,
         bundles=bundles,

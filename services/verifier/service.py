@@ -14,10 +14,13 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 
+from prometheus_client import Counter
+
 from certseal.errors import CertsealError, invalid, precondition
 from certseal.qr import read_qr_image
 from certseal.rpc import Caller
 from certseal.timestamps import utcnow
+from certseal.v1 import events_pb2
 from services.verifier.access import Acting, acting_for
 from services.verifier.bundle import BundleContent, BundleSigner, Snapshot, payload
 from services.verifier.domain import (
@@ -27,11 +30,18 @@ from services.verifier.domain import (
     Verdict,
     Verification,
 )
-from services.verifier.events import kafka_headers, licence_used
+from services.verifier.events import (
+    bounded_usage,
+    kafka_headers,
+    licence_use,
+    usage_bound,
+)
 from services.verifier.index import (
     INDEX_TOPICS,
+    NONCE_KEY_PREFIX,
     Freshness,
     IndexStatus,
+    NonceGuard,
     PartitionStatus,
     directory_key,
     index_entry,
@@ -50,28 +60,6 @@ from services.verifier.storage import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class NonceGuard:
-    """Presentation nonces this process accepted, until their codes expire.
-
-    The shared, persistent guard is the ``presentations`` table, filled from the usage
-    events of every verifier group; this one closes the window until this group's own
-    usage event comes back through the topic.
-    """
-
-    def __init__(self) -> None:
-        self._seen: dict[bytes, dt.datetime] = {}
-
-    def seen(self, nonce: bytes) -> bool:
-        """Whether this process accepted ``nonce``."""
-        return nonce in self._seen
-
-    def add(self, nonce: bytes, expires_at: dt.datetime, now: dt.datetime) -> None:
-        """Remember an accepted nonce."""
-        if len(self._seen) > 100_000:
-            self._seen = {n: e for n, e in self._seen.items() if e > now}
-        self._seen[nonce] = expires_at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -232,8 +220,11 @@ class VerifierService:
         counters: frozenset[str] = frozenset(),
         field_rights: FieldRights | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        usage_refused: Counter | None = None,
     ):
+        """``usage_refused``: uses left out of a usage record to keep its bound."""
         self._group = self.group = group  # the group this service answers for
+        self._usage_refused = usage_refused
         self._state = state
         self._clock = clock
         self._nonces = NonceGuard()
@@ -289,16 +280,25 @@ class VerifierService:
             return await self._images.run(read_qr_image, image)
 
     async def verify(
-        self, texts: Sequence[str], *, purpose: str, acting: Acting
+        self,
+        texts: Sequence[str],
+        *,
+        purpose: str,
+        acting: Acting,
+        carried: int | None = None,
     ) -> list[Verification]:
         """Verify scanned texts, in order, as ``acting``, and publish their use.
 
-        The fields shown follow the acting counter's field rights. ``licence.used`` is
-        published once per distinct signed code in the request (however its text was
-        re-framed: case, zlib, COSE tag, whitespace), and only for a code whose
-        signature verified under a key trusted when it signed: a forged or malformed
-        code publishes nothing, so nobody records usage in a department's name with a
-        code it did not sign. A presentation code is accepted once: a second showing,
+        The fields shown follow the acting counter's field rights. One ``licence.used``
+        record is published per request, after its last code, naming one use per
+        distinct signed code (however its text was re-framed: case, zlib, COSE tag,
+        whitespace), and only for a code whose signature verified under a key trusted
+        when it signed: a forged or malformed code is no use, so nobody records usage
+        in a department's name with a code it did not sign; a request without a use
+        publishes nothing. ``carried`` is the request's serialized size in bytes
+        (``ByteSize()``, default: the UTF-8 of the texts and purpose); the record is
+        at most that plus :data:`~services.verifier.events.ENVELOPE_BYTES`
+        (docs/events.md). A presentation code is accepted once: a second showing,
         also within one request, is REPLAYED.
 
         The texts go to the code pool :data:`_CHUNK` at a time, each chunk in a turn
@@ -307,6 +307,8 @@ class VerifierService:
         """
         results: list[Verification] = []
         published: set[tuple[bytes, bytes, bytes]] = set()
+        uses: list[events_pb2.LicenceUse] = []
+        used_at: dt.datetime | None = None
         for start in range(0, len(texts), _CHUNK):
             async with self._code_turns.turn(acting.counter):
                 parsed = await self._codes.run(parse_all, texts[start : start + _CHUNK])
@@ -331,10 +333,15 @@ class VerifierService:
                     )
                     if result.signed_by_trusted_key and signed not in published:
                         published.add(signed)
-                        await self._publish(code, result, purpose, acting, now)
+                        uses.append(licence_use(code, result.verdict))
+                        used_at = used_at or now
                 results.append(
                     self._named(self._field_rights.shown(result, acting.department))
                 )
+        if uses and used_at is not None:
+            if carried is None:
+                carried = sum(len(t.encode()) for t in texts) + len(purpose.encode())
+            await self._publish(uses, carried, purpose, acting, used_at)
         return results
 
     def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> CodeInputs:
@@ -347,6 +354,8 @@ class VerifierService:
         seen = code.kind is CodeKind.PRESENTATION and (
             self._nonces.seen(code.nonce)
             or nonce_presented(state.presentations.get(lineage), code.nonce_hash)
+            or state.presentations.get(NONCE_KEY_PREFIX + code.nonce_hash.encode())
+            is not None
         )
         return CodeInputs(
             code,
@@ -392,15 +401,17 @@ class VerifierService:
 
     async def _publish(
         self,
-        code: ParsedCode,
-        result: Verification,
+        uses: list[events_pb2.LicenceUse],
+        carried: int,
         purpose: str,
         acting: Acting,
         now: dt.datetime,
     ) -> None:
-        record = licence_used(
-            code,
-            result.verdict,
+        """Publish the request's usage record within its bound (a use left out is a
+        bug: logged and counted)."""
+        record, left_out = bounded_usage(
+            uses,
+            carried=carried,
             counter=acting.counter,
             clerk=acting.clerk,
             via=acting.via,
@@ -408,6 +419,13 @@ class VerifierService:
             group=self._group,
             now=now,
         )
+        if left_out:
+            limit = usage_bound(carried)
+            log.error("usage over its bound %d: %d uses unpublished", limit, left_out)
+            if self._usage_refused is not None:
+                self._usage_refused.inc(left_out)
+        if record is None:
+            return
         await self._state.usage.send(
             key=record.key, value=record.value, headers=kafka_headers(record)
         )

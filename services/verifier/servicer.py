@@ -51,7 +51,9 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             )
         check_purpose(request.purpose)
         acting = self._acting(context)
-        (result,) = await self._verify([request.code], request.purpose, acting)
+        (result,) = await self._verify(
+            [request.code], request.purpose, acting, request.ByteSize()
+        )
         return pb.VerifyCodeResponse(result=result)
 
     async def VerifyImage(
@@ -60,7 +62,9 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         check_purpose(request.purpose)
         acting = self._acting(context)
         text = await self._service.read_image(request.image, acting)
-        (result,) = await self._verify([text], request.purpose, acting)
+        (result,) = await self._verify(
+            [text], request.purpose, acting, request.ByteSize()
+        )
         return pb.VerifyImageResponse(result=result, code=text)
 
     async def VerifyCodes(
@@ -74,13 +78,18 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
                 "codes", f"{len(request.codes)} codes; the limit is {MAX_BATCH}"
             )
         acting = self._acting(context)
-        results = await self._verify(list(request.codes), request.purpose, acting)
+        results = await self._verify(
+            list(request.codes), request.purpose, acting, request.ByteSize()
+        )
         return pb.VerifyCodesResponse(results=results)
 
     async def _verify(
-        self, texts: list[str], purpose: str, acting: Acting
+        self, texts: list[str], purpose: str, acting: Acting, carried: int
     ) -> list[pb.VerificationResult]:
-        results = await self._service.verify(texts, purpose=purpose, acting=acting)
+        """``carried``: the request's serialized size, which bounds its usage record."""
+        results = await self._service.verify(
+            texts, purpose=purpose, acting=acting, carried=carried
+        )
         freshness = self._service.freshness
         group = self._service.group
         return [verification_to_proto(r, freshness, group) for r in results]

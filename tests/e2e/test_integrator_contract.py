@@ -284,6 +284,8 @@ async def test_every_topic_webhook_and_feed_event_reads_with_both_sdks(
         used = by_type["cn.gov.certseal.licence.used"]
         assert used["attributes"]["source"] == f"/departments/{dept.code}"
         assert used["data"]["lineage"] == licence.lineage
+        # a one-code request: the singular fields, read as its one use
+        assert [u["lineage"] for u in used["uses"]] == [licence.lineage]
         # webhooks: structured JSON, data in proto3 JSON that the classes parse
         kafka_ids = {e["attributes"]["id"]: e for e in read["kafka"]}
         assert len(read["http"]) >= 4

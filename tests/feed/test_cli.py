@@ -28,6 +28,23 @@ EVENTS = [
         ),
         "1.2.156.3005.2.Y VALID by dept:11440300COUNTER01 (窗口办事)",
     ),
+    (  # a request of several codes: the first three, and how many more
+        "certseal.licence-usage.v1",
+        events_pb2.LicenceUsedEvent(
+            counter="dept:11440300COUNTER01",
+            purpose="批量",
+            uses=[
+                events_pb2.LicenceUse(
+                    lineage=f"1.2.156.3005.2.T.D.{n}",
+                    identifier=f"1.2.156.3005.2.T.D.{n}.001.X",
+                    verdict="VALID",
+                )
+                for n in range(5)
+            ],
+        ),
+        "1.2.156.3005.2.T.D.0.001.X VALID, 1.2.156.3005.2.T.D.1.001.X VALID, "
+        "1.2.156.3005.2.T.D.2.001.X VALID and 2 more by dept:11440300COUNTER01 (批量)",
+    ),
 ]
 
 

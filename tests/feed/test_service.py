@@ -410,6 +410,85 @@ async def test_licence_used_events_reach_the_issuing_departments_integrator(
     assert events_pb2.LicenceUsedEvent.FromString(event.data).purpose == "窗口办事"
 
 
+async def test_a_batch_usage_record_reaches_each_integrator_as_its_departments_part(
+    stack, operator, connect, channel_as, receiver
+):
+    """One usage record of a request with codes of two departments: an integrator
+    entitled to one department gets only that department's uses, on Subscribe and by
+    webhook; one entitled to both gets both parts (docs/events.md, "Usage
+    records")."""
+    import datetime as dt
+    import json
+    import secrets
+
+    from certseal.events import uses_of
+    from certseal.v1 import events_pb2
+    from services.verifier.domain import Verdict, parse_code
+    from services.verifier.events import kafka_headers, licence_use, usage_record
+
+    first = await make_department(operator, connect)
+    second = await make_department(operator, connect)
+    codes = []
+    for dept, count in ((first, 2), (second, 1)):
+        for _ in range(count):
+            licence = (
+                await dept.clients.issuer.IssueLicence(issue_request(dept))
+            ).licence
+            codes.append(
+                (
+                    await dept.clients.issuer.GetLicenceCode(
+                        ipb.GetLicenceCodeRequest(identifier=licence.identifier)
+                    )
+                ).text
+            )
+    tag = secrets.token_hex(3)
+    only_second, both = f"app:usage2-{tag}", f"app:usage12-{tag}"
+    await entitle(channel_as, only_second, [second.code], ["licence.used"])
+    await entitle(channel_as, both, [first.code, second.code], ["licence.used"])
+    endpoint, url = await receiver(failures=0)
+    async with channel_as("operator:admin") as channel:
+        await feed_pb2_grpc.EventFeedAdminStub(channel).RegisterWebhook(
+            pb.RegisterWebhookRequest(
+                name=f"usage-{tag}", integrator=only_second, url=url, secret=b"u" * 32
+            )
+        )
+    uses = [licence_use(parse_code(c), Verdict.VALID) for c in codes]
+    record = usage_record(
+        uses,
+        counter="dept:11440300COUNTER01",
+        purpose="批量核验",
+        group="feed-test",
+        now=dt.datetime.now(dt.UTC),
+        event_id=f"batch-{tag}",
+    )
+    producer = stack.config.kafka.settings("certseal-tests").producer()
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            record.topic, record.value, key=record.key, headers=kafka_headers(record)
+        )
+    finally:
+        await producer.stop()
+    (event,) = await collect(channel_as, only_second, 1)
+    assert (event.source, event.id, event.subject) == (
+        f"/departments/{second.code}",
+        f"batch-{tag}.2",
+        uses[2].lineage,
+    )
+    view = events_pb2.LicenceUsedEvent.FromString(event.data)
+    assert uses_of(view) == [uses[2]] and not view.uses  # one use: singular fields
+    assert view.purpose == "批量核验" and view.event_id == f"batch-{tag}.2"
+    assert first.code.encode() not in event.data
+    parts = await collect(channel_as, both, 2)
+    assert [e.id for e in parts] == [f"batch-{tag}.1", f"batch-{tag}.2"]
+    assert uses_of(events_pb2.LicenceUsedEvent.FromString(parts[0].data)) == uses[:2]
+    await endpoint.wait_for(1)
+    bodies = [json.loads(body) for body, _ in endpoint.received]
+    assert [b["id"] for b in bodies] == [f"batch-{tag}.2"]
+    assert bodies[0]["data"]["lineage"] == uses[2].lineage
+    assert first.code not in json.dumps(bodies[0])
+
+
 async def test_a_webhook_never_delivers_outside_its_integrators_entitlement(
     operator, connect, channel_as, receiver
 ):

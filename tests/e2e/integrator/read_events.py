@@ -86,6 +86,36 @@ def plain(attrs):
     return {k: one(v) for k, v in attrs.items()}
 
 
+def uses(message):
+    """The codes a usage record names (docs/events.md, "Usage records"): its ``uses``,
+    or else its singular fields as one use (a one-code record, and every record from
+    before ``uses``). Other messages: none."""
+    if not isinstance(message, events_pb2.LicenceUsedEvent):
+        return []
+    if message.uses:
+        return [MessageToDict(u) for u in message.uses]
+    if not message.lineage:
+        return []
+    single = events_pb2.LicenceUse(
+        lineage=message.lineage,
+        identifier=message.identifier,
+        verdict=message.verdict,
+        code_kind=message.code_kind,
+        nonce_hash=message.nonce_hash,
+    )
+    if message.HasField("code_expires_at"):
+        single.code_expires_at.CopyFrom(message.code_expires_at)
+    return [MessageToDict(single)]
+
+
+def read(attrs, message):
+    return {
+        "attributes": plain(attrs),
+        "data": MessageToDict(message),
+        "uses": uses(message),
+    }
+
+
 def topic_of(ce_type):
     short = ce_type.removeprefix("cn.gov.certseal.")
     return TOPIC_OF_TYPE.get(short) or TOPIC_OF_TYPE[short.split(".")[0]]
@@ -102,14 +132,12 @@ def main():
         attrs, data = attributes(event)
         raw = data if isinstance(data, bytes) else data.encode("utf-8")
         message = MESSAGES[record["topic"]].FromString(raw)
-        out["kafka"].append(
-            {"attributes": plain(attrs), "data": MessageToDict(message)}
-        )
+        out["kafka"].append(read(attrs, message))
     for post in dump["http"]:
         event = from_http(post["headers"], base64.b64decode(post["body"]))
         attrs, data = attributes(event)
         message = ParseDict(data, MESSAGES[topic_of(attrs["type"])]())
-        out["http"].append({"attributes": plain(attrs), "data": MessageToDict(message)})
+        out["http"].append(read(attrs, message))
     for item in dump["feed"]:
         raw = base64.b64decode(item["data"])
         event = build(
@@ -125,7 +153,7 @@ def main():
         )
         attrs, _ = attributes(event)
         message = MESSAGES[item["topic"]].FromString(raw)
-        out["feed"].append({"attributes": plain(attrs), "data": MessageToDict(message)})
+        out["feed"].append(read(attrs, message))
     print(json.dumps(out))
 
 
