@@ -279,6 +279,22 @@ def parse_code(text: str) -> ParsedCode:
             raise codes.MalformedCode(codes.CodeStage.CLAIMS, "licence.f is not a map")
         if not isinstance(issuer, str):
             raise codes.MalformedCode(codes.CodeStage.CLAIMS, "claim iss is not text")
+        type_code = _text(part, "t", "licence")
+        # the identifier names its issuing authority and type (GB/T 36904): a code whose
+        # claims say otherwise would let one department's key vouch for another's
+        # licence
+        if issuer != lid.authority_code:
+            raise codes.MalformedCode(
+                codes.CodeStage.CLAIMS,
+                f"claim iss {issuer!r} contradicts the identifier's issuing authority "
+                f"{lid.authority_code}",
+            )
+        if type_code != lid.type_code:
+            raise codes.MalformedCode(
+                codes.CodeStage.CLAIMS,
+                f"claim licence.t {type_code!r} contradicts the identifier's type "
+                f"{lid.type_code}",
+            )
         return ParsedCode(
             kind=CodeKind.LICENCE,
             decoded=decoded,
@@ -289,7 +305,7 @@ def parse_code(text: str) -> ParsedCode:
             expires_at=expires_at,
             not_before=_time(claims.get(codes.CWT_NBF), "nbf"),
             issuer_code=issuer,
-            type_code=_text(part, "t", "licence"),
+            type_code=type_code,
             holder_display_name=_text(part, "n", "licence"),
             fields=dict(fields),
         )
@@ -435,6 +451,16 @@ def evaluate(
     if index is None:
         return result(
             Verdict.UNKNOWN_LICENCE, "licence", f"{code.lineage} is not indexed"
+        )
+    if index.lineage != code.lineage or (
+        code.kind is CodeKind.LICENCE
+        and (index.issuer_code, index.type_code) != (code.issuer_code, code.type_code)
+    ):
+        return result(
+            Verdict.UNKNOWN_LICENCE,
+            "licence",
+            f"the index's {index.lineage} ({index.issuer_code}, {index.type_code}) is "
+            "not the licence the code names",
         )
     checks.append(
         Check(

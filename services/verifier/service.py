@@ -291,8 +291,8 @@ class VerifierService:
 
         The fields shown follow the acting counter's field rights. One ``licence.used``
         record is published per request, after its last code, naming one use per
-        distinct signed code (however its text was re-framed: case, zlib, COSE tag,
-        whitespace), and only for a code whose signature verified under a key trusted
+        distinct signed content (however its text was re-framed: case, zlib, COSE tag,
+        whitespace, or its ECDSA signature re-written as (r, n - s)), and only for a code whose signature verified under a key trusted
         when it signed: a forged or malformed code is no use, so nobody records usage
         in a department's name with a code it did not sign; a request without a use
         publishes nothing. ``carried`` is the request's serialized size in bytes
@@ -306,7 +306,7 @@ class VerifierService:
         batch takes turns with every other counter instead of holding the workers.
         """
         results: list[Verification] = []
-        published: set[tuple[bytes, bytes, bytes]] = set()
+        published: set[tuple[bytes, bytes]] = set()
         uses: list[events_pb2.LicenceUse] = []
         used_at: dt.datetime | None = None
         for start in range(0, len(texts), _CHUNK):
@@ -326,11 +326,9 @@ class VerifierService:
                 ]
             for code, result in zip(parsed, settled, strict=True):
                 if isinstance(code, ParsedCode):
-                    signed = (
-                        code.decoded.protected,
-                        code.decoded.payload,
-                        code.decoded.signature,
-                    )
+                    # the signed content, not the signature: an ECDSA signature
+                    # has a second valid form (r, n - s) for the same content
+                    signed = (code.decoded.protected, code.decoded.payload)
                     if result.signed_by_trusted_key and signed not in published:
                         published.add(signed)
                         uses.append(licence_use(code, result.verdict))

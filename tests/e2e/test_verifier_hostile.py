@@ -292,6 +292,24 @@ def reframed(code: str, variant: int) -> str:
     return " " * (variant % 3) + text + "\n" * (variant % 2)
 
 
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def malleated(code: str) -> str:
+    """``code`` (ES256) with its signature (r, s) rewritten as (r, n - s): another
+    valid ECDSA signature of the same content."""
+    import base45
+    import cbor2
+
+    prefix, body = code[:4], code[4:]
+    message = cbor2.loads(zlib.decompress(base45.b45decode(body)))
+    sign1 = list(message.value if isinstance(message, cbor2.CBORTag) else message)
+    r, s = sign1[3][:32], int.from_bytes(sign1[3][32:], "big")
+    sign1[3] = r + (P256_ORDER - s).to_bytes(32, "big")
+    encoded = cbor2.dumps(cbor2.CBORTag(18, sign1))
+    return prefix + base45.b45encode(zlib.compress(encoded)).decode()
+
+
 async def test_only_trusted_signatures_record_usage_and_a_request_cannot_amplify(
     verifier, victim, stack
 ):
@@ -319,10 +337,22 @@ async def test_only_trusted_signatures_record_usage_and_a_request_cannot_amplify
         # one valid code 500 times, in as many framings as keep its signature
         # (COSE tagged or not, another zlib level, surrounding whitespace): one use,
         # published once
+        # and its ECDSA signature in its other valid form (r, n - s)
+        other = malleated(code)
         repeated = verifier_pb2.VerifyCodesRequest(
-            codes=[reframed(code, i) for i in range(500)], purpose=repeat_purpose
+            codes=[reframed(code, i) for i in range(499)] + [other],
+            purpose=repeat_purpose,
         )
-        assert len(set(repeated.codes)) == 18  # 2 COSE forms x 9 zlib levels
+        # 2 COSE forms x up to 9 zlib outputs (two levels may give the same bytes)
+        assert len(set(repeated.codes)) >= 10
+        (alone,) = (
+            await stub.VerifyCodes(
+                verifier_pb2.VerifyCodesRequest(codes=[other], purpose=f"单独-{tag}")
+            )
+        ).results
+        assert (
+            alone.verdict == VALID
+        )  # the other form verifies: it must not count twice
         replies = await stub.VerifyCodes(repeated)
         assert {r.verdict for r in replies.results} == {VALID}
         # then a valid verification on the same lineage (so the same partition): once
@@ -334,6 +364,8 @@ async def test_only_trusted_signatures_record_usage_and_a_request_cannot_amplify
     assert used(records, forged_purpose) == []
     (published,) = used(records, repeat_purpose)
     record, event = published
+    # exactly one use (a record of one use keeps it in its own fields, no `uses`)
+    assert not event.uses
     assert event.lineage == licence.lineage and event.counter == f"dept:{COUNTER}"
     assert record_bytes(record) <= repeated.ByteSize()
 

@@ -64,7 +64,7 @@ def index_entry(**changes) -> IndexEntry:
 
 
 async def licence_code(
-    s, *, lid=LID, iat=NOW - dt.timedelta(days=1), issuer=DEPT
+    s, *, lid=LID, iat=NOW - dt.timedelta(days=1), issuer=DEPT, type_code=None
 ) -> str:
     claims = {
         codes.CWT_ISS: issuer,
@@ -73,7 +73,7 @@ async def licence_code(
         codes.CWT_EXP: int((NOW + dt.timedelta(days=10)).timestamp()),
         codes.CLAIM_LICENCE: {
             "id": str(lid),
-            "t": DEPT + "001",
+            "t": type_code or lid.type_code,
             "n": "张*丰",
             "f": {"class": "C1"},
         },
@@ -260,6 +260,33 @@ async def test_unknown_and_wrong_issuers():
         other.verdict is Verdict.UNKNOWN_ISSUER
         and "not to the issuer" in failed(other)[1]
     )
+
+
+async def test_a_key_vouches_only_for_its_own_departments_licences():
+    """A department's trusted key signing a code whose identifier names another
+    department's licence (or another type) is no licence of either: the claims must
+    agree with the identifier (GB/T 36904), and the index entry with the code."""
+    s = signer()
+    other_dept = "91350200MA00000X0P"
+    theirs = LicenceId(other_dept + "001", other_dept, "ABCDEF0123456789", 2)
+    # iss names the key's department, the identifier another's
+    text = await licence_code(s, lid=theirs, issuer=DEPT)
+    with pytest.raises(codes.MalformedCode, match="issuing authority"):
+        parse_code(text)
+    # the type claim contradicts the identifier
+    with pytest.raises(codes.MalformedCode, match="type"):
+        parse_code(await licence_code(s, type_code=PLATFORM + "001"))
+    # the index entry found is not the licence the code names
+    for changes in (
+        {"issuer_code": other_dept},
+        {"type_code": other_dept + "001"},
+        {"lineage": theirs.lineage},
+    ):
+        result = verify(
+            await licence_code(s), trust=trust_of(s), index=index_entry(**changes)
+        )
+        assert result.verdict is Verdict.UNKNOWN_LICENCE, changes
+        assert failed(result)[0] == "licence" and not result.restricted_fields
 
 
 async def test_unknown_licence():

@@ -170,8 +170,8 @@ def _priority() -> tuple[int, int]:
 
 async def test_images_are_read_in_niced_processes_with_a_time_bound():
     pool = ProcessWorkerPool(
-        "image", workers=1, queue=1, timeout_s=0.5, field="image", preload=()
-    )
+        "image", workers=1, queue=1, timeout_s=3, field="image", preload=()
+    )  # 3 s: a niced worker's first QR read on a loaded 2-core machine took over 0.5 s
     pool.warm_up()
     try:
         pid, nice = await pool.run(_priority)
@@ -186,8 +186,8 @@ async def test_images_are_read_in_niced_processes_with_a_time_bound():
         started = time.monotonic()
         with pytest.raises(CertsealError) as err:  # a job past the bound is ended
             await pool.run(time.sleep, 30)
-        assert time.monotonic() - started < 5
-        assert err.value.field == "image" and "the limit is 0.5 s" in err.value.message
+        assert time.monotonic() - started < 10
+        assert err.value.field == "image" and "the limit is 3 s" in err.value.message
         replaced, _ = await pool.run(_priority)  # and its worker replaced
         assert replaced != pid
         assert pool.in_flight == 0
