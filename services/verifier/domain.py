@@ -283,17 +283,12 @@ def parse_code(text: str) -> ParsedCode:
         # the identifier names its issuing authority and type (GB/T 36904): a code whose
         # claims say otherwise would let one department's key vouch for another's
         # licence
-        if issuer != lid.authority_code:
+        if (issuer, type_code) != (lid.authority_code, lid.type_code):
             raise codes.MalformedCode(
                 codes.CodeStage.CLAIMS,
-                f"claim iss {issuer!r} contradicts the identifier's issuing authority "
-                f"{lid.authority_code}",
-            )
-        if type_code != lid.type_code:
-            raise codes.MalformedCode(
-                codes.CodeStage.CLAIMS,
-                f"claim licence.t {type_code!r} contradicts the identifier's type "
-                f"{lid.type_code}",
+                f"claims iss {issuer!r} and licence.t {type_code!r} contradict the "
+                f"identifier's issuing authority and type ({lid.authority_code}, "
+                f"{lid.type_code})",
             )
         return ParsedCode(
             kind=CodeKind.LICENCE,
