@@ -51,8 +51,17 @@ from services.feed.events import (
     record_headers,
     views,
 )
+from services.feed.resume import checked_fingerprints
 from services.feed.storage import FeedStore, WebhookRow
-from services.feed.tokens import RESUBSCRIBE, beyond_end, decode_token, encode_token
+from services.feed.tokens import (
+    RESUBSCRIBE,
+    Fingerprints,
+    beyond_end,
+    decode_token,
+    encode_token,
+    record_fingerprint,
+    token_fingerprints,
+)
 from services.feed.webhooks import WebhookEngine
 
 _NAME = re.compile(r"[a-z0-9-]{1,40}")
@@ -174,8 +183,10 @@ class FeedService:
         seconds, so a withdrawn right stops deliveries without a reconnect.
         PERMISSION_DENIED for an integrator without an entitlement, INVALID_ARGUMENT for
         a token this feed did not issue, FAILED_PRECONDITION for a token taken on
-        another Kafka cluster (or naming none) or past a partition's end (the topic was
-        recreated): resume from earliest and dedupe on ids instead; RESOURCE_EXHAUSTED when the integrator has its
+        another Kafka cluster (or naming none), past a partition's end, on another
+        incarnation of a topic (deleted and recreated since) or below a partition's log
+        start (retention deleted what follows it): resume from earliest and dedupe on
+        ids instead; RESOURCE_EXHAUSTED when the integrator has its
         most subscriptions open already (the slot is given back when the stream ends).
         """
         entitlement = await self._entitlement_of(caller)
@@ -185,11 +196,18 @@ class FeedService:
             if start == "token"
             else {}
         )
+        fingerprints = token_fingerprints(token) if start == "token" else {}
         self._slots.take(entitlement.integrator)
         try:
             async with contextlib.aclosing(
                 self._stream(
-                    caller, entitlement, wanted, start, positions, stopping, cluster
+                    caller,
+                    entitlement,
+                    wanted,
+                    start,
+                    (positions, fingerprints),
+                    stopping,
+                    cluster,
                 )
             ) as stream:
                 async for delivered in stream:
@@ -225,10 +243,11 @@ class FeedService:
         entitlement: Entitlement,
         wanted: Filter,
         start: str,
-        positions: dict[tuple[str, int], int],
+        token: tuple[dict[tuple[str, int], int], Fingerprints | None],
         stopping: asyncio.Event | None,
         cluster: str,
     ) -> AsyncGenerator[Delivered, None]:
+        positions = token[0]
         consumer = self._kafka.consumer(
             group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
         )
@@ -261,6 +280,10 @@ class FeedService:
                 (tp.topic, tp.partition): await consumer.position(tp)
                 for tp in partitions
             }
+            # the fingerprint of the record before each position (docs/events.md)
+            fingerprints = await checked_fingerprints(
+                consumer, partitions, current, token
+            )
             checked = asyncio.get_running_loop().time()
             while stopping is None or not stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
@@ -275,24 +298,33 @@ class FeedService:
                             record.topic, record.headers, record.value
                         )
                         parts = views(tp.topic, record.key or b"", headers, value)
+                        key = (tp.topic, tp.partition)
+                        this = record_fingerprint(
+                            record.key, record.value, record.headers
+                        )
                         for n, part in enumerate(parts, start=1):
                             # a token resumes after the record once its last view
                             # was given, else at the record again (at least once)
                             done = n == len(parts)
-                            current[(tp.topic, tp.partition)] = record.offset + done
+                            current[key] = record.offset + done
+                            if done:
+                                fingerprints[key] = this
                             meta = event_meta(tp.topic, part.headers, part.value)
                             if meta is None or not entitlement.allows(meta):
                                 continue
                             if not wanted.matches(meta):
                                 continue
                             yield Delivered(
-                                encode_token(current, cluster=cluster),
+                                encode_token(
+                                    current, cluster=cluster, fingerprints=fingerprints
+                                ),
                                 tp.topic,
                                 part.key.decode(),
                                 integrator_view(tp.topic, part.value),
                                 part.headers,
                             )
-                        current[(tp.topic, tp.partition)] = record.offset + 1
+                        current[key] = record.offset + 1
+                        fingerprints[key] = this
         finally:
             await consumer.stop()
 

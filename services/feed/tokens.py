@@ -7,30 +7,83 @@ mean nothing on another cluster (a rebuilt one, a new embedded broker), so a tok
 from another cluster, or from before tokens named their cluster, is refused with
 FAILED_PRECONDITION rather than resumed mid-partition; so is a token past a partition's
 end (the topic was recreated). What to do instead is :data:`RESUBSCRIBE`.
+
+Version 3 tokens also name the topic's incarnation: beside the next offset of a
+partition they carry the fingerprint (:func:`record_fingerprint`) of the record just
+before it, the last one the feed read there. A topic deleted and recreated on the same
+cluster and refilled past the token has another record (or none) at that offset, and
+:func:`incarnation_mismatch` says so before anything is delivered. Version 2 tokens
+(offsets only) are still resumed as before; see docs/events.md.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from certseal.errors import invalid, precondition
 
-TOKEN_VERSION = 2
+TOKEN_VERSION = 3
+#: the token version before tokens carried fingerprints (resumed on offsets alone)
+_OFFSETS_TOKEN_VERSION = 2
 #: the token version before tokens named their cluster (refused: it cannot say)
 _CLUSTERLESS_TOKEN_VERSION = 1
+#: bytes of a record fingerprint (SHA-256, truncated), 11 base64url characters in a token
+FINGERPRINT_BYTES = 8
 
 Positions = Mapping[tuple[str, int], int]
+Fingerprints = Mapping[tuple[str, int], bytes]
 
 
-def encode_token(positions: Positions, *, cluster: str) -> str:
+def record_fingerprint(
+    key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]] | None
+) -> bytes:
+    """The first :data:`FINGERPRINT_BYTES` bytes of SHA-256 (FIPS 180-4) of a record's
+    ``ce_id`` header (its CloudEvents id, unique per event), or of its key and value
+    when it has none (usage records written before certseal 0.2)."""
+    event_id = dict(headers or ()).get("ce_id")
+    if event_id is not None:
+        material = b"ce_id\0" + event_id
+    else:
+        key, value = key or b"", value or b""
+        material = b"kv\0" + len(key).to_bytes(4, "big") + key + value
+    return hashlib.sha256(material).digest()[:FINGERPRINT_BYTES]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _entry(
+    topic: str, partition: int, offset: int, fingerprint: bytes | None
+) -> list[str | int]:
+    if offset == 0 or fingerprint is None:
+        return [topic, partition, offset]
+    return [topic, partition, offset, _b64(fingerprint)]
+
+
+def encode_token(
+    positions: Positions, *, cluster: str, fingerprints: Fingerprints | None = None
+) -> str:
     """The token for ``positions`` (next offset per topic partition) on ``cluster``
-    (the Kafka cluster id)."""
+    (the Kafka cluster id), with the ``fingerprints`` of the record before each offset
+    where it is known (:func:`record_fingerprint`; none at offset 0).
+
+    Size (base64url of JSON): at most 4/3 x (24 + len(cluster) + the sum over the
+    partitions of len(topic) + 50) characters, the 50 being a partition number of up
+    to 10 digits, an offset of up to 19 and an 11-character fingerprint; for
+    certseal's four topics of 12 partitions each and a 22-character cluster id, at
+    most 4,300 characters (4,259 at the largest offsets)."""
+    known = fingerprints or {}
     data = {
         "v": TOKEN_VERSION,
         "c": cluster,
-        "p": sorted([t, p, o] for (t, p), o in positions.items()),
+        "p": sorted(
+            _entry(t, p, o, known.get((t, p))) for (t, p), o in positions.items()
+        ),
     }
     raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -50,7 +103,9 @@ def decode_token(
 
     INVALID_ARGUMENT when it is not one of ours; FAILED_PRECONDITION when it was taken
     on another Kafka cluster, or is a version-1 token, which names none: its offsets
-    would resume mid-partition on this one and skip events silently.
+    would resume mid-partition on this one and skip events silently. Version 2 tokens
+    (no fingerprints) and version 3 ones are read; their fingerprints, checked here for
+    shape only, are :func:`token_fingerprints`.
     """
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
@@ -62,9 +117,12 @@ def decode_token(
                 f"tokens did), so it cannot be resumed safely: {RESUBSCRIBE}",
                 field="start",
             )
-        if version != TOKEN_VERSION or not isinstance(data["c"], str):
+        if version not in (TOKEN_VERSION, _OFFSETS_TOKEN_VERSION) or not isinstance(
+            data["c"], str
+        ):
             raise ValueError
-        positions = {(str(t), int(p)): int(o) for t, p, o in data["p"]}
+        positions = {(str(t), int(p)): int(o) for t, p, o in map(_offsets, data["p"])}
+        _fingerprints(data)  # well-formed ones, or not a token of ours
     except (ValueError, KeyError, TypeError):
         raise invalid(
             "start", "the position token is not one this feed issued"
@@ -82,6 +140,86 @@ def decode_token(
             field="start",
         )
     return positions
+
+
+def _offsets(entry: list[Any]) -> list[Any]:
+    """A token entry's topic, partition and offset (a fingerprint may follow)."""
+    return entry[:3] if len(entry) == 4 else entry
+
+
+def _fingerprints(data: dict[str, object]) -> dict[tuple[str, int], bytes] | None:
+    """A decoded token's fingerprints; None for a version 2 token (it has none).
+
+    ValueError when one is not :data:`FINGERPRINT_BYTES` bytes in base64url, or stands
+    beside offset 0 (no record precedes it)."""
+    if data["v"] != TOKEN_VERSION:
+        if any(len(entry) != 3 for entry in data["p"]):  # type: ignore[attr-defined]
+            raise ValueError
+        return None
+    found: dict[tuple[str, int], bytes] = {}
+    for entry in data["p"]:  # type: ignore[attr-defined]
+        if len(entry) != 4:
+            continue
+        topic, partition, offset, text = entry
+        if not isinstance(text, str) or len(text) != 11 or int(offset) == 0:
+            raise ValueError
+        raw = base64.urlsafe_b64decode(text + "=")
+        if len(raw) != FINGERPRINT_BYTES or _b64(raw) != text:
+            raise ValueError
+        found[(str(topic), int(partition))] = raw
+    return found
+
+
+def token_fingerprints(token: str) -> dict[tuple[str, int], bytes] | None:
+    """The fingerprints of a token :func:`decode_token` accepted: per partition, of the
+    record before its offset (absent where none was known); None for a version 2
+    token, which carries none."""
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    return _fingerprints(json.loads(raw))
+
+
+def incarnation_mismatch(
+    positions: Positions,
+    fingerprints: Fingerprints | None,
+    log_starts: Positions,
+    found: Mapping[tuple[str, int], bytes | None],
+) -> str | None:
+    """Why a token cannot be resumed on this incarnation of its topics, or None.
+
+    ``positions`` and ``fingerprints`` are the token's; ``log_starts`` each
+    partition's first offset now; ``found`` the fingerprint of the record now at
+    offset - 1 of each partition where offset > log start (None: no record there).
+
+    - offset below the log start: the records from that offset on are gone (retention
+      deleted them before they were read, or the topic was recreated and trimmed);
+      resuming would skip them silently, so it is refused either way;
+    - offset at the log start: nothing between the token and the log's first record
+      is missing; it resumes (the record before it may have been deleted by retention,
+      which is not a new incarnation);
+    - otherwise (version 3): the record before the offset must be the one the token
+      was taken after; another one, or one where the token knew none (it stood at the
+      log start then, and a log start never moves back), means the topic was deleted
+      and recreated since.
+    """
+    for (topic, partition), offset in sorted(positions.items()):
+        start = log_starts.get((topic, partition), 0)
+        where = f"{topic} partition {partition}"
+        if offset < start:
+            return (
+                f"the events of {where} from offset {offset} on were deleted "
+                f"(retention; the log now starts at {start}) or the topic was "
+                "recreated, so the position token cannot resume there without a gap"
+            )
+        if fingerprints is None or offset == start:
+            continue
+        want = fingerprints.get((topic, partition))
+        if want is None or found.get((topic, partition)) != want:
+            return (
+                f"the record before offset {offset} of {where} is not the one the "
+                "position token was taken after: the topic was deleted and "
+                "recreated since"
+            )
+    return None
 
 
 def beyond_end(

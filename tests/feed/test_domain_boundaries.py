@@ -83,7 +83,7 @@ def test_a_token_past_a_partitions_end_names_it():
     "data",
     [
         {"v": 0, "p": []},
-        {"v": 3, "c": "k1", "p": []},
+        {"v": 4, "c": "k1", "p": []},
         {"v": 2, "p": []},
         {"v": 2, "c": 7, "p": []},
         {"p": []},
@@ -107,7 +107,7 @@ def test_token_format_is_stable():
     assert "=" not in token
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     assert raw == (
-        b'{"v":2,"c":"k1","p":[["certseal.licence-events.v1",0,17],'
+        b'{"v":3,"c":"k1","p":[["certseal.licence-events.v1",0,17],'
         b'["certseal.licence-events.v1",3,0],["certseal.seal-events.v1",1,5]]}'
     )
     assert decode_token(encode_token({}, cluster="k1"), [], cluster="k1") == {}
