@@ -93,10 +93,13 @@ def call_service(
     target: str,
     call: Callable[[grpc.aio.Channel], Awaitable[T]],
     *,
+    service: str,
     identity: tuple[str, str] | None = None,
 ) -> T:
-    """Run ``call(channel)`` against ``target``; a gRPC error comes back as the typed
-    CertsealError the service sent."""
+    """Run ``call(channel)`` against ``target``, where ``service`` (issuer, verifier,
+    seal, feed) is expected to answer; a gRPC error comes back as the typed
+    CertsealError the service sent, no answer at all as :func:`unreachable` naming
+    ``service`` (whether ``target`` came from ``[cli]``, a group or ``--verifier``)."""
     from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
 
     async def run() -> T:
@@ -107,25 +110,16 @@ def call_service(
                 if exc.code() is grpc.StatusCode.UNAVAILABLE and not dict(
                     exc.trailing_metadata() or ()
                 ).get(ERROR_KIND_KEY):
-                    raise unreachable(cfg, target) from None
+                    raise unreachable(target, service) from None
                 raise error_from_rpc(exc) from None
 
     return asyncio.run(run())
 
 
-def service_name(cfg: Any, target: str) -> str:
-    """Which service the CLI's configuration names at ``target`` (``[cli]
-    <name>_target``), else ``service``."""
-    for name in ("issuer", "verifier", "seal", "feed"):
-        if getattr(cfg.cli, f"{name}_target", None) == target:
-            return name
-    return "service"
-
-
-def unreachable(cfg: Any, target: str, name: str | None = None) -> CertsealError:
-    """UNAVAILABLE naming the service nobody answers for at ``target`` and how to start
-    it (a transport failure, not an answer the service gave)."""
-    name = name or service_name(cfg, target)
+def unreachable(target: str, name: str) -> CertsealError:
+    """UNAVAILABLE (field ``name``) naming the service ``name`` nobody answers for at
+    ``target`` and how to start it (a transport failure, not an answer the service
+    gave)."""
     return CertsealError(
         ErrorKind.UNAVAILABLE,
         f"{target} is unreachable: is certseal running? Start the stack with "

@@ -98,7 +98,7 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
                         print(f"  token {event.token}", flush=True)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() is grpc.StatusCode.UNAVAILABLE:
-                    raise unreachable(cfg, cfg.cli.feed_target, "feed") from None
+                    raise unreachable(cfg.cli.feed_target, "feed") from None
                 raise error_from_rpc(exc) from None
 
     asyncio.run(tail())
@@ -200,6 +200,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
         cfg,
         cfg.cli.feed_target,
         lambda chan: getattr(feed_pb2_grpc.EventFeedAdminStub(chan), method)(request),
+        service="feed",
     )
     if command in ("entitle", "entitlement"):
         e = reply.entitlement

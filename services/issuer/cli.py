@@ -42,7 +42,11 @@ def _call(
         identity = dev_identity(cfg, f"dept:{args.as_department}")
     stub = issuer_pb2_grpc.IssuerAdminStub if admin else issuer_pb2_grpc.IssuerStub
     return call_service(
-        cfg, cfg.cli.issuer_target, lambda chan: call(stub(chan)), identity=identity
+        cfg,
+        cfg.cli.issuer_target,
+        lambda chan: call(stub(chan)),
+        identity=identity,
+        service="issuer",
     )
 
 
@@ -58,6 +62,7 @@ def _require_department(cfg: Any, code: str) -> None:
         lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListDepartments(
             pb.ListDepartmentsRequest()
         ),
+        service="issuer",
     )
     if not any(d.code == code for d in reply.departments):
         raise CertsealError(
@@ -303,6 +308,7 @@ def cmd_republish(args: argparse.Namespace) -> int:
             cfg,
             cfg.cli.seal_target,
             functools.partial(_republish_seals, restart, args.max_events),
+            service="seal",
         )
         if restart or seals.resumed:
             print(f"seal run {seals.run_id} {'restarted' if restart else 'resumed'}")

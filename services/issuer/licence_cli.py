@@ -40,6 +40,7 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
         cfg.cli.issuer_target,
         lambda chan: call(issuer_pb2_grpc.IssuerStub(chan)),
         identity=identity,
+        service="issuer",
     )
 
 

@@ -48,6 +48,7 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
         cfg.cli.seal_target,
         lambda chan: call(seal_pb2_grpc.SealStub(chan)),
         identity=identity,
+        service="seal",
     )
 
 

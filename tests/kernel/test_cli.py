@@ -180,3 +180,21 @@ async def test_repeated_config_files_are_layered_setting_by_setting(
         "list",
     )
     assert status == 1 and out.startswith(f"error: issuer: {dead} is unreachable")
+
+
+async def test_an_unreachable_verifier_named_by_option_is_named(
+    config, capsys, tmp_path
+):
+    """``--verifier HOST:PORT`` (not ``[cli] verifier_target``) names the verifier, no
+    unfilled 'service' template."""
+    config_file = write_config(config, tmp_path)
+    dead = f"127.0.0.1:{free_port()}"
+    status, out = await certseal(
+        capsys,
+        *("--config", str(config_file), "verify", "--verifier", dead),
+        *("--purpose", "窗口办事", "LC1:X"),
+    )
+    assert status == 1
+    assert out.startswith(f"error: verifier: {dead} is unreachable"), out
+    assert "services.verifier" in out and "[cli] verifier_target" in out
+    assert "services.service" not in out and "service_target" not in out
