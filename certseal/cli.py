@@ -346,7 +346,9 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     try:
         return int(args.func(args))
     except CertsealError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # every service error names its field (tests/kernel/test_floor_plan.py); one
+        # that does not is still printed as <field>: <problem>, about the command
+        print(f"error: {exc.field or args.command}: {exc.message}", file=sys.stderr)
         return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
     except KeyboardInterrupt:
         return 130
@@ -359,5 +361,5 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
             problem = exc.strerror.lower() if exc.strerror else "cannot be read"
             print(f"error: {exc.filename}: {problem}", file=sys.stderr)
             return 2
-        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {args.command}: {exc.strerror or exc}", file=sys.stderr)
         return 1

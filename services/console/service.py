@@ -377,5 +377,5 @@ class ConsoleAccounts:
         """One account; NOT_FOUND when there is none."""
         stored = await self.store.account(account_name(name))
         if stored is None:
-            raise not_found(f"console account {name}")
+            raise not_found(f"console account {name}", field="name")
         return stored.account

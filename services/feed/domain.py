@@ -409,6 +409,7 @@ class SubscriptionSlots:
                 ErrorKind.RESOURCE_EXHAUSTED,
                 f"{integrator} has {self.limit} subscriptions open, the most allowed; "
                 "close one first",
+                field="as",
             )
         self._open[integrator] = self.open(integrator) + 1
 

@@ -117,7 +117,7 @@ class FeedService:
         except CertsealError:
             found = None
         if found is None:
-            raise denied(f"{caller} has no entitlement to the event feed")
+            raise denied(f"{caller} has no entitlement to the event feed", field="as")
         return found
 
     async def get_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
@@ -125,7 +125,7 @@ class FeedService:
         when none was set."""
         found = await self.entitlement(integrator_identity(integrator))
         if found is None:
-            raise not_found(f"entitlement of {integrator}")
+            raise not_found(f"entitlement of {integrator}", field="integrator")
         return found
 
     async def set_entitlement(
@@ -331,7 +331,7 @@ class FeedService:
         """One webhook; NOT_FOUND when no webhook has that name."""
         row = await self._store.webhook(name)
         if row is None:
-            raise not_found(f"webhook {name}")
+            raise not_found(f"webhook {name}", field="name")
         return self._unwrapped(row)
 
     def _unwrapped(self, row: WebhookRow) -> Webhook:

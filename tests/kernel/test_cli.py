@@ -198,3 +198,21 @@ async def test_an_unreachable_verifier_named_by_option_is_named(
     assert out.startswith(f"error: verifier: {dead} is unreachable"), out
     assert "services.verifier" in out and "[cli] verifier_target" in out
     assert "services.service" not in out and "service_target" not in out
+
+
+def test_a_fieldless_error_is_still_printed_with_a_field(capsys):
+    """The printer never prints ``error: <problem>`` alone: an error without a field
+    (a defect, tests/kernel/test_floor_plan.py) is printed about the command."""
+    from certseal import cli as kernel_cli
+    from certseal.errors import precondition
+
+    def broken(_args):
+        raise precondition("something is off")
+
+    def group(sub):
+        sub.add_parser("boom").set_defaults(func=broken)
+
+    parser = kernel_cli.build_parser("t", lambda paths: None, [group])
+    status = kernel_cli.run_command(parser, ["boom"])
+    assert status == 1
+    assert capsys.readouterr().err == "error: boom: something is off\n"
