@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     layers = [arg for path in config_layers(home, config) for arg in ("--config", path)]
 
     def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", module, *layers, *extra])
+        return start_service([sys.executable, "-m", module, *layers, *extra])
 
     services = {
         "issuer": service("services.issuer"),
@@ -181,17 +182,41 @@ Ctrl-C stops everything; running again reuses the data.
         while not stopping and all(p.poll() is None for p in services.values()):
             time.sleep(0.2)
     finally:
-        for process in services.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in services.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        stack.stop()
-        print("stopped.")
+        shut_down(services, stack.stop)
     return 0 if stopping else 1
+
+
+def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
+    """A service process in a session of its own: Ctrl-C in the terminal reaches
+    ``certseal run`` alone, which stops each service once (:func:`shut_down`); a
+    SIGINT sent to every process made Faust's workers print ``-INT-`` six times each."""
+    return subprocess.Popen(argv, start_new_session=True)
+
+
+def shut_down(
+    services: dict[str, subprocess.Popen[bytes]],
+    stop_stack: Callable[[], None],
+    *,
+    grace_s: float = 15.0,
+) -> None:
+    """Stop every service with SIGTERM (killed after ``grace_s`` seconds), then the
+    embedded stack; one line per service, ``stopped.`` on a line of its own."""
+    # the terminal echoed ^C without a newline: the shutdown starts on a new line
+    print(flush=True)
+    for name, process in services.items():
+        if process.poll() is None:
+            print(f"stopping {name}", flush=True)
+            process.send_signal(signal.SIGTERM)
+    for process in services.values():
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    print("stopping PostgreSQL and the broker", flush=True)
+    stop_stack()
+    sys.stderr.flush()
+    print("stopped.", flush=True)
 
 
 def topic_lines() -> str:

@@ -106,3 +106,48 @@ def test_each_process_exports_only_its_own_metric_families():
     verifier = exported(Metrics(families=frozenset({"rpc", "index"})))
     assert "certseal_verifier_index_lag_events" in verifier
     assert "certseal_outbox" not in verifier and "certseal_audit" not in verifier
+
+
+def test_the_shutdown_prints_one_line_per_service_and_stopped_alone(capsys):
+    """Ctrl-C: each service is stopped once, named on its own line; ``stopped.`` ends
+    the output on a line of its own (the terminal's ``^C`` has no newline)."""
+    from services.run import shut_down, start_service
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    services = {"issuer": start_service(sleeper), "verifier": start_service(sleeper)}
+    # each in a session of its own: a terminal's SIGINT never reaches them
+    assert all(os.getsid(p.pid) == p.pid != os.getsid(0) for p in services.values())
+    stopped = []
+    print("^C", end="")
+    shut_down(services, lambda: stopped.append(True), grace_s=10)
+    assert stopped == [True]
+    assert all(p.returncode is not None for p in services.values())
+    assert capsys.readouterr().out.splitlines() == [
+        "^C",
+        "stopping issuer",
+        "stopping verifier",
+        "stopping PostgreSQL and the broker",
+        "stopped.",
+    ]
+
+
+def test_a_process_that_read_a_qr_code_exits_without_a_leak_report():
+    """nanobind reports zxing-cpp instances alive at exit as leaked (with an outside
+    link); a process that decoded an image, exiting with a thread still running as
+    the verifier does, prints nothing."""
+    import subprocess
+
+    script = (
+        "import sys, threading, time\n"
+        "from certseal import qr\n"
+        "assert qr.read_qr_image(qr.qr_png('LC1:X')) == 'LC1:X'\n"
+        "def wait():\n"  # its frame keeps this module, and so qr's, alive at exit
+        "    time.sleep(30)\n"
+        "threading.Thread(target=wait, daemon=True).start()\n"
+        "sys.exit(0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "leaked" not in done.stderr and done.stderr == ""
