@@ -152,26 +152,29 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
                the browser must trust the dev CA {ca}
   Metrics      {metrics}
   Config       {stack.config_file}
+               with {home / LOCAL_OVERLAY} layered on top when it exists (your own
+               settings; make run never writes it)
 
-Try, in another terminal (the CLI finds {stack.config_file}):
-  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer --dev-identity
+Try, in another terminal (the CLI finds {stack.config_file}; README.md has the whole
+walk-through: amend, transfer, revoke, seals):
+  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer,seal_owner --dev-identity
   .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
   .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
       --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
   .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
       --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
   .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
-  .venv/bin/certseal verify --purpose 窗口办事 LC1:...      (or --image code.png)
-  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 LC1:...   (the other group)
+  .venv/bin/certseal verify --purpose 窗口办事 'LC1:...'    (quoted: a code has spaces; or --image code.png)
+  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 'LC1:...'   (the other group)
   .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
-  .venv/bin/certseal verify --offline --bundle counter.bundle LC1:...
+  .venv/bin/certseal verify --offline --bundle counter.bundle 'LC1:...'
   .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
   .venv/bin/certseal events tail --since earliest        (the live event feed)
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
-  .venv/bin/certseal console account add ops --department {cfg.platform.code} --role operator
-      (a password of 12 characters or more; {cfg.platform.code} is the platform's own
-      department; then sign in at {console_url} - the browser must trust {ca})
+  .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
+      (a password of 12 characters or more; then sign in at {console_url}operator -
+      the browser must trust {ca})
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
 
 Ctrl-C stops everything; running again reuses the data.
