@@ -72,6 +72,8 @@ def test_the_broker_port_is_stable_and_falls_back_only_when_taken(tmp_path):
         assert other != port and taken.broker_port_taken
     # tests never ask for a port: any free one, never 9092
     assert DevStack(tmp_path / "c").broker_port is None
+    # make run BROKER_PORT=0: any free port, not a broker listening on port 0
+    assert DevStack(tmp_path / "d", broker_port=0)._choose_broker_port() > 0
 
 
 def test_the_banner_lists_every_topic_and_every_metrics_endpoint():
