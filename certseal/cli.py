@@ -31,6 +31,24 @@ LOCAL_OVERLAY = "local.toml"
 
 T = TypeVar("T")
 
+#: a licence status as every command prints it: words, then the national code (GB/T
+#: 36904 status table, docs/architecture.md §4)
+STATUS_WORDS = {
+    1: "valid 01",
+    2: "suspended 02",
+    3: "revoked 03",
+    4: "cancelled 04",
+    5: "expired 05",
+    6: "transferred out 06",
+    7: "revoked as sanction 07",
+}
+
+
+def status_words(code: int) -> str:
+    """``revoked as sanction 07`` for 7; an unknown code as its two digits."""
+    return STATUS_WORDS.get(code, f"status {code:02d}")
+
+
 #: (subparsers) -> None: adds a group of commands to the ``certseal`` parser
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 

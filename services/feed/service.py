@@ -41,6 +41,7 @@ from services.feed.domain import (
     Filter,
     ParkedDelivery,
     SubscriptionSlots,
+    check_event_types,
     Webhook,
     integrator_identity,
 )
@@ -178,6 +179,7 @@ class FeedService:
         most subscriptions open already (the slot is given back when the stream ends).
         """
         entitlement = await self._entitlement_of(caller)
+        check_event_types(wanted.event_types, entitlement.event_types)
         cluster = await self.cluster_id()
         positions = (
             decode_token(token, FEED_TOPICS, cluster=cluster)
