@@ -108,6 +108,8 @@ async def test_a_department_amends_and_transfers_from_the_cli(operator, connect,
     )  # fmt: skip
     assert code == 0, out
     amended = out.split("identifier  ", 1)[1].split()[0]
+    # the key's suite is printed without --suite (looked up as the operator)
+    assert f"signed by   key {sender.kid} (es256)" in out, out
     assert amended != licence.identifier and "class = A1" in out
 
     code, out = await cli(
@@ -147,9 +149,11 @@ async def test_a_seal_owner_seals_and_anyone_verifies_from_the_cli(
     assert code == 0 and signature.stat().st_size > 100, out
     code, out = await cli("seal", "verify", str(signature), str(document))
     assert code == 0 and "verdict     VALID" in out, out
+    assert "  [ok] data hash: " in out and "(active)" in out  # licence verify's marks
     document.write_bytes(b"changed")
     code, out = await cli("seal", "verify", str(signature), str(document))
     assert code == 1 and "MODIFIED" in out, out
+    assert "  [FAILED] data hash: " in out and "()" not in out, out
 
     pdf, sealed = tmp_path / "blank.pdf", tmp_path / "sealed.pdf"
     pdf.write_bytes(blank_pdf())
@@ -258,3 +262,23 @@ async def test_the_walk_through_order_and_its_refusals_name_their_field(
     )  # fmt: skip
     assert code == 1 and out.startswith("error: suite: PDFs are sealed by es256"), out
     assert "'certseal seal document'" in out
+
+
+def test_every_command_says_what_it_does_and_what_it_accepts(capsys):
+    """--help: each subcommand has a description, no doubled words, and type add names
+    the field TYPEs it accepts."""
+    from services import cli as entry
+
+    for argv in (["department", "--help"], ["key", "--help"], ["feed", "--help"]):
+        with pytest.raises(SystemExit):
+            entry.main(argv)
+        out = capsys.readouterr().out
+        # argparse lists each subcommand indented by 4, its help on the same line
+        for line in out.split("options:")[0].splitlines():
+            if line.startswith("    ") and not line.startswith("     "):
+                assert len(line.split()) > 1, f"{argv}: {line.strip()} has no help"
+        assert "parked parked" not in out
+    with pytest.raises(SystemExit):
+        entry.main(["type", "add", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "TYPE one of string, integer, boolean, date" in out
