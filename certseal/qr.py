@@ -109,9 +109,10 @@ def read_qr_image(data: bytes) -> str:
         raise invalid("image", "is not a readable PNG, JPEG or HEIC image") from None
     # no zxing-cpp object outlives the call: nanobind reports any instance still
     # alive at interpreter exit as "leaked" (a module-level BarcodeFormats was one)
-    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)
+    formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(grey, formats=formats)
     texts = [b.text for b in found if b.valid and b.text]
-    del found
+    del found, formats
     if not texts:
         raise invalid("image", "contains no readable QR code")
     if len(set(texts)) > 1:

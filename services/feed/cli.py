@@ -15,8 +15,8 @@ from certseal.cli import (
     call_service,
     channel,
     database_unreachable,
-    load,
     dev_identity,
+    load,
     status_words,
     unreachable,
 )

@@ -41,8 +41,8 @@ from services.feed.domain import (
     Filter,
     ParkedDelivery,
     SubscriptionSlots,
-    check_event_types,
     Webhook,
+    check_event_types,
     integrator_identity,
 )
 from services.feed.events import (
