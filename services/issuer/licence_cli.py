@@ -23,9 +23,12 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
     """Call the Issuer as the department of ``--as CODE``."""
     from certseal.v1 import issuer_pb2_grpc
 
+    from services.issuer.cli import _require_department  # cli imports this module
+
     cfg = load(args)
-    # checked first: a mistyped code must not leave a dev identity behind
+    # checked first: a mistyped or unknown code must not leave a dev identity behind
     validate_uscc(args.as_department, "as")
+    _require_department(cfg, args.as_department)
     identity = dev_identity(cfg, f"dept:{args.as_department}")
     return call_service(
         cfg,

@@ -49,7 +49,9 @@ async def test_a_missing_input_file_is_named_with_exit_2(config, capsys, tmp_pat
         *("--image", str(missing)),
     )
     assert status == 2
-    assert out.strip() == f"error: {missing}: no such file or directory"
+    assert out.strip() == (
+        f"error: image: cannot read '{missing}': No such file or directory"
+    )
     assert "Errno" not in out and "Traceback" not in out
 
 
