@@ -22,7 +22,6 @@ _STATUSES = STATUS_WORDS
 def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
     """Call the Issuer as the department of ``--as CODE``."""
     from certseal.v1 import issuer_pb2_grpc
-
     from services.issuer.cli import _require_department  # cli imports this module
 
     cfg = load(args)
