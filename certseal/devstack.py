@@ -248,8 +248,8 @@ class EmbeddedStack(Generic[C]):
 
     def _choose_broker_port(self) -> int:
         """``broker_port`` when it is free, else any free port (noted in
-        ``broker_port_taken``, so the caller can say so)."""
-        if self.broker_port is None:
+        ``broker_port_taken``, so the caller can say so); 0 or None: any free port."""
+        if not self.broker_port:  # a broker told to listen on port 0 is unreachable
             return free_port()
         with socket.socket() as sock:
             try:

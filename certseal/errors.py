@@ -46,9 +46,10 @@ def invalid(field: str, message: str) -> CertsealError:
     return CertsealError(ErrorKind.INVALID_ARGUMENT, message, field=field)
 
 
-def not_found(what: str) -> CertsealError:
-    """The named thing does not exist (or the caller may not know that it does)."""
-    return CertsealError(ErrorKind.NOT_FOUND, f"{what} not found")
+def not_found(what: str, *, field: str | None = None) -> CertsealError:
+    """The named thing (given in ``field``) does not exist (or the caller may not know
+    that it does)."""
+    return CertsealError(ErrorKind.NOT_FOUND, f"{what} not found", field=field)
 
 
 def precondition(message: str, *, field: str | None = None) -> CertsealError:
@@ -56,6 +57,7 @@ def precondition(message: str, *, field: str | None = None) -> CertsealError:
     return CertsealError(ErrorKind.FAILED_PRECONDITION, message, field=field)
 
 
-def denied(message: str) -> CertsealError:
-    """The authenticated caller may not do this."""
-    return CertsealError(ErrorKind.PERMISSION_DENIED, message)
+def denied(message: str, *, field: str | None = None) -> CertsealError:
+    """The authenticated caller may not do this (``field``: what the refusal is about,
+    e.g. ``as`` for the caller's identity)."""
+    return CertsealError(ErrorKind.PERMISSION_DENIED, message, field=field)

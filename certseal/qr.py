@@ -33,7 +33,6 @@ __all__ = [
     "read_qr_image",
 ]
 
-_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 # iPhones save photos as HEIC (HEIF with HEVC, ISO/IEC 23008-12); pillow-heif lets
 # Pillow open it. Its size is read from the header before decoding, like the others'.
@@ -108,8 +107,12 @@ def read_qr_image(data: bytes) -> str:
         ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise invalid("image", "is not a readable PNG, JPEG or HEIC image") from None
-    found = zxingcpp.read_barcodes(grey, formats=_QR)
+    # no zxing-cpp object outlives the call: nanobind reports any instance still
+    # alive at interpreter exit as "leaked" (a module-level BarcodeFormats was one)
+    formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(grey, formats=formats)
     texts = [b.text for b in found if b.valid and b.text]
+    del found, formats
     if not texts:
         raise invalid("image", "contains no readable QR code")
     if len(set(texts)) > 1:

@@ -72,6 +72,13 @@ class StatusTable:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def counts(self) -> dict[int, int]:
+        """How many lineages are at each status code (1 valid, 3 revoked, ...)."""
+        rows = self.db.execute(
+            "select status, count(*) from licence_status group by status order by 1"
+        )
+        return dict(rows.fetchall())
+
     def commit(self) -> None:
         """Make the applied rows durable."""
         self.db.commit()
@@ -147,8 +154,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     table = StatusTable(Path(args.db))
+    changed = 0
     try:
-        asyncio.run(
+        changed = asyncio.run(
             follow(
                 args.bootstrap,
                 args.group,
@@ -159,6 +167,15 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # what success looks like: e.g. "applied 3 events; 2 lineages in
+        # statuses.sqlite: 1 at status 01, 1 at status 07"
+        counts = table.counts()
+        by_status = ", ".join(f"{n} at status {s:02d}" for s, n in counts.items())
+        print(
+            f"applied {changed} events; {sum(counts.values())} lineages in "
+            f"{args.db}" + (f": {by_status}" if by_status else ""),
+            flush=True,
+        )
         table.close()
 
 

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     layers = [arg for path in config_layers(home, config) for arg in ("--config", path)]
 
     def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", module, *layers, *extra])
+        return start_service([sys.executable, "-m", module, *layers, *extra])
 
     services = {
         "issuer": service("services.issuer"),
@@ -151,26 +152,29 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
                the browser must trust the dev CA {ca}
   Metrics      {metrics}
   Config       {stack.config_file}
+               with {home / LOCAL_OVERLAY} layered on top when it exists (your own
+               settings; make run never writes it)
 
-Try, in another terminal (the CLI finds {stack.config_file}):
-  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer --dev-identity
+Try, in another terminal (the CLI finds {stack.config_file}; README.md has the whole
+walk-through: amend, transfer, revoke, seals):
+  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer,seal_owner --dev-identity
   .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
   .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
       --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
   .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
       --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
   .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
-  .venv/bin/certseal verify --purpose 窗口办事 LC1:...      (or --image code.png)
-  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 LC1:...   (the other group)
+  .venv/bin/certseal verify --purpose 窗口办事 'LC1:...'    (quoted: a code has spaces; or --image code.png)
+  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 'LC1:...'   (the other group)
   .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
-  .venv/bin/certseal verify --offline --bundle counter.bundle LC1:...
+  .venv/bin/certseal verify --offline --bundle counter.bundle 'LC1:...'
   .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
   .venv/bin/certseal events tail --since earliest        (the live event feed)
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
-  .venv/bin/certseal console account add ops --department {cfg.platform.code} --role operator
-      (a password of 12 characters or more; {cfg.platform.code} is the platform's own
-      department; then sign in at {console_url} - the browser must trust {ca})
+  .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
+      (a password of 12 characters or more; then sign in at {console_url}operator -
+      the browser must trust {ca})
 gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
 
 Ctrl-C stops everything; running again reuses the data.
@@ -181,17 +185,41 @@ Ctrl-C stops everything; running again reuses the data.
         while not stopping and all(p.poll() is None for p in services.values()):
             time.sleep(0.2)
     finally:
-        for process in services.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in services.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        stack.stop()
-        print("stopped.")
+        shut_down(services, stack.stop)
     return 0 if stopping else 1
+
+
+def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
+    """A service process in a session of its own: Ctrl-C in the terminal reaches
+    ``certseal run`` alone, which stops each service once (:func:`shut_down`); a
+    SIGINT sent to every process made Faust's workers print ``-INT-`` six times each."""
+    return subprocess.Popen(argv, start_new_session=True)
+
+
+def shut_down(
+    services: dict[str, subprocess.Popen[bytes]],
+    stop_stack: Callable[[], None],
+    *,
+    grace_s: float = 15.0,
+) -> None:
+    """Stop every service with SIGTERM (killed after ``grace_s`` seconds), then the
+    embedded stack; one line per service, ``stopped.`` on a line of its own."""
+    # the terminal echoed ^C without a newline: the shutdown starts on a new line
+    print(flush=True)
+    for name, process in services.items():
+        if process.poll() is None:
+            print(f"stopping {name}", flush=True)
+            process.send_signal(signal.SIGTERM)
+    for process in services.values():
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    print("stopping PostgreSQL and the broker", flush=True)
+    stop_stack()
+    sys.stderr.flush()
+    print("stopped.", flush=True)
 
 
 def topic_lines() -> str:

@@ -302,6 +302,7 @@ class Access:
                 raise CertsealError(
                     ErrorKind.NOT_FOUND,
                     f"no such change {change!r}: disable, enable or password",
+                    field="change",
                 )
         except CertsealError as exc:
             return error_response(exc)

@@ -70,7 +70,7 @@ _STATUS_OF = {
 class BadRequest(Exception):
     """A request the page should not have sent: the message names what is wrong."""
 
-    def __init__(self, message: str, *, status: int = 400, field: str = ""):
+    def __init__(self, message: str, *, field: str, status: int = 400):
         super().__init__(message)
         self.message, self.status, self.field = message, status, field
 
@@ -106,15 +106,19 @@ async def guard(
     response: web.StreamResponse
     try:
         if request.method not in ("GET", "HEAD") and not _same_origin(request):
-            raise BadRequest("requests from another site are refused", status=403)
+            raise BadRequest(
+                "requests from another site are refused", status=403, field="origin"
+            )
         response = await handler(request)
     except BadRequest as exc:
         response = _error(exc.status, exc.message, exc.field)
     except web.HTTPException as exc:  # e.g. 413 "Maximum request body size ..."
-        response = _error(exc.status, exc.text or exc.reason)
+        # 413: the body; 404/405: the path or method asked for
+        field = {413: "body", 405: "method"}.get(exc.status, "path")
+        response = _error(exc.status, exc.text or exc.reason, field)
     except Exception:
         log.exception("console request %s %s failed", request.method, request.path)
-        response = _error(500, "the console failed; see its log")
+        response = _error(500, "the console failed; see its log", "console")
     return response
 
 
@@ -135,7 +139,7 @@ async def secure_headers(request: web.Request, response: web.StreamResponse) -> 
         headers["Cache-Control"] = "no-store"  # verdicts and names stay off the disk
 
 
-def _error(status: int, message: str, field: str = "") -> web.Response:
+def _error(status: int, message: str, field: str) -> web.Response:
     return web.json_response({"error": message, "field": field}, status=status)
 
 
@@ -146,13 +150,16 @@ def _rpc_failure(exc: grpc.aio.AioRpcError, service: str) -> BadRequest:
         return BadRequest(
             f"the {service} service is not reachable; try again in a moment",
             status=503,
+            field=service,
         )
     status = _STATUS_OF.get(exc.code())
     if status is None:
         log.error("%s failed: %s %s", service, exc.code().name, exc.details())
-        return BadRequest(f"the {service} service failed; see its log", status=502)
+        return BadRequest(
+            f"the {service} service failed; see its log", status=502, field=service
+        )
     error = error_from_rpc(exc)
-    return BadRequest(str(error), status=status, field=error.field or "")
+    return BadRequest(str(error), status=status, field=error.field or service)
 
 
 class ConsoleHandlers:
@@ -210,13 +217,15 @@ class ConsoleHandlers:
     async def verify_code(self, request: web.Request) -> web.Response:
         """A scanned text: ``{"code": ..., "purpose": ...}``."""
         if request.content_type != "application/json":
-            raise BadRequest("send the scan as application/json", status=415)
+            raise BadRequest(
+                "send the scan as application/json", status=415, field="body"
+            )
         try:
             body = await request.json()
         except json.JSONDecodeError:
-            raise BadRequest("the request is not JSON") from None
+            raise BadRequest("the request is not JSON", field="body") from None
         if not isinstance(body, dict):
-            raise BadRequest("the request is not a JSON object")
+            raise BadRequest("the request is not a JSON object", field="body")
         purpose = _purpose(body.get("purpose"))
         code = body.get("code")
         if not isinstance(code, str) or not code.strip():
@@ -248,6 +257,7 @@ class ConsoleHandlers:
             raise BadRequest(
                 f"send {IMAGE_LIMIT}, not {request.content_type or 'nothing'}",
                 status=415,
+                field="image",
             )
         size = request.content_length
         if size is not None and size > MAX_IMAGE_BYTES:
@@ -291,7 +301,9 @@ class ConsoleHandlers:
         """A sealed PDF: every seal in it with its verdict."""
         if request.content_type != "application/pdf":
             raise BadRequest(
-                f"send a PDF, not {request.content_type or 'nothing'}", status=415
+                f"send a PDF, not {request.content_type or 'nothing'}",
+                status=415,
+                field="pdf",
             )
         pdf = await request.read()
         if not pdf.startswith(b"%PDF-"):
@@ -349,6 +361,7 @@ def rare_font(path: str) -> Handler:
             raise BadRequest(
                 "no font for characters outside the BMP here: install fonts-hanazono",
                 status=404,
+                field="path",
             )
         response = web.FileResponse(Path(path))
         response.headers["Cache-Control"] = "public, max-age=604800, immutable"

@@ -51,9 +51,11 @@ class SignedIn:
         return f"SignedIn({self.account.name}, until {self.expires_at.isoformat()})"
 
 
-def unauthenticated(message: str) -> CertsealError:
-    """UNAUTHENTICATED naming what is missing (field ``session``)."""
-    return CertsealError(ErrorKind.UNAUTHENTICATED, message, field="session")
+def unauthenticated(message: str, *, field: str = "session") -> CertsealError:
+    """UNAUTHENTICATED naming what is missing or wrong (``field``: ``session`` for a
+    request without a live session, ``password`` or ``certificate`` for a refused
+    sign-in)."""
+    return CertsealError(ErrorKind.UNAUTHENTICATED, message, field=field)
 
 
 def _a(role: Role) -> str:
@@ -293,7 +295,7 @@ class ConsoleAccounts:
             await self._record_refusal(
                 checked, address, "password", reason, counted=True
             )
-            raise unauthenticated(_WRONG)
+            raise unauthenticated(_WRONG, field="password")
         if stored.account.disabled:
             await self._record_refusal(
                 checked, address, "password", "account disabled", counted=True
@@ -310,7 +312,8 @@ class ConsoleAccounts:
         against the console's client CA)."""
         if not common_name:
             raise unauthenticated(
-                "the browser presented no client certificate from the console's CA"
+                "the browser presented no client certificate from the console's CA",
+                field="certificate",
             )
         account = await self.store.account_by_certificate(common_name)
         name = account.name if account is not None else common_name[:64]
@@ -321,7 +324,8 @@ class ConsoleAccounts:
                 name, address, "certificate", reason, counted=True
             )
             raise unauthenticated(
-                f"no enabled account signs in with the certificate {common_name!r}"
+                f"no enabled account signs in with the certificate {common_name!r}",
+                field="certificate",
             )
         return await self._session(account, address, "certificate")
 
@@ -377,5 +381,5 @@ class ConsoleAccounts:
         """One account; NOT_FOUND when there is none."""
         stored = await self.store.account(account_name(name))
         if stored is None:
-            raise not_found(f"console account {name}")
+            raise not_found(f"console account {name}", field="name")
         return stored.account

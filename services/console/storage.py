@@ -166,7 +166,7 @@ class ConsoleStore:
                 by,
             )
             if row is None:
-                raise not_found(f"console account {name}")
+                raise not_found(f"console account {name}", field="name")
             await conn.execute("delete from console_sessions where account = $1", name)
             await write_audit(conn, [audit])
         return _account(row)

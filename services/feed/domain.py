@@ -165,6 +165,34 @@ EVENT_TOPICS: Mapping[str, str] = {
 }
 
 
+def check_event_types(
+    requested: frozenset[str] | set[str] | list[str],
+    entitled: frozenset[str],
+    *,
+    field: str = "event_types",
+) -> None:
+    """INVALID_ARGUMENT (``field``) for an asked event type that no event could ever
+    match: one the platform does not publish (:data:`EVENT_TOPICS`; ``*`` and
+    ``prefix.*`` patterns must match at least one), or one ``entitled`` (the caller's
+    entitlement's types) never lets through. A silently empty subscription is worse
+    than a refusal."""
+    known = sorted(EVENT_TOPICS)
+    for wanted in requested:
+        matching = [t for t in known if _matches(frozenset({wanted}), t)]
+        if not matching:
+            raise invalid(
+                field,
+                f"{wanted!r} is not an event type; known: {', '.join(known)} "
+                "(or a pattern such as licence.*)",
+            )
+        if not any(_matches(entitled, t) for t in matching):
+            raise invalid(
+                field,
+                f"{wanted!r} is not among the event types this caller is entitled "
+                f"to ({', '.join(sorted(entitled)) or 'none'})",
+            )
+
+
 def kafka_topics(entitlement: Entitlement) -> list[str]:
     """The topics that carry an event type the integrator is entitled to.
 
@@ -409,6 +437,7 @@ class SubscriptionSlots:
                 ErrorKind.RESOURCE_EXHAUSTED,
                 f"{integrator} has {self.limit} subscriptions open, the most allowed; "
                 "close one first",
+                field="as",
             )
         self._open[integrator] = self.open(integrator) + 1
 

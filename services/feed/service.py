@@ -42,6 +42,7 @@ from services.feed.domain import (
     ParkedDelivery,
     SubscriptionSlots,
     Webhook,
+    check_event_types,
     integrator_identity,
 )
 from services.feed.events import (
@@ -127,7 +128,7 @@ class FeedService:
         except CertsealError:
             found = None
         if found is None:
-            raise denied(f"{caller} has no entitlement to the event feed")
+            raise denied(f"{caller} has no entitlement to the event feed", field="as")
         return found
 
     async def get_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
@@ -135,7 +136,7 @@ class FeedService:
         when none was set."""
         found = await self.entitlement(integrator_identity(integrator))
         if found is None:
-            raise not_found(f"entitlement of {integrator}")
+            raise not_found(f"entitlement of {integrator}", field="integrator")
         return found
 
     async def set_entitlement(
@@ -190,6 +191,7 @@ class FeedService:
         most subscriptions open already (the slot is given back when the stream ends).
         """
         entitlement = await self._entitlement_of(caller)
+        check_event_types(wanted.event_types, entitlement.event_types)
         cluster = await self.cluster_id()
         positions = (
             decode_token(token, FEED_TOPICS, cluster=cluster)
@@ -370,7 +372,7 @@ class FeedService:
         """One webhook; NOT_FOUND when no webhook has that name."""
         row = await self._store.webhook(name)
         if row is None:
-            raise not_found(f"webhook {name}")
+            raise not_found(f"webhook {name}", field="name")
         return self._unwrapped(row)
 
     def _unwrapped(self, row: WebhookRow) -> Webhook:

@@ -42,7 +42,11 @@ def _call(
         identity = dev_identity(cfg, f"dept:{args.as_department}")
     stub = issuer_pb2_grpc.IssuerAdminStub if admin else issuer_pb2_grpc.IssuerStub
     return call_service(
-        cfg, cfg.cli.issuer_target, lambda chan: call(stub(chan)), identity=identity
+        cfg,
+        cfg.cli.issuer_target,
+        lambda chan: call(stub(chan)),
+        identity=identity,
+        service="issuer",
     )
 
 
@@ -58,6 +62,7 @@ def _require_department(cfg: Any, code: str) -> None:
         lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListDepartments(
             pb.ListDepartmentsRequest()
         ),
+        service="issuer",
     )
     if not any(d.code == code for d in reply.departments):
         raise CertsealError(
@@ -303,6 +308,7 @@ def cmd_republish(args: argparse.Namespace) -> int:
             cfg,
             cfg.cli.seal_target,
             functools.partial(_republish_seals, restart, args.max_events),
+            service="seal",
         )
         if restart or seals.resumed:
             print(f"seal run {seals.run_id} {'restarted' if restart else 'resumed'}")
@@ -323,7 +329,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("code")
     add.add_argument("--name", required=True)
     add.add_argument(
-        "--roles", required=True, help="comma-separated: " + ",".join(_ROLES)
+        "--roles",
+        required=True,
+        help="comma-separated, of "
+        + ",".join(_ROLES)
+        + " (set when it is onboarded: give every role it will need, e.g. "
+        "issuer,seal_owner to issue licences and own seals)",
     )
     add.add_argument(
         "--dev-identity",
@@ -331,7 +342,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="also issue its mTLS certificate from the dev CA",
     )
     add.set_defaults(func=cmd_department_add)
-    dept.add_parser("list").set_defaults(func=cmd_department_list)
+    dept.add_parser(
+        "list", help="every onboarded department with its roles"
+    ).set_defaults(func=cmd_department_list)
 
     types = sub.add_parser("type", help="licence types").add_subparsers(
         dest="type_command", required=True
@@ -344,7 +357,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         type=_field_spec,
         help="NAME:TYPE[:required][:public|:restricted|:personal][:title=TITLE], "
-        "repeatable: public fields are printed in every code, restricted ones shown "
+        f"TYPE one of {', '.join(_FIELD_TYPES)}; repeatable: public fields are printed in every code, restricted ones shown "
         "only to counters with a field right, personal ones encrypted (docs/codes.md); "
         "the title is what counters see, e.g. class:string:required:public:title=准驾车型",
     )
@@ -358,17 +371,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = sub.add_parser("key", help="signing keys").add_subparsers(
         dest="key_command", required=True
     )
-    for name in ("create", "rotate"):
-        k = keys.add_parser(name)
+    for name, what in (
+        ("create", "create a department's signing key"),
+        ("rotate", "a new active key; the department's others of the suite retire"),
+    ):
+        k = keys.add_parser(name, help=what)
         k.add_argument("department")
         k.add_argument("--suite", required=True, help="sm2, es256 or ed25519")
         k.add_argument("--validity-days", type=int, default=0)
-    keys.add_parser("retire").add_argument("kid")
-    revoke = keys.add_parser("revoke")
+    keys.add_parser(
+        "retire", help="stop signing with a key (what it signed stays valid)"
+    ).add_argument("kid")
+    revoke = keys.add_parser(
+        "revoke", help="untrust a key's signatures from a time on (compromise)"
+    )
     revoke.add_argument("kid")
     revoke.add_argument("--reason", required=True)
     revoke.add_argument("--at", help="ISO time from which its signatures are untrusted")
-    keys.add_parser("list").add_argument("department")
+    keys.add_parser("list", help="a department's signing keys").add_argument(
+        "department"
+    )
     for action in keys.choices.values():
         action.set_defaults(func=cmd_key)
 

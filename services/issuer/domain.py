@@ -131,7 +131,9 @@ def check_transition(
     """The transition for ``action`` from ``current``, or FAILED_PRECONDITION naming it."""
     if superseded_by:
         raise precondition(
-            f"cannot {action.value}: this version was superseded by {superseded_by}"
+            f"cannot {action.value}: this version was superseded by {superseded_by}; "
+            "use the current version",
+            field="identifier",
         )
     transition = TRANSITIONS[action]
     if current not in transition.allowed_from:
@@ -140,7 +142,8 @@ def check_transition(
         )
         raise precondition(
             f"cannot {action.value} a licence whose status is {current.label}; "
-            f"allowed from: {allowed}"
+            f"allowed from: {allowed}",
+            field="identifier",
         )
     return transition
 

@@ -12,38 +12,64 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import call_service, dev_identity, load, ts
-from certseal.errors import invalid
-from certseal.identifiers import validate_uscc
+from certseal.cli import STATUS_WORDS, call_service, dev_identity, load, ts
+from certseal.errors import CertsealError, invalid
+from certseal.identifiers import parse_licence_id, validate_uscc
 
-_STATUSES = {
-    1: "valid 01",
-    2: "suspended 02",
-    3: "revoked 03",
-    4: "cancelled 04",
-    5: "expired 05",
-    6: "transferred out 06",
-    7: "revoked as sanction 07",
-}
+_STATUSES = STATUS_WORDS
 
 
 def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
     """Call the Issuer as the department of ``--as CODE``."""
     from certseal.v1 import issuer_pb2_grpc
+    from services.issuer.cli import _require_department  # cli imports this module
 
     cfg = load(args)
-    # checked first: a mistyped code must not leave a dev identity behind
+    # checked first: a mistyped or unknown code must not leave a dev identity behind
     validate_uscc(args.as_department, "as")
+    _require_department(cfg, args.as_department)
     identity = dev_identity(cfg, f"dept:{args.as_department}")
     return call_service(
         cfg,
         cfg.cli.issuer_target,
         lambda chan: call(issuer_pb2_grpc.IssuerStub(chan)),
         identity=identity,
+        service="issuer",
     )
 
 
-def _print_licence(licence: Any, suite: str = "") -> None:
+def _key_suite(args: argparse.Namespace, licence: Any) -> str:
+    """The suite of the key that signed ``licence`` (sm2, es256, ed25519), asked of
+    the issuer as the CLI's operator; empty when it cannot be told (another identity,
+    the key not listed)."""
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import issuer_pb2_grpc
+
+    if not licence.kid:
+        return ""
+    try:
+        department = parse_licence_id(licence.identifier).authority_code
+        cfg = load(args)
+        reply = call_service(
+            cfg,
+            cfg.cli.issuer_target,
+            lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListSigningKeys(
+                pb.ListSigningKeysRequest(department_code=department)
+            ),
+            service="issuer",
+        )
+    except CertsealError:
+        return ""
+    return next((k.suite for k in reply.keys if k.kid == licence.kid), "")
+
+
+def _print_licence(
+    licence: Any, suite: str = "", args: argparse.Namespace | None = None
+) -> None:
+    """A licence, one line per property; ``signed by key KID (SUITE)`` with the suite
+    given or, with ``args``, looked up."""
+    if licence.kid and not suite and args is not None:
+        suite = _key_suite(args, licence)
     print(f"identifier  {licence.identifier}")
     print(
         f"status      {_STATUSES.get(licence.status, licence.status)}"
@@ -92,7 +118,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         )
         _set_fields(request.fields, args.field)
         reply = _call(args, lambda s: s.IssueLicence(request))
-        _print_licence(reply.licence, request.suite)
+        _print_licence(reply.licence, request.suite, args)
         return 0
     if command == "code":
         code = _call(
@@ -151,9 +177,9 @@ def cmd_licence(args: argparse.Namespace) -> int:
                 )
             ),
         )
-        _print_licence(moved.transferred_out)
+        _print_licence(moved.transferred_out, args=args)
         print("--")
-        _print_licence(moved.transferred_in)
+        _print_licence(moved.transferred_in, args=args)
         return 0
     if command == "amend":
         amend = pb.AmendLicenceRequest(
@@ -163,7 +189,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
             reason=args.reason,
         )
         _set_fields(amend.fields, args.field)
-        _print_licence(_call(args, lambda s: s.AmendLicence(amend)).licence)
+        _print_licence(_call(args, lambda s: s.AmendLicence(amend)).licence, args=args)
         return 0
     ident, reason = args.identifier, getattr(args, "reason", "")
     calls: dict[str, Callable[[Any], Awaitable[Any]]] = {
@@ -189,7 +215,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         "renew": lambda s: s.RenewLicence(pb.RenewLicenceRequest(identifier=ident)),
     }
     reply = _call(args, calls[command])
-    _print_licence(reply.licence)
+    _print_licence(reply.licence, args=args)
     return 0
 
 

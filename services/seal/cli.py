@@ -48,6 +48,7 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
         cfg.cli.seal_target,
         lambda chan: call(seal_pb2_grpc.SealStub(chan)),
         identity=identity,
+        service="seal",
     )
 
 
@@ -66,7 +67,8 @@ def _print_seal(seal: Any) -> None:
 def _print_checks(verdict: str, checks: Any) -> int:
     print(f"verdict     {verdict}")
     for check in checks:
-        print(f"  {'ok ' if check.passed else 'NO '} {check.name}: {check.detail}")
+        # the same marks as licence verification (services/verifier/cli.py)
+        print(f"  [{'ok' if check.passed else 'FAILED'}] {check.name}: {check.detail}")
     return 0 if verdict == "VALID" else 1
 
 
@@ -117,7 +119,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
             document=_read(args.file, "file"),
         )
         reply = _call(args, lambda s: s.VerifySealedDocument(request))
-        print(f"seal        {reply.seal_id} {reply.seal_name} ({reply.current_status})")
+        # a verdict reached before the registry was asked (MODIFIED) has no status
+        status = f" ({reply.current_status})" if reply.current_status else ""
+        print(f"seal        {reply.seal_id} {reply.seal_name}{status}")
         print(f"signed      {ts(reply.signed_at)} by {reply.signer}")
         return _print_checks(reply.verdict, reply.checks)
     elif command == "pdf":

@@ -199,7 +199,8 @@ def _stamp_picture(picture_png: bytes) -> Image.Image:
     except CertsealError as exc:
         raise precondition(
             f"this seal's picture cannot be stamped ({exc.message}); register the seal "
-            "again with a smaller picture"
+            "again with a smaller picture",
+            field="seal_id",
         ) from None
 
 
@@ -218,7 +219,9 @@ async def seal_pdf(
     if signer.suite not in _MECHANISMS:
         raise precondition(
             f"PDFs are sealed by es256 and ed25519 seals; this seal is {signer.suite.value}"
-            " (seal the PDF's bytes with SealDocument)"
+            " (seal the PDF's bytes as a document instead: 'certseal seal document', "
+            "RPC SealDocument)",
+            field="suite",
         )
     writer, pages = _writer(pdf)
     if not 0 <= placement.page < pages:

@@ -76,7 +76,7 @@ class SealRepublisher:
         ``max_events`` over 100,000.
         """
         if caller.kind != "operator":
-            raise denied(f"{caller} is not a platform operator")
+            raise denied(f"{caller} is not a platform operator", field="as")
         if max_events < 0 or max_events > MAX_EVENTS:
             raise invalid("max_events", f"must be 0 to {MAX_EVENTS:,}")
         budget = max_events or DEFAULT_MAX_EVENTS

@@ -82,7 +82,9 @@ class SealCa:
         cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
         key = serialization.load_pem_private_key(Path(key_file).read_bytes(), None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise precondition("the seal CA key must be an EC P-256 key")
+            raise precondition(
+                "the seal CA key must be an EC P-256 key", field="seal_ca_key_file"
+            )
         return cls(cert.public_bytes(serialization.Encoding.DER), key)
 
     def __repr__(self) -> str:
@@ -205,7 +207,7 @@ class SealService:
         return self._makers[suite]
 
     async def _refuse(
-        self, caller: Caller, action: str, subject: str, why: str
+        self, caller: Caller, action: str, subject: str, why: str, field: str = "as"
     ) -> None:
         await self._store.audit(
             [
@@ -214,7 +216,7 @@ class SealService:
                 )
             ]
         )
-        raise denied(why)
+        raise denied(why, field=field)
 
     async def owner_action(
         self, caller: Caller, owner_code: str, action: str, subject: str, what: str
@@ -232,7 +234,8 @@ class SealService:
                 caller,
                 action,
                 subject,
-                f"department {owner_code} is not onboarded with the seal_owner role",
+                f"department {owner_code} is not onboarded with the seal_owner role "
+                "(onboard it with --roles including seal_owner)",
             )
 
     async def register(self, caller: Caller, data: RegisterSealInput) -> Seal:
@@ -327,7 +330,7 @@ class SealService:
         """A seal: anyone authenticated may see a seal's public state."""
         row = await self._store.get(seal_id)
         if row is None:
-            raise not_found(f"seal {seal_id}")
+            raise not_found(f"seal {seal_id}", field="seal_id")
         return row
 
     async def list_seals(
@@ -375,7 +378,7 @@ class SealService:
             seal_id, at=now, reason=reason, make_records=records
         )
         if revoked is None:
-            raise precondition(f"seal {seal_id} is already revoked")
+            raise precondition(f"seal {seal_id} is already revoked", field="seal_id")
         return revoked
 
     async def usable(self, caller: Caller, seal_id: str) -> tuple[Seal, dt.datetime]:
@@ -395,9 +398,9 @@ class SealService:
             )
         now = self._clock()
         if row.status != "active":
-            raise precondition(f"seal {seal_id} is revoked")
+            raise precondition(f"seal {seal_id} is revoked", field="seal_id")
         if not row.valid_start <= now <= row.valid_end:
-            raise precondition(f"seal {seal_id} is not valid now")
+            raise precondition(f"seal {seal_id} is not valid now", field="seal_id")
         return row, now
 
     def signer(self, row: Seal) -> SoftwareSigner:

@@ -77,19 +77,21 @@ def acting_for(
         if counter is not None or clerk is not None:
             raise denied(
                 f"{caller} may not name a counter or clerk ({COUNTER_METADATA}, "
-                f"{CLERK_METADATA}): only {CONSOLE} verifies on a counter's behalf"
+                f"{CLERK_METADATA}): only {CONSOLE} verifies on a counter's behalf",
+                field=COUNTER_METADATA,
             )
         if kind == "operator":
             return Acting(counter=caller, department="")
         if kind != "dept":
-            raise denied(f"{caller} may not call the verifier")
+            raise denied(f"{caller} may not call the verifier", field="as")
         return Acting(counter=caller, department=_allowed(name, counters, group))
     if counter is None and clerk is None and not need_counter:
         return Acting(counter=caller, department="")
     if counter is None or clerk is None:
         raise denied(
             f"{CONSOLE} verifies on behalf of a counter: send {COUNTER_METADATA} "
-            f"(dept:<code>) and {CLERK_METADATA} (the clerk's account)"
+            f"(dept:<code>) and {CLERK_METADATA} (the clerk's account)",
+            field=COUNTER_METADATA,
         )
     code = counter.removeprefix("dept:")
     if code == counter:
@@ -106,7 +108,8 @@ def acting_for(
 def _allowed(department: str, counters: Collection[str], group: str) -> str:
     if counters and department not in counters:
         raise denied(
-            f"department {department} is not a counter of verifier group {group}"
+            f"department {department} is not a counter of verifier group {group}",
+            field="as",
         )
     return department
 

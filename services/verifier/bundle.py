@@ -233,7 +233,8 @@ class BundleSigner:
             self._suite = Suite.ED25519
         else:
             raise precondition(
-                "the verifier's TLS key must be EC P-256 or Ed25519 to sign bundles"
+                "the verifier's TLS key must be EC P-256 or Ed25519 to sign bundles",
+                field="key_file",
             )
         self._key = key
 

@@ -53,7 +53,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return (await stub.VerifyCode(request)).result
 
     target = verifier_target(cfg, args)
-    result = call_service(cfg, target, call)
+    result = call_service(cfg, target, call, service="verifier")
     _print_answered(result, target, args.group)
     return _print_verdict(
         verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_"),
@@ -214,6 +214,7 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
             lambda chan: verifier_pb2_grpc.VerifierStub(chan).ExportTrustBundle(
                 request
             ),
+            service="verifier",
         )
 
     try:
@@ -249,6 +250,7 @@ def cmd_verifier_status(args: argparse.Namespace) -> int:
         lambda chan: verifier_pb2_grpc.VerifierStub(chan).GetIndexStatus(
             pb.GetIndexStatusRequest()
         ),
+        service="verifier",
     )
     print(
         f"group {reply.group}: {reply.licence_entries} licences, "

@@ -93,6 +93,7 @@ class WorkerPool:
                 ErrorKind.RESOURCE_EXHAUSTED,
                 f"the verifier is busy ({self._in_flight} {self.name} jobs in "
                 "progress); try again in a moment",
+                field="verifier",
             )
         loop = asyncio.get_running_loop()
         self._in_flight += 1
@@ -250,6 +251,7 @@ class FairGate:
                 ErrorKind.RESOURCE_EXHAUSTED,
                 f"{caller} has {len(queue)} {self.name} requests waiting at this "
                 "verifier; wait for their answers before sending more",
+                field="as",
             )
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue.append(future)

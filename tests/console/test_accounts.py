@@ -190,7 +190,7 @@ async def test_a_wrong_password_or_unknown_account_is_refused_alike(console, db)
         == unknown[1]
         == {
             "error": "wrong account name or password",
-            "field": "session",
+            "field": "password",
         }
     )
     assert "Set-Cookie" not in wrong[2]

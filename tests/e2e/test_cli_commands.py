@@ -5,7 +5,7 @@ seals and verifies a document and a PDF from the command line on the real stack.
 
 import pytest
 
-from certseal.v1 import feed_pb2, issuer_pb2, seal_pb2, verifier_pb2
+from certseal.v1 import feed_pb2, issuer_pb2, licence_pb2, seal_pb2, verifier_pb2
 from services.cli import build_parser
 from tests.conftest import blank_pdf, issue_request, make_department, run_certseal
 from tests.conftest import seal_owner as new_seal_owner
@@ -47,7 +47,7 @@ COMMANDS = {
     "Seal.VerifySealedDocument": "seal verify sig f",
     "Seal.SealPdf": f"seal --as {D} pdf S f.pdf --out o.pdf",
     "Seal.VerifyPdf": "seal verify-pdf f.pdf",
-    "Seal.RepublishSeals": "republish --restart",
+    "Seal.RepublishSeals": "republish",  # the same command, after the issuer's part
     "Verifier.VerifyCode": "verify --purpose p LC1:X",
     "Verifier.VerifyImage": "verify --purpose p --image code.png",
     "Verifier.GetIndexStatus": "verifier status",
@@ -108,6 +108,8 @@ async def test_a_department_amends_and_transfers_from_the_cli(operator, connect,
     )  # fmt: skip
     assert code == 0, out
     amended = out.split("identifier  ", 1)[1].split()[0]
+    # the key's suite is printed without --suite (looked up as the operator)
+    assert f"signed by   key {sender.kid} (es256)" in out, out
     assert amended != licence.identifier and "class = A1" in out
 
     code, out = await cli(
@@ -147,9 +149,11 @@ async def test_a_seal_owner_seals_and_anyone_verifies_from_the_cli(
     assert code == 0 and signature.stat().st_size > 100, out
     code, out = await cli("seal", "verify", str(signature), str(document))
     assert code == 0 and "verdict     VALID" in out, out
+    assert "  [ok] data hash: " in out and "(active)" in out  # licence verify's marks
     document.write_bytes(b"changed")
     code, out = await cli("seal", "verify", str(signature), str(document))
     assert code == 1 and "MODIFIED" in out, out
+    assert "  [FAILED] data hash: " in out and "()" not in out, out
 
     pdf, sealed = tmp_path / "blank.pdf", tmp_path / "sealed.pdf"
     pdf.write_bytes(blank_pdf())
@@ -166,3 +170,115 @@ async def test_a_seal_owner_seals_and_anyone_verifies_from_the_cli(
     assert code == 0 and "status      revoked (停用)" in out, out
     code, out = await cli("seal", "verify", str(signature), str(tmp_path / "missing"))
     assert code == 2 and "error: file:" in out
+
+
+async def test_the_walk_through_order_and_its_refusals_name_their_field(
+    operator, connect, cli, tmp_path
+):
+    """README's order (amend, transfer the current version while valid, revoke last as
+    the receiving department), and each refusal a newcomer meets printed as
+    ``error: <field>: <problem>``."""
+    receiver = await make_department(operator, connect)
+    outsider = await make_department(operator, connect)  # not an issuer of the type
+    sender = await make_department(
+        operator,
+        connect,
+        type_issuers=[receiver.code],
+        roles=(
+            licence_pb2.DEPARTMENT_ROLE_ISSUER,
+            licence_pb2.DEPARTMENT_ROLE_SEAL_OWNER,
+        ),
+    )
+    first = (await sender.clients.issuer.IssueLicence(issue_request(sender))).licence
+    code, out = await cli(
+        "licence", "--as", sender.code, "amend", first.identifier,
+        "--field", "class=A1", "--reason", "增驾",
+    )  # fmt: skip
+    assert code == 0, out
+    amended = out.split("identifier  ", 1)[1].split()[0]
+
+    code, out = await cli(
+        "licence", "--as", sender.code, "transfer", first.identifier,
+        "--to", receiver.code, "--reason", "迁出",
+    )  # fmt: skip
+    assert code == 1 and out.startswith(
+        f"error: identifier: cannot transfer: this version was superseded by {amended}"
+    ), out
+    code, out = await cli(
+        "licence", "--as", sender.code, "transfer", amended,
+        "--to", outsider.code, "--reason", "迁出",
+    )  # fmt: skip
+    assert code == 1 and out.startswith(
+        f"error: to_department_code: department {outsider.code} may not issue "
+        f"licence type {sender.type_code}"
+    ), out
+    code, out = await cli(
+        "licence", "--as", sender.code, "transfer", amended,
+        "--to", receiver.code, "--reason", "迁出",
+    )  # fmt: skip
+    assert code == 0, out
+    moved = out.split("--", 1)[1].split("identifier  ", 1)[1].split()[0]
+    code, out = await cli(
+        "licence", "--as", receiver.code, "revoke", moved,
+        "--reason", "伪造材料", "--sanction",
+    )  # fmt: skip
+    assert code == 0 and "revoked as sanction 07" in out, out
+    code, out = await cli(
+        "licence", "--as", receiver.code, "amend", moved,
+        "--field", "class=B1", "--reason", "r",
+    )  # fmt: skip
+    assert code == 1 and out.startswith(
+        "error: identifier: cannot amend a licence whose status is revoked as sanction"
+    ), out
+    code, out = await cli("licence", "--as", outsider.code, "get", moved)
+    assert code == 1 and out.startswith("error: as: "), out
+    code, out = await cli(
+        "licence", "--as", outsider.code, "issue", "--type", sender.type_code,
+        "--holder-name", "张三", "--id-number", "440301199001011234",
+    )  # fmt: skip
+    assert code == 1 and out.startswith(
+        f"error: type_code: department {outsider.code} may not issue licence type"
+    ), out
+
+    code, out = await cli(
+        "seal", "--as", receiver.code, "register", "--type", "official",
+        "--name", "示例专用章",
+    )  # fmt: skip
+    assert code == 1 and out.startswith(
+        f"error: as: department {receiver.code} is not onboarded with the "
+        "seal_owner role"
+    ), out
+    code, out = await cli(
+        "seal", "--as", sender.code, "register", "--type", "official",
+        "--name", "示例专用章", "--suite", "sm2",
+    )  # fmt: skip
+    assert code == 0, out
+    sm2_seal = out.split("seal        ", 1)[1].split()[0]
+    pdf = tmp_path / "in.pdf"
+    pdf.write_bytes(blank_pdf())
+    code, out = await cli(
+        "seal", "--as", sender.code, "pdf", sm2_seal, str(pdf),
+        "--out", str(tmp_path / "out.pdf"),
+    )  # fmt: skip
+    assert code == 1 and out.startswith("error: suite: PDFs are sealed by es256"), out
+    assert "'certseal seal document'" in out
+
+
+def test_every_command_says_what_it_does_and_what_it_accepts(capsys):
+    """--help: each subcommand has a description, no doubled words, and type add names
+    the field TYPEs it accepts."""
+    from services import cli as entry
+
+    for argv in (["department", "--help"], ["key", "--help"], ["feed", "--help"]):
+        with pytest.raises(SystemExit):
+            entry.main(argv)
+        out = capsys.readouterr().out
+        # argparse lists each subcommand indented by 4, its help on the same line
+        for line in out.split("options:")[0].splitlines():
+            if line.startswith("    ") and not line.startswith("     "):
+                assert len(line.split()) > 1, f"{argv}: {line.strip()} has no help"
+        assert "parked parked" not in out
+    with pytest.raises(SystemExit):
+        entry.main(["type", "add", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "TYPE one of string, integer, boolean, date" in out

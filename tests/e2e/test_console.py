@@ -674,8 +674,8 @@ async def test_bad_requests_name_what_is_wrong(http):
     cases = [
         ({"json": {"code": "LC1:x"}}, 400, "purpose"),
         ({"json": {"purpose": PURPOSE}}, 400, "code"),
-        ({"json": ["LC1:x"]}, 400, ""),
-        ({"data": "code=LC1:x"}, 415, ""),
+        ({"json": ["LC1:x"]}, 400, "body"),
+        ({"data": "code=LC1:x"}, 415, "body"),
     ]
     for kwargs, status, field in cases:
         async with http.post("/api/verify", **kwargs) as reply:
@@ -688,12 +688,14 @@ async def test_bad_requests_name_what_is_wrong(http):
         headers={"Origin": "https://evil.example"},
     ) as reply:
         assert reply.status == 403
+        assert (await reply.json())["field"] == "origin"
     async with http.post(
         f"/api/verify-image?purpose={PURPOSE}",
         data=b"GIF89a",
         headers={"Content-Type": "image/gif"},
     ) as reply:
         assert reply.status == 415
+        assert (await reply.json())["field"] == "image"
     async with http.post(
         f"/api/verify-image?purpose={PURPOSE}",
         data=b"\x89PNG not really",

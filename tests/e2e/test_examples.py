@@ -102,7 +102,18 @@ async def test_the_worked_example_runs_as_written_in_the_docs(
     )
     out, _ = await asyncio.wait_for(process.communicate(), 300)
     assert process.returncode == 0, out.decode()[-3000:]
-    with sqlite3.connect(tmp_path / "statuses.sqlite") as db:
+    # the one line the docs say success is
+    last = out.decode().strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"applied \d+ events; \d+ lineages in integrator-demo/statuses\.sqlite: .*",
+        last,
+    ), last
+    assert set(p.name for p in tmp_path.iterdir()) == {
+        "protos",
+        "examples",
+        "integrator-demo",
+    }  # nothing else left in the checkout
+    with sqlite3.connect(tmp_path / "integrator-demo" / "statuses.sqlite") as db:
         row = db.execute(
             "select identifier, status from licence_status where lineage = ?",
             (licence.lineage,),

@@ -72,6 +72,8 @@ def test_the_broker_port_is_stable_and_falls_back_only_when_taken(tmp_path):
         assert other != port and taken.broker_port_taken
     # tests never ask for a port: any free one, never 9092
     assert DevStack(tmp_path / "c").broker_port is None
+    # make run BROKER_PORT=0: any free port, not a broker listening on port 0
+    assert DevStack(tmp_path / "d", broker_port=0)._choose_broker_port() > 0
 
 
 def test_the_banner_lists_every_topic_and_every_metrics_endpoint():
@@ -106,3 +108,26 @@ def test_each_process_exports_only_its_own_metric_families():
     verifier = exported(Metrics(families=frozenset({"rpc", "index"})))
     assert "certseal_verifier_index_lag_events" in verifier
     assert "certseal_outbox" not in verifier and "certseal_audit" not in verifier
+
+
+def test_the_shutdown_prints_one_line_per_service_and_stopped_alone(capsys):
+    """Ctrl-C: each service is stopped once, named on its own line; ``stopped.`` ends
+    the output on a line of its own (the terminal's ``^C`` has no newline)."""
+    from services.run import shut_down, start_service
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    services = {"issuer": start_service(sleeper), "verifier": start_service(sleeper)}
+    # each in a session of its own: a terminal's SIGINT never reaches them
+    assert all(os.getsid(p.pid) == p.pid != os.getsid(0) for p in services.values())
+    stopped = []
+    print("^C", end="")
+    shut_down(services, lambda: stopped.append(True), grace_s=10)
+    assert stopped == [True]
+    assert all(p.returncode is not None for p in services.values())
+    assert capsys.readouterr().out.splitlines() == [
+        "^C",
+        "stopping issuer",
+        "stopping verifier",
+        "stopping PostgreSQL and the broker",
+        "stopped.",
+    ]

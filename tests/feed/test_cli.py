@@ -11,7 +11,12 @@ EVENTS = [
     (
         "certseal.licence-events.v1",
         events_pb2.LicenceEvent(identifier="1.2.156.3005.2.X", status=3, reason="伪造"),
-        "1.2.156.3005.2.X status 03 伪造",
+        "1.2.156.3005.2.X revoked 03 伪造",
+    ),
+    (  # the same words as every other command: revoked as sanction 07
+        "certseal.licence-events.v1",
+        events_pb2.LicenceEvent(identifier="1.2.156.3005.2.Z", status=7, reason="x"),
+        "1.2.156.3005.2.Z revoked as sanction 07 x",
     ),
     (
         "certseal.trust-events.v1",
@@ -64,3 +69,19 @@ def test_an_unknown_topic_or_an_undecodable_value_is_a_line_too():
     )
     line = _summary(broken)
     assert line.startswith("lineage-1 (undecodable certseal.licence-usage.v1 value")
+
+
+def test_events_tail_refuses_an_unknown_type_or_identity(capsys):
+    """Through the entry point: ``--type`` must name an event type the platform
+    publishes (or a pattern matching one), ``--as`` an integrator or operator; exit 2
+    before anything is called."""
+    from services import cli
+
+    for argv, expected in (
+        (["--type", "nonsense"], "error: type: 'nonsense' is not an event type"),
+        (["--type", "bogus.*"], "error: type: 'bogus.*' is not an event type"),
+        (["--as", "dept:91350100M000100Y43"], "error: as: 'dept:91350100M000100Y43'"),
+    ):
+        status = cli.main(["events", "tail", *argv])
+        err = capsys.readouterr().err
+        assert status == 2 and err.startswith(expected), (argv, err)

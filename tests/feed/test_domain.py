@@ -115,3 +115,20 @@ async def test_a_headerless_licence_used_record_from_an_older_verifier_gets_the_
     # a value that is not a LicenceUsedEvent gets no invented envelope
     assert record_headers(LICENCE_USAGE, None, b"\xff\xff") == {}
     assert event_meta(LICENCE_USAGE, {}, b"\xff\xff") is None
+
+
+def test_asked_event_types_must_exist_and_be_entitled():
+    from services.feed.domain import check_event_types
+
+    every = frozenset({"*"})
+    check_event_types(["licence.revoked", "seal.*", "*"], every)
+    check_event_types(["licence.*"], frozenset({"licence.revoked"}))
+    for wanted, entitled, problem in (
+        (["licence.revokd"], every, "is not an event type"),
+        (["nonsense.*"], every, "is not an event type"),
+        (["seal.registered"], frozenset({"licence.*"}), "not among the event types"),
+        (["licence.used"], frozenset({"licence.revoked"}), "not among"),
+    ):
+        with pytest.raises(CertsealError) as err:
+            check_event_types(wanted, entitled, field="type")
+        assert err.value.field == "type" and problem in err.value.message, wanted

@@ -147,11 +147,26 @@ async def test_subscription_errors(channel_as, connect):
             pb.SubscribeRequest(token="bogus"),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
+        # a type outside the entitlement, or none the platform publishes: refused,
+        # not a subscription that silently never delivers
+        (
+            "app:limited",
+            pb.SubscribeRequest(event_types=["seal.registered"]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            "app:limited",
+            pb.SubscribeRequest(event_types=["licence.nonsense"]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
     )
     for identity, request, code in cases:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await collect(channel_as, identity, 1, request, within=10)
         assert err.value.code() is code, identity
+        if request.event_types:
+            trailing = dict(err.value.trailing_metadata() or ())
+            assert trailing["certseal-error-field"] == "event_types"
     async with channel_as("operator:admin") as channel:
         admin = feed_pb2_grpc.EventFeedAdminStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -206,7 +221,7 @@ async def test_events_tail_prints_a_readable_stream(
     # one readable line per event (its key's activation may come before or after:
     # order holds per lineage, not across topics)
     assert all(dept.code in line for line in lines)
-    assert licence.identifier in lines[-1] and "status 01" in lines[-1]
+    assert licence.identifier in lines[-1] and "valid 01" in lines[-1]
 
 
 class Receiver:

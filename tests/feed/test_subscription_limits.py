@@ -91,7 +91,7 @@ async def test_subscriptions_per_integrator_are_bounded(channel_as, operator, co
         await _open(channel_as, "integrator:bounded")
     assert err.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert err.value.details() == (
-        f"integrator:bounded has {LIMIT} subscriptions open, the most allowed; "
+        f"as: integrator:bounded has {LIMIT} subscriptions open, the most allowed; "
         "close one first"
     )
     # another integrator has its own slots

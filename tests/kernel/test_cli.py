@@ -49,7 +49,9 @@ async def test_a_missing_input_file_is_named_with_exit_2(config, capsys, tmp_pat
         *("--image", str(missing)),
     )
     assert status == 2
-    assert out.strip() == f"error: {missing}: no such file or directory"
+    assert out.strip() == (
+        f"error: image: cannot read '{missing}': No such file or directory"
+    )
     assert "Errno" not in out and "Traceback" not in out
 
 
@@ -180,3 +182,39 @@ async def test_repeated_config_files_are_layered_setting_by_setting(
         "list",
     )
     assert status == 1 and out.startswith(f"error: issuer: {dead} is unreachable")
+
+
+async def test_an_unreachable_verifier_named_by_option_is_named(
+    config, capsys, tmp_path
+):
+    """``--verifier HOST:PORT`` (not ``[cli] verifier_target``) names the verifier, no
+    unfilled 'service' template."""
+    config_file = write_config(config, tmp_path)
+    dead = f"127.0.0.1:{free_port()}"
+    status, out = await certseal(
+        capsys,
+        *("--config", str(config_file), "verify", "--verifier", dead),
+        *("--purpose", "窗口办事", "LC1:X"),
+    )
+    assert status == 1
+    assert out.startswith(f"error: verifier: {dead} is unreachable"), out
+    assert "services.verifier" in out and "[cli] verifier_target" in out
+    assert "services.service" not in out and "service_target" not in out
+
+
+def test_a_fieldless_error_is_still_printed_with_a_field(capsys):
+    """The printer never prints ``error: <problem>`` alone: an error without a field
+    (a defect, tests/kernel/test_floor_plan.py) is printed about the command."""
+    from certseal import cli as kernel_cli
+    from certseal.errors import precondition
+
+    def broken(_args):
+        raise precondition("something is off")
+
+    def group(sub):
+        sub.add_parser("boom").set_defaults(func=broken)
+
+    parser = kernel_cli.build_parser("t", lambda paths: None, [group])
+    status = kernel_cli.run_command(parser, ["boom"])
+    assert status == 1
+    assert capsys.readouterr().err == "error: boom: something is off\n"

@@ -96,3 +96,61 @@ def test_sql_lives_in_storage_rooms():
     ]
     offenders = [o for o in offenders if o not in SQL_ELSEWHERE]
     assert offenders == []
+
+
+# -- every client error a service raises names its field ----------------------------
+
+#: the kernel's constructors of its typed error (certseal/errors.py)
+_ERROR_MAKERS = {"CertsealError", "precondition", "denied", "not_found", "invalid"}
+#: kinds that are the service's own trouble, not the caller's: no field to name
+_SERVER_KINDS = {"UNAVAILABLE", "INTERNAL", "ABORTED"}
+
+
+def _fieldless_errors(source: str) -> list[str]:
+    """The calls in ``source`` that make a client error (every kind but UNAVAILABLE,
+    INTERNAL, ABORTED) without a field: the CLI could not print them as
+    ``error: <field>: <problem>``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = (
+            func.id
+            if isinstance(func, ast.Name)
+            else func.attr
+            if isinstance(func, ast.Attribute)
+            else ""
+        )
+        if name not in _ERROR_MAKERS:
+            continue
+        if name == "invalid" and node.args:  # invalid(field, message)
+            continue
+        if any(k.arg == "field" for k in node.keywords):
+            continue
+        kind = node.args[0] if name == "CertsealError" and node.args else None
+        if isinstance(kind, ast.Attribute) and kind.attr in _SERVER_KINDS:
+            continue
+        found.append(f"{node.lineno}: {ast.unparse(node)[:120]}")
+    return found
+
+
+def test_the_field_check_finds_a_fieldless_refusal():
+    bad = "raise denied('no')\nraise precondition('x')\nraise not_found('y')\n"
+    good = (
+        "raise denied('no', field='as')\n"
+        "raise CertsealError(ErrorKind.UNAVAILABLE, 'down')\n"
+        "raise invalid('code', 'bad')\n"
+    )
+    assert len(_fieldless_errors(bad)) == 3
+    assert _fieldless_errors(good) == []
+
+
+def test_every_client_error_a_service_raises_names_its_field():
+    offenders = [
+        f"{path.relative_to(ROOT)}:{where}"
+        for path in SOURCES
+        if path.relative_to(ROOT).parts[0] == "services"
+        for where in _fieldless_errors(path.read_text())
+    ]
+    assert not offenders, "client errors without a field:\n" + "\n".join(offenders)

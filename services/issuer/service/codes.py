@@ -67,7 +67,8 @@ class Codes(LicenceCases):
         now = self._clock()
         if record.superseded_by:
             raise precondition(
-                f"{record.identifier} was superseded by {record.superseded_by}"
+                f"{record.identifier} was superseded by {record.superseded_by}",
+                field="identifier",
             )
         if (
             record.status is not Status.VALID
@@ -78,7 +79,7 @@ class Codes(LicenceCases):
                 if record.status is not Status.VALID
                 else "outside its validity"
             )
-            raise precondition(f"{record.identifier} is {state}")
+            raise precondition(f"{record.identifier} is {state}", field="identifier")
         key = await self._store.active_presentation_key()
         if key is None:
             raise CertsealError(ErrorKind.UNAVAILABLE, "no active presentation key")

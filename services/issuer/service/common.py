@@ -40,19 +40,26 @@ class Auditor:
         )
 
     async def deny(
-        self, caller: Caller, action: str, subject: str, message: str
+        self,
+        caller: Caller,
+        action: str,
+        subject: str,
+        message: str,
+        *,
+        field: str = "as",
     ) -> CertsealError:
-        """Audit a refusal and return the PERMISSION_DENIED error to raise."""
+        """Audit a refusal and return the PERMISSION_DENIED error to raise; ``field``
+        is what it is about (default ``as``: the caller's identity)."""
         await self._store.audit(
             [self.entry(caller, action, subject, "denied", message=message)]
         )
-        return denied(message)
+        return denied(message, field=field)
 
 
 def require_operator(caller: Caller) -> None:
     """PERMISSION_DENIED unless ``caller`` is a platform operator."""
     if caller.kind != "operator":
-        raise denied(f"{caller} is not a platform operator")
+        raise denied(f"{caller} is not a platform operator", field="as")
 
 
 def licence_actor(caller: Caller | str) -> str:

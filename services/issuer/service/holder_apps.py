@@ -78,7 +78,7 @@ class HolderApps:
             ),
         )
         if withdrawn is None:
-            raise not_found(f"grant of {type_code} to {identity}")
+            raise not_found(f"grant of {type_code} to {identity}", field="type_code")
         return withdrawn
 
     async def list(self, caller: Caller, app: str) -> list[HolderAppGrant]:

@@ -154,6 +154,7 @@ class Issuance(LicenceCases):
                         item.type_code,
                         f"department {dept.code} may not issue licence type "
                         f"{item.type_code}",
+                        field="type_code",
                     )
                 domain.validate_fields(licence_type, item.fields)
                 domain.resolve_validity(
@@ -314,4 +315,6 @@ def _no_active_key(department: str, suite: str) -> CertsealError:
             f"department {department} has no active {suite} signing key",
             field="suite",
         )
-    return precondition(f"department {department} has no active signing key")
+    return precondition(
+        f"department {department} has no active signing key", field="as"
+    )

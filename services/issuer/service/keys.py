@@ -182,7 +182,8 @@ class Keys:
             allowed = {"retired": {"active"}, "revoked": {"active", "retired"}}[status]
             if key.status not in allowed:
                 raise precondition(
-                    f"key {kid} is {key.status}; cannot make it {status}"
+                    f"key {kid} is {key.status}; cannot make it {status}",
+                    field="kid",
                 )
             if status == "revoked" and at < key.not_before:
                 raise invalid("revoked_at", "is before the key became valid")
@@ -197,7 +198,7 @@ class Keys:
             kid, status=status, at=at, reason=reason, check=check, make_records=records
         )
         if changed is None:
-            raise not_found(f"signing key {kid}")
+            raise not_found(f"signing key {kid}", field="kid")
         self._keyring.forget(changed.department_code)
         return changed
 

@@ -83,17 +83,19 @@ class Lifecycle(LicenceCases):
                 caller, f"licence.{action.name.lower()}", identifier, str(exc)
             ) from None
         if result is None:
-            raise not_found(f"licence {identifier}")
+            raise not_found(f"licence {identifier}", field="identifier")
         return result
 
     async def _locked_signer(
-        self, tx: LineageTx, department: str, now: dt.datetime
+        self, tx: LineageTx, department: str, now: dt.datetime, *, field: str = "as"
     ) -> SoftwareSigner:
         """The department's active signer, re-checked under a share lock in ``tx``."""
         signer = await self._keyring.active_signer(department, now)
         if signer is None or not await tx.key_is_active(signer.kid, now):
             self._keyring.forget(department)
-            raise precondition(f"department {department} has no active signing key")
+            raise precondition(
+                f"department {department} has no active signing key", field=field
+            )
         return signer
 
     async def change_status(
@@ -120,7 +122,8 @@ class Lifecycle(LicenceCases):
             if action is Action.EXPIRE and record.valid_until > now:
                 raise precondition(
                     f"{record.identifier} is valid until "
-                    f"{record.valid_until.isoformat()}"
+                    f"{record.valid_until.isoformat()}",
+                    field="identifier",
                 )
             await tx.update_status(
                 record.identifier, transition.to, reason, transition.operation, now
@@ -250,9 +253,13 @@ class Lifecycle(LicenceCases):
             if to_department not in licence_type.issuer_codes:
                 raise precondition(
                     f"department {to_department} may not issue licence "
-                    f"type {old.type_code}"
+                    f"type {old.type_code}: a transfer goes to a listed issuer of "
+                    "the type",
+                    field="to_department_code",
                 )
-            signer = await self._locked_signer(tx, to_department, now)
+            signer = await self._locked_signer(
+                tx, to_department, now, field="to_department_code"
+            )
             await tx.update_status(
                 old.identifier,
                 transition.to,

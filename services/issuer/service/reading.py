@@ -47,7 +47,7 @@ class Reader:
         data); NOT_FOUND."""
         stored = await self._store.get_licence(identifier)
         if stored is None:
-            raise not_found(f"licence {identifier}")
+            raise not_found(f"licence {identifier}", field="identifier")
         return await self.record(stored, with_holder=with_holder)
 
     async def record(
@@ -72,7 +72,7 @@ class Reader:
         if _LINEAGE_RE.fullmatch(text):
             current = await self._store.current_identifier(text)
             if current is None:
-                raise not_found(f"licence lineage {text}")
+                raise not_found(f"licence lineage {text}", field="identifier")
             return current
         parse_licence_id(text, field)
         return text
@@ -155,7 +155,7 @@ class Reader:
             ]
         )
         if not theirs or stored is None:
-            raise not_found(f"licence {text.strip()[:200]}")
+            raise not_found(f"licence {text.strip()[:200]}", field="identifier")
         return await self.record(stored, with_holder=True)
 
     async def get(
