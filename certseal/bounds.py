@@ -83,3 +83,9 @@ MAX_JPEG_SCANS = 32
 from a camera or libjpeg about ten; each scan costs a pass over every block of the
 image, so a small file of thousands of empty scans would otherwise take minutes to
 decode (the pixel bound does not bound time)."""
+
+MAX_JSON_DEPTH = 16
+"""Nesting depth of arrays and objects in JSON from outside (a console request body, a
+feed position token). The deepest legitimate shape is a token's list of
+``[topic, partition, offset]`` lists, depth 2; 16 leaves room. Checked by
+:func:`certseal.jsontext.loads_bounded` before the decoder recurses."""
