@@ -52,7 +52,13 @@ from services.feed.events import (
     views,
 )
 from services.feed.storage import FeedStore, WebhookRow
-from services.feed.tokens import RESUBSCRIBE, beyond_end, decode_token, encode_token
+from services.feed.tokens import (
+    RESUBSCRIBE,
+    beyond_end,
+    check_partitions,
+    decode_token,
+    encode_token,
+)
 from services.feed.webhooks import WebhookEngine
 
 _NAME = re.compile(r"[a-z0-9-]{1,40}")
@@ -240,6 +246,10 @@ class FeedService:
                 for topic in FEED_TOPICS
                 for p in sorted(consumer.partitions_for_topic(topic) or ())
             ]
+            if positions:  # before the stream waits on partitions that don't exist
+                check_partitions(
+                    positions, [(tp.topic, tp.partition) for tp in partitions]
+                )
             consumer.assign(partitions)
             if positions:
                 past = await self._past_end(consumer, partitions, positions)
