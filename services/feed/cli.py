@@ -159,7 +159,10 @@ def webhook_secret(path: Path) -> bytes:
     other way round, would make every signature fail, so neither side strips
     (docs/events.md, "Verifying a delivery").
     """
-    secret = path.read_bytes()
+    from certseal.bounds import MAX_SMALL_FILE_BYTES
+    from certseal.files import read_regular_file
+
+    secret = read_regular_file(path, "secret-file", MAX_SMALL_FILE_BYTES)
     if secret != secret.strip():
         raise invalid(
             "secret-file",
