@@ -131,13 +131,14 @@ def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
     if not args.bundle:
         raise invalid("bundle", "--offline needs --bundle FILE (certseal bundle fetch)")
     cfg = load(args)
+    # the image first: a bad one is named whatever the bundle holds
+    text = read_qr_image(image) if image else args.code
     now = utcnow()
     bundle = open_bundle(
         read_bundle_file(Path(args.bundle)),
         ca_pem=Path(cfg.tls.ca_file).read_bytes(),
         now=now,
     )
-    text = read_qr_image(image) if image else args.code
     result = verify_offline(text, bundle, now)
     print(
         f"offline     bundle {bundle.version} of {bundle.group}, signed by "
