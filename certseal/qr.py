@@ -115,7 +115,7 @@ def read_qr_image(data: bytes) -> str:
         ) from None
     except CertsealError:
         raise
-    except Exception:  # noqa: BLE001 - any decoder's failure is the image's fault
+    except Exception:  # any decoder's failure is the image's fault
         # UnidentifiedImageError, OSError, ValueError, SyntaxError from Pillow's
         # decoders; RuntimeError from libheif (a coded size over its header's, libheif's
         # security limits); MemoryError: none of them is the server's fault

@@ -15,9 +15,9 @@ import threading
 import pytest
 
 from certseal import bounds, files
+from certseal.config import dump_config
 from certseal.errors import CertsealError, ErrorKind
 from certseal.files import read_regular_file
-from certseal.config import dump_config
 from services import cli
 from services.config import Config
 
@@ -74,7 +74,7 @@ def test_no_more_than_the_limit_and_one_byte_is_read(tmp_path, monkeypatch):
         read_regular_file(big, "bundle", 100)
     assert sum(asked) == 101
     assert read_regular_file(big, "bundle", 5000) == b"x" * 5000
-    with pytest.raises(CertsealError, match="cannot read .*No such file"):
+    with pytest.raises(CertsealError, match=r"cannot read .*No such file"):
         read_regular_file(tmp_path / "none", "bundle", 100)
 
 
@@ -92,8 +92,10 @@ def test_verify_image_refuses_a_device_or_fifo(special, fifo, tmp_path, capsys):
     ("argv", "field"),
     [
         (
-            ["--config", "{config}", "verify", "--offline", "--bundle", "{special}"]
-            + ["LC1:X"],
+            [
+                *("--config", "{config}", "verify", "--offline"),
+                *("--bundle", "{special}", "LC1:X"),
+            ],
             "bundle",
         ),
         (["seal", "inspect", "{special}"], "file"),
