@@ -83,3 +83,21 @@ MAX_JPEG_SCANS = 32
 from a camera or libjpeg about ten; each scan costs a pass over every block of the
 image, so a small file of thousands of empty scans would otherwise take minutes to
 decode (the pixel bound does not bound time)."""
+
+MAX_JSON_DEPTH = 16
+"""Nesting depth of arrays and objects in JSON from outside (a console request body, a
+feed position token). The deepest legitimate shape is a token's list of
+``[topic, partition, offset]`` lists, depth 2; 16 leaves room. Checked by
+:func:`certseal.jsontext.loads_bounded` before the decoder recurses."""
+
+MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024
+"""Bytes of an offline trust bundle file read by ``certseal verify --offline``: a full
+bundle of two million listed lineages and its deltas fit."""
+
+MAX_DOCUMENT_FILE_BYTES = 64 * 1024 * 1024
+"""Bytes of a document, PDF, signature or picture file the CLI sends to the seal
+service: the service's largest ``max_document_bytes``."""
+
+MAX_SMALL_FILE_BYTES = 1024 * 1024
+"""Bytes of a small file the CLI or a service reads: a configuration (TOML), a secret,
+a password or DSN file, a CA certificate."""

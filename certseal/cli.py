@@ -72,7 +72,7 @@ def load(args: argparse.Namespace) -> Any:
                 f"no configuration at {path}: start the stack with 'make run' "
                 "or pass --config",
             )
-        if not path.is_file():
+        if not path.exists():  # a device or a FIFO is refused where it is read
             raise CertsealError(
                 ErrorKind.INVALID_ARGUMENT,
                 f"{path}: no such file",

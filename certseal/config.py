@@ -24,7 +24,9 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
+from certseal.bounds import MAX_SMALL_FILE_BYTES
 from certseal.errors import CertsealError, ErrorKind
+from certseal.files import read_regular_file
 from certseal.kafka import KafkaSettings
 
 
@@ -183,10 +185,18 @@ def read_layers(paths: str | Path | Sequence[str | Path] | None) -> dict[str, An
     data: dict[str, Any] = {}
     for one in files:
         try:
-            loaded = tomllib.loads(Path(one).read_text())
-        except FileNotFoundError:
+            if not Path(one).exists():
+                raise CertsealError(
+                    ErrorKind.INVALID_ARGUMENT,
+                    f"configuration file {one} does not exist",
+                )
+            # a regular file within a bound: not a device or a FIFO
+            raw = read_regular_file(one, "config", MAX_SMALL_FILE_BYTES)
+            loaded = tomllib.loads(raw.decode("utf-8"))
+        except RecursionError:
             raise CertsealError(
-                ErrorKind.INVALID_ARGUMENT, f"configuration file {one} does not exist"
+                ErrorKind.INVALID_ARGUMENT,
+                f"configuration file {one}: nested too deeply",
             ) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise CertsealError(

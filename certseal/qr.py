@@ -12,7 +12,7 @@ import io
 import pillow_heif
 import segno
 import zxingcpp
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from certseal.bounds import (
     IMAGE_LIMIT,
@@ -21,7 +21,7 @@ from certseal.bounds import (
     MAX_JPEG_SCANS,
     MAX_QR_SIDE,
 )
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -37,6 +37,11 @@ __all__ = [
 # iPhones save photos as HEIC (HEIF with HEVC, ISO/IEC 23008-12); pillow-heif lets
 # Pillow open it. Its size is read from the header before decoding, like the others'.
 pillow_heif.register_heif_opener()
+# libheif's security limits stay on: among them, a coded (HEVC) image larger than its
+# `ispe` box declares is refused before it is decoded ("Security limit exceeded", a
+# RuntimeError). pillow-heif 1.8 offers no setting to lower libheif's own pixel limit
+# to MAX_IMAGE_PIXELS, so the header's size is checked here and the decoded size again.
+pillow_heif.options.DISABLE_SECURITY_LIMITS = False
 
 IMAGE_FORMATS = ("PNG", "JPEG", "HEIF")
 """The Pillow formats read as QR images: PNG, JPEG and HEIC/HEIF (phone photos)."""
@@ -84,7 +89,9 @@ def read_qr_image(data: bytes) -> str:
     printed.
 
     Raises INVALID_ARGUMENT (field ``image``) for an empty image, one over a bound,
-    another format, an unreadable file, no QR code, or several different ones.
+    another format, an unreadable file (whatever the decoder raises: a HEIC whose
+    coded image is larger than its ``ispe`` box declares makes libheif raise
+    RuntimeError), no QR code, or several different ones.
     """
     if not data:
         raise invalid("image", "is required: a PNG, JPEG or HEIC image of the QR code")
@@ -105,7 +112,12 @@ def read_qr_image(data: bytes) -> str:
         raise invalid(
             "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS} pixels"
         ) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except CertsealError:
+        raise
+    except Exception:  # any decoder's failure is the image's fault
+        # UnidentifiedImageError, OSError, ValueError, SyntaxError from Pillow's
+        # decoders; RuntimeError from libheif (a coded size over its header's, libheif's
+        # security limits); MemoryError: none of them is the server's fault
         raise invalid("image", "is not a readable PNG, JPEG or HEIC image") from None
     # no zxing-cpp object outlives the call: nanobind reports any instance still
     # alive at interpreter exit as "leaked" (a module-level BarcodeFormats was one)
@@ -129,6 +141,8 @@ def _grey_on_white(image: Image.Image) -> Image.Image:
         # decode at 1/2, 1/4 or 1/8 scale straight from the DCT: less memory and time
         image.draft("L", (MAX_QR_SIDE, MAX_QR_SIDE))
     image.load()
+    # what was decoded, not only what the header declared, is within the bound
+    check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         # grey and alpha apart, pasted on white: 2 bytes a pixel, not 4 more
         rgba = image if image.mode == "RGBA" else image.convert("RGBA")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from certseal.bounds import MAX_SMALL_FILE_BYTES
 from certseal.errors import CertsealError, ErrorKind
+from certseal.files import read_regular_file
 
 
 def read_secret_file(path: Path, *, length: int = 32, create: bool = False) -> bytes:
@@ -17,14 +19,16 @@ def read_secret_file(path: Path, *, length: int = 32, create: bool = False) -> b
     (random, mode 0600) if missing.
 
     Raises CertsealError(FAILED_PRECONDITION) when the file holds another length, and
-    OSError when it cannot be read.
+    CertsealError(INVALID_ARGUMENT, ``secret-file``) when it cannot be read or is not a
+    regular file.
     """
     if create and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(os.urandom(length))
-    data = path.read_bytes()
+    # a regular file, read within a bound: a device or a FIFO is refused, not read
+    data = read_regular_file(path, "secret-file", MAX_SMALL_FILE_BYTES)
     if len(data) != length:
         raise CertsealError(
             ErrorKind.FAILED_PRECONDITION,

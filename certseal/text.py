@@ -12,12 +12,23 @@ field of certseal means:
   U+2066 to U+2069), which make displayed text read differently from what it is
   ("Trojan Source").
 
+Display names (a department's, a licence type's, a field's title, a seal's) are held
+to more, by :func:`display_name_problem` / :func:`check_display_name`: no format or
+separator character at all (Unicode general categories Cc, Cf, Zl, Zp, and Cs, Co:
+the zero-width space U+200B, the marks U+200E/U+200F/U+061C, U+FEFF, U+2028 ...), and
+not blank-looking (only white space and invisible fillers such as U+3164).
+Unicode Standard Annex #44 (general categories); UTS #39 (confusable and invisible
+characters).
+
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+
+from certseal.errors import invalid
 
 # C0 but tab/LF/CR, DEL, C1, surrogates, bidi embeddings/overrides/isolates
 _UNFIT = re.compile(
@@ -32,3 +43,36 @@ def unfit_character(value: str, *, multiline: bool = False) -> str | None:
     if found is None and not multiline:
         found = _LINE_BREAKS.search(value)
     return found.group() if found else None
+
+
+# Cc control, Cf format (zero-width, direction marks, BOM, soft hyphen ...), Zl line
+# separator, Zp paragraph separator, Cs surrogate, Co private use
+_NOT_IN_NAMES = {"Cc": "control", "Cf": "format", "Zl": "line separator",
+                 "Zp": "paragraph separator", "Cs": "surrogate", "Co": "private use"}  # fmt: skip
+# letters that render as nothing (Hangul fillers, the braille blank): a name of only
+# these and white space looks blank
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def display_name_problem(value: str) -> str | None:
+    """What makes ``value`` unfit as a display name, or None: its first control,
+    format or separator character (named with its position, counted from 1), or that
+    it is blank-looking (empty, white space and invisible fillers only)."""
+    for position, char in enumerate(value, start=1):
+        kind = _NOT_IN_NAMES.get(unicodedata.category(char))
+        if kind is not None:
+            name = unicodedata.name(char, "")
+            named = f"U+{ord(char):04X}" + (f" {name}" if name else "")
+            return f"contains {named}, a {kind} character, at position {position}"
+    if all(c.isspace() or c in _INVISIBLE_LETTERS for c in value):
+        return "is blank: a name needs a visible character"
+    return None
+
+
+def check_display_name(value: str, field: str) -> str:
+    """``value`` unchanged when it is fit as a display name (see
+    :func:`display_name_problem`), else INVALID_ARGUMENT naming ``field``."""
+    problem = display_name_problem(value)
+    if problem is not None:
+        raise invalid(field, problem)
+    return value

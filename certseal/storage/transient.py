@@ -7,6 +7,8 @@ SQLSTATE classes from PostgreSQL's "Appendix A. Error Codes".
 
 from __future__ import annotations
 
+import errno
+
 import asyncpg
 
 from certseal.errors import ErrorKind
@@ -19,10 +21,39 @@ _UNAVAILABLE_CLASSES = ("08", "53")
 _UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "57P05", "55P03", "57014"}
 # 40001: serialization failure; 40P01: deadlock detected
 _ABORTED_STATES = {"40001", "40P01"}
+# the socket errors of a lost or unreachable server (POSIX errno names); any other
+# OSError (a missing file, a permission, a bad argument) is a bug or a misconfiguration
+_TRANSIENT_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.ETIMEDOUT,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ENETDOWN,
+    errno.EHOSTDOWN,
+    errno.EAGAIN,
+}
+# what asyncpg's InterfaceError says when the session went away under a request; its
+# other InterfaceErrors (DataError "invalid input for query argument",
+# ClientConfigurationError, unsupported features) are the caller's bugs
+_LOST_SESSION_MESSAGES = (
+    "connection is closed",
+    "connection was closed",
+    "another operation is in progress",
+    "released back to the pool",
+    "pool is closing",
+)
 
 
 def transient_kind(exc: BaseException) -> ErrorKind | None:
-    """UNAVAILABLE or ABORTED for a transient database failure, else None."""
+    """UNAVAILABLE or ABORTED for a transient database failure, else None.
+
+    Transient: the SQLSTATEs above, a session lost under a request, a socket refused,
+    reset or unreachable, a timeout. Not: asyncpg's client-side DataError (a query
+    argument of the wrong type) and other InterfaceErrors that are bugs, or an OSError
+    of a file or a permission."""
     if isinstance(exc, asyncpg.PostgresError):
         state = exc.sqlstate or ""
         if state in _ABORTED_STATES:
@@ -35,15 +66,19 @@ def transient_kind(exc: BaseException) -> ErrorKind | None:
         # switch to state N; another operation is in progress"): seen on connections
         # whose backend was terminated, including ones no request shares
         return ErrorKind.UNAVAILABLE if "another operation" in str(exc) else None
-    if isinstance(
-        exc,
-        (
-            asyncpg.InterfaceError,  # "connection is closed", released mid-query
-            asyncpg.exceptions.ConnectionDoesNotExistError,
-            ConnectionError,  # refused, reset
-            OSError,
-            TimeoutError,  # pool acquire or connect timed out
-        ),
-    ):
+    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
+        return (
+            ErrorKind.UNAVAILABLE
+        )  # "connection was closed in the middle of operation"
+    if isinstance(exc, asyncpg.InterfaceError):
+        # DataError and ClientConfigurationError are also ValueErrors: never transient
+        if isinstance(exc, ValueError):
+            return None
+        message = str(exc)
+        lost = any(m in message for m in _LOST_SESSION_MESSAGES)
+        return ErrorKind.UNAVAILABLE if lost else None
+    if isinstance(exc, (ConnectionError, TimeoutError)):  # refused, reset; timed out
+        return ErrorKind.UNAVAILABLE
+    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
         return ErrorKind.UNAVAILABLE
     return None

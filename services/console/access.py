@@ -22,6 +22,7 @@ from aiohttp import web
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.idempotency import AnswerStore, Claim, check_key, fingerprint_bytes
+from certseal.jsontext import loads_bounded
 from services.console.accounts import Account, Role
 from services.console.service import ConsoleAccounts, SignedIn
 
@@ -99,12 +100,8 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
             field="body",
         )
     raw = await _bounded_body(request)
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, "the request is not JSON", field="body"
-        ) from None
+    # UTF-8, nesting bounded before decoding, JSON: else INVALID_ARGUMENT on body
+    body = loads_bounded(raw, "body")
     if not isinstance(body, dict):
         raise CertsealError(
             ErrorKind.INVALID_ARGUMENT, "the request is not a JSON object", field="body"

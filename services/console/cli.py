@@ -14,7 +14,6 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TypeVar
 
 from certseal.cli import database_unreachable, load
@@ -56,10 +55,16 @@ def _actor() -> str:
 def _password(args: argparse.Namespace, *, required: bool) -> str | None:
     """The password from the file, standard input or a prompt (None: none given)."""
     if args.password_file:
-        path = Path(args.password_file)
-        if not path.is_file():
-            raise invalid("password-file", f"{path} does not exist")
-        return path.read_text().rstrip("\r\n")
+        from certseal.bounds import MAX_SMALL_FILE_BYTES
+        from certseal.files import read_regular_file
+
+        raw = read_regular_file(
+            args.password_file, "password-file", MAX_SMALL_FILE_BYTES
+        )
+        try:
+            return raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise invalid("password-file", "is not UTF-8 text") from None
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if not required:

@@ -20,7 +20,6 @@ no server version. Errors are JSON ``{"error", "field"}``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
@@ -36,6 +35,8 @@ from certseal.bounds import (
     MAX_CODE_INPUT_CHARS,
     MAX_IMAGE_BYTES,
 )
+from certseal.errors import CertsealError
+from certseal.jsontext import loads_bounded
 from certseal.rpc import error_from_rpc
 from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
@@ -73,6 +74,19 @@ class BadRequest(Exception):
     def __init__(self, message: str, *, field: str, status: int = 400):
         super().__init__(message)
         self.message, self.status, self.field = message, status, field
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object: UTF-8, nested at most
+    :data:`~certseal.bounds.MAX_JSON_DEPTH` deep (checked before decoding), else a
+    400 naming ``body``."""
+    try:
+        body = loads_bounded(await request.read(), "body")
+    except CertsealError as exc:
+        raise BadRequest(f"the request {exc.message}", field="body") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request is not a JSON object", field="body")
+    return body
 
 
 def _purpose(value: Any) -> str:
@@ -220,12 +234,7 @@ class ConsoleHandlers:
             raise BadRequest(
                 "send the scan as application/json", status=415, field="body"
             )
-        try:
-            body = await request.json()
-        except json.JSONDecodeError:
-            raise BadRequest("the request is not JSON", field="body") from None
-        if not isinstance(body, dict):
-            raise BadRequest("the request is not a JSON object", field="body")
+        body = await _json_object(request)
         purpose = _purpose(body.get("purpose"))
         code = body.get("code")
         if not isinstance(code, str) or not code.strip():

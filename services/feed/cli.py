@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,10 @@ def webhook_secret(path: Path) -> bytes:
     other way round, would make every signature fail, so neither side strips
     (docs/events.md, "Verifying a delivery").
     """
-    secret = path.read_bytes()
+    from certseal.bounds import MAX_SMALL_FILE_BYTES
+    from certseal.files import read_regular_file
+
+    secret = read_regular_file(path, "secret-file", MAX_SMALL_FILE_BYTES)
     if secret != secret.strip():
         raise invalid(
             "secret-file",
@@ -248,10 +252,28 @@ def cmd_feed(args: argparse.Namespace) -> int:
     return 0
 
 
+# a DNS label (RFC 1035 section 2.3.1, with RFC 1123's leading digit): it names files
+_RECEIVER_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def check_receiver_name(name: str) -> None:
+    """INVALID_ARGUMENT (``name``) unless ``name`` is a DNS label: 1 to 63 ASCII
+    letters, digits and inner hyphens (RFC 1035, RFC 1123), so ``server-<name>.pem``
+    is a short, plain file name."""
+    if not _RECEIVER_NAME.fullmatch(name):
+        shown = repr(name) if len(name) <= 70 else f"{name[:60]!r}... ({len(name)})"
+        raise invalid(
+            "name",
+            f"{shown} is not a DNS label: 1 to 63 letters, digits and hyphens, "
+            "neither first nor last a hyphen",
+        )
+
+
 def cmd_feed_receiver_cert(args: argparse.Namespace) -> int:
     """Issue a dev HTTPS certificate for a local webhook receiver (embedded stack)."""
     from certseal.devpki import DevCA
 
+    check_receiver_name(args.name)
     cfg = load(args)
     ca = DevCA(Path(cfg.tls.ca_file).parent)
     try:

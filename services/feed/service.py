@@ -58,6 +58,7 @@ from services.feed.tokens import (
     RESUBSCRIBE,
     Fingerprints,
     beyond_end,
+    check_partitions,
     decode_token,
     encode_token,
     record_fingerprint,
@@ -261,6 +262,10 @@ class FeedService:
                 for topic in FEED_TOPICS
                 for p in sorted(consumer.partitions_for_topic(topic) or ())
             ]
+            if positions:  # before the stream waits on partitions that don't exist
+                check_partitions(
+                    positions, [(tp.topic, tp.partition) for tp in partitions]
+                )
             consumer.assign(partitions)
             if positions:
                 past = await self._past_end(consumer, partitions, positions)

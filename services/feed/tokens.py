@@ -19,12 +19,13 @@ cluster and refilled past the token has another record (or none) at that offset,
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping
 
 from certseal.errors import invalid, precondition
+from certseal.jsontext import loads_bounded
 
 TOKEN_VERSION = 3
 #: the token version before tokens carried fingerprints (resumed on offsets alone)
@@ -36,6 +37,15 @@ FINGERPRINT_BYTES = 8
 
 Positions = Mapping[tuple[str, int], int]
 Fingerprints = Mapping[tuple[str, int], bytes]
+
+#: Kafka's partition ids are int32 and its offsets int64 (never negative in a token)
+MAX_PARTITION = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
+#: entries a token may hold before its partitions are known: far more than the feed's
+#: topics have partitions (checked exactly by :func:`check_partitions`)
+MAX_TOKEN_ENTRIES = 1024
+#: characters of a token: MAX_TOKEN_ENTRIES entries of a topic name and two numbers
+MAX_TOKEN_CHARS = MAX_TOKEN_ENTRIES * 96
 
 
 def record_fingerprint(
@@ -107,9 +117,21 @@ def decode_token(
     (no fingerprints) and version 3 ones are read; their fingerprints, checked here for
     shape only, are :func:`token_fingerprints`.
     """
+    if len(token) > MAX_TOKEN_CHARS:
+        raise invalid(
+            "start",
+            f"the position token is {len(token)} characters; the limit is "
+            f"{MAX_TOKEN_CHARS}",
+        )
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
+    except (ValueError, binascii.Error):
+        raise invalid(
+            "start", "the position token is not one this feed issued"
+        ) from None
+    # nesting bounded before decoding: a token of 100,000 "[" is refused, not recursed
+    data = loads_bounded(raw, "start")
+    try:
         version = data["v"]
         if version == _CLUSTERLESS_TOKEN_VERSION:
             raise precondition(
@@ -121,14 +143,17 @@ def decode_token(
             data["c"], str
         ):
             raise ValueError
-        positions = {(str(t), int(p)): int(o) for t, p, o in map(_offsets, data["p"])}
+        entries = data["p"]
+        if not isinstance(entries, list):
+            raise ValueError
         _fingerprints(data)  # well-formed ones, or not a token of ours
     except (ValueError, KeyError, TypeError):
         raise invalid(
             "start", "the position token is not one this feed issued"
         ) from None
+    positions = _positions(entries)
     unknown = {t for t, _ in positions} - set(topics)
-    if unknown or any(o < 0 for o in positions.values()):
+    if unknown:
         raise invalid(
             "start", "the position token names topics this feed does not read"
         )
@@ -140,11 +165,6 @@ def decode_token(
             field="start",
         )
     return positions
-
-
-def _offsets(entry: list[Any]) -> list[Any]:
-    """A token entry's topic, partition and offset (a fingerprint may follow)."""
-    return entry[:3] if len(entry) == 4 else entry
 
 
 def _fingerprints(data: dict[str, object]) -> dict[tuple[str, int], bytes] | None:
@@ -220,6 +240,67 @@ def incarnation_mismatch(
                 "recreated since"
             )
     return None
+
+
+def _positions(entries: list[object]) -> dict[tuple[str, int], int]:
+    """A token's ``[topic, partition, offset(, fingerprint)]`` entries as positions: at least one, at
+    most :data:`MAX_TOKEN_ENTRIES`, each partition once, partitions and offsets
+    integers in Kafka's ranges; else INVALID_ARGUMENT (``start``)."""
+    if not entries:
+        raise invalid("start", "the position token names no partition")
+    if len(entries) > MAX_TOKEN_ENTRIES:
+        raise invalid(
+            "start",
+            f"the position token names {len(entries)} partitions; the limit is "
+            f"{MAX_TOKEN_ENTRIES}",
+        )
+    positions: dict[tuple[str, int], int] = {}
+    for entry in entries:
+        if (
+            not isinstance(entry, list)
+            or len(entry) not in (3, 4)  # a fingerprint may follow (version 3)
+            or not isinstance(entry[0], str)
+            or any(type(n) is not int for n in entry[1:3])
+        ):
+            raise invalid("start", "the position token is not one this feed issued")
+        topic, partition, offset = entry[:3]
+        if not 0 <= partition <= MAX_PARTITION:
+            raise invalid(
+                "start", f"the position token names partition {partition} of {topic}"
+            )
+        if not 0 <= offset <= MAX_OFFSET:
+            raise invalid(
+                "start",
+                f"the position token names offset {offset} of {topic} partition "
+                f"{partition}; offsets are 0 to {MAX_OFFSET}",
+            )
+        if (topic, partition) in positions:
+            raise invalid(
+                "start", f"the position token names {topic} partition {partition} twice"
+            )
+        positions[(topic, partition)] = offset
+    return positions
+
+
+def check_partitions(
+    positions: Positions, partitions: Collection[tuple[str, int]]
+) -> None:
+    """INVALID_ARGUMENT (``start``) when a token names more entries than the topics
+    have ``partitions``, or a partition that does not exist on its topic."""
+    if len(positions) > len(partitions):
+        raise invalid(
+            "start",
+            f"the position token names {len(positions)} partitions; the feed's topics "
+            f"have {len(partitions)}",
+        )
+    missing = sorted(set(positions) - set(partitions))
+    if missing:
+        topic, partition = missing[0]
+        raise invalid(
+            "start",
+            f"the position token names partition {partition} of {topic}, which has "
+            "no such partition",
+        )
 
 
 def beyond_end(

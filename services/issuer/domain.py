@@ -14,6 +14,7 @@ from certseal import codes
 from certseal import identifiers as ids
 from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
+from certseal.text import check_display_name
 from certseal.timestamps import shifted
 
 MAX_TEXT = 1000
@@ -216,6 +217,7 @@ def validate_licence_type(
     """Check a licence type as registered by the operator."""
     validate_type_code(type_code)
     validate_text("name", name, required=True, limit=200)
+    check_display_name(name, "name")  # shown at counters: no invisible characters
     if not 1 <= default_validity_days <= 36500:
         raise invalid("default_validity_days", "must be between 1 and 36500 days")
     if len(specs) > MAX_FIELDS:
@@ -229,6 +231,9 @@ def validate_licence_type(
             )
         if spec.name in seen:
             raise invalid(f"{where}.name", f"field {spec.name!r} is declared twice")
+        if spec.title:
+            validate_text(f"{where}.title", spec.title, required=False, limit=200)
+            check_display_name(spec.title, f"{where}.title")
         both = [v for v in ("public", "restricted", "personal") if getattr(spec, v)]
         if len(both) > 1:  # personal data never in codes or events in clear
             raise invalid(

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from certseal.cli import call_service, dev_identity, load, ts
-from certseal.errors import invalid
 from certseal.identifiers import validate_uscc
 
 
@@ -28,10 +27,12 @@ def cmd_seal_inspect(args: argparse.Namespace) -> int:
 
 
 def _read(name: str, field: str) -> bytes:
-    path = Path(name)
-    if not path.is_file():
-        raise invalid(field, f"{path} does not exist")
-    return path.read_bytes()
+    """A document, PDF, signature or picture file: a regular file of at most
+    :data:`~certseal.bounds.MAX_DOCUMENT_FILE_BYTES`, else INVALID_ARGUMENT (``field``)."""
+    from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
+    from certseal.files import read_regular_file
+
+    return read_regular_file(name, field, MAX_DOCUMENT_FILE_BYTES)
 
 
 def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -38,6 +38,7 @@ from certseal.events import OutboxRecord
 from certseal.identifiers import mint_serial, validate_uscc
 from certseal.paging import page
 from certseal.rpc import Caller
+from certseal.text import check_display_name
 from certseal.timestamps import Clock, utcnow
 from services.seal.certificates import issue_certificate, read_certificate
 from services.seal.domain import (
@@ -124,6 +125,7 @@ def _validate(data: RegisterSealInput) -> None:
         raise invalid("seal_type", f"must be one of {', '.join(sorted(SEAL_TYPES))}")
     if not data.name.strip() or len(data.name) > 64:
         raise invalid("name", "must have 1 to 64 characters")
+    check_display_name(data.name, "name")  # printed on the seal: no invisible ones
     if data.valid_start < EARLIEST_START:
         raise invalid(
             "valid_start", "must be on or after 1950-01-01 (X.509's earliest)"

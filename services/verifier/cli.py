@@ -114,15 +114,13 @@ def _print_answered(result: Any, target: str, wanted: str | None) -> None:
 
 
 def _read_image(path: Path) -> bytes:
-    """The image file's bytes, within the one image limit (checked on its size before
-    it is read); INVALID_ARGUMENT (``image``) for a missing or unreadable file."""
-    from certseal.qr import check_image_bytes
+    """The image file's bytes, within the one image limit (never more than it and one
+    byte read); INVALID_ARGUMENT (``image``) for a missing or unreadable file, or one
+    that is not a regular file (a device, a FIFO)."""
+    from certseal.bounds import IMAGE_LIMIT, MAX_IMAGE_BYTES
+    from certseal.files import read_regular_file
 
-    try:
-        check_image_bytes(path.stat().st_size)
-        return path.read_bytes()
-    except OSError as exc:
-        raise invalid("image", f"cannot read {str(path)!r}: {exc.strerror}") from None
+    return read_regular_file(path, "image", MAX_IMAGE_BYTES, limit_text=IMAGE_LIMIT)
 
 
 def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
@@ -133,13 +131,14 @@ def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
     if not args.bundle:
         raise invalid("bundle", "--offline needs --bundle FILE (certseal bundle fetch)")
     cfg = load(args)
+    # the image first: a bad one is named whatever the bundle holds
+    text = read_qr_image(image) if image else args.code
     now = utcnow()
     bundle = open_bundle(
         read_bundle_file(Path(args.bundle)),
         ca_pem=Path(cfg.tls.ca_file).read_bytes(),
         now=now,
     )
-    text = read_qr_image(image) if image else args.code
     result = verify_offline(text, bundle, now)
     print(
         f"offline     bundle {bundle.version} of {bundle.group}, signed by "

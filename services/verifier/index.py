@@ -27,6 +27,7 @@ from certseal.events import (
     TRUST_EVENTS,
     uses_of,
 )
+from certseal.text import display_name_problem
 from certseal.v1 import events_pb2, licence_pb2
 from services.verifier.bundle import ListedLicence
 from services.verifier.domain import IndexEntry, TrustEntry, Verification
@@ -162,8 +163,20 @@ def _directory_event(data: bytes) -> events_pb2.DirectoryEvent:
 
 def apply_directory_event(stored: bytes | None, incoming: bytes) -> bytes | None:
     """The new stored value for a directory entry, or None when ``incoming`` is not
-    newer (``entry_version``)."""
+    newer (``entry_version``).
+
+    Raises BadEvent (logged and counted, not applied) for an event whose name or a
+    field title breaks the display-name rule (:func:`certseal.text.display_name_problem`:
+    no format, separator or control character, not blank-looking): a writer of the
+    directory topic cannot show counters a spoofed name."""
     event = _directory_event(incoming)
+    names = [("name", event.name)] + [
+        (f"fields[{i}].title", f.title) for i, f in enumerate(event.fields) if f.title
+    ]
+    for where, text in names:
+        problem = display_name_problem(text)
+        if problem is not None:
+            raise BadEvent(f"DirectoryEvent {event.code}: {where} {problem}")
     if (
         stored is not None
         and _directory_event(stored).entry_version >= event.entry_version

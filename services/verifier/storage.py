@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import cbor2
 
 from certseal import cbor
+from certseal.bounds import MAX_BUNDLE_FILE_BYTES
+from certseal.files import read_regular_file
 from services.verifier.bundle import (
     Snapshot,
     bad_bundle,
@@ -227,10 +229,10 @@ def read_bundle_file(path: Path) -> list[bytes]:
     a bundle file; the messages themselves are checked by
     :func:`services.verifier.bundle.open_bundle`.
     """
+    # a regular file of at most MAX_BUNDLE_FILE_BYTES: not /dev/zero, not a FIFO
+    data = read_regular_file(path, "bundle", MAX_BUNDLE_FILE_BYTES)
     try:
-        messages = cbor.loads(path.read_bytes(), BUNDLE_FILE_LIMITS)
-    except OSError as exc:
-        raise bad_bundle(f"{path} cannot be read: {exc.strerror}") from None
+        messages = cbor.loads(data, BUNDLE_FILE_LIMITS)
     except Exception:
         raise bad_bundle(f"{path} is not a certseal trust bundle file") from None
     if not isinstance(messages, list) or not all(

@@ -545,3 +545,35 @@ async def test_the_console_exports_its_own_metrics_and_no_one_elses(console):
         "index_lag",
     ):
         assert foreign not in text, foreign
+
+
+async def test_nested_or_undecodable_json_is_a_400_naming_the_body(console):
+    """A 3,000-byte body of nested arrays made the JSON decoder recurse (500); bytes
+    that are not UTF-8 made request.json() fail with UnicodeDecodeError (500)."""
+    app, _, client = await console()
+    nested = b"[" * 1500 + b"]" * 1500
+    json_type = {"Content-Type": "application/json"}
+    status, body, _ = await client.call(
+        "POST", "/api/login", data=nested, headers=json_type
+    )
+    assert (status, body["field"]) == (400, "body"), body
+    assert "nests 1500 levels" in body["error"]
+    status, body, _ = await client.call(
+        "POST", "/api/login", data=b'{"name":"\xff\xfe"}', headers=json_type
+    )
+    assert (status, body["field"]) == (400, "body"), body
+    assert "not UTF-8" in body["error"]
+
+    clerk = await add(app)
+    await client.login(clerk.name)
+    for data, says in (
+        (b'{"code": ' + b"[" * 100000 + b"]" * 100000 + b"}", "nests"),
+        (b'{"code":"\xff\xfe"}', "not UTF-8"),
+        (b'{"code": "LC1:x",', "not JSON"),
+        (b"[1]", "not a JSON object"),
+    ):
+        status, body, _ = await client.call(
+            "POST", "/api/verify", data=data, headers=json_type
+        )
+        assert (status, body["field"]) == (400, "body"), (data[:20], body)
+        assert says in body["error"]

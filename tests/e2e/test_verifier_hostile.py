@@ -630,3 +630,20 @@ async def test_a_damaged_index_is_rebuilt_not_a_crash_loop(
         ), metrics
     finally:
         await process.stop()
+
+
+async def test_a_heic_lying_about_its_size_is_invalid_argument_not_internal(verifier):
+    """A HEIC whose HEVC stream is larger than its ``ispe`` box declares made
+    pillow-heif raise RuntimeError ("Security limit exceeded"): VerifyImage answered
+    INTERNAL and the console 502 (F3)."""
+    from tests.kernel.test_photos import heic_lying_about_its_size
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await verifier.stub.VerifyImage(
+            verifier_pb2.VerifyImageRequest(
+                image=heic_lying_about_its_size(), purpose="窗口办事"
+            ),
+            timeout=30,
+        )
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    assert "image" in err.value.details()

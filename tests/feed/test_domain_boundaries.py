@@ -22,7 +22,16 @@ from services.feed.domain import (
     kafka_user_manifest,
     parse_webhook_url,
 )
-from services.feed.tokens import RESUBSCRIBE, beyond_end, decode_token, encode_token
+from services.feed.tokens import (
+    MAX_OFFSET,
+    MAX_TOKEN_CHARS,
+    MAX_TOKEN_ENTRIES,
+    RESUBSCRIBE,
+    beyond_end,
+    check_partitions,
+    decode_token,
+    encode_token,
+)
 
 LICENCE = "certseal.licence-events.v1"
 SEAL = "certseal.seal-events.v1"
@@ -47,7 +56,8 @@ def test_token_offsets(offset, ok):
             "start",
         )
         assert err.value.message == (
-            "the position token names topics this feed does not read"
+            "the position token names offset -1 of certseal.licence-events.v1 "
+            "partition 2; offsets are 0 to 9223372036854775807"
         )
 
 
@@ -110,7 +120,8 @@ def test_token_format_is_stable():
         b'{"v":3,"c":"k1","p":[["certseal.licence-events.v1",0,17],'
         b'["certseal.licence-events.v1",3,0],["certseal.seal-events.v1",1,5]]}'
     )
-    assert decode_token(encode_token({}, cluster="k1"), [], cluster="k1") == {}
+    with pytest.raises(CertsealError, match="names no partition"):
+        decode_token(encode_token({}, cluster="k1"), [], cluster="k1")
     assert decode_token(token, [LICENCE, SEAL, "x"], cluster="k1") == {
         (SEAL, 1): 5,
         (LICENCE, 3): 0,
@@ -318,3 +329,68 @@ def test_a_usage_only_entitlement_reads_the_usage_topic_only():
         if line.startswith("          name: ")
     ]
     assert topics == ["certseal.licence-usage.v1", "integrator-usage"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "says"),
+    [
+        ([], "names no partition"),
+        ([[LICENCE, -1, 0]], "names partition -1 of"),
+        ([[LICENCE, 2**70, 0]], f"names partition {2**70} of"),
+        ([[LICENCE, 0, 2**70]], f"offset {2**70} of"),
+        ([[LICENCE, 0, MAX_OFFSET + 1]], "offsets are 0 to"),
+        ([[LICENCE, 0, 1], [LICENCE, 0, 2]], "partition 0 twice"),
+        ([[LICENCE, 0, True]], "not one this feed issued"),
+        ([[LICENCE, 0, 1.5]], "not one this feed issued"),
+        ([[LICENCE, p, 0] for p in range(3000)], "; the limit is"),
+    ],
+)
+def test_forged_token_entries_are_refused(entries, says):
+    token = _token({"v": 2, "c": "k1", "p": entries})
+    with pytest.raises(CertsealError) as err:
+        decode_token(token, [LICENCE], cluster="k1")
+    assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "start")
+    assert says in err.value.message
+
+
+def test_a_token_at_the_entry_limit_decodes():
+    entries = [[LICENCE, p, MAX_OFFSET] for p in range(MAX_TOKEN_ENTRIES)]
+    assert (
+        len(
+            decode_token(
+                _token({"v": 2, "c": "k1", "p": entries}), [LICENCE], cluster="k1"
+            )
+        )
+        == MAX_TOKEN_ENTRIES
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        _token({"v": 2, "c": "k1", "p": [[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]}),
+        base64.urlsafe_b64encode(b"[" * 2000 + b"]" * 2000).decode(),
+        "A" * (MAX_TOKEN_CHARS + 1),
+        base64.urlsafe_b64encode(
+            b'{"v":2,"c":"' + bytes([0xFF, 0xFE]) + b'"}'
+        ).decode(),
+        "!!!",
+    ],
+)
+def test_tokens_nested_too_deep_too_long_or_not_utf8_are_refused(token):
+    with pytest.raises(CertsealError) as err:
+        decode_token(token, [LICENCE], cluster="k1")
+    assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "start")
+
+
+def test_a_token_naming_partitions_the_topics_lack_is_refused():
+    partitions = [(LICENCE, 0), (LICENCE, 1), (SEAL, 0)]
+    check_partitions({(LICENCE, 1): 3, (SEAL, 0): 0}, partitions)
+    with pytest.raises(CertsealError, match="partition 9999 of") as err:
+        check_partitions({(LICENCE, 9999): 0}, partitions)
+    assert err.value.field == "start"
+    many = {(LICENCE, p): 0 for p in range(4)}
+    with pytest.raises(
+        CertsealError, match="names 4 partitions; the feed's topics have 3"
+    ):
+        check_partitions(many, partitions)

@@ -8,6 +8,7 @@ import copy
 import ssl
 
 import aiohttp
+import pytest
 from aiohttp import web
 from cryptography import x509
 
@@ -16,6 +17,16 @@ from services.config import load
 from services.devstack import DevStack
 from services.run import config_layers
 from tests.conftest import run_certseal
+
+
+@pytest.mark.parametrize(
+    "name", ["", "a\x07b", "line\nbreak", "x" * 300, "trail-", "a/b", "a.b", "ünï"]
+)
+async def test_a_receiver_name_that_is_no_dns_label_is_refused(tmp_path, config, name):
+    code, out = await run_certseal(config, tmp_path, "feed", "receiver-cert", name)
+    assert code == 2, out
+    assert out.startswith("error: name:"), out
+    assert "Traceback" not in out and "too long" not in out
 
 
 async def test_make_run_keeps_the_operators_feed_settings(tmp_path, config):

@@ -311,3 +311,45 @@ def test_a_stored_field_the_schema_no_longer_has_is_personal():
     clear, personal = domain.split_fields(TYPE, values)
     assert (clear, personal) == ({"class": "C1"}, {"gone": "x"})
     assert domain.public_fields(TYPE, values) == {"class": "C1"}
+
+
+INVISIBLE = [
+    ("\u200e", 2),  # LEFT-TO-RIGHT MARK
+    ("\u200f", 2),  # RIGHT-TO-LEFT MARK
+    ("\u061c", 2),  # ARABIC LETTER MARK
+    ("\u200b", 2),  # ZERO WIDTH SPACE
+    ("\ufeff", 2),  # ZERO WIDTH NO-BREAK SPACE (BOM)
+    ("\u2028", 2),  # LINE SEPARATOR
+    ("\u2029", 2),  # PARAGRAPH SEPARATOR
+    ("\u00ad", 2),  # SOFT HYPHEN (Cf)
+]
+
+
+@pytest.mark.parametrize(("char", "position"), INVISIBLE)
+def test_format_and_separator_characters_are_refused_in_catalogue_names(char, position):
+    name = "驾" + char + "驶证"
+    with pytest.raises(CertsealError) as err:
+        domain.validate_licence_type(DEPT + "001", name, [], 30, [DEPT])
+    assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "name")
+    assert f"U+{ord(char):04X}" in err.value.message
+    assert f"at position {position}" in err.value.message
+    spec = FieldSpec("class", FieldKind.STRING, title="准" + char + "驾车型")
+    with pytest.raises(CertsealError) as err:
+        domain.validate_licence_type(DEPT + "001", "驾驶证", [spec], 30, [DEPT])
+    assert err.value.field == "fields[0].title"
+    assert f"at position {position}" in err.value.message
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b\u200b", "\u3164", " \u2800 ", "\u3000"])
+def test_blank_looking_catalogue_names_are_refused(name):
+    with pytest.raises(CertsealError) as err:
+        domain.validate_licence_type(DEPT + "001", name, [], 30, [DEPT])
+    assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "name")
+
+
+def test_visible_names_and_titles_stay_accepted():
+    spec = FieldSpec("class", FieldKind.STRING, title="准驾车型 (class)")
+    kind = domain.validate_licence_type(
+        DEPT + "001", "机动车驾驶证 𠈌", [spec], 30, [DEPT]
+    )
+    assert kind.name == "机动车驾驶证 𠈌"

@@ -541,6 +541,55 @@ async def test_malformed_input_matrix(dept, operator):
             "type_code",
             "character 19 of",
         ),
+        (  # a direction mark in a department name (F7): shown at every counter
+            operator.admin.OnboardDepartment(
+                pb.OnboardDepartmentRequest(
+                    code=fresh_uscc(), name="公安\u200e局", roles=[1]
+                )
+            ),
+            "name",
+            "U+200E LEFT-TO-RIGHT MARK, a format character, at position 3",
+        ),
+        (  # a department name of zero-width spaces only
+            operator.admin.OnboardDepartment(
+                pb.OnboardDepartmentRequest(
+                    code=fresh_uscc(), name="\u200b\u200b", roles=[1]
+                )
+            ),
+            "name",
+            "U+200B ZERO WIDTH SPACE",
+        ),
+        (  # a BOM in a licence type's name, a line separator in a field title
+            operator.admin.RegisterLicenceType(
+                pb.RegisterLicenceTypeRequest(
+                    type_code=dept.code + "901",
+                    name="\ufeff驾驶证",
+                    default_validity_days=1,
+                    issuer_codes=[dept.code],
+                )
+            ),
+            "name",
+            "U+FEFF",
+        ),
+        (
+            operator.admin.RegisterLicenceType(
+                pb.RegisterLicenceTypeRequest(
+                    type_code=dept.code + "902",
+                    name="驾驶证",
+                    default_validity_days=1,
+                    issuer_codes=[dept.code],
+                    fields=[
+                        licence_pb2.FieldSpec(
+                            name="class",
+                            type=licence_pb2.FIELD_TYPE_STRING,
+                            title="准驾\u2028车型",
+                        )
+                    ],
+                )
+            ),
+            "fields[0].title",
+            "U+2028 LINE SEPARATOR",
+        ),
     ]
     for call, field, message in admin_cases:
         err = await rpc_error(call)

@@ -46,6 +46,14 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED}
         (asyncpg.exceptions.ConnectionDoesNotExistError("closed"), "UNAVAILABLE"),
         (asyncpg.InterfaceError("connection is closed"), "UNAVAILABLE"),
         (ConnectionRefusedError(111, "Connection refused"), "UNAVAILABLE"),
+        (ConnectionResetError(104, "Connection reset by peer"), "UNAVAILABLE"),
+        (OSError(113, "No route to host"), "UNAVAILABLE"),
+        (
+            asyncpg.InterfaceError(
+                "cannot perform operation: another operation is in progress"
+            ),
+            "UNAVAILABLE",
+        ),
         (TimeoutError(), "UNAVAILABLE"),
         (aiokafka.errors.KafkaConnectionError("broker down"), "UNAVAILABLE"),
         (aiokafka.errors.KafkaTimeoutError(), "UNAVAILABLE"),
@@ -65,6 +73,16 @@ def test_transient_failures_are_retryable_kinds(exc, kind):
     [
         asyncpg.exceptions.UniqueViolationError("duplicate key"),
         asyncpg.exceptions.UndefinedColumnError("no such column"),
+        # asyncpg's client-side check of a query argument (a ValueError): a bug
+        asyncpg.exceptions.DataError(
+            "invalid input for query argument $1: 'x' (an integer is required)"
+        ),
+        asyncpg.exceptions.ClientConfigurationError("bad dsn"),
+        asyncpg.exceptions.UnsupportedClientFeatureError("no"),
+        asyncpg.InterfaceError("cannot use Connection.transaction() here"),
+        FileNotFoundError(2, "No such file or directory"),
+        PermissionError(13, "Permission denied"),
+        OSError(22, "Invalid argument"),
         KeyError("bug"),
         AssertionError(),
         _downstream(grpc.StatusCode.INVALID_ARGUMENT),

@@ -9,14 +9,18 @@ MAX_IMAGE_PIXELS) holds for VerifyImage, the console and the CLI.
 
 import io
 import random
+import struct
 
+import pillow_heif
 import pytest
 import segno
 from PIL import Image
 
 from certseal import bounds, qr
-from certseal.errors import CertsealError
+from certseal.config import dump_config
+from certseal.errors import CertsealError, ErrorKind
 from services import cli
+from services.config import Config
 
 W, H = 4032, 3024  # a 12-megapixel phone camera (4:3)
 TEXT = "LC1:" + "".join(
@@ -91,6 +95,42 @@ def test_a_heic_over_the_pixel_limit_is_refused_before_decoding():
         qr.read_qr_image(out.getvalue())
     assert err.value.field == "image"
     assert "is 4200 × 4200 pixels; the limit is 16777216 pixels" in err.value.message
+
+
+def heic_lying_about_its_size(side: int = 1024, declared: int = 64) -> bytes:
+    """A HEIC whose HEVC stream is ``side`` × ``side`` but whose ``ispe`` box (the
+    image spatial extents property, ISO/IEC 23008-12) declares ``declared`` ×
+    ``declared``: what the outside test sent (8192 encoded; 1024 takes a second to
+    encode and meets the same refusal)."""
+    out = io.BytesIO()
+    Image.new("L", (side, side), 255).save(out, format="HEIF", quality=10)
+    data = out.getvalue()
+    at = data.index(b"ispe")  # box type; then version/flags (4), width (4), height (4)
+    assert data[at + 8 : at + 16] == struct.pack(">II", side, side)
+    return data[: at + 8] + struct.pack(">II", declared, declared) + data[at + 16 :]
+
+
+def test_a_heic_whose_stream_is_larger_than_its_header_says_is_invalid_argument():
+    bomb = heic_lying_about_its_size()
+    with Image.open(io.BytesIO(bomb)) as image:
+        assert image.size == (64, 64)  # what the header claims
+    with pytest.raises(CertsealError) as err:
+        qr.read_qr_image(bomb)  # was RuntimeError "Security limit exceeded"
+    assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "image")
+    assert pillow_heif.options.DISABLE_SECURITY_LIMITS is False
+
+
+def test_the_cli_names_the_image_of_a_lying_heic(tmp_path, capsys):
+    path = tmp_path / "bomb.heic"
+    path.write_bytes(heic_lying_about_its_size())
+    bundle = tmp_path / "bundle.cbor"
+    bundle.write_bytes(b"\x80")
+    config = tmp_path / "config.toml"
+    config.write_text(dump_config(Config()))
+    argv = ["--config", str(config), "verify", "--offline", "--bundle", str(bundle)]
+    assert cli.main([*argv, "--image", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: image: is not a readable PNG, JPEG or HEIC image\n", err
 
 
 def _symbol(text: str = "LC1:HELLO") -> Image.Image:

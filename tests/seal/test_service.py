@@ -210,6 +210,9 @@ async def test_sealing_a_digest(service, operator):
     [
         ({"seal_type": "secret"}, "seal_type"),
         ({"name": ""}, "name"),
+        ({"name": "\u200b\u200b"}, "name"),  # zero-width spaces only
+        ({"name": "公章\u200f"}, "name"),  # a direction mark
+        ({"name": "\u3164"}, "name"),  # a Hangul filler: blank-looking
         ({"signers": ()}, "signers"),
         ({"signers": ("root",)}, "signers"),
         ({"valid_end": NOW - dt.timedelta(days=2)}, "valid_end"),

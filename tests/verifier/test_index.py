@@ -225,6 +225,21 @@ def test_directory_events_give_names_and_titles_newest_first():
         directory_event("person", "X", "n"),
         directory_event("department", "", "n"),
         directory_event("department", "X", "n", version=0),
+        # names a counter would show misleadingly (F7): direction marks, zero width,
+        # BOM, line separator, a name of zero-width spaces only, a blank one
+        directory_event("department", "X", "公安\u200e局"),
+        directory_event("department", "X", "\u200f公安局"),
+        directory_event("department", "X", "公安\u061c局"),
+        directory_event("licence_type", "X", "\u200b\u200b\u200b"),
+        directory_event("licence_type", "X", "\ufeff驾驶证"),
+        directory_event("licence_type", "X", "驾驶证\u2028"),
+        directory_event("licence_type", "X", "\u3164 "),
+        directory_event(
+            "licence_type",
+            "X",
+            "驾驶证",
+            fields=[events_pb2.FieldTitle(name="class", title="准驾\u200b车型")],
+        ),
     ],
 )
 def test_bad_directory_events_are_reported(data):

@@ -10,6 +10,7 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.events import OutboxRecord
 from certseal.identifiers import validate_uscc
 from certseal.rpc import Caller
+from certseal.text import check_display_name
 from certseal.timestamps import Clock
 from services.issuer import domain
 from services.issuer.domain import ROLES, Department, LicenceType
@@ -108,6 +109,7 @@ class Directory:
         require_operator(caller)
         validate_uscc(code, "code")
         domain.validate_text("name", name, required=True, limit=200)
+        check_display_name(name, "name")  # shown at counters: no invisible characters
         if not roles:
             raise invalid("roles", f"give at least one role of {', '.join(ROLES)}")
         for role in roles:

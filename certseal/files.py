@@ -1,0 +1,57 @@
+"""Files from outside, read within a bound: images, bundles, documents, secrets,
+configurations named on a command line or in a configuration.
+
+``Path.read_bytes`` reads whatever a path leads to until it ends: ``/dev/zero`` never
+ends (MemoryError, or the process is killed), a FIFO blocks the reader forever, and the
+size from ``stat`` is 0 for both, so a size check before reading proves nothing.
+:func:`read_regular_file` opens without blocking, refuses anything but a regular file
+(on the opened descriptor, so a path swapped after a check cannot slip by), and never
+reads more than its limit and one byte.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from certseal.errors import invalid
+
+
+def read_regular_file(
+    path: str | Path, field: str, limit: int, *, limit_text: str = ""
+) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them.
+
+    Raises INVALID_ARGUMENT (``field``) when the path does not lead to a regular file
+    (a device, a FIFO, a socket, a directory), when the file holds more than ``limit``
+    bytes (at most ``limit`` + 1 are read to tell), or when it cannot be opened or read
+    (named with the operating system's reason). ``limit_text`` states the limit in
+    the message (default: ``limit`` bytes).
+    """
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer must not wait for one
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise invalid(field, f"cannot read {str(path)!r}: {exc.strerror}") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise invalid(field, f"not a regular file: {path}")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1024 * 1024))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise invalid(field, f"cannot read {str(path)!r}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        size = max(status.st_size, len(data))
+        raise invalid(field, f"is {size} bytes; the limit is {limit_text or limit}")
+    return data
