@@ -52,7 +52,7 @@ from services.feed.events import (
     record_headers,
     views,
 )
-from services.feed.resume import checked_fingerprints
+from services.feed.resume import checked_fingerprints, records_before
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.tokens import (
     RESUBSCRIBE,
@@ -224,21 +224,24 @@ class FeedService:
         partitions: list[TopicPartition],
         positions: dict[tuple[str, int], int],
     ) -> list[tuple[str, int]]:
-        """The partitions where ``positions`` stand past the end, read again a few
-        times (0.1 s apart) before it counts: a broker may report a high watermark
-        that lags what it has just served (seen with the embedded Tansu broker under
-        load), and a token is refused only for a partition that stays behind it."""
-        past: list[tuple[str, int]] = []
-        for attempt in range(5):
-            if attempt:
-                await asyncio.sleep(0.1)
-            ends = await consumer.end_offsets(partitions)
-            past = beyond_end(
-                positions, {(tp.topic, tp.partition): o for tp, o in ends.items()}
-            )
-            if not past:
-                break
-        return past
+        """The partitions where ``positions`` stand past the end: beyond the end
+        offset the broker reports, and with no record at position - 1 either (the
+        embedded Tansu broker reports the last batch's first offset as the end, one
+        batch short, so the end offset alone refused valid tokens)."""
+        ends = await consumer.end_offsets(partitions)
+        past = beyond_end(
+            positions, {(tp.topic, tp.partition): o for tp, o in ends.items()}
+        )
+        if not past:
+            return []
+        found = await records_before(
+            consumer,
+            partitions,
+            {key: positions[key] - 1 for key in past},
+            deadline_s=2.0,
+            missing_ok=True,
+        )
+        return [key for key in past if found.get(key) is None]
 
     async def _stream(
         self,
