@@ -651,7 +651,15 @@ def check_access(objects: list[dict[str, Any]]) -> Iterator[str]:
                             "code never reads"
                         )
                     elif source is not None and (
-                        source[0] not in names or source[1] != key
+                        source[0] not in names
+                        # a list of files (index keys during a rotation): key, key-*
+                        or not (
+                            source[1] == key
+                            or (
+                                setting.endswith("_files")
+                                and source[1].startswith(f"{key}-")
+                            )
+                        )
                     ):
                         yield (
                             f"{who}: {path} is {source[0]}'s {source[1]}, not "
