@@ -89,11 +89,13 @@ def republished_licence(
     ``sealer`` seals afresh with the current index key).
 
     Raises KeyError for a licence of a type not in ``types``."""
-    record = stored.record
+    licence_type = types[stored.record.type_code]
+    # typed: a stored record's fields are empty until its type reads clear_fields
+    record = stored.typed(licence_type)
     return _marked(
         licence_event(
             record,
-            types[record.type_code],
+            licence_type,
             licence_event_type(record.status, record.last_operation),
             actor=ACTOR,
             reason=record.status_reason,
