@@ -98,3 +98,32 @@ def test_an_event_with_a_sealed_blob_is_never_read_in_clear():
     assert entry(both, IndexKeys([KEY]))[0] == {"grade": "G7", "points": 12}
     assert entry(both, IndexKeys([OTHER])) == ({}, [(LINEAGE, "unknown_kid")])
     assert index_key_id(KEY) == both.restricted_sealed.kid
+
+
+def test_an_unopened_blob_is_logged_by_key_id_and_counted_by_reason(caplog):
+    import types
+
+    from certseal.indexkeys import CannotOpen
+    from certseal.metrics import Metrics
+    from services.verifier.app import unopened_counter
+    from services.verifier.service import VerifierService
+
+    metrics = Metrics()
+    counter = unopened_counter(metrics)
+    service = types.SimpleNamespace(_unopened_count=counter)
+    with caplog.at_level("WARNING"):
+        for problem in (
+            CannotOpen("tampered", index_key_id(KEY)),
+            CannotOpen("unknown_kid", "ik-0000000000000000"),
+            ValueError("not RestrictedFields"),
+        ):
+            VerifierService._unopened(service, LINEAGE, problem)  # type: ignore[arg-type]
+    assert [counter.labels(r)._value.get() for r in ("tampered", "unknown_kid")] == [
+        1,
+        1,
+    ]
+    assert counter.labels("malformed")._value.get() == 1
+    assert f"{LINEAGE} not opened (tampered: index key '{index_key_id(KEY)}')" in (
+        caplog.text
+    )
+    assert KEY.hex() not in caplog.text
