@@ -49,6 +49,7 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # secrets the operator creates before deploying (docs/operations.md, "Secrets")
 OPERATOR_SECRETS = {
     "certseal-keys",
+    "certseal-index-key",
     "certseal-seal-ca",
     "certseal-platform-ca",
     "certseal-backup-s3",
@@ -466,6 +467,14 @@ SECRET_FILES: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("secrets.kek_file", r"\bkek_file\b", "certseal-keys", "kek"),
     ("secrets.data_key_file", r"\bdata_key_file\b", "certseal-keys", "data-key"),
+    # the index key sealing restricted field values: the issuer and verifiers only
+    ("issuer.index_key_file", r"\bindex_key_file\b", "certseal-index-key", "index-key"),
+    (
+        "verifier.index_key_files",
+        r"\bindex_key_files\b",
+        "certseal-index-key",
+        "index-key",
+    ),
 )
 POSTGRES_PORT = 5432
 
@@ -483,9 +492,11 @@ def code_reads(component: str) -> frozenset[str]:
     )
 
 
-def _setting(cfg: Any, dotted: str) -> str:
+def _setting(cfg: Any, dotted: str) -> list[str]:
+    """The paths a setting names (one, or each of a list of files)."""
     section, _, name = dotted.partition(".")
-    return str(getattr(getattr(cfg, section), name))
+    value = getattr(getattr(cfg, section), name)
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _component(container: dict[str, Any]) -> str | None:
@@ -618,8 +629,15 @@ def check_access(objects: list[dict[str, Any]]) -> Iterator[str]:
                 who = _name(obj)
                 files = _mounted_secret_files(pod, container)
                 reads = code_reads(component)
-                for setting, _, secret, key in SECRET_FILES:
-                    path = posixpath.normpath(_setting(cfg, setting))
+                checks = [
+                    (setting, posixpath.normpath(path), secret, key)
+                    for setting, _, secret, key in SECRET_FILES
+                    for path in _setting(cfg, setting)
+                ]
+                # a file two settings name (the issuer's and the verifiers' index
+                # key) is needed when the code reads either
+                needed = {path for setting, path, _, _ in checks if setting in reads}
+                for setting, path, secret, key in checks:
                     names = {secret.format(cluster=c) for c in clusters}
                     source = files.get(path)
                     if setting in reads and source is None:
@@ -627,13 +645,21 @@ def check_access(objects: list[dict[str, Any]]) -> Iterator[str]:
                             f"{who}: its code reads [{setting.replace('.', '] ')} "
                             f"({path}), but nothing mounts it"
                         )
-                    elif setting not in reads and source is not None:
+                    elif path not in needed and source is not None:
                         yield (
                             f"{who}: mounts {path} (secret {source[0]}), which its "
                             "code never reads"
                         )
                     elif source is not None and (
-                        source[0] not in names or source[1] != key
+                        source[0] not in names
+                        # a list of files (index keys during a rotation): key, key-*
+                        or not (
+                            source[1] == key
+                            or (
+                                setting.endswith("_files")
+                                and source[1].startswith(f"{key}-")
+                            )
+                        )
                     ):
                         yield (
                             f"{who}: {path} is {source[0]}'s {source[1]}, not "

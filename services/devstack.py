@@ -9,6 +9,7 @@ from pathlib import Path
 
 from certseal.devpki import DevCA
 from certseal.devstack import EmbeddedStack, free_port
+from certseal.secretfiles import read_secret_file
 from services.config import Config
 
 __all__ = ["DevStack", "free_port"]
@@ -34,7 +35,7 @@ class DevStack(EmbeddedStack[Config]):
 
     def configure(self, cfg: Config) -> None:
         """Dev identities: the CLI's operator, the verifier, the seal CA, the console's
-        own."""
+        own; the index key of the issuer and the verifiers."""
         operator = self.ca.identity("operator:admin")
         cfg.cli.cert_file, cfg.cli.key_file = (
             str(operator.cert_file),
@@ -49,6 +50,12 @@ class DevStack(EmbeddedStack[Config]):
             str(verifier.cert_file),
             str(verifier.key_file),
         )
+        # one index key, held by the issuer and every verifier group only: it seals
+        # licences' restricted field values in their events (certseal.indexkeys)
+        index_key = self.home / "secrets" / "index-key"
+        read_secret_file(index_key, create=True)
+        cfg.issuer.index_key_file = str(index_key)
+        cfg.verifier.index_key_files = [str(index_key)]
         seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
         cfg.seal.ca_cert_file = str(seal_ca.ca_file)
         cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")

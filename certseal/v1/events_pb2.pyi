@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LicenceEvent(_message.Message):
-    __slots__ = ("event_id", "type", "lineage", "identifier", "version", "lineage_version", "status", "operation", "reason", "actor_department", "occurred_at", "type_code", "issuer_code", "valid_from", "valid_until", "replaces", "holder_ref", "kid", "transferred_to", "restricted_fields")
+    __slots__ = ("event_id", "type", "lineage", "identifier", "version", "lineage_version", "status", "operation", "reason", "actor_department", "occurred_at", "type_code", "issuer_code", "valid_from", "valid_until", "replaces", "holder_ref", "kid", "transferred_to", "restricted_fields", "restricted_sealed")
     class RestrictedFieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class LicenceEvent(_message.Message):
     KID_FIELD_NUMBER: _ClassVar[int]
     TRANSFERRED_TO_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_SEALED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     type: str
     lineage: str
@@ -59,7 +60,31 @@ class LicenceEvent(_message.Message):
     kid: str
     transferred_to: str
     restricted_fields: _containers.MessageMap[str, _licence_pb2.FieldValue]
-    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., version: _Optional[int] = ..., lineage_version: _Optional[int] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., operation: _Optional[_Union[_licence_pb2.LicenceOperation, str]] = ..., reason: _Optional[str] = ..., actor_department: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type_code: _Optional[str] = ..., issuer_code: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaces: _Optional[str] = ..., holder_ref: _Optional[str] = ..., kid: _Optional[str] = ..., transferred_to: _Optional[str] = ..., restricted_fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ...) -> None: ...
+    restricted_sealed: SealedFields
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., version: _Optional[int] = ..., lineage_version: _Optional[int] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., operation: _Optional[_Union[_licence_pb2.LicenceOperation, str]] = ..., reason: _Optional[str] = ..., actor_department: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type_code: _Optional[str] = ..., issuer_code: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaces: _Optional[str] = ..., holder_ref: _Optional[str] = ..., kid: _Optional[str] = ..., transferred_to: _Optional[str] = ..., restricted_fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., restricted_sealed: _Optional[_Union[SealedFields, _Mapping]] = ...) -> None: ...
+
+class SealedFields(_message.Message):
+    __slots__ = ("kid", "nonce", "ciphertext")
+    KID_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    nonce: bytes
+    ciphertext: bytes
+    def __init__(self, kid: _Optional[str] = ..., nonce: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
+
+class RestrictedFields(_message.Message):
+    __slots__ = ("values",)
+    class ValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _licence_pb2.FieldValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_licence_pb2.FieldValue, _Mapping]] = ...) -> None: ...
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.MessageMap[str, _licence_pb2.FieldValue]
+    def __init__(self, values: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ...) -> None: ...
 
 class LicenceUsedEvent(_message.Message):
     __slots__ = ("event_id", "type", "lineage", "identifier", "verdict", "counter", "purpose", "verifier_group", "occurred_at", "code_kind", "nonce_hash", "code_expires_at", "clerk", "via", "uses")

@@ -175,8 +175,11 @@ def event_meta(topic: str, headers: dict[str, str], value: bytes) -> EventMeta |
 
 def integrator_view(topic: str, value: bytes) -> bytes:
     """An event value as integrators receive it: a licence event without its
-    restricted field values, which only the verifier's index keeps and shows to the
-    counters whose field rights grant them (docs/codes.md). Other values unchanged.
+    restricted field values, sealed (``restricted_sealed``, which the feed cannot
+    open and integrators need not see) or, from an event written before they were
+    sealed, in clear (``restricted_fields``): only the verifier's index keeps them and
+    shows them to the counters whose field rights grant them (docs/codes.md). Other
+    values unchanged.
     """
     if topic != LICENCE_EVENTS:
         return value
@@ -184,9 +187,10 @@ def integrator_view(topic: str, value: bytes) -> bytes:
         event = events_pb2.LicenceEvent.FromString(value)
     except DecodeError:
         return value  # not delivered: event_meta refuses it too
-    if not event.restricted_fields:
+    if not event.restricted_fields and not event.HasField("restricted_sealed"):
         return value
     event.ClearField("restricted_fields")
+    event.ClearField("restricted_sealed")
     return event.SerializeToString()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
+from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
 from certseal.secretfiles import read_secret_file
@@ -115,6 +116,7 @@ class IssuerApp(ServiceProcess):
             keyring=Keyring(store=self.store, wrapper=wrapper),
             wrapper=wrapper,
             protector=protector,
+            sealer=IndexSealer(read_secret_file(Path(cfg.issuer.index_key_file))),
             clock=clock,
             platform_code=cfg.platform.code,
             platform_name=cfg.platform.name,

@@ -21,6 +21,9 @@ class IssuerConfig(ServiceSection):
     presentation_ttl_s: int = 60
     presentation_max_ttl_s: int = 600
     expiry_sweep_interval_s: float = 30.0
+    # The index key (32 bytes) that seals licences' restricted field values for the
+    # verifiers (certseal.indexkeys): the newest of the keys the verifiers hold.
+    index_key_file: str = "/run/secrets/certseal/index-key"
 
 
 class IssuerSettings(SharedSettings, Protocol):

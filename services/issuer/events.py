@@ -5,8 +5,10 @@ CloudEvents envelope (binary mode, ``certseal.events.cloudevent``).
   ``licence.issued``, ``.renewed``, ``.amended``, ``.suspended``, ``.unsuspended``,
   ``.revoked``, ``.cancelled``, ``.expired``, ``.transferred``. Each carries the
   version's public state and its ``lineage_version``, so a reader applies it if newer,
-  and the version's restricted field values (never personal ones), which the verifier
-  keeps in its index and shows only to counters with a field right on them.
+  and the version's restricted field values (never personal ones) sealed for the
+  verifiers with the index key (``restricted_sealed``, :mod:`certseal.indexkeys`): the
+  verifier opens them and shows them only to counters with a field right on them;
+  anyone else reading the topic sees ciphertext.
 - ``TrustEvent`` on ``certseal.trust-events.v1``, keyed by kid. Types:
   ``key.activated``, ``key.retired``, ``key.revoked``; each carries the key's public
   part and its ``key_version``.
@@ -31,6 +33,7 @@ from certseal.events import (
     cloudevent,
     new_event_id,
 )
+from certseal.indexkeys import IndexSealer
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2, licence_pb2
 from services.issuer.domain import (
@@ -65,6 +68,26 @@ def _field_value(value: FieldValue) -> licence_pb2.FieldValue:
     return licence_pb2.FieldValue(string_value=value)
 
 
+def sealed_restricted(
+    record: LicenceRecord, licence_type: LicenceType, sealer: IndexSealer
+) -> events_pb2.SealedFields | None:
+    """The values of ``licence_type``'s restricted fields in ``record`` sealed for the
+    verifiers, bound to the record's lineage and ``lineage_version``; None when there
+    are none."""
+    restricted = restricted_fields(licence_type, record.fields)
+    if not restricted:
+        return None
+    plaintext = events_pb2.RestrictedFields(
+        values={k: _field_value(v) for k, v in restricted.items()}
+    ).SerializeToString(deterministic=True)
+    sealed = sealer.seal(
+        plaintext, lineage=record.lineage, lineage_version=record.lineage_version
+    )
+    return events_pb2.SealedFields(
+        kid=sealed.kid, nonce=sealed.nonce, ciphertext=sealed.ciphertext
+    )
+
+
 def licence_event(
     record: LicenceRecord,
     licence_type: LicenceType,
@@ -72,14 +95,15 @@ def licence_event(
     *,
     actor: str,
     reason: str,
+    sealer: IndexSealer,
 ) -> OutboxRecord:
     """The ``event_type`` event of ``record`` (of ``licence_type``) as it now stands,
-    with the values of the type's restricted fields.
+    with the values of the type's restricted fields sealed with ``sealer``'s index
+    key (never in clear: :func:`sealed_restricted`).
 
     ``actor``: the department code that acted, or e.g. ``service:expiry-sweep``. The
     event occurred at ``record.updated_at``.
     """
-    restricted = restricted_fields(licence_type, record.fields)
     event_id = new_event_id()
     message = events_pb2.LicenceEvent(
         event_id=event_id,
@@ -101,7 +125,7 @@ def licence_event(
         holder_ref=record.holder_ref,
         kid=record.kid,
         transferred_to=record.transferred_to or "",
-        restricted_fields={k: _field_value(v) for k, v in restricted.items()},
+        restricted_sealed=sealed_restricted(record, licence_type, sealer),
     )
     return cloudevent(
         topic=LICENCE_EVENTS,

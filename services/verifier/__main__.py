@@ -22,6 +22,7 @@ from services.verifier.app import (
     build_servicer,
     create_app,
     index_rebuild_counter,
+    unopened_counter,
     usage_refused_counter,
 )
 from services.verifier.domain import FieldRights
@@ -96,6 +97,7 @@ def main() -> None:
         data_dir=data_dir,
         field_rights=field_rights,
         usage_refused=usage_refused_counter(metrics),
+        unopened=unopened_counter(metrics),
     )
     grpc_service = GrpcService(
         config=cfg, servicer=servicer, freshness=state.freshness, metrics=metrics

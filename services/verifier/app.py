@@ -27,6 +27,7 @@ from certseal.events import (
     TRUST_EVENTS,
     VERIFIER_DEAD_LETTERS,
 )
+from certseal.indexkeys import IndexKeys
 from certseal.metrics import Metrics
 from certseal.rpc import (
     Health,
@@ -35,6 +36,7 @@ from certseal.rpc import (
     server_credentials,
     start_probe_server,
 )
+from certseal.secretfiles import read_secret_file
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.verifier.bundle import BundleSigner
 from services.verifier.config import VerifierSettings, image_workers
@@ -88,6 +90,35 @@ def usage_refused_counter(metrics: Metrics) -> Counter:
         "Uses not published because a usage record would exceed its request's bound",
         registry=metrics.registry,
     )
+
+
+def unopened_counter(metrics: Metrics) -> Counter:
+    """``certseal_verifier_restricted_unopened_total{reason}``: licences whose sealed
+    restricted field values no configured index key opened (``unknown_kid``: the key
+    is missing, e.g. mid-rotation; ``tampered``: changed or moved from another
+    licence; ``malformed``); such a licence is shown without them."""
+    return Counter(
+        "certseal_verifier_restricted_unopened",
+        "Sealed restricted field values that no configured index key opened",
+        ["reason"],
+        registry=metrics.registry,
+    )
+
+
+def index_keys(config: VerifierSettings) -> IndexKeys:
+    """The index keys of ``[verifier] index_key_files`` (their ids are logged, never
+    the keys).
+
+    Raises CertsealError(FAILED_PRECONDITION) for a file not of 32 bytes, OSError for
+    one that cannot be read."""
+    keys = IndexKeys(
+        read_secret_file(Path(name)) for name in config.verifier.index_key_files
+    )
+    if not keys.kids:
+        log.warning("no index key: restricted field values are shown to no counter")
+    else:
+        log.info("index keys: %s", ", ".join(sorted(keys.kids)))
+    return keys
 
 
 def create_app(config: VerifierSettings) -> VerifierState:
@@ -245,6 +276,7 @@ def build_servicer(
     data_dir: Path,
     field_rights: FieldRights,
     usage_refused: Counter | None = None,
+    unopened: Counter | None = None,
 ) -> VerifierServicer:
     """The Verifier servicer over this group's state; bundles are signed with the
     verifier's own mTLS key (``[verifier] cert_file``, else ``[tls]``) and their
@@ -292,6 +324,8 @@ def build_servicer(
         ),
         counters=frozenset(vcfg.counters),
         field_rights=field_rights,
+        index_keys=index_keys(config),
+        unopened=unopened,
     )
     return VerifierServicer(service=service)
 

@@ -63,6 +63,13 @@ class VerifierConfig(ServiceSection):
     # own; services.verifier.domain.FieldRights). No rule: no restricted field. Public
     # fields are in every code, so every counter sees them.
     field_rights: list[str] = msgspec.field(default_factory=list)
+    # The index keys (32-byte secret files) that open licences' sealed restricted
+    # field values (certseal.indexkeys), by key id: the issuer's current one and,
+    # during a rotation, the others still in events. Only verifiers and the issuer
+    # hold them.
+    index_key_files: list[str] = msgspec.field(
+        default_factory=lambda: ["/run/secrets/certseal/index-key"]
+    )
 
 
 def image_workers(config: VerifierConfig) -> int:

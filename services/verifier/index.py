@@ -14,8 +14,9 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -27,6 +28,7 @@ from certseal.events import (
     TRUST_EVENTS,
     uses_of,
 )
+from certseal.indexkeys import CannotOpen, IndexKeys, Sealed
 from certseal.text import display_name_problem
 from certseal.v1 import events_pb2, licence_pb2
 from services.verifier.bundle import ListedLicence
@@ -85,10 +87,66 @@ def apply_trust_event(stored: bytes | None, incoming: bytes) -> bytes | None:
     return incoming
 
 
-def index_entry(stored: bytes) -> IndexEntry:
-    """The index entry a stored licence event stands for, with the restricted field
-    values it carries (a date as its ISO 8601 text, as a code carries it)."""
+def _values(fields: Mapping[str, licence_pb2.FieldValue]) -> dict[str, Any]:
+    # a date as its ISO 8601 text, as a code carries it
+    return {
+        name: getattr(value, value.WhichOneof("value") or "string_value")
+        for name, value in fields.items()
+    }
+
+
+def restricted_values(
+    event: events_pb2.LicenceEvent, keys: IndexKeys | None
+) -> dict[str, Any]:
+    """The restricted field values of a licence event: its ``restricted_sealed``
+    opened with ``keys`` (bound to the event's lineage and ``lineage_version``), or,
+    from an event written before values were sealed, its ``restricted_fields`` in
+    clear. An event with a sealed blob is never read in clear.
+
+    Raises CannotOpen when no key opens the blob (or ``keys`` is None), BadEvent when
+    the opened plaintext is not a RestrictedFields.
+    """
+    if not event.HasField("restricted_sealed"):
+        return _values(event.restricted_fields)
+    blob = event.restricted_sealed
+    if keys is None:
+        raise CannotOpen("unknown_kid", blob.kid)
+    plaintext = keys.open(
+        Sealed(blob.kid, blob.nonce, blob.ciphertext),
+        lineage=event.lineage,
+        lineage_version=event.lineage_version,
+    )
+    try:
+        return _values(events_pb2.RestrictedFields.FromString(plaintext).values)
+    except DecodeError as exc:
+        raise BadEvent(
+            f"sealed restricted fields are not RestrictedFields: {exc}"
+        ) from None
+
+
+def _no_report(lineage: str, problem: Exception) -> None:
+    pass
+
+
+def index_entry(
+    stored: bytes,
+    *,
+    keys: IndexKeys | None = None,
+    unopened: Callable[[str, Exception], None] = _no_report,
+) -> IndexEntry:
+    """The index entry a stored licence event stands for, with its restricted field
+    values (:func:`restricted_values`, opened with ``keys``).
+
+    A blob that cannot be opened (unknown key id, tampered, moved from another
+    licence) gives an entry without restricted values, and ``unopened(lineage,
+    problem)`` is called (to log and count it); it never raises for it.
+    """
     event = _licence_event(stored)
+    try:
+        restricted = restricted_values(event, keys)
+    except (CannotOpen, BadEvent) as problem:
+        unopened(event.lineage, problem)
+        restricted = {}
     return IndexEntry(
         lineage=event.lineage,
         identifier=event.identifier,
@@ -100,10 +158,7 @@ def index_entry(stored: bytes) -> IndexEntry:
         type_code=event.type_code,
         lineage_version=event.lineage_version,
         transferred_to=event.transferred_to,
-        restricted_fields={
-            name: getattr(value, value.WhichOneof("value") or "string_value")
-            for name, value in event.restricted_fields.items()
-        },
+        restricted_fields=restricted,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from prometheus_client import Counter
 
 from certseal.errors import CertsealError, invalid, precondition
+from certseal.indexkeys import IndexKeys
 from certseal.qr import read_qr_image
 from certseal.rpc import Caller
 from certseal.timestamps import utcnow
@@ -221,8 +222,14 @@ class VerifierService:
         field_rights: FieldRights | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         usage_refused: Counter | None = None,
+        index_keys: IndexKeys | None = None,
+        unopened: Counter | None = None,
     ):
-        """``usage_refused``: uses left out of a usage record to keep its bound."""
+        """``usage_refused``: uses left out of a usage record to keep its bound;
+        ``index_keys``: the keys that open licences' sealed restricted values;
+        ``unopened``: counts sealed values none of them opens (by reason)."""
+        self._index_keys = index_keys
+        self._unopened_count = unopened
         self._group = self.group = group  # the group this service answers for
         self._usage_refused = usage_refused
         self._state = state
@@ -342,6 +349,17 @@ class VerifierService:
             await self._publish(uses, carried, purpose, acting, used_at)
         return results
 
+    def _unopened(self, lineage: str, problem: Exception) -> None:
+        """A licence's sealed restricted values no index key opens: shown without them."""
+        reason = getattr(problem, "reason", "malformed")
+        log.warning(
+            "restricted field values of %s not opened (%s): shown without them",
+            lineage,
+            problem,
+        )
+        if self._unopened_count is not None:
+            self._unopened_count.labels(reason).inc()
+
     def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> CodeInputs:
         if not isinstance(code, ParsedCode):
             return CodeInputs(code, None, None, False, now)
@@ -358,7 +376,9 @@ class VerifierService:
         return CodeInputs(
             code,
             trust_entry(stored_key) if stored_key else None,
-            index_entry(stored_lineage) if stored_lineage else None,
+            index_entry(stored_lineage, keys=self._index_keys, unopened=self._unopened)
+            if stored_lineage
+            else None,
             seen,
             now,
         )

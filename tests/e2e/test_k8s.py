@@ -232,7 +232,7 @@ def test_the_console_keeps_its_accounts_in_postgresql_as_service_console(rendere
             == "service:console"
         )
     assert k8s_check.code_reads("console") == {"database.dsn_file"}
-    assert k8s_check.code_reads("verifier") == set()
+    assert k8s_check.code_reads("verifier") == {"verifier.index_key_files"}
 
 
 def test_a_console_without_database_access_fails(rendered):
@@ -317,6 +317,46 @@ def test_a_component_gets_no_secret_or_database_its_code_does_not_use(rendered):
     assert broken(rendered["dev"], kek_from_the_wrong_key) == [
         "Deployment/issuer: /run/secrets/certseal/kek is certseal-keys's data-key, "
         "not certseal-keys's kek"
+    ]
+
+
+def test_the_index_key_is_mounted_into_the_issuer_and_verifiers_only(rendered):
+    """The key sealing licences' restricted field values (certseal.indexkeys): the
+    issuer and every verifier group hold it, nothing else does."""
+    index_key = {
+        "secret": {
+            "name": "certseal-index-key",
+            "items": [{"key": "index-key", "path": "index-key"}],
+        }
+    }
+    for objects in rendered.values():
+        for obj in objects:
+            if obj.get("kind") not in ("Deployment", "StatefulSet"):
+                continue
+            sources = secret_sources(objects, obj["kind"], obj["metadata"]["name"])
+            has = index_key in sources
+            wanted = obj["metadata"]["name"] == "issuer" or obj["metadata"][
+                "name"
+            ].startswith("verifier-")
+            assert has == wanted, obj["metadata"]["name"]
+    assert k8s_check.code_reads("issuer") >= {"issuer.index_key_file"}
+    assert "certseal-index-key" in k8s_check.OPERATOR_SECRETS
+
+    def feed_with_the_index_key(objects):
+        secret_sources(objects, "Deployment", "feed").append(index_key)
+
+    assert broken(rendered["dev"], feed_with_the_index_key) == [
+        "Deployment/feed: mounts /run/secrets/certseal/index-key (secret "
+        "certseal-index-key), which its code never reads"
+    ]
+
+    def verifier_without_it(objects):
+        sources = secret_sources(objects, "StatefulSet", "verifier-demo")
+        sources.remove(index_key)
+
+    assert broken(rendered["dev"], verifier_without_it) == [
+        "StatefulSet/verifier-demo: its code reads [verifier] index_key_files "
+        "(/run/secrets/certseal/index-key), but nothing mounts it"
     ]
 
 

@@ -25,8 +25,10 @@ from rocksdict import Rdict
 
 from certseal.config import dump_config
 from certseal.events import default_topics
+from certseal.indexkeys import IndexKeys
 from certseal.kafka import ensure_topics
 from certseal.rpc import secure_channel
+from certseal.secretfiles import read_secret_file
 from certseal.timestamps import MAX_SECONDS
 from certseal.v1 import events_pb2, issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2
 from certseal.v1 import issuer_pb2 as pb
@@ -35,6 +37,7 @@ from certseal.v1 import seal_pb2 as spb
 from services.devstack import DevStack
 from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
+from services.verifier.index import restricted_values
 from tests.conftest import (
     Clients,
     VerifierProcess,
@@ -250,6 +253,11 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
             (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
             for _ in range(6)
         ]
+        # a type with a restricted field: its value is republished sealed too
+        restricting = await make_department(operator, connect, restricted=True)
+        restricted = (
+            await restricting.clients.issuer.IssueLicence(issue_request(restricting))
+        ).licence
         await dept.clients.issuer.RenewLicence(
             pb.RenewLicenceRequest(identifier=licences[0].identifier)
         )
@@ -333,6 +341,19 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
             "select count(*) from outbox where headers->>'ce_republished' = 'true'"
         )
         assert republished == len(index_db) + len(keys_db)
+        # the restricted value is republished sealed with the index key, never clear
+        rows = await conn.fetch(
+            "select value from outbox where key = $1 "
+            "and headers->>'ce_republished' = 'true'",
+            restricted.lineage.encode(),
+        )
+        index_keys = IndexKeys(
+            read_secret_file(Path(name)) for name in cfg.verifier.index_key_files
+        )
+        assert len(rows) == 1 and b"G7" not in rows[0]["value"]
+        event = events_pb2.LicenceEvent.FromString(rows[0]["value"])
+        assert not event.restricted_fields and event.HasField("restricted_sealed")
+        assert restricted_values(event, index_keys) == {"grade": "G7"}
 
         # the seal registry: interrupted, resumed, every seal once
         seals_op = seal_stub("operator:admin")

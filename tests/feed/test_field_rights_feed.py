@@ -1,6 +1,8 @@
-"""Restricted field values travel on the licence topic to the verifiers' index; the
-event feed removes them before an integrator receives the event, by subscription or by
-webhook (issue 13: a field a counter has no right to is obtainable through no path)."""
+"""Restricted field values travel on the licence topic to the verifiers' index, sealed
+with the index key the feed does not hold; the event feed removes the sealed blob (and
+clear values of events written before sealing) before an integrator receives the
+event, by subscription or by webhook (issue 13: a field a counter has no right to is
+obtainable through no path)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,20 @@ def test_integrator_view_drops_restricted_values_only():
     assert not view.restricted_fields
     event.ClearField("restricted_fields")
     assert view == event
+    sealed = events_pb2.LicenceEvent(
+        lineage="L",
+        lineage_version=1,
+        restricted_sealed=events_pb2.SealedFields(
+            kid="ik-0011223344556677", nonce=bytes(12), ciphertext=b"\x99" * 20
+        ),
+    )
+    view = events_pb2.LicenceEvent.FromString(
+        integrator_view(LICENCE_EVENTS, sealed.SerializeToString())
+    )
+    assert not view.HasField("restricted_sealed")
+    assert view == events_pb2.LicenceEvent(lineage="L", lineage_version=1)
+    body = json.loads(cloudevent_json(LICENCE_EVENTS, sealed.SerializeToString(), {}))
+    assert body["data"] == {"lineage": "L", "lineageVersion": "1"}
     other = b"\x0a\x01x"  # another topic's value is delivered as it is
     assert integrator_view("certseal.trust-events.v1", other) == other
     body = json.loads(
@@ -62,15 +78,20 @@ async def test_integrators_never_receive_restricted_values(
         records = await watcher.wait_for(
             lambda rs: any(r.key == licence.lineage.encode() for r in rs)
         )
-    # the topic carries the value, for the verifiers' index ...
+    # the topic carries the value sealed, for the verifiers' index ...
     published = next(r for r in records if r.key == licence.lineage.encode())
-    assert b"G7" in published.value
-    # ... the subscription and the webhook do not
+    assert b"G7" not in published.value
+    assert events_pb2.LicenceEvent.FromString(published.value).HasField(
+        "restricted_sealed"
+    )
+    # ... the subscription and the webhook not even sealed
     delivered = (await feed.collect(channel_as, integrator, 1))[0]
     event = events_pb2.LicenceEvent.FromString(delivered.data)
     assert event.identifier == licence.identifier and not event.restricted_fields
+    assert not event.HasField("restricted_sealed")
     assert b"G7" not in delivered.data
     await endpoint.wait_for(1)
     body, _signature = endpoint.received[0]
     assert json.loads(body)["data"]["identifier"] == licence.identifier
     assert b"G7" not in body and b"restricted" not in body
+    assert b"ciphertext" not in body

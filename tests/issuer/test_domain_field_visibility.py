@@ -10,6 +10,7 @@ import pytest
 
 from certseal import codes
 from certseal.errors import CertsealError, ErrorKind
+from certseal.indexkeys import IndexKeys, IndexSealer, Sealed, index_key_id
 from certseal.v1 import events_pb2
 from services.issuer import domain
 from services.issuer.domain import FieldKind, FieldSpec, LicenceRecord, Operation
@@ -107,18 +108,49 @@ def record(fields: dict[str, domain.FieldValue]) -> LicenceRecord:
     )
 
 
-def test_the_licence_event_carries_the_restricted_fields_only():
+INDEX_KEY = bytes(range(32))
+
+
+def test_the_licence_event_carries_the_restricted_fields_only_sealed():
     out = licence_event(
-        record(dict(VALUES)), TYPE, "licence.issued", actor=DEPT, reason=""
+        record(dict(VALUES)),
+        TYPE,
+        "licence.issued",
+        actor=DEPT,
+        reason="",
+        sealer=IndexSealer(INDEX_KEY),
     )
     event = events_pb2.LicenceEvent.FromString(out.value)
-    carried = {
-        k: getattr(v, v.WhichOneof("value")) for k, v in event.restricted_fields.items()
-    }
+    assert not event.restricted_fields  # no longer written in clear
+    blob = event.restricted_sealed
+    assert blob.kid == index_key_id(INDEX_KEY)
+    opened = events_pb2.RestrictedFields.FromString(
+        IndexKeys([INDEX_KEY]).open(
+            Sealed(blob.kid, blob.nonce, blob.ciphertext),
+            lineage=event.lineage,
+            lineage_version=event.lineage_version,
+        )
+    )
+    carried = {k: getattr(v, v.WhichOneof("value")) for k, v in opened.values.items()}
     assert carried == {"grade": "G7", "points": 12, "since": "2026-01-31"}
-    raw = out.value
-    for secret in ("深圳市福田区", "internal"):  # personal, and never leaves the issuer
+    raw = out.value + b"".join(v.encode() for v in out.headers.values())
+    # personal, never leaves the issuer, and the restricted values themselves
+    for secret in ("深圳市福田区", "internal", "G7", "2026-01-31", "grade", "points"):
         assert secret.encode() not in raw
+
+
+def test_a_licence_without_restricted_values_carries_no_sealed_blob():
+    values = {k: v for k, v in VALUES.items() if k not in ("grade", "points", "since")}
+    out = licence_event(
+        record(values),
+        TYPE,
+        "licence.issued",
+        actor=DEPT,
+        reason="",
+        sealer=IndexSealer(INDEX_KEY),
+    )
+    event = events_pb2.LicenceEvent.FromString(out.value)
+    assert not event.HasField("restricted_sealed") and not event.restricted_fields
 
 
 def test_a_type_stored_before_visibilities_loads_as_not_restricted():

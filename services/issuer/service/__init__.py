@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
+from certseal.indexkeys import IndexSealer
 from certseal.timestamps import Clock, utcnow
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
@@ -49,6 +50,7 @@ class IssuerService:
         keyring: Keyring,
         wrapper: KeyWrapper,
         protector: PersonalDataProtector,
+        sealer: IndexSealer,
         clock: Clock = utcnow,
         platform_code: str,
         platform_name: str = "certseal platform",
@@ -84,6 +86,7 @@ class IssuerService:
             reader=self.reader,
             keyring=keyring,
             protector=protector,
+            sealer=sealer,
             auditor=auditor,
             clock=clock,
         )
@@ -126,7 +129,7 @@ class IssuerService:
         self.presentation_code = self.codes.presentation_code
         # disaster recovery
         self.republish = Republisher(
-            store=store, auditor=auditor, clock=clock
+            store=store, auditor=auditor, clock=clock, sealer=sealer
         ).republish
 
     async def ensure_platform(self) -> None:

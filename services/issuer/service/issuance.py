@@ -281,6 +281,7 @@ class Issuance(LicenceCases):
                         "licence.issued",
                         actor=licence_actor(caller),
                         reason="",
+                        sealer=self._sealer,
                     )
                 )
                 audits.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from certseal.crypto import PersonalDataProtector
+from certseal.indexkeys import IndexSealer
 from certseal.timestamps import Clock
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
@@ -22,6 +23,8 @@ class Licensing:
     reader: Reader
     keyring: Keyring
     protector: PersonalDataProtector
+    #: seals restricted field values for the verifiers (licence events)
+    sealer: IndexSealer
     auditor: Auditor
     clock: Clock
 
@@ -35,5 +38,6 @@ class LicenceCases:
         self._reader = parts.reader
         self._keyring = parts.keyring
         self._protector = parts.protector
+        self._sealer = parts.sealer
         self._auditor = parts.auditor
         self._clock = parts.clock

@@ -364,5 +364,10 @@ class Lifecycle(LicenceCases):
         reason: str,
     ) -> OutboxRecord:
         return licence_event(
-            record, licence_type, event_type, actor=licence_actor(caller), reason=reason
+            record,
+            licence_type,
+            event_type,
+            actor=licence_actor(caller),
+            reason=reason,
+            sealer=self._sealer,
         )

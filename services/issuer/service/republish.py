@@ -27,6 +27,7 @@ from collections.abc import Mapping
 
 from certseal.errors import invalid
 from certseal.events import OutboxRecord
+from certseal.indexkeys import IndexSealer
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.domain import LicenceType, Operation, SigningKey, Status
@@ -81,20 +82,24 @@ def _marked(record: OutboxRecord) -> OutboxRecord:
 
 
 def republished_licence(
-    stored: StoredLicence, types: Mapping[str, LicenceType]
+    stored: StoredLicence, types: Mapping[str, LicenceType], sealer: IndexSealer
 ) -> OutboxRecord:
     """The event of a lineage's current version as it stands, its version unchanged
-    (``types``: the registered licence types by code, for the restricted fields).
+    (``types``: the registered licence types by code, for the restricted fields, which
+    ``sealer`` seals afresh with the current index key).
 
     Raises KeyError for a licence of a type not in ``types``."""
-    record = stored.record
+    licence_type = types[stored.record.type_code]
+    # typed: a stored record's fields are empty until its type reads clear_fields
+    record = stored.typed(licence_type)
     return _marked(
         licence_event(
             record,
-            types[record.type_code],
+            licence_type,
             licence_event_type(record.status, record.last_operation),
             actor=ACTOR,
             reason=record.status_reason,
+            sealer=sealer,
         )
     )
 
@@ -117,9 +122,16 @@ class Republisher:
     """The operator's ``IssuerAdmin/Republish``."""
 
     def __init__(
-        self, *, store: IssuerStore, auditor: Auditor, clock: Clock, batch: int = BATCH
+        self,
+        *,
+        store: IssuerStore,
+        auditor: Auditor,
+        clock: Clock,
+        sealer: IndexSealer,
+        batch: int = BATCH,
     ):
         self._store = store
+        self._sealer = sealer
         self._auditor = auditor
         self._clock = clock
         self._batch = batch
@@ -152,7 +164,11 @@ class Republisher:
                 run = await self._store.republish_keys(run, limit, republished_key)
             else:
                 run = await self._store.republish_lineages(
-                    run, limit, functools.partial(republished_licence, types=types)
+                    run,
+                    limit,
+                    functools.partial(
+                        republished_licence, types=types, sealer=self._sealer
+                    ),
                 )
         if run.part == "done":
             await self._store.audit(
