@@ -528,21 +528,8 @@ def _mounted_secret_files(
 
 
 def _selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """Whether a label selector (matchLabels, matchExpressions) selects ``labels``."""
-    selector = selector or {}
-    if not (selector.get("matchLabels") or {}).items() <= labels.items():
-        return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression["key"], expression["operator"]
-        values = expression.get("values") or []
-        if not {
-            "In": key in labels and labels[key] in values,
-            "NotIn": labels.get(key) not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[operator]:
-            return False
-    return True
+    """Whether a pod selector selects ``labels`` (empty or missing: every pod)."""
+    return k8s_rules.matches(selector or {}, labels)
 
 
 def _opens_port(rule: dict[str, Any], port: int) -> bool:

@@ -101,6 +101,12 @@ def selects(selector: Obj | None, labels: dict[str, str]) -> bool:
         return False
     if "matchLabels" not in selector and "matchExpressions" not in selector:
         selector = {"matchLabels": selector}  # a Service's plain map
+    return matches(selector, labels)
+
+
+def matches(selector: Obj, labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector (matchLabels, matchExpressions) matches ``labels``, as
+    the API server reads one: an empty selector matches every label set."""
     if not (selector.get("matchLabels") or {}).items() <= labels.items():
         return False
     for expression in selector.get("matchExpressions") or []:

@@ -23,6 +23,7 @@ Personal data never enters an event: the holder appears as its pseudonym only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import cast
 
 from certseal.events import (
@@ -181,25 +182,8 @@ def department_event(
 
     ``source``: the platform department's code (the directory is the platform's).
     """
-    event_id = new_event_id()
-    message = events_pb2.DirectoryEvent(
-        event_id=event_id,
-        type="department.onboarded",
-        kind="department",
-        code=dept.code,
-        name=dept.name,
-        entry_version=1,
-        actor=actor,
-        occurred_at=ts(at),
-    )
-    return cloudevent(
-        topic=DIRECTORY_EVENTS,
-        key=f"department:{dept.code}",
-        message=message,
-        event_id=event_id,
-        event_type=message.type,
-        source=source,
-        time=at,
+    return _directory_event(
+        "department", dept.code, dept.name, (), actor=actor, at=at, source=source
     )
 
 
@@ -208,27 +192,55 @@ def licence_type_event(
 ) -> OutboxRecord:
     """``licence_type.registered``: the type's name and its fields' titles (a field
     without a title is listed with its key as title)."""
-    event_id = new_event_id()
-    message = events_pb2.DirectoryEvent(
-        event_id=event_id,
-        type="licence_type.registered",
-        kind="licence_type",
-        code=licence_type.type_code,
-        name=licence_type.name,
-        entry_version=1,
-        fields=[
+    return _directory_event(
+        "licence_type",
+        licence_type.type_code,
+        licence_type.name,
+        [
             events_pb2.FieldTitle(name=f.name, title=f.title or f.name)
             for f in licence_type.fields
         ],
+        actor=actor,
+        at=at,
+        source=source,
+    )
+
+
+_DIRECTORY = {  # kind -> (event type, key prefix)
+    "department": ("department.onboarded", "department"),
+    "licence_type": ("licence_type.registered", "licence-type"),
+}
+
+
+def _directory_event(
+    kind: str,
+    code: str,
+    name: str,
+    fields: Iterable[events_pb2.FieldTitle],
+    *,
+    actor: str,
+    at: dt.datetime,
+    source: str,
+) -> OutboxRecord:
+    event_type, prefix = _DIRECTORY[kind]
+    event_id = new_event_id()
+    message = events_pb2.DirectoryEvent(
+        event_id=event_id,
+        type=event_type,
+        kind=kind,
+        code=code,
+        name=name,
+        entry_version=1,
+        fields=fields,
         actor=actor,
         occurred_at=ts(at),
     )
     return cloudevent(
         topic=DIRECTORY_EVENTS,
-        key=f"licence-type:{licence_type.type_code}",
+        key=f"{prefix}:{code}",
         message=message,
         event_id=event_id,
-        event_type=message.type,
+        event_type=event_type,
         source=source,
         time=at,
     )
