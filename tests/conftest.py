@@ -242,7 +242,7 @@ def issue_request(
     request.fields["class"].CopyFrom(text_field("C1"))
     request.fields["address"].CopyFrom(text_field("深圳市福田区"))
     if dept.restricted:
-        request.fields["grade"].CopyFrom(text_field("G7"))
+        request.fields["grade"].CopyFrom(text_field("等级G7"))
     return request
 
 

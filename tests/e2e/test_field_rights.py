@@ -41,7 +41,7 @@ from tests.conftest import (
 VALID = verifier_pb2.VERDICT_VALID
 PURPOSE = "窗口办事"
 PUBLIC = {"class": "C1"}
-GRANTED_VIEW = {"class": "C1", "grade": "G7"}
+GRANTED_VIEW = {"class": "C1", "grade": "等级G7"}
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ async def setup(stack, config, issuer, dept, counters, tmp_path_factory):
 
 
 async def issued(dept, setup) -> tuple[pb.Licence, str, bytes]:
-    """A fresh licence (grade G7) and its code and QR image, once the index has it."""
+    """A fresh licence (grade 等级G7) and its code and QR image, once the index has it."""
     licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
     code = await dept.clients.issuer.GetLicenceCode(
         pb.GetLicenceCodeRequest(identifier=licence.identifier)
@@ -130,9 +130,23 @@ async def test_the_code_carries_the_public_field_and_not_the_restricted_one(
     assert claims[codes.CLAIM_LICENCE]["f"] == PUBLIC
     # with the kernel's codec too
     assert codes.decode_code(code).claims[codes.CLAIM_LICENCE]["f"] == PUBLIC
-    # nowhere in the signed bytes: neither the restricted value nor the personal one
-    for secret in ("G7", "grade", "深圳市福田区"):
+    # nowhere in the signed content: neither the restricted value nor the personal
+    # one (the short "等级G7" is looked for as a whole value: as bytes it may turn up by
+    # chance in the signature or the random serial)
+    assert "等级G7" not in set(_strings(claims))
+    for secret in ("grade", "深圳市福田区"):
         assert secret.encode() not in raw
+
+
+def _strings(value: object) -> list[str]:
+    """Every text string in a decoded CBOR value, map keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(k) + _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 async def test_only_a_granted_counter_gets_the_restricted_field(dept, setup):
@@ -142,7 +156,7 @@ async def test_only_a_granted_counter_gets_the_restricted_field(dept, setup):
     for stub in (setup["stubs"]["denied"], setup["verifier"].stub):
         for result in await every_path(stub, code, png):
             assert result.verdict == VALID and dict(result.fields) == PUBLIC
-            assert b"G7" not in result.SerializeToString()
+            assert "等级G7".encode() not in result.SerializeToString()
 
 
 async def test_an_amendment_reaches_the_index_and_a_rebuilt_index_has_it(
@@ -150,7 +164,7 @@ async def test_an_amendment_reaches_the_index_and_a_rebuilt_index_has_it(
 ):
     licence, old_code, _png = await issued(dept, setup)
     amend = pb.AmendLicenceRequest(identifier=licence.identifier, reason="升级")
-    amend.fields["grade"].string_value = "G9"
+    amend.fields["grade"].string_value = "等级G9"
     async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
         amended = (await dept.clients.issuer.AmendLicence(amend)).licence
         records = await watcher.wait_for(
@@ -168,12 +182,15 @@ async def test_an_amendment_reaches_the_index_and_a_rebuilt_index_has_it(
         and events_pb2.LicenceEvent.FromString(r.value).identifier == amended.identifier
     )
     # sealed for the verifiers (tests/e2e/test_field_rights_topic.py), not in clear
-    assert not event.restricted_fields and b"G9" not in event.SerializeToString()
+    assert (
+        not event.restricted_fields
+        and "等级G9".encode() not in event.SerializeToString()
+    )
     keys = IndexKeys(
         read_secret_file(Path(name)) for name in config.verifier.index_key_files
     )
     # only the restricted field, not the public or personal ones
-    assert restricted_values(event, keys) == {"grade": "G9"}
+    assert restricted_values(event, keys) == {"grade": "等级G9"}
     code = (
         await dept.clients.issuer.GetLicenceCode(
             pb.GetLicenceCodeRequest(identifier=amended.identifier)
@@ -184,7 +201,7 @@ async def test_an_amendment_reaches_the_index_and_a_rebuilt_index_has_it(
     request = verifier_pb2.VerifyCodeRequest(code=code, purpose=PURPOSE)
     assert dict((await granted.VerifyCode(request)).result.fields) == {
         "class": "C1",
-        "grade": "G9",
+        "grade": "等级G9",
     }
     # the superseded version's code shows no value of the current version
     old = await granted.VerifyCode(
@@ -209,7 +226,7 @@ async def test_an_amendment_reaches_the_index_and_a_rebuilt_index_has_it(
             stub = verifier_pb2_grpc.VerifierStub(channel)
             await verdict_everywhere({"r": stub}, code, VALID, 60)
             reply = await stub.VerifyCode(request)
-            assert dict(reply.result.fields) == {"class": "C1", "grade": "G9"}
+            assert dict(reply.result.fields) == {"class": "C1", "grade": "等级G9"}
     finally:
         await rebuilt.stop()
 
@@ -232,7 +249,7 @@ async def test_no_offline_bundle_carries_a_restricted_value(
         reply = await setup["stubs"][who].ExportTrustBundle(
             verifier_pb2.ExportTrustBundleRequest()
         )
-        assert b"G7" not in reply.bundle and b"grade" not in reply.bundle
+        assert "等级G7".encode() not in reply.bundle and b"grade" not in reply.bundle
         bundle = open_bundle(
             [reply.bundle],
             ca_pem=stack.ca.ca_file.read_bytes(),
@@ -247,7 +264,7 @@ async def test_no_offline_bundle_carries_a_restricted_value(
             config, tmp_path, "verify", "--offline", "--bundle", str(path), code
         )
         assert status == 1 and "verdict     SUSPENDED" in out, out  # 1: not VALID
-        assert "class = C1" in out and "G7" not in out and "grade" not in out
+        assert "class = C1" in out and "等级G7" not in out and "grade" not in out
 
 
 async def test_a_restricted_personal_field_is_refused(operator, dept):

@@ -350,10 +350,10 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
         index_keys = IndexKeys(
             read_secret_file(Path(name)) for name in cfg.verifier.index_key_files
         )
-        assert len(rows) == 1 and b"G7" not in rows[0]["value"]
+        assert len(rows) == 1 and "等级G7".encode() not in rows[0]["value"]
         event = events_pb2.LicenceEvent.FromString(rows[0]["value"])
         assert not event.restricted_fields and event.HasField("restricted_sealed")
-        assert restricted_values(event, index_keys) == {"grade": "G7"}
+        assert restricted_values(event, index_keys) == {"grade": "等级G7"}
 
         # the seal registry: interrupted, resumed, every seal once
         seals_op = seal_stub("operator:admin")

@@ -631,7 +631,7 @@ async def test_counters_and_their_field_rights(
             str(operator.key_file),
         ) as channel:
             reply = await verifier_pb2_grpc.VerifierStub(channel).VerifyCode(request)
-            assert dict(reply.result.fields) == {"class": "C1", "grade": "G7"}
+            assert dict(reply.result.fields) == {"class": "C1", "grade": "等级G7"}
         # a department that is not a counter here is refused
         async with secure_channel(
             f"localhost:{verifier.port}",

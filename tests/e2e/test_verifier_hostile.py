@@ -449,18 +449,18 @@ async def test_the_console_verifies_on_behalf_of_a_counter_and_its_clerk(
             metadata=on_behalf,
         )
         assert reply.result.verdict == VALID
-        assert dict(reply.result.fields) == {"class": "C1", "grade": "G7"}
+        assert dict(reply.result.fields) == {"class": "C1", "grade": "等级G7"}
         batch = await console.VerifyCodes(
             verifier_pb2.VerifyCodesRequest(codes=[code], purpose=purpose),
             metadata=on_behalf,
         )
-        assert dict(batch.results[0].fields) == {"class": "C1", "grade": "G7"}
+        assert dict(batch.results[0].fields) == {"class": "C1", "grade": "等级G7"}
         image = await console.VerifyImage(
             verifier_pb2.VerifyImageRequest(image=png, purpose=purpose),
             metadata=on_behalf,
         )
         assert image.result.verdict == VALID
-        assert dict(image.result.fields) == {"class": "C1", "grade": "G7"}
+        assert dict(image.result.fields) == {"class": "C1", "grade": "等级G7"}
         # and the usage record names the counter and the clerk, and who called
         records = await usage.wait_for(lambda rs: used(rs, purpose))
         event = used(records, purpose)[0][1]
@@ -539,7 +539,7 @@ async def test_offline_bundles_are_signed_by_a_verifier_and_carry_no_field_value
     assert status == 0 and "verdict     VALID" in out, out
     assert "signed by service:verifier" in out and verifier.group in out
     # the code's public field only: a bundle holds no restricted value
-    assert "class = C1" in out and "grade" not in out and "G7" not in out
+    assert "class = C1" in out and "grade" not in out and "等级G7" not in out
     # the same payload signed with another platform key is refused
     payload = cbor2.loads(cose.parse_sign1(reply.bundle).payload)
     for identity in ("service:certseal", "service:console", "service:verifier-other"):

@@ -25,7 +25,7 @@ def test_integrator_view_drops_restricted_values_only():
         identifier="L.001.X",
         lineage_version=1,
         type_code="T",
-        restricted_fields={"grade": licence_pb2.FieldValue(string_value="G7")},
+        restricted_fields={"grade": licence_pb2.FieldValue(string_value="等级G7")},
     )
     view = events_pb2.LicenceEvent.FromString(
         integrator_view(LICENCE_EVENTS, event.SerializeToString())
@@ -54,7 +54,9 @@ def test_integrator_view_drops_restricted_values_only():
             LICENCE_EVENTS,
             events_pb2.LicenceEvent(
                 lineage="L",
-                restricted_fields={"grade": licence_pb2.FieldValue(string_value="G7")},
+                restricted_fields={
+                    "grade": licence_pb2.FieldValue(string_value="等级G7")
+                },
             ).SerializeToString(),
             {},
         )
@@ -80,7 +82,7 @@ async def test_integrators_never_receive_restricted_values(
         )
     # the topic carries the value sealed, for the verifiers' index ...
     published = next(r for r in records if r.key == licence.lineage.encode())
-    assert b"G7" not in published.value
+    assert "等级G7".encode() not in published.value
     assert events_pb2.LicenceEvent.FromString(published.value).HasField(
         "restricted_sealed"
     )
@@ -89,9 +91,9 @@ async def test_integrators_never_receive_restricted_values(
     event = events_pb2.LicenceEvent.FromString(delivered.data)
     assert event.identifier == licence.identifier and not event.restricted_fields
     assert not event.HasField("restricted_sealed")
-    assert b"G7" not in delivered.data
+    assert "等级G7".encode() not in delivered.data
     await endpoint.wait_for(1)
     body, _signature = endpoint.received[0]
     assert json.loads(body)["data"]["identifier"] == licence.identifier
-    assert b"G7" not in body and b"restricted" not in body
+    assert "等级G7".encode() not in body and b"restricted" not in body
     assert b"ciphertext" not in body

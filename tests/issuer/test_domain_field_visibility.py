@@ -29,7 +29,7 @@ SPECS = [
 TYPE = domain.validate_licence_type(DEPT + "001", "驾驶证", SPECS, 365, [DEPT])
 VALUES: dict[str, domain.FieldValue] = {
     "class": "C1",
-    "grade": "G7",
+    "grade": "等级G7",
     "points": 12,
     "since": dt.date(2026, 1, 31),
     "address": "深圳市福田区",
@@ -60,7 +60,7 @@ def test_a_field_has_one_visibility_and_personal_data_is_never_restricted(flags,
 def test_each_field_goes_where_its_visibility_says():
     assert domain.public_fields(TYPE, VALUES) == {"class": "C1"}
     assert domain.restricted_fields(TYPE, VALUES) == {
-        "grade": "G7",
+        "grade": "等级G7",
         "points": 12,
         "since": dt.date(2026, 1, 31),
     }
@@ -132,10 +132,17 @@ def test_the_licence_event_carries_the_restricted_fields_only_sealed():
         )
     )
     carried = {k: getattr(v, v.WhichOneof("value")) for k, v in opened.values.items()}
-    assert carried == {"grade": "G7", "points": 12, "since": "2026-01-31"}
+    assert carried == {"grade": "等级G7", "points": 12, "since": "2026-01-31"}
     raw = out.value + b"".join(v.encode() for v in out.headers.values())
     # personal, never leaves the issuer, and the restricted values themselves
-    for secret in ("深圳市福田区", "internal", "G7", "2026-01-31", "grade", "points"):
+    for secret in (
+        "深圳市福田区",
+        "internal",
+        "等级G7",
+        "2026-01-31",
+        "grade",
+        "points",
+    ):
         assert secret.encode() not in raw
 
 

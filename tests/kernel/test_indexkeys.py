@@ -22,15 +22,22 @@ LINEAGE = "1.2.156.3005.2.11440300MB2C93173U001.000000001"
 
 
 def sealed(key: bytes = NEW, lineage: str = LINEAGE, version: int = 3) -> Sealed:
-    return IndexSealer(key).seal(b"grade=G7", lineage=lineage, lineage_version=version)
+    return IndexSealer(key).seal(
+        "grade=等级G7".encode(), lineage=lineage, lineage_version=version
+    )
 
 
 def test_a_held_key_opens_what_it_sealed_and_the_blob_hides_the_value():
     blob = sealed()
-    assert b"G7" not in blob.nonce + blob.ciphertext
-    assert len(blob.nonce) == 12 and len(blob.ciphertext) == len(b"grade=G7") + 16
+    assert "等级G7".encode() not in blob.nonce + blob.ciphertext
+    assert (
+        len(blob.nonce) == 12
+        and len(blob.ciphertext) == len("grade=等级G7".encode()) + 16
+    )
     keys = IndexKeys([OLD, NEW])
-    assert keys.open(blob, lineage=LINEAGE, lineage_version=3) == b"grade=G7"
+    assert (
+        keys.open(blob, lineage=LINEAGE, lineage_version=3) == "grade=等级G7".encode()
+    )
     # a fresh nonce every time: equal values do not give equal blobs
     assert sealed().ciphertext != blob.ciphertext
 
@@ -49,8 +56,14 @@ def test_key_ids_are_derived_distinct_and_keys_are_never_shown():
 
 def test_rotation_a_verifier_with_both_keys_opens_old_and_new_blobs():
     keys = IndexKeys([OLD, NEW])
-    assert keys.open(sealed(OLD), lineage=LINEAGE, lineage_version=3) == b"grade=G7"
-    assert keys.open(sealed(NEW), lineage=LINEAGE, lineage_version=3) == b"grade=G7"
+    assert (
+        keys.open(sealed(OLD), lineage=LINEAGE, lineage_version=3)
+        == "grade=等级G7".encode()
+    )
+    assert (
+        keys.open(sealed(NEW), lineage=LINEAGE, lineage_version=3)
+        == "grade=等级G7".encode()
+    )
 
 
 def test_an_unknown_key_id_is_refused():

@@ -29,7 +29,7 @@ TYPE = DEPT + "001"
 GRANTED = "11440300COUNTER01"
 OTHER = "11440300OTHERDEP1"
 RIGHTS = FieldRights.parse([f"{TYPE}:{GRANTED}:grade", f"{TYPE}:*:"])
-RESTRICTED = {"grade": "G7", "points": 12}
+RESTRICTED = {"grade": "等级G7", "points": 12}
 
 
 def indexed(**changes):
@@ -41,7 +41,7 @@ async def test_a_granted_counter_sees_the_restricted_field_others_do_not():
     result = verify(await licence_code(s), trust=trust_of(s), index=indexed())
     assert result.verdict is Verdict.VALID and result.restricted_fields == RESTRICTED
     granted = RIGHTS.shown(result, GRANTED)
-    assert granted.fields == {"class": "C1", "grade": "G7"}  # points: not granted
+    assert granted.fields == {"class": "C1", "grade": "等级G7"}  # points: not granted
     assert granted.restricted_fields == {}  # nothing left to leak further on
     other = RIGHTS.shown(result, OTHER)
     assert other.fields == {"class": "C1"} and other.restricted_fields == {}
@@ -83,7 +83,7 @@ async def test_a_suspended_licence_still_shows_granted_fields():
         await licence_code(s), trust=trust_of(s), index=indexed(status="02")
     )
     assert result.verdict is Verdict.SUSPENDED
-    assert RIGHTS.shown(result, GRANTED).fields == {"class": "C1", "grade": "G7"}
+    assert RIGHTS.shown(result, GRANTED).fields == {"class": "C1", "grade": "等级G7"}
 
 
 async def test_a_presentation_code_shows_granted_fields_from_the_index():
@@ -91,7 +91,7 @@ async def test_a_presentation_code_shows_granted_fields_from_the_index():
     trust = trust_of(presenter, department_code=PLATFORM, presentation_key=True)
     result = verify(await presentation_code(presenter), trust=trust, index=indexed())
     assert result.verdict is Verdict.VALID
-    assert RIGHTS.shown(result, GRANTED).fields == {"grade": "G7"}
+    assert RIGHTS.shown(result, GRANTED).fields == {"grade": "等级G7"}
     assert RIGHTS.shown(result, OTHER).fields == {}
 
 
@@ -107,7 +107,7 @@ def test_the_index_reads_restricted_values_from_the_licence_event():
         valid_from=ts(NOW),
         valid_until=ts(NOW + dt.timedelta(days=1)),
         restricted_fields={
-            "grade": licence_pb2.FieldValue(string_value="G7"),
+            "grade": licence_pb2.FieldValue(string_value="等级G7"),
             "points": licence_pb2.FieldValue(integer_value=12),
             "ok": licence_pb2.FieldValue(boolean_value=False),
             "since": licence_pb2.FieldValue(date_value="2026-01-31"),
@@ -115,7 +115,7 @@ def test_the_index_reads_restricted_values_from_the_licence_event():
     )
     entry = stored_entry(event.SerializeToString())
     assert entry.restricted_fields == {
-        "grade": "G7",
+        "grade": "等级G7",
         "points": 12,
         "ok": False,
         "since": "2026-01-31",

@@ -17,7 +17,7 @@ def event(
 ) -> events_pb2.LicenceEvent:
     plaintext = events_pb2.RestrictedFields(
         values={
-            "grade": licence_pb2.FieldValue(string_value="G7"),
+            "grade": licence_pb2.FieldValue(string_value="等级G7"),
             "points": licence_pb2.FieldValue(integer_value=12),
         }
     ).SerializeToString()
@@ -47,7 +47,7 @@ def entry(message: events_pb2.LicenceEvent, keys: IndexKeys | None):
 
 def test_a_held_key_opens_the_values():
     assert entry(event(), IndexKeys([OTHER, KEY])) == (
-        {"grade": "G7", "points": 12},
+        {"grade": "等级G7", "points": 12},
         [],
     )
 
@@ -95,7 +95,7 @@ def test_clear_values_of_an_event_written_before_sealing_are_still_read():
 
 def test_an_event_with_a_sealed_blob_is_never_read_in_clear():
     both = event(restricted_fields={"grade": licence_pb2.FieldValue(string_value="X")})
-    assert entry(both, IndexKeys([KEY]))[0] == {"grade": "G7", "points": 12}
+    assert entry(both, IndexKeys([KEY]))[0] == {"grade": "等级G7", "points": 12}
     assert entry(both, IndexKeys([OTHER])) == ({}, [(LINEAGE, "unknown_kid")])
     assert index_key_id(KEY) == both.restricted_sealed.kid
 
