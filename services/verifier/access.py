@@ -91,7 +91,7 @@ def acting_for(
         raise denied(
             f"{CONSOLE} verifies on behalf of a counter: send {COUNTER_METADATA} "
             f"(dept:<code>) and {CLERK_METADATA} (the clerk's account)",
-            field=COUNTER_METADATA,
+            field=COUNTER_METADATA if counter is None else CLERK_METADATA,
         )
     code = counter.removeprefix("dept:")
     if code == counter:

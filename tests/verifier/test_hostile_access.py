@@ -85,9 +85,9 @@ def test_the_console_acts_for_the_counter_and_clerk_it_names():
 @pytest.mark.parametrize(
     ("counter", "clerk", "kind", "field"),
     [
-        (None, None, ErrorKind.PERMISSION_DENIED, None),
-        (f"dept:{COUNTER}", None, ErrorKind.PERMISSION_DENIED, None),
-        (None, "wang", ErrorKind.PERMISSION_DENIED, None),
+        (None, None, ErrorKind.PERMISSION_DENIED, COUNTER_METADATA),
+        (f"dept:{COUNTER}", None, ErrorKind.PERMISSION_DENIED, CLERK_METADATA),
+        (None, "wang", ErrorKind.PERMISSION_DENIED, COUNTER_METADATA),
         (COUNTER, "wang", ErrorKind.INVALID_ARGUMENT, COUNTER_METADATA),
         ("dept:NOT-A-CODE", "wang", ErrorKind.INVALID_ARGUMENT, COUNTER_METADATA),
         (f"dept:{COUNTER}", "", ErrorKind.INVALID_ARGUMENT, CLERK_METADATA),
