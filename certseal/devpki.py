@@ -82,39 +82,12 @@ class DevCA:
         ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
         if ident.cert_file.exists() and ident.key_file.exists():
             return ident
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-            )
-            .issuer_name(self._ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _LEEWAY)
-            .not_valid_after(now + dt.timedelta(days=825))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
-        )
-        if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [
-                        x509.DNSName("localhost"),
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    ]
-                ),
-                critical=False,
-            )
-        cert = builder.sign(self._ca_key, hashes.SHA256())
-        _write_private(ident.key_file, key)
-        ident.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+        local: list[x509.GeneralName] = [
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]
+        self._issue(ident, common_name, usages, local if server else [])
         return ident
 
     def server_identity(self, name: str, hosts: Sequence[str]) -> Identity:
@@ -138,12 +111,25 @@ class DevCA:
                 names.append(x509.DNSName(host.lower()))
         stem = "server-" + name.replace(":", "_").replace("/", "_")
         ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
+        self._issue(ident, hosts[0], [ExtendedKeyUsageOID.SERVER_AUTH], names)
+        return ident
+
+    def _issue(
+        self,
+        ident: Identity,
+        common_name: str,
+        usages: list[x509.ObjectIdentifier],
+        names: list[x509.GeneralName],
+    ) -> None:
+        """Issue a fresh P-256 key and an 825-day leaf certificate for it under this
+        CA (``usages``: extended key usages; ``names``: its subjectAltName, if any),
+        written to ``ident``'s files."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(
-                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
             )
             .issuer_name(self._ca_cert.subject)
             .public_key(key.public_key())
@@ -151,15 +137,15 @@ class DevCA:
             .not_valid_before(now - _LEEWAY)
             .not_valid_after(now + dt.timedelta(days=825))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-            )
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .sign(self._ca_key, hashes.SHA256())
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         )
+        if names:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(names), critical=False
+            )
+        cert = builder.sign(self._ca_key, hashes.SHA256())
         _write_private(ident.key_file, key)
         ident.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return ident
 
 
 _DNS_NAME = re.compile(
