@@ -51,7 +51,7 @@ test: setup browser
 PURE_TESTS = tests/kernel/test_identifiers*.py tests/kernel/test_codes*.py \
 	tests/kernel/test_hostile_codes.py \
 	tests/kernel/test_crypto.py tests/kernel/test_indexkeys.py tests/kernel/test_timestamps_boundaries.py \
-	tests/kernel/test_paging.py tests/kernel/test_der.py tests/kernel/test_jsontext.py tests/kernel/test_floor_plan.py tests/kernel/test_requests.py \
+	tests/kernel/test_paging.py tests/kernel/test_der.py tests/kernel/test_jsontext.py tests/kernel/test_outside_input_edges.py tests/kernel/test_floor_plan.py tests/kernel/test_requests.py \
 	tests/*/test_domain*.py
 test-pure: setup
 	$(PY) -m pytest -q -p no:cacheprovider --noconftest $(PURE_TESTS)

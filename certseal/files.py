@@ -34,6 +34,8 @@ def read_regular_file(
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise invalid(field, f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except ValueError:  # a NUL or a lone surrogate in the path
+        raise invalid(field, f"{str(path)!r} is not a usable path") from None
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):

@@ -10,6 +10,7 @@ JSON, all as INVALID_ARGUMENT naming the field. Pure: no I/O.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -69,6 +70,23 @@ def loads_bounded(
             f"nests {depth} levels of arrays or objects; the limit is {max_depth}",
         )
     try:
-        return json.loads(text)
+        value = json.loads(text, parse_constant=_not_rfc8259, parse_float=_finite)
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         raise invalid(field, "is not JSON") from None
+    if _SURROGATE.search(json.dumps(value, ensure_ascii=False)):
+        raise invalid(field, "holds a lone surrogate (an escaped \\ud800-\\udfff)")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _not_rfc8259(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number

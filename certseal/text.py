@@ -48,7 +48,16 @@ def unfit_character(value: str, *, multiline: bool = False) -> str | None:
 # Cc control, Cf format (zero-width, direction marks, BOM, soft hyphen ...), Zl line
 # separator, Zp paragraph separator, Cs surrogate, Co private use
 _NOT_IN_NAMES = {"Cc": "control", "Cf": "format", "Zl": "line separator",
-                 "Zp": "paragraph separator", "Cs": "surrogate", "Co": "private use"}  # fmt: skip
+                 "Zp": "paragraph separator", "Cs": "surrogate", "Co": "private use",
+                 "Cn": "unassigned"}  # fmt: skip
+# default-ignorable code points outside Cf (Unicode DerivedCoreProperties): they render
+# as nothing, so "A\u034fB" would pass for "AB"
+_IGNORABLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+#: the most combining marks one character may carry in a display name
+MAX_COMBINING_MARKS = 4
 # letters that render as nothing (Hangul fillers, the braille blank): a name of only
 # these and white space looks blank
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
@@ -58,8 +67,14 @@ def display_name_problem(value: str) -> str | None:
     """What makes ``value`` unfit as a display name, or None: its first control,
     format or separator character (named with its position, counted from 1), or that
     it is blank-looking (empty, white space and invisible fillers only)."""
+    marks = 0
     for position, char in enumerate(value, start=1):
         kind = _NOT_IN_NAMES.get(unicodedata.category(char))
+        if kind is None and _IGNORABLE.match(char):
+            kind = "default-ignorable (invisible)"
+        marks = marks + 1 if unicodedata.combining(char) else 0
+        if kind is None and (marks > MAX_COMBINING_MARKS or marks == position):
+            kind = "combining mark without a base, or one of too many"
         if kind is not None:
             name = unicodedata.name(char, "")
             named = f"U+{ord(char):04X}" + (f" {name}" if name else "")

@@ -133,6 +133,8 @@ def decode_token(
     data = loads_bounded(raw, "start")
     try:
         version = data["v"]
+        if type(version) is not int:  # not true, nor 3.0
+            raise ValueError
         if version == _CLUSTERLESS_TOKEN_VERSION:
             raise precondition(
                 "the position token names no Kafka cluster (taken before certseal "
@@ -181,7 +183,9 @@ def _fingerprints(data: dict[str, object]) -> dict[tuple[str, int], bytes] | Non
         if len(entry) != 4:
             continue
         topic, partition, offset, text = entry
-        if not isinstance(text, str) or len(text) != 11 or int(offset) == 0:
+        if not isinstance(text, str) or len(text) != 11 or type(offset) is not int:
+            raise ValueError
+        if offset == 0:
             raise ValueError
         raw = base64.urlsafe_b64decode(text + "=")
         if len(raw) != FINGERPRINT_BYTES or _b64(raw) != text:

@@ -159,3 +159,26 @@ def test_a_token_stays_within_its_documented_size():
     assert len(token) <= bound and len(token) <= 4300
     assert decode_token(token, FEED_TOPICS, cluster=cluster) == largest
     assert token_fingerprints(token) == every
+
+
+def _raw_token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an offset of float infinity beside a fingerprint (was an OverflowError)
+        f'{{"v":3,"c":"k1","p":[["{LICENCE}",0,1e400,"ASNFZ4mrze8"]]}}',
+        f'{{"v":3,"c":"k1","p":[["{LICENCE}",0,-1e999,"ASNFZ4mrze8"]]}}',
+        f'{{"v":3,"c":"k1","p":[["{LICENCE}",0,17.0,"ASNFZ4mrze8"]]}}',
+        # a version that is not an integer
+        f'{{"v":true,"c":"k1","p":[["{LICENCE}",0,17]]}}',
+        f'{{"v":3.0,"c":"k1","p":[["{LICENCE}",0,17]]}}',
+        f'{{"v":2.0,"c":"k1","p":[["{LICENCE}",0,17]]}}',
+    ],
+)
+def test_numbers_that_are_not_integers_are_not_a_token_of_ours(text):
+    with pytest.raises(CertsealError) as err:
+        decode_token(_raw_token(text), [LICENCE], cluster="k1")
+    assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "start")
