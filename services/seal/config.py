@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import msgspec
+
 from certseal.config import ServiceSection, SharedSettings
 
 
@@ -18,6 +20,10 @@ class SealConfig(ServiceSection):
     ca_cert_file: str = "/run/secrets/certseal/seal-ca/ca.pem"
     ca_key_file: str = "/run/secrets/certseal/seal-ca/ca.key"
     vendor_id: str = "certseal"
+    # other seal platforms' CAs whose seals verify here (GB/T 38540 makers and
+    # signers): PEM or DER files, SM2 or ECDSA, roots (self-signed: trust anchors)
+    # and intermediates (used to build paths to a root); services.seal.trust
+    trusted_ca_files: list[str] = msgspec.field(default_factory=list)
 
 
 class SealSettings(SharedSettings, Protocol):

@@ -30,7 +30,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certseal import der
 from certseal.audit import AuditEntry
 from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, digest, generate_key
 from certseal.errors import CertsealError, denied, invalid, not_found, precondition
@@ -50,16 +49,17 @@ from services.seal.domain import (
 from services.seal.events import document_sealed, seal_changed
 from services.seal.picture import SEAL_MM, check_png, round_seal
 from services.seal.ses import (
-    SealType,
-    SESSignature,
+    CERTSEAL_KINDS,
     check_ses_size,
     make_seal,
     seal_info,
     sign_document,
 )
+from services.seal.ses_read import read_signature
 from services.seal.storage import MakerRow, SealStore
+from services.seal.trust import TrustStore
 
-SEAL_TYPES = frozenset(SealType._map.values())
+SEAL_TYPES = frozenset(CERTSEAL_KINDS)
 SEAL_OWNER = "seal_owner"  # the department role that owns seals
 SIGNER_KINDS = frozenset({"dept", "app", "service", "operator"})
 MAX_VALIDITY = dt.timedelta(days=3660)
@@ -161,7 +161,9 @@ class SealService:
         clock: Clock = utcnow,
         vendor_id: str = "certseal",
         max_document_bytes: int = 64 * 1024 * 1024,
+        trust: TrustStore | None = None,
     ):
+        self._trust = trust or TrustStore()
         self._store = store
         self._wrapper = wrapper
         self._ca = seal_ca
@@ -476,13 +478,10 @@ class SealService:
         check_ses_size(signature, "signature")
         status = None
         try:
-            der.check(signature)  # bounded headers before asn1crypto sees them
-            seal_id = SESSignature.load(signature)["to_sign"]["eseal"]["e_seal_info"][
-                "es_id"
-            ].native
+            seal_id: str | None = read_signature(signature).seal.es_id
         except Exception:
             seal_id = None  # the verification reports it as MALFORMED
-        if isinstance(seal_id, str):
+        if seal_id:
             row = await self._store.get(seal_id)
             if row is not None:
                 status = SealStatus(row.status, row.revoked_at)
@@ -491,6 +490,13 @@ class SealService:
             document=document,
             document_hash=document_hash,
             seal_ca=self._ca.cert,
+            trust=self._trust,
             seal_status=status,
             now=self._clock(),
         )
+
+    @property
+    def trust(self) -> TrustStore:
+        """The configured trusted seal CAs (the platform's own CA is added per
+        verification)."""
+        return self._trust
