@@ -63,6 +63,11 @@ class SealApp(ServiceProcess):
             vendor_id=cfg.seal.vendor_id,
             max_document_bytes=cfg.seal.max_document_bytes,
             trust=TrustStore.of(load_trust_files(cfg.seal.trusted_ca_files)),
+            sm2_ca=(
+                SealCa.from_files(cfg.seal.sm2_ca_cert_file, cfg.seal.sm2_ca_key_file)
+                if cfg.seal.sm2_ca_cert_file
+                else None
+            ),
         )
         self.republisher = SealRepublisher(store=store, clock=self.clock)
         self.pdfs = PdfSealService(
