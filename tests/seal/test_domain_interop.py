@@ -459,7 +459,7 @@ async def test_a_v1_signature_is_read_and_verified(time_info):
 
 async def test_a_v1_time_that_is_no_time_is_named():
     signature, trust = await _v1_signed(b"\x30\x03\x02\x01\x01")
-    with pytest.raises(SesFormatError, match="toSign.timeInfo"):
+    with pytest.raises(SesFormatError, match=r"toSign\.timeInfo"):
         read_signature(signature)
     result = verify_sealed_document(
         signature, document=b"x", trust=trust, seal_status=None, now=NOW
