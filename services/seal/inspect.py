@@ -125,12 +125,20 @@ def describe(data: bytes) -> list[str]:
     """The lines describing ``data``; INVALID_ARGUMENT (``file``) naming what is
     wrong when it is over :data:`~services.seal.ses.MAX_SES_BYTES` or neither
     structure (an unsupported version is named, e.g. v5)."""
+    return inspect(data, "file")[1]
+
+
+def inspect(
+    data: bytes, field: str = "data"
+) -> tuple[SealData | SignatureData, list[str]]:
+    """The structure in ``data`` and its listing; INVALID_ARGUMENT (``field``) as
+    :func:`describe`."""
     try:
         found = read_any(data)
     except SesFormatError as exc:
         raise invalid(
-            "file", f"is neither a DER SESeal nor a DER SES_Signature: {shown(exc)}"
+            field, f"is neither a DER SESeal nor a DER SES_Signature: {shown(exc)}"
         ) from None
     if isinstance(found, SignatureData):
-        return _signature(found)
-    return ["SESeal", *_seal(found, "  ")]
+        return found, _signature(found)
+    return found, ["SESeal", *_seal(found, "  ")]

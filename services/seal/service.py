@@ -61,6 +61,7 @@ from services.seal.domain import (
     verify_sealed_document,
 )
 from services.seal.events import document_sealed, seal_changed
+from services.seal.inspect import inspect as inspect_ses
 from services.seal.picture import SEAL_MM, check_png, round_seal
 from services.seal.ses import (
     CERTSEAL_KINDS,
@@ -69,7 +70,7 @@ from services.seal.ses import (
     seal_info,
     sign_document,
 )
-from services.seal.ses_read import read_signature
+from services.seal.ses_read import SealData, SignatureData, read_signature
 from services.seal.storage import MakerRow, SealStore
 from services.seal.trust import TrustStore
 
@@ -541,6 +542,12 @@ class SealService:
             seal_status=status,
             now=self._clock(),
         )
+
+    def inspect(self, data: bytes) -> tuple[SealData | SignatureData, list[str]]:
+        """An SESeal or SES_Signature (v4 or v1) and its listing, read by the
+        verifier's reader; INVALID_ARGUMENT (``data``) naming what is wrong."""
+        check_ses_size(data, "data")
+        return inspect_ses(data, "data")
 
     @functools.cached_property
     def trust(self) -> TrustStore:
