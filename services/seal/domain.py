@@ -198,14 +198,17 @@ def _verify_sealed(
 ) -> SealVerification:
     checks: list[SealCheck] = []
     try:
-        sig = read_signature(signature_der)
-        seal = sig.seal
-        signer = read_certificate(sig.signer_cert).common_name
-    except (SesFormatError, ValueError) as exc:
+        sig = read_signature(signature_der)  # the reader `seal inspect` uses
+    except SesFormatError as exc:
         return SealVerification(
             SealVerdict.MALFORMED,
             (SealCheck("decode", False, f"not an SES_Signature: {exc}"),),
         )
+    seal = sig.seal
+    try:
+        signer = read_certificate(sig.signer_cert).common_name
+    except ValueError:
+        signer = ""  # the signature check below names it
     signed_at = sig.signed_at
     checks.append(SealCheck("decode", True, f"seal {seal.es_id}"))
     shown: dict[str, Any] = {

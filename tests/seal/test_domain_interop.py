@@ -559,6 +559,42 @@ def _mutations() -> list[bytes]:
     return found
 
 
+def _is_seal(data: bytes) -> bool:
+    try:
+        read_seal(data)
+    except SesFormatError:
+        return False
+    return True
+
+
+async def test_a_signer_certificate_that_is_no_certificate_is_a_bad_signature():
+    key = generate_key(Suite.SM2)
+    signer = SoftwareSigner(Suite.SM2, key.private_bytes, key.public_key_der)
+    info = seal_info(
+        es_id="X",
+        seal_type="official",
+        name="n",
+        signer_certs=[b"junk"],
+        created=NOW,
+        valid_start=NOW,
+        valid_end=NOW,
+        picture=Picture("png", b"p", 1, 1),
+    )
+    seal = await make_seal(info, maker=signer, maker_cert=b"junk")
+    signature = await sign_document(
+        seal,
+        data_hash=b"\x00" * 32,
+        signed_at=NOW,
+        property_info="a",
+        signer=signer,
+        signer_cert=b"junk",
+    )
+    assert "  cert            4 bytes, not a certificate" in describe(signature)
+    result = verify_sealed_document(signature, document=b"x", seal_status=None, now=NOW)
+    assert result.verdict is SealVerdict.BAD_SIGNATURE
+    assert [c.name for c in result.checks] == ["decode", "signature"]
+
+
 def test_verify_sealed_document_never_raises():
     document = vector("V4RideRight.Signature.xml")
     for data in _mutations():
@@ -573,7 +609,12 @@ def test_verify_sealed_document_never_raises():
             )
             # every byte of an SES_Signature is signed or decides the decoding
             assert result.verdict is not SealVerdict.VALID, data.hex()[:80]
+        # the parser and the verifier agree on what is well-formed
         try:
             describe(data)
+            inspected = True
         except CertsealError as exc:
             assert exc.kind is ErrorKind.INVALID_ARGUMENT
+            inspected = False
+        decoded = result.checks[0].passed
+        assert inspected == decoded or _is_seal(data), data.hex()[:80]
