@@ -44,6 +44,11 @@ from certseal.files import read_regular_file
 
 MAX_PATH = 6
 """Certificates on a path, leaf and root included."""
+CACHE_ENTRIES = 4096
+"""Parsed certificates and issuer signature results kept (both are functions of the
+bytes alone), so verifying many documents of the same seals does not redo them."""
+_parsed: dict[bytes, asn1_x509.Certificate] = {}
+_signatures: dict[tuple[bytes, bytes], str | None] = {}
 MAX_TRUST_FILE_BYTES = 1024 * 1024
 
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
@@ -235,7 +240,7 @@ def _issued_problem(
     keyCertSign); only its signature on ``child`` is."""
     name = _name(issuer)
     if anchor:
-        signature_problem = _signature_problem(child, issuer)
+        signature_problem = _cached_signature_problem(child, issuer)
         if signature_problem:
             return f"{_name(child)}: {signature_problem} (issuer {name})"
         return None
@@ -251,7 +256,7 @@ def _issued_problem(
     usage = issuer.key_usage_value
     if usage is not None and "key_cert_sign" not in usage.native:
         return f"issuer {name}'s key usage does not allow signing certificates"
-    signature_problem = _signature_problem(child, issuer)
+    signature_problem = _cached_signature_problem(child, issuer)
     if signature_problem:
         return f"{_name(child)}: {signature_problem} (issuer {name})"
     return None
@@ -285,6 +290,23 @@ def _critical_problem(cert: asn1_x509.Certificate) -> str | None:
     if unknown:
         return f"has critical extensions this platform does not understand: {unknown}"
     return None
+
+
+def _cached_signature_problem(
+    child: asn1_x509.Certificate, issuer: asn1_x509.Certificate
+) -> str | None:
+    key = (child.dump(), issuer.dump())
+    if key in _signatures:
+        return _signatures[key]
+    found = _signature_problem(child, issuer)
+    _remember(_signatures, key, found)
+    return found
+
+
+def _remember(cache: dict, key: object, value: object) -> None:
+    if len(cache) >= CACHE_ENTRIES:
+        cache.pop(next(iter(cache)))  # the oldest entry
+    cache[key] = value
 
 
 def _signature_problem(
@@ -326,6 +348,15 @@ def _signature_problem(
 
 
 def _load(data: bytes) -> asn1_x509.Certificate:
+    cached = _parsed.get(data)
+    if cached is not None:
+        return cached
+    cert = _parse(data)
+    _remember(_parsed, bytes(data), cert)
+    return cert
+
+
+def _parse(data: bytes) -> asn1_x509.Certificate:
     try:
         der.check(data)  # bounded headers before asn1crypto sees them
         cert = asn1_x509.Certificate.load(data, strict=True)
