@@ -618,3 +618,35 @@ def test_verify_sealed_document_never_raises():
             inspected = False
         decoded = result.checks[0].passed
         assert inspected == decoded or _is_seal(data), data.hex()[:80]
+
+
+# --- the command ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "UserV4.esl",
+        "UserV1.esl",
+        "SignedValueV4.dat",
+        "V4RideRight.SignedValue.dat",
+        "SESV4SignDoc.SignedValue.dat",
+    ],
+)
+def test_certseal_seal_inspect_reads_every_ofdrw_structure(name, capsys):
+    from services import cli
+
+    assert cli.main(["seal", "inspect", str(DATA / name)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == describe(vector(name))
+    assert "vid=OFDR&WTest" in out
+
+
+def test_certseal_seal_inspect_names_v5_and_exits_2(tmp_path, capsys):
+    from services import cli
+
+    path = tmp_path / "v5.esl"
+    path.write_bytes(edit(vector("UserV4.esl"), (0, 0), _set_int(5)))
+    assert cli.main(["seal", "inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: file:" in err and "the v5 form is not supported" in err
