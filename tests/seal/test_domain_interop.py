@@ -650,3 +650,21 @@ def test_certseal_seal_inspect_names_v5_and_exits_2(tmp_path, capsys):
     assert cli.main(["seal", "inspect", str(path)]) == 2
     err = capsys.readouterr().err
     assert "error: file:" in err and "the v5 form is not supported" in err
+
+
+def test_an_sm2_seal_ca_given_as_the_platforms_own_is_read_not_raised():
+    """The issue's example: an SM2 CA certificate where the P-256-only check raised."""
+    signature = vector("V4RideRight.SignedValue.dat")
+    document = vector("V4RideRight.Signature.xml")
+    unknown = verify_sealed_document(
+        signature, document=document, seal_ca=ROOT, seal_status=None, now=NOW
+    )
+    assert unknown.verdict is SealVerdict.UNKNOWN_SEAL  # own CA: the registry decides
+    known = verify_sealed_document(
+        signature,
+        document=document,
+        seal_ca=ROOT,
+        seal_status=SealStatus("active"),
+        now=NOW,
+    )
+    assert known.verdict is SealVerdict.VALID and known.current_status == "active"
