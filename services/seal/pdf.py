@@ -154,6 +154,13 @@ def _reading_pdf() -> Iterator[None]:
     except RecursionError:
         raise invalid("pdf", "nests arrays or dictionaries too deeply") from None
     except _UNREADABLE as exc:
+        if isinstance(exc, PdfError) and "security handler" in str(exc):
+            # pyHanko met an /Encrypt whose handler it has not (e.g. a vendor's DRM)
+            raise precondition(
+                f"is encrypted in a way certseal cannot open ({exc}); send it "
+                "decrypted",
+                field="pdf",
+            ) from None
         raise invalid("pdf", f"cannot be read as a PDF: {exc}") from None
 
 

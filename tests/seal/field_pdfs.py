@@ -47,6 +47,7 @@ class Page:
     media_box: tuple[float, float, float, float] | None = (0, 0, 595, 842)
     crop_box: tuple[float, float, float, float] | None = None
     rotate: int | None = None
+    extra: bytes = b""
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Tree:
     crop_box: tuple[float, float, float, float] | None = None
     rotate: int | None = None
     catalog_extra: bytes = b""
+    content: bytes = _PAGE_CONTENT
+    extra: bytes = b""  # more entries of the /Pages root
 
 
 def _box(name: bytes, box: tuple[float, float, float, float] | None) -> bytes:
@@ -83,6 +86,7 @@ def page_pdf(tree: Tree | None = None) -> bytes:
         + _box(b"MediaBox", tree.media_box)
         + _box(b"CropBox", tree.crop_box)
         + _rotate(tree.rotate)
+        + tree.extra
         + b" >>",
         b"<< >>",  # resources shared by every page
     ]
@@ -93,11 +97,12 @@ def page_pdf(tree: Tree | None = None) -> bytes:
             + _box(b"MediaBox", page.media_box)
             + _box(b"CropBox", page.crop_box)
             + _rotate(page.rotate)
+            + page.extra
             + b" >>"
         )
         objects.append(
-            b"<< /Length %d >>\nstream\n" % len(_PAGE_CONTENT)
-            + _PAGE_CONTENT
+            b"<< /Length %d >>\nstream\n" % len(tree.content)
+            + tree.content
             + b"\nendstream"
         )
     return _assemble(objects)
@@ -315,13 +320,18 @@ def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def pdfa_pdf(part: int = 1) -> bytes:
-    """A one-page PDF claiming PDF/A-``part``\\ B: XMP metadata naming the part and an
-    sRGB output intent (/GTS_PDFA1)."""
-    base = page_pdf()
+GREY_PAGE = b"0.5 g -10000 -10000 20000 20000 re f"
+
+
+def pdfa_pdf(part: int = 1, *, cmyk: bool = False) -> bytes:
+    """A one-page grey PDF claiming PDF/A-``part``\\ B: XMP metadata naming the part
+    and an sRGB output intent (/GTS_PDFA1). ``cmyk`` labels the profile /N 4 (a
+    stand-in: only the component count is read when stamping)."""
+    base = page_pdf(Tree(content=GREY_PAGE))
     writer = IncrementalPdfFileWriter(io.BytesIO(base), strict=False)
     profile = generic.StreamObject(
-        {pdf_name("/N"): generic.NumberObject(3)}, stream_data=srgb_profile()
+        {pdf_name("/N"): generic.NumberObject(4 if cmyk else 3)},
+        stream_data=srgb_profile(),
     )
     profile.compress()
     intent = generic.DictionaryObject(
