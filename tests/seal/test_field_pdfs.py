@@ -9,10 +9,11 @@ see where the picture's pixels land on the visible page.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import re
-import subprocess
+from asyncio.subprocess import PIPE
 
 import pypdfium2 as pdfium
 import pytest
@@ -553,8 +554,9 @@ async def test_poppler_pdfsig_row_of_the_validator_table(
     ] == [(True, True)]
     path = tmp_path / "sealed.pdf"
     path.write_bytes(sealed)
-    report = subprocess.run(
-        ["pdfsig", "-nocert", str(path)], capture_output=True, timeout=60, check=False
+    process = await asyncio.create_subprocess_exec(
+        "pdfsig", "-nocert", str(path), stdout=PIPE, stderr=PIPE
     )
-    assert report.returncode == 0, report.stderr.decode()
-    assert f"Signature Validation: {verdict}" in report.stdout.decode()
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    assert f"Signature Validation: {verdict}" in stdout.decode()
