@@ -288,13 +288,22 @@ def _new_field(
 
 
 def _field_rotation(writer: IncrementalPdfFileWriter, field_name: str) -> int:
-    """The /Rotate of the page that shows the named field's widget (0 if none)."""
+    """The /Rotate of the page that shows the named field's widget: the widget's /P,
+    else the page whose /Annots lists it (0 if no page does)."""
     for _name, _value, ref in enumerate_sig_fields(writer, with_name=field_name):
         field = ref.get_object()
-        widget = field["/Kids"][0] if "/Kids" in field else field
-        if "/P" not in widget:
-            return 0
-        return page_geometry(widget["/P"], 0).rotate
+        widget_ref = field.raw_get("/Kids")[0] if "/Kids" in field else ref
+        widget = widget_ref.get_object()
+        if "/P" in widget:
+            return page_geometry(widget["/P"], 0).rotate
+        for index in range(int(writer.root["/Pages"]["/Count"])):
+            page = writer.find_page_for_modification(index)[0].get_object()
+            annots = page.raw_get("/Annots") if "/Annots" in page else []
+            annots = annots.get_object() if hasattr(annots, "get_object") else annots
+            if any(
+                getattr(a, "reference", None) == widget_ref.reference for a in annots
+            ):
+                return page_geometry(page, index).rotate
     return 0
 
 

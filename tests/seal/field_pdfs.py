@@ -273,10 +273,12 @@ async def certify(
     permission: MDPPerm,
     *,
     empty_fields: tuple[str, ...] = (),
+    widget_page_entry: bool = True,
 ) -> bytes:
     """``pdf`` certified by an author (an invisible certification signature with
     DocMDP ``permission``), after adding the visible empty signature fields
-    ``empty_fields`` on page 0 (each 100 × 60 pt, left to right from (300, 100))."""
+    ``empty_fields`` on page 0 (each 100 × 60 pt, left to right from (300, 100)),
+    their widgets without the optional /P unless ``widget_page_entry``."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     for i, name in enumerate(empty_fields):
         fields.append_signature_field(
@@ -287,6 +289,11 @@ async def certify(
                 box=(300 + 110 * i, 100, 400 + 110 * i, 160),
             ),
         )
+    if not widget_page_entry:
+        for ref in writer.root["/AcroForm"].raw_get("/Fields"):
+            field = ref.get_object()
+            del field["/P"]
+            writer.update_container(field)
     out = await signers.PdfSigner(
         signers.PdfSignatureMetadata(
             field_name="Author",

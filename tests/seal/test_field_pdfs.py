@@ -222,6 +222,27 @@ async def test_certified_form_pdf_is_sealed_into_its_empty_field(
     assert not any(s.modified for s in found.values())
 
 
+@pytest.mark.parametrize("rotate", [90, 270])
+@pytest.mark.parametrize("widget_page_entry", [True, False])
+async def test_named_field_on_a_rotated_page_gets_an_upright_stamp(
+    seal_ca, keys, rotate, widget_page_entry
+):
+    # without the widget's optional /P, its page is found through the pages' /Annots
+    pdf = await certify(
+        page_pdf(Tree(pages=[Page(rotate=rotate)])),
+        MDPPerm.FILL_FORMS,
+        empty_fields=("Approval",),
+        widget_page_entry=widget_page_entry,
+    )
+    assert ("/P" in _widget(pdf, "Approval")) is widget_page_entry
+    sealed = await seal(seal_ca, keys, pdf, into_field="Approval")
+    form = _widget(sealed, "Approval")["/AP"]["/N"]
+    matrix = [float(v) for v in form["/Matrix"]]
+    assert _shown(rotate, _apply(matrix, (0.0, 1.0))) == pytest.approx((0.0, 1.0))
+    found = {s.field_name: s for s in await read_pdf_seals(sealed, ca=seal_ca.cert)}
+    assert not found["Author"].modified
+
+
 async def test_naming_a_missing_or_signed_field(seal_ca, keys):
     pdf = await certify(page_pdf(), MDPPerm.FILL_FORMS, empty_fields=("Approval",))
     err = await refused(seal(seal_ca, keys, pdf, into_field="Nope"))
