@@ -17,8 +17,10 @@ mask. When the output intent's profile is CMYK the picture is drawn in DeviceCMY
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from PIL import Image
@@ -76,7 +78,11 @@ class PageGeometry:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) else None
+    """A PDF number (pyHanko reads reals as ``Decimal``) as a float; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _box(value: Any) -> Box | None:
@@ -131,8 +137,9 @@ def page_geometry(page: generic.DictionaryObject, index: int) -> PageGeometry:
     )
     if visible[2] <= visible[0] or visible[3] <= visible[1]:
         raise invalid("pdf", f"page {index} has a CropBox outside its MediaBox")
-    rotate = _inherited(page, "/Rotate")
-    rotate = 0 if rotate is None else rotate
+    raw = _inherited(page, "/Rotate")
+    number = 0.0 if raw is None else _number(raw)
+    rotate = int(number) if number is not None and number.is_integer() else raw
     if not isinstance(rotate, int) or rotate % 90:
         raise invalid(
             "pdf",

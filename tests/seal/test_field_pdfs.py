@@ -310,6 +310,11 @@ GEOMETRIES = {
         1,
         (595 - Y - S, X, 595 - Y, X + S),
     ),
+    "real-valued MediaBox": (
+        Tree(pages=[Page(media_box=(0.5, 0.25, 595.5, 842.25))]),
+        0,
+        (0.5 + X, 0.25 + Y, 0.5 + X + S, 0.25 + Y + S),
+    ),
     "offset MediaBox": (
         Tree(pages=[Page(media_box=(100, 200, 695, 1042))]),
         0,
