@@ -8,7 +8,7 @@ CHROMIUM ?= /usr/bin/chromium
 # the console's font for Han characters outside the BMP (e.g. 𠈌 in a holder's name)
 RARE_HAN_FONT ?= /usr/share/fonts/truetype/hanazono/HanaMinB.ttf
 
-.PHONY: setup fonts browser run test test-pure bench protos protos-check lint k8s-check mutation
+.PHONY: setup fonts browser poppler run test test-pure bench protos protos-check lint k8s-check mutation
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ browser: fonts
 	    echo "the console tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
 
+# Poppler's pdfsig: tests/seal/test_field_pdfs.py checks docs/architecture.md's table of
+# which PDF validators accept which seal suite against it.
+poppler:
+	@command -v pdfsig >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's poppler-utils (pdfsig) for the seal tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	  else \
+	    echo "the seal tests need Debian's poppler-utils: sudo apt-get install poppler-utils"; exit 1; \
+	  fi; }
+
 # The console's font for Han characters outside the BMP (e.g. 𠈌), for make run and the
 # console tests alike.
 fonts:
@@ -44,7 +55,7 @@ fonts:
 run: setup fonts
 	$(VENV)/bin/certseal run $(if $(BROKER_PORT),--broker-port $(BROKER_PORT))
 
-test: setup browser
+test: setup browser poppler
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
 # The pure tests alone (no PostgreSQL, broker or browser): a few seconds.

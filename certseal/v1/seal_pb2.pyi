@@ -198,20 +198,24 @@ class InspectSesResponse(_message.Message):
     def __init__(self, structure: _Optional[str] = ..., version: _Optional[int] = ..., es_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., seal_type: _Optional[int] = ..., vendor_id: _Optional[str] = ..., lines: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SealPdfRequest(_message.Message):
-    __slots__ = ("seal_id", "pdf", "page", "x_mm", "y_mm", "reason")
+    __slots__ = ("seal_id", "pdf", "page", "x_mm", "y_mm", "reason", "password", "field_name")
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     PDF_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     X_MM_FIELD_NUMBER: _ClassVar[int]
     Y_MM_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    FIELD_NAME_FIELD_NUMBER: _ClassVar[int]
     seal_id: str
     pdf: bytes
     page: int
     x_mm: float
     y_mm: float
     reason: str
-    def __init__(self, seal_id: _Optional[str] = ..., pdf: _Optional[bytes] = ..., page: _Optional[int] = ..., x_mm: _Optional[float] = ..., y_mm: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+    password: str
+    field_name: str
+    def __init__(self, seal_id: _Optional[str] = ..., pdf: _Optional[bytes] = ..., page: _Optional[int] = ..., x_mm: _Optional[float] = ..., y_mm: _Optional[float] = ..., reason: _Optional[str] = ..., password: _Optional[str] = ..., field_name: _Optional[str] = ...) -> None: ...
 
 class SealPdfResponse(_message.Message):
     __slots__ = ("pdf", "pdf_digest", "signed_at")
@@ -224,10 +228,12 @@ class SealPdfResponse(_message.Message):
     def __init__(self, pdf: _Optional[bytes] = ..., pdf_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class VerifyPdfRequest(_message.Message):
-    __slots__ = ("pdf",)
+    __slots__ = ("pdf", "password")
     PDF_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
     pdf: bytes
-    def __init__(self, pdf: _Optional[bytes] = ...) -> None: ...
+    password: str
+    def __init__(self, pdf: _Optional[bytes] = ..., password: _Optional[str] = ...) -> None: ...
 
 class PdfSealResult(_message.Message):
     __slots__ = ("field_name", "seal_id", "seal_name", "verdict", "intact", "trusted", "modified", "signed_at", "current_status", "detail")

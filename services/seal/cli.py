@@ -35,6 +35,22 @@ def _read(name: str, field: str) -> bytes:
     return read_regular_file(name, field, MAX_DOCUMENT_FILE_BYTES)
 
 
+def _password(name: str | None) -> str:
+    """An encrypted PDF's password: the first line of the file ``name`` (a file, so
+    it stays out of the shell's history and the process list); "" without one."""
+    if not name:
+        return ""
+    from certseal.files import read_regular_file
+
+    data = read_regular_file(name, "password-file", 4096)
+    try:
+        return data.decode().splitlines()[0] if data.strip() else ""
+    except UnicodeDecodeError:
+        from certseal.errors import invalid
+
+        raise invalid("password-file", "is not UTF-8 text") from None
+
+
 def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
     """Call the Seal API as ``--as CODE``'s department, or as the CLI's identity."""
     from certseal.v1 import seal_pb2_grpc
@@ -130,15 +146,19 @@ def cmd_seal(args: argparse.Namespace) -> int:
             seal_id=args.seal_id,
             pdf=_read(args.file, "file"),
             page=args.page,
-            x_mm=args.x_mm,
-            y_mm=args.y_mm,
+            x_mm=args.x_mm or 0.0,
+            y_mm=args.y_mm or 0.0,
             reason=args.reason or "",
+            password=_password(args.password_file),
+            field_name=args.field or "",
         )
         reply = _call(args, lambda s: s.SealPdf(request))
         Path(args.out).write_bytes(reply.pdf)
         print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
     else:  # verify-pdf
-        request = pb.VerifyPdfRequest(pdf=_read(args.file, "file"))
+        request = pb.VerifyPdfRequest(
+            pdf=_read(args.file, "file"), password=_password(args.password_file)
+        )
         reply = _call(args, lambda s: s.VerifyPdf(request))
         for one in reply.seals:
             print(f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}")
@@ -193,11 +213,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pdf.add_argument("file")
     pdf.add_argument("--out", required=True)
     pdf.add_argument("--page", type=int, default=0, help="0-based")
-    pdf.add_argument("--x-mm", type=float, default=20.0)
-    pdf.add_argument("--y-mm", type=float, default=20.0)
+    pdf.add_argument(
+        "--x-mm", type=float, help="from the visible page's left edge (default 20)"
+    )
+    pdf.add_argument(
+        "--y-mm", type=float, help="from the visible page's bottom edge (default 20)"
+    )
     pdf.add_argument("--reason")
+    pdf.add_argument(
+        "--field",
+        metavar="NAME",
+        help="seal into this empty signature field (no --page/--x-mm/--y-mm)",
+    )
+    pdf.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="file holding an encrypted PDF's password (first line)",
+    )
     verify_pdf = seal.add_parser("verify-pdf", help="verify every seal in a PDF")
     verify_pdf.add_argument("file")
+    verify_pdf.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="file holding an encrypted PDF's password (first line)",
+    )
     for name, command in seal.choices.items():
         if name != "inspect":
             command.set_defaults(func=cmd_seal)

@@ -119,11 +119,19 @@ def verification(result: SealVerification) -> pb.VerifySealedDocumentResponse:
 
 
 def placement(request: pb.SealPdfRequest) -> Placement:
-    """Where the stamp goes: the page, and 20 mm from the corner unless given.
+    """Where the stamp goes: the page, and 20 mm from the visible page's lower-left
+    corner unless given.
 
     INVALID_ARGUMENT when a corner lies outside 0 to :data:`MAX_PAGE_MM` (the largest
-    page a PDF may have) or is not a number.
+    page a PDF may have) or is not a number, or a place is given with ``field_name``
+    (the named field's widget places the stamp).
     """
+    if request.field_name and (request.page or request.x_mm or request.y_mm):
+        raise invalid(
+            "field_name",
+            "names the signature field whose widget places the stamp; give no page, "
+            "x_mm or y_mm with it",
+        )
     for name in ("x_mm", "y_mm"):
         value = getattr(request, name)
         if not 0 <= value <= MAX_PAGE_MM:  # False for NaN too

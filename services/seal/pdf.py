@@ -24,7 +24,7 @@ from typing import Any
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from PIL import Image
-from pyhanko.pdf_utils import content_stream_parser, generic, images
+from pyhanko.pdf_utils import content_stream_parser, generic
 from pyhanko.pdf_utils.decode_limits import (
     DecodeLimits,
     DocumentDecodeBudget,
@@ -35,18 +35,30 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.general import SigningError
 from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from certseal.crypto import SoftwareSigner, Suite, signature_to_der
 from certseal.errors import CertsealError, invalid, precondition
+from services.seal.pdf_open import (
+    authenticate,
+    check_sealable,
+    check_signing_permitted,
+)
+from services.seal.pdf_stamp import (
+    MM,
+    UprightStampStyle,
+    page_geometry,
+    pdfa_profile,
+    stamp_picture,
+)
 from services.seal.picture import load_picture
 
 _MECHANISMS = {Suite.ES256: "sha256_ecdsa", Suite.ED25519: "ed25519"}
 _DIGESTS = {Suite.ES256: "sha256", Suite.ED25519: "sha512"}
-MM = 72 / 25.4  # PDF points per millimetre
 
 MAX_PDF_STREAM_BYTES = 64 * 1024 * 1024
 """Bytes one PDF stream (an object or cross-reference stream, a content stream) may
@@ -142,6 +154,13 @@ def _reading_pdf() -> Iterator[None]:
     except RecursionError:
         raise invalid("pdf", "nests arrays or dictionaries too deeply") from None
     except _UNREADABLE as exc:
+        if isinstance(exc, PdfError) and "security handler" in str(exc):
+            # pyHanko met an /Encrypt whose handler it has not (e.g. a vendor's DRM)
+            raise precondition(
+                f"is encrypted in a way certseal cannot open ({exc}); send it "
+                "decrypted",
+                field="pdf",
+            ) from None
         raise invalid("pdf", f"cannot be read as a PDF: {exc}") from None
 
 
@@ -172,7 +191,9 @@ class _SealSigner(signers.Signer):
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the stamp goes: a page (0-based) and its lower-left corner in mm."""
+    """Where the stamp goes: a page (0-based) and its lower-left corner in mm from the
+    lower-left corner of the page as it is seen (CropBox, /Rotate applied; see
+    :mod:`services.seal.pdf_stamp`)."""
 
     page: int = 0
     x_mm: float = 20.0
@@ -180,15 +201,42 @@ class Placement:
     size_mm: float = 42.0
 
 
-def _writer(pdf: bytes) -> tuple[IncrementalPdfFileWriter, int]:
-    """A writer appending to ``pdf`` and the PDF's page count."""
+class _SealWriter(IncrementalPdfFileWriter):
+    """pyHanko's incremental writer that, once ``keep_version`` is set, never raises
+    the document's PDF version nor declares an extension of a later version: a
+    PDF/A-1, -2 or -3 file stays on the PDF version its part is based on (pyHanko
+    would declare PDF 2.0 and ISO 32002 for an ed25519 or P-256 signature)."""
+
+    keep_version = False
+
+    def keep_own_version(self) -> None:
+        """Undo the catalog /Version pyHanko's writer sets on opening (1.7) and keep
+        the input's version from here on."""
+        self.keep_version = True
+        if "/Version" not in self.prev.root and "/Version" in self.root:
+            del self.root["/Version"]
+        self.output_version = self.prev.input_version
+
+    def ensure_output_version(self, version: tuple[int, int]) -> None:
+        if not self.keep_version:
+            super().ensure_output_version(version)
+
+    def register_extension(self, ext: Any) -> None:
+        base = str(ext.base_version).lstrip("/")
+        major, _, minor = base.partition(".")
+        if self.keep_version and (int(major), int(minor or 0)) > self.output_version:
+            return
+        super().register_extension(ext)
+
+
+def _writer(pdf: bytes) -> _SealWriter:
+    """A writer appending to ``pdf``."""
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
     with _reading_pdf():
-        writer = IncrementalPdfFileWriter(
+        return _SealWriter(
             io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
         )
-        return writer, int(writer.root["/Pages"]["/Count"])
 
 
 def _stamp_picture(picture_png: bytes) -> Image.Image:
@@ -204,6 +252,61 @@ def _stamp_picture(picture_png: bytes) -> Image.Image:
         ) from None
 
 
+def _new_field(
+    writer: IncrementalPdfFileWriter, placement: Placement, name: str
+) -> tuple[fields.SigFieldSpec, int]:
+    """The new signature field's widget on the visible page, and the page's rotation.
+
+    Raises ``CertsealError`` INVALID_ARGUMENT (``page``, ``x_mm`` or ``y_mm``) when the
+    page is not in the PDF or the stamp would not lie wholly on the visible page.
+    """
+    pages = int(writer.root["/Pages"]["/Count"])
+    if not 0 <= placement.page < pages:
+        raise invalid(
+            "page", f"is {placement.page}; the PDF has pages 0 to {pages - 1}"
+        )
+    page_ref, _resources = writer.find_page_for_modification(placement.page)
+    geometry = page_geometry(page_ref.get_object(), placement.page)
+    unit = MM / geometry.user_unit
+    x, y, size = placement.x_mm * unit, placement.y_mm * unit, placement.size_mm * unit
+    width, height = geometry.visible_size
+    for name_, at, room in (("x_mm", x, width), ("y_mm", y, height)):
+        if at + size > room + 1e-6:
+            raise invalid(
+                name_,
+                f"puts the {placement.size_mm:g} mm stamp beyond the visible page, "
+                f"which is {width / unit:.1f} × {height / unit:.1f} mm "
+                f"(rotated {geometry.rotate}°)",
+            )
+    rect = geometry.rect(x, y, size, size)
+    spec = fields.SigFieldSpec(
+        sig_field_name=name,
+        on_page=placement.page,
+        box=tuple(round(v, 3) for v in rect),  # type: ignore[arg-type]
+    )
+    return spec, geometry.rotate
+
+
+def _field_rotation(writer: IncrementalPdfFileWriter, field_name: str) -> int:
+    """The /Rotate of the page that shows the named field's widget: the widget's /P,
+    else the page whose /Annots lists it (0 if no page does)."""
+    for _name, _value, ref in enumerate_sig_fields(writer, with_name=field_name):
+        field = ref.get_object()
+        widget_ref = field.raw_get("/Kids")[0] if "/Kids" in field else ref
+        widget = widget_ref.get_object()
+        if "/P" in widget:
+            return page_geometry(widget["/P"], 0).rotate
+        for index in range(int(writer.root["/Pages"]["/Count"])):
+            page = writer.find_page_for_modification(index)[0].get_object()
+            annots = page.raw_get("/Annots") if "/Annots" in page else []
+            annots = annots.get_object() if hasattr(annots, "get_object") else annots
+            if any(
+                getattr(a, "reference", None) == widget_ref.reference for a in annots
+            ):
+                return page_geometry(page, index).rotate
+    return 0
+
+
 async def seal_pdf(
     pdf: bytes,
     *,
@@ -212,10 +315,21 @@ async def seal_pdf(
     ca: bytes,
     picture_png: bytes,
     placement: Placement,
-    field_name: str,
+    new_field_name: str,
+    into_field: str = "",
+    password: str = "",
     reason: str = "",
 ) -> bytes:
-    """The PDF with one more PAdES signature and the seal's visible stamp."""
+    """The PDF with one more PAdES signature and the seal's visible stamp: in a new
+    field named ``new_field_name`` at ``placement``, or filling the empty signature
+    field ``into_field`` (its widget places the stamp). An encrypted PDF opens with
+    ``password`` and stays encrypted as it was.
+
+    Raises ``CertsealError``: FAILED_PRECONDITION (an sm2 seal; the PDF's encryption,
+    permissions or certification forbid it, see :mod:`services.seal.pdf_open`) or
+    INVALID_ARGUMENT (an unreadable PDF, a wrong password, no such field, a page or
+    position off the visible page).
+    """
     if signer.suite not in _MECHANISMS:
         raise precondition(
             f"PDFs are sealed by es256 and ed25519 seals; this seal is {signer.suite.value}"
@@ -223,31 +337,34 @@ async def seal_pdf(
             "RPC SealDocument)",
             field="suite",
         )
-    writer, pages = _writer(pdf)
-    if not 0 <= placement.page < pages:
-        raise invalid(
-            "page", f"is {placement.page}; the PDF has pages 0 to {pages - 1}"
-        )
-    x, y, size = placement.x_mm * MM, placement.y_mm * MM, placement.size_mm * MM
-    stamp = StaticStampStyle(
-        background=images.PdfImage(_stamp_picture(picture_png)),
+    writer = _writer(pdf)
+    with _reading_pdf():
+        status = authenticate(writer.prev, password, decrypt=writer.encrypt)
+        check_signing_permitted(writer.prev, status, new_field=not into_field)
+        check_sealable(writer.prev, into_field)
+        if into_field:
+            new_field, rotate = None, _field_rotation(writer, into_field)
+        else:
+            new_field, rotate = _new_field(writer, placement, new_field_name)
+        pdfa = pdfa_profile(writer.prev)
+        if pdfa.part in (1, 2, 3):
+            writer.keep_own_version()
+    stamp = UprightStampStyle(
+        background=stamp_picture(_stamp_picture(picture_png), pdfa),
         background_opacity=1,
         border_width=0,
+        rotate=rotate,
     )
     pdf_signer = signers.PdfSigner(
         signers.PdfSignatureMetadata(
-            field_name=field_name,
+            field_name=into_field or new_field_name,
             md_algorithm=_DIGESTS[signer.suite],
             subfilter=fields.SigSeedSubFilter.PADES,
             reason=reason or None,
         ),
         signer=_SealSigner(signer, cert, ca),
         stamp_style=stamp,
-        new_field_spec=fields.SigFieldSpec(
-            sig_field_name=field_name,
-            on_page=placement.page,
-            box=(round(x), round(y), round(x + size), round(y + size)),
-        ),
+        new_field_spec=new_field,
     )
     try:
         out = await pdf_signer.async_sign_pdf(writer)
@@ -255,7 +372,7 @@ async def seal_pdf(
         raise _nesting_refused() from None
     except RecursionError:
         raise invalid("pdf", "nests arrays or dictionaries too deeply") from None
-    except PdfError as exc:  # e.g. a stream beyond PDF_DECODE_LIMITS
+    except (PdfError, SigningError) as exc:  # e.g. a stream beyond PDF_DECODE_LIMITS
         raise invalid("pdf", f"cannot be sealed: {exc}") from None
     return out.getvalue()
 
@@ -273,14 +390,20 @@ class PdfSeal:
     detail: str
 
 
-async def read_pdf_seals(pdf: bytes, *, ca: bytes) -> list[PdfSeal]:
-    """Every signature of ``pdf`` with what holds of it."""
+async def read_pdf_seals(pdf: bytes, *, ca: bytes, password: str = "") -> list[PdfSeal]:
+    """Every signature of ``pdf`` with what holds of it; an encrypted PDF opens with
+    ``password`` (or the empty user password).
+
+    Raises ``CertsealError`` INVALID_ARGUMENT (an unreadable PDF, a wrong password) or
+    FAILED_PRECONDITION (encryption certseal cannot open, a password needed).
+    """
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
     with _reading_pdf():
         reader = PdfFileReader(
             io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
         )
+        authenticate(reader, password)
         embedded = list(reader.embedded_signatures)
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False

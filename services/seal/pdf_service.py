@@ -73,12 +73,19 @@ class PdfSealService:
         pdf: bytes,
         placement: Placement,
         reason: str,
+        password: str = "",
+        field_name: str = "",
     ) -> SealedPdf:
-        """The PDF sealed (PAdES) with the seal's picture as the visible stamp.
+        """The PDF sealed (PAdES) with the seal's picture as the visible stamp, in a
+        new field at ``placement`` or in the empty signature field ``field_name``; an
+        encrypted PDF opens with ``password``.
 
         Raises ``CertsealError``: NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION
-        (the seal is not usable now, or is an sm2 seal) or INVALID_ARGUMENT (``pdf``
-        over ``max_document_bytes`` or unreadable, ``page`` not in the PDF).
+        (the seal is not usable now, or is an sm2 seal; the PDF's encryption,
+        permissions or certification forbid sealing: :mod:`services.seal.pdf_open`)
+        or INVALID_ARGUMENT (``pdf`` over ``max_document_bytes`` or unreadable,
+        ``page`` not in the PDF, ``x_mm``/``y_mm`` off the visible page, a wrong
+        ``password``, no empty signature field ``field_name``).
         """
         row, now = await self._seals.usable(caller, seal_id)
         if len(pdf) > self.max_document_bytes:
@@ -93,7 +100,9 @@ class PdfSealService:
             ca=self._ca.cert,
             picture_png=picture,
             placement=placement,
-            field_name=f"Seal-{mint_serial(8)}",
+            new_field_name=f"Seal-{mint_serial(8)}",
+            into_field=field_name,
+            password=password,
             reason=reason,
         )
         data_hash = hashlib.sha256(sealed).digest()
@@ -115,19 +124,24 @@ class PdfSealService:
         await self._store.record([event], [audit])
         return SealedPdf(sealed, data_hash, now.replace(microsecond=0))
 
-    async def verify_pdf(self, pdf: bytes) -> list[PdfSealResult]:
-        """Every seal on a PDF, judged with the registry's status of its seal.
+    async def verify_pdf(
+        self, pdf: bytes, *, password: str = ""
+    ) -> list[PdfSealResult]:
+        """Every seal on a PDF, judged with the registry's status of its seal; an
+        encrypted PDF opens with ``password`` (or the empty user password).
 
         Raises ``CertsealError`` INVALID_ARGUMENT when ``pdf`` is over
         ``max_document_bytes`` or not a readable PDF (see
-        :data:`services.seal.pdf.PDF_DECODE_LIMITS` for what reading it may inflate).
+        :data:`services.seal.pdf.PDF_DECODE_LIMITS` for what reading it may inflate)
+        or ``password`` is wrong; FAILED_PRECONDITION when its encryption cannot be
+        opened here or needs a password.
         """
         if len(pdf) > self.max_document_bytes:
             raise invalid(
                 "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
             )
         results = []
-        for found in await read_pdf_seals(pdf, ca=self._ca.cert):
+        for found in await read_pdf_seals(pdf, ca=self._ca.cert, password=password):
             seal_id = found.signer.removeprefix("seal:")
             row = (
                 await self._store.get(seal_id)

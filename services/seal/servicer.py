@@ -113,6 +113,8 @@ class SealServicer(seal_pb2_grpc.SealServicer):
             pdf=request.pdf,
             placement=convert.placement(request),
             reason=request.reason,
+            password=request.password,
+            field_name=request.field_name,
         )
         return convert.sealed_pdf(sealed)
 
@@ -121,7 +123,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.VerifyPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
-        return convert.pdf_seals(await self._pdfs.verify_pdf(request.pdf))
+        return convert.pdf_seals(
+            await self._pdfs.verify_pdf(request.pdf, password=request.password)
+        )
 
     async def RepublishSeals(
         self, request: pb.RepublishSealsRequest, context: grpc.aio.ServicerContext

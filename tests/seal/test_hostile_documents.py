@@ -269,7 +269,7 @@ async def _seal(es256_seal, pdf: bytes, picture: bytes) -> bytes:
         ca=ca,
         picture_png=picture,
         placement=Placement(),
-        field_name="Seal-hostile",
+        new_field_name="Seal-hostile",
     )
 
 
