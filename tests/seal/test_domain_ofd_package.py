@@ -1,0 +1,183 @@
+"""OFD packages from outside: the ZIP and XML bounds and path rules (pure)."""
+
+import io
+import struct
+import zipfile
+
+import pytest
+
+from certseal.errors import CertsealError, ErrorKind
+from services.seal import ofd_package
+from services.seal.ofd import check_digest, find_keyword, open_document
+from services.seal.ofd_package import normalise, parse_xml, read_package
+from services.seal.ofd_sign import StampPlace, prepare_seal
+from tests.seal.ofd_samples import HEAD, NS, make_ofd, unzip, zip_files
+
+VECTORS = "/work/shared/vectors/ofdrw"
+
+
+def refused(call, *args, field="ofd", **kwargs) -> str:
+    with pytest.raises(CertsealError) as err:
+        call(*args, **kwargs)
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert err.value.field == field
+    return err.value.message
+
+
+def test_a_well_formed_ofd_is_read():
+    document = open_document(read_package(make_ofd()))
+    assert document.doc_root == "Doc_0/Document.xml"
+    assert document.signatures_path is None
+    assert [p.page_id for p in document.pages] == ["1", "2"]
+    assert (document.pages[0].width_mm, document.pages[0].height_mm) == (210, 297)
+
+
+def test_a_zip_bomb_is_refused_before_it_inflates():
+    bomb = zip_files({"OFD.xml": b"<a/>", "Doc_0/big.xml": b"\0" * (20 << 20)})
+    assert len(bomb) < 100_000
+    assert "ZIP bomb" in refused(read_package, bomb)
+
+
+def test_too_many_entries_and_too_much_in_all(monkeypatch):
+    monkeypatch.setattr(ofd_package, "MAX_OFD_ENTRIES", 5)
+    many = zip_files({f"f{i}.xml": b"<a/>" for i in range(6)})
+    assert "6 entries" in refused(read_package, many)
+    monkeypatch.setattr(ofd_package, "MAX_OFD_UNCOMPRESSED_BYTES", 1000)
+    big = zip_files({"a": b"x" * 600, "b": b"y" * 600})
+    assert "in all" in refused(read_package, big)
+    monkeypatch.setattr(ofd_package, "MAX_OFD_ENTRY_BYTES", 500)
+    assert "inflates to 600" in refused(read_package, big)
+
+
+def test_a_lying_size_in_the_central_directory_is_refused():
+    data = bytearray(zip_files({"OFD.xml": b"<a>" + b"x" * 5000 + b"</a>"}))
+    at = data.index(b"PK\x01\x02")
+    data[at + 24 : at + 28] = struct.pack("<I", 100)  # uncompressed size: 100
+    refused(read_package, bytes(data))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../evil.xml", "Doc_0/../../evil.xml", "/etc/passwd", "C:/x.xml", "a\\..\\b"],
+)
+def test_entry_names_leaving_the_package_are_refused(name):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("OFD.xml"), b"<a/>")
+        archive.writestr(zipfile.ZipInfo(name), b"<a/>")
+    message = refused(read_package, out.getvalue())
+    assert any(word in message for word in ("package", "drive", "absolute"))
+
+
+def test_names_are_normalised_and_duplicates_refused():
+    assert normalise("/Doc_0/./Pages/../Document.xml", "ofd") == "Doc_0/Document.xml"
+    assert normalise("Pages/P.xml", "ofd", base="Doc_0") == "Doc_0/Pages/P.xml"
+    assert "leaves" in refused(normalise, "../../x", "ofd", base="Doc_0")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("Doc_0/a.xml", b"<a/>")
+        archive.writestr("Doc_0/./a.xml", b"<b/>")
+    assert "twice" in refused(read_package, out.getvalue())
+
+
+def test_deep_xml_is_refused_while_parsing():
+    deep = b"<a>" * 100_000 + b"</a>" * 100_000
+    assert "deeper than 64" in refused(parse_xml, deep, "Doc_0/Pages/Page_0/Content.xml")
+    fine = b"<a>" * 64 + b"</a>" * 64
+    assert parse_xml(fine, "x").tag == "a"
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        b'<!DOCTYPE a [<!ENTITY x "xx"><!ENTITY y "&x;&x;">]><a>&y;</a>',
+        b'<!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>',
+        b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>',
+    ],
+)
+def test_dtds_and_entities_are_refused(xml):
+    assert "DTD" in refused(parse_xml, xml, "OFD.xml")
+
+
+def test_oversized_or_broken_xml(monkeypatch):
+    assert "not well-formed" in refused(parse_xml, b"<a><b></a>", "OFD.xml")
+    monkeypatch.setattr(ofd_package, "MAX_OFD_XML_BYTES", 10)
+    assert "limit" in refused(parse_xml, b"<a>0123456789</a>", "OFD.xml")
+
+
+def test_not_a_zip_and_not_an_ofd():
+    assert "ZIP" in refused(read_package, b"%PDF-1.7 nope")
+    assert "OFD.xml" in refused(open_document, read_package(zip_files({"a": b"x"})))
+    no_pages = zip_files(
+        {
+            "OFD.xml": (
+                f"{HEAD}<ofd:OFD {NS}><ofd:DocBody><ofd:DocRoot>D.xml</ofd:DocRoot>"
+                "</ofd:DocBody></ofd:OFD>"
+            ).encode(),
+            "D.xml": f"<ofd:Document {NS}/>".encode(),
+        }
+    )
+    assert "no pages" in refused(open_document, read_package(no_pages))
+
+
+def test_keyword_placement_and_errors():
+    document = open_document(read_package(make_ofd()))
+    assert find_keyword(document, "盖章") == (1, 130.0, 155.0)
+    refused(find_keyword, document, "不存在", field="keyword")
+    prepared = prepare_seal(
+        make_ofd(),
+        seal=b"\x30\x00",
+        suite=__import__("certseal.crypto").crypto.Suite.SM2,
+        stamp_mm=(40.0, 40.0),
+        place=StampPlace(keyword="盖章"),
+        signed_at_text="2026-11-30 12:00:00",
+    )
+    assert prepared.page == 1
+    assert b'Boundary="110 135 40 40"' in prepared.signature_xml
+    assert b'PageRef="2"' in prepared.signature_xml
+    with pytest.raises(CertsealError) as err:
+        prepare_seal(
+            make_ofd(),
+            seal=b"\x30\x00",
+            suite=__import__("certseal.crypto").crypto.Suite.SM2,
+            stamp_mm=(40.0, 40.0),
+            place=StampPlace(page=5),
+            signed_at_text="2026-11-30 12:00:00",
+        )
+    assert err.value.field == "page"
+
+
+def test_the_first_seal_declares_signatures_in_ofd_xml():
+    from certseal.crypto import Suite
+
+    prepared = prepare_seal(
+        make_ofd(),
+        seal=b"\x30\x00",
+        suite=Suite.ES256,
+        stamp_mm=(42.0, 42.0),
+        place=StampPlace(page=0, x_mm=200, y_mm=10),
+        signed_at_text="2026-11-30 12:00:00",
+    )
+    ofd_xml = prepared.files["OFD.xml"]
+    assert b"<ofd:Signatures>/Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>" in ofd_xml
+    assert parse_xml(ofd_xml, "OFD.xml") is not None
+    assert prepared.signature_path == "Doc_0/Signs/Sign_0/Signature.xml"
+    # the stamp is kept on the page: 210 - 42 = 168
+    assert b'Boundary="168 10 42 42"' in prepared.signature_xml
+    assert b'CheckMethod="SHA256"' in prepared.signature_xml
+    assert "Doc_0/Signs/Sign_0/SignedValue.dat" not in prepared.files
+
+
+def test_check_methods():
+    assert len(check_digest("SM3", b"abc")) == 32
+    assert check_digest("1.2.156.10197.1.401", b"abc") == check_digest("sm3", b"abc")
+    assert check_digest("SHA-256", b"") == check_digest("2.16.840.1.101.3.4.2.1", b"")
+    assert check_digest("SHA1", b"abc") is None
+    assert check_digest("MD5", b"abc") is None
+
+
+def test_the_ofdrw_samples_are_read_within_the_bounds():
+    for name in ("V4RideRight.ofd", "SESV4SignDoc.ofd"):
+        with open(f"{VECTORS}/{name}", "rb") as f:
+            files = unzip(f.read())
+        assert "Doc_0/Signs/Sign_0/SignedValue.dat" in files
