@@ -23,11 +23,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import xml.etree.ElementTree as ET  # noqa: S405 (types only; parsing is defusedxml)
+import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from dataclasses import dataclass
 
 from certseal.crypto import Suite, digest
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 from services.seal.ofd_package import (
     OfdPackage,
     child,
@@ -134,6 +134,34 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     if not pages:
         raise invalid(field, f"{doc_root} lists no pages")
     return OfdDocument(package, doc_root, signatures_path, tuple(pages))
+
+
+def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
+    """The package with only what verifying needs: where ``Signatures.xml`` is.
+
+    Pages are not read: a damaged page is a changed file, which the references of
+    each signature report. When ``OFD.xml`` itself is damaged, the conventional
+    ``Signs/Signatures.xml`` is used if the package has exactly one, so that the
+    signatures still verify and report ``OFD.xml`` as changed; otherwise
+    INVALID_ARGUMENT (``field``).
+    """
+    try:
+        ofd = _xml(package, "OFD.xml", field)
+        body = child(ofd, "DocBody")
+        if local(ofd.tag) != "OFD" or body is None:
+            raise invalid(field, "OFD.xml is not an OFD with a DocBody")
+        signatures = text_of(child(body, "Signatures"))
+        path = normalise(signatures, field) if signatures else None
+    except CertsealError:
+        found = [
+            name
+            for name in package.files
+            if name == "Signs/Signatures.xml" or name.endswith("/Signs/Signatures.xml")
+        ]
+        if len(found) != 1:
+            raise
+        path = found[0]
+    return OfdDocument(package, "", path, ())
 
 
 def find_keyword(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import posixpath
-import xml.etree.ElementTree as ET  # noqa: S405 (types only; parsing is defusedxml)
+import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 import zipfile
 from dataclasses import dataclass
 
@@ -131,9 +131,8 @@ def read_package(data: bytes, field: str = "ofd") -> OfdPackage:
                 f"entry {path!r} inflates to {info.file_size} bytes; "
                 f"the limit is {MAX_OFD_ENTRY_BYTES}",
             )
-        if (
-            info.file_size > RATIO_ALLOWANCE
-            and info.file_size > MAX_OFD_RATIO * max(info.compress_size, 1)
+        if info.file_size > RATIO_ALLOWANCE and info.file_size > MAX_OFD_RATIO * max(
+            info.compress_size, 1
         ):
             raise invalid(
                 field,

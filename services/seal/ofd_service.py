@@ -19,27 +19,30 @@ MODIFIED). Every reference digest is reported whatever the verdict.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from certseal.crypto import Suite
-from certseal.errors import invalid
+from certseal import der
+from certseal.crypto import Suite, digest
+from certseal.errors import CertsealError, invalid
 from certseal.rpc import Caller
 from services.seal.domain import SealCheck, SealVerdict, SealVerification
 from services.seal.ofd import (
     OfdDocument,
     ReferenceResult,
     SignatureEntry,
+    SignatureFile,
     check_references,
-    open_document,
     read_signature_file,
     signature_entries,
+    signatures_document,
 )
 from services.seal.ofd_package import read_package
 from services.seal.ofd_sign import StampPlace, finish_seal, prepare_seal
 from services.seal.service import SealService
-from services.seal.ses import SESeal, check_ses_size
+from services.seal.ses import SUITE_BY_OID, SESeal, SESSignature, check_ses_size
 
 MAX_OFD_SIGNATURES = 100
 """Signatures one OFD may list for VerifyOfd (each costs a few signature checks)."""
@@ -66,53 +69,42 @@ class OfdSignatureResult:
     references: tuple[ReferenceResult, ...]
     check_method: str = ""
     stamp_pages: tuple[str, ...] = ()
-
-    @property
-    def intact(self) -> bool:
-        """Whether ``Signature.xml`` and every file it protects are unchanged."""
-        data_hash = any(
-            c.name == "data hash" and c.passed for c in self.verification.checks
-        )
-        return data_hash and all(r.holds for r in self.references) and bool(
-            self.references
-        )
+    intact: bool = False  # Signature.xml and every file it protects are unchanged
 
 
 def _verdict(
     verification: SealVerification, references: list[ReferenceResult]
 ) -> SealVerification:
-    """The SES verdict with ``references`` as the check after ``data hash``."""
+    """The SES verdict, and when every SES check up to ``data hash`` passed, the check
+    ``references`` after it: a changed, missing or unsupported file is MODIFIED.
+
+    As in the design's order, checks after the first failure are not run; the reference
+    digests are reported separately whatever the verdict.
+    """
+    if verification.verdict is not SealVerdict.VALID:
+        return verification
     bad = [r for r in references if not r.holds]
-    if bad:
+    if not references:
+        check = SealCheck("references", False, "the signature protects no file")
+    elif bad:
         detail = "; ".join(f"{r.file} {r.status}" for r in bad[:10])
         check = SealCheck("references", False, detail)
     else:
         check = SealCheck(
             "references", True, f"{len(references)} files have their signed digests"
         )
-    if not references:
-        check = SealCheck("references", False, "the signature protects no file")
     checks = list(verification.checks)
-    verdict = verification.verdict
     names = [c.name for c in checks]
-    if "data hash" in names:
-        checks.insert(names.index("data hash") + 1, check)
-    else:
-        checks.append(check)
-    if verdict is SealVerdict.VALID and not check.passed:
-        verdict = SealVerdict.MODIFIED
-        checks = [c for c in checks if c.name != "seal status"]
-        current = ""
-    else:
-        current = verification.current_status
+    checks.insert(names.index("data hash") + 1, check)
+    if check.passed:
+        return dataclasses.replace(verification, checks=tuple(checks))
     return SealVerification(
-        verdict,
-        tuple(checks),
+        SealVerdict.MODIFIED,
+        tuple(c for c in checks if c.name != "seal status"),
         seal_id=verification.seal_id,
         seal_name=verification.seal_name,
         signer=verification.signer,
         signed_at=verification.signed_at,
-        current_status=current,
     )
 
 
@@ -195,27 +187,36 @@ class OfdSealService:
         self, document: OfdDocument, entry: SignatureEntry
     ) -> OfdSignatureResult:
         package = document.package
+        unreadable = ""
         signature_xml = package.get(entry.path)
         if signature_xml is None:
             return OfdSignatureResult(entry, _malformed(f"{entry.path} is missing"), ())
         try:
-            signature = await asyncio.to_thread(
+            signature: SignatureFile | None = await asyncio.to_thread(
                 read_signature_file, package, entry.path
             )
-        except Exception as exc:  # bad XML of one signature: report, go on
-            return OfdSignatureResult(entry, _malformed(str(exc)), ())
-        references = await asyncio.to_thread(
-            check_references, document, signature, entry
-        )
-        signed_value = package.get(signature.signed_value_path)
-        stamps = tuple(s.page_ref for s in signature.stamps)
+        except CertsealError as exc:
+            # a damaged Signature.xml: its SignedValue.dat, where it conventionally
+            # is, still tells whether it was changed (the data hash covers it)
+            signature, unreadable = None, exc.message
+        if signature is not None:
+            references = await asyncio.to_thread(
+                check_references, document, signature, entry
+            )
+            value_path = signature.signed_value_path
+            stamps = tuple(s.page_ref for s in signature.stamps)
+            check_method = signature.check_method
+        else:
+            references, stamps, check_method = [], (), ""
+            value_path = entry.path.rsplit("/", 1)[0] + "/SignedValue.dat"
+        signed_value = package.get(value_path)
         if entry.kind != "Seal":
             verification = _malformed(
                 f"Type {entry.kind!r}: only electronic seals (Type Seal, a GB/T 38540 "
                 "SES_Signature) are verified here"
             )
         elif signed_value is None:
-            verification = _malformed(f"{signature.signed_value_path} is missing")
+            verification = _malformed(f"{value_path} is missing")
         else:
             try:
                 check_ses_size(signed_value, "ofd")
@@ -224,17 +225,43 @@ class OfdSealService:
                 )
             except Exception as exc:  # the SES verifier promises not to raise
                 verification = _malformed(f"the SES_Signature cannot be read: {exc}")
+        if signature is None and verification.verdict is SealVerdict.VALID:
+            verification = _malformed(f"{entry.path} cannot be read: {unreadable}")
+        intact = (
+            signed_value is not None
+            and signature_xml is not None
+            and _signed_hash_matches(signed_value, signature_xml)
+            and bool(references)
+            and all(r.holds for r in references)
+        )
         return OfdSignatureResult(
             entry,
             _verdict(verification, references),
             tuple(references),
-            signature.check_method,
+            check_method,
             stamps,
+            intact,
         )
 
 
+def _signed_hash_matches(signed_value: bytes, signature_xml: bytes) -> bool:
+    """Whether the SES_Signature's dataHash is the digest of ``signature_xml`` (by
+    its signature algorithm's suite), whoever made it: integrity without trust."""
+    try:
+        der.check(signed_value)
+        tbs = SESSignature.load(signed_value)["to_sign"]
+        suite = SUITE_BY_OID.get(
+            SESSignature.load(signed_value)["signature_alg_id"].dotted
+        )
+        if suite is None:
+            return False
+        return bool(tbs["data_hash"].native == digest(suite, signature_xml))
+    except Exception:  # not an SES_Signature: nothing is known to be intact
+        return False
+
+
 def _open(ofd: bytes) -> tuple[OfdDocument, list[SignatureEntry]]:
-    document = open_document(read_package(ofd, "ofd"), "ofd")
+    document = signatures_document(read_package(ofd, "ofd"), "ofd")
     entries, _ = signature_entries(document, "ofd")
     if len(entries) > MAX_OFD_SIGNATURES:
         raise invalid(

@@ -11,7 +11,7 @@ HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 def page_xml(text: str) -> str:
     return (
-        f"{HEAD}<ofd:Page {NS}><ofd:Content><ofd:Layer ID=\"10\">"
+        f'{HEAD}<ofd:Page {NS}><ofd:Content><ofd:Layer ID="10">'
         '<ofd:TextObject ID="11" Boundary="100 150 60 10" Font="3" Size="5">'
         f'<ofd:TextCode X="0" Y="5">{text}</ofd:TextCode></ofd:TextObject>'
         "</ofd:Layer></ofd:Content></ofd:Page>"

@@ -82,7 +82,9 @@ def test_names_are_normalised_and_duplicates_refused():
 
 def test_deep_xml_is_refused_while_parsing():
     deep = b"<a>" * 100_000 + b"</a>" * 100_000
-    assert "deeper than 64" in refused(parse_xml, deep, "Doc_0/Pages/Page_0/Content.xml")
+    assert "deeper than 64" in refused(
+        parse_xml, deep, "Doc_0/Pages/Page_0/Content.xml"
+    )
     fine = b"<a>" * 64 + b"</a>" * 64
     assert parse_xml(fine, "x").tag == "a"
 
@@ -159,7 +161,10 @@ def test_the_first_seal_declares_signatures_in_ofd_xml():
         signed_at_text="2026-11-30 12:00:00",
     )
     ofd_xml = prepared.files["OFD.xml"]
-    assert b"<ofd:Signatures>/Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>" in ofd_xml
+    assert (
+        b"<ofd:Signatures>/Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>"
+        in ofd_xml
+    )
     assert parse_xml(ofd_xml, "OFD.xml") is not None
     assert prepared.signature_path == "Doc_0/Signs/Sign_0/Signature.xml"
     # the stamp is kept on the page: 210 - 42 = 168
