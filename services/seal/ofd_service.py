@@ -87,7 +87,7 @@ def _verdict(
     if not references:
         check = SealCheck("references", False, "the signature protects no file")
     elif bad:
-        detail = "; ".join(f"{r.file} {r.status}" for r in bad[:10])
+        detail = "; ".join(f"/{r.file} {r.status}" for r in bad[:10])
         check = SealCheck("references", False, detail)
     else:
         check = SealCheck(
