@@ -11,6 +11,7 @@ from certseal.devpki import DevCA
 from certseal.devstack import EmbeddedStack, free_port
 from certseal.secretfiles import read_secret_file
 from services.config import Config
+from services.seal.certificates import dev_sm2_ca
 
 __all__ = ["DevStack", "free_port"]
 
@@ -59,6 +60,10 @@ class DevStack(EmbeddedStack[Config]):
         seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
         cfg.seal.ca_cert_file = str(seal_ca.ca_file)
         cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")
+        # sm2 seals and the sm2 seal maker chain to an SM2 root, as real ones do
+        cfg.seal.sm2_ca_cert_file, cfg.seal.sm2_ca_key_file = dev_sm2_ca(
+            self.home / "seal-ca-sm2"
+        )
         # the counter console calls as itself and names each clerk's counter
         console = self.ca.identity("service:console", server=True)
         cfg.console.cert_file, cfg.console.key_file = (

@@ -146,7 +146,7 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
   Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
                {region} (group region-demo)   {state["region"]}
-  Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file})   {state["seal"]}
+  Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
   Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
   Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
                the browser must trust the dev CA {ca}

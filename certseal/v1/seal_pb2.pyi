@@ -173,6 +173,30 @@ class VerifySealedDocumentResponse(_message.Message):
     current_status: str
     def __init__(self, verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ...) -> None: ...
 
+class InspectSesRequest(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class InspectSesResponse(_message.Message):
+    __slots__ = ("structure", "version", "es_id", "seal_name", "seal_type", "vendor_id", "lines")
+    STRUCTURE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ES_ID_FIELD_NUMBER: _ClassVar[int]
+    SEAL_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEAL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VENDOR_ID_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    structure: str
+    version: int
+    es_id: str
+    seal_name: str
+    seal_type: int
+    vendor_id: str
+    lines: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, structure: _Optional[str] = ..., version: _Optional[int] = ..., es_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., seal_type: _Optional[int] = ..., vendor_id: _Optional[str] = ..., lines: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class SealPdfRequest(_message.Message):
     __slots__ = ("seal_id", "pdf", "page", "x_mm", "y_mm", "reason")
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]

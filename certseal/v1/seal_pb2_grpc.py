@@ -68,6 +68,11 @@ class SealStub:
                 request_serializer=certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentResponse.FromString,
                 _registered_method=True)
+        self.InspectSes = channel.unary_unary(
+                '/certseal.v1.Seal/InspectSes',
+                request_serializer=certseal_dot_v1_dot_seal__pb2.InspectSesRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_seal__pb2.InspectSesResponse.FromString,
+                _registered_method=True)
         self.SealPdf = channel.unary_unary(
                 '/certseal.v1.Seal/SealPdf',
                 request_serializer=certseal_dot_v1_dot_seal__pb2.SealPdfRequest.SerializeToString,
@@ -134,6 +139,15 @@ class SealServicer:
 
     def VerifySealedDocument(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InspectSes(self, request, context):
+        """Any GB/T 38540-2020 (v4) or GM/T 0031-2014 (v1) SESeal or SES_Signature, read
+        field by field by the verifier's own reader (what `certseal seal inspect`
+        prints); INVALID_ARGUMENT (data) naming what is wrong, e.g. an unsupported v5.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -205,6 +219,11 @@ def add_SealServicer_to_server(servicer, server):
                     servicer.VerifySealedDocument,
                     request_deserializer=certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentResponse.SerializeToString,
+            ),
+            'InspectSes': grpc.unary_unary_rpc_method_handler(
+                    servicer.InspectSes,
+                    request_deserializer=certseal_dot_v1_dot_seal__pb2.InspectSesRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_seal__pb2.InspectSesResponse.SerializeToString,
             ),
             'SealPdf': grpc.unary_unary_rpc_method_handler(
                     servicer.SealPdf,
@@ -398,6 +417,33 @@ class Seal:
             '/certseal.v1.Seal/VerifySealedDocument',
             certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentRequest.SerializeToString,
             certseal_dot_v1_dot_seal__pb2.VerifySealedDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InspectSes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Seal/InspectSes',
+            certseal_dot_v1_dot_seal__pb2.InspectSesRequest.SerializeToString,
+            certseal_dot_v1_dot_seal__pb2.InspectSesResponse.FromString,
             options,
             channel_credentials,
             insecure,

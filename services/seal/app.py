@@ -18,6 +18,7 @@ from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
+from services.seal.trust import TrustStore, load_trust_files
 
 SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
 
@@ -62,6 +63,12 @@ class SealApp(ServiceProcess):
             clock=self.clock,
             vendor_id=cfg.seal.vendor_id,
             max_document_bytes=cfg.seal.max_document_bytes,
+            trust=TrustStore.of(load_trust_files(cfg.seal.trusted_ca_files)),
+            sm2_ca=(
+                SealCa.from_files(cfg.seal.sm2_ca_cert_file, cfg.seal.sm2_ca_key_file)
+                if cfg.seal.sm2_ca_cert_file
+                else None
+            ),
         )
         self.republisher = SealRepublisher(store=store, clock=self.clock)
         self.pdfs = PdfSealService(

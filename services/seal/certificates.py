@@ -1,26 +1,44 @@
-"""X.509 certificates of the platform's seal CA, for keys of any suite.
+"""X.509 certificates of the platform's seal CAs, for keys of any suite.
 
-``cryptography`` cannot hold an SM2 public key, so certificates are assembled with
-asn1crypto around the key's DER SubjectPublicKeyInfo and signed by the CA key
-(ECDSA P-256 with SHA-256). Reading works the same way for every suite.
+``cryptography`` cannot hold an SM2 key, so certificates are assembled with asn1crypto
+around the key's DER SubjectPublicKeyInfo and signed by the CA key: ECDSA P-256 with
+SHA-256, or SM2 with SM3 (GB/T 32918; the SM2 seal CA, so that sm2 seals chain to an
+SM2 CA as the ecosystem's do). Reading works the same way for every suite. An SM2 CA
+key is kept as a PEM ``EC PRIVATE KEY`` (SEC 1, RFC 5915) on the SM2 curve.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certseal.crypto import SM2_CURVE_OID, Suite
+from certseal.crypto import (
+    SM2_CURVE_OID,
+    SoftwareSigner,
+    Suite,
+    generate_key,
+    signature_to_der,
+)
 from certseal.der import check as der_check
 
 _P256_OID = "1.2.840.10045.3.1.7"
+SM2_WITH_SM3 = "1.2.156.10197.1.501"
+
+if SM2_CURVE_OID not in asn1_keys.NamedCurve._key_sizes:  # SEC 1 keys need its size
+    asn1_keys.NamedCurve.register("sm2p256v1", SM2_CURVE_OID, 32)
+
+CaKey = ec.EllipticCurvePrivateKey | SoftwareSigner
+"""A seal CA's key: P-256 (``cryptography``) or SM2 (a :class:`SoftwareSigner`)."""
 
 
 def suite_of(public_key_der: bytes) -> Suite:
@@ -41,20 +59,21 @@ def suite_of(public_key_der: bytes) -> Suite:
 
 def issue_certificate(
     *,
-    ca_key: ec.EllipticCurvePrivateKey,
+    ca_key: CaKey,
     ca_cert: bytes,
     common_name: str,
     public_key_der: bytes,
     not_before: dt.datetime,
     not_after: dt.datetime,
 ) -> bytes:
-    """A DER end-entity certificate for a signing key, issued by the seal CA."""
+    """A DER end-entity certificate for a signing key, issued by the seal CA
+    (CA:false; key usage digitalSignature and nonRepudiation)."""
     issuer = asn1_x509.Certificate.load(ca_cert)["tbs_certificate"]["subject"]
-    tbs = asn1_x509.TbsCertificate(
+    return sign_certificate(
+        ca_key,
         {
             "version": "v3",
             "serial_number": secrets.randbits(127),
-            "signature": {"algorithm": "sha256_ecdsa"},
             "issuer": issuer,
             "validity": {
                 "not_before": asn1_x509.Time({"general_time": _second(not_before)}),
@@ -74,16 +93,100 @@ def issue_certificate(
                     "extn_value": {"digital_signature", "non_repudiation"},
                 },
             ],
-        }
+        },
     )
-    signature = ca_key.sign(tbs.dump(), ec.ECDSA(hashes.SHA256()))
+
+
+def sign_certificate(ca_key: CaKey, fields: dict[str, object]) -> bytes:
+    """The DER certificate of ``fields`` (asn1crypto ``TbsCertificate`` fields but
+    ``signature``) signed by ``ca_key``: SM2-with-SM3 or ecdsa-with-SHA256."""
+    if isinstance(ca_key, SoftwareSigner):
+        if ca_key.suite is not Suite.SM2:
+            raise ValueError("a seal CA key is P-256 or SM2")
+        algorithm = {"algorithm": SM2_WITH_SM3}
+    else:
+        algorithm = {"algorithm": "sha256_ecdsa"}
+    tbs = asn1_x509.TbsCertificate({**fields, "signature": algorithm})
+    if isinstance(ca_key, SoftwareSigner):
+        signature = signature_to_der(Suite.SM2, ca_key.sign_now(tbs.dump()))
+    else:
+        signature = ca_key.sign(tbs.dump(), ec.ECDSA(hashes.SHA256()))
     return asn1_x509.Certificate(
         {
             "tbs_certificate": tbs,
-            "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+            "signature_algorithm": algorithm,
             "signature_value": signature,
         }
     ).dump()
+
+
+def make_sm2_ca(
+    common_name: str, *, not_before: dt.datetime, not_after: dt.datetime
+) -> tuple[bytes, bytes]:
+    """A self-signed SM2 seal CA: its DER certificate (CA:true, path length 0, key
+    usage keyCertSign and cRLSign) and its PEM private key."""
+    key = generate_key(Suite.SM2)
+    signer = SoftwareSigner(Suite.SM2, key.private_bytes, key.public_key_der)
+    name = asn1_x509.Name.build({"common_name": common_name})
+    cert = sign_certificate(
+        signer,
+        {
+            "version": "v3",
+            "serial_number": secrets.randbits(127),
+            "issuer": name,
+            "validity": {
+                "not_before": asn1_x509.Time({"general_time": _second(not_before)}),
+                "not_after": asn1_x509.Time({"general_time": _second(not_after)}),
+            },
+            "subject": name,
+            "subject_public_key_info": asn1_keys.PublicKeyInfo.load(key.public_key_der),
+            "extensions": [
+                {
+                    "extn_id": "basic_constraints",
+                    "critical": True,
+                    "extn_value": {"ca": True, "path_len_constraint": 0},
+                },
+                {
+                    "extn_id": "key_usage",
+                    "critical": True,
+                    "extn_value": {"key_cert_sign", "crl_sign"},
+                },
+            ],
+        },
+    )
+    point = asn1_keys.PublicKeyInfo.load(key.public_key_der)["public_key"].native
+    private = asn1_keys.ECPrivateKey(
+        {
+            "version": "ecPrivkeyVer1",
+            "private_key": int.from_bytes(key.private_bytes, "big"),
+            "parameters": asn1_keys.ECDomainParameters(
+                name="named", value=SM2_CURVE_OID
+            ),
+            "public_key": point,
+        }
+    )
+    return cert, asn1_pem.armor("EC PRIVATE KEY", private.dump())
+
+
+def load_sm2_key(pem_data: bytes, public_key_der: bytes) -> SoftwareSigner:
+    """The SM2 CA key in ``pem_data`` (SEC 1 ``EC PRIVATE KEY`` on the SM2 curve) as a
+    signer for the certificate's ``public_key_der``; ValueError otherwise."""
+    try:
+        _kind, _headers, body = asn1_pem.unarmor(pem_data)
+        private = asn1_keys.ECPrivateKey.load(body)
+        curve = private["parameters"].chosen
+        if getattr(curve, "dotted", "") != SM2_CURVE_OID:
+            raise ValueError("not on the SM2 curve")
+        scalar = private["private_key"].native
+        raw = scalar.to_bytes(32, "big")
+    except Exception as exc:
+        raise ValueError(f"not an SM2 EC PRIVATE KEY ({exc})") from None
+    signer = SoftwareSigner(Suite.SM2, raw, public_key_der)
+    probe = signer.sign_now(b"seal CA key check")
+    from certseal.crypto import verify
+
+    verify(Suite.SM2, public_key_der, b"seal CA key check", probe)
+    return signer
 
 
 @dataclass(frozen=True)
@@ -146,3 +249,23 @@ def issued_by(der: bytes, ca_cert: bytes) -> bool:
 
 def _second(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def dev_sm2_ca(folder: Path, name: str = "certseal dev SM2 seal CA") -> tuple[str, str]:
+    """The development SM2 seal CA kept in ``folder`` (``ca.pem``, ``ca.key`` with
+    mode 0600), made on first use: valid from a day ago for ten years. Returns the
+    certificate's and the key's paths."""
+    cert_file, key_file = folder / "ca.pem", folder / "ca.key"
+    if not (cert_file.exists() and key_file.exists()):
+        folder.mkdir(parents=True, exist_ok=True)
+        now = dt.datetime.now(dt.UTC)
+        cert, key = make_sm2_ca(
+            name,
+            not_before=now - dt.timedelta(days=1),
+            not_after=now + dt.timedelta(days=3650),
+        )
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(key)
+        cert_file.write_bytes(asn1_pem.armor("CERTIFICATE", cert))
+    return str(cert_file), str(key_file)

@@ -14,11 +14,13 @@ from certseal.rpc import Caller
 from certseal.timestamps import Clock, request_time, shifted, ts
 from certseal.v1 import seal_pb2 as pb
 from services.seal.domain import Seal, SealVerification
+from services.seal.inspect import shown
 from services.seal.pdf import Placement
 from services.seal.pdf_service import PdfSealResult, SealedPdf
 from services.seal.republish import SealRepublishRun
 from services.seal.service import RegisterSealInput, SealedDocument
 from services.seal.ses import SESeal
+from services.seal.ses_read import SealData, SignatureData
 
 DEFAULT_VALIDITY = dt.timedelta(days=5 * 365)
 # 14,400 PDF units (ISO 32000-1, annex C), in mm
@@ -171,4 +173,20 @@ def republish_message(run: SealRepublishRun) -> pb.RepublishSealsResponse:
         done=run.finished_at is not None,
         resumed=run.resumed,
         after_seal_id=run.after_seal_id,
+    )
+
+
+def inspection(
+    found: SealData | SignatureData, lines: list[str]
+) -> pb.InspectSesResponse:
+    """The proto view of an inspected SESeal or SES_Signature (strings escaped)."""
+    seal = found.seal if isinstance(found, SignatureData) else found
+    return pb.InspectSesResponse(
+        structure="SES_Signature" if isinstance(found, SignatureData) else "SESeal",
+        version=found.version,
+        es_id=shown(seal.es_id),
+        seal_name=shown(seal.name),
+        seal_type=seal.seal_type,
+        vendor_id=shown(seal.vendor_id),
+        lines=lines,
     )

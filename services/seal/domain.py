@@ -6,9 +6,11 @@ decides the verdict; every check that ran is reported:
 
 1. ``signature``: the document signature over DER(toSign) with the signer certificate;
 2. ``signer``: the signer certificate is in the seal's certList;
-3. ``seal``: the seal maker's certificate comes from the seal CA and its signature over
-   DER(eSealInfo) holds, and the seal was valid (dates, not revoked) at signing time;
-4. ``signer certificate``: issued by the seal CA and valid at signing time;
+3. ``seal``: the seal maker's certificate leads to a trusted seal CA (the platform's
+   own or a configured one, :mod:`services.seal.trust`) at the time it made the seal
+   (``createDate``), its signature over the seal holds, and the seal was valid (dates;
+   for seals made here, not revoked) at signing time;
+4. ``signer certificate``: leads to a trusted seal CA, valid at signing time;
 5. ``data hash``: the document's hash is the signed one;
 6. ``seal status``: the seal's current status (a seal revoked after signing leaves the
    document sealed while it was valid; the current status is shown, not failed).
@@ -20,8 +22,8 @@ import datetime as dt
 import enum
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
-from certseal import der
 from certseal.crypto import (
     InvalidSignature,
     Suite,
@@ -29,8 +31,10 @@ from certseal.crypto import (
     signature_from_der,
     verify,
 )
-from services.seal.certificates import issued_by, read_certificate, suite_of
-from services.seal.ses import SUITE_BY_OID, SESSignature, cert_list
+from services.seal.certificates import read_certificate, suite_of
+from services.seal.ses import CERT_LIST_CERTS, SUITE_BY_OID
+from services.seal.ses_read import SesFormatError, read_signature
+from services.seal.trust import TrustStore, validate_path
 
 
 class SealVerdict(enum.Enum):
@@ -150,42 +154,66 @@ def verify_sealed_document(
     *,
     document: bytes | None = None,
     document_hash: bytes | None = None,
-    seal_ca: bytes,
+    seal_ca: bytes = b"",
+    trust: TrustStore | None = None,
     seal_status: SealStatus | None,
     now: dt.datetime,
 ) -> SealVerification:
-    """Verify an ``SES_Signature`` against the document or its hash.
+    """Verify an ``SES_Signature`` (GB/T 38540 v4 or GM/T 0031 v1) against the
+    document or its hash (SM3 for sm2, SHA-256 otherwise).
 
-    ``seal_status`` is the registry's record of the seal (None: not registered here).
-    Never raises for bad input: a structure that does not decode is MALFORMED.
+    ``seal_ca`` is the platform's own seal CA (DER); ``trust`` the configured
+    trusted seal CAs (:mod:`services.seal.trust`). ``seal_status`` is the registry's
+    record of the seal (None: not registered here); it is consulted for seals whose
+    maker chains to the platform's own CA, since only those are registered here.
+    Never raises: bad input of any kind is MALFORMED, with the reason.
     """
-    checks: list[SealCheck] = []
     try:
-        der.check(signature_der)  # bounded headers before asn1crypto sees them
-        sig = SESSignature.load(signature_der, strict=True)
-        tbs = sig["to_sign"]
-        seal = tbs["eseal"]
-        info = seal["e_seal_info"]
-        prop = info["property"]
-        signed_at: dt.datetime = tbs["time_info"].native
-        seal_id = info["es_id"].native
-        seal_name = prop["name"].native
-        signer_cert = sig["cert"].native
-        signer = read_certificate(signer_cert).common_name
-        valid_start, valid_end = prop["valid_start"].native, prop["valid_end"].native
-        kind, listed = cert_list(prop)
-        signed_hash = tbs["data_hash"].native
-        # asn1crypto decodes lazily: touch the rest so bad DER fails here
-        _ = (sig["signature"].native, seal["signed_value"].native, info.dump())
-    except Exception as exc:
+        return _verify_sealed(
+            signature_der,
+            document=document,
+            document_hash=document_hash,
+            trust=_trust(seal_ca, trust),
+            seal_status=seal_status,
+        )
+    except Exception as exc:  # the promise: a verdict, never an exception
         return SealVerification(
             SealVerdict.MALFORMED,
-            (SealCheck("decode", False, f"not an SES_Signature (v4): {exc}"),),
+            (SealCheck("decode", False, f"cannot be verified: {exc}"),),
         )
-    checks.append(SealCheck("decode", True, f"seal {seal_id}"))
-    shown = {
-        "seal_id": seal_id,
-        "seal_name": seal_name,
+
+
+def _trust(seal_ca: bytes, trust: TrustStore | None) -> TrustStore:
+    store = trust or TrustStore()
+    return store.with_own(seal_ca) if seal_ca else store
+
+
+def _verify_sealed(
+    signature_der: bytes,
+    *,
+    document: bytes | None,
+    document_hash: bytes | None,
+    trust: TrustStore,
+    seal_status: SealStatus | None,
+) -> SealVerification:
+    checks: list[SealCheck] = []
+    try:
+        sig = read_signature(signature_der)  # the reader `seal inspect` uses
+    except SesFormatError as exc:
+        return SealVerification(
+            SealVerdict.MALFORMED,
+            (SealCheck("decode", False, f"not an SES_Signature: {exc}"),),
+        )
+    seal = sig.seal
+    try:
+        signer = read_certificate(sig.signer_cert).common_name
+    except ValueError:
+        signer = ""  # the signature check below names it
+    signed_at = sig.signed_at
+    checks.append(SealCheck("decode", True, f"seal {seal.es_id}"))
+    shown: dict[str, Any] = {
+        "seal_id": seal.es_id,
+        "seal_name": seal.name,
         "signer": signer,
         "signed_at": signed_at,
     }
@@ -196,22 +224,18 @@ def verify_sealed_document(
 
     # 1. the document signature
     try:
-        suite = _verify(
-            sig["signature_alg_id"].dotted,
-            signer_cert,
-            tbs.dump(),
-            sig["signature"].native,
-        )
+        suite = _verify(sig.algorithm, sig.signer_cert, sig.signed, sig.signature)
     except (InvalidSignature, ValueError) as exc:
         return failed(SealVerdict.BAD_SIGNATURE, "signature", str(exc) or "mismatch")
     checks.append(SealCheck("signature", True, f"{suite.value} by {signer}"))
 
     # 2. the signer is one the seal lists
-    if kind == 1:
-        authorised = signer_cert in listed
+    if seal.cert_list_type == CERT_LIST_CERTS:
+        authorised = sig.signer_cert in seal.certs
     else:
         authorised = any(
-            value == _digest_named(name, signer_cert) for name, value in listed
+            value == _digest_named(name, sig.signer_cert)
+            for name, value in seal.digests
         )
     if not authorised:
         return failed(
@@ -221,63 +245,63 @@ def verify_sealed_document(
         )
     checks.append(SealCheck("signer", True, f"{signer} is listed"))
 
-    # 3. the seal: made by the platform's seal maker, valid when it was used
-    maker_cert = seal["cert"].native
-    if not issued_by(maker_cert, seal_ca):
-        return failed(
-            SealVerdict.UNTRUSTED_SEAL, "seal", "the seal maker is not of the seal CA"
-        )
+    # 3. the seal: its maker trusted when it made the seal, its signature right, the
+    # seal valid when it was used
+    maker = validate_path(seal.maker_cert, trust, seal.created, role="seal maker")
+    if not maker.ok:
+        return failed(SealVerdict.UNTRUSTED_SEAL, "seal", maker.detail)
     try:
         _verify(
-            seal["sign_alg_id"].dotted,
-            maker_cert,
-            info.dump(),
-            seal["signed_value"].native,
+            seal.maker_algorithm,
+            seal.maker_cert,
+            seal.maker_signed,
+            seal.maker_signature,
         )
     except (InvalidSignature, ValueError):
         return failed(
             SealVerdict.UNTRUSTED_SEAL, "seal", "the seal maker's signature is wrong"
         )
-    if not valid_start <= signed_at <= valid_end:
+    if not seal.valid_start <= signed_at <= seal.valid_end:
         return failed(
             SealVerdict.SEAL_NOT_VALID,
             "seal",
             f"signed {signed_at.isoformat()}, outside the seal's validity "
-            f"{valid_start.isoformat()} to {valid_end.isoformat()}",
+            f"{seal.valid_start.isoformat()} to {seal.valid_end.isoformat()}",
         )
-    if seal_status is None:
-        return failed(
-            SealVerdict.UNKNOWN_SEAL, "seal", f"seal {seal_id} is not registered here"
-        )
-    revoked_at = seal_status.revoked_at
-    if revoked_at is not None and signed_at >= revoked_at.replace(microsecond=0):
-        return failed(
-            SealVerdict.SEAL_NOT_VALID,
-            "seal",
-            f"signed {signed_at.isoformat()}, after the seal was revoked "
-            f"{revoked_at.isoformat()}",
-        )
-    checks.append(SealCheck("seal", True, f"{seal_name} valid when used"))
+    revoked_at = None
+    if maker.own:  # made here: the registry knows it
+        if seal_status is None:
+            return failed(
+                SealVerdict.UNKNOWN_SEAL,
+                "seal",
+                f"seal {seal.es_id} is not registered here",
+            )
+        revoked_at = seal_status.revoked_at
+        if revoked_at is not None and signed_at >= revoked_at.replace(microsecond=0):
+            return failed(
+                SealVerdict.SEAL_NOT_VALID,
+                "seal",
+                f"signed {signed_at.isoformat()}, after the seal was revoked "
+                f"{revoked_at.isoformat()}",
+            )
+    checks.append(SealCheck("seal", True, f"{seal.name} valid when used"))
 
-    # 4. the signer certificate
-    cert_info = read_certificate(signer_cert)
-    if not issued_by(signer_cert, seal_ca) or not cert_info.valid_at(signed_at):
+    # 4. the signer certificate, to a trusted seal CA at the signing time
+    path = validate_path(sig.signer_cert, trust, signed_at, role="signer certificate")
+    if not path.ok:
         return failed(
-            SealVerdict.CERTIFICATE_NOT_VALID,
-            "signer certificate",
-            "not issued by the seal CA, or not valid at the signing time",
+            SealVerdict.CERTIFICATE_NOT_VALID, "signer certificate", path.detail
         )
+    until = read_certificate(sig.signer_cert).not_after
     checks.append(
-        SealCheck(
-            "signer certificate", True, f"valid until {cert_info.not_after.isoformat()}"
-        )
+        SealCheck("signer certificate", True, f"valid until {until.isoformat()}")
     )
 
     # 5. the document itself
     actual = digest(suite, document) if document is not None else document_hash
     if actual is None:
         return failed(SealVerdict.MALFORMED, "data hash", "no document or hash given")
-    if actual != signed_hash:
+    if actual != sig.data_hash:
         return failed(
             SealVerdict.MODIFIED,
             "data hash",
@@ -290,6 +314,15 @@ def verify_sealed_document(
     )
 
     # 6. the seal now
+    if not maker.own or seal_status is None:
+        checks.append(
+            SealCheck(
+                "seal status",
+                True,
+                "made by another seal platform: its current status is kept there",
+            )
+        )
+        return SealVerification(SealVerdict.VALID, tuple(checks), **shown)
     current = seal_status.status + (
         f" since {revoked_at.isoformat()}" if revoked_at is not None else ""
     )

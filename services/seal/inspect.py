@@ -1,27 +1,62 @@
 """A readable, field-by-field listing of an SESeal or SES_Signature (``certseal seal
-inspect FILE``)."""
+inspect FILE``), GB/T 38540 v4 or GM/T 0031 v1.
+
+It reads through :mod:`services.seal.ses_read`, the same reader the verifier uses, so
+what one accepts the other accepts. Every string from the file is printed escaped
+(:func:`shown`): a control, format or separator character comes out as ``\\uXXXX``,
+so a seal cannot rewrite the terminal or forge a line of the listing.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from typing import Any
+import unicodedata
 
-from certseal import der
 from certseal.errors import invalid
 from services.seal.certificates import read_certificate
-from services.seal.ses import (
-    CERT_LIST_CERTS,
-    SUITE_BY_OID,
-    SESeal,
-    SESSignature,
-    cert_list,
-    check_ses_size,
+from services.seal.ses import CERT_LIST_CERTS, SUITE_BY_OID
+from services.seal.ses_read import (
+    SEAL_TYPE_MEANINGS,
+    SealData,
+    SesFormatError,
+    SignatureData,
+    read_any,
 )
+
+_ESCAPED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def shown(value: object) -> str:
+    """``value`` as text with every control, format, separator, surrogate, private
+    use or unassigned character (and the backslash) written as an escape."""
+    out = []
+    for char in str(value):
+        if char == "\\":
+            out.append("\\\\")
+        elif unicodedata.category(char) in _ESCAPED:
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def seal_type_text(value: int) -> str:
+    """The seal's ``type`` integer with the standard's meaning, when it defines one."""
+    meaning = SEAL_TYPE_MEANINGS.get(value)
+    return (
+        f"{value} ({meaning})" if meaning else f"{value} (not defined by the standard)"
+    )
 
 
 def _algorithm(oid: str) -> str:
     suite = SUITE_BY_OID.get(oid)
-    return f"{oid} ({suite.value})" if suite else f"{oid} (unknown)"
+    return f"{oid} ({suite.value})" if suite else f"{shown(oid)} (unknown)"
+
+
+def _time(value: dt.datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _certificate(der: bytes) -> str:
@@ -30,92 +65,80 @@ def _certificate(der: bytes) -> str:
     except ValueError:
         return f"{len(der)} bytes, not a certificate"
     return (
-        f"CN={info.common_name}, valid {info.not_before:%Y-%m-%d %H:%M:%S} to "
+        f"CN={shown(info.common_name)}, valid {info.not_before:%Y-%m-%d %H:%M:%S} to "
         f"{info.not_after:%Y-%m-%d %H:%M:%S} UTC, SHA-256 "
         f"{hashlib.sha256(der).hexdigest()[:16]}…"
     )
 
 
-def _seal(seal: Any, indent: str) -> list[str]:
-    info = seal["e_seal_info"]
-    header, prop, picture = info["header"], info["property"], info["picture"]
-    kind, listed = cert_list(prop)
+def _seal(seal: SealData, indent: str) -> list[str]:
+    kind = seal.cert_list_type
     lines = [
         f"{indent}eSealInfo",
-        f"{indent}  header        id={header['id'].native} "
-        f"version={header['version'].native} vid={header['vid'].native}",
-        f"{indent}  esID          {info['es_id'].native}",
+        f"{indent}  header        id=ES version={seal.version} ({seal.standard}) "
+        f"vid={shown(seal.vendor_id)}",
+        f"{indent}  esID          {shown(seal.es_id)}",
         f"{indent}  property",
-        f"{indent}    type        {prop['type'].native}",
-        f"{indent}    name        {prop['name'].native}",
+        f"{indent}    type        {seal_type_text(seal.seal_type)}",
+        f"{indent}    name        {shown(seal.name)}",
         f"{indent}    certListType {kind} "
         f"({'certificates' if kind == CERT_LIST_CERTS else 'digests'})",
     ]
-    for n, item in enumerate(listed):
-        shown = (
-            _certificate(item)
-            if kind == CERT_LIST_CERTS
-            else f"{item[0]} {item[1].hex()}"
-        )
-        lines.append(f"{indent}    certList[{n}] {shown}")
-    for name in ("create_date", "valid_start", "valid_end"):
-        lines.append(
-            f"{indent}    {name:<11} {prop[name].native:%Y-%m-%d %H:%M:%S} UTC"
-        )
+    for n, cert in enumerate(seal.certs):
+        lines.append(f"{indent}    certList[{n}] {_certificate(cert)}")
+    for n, (name, value) in enumerate(seal.digests):
+        lines.append(f"{indent}    certList[{n}] {shown(name)} {value.hex()}")
     lines += [
-        f"{indent}  picture       {picture['type'].native}, "
-        f"{len(picture['data'].native)} bytes, "
-        f"{picture['width'].native} × {picture['height'].native} mm",
-        f"{indent}  extDatas      "
-        + (str(len(info["ext_datas"])) if info["ext_datas"].native else "none"),
-        f"{indent}cert          {_certificate(seal['cert'].native)}",
-        f"{indent}signAlgID     {_algorithm(seal['sign_alg_id'].dotted)}",
-        f"{indent}signedValue   {len(seal['signed_value'].native)} bytes",
+        f"{indent}    create_date {_time(seal.created)}",
+        f"{indent}    valid_start {_time(seal.valid_start)}",
+        f"{indent}    valid_end   {_time(seal.valid_end)}",
+        f"{indent}  picture       {shown(seal.picture_type)}, {len(seal.picture)} bytes, "
+        f"{seal.width_mm} × {seal.height_mm} mm",
+        f"{indent}  extDatas      {seal.ext_count or 'none'}",
+        f"{indent}cert          {_certificate(seal.maker_cert)}",
+        f"{indent}signAlgID     {_algorithm(seal.maker_algorithm)}",
+        f"{indent}signedValue   {len(seal.maker_signature)} bytes",
     ]
     return lines
 
 
-def describe(data: bytes) -> list[str]:
-    """The lines describing ``data``; INVALID_ARGUMENT when it is over
-    :data:`~services.seal.ses.MAX_SES_BYTES` or neither structure."""
-    check_ses_size(data, "file")
-    try:
-        der.check(data)  # bounded headers before asn1crypto sees them
-    except der.DerError as exc:
-        raise invalid(
-            "file",
-            f"is neither a DER SESeal nor a DER SES_Signature (GB/T 38540): {exc}",
-        ) from None
-    for loader in (_signature, _seal_only):
-        try:
-            return loader(data)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
-            continue
-    raise invalid(
-        "file", "is neither a DER SESeal nor a DER SES_Signature (GB/T 38540)"
-    )
-
-
-def _seal_only(data: bytes) -> list[str]:
-    seal = SESeal.load(data, strict=True)
-    return ["SESeal", *_seal(seal, "  ")]
-
-
-def _signature(data: bytes) -> list[str]:
-    sig = SESSignature.load(data, strict=True)
-    tbs = sig["to_sign"]
-    time_stamp = sig["time_stamp"].native
+def _signature(sig: SignatureData) -> list[str]:
+    stamp = sig.time_stamp
     return [
         "SES_Signature",
         "  toSign",
-        f"    version       {tbs['version'].native}",
+        f"    version       {sig.version} ({sig.standard})",
         "    eseal",
-        *_seal(tbs["eseal"], "      "),
-        f"    timeInfo      {tbs['time_info'].native:%Y-%m-%d %H:%M:%S} UTC",
-        f"    dataHash      {tbs['data_hash'].native.hex()}",
-        f"    propertyInfo  {tbs['property_info'].native}",
-        f"  cert            {_certificate(sig['cert'].native)}",
-        f"  signatureAlgID  {_algorithm(sig['signature_alg_id'].dotted)}",
-        f"  signature       {len(sig['signature'].native)} bytes",
-        "  timeStamp       " + (f"{len(time_stamp)} bytes" if time_stamp else "none"),
+        *_seal(sig.seal, "      "),
+        f"    timeInfo      {_time(sig.signed_at)}",
+        f"    dataHash      {sig.data_hash.hex()}",
+        f"    propertyInfo  {shown(sig.property_info)}",
+        f"    extDatas      {sig.ext_count or 'none'}",
+        f"  cert            {_certificate(sig.signer_cert)}",
+        f"  signatureAlgID  {_algorithm(sig.algorithm)}",
+        f"  signature       {len(sig.signature)} bytes",
+        "  timeStamp       " + (f"{len(stamp)} bytes" if stamp else "none"),
     ]
+
+
+def describe(data: bytes) -> list[str]:
+    """The lines describing ``data``; INVALID_ARGUMENT (``file``) naming what is
+    wrong when it is over :data:`~services.seal.ses.MAX_SES_BYTES` or neither
+    structure (an unsupported version is named, e.g. v5)."""
+    return inspect(data, "file")[1]
+
+
+def inspect(
+    data: bytes, field: str = "data"
+) -> tuple[SealData | SignatureData, list[str]]:
+    """The structure in ``data`` and its listing; INVALID_ARGUMENT (``field``) as
+    :func:`describe`."""
+    try:
+        found = read_any(data)
+    except SesFormatError as exc:
+        raise invalid(
+            field, f"is neither a DER SESeal nor a DER SES_Signature: {shown(exc)}"
+        ) from None
+    if isinstance(found, SignatureData):
+        return found, _signature(found)
+    return found, ["SESeal", *_seal(found, "  ")]

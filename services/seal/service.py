@@ -22,17 +22,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
+from asn1crypto import pem as asn1_pem
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certseal import der
 from certseal.audit import AuditEntry
-from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, digest, generate_key
+from certseal.crypto import (
+    InvalidSignature,
+    KeyWrapper,
+    SoftwareSigner,
+    Suite,
+    digest,
+    generate_key,
+)
 from certseal.errors import CertsealError, denied, invalid, not_found, precondition
 from certseal.events import OutboxRecord
 from certseal.identifiers import mint_serial, validate_uscc
@@ -40,7 +48,12 @@ from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.text import check_display_name
 from certseal.timestamps import Clock, utcnow
-from services.seal.certificates import issue_certificate, read_certificate
+from services.seal.certificates import (
+    CaKey,
+    issue_certificate,
+    load_sm2_key,
+    read_certificate,
+)
 from services.seal.domain import (
     Seal,
     SealStatus,
@@ -48,18 +61,20 @@ from services.seal.domain import (
     verify_sealed_document,
 )
 from services.seal.events import document_sealed, seal_changed
+from services.seal.inspect import inspect as inspect_ses
 from services.seal.picture import SEAL_MM, check_png, round_seal
 from services.seal.ses import (
-    SealType,
-    SESSignature,
+    CERTSEAL_KINDS,
     check_ses_size,
     make_seal,
     seal_info,
     sign_document,
 )
+from services.seal.ses_read import SealData, SignatureData, read_signature
 from services.seal.storage import MakerRow, SealStore
+from services.seal.trust import TrustStore
 
-SEAL_TYPES = frozenset(SealType._map.values())
+SEAL_TYPES = frozenset(CERTSEAL_KINDS)
 SEAL_OWNER = "seal_owner"  # the department role that owns seals
 SIGNER_KINDS = frozenset({"dept", "app", "service", "operator"})
 MAX_VALIDITY = dt.timedelta(days=3660)
@@ -67,10 +82,11 @@ MAX_VALIDITY = dt.timedelta(days=3660)
 
 @dataclass(frozen=True)
 class SealCa:
-    """The platform's seal CA: it certifies seal keys and seal makers."""
+    """A platform seal CA: it certifies seal keys and seal makers (P-256, or SM2 for
+    the sm2 suite's, :mod:`services.seal.certificates`)."""
 
     cert: bytes  # DER
-    key: ec.EllipticCurvePrivateKey
+    key: CaKey
 
     @property
     def fingerprint(self) -> str:
@@ -79,17 +95,34 @@ class SealCa:
 
     @classmethod
     def from_files(cls, cert_file: str, key_file: str) -> SealCa:
-        """Load the CA's PEM certificate and (P-256) key."""
-        cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
-        key = serialization.load_pem_private_key(Path(key_file).read_bytes(), None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
+        """Load the CA's PEM certificate and its P-256 or SM2 (SEC 1) PEM key;
+        FAILED_PRECONDITION naming ``key_file`` for any other key."""
+        cert = _pem_certificate(Path(cert_file).read_bytes())
+        data = Path(key_file).read_bytes()
+        try:
+            key = serialization.load_pem_private_key(data, None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            key = None  # an SM2 key: cryptography has no SM2 curve
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return cls(cert, key)
+        try:
+            public = read_certificate(cert).public_key_der
+            return cls(cert, load_sm2_key(data, public))
+        except (ValueError, InvalidSignature):
             raise precondition(
-                "the seal CA key must be an EC P-256 key", field="seal_ca_key_file"
-            )
-        return cls(cert.public_bytes(serialization.Encoding.DER), key)
+                f"the seal CA key {key_file} must be an EC P-256 or SM2 key matching "
+                "its certificate",
+                field="seal_ca_key_file",
+            ) from None
 
     def __repr__(self) -> str:
         return "SealCa(<key withheld>)"
+
+
+def _pem_certificate(data: bytes) -> bytes:
+    if asn1_pem.detect(data):
+        return asn1_pem.unarmor(data)[2]
+    return data
 
 
 @dataclass(frozen=True)
@@ -161,7 +194,11 @@ class SealService:
         clock: Clock = utcnow,
         vendor_id: str = "certseal",
         max_document_bytes: int = 64 * 1024 * 1024,
+        trust: TrustStore | None = None,
+        sm2_ca: SealCa | None = None,
     ):
+        self._trust = trust or TrustStore()
+        self._sm2_ca = sm2_ca
         self._store = store
         self._wrapper = wrapper
         self._ca = seal_ca
@@ -174,6 +211,18 @@ class SealService:
         """The service's clock."""
         return self._clock()
 
+    def ca_for(self, suite: Suite) -> SealCa:
+        """The seal CA that certifies ``suite``'s seals and makers: the SM2 seal CA
+        for sm2 when one is configured, the P-256 seal CA otherwise."""
+        if suite is Suite.SM2 and self._sm2_ca is not None:
+            return self._sm2_ca
+        return self._ca
+
+    @property
+    def own_cas(self) -> tuple[bytes, ...]:
+        """The DER certificates of the platform's own seal CAs."""
+        return (self._ca.cert,) + ((self._sm2_ca.cert,) if self._sm2_ca else ())
+
     async def _maker(self, suite: Suite) -> tuple[SoftwareSigner, bytes]:
         """The platform's seal maker in ``suite`` (created and certified on first use).
 
@@ -181,13 +230,14 @@ class SealService:
         """
         if suite in self._makers:
             return self._makers[suite]
-        row = await self._store.maker(suite.value, self._ca.fingerprint)
+        ca = self.ca_for(suite)
+        row = await self._store.maker(suite.value, ca.fingerprint)
         if row is None:
             key = generate_key(suite)
             now = self._clock()
             cert = issue_certificate(
-                ca_key=self._ca.key,
-                ca_cert=self._ca.cert,
+                ca_key=ca.key,
+                ca_cert=ca.cert,
                 common_name=f"service:seal-maker-{suite.value}",
                 public_key_der=key.public_key_der,
                 not_before=now - dt.timedelta(minutes=5),
@@ -196,7 +246,7 @@ class SealService:
             row = await self._store.insert_maker(
                 MakerRow(
                     suite.value,
-                    self._ca.fingerprint,
+                    ca.fingerprint,
                     key.kid,
                     key.public_key_der,
                     self._wrapper.wrap(key.kid, key.private_bytes),
@@ -269,9 +319,10 @@ class SealService:
         now = self._clock()
         seal_id = f"{data.owner_code}{mint_serial(10)}"
         key = generate_key(data.suite)
+        ca = self.ca_for(data.suite)
         certificate = issue_certificate(
-            ca_key=self._ca.key,
-            ca_cert=self._ca.cert,
+            ca_key=ca.key,
+            ca_cert=ca.cert,
             common_name=f"seal:{seal_id}",
             public_key_der=key.public_key_der,
             not_before=data.valid_start,
@@ -476,13 +527,10 @@ class SealService:
         check_ses_size(signature, "signature")
         status = None
         try:
-            der.check(signature)  # bounded headers before asn1crypto sees them
-            seal_id = SESSignature.load(signature)["to_sign"]["eseal"]["e_seal_info"][
-                "es_id"
-            ].native
+            seal_id: str | None = read_signature(signature).seal.es_id
         except Exception:
             seal_id = None  # the verification reports it as MALFORMED
-        if isinstance(seal_id, str):
+        if seal_id:
             row = await self._store.get(seal_id)
             if row is not None:
                 status = SealStatus(row.status, row.revoked_at)
@@ -490,7 +538,22 @@ class SealService:
             signature,
             document=document,
             document_hash=document_hash,
-            seal_ca=self._ca.cert,
+            trust=self.trust,
             seal_status=status,
             now=self._clock(),
         )
+
+    def inspect(self, data: bytes) -> tuple[SealData | SignatureData, list[str]]:
+        """An SESeal or SES_Signature (v4 or v1) and its listing, read by the
+        verifier's reader; INVALID_ARGUMENT (``data``) naming what is wrong."""
+        check_ses_size(data, "data")
+        return inspect_ses(data, "data")
+
+    @functools.cached_property
+    def trust(self) -> TrustStore:
+        """The trusted seal CAs: the platform's own (P-256 and, if configured, SM2)
+        and the configured ones of other seal platforms."""
+        store = self._trust
+        for cert in self.own_cas:
+            store = store.with_own(cert)
+        return store

@@ -100,6 +100,13 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         )
         return convert.verification(result)
 
+    async def InspectSes(
+        self, request: pb.InspectSesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InspectSesResponse:
+        if not request.data:
+            raise invalid("data", "is required: a DER SESeal or SES_Signature")
+        return convert.inspection(*self._service.inspect(request.data))
+
     @idempotent
     async def SealPdf(
         self, request: pb.SealPdfRequest, context: grpc.aio.ServicerContext

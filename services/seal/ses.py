@@ -46,16 +46,24 @@ def check_ses_size(data: bytes, field: str) -> None:
 
 
 class SealType(core.Integer):
-    """Seal kinds, as this platform numbers them (the standard leaves them open)."""
+    """``SES_ESPropertyInfo.type``: the standard's integer, kept as a number.
 
-    _map = {  # noqa: RUF012 (asn1crypto's declaration style)
-        1: "official",  # 公章
-        2: "contract",  # 合同专用章
-        3: "finance",  # 财务专用章
-        4: "invoice",  # 发票专用章
-        5: "personal",  # 个人名章
-        99: "other",
-    }
+    GM/T 0031-2014 defines 1 (organisation seal, 单位印章) and 2 (personal seal,
+    个人印章); GB/T 38540-2020 keeps the integer. A seal made elsewhere is never
+    relabelled with certseal's own kinds (:data:`CERTSEAL_KINDS`), which live in the
+    seal registry, not in the SESeal.
+    """
+
+
+ORGANISATION_SEAL, PERSONAL_SEAL = 1, 2
+CERTSEAL_KINDS = {  # certseal's seal kinds -> the standard's type integer it writes
+    "official": ORGANISATION_SEAL,  # 公章
+    "contract": ORGANISATION_SEAL,  # 合同专用章
+    "finance": ORGANISATION_SEAL,  # 财务专用章
+    "invoice": ORGANISATION_SEAL,  # 发票专用章
+    "personal": PERSONAL_SEAL,  # 个人名章
+    "other": ORGANISATION_SEAL,
+}
 
 
 class SESHeader(core.Sequence):
@@ -175,7 +183,7 @@ class SESSignature(core.Sequence):
         ("cert", core.OctetString),  # the signer's certificate, DER
         ("signature_alg_id", core.ObjectIdentifier),
         ("signature", core.OctetBitString),
-        ("time_stamp", core.OctetBitString, {"implicit": 0, "optional": True}),
+        ("time_stamp", core.OctetBitString, {"explicit": 0, "optional": True}),
     ]
 
 
@@ -206,13 +214,17 @@ def seal_info(
     picture: Picture,
     vendor_id: str = "certseal",
 ) -> SealInfo:
-    """The ``SES_SealInfo`` of a new seal (its signer certificates listed in full)."""
+    """The ``SES_SealInfo`` of a new seal (its signer certificates listed in full).
+
+    ``seal_type`` is one of certseal's kinds (:data:`CERTSEAL_KINDS`); the SESeal
+    carries the standard's integer for it (1 organisation, 2 personal).
+    """
     return SealInfo(
         {
             "header": {"id": "ES", "version": SES_VERSION, "vid": vendor_id},
             "es_id": es_id,
             "property": {
-                "type": seal_type,
+                "type": CERTSEAL_KINDS[seal_type],
                 "name": name,
                 "cert_list_type": CERT_LIST_CERTS,
                 "cert_list": CertInfoList(signer_certs),

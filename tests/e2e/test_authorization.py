@@ -552,6 +552,11 @@ async def _verify_sealed(w: World, kind: str) -> Any:
     return spb.VerifySealedDocumentRequest(signature=w.signature, document=w.document)
 
 
+@builds("Seal/InspectSes")
+async def _inspect_ses(w: World, kind: str) -> Any:
+    return spb.InspectSesRequest(data=w.signature)
+
+
 @builds("Seal/SealPdf")
 async def _seal_pdf(w: World, kind: str) -> Any:
     return spb.SealPdfRequest(seal_id=w.seal_id, pdf=blank_pdf())

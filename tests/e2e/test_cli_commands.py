@@ -45,6 +45,7 @@ COMMANDS = {
     "Seal.RevokeSeal": f"seal --as {D} revoke S --reason r",
     "Seal.SealDocument": f"seal --as {D} document S f --out o",
     "Seal.VerifySealedDocument": "seal verify sig f",
+    "Seal.InspectSes": "seal inspect f",  # offline, through the same reader
     "Seal.SealPdf": f"seal --as {D} pdf S f.pdf --out o.pdf",
     "Seal.VerifyPdf": "seal verify-pdf f.pdf",
     "Seal.SealOfd": f"seal --as {D} ofd S f.ofd --out o.ofd",

@@ -782,6 +782,11 @@ async def _(w: World):
     )
 
 
+@base("Seal.InspectSes")
+async def _(w: World):
+    return w.dept_identity, spb.InspectSesRequest(data=w.signature)
+
+
 @base("Seal.SealPdf")
 async def _(w: World):
     return w.dept_identity, spb.SealPdfRequest(

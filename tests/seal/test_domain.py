@@ -277,7 +277,7 @@ async def test_seal_inspect_prints_every_field(pki, tmp_path, capsys):
         "SES_Signature",
         "esID          91350100M000100Y43-001",
         "name        示例市交通运输局",
-        "type        official",
+        "type        1 (organisation seal (单位印章))",
         "certList[0] CN=seal:91350100M000100Y43-001",
         "signatureAlgID  1.2.156.10197.1.501 (sm2)",
         f"dataHash      {digest(Suite.SM2, DOCUMENT).hex()}",

@@ -428,12 +428,16 @@ async def test_a_seal_maker_from_another_ca(pki, tmp_path):
     signature = await sealed(stranger, key=pki.signer("seal:x"))
     result = check(pki, signature)
     assert_failed(result, SealVerdict.UNTRUSTED_SEAL, "seal")
-    assert result.checks[-1].detail == "the seal maker is not of the seal CA"
+    assert result.checks[-1].detail == (
+        "the seal maker (service:seal-maker): service:seal-maker: the issuer's ECDSA "
+        "signature on it is wrong (issuer certseal dev CA)"
+    )
     foreign_signer = await sealed(pki, key=stranger.signer("seal:y"))
     result = check(pki, foreign_signer)
     assert_failed(result, SealVerdict.CERTIFICATE_NOT_VALID, "signer certificate")
     assert result.checks[-1].detail == (
-        "not issued by the seal CA, or not valid at the signing time"
+        "the signer certificate (seal:y): seal:y: the issuer's ECDSA signature on it "
+        "is wrong (issuer certseal dev CA)"
     )
 
 
@@ -441,7 +445,7 @@ async def test_a_malformed_signature_reports_decode(pki):
     result = check(pki, b"\x30\x00")
     assert result.verdict is SealVerdict.MALFORMED
     assert [(c.name, c.passed) for c in result.checks] == [("decode", False)]
-    assert result.checks[0].detail.startswith("not an SES_Signature (v4): ")
+    assert result.checks[0].detail.startswith("not an SES_Signature: ")
     assert result.seal_id == "" and result.signed_at is None
 
 

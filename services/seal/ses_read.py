@@ -1,0 +1,363 @@
+"""The one reader of SESeal and SES_Signature from outside: ``certseal seal inspect``,
+:func:`services.seal.domain.verify_sealed_document` and the OFD verifier all read
+through it, so they cannot disagree about what is well-formed.
+
+Two versions are read, told apart by ``header.version`` (and ``TBS_Sign.version``,
+which must equal the seal's):
+
+- 4: GB/T 38540-2020 (:mod:`services.seal.ses`), ``timeStamp [0] EXPLICIT`` as ofdrw
+  writes it;
+- 1: GM/T 0031-2014 (:mod:`services.seal.ses_v1`).
+
+Version 5 (the draft successor some platforms label v5) and any other version are
+refused with a message naming it. Element counts are exact: a SEQUENCE with an
+element the standard does not define, or a value after the structure, is refused
+(:class:`SesFormatError`), never silently dropped. Sizes are bounded first
+(:data:`services.seal.ses.MAX_SES_BYTES`, :func:`certseal.der.check`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import core
+
+from certseal import der
+from services.seal.ses import (
+    CERT_LIST_CERTS,
+    CERT_LIST_DIGESTS,
+    MAX_SES_BYTES,
+    CertDigestList,
+    CertInfoList,
+    SESeal,
+    SESSignature,
+)
+from services.seal.ses_v1 import SESealV1, SESSignatureV1
+
+SES_V1, SES_V4 = 1, 4
+STANDARD_BY_VERSION = {SES_V1: "GM/T 0031-2014", SES_V4: "GB/T 38540-2020"}
+
+SEAL_TYPE_MEANINGS = {1: "organisation seal (单位印章)", 2: "personal seal (个人印章)"}
+"""``SES_ESPropertyInfo.type`` as GM/T 0031-2014 defines it (1 organisation, 2
+personal); GB/T 38540-2020 keeps the integer and leaves other values to the seal
+platform, so a value not listed here is shown as the bare number."""
+
+
+class SesFormatError(ValueError):
+    """The bytes are not a well-formed SESeal or SES_Signature; the message names the
+    field and what is wrong."""
+
+
+@dataclass(frozen=True)
+class SealData:
+    """An SESeal, either version, as plain values.
+
+    Times are UTC datetimes; ``maker_signed`` is the DER the seal maker signed.
+    ``certs`` holds DER certificates (certListType 1) and ``digests`` (hash name,
+    value) pairs (certListType 2); v1 always lists certificates.
+    """
+
+    version: int
+    vendor_id: str
+    es_id: str
+    seal_type: int
+    name: str
+    cert_list_type: int
+    certs: tuple[bytes, ...]
+    digests: tuple[tuple[str, bytes], ...]
+    created: dt.datetime
+    valid_start: dt.datetime
+    valid_end: dt.datetime
+    picture_type: str
+    picture: bytes
+    width_mm: int
+    height_mm: int
+    ext_count: int
+    maker_cert: bytes
+    maker_algorithm: str  # dotted OID
+    maker_signature: bytes  # DER SEQUENCE {r, s} (ed25519: raw)
+    maker_signed: bytes
+
+    @property
+    def standard(self) -> str:
+        """The standard this version comes from."""
+        return STANDARD_BY_VERSION[self.version]
+
+
+@dataclass(frozen=True)
+class SignatureData:
+    """An SES_Signature, either version, as plain values (``signed`` is DER(toSign),
+    what the signer signed; ``time_stamp`` the optional token's bytes)."""
+
+    version: int
+    seal: SealData
+    signed_at: dt.datetime
+    data_hash: bytes
+    property_info: str
+    signer_cert: bytes
+    algorithm: str  # dotted OID
+    signature: bytes
+    signed: bytes
+    time_stamp: bytes | None
+    ext_count: int
+
+    @property
+    def standard(self) -> str:
+        """The standard this version comes from."""
+        return STANDARD_BY_VERSION[self.version]
+
+
+class _Loose(core.SequenceOf):
+    _child_spec = core.Any
+
+
+def _check_bounds(data: bytes) -> None:
+    if len(data) > MAX_SES_BYTES:
+        raise SesFormatError(f"is {len(data)} bytes; the limit is {MAX_SES_BYTES}")
+    try:
+        der.check(data)  # bounded headers before asn1crypto sees them
+    except der.DerError as exc:
+        raise SesFormatError(f"not DER: {exc}") from None
+
+
+def _exact(value: Any, path: str) -> None:
+    """Refuse a SEQUENCE with more elements than its type defines, recursively."""
+    if isinstance(value, core.Sequence):
+        if value.children is None:
+            value._parse_children()
+        fields = value._fields
+        if len(value.children) > len(fields):
+            raise SesFormatError(
+                f"{path}: has {len(value.children)} elements; the standard defines "
+                f"{len(fields)}"
+            )
+        for (name, _spec, *_), child in zip(fields, value.children, strict=False):
+            _exact(child, f"{path}.{name}")
+    elif isinstance(value, core.SequenceOf):
+        for n, child in enumerate(value):
+            _exact(child, f"{path}[{n}]")
+    elif isinstance(value, core.Asn1Value) and hasattr(value, "chosen"):
+        return
+
+
+def _version(data: bytes, what: str) -> int:
+    """``header.version`` of a seal (``what`` = "seal") or ``TBS_Sign.version``."""
+    try:
+        outer = _Loose.load(data, strict=True)
+        first = outer[0].parse(_Loose)
+        if what == "seal":
+            header = first[0].parse(_Loose)
+            ident = header[0].parse(core.IA5String).native
+            if ident != "ES":
+                raise SesFormatError(f"header.id is {ident!r}, not 'ES'")
+            version = header[1].parse(core.Integer).native
+        else:
+            version = first[0].parse(core.Integer).native
+    except SesFormatError:
+        raise
+    except Exception as exc:
+        raise SesFormatError(
+            f"not the SEQUENCE an {_NAMES[what]} begins with ({exc})"
+        ) from None
+    return _known(version, "header.version" if what == "seal" else "toSign.version")
+
+
+_NAMES = {"seal": "SESeal", "signature": "SES_Signature"}
+
+
+def _known(version: int, field: str) -> int:
+    if version in STANDARD_BY_VERSION:
+        return version
+    if version == 5:
+        raise SesFormatError(
+            f"{field} is 5: the v5 form is not supported; certseal reads v4 "
+            "(GB/T 38540-2020) and v1 (GM/T 0031-2014)"
+        )
+    raise SesFormatError(
+        f"{field} is {version}: neither 4 (GB/T 38540-2020) nor 1 (GM/T 0031-2014)"
+    )
+
+
+def _load(spec: type[core.Sequence], data: bytes, name: str) -> Any:
+    try:
+        value = spec.load(data, strict=True)
+        _ = value.native  # asn1crypto decodes lazily: decode everything here
+    except SesFormatError:
+        raise
+    except Exception as exc:
+        raise SesFormatError(f"not a well-formed {name}: {exc}") from None
+    _exact(value, name)
+    return value
+
+
+def _utc(value: Any, field: str) -> dt.datetime:
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise SesFormatError(f"{field}: not a UTC time")
+    return value.astimezone(dt.UTC)
+
+
+def _seal_v4(seal: Any, version_seen: int) -> SealData:
+    info = seal["e_seal_info"]
+    header, prop, picture = info["header"], info["property"], info["picture"]
+    kind = prop["cert_list_type"].native
+    raw = prop["cert_list"].dump()
+    certs: tuple[bytes, ...] = ()
+    digests: tuple[tuple[str, bytes], ...] = ()
+    if kind == CERT_LIST_CERTS:
+        listed = _load(CertInfoList, raw, "property.certList")
+        certs = tuple(c.native for c in listed)
+    elif kind == CERT_LIST_DIGESTS:
+        listed = _load(CertDigestList, raw, "property.certList")
+        digests = tuple((d["type"].native, d["value"].native) for d in listed)
+    else:
+        raise SesFormatError(
+            f"property.certListType is {kind}: neither 1 (certificates) nor 2 (digests)"
+        )
+    return SealData(
+        version=version_seen,
+        vendor_id=header["vid"].native,
+        es_id=info["es_id"].native,
+        seal_type=prop["type"].native,
+        name=prop["name"].native,
+        cert_list_type=kind,
+        certs=certs,
+        digests=digests,
+        created=_utc(prop["create_date"].native, "property.createDate"),
+        valid_start=_utc(prop["valid_start"].native, "property.validStart"),
+        valid_end=_utc(prop["valid_end"].native, "property.validEnd"),
+        picture_type=picture["type"].native,
+        picture=picture["data"].native,
+        width_mm=picture["width"].native,
+        height_mm=picture["height"].native,
+        ext_count=len(info["ext_datas"]) if info["ext_datas"].native else 0,
+        maker_cert=seal["cert"].native,
+        maker_algorithm=seal["sign_alg_id"].dotted,
+        maker_signature=seal["signed_value"].native,
+        maker_signed=info.dump(),
+    )
+
+
+def _seal_v1(seal: Any) -> SealData:
+    info = seal["e_seal_info"]
+    header, prop, picture = info["header"], info["property"], info["picture"]
+    sign_info = seal["sign_info"]
+    return SealData(
+        version=SES_V1,
+        vendor_id=header["vid"].native,
+        es_id=info["es_id"].native,
+        seal_type=prop["type"].native,
+        name=prop["name"].native,
+        cert_list_type=CERT_LIST_CERTS,
+        certs=tuple(c.native for c in prop["cert_list"]),
+        digests=(),
+        created=_utc(prop["create_date"].native, "property.createDate"),
+        valid_start=_utc(prop["valid_start"].native, "property.validStart"),
+        valid_end=_utc(prop["valid_end"].native, "property.validEnd"),
+        picture_type=picture["type"].native,
+        picture=picture["data"].native,
+        width_mm=picture["width"].native,
+        height_mm=picture["height"].native,
+        ext_count=len(info["ext_datas"]) if info["ext_datas"].native else 0,
+        maker_cert=sign_info["cert"].native,
+        maker_algorithm=sign_info["signature_algorithm"].dotted,
+        maker_signature=sign_info["sign_data"].native,
+        # GM/T 0031-2014: the maker signs SEQUENCE {esealInfo, cert, signatureAlgorithm}
+        maker_signed=_sequence(
+            info.dump()
+            + sign_info["cert"].dump()
+            + sign_info["signature_algorithm"].dump()
+        ),
+    )
+
+
+def _sequence(contents: bytes) -> bytes:
+    return core.Sequence(contents=contents).dump()
+
+
+def _seal_value(seal: Any, version: int) -> SealData:
+    inner = seal["e_seal_info"]["header"]["version"].native
+    if inner != version:
+        raise SesFormatError(
+            f"eseal header.version is {inner}, but the structure is v{version}"
+        )
+    return _seal_v1(seal) if version == SES_V1 else _seal_v4(seal, version)
+
+
+def read_seal(data: bytes) -> SealData:
+    """An SESeal (v4 or v1) from DER; :class:`SesFormatError` naming what is wrong."""
+    _check_bounds(data)
+    version = _version(data, "seal")
+    spec = SESealV1 if version == SES_V1 else SESeal
+    return _seal_value(_load(spec, data, "SESeal"), version)
+
+
+def _v1_time(raw: bytes) -> dt.datetime:
+    """v1 ``timeInfo``: a BIT STRING holding a DER UTCTime/GeneralizedTime or its text."""
+    for spec in (core.UTCTime, core.GeneralizedTime):
+        try:
+            return _utc(spec.load(raw, strict=True).native, "toSign.timeInfo")
+        except Exception:
+            continue
+    try:
+        text = raw.decode("ascii")
+        spec = core.UTCTime if len(text) == 13 else core.GeneralizedTime
+        return _utc(spec(text).native, "toSign.timeInfo")
+    except Exception:
+        raise SesFormatError(
+            "toSign.timeInfo: neither a UTCTime nor a GeneralizedTime (a time-stamp "
+            "token here is not read)"
+        ) from None
+
+
+def read_signature(data: bytes) -> SignatureData:
+    """An SES_Signature (v4 or v1) from DER; :class:`SesFormatError` naming what is
+    wrong (the signature and its seal must be of the same version)."""
+    _check_bounds(data)
+    version = _version(data, "signature")
+    if version == SES_V1:
+        sig = _load(SESSignatureV1, data, "SES_Signature")
+        tbs = sig["to_sign"]
+        return SignatureData(
+            version=version,
+            seal=_seal_value(tbs["eseal"], version),
+            signed_at=_v1_time(tbs["time_info"].native),
+            data_hash=tbs["data_hash"].native,
+            property_info=tbs["property_info"].native,
+            signer_cert=tbs["cert"].native,
+            algorithm=tbs["signature_algorithm"].dotted,
+            signature=sig["signature"].native,
+            signed=tbs.dump(),
+            time_stamp=None,
+            ext_count=0,
+        )
+    sig = _load(SESSignature, data, "SES_Signature")
+    tbs = sig["to_sign"]
+    ext = tbs["ext_datas"]
+    return SignatureData(
+        version=version,
+        seal=_seal_value(tbs["eseal"], version),
+        signed_at=_utc(tbs["time_info"].native, "toSign.timeInfo"),
+        data_hash=tbs["data_hash"].native,
+        property_info=tbs["property_info"].native,
+        signer_cert=sig["cert"].native,
+        algorithm=sig["signature_alg_id"].dotted,
+        signature=sig["signature"].native,
+        signed=tbs.dump(),
+        time_stamp=sig["time_stamp"].native,
+        ext_count=len(ext) if ext.native else 0,
+    )
+
+
+def read_any(data: bytes) -> SealData | SignatureData:
+    """Whichever of the two structures ``data`` is (a signature is tried first)."""
+    try:
+        return read_signature(data)
+    except SesFormatError as as_signature:
+        try:
+            return read_seal(data)
+        except SesFormatError as as_seal:
+            raise SesFormatError(
+                f"neither an SES_Signature ({as_signature}) nor an SESeal ({as_seal})"
+            ) from None
