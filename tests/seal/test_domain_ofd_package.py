@@ -3,6 +3,7 @@
 import io
 import struct
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from services.seal.ofd_package import normalise, parse_xml, read_package
 from services.seal.ofd_sign import StampPlace, prepare_seal
 from tests.seal.ofd_samples import HEAD, NS, make_ofd, unzip, zip_files
 
-VECTORS = "/work/shared/vectors/ofdrw"
+VECTORS = Path(__file__).parent / "data" / "ofdrw"
 
 
 def refused(call, *args, field="ofd", **kwargs) -> str:

@@ -2,6 +2,7 @@
 the ofdrw samples, hostile packages and errors naming their field."""
 
 import base64
+from pathlib import Path
 
 import grpc
 import pytest
@@ -10,8 +11,9 @@ from certseal.v1 import seal_pb2 as pb
 from services.seal.ofd_package import parse_xml
 from tests.conftest import fresh_uscc, seal_owner
 from tests.seal.ofd_samples import changed, flip_last_byte, make_ofd, unzip, zip_files
+from tests.seal.test_rpc_interop import stub_for, trusting_app  # noqa: F401
 
-VECTORS = "/work/shared/vectors/ofdrw"
+VECTORS = Path(__file__).parent / "data" / "ofdrw"
 CHECK_ORDER = [
     "decode",
     "signature",
@@ -155,8 +157,7 @@ async def test_tampered_ofds_are_not_valid(seal_stub, operator):
 
 
 def _sample(name: str) -> bytes:
-    with open(f"{VECTORS}/{name}", "rb") as f:
-        return f.read()
+    return (VECTORS / name).read_bytes()
 
 
 async def test_the_ofdrw_samples(seal_stub):
@@ -186,6 +187,40 @@ async def test_the_ofdrw_samples(seal_stub):
     assert {r.file: r.status for r in tampered.references}[
         "/Doc_0/Pages/Page_2/Content.xml"
     ] == "changed"
+
+
+async def test_the_ofdrw_samples_get_the_readmes_verdicts_with_its_root_trusted(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    stub = stub_for(stack, trusting_app, "app:archive")
+    [ride] = await _verify(stub, _sample("V4RideRight.ofd"))
+    assert ride.verdict == "VALID", ride.checks
+    assert [c.name for c in ride.checks] == CHECK_ORDER
+    assert ride.intact and ride.signed_at.ToDatetime().date().isoformat() == (
+        "2021-05-19"
+    )
+    [expired] = await _verify(stub, _sample("SESV4SignDoc.ofd"))
+    assert expired.verdict == "SEAL_NOT_VALID"
+    assert [c.name for c in expired.checks if not c.passed] == ["seal"]
+    assert expired.intact  # unchanged, only sealed with an expired seal
+    # one changed byte in a referenced file of ofdrw's document: MODIFIED
+    for name in ("Doc_0/Pages/Page_2/Content.xml", "Doc_0/Document.xml", "OFD.xml"):
+        [tampered] = await _verify(
+            stub, changed(_sample("V4RideRight.ofd"), name, flip_last_byte)
+        )
+        assert tampered.verdict == "MODIFIED", (name, tampered.checks)
+        assert [c.name for c in tampered.checks if not c.passed] == ["references"]
+    [tampered] = await _verify(
+        stub,
+        changed(
+            _sample("V4RideRight.ofd"),
+            "Doc_0/Signs/Sign_0/Signature.xml",
+            lambda d: d.replace(b"2021-05-19", b"2021-05-20"),
+        ),
+    )
+    assert tampered.verdict == "MODIFIED"
+    assert [c.name for c in tampered.checks if not c.passed] == ["data hash"]
 
 
 async def test_an_ofdrw_document_takes_a_further_seal(seal_stub, operator):
