@@ -24,7 +24,7 @@ import base64
 import binascii
 import hashlib
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, invalid
@@ -93,6 +93,18 @@ class OfdDocument:
     doc_root: str  # e.g. "Doc_0/Document.xml"
     signatures_path: str | None  # e.g. "Doc_0/Signs/Signatures.xml"; None: unsigned
     pages: tuple[OfdPage, ...]
+    # (CheckMethod, path) → digest: each file is digested once per method however many
+    # signatures or references name it, so verifying is linear in the package's size
+    digests: dict[tuple[str, str], bytes | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def digest_of(self, method: str, path: str) -> bytes | None:
+        """The digest of the file at ``path`` by ``method`` (None: unsupported)."""
+        key = (method.strip().lower(), path)
+        if key not in self.digests:
+            self.digests[key] = check_digest(method, self.package.files[path])
+        return self.digests[key]
 
 
 def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
@@ -319,7 +331,11 @@ def check_references(
     results = []
     for ref in signature.references:
         data = document.package.get(ref.file)
-        actual = None if data is None else check_digest(signature.check_method, data)
+        actual = (
+            None
+            if data is None
+            else document.digest_of(signature.check_method, ref.file)
+        )
         if data is None:
             status = "missing"
         elif actual is None:

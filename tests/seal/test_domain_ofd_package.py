@@ -187,3 +187,39 @@ def test_the_ofdrw_samples_are_read_within_the_bounds():
         with open(f"{VECTORS}/{name}", "rb") as f:
             files = unzip(f.read())
         assert "Doc_0/Signs/Sign_0/SignedValue.dat" in files
+
+
+def test_each_file_is_digested_once_per_method(monkeypatch):
+    from services.seal import ofd
+    from services.seal.ofd import signatures_document
+
+    calls = []
+    real = ofd.check_digest
+    monkeypatch.setattr(ofd, "check_digest", lambda m, d: calls.append(m) or real(m, d))
+    document = signatures_document(read_package(make_ofd()))
+    first = document.digest_of("SM3", "OFD.xml")
+    assert [document.digest_of(m, "OFD.xml") for m in ("SM3", "sm3 ")] == [first] * 2
+    assert document.digest_of("SHA256", "OFD.xml") != first
+    assert calls == ["SM3", "SHA256"]
+
+
+def test_more_signatures_than_the_bound_are_refused(monkeypatch):
+    from services.seal import ofd_service
+
+    files = unzip(make_ofd())
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"</ofd:DocBody>",
+        b"<ofd:Signatures>/Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>",
+    )
+    files["Doc_0/Signs/Signatures.xml"] = (
+        f'<ofd:Signatures {NS}><ofd:Signature ID="1" BaseLoc="Sign_0/Signature.xml"/>'
+        '<ofd:Signature ID="2" BaseLoc="Sign_1/Signature.xml"/></ofd:Signatures>'
+    ).encode()
+    monkeypatch.setattr(ofd_service, "MAX_OFD_SIGNATURES", 1)
+    assert "2 signatures" in refused(ofd_service._open, zip_files(files))
+    monkeypatch.setattr(ofd_service, "MAX_OFD_SIGNATURES", 2)
+    _, entries = ofd_service._open(zip_files(files))
+    assert [e.path for e in entries] == [
+        "Doc_0/Signs/Sign_0/Signature.xml",
+        "Doc_0/Signs/Sign_1/Signature.xml",
+    ]
