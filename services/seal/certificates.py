@@ -10,6 +10,7 @@ key is kept as a PEM ``EC PRIVATE KEY`` (SEC 1, RFC 5915) on the SM2 curve.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from asn1crypto import keys as asn1_keys
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -30,6 +31,7 @@ from certseal.crypto import (
     signature_to_der,
 )
 from certseal.der import check as der_check
+from certseal.errors import precondition
 
 _P256_OID = "1.2.840.10045.3.1.7"
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
@@ -269,3 +271,48 @@ def dev_sm2_ca(folder: Path, name: str = "certseal dev SM2 seal CA") -> tuple[st
             out.write(key)
         cert_file.write_bytes(asn1_pem.armor("CERTIFICATE", cert))
     return str(cert_file), str(key_file)
+
+
+@dataclass(frozen=True)
+class SealCa:
+    """A platform seal CA: it certifies seal keys and seal makers (P-256, or SM2 for
+    the sm2 suite's, :mod:`services.seal.certificates`)."""
+
+    cert: bytes  # DER
+    key: CaKey
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the CA certificate, hex."""
+        return hashlib.sha256(self.cert).hexdigest()
+
+    @classmethod
+    def from_files(cls, cert_file: str, key_file: str) -> SealCa:
+        """Load the CA's PEM certificate and its P-256 or SM2 (SEC 1) PEM key;
+        FAILED_PRECONDITION naming ``key_file`` for any other key."""
+        cert = _pem_certificate(Path(cert_file).read_bytes())
+        data = Path(key_file).read_bytes()
+        try:
+            key = serialization.load_pem_private_key(data, None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            key = None  # an SM2 key: cryptography has no SM2 curve
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return cls(cert, key)
+        try:
+            public = read_certificate(cert).public_key_der
+            return cls(cert, load_sm2_key(data, public))
+        except (ValueError, InvalidSignature):
+            raise precondition(
+                f"the seal CA key {key_file} must be an EC P-256 or SM2 key matching "
+                "its certificate",
+                field="seal_ca_key_file",
+            ) from None
+
+    def __repr__(self) -> str:
+        return "SealCa(<key withheld>)"
+
+
+def _pem_certificate(data: bytes) -> bytes:
+    if asn1_pem.detect(data):
+        return asn1_pem.unarmor(data)[2]
+    return data

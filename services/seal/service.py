@@ -23,24 +23,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
-
-from asn1crypto import pem as asn1_pem
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal.audit import AuditEntry
-from certseal.crypto import (
-    InvalidSignature,
-    KeyWrapper,
-    SoftwareSigner,
-    Suite,
-    digest,
-    generate_key,
-)
+from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, digest, generate_key
 from certseal.errors import CertsealError, denied, invalid, not_found, precondition
 from certseal.events import OutboxRecord
 from certseal.identifiers import mint_serial, validate_uscc
@@ -48,12 +34,7 @@ from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.text import check_display_name
 from certseal.timestamps import Clock, utcnow
-from services.seal.certificates import (
-    CaKey,
-    issue_certificate,
-    load_sm2_key,
-    read_certificate,
-)
+from services.seal.certificates import SealCa, issue_certificate, read_certificate
 from services.seal.domain import (
     Seal,
     SealStatus,
@@ -78,51 +59,6 @@ SEAL_TYPES = frozenset(CERTSEAL_KINDS)
 SEAL_OWNER = "seal_owner"  # the department role that owns seals
 SIGNER_KINDS = frozenset({"dept", "app", "service", "operator"})
 MAX_VALIDITY = dt.timedelta(days=3660)
-
-
-@dataclass(frozen=True)
-class SealCa:
-    """A platform seal CA: it certifies seal keys and seal makers (P-256, or SM2 for
-    the sm2 suite's, :mod:`services.seal.certificates`)."""
-
-    cert: bytes  # DER
-    key: CaKey
-
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 of the CA certificate, hex."""
-        return hashlib.sha256(self.cert).hexdigest()
-
-    @classmethod
-    def from_files(cls, cert_file: str, key_file: str) -> SealCa:
-        """Load the CA's PEM certificate and its P-256 or SM2 (SEC 1) PEM key;
-        FAILED_PRECONDITION naming ``key_file`` for any other key."""
-        cert = _pem_certificate(Path(cert_file).read_bytes())
-        data = Path(key_file).read_bytes()
-        try:
-            key = serialization.load_pem_private_key(data, None)
-        except (ValueError, TypeError, UnsupportedAlgorithm):
-            key = None  # an SM2 key: cryptography has no SM2 curve
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return cls(cert, key)
-        try:
-            public = read_certificate(cert).public_key_der
-            return cls(cert, load_sm2_key(data, public))
-        except (ValueError, InvalidSignature):
-            raise precondition(
-                f"the seal CA key {key_file} must be an EC P-256 or SM2 key matching "
-                "its certificate",
-                field="seal_ca_key_file",
-            ) from None
-
-    def __repr__(self) -> str:
-        return "SealCa(<key withheld>)"
-
-
-def _pem_certificate(data: bytes) -> bytes:
-    if asn1_pem.detect(data):
-        return asn1_pem.unarmor(data)[2]
-    return data
 
 
 @dataclass(frozen=True)

@@ -618,3 +618,53 @@ def test_verify_sealed_document_never_raises():
             inspected = False
         decoded = result.checks[0].passed
         assert inspected == decoded or _is_seal(data), data.hex()[:80]
+
+
+# --- the command ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "UserV4.esl",
+        "UserV1.esl",
+        "SignedValueV4.dat",
+        "V4RideRight.SignedValue.dat",
+        "SESV4SignDoc.SignedValue.dat",
+    ],
+)
+def test_certseal_seal_inspect_reads_every_ofdrw_structure(name, capsys):
+    from services import cli
+
+    assert cli.main(["seal", "inspect", str(DATA / name)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == describe(vector(name))
+    assert "vid=OFDR&WTest" in out
+
+
+def test_certseal_seal_inspect_names_v5_and_exits_2(tmp_path, capsys):
+    from services import cli
+
+    path = tmp_path / "v5.esl"
+    path.write_bytes(edit(vector("UserV4.esl"), (0, 0), _set_int(5)))
+    assert cli.main(["seal", "inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "error: file:" in err and "the v5 form is not supported" in err
+
+
+def test_an_sm2_seal_ca_given_as_the_platforms_own_is_read_not_raised():
+    """The issue's example: an SM2 CA certificate where the P-256-only check raised."""
+    signature = vector("V4RideRight.SignedValue.dat")
+    document = vector("V4RideRight.Signature.xml")
+    unknown = verify_sealed_document(
+        signature, document=document, seal_ca=ROOT, seal_status=None, now=NOW
+    )
+    assert unknown.verdict is SealVerdict.UNKNOWN_SEAL  # own CA: the registry decides
+    known = verify_sealed_document(
+        signature,
+        document=document,
+        seal_ca=ROOT,
+        seal_status=SealStatus("active"),
+        now=NOW,
+    )
+    assert known.verdict is SealVerdict.VALID and known.current_status == "active"
