@@ -95,7 +95,8 @@ def _verdict(
         )
     checks = list(verification.checks)
     names = [c.name for c in checks]
-    checks.insert(names.index("data hash") + 1, check)
+    at = names.index("data hash") + 1 if "data hash" in names else len(checks)
+    checks.insert(at, check)
     if check.passed:
         return dataclasses.replace(verification, checks=tuple(checks))
     return SealVerification(
@@ -144,7 +145,11 @@ class OfdSealService:
         row, now = await self._seals.usable(caller, seal_id)
         self._check_size(ofd)
         picture = SESeal.load(row.seal)["e_seal_info"]["picture"]
-        size = (float(picture["width"].native), float(picture["height"].native))
+        # the picture's printed size in mm (GB/T 38540); 40 mm if it gives none
+        size = (
+            float(picture["width"].native) or 40.0,
+            float(picture["height"].native) or 40.0,
+        )
         stamp_at = now.astimezone(dt.UTC).replace(microsecond=0)
         prepared = await asyncio.to_thread(
             prepare_seal,

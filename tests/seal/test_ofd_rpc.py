@@ -137,6 +137,27 @@ async def test_tampered_ofds_are_not_valid(seal_stub, operator):
     assert {r.file: r.status for r in gone.references}[
         "/Doc_0/Pages/Page_1/Content.xml"
     ] == "missing"
+
+    # a byte inside the seal the signature carries (its picture): the signer's
+    # signature over toSign no longer holds
+    def middle(data: bytes) -> bytes:
+        i = len(data) // 2
+        return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+
+    [inner] = await _verify(stub, changed(ofd, sign + "SignedValue.dat", middle))
+    assert inner.verdict == "BAD_SIGNATURE", inner.checks
+    # the signed value of another sealing of the same document by the same seal
+    other = (
+        await stub.SealOfd(
+            pb.SealOfdRequest(seal_id=seal.seal_id, ofd=make_ofd(), x_mm=50)
+        )
+    ).ofd
+    swapped = changed(
+        ofd, sign + "SignedValue.dat", lambda d: unzip(other)[sign + "SignedValue.dat"]
+    )
+    [replayed] = await _verify(stub, swapped)
+    assert replayed.verdict == "MODIFIED"
+    assert [c.name for c in replayed.checks if not c.passed] == ["data hash"]
     [garbage] = await _verify(
         stub, changed(ofd, sign + "SignedValue.dat", lambda d: d[:40])
     )
