@@ -259,6 +259,17 @@ class SignatureFile:
     stamps: tuple[Stamp, ...]
 
 
+def _resolve(package: OfdPackage, loc: str, base: str, field: str) -> str:
+    """An ``ST_Loc`` of a Signature.xml: relative to its folder (GB/T 33190 §7.2), or
+    to the package root when only that names a file (some producers write that)."""
+    path = normalise(loc, field, base=base)
+    if path not in package.files and not loc.startswith("/"):
+        from_root = normalise(loc, field)
+        if from_root in package.files:
+            return from_root
+    return path
+
+
 def read_signature_file(
     package: OfdPackage, path: str, field: str = "ofd"
 ) -> SignatureFile:
@@ -281,7 +292,7 @@ def read_signature_file(
         except (binascii.Error, ValueError):
             raise invalid(field, f"{path}: a CheckValue is not base64") from None
         references.append(
-            Reference(normalise(ref.get("FileRef", ""), field, base=base), value)
+            Reference(_resolve(package, ref.get("FileRef", ""), base, field), value)
         )
     stamps = [
         Stamp(s.get("PageRef", ""), _box(s.get("Boundary", ""), field, path))
@@ -289,10 +300,10 @@ def read_signature_file(
     ]
     return SignatureFile(
         path=path,
-        signed_value_path=normalise(signed_value, field, base=base),
+        signed_value_path=_resolve(package, signed_value, base, field),
         method=text_of(child(info, "SignatureMethod")),
         signed_at_text=text_of(child(info, "SignatureDateTime")),
-        seal_path=normalise(seal_loc, field, base=base) if seal_loc else None,
+        seal_path=_resolve(package, seal_loc, base, field) if seal_loc else None,
         check_method=(refs_el.get("CheckMethod", "") if refs_el is not None else ""),
         references=tuple(references),
         stamps=tuple(stamps),

@@ -223,3 +223,34 @@ def test_more_signatures_than_the_bound_are_refused(monkeypatch):
         "Doc_0/Signs/Sign_0/Signature.xml",
         "Doc_0/Signs/Sign_1/Signature.xml",
     ]
+
+
+def test_locations_in_a_signature_resolve_from_its_folder_or_the_root():
+    from certseal.crypto import Suite
+    from services.seal.ofd import read_signature_file
+    from services.seal.ofd_package import OfdPackage
+
+    prepared = prepare_seal(
+        make_ofd(),
+        seal=b"\x30\x00",
+        suite=Suite.SM2,
+        stamp_mm=(40.0, 40.0),
+        place=StampPlace(),
+        signed_at_text="2026-11-30 12:00:00",
+    )
+    files = dict(prepared.files)
+    path = prepared.signature_path
+    files[path] = (
+        files[path]
+        .replace(b'FileRef="/Doc_0/Document.xml"', b'FileRef="Doc_0/Document.xml"')
+        .replace(b'FileRef="/OFD.xml"', b'FileRef="../../../OFD.xml"')
+        .replace(b"/Doc_0/Signs/Sign_0/Seal.esl", b"Seal.esl")
+    )
+    signature = read_signature_file(OfdPackage(files), path)
+    names = [r.file for r in signature.references]
+    assert "Doc_0/Document.xml" in names and "OFD.xml" in names
+    assert signature.seal_path == "Doc_0/Signs/Sign_0/Seal.esl"
+    files[path] = files[path].replace(
+        b'FileRef="Doc_0/Document.xml"', b'FileRef="../../../../x"'
+    )
+    assert "leaves" in refused(read_signature_file, OfdPackage(files), path)
