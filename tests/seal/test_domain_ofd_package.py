@@ -254,3 +254,30 @@ def test_locations_in_a_signature_resolve_from_its_folder_or_the_root():
         b'FileRef="Doc_0/Document.xml"', b'FileRef="../../../../x"'
     )
     assert "leaves" in refused(read_signature_file, OfdPackage(files), path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"x_mm": float("inf")}, "x_mm"),
+        ({"y_mm": float("-inf")}, "y_mm"),
+        ({"x_mm": float("nan")}, "x_mm"),
+        ({"y_mm": 5081.0}, "y_mm"),
+        ({"keyword": "   "}, "keyword"),
+        ({"keyword": "字" * 101}, "keyword"),
+        ({"keyword": "盖\u0085章"}, "keyword"),
+    ],
+)
+def test_stamp_places_out_of_range_name_their_field(changes, field):
+    from certseal.v1 import seal_pb2 as pb
+    from services.seal.ofd_convert import stamp_place
+
+    refused(stamp_place, pb.SealOfdRequest(**changes), field=field)
+
+
+def test_stamp_place_defaults():
+    from certseal.v1 import seal_pb2 as pb
+    from services.seal.ofd_convert import stamp_place
+
+    assert stamp_place(pb.SealOfdRequest()) == StampPlace(0, 20.0, 20.0, "")
+    assert stamp_place(pb.SealOfdRequest(page=3, keyword="盖章")).keyword == "盖章"
