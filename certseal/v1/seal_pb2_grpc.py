@@ -83,6 +83,16 @@ class SealStub:
                 request_serializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.FromString,
                 _registered_method=True)
+        self.SealOfd = channel.unary_unary(
+                '/certseal.v1.Seal/SealOfd',
+                request_serializer=certseal_dot_v1_dot_seal__pb2.SealOfdRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_seal__pb2.SealOfdResponse.FromString,
+                _registered_method=True)
+        self.VerifyOfd = channel.unary_unary(
+                '/certseal.v1.Seal/VerifyOfd',
+                request_serializer=certseal_dot_v1_dot_seal__pb2.VerifyOfdRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_seal__pb2.VerifyOfdResponse.FromString,
+                _registered_method=True)
         self.RepublishSeals = channel.unary_unary(
                 '/certseal.v1.Seal/RepublishSeals',
                 request_serializer=certseal_dot_v1_dot_seal__pb2.RepublishSealsRequest.SerializeToString,
@@ -155,6 +165,20 @@ class SealServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SealOfd(self, request, context):
+        """OFD documents (GB/T 33190 signature layout, a GB/T 38540 SES_Signature over the
+        digest of Signature.xml); every suite, sm2 first of all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyOfd(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RepublishSeals(self, request, context):
         """Disaster recovery (operators): every seal's current state written to the outbox
         again (docs/operations.md, "Kafka lost"); resumable, bounded per call.
@@ -210,6 +234,16 @@ def add_SealServicer_to_server(servicer, server):
                     servicer.VerifyPdf,
                     request_deserializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.SerializeToString,
+            ),
+            'SealOfd': grpc.unary_unary_rpc_method_handler(
+                    servicer.SealOfd,
+                    request_deserializer=certseal_dot_v1_dot_seal__pb2.SealOfdRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_seal__pb2.SealOfdResponse.SerializeToString,
+            ),
+            'VerifyOfd': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyOfd,
+                    request_deserializer=certseal_dot_v1_dot_seal__pb2.VerifyOfdRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_seal__pb2.VerifyOfdResponse.SerializeToString,
             ),
             'RepublishSeals': grpc.unary_unary_rpc_method_handler(
                     servicer.RepublishSeals,
@@ -464,6 +498,60 @@ class Seal:
             '/certseal.v1.Seal/VerifyPdf',
             certseal_dot_v1_dot_seal__pb2.VerifyPdfRequest.SerializeToString,
             certseal_dot_v1_dot_seal__pb2.VerifyPdfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SealOfd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Seal/SealOfd',
+            certseal_dot_v1_dot_seal__pb2.SealOfdRequest.SerializeToString,
+            certseal_dot_v1_dot_seal__pb2.SealOfdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyOfd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Seal/VerifyOfd',
+            certseal_dot_v1_dot_seal__pb2.VerifyOfdRequest.SerializeToString,
+            certseal_dot_v1_dot_seal__pb2.VerifyOfdResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,3 +70,21 @@ def pdf_seal_view(seal: seal_pb2.PdfSealResult) -> PdfSealView:
         current_status=seal.current_status,
         detail=seal.detail,
     )
+
+
+def ofd_seal_view(seal: seal_pb2.OfdSignatureResult) -> PdfSealView:
+    """The page's view of one signature of an OFD, in a sealed PDF's shape: the
+    signature's path as its name, the first failed check as the detail."""
+    failed = next((c for c in seal.checks if not c.passed), None)
+    return PdfSealView(
+        field_name=seal.signature_path,
+        seal_id=seal.seal_id,
+        seal_name=seal.seal_name,
+        verdict=seal.verdict,
+        intact=seal.intact,
+        trusted=seal.verdict not in ("UNTRUSTED_SEAL", "MALFORMED", "BAD_SIGNATURE"),
+        modified=seal.verdict == "MODIFIED",
+        signed_at=from_ts(seal.signed_at),
+        current_status=seal.current_status,
+        detail=f"{failed.name}: {failed.detail}" if failed else "",
+    )

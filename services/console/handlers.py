@@ -1,7 +1,7 @@
 """The counter console's HTTP side: its routes, handlers and request guard.
 
 Clerks scan (a scanner gun types into the page), upload or film a licence QR code, or
-drop a sealed PDF; the handlers ask the verifier or the seal service over gRPC and show
+drop a sealed PDF or OFD; the handlers ask the verifier or the seal service over gRPC and show
 what it answered, nothing more. The operator page shows the latest status snapshot.
 
 Every route but the sign-in page, the assets and the probe needs a signed-in account
@@ -42,7 +42,7 @@ from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.console.access import Access, account_of
 from services.console.accounts import Account, Role
-from services.console.convert import licence_view, pdf_seal_view
+from services.console.convert import licence_view, ofd_seal_view, pdf_seal_view
 from services.console.status import StatusCollector
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).parent / "static"
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/heic", "image/heif"}
+# GB/T 33190 registers application/ofd; browsers send a dropped .ofd as zip or as
+# nothing (the page then names it application/ofd)
+OFD_TYPES = {"application/ofd", "application/zip", "application/octet-stream"}
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
@@ -332,6 +335,32 @@ class ConsoleHandlers:
             }
         )
 
+    async def verify_ofd(self, request: web.Request) -> web.Response:
+        """A sealed OFD (GB/T 33190): every signature in it with its verdict."""
+        if request.content_type not in OFD_TYPES:
+            raise BadRequest(
+                f"send an OFD, not {request.content_type or 'nothing'}",
+                status=415,
+                field="ofd",
+            )
+        ofd = await request.read()
+        if not ofd.startswith(b"PK\x03\x04"):
+            raise BadRequest("the file is not an OFD (a ZIP package)", field="ofd")
+        try:
+            reply = await self.seal.VerifyOfd(
+                seal_pb2.VerifyOfdRequest(ofd=ofd),
+                timeout=60,
+                metadata=attribution(account_of(request)),
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _rpc_failure(exc, "seal") from None
+        return web.json_response(
+            {
+                "seals": [ofd_seal_view(s).to_json() for s in reply.signatures],
+                "verified_at": rfc3339(self.clock()),
+            }
+        )
+
     async def status(self, request: web.Request) -> web.Response:
         """The latest operator snapshot (taken every ``refresh_s``)."""
         return web.json_response(self.collector.snapshot or {"groups": []})
@@ -414,6 +443,7 @@ def application(
         ("/api/verify", handlers.verify_code),
         ("/api/verify-image", handlers.verify_image),
         ("/api/verify-pdf", handlers.verify_pdf),
+        ("/api/verify-ofd", handlers.verify_ofd),
     ):
         app.router.add_post(path, api(clerk, handler, "verification"))
     if handlers.operator_page:

@@ -12,6 +12,7 @@ from certseal.secretfiles import read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2, seal_pb2_grpc
 from services.seal.config import SealSettings
+from services.seal.ofd_service import OfdSealService
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
@@ -76,12 +77,18 @@ class SealApp(ServiceProcess):
             seal_ca=seal_ca,
             max_document_bytes=cfg.seal.max_document_bytes,
         )
+        self.ofds = OfdSealService(
+            seals=self.service, max_document_bytes=cfg.seal.max_document_bytes
+        )
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""
         seal_pb2_grpc.add_SealServicer_to_server(
             SealServicer(
-                service=self.service, pdfs=self.pdfs, republisher=self.republisher
+                service=self.service,
+                pdfs=self.pdfs,
+                ofds=self.ofds,
+                republisher=self.republisher,
             ),
             server,
         )

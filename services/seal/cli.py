@@ -3,7 +3,8 @@
 ``seal inspect`` reads a GB/T 38540 structure offline. The others call the Seal gRPC API:
 as the department named by ``seal --as CODE`` (its dev identity; a seal owner registers,
 lists and revokes its seals and seals documents and PDFs with them), or as the CLI's
-operator identity without ``--as`` (``verify`` and ``verify-pdf`` need no department).
+operator identity without ``--as`` (``verify``, ``verify-pdf`` and ``verify-ofd`` need no
+department).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.cli import call_service, dev_identity, load, ts
+from certseal.errors import invalid
 from certseal.identifiers import validate_uscc
 
 
@@ -91,7 +93,8 @@ def _print_checks(verdict: str, checks: Any) -> int:
 
 def cmd_seal(args: argparse.Namespace) -> int:
     """RegisterSeal, GetSeal, ListSeals, RevokeSeal, SealDocument,
-    VerifySealedDocument, SealPdf and VerifyPdf, one command each."""
+    VerifySealedDocument, SealPdf, VerifyPdf, SealOfd and VerifyOfd, one command
+    each."""
     from certseal.v1 import seal_pb2 as pb
 
     command = args.seal_command
@@ -155,6 +158,25 @@ def cmd_seal(args: argparse.Namespace) -> int:
         reply = _call(args, lambda s: s.SealPdf(request))
         Path(args.out).write_bytes(reply.pdf)
         print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
+    elif command == "ofd":
+        if args.page < 0:
+            raise invalid("page", "must be 0 or more (0-based)")
+        request = pb.SealOfdRequest(
+            seal_id=args.seal_id,
+            ofd=_read(args.file, "file"),
+            page=args.page,
+            x_mm=args.x_mm,
+            y_mm=args.y_mm,
+            keyword=args.keyword or "",
+        )
+        reply = _call(args, lambda s: s.SealOfd(request))
+        Path(args.out).write_bytes(reply.ofd)
+        print(f"sealed OFD written to {args.out} (SHA-256 {reply.ofd_digest})")
+        print(
+            f"signature {reply.signature_id} {reply.signature_path}, page {reply.page}"
+        )
+    elif command == "verify-ofd":
+        return _verify_ofd(args)
     else:  # verify-pdf
         request = pb.VerifyPdfRequest(
             pdf=_read(args.file, "file"), password=_password(args.password_file)
@@ -167,6 +189,27 @@ def cmd_seal(args: argparse.Namespace) -> int:
             0 if reply.seals and all(s.verdict == "VALID" for s in reply.seals) else 1
         )
     return 0
+
+
+def _verify_ofd(args: argparse.Namespace) -> int:
+    """VerifyOfd: every signature, its checks and (with --references) its digests."""
+    from certseal.v1 import seal_pb2 as pb
+
+    request = pb.VerifyOfdRequest(ofd=_read(args.file, "file"))
+    reply = _call(args, lambda s: s.VerifyOfd(request))
+    for one in reply.signatures:
+        status = f" ({one.current_status})" if one.current_status else ""
+        print(f"signature   {one.signature_id} {one.signature_path} ({one.type})")
+        print(f"seal        {one.seal_id} {one.seal_name}{status}")
+        print(f"signed      {ts(one.signed_at)} by {one.signer}")
+        print(f"intact      {'yes' if one.intact else 'NO'} ({one.check_method})")
+        _print_checks(one.verdict, one.checks)
+        for ref in one.references:
+            if args.references or ref.status not in ("ok", "list grown"):
+                print(f"  {ref.status:<11} {ref.file} {ref.expected}")
+    print(f"{len(reply.signatures)} signature(s)")
+    verdicts = [s.verdict for s in reply.signatures]
+    return 0 if verdicts and all(v == "VALID" for v in verdicts) else 1
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -236,6 +279,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--password-file",
         metavar="FILE",
         help="file holding an encrypted PDF's password (first line)",
+    )
+    ofd = seal.add_parser("ofd", help="seal an OFD document (GB/T 33190)")
+    ofd.add_argument("seal_id")
+    ofd.add_argument("file")
+    ofd.add_argument("--out", required=True)
+    ofd.add_argument("--page", type=int, default=0, help="0-based")
+    ofd.add_argument("--x-mm", type=float, default=20.0, help="from the page's left")
+    ofd.add_argument("--y-mm", type=float, default=20.0, help="from the page's top")
+    ofd.add_argument("--keyword", help="stamp over this text instead")
+    verify_ofd = seal.add_parser("verify-ofd", help="verify every seal in an OFD")
+    verify_ofd.add_argument("file")
+    verify_ofd.add_argument(
+        "--references", action="store_true", help="list every reference's digest"
     )
     for name, command in seal.choices.items():
         if name != "inspect":

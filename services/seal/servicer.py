@@ -9,24 +9,30 @@ from certseal.idempotency import idempotent
 from certseal.rpc import current_caller
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
-from services.seal import convert
+from services.seal import convert, ofd_convert
+from services.seal.ofd_service import OfdSealService
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealService
 
 
 class SealServicer(seal_pb2_grpc.SealServicer):
-    """Thin: every rule lives in :class:`SealService` and :class:`PdfSealService`."""
+    """Thin: every rule lives in :class:`SealService`, :class:`PdfSealService` and
+    :class:`OfdSealService`."""
 
     def __init__(
         self,
         *,
         service: SealService,
         pdfs: PdfSealService,
+        ofds: OfdSealService | None = None,
         republisher: SealRepublisher | None = None,
     ):
         self._service = service
         self._pdfs = pdfs
+        self._ofds = ofds or OfdSealService(
+            seals=service, max_document_bytes=pdfs.max_document_bytes
+        )
         self._republisher = republisher
 
     @idempotent
@@ -126,6 +132,27 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         return convert.pdf_seals(
             await self._pdfs.verify_pdf(request.pdf, password=request.password)
         )
+
+    @idempotent
+    async def SealOfd(
+        self, request: pb.SealOfdRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SealOfdResponse:
+        if not request.ofd:
+            raise invalid("ofd", "is required: the OFD document (a ZIP package)")
+        sealed = await self._ofds.seal_ofd(
+            current_caller(),
+            request.seal_id,
+            ofd=request.ofd,
+            place=ofd_convert.stamp_place(request),
+        )
+        return ofd_convert.sealed_ofd(sealed)
+
+    async def VerifyOfd(
+        self, request: pb.VerifyOfdRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyOfdResponse:
+        if not request.ofd:
+            raise invalid("ofd", "is required: the OFD document (a ZIP package)")
+        return ofd_convert.ofd_signatures(await self._ofds.verify_ofd(request.ofd))
 
     async def RepublishSeals(
         self, request: pb.RepublishSealsRequest, context: grpc.aio.ServicerContext

@@ -303,6 +303,7 @@ async def test_unauthenticated_requests_get_the_login_page_or_401(console):
         ("POST", "/api/verify"),
         ("POST", "/api/verify-image?purpose=x"),
         ("POST", "/api/verify-pdf"),
+        ("POST", "/api/verify-ofd"),
         ("GET", "/api/status"),
         ("GET", "/api/accounts"),
     ):

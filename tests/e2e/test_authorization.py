@@ -49,6 +49,7 @@ from tests.conftest import (
     onboarded,
     seal_owner,
 )
+from tests.seal.ofd_samples import make_ofd
 
 ROOT = Path(__file__).resolve().parents[2]
 DENIED = {"PERMISSION_DENIED", "UNAUTHENTICATED", "NOT_FOUND"}
@@ -133,6 +134,7 @@ class World:
     signature: bytes = b""
     document: bytes = b"authorisation matrix" * 10
     sealed_pdf: bytes = b""
+    sealed_ofd: bytes = b""
     webhook: str = ""
     code: str = ""
     group: str = ""
@@ -268,6 +270,9 @@ async def world(
             spb.SealPdfRequest(seal_id=w.seal_id, pdf=blank_pdf())
         )
     ).pdf
+    w.sealed_ofd = (
+        await w.seal_stub.SealOfd(spb.SealOfdRequest(seal_id=w.seal_id, ofd=make_ofd()))
+    ).ofd
     licence = await w.licence()
     w.code = (
         await issuing.clients.issuer.GetLicenceCode(
@@ -565,6 +570,16 @@ async def _seal_pdf(w: World, kind: str) -> Any:
 @builds("Seal/VerifyPdf")
 async def _verify_pdf(w: World, kind: str) -> Any:
     return spb.VerifyPdfRequest(pdf=w.sealed_pdf)
+
+
+@builds("Seal/SealOfd")
+async def _seal_ofd(w: World, kind: str) -> Any:
+    return spb.SealOfdRequest(seal_id=w.seal_id, ofd=make_ofd())
+
+
+@builds("Seal/VerifyOfd")
+async def _verify_ofd(w: World, kind: str) -> Any:
+    return spb.VerifyOfdRequest(ofd=w.sealed_ofd)
 
 
 @builds("EventFeed/Subscribe")

@@ -48,6 +48,8 @@ COMMANDS = {
     "Seal.InspectSes": "seal inspect f",  # offline, through the same reader
     "Seal.SealPdf": f"seal --as {D} pdf S f.pdf --out o.pdf",
     "Seal.VerifyPdf": "seal verify-pdf f.pdf",
+    "Seal.SealOfd": f"seal --as {D} ofd S f.ofd --out o.ofd",
+    "Seal.VerifyOfd": "seal verify-ofd f.ofd",
     "Seal.RepublishSeals": "republish",  # the same command, after the issuer's part
     "Verifier.VerifyCode": "verify --purpose p LC1:X",
     "Verifier.VerifyImage": "verify --purpose p --image code.png",

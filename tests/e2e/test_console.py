@@ -520,6 +520,60 @@ async def test_a_dropped_sealed_pdf_lists_its_seals(page, platform, operator):
     await shot(page, "07-tampered-pdf")
 
 
+async def test_a_dropped_sealed_ofd_lists_its_seals(page, platform, operator):
+    from tests.seal.ofd_samples import changed, flip_last_byte, make_ofd
+
+    stack = platform["stack"]
+    owner = await seal_owner(operator)
+    ident = stack.ca.identity(f"dept:{owner}")
+    channel = secure_channel(
+        f"localhost:{platform['seal_port']}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    )
+    seal = seal_pb2_grpc.SealStub(channel)
+    ofd = make_ofd()
+    for name, suite in (
+        ("示例市市场监督管理局", "sm2"),
+        ("示例公司合同专用章", "es256"),
+    ):
+        info = (
+            await seal.RegisterSeal(
+                seal_pb2.RegisterSealRequest(name=name, suite=suite)
+            )
+        ).seal
+        ofd = (
+            await seal.SealOfd(seal_pb2.SealOfdRequest(seal_id=info.seal_id, ofd=ofd))
+        ).ofd
+    await channel.close()
+
+    async def drop(data: bytes, name: str) -> None:
+        # browsers know no type for .ofd: the page goes by the name
+        await page.evaluate(
+            """([b64, name]) => {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                const dt = new DataTransfer();
+                dt.items.add(new File([bytes], name, {type: ""}));
+                document.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt}));
+                document.dispatchEvent(new DragEvent("drop", {dataTransfer: dt}));
+            }""",
+            [base64.b64encode(data).decode(), name],
+        )
+
+    await drop(ofd, "licence.ofd")
+    rows = page.locator("#seals-body tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.nth(0)).to_have_attribute("data-verdict", "VALID")
+    await expect(rows.nth(0)).to_contain_text("示例市市场监督管理局")
+    await expect(rows.nth(1)).to_contain_text("示例公司合同专用章")
+    await shot(page, "08-sealed-ofd")
+    await drop(changed(ofd, "Doc_0/Document.xml", flip_last_byte), "tampered.ofd")
+    await expect(rows.nth(0)).to_have_attribute("data-verdict", "MODIFIED")
+    await expect(rows.nth(1)).to_have_attribute("data-verdict", "MODIFIED")
+    await expect(rows.nth(0)).to_contain_text("/Doc_0/Document.xml changed")
+
+
 async def test_the_login_page_then_signing_out(browser, platform):
     context = await browser.new_context(
         ignore_https_errors=True, viewport={"width": 1200, "height": 900}
@@ -710,6 +764,21 @@ async def test_bad_requests_name_what_is_wrong(http):
         "/api/verify-pdf", data=b"hello", headers={"Content-Type": "application/pdf"}
     ) as reply:
         assert reply.status == 400 and (await reply.json())["field"] == "pdf"
+    async with http.post(
+        "/api/verify-ofd", data=b"hello", headers={"Content-Type": "application/ofd"}
+    ) as reply:
+        assert reply.status == 400 and (await reply.json())["field"] == "ofd"
+    async with http.post(
+        "/api/verify-ofd", data=b"PK\x03\x04", headers={"Content-Type": "text/plain"}
+    ) as reply:
+        assert reply.status == 415 and (await reply.json())["field"] == "ofd"
+    async with http.post(
+        "/api/verify-ofd",
+        data=b"PK\x03\x04 not a zip",
+        headers={"Content-Type": "application/ofd"},
+    ) as reply:
+        body = await reply.json()
+        assert reply.status == 400 and body["field"] == "ofd", body
 
 
 async def test_status_lists_every_group(http, platform):

@@ -59,6 +59,7 @@ from tests.conftest import (
     make_department,
     text_field,
 )
+from tests.seal.ofd_samples import make_ofd
 
 MAX_DEPTH = 3
 CLIENT_ERRORS = {
@@ -407,6 +408,7 @@ class World:
     seal: spb.SealInfo
     signature: bytes
     sealed_pdf: bytes
+    sealed_ofd: bytes
     integrator: str
     webhook: str
     group: str
@@ -799,6 +801,18 @@ async def _(w: World):
     return w.dept_identity, spb.VerifyPdfRequest(pdf=w.sealed_pdf)
 
 
+@base("Seal.SealOfd")
+async def _(w: World):
+    return w.dept_identity, spb.SealOfdRequest(
+        seal_id=w.seal.seal_id, ofd=make_ofd(), page=1, x_mm=20, y_mm=20
+    )
+
+
+@base("Seal.VerifyOfd")
+async def _(w: World):
+    return w.dept_identity, spb.VerifyOfdRequest(ofd=w.sealed_ofd)
+
+
 @base("Seal.RepublishSeals")
 async def _(w: World):
     return "operator:admin", spb.RepublishSealsRequest(max_events=1)
@@ -953,6 +967,7 @@ async def world(stack, config, issuer, operator, connect, seal_app, feed_app, ve
         seal=spb.SealInfo(),
         signature=b"",
         sealed_pdf=b"",
+        sealed_ofd=b"",
         integrator=f"integrator:hostile-{secrets.token_hex(3)}",
         webhook=f"hostile-{secrets.token_hex(4)}",
         group=verifier.group,
@@ -986,6 +1001,14 @@ async def world(stack, config, issuer, operator, connect, seal_app, feed_app, ve
             spb.SealPdfRequest(seal_id=w.seal.seal_id, pdf=BLANK_PDF),
         )
     ).pdf
+    w.sealed_ofd = spb.SealOfdResponse.FromString(
+        await w.call(
+            "certseal.v1.Seal",
+            "SealOfd",
+            w.dept_identity,
+            spb.SealOfdRequest(seal_id=w.seal.seal_id, ofd=make_ofd()),
+        )
+    ).ofd
     await w.call(
         "certseal.v1.EventFeedAdmin",
         "SetEntitlement",

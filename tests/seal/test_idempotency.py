@@ -1,5 +1,5 @@
 """Idempotency keys on the seal service's mutating RPCs (issue 21), on the real stack:
-RegisterSeal, RevokeSeal, SealDocument and SealPdf. The same request twice with one key
+RegisterSeal, RevokeSeal, SealDocument, SealPdf and SealOfd. The same request twice with one key
 makes one change (a seal row, an event) and gives the same answer byte for byte (a
 signature carries its signing time: the retry gets the first one, not a new one); the
 same key with a changed request is ALREADY_EXISTS."""
@@ -59,6 +59,14 @@ async def _case(rpc: str, stub, owner: str, pool):
             pb.SealDocumentRequest(seal_id=seal.seal_id, document=DOCUMENT + b"!"),
             events(seal.seal_id),
         )
+    if rpc == "SealOfd":
+        from tests.seal.ofd_samples import make_ofd
+
+        return (
+            pb.SealOfdRequest(seal_id=seal.seal_id, ofd=make_ofd()),
+            pb.SealOfdRequest(seal_id=seal.seal_id, ofd=make_ofd(), page=1),
+            events(seal.seal_id),
+        )
     assert rpc == "SealPdf"
     return (
         pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf(), reason="同意"),
@@ -67,7 +75,7 @@ async def _case(rpc: str, stub, owner: str, pool):
     )
 
 
-RPCS = ["RegisterSeal", "RevokeSeal", "SealDocument", "SealPdf"]
+RPCS = ["RegisterSeal", "RevokeSeal", "SealDocument", "SealPdf", "SealOfd"]
 
 
 def test_the_table_names_every_mutating_rpc_of_the_seal_service():

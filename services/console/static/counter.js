@@ -224,12 +224,26 @@ async function verifyPdf(file) {
   }
 }
 
+async function verifyOfd(file) {
+  newAttempt();
+  try {
+    const reply = await api("/api/verify-ofd", {
+      method: "POST",
+      headers: {"Content-Type": "application/ofd"},
+      body: file,
+    });
+    showSeals(file.name, reply);
+  } catch (err) {
+    showMessage(`无法核验签章 / Could not verify the OFD: ${err.message}`);
+  }
+}
+
 function showSeals(name, reply) {
   clearMessage();
   $("seals-file").textContent = `${name} · ${localTime(reply.verified_at)}`;
   const body = $("seals-body");
   if (!reply.seals.length) {
-    body.replaceChildren(el("tr", {}, el("td", {colspan: 5}, "该文件没有签章 / This PDF carries no seal")));
+    body.replaceChildren(el("tr", {}, el("td", {colspan: 5}, "该文件没有签章 / This file carries no seal")));
   } else {
     body.replaceChildren(
       ...reply.seals.map((s) =>
@@ -249,6 +263,8 @@ async function verifyFile(file) {
   if (!file) return;
   if (file.type === "application/pdf" || /\.pdf$/i.test(file.name)) {
     await verifyPdf(file);
+  } else if (file.type === "application/ofd" || /\.ofd$/i.test(file.name)) {
+    await verifyOfd(file);
   } else if (IMAGE_TYPES.includes(file.type) || /\.(heic|heif)$/i.test(file.name)) {
     const attempt = newAttempt();
     if (needPurpose(() => verifyFile(file))) return;
@@ -261,7 +277,7 @@ async function verifyFile(file) {
     }
   } else {
     newAttempt();
-    showMessage(`不支持的文件类型 / Not a PNG, JPEG, HEIC or PDF: ${file.name}`);
+    showMessage(`不支持的文件类型 / Not a PNG, JPEG, HEIC, PDF or OFD: ${file.name}`);
   }
   focusScan();
 }

@@ -1,0 +1,366 @@
+"""OFD documents (GB/T 33190-2016): their pages and their signatures, read from a
+bounded package (:mod:`services.seal.ofd_package`).
+
+The signature layout (GB/T 33190 §18, as ofdrw and other platforms write it):
+
+- ``OFD.xml``'s ``DocBody/Signatures`` names the document's ``Signatures.xml``;
+- ``Signatures.xml`` lists every ``Signature`` (``ID``, ``Type`` Seal or Sign,
+  ``BaseLoc`` of its ``Signature.xml``) and ``MaxSignId``;
+- ``Signature.xml`` holds ``SignedInfo``: ``Provider``, ``SignatureMethod`` (an OID),
+  ``SignatureDateTime``, ``Seal/BaseLoc`` (the SESeal), one ``StampAnnot`` per stamp
+  (``PageRef`` a page ID, ``Boundary`` "x y w h" in mm from the page's top left) and
+  ``References`` (``CheckMethod``, then ``Reference FileRef`` with a base64
+  ``CheckValue``, the digest of that file); and ``SignedValue``, the path of
+  ``SignedValue.dat``;
+- for an electronic seal, ``SignedValue.dat`` is a GB/T 38540 SES_Signature whose
+  ``dataHash`` is the digest (SM3 for SM2) of ``Signature.xml``'s bytes.
+
+Everything here is synchronous and pure over the package's bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import xml.etree.ElementTree as ET  # types; parsing is defusedxml
+from dataclasses import dataclass, field
+
+from certseal.crypto import Suite, digest
+from certseal.errors import CertsealError, invalid
+from services.seal.ofd_package import (
+    OfdPackage,
+    child,
+    children,
+    local,
+    normalise,
+    parse_xml,
+    text_of,
+)
+
+A4_MM = (210.0, 297.0)
+_SM3_NAMES = {"sm3", "1.2.156.10197.1.401"}
+_SHA256_NAMES = {"sha256", "sha-256", "2.16.840.1.101.3.4.2.1"}
+
+
+def check_digest(method: str, data: bytes) -> bytes | None:
+    """The digest of ``data`` by a ``CheckMethod`` name or OID: SM3 or SHA-256, None for
+    any other (SHA-1 and MD5 are not accepted as protecting anything)."""
+    name = method.strip().lower()
+    if name in _SM3_NAMES:
+        return digest(Suite.SM2, data)
+    if name in _SHA256_NAMES:
+        return hashlib.sha256(data).digest()
+    return None
+
+
+def _dirname(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def _xml(package: OfdPackage, path: str, field: str) -> ET.Element:
+    data = package.get(path)
+    if data is None:
+        raise invalid(field, f"the package has no {path}")
+    return parse_xml(data, path, field)
+
+
+def _box(text: str, field: str, what: str) -> tuple[float, float, float, float]:
+    try:
+        values = [float(v) for v in text.split()]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(abs(v) < 1e6 for v in values):
+        raise invalid(field, f"{what} {text[:60]!r} is not 'x y width height' in mm")
+    return values[0], values[1], values[2], values[3]
+
+
+@dataclass(frozen=True)
+class OfdPage:
+    """One page: its ID (``PageRef`` in stamps), its content file and size in mm."""
+
+    page_id: str
+    path: str
+    width_mm: float
+    height_mm: float
+
+
+@dataclass(frozen=True)
+class OfdDocument:
+    """The first document of an OFD package (GB/T 33190 §7.4: ``DocBody``)."""
+
+    package: OfdPackage
+    doc_root: str  # e.g. "Doc_0/Document.xml"
+    signatures_path: str | None  # e.g. "Doc_0/Signs/Signatures.xml"; None: unsigned
+    pages: tuple[OfdPage, ...]
+    # (CheckMethod, path) → digest: each file is digested once per method however many
+    # signatures or references name it, so verifying is linear in the package's size
+    digests: dict[tuple[str, str], bytes | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def digest_of(self, method: str, path: str) -> bytes | None:
+        """The digest of the file at ``path`` by ``method`` (None: unsupported)."""
+        key = (method.strip().lower(), path)
+        if key not in self.digests:
+            self.digests[key] = check_digest(method, self.package.files[path])
+        return self.digests[key]
+
+
+def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
+    """The package's first document with its pages.
+
+    Raises INVALID_ARGUMENT (``field``) when ``OFD.xml``, the document root or a page
+    is missing or not bounded XML.
+    """
+    ofd = _xml(package, "OFD.xml", field)
+    if local(ofd.tag) != "OFD":
+        raise invalid(field, "OFD.xml's root is not an OFD element")
+    body = child(ofd, "DocBody")
+    if body is None:
+        raise invalid(field, "OFD.xml has no DocBody")
+    doc_root = normalise(text_of(child(body, "DocRoot")), field)
+    signatures = text_of(child(body, "Signatures"))
+    signatures_path = normalise(signatures, field) if signatures else None
+    document = _xml(package, doc_root, field)
+    base = _dirname(doc_root)
+    common = child(document, "CommonData")
+    default = A4_MM
+    area = child(common, "PageArea") if common is not None else None
+    if area is not None and child(area, "PhysicalBox") is not None:
+        box = _box(text_of(child(area, "PhysicalBox")), field, "PageArea")
+        default = (box[2], box[3])
+    pages_el = child(document, "Pages")
+    pages = []
+    for page in children(pages_el, "Page") if pages_el is not None else []:
+        path = normalise(page.get("BaseLoc", ""), field, base=base)
+        size = default
+        content = package.get(path)
+        if content is not None:
+            page_xml = parse_xml(content, path, field)
+            page_area = child(page_xml, "Area")
+            if page_area is not None and child(page_area, "PhysicalBox") is not None:
+                box = _box(text_of(child(page_area, "PhysicalBox")), field, path)
+                size = (box[2], box[3])
+        pages.append(OfdPage(page.get("ID", ""), path, size[0], size[1]))
+    if not pages:
+        raise invalid(field, f"{doc_root} lists no pages")
+    return OfdDocument(package, doc_root, signatures_path, tuple(pages))
+
+
+def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
+    """The package with only what verifying needs: where ``Signatures.xml`` is.
+
+    Pages are not read: a damaged page is a changed file, which the references of
+    each signature report. When ``OFD.xml`` itself is damaged, the conventional
+    ``Signs/Signatures.xml`` is used if the package has exactly one, so that the
+    signatures still verify and report ``OFD.xml`` as changed; otherwise
+    INVALID_ARGUMENT (``field``).
+    """
+    try:
+        ofd = _xml(package, "OFD.xml", field)
+        body = child(ofd, "DocBody")
+        if local(ofd.tag) != "OFD" or body is None:
+            raise invalid(field, "OFD.xml is not an OFD with a DocBody")
+        signatures = text_of(child(body, "Signatures"))
+        path = normalise(signatures, field) if signatures else None
+    except CertsealError:
+        found = [
+            name
+            for name in package.files
+            if name == "Signs/Signatures.xml" or name.endswith("/Signs/Signatures.xml")
+        ]
+        if len(found) != 1:
+            raise
+        path = found[0]
+    return OfdDocument(package, "", path, ())
+
+
+def find_keyword(
+    document: OfdDocument, keyword: str, field: str = "keyword"
+) -> tuple[int, float, float]:
+    """The first page (0-based) showing ``keyword`` in one text object, and the centre
+    of that text object's ``Boundary`` in mm from the page's top left.
+
+    Raises INVALID_ARGUMENT (``field``) when no page shows it.
+    """
+    for index, page in enumerate(document.pages):
+        content = document.package.get(page.path)
+        if content is None:
+            continue
+        for element in parse_xml(content, page.path, "ofd").iter():
+            if local(element.tag) != "TextObject":
+                continue
+            text = "".join(code.text or "" for code in children(element, "TextCode"))
+            if keyword in text:
+                x, y, w, h = _box(element.get("Boundary", ""), "ofd", page.path)
+                return index, x + w / 2, y + h / 2
+    raise invalid(field, f"{keyword!r} is on no page of the document")
+
+
+@dataclass(frozen=True)
+class SignatureEntry:
+    """One ``Signature`` of ``Signatures.xml``."""
+
+    signature_id: str
+    kind: str  # Seal | Sign
+    path: str  # its Signature.xml, normalised
+    attributes: tuple[tuple[str, str], ...]  # as written, to write them back
+
+
+def signature_entries(
+    document: OfdDocument, field: str = "ofd"
+) -> tuple[list[SignatureEntry], int]:
+    """The document's signatures and the number in ``MaxSignId`` (0 if none)."""
+    if document.signatures_path is None:
+        return [], 0
+    root = _xml(document.package, document.signatures_path, field)
+    base = _dirname(document.signatures_path)
+    entries = [
+        SignatureEntry(
+            item.get("ID", ""),
+            item.get("Type", "Seal"),
+            normalise(item.get("BaseLoc", ""), field, base=base),
+            tuple(item.attrib.items()),
+        )
+        for item in children(root, "Signature")
+    ]
+    digits = "".join(c for c in text_of(child(root, "MaxSignId")) if c.isdigit())
+    return entries, int(digits[-9:]) if digits else 0
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A file a signature protects: its path and the digest written in Signature.xml."""
+
+    file: str  # normalised package path
+    check_value: bytes
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Where a stamp shows: a page ID and its boundary in mm."""
+
+    page_ref: str
+    boundary: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class SignatureFile:
+    """What one ``Signature.xml`` says."""
+
+    path: str
+    signed_value_path: str
+    method: str  # SignatureMethod, an OID
+    signed_at_text: str  # SignatureDateTime as written
+    seal_path: str | None
+    check_method: str
+    references: tuple[Reference, ...]
+    stamps: tuple[Stamp, ...]
+
+
+def _resolve(package: OfdPackage, loc: str, base: str, field: str) -> str:
+    """An ``ST_Loc`` of a Signature.xml: relative to its folder (GB/T 33190 §7.2), or
+    to the package root when only that names a file (some producers write that)."""
+    path = normalise(loc, field, base=base)
+    if path not in package.files and not loc.startswith("/"):
+        from_root = normalise(loc, field)
+        if from_root in package.files:
+            return from_root
+    return path
+
+
+def read_signature_file(
+    package: OfdPackage, path: str, field: str = "ofd"
+) -> SignatureFile:
+    """Parse a ``Signature.xml``; INVALID_ARGUMENT (``field``) if it is not one."""
+    root = _xml(package, path, field)
+    base = _dirname(path)
+    info = child(root, "SignedInfo")
+    if local(root.tag) != "Signature" or info is None:
+        raise invalid(field, f"{path} is not an OFD Signature (no SignedInfo)")
+    signed_value = text_of(child(root, "SignedValue"))
+    if not signed_value:
+        raise invalid(field, f"{path} names no SignedValue")
+    seal = child(info, "Seal")
+    seal_loc = text_of(child(seal, "BaseLoc")) if seal is not None else ""
+    refs_el = child(info, "References")
+    references = []
+    for ref in children(refs_el, "Reference") if refs_el is not None else []:
+        try:
+            value = base64.b64decode(text_of(child(ref, "CheckValue")), validate=True)
+        except (binascii.Error, ValueError):
+            raise invalid(field, f"{path}: a CheckValue is not base64") from None
+        references.append(
+            Reference(_resolve(package, ref.get("FileRef", ""), base, field), value)
+        )
+    stamps = [
+        Stamp(s.get("PageRef", ""), _box(s.get("Boundary", ""), field, path))
+        for s in children(info, "StampAnnot")
+    ]
+    return SignatureFile(
+        path=path,
+        signed_value_path=_resolve(package, signed_value, base, field),
+        method=text_of(child(info, "SignatureMethod")),
+        signed_at_text=text_of(child(info, "SignatureDateTime")),
+        seal_path=_resolve(package, seal_loc, base, field) if seal_loc else None,
+        check_method=(refs_el.get("CheckMethod", "") if refs_el is not None else ""),
+        references=tuple(references),
+        stamps=tuple(stamps),
+    )
+
+
+@dataclass(frozen=True)
+class ReferenceResult:
+    """One protected file: the digest signed, the digest now, and what that means.
+
+    ``status``: ``ok``; ``changed``; ``missing``; ``list grown`` (``Signatures.xml``
+    changed only by signatures added after this one, which still lists this one);
+    ``unsupported`` (a CheckMethod other than SM3 or SHA-256).
+    """
+
+    file: str
+    expected: bytes
+    actual: bytes | None
+    status: str
+
+    @property
+    def holds(self) -> bool:
+        """Whether this reference leaves the package unmodified."""
+        return self.status in ("ok", "list grown")
+
+
+def check_references(
+    document: OfdDocument, signature: SignatureFile, entry: SignatureEntry
+) -> list[ReferenceResult]:
+    """Every reference of ``signature`` checked against the package as it is now.
+
+    A later seal adds its own entry to ``Signatures.xml``, so that file's digest is
+    accepted as ``list grown`` while it still lists ``entry`` unchanged (ofdrw treats
+    the signature list the same way); every other difference is ``changed``.
+    """
+    results = []
+    for ref in signature.references:
+        data = document.package.get(ref.file)
+        actual = (
+            None
+            if data is None
+            else document.digest_of(signature.check_method, ref.file)
+        )
+        if data is None:
+            status = "missing"
+        elif actual is None:
+            status = "unsupported"
+        elif actual == ref.check_value:
+            status = "ok"
+        elif ref.file == document.signatures_path and _still_listed(document, entry):
+            status = "list grown"
+        else:
+            status = "changed"
+        results.append(ReferenceResult(ref.file, ref.check_value, actual, status))
+    return results
+
+
+def _still_listed(document: OfdDocument, entry: SignatureEntry) -> bool:
+    entries, _ = signature_entries(document)
+    return entries.index(entry) < len(entries) - 1 if entry in entries else False

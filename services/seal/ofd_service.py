@@ -1,0 +1,276 @@
+"""The seal service's OFD use cases: seal an OFD document and verify its signatures.
+
+Sealing an OFD (any suite; sm2 seals are the ecosystem's usual case):
+1. check the caller is one of the seal's signers and the seal may be used now
+   (:meth:`SealService.usable`; a refusal is audited);
+2. off the event loop, read the package within bounds and add the seal's files
+   (:func:`services.seal.ofd_sign.prepare_seal`);
+3. sign the digest of the new ``Signature.xml`` (:meth:`SealService.seal_document`,
+   which stores the ``document.sealed`` event with that digest and the audit row);
+4. off the event loop, write ``SignedValue.dat`` and zip the package.
+
+Verifying an OFD reads every signature of ``Signatures.xml`` and verifies each: the
+SES_Signature in the design's check order over ``Signature.xml``
+(:meth:`SealService.verify`), then the check ``references``: every file the signature
+protects still has the digest it had (a changed, missing or unsupported one is
+MODIFIED). Every reference digest is reported whatever the verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from certseal import der
+from certseal.crypto import Suite, digest
+from certseal.errors import CertsealError, invalid
+from certseal.rpc import Caller
+from services.seal.domain import SealCheck, SealVerdict, SealVerification
+from services.seal.ofd import (
+    OfdDocument,
+    ReferenceResult,
+    SignatureEntry,
+    SignatureFile,
+    check_references,
+    read_signature_file,
+    signature_entries,
+    signatures_document,
+)
+from services.seal.ofd_package import read_package
+from services.seal.ofd_sign import StampPlace, finish_seal, prepare_seal
+from services.seal.service import SealService
+from services.seal.ses import SUITE_BY_OID, SESeal, SESSignature, check_ses_size
+
+MAX_OFD_SIGNATURES = 100
+"""Signatures one OFD may list for VerifyOfd (each costs a few signature checks)."""
+
+
+@dataclass(frozen=True)
+class SealedOfd:
+    """A sealed OFD, its SHA-256 and where the new signature is."""
+
+    ofd: bytes
+    ofd_digest: bytes  # SHA-256 of ``ofd``
+    signed_at: dt.datetime  # whole seconds
+    signature_id: str
+    signature_path: str  # e.g. "Doc_0/Signs/Sign_0/Signature.xml"
+    page: int
+
+
+@dataclass(frozen=True)
+class OfdSignatureResult:
+    """One signature of an OFD: where it is, the verification and the references."""
+
+    entry: SignatureEntry
+    verification: SealVerification
+    references: tuple[ReferenceResult, ...]
+    check_method: str = ""
+    stamp_pages: tuple[str, ...] = ()
+    intact: bool = False  # Signature.xml and every file it protects are unchanged
+
+
+def _verdict(
+    verification: SealVerification, references: list[ReferenceResult]
+) -> SealVerification:
+    """The SES verdict, and when every SES check up to ``data hash`` passed, the check
+    ``references`` after it: a changed, missing or unsupported file is MODIFIED.
+
+    As in the design's order, checks after the first failure are not run; the reference
+    digests are reported separately whatever the verdict.
+    """
+    if verification.verdict is not SealVerdict.VALID:
+        return verification
+    bad = [r for r in references if not r.holds]
+    if not references:
+        check = SealCheck("references", False, "the signature protects no file")
+    elif bad:
+        detail = "; ".join(f"/{r.file} {r.status}" for r in bad[:10])
+        check = SealCheck("references", False, detail)
+    else:
+        check = SealCheck(
+            "references", True, f"{len(references)} files have their signed digests"
+        )
+    checks = list(verification.checks)
+    names = [c.name for c in checks]
+    at = names.index("data hash") + 1 if "data hash" in names else len(checks)
+    checks.insert(at, check)
+    if check.passed:
+        return dataclasses.replace(verification, checks=tuple(checks))
+    return SealVerification(
+        SealVerdict.MODIFIED,
+        tuple(c for c in checks if c.name != "seal status"),
+        seal_id=verification.seal_id,
+        seal_name=verification.seal_name,
+        signer=verification.signer,
+        signed_at=verification.signed_at,
+    )
+
+
+def _malformed(detail: str) -> SealVerification:
+    return SealVerification(
+        SealVerdict.MALFORMED, (SealCheck("decode", False, detail),)
+    )
+
+
+class OfdSealService:
+    """Sealing and verifying OFD documents with the seals of :class:`SealService`."""
+
+    def __init__(
+        self, *, seals: SealService, max_document_bytes: int = 64 * 1024 * 1024
+    ):
+        self._seals = seals
+        self.max_document_bytes = max_document_bytes
+
+    def _check_size(self, ofd: bytes) -> None:
+        if not ofd:
+            raise invalid("ofd", "is required: the OFD document (a ZIP package)")
+        if len(ofd) > self.max_document_bytes:
+            raise invalid(
+                "ofd", f"is {len(ofd)} bytes; the limit is {self.max_document_bytes}"
+            )
+
+    async def seal_ofd(
+        self, caller: Caller, seal_id: str, *, ofd: bytes, place: StampPlace
+    ) -> SealedOfd:
+        """The OFD sealed with ``seal_id``'s stamp on ``place`` (see the module).
+
+        Raises ``CertsealError``: NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION
+        (the seal is not usable now) or INVALID_ARGUMENT (``ofd`` over
+        ``max_document_bytes`` or not a bounded OFD package, ``page`` not in the
+        document, ``keyword`` on no page).
+        """
+        row, now = await self._seals.usable(caller, seal_id)
+        self._check_size(ofd)
+        picture = SESeal.load(row.seal)["e_seal_info"]["picture"]
+        # the picture's printed size in mm (GB/T 38540); 40 mm if it gives none
+        size = (
+            float(picture["width"].native) or 40.0,
+            float(picture["height"].native) or 40.0,
+        )
+        stamp_at = now.astimezone(dt.UTC).replace(microsecond=0)
+        prepared = await asyncio.to_thread(
+            prepare_seal,
+            ofd,
+            seal=row.seal,
+            suite=Suite(row.suite),
+            stamp_mm=size,
+            place=place,
+            signed_at_text=stamp_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+        sealed = await self._seals.seal_document(
+            caller,
+            seal_id,
+            document=prepared.signature_xml,
+            document_hash=None,
+            property_info="/" + prepared.signature_path,
+        )
+        out = await asyncio.to_thread(finish_seal, prepared, sealed.signature)
+        return SealedOfd(
+            out,
+            hashlib.sha256(out).digest(),
+            sealed.signed_at,
+            prepared.signature_id,
+            prepared.signature_path,
+            prepared.page,
+        )
+
+    async def verify_ofd(self, ofd: bytes) -> list[OfdSignatureResult]:
+        """Every signature of the OFD's first document, verified (see the module).
+
+        An unsigned OFD gives an empty list. Raises INVALID_ARGUMENT (``ofd``) when it
+        is over ``max_document_bytes``, is not a bounded OFD package, or lists more
+        than :data:`MAX_OFD_SIGNATURES` signatures.
+        """
+        self._check_size(ofd)
+        document, entries = await asyncio.to_thread(_open, ofd)
+        return [await self._verify_one(document, entry) for entry in entries]
+
+    async def _verify_one(
+        self, document: OfdDocument, entry: SignatureEntry
+    ) -> OfdSignatureResult:
+        package = document.package
+        unreadable = ""
+        signature_xml = package.get(entry.path)
+        if signature_xml is None:
+            return OfdSignatureResult(entry, _malformed(f"{entry.path} is missing"), ())
+        try:
+            signature: SignatureFile | None = await asyncio.to_thread(
+                read_signature_file, package, entry.path
+            )
+        except CertsealError as exc:
+            # a damaged Signature.xml: its SignedValue.dat, where it conventionally
+            # is, still tells whether it was changed (the data hash covers it)
+            signature, unreadable = None, exc.message
+        if signature is not None:
+            references = await asyncio.to_thread(
+                check_references, document, signature, entry
+            )
+            value_path = signature.signed_value_path
+            stamps = tuple(s.page_ref for s in signature.stamps)
+            check_method = signature.check_method
+        else:
+            references, stamps, check_method = [], (), ""
+            value_path = entry.path.rsplit("/", 1)[0] + "/SignedValue.dat"
+        signed_value = package.get(value_path)
+        if entry.kind != "Seal":
+            verification = _malformed(
+                f"Type {entry.kind!r}: only electronic seals (Type Seal, a GB/T 38540 "
+                "SES_Signature) are verified here"
+            )
+        elif signed_value is None:
+            verification = _malformed(f"{value_path} is missing")
+        else:
+            try:
+                check_ses_size(signed_value, "ofd")
+                verification = await self._seals.verify(
+                    signed_value, document=signature_xml
+                )
+            except Exception as exc:  # the SES verifier promises not to raise
+                verification = _malformed(f"the SES_Signature cannot be read: {exc}")
+        if signature is None and verification.verdict is SealVerdict.VALID:
+            verification = _malformed(f"{entry.path} cannot be read: {unreadable}")
+        intact = (
+            signed_value is not None
+            and signature_xml is not None
+            and _signed_hash_matches(signed_value, signature_xml)
+            and bool(references)
+            and all(r.holds for r in references)
+        )
+        return OfdSignatureResult(
+            entry,
+            _verdict(verification, references),
+            tuple(references),
+            check_method,
+            stamps,
+            intact,
+        )
+
+
+def _signed_hash_matches(signed_value: bytes, signature_xml: bytes) -> bool:
+    """Whether the SES_Signature's dataHash is the digest of ``signature_xml`` (by
+    its signature algorithm's suite), whoever made it: integrity without trust."""
+    try:
+        der.check(signed_value)
+        tbs = SESSignature.load(signed_value)["to_sign"]
+        suite = SUITE_BY_OID.get(
+            SESSignature.load(signed_value)["signature_alg_id"].dotted
+        )
+        if suite is None:
+            return False
+        return bool(tbs["data_hash"].native == digest(suite, signature_xml))
+    except Exception:  # not an SES_Signature: nothing is known to be intact
+        return False
+
+
+def _open(ofd: bytes) -> tuple[OfdDocument, list[SignatureEntry]]:
+    document = signatures_document(read_package(ofd, "ofd"), "ofd")
+    entries, _ = signature_entries(document, "ofd")
+    if len(entries) > MAX_OFD_SIGNATURES:
+        raise invalid(
+            "ofd",
+            f"lists {len(entries)} signatures; the limit is {MAX_OFD_SIGNATURES}",
+        )
+    return document, entries

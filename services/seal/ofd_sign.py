@@ -1,0 +1,212 @@
+"""Sealing an OFD document: the GB/T 33190 §18 signature layout around a GB/T 38540
+SES_Signature (:mod:`services.seal.ofd` describes the layout).
+
+Sealing happens in two synchronous steps around the (async) signer:
+
+1. :func:`prepare_seal` reads the package (bounded), adds ``Signs/Sign_<n>/Seal.esl``
+   (the SESeal), the new entry in ``Signatures.xml`` (created, and named in
+   ``OFD.xml``'s ``DocBody``, for the first seal) and ``Signature.xml``: the stamp
+   annotation and one reference with its digest (SM3 for sm2 seals, SHA-256 for
+   others) per file of the package except this signature's own ``Signature.xml`` and
+   ``SignedValue.dat``;
+2. the caller signs the digest of ``Signature.xml`` (an SES_Signature), and
+   :func:`finish_seal` writes it as ``SignedValue.dat`` and zips the package again.
+
+Nothing of an earlier signature changes except ``Signatures.xml``, which grows by one
+entry, so several seals on one document each keep verifying.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from xml.sax.saxutils import quoteattr
+
+from certseal.crypto import Suite
+from certseal.errors import invalid
+from services.seal.ofd import (
+    OfdDocument,
+    check_digest,
+    find_keyword,
+    open_document,
+    signature_entries,
+)
+from services.seal.ofd_package import read_package
+from services.seal.ses import SIGNATURE_OIDS
+
+PROVIDER = "certseal"
+CHECK_METHODS = {Suite.SM2: "SM3", Suite.ES256: "SHA256", Suite.ED25519: "SHA256"}
+_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'
+
+
+@dataclass(frozen=True)
+class StampPlace:
+    """Where the stamp goes: a page (0-based) and the stamp's top-left corner in mm
+    from the page's top left (OFD's coordinates, y downwards), or a keyword: the stamp
+    is then centred on the first text object showing it."""
+
+    page: int = 0
+    x_mm: float = 20.0
+    y_mm: float = 20.0
+    keyword: str = ""
+
+
+@dataclass(frozen=True)
+class PreparedSeal:
+    """An OFD package with every file of a new seal but its SignedValue.dat."""
+
+    files: dict[str, bytes]
+    signature_id: str  # e.g. "s007"
+    signature_path: str  # "Doc_0/Signs/Sign_1/Signature.xml"
+    signed_value_path: str
+    signature_xml: bytes  # what the SES_Signature's dataHash is the digest of
+    page: int  # 0-based page the stamp is on
+
+
+def _loc(path: str) -> str:
+    return "/" + path
+
+
+def _declare_signatures(ofd_xml: bytes, loc: str) -> bytes:
+    """``OFD.xml`` with ``<Signatures>`` as the first DocBody's last child (its place
+    in the schema), written with the prefix the file uses."""
+    match = re.search(rb"</([A-Za-z_][\w.-]*:)?DocBody\s*>", ofd_xml)
+    if match is None:
+        raise invalid("ofd", "OFD.xml's DocBody has no end tag")
+    prefix = match.group(1) or b""
+    element = b"<" + prefix + b"Signatures>" + loc.encode()
+    element += b"</" + prefix + b"Signatures>"
+    return ofd_xml[: match.start()] + element + ofd_xml[match.start() :]
+
+
+def _signatures_xml(
+    entries: list[tuple[tuple[str, str], ...]], max_sign_id: str
+) -> bytes:
+    items = "".join(
+        "<ofd:Signature"
+        + "".join(f" {name}={quoteattr(value)}" for name, value in attributes)
+        + "/>"
+        for attributes in entries
+    )
+    body = f"<ofd:Signatures {_NS}>{items}<ofd:MaxSignId>{max_sign_id}</ofd:MaxSignId>"
+    return (_HEADER + body + "</ofd:Signatures>").encode()
+
+
+def _place(
+    document: OfdDocument, place: StampPlace, size: tuple[float, float]
+) -> tuple[int, tuple[float, float, float, float]]:
+    width, height = size
+    if place.keyword:
+        page, cx, cy = find_keyword(document, place.keyword)
+        x, y = cx - width / 2, cy - height / 2
+    else:
+        page, x, y = place.page, place.x_mm, place.y_mm
+        if page >= len(document.pages):
+            raise invalid(
+                "page", f"is {page}; the document has {len(document.pages)} pages"
+            )
+    sheet = document.pages[page]
+    x = min(max(x, 0.0), max(sheet.width_mm - width, 0.0))
+    y = min(max(y, 0.0), max(sheet.height_mm - height, 0.0))
+    return page, (x, y, width, height)
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def prepare_seal(
+    ofd: bytes,
+    *,
+    seal: bytes,
+    suite: Suite,
+    stamp_mm: tuple[float, float],
+    place: StampPlace,
+    signed_at_text: str,
+    provider_version: str = "1.0",
+) -> PreparedSeal:
+    """The package with a new seal's files but its signed value (see the module).
+
+    ``seal`` is the DER SESeal; ``stamp_mm`` its picture's width and height in mm;
+    ``signed_at_text`` the ``SignatureDateTime`` ("YYYY-MM-DD HH:MM:SS", UTC here).
+    Raises INVALID_ARGUMENT naming ``ofd``, ``page`` or ``keyword``.
+    """
+    package = read_package(ofd, "ofd")
+    document = open_document(package, "ofd")
+    files = dict(package.files)
+    entries, max_id = signature_entries(document, "ofd")
+    signatures_path = document.signatures_path
+    if signatures_path is None:
+        base = document.doc_root.rsplit("/", 1)[0] if "/" in document.doc_root else ""
+        signatures_path = f"{base}/Signs/Signatures.xml".lstrip("/")
+        files["OFD.xml"] = _declare_signatures(files["OFD.xml"], _loc(signatures_path))
+    signs_dir = signatures_path.rsplit("/", 1)[0] if "/" in signatures_path else ""
+    index = 0
+    while any(
+        name.startswith(f"{signs_dir}/Sign_{index}/".lstrip("/")) for name in files
+    ):
+        index += 1
+    folder = f"{signs_dir}/Sign_{index}".lstrip("/")
+    seal_path = f"{folder}/Seal.esl"
+    signature_path = f"{folder}/Signature.xml"
+    signed_value_path = f"{folder}/SignedValue.dat"
+    signature_id, annot_id = f"s{max_id + 1:03d}", f"s{max_id + 2:03d}"
+    files[seal_path] = seal
+    files[signatures_path] = _signatures_xml(
+        [e.attributes for e in entries]
+        + [
+            (
+                ("ID", signature_id),
+                ("Type", "Seal"),
+                ("BaseLoc", _loc(signature_path)),
+            )
+        ],
+        annot_id,
+    )
+    page, box = _place(document, place, stamp_mm)
+    method = CHECK_METHODS[suite]
+    references = "".join(
+        f"<ofd:Reference FileRef={quoteattr(_loc(name))}><ofd:CheckValue>"
+        + base64.b64encode(check_digest(method, data) or b"").decode()
+        + "</ofd:CheckValue></ofd:Reference>"
+        for name, data in sorted(files.items())
+    )
+    boundary = " ".join(_number(v) for v in box)
+    signature_xml = (
+        _HEADER
+        + f"<ofd:Signature {_NS}><ofd:SignedInfo>"
+        + f'<ofd:Provider ProviderName="{PROVIDER}" Company="{PROVIDER}" '
+        + f"Version={quoteattr(provider_version)}/>"
+        + f"<ofd:SignatureMethod>{SIGNATURE_OIDS[suite]}</ofd:SignatureMethod>"
+        + f"<ofd:SignatureDateTime>{signed_at_text}</ofd:SignatureDateTime>"
+        + f"<ofd:References CheckMethod={quoteattr(method)}>{references}"
+        + "</ofd:References>"
+        + f'<ofd:StampAnnot ID="{annot_id}" PageRef={quoteattr(document.pages[page].page_id)}'
+        + f' Boundary="{boundary}"/>'
+        + f"<ofd:Seal><ofd:BaseLoc>{_loc(seal_path)}</ofd:BaseLoc></ofd:Seal>"
+        + "</ofd:SignedInfo>"
+        + f"<ofd:SignedValue>{_loc(signed_value_path)}</ofd:SignedValue>"
+        + "</ofd:Signature>"
+    ).encode()
+    files[signature_path] = signature_xml
+    return PreparedSeal(
+        files, signature_id, signature_path, signed_value_path, signature_xml, page
+    )
+
+
+def finish_seal(prepared: PreparedSeal, signed_value: bytes) -> bytes:
+    """The sealed OFD: the prepared package with ``SignedValue.dat`` (the DER
+    SES_Signature), zipped (deflate; ``OFD.xml`` first, as readers expect)."""
+    files = dict(prepared.files)
+    files[prepared.signed_value_path] = signed_value
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files, key=lambda n: (n != "OFD.xml", n)):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[name])
+    return out.getvalue()
