@@ -70,7 +70,7 @@ class NoteVerifier:
     @classmethod
     def parse(cls, text: str, field: str = "log_key") -> NoteVerifier:
         """Read ``<name>+<hex key ID>+<base64(0x01 || key)>``; INVALID_ARGUMENT if not."""
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)
         if len(parts) != 3 or not _KEY_NAME.fullmatch(parts[0]):
             raise _bad("a verifier key is <name>+<hex key ID>+<base64 key>", field)
         name, hex_id, b64 = parts
