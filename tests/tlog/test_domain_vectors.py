@@ -78,7 +78,7 @@ def test_consistency_vector(path):
 
 def test_the_reference_roots_for_every_size():
     hashes = [leaf_hash(x) for x in LEAVES]
-    assert EMPTY_ROOT == ROOTS[0]
+    assert ROOTS[0] == EMPTY_ROOT
     for size in range(len(LEAVES) + 1):
         assert reference_root(hashes[:size]) == ROOTS[size], size
 
