@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from certseal.v1 import tlog_pb2 as pb
+from services.tlog.domain import Leaf, SignedCheckpoint
 from services.tlog.service import ConsistencyProof, InclusionProof
-from services.tlog.storage import StoredCheckpoint, StoredLeaf
 
 
-def checkpoint(cp: StoredCheckpoint, log_key: str) -> pb.GetCheckpointResponse:
+def checkpoint(cp: SignedCheckpoint, log_key: str) -> pb.GetCheckpointResponse:
     """GetCheckpoint's answer."""
     return pb.GetCheckpointResponse(
         checkpoint=cp.note, tree_size=cp.size, root_hash=cp.root_hash, log_key=log_key
@@ -35,6 +35,6 @@ def consistency(p: ConsistencyProof) -> pb.GetConsistencyProofResponse:
     )
 
 
-def leaves(found: list[StoredLeaf]) -> list[pb.LogLeaf]:
+def leaves(found: list[Leaf]) -> list[pb.LogLeaf]:
     """Stored leaves as LogLeaf messages."""
     return [pb.LogLeaf(leaf_index=leaf.index, leaf_data=leaf.data) for leaf in found]

@@ -14,7 +14,7 @@ Appending ``k`` leaves writes ``k`` leaf nodes and at most ``k`` interior nodes,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -174,9 +174,6 @@ def append(
     return Appended(nodes=nodes, size=size, frontier=[h for _, h in stack])
 
 
-NodeReader = Callable[[set[Node]], Mapping[Node, bytes]]
-
-
 #: the first line of every leaf's data; its version changes with the format
 ENTRY_FORMAT = "certseal/transparency-log/entry/v1"
 #: the topics whose events are logged (docs/architecture.md, "The transparency log")
@@ -252,7 +249,9 @@ class LogEntry:
                 "the entry's sha256 is not 32 bytes",
                 field="leaf",
             )
-        entry = cls(*values[:5], sha256=digest)
+        entry = cls(
+            values[0], values[1], values[2], values[3], values[4], sha256=digest
+        )
         if entry.encode() != data:
             raise CertsealError(
                 ErrorKind.INVALID_ARGUMENT,
@@ -272,3 +271,20 @@ def entry_of(topic: str, headers: Mapping[str, str], value_sha256: bytes) -> Log
         time=headers.get("ce_time", ""),
         sha256=value_sha256,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    """A checkpoint the log signed: its tree size, root hash and signed note."""
+
+    size: int
+    root_hash: bytes
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One leaf: its index and data."""
+
+    index: int
+    data: bytes

@@ -12,8 +12,8 @@ from certseal.checkpoints import Checkpoint, NoteSigner, sign_checkpoint
 from certseal.errors import invalid
 from certseal.merkle import EMPTY_ROOT, leaf_hash
 from services.tlog import domain
-from services.tlog.domain import Appended, LogEntry
-from services.tlog.storage import LogStore, StoredCheckpoint, StoredLeaf
+from services.tlog.domain import Appended, Leaf, LogEntry, SignedCheckpoint
+from services.tlog.storage import LogStore
 
 #: the most leaves one GetEntries returns
 MAX_ENTRIES = 1000
@@ -58,23 +58,23 @@ class LogService:
 
     def append_batch(
         self, size: int, frontier: list[bytes], entries: list[LogEntry]
-    ) -> tuple[Appended, StoredCheckpoint]:
+    ) -> tuple[Appended, SignedCheckpoint]:
         """Append ``entries`` to the tree of ``size`` leaves; sign the new checkpoint."""
         appended = domain.append(
             size, frontier, [leaf_hash(e.encode()) for e in entries]
         )
         cp = Checkpoint(self._signer.name, appended.size, appended.root)
-        return appended, StoredCheckpoint(
+        return appended, SignedCheckpoint(
             cp.size, cp.root_hash, sign_checkpoint(cp, self._signer)
         )
 
-    async def latest_checkpoint(self) -> StoredCheckpoint:
+    async def latest_checkpoint(self) -> SignedCheckpoint:
         """The latest signed checkpoint (the empty tree's before the first append)."""
         found = await self._store.latest_checkpoint()
         if found is not None:
             return found
         empty = Checkpoint(self._signer.name, 0, EMPTY_ROOT)
-        return StoredCheckpoint(0, EMPTY_ROOT, sign_checkpoint(empty, self._signer))
+        return SignedCheckpoint(0, EMPTY_ROOT, sign_checkpoint(empty, self._signer))
 
     async def _tree_size(self, requested: int, field: str) -> int:
         """``requested`` (0: the latest), checked against the tree's size."""
@@ -134,7 +134,7 @@ class LogService:
             checkpoint=signed.note if signed else "",
         )
 
-    async def entries(self, start: int, count: int) -> list[StoredLeaf]:
+    async def entries(self, start: int, count: int) -> list[Leaf]:
         """Leaves ``[start, start + count)``; INVALID_ARGUMENT (``count`` / ``start``)
         for a count of 0 or above :data:`MAX_ENTRIES` or a start beyond the tree."""
         _bounded(start, "start")
@@ -145,7 +145,7 @@ class LogService:
             raise invalid("start", f"start {start} is not below the log's size {size}")
         return await self._store.leaves(start, min(count, size - start))
 
-    async def find(self, subject: str, after: int, page_size: int) -> list[StoredLeaf]:
+    async def find(self, subject: str, after: int, page_size: int) -> list[Leaf]:
         """Leaves naming ``subject`` after leaf index ``after``; INVALID_ARGUMENT
         (``subject`` / ``page_size``) for an empty or overlong subject or page."""
         if not subject or len(subject) > MAX_SUBJECT or not subject.isprintable():

@@ -14,14 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 from certseal.storage.pool import migrate_service
 from certseal.storage.worker import NotifiedWorker
-from services.tlog.domain import Appended, LogEntry, Node, entry_of, frontier_nodes
+from services.tlog.domain import (
+    Appended,
+    Leaf,
+    LogEntry,
+    Node,
+    SignedCheckpoint,
+    entry_of,
+    frontier_nodes,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -31,27 +38,10 @@ async def migrate_all(pool: asyncpg.Pool) -> list[str]:
     return await migrate_service(pool, "tlog", MIGRATIONS)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredCheckpoint:
-    """A signed checkpoint as stored: the tree size, root hash and signed note."""
-
-    size: int
-    root_hash: bytes
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredLeaf:
-    """One leaf: its index and data."""
-
-    index: int
-    data: bytes
-
-
 #: what the sequencer asks of the service per batch: the tree size before, the frontier
 #: hashes and the new entries -> the appended nodes and the new signed checkpoint
 AppendBatch = Callable[
-    [int, list[bytes], list[LogEntry]], tuple[Appended, StoredCheckpoint]
+    [int, list[bytes], list[LogEntry]], tuple[Appended, SignedCheckpoint]
 ]
 
 
@@ -115,7 +105,7 @@ class LogStore:
             )
             return len(rows)
 
-    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+    async def latest_checkpoint(self) -> SignedCheckpoint | None:
         """The checkpoint of the head's size (None before the first append)."""
         row = await self._pool.fetchrow(
             """select c.size, c.root_hash, c.note from tlog_checkpoints c
@@ -123,7 +113,7 @@ class LogStore:
         )
         return _checkpoint(row) if row else None
 
-    async def checkpoint(self, size: int) -> StoredCheckpoint | None:
+    async def checkpoint(self, size: int) -> SignedCheckpoint | None:
         """The signed checkpoint of tree size ``size``, if the log signed one."""
         row = await self._pool.fetchrow(
             "select size, root_hash, note from tlog_checkpoints where size = $1", size
@@ -139,7 +129,7 @@ class LogStore:
         async with self._pool.acquire() as conn:
             return await _nodes(conn, sorted(wanted))
 
-    async def leaves(self, start: int, count: int) -> list[StoredLeaf]:
+    async def leaves(self, start: int, count: int) -> list[Leaf]:
         """Leaves ``[start, start + count)`` that exist, in order."""
         rows = await self._pool.fetch(
             """select leaf_index, data from tlog_leaves
@@ -147,9 +137,9 @@ class LogStore:
             start,
             start + count,
         )
-        return [StoredLeaf(r["leaf_index"], bytes(r["data"])) for r in rows]
+        return [Leaf(r["leaf_index"], bytes(r["data"])) for r in rows]
 
-    async def find(self, subject: str, *, after: int, limit: int) -> list[StoredLeaf]:
+    async def find(self, subject: str, *, after: int, limit: int) -> list[Leaf]:
         """Leaves whose subject is ``subject``, after leaf index ``after``, in order."""
         rows = await self._pool.fetch(
             """select leaf_index, data from tlog_leaves
@@ -158,7 +148,7 @@ class LogStore:
             after,
             limit,
         )
-        return [StoredLeaf(r["leaf_index"], bytes(r["data"])) for r in rows]
+        return [Leaf(r["leaf_index"], bytes(r["data"])) for r in rows]
 
     async def queued(self) -> int:
         """How many committed events wait for the sequencer."""
@@ -167,11 +157,13 @@ class LogStore:
 
 def _headers(value: object) -> Mapping[str, str]:
     data = json.loads(value) if isinstance(value, str) else value
-    return {str(k): str(v) for k, v in dict(data or {}).items()}  # type: ignore[call-overload]
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
 
 
-def _checkpoint(row: asyncpg.Record) -> StoredCheckpoint:
-    return StoredCheckpoint(row["size"], bytes(row["root_hash"]), row["note"])
+def _checkpoint(row: asyncpg.Record) -> SignedCheckpoint:
+    return SignedCheckpoint(row["size"], bytes(row["root_hash"]), row["note"])
 
 
 async def _nodes(conn: asyncpg.Connection, wanted: Sequence[Node]) -> dict[Node, bytes]:

@@ -168,4 +168,3 @@ async def _check_tree(pool, cfg, *, complete: bool, committed: int) -> None:
         assert cp.size == row["size"] <= size
         assert cp.root_hash == reference_root(hashes[: cp.size])
     assert await pool.fetchval("select max(size) from tlog_checkpoints") == size
-
