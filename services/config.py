@@ -31,7 +31,7 @@ class CliConfig(Section):
     verifier_target: str = "127.0.0.1:50052"
     seal_target: str = "127.0.0.1:50053"
     feed_target: str = "127.0.0.1:50054"
-    tlog_target: str = "127.0.0.1:50055"
+    tlog_target: str = "127.0.0.1:50056"
     # the transparency log's note-verifier key ("<origin>+<hex id>+<base64 key>"), given
     # out of band: what 'certseal log verify' trusts checkpoints with ("": none given)
     log_key: str = ""

@@ -10,8 +10,8 @@ from certseal.config import ServiceSection, SharedSettings
 class TlogConfig(ServiceSection):
     """The transparency log service."""
 
-    listen: str = "127.0.0.1:50055"
-    metrics_listen: str = "127.0.0.1:9494"
+    listen: str = "127.0.0.1:50056"
+    metrics_listen: str = "127.0.0.1:9514"
     # the checkpoints' origin line and the log key's name (C2SP tlog-checkpoint: a
     # schema-less URL that names this log alone)
     origin: str = "certseal.example/transparency-log"
