@@ -67,6 +67,9 @@ class DevStack(EmbeddedStack[Config]):
         cfg.cli.log_key = NoteSigner(
             cfg.tlog.origin, Ed25519PrivateKey.from_private_bytes(seed)
         ).verifier.encode()
+        # every verifier group carries the log's latest checkpoint
+        cfg.verifier.log_target = cfg.tlog.listen
+        cfg.verifier.log_key = cfg.cli.log_key
         seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
         cfg.seal.ca_cert_file = str(seal_ca.ca_file)
         cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")

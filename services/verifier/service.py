@@ -75,6 +75,8 @@ class ExportedBundle:
     listed_licences: int
     keys: int
     index_time: dt.datetime | None
+    #: the transparency log's checkpoint inside the message ("" for none)
+    log_checkpoint: str = ""
 
 
 class BundleExporter:
@@ -95,7 +97,11 @@ class BundleExporter:
         refresh_s: float,
         validity_s: int,
         clock: Callable[[], dt.datetime] = utcnow,
+        log_checkpoint: Callable[[], str] = lambda: "",
     ):
+        """``log_checkpoint``: the transparency log's latest checkpoint, carried in
+        every bundle ("" when the group follows no log)."""
+        self._log_checkpoint = log_checkpoint
         self._group = group
         self._state = state
         self._store = store
@@ -169,6 +175,7 @@ class BundleExporter:
             valid_until=valid_until,
             base=base,
             counter=counter,
+            log_checkpoint=self._log_checkpoint(),
         )
         return ExportedBundle(
             group=self._group,
@@ -179,6 +186,7 @@ class BundleExporter:
             listed_licences=len(message["licences"]),
             keys=len(message["keys"]),
             index_time=snapshot.index_time,
+            log_checkpoint=message.get("log_checkpoint", ""),
         )
 
     async def _scan(self) -> BundleContent:
@@ -224,10 +232,13 @@ class VerifierService:
         usage_refused: Counter | None = None,
         index_keys: IndexKeys | None = None,
         unopened: Counter | None = None,
+        log_checkpoint: Callable[[], str] = lambda: "",
     ):
-        """``usage_refused``: uses left out of a usage record to keep its bound;
+        """``log_checkpoint``: the transparency log's latest verified checkpoint;
+        ``usage_refused``: uses left out of a usage record to keep its bound;
         ``index_keys``: the keys that open licences' sealed restricted values;
         ``unopened``: counts sealed values none of them opens (by reason)."""
+        self._log_checkpoint = log_checkpoint
         self._index_keys = index_keys
         self._unopened_count = unopened
         self._group = self.group = group  # the group this service answers for
@@ -248,6 +259,11 @@ class VerifierService:
         """Stop the worker pools (at the process's end)."""
         self._codes.shutdown()
         self._images.shutdown()
+
+    @property
+    def log_checkpoint(self) -> str:
+        """The transparency log's latest checkpoint this group carries ("": none)."""
+        return self._log_checkpoint()
 
     @property
     def freshness(self) -> Freshness:
