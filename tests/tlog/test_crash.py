@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import secrets
 import signal
 import sys
@@ -89,14 +88,12 @@ async def _commit_events(pool, count: int, start: int) -> None:
                     TOPIC,
                     f"lineage-{i}".encode(),
                     f"value-{i}".encode(),
-                    json.dumps(
-                        {
-                            "ce_id": f"event-{i}",
-                            "ce_type": "cn.gov.certseal.licence.issued",
-                            "ce_subject": f"lineage-{i}",
-                            "ce_time": "2026-11-30T10:00:00Z",
-                        }
-                    ),
+                    {
+                        "ce_id": f"event-{i}",
+                        "ce_type": "cn.gov.certseal.licence.issued",
+                        "ce_subject": f"lineage-{i}",
+                        "ce_time": "2026-11-30T10:00:00Z",
+                    },
                 )
                 for i in range(start, start + count)
             ],
