@@ -336,7 +336,6 @@ def build_servicer(
         field_rights=field_rights,
         index_keys=index_keys(config),
         unopened=unopened,
-        log_checkpoint=lambda: log_watch.note,
     )
     return VerifierServicer(service=service), log_watch
 

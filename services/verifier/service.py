@@ -75,8 +75,7 @@ class ExportedBundle:
     listed_licences: int
     keys: int
     index_time: dt.datetime | None
-    #: the transparency log's checkpoint inside the message ("" for none)
-    log_checkpoint: str = ""
+    log_checkpoint: str = ""  # the transparency log's, inside the message ("": none)
 
 
 class BundleExporter:
@@ -97,11 +96,9 @@ class BundleExporter:
         refresh_s: float,
         validity_s: int,
         clock: Callable[[], dt.datetime] = utcnow,
-        log_checkpoint: Callable[[], str] = lambda: "",
+        log_checkpoint: Callable[[], str] = lambda: "",  # the log's latest ("": none)
     ):
-        """``log_checkpoint``: the transparency log's latest checkpoint, carried in
-        every bundle ("" when the group follows no log)."""
-        self._log_checkpoint = log_checkpoint
+        self.log_checkpoint = log_checkpoint
         self._group = group
         self._state = state
         self._store = store
@@ -175,7 +172,7 @@ class BundleExporter:
             valid_until=valid_until,
             base=base,
             counter=counter,
-            log_checkpoint=self._log_checkpoint(),
+            log_checkpoint=self.log_checkpoint(),
         )
         return ExportedBundle(
             group=self._group,
@@ -232,13 +229,10 @@ class VerifierService:
         usage_refused: Counter | None = None,
         index_keys: IndexKeys | None = None,
         unopened: Counter | None = None,
-        log_checkpoint: Callable[[], str] = lambda: "",
     ):
-        """``log_checkpoint``: the transparency log's latest verified checkpoint;
-        ``usage_refused``: uses left out of a usage record to keep its bound;
+        """``usage_refused``: uses left out of a usage record to keep its bound;
         ``index_keys``: the keys that open licences' sealed restricted values;
         ``unopened``: counts sealed values none of them opens (by reason)."""
-        self._log_checkpoint = log_checkpoint
         self._index_keys = index_keys
         self._unopened_count = unopened
         self._group = self.group = group  # the group this service answers for
@@ -247,6 +241,7 @@ class VerifierService:
         self._clock = clock
         self._nonces = NonceGuard()
         self._bundles = bundles
+        self.log_checkpoint = bundles.log_checkpoint  # the log's latest ("": none)
         self._codes = code_pool
         self._images = image_pool
         self._code_turns = code_turns
@@ -259,11 +254,6 @@ class VerifierService:
         """Stop the worker pools (at the process's end)."""
         self._codes.shutdown()
         self._images.shutdown()
-
-    @property
-    def log_checkpoint(self) -> str:
-        """The transparency log's latest checkpoint this group carries ("": none)."""
-        return self._log_checkpoint()
 
     @property
     def freshness(self) -> Freshness:

@@ -92,7 +92,7 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         )
         freshness = self._service.freshness
         group = self._service.group
-        checkpoint = self._service.log_checkpoint
+        checkpoint = self._service.log_checkpoint()
         return [verification_to_proto(r, freshness, group, checkpoint) for r in results]
 
     def _acting(
