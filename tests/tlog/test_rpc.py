@@ -332,3 +332,22 @@ async def test_an_auditor_reads_only_the_log(stack, issuer, log_stub):
     assert err.code() is grpc.StatusCode.PERMISSION_DENIED
     err = await _error(log_stub("robot:x").GetCheckpoint(pb.GetCheckpointRequest()))
     assert err.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("log", "verify"), "licence"),
+        (("log", "verify", "--licence", "x", "--old", "y"), "licence"),
+        (("log", "verify", "--licence", "not-an-identifier"), "licence"),
+        (("log", "verify", "--old", "/nonexistent/old.checkpoint"), "checkpoint"),
+        (("log", "checkpoint", "--log-key", "name+zz+AAAA"), "log_key"),
+    ],
+)
+async def test_log_commands_name_what_is_wrong(config, tlog_app, tmp_path, args, field):
+    code, out = await run_certseal(
+        config, tmp_path, *args, tlog_target=f"localhost:{tlog_app.port}"
+    )
+    assert code == 2, out
+    assert out.startswith(f"error: {field}:"), out
+    assert "Traceback" not in out
