@@ -53,7 +53,9 @@ REQUEST_ID_KEY = "x-request-id"
 _STATUS = {kind: getattr(grpc.StatusCode, kind.value) for kind in ErrorKind}
 
 #: every kind of caller a certificate common name may name
-CALLER_KINDS = frozenset({"dept", "operator", "app", "integrator", "service"})
+CALLER_KINDS = frozenset(
+    {"dept", "operator", "app", "integrator", "service", "auditor"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +76,8 @@ class Caller:
             raise CertsealError(
                 ErrorKind.UNAUTHENTICATED,
                 f"client certificate common name {common_name!r} is not an identity "
-                "(dept:<code>, operator:<name>, app:<name>, integrator:<name> or "
-                "service:<name>)",
+                "(dept:<code>, operator:<name>, app:<name>, integrator:<name>, "
+                "service:<name> or auditor:<name>)",
             )
         return cls(kind, name)
 

@@ -18,6 +18,7 @@ from services.console import cli as console_cli
 from services.feed import cli as feed_cli
 from services.issuer import cli as issuer_cli
 from services.seal import cli as seal_cli
+from services.tlog import cli as tlog_cli
 from services.verifier import cli as verifier_cli
 
 DESCRIPTION = "certseal: electronic licences and seals (operator and developer CLI)"
@@ -35,6 +36,7 @@ def build_parser():  # type: ignore[no-untyped-def]
             feed_cli.register,
             seal_cli.register,
             console_cli.register,
+            tlog_cli.register,
         ],
     )
 

@@ -18,6 +18,7 @@ from services.console.config import ConsoleConfig
 from services.feed.config import FeedConfig
 from services.issuer.config import IssuerConfig
 from services.seal.config import SealConfig
+from services.tlog.config import TlogConfig
 from services.verifier.config import VerifierConfig
 
 
@@ -30,6 +31,10 @@ class CliConfig(Section):
     verifier_target: str = "127.0.0.1:50052"
     seal_target: str = "127.0.0.1:50053"
     feed_target: str = "127.0.0.1:50054"
+    tlog_target: str = "127.0.0.1:50056"
+    # the transparency log's note-verifier key ("<origin>+<hex id>+<base64 key>"), given
+    # out of band: what 'certseal log verify' trusts checkpoints with ("": none given)
+    log_key: str = ""
     # verifier groups by name, for 'certseal verify --group NAME' (NAME = HOST:PORT)
     verifier_groups: dict[str, str] = msgspec.field(default_factory=dict)
 
@@ -42,6 +47,7 @@ class Config(BaseConfig):
     seal: SealConfig = msgspec.field(default_factory=SealConfig)
     feed: FeedConfig = msgspec.field(default_factory=FeedConfig)
     console: ConsoleConfig = msgspec.field(default_factory=ConsoleConfig)
+    tlog: TlogConfig = msgspec.field(default_factory=TlogConfig)
     cli: CliConfig = msgspec.field(default_factory=CliConfig)
 
 

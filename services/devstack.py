@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from certseal.checkpoints import NoteSigner
 from certseal.devpki import DevCA
 from certseal.devstack import EmbeddedStack, free_port
 from certseal.secretfiles import read_secret_file
@@ -57,6 +60,17 @@ class DevStack(EmbeddedStack[Config]):
         read_secret_file(index_key, create=True)
         cfg.issuer.index_key_file = str(index_key)
         cfg.verifier.index_key_files = [str(index_key)]
+        # the transparency log's Ed25519 key (a 32-byte seed); the CLI trusts its
+        # verifier key, as an auditor would, given out of band
+        log_key = self.home / "secrets" / "tlog-key"
+        seed = read_secret_file(log_key, create=True)
+        cfg.tlog.signing_key_file = str(log_key)
+        cfg.cli.log_key = NoteSigner(
+            cfg.tlog.origin, Ed25519PrivateKey.from_private_bytes(seed)
+        ).verifier.encode()
+        # every verifier group carries the log's latest checkpoint
+        cfg.verifier.log_target = cfg.tlog.listen
+        cfg.verifier.log_key = cfg.cli.log_key
         seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
         cfg.seal.ca_cert_file = str(seal_ca.ca_file)
         cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")
@@ -79,6 +93,7 @@ class DevStack(EmbeddedStack[Config]):
             for name, listen in (
                 ("issuer", cfg.issuer.metrics_listen),
                 ("seal", cfg.seal.metrics_listen),
+                ("tlog", cfg.tlog.metrics_listen),
             )
             if listen
         ]

@@ -100,6 +100,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         ),
         "seal": service("services.seal"),
         "feed": service("services.feed"),
+        "tlog": service("services.tlog"),
         "console": service("services.console"),
     }
     stopping = False
@@ -116,6 +117,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         "region": region,
         "seal": cfg.cli.seal_target,
         "feed": cfg.cli.feed_target,
+        "tlog": cfg.cli.tlog_target,
     }
     ready = {
         name: _wait_serving(cfg, services[name], target)
@@ -148,6 +150,7 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
                {region} (group region-demo)   {state["region"]}
   Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
   Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
+  Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
   Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
                the browser must trust the dev CA {ca}
   Metrics      {metrics}
@@ -172,6 +175,7 @@ walk-through: amend, transfer, revoke, seals):
   .venv/bin/certseal events tail --since earliest        (the live event feed)
   .venv/bin/certseal id check IDENTIFIER
   .venv/bin/certseal audit verify
+  .venv/bin/certseal log verify --licence IDENTIFIER     (its issuance is in the log)
   .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
       (a password of 12 characters or more; then sign in at {console_url}operator -
       the browser must trust {ca})
@@ -238,6 +242,7 @@ def metrics_endpoints(cfg: Config, verifiers: dict[str, str]) -> dict[str, str]:
         {
             "seal": cfg.seal.metrics_listen,
             "feed": cfg.feed.metrics_listen,
+            "tlog": cfg.tlog.metrics_listen,
             "console": cfg.console.metrics_listen,
         }
     )

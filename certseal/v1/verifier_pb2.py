@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from certseal.v1 import licence_pb2 as certseal_dot_v1_dot_licence__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x65rtseal/v1/verifier.proto\x12\x0b\x63\x65rtseal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19\x63\x65rtseal/v1/licence.proto\"A\n\x11VerificationCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"Y\n\x0eIndexFreshness\x12\x33\n\x0flast_event_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlag_events\x18\x02 \x01(\x04\"\xc4\x05\n\x12VerificationResult\x12%\n\x07verdict\x18\x01 \x01(\x0e\x32\x14.certseal.v1.Verdict\x12.\n\x06\x63hecks\x18\x02 \x03(\x0b\x32\x1e.certseal.v1.VerificationCheck\x12\x12\n\nidentifier\x18\x03 \x01(\t\x12\x0f\n\x07lineage\x18\x04 \x01(\t\x12\x13\n\x0bissuer_code\x18\x05 \x01(\t\x12\x11\n\ttype_code\x18\x06 \x01(\t\x12\x1b\n\x13holder_display_name\x18\x07 \x01(\t\x12;\n\x06\x66ields\x18\x08 \x03(\x0b\x32+.certseal.v1.VerificationResult.FieldsEntry\x12.\n\nvalid_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\tfreshness\x18\x0b \x01(\x0b\x32\x1b.certseal.v1.IndexFreshness\x12\x11\n\tcode_kind\x18\x0c \x01(\t\x12*\n\x06status\x18\r \x01(\x0e\x32\x1a.certseal.v1.LicenceStatus\x12\x11\n\ttype_name\x18\x0e \x01(\t\x12\x13\n\x0bissuer_name\x18\x0f \x01(\t\x12\x46\n\x0c\x66ield_titles\x18\x10 \x03(\x0b\x32\x30.certseal.v1.VerificationResult.FieldTitlesEntry\x12\r\n\x05group\x18\x11 \x01(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x46ieldTitlesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"2\n\x11VerifyCodeRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"E\n\x12VerifyCodeResponse\x12/\n\x06result\x18\x01 \x01(\x0b\x32\x1f.certseal.v1.VerificationResult\"4\n\x12VerifyImageRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"T\n\x13VerifyImageResponse\x12/\n\x06result\x18\x01 \x01(\x0b\x32\x1f.certseal.v1.VerificationResult\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"4\n\x12VerifyCodesRequest\x12\r\n\x05\x63odes\x18\x01 \x03(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"G\n\x13VerifyCodesResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.certseal.v1.VerificationResult\"l\n\x0fPartitionStatus\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x16\n\x0e\x61pplied_offset\x18\x03 \x01(\x03\x12\x12\n\nhigh_water\x18\x04 \x01(\x03\x12\x0b\n\x03lag\x18\x05 \x01(\x03\"\x17\n\x15GetIndexStatusRequest\"\xd0\x01\n\x16GetIndexStatusResponse\x12\r\n\x05group\x18\x01 \x01(\t\x12\x30\n\npartitions\x18\x02 \x03(\x0b\x32\x1c.certseal.v1.PartitionStatus\x12\x17\n\x0flicence_entries\x18\x03 \x01(\x04\x12\x15\n\rtrust_entries\x18\x04 \x01(\x04\x12\x33\n\x0flast_event_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08licences\x18\x06 \x01(\x04\"@\n\x18\x45xportTrustBundleRequest\x12\x15\n\rsince_version\x18\x01 \x01(\x04\x12\r\n\x05group\x18\x02 \x01(\t\"\xe9\x01\n\x19\x45xportTrustBundleResponse\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0c\x62\x61se_version\x18\x03 \x01(\x04\x12/\n\x0bvalid_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0flisted_licences\x18\x05 \x01(\r\x12\x0c\n\x04keys\x18\x06 \x01(\r\x12.\n\nindex_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05group\x18\x08 \x01(\t*\xf4\x02\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_VALID\x10\x01\x12\x13\n\x0fVERDICT_REVOKED\x10\x02\x12\x15\n\x11VERDICT_SUSPENDED\x10\x03\x12\x15\n\x11VERDICT_CANCELLED\x10\x04\x12\x13\n\x0fVERDICT_EXPIRED\x10\x05\x12\x19\n\x15VERDICT_NOT_YET_VALID\x10\x06\x12\x16\n\x12VERDICT_SUPERSEDED\x10\x07\x12\x19\n\x15VERDICT_BAD_SIGNATURE\x10\x08\x12\x1a\n\x16VERDICT_UNKNOWN_ISSUER\x10\t\x12\x17\n\x13VERDICT_KEY_REVOKED\x10\n\x12\x15\n\x11VERDICT_MALFORMED\x10\x0b\x12\x18\n\x14VERDICT_CODE_EXPIRED\x10\x0c\x12\x14\n\x10VERDICT_REPLAYED\x10\r\x12\x1b\n\x17VERDICT_UNKNOWN_LICENCE\x10\x0e\x32\xbc\x03\n\x08Verifier\x12M\n\nVerifyCode\x12\x1e.certseal.v1.VerifyCodeRequest\x1a\x1f.certseal.v1.VerifyCodeResponse\x12P\n\x0bVerifyImage\x12\x1f.certseal.v1.VerifyImageRequest\x1a .certseal.v1.VerifyImageResponse\x12P\n\x0bVerifyCodes\x12\x1f.certseal.v1.VerifyCodesRequest\x1a .certseal.v1.VerifyCodesResponse\x12Y\n\x0eGetIndexStatus\x12\".certseal.v1.GetIndexStatusRequest\x1a#.certseal.v1.GetIndexStatusResponse\x12\x62\n\x11\x45xportTrustBundle\x12%.certseal.v1.ExportTrustBundleRequest\x1a&.certseal.v1.ExportTrustBundleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x65rtseal/v1/verifier.proto\x12\x0b\x63\x65rtseal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19\x63\x65rtseal/v1/licence.proto\"A\n\x11VerificationCheck\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"Y\n\x0eIndexFreshness\x12\x33\n\x0flast_event_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlag_events\x18\x02 \x01(\x04\"\xdc\x05\n\x12VerificationResult\x12%\n\x07verdict\x18\x01 \x01(\x0e\x32\x14.certseal.v1.Verdict\x12.\n\x06\x63hecks\x18\x02 \x03(\x0b\x32\x1e.certseal.v1.VerificationCheck\x12\x12\n\nidentifier\x18\x03 \x01(\t\x12\x0f\n\x07lineage\x18\x04 \x01(\t\x12\x13\n\x0bissuer_code\x18\x05 \x01(\t\x12\x11\n\ttype_code\x18\x06 \x01(\t\x12\x1b\n\x13holder_display_name\x18\x07 \x01(\t\x12;\n\x06\x66ields\x18\x08 \x03(\x0b\x32+.certseal.v1.VerificationResult.FieldsEntry\x12.\n\nvalid_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\tfreshness\x18\x0b \x01(\x0b\x32\x1b.certseal.v1.IndexFreshness\x12\x11\n\tcode_kind\x18\x0c \x01(\t\x12*\n\x06status\x18\r \x01(\x0e\x32\x1a.certseal.v1.LicenceStatus\x12\x11\n\ttype_name\x18\x0e \x01(\t\x12\x13\n\x0bissuer_name\x18\x0f \x01(\t\x12\x46\n\x0c\x66ield_titles\x18\x10 \x03(\x0b\x32\x30.certseal.v1.VerificationResult.FieldTitlesEntry\x12\r\n\x05group\x18\x11 \x01(\t\x12\x16\n\x0elog_checkpoint\x18\x12 \x01(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10\x46ieldTitlesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"2\n\x11VerifyCodeRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"E\n\x12VerifyCodeResponse\x12/\n\x06result\x18\x01 \x01(\x0b\x32\x1f.certseal.v1.VerificationResult\"4\n\x12VerifyImageRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"T\n\x13VerifyImageResponse\x12/\n\x06result\x18\x01 \x01(\x0b\x32\x1f.certseal.v1.VerificationResult\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"4\n\x12VerifyCodesRequest\x12\r\n\x05\x63odes\x18\x01 \x03(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"G\n\x13VerifyCodesResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.certseal.v1.VerificationResult\"l\n\x0fPartitionStatus\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\r\x12\x16\n\x0e\x61pplied_offset\x18\x03 \x01(\x03\x12\x12\n\nhigh_water\x18\x04 \x01(\x03\x12\x0b\n\x03lag\x18\x05 \x01(\x03\"\x17\n\x15GetIndexStatusRequest\"\xd0\x01\n\x16GetIndexStatusResponse\x12\r\n\x05group\x18\x01 \x01(\t\x12\x30\n\npartitions\x18\x02 \x03(\x0b\x32\x1c.certseal.v1.PartitionStatus\x12\x17\n\x0flicence_entries\x18\x03 \x01(\x04\x12\x15\n\rtrust_entries\x18\x04 \x01(\x04\x12\x33\n\x0flast_event_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08licences\x18\x06 \x01(\x04\"@\n\x18\x45xportTrustBundleRequest\x12\x15\n\rsince_version\x18\x01 \x01(\x04\x12\r\n\x05group\x18\x02 \x01(\t\"\x81\x02\n\x19\x45xportTrustBundleResponse\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x14\n\x0c\x62\x61se_version\x18\x03 \x01(\x04\x12/\n\x0bvalid_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0flisted_licences\x18\x05 \x01(\r\x12\x0c\n\x04keys\x18\x06 \x01(\r\x12.\n\nindex_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05group\x18\x08 \x01(\t\x12\x16\n\x0elog_checkpoint\x18\t \x01(\t*\xf4\x02\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_VALID\x10\x01\x12\x13\n\x0fVERDICT_REVOKED\x10\x02\x12\x15\n\x11VERDICT_SUSPENDED\x10\x03\x12\x15\n\x11VERDICT_CANCELLED\x10\x04\x12\x13\n\x0fVERDICT_EXPIRED\x10\x05\x12\x19\n\x15VERDICT_NOT_YET_VALID\x10\x06\x12\x16\n\x12VERDICT_SUPERSEDED\x10\x07\x12\x19\n\x15VERDICT_BAD_SIGNATURE\x10\x08\x12\x1a\n\x16VERDICT_UNKNOWN_ISSUER\x10\t\x12\x17\n\x13VERDICT_KEY_REVOKED\x10\n\x12\x15\n\x11VERDICT_MALFORMED\x10\x0b\x12\x18\n\x14VERDICT_CODE_EXPIRED\x10\x0c\x12\x14\n\x10VERDICT_REPLAYED\x10\r\x12\x1b\n\x17VERDICT_UNKNOWN_LICENCE\x10\x0e\x32\xbc\x03\n\x08Verifier\x12M\n\nVerifyCode\x12\x1e.certseal.v1.VerifyCodeRequest\x1a\x1f.certseal.v1.VerifyCodeResponse\x12P\n\x0bVerifyImage\x12\x1f.certseal.v1.VerifyImageRequest\x1a .certseal.v1.VerifyImageResponse\x12P\n\x0bVerifyCodes\x12\x1f.certseal.v1.VerifyCodesRequest\x1a .certseal.v1.VerifyCodesResponse\x12Y\n\x0eGetIndexStatus\x12\".certseal.v1.GetIndexStatusRequest\x1a#.certseal.v1.GetIndexStatusResponse\x12\x62\n\x11\x45xportTrustBundle\x12%.certseal.v1.ExportTrustBundleRequest\x1a&.certseal.v1.ExportTrustBundleResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,40 +37,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFICATIONRESULT_FIELDSENTRY']._serialized_options = b'8\001'
   _globals['_VERIFICATIONRESULT_FIELDTITLESENTRY']._loaded_options = None
   _globals['_VERIFICATIONRESULT_FIELDTITLESENTRY']._serialized_options = b'8\001'
-  _globals['_VERDICT']._serialized_start=2011
-  _globals['_VERDICT']._serialized_end=2383
+  _globals['_VERDICT']._serialized_start=2059
+  _globals['_VERDICT']._serialized_end=2431
   _globals['_VERIFICATIONCHECK']._serialized_start=103
   _globals['_VERIFICATIONCHECK']._serialized_end=168
   _globals['_INDEXFRESHNESS']._serialized_start=170
   _globals['_INDEXFRESHNESS']._serialized_end=259
   _globals['_VERIFICATIONRESULT']._serialized_start=262
-  _globals['_VERIFICATIONRESULT']._serialized_end=970
-  _globals['_VERIFICATIONRESULT_FIELDSENTRY']._serialized_start=873
-  _globals['_VERIFICATIONRESULT_FIELDSENTRY']._serialized_end=918
-  _globals['_VERIFICATIONRESULT_FIELDTITLESENTRY']._serialized_start=920
-  _globals['_VERIFICATIONRESULT_FIELDTITLESENTRY']._serialized_end=970
-  _globals['_VERIFYCODEREQUEST']._serialized_start=972
-  _globals['_VERIFYCODEREQUEST']._serialized_end=1022
-  _globals['_VERIFYCODERESPONSE']._serialized_start=1024
-  _globals['_VERIFYCODERESPONSE']._serialized_end=1093
-  _globals['_VERIFYIMAGEREQUEST']._serialized_start=1095
-  _globals['_VERIFYIMAGEREQUEST']._serialized_end=1147
-  _globals['_VERIFYIMAGERESPONSE']._serialized_start=1149
-  _globals['_VERIFYIMAGERESPONSE']._serialized_end=1233
-  _globals['_VERIFYCODESREQUEST']._serialized_start=1235
-  _globals['_VERIFYCODESREQUEST']._serialized_end=1287
-  _globals['_VERIFYCODESRESPONSE']._serialized_start=1289
-  _globals['_VERIFYCODESRESPONSE']._serialized_end=1360
-  _globals['_PARTITIONSTATUS']._serialized_start=1362
-  _globals['_PARTITIONSTATUS']._serialized_end=1470
-  _globals['_GETINDEXSTATUSREQUEST']._serialized_start=1472
-  _globals['_GETINDEXSTATUSREQUEST']._serialized_end=1495
-  _globals['_GETINDEXSTATUSRESPONSE']._serialized_start=1498
-  _globals['_GETINDEXSTATUSRESPONSE']._serialized_end=1706
-  _globals['_EXPORTTRUSTBUNDLEREQUEST']._serialized_start=1708
-  _globals['_EXPORTTRUSTBUNDLEREQUEST']._serialized_end=1772
-  _globals['_EXPORTTRUSTBUNDLERESPONSE']._serialized_start=1775
-  _globals['_EXPORTTRUSTBUNDLERESPONSE']._serialized_end=2008
-  _globals['_VERIFIER']._serialized_start=2386
-  _globals['_VERIFIER']._serialized_end=2830
+  _globals['_VERIFICATIONRESULT']._serialized_end=994
+  _globals['_VERIFICATIONRESULT_FIELDSENTRY']._serialized_start=897
+  _globals['_VERIFICATIONRESULT_FIELDSENTRY']._serialized_end=942
+  _globals['_VERIFICATIONRESULT_FIELDTITLESENTRY']._serialized_start=944
+  _globals['_VERIFICATIONRESULT_FIELDTITLESENTRY']._serialized_end=994
+  _globals['_VERIFYCODEREQUEST']._serialized_start=996
+  _globals['_VERIFYCODEREQUEST']._serialized_end=1046
+  _globals['_VERIFYCODERESPONSE']._serialized_start=1048
+  _globals['_VERIFYCODERESPONSE']._serialized_end=1117
+  _globals['_VERIFYIMAGEREQUEST']._serialized_start=1119
+  _globals['_VERIFYIMAGEREQUEST']._serialized_end=1171
+  _globals['_VERIFYIMAGERESPONSE']._serialized_start=1173
+  _globals['_VERIFYIMAGERESPONSE']._serialized_end=1257
+  _globals['_VERIFYCODESREQUEST']._serialized_start=1259
+  _globals['_VERIFYCODESREQUEST']._serialized_end=1311
+  _globals['_VERIFYCODESRESPONSE']._serialized_start=1313
+  _globals['_VERIFYCODESRESPONSE']._serialized_end=1384
+  _globals['_PARTITIONSTATUS']._serialized_start=1386
+  _globals['_PARTITIONSTATUS']._serialized_end=1494
+  _globals['_GETINDEXSTATUSREQUEST']._serialized_start=1496
+  _globals['_GETINDEXSTATUSREQUEST']._serialized_end=1519
+  _globals['_GETINDEXSTATUSRESPONSE']._serialized_start=1522
+  _globals['_GETINDEXSTATUSRESPONSE']._serialized_end=1730
+  _globals['_EXPORTTRUSTBUNDLEREQUEST']._serialized_start=1732
+  _globals['_EXPORTTRUSTBUNDLEREQUEST']._serialized_end=1796
+  _globals['_EXPORTTRUSTBUNDLERESPONSE']._serialized_start=1799
+  _globals['_EXPORTTRUSTBUNDLERESPONSE']._serialized_end=2056
+  _globals['_VERIFIER']._serialized_start=2434
+  _globals['_VERIFIER']._serialized_end=2878
 # @@protoc_insertion_point(module_scope)

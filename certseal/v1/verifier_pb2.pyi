@@ -63,7 +63,7 @@ class IndexFreshness(_message.Message):
     def __init__(self, last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_events: _Optional[int] = ...) -> None: ...
 
 class VerificationResult(_message.Message):
-    __slots__ = ("verdict", "checks", "identifier", "lineage", "issuer_code", "type_code", "holder_display_name", "fields", "valid_from", "valid_until", "freshness", "code_kind", "status", "type_name", "issuer_name", "field_titles", "group")
+    __slots__ = ("verdict", "checks", "identifier", "lineage", "issuer_code", "type_code", "holder_display_name", "fields", "valid_from", "valid_until", "freshness", "code_kind", "status", "type_name", "issuer_name", "field_titles", "group", "log_checkpoint")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +95,7 @@ class VerificationResult(_message.Message):
     ISSUER_NAME_FIELD_NUMBER: _ClassVar[int]
     FIELD_TITLES_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
+    LOG_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     checks: _containers.RepeatedCompositeFieldContainer[VerificationCheck]
     identifier: str
@@ -112,7 +113,8 @@ class VerificationResult(_message.Message):
     issuer_name: str
     field_titles: _containers.ScalarMap[str, str]
     group: str
-    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., identifier: _Optional[str] = ..., lineage: _Optional[str] = ..., issuer_code: _Optional[str] = ..., type_code: _Optional[str] = ..., holder_display_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., freshness: _Optional[_Union[IndexFreshness, _Mapping]] = ..., code_kind: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., type_name: _Optional[str] = ..., issuer_name: _Optional[str] = ..., field_titles: _Optional[_Mapping[str, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    log_checkpoint: str
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., checks: _Optional[_Iterable[_Union[VerificationCheck, _Mapping]]] = ..., identifier: _Optional[str] = ..., lineage: _Optional[str] = ..., issuer_code: _Optional[str] = ..., type_code: _Optional[str] = ..., holder_display_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., freshness: _Optional[_Union[IndexFreshness, _Mapping]] = ..., code_kind: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., type_name: _Optional[str] = ..., issuer_name: _Optional[str] = ..., field_titles: _Optional[_Mapping[str, str]] = ..., group: _Optional[str] = ..., log_checkpoint: _Optional[str] = ...) -> None: ...
 
 class VerifyCodeRequest(_message.Message):
     __slots__ = ("code", "purpose")
@@ -201,7 +203,7 @@ class ExportTrustBundleRequest(_message.Message):
     def __init__(self, since_version: _Optional[int] = ..., group: _Optional[str] = ...) -> None: ...
 
 class ExportTrustBundleResponse(_message.Message):
-    __slots__ = ("bundle", "version", "base_version", "valid_until", "listed_licences", "keys", "index_time", "group")
+    __slots__ = ("bundle", "version", "base_version", "valid_until", "listed_licences", "keys", "index_time", "group", "log_checkpoint")
     BUNDLE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     BASE_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -210,6 +212,7 @@ class ExportTrustBundleResponse(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     INDEX_TIME_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
+    LOG_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     bundle: bytes
     version: int
     base_version: int
@@ -218,4 +221,5 @@ class ExportTrustBundleResponse(_message.Message):
     keys: int
     index_time: _timestamp_pb2.Timestamp
     group: str
-    def __init__(self, bundle: _Optional[bytes] = ..., version: _Optional[int] = ..., base_version: _Optional[int] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., listed_licences: _Optional[int] = ..., keys: _Optional[int] = ..., index_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ...) -> None: ...
+    log_checkpoint: str
+    def __init__(self, bundle: _Optional[bytes] = ..., version: _Optional[int] = ..., base_version: _Optional[int] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., listed_licences: _Optional[int] = ..., keys: _Optional[int] = ..., index_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ..., log_checkpoint: _Optional[str] = ...) -> None: ...

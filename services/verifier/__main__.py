@@ -91,7 +91,7 @@ def main() -> None:
         rebuilds.labels("other_cluster").inc()
     state = create_app(cfg)
 
-    servicer = build_servicer(
+    servicer, log_watch = build_servicer(
         cfg,
         state,
         data_dir=data_dir,
@@ -100,7 +100,11 @@ def main() -> None:
         unopened=unopened_counter(metrics),
     )
     grpc_service = GrpcService(
-        config=cfg, servicer=servicer, freshness=state.freshness, metrics=metrics
+        config=cfg,
+        servicer=servicer,
+        freshness=state.freshness,
+        metrics=metrics,
+        log_watch=log_watch,
     )
     worker = Worker(state.app, grpc_service, loglevel=args.log_level)
     # Faust's progress spinner sets the root logger to DEBUG so that it spins on every

@@ -49,6 +49,7 @@ from services.verifier.index import (
     apply_trust_event,
     usage_changes,
 )
+from services.verifier.logwatch import LogWatch
 from services.verifier.offload import FairGate, ProcessWorkerPool, WorkerPool
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
@@ -277,12 +278,20 @@ def build_servicer(
     field_rights: FieldRights,
     usage_refused: Counter | None = None,
     unopened: Counter | None = None,
-) -> VerifierServicer:
+) -> tuple[VerifierServicer, LogWatch]:
     """The Verifier servicer over this group's state; bundles are signed with the
     verifier's own mTLS key (``[verifier] cert_file``, else ``[tls]``) and their
-    snapshots kept under ``data_dir``."""
+    snapshots kept under ``data_dir``; and the transparency log's watch, which
+    :class:`GrpcService` refreshes."""
     vcfg = config.verifier
     cert_file, key_file = vcfg.identity(config.tls)
+    log_watch = LogWatch(
+        target=vcfg.log_target,
+        log_key=vcfg.log_key,
+        ca_file=config.tls.ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
+    )
     bundles = BundleExporter(
         group=vcfg.group,
         state=state,
@@ -290,6 +299,7 @@ def build_servicer(
         signer=BundleSigner(Path(cert_file).read_bytes(), Path(key_file).read_bytes()),
         refresh_s=vcfg.bundle_refresh_s,
         validity_s=vcfg.bundle_validity_s,
+        log_checkpoint=lambda: log_watch.note,
     )
     code_pool = WorkerPool("code", workers=vcfg.code_workers, queue=vcfg.code_queue)
     code_pool.warm_up()
@@ -327,7 +337,7 @@ def build_servicer(
         index_keys=index_keys(config),
         unopened=unopened,
     )
-    return VerifierServicer(service=service)
+    return VerifierServicer(service=service), log_watch
 
 
 class GrpcService(Service):
@@ -340,9 +350,11 @@ class GrpcService(Service):
         servicer: Any,
         freshness: Freshness,
         metrics: Metrics,
+        log_watch: LogWatch | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self._log_watch = log_watch
         self._config = config
         self._servicer = servicer
         self._freshness = freshness
@@ -388,6 +400,16 @@ class GrpcService(Service):
         await self._freshness.recovered.wait()
         log.info("index recovered in %.1f s", time.monotonic() - started)
         await self.health.set_serving(True)
+
+    @Service.task
+    async def _follow_the_log(self) -> None:
+        """The transparency log's latest checkpoint, every ``log_refresh_s``."""
+        watch = self._log_watch
+        if watch is None or not watch.enabled:
+            return
+        while not self.should_stop:
+            await watch.refresh()
+            await self.sleep(self._config.verifier.log_refresh_s)
 
     @Service.timer(1.0)
     async def _export_freshness(self) -> None:

@@ -185,6 +185,7 @@ def payload(
     valid_until: dt.datetime,
     base: Snapshot | None = None,
     counter: str = "",
+    log_checkpoint: str = "",
 ) -> dict[str, Any]:
     """The signed payload: the full snapshot, or the delta from ``base``, made for
     ``counter``. It carries no field value, nor field rights: offline, a counter sees
@@ -200,6 +201,8 @@ def payload(
         "index_time": us(snapshot.index_time) if snapshot.index_time else None,
         "keys": body["keys"],
     }
+    if log_checkpoint:  # the transparency log's latest checkpoint (signed note)
+        message["log_checkpoint"] = log_checkpoint
     if base is None:
         message["licences"] = body["licences"]
         return message
@@ -273,6 +276,8 @@ class OfflineBundle:
     content: BundleContent
     messages: tuple[bytes, ...]
     counter: str = ""
+    #: the transparency log's latest checkpoint the group carried (signed note, or "")
+    log_checkpoint: str = ""
 
 
 def bad_bundle(message: str) -> CertsealError:
@@ -348,6 +353,7 @@ def open_bundle(
             # a bundle of an older verifier may also hold "fields" (field rights that
             # narrowed the code's public fields): ignored, the code shows them anyway
             counter = str(data.get("counter", ""))
+            log_checkpoint = str(data.get("log_checkpoint", ""))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise bad_bundle("has a message with missing or mistyped fields") from None
         if signer != VERIFIER_IDENTITY and signer != f"{VERIFIER_IDENTITY}-{group}":
@@ -380,6 +386,8 @@ def open_bundle(
             content=BundleContent(keys, licences),
             messages=(*bundle.messages, message) if bundle else (message,),
             counter=counter,
+            log_checkpoint=log_checkpoint
+            or (bundle.log_checkpoint if bundle is not None else ""),
         )
     assert bundle is not None
     if now >= bundle.valid_until:

@@ -106,11 +106,28 @@ def _print_answered(result: Any, target: str, wanted: str | None) -> None:
         f"answered    group {result.group or '?'} at {target}; {fresh}, "
         f"{freshness.lag_events} events behind"
     )
+    _print_log_checkpoint(result.log_checkpoint)
     if wanted and result.group and result.group != wanted:
         print(
             f"warning: asked for group {wanted}, but {target} is group {result.group}",
             file=sys.stderr,
         )
+
+
+def _print_log_checkpoint(note: str) -> None:
+    """The transparency log's checkpoint the group carried: origin, size, root."""
+    if not note:
+        return
+    # shown, not trusted: printable characters only, each line bounded
+    shown = [
+        "".join(c if c.isprintable() else "?" for c in x)[:100]
+        for x in note.split("\n")
+    ]
+    origin, size, root = [*shown, "", "", ""][:3]
+    print(
+        f"log         checkpoint {origin} size {size} root {root} (prove the "
+        "licence is logged: certseal log verify --licence ID --new FILE)"
+    )
 
 
 def _read_image(path: Path) -> bytes:
@@ -144,6 +161,7 @@ def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
         f"offline     bundle {bundle.version} of {bundle.group}, signed by "
         f"{bundle.signer}, valid until {bundle.valid_until.isoformat()}"
     )
+    _print_log_checkpoint(bundle.log_checkpoint)
     return _print_verdict(
         result.verdict.value,
         result.identifier,

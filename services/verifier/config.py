@@ -70,6 +70,14 @@ class VerifierConfig(ServiceSection):
     index_key_files: list[str] = msgspec.field(
         default_factory=lambda: ["/run/secrets/certseal/index-key"]
     )
+    # The transparency log (services/tlog) whose latest checkpoint this group carries
+    # in every verification result and offline bundle: its gRPC address ("" = none),
+    # its note-verifier key (<origin>+<hex id>+<base64 key>, given out of band), and
+    # how often the checkpoint is fetched (each new one must be consistent with the
+    # last, RFC 9162 §2.1.4, or it is not taken).
+    log_target: str = ""
+    log_key: str = ""
+    log_refresh_s: float = 10.0
 
 
 def image_workers(config: VerifierConfig) -> int:

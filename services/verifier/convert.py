@@ -10,10 +10,13 @@ from services.verifier.service import ExportedBundle
 
 
 def verification_to_proto(
-    result: Verification, freshness: Freshness, group: str = ""
+    result: Verification,
+    freshness: Freshness,
+    group: str = "",
+    log_checkpoint: str = "",
 ) -> pb.VerificationResult:
-    """The proto view of a verification, with the index's freshness and the group
-    that answered."""
+    """The proto view of a verification, with the index's freshness, the group that
+    answered and the transparency log's checkpoint it carries."""
     message = pb.VerificationResult(
         verdict=pb.Verdict.Value(f"VERDICT_{result.verdict.value}"),
         checks=[
@@ -35,6 +38,7 @@ def verification_to_proto(
         issuer_name=result.issuer_name,
         field_titles=result.field_titles,
         group=group,
+        log_checkpoint=log_checkpoint,
         freshness=pb.IndexFreshness(
             last_event_time=ts(freshness.last_event_time),
             lag_events=freshness.lag_events,
@@ -77,4 +81,5 @@ def bundle_to_proto(bundle: ExportedBundle) -> pb.ExportTrustBundleResponse:
         keys=bundle.keys,
         index_time=ts(bundle.index_time),
         group=bundle.group,
+        log_checkpoint=bundle.log_checkpoint,
     )

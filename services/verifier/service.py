@@ -75,6 +75,7 @@ class ExportedBundle:
     listed_licences: int
     keys: int
     index_time: dt.datetime | None
+    log_checkpoint: str = ""  # the transparency log's, inside the message ("": none)
 
 
 class BundleExporter:
@@ -95,7 +96,9 @@ class BundleExporter:
         refresh_s: float,
         validity_s: int,
         clock: Callable[[], dt.datetime] = utcnow,
+        log_checkpoint: Callable[[], str] = lambda: "",  # the log's latest ("": none)
     ):
+        self.log_checkpoint = log_checkpoint
         self._group = group
         self._state = state
         self._store = store
@@ -169,6 +172,7 @@ class BundleExporter:
             valid_until=valid_until,
             base=base,
             counter=counter,
+            log_checkpoint=self.log_checkpoint(),
         )
         return ExportedBundle(
             group=self._group,
@@ -179,6 +183,7 @@ class BundleExporter:
             listed_licences=len(message["licences"]),
             keys=len(message["keys"]),
             index_time=snapshot.index_time,
+            log_checkpoint=message.get("log_checkpoint", ""),
         )
 
     async def _scan(self) -> BundleContent:
@@ -236,6 +241,7 @@ class VerifierService:
         self._clock = clock
         self._nonces = NonceGuard()
         self._bundles = bundles
+        self.log_checkpoint = bundles.log_checkpoint  # the log's latest ("": none)
         self._codes = code_pool
         self._images = image_pool
         self._code_turns = code_turns

@@ -92,7 +92,8 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         )
         freshness = self._service.freshness
         group = self._service.group
-        return [verification_to_proto(r, freshness, group) for r in results]
+        checkpoint = self._service.log_checkpoint()
+        return [verification_to_proto(r, freshness, group, checkpoint) for r in results]
 
     def _acting(
         self, context: grpc.aio.ServicerContext, *, need_counter: bool = True

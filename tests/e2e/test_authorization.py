@@ -11,6 +11,7 @@ across an upgrade, and the seal-owner role with its audited refusals.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import importlib
@@ -37,9 +38,11 @@ from certseal.v1 import feed_pb2_grpc, seal_pb2_grpc
 from certseal.v1 import issuer_pb2 as ipb
 from certseal.v1 import licence_pb2 as lpb
 from certseal.v1 import seal_pb2 as spb
+from certseal.v1 import tlog_pb2 as tpb
 from certseal.v1 import verifier_pb2 as vpb
 from services.feed.app import FeedApp
 from services.feed.storage import MIGRATIONS as FEED_MIGRATIONS
+from services.tlog.app import TlogApp
 from tests.conftest import (
     VerifierProcess,
     blank_pdf,
@@ -176,6 +179,7 @@ def identities(w: World) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
             (("x-certseal-counter", f"dept:{w.counter}"), ("x-certseal-clerk", CLERK)),
         ),
         "service:other": ("service:authz-probe", ()),
+        "auditor": ("auditor:authz", ()),
         "unknown": ("robot:authz", ()),
     }
 
@@ -192,6 +196,7 @@ IDENTITIES = (
     "service:console",
     "console→counter",
     "service:other",
+    "auditor",
     "unknown",
 )
 
@@ -205,15 +210,37 @@ async def feed_app(config, issuer):
 
 
 @pytest.fixture(scope="module")
+async def tlog_app(config, issuer):
+    config.tlog.metrics_listen = ""
+    app = TlogApp(config, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop(grace=1)
+
+
+@pytest.fixture(scope="module")
 async def world(
-    stack, config, issuer, operator, connect, seal_app, feed_app, tmp_path_factory
+    stack,
+    config,
+    issuer,
+    operator,
+    connect,
+    seal_app,
+    feed_app,
+    tlog_app,
+    tmp_path_factory,
 ):
     receiver = await make_department(operator, connect)
     issuing = await make_department(operator, connect, type_issuers=[receiver.code])
     w = World(
         stack=stack,
         operator=operator,
-        ports={"issuer": issuer.port, "seal": seal_app.port, "feed": feed_app.port},
+        ports={
+            "issuer": issuer.port,
+            "seal": seal_app.port,
+            "feed": feed_app.port,
+            "tlog": tlog_app.port,
+        },
         issuing=issuing,
         receiver=receiver,
         counter=await onboarded(operator, lpb.DEPARTMENT_ROLE_COUNTER),
@@ -279,6 +306,12 @@ async def world(
             ipb.GetLicenceCodeRequest(identifier=licence.identifier)
         )
     ).text
+    # the log holds the issuing department's key by now (proofs need a leaf)
+    async with asyncio.timeout(30):
+        while True:
+            if await tlog_app.store.size():
+                break
+            await asyncio.sleep(0.1)  # the log's sequencer runs in the background
     # a verifier group whose counter allow-list names the counter department only
     home = tmp_path_factory.mktemp("authz-verifier")
     cfg = copy.deepcopy(config)
@@ -651,7 +684,33 @@ async def _bundle(w: World, kind: str) -> Any:
     return vpb.ExportTrustBundleRequest(group=w.group)
 
 
+@builds("TransparencyLog/GetCheckpoint")
+async def _log_checkpoint(w: World, kind: str) -> Any:
+    return tpb.GetCheckpointRequest()
+
+
+@builds("TransparencyLog/GetInclusionProof")
+async def _log_inclusion(w: World, kind: str) -> Any:
+    return tpb.GetInclusionProofRequest(leaf_index=0)
+
+
+@builds("TransparencyLog/GetConsistencyProof")
+async def _log_consistency(w: World, kind: str) -> Any:
+    return tpb.GetConsistencyProofRequest(first_tree_size=1)
+
+
+@builds("TransparencyLog/GetEntries")
+async def _log_entries(w: World, kind: str) -> Any:
+    return tpb.GetEntriesRequest(start=0, count=1)
+
+
+@builds("TransparencyLog/FindEntries")
+async def _log_find(w: World, kind: str) -> Any:
+    return tpb.FindEntriesRequest(subject=w.issuing.kid)
+
+
 _PORT_OF = {
+    "TransparencyLog": "tlog",
     "Issuer": "issuer",
     "IssuerAdmin": "issuer",
     "Seal": "seal",

@@ -88,10 +88,11 @@ def test_the_banner_lists_every_topic_and_every_metrics_endpoint():
             "verifier region-demo",
             "seal",
             "feed",
+            "tlog",
             "console",
         ]
     )
-    assert len(set(endpoints.values())) == 6  # six processes, six ports
+    assert len(set(endpoints.values())) == 7  # seven processes, seven ports
 
 
 def test_each_process_exports_only_its_own_metric_families():

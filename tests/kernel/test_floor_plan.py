@@ -20,7 +20,7 @@ SOURCES = sorted(
     for p in (ROOT / folder).rglob("*.py")
     if "v1" not in p.relative_to(ROOT).parts  # generated protobuf code
 )
-SERVICES = ("issuer", "verifier", "seal", "feed", "console")
+SERVICES = ("issuer", "verifier", "seal", "feed", "console", "tlog")
 
 
 def _imports(path: Path) -> set[str]:

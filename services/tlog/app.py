@@ -1,0 +1,87 @@
+"""Wiring of the log process: the shared service process plus the log's sequencer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from certseal.checkpoints import NoteSigner
+from certseal.process import ServiceProcess
+from certseal.secretfiles import read_secret_file
+from certseal.storage.worker import NotifiedWorker
+from certseal.timestamps import Clock, utcnow
+from certseal.v1 import tlog_pb2, tlog_pb2_grpc
+from services.tlog.config import TlogSettings
+from services.tlog.service import LogService
+from services.tlog.servicer import TransparencyLogServicer
+from services.tlog.storage import MIGRATIONS, LogSequencer, LogStore
+
+TLOG = tlog_pb2.DESCRIPTOR.services_by_name["TransparencyLog"].full_name
+
+
+def load_signer(origin: str, key_file: str) -> NoteSigner:
+    """The log's note signer from its key file: a 32-byte Ed25519 private key (RFC
+    8032 seed), read like every other secret file."""
+    seed = read_secret_file(Path(key_file), length=32)
+    return NoteSigner(origin, Ed25519PrivateKey.from_private_bytes(seed))
+
+
+class TlogApp(ServiceProcess):
+    """One log process: gRPC reads, the sequencer, outbox relay and audit sealer."""
+
+    name = "tlog"
+    # read-only and free of personal data: every authenticated kind may read it,
+    # auditors only it (docs/operations.md, "Caller kinds"); nobody writes over gRPC
+    allowed_kinds = {  # noqa: RUF012
+        TLOG: {"dept", "operator", "app", "integrator", "service", "auditor"}
+    }
+    migrations = MIGRATIONS
+    config: TlogSettings
+
+    def __init__(
+        self,
+        config: TlogSettings,
+        *,
+        clock: Clock = utcnow,
+        listen: str | None = None,
+        serve: bool = True,
+        background: bool = True,
+    ):
+        super().__init__(
+            config,
+            section=config.tlog,
+            listen=listen,
+            clock=clock,
+            serve=serve,
+            background=background,
+        )
+
+    async def prepare(self) -> None:
+        """The log service over this process's pool."""
+        cfg = self.config.tlog
+        self.store = LogStore(self.pool)
+        self.service = LogService(
+            store=self.store, signer=load_signer(cfg.origin, cfg.signing_key_file)
+        )
+
+    def workers(self, dsn: str) -> Sequence[NotifiedWorker]:
+        """The sequencer."""
+        return (
+            LogSequencer(
+                dsn=dsn,
+                store=self.store,
+                append=self.service.append_batch,
+                clock=self.clock,
+                batch_size=self.config.tlog.batch_size,
+                poll_interval_s=self.config.tlog.poll_interval_s,
+            ),
+        )
+
+    def add_servicers(self, server: grpc.aio.Server) -> None:
+        """TransparencyLog."""
+        tlog_pb2_grpc.add_TransparencyLogServicer_to_server(
+            TransparencyLogServicer(service=self.service), server
+        )
