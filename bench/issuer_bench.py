@@ -162,7 +162,9 @@ async def commit_to_publish(dsn: str, since: dt.datetime) -> dict[str, float]:
     }
 
 
-def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
+def _profile(
+    pid: int, name: str, seconds: float = SECONDS
+) -> subprocess.Popen[bytes] | None:
     """With BENCH_PROFILE=1, sample the issuer with py-spy into bench/results/NAME.txt."""
     if os.environ.get("BENCH_PROFILE") != "1":
         return None
@@ -179,7 +181,7 @@ def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
             "--rate",
             "200",
             "--duration",
-            str(int(SECONDS) + 2),
+            str(int(seconds) + 2),
             "--output",
             str(RESULTS / f"{name}.txt"),
         ],

@@ -26,6 +26,8 @@ from PIL import Image
 
 from bench import proccpu
 from bench.issuer_bench import (
+    _profile,
+    _stop_profile,
     identity_channel,
     start_stack_and_service,
     wait_serving,
@@ -110,7 +112,9 @@ async def measure(stack: DevStack, port: int) -> dict[str, Any]:
                     )
                 )
 
+            profiler = _profile(WATCH["service"][0], f"seal-{suite}", SECONDS)
             figures["seal_per_s"] = await rate(sealing(small), name=f"seal_{suite}")
+            _stop_profile(profiler)
             figures["seal_1mb_per_s"] = await rate(sealing(large))
             signature = (await sealing(small)()).signature
             figures["verify_seal_per_s"] = await rate(
