@@ -71,8 +71,9 @@ def per_op_us(
     before: Mapping[str, float], after: Mapping[str, float], ops: float
 ) -> dict[str, float]:
     """CPU microseconds per operation of each group between two samples."""
+    # a process that exited between the samples took its time with it: never below 0
     return {
-        name: round((after[name] - before[name]) * 1e6 / ops, 1) if ops else 0.0
+        name: round(max(0.0, after[name] - before[name]) * 1e6 / ops, 1) if ops else 0.0
         for name in after
     }
 

@@ -207,9 +207,11 @@ def render(readme: str, results: Path = RESULTS) -> str:
         except KeyError as exc:
             raise ValueError(f"{path}: no figure {exc} for the {name} table") from exc
         pattern = re.compile(
-            rf"(<!-- bench:{name} -->\n).*?(\n<!-- /bench:{name} -->)", re.DOTALL
+            rf"(<!-- bench:{name} -->\n)(?:.*?\n)?(<!-- /bench:{name} -->)", re.DOTALL
         )
-        readme = pattern.sub(lambda m, t=table: m.group(1) + t + m.group(2), readme)
+        readme = pattern.sub(
+            lambda m, t=table: m.group(1) + t + "\n" + m.group(2), readme
+        )
     return readme
 
 

@@ -11,6 +11,7 @@ import pytest
 from bench import tables
 
 MARKED = "intro\n<!-- bench:issuer -->\nold\n<!-- /bench:issuer -->\noutro\n"
+EMPTY = "<!-- bench:issuer -->\n<!-- /bench:issuer -->\n"
 
 
 def test_the_readme_tables_are_the_committed_results():
@@ -55,3 +56,10 @@ def test_figures_are_written_as_the_readme_writes_them():
     )
     assert tables.row("f", 4.56) == "| f | 4.56 | – | – | – | – | – |"
     assert tables.row("f", 45.6) == "| f | 45.6 | – | – | – | – | – |"
+
+
+def test_empty_markers_are_filled(tmp_path: Path):
+    shutil.copy(tables.RESULTS / "issuer.json", tmp_path / "issuer.json")
+    filled = tables.render(EMPTY, tmp_path)
+    assert "| IssueLicence es256" in filled
+    assert tables.render(filled, tmp_path) == filled
