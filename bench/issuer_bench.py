@@ -27,6 +27,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.reference import start_echo, stop, versus, watch
 from certseal.config import dump_config
 from certseal.rpc import secure_channel
 from certseal.storage.pool import connect
@@ -99,7 +100,10 @@ def load(
     batch: int = 0,
     rate: float = 0,
     keys: bool = False,
-) -> dict[str, float]:
+    watch: list[str] = (),  # type: ignore[assignment]
+    echo: bool = False,
+) -> dict[str, Any]:
+    """One load generator run against ``port`` as the department ``code``."""
     ident = stack.ca.identity(f"dept:{code}")
     out = subprocess.run(
         [
@@ -125,12 +129,14 @@ def load(
             "--rate",
             str(rate),
             *(["--idempotency-keys"] if keys else []),
+            *(["--echo"] if echo else []),
+            *watch,
         ],
         check=True,
         capture_output=True,
         text=True,
     )
-    result: dict[str, float] = json.loads(out.stdout)
+    result: dict[str, Any] = json.loads(out.stdout)
     return result
 
 
@@ -156,14 +162,16 @@ async def commit_to_publish(dsn: str, since: dt.datetime) -> dict[str, float]:
     }
 
 
-def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
+def _profile(
+    pid: int, name: str, seconds: float = SECONDS
+) -> subprocess.Popen[bytes] | None:
     """With BENCH_PROFILE=1, sample the issuer with py-spy into bench/results/NAME.txt."""
     if os.environ.get("BENCH_PROFILE") != "1":
         return None
     RESULTS.mkdir(exist_ok=True)
     return subprocess.Popen(
         [
-            "py-spy",
+            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
             "record",
             "--pid",
             str(pid),
@@ -173,7 +181,7 @@ def _profile(pid: int, name: str) -> subprocess.Popen[bytes] | None:
             "--rate",
             "200",
             "--duration",
-            str(int(SECONDS) + 2),
+            str(int(seconds) + 2),
             "--output",
             str(RESULTS / f"{name}.txt"),
         ],
@@ -260,15 +268,33 @@ def start_stack_and_issuer(
     return start_stack_and_service(home, "issuer", tweak=issuer)
 
 
+def _cpu(run: dict[str, Any]) -> dict[str, float]:
+    cpu: dict[str, float] = run["cpu_us"]
+    return cpu
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="certseal-bench-"))
     stack, cfg, port, issuer = start_stack_and_issuer(
         home, workers=int(os.environ.get("BENCH_WORKERS", "1"))
     )
+    echo, echo_port = start_echo(stack)
     results: dict[str, object] = {}
     try:
         departments = asyncio.run(setup(stack, port))
-        single: dict[str, object] = {}
+        procs = watch(stack, issuer.pid)
+        echo_procs = watch(stack, echo.pid)
+        print("echo reference, IssueLicence requests, 64 callers ...", flush=True)
+        echo_single = load(
+            stack,
+            echo_port,
+            *departments["es256"],
+            concurrency=64,
+            watch=echo_procs,
+            echo=True,
+        )
+        print(f"  {echo_single}", flush=True)
+        single: dict[str, Any] = {}
         since = dt.datetime.now(dt.UTC)
         for suite in SUITES:
             print(
@@ -276,41 +302,90 @@ def main() -> None:
                 flush=True,
             )
             profiler = _profile(issuer.pid, f"issue-{suite}")
-            single[suite] = load(stack, port, *departments[suite], concurrency=64)
+            single[suite] = load(
+                stack, port, *departments[suite], concurrency=64, watch=procs
+            )
             _stop_profile(profiler)
             print(f"  {single[suite]}", flush=True)
         publish_single = asyncio.run(commit_to_publish(cfg.database.dsn(), since))
         print("single IssueLicence with a key each, es256, 64 callers ...", flush=True)
-        keyed = load(stack, port, *departments["es256"], concurrency=64, keys=True)
+        keyed = load(
+            stack, port, *departments["es256"], concurrency=64, keys=True, watch=procs
+        )
         print(f"  {keyed}", flush=True)
-        print("paced IssueLicence, es256, 300/s (below saturation) ...", flush=True)
-        since_paced = dt.datetime.now(dt.UTC)
-        paced = load(stack, port, *departments["es256"], concurrency=16, rate=300)
-        print(f"  {paced}", flush=True)
-        publish_paced = asyncio.run(commit_to_publish(cfg.database.dsn(), since_paced))
+        paced: dict[int, dict[str, Any]] = {}
+        publish_paced: dict[int, dict[str, float]] = {}
+        for rate in (300, 500):
+            print(f"paced IssueLicence, es256, {rate}/s (below saturation) ...")
+            since_paced = dt.datetime.now(dt.UTC)
+            paced[rate] = load(
+                stack,
+                port,
+                *departments["es256"],
+                concurrency=32,
+                rate=rate,
+                watch=procs,
+            )
+            print(f"  {paced[rate]}", flush=True)
+            publish_paced[rate] = asyncio.run(
+                commit_to_publish(cfg.database.dsn(), since_paced)
+            )
+        print("echo reference, IssueLicences of 500 requests, 4 callers ...")
+        echo_batch = load(
+            stack,
+            echo_port,
+            *departments["es256"],
+            concurrency=4,
+            batch=500,
+            watch=echo_procs,
+            echo=True,
+        )
+        print(f"  {echo_batch}", flush=True)
         print("IssueLicences of 500, es256, 4 callers ...", flush=True)
         since_batch = dt.datetime.now(dt.UTC)
         profiler = _profile(issuer.pid, "batch-es256")
-        batch = load(stack, port, *departments["es256"], concurrency=4, batch=500)
+        batch = load(
+            stack, port, *departments["es256"], concurrency=4, batch=500, watch=procs
+        )
         _stop_profile(profiler)
         print(f"  {batch}", flush=True)
         publish_batch = asyncio.run(commit_to_publish(cfg.database.dsn(), since_batch))
+        echo_rate = echo_single["requests_per_s"]
         results = {
-            "issue_per_s": {s: r["requests_per_s"] for s, r in single.items()},  # type: ignore[index]
-            "issue_p50_ms": {s: r["p50_ms"] for s, r in single.items()},  # type: ignore[index]
-            "issue_p99_ms": {s: r["p99_ms"] for s, r in single.items()},  # type: ignore[index]
+            "echo_per_s": echo_rate,
+            "echo_cpu_us": _cpu(echo_single),
+            "issue_per_s": {s: r["requests_per_s"] for s, r in single.items()},
+            "issue_vs_echo": {
+                s: versus(r["requests_per_s"], echo_rate) for s, r in single.items()
+            },
+            "issue_cpu_us": {s: _cpu(r) for s, r in single.items()},
+            "issue_p50_ms": {s: r["p50_ms"] for s, r in single.items()},
+            "issue_p99_ms": {s: r["p99_ms"] for s, r in single.items()},
             # the same load with an idempotency key on every request (the answer is
             # stored with the change: one more row in the same transaction)
             "issue_with_key_es256_per_s": keyed["requests_per_s"],
+            "issue_with_key_es256_vs_echo": versus(keyed["requests_per_s"], echo_rate),
+            "issue_with_key_es256_cpu_us": _cpu(keyed),
             "issue_with_key_es256_p99_ms": keyed["p99_ms"],
             "batch_issue_per_s": batch["licences_per_s"],
+            "batch_issue_vs_echo": versus(
+                batch["licences_per_s"], echo_batch["licences_per_s"]
+            ),
+            "batch_issue_cpu_us": _cpu(batch),
+            "batch_echo_per_s": echo_batch["licences_per_s"],
             "batch_p99_ms": batch["p99_ms"],
-            "commit_to_publish_p50_ms": publish_paced["p50_ms"],
-            "commit_to_publish_p99_ms": publish_paced["p99_ms"],
-            "paced_300_per_s_issue_p99_ms": paced["p99_ms"],
+            "commit_to_publish_p50_ms": publish_paced[300]["p50_ms"],
+            "commit_to_publish_p99_ms": publish_paced[300]["p99_ms"],
+            "paced_300_per_s_issue_p99_ms": paced[300]["p99_ms"],
+            "paced_500_per_s_issue_p99_ms": paced[500]["p99_ms"],
+            "paced_500_per_s_achieved_per_s": paced[500]["requests_per_s"],
+            "paced_500_per_s_issue_cpu_us": _cpu(paced[500]),
+            "commit_to_publish_at_500_per_s_p99_ms": publish_paced[500]["p99_ms"],
             "commit_to_publish_at_saturation_p99_ms": publish_single["p99_ms"],
             "commit_to_publish_under_batch_load_p99_ms": publish_batch["p99_ms"],
             "details": {
+                "echo_single": echo_single,
+                "echo_batch": echo_batch,
                 "single": single,
                 "single_with_keys_es256": keyed,
                 "paced": paced,
@@ -322,9 +397,15 @@ def main() -> None:
             "setup": {
                 "seconds_per_run": SECONDS,
                 "concurrency": 64,
+                "paced_concurrency": 32,
                 "batch_size": 500,
                 "batch_concurrency": 4,
                 "issuer_workers": cfg.issuer.workers,
+                "reference": "bench.echo: a trivial unary handler, same mTLS, uvloop "
+                "+ grpc.aio, same load generator and callers, same run",
+                "cpu_us": "CPU microseconds per licence of each process tree "
+                "(user+system from /proc): service, postgres (postmaster and "
+                "backends), broker, loadgen",
                 "transport": "gRPC over mTLS (ECDSA P-256 certs)",
                 "processes": "issuer (uvloop) + load generator (uvloop) + PostgreSQL "
                 "(pgserver) + Tansu broker, all on this machine",
@@ -335,6 +416,7 @@ def main() -> None:
             },
         }
     finally:
+        stop(echo)
         issuer.terminate()
         issuer.wait(30)
         stack.stop()

@@ -1,7 +1,11 @@
 """Load generator (its own process): N concurrent callers over mTLS for a fixed time,
 spread over the identities given (one channel or more each).
 
-Prints one JSON object: requests, licences, errors, seconds and latency percentiles.
+Prints one JSON object: requests, licences, errors, seconds and latency percentiles,
+and with ``--watch NAME=PID[,PID]`` (repeatable) ``cpu_us``: the CPU microseconds per
+licence (per code for verification) each named process tree spent in the measured
+window, read from /proc (bench.proccpu), the load generator's own as ``loadgen``.
+Against the echo reference (``--echo``) a batch counts the items it sent.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import secrets
 import time
@@ -17,6 +22,7 @@ from pathlib import Path
 import grpc
 import uvloop
 
+from bench import proccpu
 from certseal.identifiers import random_resident_id
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
@@ -79,7 +85,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                             codes=random.sample(codes, args.batch), purpose="压测"
                         )
                     )
-                    licences += len(reply.results)
+                    licences += args.batch if args.echo else len(reply.results)
                 elif codes:
                     await stub.VerifyCode(
                         verifier_pb2.VerifyCodeRequest(
@@ -93,7 +99,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                             items=[request(args.type_code) for _ in range(args.batch)]
                         )
                     )
-                    licences += sum(r.HasField("licence") for r in reply.results)
+                    licences += (
+                        args.batch
+                        if args.echo
+                        else sum(r.HasField("licence") for r in reply.results)
+                    )
                 elif args.idempotency_keys:  # a fresh key per request, as the CLI
                     await stub.IssueLicence(
                         request(args.type_code),
@@ -112,10 +122,13 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     await asyncio.gather(*[caller(n) for n in range(args.concurrency)])
     latencies.clear()
     errors = licences = 0
+    groups = {**proccpu.parse_groups(args.watch), "loadgen": [os.getpid()]}
+    cpu_before = proccpu.sample(groups)
     started = time.perf_counter()
     deadline = started + args.seconds
     await asyncio.gather(*[caller(n) for n in range(args.concurrency)])
     elapsed = time.perf_counter() - started
+    cpu_after = proccpu.sample(groups)
     for channel in channels:
         await channel.close()
     latencies.sort()
@@ -128,6 +141,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         "licences_per_s": round(licences / elapsed, 1),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "cpu_us": proccpu.per_op_us(cpu_before, cpu_after, licences),
+        "cpu_utilisation": {
+            name: round((cpu_after[name] - cpu_before[name]) / elapsed, 3)
+            for name in cpu_after
+        },
     }
 
 
@@ -149,6 +167,15 @@ def main() -> None:
         "--idempotency-keys",
         action="store_true",
         help="send a fresh idempotency key with every IssueLicence",
+    )
+    parser.add_argument(
+        "--watch",
+        action="append",
+        default=[],
+        help="NAME=PID[,PID]: report CPU per operation of these process trees",
+    )
+    parser.add_argument(
+        "--echo", action="store_true", help="the target is bench.echo's reference"
     )
     args = parser.parse_args()
     args.code_list = Path(args.codes).read_text().split() if args.codes else []

@@ -12,6 +12,7 @@ DSS reference takes over 20 s).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import shutil
@@ -23,20 +24,29 @@ from typing import Any
 
 from PIL import Image
 
+from bench import proccpu
 from bench.issuer_bench import (
+    _profile,
+    _stop_profile,
     identity_channel,
     start_stack_and_service,
     wait_serving,
     write_results,
 )
+from bench.reference import start_echo, stop, versus
+from certseal.errors import CertsealError
 from certseal.identifiers import make_uscc
+from certseal.rpc import Caller
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
+from services.config import Config
 from services.devstack import DevStack
+from services.issuer.app import IssuerApp
 
 SECONDS = float(os.environ.get("BENCH_SEAL_SECONDS", "10"))
 CONCURRENCY = 16
 PDF_SUITES = ("es256", "ed25519")
+OWNER = make_uscc("91440300MA5FBENCH")
 
 
 def blank_pdf() -> bytes:
@@ -45,8 +55,18 @@ def blank_pdf() -> bytes:
     return out.getvalue()
 
 
-async def rate(call: Callable[[], Awaitable[Any]], seconds: float = SECONDS) -> float:
-    """Calls per second with CONCURRENCY callers for ``seconds``."""
+#: process trees whose CPU per call :func:`rate` records (set by :func:`main`)
+WATCH: dict[str, list[int]] = {}
+#: CPU microseconds per call of each process, by figure name (filled by :func:`rate`)
+CPU_US: dict[str, dict[str, float]] = {}
+
+
+async def rate(
+    call: Callable[[], Awaitable[Any]], seconds: float = SECONDS, name: str = ""
+) -> float:
+    """Calls per second with CONCURRENCY callers for ``seconds``; with ``name``, the
+    CPU per call of the watched processes and of this one (the load generator) goes
+    to ``CPU_US[name]``."""
     done = 0
     deadline = time.monotonic() + seconds
 
@@ -56,13 +76,21 @@ async def rate(call: Callable[[], Awaitable[Any]], seconds: float = SECONDS) -> 
             await call()
             done += 1
 
+    before, own = proccpu.sample(WATCH), time.process_time()
     started = time.monotonic()
     await asyncio.gather(*(caller() for _ in range(CONCURRENCY)))
-    return round(done / (time.monotonic() - started), 1)
+    elapsed = time.monotonic() - started
+    if name:
+        after = proccpu.sample(WATCH)
+        CPU_US[name] = {
+            **proccpu.per_op_us(before, after, done),
+            "loadgen": round((time.process_time() - own) * 1e6 / max(1, done), 1),
+        }
+    return round(done / elapsed, 1)
 
 
 async def measure(stack: DevStack, port: int) -> dict[str, Any]:
-    owner = make_uscc("91440300MA5FBENCH")
+    owner = OWNER
     results: dict[str, Any] = {}
     async with identity_channel(stack, port, f"dept:{owner}") as channel:
         await wait_serving(channel)
@@ -84,13 +112,16 @@ async def measure(stack: DevStack, port: int) -> dict[str, Any]:
                     )
                 )
 
-            figures["seal_per_s"] = await rate(sealing(small))
+            profiler = _profile(WATCH["service"][0], f"seal-{suite}", SECONDS)
+            figures["seal_per_s"] = await rate(sealing(small), name=f"seal_{suite}")
+            _stop_profile(profiler)
             figures["seal_1mb_per_s"] = await rate(sealing(large))
             signature = (await sealing(small)()).signature
             figures["verify_seal_per_s"] = await rate(
                 lambda signature=signature: stub.VerifySealedDocument(
                     pb.VerifySealedDocumentRequest(signature=signature, document=small)
-                )
+                ),
+                name=f"verify_seal_{suite}",
             )
             if suite in PDF_SUITES:
                 figures["pdf_seal_per_s"] = await rate(
@@ -120,13 +151,77 @@ async def measure(stack: DevStack, port: int) -> dict[str, Any]:
     return results
 
 
+async def measure_echo(stack: DevStack, port: int) -> dict[str, float]:
+    """The echo reference answering the same 1 KB SealDocument and
+    VerifySealedDocument requests from the same callers (calls per second)."""
+    owner = OWNER
+    async with identity_channel(stack, port, f"dept:{owner}") as channel:
+        stub = seal_pb2_grpc.SealStub(channel)
+        small = os.urandom(1024)
+        seal = pb.SealDocumentRequest(
+            seal_id="0" * 32, document=small, property_info="bench"
+        )
+        verify = pb.VerifySealedDocumentRequest(
+            signature=os.urandom(700), document=small
+        )
+        return {
+            "seal_per_s": await rate(lambda: stub.SealDocument(seal), name="echo_seal"),
+            "verify_seal_per_s": await rate(
+                lambda: stub.VerifySealedDocument(verify), name="echo_verify_seal"
+            ),
+        }
+
+
+def with_ratios(results: dict[str, Any], echo: dict[str, float]) -> None:
+    """Add ``*_vs_echo`` and ``*_cpu_us`` for the 1 KB figures of every suite."""
+    results["echo_per_s"] = echo
+    results["echo_cpu_us"] = {
+        "seal": CPU_US["echo_seal"],
+        "verify_seal": CPU_US["echo_verify_seal"],
+    }
+    for suite in ("sm2", "es256", "ed25519"):
+        figures = results[suite]
+        for figure in ("seal", "verify_seal"):
+            figures[f"{figure}_vs_echo"] = versus(
+                figures[f"{figure}_per_s"], echo[f"{figure}_per_s"]
+            )
+            figures[f"{figure}_cpu_us"] = CPU_US[f"{figure}_{suite}"]
+
+
+async def onboard_owner(cfg: Config) -> None:
+    """Onboard the bench's department with the seal_owner role (the issuer's
+    directory, which the seal service reads), through an issuer that does not serve."""
+    issuer = IssuerApp(cfg, serve=False, background=False)
+    await issuer.start()
+    try:
+        with contextlib.suppress(CertsealError):  # ALREADY_EXISTS on a second run
+            await issuer.service.onboard_department(
+                Caller("operator", "bench"),
+                OWNER,
+                "深圳市示例科技有限公司",
+                ["seal_owner"],
+            )
+    finally:
+        await issuer.stop()
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="certseal-sbench-"))
-    stack, _cfg, port, service = start_stack_and_service(home, "seal")
+    stack, cfg, port, service = start_stack_and_service(home, "seal")
+    echo, echo_port = start_echo(stack)
     try:
+        asyncio.run(onboard_owner(cfg))
+        pg, broker = proccpu.postgres_pid(stack.home / "pg"), stack.broker_pid
+        WATCH.update(service=[echo.pid], postgres=[pg], broker=[broker])
+        print(f"echo reference, {CONCURRENCY} callers, {SECONDS:.0f} s per figure ...")
+        echo_rates = asyncio.run(measure_echo(stack, echo_port))
+        print(f"  {echo_rates}", flush=True)
+        WATCH.update(service=[service.pid])
         print(f"seal service, {CONCURRENCY} callers, {SECONDS:.0f} s per figure ...")
         results = asyncio.run(measure(stack, port))
+        with_ratios(results, echo_rates)
     finally:
+        stop(echo)
         service.terminate()
         service.wait(30)
         stack.stop()
@@ -137,6 +232,10 @@ def main() -> None:
         {
             "concurrency": CONCURRENCY,
             "seconds_per_figure": SECONDS,
+            "reference": "bench.echo: a trivial unary handler, same mTLS, uvloop + "
+            "grpc.aio, same callers (this process, one channel), same run",
+            "cpu_us": "CPU microseconds per call of each process (user+system from "
+            "/proc): service, postgres, broker, loadgen (this process)",
             "processes": "seal service + load generator + PostgreSQL + Tansu, one machine",
         },
     )

@@ -33,12 +33,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.issuer_bench import (
     RESULTS,
+    _profile,
+    _stop_profile,
     identity_channel,
     setup,
     start_stack_and_issuer,
     wait_serving,
 )
 from bench.loadgen import request as issue_request
+from bench.reference import start_echo, stop, versus, watch
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId, make_uscc
 from certseal.rpc import secure_channel
@@ -132,6 +135,11 @@ class Verifier:
             stderr=subprocess.DEVNULL,
         )
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -172,8 +180,17 @@ async def serving_then_caught_up(
 
 
 def verify_load(
-    verifier: Verifier, codes_file: Path, *, concurrency: int, batch: int = 0
-) -> dict[str, float]:
+    verifier: Verifier,
+    codes_file: Path,
+    *,
+    concurrency: int,
+    batch: int = 0,
+    rate: float = 0,
+    port: int = 0,
+    echo: bool = False,
+) -> dict[str, Any]:
+    """One load generator run against the group (or, with ``port`` and ``echo``, the
+    echo reference), with the CPU per code of the group, PostgreSQL and the broker."""
     # 16 counters, 4 callers each: the verifier hands out turns per counter (one at
     # a time), and a counter has at most [verifier] counter_waiting requests waiting
     identities = []
@@ -186,10 +203,14 @@ def verify_load(
             "-m",
             "bench.loadgen",
             "--target",
-            f"localhost:{verifier.port}",
+            f"localhost:{port or verifier.port}",
             "--ca",
             str(verifier.stack.ca.ca_file),
             *identities,
+            *watch(verifier.stack, verifier.pid if not echo else port_owner(port)),
+            *(["--echo"] if echo else []),
+            "--rate",
+            str(rate),
             "--codes",
             str(codes_file),
             "--concurrency",
@@ -204,8 +225,16 @@ def verify_load(
     )
     if out.returncode:
         raise RuntimeError(f"load generator failed:\n{out.stderr[-2000:]}")
-    result: dict[str, float] = json.loads(out.stdout)
+    result: dict[str, Any] = json.loads(out.stdout)
     return result
+
+
+_ECHO_PIDS: dict[int, int] = {}
+
+
+def port_owner(port: int) -> int:
+    """The pid of the echo reference listening on ``port``."""
+    return _ECHO_PIDS[port]
 
 
 FLOOD_SECONDS = float(os.environ.get("BENCH_FLOOD_SECONDS", "15"))
@@ -386,9 +415,28 @@ def main() -> None:
             f"  group A serving after {to_serving:.1f} s, caught up {catch_up:.1f} s later",
             flush=True,
         )
+        echo, echo_port = start_echo(stack)
+        _ECHO_PIDS[echo_port] = echo.pid
+        try:
+            print("echo reference, VerifyCode requests, 64 callers ...", flush=True)
+            echo_single = verify_load(
+                a, codes_file, concurrency=64, port=echo_port, echo=True
+            )
+            print(f"  {echo_single}", flush=True)
+            echo_batch = verify_load(
+                a, codes_file, concurrency=4, batch=500, port=echo_port, echo=True
+            )
+            print(f"  batch: {echo_batch}", flush=True)
+        finally:
+            stop(echo)
         print(f"VerifyCode, 64 callers, {SECONDS:.0f} s ...", flush=True)
+        profiler = _profile(a.pid, "verify")
         single = verify_load(a, codes_file, concurrency=64)
+        _stop_profile(profiler)
         print(f"  {single}", flush=True)
+        print("VerifyCode paced at 1,000/s ...", flush=True)
+        paced = verify_load(a, codes_file, concurrency=32, rate=1000)
+        print(f"  {paced}", flush=True)
         batch = verify_load(a, codes_file, concurrency=4, batch=500)
         print(f"  batch: {batch}", flush=True)
         print(
@@ -412,10 +460,24 @@ def main() -> None:
         a.start()
         recovery, _ = asyncio.run(serving_then_caught_up(a, grown, check_lag=False))
         results = {
+            "echo_per_s": echo_single["requests_per_s"],
+            "echo_cpu_us": echo_single["cpu_us"],
             "verify_per_s": single["requests_per_s"],
+            "verify_vs_echo": versus(
+                single["requests_per_s"], echo_single["requests_per_s"]
+            ),
+            "verify_cpu_us": single["cpu_us"],
             "verify_p50_ms": single["p50_ms"],
             "verify_p99_ms": single["p99_ms"],
+            "paced_1000_per_s_verify_p99_ms": paced["p99_ms"],
+            "paced_1000_per_s_achieved_per_s": paced["requests_per_s"],
+            "paced_1000_per_s_verify_cpu_us": paced["cpu_us"],
             "batch_verify_per_s": batch["licences_per_s"],
+            "batch_verify_vs_echo": versus(
+                batch["licences_per_s"], echo_batch["licences_per_s"]
+            ),
+            "batch_verify_cpu_us": batch["cpu_us"],
+            "batch_echo_per_s": echo_batch["licences_per_s"],
             **{k: v for k, v in flooded.items() if k != "flood"},
             "propagation_p50_ms": round(percentile(samples, 0.5) * 1000, 1),
             "propagation_p99_ms": round(percentile(samples, 0.99) * 1000, 1),
@@ -429,6 +491,19 @@ def main() -> None:
                 "index_entries": entries,
                 "seconds_per_run": SECONDS,
                 "concurrency": 64,
+                "paced_concurrency": 32,
+                "reference": "bench.echo: a trivial unary handler, same mTLS, uvloop "
+                "+ grpc.aio, same load generator and callers, same run",
+                "cpu_us": "CPU microseconds per code of each process tree "
+                "(user+system from /proc): service (the group's worker), postgres, "
+                "broker, loadgen",
+                "details": {
+                    "echo_single": echo_single,
+                    "echo_batch": echo_batch,
+                    "single": single,
+                    "paced": paced,
+                    "batch": batch,
+                },
                 "revocations": REVOCATIONS,
                 "flood": {
                     "in_flight": FLOOD_IN_FLIGHT,

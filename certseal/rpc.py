@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import secrets
 import time
 import urllib.parse
-import uuid
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -208,7 +208,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     ) -> str:
         """Check the caller and the request size; set the context; the request id."""
         metadata = dict(context.invocation_metadata() or ())
-        request_id = str(metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16])
+        # 16 hex digits, as before from uuid4, for a fifth of its CPU on the hot path
+        request_id = str(metadata.get(REQUEST_ID_KEY) or secrets.token_hex(8))
         REQUEST_ID.set(request_id)
         caller = _caller_from_context(context)
         if caller.kind not in self._allowed[service]:

@@ -88,6 +88,12 @@ _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
 )
 
 
+def in_request_scope() -> bool:
+    """True inside a request with an idempotency key: its writes join the transaction
+    held for its answer, so they must run in the request's own task."""
+    return _SCOPE.get() is not None
+
+
 async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
     with contextlib.suppress(Exception):
         await pool.release(conn)

@@ -6,6 +6,7 @@ The cycle (boulder's: reserve, check, sign once, persist) is on
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -13,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from certseal import codes
+from certseal.audit import AuditEntry
 from certseal.crypto import PersonalDataProtector, SoftwareSigner
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.identifiers import LicenceId, mint_serial
 from certseal.rpc import Caller
+from certseal.storage.idempotency import in_request_scope
 from services.issuer import domain
 from services.issuer.domain import (
     Department,
@@ -29,6 +32,8 @@ from services.issuer.domain import (
 )
 from services.issuer.events import licence_event
 from services.issuer.service.common import licence_actor
+from services.issuer.service.groupcommit import GroupCommit
+from services.issuer.service.groupcommit import Pending as _Pending
 from services.issuer.service.licensing import LicenceCases, Licensing
 from services.issuer.storage.rows import AlreadyStored, NewLicence, dumps, encode_fields
 
@@ -58,9 +63,6 @@ class IssueInput:
         if self.suite:  # absent otherwise: hashes stored before --suite still match
             body["s"] = self.suite
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
-
-
-_Pending = tuple[int, IssueInput, LicenceType]  # (index in the batch, item, its type)
 
 
 async def sign_version(
@@ -107,13 +109,50 @@ class Issuance(LicenceCases):
     def __init__(self, parts: Licensing, *, max_batch: int):
         super().__init__(parts)
         self.max_batch = max_batch
+        self._group = GroupCommit(
+            write=self._sign_and_insert,
+            alone=self._issue_alone,
+            clock=self._clock,
+            max_group=max_batch,
+        )
 
     async def issue(self, caller: Caller, item: IssueInput) -> LicenceRecord:
-        """Issue one licence. See :meth:`issue_many` for the cycle and the errors."""
-        result = (await self.issue_many(caller, [item]))[0]
-        if isinstance(result, CertsealError):
-            raise result
-        return result
+        """Issue one licence. See :meth:`issue_many` for the cycle and the errors.
+
+        Checked on its own (type, fields, validity, with its own audited refusals),
+        then written by :class:`~services.issuer.service.groupcommit.GroupCommit`
+        together with the other single issuances of the same department and suite
+        waiting at that moment: one statement, committed before any of them is
+        answered. A request with an idempotency key (in the request or the call's
+        metadata) keeps the path of :meth:`issue_many`, whose transaction also
+        stores its key or answer.
+        """
+        if item.idempotency_key or in_request_scope():
+            result = (await self.issue_many(caller, [item]))[0]
+            if isinstance(result, CertsealError):
+                raise result
+            return result
+        dept = await self._directory.issuing_department(caller, "licence.issue")
+        licence_type = await self._checked_type(caller, dept, item, self._clock())
+        return await self._group.issue(caller, dept, (0, item, licence_type))
+
+    async def _checked_type(
+        self, caller: Caller, dept: Department, item: IssueInput, now: dt.datetime
+    ) -> LicenceType:
+        """The item's licence type once the department may issue it and the item's
+        fields and validity are valid; CertsealError otherwise (a refusal audited)."""
+        licence_type = await self._directory.licence_type(item.type_code)
+        if dept.code not in licence_type.issuer_codes:
+            raise await self._auditor.deny(
+                caller,
+                "licence.issue",
+                item.type_code,
+                f"department {dept.code} may not issue licence type {item.type_code}",
+                field="type_code",
+            )
+        domain.validate_fields(licence_type, item.fields)
+        domain.resolve_validity(licence_type, item.valid_from, item.valid_until, now)
+        return licence_type
 
     async def issue_many(
         self, caller: Caller, items: Sequence[IssueInput]
@@ -146,20 +185,7 @@ class Issuance(LicenceCases):
         seen_keys: set[str] = set()
         for index, item in enumerate(items):
             try:
-                licence_type = await self._directory.licence_type(item.type_code)
-                if dept.code not in licence_type.issuer_codes:
-                    raise await self._auditor.deny(
-                        caller,
-                        "licence.issue",
-                        item.type_code,
-                        f"department {dept.code} may not issue licence type "
-                        f"{item.type_code}",
-                        field="type_code",
-                    )
-                domain.validate_fields(licence_type, item.fields)
-                domain.resolve_validity(
-                    licence_type, item.valid_from, item.valid_until, now
-                )
+                licence_type = await self._checked_type(caller, dept, item, now)
                 if item.idempotency_key:
                     if item.idempotency_key in seen_keys:
                         raise invalid(
@@ -194,13 +220,18 @@ class Issuance(LicenceCases):
         return [r for r in results if r is not None]
 
     async def _issue_alone(
-        self, caller: Caller, dept: Department, item: _Pending, now: dt.datetime
+        self,
+        caller: Caller,
+        dept: Department,
+        item: _Pending,
+        now: dt.datetime,
+        request_ids: Sequence[str] | None = None,
     ) -> LicenceRecord | CertsealError:
         for _ in range(3):
             try:
                 return (
                     await self._sign_and_insert(
-                        caller, dept, [item], now, item[1].suite
+                        caller, dept, [item], now, item[1].suite, request_ids
                     )
                 )[0]
             except AlreadyStored:
@@ -236,12 +267,16 @@ class Issuance(LicenceCases):
         pending: Sequence[_Pending],
         now: dt.datetime,
         suite: str = "",
+        request_ids: Sequence[str] | None = None,
     ) -> list[LicenceRecord]:
+        """Sign and write ``pending`` in one statement. ``request_ids``, one per item,
+        names the request each audit entry is for (default: the current request)."""
         for _ in range(2):
             signer = await self._keyring.active_signer(dept.code, now, suite)
             if signer is None:
                 raise _no_active_key(dept.code, suite)
-            news, events, audits, idem = [], [], [], []
+            news, events, idem = [], [], []
+            audits: list[AuditEntry] = []
             for _, item, licence_type in pending:
                 lid = LicenceId(licence_type.type_code, dept.code, mint_serial(), 1)
                 validity = domain.resolve_validity(
@@ -284,14 +319,17 @@ class Issuance(LicenceCases):
                         sealer=self._sealer,
                     )
                 )
-                audits.append(
-                    self._auditor.entry(
-                        caller,
-                        "licence.issue",
-                        record.identifier,
-                        holder_ref=record.holder_ref,
-                    )
+                audit = self._auditor.entry(
+                    caller,
+                    "licence.issue",
+                    record.identifier,
+                    holder_ref=record.holder_ref,
                 )
+                if request_ids is not None:
+                    audit = dataclasses.replace(
+                        audit, request_id=request_ids[len(audits)]
+                    )
+                audits.append(audit)
                 if item.idempotency_key:
                     idem.append(
                         (

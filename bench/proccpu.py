@@ -1,0 +1,92 @@
+"""CPU time per process from /proc, for ``*_cpu_us`` in ``make bench``.
+
+A process here is a named group of process trees (the service and its worker
+processes; PostgreSQL's postmaster and every backend it forked; the broker; the load
+generator). :func:`sample` reads user + system time of every process in each tree from
+``/proc/<pid>/stat`` (fields 14 and 15, in clock ticks; proc(5)); the difference of two
+samples divided by the operations done between them is the CPU per operation.
+
+A backend that exits between two samples takes its time with it (PostgreSQL's backends
+live as long as the pool's sessions, so within one run they do not).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system seconds) of ``pid``; None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) is in parentheses and may hold spaces: split after it
+    fields = text[text.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat is not None:
+                tree.setdefault(stat[0], []).append(int(entry.name))
+    return tree
+
+
+def tree_pids(roots: Sequence[int], tree: Mapping[int, list[int]]) -> list[int]:
+    """``roots`` and all their descendants."""
+    seen: list[int] = []
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.append(pid)
+            todo.extend(tree.get(pid, ()))
+    return seen
+
+
+def sample(groups: Mapping[str, Sequence[int]]) -> dict[str, float]:
+    """CPU seconds (user + system) so far of each named group of process trees."""
+    tree = _children()
+    out: dict[str, float] = {}
+    for name, roots in groups.items():
+        total = 0.0
+        for pid in tree_pids(roots, tree):
+            stat = _stat(pid)
+            if stat is not None:
+                total += stat[1]
+        out[name] = total
+    return out
+
+
+def per_op_us(
+    before: Mapping[str, float], after: Mapping[str, float], ops: float
+) -> dict[str, float]:
+    """CPU microseconds per operation of each group between two samples."""
+    # a process that exited between the samples took its time with it: never below 0
+    return {
+        name: round(max(0.0, after[name] - before[name]) * 1e6 / ops, 1) if ops else 0.0
+        for name in after
+    }
+
+
+def postgres_pid(data_dir: Path) -> int:
+    """The postmaster's pid: the first line of ``postmaster.pid`` in its data folder."""
+    return int((data_dir / "postmaster.pid").read_text().split()[0])
+
+
+def parse_groups(specs: Sequence[str]) -> dict[str, list[int]]:
+    """``name=pid[,pid...]`` strings as a mapping."""
+    groups: dict[str, list[int]] = {}
+    for spec in specs:
+        name, _, pids = spec.partition("=")
+        groups[name] = [int(p) for p in pids.split(",") if p]
+    return groups

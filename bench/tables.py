@@ -1,0 +1,234 @@
+"""The README's measured-performance tables, generated from ``bench/results/*.json``.
+
+The README holds each table between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``
+markers; nothing between them is typed by hand. After ``make bench``::
+
+    python -m bench.tables            # rewrite the tables in README.md
+    python -m bench.tables --check    # exit 1 if README.md differs from the results
+
+A results file that is missing (its bench not run yet) leaves its table as it is.
+Every throughput row carries its ratio to the same-run echo reference (``*_vs_echo``)
+and the CPU microseconds per operation of the service, PostgreSQL, the broker and the
+load generator (``*_cpu_us``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+SUITES = ("ed25519", "es256", "sm2")
+PROCESSES = ("service", "postgres", "broker", "loadgen")
+
+HEADER = (
+    "| figure | value | vs echo | CPU µs/op: service | PostgreSQL | broker "
+    "| load generator |\n|---|---|---|---|---|---|---|"
+)
+
+
+def _num(value: Any) -> str:
+    """A figure as the README writes it: thousands separated, at most one decimal
+    below 100, none above."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and abs(value) < 100 and value != int(value):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
+    return f"{round(value):,}"
+
+
+def _ratio(value: Any) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def row(
+    figure: str, value: Any, vs_echo: Any = None, cpu: Mapping[str, float] | None = None
+) -> str:
+    """One table row: the figure, its value, its ratio to echo and its CPU per op."""
+    cells = [figure, _num(value), _ratio(vs_echo)]
+    cells += [_num((cpu or {}).get(p)) if cpu else "–" for p in PROCESSES]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _measured(results: Mapping[str, Any]) -> str:
+    setup = results.get("setup", {})
+    return (
+        f"Measured {setup.get('measured_at', '?')}, {setup.get('cpus', '?')} CPUs, "
+        f"Python {setup.get('python', '?')}"
+    )
+
+
+def issuer_table(r: Mapping[str, Any]) -> str:
+    """The issuance table from ``issuer.json``."""
+    rows = [
+        row("echo reference, 64 callers, per s", r["echo_per_s"], 1.0, r["echo_cpu_us"])
+    ]
+    for suite in SUITES:
+        rows.append(
+            row(
+                f"IssueLicence {suite}, 64 callers, per s "
+                f"(p99 {_num(r['issue_p99_ms'][suite])} ms)",
+                r["issue_per_s"][suite],
+                r["issue_vs_echo"][suite],
+                r["issue_cpu_us"][suite],
+            )
+        )
+    rows += [
+        row(
+            "IssueLicence es256 with an idempotency key each, per s",
+            r["issue_with_key_es256_per_s"],
+            r["issue_with_key_es256_vs_echo"],
+            r["issue_with_key_es256_cpu_us"],
+        ),
+        row(
+            "IssueLicences of 500 (es256, 4 callers), licences/s "
+            f"(echo: {_num(r['batch_echo_per_s'])})",
+            r["batch_issue_per_s"],
+            r["batch_issue_vs_echo"],
+            r["batch_issue_cpu_us"],
+        ),
+        row(
+            "IssueLicence es256 paced at 500/s: p99 ms "
+            f"(achieved {_num(r['paced_500_per_s_achieved_per_s'])}/s)",
+            r["paced_500_per_s_issue_p99_ms"],
+            None,
+            r["paced_500_per_s_issue_cpu_us"],
+        ),
+        row(
+            "IssueLicence es256 paced at 300/s: p99 ms",
+            r["paced_300_per_s_issue_p99_ms"],
+        ),
+        row("commit → topic at 300/s: p99 ms", r["commit_to_publish_p99_ms"]),
+        row(
+            "commit → topic at 500/s: p99 ms",
+            r["commit_to_publish_at_500_per_s_p99_ms"],
+        ),
+        row(
+            "commit → topic at saturation: p99 ms",
+            r["commit_to_publish_at_saturation_p99_ms"],
+        ),
+    ]
+    return "\n".join([_measured(r) + ":", "", HEADER, *rows])
+
+
+def verifier_table(r: Mapping[str, Any]) -> str:
+    """The verification table from ``verifier.json``."""
+    rows = [
+        row(
+            "echo reference, 64 callers, per s", r["echo_per_s"], 1.0, r["echo_cpu_us"]
+        ),
+        row(
+            f"VerifyCode, 64 callers, per s (p99 {_num(r['verify_p99_ms'])} ms)",
+            r["verify_per_s"],
+            r["verify_vs_echo"],
+            r["verify_cpu_us"],
+        ),
+        row(
+            "VerifyCode paced at 1,000/s: p99 ms "
+            f"(achieved {_num(r['paced_1000_per_s_achieved_per_s'])}/s)",
+            r["paced_1000_per_s_verify_p99_ms"],
+            None,
+            r["paced_1000_per_s_verify_cpu_us"],
+        ),
+        row(
+            "VerifyCodes of 500 (4 callers), codes/s "
+            f"(echo: {_num(r['batch_echo_per_s'])})",
+            r["batch_verify_per_s"],
+            r["batch_verify_vs_echo"],
+            r["batch_verify_cpu_us"],
+        ),
+    ]
+    return "\n".join([_measured(r) + ":", "", HEADER, *rows])
+
+
+def seal_table(r: Mapping[str, Any]) -> str:
+    """The seal table from ``seal.json``: 1 KB documents, 16 callers."""
+    echo = r["echo_per_s"]
+    rows = [
+        row(
+            "echo reference, SealDocument requests, per s",
+            echo["seal_per_s"],
+            1.0,
+            r["echo_cpu_us"]["seal"],
+        ),
+        row(
+            "echo reference, VerifySealedDocument requests, per s",
+            echo["verify_seal_per_s"],
+            1.0,
+            r["echo_cpu_us"]["verify_seal"],
+        ),
+    ]
+    for suite in SUITES:
+        figures = r[suite]
+        rows.append(
+            row(
+                f"SealDocument 1 KB {suite}, per s",
+                figures["seal_per_s"],
+                figures["seal_vs_echo"],
+                figures["seal_cpu_us"],
+            )
+        )
+        rows.append(
+            row(
+                f"VerifySealedDocument 1 KB {suite}, per s",
+                figures["verify_seal_per_s"],
+                figures["verify_seal_vs_echo"],
+                figures["verify_seal_cpu_us"],
+            )
+        )
+    return "\n".join([_measured(r) + ":", "", HEADER, *rows])
+
+
+TABLES: dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]] = {
+    "issuer": ("issuer.json", issuer_table),
+    "verifier": ("verifier.json", verifier_table),
+    "seal": ("seal.json", seal_table),
+}
+
+
+def render(readme: str, results: Path = RESULTS) -> str:
+    """``readme`` with every marked table regenerated from the files in ``results``.
+
+    Raises ValueError naming the table when a results file lacks a figure it needs.
+    """
+    for name, (file, build) in TABLES.items():
+        path = results / file
+        if not path.exists():
+            continue
+        try:
+            table = build(json.loads(path.read_text()))
+        except KeyError as exc:
+            raise ValueError(f"{path}: no figure {exc} for the {name} table") from exc
+        pattern = re.compile(
+            rf"(<!-- bench:{name} -->\n)(?:.*?\n)?(<!-- /bench:{name} -->)", re.DOTALL
+        )
+        readme = pattern.sub(
+            lambda m, t=table: m.group(1) + t + "\n" + m.group(2), readme
+        )
+    return readme
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.tables")
+    parser.add_argument("--check", action="store_true", help="exit 1 if out of date")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--readme", type=Path, default=README)
+    args = parser.parse_args()
+    current = args.readme.read_text()
+    wanted = render(current, args.results)
+    if args.check:
+        if wanted != current:
+            sys.exit(f"{args.readme}: the bench tables differ from {args.results}")
+        return
+    args.readme.write_text(wanted)
+
+
+if __name__ == "__main__":
+    main()

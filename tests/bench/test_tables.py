@@ -1,0 +1,65 @@
+"""The README's bench tables are generated from bench/results/*.json (bench.tables)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import tables
+
+MARKED = "intro\n<!-- bench:issuer -->\nold\n<!-- /bench:issuer -->\noutro\n"
+EMPTY = "<!-- bench:issuer -->\n<!-- /bench:issuer -->\n"
+
+
+def test_the_readme_tables_are_the_committed_results():
+    readme = tables.README.read_text()
+    for name, (file, _) in tables.TABLES.items():
+        assert (tables.RESULTS / file).exists(), file
+        assert f"<!-- bench:{name} -->" in readme, name
+    assert tables.render(readme) == readme, "run: python -m bench.tables"
+
+
+def test_a_changed_result_changes_the_table(tmp_path: Path):
+    shutil.copy(tables.RESULTS / "issuer.json", tmp_path / "issuer.json")
+    first = tables.render(MARKED, tmp_path)
+    assert (
+        "old" not in first and first.startswith("intro\n") and first.endswith("outro\n")
+    )
+    results = json.loads((tmp_path / "issuer.json").read_text())
+    results["issue_per_s"]["sm2"] = 12345.0
+    results["issue_vs_echo"]["sm2"] = 0.77
+    (tmp_path / "issuer.json").write_text(json.dumps(results))
+    second = tables.render(MARKED, tmp_path)
+    line = next(x for x in second.splitlines() if x.startswith("| IssueLicence sm2"))
+    assert "| 12,345 | 0.77 |" in line
+    assert tables.render(second, tmp_path) == second  # regenerating is stable
+
+
+def test_a_missing_figure_is_named(tmp_path: Path):
+    results = json.loads((tables.RESULTS / "issuer.json").read_text())
+    del results["issue_cpu_us"]
+    (tmp_path / "issuer.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match="issue_cpu_us"):
+        tables.render(MARKED, tmp_path)
+
+
+def test_a_table_without_results_is_left_as_it_is(tmp_path: Path):
+    assert tables.render(MARKED, tmp_path) == MARKED
+
+
+def test_figures_are_written_as_the_readme_writes_them():
+    assert tables.row("f", 1234.5, 0.456, {"service": 812.34}) == (
+        "| f | 1,234 | 0.46 | 812 | – | – | – |"
+    )
+    assert tables.row("f", 4.56) == "| f | 4.56 | – | – | – | – | – |"
+    assert tables.row("f", 45.6) == "| f | 45.6 | – | – | – | – | – |"
+
+
+def test_empty_markers_are_filled(tmp_path: Path):
+    shutil.copy(tables.RESULTS / "issuer.json", tmp_path / "issuer.json")
+    filled = tables.render(EMPTY, tmp_path)
+    assert "| IssueLicence es256" in filled
+    assert tables.render(filled, tmp_path) == filled
