@@ -192,14 +192,16 @@ class SealPdfRequest(_message.Message):
     def __init__(self, seal_id: _Optional[str] = ..., pdf: _Optional[bytes] = ..., page: _Optional[int] = ..., x_mm: _Optional[float] = ..., y_mm: _Optional[float] = ..., reason: _Optional[str] = ..., owner_code: _Optional[str] = ...) -> None: ...
 
 class SealPdfResponse(_message.Message):
-    __slots__ = ("pdf", "pdf_digest", "signed_at")
+    __slots__ = ("pdf", "pdf_digest", "signed_at", "seal_id")
     PDF_FIELD_NUMBER: _ClassVar[int]
     PDF_DIGEST_FIELD_NUMBER: _ClassVar[int]
     SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     pdf: bytes
     pdf_digest: str
     signed_at: _timestamp_pb2.Timestamp
-    def __init__(self, pdf: _Optional[bytes] = ..., pdf_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    seal_id: str
+    def __init__(self, pdf: _Optional[bytes] = ..., pdf_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seal_id: _Optional[str] = ...) -> None: ...
 
 class VerifyPdfRequest(_message.Message):
     __slots__ = ("pdf",)

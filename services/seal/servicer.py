@@ -100,14 +100,23 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.SealPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
+        seal_id = request.seal_id
+        if not seal_id:
+            if not request.owner_code:
+                raise invalid("seal_id", "give seal_id, or owner_code")
+            seal_id = await self._service.official_seal_for(
+                current_caller(), request.owner_code
+            )
         sealed = await self._pdfs.seal_pdf(
             current_caller(),
-            request.seal_id,
+            seal_id,
             pdf=request.pdf,
             placement=convert.placement(request),
             reason=request.reason,
         )
-        return convert.sealed_pdf(sealed)
+        response = convert.sealed_pdf(sealed)
+        response.seal_id = seal_id
+        return response
 
     async def VerifyPdf(
         self, request: pb.VerifyPdfRequest, context: grpc.aio.ServicerContext
