@@ -364,6 +364,15 @@ COUNTER_METADATA = "x-certseal-counter"
 CLERK_METADATA = "x-certseal-clerk"
 
 
+def _holder_app() -> Caller:
+    """The caller, if a holder app; PERMISSION_DENIED before anything else is read
+    (authorisations are the holder's own acts)."""
+    caller = current_caller()
+    if caller.kind != "app":
+        raise denied(f"{caller} may not authorise uses: holder apps only", field="as")
+    return caller
+
+
 class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
     """The holder's side: licence files (holder apps and the issuing department) and
     authorisations (holder apps only)."""
@@ -396,7 +405,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
         self, request: pb.AuthoriseUseRequest, context: grpc.aio.ServicerContext
     ) -> pb.AuthoriseUseResponse:
         auth, code, name = await self._service.holder.authorise(
-            current_caller(),
+            _holder_app(),
             required(request.identifier),
             holder=convert.holder_of(request),
             department_code=required(request.department_code, "department_code"),
@@ -415,7 +424,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
         self, request: pb.RevokeAuthorisationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeAuthorisationResponse:
         auth = await self._service.holder.revoke(
-            current_caller(),
+            _holder_app(),
             required(request.authorisation_id, "authorisation_id"),
             holder=convert.holder_of(request),
             reason=request.reason,
