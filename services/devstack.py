@@ -66,6 +66,13 @@ class DevStack(EmbeddedStack[Config]):
             str(issuer_client.key_file),
         )
         cfg.issuer.seal_target = cfg.seal.listen
+        # the seal service asks a verifier group for a licence file's status
+        seal_client = self.ca.identity("service:seal")
+        cfg.seal.cert_file, cfg.seal.key_file = (
+            str(seal_client.cert_file),
+            str(seal_client.key_file),
+        )
+        cfg.seal.verifier_target = (cfg.console.verifier_targets or [""])[0]
         # the counter console calls as itself and names each clerk's counter
         console = self.ca.identity("service:console", server=True)
         cfg.console.cert_file, cfg.console.key_file = (

@@ -15,8 +15,8 @@ characters outside the BMP that it lacks (生僻字 such as 𠈌 or 𪚥), Debia
 The metadata (GB/T 36903-2018, 电子证照 元数据规范: 证照标识, 证照类型代码, 发证机构代码,
 持证主体 reference, 有效期, 版本) is written twice: in the document information
 dictionary (``/Subject`` the identifier, ``/Keywords`` ``key=value`` pairs) and as XMP
-in a ``certseal`` namespace (:data:`XMP_NAMESPACE`), read back by
-:func:`read_licence_metadata`.
+in a ``certseal`` namespace, read back by
+:func:`certseal.licencefile.read_licence_metadata` (any service reads it there).
 
 Rendering takes about a CPU-bound few tens of milliseconds: callers run it in a thread.
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,21 +35,10 @@ from xml.sax.saxutils import escape
 import segno
 from fpdf import FPDF
 
-#: the XMP namespace of the licence metadata (GB/T 36903 elements)
-XMP_NAMESPACE = "https://certseal.example/ns/licence/1.0/"
+from certseal.licencefile import XMP_NAMESPACE, keywords_text
+
 #: Debian fonts-hanazono's font for CJK Extension B and later (``make fonts``)
 DEFAULT_RARE_FONT = Path("/usr/share/fonts/truetype/hanazono/HanaMinB.ttf")
-#: the metadata elements, in order (GB/T 36903 names in the comments)
-METADATA_KEYS = (
-    "identifier",  # 证照标识
-    "type_code",  # 证照类型代码
-    "type_name",  # 证照类型名称
-    "issuer_code",  # 发证机构代码
-    "holder_ref",  # 持证主体 (keyed reference, never the ID number)
-    "valid_from",  # 有效期起始
-    "valid_until",  # 有效期截止
-    "version",  # 版本
-)
 
 
 @dataclass(frozen=True)
@@ -124,7 +112,8 @@ def render_date(at: dt.datetime) -> str:
 
 
 def metadata_of(content: LicenceDocumentContent) -> dict[str, str]:
-    """The GB/T 36903 metadata elements of ``content`` (:data:`METADATA_KEYS`)."""
+    """The GB/T 36903 metadata elements of ``content``
+    (:data:`certseal.licencefile.METADATA_KEYS`)."""
     return {
         "identifier": content.identifier,
         "type_code": content.type_code,
@@ -134,6 +123,7 @@ def metadata_of(content: LicenceDocumentContent) -> dict[str, str]:
         "valid_from": content.valid_from.astimezone(dt.UTC).isoformat(),
         "valid_until": content.valid_until.astimezone(dt.UTC).isoformat(),
         "version": str(content.version),
+        "licence_code": content.licence_code,
         **content.extra_metadata,
     }
 
@@ -175,7 +165,7 @@ def render_licence_pdf(
     pdf.set_subject(content.identifier)
     pdf.set_author(content.issuer_name)
     pdf.set_creator("certseal")
-    pdf.set_keywords(" ".join(f"{k}={v}" for k, v in meta.items()))
+    pdf.set_keywords(keywords_text(meta))
     pdf.set_xmp_metadata(_xmp(meta))
     pdf.add_page()
     pdf.set_font("main", size=22)
@@ -220,36 +210,3 @@ def render_licence_pdf(
         pdf.multi_cell(170, 7, content.annotation, new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
     return bytes(pdf.output())
-
-
-_KEYWORD = re.compile(r"(\w+)=(\S*)")
-
-
-def read_licence_metadata(pdf: bytes) -> dict[str, str]:
-    """The GB/T 36903 metadata of a licence file (``{}`` when it has none).
-
-    Reads the XMP stream of the document catalogue, falling back to ``/Keywords`` of
-    the newest document information dictionary. Works on sealed files (incremental
-    updates keep both). Raises ``ValueError`` for bytes that are not a readable PDF.
-    """
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    root = reader.root
-    if "/Metadata" in root:
-        xml = root["/Metadata"].get_object().data.decode("utf-8", "replace")
-        found = {
-            match.group(1): _unescape(match.group(2))
-            for match in re.finditer(r"<cs:(\w+)>([^<]*)</cs:\1>", xml)
-        }
-        if found:
-            return found
-    info = reader.trailer_view.get("/Info")
-    if info is None:
-        return {}
-    keywords = str(info.get_object().get("/Keywords", ""))
-    return dict(_KEYWORD.findall(keywords))
-
-
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -10,6 +10,7 @@ from certseal.rpc import current_caller
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal import convert
+from services.seal.licence_files import LicenceFiles
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealService
@@ -24,7 +25,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         service: SealService,
         pdfs: PdfSealService,
         republisher: SealRepublisher | None = None,
+        licence_files: LicenceFiles | None = None,
     ):
+        self._licence_files = licence_files or LicenceFiles(verifier=None)
         self._service = service
         self._pdfs = pdfs
         self._republisher = republisher
@@ -123,7 +126,11 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.VerifyPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
-        return convert.pdf_seals(await self._pdfs.verify_pdf(request.pdf))
+        response = convert.pdf_seals(await self._pdfs.verify_pdf(request.pdf))
+        status = await self._licence_files.status(request.pdf)
+        if status is not None:
+            response.licence.CopyFrom(convert.licence_file_status(status))
+        return response
 
     async def RepublishSeals(
         self, request: pb.RepublishSealsRequest, context: grpc.aio.ServicerContext

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import re
@@ -15,13 +16,21 @@ from fontTools.ttLib import TTFont
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from certseal import identifiers
+from certseal.config import dump_config
 from certseal.events import LICENCE_EVENTS
+from certseal.licencefile import read_licence_metadata
 from certseal.rpc import Caller, secure_channel
-from certseal.v1 import events_pb2, issuer_pb2_grpc, licence_pb2
+from certseal.v1 import events_pb2, issuer_pb2_grpc, licence_pb2, verifier_pb2
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import seal_pb2 as seal_pb
-from services.issuer.document import read_licence_metadata
-from tests.conftest import EventWatcher, issue_request, make_department
+from tests.conftest import (
+    EventWatcher,
+    VerifierProcess,
+    blank_pdf,
+    issue_request,
+    make_department,
+    verdict_everywhere,
+)
 
 RARE_NAME = "王𠈌𪚥"  # CJK Extension B characters, outside the BMP
 
@@ -427,3 +436,69 @@ async def test_least_privilege_matrix(identity, world, holder_stubs):
             ), (identity, rpc, err.details())
         else:
             assert err.code() == grpc.StatusCode.PERMISSION_DENIED, (identity, rpc)
+
+
+@pytest.fixture(scope="module")
+async def verifier_group(stack, config, issuer, seal_app, tmp_path_factory):
+    """One verifier group process; the seal service asks it for licence statuses."""
+    home = tmp_path_factory.mktemp("holder-verifier")
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(home / "data")
+    config_file = home / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    group = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
+    await group.start()
+    await group.wait_serving()
+    config.seal.verifier_target = f"localhost:{group.port}"
+    yield group
+    await group.stop()
+
+
+async def test_a_revoked_licence_file_verifies_with_status_revoked(
+    world, seal_stub, verifier_group
+):
+    licence = world["licence"]
+    document = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier, holder=world["holder"]
+            )
+        )
+    ).document
+    code = read_licence_metadata(document)["licence_code"]
+    expected = (
+        await world["dept"].clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    assert code == expected
+    await verdict_everywhere(
+        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_VALID, within=30
+    )
+    verified = await seal_stub("operator:admin").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=document)
+    )
+    assert [s.verdict for s in verified.seals] == ["VALID"]
+    assert verified.licence.identifier == licence.identifier
+    assert verified.licence.verdict == "VALID", verified.licence.detail
+    await world["dept"].clients.issuer.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=licence.identifier,
+            reason="测试撤销",
+            kind=pb.REVOCATION_KIND_REVOKE,
+        )
+    )
+    await verdict_everywhere(
+        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
+    )
+    verified = await seal_stub(f"dept:{world['other'].code}").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=document)
+    )
+    assert [s.verdict for s in verified.seals] == ["VALID"]  # the seal is intact
+    assert verified.licence.verdict == "REVOKED", verified.licence.detail
+    assert verified.licence.identifier == licence.identifier
+    # a PDF that is no licence file has no licence status
+    plain = await seal_stub("operator:admin").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=blank_pdf())
+    )
+    assert not plain.HasField("licence")
