@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import io
 import re
 import secrets
+import ssl
 
+import aiohttp
 import grpc
 import pytest
 from fontTools.cffLib import CFFFontSet
@@ -23,6 +26,8 @@ from certseal.rpc import Caller, secure_channel
 from certseal.v1 import events_pb2, issuer_pb2_grpc, licence_pb2, verifier_pb2
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import seal_pb2 as seal_pb
+from services.console.access import COOKIE
+from services.console.app import ConsoleApp
 from tests.conftest import (
     EventWatcher,
     VerifierProcess,
@@ -502,3 +507,104 @@ async def test_a_revoked_licence_file_verifies_with_status_revoked(
         seal_pb.VerifyPdfRequest(pdf=blank_pdf())
     )
     assert not plain.HasField("licence")
+
+
+# -- the counter console: redeeming a code, and a licence file's status -------------
+
+PASSWORD = "holder-e2e-password"
+
+
+@pytest.fixture(scope="module")
+async def console(stack, config, issuer, seal_app, verifier_group):
+    """A console whose clerks' departments redeem at the session's issuer."""
+    cfg = copy.deepcopy(config)
+    cfg.console.verifier_targets = [f"127.0.0.1:{verifier_group.port}"]
+    cfg.console.seal_target = f"127.0.0.1:{seal_app.port}"
+    cfg.console.issuer_target = f"127.0.0.1:{issuer.port}"
+    cfg.console.metrics_listen = ""
+    cfg.console.operator_page = False
+    app = ConsoleApp(cfg, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop()
+
+
+async def clerk_session(console, config, department: str) -> aiohttp.ClientSession:
+    name = f"clerk-{secrets.token_hex(3)}"
+    await console.accounts.add(
+        name, department=department, role="clerk", password=PASSWORD, by="operator:e2e"
+    )
+    session = aiohttp.ClientSession(
+        base_url=f"https://localhost:{console.port}",
+        connector=aiohttp.TCPConnector(
+            ssl=ssl.create_default_context(cafile=config.tls.ca_file)
+        ),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+    async with session.post(
+        "/api/login", json={"name": name, "password": PASSWORD}
+    ) as reply:
+        assert reply.status == 200, await reply.text()
+        session.headers["Cookie"] = f"{COOKIE}={reply.cookies[COOKIE].value}"
+    return session
+
+
+async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
+    world, console, config, seal_stub, verifier_group
+):
+    auth = (
+        await world["app"].holder.AuthoriseUse(authorise_request(world))
+    ).authorisation
+    document = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=world["licence"].identifier, holder=world["holder"]
+            )
+        )
+    ).document
+    redeeming = await clerk_session(console, config, world["other"].code)
+    stranger = await clerk_session(console, config, world["dept"].code)
+    try:
+        async with stranger.post("/api/redeem", json={"code": auth.code}) as reply:
+            assert reply.status == 404, await reply.text()
+        async with redeeming.post("/api/redeem", json={"code": ""}) as reply:
+            assert reply.status == 400
+            assert (await reply.json())["field"] == "code"
+        async with redeeming.post("/api/redeem", json={"code": auth.code}) as reply:
+            assert reply.status == 200, await reply.text()
+            view = await reply.json()
+        assert view["authorisation_id"] == auth.authorisation_id
+        assert view["fields"] == {"address": "深圳市福田区", "class": "C1"}
+        assert view["purpose"] == "开立银行账户"
+        copy_pdf = base64.b64decode(view["annotated_copy"])
+        verified = await seal_stub("operator:admin").VerifyPdf(
+            seal_pb.VerifyPdfRequest(pdf=copy_pdf)
+        )
+        assert [s.verdict for s in verified.seals] == ["VALID"]
+        await world["dept"].clients.issuer.RevokeLicence(
+            pb.RevokeLicenceRequest(
+                identifier=world["licence"].identifier,
+                reason="测试撤销",
+                kind=pb.REVOCATION_KIND_REVOKE,
+            )
+        )
+        code = read_licence_metadata(document)["licence_code"]
+        await verdict_everywhere(
+            {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, 30
+        )
+        headers = {"Content-Type": "application/pdf"}
+        async with redeeming.post(
+            "/api/verify-pdf", data=document, headers=headers
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+            seen = await reply.json()
+        assert [s["verdict"] for s in seen["seals"]] == ["VALID"]
+        assert seen["licence"]["verdict"] == "REVOKED"
+        assert seen["licence"]["identifier"] == world["licence"].identifier
+        # a licence no longer valid is not redeemed any more
+        async with redeeming.post("/api/redeem", json={"code": auth.code}) as reply:
+            assert reply.status == 400, await reply.text()
+            assert "no longer valid" in (await reply.json())["error"]
+    finally:
+        await redeeming.close()
+        await stranger.close()
