@@ -19,7 +19,7 @@ from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.config import IssuerSettings
-from services.issuer.document import Fonts
+from services.issuer.document import Fonts, load_templates
 from services.issuer.service import IssuerService
 from services.issuer.service.keys import Keyring
 from services.issuer.servicer import (
@@ -192,6 +192,9 @@ class IssuerApp(ServiceProcess):
             if cfg.issuer.seal_target
             else None,
             fonts=self._fonts(),
+            templates=load_templates(Path(cfg.issuer.document_templates_dir))
+            if cfg.issuer.document_templates_dir
+            else None,
         )
 
     def _fonts(self) -> Fonts | None:

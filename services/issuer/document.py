@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import msgspec
 import segno
 from fpdf import FPDF
 
@@ -58,6 +59,52 @@ class DocumentTemplate:
     def default_for(cls, type_name: str) -> DocumentTemplate:
         """The default layout: the type's name as the title, fields in order."""
         return cls(title=type_name)
+
+
+class _TemplateFile(msgspec.Struct, forbid_unknown_fields=True):
+    title: str = ""
+    field_order: list[str] = msgspec.field(default_factory=list)
+    note: str = ""
+
+
+#: an operator's template file is small: anything bigger is a mistake
+MAX_TEMPLATE_BYTES = 16 * 1024
+
+
+def load_templates(folder: Path) -> dict[str, DocumentTemplate]:
+    """Operator-supplied templates: ``<type_code>.toml`` files in ``folder``, each
+    with ``title``, ``field_order`` (field names) and ``note`` (all optional; an
+    empty title keeps the type's name, filled in by :func:`template_for`).
+
+    Raises ``ValueError`` naming the file and the problem (unknown key, wrong type,
+    over :data:`MAX_TEMPLATE_BYTES`, not TOML).
+    """
+    found: dict[str, DocumentTemplate] = {}
+    for path in sorted(folder.glob("*.toml")):
+        data = path.read_bytes()
+        if len(data) > MAX_TEMPLATE_BYTES:
+            raise ValueError(f"{path}: over {MAX_TEMPLATE_BYTES} bytes")
+        try:
+            parsed = msgspec.toml.decode(data, type=_TemplateFile)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        if len(parsed.title) > 64 or len(parsed.note) > 500:
+            raise ValueError(f"{path}: title over 64 or note over 500 characters")
+        found[path.stem] = DocumentTemplate(
+            parsed.title, tuple(parsed.field_order), parsed.note
+        )
+    return found
+
+
+def template_for(
+    templates: dict[str, DocumentTemplate], type_code: str, type_name: str
+) -> DocumentTemplate:
+    """The operator's template of the type (its title defaulting to the type's
+    name), or the default layout."""
+    given = templates.get(type_code)
+    if given is None:
+        return DocumentTemplate.default_for(type_name)
+    return DocumentTemplate(given.title or type_name, given.field_order, given.note)
 
 
 @dataclass(frozen=True)

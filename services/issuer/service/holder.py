@@ -44,6 +44,7 @@ from services.issuer.document import (
     Fonts,
     LicenceDocumentContent,
     render_licence_pdf,
+    template_for,
 )
 from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, Status
 from services.issuer.events import authorisation_event
@@ -207,9 +208,7 @@ class HolderSide:
             licence_code=stored.code,
             annotation=annotation,
         )
-        template = self._templates.get(
-            record.type_code
-        ) or DocumentTemplate.default_for(licence_type.name)
+        template = template_for(self._templates, record.type_code, licence_type.name)
         return await asyncio.to_thread(
             render_licence_pdf,
             content,
