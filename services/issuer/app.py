@@ -19,7 +19,7 @@ from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.config import IssuerSettings
-from services.issuer.document import Fonts, load_templates
+from services.issuer.document import DocumentRenderer, Fonts, load_templates
 from services.issuer.service import IssuerService
 from services.issuer.service.keys import Keyring
 from services.issuer.servicer import (
@@ -137,6 +137,14 @@ class IssuerApp(ServiceProcess):
             reuse_port=reuse_port,
         )
 
+    _renderers: list[DocumentRenderer]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop as every service process does, then the rendering workers."""
+        await super().stop(grace)
+        for renderer in getattr(self, "_renderers", []):
+            renderer.close()
+
     async def prepare(self) -> None:
         """The store and the service; the platform department and its keys."""
         self.store = IssuerStore(self.pool)
@@ -191,16 +199,24 @@ class IssuerApp(ServiceProcess):
             document_sealer=GrpcDocumentSealer(settings=cfg)
             if cfg.issuer.seal_target
             else None,
-            fonts=self._fonts(),
+            renderer=self._renderer(),
             templates=load_templates(Path(cfg.issuer.document_templates_dir))
             if cfg.issuer.document_templates_dir
             else None,
         )
 
-    def _fonts(self) -> Fonts | None:
-        """The bundled fonts, or None (no licence files) without the rare font."""
+    def _renderer(self) -> DocumentRenderer | None:
+        """Licence file rendering with the bundled fonts, or None (no licence files)
+        without the rare-character font."""
         try:
-            return Fonts.bundled(Path(self.config.issuer.rare_font_file))
+            fonts = Fonts.bundled(Path(self.config.issuer.rare_font_file))
         except FileNotFoundError as exc:
             log.warning("licence files are off: %s", exc)
             return None
+        renderer = DocumentRenderer(
+            fonts=fonts, workers=self.config.issuer.document_workers
+        )
+        if not hasattr(self, "_renderers"):
+            self._renderers = []
+        self._renderers.append(renderer)
+        return renderer

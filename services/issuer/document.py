@@ -18,13 +18,18 @@ dictionary (``/Subject`` the identifier, ``/Keywords`` ``key=value`` pairs) and 
 in a ``certseal`` namespace, read back by
 :func:`certseal.licencefile.read_licence_metadata` (any service reads it there).
 
-Rendering takes about a CPU-bound few tens of milliseconds: callers run it in a thread.
+Rendering is CPU-bound (about a second on one core, most of it fontTools reading the
+CJK fonts): :class:`DocumentRenderer` runs it in worker processes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime as dt
+import functools
 import io
+import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -257,3 +262,44 @@ def render_licence_pdf(
         pdf.multi_cell(170, 7, content.annotation, new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
     return bytes(pdf.output())
+
+
+class DocumentRenderer:
+    """Renders licence files in worker processes (fontTools and fpdf2 are pure Python:
+    in threads they would hold the GIL that the gRPC event loop, health and the
+    outbox relay need). ``workers`` processes, started on first use with the
+    ``spawn`` method (a forked gRPC process is unsafe)."""
+
+    def __init__(self, *, fonts: Fonts, workers: int = 2):
+        self.fonts = fonts
+        self._workers = max(1, workers)
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    async def render(
+        self,
+        content: LicenceDocumentContent,
+        *,
+        template: DocumentTemplate,
+        produced_at: dt.datetime,
+    ) -> bytes:
+        """:func:`render_licence_pdf` in a worker process."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool,
+            functools.partial(
+                render_licence_pdf,
+                content,
+                template=template,
+                fonts=self.fonts,
+                produced_at=produced_at,
+            ),
+        )
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

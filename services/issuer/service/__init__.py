@@ -22,7 +22,7 @@ import logging
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
 from certseal.indexkeys import IndexSealer
 from certseal.timestamps import Clock, utcnow
-from services.issuer.document import DocumentTemplate, Fonts
+from services.issuer.document import DocumentRenderer, DocumentTemplate
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
@@ -62,7 +62,7 @@ class IssuerService:
         presentation_max_ttl_s: int = 600,
         max_batch: int = 1000,
         document_sealer: DocumentSealer | None = None,
-        fonts: Fonts | None = None,
+        renderer: DocumentRenderer | None = None,
         templates: dict[str, DocumentTemplate] | None = None,
         record_use: UseRecorder | None = None,
     ):
@@ -116,7 +116,7 @@ class IssuerService:
             auditor=auditor,
             clock=clock,
             sealer=document_sealer,
-            fonts=fonts,
+            renderer=renderer,
             platform_code=platform_code,
             templates=templates,
             record_use=record_use,
