@@ -39,7 +39,9 @@ AUTH = Authorisation(
 
 
 def refusal(auth=AUTH, *, department=AUTH.department_code, counter="", now=NOW):
-    return redemption_refusal(auth, department_code=department, counter=counter, now=now)
+    return redemption_refusal(
+        auth, department_code=department, counter=counter, now=now
+    )
 
 
 def test_the_named_department_redeems_until_just_before_expiry():
