@@ -76,7 +76,9 @@ class GrpcDocumentSealer:
                 grpc.StatusCode.PERMISSION_DENIED: ErrorKind.FAILED_PRECONDITION,
             }.get(exc.code(), ErrorKind.UNAVAILABLE)
             raise CertsealError(
-                kind, f"sealing through the seal service: {exc.details()}"
+                kind,
+                f"sealing through the seal service: {exc.details()}",
+                field="seal",
             ) from None
         return reply.pdf, reply.seal_id
 

@@ -173,6 +173,7 @@ class HolderSide:
             raise CertsealError(
                 ErrorKind.FAILED_PRECONDITION,
                 "this issuer has no seal service or fonts configured for licence files",
+                field="format",
             )
         return self._sealer, self._renderer
 
@@ -265,7 +266,9 @@ class HolderSide:
         or over 90 days ahead.
         """
         if caller.kind != "app":
-            raise denied(f"{caller} may not authorise uses: holder apps only")
+            raise denied(
+                f"{caller} may not authorise uses: holder apps only", field="as"
+            )
         record = await self._reader.readable(
             caller, text, "licence.authorise", holder=holder
         )
@@ -333,7 +336,10 @@ class HolderSide:
         authorisation that is not that holder's is NOT_FOUND; one already withdrawn
         is FAILED_PRECONDITION."""
         if caller.kind != "app":
-            raise denied(f"{caller} may not withdraw authorisations: holder apps only")
+            raise denied(
+                f"{caller} may not withdraw authorisations: holder apps only",
+                field="as",
+            )
         if holder is None:
             raise invalid("holder", "a holder app names the holder: id_type, id_number")
         holder_ref = self._protector.pseudonym(*holder)
