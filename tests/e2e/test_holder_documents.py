@@ -562,3 +562,21 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
     finally:
         await redeeming.close()
         await stranger.close()
+
+
+async def test_authorise_use_honours_an_idempotency_key(world, issuer):
+    request = authorise_request(world, purpose="公积金提取")
+    key = (("idempotency-key", f"au-{secrets.token_hex(8)}"),)
+    first = await world["app"].holder.AuthoriseUse(request, metadata=key)
+    second = await world["app"].holder.AuthoriseUse(request, metadata=key)
+    assert second == first
+    async with issuer.pool.acquire() as conn:
+        rows = await conn.fetchval(
+            "select count(*) from licence_authorisations where identifier = $1 "
+            "and purpose = $2",
+            world["licence"].identifier,
+            "公积金提取",
+        )
+    assert rows == 1
+    third = await world["app"].holder.AuthoriseUse(request)  # no key: a new one
+    assert third.authorisation.authorisation_id != first.authorisation.authorisation_id
