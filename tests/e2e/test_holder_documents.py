@@ -217,7 +217,9 @@ def authorise_request(world, **overrides) -> pb.AuthoriseUseRequest:
     return request
 
 
-async def test_authorise_redeem_elsewhere_withdraw(world, seal_stub, stack, config):
+async def test_authorise_redeem_elsewhere_withdraw(
+    world, seal_stub, stack, config, issuer
+):
     async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
         auth = (
             await world["app"].holder.AuthoriseUse(authorise_request(world))
@@ -290,6 +292,23 @@ async def test_authorise_redeem_elsewhere_withdraw(world, seal_stub, stack, conf
         await watcher.wait_for(lambda records: len(changes(records)) == 2)
         found = changes(watcher.records)
     assert set(found) == {"licence.authorised", "licence.authorisation_revoked"}
+    async with issuer.pool.acquire() as conn:
+        audited = await conn.fetch(
+            "select actor, action, outcome, details from audit_log "
+            "where details->>'authorisation' = $1 or subject = $1 order by id",
+            auth.authorisation_id,
+        )
+    trail = [(r["action"], r["outcome"]) for r in audited]
+    assert trail == [
+        ("licence.authorise", "ok"),
+        ("licence.redeemed", "ok"),
+        ("authorisation.redeem", "denied"),  # the issuing department, not authorised
+        ("licence.authorisation_revoke", "ok"),
+        ("authorisation.redeem", "denied"),  # withdrawn
+    ], trail
+    for row in audited:  # the holder only as its pseudonym
+        assert world["holder"].id_number not in row["details"]
+        assert RARE_NAME not in row["details"]
     for record, event in found.values():
         headers = dict(record.headers)
         assert headers["ce_type"].endswith(event.type.encode())
