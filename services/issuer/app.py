@@ -41,19 +41,22 @@ REDEMPTION = issuer_pb2.DESCRIPTOR.services_by_name["Redemption"].full_name
 class GrpcDocumentSealer:
     """Seals licence files through the seal service's ``SealPdf`` as the issuer's own
     identity (``service:issuer``), with the owner's official seal. The channel opens on
-    first use; ``target`` is read then (tests start the seal service later)."""
+    first use, and again when ``seal_target`` changed (tests start the seal service
+    after the issuer)."""
 
     def __init__(self, *, settings: IssuerSettings):
         self._settings = settings
         self._stub: seal_pb2_grpc.SealStub | None = None
+        self._target = ""
 
     async def seal_pdf(
         self, pdf: bytes, *, owner_code: str, reason: str
     ) -> tuple[bytes, str]:
         """The sealed PDF and the seal id; the seal service's errors come back as
         ``CertsealError`` of the same kind."""
-        if self._stub is None:
-            cfg = self._settings.issuer
+        cfg = self._settings.issuer
+        if self._stub is None or self._target != cfg.seal_target:
+            self._target = cfg.seal_target
             self._stub = seal_pb2_grpc.SealStub(
                 secure_channel(
                     cfg.seal_target,

@@ -452,8 +452,10 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
         clerk = urllib.parse.unquote(str(metadata.get(CLERK_METADATA, "")))[:64]
         if str(caller) == CONSOLE:
             if not named.startswith("dept:"):
-                raise invalid(
-                    "counter", f"the console names the counter in {COUNTER_METADATA}"
+                raise denied(
+                    f"{CONSOLE} redeems on behalf of a counter: send "
+                    f"{COUNTER_METADATA} (dept:<code>)",
+                    field=COUNTER_METADATA,
                 )
             caller = Caller.parse(named)
         elif caller.kind != "dept":
