@@ -26,8 +26,9 @@ class IssuerConfig(ServiceSection):
     index_key_file: str = "/run/secrets/certseal/index-key"
     # Licence files and annotated copies (docs/holder.md): the issuer seals them through
     # the seal service as its own mTLS identity (common name service:issuer), which a
-    # department lists among its official seal's signers. seal_target '' = no files.
-    seal_target: str = "127.0.0.1:50053"
+    # department lists among its official seal's signers. seal_target '' = no licence
+    # files (FAILED_PRECONDITION); `make run` and the tests set it.
+    seal_target: str = ""
     cert_file: str = "/run/secrets/certseal/issuer-client/tls.crt"
     key_file: str = "/run/secrets/certseal/issuer-client/tls.key"
     # Han characters outside the BMP (names such as 𠈌): Debian's fonts-hanazono
