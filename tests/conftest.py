@@ -74,6 +74,8 @@ async def seal_app(config: Config, issuer: IssuerApp) -> AsyncIterator[SealApp]:
     """One seal service for the session (tests isolate by fresh seal owners)."""
     app = SealApp(config, listen="127.0.0.1:0")
     await app.start()
+    # the issuer seals licence files through this seal service (docs/holder.md)
+    config.issuer.seal_target = f"localhost:{app.port}"
     yield app
     await app.stop(grace=1)
 

@@ -24,6 +24,19 @@ class IssuerConfig(ServiceSection):
     # The index key (32 bytes) that seals licences' restricted field values for the
     # verifiers (certseal.indexkeys): the newest of the keys the verifiers hold.
     index_key_file: str = "/run/secrets/certseal/index-key"
+    # Licence files and annotated copies (docs/holder.md): the issuer seals them through
+    # the seal service as its own mTLS identity (common name service:issuer), which a
+    # department lists among its official seal's signers. seal_target '' = no licence
+    # files (FAILED_PRECONDITION); `make run` and the tests set it.
+    seal_target: str = ""
+    cert_file: str = "/run/secrets/certseal/issuer-client/tls.crt"
+    key_file: str = "/run/secrets/certseal/issuer-client/tls.key"
+    # Han characters outside the BMP (names such as 𠈌): Debian's fonts-hanazono
+    rare_font_file: str = "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf"
+    # worker processes rendering licence files (CPU-bound, off the event loop)
+    document_workers: int = 2
+    # operator-supplied licence file templates, <type_code>.toml ('' = default layouts)
+    document_templates_dir: str = ""
 
 
 class IssuerSettings(SharedSettings, Protocol):

@@ -15,6 +15,7 @@ from certseal.timestamps import Clock, request_time, shifted, ts
 from certseal.v1 import seal_pb2 as pb
 from services.seal.domain import Seal, SealVerification
 from services.seal.inspect import shown
+from services.seal.licence_files import LicenceFileStatus
 from services.seal.pdf import Placement
 from services.seal.pdf_service import PdfSealResult, SealedPdf
 from services.seal.republish import SealRepublishRun
@@ -197,4 +198,15 @@ def inspection(
         seal_type=seal.seal_type,
         vendor_id=shown(seal.vendor_id),
         lines=lines,
+    )
+
+
+def licence_file_status(status: LicenceFileStatus) -> pb.LicenceDocumentStatus:
+    """A licence file's licence status as VerifyPdf reports it."""
+    return pb.LicenceDocumentStatus(
+        identifier=status.identifier,
+        type_code=status.type_code,
+        issuer_code=status.issuer_code,
+        verdict=status.verdict,
+        detail=status.detail,
     )

@@ -10,6 +10,7 @@ from certseal.rpc import current_caller
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal import convert, ofd_convert
+from services.seal.licence_files import LicenceFiles
 from services.seal.ofd_service import OfdSealService
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
@@ -27,7 +28,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         pdfs: PdfSealService,
         ofds: OfdSealService | None = None,
         republisher: SealRepublisher | None = None,
+        licence_files: LicenceFiles | None = None,
     ):
+        self._licence_files = licence_files or LicenceFiles(verifier=None)
         self._service = service
         self._pdfs = pdfs
         self._ofds = ofds or OfdSealService(
@@ -113,25 +116,38 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.SealPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
+        seal_id = request.seal_id
+        if not seal_id:
+            if not request.owner_code:
+                raise invalid("seal_id", "give seal_id, or owner_code")
+            seal_id = await self._licence_files.official_seal_for(
+                current_caller(), request.owner_code
+            )
         sealed = await self._pdfs.seal_pdf(
             current_caller(),
-            request.seal_id,
+            seal_id,
             pdf=request.pdf,
             placement=convert.placement(request),
             reason=request.reason,
             password=request.password,
             field_name=request.field_name,
         )
-        return convert.sealed_pdf(sealed)
+        response = convert.sealed_pdf(sealed)
+        response.seal_id = seal_id
+        return response
 
     async def VerifyPdf(
         self, request: pb.VerifyPdfRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
-        return convert.pdf_seals(
+        response = convert.pdf_seals(
             await self._pdfs.verify_pdf(request.pdf, password=request.password)
         )
+        status = await self._licence_files.status(request.pdf)
+        if status is not None:
+            response.licence.CopyFrom(convert.licence_file_status(status))
+        return response
 
     @idempotent
     async def SealOfd(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import hashlib
 import importlib
 import secrets
@@ -34,7 +35,7 @@ from certseal.identifiers import random_resident_id
 from certseal.rpc import secure_channel
 from certseal.storage.pool import create_pool, migrate_service
 from certseal.v1 import feed_pb2 as fpb
-from certseal.v1 import feed_pb2_grpc, seal_pb2_grpc
+from certseal.v1 import feed_pb2_grpc, issuer_pb2_grpc, seal_pb2_grpc
 from certseal.v1 import issuer_pb2 as ipb
 from certseal.v1 import licence_pb2 as lpb
 from certseal.v1 import seal_pb2 as spb
@@ -231,7 +232,13 @@ async def world(
     tmp_path_factory,
 ):
     receiver = await make_department(operator, connect)
-    issuing = await make_department(operator, connect, type_issuers=[receiver.code])
+    # the issuing department also owns seals: its official seal seals licence files
+    issuing = await make_department(
+        operator,
+        connect,
+        type_issuers=[receiver.code],
+        roles=(lpb.DEPARTMENT_ROLE_ISSUER, lpb.DEPARTMENT_ROLE_SEAL_OWNER),
+    )
     w = World(
         stack=stack,
         operator=operator,
@@ -300,6 +307,29 @@ async def world(
     w.sealed_ofd = (
         await w.seal_stub.SealOfd(spb.SealOfdRequest(seal_id=w.seal_id, ofd=make_ofd()))
     ).ofd
+    # licence files and annotated copies (docs/holder.md): the issuing department's
+    # and the platform's official seals, usable by the issuer
+    await seal_pb2_grpc.SealStub(
+        w.channel(f"dept:{issuing.code}", seal_app.port)
+    ).RegisterSeal(
+        spb.RegisterSealRequest(
+            seal_type="official",
+            name="授权测试发证机关",
+            suite="es256",
+            signers=[f"dept:{issuing.code}", "service:issuer"],
+        )
+    )
+    await seal_pb2_grpc.SealStub(
+        w.channel("operator:admin", seal_app.port)
+    ).RegisterSeal(
+        spb.RegisterSealRequest(
+            owner_code=config.platform.code,
+            seal_type="official",
+            name="电子证照平台",
+            suite="es256",
+            signers=["service:issuer"],
+        )
+    )
     licence = await w.licence()
     w.code = (
         await issuing.clients.issuer.GetLicenceCode(
@@ -709,8 +739,65 @@ async def _log_find(w: World, kind: str) -> Any:
     return tpb.FindEntriesRequest(subject=w.issuing.kid)
 
 
+async def _authorisation(w: World, department: str) -> ipb.Authorisation:
+    """A fresh authorisation of ``department`` for a fresh licence of the holder."""
+    request = ipb.AuthoriseUseRequest(
+        identifier=(await w.licence()).identifier,
+        holder=w.holder,
+        department_code=department,
+        purpose=PURPOSE,
+        fields=["class"],
+    )
+    request.expires_at.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
+    stub = issuer_pb2_grpc.LicenceHolderStub(
+        w.channel(w.app_granted, w.ports["issuer"])
+    )
+    return (await stub.AuthoriseUse(request)).authorisation
+
+
+@builds("LicenceHolder/GetLicenceDocument")
+async def _document(w: World, kind: str) -> Any:
+    licence = await w.licence()
+    return ipb.GetLicenceDocumentRequest(identifier=licence.identifier, holder=w.holder)
+
+
+@builds("LicenceHolder/AuthoriseUse")
+async def _authorise(w: World, kind: str) -> Any:
+    request = ipb.AuthoriseUseRequest(
+        identifier=(await w.licence()).identifier,
+        holder=w.holder,
+        department_code=w.counter,
+        purpose=PURPOSE,
+        fields=["class"],
+    )
+    request.expires_at.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
+    return request
+
+
+@builds("LicenceHolder/RevokeAuthorisation")
+async def _withdraw(w: World, kind: str) -> Any:
+    auth = await _authorisation(w, w.counter)
+    return ipb.RevokeAuthorisationRequest(
+        authorisation_id=auth.authorisation_id, holder=w.holder, reason="撤回"
+    )
+
+
+@builds("Redemption/RedeemAuthorisation")
+async def _redeem(w: World, kind: str) -> Any:
+    """Made out to the column's own department where it has one (never onboarded:
+    nothing can be made out to it), else to the counter department."""
+    department = {
+        "dept:issuer": w.issuing.code,
+        "dept:seal-owner": w.owner,
+    }.get(kind, w.counter)
+    auth = await _authorisation(w, department)
+    return ipb.RedeemAuthorisationRequest(code=auth.code)
+
+
 _PORT_OF = {
     "TransparencyLog": "tlog",
+    "LicenceHolder": "issuer",
+    "Redemption": "issuer",
     "Issuer": "issuer",
     "IssuerAdmin": "issuer",
     "Seal": "seal",
@@ -788,7 +875,7 @@ async def test_registering_a_seal_needs_the_seal_owner_role_and_refusals_are_aud
 ):
     """The issue's example: any dept: certificate registered official seals, also for
     a department never onboarded or one without the role."""
-    for code in (world.nobody, world.issuing.code, world.counter):
+    for code in (world.nobody, world.receiver.code, world.counter):
         stub = seal_pb2_grpc.SealStub(
             world.channel(f"dept:{code}", world.ports["seal"])
         )

@@ -8,7 +8,7 @@ Issuance is a single statement (data-modifying CTEs) so that a licence costs one
 trip; the signing key is re-checked as active, under a share lock, in that statement.
 
 Rooms: ``directory`` (departments, licence types), ``keys`` (signing keys),
-``licences`` (licences and lineages), ``holder_apps`` (holder-app grants),
+``licences`` (licences and lineages), ``holder_apps`` (holder-app grants), ``authorisations`` (授权用证),
 ``republish`` (republishing runs) and ``rows`` (rows as domain values).
 """
 
@@ -22,6 +22,7 @@ import asyncpg
 from certseal.audit import AuditEntry
 from certseal.storage.audit import write_audit
 from certseal.storage.pool import migrate_service
+from services.issuer.storage.authorisations import AuthorisationStore
 from services.issuer.storage.directory import DirectoryStore
 from services.issuer.storage.holder_apps import HolderAppStore
 from services.issuer.storage.keys import KeyStore
@@ -37,7 +38,12 @@ async def migrate_all(pool: asyncpg.Pool) -> list[str]:
 
 
 class IssuerStore(
-    DirectoryStore, KeyStore, LicenceStore, HolderAppStore, RepublishStore
+    DirectoryStore,
+    KeyStore,
+    LicenceStore,
+    HolderAppStore,
+    RepublishStore,
+    AuthorisationStore,
 ):
     """Queries and transactions of the issuer over one pool."""
 
