@@ -33,6 +33,7 @@ from services.issuer.domain import (
 from services.issuer.events import proto_operation, proto_status
 from services.issuer.service.issuance import IssueInput
 from services.issuer.service.republish import RepublishRun
+from services.issuer.usage import UsageEntry, UsageKind
 
 _FIELD_KINDS = {
     licence_pb2.FIELD_TYPE_STRING: FieldKind.STRING,
@@ -122,7 +123,8 @@ def holder_filter(
     request: pb.ListLicencesRequest
     | pb.GetLicenceRequest
     | pb.GetLicenceCodeRequest
-    | pb.CreatePresentationCodeRequest,
+    | pb.CreatePresentationCodeRequest
+    | pb.ListLicenceUsageRequest,
 ) -> tuple[str, str] | None:
     """The holder a request names, (id type, id number), if any: a listing's filter,
     the holder a holder app reads for."""
@@ -316,4 +318,34 @@ def republish_message(run: RepublishRun) -> pb.RepublishResponse:
         resumed=run.resumed,
         started_at=ts(run.started_at),
         after_key=run.after_key,
+    )
+
+
+_USAGE_KINDS = {
+    UsageKind.VERIFIED: pb.LICENCE_USAGE_KIND_VERIFIED,
+    UsageKind.AUTHORISED: pb.LICENCE_USAGE_KIND_AUTHORISED,
+    UsageKind.AUTHORISATION_REVOKED: pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED,
+    UsageKind.REDEEMED: pb.LICENCE_USAGE_KIND_REDEEMED,
+    UsageKind.DOWNLOADED: pb.LICENCE_USAGE_KIND_DOWNLOADED,
+    UsageKind.VIEWED: pb.LICENCE_USAGE_KIND_VIEWED,
+}
+
+
+def usage_message(entry: UsageEntry) -> pb.LicenceUsage:
+    """One usage-record entry as the API's ``LicenceUsage``."""
+    return pb.LicenceUsage(
+        entry_id=entry.entry_id,
+        kind=_USAGE_KINDS[entry.kind],
+        identifier=entry.identifier,
+        occurred_at=ts(entry.occurred_at),
+        department_code=entry.department_code,
+        department_name=entry.department_name,
+        counter=entry.counter,
+        clerk=entry.clerk,
+        verifier_group=entry.verifier_group,
+        purpose=entry.purpose,
+        verdict=entry.verdict,
+        actor=entry.actor,
+        action=entry.action,
+        reference=entry.reference,
     )

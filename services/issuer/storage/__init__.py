@@ -9,7 +9,8 @@ trip; the signing key is re-checked as active, under a share lock, in that state
 
 Rooms: ``directory`` (departments, licence types), ``keys`` (signing keys),
 ``licences`` (licences and lineages), ``holder_apps`` (holder-app grants),
-``republish`` (republishing runs) and ``rows`` (rows as domain values).
+``republish`` (republishing runs), ``usage`` (the usage record) and ``rows`` (rows as
+domain values).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from services.issuer.storage.holder_apps import HolderAppStore
 from services.issuer.storage.keys import KeyStore
 from services.issuer.storage.licences import LicenceStore
 from services.issuer.storage.republish import RepublishStore
+from services.issuer.storage.usage import UsageStore
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
@@ -37,7 +39,7 @@ async def migrate_all(pool: asyncpg.Pool) -> list[str]:
 
 
 class IssuerStore(
-    DirectoryStore, KeyStore, LicenceStore, HolderAppStore, RepublishStore
+    DirectoryStore, KeyStore, LicenceStore, HolderAppStore, RepublishStore, UsageStore
 ):
     """Queries and transactions of the issuer over one pool."""
 
