@@ -129,10 +129,10 @@ class UsageConsumer:
         self._committed = asyncio.Event()
         self.batches = 0
 
-    async def wait_committed(self) -> None:
-        """Return after the next batch is in PostgreSQL and its offsets committed
-        (tests await this instead of sleeping)."""
-        await self._committed.wait()
+    def next_commit(self) -> asyncio.Event:
+        """An event set once the next batch is in PostgreSQL and its offsets are
+        committed (tests await it instead of sleeping: take it before looking)."""
+        return self._committed
 
     def _signal(self) -> None:
         self.batches += 1

@@ -88,16 +88,17 @@ class Reader:
         action: str,
         *,
         holder: HolderId | None = None,
+        view: bool = True,
     ) -> LicenceRecord:
         """Version ``text`` (an identifier or a lineage) with its holder, for a caller
-        entitled to it.
+        entitled to it (``view``: a holder app's read is a usage-record entry).
 
         A department reads what it issued, and only while it has the issuer role; a
         holder app reads holder-bound (:meth:`_holder_read`). Anyone else, or a
         department reading another's licence, gets an audited PERMISSION_DENIED.
         """
         if caller.kind == "app":
-            return await self._holder_read(caller, text, action, holder)
+            return await self._holder_read(caller, text, action, holder, view)
         await self._directory.issuing_department(caller, action)
         identifier = await self.resolve(text)
         record = await self.load(identifier, with_holder=True)
@@ -126,7 +127,12 @@ class Reader:
         return granted
 
     async def _holder_read(
-        self, caller: Caller, text: str, action: str, holder: HolderId | None
+        self,
+        caller: Caller,
+        text: str,
+        action: str,
+        holder: HolderId | None,
+        view: bool = True,
     ) -> LicenceRecord:
         """A holder app's read: the licence only if it is the named holder's and of a
         granted type; NOT_FOUND otherwise, indistinguishable from an absent licence.
@@ -158,7 +164,7 @@ class Reader:
             await self._store.audit([audit])
             raise not_found(f"licence {text.strip()[:200]}", field="identifier")
         await self._store.record_usage(
-            [viewed(caller, stored, action, audit.occurred_at)],
+            [viewed(caller, stored, action, audit.occurred_at)] if view else [],
             audit.occurred_at,
             [audit],
         )

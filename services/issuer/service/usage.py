@@ -41,15 +41,18 @@ class UsageRecord:
         holder: HolderId | None,
         page_size: int,
         page_token: str,
+        newest_first: bool = False,
     ) -> tuple[list[UsageEntry], str]:
         """A page of the usage record of licence ``text`` (an identifier or a lineage:
-        every entry of its lineage, oldest first) and the next page's token ("" after
-        the last page). ``page_size`` at most 500 (0: 50).
+        every entry of its lineage, oldest first, or ``newest_first``) and the next
+        page's token ("" after the last page). ``page_size`` at most 500 (0: 50).
 
         Only a holder app naming the licence's holder reads it: a licence of another
         holder, of a type the app is not granted or that does not exist is NOT_FOUND
         (the same answer); any other caller kind is an audited PERMISSION_DENIED. The
-        read itself is an entry of kind viewed (action ``licence.usage``).
+        read itself is an entry of kind viewed (action ``licence.usage``), once per
+        listing: on its first page (an entry per page would grow the record as fast
+        as a holder pages through it). Every page is audited.
         INVALID_ARGUMENT for a bad page size or token, or no holder.
         """
         if caller.kind != "app":
@@ -67,9 +70,11 @@ class UsageRecord:
                 "page_token", "is not a token this service returned"
             ) from None
         record = await self._reader.readable(
-            caller, text, "licence.usage", holder=holder
+            caller, text, "licence.usage", holder=holder, view=not page_token
         )
-        found = await self._store.licence_usage(record.lineage, after, window.limit + 1)
+        found = await self._store.licence_usage(
+            record.lineage, after, window.limit + 1, newest_first=newest_first
+        )
         return window.split(found, lambda e: e.page_key)
 
     async def record(self, entries: Sequence[UsageEntry]) -> int:

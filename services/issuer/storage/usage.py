@@ -124,18 +124,26 @@ class UsageStore:
             return await insert_usage(conn, entries, recorded_at, known_only=True)
 
     async def licence_usage(
-        self, lineage: str, after: tuple[dt.datetime, str] | None, limit: int
+        self,
+        lineage: str,
+        after: tuple[dt.datetime, str] | None,
+        limit: int,
+        *,
+        newest_first: bool = False,
     ) -> list[UsageEntry]:
         """At most ``limit`` entries of ``lineage`` after the page key ``after``
-        (oldest first: time, then entry id), each with its department's name."""
+        (oldest first by time, then entry id; or newest first), each with its
+        department's name."""
+        compare, order = ("<", "desc") if newest_first else (">", "asc")
         found = await self.pool.fetch(
-            """select u.*, d.name as department_name
+            f"""select u.*, d.name as department_name
                  from licence_usage u
                  left join departments d on d.code = u.department_code
                 where u.lineage = $1
                   and ($2::timestamptz is null
-                       or (u.occurred_at, u.entry_id) > ($2::timestamptz, $3::text))
-                order by u.occurred_at, u.entry_id
+                       or (u.occurred_at, u.entry_id) {compare}
+                          ($2::timestamptz, $3::text))
+                order by u.occurred_at {order}, u.entry_id {order}
                 limit $4""",
             lineage,
             after[0] if after else None,
