@@ -59,6 +59,20 @@ class DevStack(EmbeddedStack[Config]):
         seal_ca = DevCA(self.home / "seal-ca", name="certseal dev seal CA")
         cfg.seal.ca_cert_file = str(seal_ca.ca_file)
         cfg.seal.ca_key_file = str(seal_ca.folder / "ca.key")
+        # the issuer seals licence files through the seal service as service:issuer
+        issuer_client = self.ca.identity("service:issuer")
+        cfg.issuer.cert_file, cfg.issuer.key_file = (
+            str(issuer_client.cert_file),
+            str(issuer_client.key_file),
+        )
+        cfg.issuer.seal_target = cfg.seal.listen
+        # the seal service asks a verifier group for a licence file's status
+        seal_client = self.ca.identity("service:seal")
+        cfg.seal.cert_file, cfg.seal.key_file = (
+            str(seal_client.cert_file),
+            str(seal_client.key_file),
+        )
+        cfg.seal.verifier_target = (cfg.console.verifier_targets or [""])[0]
         # the counter console calls as itself and names each clerk's counter
         console = self.ca.identity("service:console", server=True)
         cfg.console.cert_file, cfg.console.key_file = (

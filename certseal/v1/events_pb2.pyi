@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LicenceEvent(_message.Message):
-    __slots__ = ("event_id", "type", "lineage", "identifier", "version", "lineage_version", "status", "operation", "reason", "actor_department", "occurred_at", "type_code", "issuer_code", "valid_from", "valid_until", "replaces", "holder_ref", "kid", "transferred_to", "restricted_fields", "restricted_sealed")
+    __slots__ = ("event_id", "type", "lineage", "identifier", "version", "lineage_version", "status", "operation", "reason", "actor_department", "occurred_at", "type_code", "issuer_code", "valid_from", "valid_until", "replaces", "holder_ref", "kid", "transferred_to", "restricted_fields", "restricted_sealed", "authorisation")
     class RestrictedFieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class LicenceEvent(_message.Message):
     TRANSFERRED_TO_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_FIELDS_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_SEALED_FIELD_NUMBER: _ClassVar[int]
+    AUTHORISATION_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     type: str
     lineage: str
@@ -61,7 +62,24 @@ class LicenceEvent(_message.Message):
     transferred_to: str
     restricted_fields: _containers.MessageMap[str, _licence_pb2.FieldValue]
     restricted_sealed: SealedFields
-    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., version: _Optional[int] = ..., lineage_version: _Optional[int] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., operation: _Optional[_Union[_licence_pb2.LicenceOperation, str]] = ..., reason: _Optional[str] = ..., actor_department: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type_code: _Optional[str] = ..., issuer_code: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaces: _Optional[str] = ..., holder_ref: _Optional[str] = ..., kid: _Optional[str] = ..., transferred_to: _Optional[str] = ..., restricted_fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., restricted_sealed: _Optional[_Union[SealedFields, _Mapping]] = ...) -> None: ...
+    authorisation: AuthorisationChange
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., version: _Optional[int] = ..., lineage_version: _Optional[int] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ..., operation: _Optional[_Union[_licence_pb2.LicenceOperation, str]] = ..., reason: _Optional[str] = ..., actor_department: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type_code: _Optional[str] = ..., issuer_code: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaces: _Optional[str] = ..., holder_ref: _Optional[str] = ..., kid: _Optional[str] = ..., transferred_to: _Optional[str] = ..., restricted_fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., restricted_sealed: _Optional[_Union[SealedFields, _Mapping]] = ..., authorisation: _Optional[_Union[AuthorisationChange, _Mapping]] = ...) -> None: ...
+
+class AuthorisationChange(_message.Message):
+    __slots__ = ("authorisation_id", "department_code", "counter", "purpose", "fields", "expires_at")
+    AUTHORISATION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    authorisation_id: str
+    department_code: str
+    counter: str
+    purpose: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, authorisation_id: _Optional[str] = ..., department_code: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SealedFields(_message.Message):
     __slots__ = ("kid", "nonce", "ciphertext")

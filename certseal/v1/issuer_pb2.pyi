@@ -26,6 +26,12 @@ class LicenceUsageKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LICENCE_USAGE_KIND_REDEEMED: _ClassVar[LicenceUsageKind]
     LICENCE_USAGE_KIND_DOWNLOADED: _ClassVar[LicenceUsageKind]
     LICENCE_USAGE_KIND_VIEWED: _ClassVar[LicenceUsageKind]
+
+class DocumentFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DOCUMENT_FORMAT_UNSPECIFIED: _ClassVar[DocumentFormat]
+    DOCUMENT_FORMAT_PDF: _ClassVar[DocumentFormat]
+    DOCUMENT_FORMAT_OFD: _ClassVar[DocumentFormat]
 REVOCATION_KIND_UNSPECIFIED: RevocationKind
 REVOCATION_KIND_REVOKE: RevocationKind
 REVOCATION_KIND_SANCTION: RevocationKind
@@ -36,6 +42,9 @@ LICENCE_USAGE_KIND_AUTHORISATION_REVOKED: LicenceUsageKind
 LICENCE_USAGE_KIND_REDEEMED: LicenceUsageKind
 LICENCE_USAGE_KIND_DOWNLOADED: LicenceUsageKind
 LICENCE_USAGE_KIND_VIEWED: LicenceUsageKind
+DOCUMENT_FORMAT_UNSPECIFIED: DocumentFormat
+DOCUMENT_FORMAT_PDF: DocumentFormat
+DOCUMENT_FORMAT_OFD: DocumentFormat
 
 class IssueLicenceRequest(_message.Message):
     __slots__ = ("type_code", "holder", "fields", "valid_from", "valid_until", "idempotency_key", "suite")
@@ -558,3 +567,118 @@ class LicenceUsage(_message.Message):
     action: str
     reference: str
     def __init__(self, entry_id: _Optional[str] = ..., kind: _Optional[_Union[LicenceUsageKind, str]] = ..., identifier: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., department_code: _Optional[str] = ..., department_name: _Optional[str] = ..., counter: _Optional[str] = ..., clerk: _Optional[str] = ..., verifier_group: _Optional[str] = ..., purpose: _Optional[str] = ..., verdict: _Optional[str] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class GetLicenceDocumentRequest(_message.Message):
+    __slots__ = ("identifier", "holder", "format")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    holder: _licence_pb2.Holder
+    format: DocumentFormat
+    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., format: _Optional[_Union[DocumentFormat, str]] = ...) -> None: ...
+
+class GetLicenceDocumentResponse(_message.Message):
+    __slots__ = ("document", "media_type", "seal_id", "document_digest")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    document: bytes
+    media_type: str
+    seal_id: str
+    document_digest: str
+    def __init__(self, document: _Optional[bytes] = ..., media_type: _Optional[str] = ..., seal_id: _Optional[str] = ..., document_digest: _Optional[str] = ...) -> None: ...
+
+class Authorisation(_message.Message):
+    __slots__ = ("authorisation_id", "code", "identifier", "department_code", "department_name", "counter", "purpose", "fields", "expires_at", "created_at", "revoked_at", "status")
+    AUTHORISATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    authorisation_id: str
+    code: str
+    identifier: str
+    department_code: str
+    department_name: str
+    counter: str
+    purpose: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    expires_at: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    status: str
+    def __init__(self, authorisation_id: _Optional[str] = ..., code: _Optional[str] = ..., identifier: _Optional[str] = ..., department_code: _Optional[str] = ..., department_name: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[str] = ...) -> None: ...
+
+class AuthoriseUseRequest(_message.Message):
+    __slots__ = ("identifier", "holder", "department_code", "counter", "purpose", "fields", "expires_at")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    holder: _licence_pb2.Holder
+    department_code: str
+    counter: str
+    purpose: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., department_code: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AuthoriseUseResponse(_message.Message):
+    __slots__ = ("authorisation",)
+    AUTHORISATION_FIELD_NUMBER: _ClassVar[int]
+    authorisation: Authorisation
+    def __init__(self, authorisation: _Optional[_Union[Authorisation, _Mapping]] = ...) -> None: ...
+
+class RevokeAuthorisationRequest(_message.Message):
+    __slots__ = ("authorisation_id", "holder", "reason")
+    AUTHORISATION_ID_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    authorisation_id: str
+    holder: _licence_pb2.Holder
+    reason: str
+    def __init__(self, authorisation_id: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RevokeAuthorisationResponse(_message.Message):
+    __slots__ = ("authorisation",)
+    AUTHORISATION_FIELD_NUMBER: _ClassVar[int]
+    authorisation: Authorisation
+    def __init__(self, authorisation: _Optional[_Union[Authorisation, _Mapping]] = ...) -> None: ...
+
+class RedeemAuthorisationRequest(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class RedeemAuthorisationResponse(_message.Message):
+    __slots__ = ("authorisation", "fields", "annotated_copy", "seal_id")
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _licence_pb2.FieldValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_licence_pb2.FieldValue, _Mapping]] = ...) -> None: ...
+    AUTHORISATION_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATED_COPY_FIELD_NUMBER: _ClassVar[int]
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    authorisation: Authorisation
+    fields: _containers.MessageMap[str, _licence_pb2.FieldValue]
+    annotated_copy: bytes
+    seal_id: str
+    def __init__(self, authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., annotated_copy: _Optional[bytes] = ..., seal_id: _Optional[str] = ...) -> None: ...

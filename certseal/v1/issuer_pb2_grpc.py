@@ -668,6 +668,257 @@ class Issuer:
             _registered_method=True)
 
 
+class LicenceHolderStub:
+    """The holder's side of a licence (docs/holder.md): the licence file, and authorising a
+    department to use a licence for one purpose (授权用证). Holder apps (app:<name>) name
+    the holder as in GetLicenceRequest; a department may fetch the file of a licence it
+    issued. AuthoriseUse and RevokeAuthorisation are for holder apps only.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetLicenceDocument = channel.unary_unary(
+                '/certseal.v1.LicenceHolder/GetLicenceDocument',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.GetLicenceDocumentRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.GetLicenceDocumentResponse.FromString,
+                _registered_method=True)
+        self.AuthoriseUse = channel.unary_unary(
+                '/certseal.v1.LicenceHolder/AuthoriseUse',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.AuthoriseUseRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.AuthoriseUseResponse.FromString,
+                _registered_method=True)
+        self.RevokeAuthorisation = channel.unary_unary(
+                '/certseal.v1.LicenceHolder/RevokeAuthorisation',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.RevokeAuthorisationRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.RevokeAuthorisationResponse.FromString,
+                _registered_method=True)
+
+
+class LicenceHolderServicer:
+    """The holder's side of a licence (docs/holder.md): the licence file, and authorising a
+    department to use a licence for one purpose (授权用证). Holder apps (app:<name>) name
+    the holder as in GetLicenceRequest; a department may fetch the file of a licence it
+    issued. AuthoriseUse and RevokeAuthorisation are for holder apps only.
+    """
+
+    def GetLicenceDocument(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AuthoriseUse(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeAuthorisation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_LicenceHolderServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetLicenceDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLicenceDocument,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.GetLicenceDocumentRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.GetLicenceDocumentResponse.SerializeToString,
+            ),
+            'AuthoriseUse': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthoriseUse,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.AuthoriseUseRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.AuthoriseUseResponse.SerializeToString,
+            ),
+            'RevokeAuthorisation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAuthorisation,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.RevokeAuthorisationRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.RevokeAuthorisationResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'certseal.v1.LicenceHolder', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('certseal.v1.LicenceHolder', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class LicenceHolder:
+    """The holder's side of a licence (docs/holder.md): the licence file, and authorising a
+    department to use a licence for one purpose (授权用证). Holder apps (app:<name>) name
+    the holder as in GetLicenceRequest; a department may fetch the file of a licence it
+    issued. AuthoriseUse and RevokeAuthorisation are for holder apps only.
+    """
+
+    @staticmethod
+    def GetLicenceDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.LicenceHolder/GetLicenceDocument',
+            certseal_dot_v1_dot_issuer__pb2.GetLicenceDocumentRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.GetLicenceDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthoriseUse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.LicenceHolder/AuthoriseUse',
+            certseal_dot_v1_dot_issuer__pb2.AuthoriseUseRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.AuthoriseUseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAuthorisation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.LicenceHolder/RevokeAuthorisation',
+            certseal_dot_v1_dot_issuer__pb2.RevokeAuthorisationRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.RevokeAuthorisationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class RedemptionStub:
+    """Redemption of an authorisation code by the department it names: over gRPC as that
+    department (dept:<code>), or through the counter console (service:console, naming
+    the clerk's counter in metadata as for the verifier).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RedeemAuthorisation = channel.unary_unary(
+                '/certseal.v1.Redemption/RedeemAuthorisation',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.RedeemAuthorisationRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.RedeemAuthorisationResponse.FromString,
+                _registered_method=True)
+
+
+class RedemptionServicer:
+    """Redemption of an authorisation code by the department it names: over gRPC as that
+    department (dept:<code>), or through the counter console (service:console, naming
+    the clerk's counter in metadata as for the verifier).
+    """
+
+    def RedeemAuthorisation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RedemptionServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RedeemAuthorisation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemAuthorisation,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.RedeemAuthorisationRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.RedeemAuthorisationResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'certseal.v1.Redemption', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('certseal.v1.Redemption', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Redemption:
+    """Redemption of an authorisation code by the department it names: over gRPC as that
+    department (dept:<code>), or through the counter console (service:console, naming
+    the clerk's counter in metadata as for the verifier).
+    """
+
+    @staticmethod
+    def RedeemAuthorisation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Redemption/RedeemAuthorisation',
+            certseal_dot_v1_dot_issuer__pb2.RedeemAuthorisationRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.RedeemAuthorisationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class IssuerAdminStub:
     """Platform operator's administration (mTLS identity operator:<name>).
     """

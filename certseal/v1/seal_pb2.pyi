@@ -174,30 +174,34 @@ class VerifySealedDocumentResponse(_message.Message):
     def __init__(self, verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ...) -> None: ...
 
 class SealPdfRequest(_message.Message):
-    __slots__ = ("seal_id", "pdf", "page", "x_mm", "y_mm", "reason")
+    __slots__ = ("seal_id", "pdf", "page", "x_mm", "y_mm", "reason", "owner_code")
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     PDF_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     X_MM_FIELD_NUMBER: _ClassVar[int]
     Y_MM_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    OWNER_CODE_FIELD_NUMBER: _ClassVar[int]
     seal_id: str
     pdf: bytes
     page: int
     x_mm: float
     y_mm: float
     reason: str
-    def __init__(self, seal_id: _Optional[str] = ..., pdf: _Optional[bytes] = ..., page: _Optional[int] = ..., x_mm: _Optional[float] = ..., y_mm: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+    owner_code: str
+    def __init__(self, seal_id: _Optional[str] = ..., pdf: _Optional[bytes] = ..., page: _Optional[int] = ..., x_mm: _Optional[float] = ..., y_mm: _Optional[float] = ..., reason: _Optional[str] = ..., owner_code: _Optional[str] = ...) -> None: ...
 
 class SealPdfResponse(_message.Message):
-    __slots__ = ("pdf", "pdf_digest", "signed_at")
+    __slots__ = ("pdf", "pdf_digest", "signed_at", "seal_id")
     PDF_FIELD_NUMBER: _ClassVar[int]
     PDF_DIGEST_FIELD_NUMBER: _ClassVar[int]
     SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     pdf: bytes
     pdf_digest: str
     signed_at: _timestamp_pb2.Timestamp
-    def __init__(self, pdf: _Optional[bytes] = ..., pdf_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    seal_id: str
+    def __init__(self, pdf: _Optional[bytes] = ..., pdf_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seal_id: _Optional[str] = ...) -> None: ...
 
 class VerifyPdfRequest(_message.Message):
     __slots__ = ("pdf",)
@@ -229,11 +233,27 @@ class PdfSealResult(_message.Message):
     detail: str
     def __init__(self, field_name: _Optional[str] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., verdict: _Optional[str] = ..., intact: _Optional[bool] = ..., trusted: _Optional[bool] = ..., modified: _Optional[bool] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
+class LicenceDocumentStatus(_message.Message):
+    __slots__ = ("identifier", "type_code", "issuer_code", "verdict", "detail")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_CODE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    type_code: str
+    issuer_code: str
+    verdict: str
+    detail: str
+    def __init__(self, identifier: _Optional[str] = ..., type_code: _Optional[str] = ..., issuer_code: _Optional[str] = ..., verdict: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
 class VerifyPdfResponse(_message.Message):
-    __slots__ = ("seals",)
+    __slots__ = ("seals", "licence")
     SEALS_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
     seals: _containers.RepeatedCompositeFieldContainer[PdfSealResult]
-    def __init__(self, seals: _Optional[_Iterable[_Union[PdfSealResult, _Mapping]]] = ...) -> None: ...
+    licence: LicenceDocumentStatus
+    def __init__(self, seals: _Optional[_Iterable[_Union[PdfSealResult, _Mapping]]] = ..., licence: _Optional[_Union[LicenceDocumentStatus, _Mapping]] = ...) -> None: ...
 
 class RepublishSealsRequest(_message.Message):
     __slots__ = ("restart", "max_events")

@@ -30,7 +30,7 @@ from certseal.metrics import Metrics
 from certseal.rpc import Caller, secure_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
-from certseal.v1 import seal_pb2_grpc, verifier_pb2_grpc
+from certseal.v1 import issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
 from services.console.config import ConsoleSettings
 from services.console.handlers import ConsoleHandlers, application
@@ -140,6 +140,7 @@ class ConsoleApp:
         groups = [(t, self._channel(t)) for t in cs.verifier_targets]
         verifier = verifier_pb2_grpc.VerifierStub(groups[0][1])
         seal = seal_pb2_grpc.SealStub(self._channel(cs.seal_target))
+        redemption = issuer_pb2_grpc.RedemptionStub(self._channel(cs.issuer_target))
         sources = []
         for source in cs.metrics_sources:
             name, _, url = source.partition("=")
@@ -162,6 +163,7 @@ class ConsoleApp:
         handlers = ConsoleHandlers(
             verifier=verifier,
             seal=seal,
+            redemption=redemption,
             collector=self.collector,
             verifier_target=cs.verifier_targets[0],
             purposes=cs.purposes,

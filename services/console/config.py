@@ -30,6 +30,8 @@ class ConsoleConfig(Section):
         default_factory=lambda: ["127.0.0.1:50052"]
     )
     seal_target: str = "127.0.0.1:50053"
+    # the issuer's Redemption service: clerks redeem holders' authorisation codes
+    issuer_target: str = "127.0.0.1:50051"
     # NAME=URL of the Prometheus endpoints whose outbox figures the operator page shows
     metrics_sources: list[str] = msgspec.field(
         default_factory=lambda: [

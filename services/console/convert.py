@@ -1,4 +1,5 @@
-"""What the verifier and the seal service returned, as the console's views.
+"""What the verifier, the seal service and the issuer's Redemption returned, as the
+console's views.
 
 Protobuf in, :mod:`services.console.domain` views out: exactly the fields the service
 returned, nothing added from elsewhere.
@@ -6,10 +7,11 @@ returned, nothing added from elsewhere.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
-from certseal.timestamps import from_ts
-from certseal.v1 import seal_pb2, verifier_pb2
+from certseal.timestamps import from_ts, rfc3339
+from certseal.v1 import issuer_pb2, licence_pb2, seal_pb2, verifier_pb2
 from services.console.domain import LicenceView, PdfSealView
 
 
@@ -70,3 +72,39 @@ def pdf_seal_view(seal: seal_pb2.PdfSealResult) -> PdfSealView:
         current_status=seal.current_status,
         detail=seal.detail,
     )
+
+
+def licence_file_view(status: seal_pb2.LicenceDocumentStatus) -> dict[str, str]:
+    """A licence file's licence and its status now (REVOKED although the seal is
+    intact, for a revoked licence)."""
+    return {
+        "identifier": status.identifier,
+        "type_code": status.type_code,
+        "issuer_code": status.issuer_code,
+        "verdict": status.verdict,
+        "detail": status.detail,
+    }
+
+
+def _field_text(value: licence_pb2.FieldValue) -> str:
+    kind = value.WhichOneof("value")
+    return "" if kind is None else str(getattr(value, kind))
+
+
+def redemption_view(
+    reply: issuer_pb2.RedeemAuthorisationResponse, *, redeemed_at: dt.datetime
+) -> dict[str, object]:
+    """A redeemed authorisation as the page shows it: who may use it for what, the
+    shared fields, and the annotated copy (base64 PDF)."""
+    auth = reply.authorisation
+    return {
+        "authorisation_id": auth.authorisation_id,
+        "identifier": auth.identifier,
+        "department": auth.department_name or auth.department_code,
+        "purpose": auth.purpose,
+        "expires_at": rfc3339(auth.expires_at.ToDatetime(dt.UTC)),
+        "fields": {k: _field_text(v) for k, v in sorted(reply.fields.items())},
+        "annotated_copy": base64.b64encode(reply.annotated_copy).decode("ascii"),
+        "seal_id": reply.seal_id,
+        "redeemed_at": rfc3339(redeemed_at),
+    }

@@ -39,10 +39,22 @@ from certseal.errors import CertsealError
 from certseal.jsontext import loads_bounded
 from certseal.rpc import error_from_rpc
 from certseal.timestamps import Clock, rfc3339
-from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
+from certseal.v1 import (
+    issuer_pb2,
+    issuer_pb2_grpc,
+    seal_pb2,
+    seal_pb2_grpc,
+    verifier_pb2,
+    verifier_pb2_grpc,
+)
 from services.console.access import Access, account_of
 from services.console.accounts import Account, Role
-from services.console.convert import licence_view, pdf_seal_view
+from services.console.convert import (
+    licence_file_view,
+    licence_view,
+    pdf_seal_view,
+    redemption_view,
+)
 from services.console.status import StatusCollector
 
 log = logging.getLogger(__name__)
@@ -62,6 +74,7 @@ SERVER = "certseal-console"
 _STATUS_OF = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
     grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.NOT_FOUND: 404,  # e.g. an authorisation code not for this counter
     grpc.StatusCode.PERMISSION_DENIED: 403,
     grpc.StatusCode.UNAUTHENTICATED: 403,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
@@ -180,7 +193,8 @@ class ConsoleHandlers:
     """The console's HTTP handlers: check the request, ask the service, show its answer.
 
     ``verifier`` answers verifications (the first verifier group,
-    ``verifier_target``); ``seal`` verifies sealed PDFs; ``collector`` holds the
+    ``verifier_target``); ``seal`` verifies sealed PDFs; ``redemption`` redeems
+    holders' authorisation codes (授权用证); ``collector`` holds the
     operator snapshot. Every call names the signed-in account's counter and name in
     its metadata (:func:`attribution`).
     """
@@ -190,6 +204,7 @@ class ConsoleHandlers:
         *,
         verifier: verifier_pb2_grpc.VerifierStub,
         seal: seal_pb2_grpc.SealStub,
+        redemption: issuer_pb2_grpc.RedemptionStub,
         collector: StatusCollector,
         verifier_target: str,
         purposes: Sequence[str],
@@ -198,6 +213,7 @@ class ConsoleHandlers:
     ):
         self.verifier = verifier
         self.seal = seal
+        self.redemption = redemption
         self.collector = collector
         self.verifier_target = verifier_target
         self.purposes = list(purposes)
@@ -328,9 +344,33 @@ class ConsoleHandlers:
         return web.json_response(
             {
                 "seals": [pdf_seal_view(s).to_json() for s in reply.seals],
+                "licence": licence_file_view(reply.licence)
+                if reply.HasField("licence")
+                else None,
                 "verified_at": rfc3339(self.clock()),
             }
         )
+
+    async def redeem(self, request: web.Request) -> web.Response:
+        """An authorisation code (授权码): ``{"code": ...}`` → the shared fields and the
+        annotated copy (加注件, base64 PDF sealed by the platform), redeemed for the
+        signed-in clerk's counter."""
+        if request.content_type != "application/json":
+            raise BadRequest(
+                "send the code as application/json", status=415, field="body"
+            )
+        code = (await _json_object(request)).get("code")
+        if not isinstance(code, str) or not code.strip() or len(code) > 64:
+            raise BadRequest("give the authorisation code (AU-…)", field="code")
+        try:
+            reply = await self.redemption.RedeemAuthorisation(
+                issuer_pb2.RedeemAuthorisationRequest(code=code.strip()),
+                timeout=30,
+                metadata=attribution(account_of(request)),
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _rpc_failure(exc, "issuer") from None
+        return web.json_response(redemption_view(reply, redeemed_at=self.clock()))
 
     async def status(self, request: web.Request) -> web.Response:
         """The latest operator snapshot (taken every ``refresh_s``)."""
@@ -414,6 +454,7 @@ def application(
         ("/api/verify", handlers.verify_code),
         ("/api/verify-image", handlers.verify_image),
         ("/api/verify-pdf", handlers.verify_pdf),
+        ("/api/redeem", handlers.redeem),
     ):
         app.router.add_post(path, api(clerk, handler, "verification"))
     if handlers.operator_page:

@@ -10,17 +10,25 @@ from pathlib import Path
 import grpc
 
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
+from certseal.errors import CertsealError, ErrorKind
 from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
+from certseal.rpc import secure_channel
 from certseal.secretfiles import read_secret_file
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
-from certseal.v1 import issuer_pb2, issuer_pb2_grpc
+from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.config import IssuerSettings
+from services.issuer.document import Fonts
 from services.issuer.service import IssuerService
 from services.issuer.service.keys import Keyring
-from services.issuer.servicer import IssuerAdminServicer, IssuerServicer
+from services.issuer.servicer import (
+    IssuerAdminServicer,
+    IssuerServicer,
+    LicenceHolderServicer,
+    RedemptionServicer,
+)
 from services.issuer.storage import MIGRATIONS, IssuerStore
 from services.issuer.usage_consumer import UsageConsumer
 
@@ -28,6 +36,51 @@ log = logging.getLogger(__name__)
 
 ISSUER = issuer_pb2.DESCRIPTOR.services_by_name["Issuer"].full_name
 ISSUER_ADMIN = issuer_pb2.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
+HOLDER = issuer_pb2.DESCRIPTOR.services_by_name["LicenceHolder"].full_name
+REDEMPTION = issuer_pb2.DESCRIPTOR.services_by_name["Redemption"].full_name
+
+
+class GrpcDocumentSealer:
+    """Seals licence files through the seal service's ``SealPdf`` as the issuer's own
+    identity (``service:issuer``), with the owner's official seal. The channel opens on
+    first use; ``target`` is read then (tests start the seal service later)."""
+
+    def __init__(self, *, settings: IssuerSettings):
+        self._settings = settings
+        self._stub: seal_pb2_grpc.SealStub | None = None
+
+    async def seal_pdf(
+        self, pdf: bytes, *, owner_code: str, reason: str
+    ) -> tuple[bytes, str]:
+        """The sealed PDF and the seal id; the seal service's errors come back as
+        ``CertsealError`` of the same kind."""
+        if self._stub is None:
+            cfg = self._settings.issuer
+            self._stub = seal_pb2_grpc.SealStub(
+                secure_channel(
+                    cfg.seal_target,
+                    self._settings.tls.ca_file,
+                    cfg.cert_file,
+                    cfg.key_file,
+                )
+            )
+        try:
+            reply = await self._stub.SealPdf(
+                seal_pb2.SealPdfRequest(
+                    owner_code=owner_code, pdf=pdf, reason=reason, x_mm=110, y_mm=40
+                ),
+                timeout=30,
+            )
+        except grpc.aio.AioRpcError as exc:
+            kind = {
+                grpc.StatusCode.FAILED_PRECONDITION: ErrorKind.FAILED_PRECONDITION,
+                grpc.StatusCode.NOT_FOUND: ErrorKind.FAILED_PRECONDITION,
+                grpc.StatusCode.PERMISSION_DENIED: ErrorKind.FAILED_PRECONDITION,
+            }.get(exc.code(), ErrorKind.UNAVAILABLE)
+            raise CertsealError(
+                kind, f"sealing through the seal service: {exc.details()}"
+            ) from None
+        return reply.pdf, reply.seal_id
 
 
 class ExpirySweeper(NotifiedWorker):
@@ -77,7 +130,12 @@ class IssuerApp(ServiceProcess):
 
     name = "issuer"
     metric_families = frozenset({"rpc", "outbox", "audit", "expiry"})
-    allowed_kinds = {ISSUER: {"dept", "app"}, ISSUER_ADMIN: {"operator"}}  # noqa: RUF012
+    allowed_kinds = {  # noqa: RUF012
+        ISSUER: {"dept", "app"},
+        ISSUER_ADMIN: {"operator"},
+        HOLDER: {"dept", "app"},  # AuthoriseUse/RevokeAuthorisation: apps only
+        REDEMPTION: {"dept", "service"},  # service: the console only
+    }
     migrations = MIGRATIONS
     config: IssuerSettings
 
@@ -143,6 +201,12 @@ class IssuerApp(ServiceProcess):
         issuer_pb2_grpc.add_IssuerAdminServicer_to_server(
             IssuerAdminServicer(service=self.service), server
         )
+        issuer_pb2_grpc.add_LicenceHolderServicer_to_server(
+            LicenceHolderServicer(service=self.service, clock=self.clock), server
+        )
+        issuer_pb2_grpc.add_RedemptionServicer_to_server(
+            RedemptionServicer(service=self.service, clock=self.clock), server
+        )
 
     def make_service(self, clock: Clock) -> IssuerService:
         """An issuer service over this process's pool (tests give their own clock)."""
@@ -165,4 +229,16 @@ class IssuerApp(ServiceProcess):
             presentation_max_ttl_s=cfg.issuer.presentation_max_ttl_s,
             max_batch=cfg.issuer.max_batch,
             usage_retention_days=cfg.issuer.usage_retention_days,
+            document_sealer=GrpcDocumentSealer(settings=cfg)
+            if cfg.issuer.seal_target
+            else None,
+            fonts=self._fonts(),
         )
+
+    def _fonts(self) -> Fonts | None:
+        """The bundled fonts, or None (no licence files) without the rare font."""
+        try:
+            return Fonts.bundled(Path(self.config.issuer.rare_font_file))
+        except FileNotFoundError as exc:
+            log.warning("licence files are off: %s", exc)
+            return None

@@ -31,6 +31,14 @@ class IssuerConfig(ServiceSection):
     usage_retention_days: int = 180
     usage_prune_interval_s: float = 3600.0
     usage_consumer_group: str = "certseal-usage-record"
+    # Licence files and annotated copies (docs/holder.md): the issuer seals them through
+    # the seal service as its own mTLS identity (common name service:issuer), which a
+    # department lists among its official seal's signers. seal_target '' = no files.
+    seal_target: str = "127.0.0.1:50053"
+    cert_file: str = "/run/secrets/certseal/issuer-client/tls.crt"
+    key_file: str = "/run/secrets/certseal/issuer-client/tls.key"
+    # Han characters outside the BMP (names such as 𠈌): Debian's fonts-hanazono
+    rare_font_file: str = "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf"
 
 
 class IssuerSettings(SharedSettings, Protocol):

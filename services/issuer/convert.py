@@ -18,6 +18,7 @@ from certseal.timestamps import request_time, ts
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
 from services.issuer import domain
+from services.issuer.authorisation import Authorisation
 from services.issuer.domain import (
     Action,
     Department,
@@ -349,3 +350,38 @@ def usage_message(entry: UsageEntry) -> pb.LicenceUsage:
         action=entry.action,
         reference=entry.reference,
     )
+
+
+def holder_of(
+    request: pb.GetLicenceDocumentRequest
+    | pb.AuthoriseUseRequest
+    | pb.RevokeAuthorisationRequest,
+) -> tuple[str, str] | None:
+    """The holder a holder-side request names, if any (as :func:`holder_filter`)."""
+    if not request.HasField("holder"):
+        return None
+    if not request.holder.id_type or not request.holder.id_number:
+        raise invalid("holder", "give id_type and id_number")
+    return (request.holder.id_type, request.holder.id_number)
+
+
+def authorisation_message(
+    auth: Authorisation, *, now: dt.datetime, code: str = "", department_name: str = ""
+) -> pb.Authorisation:
+    """An authorisation as the API shows it (its code only when just created)."""
+    message = pb.Authorisation(
+        authorisation_id=auth.authorisation_id,
+        code=code,
+        identifier=auth.identifier,
+        department_code=auth.department_code,
+        department_name=department_name,
+        counter=auth.counter,
+        purpose=auth.purpose,
+        fields=auth.fields,
+        expires_at=ts(auth.expires_at),
+        created_at=ts(auth.created_at),
+        status=auth.status(now),
+    )
+    if auth.revoked_at is not None:
+        message.revoked_at.CopyFrom(ts(auth.revoked_at))
+    return message

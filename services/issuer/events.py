@@ -37,6 +37,7 @@ from certseal.events import (
 from certseal.indexkeys import IndexSealer
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2, licence_pb2
+from services.issuer.authorisation import Authorisation
 from services.issuer.domain import (
     Department,
     FieldValue,
@@ -242,5 +243,61 @@ def _directory_event(
         event_id=event_id,
         event_type=event_type,
         source=source,
+        time=at,
+    )
+
+
+def authorisation_event(
+    record: LicenceRecord,
+    auth: Authorisation,
+    event_type: str,
+    *,
+    actor: str,
+    reason: str,
+    at: dt.datetime,
+) -> OutboxRecord:
+    """``licence.authorised`` or ``licence.authorisation_revoked`` of ``auth`` on the
+    licence events topic (key = lineage).
+
+    The lineage's state is ``record``'s, its ``lineage_version`` unchanged, so a
+    verifier's index (which applies only newer versions) ignores it. It names the
+    fields shared, never their values, and the holder only as its pseudonym.
+    ``actor``: the holder app.
+    """
+    event_id = new_event_id()
+    message = events_pb2.LicenceEvent(
+        event_id=event_id,
+        type=event_type,
+        lineage=record.lineage,
+        identifier=record.identifier,
+        version=record.version,
+        lineage_version=record.lineage_version,
+        status=proto_status(record.status),
+        operation=proto_operation(record.last_operation),
+        reason=reason,
+        actor_department=actor,
+        occurred_at=ts(at),
+        type_code=record.type_code,
+        issuer_code=record.issuer_code,
+        valid_from=ts(record.valid_from),
+        valid_until=ts(record.valid_until),
+        holder_ref=record.holder_ref,
+        kid=record.kid,
+        authorisation=events_pb2.AuthorisationChange(
+            authorisation_id=auth.authorisation_id,
+            department_code=auth.department_code,
+            counter=auth.counter,
+            purpose=auth.purpose,
+            fields=auth.fields,
+            expires_at=ts(auth.expires_at),
+        ),
+    )
+    return cloudevent(
+        topic=LICENCE_EVENTS,
+        key=record.lineage,
+        message=message,
+        event_id=event_id,
+        event_type=event_type,
+        source=record.issuer_code,
         time=at,
     )

@@ -7,14 +7,15 @@ codes by the common interceptor.
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import grpc
 
 from certseal import qr
-from certseal.errors import CertsealError, invalid
+from certseal.errors import CertsealError, ErrorKind, denied, invalid
 from certseal.idempotency import idempotent
-from certseal.rpc import current_caller
+from certseal.rpc import Caller, current_caller
 from certseal.timestamps import ts
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
@@ -370,3 +371,119 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
             current_caller(), restart=request.restart, max_events=request.max_events
         )
         return convert.republish_message(run)
+
+
+#: the only identity that may redeem on behalf of a counter, naming it in metadata
+CONSOLE = "service:console"
+COUNTER_METADATA = "x-certseal-counter"
+CLERK_METADATA = "x-certseal-clerk"
+
+
+def _holder_app() -> Caller:
+    """The caller, if a holder app; PERMISSION_DENIED before anything else is read
+    (authorisations are the holder's own acts)."""
+    caller = current_caller()
+    if caller.kind != "app":
+        raise denied(f"{caller} may not authorise uses: holder apps only", field="as")
+    return caller
+
+
+class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
+    """The holder's side: licence files (holder apps and the issuing department) and
+    authorisations (holder apps only)."""
+
+    def __init__(self, *, service: IssuerService, clock: Any):
+        self._service = service
+        self._clock = clock
+
+    async def GetLicenceDocument(
+        self, request: pb.GetLicenceDocumentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLicenceDocumentResponse:
+        if request.format == pb.DOCUMENT_FORMAT_OFD:
+            raise CertsealError(
+                ErrorKind.FAILED_PRECONDITION,
+                "OFD licence files need the seal service's OFD sealing, not in this "
+                "release; ask for DOCUMENT_FORMAT_PDF",
+                field="format",
+            )
+        document = await self._service.holder.document(
+            current_caller(), required(request.identifier), convert.holder_of(request)
+        )
+        return pb.GetLicenceDocumentResponse(
+            document=document.pdf,
+            media_type="application/pdf",
+            seal_id=document.seal_id,
+            document_digest=document.digest,
+        )
+
+    async def AuthoriseUse(
+        self, request: pb.AuthoriseUseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AuthoriseUseResponse:
+        auth, code, name = await self._service.holder.authorise(
+            _holder_app(),
+            required(request.identifier),
+            holder=convert.holder_of(request),
+            department_code=required(request.department_code, "department_code"),
+            counter=request.counter,
+            purpose=request.purpose,
+            fields=list(request.fields),
+            expires_at=optional_time(request, "expires_at"),
+        )
+        return pb.AuthoriseUseResponse(
+            authorisation=convert.authorisation_message(
+                auth, now=self._clock(), code=code, department_name=name
+            )
+        )
+
+    async def RevokeAuthorisation(
+        self, request: pb.RevokeAuthorisationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeAuthorisationResponse:
+        auth = await self._service.holder.revoke(
+            _holder_app(),
+            required(request.authorisation_id, "authorisation_id"),
+            holder=convert.holder_of(request),
+            reason=request.reason,
+        )
+        return pb.RevokeAuthorisationResponse(
+            authorisation=convert.authorisation_message(auth, now=self._clock())
+        )
+
+
+class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
+    """Redemption of authorisation codes by the department authorised: as itself, or
+    through the counter console for the clerk's counter."""
+
+    def __init__(self, *, service: IssuerService, clock: Any):
+        self._service = service
+        self._clock = clock
+
+    async def RedeemAuthorisation(
+        self, request: pb.RedeemAuthorisationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RedeemAuthorisationResponse:
+        caller = current_caller()
+        metadata = dict(context.invocation_metadata() or ())
+        named = str(metadata.get(COUNTER_METADATA, ""))
+        clerk = urllib.parse.unquote(str(metadata.get(CLERK_METADATA, "")))[:64]
+        if str(caller) == CONSOLE:
+            if not named.startswith("dept:"):
+                raise invalid(
+                    "counter", f"the console names the counter in {COUNTER_METADATA}"
+                )
+            caller = Caller.parse(named)
+        elif caller.kind != "dept":
+            raise denied(f"{caller} may not redeem authorisations", field="as")
+        elif named:
+            raise denied(f"only {CONSOLE} may name a counter", field="counter")
+        redemption = await self._service.holder.redeem(
+            caller, required(request.code, "code"), counter=clerk
+        )
+        return pb.RedeemAuthorisationResponse(
+            authorisation=convert.authorisation_message(
+                redemption.authorisation,
+                now=self._clock(),
+                department_name=redemption.department_name,
+            ),
+            fields={k: convert.to_field_value(v) for k, v in redemption.fields.items()},
+            annotated_copy=redemption.annotated_copy.pdf,
+            seal_id=redemption.annotated_copy.seal_id,
+        )

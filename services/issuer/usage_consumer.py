@@ -73,14 +73,28 @@ def authorisation_entries(value: bytes) -> list[UsageEntry]:
     event; [] for every other licence event. DecodeError for bytes that are not a
     ``LicenceEvent``.
 
-    The department acting is ``actor_department``, the purpose ``reason``: the
-    fields every licence event has (an authorisation's own fields, once its event
-    carries them, are read here too)."""
+    The authorised department, counter, purpose and authorisation id are the event's
+    ``authorisation`` (``AuthorisationChange``); the holder app that acted is
+    ``actor_department``. An event without ``authorisation`` gives its
+    ``actor_department`` as the department and its ``reason`` as the purpose."""
     event = events_pb2.LicenceEvent.FromString(value)
     kind = AUTHORISATION_TYPES.get(event.type)
     at = _time(event.occurred_at)
     if kind is None or at is None or not event.event_id or not event.lineage:
         return []
+    if not event.HasField("authorisation"):
+        return [
+            UsageEntry(
+                entry_id=event.event_id,
+                lineage=event.lineage,
+                identifier=event.identifier,
+                kind=kind,
+                occurred_at=at,
+                department_code=event.actor_department,
+                purpose=event.reason,
+            )
+        ]
+    change = event.authorisation
     return [
         UsageEntry(
             entry_id=event.event_id,
@@ -88,8 +102,11 @@ def authorisation_entries(value: bytes) -> list[UsageEntry]:
             identifier=event.identifier,
             kind=kind,
             occurred_at=at,
-            department_code=event.actor_department,
-            purpose=event.reason,
+            department_code=change.department_code,
+            counter=change.counter,
+            purpose=change.purpose,
+            actor=event.actor_department,
+            reference=change.authorisation_id,
         )
     ]
 

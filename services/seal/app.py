@@ -7,11 +7,14 @@ from pathlib import Path
 import grpc
 
 from certseal.crypto import KeyWrapper
+from certseal.errors import CertsealError, ErrorKind
 from certseal.process import ServiceProcess
+from certseal.rpc import secure_channel
 from certseal.secretfiles import read_secret_file
 from certseal.timestamps import Clock, utcnow
-from certseal.v1 import seal_pb2, seal_pb2_grpc
+from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
+from services.seal.licence_files import LicenceFiles
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
@@ -19,6 +22,41 @@ from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
 
 SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
+
+
+class GrpcLicenceVerifier:
+    """Verifies licence codes at a verifier group as ``service:seal`` (the channel
+    opens on first use, and again when ``verifier_target`` changed)."""
+
+    def __init__(self, *, settings: SealSettings):
+        self._settings = settings
+        self._stub: verifier_pb2_grpc.VerifierStub | None = None
+        self._target = ""
+
+    async def verdict(self, code: str) -> str:
+        """The verdict's name, e.g. ``REVOKED``; UNAVAILABLE when the group does not
+        answer."""
+        cfg = self._settings.seal
+        if self._stub is None or self._target != cfg.verifier_target:
+            self._target = cfg.verifier_target
+            self._stub = verifier_pb2_grpc.VerifierStub(
+                secure_channel(
+                    cfg.verifier_target,
+                    self._settings.tls.ca_file,
+                    cfg.cert_file,
+                    cfg.key_file,
+                )
+            )
+        try:
+            reply = await self._stub.VerifyCode(
+                verifier_pb2.VerifyCodeRequest(code=code, purpose="电子证照文件核验"),
+                timeout=10,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise CertsealError(
+                ErrorKind.UNAVAILABLE, f"verifier group: {exc.details()}"
+            ) from None
+        return verifier_pb2.Verdict.Name(reply.result.verdict).removeprefix("VERDICT_")
 
 
 class SealApp(ServiceProcess):
@@ -74,7 +112,14 @@ class SealApp(ServiceProcess):
         """Seal."""
         seal_pb2_grpc.add_SealServicer_to_server(
             SealServicer(
-                service=self.service, pdfs=self.pdfs, republisher=self.republisher
+                service=self.service,
+                pdfs=self.pdfs,
+                republisher=self.republisher,
+                licence_files=LicenceFiles(
+                    verifier=GrpcLicenceVerifier(settings=self.config)
+                    if self.config.seal.verifier_target
+                    else None
+                ),
             ),
             server,
         )

@@ -18,6 +18,11 @@ class SealConfig(ServiceSection):
     ca_cert_file: str = "/run/secrets/certseal/seal-ca/ca.pem"
     ca_key_file: str = "/run/secrets/certseal/seal-ca/ca.key"
     vendor_id: str = "certseal"
+    # VerifyPdf reports a licence file's licence status from this verifier group
+    # (docs/holder.md), calling as service:seal ('' = no status)
+    verifier_target: str = ""
+    cert_file: str = "/run/secrets/certseal/seal-client/tls.crt"
+    key_file: str = "/run/secrets/certseal/seal-client/tls.key"
 
 
 class SealSettings(SharedSettings, Protocol):

@@ -14,6 +14,7 @@ from certseal.rpc import Caller
 from certseal.timestamps import Clock, request_time, shifted, ts
 from certseal.v1 import seal_pb2 as pb
 from services.seal.domain import Seal, SealVerification
+from services.seal.licence_files import LicenceFileStatus
 from services.seal.pdf import Placement
 from services.seal.pdf_service import PdfSealResult, SealedPdf
 from services.seal.republish import SealRepublishRun
@@ -171,4 +172,15 @@ def republish_message(run: SealRepublishRun) -> pb.RepublishSealsResponse:
         done=run.finished_at is not None,
         resumed=run.resumed,
         after_seal_id=run.after_seal_id,
+    )
+
+
+def licence_file_status(status: LicenceFileStatus) -> pb.LicenceDocumentStatus:
+    """A licence file's licence status as VerifyPdf reports it."""
+    return pb.LicenceDocumentStatus(
+        identifier=status.identifier,
+        type_code=status.type_code,
+        issuer_code=status.issuer_code,
+        verdict=status.verdict,
+        detail=status.detail,
     )

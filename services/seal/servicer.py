@@ -10,6 +10,7 @@ from certseal.rpc import current_caller
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal import convert
+from services.seal.licence_files import LicenceFiles
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealService
@@ -24,7 +25,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         service: SealService,
         pdfs: PdfSealService,
         republisher: SealRepublisher | None = None,
+        licence_files: LicenceFiles | None = None,
     ):
+        self._licence_files = licence_files or LicenceFiles(verifier=None)
         self._service = service
         self._pdfs = pdfs
         self._republisher = republisher
@@ -100,21 +103,34 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.SealPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
+        seal_id = request.seal_id
+        if not seal_id:
+            if not request.owner_code:
+                raise invalid("seal_id", "give seal_id, or owner_code")
+            seal_id = await self._service.official_seal_for(
+                current_caller(), request.owner_code
+            )
         sealed = await self._pdfs.seal_pdf(
             current_caller(),
-            request.seal_id,
+            seal_id,
             pdf=request.pdf,
             placement=convert.placement(request),
             reason=request.reason,
         )
-        return convert.sealed_pdf(sealed)
+        response = convert.sealed_pdf(sealed)
+        response.seal_id = seal_id
+        return response
 
     async def VerifyPdf(
         self, request: pb.VerifyPdfRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
-        return convert.pdf_seals(await self._pdfs.verify_pdf(request.pdf))
+        response = convert.pdf_seals(await self._pdfs.verify_pdf(request.pdf))
+        status = await self._licence_files.status(request.pdf)
+        if status is not None:
+            response.licence.CopyFrom(convert.licence_file_status(status))
+        return response
 
     async def RepublishSeals(
         self, request: pb.RepublishSealsRequest, context: grpc.aio.ServicerContext

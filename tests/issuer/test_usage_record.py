@@ -183,6 +183,16 @@ async def test_authorisations_on_the_licence_topic_are_entries(issuer, world, pr
             reason="办理公积金",
             occurred_at=ts(utcnow()),
         )
+        if kind == "licence.authorised":  # as the issuer writes it now
+            event.actor_department = w["app"]
+            event.authorisation.CopyFrom(
+                events_pb2.AuthorisationChange(
+                    authorisation_id="au-1",
+                    department_code=w["dept"].code,
+                    purpose="办理公积金",
+                    fields=["class"],
+                )
+            )
         await producer.send_and_wait(
             LICENCE_EVENTS,
             event.SerializeToString(),
@@ -195,7 +205,11 @@ async def test_authorisations_on_the_licence_topic_are_entries(issuer, world, pr
         lambda u: bool(of_kind(u, pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED)),
     )
     authorised = of_kind(uses, pb.LICENCE_USAGE_KIND_AUTHORISED)
-    assert [(u.department_code, u.purpose) for u in authorised] == [
+    assert [
+        (u.department_code, u.purpose, u.reference, u.actor) for u in authorised
+    ] == [(w["dept"].code, "办理公积金", "au-1", w["app"])]
+    revoked = of_kind(uses, pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED)
+    assert [(u.department_code, u.purpose) for u in revoked] == [
         (w["dept"].code, "办理公积金")
     ]
     assert authorised[0].department_name  # named from the directory
@@ -464,7 +478,7 @@ async def test_the_usage_record_comes_with_an_in_place_upgrade(config, tmp_path)
                 "select name from schema_migrations where component = 'issuer'"
             )
         }
-        assert "0006_usage_record.sql" in applied
+        assert "0007_usage_record.sql" in applied
         assert await pool.fetchval("select count(*) from licence_usage") == 0
         assert await pool.fetchval("select count(*) from lineages") == 1
     finally:

@@ -224,8 +224,48 @@ async function verifyPdf(file) {
   }
 }
 
+// -- 授权用证: an authorisation code gives the shared fields and the annotated copy --
+
+async function redeem(code) {
+  newAttempt();
+  try {
+    const reply = await api("/api/redeem", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({code}),
+    });
+    showRedemption(reply);
+  } catch (err) {
+    showMessage(`无法使用授权 / Could not redeem: ${err.message}`);
+  } finally {
+    focusScan();
+  }
+}
+
+function showRedemption(reply) {
+  clearMessage();
+  $("redemption-id").textContent = `${reply.authorisation_id} · ${localTime(reply.redeemed_at)}`;
+  $("redemption-scope").textContent =
+    `${reply.identifier} · 仅供${reply.department}办理${reply.purpose}使用 · ${localTime(reply.expires_at)}前有效`;
+  $("redemption-fields").replaceChildren(
+    ...Object.entries(reply.fields).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v))),
+  );
+  const bytes = Uint8Array.from(atob(reply.annotated_copy), (c) => c.charCodeAt(0));
+  const link = $("redemption-copy");
+  if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(new Blob([bytes], {type: "application/pdf"}));
+  $("redemption").hidden = false;
+}
+
 function showSeals(name, reply) {
   clearMessage();
+  const licence = $("seals-licence");
+  licence.hidden = !reply.licence;
+  if (reply.licence) {
+    licence.dataset.verdict = reply.licence.verdict;
+    licence.textContent = `电子证照 / Licence ${reply.licence.identifier}: ` +
+      `${reply.licence.verdict || "—"} ${reply.licence.detail || ""}`;
+  }
   $("seals-file").textContent = `${name} · ${localTime(reply.verified_at)}`;
   const body = $("seals-body");
   if (!reply.seals.length) {
@@ -419,7 +459,8 @@ async function init() {
     e.preventDefault();
     const code = $("scan").value.trim();
     $("scan").value = "";
-    if (code) verifyCode(code);
+    if (/^AU-/i.test(code)) redeem(code);
+    else if (code) verifyCode(code);
   });
   $("purpose").addEventListener("change", () => {
     savePurpose();

@@ -6,6 +6,7 @@
 - :mod:`.lifecycle`: renew, amend, suspend, unsuspend, revoke, cancel, expire,
   transfer;
 - :mod:`.codes`: licence codes and presentation codes;
+- :mod:`.holder`: the licence file and 授权用证 (authorise, withdraw, redeem);
 - :mod:`.holder_apps`: the operator's grants of licence types to holder apps;
 - :mod:`.republish`: the topics rebuilt from PostgreSQL after Kafka was lost;
 - :mod:`.usage`: the usage record (用证记录): listing, entries from the topics,
@@ -23,9 +24,11 @@ import logging
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
 from certseal.indexkeys import IndexSealer
 from certseal.timestamps import Clock, utcnow
+from services.issuer.document import DocumentTemplate, Fonts
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
+from services.issuer.service.holder import DocumentSealer, HolderSide, UseRecorder
 from services.issuer.service.holder_apps import HolderApps
 from services.issuer.service.issuance import Issuance
 from services.issuer.service.keys import Keyring, Keys
@@ -63,6 +66,10 @@ class IssuerService:
         presentation_max_ttl_s: int = 600,
         max_batch: int = 1000,
         usage_retention_days: int = DEFAULT_RETENTION_DAYS,
+        document_sealer: DocumentSealer | None = None,
+        fonts: Fonts | None = None,
+        templates: dict[str, DocumentTemplate] | None = None,
+        record_use: UseRecorder | None = None,
     ):
         self.keyring = keyring
         auditor = Auditor(store=store, clock=clock)
@@ -111,6 +118,20 @@ class IssuerService:
             auditor=auditor,
             clock=clock,
             retention_days=usage_retention_days,
+        )
+        self.holder = HolderSide(
+            store=store,
+            reader=self.reader,
+            directory=self.directory,
+            codes=self.codes,
+            protector=protector,
+            auditor=auditor,
+            clock=clock,
+            sealer=document_sealer,
+            fonts=fonts,
+            platform_code=platform_code,
+            templates=templates,
+            record_use=record_use or self.usage.record_holder_use,
         )
         self.max_batch = max_batch
         # directory

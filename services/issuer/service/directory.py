@@ -83,14 +83,18 @@ class Directory:
         return dept
 
     async def ensure_platform_department(self) -> None:
-        """The platform department exists (idempotent, also across replicas)."""
-        if await self._store.get_department(self._platform_code) is not None:
+        """The platform department exists (idempotent, also across replicas), with the
+        seal_owner role: its official seal seals annotated copies (加注件)."""
+        existing = await self._store.get_department(self._platform_code)
+        if existing is not None:
+            if "seal_owner" not in existing.roles:  # made before licence files
+                await self._store.add_department_role(self._platform_code, "seal_owner")
             return
         try:
             await self._store.insert_department(
                 self._platform_code,
                 self._platform_name,
-                [],
+                ["seal_owner"],
                 self._clock(),
                 self._auditor.entry(
                     "service:issuer", "department.onboard", self._platform_code

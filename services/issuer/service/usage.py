@@ -3,16 +3,27 @@ topics bring, and the retention (docs/architecture.md, "The usage record")."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from certseal.errors import invalid
+from certseal.identifiers import parse_licence_id
 from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.service.common import Auditor
+from services.issuer.service.holder import LicenceUse
 from services.issuer.service.reading import HolderId, Reader
 from services.issuer.storage import IssuerStore
-from services.issuer.usage import UsageEntry, after_key, retention_cutoff
+from services.issuer.usage import (
+    UsageEntry,
+    UsageKind,
+    after_key,
+    retention_cutoff,
+)
+
+#: the holder side's use kinds (services.issuer.service.holder.LicenceUse.kind)
+_HOLDER_USES = {"downloaded": UsageKind.DOWNLOADED, "redeemed": UsageKind.REDEEMED}
 
 
 class UsageRecord:
@@ -90,6 +101,25 @@ class UsageRecord:
         its own; a use case with a transaction of its own writes it there instead
         (``certseal`` storage ``insert_usage``)."""
         return await self._store.record_usage([entry], self._clock())
+
+    async def record_holder_use(self, use: LicenceUse) -> None:
+        """The usage-record writer of the holder side (``HolderSide.record_use``): a
+        download of the licence file or a redemption of an authorisation as an entry
+        of the licence's lineage (the redemption's authorisation id as
+        ``reference``)."""
+        await self.record_use(
+            UsageEntry(
+                entry_id=f"use:{uuid.uuid4()}",
+                lineage=parse_licence_id(use.identifier).lineage,
+                identifier=use.identifier,
+                kind=_HOLDER_USES[use.kind],
+                occurred_at=use.at,
+                department_code=use.department_code,
+                purpose=use.purpose,
+                actor=use.actor,
+                reference=use.authorisation_id,
+            )
+        )
 
     async def prune(self) -> int:
         """Delete the entries past retention (``retention_days`` before now, from the

@@ -9,8 +9,8 @@ trip; the signing key is re-checked as active, under a share lock, in that state
 
 Rooms: ``directory`` (departments, licence types), ``keys`` (signing keys),
 ``licences`` (licences and lineages), ``holder_apps`` (holder-app grants),
-``republish`` (republishing runs), ``usage`` (the usage record) and ``rows`` (rows as
-domain values).
+``authorisations`` (授权用证), ``republish`` (republishing runs), ``usage`` (the usage
+record) and ``rows`` (rows as domain values).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import asyncpg
 from certseal.audit import AuditEntry
 from certseal.storage.audit import write_audit
 from certseal.storage.pool import migrate_service
+from services.issuer.storage.authorisations import AuthorisationStore
 from services.issuer.storage.directory import DirectoryStore
 from services.issuer.storage.holder_apps import HolderAppStore
 from services.issuer.storage.keys import KeyStore
@@ -39,7 +40,13 @@ async def migrate_all(pool: asyncpg.Pool) -> list[str]:
 
 
 class IssuerStore(
-    DirectoryStore, KeyStore, LicenceStore, HolderAppStore, RepublishStore, UsageStore
+    DirectoryStore,
+    KeyStore,
+    LicenceStore,
+    HolderAppStore,
+    RepublishStore,
+    AuthorisationStore,
+    UsageStore,
 ):
     """Queries and transactions of the issuer over one pool."""
 

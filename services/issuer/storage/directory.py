@@ -149,3 +149,12 @@ class DirectoryStore:
                 [r["type_code"] for r in types],
             )
         return len(depts) + len(types)
+
+    async def add_department_role(self, code: str, role: str) -> None:
+        """Give department ``code`` ``role`` too (idempotent)."""
+        await self.pool.execute(
+            """update departments set roles = array_append(roles, $2)
+                where code = $1 and not ($2 = any(roles))""",
+            code,
+            role,
+        )

@@ -1,0 +1,125 @@
+"""授权用证, the pure rules: who may redeem a holder's authorisation, and what the
+annotated copy (加注件) says.
+
+An authorisation lets one department (or one of its counters) use one licence for one
+purpose until its expiry, seeing the fields the holder chose. :func:`redemption_refusal`
+decides a redemption; the order of its checks is the order of the reasons a caller can
+learn, so that a stranger learns nothing about another's authorisation:
+
+1. the redeeming department is not the one authorised → ``not_found`` (a stranger
+   cannot tell a wrong department from an unknown code);
+2. a counter was named and the redeeming counter is another → ``other_counter``;
+3. the holder withdrew it → ``withdrawn``;
+4. ``now`` is at or after ``expires_at`` → ``expired`` (an authorisation is valid
+   strictly before its expiry instant).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+#: the authorisation code's alphabet: Crockford base32 without look-alikes
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 12  # 60 bits: guessing one is hopeless within the redemption throttle
+CODE_PREFIX = "AU-"
+MAX_PURPOSE_CHARS = 64
+MAX_VALIDITY = dt.timedelta(days=90)
+MAX_FIELDS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Authorisation:
+    """One holder's authorisation of one department to use one licence version's
+    lineage for one purpose (times UTC)."""
+
+    authorisation_id: str
+    lineage: str
+    identifier: str  # the version authorised
+    holder_ref: str
+    department_code: str
+    counter: str  # "" = any counter of the department
+    purpose: str
+    fields: tuple[str, ...]
+    expires_at: dt.datetime
+    created_at: dt.datetime
+    created_by: str  # the holder app
+    revoked_at: dt.datetime | None = None
+
+    def status(self, now: dt.datetime) -> str:
+        """``revoked``, ``expired`` (from ``expires_at`` on) or ``active``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if now >= self.expires_at else "active"
+
+
+def new_code() -> str:
+    """A fresh authorisation code, ``AU-`` and 12 base32 characters."""
+    return CODE_PREFIX + "".join(
+        secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)
+    )
+
+
+def normalise_code(text: str) -> str | None:
+    """The code as issued (upper case, spaces and dashes after the prefix removed,
+    O→0, I/L→1 as Crockford reads them); None when it cannot be one."""
+    body = text.strip().upper()
+    if body.startswith(CODE_PREFIX):
+        body = body[len(CODE_PREFIX) :]
+    body = body.replace("-", "").replace(" ", "")
+    body = body.translate(str.maketrans("OIL", "011"))
+    if len(body) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in body):
+        return None
+    return CODE_PREFIX + body
+
+
+def code_digest(code: str) -> str:
+    """What the store keeps of a code: SHA-256 hex of the normalised code (the code
+    itself is shown once, to the holder)."""
+    return hashlib.sha256(code.encode("ascii")).hexdigest()
+
+
+def expiry_problem(expires_at: dt.datetime | None, now: dt.datetime) -> str | None:
+    """Why ``expires_at`` is not an acceptable expiry (after now, at most
+    :data:`MAX_VALIDITY` ahead), or None."""
+    if expires_at is None:
+        return "is required"
+    if expires_at <= now:
+        return "must be after now"
+    if expires_at - now > MAX_VALIDITY:
+        return f"must be at most {MAX_VALIDITY.days} days ahead"
+    return None
+
+
+def redemption_refusal(
+    auth: Authorisation,
+    *,
+    department_code: str,
+    counter: str,
+    now: dt.datetime,
+) -> str | None:
+    """Why the redemption by ``department_code`` at ``counter`` is refused at ``now``,
+    as one of ``not_found``, ``other_counter``, ``withdrawn``, ``expired``; None when
+    it may proceed. See the module docstring for the order."""
+    if department_code != auth.department_code:
+        return "not_found"
+    if auth.counter and counter != auth.counter:
+        return "other_counter"
+    if auth.revoked_at is not None:
+        return "withdrawn"
+    if now >= auth.expires_at:
+        return "expired"
+    return None
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def annotation_text(department_name: str, purpose: str, expires_at: dt.datetime) -> str:
+    """The annotated copy's overlay, "仅供<department>办理<purpose>使用，<date>前有效",
+    the date in China Standard Time."""
+    local = expires_at.astimezone(BEIJING)
+    date = f"{local.year}年{local.month}月{local.day}日"
+    return f"仅供{department_name}办理{purpose}使用，{date}前有效"

@@ -1,0 +1,490 @@
+"""The holder's side of a licence: the licence file and 授权用证 (docs/holder.md).
+
+- :meth:`HolderSide.document`: the licence file, rendered from the type's template
+  (:mod:`services.issuer.document`) in a worker thread and sealed with the issuing
+  department's official seal through the seal service (:class:`DocumentSealer`);
+- :meth:`HolderSide.authorise` and :meth:`HolderSide.revoke`: a holder app's
+  authorisation of one department for one purpose, and its withdrawal, each stored
+  with its event (``licence.authorised``, ``licence.authorisation_revoked``) and audit
+  row in one transaction;
+- :meth:`HolderSide.redeem`: the authorised department receives the shared fields and
+  the annotated copy (加注件) sealed with the platform's seal.
+
+Every download and redemption is a use of the licence, recorded in one place,
+:meth:`HolderSide.record_use` (the usage record, 用证记录, builds on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from certseal.crypto import PersonalDataProtector
+from certseal.errors import CertsealError, ErrorKind, denied, invalid
+from certseal.rpc import Caller
+from certseal.timestamps import Clock
+from services.issuer.authorisation import (
+    MAX_FIELDS,
+    MAX_PURPOSE_CHARS,
+    Authorisation,
+    annotation_text,
+    code_digest,
+    expiry_problem,
+    new_code,
+    normalise_code,
+    redemption_refusal,
+)
+from services.issuer.document import (
+    DocumentTemplate,
+    Fonts,
+    LicenceDocumentContent,
+    render_licence_pdf,
+)
+from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, Status
+from services.issuer.events import authorisation_event
+from services.issuer.service.codes import Codes
+from services.issuer.service.common import Auditor
+from services.issuer.service.directory import Directory
+from services.issuer.service.reading import HolderId, Reader
+from services.issuer.storage import IssuerStore
+
+
+class DocumentSealer(Protocol):
+    """Seals a PDF with an owner's active official seal through the seal service."""
+
+    async def seal_pdf(
+        self, pdf: bytes, *, owner_code: str, reason: str
+    ) -> tuple[bytes, str]:
+        """The sealed PDF and the seal id used. Raises ``CertsealError``
+        (FAILED_PRECONDITION when the owner has no usable official seal)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LicenceUse:
+    """One use of a licence by the holder side: ``downloaded`` (the licence file) or
+    ``redeemed`` (an authorisation), by ``actor`` at ``at``."""
+
+    kind: str
+    identifier: str
+    holder_ref: str
+    actor: str
+    at: dt.datetime
+    authorisation_id: str = ""
+    department_code: str = ""
+    purpose: str = ""
+
+
+#: records a use (the usage record's writer; by default its audit row only)
+UseRecorder = Callable[[LicenceUse], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class LicenceDocument:
+    """A sealed licence file."""
+
+    pdf: bytes
+    seal_id: str
+    digest: str  # SHA-256 hex
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """What the authorised department receives."""
+
+    authorisation: Authorisation
+    department_name: str
+    fields: dict[str, FieldValue]
+    annotated_copy: LicenceDocument
+
+
+def _render_value(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dt.date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    return str(value)
+
+
+def _visible(licence_type: LicenceType) -> list[str]:
+    """The fields a holder's file shows: public, restricted and personal ones (fields
+    without visibility never leave the issuer)."""
+    return [
+        f.name for f in licence_type.fields if f.public or f.restricted or f.personal
+    ]
+
+
+class HolderSide:
+    """Licence files and authorisations over the issuer's store."""
+
+    def __init__(
+        self,
+        *,
+        store: IssuerStore,
+        reader: Reader,
+        directory: Directory,
+        codes: Codes,
+        protector: PersonalDataProtector,
+        auditor: Auditor,
+        clock: Clock,
+        sealer: DocumentSealer | None,
+        fonts: Fonts | None,
+        platform_code: str,
+        templates: dict[str, DocumentTemplate] | None = None,
+        record_use: UseRecorder | None = None,
+    ):
+        self._store = store
+        self._reader = reader
+        self._directory = directory
+        self._codes = codes
+        self._protector = protector
+        self._auditor = auditor
+        self._clock = clock
+        self._sealer = sealer
+        self._fonts = fonts
+        self._platform_code = platform_code
+        self._templates = templates or {}
+        self._record_use = record_use
+
+    async def record_use(self, use: LicenceUse) -> None:
+        """The one place a holder-side use of a licence is recorded: the audit row,
+        then the configured recorder (用证记录)."""
+        await self._store.audit(
+            [
+                self._auditor.entry(
+                    use.actor,
+                    f"licence.{use.kind}",
+                    use.identifier,
+                    holder=use.holder_ref,
+                    authorisation=use.authorisation_id,
+                    department=use.department_code,
+                )
+            ]
+        )
+        if self._record_use is not None:
+            await self._record_use(use)
+
+    def _require_document_parts(self) -> tuple[DocumentSealer, Fonts]:
+        if self._sealer is None or self._fonts is None:
+            raise CertsealError(
+                ErrorKind.FAILED_PRECONDITION,
+                "this issuer has no seal service or fonts configured for licence files",
+            )
+        return self._sealer, self._fonts
+
+    async def _render(self, record: LicenceRecord, annotation: str = "") -> bytes:
+        _, fonts = self._require_document_parts()
+        licence_type = await self._directory.licence_type(record.type_code)
+        issuer = await self._directory.department(record.issuer_code)
+        stored = await self._store.get_licence(record.identifier)
+        assert stored is not None
+        shown = _visible(licence_type)
+        content = LicenceDocumentContent(
+            identifier=record.identifier,
+            version=record.version,
+            type_code=record.type_code,
+            type_name=licence_type.name,
+            issuer_code=record.issuer_code,
+            issuer_name=issuer.name if issuer else record.issuer_code,
+            holder_name=record.holder.name if record.holder else "",
+            holder_ref=record.holder_ref,
+            fields=[
+                (
+                    name,
+                    (licence_type.spec(name) or _NO_SPEC).title or name,
+                    _render_value(record.fields[name]),
+                )
+                for name in shown
+                if name in record.fields
+            ],
+            valid_from=record.valid_from,
+            valid_until=record.valid_until,
+            licence_code=stored.code,
+            annotation=annotation,
+        )
+        template = self._templates.get(
+            record.type_code
+        ) or DocumentTemplate.default_for(licence_type.name)
+        return await asyncio.to_thread(
+            render_licence_pdf,
+            content,
+            template=template,
+            fonts=fonts,
+            produced_at=self._clock(),
+        )
+
+    async def _seal(self, pdf: bytes, owner_code: str, reason: str) -> LicenceDocument:
+        sealer, _ = self._require_document_parts()
+        sealed, seal_id = await sealer.seal_pdf(
+            pdf, owner_code=owner_code, reason=reason
+        )
+        return LicenceDocument(sealed, seal_id, hashlib.sha256(sealed).hexdigest())
+
+    async def document(
+        self, caller: Caller, text: str, holder: HolderId | None = None
+    ) -> LicenceDocument:
+        """The licence file of version ``text`` (an identifier or a lineage) as a PDF
+        sealed with the issuing department's official seal.
+
+        For the holder's app (naming the holder) or the issuing department
+        (:meth:`Reader.readable`: NOT_FOUND, PERMISSION_DENIED). FAILED_PRECONDITION
+        when the department has no usable official seal. A use of kind
+        ``downloaded``.
+        """
+        record = await self._reader.readable(
+            caller, text, "licence.document", holder=holder, view=False
+        )
+        pdf = await self._render(record)
+        document = await self._seal(pdf, record.issuer_code, "电子证照文件")
+        await self.record_use(
+            LicenceUse(
+                "downloaded",
+                record.identifier,
+                record.holder_ref,
+                str(caller),
+                self._clock(),
+            )
+        )
+        return document
+
+    async def authorise(
+        self,
+        caller: Caller,
+        text: str,
+        *,
+        holder: HolderId | None,
+        department_code: str,
+        counter: str,
+        purpose: str,
+        fields: Sequence[str],
+        expires_at: dt.datetime | None,
+    ) -> tuple[Authorisation, str, str]:
+        """A new authorisation, its code (shown only now) and the department's name.
+
+        Holder apps only (PERMISSION_DENIED otherwise), for one of the named holder's
+        licences (NOT_FOUND otherwise). INVALID_ARGUMENT: an unknown department, an
+        empty or over-long purpose, a field the type lacks, an expiry not after now
+        or over 90 days ahead.
+        """
+        if caller.kind != "app":
+            raise denied(f"{caller} may not authorise uses: holder apps only")
+        record = await self._reader.readable(
+            caller, text, "licence.authorise", holder=holder, view=False
+        )
+        now = self._clock()
+        dept = await self._directory.department(department_code.strip())
+        if dept is None:
+            raise invalid("department_code", f"unknown department {department_code!r}")
+        purpose = purpose.strip()
+        if not purpose or len(purpose) > MAX_PURPOSE_CHARS:
+            raise invalid(
+                "purpose", f"give a purpose of 1 to {MAX_PURPOSE_CHARS} characters"
+            )
+        if len(counter) > 64:
+            raise invalid("counter", "is over 64 characters")
+        licence_type = await self._directory.licence_type(record.type_code)
+        shown = set(_visible(licence_type))
+        if not fields or len(fields) > MAX_FIELDS:
+            raise invalid("fields", f"name 1 to {MAX_FIELDS} fields to share")
+        for name in fields:
+            if name not in shown:
+                raise invalid("fields", f"{name!r} is not a field the holder can share")
+        problem = expiry_problem(expires_at, now)
+        if problem or expires_at is None:
+            raise invalid("expires_at", problem or "is required")
+        auth = Authorisation(
+            authorisation_id=f"au-{secrets.token_hex(8)}",
+            lineage=record.lineage,
+            identifier=record.identifier,
+            holder_ref=record.holder_ref,
+            department_code=dept.code,
+            counter=counter.strip(),
+            purpose=purpose,
+            fields=tuple(dict.fromkeys(fields)),
+            expires_at=expires_at,
+            created_at=now,
+            created_by=str(caller),
+        )
+        code = new_code()
+        await self._store.insert_authorisation(
+            auth,
+            code_digest(code),
+            authorisation_event(
+                record, auth, "licence.authorised", actor=str(caller), reason="", at=now
+            ),
+            self._auditor.entry(
+                caller,
+                "licence.authorise",
+                record.identifier,
+                authorisation=auth.authorisation_id,
+                department=dept.code,
+                holder=record.holder_ref,
+            ),
+        )
+        return auth, code, dept.name
+
+    async def revoke(
+        self,
+        caller: Caller,
+        authorisation_id: str,
+        *,
+        holder: HolderId | None,
+        reason: str,
+    ) -> Authorisation:
+        """Withdraw an authorisation of the named holder (holder apps only). An
+        authorisation that is not that holder's is NOT_FOUND; one already withdrawn
+        is FAILED_PRECONDITION."""
+        if caller.kind != "app":
+            raise denied(f"{caller} may not withdraw authorisations: holder apps only")
+        if holder is None:
+            raise invalid("holder", "a holder app names the holder: id_type, id_number")
+        holder_ref = self._protector.pseudonym(*holder)
+        auth = await self._store.get_authorisation(authorisation_id.strip()[:64])
+        if auth is None or auth.holder_ref != holder_ref:
+            raise CertsealError(
+                ErrorKind.NOT_FOUND,
+                f"authorisation {authorisation_id.strip()[:64]} not found",
+                field="authorisation_id",
+            )
+        # the holder must still read the licence through this app
+        record = await self._reader.readable(
+            caller,
+            auth.identifier,
+            "licence.authorisation_revoke",
+            holder=holder,
+            view=False,
+        )
+        if auth.revoked_at is not None:
+            raise CertsealError(
+                ErrorKind.FAILED_PRECONDITION,
+                f"authorisation {auth.authorisation_id} was already withdrawn",
+                field="authorisation_id",
+            )
+        now = self._clock()
+        revoked = await self._store.revoke_authorisation(
+            auth.authorisation_id,
+            now,
+            str(caller),
+            reason[:200],
+            authorisation_event(
+                record,
+                auth,
+                "licence.authorisation_revoked",
+                actor=str(caller),
+                reason=reason[:200],
+                at=now,
+            ),
+            self._auditor.entry(
+                caller,
+                "licence.authorisation_revoke",
+                auth.identifier,
+                authorisation=auth.authorisation_id,
+                holder=holder_ref,
+            ),
+        )
+        if revoked is None:
+            raise CertsealError(
+                ErrorKind.FAILED_PRECONDITION,
+                f"authorisation {auth.authorisation_id} was already withdrawn",
+                field="authorisation_id",
+            )
+        return revoked
+
+    async def redeem(self, caller: Caller, code: str, *, counter: str) -> Redemption:
+        """Redeem authorisation ``code`` as department ``caller`` (or the console for a
+        counter: ``caller`` then is that counter's department) at ``counter``.
+
+        Refusals are audited. NOT_FOUND for an unknown code or one made out to another
+        department (a stranger learns nothing); PERMISSION_DENIED for another counter
+        of the department; FAILED_PRECONDITION for a withdrawn or expired one, or a
+        licence no longer current. A use of kind ``redeemed``.
+        """
+        normal = normalise_code(code)
+        auth = (
+            await self._store.authorisation_by_code(code_digest(normal))
+            if normal
+            else None
+        )
+        now = self._clock()
+        why = (
+            "not_found"
+            if auth is None
+            else redemption_refusal(
+                auth, department_code=caller.name, counter=counter, now=now
+            )
+        )
+        if why is not None:
+            subject = auth.authorisation_id if auth else "-"
+            await self._store.audit(
+                [
+                    self._auditor.entry(
+                        caller, "authorisation.redeem", subject, "denied", why=why
+                    )
+                ]
+            )
+            raise _refusal(why, auth)
+        assert auth is not None
+        current = await self._store.current_identifier(auth.lineage)
+        record = await self._reader.load(current or auth.identifier, with_holder=True)
+        if record.status is not Status.VALID or now >= record.valid_until:
+            raise CertsealError(
+                ErrorKind.FAILED_PRECONDITION,
+                f"licence {record.identifier} is no longer valid "
+                f"(status {record.status.name.lower()})",
+                field="code",
+            )
+        dept = await self._directory.department(auth.department_code)
+        dept_name = dept.name if dept else auth.department_code
+        pdf = await self._render(
+            record, annotation_text(dept_name, auth.purpose, auth.expires_at)
+        )
+        copy = await self._seal(pdf, self._platform_code, "加注件")
+        await self.record_use(
+            LicenceUse(
+                "redeemed",
+                record.identifier,
+                record.holder_ref,
+                str(caller),
+                now,
+                authorisation_id=auth.authorisation_id,
+                department_code=auth.department_code,
+                purpose=auth.purpose,
+            )
+        )
+        shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
+        return Redemption(auth, dept_name, shared, copy)
+
+
+class _NoSpec:
+    title = ""
+
+
+_NO_SPEC = _NoSpec()
+
+
+def _refusal(why: str, auth: Authorisation | None) -> CertsealError:
+    if why == "not_found" or auth is None:
+        return CertsealError(
+            ErrorKind.NOT_FOUND,
+            "no authorisation with this code for your department",
+            field="code",
+        )
+    if why == "other_counter":
+        return denied(
+            f"authorisation {auth.authorisation_id} is for another counter",
+            field="code",
+        )
+    text = {
+        "withdrawn": "was withdrawn by the holder",
+        "expired": "has expired",
+    }[why]
+    return CertsealError(
+        ErrorKind.FAILED_PRECONDITION,
+        f"authorisation {auth.authorisation_id} {text}",
+        field="code",
+    )

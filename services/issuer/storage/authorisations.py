@@ -1,0 +1,112 @@
+"""Holder authorisations (授权用证): ``licence_authorisations`` rows, written with their
+outbox and audit rows in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+from certseal.audit import AuditEntry
+from certseal.events import OutboxRecord
+from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import transaction
+from certseal.storage.outbox import write_outbox
+from services.issuer.authorisation import Authorisation
+
+
+def _authorisation(row: asyncpg.Record) -> Authorisation:
+    return Authorisation(
+        authorisation_id=row["authorisation_id"],
+        lineage=row["lineage"],
+        identifier=row["identifier"],
+        holder_ref=row["holder_ref"],
+        department_code=row["department_code"],
+        counter=row["counter"],
+        purpose=row["purpose"],
+        fields=tuple(row["fields"]),
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+class AuthorisationStore:
+    """Queries and transactions over ``licence_authorisations``."""
+
+    pool: asyncpg.Pool
+
+    async def insert_authorisation(
+        self,
+        auth: Authorisation,
+        code_digest: str,
+        event: OutboxRecord,
+        audit: AuditEntry,
+    ) -> None:
+        """Store a new authorisation with its ``licence.authorised`` event and audit
+        row."""
+        async with transaction(self.pool) as conn:
+            await conn.execute(
+                """insert into licence_authorisations (authorisation_id, code_digest,
+                     lineage, identifier, holder_ref, department_code, counter,
+                     purpose, fields, expires_at, created_at, created_by)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
+                auth.authorisation_id,
+                code_digest,
+                auth.lineage,
+                auth.identifier,
+                auth.holder_ref,
+                auth.department_code,
+                auth.counter,
+                auth.purpose,
+                list(auth.fields),
+                auth.expires_at,
+                auth.created_at,
+                auth.created_by,
+            )
+            await write_outbox(conn, [event])
+            await write_audit(conn, [audit])
+
+    async def revoke_authorisation(
+        self,
+        authorisation_id: str,
+        at: dt.datetime,
+        by: str,
+        reason: str,
+        event: OutboxRecord,
+        audit: AuditEntry,
+    ) -> Authorisation | None:
+        """Withdraw an active authorisation with its event and audit row; None (and
+        nothing written) when it was already withdrawn."""
+        async with transaction(self.pool) as conn:
+            row = await conn.fetchrow(
+                """update licence_authorisations
+                      set revoked_at = $2, revoked_by = $3, revocation_reason = $4
+                    where authorisation_id = $1 and revoked_at is null
+                   returning *""",
+                authorisation_id,
+                at,
+                by,
+                reason,
+            )
+            if row is None:
+                return None
+            await write_outbox(conn, [event])
+            await write_audit(conn, [audit])
+        return _authorisation(row)
+
+    async def get_authorisation(self, authorisation_id: str) -> Authorisation | None:
+        """One authorisation by id."""
+        row = await self.pool.fetchrow(
+            "select * from licence_authorisations where authorisation_id = $1",
+            authorisation_id,
+        )
+        return _authorisation(row) if row else None
+
+    async def authorisation_by_code(self, code_digest: str) -> Authorisation | None:
+        """The authorisation whose code has this digest."""
+        row = await self.pool.fetchrow(
+            "select * from licence_authorisations where code_digest = $1", code_digest
+        )
+        return _authorisation(row) if row else None

@@ -1,0 +1,610 @@
+"""Issue 16, the holder's side: the licence file (GetLicenceDocument) and 授权用证
+(AuthoriseUse, RevokeAuthorisation, RedeemAuthorisation), on the real stack."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import io
+import re
+import secrets
+import ssl
+
+import aiohttp
+import grpc
+import pytest
+from fontTools.cffLib import CFFFontSet
+from fontTools.ttLib import TTFont
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from certseal import identifiers
+from certseal.config import dump_config
+from certseal.events import LICENCE_EVENTS
+from certseal.licencefile import read_licence_metadata
+from certseal.rpc import Caller, secure_channel
+from certseal.v1 import events_pb2, issuer_pb2_grpc, licence_pb2, verifier_pb2
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import seal_pb2 as seal_pb
+from services.console.access import COOKIE
+from services.console.app import ConsoleApp
+from tests.conftest import (
+    EventWatcher,
+    VerifierProcess,
+    blank_pdf,
+    issue_request,
+    make_department,
+    verdict_everywhere,
+)
+
+RARE_NAME = "王𠈌𪚥"  # CJK Extension B characters, outside the BMP
+
+
+async def rpc_error(call) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call
+    return err.value
+
+
+class HolderClients:
+    def __init__(self, channel: grpc.aio.Channel):
+        self.holder = issuer_pb2_grpc.LicenceHolderStub(channel)
+        self.redemption = issuer_pb2_grpc.RedemptionStub(channel)
+
+
+@pytest.fixture(scope="session")
+def holder_stubs(stack, issuer, seal_app, config):
+    """``holder_stubs(identity, metadata=())``; points the issuer at the session's
+    seal service first."""
+    config.issuer.seal_target = f"localhost:{seal_app.port}"
+
+    def make(identity: str) -> HolderClients:
+        ident = stack.ca.identity(identity)
+        channel = secure_channel(
+            f"localhost:{issuer.port}",
+            str(stack.ca.ca_file),
+            str(ident.cert_file),
+            str(ident.key_file),
+        )
+        return HolderClients(channel)
+
+    return make
+
+
+_platform_sealed: list[str] = []
+
+
+async def platform_seal(seal_stub, config) -> str:
+    """The platform's official seal (once per session), usable by the issuer."""
+    if not _platform_sealed:
+        seal = (
+            await seal_stub("operator:admin").RegisterSeal(
+                seal_pb.RegisterSealRequest(
+                    owner_code=config.platform.code,
+                    seal_type="official",
+                    name="电子证照平台",
+                    suite="es256",
+                    signers=["service:issuer"],
+                )
+            )
+        ).seal
+        _platform_sealed.append(seal.seal_id)
+    return _platform_sealed[0]
+
+
+@pytest.fixture
+async def world(operator, connect, seal_stub, holder_stubs, config):
+    """A department with an official seal the issuer may use, a licence of holder
+    RARE_NAME, an app granted the type, and a second department."""
+    dept = await make_department(
+        operator,
+        connect,
+        roles=(
+            licence_pb2.DEPARTMENT_ROLE_ISSUER,
+            licence_pb2.DEPARTMENT_ROLE_SEAL_OWNER,
+            licence_pb2.DEPARTMENT_ROLE_COUNTER,
+        ),
+    )
+    seal = (
+        await seal_stub(f"dept:{dept.code}").RegisterSeal(
+            seal_pb.RegisterSealRequest(
+                seal_type="official",
+                name="测试市市场监督管理局",
+                suite="es256",
+                signers=[f"dept:{dept.code}", "service:issuer"],
+            )
+        )
+    ).seal
+    await platform_seal(seal_stub, config)
+    id_number = identifiers.random_resident_id()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name=RARE_NAME, id_number=id_number)
+        )
+    ).licence
+    app = f"app:wallet-{secrets.token_hex(4)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=app, type_code=dept.type_code)
+    )
+    other = await make_department(operator, connect)
+    return {
+        "dept": dept,
+        "seal": seal,
+        "licence": licence,
+        "holder": licence_pb2.Holder(id_type="111", id_number=id_number),
+        "app": holder_stubs(app),
+        "other": other,
+    }
+
+
+def _to_unicode(font) -> dict[int, str]:
+    """PDF code -> text, from a font's ToUnicode CMap (bfchar entries)."""
+    text = font["/ToUnicode"].get_object().data.decode("latin-1")
+    return {
+        int(code, 16): bytes.fromhex(uni).decode("utf-16-be")
+        for code, uni in re.findall(r"<([0-9A-Fa-f]{4})>\s*<([0-9A-Fa-f]+)>", text)
+    }
+
+
+def drawn_characters(pdf: bytes) -> dict[str, str]:
+    """Each character the first page draws -> the embedded font that draws it with a
+    real outline (TrueType: a glyph with contours; CFF: a charstring), so a missing
+    glyph (tofu, .notdef) is absent from the answer."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    page = reader.root["/Pages"]["/Kids"][0].get_object()
+    drawn: dict[str, str] = {}
+    for ref in page["/Resources"]["/Font"].values():
+        font = ref.get_object()
+        descendant = font["/DescendantFonts"][0].get_object()
+        descriptor = descendant["/FontDescriptor"]
+        name = str(font["/BaseFont"])
+        for code, char in _to_unicode(font).items():
+            if "/FontFile2" in descriptor:
+                tt = TTFont(io.BytesIO(descriptor["/FontFile2"].get_object().data))
+                cid_map = descendant["/CIDToGIDMap"].get_object().data
+                gid = int.from_bytes(cid_map[2 * code : 2 * code + 2], "big")
+                glyph = tt["glyf"][tt.getGlyphOrder()[gid]]
+                if gid and glyph.numberOfContours:
+                    drawn[char] = name
+            elif "/FontFile3" in descriptor:
+                cff = CFFFontSet()
+                data = descriptor["/FontFile3"].get_object().data
+                cff.decompile(io.BytesIO(data), None)
+                top = cff.topDictIndex[0]
+                if 0 < code < len(top.charset):
+                    program = top.CharStrings[top.charset[code]]
+                    program.decompile()
+                    if len(program.program) > 1:
+                        drawn[char] = name
+    return drawn
+
+
+async def test_document_is_sealed_carries_metadata_and_rare_glyphs(world, seal_stub):
+    licence = world["licence"]
+    reply = await world["app"].holder.GetLicenceDocument(
+        pb.GetLicenceDocumentRequest(
+            identifier=licence.identifier, holder=world["holder"]
+        )
+    )
+    assert reply.media_type == "application/pdf" and reply.document.startswith(b"%PDF")
+    assert reply.seal_id == world["seal"].seal_id
+    verified = await seal_stub("operator:admin").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=reply.document)
+    )
+    assert [(s.seal_id, s.verdict) for s in verified.seals] == [
+        (world["seal"].seal_id, "VALID")
+    ]
+    meta = read_licence_metadata(reply.document)
+    assert meta["identifier"] == licence.identifier
+    assert meta["type_code"] == licence.type_code
+    assert meta["issuer_code"] == licence.issuer_code
+    assert meta["version"] == str(licence.version)
+    assert (
+        meta["holder_ref"]
+        and identifiers.random_resident_id()[:6] not in meta["holder_ref"]
+    )
+    assert dt.datetime.fromisoformat(meta["valid_until"]) == (
+        licence.valid_until.ToDatetime(dt.UTC)
+    )
+    drawn = drawn_characters(reply.document)
+    for char in "𠈌𪚥":
+        assert drawn.get(char, "").endswith("+HanaMinB"), (char, drawn.get(char))
+    for char in "王机动车驾驶证":
+        assert drawn.get(char, "").endswith("+NotoSansSC"), (char, drawn.get(char))
+
+
+async def test_the_issuing_department_gets_the_file_and_others_do_not(world):
+    licence = world["licence"]
+    dept_holder = HolderFromClients(world["dept"].clients.channel)
+    reply = await dept_holder.holder.GetLicenceDocument(
+        pb.GetLicenceDocumentRequest(identifier=licence.identifier)
+    )
+    assert read_licence_metadata(reply.document)["identifier"] == licence.identifier
+    other = HolderFromClients(world["other"].clients.channel)
+    err = await rpc_error(
+        other.holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(identifier=licence.identifier)
+        )
+    )
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    # another holder's app request for this licence: NOT_FOUND, nothing revealed
+    err = await rpc_error(
+        world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier,
+                holder=licence_pb2.Holder(
+                    id_type="111", id_number=identifiers.random_resident_id()
+                ),
+            )
+        )
+    )
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+def HolderFromClients(channel: grpc.aio.Channel) -> HolderClients:
+    return HolderClients(channel)
+
+
+def in_days(days: float) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+
+
+def authorise_request(world, **overrides) -> pb.AuthoriseUseRequest:
+    request = pb.AuthoriseUseRequest(
+        identifier=world["licence"].identifier,
+        holder=world["holder"],
+        department_code=world["other"].code,
+        purpose="开立银行账户",
+        fields=["class", "address"],
+    )
+    request.expires_at.FromDatetime(in_days(7))
+    for key, value in overrides.items():
+        setattr(request, key, value)
+    return request
+
+
+async def test_authorise_redeem_elsewhere_withdraw(world, seal_stub, stack, config):
+    async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
+        auth = (
+            await world["app"].holder.AuthoriseUse(authorise_request(world))
+        ).authorisation
+        assert auth.code.startswith("AU-") and auth.status == "active"
+        assert auth.department_code == world["other"].code
+        redeemer = HolderFromClients(world["other"].clients.channel)
+        reply = await redeemer.redemption.RedeemAuthorisation(
+            pb.RedeemAuthorisationRequest(code=auth.code.lower())
+        )
+        assert dict(reply.fields) == {
+            "class": licence_pb2.FieldValue(string_value="C1"),
+            "address": licence_pb2.FieldValue(string_value="深圳市福田区"),
+        }
+        assert not reply.authorisation.code  # shown once, to the holder
+        verified = await seal_stub("operator:admin").VerifyPdf(
+            seal_pb.VerifyPdfRequest(pdf=reply.annotated_copy)
+        )
+        assert [s.verdict for s in verified.seals] == ["VALID"]
+        assert verified.seals[0].seal_id == _platform_sealed[0]
+        assert reply.seal_id == _platform_sealed[0]
+        # the overlay is inside the signed bytes: a changed copy is no longer VALID
+        tampered = reply.annotated_copy.replace(b"/Annots", b"/Annotz", 1)
+        if tampered == reply.annotated_copy:
+            cut = len(reply.annotated_copy) // 3
+            tampered = (
+                reply.annotated_copy[:cut]
+                + bytes([reply.annotated_copy[cut] ^ 1])
+                + reply.annotated_copy[cut + 1 :]
+            )
+        again = await seal_stub("operator:admin").VerifyPdf(
+            seal_pb.VerifyPdfRequest(pdf=tampered)
+        )
+        assert [s.verdict for s in again.seals] != ["VALID"]
+        # the issuing department is not the one authorised: refused, nothing revealed
+        err = await rpc_error(
+            HolderFromClients(
+                world["dept"].clients.channel
+            ).redemption.RedeemAuthorisation(
+                pb.RedeemAuthorisationRequest(code=auth.code)
+            )
+        )
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+        revoked = (
+            await world["app"].holder.RevokeAuthorisation(
+                pb.RevokeAuthorisationRequest(
+                    authorisation_id=auth.authorisation_id,
+                    holder=world["holder"],
+                    reason="办完了",
+                )
+            )
+        ).authorisation
+        assert revoked.status == "revoked" and revoked.HasField("revoked_at")
+        err = await rpc_error(
+            redeemer.redemption.RedeemAuthorisation(
+                pb.RedeemAuthorisationRequest(code=auth.code)
+            )
+        )
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "withdrawn" in err.details()
+
+        def changes(records):
+            found = {}
+            for record in records:
+                event = events_pb2.LicenceEvent.FromString(record.value)
+                if event.authorisation.authorisation_id == auth.authorisation_id:
+                    found[event.type] = (record, event)
+            return found
+
+        await watcher.wait_for(lambda records: len(changes(records)) == 2)
+        found = changes(watcher.records)
+    assert set(found) == {"licence.authorised", "licence.authorisation_revoked"}
+    for record, event in found.values():
+        headers = dict(record.headers)
+        assert headers["ce_type"].endswith(event.type.encode())
+        assert record.key == world["licence"].lineage.encode()
+        assert event.lineage_version == world["licence"].lineage_version
+        assert list(event.authorisation.fields) == ["class", "address"]
+        # no personal data in clear: neither the name, the ID number nor the values
+        for secret in (
+            RARE_NAME,
+            world["holder"].id_number,
+            "深圳市福田区",
+        ):
+            assert secret.encode() not in record.value
+            assert all(secret.encode() not in v for _, v in record.headers)
+
+
+async def test_redemption_after_expiry_is_refused(world, issuer):
+    auth = (
+        await world["app"].holder.AuthoriseUse(
+            authorise_request(world, purpose="租房备案")
+        )
+    ).authorisation
+    expiry = auth.expires_at.ToDatetime(dt.UTC)
+    other = Caller("dept", world["other"].code)
+    for at, allowed in (
+        (expiry - dt.timedelta(microseconds=1), True),
+        (expiry, False),
+        (expiry + dt.timedelta(seconds=1), False),
+    ):
+        service = issuer.make_service(lambda at=at: at)
+        if allowed:
+            redeemed = await service.holder.redeem(other, auth.code, counter="")
+            assert redeemed.authorisation.authorisation_id == auth.authorisation_id
+        else:
+            with pytest.raises(Exception) as err:
+                await service.holder.redeem(other, auth.code, counter="")
+            assert "expired" in str(err.value)
+
+
+async def test_authorise_rejects_bad_input(world):
+    app = world["app"].holder
+    for overrides, field in (
+        ({"purpose": ""}, "purpose"),
+        ({"purpose": "长" * 65}, "purpose"),
+        ({"department_code": "not-a-code"}, "department_code"),
+    ):
+        err = await rpc_error(app.AuthoriseUse(authorise_request(world, **overrides)))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, overrides
+        assert dict(err.trailing_metadata())["certseal-error-field"] == field
+    bad_field = authorise_request(world)
+    bad_field.fields.append("points_nowhere")
+    err = await rpc_error(app.AuthoriseUse(bad_field))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "points_nowhere" in err.details()
+    for expires in (in_days(-1), in_days(91)):
+        request = authorise_request(world)
+        request.expires_at.FromDatetime(expires)
+        err = await rpc_error(app.AuthoriseUse(request))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert dict(err.trailing_metadata())["certseal-error-field"] == "expires_at"
+    # another holder cannot authorise this licence: NOT_FOUND
+    stranger = authorise_request(world)
+    stranger.holder.id_number = identifiers.random_resident_id()
+    err = await rpc_error(app.AuthoriseUse(stranger))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    # an unknown code: NOT_FOUND, as for a code made out to another department
+    redeemer = HolderFromClients(world["other"].clients.channel).redemption
+    for code in ("AU-000000000000", "garbage"):
+        err = await rpc_error(
+            redeemer.RedeemAuthorisation(pb.RedeemAuthorisationRequest(code=code))
+        )
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+RPCS = {
+    "GetLicenceDocument": ("holder", pb.GetLicenceDocumentRequest),
+    "AuthoriseUse": ("holder", pb.AuthoriseUseRequest),
+    "RevokeAuthorisation": ("holder", pb.RevokeAuthorisationRequest),
+    "RedeemAuthorisation": ("redemption", pb.RedeemAuthorisationRequest),
+}
+#: caller kind -> the RPCs it passes the rights check of (others: PERMISSION_DENIED)
+MATRIX = {
+    "operator:admin": set(),
+    "integrator:feed-test": set(),
+    "service:other": set(),
+    "service:console": {"RedeemAuthorisation"},
+    "app:wallet": {"GetLicenceDocument", "AuthoriseUse", "RevokeAuthorisation"},
+    "dept": {"GetLicenceDocument", "RedeemAuthorisation"},
+}
+
+
+@pytest.mark.parametrize("identity", sorted(MATRIX))
+async def test_least_privilege_matrix(identity, world, holder_stubs):
+    name = f"dept:{world['other'].code}" if identity == "dept" else identity
+    stubs = holder_stubs(name)
+    for rpc, (service, request_type) in RPCS.items():
+        call = getattr(getattr(stubs, service), rpc)(request_type())
+        err = await rpc_error(call)
+        if rpc in MATRIX[identity]:
+            # admitted: refused for the empty request's content, not for who calls
+            assert err.code() != grpc.StatusCode.PERMISSION_DENIED or (
+                "may not" not in err.details()
+            ), (identity, rpc, err.details())
+        else:
+            assert err.code() == grpc.StatusCode.PERMISSION_DENIED, (identity, rpc)
+
+
+@pytest.fixture(scope="module")
+async def verifier_group(stack, config, issuer, seal_app, tmp_path_factory):
+    """One verifier group process; the seal service asks it for licence statuses."""
+    home = tmp_path_factory.mktemp("holder-verifier")
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(home / "data")
+    config_file = home / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    group = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
+    await group.start()
+    await group.wait_serving()
+    config.seal.verifier_target = f"localhost:{group.port}"
+    yield group
+    await group.stop()
+
+
+async def test_a_revoked_licence_file_verifies_with_status_revoked(
+    world, seal_stub, verifier_group
+):
+    licence = world["licence"]
+    document = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier, holder=world["holder"]
+            )
+        )
+    ).document
+    code = read_licence_metadata(document)["licence_code"]
+    expected = (
+        await world["dept"].clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    assert code == expected
+    await verdict_everywhere(
+        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_VALID, within=30
+    )
+    verified = await seal_stub("operator:admin").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=document)
+    )
+    assert [s.verdict for s in verified.seals] == ["VALID"]
+    assert verified.licence.identifier == licence.identifier
+    assert verified.licence.verdict == "VALID", verified.licence.detail
+    await world["dept"].clients.issuer.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=licence.identifier,
+            reason="测试撤销",
+            kind=pb.REVOCATION_KIND_REVOKE,
+        )
+    )
+    await verdict_everywhere(
+        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
+    )
+    verified = await seal_stub(f"dept:{world['other'].code}").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=document)
+    )
+    assert [s.verdict for s in verified.seals] == ["VALID"]  # the seal is intact
+    assert verified.licence.verdict == "REVOKED", verified.licence.detail
+    assert verified.licence.identifier == licence.identifier
+    # a PDF that is no licence file has no licence status
+    plain = await seal_stub("operator:admin").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=blank_pdf())
+    )
+    assert not plain.HasField("licence")
+
+
+# -- the counter console: redeeming a code, and a licence file's status -------------
+
+PASSWORD = "holder-e2e-password"
+
+
+@pytest.fixture(scope="module")
+async def console(stack, config, issuer, seal_app, verifier_group):
+    """A console whose clerks' departments redeem at the session's issuer."""
+    cfg = copy.deepcopy(config)
+    cfg.console.verifier_targets = [f"127.0.0.1:{verifier_group.port}"]
+    cfg.console.seal_target = f"127.0.0.1:{seal_app.port}"
+    cfg.console.issuer_target = f"127.0.0.1:{issuer.port}"
+    cfg.console.metrics_listen = ""
+    cfg.console.operator_page = False
+    app = ConsoleApp(cfg, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop()
+
+
+async def clerk_session(console, config, department: str) -> aiohttp.ClientSession:
+    name = f"clerk-{secrets.token_hex(3)}"
+    await console.accounts.add(
+        name, department=department, role="clerk", password=PASSWORD, by="operator:e2e"
+    )
+    session = aiohttp.ClientSession(
+        base_url=f"https://localhost:{console.port}",
+        connector=aiohttp.TCPConnector(
+            ssl=ssl.create_default_context(cafile=config.tls.ca_file)
+        ),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+    async with session.post(
+        "/api/login", json={"name": name, "password": PASSWORD}
+    ) as reply:
+        assert reply.status == 200, await reply.text()
+        session.headers["Cookie"] = f"{COOKIE}={reply.cookies[COOKIE].value}"
+    return session
+
+
+async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
+    world, console, config, seal_stub, verifier_group
+):
+    auth = (
+        await world["app"].holder.AuthoriseUse(authorise_request(world))
+    ).authorisation
+    document = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=world["licence"].identifier, holder=world["holder"]
+            )
+        )
+    ).document
+    redeeming = await clerk_session(console, config, world["other"].code)
+    stranger = await clerk_session(console, config, world["dept"].code)
+    try:
+        async with stranger.post("/api/redeem", json={"code": auth.code}) as reply:
+            assert reply.status == 404, await reply.text()
+        async with redeeming.post("/api/redeem", json={"code": ""}) as reply:
+            assert reply.status == 400
+            assert (await reply.json())["field"] == "code"
+        async with redeeming.post("/api/redeem", json={"code": auth.code}) as reply:
+            assert reply.status == 200, await reply.text()
+            view = await reply.json()
+        assert view["authorisation_id"] == auth.authorisation_id
+        assert view["fields"] == {"address": "深圳市福田区", "class": "C1"}
+        assert view["purpose"] == "开立银行账户"
+        copy_pdf = base64.b64decode(view["annotated_copy"])
+        verified = await seal_stub("operator:admin").VerifyPdf(
+            seal_pb.VerifyPdfRequest(pdf=copy_pdf)
+        )
+        assert [s.verdict for s in verified.seals] == ["VALID"]
+        await world["dept"].clients.issuer.RevokeLicence(
+            pb.RevokeLicenceRequest(
+                identifier=world["licence"].identifier,
+                reason="测试撤销",
+                kind=pb.REVOCATION_KIND_REVOKE,
+            )
+        )
+        code = read_licence_metadata(document)["licence_code"]
+        await verdict_everywhere(
+            {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, 30
+        )
+        headers = {"Content-Type": "application/pdf"}
+        async with redeeming.post(
+            "/api/verify-pdf", data=document, headers=headers
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+            seen = await reply.json()
+        assert [s["verdict"] for s in seen["seals"]] == ["VALID"]
+        assert seen["licence"]["verdict"] == "REVOKED"
+        assert seen["licence"]["identifier"] == world["licence"].identifier
+        # a licence no longer valid is not redeemed any more
+        async with redeeming.post("/api/redeem", json={"code": auth.code}) as reply:
+            assert reply.status == 400, await reply.text()
+            assert "no longer valid" in (await reply.json())["error"]
+    finally:
+        await redeeming.close()
+        await stranger.close()
