@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 #: the longest text any entry field keeps (a purpose is at most 200 characters at the
 #: verifier; anything longer from the topics is cut, never refused)
@@ -63,28 +63,12 @@ class UsageEntry:
 
     def clipped(self) -> UsageEntry:
         """This entry with every text cut to :data:`MAX_TEXT` characters."""
-        return UsageEntry(
-            *(
-                value[:MAX_TEXT] if isinstance(value, str) else value
-                for value in (
-                    self.entry_id,
-                    self.lineage,
-                    self.identifier,
-                    self.kind,
-                    self.occurred_at,
-                    self.department_code,
-                    self.counter,
-                    self.clerk,
-                    self.verifier_group,
-                    self.purpose,
-                    self.verdict,
-                    self.actor,
-                    self.action,
-                    self.reference,
-                    self.department_name,
-                )
-            )
-        )
+        texts = {
+            f.name: getattr(self, f.name)[:MAX_TEXT]
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), str)
+        }
+        return replace(self, **texts)
 
     @property
     def page_key(self) -> str:
