@@ -3,7 +3,7 @@
 On this machine, over mTLS: the issuer and one verifier group, each its own process,
 on the embedded stack. A holder's licence is verified BENCH_USAGE_SAMPLES times
 (default 200), one at a time, each with a purpose of its own; after each verdict the
-holder's app polls ListLicenceUsage (newest first, page of 5) until that verification
+holder's app polls ListLicenceUsage (verifications, newest first, page of 5) until that verification
 is there. ``usage_record_p99_ms`` (and p50, max) is the time from the verdict's arrival
 to the first listing that shows it: verifier → usage topic → the issuer's consumer →
 PostgreSQL → the holder app's read.
@@ -86,6 +86,7 @@ async def measure(stack: DevStack, cfg: Config, port: int, verifier_port: int) -
             holder=licence_pb2.Holder(id_type="111", id_number=holder.id_number),
             page_size=5,
             newest_first=True,
+            kinds=[pb.LICENCE_USAGE_KIND_VERIFIED],  # each poll is itself a view
         )
         latencies: list[float] = []
         for n in range(SAMPLES):

@@ -515,18 +515,20 @@ class RepublishResponse(_message.Message):
     def __init__(self, run_id: _Optional[int] = ..., part: _Optional[str] = ..., published: _Optional[int] = ..., done: _Optional[bool] = ..., resumed: _Optional[bool] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., after_key: _Optional[str] = ...) -> None: ...
 
 class ListLicenceUsageRequest(_message.Message):
-    __slots__ = ("identifier", "holder", "page_size", "page_token", "newest_first")
+    __slots__ = ("identifier", "holder", "page_size", "page_token", "newest_first", "kinds")
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     HOLDER_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
     identifier: str
     holder: _licence_pb2.Holder
     page_size: int
     page_token: str
     newest_first: bool
-    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., newest_first: _Optional[bool] = ...) -> None: ...
+    kinds: _containers.RepeatedScalarFieldContainer[LicenceUsageKind]
+    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., newest_first: _Optional[bool] = ..., kinds: _Optional[_Iterable[_Union[LicenceUsageKind, str]]] = ...) -> None: ...
 
 class ListLicenceUsageResponse(_message.Message):
     __slots__ = ("uses", "next_page_token")

@@ -332,6 +332,16 @@ _USAGE_KINDS = {
 }
 
 
+def usage_kinds(values: Iterable[int]) -> list[UsageKind]:
+    """The kinds a ListLicenceUsage request filters by; INVALID_ARGUMENT on
+    ``kinds`` for UNSPECIFIED or a number this version does not know."""
+    by_number = {number: kind for kind, number in _USAGE_KINDS.items()}
+    try:
+        return [by_number[v] for v in values]
+    except KeyError:
+        raise invalid("kinds", "give known LicenceUsageKind values") from None
+
+
 def usage_message(entry: UsageEntry) -> pb.LicenceUsage:
     """One usage-record entry as the API's ``LicenceUsage``."""
     return pb.LicenceUsage(

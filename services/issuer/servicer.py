@@ -223,6 +223,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             page_size=request.page_size,
             page_token=request.page_token,
             newest_first=request.newest_first,
+            kinds=convert.usage_kinds(request.kinds),
         )
         return pb.ListLicenceUsageResponse(
             uses=[convert.usage_message(e) for e in entries], next_page_token=token

@@ -385,6 +385,28 @@ async def test_pages_are_oldest_first_and_a_forged_token_is_refused(issuer, worl
         if not token:
             break
     assert newest == ["p3", "p2", "p1"]
+    only = await w["stub"].ListLicenceUsage(
+        pb.ListLicenceUsageRequest(
+            identifier=w["mine"].identifier, holder=w["a"], kinds=[VERIFIED]
+        )
+    )
+    assert [u.purpose for u in only.uses] == ["p1", "p2", "p3"]
+    views = await w["stub"].ListLicenceUsage(
+        pb.ListLicenceUsageRequest(
+            identifier=w["mine"].identifier, holder=w["a"], kinds=[VIEWED]
+        )
+    )
+    assert views.uses and {u.kind for u in views.uses} == {VIEWED}
+    for bad in ([0], [99]):
+        err = await rpc_error(
+            w["stub"].ListLicenceUsage(
+                pb.ListLicenceUsageRequest(
+                    identifier=w["mine"].identifier, holder=w["a"], kinds=bad
+                )
+            )
+        )
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "kinds" in str(err.trailing_metadata())
     for bad in ("zz", b"2024|x".hex(), b"not a key".hex()):
         err = await rpc_error(
             w["stub"].ListLicenceUsage(

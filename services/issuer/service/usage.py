@@ -53,10 +53,12 @@ class UsageRecord:
         page_size: int,
         page_token: str,
         newest_first: bool = False,
+        kinds: Sequence[UsageKind] = (),
     ) -> tuple[list[UsageEntry], str]:
         """A page of the usage record of licence ``text`` (an identifier or a lineage:
-        every entry of its lineage, oldest first, or ``newest_first``) and the next
-        page's token ("" after the last page). ``page_size`` at most 500 (0: 50).
+        every entry of its lineage, or those of ``kinds``; oldest first, or
+        ``newest_first``) and the next page's token ("" after the last page).
+        ``page_size`` at most 500 (0: 50).
 
         Only a holder app naming the licence's holder reads it: a licence of another
         holder, of a type the app is not granted or that does not exist is NOT_FOUND
@@ -84,7 +86,11 @@ class UsageRecord:
             caller, text, "licence.usage", holder=holder, view=not page_token
         )
         found = await self._store.licence_usage(
-            record.lineage, after, window.limit + 1, newest_first=newest_first
+            record.lineage,
+            after,
+            window.limit + 1,
+            newest_first=newest_first,
+            kinds=kinds,
         )
         return window.split(found, lambda e: e.page_key)
 

@@ -130,10 +130,11 @@ class UsageStore:
         limit: int,
         *,
         newest_first: bool = False,
+        kinds: Sequence[UsageKind] = (),
     ) -> list[UsageEntry]:
-        """At most ``limit`` entries of ``lineage`` after the page key ``after``
-        (oldest first by time, then entry id; or newest first), each with its
-        department's name."""
+        """At most ``limit`` entries of ``lineage`` (of ``kinds``; empty: every kind)
+        after the page key ``after`` (oldest first by time, then entry id; or newest
+        first), each with its department's name."""
         compare, order = ("<", "desc") if newest_first else (">", "asc")
         found = await self.pool.fetch(
             f"""select u.*, d.name as department_name
@@ -143,12 +144,14 @@ class UsageStore:
                   and ($2::timestamptz is null
                        or (u.occurred_at, u.entry_id) {compare}
                           ($2::timestamptz, $3::text))
+                  and (cardinality($5::text[]) = 0 or u.kind = any($5::text[]))
                 order by u.occurred_at {order}, u.entry_id {order}
                 limit $4""",
             lineage,
             after[0] if after else None,
             after[1] if after else "",
             limit,
+            [k.value for k in kinds],
         )
         return [_entry(r) for r in found]
 
