@@ -71,6 +71,7 @@ bench: setup browser
 	$(PY) -m bench.issuer_bench
 	$(PY) -m bench.verifier_bench
 	$(PY) -m bench.seal_bench
+	$(PY) -m bench.document_bench
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench
 	$(PY) -m bench.republish_bench

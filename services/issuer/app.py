@@ -20,7 +20,7 @@ from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.config import IssuerSettings
-from services.issuer.document import Fonts
+from services.issuer.document import DocumentRenderer, Fonts, load_templates
 from services.issuer.service import IssuerService
 from services.issuer.service.keys import Keyring
 from services.issuer.servicer import (
@@ -78,7 +78,9 @@ class GrpcDocumentSealer:
                 grpc.StatusCode.PERMISSION_DENIED: ErrorKind.FAILED_PRECONDITION,
             }.get(exc.code(), ErrorKind.UNAVAILABLE)
             raise CertsealError(
-                kind, f"sealing through the seal service: {exc.details()}"
+                kind,
+                f"sealing through the seal service: {exc.details()}",
+                field="seal",
             ) from None
         return reply.pdf, reply.seal_id
 
@@ -159,6 +161,14 @@ class IssuerApp(ServiceProcess):
             reuse_port=reuse_port,
         )
 
+    _renderers: list[DocumentRenderer]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop as every service process does, then the rendering workers."""
+        await super().stop(grace)
+        for renderer in getattr(self, "_renderers", []):
+            renderer.close()
+
     async def prepare(self) -> None:
         """The store and the service; the platform department and its keys."""
         self.store = IssuerStore(self.pool)
@@ -232,13 +242,24 @@ class IssuerApp(ServiceProcess):
             document_sealer=GrpcDocumentSealer(settings=cfg)
             if cfg.issuer.seal_target
             else None,
-            fonts=self._fonts(),
+            renderer=self._renderer(),
+            templates=load_templates(Path(cfg.issuer.document_templates_dir))
+            if cfg.issuer.document_templates_dir
+            else None,
         )
 
-    def _fonts(self) -> Fonts | None:
-        """The bundled fonts, or None (no licence files) without the rare font."""
+    def _renderer(self) -> DocumentRenderer | None:
+        """Licence file rendering with the bundled fonts, or None (no licence files)
+        without the rare-character font."""
         try:
-            return Fonts.bundled(Path(self.config.issuer.rare_font_file))
+            fonts = Fonts.bundled(Path(self.config.issuer.rare_font_file))
         except FileNotFoundError as exc:
             log.warning("licence files are off: %s", exc)
             return None
+        renderer = DocumentRenderer(
+            fonts=fonts, workers=self.config.issuer.document_workers
+        )
+        if not hasattr(self, "_renderers"):
+            self._renderers = []
+        self._renderers.append(renderer)
+        return renderer

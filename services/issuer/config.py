@@ -39,6 +39,10 @@ class IssuerConfig(ServiceSection):
     key_file: str = "/run/secrets/certseal/issuer-client/tls.key"
     # Han characters outside the BMP (names such as 𠈌): Debian's fonts-hanazono
     rare_font_file: str = "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf"
+    # worker processes rendering licence files (CPU-bound, off the event loop)
+    document_workers: int = 2
+    # operator-supplied licence file templates, <type_code>.toml ('' = default layouts)
+    document_templates_dir: str = ""
 
 
 class IssuerSettings(SharedSettings, Protocol):

@@ -18,13 +18,18 @@ dictionary (``/Subject`` the identifier, ``/Keywords`` ``key=value`` pairs) and 
 in a ``certseal`` namespace, read back by
 :func:`certseal.licencefile.read_licence_metadata` (any service reads it there).
 
-Rendering takes about a CPU-bound few tens of milliseconds: callers run it in a thread.
+Rendering is CPU-bound (about a second on one core, most of it fontTools reading the
+CJK fonts): :class:`DocumentRenderer` runs it in worker processes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import datetime as dt
+import functools
 import io
+import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,6 +37,7 @@ from importlib import resources
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import msgspec
 import segno
 from fpdf import FPDF
 
@@ -58,6 +64,52 @@ class DocumentTemplate:
     def default_for(cls, type_name: str) -> DocumentTemplate:
         """The default layout: the type's name as the title, fields in order."""
         return cls(title=type_name)
+
+
+class _TemplateFile(msgspec.Struct, forbid_unknown_fields=True):
+    title: str = ""
+    field_order: list[str] = msgspec.field(default_factory=list)
+    note: str = ""
+
+
+#: an operator's template file is small: anything bigger is a mistake
+MAX_TEMPLATE_BYTES = 16 * 1024
+
+
+def load_templates(folder: Path) -> dict[str, DocumentTemplate]:
+    """Operator-supplied templates: ``<type_code>.toml`` files in ``folder``, each
+    with ``title``, ``field_order`` (field names) and ``note`` (all optional; an
+    empty title keeps the type's name, filled in by :func:`template_for`).
+
+    Raises ``ValueError`` naming the file and the problem (unknown key, wrong type,
+    over :data:`MAX_TEMPLATE_BYTES`, not TOML).
+    """
+    found: dict[str, DocumentTemplate] = {}
+    for path in sorted(folder.glob("*.toml")):
+        data = path.read_bytes()
+        if len(data) > MAX_TEMPLATE_BYTES:
+            raise ValueError(f"{path}: over {MAX_TEMPLATE_BYTES} bytes")
+        try:
+            parsed = msgspec.toml.decode(data, type=_TemplateFile)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        if len(parsed.title) > 64 or len(parsed.note) > 500:
+            raise ValueError(f"{path}: title over 64 or note over 500 characters")
+        found[path.stem] = DocumentTemplate(
+            parsed.title, tuple(parsed.field_order), parsed.note
+        )
+    return found
+
+
+def template_for(
+    templates: dict[str, DocumentTemplate], type_code: str, type_name: str
+) -> DocumentTemplate:
+    """The operator's template of the type (its title defaulting to the type's
+    name), or the default layout."""
+    given = templates.get(type_code)
+    if given is None:
+        return DocumentTemplate.default_for(type_name)
+    return DocumentTemplate(given.title or type_name, given.field_order, given.note)
 
 
 @dataclass(frozen=True)
@@ -210,3 +262,44 @@ def render_licence_pdf(
         pdf.multi_cell(170, 7, content.annotation, new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
     return bytes(pdf.output())
+
+
+class DocumentRenderer:
+    """Renders licence files in worker processes (fontTools and fpdf2 are pure Python:
+    in threads they would hold the GIL that the gRPC event loop, health and the
+    outbox relay need). ``workers`` processes, started on first use with the
+    ``spawn`` method (a forked gRPC process is unsafe)."""
+
+    def __init__(self, *, fonts: Fonts, workers: int = 2):
+        self.fonts = fonts
+        self._workers = max(1, workers)
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    async def render(
+        self,
+        content: LicenceDocumentContent,
+        *,
+        template: DocumentTemplate,
+        produced_at: dt.datetime,
+    ) -> bytes:
+        """:func:`render_licence_pdf` in a worker process."""
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool,
+            functools.partial(
+                render_licence_pdf,
+                content,
+                template=template,
+                fonts=self.fonts,
+                produced_at=produced_at,
+            ),
+        )
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

@@ -417,6 +417,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
             document_digest=document.digest,
         )
 
+    @idempotent
     async def AuthoriseUse(
         self, request: pb.AuthoriseUseRequest, context: grpc.aio.ServicerContext
     ) -> pb.AuthoriseUseResponse:

@@ -90,7 +90,7 @@ class SealApp(ServiceProcess):
     async def prepare(self) -> None:
         """The seal services over this process's pool."""
         cfg = self.config
-        store = SealStore(self.pool)
+        store = self.store = SealStore(self.pool)
         seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
         self.service = SealService(
             store=store,
@@ -118,7 +118,9 @@ class SealApp(ServiceProcess):
                 licence_files=LicenceFiles(
                     verifier=GrpcLicenceVerifier(settings=self.config)
                     if self.config.seal.verifier_target
-                    else None
+                    else None,
+                    store=self.store,
+                    clock=self.clock,
                 ),
             ),
             server,

@@ -4,7 +4,9 @@ file says REVOKED although its seal is intact (docs/holder.md).
 
 The file's GB/T 36903 metadata (:mod:`certseal.licencefile`) names the licence and
 carries its licence code; the status is the verdict a verifier group gives that code
-(:class:`LicenceVerifier`, the seal service calling as ``service:seal``). A PDF without
+(:class:`LicenceVerifier`, the seal service calling as ``service:seal``). It also picks
+the official seal the issuer seals a licence file with
+(:meth:`LicenceFiles.official_seal_for`). A PDF without
 the metadata gets no status; a verifier that cannot be reached gives a status with no
 verdict and the reason, never an error for the seal verdicts already made.
 """
@@ -15,8 +17,12 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
-from certseal.errors import CertsealError
+from certseal.audit import AuditEntry
+from certseal.errors import CertsealError, precondition
 from certseal.licencefile import read_licence_metadata
+from certseal.rpc import Caller
+from certseal.timestamps import Clock, utcnow
+from services.seal.storage import SealStore
 
 
 class LicenceVerifier(Protocol):
@@ -39,10 +45,56 @@ class LicenceFileStatus:
 
 
 class LicenceFiles:
-    """The status of the licence a PDF is the file of."""
+    """The status of the licence a PDF is the file of, and the official seal a
+    licence file is sealed with."""
 
-    def __init__(self, *, verifier: LicenceVerifier | None):
+    def __init__(
+        self,
+        *,
+        verifier: LicenceVerifier | None,
+        store: SealStore | None = None,
+        clock: Clock = utcnow,
+    ):
         self._verifier = verifier
+        self._store = store
+        self._clock = clock
+
+    async def official_seal_for(self, caller: Caller, owner_code: str) -> str:
+        """The id of ``owner_code``'s newest active official seal that ``caller`` may
+        use for PDFs (es256 or ed25519, valid now): e.g. the issuer sealing a licence
+        file with the issuing department's seal. FAILED_PRECONDITION when there is
+        none (audited)."""
+        if self._store is None:  # wired by the app; never None when serving
+            raise RuntimeError("no seal store")
+        now = self._clock()
+        usable = [
+            row
+            for row in await self._store.list(owner_code, after="", limit=500)
+            if row.seal_type == "official"
+            and row.status == "active"
+            and row.suite in ("es256", "ed25519")
+            and str(caller) in row.signers
+            and row.valid_start <= now <= row.valid_end
+        ]
+        if not usable:
+            await self._store.audit(
+                [
+                    AuditEntry(
+                        now,
+                        str(caller),
+                        "seal.use",
+                        owner_code,
+                        "denied",
+                        {"why": "no usable official seal"},
+                    )
+                ]
+            )
+            raise precondition(
+                f"{owner_code} has no active official es256 or ed25519 seal that "
+                f"{caller} may use",
+                field="owner_code",
+            )
+        return max(usable, key=lambda row: row.valid_start).seal_id
 
     async def status(self, pdf: bytes) -> LicenceFileStatus | None:
         """None when ``pdf`` carries no licence metadata; else the licence's status

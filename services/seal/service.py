@@ -405,41 +405,6 @@ class SealService:
             raise precondition(f"seal {seal_id} is not valid now", field="seal_id")
         return row, now
 
-    async def official_seal_for(self, caller: Caller, owner_code: str) -> str:
-        """The id of ``owner_code``'s newest active official seal that ``caller`` may
-        use for PDFs (es256 or ed25519, valid now): e.g. the issuer sealing a licence
-        file with the issuing department's seal. FAILED_PRECONDITION when there is
-        none (audited)."""
-        now = self._clock()
-        usable = [
-            row
-            for row in await self._store.list(owner_code, after="", limit=500)
-            if row.seal_type == "official"
-            and row.status == "active"
-            and row.suite in ("es256", "ed25519")
-            and str(caller) in row.signers
-            and row.valid_start <= now <= row.valid_end
-        ]
-        if not usable:
-            await self._store.audit(
-                [
-                    AuditEntry(
-                        now,
-                        str(caller),
-                        "seal.use",
-                        owner_code,
-                        "denied",
-                        {"why": "no usable official seal"},
-                    )
-                ]
-            )
-            raise precondition(
-                f"{owner_code} has no active official es256 or ed25519 seal that "
-                f"{caller} may use",
-                field="owner_code",
-            )
-        return max(usable, key=lambda row: row.valid_start).seal_id
-
     def signer(self, row: Seal) -> SoftwareSigner:
         """The seal's own signing key, unwrapped from ``row`` by the KEK."""
         return self._wrapper.unwrap_signer(

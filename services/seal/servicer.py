@@ -107,7 +107,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
         if not seal_id:
             if not request.owner_code:
                 raise invalid("seal_id", "give seal_id, or owner_code")
-            seal_id = await self._service.official_seal_for(
+            seal_id = await self._licence_files.official_seal_for(
                 current_caller(), request.owner_code
             )
         sealed = await self._pdfs.seal_pdf(

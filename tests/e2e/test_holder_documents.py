@@ -7,17 +7,12 @@ import asyncio
 import base64
 import copy
 import datetime as dt
-import io
-import re
 import secrets
 import ssl
 
 import aiohttp
 import grpc
 import pytest
-from fontTools.cffLib import CFFFontSet
-from fontTools.ttLib import TTFont
-from pyhanko.pdf_utils.reader import PdfFileReader
 
 from certseal import identifiers
 from certseal.config import dump_config
@@ -37,6 +32,7 @@ from tests.conftest import (
     make_department,
     verdict_everywhere,
 )
+from tests.pdffonts import drawn_characters
 
 RARE_NAME = "王𠈌𪚥"  # CJK Extension B characters, outside the BMP
 
@@ -138,48 +134,6 @@ async def world(operator, connect, seal_stub, holder_stubs, config):
         "issuer_stub": connect(app).issuer,
         "other": other,
     }
-
-
-def _to_unicode(font) -> dict[int, str]:
-    """PDF code -> text, from a font's ToUnicode CMap (bfchar entries)."""
-    text = font["/ToUnicode"].get_object().data.decode("latin-1")
-    return {
-        int(code, 16): bytes.fromhex(uni).decode("utf-16-be")
-        for code, uni in re.findall(r"<([0-9A-Fa-f]{4})>\s*<([0-9A-Fa-f]+)>", text)
-    }
-
-
-def drawn_characters(pdf: bytes) -> dict[str, str]:
-    """Each character the first page draws -> the embedded font that draws it with a
-    real outline (TrueType: a glyph with contours; CFF: a charstring), so a missing
-    glyph (tofu, .notdef) is absent from the answer."""
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    page = reader.root["/Pages"]["/Kids"][0].get_object()
-    drawn: dict[str, str] = {}
-    for ref in page["/Resources"]["/Font"].values():
-        font = ref.get_object()
-        descendant = font["/DescendantFonts"][0].get_object()
-        descriptor = descendant["/FontDescriptor"]
-        name = str(font["/BaseFont"])
-        for code, char in _to_unicode(font).items():
-            if "/FontFile2" in descriptor:
-                tt = TTFont(io.BytesIO(descriptor["/FontFile2"].get_object().data))
-                cid_map = descendant["/CIDToGIDMap"].get_object().data
-                gid = int.from_bytes(cid_map[2 * code : 2 * code + 2], "big")
-                glyph = tt["glyf"][tt.getGlyphOrder()[gid]]
-                if gid and glyph.numberOfContours:
-                    drawn[char] = name
-            elif "/FontFile3" in descriptor:
-                cff = CFFFontSet()
-                data = descriptor["/FontFile3"].get_object().data
-                cff.decompile(io.BytesIO(data), None)
-                top = cff.topDictIndex[0]
-                if 0 < code < len(top.charset):
-                    program = top.CharStrings[top.charset[code]]
-                    program.decompile()
-                    if len(program.program) > 1:
-                        drawn[char] = name
-    return drawn
 
 
 async def test_document_is_sealed_carries_metadata_and_rare_glyphs(world, seal_stub):
@@ -661,3 +615,21 @@ async def test_every_holder_side_use_is_in_the_usage_record(world, issuer):
     for use in uses:
         assert RARE_NAME not in str(use) and holder.id_number not in str(use)
         assert "深圳市福田区" not in str(use)
+
+
+async def test_authorise_use_honours_an_idempotency_key(world, issuer):
+    request = authorise_request(world, purpose="公积金提取")
+    key = (("idempotency-key", f"au-{secrets.token_hex(8)}"),)
+    first = await world["app"].holder.AuthoriseUse(request, metadata=key)
+    second = await world["app"].holder.AuthoriseUse(request, metadata=key)
+    assert second == first
+    async with issuer.pool.acquire() as conn:
+        rows = await conn.fetchval(
+            "select count(*) from licence_authorisations where identifier = $1 "
+            "and purpose = $2",
+            world["licence"].identifier,
+            "公积金提取",
+        )
+    assert rows == 1
+    third = await world["app"].holder.AuthoriseUse(request)  # no key: a new one
+    assert third.authorisation.authorisation_id != first.authorisation.authorisation_id

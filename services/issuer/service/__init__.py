@@ -24,7 +24,7 @@ import logging
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
 from certseal.indexkeys import IndexSealer
 from certseal.timestamps import Clock, utcnow
-from services.issuer.document import DocumentTemplate, Fonts
+from services.issuer.document import DocumentRenderer, DocumentTemplate
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
@@ -67,7 +67,7 @@ class IssuerService:
         max_batch: int = 1000,
         usage_retention_days: int = DEFAULT_RETENTION_DAYS,
         document_sealer: DocumentSealer | None = None,
-        fonts: Fonts | None = None,
+        renderer: DocumentRenderer | None = None,
         templates: dict[str, DocumentTemplate] | None = None,
         record_use: UseRecorder | None = None,
     ):
@@ -128,7 +128,7 @@ class IssuerService:
             auditor=auditor,
             clock=clock,
             sealer=document_sealer,
-            fonts=fonts,
+            renderer=renderer,
             platform_code=platform_code,
             templates=templates,
             record_use=record_use or self.usage.record_holder_use,

@@ -16,7 +16,6 @@ Every download and redemption is a use of the licence, recorded in one place,
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import secrets
@@ -40,10 +39,10 @@ from services.issuer.authorisation import (
     redemption_refusal,
 )
 from services.issuer.document import (
+    DocumentRenderer,
     DocumentTemplate,
-    Fonts,
     LicenceDocumentContent,
-    render_licence_pdf,
+    template_for,
 )
 from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, Status
 from services.issuer.events import authorisation_event
@@ -133,7 +132,7 @@ class HolderSide:
         auditor: Auditor,
         clock: Clock,
         sealer: DocumentSealer | None,
-        fonts: Fonts | None,
+        renderer: DocumentRenderer | None,
         platform_code: str,
         templates: dict[str, DocumentTemplate] | None = None,
         record_use: UseRecorder | None = None,
@@ -146,7 +145,7 @@ class HolderSide:
         self._auditor = auditor
         self._clock = clock
         self._sealer = sealer
-        self._fonts = fonts
+        self._renderer = renderer
         self._platform_code = platform_code
         self._templates = templates or {}
         self._record_use = record_use
@@ -169,16 +168,17 @@ class HolderSide:
         if self._record_use is not None:
             await self._record_use(use)
 
-    def _require_document_parts(self) -> tuple[DocumentSealer, Fonts]:
-        if self._sealer is None or self._fonts is None:
+    def _require_document_parts(self) -> tuple[DocumentSealer, DocumentRenderer]:
+        if self._sealer is None or self._renderer is None:
             raise CertsealError(
                 ErrorKind.FAILED_PRECONDITION,
                 "this issuer has no seal service or fonts configured for licence files",
+                field="format",
             )
-        return self._sealer, self._fonts
+        return self._sealer, self._renderer
 
     async def _render(self, record: LicenceRecord, annotation: str = "") -> bytes:
-        _, fonts = self._require_document_parts()
+        _, renderer = self._require_document_parts()
         licence_type = await self._directory.licence_type(record.type_code)
         issuer = await self._directory.department(record.issuer_code)
         stored = await self._store.get_licence(record.identifier)
@@ -207,15 +207,9 @@ class HolderSide:
             licence_code=stored.code,
             annotation=annotation,
         )
-        template = self._templates.get(
-            record.type_code
-        ) or DocumentTemplate.default_for(licence_type.name)
-        return await asyncio.to_thread(
-            render_licence_pdf,
-            content,
-            template=template,
-            fonts=fonts,
-            produced_at=self._clock(),
+        template = template_for(self._templates, record.type_code, licence_type.name)
+        return await renderer.render(
+            content, template=template, produced_at=self._clock()
         )
 
     async def _seal(self, pdf: bytes, owner_code: str, reason: str) -> LicenceDocument:
@@ -272,7 +266,9 @@ class HolderSide:
         or over 90 days ahead.
         """
         if caller.kind != "app":
-            raise denied(f"{caller} may not authorise uses: holder apps only")
+            raise denied(
+                f"{caller} may not authorise uses: holder apps only", field="as"
+            )
         record = await self._reader.readable(
             caller, text, "licence.authorise", holder=holder, view=False
         )
@@ -340,7 +336,10 @@ class HolderSide:
         authorisation that is not that holder's is NOT_FOUND; one already withdrawn
         is FAILED_PRECONDITION."""
         if caller.kind != "app":
-            raise denied(f"{caller} may not withdraw authorisations: holder apps only")
+            raise denied(
+                f"{caller} may not withdraw authorisations: holder apps only",
+                field="as",
+            )
         if holder is None:
             raise invalid("holder", "a holder app names the holder: id_type, id_number")
         holder_ref = self._protector.pseudonym(*holder)

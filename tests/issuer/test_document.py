@@ -1,0 +1,159 @@
+"""The licence file's rendering (services/issuer/document.py) and its metadata
+(certseal/licencefile.py), without the stack: fonts, templates, metadata read back,
+hostile metadata."""
+
+import datetime as dt
+
+import pytest
+
+from certseal.licencefile import keywords_text, read_licence_metadata, xmp_values
+from services.issuer.document import (
+    DocumentTemplate,
+    Fonts,
+    LicenceDocumentContent,
+    load_templates,
+    render_licence_pdf,
+    template_for,
+)
+from tests.pdffonts import drawn_characters
+
+CODE = "LC1:6BF+ 0Y/$:%*.-" + "A" * 50  # Base45 has spaces and punctuation
+CONTENT = LicenceDocumentContent(
+    identifier="1.2.156.3005.2.11440300MA5DCQ2L8A001.11440300MA5DCQ2L8A.ABC.001.X",
+    version=1,
+    type_code="11440300MA5DCQ2L8A001",
+    type_name="食品经营许可证",
+    issuer_code="11440300MA5DCQ2L8A",
+    issuer_name="深圳市市场监督管理局",
+    holder_name="王𠈌𪚥",
+    holder_ref="ab" * 32,
+    fields=[("place", "经营场所", "深圳市福田区"), ("kind", "主体业态", "餐饮服务")],
+    valid_from=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    valid_until=dt.datetime(2031, 1, 1, tzinfo=dt.UTC),
+    licence_code=CODE,
+)
+AT = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def fonts() -> Fonts:
+    return Fonts.bundled()
+
+
+def render(fonts, content=CONTENT, template=None) -> bytes:
+    return render_licence_pdf(
+        content,
+        template=template or DocumentTemplate.default_for(content.type_name),
+        fonts=fonts,
+        produced_at=AT,
+    )
+
+
+def test_metadata_is_read_back_with_a_code_holding_spaces(fonts):
+    meta = read_licence_metadata(render(fonts))
+    assert meta == {
+        "identifier": CONTENT.identifier,
+        "type_code": CONTENT.type_code,
+        "type_name": "食品经营许可证",
+        "issuer_code": CONTENT.issuer_code,
+        "holder_ref": "ab" * 32,
+        "valid_from": "2026-01-01T00:00:00+00:00",
+        "valid_until": "2031-01-01T00:00:00+00:00",
+        "version": "1",
+        "licence_code": CODE,
+    }
+
+
+def test_the_keywords_alone_give_the_same_values():
+    meta = {"identifier": "1.2.3", "licence_code": CODE}
+    text = keywords_text(meta)
+    assert " " not in text.split(" ", 1)[1].split("=", 1)[1]  # value percent-encoded
+    import urllib.parse
+
+    from certseal.licencefile import _KEYWORD  # the reader's own pattern
+
+    assert {k: urllib.parse.unquote(v) for k, v in _KEYWORD.findall(text)} == meta
+
+
+def test_rare_characters_are_drawn_by_the_fallback_font(fonts):
+    drawn = drawn_characters(render(fonts))
+    assert drawn["𠈌"].endswith("+HanaMinB") and drawn["𪚥"].endswith("+HanaMinB")
+    assert drawn["王"].endswith("+NotoSansSC")
+    assert drawn["经"].endswith("+NotoSansSC")
+
+
+def test_the_missing_rare_font_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make fonts"):
+        Fonts.bundled(tmp_path / "absent.ttf")
+
+
+def test_an_operator_template_renames_orders_and_omits_fields(fonts, tmp_path):
+    (tmp_path / f"{CONTENT.type_code}.toml").write_text(
+        'title = "食品经营许可证（副本）"\nfield_order = ["kind"]\nnote = "仅限本场所"\n'
+    )
+    templates = load_templates(tmp_path)
+    template = template_for(templates, CONTENT.type_code, CONTENT.type_name)
+    assert template == DocumentTemplate(
+        "食品经营许可证（副本）", ("kind",), "仅限本场所"
+    )
+    drawn = drawn_characters(render(fonts, template=template))
+    assert "副" in drawn and "限" in drawn  # title and note
+    assert "福" not in drawn  # the place field was left out
+    default = template_for(templates, "OTHER", "机动车驾驶证")
+    assert default == DocumentTemplate("机动车驾驶证")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("title = 3\n", "Expected `str`"),
+        ('colour = "red"\n', "unknown field"),
+        ("title = \n", ""),
+        ('note = "' + "长" * 501 + '"\n', "note over 500"),
+    ],
+)
+def test_a_bad_template_file_is_named(tmp_path, text, problem):
+    (tmp_path / "T.toml").write_text(text)
+    with pytest.raises(ValueError, match=r"T\.toml") as err:
+        load_templates(tmp_path)
+    assert problem in str(err.value)
+
+
+def test_the_annotated_copy_draws_the_overlay(fonts):
+    import dataclasses
+
+    annotated = dataclasses.replace(
+        CONTENT, annotation="仅供某局办理开户使用，2026年12月1日前有效"
+    )
+    drawn = drawn_characters(render(fonts, annotated))
+    for char in "仅供办理开户使用前有效":
+        assert char in drawn
+    assert "仅" not in drawn_characters(render(fonts))
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x:xmpmeta xmlns:x="adobe:ns:meta/"/>',
+        b"not xml at all <<<",
+        b"",
+    ],
+)
+def test_hostile_or_broken_xmp_gives_nothing(xml):
+    assert xmp_values(xml) == {}
+
+
+def test_xmp_in_either_form_and_only_known_keys():
+    ns = "https://certseal.example/ns/licence/1.0/"
+    element = (
+        f'<r xmlns:cs="{ns}"><cs:identifier>1.2</cs:identifier>'
+        f"<cs:secret>x</cs:secret></r>"
+    ).encode()
+    attribute = f'<r xmlns:cs="{ns}" cs:identifier="1.2" cs:other="y"/>'.encode()
+    assert xmp_values(element) == {"identifier": "1.2"}
+    assert xmp_values(attribute) == {"identifier": "1.2"}
+
+
+@pytest.mark.parametrize("data", [b"", b"%PDF-1.7\n", b"garbage" * 100])
+def test_an_unreadable_pdf_has_no_metadata(data):
+    assert read_licence_metadata(data) == {}

@@ -1,0 +1,123 @@
+"""授权用证, the pure rules (services/issuer/authorisation.py): redemption decisions at,
+just before and just after every boundary, codes, expiry limits, the overlay text."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from services.issuer.authorisation import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    MAX_VALIDITY,
+    Authorisation,
+    annotation_text,
+    code_digest,
+    expiry_problem,
+    new_code,
+    normalise_code,
+    redemption_refusal,
+)
+
+NOW = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+EXPIRY = NOW + dt.timedelta(days=7)
+TICK = dt.timedelta(microseconds=1)
+
+AUTH = Authorisation(
+    authorisation_id="au-1",
+    lineage="1.2.156.3005.2.X.Y.1",
+    identifier="1.2.156.3005.2.X.Y.1.001.A",
+    holder_ref="ab" * 32,
+    department_code="91440300MA5DCQ2L8A",
+    counter="",
+    purpose="开立银行账户",
+    fields=("class",),
+    expires_at=EXPIRY,
+    created_at=NOW,
+    created_by="app:wallet",
+)
+
+
+def refusal(auth=AUTH, *, department=AUTH.department_code, counter="", now=NOW):
+    return redemption_refusal(
+        auth, department_code=department, counter=counter, now=now
+    )
+
+
+def test_the_named_department_redeems_until_just_before_expiry():
+    assert refusal() is None
+    assert refusal(now=EXPIRY - TICK) is None
+    assert refusal(now=EXPIRY) == "expired"
+    assert refusal(now=EXPIRY + TICK) == "expired"
+
+
+def test_another_department_learns_nothing_even_when_withdrawn_or_expired():
+    withdrawn = dataclasses.replace(AUTH, revoked_at=NOW)
+    for auth, now in ((AUTH, NOW), (withdrawn, NOW), (AUTH, EXPIRY + TICK)):
+        assert refusal(auth, department="91110000717829640X", now=now) == "not_found"
+
+
+def test_a_withdrawn_authorisation_is_refused_before_its_expiry_is_looked_at():
+    withdrawn = dataclasses.replace(AUTH, revoked_at=NOW)
+    assert refusal(withdrawn) == "withdrawn"
+    assert refusal(withdrawn, now=EXPIRY + TICK) == "withdrawn"
+
+
+def test_an_authorisation_for_one_counter():
+    one = dataclasses.replace(AUTH, counter="窗口3")
+    assert refusal(one, counter="窗口3") is None
+    assert refusal(one, counter="窗口4") == "other_counter"
+    assert refusal(one, counter="") == "other_counter"
+    assert refusal(AUTH, counter="窗口4") is None  # any counter of the department
+
+
+def test_status_at_its_boundaries():
+    assert AUTH.status(EXPIRY - TICK) == "active"
+    assert AUTH.status(EXPIRY) == "expired"
+    assert dataclasses.replace(AUTH, revoked_at=NOW).status(NOW) == "revoked"
+
+
+def test_expiry_limits():
+    assert expiry_problem(None, NOW) == "is required"
+    assert expiry_problem(NOW, NOW) == "must be after now"
+    assert expiry_problem(NOW - TICK, NOW) == "must be after now"
+    assert expiry_problem(NOW + TICK, NOW) is None
+    assert expiry_problem(NOW + MAX_VALIDITY, NOW) is None
+    assert expiry_problem(NOW + MAX_VALIDITY + TICK, NOW) == (
+        "must be at most 90 days ahead"
+    )
+
+
+def test_codes_are_short_unguessable_and_read_back_as_typed():
+    codes = {new_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert code.startswith("AU-") and len(code) == 3 + CODE_LENGTH
+        assert set(code[3:]) <= set(CODE_ALPHABET)
+        assert normalise_code(code) == code
+        assert normalise_code(" " + code.lower() + " ") == code
+        spaced = code[:3] + code[3:7] + " " + code[7:11] + "-" + code[11:]
+        assert normalise_code(spaced) == code
+    assert normalise_code("AU-O1IL00000000") == "AU-011100000000"
+
+
+@pytest.mark.parametrize(
+    "text", ["", "AU-", "AU-123", "AU-0000000000000", "AU-00000000000U", "LC1:ABC"]
+)
+def test_what_cannot_be_a_code(text):
+    assert normalise_code(text) is None
+
+
+def test_the_store_keeps_a_digest_not_the_code():
+    code = new_code()
+    assert code_digest(code) != code and len(code_digest(code)) == 64
+    assert code_digest(code) == code_digest(normalise_code(code.lower()) or "")
+
+
+def test_the_overlay_names_department_purpose_and_date_in_china_time():
+    late = dt.datetime(2026, 12, 1, 16, 30, tzinfo=dt.UTC)  # 00:30 on 2 December, UTC+8
+    assert annotation_text("深圳市公安局", "开立银行账户", late) == (
+        "仅供深圳市公安局办理开立银行账户使用，2026年12月2日前有效"
+    )
+    early = dt.datetime(2026, 12, 1, 15, 59, tzinfo=dt.UTC)
+    assert annotation_text("某局", "租房", early).endswith("2026年12月1日前有效")
