@@ -335,7 +335,9 @@ _USAGE_KINDS = {
 def usage_kinds(values: Iterable[int]) -> list[UsageKind]:
     """The kinds a ListLicenceUsage request filters by; INVALID_ARGUMENT on
     ``kinds`` for UNSPECIFIED or a number this version does not know."""
-    by_number = {number: kind for kind, number in _USAGE_KINDS.items()}
+    by_number: dict[int, UsageKind] = {
+        int(number): kind for kind, number in _USAGE_KINDS.items()
+    }
     try:
         return [by_number[v] for v in values]
     except KeyError:
