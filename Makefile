@@ -87,6 +87,7 @@ bench: setup browser
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench
 	$(PY) -m bench.republish_bench
+	$(PY) -m bench.usage_bench
 	$(PY) -m bench.memory_bench
 	$(PY) -m bench.idle_bench
 	$(PY) -m bench.tlog_bench

@@ -17,6 +17,16 @@ class RevocationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REVOCATION_KIND_REVOKE: _ClassVar[RevocationKind]
     REVOCATION_KIND_SANCTION: _ClassVar[RevocationKind]
 
+class LicenceUsageKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LICENCE_USAGE_KIND_UNSPECIFIED: _ClassVar[LicenceUsageKind]
+    LICENCE_USAGE_KIND_VERIFIED: _ClassVar[LicenceUsageKind]
+    LICENCE_USAGE_KIND_AUTHORISED: _ClassVar[LicenceUsageKind]
+    LICENCE_USAGE_KIND_AUTHORISATION_REVOKED: _ClassVar[LicenceUsageKind]
+    LICENCE_USAGE_KIND_REDEEMED: _ClassVar[LicenceUsageKind]
+    LICENCE_USAGE_KIND_DOWNLOADED: _ClassVar[LicenceUsageKind]
+    LICENCE_USAGE_KIND_VIEWED: _ClassVar[LicenceUsageKind]
+
 class DocumentFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DOCUMENT_FORMAT_UNSPECIFIED: _ClassVar[DocumentFormat]
@@ -25,6 +35,13 @@ class DocumentFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 REVOCATION_KIND_UNSPECIFIED: RevocationKind
 REVOCATION_KIND_REVOKE: RevocationKind
 REVOCATION_KIND_SANCTION: RevocationKind
+LICENCE_USAGE_KIND_UNSPECIFIED: LicenceUsageKind
+LICENCE_USAGE_KIND_VERIFIED: LicenceUsageKind
+LICENCE_USAGE_KIND_AUTHORISED: LicenceUsageKind
+LICENCE_USAGE_KIND_AUTHORISATION_REVOKED: LicenceUsageKind
+LICENCE_USAGE_KIND_REDEEMED: LicenceUsageKind
+LICENCE_USAGE_KIND_DOWNLOADED: LicenceUsageKind
+LICENCE_USAGE_KIND_VIEWED: LicenceUsageKind
 DOCUMENT_FORMAT_UNSPECIFIED: DocumentFormat
 DOCUMENT_FORMAT_PDF: DocumentFormat
 DOCUMENT_FORMAT_OFD: DocumentFormat
@@ -496,6 +513,62 @@ class RepublishResponse(_message.Message):
     started_at: _timestamp_pb2.Timestamp
     after_key: str
     def __init__(self, run_id: _Optional[int] = ..., part: _Optional[str] = ..., published: _Optional[int] = ..., done: _Optional[bool] = ..., resumed: _Optional[bool] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., after_key: _Optional[str] = ...) -> None: ...
+
+class ListLicenceUsageRequest(_message.Message):
+    __slots__ = ("identifier", "holder", "page_size", "page_token", "newest_first", "kinds")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    identifier: str
+    holder: _licence_pb2.Holder
+    page_size: int
+    page_token: str
+    newest_first: bool
+    kinds: _containers.RepeatedScalarFieldContainer[LicenceUsageKind]
+    def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., newest_first: _Optional[bool] = ..., kinds: _Optional[_Iterable[_Union[LicenceUsageKind, str]]] = ...) -> None: ...
+
+class ListLicenceUsageResponse(_message.Message):
+    __slots__ = ("uses", "next_page_token")
+    USES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    uses: _containers.RepeatedCompositeFieldContainer[LicenceUsage]
+    next_page_token: str
+    def __init__(self, uses: _Optional[_Iterable[_Union[LicenceUsage, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class LicenceUsage(_message.Message):
+    __slots__ = ("entry_id", "kind", "identifier", "occurred_at", "department_code", "department_name", "counter", "clerk", "verifier_group", "purpose", "verdict", "actor", "action", "reference")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    CLERK_FIELD_NUMBER: _ClassVar[int]
+    VERIFIER_GROUP_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    kind: LicenceUsageKind
+    identifier: str
+    occurred_at: _timestamp_pb2.Timestamp
+    department_code: str
+    department_name: str
+    counter: str
+    clerk: str
+    verifier_group: str
+    purpose: str
+    verdict: str
+    actor: str
+    action: str
+    reference: str
+    def __init__(self, entry_id: _Optional[str] = ..., kind: _Optional[_Union[LicenceUsageKind, str]] = ..., identifier: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., department_code: _Optional[str] = ..., department_name: _Optional[str] = ..., counter: _Optional[str] = ..., clerk: _Optional[str] = ..., verifier_group: _Optional[str] = ..., purpose: _Optional[str] = ..., verdict: _Optional[str] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
 
 class GetLicenceDocumentRequest(_message.Message):
     __slots__ = ("identifier", "holder", "format")

@@ -102,6 +102,11 @@ class IssuerStub:
                 request_serializer=certseal_dot_v1_dot_issuer__pb2.CreatePresentationCodeRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_issuer__pb2.CreatePresentationCodeResponse.FromString,
                 _registered_method=True)
+        self.ListLicenceUsage = channel.unary_unary(
+                '/certseal.v1.Issuer/ListLicenceUsage',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.ListLicenceUsageRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.ListLicenceUsageResponse.FromString,
+                _registered_method=True)
 
 
 class IssuerServicer:
@@ -188,6 +193,15 @@ class IssuerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLicenceUsage(self, request, context):
+        """The usage record (用证记录) of one of the holder's licences, for the holder's app
+        only (app:<name>, naming the holder): every verification, authorisation,
+        redemption, download and view of the licence's lineage, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IssuerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -255,6 +269,11 @@ def add_IssuerServicer_to_server(servicer, server):
                     servicer.CreatePresentationCode,
                     request_deserializer=certseal_dot_v1_dot_issuer__pb2.CreatePresentationCodeRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_issuer__pb2.CreatePresentationCodeResponse.SerializeToString,
+            ),
+            'ListLicenceUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLicenceUsage,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.ListLicenceUsageRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.ListLicenceUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -611,6 +630,33 @@ class Issuer:
             '/certseal.v1.Issuer/CreatePresentationCode',
             certseal_dot_v1_dot_issuer__pb2.CreatePresentationCodeRequest.SerializeToString,
             certseal_dot_v1_dot_issuer__pb2.CreatePresentationCodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLicenceUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.Issuer/ListLicenceUsage',
+            certseal_dot_v1_dot_issuer__pb2.ListLicenceUsageRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.ListLicenceUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

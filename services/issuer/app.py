@@ -3,6 +3,7 @@ relay, audit sealer, expiry sweep, readiness and metrics. Tests run it in-proces
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from services.issuer.servicer import (
     RedemptionServicer,
 )
 from services.issuer.storage import MIGRATIONS, IssuerStore
+from services.issuer.usage_consumer import UsageConsumer
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,26 @@ class ExpirySweeper(NotifiedWorker):
         return count
 
 
+class UsagePruner(NotifiedWorker):
+    """Deletes usage-record entries past ``[issuer] usage_retention_days``."""
+
+    name = "usage-prune"
+    channel = ""
+    lock_id = 0x6365727473656136
+
+    def __init__(self, *, dsn: str, service: IssuerService, interval_s: float):
+        super().__init__(dsn=dsn, poll_interval_s=interval_s)
+        self._service = service
+
+    async def work_once(self, conn: object) -> int:
+        """Prune (through the service's store; ``conn`` is not used). Returns 0 so
+        the worker waits its interval: one call deletes everything due."""
+        pruned = await self._service.usage.prune()
+        if pruned:
+            log.info("usage record: pruned %d entries past retention", pruned)
+        return 0
+
+
 class IssuerApp(ServiceProcess):
     """One issuer process: it serves gRPC, runs the background loops, or both."""
 
@@ -157,14 +179,32 @@ class IssuerApp(ServiceProcess):
         await self.service.ensure_platform()
 
     def workers(self, dsn: str) -> list[NotifiedWorker]:
-        """The expiry sweep."""
+        """The expiry sweep and the usage record's pruning."""
         self.sweeper = ExpirySweeper(
             dsn=dsn,
             service=self.service,
             metrics=self.metrics,
             interval_s=self.config.issuer.expiry_sweep_interval_s,
         )
-        return [self.sweeper]
+        pruner = UsagePruner(
+            dsn=dsn,
+            service=self.service,
+            interval_s=self.config.issuer.usage_prune_interval_s,
+        )
+        return [self.sweeper, pruner]
+
+    async def start(self) -> int:
+        """As every service process, plus (with the background work) the consumer
+        group that keeps the usage record."""
+        port = await super().start()
+        self.usage_consumer = UsageConsumer(
+            kafka=self.kafka,
+            usage=self.service.usage,
+            group_id=self.config.issuer.usage_consumer_group,
+        )
+        if self.background:
+            self._tasks.append(asyncio.create_task(self.usage_consumer.run(self._stop)))
+        return port
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Issuer and IssuerAdmin."""
@@ -201,6 +241,7 @@ class IssuerApp(ServiceProcess):
             presentation_ttl_s=cfg.issuer.presentation_ttl_s,
             presentation_max_ttl_s=cfg.issuer.presentation_max_ttl_s,
             max_batch=cfg.issuer.max_batch,
+            usage_retention_days=cfg.issuer.usage_retention_days,
             document_sealer=GrpcDocumentSealer(settings=cfg)
             if cfg.issuer.seal_target
             else None,

@@ -24,6 +24,13 @@ class IssuerConfig(ServiceSection):
     # The index key (32 bytes) that seals licences' restricted field values for the
     # verifiers (certseal.indexkeys): the newest of the keys the verifiers hold.
     index_key_file: str = "/run/secrets/certseal/index-key"
+    # The usage record (用证记录, docs/architecture.md): its entries are kept this many
+    # days (as long as the usage topic keeps its records), pruned every
+    # usage_prune_interval_s by one issuer (a leader); the consumer group that fills
+    # it from the usage and licence topics (one per issuer database).
+    usage_retention_days: int = 180
+    usage_prune_interval_s: float = 3600.0
+    usage_consumer_group: str = "certseal-usage-record"
     # Licence files and annotated copies (docs/holder.md): the issuer seals them through
     # the seal service as its own mTLS identity (common name service:issuer), which a
     # department lists among its official seal's signers. seal_target '' = no licence

@@ -34,6 +34,7 @@ from services.issuer.domain import (
 from services.issuer.events import proto_operation, proto_status
 from services.issuer.service.issuance import IssueInput
 from services.issuer.service.republish import RepublishRun
+from services.issuer.usage import UsageEntry, UsageKind
 
 _FIELD_KINDS = {
     licence_pb2.FIELD_TYPE_STRING: FieldKind.STRING,
@@ -123,7 +124,8 @@ def holder_filter(
     request: pb.ListLicencesRequest
     | pb.GetLicenceRequest
     | pb.GetLicenceCodeRequest
-    | pb.CreatePresentationCodeRequest,
+    | pb.CreatePresentationCodeRequest
+    | pb.ListLicenceUsageRequest,
 ) -> tuple[str, str] | None:
     """The holder a request names, (id type, id number), if any: a listing's filter,
     the holder a holder app reads for."""
@@ -317,6 +319,48 @@ def republish_message(run: RepublishRun) -> pb.RepublishResponse:
         resumed=run.resumed,
         started_at=ts(run.started_at),
         after_key=run.after_key,
+    )
+
+
+_USAGE_KINDS = {
+    UsageKind.VERIFIED: pb.LICENCE_USAGE_KIND_VERIFIED,
+    UsageKind.AUTHORISED: pb.LICENCE_USAGE_KIND_AUTHORISED,
+    UsageKind.AUTHORISATION_REVOKED: pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED,
+    UsageKind.REDEEMED: pb.LICENCE_USAGE_KIND_REDEEMED,
+    UsageKind.DOWNLOADED: pb.LICENCE_USAGE_KIND_DOWNLOADED,
+    UsageKind.VIEWED: pb.LICENCE_USAGE_KIND_VIEWED,
+}
+
+
+def usage_kinds(values: Iterable[int]) -> list[UsageKind]:
+    """The kinds a ListLicenceUsage request filters by; INVALID_ARGUMENT on
+    ``kinds`` for UNSPECIFIED or a number this version does not know."""
+    by_number: dict[int, UsageKind] = {
+        int(number): kind for kind, number in _USAGE_KINDS.items()
+    }
+    try:
+        return [by_number[v] for v in values]
+    except KeyError:
+        raise invalid("kinds", "give known LicenceUsageKind values") from None
+
+
+def usage_message(entry: UsageEntry) -> pb.LicenceUsage:
+    """One usage-record entry as the API's ``LicenceUsage``."""
+    return pb.LicenceUsage(
+        entry_id=entry.entry_id,
+        kind=_USAGE_KINDS[entry.kind],
+        identifier=entry.identifier,
+        occurred_at=ts(entry.occurred_at),
+        department_code=entry.department_code,
+        department_name=entry.department_name,
+        counter=entry.counter,
+        clerk=entry.clerk,
+        verifier_group=entry.verifier_group,
+        purpose=entry.purpose,
+        verdict=entry.verdict,
+        actor=entry.actor,
+        action=entry.action,
+        reference=entry.reference,
     )
 
 

@@ -213,6 +213,22 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             text=text, png=qr.qr_png(text), expires_at=ts(expires)
         )
 
+    async def ListLicenceUsage(
+        self, request: pb.ListLicenceUsageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLicenceUsageResponse:
+        entries, token = await self._service.list_usage(
+            current_caller(),
+            required(request.identifier),
+            holder=convert.holder_filter(request),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            newest_first=request.newest_first,
+            kinds=convert.usage_kinds(request.kinds),
+        )
+        return pb.ListLicenceUsageResponse(
+            uses=[convert.usage_message(e) for e in entries], next_page_token=token
+        )
+
 
 class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
     """The IssuerAdmin service (platform operators)."""

@@ -479,6 +479,12 @@ async def _present(w: World, kind: str) -> Any:
     )
 
 
+@builds("Issuer/ListLicenceUsage")
+async def _usage(w: World, kind: str) -> Any:
+    licence = await w.licence()
+    return ipb.ListLicenceUsageRequest(identifier=licence.identifier, holder=w.holder)
+
+
 async def _fresh_key_department(w: World) -> str:
     return await onboarded(w.operator, lpb.DEPARTMENT_ROLE_ISSUER)
 

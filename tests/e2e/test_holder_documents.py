@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import datetime as dt
@@ -129,6 +130,8 @@ async def world(operator, connect, seal_stub, holder_stubs, config):
         "licence": licence,
         "holder": licence_pb2.Holder(id_type="111", id_number=id_number),
         "app": holder_stubs(app),
+        "app_name": app,
+        "issuer_stub": connect(app).issuer,
         "other": other,
     }
 
@@ -581,6 +584,56 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
     finally:
         await redeeming.close()
         await stranger.close()
+
+
+async def test_every_holder_side_use_is_in_the_usage_record(world, issuer):
+    """用证记录 (issue 16): the download, the authorisation, its redemption and its
+    withdrawal are each one entry of the licence's record, in order; the holder-side
+    calls are not also recorded as views."""
+    app, holder = world["app"], world["holder"]
+    identifier = world["licence"].identifier
+    await app.holder.GetLicenceDocument(
+        pb.GetLicenceDocumentRequest(identifier=identifier, holder=holder)
+    )
+    auth = (await app.holder.AuthoriseUse(authorise_request(world))).authorisation
+    redeemer = HolderFromClients(world["other"].clients.channel)
+    await redeemer.redemption.RedeemAuthorisation(
+        pb.RedeemAuthorisationRequest(code=auth.code)
+    )
+    await app.holder.RevokeAuthorisation(
+        pb.RevokeAuthorisationRequest(
+            authorisation_id=auth.authorisation_id, holder=holder, reason="办完了"
+        )
+    )
+    wanted = [
+        pb.LICENCE_USAGE_KIND_DOWNLOADED,
+        pb.LICENCE_USAGE_KIND_AUTHORISED,
+        pb.LICENCE_USAGE_KIND_REDEEMED,
+        pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED,
+    ]
+    request = pb.ListLicenceUsageRequest(identifier=identifier, holder=holder)
+    async with asyncio.timeout(10):
+        while True:
+            committed = issuer.usage_consumer.next_commit()
+            uses = (await world["issuer_stub"].ListLicenceUsage(request)).uses
+            if [u.kind for u in uses if u.kind in wanted] == wanted:
+                break
+            await committed.wait()
+    by_kind = {u.kind: u for u in uses}
+    assert by_kind[pb.LICENCE_USAGE_KIND_DOWNLOADED].actor == world["app_name"]
+    for kind in wanted[1:]:
+        use = by_kind[kind]
+        assert use.reference == auth.authorisation_id
+        assert use.department_code == world["other"].code
+        assert use.purpose == "开立银行账户"
+    assert by_kind[pb.LICENCE_USAGE_KIND_REDEEMED].actor == (
+        f"dept:{world['other'].code}"
+    )
+    views = [u.action for u in uses if u.kind == pb.LICENCE_USAGE_KIND_VIEWED]
+    assert set(views) == {"licence.usage"}
+    for use in uses:
+        assert RARE_NAME not in str(use) and holder.id_number not in str(use)
+        assert "深圳市福田区" not in str(use)
 
 
 async def test_authorise_use_honours_an_idempotency_key(world, issuer):

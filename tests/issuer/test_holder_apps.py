@@ -45,6 +45,11 @@ def absent_identifier(identifier: str) -> str:
 
 @pytest.fixture
 async def world(operator, connect):
+    """:func:`make_world`."""
+    return await make_world(operator, connect)
+
+
+async def make_world(operator, connect):
     """Two licence types (of two departments): holder A has a licence of each, holder
     B one of the first; an app granted the first type only."""
     dept = await make_department(operator, connect)

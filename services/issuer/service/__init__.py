@@ -9,6 +9,8 @@
 - :mod:`.holder`: the licence file and 授权用证 (authorise, withdraw, redeem);
 - :mod:`.holder_apps`: the operator's grants of licence types to holder apps;
 - :mod:`.republish`: the topics rebuilt from PostgreSQL after Kafka was lost;
+- :mod:`.usage`: the usage record (用证记录): listing, entries from the topics,
+  retention;
 - :mod:`.reading` (get, list) and :mod:`.common` (audit, caller checks) serve them all.
 
 Use cases know nothing about gRPC or protobuf, take and return domain values, open no
@@ -34,7 +36,9 @@ from services.issuer.service.licensing import Licensing
 from services.issuer.service.lifecycle import Lifecycle
 from services.issuer.service.reading import Reader
 from services.issuer.service.republish import Republisher
+from services.issuer.service.usage import UsageRecord
 from services.issuer.storage import IssuerStore
+from services.issuer.usage import DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ class IssuerService:
         presentation_ttl_s: int = 60,
         presentation_max_ttl_s: int = 600,
         max_batch: int = 1000,
+        usage_retention_days: int = DEFAULT_RETENTION_DAYS,
         document_sealer: DocumentSealer | None = None,
         renderer: DocumentRenderer | None = None,
         templates: dict[str, DocumentTemplate] | None = None,
@@ -107,6 +112,13 @@ class IssuerService:
         self.holder_apps = HolderApps(
             store=store, directory=self.directory, auditor=auditor, clock=clock
         )
+        self.usage = UsageRecord(
+            store=store,
+            reader=self.reader,
+            auditor=auditor,
+            clock=clock,
+            retention_days=usage_retention_days,
+        )
         self.holder = HolderSide(
             store=store,
             reader=self.reader,
@@ -119,7 +131,7 @@ class IssuerService:
             renderer=renderer,
             platform_code=platform_code,
             templates=templates,
-            record_use=record_use,
+            record_use=record_use or self.usage.record_holder_use,
         )
         self.max_batch = max_batch
         # directory
@@ -148,6 +160,8 @@ class IssuerService:
         self.expire_due = self.lifecycle.expire_due
         self.licence_code = self.codes.licence_code
         self.presentation_code = self.codes.presentation_code
+        # the usage record
+        self.list_usage = self.usage.list
         # disaster recovery
         self.republish = Republisher(
             store=store, auditor=auditor, clock=clock, sealer=sealer

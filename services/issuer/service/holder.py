@@ -231,7 +231,7 @@ class HolderSide:
         ``downloaded``.
         """
         record = await self._reader.readable(
-            caller, text, "licence.document", holder=holder
+            caller, text, "licence.document", holder=holder, view=False
         )
         pdf = await self._render(record)
         document = await self._seal(pdf, record.issuer_code, "电子证照文件")
@@ -270,7 +270,7 @@ class HolderSide:
                 f"{caller} may not authorise uses: holder apps only", field="as"
             )
         record = await self._reader.readable(
-            caller, text, "licence.authorise", holder=holder
+            caller, text, "licence.authorise", holder=holder, view=False
         )
         now = self._clock()
         dept = await self._directory.department(department_code.strip())
@@ -352,7 +352,11 @@ class HolderSide:
             )
         # the holder must still read the licence through this app
         record = await self._reader.readable(
-            caller, auth.identifier, "licence.authorisation_revoke", holder=holder
+            caller,
+            auth.identifier,
+            "licence.authorisation_revoke",
+            holder=holder,
+            view=False,
         )
         if auth.revoked_at is not None:
             raise CertsealError(

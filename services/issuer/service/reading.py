@@ -1,11 +1,14 @@
 """Reading licences: resolve an identifier, load a version, get and list for callers
 entitled to them (the issuing department, or a holder app granted the licence type,
-holder-bound)."""
+holder-bound). Every read by a holder app that returns a licence is an entry of kind
+"viewed" in the licence's usage record, written with the read's audit row."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import uuid
 
 from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, invalid, not_found
@@ -17,6 +20,7 @@ from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
 from services.issuer.storage import IssuerStore
 from services.issuer.storage.rows import StoredLicence, decode_fields
+from services.issuer.usage import UsageEntry, UsageKind
 
 #: a holder's identity document: (id type, id number)
 HolderId = tuple[str, str]
@@ -84,16 +88,17 @@ class Reader:
         action: str,
         *,
         holder: HolderId | None = None,
+        view: bool = True,
     ) -> LicenceRecord:
         """Version ``text`` (an identifier or a lineage) with its holder, for a caller
-        entitled to it.
+        entitled to it (``view``: a holder app's read is a usage-record entry).
 
         A department reads what it issued, and only while it has the issuer role; a
         holder app reads holder-bound (:meth:`_holder_read`). Anyone else, or a
         department reading another's licence, gets an audited PERMISSION_DENIED.
         """
         if caller.kind == "app":
-            return await self._holder_read(caller, text, action, holder)
+            return await self._holder_read(caller, text, action, holder, view)
         await self._directory.issuing_department(caller, action)
         identifier = await self.resolve(text)
         record = await self.load(identifier, with_holder=True)
@@ -122,7 +127,12 @@ class Reader:
         return granted
 
     async def _holder_read(
-        self, caller: Caller, text: str, action: str, holder: HolderId | None
+        self,
+        caller: Caller,
+        text: str,
+        action: str,
+        holder: HolderId | None,
+        view: bool = True,
     ) -> LicenceRecord:
         """A holder app's read: the licence only if it is the named holder's and of a
         granted type; NOT_FOUND otherwise, indistinguishable from an absent licence.
@@ -147,15 +157,17 @@ class Reader:
         details = {"holder": holder_ref}
         if not theirs:
             details["why"] = "no such licence of a granted type for this holder"
-        await self._store.audit(
-            [
-                self._auditor.entry(
-                    caller, action, subject, "ok" if theirs else "denied", **details
-                )
-            ]
+        audit = self._auditor.entry(
+            caller, action, subject, "ok" if theirs else "denied", **details
         )
         if not theirs or stored is None:
+            await self._store.audit([audit])
             raise not_found(f"licence {text.strip()[:200]}", field="identifier")
+        await self._store.record_usage(
+            [viewed(caller, stored, action, audit.occurred_at)] if view else [],
+            audit.occurred_at,
+            [audit],
+        )
         return await self.record(stored, with_holder=True)
 
     async def get(
@@ -220,15 +232,32 @@ class Reader:
         )
         shown, token = window.split(found, lambda s: s.record.identifier)
         if caller.kind == "app":
-            await self._store.audit(
-                [
-                    self._auditor.entry(
-                        caller,
-                        "licence.list",
-                        holder_ref or "-",
-                        holder=holder_ref,
-                        returned=[s.record.identifier for s in shown],
-                    )
-                ]
+            audit = self._auditor.entry(
+                caller,
+                "licence.list",
+                holder_ref or "-",
+                holder=holder_ref,
+                returned=[s.record.identifier for s in shown],
+            )
+            await self._store.record_usage(
+                [viewed(caller, s, "licence.list", audit.occurred_at) for s in shown],
+                audit.occurred_at,
+                [audit],
             )
         return [await self.record(s, with_holder=True) for s in shown], token
+
+
+def viewed(
+    caller: Caller, stored: StoredLicence, action: str, at: dt.datetime
+) -> UsageEntry:
+    """The usage-record entry of holder app ``caller`` reading ``stored`` by
+    ``action`` (``licence.get``, ``licence.list``, ``licence.code``, ...)."""
+    return UsageEntry(
+        entry_id=f"view:{uuid.uuid4()}",
+        lineage=stored.record.lineage,
+        identifier=stored.record.identifier,
+        kind=UsageKind.VIEWED,
+        occurred_at=at,
+        actor=str(caller),
+        action=action,
+    )

@@ -8,8 +8,9 @@ Issuance is a single statement (data-modifying CTEs) so that a licence costs one
 trip; the signing key is re-checked as active, under a share lock, in that statement.
 
 Rooms: ``directory`` (departments, licence types), ``keys`` (signing keys),
-``licences`` (licences and lineages), ``holder_apps`` (holder-app grants), ``authorisations`` (授权用证),
-``republish`` (republishing runs) and ``rows`` (rows as domain values).
+``licences`` (licences and lineages), ``holder_apps`` (holder-app grants),
+``authorisations`` (授权用证), ``republish`` (republishing runs), ``usage`` (the usage
+record) and ``rows`` (rows as domain values).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from services.issuer.storage.holder_apps import HolderAppStore
 from services.issuer.storage.keys import KeyStore
 from services.issuer.storage.licences import LicenceStore
 from services.issuer.storage.republish import RepublishStore
+from services.issuer.storage.usage import UsageStore
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
@@ -44,6 +46,7 @@ class IssuerStore(
     HolderAppStore,
     RepublishStore,
     AuthorisationStore,
+    UsageStore,
 ):
     """Queries and transactions of the issuer over one pool."""
 

@@ -1,0 +1,137 @@
+"""The usage record (用证记录) use cases: the holder app's listing, the entries the
+topics bring, and the retention (docs/architecture.md, "The usage record")."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from certseal.errors import invalid
+from certseal.identifiers import parse_licence_id
+from certseal.paging import page
+from certseal.rpc import Caller
+from certseal.timestamps import Clock
+from services.issuer.service.common import Auditor
+from services.issuer.service.holder import LicenceUse
+from services.issuer.service.reading import HolderId, Reader
+from services.issuer.storage import IssuerStore
+from services.issuer.usage import (
+    UsageEntry,
+    UsageKind,
+    after_key,
+    retention_cutoff,
+)
+
+#: the holder side's use kinds (services.issuer.service.holder.LicenceUse.kind)
+_HOLDER_USES = {"downloaded": UsageKind.DOWNLOADED, "redeemed": UsageKind.REDEEMED}
+
+
+class UsageRecord:
+    """Reads and keeps the usage record; only the holder's own app reads it."""
+
+    def __init__(
+        self,
+        *,
+        store: IssuerStore,
+        reader: Reader,
+        auditor: Auditor,
+        clock: Clock,
+        retention_days: int,
+    ):
+        self._store = store
+        self._reader = reader
+        self._auditor = auditor
+        self._clock = clock
+        self.retention_days = retention_days
+
+    async def list(
+        self,
+        caller: Caller,
+        text: str,
+        *,
+        holder: HolderId | None,
+        page_size: int,
+        page_token: str,
+        newest_first: bool = False,
+        kinds: Sequence[UsageKind] = (),
+    ) -> tuple[list[UsageEntry], str]:
+        """A page of the usage record of licence ``text`` (an identifier or a lineage:
+        every entry of its lineage, or those of ``kinds``; oldest first, or
+        ``newest_first``) and the next page's token ("" after the last page).
+        ``page_size`` at most 500 (0: 50).
+
+        Only a holder app naming the licence's holder reads it: a licence of another
+        holder, of a type the app is not granted or that does not exist is NOT_FOUND
+        (the same answer); any other caller kind is an audited PERMISSION_DENIED. The
+        read itself is an entry of kind viewed (action ``licence.usage``), once per
+        listing: on its first page (an entry per page would grow the record as fast
+        as a holder pages through it). Every page is audited.
+        INVALID_ARGUMENT for a bad page size or token, or no holder.
+        """
+        if caller.kind != "app":
+            raise await self._auditor.deny(
+                caller,
+                "licence.usage",
+                text.strip()[:200],
+                "only the holder's app reads a usage record",
+            )
+        window = page(page_size, page_token)
+        try:
+            after = after_key(window.after)
+        except ValueError:
+            raise invalid(
+                "page_token", "is not a token this service returned"
+            ) from None
+        record = await self._reader.readable(
+            caller, text, "licence.usage", holder=holder, view=not page_token
+        )
+        found = await self._store.licence_usage(
+            record.lineage,
+            after,
+            window.limit + 1,
+            newest_first=newest_first,
+            kinds=kinds,
+        )
+        return window.split(found, lambda e: e.page_key)
+
+    async def record(self, entries: Sequence[UsageEntry]) -> int:
+        """Keep the entries consumed from the topics (each once; those past
+        retention and those of lineages this issuer does not hold are dropped).
+        Returns how many were new."""
+        cutoff = retention_cutoff(self._clock(), self.retention_days)
+        kept = [e for e in entries if e.occurred_at >= cutoff]
+        return await self._store.record_usage_from_topics(kept, self._clock())
+
+    async def record_use(self, entry: UsageEntry) -> int:
+        """Keep one use recorded by an issuer use case (a download, a redemption) on
+        its own; a use case with a transaction of its own writes it there instead
+        (``certseal`` storage ``insert_usage``)."""
+        return await self._store.record_usage([entry], self._clock())
+
+    async def record_holder_use(self, use: LicenceUse) -> None:
+        """The usage-record writer of the holder side (``HolderSide.record_use``): a
+        download of the licence file or a redemption of an authorisation as an entry
+        of the licence's lineage (the redemption's authorisation id as
+        ``reference``)."""
+        await self.record_use(
+            UsageEntry(
+                entry_id=f"use:{uuid.uuid4()}",
+                lineage=parse_licence_id(use.identifier).lineage,
+                identifier=use.identifier,
+                kind=_HOLDER_USES[use.kind],
+                occurred_at=use.at,
+                department_code=use.department_code,
+                purpose=use.purpose,
+                actor=use.actor,
+                reference=use.authorisation_id,
+            )
+        )
+
+    async def prune(self) -> int:
+        """Delete the entries past retention (``retention_days`` before now, from the
+        injected clock); how many were deleted."""
+        cutoff = retention_cutoff(self._clock(), self.retention_days)
+        total = 0
+        while deleted := await self._store.prune_usage(cutoff):
+            total += deleted
+        return total

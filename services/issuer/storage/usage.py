@@ -1,0 +1,171 @@
+"""The usage record (用证记录): ``licence_usage`` rows, written once per entry id and
+read per lineage, oldest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import asyncpg
+
+from certseal.audit import AuditEntry
+from certseal.storage.audit import write_audit
+from certseal.storage.idempotency import transaction
+from services.issuer.usage import UsageEntry, UsageKind
+
+_COLUMNS = (
+    "entry_id, lineage, identifier, kind, occurred_at, department_code, counter, "
+    "clerk, verifier_group, purpose, verdict, actor, action, reference, recorded_at"
+)
+
+
+def _row(entry: UsageEntry, recorded_at: dt.datetime) -> tuple:
+    e = entry.clipped()
+    return (
+        e.entry_id,
+        e.lineage,
+        e.identifier,
+        e.kind.value,
+        e.occurred_at,
+        e.department_code,
+        e.counter,
+        e.clerk,
+        e.verifier_group,
+        e.purpose,
+        e.verdict,
+        e.actor,
+        e.action,
+        e.reference,
+        recorded_at,
+    )
+
+
+async def insert_usage(
+    conn: asyncpg.Connection,
+    entries: Sequence[UsageEntry],
+    recorded_at: dt.datetime,
+    *,
+    known_only: bool = False,
+) -> int:
+    """Insert ``entries`` on ``conn`` (inside the caller's transaction), each at most
+    once (an entry id already stored is left as it is); ``known_only`` drops entries
+    of lineages this issuer does not hold. Returns how many rows were new."""
+    if not entries:
+        return 0
+    rows = [_row(e, recorded_at) for e in entries]
+    inserted = await conn.fetchval(
+        f"""with given as (
+                select * from unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                    $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[],
+                    $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                    $15::timestamptz[]) as g({_COLUMNS})
+            ), added as (
+                insert into licence_usage ({_COLUMNS})
+                select * from given
+                 where not $16::boolean
+                    or exists (select 1 from lineages l where l.lineage = given.lineage)
+                on conflict (entry_id) do nothing
+                returning 1
+            )
+            select count(*) from added""",
+        *([list(column) for column in zip(*rows, strict=True)]),
+        known_only,
+    )
+    return int(inserted)
+
+
+def _entry(row: asyncpg.Record) -> UsageEntry:
+    return UsageEntry(
+        entry_id=row["entry_id"],
+        lineage=row["lineage"],
+        identifier=row["identifier"],
+        kind=UsageKind(row["kind"]),
+        occurred_at=row["occurred_at"],
+        department_code=row["department_code"],
+        counter=row["counter"],
+        clerk=row["clerk"],
+        verifier_group=row["verifier_group"],
+        purpose=row["purpose"],
+        verdict=row["verdict"],
+        actor=row["actor"],
+        action=row["action"],
+        reference=row["reference"],
+        department_name=row["department_name"] or "",
+    )
+
+
+class UsageStore:
+    """Queries and transactions over ``licence_usage``."""
+
+    pool: asyncpg.Pool
+
+    async def record_usage(
+        self,
+        entries: Sequence[UsageEntry],
+        recorded_at: dt.datetime,
+        audit: Sequence[AuditEntry] = (),
+    ) -> int:
+        """Store ``entries`` (each once) with ``audit`` rows, in one transaction: a
+        read by a holder app and its usage entries commit together. Returns how many
+        entries were new."""
+        async with transaction(self.pool) as conn:
+            added = await insert_usage(conn, entries, recorded_at)
+            if audit:
+                await write_audit(conn, audit)
+        return added
+
+    async def record_usage_from_topics(
+        self, entries: Sequence[UsageEntry], recorded_at: dt.datetime
+    ) -> int:
+        """Store the entries of one batch of consumed events in one transaction, each
+        once (a redelivered event adds nothing), only for lineages this issuer holds.
+        Returns how many were new."""
+        async with transaction(self.pool) as conn:
+            return await insert_usage(conn, entries, recorded_at, known_only=True)
+
+    async def licence_usage(
+        self,
+        lineage: str,
+        after: tuple[dt.datetime, str] | None,
+        limit: int,
+        *,
+        newest_first: bool = False,
+        kinds: Sequence[UsageKind] = (),
+    ) -> list[UsageEntry]:
+        """At most ``limit`` entries of ``lineage`` (of ``kinds``; empty: every kind)
+        after the page key ``after`` (oldest first by time, then entry id; or newest
+        first), each with its department's name."""
+        compare, order = ("<", "desc") if newest_first else (">", "asc")
+        found = await self.pool.fetch(
+            f"""select u.*, d.name as department_name
+                 from licence_usage u
+                 left join departments d on d.code = u.department_code
+                where u.lineage = $1
+                  and ($2::timestamptz is null
+                       or (u.occurred_at, u.entry_id) {compare}
+                          ($2::timestamptz, $3::text))
+                  and (cardinality($5::text[]) = 0 or u.kind = any($5::text[]))
+                order by u.occurred_at {order}, u.entry_id {order}
+                limit $4""",
+            lineage,
+            after[0] if after else None,
+            after[1] if after else "",
+            limit,
+            [k.value for k in kinds],
+        )
+        return [_entry(r) for r in found]
+
+    async def prune_usage(self, before: dt.datetime, batch: int = 10_000) -> int:
+        """Delete at most ``batch`` entries that occurred before ``before``; how many
+        were deleted (call again until 0)."""
+        deleted = await self.pool.fetchval(
+            """with gone as (
+                   delete from licence_usage where entry_id in (
+                       select entry_id from licence_usage
+                        where occurred_at < $1 limit $2)
+                   returning 1)
+               select count(*) from gone""",
+            before,
+            batch,
+        )
+        return int(deleted)

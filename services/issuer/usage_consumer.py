@@ -1,0 +1,212 @@
+"""The consumer that keeps the usage record (用证记录): a Kafka consumer group of the
+issuer reading the usage topic (``licence.used``: verifications) and the licence topic
+(``licence.authorised``, ``licence.authorisation_revoked``), writing each batch's
+entries in one PostgreSQL transaction and committing the offsets only after it
+(docs/architecture.md, "The usage record").
+
+At-least-once: a batch whose transaction failed is read again from the committed
+offsets; an entry's id is its event's id (and the use's place), so a redelivered event
+adds nothing. A record that does not decode is skipped with a warning (it can never
+become an entry, and must not stop the record)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, uses_of
+from certseal.kafka import KafkaSettings
+from certseal.timestamps import from_ts
+from certseal.v1 import events_pb2
+from services.issuer.service.usage import UsageRecord
+from services.issuer.usage import UsageEntry, UsageKind, department_of, use_entry_id
+
+log = logging.getLogger(__name__)
+
+#: licence-topic event types that are uses of the licence
+AUTHORISATION_TYPES = {
+    "licence.authorised": UsageKind.AUTHORISED,
+    "licence.authorisation_revoked": UsageKind.AUTHORISATION_REVOKED,
+}
+_CE_TYPES = {f"cn.gov.certseal.{t}".encode() for t in AUTHORISATION_TYPES}
+
+
+def _time(value: Any) -> dt.datetime | None:
+    return from_ts(value) if value.seconds or value.nanos else None
+
+
+def verification_entries(value: bytes) -> list[UsageEntry]:
+    """The entries of one ``licence.used`` record (one per use, in request order);
+    [] for a record without a use or an id. DecodeError for bytes that are not a
+    ``LicenceUsedEvent``."""
+    event = events_pb2.LicenceUsedEvent.FromString(value)
+    at = _time(event.occurred_at)
+    if not event.event_id or at is None:
+        return []
+    return [
+        UsageEntry(
+            entry_id=use_entry_id(event.event_id, place),
+            lineage=use.lineage,
+            identifier=use.identifier,
+            kind=UsageKind.VERIFIED,
+            occurred_at=at,
+            department_code=department_of(event.counter),
+            counter=event.counter,
+            clerk=event.clerk,
+            verifier_group=event.verifier_group,
+            purpose=event.purpose,
+            verdict=use.verdict,
+        )
+        for place, use in enumerate(uses_of(event), start=1)
+        if use.lineage
+    ]
+
+
+def authorisation_entries(value: bytes) -> list[UsageEntry]:
+    """The entry of a ``licence.authorised`` or ``licence.authorisation_revoked``
+    event; [] for every other licence event. DecodeError for bytes that are not a
+    ``LicenceEvent``.
+
+    The authorised department, counter, purpose and authorisation id are the event's
+    ``authorisation`` (``AuthorisationChange``); the holder app that acted is
+    ``actor_department``. An event without ``authorisation`` gives its
+    ``actor_department`` as the department and its ``reason`` as the purpose."""
+    event = events_pb2.LicenceEvent.FromString(value)
+    kind = AUTHORISATION_TYPES.get(event.type)
+    at = _time(event.occurred_at)
+    if kind is None or at is None or not event.event_id or not event.lineage:
+        return []
+    if not event.HasField("authorisation"):
+        return [
+            UsageEntry(
+                entry_id=event.event_id,
+                lineage=event.lineage,
+                identifier=event.identifier,
+                kind=kind,
+                occurred_at=at,
+                department_code=event.actor_department,
+                purpose=event.reason,
+            )
+        ]
+    change = event.authorisation
+    return [
+        UsageEntry(
+            entry_id=event.event_id,
+            lineage=event.lineage,
+            identifier=event.identifier,
+            kind=kind,
+            occurred_at=at,
+            department_code=change.department_code,
+            counter=change.counter,
+            purpose=change.purpose,
+            actor=event.actor_department,
+            reference=change.authorisation_id,
+        )
+    ]
+
+
+def entries_of(
+    topic: str, headers: Iterable[tuple[str, bytes]], value: bytes
+) -> list[UsageEntry]:
+    """The usage entries one consumed record brings (no decoding of licence events
+    whose ``ce_type`` says they are not uses). DecodeError for a broken value."""
+    if topic == LICENCE_USAGE:
+        return verification_entries(value)
+    if topic == LICENCE_EVENTS:
+        ce_type = dict(headers).get("ce_type")
+        if ce_type is not None and ce_type not in _CE_TYPES:
+            return []
+        return authorisation_entries(value)
+    return []
+
+
+class UsageConsumer:
+    """Fills the usage record from the topics, until stopped."""
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaSettings,
+        usage: UsageRecord,
+        group_id: str,
+        fetch_max_wait_ms: int = 50,
+        retry_s: float = 1.0,
+    ):
+        self._kafka = kafka
+        self._usage = usage
+        self._group_id = group_id
+        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._retry_s = retry_s
+        self._committed = asyncio.Event()
+        self.batches = 0
+
+    def next_commit(self) -> asyncio.Event:
+        """An event set once the next batch is in PostgreSQL and its offsets are
+        committed (tests await it instead of sleeping: take it before looking)."""
+        return self._committed
+
+    def _signal(self) -> None:
+        self.batches += 1
+        done, self._committed = self._committed, asyncio.Event()
+        done.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume, store, commit, until ``stop`` is set; a failure to reach the
+        broker or PostgreSQL is logged and retried from the committed offsets."""
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("usage record: consumer failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._retry_s)
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        consumer = self._kafka.consumer(
+            LICENCE_USAGE,
+            LICENCE_EVENTS,
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
+        )
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                if not batches:
+                    continue
+                entries = self._entries(r for rs in batches.values() for r in rs)
+                # a failure here commits nothing: run() starts a new consumer, which
+                # reads the batch again from the group's committed offsets
+                await self._usage.record(entries)
+                await consumer.commit()
+                self._signal()
+        finally:
+            await consumer.stop()
+
+    @staticmethod
+    def _entries(records: Iterable[Any]) -> Sequence[UsageEntry]:
+        entries: list[UsageEntry] = []
+        for record in records:
+            try:
+                entries.extend(
+                    entries_of(record.topic, record.headers or (), record.value or b"")
+                )
+            except DecodeError:
+                log.warning(
+                    "usage record: skipped an undecodable record (%s partition %d "
+                    "offset %d)",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                )
+        return entries

@@ -1,0 +1,119 @@
+"""The usage record end to end (issue 16): a licence verified at two verifier groups
+(real processes) shows in the holder app's ListLicenceUsage, both verifications in
+order, each within a second of its verdict; another holder's app cannot read it."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import time
+
+import grpc
+import pytest
+
+from certseal import identifiers
+from certseal.config import dump_config
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import licence_pb2, verifier_pb2
+from tests.conftest import VerifierProcess, issue_request, verdict_everywhere
+
+VALID = 1  # verifier_pb2 verdict VALID
+VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
+
+
+@pytest.fixture(scope="module")
+async def groups(stack, config, issuer, tmp_path_factory):
+    """Two verifier groups, each its own process with its own index."""
+    started = {}
+    for name in ("a", "b"):
+        home = tmp_path_factory.mktemp(f"usage-{name}")
+        cfg = copy.deepcopy(config)
+        cfg.verifier.data_dir = str(home / "data")
+        (home / "config.toml").write_text(dump_config(cfg))
+        started[name] = VerifierProcess(
+            stack, home / "config.toml", home, f"u{name}-{secrets.token_hex(3)}"
+        )
+        await started[name].start()
+    for process in started.values():
+        await process.wait_serving()
+    yield started
+    for process in started.values():
+        await process.stop()
+
+
+async def visible(issuer, app, request, purpose: str) -> float:
+    """Seconds until a verification with ``purpose`` is in ``app``'s record (awaiting
+    the consumer's commits, no sleeps)."""
+    started = time.monotonic()
+    while True:
+        committed = issuer.usage_consumer.next_commit()
+        reply = await app.ListLicenceUsage(request)
+        if any(u.kind == VERIFIED and u.purpose == purpose for u in reply.uses):
+            return time.monotonic() - started
+        await committed.wait()
+
+
+async def test_verifications_at_two_groups_are_in_the_record_in_order_within_a_second(
+    dept, operator, connect, issuer, groups
+):
+    a_number = identifiers.random_resident_id()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name="陈一", id_number=a_number)
+        )
+    ).licence
+    app_name = f"app:usage-{secrets.token_hex(3)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=app_name, type_code=dept.type_code)
+    )
+    app = connect(app_name).issuer
+    holder = licence_pb2.Holder(id_type="111", id_number=a_number)
+    request = pb.ListLicenceUsageRequest(identifier=licence.identifier, holder=holder)
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    stubs = {name: p.stub for name, p in groups.items()}
+    await verdict_everywhere(stubs, code, VALID, within=60)
+
+    purposes = {name: f"办理业务-{name}-{secrets.token_hex(2)}" for name in stubs}
+    for name in ("a", "b"):
+        reply = await stubs[name].VerifyCode(
+            verifier_pb2.VerifyCodeRequest(code=code, purpose=purposes[name])
+        )
+        assert reply.result.verdict == VALID
+        async with asyncio.timeout(5):
+            took = await visible(issuer, app, request, purposes[name])
+        assert took < 1.0, f"group {name}: visible after {took:.3f} s"
+
+    uses = [
+        u
+        for u in (await app.ListLicenceUsage(request)).uses
+        if u.kind == VERIFIED and u.purpose in purposes.values()
+    ]
+    assert [(u.purpose, u.verifier_group) for u in uses] == [
+        (purposes["a"], groups["a"].group),
+        (purposes["b"], groups["b"].group),
+    ]
+    for use in uses:
+        assert use.verdict == "VALID"
+        assert use.counter == "dept:11440300VERIFIERS1"
+        assert use.identifier == licence.identifier
+        assert "陈一" not in str(use) and a_number not in str(use)
+
+    # another holder, through the same app or another app of the same type: NOT_FOUND
+    other = licence_pb2.Holder(
+        id_type="111", id_number=identifiers.random_resident_id()
+    )
+    other_app = f"app:usage-other-{secrets.token_hex(3)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=other_app, type_code=dept.type_code)
+    )
+    for stub in (app, connect(other_app).issuer):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ListLicenceUsage(
+                pb.ListLicenceUsageRequest(identifier=licence.identifier, holder=other)
+            )
+        assert err.value.code() is grpc.StatusCode.NOT_FOUND

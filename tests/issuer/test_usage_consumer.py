@@ -1,0 +1,66 @@
+"""What the usage record's consumer makes of each record (no broker: the mapping from
+the topics' values to entries, services/issuer/usage_consumer.py)."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf.message import DecodeError
+
+from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, SEAL_EVENTS
+from certseal.timestamps import ts, utcnow
+from certseal.v1 import events_pb2
+from services.issuer.usage import UsageKind
+from services.issuer.usage_consumer import entries_of
+
+
+def used(**kw) -> bytes:
+    return events_pb2.LicenceUsedEvent(
+        event_id="ev",
+        type="licence.used",
+        counter="dept:11440300MA5F00000X",
+        purpose="办事",
+        verifier_group="g",
+        occurred_at=ts(utcnow()),
+        **kw,
+    ).SerializeToString()
+
+
+def test_a_one_use_record_is_one_entry():
+    (entry,) = entries_of(LICENCE_USAGE, (), used(lineage="L", identifier="I"))
+    assert (entry.entry_id, entry.lineage, entry.kind) == (
+        "ev/1",
+        "L",
+        UsageKind.VERIFIED,
+    )
+    assert entry.department_code == "11440300MA5F00000X"
+
+
+def test_a_batch_is_an_entry_per_use_in_order():
+    uses = [events_pb2.LicenceUse(lineage=x, identifier=x + ".1") for x in "ABC"]
+    entries = entries_of(LICENCE_USAGE, (), used(uses=uses))
+    assert [(e.lineage, e.entry_id) for e in entries] == [
+        ("A", "ev/1"),
+        ("B", "ev/2"),
+        ("C", "ev/3"),
+    ]
+
+
+def test_records_without_an_id_a_time_or_a_lineage_give_nothing():
+    assert entries_of(LICENCE_USAGE, (), used()) == []
+    no_time = events_pb2.LicenceUsedEvent(event_id="e", lineage="L")
+    assert entries_of(LICENCE_USAGE, (), no_time.SerializeToString()) == []
+
+
+def test_other_licence_events_are_not_uses_and_not_decoded():
+    headers = [("ce_type", b"cn.gov.certseal.licence.issued")]
+    assert entries_of(LICENCE_EVENTS, headers, b"\xff not protobuf") == []
+    issued = events_pb2.LicenceEvent(
+        event_id="e", type="licence.issued", lineage="L", occurred_at=ts(utcnow())
+    )
+    assert entries_of(LICENCE_EVENTS, (), issued.SerializeToString()) == []
+    assert entries_of(SEAL_EVENTS, (), b"anything") == []
+
+
+def test_an_undecodable_usage_record_raises_decode_error():
+    with pytest.raises(DecodeError):
+        entries_of(LICENCE_USAGE, (), b"\xff\xff\xff")

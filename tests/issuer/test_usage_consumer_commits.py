@@ -1,0 +1,85 @@
+"""The usage record's consumer on the real broker: a batch whose transaction failed is
+read again (nothing was committed), and once a batch is stored its offsets are
+committed, so a restarted consumer of the group does not read it again."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+
+from certseal.events import LICENCE_USAGE
+from certseal.timestamps import ts, utcnow
+from certseal.v1 import events_pb2
+from services.issuer.usage_consumer import UsageConsumer
+
+
+class FlakyRecord:
+    """Stands in for UsageRecord: fails the first batch holding ``failing``."""
+
+    def __init__(self, failing: str):
+        self.failing = failing
+        self.failed = False
+        self.stored: list[str] = []
+
+    async def record(self, entries) -> int:
+        ids = [e.entry_id for e in entries]
+        if not self.failed and self.failing in ids:
+            self.failed = True
+            raise RuntimeError("PostgreSQL went away")
+        self.stored.extend(ids)
+        return len(ids)
+
+
+def used(purpose: str) -> events_pb2.LicenceUsedEvent:
+    return events_pb2.LicenceUsedEvent(
+        event_id=str(uuid.uuid4()),
+        type="licence.used",
+        lineage=f"1.2.156.3005.2.TEST.{secrets.token_hex(4).upper()}.1",
+        identifier="x",
+        verdict="VALID",
+        counter="dept:11440300MA5F00000X",
+        purpose=purpose,
+        occurred_at=ts(utcnow()),
+    )
+
+
+async def until_stored(consumer, record, entry_id, within=30.0) -> None:
+    async with asyncio.timeout(within):
+        while entry_id not in record.stored:
+            await consumer.next_commit().wait()
+
+
+async def test_a_failed_batch_is_read_again_and_a_stored_one_is_not(stack, issuer):
+    kafka = stack.config.kafka.settings("usage-commit-test")
+    group = f"usage-commit-{secrets.token_hex(4)}"
+    first, marker = used("first"), used("marker")
+    target, after = f"{first.event_id}/1", f"{marker.event_id}/1"
+    producer = kafka.producer()
+    await producer.start()
+    try:
+        await producer.send_and_wait(LICENCE_USAGE, first.SerializeToString())
+        record = FlakyRecord(target)
+        consumer = UsageConsumer(
+            kafka=kafka, usage=record, group_id=group, retry_s=0.05
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(consumer.run(stop))
+        await until_stored(consumer, record, target)
+        assert record.failed  # the first attempt failed, the batch came again
+        assert record.stored.count(target) == 1
+        stop.set()
+        await task
+
+        # a new member of the group starts after the committed offsets
+        again = FlakyRecord("none")
+        restarted = UsageConsumer(kafka=kafka, usage=again, group_id=group)
+        stop = asyncio.Event()
+        task = asyncio.create_task(restarted.run(stop))
+        await producer.send_and_wait(LICENCE_USAGE, marker.SerializeToString())
+        await until_stored(restarted, again, after)
+        assert target not in again.stored
+        stop.set()
+        await task
+    finally:
+        await producer.stop()

@@ -1,0 +1,507 @@
+"""The usage record (用证记录) on the real stack: the issuer's consumer of the usage and
+licence topics, ListLicenceUsage for the holder's own app only, holder-bound reads as
+entries of kind viewed, redelivery, retention with an injected clock, and the upgrade
+in place (issue 16)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+import secrets
+import shutil
+import uuid
+
+import asyncpg
+import grpc
+import pytest
+
+from certseal.events import LICENCE_EVENTS, LICENCE_USAGE
+from certseal.storage.pool import create_pool, migrate_service
+from certseal.timestamps import ts, utcnow
+from certseal.v1 import events_pb2, licence_pb2
+from certseal.v1 import issuer_pb2 as pb
+from services.issuer.app import IssuerApp
+from services.issuer.storage import MIGRATIONS
+from services.issuer.usage import UsageEntry, UsageKind
+from tests.issuer.test_holder_apps import absent_identifier, make_world, rpc_error
+
+VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
+VIEWED = pb.LICENCE_USAGE_KIND_VIEWED
+
+
+@pytest.fixture
+async def world(operator, connect):
+    """Holders A and B, an app granted the first type (test_holder_apps)."""
+    return await make_world(operator, connect)
+
+
+@pytest.fixture
+async def producer(stack):
+    made = stack.config.kafka.settings("usage-record-tests").producer()
+    await made.start()
+    yield made
+    await made.stop()
+
+
+def used_event(*uses: events_pb2.LicenceUse, **fields) -> events_pb2.LicenceUsedEvent:
+    """A ``licence.used`` record as a verifier writes it (one use: singular fields)."""
+    event = events_pb2.LicenceUsedEvent(
+        event_id=str(uuid.uuid4()),
+        type="licence.used",
+        counter=fields.pop("counter", "dept:11440300MA5F00000X"),
+        purpose=fields.pop("purpose", "窗口办事"),
+        verifier_group=fields.pop("group", "g1"),
+        occurred_at=ts(fields.pop("at", utcnow())),
+        **fields,
+    )
+    if len(uses) == 1:
+        (use,) = uses
+        event.lineage, event.identifier = use.lineage, use.identifier
+        event.verdict, event.code_kind = use.verdict, use.code_kind
+    else:
+        event.uses.extend(uses)
+    return event
+
+
+def use_of(licence, verdict: str = "VALID") -> events_pb2.LicenceUse:
+    return events_pb2.LicenceUse(
+        lineage=licence.lineage,
+        identifier=licence.identifier,
+        verdict=verdict,
+        code_kind="licence",
+    )
+
+
+async def usage(w, licence=None, holder=None, **kw) -> list[pb.LicenceUsage]:
+    reply = await w["stub"].ListLicenceUsage(
+        pb.ListLicenceUsageRequest(
+            identifier=(licence or w["mine"]).identifier,
+            holder=holder or w["a"],
+            **kw,
+        )
+    )
+    return list(reply.uses)
+
+
+async def until(issuer, w, predicate, licence=None, holder=None, within=10.0):
+    """The record once ``predicate(uses)`` holds, awaiting the consumer's commits."""
+    async with asyncio.timeout(within):
+        while True:
+            committed = issuer.usage_consumer.next_commit()
+            uses = await usage(w, licence, holder)
+            if predicate(uses):
+                return uses
+            await committed.wait()
+
+
+def of_kind(uses, kind) -> list[pb.LicenceUsage]:
+    return [u for u in uses if u.kind == kind]
+
+
+async def test_verifications_from_the_topic_show_in_order_with_who_and_why(
+    issuer, world, producer
+):
+    w = world
+    first = used_event(use_of(w["mine"]), group="ga", purpose="办理入学")
+    second = used_event(
+        use_of(w["mine"], "REVOKED"),
+        group="gb",
+        purpose="办理落户",
+        clerk="clerk-7",
+        via="service:console",
+    )
+    for event in (first, second):
+        await producer.send_and_wait(
+            LICENCE_USAGE, event.SerializeToString(), key=w["mine"].lineage.encode()
+        )
+    uses = await until(issuer, w, lambda u: len(of_kind(u, VERIFIED)) == 2)
+    a, b = of_kind(uses, VERIFIED)
+    assert (a.verifier_group, a.purpose, a.verdict) == ("ga", "办理入学", "VALID")
+    assert (b.verifier_group, b.purpose, b.verdict, b.clerk) == (
+        "gb",
+        "办理落户",
+        "REVOKED",
+        "clerk-7",
+    )
+    assert a.counter == "dept:11440300MA5F00000X"
+    assert a.department_code == "11440300MA5F00000X"
+    assert a.identifier == w["mine"].identifier
+    assert a.entry_id == f"{first.event_id}/1"
+    assert (a.occurred_at.ToDatetime(), a.entry_id) <= (
+        b.occurred_at.ToDatetime(),
+        b.entry_id,
+    )
+
+
+async def test_a_redelivered_event_is_one_entry(issuer, world, producer):
+    w = world
+    event = used_event(use_of(w["mine"]), purpose="重复投递")
+    for _ in range(3):
+        await producer.send_and_wait(
+            LICENCE_USAGE, event.SerializeToString(), key=w["mine"].lineage.encode()
+        )
+    marker = used_event(use_of(w["mine"]), purpose="之后")  # arrives after all three
+    await producer.send_and_wait(
+        LICENCE_USAGE, marker.SerializeToString(), key=w["mine"].lineage.encode()
+    )
+    uses = await until(
+        issuer, w, lambda u: any(x.purpose == "之后" for x in of_kind(u, VERIFIED))
+    )
+    assert [x.purpose for x in of_kind(uses, VERIFIED)] == ["重复投递", "之后"]
+    count = await issuer.pool.fetchval(
+        "select count(*) from licence_usage where entry_id = $1", f"{event.event_id}/1"
+    )
+    assert count == 1
+
+
+async def test_a_batch_record_gives_each_holder_only_their_own_use(
+    issuer, world, producer
+):
+    w = world
+    batch = used_event(use_of(w["theirs"]), use_of(w["mine"]), purpose="批量核验")
+    await producer.send_and_wait(
+        LICENCE_USAGE, batch.SerializeToString(), key=w["theirs"].lineage.encode()
+    )
+    mine = await until(issuer, w, lambda u: bool(of_kind(u, VERIFIED)))
+    assert [(u.identifier, u.entry_id) for u in of_kind(mine, VERIFIED)] == [
+        (w["mine"].identifier, f"{batch.event_id}/2")
+    ]
+    theirs = await usage(w, w["theirs"], w["b"])
+    assert [u.identifier for u in of_kind(theirs, VERIFIED)] == [w["theirs"].identifier]
+
+
+async def test_authorisations_on_the_licence_topic_are_entries(issuer, world, producer):
+    w = world
+    for kind in ("licence.authorised", "licence.authorisation_revoked"):
+        event = events_pb2.LicenceEvent(
+            event_id=str(uuid.uuid4()),
+            type=kind,
+            lineage=w["mine"].lineage,
+            identifier=w["mine"].identifier,
+            actor_department=w["dept"].code,
+            reason="办理公积金",
+            occurred_at=ts(utcnow()),
+        )
+        if kind == "licence.authorised":  # as the issuer writes it now
+            event.actor_department = w["app"]
+            event.authorisation.CopyFrom(
+                events_pb2.AuthorisationChange(
+                    authorisation_id="au-1",
+                    department_code=w["dept"].code,
+                    purpose="办理公积金",
+                    fields=["class"],
+                )
+            )
+        await producer.send_and_wait(
+            LICENCE_EVENTS,
+            event.SerializeToString(),
+            key=w["mine"].lineage.encode(),
+            headers=[("ce_type", f"cn.gov.certseal.{kind}".encode())],
+        )
+    uses = await until(
+        issuer,
+        w,
+        lambda u: bool(of_kind(u, pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED)),
+    )
+    authorised = of_kind(uses, pb.LICENCE_USAGE_KIND_AUTHORISED)
+    assert [
+        (u.department_code, u.purpose, u.reference, u.actor) for u in authorised
+    ] == [(w["dept"].code, "办理公积金", "au-1", w["app"])]
+    revoked = of_kind(uses, pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED)
+    assert [(u.department_code, u.purpose) for u in revoked] == [
+        (w["dept"].code, "办理公积金")
+    ]
+    assert authorised[0].department_name  # named from the directory
+
+
+async def test_another_holders_app_or_holder_gets_not_found(world, connect, operator):
+    w = world
+    # the app naming another holder, a licence of another holder, an absent one, a
+    # licence of a type it is not granted: all the same NOT_FOUND
+    cases = [
+        (w["mine"].identifier, w["b"]),
+        (w["theirs"].identifier, w["a"]),
+        (absent_identifier(w["mine"].identifier), w["a"]),
+        (w["ungranted"].identifier, w["a"]),
+    ]
+    for identifier, holder in cases:
+        err = await rpc_error(
+            w["stub"].ListLicenceUsage(
+                pb.ListLicenceUsageRequest(identifier=identifier, holder=holder)
+            )
+        )
+        assert err.code() is grpc.StatusCode.NOT_FOUND, identifier
+    # another holder app, granted the same type, naming holder A: it may read A's
+    # licence, but a third app without any grant is refused outright
+    other = f"app:other-{secrets.token_hex(3)}"
+    stranger = connect(other).issuer
+    err = await rpc_error(
+        stranger.ListLicenceUsage(
+            pb.ListLicenceUsageRequest(identifier=w["mine"].identifier, holder=w["a"])
+        )
+    )
+    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+    # the issuing department itself does not read the holder's record
+    err = await rpc_error(
+        w["dept"].clients.issuer.ListLicenceUsage(
+            pb.ListLicenceUsageRequest(identifier=w["mine"].identifier, holder=w["a"])
+        )
+    )
+    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+    err = await rpc_error(
+        w["stub"].ListLicenceUsage(
+            pb.ListLicenceUsageRequest(identifier=w["mine"].identifier)
+        )
+    )
+    assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_holder_bound_reads_not_found_matrix_and_views(world, issuer):
+    """Every holder-app read names the holder; another's, absent or ungranted licence
+    is NOT_FOUND with the same message; each successful read is a viewed entry."""
+    w = world
+    stub = w["stub"]
+    reads = {
+        "licence.get": lambda i, h: stub.GetLicence(
+            pb.GetLicenceRequest(identifier=i, holder=h)
+        ),
+        "licence.code": lambda i, h: stub.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=i, holder=h)
+        ),
+        "licence.present": lambda i, h: stub.CreatePresentationCode(
+            pb.CreatePresentationCodeRequest(identifier=i, holder=h)
+        ),
+        "licence.usage": lambda i, h: stub.ListLicenceUsage(
+            pb.ListLicenceUsageRequest(identifier=i, holder=h)
+        ),
+    }
+    absent = absent_identifier(w["theirs"].identifier)
+    for action, read in reads.items():
+        messages = set()
+        for identifier, holder in (
+            (w["theirs"].identifier, w["a"]),
+            (absent, w["a"]),
+            (w["ungranted"].identifier, w["a"]),
+            (w["mine"].identifier, w["b"]),
+        ):
+            err = await rpc_error(read(identifier, holder))
+            assert err.code() is grpc.StatusCode.NOT_FOUND, (action, identifier)
+            messages.add(err.details().replace(identifier, "<id>"))
+        assert len(messages) == 1, (action, messages)
+        err = await rpc_error(
+            read(w["mine"].identifier, licence_pb2.Holder())  # no holder named
+        )
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, action
+        await read(w["mine"].identifier, w["a"])
+    await stub.ListLicences(pb.ListLicencesRequest(holder=w["a"]))
+    views = of_kind(await usage(w), VIEWED)
+    assert [v.action for v in views] == [
+        "licence.get",
+        "licence.code",
+        "licence.present",
+        "licence.usage",
+        "licence.list",
+        "licence.usage",
+    ]
+    assert {v.actor for v in views} == {w["app"]}
+    # the refused reads left no entry in holder B's record: only B's own listing
+    theirs = of_kind(await usage(w, w["theirs"], w["b"]), VIEWED)
+    assert [v.action for v in theirs] == ["licence.usage"]
+
+
+async def test_the_record_holds_nothing_the_holder_did_not_have(
+    issuer, world, producer
+):
+    w = world
+    event = used_event(use_of(w["mine"]), purpose="核验")
+    await producer.send_and_wait(
+        LICENCE_USAGE, event.SerializeToString(), key=w["mine"].lineage.encode()
+    )
+    uses = await until(issuer, w, lambda u: bool(of_kind(u, VERIFIED)))
+    text = "".join(str(u) for u in uses)
+    for secret in (
+        "李小明",
+        "王大力",
+        "深圳市福田区",
+        w["a"].id_number,
+        w["b"].id_number,
+    ):
+        assert secret not in text
+    assert w["theirs"].identifier not in text
+    row_text = str(
+        await issuer.pool.fetch(
+            "select * from licence_usage where lineage = $1", w["mine"].lineage
+        )
+    )
+    for secret in ("李小明", "深圳市福田区", w["a"].id_number):
+        assert secret not in row_text
+
+
+async def test_pages_are_oldest_first_and_a_forged_token_is_refused(issuer, world):
+    w = world
+    base = utcnow() - dt.timedelta(hours=1)
+    entries = [
+        UsageEntry(
+            entry_id=f"test:{uuid.uuid4()}",
+            lineage=w["mine"].lineage,
+            identifier=w["mine"].identifier,
+            kind=UsageKind.VERIFIED,
+            occurred_at=base + dt.timedelta(seconds=n),
+            purpose=f"p{n}",
+        )
+        for n in (3, 1, 2)
+    ]
+    assert await issuer.service.usage.record(entries) == 3
+    assert await issuer.service.usage.record(entries) == 0  # each once
+    seen, token = [], ""
+    while True:
+        reply = await w["stub"].ListLicenceUsage(
+            pb.ListLicenceUsageRequest(
+                identifier=w["mine"].lineage,
+                holder=w["a"],
+                page_size=1,
+                page_token=token,
+            )
+        )
+        seen.extend(u.purpose for u in reply.uses if u.kind == VERIFIED)
+        token = reply.next_page_token
+        if not token:
+            break
+    assert seen == ["p1", "p2", "p3"]
+    newest, token = [], ""
+    while True:
+        reply = await w["stub"].ListLicenceUsage(
+            pb.ListLicenceUsageRequest(
+                identifier=w["mine"].lineage,
+                holder=w["a"],
+                page_size=2,
+                page_token=token,
+                newest_first=True,
+            )
+        )
+        newest.extend(u.purpose for u in reply.uses if u.kind == VERIFIED)
+        token = reply.next_page_token
+        if not token:
+            break
+    assert newest == ["p3", "p2", "p1"]
+    only = await w["stub"].ListLicenceUsage(
+        pb.ListLicenceUsageRequest(
+            identifier=w["mine"].identifier, holder=w["a"], kinds=[VERIFIED]
+        )
+    )
+    assert [u.purpose for u in only.uses] == ["p1", "p2", "p3"]
+    views = await w["stub"].ListLicenceUsage(
+        pb.ListLicenceUsageRequest(
+            identifier=w["mine"].identifier, holder=w["a"], kinds=[VIEWED]
+        )
+    )
+    assert views.uses and {u.kind for u in views.uses} == {VIEWED}
+    for bad in ([0], [99]):
+        err = await rpc_error(
+            w["stub"].ListLicenceUsage(
+                pb.ListLicenceUsageRequest(
+                    identifier=w["mine"].identifier, holder=w["a"], kinds=bad
+                )
+            )
+        )
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "kinds" in str(err.trailing_metadata())
+    for bad in ("zz", b"2024|x".hex(), b"not a key".hex()):
+        err = await rpc_error(
+            w["stub"].ListLicenceUsage(
+                pb.ListLicenceUsageRequest(
+                    identifier=w["mine"].identifier, holder=w["a"], page_token=bad
+                )
+            )
+        )
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "page_token" in str(err.trailing_metadata())
+
+
+async def test_entries_of_lineages_the_issuer_does_not_hold_are_not_kept(issuer):
+    entry = UsageEntry(
+        entry_id=f"test:{uuid.uuid4()}",
+        lineage="1.2.156.3005.2.NOSUCHTYPE00000000000.NOSUCH.X",
+        identifier="x",
+        kind=UsageKind.VERIFIED,
+        occurred_at=utcnow(),
+    )
+    assert await issuer.service.usage.record([entry]) == 0
+
+
+async def test_retention_prunes_with_an_injected_clock(issuer, world):
+    w = world
+    now = utcnow()
+    days = issuer.service.usage.retention_days
+
+    def entry(age: dt.timedelta, name: str) -> UsageEntry:
+        return UsageEntry(
+            entry_id=f"test:{name}:{uuid.uuid4()}",
+            lineage=w["mine"].lineage,
+            identifier=w["mine"].identifier,
+            kind=UsageKind.VERIFIED,
+            occurred_at=now - age,
+            purpose=name,
+        )
+
+    # ten days later the cutoff is now - (days - 10): older entries go, one exactly
+    # at the cutoff stays
+    keep = entry(dt.timedelta(days=days - 11), "kept")
+    edge = entry(dt.timedelta(days=days - 10), "edge")
+    gone = entry(dt.timedelta(days=days - 9), "gone")
+    assert await issuer.service.usage.record([keep, edge, gone]) == 3
+    # an entry from the topic already past retention is not stored (again)
+    stale = entry(dt.timedelta(days=days, seconds=1), "stale")
+    assert await issuer.service.usage.record([stale]) == 0
+    later = issuer.make_service(lambda: now + dt.timedelta(days=10))
+    assert later.usage.retention_days == days
+    assert await later.usage.prune() >= 1
+    left = {
+        r["purpose"]
+        for r in await issuer.pool.fetch(
+            "select purpose from licence_usage where entry_id = any($1::text[])",
+            [e.entry_id for e in (keep, edge, gone)],
+        )
+    }
+    assert left == {"kept", "edge"}
+
+
+async def test_the_usage_record_comes_with_an_in_place_upgrade(config, tmp_path):
+    """A database made by the previous main (issuer migrations up to 0005) upgrades in
+    place: its licences stay and the record starts empty."""
+    name = f"usage_record_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(config.database.dsn())
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    for migration in sorted(MIGRATIONS.glob("000[1-5]_*.sql")):
+        shutil.copy(migration, previous)
+    pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
+    try:
+        await migrate_service(pool, "issuer", previous)
+        assert await pool.fetchval("select to_regclass('licence_usage')") is None
+        await pool.execute(
+            "insert into lineages values ('1.2.156.3005.2.X.Y.Z', 'id', 1, 'c')"
+        )
+        app = IssuerApp(cfg, serve=False, background=False)
+        await app.start()
+        await app.stop()
+        applied = {
+            r["name"]
+            for r in await pool.fetch(
+                "select name from schema_migrations where component = 'issuer'"
+            )
+        }
+        assert "0007_usage_record.sql" in applied
+        assert await pool.fetchval("select count(*) from licence_usage") == 0
+        assert await pool.fetchval("select count(*) from lineages") == 1
+    finally:
+        await pool.close()
