@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from faust.exceptions import ConsistencyError
@@ -26,7 +27,7 @@ from services.verifier.app import (
     usage_refused_counter,
 )
 from services.verifier.config import worker_data_dir
-from services.verifier.diskindex import FOLDER, drop_old_table
+from services.verifier.diskindex import FOLDER, drop_old_table, drop_unnamed_folder
 from services.verifier.domain import FieldRights
 from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
 
@@ -113,6 +114,16 @@ def main() -> None:
         rebuilds.labels("damaged").inc()
     if prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg))):
         rebuilds.labels("other_cluster").inc()
+    if cfg.verifier.worker and drop_unnamed_folder(
+        Path(cfg.verifier.data_dir), cfg.verifier.group
+    ):
+        # this volume's group ran as one unnamed worker before: its folder is unused
+        log.warning(
+            "removed the unnamed worker's folder of group %s: this worker is %s",
+            cfg.verifier.group,
+            data_dir,
+        )
+        rebuilds.labels("format").inc()
     if drop_old_table(data_dir):
         # an index kept by a version before the on-disk licence index: its Faust
         # table is rebuilt as a DiskIndex straight from the licence topic

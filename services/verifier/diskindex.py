@@ -193,6 +193,20 @@ def drop_old_table(data_dir: Path) -> int:
     return removed
 
 
+def drop_unnamed_folder(data_root: Path, group: str) -> bool:
+    """Remove ``<data_root>/<group>``, the folder of a group's only, unnamed worker,
+    when this pod now runs as a named worker (``<group>@<worker>``): on a pod's own
+    volume it is the state the previous version kept, which nothing reads any more.
+    True when it was removed."""
+    import shutil
+
+    folder = data_root / group
+    if not folder.is_dir():
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
 class LicenceFeed:
     """Reads every partition of the licence topic into a :class:`DiskIndex`.
 

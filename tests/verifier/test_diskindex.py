@@ -5,10 +5,12 @@ import datetime as dt
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2
 from services.verifier.diskindex import (
+    FOLDER,
     OFFSET,
     DiskIndex,
     Record,
     drop_old_table,
+    drop_unnamed_folder,
 )
 from services.verifier.index import index_entry
 
@@ -88,3 +90,12 @@ def test_the_previous_faust_table_is_dropped(tmp_path):
     assert drop_old_table(tmp_path / "g") == 2
     assert sorted(p.name for p in old.iterdir()) == ["trust-list-0.db"]
     assert drop_old_table(tmp_path / "g") == 0
+
+
+def test_a_named_worker_drops_the_unnamed_workers_folder(tmp_path):
+    (tmp_path / "gz" / FOLDER).mkdir(parents=True)
+    (tmp_path / "gz@verifier-gz-0" / FOLDER).mkdir(parents=True)
+    (tmp_path / "gzx").mkdir()
+    assert drop_unnamed_folder(tmp_path, "gz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gz@verifier-gz-0", "gzx"]
+    assert not drop_unnamed_folder(tmp_path, "gz")
