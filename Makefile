@@ -70,6 +70,7 @@ mutation: setup
 bench: setup browser
 	$(PY) -m bench.issuer_bench
 	$(PY) -m bench.verifier_bench
+	$(PY) -m bench.index_bench
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench
