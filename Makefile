@@ -81,6 +81,7 @@ mutation: setup
 bench: setup browser
 	$(PY) -m bench.issuer_bench
 	$(PY) -m bench.verifier_bench
+	$(PY) -m bench.index_bench
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.ofd_bench
 	$(PY) -m bench.document_bench

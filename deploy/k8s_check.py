@@ -14,7 +14,7 @@ and the operators check beyond the schemas (:mod:`deploy.k8s_rules`,
 every reference resolved there, CloudNativePG's memory and backup rules, the restricted
 Pod Security Standard for every pod (Strimzi's too) and the ``release`` label. And the
 manifests must agree with the code: every topic the code uses is declared with the
-code's partitions and settings, every verifier group's Faust topics are declared, the
+code's partitions and settings, every verifier worker may create its Faust topics and group, the
 mounted configuration loads and its ports are the ones the containers and Services
 expose, every container is hardened and probed, and every alert has its entry in
 docs/operations.md. Least privilege, against the code: each component mounts exactly the
@@ -54,7 +54,7 @@ OPERATOR_SECRETS = {
     "certseal-platform-ca",
     "certseal-backup-s3",
 }
-FAUST_TABLES = ("licence-index", "trust-list", "presentations")  # the verifier's
+FAUST_TABLES = ("trust-list", "directory", "presentations")  # the verifier's
 
 
 def render(overlay: Path) -> list[dict[str, Any]]:
@@ -281,12 +281,25 @@ def check_topics(objects: list[dict[str, Any]]) -> Iterator[str]:
         for key, value in spec.configs().items():
             if str(config.get(key)) != value:
                 yield f"topic {name}: {key} is {config.get(key)!r}, the code says {value!r}"
+    # A verifier group's workers (pods) each create their own Faust topics
+    # (certseal-verifier-<group>-<pod>-<table>-changelog, its assignor) and consumer
+    # group under the group's prefix: its Kafka user must be allowed to.
+    users = [o for o in objects if o.get("kind") == "KafkaUser"]
     for group in _verifier_groups(objects):
-        app = f"certseal-verifier-{group}"
-        wanted = {f"{app}-{table}-changelog" for table in FAUST_TABLES}
-        wanted.add(f"{app}-__assignor-__leader")
-        for name in sorted(wanted - set(topics)):
-            yield f"verifier group {group}: its Faust topic {name} is not declared"
+        prefix = f"certseal-verifier-{group}-"
+        for kind, needs in (("topic", {"All", "Create"}), ("group", {"All", "Read"})):
+            if not any(
+                acl["resource"]["type"] == kind
+                and acl["resource"]["name"] == prefix
+                and acl["resource"].get("patternType") == "prefix"
+                and needs & set(acl.get("operations") or ())
+                for user in users
+                for acl in user["spec"]["authorization"]["acls"]
+            ):
+                yield (
+                    f"verifier group {group}: no Kafka user may create its workers' "
+                    f"{kind}s {prefix}* (prefix ACL)"
+                )
 
 
 def _configmap_files(objects: list[dict[str, Any]]) -> dict[str, str]:
@@ -407,7 +420,7 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
 
 def check_references(objects: list[dict[str, Any]]) -> Iterator[str]:
     """Every component is covered by a NetworkPolicy and a ServiceMonitor, ACLs name
-    declared topics, a verifier group is one pod (references: :mod:`deploy.k8s_rules`)."""
+    declared topics, every verifier pod is a named worker (references: :mod:`deploy.k8s_rules`)."""
     policies = {
         (o["spec"]["podSelector"].get("matchLabels") or {}).get(
             "app.kubernetes.io/component"
@@ -445,14 +458,20 @@ def check_references(objects: list[dict[str, Any]]) -> Iterator[str]:
             if resource["type"] != "topic":
                 continue
             name, prefix = resource["name"], resource.get("patternType") == "prefix"
+            if prefix and {"All", "Create"} & set(acl.get("operations") or ()):
+                continue  # topics the user creates itself (verifier workers' Faust)
             if not any(t.startswith(name) if prefix else t == name for t in topics):
                 yield f"{_name(obj)}: its ACL names topic {name}, which is not declared"
     for obj in objects:
-        if obj.get("kind") == "StatefulSet" and obj["spec"].get("replicas", 1) != 1:
-            yield (
-                f"{_name(obj)}: a verifier group is one pod (its members would split "
-                "the index); add groups instead"
-            )
+        if obj.get("kind") != "StatefulSet":
+            continue
+        for container in obj["spec"]["template"]["spec"]["containers"]:
+            args = container.get("args") or []
+            if args[:1] == ["services.verifier"] and "--worker" not in args:
+                yield (
+                    f"{_name(obj)}: a verifier pod needs --worker (its pod name): "
+                    "without it the group's pods would split its small tables"
+                )
 
 
 # The secret files the configuration names, what in a component's code

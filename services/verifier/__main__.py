@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,12 @@ from services.verifier.app import (
     unopened_counter,
     usage_refused_counter,
 )
+from services.verifier.config import worker_data_dir
+from services.verifier.diskindex import FOLDER, drop_old_table, drop_unnamed_folder
 from services.verifier.domain import FieldRights
 from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
+
+WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 def main() -> None:
@@ -40,6 +45,16 @@ def main() -> None:
         help="TOML configuration file; repeat to layer files",
     )
     parser.add_argument("--group", help="this deployment's name (its consumer group)")
+    parser.add_argument(
+        "--worker",
+        help="this worker's name within its group (e.g. the pod name), default from "
+        "[verifier]; each worker of a group keeps the whole index",
+    )
+    parser.add_argument(
+        "--topic-replication-factor",
+        type=int,
+        help="replicas of the worker's own Faust topics, default from [verifier]",
+    )
     parser.add_argument("--listen", help="gRPC address, default from [verifier]")
     parser.add_argument("--data-dir", help="index folder, default from [verifier]")
     parser.add_argument(
@@ -61,11 +76,21 @@ def main() -> None:
     except CertsealError as exc:
         sys.exit(f"error: {exc}")
     cfg.verifier.group = args.group or cfg.verifier.group
+    cfg.verifier.worker = args.worker or cfg.verifier.worker
+    if cfg.verifier.worker and not WORKER_NAME.fullmatch(cfg.verifier.worker):
+        sys.exit(
+            "error: worker: letters, digits, '.', '_' and '-' only, at most 63 "
+            f"characters (got {cfg.verifier.worker!r})"
+        )
+    if args.topic_replication_factor is not None:
+        cfg.verifier.topic_replication_factor = args.topic_replication_factor
+    if cfg.verifier.topic_replication_factor < 1:
+        sys.exit("error: topic_replication_factor: must be at least 1")
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
     cfg.verifier.probe_listen = args.probe_listen or cfg.verifier.probe_listen
-    data_dir = Path(cfg.verifier.data_dir) / cfg.verifier.group
+    data_dir = worker_data_dir(cfg.verifier)
     # Worker threads decoding codes hold the GIL for up to a millisecond at a time;
     # hand it back to the event loop's thread sooner than the default 5 ms.
     sys.setswitchinterval(0.0005)
@@ -90,6 +115,21 @@ def main() -> None:
         rebuilds.labels("damaged").inc()
     if prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg))):
         rebuilds.labels("other_cluster").inc()
+    if cfg.verifier.worker and drop_unnamed_folder(
+        Path(cfg.verifier.data_dir), cfg.verifier.group
+    ):
+        # this volume's group ran as one unnamed worker before: its folder is unused
+        log.warning(
+            "removed the unnamed worker's folder of group %s: this worker is %s",
+            cfg.verifier.group,
+            data_dir,
+        )
+        rebuilds.labels("format").inc()
+    if drop_old_table(data_dir):
+        # an index kept by a version before the on-disk licence index: its Faust
+        # table is rebuilt as a DiskIndex straight from the licence topic
+        log.warning("licence index in %s moves to %s: rebuilding it", data_dir, FOLDER)
+        rebuilds.labels("format").inc()
     # The same event loop as every other service process: uvloop's (asyncio's own
     # selector loop cost the verifier about a third of its CPU per VerifyCode).
     # Set before Faust's worker makes its loop.

@@ -3,8 +3,12 @@ tables, and the Verifier gRPC service answers from them in the same process.
 
 The agents hand every record to the pure event application (:mod:`.index`), the
 servicer to the use cases (:mod:`.service`); this module only connects them to the
-broker, the tables and the server. One worker per deployment: its Faust app id is its consumer group, so each deployment
-(one per department or region) holds its own complete, persistent copy of the index.
+broker, the tables and the server. Each deployment (group: one per department or
+region) holds its own complete, persistent copy of the index, and may run as several
+workers (pods): every worker reads every partition of the licence topic into its own
+on-disk index (:mod:`.diskindex`) and keeps its own small Faust tables (trust,
+directory, presentations; one Faust app id per worker), so each answers any
+verification.
 """
 
 from __future__ import annotations
@@ -39,13 +43,18 @@ from certseal.rpc import (
 from certseal.secretfiles import read_secret_file
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.verifier.bundle import BundleSigner
-from services.verifier.config import VerifierSettings, image_workers
+from services.verifier.config import (
+    VerifierSettings,
+    consumer_group_id,
+    image_workers,
+    worker_data_dir,
+)
+from services.verifier.diskindex import FOLDER, DiskIndex, LicenceFeed, Record
 from services.verifier.domain import FieldRights
 from services.verifier.index import (
     BadEvent,
     Freshness,
     apply_directory_event,
-    apply_licence_event,
     apply_trust_event,
     usage_changes,
 )
@@ -74,7 +83,8 @@ async def broker_cluster_id(config: VerifierSettings) -> str:
 
 def index_rebuild_counter(metrics: Metrics) -> Counter:
     """``certseal_verifier_index_rebuilds_total{reason}``: index rebuilds at start-up,
-    by reason (damaged, inconsistent, other_cluster)."""
+    by reason (damaged, inconsistent, other_cluster, format: a licence index kept
+    by a version before the on-disk one)."""
     return Counter(
         "certseal_verifier_index_rebuilds",
         "Times this verifier dropped its index and rebuilt it from the topics",
@@ -126,16 +136,17 @@ def create_app(config: VerifierSettings) -> VerifierState:
     """The Faust app of one verifier group, its tables and topics."""
     vcfg = config.verifier
     partitions = config.kafka.topic_partitions
-    data_dir = Path(vcfg.data_dir) / vcfg.group
+    data_dir = worker_data_dir(vcfg)
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        f"certseal-verifier-{vcfg.group}",
+        consumer_group_id(vcfg),
         broker=f"certseal://{config.kafka.bootstrap_servers}",
         store="rocksdb://",
         datadir=str(data_dir),
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=partitions,
+        topic_replication_factor=vcfg.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=vcfg.session_timeout_s,
         broker_heartbeat_interval=min(1.0, vcfg.session_timeout_s / 3),
@@ -145,9 +156,6 @@ def create_app(config: VerifierSettings) -> VerifierState:
         producer_max_batch_size=512 * 1024,
     )
     use_fetch_wait(app, vcfg.fetch_max_wait_ms, vcfg.idle_fetch_max_wait_ms)
-    licence_topic = app.topic(
-        LICENCE_EVENTS, key_type=bytes, value_type=bytes, partitions=partitions
-    )
     trust_topic = app.topic(
         TRUST_EVENTS,
         key_type=bytes,
@@ -166,8 +174,10 @@ def create_app(config: VerifierSettings) -> VerifierState:
     dead_letters = app.topic(
         VERIFIER_DEAD_LETTERS, key_type=bytes, value_type=bytes, partitions=1
     )
-    index = app.Table(
-        "licence-index", partitions=partitions, key_type=bytes, value_type=bytes
+    index = DiskIndex(
+        data_dir / FOLDER,
+        cache_mb=vcfg.index_cache_mb,
+        write_buffer_mb=vcfg.index_write_buffer_mb,
     )
     trust = app.Table(
         "trust-list",
@@ -226,9 +236,43 @@ def create_app(config: VerifierSettings) -> VerifierState:
                 message.topic, message.partition, message.offset, message.timestamp
             )
 
-    @app.agent(licence_topic)
-    async def apply_licence_events(stream: Any) -> None:
-        await apply(stream, index, apply_licence_event)
+    async def dead_letter(record: Record, problem: BadEvent) -> None:
+        log.error(
+            "dead-lettering %s/%d@%d: %s",
+            LICENCE_EVENTS,
+            record.partition,
+            record.offset,
+            problem,
+        )
+        await dead_letters.send(
+            key=record.key,
+            value=record.value,
+            headers={
+                "error": str(problem).encode(),
+                "group": vcfg.group.encode(),
+                "topic": LICENCE_EVENTS.encode(),
+                "offset": str(record.offset).encode(),
+            },
+        )
+
+    feed = LicenceFeed(
+        index,
+        consumer_factory=lambda **kw: config.kafka.settings(
+            f"certseal-verifier-{vcfg.group}"
+        ).consumer(**kw),
+        freshness=freshness,
+        dead_letter=dead_letter,
+        fetch_max_wait_ms=vcfg.fetch_max_wait_ms,
+        idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,
+    )
+
+    @app.task
+    async def apply_licence_events() -> None:
+        await feed.start()
+        try:
+            await feed.run()
+        finally:
+            await feed.stop()
 
     @app.agent(trust_topic)
     async def apply_trust_events(stream: Any) -> None:
@@ -258,6 +302,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
                     continue
                 if high_water is not None:
                     marks[(tp.topic, tp.partition)] = high_water
+        marks.update(feed.high_waters())
         freshness.measure_lag(marks)
 
     @app.task
@@ -266,7 +311,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         freshness.recovered.set()
 
     return VerifierState(
-        app, index, trust, presentations, usage_topic, freshness, directory
+        app, index, trust, presentations, usage_topic, freshness, directory, feed
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Protocol
 
 import msgspec
@@ -19,7 +20,18 @@ class VerifierConfig(ServiceSection):
     # limit (a VerifyImage's own message) and not this one
     max_request_bytes: int = MAX_IMAGE_BYTES + 256 * 1024
     group: str = "default"
+    # This worker's name within its group when the group runs as several workers
+    # (pods): each keeps the whole index in its own folder, <data_dir>/<group>@<worker>
+    # (a StatefulSet's pod name). Empty: the group's only worker, <data_dir>/<group>.
+    worker: str = ""
     data_dir: str = "/var/lib/certseal/verifier"
+    # The licence index's RocksDB memory (services.verifier.diskindex): block cache
+    # and write buffers (two of them), whatever the number of licences.
+    index_cache_mb: int = 32
+    index_write_buffer_mb: int = 16
+    # Replicas of the Faust topics a worker creates for its small tables (changelogs,
+    # assignor): at least the cluster's min.insync.replicas (3 on a three-node Kafka).
+    topic_replication_factor: int = 1
     # Faust's consumer waits up to this long for data; the embedded broker does not
     # wake a fetch on new data, so this bounds how stale an answer can be.
     fetch_max_wait_ms: int = 20
@@ -78,6 +90,20 @@ class VerifierConfig(ServiceSection):
     log_target: str = ""
     log_key: str = ""
     log_refresh_s: float = 10.0
+
+
+def worker_data_dir(config: VerifierConfig) -> Path:
+    """This worker's index folder: ``<data_dir>/<group>``, or
+    ``<data_dir>/<group>@<worker>`` for a named worker of a group."""
+    name = f"{config.group}@{config.worker}" if config.worker else config.group
+    return Path(config.data_dir) / name
+
+
+def consumer_group_id(config: VerifierConfig) -> str:
+    """The Faust app id (consumer group) of this worker's small tables (trust,
+    directory, presentations): one per worker, so every worker holds all of them."""
+    base = f"certseal-verifier-{config.group}"
+    return f"{base}-{config.worker}" if config.worker else base
 
 
 def image_workers(config: VerifierConfig) -> int:

@@ -472,13 +472,21 @@ class VerifierService:
             tp for tp in consumer.assignment() if tp.topic in INDEX_TOPICS
         )
         high_waters = await consumer.highwaters(*assigned) if assigned else {}
+        # the licence index's own feed reads every licence partition (no group)
+        feed = self._state.feed
+        fed = feed.assignment() if feed is not None else []
+        feed_marks = feed.high_waters() if feed is not None else {}
         partitions = []
-        for tp in assigned:
+        for tp in [*fed, *assigned]:
             applied = freshness.applied.get((tp.topic, tp.partition))
             if applied is None:  # nothing new since start: where consumption resumed
-                position = await consumer.position(tp)
+                owner = feed.consumer if tp in fed else consumer
+                position = await owner.position(tp)
                 applied = position - 1 if position is not None else -1
-            high_water = high_waters.get(tp, applied + 1)
+            if tp in fed:
+                high_water = feed_marks.get((tp.topic, tp.partition), applied + 1)
+            else:
+                high_water = high_waters.get(tp, applied + 1)
             partitions.append(
                 PartitionStatus(
                     topic=tp.topic,

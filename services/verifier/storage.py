@@ -53,6 +53,7 @@ class VerifierState:
     usage: Any  # the licence-usage topic
     freshness: Freshness
     directory: Any = None  # department:<code> / licence-type:<code> -> DirectoryEvent
+    feed: Any = None  # the LicenceFeed that keeps ``index`` (a DiskIndex)
 
 
 def estimated_entries(table: Any) -> int:
@@ -61,6 +62,8 @@ def estimated_entries(table: Any) -> int:
     Counting exactly walks every key: seconds at a million entries, on the loop that
     answers verifications.
     """
+    if hasattr(table, "estimated_entries"):  # the DiskIndex
+        return int(table.estimated_entries())
     store = table.data
     try:
         dbs = list(store._dbs_for_actives())
@@ -77,6 +80,8 @@ def counted_entries(table: Any) -> int:
     Walks every key: run it off the event loop (``asyncio.to_thread``); RocksDB reads
     are safe beside the loop's writes.
     """
+    if hasattr(table, "counted_entries"):  # the DiskIndex
+        return int(table.counted_entries())
     store = table.data
     try:
         dbs = list(store._dbs_for_actives())

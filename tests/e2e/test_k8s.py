@@ -60,21 +60,34 @@ def test_the_manifests_carry_the_codes_topics_and_ports(rendered):
     assert "PodDisruptionBudget" not in {o["kind"] for o in rendered["dev"]}
 
 
-def test_verifier_group_topics_are_the_ones_faust_uses(rendered, tmp_path):
+def test_verifier_workers_may_create_the_topics_faust_uses(rendered, tmp_path):
+    """Each pod of group gz is a worker (--worker <pod>) whose Faust topics and
+    consumer group fall under the prefix ACLs of the group's Kafka user."""
     from services.config import Config
 
     cfg = Config()
     cfg.verifier.group = "gz"
+    cfg.verifier.worker = "verifier-gz-1"
     cfg.verifier.data_dir = str(tmp_path)
     state = create_app(cfg)
     faust_topics = {
         table.changelog_topic.get_topic_name() for table in state.app.tables.values()
     }
-    declared = {
-        o["spec"]["topicName"] for o in rendered["prod"] if o["kind"] == "KafkaTopic"
+    assert "certseal-verifier-gz-verifier-gz-1-trust-list-changelog" in faust_topics
+    user = find(rendered["prod"], "KafkaUser", "certseal-verifier-gz")
+    prefixes = {
+        (acl["resource"]["type"], acl["resource"]["name"])
+        for acl in user["spec"]["authorization"]["acls"]
+        if acl["resource"].get("patternType") == "prefix"
     }
-    assert faust_topics <= declared
-    assert "certseal-verifier-gz-__assignor-__leader" in declared
+    assert ("topic", "certseal-verifier-gz-") in prefixes
+    assert ("group", "certseal-verifier-gz-") in prefixes
+    assert all(t.startswith("certseal-verifier-gz-") for t in faust_topics)
+    assert state.app.conf.id.startswith("certseal-verifier-gz-")
+    statefulset = find(rendered["prod"], "StatefulSet", "verifier-gz")
+    assert statefulset["spec"]["replicas"] == 2
+    args = statefulset["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--worker") + 1] == "$(POD_NAME)"
 
 
 def broken(objects, change):
@@ -151,17 +164,28 @@ def test_an_undeclared_or_different_topic_fails(rendered):
         for p in broken(rendered["prod"], fewer_partitions)
     )
 
-    def no_changelog(objects):
-        objects[:] = [
-            o
-            for o in objects
-            if o["metadata"]["name"] != "verifier-trust-list-changelog-sz"
+    def no_prefix_acl(objects):
+        user = find(objects, "KafkaUser", "certseal-verifier-sz")
+        user["spec"]["authorization"]["acls"] = [
+            acl
+            for acl in user["spec"]["authorization"]["acls"]
+            if acl["resource"]["name"] != "certseal-verifier-sz-"
+            or acl["resource"]["type"] != "group"
         ]
 
     assert (
-        "verifier group sz: its Faust topic "
-        "certseal-verifier-sz-trust-list-changelog is not declared"
-        in broken(rendered["prod"], no_changelog)
+        "verifier group sz: no Kafka user may create its workers' groups "
+        "certseal-verifier-sz-* (prefix ACL)" in broken(rendered["prod"], no_prefix_acl)
+    )
+
+    def unnamed_worker(objects):
+        spec = find(objects, "StatefulSet", "verifier-sz")["spec"]["template"]["spec"]
+        args = spec["containers"][0]["args"]
+        del args[args.index("--worker") : args.index("--worker") + 2]
+
+    assert any(
+        "StatefulSet/verifier-sz: a verifier pod needs --worker" in p
+        for p in broken(rendered["prod"], unnamed_worker)
     )
 
 

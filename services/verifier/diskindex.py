@@ -1,0 +1,339 @@
+"""The licence index on disk, fed straight from the licence topic.
+
+The licence topic (``certseal.licence-events.v1``, keyed by lineage) already holds, per
+lineage, every version of its licence; the index keeps only the newest
+(:func:`services.verifier.index.apply_licence_event`). So the topic itself is the
+index's changelog: a worker reads every partition of it with no consumer group, applies
+a batch of events in a worker thread, and writes the batch's entries together with the
+offsets they reach in ONE RocksDB write batch (:class:`DiskIndex`). Nothing else is
+written per event:
+
+- a kill -9 loses at most the batch in flight, and the stored offsets say exactly where
+  to resume (an entry is never ahead of its offset, nor behind it);
+- a restart opens the database and resumes: recovery does not replay anything;
+- an event delivered twice is version-gated away;
+- every worker of a group reads every partition, so each holds the whole index and
+  answers any verification, and a group scales out by adding workers (pods).
+
+Memory is bounded by RocksDB's block cache and write buffers (``cache_mb``,
+``write_buffer_mb``), not by the number of entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka.structs import TopicPartition
+
+from certseal.events import LICENCE_EVENTS
+from services.verifier.index import BadEvent, Freshness, apply_licence_event
+from services.verifier.transport import AdaptiveFetchWait, adapt_fetch_wait
+
+log = logging.getLogger(__name__)
+
+ENTRY = b"l:"  # l:<lineage> -> the last applied LicenceEvent (protobuf bytes)
+OFFSET = b"o:"  # o:<topic>/<partition> -> the last applied offset (ASCII)
+FOLDER = "licence-index.rocksdb"
+#: fetches of at most this many events are applied on the loop, larger ones in a thread
+INLINE_EVENTS = 32
+#: the Faust table this index replaces (a folder name part in Faust's data dir)
+OLD_TABLE = "licence-index"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One licence event as the broker delivered it."""
+
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one :meth:`DiskIndex.apply` did."""
+
+    written: int  # entries changed
+    skipped: int  # not newer than the stored entry (duplicates, replays)
+    bad: list[tuple[Record, BadEvent]]  # not applicable: dead-lettered by the caller
+
+
+def _offset_key(topic: str, partition: int) -> bytes:
+    return OFFSET + f"{topic}/{partition}".encode()
+
+
+class DiskIndex:
+    """lineage -> last applied LicenceEvent, in one RocksDB database with bounded
+    memory, and per partition the last offset applied.
+
+    Thread-safe as RocksDB is: the apply thread writes while the event loop reads.
+    Raises rocksdict's Exception ("Corruption: …", "IO error: …") from the constructor
+    for a damaged database (:func:`services.verifier.storage.damaged_tables` finds it
+    before).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        topic: str = LICENCE_EVENTS,
+        cache_mb: int = 32,
+        write_buffer_mb: int = 16,
+    ):
+        from rocksdict import BlockBasedOptions, Cache, Options, Rdict
+
+        self.path = path
+        self.topic = topic
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        table = BlockBasedOptions()
+        table.set_block_cache(Cache(cache_mb * 1024 * 1024))
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_bloom_filter(10, False)
+        options.set_block_based_table_factory(table)
+        options.set_write_buffer_size(write_buffer_mb * 1024 * 1024)
+        options.set_max_write_buffer_number(2)
+        options.set_max_open_files(256)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = Rdict(str(path), options=options)
+
+    def close(self) -> None:
+        """Flush nothing more (every batch went through the WAL) and close."""
+        self._db.close()
+
+    def get(self, lineage: bytes) -> bytes | None:
+        """The last applied LicenceEvent of ``lineage`` (protobuf bytes), or None."""
+        value: bytes | None = self._db.get(ENTRY + lineage)
+        return value
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every (lineage, LicenceEvent bytes), in key order (a full scan)."""
+        it = self._db.iter()
+        it.seek(ENTRY)
+        while it.valid():
+            key = it.key()
+            if not key.startswith(ENTRY):
+                break
+            yield key[len(ENTRY) :], it.value()
+            it.next()
+
+    def values(self) -> Iterator[bytes]:
+        """Every stored LicenceEvent (a full scan)."""
+        return (value for _, value in self.items())
+
+    def estimated_entries(self) -> int:
+        """RocksDB's O(1) estimate of the entries (offset keys included)."""
+        return int(self._db.property_int_value("rocksdb.estimate-num-keys") or 0)
+
+    def counted_entries(self) -> int:
+        """Exactly how many lineages it holds (walks every key: off the loop)."""
+        return sum(1 for _ in self.items())
+
+    def offsets(self) -> dict[int, int]:
+        """Per partition of the topic, the last offset applied."""
+        prefix = _offset_key(self.topic, 0)[:-1]
+        found = {}
+        it = self._db.iter()
+        it.seek(prefix)
+        while it.valid() and it.key().startswith(prefix):
+            found[int(it.key()[len(prefix) :])] = int(it.value())
+            it.next()
+        return found
+
+    def apply(self, records: list[Record]) -> Applied:
+        """Apply a batch of events (version-gated) and record the offsets it reaches,
+        in one atomic write."""
+        from rocksdict import WriteBatch
+
+        pending: dict[bytes, bytes] = {}
+        reached: dict[int, int] = {}
+        bad: list[tuple[Record, BadEvent]] = []
+        skipped = 0
+        for record in records:
+            reached[record.partition] = record.offset
+            key = ENTRY + record.key
+            stored = pending.get(key)
+            if stored is None:
+                stored = self._db.get(key)
+            try:
+                new = apply_licence_event(stored, record.value)
+            except BadEvent as exc:
+                bad.append((record, exc))
+                continue
+            if new is None:
+                skipped += 1
+            else:
+                pending[key] = new
+        batch = WriteBatch(raw_mode=True)
+        for key, value in pending.items():
+            batch.put(key, value)
+        for partition, offset in reached.items():
+            batch.put(_offset_key(self.topic, partition), str(offset).encode())
+        self._db.write(batch)
+        return Applied(len(pending), skipped, bad)
+
+
+def drop_old_table(data_dir: Path) -> int:
+    """Remove the Faust ``licence-index`` table files a previous version kept under
+    ``data_dir`` (the index is now :class:`DiskIndex`, rebuilt from the topic); the
+    number of folders removed."""
+    import shutil
+
+    removed = 0
+    for path in sorted(data_dir.rglob(f"{OLD_TABLE}-*.db")):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def drop_unnamed_folder(data_root: Path, group: str) -> bool:
+    """Remove ``<data_root>/<group>``, the folder of a group's only, unnamed worker,
+    when this pod now runs as a named worker (``<group>@<worker>``): on a pod's own
+    volume it is the state the previous version kept, which nothing reads any more.
+    True when it was removed."""
+    import shutil
+
+    folder = data_root / group
+    if not folder.is_dir():
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
+class LicenceFeed:
+    """Reads every partition of the licence topic into a :class:`DiskIndex`.
+
+    No consumer group: positions are the index's own stored offsets. Batches of at most
+    ``batch`` events are applied in a worker thread (up to :data:`INLINE_EVENTS` on the
+    loop, so a lone revocation takes no thread hop), so the event loop keeps answering
+    verifications; ``dead_letter(record, problem)`` is awaited for each event that
+    cannot be applied (the partition moves on).
+    """
+
+    def __init__(
+        self,
+        index: DiskIndex,
+        *,
+        consumer_factory: Callable[..., Any],
+        freshness: Freshness,
+        dead_letter: Callable[[Record, BadEvent], Awaitable[None]],
+        fetch_max_wait_ms: int = 20,
+        idle_fetch_max_wait_ms: int = 200,
+        batch: int = 2000,
+    ):
+        self.index = index
+        self._factory = consumer_factory
+        self._freshness = freshness
+        self._dead_letter = dead_letter
+        self._busy_ms = fetch_max_wait_ms
+        self._idle_ms = idle_fetch_max_wait_ms
+        self._batch = batch
+        self.consumer: Any = None
+        self.applied_events = 0
+        self.ready = asyncio.Event()  # assigned and positioned
+
+    def assignment(self) -> list[TopicPartition]:
+        """The partitions this feed reads (every partition of the topic)."""
+        return sorted(self.consumer.assignment()) if self.consumer else []
+
+    def high_waters(self) -> dict[tuple[str, int], int]:
+        """High waters from the latest fetch responses (no broker round trip)."""
+        marks = {}
+        for tp in self.assignment():
+            high_water = self.consumer.highwater(tp)
+            if high_water is not None:
+                marks[(tp.topic, tp.partition)] = high_water
+        return marks
+
+    async def start(self) -> None:
+        """Assign every partition and seek each past its stored offset."""
+        topic = self.index.topic
+        consumer = self._factory(
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self._busy_ms,
+            max_partition_fetch_bytes=1024 * 1024,
+        )
+        await consumer.start()
+        partitions = None
+        for _ in range(100):
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions:
+                break
+            await consumer._client.force_metadata_update()  # the topic appears
+            await asyncio.sleep(0.1)
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"topic {topic} has no partitions")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        stored = self.index.offsets()
+        for tp in tps:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition] + 1)
+                self._freshness.applied[(topic, tp.partition)] = stored[tp.partition]
+            else:
+                await consumer.seek_to_beginning(tp)
+        if self._idle_ms > self._busy_ms and hasattr(consumer, "_fetcher"):
+            adapt_fetch_wait(consumer, AdaptiveFetchWait(self._busy_ms, self._idle_ms))
+        self.consumer = consumer
+        self.ready.set()
+        log.info(
+            "licence index %s: %d partitions, resuming from %d stored offsets",
+            self.index.path,
+            len(tps),
+            len(stored),
+        )
+
+    async def run(self) -> None:
+        """Fetch and apply until cancelled."""
+        topic = self.index.topic
+        while True:
+            fetched = await self.consumer.getmany(
+                timeout_ms=1000, max_records=self._batch
+            )
+            records = [
+                Record(
+                    tp.partition, m.offset, m.key or b"", m.value or b"", m.timestamp
+                )
+                for tp, messages in fetched.items()
+                for m in messages
+            ]
+            if not records:
+                continue
+            started = time.perf_counter()
+            if len(records) <= INLINE_EVENTS:
+                # a revocation arrives alone: no hop to a thread and back (about
+                # 10 µs an event, well under the loop's budget)
+                applied = self.index.apply(records)
+            else:
+                applied = await asyncio.to_thread(self.index.apply, records)
+            self.applied_events += len(records)
+            for record, problem in applied.bad:
+                await self._dead_letter(record, problem)
+            last: dict[int, Record] = {}
+            for record in records:
+                last[record.partition] = record
+            newest_ms = max(record.timestamp_ms for record in records)
+            for partition, record in last.items():
+                self._freshness.note(topic, partition, record.offset, newest_ms / 1000)
+            log.debug(
+                "applied %d events (%d written) in %.1f ms",
+                len(records),
+                applied.written,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    async def stop(self) -> None:
+        """Stop fetching (the index stays open for the caller to close)."""
+        if self.consumer is not None:
+            await self.consumer.stop()
