@@ -40,7 +40,7 @@ from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from certseal.crypto import SoftwareSigner, Suite, signature_to_der
+from certseal.crypto import Signer, Suite, signature_to_der
 from certseal.errors import CertsealError, invalid, precondition
 from services.seal.picture import load_picture
 
@@ -148,7 +148,7 @@ def _reading_pdf() -> Iterator[None]:
 class _SealSigner(signers.Signer):
     """pyHanko's Signer over a certseal signer: the key never leaves it."""
 
-    def __init__(self, signer: SoftwareSigner, cert: bytes, ca: bytes):
+    def __init__(self, signer: Signer, cert: bytes, ca: bytes):
         certificate = asn1_x509.Certificate.load(cert)
         super().__init__(
             signing_cert=certificate,
@@ -207,7 +207,7 @@ def _stamp_picture(picture_png: bytes) -> Image.Image:
 async def seal_pdf(
     pdf: bytes,
     *,
-    signer: SoftwareSigner,
+    signer: Signer,
     cert: bytes,
     ca: bytes,
     picture_png: bytes,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from certseal import codes
-from certseal.crypto import PersonalDataProtector, SoftwareSigner
+from certseal.crypto import PersonalDataProtector, Signer
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.identifiers import LicenceId, mint_serial
 from certseal.rpc import Caller
@@ -66,7 +66,7 @@ _Pending = tuple[int, IssueInput, LicenceType]  # (index in the batch, item, its
 async def sign_version(
     record: LicenceRecord,
     licence_type: LicenceType,
-    signer: SoftwareSigner,
+    signer: Signer,
     protector: PersonalDataProtector,
 ) -> NewLicence:
     """What a new version writes: its static code, signed once by ``signer`` over the
