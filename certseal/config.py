@@ -98,6 +98,9 @@ class Pkcs11Config(Section):
     suites: list[str] = msgspec.field(default_factory=lambda: ["es256", "ed25519"])
     # sessions kept open with the token, and threads signing on them (1-64)
     sessions: int = 4
+    # true only for a module documented as thread-safe when initialised with
+    # C_Initialize(NULL_PTR); otherwise calls into it are serialised (SoftHSM2: false)
+    parallel: bool = False
 
 
 class PlatformConfig(Section):

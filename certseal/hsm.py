@@ -46,6 +46,8 @@ from certseal.files import read_regular_file
 
 _ED25519_OID = "1.3.101.112"  # RFC 8410 id-Ed25519, as EC_PARAMS of CKK_EC_EDWARDS
 _MAX_PIN_BYTES = 256
+# one lock per module library in this process (see Pkcs11Token.open)
+_MODULE_LOCKS: dict[str, threading.Lock] = {}
 _NEEDS = {
     Suite.ES256: (Mechanism.EC_KEY_PAIR_GEN, Mechanism.ECDSA),
     Suite.ED25519: (Mechanism.EC_EDWARDS_KEY_PAIR_GEN, Mechanism.EDDSA),
@@ -141,9 +143,16 @@ class Pkcs11Token:
     in is a CertsealError naming the ``[pkcs11]`` setting at fault.
     """
 
-    def __init__(self, label: str, sessions: list[Any], suites: frozenset[Suite]):
+    def __init__(
+        self,
+        label: str,
+        sessions: list[Any],
+        suites: frozenset[Suite],
+        lock: threading.Lock | None,
+    ):
         self._label = label
         self._suites = suites
+        self._lock = lock
         self._pool: queue.Queue[_Session] = queue.Queue()
         self._all = [_Session(s) for s in sessions]
         for one in self._all:
@@ -162,9 +171,17 @@ class Pkcs11Token:
         pin_file: str,
         suites: list[str],
         sessions: int = 4,
+        parallel: bool = False,
     ) -> Pkcs11Token:
         """Load ``module``, find the token labelled ``token_label``, log in with the
         PIN in ``pin_file`` and open ``sessions`` (1-64) sessions.
+
+        python-pkcs11 initialises a module with ``C_Initialize(NULL_PTR)``, by which
+        (PKCS#11 v2.40 §5.4) the application promises not to call it from several
+        threads at once, and SoftHSM2 then takes no locks of its own. So every call
+        into ``module`` holds one lock per module in this process unless ``parallel``
+        says the module is thread-safe as initialised (a vendor's documentation says
+        so); the pools then sign concurrently.
 
         Raises CertsealError(INVALID_ARGUMENT) naming the setting: ``[pkcs11] module``
         (cannot be loaded), ``token_label`` (no such token), ``pin_file`` (unreadable or
@@ -184,55 +201,10 @@ class Pkcs11Token:
         pin = read_pin_file(pin_file)
         if not module or not os.path.isfile(module):
             raise _bad("module", f"no module library at {module!r}")
-        try:
-            lib = pkcs11.lib(module)
-        except Exception as exc:  # a C library that does not load: name the setting
-            raise _bad("module", f"cannot load {module}: {_why(exc)}") from None
-        try:
-            token = lib.get_token(token_label=token_label)
-        except pkcs11.exceptions.NoSuchToken:
-            raise _bad(
-                "token_label", f"no token labelled {token_label!r} in {module}"
-            ) from None
-        except pkcs11.exceptions.MultipleTokensReturned:
-            raise _bad(
-                "token_label", f"more than one token labelled {token_label!r}"
-            ) from None
-        except Exception as exc:
-            raise _bad(
-                "module", f"{module} fails to list tokens: {_why(exc)}"
-            ) from None
-        mechanisms = set(token.slot.get_mechanisms())
-        for suite in sorted(wanted, key=lambda s: s.value):
-            needs = _NEEDS.get(suite)
-            if needs is None or not set(needs) <= mechanisms:
-                raise _bad(
-                    "suites",
-                    f"token {token_label!r} has no {suite.value} mechanisms; "
-                    f"keep {suite.value} keys in software (leave it out of suites)",
-                )
-        opened: list[Any] = []
-        try:
-            # PKCS#11 login is per application: the first session logs in, the others
-            # share it
-            opened.append(token.open(user_pin=pin, rw=True))
-            opened.extend(token.open(rw=True) for _ in range(sessions - 1))
-        except (pkcs11.exceptions.PinIncorrect, pkcs11.exceptions.PinLenRange):
-            _close(opened)
-            raise _bad(
-                "pin_file", f"the PIN in {pin_file} is refused by token {token_label!r}"
-            ) from None
-        except pkcs11.exceptions.PinLocked:
-            _close(opened)
-            raise _bad(
-                "pin_file", f"the user PIN of {token_label!r} is locked"
-            ) from None
-        except Exception as exc:
-            _close(opened)
-            raise _bad(
-                "token_label", f"cannot open token {token_label!r}: {_why(exc)}"
-            ) from None
-        return cls(token_label, opened, frozenset(wanted))
+        lock = _MODULE_LOCKS.setdefault(os.path.realpath(module), threading.Lock())
+        with lock:
+            opened = _connect(module, token_label, pin, pin_file, wanted, sessions)
+        return cls(token_label, opened, frozenset(wanted), None if parallel else lock)
 
     @property
     def label(self) -> str:
@@ -300,7 +272,8 @@ class Pkcs11Token:
             return
         self._closed.set()
         self._executor.shutdown(wait=True)
-        _close([one.session for one in self._all])
+        with self._lock or contextlib.nullcontext():
+            _close([one.session for one in self._all])
 
     async def _run(self, work: Callable[[_Session], T]) -> T:
         if self._closed.is_set():
@@ -314,7 +287,8 @@ class Pkcs11Token:
         # as many threads as sessions: a thread never waits here for long
         one = self._pool.get()
         try:
-            return work(one)
+            with self._lock or contextlib.nullcontext():
+                return work(one)
         except pkcs11.exceptions.PKCS11Error as exc:
             raise CertsealError(
                 ErrorKind.UNAVAILABLE,
@@ -325,6 +299,65 @@ class Pkcs11Token:
 
     def __repr__(self) -> str:
         return f"Pkcs11Token(label={self._label!r}, sessions={len(self._all)})"
+
+
+def _connect(
+    module: str,
+    token_label: str,
+    pin: str,
+    pin_file: str,
+    wanted: set[Suite],
+    sessions: int,
+) -> list[Any]:
+    try:
+        lib = pkcs11.lib(module)
+    except Exception as exc:  # a C library that does not load: name the setting
+        raise _bad("module", f"cannot load {module}: {_why(exc)}") from None
+    try:
+        token = lib.get_token(token_label=token_label)
+    except pkcs11.exceptions.NoSuchToken:
+        raise _bad(
+            "token_label", f"no token labelled {token_label!r} in {module}"
+        ) from None
+    except pkcs11.exceptions.MultipleTokensReturned:
+        raise _bad(
+            "token_label", f"more than one token labelled {token_label!r}"
+        ) from None
+    except Exception as exc:
+        raise _bad("module", f"{module} fails to list tokens: {_why(exc)}") from None
+    mechanisms = set(token.slot.get_mechanisms())
+    for suite in sorted(wanted, key=lambda s: s.value):
+        needs = _NEEDS.get(suite)
+        if needs is None or not set(needs) <= mechanisms:
+            raise _bad(
+                "suites",
+                f"token {token_label!r} has no {suite.value} mechanisms; "
+                f"keep {suite.value} keys in software (leave it out of suites)",
+            )
+    opened: list[Any] = []
+    try:
+        # PKCS#11 login is per application: the first session logs in, the others
+        # share it
+        try:
+            opened.append(token.open(user_pin=pin, rw=True))
+        except pkcs11.exceptions.UserAlreadyLoggedIn:
+            # another part of this process logged in to the token already
+            opened.append(token.open(rw=True))
+        opened.extend(token.open(rw=True) for _ in range(sessions - 1))
+    except (pkcs11.exceptions.PinIncorrect, pkcs11.exceptions.PinLenRange):
+        _close(opened)
+        raise _bad(
+            "pin_file", f"the PIN in {pin_file} is refused by token {token_label!r}"
+        ) from None
+    except pkcs11.exceptions.PinLocked:
+        _close(opened)
+        raise _bad("pin_file", f"the user PIN of {token_label!r} is locked") from None
+    except Exception as exc:
+        _close(opened)
+        raise _bad(
+            "token_label", f"cannot open token {token_label!r}: {_why(exc)}"
+        ) from None
+    return opened
 
 
 def _generate(s: _Session, suite: Suite) -> tuple[bytes, bytes]:
@@ -423,4 +456,5 @@ def token_from_config(config: Pkcs11Config) -> Pkcs11Token | None:
         pin_file=config.pin_file,
         suites=list(config.suites),
         sessions=config.sessions,
+        parallel=config.parallel,
     )
