@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import os
 import secrets
 import sys
 import threading
@@ -20,6 +21,7 @@ from certseal.crypto import Suite, is_token_reference, verify
 from certseal.errors import CertsealError
 from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.rpc import secure_channel
+from certseal.storage.pool import connect
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2
 from services.issuer.app import IssuerApp
@@ -28,6 +30,7 @@ from tests.conftest import (
     VerifierProcess,
     issue_request,
     make_department,
+    run_certseal,
     verdict_everywhere,
 )
 
@@ -342,3 +345,53 @@ async def test_neither_pin_nor_key_is_logged_or_shown(softhsm, caplog):
         assert pin not in caplog.text and pin not in repr(token)
     finally:
         token.close()
+
+
+async def test_the_presentation_key_is_made_in_the_token_and_kek_rewrap_leaves_it(
+    config, softhsm, tmp_path
+):
+    """A platform whose issuer starts with [pkcs11] gets its presentation key in the
+    token; rotating the KEK re-wraps nothing of it, and it still signs after."""
+    name = f"pkcs11_{secrets.token_hex(4)}"
+    admin = await connect(config.database.dsn())
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.pkcs11 = softhsm.config(sessions=1)
+    cfg.platform.presentation_suite = "es256"
+    app = IssuerApp(cfg, serve=False, background=False)
+    await app.start()
+    try:
+        key = await app.store.active_presentation_key()
+        assert key is not None and key.suite == "es256"
+        assert is_token_reference(key.wrapped_private_key)
+        signer = app.service.keyring.signer_for(key)
+        verify(Suite.ES256, key.public_key, b"p", await signer.sign(b"p"))
+    finally:
+        await app.stop()
+
+    new_kek = tmp_path / "new-kek"
+    new_kek.write_bytes(os.urandom(32))
+    code, out = await run_certseal(
+        cfg, tmp_path, "kek", "rewrap", "--new-kek", str(new_kek)
+    )
+    assert code == 0, out
+    assert "signing_keys: 0 re-wrapped" in out, out
+
+    rotated = copy.deepcopy(cfg)
+    rotated.secrets.kek_file = str(new_kek)
+    app = IssuerApp(rotated, serve=False, background=False)
+    await app.start()
+    try:
+        again = await app.store.active_presentation_key()
+        assert again is not None and again.kid == key.kid
+        assert again.wrapped_private_key == key.wrapped_private_key
+        signer = app.service.keyring.signer_for(again)
+        verify(Suite.ES256, key.public_key, b"q", await signer.sign(b"q"))
+    finally:
+        await app.stop()
