@@ -16,6 +16,7 @@ import pkcs11
 import pytest
 from pkcs11 import Attribute, ObjectClass
 
+from certseal import codes
 from certseal.config import dump_config
 from certseal.crypto import Suite, is_token_reference, verify
 from certseal.errors import CertsealError
@@ -395,3 +396,37 @@ async def test_the_presentation_key_is_made_in_the_token_and_kek_rewrap_leaves_i
         verify(Suite.ES256, key.public_key, b"q", await signer.sign(b"q"))
     finally:
         await app.stop()
+
+
+async def test_concurrent_issuance_with_a_token_key(token_connect):
+    """Single issuances from many callers at once and a batch beside them: every code
+    is signed in the token (its kid) and its signature verifies."""
+    operator = token_connect("operator:admin")
+    dept = await make_department(operator, token_connect, suite="es256")
+    stub = dept.clients.issuer
+    singles, batch = await asyncio.gather(
+        asyncio.gather(*(stub.IssueLicence(issue_request(dept)) for _ in range(48))),
+        stub.IssueLicences(
+            pb.IssueLicencesRequest(items=[issue_request(dept) for _ in range(40)])
+        ),
+    )
+    licences = [r.licence for r in singles] + [r.licence for r in batch.results]
+    assert len(licences) == 88 and {lic.kid for lic in licences} == {dept.kid}
+    public = {
+        k.kid: k.public_key
+        for k in (
+            await operator.admin.ListSigningKeys(
+                pb.ListSigningKeysRequest(department_code=dept.code)
+            )
+        ).keys
+    }
+    texts = await asyncio.gather(
+        *(
+            stub.GetLicenceCode(pb.GetLicenceCodeRequest(identifier=lic.identifier))
+            for lic in licences
+        )
+    )
+    for reply in texts:
+        decoded = codes.decode_code(reply.text)
+        assert decoded.kid == dept.kid
+        decoded.verify_signature(public[dept.kid])
