@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import queue
 import threading
@@ -46,6 +47,7 @@ from certseal.files import read_regular_file
 
 _ED25519_OID = "1.3.101.112"  # RFC 8410 id-Ed25519, as EC_PARAMS of CKK_EC_EDWARDS
 _MAX_PIN_BYTES = 256
+log = logging.getLogger("certseal.hsm")
 # one lock per module library in this process (see Pkcs11Token.open)
 _MODULE_LOCKS: dict[str, threading.Lock] = {}
 _NEEDS = {
@@ -450,7 +452,7 @@ def token_from_config(config: Pkcs11Config) -> Pkcs11Token | None:
     empty (every key in software). Errors as :meth:`Pkcs11Token.open`."""
     if not config.module:
         return None
-    return Pkcs11Token.open(
+    token = Pkcs11Token.open(
         module=config.module,
         token_label=config.token_label,
         pin_file=config.pin_file,
@@ -458,3 +460,11 @@ def token_from_config(config: Pkcs11Config) -> Pkcs11Token | None:
         sessions=config.sessions,
         parallel=config.parallel,
     )
+    log.info(
+        "PKCS#11 token %r of %s: %d sessions; new %s keys are made in it",
+        config.token_label,
+        config.module,
+        token.sessions,
+        ", ".join(sorted(config.suites)) or "no",
+    )
+    return token

@@ -111,6 +111,13 @@ async def test_token_keys_through_every_lifecycle_step(
         "value_readable": False,
     }
 
+    created = await token_issuer.pool.fetchval(
+        "select details::text from audit_log where subject = $1 and action = "
+        "'key.create'",
+        dept.kid,
+    )
+    assert '"key_store": "pkcs11"' in created and "PRIVATE" not in created.upper()
+
     # issue: signed in the token, VALID at the verifier with the usual verification
     first = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
     assert first.kid == dept.kid

@@ -294,6 +294,8 @@ class Keys:
                     key.kid,
                     suite=suite.value,
                     department=department_code,
+                    # where the private key lives: "pkcs11" (a token) or "software"
+                    key_store="pkcs11" if is_token_reference(stored) else "software",
                 )
             ]
             for row in retired:
