@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import queue
@@ -36,24 +35,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pkcs11
-from asn1crypto import keys as asn1_keys
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+from pkcs11 import Attribute
 
+from certseal import hsm_calls as calls
 from certseal.config import Pkcs11Config
-from certseal.crypto import TOKEN_KEY_MARK, Suite, key_id, token_reference
+from certseal.crypto import TOKEN_KEY_MARK, Suite, key_id
 from certseal.errors import CertsealError, ErrorKind
 from certseal.files import read_regular_file
 
-_ED25519_OID = "1.3.101.112"  # RFC 8410 id-Ed25519, as EC_PARAMS of CKK_EC_EDWARDS
 _MAX_PIN_BYTES = 256
 log = logging.getLogger("certseal.hsm")
 # one lock per module library in this process (see Pkcs11Token.open)
 _MODULE_LOCKS: dict[str, threading.Lock] = {}
-_NEEDS = {
-    Suite.ES256: (Mechanism.EC_KEY_PAIR_GEN, Mechanism.ECDSA),
-    Suite.ED25519: (Mechanism.EC_EDWARDS_KEY_PAIR_GEN, Mechanism.EDDSA),
-}
 T = TypeVar("T")
 
 
@@ -130,14 +123,6 @@ class TokenSigner:
         return f"TokenSigner(kid={self._kid}, suite={self._suite.value})"
 
 
-class _Session:
-    __slots__ = ("keys", "session")
-
-    def __init__(self, session: Any):
-        self.session = session
-        self.keys: dict[bytes, Any] = {}
-
-
 class Pkcs11Token:
     """A logged-in PKCS#11 token with a bounded pool of sessions and threads.
 
@@ -155,14 +140,16 @@ class Pkcs11Token:
         self._label = label
         self._suites = suites
         self._lock = lock
-        self._pool: queue.Queue[_Session] = queue.Queue()
-        self._all = [_Session(s) for s in sessions]
+        self._pool: queue.Queue[calls.Session] = queue.Queue()
+        self._all = [calls.Session(s) for s in sessions]
         for one in self._all:
             self._pool.put(one)
         self._executor = ThreadPoolExecutor(
             max_workers=len(sessions), thread_name_prefix="pkcs11"
         )
         self._closed = threading.Event()
+        # opens a new, logged-in session in place of one the token lost
+        self._reopen: Callable[[], Any] = _no_reopen
 
     @classmethod
     def open(
@@ -191,22 +178,26 @@ class Pkcs11Token:
         token lacks, e.g. sm2 on SoftHSM2), ``sessions`` (out of range).
         """
         if not 1 <= sessions <= 64:
-            raise _bad("sessions", f"must be between 1 and 64, is {sessions}")
+            raise calls.bad("sessions", f"must be between 1 and 64, is {sessions}")
         wanted: set[Suite] = set()
         for name in suites:
             try:
                 wanted.add(Suite(name.strip().lower()))
             except ValueError:
-                raise _bad("suites", f"unknown key suite {name!r}") from None
+                raise calls.bad("suites", f"unknown key suite {name!r}") from None
         if not token_label:
-            raise _bad("token_label", "is not set")
+            raise calls.bad("token_label", "is not set")
         pin = read_pin_file(pin_file)
         if not module or not os.path.isfile(module):
-            raise _bad("module", f"no module library at {module!r}")
+            raise calls.bad("module", f"no module library at {module!r}")
         lock = _MODULE_LOCKS.setdefault(os.path.realpath(module), threading.Lock())
         with lock:
-            opened = _connect(module, token_label, pin, pin_file, wanted, sessions)
-        return cls(token_label, opened, frozenset(wanted), None if parallel else lock)
+            token, opened = calls.connect(
+                module, token_label, pin, pin_file, wanted, sessions
+            )
+        made = cls(token_label, opened, frozenset(wanted), None if parallel else lock)
+        made._reopen = lambda: calls.log_in(token, pin)
+        return made
 
     @property
     def label(self) -> str:
@@ -225,7 +216,7 @@ class Pkcs11Token:
     async def generate(self, suite: Suite) -> tuple[bytes, bytes]:
         """A new key pair of ``suite`` in the token: (its SubjectPublicKeyInfo DER, the
         reference to store). The private key is sensitive and not extractable."""
-        return await self._run(lambda s: _generate(s, suite))
+        return await self._run(lambda s: calls.generate(s, suite))
 
     def signer(
         self, suite: Suite, public_key_der: bytes, reference: bytes
@@ -235,12 +226,12 @@ class Pkcs11Token:
 
     async def sign(self, suite: Suite, cka_id: bytes, data: bytes) -> bytes:
         """The raw signature of ``data`` by the token key ``cka_id``."""
-        return await self._run(lambda s: _sign(s, suite, cka_id, data))
+        return await self._run(lambda s: calls.sign(s, suite, cka_id, data))
 
     def sign_blocking(self, suite: Suite, cka_id: bytes, data: bytes) -> bytes:
         """As :meth:`sign`, blocking the calling thread (not the event loop's)."""
         return self._executor.submit(
-            self._with_session, lambda s: _sign(s, suite, cka_id, data)
+            self._with_session, lambda s: calls.sign(s, suite, cka_id, data)
         ).result()
 
     def attributes(self, reference: bytes) -> dict[str, object]:
@@ -248,8 +239,8 @@ class Pkcs11Token:
         never_extractable, always_sensitive), and whether reading CKA_VALUE is refused
         (``value_readable``): what an auditor checks, never the key itself."""
 
-        def read(s: _Session) -> dict[str, object]:
-            key = _private_key(s, _cka_id(reference))
+        def read(s: calls.Session) -> dict[str, object]:
+            key = calls.private_key(s, _cka_id(reference))
             try:
                 key[Attribute.VALUE]
                 readable = True
@@ -275,9 +266,9 @@ class Pkcs11Token:
         self._closed.set()
         self._executor.shutdown(wait=True)
         with self._lock or contextlib.nullcontext():
-            _close([one.session for one in self._all])
+            calls.close_sessions([one.session for one in self._all])
 
-    async def _run(self, work: Callable[[_Session], T]) -> T:
+    async def _run(self, work: Callable[[calls.Session], T]) -> T:
         if self._closed.is_set():
             raise CertsealError(
                 ErrorKind.UNAVAILABLE, f"PKCS#11 token {self._label!r} is closed"
@@ -285,166 +276,37 @@ class Pkcs11Token:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._with_session, work)
 
-    def _with_session(self, work: Callable[[_Session], T]) -> T:
+    def _with_session(self, work: Callable[[calls.Session], T]) -> T:
         # as many threads as sessions: a thread never waits here for long
         one = self._pool.get()
         try:
             with self._lock or contextlib.nullcontext():
-                return work(one)
+                try:
+                    return work(one)
+                except calls.LOST:
+                    # the token restarted, or closed the session: a new one, once
+                    self._renew(one)
+                    return work(one)
         except pkcs11.exceptions.PKCS11Error as exc:
             raise CertsealError(
                 ErrorKind.UNAVAILABLE,
-                f"PKCS#11 token {self._label!r} failed: {_why(exc)}",
+                f"PKCS#11 token {self._label!r} failed: {calls.why(exc)}",
             ) from None
         finally:
             self._pool.put(one)
+
+    def _renew(self, one: calls.Session) -> None:
+        log.warning("PKCS#11 token %r lost a session; opening another", self._label)
+        calls.close_sessions([one.session])
+        one.keys.clear()
+        one.session = self._reopen()
 
     def __repr__(self) -> str:
         return f"Pkcs11Token(label={self._label!r}, sessions={len(self._all)})"
 
 
-def _connect(
-    module: str,
-    token_label: str,
-    pin: str,
-    pin_file: str,
-    wanted: set[Suite],
-    sessions: int,
-) -> list[Any]:
-    try:
-        lib = pkcs11.lib(module)
-    except Exception as exc:  # a C library that does not load: name the setting
-        raise _bad("module", f"cannot load {module}: {_why(exc)}") from None
-    try:
-        token = lib.get_token(token_label=token_label)
-    except pkcs11.exceptions.NoSuchToken:
-        raise _bad(
-            "token_label", f"no token labelled {token_label!r} in {module}"
-        ) from None
-    except pkcs11.exceptions.MultipleTokensReturned:
-        raise _bad(
-            "token_label", f"more than one token labelled {token_label!r}"
-        ) from None
-    except Exception as exc:
-        raise _bad("module", f"{module} fails to list tokens: {_why(exc)}") from None
-    mechanisms = set(token.slot.get_mechanisms())
-    for suite in sorted(wanted, key=lambda s: s.value):
-        needs = _NEEDS.get(suite)
-        if needs is None or not set(needs) <= mechanisms:
-            raise _bad(
-                "suites",
-                f"token {token_label!r} has no {suite.value} mechanisms; "
-                f"keep {suite.value} keys in software (leave it out of suites)",
-            )
-    opened: list[Any] = []
-    try:
-        # PKCS#11 login is per application: the first session logs in, the others
-        # share it
-        try:
-            opened.append(token.open(user_pin=pin, rw=True))
-        except pkcs11.exceptions.UserAlreadyLoggedIn:
-            # another part of this process logged in to the token already
-            opened.append(token.open(rw=True))
-        opened.extend(token.open(rw=True) for _ in range(sessions - 1))
-    except (pkcs11.exceptions.PinIncorrect, pkcs11.exceptions.PinLenRange):
-        _close(opened)
-        raise _bad(
-            "pin_file", f"the PIN in {pin_file} is refused by token {token_label!r}"
-        ) from None
-    except pkcs11.exceptions.PinLocked:
-        _close(opened)
-        raise _bad("pin_file", f"the user PIN of {token_label!r} is locked") from None
-    except Exception as exc:
-        _close(opened)
-        raise _bad(
-            "token_label", f"cannot open token {token_label!r}: {_why(exc)}"
-        ) from None
-    return opened
-
-
-def _generate(s: _Session, suite: Suite) -> tuple[bytes, bytes]:
-    cka_id = os.urandom(16)
-    private = {
-        Attribute.TOKEN: True,
-        Attribute.PRIVATE: True,
-        Attribute.SENSITIVE: True,
-        Attribute.EXTRACTABLE: False,
-        Attribute.SIGN: True,
-    }
-    public = {Attribute.TOKEN: True, Attribute.VERIFY: True}
-    label = f"certseal {suite.value}"
-    if suite is Suite.ES256:
-        params = s.session.create_domain_parameters(
-            KeyType.EC,
-            {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
-            local=True,
-        )
-        pub, _ = params.generate_keypair(
-            store=True,
-            id=cka_id,
-            label=label,
-            public_template=public,
-            private_template=private,
-        )
-        return encode_ec_public_key(pub), token_reference(cka_id)
-    if suite is Suite.ED25519:
-        params = s.session.create_domain_parameters(
-            KeyType.EC_EDWARDS,
-            {Attribute.EC_PARAMS: encode_named_curve_parameters(_ED25519_OID)},
-            local=True,
-        )
-        pub, _ = params.generate_keypair(
-            store=True,
-            id=cka_id,
-            label=label,
-            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
-            public_template=public,
-            private_template=private,
-        )
-        point = asn1_keys.OctetString.load(pub[Attribute.EC_POINT]).native
-        info = asn1_keys.PublicKeyInfo(
-            {"algorithm": {"algorithm": "ed25519"}, "public_key": bytes(point)}
-        )
-        return info.dump(), token_reference(cka_id)
-    raise CertsealError(
-        ErrorKind.FAILED_PRECONDITION, f"{suite.value} keys are not kept in a token"
-    )
-
-
-def _private_key(s: _Session, cka_id: bytes) -> Any:
-    key = s.keys.get(cka_id)
-    if key is None:
-        try:
-            key = s.session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=cka_id)
-        except pkcs11.exceptions.NoSuchKey:
-            raise CertsealError(
-                ErrorKind.FAILED_PRECONDITION,
-                f"the token has no private key with CKA_ID {cka_id.hex()}",
-            ) from None
-        s.keys[cka_id] = key
-    return key
-
-
-def _sign(s: _Session, suite: Suite, cka_id: bytes, data: bytes) -> bytes:
-    key = _private_key(s, cka_id)
-    if suite is Suite.ES256:
-        # CKM_ECDSA signs a digest and answers r || s, each 32 bytes for P-256
-        return bytes(key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA))
-    return bytes(key.sign(data, mechanism=Mechanism.EDDSA))
-
-
-def _close(sessions: list[Any]) -> None:
-    for one in sessions:
-        with contextlib.suppress(Exception):
-            one.close()
-
-
-def _why(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _bad(setting: str, problem: str) -> CertsealError:
-    return CertsealError(ErrorKind.INVALID_ARGUMENT, f"[pkcs11] {setting}: {problem}")
+def _no_reopen() -> Any:
+    raise CertsealError(ErrorKind.UNAVAILABLE, "the PKCS#11 session cannot be reopened")
 
 
 def token_from_config(config: Pkcs11Config) -> Pkcs11Token | None:

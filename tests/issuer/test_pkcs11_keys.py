@@ -18,8 +18,8 @@ from pkcs11 import Attribute, ObjectClass
 
 from certseal import codes
 from certseal.config import dump_config
-from certseal.crypto import Suite, is_token_reference, verify
-from certseal.errors import CertsealError
+from certseal.crypto import Suite, is_token_reference, token_reference, verify
+from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.rpc import secure_channel
 from certseal.storage.pool import connect
@@ -437,3 +437,28 @@ async def test_concurrent_issuance_with_a_token_key(token_connect):
         decoded = codes.decode_code(reply.text)
         assert decoded.kid == dept.kid
         decoded.verify_signature(public[dept.kid])
+
+
+async def test_a_lost_session_is_reopened_and_a_closed_token_is_unavailable(
+    softhsm, caplog
+):
+    token = await asyncio.to_thread(token_from_config, softhsm.config(sessions=1))
+    assert token is not None
+    public, reference = await token.generate(Suite.ED25519)
+    signer = token.signer(Suite.ED25519, public, reference)
+    verify(Suite.ED25519, public, b"a", await signer.sign(b"a"))
+    # the token forgets the session (as when an HSM restarts): the next call opens a
+    # new session, logs in when it must, finds the key again and signs
+    await asyncio.to_thread(token._all[0].session.close)
+    verify(Suite.ED25519, public, b"b", await signer.sign(b"b"))
+    assert "PKCS#11 token 'certseal' lost a session; opening another" in caplog.text
+    # a reference to an object the token does not have
+    ghost = token.signer(Suite.ED25519, public, token_reference(b"\x00" * 16))
+    with pytest.raises(CertsealError) as err:
+        await ghost.sign(b"c")
+    assert err.value.kind is ErrorKind.FAILED_PRECONDITION
+    assert "no private key with CKA_ID 000000" in err.value.message
+    token.close()
+    with pytest.raises(CertsealError) as err:
+        await signer.sign(b"d")
+    assert err.value.kind is ErrorKind.UNAVAILABLE

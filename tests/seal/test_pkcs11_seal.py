@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
+import secrets
 
 import grpc
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from certseal.crypto import KeyWrapper, Suite, is_token_reference, verify
 from certseal.hsm import token_from_config
 from certseal.rpc import secure_channel
+from certseal.storage.pool import connect
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal.app import SealApp
@@ -23,7 +25,13 @@ DOCUMENT = b"a notice sealed with a key that never left the token " * 40
 
 
 @pytest.fixture(scope="module")
-async def token_seal_app(config, issuer, softhsm):
+async def token_seal_app(config, issuer, seal_app, softhsm):
+    """A second seal service on the session's database with its new es256 and
+    ed25519 seal keys in the token. The seal makers are the platform's, shared by
+    every replica: the session's (software) seal service makes them first, so both
+    services can use them (a maker in the token: the next test, on its own database)."""
+    for suite in (Suite.ES256, Suite.ED25519):
+        await seal_app.service._maker(suite)
     cfg = copy.deepcopy(config)
     cfg.pkcs11 = softhsm.config()
     app = SealApp(cfg, listen="127.0.0.1:0")
@@ -150,3 +158,32 @@ async def test_a_token_seal_on_a_service_without_the_token(
         )
     assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert "no [pkcs11] module configured" in err.value.details()
+
+
+async def test_seal_makers_are_made_in_the_token(config, softhsm, tmp_path):
+    """A platform whose seal service starts with [pkcs11] makes its seal makers in the
+    token; a seal made by such a maker verifies."""
+    name = f"pkcs11_seal_{secrets.token_hex(4)}"
+    admin = await connect(config.database.dsn())
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.pkcs11 = softhsm.config(sessions=1)
+    app = SealApp(cfg, serve=False, background=False)
+    await app.start()
+    try:
+        for suite in (Suite.ES256, Suite.ED25519):
+            maker, certificate = await app.service._maker(suite)
+            row = await app.service._store.maker(
+                suite.value, app.service.ca_for(suite).fingerprint
+            )
+            assert row is not None and is_token_reference(row.wrapped_key)
+            assert row.kid == maker.kid and row.certificate == certificate
+            verify(suite, row.public_key, b"seal", await maker.sign(b"seal"))
+    finally:
+        await app.stop()
