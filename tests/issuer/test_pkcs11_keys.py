@@ -118,6 +118,13 @@ async def test_token_keys_through_every_lifecycle_step(
     )
     assert '"key_store": "pkcs11"' in created and "PRIVATE" not in created.upper()
 
+    listed = (
+        await operator.admin.ListSigningKeys(
+            pb.ListSigningKeysRequest(department_code=dept.code)
+        )
+    ).keys
+    assert [(k.kid, k.key_store) for k in listed] == [(dept.kid, "pkcs11")]
+
     # issue: signed in the token, VALID at the verifier with the usual verification
     first = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
     assert first.kid == dept.kid
@@ -462,3 +469,23 @@ async def test_a_lost_session_is_reopened_and_a_closed_token_is_unavailable(
     with pytest.raises(CertsealError) as err:
         await signer.sign(b"d")
     assert err.value.kind is ErrorKind.UNAVAILABLE
+
+
+async def test_key_list_says_where_each_key_lives(
+    config, token_issuer, token_connect, tmp_path
+):
+    operator = token_connect("operator:admin")
+    dept = await make_department(operator, token_connect, suite="es256")
+    sm2 = await operator.admin.CreateSigningKey(
+        pb.CreateSigningKeyRequest(department_code=dept.code, suite="sm2")
+    )
+    code, out = await run_certseal(
+        config,
+        tmp_path,
+        *("key", "list", dept.code),
+        issuer_target=f"localhost:{token_issuer.port}",
+    )
+    assert code == 0, out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line}
+    assert lines[dept.kid][2:5] == ["es256", "active", "pkcs11"]
+    assert lines[sm2.key.kid][2:5] == ["sm2", "active", "software"]
