@@ -8,7 +8,10 @@ CHROMIUM ?= /usr/bin/chromium
 # the console's font for Han characters outside the BMP (e.g. 𠈌 in a holder's name)
 RARE_HAN_FONT ?= /usr/share/fonts/truetype/hanazono/HanaMinB.ttf
 
-.PHONY: setup fonts browser poppler run test test-pure bench protos protos-check lint k8s-check mutation
+# SoftHSM2, the PKCS#11 token the tests and make bench keep keys in (certseal/hsm.py)
+SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
+
+.PHONY: setup fonts browser poppler softhsm run test test-pure bench protos protos-check lint k8s-check mutation
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,12 +54,23 @@ fonts:
 	    echo "the console needs Debian's fonts-hanazono for rare characters: sudo apt-get install fonts-hanazono"; exit 1; \
 	  fi; }
 
+# Debian's softhsm2: a real PKCS#11 token for the tests and make bench (fresh tokens
+# in a temporary SOFTHSM2_CONF directory each run; nothing system-wide is changed).
+softhsm:
+	@test -f $(SOFTHSM_MODULE) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's softhsm2: the PKCS#11 token of the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; \
+	  else \
+	    echo "the PKCS#11 tests need Debian's softhsm2: sudo apt-get install softhsm2"; exit 1; \
+	  fi; }
+
 # The embedded broker listens on BROKER_PORT (default 9092; a free port when taken).
 run: setup fonts
 	$(VENV)/bin/certseal run $(if $(BROKER_PORT),--broker-port $(BROKER_PORT))
 
-test: setup browser poppler
-	CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
+test: setup browser poppler softhsm
+	CHROMIUM=$(CHROMIUM) SOFTHSM2_MODULE=$(SOFTHSM_MODULE) $(PY) -m pytest $(PYTEST_ARGS)
 
 # The pure tests alone (no PostgreSQL, broker or browser): a few seconds.
 PURE_TESTS = tests/kernel/test_identifiers*.py tests/kernel/test_codes*.py \
@@ -78,8 +92,9 @@ mutation: setup
 	$(VENV)/bin/mutmut run
 	$(VENV)/bin/mutmut results
 
-bench: setup browser
+bench: setup browser softhsm
 	$(PY) -m bench.issuer_bench
+	$(PY) -m bench.pkcs11_bench
 	$(PY) -m bench.verifier_bench
 	$(PY) -m bench.index_bench
 	$(PY) -m bench.seal_bench

@@ -83,6 +83,26 @@ class SecretsConfig(Section):
     data_key_file: str = "/run/secrets/certseal/data-key"
 
 
+class Pkcs11Config(Section):
+    """A PKCS#11 token (an HSM) that generates and holds signing keys, ``[pkcs11]``
+    (certseal/hsm.py). ``module`` empty: every key is kept in software.
+    """
+
+    # the vendor's PKCS#11 module library, e.g. /usr/lib/softhsm/libsofthsm2.so
+    module: str = ""
+    # the token's label (CKA_LABEL of the token, as softhsm2-util --init-token --label)
+    token_label: str = ""
+    # the file holding the user PIN (one line), mounted like every other secret
+    pin_file: str = "/run/secrets/certseal/pkcs11-pin"
+    # suites whose new keys are generated in the token; the rest stay in software
+    suites: list[str] = msgspec.field(default_factory=lambda: ["es256", "ed25519"])
+    # sessions kept open with the token, and threads signing on them (1-64)
+    sessions: int = 4
+    # true only for a module documented as thread-safe when initialised with
+    # C_Initialize(NULL_PTR); otherwise calls into it are serialised (SoftHSM2: false)
+    parallel: bool = False
+
+
 class PlatformConfig(Section):
     """The platform operator itself."""
 
@@ -156,6 +176,7 @@ class BaseConfig(Section):
     tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
     secrets: SecretsConfig = msgspec.field(default_factory=SecretsConfig)
     platform: PlatformConfig = msgspec.field(default_factory=PlatformConfig)
+    pkcs11: Pkcs11Config = msgspec.field(default_factory=Pkcs11Config)
     outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
     idempotency: IdempotencyConfig = msgspec.field(default_factory=IdempotencyConfig)
 
@@ -168,6 +189,7 @@ class SharedSettings(Protocol):
     tls: TlsConfig
     secrets: SecretsConfig
     platform: PlatformConfig
+    pkcs11: Pkcs11Config
     outbox: OutboxConfig
     idempotency: IdempotencyConfig
 

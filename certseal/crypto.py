@@ -309,6 +309,23 @@ def generate_key(suite: Suite) -> GeneratedKey:
     )
 
 
+#: What a key column holds for a key kept in a PKCS#11 token (certseal/hsm.py): this
+#: marker, then the token object's CKA_ID in hex. A wrapped software key starts with a
+#: random 12-byte nonce instead, so the two are never confused (odds 2**-96).
+TOKEN_KEY_MARK = b"certseal-pkcs11-key:v1:"
+
+
+def token_reference(cka_id: bytes) -> bytes:
+    """The stored reference of the token key whose CKA_ID is ``cka_id``."""
+    return TOKEN_KEY_MARK + cka_id.hex().encode()
+
+
+def is_token_reference(blob: bytes) -> bool:
+    """Whether a stored key column refers to a token key (not wrapped key bytes):
+    such a key is never unwrapped, re-wrapped or exported."""
+    return bytes(blob).startswith(TOKEN_KEY_MARK)
+
+
 class KeyWrapper:
     """Encrypts private keys at rest under the key-encryption key, bound to their kid."""
 

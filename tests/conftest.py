@@ -405,3 +405,11 @@ async def verdict_everywhere(verifiers, code: str, wanted: int, within: float = 
             )
             await asyncio.sleep(0.005)
     return time.monotonic() - started
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh SoftHSM2 token directory for the session (tests/softhsm.py)."""
+    from tests.softhsm import make_softhsm
+
+    return make_softhsm(tmp_path_factory.mktemp("softhsm"))

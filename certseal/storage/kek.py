@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from certseal.crypto import KeyWrapper
+from certseal.crypto import KeyWrapper, is_token_reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ async def rewrap_all(
                 f"select ctid, {place.name_sql} as name, {place.column} as blob "
                 f"from {place.table}"
             )
+            # a key in a PKCS#11 token is a reference, not wrapped bytes: left as is
+            rows = [r for r in rows if not is_token_reference(r["blob"])]
             for row in rows:
                 await conn.execute(
                     f"update {place.table} set {place.column} = $1 where ctid = $2",

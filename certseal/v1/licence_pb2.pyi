@@ -150,7 +150,7 @@ class LicenceType(_message.Message):
     def __init__(self, type_code: _Optional[str] = ..., name: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[FieldSpec, _Mapping]]] = ..., default_validity_days: _Optional[int] = ..., issuer_codes: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SigningKey(_message.Message):
-    __slots__ = ("kid", "department_code", "suite", "status", "public_key", "not_before", "not_after", "created_at", "retired_at", "revoked_at", "revocation_reason")
+    __slots__ = ("kid", "department_code", "suite", "status", "public_key", "not_before", "not_after", "created_at", "retired_at", "revoked_at", "revocation_reason", "key_store")
     KID_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     SUITE_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +162,7 @@ class SigningKey(_message.Message):
     RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
     REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
     REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    KEY_STORE_FIELD_NUMBER: _ClassVar[int]
     kid: str
     department_code: str
     suite: str
@@ -173,7 +174,8 @@ class SigningKey(_message.Message):
     retired_at: _timestamp_pb2.Timestamp
     revoked_at: _timestamp_pb2.Timestamp
     revocation_reason: str
-    def __init__(self, kid: _Optional[str] = ..., department_code: _Optional[str] = ..., suite: _Optional[str] = ..., status: _Optional[_Union[KeyStatus, str]] = ..., public_key: _Optional[bytes] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ...) -> None: ...
+    key_store: str
+    def __init__(self, kid: _Optional[str] = ..., department_code: _Optional[str] = ..., suite: _Optional[str] = ..., status: _Optional[_Union[KeyStatus, str]] = ..., public_key: _Optional[bytes] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., key_store: _Optional[str] = ...) -> None: ...
 
 class Holder(_message.Message):
     __slots__ = ("name", "id_type", "id_number")

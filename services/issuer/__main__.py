@@ -59,9 +59,18 @@ async def _supervise(
             await asyncio.sleep(1.0)
 
     app = IssuerApp(cfg, serve=False)
-    await app.start()
+    await _start(app)
     await asyncio.gather(*[worker(i) for i in range(cfg.issuer.workers)])
     await app.stop()
+
+
+async def _start(app: IssuerApp) -> None:
+    """Start ``app``; a start-up failure (a PKCS#11 token that does not open, a
+    secret file missing, a port taken) ends the process with one line, no traceback."""
+    try:
+        await app.start()
+    except (CertsealError, OSError, ValueError, RuntimeError) as exc:
+        sys.exit(f"services.issuer: error: {exc}")
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -80,7 +89,7 @@ async def _main(args: argparse.Namespace) -> None:
         cfg.issuer.metrics_listen = args.metrics_listen
     serving_worker = args.role == "serve"
     app = IssuerApp(cfg, background=not serving_worker, reuse_port=serving_worker)
-    await app.start()
+    await _start(app)
     await stop.wait()
     await app.stop(grace=5.0)
 

@@ -11,6 +11,7 @@ import grpc
 
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
 from certseal.errors import CertsealError, ErrorKind
+from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
@@ -163,14 +164,18 @@ class IssuerApp(ServiceProcess):
             background=background,
             reuse_port=reuse_port,
         )
+        self.token: Pkcs11Token | None = None
 
     _renderers: list[DocumentRenderer]
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop as every service process does, then the rendering workers."""
+        """Stop as every service process does, then the rendering workers, then log
+        out of the PKCS#11 token, if any."""
         await super().stop(grace)
         for renderer in getattr(self, "_renderers", []):
             renderer.close()
+        if self.token is not None:
+            self.token.close()
 
     async def prepare(self) -> None:
         """The store and the service; the platform department and its keys."""
@@ -225,12 +230,15 @@ class IssuerApp(ServiceProcess):
         """An issuer service over this process's pool (tests give their own clock)."""
         cfg = self.config
         wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
+        if self.token is None:
+            # [pkcs11]: department and presentation keys of its suites in the token
+            self.token = token_from_config(cfg.pkcs11)
         protector = PersonalDataProtector(
             read_secret_file(Path(cfg.secrets.data_key_file))
         )
         return IssuerService(
             store=self.store,
-            keyring=Keyring(store=self.store, wrapper=wrapper),
+            keyring=Keyring(store=self.store, wrapper=wrapper, token=self.token),
             wrapper=wrapper,
             protector=protector,
             sealer=IndexSealer(read_secret_file(Path(cfg.issuer.index_key_file))),

@@ -175,6 +175,7 @@ def _print_key(key: Any) -> None:
     status = {1: "active", 2: "retired", 3: "revoked"}.get(key.status, "?")
     print(
         f"{key.kid}  {key.department_code}  {key.suite:8} {status:8} "
+        f"{key.key_store or 'software':8} "
         f"valid {ts(key.not_before)} .. {ts(key.not_after)}"
         + (
             f"  revoked at {ts(key.revoked_at)}: {key.revocation_reason}"

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from certseal.crypto import Suite
+from certseal.crypto import Suite, is_token_reference
 from certseal.errors import CertsealError, invalid
 from certseal.timestamps import request_time, ts
 from certseal.v1 import issuer_pb2 as pb
@@ -281,6 +281,9 @@ def key_message(key: SigningKey) -> licence_pb2.SigningKey:
         retired_at=ts(key.retired_at),
         revoked_at=ts(key.revoked_at),
         revocation_reason=key.revocation_reason,
+        key_store="pkcs11"
+        if is_token_reference(key.wrapped_private_key)
+        else "software",
     )
 
 

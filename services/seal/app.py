@@ -8,6 +8,7 @@ import grpc
 
 from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError, ErrorKind
+from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.process import ServiceProcess
 from certseal.rpc import secure_channel
 from certseal.secretfiles import read_secret_file
@@ -88,10 +89,20 @@ class SealApp(ServiceProcess):
             serve=serve,
             background=background,
         )
+        self.token: Pkcs11Token | None = None
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop serving, then log out of the PKCS#11 token, if any."""
+        await super().stop(grace)
+        if self.token is not None:
+            self.token.close()
 
     async def prepare(self) -> None:
         """The seal services over this process's pool."""
         cfg = self.config
+        if self.token is None:
+            # [pkcs11]: seal and seal-maker keys of its suites in the token
+            self.token = token_from_config(cfg.pkcs11)
         store = self.store = SealStore(self.pool)
         seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
         self.service = SealService(
@@ -107,6 +118,7 @@ class SealApp(ServiceProcess):
                 if cfg.seal.sm2_ca_cert_file
                 else None
             ),
+            token=self.token,
         )
         self.republisher = SealRepublisher(store=store, clock=self.clock)
         self.pdfs = PdfSealService(

@@ -41,7 +41,7 @@ from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from certseal.crypto import SoftwareSigner, Suite, signature_to_der
+from certseal.crypto import Signer, Suite, signature_to_der
 from certseal.errors import CertsealError, invalid, precondition
 from services.seal.pdf_open import (
     authenticate,
@@ -167,7 +167,7 @@ def _reading_pdf() -> Iterator[None]:
 class _SealSigner(signers.Signer):
     """pyHanko's Signer over a certseal signer: the key never leaves it."""
 
-    def __init__(self, signer: SoftwareSigner, cert: bytes, ca: bytes):
+    def __init__(self, signer: Signer, cert: bytes, ca: bytes):
         certificate = asn1_x509.Certificate.load(cert)
         super().__init__(
             signing_cert=certificate,
@@ -310,7 +310,7 @@ def _field_rotation(writer: IncrementalPdfFileWriter, field_name: str) -> int:
 async def seal_pdf(
     pdf: bytes,
     *,
-    signer: SoftwareSigner,
+    signer: Signer,
     cert: bytes,
     ca: bytes,
     picture_png: bytes,

@@ -26,9 +26,10 @@ import functools
 from dataclasses import dataclass
 
 from certseal.audit import AuditEntry
-from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, digest, generate_key
+from certseal.crypto import KeyWrapper, Signer, Suite, digest
 from certseal.errors import CertsealError, denied, invalid, not_found, precondition
 from certseal.events import OutboxRecord
+from certseal.hsm import Pkcs11Token
 from certseal.identifiers import mint_serial, validate_uscc
 from certseal.paging import page
 from certseal.rpc import Caller
@@ -43,6 +44,7 @@ from services.seal.domain import (
 )
 from services.seal.events import document_sealed, seal_changed
 from services.seal.inspect import inspect as inspect_ses
+from services.seal.keys import SealKeys
 from services.seal.picture import SEAL_MM, check_png, round_seal
 from services.seal.ses import (
     CERTSEAL_KINDS,
@@ -132,16 +134,17 @@ class SealService:
         max_document_bytes: int = 64 * 1024 * 1024,
         trust: TrustStore | None = None,
         sm2_ca: SealCa | None = None,
+        token: Pkcs11Token | None = None,
     ):
         self._trust = trust or TrustStore()
         self._sm2_ca = sm2_ca
         self._store = store
-        self._wrapper = wrapper
+        self._keys = SealKeys(wrapper, token)  # [pkcs11]: its suites' keys in the token
         self._ca = seal_ca
         self._clock = clock
         self._vendor_id = vendor_id
         self.max_document_bytes = max_document_bytes
-        self._makers: dict[Suite, tuple[SoftwareSigner, bytes]] = {}
+        self._makers: dict[Suite, tuple[Signer, bytes]] = {}
 
     def now(self) -> dt.datetime:
         """The service's clock."""
@@ -159,7 +162,7 @@ class SealService:
         """The DER certificates of the platform's own seal CAs."""
         return (self._ca.cert,) + ((self._sm2_ca.cert,) if self._sm2_ca else ())
 
-    async def _maker(self, suite: Suite) -> tuple[SoftwareSigner, bytes]:
+    async def _maker(self, suite: Suite) -> tuple[Signer, bytes]:
         """The platform's seal maker in ``suite`` (created and certified on first use).
 
         Makers belong to the seal CA that certified them: a new CA gets new makers.
@@ -169,28 +172,21 @@ class SealService:
         ca = self.ca_for(suite)
         row = await self._store.maker(suite.value, ca.fingerprint)
         if row is None:
-            key = generate_key(suite)
+            kid, public_key, stored = await self._keys.new(suite)
             now = self._clock()
             cert = issue_certificate(
                 ca_key=ca.key,
                 ca_cert=ca.cert,
                 common_name=f"service:seal-maker-{suite.value}",
-                public_key_der=key.public_key_der,
+                public_key_der=public_key,
                 not_before=now - dt.timedelta(minutes=5),
                 not_after=now + dt.timedelta(days=3660 * 2),
             )
             row = await self._store.insert_maker(
-                MakerRow(
-                    suite.value,
-                    ca.fingerprint,
-                    key.kid,
-                    key.public_key_der,
-                    self._wrapper.wrap(key.kid, key.private_bytes),
-                    cert,
-                ),
+                MakerRow(suite.value, ca.fingerprint, kid, public_key, stored, cert),
                 now,
             )
-        signer = self._wrapper.unwrap_signer(suite, row.public_key, row.wrapped_key)
+        signer = self._keys.signer(suite, row.public_key, row.wrapped_key)
         self._makers[suite] = (signer, row.certificate)
         return self._makers[suite]
 
@@ -254,13 +250,13 @@ class SealService:
         )
         now = self._clock()
         seal_id = f"{data.owner_code}{mint_serial(10)}"
-        key = generate_key(data.suite)
+        kid, public_key, stored = await self._keys.new(data.suite)
         ca = self.ca_for(data.suite)
         certificate = issue_certificate(
             ca_key=ca.key,
             ca_cert=ca.cert,
             common_name=f"seal:{seal_id}",
-            public_key_der=key.public_key_der,
+            public_key_der=public_key,
             not_before=data.valid_start,
             not_after=data.valid_end,
         )
@@ -293,8 +289,8 @@ class SealService:
             valid_start=data.valid_start,
             valid_end=data.valid_end,
             signers=data.signers,
-            kid=key.kid,
-            wrapped_key=self._wrapper.wrap(key.kid, key.private_bytes),
+            kid=kid,
+            wrapped_key=stored,
             certificate=certificate,
             seal=seal,
             created_at=now,
@@ -392,9 +388,10 @@ class SealService:
             raise precondition(f"seal {seal_id} is not valid now", field="seal_id")
         return row, now
 
-    def signer(self, row: Seal) -> SoftwareSigner:
-        """The seal's own signing key, unwrapped from ``row`` by the KEK."""
-        return self._wrapper.unwrap_signer(
+    def signer(self, row: Seal) -> Signer:
+        """The seal's own signing key: unwrapped from ``row`` by the KEK, or in the
+        token."""
+        return self._keys.signer(
             Suite(row.suite),
             read_certificate(row.certificate).public_key_der,
             row.wrapped_key,

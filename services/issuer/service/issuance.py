@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from certseal import codes
 from certseal.audit import AuditEntry
-from certseal.crypto import PersonalDataProtector, SoftwareSigner
+from certseal.crypto import PersonalDataProtector, Signer
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.identifiers import LicenceId, mint_serial
 from certseal.rpc import Caller
@@ -68,7 +68,7 @@ class IssueInput:
 async def sign_version(
     record: LicenceRecord,
     licence_type: LicenceType,
-    signer: SoftwareSigner,
+    signer: Signer,
     protector: PersonalDataProtector,
 ) -> NewLicence:
     """What a new version writes: its static code, signed once by ``signer`` over the

@@ -13,9 +13,16 @@ import re
 import time
 from collections.abc import Sequence
 
-from certseal.crypto import KeyWrapper, SoftwareSigner, Suite, generate_key
+from certseal.crypto import (
+    KeyWrapper,
+    Signer,
+    Suite,
+    generate_key,
+    is_token_reference,
+)
 from certseal.errors import invalid, not_found, precondition
 from certseal.events import OutboxRecord
+from certseal.hsm import Pkcs11Token
 from certseal.identifiers import validate_uscc
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
@@ -32,28 +39,64 @@ _PRESENTATION_VALIDITY_DAYS = 730
 
 
 class Keyring:
-    """Signers for keys kept in the database, decrypted once and cached by kid."""
+    """Signers for stored keys, cached by kid: software keys decrypted once from the
+    database, token keys (``token``, the ``[pkcs11]`` token) used where they live."""
 
-    def __init__(self, *, store: IssuerStore, wrapper: KeyWrapper, ttl_s: float = 5.0):
+    def __init__(
+        self,
+        *,
+        store: IssuerStore,
+        wrapper: KeyWrapper,
+        token: Pkcs11Token | None = None,
+        ttl_s: float = 5.0,
+    ):
         self._store = store
         self._wrapper = wrapper
+        self._token = token
         self._ttl_s = ttl_s
-        self._signers: dict[str, SoftwareSigner] = {}
+        self._signers: dict[str, Signer] = {}
         self._active: dict[tuple[str, str], tuple[float, str | None]] = {}
 
-    def signer_for(self, key: SigningKey) -> SoftwareSigner:
-        """The signer of a stored key."""
+    async def new_key(self, suite: Suite) -> tuple[str, bytes, bytes]:
+        """A new key pair of ``suite``: (kid, SubjectPublicKeyInfo DER, what to store).
+
+        In the token when one is configured for the suite (what is stored is then a
+        reference to the token object), else generated here and stored wrapped.
+        """
+        if self._token is not None and self._token.holds(suite):
+            public, reference = await self._token.generate(suite)
+            signer = self._token.signer(suite, public, reference)
+            return signer.kid, public, reference
+        generated = generate_key(suite)
+        wrapped = self._wrapper.wrap(generated.kid, generated.private_bytes)
+        return generated.kid, generated.public_key_der, wrapped
+
+    def signer_for(self, key: SigningKey) -> Signer:
+        """The signer of a stored key; FAILED_PRECONDITION for a token key when this
+        process has no ``[pkcs11]`` token."""
         signer = self._signers.get(key.kid)
         if signer is None:
-            signer = self._wrapper.unwrap_signer(
-                Suite(key.suite), key.public_key, key.wrapped_private_key
-            )
+            suite = Suite(key.suite)
+            if is_token_reference(key.wrapped_private_key):
+                if self._token is None:
+                    raise precondition(
+                        f"signing key {key.kid} lives in a PKCS#11 token and this "
+                        "issuer has no [pkcs11] module configured",
+                        field="kid",
+                    )
+                signer = self._token.signer(
+                    suite, key.public_key, key.wrapped_private_key
+                )
+            else:
+                signer = self._wrapper.unwrap_signer(
+                    suite, key.public_key, key.wrapped_private_key
+                )
             self._signers[key.kid] = signer
         return signer
 
     async def active_signer(
         self, department: str, now: dt.datetime, suite: str = ""
-    ) -> SoftwareSigner | None:
+    ) -> Signer | None:
         """The department's newest active key, of ``suite`` when one is given (cached
         for ``ttl_s`` seconds)."""
         cached = self._active.get((department, suite))
@@ -224,16 +267,14 @@ class Keys:
         retire: Sequence[SigningKey] = (),
     ) -> tuple[SigningKey, list[SigningKey]]:
         now = self._clock()
-        generated = generate_key(suite)
+        kid, public_key, stored = await self._keyring.new_key(suite)
         key = SigningKey(
-            kid=generated.kid,
+            kid=kid,
             department_code=department_code,
             suite=suite.value,
             status="active",
-            public_key=generated.public_key_der,
-            wrapped_private_key=self._wrapper.wrap(
-                generated.kid, generated.private_bytes
-            ),
+            public_key=public_key,
+            wrapped_private_key=stored,
             not_before=now,
             not_after=now + dt.timedelta(days=validity_days),
             created_at=now,
@@ -253,6 +294,8 @@ class Keys:
                     key.kid,
                     suite=suite.value,
                     department=department_code,
+                    # where the private key lives: "pkcs11" (a token) or "software"
+                    key_store="pkcs11" if is_token_reference(stored) else "software",
                 )
             ]
             for row in retired:

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from certseal.crypto import SoftwareSigner
+from certseal.crypto import Signer
 from certseal.errors import CertsealError, ErrorKind, invalid, not_found, precondition
 from certseal.events import OutboxRecord
 from certseal.identifiers import LicenceId, mint_serial, parse_licence_id, validate_uscc
@@ -88,7 +88,7 @@ class Lifecycle(LicenceCases):
 
     async def _locked_signer(
         self, tx: LineageTx, department: str, now: dt.datetime, *, field: str = "as"
-    ) -> SoftwareSigner:
+    ) -> Signer:
         """The department's active signer, re-checked under a share lock in ``tx``."""
         signer = await self._keyring.active_signer(department, now)
         if signer is None or not await tx.key_is_active(signer.kid, now):

@@ -1,0 +1,49 @@
+"""Where the seal service's private keys are made and used: seals' own keys and the
+platform's seal makers, KEK-wrapped in the database or, for the suites the
+``[pkcs11]`` token holds, generated and kept in the token (certseal/hsm.py)."""
+
+from __future__ import annotations
+
+from certseal.crypto import (
+    KeyWrapper,
+    Signer,
+    Suite,
+    generate_key,
+    is_token_reference,
+)
+from certseal.errors import precondition
+from certseal.hsm import Pkcs11Token
+
+
+class SealKeys:
+    """New key pairs and the signers of stored ones, software or token."""
+
+    def __init__(self, wrapper: KeyWrapper, token: Pkcs11Token | None = None):
+        self._wrapper = wrapper
+        self._token = token
+
+    async def new(self, suite: Suite) -> tuple[str, bytes, bytes]:
+        """A new key pair of ``suite``: (kid, SubjectPublicKeyInfo DER, what to store:
+        the wrapped private key, or the token object's reference)."""
+        if self._token is not None and self._token.holds(suite):
+            public, reference = await self._token.generate(suite)
+            return self._token.signer(suite, public, reference).kid, public, reference
+        key = generate_key(suite)
+        return (
+            key.kid,
+            key.public_key_der,
+            self._wrapper.wrap(key.kid, key.private_bytes),
+        )
+
+    def signer(self, suite: Suite, public_key_der: bytes, stored: bytes) -> Signer:
+        """The signer of a stored key; FAILED_PRECONDITION for a token key when this
+        process has no ``[pkcs11]`` token."""
+        if is_token_reference(stored):
+            if self._token is None:
+                raise precondition(
+                    "this seal's key lives in a PKCS#11 token and the seal service "
+                    "has no [pkcs11] module configured",
+                    field="seal_id",
+                )
+            return self._token.signer(suite, public_key_der, stored)
+        return self._wrapper.unwrap_signer(suite, public_key_der, stored)
