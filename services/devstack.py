@@ -78,6 +78,18 @@ class DevStack(EmbeddedStack[Config]):
         cfg.seal.sm2_ca_cert_file, cfg.seal.sm2_ca_key_file = dev_sm2_ca(
             self.home / "seal-ca-sm2"
         )
+        # the platform's TSA, a room of the seal process, with its own certificate from
+        # a dev TSA CA (extendedKeyUsage timeStamping, critical); seals are stamped
+        tsa_ca = DevCA(self.home / "tsa-ca", name="certseal dev TSA CA")
+        tsa = tsa_ca.tsa_identity("certseal dev TSA")
+        cfg.seal.tsa_cert_file, cfg.seal.tsa_key_file = (
+            str(tsa.cert_file),
+            str(tsa.key_file),
+        )
+        if not cfg.seal.tsa_listen:
+            cfg.seal.tsa_listen = f"127.0.0.1:{free_port()}"
+            cfg.seal.tsa_url = f"http://{cfg.seal.tsa_listen}/"
+        cfg.seal.tsa_trusted_ca_files = [str(tsa_ca.ca_file)]
         # the counter console calls as itself and names each clerk's counter
         console = self.ca.identity("service:console", server=True)
         cfg.console.cert_file, cfg.console.key_file = (

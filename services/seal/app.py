@@ -19,6 +19,7 @@ from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
 from services.seal.trust import TrustStore, load_trust_files
+from services.seal.tsa import Timestamper, TsaServer
 
 SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
 
@@ -55,6 +56,19 @@ class SealApp(ServiceProcess):
         """The seal services over this process's pool."""
         cfg = self.config
         store = SealStore(self.pool)
+        self.tsa: TsaServer | None = None
+        if cfg.seal.tsa_listen:  # the platform's own TSA room, served below
+            self.tsa = TsaServer(
+                cert_file=cfg.seal.tsa_cert_file,
+                key_file=cfg.seal.tsa_key_file,
+                clock=self.clock,
+            )
+            await self.tsa.start(cfg.seal.tsa_listen)
+        timestamper = (
+            Timestamper(cfg.seal.tsa_url, timeout_s=cfg.seal.tsa_timeout_s)
+            if cfg.seal.tsa_url
+            else None
+        )
         seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
         self.service = SealService(
             store=store,
@@ -69,6 +83,12 @@ class SealApp(ServiceProcess):
                 if cfg.seal.sm2_ca_cert_file
                 else None
             ),
+            timestamper=timestamper,
+            tsa_trust=TrustStore.of(
+                load_trust_files(
+                    cfg.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
+                )
+            ),
         )
         self.republisher = SealRepublisher(store=store, clock=self.clock)
         self.pdfs = PdfSealService(
@@ -76,10 +96,20 @@ class SealApp(ServiceProcess):
             store=store,
             seal_ca=seal_ca,
             max_document_bytes=cfg.seal.max_document_bytes,
+            timestamper=timestamper,
+            tsa_roots=load_trust_files(
+                cfg.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
+            ),
         )
         self.ofds = OfdSealService(
             seals=self.service, max_document_bytes=cfg.seal.max_document_bytes
         )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the gRPC service, then the TSA room."""
+        await super().stop(grace)
+        if getattr(self, "tsa", None) is not None:
+            await self.tsa.stop()
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""
