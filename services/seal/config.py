@@ -28,12 +28,6 @@ class SealConfig(ServiceSection):
     # signers): PEM or DER files, SM2 or ECDSA, roots (self-signed: trust anchors)
     # and intermediates (used to build paths to a root); services.seal.trust
     trusted_ca_files: list[str] = msgspec.field(default_factory=list)
-
-
-class SealSettings(SharedSettings, Protocol):
-    """The sections a seal process reads."""
-
-    seal: SealConfig
     # trusted timestamps (RFC 3161 / GB/T 20520): the TSA that stamps every SES
     # signature and PDF seal (PAdES B-T); empty: no token, the signer's clock only
     tsa_url: str = ""
@@ -45,3 +39,9 @@ class SealSettings(SharedSettings, Protocol):
     tsa_listen: str = ""
     tsa_cert_file: str = ""
     tsa_key_file: str = ""
+
+
+class SealSettings(SharedSettings, Protocol):
+    """The sections a seal process reads."""
+
+    seal: SealConfig

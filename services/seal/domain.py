@@ -309,7 +309,11 @@ def _verify_sealed(
                 f"seal {seal.es_id} is not registered here",
             )
         revoked_at = seal_status.revoked_at
-        if revoked_at is not None and signed_at >= revoked_at.replace(microsecond=0):
+        # timeInfo has whole seconds; a token's genTime may have a fraction
+        cutoff = revoked_at
+        if revoked_at is not None and sig.time_stamp is None:
+            cutoff = revoked_at.replace(microsecond=0)
+        if cutoff is not None and signed_at >= cutoff:
             return failed(
                 SealVerdict.SEAL_NOT_VALID,
                 "seal",

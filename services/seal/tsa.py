@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from asn1crypto import keys, pem, tsp
+from asn1crypto import core, keys, pem, tsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.sign.timestamps import DummyTimeStamper, HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
@@ -62,8 +62,15 @@ class _ClockedTsa(DummyTimeStamper):
         return super().request_tsa_response(req)
 
 
+class Rejection(core.Sequence):
+    """A ``TimeStampResp`` without its (OPTIONAL, RFC 3161 2.4.2) token, which
+    asn1crypto's own type requires."""
+
+    _fields = [("status", tsp.PKIStatusInfo)]  # noqa: RUF012
+
+
 def _rejection(fail: str, text: str) -> bytes:
-    return tsp.TimeStampResp(
+    return Rejection(
         {
             "status": {
                 "status": "rejection",
@@ -125,7 +132,8 @@ class TsaServer:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, _, port = listen.rpartition(":")
-        site = web.TCPSite(self._runner, host, int(port))
+        # several seal processes on one host share the port, as their gRPC one
+        site = web.TCPSite(self._runner, host, int(port), reuse_port=True)
         await site.start()
         server = site._server
         assert server is not None
