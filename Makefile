@@ -89,6 +89,7 @@ bench: setup browser
 	$(PY) -m bench.memory_bench
 	$(PY) -m bench.idle_bench
 	$(PY) -m bench.tlog_bench
+	$(PY) -m bench.tsa_bench
 
 protos: setup
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=. --pyi_out=. --grpc_python_out=. \
