@@ -94,7 +94,9 @@ class DevCA:
         """A time-stamping authority's pair for ``common_name``, issued on first use:
         an RSA-2048 key (pyHanko's TSA builder signs with RSA) and a certificate whose
         only extended key usage is timeStamping, critical (RFC 3161 section 2.3)."""
-        stem = "tsa-" + common_name.replace(":", "_").replace("/", "_").replace(" ", "_")
+        stem = "tsa-" + common_name.replace(":", "_").replace("/", "_").replace(
+            " ", "_"
+        )
         ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
         if ident.cert_file.exists() and ident.key_file.exists():
             return ident
@@ -112,11 +114,14 @@ class DevCA:
             .not_valid_after(now + dt.timedelta(days=825))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
             .add_extension(
-                x509.KeyUsage(True, True, False, False, False, False, False, False, False),
+                x509.KeyUsage(
+                    True, True, False, False, False, False, False, False, False
+                ),
                 critical=True,
             )
             .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
+                critical=True,
             )
             .sign(self._ca_key, hashes.SHA256())
         )

@@ -108,8 +108,9 @@ class SealApp(ServiceProcess):
     async def stop(self, grace: float = 5.0) -> None:
         """Stop the gRPC service, then the TSA room."""
         await super().stop(grace)
-        if getattr(self, "tsa", None) is not None:
-            await self.tsa.stop()
+        tsa: TsaServer | None = getattr(self, "tsa", None)
+        if tsa is not None:
+            await tsa.stop()
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""

@@ -318,7 +318,7 @@ def _verify_sealed(
                 SealVerdict.SEAL_NOT_VALID,
                 "seal",
                 f"signed {signed_at.isoformat()}, after the seal was revoked "
-                f"{revoked_at.isoformat()}",
+                f"{cutoff.isoformat()}",
             )
     checks.append(SealCheck("seal", True, f"{seal.name} valid when used"))
 

@@ -152,9 +152,7 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
         )
     path = validate_path(der, trust, gen_time, role="TSA certificate")
     if not path.ok:
-        raise TokenError(
-            "TSA certificate", path.detail.replace("seal CA", "TSA root")
-        )
+        raise TokenError("TSA certificate", path.detail.replace("seal CA", "TSA root"))
     name = cert.subject.native.get("common_name") or cert.subject.human_friendly
     return TokenCheck(gen_time, str(name), int(tst["serial_number"].native))
 
@@ -181,9 +179,10 @@ def _signer_cert(
 def _check_ess(found: dict, cert: asn1_x509.Certificate) -> None:
     if "signing_certificate" in found:
         ids = found["signing_certificate"]["certs"]
-        ok = bool(ids) and ids[0]["cert_hash"].native == hashlib.sha1(  # noqa: S324
-            cert.dump()
-        ).digest()
+        ok = (
+            bool(ids)
+            and ids[0]["cert_hash"].native == hashlib.sha1(cert.dump()).digest()
+        )
     elif "signing_certificate_v2" in found:
         ids = found["signing_certificate_v2"]["certs"]
         if not ids:

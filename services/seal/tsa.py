@@ -50,18 +50,6 @@ def _der(path: str, field: str) -> bytes:
     return data
 
 
-class _ClockedTsa(DummyTimeStamper):
-    """pyHanko's TSA builder, stamping the time of an injected clock."""
-
-    def __init__(self, cert: asn1_x509.Certificate, key: keys.PrivateKeyInfo, clock):
-        super().__init__(tsa_cert=cert, tsa_key=key)
-        self._clock = clock
-
-    def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        self.fixed_dt = self._clock()
-        return super().request_tsa_response(req)
-
-
 class Rejection(core.Sequence):
     """A ``TimeStampResp`` without its (OPTIONAL, RFC 3161 2.4.2) token, which
     asn1crypto's own type requires."""
@@ -84,13 +72,11 @@ def _rejection(fail: str, text: str) -> bytes:
 class TsaServer:
     """The platform's TSA: an HTTP server on ``listen`` (host:port)."""
 
-    def __init__(
-        self, *, cert_file: str, key_file: str, clock: Clock = utcnow
-    ) -> None:
+    def __init__(self, *, cert_file: str, key_file: str, clock: Clock = utcnow) -> None:
         cert = asn1_x509.Certificate.load(_der(cert_file, "seal.tsa_cert_file"))
         key = keys.PrivateKeyInfo.load(_der(key_file, "seal.tsa_key_file"))
         self.certificate = cert.dump()
-        self._tsa = _ClockedTsa(cert, key, clock)
+        self._cert, self._key, self._clock = cert, key, clock
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -110,7 +96,11 @@ class TsaServer:
         if req["req_policy"].native not in (None, _TSA_POLICY):
             return _rejection("unaccepted_policy", f"only the policy {_TSA_POLICY}")
         try:
-            return self._tsa.request_tsa_response(req).dump()
+            # one builder per request: its time is this request's (threads share none)
+            tsa = DummyTimeStamper(
+                tsa_cert=self._cert, tsa_key=self._key, fixed_dt=self._clock()
+            )
+            return tsa.request_tsa_response(req).dump()
         except Exception:  # e.g. a nonce or extension the builder cannot carry
             return _rejection("system_failure", "the request cannot be stamped")
 
@@ -165,7 +155,12 @@ class Timestamper:
         try:
             async with asyncio.timeout(self.timeout_s + 1):
                 token = await self.client.async_timestamp(imprint(data), "sha256")
-        except (TimestampRequestError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (
+            TimestampRequestError,
+            aiohttp.ClientError,
+            OSError,
+            TimeoutError,
+        ) as exc:
             raise unavailable(
                 f"the time-stamping authority at {self.url} gave no token: "
                 f"{exc or type(exc).__name__}; retry later"

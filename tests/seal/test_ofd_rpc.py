@@ -139,7 +139,9 @@ async def test_tampered_ofds_are_not_valid(seal_stub, operator):
         # intact: the protected files (a bad signature leaves them unchanged)
         assert result.intact is (verdict == "BAD_TIMESTAMP"), name
     # a bit of the signature itself
-    [bits] = await _verify(stub, changed(ofd, sign + "SignedValue.dat", _flip_signature))
+    [bits] = await _verify(
+        stub, changed(ofd, sign + "SignedValue.dat", _flip_signature)
+    )
     assert bits.verdict == "BAD_SIGNATURE"
     assert [c.name for c in bits.checks if not c.passed] == ["signature"]
     assert bits.intact

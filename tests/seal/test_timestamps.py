@@ -3,7 +3,6 @@ seal process's TSA room, its clock injected here), checked on verification, and 
 token's time used as the signing time."""
 
 import asyncio
-import datetime as dt
 import io
 
 import grpc
@@ -153,7 +152,9 @@ async def test_a_tampered_token_fails_naming_the_check(pki, tsa):
         assert result.verdict is SealVerdict.BAD_TIMESTAMP, result.checks
         assert result.checks[-1].name == "timestamp"
         assert result.checks[-1].detail.startswith("signature:")
-    garbage = check(pki, with_token(signature, b"\x30\x03\x02\x01\x01"), tsa_trust=tsa.trust)
+    garbage = check(
+        pki, with_token(signature, b"\x30\x03\x02\x01\x01"), tsa_trust=tsa.trust
+    )
     assert garbage.verdict is SealVerdict.BAD_TIMESTAMP
     assert garbage.checks[-1].name == "timestamp"
 
@@ -274,7 +275,9 @@ async def test_seal_document_carries_a_token_and_verifies(seal_stub, operator, c
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     seal = (
-        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例市交通运输局", suite="sm2"))
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(name="示例市交通运输局", suite="sm2")
+        )
     ).seal
     sealed_doc = await stub.SealDocument(
         pb.SealDocumentRequest(seal_id=seal.seal_id, document=b"doc" * 100)
@@ -325,9 +328,7 @@ async def test_seal_pdf_is_pades_b_t(seal_stub, operator, config):
     [embedded] = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
     seal_ca = ValidationContext(
         trust_roots=[
-            asn1_x509.Certificate.load(
-                load_trust_files([config.seal.ca_cert_file])[0]
-            )
+            asn1_x509.Certificate.load(load_trust_files([config.seal.ca_cert_file])[0])
         ],
         allow_fetching=False,
     )
@@ -364,7 +365,9 @@ async def test_seal_ofd_with_a_timestamp_re_verifies(seal_stub, operator):
     value = unzip(sealed_ofd.ofd)["Doc_0/Signs/Sign_0/SignedValue.dat"]
     assert read_signature(value).time_stamp is not None
     [result] = (
-        await seal_stub("app:archive").VerifyOfd(pb.VerifyOfdRequest(ofd=sealed_ofd.ofd))
+        await seal_stub("app:archive").VerifyOfd(
+            pb.VerifyOfdRequest(ofd=sealed_ofd.ofd)
+        )
     ).signatures
     assert result.verdict == "VALID", result.checks
     assert "timestamp" in [c.name for c in result.checks]
@@ -375,13 +378,17 @@ async def test_sealing_when_the_tsa_is_unreachable_is_unavailable(
 ):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
-    es = (await stub.RegisterSeal(pb.RegisterSealRequest(name="示例", suite="es256"))).seal
+    es = (
+        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例", suite="es256"))
+    ).seal
     kept = (seal_app.service.timestamper, seal_app.pdfs._timestamper)
     down = Timestamper("http://127.0.0.1:1/", timeout_s=1)
     seal_app.service.timestamper = seal_app.pdfs._timestamper = down
     try:
         for call in (
-            stub.SealDocument(pb.SealDocumentRequest(seal_id=es.seal_id, document=b"x")),
+            stub.SealDocument(
+                pb.SealDocumentRequest(seal_id=es.seal_id, document=b"x")
+            ),
             stub.SealPdf(pb.SealPdfRequest(seal_id=es.seal_id, pdf=blank_pdf())),
             stub.SealOfd(
                 pb.SealOfdRequest(seal_id=es.seal_id, ofd=make_ofd(), page=1, x_mm=30)
