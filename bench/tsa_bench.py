@@ -61,6 +61,7 @@ async def measure(url: str, trust: TrustStore) -> dict[str, float]:
     started = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(CALLERS)))
     elapsed = time.perf_counter() - started
+    await stamper.close()
     checks: list[float] = []
     for value, token in tokens[:500]:
         t = time.perf_counter()

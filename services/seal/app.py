@@ -111,6 +111,8 @@ class SealApp(ServiceProcess):
         tsa: TsaServer | None = getattr(self, "tsa", None)
         if tsa is not None:
             await tsa.stop()
+        if self.service.timestamper is not None:
+            await self.service.timestamper.close()
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""

@@ -18,16 +18,21 @@ answer in ``tsa_timeout_s`` or answers badly is UNAVAILABLE (retryable).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from asn1crypto import core, keys, pem, tsp
+from asn1crypto import cms, core, keys, pem, tsp
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
 from pyhanko.sign.timestamps import DummyTimeStamper, HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.timestamps import Clock, utcnow
 from services.seal.timestamp import SM3, imprint
@@ -48,6 +53,42 @@ def _der(path: str, field: str) -> bytes:
     if pem.detect(data):
         return pem.unarmor(data)[2]
     return data
+
+
+class _TsaBuilder(DummyTimeStamper):
+    """pyHanko's TSA builder with the RSA key loaded once: pyHanko loads it from DER
+    for every token, and loading an RSA key checks it (tens of milliseconds)."""
+
+    def __init__(
+        self, cert: asn1_x509.Certificate, key: keys.PrivateKeyInfo, at: dt.datetime
+    ) -> None:
+        super().__init__(tsa_cert=cert, tsa_key=key, fixed_dt=at)
+
+    signer: rsa.RSAPrivateKey
+    signing_certificate: bytes  # DER of the ESS attribute, made once
+
+    def _sign_tst_info(
+        self, tst_info_data: bytes, md_algorithm: str, dt: dt.datetime
+    ) -> tuple[bytes, cms.CMSAttributes]:
+        # the signed attributes pyHanko's builder writes (RFC 3161 2.4.1, RFC 5035)
+        md = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+        md.update(tst_info_data)
+        attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute(
+                    "signing_time", cms.Time({"utc_time": core.UTCTime(dt)})
+                ),
+                cms.CMSAttribute.load(self.signing_certificate),
+                simple_cms_attribute("message_digest", md.finalize()),
+            ]
+        )
+        signature = self.signer.sign(
+            attrs.dump(),
+            padding.PKCS1v15(),
+            get_pyca_cryptography_hash(md_algorithm.upper()),
+        )
+        return signature, attrs
 
 
 class Rejection(core.Sequence):
@@ -77,6 +118,13 @@ class TsaServer:
         key = keys.PrivateKeyInfo.load(_der(key_file, "seal.tsa_key_file"))
         self.certificate = cert.dump()
         self._cert, self._key, self._clock = cert, key, clock
+        signer = serialization.load_der_private_key(key.dump(), None)
+        if not isinstance(signer, rsa.RSAPrivateKey):
+            raise invalid("seal.tsa_key_file", "must be an RSA key (PKCS#8 PEM or DER)")
+        self._signer = signer
+        self._ess = simple_cms_attribute(
+            "signing_certificate", as_signing_certificate(cert)
+        ).dump()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -97,9 +145,8 @@ class TsaServer:
             return _rejection("unaccepted_policy", f"only the policy {_TSA_POLICY}")
         try:
             # one builder per request: its time is this request's (threads share none)
-            tsa = DummyTimeStamper(
-                tsa_cert=self._cert, tsa_key=self._key, fixed_dt=self._clock()
-            )
+            tsa = _TsaBuilder(self._cert, self._key, self._clock())
+            tsa.signer, tsa.signing_certificate = self._signer, self._ess
             return tsa.request_tsa_response(req).dump()
         except Exception:  # e.g. a nonce or extension the builder cannot carry
             return _rejection("system_failure", "the request cannot be stamped")
@@ -143,8 +190,32 @@ class Timestamper:
     def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
         self.url = url
         self.timeout_s = timeout_s
-        #: pyHanko's client, also handed to PdfSigner for PAdES B-T
-        self.client = HTTPTimeStamper(url, timeout=timeout_s)
+        self._client: HTTPTimeStamper | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def client(self) -> HTTPTimeStamper:
+        """pyHanko's client over one kept HTTP session (made in the running event
+        loop on first use; without one pyHanko builds a session, and its TLS context,
+        per token), also handed to PdfSigner for PAdES B-T."""
+        if self._client is None:
+            self._session = aiohttp.ClientSession()
+            self._client = HTTPTimeStamper(
+                self.url, timeout=self.timeout_s, session=self._session
+            )
+        return self._client
+
+    async def __aenter__(self) -> Timestamper:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the kept HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = self._client = None
 
     async def stamp(self, data: bytes) -> bytes:
         """The DER TimeStampToken (a CMS ContentInfo) over SHA-256(``data``).

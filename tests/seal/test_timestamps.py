@@ -61,6 +61,7 @@ async def tsa(tmp_path):
     found = Tsa(tmp_path / "tsa")
     found.stamper = await found.client()
     yield found
+    await found.stamper.close()
     await found.server.stop()
 
 
@@ -253,7 +254,8 @@ async def test_an_unreachable_or_silent_tsa_is_unavailable():
     try:
         for url in (f"http://127.0.0.1:{port}/", "http://127.0.0.1:1/"):
             with pytest.raises(CertsealError) as err:
-                await Timestamper(url, timeout_s=0.5).stamp(b"x")
+                async with Timestamper(url, timeout_s=0.5) as stamper:
+                    await stamper.stamp(b"x")
             assert err.value.kind is ErrorKind.UNAVAILABLE
             assert err.value.field == "tsa_url"
     finally:
@@ -304,7 +306,8 @@ async def test_seal_document_carries_a_token_and_verifies(seal_stub, operator, c
     )
     assert (later.verdict, later.current_status) == ("VALID", "revoked")
     # a token of the dev TSA over other bytes
-    token = await Timestamper(config.seal.tsa_url).stamp(b"other")
+    async with Timestamper(config.seal.tsa_url) as stamper:
+        token = await stamper.stamp(b"other")
     other = await anyone.VerifySealedDocument(
         pb.VerifySealedDocumentRequest(
             signature=with_token(sealed_doc.signature, token),
@@ -384,7 +387,7 @@ async def test_sealing_when_the_tsa_is_unreachable_is_unavailable(
     kept = (seal_app.service.timestamper, seal_app.pdfs._timestamper)
     down = Timestamper("http://127.0.0.1:1/", timeout_s=1)
     seal_app.service.timestamper = seal_app.pdfs._timestamper = down
-    try:
+    try:  # (sealing an OFD goes through SealDocument's stamping)
         for call in (
             stub.SealDocument(
                 pb.SealDocumentRequest(seal_id=es.seal_id, document=b"x")
@@ -400,3 +403,4 @@ async def test_sealing_when_the_tsa_is_unreachable_is_unavailable(
             assert "time-stamping authority" in err.value.details()
     finally:
         seal_app.service.timestamper, seal_app.pdfs._timestamper = kept
+        await down.close()
