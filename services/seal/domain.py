@@ -310,16 +310,17 @@ def _verify_sealed(
             )
         revoked_at = seal_status.revoked_at
         # timeInfo has whole seconds; a token's genTime may have a fraction
-        cutoff = revoked_at
-        if revoked_at is not None and sig.time_stamp is None:
-            cutoff = revoked_at.replace(microsecond=0)
-        if cutoff is not None and signed_at >= cutoff:
-            return failed(
-                SealVerdict.SEAL_NOT_VALID,
-                "seal",
-                f"signed {signed_at.isoformat()}, after the seal was revoked "
-                f"{cutoff.isoformat()}",
-            )
+        if revoked_at is not None:
+            cutoff = revoked_at
+            if sig.time_stamp is None:
+                cutoff = revoked_at.replace(microsecond=0)
+            if signed_at >= cutoff:
+                return failed(
+                    SealVerdict.SEAL_NOT_VALID,
+                    "seal",
+                    f"signed {signed_at.isoformat()}, after the seal was revoked "
+                    f"{revoked_at.isoformat()}",
+                )
     checks.append(SealCheck("seal", True, f"{seal.name} valid when used"))
 
     # 4. the signer certificate, to a trusted seal CA at the signing time

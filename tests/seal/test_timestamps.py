@@ -3,6 +3,7 @@ seal process's TSA room, its clock injected here), checked on verification, and 
 token's time used as the signing time."""
 
 import asyncio
+import datetime as dt
 import io
 
 import grpc
@@ -404,3 +405,22 @@ async def test_sealing_when_the_tsa_is_unreachable_is_unavailable(
     finally:
         seal_app.service.timestamper, seal_app.pdfs._timestamper = kept
         await down.close()
+
+
+@pytest.mark.parametrize(
+    ("revoked_after", "verdict"),
+    [
+        (dt.timedelta(microseconds=200_000), SealVerdict.VALID),
+        (dt.timedelta(0), SealVerdict.SEAL_NOT_VALID),
+        (dt.timedelta(microseconds=-200_000), SealVerdict.SEAL_NOT_VALID),
+    ],
+)
+async def test_a_token_time_is_compared_with_the_revocation_to_the_microsecond(
+    pki, tsa, revoked_after, verdict
+):
+    stamp_at = INSIDE + dt.timedelta(microseconds=500_000)
+    signature = await stamped(pki, tsa, signed_at=INSIDE, stamp_at=stamp_at)
+    status = SealStatus("revoked", stamp_at + revoked_after)
+    result = check(pki, signature, status=status, tsa_trust=tsa.trust)
+    assert result.signed_at == stamp_at
+    assert result.verdict is verdict, result.checks
