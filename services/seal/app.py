@@ -19,7 +19,7 @@ from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
 from services.seal.trust import TrustStore, load_trust_files
-from services.seal.tsa import Timestamper, TsaServer
+from services.seal.tsa import Timestamper, TsaServer, check_tsa_settings
 
 SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
 
@@ -56,6 +56,9 @@ class SealApp(ServiceProcess):
         """The seal services over this process's pool."""
         cfg = self.config
         store = SealStore(self.pool)
+        check_tsa_settings(
+            cfg.seal.tsa_url, cfg.seal.tsa_timeout_s, cfg.seal.tsa_trusted_ca_files
+        )
         self.tsa: TsaServer | None = None
         if cfg.seal.tsa_listen:  # the platform's own TSA room, served below
             self.tsa = TsaServer(

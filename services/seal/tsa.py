@@ -184,6 +184,25 @@ class TsaServer:
             self._runner = None
 
 
+def check_tsa_settings(url: str, timeout_s: float, trusted_ca_files: list[str]) -> None:
+    """Refuse ``[seal]`` TSA settings that cannot work: INVALID_ARGUMENT naming
+    ``seal.tsa_url`` (not http or https), ``seal.tsa_timeout_s`` (not in (0, 60]) or
+    ``seal.tsa_trusted_ca_files`` (empty while seals are stamped: every token made
+    would verify UNTRUSTED_TIMESTAMP here)."""
+    if not url:
+        return
+    if not url.startswith(("http://", "https://")):
+        raise invalid("seal.tsa_url", f"{url!r} is not an http:// or https:// URL")
+    if not 0 < timeout_s <= 60:
+        raise invalid("seal.tsa_timeout_s", "must be more than 0 and at most 60 s")
+    if not trusted_ca_files:
+        raise invalid(
+            "seal.tsa_trusted_ca_files",
+            "name the root of the TSA at seal.tsa_url: without it every timestamp "
+            "made would verify as UNTRUSTED_TIMESTAMP",
+        )
+
+
 class Timestamper:
     """A client of the TSA at ``url``: tokens over bytes (SHA-256 imprints)."""
 

@@ -27,7 +27,7 @@ from services.seal.ses import SESSignature
 from services.seal.ses_read import read_signature
 from services.seal.timestamp import TokenError, check_token, imprint
 from services.seal.trust import TrustStore, load_trust_files
-from services.seal.tsa import Rejection, Timestamper, TsaServer
+from services.seal.tsa import Rejection, Timestamper, TsaServer, check_tsa_settings
 from tests.conftest import blank_pdf, seal_owner
 from tests.seal.ofd_samples import make_ofd, unzip
 from tests.seal.test_domain import DAY, NOW, _ca, check, sealed
@@ -424,3 +424,24 @@ async def test_a_token_time_is_compared_with_the_revocation_to_the_microsecond(
     result = check(pki, signature, status=status, tsa_trust=tsa.trust)
     assert result.signed_at == stamp_at
     assert result.verdict is verdict, result.checks
+
+
+@pytest.mark.parametrize(
+    ("url", "timeout", "roots", "field"),
+    [
+        ("ftp://tsa.example/", 5.0, ["ca.pem"], "seal.tsa_url"),
+        ("tsa.example:318", 5.0, ["ca.pem"], "seal.tsa_url"),
+        ("http://tsa.example/", 0.0, ["ca.pem"], "seal.tsa_timeout_s"),
+        ("http://tsa.example/", 600.0, ["ca.pem"], "seal.tsa_timeout_s"),
+        ("https://tsa.example/", 5.0, [], "seal.tsa_trusted_ca_files"),
+    ],
+)
+def test_tsa_settings_that_cannot_work_are_refused(url, timeout, roots, field):
+    with pytest.raises(CertsealError) as err:
+        check_tsa_settings(url, timeout, roots)
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT and err.value.field == field
+
+
+def test_no_tsa_is_a_valid_setting():
+    check_tsa_settings("", 5.0, [])
+    check_tsa_settings("https://tsa.example/", 5.0, ["ca.pem"])
