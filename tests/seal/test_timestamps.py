@@ -445,3 +445,39 @@ def test_tsa_settings_that_cannot_work_are_refused(url, timeout, roots, field):
 def test_no_tsa_is_a_valid_setting():
     check_tsa_settings("", 5.0, [])
     check_tsa_settings("https://tsa.example/", 5.0, ["ca.pem"])
+
+
+async def test_verify_pdf_fails_a_broken_or_untrusted_signature_timestamp(
+    seal_stub, operator, seal_app
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例公司", suite="es256"))
+    ).seal
+    pdf = (
+        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
+    ).pdf
+    # the token's genTime sits in the CMS's unsigned attributes, in hex in /Contents:
+    # one changed digit leaves the seal's own signature intact but not the token's
+    [embedded] = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+    [token] = embedded.signer_info["unsigned_attrs"][0]["values"]
+    tst = token["content"]["encap_content_info"]["content"].contents
+    gen = tsp.TSTInfo.load(tst)["gen_time"].native.strftime("%Y%m%d%H%M%S").encode()
+    assert gen in tst
+    hexed = gen.hex().encode()
+    where = pdf.lower().index(hexed)
+    last = hexed[-2:]
+    changed = b"30" if last != b"30" else b"31"
+    tampered = pdf[: where + len(hexed) - 2] + changed + pdf[where + len(hexed) :]
+    [broken] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=tampered))).seals
+    assert broken.verdict == "BAD_TIMESTAMP"
+    [fine] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    assert fine.verdict == "VALID"
+    kept = seal_app.pdfs._tsa_roots
+    seal_app.pdfs._tsa_roots = ()
+    try:
+        [untrusted] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    finally:
+        seal_app.pdfs._tsa_roots = kept
+    assert untrusted.verdict == "UNTRUSTED_TIMESTAMP"
