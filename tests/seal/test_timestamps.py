@@ -463,15 +463,15 @@ async def test_verify_pdf_fails_a_broken_or_untrusted_signature_timestamp(
     [embedded] = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
     [token] = embedded.signer_info["unsigned_attrs"][0]["values"]
     tst = token["content"]["encap_content_info"]["content"].contents
-    gen = tsp.TSTInfo.load(tst)["gen_time"].native.strftime("%Y%m%d%H%M%S").encode()
+    gen = tsp.TSTInfo.load(tst)["gen_time"].contents  # e.g. 20261130175754.83Z
     assert gen in tst
-    hexed = gen.hex().encode()
-    where = pdf.lower().index(hexed)
-    last = hexed[-2:]
-    changed = b"30" if last != b"30" else b"31"
-    tampered = pdf[: where + len(hexed) - 2] + changed + pdf[where + len(hexed) :]
+    # the TSTInfo, hex in /Contents; the seconds' first digit: 0-5 becomes another
+    where = pdf.lower().index(tst.hex().encode()) + 2 * tst.index(gen)
+    at = where + 2 * 12
+    changed = b"31" if pdf[at : at + 2] != b"31" else b"32"
+    tampered = pdf[:at] + changed + pdf[at + 2 :]
     [broken] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=tampered))).seals
-    assert broken.verdict == "BAD_TIMESTAMP"
+    assert broken.verdict == "BAD_TIMESTAMP", (gen, where, changed, broken)
     [fine] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
     assert fine.verdict == "VALID"
     kept = seal_app.pdfs._tsa_roots
