@@ -217,3 +217,18 @@ def _verify_signature(
         raise TokenError(
             "signature", "the TSA's signature over the token does not hold"
         ) from None
+
+
+def token_summary(token: bytes) -> tuple[dt.datetime, str] | None:
+    """What a token says, unchecked: its ``genTime`` and its signer's common name
+    (None when it is not a readable RFC 3161 token). For listings, never verdicts."""
+    try:
+        if len(token) > MAX_TOKEN_BYTES:
+            return None
+        signed = cms.ContentInfo.load(token)["content"]
+        tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].contents)
+        cert = _signer_cert(signed, signed["signer_infos"][0])
+        name = cert.subject.native.get("common_name") or cert.subject.human_friendly
+        return tst["gen_time"].native, str(name)
+    except Exception:
+        return None

@@ -23,6 +23,7 @@ from certseal.devpki import DevCA
 from certseal.errors import CertsealError, ErrorKind
 from certseal.v1 import seal_pb2 as pb
 from services.seal.domain import SealStatus, SealVerdict
+from services.seal.inspect import describe
 from services.seal.ses import SESSignature
 from services.seal.ses_read import read_signature
 from services.seal.timestamp import TokenError, check_token, imprint
@@ -481,3 +482,16 @@ async def test_verify_pdf_fails_a_broken_or_untrusted_signature_timestamp(
     finally:
         seal_app.pdfs._tsa_roots = kept
     assert untrusted.verdict == "UNTRUSTED_TIMESTAMP"
+
+
+async def test_seal_inspect_shows_what_a_token_says(pki, tsa):
+    signature = await stamped(pki, tsa, stamp_at=INSIDE)
+    lines = describe(signature)
+    assert lines[-1] == (
+        f"    genTime       {INSIDE:%Y-%m-%d %H:%M:%S} UTC by test TSA "
+        "(RFC 3161; not checked)"
+    )
+    # bytes that are no token: the length only
+    assert describe(with_token(signature, b"TST" * 20))[-1] == (
+        "  timeStamp       60 bytes"
+    )
