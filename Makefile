@@ -107,6 +107,7 @@ bench: setup browser softhsm
 	$(PY) -m bench.memory_bench
 	$(PY) -m bench.idle_bench
 	$(PY) -m bench.tlog_bench
+	$(PY) -m bench.tsa_bench
 	$(PY) -m bench.tables
 
 protos: setup

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -90,6 +90,45 @@ class DevCA:
         self._issue(ident, common_name, usages, local if server else [])
         return ident
 
+    def tsa_identity(self, common_name: str) -> Identity:
+        """A time-stamping authority's pair for ``common_name``, issued on first use:
+        an RSA-2048 key (pyHanko's TSA builder signs with RSA) and a certificate whose
+        only extended key usage is timeStamping, critical (RFC 3161 section 2.3)."""
+        stem = "tsa-" + common_name.replace(":", "_").replace("/", "_").replace(
+            " ", "_"
+        )
+        ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
+        if ident.cert_file.exists() and ident.key_file.exists():
+            return ident
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+            )
+            .issuer_name(self._ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _LEEWAY)
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(
+                x509.KeyUsage(
+                    True, True, False, False, False, False, False, False, False
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
+                critical=True,
+            )
+            .sign(self._ca_key, hashes.SHA256())
+        )
+        _write_private(ident.key_file, key)
+        ident.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return ident
+
     def server_identity(self, name: str, hosts: Sequence[str]) -> Identity:
         """A new HTTPS server certificate for ``hosts`` (DNS names or IP literals, in
         its subjectAltName) under ``server-<name>``, e.g. for a local webhook receiver
@@ -154,7 +193,9 @@ _DNS_NAME = re.compile(
 )
 
 
-def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+def _write_private(
+    path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+) -> None:
     data = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -92,6 +92,18 @@ class DevStack(EmbeddedStack[Config]):
             str(seal_client.key_file),
         )
         cfg.seal.verifier_target = (cfg.console.verifier_targets or [""])[0]
+        # the platform's TSA, a room of the seal process, with its own certificate from
+        # a dev TSA CA (extendedKeyUsage timeStamping, critical); seals are stamped
+        tsa_ca = DevCA(self.home / "tsa-ca", name="certseal dev TSA CA")
+        tsa = tsa_ca.tsa_identity("certseal dev TSA")
+        cfg.seal.tsa_cert_file, cfg.seal.tsa_key_file = (
+            str(tsa.cert_file),
+            str(tsa.key_file),
+        )
+        if not cfg.seal.tsa_listen:
+            cfg.seal.tsa_listen = f"127.0.0.1:{free_port()}"
+            cfg.seal.tsa_url = f"http://{cfg.seal.tsa_listen}/"
+        cfg.seal.tsa_trusted_ca_files = [str(tsa_ca.ca_file)]
         # the counter console calls as itself and names each clerk's counter
         console = self.ca.identity("service:console", server=True)
         cfg.console.cert_file, cfg.console.key_file = (

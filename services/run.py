@@ -149,6 +149,7 @@ certseal is running on the embedded defaults (data in {home.resolve()}).
   Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
                {region} (group region-demo)   {state["region"]}
   Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
+  TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
   Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
   Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
   Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}

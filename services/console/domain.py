@@ -16,18 +16,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from certseal.timestamps import rfc3339
-
-
-@dataclass(frozen=True, slots=True)
-class Wording:
-    """How a verdict is shown: its tone (ok, warn, bad), a title and a reason, twice."""
-
-    tone: str
-    title_zh: str
-    title_en: str
-    reason_zh: str
-    reason_en: str
-
+from services.console.wording import SEAL_VERDICTS, Wording, wording
 
 LICENCE_VERDICTS: Mapping[str, Wording] = {
     "VALID": Wording(
@@ -155,85 +144,6 @@ LICENCE_STATUSES: Mapping[str, Wording] = {
 """The wording of each licence status of the national catalogue (有效 01 … 吊销 07, 其他
 99; docs/architecture.md §4), shown instead of the verdict's when the licence's status
 decided it: REVOKED covers 撤销 03 and 吊销 07, which a clerk must tell apart."""
-
-SEAL_VERDICTS: Mapping[str, Wording] = {
-    "VALID": Wording(
-        "ok",
-        "签章有效",
-        "Seal valid",
-        "签章有效，文件自签章后未被修改。",
-        "Sealed by a valid seal; the document is unchanged since.",
-    ),
-    "MODIFIED": Wording(
-        "bad",
-        "文件已被修改",
-        "Document modified",
-        "签章之后文件被修改过。",
-        "The document was changed after it was sealed.",
-    ),
-    "BAD_SIGNATURE": Wording(
-        "bad",
-        "签名无效",
-        "Bad signature",
-        "签章的签名校验不通过。",
-        "The seal's signature does not verify.",
-    ),
-    "UNTRUSTED_SEAL": Wording(
-        "bad",
-        "印章不可信",
-        "Untrusted seal",
-        "该印章不是由平台印章证书机构签发的。",
-        "The seal was not certified by the platform's seal CA.",
-    ),
-    "SIGNER_NOT_AUTHORISED": Wording(
-        "bad",
-        "签章人未获授权",
-        "Signer not authorised",
-        "签章人不在该印章的授权名单中。",
-        "The signer is not among the seal's authorised signers.",
-    ),
-    "SEAL_NOT_VALID": Wording(
-        "bad",
-        "签章时印章无效",
-        "Seal not valid then",
-        "签章时该印章已过期、未生效或已吊销。",
-        "The seal was expired, not yet valid or revoked when it was used.",
-    ),
-    "CERTIFICATE_NOT_VALID": Wording(
-        "bad",
-        "证书无效",
-        "Certificate not valid",
-        "签章时签章人的证书不在有效期内。",
-        "The signer's certificate was not valid when the document was sealed.",
-    ),
-    "UNKNOWN_SEAL": Wording(
-        "bad",
-        "未知印章",
-        "Unknown seal",
-        "平台没有该印章的记录。",
-        "The platform has no record of this seal.",
-    ),
-    "MALFORMED": Wording(
-        "bad",
-        "无法解析",
-        "Malformed",
-        "签章数据无法解析。",
-        "The seal data cannot be read.",
-    ),
-}
-
-_UNLISTED = Wording(
-    "bad",
-    "无法判定",
-    "Not determined",
-    "核验服务返回了本页面不认识的结论。",
-    "The service returned a verdict this page does not know.",
-)
-
-
-def wording(verdicts: Mapping[str, Wording], verdict: str) -> dict[str, str]:
-    """The wording of ``verdict`` as JSON fields (an unknown verdict is never 'ok')."""
-    return {"verdict": verdict, **asdict(verdicts.get(verdict, _UNLISTED))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
 from services.seal.trust import TrustStore, load_trust_files
+from services.seal.tsa import Timestamper, TsaServer, check_tsa_settings
 
 SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
 
@@ -104,6 +105,22 @@ class SealApp(ServiceProcess):
             # [pkcs11]: seal and seal-maker keys of its suites in the token
             self.token = token_from_config(cfg.pkcs11)
         store = self.store = SealStore(self.pool)
+        check_tsa_settings(
+            cfg.seal.tsa_url, cfg.seal.tsa_timeout_s, cfg.seal.tsa_trusted_ca_files
+        )
+        self.tsa: TsaServer | None = None
+        if cfg.seal.tsa_listen:  # the platform's own TSA room, served below
+            self.tsa = TsaServer(
+                cert_file=cfg.seal.tsa_cert_file,
+                key_file=cfg.seal.tsa_key_file,
+                clock=self.clock,
+            )
+            await self.tsa.start(cfg.seal.tsa_listen)
+        timestamper = (
+            Timestamper(cfg.seal.tsa_url, timeout_s=cfg.seal.tsa_timeout_s)
+            if cfg.seal.tsa_url
+            else None
+        )
         seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
         self.service = SealService(
             store=store,
@@ -119,6 +136,12 @@ class SealApp(ServiceProcess):
                 else None
             ),
             token=self.token,
+            timestamper=timestamper,
+            tsa_trust=TrustStore.of(
+                load_trust_files(
+                    cfg.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
+                )
+            ),
         )
         self.republisher = SealRepublisher(store=store, clock=self.clock)
         self.pdfs = PdfSealService(
@@ -126,10 +149,23 @@ class SealApp(ServiceProcess):
             store=store,
             seal_ca=seal_ca,
             max_document_bytes=cfg.seal.max_document_bytes,
+            timestamper=timestamper,
+            tsa_roots=load_trust_files(
+                cfg.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
+            ),
         )
         self.ofds = OfdSealService(
             seals=self.service, max_document_bytes=cfg.seal.max_document_bytes
         )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the gRPC service, then the TSA room."""
+        await super().stop(grace)
+        tsa: TsaServer | None = getattr(self, "tsa", None)
+        if tsa is not None:
+            await tsa.stop()
+        if self.service.timestamper is not None:
+            await self.service.timestamper.close()
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""

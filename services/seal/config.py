@@ -33,6 +33,17 @@ class SealConfig(ServiceSection):
     verifier_target: str = ""
     cert_file: str = "/run/secrets/certseal/seal-client/tls.crt"
     key_file: str = "/run/secrets/certseal/seal-client/tls.key"
+    # trusted timestamps (RFC 3161 / GB/T 20520): the TSA that stamps every SES
+    # signature and PDF seal (PAdES B-T); empty: no token, the signer's clock only
+    tsa_url: str = ""
+    tsa_timeout_s: float = 5.0
+    # roots (and intermediates) of the TSAs whose tokens verify here: PEM or DER
+    tsa_trusted_ca_files: list[str] = msgspec.field(default_factory=list)
+    # the platform's own TSA, served by the seal process over HTTP (empty: none);
+    # its RSA key and certificate (extendedKeyUsage timeStamping, critical)
+    tsa_listen: str = ""
+    tsa_cert_file: str = ""
+    tsa_key_file: str = ""
 
 
 class SealSettings(SharedSettings, Protocol):

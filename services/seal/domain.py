@@ -12,6 +12,10 @@ decides the verdict; every check that ran is reported:
    for seals made here, not revoked) at signing time;
 4. ``signer certificate``: leads to a trusted seal CA, valid at signing time;
 5. ``data hash``: the document's hash is the signed one;
+1a. ``timestamp`` (when the signature carries an RFC 3161 token in ``timeStamp``):
+   the token holds over the signature value and its TSA chains to a trusted TSA root
+   (:mod:`services.seal.timestamp`); its ``genTime`` is then the signing time the
+   checks below use, instead of the signer's own ``timeInfo``;
 6. ``seal status``: the seal's current status (a seal revoked after signing leaves the
    document sealed while it was valid; the current status is shown, not failed).
 """
@@ -34,6 +38,7 @@ from certseal.crypto import (
 from services.seal.certificates import read_certificate, suite_of
 from services.seal.ses import CERT_LIST_CERTS, SUITE_BY_OID
 from services.seal.ses_read import SesFormatError, read_signature
+from services.seal.timestamp import TokenError, check_token
 from services.seal.trust import TrustStore, validate_path
 
 
@@ -49,6 +54,8 @@ class SealVerdict(enum.Enum):
     CERTIFICATE_NOT_VALID = "CERTIFICATE_NOT_VALID"
     MODIFIED = "MODIFIED"
     UNKNOWN_SEAL = "UNKNOWN_SEAL"
+    BAD_TIMESTAMP = "BAD_TIMESTAMP"  # the token is not over this signature, or broken
+    UNTRUSTED_TIMESTAMP = "UNTRUSTED_TIMESTAMP"  # its TSA leads to no trusted TSA root
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +165,7 @@ def verify_sealed_document(
     trust: TrustStore | None = None,
     seal_status: SealStatus | None,
     now: dt.datetime,
+    tsa_trust: TrustStore | None = None,
 ) -> SealVerification:
     """Verify an ``SES_Signature`` (GB/T 38540 v4 or GM/T 0031 v1) against the
     document or its hash (SM3 for sm2, SHA-256 otherwise).
@@ -166,7 +174,8 @@ def verify_sealed_document(
     trusted seal CAs (:mod:`services.seal.trust`). ``seal_status`` is the registry's
     record of the seal (None: not registered here); it is consulted for seals whose
     maker chains to the platform's own CA, since only those are registered here.
-    Never raises: bad input of any kind is MALFORMED, with the reason.
+    ``tsa_trust`` holds the trusted TSA roots for a ``timeStamp`` token (none: a
+    token is UNTRUSTED_TIMESTAMP). Never raises: bad input of any kind is MALFORMED, with the reason.
     """
     try:
         return _verify_sealed(
@@ -175,6 +184,7 @@ def verify_sealed_document(
             document_hash=document_hash,
             trust=_trust(seal_ca, trust),
             seal_status=seal_status,
+            tsa_trust=tsa_trust or TrustStore(),
         )
     except Exception as exc:  # the promise: a verdict, never an exception
         return SealVerification(
@@ -195,6 +205,7 @@ def _verify_sealed(
     document_hash: bytes | None,
     trust: TrustStore,
     seal_status: SealStatus | None,
+    tsa_trust: TrustStore,
 ) -> SealVerification:
     checks: list[SealCheck] = []
     try:
@@ -228,6 +239,27 @@ def _verify_sealed(
     except (InvalidSignature, ValueError) as exc:
         return failed(SealVerdict.BAD_SIGNATURE, "signature", str(exc) or "mismatch")
     checks.append(SealCheck("signature", True, f"{suite.value} by {signer}"))
+
+    # 1a. the trusted time: an RFC 3161 token over the signature value
+    if sig.time_stamp is not None:
+        try:
+            stamp = check_token(sig.time_stamp, stamped=sig.signature, trust=tsa_trust)
+        except TokenError as exc:
+            verdict = (
+                SealVerdict.UNTRUSTED_TIMESTAMP
+                if exc.check == "TSA certificate"
+                else SealVerdict.BAD_TIMESTAMP
+            )
+            return failed(verdict, "timestamp", f"{exc.check}: {exc.detail}")
+        signed_at = stamp.gen_time
+        shown["signed_at"] = signed_at
+        checks.append(
+            SealCheck(
+                "timestamp",
+                True,
+                f"{stamp.tsa} stamped it at {signed_at.isoformat()} (RFC 3161)",
+            )
+        )
 
     # 2. the signer is one the seal lists
     if seal.cert_list_type == CERT_LIST_CERTS:
@@ -277,13 +309,18 @@ def _verify_sealed(
                 f"seal {seal.es_id} is not registered here",
             )
         revoked_at = seal_status.revoked_at
-        if revoked_at is not None and signed_at >= revoked_at.replace(microsecond=0):
-            return failed(
-                SealVerdict.SEAL_NOT_VALID,
-                "seal",
-                f"signed {signed_at.isoformat()}, after the seal was revoked "
-                f"{revoked_at.isoformat()}",
-            )
+        # timeInfo has whole seconds; a token's genTime may have a fraction
+        if revoked_at is not None:
+            cutoff = revoked_at
+            if sig.time_stamp is None:
+                cutoff = revoked_at.replace(microsecond=0)
+            if signed_at >= cutoff:
+                return failed(
+                    SealVerdict.SEAL_NOT_VALID,
+                    "seal",
+                    f"signed {signed_at.isoformat()}, after the seal was revoked "
+                    f"{revoked_at.isoformat()}",
+                )
     checks.append(SealCheck("seal", True, f"{seal.name} valid when used"))
 
     # 4. the signer certificate, to a trusted seal CA at the signing time

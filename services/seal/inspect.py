@@ -23,6 +23,7 @@ from services.seal.ses_read import (
     SignatureData,
     read_any,
 )
+from services.seal.timestamp import token_summary
 
 _ESCAPED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
@@ -118,7 +119,16 @@ def _signature(sig: SignatureData) -> list[str]:
         f"  signatureAlgID  {_algorithm(sig.algorithm)}",
         f"  signature       {len(sig.signature)} bytes",
         "  timeStamp       " + (f"{len(stamp)} bytes" if stamp else "none"),
+        *_token(stamp),
     ]
+
+
+def _token(stamp: bytes | None) -> list[str]:
+    summary = token_summary(stamp) if stamp else None
+    if summary is None:
+        return []
+    at, tsa = summary
+    return [f"    genTime       {_time(at)} by {shown(tsa)} (RFC 3161; not checked)"]
 
 
 def describe(data: bytes) -> list[str]:

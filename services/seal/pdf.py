@@ -16,11 +16,12 @@ import datetime as dt
 import io
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from PIL import Image
@@ -37,6 +38,7 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.general import SigningError
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -56,6 +58,7 @@ from services.seal.pdf_stamp import (
     stamp_picture,
 )
 from services.seal.picture import load_picture
+from services.seal.tsa import unavailable
 
 _MECHANISMS = {Suite.ES256: "sha256_ecdsa", Suite.ED25519: "ed25519"}
 _DIGESTS = {Suite.ES256: "sha256", Suite.ED25519: "sha512"}
@@ -319,8 +322,10 @@ async def seal_pdf(
     into_field: str = "",
     password: str = "",
     reason: str = "",
+    timestamper: Any = None,
 ) -> bytes:
-    """The PDF with one more PAdES signature and the seal's visible stamp: in a new
+    """The PDF with one more PAdES signature (B-T, with an RFC 3161 signature
+    timestamp from ``timestamper``, a pyHanko TimeStamper, when given) and the seal's visible stamp: in a new
     field named ``new_field_name`` at ``placement``, or filling the empty signature
     field ``into_field`` (its widget places the stamp). An encrypted PDF opens with
     ``password`` and stays encrypted as it was.
@@ -365,6 +370,7 @@ async def seal_pdf(
         signer=_SealSigner(signer, cert, ca),
         stamp_style=stamp,
         new_field_spec=new_field,
+        timestamper=timestamper,
     )
     try:
         out = await pdf_signer.async_sign_pdf(writer)
@@ -372,6 +378,10 @@ async def seal_pdf(
         raise _nesting_refused() from None
     except RecursionError:
         raise invalid("pdf", "nests arrays or dictionaries too deeply") from None
+    except (TimestampRequestError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise unavailable(
+            f"the time-stamping authority gave no token: {exc}; retry later"
+        ) from None
     except (PdfError, SigningError) as exc:  # e.g. a stream beyond PDF_DECODE_LIMITS
         raise invalid("pdf", f"cannot be sealed: {exc}") from None
     return out.getvalue()
@@ -388,11 +398,19 @@ class PdfSeal:
     trusted: bool
     modified: bool
     detail: str
+    #: the RFC 3161 signature timestamp's time (PAdES B-T), and whether it holds and
+    #: chains to a trusted TSA root; None: no timestamp
+    timestamped_at: dt.datetime | None = None
+    timestamp_intact: bool = False
+    timestamp_trusted: bool = False
 
 
-async def read_pdf_seals(pdf: bytes, *, ca: bytes, password: str = "") -> list[PdfSeal]:
+async def read_pdf_seals(
+    pdf: bytes, *, ca: bytes, password: str = "", tsa_roots: Sequence[bytes] = ()
+) -> list[PdfSeal]:
     """Every signature of ``pdf`` with what holds of it; an encrypted PDF opens with
-    ``password`` (or the empty user password).
+    ``password`` (or the empty user password). A signature timestamp is validated
+    against the TSA roots ``tsa_roots`` (DER).
 
     Raises ``CertsealError`` INVALID_ARGUMENT (an unreadable PDF, a wrong password) or
     FAILED_PRECONDITION (encryption certseal cannot open, a password needed).
@@ -408,11 +426,15 @@ async def read_pdf_seals(pdf: bytes, *, ca: bytes, password: str = "") -> list[P
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False
     )
+    ts_context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(r) for r in tsa_roots],
+        allow_fetching=False,
+    )
     found = []
     for signature in embedded:
         try:
             status = await async_validate_pdf_signature(
-                signature, context, skip_diff=False
+                signature, context, ts_validation_context=ts_context, skip_diff=False
             )
         except PdfNestingError:  # met while reading lazily: the PDF, not a seal
             raise _nesting_refused() from None
@@ -429,6 +451,7 @@ async def read_pdf_seals(pdf: bytes, *, ca: bytes, password: str = "") -> list[P
             or level == ModificationLevel.OTHER
         )
         signer = status.signing_cert.subject.native.get("common_name", "")
+        stamp = status.timestamp_validity
         found.append(
             PdfSeal(
                 field_name=signature.field_name,
@@ -439,6 +462,9 @@ async def read_pdf_seals(pdf: bytes, *, ca: bytes, password: str = "") -> list[P
                 modified=modified,
                 detail=f"coverage {status.coverage.name if status.coverage else '?'}, "
                 f"changes after it: {level.name if level else 'unknown'}",
+                timestamped_at=stamp.timestamp if stamp else None,
+                timestamp_intact=bool(stamp and stamp.intact and stamp.valid),
+                timestamp_trusted=bool(stamp and stamp.trusted),
             )
         )
     return found

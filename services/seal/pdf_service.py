@@ -4,7 +4,8 @@ Sealing a PDF (an es256 or ed25519 seal; sm2 seals seal a PDF's bytes with
 ``SealDocument`` instead):
 1. check the caller is one of the seal's signers and the seal may be used now
    (:meth:`SealService.usable`; a refusal is audited);
-2. add one PAdES signature with the seal's picture as the visible stamp
+2. add one PAdES signature (B-T: with a signature timestamp from the configured TSA,
+   UNAVAILABLE when it does not answer) with the seal's picture as the visible stamp
    (:func:`services.seal.pdf.seal_pdf`);
 3. store the ``document.sealed`` event (the sealed PDF's SHA-256, never the PDF) and the
    audit row in one transaction.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from certseal.audit import AuditEntry
@@ -29,6 +31,7 @@ from services.seal.pdf import PdfSeal, Placement, read_pdf_seals, seal_pdf
 from services.seal.service import SealCa, SealService
 from services.seal.ses import SESeal
 from services.seal.storage import SealStore
+from services.seal.tsa import Timestamper
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,11 @@ class PdfSealService:
         store: SealStore,
         seal_ca: SealCa,
         max_document_bytes: int = 64 * 1024 * 1024,
+        timestamper: Timestamper | None = None,
+        tsa_roots: Sequence[bytes] = (),
     ):
+        self._timestamper = timestamper
+        self._tsa_roots = tuple(tsa_roots)
         self._seals = seals
         self._store = store
         self._ca = seal_ca
@@ -104,6 +111,7 @@ class PdfSealService:
             into_field=field_name,
             password=password,
             reason=reason,
+            timestamper=self._timestamper.client if self._timestamper else None,
         )
         data_hash = hashlib.sha256(sealed).digest()
         event = document_sealed(
@@ -141,7 +149,9 @@ class PdfSealService:
                 "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
             )
         results = []
-        for found in await read_pdf_seals(pdf, ca=self._ca.cert, password=password):
+        for found in await read_pdf_seals(
+            pdf, ca=self._ca.cert, password=password, tsa_roots=self._tsa_roots
+        ):
             seal_id = found.signer.removeprefix("seal:")
             row = (
                 await self._store.get(seal_id)
@@ -152,9 +162,20 @@ class PdfSealService:
                 intact=found.intact,
                 modified=found.modified,
                 trusted=found.trusted,
-                signed_at=found.signed_at,
+                signed_at=found.timestamped_at or found.signed_at,
                 seal_valid=(row.valid_start, row.valid_end) if row else None,
                 status=SealStatus(row.status, row.revoked_at) if row else None,
             )
+            if found.timestamped_at is not None and verdict in _STAMP_DECIDES:
+                if not found.timestamp_intact:  # PAdES B-T: the token must hold
+                    verdict = SealVerdict.BAD_TIMESTAMP
+                elif not found.timestamp_trusted:
+                    verdict = SealVerdict.UNTRUSTED_TIMESTAMP
             results.append(PdfSealResult(found, row, verdict))
         return results
+
+
+#: verdicts a failed signature timestamp overrides (a broken signature stays broken)
+_STAMP_DECIDES = frozenset(
+    {SealVerdict.VALID, SealVerdict.SEAL_NOT_VALID, SealVerdict.UNKNOWN_SEAL}
+)

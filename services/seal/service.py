@@ -56,6 +56,7 @@ from services.seal.ses import (
 from services.seal.ses_read import SealData, SignatureData, read_signature
 from services.seal.storage import MakerRow, SealStore
 from services.seal.trust import TrustStore
+from services.seal.tsa import Timestamper
 
 SEAL_TYPES = frozenset(CERTSEAL_KINDS)
 SEAL_OWNER = "seal_owner"  # the department role that owns seals
@@ -135,7 +136,10 @@ class SealService:
         trust: TrustStore | None = None,
         sm2_ca: SealCa | None = None,
         token: Pkcs11Token | None = None,
+        timestamper: Timestamper | None = None,
+        tsa_trust: TrustStore | None = None,
     ):
+        self.timestamper, self.tsa_trust = timestamper, tsa_trust or TrustStore()
         self._trust = trust or TrustStore()
         self._sm2_ca = sm2_ca
         self._store = store
@@ -193,13 +197,10 @@ class SealService:
     async def _refuse(
         self, caller: Caller, action: str, subject: str, why: str, field: str = "as"
     ) -> None:
-        await self._store.audit(
-            [
-                AuditEntry(
-                    self._clock(), str(caller), action, subject, "denied", {"why": why}
-                )
-            ]
+        entry = AuditEntry(
+            self._clock(), str(caller), action, subject, "denied", {"why": why}
         )
+        await self._store.audit([entry])
         raise denied(why, field=field)
 
     async def owner_action(
@@ -431,6 +432,7 @@ class SealService:
             property_info=property_info,
             signer=self.signer(row),
             signer_cert=row.certificate,
+            time_stamp=self.timestamper.stamp if self.timestamper else None,
         )
         event = document_sealed(
             row,
@@ -474,6 +476,7 @@ class SealService:
             trust=self.trust,
             seal_status=status,
             now=self._clock(),
+            tsa_trust=self.tsa_trust,
         )
 
     def inspect(self, data: bytes) -> tuple[SealData | SignatureData, list[str]]:

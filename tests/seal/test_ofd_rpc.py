@@ -9,6 +9,7 @@ import pytest
 
 from certseal.v1 import seal_pb2 as pb
 from services.seal.ofd_package import parse_xml
+from services.seal.ses import SESSignature
 from tests.conftest import fresh_uscc, seal_owner
 from tests.seal.ofd_samples import changed, flip_last_byte, make_ofd, unzip, zip_files
 from tests.seal.test_rpc_interop import stub_for, trusting_app  # noqa: F401
@@ -24,6 +25,8 @@ CHECK_ORDER = [
     "references",
     "seal status",
 ]
+# signatures made here carry the dev TSA's RFC 3161 token, checked after the signature
+STAMPED_ORDER = [*CHECK_ORDER[:2], "timestamp", *CHECK_ORDER[2:]]
 
 
 def field_of(err) -> str:
@@ -63,7 +66,7 @@ async def test_a_sealed_ofd_verifies_with_every_reference(seal_stub, operator, s
     assert signature_xml.tag == "{http://www.ofdspec.org/2016}Signature"
     [result] = await _verify(seal_stub("app:archive"), sealed.ofd)
     assert result.verdict == "VALID", result.checks
-    assert [c.name for c in result.checks] == CHECK_ORDER
+    assert [c.name for c in result.checks] == STAMPED_ORDER
     assert result.seal_id == seal.seal_id and result.current_status == "active"
     assert result.intact and result.type == "Seal"
     assert result.check_method == ("SM3" if suite == "sm2" else "SHA256")
@@ -104,6 +107,11 @@ async def test_several_seals_on_one_ofd_each_verify(seal_stub, operator):
     assert statuses[2]["/Doc_0/Signs/Sign_0/SignedValue.dat"] == "ok"
 
 
+def _flip_signature(data: bytes) -> bytes:
+    value = SESSignature.load(data)["signature"].native
+    return data.replace(value, flip_last_byte(value))
+
+
 async def test_tampered_ofds_are_not_valid(seal_stub, operator):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
@@ -120,8 +128,8 @@ async def test_tampered_ofds_are_not_valid(seal_stub, operator):
         sign + "Seal.esl": ("MODIFIED", "references"),
         # Signature.xml itself is what the SES_Signature's dataHash covers
         sign + "Signature.xml": ("MODIFIED", "data hash"),
-        # the signature value's last byte is in the signature bits
-        sign + "SignedValue.dat": ("BAD_SIGNATURE", "signature"),
+        # the signature value's last byte is in its timeStamp token
+        sign + "SignedValue.dat": ("BAD_TIMESTAMP", "timestamp"),
     }
     for name, (verdict, check) in cases.items():
         [result] = await _verify(stub, changed(ofd, name, flip_last_byte))
@@ -129,7 +137,14 @@ async def test_tampered_ofds_are_not_valid(seal_stub, operator):
         failed = [c.name for c in result.checks if not c.passed]
         assert failed == [check], (name, result.checks)
         # intact: the protected files (a bad signature leaves them unchanged)
-        assert result.intact is (verdict == "BAD_SIGNATURE"), name
+        assert result.intact is (verdict == "BAD_TIMESTAMP"), name
+    # a bit of the signature itself
+    [bits] = await _verify(
+        stub, changed(ofd, sign + "SignedValue.dat", _flip_signature)
+    )
+    assert bits.verdict == "BAD_SIGNATURE"
+    assert [c.name for c in bits.checks if not c.passed] == ["signature"]
+    assert bits.intact
     [gone] = await _verify(
         stub, changed(ofd, "Doc_0/Pages/Page_1/Content.xml", lambda d: None)
     )

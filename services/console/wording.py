@@ -1,0 +1,112 @@
+"""How the counter console words verdicts: the tone, title and reason of each, in
+Chinese and English (pure; split from :mod:`services.console.domain` by size)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """How a verdict is shown: its tone (ok, warn, bad), a title and a reason, twice."""
+
+    tone: str
+    title_zh: str
+    title_en: str
+    reason_zh: str
+    reason_en: str
+
+
+SEAL_VERDICTS: Mapping[str, Wording] = {
+    "VALID": Wording(
+        "ok",
+        "签章有效",
+        "Seal valid",
+        "签章有效，文件自签章后未被修改。",
+        "Sealed by a valid seal; the document is unchanged since.",
+    ),
+    "MODIFIED": Wording(
+        "bad",
+        "文件已被修改",
+        "Document modified",
+        "签章之后文件被修改过。",
+        "The document was changed after it was sealed.",
+    ),
+    "BAD_SIGNATURE": Wording(
+        "bad",
+        "签名无效",
+        "Bad signature",
+        "签章的签名校验不通过。",
+        "The seal's signature does not verify.",
+    ),
+    "UNTRUSTED_SEAL": Wording(
+        "bad",
+        "印章不可信",
+        "Untrusted seal",
+        "该印章不是由平台印章证书机构签发的。",
+        "The seal was not certified by the platform's seal CA.",
+    ),
+    "SIGNER_NOT_AUTHORISED": Wording(
+        "bad",
+        "签章人未获授权",
+        "Signer not authorised",
+        "签章人不在该印章的授权名单中。",
+        "The signer is not among the seal's authorised signers.",
+    ),
+    "SEAL_NOT_VALID": Wording(
+        "bad",
+        "签章时印章无效",
+        "Seal not valid then",
+        "签章时该印章已过期、未生效或已吊销。",
+        "The seal was expired, not yet valid or revoked when it was used.",
+    ),
+    "CERTIFICATE_NOT_VALID": Wording(
+        "bad",
+        "证书无效",
+        "Certificate not valid",
+        "签章时签章人的证书不在有效期内。",
+        "The signer's certificate was not valid when the document was sealed.",
+    ),
+    "UNKNOWN_SEAL": Wording(
+        "bad",
+        "未知印章",
+        "Unknown seal",
+        "平台没有该印章的记录。",
+        "The platform has no record of this seal.",
+    ),
+    "BAD_TIMESTAMP": Wording(
+        "bad",
+        "时间戳无效",
+        "Bad timestamp",
+        "签章所附的可信时间戳与签名不符或已被篡改。",
+        "The seal's trusted timestamp does not match its signature or was altered.",
+    ),
+    "UNTRUSTED_TIMESTAMP": Wording(
+        "bad",
+        "时间戳不可信",
+        "Untrusted timestamp",
+        "签章所附的时间戳不是由受信任的时间戳服务机构签发的。",
+        "The seal's timestamp was not issued by a trusted time-stamping authority.",
+    ),
+    "MALFORMED": Wording(
+        "bad",
+        "无法解析",
+        "Malformed",
+        "签章数据无法解析。",
+        "The seal data cannot be read.",
+    ),
+}
+
+_UNLISTED = Wording(
+    "bad",
+    "无法判定",
+    "Not determined",
+    "核验服务返回了本页面不认识的结论。",
+    "The service returned a verdict this page does not know.",
+)
+
+
+def wording(verdicts: Mapping[str, Wording], verdict: str) -> dict[str, str]:
+    """The wording of ``verdict`` as JSON fields (an unknown verdict is never 'ok')."""
+    return {"verdict": verdict, **asdict(verdicts.get(verdict, _UNLISTED))}

@@ -1,0 +1,234 @@
+"""Checking an RFC 3161 time-stamp token (GB/T 20520-2006 carries the same
+``TimeStampToken``): pure, a function of the token, the stamped bytes and the trusted
+TSA CAs.
+
+A token is a CMS ``SignedData`` (RFC 5652) whose content is a ``TSTInfo``
+(RFC 3161 section 2.4.2). It holds when, in this order (the first failure is named):
+
+1. it decodes: ``id-signedData`` over ``id-ct-TSTInfo``, exactly one signer, the
+   signer's certificate in the token (found by issuer and serial or key identifier);
+2. ``imprint``: ``messageImprint`` is the SHA-256 (or SM3) of the stamped bytes; for a
+   seal signature these are the ``SES_Signature.signature`` value (GB/T 38540 7.2);
+3. ``signature``: the signed attributes carry ``contentType`` id-ct-TSTInfo and the
+   ``messageDigest`` of the TSTInfo, an ESS ``signingCertificate`` (v1 or v2, RFC 5035)
+   when present names the signer's certificate, and the signature over the attributes
+   holds with the certificate's key (RSA PKCS#1 v1.5 or ECDSA);
+4. ``TSA certificate``: its only extended key usage is ``id-kp-timeStamping``, marked
+   critical (RFC 3161 section 2.3), and it leads to a configured TSA root at
+   ``genTime`` (:func:`services.seal.trust.validate_path`).
+
+Then ``genTime`` is the trusted time of the stamped signature. Tokens are at most
+:data:`MAX_TOKEN_BYTES`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from asn1crypto import cms, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from certseal.crypto import Suite, digest
+from services.seal.trust import TrustStore, validate_path
+
+MAX_TOKEN_BYTES = 64 * 1024
+"""A token is a TSTInfo, one signature and a few certificates: a few kilobytes."""
+SM3 = "1.2.156.10197.1.401"
+TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+class TokenError(ValueError):
+    """A token that does not hold; ``check`` names the failed check."""
+
+    def __init__(self, check: str, detail: str):
+        super().__init__(detail)
+        self.check = check
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """What a valid token says: its time, the TSA's name and serial number."""
+
+    gen_time: dt.datetime
+    tsa: str
+    serial: int
+
+
+def imprint(data: bytes, algorithm: str = "sha256") -> bytes:
+    """The message imprint of ``data``: SHA-256, or SM3 for ``sm3``."""
+    if algorithm in ("sm3", SM3):
+        return digest(Suite.SM2, data)
+    if algorithm not in _HASHES:
+        raise TokenError("imprint", f"hash algorithm {algorithm} is not supported")
+    h = hashes.Hash(_HASHES[algorithm]())
+    h.update(data)
+    return h.finalize()
+
+
+def check_token(token: bytes, *, stamped: bytes, trust: TrustStore) -> TokenCheck:
+    """Check ``token`` over ``stamped`` (see the module) against the TSA roots in
+    ``trust``. Raises :class:`TokenError` naming the failed check; never another
+    exception."""
+    try:
+        return _check(token, stamped, trust)
+    except TokenError:
+        raise
+    except Exception as exc:  # any decoding failure of outside bytes
+        raise TokenError("timestamp", f"the token cannot be read: {exc}") from None
+
+
+def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenError(
+            "timestamp", f"the token is {len(token)} bytes; at most {MAX_TOKEN_BYTES}"
+        )
+    info = cms.ContentInfo.load(token)
+    if info["content_type"].native != "signed_data":
+        raise TokenError("timestamp", "the token is not a CMS SignedData")
+    signed = info["content"]
+    encap = signed["encap_content_info"]
+    if encap["content_type"].native != "tst_info":
+        raise TokenError("timestamp", "the token's content is not a TSTInfo")
+    tst_bytes = encap["content"].contents
+    tst = tsp.TSTInfo.load(tst_bytes)
+    if len(signed["signer_infos"]) != 1:
+        raise TokenError("timestamp", "the token must have exactly one signer")
+    signer = signed["signer_infos"][0]
+    cert = _signer_cert(signed, signer)
+    gen_time = tst["gen_time"].native
+
+    # 2. the imprint
+    message = tst["message_imprint"]
+    algorithm = message["hash_algorithm"]["algorithm"].native
+    if imprint(stamped, algorithm) != message["hashed_message"].native:
+        raise TokenError(
+            "imprint", "the token's message imprint is not that of the signature"
+        )
+
+    # 3. the TSA's signature over the signed attributes
+    attrs = signer["signed_attrs"]
+    if not attrs:
+        raise TokenError("signature", "the token has no signed attributes")
+    found = {a["type"].native: a["values"][0] for a in attrs}
+    if found.get("content_type") is None or found["content_type"].native != "tst_info":
+        raise TokenError("signature", "the contentType attribute is not id-ct-TSTInfo")
+    md = signer["digest_algorithm"]["algorithm"].native
+    if md not in _HASHES:
+        raise TokenError("signature", f"digest algorithm {md} is not supported")
+    if found.get("message_digest") is None or (
+        found["message_digest"].native != imprint(tst_bytes, md)
+    ):
+        raise TokenError("signature", "the messageDigest is not that of the TSTInfo")
+    _check_ess(found, cert)
+    _verify_signature(cert, signer, attrs.untag().dump(), md)
+
+    # 4. the TSA's certificate
+    der = cert.dump()
+    eku = x509.load_der_x509_certificate(der).extensions
+    try:
+        ext = eku.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        ext = None
+    if (
+        ext is None
+        or not ext.critical
+        or [u.dotted_string for u in ext.value] != [TIME_STAMPING]
+    ):
+        raise TokenError(
+            "TSA certificate",
+            "the TSA certificate's extended key usage must be only timeStamping, "
+            "critical (RFC 3161 2.3)",
+        )
+    path = validate_path(der, trust, gen_time, role="TSA certificate")
+    if not path.ok:
+        raise TokenError("TSA certificate", path.detail.replace("seal CA", "TSA root"))
+    name = cert.subject.native.get("common_name") or cert.subject.human_friendly
+    return TokenCheck(gen_time, str(name), int(tst["serial_number"].native))
+
+
+def _signer_cert(
+    signed: cms.SignedData, signer: cms.SignerInfo
+) -> asn1_x509.Certificate:
+    sid = signer["sid"]
+    for choice in signed["certificates"] or ():
+        if choice.name != "certificate":
+            continue
+        cert = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            if (
+                cert.issuer == sid.chosen["issuer"]
+                and cert.serial_number == sid.chosen["serial_number"].native
+            ):
+                return cert
+        elif cert.key_identifier == sid.chosen.native:
+            return cert
+    raise TokenError("timestamp", "the token does not carry its signer's certificate")
+
+
+def _check_ess(found: dict, cert: asn1_x509.Certificate) -> None:
+    if "signing_certificate" in found:
+        ids = found["signing_certificate"]["certs"]
+        ok = (
+            bool(ids)
+            and ids[0]["cert_hash"].native == hashlib.sha1(cert.dump()).digest()
+        )
+    elif "signing_certificate_v2" in found:
+        ids = found["signing_certificate_v2"]["certs"]
+        if not ids:
+            ok = False
+        else:
+            algorithm = ids[0]["hash_algorithm"]["algorithm"].native
+            ok = ids[0]["cert_hash"].native == imprint(cert.dump(), algorithm)
+    else:
+        return
+    if not ok:
+        raise TokenError(
+            "signature", "the signingCertificate attribute names another certificate"
+        )
+
+
+def _verify_signature(
+    cert: asn1_x509.Certificate, signer: cms.SignerInfo, data: bytes, md: str
+) -> None:
+    key = x509.load_der_x509_certificate(cert.dump()).public_key()
+    signature = signer["signature"].native
+    algorithm = _HASHES[md]()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        else:
+            raise TokenError("signature", "the TSA key is neither RSA nor ECDSA")
+    except TokenError:
+        raise
+    except Exception:
+        raise TokenError(
+            "signature", "the TSA's signature over the token does not hold"
+        ) from None
+
+
+def token_summary(token: bytes) -> tuple[dt.datetime, str] | None:
+    """What a token says, unchecked: its ``genTime`` and its signer's common name
+    (None when it is not a readable RFC 3161 token). For listings, never verdicts."""
+    try:
+        if len(token) > MAX_TOKEN_BYTES:
+            return None
+        signed = cms.ContentInfo.load(token)["content"]
+        tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].contents)
+        cert = _signer_cert(signed, signed["signer_infos"][0])
+        name = cert.subject.native.get("common_name") or cert.subject.human_friendly
+        return tst["gen_time"].native, str(name)
+    except Exception:
+        return None

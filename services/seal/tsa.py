@@ -1,0 +1,262 @@
+"""The time-stamping authority (RFC 3161 over HTTP, section 3.4) and its client.
+
+:class:`TsaServer` is a room of the seal process: when ``[seal] tsa_listen`` is set it
+answers ``POST`` requests of type ``application/timestamp-query`` with
+``application/timestamp-reply``. pyHanko's TSA builder
+(:class:`pyhanko.sign.timestamps.DummyTimeStamper`: TSTInfo, ESS signingCertificate,
+CMS SignedData; RSA keys) makes the tokens with the TSA's own key and certificate
+(``tsa_key_file``, ``tsa_cert_file``; extended key usage timeStamping, critical), at
+the time of the process's clock. Requests are at most :data:`MAX_QUERY_BYTES`; the
+imprint must be SHA-256, SHA-384, SHA-512 (or SM3 by OID, GB/T 20520); anything else
+is answered with a ``rejection`` (``badAlg`` / ``badDataFormat``), never an error page.
+
+:class:`Timestamper` asks a TSA (``[seal] tsa_url``, the platform's own or an external
+one) for a token over some bytes, with pyHanko's HTTP client. A TSA that does not
+answer in ``tsa_timeout_s`` or answers badly is UNAVAILABLE (retryable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from asn1crypto import cms, core, keys, pem, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
+from pyhanko.sign.timestamps import DummyTimeStamper, HTTPTimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.files import read_regular_file
+from certseal.timestamps import Clock, utcnow
+from services.seal.timestamp import SM3, imprint
+
+MAX_QUERY_BYTES = 8 * 1024
+"""A TimeStampReq is an imprint, a nonce and a policy: well under 1 KiB."""
+_ALGORITHMS = {"sha256", "sha384", "sha512"}
+_TSA_POLICY = "1.3.6.1.4.1.4146.2.2"
+
+
+def unavailable(message: str) -> CertsealError:
+    """UNAVAILABLE on ``tsa_url``: retry later."""
+    return CertsealError(ErrorKind.UNAVAILABLE, message, field="tsa_url")
+
+
+def _der(path: str, field: str) -> bytes:
+    data = read_regular_file(Path(path), field, 64 * 1024)
+    if pem.detect(data):
+        return pem.unarmor(data)[2]
+    return data
+
+
+class _TsaBuilder(DummyTimeStamper):
+    """pyHanko's TSA builder with the RSA key loaded once: pyHanko loads it from DER
+    for every token, and loading an RSA key checks it (tens of milliseconds)."""
+
+    def __init__(
+        self, cert: asn1_x509.Certificate, key: keys.PrivateKeyInfo, at: dt.datetime
+    ) -> None:
+        super().__init__(tsa_cert=cert, tsa_key=key, fixed_dt=at)
+
+    signer: rsa.RSAPrivateKey
+    signing_certificate: bytes  # DER of the ESS attribute, made once
+
+    def _sign_tst_info(
+        self, tst_info_data: bytes, md_algorithm: str, dt: dt.datetime
+    ) -> tuple[bytes, cms.CMSAttributes]:
+        # the signed attributes pyHanko's builder writes (RFC 3161 2.4.1, RFC 5035)
+        md = hashes.Hash(get_pyca_cryptography_hash(md_algorithm))
+        md.update(tst_info_data)
+        attrs = cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute(
+                    "signing_time", cms.Time({"utc_time": core.UTCTime(dt)})
+                ),
+                cms.CMSAttribute.load(self.signing_certificate),
+                simple_cms_attribute("message_digest", md.finalize()),
+            ]
+        )
+        signature = self.signer.sign(
+            attrs.dump(),
+            padding.PKCS1v15(),
+            get_pyca_cryptography_hash(md_algorithm.upper()),
+        )
+        return signature, attrs
+
+
+class Rejection(core.Sequence):
+    """A ``TimeStampResp`` without its (OPTIONAL, RFC 3161 2.4.2) token, which
+    asn1crypto's own type requires."""
+
+    _fields = [("status", tsp.PKIStatusInfo)]  # noqa: RUF012
+
+
+def _rejection(fail: str, text: str) -> bytes:
+    return Rejection(
+        {
+            "status": {
+                "status": "rejection",
+                "status_string": [text],
+                "fail_info": tsp.PKIFailureInfo({fail}),
+            }
+        }
+    ).dump()
+
+
+class TsaServer:
+    """The platform's TSA: an HTTP server on ``listen`` (host:port)."""
+
+    def __init__(self, *, cert_file: str, key_file: str, clock: Clock = utcnow) -> None:
+        cert = asn1_x509.Certificate.load(_der(cert_file, "seal.tsa_cert_file"))
+        key = keys.PrivateKeyInfo.load(_der(key_file, "seal.tsa_key_file"))
+        self.certificate = cert.dump()
+        self._cert, self._key, self._clock = cert, key, clock
+        signer = serialization.load_der_private_key(key.dump(), None)
+        if not isinstance(signer, rsa.RSAPrivateKey):
+            raise invalid("seal.tsa_key_file", "must be an RSA key (PKCS#8 PEM or DER)")
+        self._signer = signer
+        self._ess = simple_cms_attribute(
+            "signing_certificate", as_signing_certificate(cert)
+        ).dump()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def respond(self, body: bytes) -> bytes:
+        """The DER TimeStampResp to a DER TimeStampReq (CPU: one RSA signature)."""
+        try:
+            req = tsp.TimeStampReq.load(body)
+            algorithm = req["message_imprint"]["hash_algorithm"]["algorithm"].dotted
+            name = req["message_imprint"]["hash_algorithm"]["algorithm"].native
+            digest_len = len(req["message_imprint"]["hashed_message"].native)
+        except Exception:
+            return _rejection("bad_data_format", "not a TimeStampReq")
+        if name not in _ALGORITHMS and algorithm != SM3:
+            return _rejection("bad_alg", f"imprint algorithm {name} is not accepted")
+        if digest_len != len(imprint(b"", name)):
+            return _rejection("bad_data_format", "the imprint has the wrong length")
+        if req["req_policy"].native not in (None, _TSA_POLICY):
+            return _rejection("unaccepted_policy", f"only the policy {_TSA_POLICY}")
+        try:
+            # one builder per request: its time is this request's (threads share none)
+            tsa = _TsaBuilder(self._cert, self._key, self._clock())
+            tsa.signer, tsa.signing_certificate = self._signer, self._ess
+            return tsa.request_tsa_response(req).dump()
+        except Exception:  # e.g. a nonce or extension the builder cannot carry
+            return _rejection("system_failure", "the request cannot be stamped")
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/timestamp-query":
+            return web.Response(status=415, text="send application/timestamp-query")
+        if (request.content_length or 0) > MAX_QUERY_BYTES:
+            return web.Response(status=413, text=f"at most {MAX_QUERY_BYTES} bytes")
+        body = await request.content.read(MAX_QUERY_BYTES + 1)
+        if len(body) > MAX_QUERY_BYTES:
+            return web.Response(status=413, text=f"at most {MAX_QUERY_BYTES} bytes")
+        reply = await asyncio.to_thread(self.respond, body)  # off the event loop
+        return web.Response(body=reply, content_type="application/timestamp-reply")
+
+    async def start(self, listen: str) -> int:
+        """Serve on ``listen`` (host:port; port 0 picks one); returns the port."""
+        app = web.Application(client_max_size=MAX_QUERY_BYTES)
+        app.router.add_post("/", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        host, _, port = listen.rpartition(":")
+        # several seal processes on one host share the port, as their gRPC one
+        site = web.TCPSite(self._runner, host, int(port), reuse_port=True)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def check_tsa_settings(url: str, timeout_s: float, trusted_ca_files: list[str]) -> None:
+    """Refuse ``[seal]`` TSA settings that cannot work: INVALID_ARGUMENT naming
+    ``seal.tsa_url`` (not http or https), ``seal.tsa_timeout_s`` (not in (0, 60]) or
+    ``seal.tsa_trusted_ca_files`` (empty while seals are stamped: every token made
+    would verify UNTRUSTED_TIMESTAMP here)."""
+    if not url:
+        return
+    if not url.startswith(("http://", "https://")):
+        raise invalid("seal.tsa_url", f"{url!r} is not an http:// or https:// URL")
+    if not 0 < timeout_s <= 60:
+        raise invalid("seal.tsa_timeout_s", "must be more than 0 and at most 60 s")
+    if not trusted_ca_files:
+        raise invalid(
+            "seal.tsa_trusted_ca_files",
+            "name the root of the TSA at seal.tsa_url: without it every timestamp "
+            "made would verify as UNTRUSTED_TIMESTAMP",
+        )
+
+
+class Timestamper:
+    """A client of the TSA at ``url``: tokens over bytes (SHA-256 imprints)."""
+
+    def __init__(self, url: str, *, timeout_s: float = 5.0) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self._client: HTTPTimeStamper | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def client(self) -> HTTPTimeStamper:
+        """pyHanko's client over one kept HTTP session (made in the running event
+        loop on first use; without one pyHanko builds a session, and its TLS context,
+        per token), also handed to PdfSigner for PAdES B-T."""
+        if self._client is None:
+            self._session = aiohttp.ClientSession()
+            self._client = HTTPTimeStamper(
+                self.url, timeout=self.timeout_s, session=self._session
+            )
+        return self._client
+
+    async def __aenter__(self) -> Timestamper:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the kept HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = self._client = None
+
+    async def stamp(self, data: bytes) -> bytes:
+        """The DER TimeStampToken (a CMS ContentInfo) over SHA-256(``data``).
+
+        Raises UNAVAILABLE (``tsa_url``) when the TSA does not answer within the
+        timeout, answers with an error, or grants no token.
+        """
+        try:
+            async with asyncio.timeout(self.timeout_s + 1):
+                token = await self.client.async_timestamp(imprint(data), "sha256")
+        except (
+            TimestampRequestError,
+            aiohttp.ClientError,
+            OSError,
+            TimeoutError,
+        ) as exc:
+            raise unavailable(
+                f"the time-stamping authority at {self.url} gave no token: "
+                f"{exc or type(exc).__name__}; retry later"
+            ) from None
+        except Exception as exc:  # a reply that does not decode
+            raise unavailable(
+                f"the time-stamping authority at {self.url} answered badly: {exc}"
+            ) from None
+        return token.dump()

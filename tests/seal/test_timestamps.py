@@ -1,0 +1,497 @@
+"""Trusted timestamps (RFC 3161 / GB/T 20520): tokens from a real TSA over HTTP (the
+seal process's TSA room, its clock injected here), checked on verification, and the
+token's time used as the signing time."""
+
+import asyncio
+import datetime as dt
+import io
+
+import grpc
+import pytest
+from asn1crypto import cms, tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from certseal.crypto import Suite
+from certseal.devpki import DevCA
+from certseal.errors import CertsealError, ErrorKind
+from certseal.v1 import seal_pb2 as pb
+from services.seal.domain import SealStatus, SealVerdict
+from services.seal.inspect import describe
+from services.seal.ses import SESSignature
+from services.seal.ses_read import read_signature
+from services.seal.timestamp import TokenError, check_token, imprint
+from services.seal.trust import TrustStore, load_trust_files
+from services.seal.tsa import Rejection, Timestamper, TsaServer, check_tsa_settings
+from tests.conftest import blank_pdf, seal_owner
+from tests.seal.ofd_samples import make_ofd, unzip
+from tests.seal.test_domain import DAY, NOW, _ca, check, sealed
+
+# the seal is valid from NOW + 10 days to NOW + 40 days (the TSA's certificate is
+# valid from NOW - 1 day for 825 days: every stamp time below is inside it)
+VALID = (NOW + 10 * DAY, NOW + 40 * DAY)
+INSIDE, BEFORE, AFTER = NOW + 20 * DAY, NOW, NOW + 50 * DAY
+
+
+class Tsa:
+    """A real TSA server on a free port whose clock a test sets."""
+
+    def __init__(self, folder):
+        self.ca = DevCA(folder, name="test TSA CA")
+        ident = self.ca.tsa_identity("test TSA")
+        self.at = INSIDE
+        self.server = TsaServer(
+            cert_file=str(ident.cert_file),
+            key_file=str(ident.key_file),
+            clock=lambda: self.at,
+        )
+        self.trust = TrustStore.of(load_trust_files([str(self.ca.ca_file)]))
+
+    async def client(self) -> Timestamper:
+        port = await self.server.start("127.0.0.1:0")
+        return Timestamper(f"http://127.0.0.1:{port}/", timeout_s=3)
+
+
+@pytest.fixture
+async def tsa(tmp_path):
+    found = Tsa(tmp_path / "tsa")
+    found.stamper = await found.client()
+    yield found
+    await found.stamper.close()
+    await found.server.stop()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return _ca(tmp_path_factory.mktemp("seal-ca"))
+
+
+async def stamped(pki, tsa, *, signed_at=INSIDE, stamp_at=INSIDE, suite=Suite.ES256):
+    """An SES_Signature made (by its own account) at ``signed_at`` and stamped by the
+    TSA at ``stamp_at``."""
+    signature = await sealed(pki, suite, signed_at=signed_at, valid=VALID)
+    tsa.at = stamp_at
+    return with_token(signature, await tsa.stamper.stamp(_value(signature)))
+
+
+def _value(signature: bytes) -> bytes:
+    return SESSignature.load(signature)["signature"].native
+
+
+def with_token(signature: bytes, token: bytes) -> bytes:
+    sig = SESSignature.load(signature)
+    return SESSignature(
+        {
+            "to_sign": sig["to_sign"],
+            "cert": sig["cert"],
+            "signature_alg_id": sig["signature_alg_id"],
+            "signature": sig["signature"],
+            "time_stamp": token,
+        }
+    ).dump(force=True)
+
+
+def _names(result) -> list[str]:
+    return [c.name for c in result.checks]
+
+
+@pytest.mark.parametrize("suite", list(Suite))
+async def test_a_valid_token_is_the_trusted_signing_time(pki, tsa, suite):
+    signature = await stamped(pki, tsa, suite=suite)
+    result = check(pki, signature, tsa_trust=tsa.trust)
+    assert result.verdict is SealVerdict.VALID, result.checks
+    assert _names(result)[:3] == ["decode", "signature", "timestamp"]
+    assert result.signed_at == INSIDE
+    assert "test TSA" in result.checks[2].detail
+    token = check_token(
+        read_signature(signature).time_stamp, stamped=_value(signature), trust=tsa.trust
+    )
+    assert token.gen_time == INSIDE and token.tsa == "test TSA"
+
+
+async def test_signed_before_the_seal_was_valid_but_stamped_inside_it(pki, tsa):
+    signature = await stamped(pki, tsa, signed_at=BEFORE, stamp_at=INSIDE)
+    assert check(pki, signature, tsa_trust=tsa.trust).verdict is SealVerdict.VALID
+    # the same signature without its token goes by the signer's own clock
+    bare = await sealed(pki, Suite.ES256, signed_at=BEFORE, valid=VALID)
+    assert check(pki, bare).verdict is SealVerdict.SEAL_NOT_VALID
+
+
+async def test_signed_inside_the_validity_but_stamped_after_it(pki, tsa):
+    signature = await stamped(pki, tsa, signed_at=INSIDE, stamp_at=AFTER)
+    result = check(pki, signature, tsa_trust=tsa.trust)
+    assert result.verdict is SealVerdict.SEAL_NOT_VALID, result.checks
+    assert result.checks[-1].name == "seal" and "outside" in result.checks[-1].detail
+    assert result.signed_at == AFTER
+
+
+async def test_a_seal_revoked_after_a_stamped_signing_still_seals(pki, tsa):
+    signature = await stamped(pki, tsa, signed_at=INSIDE, stamp_at=INSIDE)
+    later = SealStatus("revoked", INSIDE + DAY)
+    result = check(pki, signature, status=later, tsa_trust=tsa.trust)
+    assert (result.verdict, result.current_status) == (SealVerdict.VALID, "revoked")
+    # the signer claims a time before the revocation; the TSA says after it
+    claimed = await stamped(pki, tsa, signed_at=INSIDE, stamp_at=INSIDE + 2 * DAY)
+    result = check(pki, claimed, status=later, tsa_trust=tsa.trust)
+    assert result.verdict is SealVerdict.SEAL_NOT_VALID
+    assert "revoked" in result.checks[-1].detail
+
+
+async def test_a_tampered_token_fails_naming_the_check(pki, tsa):
+    signature = await stamped(pki, tsa)
+    token = bytearray(read_signature(signature).time_stamp)
+    # a byte of the TSTInfo (its genTime) and a byte of the TSA's signature
+    gen = bytes(token).index(INSIDE.strftime("%Y%m%d").encode())
+    for at in (gen + 9, len(token) - 5):
+        bad = bytearray(token)
+        bad[at] ^= 0x01
+        result = check(pki, with_token(signature, bytes(bad)), tsa_trust=tsa.trust)
+        assert result.verdict is SealVerdict.BAD_TIMESTAMP, result.checks
+        assert result.checks[-1].name == "timestamp"
+        assert result.checks[-1].detail.startswith("signature:")
+    garbage = check(
+        pki, with_token(signature, b"\x30\x03\x02\x01\x01"), tsa_trust=tsa.trust
+    )
+    assert garbage.verdict is SealVerdict.BAD_TIMESTAMP
+    assert garbage.checks[-1].name == "timestamp"
+
+
+async def test_a_token_over_another_signature_fails(pki, tsa):
+    one = await stamped(pki, tsa)
+    other = await sealed(pki, Suite.ES256, signed_at=INSIDE, valid=VALID)
+    moved = with_token(other, read_signature(one).time_stamp)
+    result = check(pki, moved, tsa_trust=tsa.trust)
+    assert result.verdict is SealVerdict.BAD_TIMESTAMP
+    assert result.checks[-1].detail.startswith("imprint:")
+
+
+async def test_a_tsa_not_trusted_fails(pki, tsa, tmp_path):
+    signature = await stamped(pki, tsa)
+    stranger = Tsa(tmp_path / "other")
+    for trust in (TrustStore(), stranger.trust, None):
+        result = check(pki, signature, tsa_trust=trust)
+        assert result.verdict is SealVerdict.UNTRUSTED_TIMESTAMP, result.checks
+        assert result.checks[-1].name == "timestamp"
+        assert "TSA certificate" in result.checks[-1].detail
+    with pytest.raises(TokenError) as err:
+        check_token(
+            read_signature(signature).time_stamp,
+            stamped=_value(signature),
+            trust=TrustStore(),
+        )
+    assert err.value.check == "TSA certificate"
+
+
+async def test_a_tsa_certificate_without_the_timestamping_usage_is_refused(
+    pki, tsa, tmp_path
+):
+    # the trusted TSA CA certified an RSA key for TLS servers, not for time-stamping
+    ca_key = serialization.load_pem_private_key(
+        (tsa.ca.folder / "ca.key").read_bytes(), None
+    )
+    ca_cert = x509.load_pem_x509_certificate(tsa.ca.ca_file.read_bytes())
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "web")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + 400 * DAY)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    (tmp_path / "web.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "web.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    web = TsaServer(
+        cert_file=str(tmp_path / "web.pem"), key_file=str(tmp_path / "web.key")
+    )
+    signature = await sealed(pki, Suite.ES256, signed_at=INSIDE, valid=VALID)
+    request = tsa.stamper.client.request_cms(imprint(_value(signature)), "sha256")[1]
+    reply = tsp.TimeStampResp.load(web.respond(request.dump()))
+    token = reply["time_stamp_token"].dump()
+    result = check(pki, with_token(signature, token), tsa_trust=tsa.trust)
+    assert result.verdict is SealVerdict.UNTRUSTED_TIMESTAMP
+    assert "extended key usage" in result.checks[-1].detail
+
+
+async def test_the_tsa_answers_bad_requests_with_a_rejection(tsa):
+    for body in (b"", b"\x30\x00", b"not DER at all" * 10):
+        reply = Rejection.load(tsa.server.respond(body))
+        assert reply["status"]["status"].native == "rejection"
+    md5 = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {
+                "hash_algorithm": {"algorithm": "md5"},
+                "hashed_message": bytes(16),
+            },
+        }
+    )
+    reply = Rejection.load(tsa.server.respond(md5.dump()))
+    assert reply["status"]["fail_info"].native == {"bad_alg"}
+
+
+async def test_an_unreachable_or_silent_tsa_is_unavailable():
+    async def silent(reader, writer):
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for url in (f"http://127.0.0.1:{port}/", "http://127.0.0.1:1/"):
+            with pytest.raises(CertsealError) as err:
+                async with Timestamper(url, timeout_s=0.5) as stamper:
+                    await stamper.stamp(b"x")
+            assert err.value.kind is ErrorKind.UNAVAILABLE
+            assert err.value.field == "tsa_url"
+    finally:
+        server.close()
+
+
+# -- end to end, with the dev stack's TSA (a room of the seal process) --------------
+
+
+def _stack_tsa_trust(config) -> list[asn1_x509.Certificate]:
+    return [
+        asn1_x509.Certificate.load(der)
+        for der in load_trust_files(config.seal.tsa_trusted_ca_files)
+    ]
+
+
+async def test_seal_document_carries_a_token_and_verifies(seal_stub, operator, config):
+    assert config.seal.tsa_url and config.seal.tsa_listen
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(name="示例市交通运输局", suite="sm2")
+        )
+    ).seal
+    sealed_doc = await stub.SealDocument(
+        pb.SealDocumentRequest(seal_id=seal.seal_id, document=b"doc" * 100)
+    )
+    sig = read_signature(sealed_doc.signature)
+    assert sig.time_stamp is not None
+    info = cms.ContentInfo.load(sig.time_stamp)
+    assert info["content"]["encap_content_info"]["content_type"].native == "tst_info"
+    anyone = seal_stub("app:archive")
+    result = await anyone.VerifySealedDocument(
+        pb.VerifySealedDocumentRequest(
+            signature=sealed_doc.signature, document=b"doc" * 100
+        )
+    )
+    assert result.verdict == "VALID", result.checks
+    assert [c.name for c in result.checks][:3] == ["decode", "signature", "timestamp"]
+    assert "certseal dev TSA" in result.checks[2].detail
+    # a seal revoked after the stamped signing: still sealed while valid
+    await stub.RevokeSeal(pb.RevokeSealRequest(seal_id=seal.seal_id, reason="换章"))
+    later = await anyone.VerifySealedDocument(
+        pb.VerifySealedDocumentRequest(
+            signature=sealed_doc.signature, document=b"doc" * 100
+        )
+    )
+    assert (later.verdict, later.current_status) == ("VALID", "revoked")
+    # a token of the dev TSA over other bytes
+    async with Timestamper(config.seal.tsa_url) as stamper:
+        token = await stamper.stamp(b"other")
+    other = await anyone.VerifySealedDocument(
+        pb.VerifySealedDocumentRequest(
+            signature=with_token(sealed_doc.signature, token),
+            document=b"doc" * 100,
+        )
+    )
+    assert other.verdict == "BAD_TIMESTAMP"
+    assert other.checks[-1].name == "timestamp"
+
+
+async def test_seal_pdf_is_pades_b_t(seal_stub, operator, config):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例公司", suite="es256"))
+    ).seal
+    pdf = (
+        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
+    ).pdf
+    # pyHanko validates the signature timestamp against the dev TSA root
+    [embedded] = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+    seal_ca = ValidationContext(
+        trust_roots=[
+            asn1_x509.Certificate.load(load_trust_files([config.seal.ca_cert_file])[0])
+        ],
+        allow_fetching=False,
+    )
+    status = await async_validate_pdf_signature(
+        embedded,
+        seal_ca,
+        ts_validation_context=ValidationContext(
+            trust_roots=_stack_tsa_trust(config), allow_fetching=False
+        ),
+    )
+    stamp = status.timestamp_validity
+    assert stamp is not None and stamp.intact and stamp.valid and stamp.trusted
+    assert status.intact and status.valid and status.trusted
+    found = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    assert [r.verdict for r in found] == ["VALID"]
+    # a TSA root nobody configured: the timestamp is not trusted
+    untrusted = await async_validate_pdf_signature(
+        embedded,
+        seal_ca,
+        ts_validation_context=ValidationContext(trust_roots=[], allow_fetching=False),
+    )
+    assert not untrusted.timestamp_validity.trusted
+
+
+async def test_seal_ofd_with_a_timestamp_re_verifies(seal_stub, operator):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例市局", suite="sm2"))
+    ).seal
+    sealed_ofd = await stub.SealOfd(
+        pb.SealOfdRequest(seal_id=seal.seal_id, ofd=make_ofd(), page=1, x_mm=30)
+    )
+    value = unzip(sealed_ofd.ofd)["Doc_0/Signs/Sign_0/SignedValue.dat"]
+    assert read_signature(value).time_stamp is not None
+    [result] = (
+        await seal_stub("app:archive").VerifyOfd(
+            pb.VerifyOfdRequest(ofd=sealed_ofd.ofd)
+        )
+    ).signatures
+    assert result.verdict == "VALID", result.checks
+    assert "timestamp" in [c.name for c in result.checks]
+
+
+async def test_sealing_when_the_tsa_is_unreachable_is_unavailable(
+    seal_stub, operator, seal_app
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    es = (
+        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例", suite="es256"))
+    ).seal
+    kept = (seal_app.service.timestamper, seal_app.pdfs._timestamper)
+    down = Timestamper("http://127.0.0.1:1/", timeout_s=1)
+    seal_app.service.timestamper = seal_app.pdfs._timestamper = down
+    try:  # (sealing an OFD goes through SealDocument's stamping)
+        for call in (
+            stub.SealDocument(
+                pb.SealDocumentRequest(seal_id=es.seal_id, document=b"x")
+            ),
+            stub.SealPdf(pb.SealPdfRequest(seal_id=es.seal_id, pdf=blank_pdf())),
+            stub.SealOfd(
+                pb.SealOfdRequest(seal_id=es.seal_id, ofd=make_ofd(), page=1, x_mm=30)
+            ),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call
+            assert err.value.code() is grpc.StatusCode.UNAVAILABLE, err.value.details()
+            assert "time-stamping authority" in err.value.details()
+    finally:
+        seal_app.service.timestamper, seal_app.pdfs._timestamper = kept
+        await down.close()
+
+
+@pytest.mark.parametrize(
+    ("revoked_after", "verdict"),
+    [
+        (dt.timedelta(microseconds=200_000), SealVerdict.VALID),
+        (dt.timedelta(0), SealVerdict.SEAL_NOT_VALID),
+        (dt.timedelta(microseconds=-200_000), SealVerdict.SEAL_NOT_VALID),
+    ],
+)
+async def test_a_token_time_is_compared_with_the_revocation_to_the_microsecond(
+    pki, tsa, revoked_after, verdict
+):
+    stamp_at = INSIDE + dt.timedelta(microseconds=500_000)
+    signature = await stamped(pki, tsa, signed_at=INSIDE, stamp_at=stamp_at)
+    status = SealStatus("revoked", stamp_at + revoked_after)
+    result = check(pki, signature, status=status, tsa_trust=tsa.trust)
+    assert result.signed_at == stamp_at
+    assert result.verdict is verdict, result.checks
+
+
+@pytest.mark.parametrize(
+    ("url", "timeout", "roots", "field"),
+    [
+        ("ftp://tsa.example/", 5.0, ["ca.pem"], "seal.tsa_url"),
+        ("tsa.example:318", 5.0, ["ca.pem"], "seal.tsa_url"),
+        ("http://tsa.example/", 0.0, ["ca.pem"], "seal.tsa_timeout_s"),
+        ("http://tsa.example/", 600.0, ["ca.pem"], "seal.tsa_timeout_s"),
+        ("https://tsa.example/", 5.0, [], "seal.tsa_trusted_ca_files"),
+    ],
+)
+def test_tsa_settings_that_cannot_work_are_refused(url, timeout, roots, field):
+    with pytest.raises(CertsealError) as err:
+        check_tsa_settings(url, timeout, roots)
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT and err.value.field == field
+
+
+def test_no_tsa_is_a_valid_setting():
+    check_tsa_settings("", 5.0, [])
+    check_tsa_settings("https://tsa.example/", 5.0, ["ca.pem"])
+
+
+async def test_verify_pdf_fails_a_broken_or_untrusted_signature_timestamp(
+    seal_stub, operator, seal_app
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(pb.RegisterSealRequest(name="示例公司", suite="es256"))
+    ).seal
+    pdf = (
+        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
+    ).pdf
+    # the token's genTime sits in the CMS's unsigned attributes, in hex in /Contents:
+    # one changed digit leaves the seal's own signature intact but not the token's
+    [embedded] = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+    [token] = embedded.signer_info["unsigned_attrs"][0]["values"]
+    tst = token["content"]["encap_content_info"]["content"].contents
+    gen = tsp.TSTInfo.load(tst)["gen_time"].contents  # e.g. 20261130175754.83Z
+    assert gen in tst
+    # the TSTInfo, hex in /Contents; the seconds' first digit: 0-5 becomes another
+    where = pdf.lower().index(tst.hex().encode()) + 2 * tst.index(gen)
+    at = where + 2 * 12
+    changed = b"31" if pdf[at : at + 2] != b"31" else b"32"
+    tampered = pdf[:at] + changed + pdf[at + 2 :]
+    [broken] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=tampered))).seals
+    assert broken.verdict == "BAD_TIMESTAMP", (gen, where, changed, broken)
+    [fine] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    assert fine.verdict == "VALID"
+    kept = seal_app.pdfs._tsa_roots
+    seal_app.pdfs._tsa_roots = ()
+    try:
+        [untrusted] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    finally:
+        seal_app.pdfs._tsa_roots = kept
+    assert untrusted.verdict == "UNTRUSTED_TIMESTAMP"
+
+
+async def test_seal_inspect_shows_what_a_token_says(pki, tsa):
+    signature = await stamped(pki, tsa, stamp_at=INSIDE)
+    lines = describe(signature)
+    assert lines[-1] == (
+        f"    genTime       {INSIDE:%Y-%m-%d %H:%M:%S} UTC by test TSA "
+        "(RFC 3161; not checked)"
+    )
+    # bytes that are no token: the length only
+    assert describe(with_token(signature, b"TST" * 20))[-1] == (
+        "  timeStamp       60 bytes"
+    )
