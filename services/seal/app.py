@@ -92,12 +92,6 @@ class SealApp(ServiceProcess):
         )
         self.token: Pkcs11Token | None = None
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop serving, then log out of the PKCS#11 token, if any."""
-        await super().stop(grace)
-        if self.token is not None:
-            self.token.close()
-
     async def prepare(self) -> None:
         """The seal services over this process's pool."""
         cfg = self.config
@@ -159,13 +153,16 @@ class SealApp(ServiceProcess):
         )
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop the gRPC service, then the TSA room."""
+        """Stop the gRPC service, then the TSA room, then log out of the PKCS#11
+        token, if any."""
         await super().stop(grace)
         tsa: TsaServer | None = getattr(self, "tsa", None)
         if tsa is not None:
             await tsa.stop()
         if self.service.timestamper is not None:
             await self.service.timestamper.close()
+        if self.token is not None:
+            self.token.close()
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""
