@@ -13,6 +13,7 @@ from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2, seal_pb2_grpc
 from services.seal.config import SealSettings
 from services.seal.ofd_service import OfdSealService
+from services.seal.offload import SealOffload
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
@@ -64,6 +65,13 @@ class SealApp(ServiceProcess):
             vendor_id=cfg.seal.vendor_id,
             max_document_bytes=cfg.seal.max_document_bytes,
             trust=TrustStore.of(load_trust_files(cfg.seal.trusted_ca_files)),
+            offload=SealOffload(
+                workers=cfg.seal.workers,
+                queue=cfg.seal.job_queue,
+                timeout_s=cfg.seal.job_timeout_s,
+                max_jobs=cfg.seal.max_heavy_jobs,
+                max_bytes=cfg.seal.max_bytes_in_flight,
+            ),
             sm2_ca=(
                 SealCa.from_files(cfg.seal.sm2_ca_cert_file, cfg.seal.sm2_ca_key_file)
                 if cfg.seal.sm2_ca_cert_file
@@ -80,6 +88,12 @@ class SealApp(ServiceProcess):
         self.ofds = OfdSealService(
             seals=self.service, max_document_bytes=cfg.seal.max_document_bytes
         )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop serving, then let the worker threads take no more jobs."""
+        await super().stop(grace)
+        if hasattr(self, "service"):
+            self.service.offload.workers.shutdown()
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""

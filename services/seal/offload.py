@@ -1,0 +1,265 @@
+"""The seal service's CPU-heavy work kept off the event loop, admitted within bounds.
+
+The seal process's event loop answers health checks, every RPC, the outbox relay and
+the audit sealer. Reading and verifying an SES_Signature (DER, SM2/SM3, certificate
+paths to the trusted seal CAs), sealing and verifying a PDF (pyHanko), reading, digesting
+and zipping an OFD package, and digesting a 60 MiB document must not hold it. Two
+pieces, both the event loop's own (no thread touches their counters):
+
+- :class:`Admission`: a request that brings a document takes a ticket for its bytes
+  before any heavy work starts. At most ``max_jobs`` tickets and ``max_bytes`` document
+  bytes are held at once (``[seal] max_heavy_jobs`` and ``max_bytes_in_flight``); a
+  request beyond either is refused at once with RESOURCE_EXHAUSTED naming the limit (a
+  client may try again in a moment). One request alone is always admitted: its size is
+  already bounded by ``max_document_bytes``. A ticket is given back when the request
+  ends *and* every job it started has finished: a job that outlived its time bound
+  still holds its bytes.
+- :class:`Workers`: a thread pool of ``workers`` threads with a time bound per job
+  (``[seal] job_timeout_s``), and one more thread for light jobs (a request of at most
+  :data:`LIGHT_BYTES`: an SES_Signature, a seal, a digest's verification, a picture),
+  so that verifying a seal does not wait behind two 60 MiB PDFs. A job past its bound fails with INVALID_ARGUMENT naming
+  the input ("took longer than … to process") rather than hanging the call; its thread
+  finishes on its own (a thread cannot be killed), keeps its admission ticket until
+  then, and counts against the pool's own waiting room (``workers + queue``).
+
+Threads, not processes (measured with bench/seal_offload_probe.py, see docs/operations.md
+"Seal service: CPU work and admission"): sealing needs the seal's private key, which
+stays in the seal process (a worker process would receive it over a pipe), and pyHanko,
+asn1crypto and the SM2 binding hand the GIL back to the loop every switch interval, so
+the loop answers health within a few milliseconds while both worker threads are busy.
+The decoders' own bounds (size, depth, pixels, entries: issue 13) bound each job's CPU;
+the time bound is the last line against a hostile input that still runs long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from certseal.errors import CertsealError, ErrorKind, invalid
+
+T = TypeVar("T")
+
+MIB = 1024 * 1024
+
+LIGHT_BYTES = 1 * MIB
+"""A request of at most this many bytes runs its jobs on the light thread."""
+
+
+class _Ticket:
+    """One admitted request: its bytes, and the jobs it started that still run."""
+
+    def __init__(self, admission: Admission, size: int):
+        self.admission = admission
+        self.size = size
+        self.running = 0
+        self.ended = False
+
+    def job_started(self) -> None:
+        self.running += 1
+
+    def job_finished(self) -> None:
+        self.running -= 1
+        self._maybe_release()
+
+    def end(self) -> None:
+        self.ended = True
+        self._maybe_release()
+
+    def _maybe_release(self) -> None:
+        if self.ended and not self.running:
+            self.admission._release(self)
+
+
+_TICKET: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar(
+    "seal_admission_ticket", default=None
+)
+
+
+class Admission:
+    """Requests with documents admitted within ``max_jobs`` and ``max_bytes``; see the
+    module docstring."""
+
+    def __init__(self, *, max_jobs: int, max_bytes: int):
+        self.max_jobs = max_jobs
+        self.max_bytes = max_bytes
+        self._tickets: set[_Ticket] = set()
+
+    @property
+    def jobs(self) -> int:
+        """Requests admitted and not yet given back."""
+        return len(self._tickets)
+
+    @property
+    def bytes(self) -> int:
+        """Document bytes of the requests admitted."""
+        return sum(t.size for t in self._tickets)
+
+    @contextlib.asynccontextmanager
+    async def admit(self, what: str, size: int) -> AsyncIterator[None]:
+        """Hold a ticket for ``size`` bytes of ``what`` (an RPC's name) while the block
+        runs; nested inside another admitted block, the outer ticket covers it.
+
+        Raises ``CertsealError`` RESOURCE_EXHAUSTED (field ``seal``) when
+        ``max_jobs`` requests are admitted already, or ``size`` more bytes would pass
+        ``max_bytes`` while another request is admitted.
+        """
+        if _TICKET.get() is not None:
+            yield
+            return
+        if len(self._tickets) >= self.max_jobs:
+            raise self._busy(
+                what,
+                f"{len(self._tickets)} heavy requests are in progress; the limit is "
+                f"[seal] max_heavy_jobs = {self.max_jobs}",
+            )
+        held = self.bytes
+        if self._tickets and held + size > self.max_bytes:
+            raise self._busy(
+                what,
+                f"{held / MIB:.1f} MiB of documents are in progress and this one is "
+                f"{size / MIB:.1f} MiB; the limit is [seal] max_bytes_in_flight = "
+                f"{self.max_bytes / MIB:g} MiB",
+            )
+        ticket = _Ticket(self, size)
+        self._tickets.add(ticket)
+        token = _TICKET.set(ticket)
+        try:
+            yield
+        finally:
+            _TICKET.reset(token)
+            ticket.end()
+
+    @staticmethod
+    def _busy(what: str, why: str) -> CertsealError:
+        return CertsealError(
+            ErrorKind.RESOURCE_EXHAUSTED,
+            f"the seal service is busy: {why}; try {what} again in a moment",
+            field="seal",
+        )
+
+    def _release(self, ticket: _Ticket) -> None:
+        self._tickets.discard(ticket)
+
+
+class Workers:
+    """Worker threads with a time bound per job; see the module docstring."""
+
+    def __init__(self, *, workers: int, queue: int, timeout_s: float):
+        self.workers = workers
+        self.limit = workers + queue
+        self.timeout_s = timeout_s
+        self._in_flight = 0
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="seal-worker"
+        )
+        self._light = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="seal-light"
+        )
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs submitted whose thread has not finished them (timed-out ones too)."""
+        return self._in_flight
+
+    async def run_async(
+        self, field: str, fn: Callable[..., Awaitable[T]], *args: Any, **kw: Any
+    ) -> T:
+        """:meth:`run` for a coroutine function: it runs on a worker thread, on an
+        event loop of the thread's own (pyHanko's signing and validation are async)."""
+        job = functools.partial(fn, *args, **kw)
+        return await self.run(field, _run_coroutine, job)
+
+    async def run(self, field: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """``fn(*args, **kw)`` on a worker thread.
+
+        Raises what ``fn`` raises; ``CertsealError`` INVALID_ARGUMENT on ``field``
+        when the job runs past ``timeout_s``; RESOURCE_EXHAUSTED when ``workers +
+        queue`` jobs are in flight already.
+        """
+        if self._in_flight >= self.limit:
+            raise CertsealError(
+                ErrorKind.RESOURCE_EXHAUSTED,
+                f"the seal service is busy: {self._in_flight} jobs are in its worker "
+                "threads; try again in a moment",
+                field="seal",
+            )
+        job = functools.partial(fn, *args, **kw)
+        loop = asyncio.get_running_loop()
+        ticket = _TICKET.get()
+        self._in_flight += 1
+        if ticket is not None:
+            ticket.job_started()
+        light = ticket is None or ticket.size <= LIGHT_BYTES
+        pool = self._light if light else self._pool
+        future = pool.submit(contextvars.copy_context().run, job)
+
+        def done(_: object) -> None:
+            loop.call_soon_threadsafe(self._finished, ticket)
+
+        future.add_done_callback(done)
+        try:
+            result: T = await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(future)), self.timeout_s
+            )
+        except TimeoutError:
+            raise invalid(
+                field,
+                f"took longer than {self.timeout_s:g} s to process; the limit is "
+                f"{self.timeout_s:g} s ([seal] job_timeout_s)",
+            ) from None
+        return result
+
+    def _finished(self, ticket: _Ticket | None) -> None:
+        self._in_flight -= 1
+        if ticket is not None:
+            ticket.job_finished()
+
+    def shutdown(self) -> None:
+        """Take no more jobs; running ones finish on their own."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._light.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        return await make()
+
+    return asyncio.run(main())
+
+
+class SealOffload:
+    """The seal process's :class:`Admission` and :class:`Workers` together."""
+
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        queue: int = 16,
+        timeout_s: float = 60.0,
+        max_jobs: int = 4,
+        max_bytes: int = 96 * MIB,
+    ):
+        self.admission = Admission(max_jobs=max_jobs, max_bytes=max_bytes)
+        self.workers = Workers(workers=workers, queue=queue, timeout_s=timeout_s)
+
+    def admit(
+        self, what: str, size: int
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """See :meth:`Admission.admit`."""
+        return self.admission.admit(what, size)
+
+    async def run(self, field: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """See :meth:`Workers.run`."""
+        return await self.workers.run(field, fn, *args, **kw)
+
+    async def run_async(
+        self, field: str, fn: Callable[..., Awaitable[T]], *args: Any, **kw: Any
+    ) -> T:
+        """See :meth:`Workers.run_async`."""
+        return await self.workers.run_async(field, fn, *args, **kw)
