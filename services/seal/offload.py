@@ -7,9 +7,10 @@ and zipping an OFD package, and digesting a 60 MiB document must not hold it. Tw
 pieces, both the event loop's own (no thread touches their counters):
 
 - :class:`Admission`: a request that brings a document takes a ticket for its bytes
-  before any heavy work starts. At most ``max_jobs`` tickets and ``max_bytes`` document
-  bytes are held at once (``[seal] max_heavy_jobs`` and ``max_bytes_in_flight``); a
-  request beyond either is refused at once with RESOURCE_EXHAUSTED naming the limit (a
+  before any heavy work starts. At most ``max_jobs`` heavy requests (over
+  :data:`LIGHT_BYTES`) and ``max_bytes`` document bytes are held at once (``[seal]
+  max_heavy_jobs`` and ``max_bytes_in_flight``); light requests are bounded by the
+  workers' waiting room instead. A request beyond either bound is refused at once with RESOURCE_EXHAUSTED naming the limit (a
   client may try again in a moment). One request alone is always admitted: its size is
   already bounded by ``max_document_bytes``. A ticket is given back when the request
   ends *and* every job it started has finished: a job that outlived its time bound
@@ -89,10 +90,16 @@ class Admission:
         self.max_jobs = max_jobs
         self.max_bytes = max_bytes
         self._tickets: set[_Ticket] = set()
+        self._changed = asyncio.Event()
 
     @property
     def jobs(self) -> int:
-        """Requests admitted and not yet given back."""
+        """Heavy requests (over :data:`LIGHT_BYTES`) admitted and not yet given back."""
+        return sum(1 for t in self._tickets if t.size > LIGHT_BYTES)
+
+    @property
+    def requests(self) -> int:
+        """Requests admitted and not yet given back, light ones too."""
         return len(self._tickets)
 
     @property
@@ -105,17 +112,18 @@ class Admission:
         """Hold a ticket for ``size`` bytes of ``what`` (an RPC's name) while the block
         runs; nested inside another admitted block, the outer ticket covers it.
 
-        Raises ``CertsealError`` RESOURCE_EXHAUSTED (field ``seal``) when
-        ``max_jobs`` requests are admitted already, or ``size`` more bytes would pass
+        Raises ``CertsealError`` RESOURCE_EXHAUSTED (field ``seal``) when ``size``
+        is over :data:`LIGHT_BYTES` and ``max_jobs`` such requests are admitted already, or ``size`` more bytes would pass
         ``max_bytes`` while another request is admitted.
         """
         if _TICKET.get() is not None:
             yield
             return
-        if len(self._tickets) >= self.max_jobs:
+        heavy = self.jobs
+        if size > LIGHT_BYTES and heavy >= self.max_jobs:
             raise self._busy(
                 what,
-                f"{len(self._tickets)} heavy requests are in progress; the limit is "
+                f"{heavy} heavy requests are in progress; the limit is "
                 f"[seal] max_heavy_jobs = {self.max_jobs}",
             )
         held = self.bytes
@@ -128,6 +136,7 @@ class Admission:
             )
         ticket = _Ticket(self, size)
         self._tickets.add(ticket)
+        self._notify()
         token = _TICKET.set(ticket)
         try:
             yield
@@ -145,6 +154,17 @@ class Admission:
 
     def _release(self, ticket: _Ticket) -> None:
         self._tickets.discard(ticket)
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_until(self, holds: Callable[[Admission], bool]) -> None:
+        """Return once ``holds(self)`` is true (checked at every admission and
+        release): for probes and tests, instead of polling."""
+        while not holds(self):
+            await self._changed.wait()
 
 
 class Workers:
@@ -155,6 +175,8 @@ class Workers:
         self.limit = workers + queue
         self.timeout_s = timeout_s
         self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="seal-worker"
         )
@@ -193,6 +215,7 @@ class Workers:
         loop = asyncio.get_running_loop()
         ticket = _TICKET.get()
         self._in_flight += 1
+        self._idle.clear()
         if ticket is not None:
             ticket.job_started()
         light = ticket is None or ticket.size <= LIGHT_BYTES
@@ -217,8 +240,14 @@ class Workers:
 
     def _finished(self, ticket: _Ticket | None) -> None:
         self._in_flight -= 1
+        if not self._in_flight:
+            self._idle.set()
         if ticket is not None:
             ticket.job_finished()
+
+    async def wait_idle(self) -> None:
+        """Return once no job is in flight (timed-out ones included)."""
+        await self._idle.wait()
 
     def shutdown(self) -> None:
         """Take no more jobs; running ones finish on their own."""

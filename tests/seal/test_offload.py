@@ -89,7 +89,7 @@ async def test_bytes_in_flight_beyond_the_bound_are_refused_then_admitted_after(
         assert admission.bytes == 120 * MIB
     second.set()
     await two
-    assert admission.jobs == 0 and admission.bytes == 0
+    assert admission.requests == 0 and admission.bytes == 0
 
 
 async def test_one_request_alone_is_admitted_whatever_its_size():
@@ -103,26 +103,31 @@ async def test_requests_beyond_max_heavy_jobs_are_refused_then_admitted_after():
     release = asyncio.Event()
 
     async def hold() -> None:
-        async with admission.admit("VerifyOfd", 10):
+        async with admission.admit("VerifyOfd", 2 * MIB):
             await release.wait()
 
     held = [asyncio.ensure_future(hold()) for _ in range(2)]
     await asyncio.sleep(0)
     with pytest.raises(CertsealError) as refused:
-        async with admission.admit("VerifyOfd", 10):
+        async with admission.admit("VerifyOfd", 2 * MIB):
             pass
     assert "max_heavy_jobs = 2" in _refusal(refused)
+    async with admission.admit("InspectSes", 4096):  # light: not a heavy job
+        assert admission.jobs == 2 and admission.requests == 3
     release.set()
     await asyncio.gather(*held)
-    async with admission.admit("VerifyOfd", 10):
+    async with admission.admit("VerifyOfd", 2 * MIB):
         assert admission.jobs == 1
 
 
 async def test_a_nested_admission_is_covered_by_the_outer_ticket():
     admission = Admission(max_jobs=1, max_bytes=1 * MIB)
-    async with admission.admit("SealOfd", 100):
-        async with admission.admit("SealDocument", 100):  # SealOfd signs inside
-            assert admission.jobs == 1
+    # SealOfd signs inside (SealService.seal_document admits too)
+    async with (
+        admission.admit("SealOfd", 2 * MIB),
+        admission.admit("SealDocument", 2 * MIB),
+    ):
+        assert admission.jobs == 1 and admission.requests == 1
 
 
 async def test_a_job_past_its_time_bound_fails_and_keeps_its_bytes_until_it_ends():
@@ -143,8 +148,7 @@ async def test_a_job_past_its_time_bound_fails_and_keeps_its_bytes_until_it_ends
             pass
     assert "max_bytes_in_flight" in _refusal(refused)
     gate.opened.set()
-    while offload.workers.in_flight:  # the done callback runs on the loop
-        await asyncio.sleep(0.01)
+    await offload.workers.wait_idle()  # the done callback runs on the loop
     assert offload.admission.jobs == 0
     async with offload.admit("SealPdf", 2 * MIB):
         assert await offload.run("pdf", abs, -3) == 3
