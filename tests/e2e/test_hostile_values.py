@@ -23,6 +23,7 @@ The answer must be OK or a client error; afterwards every service still says SER
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib
 import math
@@ -81,6 +82,12 @@ SERVERS = {
     "certseal.v1.EventFeedAdmin": "feed",
 }
 STREAM_WAIT_S = 0.3  # a subscription that delivers nothing this long was accepted
+CALL_DEADLINE_S = 20.0
+"""Each call's deadline. The guard against a hang: a call not answered by then ends
+in DEADLINE_EXCEEDED, which is no client error, so the hostile value that hung is
+named in the failure. Per call rather than a total wall time, which a loaded machine
+stretches (the slowest legitimate call here, a SealOfd or RegisterSeal, takes well
+under a second alone); performance is measured in ``make bench``."""
 
 # A lone surrogate cannot be set on a protobuf string: the field is set to this ASCII
 # marker and its bytes are swapped for as many bytes holding ED A0 80 (U+D800 as
@@ -469,7 +476,7 @@ class World:
             request_serializer=lambda b: b,
             response_deserializer=lambda b: b,
         )
-        result: bytes = await call(data, timeout=60)
+        result: bytes = await call(data, timeout=CALL_DEADLINE_S)
         return result
 
 
@@ -1074,10 +1081,12 @@ async def send(
                 request_serializer=lambda b: b,
                 response_deserializer=response.FromString,
             )
-            await unary(data, timeout=60)
+            await unary(data, timeout=CALL_DEADLINE_S)
     except grpc.aio.AioRpcError as exc:
         if method.server_streaming and exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
             return grpc.StatusCode.OK, "accepted (no event yet)"
+        if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+            return exc.code(), f"no answer within {CALL_DEADLINE_S:g} s: a hang"
         return exc.code(), exc.details() or ""
     return grpc.StatusCode.OK, ""
 
@@ -1106,10 +1115,17 @@ async def attack(w: World, method: d.MethodDescriptor) -> list[Outcome]:
     _, sample = await base_request(w, method)
     bad = []
     for change in hostile_changes(method.input_type, sample, big=big):
-        identity, request = await base_request(w, method)
-        change.apply(request)
-        data = wire(request, change.raw_surrogate)
-        code, details = await send(w, method, identity, data)
+        try:
+            # the base request's own calls (fresh seals, licences) have no deadline
+            # of their own: a service left hanging by the previous value fails here
+            async with asyncio.timeout(3 * CALL_DEADLINE_S):
+                identity, request = await base_request(w, method)
+        except TimeoutError:
+            code, details = grpc.StatusCode.DEADLINE_EXCEEDED, "the base request hung"
+        else:
+            change.apply(request)
+            data = wire(request, change.raw_surrogate)
+            code, details = await send(w, method, identity, data)
         if code is not grpc.StatusCode.OK and code not in CLIENT_ERRORS:
             bad.append(
                 Outcome(rpc_name(method), change.path, change.label, code, details)
@@ -1145,14 +1161,14 @@ async def test_every_rpc_has_a_valid_base_request(world):
 
 
 async def test_no_hostile_value_ends_in_internal(world, verifier):
-    started = time.monotonic()
+    """Every hostile value ends in OK or a client error, each call within
+    :data:`CALL_DEADLINE_S` (a hang fails as DEADLINE_EXCEEDED naming the value)."""
     bad: list[Outcome] = []
     for method in rpcs():
         t0 = time.monotonic()
         found = await attack(world, method)
         print(f"{rpc_name(method)}: {time.monotonic() - t0:.1f} s, {len(found)} bad")
         bad += found
-    took = time.monotonic() - started
     # every service still serves
     for server in ("issuer", "seal", "feed", "verifier"):
         health = health_pb2_grpc.HealthStub(world.channel(server, "operator:admin"))
@@ -1161,4 +1177,3 @@ async def test_no_hostile_value_ends_in_internal(world, verifier):
     assert not bad, f"{len(bad)} hostile values ended in a server error:\n" + "\n".join(
         str(b) for b in bad
     )
-    assert took < 90, f"took {took:.0f} s"
