@@ -71,6 +71,7 @@ class SealApp(ServiceProcess):
                 timeout_s=cfg.seal.job_timeout_s,
                 max_jobs=cfg.seal.max_heavy_jobs,
                 max_bytes=cfg.seal.max_bytes_in_flight,
+                processes=cfg.seal.verify_processes,
             ),
             sm2_ca=(
                 SealCa.from_files(cfg.seal.sm2_ca_cert_file, cfg.seal.sm2_ca_key_file)
@@ -93,7 +94,7 @@ class SealApp(ServiceProcess):
         """Stop serving, then let the worker threads take no more jobs."""
         await super().stop(grace)
         if hasattr(self, "service"):
-            self.service.offload.workers.shutdown()
+            self.service.offload.shutdown()
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """Seal."""

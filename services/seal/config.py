@@ -28,6 +28,9 @@ class SealConfig(ServiceSection):
     # service: CPU work and admission"): worker threads, jobs waiting for one, and
     # each job's time bound (past it: INVALID_ARGUMENT naming the input)
     workers: int = 2
+    # worker processes for verifying heavy requests (VerifyPdf, SES checks of large
+    # documents or OFDs): killed past job_timeout_s; 0: the worker threads do it
+    verify_processes: int = 2
     job_queue: int = 16
     job_timeout_s: float = 60.0
     # admission: requests with documents at once, and their bytes together (one

@@ -39,8 +39,11 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import multiprocessing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
+
+import pebble
 
 from certseal.errors import CertsealError, ErrorKind, invalid
 
@@ -262,8 +265,100 @@ def _run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+def _in_process(fn: Callable[..., T], *args: Any, **kw: Any) -> tuple[str, Any]:
+    """``fn(*args, **kw)`` in a worker process, its :class:`CertsealError` as plain
+    values (the error's own constructor does not survive pickling)."""
+    try:
+        return "ok", fn(*args, **kw)
+    except CertsealError as exc:
+        return "error", (exc.kind.value, exc.message, exc.field)
+
+
+class ProcessWorkers:
+    """Worker processes (pebble) for verification: no key is involved, the input may
+    come from anyone, and a job past ``timeout_s`` has its process killed and replaced
+    (its memory and CPU come back at once). Workers are forked from a clean server
+    process (``forkserver``, never from the seal process with its gRPC threads) that
+    has imported the verifiers; each is replaced after ``max_tasks`` jobs."""
+
+    PRELOAD = ("services.seal.domain", "services.seal.pdf", "services.seal.inspect")
+
+    def __init__(
+        self, *, workers: int, queue: int, timeout_s: float, max_tasks: int = 200
+    ):
+        self.workers = workers
+        self.limit = workers + queue
+        self.timeout_s = timeout_s
+        self._in_flight = 0
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(self.PRELOAD))
+        self._pool = pebble.ProcessPool(
+            max_workers=workers, max_tasks=max_tasks, context=context
+        )
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs submitted and not yet finished or ended."""
+        return self._in_flight
+
+    async def run(self, field: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """``fn(*args, **kw)`` (module-level, its arguments and result picklable) in
+        a worker process.
+
+        Raises what ``fn`` raises as ``CertsealError``; INVALID_ARGUMENT on ``field``
+        when the job runs past ``timeout_s`` (its process is killed) or its process
+        dies; RESOURCE_EXHAUSTED when ``workers + queue`` jobs are in flight."""
+        if self._in_flight >= self.limit:
+            raise CertsealError(
+                ErrorKind.RESOURCE_EXHAUSTED,
+                f"the seal service is busy: {self._in_flight} jobs are in its "
+                "verification processes; try again in a moment",
+                field="seal",
+            )
+        loop = asyncio.get_running_loop()
+        ticket = _TICKET.get()
+        self._in_flight += 1
+        if ticket is not None:
+            ticket.job_started()
+        future = self._pool.schedule(
+            _in_process, args=(fn, *args), kwargs=kw, timeout=self.timeout_s
+        )
+
+        def done(_: object) -> None:
+            loop.call_soon_threadsafe(self._finished, ticket)
+
+        future.add_done_callback(done)
+        try:
+            outcome, value = await asyncio.wrap_future(future)
+        except concurrent.futures.TimeoutError:
+            raise invalid(
+                field,
+                f"took longer than {self.timeout_s:g} s to process; the limit is "
+                f"{self.timeout_s:g} s ([seal] job_timeout_s)",
+            ) from None
+        except pebble.ProcessExpired as exc:
+            raise invalid(
+                field, f"could not be processed (its worker process stopped: {exc})"
+            ) from None
+        if outcome == "error":
+            kind, message, error_field = value
+            raise CertsealError(ErrorKind(kind), message, field=error_field)
+        result: T = value
+        return result
+
+    def _finished(self, ticket: _Ticket | None) -> None:
+        self._in_flight -= 1
+        if ticket is not None:
+            ticket.job_finished()
+
+    def shutdown(self) -> None:
+        """Stop the workers (a running job is ended)."""
+        self._pool.stop()
+
+
 class SealOffload:
-    """The seal process's :class:`Admission` and :class:`Workers` together."""
+    """The seal process's :class:`Admission`, :class:`Workers` and (when
+    ``processes``) :class:`ProcessWorkers` together."""
 
     def __init__(
         self,
@@ -271,11 +366,17 @@ class SealOffload:
         workers: int = 2,
         queue: int = 16,
         timeout_s: float = 60.0,
-        max_jobs: int = 4,
-        max_bytes: int = 96 * MIB,
+        max_jobs: int = 8,
+        max_bytes: int = 128 * MIB,
+        processes: int = 0,
     ):
         self.admission = Admission(max_jobs=max_jobs, max_bytes=max_bytes)
         self.workers = Workers(workers=workers, queue=queue, timeout_s=timeout_s)
+        self.processes = (
+            ProcessWorkers(workers=processes, queue=queue, timeout_s=timeout_s)
+            if processes
+            else None
+        )
 
     def admit(
         self, what: str, size: int
@@ -292,3 +393,31 @@ class SealOffload:
     ) -> T:
         """See :meth:`Workers.run_async`."""
         return await self.workers.run_async(field, fn, *args, **kw)
+
+    async def verify(
+        self, field: str, fn: Callable[..., T], *args: Any, **kw: Any
+    ) -> T:
+        """Verification work (no key): in a worker process for a heavy request (over
+        :data:`LIGHT_BYTES`) when processes are configured, else as :meth:`run`."""
+        ticket = _TICKET.get()
+        if (
+            self.processes is not None
+            and ticket is not None
+            and ticket.size > LIGHT_BYTES
+        ):
+            return await self.processes.run(field, fn, *args, **kw)
+        return await self.workers.run(field, fn, *args, **kw)
+
+    async def verify_async(
+        self, field: str, fn: Callable[..., Awaitable[T]], *args: Any, **kw: Any
+    ) -> T:
+        """:meth:`verify` for a coroutine function (pyHanko's validation)."""
+        return await self.verify(
+            field, _run_coroutine, functools.partial(fn, *args, **kw)
+        )
+
+    def shutdown(self) -> None:
+        """Stop the threads and processes."""
+        self.workers.shutdown()
+        if self.processes is not None:
+            self.processes.shutdown()

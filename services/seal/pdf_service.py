@@ -152,7 +152,7 @@ class PdfSealService:
             )
         offload = self._seals.offload
         async with offload.admit("VerifyPdf", len(pdf)):
-            seals = await offload.run_async(
+            seals = await offload.verify_async(
                 "pdf", read_pdf_seals, pdf, ca=self._ca.cert, password=password
             )
         results = []

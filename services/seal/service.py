@@ -430,9 +430,9 @@ class SealService:
         check_ses_size(signature, "signature")
         size = len(signature) + len(document or b"")
         async with self.offload.admit("verification", size):
-            seal_id = await self.offload.run("signature", _seal_id_of, signature)
+            seal_id = await self.offload.verify("signature", _seal_id_of, signature)
             row = await self._store.get(seal_id) if seal_id else None
-            return await self.offload.run(
+            return await self.offload.verify(
                 "signature",
                 verify_sealed_document,
                 signature,
@@ -449,7 +449,7 @@ class SealService:
         is wrong, or RESOURCE_EXHAUSTED when the service is busy."""
         check_ses_size(data, "data")
         async with self.offload.admit("InspectSes", len(data)):
-            return await self.offload.run("data", inspect_ses, data, "data")
+            return await self.offload.verify("data", inspect_ses, data, "data")
 
     @functools.cached_property
     def trust(self) -> TrustStore:
