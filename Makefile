@@ -83,6 +83,7 @@ bench: setup browser
 	$(PY) -m bench.verifier_bench
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.ofd_bench
+	$(PY) -m bench.seal_offload_bench
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench
 	$(PY) -m bench.republish_bench

@@ -8,7 +8,10 @@ verifying a PDF, an SM2 SES_Signature verified with its certificate path, an ECD
 - ``parallel_speedup``: jobs done per second by two threads over one thread. About 1:
   the job holds the GIL (pure Python); about 2 (on two free CPUs): it releases it;
 - ``loop_lag_max_ms`` / ``loop_lag_p99_ms``: how late a 1 ms timer on the event loop
-  fires while two threads run such jobs back to back (what a health check waits).
+  fires while two threads run such jobs back to back (what a health check waits);
+- ``loop_lag_idle`` and ``loop_lag_beside_processes``: the same timer with nothing
+  else running, and beside two processes busy with pure-Python work (what worker
+  processes cost the loop).
 
 Run alone: ``.venv/bin/python -m bench.seal_offload_bench``.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import multiprocessing
 import statistics
 import tempfile
 import threading
@@ -135,14 +139,14 @@ def _rate(job: Callable[[], Any], threads: int) -> float:
     return sum(done) / ROUNDS_S
 
 
-async def _loop_lag(job: Callable[[], Any]) -> list[float]:
+async def _loop_lag(job: Callable[[], Any], threads: int = 2) -> list[float]:
     stop = threading.Event()
 
     def work() -> None:
         while not stop.is_set():
             job()
 
-    workers = [threading.Thread(target=work) for _ in range(2)]
+    workers = [threading.Thread(target=work) for _ in range(threads)]
     for w in workers:
         w.start()
     lags = []
@@ -157,8 +161,37 @@ async def _loop_lag(job: Callable[[], Any]) -> list[float]:
     return lags
 
 
+def _spin(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sum(range(10_000))
+
+
+async def _lag_beside_processes() -> list[float]:
+    """The loop's lag while two processes are busy (what worker processes cost it)."""
+    workers = [
+        multiprocessing.Process(target=_spin, args=(ROUNDS_S,)) for _ in range(2)
+    ]
+    for w in workers:
+        w.start()
+    lags = await _loop_lag(lambda: None, threads=0)
+    for w in workers:
+        w.join()
+    return lags
+
+
+def _figures(lags: list[float]) -> dict[str, float]:
+    return {
+        "max_ms": round(max(lags), 2),
+        "p99_ms": round(statistics.quantiles(lags, n=100)[98], 2),
+    }
+
+
 def main() -> None:
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {
+        "loop_lag_idle": _figures(asyncio.run(_loop_lag(lambda: None, threads=0))),
+        "loop_lag_beside_processes": _figures(asyncio.run(_lag_beside_processes())),
+    }
     with tempfile.TemporaryDirectory(prefix="certseal-offload-") as home:
         for name, job in _jobs(Path(home)).items():
             job()  # warm up

@@ -23,13 +23,19 @@ pieces, both the event loop's own (no thread touches their counters):
   finishes on its own (a thread cannot be killed), keeps its admission ticket until
   then, and counts against the pool's own waiting room (``workers + queue``).
 
-Threads, not processes (measured with bench/seal_offload_probe.py, see docs/operations.md
-"Seal service: CPU work and admission"): sealing needs the seal's private key, which
-stays in the seal process (a worker process would receive it over a pipe), and pyHanko,
-asn1crypto and the SM2 binding hand the GIL back to the loop every switch interval, so
-the loop answers health within a few milliseconds while both worker threads are busy.
-The decoders' own bounds (size, depth, pixels, entries: issue 13) bound each job's CPU;
-the time bound is the last line against a hostile input that still runs long.
+- :class:`ProcessWorkers`: worker processes (pebble) for verifying requests over
+  :data:`LIGHT_BYTES` (``[seal] verify_processes``); a job past its time bound has its
+  process killed and replaced.
+
+Threads or processes, measured (bench/seal_offload_bench.py; docs/operations.md, "Seal
+service: CPU work and admission"): two threads sealing PDFs, verifying PDFs or verifying
+SM2 SES_Signatures ran at 0.4 to 0.8 times one thread's rate (they hold the GIL) and a
+1 ms timer on the loop fired 47 to 230 ms late (p99), against 5.6 ms beside two busy
+processes. So verification, which needs no key and takes anyone's input, runs in
+processes. Sealing stays on threads: it needs the seal's private key, which stays in
+the seal process (a worker process would receive it over a pipe). The decoders' own
+bounds (size, depth, pixels, entries: issue 13) bound each job's CPU; the time bound is
+the last line against a hostile input that still runs long.
 """
 
 from __future__ import annotations
