@@ -29,9 +29,9 @@ pieces, both the event loop's own (no thread touches their counters):
 
 Threads or processes, measured (bench/seal_offload_bench.py; docs/operations.md, "Seal
 service: CPU work and admission"): two threads sealing PDFs, verifying PDFs or verifying
-SM2 SES_Signatures ran at 0.4 to 0.8 times one thread's rate (they hold the GIL) and a
-1 ms timer on the loop fired 47 to 230 ms late (p99), against 5.6 ms beside two busy
-processes. So verification, which needs no key and takes anyone's input, runs in
+SM2 or ECDSA SES_Signatures ran at 0.4 to 2.0 times one thread's rate (mostly holding
+the GIL; two runs on a shared machine) and a 1 ms timer on the loop fired 15 to 230 ms
+late (p99), against 5.6 to 8.7 ms beside two busy processes. So verification, which needs no key and takes anyone's input, runs in
 processes. Sealing stays on threads: it needs the seal's private key, which stays in
 the seal process (a worker process would receive it over a pipe). The decoders' own
 bounds (size, depth, pixels, entries: issue 13) bound each job's CPU; the time bound is
