@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from certseal import der
 from certseal.crypto import Suite, digest
-from certseal.errors import CertsealError, invalid
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.rpc import Caller
 from services.seal.domain import SealCheck, SealVerdict, SealVerification
 from services.seal.ofd import (
@@ -239,6 +239,10 @@ class OfdSealService:
                 verification = await self._seals.verify(
                     signed_value, document=signature_xml
                 )
+            except CertsealError as exc:
+                if exc.kind is ErrorKind.RESOURCE_EXHAUSTED:
+                    raise  # the service is busy: no verdict on this signature
+                verification = _malformed(f"the SES_Signature cannot be read: {exc}")
             except Exception as exc:  # the SES verifier promises not to raise
                 verification = _malformed(f"the SES_Signature cannot be read: {exc}")
         if signature is None and verification.verdict is SealVerdict.VALID:

@@ -429,7 +429,7 @@ class SealService:
         """
         check_ses_size(signature, "signature")
         size = len(signature) + len(document or b"")
-        async with self.offload.admit("verification", size):
+        async with self.offload.admit("VerifySealedDocument", size):
             seal_id = await self.offload.verify("signature", _seal_id_of, signature)
             row = await self._store.get(seal_id) if seal_id else None
             return await self.offload.verify(
