@@ -64,7 +64,9 @@ async def bounded_app(config, stack) -> AsyncIterator[SealApp]:
 def _wait_at_gate(pdf: bytes) -> None:
     folder = Path(pdf.rsplit(b"%gate ", 1)[1].strip().decode())
     where = f"{os.getpid()} {threading.current_thread() is threading.main_thread()}"
-    (folder / f"entered-{uuid.uuid4().hex}").write_text(where)
+    name = uuid.uuid4().hex
+    (folder / f"note-{name}").write_text(where)
+    os.replace(folder / f"note-{name}", folder / f"entered-{name}")  # whole or absent
     for _ in range(12_000):
         if (folder / "open").exists():
             return
