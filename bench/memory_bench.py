@@ -14,8 +14,8 @@ what the pod held at once. Requests, one at a time:
   SealPdf of a 60 MiB PDF from the field (encrypted, its page rotated and cropped);
   SealOfd and VerifyOfd of a 60 MiB OFD (es256 and sm2 seals); a PDF whose page content
   inflates to the largest stream allowed (64 MiB); three 60 MiB SealPdf at once (the
-  admission bound, ``[seal] max_bytes_in_flight``, refuses one: the figure is what the
-  two admitted ones held together);
+  admission bound, ``[seal] max_bytes_in_flight``, 96 MiB, admits one and refuses the
+  others);
 - console: a sign-in (Argon2), and the largest upload allowed (32 MiB) as an image and
   as a PDF.
 

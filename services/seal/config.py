@@ -36,7 +36,7 @@ class SealConfig(ServiceSection):
     # admission: requests with documents at once, and their bytes together (one
     # request alone is always admitted); beyond either, RESOURCE_EXHAUSTED
     max_heavy_jobs: int = 8
-    max_bytes_in_flight: int = 128 * 1024 * 1024
+    max_bytes_in_flight: int = 96 * 1024 * 1024
     # other seal platforms' CAs whose seals verify here (GB/T 38540 makers and
     # signers): PEM or DER files, SM2 or ECDSA, roots (self-signed: trust anchors)
     # and intermediates (used to build paths to a root); services.seal.trust

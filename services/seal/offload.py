@@ -399,7 +399,7 @@ class SealOffload:
         queue: int = 16,
         timeout_s: float = 60.0,
         max_jobs: int = 8,
-        max_bytes: int = 128 * MIB,
+        max_bytes: int = 96 * MIB,
         processes: int = 0,
     ):
         self.admission = Admission(max_jobs=max_jobs, max_bytes=max_bytes)
