@@ -11,7 +11,11 @@ what the pod held at once. Requests, one at a time:
   JPEG), a pixel bomb, and VerifyCodes of 500 codes;
 - seal: RegisterSeal with the largest picture allowed and SealPdf with that seal;
   SealPdf, VerifyPdf and SealDocument of documents of the largest size allowed (60 MiB);
-  a PDF whose page content inflates to the largest stream allowed (64 MiB);
+  SealPdf of a 60 MiB PDF from the field (encrypted, its page rotated and cropped);
+  SealOfd and VerifyOfd of a 60 MiB OFD (es256 and sm2 seals); a PDF whose page content
+  inflates to the largest stream allowed (64 MiB); three 60 MiB SealPdf at once (the
+  admission bound, ``[seal] max_bytes_in_flight``, 96 MiB, admits one and refuses the
+  others);
 - console: a sign-in (Argon2), and the largest upload allowed (32 MiB) as an image and
   as a PDF.
 
@@ -30,6 +34,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import zipfile
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -67,6 +72,8 @@ from services.console.access import COOKIE
 from services.devstack import DevStack, free_port
 from services.seal.pdf import MAX_PDF_STREAM_BYTES
 from services.seal.picture import MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS
+from tests.seal.field_pdfs import USER_PASSWORD, Page, Tree, encrypt, page_pdf
+from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = {
@@ -213,6 +220,24 @@ def inflating_pdf() -> bytes:
 # -- the services -------------------------------------------------------------------
 
 
+def field_pdf(total: int) -> bytes:
+    """A PDF from the field of about ``total`` bytes: its page rotated 90 degrees and
+    its CropBox off the origin, about ``total`` bytes of page content, encrypted
+    (AES-256, opened with :data:`USER_PASSWORD`)."""
+    line = b"0.5 g 10 10 20 20 re f\n"
+    content = line * ((total - 8192) // len(line))
+    page = Page(crop_box=(50, 50, 545, 792), rotate=90)
+    return encrypt(page_pdf(Tree(pages=[page], content=content)), "aes-256")
+
+
+def largest_ofd(total: int) -> bytes:
+    """An OFD package of about ``total`` bytes: a two-page document and an
+    incompressible resource file, stored."""
+    files = unzip(make_ofd())
+    files["Doc_0/Res/scan.bin"] = os.urandom(total - 64 * 1024)
+    return zip_files(files, zipfile.ZIP_STORED)
+
+
 def start_seal(home: Path, cfg: Config) -> tuple[int, subprocess.Popen[bytes]]:
     cfg.seal.listen = f"127.0.0.1:{free_port()}"
     config_file = home / "seal.toml"
@@ -268,6 +293,25 @@ async def measure_verifier(verifier: Verifier, codes: list[str]) -> dict[str, fl
     return figures
 
 
+async def measure_ofd(
+    stub: seal_pb2_grpc.SealStub, pid: int, suite: str, ofd: bytes
+) -> tuple[float, float]:
+    """The peaks of SealOfd of ``ofd`` with a new ``suite`` seal and of VerifyOfd of
+    the sealed package."""
+    reply = await stub.RegisterSeal(pb.RegisterSealRequest(name="示例", suite=suite))
+    sealed: dict[str, bytes] = {}
+
+    async def seal() -> None:
+        request = pb.SealOfdRequest(seal_id=reply.seal.seal_id, ofd=ofd, page=0)
+        sealed["ofd"] = (await stub.SealOfd(request)).ofd
+
+    sealing = await peak_mib(pid, seal)
+    verifying = await peak_mib(
+        pid, lambda: stub.VerifyOfd(pb.VerifyOfdRequest(ofd=sealed["ofd"]))
+    )
+    return sealing, verifying
+
+
 async def measure_seal(
     stack: DevStack, port: int, owner: str, pid: int
 ) -> dict[str, float]:
@@ -318,6 +362,38 @@ async def measure_seal(
         figures["SealPdf+VerifyPdf 64 MiB inflating contents"] = await peak_mib(
             pid, seal_inflating
         )
+        field = field_pdf(limit - 256 * 1024)
+
+        async def seal_field() -> None:
+            await stub.SealPdf(
+                pb.SealPdfRequest(
+                    seal_id=registered["id"], pdf=field, password=USER_PASSWORD
+                )
+            )
+
+        figures["SealPdf 60 MiB field PDF (encrypted, /Rotate 90)"] = await peak_mib(
+            pid, seal_field
+        )
+        ofd = largest_ofd(limit - 64 * 1024)
+        for suite in ("es256", "sm2"):
+            sealing, verifying = await measure_ofd(stub, pid, suite, ofd)
+            figures[f"SealOfd 60 MiB {suite}"] = sealing
+            figures[f"VerifyOfd 60 MiB {suite}"] = verifying
+        refused: list[str] = []
+
+        async def three_at_once() -> None:
+            calls = [
+                stub.SealPdf(pb.SealPdfRequest(seal_id=registered["id"], pdf=big))
+                for _ in range(3)
+            ]
+            for outcome in await asyncio.gather(*calls, return_exceptions=True):
+                if isinstance(outcome, grpc.aio.AioRpcError):
+                    refused.append(outcome.code().name)
+
+        figures["3 concurrent SealPdf 60 MiB (admission)"] = await peak_mib(
+            pid, three_at_once
+        )
+        print(f"  3 concurrent SealPdf 60 MiB: refused {refused}", flush=True)
         document = os.urandom(limit)
         figures["SealDocument 60 MiB"] = await peak_mib(
             pid,

@@ -17,6 +17,7 @@ from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
 from services.seal.licence_files import LicenceFiles
 from services.seal.ofd_service import OfdSealService
+from services.seal.offload import SealOffload
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
@@ -124,6 +125,14 @@ class SealApp(ServiceProcess):
             vendor_id=cfg.seal.vendor_id,
             max_document_bytes=cfg.seal.max_document_bytes,
             trust=TrustStore.of(load_trust_files(cfg.seal.trusted_ca_files)),
+            offload=SealOffload(
+                workers=cfg.seal.workers,
+                queue=cfg.seal.job_queue,
+                timeout_s=cfg.seal.job_timeout_s,
+                max_jobs=cfg.seal.max_heavy_jobs,
+                max_bytes=cfg.seal.max_bytes_in_flight,
+                processes=cfg.seal.verify_processes,
+            ),
             sm2_ca=(
                 SealCa.from_files(cfg.seal.sm2_ca_cert_file, cfg.seal.sm2_ca_key_file)
                 if cfg.seal.sm2_ca_cert_file
@@ -153,14 +162,16 @@ class SealApp(ServiceProcess):
         )
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop the gRPC service, then the TSA room, then log out of the PKCS#11
-        token, if any."""
+        """Stop serving, then let the worker threads take no more jobs, then stop the
+        TSA room and its client, then log out of the PKCS#11 token, if any."""
         await super().stop(grace)
+        if hasattr(self, "service"):
+            self.service.offload.shutdown()
+            if self.service.timestamper is not None:
+                await self.service.timestamper.close()
         tsa: TsaServer | None = getattr(self, "tsa", None)
         if tsa is not None:
             await tsa.stop()
-        if self.service.timestamper is not None:
-            await self.service.timestamper.close()
         if self.token is not None:
             self.token.close()
 

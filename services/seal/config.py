@@ -24,6 +24,19 @@ class SealConfig(ServiceSection):
     sm2_ca_cert_file: str = ""
     sm2_ca_key_file: str = ""
     vendor_id: str = "certseal"
+    # CPU work off the event loop (services.seal.offload; docs/operations.md, "Seal
+    # service: CPU work and admission"): worker threads, jobs waiting for one, and
+    # each job's time bound (past it: INVALID_ARGUMENT naming the input)
+    workers: int = 2
+    # worker processes for verifying heavy requests (VerifyPdf, SES checks of large
+    # documents or OFDs): killed past job_timeout_s; 0: the worker threads do it
+    verify_processes: int = 2
+    job_queue: int = 16
+    job_timeout_s: float = 60.0
+    # admission: requests with documents at once, and their bytes together (one
+    # request alone is always admitted); beyond either, RESOURCE_EXHAUSTED
+    max_heavy_jobs: int = 8
+    max_bytes_in_flight: int = 96 * 1024 * 1024
     # other seal platforms' CAs whose seals verify here (GB/T 38540 makers and
     # signers): PEM or DER files, SM2 or ECDSA, roots (self-signed: trust anchors)
     # and intermediates (used to build paths to a root); services.seal.trust

@@ -18,7 +18,6 @@ MODIFIED). Every reference digest is reported whatever the verdict.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import hashlib
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 
 from certseal import der
 from certseal.crypto import Suite, digest
-from certseal.errors import CertsealError, invalid
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.rpc import Caller
 from services.seal.domain import SealCheck, SealVerdict, SealVerification
 from services.seal.ofd import (
@@ -40,7 +39,12 @@ from services.seal.ofd import (
     signatures_document,
 )
 from services.seal.ofd_package import read_package
-from services.seal.ofd_sign import StampPlace, finish_seal, prepare_seal
+from services.seal.ofd_sign import (
+    PreparedSeal,
+    StampPlace,
+    finish_seal,
+    prepare_seal,
+)
 from services.seal.service import SealService
 from services.seal.ses import SUITE_BY_OID, SESeal, SESSignature, check_ses_size
 
@@ -150,27 +154,32 @@ class OfdSealService:
             float(picture["width"].native) or 40.0,
             float(picture["height"].native) or 40.0,
         )
-        stamp_at = now.astimezone(dt.UTC).replace(microsecond=0)
-        prepared = await asyncio.to_thread(
-            prepare_seal,
-            ofd,
-            seal=row.seal,
-            suite=Suite(row.suite),
-            stamp_mm=size,
-            place=place,
-            signed_at_text=stamp_at.strftime("%Y-%m-%d %H:%M:%S"),
-        )
-        sealed = await self._seals.seal_document(
-            caller,
-            seal_id,
-            document=prepared.signature_xml,
-            document_hash=None,
-            property_info="/" + prepared.signature_path,
-        )
-        out = await asyncio.to_thread(finish_seal, prepared, sealed.signature)
+        offload = self._seals.offload
+        async with offload.admit("SealOfd", len(ofd)):
+            stamp_at = now.astimezone(dt.UTC).replace(microsecond=0)
+            prepared = await offload.run(
+                "ofd",
+                prepare_seal,
+                ofd,
+                seal=row.seal,
+                suite=Suite(row.suite),
+                stamp_mm=size,
+                place=place,
+                signed_at_text=stamp_at.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            sealed = await self._seals.seal_document(
+                caller,
+                seal_id,
+                document=prepared.signature_xml,
+                document_hash=None,
+                property_info="/" + prepared.signature_path,
+            )
+            out, out_digest = await offload.run(
+                "ofd", _finish, prepared, sealed.signature
+            )
         return SealedOfd(
             out,
-            hashlib.sha256(out).digest(),
+            out_digest,
             sealed.signed_at,
             prepared.signature_id,
             prepared.signature_path,
@@ -185,8 +194,10 @@ class OfdSealService:
         than :data:`MAX_OFD_SIGNATURES` signatures.
         """
         self._check_size(ofd)
-        document, entries = await asyncio.to_thread(_open, ofd)
-        return [await self._verify_one(document, entry) for entry in entries]
+        offload = self._seals.offload
+        async with offload.admit("VerifyOfd", len(ofd)):
+            document, entries = await offload.run("ofd", _open, ofd)
+            return [await self._verify_one(document, entry) for entry in entries]
 
     async def _verify_one(
         self, document: OfdDocument, entry: SignatureEntry
@@ -197,16 +208,16 @@ class OfdSealService:
         if signature_xml is None:
             return OfdSignatureResult(entry, _malformed(f"{entry.path} is missing"), ())
         try:
-            signature: SignatureFile | None = await asyncio.to_thread(
-                read_signature_file, package, entry.path
+            signature: SignatureFile | None = await self._seals.offload.run(
+                "ofd", read_signature_file, package, entry.path
             )
         except CertsealError as exc:
             # a damaged Signature.xml: its SignedValue.dat, where it conventionally
             # is, still tells whether it was changed (the data hash covers it)
             signature, unreadable = None, exc.message
         if signature is not None:
-            references = await asyncio.to_thread(
-                check_references, document, signature, entry
+            references = await self._seals.offload.run(
+                "ofd", check_references, document, signature, entry
             )
             value_path = signature.signed_value_path
             stamps = tuple(s.page_ref for s in signature.stamps)
@@ -228,6 +239,10 @@ class OfdSealService:
                 verification = await self._seals.verify(
                     signed_value, document=signature_xml
                 )
+            except CertsealError as exc:
+                if exc.kind is ErrorKind.RESOURCE_EXHAUSTED:
+                    raise  # the service is busy: no verdict on this signature
+                verification = _malformed(f"the SES_Signature cannot be read: {exc}")
             except Exception as exc:  # the SES verifier promises not to raise
                 verification = _malformed(f"the SES_Signature cannot be read: {exc}")
         if signature is None and verification.verdict is SealVerdict.VALID:
@@ -263,6 +278,12 @@ def _signed_hash_matches(signed_value: bytes, signature_xml: bytes) -> bool:
         return bool(tbs["data_hash"].native == digest(suite, signature_xml))
     except Exception:  # not an SES_Signature: nothing is known to be intact
         return False
+
+
+def _finish(prepared: PreparedSeal, signed_value: bytes) -> tuple[bytes, bytes]:
+    """The sealed package and its SHA-256 (in a worker thread)."""
+    out = finish_seal(prepared, signed_value)
+    return out, hashlib.sha256(out).digest()
 
 
 def _open(ofd: bytes) -> tuple[OfdDocument, list[SignatureEntry]]:

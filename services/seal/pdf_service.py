@@ -4,13 +4,15 @@ Sealing a PDF (an es256 or ed25519 seal; sm2 seals seal a PDF's bytes with
 ``SealDocument`` instead):
 1. check the caller is one of the seal's signers and the seal may be used now
    (:meth:`SealService.usable`; a refusal is audited);
-2. add one PAdES signature (B-T: with a signature timestamp from the configured TSA,
-   UNAVAILABLE when it does not answer) with the seal's picture as the visible stamp
-   (:func:`services.seal.pdf.seal_pdf`);
+2. off the event loop, within the admission bound and the time bound
+   (:mod:`services.seal.offload`), add one PAdES signature (B-T: with a signature
+   timestamp from the configured TSA, UNAVAILABLE when it does not answer) with the
+   seal's picture as the visible stamp (:func:`services.seal.pdf.seal_pdf`);
 3. store the ``document.sealed`` event (the sealed PDF's SHA-256, never the PDF) and the
    audit row in one transaction.
 
-Verifying a PDF judges every signature in it with the registry's record of its seal
+Verifying a PDF reads and validates its signatures off the event loop in the same way,
+then judges every signature in it with the registry's record of its seal
 (:func:`services.seal.domain.pdf_seal_verdict`).
 """
 
@@ -50,6 +52,10 @@ class PdfSealResult:
     found: PdfSeal
     seal: Seal | None  # None: the signer is not a seal registered here
     verdict: SealVerdict
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 class PdfSealService:
@@ -100,20 +106,24 @@ class PdfSealService:
                 "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
             )
         picture = SESeal.load(row.seal)["e_seal_info"]["picture"]["data"].native
-        sealed = await seal_pdf(
-            pdf,
-            signer=self._seals.signer(row),
-            cert=row.certificate,
-            ca=self._ca.cert,
-            picture_png=picture,
-            placement=placement,
-            new_field_name=f"Seal-{mint_serial(8)}",
-            into_field=field_name,
-            password=password,
-            reason=reason,
-            timestamper=self._timestamper.client if self._timestamper else None,
-        )
-        data_hash = hashlib.sha256(sealed).digest()
+        offload = self._seals.offload
+        async with offload.admit("SealPdf", len(pdf)):
+            sealed = await offload.run_async(
+                "pdf",
+                seal_pdf,
+                pdf,
+                signer=self._seals.signer(row),
+                cert=row.certificate,
+                ca=self._ca.cert,
+                picture_png=picture,
+                placement=placement,
+                new_field_name=f"Seal-{mint_serial(8)}",
+                into_field=field_name,
+                password=password,
+                reason=reason,
+                timestamper=self._timestamper.client if self._timestamper else None,
+            )
+            data_hash = await offload.run("pdf", _sha256, sealed)
         event = document_sealed(
             row,
             actor=str(caller),
@@ -148,10 +158,18 @@ class PdfSealService:
             raise invalid(
                 "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
             )
+        offload = self._seals.offload
+        async with offload.admit("VerifyPdf", len(pdf)):
+            seals = await offload.verify_async(
+                "pdf",
+                read_pdf_seals,
+                pdf,
+                ca=self._ca.cert,
+                password=password,
+                tsa_roots=self._tsa_roots,
+            )
         results = []
-        for found in await read_pdf_seals(
-            pdf, ca=self._ca.cert, password=password, tsa_roots=self._tsa_roots
-        ):
+        for found in seals:
             seal_id = found.signer.removeprefix("seal:")
             row = (
                 await self._store.get(seal_id)

@@ -26,14 +26,18 @@ import functools
 from dataclasses import dataclass
 
 from certseal.audit import AuditEntry
-from certseal.crypto import KeyWrapper, Signer, Suite, digest
-from certseal.errors import CertsealError, denied, invalid, not_found, precondition
+from certseal.crypto import (
+    KeyWrapper,
+    Signer,
+    Suite,
+    digest,
+)
+from certseal.errors import denied, invalid, not_found, precondition
 from certseal.events import OutboxRecord
 from certseal.hsm import Pkcs11Token
-from certseal.identifiers import mint_serial, validate_uscc
+from certseal.identifiers import mint_serial
 from certseal.paging import page
 from certseal.rpc import Caller
-from certseal.text import check_display_name
 from certseal.timestamps import Clock, utcnow
 from services.seal.certificates import SealCa, issue_certificate, read_certificate
 from services.seal.domain import (
@@ -45,9 +49,11 @@ from services.seal.domain import (
 from services.seal.events import document_sealed, seal_changed
 from services.seal.inspect import inspect as inspect_ses
 from services.seal.keys import SealKeys
-from services.seal.picture import SEAL_MM, check_png, round_seal
+from services.seal.offload import SealOffload
+from services.seal.picture import SEAL_MM, round_seal
+from services.seal.registration import RegisterSealInput, validate_registration
 from services.seal.ses import (
-    CERTSEAL_KINDS,
+    Picture,
     check_ses_size,
     make_seal,
     seal_info,
@@ -58,10 +64,7 @@ from services.seal.storage import MakerRow, SealStore
 from services.seal.trust import TrustStore
 from services.seal.tsa import Timestamper
 
-SEAL_TYPES = frozenset(CERTSEAL_KINDS)
 SEAL_OWNER = "seal_owner"  # the department role that owns seals
-SIGNER_KINDS = frozenset({"dept", "app", "service", "operator"})
-MAX_VALIDITY = dt.timedelta(days=3660)
 
 
 @dataclass(frozen=True)
@@ -73,52 +76,13 @@ class SealedDocument:
     signed_at: dt.datetime
 
 
-# RFC 5280 times start in 1950 (UTCTime); the seal's certificate shares its validity
-EARLIEST_START = dt.datetime(1950, 1, 1, tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True)
-class RegisterSealInput:
-    """A seal to register."""
-
-    owner_code: str
-    seal_type: str
-    name: str
-    suite: Suite
-    valid_start: dt.datetime
-    valid_end: dt.datetime
-    signers: tuple[str, ...]
-    picture_png: bytes = b""
-
-
-def _validate(data: RegisterSealInput) -> None:
-    validate_uscc(data.owner_code, "owner_code")
-    if data.seal_type not in SEAL_TYPES:
-        raise invalid("seal_type", f"must be one of {', '.join(sorted(SEAL_TYPES))}")
-    if not data.name.strip() or len(data.name) > 64:
-        raise invalid("name", "must have 1 to 64 characters")
-    check_display_name(data.name, "name")  # printed on the seal: no invisible ones
-    if data.valid_start < EARLIEST_START:
-        raise invalid(
-            "valid_start", "must be on or after 1950-01-01 (X.509's earliest)"
-        )
-    if data.valid_end <= data.valid_start:
-        raise invalid("valid_end", "must be after valid_start")
-    if data.valid_end - data.valid_start > MAX_VALIDITY:
-        raise invalid("valid_end", "a seal is valid for at most ten years")
-    if not data.signers:
-        raise invalid("signers", "name at least one identity that may use the seal")
-    for signer in data.signers:
-        try:
-            kind = Caller.parse(signer).kind
-        except CertsealError:
-            raise invalid(
-                "signers", f"{signer!r} is not an identity such as dept:<code>"
-            ) from None
-        if kind not in SIGNER_KINDS:
-            raise invalid("signers", f"{signer!r}: a {kind} may not use seals")
-    if data.picture_png:
-        check_png(data.picture_png)
+def _seal_id_of(signature: bytes) -> str | None:
+    """The seal id an SES_Signature names; None when it cannot be read (the
+    verification then reports it as MALFORMED)."""
+    try:
+        return read_signature(signature).seal.es_id
+    except Exception:
+        return None
 
 
 class SealService:
@@ -138,8 +102,10 @@ class SealService:
         token: Pkcs11Token | None = None,
         timestamper: Timestamper | None = None,
         tsa_trust: TrustStore | None = None,
+        offload: SealOffload | None = None,
     ):
         self.timestamper, self.tsa_trust = timestamper, tsa_trust or TrustStore()
+        self.offload = offload or SealOffload()  # CPU work off the loop, admitted
         self._trust = trust or TrustStore()
         self._sm2_ca = sm2_ca
         self._store = store
@@ -234,7 +200,9 @@ class SealService:
             data.owner_code,
             f"register seals for {data.owner_code}",
         )
-        _validate(data)
+        async with self.offload.admit("RegisterSeal", len(data.picture_png)):
+            # the picture is decoded (within its pixel bound) off the event loop
+            await self.offload.run("picture_png", validate_registration, data)
         if caller.kind == "operator":  # (a department's own role was checked above)
             roles = await self._store.department_roles(data.owner_code)
             if roles is None or SEAL_OWNER not in roles:
@@ -261,9 +229,12 @@ class SealService:
             not_before=data.valid_start,
             not_after=data.valid_end,
         )
-        picture = round_seal(data.name, data.seal_type)
         if data.picture_png:
-            picture = type(picture)("png", data.picture_png, SEAL_MM, SEAL_MM)
+            picture = Picture("png", data.picture_png, SEAL_MM, SEAL_MM)
+        else:  # drawn with Pillow: off the event loop
+            picture = await self.offload.run(
+                "name", round_seal, data.name, data.seal_type
+            )
         maker, maker_cert = await self._maker(data.suite)
         seal = await make_seal(
             seal_info(
@@ -417,7 +388,8 @@ class SealService:
                     f"is {len(document)} bytes; the limit is {self.max_document_bytes}:"
                     " send its digest instead",
                 )
-            data_hash = digest(suite, document)
+            async with self.offload.admit("SealDocument", len(document)):
+                data_hash = await self.offload.run("document", digest, suite, document)
         elif document_hash is not None and len(document_hash) == 32:
             data_hash = document_hash
         else:
@@ -460,30 +432,29 @@ class SealService:
         Raises INVALID_ARGUMENT (``signature``) over ``ses.MAX_SES_BYTES``.
         """
         check_ses_size(signature, "signature")
-        status = None
-        try:
-            seal_id: str | None = read_signature(signature).seal.es_id
-        except Exception:
-            seal_id = None  # the verification reports it as MALFORMED
-        if seal_id:
-            row = await self._store.get(seal_id)
-            if row is not None:
-                status = SealStatus(row.status, row.revoked_at)
-        return verify_sealed_document(
-            signature,
-            document=document,
-            document_hash=document_hash,
-            trust=self.trust,
-            seal_status=status,
-            now=self._clock(),
-            tsa_trust=self.tsa_trust,
-        )
+        size = len(signature) + len(document or b"")
+        async with self.offload.admit("VerifySealedDocument", size):
+            seal_id = await self.offload.verify("signature", _seal_id_of, signature)
+            row = await self._store.get(seal_id) if seal_id else None
+            return await self.offload.verify(
+                "signature",
+                verify_sealed_document,
+                signature,
+                document=document,
+                document_hash=document_hash,
+                trust=self.trust,
+                seal_status=SealStatus(row.status, row.revoked_at) if row else None,
+                now=self._clock(),
+                tsa_trust=self.tsa_trust,
+            )
 
-    def inspect(self, data: bytes) -> tuple[SealData | SignatureData, list[str]]:
+    async def inspect(self, data: bytes) -> tuple[SealData | SignatureData, list[str]]:
         """An SESeal or SES_Signature (v4 or v1) and its listing, read by the
-        verifier's reader; INVALID_ARGUMENT (``data``) naming what is wrong."""
+        verifier's reader off the event loop; INVALID_ARGUMENT (``data``) naming what
+        is wrong, or RESOURCE_EXHAUSTED when the service is busy."""
         check_ses_size(data, "data")
-        return inspect_ses(data, "data")
+        async with self.offload.admit("InspectSes", len(data)):
+            return await self.offload.verify("data", inspect_ses, data, "data")
 
     @functools.cached_property
     def trust(self) -> TrustStore:

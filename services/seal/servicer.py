@@ -108,7 +108,7 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.InspectSesResponse:
         if not request.data:
             raise invalid("data", "is required: a DER SESeal or SES_Signature")
-        return convert.inspection(*self._service.inspect(request.data))
+        return convert.inspection(*await self._service.inspect(request.data))
 
     @idempotent
     async def SealPdf(

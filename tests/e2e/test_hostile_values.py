@@ -23,6 +23,7 @@ The answer must be OK or a client error; afterwards every service still says SER
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib
 import math
@@ -49,8 +50,10 @@ from certseal.v1 import feed_pb2 as fpb
 from certseal.v1 import issuer_pb2 as ipb
 from certseal.v1 import licence_pb2 as lpb
 from certseal.v1 import seal_pb2 as spb
+from certseal.v1 import tlog_pb2 as tpb
 from certseal.v1 import verifier_pb2 as vpb
 from services.feed.app import FeedApp
+from services.tlog.app import TlogApp
 from tests.conftest import (
     VerifierProcess,
     blank_pdf,
@@ -79,8 +82,15 @@ SERVERS = {
     "certseal.v1.Verifier": "verifier",
     "certseal.v1.EventFeed": "feed",
     "certseal.v1.EventFeedAdmin": "feed",
+    "certseal.v1.TransparencyLog": "tlog",
 }
 STREAM_WAIT_S = 0.3  # a subscription that delivers nothing this long was accepted
+CALL_DEADLINE_S = 20.0
+"""Each call's deadline. The guard against a hang: a call not answered by then ends
+in DEADLINE_EXCEEDED, which is no client error, so the hostile value that hung is
+named in the failure. Per call rather than a total wall time, which a loaded machine
+stretches (the slowest legitimate call here, a SealOfd or RegisterSeal, takes well
+under a second alone); performance is measured in ``make bench``."""
 
 # A lone surrogate cannot be set on a protobuf string: the field is set to this ASCII
 # marker and its bytes are swapped for as many bytes holding ED A0 80 (U+D800 as
@@ -469,7 +479,7 @@ class World:
             request_serializer=lambda b: b,
             response_deserializer=lambda b: b,
         )
-        result: bytes = await call(data, timeout=60)
+        result: bytes = await call(data, timeout=CALL_DEADLINE_S)
         return result
 
 
@@ -908,6 +918,57 @@ async def _(w: World):
 BLANK_PDF = blank_pdf()
 
 
+# TransparencyLog: anyone reads it; proofs within the log's current size
+
+
+async def log_size(w: World, at_least: int = 2) -> int:
+    """The log's size once it holds ``at_least`` leaves (the world's own seals and
+    licences are logged within moments)."""
+    for _ in range(300):
+        reply = tpb.GetCheckpointResponse.FromString(
+            await w.call(
+                "certseal.v1.TransparencyLog",
+                "GetCheckpoint",
+                "operator:admin",
+                tpb.GetCheckpointRequest(),
+            )
+        )
+        if reply.tree_size >= at_least:
+            return int(reply.tree_size)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the log never held {at_least} leaves")
+
+
+@base("TransparencyLog.GetCheckpoint")
+async def _(w: World):
+    return "operator:admin", tpb.GetCheckpointRequest()
+
+
+@base("TransparencyLog.GetInclusionProof")
+async def _(w: World):
+    size = await log_size(w)
+    return "operator:admin", tpb.GetInclusionProofRequest(leaf_index=0, tree_size=size)
+
+
+@base("TransparencyLog.GetConsistencyProof")
+async def _(w: World):
+    size = await log_size(w)
+    return "operator:admin", tpb.GetConsistencyProofRequest(
+        first_tree_size=1, second_tree_size=size
+    )
+
+
+@base("TransparencyLog.GetEntries")
+async def _(w: World):
+    await log_size(w)
+    return "operator:admin", tpb.GetEntriesRequest(start=0, count=2)
+
+
+@base("TransparencyLog.FindEntries")
+async def _(w: World):
+    return "operator:admin", tpb.FindEntriesRequest(subject=w.seal.seal_id, page_size=5)
+
+
 # -- fixtures ---------------------------------------------------------------------
 
 
@@ -918,6 +979,19 @@ async def feed_app(config, issuer):
     cfg = copy.deepcopy(config)
     cfg.feed.webhook_allowed_hosts = ["localhost"]  # the base webhook's endpoint
     app = FeedApp(cfg, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop(grace=1)
+
+
+@pytest.fixture(scope="module")
+async def tlog_app(config, issuer):
+    import copy
+
+    cfg = copy.deepcopy(config)
+    cfg.tlog.metrics_listen = ""
+    cfg.tlog.poll_interval_s = 0.2
+    app = TlogApp(cfg, listen="127.0.0.1:0")
     await app.start()
     yield app
     await app.stop(grace=1)
@@ -942,7 +1016,9 @@ async def verifier(stack, config, issuer, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-async def world(stack, config, issuer, operator, connect, seal_app, feed_app, verifier):
+async def world(
+    stack, config, issuer, operator, connect, seal_app, feed_app, verifier, tlog_app
+):
     roles = (
         lpb.DEPARTMENT_ROLE_ISSUER,
         lpb.DEPARTMENT_ROLE_COUNTER,
@@ -976,12 +1052,14 @@ async def world(stack, config, issuer, operator, connect, seal_app, feed_app, ve
             "seal": seal_app.port,
             "feed": feed_app.port,
             "verifier": verifier.port,
+            "tlog": tlog_app.port,
         },
         limits={
             "issuer": config.issuer.max_request_bytes,
             "seal": config.seal.max_request_bytes,
             "feed": config.feed.max_request_bytes,
             "verifier": config.verifier.max_request_bytes,
+            "tlog": config.tlog.max_request_bytes,
         },
     )
     w.seal = await w.fresh_seal()
@@ -1074,10 +1152,12 @@ async def send(
                 request_serializer=lambda b: b,
                 response_deserializer=response.FromString,
             )
-            await unary(data, timeout=60)
+            await unary(data, timeout=CALL_DEADLINE_S)
     except grpc.aio.AioRpcError as exc:
         if method.server_streaming and exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
             return grpc.StatusCode.OK, "accepted (no event yet)"
+        if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+            return exc.code(), f"no answer within {CALL_DEADLINE_S:g} s: a hang"
         return exc.code(), exc.details() or ""
     return grpc.StatusCode.OK, ""
 
@@ -1106,10 +1186,17 @@ async def attack(w: World, method: d.MethodDescriptor) -> list[Outcome]:
     _, sample = await base_request(w, method)
     bad = []
     for change in hostile_changes(method.input_type, sample, big=big):
-        identity, request = await base_request(w, method)
-        change.apply(request)
-        data = wire(request, change.raw_surrogate)
-        code, details = await send(w, method, identity, data)
+        try:
+            # the base request's own calls (fresh seals, licences) have no deadline
+            # of their own: a service left hanging by the previous value fails here
+            async with asyncio.timeout(3 * CALL_DEADLINE_S):
+                identity, request = await base_request(w, method)
+        except TimeoutError:
+            code, details = grpc.StatusCode.DEADLINE_EXCEEDED, "the base request hung"
+        else:
+            change.apply(request)
+            data = wire(request, change.raw_surrogate)
+            code, details = await send(w, method, identity, data)
         if code is not grpc.StatusCode.OK and code not in CLIENT_ERRORS:
             bad.append(
                 Outcome(rpc_name(method), change.path, change.label, code, details)
@@ -1145,20 +1232,19 @@ async def test_every_rpc_has_a_valid_base_request(world):
 
 
 async def test_no_hostile_value_ends_in_internal(world, verifier):
-    started = time.monotonic()
+    """Every hostile value ends in OK or a client error, each call within
+    :data:`CALL_DEADLINE_S` (a hang fails as DEADLINE_EXCEEDED naming the value)."""
     bad: list[Outcome] = []
     for method in rpcs():
         t0 = time.monotonic()
         found = await attack(world, method)
         print(f"{rpc_name(method)}: {time.monotonic() - t0:.1f} s, {len(found)} bad")
         bad += found
-    took = time.monotonic() - started
     # every service still serves
-    for server in ("issuer", "seal", "feed", "verifier"):
+    for server in ("issuer", "seal", "feed", "verifier", "tlog"):
         health = health_pb2_grpc.HealthStub(world.channel(server, "operator:admin"))
         reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, server
     assert not bad, f"{len(bad)} hostile values ended in a server error:\n" + "\n".join(
         str(b) for b in bad
     )
-    assert took < 90, f"took {took:.0f} s"

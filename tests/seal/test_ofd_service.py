@@ -87,3 +87,28 @@ async def test_sealing_is_audited_and_refusals_too(
         ("app:stranger", "denied"),
         (f"dept:{owner}", "ok"),
     ]
+
+
+async def test_a_busy_service_is_an_error_to_retry_not_a_malformed_verdict(
+    service,  # noqa: F811
+    ofds,
+    operator,
+    monkeypatch,
+):
+    """When the SES check of a signature is refused for want of room (the worker
+    processes' waiting room is full), VerifyOfd answers RESOURCE_EXHAUSTED: the
+    signature is not judged MALFORMED."""
+    owner = await seal_owner(operator)
+    caller = Caller("dept", owner)
+    seal = await service.register(caller, request(owner, Suite.SM2))
+    sealed = await ofds.seal_ofd(
+        caller, seal.seal_id, ofd=make_ofd(), place=StampPlace()
+    )
+
+    async def busy(*args, **kwargs):
+        raise CertsealError(ErrorKind.RESOURCE_EXHAUSTED, "busy", field="seal")
+
+    monkeypatch.setattr(service, "verify", busy)
+    with pytest.raises(CertsealError) as err:
+        await ofds.verify_ofd(sealed.ofd)
+    assert err.value.kind is ErrorKind.RESOURCE_EXHAUSTED

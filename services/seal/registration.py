@@ -1,0 +1,73 @@
+"""What a seal registration carries and the rules it must meet before anything is made.
+
+Kept apart from :mod:`services.seal.service` (which re-exports
+:class:`RegisterSealInput`) so that each module stays within the floor plan's size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from certseal.crypto import Suite
+from certseal.errors import CertsealError, invalid
+from certseal.identifiers import validate_uscc
+from certseal.rpc import Caller
+from certseal.text import check_display_name
+from services.seal.picture import check_png
+from services.seal.ses import CERTSEAL_KINDS
+
+SEAL_TYPES = frozenset(CERTSEAL_KINDS)
+SIGNER_KINDS = frozenset({"dept", "app", "service", "operator"})
+MAX_VALIDITY = dt.timedelta(days=3660)
+
+# RFC 5280 times start in 1950 (UTCTime); the seal's certificate shares its validity
+EARLIEST_START = dt.datetime(1950, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class RegisterSealInput:
+    """A seal to register."""
+
+    owner_code: str
+    seal_type: str
+    name: str
+    suite: Suite
+    valid_start: dt.datetime
+    valid_end: dt.datetime
+    signers: tuple[str, ...]
+    picture_png: bytes = b""
+
+
+def validate_registration(data: RegisterSealInput) -> None:
+    """Raise ``CertsealError`` INVALID_ARGUMENT naming the first field ``data`` gets
+    wrong: the owner's USCC (GB 32100), the seal type, the name (1 to 64 visible
+    characters), the validity (from 1950, at most ten years), the signers (identities
+    that may use seals) and the picture (a bounded PNG)."""
+    validate_uscc(data.owner_code, "owner_code")
+    if data.seal_type not in SEAL_TYPES:
+        raise invalid("seal_type", f"must be one of {', '.join(sorted(SEAL_TYPES))}")
+    if not data.name.strip() or len(data.name) > 64:
+        raise invalid("name", "must have 1 to 64 characters")
+    check_display_name(data.name, "name")  # printed on the seal: no invisible ones
+    if data.valid_start < EARLIEST_START:
+        raise invalid(
+            "valid_start", "must be on or after 1950-01-01 (X.509's earliest)"
+        )
+    if data.valid_end <= data.valid_start:
+        raise invalid("valid_end", "must be after valid_start")
+    if data.valid_end - data.valid_start > MAX_VALIDITY:
+        raise invalid("valid_end", "a seal is valid for at most ten years")
+    if not data.signers:
+        raise invalid("signers", "name at least one identity that may use the seal")
+    for signer in data.signers:
+        try:
+            kind = Caller.parse(signer).kind
+        except CertsealError:
+            raise invalid(
+                "signers", f"{signer!r} is not an identity such as dept:<code>"
+            ) from None
+        if kind not in SIGNER_KINDS:
+            raise invalid("signers", f"{signer!r}: a {kind} may not use seals")
+    if data.picture_png:
+        check_png(data.picture_png)
