@@ -121,7 +121,10 @@ class PdfSealService:
                 into_field=field_name,
                 password=password,
                 reason=reason,
-                timestamper=self._timestamper.client if self._timestamper else None,
+                # signed on a worker thread's own loop: a client of that loop
+                timestamper=(
+                    self._timestamper.fresh_client() if self._timestamper else None
+                ),
             )
             data_hash = await offload.run("pdf", _sha256, sealed)
         event = document_sealed(

@@ -224,6 +224,11 @@ class Timestamper:
             )
         return self._client
 
+    def fresh_client(self) -> HTTPTimeStamper:
+        """pyHanko's client with no kept session, for signing on another event loop
+        (a worker thread's): it opens its HTTP session in the loop that asks."""
+        return HTTPTimeStamper(self.url, timeout=self.timeout_s)
+
     async def __aenter__(self) -> Timestamper:
         return self
 

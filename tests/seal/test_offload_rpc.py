@@ -74,7 +74,9 @@ def _wait_at_gate(pdf: bytes) -> None:
     raise AssertionError("the test never opened the gate")
 
 
-async def gated_read(pdf: bytes, *, ca: bytes, password: str = "") -> list:
+async def gated_read(
+    pdf: bytes, *, ca: bytes, password: str = "", tsa_roots: tuple[bytes, ...] = ()
+) -> list:
     """Stands in for the PDF reader (module-level: a worker process imports it). It
     notes its process and thread in the gate folder named at the PDF's end, then
     blocks its worker until the test opens the gate."""
