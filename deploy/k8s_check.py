@@ -18,8 +18,12 @@ code's partitions and settings, every verifier group's Faust topics are declared
 mounted configuration loads and its ports are the ones the containers and Services
 expose, every container is hardened and probed, and every alert has its entry in
 docs/operations.md. Least privilege, against the code: each component mounts exactly the
-secret files (DSN, KEK, data key) its code reads, may reach PostgreSQL exactly when its
-code opens it, and presents ``service:<component>``. Exit status 1 lists every problem.
+secret files (DSN, KEK, data key, index key, log key) its code reads, may reach
+PostgreSQL exactly when its code opens it, and presents ``service:<component>``; every
+target a component's configuration calls (the console's groups, the issuer's seal
+service, the seal service's verifier group, the verifiers' transparency log) is a
+Service port its NetworkPolicies let it reach, and they let it reach no other
+component's port. Exit status 1 lists every problem.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from deploy.k8s_versions import supported_versions
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = K8S / "overlays"
-COMPONENTS = ("issuer", "seal", "feed", "verifier", "console")
+COMPONENTS = ("issuer", "seal", "feed", "verifier", "console", "tlog")
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # secrets the operator creates before deploying (docs/operations.md, "Secrets")
 OPERATOR_SECRETS = {
@@ -53,7 +57,11 @@ OPERATOR_SECRETS = {
     "certseal-seal-ca",
     "certseal-platform-ca",
     "certseal-backup-s3",
+    "certseal-log-key",
 }
+# the files of certseal-config (mounted at /etc/certseal) the components layer, in order
+CONFIG_FILES = ("config.toml", "site.toml", "console.toml")
+CONFIG_DIR = "/etc/certseal"
 FAUST_TABLES = ("licence-index", "trust-list", "presentations")  # the verifier's
 
 
@@ -323,7 +331,7 @@ def overlay_config(objects: list[dict[str, Any]]) -> Any:
         raise KeyError("config.toml")
     with tempfile.TemporaryDirectory() as folder:
         paths = []
-        for name in ("config.toml", "console.toml"):
+        for name in CONFIG_FILES:
             path = Path(folder) / name
             path.write_text(files.get(name, ""))
             paths.append(path)
@@ -347,6 +355,7 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
         "seal": cfg.seal,
         "feed": cfg.feed,
         "verifier": cfg.verifier,
+        "tlog": cfg.tlog,
     }
     wanted: dict[str, dict[str, int]] = {
         name: {
@@ -388,21 +397,100 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
         for o in objects
         if o.get("kind") == "Service"
     }
-    targets = [*cfg.console.verifier_targets, cfg.console.seal_target]
-    targets += [
-        source.partition("=")[2].split("//")[1].split("/")[0]
-        for source in cfg.console.metrics_sources
-    ]
-    for target in targets:
+    for caller, setting, target in calls(cfg):
         host, _, port = target.rpartition(":")
-        if int(port) not in services.get(host, set()):
-            yield f"console: {target} is not a Service port in this overlay"
+        if not port.isdigit() or int(port) not in services.get(host, set()):
+            yield f"{caller}: {setting} {target} is not a Service port in this overlay"
+    yield from _check_wanted_calls(cfg)
+    yield from _check_config_files(objects)
     kafka = [o for o in objects if o.get("kind") == "Kafka"]
     bootstrap = f"{kafka[0]['metadata']['name']}-kafka-bootstrap" if kafka else None
     host, _, port = cfg.kafka.bootstrap_servers.partition(",")[0].rpartition(":")
     listeners = kafka[0]["spec"]["kafka"].get("listeners", []) if kafka else []
     if host != bootstrap or int(port) not in {x["port"] for x in listeners}:
         yield f"[kafka] bootstrap_servers {cfg.kafka.bootstrap_servers} is not the Kafka's"
+
+
+def calls(cfg: Any) -> list[tuple[str, str, str]]:
+    """Every gRPC or HTTP target a component's configuration calls inside the
+    cluster: (component, setting, HOST:PORT); unset optional targets are left out."""
+    found = [("console", "[console] verifier_targets", t) for t in cfg.console.verifier_targets]
+    found += [
+        ("console", "[console] seal_target", cfg.console.seal_target),
+        ("console", "[console] issuer_target", cfg.console.issuer_target),
+    ]
+    found += [
+        (
+            "console",
+            "[console] metrics_sources",
+            source.partition("=")[2].split("//")[1].split("/")[0],
+        )
+        for source in cfg.console.metrics_sources
+    ]
+    for component, setting, value in (
+        ("issuer", "[issuer] seal_target", cfg.issuer.seal_target),
+        ("seal", "[seal] verifier_target", cfg.seal.verifier_target),
+        ("verifier", "[verifier] log_target", cfg.verifier.log_target),
+    ):
+        if value:
+            found.append((component, setting, value))
+    return found
+
+
+def _check_wanted_calls(cfg: Any) -> Iterator[str]:
+    """What the cluster's features need configured: licence files (the issuer's seal
+    service), their status (the seal service's verifier group) and the transparency
+    log's checkpoint in every verification (its target and a key that parses and
+    names the log's origin)."""
+    from certseal.checkpoints import NoteVerifier
+    from certseal.errors import CertsealError
+
+    if not cfg.issuer.seal_target:
+        yield "[issuer] seal_target is empty: the issuer could not make licence files"
+    if not cfg.seal.verifier_target:
+        yield "[seal] verifier_target is empty: VerifyPdf could not tell a licence's status"
+    if not cfg.verifier.log_target:
+        yield "[verifier] log_target is empty: verifications would carry no checkpoint"
+        return
+    try:
+        key = NoteVerifier.parse(cfg.verifier.log_key, "verifier.log_key")
+    except CertsealError as exc:
+        yield f"[verifier] log_key: {exc.message}"
+        return
+    if key.name != cfg.tlog.origin:
+        yield (
+            f"[verifier] log_key is {key.name}'s, not the log's ([tlog] origin "
+            f"{cfg.tlog.origin})"
+        )
+
+
+def _check_config_files(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Each component loads the configuration files certseal-config holds, in the
+    order :data:`CONFIG_FILES` gives (the order the check loads them in)."""
+    files = _configmap_files(objects)
+    for obj in objects:
+        for pod in _pod_specs(obj):
+            for container in pod.get("containers", []):
+                component = _component(container)
+                if component is None:
+                    continue
+                args = [str(a) for a in container.get("args") or []]
+                layered = [
+                    args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"
+                ]
+                wanted = [
+                    f"{CONFIG_DIR}/{name}"
+                    for name in CONFIG_FILES
+                    if name != "console.toml" or component == "console"
+                ]
+                if layered != wanted:
+                    yield (
+                        f"{_name(obj)}: loads {layered}, not {wanted} (the files "
+                        "certseal-config layers)"
+                    )
+                for path in layered:
+                    if posixpath.basename(path) not in files:
+                        yield f"{_name(obj)}: certseal-config has no {path}"
 
 
 def check_references(objects: list[dict[str, Any]]) -> Iterator[str]:
