@@ -563,6 +563,8 @@ SECRET_FILES: tuple[tuple[str, str, str, str], ...] = (
         "certseal-index-key",
         "index-key",
     ),
+    # the transparency log's Ed25519 key: the log alone
+    ("tlog.signing_key_file", r"\bsigning_key_file\b", "certseal-log-key", "log.key"),
 )
 POSTGRES_PORT = 5432
 
@@ -771,6 +773,108 @@ def check_access(objects: list[dict[str, Any]]) -> Iterator[str]:
                     )
 
 
+def _workload_pods(
+    objects: list[dict[str, Any]],
+) -> Iterator[tuple[dict[str, Any], dict[str, str], dict[str, Any]]]:
+    """(workload, its pods' labels, its pod spec) for every workload."""
+    for obj in objects:
+        for pod in _pod_specs(obj):
+            yield obj, obj["spec"]["template"]["metadata"].get("labels") or {}, pod
+
+
+def _service_backends(
+    objects: list[dict[str, Any]], host: str, port: int
+) -> list[tuple[dict[str, str], int]]:
+    """The pods (labels) behind Service ``host``'s ``port``, with the container port
+    it forwards to (a named targetPort resolved in each pod)."""
+    service = next(
+        (
+            o
+            for o in objects
+            if o.get("kind") == "Service" and o["metadata"]["name"] == host
+        ),
+        None,
+    )
+    if service is None or not service["spec"].get("selector"):
+        return []
+    entry = next((p for p in service["spec"]["ports"] if p["port"] == port), None)
+    if entry is None:
+        return []
+    backends = []
+    for _, labels, pod in _workload_pods(objects):
+        if not k8s_rules.matches({"matchLabels": service["spec"]["selector"]}, labels):
+            continue
+        target = entry.get("targetPort", port)
+        if isinstance(target, str):
+            named = {
+                p.get("name"): p["containerPort"]
+                for c in pod.get("containers", [])
+                for p in c.get("ports", [])
+            }
+            if target not in named:
+                continue
+            target = named[target]
+        backends.append((labels, int(target)))
+    return backends
+
+
+def check_calls(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Every call a component's configuration makes (:func:`calls`) is allowed by the
+    NetworkPolicies (the caller's egress and the callee's ingress), and no component's
+    egress reaches another component's port its configuration does not call."""
+    from certseal.errors import CertsealError
+
+    try:
+        cfg = overlay_config(objects)
+    except (KeyError, CertsealError):
+        return  # check_config says why
+    callers: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for obj, labels, pod in _workload_pods(objects):
+        for container in pod.get("containers", []):
+            component = _component(container)
+            if component is not None:
+                callers.setdefault(component, []).append((_name(obj), labels))
+    called: set[tuple[str, str, int]] = set()
+    for caller, setting, target in calls(cfg):
+        host, _, port = target.rpartition(":")
+        if not port.isdigit():
+            continue  # check_config says why
+        for labels, container_port in _service_backends(objects, host, int(port)):
+            called.add((caller, _name_of(objects, labels), container_port))
+            for who, source in callers.get(caller, []):
+                egress, ingress = _allows(objects, source, labels, container_port)
+                for allowed, what in ((egress, "its egress"), (ingress, f"{host}'s ingress")):
+                    if not allowed:
+                        yield (
+                            f"{who}: {setting} calls {target}, but no NetworkPolicy "
+                            f"allows {what} on {container_port}"
+                        )
+    for obj, labels, pod in _workload_pods(objects):
+        callee = _name(obj)
+        for container in pod.get("containers", []):
+            if _component(container) is None:
+                continue
+            for port in container.get("ports", []):
+                number = port["containerPort"]
+                for caller, sources in callers.items():
+                    for who, source in sources:
+                        if who == callee or (caller, callee, number) in called:
+                            continue
+                        if _allows(objects, source, labels, number)[0]:
+                            yield (
+                                f"{who}: NetworkPolicies allow its egress to {callee} "
+                                f"on {number}, which its configuration never calls"
+                            )
+
+
+def _name_of(objects: list[dict[str, Any]], labels: dict[str, str]) -> str:
+    """The workload whose pods carry ``labels``."""
+    for obj, pod_labels, _ in _workload_pods(objects):
+        if pod_labels == labels:
+            return _name(obj)
+    return ""
+
+
 def check_alerts(objects: list[dict[str, Any]]) -> Iterator[str]:
     """Every alert has a severity, a summary and its entry in docs/operations.md."""
     operations = ROOT / "docs" / "operations.md"
@@ -822,6 +926,7 @@ CHECKS = (
     check_config,
     check_references,
     check_access,
+    check_calls,
     check_alerts,
 )
 
