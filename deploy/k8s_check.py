@@ -414,7 +414,10 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
 def calls(cfg: Any) -> list[tuple[str, str, str]]:
     """Every gRPC or HTTP target a component's configuration calls inside the
     cluster: (component, setting, HOST:PORT); unset optional targets are left out."""
-    found = [("console", "[console] verifier_targets", t) for t in cfg.console.verifier_targets]
+    found = [
+        ("console", "[console] verifier_targets", t)
+        for t in cfg.console.verifier_targets
+    ]
     found += [
         ("console", "[console] seal_target", cfg.console.seal_target),
         ("console", "[console] issuer_target", cfg.console.issuer_target),
@@ -843,7 +846,10 @@ def check_calls(objects: list[dict[str, Any]]) -> Iterator[str]:
             called.add((caller, _name_of(objects, labels), container_port))
             for who, source in callers.get(caller, []):
                 egress, ingress = _allows(objects, source, labels, container_port)
-                for allowed, what in ((egress, "its egress"), (ingress, f"{host}'s ingress")):
+                for allowed, what in (
+                    (egress, "its egress"),
+                    (ingress, f"{host}'s ingress"),
+                ):
                     if not allowed:
                         yield (
                             f"{who}: {setting} calls {target}, but no NetworkPolicy "
