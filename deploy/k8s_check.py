@@ -881,6 +881,62 @@ def _name_of(objects: list[dict[str, Any]], labels: dict[str, str]) -> str:
     return ""
 
 
+def _component_code(component: str) -> str:
+    return "\n".join(
+        path.read_text() for path in (ROOT / "services" / component).rglob("*.py")
+    )
+
+
+@functools.cache
+def outbox_topics() -> frozenset[str]:
+    """The topics the outbox carries: those named (``topic=NAME``, a constant of
+    :mod:`certseal.events`) by the components whose code writes outbox rows."""
+    from certseal import events
+
+    return frozenset(
+        getattr(events, name)
+        for component in COMPONENTS
+        if "write_outbox" in (code := _component_code(component))
+        for name in re.findall(r"\btopic=([A-Z][A-Z_]+)\b", code)
+    )
+
+
+@functools.cache
+def relay_components() -> frozenset[str]:
+    """The components that run an outbox relay (every ``ServiceProcess``)."""
+    return frozenset(
+        c for c in COMPONENTS if re.search(r"\bServiceProcess\b", _component_code(c))
+    )
+
+
+def check_relays(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """One outbox relay leads across every process of the database
+    (certseal/storage/outbox.py) and publishes every service's rows, so the Kafka user
+    of each component that runs a relay may write every topic the outbox carries."""
+    users = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "KafkaUser"}
+    for component in sorted(relay_components()):
+        user = users.get(f"certseal-{component}")
+        if user is None:
+            yield f"{component}: runs an outbox relay, but no KafkaUser certseal-{component}"
+            continue
+        acls = user["spec"]["authorization"]["acls"]
+        for topic in sorted(outbox_topics()):
+            if not any(
+                acl["resource"]["type"] == "topic"
+                and (
+                    topic.startswith(acl["resource"]["name"])
+                    if acl["resource"].get("patternType") == "prefix"
+                    else topic == acl["resource"]["name"]
+                )
+                and {"Write", "All"} & set(acl.get("operations") or ())
+                for acl in acls
+            ):
+                yield (
+                    f"{_name(user)}: the outbox relay {component} runs may lead and "
+                    f"publish {topic}, which it may not write"
+                )
+
+
 def check_alerts(objects: list[dict[str, Any]]) -> Iterator[str]:
     """Every alert has a severity, a summary and its entry in docs/operations.md."""
     operations = ROOT / "docs" / "operations.md"
@@ -933,6 +989,7 @@ CHECKS = (
     check_references,
     check_access,
     check_calls,
+    check_relays,
     check_alerts,
 )
 

@@ -360,3 +360,41 @@ def test_the_log_needs_its_policy_monitor_and_database(rendered):
         "Deployment/tlog: its code opens PostgreSQL, but no NetworkPolicy allows "
         "certseal-db's ingress on 5432"
     ]
+
+
+def test_every_relay_may_write_every_outbox_topic(rendered):
+    """One outbox relay leads across the issuer, seal, feed and log processes and
+    publishes every service's rows: each of their Kafka users may write them all."""
+    assert k8s_check.outbox_topics() == {
+        "certseal.licence-events.v1",
+        "certseal.trust-events.v1",
+        "certseal.directory-events.v1",
+        "certseal.seal-events.v1",
+    }
+    assert k8s_check.relay_components() == {"issuer", "seal", "feed", "tlog"}
+
+    def seal_writes_its_own_only(objects):
+        acls = find(objects, "KafkaUser", "certseal-seal")["spec"]["authorization"][
+            "acls"
+        ]
+        acls[:] = [
+            a
+            for a in acls
+            if a["resource"]["name"] in ("certseal.seal-events.v1", "certseal.")
+        ]
+
+    assert broken(rendered["prod"], seal_writes_its_own_only) == [
+        f"KafkaUser/certseal-seal: the outbox relay seal runs may lead and publish "
+        f"{topic}, which it may not write"
+        for topic in (
+            "certseal.directory-events.v1",
+            "certseal.licence-events.v1",
+            "certseal.trust-events.v1",
+        )
+    ]
+
+    def no_log_user(objects):
+        objects[:] = [o for o in objects if o["metadata"]["name"] != "certseal-tlog"]
+
+    problems = broken(rendered["dev"], no_log_user)
+    assert "tlog: runs an outbox relay, but no KafkaUser certseal-tlog" in problems
