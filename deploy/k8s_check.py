@@ -18,8 +18,12 @@ code's partitions and settings, every verifier worker may create its Faust topic
 mounted configuration loads and its ports are the ones the containers and Services
 expose, every container is hardened and probed, and every alert has its entry in
 docs/operations.md. Least privilege, against the code: each component mounts exactly the
-secret files (DSN, KEK, data key) its code reads, may reach PostgreSQL exactly when its
-code opens it, and presents ``service:<component>``. Exit status 1 lists every problem.
+secret files (DSN, KEK, data key, index key, log key) its code reads, may reach
+PostgreSQL exactly when its code opens it, and presents ``service:<component>``; every
+target a component's configuration calls (the console's groups, the issuer's seal
+service, the seal service's verifier group, the verifiers' transparency log) is a
+Service port its NetworkPolicies let it reach, and they let it reach no other
+component's port. Exit status 1 lists every problem.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from deploy.k8s_versions import supported_versions
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = K8S / "overlays"
-COMPONENTS = ("issuer", "seal", "feed", "verifier", "console")
+COMPONENTS = ("issuer", "seal", "feed", "verifier", "console", "tlog")
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # secrets the operator creates before deploying (docs/operations.md, "Secrets")
 OPERATOR_SECRETS = {
@@ -53,7 +57,11 @@ OPERATOR_SECRETS = {
     "certseal-seal-ca",
     "certseal-platform-ca",
     "certseal-backup-s3",
+    "certseal-log-key",
 }
+# the files of certseal-config (mounted at /etc/certseal) the components layer, in order
+CONFIG_FILES = ("config.toml", "site.toml", "console.toml")
+CONFIG_DIR = "/etc/certseal"
 FAUST_TABLES = ("trust-list", "directory", "presentations")  # the verifier's
 
 
@@ -336,7 +344,7 @@ def overlay_config(objects: list[dict[str, Any]]) -> Any:
         raise KeyError("config.toml")
     with tempfile.TemporaryDirectory() as folder:
         paths = []
-        for name in ("config.toml", "console.toml"):
+        for name in CONFIG_FILES:
             path = Path(folder) / name
             path.write_text(files.get(name, ""))
             paths.append(path)
@@ -360,6 +368,7 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
         "seal": cfg.seal,
         "feed": cfg.feed,
         "verifier": cfg.verifier,
+        "tlog": cfg.tlog,
     }
     wanted: dict[str, dict[str, int]] = {
         name: {
@@ -401,21 +410,103 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
         for o in objects
         if o.get("kind") == "Service"
     }
-    targets = [*cfg.console.verifier_targets, cfg.console.seal_target]
-    targets += [
-        source.partition("=")[2].split("//")[1].split("/")[0]
-        for source in cfg.console.metrics_sources
-    ]
-    for target in targets:
+    for caller, setting, target in calls(cfg):
         host, _, port = target.rpartition(":")
-        if int(port) not in services.get(host, set()):
-            yield f"console: {target} is not a Service port in this overlay"
+        if not port.isdigit() or int(port) not in services.get(host, set()):
+            yield f"{caller}: {setting} {target} is not a Service port in this overlay"
+    yield from _check_wanted_calls(cfg)
+    yield from _check_config_files(objects)
     kafka = [o for o in objects if o.get("kind") == "Kafka"]
     bootstrap = f"{kafka[0]['metadata']['name']}-kafka-bootstrap" if kafka else None
     host, _, port = cfg.kafka.bootstrap_servers.partition(",")[0].rpartition(":")
     listeners = kafka[0]["spec"]["kafka"].get("listeners", []) if kafka else []
     if host != bootstrap or int(port) not in {x["port"] for x in listeners}:
         yield f"[kafka] bootstrap_servers {cfg.kafka.bootstrap_servers} is not the Kafka's"
+
+
+def calls(cfg: Any) -> list[tuple[str, str, str]]:
+    """Every gRPC or HTTP target a component's configuration calls inside the
+    cluster: (component, setting, HOST:PORT); unset optional targets are left out."""
+    found = [
+        ("console", "[console] verifier_targets", t)
+        for t in cfg.console.verifier_targets
+    ]
+    found += [
+        ("console", "[console] seal_target", cfg.console.seal_target),
+        ("console", "[console] issuer_target", cfg.console.issuer_target),
+    ]
+    found += [
+        (
+            "console",
+            "[console] metrics_sources",
+            source.partition("=")[2].split("//")[1].split("/")[0],
+        )
+        for source in cfg.console.metrics_sources
+    ]
+    for component, setting, value in (
+        ("issuer", "[issuer] seal_target", cfg.issuer.seal_target),
+        ("seal", "[seal] verifier_target", cfg.seal.verifier_target),
+        ("verifier", "[verifier] log_target", cfg.verifier.log_target),
+    ):
+        if value:
+            found.append((component, setting, value))
+    return found
+
+
+def _check_wanted_calls(cfg: Any) -> Iterator[str]:
+    """What the cluster's features need configured: licence files (the issuer's seal
+    service), their status (the seal service's verifier group) and the transparency
+    log's checkpoint in every verification (its target and a key that parses and
+    names the log's origin)."""
+    from certseal.checkpoints import NoteVerifier
+    from certseal.errors import CertsealError
+
+    if not cfg.issuer.seal_target:
+        yield "[issuer] seal_target is empty: the issuer could not make licence files"
+    if not cfg.seal.verifier_target:
+        yield "[seal] verifier_target is empty: VerifyPdf could not tell a licence's status"
+    if not cfg.verifier.log_target:
+        yield "[verifier] log_target is empty: verifications would carry no checkpoint"
+        return
+    try:
+        key = NoteVerifier.parse(cfg.verifier.log_key, "verifier.log_key")
+    except CertsealError as exc:
+        yield f"[verifier] log_key: {exc.message}"
+        return
+    if key.name != cfg.tlog.origin:
+        yield (
+            f"[verifier] log_key is {key.name}'s, not the log's ([tlog] origin "
+            f"{cfg.tlog.origin})"
+        )
+
+
+def _check_config_files(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Each component loads the configuration files certseal-config holds, in the
+    order :data:`CONFIG_FILES` gives (the order the check loads them in)."""
+    files = _configmap_files(objects)
+    for obj in objects:
+        for pod in _pod_specs(obj):
+            for container in pod.get("containers", []):
+                component = _component(container)
+                if component is None:
+                    continue
+                args = [str(a) for a in container.get("args") or []]
+                layered = [
+                    args[i + 1] for i, a in enumerate(args[:-1]) if a == "--config"
+                ]
+                wanted = [
+                    f"{CONFIG_DIR}/{name}"
+                    for name in CONFIG_FILES
+                    if name != "console.toml" or component == "console"
+                ]
+                if layered != wanted:
+                    yield (
+                        f"{_name(obj)}: loads {layered}, not {wanted} (the files "
+                        "certseal-config layers)"
+                    )
+                for path in layered:
+                    if posixpath.basename(path) not in files:
+                        yield f"{_name(obj)}: certseal-config has no {path}"
 
 
 def check_references(objects: list[dict[str, Any]]) -> Iterator[str]:
@@ -494,6 +585,8 @@ SECRET_FILES: tuple[tuple[str, str, str, str], ...] = (
         "certseal-index-key",
         "index-key",
     ),
+    # the transparency log's Ed25519 key: the log alone
+    ("tlog.signing_key_file", r"\bsigning_key_file\b", "certseal-log-key", "log.key"),
 )
 POSTGRES_PORT = 5432
 
@@ -702,6 +795,167 @@ def check_access(objects: list[dict[str, Any]]) -> Iterator[str]:
                     )
 
 
+def _workload_pods(
+    objects: list[dict[str, Any]],
+) -> Iterator[tuple[dict[str, Any], dict[str, str], dict[str, Any]]]:
+    """(workload, its pods' labels, its pod spec) for every workload."""
+    for obj in objects:
+        for pod in _pod_specs(obj):
+            yield obj, obj["spec"]["template"]["metadata"].get("labels") or {}, pod
+
+
+def _service_backends(
+    objects: list[dict[str, Any]], host: str, port: int
+) -> list[tuple[dict[str, str], int]]:
+    """The pods (labels) behind Service ``host``'s ``port``, with the container port
+    it forwards to (a named targetPort resolved in each pod)."""
+    service = next(
+        (
+            o
+            for o in objects
+            if o.get("kind") == "Service" and o["metadata"]["name"] == host
+        ),
+        None,
+    )
+    if service is None or not service["spec"].get("selector"):
+        return []
+    entry = next((p for p in service["spec"]["ports"] if p["port"] == port), None)
+    if entry is None:
+        return []
+    backends = []
+    for _, labels, pod in _workload_pods(objects):
+        if not k8s_rules.matches({"matchLabels": service["spec"]["selector"]}, labels):
+            continue
+        target = entry.get("targetPort", port)
+        if isinstance(target, str):
+            named = {
+                p.get("name"): p["containerPort"]
+                for c in pod.get("containers", [])
+                for p in c.get("ports", [])
+            }
+            if target not in named:
+                continue
+            target = named[target]
+        backends.append((labels, int(target)))
+    return backends
+
+
+def check_calls(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """Every call a component's configuration makes (:func:`calls`) is allowed by the
+    NetworkPolicies (the caller's egress and the callee's ingress), and no component's
+    egress reaches another component's port its configuration does not call."""
+    from certseal.errors import CertsealError
+
+    try:
+        cfg = overlay_config(objects)
+    except (KeyError, CertsealError):
+        return  # check_config says why
+    callers: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for obj, labels, pod in _workload_pods(objects):
+        for container in pod.get("containers", []):
+            component = _component(container)
+            if component is not None:
+                callers.setdefault(component, []).append((_name(obj), labels))
+    called: set[tuple[str, str, int]] = set()
+    for caller, setting, target in calls(cfg):
+        host, _, port = target.rpartition(":")
+        if not port.isdigit():
+            continue  # check_config says why
+        for labels, container_port in _service_backends(objects, host, int(port)):
+            called.add((caller, _name_of(objects, labels), container_port))
+            for who, source in callers.get(caller, []):
+                egress, ingress = _allows(objects, source, labels, container_port)
+                for allowed, what in (
+                    (egress, "its egress"),
+                    (ingress, f"{host}'s ingress"),
+                ):
+                    if not allowed:
+                        yield (
+                            f"{who}: {setting} calls {target}, but no NetworkPolicy "
+                            f"allows {what} on {container_port}"
+                        )
+    for obj, labels, pod in _workload_pods(objects):
+        callee = _name(obj)
+        for container in pod.get("containers", []):
+            if _component(container) is None:
+                continue
+            for port in container.get("ports", []):
+                number = port["containerPort"]
+                for caller, sources in callers.items():
+                    for who, source in sources:
+                        if who == callee or (caller, callee, number) in called:
+                            continue
+                        if _allows(objects, source, labels, number)[0]:
+                            yield (
+                                f"{who}: NetworkPolicies allow its egress to {callee} "
+                                f"on {number}, which its configuration never calls"
+                            )
+
+
+def _name_of(objects: list[dict[str, Any]], labels: dict[str, str]) -> str:
+    """The workload whose pods carry ``labels``."""
+    for obj, pod_labels, _ in _workload_pods(objects):
+        if pod_labels == labels:
+            return _name(obj)
+    return ""
+
+
+def _component_code(component: str) -> str:
+    return "\n".join(
+        path.read_text() for path in (ROOT / "services" / component).rglob("*.py")
+    )
+
+
+@functools.cache
+def outbox_topics() -> frozenset[str]:
+    """The topics the outbox carries: those named (``topic=NAME``, a constant of
+    :mod:`certseal.events`) by the components whose code writes outbox rows."""
+    from certseal import events
+
+    return frozenset(
+        getattr(events, name)
+        for component in COMPONENTS
+        if "write_outbox" in (code := _component_code(component))
+        for name in re.findall(r"\btopic=([A-Z][A-Z_]+)\b", code)
+    )
+
+
+@functools.cache
+def relay_components() -> frozenset[str]:
+    """The components that run an outbox relay (every ``ServiceProcess``)."""
+    return frozenset(
+        c for c in COMPONENTS if re.search(r"\bServiceProcess\b", _component_code(c))
+    )
+
+
+def check_relays(objects: list[dict[str, Any]]) -> Iterator[str]:
+    """One outbox relay leads across every process of the database
+    (certseal/storage/outbox.py) and publishes every service's rows, so the Kafka user
+    of each component that runs a relay may write every topic the outbox carries."""
+    users = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "KafkaUser"}
+    for component in sorted(relay_components()):
+        user = users.get(f"certseal-{component}")
+        if user is None:
+            yield f"{component}: runs an outbox relay, but no KafkaUser certseal-{component}"
+            continue
+        acls = user["spec"]["authorization"]["acls"]
+        for topic in sorted(outbox_topics()):
+            if not any(
+                acl["resource"]["type"] == "topic"
+                and (
+                    topic.startswith(acl["resource"]["name"])
+                    if acl["resource"].get("patternType") == "prefix"
+                    else topic == acl["resource"]["name"]
+                )
+                and {"Write", "All"} & set(acl.get("operations") or ())
+                for acl in acls
+            ):
+                yield (
+                    f"{_name(user)}: the outbox relay {component} runs may lead and "
+                    f"publish {topic}, which it may not write"
+                )
+
+
 def check_alerts(objects: list[dict[str, Any]]) -> Iterator[str]:
     """Every alert has a severity, a summary and its entry in docs/operations.md."""
     operations = ROOT / "docs" / "operations.md"
@@ -753,6 +1007,8 @@ CHECKS = (
     check_config,
     check_references,
     check_access,
+    check_calls,
+    check_relays,
     check_alerts,
 )
 
