@@ -18,8 +18,13 @@ dictionary (``/Subject`` the identifier, ``/Keywords`` ``key=value`` pairs) and 
 in a ``certseal`` namespace, read back by
 :func:`certseal.licencefile.read_licence_metadata` (any service reads it there).
 
-Rendering is CPU-bound (about a second on one core, most of it fontTools reading the
-CJK fonts): :class:`DocumentRenderer` runs it in worker processes.
+Rendering is CPU-bound: :class:`DocumentRenderer` runs it in worker processes. Reading
+the large CJK fonts cost most of it (about 0.9 s a file when fpdf2 parsed both whole
+fonts for every file, and fpdf2 subsets a parsed font in place, so one cannot be
+reused). Each worker now reads a font once (:func:`_font_source`: its bytes, glyph
+order and character map) and, per file, fontTools cuts a subset of only the characters
+the file draws (:func:`font_subset`), which fpdf2 then loads in milliseconds. The rare
+font is subset and embedded only when the file has a character the main font lacks.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import datetime as dt
 import functools
 import io
 import multiprocessing
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,6 +45,8 @@ from xml.sax.saxutils import escape
 
 import msgspec
 import segno
+from fontTools import subset as ftsubset
+from fontTools import ttLib
 from fpdf import FPDF
 
 from certseal.licencefile import XMP_NAMESPACE, keywords_text
@@ -191,9 +199,93 @@ def _xmp(meta: dict[str, str]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _FontSource:
+    """One font file as a worker process keeps it: the bytes, the glyph order and the
+    code points it maps (read once; a fresh fontTools font is made from them per
+    subset, because subsetting changes a font in place)."""
+
+    data: bytes
+    glyph_order: tuple[str, ...]
+    code_points: frozenset[int]
+
+
 @lru_cache(maxsize=4)
-def _font_bytes(path: Path) -> bytes:
-    return path.read_bytes()
+def _font_source(path: Path) -> _FontSource:
+    data = path.read_bytes()
+    font = ttLib.TTFont(io.BytesIO(data), lazy=True)
+    return _FontSource(
+        data, tuple(font.getGlyphOrder()), frozenset(font.getBestCmap())
+    )
+
+
+def font_code_points(path: Path) -> frozenset[int]:
+    """The code points the font at ``path`` maps (cached per process)."""
+    return _font_source(path).code_points
+
+
+def font_subset(path: Path, code_points: set[int]) -> bytes:
+    """The font at ``path`` cut to the glyphs of ``code_points`` (those it maps, with
+    the .notdef outline and their layout closure), as font bytes of the same format
+    (TrueType or CFF OpenType). The names are kept, so the embedded font is still
+    called e.g. ``HanaMinB``. About 0.2 s for Noto Sans SC, 0.3 s for HanaMinB.
+    """
+    source = _font_source(path)
+    font = ttLib.TTFont(io.BytesIO(source.data), recalcTimestamp=False, lazy=True)
+    font.setGlyphOrder(list(source.glyph_order))  # not rebuilt from the cmap again
+    options = ftsubset.Options(
+        notdef_outline=True,
+        recommended_glyphs=True,
+        name_IDs=["*"],
+        name_languages=["*"],
+        glyph_names=False,
+        drop_tables=[*ftsubset.Options().drop_tables, "FFTM"],
+    )
+    subsetter = ftsubset.Subsetter(options)
+    subsetter.populate(unicodes=sorted(code_points & source.code_points))
+    subsetter.subset(font)
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+def _rows(
+    content: LicenceDocumentContent, template: DocumentTemplate
+) -> list[tuple[str, str]]:
+    """The (title, value) rows under the title, in the template's order."""
+    rows: list[tuple[str, str]] = [("持证人", content.holder_name)]
+    by_name = {name: (title, value) for name, title, value in content.fields}
+    order = template.field_order or tuple(name for name, _, _ in content.fields)
+    rows += [by_name[name] for name in order if name in by_name]
+    rows += [
+        (
+            "有效期",
+            f"{render_date(content.valid_from)} 至 {render_date(content.valid_until)}",
+        ),
+        ("发证机构", content.issuer_name),
+        ("证照标识", content.identifier),
+    ]
+    return rows
+
+
+#: drawn on every file besides its content (the QR's caption), and what fpdf2 may add
+_FIXED_TEXT = "扫码核验 .…-0123456789"
+
+
+def _load_fonts(pdf: FPDF, fonts: Fonts, text: str, folder: Path) -> None:
+    """Subsets of the main font and, only when ``text`` needs it, the rare font, added
+    to ``pdf`` as ``main`` and ``rare`` (the fallback)."""
+    wanted = {ord(c) for c in text + _FIXED_TEXT}
+    main_points = font_code_points(fonts.main)
+    main_file = folder / f"main{fonts.main.suffix}"
+    main_file.write_bytes(font_subset(fonts.main, wanted))
+    pdf.add_font("main", fname=main_file)
+    rare = {c for c in wanted - main_points if c > 0x20}
+    if rare & font_code_points(fonts.rare):
+        rare_file = folder / f"rare{fonts.rare.suffix}"
+        rare_file.write_bytes(font_subset(fonts.rare, rare))
+        pdf.add_font("rare", fname=rare_file)
+        pdf.set_fallback_fonts(["rare"], exact_match=False)
 
 
 def render_licence_pdf(
@@ -207,11 +299,32 @@ def render_licence_pdf(
 
     Leaves room at the bottom right (from 20 mm, 20 mm) for the seal's stamp.
     """
+    with tempfile.TemporaryDirectory(prefix="certseal-fonts-") as folder:
+        return _render_pdf(
+            content,
+            template=template,
+            fonts=fonts,
+            produced_at=produced_at,
+            folder=Path(folder),
+        )
+
+
+def _render_pdf(
+    content: LicenceDocumentContent,
+    *,
+    template: DocumentTemplate,
+    fonts: Fonts,
+    produced_at: dt.datetime,
+    folder: Path,
+) -> bytes:
+    rows = _rows(content, template)
+    text = "".join(
+        [template.title, template.note, content.annotation]
+        + [title + value for title, value in rows]
+    )
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_creation_date(produced_at)
-    pdf.add_font("main", fname=fonts.main)
-    pdf.add_font("rare", fname=fonts.rare)
-    pdf.set_fallback_fonts(["rare"], exact_match=False)
+    _load_fonts(pdf, fonts, text, folder)
     meta = metadata_of(content)
     pdf.set_title(template.title)
     pdf.set_subject(content.identifier)
@@ -224,18 +337,6 @@ def render_licence_pdf(
     pdf.cell(0, 16, template.title, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("main", size=12)
-    rows: list[tuple[str, str]] = [("持证人", content.holder_name)]
-    by_name = {name: (title, value) for name, title, value in content.fields}
-    order = template.field_order or tuple(name for name, _, _ in content.fields)
-    rows += [by_name[name] for name in order if name in by_name]
-    rows += [
-        (
-            "有效期",
-            f"{render_date(content.valid_from)} 至 {render_date(content.valid_until)}",
-        ),
-        ("发证机构", content.issuer_name),
-        ("证照标识", content.identifier),
-    ]
     for title, value in rows:
         pdf.set_x(20)
         pdf.cell(35, 9, title)
