@@ -214,9 +214,7 @@ class _FontSource:
 def _font_source(path: Path) -> _FontSource:
     data = path.read_bytes()
     font = ttLib.TTFont(io.BytesIO(data), lazy=True)
-    return _FontSource(
-        data, tuple(font.getGlyphOrder()), frozenset(font.getBestCmap())
-    )
+    return _FontSource(data, tuple(font.getGlyphOrder()), frozenset(font.getBestCmap()))
 
 
 def font_code_points(path: Path) -> frozenset[int]:
@@ -249,7 +247,7 @@ def font_subset(path: Path, code_points: set[int]) -> bytes:
     return out.getvalue()
 
 
-def _rows(
+def rows_of(
     content: LicenceDocumentContent, template: DocumentTemplate
 ) -> list[tuple[str, str]]:
     """The (title, value) rows under the title, in the template's order."""
@@ -317,7 +315,7 @@ def _render_pdf(
     produced_at: dt.datetime,
     folder: Path,
 ) -> bytes:
-    rows = _rows(content, template)
+    rows = rows_of(content, template)
     text = "".join(
         [template.title, template.note, content.annotation]
         + [title + value for title, value in rows]
@@ -382,8 +380,14 @@ class DocumentRenderer:
         *,
         template: DocumentTemplate,
         produced_at: dt.datetime,
+        ofd: bool = False,
     ) -> bytes:
-        """:func:`render_licence_pdf` in a worker process."""
+        """:func:`render_licence_pdf` (or, with ``ofd``,
+        :func:`services.issuer.document_ofd.render_licence_ofd`) in a worker
+        process."""
+        from services.issuer.document_ofd import render_licence_ofd
+
+        render = render_licence_ofd if ofd else render_licence_pdf
         if self._pool is None:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 self._workers, mp_context=multiprocessing.get_context("spawn")
@@ -391,7 +395,7 @@ class DocumentRenderer:
         return await asyncio.get_running_loop().run_in_executor(
             self._pool,
             functools.partial(
-                render_licence_pdf,
+                render,
                 content,
                 template=template,
                 fonts=self.fonts,
