@@ -50,7 +50,7 @@ from certseal.v1 import (
 from services.console.access import Access, account_of
 from services.console.accounts import Account, Role
 from services.console.convert import (
-    licence_file_view,
+    licence_file_of,
     licence_view,
     ofd_seal_view,
     pdf_seal_view,
@@ -348,15 +348,14 @@ class ConsoleHandlers:
         return web.json_response(
             {
                 "seals": [pdf_seal_view(s).to_json() for s in reply.seals],
-                "licence": licence_file_view(reply.licence)
-                if reply.HasField("licence")
-                else None,
+                "licence": licence_file_of(reply),
                 "verified_at": rfc3339(self.clock()),
             }
         )
 
     async def verify_ofd(self, request: web.Request) -> web.Response:
-        """A sealed OFD (GB/T 33190): every signature in it with its verdict."""
+        """A sealed OFD (GB/T 33190): every signature in it with its verdict, and for
+        a licence file the licence's current status (as for a PDF)."""
         if request.content_type not in OFD_TYPES:
             raise BadRequest(
                 f"send an OFD, not {request.content_type or 'nothing'}",
@@ -377,6 +376,7 @@ class ConsoleHandlers:
         return web.json_response(
             {
                 "seals": [ofd_seal_view(s).to_json() for s in reply.signatures],
+                "licence": licence_file_of(reply),
                 "verified_at": rfc3339(self.clock()),
             }
         )

@@ -217,6 +217,13 @@ def _font_source(path: Path) -> _FontSource:
     return _FontSource(data, tuple(font.getGlyphOrder()), frozenset(font.getBestCmap()))
 
 
+def read_fonts(fonts: Fonts) -> None:
+    """Read both fonts into this process's cache (a rendering worker's start-up, so
+    that no file waits for it)."""
+    _font_source(fonts.main)
+    _font_source(fonts.rare)
+
+
 def font_code_points(path: Path) -> frozenset[int]:
     """The code points the font at ``path`` maps (cached per process)."""
     return _font_source(path).code_points
@@ -367,7 +374,8 @@ class DocumentRenderer:
     """Renders licence files in worker processes (fontTools and fpdf2 are pure Python:
     in threads they would hold the GIL that the gRPC event loop, health and the
     outbox relay need). ``workers`` processes, started on first use with the
-    ``spawn`` method (a forked gRPC process is unsafe)."""
+    ``spawn`` method (a forked gRPC process is unsafe), each reading the fonts once as
+    it starts (:func:`read_fonts`)."""
 
     def __init__(self, *, fonts: Fonts, workers: int = 2):
         self.fonts = fonts
@@ -390,7 +398,10 @@ class DocumentRenderer:
         render = render_licence_ofd if ofd else render_licence_pdf
         if self._pool is None:
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=read_fonts,
+                initargs=(self.fonts,),
             )
         return await asyncio.get_running_loop().run_in_executor(
             self._pool,

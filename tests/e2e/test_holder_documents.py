@@ -538,6 +538,15 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
             )
         )
     ).document
+    ofd = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=world["licence"].identifier,
+                holder=world["holder"],
+                format=pb.DOCUMENT_FORMAT_OFD,
+            )
+        )
+    ).document
     redeeming = await clerk_session(console, config, world["other"].code)
     stranger = await clerk_session(console, config, world["dept"].code)
     try:
@@ -571,6 +580,15 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
         headers = {"Content-Type": "application/pdf"}
         async with redeeming.post(
             "/api/verify-pdf", data=document, headers=headers
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+            seen = await reply.json()
+        assert [s["verdict"] for s in seen["seals"]] == ["VALID"]
+        assert seen["licence"]["verdict"] == "REVOKED"
+        assert seen["licence"]["identifier"] == world["licence"].identifier
+        # the OFD form, dropped on the console, says the same
+        async with redeeming.post(
+            "/api/verify-ofd", data=ofd, headers={"Content-Type": "application/ofd"}
         ) as reply:
             assert reply.status == 200, await reply.text()
             seen = await reply.json()

@@ -21,7 +21,6 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, denied, invalid
@@ -50,23 +49,8 @@ from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
 from services.issuer.service.reading import HolderId, Reader
+from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
-
-
-class DocumentSealer(Protocol):
-    """Seals a PDF with an owner's active official seal through the seal service."""
-
-    async def seal_pdf(
-        self, pdf: bytes, *, owner_code: str, reason: str
-    ) -> tuple[bytes, str]:
-        """The sealed PDF and the seal id used. Raises ``CertsealError``
-        (FAILED_PRECONDITION when the owner has no usable official seal)."""
-        ...
-
-    async def seal_ofd(self, ofd: bytes, *, owner_code: str) -> tuple[bytes, str]:
-        """The sealed OFD (GB/T 33190 §18, ``SealOfd``) and the seal id used; as
-        :meth:`seal_pdf` (an sm2 official seal is preferred)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -86,16 +70,6 @@ class LicenceUse:
 
 #: records a use (the usage record's writer; by default its audit row only)
 UseRecorder = Callable[[LicenceUse], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class LicenceDocument:
-    """A sealed licence file."""
-
-    pdf: bytes  # the file: a PDF, or an OFD package when ``media_type`` says so
-    seal_id: str
-    digest: str  # SHA-256 hex
-    media_type: str = "application/pdf"
 
 
 @dataclass(frozen=True)
