@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +55,7 @@ from services.console.convert import (
     pdf_seal_view,
     redemption_view,
 )
+from services.console.fonts import noto_sans_sc, rare_font
 from services.console.status import StatusCollector
 
 log = logging.getLogger(__name__)
@@ -412,43 +412,6 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _font(request: web.Request) -> web.StreamResponse:
-    """Chinese text renders on any terminal: the font ships with a Python package."""
-    font = resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"
-    response = web.FileResponse(Path(str(font)))
-    response.headers["Cache-Control"] = "public, max-age=604800, immutable"
-    return response
-
-
-def rare_font(path: str) -> Handler:
-    """The fallback font for Han characters outside the Basic Multilingual Plane (CJK
-    Extensions B to F, U+20000 to U+2EBEF: rare characters in names, such as 𠈌),
-    which the bundled Noto Sans SC lacks: Debian's fonts-hanazono (HanaMinB), read
-    from ``path``. The page asks for it only when such a character is on it (the
-    ``unicode-range`` of its @font-face). 404 (and a warning at start) when it is not
-    installed."""
-    installed = Path(path).is_file()
-    if not installed:
-        log.warning(
-            "console: %s is missing: holder names with characters outside the BMP "
-            "(e.g. 𠈌) show as boxes; install fonts-hanazono",
-            path,
-        )
-
-    async def serve(request: web.Request) -> web.StreamResponse:
-        if not installed:
-            raise BadRequest(
-                "no font for characters outside the BMP here: install fonts-hanazono",
-                status=404,
-                field="path",
-            )
-        response = web.FileResponse(Path(path))
-        response.headers["Cache-Control"] = "public, max-age=604800, immutable"
-        return response
-
-    return serve
-
-
 def attribution(account: Account) -> tuple[tuple[str, str], ...]:
     """The gRPC metadata that makes a call the clerk's: counter and clerk."""
     return (("x-certseal-counter", account.counter), ("x-certseal-clerk", account.name))
@@ -504,6 +467,6 @@ def application(
     )
     app.router.add_get("/healthz", _healthz)
     app.router.add_static("/static", STATIC)
-    app.router.add_get("/fonts/noto-sans-sc.otf", _font)
+    app.router.add_get("/fonts/noto-sans-sc.otf", noto_sans_sc)
     app.router.add_get("/fonts/rare-han.ttf", rare_font(rare_font_file))
     return app
