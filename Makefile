@@ -84,6 +84,7 @@ bench: setup browser
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.ofd_bench
 	$(PY) -m bench.document_bench
+	BENCH_DOCUMENT_FORMAT=ofd $(PY) -m bench.document_bench
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench
 	$(PY) -m bench.republish_bench
