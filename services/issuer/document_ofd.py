@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import unicodedata
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +175,11 @@ def _ofd_xml(
         f"<ofd:CustomData Name={quoteattr(key)}>{escape(value)}</ofd:CustomData>"
         for key, value in metadata_of(content).items()
     )
-    doc_id = content.identifier.encode().hex()[:32].ljust(32, "0")
+    # one DocID per licence version, the same however often it is rendered
+    doc_id = uuid.uuid5(
+        uuid.NAMESPACE_URL,
+        f"urn:certseal:licence:{content.identifier}:{content.version}",
+    ).hex
     return (
         f'{_HEADER}<ofd:OFD {_NS} Version="1.0" DocType="OFD"><ofd:DocBody>'
         f"<ofd:DocInfo><ofd:DocID>{doc_id}</ofd:DocID>"
@@ -241,11 +246,12 @@ def render_licence_ofd(
     qr = io.BytesIO()
     segno.make(content.licence_code, error="m").save(qr, kind="png", scale=4)
     faces = [main, *([rare] if rare else [])]
+    page_xml = page.xml().encode()  # its layer takes the last ID: MaxUnitID below
     files = {
         "OFD.xml": _ofd_xml(content, template.title, produced_at).encode(),
         "Doc_0/Document.xml": (
             f"{_HEADER}<ofd:Document {_NS}><ofd:CommonData>"
-            f"<ofd:MaxUnitID>{page.next_id + 1}</ofd:MaxUnitID>"
+            f"<ofd:MaxUnitID>{page.next_id}</ofd:MaxUnitID>"
             "<ofd:PageArea><ofd:PhysicalBox>0 0 210 297</ofd:PhysicalBox>"
             "</ofd:PageArea><ofd:PublicRes>PublicRes.xml</ofd:PublicRes>"
             "<ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes></ofd:CommonData>"
@@ -259,7 +265,7 @@ def render_licence_ofd(
             "<ofd:MediaFile>licence_code.png</ofd:MediaFile></ofd:MultiMedia>"
             "</ofd:MultiMedias></ofd:Res>"
         ).encode(),
-        "Doc_0/Pages/Page_0/Content.xml": page.xml().encode(),
+        "Doc_0/Pages/Page_0/Content.xml": page_xml,
         "Doc_0/Res/licence_code.png": qr.getvalue(),
         **{f"Doc_0/Res/{face.file}": face.data for face in faces},
     }
