@@ -125,3 +125,20 @@ def test_custom_data_other_than_the_metadata_keys_is_ignored():
             '<!DOCTYPE x [<!ENTITY a "b">]><ofd:OFD xmlns:ofd="x"/>',
         )
     assert ofd_licence_metadata(out.getvalue()) == {}
+
+
+def test_rare_subsets_from_block_cuts_and_from_the_whole_font_agree(fonts):
+    """Up to two 4,096-code-point blocks are subset from a per-worker cut of those
+    blocks, more from the whole font: the same glyphs either way."""
+    from services.issuer.document import MAX_BLOCKS
+
+    def glyphs(points: set[int]) -> dict[int, bytes]:
+        font = ttLib.TTFont(io.BytesIO(font_subset(fonts.rare, points)))
+        glyf = font["glyf"]
+        return {p: glyf[name].compile(glyf) for p, name in font.getBestCmap().items()}
+
+    assert MAX_BLOCKS == 2
+    two = glyphs({0x2020C, 0x2A6A5})  # blocks 0x20 and 0x2A: a block cut
+    three = glyphs({0x2020C, 0x2A6A5, 0x21234})  # three blocks: the whole font
+    assert set(two) == {0x2020C, 0x2A6A5} and set(three) == set(two) | {0x21234}
+    assert all(two[p] == three[p] for p in two)
