@@ -100,6 +100,7 @@ bench: setup browser softhsm
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.ofd_bench
 	$(PY) -m bench.document_bench
+	BENCH_DOCUMENT_FORMAT=ofd $(PY) -m bench.document_bench
 	$(PY) -m bench.seal_offload_bench
 	$(PY) -m bench.events_bench
 	$(PY) -m bench.console_bench

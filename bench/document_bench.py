@@ -6,6 +6,10 @@ issuing department fetches its licence's file: GetLicenceDocument renders the PD
 (fonts embedded as subsets, GB/T 36903 metadata, QR code) and the issuer has it sealed
 with the department's official es256 seal through SealPdf (``licence_document_per_s``);
 then the latency of one call alone (``licence_document_ms``, the best of five).
+CPU per file during the timed run, from /proc through psutil, summed over the issuer
+and its rendering workers (``licence_document_issuer_cpu_ms``) and over the seal
+service (``licence_document_seal_cpu_ms``). ``BENCH_DOCUMENT_FORMAT=ofd`` measures the
+OFD form instead (results in document_ofd.json).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bench.issuer_bench import identity_channel, wait_serving, write_results
 from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
@@ -30,6 +36,20 @@ from tests.conftest import fresh_uscc
 
 SECONDS = float(os.environ.get("BENCH_DOCUMENT_SECONDS", "20"))
 CONCURRENCY = 4  # rendering is CPU-bound: more callers only queue
+FORMAT = os.environ.get("BENCH_DOCUMENT_FORMAT", "pdf")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def start(home: Path) -> tuple[DevStack, int, int, list[subprocess.Popen[bytes]]]:
@@ -60,7 +80,9 @@ def start(home: Path) -> tuple[DevStack, int, int, list[subprocess.Popen[bytes]]
     return stack, issuer_port, seal_port, processes
 
 
-async def measure(stack: DevStack, issuer_port: int, seal_port: int) -> dict[str, Any]:
+async def measure(
+    stack: DevStack, issuer_port: int, seal_port: int, pids: tuple[int, int]
+) -> dict[str, Any]:
     code = fresh_uscc()
     async with (
         identity_channel(stack, issuer_port, "operator:admin") as admin_channel,
@@ -118,7 +140,12 @@ async def measure(stack: DevStack, issuer_port: int, seal_port: int) -> dict[str
         request.fields["place"].string_value = "深圳市福田区福华路1号"
         licence = (await issuer.IssueLicence(request)).licence
         holder = issuer_pb2_grpc.LicenceHolderStub(dept_channel)
-        fetch = pb.GetLicenceDocumentRequest(identifier=licence.identifier)
+        fetch = pb.GetLicenceDocumentRequest(
+            identifier=licence.identifier,
+            format=pb.DOCUMENT_FORMAT_OFD
+            if FORMAT == "ofd"
+            else pb.DOCUMENT_FORMAT_PDF,
+        )
         await holder.GetLicenceDocument(fetch, timeout=60)  # warm: fonts, channels
         alone = []
         for _ in range(5):
@@ -134,10 +161,17 @@ async def measure(stack: DevStack, issuer_port: int, seal_port: int) -> dict[str
                 await holder.GetLicenceDocument(fetch, timeout=120)
                 done += 1
 
+        cpu_before = [tree_cpu_seconds(pid) for pid in pids]
         started = time.monotonic()
         await asyncio.gather(*(caller() for _ in range(CONCURRENCY)))
+        elapsed = time.monotonic() - started
+        cpu = [
+            tree_cpu_seconds(pid) - b for pid, b in zip(pids, cpu_before, strict=True)
+        ]
         return {
-            "licence_document_per_s": round(done / (time.monotonic() - started), 2),
+            "licence_document_per_s": round(done / elapsed, 2),
+            "licence_document_issuer_cpu_ms": round(cpu[0] / max(done, 1) * 1000, 1),
+            "licence_document_seal_cpu_ms": round(cpu[1] / max(done, 1) * 1000, 1),
             "licence_document_ms": round(min(alone) * 1000, 1),
             "licence_document_median_ms": round(statistics.median(alone) * 1000, 1),
         }
@@ -148,15 +182,18 @@ def main() -> None:
     stack, issuer_port, seal_port, processes = start(home)
     try:
         print(f"licence files, {CONCURRENCY} callers, {SECONDS:.0f} s ...", flush=True)
-        results = asyncio.run(measure(stack, issuer_port, seal_port))
+        pids = (processes[0].pid, processes[1].pid)
+        results = asyncio.run(measure(stack, issuer_port, seal_port, pids))
     finally:
         for process in processes:
             process.terminate()
             process.wait(30)
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
+    if FORMAT == "ofd":
+        results = {k.replace("document", "document_ofd"): v for k, v in results.items()}
     write_results(
-        "document",
+        "document" if FORMAT == "pdf" else "document_ofd",
         results,
         {
             "concurrency": CONCURRENCY,

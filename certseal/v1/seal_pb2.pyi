@@ -308,36 +308,40 @@ class RepublishSealsResponse(_message.Message):
     def __init__(self, run_id: _Optional[int] = ..., published: _Optional[int] = ..., done: _Optional[bool] = ..., resumed: _Optional[bool] = ..., after_seal_id: _Optional[str] = ...) -> None: ...
 
 class SealOfdRequest(_message.Message):
-    __slots__ = ("seal_id", "ofd", "page", "x_mm", "y_mm", "keyword")
+    __slots__ = ("seal_id", "ofd", "page", "x_mm", "y_mm", "keyword", "owner_code")
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     OFD_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     X_MM_FIELD_NUMBER: _ClassVar[int]
     Y_MM_FIELD_NUMBER: _ClassVar[int]
     KEYWORD_FIELD_NUMBER: _ClassVar[int]
+    OWNER_CODE_FIELD_NUMBER: _ClassVar[int]
     seal_id: str
     ofd: bytes
     page: int
     x_mm: float
     y_mm: float
     keyword: str
-    def __init__(self, seal_id: _Optional[str] = ..., ofd: _Optional[bytes] = ..., page: _Optional[int] = ..., x_mm: _Optional[float] = ..., y_mm: _Optional[float] = ..., keyword: _Optional[str] = ...) -> None: ...
+    owner_code: str
+    def __init__(self, seal_id: _Optional[str] = ..., ofd: _Optional[bytes] = ..., page: _Optional[int] = ..., x_mm: _Optional[float] = ..., y_mm: _Optional[float] = ..., keyword: _Optional[str] = ..., owner_code: _Optional[str] = ...) -> None: ...
 
 class SealOfdResponse(_message.Message):
-    __slots__ = ("ofd", "ofd_digest", "signed_at", "signature_id", "signature_path", "page")
+    __slots__ = ("ofd", "ofd_digest", "signed_at", "signature_id", "signature_path", "page", "seal_id")
     OFD_FIELD_NUMBER: _ClassVar[int]
     OFD_DIGEST_FIELD_NUMBER: _ClassVar[int]
     SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_PATH_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
+    SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     ofd: bytes
     ofd_digest: str
     signed_at: _timestamp_pb2.Timestamp
     signature_id: str
     signature_path: str
     page: int
-    def __init__(self, ofd: _Optional[bytes] = ..., ofd_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signature_id: _Optional[str] = ..., signature_path: _Optional[str] = ..., page: _Optional[int] = ...) -> None: ...
+    seal_id: str
+    def __init__(self, ofd: _Optional[bytes] = ..., ofd_digest: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signature_id: _Optional[str] = ..., signature_path: _Optional[str] = ..., page: _Optional[int] = ..., seal_id: _Optional[str] = ...) -> None: ...
 
 class VerifyOfdRequest(_message.Message):
     __slots__ = ("ofd",)
@@ -390,7 +394,9 @@ class OfdSignatureResult(_message.Message):
     def __init__(self, signature_id: _Optional[str] = ..., signature_path: _Optional[str] = ..., type: _Optional[str] = ..., verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., intact: _Optional[bool] = ..., check_method: _Optional[str] = ..., references: _Optional[_Iterable[_Union[OfdReference, _Mapping]]] = ..., stamp_pages: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VerifyOfdResponse(_message.Message):
-    __slots__ = ("signatures",)
+    __slots__ = ("signatures", "licence")
     SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
     signatures: _containers.RepeatedCompositeFieldContainer[OfdSignatureResult]
-    def __init__(self, signatures: _Optional[_Iterable[_Union[OfdSignatureResult, _Mapping]]] = ...) -> None: ...
+    licence: LicenceDocumentStatus
+    def __init__(self, signatures: _Optional[_Iterable[_Union[OfdSignatureResult, _Mapping]]] = ..., licence: _Optional[_Union[LicenceDocumentStatus, _Mapping]] = ...) -> None: ...

@@ -92,6 +92,14 @@ def ofd_seal_view(seal: seal_pb2.OfdSignatureResult) -> PdfSealView:
     )
 
 
+def licence_file_of(
+    reply: seal_pb2.VerifyPdfResponse | seal_pb2.VerifyOfdResponse,
+) -> dict[str, str] | None:
+    """The licence status of a VerifyPdf or VerifyOfd reply, or None for a file that
+    is no licence file."""
+    return licence_file_view(reply.licence) if reply.HasField("licence") else None
+
+
 def licence_file_view(status: seal_pb2.LicenceDocumentStatus) -> dict[str, str]:
     """A licence file's licence and its status now (REVOKED although the seal is
     intact, for a revoked licence)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +49,13 @@ from certseal.v1 import (
 from services.console.access import Access, account_of
 from services.console.accounts import Account, Role
 from services.console.convert import (
-    licence_file_view,
+    licence_file_of,
     licence_view,
     ofd_seal_view,
     pdf_seal_view,
     redemption_view,
 )
+from services.console.fonts import noto_sans_sc, rare_font
 from services.console.status import StatusCollector
 
 log = logging.getLogger(__name__)
@@ -348,15 +348,14 @@ class ConsoleHandlers:
         return web.json_response(
             {
                 "seals": [pdf_seal_view(s).to_json() for s in reply.seals],
-                "licence": licence_file_view(reply.licence)
-                if reply.HasField("licence")
-                else None,
+                "licence": licence_file_of(reply),
                 "verified_at": rfc3339(self.clock()),
             }
         )
 
     async def verify_ofd(self, request: web.Request) -> web.Response:
-        """A sealed OFD (GB/T 33190): every signature in it with its verdict."""
+        """A sealed OFD (GB/T 33190): every signature in it with its verdict, and for
+        a licence file the licence's current status (as for a PDF)."""
         if request.content_type not in OFD_TYPES:
             raise BadRequest(
                 f"send an OFD, not {request.content_type or 'nothing'}",
@@ -377,6 +376,7 @@ class ConsoleHandlers:
         return web.json_response(
             {
                 "seals": [ofd_seal_view(s).to_json() for s in reply.signatures],
+                "licence": licence_file_of(reply),
                 "verified_at": rfc3339(self.clock()),
             }
         )
@@ -410,43 +410,6 @@ class ConsoleHandlers:
 async def _healthz(request: web.Request) -> web.Response:
     """For probes: the console answers HTTPS."""
     return web.json_response({"status": "ok"})
-
-
-async def _font(request: web.Request) -> web.StreamResponse:
-    """Chinese text renders on any terminal: the font ships with a Python package."""
-    font = resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"
-    response = web.FileResponse(Path(str(font)))
-    response.headers["Cache-Control"] = "public, max-age=604800, immutable"
-    return response
-
-
-def rare_font(path: str) -> Handler:
-    """The fallback font for Han characters outside the Basic Multilingual Plane (CJK
-    Extensions B to F, U+20000 to U+2EBEF: rare characters in names, such as 𠈌),
-    which the bundled Noto Sans SC lacks: Debian's fonts-hanazono (HanaMinB), read
-    from ``path``. The page asks for it only when such a character is on it (the
-    ``unicode-range`` of its @font-face). 404 (and a warning at start) when it is not
-    installed."""
-    installed = Path(path).is_file()
-    if not installed:
-        log.warning(
-            "console: %s is missing: holder names with characters outside the BMP "
-            "(e.g. 𠈌) show as boxes; install fonts-hanazono",
-            path,
-        )
-
-    async def serve(request: web.Request) -> web.StreamResponse:
-        if not installed:
-            raise BadRequest(
-                "no font for characters outside the BMP here: install fonts-hanazono",
-                status=404,
-                field="path",
-            )
-        response = web.FileResponse(Path(path))
-        response.headers["Cache-Control"] = "public, max-age=604800, immutable"
-        return response
-
-    return serve
 
 
 def attribution(account: Account) -> tuple[tuple[str, str], ...]:
@@ -504,6 +467,6 @@ def application(
     )
     app.router.add_get("/healthz", _healthz)
     app.router.add_static("/static", STATIC)
-    app.router.add_get("/fonts/noto-sans-sc.otf", _font)
+    app.router.add_get("/fonts/noto-sans-sc.otf", noto_sans_sc)
     app.router.add_get("/fonts/rare-han.ttf", rare_font(rare_font_file))
     return app

@@ -42,7 +42,7 @@ REDEMPTION = issuer_pb2.DESCRIPTOR.services_by_name["Redemption"].full_name
 
 
 class GrpcDocumentSealer:
-    """Seals licence files through the seal service's ``SealPdf`` as the issuer's own
+    """Seals licence files through the seal service's ``SealPdf`` and ``SealOfd`` as the issuer's own
     identity (``service:issuer``), with the owner's official seal. The channel opens on
     first use, and again when ``seal_target`` changed (tests start the seal service
     after the issuer)."""
@@ -52,11 +52,7 @@ class GrpcDocumentSealer:
         self._stub: seal_pb2_grpc.SealStub | None = None
         self._target = ""
 
-    async def seal_pdf(
-        self, pdf: bytes, *, owner_code: str, reason: str
-    ) -> tuple[bytes, str]:
-        """The sealed PDF and the seal id; the seal service's errors come back as
-        ``CertsealError`` of the same kind."""
+    def _seal_stub(self) -> seal_pb2_grpc.SealStub:
         cfg = self._settings.issuer
         if self._stub is None or self._target != cfg.seal_target:
             self._target = cfg.seal_target
@@ -68,25 +64,49 @@ class GrpcDocumentSealer:
                     cfg.key_file,
                 )
             )
+        return self._stub
+
+    async def seal_pdf(
+        self, pdf: bytes, *, owner_code: str, reason: str
+    ) -> tuple[bytes, str]:
+        """The sealed PDF and the seal id; the seal service's errors come back as
+        ``CertsealError`` of the same kind."""
         try:
-            reply = await self._stub.SealPdf(
+            reply = await self._seal_stub().SealPdf(
                 seal_pb2.SealPdfRequest(
                     owner_code=owner_code, pdf=pdf, reason=reason, x_mm=110, y_mm=40
                 ),
                 timeout=30,
             )
         except grpc.aio.AioRpcError as exc:
-            kind = {
-                grpc.StatusCode.FAILED_PRECONDITION: ErrorKind.FAILED_PRECONDITION,
-                grpc.StatusCode.NOT_FOUND: ErrorKind.FAILED_PRECONDITION,
-                grpc.StatusCode.PERMISSION_DENIED: ErrorKind.FAILED_PRECONDITION,
-            }.get(exc.code(), ErrorKind.UNAVAILABLE)
-            raise CertsealError(
-                kind,
-                f"sealing through the seal service: {exc.details()}",
-                field="seal",
-            ) from None
+            raise _sealing_error(exc) from None
         return reply.pdf, reply.seal_id
+
+    async def seal_ofd(self, ofd: bytes, *, owner_code: str) -> tuple[bytes, str]:
+        """The sealed OFD (``SealOfd``, the stamp's corner at 100 mm, 200 mm from the
+        page's top left, beside the QR code) and the seal id; errors as
+        :meth:`seal_pdf`."""
+        try:
+            reply = await self._seal_stub().SealOfd(
+                seal_pb2.SealOfdRequest(
+                    owner_code=owner_code, ofd=ofd, page=0, x_mm=100, y_mm=200
+                ),
+                timeout=30,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _sealing_error(exc) from None
+        return reply.ofd, reply.seal_id
+
+
+def _sealing_error(exc: grpc.aio.AioRpcError) -> CertsealError:
+    kind = {
+        grpc.StatusCode.FAILED_PRECONDITION: ErrorKind.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND: ErrorKind.FAILED_PRECONDITION,
+        grpc.StatusCode.PERMISSION_DENIED: ErrorKind.FAILED_PRECONDITION,
+    }.get(exc.code(), ErrorKind.UNAVAILABLE)
+    return CertsealError(
+        kind, f"sealing through the seal service: {exc.details()}", field="seal"
+    )
 
 
 class ExpirySweeper(NotifiedWorker):

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 
 from certseal import qr
-from certseal.errors import CertsealError, ErrorKind, denied, invalid
+from certseal.errors import CertsealError, denied, invalid
 from certseal.idempotency import idempotent
 from certseal.rpc import Caller, current_caller
 from certseal.timestamps import ts
@@ -400,19 +400,15 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
     async def GetLicenceDocument(
         self, request: pb.GetLicenceDocumentRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLicenceDocumentResponse:
-        if request.format == pb.DOCUMENT_FORMAT_OFD:
-            raise CertsealError(
-                ErrorKind.FAILED_PRECONDITION,
-                "OFD licence files need the seal service's OFD sealing, not in this "
-                "release; ask for DOCUMENT_FORMAT_PDF",
-                field="format",
-            )
         document = await self._service.holder.document(
-            current_caller(), required(request.identifier), convert.holder_of(request)
+            current_caller(),
+            required(request.identifier),
+            convert.holder_of(request),
+            ofd=request.format == pb.DOCUMENT_FORMAT_OFD,
         )
         return pb.GetLicenceDocumentResponse(
             document=document.pdf,
-            media_type="application/pdf",
+            media_type=document.media_type,
             seal_id=document.seal_id,
             document_digest=document.digest,
         )

@@ -185,6 +185,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         for one in reply.seals:
             print(f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}")
         print(f"{len(reply.seals)} seal(s)")
+        _print_licence(reply)
         return (
             0 if reply.seals and all(s.verdict == "VALID" for s in reply.seals) else 1
         )
@@ -208,8 +209,16 @@ def _verify_ofd(args: argparse.Namespace) -> int:
             if args.references or ref.status not in ("ok", "list grown"):
                 print(f"  {ref.status:<11} {ref.file} {ref.expected}")
     print(f"{len(reply.signatures)} signature(s)")
+    _print_licence(reply)
     verdicts = [s.verdict for s in reply.signatures]
     return 0 if verdicts and all(v == "VALID" for v in verdicts) else 1
+
+
+def _print_licence(reply: Any) -> None:
+    """A licence file's licence and its status now (VerifyPdf, VerifyOfd)."""
+    if reply.HasField("licence"):
+        found = reply.licence
+        print(f"licence     {found.identifier} {found.verdict or found.detail}")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

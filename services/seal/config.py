@@ -41,7 +41,7 @@ class SealConfig(ServiceSection):
     # signers): PEM or DER files, SM2 or ECDSA, roots (self-signed: trust anchors)
     # and intermediates (used to build paths to a root); services.seal.trust
     trusted_ca_files: list[str] = msgspec.field(default_factory=list)
-    # VerifyPdf reports a licence file's licence status from this verifier group
+    # VerifyPdf and VerifyOfd report a licence file's licence status from this verifier group
     # (docs/holder.md), calling as service:seal ('' = no status)
     verifier_target: str = ""
     cert_file: str = "/run/secrets/certseal/seal-client/tls.crt"

@@ -6,7 +6,10 @@ The file's GB/T 36903 metadata (:mod:`certseal.licencefile`) names the licence a
 carries its licence code; the status is the verdict a verifier group gives that code
 (:class:`LicenceVerifier`, the seal service calling as ``service:seal``). It also picks
 the official seal the issuer seals a licence file with
-(:meth:`LicenceFiles.official_seal_for`). A PDF without
+(:meth:`LicenceFiles.official_seal_for`). An OFD licence file carries the same
+elements as ``CustomData`` of its ``OFD.xml`` ``DocInfo/CustomDatas``
+(:func:`ofd_licence_metadata`, read within the bounds of
+:mod:`services.seal.ofd_package`). A file without
 the metadata gets no status; a verifier that cannot be reached gives a status with no
 verdict and the reason, never an error for the seal verdicts already made.
 """
@@ -19,10 +22,41 @@ from typing import Protocol
 
 from certseal.audit import AuditEntry
 from certseal.errors import CertsealError, precondition
-from certseal.licencefile import read_licence_metadata
+from certseal.licencefile import METADATA_KEYS, read_licence_metadata
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
+from services.seal.ofd_package import child, children, parse_xml, read_package
 from services.seal.storage import SealStore
+
+#: the suites a licence file may be sealed with, by format: PAdES in PDF takes es256
+#: and ed25519; OFD (GB/T 38540 SES_Signature) every suite, sm2 first of all
+PDF_SUITES = ("es256", "ed25519")
+OFD_SUITES = ("sm2", "es256", "ed25519")
+
+
+def ofd_licence_metadata(ofd: bytes) -> dict[str, str]:
+    """The GB/T 36903 metadata of an OFD licence file: the ``CustomData`` elements of
+    ``OFD.xml``'s first ``DocBody/DocInfo/CustomDatas`` whose ``Name`` is one of
+    :data:`certseal.licencefile.METADATA_KEYS` (``{}`` when there are none or the
+    package cannot be read within bounds: callers bound its size)."""
+    try:
+        package = read_package(ofd, "ofd")
+        data = package.get("OFD.xml")
+        if data is None:
+            return {}
+        body = child(parse_xml(data, "OFD.xml"), "DocBody")
+        info = child(body, "DocInfo") if body is not None else None
+        customs = child(info, "CustomDatas") if info is not None else None
+        if customs is None:
+            return {}
+        found: dict[str, str] = {}
+        for item in children(customs, "CustomData"):
+            name = item.get("Name", "")
+            if name in METADATA_KEYS and name not in found:
+                found[name] = (item.text or "").strip()
+        return found
+    except CertsealError:
+        return {}
 
 
 class LicenceVerifier(Protocol):
@@ -59,11 +93,14 @@ class LicenceFiles:
         self._store = store
         self._clock = clock
 
-    async def official_seal_for(self, caller: Caller, owner_code: str) -> str:
+    async def official_seal_for(
+        self, caller: Caller, owner_code: str, suites: tuple[str, ...] = PDF_SUITES
+    ) -> str:
         """The id of ``owner_code``'s newest active official seal that ``caller`` may
-        use for PDFs (es256 or ed25519, valid now): e.g. the issuer sealing a licence
-        file with the issuing department's seal. FAILED_PRECONDITION when there is
-        none (audited)."""
+        use, of one of ``suites`` (:data:`PDF_SUITES` for PDFs, :data:`OFD_SUITES`
+        for OFD, where an sm2 seal is preferred over a newer seal of another suite),
+        valid now: e.g. the issuer sealing a licence file with the issuing
+        department's seal. FAILED_PRECONDITION when there is none (audited)."""
         if self._store is None:  # wired by the app; never None when serving
             raise RuntimeError("no seal store")
         now = self._clock()
@@ -72,7 +109,7 @@ class LicenceFiles:
             for row in await self._store.list(owner_code, after="", limit=500)
             if row.seal_type == "official"
             and row.status == "active"
-            and row.suite in ("es256", "ed25519")
+            and row.suite in suites
             and str(caller) in row.signers
             and row.valid_start <= now <= row.valid_end
         ]
@@ -90,16 +127,24 @@ class LicenceFiles:
                 ]
             )
             raise precondition(
-                f"{owner_code} has no active official es256 or ed25519 seal that "
-                f"{caller} may use",
+                f"{owner_code} has no active official {' or '.join(suites)} seal "
+                f"that {caller} may use",
                 field="owner_code",
             )
-        return max(usable, key=lambda row: row.valid_start).seal_id
+        return max(
+            usable, key=lambda row: (row.suite == "sm2", row.valid_start)
+        ).seal_id
 
     async def status(self, pdf: bytes) -> LicenceFileStatus | None:
         """None when ``pdf`` carries no licence metadata; else the licence's status
         (see the module docstring)."""
-        meta = await asyncio.to_thread(read_licence_metadata, pdf)
+        return await self._status(await asyncio.to_thread(read_licence_metadata, pdf))
+
+    async def ofd_status(self, ofd: bytes) -> LicenceFileStatus | None:
+        """As :meth:`status`, for an OFD licence file (:func:`ofd_licence_metadata`)."""
+        return await self._status(await asyncio.to_thread(ofd_licence_metadata, ofd))
+
+    async def _status(self, meta: dict[str, str]) -> LicenceFileStatus | None:
         if not meta.get("identifier"):
             return None
         found = LicenceFileStatus(

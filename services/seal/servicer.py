@@ -10,7 +10,7 @@ from certseal.rpc import current_caller
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal import convert, ofd_convert
-from services.seal.licence_files import LicenceFiles
+from services.seal.licence_files import OFD_SUITES, LicenceFiles
 from services.seal.ofd_service import OfdSealService
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
@@ -155,20 +155,31 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.SealOfdResponse:
         if not request.ofd:
             raise invalid("ofd", "is required: the OFD document (a ZIP package)")
+        place = ofd_convert.stamp_place(request)
+        seal_id = request.seal_id
+        if not seal_id:
+            if not request.owner_code:
+                raise invalid("seal_id", "give seal_id, or owner_code")
+            seal_id = await self._licence_files.official_seal_for(
+                current_caller(), request.owner_code, OFD_SUITES
+            )
         sealed = await self._ofds.seal_ofd(
-            current_caller(),
-            request.seal_id,
-            ofd=request.ofd,
-            place=ofd_convert.stamp_place(request),
+            current_caller(), seal_id, ofd=request.ofd, place=place
         )
-        return ofd_convert.sealed_ofd(sealed)
+        response = ofd_convert.sealed_ofd(sealed)
+        response.seal_id = seal_id
+        return response
 
     async def VerifyOfd(
         self, request: pb.VerifyOfdRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyOfdResponse:
         if not request.ofd:
             raise invalid("ofd", "is required: the OFD document (a ZIP package)")
-        return ofd_convert.ofd_signatures(await self._ofds.verify_ofd(request.ofd))
+        response = ofd_convert.ofd_signatures(await self._ofds.verify_ofd(request.ofd))
+        status = await self._licence_files.ofd_status(request.ofd)
+        if status is not None:
+            response.licence.CopyFrom(convert.licence_file_status(status))
+        return response
 
     async def RepublishSeals(
         self, request: pb.RepublishSealsRequest, context: grpc.aio.ServicerContext

@@ -538,6 +538,15 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
             )
         )
     ).document
+    ofd = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=world["licence"].identifier,
+                holder=world["holder"],
+                format=pb.DOCUMENT_FORMAT_OFD,
+            )
+        )
+    ).document
     redeeming = await clerk_session(console, config, world["other"].code)
     stranger = await clerk_session(console, config, world["dept"].code)
     try:
@@ -571,6 +580,15 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
         headers = {"Content-Type": "application/pdf"}
         async with redeeming.post(
             "/api/verify-pdf", data=document, headers=headers
+        ) as reply:
+            assert reply.status == 200, await reply.text()
+            seen = await reply.json()
+        assert [s["verdict"] for s in seen["seals"]] == ["VALID"]
+        assert seen["licence"]["verdict"] == "REVOKED"
+        assert seen["licence"]["identifier"] == world["licence"].identifier
+        # the OFD form, dropped on the console, says the same
+        async with redeeming.post(
+            "/api/verify-ofd", data=ofd, headers={"Content-Type": "application/ofd"}
         ) as reply:
             assert reply.status == 200, await reply.text()
             seen = await reply.json()
@@ -652,3 +670,129 @@ async def test_authorise_use_honours_an_idempotency_key(world, issuer):
     assert rows == 1
     third = await world["app"].holder.AuthoriseUse(request)  # no key: a new one
     assert third.authorisation.authorisation_id != first.authorisation.authorisation_id
+
+
+async def test_the_ofd_file_is_sealed_sm2_carries_metadata_and_says_revoked(
+    world, seal_stub, verifier_group
+):
+    """Issue → OFD licence file (sealed with the department's sm2 official seal,
+    VerifyOfd VALID, GB/T 36903 metadata read back, the rare-character name as text in
+    the embedded HanaMinB subset) → revoke → VerifyOfd says REVOKED, seal intact."""
+    import io
+    import zipfile
+
+    from fontTools import ttLib
+
+    from services.seal.licence_files import ofd_licence_metadata
+    from services.seal.ofd import open_document
+    from services.seal.ofd_package import read_package
+
+    licence = world["licence"]
+    dept = world["dept"]
+    sm2 = (
+        await seal_stub(f"dept:{dept.code}").RegisterSeal(
+            seal_pb.RegisterSealRequest(
+                seal_type="official",
+                name="测试市市场监督管理局",
+                suite="sm2",
+                signers=[f"dept:{dept.code}", "service:issuer"],
+            )
+        )
+    ).seal
+    reply = await world["app"].holder.GetLicenceDocument(
+        pb.GetLicenceDocumentRequest(
+            identifier=licence.identifier,
+            holder=world["holder"],
+            format=pb.DOCUMENT_FORMAT_OFD,
+        )
+    )
+    assert reply.media_type == "application/ofd"
+    assert reply.seal_id == sm2.seal_id  # sm2 preferred for OFD over the es256 seal
+    ofd = reply.document
+    document = open_document(read_package(ofd))  # the seal service's bounded reader
+    assert len(document.pages) == 1
+    meta = ofd_licence_metadata(ofd)
+    assert meta["identifier"] == licence.identifier
+    assert meta["type_code"] == licence.type_code
+    assert meta["issuer_code"] == licence.issuer_code
+    assert meta["version"] == str(licence.version)
+    code = meta["licence_code"]
+    expected = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    assert code == expected
+    # the rare characters are text of the page, in a font embedded in the package
+    files = zipfile.ZipFile(io.BytesIO(ofd))
+    page = files.read("Doc_0/Pages/Page_0/Content.xml").decode()
+    assert "𠈌𪚥" in page and "王" in page
+    public = files.read("Doc_0/PublicRes.xml").decode()
+    assert "<ofd:FontFile>HanaMinB.ttf</ofd:FontFile>" in public
+    rare = ttLib.TTFont(io.BytesIO(files.read("Doc_0/Res/HanaMinB.ttf")))
+    assert {ord("𠈌"), ord("𪚥")} <= set(rare.getBestCmap())
+    await verdict_everywhere(
+        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_VALID, within=30
+    )
+    verified = await seal_stub("operator:admin").VerifyOfd(
+        seal_pb.VerifyOfdRequest(ofd=ofd)
+    )
+    assert [(s.seal_id, s.verdict, s.intact) for s in verified.signatures] == [
+        (sm2.seal_id, "VALID", True)
+    ]
+    assert {r.file for r in verified.signatures[0].references} >= {
+        "/OFD.xml",  # the metadata is under the seal
+        "/Doc_0/Pages/Page_0/Content.xml",
+        "/Doc_0/Res/HanaMinB.ttf",
+    }
+    assert verified.licence.identifier == licence.identifier
+    assert verified.licence.verdict == "VALID", verified.licence.detail
+    await dept.clients.issuer.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=licence.identifier,
+            reason="测试撤销",
+            kind=pb.REVOCATION_KIND_REVOKE,
+        )
+    )
+    await verdict_everywhere(
+        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
+    )
+    verified = await seal_stub(f"dept:{world['other'].code}").VerifyOfd(
+        seal_pb.VerifyOfdRequest(ofd=ofd)
+    )
+    assert [s.verdict for s in verified.signatures] == ["VALID"]  # seal intact
+    assert verified.licence.verdict == "REVOKED", verified.licence.detail
+
+
+async def test_an_ofd_without_a_usable_official_seal_is_a_failed_precondition(
+    operator, connect, seal_stub, holder_stubs
+):
+    """A department without an official seal the issuer may use gets
+    FAILED_PRECONDITION for the OFD form as for the PDF, naming the owner."""
+    dept = await make_department(
+        operator,
+        connect,
+        roles=(
+            licence_pb2.DEPARTMENT_ROLE_ISSUER,
+            licence_pb2.DEPARTMENT_ROLE_SEAL_OWNER,
+        ),
+    )
+    await seal_stub(f"dept:{dept.code}").RegisterSeal(  # the issuer may not use it
+        seal_pb.RegisterSealRequest(
+            seal_type="official",
+            name="某局",
+            suite="sm2",
+            signers=[f"dept:{dept.code}"],
+        )
+    )
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    own = HolderFromClients(dept.clients.channel)
+    err = await rpc_error(
+        own.holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier, format=pb.DOCUMENT_FORMAT_OFD
+            )
+        )
+    )
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "sm2 or es256 or ed25519" in err.details(), err.details()

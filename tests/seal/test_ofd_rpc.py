@@ -10,7 +10,7 @@ import pytest
 from certseal.v1 import seal_pb2 as pb
 from services.seal.ofd_package import parse_xml
 from services.seal.ses import SESSignature
-from tests.conftest import fresh_uscc, seal_owner
+from tests.conftest import blank_pdf, fresh_uscc, seal_owner
 from tests.seal.ofd_samples import changed, flip_last_byte, make_ofd, unzip, zip_files
 from tests.seal.test_rpc_interop import stub_for, trusting_app  # noqa: F401
 
@@ -337,3 +337,34 @@ async def test_a_signature_that_is_not_a_seal_is_reported_not_raised(
     # unreadable, yet its SignedValue.dat shows it was changed after signing
     assert broken.verdict == "MODIFIED" and not broken.intact
     assert base64.b64decode(result.references[0].expected)
+
+
+async def test_seal_ofd_by_owner_code_picks_the_official_sm2_seal(seal_stub, operator):
+    """Without seal_id, SealOfd takes owner_code's newest active official seal the
+    caller may use, an sm2 one before a newer seal of another suite (the issuer
+    sealing OFD licence files); none usable is FAILED_PRECONDITION on owner_code,
+    neither given is INVALID_ARGUMENT on seal_id. An unsealed OFD with no licence
+    metadata gets no licence status."""
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SealOfd(pb.SealOfdRequest(owner_code=owner, ofd=make_ofd()))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert field_of(err) == "owner_code"
+    assert "sm2 or es256 or ed25519" in err.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SealOfd(pb.SealOfdRequest(ofd=make_ofd()))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_of(err) == "seal_id"
+    sm2 = await _seal(stub, "sm2")
+    await _seal(stub, "es256")  # newer, but OFD prefers sm2
+    sealed = await stub.SealOfd(pb.SealOfdRequest(owner_code=owner, ofd=make_ofd()))
+    assert sealed.seal_id == sm2.seal_id
+    reply = await stub.VerifyOfd(pb.VerifyOfdRequest(ofd=sealed.ofd))
+    assert [(s.seal_id, s.verdict) for s in reply.signatures] == [
+        (sm2.seal_id, "VALID")
+    ]
+    assert not reply.HasField("licence")
+    # a PDF is never sealed with the sm2 seal: the owner's es256 seal is picked
+    pdf = await stub.SealPdf(pb.SealPdfRequest(owner_code=owner, pdf=blank_pdf()))
+    assert pdf.seal_id != sm2.seal_id

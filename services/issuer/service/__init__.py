@@ -28,7 +28,7 @@ from services.issuer.document import DocumentRenderer, DocumentTemplate
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
-from services.issuer.service.holder import DocumentSealer, HolderSide, UseRecorder
+from services.issuer.service.holder import HolderSide, UseRecorder
 from services.issuer.service.holder_apps import HolderApps
 from services.issuer.service.issuance import Issuance
 from services.issuer.service.keys import Keyring, Keys
@@ -36,6 +36,7 @@ from services.issuer.service.licensing import Licensing
 from services.issuer.service.lifecycle import Lifecycle
 from services.issuer.service.reading import Reader
 from services.issuer.service.republish import Republisher
+from services.issuer.service.sealing import DocumentSealer
 from services.issuer.service.usage import UsageRecord
 from services.issuer.storage import IssuerStore
 from services.issuer.usage import DEFAULT_RETENTION_DAYS

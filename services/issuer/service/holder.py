@@ -21,7 +21,6 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, denied, invalid
@@ -50,18 +49,8 @@ from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
 from services.issuer.service.reading import HolderId, Reader
+from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
-
-
-class DocumentSealer(Protocol):
-    """Seals a PDF with an owner's active official seal through the seal service."""
-
-    async def seal_pdf(
-        self, pdf: bytes, *, owner_code: str, reason: str
-    ) -> tuple[bytes, str]:
-        """The sealed PDF and the seal id used. Raises ``CertsealError``
-        (FAILED_PRECONDITION when the owner has no usable official seal)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -81,15 +70,6 @@ class LicenceUse:
 
 #: records a use (the usage record's writer; by default its audit row only)
 UseRecorder = Callable[[LicenceUse], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class LicenceDocument:
-    """A sealed licence file."""
-
-    pdf: bytes
-    seal_id: str
-    digest: str  # SHA-256 hex
 
 
 @dataclass(frozen=True)
@@ -177,7 +157,9 @@ class HolderSide:
             )
         return self._sealer, self._renderer
 
-    async def _render(self, record: LicenceRecord, annotation: str = "") -> bytes:
+    async def _render(
+        self, record: LicenceRecord, annotation: str = "", *, ofd: bool = False
+    ) -> bytes:
         _, renderer = self._require_document_parts()
         licence_type = await self._directory.licence_type(record.type_code)
         issuer = await self._directory.department(record.issuer_code)
@@ -209,7 +191,7 @@ class HolderSide:
         )
         template = template_for(self._templates, record.type_code, licence_type.name)
         return await renderer.render(
-            content, template=template, produced_at=self._clock()
+            content, template=template, produced_at=self._clock(), ofd=ofd
         )
 
     async def _seal(self, pdf: bytes, owner_code: str, reason: str) -> LicenceDocument:
@@ -220,9 +202,15 @@ class HolderSide:
         return LicenceDocument(sealed, seal_id, hashlib.sha256(sealed).hexdigest())
 
     async def document(
-        self, caller: Caller, text: str, holder: HolderId | None = None
+        self,
+        caller: Caller,
+        text: str,
+        holder: HolderId | None = None,
+        *,
+        ofd: bool = False,
     ) -> LicenceDocument:
-        """The licence file of version ``text`` (an identifier or a lineage) as a PDF
+        """The licence file of version ``text`` (an identifier or a lineage) as a PDF,
+        or with ``ofd`` as an OFD (GB/T 33190, :mod:`services.issuer.document_ofd`),
         sealed with the issuing department's official seal.
 
         For the holder's app (naming the holder) or the issuing department
@@ -233,8 +221,17 @@ class HolderSide:
         record = await self._reader.readable(
             caller, text, "licence.document", holder=holder, view=False
         )
-        pdf = await self._render(record)
-        document = await self._seal(pdf, record.issuer_code, "电子证照文件")
+        if ofd:
+            sealer, _ = self._require_document_parts()
+            sealed, seal_id = await sealer.seal_ofd(
+                await self._render(record, ofd=True), owner_code=record.issuer_code
+            )
+            document = LicenceDocument(
+                sealed, seal_id, hashlib.sha256(sealed).hexdigest(), "application/ofd"
+            )
+        else:
+            pdf = await self._render(record)
+            document = await self._seal(pdf, record.issuer_code, "电子证照文件")
         await self.record_use(
             LicenceUse(
                 "downloaded",

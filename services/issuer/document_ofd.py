@@ -1,0 +1,278 @@
+"""The licence file as OFD (GB/T 33190-2016, 电子文件存储与交换格式 版式文档): the same
+page as the PDF form (:mod:`services.issuer.document`), as an OFD package the seal
+service seals with ``SealOfd``.
+
+The package (a ZIP, GB/T 33190 §7):
+
+- ``OFD.xml``: ``DocBody/DocInfo`` with ``DocID``, ``Title``, ``Author`` (the issuing
+  department), ``Subject`` (the identifier), ``CreationDate``, ``Creator`` and, in
+  ``CustomDatas``, one ``CustomData Name="<key>"`` per GB/T 36903 metadata element
+  (:data:`certseal.licencefile.METADATA_KEYS`: identifier, type, issuer, holder
+  reference, validity, version, licence code), so other systems read them without
+  OCR; ``DocRoot`` ``Doc_0/Document.xml``;
+- ``Doc_0/Document.xml``: one A4 page (``PhysicalBox 0 0 210 297``, mm),
+  ``PublicRes.xml`` and ``DocumentRes.xml``;
+- ``Doc_0/PublicRes.xml``: the fonts, each **embedded** (§11.1 ``FontFile``) as a
+  subset of only the characters the page draws: ``Res/NotoSansSC.otf`` and, when the
+  page has a character Noto Sans SC lacks (生僻字 outside the BMP), ``Res/HanaMinB.ttf``.
+  A viewer needs no system font;
+- ``Doc_0/DocumentRes.xml``: the licence code's QR code, ``Res/licence_code.png``
+  (``MultiMedia Type="Image" Format="PNG"``);
+- ``Doc_0/Pages/Page_0/Content.xml``: text objects (``TextObject`` with ``TextCode``
+  and ``DeltaX`` advances from the embedded font's metrics, in mm) for the title, the
+  holder, the visible fields, the validity, the issuing department and the
+  identifier, and the QR code's ``ImageObject``.
+
+The seal service adds ``Doc_0/Signs/…`` (GB/T 33190 §18) when it seals; its
+references cover every file above, the metadata included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import unicodedata
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import segno
+from fontTools import ttLib
+
+from services.issuer.document import (
+    DocumentTemplate,
+    Fonts,
+    LicenceDocumentContent,
+    font_code_points,
+    font_subset,
+    metadata_of,
+    rows_of,
+)
+
+_NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'
+_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
+PT_MM = 25.4 / 72  # one point in mm
+MAIN_FONT_ID, RARE_FONT_ID, QR_ID = 2, 3, 4
+_FIXED_TEXT = "扫码核验 .…-0123456789"
+
+
+@dataclass(frozen=True)
+class _Face:
+    """An embedded font subset: its id, file name and advances (em fractions)."""
+
+    font_id: int
+    file: str
+    family: str
+    name: str
+    data: bytes
+    advances: dict[int, float]
+
+
+def _face(font_id: int, path: Path, points: set[int], file: str) -> _Face:
+    data = font_subset(path, points)
+    font = ttLib.TTFont(io.BytesIO(data), lazy=True)
+    per_em = float(font["head"].unitsPerEm)
+    metrics = font["hmtx"].metrics
+    advances = {
+        point: metrics[glyph][0] / per_em
+        for point, glyph in font.getBestCmap().items()
+        if glyph in metrics
+    }
+    names = font["name"]
+    family = str(names.getBestFamilyName() or path.stem)
+    name = str(names.getDebugName(6) or path.stem)
+    return _Face(font_id, file, family, name, data, advances)
+
+
+class _Page:
+    """Writes a page's text and image objects, measuring text with the faces."""
+
+    def __init__(self, main: _Face, rare: _Face | None):
+        self.main, self.rare = main, rare
+        self.objects: list[str] = []
+        self.next_id = 10
+
+    def _id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def _face_of(self, char: str) -> _Face:
+        if ord(char) in self.main.advances or self.rare is None:
+            return self.main
+        return self.rare if ord(char) in self.rare.advances else self.main
+
+    def _advance(self, char: str, size_mm: float) -> float:
+        face = self._face_of(char)
+        em = face.advances.get(ord(char))
+        if em is None:  # not in the font: an em for wide characters, half otherwise
+            em = 1.0 if unicodedata.east_asian_width(char) in "WF" else 0.5
+        return em * size_mm
+
+    def width(self, text: str, size_pt: float) -> float:
+        """The advance of ``text`` at ``size_pt`` points, in mm."""
+        return sum(self._advance(c, size_pt * PT_MM) for c in text)
+
+    def lines(self, text: str, size_pt: float, width_mm: float) -> list[str]:
+        """``text`` broken into lines no wider than ``width_mm`` (by character)."""
+        found, line = [], ""
+        for char in text:
+            if line and self.width(line + char, size_pt) > width_mm:
+                found.append(line)
+                line = ""
+            line += char
+        return [*found, line] if line else found or [""]
+
+    def text(
+        self, text: str, x: float, y: float, size_pt: float, colour: str = "0 0 0"
+    ) -> None:
+        """``text`` with its top left at (``x``, ``y``) mm: one text object per run
+        of characters of one font."""
+        size = size_pt * PT_MM
+        runs: list[tuple[_Face, str]] = []
+        for char in text:
+            face = self._face_of(char)
+            if runs and runs[-1][0] is face:
+                runs[-1] = (face, runs[-1][1] + char)
+            else:
+                runs.append((face, char))
+        for face, run in runs:
+            advances = [self._advance(c, size) for c in run]
+            width = sum(advances)
+            delta = " ".join(f"{a:.3f}" for a in advances[:-1])
+            delta_attr = f" DeltaX={quoteattr(delta)}" if delta else ""
+            self.objects.append(
+                f'<ofd:TextObject ID="{self._id()}" '
+                f'Boundary="{x:.3f} {y:.3f} {width:.3f} {size * 1.4:.3f}" '
+                f'Font="{face.font_id}" Size="{size:.3f}">'
+                f'<ofd:FillColor Value="{colour}"/>'
+                f'<ofd:TextCode X="0" Y="{size * 1.1:.3f}"{delta_attr}>'
+                f"{escape(run)}</ofd:TextCode></ofd:TextObject>"
+            )
+            x += width
+
+    def image(self, resource: int, x: float, y: float, w: float, h: float) -> None:
+        """The image resource ``resource`` in the box (``x``, ``y``, ``w``, ``h``) mm."""
+        self.objects.append(
+            f'<ofd:ImageObject ID="{self._id()}" Boundary="{x} {y} {w} {h}" '
+            f'CTM="{w} 0 0 {h} 0 0" ResourceID="{resource}"/>'
+        )
+
+    def xml(self) -> str:
+        layer = self._id()
+        return (
+            f"{_HEADER}<ofd:Page {_NS}><ofd:Content>"
+            f'<ofd:Layer ID="{layer}" Type="Body">{"".join(self.objects)}</ofd:Layer>'
+            "</ofd:Content></ofd:Page>"
+        )
+
+
+def _ofd_xml(
+    content: LicenceDocumentContent, title: str, produced_at: dt.datetime
+) -> str:
+    customs = "".join(
+        f"<ofd:CustomData Name={quoteattr(key)}>{escape(value)}</ofd:CustomData>"
+        for key, value in metadata_of(content).items()
+    )
+    # one DocID per licence version, the same however often it is rendered
+    doc_id = uuid.uuid5(
+        uuid.NAMESPACE_URL,
+        f"urn:certseal:licence:{content.identifier}:{content.version}",
+    ).hex
+    return (
+        f'{_HEADER}<ofd:OFD {_NS} Version="1.0" DocType="OFD"><ofd:DocBody>'
+        f"<ofd:DocInfo><ofd:DocID>{doc_id}</ofd:DocID>"
+        f"<ofd:Title>{escape(title)}</ofd:Title>"
+        f"<ofd:Author>{escape(content.issuer_name)}</ofd:Author>"
+        f"<ofd:Subject>{escape(content.identifier)}</ofd:Subject>"
+        f"<ofd:CreationDate>{produced_at.astimezone(dt.UTC).date().isoformat()}"
+        "</ofd:CreationDate><ofd:Creator>certseal</ofd:Creator>"
+        f"<ofd:CustomDatas>{customs}</ofd:CustomDatas></ofd:DocInfo>"
+        "<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>"
+    )
+
+
+def _public_res(faces: list[_Face]) -> str:
+    fonts = "".join(
+        f'<ofd:Font ID="{f.font_id}" FontName={quoteattr(f.name)} '
+        f"FamilyName={quoteattr(f.family)}>"
+        f"<ofd:FontFile>{f.file}</ofd:FontFile></ofd:Font>"
+        for f in faces
+    )
+    return f'{_HEADER}<ofd:Res {_NS} BaseLoc="Res"><ofd:Fonts>{fonts}</ofd:Fonts></ofd:Res>'
+
+
+def render_licence_ofd(
+    content: LicenceDocumentContent,
+    *,
+    template: DocumentTemplate,
+    fonts: Fonts,
+    produced_at: dt.datetime,
+) -> bytes:
+    """The licence file as OFD package bytes (A4, one page), not yet sealed (see the
+    module for the layout). Leaves the area from (95, 200) mm to (145, 250) mm free
+    for the seal's stamp."""
+    rows = rows_of(content, template)
+    text = "".join(
+        [template.title, template.note, content.annotation]
+        + [title + value for title, value in rows]
+    )
+    wanted = {ord(c) for c in text + _FIXED_TEXT}
+    main = _face(MAIN_FONT_ID, fonts.main, wanted, f"NotoSansSC{fonts.main.suffix}")
+    rare_points = {c for c in wanted - font_code_points(fonts.main) if c > 0x20}
+    rare = (
+        _face(RARE_FONT_ID, fonts.rare, rare_points, f"HanaMinB{fonts.rare.suffix}")
+        if rare_points & font_code_points(fonts.rare)
+        else None
+    )
+    page = _Page(main, rare)
+    page.text(template.title, (210 - page.width(template.title, 22)) / 2, 18, 22)
+    y = 42.0
+    for title, value in rows:
+        page.text(title, 20, y, 12)
+        for line in page.lines(value, 12, 130):
+            page.text(line, 55, y, 12)
+            y += 9
+    if template.note:
+        for line in page.lines(template.note, 9, 170):
+            y += 6
+            page.text(line, 20, y, 9)
+    if content.annotation:
+        for line in page.lines(content.annotation, 11, 170):
+            page.text(line, 20, 180, 11, colour="200 0 0")
+    page.image(QR_ID, 150, 200, 40, 40)
+    page.text("扫码核验", 170 - page.width("扫码核验", 8) / 2, 241, 8)
+    qr = io.BytesIO()
+    segno.make(content.licence_code, error="m").save(qr, kind="png", scale=4)
+    faces = [main, *([rare] if rare else [])]
+    page_xml = page.xml().encode()  # its layer takes the last ID: MaxUnitID below
+    files = {
+        "OFD.xml": _ofd_xml(content, template.title, produced_at).encode(),
+        "Doc_0/Document.xml": (
+            f"{_HEADER}<ofd:Document {_NS}><ofd:CommonData>"
+            f"<ofd:MaxUnitID>{page.next_id}</ofd:MaxUnitID>"
+            "<ofd:PageArea><ofd:PhysicalBox>0 0 210 297</ofd:PhysicalBox>"
+            "</ofd:PageArea><ofd:PublicRes>PublicRes.xml</ofd:PublicRes>"
+            "<ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes></ofd:CommonData>"
+            '<ofd:Pages><ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/>'
+            "</ofd:Pages></ofd:Document>"
+        ).encode(),
+        "Doc_0/PublicRes.xml": _public_res(faces).encode(),
+        "Doc_0/DocumentRes.xml": (
+            f'{_HEADER}<ofd:Res {_NS} BaseLoc="Res"><ofd:MultiMedias>'
+            f'<ofd:MultiMedia ID="{QR_ID}" Type="Image" Format="PNG">'
+            "<ofd:MediaFile>licence_code.png</ofd:MediaFile></ofd:MultiMedia>"
+            "</ofd:MultiMedias></ofd:Res>"
+        ).encode(),
+        "Doc_0/Pages/Page_0/Content.xml": page_xml,
+        "Doc_0/Res/licence_code.png": qr.getvalue(),
+        **{f"Doc_0/Res/{face.file}": face.data for face in faces},
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return out.getvalue()

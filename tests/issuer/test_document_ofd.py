@@ -1,0 +1,144 @@
+"""The licence file as OFD (services/issuer/document_ofd.py), without the stack: the
+package the seal service's bounded reader opens, the GB/T 36903 metadata read back
+from CustomDatas, rare characters as text in the embedded HanaMinB subset, and the
+fonts cut to the characters drawn."""
+
+import dataclasses
+import io
+import zipfile
+
+import pytest
+from fontTools import ttLib
+
+from services.issuer.document import DocumentTemplate, Fonts, font_subset
+from services.issuer.document_ofd import render_licence_ofd
+from services.seal.licence_files import ofd_licence_metadata
+from services.seal.ofd import find_keyword, open_document
+from services.seal.ofd_package import parse_xml, read_package
+from tests.issuer.test_document import AT, CONTENT
+
+
+@pytest.fixture(scope="module")
+def fonts() -> Fonts:
+    return Fonts.bundled()
+
+
+def render(fonts, content=CONTENT) -> bytes:
+    return render_licence_ofd(
+        content,
+        template=DocumentTemplate.default_for(content.type_name),
+        fonts=fonts,
+        produced_at=AT,
+    )
+
+
+def test_the_package_opens_in_the_bounded_reader_with_one_a4_page(fonts):
+    ofd = render(fonts)
+    document = open_document(read_package(ofd))
+    assert [(p.width_mm, p.height_mm) for p in document.pages] == [(210.0, 297.0)]
+    for name, data in read_package(ofd).files.items():
+        if name.endswith(".xml"):
+            parse_xml(data, name)  # every XML file is bounded, well-formed XML
+    # the visible content is text objects (a keyword a seal can be placed on)
+    assert find_keyword(document, "深圳市福田区")[0] == 0
+    assert find_keyword(document, "扫码核验")[0] == 0
+
+
+def test_metadata_is_read_back_from_custom_datas(fonts):
+    assert ofd_licence_metadata(render(fonts)) == {
+        "identifier": CONTENT.identifier,
+        "type_code": CONTENT.type_code,
+        "type_name": "食品经营许可证",
+        "issuer_code": CONTENT.issuer_code,
+        "holder_ref": "ab" * 32,
+        "valid_from": "2026-01-01T00:00:00+00:00",
+        "valid_until": "2031-01-01T00:00:00+00:00",
+        "version": "1",
+        "licence_code": CONTENT.licence_code,
+    }
+
+
+def test_rare_characters_are_text_in_the_embedded_fallback_font(fonts):
+    files = zipfile.ZipFile(io.BytesIO(render(fonts)))
+    page = parse_xml(files.read("Doc_0/Pages/Page_0/Content.xml"), "page")
+    by_font: dict[str, str] = {}
+    for element in page.iter():
+        if element.tag.endswith("TextObject"):
+            text = "".join(code.text or "" for code in element)
+            by_font[element.get("Font", "")] = by_font.get(element.get("Font", ""), "")
+            by_font[element.get("Font", "")] += text
+    public = files.read("Doc_0/PublicRes.xml").decode()
+    assert '<ofd:Font ID="3"' in public and "HanaMinB.ttf" in public
+    assert "𠈌𪚥" in by_font["3"] and "王" not in by_font["3"]
+    assert "王" in by_font["2"] and "经营场所" in by_font["2"]
+    rare = ttLib.TTFont(io.BytesIO(files.read("Doc_0/Res/HanaMinB.ttf")))
+    assert {ord("𠈌"), ord("𪚥")} <= set(rare.getBestCmap())
+    assert rare["name"].getDebugName(6) == "HanaMinB"
+
+
+def test_without_rare_characters_no_fallback_font_is_embedded(fonts):
+    plain = dataclasses.replace(CONTENT, holder_name="王小明")
+    files = zipfile.ZipFile(io.BytesIO(render(fonts, plain)))
+    assert "Doc_0/Res/HanaMinB.ttf" not in files.namelist()
+    assert "HanaMinB" not in files.read("Doc_0/PublicRes.xml").decode()
+
+
+def test_a_font_subset_holds_only_the_characters_asked_for(fonts):
+    small = ttLib.TTFont(io.BytesIO(font_subset(fonts.main, {ord("王"), ord("A")})))
+    assert set(small.getBestCmap()) == {ord("王"), ord("A")}
+    assert small["name"].getDebugName(6) == "NotoSansSC-Regular"
+    # a character the font lacks is simply not in the subset
+    rare_only = font_subset(fonts.main, {ord("𠈌")})
+    assert ord("𠈌") not in (ttLib.TTFont(io.BytesIO(rare_only)).getBestCmap() or {})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"PK\x05\x06" + b"\x00" * 18,  # an empty ZIP
+        b"not a zip",
+    ],
+)
+def test_an_unreadable_ofd_has_no_metadata(data):
+    assert ofd_licence_metadata(data) == {}
+
+
+def test_custom_data_other_than_the_metadata_keys_is_ignored():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(
+            "OFD.xml",
+            '<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"><ofd:DocBody>'
+            "<ofd:DocInfo><ofd:CustomDatas>"
+            '<ofd:CustomData Name="identifier">1.2.3</ofd:CustomData>'
+            '<ofd:CustomData Name="evil">x</ofd:CustomData>'
+            '<ofd:CustomData Name="identifier">second</ofd:CustomData>'
+            "</ofd:CustomDatas></ofd:DocInfo></ofd:DocBody></ofd:OFD>",
+        )
+    assert ofd_licence_metadata(out.getvalue()) == {"identifier": "1.2.3"}
+    # a DTD is refused by the bounded reader: no metadata, no error
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(
+            "OFD.xml",
+            '<!DOCTYPE x [<!ENTITY a "b">]><ofd:OFD xmlns:ofd="x"/>',
+        )
+    assert ofd_licence_metadata(out.getvalue()) == {}
+
+
+def test_rare_subsets_from_block_cuts_and_from_the_whole_font_agree(fonts):
+    """Up to two 4,096-code-point blocks are subset from a per-worker cut of those
+    blocks, more from the whole font: the same glyphs either way."""
+    from services.issuer.document import MAX_BLOCKS
+
+    def glyphs(points: set[int]) -> dict[int, bytes]:
+        font = ttLib.TTFont(io.BytesIO(font_subset(fonts.rare, points)))
+        glyf = font["glyf"]
+        return {p: glyf[name].compile(glyf) for p, name in font.getBestCmap().items()}
+
+    assert MAX_BLOCKS == 2
+    two = glyphs({0x2020C, 0x2A6A5})  # blocks 0x20 and 0x2A: a block cut
+    three = glyphs({0x2020C, 0x2A6A5, 0x21234})  # three blocks: the whole font
+    assert set(two) == {0x2020C, 0x2A6A5} and set(three) == set(two) | {0x21234}
+    assert all(two[p] == three[p] for p in two)
