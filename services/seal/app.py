@@ -24,7 +24,12 @@ from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
 from services.seal.trust import TrustStore, load_trust_files
-from services.seal.tsa import Timestamper, TsaServer, check_tsa_settings
+from services.seal.tsa import (
+    DEFAULT_TSA_POLICY,
+    Timestamper,
+    TsaServer,
+    check_tsa_settings,
+)
 
 SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
 
@@ -109,6 +114,7 @@ class SealApp(ServiceProcess):
                 cert_file=cfg.seal.tsa_cert_file,
                 key_file=cfg.seal.tsa_key_file,
                 clock=self.clock,
+                policy=cfg.seal.tsa_policy or DEFAULT_TSA_POLICY,
             )
             await self.tsa.start(cfg.seal.tsa_listen)
         timestamper = (

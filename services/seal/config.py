@@ -57,6 +57,9 @@ class SealConfig(ServiceSection):
     tsa_listen: str = ""
     tsa_cert_file: str = ""
     tsa_key_file: str = ""
+    # the policy OID the platform's TSA names in its tokens (its practice statement's);
+    # empty: services.seal.tsa.DEFAULT_TSA_POLICY, certseal's own under 2.25
+    tsa_policy: str = ""
 
 
 class SealSettings(SharedSettings, Protocol):

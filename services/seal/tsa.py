@@ -40,7 +40,10 @@ from services.seal.timestamp import SM3, imprint
 MAX_QUERY_BYTES = 8 * 1024
 """A TimeStampReq is an imprint, a nonce and a policy: well under 1 KiB."""
 _ALGORITHMS = {"sha256", "sha384", "sha512"}
-_TSA_POLICY = "1.3.6.1.4.1.4146.2.2"
+#: the TSA policy the dev stack's TSA names in every token (RFC 3161 2.4.2 ``policy``)
+#: unless ``[seal] tsa_policy`` gives the operator's own (its CPS's OID): an OID under
+#: 2.25 (ITU-T X.667: a UUID as an OID, needing no registration), certseal's own
+DEFAULT_TSA_POLICY = "2.25.269192286253780675765954022311644817935"
 
 
 def unavailable(message: str) -> CertsealError:
@@ -60,9 +63,25 @@ class _TsaBuilder(DummyTimeStamper):
     for every token, and loading an RSA key checks it (tens of milliseconds)."""
 
     def __init__(
-        self, cert: asn1_x509.Certificate, key: keys.PrivateKeyInfo, at: dt.datetime
+        self,
+        cert: asn1_x509.Certificate,
+        key: keys.PrivateKeyInfo,
+        at: dt.datetime,
+        policy: str,
     ) -> None:
         super().__init__(tsa_cert=cert, tsa_key=key, fixed_dt=at)
+        self.policy = policy
+
+    def _build_tst_info(
+        self,
+        message_imprint: tsp.MessageImprint,
+        dt: dt.datetime,
+        req: tsp.TimeStampReq,
+    ) -> tsp.TSTInfo:
+        # pyHanko's builder names a fixed third-party policy; ours names this TSA's
+        info = super()._build_tst_info(message_imprint, dt, req)
+        info["policy"] = tsp.ObjectIdentifier(self.policy)
+        return info
 
     signer: rsa.RSAPrivateKey
     signing_certificate: bytes  # DER of the ESS attribute, made once
@@ -113,7 +132,18 @@ def _rejection(fail: str, text: str) -> bytes:
 class TsaServer:
     """The platform's TSA: an HTTP server on ``listen`` (host:port)."""
 
-    def __init__(self, *, cert_file: str, key_file: str, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        *,
+        cert_file: str,
+        key_file: str,
+        clock: Clock = utcnow,
+        policy: str = DEFAULT_TSA_POLICY,
+    ) -> None:
+        try:
+            self.policy = tsp.ObjectIdentifier(policy).dotted
+        except (ValueError, TypeError):
+            raise invalid("seal.tsa_policy", "must be an OID (dotted digits)") from None
         cert = asn1_x509.Certificate.load(_der(cert_file, "seal.tsa_cert_file"))
         key = keys.PrivateKeyInfo.load(_der(key_file, "seal.tsa_key_file"))
         self.certificate = cert.dump()
@@ -141,11 +171,11 @@ class TsaServer:
             return _rejection("bad_alg", f"imprint algorithm {name} is not accepted")
         if digest_len != len(imprint(b"", name)):
             return _rejection("bad_data_format", "the imprint has the wrong length")
-        if req["req_policy"].native not in (None, _TSA_POLICY):
-            return _rejection("unaccepted_policy", f"only the policy {_TSA_POLICY}")
+        if req["req_policy"].native not in (None, self.policy):
+            return _rejection("unaccepted_policy", f"only the policy {self.policy}")
         try:
             # one builder per request: its time is this request's (threads share none)
-            tsa = _TsaBuilder(self._cert, self._key, self._clock())
+            tsa = _TsaBuilder(self._cert, self._key, self._clock(), self.policy)
             tsa.signer, tsa.signing_certificate = self._signer, self._ess
             return tsa.request_tsa_response(req).dump()
         except Exception:  # e.g. a nonce or extension the builder cannot carry

@@ -28,7 +28,13 @@ from services.seal.ses import SESSignature
 from services.seal.ses_read import read_signature
 from services.seal.timestamp import TokenError, check_token, imprint
 from services.seal.trust import TrustStore, load_trust_files
-from services.seal.tsa import Rejection, Timestamper, TsaServer, check_tsa_settings
+from services.seal.tsa import (
+    DEFAULT_TSA_POLICY,
+    Rejection,
+    Timestamper,
+    TsaServer,
+    check_tsa_settings,
+)
 from tests.conftest import blank_pdf, seal_owner
 from tests.seal.ofd_samples import make_ofd, unzip
 from tests.seal.test_domain import DAY, NOW, _ca, check, sealed
@@ -495,3 +501,55 @@ async def test_seal_inspect_shows_what_a_token_says(pki, tsa):
     assert describe(with_token(signature, b"TST" * 20))[-1] == (
         "  timeStamp       60 bytes"
     )
+
+
+def _token_policy(token: bytes) -> str:
+    signed = cms.ContentInfo.load(token)["content"]
+    info = signed["encap_content_info"]["content"].parsed
+    return str(info["policy"].dotted)
+
+
+async def test_tokens_name_this_tsas_policy_and_it_alone_is_accepted(tsa, tmp_path):
+    token = await tsa.stamper.stamp(b"a signature value")
+    # pyHanko's builder would name GlobalSign's policy 1.3.6.1.4.1.4146.2.2
+    assert _token_policy(token) == DEFAULT_TSA_POLICY
+    ident = tsa.ca.tsa_identity("operator TSA")
+    own = TsaServer(
+        cert_file=str(ident.cert_file),
+        key_file=str(ident.key_file),
+        policy="1.2.156.112233.1.2.3",
+    )
+    port = await own.start("127.0.0.1:0")
+    try:
+        async with Timestamper(f"http://127.0.0.1:{port}/", timeout_s=3) as client:
+            assert _token_policy(await client.stamp(b"x")) == "1.2.156.112233.1.2.3"
+    finally:
+        await own.stop()
+
+    def asking(policy: str) -> bytes:
+        return tsp.TimeStampReq(
+            {
+                "version": 1,
+                "message_imprint": {
+                    "hash_algorithm": {"algorithm": "sha256"},
+                    "hashed_message": bytes(32),
+                },
+                "req_policy": policy,
+            }
+        ).dump()
+
+    refused = Rejection.load(tsa.server.respond(asking("1.3.6.1.4.1.4146.2.2")))
+    assert refused["status"]["fail_info"].native == {"unaccepted_policy"}
+    granted = tsp.TimeStampResp.load(tsa.server.respond(asking(DEFAULT_TSA_POLICY)))
+    assert granted["status"]["status"].native == "granted"
+
+
+def test_a_tsa_policy_that_is_no_oid_is_named(tmp_path):
+    ident = DevCA(tmp_path / "ca", name="test TSA CA").tsa_identity("t")
+    with pytest.raises(CertsealError) as raised:
+        TsaServer(
+            cert_file=str(ident.cert_file),
+            key_file=str(ident.key_file),
+            policy="GlobalSign",
+        )
+    assert raised.value.field == "seal.tsa_policy"
