@@ -23,6 +23,8 @@ The answer must be OK or a client error; afterwards every service still says SER
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import datetime as dt
 import importlib
 import math
@@ -49,8 +51,10 @@ from certseal.v1 import feed_pb2 as fpb
 from certseal.v1 import issuer_pb2 as ipb
 from certseal.v1 import licence_pb2 as lpb
 from certseal.v1 import seal_pb2 as spb
+from certseal.v1 import tlog_pb2 as tpb
 from certseal.v1 import verifier_pb2 as vpb
 from services.feed.app import FeedApp
+from services.tlog.app import TlogApp
 from tests.conftest import (
     VerifierProcess,
     blank_pdf,
@@ -75,10 +79,13 @@ CLIENT_ERRORS = {
 SERVERS = {
     "certseal.v1.Issuer": "issuer",
     "certseal.v1.IssuerAdmin": "issuer",
+    "certseal.v1.LicenceHolder": "issuer",
+    "certseal.v1.Redemption": "issuer",
     "certseal.v1.Seal": "seal",
     "certseal.v1.Verifier": "verifier",
     "certseal.v1.EventFeed": "feed",
     "certseal.v1.EventFeedAdmin": "feed",
+    "certseal.v1.TransparencyLog": "tlog",
 }
 STREAM_WAIT_S = 0.3  # a subscription that delivers nothing this long was accepted
 
@@ -412,6 +419,7 @@ class World:
     integrator: str
     webhook: str
     group: str
+    app: str  # a holder app granted dept's licence type (the LicenceHolder side)
     ports: dict[str, int]
     limits: dict[str, int]
     channels: dict[tuple[str, str], grpc.aio.Channel] = field(default_factory=dict)
@@ -431,6 +439,24 @@ class World:
     @property
     def dept_identity(self) -> str:
         return f"dept:{self.dept.code}"
+
+    @property
+    def holder(self) -> lpb.Holder:
+        """The holder of :attr:`licence` (id_type and id_number), as an app names it."""
+        return lpb.Holder(
+            id_type=self.licence.holder.id_type,
+            id_number=self.licence.holder.id_number,
+        )
+
+    async def fresh_authorisation(self) -> ipb.Authorisation:
+        """A new authorisation of :attr:`licence` made out to :attr:`dept`."""
+        reply = await self.call(
+            "certseal.v1.LicenceHolder",
+            "AuthoriseUse",
+            self.app,
+            authorise_request(self),
+        )
+        return ipb.AuthoriseUseResponse.FromString(reply).authorisation
 
     async def fresh_licence(self) -> lpb.Licence:
         reply = await self.dept.clients.issuer.IssueLicence(issue_request(self.dept))
@@ -475,6 +501,17 @@ class World:
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def authorise_request(w: World) -> ipb.AuthoriseUseRequest:
+    return ipb.AuthoriseUseRequest(
+        identifier=w.licence.identifier,
+        holder=w.holder,
+        department_code=w.dept.code,
+        purpose="窗口办事",
+        fields=["class"],
+        expires_at=ts(now() + dt.timedelta(days=7)),
+    )
 
 
 def seal_request(world: World) -> spb.RegisterSealRequest:
@@ -626,6 +663,49 @@ async def _(w: World):
     return w.dept_identity, ipb.CreatePresentationCodeRequest(
         identifier=w.licence.identifier, ttl_seconds=60
     )
+
+
+@base("Issuer.ListLicenceUsage")
+async def _(w: World):
+    return w.app, ipb.ListLicenceUsageRequest(
+        identifier=w.licence.identifier,
+        holder=w.holder,
+        page_size=10,
+        newest_first=True,
+        kinds=[ipb.LICENCE_USAGE_KIND_VIEWED, ipb.LICENCE_USAGE_KIND_AUTHORISED],
+    )
+
+
+# LicenceHolder: the granted holder app, for the licence's holder; Redemption: the
+# department the authorisation is made out to
+
+
+@base("LicenceHolder.GetLicenceDocument")
+async def _(w: World):
+    return w.app, ipb.GetLicenceDocumentRequest(
+        identifier=w.licence.identifier, holder=w.holder
+    )
+
+
+@base("LicenceHolder.AuthoriseUse")
+async def _(w: World):
+    request = authorise_request(w)
+    request.counter = ""  # any counter of the department
+    return w.app, request
+
+
+@base("LicenceHolder.RevokeAuthorisation")
+async def _(w: World):
+    authorisation = await w.fresh_authorisation()
+    return w.app, ipb.RevokeAuthorisationRequest(
+        authorisation_id=authorisation.authorisation_id, holder=w.holder, reason="撤回"
+    )
+
+
+@base("Redemption.RedeemAuthorisation")
+async def _(w: World):
+    authorisation = await w.fresh_authorisation()
+    return w.dept_identity, ipb.RedeemAuthorisationRequest(code=authorisation.code)
 
 
 # IssuerAdmin: the operator, on fresh departments and keys
@@ -905,6 +985,38 @@ async def _(w: World):
     return "operator:admin", fpb.ReplayParkedDeliveriesRequest(webhook=w.webhook)
 
 
+# TransparencyLog: any known caller kind (a department here)
+
+
+@base("TransparencyLog.GetCheckpoint")
+async def _(w: World):
+    return w.dept_identity, tpb.GetCheckpointRequest()
+
+
+@base("TransparencyLog.GetInclusionProof")
+async def _(w: World):
+    return w.dept_identity, tpb.GetInclusionProofRequest(leaf_index=0, tree_size=1)
+
+
+@base("TransparencyLog.GetConsistencyProof")
+async def _(w: World):
+    return w.dept_identity, tpb.GetConsistencyProofRequest(
+        first_tree_size=1, second_tree_size=0
+    )
+
+
+@base("TransparencyLog.GetEntries")
+async def _(w: World):
+    return w.dept_identity, tpb.GetEntriesRequest(start=0, count=2)
+
+
+@base("TransparencyLog.FindEntries")
+async def _(w: World):
+    return w.dept_identity, tpb.FindEntriesRequest(
+        subject=w.dept.kid, after_leaf_index=-1, page_size=10
+    )
+
+
 BLANK_PDF = blank_pdf()
 
 
@@ -913,8 +1025,6 @@ BLANK_PDF = blank_pdf()
 
 @pytest.fixture(scope="module")
 async def feed_app(config, issuer):
-    import copy
-
     cfg = copy.deepcopy(config)
     cfg.feed.webhook_allowed_hosts = ["localhost"]  # the base webhook's endpoint
     app = FeedApp(cfg, listen="127.0.0.1:0")
@@ -924,9 +1034,17 @@ async def feed_app(config, issuer):
 
 
 @pytest.fixture(scope="module")
-async def verifier(stack, config, issuer, tmp_path_factory):
-    import copy
+async def tlog_app(config, issuer):
+    cfg = copy.deepcopy(config)
+    cfg.tlog.metrics_listen = ""
+    app = TlogApp(cfg, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop(grace=1)
 
+
+@pytest.fixture(scope="module")
+async def verifier(stack, config, issuer, tmp_path_factory):
     home = tmp_path_factory.mktemp("hostile-verifier")
     cfg = copy.deepcopy(config)
     cfg.verifier.data_dir = str(home / "data")
@@ -942,7 +1060,9 @@ async def verifier(stack, config, issuer, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-async def world(stack, config, issuer, operator, connect, seal_app, feed_app, verifier):
+async def world(
+    stack, config, issuer, operator, connect, seal_app, feed_app, tlog_app, verifier
+):
     roles = (
         lpb.DEPARTMENT_ROLE_ISSUER,
         lpb.DEPARTMENT_ROLE_COUNTER,
@@ -971,17 +1091,20 @@ async def world(stack, config, issuer, operator, connect, seal_app, feed_app, ve
         integrator=f"integrator:hostile-{secrets.token_hex(3)}",
         webhook=f"hostile-{secrets.token_hex(4)}",
         group=verifier.group,
+        app=f"app:hostile-{secrets.token_hex(3)}",
         ports={
             "issuer": issuer.port,
             "seal": seal_app.port,
             "feed": feed_app.port,
             "verifier": verifier.port,
+            "tlog": tlog_app.port,
         },
         limits={
             "issuer": config.issuer.max_request_bytes,
             "seal": config.seal.max_request_bytes,
             "feed": config.feed.max_request_bytes,
             "verifier": config.verifier.max_request_bytes,
+            "tlog": config.tlog.max_request_bytes,
         },
     )
     w.seal = await w.fresh_seal()
@@ -1028,6 +1151,39 @@ async def world(stack, config, issuer, operator, connect, seal_app, feed_app, ve
         "operator:admin",
         webhook_request(w.webhook, w),
     )
+    # the holder's side (docs/holder.md): licence files are sealed with the issuing
+    # department's official seal naming the issuer as a signer, annotated copies with
+    # the platform's; the app is granted the licence type
+    await w.call(
+        "certseal.v1.Seal",
+        "RegisterSeal",
+        w.dept_identity,
+        spb.RegisterSealRequest(
+            seal_type="official",
+            name="示例市市场监督管理局",
+            suite="es256",
+            signers=[w.dept_identity, "service:issuer"],
+        ),
+    )
+    await w.call(
+        "certseal.v1.Seal",
+        "RegisterSeal",
+        "operator:admin",
+        spb.RegisterSealRequest(
+            owner_code=config.platform.code,
+            seal_type="official",
+            name="电子证照平台",
+            suite="es256",
+            signers=["service:issuer"],
+        ),
+    )
+    await operator.admin.GrantHolderApp(
+        ipb.GrantHolderAppRequest(app=w.app, type_code=dept.type_code)
+    )
+    # proofs need leaves: the log's sequencer appends the outbox in the background
+    async with asyncio.timeout(30):
+        while await tlog_app.store.size() < 2:
+            await asyncio.sleep(0.1)
     yield w
     for channel in w.channels.values():
         await channel.close()
@@ -1154,7 +1310,7 @@ async def test_no_hostile_value_ends_in_internal(world, verifier):
         bad += found
     took = time.monotonic() - started
     # every service still serves
-    for server in ("issuer", "seal", "feed", "verifier"):
+    for server in ("issuer", "seal", "feed", "verifier", "tlog"):
         health = health_pb2_grpc.HealthStub(world.channel(server, "operator:admin"))
         reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, server
