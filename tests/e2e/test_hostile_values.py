@@ -18,7 +18,9 @@ recursively into sub-messages up to :data:`MAX_DEPTH`:
 - bytes: empty and oversized (just under the service's request limit);
 - repeated fields and maps: too many entries.
 
-The answer must be OK or a client error; afterwards every service still says SERVING.
+The answer must be OK or a client error, and it must reach the client (not one whose
+details echo the hostile value past the client's metadata limit, see :func:`lost`);
+afterwards every service still says SERVING.
 """
 
 from __future__ import annotations
@@ -1182,8 +1184,10 @@ async def world(
     )
     # proofs need leaves: the log's sequencer appends the outbox in the background
     async with asyncio.timeout(30):
-        while await tlog_app.store.size() < 2:
-            await asyncio.sleep(0.1)
+        while True:
+            if await tlog_app.store.size() >= 2:
+                break
+            await asyncio.sleep(0.1)  # the sequencer is a background worker
     yield w
     for channel in w.channels.values():
         await channel.close()
@@ -1238,6 +1242,16 @@ async def send(
     return grpc.StatusCode.OK, ""
 
 
+def lost(code: grpc.StatusCode, details: str) -> bool:
+    """The server's answer never reached the client: its status (details echoing the
+    hostile value) was over the client's metadata limit, which the client reports as
+    RESOURCE_EXHAUSTED, hiding the error the server meant to give."""
+    return (
+        code is grpc.StatusCode.RESOURCE_EXHAUSTED
+        and "metadata size exceeds" in details
+    )
+
+
 def request_class(method: d.MethodDescriptor) -> type[Message]:
     cls: type[Message] = message_factory.GetMessageClass(method.input_type)
     return cls
@@ -1266,7 +1280,9 @@ async def attack(w: World, method: d.MethodDescriptor) -> list[Outcome]:
         change.apply(request)
         data = wire(request, change.raw_surrogate)
         code, details = await send(w, method, identity, data)
-        if code is not grpc.StatusCode.OK and code not in CLIENT_ERRORS:
+        if (code is not grpc.StatusCode.OK and code not in CLIENT_ERRORS) or lost(
+            code, details
+        ):
             bad.append(
                 Outcome(rpc_name(method), change.path, change.label, code, details)
             )
