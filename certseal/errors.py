@@ -41,6 +41,33 @@ class CertsealError(Exception):
         return f"CertsealError({self.kind.value}, {self!s})"
 
 
+#: the most characters of a message sent as a gRPC status's details, and of the field
+#: path sent beside it. A message may quote the caller's input (an unknown code) and a
+#: field path may name a map key of any length, and both travel in trailing metadata
+#: that gRPC clients refuse above 16 KiB (8 KiB soft), losing the answer. Percent-
+#: encoded, a character takes up to 12 bytes: 400 + 128 characters stay under 8 KiB.
+MAX_DETAILS = 400
+MAX_FIELD = 128
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def status_details(exc: CertsealError) -> str:
+    """``str(exc)`` bounded to :data:`MAX_DETAILS` characters, a longer one cut and
+    marked with how much was left out."""
+    return _cut(str(exc), MAX_DETAILS)
+
+
+def status_field(exc: CertsealError) -> str:
+    """``exc.field`` ('' for none) bounded to :data:`MAX_FIELD` characters, as
+    :func:`status_details` cuts."""
+    return _cut(exc.field or "", MAX_FIELD)
+
+
 def invalid(field: str, message: str) -> CertsealError:
     """Bad input in ``field``."""
     return CertsealError(ErrorKind.INVALID_ARGUMENT, message, field=field)

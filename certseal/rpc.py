@@ -36,7 +36,13 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.errors import (
+    CertsealError,
+    ErrorKind,
+    invalid,
+    status_details,
+    status_field,
+)
 from certseal.idempotency import METADATA_KEY, claim_for, is_idempotent
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
@@ -276,11 +282,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             context.set_trailing_metadata(
                 (
                     (ERROR_KIND_KEY, exc.kind.value),
-                    (ERROR_FIELD_KEY, _metadata_text(exc.field or "")),
+                    (ERROR_FIELD_KEY, _metadata_text(status_field(exc))),
                     (REQUEST_ID_KEY, request_id),
                 )
             )
-            await context.abort(_STATUS[exc.kind], str(exc))
+            await context.abort(_STATUS[exc.kind], status_details(exc))
         log.exception("unhandled error in %s", method)
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         await context.abort(
