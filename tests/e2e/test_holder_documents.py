@@ -356,6 +356,11 @@ async def test_authorise_rejects_bad_input(world):
     for overrides, field in (
         ({"purpose": ""}, "purpose"),
         ({"purpose": "长" * 65}, "purpose"),
+        # printed on the sealed annotated copy: held to what a display name is held to
+        ({"purpose": "开立\u200f账户"}, "purpose"),  # right-to-left mark
+        ({"purpose": "租房\u2028仅供任何人"}, "purpose"),  # line separator
+        ({"purpose": "租\u200b房"}, "purpose"),  # zero-width space
+        ({"purpose": "\u3164\u3164"}, "purpose"),  # blank-looking filler
         ({"department_code": "not-a-code"}, "department_code"),
     ):
         err = await rpc_error(app.AuthoriseUse(authorise_request(world, **overrides)))
