@@ -9,11 +9,18 @@ the official seal the issuer seals a licence file with
 (:meth:`LicenceFiles.official_seal_for`). A PDF without
 the metadata gets no status; a verifier that cannot be reached gives a status with no
 verdict and the reason, never an error for the seal verdicts already made.
+
+Metadata is only a claim, so a verdict is given only to a file that (1) carries a
+VALID seal of the department its metadata names as issuer, and (2) whose metadata
+names the licence the code is of (the verifier's identifier): else a forged or
+unsealed PDF carrying a genuine licence code would borrow that licence's status.
+Such a file gets a status with no verdict and the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,14 +29,25 @@ from certseal.errors import CertsealError, precondition
 from certseal.licencefile import read_licence_metadata
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
+from services.seal.domain import SealVerdict
+from services.seal.pdf_service import PdfSealResult
 from services.seal.storage import SealStore
 
 
-class LicenceVerifier(Protocol):
-    """Verifies a licence code at a verifier group: the verdict's name (VALID,
-    REVOKED, ...). Raises ``CertsealError`` when no verdict can be had."""
+@dataclass(frozen=True)
+class LicenceVerdict:
+    """A verifier group's verdict on a licence code: its name (VALID, REVOKED, ...)
+    and the identifier of the licence the code is of ('' when unknown)."""
 
-    async def verdict(self, code: str) -> str: ...
+    verdict: str
+    identifier: str
+
+
+class LicenceVerifier(Protocol):
+    """Verifies a licence code at a verifier group. Raises ``CertsealError`` when no
+    verdict can be had."""
+
+    async def verdict(self, code: str) -> LicenceVerdict: ...
 
 
 @dataclass(frozen=True)
@@ -96,9 +114,12 @@ class LicenceFiles:
             )
         return max(usable, key=lambda row: row.valid_start).seal_id
 
-    async def status(self, pdf: bytes) -> LicenceFileStatus | None:
-        """None when ``pdf`` carries no licence metadata; else the licence's status
-        (see the module docstring)."""
+    async def status(
+        self, pdf: bytes, seals: Sequence[PdfSealResult] = ()
+    ) -> LicenceFileStatus | None:
+        """None when ``pdf`` carries no licence metadata; else the licence's status,
+        a verdict only when ``seals`` (the PDF's verified seals) hold a VALID seal of
+        the issuer the metadata names (see the module docstring)."""
         meta = await asyncio.to_thread(read_licence_metadata, pdf)
         if not meta.get("identifier"):
             return None
@@ -111,12 +132,30 @@ class LicenceFiles:
         code = meta.get("licence_code", "")
         if not code:
             return _with(found, detail="the file carries no licence code")
+        if not any(
+            result.verdict is SealVerdict.VALID
+            and result.seal is not None
+            and result.seal.owner_code == found.issuer_code
+            for result in seals
+        ):
+            return _with(
+                found,
+                detail=f"no VALID seal of the issuer {found.issuer_code or '(none)'} "
+                "named in the metadata: the file is not that licence's file",
+            )
         if self._verifier is None:
             return _with(found, detail="this seal service asks no verifier group")
         try:
-            return _with(found, verdict=await self._verifier.verdict(code))
+            answer = await self._verifier.verdict(code)
         except CertsealError as exc:
             return _with(found, detail=f"no verdict: {exc.message}")
+        if answer.identifier != found.identifier:
+            return _with(
+                found,
+                detail="the licence code is of another licence than the metadata "
+                f"names ({answer.identifier or 'unknown'})",
+            )
+        return _with(found, verdict=answer.verdict)
 
 
 def _with(

@@ -141,10 +141,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.VerifyPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
-        response = convert.pdf_seals(
-            await self._pdfs.verify_pdf(request.pdf, password=request.password)
-        )
-        status = await self._licence_files.status(request.pdf)
+        seals = await self._pdfs.verify_pdf(request.pdf, password=request.password)
+        response = convert.pdf_seals(seals)
+        status = await self._licence_files.status(request.pdf, seals)
         if status is not None:
             response.licence.CopyFrom(convert.licence_file_status(status))
         return response

@@ -657,3 +657,55 @@ async def test_authorise_use_honours_an_idempotency_key(world, issuer):
     assert rows == 1
     third = await world["app"].holder.AuthoriseUse(request)  # no key: a new one
     assert third.authorisation.authorisation_id != first.authorisation.authorisation_id
+
+
+def pdf_with_keywords(keywords: str) -> bytes:
+    """An unsealed one-page PDF whose /Keywords claim licence metadata."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (595, 842), "white").save(out, "PDF", keywords=keywords)
+    return out.getvalue()
+
+
+async def test_a_forged_file_cannot_borrow_a_valid_licences_status(
+    world, seal_stub, verifier_group
+):
+    """A licence's status is given only to a file sealed by the issuing department,
+    whose metadata names the licence the code is of: an unsealed copy of the
+    metadata, or a genuine code beside another identifier, gets no verdict."""
+    from certseal.licencefile import keywords_text
+
+    licence = world["licence"]
+    document = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier, holder=world["holder"]
+            )
+        )
+    ).document
+    meta = read_licence_metadata(document)
+    await verdict_everywhere(
+        {"g": verifier_group.stub},
+        meta["licence_code"],
+        verifier_pb2.VERDICT_VALID,
+        within=30,
+    )
+    stub = seal_stub("operator:admin")
+    genuine = await stub.VerifyPdf(seal_pb.VerifyPdfRequest(pdf=document))
+    assert genuine.licence.verdict == "VALID", genuine.licence.detail
+    # the genuine metadata copied onto an unsealed page
+    copied = await stub.VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=pdf_with_keywords(keywords_text(meta)))
+    )
+    assert list(copied.seals) == []
+    assert copied.licence.verdict == "", copied.licence
+    assert "seal" in copied.licence.detail
+    # a genuine licence code beside another licence's identifier
+    other = dict(meta, identifier=meta["identifier"][:-4] + "9999")
+    borrowed = await stub.VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=pdf_with_keywords(keywords_text(other)))
+    )
+    assert borrowed.licence.verdict == "", borrowed.licence
