@@ -11,9 +11,10 @@ the metadata gets no status; a verifier that cannot be reached gives a status wi
 verdict and the reason, never an error for the seal verdicts already made.
 
 Metadata is only a claim, so a verdict is given only to a file that (1) carries a
-VALID seal of the department its metadata names as issuer, and (2) whose metadata
-names the licence the code is of (the verifier's identifier): else a forged or
-unsealed PDF carrying a genuine licence code would borrow that licence's status.
+VALID seal of the department its metadata names as issuer, which signed that same
+metadata (not changed in a later incremental update), and (2) whose metadata names
+the licence the code is of (the verifier's identifier): else a forged or unsealed PDF
+carrying a genuine licence code would borrow that licence's status.
 Such a file gets a status with no verdict and the reason.
 """
 
@@ -26,7 +27,7 @@ from typing import Protocol
 
 from certseal.audit import AuditEntry
 from certseal.errors import CertsealError, precondition
-from certseal.licencefile import read_licence_metadata
+from certseal.licencefile import read_licence_metadata, signed_metadata
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
 from services.seal.domain import SealVerdict
@@ -132,16 +133,25 @@ class LicenceFiles:
         code = meta.get("licence_code", "")
         if not code:
             return _with(found, detail="the file carries no licence code")
-        if not any(
-            result.verdict is SealVerdict.VALID
+        issuer_seals = [
+            result
+            for result in seals
+            if result.verdict is SealVerdict.VALID
             and result.seal is not None
             and result.seal.owner_code == found.issuer_code
-            for result in seals
-        ):
+        ]
+        if not issuer_seals:
             return _with(
                 found,
                 detail=f"no VALID seal of the issuer {found.issuer_code or '(none)'} "
                 "named in the metadata: the file is not that licence's file",
+            )
+        sealed = await asyncio.to_thread(signed_metadata, pdf)
+        if not any(sealed.get(r.found.field_name) == meta for r in issuer_seals):
+            return _with(
+                found,
+                detail="the metadata was changed after the issuer's seal: "
+                "the file is not that licence's file",
             )
         if self._verifier is None:
             return _with(found, detail="this seal service asks no verifier group")

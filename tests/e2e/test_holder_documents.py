@@ -709,3 +709,46 @@ async def test_a_forged_file_cannot_borrow_a_valid_licences_status(
         seal_pb.VerifyPdfRequest(pdf=pdf_with_keywords(keywords_text(other)))
     )
     assert borrowed.licence.verdict == "", borrowed.licence
+
+
+async def test_metadata_changed_after_the_seal_gets_no_licence_status(
+    world, seal_stub, verifier_group
+):
+    """An incremental update after the issuer's seal may rewrite /Info and drop the
+    XMP while the seal stays VALID: the status is of the metadata the seal signed,
+    so a changed one gets no verdict (else a revoked licence's file could be made to
+    claim another licence of the same issuer)."""
+    import io
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from certseal.licencefile import keywords_text
+
+    licence = world["licence"]
+    document = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier, holder=world["holder"]
+            )
+        )
+    ).document
+    meta = read_licence_metadata(document)
+    writer = IncrementalPdfFileWriter(io.BytesIO(document))
+    info = writer.trailer["/Info"].get_object()
+    info["/Keywords"] = generic.TextStringObject(
+        keywords_text(dict(meta, identifier=meta["identifier"][:-4] + "9999"))
+    )
+    writer.update_container(info)
+    del writer.root["/Metadata"]
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    forged = out.getvalue()
+    assert read_licence_metadata(forged)["identifier"] != meta["identifier"]
+    verified = await seal_stub("operator:admin").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=forged)
+    )
+    assert [s.verdict for s in verified.seals] == ["VALID"]  # pyHanko allows it
+    assert verified.licence.verdict == "", verified.licence
+    assert "changed after the issuer's seal" in verified.licence.detail
