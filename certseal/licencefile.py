@@ -71,6 +71,28 @@ def _read(pdf: bytes) -> dict[str, str]:
     }
 
 
+def signed_metadata(pdf: bytes) -> dict[str, dict[str, str]]:
+    """For each signature field of ``pdf``, the licence metadata of the revision that
+    signature signed (the bytes up to the end of its ``/ByteRange``, ISO 32000-1
+    12.8.1), as :func:`read_licence_metadata` reads it; ``{}`` when the PDF cannot
+    be read. Metadata changed in a later incremental update is not what was sealed."""
+    try:
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        found: dict[str, dict[str, str]] = {}
+        for signature in reader.embedded_signatures:
+            ranges = list(signature.sig_object.get("/ByteRange", []))
+            if len(ranges) != 4:
+                continue
+            end = int(ranges[2]) + int(ranges[3])
+            if 0 < end <= len(pdf):
+                found[signature.field_name] = read_licence_metadata(pdf[:end])
+        return found
+    except Exception:  # any unreadable PDF: nothing was sealed
+        return {}
+
+
 def keywords_text(meta: dict[str, str]) -> str:
     """``/Keywords``: ``key=value`` pairs, values percent-encoded (RFC 3986) so that
     a space in a licence code (Base45 has one) does not end the value."""

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 #: the authorisation code's alphabet: Crockford base32 without look-alikes
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_LENGTH = 12  # 60 bits: guessing one is hopeless within the redemption throttle
+CODE_LENGTH = 12  # 60 bits: hopeless to guess even unthrottled (there is no throttle;
+# every refused redemption is audited, authorisation.redeem denied)
 CODE_PREFIX = "AU-"
 MAX_PURPOSE_CHARS = 64
 MAX_VALIDITY = dt.timedelta(days=90)

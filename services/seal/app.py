@@ -15,7 +15,7 @@ from certseal.secretfiles import read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
-from services.seal.licence_files import LicenceFiles
+from services.seal.licence_files import LicenceFiles, LicenceVerdict
 from services.seal.ofd_service import OfdSealService
 from services.seal.offload import SealOffload
 from services.seal.pdf_service import PdfSealService
@@ -43,9 +43,9 @@ class GrpcLicenceVerifier:
         self._stub: verifier_pb2_grpc.VerifierStub | None = None
         self._target = ""
 
-    async def verdict(self, code: str) -> str:
-        """The verdict's name, e.g. ``REVOKED``; UNAVAILABLE when the group does not
-        answer."""
+    async def verdict(self, code: str) -> LicenceVerdict:
+        """The verdict's name, e.g. ``REVOKED``, and the licence's identifier;
+        UNAVAILABLE when the group does not answer."""
         cfg = self._settings.seal
         if self._stub is None or self._target != cfg.verifier_target:
             self._target = cfg.verifier_target
@@ -66,7 +66,10 @@ class GrpcLicenceVerifier:
             raise CertsealError(
                 ErrorKind.UNAVAILABLE, f"verifier group: {exc.details()}"
             ) from None
-        return verifier_pb2.Verdict.Name(reply.result.verdict).removeprefix("VERDICT_")
+        return LicenceVerdict(
+            verifier_pb2.Verdict.Name(reply.result.verdict).removeprefix("VERDICT_"),
+            reply.result.identifier,
+        )
 
 
 class SealApp(ServiceProcess):

@@ -12,20 +12,31 @@ elements as ``CustomData`` of its ``OFD.xml`` ``DocInfo/CustomDatas``
 :mod:`services.seal.ofd_package`). A file without
 the metadata gets no status; a verifier that cannot be reached gives a status with no
 verdict and the reason, never an error for the seal verdicts already made.
+
+Metadata is only a claim, so a verdict is given only to a file that (1) carries a
+VALID seal of the department its metadata names as issuer, which signed that same
+metadata (not changed in a later incremental update), and (2) whose metadata names
+the licence the code is of (the verifier's identifier): else a forged or unsealed PDF
+carrying a genuine licence code would borrow that licence's status.
+Such a file gets a status with no verdict and the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from certseal.audit import AuditEntry
 from certseal.errors import CertsealError, precondition
-from certseal.licencefile import METADATA_KEYS, read_licence_metadata
+from certseal.licencefile import METADATA_KEYS, read_licence_metadata, signed_metadata
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
+from services.seal.domain import SealVerdict
 from services.seal.ofd_package import child, children, parse_xml, read_package
+from services.seal.ofd_service import OfdSignatureResult
+from services.seal.pdf_service import PdfSealResult
 from services.seal.storage import SealStore
 
 #: the suites a licence file may be sealed with, by format: PAdES in PDF takes es256
@@ -59,11 +70,20 @@ def ofd_licence_metadata(ofd: bytes) -> dict[str, str]:
         return {}
 
 
-class LicenceVerifier(Protocol):
-    """Verifies a licence code at a verifier group: the verdict's name (VALID,
-    REVOKED, ...). Raises ``CertsealError`` when no verdict can be had."""
+@dataclass(frozen=True)
+class LicenceVerdict:
+    """A verifier group's verdict on a licence code: its name (VALID, REVOKED, ...)
+    and the identifier of the licence the code is of ('' when unknown)."""
 
-    async def verdict(self, code: str) -> str: ...
+    verdict: str
+    identifier: str
+
+
+class LicenceVerifier(Protocol):
+    """Verifies a licence code at a verifier group. Raises ``CertsealError`` when no
+    verdict can be had."""
+
+    async def verdict(self, code: str) -> LicenceVerdict: ...
 
 
 @dataclass(frozen=True)
@@ -135,33 +155,77 @@ class LicenceFiles:
             usable, key=lambda row: (row.suite == "sm2", row.valid_start)
         ).seal_id
 
-    async def status(self, pdf: bytes) -> LicenceFileStatus | None:
-        """None when ``pdf`` carries no licence metadata; else the licence's status
-        (see the module docstring)."""
-        return await self._status(await asyncio.to_thread(read_licence_metadata, pdf))
-
-    async def ofd_status(self, ofd: bytes) -> LicenceFileStatus | None:
-        """As :meth:`status`, for an OFD licence file (:func:`ofd_licence_metadata`)."""
-        return await self._status(await asyncio.to_thread(ofd_licence_metadata, ofd))
-
-    async def _status(self, meta: dict[str, str]) -> LicenceFileStatus | None:
+    async def status(
+        self, pdf: bytes, seals: Sequence[PdfSealResult] = ()
+    ) -> LicenceFileStatus | None:
+        """None when ``pdf`` carries no licence metadata; else the licence's status,
+        a verdict only when ``seals`` (the PDF's verified seals) hold a VALID seal of
+        the issuer the metadata names that signed this same metadata (see the module
+        docstring)."""
+        meta = await asyncio.to_thread(read_licence_metadata, pdf)
         if not meta.get("identifier"):
             return None
-        found = LicenceFileStatus(
-            meta["identifier"],
-            meta.get("type_code", ""),
-            meta.get("issuer_code", ""),
-            "",
-        )
+        issuer_seals = [
+            result
+            for result in seals
+            if result.verdict is SealVerdict.VALID
+            and result.seal is not None
+            and result.seal.owner_code == meta.get("issuer_code", "")
+        ]
+        if not issuer_seals:
+            return _claimed(meta, _NOT_ISSUERS)
+        sealed = await asyncio.to_thread(signed_metadata, pdf)
+        if not any(sealed.get(r.found.field_name) == meta for r in issuer_seals):
+            return _claimed(meta, _CHANGED)
+        return await self._status(meta)
+
+    async def ofd_status(
+        self, ofd: bytes, signatures: Sequence[OfdSignatureResult] = ()
+    ) -> LicenceFileStatus | None:
+        """As :meth:`status`, for an OFD licence file (:func:`ofd_licence_metadata`):
+        a verdict only when ``signatures`` (the OFD's verified signatures) hold a
+        VALID signature by a seal of the issuer the metadata names whose references
+        protect ``OFD.xml`` (where the metadata is) unchanged."""
+        meta = await asyncio.to_thread(ofd_licence_metadata, ofd)
+        if not meta.get("identifier"):
+            return None
+        issuer = meta.get("issuer_code", "")
+        for result in signatures:
+            if result.verification.verdict is not SealVerdict.VALID:
+                continue
+            row = (
+                await self._store.get(result.verification.seal_id)
+                if self._store
+                else None
+            )
+            if row is None or row.owner_code != issuer:
+                continue
+            if any(
+                r.file.lstrip("/") == "OFD.xml" and r.holds for r in result.references
+            ):
+                return await self._status(meta)
+        return _claimed(meta, _NOT_ISSUERS)
+
+    async def _status(self, meta: dict[str, str]) -> LicenceFileStatus:
+        """The verdict of the file's licence code, checked to be of the licence the
+        metadata names."""
+        found = _claimed(meta, "")
         code = meta.get("licence_code", "")
         if not code:
             return _with(found, detail="the file carries no licence code")
         if self._verifier is None:
             return _with(found, detail="this seal service asks no verifier group")
         try:
-            return _with(found, verdict=await self._verifier.verdict(code))
+            answer = await self._verifier.verdict(code)
         except CertsealError as exc:
             return _with(found, detail=f"no verdict: {exc.message}")
+        if answer.identifier != found.identifier:
+            return _with(
+                found,
+                detail="the licence code is of another licence than the metadata "
+                f"names ({answer.identifier or 'unknown'})",
+            )
+        return _with(found, verdict=answer.verdict)
 
 
 def _with(
@@ -169,4 +233,25 @@ def _with(
 ) -> LicenceFileStatus:
     return LicenceFileStatus(
         status.identifier, status.type_code, status.issuer_code, verdict, detail
+    )
+
+
+_NOT_ISSUERS = (
+    "no VALID seal of the issuer named in the metadata: the file is not that "
+    "licence's file"
+)
+_CHANGED = (
+    "the metadata was changed after the issuer's seal: the file is not that "
+    "licence's file"
+)
+
+
+def _claimed(meta: dict[str, str], detail: str) -> LicenceFileStatus:
+    """The licence the metadata claims, with no verdict and ``detail``."""
+    return LicenceFileStatus(
+        meta["identifier"],
+        meta.get("type_code", ""),
+        meta.get("issuer_code", ""),
+        "",
+        detail,
     )

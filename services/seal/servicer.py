@@ -141,10 +141,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.VerifyPdfResponse:
         if not request.pdf:
             raise invalid("pdf", "is required")
-        response = convert.pdf_seals(
-            await self._pdfs.verify_pdf(request.pdf, password=request.password)
-        )
-        status = await self._licence_files.status(request.pdf)
+        seals = await self._pdfs.verify_pdf(request.pdf, password=request.password)
+        response = convert.pdf_seals(seals)
+        status = await self._licence_files.status(request.pdf, seals)
         if status is not None:
             response.licence.CopyFrom(convert.licence_file_status(status))
         return response
@@ -175,8 +174,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.VerifyOfdResponse:
         if not request.ofd:
             raise invalid("ofd", "is required: the OFD document (a ZIP package)")
-        response = ofd_convert.ofd_signatures(await self._ofds.verify_ofd(request.ofd))
-        status = await self._licence_files.ofd_status(request.ofd)
+        signatures = await self._ofds.verify_ofd(request.ofd)
+        response = ofd_convert.ofd_signatures(signatures)
+        status = await self._licence_files.ofd_status(request.ofd, signatures)
         if status is not None:
             response.licence.CopyFrom(convert.licence_file_status(status))
         return response

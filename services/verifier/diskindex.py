@@ -164,7 +164,7 @@ class DiskIndex:
             if stored is None:
                 stored = self._db.get(key)
             try:
-                new = apply_licence_event(stored, record.value)
+                new = apply_licence_event(stored, record.value, key=record.key)
             except BadEvent as exc:
                 bad.append((record, exc))
                 continue

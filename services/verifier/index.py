@@ -68,9 +68,20 @@ def _trust_event(data: bytes) -> events_pb2.TrustEvent:
     return event
 
 
-def apply_licence_event(stored: bytes | None, incoming: bytes) -> bytes | None:
-    """The new stored value for the lineage, or None when ``incoming`` is not newer."""
+def apply_licence_event(
+    stored: bytes | None, incoming: bytes, *, key: bytes | None = None
+) -> bytes | None:
+    """The new stored value for the lineage, or None when ``incoming`` is not newer.
+
+    ``key``, when given, is the record's key on the topic (keyed by lineage): a
+    record keyed as another lineage than its event's is a BadEvent, never stored
+    under that key (it would replace that lineage's entry and gate away its real
+    revocations with its ``lineage_version``)."""
     event = _licence_event(incoming)
+    if key is not None and key != event.lineage.encode():
+        raise BadEvent(
+            f"record key {key[:64]!r} is not the event's lineage {event.lineage[:64]!r}"
+        )
     if (
         stored is not None
         and _licence_event(stored).lineage_version >= event.lineage_version

@@ -356,6 +356,11 @@ async def test_authorise_rejects_bad_input(world):
     for overrides, field in (
         ({"purpose": ""}, "purpose"),
         ({"purpose": "长" * 65}, "purpose"),
+        # printed on the sealed annotated copy: held to what a display name is held to
+        ({"purpose": "开立\u200f账户"}, "purpose"),  # right-to-left mark
+        ({"purpose": "租房\u2028仅供任何人"}, "purpose"),  # line separator
+        ({"purpose": "租\u200b房"}, "purpose"),  # zero-width space
+        ({"purpose": "\u3164\u3164"}, "purpose"),  # blank-looking filler
         ({"department_code": "not-a-code"}, "department_code"),
     ):
         err = await rpc_error(app.AuthoriseUse(authorise_request(world, **overrides)))
@@ -796,3 +801,156 @@ async def test_an_ofd_without_a_usable_official_seal_is_a_failed_precondition(
     )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "sm2 or es256 or ed25519" in err.details(), err.details()
+
+
+def pdf_with_keywords(keywords: str) -> bytes:
+    """An unsealed one-page PDF whose /Keywords claim licence metadata."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (595, 842), "white").save(out, "PDF", keywords=keywords)
+    return out.getvalue()
+
+
+async def test_a_forged_file_cannot_borrow_a_valid_licences_status(
+    world, seal_stub, verifier_group
+):
+    """A licence's status is given only to a file sealed by the issuing department,
+    whose metadata names the licence the code is of: an unsealed copy of the
+    metadata, or a genuine code beside another identifier, gets no verdict."""
+    from certseal.licencefile import keywords_text
+
+    licence = world["licence"]
+    document = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier, holder=world["holder"]
+            )
+        )
+    ).document
+    meta = read_licence_metadata(document)
+    await verdict_everywhere(
+        {"g": verifier_group.stub},
+        meta["licence_code"],
+        verifier_pb2.VERDICT_VALID,
+        within=30,
+    )
+    stub = seal_stub("operator:admin")
+    genuine = await stub.VerifyPdf(seal_pb.VerifyPdfRequest(pdf=document))
+    assert genuine.licence.verdict == "VALID", genuine.licence.detail
+    # the genuine metadata copied onto an unsealed page
+    copied = await stub.VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=pdf_with_keywords(keywords_text(meta)))
+    )
+    assert list(copied.seals) == []
+    assert copied.licence.verdict == "", copied.licence
+    assert "seal" in copied.licence.detail
+    # a genuine licence code beside another licence's identifier
+    other = dict(meta, identifier=meta["identifier"][:-4] + "9999")
+    borrowed = await stub.VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=pdf_with_keywords(keywords_text(other)))
+    )
+    assert borrowed.licence.verdict == "", borrowed.licence
+
+
+async def test_metadata_changed_after_the_seal_gets_no_licence_status(
+    world, seal_stub, verifier_group
+):
+    """An incremental update after the issuer's seal may rewrite /Info and drop the
+    XMP while the seal stays VALID: the status is of the metadata the seal signed,
+    so a changed one gets no verdict (else a revoked licence's file could be made to
+    claim another licence of the same issuer)."""
+    import io
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from certseal.licencefile import keywords_text
+
+    licence = world["licence"]
+    document = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier, holder=world["holder"]
+            )
+        )
+    ).document
+    meta = read_licence_metadata(document)
+    writer = IncrementalPdfFileWriter(io.BytesIO(document))
+    info = writer.trailer["/Info"].get_object()
+    info["/Keywords"] = generic.TextStringObject(
+        keywords_text(dict(meta, identifier=meta["identifier"][:-4] + "9999"))
+    )
+    writer.update_container(info)
+    del writer.root["/Metadata"]
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    forged = out.getvalue()
+    assert read_licence_metadata(forged)["identifier"] != meta["identifier"]
+    verified = await seal_stub("operator:admin").VerifyPdf(
+        seal_pb.VerifyPdfRequest(pdf=forged)
+    )
+    assert [s.verdict for s in verified.seals] == ["VALID"]  # pyHanko allows it
+    assert verified.licence.verdict == "", verified.licence
+    assert "changed after the issuer's seal" in verified.licence.detail
+
+
+async def test_a_forged_or_altered_ofd_file_gets_no_licence_status(
+    world, seal_stub, verifier_group
+):
+    """The OFD form holds to the same rule as the PDF: the genuine metadata in an OFD
+    without the issuer's seal, or metadata changed after that seal (OFD.xml is under
+    it), gets no verdict, while the genuine file gets VALID."""
+    import re as regex
+
+    from services.seal.licence_files import ofd_licence_metadata
+    from tests.seal.ofd_samples import changed, unzip, zip_files
+
+    licence = world["licence"]
+    ofd = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier,
+                holder=world["holder"],
+                format=pb.DOCUMENT_FORMAT_OFD,
+            )
+        )
+    ).document
+    meta = ofd_licence_metadata(ofd)
+    await verdict_everywhere(
+        {"g": verifier_group.stub},
+        meta["licence_code"],
+        verifier_pb2.VERDICT_VALID,
+        within=30,
+    )
+    stub = seal_stub("operator:admin")
+    genuine = await stub.VerifyOfd(seal_pb.VerifyOfdRequest(ofd=ofd))
+    assert genuine.licence.verdict == "VALID", genuine.licence.detail
+    # the same package with its signatures taken out: the metadata alone
+    files = {
+        name: data
+        for name, data in unzip(ofd).items()
+        if not name.startswith("Doc_0/Signs/")
+    }
+    files["OFD.xml"] = regex.sub(
+        rb"<ofd:Signatures>[^<]*</ofd:Signatures>", b"", files["OFD.xml"]
+    )
+    unsealed = await stub.VerifyOfd(seal_pb.VerifyOfdRequest(ofd=zip_files(files)))
+    assert list(unsealed.signatures) == []
+    assert unsealed.licence.identifier == licence.identifier
+    assert unsealed.licence.verdict == "", unsealed.licence
+    assert "seal" in unsealed.licence.detail
+    # the metadata rewritten under the issuer's seal: MODIFIED, and no status
+    other = meta["identifier"][:-4] + "9999"
+    altered = changed(
+        ofd,
+        "OFD.xml",
+        lambda old: old.replace(meta["identifier"].encode(), other.encode()),
+    )
+    answer = await stub.VerifyOfd(seal_pb.VerifyOfdRequest(ofd=altered))
+    assert [s.verdict for s in answer.signatures] == ["MODIFIED"]
+    assert answer.licence.identifier == other
+    assert answer.licence.verdict == "", answer.licence

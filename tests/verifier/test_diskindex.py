@@ -99,3 +99,25 @@ def test_a_named_worker_drops_the_unnamed_workers_folder(tmp_path):
     assert drop_unnamed_folder(tmp_path, "gz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gz@verifier-gz-0", "gzx"]
     assert not drop_unnamed_folder(tmp_path, "gz")
+
+
+def test_an_event_keyed_as_another_lineage_is_dead_lettered(tmp_path):
+    """The topic is keyed by lineage: an event whose key names another lineage (or no
+    key) would overwrite that lineage's entry and, with a high lineage_version, gate
+    away its real revocations. It is a bad event, and the partition moves on."""
+    index = DiskIndex(tmp_path / "ix")
+    index.apply([rec(0, 0, "a", event("a", 1))])
+    applied = index.apply(
+        [
+            rec(0, 1, "a", event("b", 99, status=1)),  # keyed a, body of lineage b
+            rec(0, 2, "", event("c", 1)),  # no key
+            rec(0, 3, "a", event("a", 2, status=3)),  # a's real revocation
+        ]
+    )
+    assert [(r.offset, "key" in str(p)) for r, p in applied.bad] == [
+        (1, True),
+        (2, True),
+    ]
+    assert index_entry(index.get(b"a")).status == "03"
+    assert index.get(b"") is None
+    assert index.offsets() == {0: 3}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, denied, invalid
 from certseal.rpc import Caller
+from certseal.text import check_display_name
 from certseal.timestamps import Clock
 from services.issuer.authorisation import (
     MAX_FIELDS,
@@ -278,6 +279,9 @@ class HolderSide:
             raise invalid(
                 "purpose", f"give a purpose of 1 to {MAX_PURPOSE_CHARS} characters"
             )
+        # the purpose is printed on the sealed annotated copy: no direction mark,
+        # line separator or invisible character may make it read otherwise
+        check_display_name(purpose, "purpose")
         if len(counter) > 64:
             raise invalid("counter", "is over 64 characters")
         licence_type = await self._directory.licence_type(record.type_code)
