@@ -182,13 +182,35 @@ def cmd_seal(args: argparse.Namespace) -> int:
             pdf=_read(args.file, "file"), password=_password(args.password_file)
         )
         reply = _call(args, lambda s: s.VerifyPdf(request))
-        for one in reply.seals:
-            print(f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}")
-        print(f"{len(reply.seals)} seal(s)")
+        for line in pdf_report_lines(reply):
+            print(line)
         return (
             0 if reply.seals and all(s.verdict == "VALID" for s in reply.seals) else 1
         )
     return 0
+
+
+def pdf_report_lines(reply: Any) -> list[str]:
+    """The lines `seal verify-pdf` prints for a VerifyPdfResponse.
+
+    One line per seal, the count, and, for a certseal licence file (GB/T 36905, its
+    metadata read by the seal service), the licence's current status at a verifier
+    group: a sealed file whose licence was revoked says REVOKED here although its
+    seal is VALID (docs/holder.md, "Verifying a licence file").
+    """
+    lines = [
+        f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}"
+        for one in reply.seals
+    ]
+    lines.append(f"{len(reply.seals)} seal(s)")
+    if reply.HasField("licence"):
+        licence = reply.licence
+        status = licence.verdict or f"unknown ({licence.detail})"
+        lines.append(
+            f"licence     {licence.identifier} (type {licence.type_code}, "
+            f"issuer {licence.issuer_code}): {status}"
+        )
+    return lines
 
 
 def _verify_ofd(args: argparse.Namespace) -> int:
