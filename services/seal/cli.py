@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.cli import call_service, dev_identity, load, ts
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 
 
@@ -68,6 +68,26 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
         lambda chan: call(seal_pb2_grpc.SealStub(chan)),
         identity=identity,
         service="seal",
+    )
+
+
+def _pdf_call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
+    """:func:`_call` for `seal pdf` and `seal verify-pdf`: a refused or missing PDF
+    password is named as the option that gives it (see :func:`password_hint`)."""
+    try:
+        return _call(args, call)
+    except CertsealError as exc:
+        raise password_hint(exc) from None
+
+
+def password_hint(exc: CertsealError) -> CertsealError:
+    """The service's error about an encrypted PDF's ``password`` (a request field the
+    user never sees) as INVALID_ARGUMENT naming ``password-file``, the option that
+    gives it, so it exits 2 like other bad input; any other error unchanged."""
+    if exc.field != "password":
+        return exc
+    return invalid(
+        "password-file", f"{exc.message} (--password-file FILE, its first line)"
     )
 
 
@@ -155,7 +175,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             password=_password(args.password_file),
             field_name=args.field or "",
         )
-        reply = _call(args, lambda s: s.SealPdf(request))
+        reply = _pdf_call(args, lambda s: s.SealPdf(request))
         Path(args.out).write_bytes(reply.pdf)
         print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
@@ -181,7 +201,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         request = pb.VerifyPdfRequest(
             pdf=_read(args.file, "file"), password=_password(args.password_file)
         )
-        reply = _call(args, lambda s: s.VerifyPdf(request))
+        reply = _pdf_call(args, lambda s: s.VerifyPdf(request))
         for line in pdf_report_lines(reply):
             print(line)
         return (

@@ -31,3 +31,20 @@ def test_licence_without_verdict_shows_why() -> None:
 def test_plain_pdf_has_no_licence_line() -> None:
     reply = pb.VerifyPdfResponse(seals=[pb.PdfSealResult(verdict="VALID")])
     assert pdf_report_lines(reply) == [": VALID  ", "1 seal(s)"]
+
+
+def test_a_password_error_names_the_cli_option() -> None:
+    from certseal.errors import CertsealError, ErrorKind
+    from services.seal.cli import password_hint
+
+    refused = CertsealError(
+        ErrorKind.FAILED_PRECONDITION,
+        "the PDF is encrypted (…) and opens only with a password",
+        field="password",
+    )
+    hinted = password_hint(refused)
+    assert hinted.kind is ErrorKind.INVALID_ARGUMENT
+    assert str(hinted).startswith("password-file: the PDF is encrypted")
+    assert "--password-file FILE" in str(hinted)
+    other = CertsealError(ErrorKind.INVALID_ARGUMENT, "no field X", field="field_name")
+    assert password_hint(other) is other
