@@ -66,10 +66,12 @@ def new_code() -> str:
 def normalise_code(text: str) -> str | None:
     """The code as issued (upper case, spaces and dashes after the prefix removed,
     O→0, I/L→1 as Crockford reads them); None when it cannot be one."""
-    body = text.strip().upper()
-    if body.startswith(CODE_PREFIX):
-        body = body[len(CODE_PREFIX) :]
-    body = body.replace("-", "").replace(" ", "")
+    body = text.strip().upper().replace("-", "").replace(" ", "")
+    # the prefix, however it was separated ("AU-", "AU ", "AU"): only when the body
+    # after it has the code's length, since a bare body may begin with "AU" too
+    bare_prefix = CODE_PREFIX.rstrip("-")
+    if len(body) == CODE_LENGTH + len(bare_prefix) and body.startswith(bare_prefix):
+        body = body[len(bare_prefix) :]
     body = body.translate(str.maketrans("OIL", "011"))
     if len(body) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in body):
         return None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.cli import call_service, dev_identity, load, ts
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 
 
@@ -68,6 +68,26 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
         lambda chan: call(seal_pb2_grpc.SealStub(chan)),
         identity=identity,
         service="seal",
+    )
+
+
+def _pdf_call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
+    """:func:`_call` for `seal pdf` and `seal verify-pdf`: a refused or missing PDF
+    password is named as the option that gives it (see :func:`password_hint`)."""
+    try:
+        return _call(args, call)
+    except CertsealError as exc:
+        raise password_hint(exc) from None
+
+
+def password_hint(exc: CertsealError) -> CertsealError:
+    """The service's error about an encrypted PDF's ``password`` (a request field the
+    user never sees) as INVALID_ARGUMENT naming ``password-file``, the option that
+    gives it, so it exits 2 like other bad input; any other error unchanged."""
+    if exc.field != "password":
+        return exc
+    return invalid(
+        "password-file", f"{exc.message} (--password-file FILE, its first line)"
     )
 
 
@@ -155,7 +175,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             password=_password(args.password_file),
             field_name=args.field or "",
         )
-        reply = _call(args, lambda s: s.SealPdf(request))
+        reply = _pdf_call(args, lambda s: s.SealPdf(request))
         Path(args.out).write_bytes(reply.pdf)
         print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
@@ -181,15 +201,36 @@ def cmd_seal(args: argparse.Namespace) -> int:
         request = pb.VerifyPdfRequest(
             pdf=_read(args.file, "file"), password=_password(args.password_file)
         )
-        reply = _call(args, lambda s: s.VerifyPdf(request))
-        for one in reply.seals:
-            print(f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}")
-        print(f"{len(reply.seals)} seal(s)")
-        _print_licence(reply)
+        reply = _pdf_call(args, lambda s: s.VerifyPdf(request))
+        for line in pdf_report_lines(reply):
+            print(line)
         return (
             0 if reply.seals and all(s.verdict == "VALID" for s in reply.seals) else 1
         )
     return 0
+
+
+def pdf_report_lines(reply: Any) -> list[str]:
+    """The lines `seal verify-pdf` prints for a VerifyPdfResponse.
+
+    One line per seal, the count, and, for a certseal licence file (GB/T 36905, its
+    metadata read by the seal service), the licence's current status at a verifier
+    group: a sealed file whose licence was revoked says REVOKED here although its
+    seal is VALID (docs/holder.md, "Verifying a licence file").
+    """
+    lines = [
+        f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}"
+        for one in reply.seals
+    ]
+    lines.append(f"{len(reply.seals)} seal(s)")
+    if reply.HasField("licence"):
+        licence = reply.licence
+        status = licence.verdict or f"unknown ({licence.detail})"
+        lines.append(
+            f"licence     {licence.identifier} (type {licence.type_code}, "
+            f"issuer {licence.issuer_code}): {status}"
+        )
+    return lines
 
 
 def _verify_ofd(args: argparse.Namespace) -> int:

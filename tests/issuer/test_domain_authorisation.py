@@ -102,6 +102,15 @@ def test_codes_are_short_unguessable_and_read_back_as_typed():
 
 
 @pytest.mark.parametrize(
+    "typed",
+    ["au 7hh7bw6aznmk", "AU 7HH7 BW6A ZNMK", "au7hh7bw6aznmk", "AU--7HH7-BW6A-ZNMK"],
+)
+def test_the_prefix_may_be_typed_with_a_space_or_nothing(typed):
+    # docs/holder.md: "The code may be typed with spaces, dashes and lower case."
+    assert normalise_code(typed) == "AU-7HH7BW6AZNMK"
+
+
+@pytest.mark.parametrize(
     "text", ["", "AU-", "AU-123", "AU-0000000000000", "AU-00000000000U", "LC1:ABC"]
 )
 def test_what_cannot_be_a_code(text):
