@@ -120,17 +120,30 @@ def check_schemas(
             for problem in k8s_schemas.validate(obj, custom):
                 yield f"{_name(obj)}: {problem}"
             continue
+        text = json.dumps(obj, sort_keys=True)
         for version in sorted(set(table["kubernetes"])):
-            try:
-                kubernetes_validate.validate(obj, _kubernetes(version), strict=True)
-            except kubernetes_validate.ValidationError as exc:
-                where = ".".join(str(p) for p in exc.path)
-                yield f"{_name(obj)}: {where}: {exc.message} (Kubernetes {version})"
-            except kubernetes_validate.SchemaNotFoundError:
-                yield (
-                    f"{_name(obj)}: no schema for {obj.get('apiVersion')} "
-                    f"{obj.get('kind')} in Kubernetes {version}"
-                )
+            for problem in _builtin_problems(text, version):
+                yield f"{_name(obj)}: {problem}"
+
+
+@functools.cache
+def _builtin_problems(text: str, version: str) -> tuple[str, ...]:
+    """The problems of one built-in object (its JSON, keys sorted) against the
+    Kubernetes OpenAPI schema of ``version``. Kept per object text: kubernetes_validate
+    reads its schema files again on every call, and the same objects are checked again
+    and again (each overlay, each edited copy in the tests)."""
+    obj = json.loads(text)
+    try:
+        kubernetes_validate.validate(obj, _kubernetes(version), strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        where = ".".join(str(p) for p in exc.path)
+        return (f"{where}: {exc.message} (Kubernetes {version})",)
+    except kubernetes_validate.SchemaNotFoundError:
+        return (
+            f"no schema for {obj.get('apiVersion')} {obj.get('kind')} in "
+            f"Kubernetes {version}",
+        )
+    return ()
 
 
 def check_versions(

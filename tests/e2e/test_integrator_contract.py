@@ -37,27 +37,59 @@ SDKS = {"1": "cloudevents>=1.11,<2", "2": "cloudevents>=2,<3"}
 VALID = 1  # verifier_pb2 verdict VALID
 
 
-def _venv(folder: Path, requirement: str) -> Path:
-    venv.create(folder, with_pip=True)
+# Built SDK venvs are kept under .venv (ignored by git, rebuilt with it), one directory
+# per content address: the requirement, this Python's version and the pip used. A venv
+# is built into a temporary sibling and renamed into place only once complete, so a
+# killed run never leaves a half-built venv behind.
+SDK_CACHE = ROOT / ".venv" / "test-cache"
+
+
+def _venv(requirement: str) -> Path:
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+
+    from pip import __version__ as pip_version
+
+    address = hashlib.sha256(
+        "\0".join((requirement, "protobuf", sys.version, pip_version)).encode()
+    ).hexdigest()[:16]
+    folder = SDK_CACHE / f"sdk-{address}"
     python = folder / "bin" / "python"
+    if python.exists():
+        return python
+    SDK_CACHE.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f"sdk-{address}-", dir=SDK_CACHE))
+    # No ensurepip in the venv: this Python's pip installs into it (--python), which
+    # saves building a pip per venv; the venv still holds nothing of certseal.
+    venv.create(building, with_pip=False)
     subprocess.run(
         [
-            str(python),
-            *("-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
+            sys.executable,
+            *("-m", "pip", "--python", str(building / "bin" / "python")),
+            *("install", "--quiet", "--disable-pip-version-check"),
             requirement,
             "protobuf",
         ],
         check=True,
         capture_output=True,
     )
+    try:
+        os.rename(building, folder)
+    except OSError:  # another run finished the same address first
+        shutil.rmtree(building, ignore_errors=True)
     return python
 
 
 @pytest.fixture(scope="module")
-def sdk_pythons(tmp_path_factory) -> dict[str, Path]:
+def sdk_pythons() -> dict[str, Path]:
     """A Python with the CloudEvents SDK 1.x, and one with 2.x; nothing of certseal."""
-    home = tmp_path_factory.mktemp("sdk")
-    return {major: _venv(home / f"ce{major}", req) for major, req in SDKS.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(SDKS)) as pool:
+        built = {major: pool.submit(_venv, req) for major, req in SDKS.items()}
+        return {major: future.result() for major, future in built.items()}
 
 
 @pytest.fixture(scope="module")
