@@ -37,6 +37,8 @@ from certseal.v1 import seal_pb2 as spb
 from services.devstack import DevStack
 from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
+from services.verifier.diskindex import FOLDER as INDEX_FOLDER
+from services.verifier.diskindex import DiskIndex
 from services.verifier.index import restricted_values
 from tests.conftest import (
     Clients,
@@ -104,8 +106,19 @@ async def _caught_up(verifier: VerifierProcess) -> bool:
 
 
 def _table(verifier: VerifierProcess, name: str) -> dict[bytes, bytes]:
-    """A stopped verifier's table: key -> stored event bytes, every partition."""
+    """A stopped verifier's table: key -> stored event bytes, every partition; the
+    licence index is the on-disk one (services/verifier/diskindex.py)."""
     found: dict[bytes, bytes] = {}
+    if name == "licence-index":
+        folders = sorted(verifier.home.glob(f"data/{verifier.group}/**/{INDEX_FOLDER}"))
+        assert folders, "no licence index"
+        for folder in folders:
+            index = DiskIndex(folder)
+            try:
+                found.update(index.items())
+            finally:
+                index.close()
+        return found
     paths = sorted(verifier.home.glob(f"data/{verifier.group}/**/*{name}-*.db"))
     assert paths, f"no {name} table files"
     for path in paths:

@@ -559,8 +559,11 @@ async def test_offline_bundles_are_signed_by_a_verifier_and_carry_no_field_value
 def corrupt(verifier: VerifierProcess, what: str) -> None:
     from rocksdict import Options, Rdict
 
-    tables = sorted(verifier.home.glob(f"data/{verifier.group}/**/*licence-index-*.db"))
-    assert tables, "no table files found"
+    from services.verifier.diskindex import FOLDER as INDEX_FOLDER
+
+    # the licence index on disk (services/verifier/diskindex.py)
+    tables = sorted(verifier.home.glob(f"data/{verifier.group}/**/{INDEX_FOLDER}"))
+    assert tables, "no licence index found"
     for path in tables:
         if what == "CURRENT":
             (path / "CURRENT").write_text("garbage\n")
