@@ -615,12 +615,12 @@ SECRET_FILES: tuple[tuple[str, str, str, str], ...] = (
     # the platform TSA's key and certificate, and the roots its tokens are checked
     # against: the seal service alone
     ("seal.tsa_key_file", r"\btsa_key_file\b", "certseal-tsa", "tsa.key"),
-    ("seal.tsa_cert_file", r"\btsa_cert_file\b", "certseal-tsa", "tsa.crt"),
+    ("seal.tsa_cert_file", r"\btsa_cert_file\b", "certseal-tsa", "tsa.pem"),
     (
         "seal.tsa_trusted_ca_files",
         r"\btsa_trusted_ca_files\b",
         "certseal-tsa",
-        "ca.crt",
+        "ca.pem",
     ),
 )
 POSTGRES_PORT = 5432
