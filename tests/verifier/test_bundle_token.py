@@ -199,3 +199,45 @@ def test_without_bundle_key_the_tls_key_signs(softhsm, ca):
     ident = ca.identity("service:verifier")
     made = bundle_signer(settings(softhsm), str(ident.cert_file), str(ident.key_file))
     assert isinstance(made, BundleSigner)
+
+
+async def test_a_verifier_process_exports_bundles_signed_in_the_token(
+    stack, config, issuer, softhsm, token, tmp_path
+):
+    """ExportTrustBundle of a verifier whose [verifier] bundle_key names a token key:
+    the bundle opens under the platform CA, signed by the token key's certificate."""
+    import copy
+    import secrets
+
+    from certseal.config import dump_config
+    from certseal.v1 import verifier_pb2
+    from tests.conftest import VerifierProcess
+
+    label = "bundle-process"
+    group = f"t-{secrets.token_hex(3)}"
+    public_key_der, _ = await token.generate(Suite.ES256, label=label)
+    cert = stack.ca.certify(
+        f"service:verifier-{group}", public_key_der, tmp_path / "bundle.pem"
+    )
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(tmp_path / "data")
+    cfg.verifier.bundle_key = label
+    cfg.verifier.bundle_cert_file = str(cert)
+    cfg.pkcs11 = softhsm.config(sessions=1)
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    process = VerifierProcess(stack, config_file, tmp_path, group)
+    await process.start()
+    try:
+        await process.wait_serving()
+        exported = await process.stub.ExportTrustBundle(
+            verifier_pb2.ExportTrustBundleRequest()
+        )
+        now = dt.datetime.now(dt.UTC)
+        bundle = open_bundle(
+            [exported.bundle], ca_pem=stack.ca.ca_file.read_bytes(), now=now
+        )
+        assert bundle.signer == f"service:verifier-{group}"
+        assert bundle.group == group and bundle.content.keys
+    finally:
+        await process.stop()
