@@ -129,6 +129,36 @@ class DevCA:
         ident.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return ident
 
+    def certify(self, common_name: str, public_key_der: bytes, path: Path) -> Path:
+        """Issue an 825-day certificate to ``common_name`` for a key held elsewhere
+        (``public_key_der``, a DER SubjectPublicKeyInfo: e.g. a PKCS#11 token key's,
+        as for ``[verifier] bundle_key``), written as PEM to ``path``.
+
+        Raises ValueError for a public key that is not DER SubjectPublicKeyInfo.
+        """
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+            )
+            .issuer_name(self._ca_cert.subject)
+            .public_key(serialization.load_der_public_key(public_key_der))  # type: ignore[arg-type]
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _LEEWAY)
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(
+                x509.KeyUsage(
+                    True, False, False, False, False, False, False, False, False
+                ),
+                critical=True,
+            )
+            .sign(self._ca_key, hashes.SHA256())
+        )
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return path
+
     def server_identity(self, name: str, hosts: Sequence[str]) -> Identity:
         """A new HTTPS server certificate for ``hosts`` (DNS names or IP literals, in
         its subjectAltName) under ``server-<name>``, e.g. for a local webhook receiver

@@ -39,7 +39,7 @@ from pkcs11 import Attribute
 
 from certseal import hsm_calls as calls
 from certseal.config import Pkcs11Config
-from certseal.crypto import TOKEN_KEY_MARK, Suite, key_id
+from certseal.crypto import TOKEN_KEY_MARK, Suite, key_id, token_reference
 from certseal.errors import CertsealError, ErrorKind
 from certseal.files import read_regular_file
 
@@ -109,6 +109,11 @@ class TokenSigner:
     def public_key_der(self) -> bytes:
         """The DER SubjectPublicKeyInfo."""
         return self._public_key_der
+
+    @property
+    def cka_id(self) -> bytes:
+        """The key pair's CKA_ID in the token."""
+        return self._cka_id
 
     async def sign(self, data: bytes) -> bytes:
         """The raw signature of ``data`` (``r || s`` for es256), made in the token on
@@ -213,10 +218,28 @@ class Pkcs11Token:
         """Whether new keys of ``suite`` are generated in this token."""
         return suite in self._suites
 
-    async def generate(self, suite: Suite) -> tuple[bytes, bytes]:
+    async def generate(self, suite: Suite, label: str = "") -> tuple[bytes, bytes]:
         """A new key pair of ``suite`` in the token: (its SubjectPublicKeyInfo DER, the
-        reference to store). The private key is sensitive and not extractable."""
-        return await self._run(lambda s: calls.generate(s, suite))
+        reference to store). The private key is sensitive and not extractable;
+        ``label`` names it (CKA_LABEL, default ``certseal <suite>``)."""
+        return await self._run(lambda s: calls.generate(s, suite, label))
+
+    def labelled_signer(self, label: str) -> TokenSigner | None:
+        """The signer of the key pair whose private key is labelled ``label``
+        (CKA_LABEL), None when the token has none; blocks (a process's start-up).
+        Raises CertsealError (INVALID_ARGUMENT) for a label on several keys or a key
+        of another kind than EC P-256 or Ed25519."""
+        found = self._executor.submit(
+            self._with_session, lambda s: calls.labelled(s, label)
+        ).result()
+        if found is None:
+            return None
+        suite, public_key_der, cka_id = found
+        return TokenSigner(self, suite, public_key_der, cka_id)
+
+    def reference_of(self, signer: TokenSigner) -> bytes:
+        """The stored reference of ``signer``'s key (for :meth:`attributes`)."""
+        return token_reference(signer.cka_id)
 
     def signer(
         self, suite: Suite, public_key_der: bytes, reference: bytes
@@ -330,3 +353,35 @@ def token_from_config(config: Pkcs11Config) -> Pkcs11Token | None:
         ", ".join(sorted(config.suites)) or "no",
     )
     return token
+
+
+def labelled_key(config: Pkcs11Config, label: str, setting: str) -> TokenSigner:
+    """The signer of the token key labelled ``label`` (CKA_LABEL) in the token
+    ``config`` names, for a setting (``setting``, e.g. ``[verifier] bundle_key``)
+    that names a key made in the token beforehand. The token stays open for the
+    process's life.
+
+    Raises CertsealError(INVALID_ARGUMENT) naming ``setting`` when ``[pkcs11]`` names
+    no module or the token has no such key (or several, or one that is neither EC
+    P-256 nor Ed25519), and naming the ``[pkcs11]`` setting at fault as
+    :meth:`Pkcs11Token.open` does.
+    """
+    if not config.module:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"{setting}: names token key {label!r} but [pkcs11] module is not set",
+        )
+    token = token_from_config(config)
+    assert token is not None
+    try:
+        signer = token.labelled_signer(label)
+    except CertsealError as exc:
+        token.close()
+        raise CertsealError(exc.kind, f"{setting}: {exc.message}") from None
+    if signer is None:
+        token.close()
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"{setting}: token {config.token_label!r} has no key labelled {label!r}",
+        )
+    return signer

@@ -110,9 +110,10 @@ def log_in(token: Any, pin: str) -> Any:
         return token.open(rw=True)
 
 
-def generate(s: Session, suite: Suite) -> tuple[bytes, bytes]:
+def generate(s: Session, suite: Suite, label: str = "") -> tuple[bytes, bytes]:
     """A key pair of ``suite`` made in the token, the private key sensitive and never
-    extractable: (its SubjectPublicKeyInfo DER, the reference to store)."""
+    extractable: (its SubjectPublicKeyInfo DER, the reference to store). ``label`` is
+    both objects' CKA_LABEL (default ``certseal <suite>``)."""
     cka_id = os.urandom(16)
     private = {
         Attribute.TOKEN: True,
@@ -122,7 +123,7 @@ def generate(s: Session, suite: Suite) -> tuple[bytes, bytes]:
         Attribute.SIGN: True,
     }
     public = {Attribute.TOKEN: True, Attribute.VERIFY: True}
-    label = f"certseal {suite.value}"
+    label = label or f"certseal {suite.value}"
     if suite is Suite.ES256:
         params = s.session.create_domain_parameters(
             KeyType.EC,
@@ -151,13 +152,57 @@ def generate(s: Session, suite: Suite) -> tuple[bytes, bytes]:
             public_template=public,
             private_template=private,
         )
-        point = asn1_keys.OctetString.load(pub[Attribute.EC_POINT]).native
-        info = asn1_keys.PublicKeyInfo(
-            {"algorithm": {"algorithm": "ed25519"}, "public_key": bytes(point)}
-        )
-        return info.dump(), token_reference(cka_id)
+        return _ed25519_public_key(pub), token_reference(cka_id)
     raise CertsealError(
         ErrorKind.FAILED_PRECONDITION, f"{suite.value} keys are not kept in a token"
+    )
+
+
+def _ed25519_public_key(pub: Any) -> bytes:
+    point = asn1_keys.OctetString.load(pub[Attribute.EC_POINT]).native
+    info = asn1_keys.PublicKeyInfo(
+        {"algorithm": {"algorithm": "ed25519"}, "public_key": bytes(point)}
+    )
+    return bytes(info.dump())
+
+
+def labelled(s: Session, label: str) -> tuple[Suite, bytes, bytes] | None:
+    """The key pair whose private key has CKA_LABEL ``label``: (its suite, its
+    SubjectPublicKeyInfo DER, its CKA_ID), or None when the token has no such key.
+
+    Raises CertsealError(INVALID_ARGUMENT) when several private keys carry the label,
+    the key is neither P-256 nor Ed25519, or it has no public key object of its CKA_ID.
+    """
+    found = list(
+        s.session.get_objects(
+            {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: label}
+        )
+    )
+    if not found:
+        return None
+    if len(found) > 1:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"{len(found)} private keys in the token are labelled {label!r}",
+        )
+    key = found[0]
+    cka_id = bytes(key[Attribute.ID])
+    try:
+        pub = s.session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=cka_id)
+    except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned):
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"the key labelled {label!r} has no single public key of its CKA_ID",
+        ) from None
+    if key.key_type == KeyType.EC_EDWARDS:
+        return Suite.ED25519, _ed25519_public_key(pub), cka_id
+    if key.key_type == KeyType.EC and bytes(
+        pub[Attribute.EC_PARAMS]
+    ) == encode_named_curve_parameters("secp256r1"):
+        return Suite.ES256, bytes(encode_ec_public_key(pub)), cka_id
+    raise CertsealError(
+        ErrorKind.INVALID_ARGUMENT,
+        f"the key labelled {label!r} is neither EC P-256 nor Ed25519",
     )
 
 

@@ -35,6 +35,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ OPERATOR_SECRETS = {
     "certseal-platform-ca",
     "certseal-backup-s3",
     "certseal-log-key",
+    "certseal-tsa",
 }
 # the files of certseal-config (mounted at /etc/certseal) the components layer, in order
 CONFIG_FILES = ("config.toml", "site.toml", "console.toml")
@@ -392,6 +394,8 @@ def check_config(objects: list[dict[str, Any]]) -> Iterator[str]:
         for name, section in sections.items()
     }
     wanted["console"] = {"https": _port(cfg.console.listen)}
+    if cfg.seal.tsa_listen:
+        wanted["seal"]["tsa"] = _port(cfg.seal.tsa_listen)
     for obj in objects:
         for pod in _pod_specs(obj):
             for container in pod["containers"]:
@@ -463,7 +467,28 @@ def calls(cfg: Any) -> list[tuple[str, str, str]]:
     ):
         if value:
             found.append((component, setting, value))
+    tsa = in_cluster(cfg.seal.tsa_url)
+    if tsa:
+        found.append(("seal", "[seal] tsa_url", tsa))
     return found
+
+
+def in_cluster(url: str) -> str:
+    """The HOST:PORT of an http(s) ``url`` whose host is a Service of this namespace
+    (a bare name, or ``NAME.NAMESPACE.svc[.cluster.local]``: taken as NAME); "" for
+    an empty URL or one outside the cluster (an outside TSA)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if not host or parts.scheme not in ("http", "https"):
+        return ""
+    name, _, rest = host.partition(".")
+    if rest and not re.fullmatch(r"[a-z0-9-]+\.svc(\.cluster\.local)?", rest):
+        return ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return f"{name}:{parts.netloc.rpartition(':')[2]}"  # not a port: said so
+    return f"{name}:{port}"
 
 
 def _check_wanted_calls(cfg: Any) -> Iterator[str]:
@@ -600,6 +625,16 @@ SECRET_FILES: tuple[tuple[str, str, str, str], ...] = (
     ),
     # the transparency log's Ed25519 key: the log alone
     ("tlog.signing_key_file", r"\bsigning_key_file\b", "certseal-log-key", "log.key"),
+    # the platform TSA's key and certificate, and the roots its tokens are checked
+    # against: the seal service alone
+    ("seal.tsa_key_file", r"\btsa_key_file\b", "certseal-tsa", "tsa.key"),
+    ("seal.tsa_cert_file", r"\btsa_cert_file\b", "certseal-tsa", "tsa.pem"),
+    (
+        "seal.tsa_trusted_ca_files",
+        r"\btsa_trusted_ca_files\b",
+        "certseal-tsa",
+        "ca.pem",
+    ),
 )
 POSTGRES_PORT = 5432
 

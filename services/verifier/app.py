@@ -24,6 +24,7 @@ import grpc
 from mode import Service
 from prometheus_client import Counter
 
+from certseal.errors import invalid
 from certseal.events import (
     DIRECTORY_EVENTS,
     LICENCE_EVENTS,
@@ -31,6 +32,8 @@ from certseal.events import (
     TRUST_EVENTS,
     VERIFIER_DEAD_LETTERS,
 )
+from certseal.files import read_regular_file
+from certseal.hsm import labelled_key
 from certseal.indexkeys import IndexKeys
 from certseal.metrics import Metrics
 from certseal.rpc import (
@@ -42,7 +45,7 @@ from certseal.rpc import (
 )
 from certseal.secretfiles import read_secret_file
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
-from services.verifier.bundle import BundleSigner
+from services.verifier.bundle import BundleSigner, TokenBundleSigner
 from services.verifier.config import (
     VerifierSettings,
     consumer_group_id,
@@ -341,7 +344,7 @@ def build_servicer(
         group=vcfg.group,
         state=state,
         store=SnapshotStore(data_dir / "bundles"),
-        signer=BundleSigner(Path(cert_file).read_bytes(), Path(key_file).read_bytes()),
+        signer=bundle_signer(config, cert_file, key_file),
         refresh_s=vcfg.bundle_refresh_s,
         validity_s=vcfg.bundle_validity_s,
         log_checkpoint=lambda: log_watch.note,
@@ -383,6 +386,24 @@ def build_servicer(
         unopened=unopened,
     )
     return VerifierServicer(service=service), log_watch
+
+
+def bundle_signer(
+    config: VerifierSettings, cert_file: str, key_file: str
+) -> BundleSigner | TokenBundleSigner:
+    """The bundle signer: the token key ``[verifier] bundle_key`` names with its
+    certificate ``bundle_cert_file``, else the verifier's TLS pair. CertsealError
+    naming the setting at fault."""
+    vcfg = config.verifier
+    if not vcfg.bundle_key:
+        return BundleSigner(Path(cert_file).read_bytes(), Path(key_file).read_bytes())
+    if not vcfg.bundle_cert_file:
+        raise invalid("[verifier] bundle_cert_file", "is not set (bundle_key is)")
+    cert_pem = read_regular_file(
+        vcfg.bundle_cert_file, "[verifier] bundle_cert_file", 64 * 1024
+    )
+    key = labelled_key(config.pkcs11, vcfg.bundle_key, "[verifier] bundle_key")
+    return TokenBundleSigner(cert_pem, key)
 
 
 class GrpcService(Service):

@@ -31,16 +31,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import cbor2
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from certseal import cbor, codes, cose
-from certseal.crypto import InvalidSignature, Suite, signature_from_der, verify
+from certseal.crypto import InvalidSignature, Suite, verify
 from certseal.errors import CertsealError, invalid, precondition
 from certseal.identifiers import LicenceId, parse_licence_id
+
+# the signers live in bundle_sign; importable from here as before
+from services.verifier.bundle_sign import SUITES as _SUITES
+from services.verifier.bundle_sign import BundleSigner as BundleSigner
+from services.verifier.bundle_sign import BundleSigning as BundleSigning
+from services.verifier.bundle_sign import TokenBundleSigner as TokenBundleSigner
 from services.verifier.domain import (
     CodeKind,
     IndexEntry,
@@ -55,7 +59,6 @@ FORMAT = "certseal-trust-bundle/1"
 VERIFIER_IDENTITY = "service:verifier"
 """The identity that signs bundles for every group; ``service:verifier-<group>`` signs
 only its own group's."""
-_SUITES = (Suite.ES256, Suite.ED25519)  # what a verifier's TLS key may be
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,49 +218,6 @@ def payload(
     }
     message["removed"] = sorted(set(old) - set(snapshot.content.licences))
     return message
-
-
-# -- signing ------------------------------------------------------------------------
-
-
-class BundleSigner:
-    """Signs bundles with a verifier's own mTLS key; the certificate goes along."""
-
-    def __init__(self, cert_pem: bytes, key_pem: bytes):
-        self._cert_der = x509.load_pem_x509_certificate(cert_pem).public_bytes(
-            serialization.Encoding.DER
-        )
-        key = serialization.load_pem_private_key(key_pem, None)
-        if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
-            key.curve, ec.SECP256R1
-        ):
-            self._suite = Suite.ES256
-        elif isinstance(key, ed25519.Ed25519PrivateKey):
-            self._suite = Suite.ED25519
-        else:
-            raise precondition(
-                "the verifier's TLS key must be EC P-256 or Ed25519 to sign bundles",
-                field="key_file",
-            )
-        self._key = key
-
-    def sign(self, message: dict[str, Any]) -> bytes:
-        """The COSE_Sign1 of ``message`` (RFC 9052; ES256 signatures raw r || s)."""
-        protected = cose.encode_protected(
-            {cose.HEADER_ALG: self._suite.cose_alg, cose.HEADER_X5CHAIN: self._cert_der}
-        )
-        body = cbor2.dumps(message)
-        tbs = cose.sig_structure(protected, body)
-        if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            der = self._key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-            signature = signature_from_der(Suite.ES256, der)
-        else:
-            assert isinstance(self._key, ed25519.Ed25519PrivateKey)
-            signature = self._key.sign(tbs)
-        return cose.encode_sign1(protected, body, signature)
-
-    def __repr__(self) -> str:
-        return "BundleSigner(<key withheld>)"
 
 
 # -- reading ------------------------------------------------------------------------

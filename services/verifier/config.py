@@ -45,6 +45,12 @@ class VerifierConfig(ServiceSection):
     # snapshot is taken when asked (a snapshot scans the whole index).
     bundle_validity_s: int = 24 * 3600
     bundle_refresh_s: float = 10.0
+    # Sign bundles with a key kept in the [pkcs11] token instead of the verifier's TLS
+    # key: the CKA_LABEL of its key pair (EC P-256 or Ed25519; made with `certseal
+    # pkcs11 bundle-key`), and the certificate the platform CA issued for it to
+    # service:verifier or service:verifier-<group>. Empty: the TLS key signs.
+    bundle_key: str = ""
+    bundle_cert_file: str = ""
     # Department codes whose counters may call this group (every Verifier RPC; the
     # console acting for a counter counts as that counter); empty: every department.
     counters: list[str] = msgspec.field(default_factory=list)

@@ -23,7 +23,7 @@ from certseal.rpc import Caller
 from certseal.timestamps import utcnow
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting, acting_for
-from services.verifier.bundle import BundleContent, BundleSigner, Snapshot, payload
+from services.verifier.bundle import BundleContent, BundleSigning, Snapshot, payload
 from services.verifier.domain import (
     CodeKind,
     FieldRights,
@@ -92,7 +92,7 @@ class BundleExporter:
         group: str,
         state: VerifierState,
         store: SnapshotStore,
-        signer: BundleSigner,
+        signer: BundleSigning,
         refresh_s: float,
         validity_s: int,
         clock: Callable[[], dt.datetime] = utcnow,
@@ -176,7 +176,7 @@ class BundleExporter:
         )
         return ExportedBundle(
             group=self._group,
-            message=self._signer.sign(message),
+            message=await self._signer.sign_bundle(message),
             version=snapshot.version,
             base_version=base.version if base else 0,
             valid_until=valid_until,
