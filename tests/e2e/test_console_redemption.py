@@ -1,3 +1,5 @@
+# fixtures imported from the modules that define them are parameters here
+# ruff: noqa: F811
 """Issue 16 at the counter, in a real headless Chromium (Debian's): a clerk scans an
 authorisation code (授权码, ``AU-…``) as a scanner gun types it, and the page shows the
 authorisation's scope, the shared fields and the annotated copy (加注件); refusals are
@@ -11,6 +13,7 @@ granted its type, and a second department whose counter the holder authorises.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import secrets
@@ -42,7 +45,7 @@ MARKUP_PURPOSE = "开立<b>银行</b>账户"
 REDEEM_MS = 30000
 
 
-async def counter_page(browser, console, department: str):  # noqa: F811
+async def counter_page(browser, console, department: str):
     """A context and a counter page signed in as a new clerk of ``department``; the
     page's script errors are collected in ``page.errors``."""
     name = f"clerk-{secrets.token_hex(3)}"
@@ -80,7 +83,7 @@ async def copy_bytes(page: Page) -> bytes:
     assert got.suggested_filename == "加注件.pdf"
     path = await got.path()
     assert path is not None
-    return Path(path).read_bytes()
+    return await asyncio.to_thread(Path(path).read_bytes)
 
 
 async def expect_no_redemption(page: Page) -> None:
@@ -93,7 +96,7 @@ async def expect_no_redemption(page: Page) -> None:
 
 
 @pytest.fixture
-async def clerk(browser, console, world):  # noqa: F811
+async def clerk(browser, console, world):
     """The counter page of a clerk of the authorised (second) department."""
     context, page, errors = await counter_page(browser, console, world["other"].code)
     yield page
