@@ -111,7 +111,23 @@ function newAttempt() {
   $("verdict-details").replaceChildren();
   $("verdict-checks").replaceChildren();
   $("seals").hidden = true;
+  $("seals-body").replaceChildren();
+  $("seals-licence").hidden = true;
+  $("seals-licence").textContent = "";
+  delete $("seals-licence").dataset.verdict;
+  clearRedemption();
   return state.attempt;
+}
+
+// the redemption of an earlier scan leaves the screen (and its copy's blob URL goes)
+function clearRedemption() {
+  $("redemption").hidden = true;
+  $("redemption-id").textContent = "";
+  $("redemption-scope").textContent = "";
+  $("redemption-fields").replaceChildren();
+  const link = $("redemption-copy");
+  if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+  link.removeAttribute("href");
 }
 
 function row(list, label, value, cls) {
@@ -211,46 +227,46 @@ function verifyImage(blob) {
 }
 
 async function verifyPdf(file) {
-  newAttempt();
+  const attempt = newAttempt();
   try {
     const reply = await api("/api/verify-pdf", {
       method: "POST",
       headers: {"Content-Type": "application/pdf"},
       body: file,
     });
-    showSeals(file.name, reply);
+    if (attempt === state.attempt) showSeals(file.name, reply);
   } catch (err) {
-    showMessage(`无法核验签章 / Could not verify the PDF: ${err.message}`);
+    if (attempt === state.attempt) showMessage(`无法核验签章 / Could not verify the PDF: ${err.message}`);
   }
 }
 
 async function verifyOfd(file) {
-  newAttempt();
+  const attempt = newAttempt();
   try {
     const reply = await api("/api/verify-ofd", {
       method: "POST",
       headers: {"Content-Type": "application/ofd"},
       body: file,
     });
-    showSeals(file.name, reply);
+    if (attempt === state.attempt) showSeals(file.name, reply);
   } catch (err) {
-    showMessage(`无法核验签章 / Could not verify the OFD: ${err.message}`);
+    if (attempt === state.attempt) showMessage(`无法核验签章 / Could not verify the OFD: ${err.message}`);
   }
 }
 
 // -- 授权用证: an authorisation code gives the shared fields and the annotated copy --
 
 async function redeem(code) {
-  newAttempt();
+  const attempt = newAttempt();
   try {
     const reply = await api("/api/redeem", {
       method: "POST",
       headers: {"Content-Type": "application/json"},
       body: JSON.stringify({code}),
     });
-    showRedemption(reply);
+    if (attempt === state.attempt) showRedemption(reply);
   } catch (err) {
-    showMessage(`无法使用授权 / Could not redeem: ${err.message}`);
+    if (attempt === state.attempt) showMessage(`无法使用授权 / Could not redeem: ${err.message}`);
   } finally {
     focusScan();
   }
@@ -503,6 +519,8 @@ async function init() {
   $("camera-stop").addEventListener("click", stopCamera);
   $("print-receipt").addEventListener("click", () => window.print());
   $("save-receipt").addEventListener("click", saveReceipt);
+  // downloading the annotated copy does not take the scanner gun's keystrokes away
+  $("redemption-copy").addEventListener("click", () => setTimeout(focusScan, 0));
   // a click on nothing in particular sends the focus back to the scan field
   document.addEventListener("click", (e) => {
     if (!interactive(e.target) && !window.getSelection().toString()) focusScan();
