@@ -68,6 +68,15 @@ COMMANDS = {
 NOT_BY_HAND = {
     "Issuer.IssueLicences": "batch issuance by a department's own system",
     "Verifier.VerifyCodes": "batch verification by a counter system",
+    # the holder's side (docs/holder.md): the citizen acts through the holder app's
+    # backend (app: identities), a clerk redeems at the counter console's page
+    "LicenceHolder.GetLicenceDocument": "the holder app fetches the licence file",
+    "LicenceHolder.AuthoriseUse": "the holder app, for the citizen",
+    "LicenceHolder.RevokeAuthorisation": "the holder app, for the citizen",
+    "Issuer.ListLicenceUsage": "the holder app shows the citizen the usage record",
+    "Redemption.RedeemAuthorisation": (
+        "a clerk redeems on the counter console's page, a department's system over gRPC"
+    ),
 }
 
 
