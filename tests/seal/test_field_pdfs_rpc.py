@@ -161,7 +161,9 @@ async def test_cli_seals_an_encrypted_certified_form_into_its_field(
     code, out = await cli(
         "seal", "--as", owner, "pdf", seal.seal_id, str(source), "--out", str(sealed)
     )
-    assert code == 1 and "error: password:" in out, out  # a precondition: exit 1
+    # the missing password is the user's to give: the option named, exit 2
+    assert code == 2 and "error: password-file:" in out, out
+    assert "--password-file FILE" in out, out
     code, out = await cli(
         "seal", "--as", owner, "pdf", seal.seal_id, str(source), "--out", str(sealed),
         "--password-file", str(password),
