@@ -215,24 +215,16 @@ class Signer(Protocol):
         ...
 
 
-class SoftwareSigner:
-    """A signer holding its private key in process memory, for keys kept in the database.
+class KeyIdentity:
+    """What every :class:`Signer` shows of its key: the key id, the suite and the DER
+    SubjectPublicKeyInfo (the private key stays wherever the signer keeps it)."""
 
-    The private key is reachable only through :meth:`sign`; ``repr`` shows the key id.
-    """
+    __slots__ = ("_kid", "_public_key_der", "_suite")
 
-    __slots__ = ("_key", "_kid", "_public_key_der", "_suite", "_z")
-
-    def __init__(self, suite: Suite, private_bytes: bytes, public_key_der: bytes):
+    def __init__(self, suite: Suite, public_key_der: bytes):
         self._suite = suite
         self._public_key_der = public_key_der
         self._kid = key_id(public_key_der)
-        self._z = b""
-        if suite is Suite.SM2:
-            self._key: object = private_bytes
-            self._z = sm2_z(_sm2_point_from_der(public_key_der))
-        else:
-            self._key = serialization.load_der_private_key(private_bytes, password=None)
 
     @property
     def kid(self) -> str:
@@ -248,6 +240,24 @@ class SoftwareSigner:
     def public_key_der(self) -> bytes:
         """The DER SubjectPublicKeyInfo."""
         return self._public_key_der
+
+
+class SoftwareSigner(KeyIdentity):
+    """A signer holding its private key in process memory, for keys kept in the database.
+
+    The private key is reachable only through :meth:`sign`; ``repr`` shows the key id.
+    """
+
+    __slots__ = ("_key", "_z")
+
+    def __init__(self, suite: Suite, private_bytes: bytes, public_key_der: bytes):
+        super().__init__(suite, public_key_der)
+        self._z = b""
+        if suite is Suite.SM2:
+            self._key: object = private_bytes
+            self._z = sm2_z(_sm2_point_from_der(public_key_der))
+        else:
+            self._key = serialization.load_der_private_key(private_bytes, password=None)
 
     def sign_now(self, data: bytes) -> bytes:
         """Sign synchronously: every suite takes well under a millisecond."""

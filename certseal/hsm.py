@@ -39,7 +39,7 @@ from pkcs11 import Attribute
 
 from certseal import hsm_calls as calls
 from certseal.config import Pkcs11Config
-from certseal.crypto import TOKEN_KEY_MARK, Suite, key_id, token_reference
+from certseal.crypto import TOKEN_KEY_MARK, KeyIdentity, Suite, token_reference
 from certseal.errors import CertsealError, ErrorKind
 from certseal.files import read_regular_file
 
@@ -80,35 +80,18 @@ def read_pin_file(path: str, field: str = "[pkcs11] pin_file") -> str:
     return pin
 
 
-class TokenSigner:
+class TokenSigner(KeyIdentity):
     """A signer whose private key is an object in the token; same shape as
     :class:`certseal.crypto.SoftwareSigner`. ``repr`` shows the kid only."""
 
-    __slots__ = ("_cka_id", "_kid", "_public_key_der", "_suite", "_token")
+    __slots__ = ("_cka_id", "_token")
 
     def __init__(
         self, token: Pkcs11Token, suite: Suite, public_key_der: bytes, cka_id: bytes
     ):
+        super().__init__(suite, public_key_der)
         self._token = token
-        self._suite = suite
-        self._public_key_der = public_key_der
-        self._kid = key_id(public_key_der)
         self._cka_id = cka_id
-
-    @property
-    def kid(self) -> str:
-        """The key id."""
-        return self._kid
-
-    @property
-    def suite(self) -> Suite:
-        """The algorithm suite."""
-        return self._suite
-
-    @property
-    def public_key_der(self) -> bytes:
-        """The DER SubjectPublicKeyInfo."""
-        return self._public_key_der
 
     @property
     def cka_id(self) -> bytes:

@@ -21,7 +21,7 @@ no server version. Errors are JSON ``{"error", "field"}``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from services.console.convert import (
     pdf_seal_view,
     redemption_view,
 )
+from services.console.domain import PdfSealView
 from services.console.fonts import noto_sans_sc, rare_font
 from services.console.status import StatusCollector
 
@@ -328,54 +329,41 @@ class ConsoleHandlers:
 
     async def verify_pdf(self, request: web.Request) -> web.Response:
         """A sealed PDF: every seal in it with its verdict."""
-        if request.content_type != "application/pdf":
-            raise BadRequest(
-                f"send a PDF, not {request.content_type or 'nothing'}",
-                status=415,
-                field="pdf",
-            )
-        pdf = await request.read()
-        if not pdf.startswith(b"%PDF-"):
-            raise BadRequest("the file is not a PDF", field="pdf")
-        try:
-            reply = await self.seal.VerifyPdf(
-                seal_pb2.VerifyPdfRequest(pdf=pdf),
-                timeout=60,
-                metadata=attribution(account_of(request)),
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise _rpc_failure(exc, "seal") from None
-        return web.json_response(
-            {
-                "seals": [pdf_seal_view(s).to_json() for s in reply.seals],
-                "licence": licence_file_of(reply),
-                "verified_at": rfc3339(self.clock()),
-            }
+        pdf = await _dropped_file(
+            request, "pdf", ("application/pdf",), "a PDF", b"%PDF-", "a PDF"
         )
+        reply = await self._ask_seal(
+            request, self.seal.VerifyPdf, seal_pb2.VerifyPdfRequest(pdf=pdf)
+        )
+        return self._sealed_file_answer([pdf_seal_view(s) for s in reply.seals], reply)
 
     async def verify_ofd(self, request: web.Request) -> web.Response:
         """A sealed OFD (GB/T 33190): every signature in it with its verdict, and for
         a licence file the licence's current status (as for a PDF)."""
-        if request.content_type not in OFD_TYPES:
-            raise BadRequest(
-                f"send an OFD, not {request.content_type or 'nothing'}",
-                status=415,
-                field="ofd",
-            )
-        ofd = await request.read()
-        if not ofd.startswith(b"PK\x03\x04"):
-            raise BadRequest("the file is not an OFD (a ZIP package)", field="ofd")
+        ofd = await _dropped_file(
+            request, "ofd", OFD_TYPES, "an OFD", b"PK\x03\x04", "an OFD (a ZIP package)"
+        )
+        reply = await self._ask_seal(
+            request, self.seal.VerifyOfd, seal_pb2.VerifyOfdRequest(ofd=ofd)
+        )
+        return self._sealed_file_answer(
+            [ofd_seal_view(s) for s in reply.signatures], reply
+        )
+
+    async def _ask_seal(self, request: web.Request, rpc: Any, message: Any) -> Any:
+        """``rpc(message)`` at the seal service for the signed-in clerk."""
         try:
-            reply = await self.seal.VerifyOfd(
-                seal_pb2.VerifyOfdRequest(ofd=ofd),
-                timeout=60,
-                metadata=attribution(account_of(request)),
+            return await rpc(
+                message, timeout=60, metadata=attribution(account_of(request))
             )
         except grpc.aio.AioRpcError as exc:
             raise _rpc_failure(exc, "seal") from None
+
+    def _sealed_file_answer(self, views: list[PdfSealView], reply: Any) -> web.Response:
+        """Each seal's view, the licence file's status if any, and when."""
         return web.json_response(
             {
-                "seals": [ofd_seal_view(s).to_json() for s in reply.signatures],
+                "seals": [view.to_json() for view in views],
                 "licence": licence_file_of(reply),
                 "verified_at": rfc3339(self.clock()),
             }
@@ -470,3 +458,25 @@ def application(
     app.router.add_get("/fonts/noto-sans-sc.otf", noto_sans_sc)
     app.router.add_get("/fonts/rare-han.ttf", rare_font(rare_font_file))
     return app
+
+
+async def _dropped_file(
+    request: web.Request,
+    field: str,
+    types: Collection[str],
+    kind: str,
+    magic: bytes,
+    what: str,
+) -> bytes:
+    """The body of a file dropped on the page: of a media type in ``types`` (415
+    naming ``kind`` otherwise) and starting with ``magic`` (400: not ``what``)."""
+    if request.content_type not in types:
+        raise BadRequest(
+            f"send {kind}, not {request.content_type or 'nothing'}",
+            status=415,
+            field=field,
+        )
+    data = await request.read()
+    if not data.startswith(magic):
+        raise BadRequest(f"the file is not {what}", field=field)
+    return data

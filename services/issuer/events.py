@@ -106,38 +106,13 @@ def licence_event(
     ``actor``: the department code that acted, or e.g. ``service:expiry-sweep``. The
     event occurred at ``record.updated_at``.
     """
-    event_id = new_event_id()
-    message = events_pb2.LicenceEvent(
-        event_id=event_id,
-        type=event_type,
-        lineage=record.lineage,
-        identifier=record.identifier,
-        version=record.version,
-        lineage_version=record.lineage_version,
-        status=proto_status(record.status),
-        operation=proto_operation(record.last_operation),
-        reason=reason,
-        actor_department=actor,
-        occurred_at=ts(record.updated_at),
-        type_code=record.type_code,
-        issuer_code=record.issuer_code,
-        valid_from=ts(record.valid_from),
-        valid_until=ts(record.valid_until),
-        replaces=record.replaces or "",
-        holder_ref=record.holder_ref,
-        kid=record.kid,
-        transferred_to=record.transferred_to or "",
-        restricted_sealed=sealed_restricted(record, licence_type, sealer),
-    )
-    return cloudevent(
-        topic=LICENCE_EVENTS,
-        key=record.lineage,
-        message=message,
-        event_id=event_id,
-        event_type=event_type,
-        source=record.issuer_code,
-        time=record.updated_at,
-    )
+    message = _lineage_state(record, event_type, actor, reason, record.updated_at)
+    message.replaces = record.replaces or ""
+    message.transferred_to = record.transferred_to or ""
+    sealed = sealed_restricted(record, licence_type, sealer)
+    if sealed is not None:
+        message.restricted_sealed.CopyFrom(sealed)
+    return _on_licence_topic(record, message, record.updated_at)
 
 
 def trust_event(
@@ -264,9 +239,27 @@ def authorisation_event(
     fields shared, never their values, and the holder only as its pseudonym.
     ``actor``: the holder app.
     """
-    event_id = new_event_id()
-    message = events_pb2.LicenceEvent(
-        event_id=event_id,
+    message = _lineage_state(record, event_type, actor, reason, at)
+    message.authorisation.CopyFrom(
+        events_pb2.AuthorisationChange(
+            authorisation_id=auth.authorisation_id,
+            department_code=auth.department_code,
+            counter=auth.counter,
+            purpose=auth.purpose,
+            fields=auth.fields,
+            expires_at=ts(auth.expires_at),
+        )
+    )
+    return _on_licence_topic(record, message, at)
+
+
+def _lineage_state(
+    record: LicenceRecord, event_type: str, actor: str, reason: str, at: dt.datetime
+) -> events_pb2.LicenceEvent:
+    """The fields every licence-topic event of ``record`` carries: the lineage's
+    state as it now stands, who acted, why and when (a fresh event id)."""
+    return events_pb2.LicenceEvent(
+        event_id=new_event_id(),
         type=event_type,
         lineage=record.lineage,
         identifier=record.identifier,
@@ -283,21 +276,20 @@ def authorisation_event(
         valid_until=ts(record.valid_until),
         holder_ref=record.holder_ref,
         kid=record.kid,
-        authorisation=events_pb2.AuthorisationChange(
-            authorisation_id=auth.authorisation_id,
-            department_code=auth.department_code,
-            counter=auth.counter,
-            purpose=auth.purpose,
-            fields=auth.fields,
-            expires_at=ts(auth.expires_at),
-        ),
     )
+
+
+def _on_licence_topic(
+    record: LicenceRecord, message: events_pb2.LicenceEvent, at: dt.datetime
+) -> OutboxRecord:
+    """``message`` as a CloudEvent on the licence topic, keyed by lineage, from the
+    issuing department."""
     return cloudevent(
         topic=LICENCE_EVENTS,
         key=record.lineage,
         message=message,
-        event_id=event_id,
-        event_type=event_type,
+        event_id=message.event_id,
+        event_type=message.type,
         source=record.issuer_code,
         time=at,
     )
