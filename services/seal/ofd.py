@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from dataclasses import dataclass, field
@@ -316,7 +317,8 @@ class ReferenceResult:
 
     ``status``: ``ok``; ``changed``; ``missing``; ``list grown`` (``Signatures.xml``
     changed only by signatures added after this one, which still lists this one);
-    ``unsupported`` (a CheckMethod other than SM3 or SHA-256).
+    ``unsupported`` (a CheckMethod other than SM3 or SHA-256); ``unsigned`` (a file
+    signed XML draws from, present in the package but not among the references).
     """
 
     file: str
@@ -358,7 +360,45 @@ def check_references(
         else:
             status = "changed"
         results.append(ReferenceResult(ref.file, ref.check_value, actual, status))
+    signed = {ref.file for ref in signature.references}
+    for path in sorted(_named_by_signed(document, signed) - signed):
+        if path in document.package.files:  # present, drawn from, but not signed
+            results.append(ReferenceResult(path, b"", None, "unsigned"))
     return results
+
+
+def _named_by_signed(document: OfdDocument, signed: set[str]) -> set[str]:
+    """The files that signed XML names as what the document is drawn from
+    (GB/T 33190 §7.5, §7.7): the document root's ``CommonData`` resources and
+    templates, its pages and annotation list, and each signed page's resources. A
+    named file that is present but not signed could change what a signed page shows."""
+    named: set[str] = set()
+    if document.doc_root not in signed:
+        return named
+    base = _dirname(document.doc_root)
+    root = _xml(document.package, document.doc_root, "ofd")
+
+    def add(loc: str, at: str) -> None:
+        # a name that is no path inside the package: nothing in it can be drawn
+        with contextlib.suppress(CertsealError):
+            named.add(normalise(loc, "ofd", base=at))
+
+    common = child(root, "CommonData")
+    for tag in ("PublicRes", "DocumentRes"):
+        for item in children(common, tag) if common is not None else []:
+            add(text_of(item), base)
+    for item in children(common, "TemplatePage") if common is not None else []:
+        add(item.get("BaseLoc", ""), base)
+    annotations = child(root, "Annotations")
+    if annotations is not None:
+        add(text_of(annotations), base)
+    for page in document.pages:
+        named.add(page.path)
+        if page.path in signed and page.path in document.package.files:
+            content = _xml(document.package, page.path, "ofd")
+            for item in children(content, "PageRes"):
+                add(text_of(item), _dirname(page.path))
+    return named
 
 
 def _still_listed(document: OfdDocument, entry: SignatureEntry) -> bool:
