@@ -45,11 +45,44 @@ def _die_with_parent() -> None:
         pass  # elsewhere the broker must be stopped explicitly, as stop() does
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux default 32768)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free TCP port on loopback for a server that binds it later: an int in 1024..65535.
+
+    The port comes from below the kernel's ephemeral range. A port the kernel picks for
+    ``bind(0)`` is free again the moment this returns, and the kernel may hand it to an
+    outgoing connection or to another ``bind(0)`` before the caller binds it (a CI run
+    lost a test module to exactly that: "Failed to bind to address"). The kernel never
+    picks a port below its ephemeral range, and this process never hands one out twice.
+
+    Raises:
+        OSError: no free port was found in 200 tries.
+    """
+    high = max(_ephemeral_low() - 1, 2048)
+    low = max(1024, high - 12000)
+    for _ in range(200):
+        port = secrets.randbelow(high - low + 1) + low
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise OSError(f"no free loopback port in {low}..{high}")
 
 
 class AlreadyRunning(Exception):

@@ -26,6 +26,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from certseal.devstack import free_port
 from certseal.errors import CertsealError, ErrorKind
 from certseal.rpc import secure_channel
 from certseal.v1 import feed_pb2 as pb
@@ -317,9 +318,7 @@ async def raw_servers():
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 async def _post(
