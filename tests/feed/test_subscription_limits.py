@@ -68,7 +68,7 @@ async def _open(channel_as, identity: str, request=None):
     stream = feed_pb2_grpc.EventFeedStub(channel_as(identity)).Subscribe(
         request or pb.SubscribeRequest(earliest=True)
     )
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(90):
         first = await stream.read()
     assert first.type == "cn.gov.certseal.licence.issued"
     return stream
@@ -98,11 +98,11 @@ async def test_subscriptions_per_integrator_are_bounded(channel_as, operator, co
     neighbour = await _open(channel_as, "integrator:neighbour")
     # the streams still open keep delivering
     await dept.clients.issuer.IssueLicence(issue_request(dept))
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(90):
         assert (await streams[1].read()).type == "cn.gov.certseal.licence.issued"
     # a stream that ends gives its slot back
     streams[0].cancel()
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(90):
         while True:
             try:
                 streams[0] = await _open(channel_as, "integrator:bounded")
