@@ -136,12 +136,17 @@ class UsageConsumer:
         usage: UsageRecord,
         group_id: str,
         fetch_max_wait_ms: int = 50,
+        fetch_min_bytes: int = 64 * 1024,
         retry_s: float = 1.0,
     ):
         self._kafka = kafka
         self._usage = usage
         self._group_id = group_id
         self._fetch_max_wait_ms = fetch_max_wait_ms
+        # the broker answers a fetch once this much is there or the wait is over:
+        # fuller, fewer fetches (and offset commits) under load, the same latency
+        # bound (fetch_max_wait_ms) when quiet
+        self._fetch_min_bytes = fetch_min_bytes
         self._retry_s = retry_s
         self._committed = asyncio.Event()
         self.batches = 0
@@ -177,6 +182,7 @@ class UsageConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self._fetch_max_wait_ms,
+            fetch_min_bytes=self._fetch_min_bytes,
         )
         await consumer.start()
         try:
