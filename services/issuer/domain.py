@@ -276,8 +276,7 @@ def validate_fields(
     return values
 
 
-#: Unicode's control characters (general category Cc: exactly U+0000 to U+001F and
-#: U+007F to U+009F, fixed by the Unicode stability policy)
+#: Unicode's general category Cc: exactly U+0000-U+001F and U+007F-U+009F (stable)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
