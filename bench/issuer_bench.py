@@ -27,6 +27,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench import proccpu
 from bench.reference import start_echo, stop, versus, watch
 from certseal.config import dump_config
 from certseal.rpc import secure_channel
@@ -268,6 +269,15 @@ def start_stack_and_issuer(
     return start_stack_and_service(home, "issuer", tweak=issuer)
 
 
+def serving_watch(issuer_pid: int) -> list[str]:
+    """``--watch serving=PIDS``: the serving worker processes alone (with
+    ``[issuer] workers`` > 0), so that ``cpu_us`` splits the issuer's CPU into the
+    processes answering RPCs (``serving``) and the rest of ``service`` (the
+    supervising process: outbox relay, audit sealer, usage consumer)."""
+    workers = proccpu.tree_pids([issuer_pid], proccpu.children())[1:]
+    return ["--watch", "serving=" + ",".join(map(str, workers))] if workers else []
+
+
 def _cpu(run: dict[str, Any]) -> dict[str, float]:
     cpu: dict[str, float] = run["cpu_us"]
     return cpu
@@ -282,7 +292,7 @@ def main() -> None:
     results: dict[str, object] = {}
     try:
         departments = asyncio.run(setup(stack, port))
-        procs = watch(stack, issuer.pid)
+        procs = watch(stack, issuer.pid) + serving_watch(issuer.pid)
         echo_procs = watch(stack, echo.pid)
         print("echo reference, IssueLicence requests, 64 callers ...", flush=True)
         echo_single = load(
@@ -405,7 +415,8 @@ def main() -> None:
                 "+ grpc.aio, same load generator and callers, same run",
                 "cpu_us": "CPU microseconds per licence of each process tree "
                 "(user+system from /proc): service, postgres (postmaster and "
-                "backends), broker, loadgen",
+                "backends), broker, loadgen; serving: the issuer's serving worker "
+                "processes alone (part of service)",
                 "transport": "gRPC over mTLS (ECDSA P-256 certs)",
                 "processes": "issuer (uvloop) + load generator (uvloop) + PostgreSQL "
                 "(pgserver) + Tansu broker, all on this machine",

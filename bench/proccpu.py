@@ -31,6 +31,11 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
+def children() -> dict[int, list[int]]:
+    """Every process's children, by parent pid (from /proc)."""
+    return _children()
+
+
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):

@@ -16,6 +16,7 @@ claim holding the licence part (see docs/codes.md).
 from __future__ import annotations
 
 import enum
+import struct
 import unicodedata
 import zlib
 from dataclasses import dataclass
@@ -97,7 +98,28 @@ async def encode_code(prefix: str, claims: dict[Any, Any], signer: Signer) -> st
     payload = cbor2.dumps(claims)
     signature = await signer.sign(cose.sig_structure(protected, payload))
     message = cose.encode_sign1(protected, payload, signature)
-    return prefix + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
+    return prefix + b45encode(zlib.compress(message, 9))
+
+
+#: RFC 9285's alphabet, and every value below 45² as its two characters (low first)
+_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_B45_PAIRS = [_B45[n % 45] + _B45[n // 45] for n in range(45 * 45)]
+
+
+def b45encode(data: bytes) -> str:
+    """Base45 text of ``data`` (RFC 9285 section 4): each two bytes ``a, b`` as
+    ``n = 256a + b = c + 45d + 45²e``, written ``c d e``; a last odd byte ``a = c +
+    45d`` as ``c d``. The same text as ``base45.b45encode`` (the decoder this module
+    uses), for about two thirds of its CPU in the serving process (measured with the
+    thread's CPU clock under load; a 65,536-entry table was no faster there, its
+    lookups missing the cache).
+    """
+    pairs = len(data) // 2
+    values = struct.unpack(f">{pairs}H", data[: 2 * pairs])
+    text = "".join([_B45_PAIRS[n % 2025] + _B45[n // 2025] for n in values])
+    if len(data) % 2:
+        text += _B45_PAIRS[data[-1]]
+    return text
 
 
 def decode_code(text: str) -> DecodedCode:

@@ -149,6 +149,9 @@ class OutboxConfig(Section):
     poll_interval_s: float = 1.0
     # how long published rows are kept (to re-seed a broker that lost its data), days
     retention_days: int = 7
+    # how long a caught-up relay waits for more rows to join a round (Kafka's
+    # linger.ms), milliseconds: fewer, fuller rounds for at most this added latency
+    linger_ms: float = 2.0
 
 
 class IdempotencyConfig(Section):

@@ -77,8 +77,39 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 
 def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
-    """A tagged COSE_Sign1 message with an empty unprotected header (RFC 9052 4.2)."""
-    return cbor2.dumps(cbor2.CBORTag(SIGN1_TAG, [protected, {}, payload, signature]))
+    """A tagged COSE_Sign1 message with an empty unprotected header (RFC 9052 4.2).
+
+    Written directly in CBOR's preferred (shortest) encoding, RFC 8949 section 4.1:
+    tag 18 (0xd2), an array of four (0x84), the protected header's byte string, the
+    empty map (0xa0), the payload's and the signature's byte strings; byte for byte
+    what ``cbor2.dumps`` gives, without building the tag and list objects.
+    """
+    return b"".join(
+        (
+            b"\xd2\x84",
+            _byte_string_head(len(protected)),
+            protected,
+            b"\xa0",
+            _byte_string_head(len(payload)),
+            payload,
+            _byte_string_head(len(signature)),
+            signature,
+        )
+    )
+
+
+def _byte_string_head(length: int) -> bytes:
+    """The head of a CBOR byte string (major type 2) of ``length`` bytes, in its
+    shortest form (RFC 8949 sections 3.1 and 4.2.1)."""
+    if length < 24:
+        return bytes((0x40 | length,))
+    if length < 0x100:
+        return bytes((0x58, length))
+    if length < 0x10000:
+        return b"\x59" + length.to_bytes(2, "big")
+    if length < 0x100000000:
+        return b"\x5a" + length.to_bytes(4, "big")
+    return b"\x5b" + length.to_bytes(8, "big")
 
 
 def parse_sign1(message: bytes) -> Sign1:

@@ -51,6 +51,10 @@ _SM2_GY = bytes.fromhex(
 )
 
 
+#: ECDSA with SHA-256 (FIPS 186-5), built once: it holds no key or state
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
 class Suite(enum.Enum):
     """An algorithm suite a signing key belongs to."""
 
@@ -181,7 +185,7 @@ def verify(suite: Suite, public_key_der: bytes, data: bytes, signature: bytes) -
                 public.curve, ec.SECP256R1
             ):
                 raise InvalidSignature("key is not a P-256 key")
-            public.verify(_raw_to_der(signature), data, ec.ECDSA(hashes.SHA256()))
+            public.verify(_raw_to_der(signature), data, _ECDSA_SHA256)
         else:
             if not isinstance(public, ed25519.Ed25519PublicKey):
                 raise InvalidSignature("key is not an Ed25519 key")
@@ -267,7 +271,7 @@ class SoftwareSigner(KeyIdentity):
             digest = gmssl_pyx.sm3_hash(self._z + data)
             return _der_to_raw(gmssl_pyx.sm2_sign_sm3_digest(key, digest))
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            return _der_to_raw(key.sign(data, ec.ECDSA(hashes.SHA256())))
+            return _der_to_raw(key.sign(data, _ECDSA_SHA256))
         assert isinstance(key, ed25519.Ed25519PrivateKey)
         return key.sign(data)
 
@@ -401,7 +405,9 @@ class PersonalDataProtector:
     def pseudonym(self, id_type: str, id_number: str) -> str:
         """HMAC-SHA256 of the normalised identity document, in hex."""
         message = f"{id_type.strip().upper()}:{id_number.strip().upper()}".encode()
-        return hmac.new(self._hmac_key, message, hashlib.sha256).hexdigest()
+        # the one-shot C path: the same digest as hmac.new(...).hexdigest() without
+        # building an HMAC object per licence (2 % of the issuer's CPU in the profile)
+        return hmac.digest(self._hmac_key, message, "sha256").hex()
 
     def encrypt(self, plaintext: bytes, context: bytes) -> bytes:
         """nonce || AES-256-GCM(plaintext), bound to ``context``."""

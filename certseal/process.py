@@ -130,6 +130,7 @@ class ServiceProcess:
             metrics=self.metrics,
             poll_interval_s=cfg.outbox.poll_interval_s,
             retention=dt.timedelta(days=cfg.outbox.retention_days),
+            linger_s=cfg.outbox.linger_ms / 1000,
         )
         self.sealer = AuditSealer(dsn=dsn, metrics=self.metrics)
         purger = IdempotencyPurger(

@@ -17,6 +17,7 @@ failure can duplicate rows, which consumers drop by ``ce_id`` / lineage version.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -66,8 +67,14 @@ class OutboxRelay(NotifiedWorker):
         batch_size: int = 1000,
         poll_interval_s: float = 1.0,
         retention: dt.timedelta = dt.timedelta(days=7),
+        linger_s: float = 0.0,
     ):
         super().__init__(dsn=dsn, poll_interval_s=poll_interval_s)
+        #: how long a round waits, once caught up, for more rows to join it (Kafka's
+        #: ``linger.ms``): a round's fixed cost (two statements, a produce request per
+        #: broker, a batch per partition) is then shared by more rows
+        self._linger_s = linger_s
+        self._caught_up = True
         self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
         self._metrics = metrics
@@ -102,12 +109,20 @@ class OutboxRelay(NotifiedWorker):
         await self.on_error()
 
     async def work_once(self, conn: asyncpg.Connection) -> int:
-        """Publish one round; return the number of rows published."""
+        """Publish one round; return the number of rows published.
+
+        A round that follows one which took every unpublished row (the relay was
+        caught up, or was woken from idle) first lingers ``linger_s``, so that the
+        rows committed meanwhile go in the same round; a backlog is sent without
+        waiting."""
+        if self._linger_s > 0 and self._caught_up:
+            await asyncio.sleep(self._linger_s)
         rows = await conn.fetch(
             """select id, topic, key, value, headers, created_at from outbox
                where published_at is null order by id limit $1""",
             self._batch_size,
         )
+        self._caught_up = len(rows) < self._batch_size
         if not rows:
             return 0
         producer = await self._get_producer()

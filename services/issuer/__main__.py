@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -64,6 +65,26 @@ async def _supervise(
     await app.stop()
 
 
+#: the cyclic collector's youngest-generation threshold once started (CPython's
+#: default is 700): a licence allocates a few hundred container objects, nearly all
+#: freed by reference counting, so the default ran a collection every few requests
+GC_GEN0_THRESHOLD = 50_000
+
+
+def _tune_gc() -> None:
+    """Move what start-up allocated (modules, descriptors, the pool, the keyring)
+    out of the collector's reach and collect the youngest generation less often.
+
+    Measured under bench load (docs/architecture.md, "Issuance CPU"): about 3 % of
+    the serving process's CPU was the cyclic collector walking start-up objects that
+    live as long as the process. Cyclic garbage is still collected, in bigger steps.
+    """
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 async def _start(app: IssuerApp) -> None:
     """Start ``app``; a start-up failure (a PKCS#11 token that does not open, a
     secret file missing, a port taken) ends the process with one line, no traceback."""
@@ -71,6 +92,7 @@ async def _start(app: IssuerApp) -> None:
         await app.start()
     except (CertsealError, OSError, ValueError, RuntimeError) as exc:
         sys.exit(f"services.issuer: error: {exc}")
+    _tune_gc()
 
 
 async def _main(args: argparse.Namespace) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-import unicodedata
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -277,13 +276,17 @@ def validate_fields(
     return values
 
 
+#: Unicode's general category Cc: exactly U+0000-U+001F and U+007F-U+009F (stable)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def validate_text(field_name: str, value: str, *, required: bool, limit: int) -> str:
     """Check a free-text value: presence, length, no control characters."""
     if required and not value.strip():
         raise invalid(field_name, "must not be empty")
     if len(value) > limit:
         raise invalid(field_name, f"is {len(value)} characters; the limit is {limit}")
-    if any(unicodedata.category(c) == "Cc" for c in value):
+    if _CONTROL.search(value):
         raise invalid(field_name, "must not contain control characters")
     return value
 

@@ -83,3 +83,52 @@ async def test_a_failed_batch_is_read_again_and_a_stored_one_is_not(stack, issue
         await task
     finally:
         await producer.stop()
+
+
+async def test_batches_without_entries_are_committed_later_not_lost(stack, issuer):
+    """Records that bring no entry (a licence.issued event) do not cost an offset
+    commit each: they are committed once idle_commit_s has passed, so a restarted
+    member starts after them, and the next record with an entry is stored."""
+    from certseal.events import LICENCE_EVENTS
+
+    kafka = stack.config.kafka.settings("usage-idle-commit-test")
+    group = f"usage-idle-{secrets.token_hex(4)}"
+    producer = kafka.producer()
+    await producer.start()
+    try:
+        issued = events_pb2.LicenceEvent(
+            event_id=str(uuid.uuid4()), type="licence.issued", lineage="L"
+        )
+        await producer.send_and_wait(
+            LICENCE_EVENTS,
+            issued.SerializeToString(),
+            headers=[("ce_type", b"cn.gov.certseal.licence.issued")],
+        )
+        record = FlakyRecord("none")
+        consumer = UsageConsumer(
+            kafka=kafka, usage=record, group_id=group, idle_commit_s=0.2
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(consumer.run(stop))
+        async with asyncio.timeout(30):
+            while consumer.batches == 0:  # the idle commit
+                await consumer.next_commit().wait()
+        marker = used("after the idle commit")
+        await producer.send_and_wait(LICENCE_USAGE, marker.SerializeToString())
+        await until_stored(consumer, record, f"{marker.event_id}/1")
+        stop.set()
+        await task
+
+        # a new member starts after both: nothing of them comes again
+        again = FlakyRecord("none")
+        restarted = UsageConsumer(kafka=kafka, usage=again, group_id=group)
+        stop = asyncio.Event()
+        task = asyncio.create_task(restarted.run(stop))
+        last = used("last")
+        await producer.send_and_wait(LICENCE_USAGE, last.SerializeToString())
+        await until_stored(restarted, again, f"{last.event_id}/1")
+        assert f"{marker.event_id}/1" not in again.stored
+        stop.set()
+        await task
+    finally:
+        await producer.stop()

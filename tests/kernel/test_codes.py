@@ -129,3 +129,53 @@ async def test_a_rendered_qr_reads_back_to_the_same_code():
         codes.LICENCE_CODE_PREFIX, CLAIMS, signer(Suite.ED25519)
     )
     assert qr.read_qr_image(qr.qr_png(text)) == text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x00",
+        b"\xff",
+        b"\xff\xff",
+        b"\xff\xff\xff",
+        b"\x00\x00",
+        b"AB",
+        b"Hello!!",
+        bytes(range(256)),
+        bytes(range(255, -1, -1)) * 3 + b"\x7f",
+    ],
+)
+def test_base45_encoding_is_the_decoders_base45(data):
+    """The issuer's own Base45 writer gives exactly the text the decoding library
+    reads (RFC 9285 section 4.4's examples included), for even and odd lengths and
+    the extreme byte values."""
+    assert codes.b45encode(data) == base45.b45encode(data).decode("ascii")
+    assert base45.b45decode(codes.b45encode(data)) == data
+
+
+def test_base45_rfc_9285_examples():
+    assert codes.b45encode(b"AB") == "BB8"
+    assert codes.b45encode(b"Hello!!") == "%69 VD92EX0"
+    assert codes.b45encode(b"base-45") == "UJCLQE7W581"
+
+
+@pytest.mark.parametrize(
+    "length", [0, 1, 23, 24, 25, 255, 256, 257, 65535, 65536, 65537]
+)
+def test_sign1_framing_is_cbor_preferred_encoding(length):
+    """encode_sign1 writes what a general CBOR encoder writes for the same tagged
+    array (RFC 9052 section 4.2; shortest heads, RFC 8949 section 4.2.1), at every
+    byte-string length where the head changes size, and parses back."""
+    from certseal import cose
+
+    protected = cose.encode_protected({cose.HEADER_ALG: -7, cose.HEADER_KID: b"k"})
+    payload = bytes(i % 251 for i in range(length))
+    signature = b"\x01" * 64
+    framed = cose.encode_sign1(protected, payload, signature)
+    assert framed == cbor2.dumps(
+        cbor2.CBORTag(cose.SIGN1_TAG, [protected, {}, payload, signature])
+    )
+    if length <= 1000:
+        parsed = cose.parse_sign1(framed)
+        assert (parsed.payload, parsed.signature) == (payload, signature)

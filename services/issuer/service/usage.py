@@ -100,6 +100,8 @@ class UsageRecord:
         Returns how many were new."""
         cutoff = retention_cutoff(self._clock(), self.retention_days)
         kept = [e for e in entries if e.occurred_at >= cutoff]
+        if not kept:  # e.g. a batch of licence.issued events: no transaction at all
+            return 0
         return await self._store.record_usage_from_topics(kept, self._clock())
 
     async def record_use(self, entry: UsageEntry) -> int:
