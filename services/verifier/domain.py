@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from certseal import codes
+from certseal import cbor, codes
 from certseal.crypto import InvalidSignature
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import LicenceId, parse_licence_id
@@ -263,9 +263,11 @@ def _identifier(text: str) -> LicenceId:
         ) from None
 
 
-def parse_code(text: str) -> ParsedCode:
-    """Decode a code and check its claims' shape; raise :class:`codes.MalformedCode`."""
-    decoded = codes.decode_code(text)
+def parse_code(text: str, *, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> ParsedCode:
+    """Decode a code and check its claims' shape; raise :class:`codes.MalformedCode`.
+
+    ``limits`` bounds the claims' CBOR (:func:`certseal.codes.decode_code`)."""
+    decoded = codes.decode_code(text, limits)
     claims = decoded.claims
     issued_at = _time(claims.get(codes.CWT_IAT), "iat")
     expires_at = _time(claims.get(codes.CWT_EXP), "exp")

@@ -14,10 +14,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import cbor2
 
@@ -39,7 +39,59 @@ if TYPE_CHECKING:  # a counter reading a bundle file does not need Faust loaded
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 CLUSTER_FILE = "kafka-cluster-id"
+
+
+_MISSING = object()
+
+
+class ParsedTable(Generic[T]):
+    """A small Faust table (trust list, directory) read through a cache of parsed
+    entries, so a verification neither reads RocksDB through Faust nor parses a
+    protobuf per lookup.
+
+    Exact, not eventually fresh: every write of the table's agent goes through
+    :meth:`written` (on the event loop, as the lookups), which drops the key's cached
+    entry; while ``live()`` is false (Faust rebalancing or recovering the table from
+    its changelog, which writes past the agent) nothing is cached and every lookup
+    reads the table. At most ``size`` entries are kept (all dropped at once beyond it:
+    the tables it serves hold a few thousand keys).
+    """
+
+    def __init__(
+        self,
+        table: Any,
+        parse: Callable[[bytes], T],
+        *,
+        live: Callable[[], bool] = lambda: True,
+        size: int = 8192,
+    ):
+        self.table = table
+        self._parse = parse
+        self._live = live
+        self._size = size
+        self._cache: dict[bytes, Any] = {}
+
+    def get(self, key: bytes) -> T | None:
+        """The parsed entry of ``key``, or None when the table has none."""
+        if not self._live():
+            self._cache.clear()
+            stored = self.table.get(key)
+            return self._parse(stored) if stored is not None else None
+        entry = self._cache.get(key, _MISSING)
+        if entry is _MISSING:
+            stored = self.table.get(key)
+            entry = self._parse(stored) if stored is not None else None
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            self._cache[key] = entry
+        return entry
+
+    def written(self, key: bytes) -> None:
+        """The table's entry of ``key`` changed."""
+        self._cache.pop(key, None)
 
 
 @dataclass
@@ -54,6 +106,10 @@ class VerifierState:
     freshness: Freshness
     directory: Any = None  # department:<code> / licence-type:<code> -> DirectoryEvent
     feed: Any = None  # the LicenceFeed that keeps ``index`` (a DiskIndex)
+    #: ``trust`` and ``directory`` read through parsed-entry caches (None: read the
+    #: tables themselves)
+    trust_entries: ParsedTable[Any] | None = None
+    names: ParsedTable[Any] | None = None
 
 
 def estimated_entries(table: Any) -> int:
