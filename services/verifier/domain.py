@@ -328,6 +328,25 @@ def parse_code(text: str, *, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> Pars
     )
 
 
+def signature_digest(code: ParsedCode, public_key: bytes) -> bytes:
+    """SHA-256 over what one signature check depends on: the COSE alg, the public key
+    (DER), the signed structure's protected header and payload, and the signature,
+    each length-prefixed. Equal digests mean the same check with the same outcome, so
+    a check that passed once may be remembered by its digest
+    (:class:`services.verifier.service.VerifiedSignatures`)."""
+    digest = hashlib.sha256()
+    for part in (
+        str(code.decoded.alg).encode(),
+        public_key,
+        code.decoded.protected,
+        code.decoded.payload,
+        code.decoded.signature,
+    ):
+        digest.update(len(part).to_bytes(4, "big"))
+        digest.update(part)
+    return digest.digest()
+
+
 def malformed(error: codes.MalformedCode) -> Verification:
     """The result for a code that could not be decoded."""
     return Verification(
@@ -343,8 +362,13 @@ def evaluate(
     index: IndexEntry | None,
     nonce_seen: bool,
     now: dt.datetime,
+    signature_known: bool = False,
 ) -> Verification:
     """The verdict for ``code``, given what the trust list and the index hold.
+
+    ``signature_known``: this very signature over these very bytes already verified
+    under this very public key (equal :func:`signature_digest`); the signature check
+    then passes without computing it again. Every other check runs as always.
 
     Order: decode, issuer (key known, of the right department or the presentation key),
     signature, key status at signing time, code lifetime and replay (presentation codes),
@@ -404,7 +428,8 @@ def evaluate(
 
     # signature
     try:
-        code.decoded.verify_signature(trust.public_key)
+        if not signature_known:
+            code.decoded.verify_signature(trust.public_key)
     except InvalidSignature:
         return result(
             Verdict.BAD_SIGNATURE, "signature", "the signature does not verify"

@@ -15,9 +15,7 @@ from collections.abc import Callable, Sequence
 
 from prometheus_client import Counter
 
-from certseal import cbor, codes
-from certseal.bounds import MAX_CODE_CBOR_DEPTH
-from certseal.crypto import Suite
+from certseal import codes
 from certseal.errors import CertsealError
 from certseal.indexkeys import IndexKeys
 from certseal.qr import read_qr_image
@@ -26,13 +24,16 @@ from certseal.timestamps import utcnow
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting, acting_for
 from services.verifier.bundle_export import BundleExporter, ExportedBundle
+from services.verifier.caches import DecodedCodes, VerifiedSignatures
 from services.verifier.domain import (
     CodeKind,
     FieldRights,
+    Outcome,
     ParsedCode,
     Verdict,
     Verification,
     parse_code,
+    signature_digest,
 )
 from services.verifier.events import (
     bounded_usage,
@@ -54,8 +55,19 @@ from services.verifier.index import (
     nonce_presented,
     trust_entry,
 )
-from services.verifier.jobs import CodeInputs, evaluate_all, parse_all
-from services.verifier.offload import FairGate, WorkerPool
+from services.verifier.jobs import (
+    CodeInputs,
+    evaluate_all,
+    needs_signature_check,
+    parse_all,
+)
+from services.verifier.offload import (
+    INLINE_CODE_CHARS,
+    INLINE_LIMITS,
+    INLINE_SUITES,
+    FairGate,
+    WorkerPool,
+)
 from services.verifier.storage import (
     LicenceCount,
     VerifierState,
@@ -67,22 +79,11 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 8  # codes per pool job: see VerifierService.verify
 
-INLINE_CODE_CHARS = 1024
-"""A request of one code at most this long is decoded on the event loop, not in the
-code pool, when its claims are at most :data:`INLINE_LIMITS` (a licence code is about
-330 characters). Measured (2 CPUs, loaded): a valid code decodes in 0.1-0.27 ms; the
-worst such text within the inline limits in about the same, while the hop to a pool
-thread and back costs the loop more than that (the GIL handed over twice, a wake-up
-through the loop's self-pipe). A longer code, or claims beyond the inline limits (up
-to 1.9 ms for 1,024 CBOR items), go to the pool in a fair turn as before."""
 
-INLINE_LIMITS = cbor.CborLimits(MAX_CODE_CBOR_DEPTH, 128)
-"""The claims a code decoded inline may have: as deep as any code's, at most 128 CBOR
-items (a licence code with a dozen fields has about 40)."""
-
-INLINE_SUITES = frozenset({Suite.ES256, Suite.ED25519})
-"""Suites whose signature a one-code request checks on the loop: about 0.1 ms each
-(OpenSSL through pyca/cryptography); SM2 (gmssl, about 0.65 ms) goes to the pool."""
+def _signature_passed(result: Verification) -> bool:
+    return any(
+        c.name == "signature" and c.outcome is Outcome.PASSED for c in result.checks
+    )
 
 
 class VerifierService:
@@ -132,6 +133,8 @@ class VerifierService:
         self._counters = counters
         self._field_rights = field_rights or FieldRights()
         self._licences = LicenceCount(max_age_s=5.0)  # the status's exact count
+        self._decoded = DecodedCodes()
+        self._verified = VerifiedSignatures()
 
     def shutdown(self) -> None:
         """Stop the worker pools (at the process's end)."""
@@ -238,19 +241,25 @@ class VerifierService:
         code pool in a turn of the acting counter's. None: the code is not one to
         decode inline, or it did not decode within the inline bound (the pool then
         decodes it in full, and its answer is the verdict)."""
-        if len(text) > INLINE_CODE_CHARS:
-            return None
-        try:
-            code = parse_code(text, limits=INLINE_LIMITS)
-        except codes.MalformedCode:
-            return None
+        code = self._decoded.get(text)
+        if code is None:
+            if len(text) > INLINE_CODE_CHARS:
+                return None
+            try:
+                code = parse_code(text, limits=INLINE_LIMITS)
+            except codes.MalformedCode:
+                return None
+            self._decoded.add(text, code)
         now = self._clock()
+        if not isinstance(code, ParsedCode):  # remembered as MALFORMED
+            return [(code, code, now)]
         inputs = [self._inputs(code, now)]
-        if code.decoded.suite in INLINE_SUITES:
+        if code.decoded.suite in INLINE_SUITES or not needs_signature_check(inputs):
             (result,) = evaluate_all(inputs)
         else:
             async with self._code_turns.turn(acting.counter):
                 (result,) = await self._codes.run(evaluate_all, inputs)
+        self._remember(inputs, [result])
         settled = await self._settle(code, result, inputs, now, acting=acting)
         return [(code, settled, now)]
 
@@ -263,14 +272,22 @@ class VerifierService:
         checked: list[tuple[ParsedCode | Verification, Verification, dt.datetime]]
         checked = []
         for start in range(0, len(texts), _CHUNK):
+            chunk = texts[start : start + _CHUNK]
+            known = [self._decoded.get(text) for text in chunk]
             async with self._code_turns.turn(acting.counter):
-                parsed = await self._codes.run(parse_all, texts[start : start + _CHUNK])
+                new = [t for t, k in zip(chunk, known, strict=True) if k is None]
+                decoded = iter(await self._codes.run(parse_all, new) if new else ())
+                parsed = [k if k is not None else next(decoded) for k in known]
+                for text, code, k in zip(chunk, parsed, known, strict=True):
+                    if k is None:
+                        self._decoded.add(text, code)
                 now = self._clock()
                 inputs = [self._inputs(code, now) for code in parsed]
-                if any(isinstance(code, ParsedCode) for code in parsed):
+                if needs_signature_check(inputs):
                     evaluated = await self._codes.run(evaluate_all, inputs)
-                else:  # all malformed: nothing to check
+                else:  # malformed, untrusted or checked before: no signature to check
                     evaluated = evaluate_all(inputs)
+                self._remember(inputs, evaluated)
                 checked += [
                     (
                         code,
@@ -312,6 +329,7 @@ class VerifierService:
             or state.presentations.get(NONCE_KEY_PREFIX + code.nonce_hash.encode())
             is not None
         )
+        digest = signature_digest(code, trust.public_key) if trust else b""
         return CodeInputs(
             code,
             trust,
@@ -320,7 +338,17 @@ class VerifierService:
             else None,
             seen,
             now,
+            digest,
+            bool(digest) and digest in self._verified,
         )
+
+    def _remember(
+        self, inputs: Sequence[CodeInputs], results: Sequence[Verification]
+    ) -> None:
+        """Remember the signature checks that passed (on the loop)."""
+        for i, result in zip(inputs, results, strict=True):
+            if i.signature and not i.signature_known and _signature_passed(result):
+                self._verified.add(i.signature)
 
     async def _settle(
         self,
@@ -343,7 +371,9 @@ class VerifierService:
         if self._nonces.seen(code.nonce):
             again = next(i for i in inputs if i.code is code)
             again = dataclasses.replace(again, nonce_seen=True)
-            if code.decoded.suite in INLINE_SUITES:
+            if code.decoded.suite in INLINE_SUITES or not needs_signature_check(
+                [again]
+            ):
                 return evaluate_all([again])[0]
             if acting is None:
                 return (await self._codes.run(evaluate_all, [again]))[0]
