@@ -428,8 +428,11 @@ class VerifierService:
                 self._usage_refused.inc(left_out)
         if record is None:
             return
-        await self._state.usage.send(
-            key=record.key, value=record.value, headers=kafka_headers(record)
+        # straight to the producer (the topic was declared with the worker's agents):
+        # in its buffer before the answer, as through Faust's Topic.send, without
+        # building Faust's message and event per record
+        await self._state.app.producer.send(
+            record.topic, record.key, record.value, None, None, kafka_headers(record)
         )
 
     async def export_bundle(
