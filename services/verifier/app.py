@@ -59,15 +59,13 @@ from services.verifier.index import (
     Freshness,
     apply_directory_event,
     apply_trust_event,
-    directory_entry,
-    trust_entry,
     usage_changes,
 )
 from services.verifier.logwatch import LogWatch
 from services.verifier.offload import FairGate, ProcessWorkerPool, WorkerPool
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
-from services.verifier.storage import ParsedTable, SnapshotStore, VerifierState
+from services.verifier.storage import SnapshotStore, VerifierState
 from services.verifier.transport import use_fetch_wait
 
 log = logging.getLogger(__name__)
@@ -201,24 +199,12 @@ def create_app(config: VerifierSettings) -> VerifierState:
     )
     freshness = Freshness()
 
-    def live() -> bool:  # the tables change only through their agents
-        return not (app.rebalancing or app.in_recovery)
-
-    trust_entries = ParsedTable(trust, trust_entry, live=live)
-    names = ParsedTable(directory, directory_entry, live=live)
-
     async def apply(
-        stream: Any,
-        table: Any,
-        applier: Any,
-        *,
-        many: bool = False,
-        parsed: ParsedTable[Any] | None = None,
+        stream: Any, table: Any, applier: Any, *, many: bool = False
     ) -> None:
         """Apply each event to ``table``: ``applier(stored, value)`` gives the key's
         new value or None; with ``many``, ``applier(get, key, value)`` gives a dict of
-        entries to set (all written in the event's own partition); ``parsed``: the
-        table's parsed-entry cache, told of every write."""
+        entries to set (all written in the event's own partition)."""
         async for event in stream.events():
             message = event.message
             try:
@@ -249,8 +235,6 @@ def create_app(config: VerifierSettings) -> VerifierState:
                 changes = {}
             for key, new in changes.items():
                 table[key] = new
-                if parsed is not None:
-                    parsed.written(key)
             freshness.note(
                 message.topic, message.partition, message.offset, message.timestamp
             )
@@ -285,6 +269,10 @@ def create_app(config: VerifierSettings) -> VerifierState:
         idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,
     )
 
+    state = VerifierState(
+        app, index, trust, presentations, usage_topic, freshness, directory, feed
+    )
+
     @app.task
     async def apply_licence_events() -> None:
         await feed.start()
@@ -295,11 +283,11 @@ def create_app(config: VerifierSettings) -> VerifierState:
 
     @app.agent(trust_topic)
     async def apply_trust_events(stream: Any) -> None:
-        await apply(stream, trust, apply_trust_event, parsed=trust_entries)
+        await apply(stream, state.trust_entries.writes, apply_trust_event)
 
     @app.agent(directory_topic)
     async def apply_directory_events(stream: Any) -> None:
-        await apply(stream, directory, apply_directory_event, parsed=names)
+        await apply(stream, state.names.writes, apply_directory_event)
 
     @app.agent(usage_topic)
     async def record_presentations(stream: Any) -> None:
@@ -329,18 +317,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
         freshness.recovered.set()
 
-    return VerifierState(
-        app,
-        index,
-        trust,
-        presentations,
-        usage_topic,
-        freshness,
-        directory,
-        feed,
-        trust_entries=trust_entries,
-        names=names,
-    )
+    return state
 
 
 def build_servicer(

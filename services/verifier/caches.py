@@ -1,18 +1,43 @@
 """What a verifier worker remembers between verifications so as not to compute it
-again: decoded code texts and signatures that verified.
+again: decoded code texts, signatures that verified, and index entries as parsed
+from their stored bytes.
 
-Both are pure functions of their keys, so a remembered answer is the answer: a code's
+Each is a pure function of its key, so a remembered answer is the answer: a code's
 text decodes to the same claims every time (:func:`services.verifier.domain.parse_code`),
-and a signature check with the same :func:`~services.verifier.domain.signature_digest`
-(alg, public key, signed bytes, signature) has the same outcome. Neither holds a key's
-status, a licence's status or a time: those checks run in every verdict. Both live on
-the event loop (no lock) and are bounded; beyond the bound all entries are dropped at
-once, which costs one decode or check per code afterwards, never a wrong answer.
+a signature check with the same :func:`signature_digest`
+(alg, public key, signed bytes, signature) has the same outcome, and a stored licence
+event (its bytes, the key) is the same entry (the index keys are fixed for the
+process's life). None holds a time or decides a verdict: the index is read for every
+code (an entry is looked up by the bytes read), and every check runs in every
+verdict. They live on the event loop (no lock) and are bounded; beyond the bound all
+entries are dropped at once, which costs one decode or check per code afterwards,
+never a wrong answer.
 """
 
 from __future__ import annotations
 
-from services.verifier.domain import ParsedCode, Verification
+import hashlib
+
+from services.verifier.domain import IndexEntry, ParsedCode, Verification
+
+
+def signature_digest(code: ParsedCode, public_key: bytes) -> bytes:
+    """SHA-256 over what one signature check depends on: the COSE alg, the public key
+    (DER), the signed structure's protected header and payload, and the signature,
+    each length-prefixed. Equal digests mean the same check with the same outcome, so
+    a check that passed once may be remembered by its digest
+    (:class:`VerifiedSignatures`)."""
+    digest = hashlib.sha256()
+    for part in (
+        str(code.decoded.alg).encode(),
+        public_key,
+        code.decoded.protected,
+        code.decoded.payload,
+        code.decoded.signature,
+    ):
+        digest.update(len(part).to_bytes(4, "big"))
+        digest.update(part)
+    return digest.digest()
 
 
 class DecodedCodes:
@@ -43,7 +68,7 @@ class DecodedCodes:
 
 
 class VerifiedSignatures:
-    """Digests (:func:`~services.verifier.domain.signature_digest`) of signature
+    """Digests (:func:`signature_digest`) of signature
     checks that passed. Only passes are kept: a forged code is checked every time."""
 
     def __init__(self, *, size: int = 65536):
@@ -58,3 +83,23 @@ class VerifiedSignatures:
         if len(self._passed) >= self._size:
             self._passed.clear()
         self._passed.add(digest)
+
+
+class IndexEntries:
+    """Stored licence event (bytes) -> its :class:`IndexEntry`, restricted values
+    opened. Only entries whose restricted values opened (or had none) are kept: one
+    that did not is parsed, logged and counted again each time."""
+
+    def __init__(self, *, size: int = 16384):
+        self._size = size
+        self._entries: dict[bytes, IndexEntry] = {}
+
+    def get(self, stored: bytes) -> IndexEntry | None:
+        """The remembered entry of ``stored``, or None."""
+        return self._entries.get(stored)
+
+    def add(self, stored: bytes, entry: IndexEntry) -> None:
+        """Remember the entry of ``stored``."""
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[stored] = entry

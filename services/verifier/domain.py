@@ -264,9 +264,7 @@ def _identifier(text: str) -> LicenceId:
 
 
 def parse_code(text: str, *, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> ParsedCode:
-    """Decode a code and check its claims' shape; raise :class:`codes.MalformedCode`.
-
-    ``limits`` bounds the claims' CBOR (:func:`certseal.codes.decode_code`)."""
+    """Decode a code, claims within ``limits``; raise :class:`codes.MalformedCode`."""
     decoded = codes.decode_code(text, limits)
     claims = decoded.claims
     issued_at = _time(claims.get(codes.CWT_IAT), "iat")
@@ -328,25 +326,6 @@ def parse_code(text: str, *, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> Pars
     )
 
 
-def signature_digest(code: ParsedCode, public_key: bytes) -> bytes:
-    """SHA-256 over what one signature check depends on: the COSE alg, the public key
-    (DER), the signed structure's protected header and payload, and the signature,
-    each length-prefixed. Equal digests mean the same check with the same outcome, so
-    a check that passed once may be remembered by its digest
-    (:class:`services.verifier.service.VerifiedSignatures`)."""
-    digest = hashlib.sha256()
-    for part in (
-        str(code.decoded.alg).encode(),
-        public_key,
-        code.decoded.protected,
-        code.decoded.payload,
-        code.decoded.signature,
-    ):
-        digest.update(len(part).to_bytes(4, "big"))
-        digest.update(part)
-    return digest.digest()
-
-
 def malformed(error: codes.MalformedCode) -> Verification:
     """The result for a code that could not be decoded."""
     return Verification(
@@ -366,10 +345,8 @@ def evaluate(
 ) -> Verification:
     """The verdict for ``code``, given what the trust list and the index hold.
 
-    ``signature_known``: this very signature over these very bytes already verified
-    under this very public key (equal :func:`signature_digest`); the signature check
-    then passes without computing it again. Every other check runs as always.
-
+    ``signature_known``: this signature over these bytes verified under this public
+    key before (services/verifier/caches.py): it passes without being recomputed.
     Order: decode, issuer (key known, of the right department or the presentation key),
     signature, key status at signing time, code lifetime and replay (presentation codes),
     licence known, version current, status, validity window. A retired key still
@@ -382,10 +359,7 @@ def evaluate(
     def result(verdict: Verdict, failed: str = "", detail: str = "") -> Verification:
         if failed:
             checks.append(Check(failed, Outcome.FAILED, detail))
-        shown = (
-            verdict is not Verdict.BAD_SIGNATURE
-            and verdict is not Verdict.UNKNOWN_ISSUER
-        )
+        shown = verdict not in (Verdict.BAD_SIGNATURE, Verdict.UNKNOWN_ISSUER)
         return Verification(
             verdict=verdict,
             checks=tuple(checks),

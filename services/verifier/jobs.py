@@ -31,7 +31,7 @@ class CodeInputs:
     index: IndexEntry | None
     nonce_seen: bool
     now: dt.datetime
-    #: :func:`~services.verifier.domain.signature_digest` of the code under its
+    #: :func:`~services.verifier.caches.signature_digest` of the code under its
     #: trusted key (b"": no trusted key), and whether that check passed before
     signature: bytes = b""
     signature_known: bool = False

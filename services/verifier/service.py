@@ -24,16 +24,21 @@ from certseal.timestamps import utcnow
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting, acting_for
 from services.verifier.bundle_export import BundleExporter, ExportedBundle
-from services.verifier.caches import DecodedCodes, VerifiedSignatures
+from services.verifier.caches import (
+    DecodedCodes,
+    IndexEntries,
+    VerifiedSignatures,
+    signature_digest,
+)
 from services.verifier.domain import (
     CodeKind,
     FieldRights,
+    IndexEntry,
     Outcome,
     ParsedCode,
     Verdict,
     Verification,
     parse_code,
-    signature_digest,
 )
 from services.verifier.events import (
     bounded_usage,
@@ -50,10 +55,8 @@ from services.verifier.index import (
     PartitionStatus,
     directory_key,
     index_entry,
-    named,
     named_by,
     nonce_presented,
-    trust_entry,
 )
 from services.verifier.jobs import (
     CodeInputs,
@@ -135,6 +138,7 @@ class VerifierService:
         self._licences = LicenceCount(max_age_s=5.0)  # the status's exact count
         self._decoded = DecodedCodes()
         self._verified = VerifiedSignatures()
+        self._entries = IndexEntries()
 
     def shutdown(self) -> None:
         """Stop the worker pools (at the process's end)."""
@@ -316,12 +320,7 @@ class VerifierService:
             return CodeInputs(code, None, None, False, now)
         state = self._state
         lineage = code.lineage.encode()
-        kid = code.kid.encode()
-        if state.trust_entries is not None:
-            trust = state.trust_entries.get(kid)
-        else:
-            stored_key = state.trust.get(kid)
-            trust = trust_entry(stored_key) if stored_key else None
+        trust = state.trust_entries.get(code.kid.encode())
         stored_lineage = state.index.get(lineage)
         seen = code.kind is CodeKind.PRESENTATION and (
             self._nonces.seen(code.nonce)
@@ -333,14 +332,27 @@ class VerifierService:
         return CodeInputs(
             code,
             trust,
-            index_entry(stored_lineage, keys=self._index_keys, unopened=self._unopened)
-            if stored_lineage
-            else None,
+            self._index_entry(stored_lineage) if stored_lineage else None,
             seen,
             now,
             digest,
             bool(digest) and digest in self._verified,
         )
+
+    def _index_entry(self, stored: bytes) -> IndexEntry:
+        """The entry a stored licence event stands for (remembered when it opened)."""
+        entry = self._entries.get(stored)
+        if entry is None:
+            problems: list[Exception] = []
+
+            def unopened(lineage: str, problem: Exception) -> None:
+                problems.append(problem)
+                self._unopened(lineage, problem)
+
+            entry = index_entry(stored, keys=self._index_keys, unopened=unopened)
+            if not problems:
+                self._entries.add(stored, entry)
+        return entry
 
     def _remember(
         self, inputs: Sequence[CodeInputs], results: Sequence[Verification]
@@ -385,20 +397,13 @@ class VerifierService:
     def _named(self, result: Verification) -> Verification:
         """The result with its names from this group's directory table (no call to
         the issuer)."""
-        names = self._state.names
-        if names is not None and result.type_code:
-            return named_by(
-                result,
-                issuer=names.get(directory_key("department", result.issuer_code)),
-                licence_type=names.get(directory_key("licence_type", result.type_code)),
-            )
-        table = self._state.directory
-        if table is None or not result.type_code:
+        if self._state.directory is None or not result.type_code:
             return result
-        return named(
+        names = self._state.names
+        return named_by(
             result,
-            issuer=table.get(directory_key("department", result.issuer_code)),
-            licence_type=table.get(directory_key("licence_type", result.type_code)),
+            issuer=names.get(directory_key("department", result.issuer_code)),
+            licence_type=names.get(directory_key("licence_type", result.type_code)),
         )
 
     async def _publish(

@@ -11,12 +11,11 @@ import pytest
 
 from certseal import codes, cose
 from certseal.crypto import Suite
-from services.verifier.caches import DecodedCodes, VerifiedSignatures
+from services.verifier.caches import DecodedCodes, VerifiedSignatures, signature_digest
 from services.verifier.domain import (
     Verdict,
     evaluate,
     parse_code,
-    signature_digest,
 )
 from services.verifier.offload import INLINE_LIMITS
 from services.verifier.storage import ParsedTable
