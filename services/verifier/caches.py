@@ -41,30 +41,44 @@ def signature_digest(code: ParsedCode, public_key: bytes) -> bytes:
 
 
 class DecodedCodes:
-    """Code text -> its decode (a :class:`ParsedCode`, or the MALFORMED result).
+    """Code text -> its :class:`ParsedCode`, and the texts that did not decode.
 
     A static licence code is scanned again and again; its text is the key, as the
     scanner delivered it (texts that differ by case or white space decode to the same
-    code but are kept apart: that costs a decode, never a wrong answer).
+    code but are kept apart: that costs a decode, never a wrong answer). A text that
+    did not decode is only marked, never answered from here: it is decoded again, in
+    full, on the code pool in a fair turn each time, so a flood of hostile codes keeps
+    waiting its turns there (services/verifier/offload.py) rather than being answered
+    at once on the loop, again and again, in front of every other counter.
     """
 
     def __init__(self, *, size: int = 16384, max_text: int = 2048):
         self._size = size
         self._max_text = max_text
-        self._decoded: dict[str, ParsedCode | Verification] = {}
+        self._decoded: dict[str, ParsedCode] = {}
+        self._undecodable: set[str] = set()
 
-    def get(self, text: str) -> ParsedCode | Verification | None:
+    def get(self, text: str) -> ParsedCode | None:
         """The remembered decode of ``text``, or None."""
         return self._decoded.get(text)
 
     def add(self, text: str, decoded: ParsedCode | Verification) -> None:
         """Remember the decode of ``text`` (a text longer than ``max_text`` is not
-        kept: the bound on memory is ``size`` × ``max_text`` characters)."""
+        kept: the bound on memory is ``size`` × ``max_text`` characters); a
+        MALFORMED result marks the text (:meth:`undecodable`)."""
         if len(text) > self._max_text:
             return
-        if len(self._decoded) >= self._size:
+        if len(self._decoded) + len(self._undecodable) >= self._size:
             self._decoded.clear()
-        self._decoded[text] = decoded
+            self._undecodable.clear()
+        if isinstance(decoded, ParsedCode):
+            self._decoded[text] = decoded
+        else:
+            self._undecodable.add(text)
+
+    def undecodable(self, text: str) -> bool:
+        """Whether ``text`` was seen not to decode (within the limits it was tried)."""
+        return text in self._undecodable
 
 
 class VerifiedSignatures:

@@ -38,6 +38,7 @@ from services.verifier.domain import (
     ParsedCode,
     Verdict,
     Verification,
+    malformed,
     parse_code,
 )
 from services.verifier.events import (
@@ -247,16 +248,15 @@ class VerifierService:
         decodes it in full, and its answer is the verdict)."""
         code = self._decoded.get(text)
         if code is None:
-            if len(text) > INLINE_CODE_CHARS:
+            if len(text) > INLINE_CODE_CHARS or self._decoded.undecodable(text):
                 return None
             try:
                 code = parse_code(text, limits=INLINE_LIMITS)
-            except codes.MalformedCode:
+            except codes.MalformedCode as exc:
+                self._decoded.add(text, malformed(exc))
                 return None
             self._decoded.add(text, code)
         now = self._clock()
-        if not isinstance(code, ParsedCode):  # remembered as MALFORMED
-            return [(code, code, now)]
         inputs = [self._inputs(code, now)]
         if code.decoded.suite in INLINE_SUITES or not needs_signature_check(inputs):
             (result,) = evaluate_all(inputs)

@@ -15,6 +15,7 @@ from services.verifier.caches import DecodedCodes, VerifiedSignatures, signature
 from services.verifier.domain import (
     Verdict,
     evaluate,
+    malformed,
     parse_code,
 )
 from services.verifier.offload import INLINE_LIMITS
@@ -100,10 +101,22 @@ def test_the_caches_are_bounded():
     assert bytes([2]) in verified
     verified.add(b"\xff")  # beyond the bound: all dropped, the newest kept
     assert b"\xff" in verified and bytes([0]) not in verified
-    decoded = DecodedCodes(size=2, max_text=10)
-    decoded.add("a", "A")  # type: ignore[arg-type]
-    decoded.add("b" * 11, "B")  # type: ignore[arg-type]
-    assert decoded.get("a") == "A" and decoded.get("b" * 11) is None
+
+
+async def test_decoded_texts_are_kept_and_malformed_ones_only_marked():
+    s = signer()
+    text = await licence_code(s)
+    code = parse_code(text)
+    decoded = DecodedCodes(size=3, max_text=1000)
+    decoded.add(text, code)
+    decoded.add("LC1:BAD", malformed(codes.MalformedCode(codes.CodeStage.BASE45, "x")))
+    decoded.add("LC1:" + "A" * 1000, code)  # too long to keep
+    assert decoded.get(text) is code
+    assert decoded.get("LC1:BAD") is None and decoded.undecodable("LC1:BAD")
+    assert decoded.get("LC1:" + "A" * 1000) is None
+    decoded.add("x", code)
+    decoded.add("y", code)  # beyond the bound: all dropped, the newest kept
+    assert decoded.get("y") is code and decoded.get(text) is None
 
 
 def test_claims_beyond_the_inline_limits_decode_in_full_only():
