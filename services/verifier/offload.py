@@ -1,14 +1,19 @@
 """CPU-heavy verification work kept off the event loop, and handed out fairly.
 
 The verifier's event loop answers health checks, every RPC and applies index events
-(Faust agents); decoding a scanned code, checking its signature and reading a QR code
-from a photo must not hold it, and one caller's flood must not stand in front of every
-other counter. Three pieces:
+(Faust agents); reading a QR code from a photo, decoding a batch of codes or a large
+one, and SM2 checks must not hold it, and one caller's flood must not stand in front
+of every other counter. What costs less on the loop than the hop to a thread does run
+there, by measured cost (:data:`INLINE_CODE_CHARS`, :data:`INLINE_LIMITS`,
+:data:`INLINE_SUITES`): one scanned code of the usual size, its ES256 or Ed25519
+check, and a code already decoded or a signature already verified
+(services/verifier/caches.py). A text that does not decode within the inline limits
+goes to the pool, every time. Three pieces:
 
-- :class:`WorkerPool`: threads for codes. Decoding one takes about 0.6 ms and checking
-  its signature 0.7 to 1 ms (ES256, Ed25519) or 6.6 ms (SM2), bounded, mostly holding
-  the GIL (the process hands it back every 0.5 ms), so threads cost less than
-  processes here.
+- :class:`WorkerPool`: threads for codes. Decoding one takes 0.1 to 0.3 ms (up to 1.9
+  ms at the bounds) and checking its signature about 0.1 ms (ES256, Ed25519) or 0.65
+  ms (SM2), measured on 2 CPUs at load average 10, mostly holding the GIL (the process
+  hands it back every 0.5 ms), so threads cost less than processes here.
 - :class:`ProcessWorkerPool`: processes for images. Pillow and zxing-cpp take up to half
   a second of CPU per allowed image (4096 × 4096); in worker processes at a lower CPU
   priority (nice 10) they cannot take the CPU from the loop or from code verification,
