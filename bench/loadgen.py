@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import random
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import uvloop
@@ -27,6 +29,9 @@ from certseal.identifiers import random_resident_id
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2, verifier_pb2_grpc
+
+#: verdict numbers -> names, to report what the verifier answered
+VERDICTS = {v.number: v.name for v in verifier_pb2.Verdict.DESCRIPTOR.values}
 
 
 def request(type_code: str) -> pb.IssueLicenceRequest:
@@ -49,7 +54,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-async def run(args: argparse.Namespace) -> dict[str, float]:
+async def run(args: argparse.Namespace) -> dict[str, Any]:
     identities = list(zip(args.cert, args.key, strict=True))
     channels = [
         secure_channel(args.target, args.ca, *identities[n % len(identities)])
@@ -63,6 +68,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     ]
     codes: list[str] = args.code_list
     latencies: list[float] = []
+    verdicts: collections.Counter[str] = collections.Counter()
     errors = 0
     licences = 0
     deadline = 0.0
@@ -86,13 +92,15 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                         )
                     )
                     licences += args.batch if args.echo else len(reply.results)
+                    verdicts.update(VERDICTS[r.verdict] for r in reply.results)
                 elif codes:
-                    await stub.VerifyCode(
+                    answer = await stub.VerifyCode(
                         verifier_pb2.VerifyCodeRequest(
                             code=random.choice(codes), purpose="压测"
                         )
                     )
                     licences += 1
+                    verdicts[VERDICTS[answer.result.verdict]] += 1
                 elif args.batch:
                     reply = await stub.IssueLicences(
                         pb.IssueLicencesRequest(
@@ -121,6 +129,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     deadline = time.perf_counter() + args.warmup
     await asyncio.gather(*[caller(n) for n in range(args.concurrency)])
     latencies.clear()
+    verdicts.clear()
     errors = licences = 0
     groups = {**proccpu.parse_groups(args.watch), "loadgen": [os.getpid()]}
     cpu_before = proccpu.sample(groups)
@@ -136,6 +145,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         "requests": len(latencies),
         "licences": licences,
         "errors": errors,
+        **({"verdicts": dict(verdicts)} if codes and not args.echo else {}),
         "seconds": round(elapsed, 3),
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "licences_per_s": round(licences / elapsed, 1),
@@ -178,7 +188,12 @@ def main() -> None:
         "--echo", action="store_true", help="the target is bench.echo's reference"
     )
     args = parser.parse_args()
-    args.code_list = Path(args.codes).read_text().split() if args.codes else []
+    # one code per line: a code's Base45 may hold spaces (RFC 9285), so never split()
+    args.code_list = (
+        [c for c in Path(args.codes).read_text().splitlines() if c]
+        if args.codes
+        else []
+    )
     print(json.dumps(uvloop.run(run(args))))
 
 

@@ -55,6 +55,10 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 BACKLOG = int(os.environ.get("BENCH_BACKLOG", "200000"))
 REVOCATIONS = int(os.environ.get("BENCH_REVOCATIONS", "1000"))
 RECOVERY_ENTRIES = int(os.environ.get("BENCH_RECOVERY_ENTRIES", "1000000"))
+#: BENCH_VERIFY_ONLY=1: stop after the verification figures (echo, VerifyCode at 64
+#: callers, paced, VerifyCodes) and print them: no flood, propagation or recovery, and
+#: no results file (for measuring a verification change before and after)
+VERIFY_ONLY = os.environ.get("BENCH_VERIFY_ONLY") == "1"
 VALID = verifier_pb2.VERDICT_VALID
 COUNTERS = 16  # identities the load generator spreads its callers over
 
@@ -382,6 +386,37 @@ async def propagation(
     return samples
 
 
+def verification_figures(
+    echo_single: dict[str, Any],
+    echo_batch: dict[str, Any],
+    single: dict[str, Any],
+    paced: dict[str, Any],
+    batch: dict[str, Any],
+) -> dict[str, Any]:
+    """The verification figures of one run, with the same-run echo reference."""
+    return {
+        "echo_per_s": echo_single["requests_per_s"],
+        "echo_cpu_us": echo_single["cpu_us"],
+        "verify_per_s": single["requests_per_s"],
+        "verify_vs_echo": versus(
+            single["requests_per_s"], echo_single["requests_per_s"]
+        ),
+        "verify_cpu_us": single["cpu_us"],
+        "verify_p50_ms": single["p50_ms"],
+        "verify_p99_ms": single["p99_ms"],
+        "paced_1000_per_s_verify_p99_ms": paced["p99_ms"],
+        "paced_1000_per_s_achieved_per_s": paced["requests_per_s"],
+        "paced_1000_per_s_verify_cpu_us": paced["cpu_us"],
+        "batch_verify_per_s": batch["licences_per_s"],
+        "batch_verify_vs_echo": versus(
+            batch["licences_per_s"], echo_batch["licences_per_s"]
+        ),
+        "batch_verify_cpu_us": batch["cpu_us"],
+        "batch_echo_per_s": echo_batch["licences_per_s"],
+        "batch_echo_cpu_us": echo_batch["cpu_us"],
+    }
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="certseal-vbench-"))
 
@@ -437,8 +472,18 @@ def main() -> None:
         print("VerifyCode paced at 1,000/s ...", flush=True)
         paced = verify_load(a, codes_file, concurrency=32, rate=1000)
         print(f"  {paced}", flush=True)
+        profiler = _profile(a.pid, "verify-batch")
         batch = verify_load(a, codes_file, concurrency=4, batch=500)
+        _stop_profile(profiler)
         print(f"  batch: {batch}", flush=True)
+        if VERIFY_ONLY:
+            print(
+                json.dumps(
+                    verification_figures(echo_single, echo_batch, single, paced, batch),
+                    indent=2,
+                )
+            )
+            return
         print(
             f"valid scans alone, then beside {FLOOD_IN_FLIGHT} hostile requests "
             "in flight from another counter ...",
@@ -460,24 +505,7 @@ def main() -> None:
         a.start()
         recovery, _ = asyncio.run(serving_then_caught_up(a, grown, check_lag=False))
         results = {
-            "echo_per_s": echo_single["requests_per_s"],
-            "echo_cpu_us": echo_single["cpu_us"],
-            "verify_per_s": single["requests_per_s"],
-            "verify_vs_echo": versus(
-                single["requests_per_s"], echo_single["requests_per_s"]
-            ),
-            "verify_cpu_us": single["cpu_us"],
-            "verify_p50_ms": single["p50_ms"],
-            "verify_p99_ms": single["p99_ms"],
-            "paced_1000_per_s_verify_p99_ms": paced["p99_ms"],
-            "paced_1000_per_s_achieved_per_s": paced["requests_per_s"],
-            "paced_1000_per_s_verify_cpu_us": paced["cpu_us"],
-            "batch_verify_per_s": batch["licences_per_s"],
-            "batch_verify_vs_echo": versus(
-                batch["licences_per_s"], echo_batch["licences_per_s"]
-            ),
-            "batch_verify_cpu_us": batch["cpu_us"],
-            "batch_echo_per_s": echo_batch["licences_per_s"],
+            **verification_figures(echo_single, echo_batch, single, paced, batch),
             **{k: v for k, v in flooded.items() if k != "flood"},
             "propagation_p50_ms": round(percentile(samples, 0.5) * 1000, 1),
             "propagation_p99_ms": round(percentile(samples, 0.99) * 1000, 1),

@@ -122,7 +122,7 @@ def b45encode(data: bytes) -> str:
     return text
 
 
-def decode_code(text: str) -> DecodedCode:
+def decode_code(text: str, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> DecodedCode:
     """Decode a code's text without verifying it; raise :class:`MalformedCode`.
 
     The text is first put in its one canonical form by :func:`normalise_code_text`
@@ -134,7 +134,9 @@ def decode_code(text: str) -> DecodedCode:
     Base45 ends, and the COSE_Sign1 and its claims are read by the strict
     :mod:`certseal.cbor` (no tags but COSE's 18, optionally inside the CWT tag 61 of
     RFC 8392 section 6, no shared references, no trailing bytes). A code is exactly the
-    signed structure and nothing more.
+    signed structure and nothing more. ``limits`` bounds the claims (default
+    :data:`~certseal.cbor.CODE_LIMITS`); a caller may pass tighter ones to bound the
+    time of a decode it runs where time matters (the verifier's event loop).
     """
     text = normalise_code_text(text)
     prefix = next(
@@ -183,7 +185,7 @@ def decode_code(text: str) -> DecodedCode:
     if not isinstance(kid, bytes) or len(kid) != 8:
         raise MalformedCode(CodeStage.COSE, "protected header has no 8-byte kid")
     try:
-        claims = cbor.loads(sign1.payload, cbor.CODE_LIMITS)
+        claims = cbor.loads(sign1.payload, limits)
     except cbor.CborError as exc:
         raise MalformedCode(CodeStage.CLAIMS, f"payload is not CBOR ({exc})") from None
     if not isinstance(claims, dict):

@@ -269,6 +269,10 @@ def create_app(config: VerifierSettings) -> VerifierState:
         idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,
     )
 
+    state = VerifierState(
+        app, index, trust, presentations, usage_topic, freshness, directory, feed
+    )
+
     @app.task
     async def apply_licence_events() -> None:
         await feed.start()
@@ -279,11 +283,11 @@ def create_app(config: VerifierSettings) -> VerifierState:
 
     @app.agent(trust_topic)
     async def apply_trust_events(stream: Any) -> None:
-        await apply(stream, trust, apply_trust_event)
+        await apply(stream, state.trust_entries.writes, apply_trust_event)
 
     @app.agent(directory_topic)
     async def apply_directory_events(stream: Any) -> None:
-        await apply(stream, directory, apply_directory_event)
+        await apply(stream, state.names.writes, apply_directory_event)
 
     @app.agent(usage_topic)
     async def record_presentations(stream: Any) -> None:
@@ -313,9 +317,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
         freshness.recovered.set()
 
-    return VerifierState(
-        app, index, trust, presentations, usage_topic, freshness, directory, feed
-    )
+    return state
 
 
 def build_servicer(

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from certseal import codes
+from certseal import cbor, codes
 from certseal.crypto import InvalidSignature
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import LicenceId, parse_licence_id
@@ -263,9 +263,9 @@ def _identifier(text: str) -> LicenceId:
         ) from None
 
 
-def parse_code(text: str) -> ParsedCode:
-    """Decode a code and check its claims' shape; raise :class:`codes.MalformedCode`."""
-    decoded = codes.decode_code(text)
+def parse_code(text: str, *, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> ParsedCode:
+    """Decode a code, claims within ``limits``; raise :class:`codes.MalformedCode`."""
+    decoded = codes.decode_code(text, limits)
     claims = decoded.claims
     issued_at = _time(claims.get(codes.CWT_IAT), "iat")
     expires_at = _time(claims.get(codes.CWT_EXP), "exp")
@@ -341,9 +341,12 @@ def evaluate(
     index: IndexEntry | None,
     nonce_seen: bool,
     now: dt.datetime,
+    signature_known: bool = False,
 ) -> Verification:
     """The verdict for ``code``, given what the trust list and the index hold.
 
+    ``signature_known``: this signature over these bytes verified under this public
+    key before (services/verifier/caches.py): it passes without being recomputed.
     Order: decode, issuer (key known, of the right department or the presentation key),
     signature, key status at signing time, code lifetime and replay (presentation codes),
     licence known, version current, status, validity window. A retired key still
@@ -356,10 +359,7 @@ def evaluate(
     def result(verdict: Verdict, failed: str = "", detail: str = "") -> Verification:
         if failed:
             checks.append(Check(failed, Outcome.FAILED, detail))
-        shown = (
-            verdict is not Verdict.BAD_SIGNATURE
-            and verdict is not Verdict.UNKNOWN_ISSUER
-        )
+        shown = verdict not in (Verdict.BAD_SIGNATURE, Verdict.UNKNOWN_ISSUER)
         return Verification(
             verdict=verdict,
             checks=tuple(checks),
@@ -402,7 +402,8 @@ def evaluate(
 
     # signature
     try:
-        code.decoded.verify_signature(trust.public_key)
+        if not signature_known:
+            code.decoded.verify_signature(trust.public_key)
     except InvalidSignature:
         return result(
             Verdict.BAD_SIGNATURE, "signature", "the signature does not verify"

@@ -280,12 +280,25 @@ def named(
     """``result`` with the names the stored directory events of its issuing department
     and licence type give (each may be None: not known yet), and the titles of the
     fields it shows."""
-    kind = directory_entry(licence_type) if licence_type else None
-    titles = kind.field_titles if kind else {}
+    return named_by(
+        result,
+        issuer=directory_entry(issuer) if issuer else None,
+        licence_type=directory_entry(licence_type) if licence_type else None,
+    )
+
+
+def named_by(
+    result: Verification,
+    *,
+    issuer: DirectoryEntry | None,
+    licence_type: DirectoryEntry | None,
+) -> Verification:
+    """:func:`named` from directory entries already parsed."""
+    titles = licence_type.field_titles if licence_type else {}
     return dataclasses.replace(
         result,
-        issuer_name=directory_entry(issuer).name if issuer else "",
-        type_name=kind.name if kind else "",
+        issuer_name=issuer.name if issuer else "",
+        type_name=licence_type.name if licence_type else "",
         field_titles={name: titles[name] for name in result.fields if name in titles},
     )
 

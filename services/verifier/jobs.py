@@ -31,6 +31,10 @@ class CodeInputs:
     index: IndexEntry | None
     nonce_seen: bool
     now: dt.datetime
+    #: :func:`~services.verifier.caches.signature_digest` of the code under its
+    #: trusted key (b"": no trusted key), and whether that check passed before
+    signature: bytes = b""
+    signature_known: bool = False
 
 
 def parse_all(texts: Sequence[str]) -> list[ParsedCode | Verification]:
@@ -44,8 +48,17 @@ def parse_all(texts: Sequence[str]) -> list[ParsedCode | Verification]:
     return parsed
 
 
+def needs_signature_check(inputs: Sequence[CodeInputs]) -> bool:
+    """Whether :func:`evaluate_all` of ``inputs`` computes a signature (the CPU
+    work that goes to the pool)."""
+    return any(
+        isinstance(i.code, ParsedCode) and i.trust is not None and not i.signature_known
+        for i in inputs
+    )
+
+
 def evaluate_all(inputs: Sequence[CodeInputs]) -> list[Verification]:
-    """The verdict of each code (in a pool worker: it checks signatures)."""
+    """The verdict of each code (in a pool worker when it checks signatures)."""
     return [
         i.code
         if isinstance(i.code, Verification)
@@ -55,6 +68,7 @@ def evaluate_all(inputs: Sequence[CodeInputs]) -> list[Verification]:
             index=i.index,
             nonce_seen=i.nonce_seen,
             now=i.now,
+            signature_known=i.signature_known,
         )
         for i in inputs
     ]

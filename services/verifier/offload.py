@@ -1,14 +1,19 @@
 """CPU-heavy verification work kept off the event loop, and handed out fairly.
 
 The verifier's event loop answers health checks, every RPC and applies index events
-(Faust agents); decoding a scanned code, checking its signature and reading a QR code
-from a photo must not hold it, and one caller's flood must not stand in front of every
-other counter. Three pieces:
+(Faust agents); reading a QR code from a photo, decoding a batch of codes or a large
+one, and SM2 checks must not hold it, and one caller's flood must not stand in front
+of every other counter. What costs less on the loop than the hop to a thread does run
+there, by measured cost (:data:`INLINE_CODE_CHARS`, :data:`INLINE_LIMITS`,
+:data:`INLINE_SUITES`): one scanned code of the usual size, its ES256 or Ed25519
+check, and a code already decoded or a signature already verified
+(services/verifier/caches.py). A text that does not decode within the inline limits
+goes to the pool, every time. Three pieces:
 
-- :class:`WorkerPool`: threads for codes. Decoding one takes about 0.6 ms and checking
-  its signature 0.7 to 1 ms (ES256, Ed25519) or 6.6 ms (SM2), bounded, mostly holding
-  the GIL (the process hands it back every 0.5 ms), so threads cost less than
-  processes here.
+- :class:`WorkerPool`: threads for codes. Decoding one takes 0.1 to 0.3 ms (up to 1.9
+  ms at the bounds) and checking its signature about 0.1 ms (ES256, Ed25519) or 0.65
+  ms (SM2), measured on 2 CPUs at load average 10, mostly holding the GIL (the process
+  hands it back every 0.5 ms), so threads cost less than processes here.
 - :class:`ProcessWorkerPool`: processes for images. Pillow and zxing-cpp take up to half
   a second of CPU per allowed image (4096 × 4096); in worker processes at a lower CPU
   priority (nice 10) they cannot take the CPU from the loop or from code verification,
@@ -48,9 +53,32 @@ from typing import Any, TypeVar
 
 import pebble
 
+from certseal import cbor
+from certseal.bounds import MAX_CODE_CBOR_DEPTH
+from certseal.crypto import Suite
 from certseal.errors import CertsealError, ErrorKind, invalid
 
 T = TypeVar("T")
+
+INLINE_CODE_CHARS = 1024
+"""A request of one code at most this long is decoded on the event loop, not in the
+code pool, when its claims are at most :data:`INLINE_LIMITS` (a licence code is about
+330 characters). Measured on 2 CPUs at load average 10 (tmp micro-benchmarks, best
+of 7): a valid code decodes in 0.1-0.27 ms, the costliest texts within the inline
+limits (120 CBOR items in 370 characters, 1,024 random Base45 characters) in 0.4-1.0
+ms, about what the loop spends on the gRPC call itself; the two hops to a pool thread
+and back that this saves (the GIL handed over, a wake-up through the loop's
+self-pipe) cost the worker 0.2-0.3 ms of CPU per code (bench/verifier_bench.py, same
+run). A longer code, or claims beyond the inline limits (up to 1.9 ms for 1,024 CBOR
+items), is decoded again in full on the pool, in a fair turn as before."""
+
+INLINE_LIMITS = cbor.CborLimits(MAX_CODE_CBOR_DEPTH, 128)
+"""The claims a code decoded inline may have: as deep as any code's, at most 128 CBOR
+items (a licence code with a dozen fields has about 40)."""
+
+INLINE_SUITES = frozenset({Suite.ES256, Suite.ED25519})
+"""Suites whose signature a one-code request checks on the loop: about 0.1 ms each
+(OpenSSL through pyca/cryptography); SM2 (gmssl, about 0.65 ms) goes to the pool."""
 
 
 class WorkerPool:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from prometheus_client import Counter
 
+from certseal import codes
 from certseal.errors import CertsealError
 from certseal.indexkeys import IndexKeys
 from certseal.qr import read_qr_image
@@ -23,12 +24,22 @@ from certseal.timestamps import utcnow
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting, acting_for
 from services.verifier.bundle_export import BundleExporter, ExportedBundle
+from services.verifier.caches import (
+    DecodedCodes,
+    IndexEntries,
+    VerifiedSignatures,
+    signature_digest,
+)
 from services.verifier.domain import (
     CodeKind,
     FieldRights,
+    IndexEntry,
+    Outcome,
     ParsedCode,
     Verdict,
     Verification,
+    malformed,
+    parse_code,
 )
 from services.verifier.events import (
     bounded_usage,
@@ -45,12 +56,22 @@ from services.verifier.index import (
     PartitionStatus,
     directory_key,
     index_entry,
-    named,
+    named_by,
     nonce_presented,
-    trust_entry,
 )
-from services.verifier.jobs import CodeInputs, evaluate_all, parse_all
-from services.verifier.offload import FairGate, WorkerPool
+from services.verifier.jobs import (
+    CodeInputs,
+    evaluate_all,
+    needs_signature_check,
+    parse_all,
+)
+from services.verifier.offload import (
+    INLINE_CODE_CHARS,
+    INLINE_LIMITS,
+    INLINE_SUITES,
+    FairGate,
+    WorkerPool,
+)
 from services.verifier.storage import (
     LicenceCount,
     VerifierState,
@@ -63,13 +84,21 @@ log = logging.getLogger(__name__)
 _CHUNK = 8  # codes per pool job: see VerifierService.verify
 
 
+def _signature_passed(result: Verification) -> bool:
+    return any(
+        c.name == "signature" and c.outcome is Outcome.PASSED for c in result.checks
+    )
+
+
 class VerifierService:
     """Verifies codes against one group's index and trust list, and reports on them.
 
-    Decoding codes, checking signatures and reading QR images run on the worker pools
-    (:mod:`services.verifier.offload`), never on the event loop, in turns handed out
-    fairly per counter; index lookups, the replay guard and publishing stay on the
-    loop, between them.
+    Reading QR images, decoding a batch's codes, a long code or one with large
+    claims, and checking SM2 signatures run on the worker pools
+    (:mod:`services.verifier.offload`), in turns handed out fairly per counter; a
+    one-code request of the usual size is decoded and (ES256, Ed25519) checked on the
+    event loop, where that costs less than the hop (:data:`INLINE_CODE_CHARS`). Index
+    lookups, the replay guard and publishing stay on the loop.
     """
 
     def __init__(
@@ -108,6 +137,9 @@ class VerifierService:
         self._counters = counters
         self._field_rights = field_rights or FieldRights()
         self._licences = LicenceCount(max_age_s=5.0)  # the status's exact count
+        self._decoded = DecodedCodes()
+        self._verified = VerifiedSignatures()
+        self._entries = IndexEntries()
 
     def shutdown(self) -> None:
         """Stop the worker pools (at the process's end)."""
@@ -173,46 +205,104 @@ class VerifierService:
         (docs/events.md). A presentation code is accepted once: a second showing,
         also within one request, is REPLAYED.
 
-        The texts go to the code pool :data:`_CHUNK` at a time, each chunk in a turn
-        of the acting counter's (:class:`~services.verifier.offload.FairGate`), so a
-        batch takes turns with every other counter instead of holding the workers.
+        A batch's texts go to the code pool :data:`_CHUNK` at a time, each chunk in a
+        turn of the acting counter's (:class:`~services.verifier.offload.FairGate`), so
+        a batch takes turns with every other counter instead of holding the workers; a
+        single text within the inline bounds is checked on the loop
+        (:meth:`_checked_inline`).
         """
+        checked = (
+            await self._checked_inline(texts[0], acting) if len(texts) == 1 else None
+        )
+        if checked is None:
+            checked = await self._checked_pooled(texts, acting)
         results: list[Verification] = []
         published: set[tuple[bytes, bytes]] = set()
         uses: list[events_pb2.LicenceUse] = []
         used_at: dt.datetime | None = None
-        for start in range(0, len(texts), _CHUNK):
-            async with self._code_turns.turn(acting.counter):
-                parsed = await self._codes.run(parse_all, texts[start : start + _CHUNK])
-                now = self._clock()
-                inputs = [self._inputs(code, now) for code in parsed]
-                if any(isinstance(code, ParsedCode) for code in parsed):
-                    evaluated = await self._codes.run(evaluate_all, inputs)
-                else:  # all malformed: nothing to check
-                    evaluated = evaluate_all(inputs)
-                settled = [
-                    await self._settle(code, result, inputs, now)
-                    if isinstance(code, ParsedCode)
-                    else result
-                    for code, result in zip(parsed, evaluated, strict=True)
-                ]
-            for code, result in zip(parsed, settled, strict=True):
-                if isinstance(code, ParsedCode):
-                    # the signed content, not the signature: an ECDSA signature
-                    # has a second valid form (r, n - s) for the same content
-                    signed = (code.decoded.protected, code.decoded.payload)
-                    if result.signed_by_trusted_key and signed not in published:
-                        published.add(signed)
-                        uses.append(licence_use(code, result.verdict))
-                        used_at = used_at or now
-                results.append(
-                    self._named(self._field_rights.shown(result, acting.department))
-                )
+        for code, result, now in checked:
+            if isinstance(code, ParsedCode):
+                # the signed content, not the signature: an ECDSA signature
+                # has a second valid form (r, n - s) for the same content
+                signed = (code.decoded.protected, code.decoded.payload)
+                if result.signed_by_trusted_key and signed not in published:
+                    published.add(signed)
+                    uses.append(licence_use(code, result.verdict))
+                    used_at = used_at or now
+            results.append(
+                self._named(self._field_rights.shown(result, acting.department))
+            )
         if uses and used_at is not None:
             if carried is None:
                 carried = sum(len(t.encode()) for t in texts) + len(purpose.encode())
             await self._publish(uses, carried, purpose, acting, used_at)
         return results
+
+    async def _checked_inline(
+        self, text: str, acting: Acting
+    ) -> list[tuple[ParsedCode | Verification, Verification, dt.datetime]] | None:
+        """One code decoded on the loop (see :data:`INLINE_CODE_CHARS`), its signature
+        checked there too when its suite is cheap (:data:`INLINE_SUITES`), else on the
+        code pool in a turn of the acting counter's. None: the code is not one to
+        decode inline, or it did not decode within the inline bound (the pool then
+        decodes it in full, and its answer is the verdict)."""
+        code = self._decoded.get(text)
+        if code is None:
+            if len(text) > INLINE_CODE_CHARS or self._decoded.undecodable(text):
+                return None
+            try:
+                code = parse_code(text, limits=INLINE_LIMITS)
+            except codes.MalformedCode as exc:
+                self._decoded.add(text, malformed(exc))
+                return None
+            self._decoded.add(text, code)
+        now = self._clock()
+        inputs = [self._inputs(code, now)]
+        if code.decoded.suite in INLINE_SUITES or not needs_signature_check(inputs):
+            (result,) = evaluate_all(inputs)
+        else:
+            async with self._code_turns.turn(acting.counter):
+                (result,) = await self._codes.run(evaluate_all, inputs)
+        self._remember(inputs, [result])
+        settled = await self._settle(code, result, inputs, now, acting=acting)
+        return [(code, settled, now)]
+
+    async def _checked_pooled(
+        self, texts: Sequence[str], acting: Acting
+    ) -> list[tuple[ParsedCode | Verification, Verification, dt.datetime]]:
+        """Each text decoded and checked on the code pool, :data:`_CHUNK` at a time,
+        each chunk in a turn of the acting counter's; the lookups and the replay guard
+        run on the loop between the two jobs of a chunk."""
+        checked: list[tuple[ParsedCode | Verification, Verification, dt.datetime]]
+        checked = []
+        for start in range(0, len(texts), _CHUNK):
+            chunk = texts[start : start + _CHUNK]
+            known = [self._decoded.get(text) for text in chunk]
+            async with self._code_turns.turn(acting.counter):
+                new = [t for t, k in zip(chunk, known, strict=True) if k is None]
+                decoded = iter(await self._codes.run(parse_all, new) if new else ())
+                parsed = [k if k is not None else next(decoded) for k in known]
+                for text, code, k in zip(chunk, parsed, known, strict=True):
+                    if k is None:
+                        self._decoded.add(text, code)
+                now = self._clock()
+                inputs = [self._inputs(code, now) for code in parsed]
+                if needs_signature_check(inputs):
+                    evaluated = await self._codes.run(evaluate_all, inputs)
+                else:  # malformed, untrusted or checked before: no signature to check
+                    evaluated = evaluate_all(inputs)
+                self._remember(inputs, evaluated)
+                checked += [
+                    (
+                        code,
+                        await self._settle(code, result, inputs, now)
+                        if isinstance(code, ParsedCode)
+                        else result,
+                        now,
+                    )
+                    for code, result in zip(parsed, evaluated, strict=True)
+                ]
+        return checked
 
     def _unopened(self, lineage: str, problem: Exception) -> None:
         """A licence's sealed restricted values no index key opens: shown without them."""
@@ -230,7 +320,7 @@ class VerifierService:
             return CodeInputs(code, None, None, False, now)
         state = self._state
         lineage = code.lineage.encode()
-        stored_key = state.trust.get(code.kid.encode())
+        trust = state.trust_entries.get(code.kid.encode())
         stored_lineage = state.index.get(lineage)
         seen = code.kind is CodeKind.PRESENTATION and (
             self._nonces.seen(code.nonce)
@@ -238,15 +328,39 @@ class VerifierService:
             or state.presentations.get(NONCE_KEY_PREFIX + code.nonce_hash.encode())
             is not None
         )
+        digest = signature_digest(code, trust.public_key) if trust else b""
         return CodeInputs(
             code,
-            trust_entry(stored_key) if stored_key else None,
-            index_entry(stored_lineage, keys=self._index_keys, unopened=self._unopened)
-            if stored_lineage
-            else None,
+            trust,
+            self._index_entry(stored_lineage) if stored_lineage else None,
             seen,
             now,
+            digest,
+            bool(digest) and digest in self._verified,
         )
+
+    def _index_entry(self, stored: bytes) -> IndexEntry:
+        """The entry a stored licence event stands for (remembered when it opened)."""
+        entry = self._entries.get(stored)
+        if entry is None:
+            problems: list[Exception] = []
+
+            def unopened(lineage: str, problem: Exception) -> None:
+                problems.append(problem)
+                self._unopened(lineage, problem)
+
+            entry = index_entry(stored, keys=self._index_keys, unopened=unopened)
+            if not problems:
+                self._entries.add(stored, entry)
+        return entry
+
+    def _remember(
+        self, inputs: Sequence[CodeInputs], results: Sequence[Verification]
+    ) -> None:
+        """Remember the signature checks that passed (on the loop)."""
+        for i, result in zip(inputs, results, strict=True):
+            if i.signature and not i.signature_known and _signature_passed(result):
+                self._verified.add(i.signature)
 
     async def _settle(
         self,
@@ -254,10 +368,13 @@ class VerifierService:
         result: Verification,
         inputs: list[CodeInputs],
         now: dt.datetime,
+        *,
+        acting: Acting | None = None,
     ) -> Verification:
         """Apply the replay guard on the loop: between the lookup and now another
         showing of the same presentation code (this request's, or a concurrent one's)
-        may have been accepted."""
+        may have been accepted. ``acting``: the counter whose turn a check on the pool
+        takes (None: the caller holds one)."""
         if (
             code.kind is not CodeKind.PRESENTATION
             or result.verdict is not Verdict.VALID
@@ -266,20 +383,27 @@ class VerifierService:
         if self._nonces.seen(code.nonce):
             again = next(i for i in inputs if i.code is code)
             again = dataclasses.replace(again, nonce_seen=True)
-            return (await self._codes.run(evaluate_all, [again]))[0]
+            if code.decoded.suite in INLINE_SUITES or not needs_signature_check(
+                [again]
+            ):
+                return evaluate_all([again])[0]
+            if acting is None:
+                return (await self._codes.run(evaluate_all, [again]))[0]
+            async with self._code_turns.turn(acting.counter):
+                return (await self._codes.run(evaluate_all, [again]))[0]
         self._nonces.add(code.nonce, code.expires_at, now)
         return result
 
     def _named(self, result: Verification) -> Verification:
         """The result with its names from this group's directory table (no call to
         the issuer)."""
-        table = self._state.directory
-        if table is None or not result.type_code:
+        if self._state.directory is None or not result.type_code:
             return result
-        return named(
+        names = self._state.names
+        return named_by(
             result,
-            issuer=table.get(directory_key("department", result.issuer_code)),
-            licence_type=table.get(directory_key("licence_type", result.type_code)),
+            issuer=names.get(directory_key("department", result.issuer_code)),
+            licence_type=names.get(directory_key("licence_type", result.type_code)),
         )
 
     async def _publish(
@@ -309,8 +433,11 @@ class VerifierService:
                 self._usage_refused.inc(left_out)
         if record is None:
             return
-        await self._state.usage.send(
-            key=record.key, value=record.value, headers=kafka_headers(record)
+        # straight to the producer (the topic was declared with the worker's agents):
+        # in its buffer before the answer, as through Faust's Topic.send, without
+        # building Faust's message and event per record
+        await self._state.app.producer.send(
+            record.topic, record.key, record.value, None, None, kafka_headers(record)
         )
 
     async def export_bundle(

@@ -14,10 +14,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import cbor2
 
@@ -32,14 +32,88 @@ from services.verifier.bundle import (
     from_us,
     us,
 )
-from services.verifier.index import Freshness
+from services.verifier.domain import TrustEntry
+from services.verifier.index import (
+    DirectoryEntry,
+    Freshness,
+    directory_entry,
+    trust_entry,
+)
 
 if TYPE_CHECKING:  # a counter reading a bundle file does not need Faust loaded
     import faust
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 CLUSTER_FILE = "kafka-cluster-id"
+
+
+_MISSING = object()
+
+
+class ParsedTable(Generic[T]):
+    """A small Faust table (trust list, directory) read through a cache of parsed
+    entries, so a verification neither reads RocksDB through Faust nor parses a
+    protobuf per lookup.
+
+    Exact, not eventually fresh: the table's agent writes through :attr:`writes`
+    (on the event loop, as the lookups), which drops the key's cached entry; while
+    ``live()`` is false (Faust rebalancing or recovering the table from its
+    changelog, which writes past the agent) nothing is cached and every lookup reads
+    the table. At most ``size`` entries are kept (all dropped at once beyond it: the
+    tables it serves hold a few thousand keys).
+    """
+
+    def __init__(
+        self,
+        table: Any,
+        parse: Callable[[bytes], T],
+        *,
+        live: Callable[[], bool] = lambda: True,
+        size: int = 8192,
+    ):
+        self.table = table
+        self._parse = parse
+        self._live = live
+        self._size = size
+        self._cache: dict[bytes, Any] = {}
+        self.writes = _Writes(self)  # the table as its agent reads and writes it
+
+    def get(self, key: bytes) -> T | None:
+        """The parsed entry of ``key``, or None when the table has none."""
+        if not self._live():
+            self._cache.clear()
+            stored = self.table.get(key)
+            return self._parse(stored) if stored is not None else None
+        entry = self._cache.get(key, _MISSING)
+        if entry is _MISSING:
+            stored = self.table.get(key)
+            entry = self._parse(stored) if stored is not None else None
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            self._cache[key] = entry
+        return entry
+
+    def written(self, key: bytes) -> None:
+        """The table's entry of ``key`` changed."""
+        self._cache.pop(key, None)
+
+
+class _Writes:
+    """A :class:`ParsedTable`'s table, each write dropping the key's parsed entry."""
+
+    def __init__(self, parsed: ParsedTable[Any]):
+        self._parsed = parsed
+
+    def get(self, key: bytes) -> bytes | None:
+        stored: bytes | None = self._parsed.table.get(key)
+        return stored
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._parsed.table[key] = value
+        self._parsed.written(key)
 
 
 @dataclass
@@ -54,6 +128,17 @@ class VerifierState:
     freshness: Freshness
     directory: Any = None  # department:<code> / licence-type:<code> -> DirectoryEvent
     feed: Any = None  # the LicenceFeed that keeps ``index`` (a DiskIndex)
+    #: ``trust`` and ``directory`` read through parsed-entry caches; their agents
+    #: write through each one's ``writes``
+    trust_entries: ParsedTable[TrustEntry] = field(init=False)
+    names: ParsedTable[DirectoryEntry] = field(init=False)
+
+    def __post_init__(self) -> None:
+        def live() -> bool:  # Faust writes past the agents while it recovers
+            return not (self.app.rebalancing or self.app.in_recovery)
+
+        self.trust_entries = ParsedTable(self.trust, trust_entry, live=live)
+        self.names = ParsedTable(self.directory, directory_entry, live=live)
 
 
 def estimated_entries(table: Any) -> int:

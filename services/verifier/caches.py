@@ -1,0 +1,119 @@
+"""What a verifier worker remembers between verifications so as not to compute it
+again: decoded code texts, signatures that verified, and index entries as parsed
+from their stored bytes.
+
+Each is a pure function of its key, so a remembered answer is the answer: a code's
+text decodes to the same claims every time (:func:`services.verifier.domain.parse_code`),
+a signature check with the same :func:`signature_digest`
+(alg, public key, signed bytes, signature) has the same outcome, and a stored licence
+event (its bytes, the key) is the same entry (the index keys are fixed for the
+process's life). None holds a time or decides a verdict: the index is read for every
+code (an entry is looked up by the bytes read), and every check runs in every
+verdict. They live on the event loop (no lock) and are bounded; beyond the bound all
+entries are dropped at once, which costs one decode or check per code afterwards,
+never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from services.verifier.domain import IndexEntry, ParsedCode, Verification
+
+
+def signature_digest(code: ParsedCode, public_key: bytes) -> bytes:
+    """SHA-256 over what one signature check depends on: the COSE alg, the public key
+    (DER), the signed structure's protected header and payload, and the signature,
+    each length-prefixed. Equal digests mean the same check with the same outcome, so
+    a check that passed once may be remembered by its digest
+    (:class:`VerifiedSignatures`)."""
+    digest = hashlib.sha256()
+    for part in (
+        str(code.decoded.alg).encode(),
+        public_key,
+        code.decoded.protected,
+        code.decoded.payload,
+        code.decoded.signature,
+    ):
+        digest.update(len(part).to_bytes(4, "big"))
+        digest.update(part)
+    return digest.digest()
+
+
+class DecodedCodes:
+    """Code text -> its :class:`ParsedCode`, and the texts that did not decode.
+
+    A static licence code is scanned again and again; its text is the key, as the
+    scanner delivered it (texts that differ by case or white space decode to the same
+    code but are kept apart: that costs a decode, never a wrong answer). A text that
+    did not decode is only marked, never answered from here: it is decoded again, in
+    full, on the code pool in a fair turn each time, so a flood of hostile codes keeps
+    waiting its turns there (services/verifier/offload.py) rather than being answered
+    at once on the loop, again and again, in front of every other counter.
+    """
+
+    def __init__(self, *, size: int = 16384, max_text: int = 2048):
+        self._size = size
+        self._max_text = max_text
+        self._decoded: dict[str, ParsedCode] = {}
+        self._undecodable: set[str] = set()
+
+    def get(self, text: str) -> ParsedCode | None:
+        """The remembered decode of ``text``, or None."""
+        return self._decoded.get(text)
+
+    def add(self, text: str, decoded: ParsedCode | Verification) -> None:
+        """Remember the decode of ``text`` (a text longer than ``max_text`` is not
+        kept: the bound on memory is ``size`` × ``max_text`` characters); a
+        MALFORMED result marks the text (:meth:`undecodable`)."""
+        if len(text) > self._max_text:
+            return
+        if len(self._decoded) + len(self._undecodable) >= self._size:
+            self._decoded.clear()
+            self._undecodable.clear()
+        if isinstance(decoded, ParsedCode):
+            self._decoded[text] = decoded
+        else:
+            self._undecodable.add(text)
+
+    def undecodable(self, text: str) -> bool:
+        """Whether ``text`` was seen not to decode (within the limits it was tried)."""
+        return text in self._undecodable
+
+
+class VerifiedSignatures:
+    """Digests (:func:`signature_digest`) of signature
+    checks that passed. Only passes are kept: a forged code is checked every time."""
+
+    def __init__(self, *, size: int = 65536):
+        self._size = size
+        self._passed: set[bytes] = set()
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._passed
+
+    def add(self, digest: bytes) -> None:
+        """Remember a check that passed."""
+        if len(self._passed) >= self._size:
+            self._passed.clear()
+        self._passed.add(digest)
+
+
+class IndexEntries:
+    """Stored licence event (bytes) -> its :class:`IndexEntry`, restricted values
+    opened. Only entries whose restricted values opened (or had none) are kept: one
+    that did not is parsed, logged and counted again each time."""
+
+    def __init__(self, *, size: int = 16384):
+        self._size = size
+        self._entries: dict[bytes, IndexEntry] = {}
+
+    def get(self, stored: bytes) -> IndexEntry | None:
+        """The remembered entry of ``stored``, or None."""
+        return self._entries.get(stored)
+
+    def add(self, stored: bytes, entry: IndexEntry) -> None:
+        """Remember the entry of ``stored``."""
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[stored] = entry
