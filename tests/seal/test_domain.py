@@ -304,7 +304,7 @@ async def test_direct_der_equals_asn1crypto_encoding(
     from services.seal.ses import TBSSign, ses_signature_der, tbs_sign_der
 
     maker_signer, maker_cert = pki.signer(Suite.ES256, "service:seal-maker")
-    seal_signer, seal_cert = pki.signer(suite, "seal:91350100M000100Y43-001")
+    _seal_signer, seal_cert = pki.signer(suite, "seal:91350100M000100Y43-001")
     info = seal_info(
         es_id="91350100M000100Y43-001",
         seal_type="official",
@@ -328,7 +328,10 @@ async def test_direct_der_equals_asn1crypto_encoding(
         }
     )
     tbs = tbs_sign_der(
-        seal, signed_at=signed_at, data_hash=data_hash, property_info="pifu-2026-118.ofd"
+        seal,
+        signed_at=signed_at,
+        data_hash=data_hash,
+        property_info="pifu-2026-118.ofd",
     )
     assert tbs == expected_tbs.dump(force=True)
     signature = b"\x30" + b"\x07" * 70
