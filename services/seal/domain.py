@@ -37,7 +37,7 @@ from certseal.crypto import (
 )
 from services.seal.certificates import read_certificate, suite_of
 from services.seal.ses import CERT_LIST_CERTS, SUITE_BY_OID
-from services.seal.ses_read import SesFormatError, read_signature
+from services.seal.ses_read import SesFormatError, SignatureData, read_signature
 from services.seal.timestamp import TokenError, check_token
 from services.seal.trust import TrustStore, validate_path
 
@@ -166,6 +166,7 @@ def verify_sealed_document(
     seal_status: SealStatus | None,
     now: dt.datetime,
     tsa_trust: TrustStore | None = None,
+    parsed: SignatureData | None = None,
 ) -> SealVerification:
     """Verify an ``SES_Signature`` (GB/T 38540 v4 or GM/T 0031 v1) against the
     document or its hash (SM3 for sm2, SHA-256 otherwise).
@@ -175,11 +176,14 @@ def verify_sealed_document(
     record of the seal (None: not registered here); it is consulted for seals whose
     maker chains to the platform's own CA, since only those are registered here.
     ``tsa_trust`` holds the trusted TSA roots for a ``timeStamp`` token (none: a
-    token is UNTRUSTED_TIMESTAMP). Never raises: bad input of any kind is MALFORMED, with the reason.
+    token is UNTRUSTED_TIMESTAMP). ``parsed``: ``signature_der`` as
+    :func:`services.seal.ses_read.read_signature` read it already (it is then not
+    read again). Never raises: bad input of any kind is MALFORMED, with the reason.
     """
     try:
         return _verify_sealed(
             signature_der,
+            parsed=parsed,
             document=document,
             document_hash=document_hash,
             trust=_trust(seal_ca, trust),
@@ -206,10 +210,12 @@ def _verify_sealed(
     trust: TrustStore,
     seal_status: SealStatus | None,
     tsa_trust: TrustStore,
+    parsed: SignatureData | None = None,
 ) -> SealVerification:
     checks: list[SealCheck] = []
     try:
-        sig = read_signature(signature_der)  # the reader `seal inspect` uses
+        # the reader `seal inspect` uses
+        sig = parsed if parsed is not None else read_signature(signature_der)
     except SesFormatError as exc:
         return SealVerification(
             SealVerdict.MALFORMED,

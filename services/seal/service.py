@@ -36,8 +36,10 @@ from certseal.errors import denied, invalid, not_found, precondition
 from certseal.events import OutboxRecord
 from certseal.hsm import Pkcs11Token
 from certseal.identifiers import mint_serial
+from certseal.logs import REQUEST_ID
 from certseal.paging import page
 from certseal.rpc import Caller
+from certseal.storage.idempotency import in_request_scope
 from certseal.timestamps import Clock, utcnow
 from services.seal.certificates import SealCa, issue_certificate, read_certificate
 from services.seal.domain import (
@@ -47,6 +49,7 @@ from services.seal.domain import (
     verify_sealed_document,
 )
 from services.seal.events import document_sealed, seal_changed
+from services.seal.groupcommit import SealedGroupCommit
 from services.seal.inspect import inspect as inspect_ses
 from services.seal.keys import SealKeys
 from services.seal.offload import SealOffload
@@ -60,7 +63,7 @@ from services.seal.ses import (
     sign_document,
 )
 from services.seal.ses_read import SealData, SignatureData, read_signature
-from services.seal.storage import MakerRow, SealStore
+from services.seal.storage import MakerRow, SealedRecord, SealStore
 from services.seal.trust import TrustStore
 from services.seal.tsa import Timestamper
 
@@ -83,11 +86,11 @@ class SealedDocument:
     signed_at: dt.datetime
 
 
-def _seal_id_of(signature: bytes) -> str | None:
-    """The seal id an SES_Signature names; None when it cannot be read (the
-    verification then reports it as MALFORMED)."""
+def _read_or_none(signature: bytes) -> SignatureData | None:
+    """The SES_Signature read; None when it cannot be read (the verification then
+    reports it as MALFORMED, naming why)."""
     try:
-        return read_signature(signature).seal.es_id
+        return read_signature(signature)
     except Exception:
         return None
 
@@ -123,6 +126,7 @@ class SealService:
         self.max_document_bytes = max_document_bytes
         self._makers: dict[Suite, tuple[Signer, bytes]] = {}
         self._signers: dict[tuple[str, bytes, bytes], Signer] = {}
+        self._records = SealedGroupCommit(store.record_sealed)
 
     def now(self) -> dt.datetime:
         """The service's clock."""
@@ -438,9 +442,20 @@ class SealService:
             signed_at=now,
         )
         audit = AuditEntry(
-            now, str(caller), "seal.use", seal_id, details={"digest": data_hash.hex()}
+            now,
+            str(caller),
+            "seal.use",
+            seal_id,
+            details={"digest": data_hash.hex()},
+            request_id=REQUEST_ID.get(),
         )
-        await self._store.record([event], [audit])
+        record = SealedRecord(seal_id, [event], [audit])
+        if in_request_scope():  # the request's own held transaction
+            written = seal_id in await self._store.record_sealed([record])
+        else:  # one statement shared with the seals waiting beside it
+            written = await self._records.record(record)
+        if not written:
+            raise precondition(f"seal {seal_id} is revoked", field="seal_id")
         return SealedDocument(signature, data_hash, now.replace(microsecond=0))
 
     async def verify(
@@ -457,16 +472,18 @@ class SealService:
         check_ses_size(signature, "signature")
         size = len(signature) + len(document or b"")
         async with self.offload.admit("VerifySealedDocument", size):
-            seal_id = await self.offload.verify("signature", _seal_id_of, signature)
-            row = await self._store.get(seal_id) if seal_id else None
+            # read once: the seal id for the registry, and the values verified
+            parsed = await self.offload.verify("signature", _read_or_none, signature)
+            status = await self._store.status(parsed.seal.es_id) if parsed else None
             return await self.offload.verify(
                 "signature",
                 verify_sealed_document,
                 signature,
+                parsed=parsed,
                 document=document,
                 document_hash=document_hash,
                 trust=self.trust,
-                seal_status=SealStatus(row.status, row.revoked_at) if row else None,
+                seal_status=SealStatus(*status) if status else None,
                 now=self._clock(),
                 tsa_trust=self.tsa_trust,
             )
