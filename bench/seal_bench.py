@@ -140,7 +140,7 @@ async def measure(stack: DevStack, port: int) -> dict[str, Any]:
             turn = itertools.count()
             profiler = _profile(WATCH["service"][0], f"verify-seal-{suite}", SECONDS)
             figures["verify_seal_per_s"] = await rate(
-                lambda: stub.VerifySealedDocument(
+                lambda requests=requests, turn=turn: stub.VerifySealedDocument(
                     requests[next(turn) % VERIFY_DOCUMENTS]
                 ),
                 name=f"verify_seal_{suite}",
