@@ -582,9 +582,9 @@ def test_which_tsa_url_names_the_processes_own_room(url, listen, own):
 
 
 async def test_the_own_room_is_asked_without_http_and_its_token_verifies(pki, tsa):
-    """A Timestamper whose URL names this process's TSA room asks it directly: the
-    token is the room's (its clock, key and policy), pyHanko's nonce and status
-    checks apply, and it verifies as one fetched over HTTP does."""
+    """A Timestamper whose URL names this process's TSA room has it make the token
+    directly: the room's (its clock, key and policy, a nonce), and it verifies as one
+    fetched over HTTP does."""
     await tsa.server.stop()  # no HTTP at all: the room is asked directly
     stamper = Timestamper("http://127.0.0.1:1/", timeout_s=3, own_room=tsa.server)
     try:
@@ -599,12 +599,10 @@ async def test_the_own_room_is_asked_without_http_and_its_token_verifies(pki, ts
 
 
 async def test_the_own_rooms_refusal_is_unavailable(tsa, monkeypatch):
-    """A rejection from the own room (here: it cannot sign) is UNAVAILABLE on
+    """The own room failing to make a token (here: it cannot sign) is UNAVAILABLE on
     tsa_url, as a rejection over HTTP is."""
     stamper = Timestamper("http://127.0.0.1:1/", timeout_s=3, own_room=tsa.server)
-    monkeypatch.setattr(
-        tsa.server, "_signer", None
-    )  # signing fails: the room answers systemFailure
+    monkeypatch.setattr(tsa.server, "_signer", None)  # signing fails
     with pytest.raises(CertsealError) as caught:
         await stamper.stamp(b"signature value")
     assert caught.value.kind is ErrorKind.UNAVAILABLE
