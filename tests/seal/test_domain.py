@@ -211,6 +211,11 @@ async def test_a_seal_changed_after_the_maker_signed_it(pki):
         SealVerdict.SIGNER_NOT_AUTHORISED,
         SealVerdict.UNTRUSTED_SEAL,
     )
+    # the maker's checks are kept per seal: the genuine seal, verified between
+    # the forged one twice, does not make the forged one pass, nor the reverse
+    assert check(pki, signature).verdict is SealVerdict.VALID
+    assert check(pki, resigned).verdict is result.verdict
+    assert check(pki, signature).verdict is SealVerdict.VALID
 
 
 async def test_malformed_and_wrong_algorithms(pki):
