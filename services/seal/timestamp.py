@@ -160,9 +160,11 @@ def _signer_cert(
             continue
         cert = choice.chosen
         if sid.name == "issuer_and_serial_number":
-            if (
-                cert.issuer == sid.chosen["issuer"]
-                and cert.serial_number == sid.chosen["serial_number"].native
+            # the same DER is the same name; only other bytes need asn1crypto's
+            # comparison of names (RFC 5280 7.1), which costs far more
+            if cert.serial_number == sid.chosen["serial_number"].native and (
+                cert.issuer.dump() == sid.chosen["issuer"].dump()
+                or cert.issuer == sid.chosen["issuer"]
             ):
                 return cert
         elif cert.key_identifier == sid.chosen.native:
