@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -112,6 +113,99 @@ class _TsaBuilder(DummyTimeStamper):
         return signature, attrs
 
 
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One DER element (X.690 §8.1): a one-byte identifier, the definite length,
+    the content."""
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + content
+
+
+_SEQUENCE, _SET, _OCTET_STRING, _CONTEXT_0 = 0x30, 0x31, 0x04, 0xA0
+_MESSAGE_DIGEST_OID = core.ObjectIdentifier("1.2.840.113549.1.9.4").dump()
+
+
+class _TokenParts:
+    """The DER of a TimeStampToken (RFC 3161 2.4.2; CMS SignedData, RFC 5652 5) in
+    the shape pyHanko's builder makes, from the parts of one ``template`` token."""
+
+    def __init__(self, template: bytes) -> None:
+        info = cms.ContentInfo.load(template)
+        signed = info["content"]
+        signer = signed["signer_infos"][0]
+        tst = signed["encap_content_info"]["content"].parsed
+        attrs = {a["type"].native: a.dump() for a in signer["signed_attrs"]}
+        self.content_type = info["content_type"].dump()
+        self.signed_head = signed["version"].dump() + signed["digest_algorithms"].dump()
+        self.encap_type = signed["encap_content_info"]["content_type"].dump()
+        self.certificates = signed["certificates"].dump()
+        self.signer_head = (
+            signer["version"].dump()
+            + signer["sid"].dump()
+            + signer["digest_algorithm"].dump()
+        )
+        self.signature_algorithm = signer["signature_algorithm"].dump()
+        self.constant_attrs = [attrs["content_type"], attrs["signing_certificate"]]
+        self.signing_time_type = cms.CMSAttributeType("signing_time").dump()
+        self.tst_head = tst["version"].dump() + tst["policy"].dump()
+        self.imprint_algorithm = tst["message_imprint"]["hash_algorithm"].dump()
+        self.tsa = tst["tsa"].dump()
+
+    def token(
+        self,
+        key: rsa.RSAPrivateKey,
+        digest: bytes,
+        *,
+        at: dt.datetime,
+        serial: int,
+        nonce: int,
+    ) -> bytes:
+        """The token over the SHA-256 ``digest``, made at ``at`` (microseconds
+        kept), with its serial number and nonce, signed with ``key``."""
+        tst = _tlv(
+            _SEQUENCE,
+            self.tst_head
+            + _tlv(_SEQUENCE, self.imprint_algorithm + _tlv(_OCTET_STRING, digest))
+            + core.Integer(serial).dump()
+            + core.GeneralizedTime(at).dump()
+            + core.Integer(nonce).dump()
+            + self.tsa,
+        )
+        signing_time = _tlv(
+            _SEQUENCE,
+            self.signing_time_type
+            + _tlv(_SET, cms.Time({"utc_time": core.UTCTime(at)}).dump()),
+        )
+        message_digest = _tlv(
+            _SEQUENCE,
+            _MESSAGE_DIGEST_OID
+            + _tlv(_SET, _tlv(_OCTET_STRING, hashlib.sha256(tst).digest())),
+        )
+        # DER orders a SET OF by the elements' encodings (X.690 §11.6)
+        attrs = b"".join(sorted([*self.constant_attrs, signing_time, message_digest]))
+        signature = key.sign(_tlv(_SET, attrs), padding.PKCS1v15(), hashes.SHA256())
+        signer = _tlv(
+            _SEQUENCE,
+            self.signer_head
+            + _tlv(_CONTEXT_0, attrs)  # signedAttrs [0] IMPLICIT
+            + self.signature_algorithm
+            + _tlv(_OCTET_STRING, signature),
+        )
+        signed = _tlv(
+            _SEQUENCE,
+            self.signed_head
+            + _tlv(
+                _SEQUENCE,
+                self.encap_type + _tlv(_CONTEXT_0, _tlv(_OCTET_STRING, tst)),
+            )
+            + self.certificates
+            + _tlv(_SET, signer),
+        )
+        return _tlv(_SEQUENCE, self.content_type + _tlv(_CONTEXT_0, signed))
+
+
 class Rejection(core.Sequence):
     """A ``TimeStampResp`` without its (OPTIONAL, RFC 3161 2.4.2) token, which
     asn1crypto's own type requires."""
@@ -158,6 +252,7 @@ class TsaServer:
             "signing_certificate", as_signing_certificate(cert)
         ).dump()
         self._runner: web.AppRunner | None = None
+        self._parts: _TokenParts | None = None
         self.port = 0
 
     def respond(self, body: bytes) -> bytes:
@@ -190,7 +285,30 @@ class TsaServer:
         """The DER TimeStampToken over SHA-256(``data``) for this process itself (no
         request to encode, no answer to decode: nothing crosses a wire), with a nonce
         and this TSA's time, key and policy, as :meth:`respond` grants it. CPU: one
-        RSA signature; run it off the event loop. Raises what building it raises."""
+        RSA signature; run it off the event loop. Raises what building it raises.
+
+        Its DER is written directly (:class:`_TokenParts`): the parts that are the
+        same in every token (version, algorithms, the certificate, the signer's
+        identifier, the ESS attribute, the policy, the TSA's name) are taken once from
+        a token pyHanko's builder made (:meth:`pyhanko_token`); what changes (the
+        TSTInfo's imprint, serial, time and nonce; the signing time and message digest
+        attributes; the signature) is encoded per token. pyHanko's asn1crypto
+        building was about a tenth of SealDocument's CPU (bench/seal_bench.py,
+        BENCH_PROFILE=1); tests/seal/test_timestamps.py checks both tokens carry
+        the same values."""
+        parts = self._parts
+        if parts is None:
+            parts = self._parts = _TokenParts(self.pyhanko_token(b""))
+        return parts.token(
+            self._signer,
+            imprint(data),
+            at=self._clock(),
+            serial=get_nonce(),
+            nonce=get_nonce(),
+        )
+
+    def pyhanko_token(self, data: bytes) -> bytes:
+        """:meth:`token` as pyHanko's TSA builder makes it (via a TimeStampReq)."""
         req = tsp.TimeStampReq(
             {
                 "version": 1,

@@ -607,3 +607,41 @@ async def test_the_own_rooms_refusal_is_unavailable(tsa, monkeypatch):
         await stamper.stamp(b"signature value")
     assert caught.value.kind is ErrorKind.UNAVAILABLE
     assert caught.value.field == "tsa_url"
+
+
+async def test_the_own_rooms_direct_token_carries_what_pyhankos_builder_writes(tsa):
+    """TsaServer.token writes the token's DER directly: decoded, it holds exactly
+    what pyHanko's builder writes (same structure, certificate, identifiers,
+    algorithms, policy, TSA name, time to the microsecond), but its own imprint,
+    serial, nonce, digests and signature; it checks (RFC 3161) as pyHanko's does."""
+    tsa.at = INSIDE.replace(microsecond=123456)
+    direct = tsa.server.token(b"signature value")
+    built = tsa.server.pyhanko_token(b"signature value")
+    assert cms.ContentInfo.load(direct).dump(force=True) == direct  # DER exactly
+    found = check_token(direct, stamped=b"signature value", trust=tsa.trust)
+    assert found.gen_time == tsa.at and found.tsa == "test TSA"
+    mine, theirs = (
+        cms.ContentInfo.load(direct).native,
+        cms.ContentInfo.load(built).native,
+    )
+
+    def variable(token: dict) -> dict:
+        content = token["content"]
+        tst = content["encap_content_info"]["content"]
+        signer = content["signer_infos"][0]
+        taken = (
+            tst.pop("serial_number"),
+            tst.pop("nonce"),
+            signer.pop("signature"),
+            [a for a in signer["signed_attrs"] if a["type"] == "message_digest"],
+        )
+        signer["signed_attrs"] = [
+            a for a in signer["signed_attrs"] if a["type"] != "message_digest"
+        ]
+        return {"taken": taken}
+
+    taken = variable(mine)["taken"], variable(theirs)["taken"]
+    assert mine == theirs  # everything else: the same values, in the same order
+    assert taken[0][0] != taken[1][0] and taken[0][1] != taken[1][1]  # fresh each
+    with pytest.raises(TokenError):  # the signature covers what it should
+        check_token(direct, stamped=b"another value", trust=tsa.trust)
