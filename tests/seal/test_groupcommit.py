@@ -124,8 +124,8 @@ async def test_sealing_with_a_seal_revoked_meanwhile_is_failed_precondition(
     seal = await service.register(caller, request(owner, Suite.ED25519))
     usable = service.usable
 
-    async def then_revoked(who, seal_id):
-        found = await usable(who, seal_id)
+    async def then_revoked(who, seal_id, **kw):
+        found = await usable(who, seal_id, **kw)
         await seal_store.pool.execute(
             "update seals set status = 'revoked', revoked_at = $2 where seal_id = $1",
             seal_id,
@@ -204,3 +204,43 @@ async def test_records_arriving_while_a_statement_runs_go_in_the_next_one():
     release.set()
     assert await first is True and all([await t for t in later])
     assert calls == [["a"], ["b", "c", "d"]]
+
+
+async def test_a_kept_seal_row_never_hides_a_revocation(
+    service,  # noqa: F811
+    seal_store,  # noqa: F811
+    operator,
+):
+    """SealDocument reuses the seal's row it read before; revoked since (here by
+    another seal process, straight in the table), the next SealDocument is refused
+    FAILED_PRECONDITION with nothing written, and the one after too."""
+    owner = await seal_owner(operator)
+    caller = Caller("dept", owner)
+    seal = await service.register(caller, request(owner, Suite.ES256))
+
+    async def seal_once(name: str):
+        return await service.seal_document(
+            caller,
+            seal.seal_id,
+            document=DOCUMENT,
+            document_hash=None,
+            property_info=name,
+        )
+
+    await seal_once("first")  # the row is now kept
+    await seal_store.pool.execute(
+        "update seals set status = 'revoked', revoked_at = $2 where seal_id = $1",
+        seal.seal_id,
+        NOW,
+    )
+    for name in ("second", "third"):
+        with pytest.raises(CertsealError) as err:
+            await seal_once(name)
+        assert err.value.kind is ErrorKind.FAILED_PRECONDITION
+    assert (
+        await seal_store.pool.fetchval(
+            "select count(*) from audit_log where action = 'seal.use' and subject = $1",
+            seal.seal_id,
+        )
+        == 1
+    )
