@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 from dataclasses import dataclass
 
 from certseal.audit import AuditEntry
@@ -44,28 +43,23 @@ from certseal.timestamps import Clock, utcnow
 from services.seal.certificates import SealCa, issue_certificate, read_certificate
 from services.seal.domain import (
     Seal,
-    SealStatus,
-    SealVerification,
-    verify_sealed_document,
 )
 from services.seal.events import document_sealed, seal_changed
 from services.seal.groupcommit import SealedGroupCommit
-from services.seal.inspect import inspect as inspect_ses
 from services.seal.keys import SealKeys
 from services.seal.offload import SealOffload
 from services.seal.picture import SEAL_MM, round_seal
 from services.seal.registration import RegisterSealInput, validate_registration
 from services.seal.ses import (
     Picture,
-    check_ses_size,
     make_seal,
     seal_info,
     sign_document,
 )
-from services.seal.ses_read import SealData, SignatureData, read_signature
 from services.seal.storage import MakerRow, SealedRecord, SealStore
 from services.seal.trust import TrustStore
 from services.seal.tsa import Timestamper
+from services.seal.verification import SealVerifying
 
 SEAL_OWNER = "seal_owner"  # the department role that owns seals
 SIGNER_CACHE = 4096
@@ -88,16 +82,7 @@ class SealedDocument:
     signed_at: dt.datetime
 
 
-def _read_or_none(signature: bytes) -> SignatureData | None:
-    """The SES_Signature read; None when it cannot be read (the verification then
-    reports it as MALFORMED, naming why)."""
-    try:
-        return read_signature(signature)
-    except Exception:
-        return None
-
-
-class SealService:
+class SealService(SealVerifying):
     """Seals over the seal store; the caller's identity decides what it may do."""
 
     def __init__(
@@ -477,50 +462,3 @@ class SealService:
             self._rows.pop(seal_id, None)  # read it again next time: revoked
             raise precondition(f"seal {seal_id} is revoked", field="seal_id")
         return SealedDocument(signature, data_hash, now.replace(microsecond=0))
-
-    async def verify(
-        self,
-        signature: bytes,
-        *,
-        document: bytes | None = None,
-        document_hash: bytes | None = None,
-    ) -> SealVerification:
-        """Verify a sealed document, with the seal's status from the registry.
-
-        Raises INVALID_ARGUMENT (``signature``) over ``ses.MAX_SES_BYTES``.
-        """
-        check_ses_size(signature, "signature")
-        size = len(signature) + len(document or b"")
-        async with self.offload.admit("VerifySealedDocument", size):
-            # read once: the seal id for the registry, and the values verified
-            parsed = await self.offload.verify("signature", _read_or_none, signature)
-            status = await self._store.status(parsed.seal.es_id) if parsed else None
-            return await self.offload.verify(
-                "signature",
-                verify_sealed_document,
-                signature,
-                parsed=parsed,
-                document=document,
-                document_hash=document_hash,
-                trust=self.trust,
-                seal_status=SealStatus(*status) if status else None,
-                now=self._clock(),
-                tsa_trust=self.tsa_trust,
-            )
-
-    async def inspect(self, data: bytes) -> tuple[SealData | SignatureData, list[str]]:
-        """An SESeal or SES_Signature (v4 or v1) and its listing, read by the
-        verifier's reader off the event loop; INVALID_ARGUMENT (``data``) naming what
-        is wrong, or RESOURCE_EXHAUSTED when the service is busy."""
-        check_ses_size(data, "data")
-        async with self.offload.admit("InspectSes", len(data)):
-            return await self.offload.verify("data", inspect_ses, data, "data")
-
-    @functools.cached_property
-    def trust(self) -> TrustStore:
-        """The trusted seal CAs: the platform's own (P-256 and, if configured, SM2)
-        and the configured ones of other seal platforms."""
-        store = self._trust
-        for cert in self.own_cas:
-            store = store.with_own(cert)
-        return store
