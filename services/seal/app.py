@@ -29,6 +29,7 @@ from services.seal.tsa import (
     Timestamper,
     TsaServer,
     check_tsa_settings,
+    names_own_room,
 )
 
 SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
@@ -121,7 +122,18 @@ class SealApp(ServiceProcess):
             )
             await self.tsa.start(cfg.seal.tsa_listen)
         timestamper = (
-            Timestamper(cfg.seal.tsa_url, timeout_s=cfg.seal.tsa_timeout_s)
+            Timestamper(
+                cfg.seal.tsa_url,
+                timeout_s=cfg.seal.tsa_timeout_s,
+                own_room=(
+                    self.tsa
+                    if self.tsa is not None
+                    and names_own_room(
+                        cfg.seal.tsa_url, cfg.seal.tsa_listen, self.tsa.port
+                    )
+                    else None
+                ),
+            )
             if cfg.seal.tsa_url
             else None
         )

@@ -10,6 +10,7 @@ key is kept as a PEM ``EC PRIVATE KEY`` (SEC 1, RFC 5915) on the SM2 curve.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import secrets
@@ -206,7 +207,22 @@ class CertificateInfo:
 
 
 def read_certificate(der: bytes) -> CertificateInfo:
-    """Parse a DER certificate; ValueError when it is not one."""
+    """Parse a DER certificate; ValueError when it is not one.
+
+    What it finds is a function of the bytes alone: the last
+    :data:`CERTIFICATE_CACHE` certificates read are kept (a verification reads the
+    signer's certificate twice, and every document of a seal carries the same one;
+    parsing was about 8 % of VerifySealedDocument's CPU, bench/seal_bench.py,
+    BENCH_PROFILE=1). Failures are not kept."""
+    return _read_certificate(bytes(der))
+
+
+CERTIFICATE_CACHE = 4096
+"""Certificates :func:`read_certificate` keeps read."""
+
+
+@functools.lru_cache(maxsize=CERTIFICATE_CACHE)
+def _read_certificate(der: bytes) -> CertificateInfo:
     try:
         der_check(der)  # bounded headers before asn1crypto sees them
         cert = asn1_x509.Certificate.load(der)

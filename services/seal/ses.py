@@ -277,25 +277,88 @@ async def sign_document(
         raise invalid(
             "property_info", "must be ASCII (IA5String); percent-encode file names"
         )
-    tbs = TBSSign(
-        {
-            "version": SES_VERSION,
-            "eseal": SESeal.load(seal),
-            "time_info": _time(signed_at),
-            "data_hash": data_hash,
-            "property_info": property_info,
-        }
+    tbs = tbs_sign_der(
+        seal, signed_at=signed_at, data_hash=data_hash, property_info=property_info
     )
-    signature = signature_to_der(signer.suite, await signer.sign(tbs.dump()))
-    fields: dict[str, Any] = {
-        "to_sign": tbs,
-        "cert": signer_cert,
-        "signature_alg_id": SIGNATURE_OIDS[signer.suite],
-        "signature": signature,
-    }
-    if time_stamp is not None:
-        fields["time_stamp"] = await time_stamp(signature)
-    return SESSignature(fields).dump(force=True)
+    signature = signature_to_der(signer.suite, await signer.sign(tbs))
+    stamp = await time_stamp(signature) if time_stamp is not None else None
+    return ses_signature_der(
+        tbs,
+        signer_cert=signer_cert,
+        suite=signer.suite,
+        signature=signature,
+        time_stamp=stamp,
+    )
+
+
+# DER of the two structures a seal makes per document, written directly (X.690 §8, §10):
+# the stored SESeal is already DER and goes in as it is; the few primitives around it
+# are encoded here. asn1crypto's parse and re-encode of the SESeal (its picture
+# included) cost about a tenth of SealDocument's CPU (bench/seal_bench.py,
+# BENCH_PROFILE=1). tests/seal/test_domain.py checks these bytes equal asn1crypto's
+# encoding of TBSSign and SESSignature.
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One DER element: ``tag`` (a one-byte identifier), its definite length, content."""
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + content
+
+
+_VERSION_DER = core.Integer(SES_VERSION).dump()
+_OID_DER = {
+    suite: core.ObjectIdentifier(oid).dump() for suite, oid in SIGNATURE_OIDS.items()
+}
+
+
+def _generalized_time_der(value: dt.datetime) -> bytes:
+    t = _time(value)
+    text = (
+        f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}Z"
+    )
+    return _tlv(0x18, text.encode("ascii"))
+
+
+def _bit_string_der(data: bytes) -> bytes:
+    return _tlv(0x03, b"\x00" + data)  # no unused bits: whole bytes
+
+
+def tbs_sign_der(
+    seal: bytes, *, signed_at: dt.datetime, data_hash: bytes, property_info: str
+) -> bytes:
+    """The DER ``TBS_Sign`` (no extensions) over the DER ``SESeal`` ``seal``, as
+    :class:`TBSSign` encodes it; ``property_info`` must be ASCII."""
+    return _tlv(
+        0x30,
+        _VERSION_DER
+        + seal
+        + _generalized_time_der(signed_at)
+        + _bit_string_der(data_hash)
+        + _tlv(0x16, property_info.encode("ascii")),
+    )
+
+
+def ses_signature_der(
+    tbs: bytes,
+    *,
+    signer_cert: bytes,
+    suite: Suite,
+    signature: bytes,
+    time_stamp: bytes | None = None,
+) -> bytes:
+    """The DER ``SES_Signature`` of a DER ``TBS_Sign``, as :class:`SESSignature`
+    encodes it (``time_stamp``: the DER token in ``timeStamp [0]``)."""
+    return _tlv(
+        0x30,
+        tbs
+        + _tlv(0x04, signer_cert)
+        + _OID_DER[suite]
+        + _bit_string_der(signature)
+        + (_tlv(0xA0, _bit_string_der(time_stamp)) if time_stamp is not None else b""),
+    )
 
 
 def cert_list(prop: ESPropertyInfo) -> tuple[int, list[Any]]:

@@ -108,6 +108,14 @@ class SealStore:
         )
         return _seal(row) if row else None
 
+    async def status(self, seal_id: str) -> tuple[str, dt.datetime | None] | None:
+        """A seal's (status, revoked_at), what a verification asks the registry;
+        None when no such seal is registered."""
+        row = await self.pool.fetchrow(
+            "select status, revoked_at from seals where seal_id = $1", seal_id
+        )
+        return (row["status"], row["revoked_at"]) if row else None
+
     async def list(self, owner_code: str, *, after: str, limit: int) -> list[Seal]:
         """An owner's seals in seal id order, after the id ``after``."""
         rows = await self.pool.fetch(
@@ -194,6 +202,64 @@ class SealStore:
             await write_outbox(conn, events)
             await write_audit(conn, audit)
 
+    async def record_sealed(self, sealed: Sequence[SealedRecord]) -> set[str]:
+        """Write the event and audit rows of documents sealed with seals that are
+        still active, in ONE statement (its own transaction, or the request's held
+        one under an idempotency key), each seal's row share-locked for it so that a
+        revocation commits wholly before or after; the ids of the seals found active.
+        Rows of a seal not found active are not written (its caller is told the seal
+        is revoked). Events go to the outbox in the order given.
+
+        One statement instead of BEGIN, two inserts and COMMIT: 1 round trip and 1
+        commit instead of 4 round trips, and concurrent seals share it
+        (:mod:`services.seal.groupcommit`).
+        """
+        if not sealed:
+            return set()
+        events = [(r.seal_id, e) for r in sealed for e in r.events]
+        audits = [(r.seal_id, a) for r in sealed for a in r.audit]
+        async with transaction(self.pool, single_statement=True) as conn:
+            rows = await conn.fetch(
+                """
+            with s as (select seal_id from seals
+                       where seal_id = any($1::text[]) and status = 'active'
+                       for share),
+            ob as (insert into outbox (topic, key, value, headers)
+                   select u.topic, u.key, u.value, u.headers
+                   from unnest($2::text[], $3::text[], $4::bytea[], $5::bytea[],
+                               $6::jsonb[]) with ordinality
+                        as u(seal_id, topic, key, value, headers, n)
+                   where u.seal_id in (select seal_id from s)
+                   order by u.n),
+            au as (insert into audit_log (occurred_at, actor, action, subject,
+                                          outcome, details, request_id)
+                   select u.occurred_at, u.actor, u.action, u.subject, u.outcome,
+                          u.details, u.request_id
+                   from unnest($7::text[], $8::timestamptz[], $9::text[], $10::text[],
+                               $11::text[], $12::text[], $13::jsonb[], $14::text[])
+                        with ordinality
+                        as u(seal_id, occurred_at, actor, action, subject, outcome,
+                             details, request_id, n)
+                   where u.seal_id in (select seal_id from s)
+                   order by u.n)
+            select seal_id from s""",
+                sorted({r.seal_id for r in sealed}),
+                [sid for sid, _ in events],
+                [e.topic for _, e in events],
+                [e.key for _, e in events],
+                [e.value for _, e in events],
+                [e.headers for _, e in events],
+                [sid for sid, _ in audits],
+                [a.occurred_at for _, a in audits],
+                [a.actor for _, a in audits],
+                [a.action for _, a in audits],
+                [a.subject for _, a in audits],
+                [a.outcome for _, a in audits],
+                [a.details for _, a in audits],
+                [a.request_id for _, a in audits],
+            )
+        return {row["seal_id"] for row in rows}
+
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
         """Write audit rows on their own (refusals)."""
         await write_audit(self.pool, entries)
@@ -252,6 +318,15 @@ class SealStore:
             if row is None:
                 raise RepublishSuperseded(run.run_id)
             return SealRepublishRun(**dict(row), resumed=run.resumed)
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """What one sealed document writes: its seal's id, its events and audit rows."""
+
+    seal_id: str
+    events: Sequence[OutboxRecord]
+    audit: Sequence[AuditEntry]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,10 @@ Then ``genTime`` is the trusted time of the stamped signature. Tokens are at mos
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
@@ -131,20 +133,12 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
     ):
         raise TokenError("signature", "the messageDigest is not that of the TSTInfo")
     _check_ess(found, cert)
-    _verify_signature(cert, signer, attrs.untag().dump(), md)
+    der = cert.dump()
+    key, timestamping_only = _tsa_certificate(der)
+    _verify_signature(key, signer, attrs.untag().dump(), md)
 
     # 4. the TSA's certificate
-    der = cert.dump()
-    eku = x509.load_der_x509_certificate(der).extensions
-    try:
-        ext = eku.get_extension_for_class(x509.ExtendedKeyUsage)
-    except x509.ExtensionNotFound:
-        ext = None
-    if (
-        ext is None
-        or not ext.critical
-        or [u.dotted_string for u in ext.value] != [TIME_STAMPING]
-    ):
+    if not timestamping_only:
         raise TokenError(
             "TSA certificate",
             "the TSA certificate's extended key usage must be only timeStamping, "
@@ -166,9 +160,11 @@ def _signer_cert(
             continue
         cert = choice.chosen
         if sid.name == "issuer_and_serial_number":
-            if (
-                cert.issuer == sid.chosen["issuer"]
-                and cert.serial_number == sid.chosen["serial_number"].native
+            # the same DER is the same name; only other bytes need asn1crypto's
+            # comparison of names (RFC 5280 7.1), which costs far more
+            if cert.serial_number == sid.chosen["serial_number"].native and (
+                cert.issuer.dump() == sid.chosen["issuer"].dump()
+                or cert.issuer == sid.chosen["issuer"]
             ):
                 return cert
         elif cert.key_identifier == sid.chosen.native:
@@ -198,10 +194,25 @@ def _check_ess(found: dict, cert: asn1_x509.Certificate) -> None:
         )
 
 
-def _verify_signature(
-    cert: asn1_x509.Certificate, signer: cms.SignerInfo, data: bytes, md: str
-) -> None:
-    key = x509.load_der_x509_certificate(cert.dump()).public_key()
+@functools.lru_cache(maxsize=256)
+def _tsa_certificate(der: bytes) -> tuple[Any, bool]:
+    """A TSA certificate's public key and whether its extended key usage is
+    timeStamping only, critical (RFC 3161 2.3): functions of its bytes alone, kept
+    for the last 256 (every token of a TSA carries the same certificate)."""
+    certificate = x509.load_der_x509_certificate(der)
+    try:
+        ext = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        ext = None
+    only = (
+        ext is not None
+        and ext.critical
+        and [u.dotted_string for u in ext.value] == [TIME_STAMPING]
+    )
+    return certificate.public_key(), only
+
+
+def _verify_signature(key: Any, signer: cms.SignerInfo, data: bytes, md: str) -> None:
     signature = signer["signature"].native
     algorithm = _HASHES[md]()
     try:

@@ -211,6 +211,11 @@ async def test_a_seal_changed_after_the_maker_signed_it(pki):
         SealVerdict.SIGNER_NOT_AUTHORISED,
         SealVerdict.UNTRUSTED_SEAL,
     )
+    # the maker's checks are kept per seal: the genuine seal, verified between
+    # the forged one twice, does not make the forged one pass, nor the reverse
+    assert check(pki, signature).verdict is SealVerdict.VALID
+    assert check(pki, resigned).verdict is result.verdict
+    assert check(pki, signature).verdict is SealVerdict.VALID
 
 
 async def test_malformed_and_wrong_algorithms(pki):
@@ -291,3 +296,59 @@ async def test_seal_inspect_prints_every_field(pki, tmp_path, capsys):
     path.write_bytes(signature[:-7])
     assert cli.main(["seal", "inspect", str(path)]) == 2
     assert "neither a DER SESeal nor" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suite", list(Suite))
+@pytest.mark.parametrize("picture_bytes", [8, 300, 70_000])
+@pytest.mark.parametrize("stamped", [False, True])
+async def test_direct_der_equals_asn1crypto_encoding(
+    pki, suite, picture_bytes, stamped
+):
+    """TBS_Sign and SES_Signature written directly are byte for byte what asn1crypto
+    encodes (short and long lengths, with and without a timeStamp)."""
+    from services.seal.ses import TBSSign, ses_signature_der, tbs_sign_der
+
+    maker_signer, maker_cert = pki.signer(Suite.ES256, "service:seal-maker")
+    _seal_signer, seal_cert = pki.signer(suite, "seal:91350100M000100Y43-001")
+    info = seal_info(
+        es_id="91350100M000100Y43-001",
+        seal_type="official",
+        name="示例市交通运输局",
+        signer_certs=[seal_cert],
+        created=NOW - 2 * DAY,
+        valid_start=NOW - DAY,
+        valid_end=NOW + DAY,
+        picture=Picture("png", b"\x89" * picture_bytes, 42, 42),
+    )
+    seal = await make_seal(info, maker=maker_signer, maker_cert=maker_cert)
+    signed_at = dt.datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=dt.UTC)
+    data_hash = digest(suite, DOCUMENT)
+    expected_tbs = TBSSign(
+        {
+            "version": 4,
+            "eseal": SESeal.load(seal),
+            "time_info": signed_at.replace(microsecond=0),
+            "data_hash": data_hash,
+            "property_info": "pifu-2026-118.ofd",
+        }
+    )
+    tbs = tbs_sign_der(
+        seal,
+        signed_at=signed_at,
+        data_hash=data_hash,
+        property_info="pifu-2026-118.ofd",
+    )
+    assert tbs == expected_tbs.dump(force=True)
+    signature = b"\x30" + b"\x07" * 70
+    token = b"\x30\x82\x01\x00" + b"\x01" * 256 if stamped else None
+    fields = {
+        "to_sign": expected_tbs,
+        "cert": seal_cert,
+        "signature_alg_id": SIGNATURE_OIDS[suite],
+        "signature": signature,
+    }
+    if token is not None:
+        fields["time_stamp"] = token
+    assert ses_signature_der(
+        tbs, signer_cert=seal_cert, suite=suite, signature=signature, time_stamp=token
+    ) == SESSignature(fields).dump(force=True)

@@ -423,3 +423,57 @@ def test_the_dev_sm2_seal_ca_loads_and_certifies(tmp_path):
         SealCa.from_files(other_cert, key_file)
     assert err.value.kind is ErrorKind.FAILED_PRECONDITION
     assert key_file in err.value.message
+
+
+def test_a_kept_path_answers_only_inside_the_window_every_time_check_passed(chain):
+    """Paths found valid are kept with the window of times their time checks passed
+    in: inside it the answer is the same; outside it the path is validated again and
+    fails naming the certificate; another store is never answered from the cache."""
+    suite, top, _middle = chain
+    city = intermediate(top, suite, "window CA", start=AT - 10 * DAY, end=AT + 5 * DAY)
+    _signer, cert = leaf(city, suite, "seal:window", start=AT - 20 * DAY)
+    trust = TrustStore.of([top.cert, city.cert])
+    first = validate_path(cert, trust, AT)
+    assert first.ok, first.detail
+    assert validate_path(cert, trust, AT + 4 * DAY) is first  # kept: inside
+    later = validate_path(cert, trust, AT + 6 * DAY)  # the CA expired at AT + 5 days
+    assert not later.ok and "window CA was not valid at" in later.detail
+    earlier = validate_path(cert, trust, AT - 15 * DAY)  # before the CA's start
+    assert not earlier.ok and "window CA was not valid at" in earlier.detail
+    assert validate_path(cert, trust, AT) is first
+    other = validate_path(cert, TrustStore.of([top.cert]), AT)  # another store
+    assert not other.ok and "no trusted seal CA issued it" in other.detail
+
+
+def test_a_validation_with_a_failed_time_check_is_not_kept(chain):
+    """One candidate issuer expired, another valid: the path found is right at that
+    time, but it is not kept (another time could take the other candidate)."""
+    suite, top, _middle = chain
+    key, public = _new_key(suite)
+    expired = Ca(
+        sign_certificate(
+            top.key,  # type: ignore[arg-type]
+            _fields(
+                top.subject,
+                "twin CA",
+                public,
+                ca=True,
+                usage={"key_cert_sign"},
+                end=AT - DAY,
+            ),
+        ),
+        key,
+    )
+    current = Ca(
+        sign_certificate(
+            top.key,  # type: ignore[arg-type]
+            _fields(top.subject, "twin CA", public, ca=True, usage={"key_cert_sign"}),
+        ),
+        key,
+    )
+    _signer, cert = leaf(current, suite, "seal:twins")
+    trust = TrustStore.of([top.cert, expired.cert, current.cert])
+    found = validate_path(cert, trust, AT)
+    assert found.ok, found.detail
+    assert validate_path(cert, trust, AT) is not found  # validated again
+    assert validate_path(cert, trust, AT).ok

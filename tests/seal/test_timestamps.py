@@ -553,3 +553,95 @@ def test_a_tsa_policy_that_is_no_oid_is_named(tmp_path):
             policy="GlobalSign",
         )
     assert raised.value.field == "seal.tsa_policy"
+
+
+@pytest.mark.parametrize(
+    ("url", "listen", "own"),
+    [
+        ("http://127.0.0.1:{port}/", "127.0.0.1:{port}", True),
+        ("http://localhost:{port}", "127.0.0.1:{port}", True),
+        ("http://127.0.0.1:{port}/", "0.0.0.0:{port}", True),
+        ("http://tsa.example:{port}/", "tsa.example:{port}", True),
+        ("http://127.0.0.1:{other}/", "127.0.0.1:{port}", False),  # another port
+        ("https://127.0.0.1:{port}/", "127.0.0.1:{port}", False),  # not this room
+        ("http://127.0.0.1:{port}/tsa", "127.0.0.1:{port}", False),  # another path
+        ("http://10.1.2.3:{port}/", "127.0.0.1:{port}", False),  # another host
+        ("http://127.0.0.1:{port}/", "10.1.2.3:{port}", False),  # bound elsewhere
+    ],
+)
+def test_which_tsa_url_names_the_processes_own_room(url, listen, own):
+    from services.seal.tsa import names_own_room
+
+    port, other = 4318, 4319
+    assert (
+        names_own_room(
+            url.format(port=port, other=other), listen.format(port=port), port
+        )
+        is own
+    )
+
+
+async def test_the_own_room_is_asked_without_http_and_its_token_verifies(pki, tsa):
+    """A Timestamper whose URL names this process's TSA room has it make the token
+    directly: the room's (its clock, key and policy, a nonce), and it verifies as one
+    fetched over HTTP does."""
+    await tsa.server.stop()  # no HTTP at all: the room is asked directly
+    stamper = Timestamper("http://127.0.0.1:1/", timeout_s=3, own_room=tsa.server)
+    try:
+        token = await stamper.stamp(b"signature value")
+    finally:
+        await stamper.close()
+    found = check_token(token, stamped=b"signature value", trust=tsa.trust)
+    assert found.gen_time == INSIDE and found.tsa == "test TSA"
+    content = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"]
+    assert content.parsed["policy"].dotted == DEFAULT_TSA_POLICY
+    assert content.parsed["nonce"].native is not None
+
+
+async def test_the_own_rooms_refusal_is_unavailable(tsa, monkeypatch):
+    """The own room failing to make a token (here: it cannot sign) is UNAVAILABLE on
+    tsa_url, as a rejection over HTTP is."""
+    stamper = Timestamper("http://127.0.0.1:1/", timeout_s=3, own_room=tsa.server)
+    monkeypatch.setattr(tsa.server, "_signer", None)  # signing fails
+    with pytest.raises(CertsealError) as caught:
+        await stamper.stamp(b"signature value")
+    assert caught.value.kind is ErrorKind.UNAVAILABLE
+    assert caught.value.field == "tsa_url"
+
+
+async def test_the_own_rooms_direct_token_carries_what_pyhankos_builder_writes(tsa):
+    """TsaServer.token writes the token's DER directly: decoded, it holds exactly
+    what pyHanko's builder writes (same structure, certificate, identifiers,
+    algorithms, policy, TSA name, time to the microsecond), but its own imprint,
+    serial, nonce, digests and signature; it checks (RFC 3161) as pyHanko's does."""
+    tsa.at = INSIDE.replace(microsecond=123456)
+    direct = tsa.server.token(b"signature value")
+    built = tsa.server.pyhanko_token(b"signature value")
+    assert cms.ContentInfo.load(direct).dump(force=True) == direct  # DER exactly
+    found = check_token(direct, stamped=b"signature value", trust=tsa.trust)
+    assert found.gen_time == tsa.at and found.tsa == "test TSA"
+    mine, theirs = (
+        cms.ContentInfo.load(direct).native,
+        cms.ContentInfo.load(built).native,
+    )
+
+    def variable(token: dict) -> dict:
+        content = token["content"]
+        tst = content["encap_content_info"]["content"]
+        signer = content["signer_infos"][0]
+        taken = (
+            tst.pop("serial_number"),
+            tst.pop("nonce"),
+            signer.pop("signature"),
+            [a for a in signer["signed_attrs"] if a["type"] == "message_digest"],
+        )
+        signer["signed_attrs"] = [
+            a for a in signer["signed_attrs"] if a["type"] != "message_digest"
+        ]
+        return {"taken": taken}
+
+    taken = variable(mine)["taken"], variable(theirs)["taken"]
+    assert mine == theirs  # everything else: the same values, in the same order
+    assert taken[0][0] != taken[1][0] and taken[0][1] != taken[1][1]  # fresh each
+    with pytest.raises(TokenError):  # the signature covers what it should
+        check_token(direct, stamped=b"another value", trust=tsa.trust)
