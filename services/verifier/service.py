@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from prometheus_client import Counter
 
@@ -184,8 +184,9 @@ class VerifierService:
         for start in range(0, len(texts), _CHUNK):
             async with self._code_turns.turn(acting.counter):
                 parsed = await self._codes.run(parse_all, texts[start : start + _CHUNK])
+                stored = await self._stored_licences(parsed)
                 now = self._clock()
-                inputs = [self._inputs(code, now) for code in parsed]
+                inputs = [self._inputs(code, now, stored) for code in parsed]
                 if any(isinstance(code, ParsedCode) for code in parsed):
                     evaluated = await self._codes.run(evaluate_all, inputs)
                 else:  # all malformed: nothing to check
@@ -225,13 +226,40 @@ class VerifierService:
         if self._unopened_count is not None:
             self._unopened_count.labels(reason).inc()
 
-    def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> CodeInputs:
+    async def _stored_licences(
+        self, parsed: Sequence[ParsedCode | Verification]
+    ) -> Mapping[bytes, bytes | None]:
+        """The stored licence event of each parsed code's lineage: from this worker's
+        index, or, in a partitioned group, from the worker that owns it
+        (services.verifier.group; UNAVAILABLE when that owner cannot answer)."""
+        lineages = [c.lineage.encode() for c in parsed if isinstance(c, ParsedCode)]
+        lookup = self._state.lookup
+        if lookup is None:
+            return {lineage: self._state.index.get(lineage) for lineage in lineages}
+        found: Mapping[bytes, bytes | None] = await lookup.get_many(lineages)
+        return found
+
+    def freshness_of(self, lineage: str) -> Freshness:
+        """The freshness of the index that answered for ``lineage`` (in a partitioned
+        group, the owning worker's)."""
+        lookup = self._state.lookup
+        if lookup is None or not lineage:
+            return self._state.freshness
+        found: Freshness = lookup.freshness_of(lineage)
+        return found
+
+    def _inputs(
+        self,
+        code: ParsedCode | Verification,
+        now: dt.datetime,
+        stored: Mapping[bytes, bytes | None],
+    ) -> CodeInputs:
         if not isinstance(code, ParsedCode):
             return CodeInputs(code, None, None, False, now)
         state = self._state
         lineage = code.lineage.encode()
         stored_key = state.trust.get(code.kid.encode())
-        stored_lineage = state.index.get(lineage)
+        stored_lineage = stored.get(lineage)
         seen = code.kind is CodeKind.PRESENTATION and (
             self._nonces.seen(code.nonce)
             or nonce_presented(state.presentations.get(lineage), code.nonce_hash)

@@ -54,6 +54,9 @@ class VerifierState:
     freshness: Freshness
     directory: Any = None  # department:<code> / licence-type:<code> -> DirectoryEvent
     feed: Any = None  # the LicenceFeed that keeps ``index`` (a DiskIndex)
+    #: the group's lookup (services.verifier.group.GroupIndex): ``await
+    #: get_many(lineages)`` and ``freshness_of(lineage)``; None: ``index.get`` here
+    lookup: Any = None
 
 
 def estimated_entries(table: Any) -> int:
