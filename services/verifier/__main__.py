@@ -52,6 +52,21 @@ def main() -> None:
         "[verifier]; each worker of a group keeps the whole index",
     )
     parser.add_argument(
+        "--group-size",
+        type=int,
+        help="workers of a partitioned group (the StatefulSet's replicas), default "
+        "from [verifier]",
+    )
+    parser.add_argument(
+        "--peers",
+        help="the group's workers' addresses by ordinal, comma-separated, or one with "
+        "{ordinal} in it; default from [verifier]",
+    )
+    parser.add_argument(
+        "--peer-server-name",
+        help="the TLS name on the peers' certificates, default from [verifier]",
+    )
+    parser.add_argument(
         "--topic-replication-factor",
         type=int,
         help="replicas of the worker's own Faust topics, default from [verifier]",
@@ -83,6 +98,12 @@ def main() -> None:
             "error: worker: letters, digits, '.', '_' and '-' only, at most 63 "
             f"characters (got {cfg.verifier.worker!r})"
         )
+    if args.group_size is not None:
+        cfg.verifier.group_size = args.group_size
+    if args.peers:
+        cfg.verifier.peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    if args.peer_server_name:
+        cfg.verifier.peer_server_name = args.peer_server_name
     try:
         worker_ordinal(cfg.verifier)
     except ValueError as exc:

@@ -40,6 +40,7 @@ from services.verifier.config import (
     VerifierSettings,
     consumer_group_id,
     image_workers,
+    peer_addresses,
     worker_data_dir,
     worker_ordinal,
 )
@@ -271,7 +272,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         group=vcfg.group,
         ownership=ownership,
         peers=lambda: peer_stubs(
-            vcfg.peers,
+            peer_addresses(vcfg),
             ordinal=ownership.ordinal,
             ca_file=config.tls.ca_file,
             cert_file=cert_file,

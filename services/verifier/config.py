@@ -30,7 +30,9 @@ class VerifierConfig(ServiceSection):
     # (the number that ends its name, a StatefulSet's pod ordinal: verifier-a-2 is 2)
     # applies only the licence-topic partitions p with p mod group_size == i, and asks
     # the worker that owns a lineage's partition for its entry (VerifierPeer, same
-    # mTLS). peers: every worker's gRPC address, by ordinal (its own included).
+    # mTLS). peers: every worker's gRPC address, by ordinal (its own included), or
+    # one address with {ordinal} in it (a StatefulSet's pods behind its headless
+    # service: "verifier-gz-{ordinal}.verifier-headless-gz:50052").
     # 1: every worker holds the whole index and asks nobody.
     group_size: int = 1
     peers: list[str] = msgspec.field(default_factory=list)
@@ -141,12 +143,21 @@ def worker_ordinal(config: VerifierConfig) -> int:
             f"worker: ordinal {ordinal} of {config.worker!r} is not below group_size "
             f"{config.group_size}"
         )
-    if len(config.peers) != config.group_size:
+    if len(peer_addresses(config)) != config.group_size:
         raise ValueError(
-            f"peers: give one address per worker, by ordinal ({config.group_size}; "
-            f"got {len(config.peers)})"
+            f"peers: give one address per worker, by ordinal, or one with {{ordinal}} "
+            f"in it ({config.group_size} workers; got {len(config.peers)})"
         )
     return ordinal
+
+
+def peer_addresses(config: VerifierConfig) -> list[str]:
+    """Every worker's address, by ordinal: ``peers``, or its one address with
+    ``{ordinal}`` filled in for each of the ``group_size`` workers."""
+    if len(config.peers) == 1 and "{ordinal}" in config.peers[0]:
+        template = config.peers[0]
+        return [template.replace("{ordinal}", str(i)) for i in range(config.group_size)]
+    return list(config.peers)
 
 
 def consumer_group_id(config: VerifierConfig) -> str:
