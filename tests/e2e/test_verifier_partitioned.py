@@ -294,3 +294,36 @@ async def test_a_changed_group_size_rebuilds_the_partitions_now_owned(group, dep
         await verdict_everywhere(group.stubs(), code, VALID, within=60)
     ours = {x.lineage for x in licences}
     assert held(group.workers[0]) & ours == {x for x in ours if owner(x) == 0}
+
+
+async def test_a_partitioned_worker_exports_no_partial_offline_bundle(group):
+    """A bundle from one worker would leave out the other's revoked licences."""
+    for worker in group.workers:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await worker.stub.ExportTrustBundle(
+                verifier_pb2.ExportTrustBundleRequest(group=group.name)
+            )
+        assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert "partitioned" in err.value.details()
+
+
+def test_worker_ordinals_and_peer_addresses():
+    from services.verifier.config import VerifierConfig, peer_addresses, worker_ordinal
+
+    one = VerifierConfig(worker="anything")
+    assert worker_ordinal(one) == 0
+    pods = VerifierConfig(
+        worker="verifier-gz-2",
+        group_size=3,
+        peers=["verifier-gz-{ordinal}.verifier-headless-gz:50052"],
+    )
+    assert worker_ordinal(pods) == 2
+    assert peer_addresses(pods)[1] == "verifier-gz-1.verifier-headless-gz:50052"
+    for wrong, field in (
+        (VerifierConfig(worker="w", group_size=2, peers=["a", "b"]), "worker"),
+        (VerifierConfig(worker="w-2", group_size=2, peers=["a", "b"]), "worker"),
+        (VerifierConfig(worker="w-1", group_size=2, peers=["a"]), "peers"),
+        (VerifierConfig(worker="w-1", group_size=0), "group_size"),
+    ):
+        with pytest.raises(ValueError, match=f"^{field}:"):
+            worker_ordinal(wrong)
