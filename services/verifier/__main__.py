@@ -179,6 +179,7 @@ def main() -> None:
         peer_servicer=PeerServicer(
             state.lookup, state.freshness, group=cfg.verifier.group
         ),
+        index_built=state.feed.built,
     )
     worker = Worker(state.app, grpc_service, loglevel=args.log_level)
     # Faust's progress spinner sets the root logger to DEBUG so that it spins on every

@@ -317,6 +317,7 @@ class LicenceFeed:
         self.held: frozenset[int] = frozenset()  # partitions held in full
         self.building: dict[int, int] = {}  # partition -> end offset to reach
         self.ready = asyncio.Event()  # assigned and positioned
+        self.built = asyncio.Event()  # every owned partition held in full
 
     def assignment(self) -> list[TopicPartition]:
         """The partitions this feed reads (those this worker owns)."""
@@ -440,6 +441,7 @@ class LicenceFeed:
     async def _settle_building(self) -> None:
         """Mark each partition being rebuilt that reached its end offset as held."""
         if not self.building:
+            self.built.set()
             return
         topic = self.index.topic
         done = [
@@ -454,7 +456,9 @@ class LicenceFeed:
         self.held = self.held | frozenset(done)
         assert self.partitions is not None
         self.index.mark_complete(self.partitions, self.held)
-        log.info("licence index: partitions %s rebuilt", sorted(done))
+        log.warning("licence index: partitions %s rebuilt", sorted(done))
+        if not self.building:
+            self.built.set()
 
     async def run(self) -> None:
         """Fetch and apply until cancelled."""

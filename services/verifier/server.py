@@ -4,6 +4,7 @@ other workers (services.verifier.group)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -42,9 +43,13 @@ class GrpcService(Service):
         metrics: Metrics,
         log_watch: LogWatch | None = None,
         peer_servicer: PeerServicer | None = None,
+        index_built: asyncio.Event | None = None,
         **kwargs: Any,
     ):
+        """``index_built``: set once the licence index holds every partition this
+        worker owns (SERVING waits for it too)."""
         super().__init__(**kwargs)
+        self._index_built = index_built
         self._peer_servicer = peer_servicer
         self._log_watch = log_watch
         self._config = config
@@ -98,6 +103,10 @@ class GrpcService(Service):
     async def _serve_when_recovered(self) -> None:
         started = time.monotonic()
         await self._freshness.recovered.wait()
+        if self._index_built is not None:
+            # a partition this worker owns but has not built (a changed group size):
+            # not ready until it is (lookups of it are UNAVAILABLE meanwhile)
+            await self._index_built.wait()
         log.info("index recovered in %.1f s", time.monotonic() - started)
         await self.health.set_serving(True)
 
