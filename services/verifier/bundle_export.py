@@ -111,6 +111,7 @@ class BundleExporter:
                 f"verifier group {self._group} runs partitioned over "
                 f"{lookup.ownership.size} workers, whose indexes each hold a part: "
                 "export offline bundles from a group of one worker (group_size 1)",
+                field="group",
             )
         snapshot = await self.current()
         base = None

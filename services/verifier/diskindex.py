@@ -355,11 +355,9 @@ class LicenceFeed:
         if doomed:
             dropped = index.drop_partitions(doomed, count)
             log.warning(
-                "licence index %s: dropped %d entries of partitions %s (no longer "
-                "owned, or not built in full)",
-                index.path,
-                dropped,
-                sorted(doomed),
+                "licence index: dropped %d entries of partitions %s (not owned, or "
+                "not built in full)",
+                *(dropped, sorted(doomed)),
             )
         index.mark_complete(count, kept)
         return kept
@@ -412,30 +410,22 @@ class LicenceFeed:
                 self._factory(enable_auto_commit=False), reported
             )
             self.building = {tp.partition: ends[tp] for tp in rebuild}
+            targets = [self.building[p] for p in sorted(self.building)]
             log.warning(
-                "licence index %s: rebuilding %s from the topic (worker %d of %d); "
-                "no lookup is answered from them until they reach %s",
-                self.index.path,
-                sorted(self.building),
-                self.ownership.ordinal,
-                self.ownership.size,
-                [self.building[p] for p in sorted(self.building)],
+                "licence index: rebuilding %s from the topic; no lookup is answered "
+                "from them until they reach %s",
+                *(sorted(self.building), targets),
             )
         if self._idle_ms > self._busy_ms and hasattr(consumer, "_fetcher"):
             adapt_fetch_wait(consumer, AdaptiveFetchWait(self._busy_ms, self._idle_ms))
         self.consumer = consumer
         await self._settle_building()
         self.ready.set()
+        where = (self.ownership.ordinal, self.ownership.size, len(stored))
         log.info(
-            "licence index %s: %d of %d partitions (worker %d of %d), resuming from "
-            "%d stored offsets, rebuilding %s",
-            self.index.path,
-            len(tps),
-            count,
-            self.ownership.ordinal,
-            self.ownership.size,
-            len(stored),
-            sorted(self.building),
+            "licence index %s: partitions %s (worker %d of %d), resuming from %d "
+            "stored offsets",
+            *(self.index.path, [tp.partition for tp in tps], *where),
         )
 
     async def _settle_building(self) -> None:

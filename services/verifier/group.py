@@ -201,6 +201,7 @@ class PeerServicer(verifier_pb2_grpc.VerifierPeerServicer):
                 f"this is worker {ownership.ordinal} of group {self._group} of "
                 f"{ownership.size} workers, not of group {request.group!r} of "
                 f"{request.group_size}",
+                field="group",
             )
         if len(request.lineages) > MAX_LOOKUP:
             raise invalid(
@@ -215,6 +216,7 @@ class PeerServicer(verifier_pb2_grpc.VerifierPeerServicer):
                 raise CertsealError(
                     ErrorKind.FAILED_PRECONDITION,
                     f"worker {ownership.ordinal} does not hold partition {partition}",
+                    field="lineages",
                 )
         if not self._freshness.recovered.is_set():
             raise unavailable(f"worker {ownership.ordinal} is still recovering")
