@@ -4,11 +4,12 @@ tables, and the Verifier gRPC service answers from them in the same process.
 The agents hand every record to the pure event application (:mod:`.index`), the
 servicer to the use cases (:mod:`.service`); this module only connects them to the
 broker, the tables and the server. Each deployment (group: one per department or
-region) holds its own complete, persistent copy of the index, and may run as several
-workers (pods): every worker reads every partition of the licence topic into its own
-on-disk index (:mod:`.diskindex`) and keeps its own small Faust tables (trust,
-directory, presentations; one Faust app id per worker), so each answers any
-verification.
+region) holds its own complete, persistent index, and may run as several workers
+(pods): with ``group_size`` 1 every worker reads every partition of the licence topic
+into its own on-disk index (:mod:`.diskindex`); a partitioned group's worker reads the
+partitions it owns and asks their owners for the others (:mod:`.group`). Each keeps
+its own small Faust tables (trust, directory, presentations; one Faust app id per
+worker), so each answers any verification.
 """
 
 from __future__ import annotations
