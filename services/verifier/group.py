@@ -245,7 +245,14 @@ def peer_stubs(
 ) -> list[Any]:
     """A ``VerifierPeer`` stub per peer address (None for this worker's own), over
     mTLS as this worker's own identity."""
-    options = {"grpc.ssl_target_name_override": server_name} if server_name else {}
+    options: dict[str, Any] = {
+        # a peer back after a while is asked again within 2 s, not after gRPC's
+        # default reconnect backoff (up to 120 s of UNAVAILABLE)
+        "grpc.initial_reconnect_backoff_ms": 200,
+        "grpc.max_reconnect_backoff_ms": 2000,
+    }
+    if server_name:
+        options["grpc.ssl_target_name_override"] = server_name
     return [
         None
         if i == ordinal
