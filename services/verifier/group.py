@@ -90,13 +90,24 @@ class GroupIndex:
         self._peers: list[Any] | None = None
         self._timeout_s = peer_timeout_s
         self._peer_freshness: dict[int, Freshness] = {}
+        self._placed: dict[bytes, int] = {}  # lineage -> partition (murmur2 costs)
 
     def _partition(self, lineage: bytes) -> int | None:
         count = self._feed.partitions
-        return None if count is None else partition_of(lineage, count)
+        if count is None:
+            return None
+        # a verification asks twice (the lookup, then its answer's freshness)
+        partition = self._placed.get(lineage)
+        if partition is None:
+            if len(self._placed) >= 100_000:
+                self._placed.clear()
+            partition = self._placed[lineage] = partition_of(lineage, count)
+        return partition
 
     def freshness_of(self, lineage: str) -> Freshness:
         """The freshness of the index that answers for ``lineage`` (the owner's)."""
+        if self.ownership.size == 1:  # no murmur2 (pure Python) per answer
+            return self._freshness
         partition = self._partition(lineage.encode())
         if partition is None or self.ownership.owns(partition):
             return self._freshness
