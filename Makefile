@@ -97,6 +97,7 @@ bench: setup browser softhsm
 	$(PY) -m bench.pkcs11_bench
 	$(PY) -m bench.verifier_bench
 	$(PY) -m bench.index_bench
+	$(PY) -m bench.group_bench
 	$(PY) -m bench.seal_bench
 	$(PY) -m bench.ofd_bench
 	$(PY) -m bench.document_bench

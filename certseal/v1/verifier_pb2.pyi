@@ -223,3 +223,29 @@ class ExportTrustBundleResponse(_message.Message):
     group: str
     log_checkpoint: str
     def __init__(self, bundle: _Optional[bytes] = ..., version: _Optional[int] = ..., base_version: _Optional[int] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., listed_licences: _Optional[int] = ..., keys: _Optional[int] = ..., index_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ..., log_checkpoint: _Optional[str] = ...) -> None: ...
+
+class LookupEntriesRequest(_message.Message):
+    __slots__ = ("lineages", "group", "group_size")
+    LINEAGES_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    lineages: _containers.RepeatedScalarFieldContainer[bytes]
+    group: str
+    group_size: int
+    def __init__(self, lineages: _Optional[_Iterable[bytes]] = ..., group: _Optional[str] = ..., group_size: _Optional[int] = ...) -> None: ...
+
+class StoredEntry(_message.Message):
+    __slots__ = ("lineage", "event")
+    LINEAGE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    lineage: bytes
+    event: bytes
+    def __init__(self, lineage: _Optional[bytes] = ..., event: _Optional[bytes] = ...) -> None: ...
+
+class LookupEntriesResponse(_message.Message):
+    __slots__ = ("entries", "freshness")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    FRESHNESS_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[StoredEntry]
+    freshness: IndexFreshness
+    def __init__(self, entries: _Optional[_Iterable[_Union[StoredEntry, _Mapping]]] = ..., freshness: _Optional[_Union[IndexFreshness, _Mapping]] = ...) -> None: ...

@@ -278,3 +278,87 @@ class Verifier:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class VerifierPeerStub:
+    """The workers of one verifier group that runs partitioned (`[verifier] group_size`
+    > 1) ask each other for the index entries of the licence-topic partitions each
+    owns (docs/architecture.md §6). Only the group's own verifier identity may call
+    it (service:verifier, or service:verifier-<group>).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.LookupEntries = channel.unary_unary(
+                '/certseal.v1.VerifierPeer/LookupEntries',
+                request_serializer=certseal_dot_v1_dot_verifier__pb2.LookupEntriesRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_verifier__pb2.LookupEntriesResponse.FromString,
+                _registered_method=True)
+
+
+class VerifierPeerServicer:
+    """The workers of one verifier group that runs partitioned (`[verifier] group_size`
+    > 1) ask each other for the index entries of the licence-topic partitions each
+    owns (docs/architecture.md §6). Only the group's own verifier identity may call
+    it (service:verifier, or service:verifier-<group>).
+    """
+
+    def LookupEntries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_VerifierPeerServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'LookupEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupEntries,
+                    request_deserializer=certseal_dot_v1_dot_verifier__pb2.LookupEntriesRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_verifier__pb2.LookupEntriesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'certseal.v1.VerifierPeer', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('certseal.v1.VerifierPeer', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class VerifierPeer:
+    """The workers of one verifier group that runs partitioned (`[verifier] group_size`
+    > 1) ask each other for the index entries of the licence-topic partitions each
+    owns (docs/architecture.md §6). Only the group's own verifier identity may call
+    it (service:verifier, or service:verifier-<group>).
+    """
+
+    @staticmethod
+    def LookupEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.VerifierPeer/LookupEntries',
+            certseal_dot_v1_dot_verifier__pb2.LookupEntriesRequest.SerializeToString,
+            certseal_dot_v1_dot_verifier__pb2.LookupEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -19,7 +19,6 @@ from certseal.errors import CertsealError
 from certseal.metrics import Metrics
 from services.config import load
 from services.verifier.app import (
-    GrpcService,
     broker_cluster_id,
     build_servicer,
     create_app,
@@ -27,9 +26,11 @@ from services.verifier.app import (
     unopened_counter,
     usage_refused_counter,
 )
-from services.verifier.config import worker_data_dir
+from services.verifier.config import worker_data_dir, worker_ordinal
 from services.verifier.diskindex import FOLDER, drop_old_table, drop_unnamed_folder
 from services.verifier.domain import FieldRights
+from services.verifier.group import PeerServicer
+from services.verifier.server import GrpcService
 from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
 
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -49,6 +50,21 @@ def main() -> None:
         "--worker",
         help="this worker's name within its group (e.g. the pod name), default from "
         "[verifier]; each worker of a group keeps the whole index",
+    )
+    parser.add_argument(
+        "--group-size",
+        type=int,
+        help="workers of a partitioned group (the StatefulSet's replicas), default "
+        "from [verifier]",
+    )
+    parser.add_argument(
+        "--peers",
+        help="the group's workers' addresses by ordinal, comma-separated, or one with "
+        "{ordinal} in it; default from [verifier]",
+    )
+    parser.add_argument(
+        "--peer-server-name",
+        help="the TLS name on the peers' certificates, default from [verifier]",
     )
     parser.add_argument(
         "--topic-replication-factor",
@@ -82,6 +98,16 @@ def main() -> None:
             "error: worker: letters, digits, '.', '_' and '-' only, at most 63 "
             f"characters (got {cfg.verifier.worker!r})"
         )
+    if args.group_size is not None:
+        cfg.verifier.group_size = args.group_size
+    if args.peers:
+        cfg.verifier.peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    if args.peer_server_name:
+        cfg.verifier.peer_server_name = args.peer_server_name
+    try:
+        worker_ordinal(cfg.verifier)
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
     if args.topic_replication_factor is not None:
         cfg.verifier.topic_replication_factor = args.topic_replication_factor
     if cfg.verifier.topic_replication_factor < 1:
@@ -150,6 +176,10 @@ def main() -> None:
         freshness=state.freshness,
         metrics=metrics,
         log_watch=log_watch,
+        peer_servicer=PeerServicer(
+            state.lookup, state.freshness, group=cfg.verifier.group
+        ),
+        index_built=state.feed.built,
     )
     worker = Worker(state.app, grpc_service, loglevel=args.log_level)
     # Faust's progress spinner sets the root logger to DEBUG so that it spins on every

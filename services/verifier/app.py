@@ -4,24 +4,22 @@ tables, and the Verifier gRPC service answers from them in the same process.
 The agents hand every record to the pure event application (:mod:`.index`), the
 servicer to the use cases (:mod:`.service`); this module only connects them to the
 broker, the tables and the server. Each deployment (group: one per department or
-region) holds its own complete, persistent copy of the index, and may run as several
-workers (pods): every worker reads every partition of the licence topic into its own
-on-disk index (:mod:`.diskindex`) and keeps its own small Faust tables (trust,
-directory, presentations; one Faust app id per worker), so each answers any
-verification.
+region) holds its own complete, persistent index, and may run as several workers
+(pods): with ``group_size`` 1 every worker reads every partition of the licence topic
+into its own on-disk index (:mod:`.diskindex`); a partitioned group's worker reads the
+partitions it owns and asks their owners for the others (:mod:`.group`). Each keeps
+its own small Faust tables (trust, directory, presentations; one Faust app id per
+worker), so each answers any verification.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
 import faust
-import grpc
-from mode import Service
 from prometheus_client import Counter
 
 from certseal.errors import invalid
@@ -36,24 +34,20 @@ from certseal.files import read_regular_file
 from certseal.hsm import labelled_key
 from certseal.indexkeys import IndexKeys
 from certseal.metrics import Metrics
-from certseal.rpc import (
-    Health,
-    ServiceInterceptor,
-    build_server,
-    server_credentials,
-    start_probe_server,
-)
 from certseal.secretfiles import read_secret_file
-from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+from certseal.v1 import verifier_pb2
 from services.verifier.bundle import BundleSigner, TokenBundleSigner
 from services.verifier.config import (
     VerifierSettings,
     consumer_group_id,
     image_workers,
+    peer_addresses,
     worker_data_dir,
+    worker_ordinal,
 )
 from services.verifier.diskindex import FOLDER, DiskIndex, LicenceFeed, Record
 from services.verifier.domain import FieldRights
+from services.verifier.group import GroupIndex, peer_stubs
 from services.verifier.index import (
     BadEvent,
     Freshness,
@@ -63,6 +57,7 @@ from services.verifier.index import (
 )
 from services.verifier.logwatch import LogWatch
 from services.verifier.offload import FairGate, ProcessWorkerPool, WorkerPool
+from services.verifier.partitions import Ownership
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
 from services.verifier.storage import SnapshotStore, VerifierState
@@ -198,6 +193,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         "presentations", partitions=partitions, key_type=bytes, value_type=bytes
     )
     freshness = Freshness()
+    ownership = Ownership(vcfg.group_size, worker_ordinal(vcfg))
 
     async def apply(
         stream: Any, table: Any, applier: Any, *, many: bool = False
@@ -267,10 +263,36 @@ def create_app(config: VerifierSettings) -> VerifierState:
         dead_letter=dead_letter,
         fetch_max_wait_ms=vcfg.fetch_max_wait_ms,
         idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,
+        ownership=ownership,
+    )
+    cert_file, key_file = vcfg.identity(config.tls)
+    lookup = GroupIndex(
+        index,
+        feed,
+        freshness,
+        group=vcfg.group,
+        ownership=ownership,
+        peers=lambda: peer_stubs(
+            peer_addresses(vcfg),
+            ordinal=ownership.ordinal,
+            ca_file=config.tls.ca_file,
+            cert_file=cert_file,
+            key_file=key_file,
+            server_name=vcfg.peer_server_name,
+        ),
+        peer_timeout_s=vcfg.peer_timeout_s,
     )
 
     state = VerifierState(
-        app, index, trust, presentations, usage_topic, freshness, directory, feed
+        app,
+        index,
+        trust,
+        presentations,
+        usage_topic,
+        freshness,
+        directory,
+        feed,
+        lookup,
     )
 
     @app.task
@@ -406,91 +428,3 @@ def bundle_signer(
     )
     key = labelled_key(config.pkcs11, vcfg.bundle_key, "[verifier] bundle_key")
     return TokenBundleSigner(cert_pem, key)
-
-
-class GrpcService(Service):
-    """The Verifier gRPC server, run on the Faust worker's event loop."""
-
-    def __init__(
-        self,
-        *,
-        config: VerifierSettings,
-        servicer: Any,
-        freshness: Freshness,
-        metrics: Metrics,
-        log_watch: LogWatch | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(**kwargs)
-        self._log_watch = log_watch
-        self._config = config
-        self._servicer = servicer
-        self._freshness = freshness
-        self._metrics = metrics
-        self.health = Health([VERIFIER])
-        self.port = 0
-        self._probe_server: grpc.aio.Server | None = None
-
-    async def on_start(self) -> None:
-        """Listen; SERVING once the tables are recovered."""
-        cfg = self._config
-        interceptor = ServiceInterceptor(
-            metrics=self._metrics,
-            # departments (counters), operators, and the console acting for a
-            # counter: services.verifier.access decides the rest, per RPC
-            allowed_kinds={VERIFIER: {"dept", "operator", "service"}},
-            max_request_bytes=cfg.verifier.max_request_bytes,
-        )
-        self._server, self.port = build_server(
-            listen=cfg.verifier.listen,
-            credentials=server_credentials(
-                cfg.tls.ca_file, *cfg.verifier.identity(cfg.tls)
-            ),
-            interceptor=interceptor,
-            health_=self.health,
-            service_names=[VERIFIER],
-        )
-        verifier_pb2_grpc.add_VerifierServicer_to_server(self._servicer, self._server)
-        await self.health.set_serving(False)
-        await self._server.start()
-        if cfg.verifier.probe_listen:
-            self._probe_server = await start_probe_server(
-                cfg.verifier.probe_listen, self.health
-            )
-        if cfg.verifier.metrics_listen:
-            host, _, port = cfg.verifier.metrics_listen.rpartition(":")
-            self._metrics.serve(int(port), host)
-        log.info("verifier %s listening on port %d", cfg.verifier.group, self.port)
-
-    @Service.task
-    async def _serve_when_recovered(self) -> None:
-        started = time.monotonic()
-        await self._freshness.recovered.wait()
-        log.info("index recovered in %.1f s", time.monotonic() - started)
-        await self.health.set_serving(True)
-
-    @Service.task
-    async def _follow_the_log(self) -> None:
-        """The transparency log's latest checkpoint, every ``log_refresh_s``."""
-        watch = self._log_watch
-        if watch is None or not watch.enabled:
-            return
-        while not self.should_stop:
-            await watch.refresh()
-            await self.sleep(self._config.verifier.log_refresh_s)
-
-    @Service.timer(1.0)
-    async def _export_freshness(self) -> None:
-        self._metrics.index_lag_events.set(self._freshness.lag_events)
-        if self._freshness.last_event_time is not None:
-            self._metrics.index_last_event.set(
-                self._freshness.last_event_time.timestamp()
-            )
-
-    async def on_stop(self) -> None:
-        """Stop taking requests, finish those in flight."""
-        await self.health.set_serving(False)
-        await self._server.stop(3)
-        self._servicer.shutdown()
-        if self._probe_server is not None:
-            await self._probe_server.stop(0)

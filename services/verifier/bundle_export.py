@@ -103,6 +103,16 @@ class BundleExporter:
         The bundle names ``counter``, the counter it was made for; it carries no
         field value (restricted fields are shown online only).
         """
+        lookup = self._state.lookup
+        if lookup is not None and lookup.ownership.size > 1:
+            # a worker of a partitioned group holds only its partitions: a bundle
+            # from it would leave out the others' revoked licences
+            raise precondition(
+                f"verifier group {self._group} runs partitioned over "
+                f"{lookup.ownership.size} workers, whose indexes each hold a part: "
+                "export offline bundles from a group of one worker (group_size 1)",
+                field="group",
+            )
         snapshot = await self.current()
         base = None
         if since_version and group in ("", self._group):

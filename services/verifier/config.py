@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +26,20 @@ class VerifierConfig(ServiceSection):
     # (a StatefulSet's pod name). Empty: the group's only worker, <data_dir>/<group>.
     worker: str = ""
     data_dir: str = "/var/lib/certseal/verifier"
+    # A group run partitioned (docs/architecture.md §6): group_size workers, worker i
+    # (the number that ends its name, a StatefulSet's pod ordinal: verifier-a-2 is 2)
+    # applies only the licence-topic partitions p with p mod group_size == i, and asks
+    # the worker that owns a lineage's partition for its entry (VerifierPeer, same
+    # mTLS). peers: every worker's gRPC address, by ordinal (its own included), or
+    # one address with {ordinal} in it (a StatefulSet's pods behind its headless
+    # service: "verifier-gz-{ordinal}.verifier-headless-gz:50052").
+    # 1: every worker holds the whole index and asks nobody.
+    group_size: int = 1
+    peers: list[str] = msgspec.field(default_factory=list)
+    # the TLS name the peers' certificates carry ("": the host of each address)
+    peer_server_name: str = ""
+    # how long a peer may take to answer before the verification is UNAVAILABLE
+    peer_timeout_s: float = 1.0
     # The licence index's RocksDB memory (services.verifier.diskindex): block cache
     # and write buffers (two of them), whatever the number of licences.
     index_cache_mb: int = 32
@@ -103,6 +118,46 @@ def worker_data_dir(config: VerifierConfig) -> Path:
     ``<data_dir>/<group>@<worker>`` for a named worker of a group."""
     name = f"{config.group}@{config.worker}" if config.worker else config.group
     return Path(config.data_dir) / name
+
+
+def worker_ordinal(config: VerifierConfig) -> int:
+    """This worker's ordinal in a partitioned group: the number its name ends with
+    (``verifier-a-2`` -> 2; a StatefulSet's pod ordinal); 0 for a group of one.
+
+    Raises ValueError naming the setting at fault: a partitioned group needs a worker
+    name ending in a number below ``group_size``, and one peer address per worker."""
+    if config.group_size < 1:
+        raise ValueError(f"group_size: must be at least 1 (got {config.group_size})")
+    if config.group_size == 1:
+        return 0
+    found = re.search(r"(\d+)$", config.worker)
+    if found is None:
+        raise ValueError(
+            f"worker: a group of {config.group_size} workers needs a worker name "
+            f"ending in its ordinal, e.g. verifier-{config.group}-0 (got "
+            f"{config.worker!r})"
+        )
+    ordinal = int(found.group(1))
+    if ordinal >= config.group_size:
+        raise ValueError(
+            f"worker: ordinal {ordinal} of {config.worker!r} is not below group_size "
+            f"{config.group_size}"
+        )
+    if len(peer_addresses(config)) != config.group_size:
+        raise ValueError(
+            f"peers: give one address per worker, by ordinal, or one with {{ordinal}} "
+            f"in it ({config.group_size} workers; got {len(config.peers)})"
+        )
+    return ordinal
+
+
+def peer_addresses(config: VerifierConfig) -> list[str]:
+    """Every worker's address, by ordinal: ``peers``, or its one address with
+    ``{ordinal}`` filled in for each of the ``group_size`` workers."""
+    if len(config.peers) == 1 and "{ordinal}" in config.peers[0]:
+        template = config.peers[0]
+        return [template.replace("{ordinal}", str(i)) for i in range(config.group_size)]
+    return list(config.peers)
 
 
 def consumer_group_id(config: VerifierConfig) -> str:

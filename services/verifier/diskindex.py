@@ -12,8 +12,10 @@ written per event:
   to resume (an entry is never ahead of its offset, nor behind it);
 - a restart opens the database and resumes: recovery does not replay anything;
 - an event delivered twice is version-gated away;
-- every worker of a group reads every partition, so each holds the whole index and
-  answers any verification, and a group scales out by adding workers (pods).
+- a group of one worker reads every partition; a group run partitioned
+  (:class:`Ownership`, ``[verifier] group_size``) has each worker read only the
+  partitions it owns, and the others ask it for their entries
+  (:mod:`services.verifier.group`).
 
 Memory is bounded by RocksDB's block cache and write buffers (``cache_mb``,
 ``write_buffer_mb``), not by the number of entries.
@@ -33,12 +35,19 @@ from aiokafka.structs import TopicPartition
 
 from certseal.events import LICENCE_EVENTS
 from services.verifier.index import BadEvent, Freshness, apply_licence_event
-from services.verifier.transport import AdaptiveFetchWait, adapt_fetch_wait
+from services.verifier.partitions import Ownership, partition_of
+from services.verifier.transport import (
+    AdaptiveFetchWait,
+    adapt_fetch_wait,
+    read_end_offsets,
+)
 
 log = logging.getLogger(__name__)
 
 ENTRY = b"l:"  # l:<lineage> -> the last applied LicenceEvent (protobuf bytes)
 OFFSET = b"o:"  # o:<topic>/<partition> -> the last applied offset (ASCII)
+#: m:complete -> "<partitions>:<p>,<p>,…": the partitions this index holds in full
+COMPLETE = b"m:complete"
 FOLDER = "licence-index.rocksdb"
 #: fetches of at most this many events are applied on the loop, larger ones in a thread
 INLINE_EVENTS = 32
@@ -96,14 +105,24 @@ class DiskIndex:
         options.create_if_missing(True)
         table = BlockBasedOptions()
         table.set_block_cache(Cache(cache_mb * 1024 * 1024))
-        table.set_cache_index_and_filter_blocks(True)
+        # Index and filter blocks live with each open table (about 1.5 MB per million
+        # entries: a 10-bit bloom filter per key and one index entry per 4 KB block),
+        # not in the block cache: an SST's index block is hundreds of KB, larger than
+        # a cache shard (capacity / 64), so kept there it was evicted at once and
+        # read again on every get (1-2 ms a lookup at a few million entries).
+        table.set_cache_index_and_filter_blocks(False)
         table.set_bloom_filter(10, False)
         options.set_block_based_table_factory(table)
         options.set_write_buffer_size(write_buffer_mb * 1024 * 1024)
         options.set_max_write_buffer_number(2)
         options.set_max_open_files(256)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = Rdict(str(path), options=options)
+        # The table options are the default column family's: rocksdict reopens an
+        # existing database's column families with its own defaults unless they are
+        # named here (no bloom filter, an unbounded index in a small cache).
+        self._db = Rdict(
+            str(path), options=options, column_families={"default": options}
+        )
 
     def close(self) -> None:
         """Flush nothing more (every batch went through the WAL) and close."""
@@ -113,6 +132,53 @@ class DiskIndex:
         """The last applied LicenceEvent of ``lineage`` (protobuf bytes), or None."""
         value: bytes | None = self._db.get(ENTRY + lineage)
         return value
+
+    def get_many(self, lineages: list[bytes]) -> list[bytes | None]:
+        """The last applied LicenceEvent of each lineage, in order (one multi-get)."""
+        if not lineages:
+            return []
+        found: Any = self._db.get([ENTRY + lineage for lineage in lineages])
+        return list(found)
+
+    def complete(self) -> tuple[int, frozenset[int]] | None:
+        """(topic partitions, the partitions held in full) as last recorded, or None
+        for an index that never recorded it (a fresh one, or an older version's)."""
+        stored = self._db.get(COMPLETE)
+        if stored is None:
+            return None
+        count, _, held = stored.decode().partition(":")
+        return int(count), frozenset(int(p) for p in held.split(",") if p)
+
+    def mark_complete(self, partitions: int, held: frozenset[int]) -> None:
+        """Record which of ``partitions`` this index holds in full."""
+        text = f"{partitions}:" + ",".join(str(p) for p in sorted(held))
+        self._db.put(COMPLETE, text.encode())
+
+    def drop_partitions(self, doomed: frozenset[int], partitions: int) -> int:
+        """Delete the entries and stored offsets of the ``doomed`` partitions (of a
+        topic of ``partitions``): a walk over every key, off the loop. The number of
+        entries deleted."""
+        from rocksdict import WriteBatch
+
+        deleted = 0
+        batch = WriteBatch(raw_mode=True)
+        for lineage, _ in self.items():
+            if partition_of(lineage, partitions) in doomed:
+                batch.delete(ENTRY + lineage)
+                deleted += 1
+                if deleted % 10_000 == 0:
+                    self._db.write(batch)
+                    batch = WriteBatch(raw_mode=True)
+        for partition in self.offsets():
+            if partition in doomed:
+                batch.delete(_offset_key(self.topic, partition))
+        self._db.write(batch)
+        return deleted
+
+    def drop_everything(self) -> None:
+        """Delete every entry, offset and mark (the topic's partition count changed:
+        every lineage may have moved)."""
+        self._db.delete_range(b"", b"\xff")
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every (lineage, LicenceEvent bytes), in key order (a full scan)."""
@@ -210,13 +276,19 @@ def drop_unnamed_folder(data_root: Path, group: str) -> bool:
 
 
 class LicenceFeed:
-    """Reads every partition of the licence topic into a :class:`DiskIndex`.
+    """Reads the licence-topic partitions this worker owns into a :class:`DiskIndex`.
 
-    No consumer group: positions are the index's own stored offsets. Batches of at most
+    No consumer group: positions are the index's own stored offsets. A group of one
+    (the default :class:`Ownership`) reads every partition. Batches of at most
     ``batch`` events are applied in a worker thread (up to :data:`INLINE_EVENTS` on the
     loop, so a lone revocation takes no thread hop), so the event loop keeps answering
     verifications; ``dead_letter(record, problem)`` is awaited for each event that
     cannot be applied (the partition moves on).
+
+    A partition this worker owns but its index does not hold in full (the group's size
+    changed, or a partitioned worker starts empty) is rebuilt from the beginning and
+    listed in :attr:`building` until it reaches the end offset it had at start: no
+    lookup is answered from it meanwhile (:mod:`services.verifier.group`).
     """
 
     def __init__(
@@ -229,6 +301,7 @@ class LicenceFeed:
         fetch_max_wait_ms: int = 20,
         idle_fetch_max_wait_ms: int = 200,
         batch: int = 2000,
+        ownership: Ownership | None = None,
     ):
         self.index = index
         self._factory = consumer_factory
@@ -237,12 +310,17 @@ class LicenceFeed:
         self._busy_ms = fetch_max_wait_ms
         self._idle_ms = idle_fetch_max_wait_ms
         self._batch = batch
+        self.ownership = ownership or Ownership()
         self.consumer: Any = None
         self.applied_events = 0
+        self.partitions: int | None = None  # the topic's, once started
+        self.held: frozenset[int] = frozenset()  # partitions held in full
+        self.building: dict[int, int] = {}  # partition -> end offset to reach
         self.ready = asyncio.Event()  # assigned and positioned
+        self.built = asyncio.Event()  # every owned partition held in full
 
     def assignment(self) -> list[TopicPartition]:
-        """The partitions this feed reads (every partition of the topic)."""
+        """The partitions this feed reads (those this worker owns)."""
         return sorted(self.consumer.assignment()) if self.consumer else []
 
     def high_waters(self) -> dict[tuple[str, int], int]:
@@ -254,8 +332,39 @@ class LicenceFeed:
                 marks[(tp.topic, tp.partition)] = high_water
         return marks
 
+    def _reconcile(self, count: int, owned: frozenset[int]) -> frozenset[int]:
+        """Drop what this index holds beyond the partitions it keeps, and return those
+        it holds in full and still owns (run off the loop: may walk every key)."""
+        index, stored = self.index, self.index.offsets()
+        marked = index.complete()
+        if marked is None:
+            # an index of a group of one (this version's, or an older one's) holds
+            # every partition; a fresh index of a partitioned worker holds none
+            whole = bool(stored) or self.ownership.size == 1
+            marked = (count, frozenset(range(count)) if whole else frozenset())
+        if marked[0] != count:
+            log.warning(
+                "licence topic now has %d partitions (was %d): rebuilding the index",
+                count,
+                marked[0],
+            )
+            index.drop_everything()
+            marked = (count, frozenset())
+        kept = marked[1] & owned
+        doomed = frozenset(stored) - kept
+        if doomed:
+            dropped = index.drop_partitions(doomed, count)
+            log.warning(
+                "licence index: dropped %d entries of partitions %s (not owned, or "
+                "not built in full)",
+                *(dropped, sorted(doomed)),
+            )
+        index.mark_complete(count, kept)
+        return kept
+
     async def start(self) -> None:
-        """Assign every partition and seek each past its stored offset."""
+        """Assign the owned partitions and seek each past its stored offset; mark
+        those to rebuild."""
         topic = self.index.topic
         consumer = self._factory(
             enable_auto_commit=False,
@@ -274,7 +383,18 @@ class LicenceFeed:
         if not partitions:
             await consumer.stop()
             raise RuntimeError(f"topic {topic} has no partitions")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        count = len(partitions)
+        owned = frozenset(p for p in partitions if self.ownership.owns(p))
+        if not owned:
+            await consumer.stop()
+            raise RuntimeError(
+                f"worker {self.ownership.ordinal} of a group of {self.ownership.size} "
+                f"owns none of the {count} partitions of {topic}: group_size must "
+                "not exceed the topic's partitions"
+            )
+        self.partitions = count
+        self.held = await asyncio.to_thread(self._reconcile, count, owned)
+        tps = [TopicPartition(topic, p) for p in sorted(owned)]
         consumer.assign(tps)
         stored = self.index.offsets()
         for tp in tps:
@@ -283,16 +403,52 @@ class LicenceFeed:
                 self._freshness.applied[(topic, tp.partition)] = stored[tp.partition]
             else:
                 await consumer.seek_to_beginning(tp)
+        rebuild = [tp for tp in tps if tp.partition not in self.held]
+        if rebuild:
+            reported = await consumer.end_offsets(rebuild)
+            ends = await read_end_offsets(
+                self._factory(enable_auto_commit=False), reported
+            )
+            self.building = {tp.partition: ends[tp] for tp in rebuild}
+            targets = [self.building[p] for p in sorted(self.building)]
+            log.warning(
+                "licence index: rebuilding %s from the topic; no lookup is answered "
+                "from them until they reach %s",
+                *(sorted(self.building), targets),
+            )
         if self._idle_ms > self._busy_ms and hasattr(consumer, "_fetcher"):
             adapt_fetch_wait(consumer, AdaptiveFetchWait(self._busy_ms, self._idle_ms))
         self.consumer = consumer
+        await self._settle_building()
         self.ready.set()
+        where = (self.ownership.ordinal, self.ownership.size, len(stored))
         log.info(
-            "licence index %s: %d partitions, resuming from %d stored offsets",
-            self.index.path,
-            len(tps),
-            len(stored),
+            "licence index %s: partitions %s (worker %d of %d), resuming from %d "
+            "stored offsets",
+            *(self.index.path, [tp.partition for tp in tps], *where),
         )
+
+    async def _settle_building(self) -> None:
+        """Mark each partition being rebuilt that reached its end offset as held."""
+        if not self.building:
+            self.built.set()
+            return
+        topic = self.index.topic
+        done = [
+            partition
+            for partition, end in self.building.items()
+            if await self.consumer.position(TopicPartition(topic, partition)) >= end
+        ]
+        if not done:
+            return
+        for partition in done:
+            del self.building[partition]
+        self.held = self.held | frozenset(done)
+        assert self.partitions is not None
+        self.index.mark_complete(self.partitions, self.held)
+        log.warning("licence index: partitions %s rebuilt", sorted(done))
+        if not self.building:
+            self.built.set()
 
     async def run(self) -> None:
         """Fetch and apply until cancelled."""
@@ -309,6 +465,7 @@ class LicenceFeed:
                 for m in messages
             ]
             if not records:
+                await self._settle_building()
                 continue
             started = time.perf_counter()
             if len(records) <= INLINE_EVENTS:
@@ -326,6 +483,7 @@ class LicenceFeed:
             newest_ms = max(record.timestamp_ms for record in records)
             for partition, record in last.items():
                 self._freshness.note(topic, partition, record.offset, newest_ms / 1000)
+            await self._settle_building()
             log.debug(
                 "applied %d events (%d written) in %.1f ms",
                 len(records),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from prometheus_client import Counter
 
@@ -48,17 +48,16 @@ from services.verifier.events import (
     usage_bound,
 )
 from services.verifier.index import (
-    INDEX_TOPICS,
     NONCE_KEY_PREFIX,
     Freshness,
     IndexStatus,
     NonceGuard,
-    PartitionStatus,
     directory_key,
     index_entry,
     named_by,
     nonce_presented,
 )
+from services.verifier.index_status import index_status
 from services.verifier.jobs import (
     CodeInputs,
     evaluate_all,
@@ -72,11 +71,7 @@ from services.verifier.offload import (
     FairGate,
     WorkerPool,
 )
-from services.verifier.storage import (
-    LicenceCount,
-    VerifierState,
-    estimated_entries,
-)
+from services.verifier.storage import LicenceCount, VerifierState
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +251,9 @@ class VerifierService:
                 self._decoded.add(text, malformed(exc))
                 return None
             self._decoded.add(text, code)
+        stored = await self._stored_licences([code])
         now = self._clock()
-        inputs = [self._inputs(code, now)]
+        inputs = [self._inputs(code, now, stored)]
         if code.decoded.suite in INLINE_SUITES or not needs_signature_check(inputs):
             (result,) = evaluate_all(inputs)
         else:
@@ -285,8 +281,9 @@ class VerifierService:
                 for text, code, k in zip(chunk, parsed, known, strict=True):
                     if k is None:
                         self._decoded.add(text, code)
+                stored = await self._stored_licences(parsed)
                 now = self._clock()
-                inputs = [self._inputs(code, now) for code in parsed]
+                inputs = [self._inputs(code, now, stored) for code in parsed]
                 if needs_signature_check(inputs):
                     evaluated = await self._codes.run(evaluate_all, inputs)
                 else:  # malformed, untrusted or checked before: no signature to check
@@ -315,13 +312,40 @@ class VerifierService:
         if self._unopened_count is not None:
             self._unopened_count.labels(reason).inc()
 
-    def _inputs(self, code: ParsedCode | Verification, now: dt.datetime) -> CodeInputs:
+    async def _stored_licences(
+        self, parsed: Sequence[ParsedCode | Verification]
+    ) -> Mapping[bytes, bytes | None]:
+        """The stored licence event of each parsed code's lineage: from this worker's
+        index, or, in a partitioned group, from the worker that owns it
+        (services.verifier.group; UNAVAILABLE when that owner cannot answer)."""
+        lineages = [c.lineage.encode() for c in parsed if isinstance(c, ParsedCode)]
+        lookup = self._state.lookup
+        if lookup is None:
+            return {lineage: self._state.index.get(lineage) for lineage in lineages}
+        found: Mapping[bytes, bytes | None] = await lookup.get_many(lineages)
+        return found
+
+    def freshness_of(self, lineage: str) -> Freshness:
+        """The freshness of the index that answered for ``lineage`` (in a partitioned
+        group, the owning worker's)."""
+        lookup = self._state.lookup
+        if lookup is None or not lineage:
+            return self._state.freshness
+        found: Freshness = lookup.freshness_of(lineage)
+        return found
+
+    def _inputs(
+        self,
+        code: ParsedCode | Verification,
+        now: dt.datetime,
+        stored: Mapping[bytes, bytes | None],
+    ) -> CodeInputs:
         if not isinstance(code, ParsedCode):
             return CodeInputs(code, None, None, False, now)
         state = self._state
         lineage = code.lineage.encode()
         trust = state.trust_entries.get(code.kid.encode())
-        stored_lineage = state.index.get(lineage)
+        stored_lineage = stored.get(lineage)
         seen = code.kind is CodeKind.PRESENTATION and (
             self._nonces.seen(code.nonce)
             or nonce_presented(state.presentations.get(lineage), code.nonce_hash)
@@ -451,42 +475,6 @@ class VerifierService:
         )
 
     async def index_status(self) -> IndexStatus:
-        """Per assigned partition of the event topics: applied offset, high water, lag."""
-        consumer = self._state.app.consumer
-        freshness = self._state.freshness
-        assigned = sorted(
-            tp for tp in consumer.assignment() if tp.topic in INDEX_TOPICS
-        )
-        high_waters = await consumer.highwaters(*assigned) if assigned else {}
-        # the licence index's own feed reads every licence partition (no group)
-        feed = self._state.feed
-        fed = feed.assignment() if feed is not None else []
-        feed_marks = feed.high_waters() if feed is not None else {}
-        partitions = []
-        for tp in [*fed, *assigned]:
-            applied = freshness.applied.get((tp.topic, tp.partition))
-            if applied is None:  # nothing new since start: where consumption resumed
-                owner = feed.consumer if tp in fed else consumer
-                position = await owner.position(tp)
-                applied = position - 1 if position is not None else -1
-            if tp in fed:
-                high_water = feed_marks.get((tp.topic, tp.partition), applied + 1)
-            else:
-                high_water = high_waters.get(tp, applied + 1)
-            partitions.append(
-                PartitionStatus(
-                    topic=tp.topic,
-                    partition=tp.partition,
-                    applied_offset=applied,
-                    high_water=high_water,
-                    lag=max(0, high_water - applied - 1),
-                )
-            )
-        return IndexStatus(
-            group=self._group,
-            partitions=tuple(partitions),
-            licence_entries=estimated_entries(self._state.index),
-            trust_entries=estimated_entries(self._state.trust),
-            last_event_time=freshness.last_event_time,
-            licences=await self._licences.count(self._state.index),
-        )
+        """Per assigned partition of the event topics: applied offset, high water, lag
+        (:func:`services.verifier.index_status.index_status`)."""
+        return await index_status(self._state, self._group, self._licences)

@@ -90,10 +90,15 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         results = await self._service.verify(
             texts, purpose=purpose, acting=acting, carried=carried
         )
-        freshness = self._service.freshness
+        # each answer carries the freshness of the index that gave it (the owning
+        # worker's, in a partitioned group)
+        freshness_of = self._service.freshness_of
         group = self._service.group
         checkpoint = self._service.log_checkpoint()
-        return [verification_to_proto(r, freshness, group, checkpoint) for r in results]
+        return [
+            verification_to_proto(r, freshness_of(r.lineage), group, checkpoint)
+            for r in results
+        ]
 
     def _acting(
         self, context: grpc.aio.ServicerContext, *, need_counter: bool = True

@@ -128,6 +128,9 @@ class VerifierState:
     freshness: Freshness
     directory: Any = None  # department:<code> / licence-type:<code> -> DirectoryEvent
     feed: Any = None  # the LicenceFeed that keeps ``index`` (a DiskIndex)
+    #: the group's lookup (services.verifier.group.GroupIndex): ``await
+    #: get_many(lineages)`` and ``freshness_of(lineage)``; None: ``index.get`` here
+    lookup: Any = None
     #: ``trust`` and ``directory`` read through parsed-entry caches; their agents
     #: write through each one's ``writes``
     trust_entries: ParsedTable[TrustEntry] = field(init=False)

@@ -720,6 +720,11 @@ async def _bundle(w: World, kind: str) -> Any:
     return vpb.ExportTrustBundleRequest(group=w.group)
 
 
+@builds("VerifierPeer/LookupEntries")
+async def _peer_lookup(w: World, kind: str) -> Any:
+    return vpb.LookupEntriesRequest(lineages=[b"x"], group=w.group, group_size=1)
+
+
 @builds("TransparencyLog/GetCheckpoint")
 async def _log_checkpoint(w: World, kind: str) -> Any:
     return tpb.GetCheckpointRequest()
@@ -810,6 +815,7 @@ _PORT_OF = {
     "EventFeed": "feed",
     "EventFeedAdmin": "feed",
     "Verifier": "verifier",
+    "VerifierPeer": "verifier",
 }
 
 

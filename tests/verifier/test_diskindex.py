@@ -121,3 +121,48 @@ def test_an_event_keyed_as_another_lineage_is_dead_lettered(tmp_path):
     assert index_entry(index.get(b"a")).status == "03"
     assert index.get(b"") is None
     assert index.offsets() == {0: 3}
+
+
+def _latest_options(path) -> str:
+    files = sorted(path.glob("OPTIONS-*"), key=lambda p: int(p.name.split("-")[1]))
+    return files[-1].read_text()
+
+
+def test_a_reopened_index_keeps_its_table_options(tmp_path):
+    """rocksdict reopens an existing column family with its own defaults unless it is
+    named: the bloom filter and the index blocks outside the cache were lost on every
+    restart (a lookup then read an SST's whole index block again: 1-2 ms)."""
+    path = tmp_path / "ix"
+    for _ in range(2):  # created, then reopened
+        index = DiskIndex(path, write_buffer_mb=8)
+        index.apply([rec(0, 0, "L1", event("L1", 1))])
+        index.close()
+        options = _latest_options(path)
+        assert "filter_policy=bloomfilter" in options
+        assert "cache_index_and_filter_blocks=false" in options
+        assert f"write_buffer_size={8 * 1024 * 1024}" in options
+
+
+def test_get_many_and_partition_bookkeeping(tmp_path):
+    from services.verifier.partitions import partition_of
+
+    index = DiskIndex(tmp_path / "ix")
+    names = [f"L{i}" for i in range(40)]
+    index.apply(
+        [
+            rec(partition_of(n.encode(), 4), i, n, event(n, 1))
+            for i, n in enumerate(names)
+        ]
+    )
+    found = index.get_many([n.encode() for n in names] + [b"absent"])
+    assert found[-1] is None and all(found[:-1])
+    assert index.complete() is None
+    index.mark_complete(4, frozenset({0, 2}))
+    assert index.complete() == (4, frozenset({0, 2}))
+    doomed = frozenset({1, 3})
+    dropped = index.drop_partitions(doomed, 4)
+    kept = {n for n in names if partition_of(n.encode(), 4) not in doomed}
+    assert dropped == len(names) - len(kept) > 0
+    assert {k.decode() for k, _ in index.items()} == kept
+    assert set(index.offsets()) <= {0, 2}
+    index.close()

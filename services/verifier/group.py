@@ -1,0 +1,274 @@
+"""A verifier group run partitioned: each worker holds the licence-topic partitions
+it owns and answers any verification, asking the owner of the others.
+
+:class:`GroupIndex` is the lookup the verification path uses
+(:meth:`VerifierService.verify` awaits :meth:`GroupIndex.get_many` once per chunk of
+codes): a lineage of a partition this worker holds is read from its own
+:class:`~services.verifier.diskindex.DiskIndex`; the others go, batched per owner, to
+the owning worker's ``VerifierPeer/LookupEntries`` over the group's mTLS. Every answer
+carries the freshness of the index that gave it (:meth:`GroupIndex.freshness_of`: the
+owner's, as its last reply reported it).
+
+A lookup that cannot be answered from an index holding the lineage's partition in full
+is UNAVAILABLE, never a verdict from a partial index: the owner down, slow (over
+``[verifier] peer_timeout_s``), not recovered yet, rebuilding that partition, or of
+another group or group size.
+
+:class:`PeerServicer` answers ``LookupEntries`` for the group's own verifier identity
+only (``service:verifier`` or ``service:verifier-<group>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+
+from certseal.errors import CertsealError, ErrorKind, denied, invalid
+from certseal.rpc import current_caller, secure_channel
+from certseal.timestamps import ts
+from certseal.v1 import verifier_pb2 as pb
+from certseal.v1 import verifier_pb2_grpc
+from services.verifier.diskindex import DiskIndex, LicenceFeed
+from services.verifier.index import Freshness
+from services.verifier.partitions import Ownership, partition_of
+
+log = logging.getLogger(__name__)
+
+PEER = pb.DESCRIPTOR.services_by_name["VerifierPeer"].full_name
+#: lineages in one LookupEntries (a VerifyCodes batch is at most 500 codes)
+MAX_LOOKUP = 500
+#: bytes of one lineage (a UUID's text is 36)
+MAX_LINEAGE_BYTES = 128
+
+
+def unavailable(message: str) -> CertsealError:
+    """UNAVAILABLE: the verification cannot be answered now; retry later."""
+    return CertsealError(ErrorKind.UNAVAILABLE, message)
+
+
+def peer_identities(group: str) -> frozenset[str]:
+    """The identities that may call a group's ``VerifierPeer``: the verifier identity
+    of every group and that of this group (docs/operations.md, authorisation matrix)."""
+    return frozenset({"service:verifier", f"service:verifier-{group}"})
+
+
+def _freshness(message: pb.IndexFreshness) -> Freshness:
+    found = Freshness(lag_events=message.lag_events)
+    if message.HasField("last_event_time"):
+        found.last_event_time = message.last_event_time.ToDatetime(tzinfo=dt.UTC)
+    return found
+
+
+class GroupIndex:
+    """lineage -> stored LicenceEvent across a group's workers (see the module)."""
+
+    def __init__(
+        self,
+        index: DiskIndex,
+        feed: LicenceFeed,
+        freshness: Freshness,
+        *,
+        group: str,
+        ownership: Ownership,
+        peers: Callable[[], Sequence[Any]] = tuple,
+        peer_timeout_s: float = 1.0,
+    ):
+        """``peers()``: a ``VerifierPeer`` stub per worker, by ordinal (this worker's
+        own is not used), made on the first lookup that needs one (on the loop that
+        serves)."""
+        self.index = index
+        self._feed = feed
+        self._freshness = freshness
+        self._group = group
+        self.ownership = ownership
+        self._make_peers = peers
+        self._peers: list[Any] | None = None
+        self._timeout_s = peer_timeout_s
+        self._peer_freshness: dict[int, Freshness] = {}
+        self._placed: dict[bytes, int] = {}  # lineage -> partition (murmur2 costs)
+
+    def _partition(self, lineage: bytes) -> int | None:
+        count = self._feed.partitions
+        if count is None:
+            return None
+        # a verification asks twice (the lookup, then its answer's freshness)
+        partition = self._placed.get(lineage)
+        if partition is None:
+            if len(self._placed) >= 100_000:
+                self._placed.clear()
+            partition = self._placed[lineage] = partition_of(lineage, count)
+        return partition
+
+    def freshness_of(self, lineage: str) -> Freshness:
+        """The freshness of the index that answers for ``lineage`` (the owner's)."""
+        if self.ownership.size == 1:  # no murmur2 (pure Python) per answer
+            return self._freshness
+        partition = self._partition(lineage.encode())
+        if partition is None or self.ownership.owns(partition):
+            return self._freshness
+        return self._peer_freshness.get(self.ownership.owner(partition), Freshness())
+
+    def local(self, lineages: list[bytes]) -> dict[bytes, bytes | None]:
+        """The entries of lineages this worker holds (UNAVAILABLE for a partition it
+        is rebuilding)."""
+        building = self._feed.building
+        if building:
+            for lineage in lineages:
+                partition = self._partition(lineage)
+                if partition in building:
+                    raise unavailable(
+                        f"verifier group {self._group}: partition {partition} of the "
+                        "licence index is being rebuilt on this worker; retry when "
+                        "GetIndexStatus shows no lag"
+                    )
+        return dict(zip(lineages, self.index.get_many(lineages), strict=True))
+
+    async def get_many(self, lineages: list[bytes]) -> dict[bytes, bytes | None]:
+        """The last applied LicenceEvent (or None) of each lineage, from its owner.
+
+        Raises UNAVAILABLE when an owner cannot answer from a full partition."""
+        if self.ownership.size == 1:
+            return self.local(lineages)
+        if self._feed.partitions is None:
+            raise unavailable(
+                f"verifier group {self._group}: this worker has not read the licence "
+                "topic's partitions yet"
+            )
+        by_owner: dict[int, list[bytes]] = {}
+        for lineage in lineages:
+            owner = self.ownership.owner(self._partition(lineage) or 0)
+            by_owner.setdefault(owner, []).append(lineage)
+        mine = by_owner.pop(self.ownership.ordinal, [])
+        found = self.local(mine)
+        if by_owner:
+            replies = await asyncio.gather(
+                *(self._ask(owner, asked) for owner, asked in by_owner.items())
+            )
+            for reply in replies:
+                found.update(reply)
+        return found
+
+    async def _ask(
+        self, owner: int, lineages: list[bytes]
+    ) -> dict[bytes, bytes | None]:
+        request = pb.LookupEntriesRequest(
+            lineages=lineages, group=self._group, group_size=self.ownership.size
+        )
+        if self._peers is None:
+            self._peers = list(self._make_peers())
+        try:
+            reply = await self._peers[owner].LookupEntries(
+                request, timeout=self._timeout_s
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning(
+                "verifier group %s: worker %d did not answer a lookup: %s %s",
+                self._group,
+                owner,
+                exc.code().name,
+                exc.details(),
+            )
+            raise unavailable(
+                f"verifier group {self._group}: worker {owner}, which holds this "
+                f"licence's partition of the index, did not answer "
+                f"({exc.code().name}: {exc.details()}); retry later"
+            ) from None
+        self._peer_freshness[owner] = _freshness(reply.freshness)
+        found: dict[bytes, bytes | None] = dict.fromkeys(lineages)
+        for entry in reply.entries:
+            if entry.lineage in found:
+                found[entry.lineage] = entry.event or None
+        return found
+
+
+class PeerServicer(verifier_pb2_grpc.VerifierPeerServicer):
+    """``VerifierPeer``: this worker's entries, for the other workers of its group."""
+
+    def __init__(self, group_index: GroupIndex, freshness: Freshness, *, group: str):
+        self._index = group_index
+        self._freshness = freshness
+        self._group = group
+        self._callers = peer_identities(group)
+
+    async def LookupEntries(
+        self, request: pb.LookupEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.LookupEntriesResponse:
+        caller = str(current_caller())
+        if caller not in self._callers:
+            raise denied(
+                f"{caller} may not look up index entries: only the verifier "
+                f"identity of group {self._group} may",
+                field="as",
+            )
+        ownership = self._index.ownership
+        if request.group != self._group or request.group_size != ownership.size:
+            raise CertsealError(
+                ErrorKind.FAILED_PRECONDITION,
+                f"this is worker {ownership.ordinal} of group {self._group} of "
+                f"{ownership.size} workers, not of group {request.group!r} of "
+                f"{request.group_size}",
+                field="group",
+            )
+        if len(request.lineages) > MAX_LOOKUP:
+            raise invalid(
+                "lineages", f"{len(request.lineages)}; the limit is {MAX_LOOKUP}"
+            )
+        lineages = list(request.lineages)
+        for lineage in lineages:
+            if not lineage or len(lineage) > MAX_LINEAGE_BYTES:
+                raise invalid("lineages", f"a lineage of {len(lineage)} bytes")
+            partition = self._index._partition(lineage)
+            if partition is None or not ownership.owns(partition):
+                raise CertsealError(
+                    ErrorKind.FAILED_PRECONDITION,
+                    f"worker {ownership.ordinal} does not hold partition {partition}",
+                    field="lineages",
+                )
+        if not self._freshness.recovered.is_set():
+            raise unavailable(f"worker {ownership.ordinal} is still recovering")
+        found = self._index.local(lineages)
+        freshness = self._freshness
+        return pb.LookupEntriesResponse(
+            entries=[
+                pb.StoredEntry(lineage=lineage, event=event or b"")
+                for lineage, event in found.items()
+            ],
+            freshness=pb.IndexFreshness(
+                last_event_time=ts(freshness.last_event_time),
+                lag_events=freshness.lag_events,
+            ),
+        )
+
+
+def peer_stubs(
+    peers: Sequence[str],
+    *,
+    ordinal: int,
+    ca_file: str,
+    cert_file: str,
+    key_file: str,
+    server_name: str = "",
+) -> list[Any]:
+    """A ``VerifierPeer`` stub per peer address (None for this worker's own), over
+    mTLS as this worker's own identity."""
+    options: dict[str, Any] = {
+        # a peer back after a while is asked again within 2 s, not after gRPC's
+        # default reconnect backoff (up to 120 s of UNAVAILABLE)
+        "grpc.initial_reconnect_backoff_ms": 200,
+        "grpc.max_reconnect_backoff_ms": 2000,
+    }
+    if server_name:
+        options["grpc.ssl_target_name_override"] = server_name
+    return [
+        None
+        if i == ordinal
+        else verifier_pb2_grpc.VerifierPeerStub(
+            secure_channel(address, ca_file, cert_file, key_file, **options)
+        )
+        for i, address in enumerate(peers)
+    ]

@@ -1,0 +1,51 @@
+"""A verifier worker's index status: per assigned partition of the event topics, the
+applied offset, the high water and the lag (the GetIndexStatus RPC)."""
+
+from __future__ import annotations
+
+from services.verifier.index import INDEX_TOPICS, IndexStatus, PartitionStatus
+from services.verifier.storage import LicenceCount, VerifierState, estimated_entries
+
+
+async def index_status(
+    state: VerifierState, group: str, licences: LicenceCount
+) -> IndexStatus:
+    """Per assigned partition of the event topics (the worker's Faust consumer's and
+    its licence feed's): applied offset, high water and lag, in offsets; with the
+    tables' estimated entry counts and ``licences``'s exact count (kept for 5 s)."""
+    consumer = state.app.consumer
+    freshness = state.freshness
+    assigned = sorted(tp for tp in consumer.assignment() if tp.topic in INDEX_TOPICS)
+    high_waters = await consumer.highwaters(*assigned) if assigned else {}
+    # the licence index's own feed reads the licence partitions it holds (no group)
+    feed = state.feed
+    fed = feed.assignment() if feed is not None else []
+    feed_marks = feed.high_waters() if feed is not None else {}
+    partitions = []
+    for tp in [*fed, *assigned]:
+        applied = freshness.applied.get((tp.topic, tp.partition))
+        if applied is None:  # nothing new since start: where consumption resumed
+            owner = feed.consumer if tp in fed else consumer
+            position = await owner.position(tp)
+            applied = position - 1 if position is not None else -1
+        if tp in fed:
+            high_water = feed_marks.get((tp.topic, tp.partition), applied + 1)
+        else:
+            high_water = high_waters.get(tp, applied + 1)
+        partitions.append(
+            PartitionStatus(
+                topic=tp.topic,
+                partition=tp.partition,
+                applied_offset=applied,
+                high_water=high_water,
+                lag=max(0, high_water - applied - 1),
+            )
+        )
+    return IndexStatus(
+        group=group,
+        partitions=tuple(partitions),
+        licence_entries=estimated_entries(state.index),
+        trust_entries=estimated_entries(state.trust),
+        last_event_time=freshness.last_event_time,
+        licences=await licences.count(state.index),
+    )

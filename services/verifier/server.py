@@ -1,0 +1,137 @@
+"""The verifier worker's gRPC server, run on the Faust worker's event loop: the
+Verifier API for counters and, in a partitioned group, VerifierPeer for the group's
+other workers (services.verifier.group)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import grpc
+from mode import Service
+
+from certseal.metrics import Metrics
+from certseal.rpc import (
+    Health,
+    ServiceInterceptor,
+    build_server,
+    server_credentials,
+    start_probe_server,
+)
+from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+from services.verifier.config import VerifierSettings
+from services.verifier.group import PEER, PeerServicer
+from services.verifier.index import Freshness
+from services.verifier.logwatch import LogWatch
+
+log = logging.getLogger(__name__)
+
+VERIFIER = verifier_pb2.DESCRIPTOR.services_by_name["Verifier"].full_name
+
+
+class GrpcService(Service):
+    """The Verifier gRPC server, run on the Faust worker's event loop."""
+
+    def __init__(
+        self,
+        *,
+        config: VerifierSettings,
+        servicer: Any,
+        freshness: Freshness,
+        metrics: Metrics,
+        log_watch: LogWatch | None = None,
+        peer_servicer: PeerServicer | None = None,
+        index_built: asyncio.Event | None = None,
+        **kwargs: Any,
+    ):
+        """``index_built``: set once the licence index holds every partition this
+        worker owns (SERVING waits for it too)."""
+        super().__init__(**kwargs)
+        self._index_built = index_built
+        self._peer_servicer = peer_servicer
+        self._log_watch = log_watch
+        self._config = config
+        self._servicer = servicer
+        self._freshness = freshness
+        self._metrics = metrics
+        self.health = Health([VERIFIER])
+        self.port = 0
+        self._probe_server: grpc.aio.Server | None = None
+
+    async def on_start(self) -> None:
+        """Listen; SERVING once the tables are recovered."""
+        cfg = self._config
+        interceptor = ServiceInterceptor(
+            metrics=self._metrics,
+            # departments (counters), operators, and the console acting for a
+            # counter: services.verifier.access decides the rest, per RPC
+            allowed_kinds={
+                VERIFIER: {"dept", "operator", "service"},
+                # the group's own verifier identity only (group.PeerServicer)
+                PEER: {"service"},
+            },
+            max_request_bytes=cfg.verifier.max_request_bytes,
+        )
+        self._server, self.port = build_server(
+            listen=cfg.verifier.listen,
+            credentials=server_credentials(
+                cfg.tls.ca_file, *cfg.verifier.identity(cfg.tls)
+            ),
+            interceptor=interceptor,
+            health_=self.health,
+            service_names=[VERIFIER, PEER],
+        )
+        verifier_pb2_grpc.add_VerifierServicer_to_server(self._servicer, self._server)
+        if self._peer_servicer is not None:
+            verifier_pb2_grpc.add_VerifierPeerServicer_to_server(
+                self._peer_servicer, self._server
+            )
+        await self.health.set_serving(False)
+        await self._server.start()
+        if cfg.verifier.probe_listen:
+            self._probe_server = await start_probe_server(
+                cfg.verifier.probe_listen, self.health
+            )
+        if cfg.verifier.metrics_listen:
+            host, _, port = cfg.verifier.metrics_listen.rpartition(":")
+            self._metrics.serve(int(port), host)
+        log.info("verifier %s listening on port %d", cfg.verifier.group, self.port)
+
+    @Service.task
+    async def _serve_when_recovered(self) -> None:
+        started = time.monotonic()
+        await self._freshness.recovered.wait()
+        if self._index_built is not None:
+            # a partition this worker owns but has not built (a changed group size):
+            # not ready until it is (lookups of it are UNAVAILABLE meanwhile)
+            await self._index_built.wait()
+        log.info("index recovered in %.1f s", time.monotonic() - started)
+        await self.health.set_serving(True)
+
+    @Service.task
+    async def _follow_the_log(self) -> None:
+        """The transparency log's latest checkpoint, every ``log_refresh_s``."""
+        watch = self._log_watch
+        if watch is None or not watch.enabled:
+            return
+        while not self.should_stop:
+            await watch.refresh()
+            await self.sleep(self._config.verifier.log_refresh_s)
+
+    @Service.timer(1.0)
+    async def _export_freshness(self) -> None:
+        self._metrics.index_lag_events.set(self._freshness.lag_events)
+        if self._freshness.last_event_time is not None:
+            self._metrics.index_last_event.set(
+                self._freshness.last_event_time.timestamp()
+            )
+
+    async def on_stop(self) -> None:
+        """Stop taking requests, finish those in flight."""
+        await self.health.set_serving(False)
+        await self._server.stop(3)
+        self._servicer.shutdown()
+        if self._probe_server is not None:
+            await self._probe_server.stop(0)
