@@ -77,6 +77,8 @@ NOT_BY_HAND = {
     "Redemption.RedeemAuthorisation": (
         "a clerk redeems on the counter console's page, a department's system over gRPC"
     ),
+    # between the workers of one partitioned verifier group (docs/architecture.md §6)
+    "VerifierPeer.LookupEntries": "a worker asks the owner of a lineage's partition",
 }
 
 
