@@ -1,0 +1,136 @@
+"""A partitioned group's routing as the asking worker sees its peers' answers
+(services.verifier.group.GroupIndex), with stand-in peers: what an answer that does
+not say what it was asked, or answers that cross, make of a verdict's inputs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.timestamps import ts
+from certseal.v1 import verifier_pb2 as pb
+from services.verifier.group import GroupIndex
+from services.verifier.index import Freshness
+from services.verifier.partitions import Ownership, partition_of
+
+PARTITIONS = 4
+T1 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+T2 = dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC)
+
+
+class _Feed:
+    partitions = PARTITIONS
+    building: dict[int, int] = {}
+
+
+class _Index:
+    def get_many(self, lineages: list[bytes]) -> list[bytes | None]:
+        return [None for _ in lineages]
+
+
+def _theirs(count: int) -> list[bytes]:
+    """Lineages owned by worker 1 of a group of 2."""
+    found = []
+    n = 0
+    while len(found) < count:
+        lineage = f"L-{n:08d}".encode()
+        if partition_of(lineage, PARTITIONS) % 2 == 1:
+            found.append(lineage)
+        n += 1
+    return found
+
+
+class _Peer:
+    """A stand-in VerifierPeer stub: ``answer(request)`` makes the reply."""
+
+    def __init__(self, answer):
+        self._answer = answer
+
+    async def LookupEntries(self, request, timeout=None):
+        return await self._answer(request)
+
+
+def _group(peer: _Peer) -> GroupIndex:
+    return GroupIndex(
+        _Index(),
+        _Feed(),
+        Freshness(),
+        group="g",
+        ownership=Ownership(2, 0),
+        peers=lambda: [None, peer],
+    )
+
+
+def _fresh(when: dt.datetime) -> pb.IndexFreshness:
+    return pb.IndexFreshness(last_event_time=ts(when), lag_events=0)
+
+
+async def test_an_answer_that_leaves_out_a_lineage_is_unavailable_not_unknown():
+    """The owner answers every lineage it is asked (an empty event: no entry). A
+    reply that leaves one out says nothing about it: the worker must not turn that
+    silence into "not indexed" (UNKNOWN_LICENCE for a licence the owner holds)."""
+    asked = _theirs(2)
+
+    async def partial(request):
+        first = request.lineages[0]
+        return pb.LookupEntriesResponse(
+            entries=[pb.StoredEntry(lineage=first, event=b"stored")],
+            freshness=_fresh(T1),
+        )
+
+    with pytest.raises(CertsealError) as err:
+        await _group(_Peer(partial)).get_many(asked)
+    assert err.value.kind is ErrorKind.UNAVAILABLE
+
+
+async def test_a_complete_answer_with_empty_events_is_no_entry():
+    asked = _theirs(2)
+
+    async def complete(request):
+        return pb.LookupEntriesResponse(
+            entries=[
+                pb.StoredEntry(lineage=request.lineages[0], event=b"stored"),
+                pb.StoredEntry(lineage=request.lineages[1], event=b""),
+            ],
+            freshness=_fresh(T1),
+        )
+
+    found = await _group(_Peer(complete)).get_many(asked)
+    assert found == {asked[0]: b"stored", asked[1]: None}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="freshness_of reads the owner's LAST reply, not the reply that gave this "
+    "answer's entry: a concurrent later lookup overstates an older answer's freshness",
+)
+async def test_an_answers_freshness_is_that_of_the_reply_that_gave_its_entry():
+    """Two verifications of the same licence, the first answered by the owner at T1
+    (before, say, a revocation it applied at T2), the second at T2. Each answer
+    carries the freshness of the index that gave its entry: the first must not
+    claim T2 (an index that held the revocation) for a verdict read before it."""
+    (lineage,) = _theirs(1)
+    first_may_answer = asyncio.Event()
+    replies = iter([(T1, b"valid"), (T2, b"revoked")])
+
+    async def owner(request):
+        when, event = next(replies)
+        if when == T1:
+            await first_may_answer.wait()
+        return pb.LookupEntriesResponse(
+            entries=[pb.StoredEntry(lineage=lineage, event=event)],
+            freshness=_fresh(when),
+        )
+
+    group = _group(_Peer(owner))
+    first = asyncio.create_task(group.get_many([lineage]))
+    await asyncio.sleep(0)
+    # the first reply arrives, then (before the first answer is sent with its
+    # freshness: the usage record is published in between) a second lookup
+    first_may_answer.set()
+    assert (await first)[lineage] == b"valid"
+    assert (await group.get_many([lineage]))[lineage] == b"revoked"
+    assert group.freshness_of(lineage.decode()).last_event_time == T1
