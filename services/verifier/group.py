@@ -178,12 +178,23 @@ class GroupIndex:
                 f"licence's partition of the index, did not answer "
                 f"({exc.code().name}: {exc.details()}); retry later"
             ) from None
+        # the owner answers every lineage asked (an empty event: no entry); a reply
+        # that leaves one out says nothing of it, so no verdict may rest on it
+        answered = {entry.lineage: entry.event for entry in reply.entries}
+        missing = [lineage for lineage in lineages if lineage not in answered]
+        if missing:
+            log.warning(
+                "verifier group %s: worker %d left %d of %d asked lineages out of "
+                "its answer",
+                *(self._group, owner, len(missing), len(lineages)),
+            )
+            raise unavailable(
+                f"verifier group {self._group}: worker {owner} answered a lookup "
+                f"without {len(missing)} of the {len(lineages)} lineages asked; "
+                "retry later"
+            )
         self._peer_freshness[owner] = _freshness(reply.freshness)
-        found: dict[bytes, bytes | None] = dict.fromkeys(lineages)
-        for entry in reply.entries:
-            if entry.lineage in found:
-                found[entry.lineage] = entry.event or None
-        return found
+        return {lineage: answered[lineage] or None for lineage in lineages}
 
 
 class PeerServicer(verifier_pb2_grpc.VerifierPeerServicer):
