@@ -134,3 +134,77 @@ async def test_an_answers_freshness_is_that_of_the_reply_that_gave_its_entry():
     assert (await first)[lineage] == b"valid"
     assert (await group.get_many([lineage]))[lineage] == b"revoked"
     assert group.freshness_of(lineage.decode()).last_event_time == T1
+
+
+class _Snapshots:
+    def __init__(self) -> None:
+        self.kept: list = []
+
+    def latest(self):
+        return self.kept[-1] if self.kept else None
+
+    def add(self, snapshot) -> None:
+        self.kept.append(snapshot)
+
+    def get(self, version: int):
+        return next((s for s in self.kept if s.version == version), None)
+
+
+class _Signer:
+    def __init__(self) -> None:
+        self.signed: list = []
+
+    async def sign_bundle(self, message) -> bytes:
+        self.signed.append(message)
+        return b"signed"
+
+
+class _Table:
+    def values(self):
+        return iter(())
+
+    def items(self):
+        return iter(())
+
+
+async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
+    """A group shrunk to one worker (group_size 2 -> 1) rebuilds the partitions it
+    did not hold from the topic's beginning; until then its index lacks their
+    revoked licences. A bundle signed from it would let an offline counter accept
+    them as VALID for the bundle's whole validity: the export must refuse, as a
+    partitioned worker's does (bundle_export.py), not sign a part of the index."""
+    from services.verifier.bundle_export import BundleExporter
+
+    feed = _Feed()
+    feed.building = {1: 120, 3: 80}  # partitions being rebuilt -> end offsets
+    lookup = GroupIndex(
+        _Index(), feed, Freshness(), group="g", ownership=Ownership(1, 0)
+    )
+
+    class _State:
+        pass
+
+    state = _State()
+    state.lookup = lookup
+    state.index = _Table()
+    state.trust = _Table()
+    state.freshness = Freshness(last_event_time=T1)
+    signer = _Signer()
+    exporter = BundleExporter(
+        group="g",
+        state=state,  # type: ignore[arg-type]
+        store=_Snapshots(),  # type: ignore[arg-type]
+        signer=signer,  # type: ignore[arg-type]
+        refresh_s=60,
+        validity_s=3600,
+        clock=lambda: T2,
+    )
+    with pytest.raises(CertsealError) as err:
+        await exporter.export(since_version=0, group="g")
+    assert err.value.kind is ErrorKind.UNAVAILABLE
+    assert "rebuil" in str(err.value)
+    assert signer.signed == []
+    # once every partition is held in full, the bundle is signed
+    feed.building = {}
+    exported = await exporter.export(since_version=0, group="g")
+    assert exported.group == "g" and len(signer.signed) == 1
