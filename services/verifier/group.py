@@ -104,6 +104,12 @@ class GroupIndex:
             partition = self._placed[lineage] = partition_of(lineage, count)
         return partition
 
+    @property
+    def rebuilding(self) -> frozenset[int]:
+        """The partitions this worker owns but is still rebuilding from the topic
+        (its index lacks part of them)."""
+        return frozenset(self._feed.building)
+
     def freshness_of(self, lineage: str) -> Freshness:
         """The freshness of the index that answers for ``lineage`` (the owner's)."""
         if self.ownership.size == 1:  # no murmur2 (pure Python) per answer
