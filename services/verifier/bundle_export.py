@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
-from certseal.errors import invalid, precondition
+from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.timestamps import utcnow
 from services.verifier.bundle import BundleContent, BundleSigning, Snapshot, payload
 from services.verifier.index import listed_licence, trust_entry
@@ -112,6 +112,15 @@ class BundleExporter:
                 f"{lookup.ownership.size} workers, whose indexes each hold a part: "
                 "export offline bundles from a group of one worker (group_size 1)",
                 field="group",
+            )
+        if lookup is not None and lookup.rebuilding:
+            # a group of one that took over partitions (a shrunk group) rebuilds them
+            # from the topic: until then its index lacks their revoked licences
+            raise CertsealError(
+                ErrorKind.UNAVAILABLE,
+                f"verifier group {self._group} is rebuilding licence partitions "
+                f"{sorted(lookup.rebuilding)} of its index: no offline bundle until "
+                "they are held in full; retry when GetIndexStatus shows no lag",
             )
         snapshot = await self.current()
         base = None

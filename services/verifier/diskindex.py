@@ -392,6 +392,8 @@ class LicenceFeed:
                 f"owns none of the {count} partitions of {topic}: group_size must "
                 "not exceed the topic's partitions"
             )
+        # none answered from until known held in full (peers ignore readiness)
+        self.building = dict.fromkeys(owned, -1)
         self.partitions = count
         self.held = await asyncio.to_thread(self._reconcile, count, owned)
         tps = [TopicPartition(topic, p) for p in sorted(owned)]
@@ -404,6 +406,7 @@ class LicenceFeed:
             else:
                 await consumer.seek_to_beginning(tp)
         rebuild = [tp for tp in tps if tp.partition not in self.held]
+        self.building = {tp.partition: -1 for tp in rebuild}  # ends below
         if rebuild:
             reported = await consumer.end_offsets(rebuild)
             ends = await read_end_offsets(

@@ -6,8 +6,8 @@ it owns and answers any verification, asking the owner of the others.
 codes): a lineage of a partition this worker holds is read from its own
 :class:`~services.verifier.diskindex.DiskIndex`; the others go, batched per owner, to
 the owning worker's ``VerifierPeer/LookupEntries`` over the group's mTLS. Every answer
-carries the freshness of the index that gave it (:meth:`GroupIndex.freshness_of`: the
-owner's, as its last reply reported it).
+carries the freshness of the index that gave it (``get_many``'s ``as_of``: the
+owner's, as the reply that gave the entry reported it; not a later reply's).
 
 A lookup that cannot be answered from an index holding the lineage's partition in full
 is UNAVAILABLE, never a verdict from a partial index: the owner down, slow (over
@@ -64,6 +64,20 @@ def _freshness(message: pb.IndexFreshness) -> Freshness:
     return found
 
 
+def _copy(freshness: Freshness) -> Freshness:
+    """What ``freshness`` says now (it keeps changing as events are applied)."""
+    return Freshness(
+        last_event_time=freshness.last_event_time, lag_events=freshness.lag_events
+    )
+
+
+def _stamp(
+    as_of: dict[bytes, Freshness], lineages: list[bytes], freshness: Freshness
+) -> None:
+    for lineage in lineages:
+        as_of[lineage] = freshness
+
+
 class GroupIndex:
     """lineage -> stored LicenceEvent across a group's workers (see the module)."""
 
@@ -104,6 +118,12 @@ class GroupIndex:
             partition = self._placed[lineage] = partition_of(lineage, count)
         return partition
 
+    @property
+    def rebuilding(self) -> frozenset[int]:
+        """The partitions this worker owns but is still rebuilding from the topic
+        (its index lacks part of them)."""
+        return frozenset(self._feed.building)
+
     def freshness_of(self, lineage: str) -> Freshness:
         """The freshness of the index that answers for ``lineage`` (the owner's)."""
         if self.ownership.size == 1:  # no murmur2 (pure Python) per answer
@@ -128,12 +148,22 @@ class GroupIndex:
                     )
         return dict(zip(lineages, self.index.get_many(lineages), strict=True))
 
-    async def get_many(self, lineages: list[bytes]) -> dict[bytes, bytes | None]:
+    async def get_many(
+        self,
+        lineages: list[bytes],
+        as_of: dict[bytes, Freshness] | None = None,
+    ) -> dict[bytes, bytes | None]:
         """The last applied LicenceEvent (or None) of each lineage, from its owner.
 
+        ``as_of``, when given, receives each lineage's freshness as the index that
+        gave its entry reported it with that entry (this worker's at the read, the
+        owner's from its reply): what the answer carries, not a later lookup's.
         Raises UNAVAILABLE when an owner cannot answer from a full partition."""
         if self.ownership.size == 1:
-            return self.local(lineages)
+            found = self.local(lineages)
+            if as_of is not None:
+                _stamp(as_of, lineages, _copy(self._freshness))
+            return found
         if self._feed.partitions is None:
             raise unavailable(
                 f"verifier group {self._group}: this worker has not read the licence "
@@ -145,17 +175,21 @@ class GroupIndex:
             by_owner.setdefault(owner, []).append(lineage)
         mine = by_owner.pop(self.ownership.ordinal, [])
         found = self.local(mine)
+        if as_of is not None and mine:
+            _stamp(as_of, mine, _copy(self._freshness))
         if by_owner:
             replies = await asyncio.gather(
                 *(self._ask(owner, asked) for owner, asked in by_owner.items())
             )
-            for reply in replies:
+            for reply, freshness in replies:
                 found.update(reply)
+                if as_of is not None:
+                    _stamp(as_of, list(reply), freshness)
         return found
 
     async def _ask(
         self, owner: int, lineages: list[bytes]
-    ) -> dict[bytes, bytes | None]:
+    ) -> tuple[dict[bytes, bytes | None], Freshness]:
         request = pb.LookupEntriesRequest(
             lineages=lineages, group=self._group, group_size=self.ownership.size
         )
@@ -178,12 +212,23 @@ class GroupIndex:
                 f"licence's partition of the index, did not answer "
                 f"({exc.code().name}: {exc.details()}); retry later"
             ) from None
-        self._peer_freshness[owner] = _freshness(reply.freshness)
-        found: dict[bytes, bytes | None] = dict.fromkeys(lineages)
-        for entry in reply.entries:
-            if entry.lineage in found:
-                found[entry.lineage] = entry.event or None
-        return found
+        # the owner answers every lineage asked (an empty event: no entry); a reply
+        # that leaves one out says nothing of it, so no verdict may rest on it
+        answered = {entry.lineage: entry.event for entry in reply.entries}
+        missing = [lineage for lineage in lineages if lineage not in answered]
+        if missing:
+            log.warning(
+                "verifier group %s: worker %d left %d of %d asked lineages out of "
+                "its answer",
+                *(self._group, owner, len(missing), len(lineages)),
+            )
+            raise unavailable(
+                f"verifier group {self._group}: worker {owner} answered a lookup "
+                f"without {len(missing)} of the {len(lineages)} lineages asked; "
+                "retry later"
+            )
+        freshness = self._peer_freshness[owner] = _freshness(reply.freshness)
+        return {lineage: answered[lineage] or None for lineage in lineages}, freshness
 
 
 class PeerServicer(verifier_pb2_grpc.VerifierPeerServicer):

@@ -185,8 +185,13 @@ class VerifierService:
         purpose: str,
         acting: Acting,
         carried: int | None = None,
+        as_of: dict[bytes, Freshness] | None = None,
     ) -> list[Verification]:
         """Verify scanned texts, in order, as ``acting``, and publish their use.
+
+        ``as_of``, when given, receives the freshness of the index that gave each
+        looked-up lineage's entry (UTF-8 lineage -> :class:`Freshness`), as it was
+        when it gave it: what each answer carries.
 
         The fields shown follow the acting counter's field rights. One ``licence.used``
         record is published per request, after its last code, naming one use per
@@ -207,10 +212,12 @@ class VerifierService:
         (:meth:`_checked_inline`).
         """
         checked = (
-            await self._checked_inline(texts[0], acting) if len(texts) == 1 else None
+            await self._checked_inline(texts[0], acting, as_of)
+            if len(texts) == 1
+            else None
         )
         if checked is None:
-            checked = await self._checked_pooled(texts, acting)
+            checked = await self._checked_pooled(texts, acting, as_of)
         results: list[Verification] = []
         published: set[tuple[bytes, bytes]] = set()
         uses: list[events_pb2.LicenceUse] = []
@@ -234,7 +241,7 @@ class VerifierService:
         return results
 
     async def _checked_inline(
-        self, text: str, acting: Acting
+        self, text: str, acting: Acting, as_of: dict[bytes, Freshness] | None = None
     ) -> list[tuple[ParsedCode | Verification, Verification, dt.datetime]] | None:
         """One code decoded on the loop (see :data:`INLINE_CODE_CHARS`), its signature
         checked there too when its suite is cheap (:data:`INLINE_SUITES`), else on the
@@ -251,7 +258,7 @@ class VerifierService:
                 self._decoded.add(text, malformed(exc))
                 return None
             self._decoded.add(text, code)
-        stored = await self._stored_licences([code])
+        stored = await self._stored_licences([code], as_of)
         now = self._clock()
         inputs = [self._inputs(code, now, stored)]
         if code.decoded.suite in INLINE_SUITES or not needs_signature_check(inputs):
@@ -264,7 +271,10 @@ class VerifierService:
         return [(code, settled, now)]
 
     async def _checked_pooled(
-        self, texts: Sequence[str], acting: Acting
+        self,
+        texts: Sequence[str],
+        acting: Acting,
+        as_of: dict[bytes, Freshness] | None = None,
     ) -> list[tuple[ParsedCode | Verification, Verification, dt.datetime]]:
         """Each text decoded and checked on the code pool, :data:`_CHUNK` at a time,
         each chunk in a turn of the acting counter's; the lookups and the replay guard
@@ -281,7 +291,7 @@ class VerifierService:
                 for text, code, k in zip(chunk, parsed, known, strict=True):
                     if k is None:
                         self._decoded.add(text, code)
-                stored = await self._stored_licences(parsed)
+                stored = await self._stored_licences(parsed, as_of)
                 now = self._clock()
                 inputs = [self._inputs(code, now, stored) for code in parsed]
                 if needs_signature_check(inputs):
@@ -313,7 +323,9 @@ class VerifierService:
             self._unopened_count.labels(reason).inc()
 
     async def _stored_licences(
-        self, parsed: Sequence[ParsedCode | Verification]
+        self,
+        parsed: Sequence[ParsedCode | Verification],
+        as_of: dict[bytes, Freshness] | None = None,
     ) -> Mapping[bytes, bytes | None]:
         """The stored licence event of each parsed code's lineage: from this worker's
         index, or, in a partitioned group, from the worker that owns it
@@ -321,8 +333,14 @@ class VerifierService:
         lineages = [c.lineage.encode() for c in parsed if isinstance(c, ParsedCode)]
         lookup = self._state.lookup
         if lookup is None:
+            if as_of is not None:
+                own = self._state.freshness
+                now = Freshness(
+                    last_event_time=own.last_event_time, lag_events=own.lag_events
+                )
+                as_of.update(dict.fromkeys(lineages, now))
             return {lineage: self._state.index.get(lineage) for lineage in lineages}
-        found: Mapping[bytes, bytes | None] = await lookup.get_many(lineages)
+        found: Mapping[bytes, bytes | None] = await lookup.get_many(lineages, as_of)
         return found
 
     def freshness_of(self, lineage: str) -> Freshness:

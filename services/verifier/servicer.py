@@ -24,6 +24,7 @@ from services.verifier.convert import (
     index_status_to_proto,
     verification_to_proto,
 )
+from services.verifier.index import Freshness
 from services.verifier.service import VerifierService
 
 MAX_CODE = 8192
@@ -87,16 +88,23 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         self, texts: list[str], purpose: str, acting: Acting, carried: int
     ) -> list[pb.VerificationResult]:
         """``carried``: the request's serialized size, which bounds its usage record."""
+        as_of: dict[bytes, Freshness] = {}
         results = await self._service.verify(
-            texts, purpose=purpose, acting=acting, carried=carried
+            texts, purpose=purpose, acting=acting, carried=carried, as_of=as_of
         )
         # each answer carries the freshness of the index that gave it (the owning
-        # worker's, in a partitioned group)
+        # worker's, in a partitioned group) as it was when it gave its entry, not
+        # as a later lookup of the same licence found it
         freshness_of = self._service.freshness_of
         group = self._service.group
         checkpoint = self._service.log_checkpoint()
         return [
-            verification_to_proto(r, freshness_of(r.lineage), group, checkpoint)
+            verification_to_proto(
+                r,
+                as_of.get(r.lineage.encode()) or freshness_of(r.lineage),
+                group,
+                checkpoint,
+            )
             for r in results
         ]
 

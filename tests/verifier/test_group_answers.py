@@ -1,0 +1,212 @@
+"""A partitioned group's routing as the asking worker sees its peers' answers
+(services.verifier.group.GroupIndex), with stand-in peers: what an answer that does
+not say what it was asked, or answers that cross, make of a verdict's inputs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.timestamps import ts
+from certseal.v1 import verifier_pb2 as pb
+from services.verifier.group import GroupIndex
+from services.verifier.index import Freshness
+from services.verifier.partitions import Ownership, partition_of
+
+PARTITIONS = 4
+T1 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+T2 = dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC)
+
+
+class _Feed:
+    def __init__(self) -> None:
+        self.partitions = PARTITIONS
+        self.building: dict[int, int] = {}
+
+
+class _Index:
+    def get_many(self, lineages: list[bytes]) -> list[bytes | None]:
+        return [None for _ in lineages]
+
+
+def _theirs(count: int) -> list[bytes]:
+    """Lineages owned by worker 1 of a group of 2."""
+    found = []
+    n = 0
+    while len(found) < count:
+        lineage = f"L-{n:08d}".encode()
+        if partition_of(lineage, PARTITIONS) % 2 == 1:
+            found.append(lineage)
+        n += 1
+    return found
+
+
+class _Peer:
+    """A stand-in VerifierPeer stub: ``answer(request)`` makes the reply."""
+
+    def __init__(self, answer):
+        self._answer = answer
+
+    async def LookupEntries(self, request, **options):
+        return await self._answer(request)
+
+
+def _group(peer: _Peer) -> GroupIndex:
+    return GroupIndex(
+        _Index(),
+        _Feed(),
+        Freshness(),
+        group="g",
+        ownership=Ownership(2, 0),
+        peers=lambda: [None, peer],
+    )
+
+
+def _fresh(when: dt.datetime) -> pb.IndexFreshness:
+    return pb.IndexFreshness(last_event_time=ts(when), lag_events=0)
+
+
+async def test_an_answer_that_leaves_out_a_lineage_is_unavailable_not_unknown():
+    """The owner answers every lineage it is asked (an empty event: no entry). A
+    reply that leaves one out says nothing about it: the worker must not turn that
+    silence into "not indexed" (UNKNOWN_LICENCE for a licence the owner holds)."""
+    asked = _theirs(2)
+
+    async def partial(request):
+        first = request.lineages[0]
+        return pb.LookupEntriesResponse(
+            entries=[pb.StoredEntry(lineage=first, event=b"stored")],
+            freshness=_fresh(T1),
+        )
+
+    with pytest.raises(CertsealError) as err:
+        await _group(_Peer(partial)).get_many(asked)
+    assert err.value.kind is ErrorKind.UNAVAILABLE
+
+
+async def test_a_complete_answer_with_empty_events_is_no_entry():
+    asked = _theirs(2)
+
+    async def complete(request):
+        return pb.LookupEntriesResponse(
+            entries=[
+                pb.StoredEntry(lineage=request.lineages[0], event=b"stored"),
+                pb.StoredEntry(lineage=request.lineages[1], event=b""),
+            ],
+            freshness=_fresh(T1),
+        )
+
+    found = await _group(_Peer(complete)).get_many(asked)
+    assert found == {asked[0]: b"stored", asked[1]: None}
+
+
+async def test_an_answers_freshness_is_that_of_the_reply_that_gave_its_entry():
+    """Two verifications of the same licence, the first answered by the owner at T1
+    (before, say, a revocation it applied at T2), the second at T2. Each answer
+    carries the freshness of the index that gave its entry: the first must not
+    claim T2 (an index that held the revocation) for a verdict read before it."""
+    (lineage,) = _theirs(1)
+    first_may_answer = asyncio.Event()
+    replies = iter([(T1, b"valid"), (T2, b"revoked")])
+
+    async def owner(request):
+        when, event = next(replies)
+        if when == T1:
+            await first_may_answer.wait()
+        return pb.LookupEntriesResponse(
+            entries=[pb.StoredEntry(lineage=lineage, event=event)],
+            freshness=_fresh(when),
+        )
+
+    group = _group(_Peer(owner))
+    first_as_of: dict = {}
+    first = asyncio.create_task(group.get_many([lineage], first_as_of))
+    await asyncio.sleep(0)
+    # the first reply arrives, then (before the first answer is sent with its
+    # freshness: the usage record is published in between) a second lookup
+    first_may_answer.set()
+    assert (await first)[lineage] == b"valid"
+    second_as_of: dict = {}
+    assert (await group.get_many([lineage], second_as_of))[lineage] == b"revoked"
+    # the servicer used to read freshness_of(lineage) after verify: the owner's
+    # LAST reply, T2, for an answer whose entry was read at T1
+    assert group.freshness_of(lineage.decode()).last_event_time == T2
+    assert first_as_of[lineage].last_event_time == T1
+    assert second_as_of[lineage].last_event_time == T2
+
+
+class _Snapshots:
+    def __init__(self) -> None:
+        self.kept: list = []
+
+    def latest(self):
+        return self.kept[-1] if self.kept else None
+
+    def add(self, snapshot) -> None:
+        self.kept.append(snapshot)
+
+    def get(self, version: int):
+        return next((s for s in self.kept if s.version == version), None)
+
+
+class _Signer:
+    def __init__(self) -> None:
+        self.signed: list = []
+
+    async def sign_bundle(self, message) -> bytes:
+        self.signed.append(message)
+        return b"signed"
+
+
+class _Table:
+    def values(self):
+        return iter(())
+
+    def items(self):
+        return iter(())
+
+
+async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
+    """A group shrunk to one worker (group_size 2 -> 1) rebuilds the partitions it
+    did not hold from the topic's beginning; until then its index lacks their
+    revoked licences. A bundle signed from it would let an offline counter accept
+    them as VALID for the bundle's whole validity: the export must refuse, as a
+    partitioned worker's does (bundle_export.py), not sign a part of the index."""
+    from services.verifier.bundle_export import BundleExporter
+
+    feed = _Feed()
+    feed.building = {1: 120, 3: 80}  # partitions being rebuilt -> end offsets
+    lookup = GroupIndex(
+        _Index(), feed, Freshness(), group="g", ownership=Ownership(1, 0)
+    )
+
+    class _State:
+        pass
+
+    state = _State()
+    state.lookup = lookup
+    state.index = _Table()
+    state.trust = _Table()
+    state.freshness = Freshness(last_event_time=T1)
+    signer = _Signer()
+    exporter = BundleExporter(
+        group="g",
+        state=state,  # type: ignore[arg-type]
+        store=_Snapshots(),  # type: ignore[arg-type]
+        signer=signer,  # type: ignore[arg-type]
+        refresh_s=60,
+        validity_s=3600,
+        clock=lambda: T2,
+    )
+    with pytest.raises(CertsealError) as err:
+        await exporter.export(since_version=0, group="g")
+    assert err.value.kind is ErrorKind.UNAVAILABLE
+    assert "rebuil" in str(err.value)
+    assert signer.signed == []
+    # once every partition is held in full, the bundle is signed
+    feed.building = {}
+    exported = await exporter.export(since_version=0, group="g")
+    assert exported.group == "g" and len(signer.signed) == 1
