@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import uvloop
 from faust.exceptions import ConsistencyError
@@ -49,7 +49,8 @@ def main() -> None:
     parser.add_argument(
         "--worker",
         help="this worker's name within its group (e.g. the pod name), default from "
-        "[verifier]; each worker of a group keeps the whole index",
+        "[verifier]; in a partitioned group (--group-size N > 1) it must end in "
+        "the worker's ordinal 0..N-1 (verifier-gz-1)",
     )
     parser.add_argument(
         "--group-size",
@@ -90,11 +91,11 @@ def main() -> None:
         cfg = load(args.config)
         field_rights = FieldRights.parse(cfg.verifier.field_rights)
     except CertsealError as exc:
-        sys.exit(f"error: {exc}")
+        _bad_input(f"error: {exc}")
     cfg.verifier.group = args.group or cfg.verifier.group
     cfg.verifier.worker = args.worker or cfg.verifier.worker
     if cfg.verifier.worker and not WORKER_NAME.fullmatch(cfg.verifier.worker):
-        sys.exit(
+        _bad_input(
             "error: worker: letters, digits, '.', '_' and '-' only, at most 63 "
             f"characters (got {cfg.verifier.worker!r})"
         )
@@ -107,11 +108,11 @@ def main() -> None:
     try:
         worker_ordinal(cfg.verifier)
     except ValueError as exc:
-        sys.exit(f"error: {exc}")
+        _bad_input(f"error: {exc}")
     if args.topic_replication_factor is not None:
         cfg.verifier.topic_replication_factor = args.topic_replication_factor
     if cfg.verifier.topic_replication_factor < 1:
-        sys.exit("error: topic_replication_factor: must be at least 1")
+        _bad_input("error: topic_replication_factor: must be at least 1")
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
@@ -208,6 +209,13 @@ def main() -> None:
                 ],
             )
         raise
+
+
+def _bad_input(message: str) -> NoReturn:
+    """Stop on a bad setting: its message on stderr and exit status 2, as the
+    ``certseal`` commands and argparse do for bad input."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
 
 
 def _rebuild_reason(app: Any) -> str:
