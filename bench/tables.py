@@ -186,10 +186,41 @@ def seal_table(r: Mapping[str, Any]) -> str:
     return "\n".join([_measured(r) + ":", "", HEADER, *rows])
 
 
+def group_table(r: Mapping[str, Any]) -> str:
+    """The verifier group table from ``group.json``: one group built from the licence
+    topic by one worker and by two (partitioned apply, docs/architecture.md §6)."""
+    one, two = r["n1"], r["n2"]
+
+    def per_worker(figures: Mapping[str, Any], key: str) -> str:
+        return " / ".join(_num(v) for v in figures[key])
+
+    lines = [
+        "| figure | one worker (N = 1) | two workers (N = 2) |",
+        "|---|---|---|",
+        f"| group apply through the broker, events/s | {_num(one['group_apply_per_s'])} "
+        f"| {_num(two['group_apply_per_s'])} "
+        f"({_ratio(r['group_apply_n2_vs_n1'])} × N = 1) |",
+        f"| apply CPU µs per event, all workers | {_num(one['group_apply_cpu_us'])} "
+        f"| {_num(two['group_apply_cpu_us'])} |",
+        f"| entries held per worker | {per_worker(one, 'worker_entries')} "
+        f"| {per_worker(two, 'worker_entries')} |",
+        f"| RSS per worker, MB | {per_worker(one, 'worker_rss_mb')} "
+        f"| {per_worker(two, 'worker_rss_mb')} |",
+        f"| recovery, process start → SERVING, s | {_num(one['recovery_s'])} "
+        f"| {_num(two['recovery_s'])} |",
+        f"| peer lookup of one lineage (LookupEntries), p50 / p99 ms | – "
+        f"| {_num(two['peer_lookup_p50_ms'])} / {_num(two['peer_lookup_p99_ms'])} |",
+    ]
+    setup = r.get("setup", {})
+    head = f"{_measured(r)}, {_num(setup.get('events'))} licence events"
+    return "\n".join([head + ":", "", *lines])
+
+
 TABLES: dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]] = {
     "issuer": ("issuer.json", issuer_table),
     "verifier": ("verifier.json", verifier_table),
     "seal": ("seal.json", seal_table),
+    "group": ("group.json", group_table),
 }
 
 

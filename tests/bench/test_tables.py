@@ -63,3 +63,19 @@ def test_empty_markers_are_filled(tmp_path: Path):
     filled = tables.render(EMPTY, tmp_path)
     assert "| IssueLicence es256" in filled
     assert tables.render(filled, tmp_path) == filled
+
+
+def test_the_group_table_shows_both_group_sizes(tmp_path: Path):
+    shutil.copy(tables.RESULTS / "group.json", tmp_path / "group.json")
+    results = json.loads((tmp_path / "group.json").read_text())
+    results["n2"]["group_apply_per_s"] = 54321.0
+    results["group_apply_n2_vs_n1"] = 3.5
+    (tmp_path / "group.json").write_text(json.dumps(results))
+    marked = "<!-- bench:group -->\n<!-- /bench:group -->\n"
+    table = tables.render(marked, tmp_path)
+    line = next(x for x in table.splitlines() if x.startswith("| group apply"))
+    assert "| 54,321 (3.50 × N = 1) |" in line
+    del results["n2"]
+    (tmp_path / "group.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match="n2"):
+        tables.render(marked, tmp_path)
