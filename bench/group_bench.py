@@ -34,8 +34,6 @@ import os
 import platform
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -46,13 +44,12 @@ import grpc
 
 from bench.issuer_bench import RESULTS, wait_serving
 from bench.proccpu import per_op_us, sample
-from bench.verifier_bench import produce_backlog
+from bench.verifier_bench import Verifier, produce_backlog
 from certseal.config import dump_config
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId
-from certseal.rpc import secure_channel
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
-from services.devstack import DevStack, free_port
+from services.devstack import DevStack
 from services.verifier.partitions import partition_of
 
 EVENTS = int(os.environ.get("BENCH_GROUP_EVENTS", "400000"))
@@ -62,56 +59,12 @@ PARTITIONS = 12
 DEPT = "11000000"
 
 
-class Worker:
-    """One worker of the group as its own process."""
+class Worker(Verifier):
+    """Worker ``i`` of the group as its own process (``--worker <group>-<i>``)."""
 
     def __init__(self, stack: DevStack, config_file: Path, group: str, i: int):
-        self.stack, self.config_file, self.group, self.i = stack, config_file, group, i
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "services.verifier",
-                "--config",
-                str(self.config_file),
-                "--group",
-                self.group,
-                "--worker",
-                f"{self.group}-{self.i}",
-                "--listen",
-                f"127.0.0.1:{self.port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
-
-    def channel(self, identity: str = "operator:admin") -> Any:
-        ident = self.stack.ca.identity(identity)
-        return secure_channel(
-            f"localhost:{self.port}",
-            str(self.stack.ca.ca_file),
-            str(ident.cert_file),
-            str(ident.key_file),
-        )
-
-    def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        line = next(x for x in status.splitlines() if x.startswith("VmRSS"))
-        return int(line.split()[1]) / 1024
+        super().__init__(stack, config_file, group, "--worker", f"{group}-{i}")
+        self.i = i
 
 
 def lineages(count: int) -> list[bytes]:

@@ -117,8 +117,12 @@ def department_channel(stack: DevStack, port: int, code: str) -> Any:
 class Verifier:
     """One verifier group as its own process."""
 
-    def __init__(self, stack: DevStack, config_file: Path, group: str):
+    def __init__(
+        self, stack: DevStack, config_file: Path, group: str, *extra: str
+    ) -> None:
+        """``extra``: more command-line arguments (e.g. ``--worker NAME``)."""
         self.stack, self.config_file, self.group = stack, config_file, group
+        self.extra = extra
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -134,6 +138,7 @@ class Verifier:
                 self.group,
                 "--listen",
                 f"127.0.0.1:{self.port}",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -149,8 +154,8 @@ class Verifier:
             self.process.terminate()
             self.process.wait(30)
 
-    def channel(self):
-        ident = self.stack.ca.identity("operator:admin")
+    def channel(self, identity: str = "operator:admin") -> Any:
+        ident = self.stack.ca.identity(identity)
         return secure_channel(
             f"localhost:{self.port}",
             str(self.stack.ca.ca_file),
@@ -159,8 +164,7 @@ class Verifier:
         )
 
     def rss_mb(self) -> float:
-        assert self.process is not None
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        status = Path(f"/proc/{self.pid}/status").read_text()
         line = next(x for x in status.splitlines() if x.startswith("VmRSS"))
         return int(line.split()[1]) / 1024
 
