@@ -34,8 +34,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from certseal.errors import CertsealError
-from certseal.retries import transient_error
+from certseal.groupcommit import GroupQueue, settle, shared_failure
 from services.seal.storage import SealedRecord
 
 #: writes records in one statement; the ids of the seals found active
@@ -45,13 +44,14 @@ _Waiting = tuple[SealedRecord, "asyncio.Future[bool]"]
 
 
 class SealedGroupCommit:
-    """Writes the records of concurrent SealDocument calls together."""
+    """Writes the records of concurrent SealDocument calls together
+    (:class:`certseal.groupcommit.GroupQueue`, one queue)."""
 
     def __init__(self, write: Write, *, max_group: int = 256):
         self._write = write
-        self._max_group = max(1, max_group)
-        self._queue: list[_Waiting] = []
-        self._task: asyncio.Task[None] | None = None
+        self._queue: GroupQueue[None, SealedRecord, bool] = GroupQueue(
+            self._write_group, max_group=max_group
+        )
         #: statements written and records in them (tests read them)
         self.statements = 0
         self.records = 0
@@ -60,62 +60,26 @@ class SealedGroupCommit:
         """Write ``record`` with whatever waits beside it: True once committed, False
         when its seal was no longer active (nothing of it written); the error of
         its own write otherwise."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((record, future))
-        if self._task is None:  # nobody writes: this request starts it
-            self._task = asyncio.create_task(self._drain())
-        return await future
+        return await self._queue.submit(None, record)
 
-    async def _drain(self) -> None:
-        group: list[_Waiting] = []
-        try:
-            await asyncio.sleep(0)  # let the requests of this same moment join
-            while self._queue:
-                group = [w for w in self._queue[: self._max_group] if not w[1].done()]
-                del self._queue[: self._max_group]
-                if group:
-                    await self._write_group(group)
-                group = []
-        except BaseException as exc:  # never leave a request waiting for ever
-            for _, future in [*group, *self._queue]:
-                if future.done():
-                    continue
-                if isinstance(exc, asyncio.CancelledError):
-                    future.cancel()
-                else:
-                    future.set_exception(exc)
-            self._queue.clear()
-            raise
-        finally:
-            self._task = None
-
-    async def _write_group(self, group: list[_Waiting]) -> None:
+    async def _write_group(self, _key: None, group: list[_Waiting]) -> None:
         try:
             active = await self._write([w[0] for w in group])
         except Exception as exc:
-            if isinstance(exc, CertsealError) or transient_error(exc) is not None:
+            if shared_failure(exc):
                 for _, future in group:  # the same answer each would have had alone
-                    _resolve(future, exc)
+                    settle(future, exc)
                 return
             for record, future in group:  # refused as a whole: each one alone
-                _resolve(future, await self._alone(record))
+                settle(future, await self._alone(record))
             return
         self.statements += 1
         self.records += len(group)
         for record, future in group:
-            _resolve(future, record.seal_id in active)
+            settle(future, record.seal_id in active)
 
     async def _alone(self, record: SealedRecord) -> bool | BaseException:
         try:
             return record.seal_id in await self._write([record])
         except Exception as exc:  # this request's own answer
             return exc
-
-
-def _resolve(future: asyncio.Future[bool], outcome: bool | BaseException) -> None:
-    if future.done():  # its caller is gone
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)

@@ -34,8 +34,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from certseal.errors import CertsealError
+from certseal.groupcommit import GroupQueue, settle, shared_failure
 from certseal.logs import REQUEST_ID
-from certseal.retries import transient_error
 from certseal.rpc import Caller
 from services.issuer.domain import Department, LicenceRecord, LicenceType
 
@@ -73,11 +73,15 @@ class Alone(Protocol):
     ) -> Awaitable[LicenceRecord | CertsealError]: ...
 
 
-_Waiting = tuple[Pending, str, "asyncio.Future[LicenceRecord]"]
+#: one queued issuance: the caller and department it writes for, the licence, and the
+#: request id of its own request (its audit entry's)
+_Item = tuple[Caller, Department, Pending, str]
+_Waiting = tuple[_Item, "asyncio.Future[LicenceRecord]"]
 
 
 class GroupCommit:
-    """Writes concurrent single issuances of one caller and suite together."""
+    """Writes concurrent single issuances of one caller and suite together
+    (:class:`certseal.groupcommit.GroupQueue`, one queue per caller and suite)."""
 
     def __init__(
         self,
@@ -90,9 +94,9 @@ class GroupCommit:
         self._write = write
         self._alone = alone
         self._clock = clock
-        self._max_group = max(1, max_group)
-        self._queues: dict[tuple[str, str], list[_Waiting]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._queues: GroupQueue[tuple[str, str], _Item, LicenceRecord] = GroupQueue(
+            self._write_group, max_group=max_group
+        )
         #: statements written and licences in them (tests and the bench read them)
         self.statements = 0
         self.licences = 0
@@ -103,95 +107,45 @@ class GroupCommit:
         """Write ``pending`` (checked already) with whatever waits beside it; the
         licence once committed, or the error of its own write."""
         key = (str(caller), pending[1].suite)
-        future: asyncio.Future[LicenceRecord] = (
-            asyncio.get_running_loop().create_future()
-        )
-        queue = self._queues.get(key)
-        if queue is None:  # nobody writes for this key: this request starts it
-            queue = self._queues[key] = []
-            task = asyncio.create_task(self._drain(caller, dept, key))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        queue.append((pending, REQUEST_ID.get(), future))
-        # cancelled (the caller gone) before its group is written: left out of it;
-        # cancelled later: the write goes on in the drain task, answered to no one
-        return await future
+        return await self._queues.submit(key, (caller, dept, pending, REQUEST_ID.get()))
 
-    async def _drain(
-        self, caller: Caller, dept: Department, key: tuple[str, str]
-    ) -> None:
-        queue = self._queues[key]
-        group: list[_Waiting] = []
-        try:
-            await asyncio.sleep(0)  # let the requests of this same moment join
-            while queue:
-                group = [w for w in queue[: self._max_group] if not w[2].done()]
-                del queue[: self._max_group]
-                if group:
-                    await self._write_group(caller, dept, key[1], group)
-                group = []
-        except BaseException as exc:  # never leave a request waiting for ever
-            for _, _, future in [*group, *queue]:
-                if future.done():
-                    continue
-                if isinstance(exc, asyncio.CancelledError):
-                    future.cancel()
-                else:
-                    future.set_exception(exc)
-            raise
-        finally:
-            del self._queues[key]
-
-    async def _write_group(
-        self, caller: Caller, dept: Department, suite: str, group: list[_Waiting]
-    ) -> None:
+    async def _write_group(self, key: tuple[str, str], group: list[_Waiting]) -> None:
+        caller, dept = group[0][0][0], group[0][0][1]  # one caller: one department
         now = self._clock()
         try:
             records = await self._write(
                 caller,
                 dept,
-                [w[0] for w in group],
+                [item[2] for item, _ in group],
                 now,
-                suite,
-                [w[1] for w in group],
+                key[1],
+                [item[3] for item, _ in group],
             )
         except Exception as exc:
-            if isinstance(exc, CertsealError) or transient_error(exc) is not None:
+            if shared_failure(exc):
                 # the same answer each would have had alone (no active key; the
                 # database unreachable or the statement aborted: nothing committed,
                 # UNAVAILABLE/ABORTED, safe to retry)
-                for _, _, future in group:
-                    _resolve(future, exc)
+                for _, future in group:
+                    settle(future, exc)
                 return
             # the statement was refused as a whole (a taken serial, a value one
             # licence brought): nothing of it is committed. Write each alone, so
             # that one licence's failure is its own answer only.
-            for waiting in group:
-                _resolve(
-                    waiting[2], await self._settle_alone(caller, dept, waiting, now)
-                )
+            for item, future in group:
+                settle(future, await self._settle_alone(item, now))
             return
         self.statements += 1
         self.licences += len(records)
-        for (_, _, future), record in zip(group, records, strict=True):
-            _resolve(future, record)
+        for (_, future), record in zip(group, records, strict=True):
+            settle(future, record)
 
     async def _settle_alone(
-        self, caller: Caller, dept: Department, waiting: _Waiting, now: dt.datetime
+        self, item: _Item, now: dt.datetime
     ) -> LicenceRecord | BaseException:
+        caller, dept, pending, request_id = item
         try:
-            outcome = await self._alone(caller, dept, waiting[0], now, [waiting[1]])
+            outcome = await self._alone(caller, dept, pending, now, [request_id])
         except Exception as exc:  # e.g. PostgreSQL gone: this request's answer
             return exc
         return outcome
-
-
-def _resolve(
-    future: asyncio.Future[LicenceRecord], outcome: LicenceRecord | BaseException
-) -> None:
-    if future.done():  # its caller is gone
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
