@@ -85,6 +85,7 @@ SERVERS = {
     "certseal.v1.Redemption": "issuer",
     "certseal.v1.Seal": "seal",
     "certseal.v1.Verifier": "verifier",
+    "certseal.v1.VerifierPeer": "verifier",
     "certseal.v1.EventFeed": "feed",
     "certseal.v1.EventFeedAdmin": "feed",
     "certseal.v1.TransparencyLog": "tlog",
@@ -923,6 +924,14 @@ async def _(w: World):
 async def _(w: World):
     return w.dept_identity, vpb.VerifyCodesRequest(
         codes=[w.code.text], purpose="窗口办事"
+    )
+
+
+@base("VerifierPeer.LookupEntries")
+async def _(w: World):
+    # a worker of the group (of one) asking for a licence's stored entry
+    return "service:verifier", vpb.LookupEntriesRequest(
+        lineages=[w.licence.lineage.encode()], group=w.group, group_size=1
     )
 
 
