@@ -35,7 +35,6 @@ from certseal.hsm import labelled_key
 from certseal.indexkeys import IndexKeys
 from certseal.metrics import Metrics
 from certseal.secretfiles import read_secret_file
-from certseal.v1 import verifier_pb2
 from services.verifier.bundle import BundleSigner, TokenBundleSigner
 from services.verifier.config import (
     VerifierSettings,
@@ -64,8 +63,6 @@ from services.verifier.storage import SnapshotStore, VerifierState
 from services.verifier.transport import use_fetch_wait
 
 log = logging.getLogger(__name__)
-
-VERIFIER = verifier_pb2.DESCRIPTOR.services_by_name["Verifier"].full_name
 
 
 async def broker_cluster_id(config: VerifierSettings) -> str:
