@@ -57,3 +57,24 @@ def read_regular_file(
         size = max(status.st_size, len(data))
         raise invalid(field, f"is {size} bytes; the limit is {limit_text or limit}")
     return data
+
+
+def certificate_common_name(path: str | Path, field: str) -> str:
+    """The subject common name of the PEM certificate at ``path`` ("" when it names
+    none): the mTLS identity a process presents (docs/operations.md, "Security model").
+
+    Raises INVALID_ARGUMENT (``field``) when the file cannot be read within
+    :data:`~certseal.bounds.MAX_SMALL_FILE_BYTES` or is not a PEM X.509 certificate.
+    """
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from certseal.bounds import MAX_SMALL_FILE_BYTES
+
+    data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
+    try:
+        cert = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise invalid(field, f"{path} is not a PEM X.509 certificate") from None
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""

@@ -65,6 +65,8 @@ OPERATOR_SECRETS = {
 CONFIG_FILES = ("config.toml", "site.toml", "console.toml")
 CONFIG_DIR = "/etc/certseal"
 FAUST_TABLES = ("trust-list", "directory", "presentations")  # the verifier's
+# the label naming the verifier group of a group's objects (deploy/k8s/overlays/*/verifiers)
+GROUP_LABEL = "certseal.gov.cn/verifier-group"
 
 
 def render(overlay: Path) -> list[dict[str, Any]]:
@@ -754,7 +756,8 @@ def check_access(objects: list[dict[str, Any]]) -> Iterator[str]:
     It mounts exactly the secret files (SECRET_FILES) its code reads, each from the
     secret that holds it; it may reach PostgreSQL (its own egress and the database's
     ingress NetworkPolicies) exactly when its code opens PostgreSQL; and the client
-    certificate it presents is ``service:<component>``.
+    certificate it presents is ``service:<component>`` (a verifier group's:
+    ``service:verifier-<group>``).
     """
     from certseal.errors import CertsealError
 
@@ -834,6 +837,11 @@ def check_access(objects: list[dict[str, Any]]) -> Iterator[str]:
                 path, secret_name = _presented_identity(cfg, component, files)
                 certificate = certificates.get(secret_name or "")
                 wanted = f"service:{component}"
+                if component == "verifier":
+                    # a group's own identity: only its workers look up each other's
+                    # entries (services.verifier.group.peer_identities)
+                    group = labels.get(GROUP_LABEL, "default")
+                    wanted = f"service:verifier-{group}"
                 if certificate is None:
                     yield f"{who}: its client certificate {path} is no Certificate's"
                 elif certificate["spec"].get("commonName") != wanted:

@@ -16,16 +16,14 @@ import datetime as dt
 import logging
 import ssl
 import time
-from pathlib import Path
 from typing import Any
 
 import grpc
 from aiohttp import web
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 from prometheus_client import Counter, Histogram
 
 from certseal.events import default_topics
+from certseal.files import certificate_common_name
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, secure_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
@@ -39,12 +37,6 @@ from services.console.status import StatusCollector, TopicOffsets
 from services.console.storage import ConsoleStore
 
 log = logging.getLogger(__name__)
-
-
-def _identity_name(cert_file: str) -> str:
-    cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else ""
 
 
 class ConsoleApp:
@@ -62,7 +54,9 @@ class ConsoleApp:
         self.listen = listen or self.settings.listen
         self.clock = clock
         self.port = 0
-        self.identity = _identity_name(self.settings.cert_file)
+        self.identity = certificate_common_name(
+            self.settings.cert_file, "console.cert_file"
+        )
         self._channels: list[grpc.aio.Channel] = []
         self._stop = asyncio.Event()
         self._collector_task: asyncio.Task[None] | None = None

@@ -16,6 +16,7 @@ from faust.exceptions import ConsistencyError
 from faust.worker import Worker
 
 from certseal.errors import CertsealError
+from certseal.files import certificate_common_name
 from certseal.metrics import Metrics
 from services.config import load
 from services.verifier.app import (
@@ -29,7 +30,7 @@ from services.verifier.app import (
 from services.verifier.config import worker_data_dir, worker_ordinal
 from services.verifier.diskindex import FOLDER, drop_old_table, drop_unnamed_folder
 from services.verifier.domain import FieldRights
-from services.verifier.group import PeerServicer
+from services.verifier.group import PeerServicer, peer_identities
 from services.verifier.server import GrpcService
 from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
 
@@ -109,6 +110,20 @@ def main() -> None:
         worker_ordinal(cfg.verifier)
     except ValueError as exc:
         _bad_input(f"error: {exc}")
+    try:
+        identity = certificate_common_name(
+            cfg.verifier.identity(cfg.tls)[0], "verifier.cert_file"
+        )
+    except CertsealError as exc:
+        _bad_input(f"error: {exc}")
+    if cfg.verifier.group_size > 1 and not peer_identities(
+        cfg.verifier.group, identity
+    ):
+        _bad_input(
+            f"error: verifier.cert_file: names {identity!r}; a worker of a partitioned "
+            f"group presents service:verifier-{cfg.verifier.group} (or the shared "
+            "service:verifier)"
+        )
     if args.topic_replication_factor is not None:
         cfg.verifier.topic_replication_factor = args.topic_replication_factor
     if cfg.verifier.topic_replication_factor < 1:
@@ -178,7 +193,10 @@ def main() -> None:
         metrics=metrics,
         log_watch=log_watch,
         peer_servicer=PeerServicer(
-            state.lookup, state.freshness, group=cfg.verifier.group
+            state.lookup,
+            state.freshness,
+            group=cfg.verifier.group,
+            identity=identity,
         ),
         index_built=state.feed.built,
     )

@@ -15,7 +15,8 @@ is UNAVAILABLE, never a verdict from a partial index: the owner down, slow (over
 another group or group size.
 
 :class:`PeerServicer` answers ``LookupEntries`` for the group's own verifier identity
-only (``service:verifier`` or ``service:verifier-<group>``).
+only (:func:`peer_identities`: ``service:verifier-<group>``, and the shared
+``service:verifier`` only on a worker that itself holds the shared one).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ PEER = pb.DESCRIPTOR.services_by_name["VerifierPeer"].full_name
 MAX_LOOKUP = 500
 #: bytes of one lineage (a UUID's text is 36)
 MAX_LINEAGE_BYTES = 128
+#: the verifier identity shared by every group (the embedded stack's)
+SHARED_IDENTITY = "service:verifier"
 
 
 def unavailable(message: str) -> CertsealError:
@@ -51,10 +54,23 @@ def unavailable(message: str) -> CertsealError:
     return CertsealError(ErrorKind.UNAVAILABLE, message)
 
 
-def peer_identities(group: str) -> frozenset[str]:
-    """The identities that may call a group's ``VerifierPeer``: the verifier identity
-    of every group and that of this group (docs/operations.md, authorisation matrix)."""
-    return frozenset({"service:verifier", f"service:verifier-{group}"})
+def peer_identities(group: str, own: str) -> frozenset[str]:
+    """The identities that may call a group's ``VerifierPeer``, given ``own``, the
+    identity this worker's certificate names (docs/operations.md, authorisation matrix).
+
+    A worker that holds its group's own identity, ``service:verifier-<group>`` (as every
+    group has in deploy/k8s), is asked only by that identity: no other group's verifier
+    reads its entries. A worker that holds the shared ``service:verifier`` (the embedded
+    stack's) accepts that and its group's own identity. A worker with any other
+    identity has no peer that could present one, so nobody may ask it (empty); a
+    partitioned worker refuses to start so (``__main__``).
+    """
+    named = f"service:verifier-{group}"
+    if own == named:
+        return frozenset({named})
+    if own == SHARED_IDENTITY:
+        return frozenset({SHARED_IDENTITY, named})
+    return frozenset()
 
 
 def _freshness(message: pb.IndexFreshness) -> Freshness:
@@ -234,11 +250,18 @@ class GroupIndex:
 class PeerServicer(verifier_pb2_grpc.VerifierPeerServicer):
     """``VerifierPeer``: this worker's entries, for the other workers of its group."""
 
-    def __init__(self, group_index: GroupIndex, freshness: Freshness, *, group: str):
+    def __init__(
+        self,
+        group_index: GroupIndex,
+        freshness: Freshness,
+        *,
+        group: str,
+        identity: str,
+    ):
         self._index = group_index
         self._freshness = freshness
         self._group = group
-        self._callers = peer_identities(group)
+        self._callers = peer_identities(group, identity)
 
     async def LookupEntries(
         self, request: pb.LookupEntriesRequest, context: grpc.aio.ServicerContext

@@ -117,6 +117,28 @@ def test_a_missing_or_wrong_client_certificate_fails(rendered):
     ]
 
 
+def test_each_verifier_group_presents_its_own_identity(rendered):
+    # only a group's own workers may look up its entries (VerifierPeer), and its
+    # offline bundles are accepted only for it
+    groups = {"dev": ["demo"], "prod": ["gz", "sz"]}
+    for name, objects in rendered.items():
+        for group in groups[name]:
+            certificate = find(objects, "Certificate", f"verifier-tls-{group}")
+            assert certificate["spec"]["commonName"] == f"service:verifier-{group}"
+
+    for wrong in ("service:verifier", "service:verifier-sz"):
+
+        def shared_identity(objects, wrong=wrong):
+            find(objects, "Certificate", "verifier-tls-gz")["spec"]["commonName"] = (
+                wrong
+            )
+
+        assert broken(rendered["prod"], shared_identity) == [
+            f"StatefulSet/verifier-gz: presents {wrong} (Certificate/verifier-tls-gz), "
+            "not service:verifier-gz"
+        ]
+
+
 def test_a_call_the_network_policies_do_not_allow_fails(rendered):
     def issuer_cannot_reach_seal(objects):
         rules = policy(objects, "issuer")["egress"]

@@ -210,3 +210,46 @@ async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
     feed.building = {}
     exported = await exporter.export(since_version=0, group="g")
     assert exported.group == "g" and len(signer.signed) == 1
+
+
+@pytest.mark.parametrize(
+    ("own", "caller", "answered"),
+    [
+        # k8s: each group's workers hold service:verifier-<group>
+        ("service:verifier-gz", "service:verifier-gz", True),
+        ("service:verifier-gz", "service:verifier", False),
+        ("service:verifier-gz", "service:verifier-sz", False),
+        # the embedded stack: every group shares service:verifier
+        ("service:verifier", "service:verifier", True),
+        ("service:verifier", "service:verifier-gz", True),
+        ("service:verifier", "service:verifier-sz", False),
+        # a worker with no verifier identity has no peer that could ask
+        ("service:certseal", "service:certseal", False),
+        ("service:certseal", "service:verifier", False),
+    ],
+)
+async def test_only_the_workers_own_group_identity_may_look_up_entries(
+    own, caller, answered
+):
+    from certseal.rpc import CALLER, Caller
+    from services.verifier.group import PeerServicer, peer_identities
+
+    assert (caller in peer_identities("gz", own)) is answered
+    servicer = PeerServicer(
+        _Index(),  # never reached: the caller is refused first
+        Freshness(),
+        group="gz",
+        identity=own,
+    )
+    if answered:
+        return
+    token = CALLER.set(Caller.parse(caller))
+    try:
+        with pytest.raises(CertsealError) as err:
+            await servicer.LookupEntries(
+                pb.LookupEntriesRequest(lineages=[b"x"], group="gz", group_size=2),
+                None,
+            )
+    finally:
+        CALLER.reset(token)
+    assert err.value.kind is ErrorKind.PERMISSION_DENIED
