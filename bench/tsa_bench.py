@@ -1,7 +1,8 @@
 """Time-stamping benchmark: ``make bench`` → bench/results/tsa.json.
 
 The embedded stack and the seal process (``python -m services.seal``) whose TSA room
-serves RFC 3161 over HTTP on ``[seal] tsa_listen`` with the dev TSA's RSA-2048 key.
+serves RFC 3161 over HTTP on ``[seal] tsa_listen`` with the dev TSA's key (EC P-256;
+RSA-2048 before 2026-12-01).
 BENCH_TSA_CALLERS (default 16) concurrent clients — pyHanko's HTTP client, as the seal
 service uses it — ask for tokens over random 64-byte signature values for
 BENCH_TSA_SECONDS (default 10) after a warm-up: ``timestamp_per_s`` is tokens received

@@ -90,17 +90,22 @@ class DevCA:
         self._issue(ident, common_name, usages, local if server else [])
         return ident
 
-    def tsa_identity(self, common_name: str) -> Identity:
+    def tsa_identity(self, common_name: str, *, rsa_key: bool = False) -> Identity:
         """A time-stamping authority's pair for ``common_name``, issued on first use:
-        an RSA-2048 key (pyHanko's TSA builder signs with RSA) and a certificate whose
-        only extended key usage is timeStamping, critical (RFC 3161 section 2.3)."""
+        an EC P-256 key (``rsa_key``: RSA-2048; services.seal.tsa signs with either)
+        and a certificate whose only extended key usage is timeStamping, critical
+        (RFC 3161 section 2.3). A pair issued before is kept, whatever its key."""
         stem = "tsa-" + common_name.replace(":", "_").replace("/", "_").replace(
             " ", "_"
         )
         ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
         if ident.cert_file.exists() and ident.key_file.exists():
             return ident
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if rsa_key
+            else ec.generate_private_key(ec.SECP256R1())
+        )
         now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()

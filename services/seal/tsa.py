@@ -4,9 +4,12 @@
 answers ``POST`` requests of type ``application/timestamp-query`` with
 ``application/timestamp-reply``. pyHanko's TSA builder
 (:class:`pyhanko.sign.timestamps.DummyTimeStamper`: TSTInfo, ESS signingCertificate,
-CMS SignedData; RSA keys) makes the tokens with the TSA's own key and certificate
+CMS SignedData) makes the tokens with the TSA's own key and certificate
 (``tsa_key_file``, ``tsa_cert_file``; extended key usage timeStamping, critical), at
-the time of the process's clock. Requests are at most :data:`MAX_QUERY_BYTES`; the
+the time of the process's clock. The key is RSA (at least 2,048 bits; PKCS #1 v1.5
+signatures, RFC 5754 section 3.2) or EC P-256 (ECDSA, RFC 5753 and RFC 5754 section
+3.3: ``ecdsa-with-SHA256``; its signature costs about a seventh of RSA-2048's CPU).
+Requests are at most :data:`MAX_QUERY_BYTES`; the
 imprint must be SHA-256, SHA-384, SHA-512 (or SM3 by OID, GB/T 20520); anything else
 is answered with a ``rejection`` (``badAlg`` / ``badDataFormat``), never an error page.
 
@@ -26,10 +29,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from asn1crypto import cms, core, keys, pem, tsp
+from asn1crypto import algos, cms, core, keys, pem, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
 from pyhanko.sign.timestamps import DummyTimeStamper, HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonce
@@ -61,9 +64,45 @@ def _der(path: str, field: str) -> bytes:
     return data
 
 
+#: a TSA's signing key: RSA (PKCS #1 v1.5) or EC P-256 (ECDSA)
+TsaKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+#: the smallest RSA TSA key accepted (NIST SP 800-57 Part 1: 112-bit strength)
+MIN_RSA_BITS = 2048
+
+
+def _sign(key: TsaKey, data: bytes, md_algorithm: str = "sha256") -> bytes:
+    """``key``'s signature over ``data`` with the ``md_algorithm`` hash: PKCS #1 v1.5
+    for RSA, DER ECDSA-Sig-Value for EC (RFC 5754 section 3)."""
+    algorithm = get_pyca_cryptography_hash(md_algorithm.upper())
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), algorithm)
+    return key.sign(data, ec.ECDSA(algorithm))
+
+
+def _load_key(der: bytes) -> TsaKey:
+    """The TSA key in ``der`` (PKCS #8). Raises INVALID_ARGUMENT (``seal.tsa_key_file``)
+    for any other kind or size of key."""
+    try:
+        key = serialization.load_der_private_key(der, None)
+    except (ValueError, TypeError):
+        raise invalid("seal.tsa_key_file", "is not a PKCS#8 private key") from None
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= MIN_RSA_BITS:
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
+        key.curve, ec.SECP256R1
+    ):
+        return key
+    raise invalid(
+        "seal.tsa_key_file",
+        f"must be an RSA key of at least {MIN_RSA_BITS} bits or an EC P-256 key "
+        "(PKCS#8 PEM or DER)",
+    )
+
+
 class _TsaBuilder(DummyTimeStamper):
-    """pyHanko's TSA builder with the RSA key loaded once: pyHanko loads it from DER
-    for every token, and loading an RSA key checks it (tens of milliseconds)."""
+    """pyHanko's TSA builder with the key loaded once (pyHanko loads it from DER for
+    every token, and loading an RSA key checks it: tens of milliseconds), and signing
+    with an EC key too (pyHanko's builder is RSA-only)."""
 
     def __init__(
         self,
@@ -86,7 +125,7 @@ class _TsaBuilder(DummyTimeStamper):
         info["policy"] = tsp.ObjectIdentifier(self.policy)
         return info
 
-    signer: rsa.RSAPrivateKey
+    signer: TsaKey
     signing_certificate: bytes  # DER of the ESS attribute, made once
 
     def _sign_tst_info(
@@ -105,12 +144,25 @@ class _TsaBuilder(DummyTimeStamper):
                 simple_cms_attribute("message_digest", md.finalize()),
             ]
         )
-        signature = self.signer.sign(
-            attrs.dump(),
-            padding.PKCS1v15(),
-            get_pyca_cryptography_hash(md_algorithm.upper()),
+        return _sign(self.signer, attrs.dump(), md_algorithm), attrs
+
+    def _build_signed_data(
+        self,
+        tst_info_data: bytes,
+        md_algorithm: str,
+        signature: bytes,
+        signed_attrs: cms.CMSAttributes,
+    ) -> dict:
+        signed = super()._build_signed_data(
+            tst_info_data, md_algorithm, signature, signed_attrs
         )
-        return signature, attrs
+        if isinstance(self.signer, ec.EllipticCurvePrivateKey):
+            # pyHanko names rsassa_pkcs1v15 whatever the key: ecdsa-with-<hash>
+            # (RFC 5753 section 2.1.1), not yet encoded, so the token carries it
+            signed["signer_infos"][0]["signature_algorithm"] = (
+                algos.SignedDigestAlgorithm({"algorithm": f"{md_algorithm}_ecdsa"})
+            )
+        return signed
 
 
 def _tlv(tag: int, content: bytes) -> bytes:
@@ -155,7 +207,7 @@ class _TokenParts:
 
     def token(
         self,
-        key: rsa.RSAPrivateKey,
+        key: TsaKey,
         digest: bytes,
         *,
         at: dt.datetime,
@@ -185,7 +237,7 @@ class _TokenParts:
         )
         # DER orders a SET OF by the elements' encodings (X.690 §11.6)
         attrs = b"".join(sorted([*self.constant_attrs, signing_time, message_digest]))
-        signature = key.sign(_tlv(_SET, attrs), padding.PKCS1v15(), hashes.SHA256())
+        signature = _sign(key, _tlv(_SET, attrs))
         signer = _tlv(
             _SEQUENCE,
             self.signer_head
@@ -244,10 +296,7 @@ class TsaServer:
         key = keys.PrivateKeyInfo.load(_der(key_file, "seal.tsa_key_file"))
         self.certificate = cert.dump()
         self._cert, self._key, self._clock = cert, key, clock
-        signer = serialization.load_der_private_key(key.dump(), None)
-        if not isinstance(signer, rsa.RSAPrivateKey):
-            raise invalid("seal.tsa_key_file", "must be an RSA key (PKCS#8 PEM or DER)")
-        self._signer = signer
+        self._signer = _load_key(key.dump())
         self._ess = simple_cms_attribute(
             "signing_certificate", as_signing_certificate(cert)
         ).dump()
@@ -256,7 +305,7 @@ class TsaServer:
         self.port = 0
 
     def respond(self, body: bytes) -> bytes:
-        """The DER TimeStampResp to a DER TimeStampReq (CPU: one RSA signature)."""
+        """The DER TimeStampResp to a DER TimeStampReq (CPU: one signature)."""
         try:
             req = tsp.TimeStampReq.load(body)
             algorithm = req["message_imprint"]["hash_algorithm"]["algorithm"].dotted
@@ -285,7 +334,7 @@ class TsaServer:
         """The DER TimeStampToken over SHA-256(``data``) for this process itself (no
         request to encode, no answer to decode: nothing crosses a wire), with a nonce
         and this TSA's time, key and policy, as :meth:`respond` grants it. CPU: one
-        RSA signature; run it off the event loop. Raises what building it raises.
+        signature; run it off the event loop. Raises what building it raises.
 
         Its DER is written directly (:class:`_TokenParts`): the parts that are the
         same in every token (version, algorithms, the certificate, the signer's
@@ -403,7 +452,7 @@ class Timestamper:
 
     ``own_room``: this process's own TSA room, which ``url`` names (see
     :func:`names_own_room`): :meth:`stamp` then has it make the token directly
-    (:meth:`TsaServer.token`, on a thread: the RSA signature stays off the event
+    (:meth:`TsaServer.token`, on a thread: the signature stays off the event
     loop, as in the room's HTTP handler) rather than over HTTP: the same token, with
     no request to encode and no answer to decode and check, since nothing crosses a
     wire. Measured (bench/seal_bench.py, BENCH_PROFILE=1): the HTTP request and its

@@ -12,7 +12,8 @@ from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
@@ -48,9 +49,10 @@ INSIDE, BEFORE, AFTER = NOW + 20 * DAY, NOW, NOW + 50 * DAY
 class Tsa:
     """A real TSA server on a free port whose clock a test sets."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, *, rsa_key: bool = False):
         self.ca = DevCA(folder, name="test TSA CA")
-        ident = self.ca.tsa_identity("test TSA")
+        ident = self.ca.tsa_identity("test TSA", rsa_key=rsa_key)
+        self.server_key_pem = ident.key_file.read_bytes()
         self.at = INSIDE
         self.server = TsaServer(
             cert_file=str(ident.cert_file),
@@ -64,9 +66,10 @@ class Tsa:
         return Timestamper(f"http://127.0.0.1:{port}/", timeout_s=3)
 
 
-@pytest.fixture
-async def tsa(tmp_path):
-    found = Tsa(tmp_path / "tsa")
+@pytest.fixture(params=["ec-p256", "rsa-2048"])
+async def tsa(tmp_path, request):
+    # a TSA signs with an EC P-256 key (the dev stack's) or an RSA one (many others')
+    found = Tsa(tmp_path / "tsa", rsa_key=request.param == "rsa-2048")
     found.stamper = await found.client()
     yield found
     await found.stamper.close()
@@ -553,6 +556,45 @@ def test_a_tsa_policy_that_is_no_oid_is_named(tmp_path):
             policy="GlobalSign",
         )
     assert raised.value.field == "seal.tsa_policy"
+
+
+def test_the_token_names_the_signature_algorithm_of_the_tsas_key(tsa):
+    # RFC 5754 section 3: sha256WithRSAEncryption's rsassa_pkcs1v15 for RSA,
+    # ecdsa-with-SHA256 for EC (pyHanko's builder names rsassa_pkcs1v15 for both)
+    key = load_pem_private_key(tsa.server_key_pem, None)
+    wanted = "rsassa_pkcs1v15" if isinstance(key, rsa.RSAPrivateKey) else "sha256_ecdsa"
+    for token in (
+        tsa.server.token(b"signature value"),
+        tsa.server.pyhanko_token(b"signature value"),
+    ):
+        signer = cms.ContentInfo.load(token)["content"]["signer_infos"][0]
+        assert signer["signature_algorithm"]["algorithm"].native == wanted
+        assert check_token(token, stamped=b"signature value", trust=tsa.trust)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ec.generate_private_key(ec.SECP384R1()),  # another curve
+        lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024),
+        ed25519.Ed25519PrivateKey.generate,
+    ],
+    ids=["ec-p384", "rsa-1024", "ed25519"],
+)
+def test_a_tsa_key_of_another_kind_or_size_is_named(tmp_path, make):
+    ident = DevCA(tmp_path / "ca", name="test TSA CA").tsa_identity("t")
+    key_file = tmp_path / "other.key"
+    key_file.write_bytes(
+        make().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with pytest.raises(CertsealError) as raised:
+        TsaServer(cert_file=str(ident.cert_file), key_file=str(key_file))
+    assert raised.value.field == "seal.tsa_key_file"
+    assert "EC P-256" in raised.value.message
 
 
 @pytest.mark.parametrize(
