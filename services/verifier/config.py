@@ -120,6 +120,13 @@ def worker_data_dir(config: VerifierConfig) -> Path:
     return Path(config.data_dir) / name
 
 
+#: a peer's gRPC address, as grpc takes it: host:port (RFC 3986 authority without
+#: user information), the host a DNS name, an IPv4 address or a bracketed IPv6 one
+PEER_ADDRESS = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]):(\d{1,5})"
+)
+
+
 def worker_ordinal(config: VerifierConfig) -> int:
     """This worker's ordinal in a partitioned group: the number its name ends with
     (``verifier-a-2`` -> 2; a StatefulSet's pod ordinal); 0 for a group of one.
@@ -143,11 +150,19 @@ def worker_ordinal(config: VerifierConfig) -> int:
             f"worker: ordinal {ordinal} of {config.worker!r} is not below group_size "
             f"{config.group_size}"
         )
-    if len(peer_addresses(config)) != config.group_size:
+    addresses = peer_addresses(config)
+    if len(addresses) != config.group_size:
         raise ValueError(
             f"peers: give one address per worker, by ordinal, or one with {{ordinal}} "
             f"in it ({config.group_size} workers; got {len(config.peers)})"
         )
+    for address in addresses:
+        found = PEER_ADDRESS.fullmatch(address)
+        if found is None or not 1 <= int(found.group(1)) <= 65535:
+            raise ValueError(
+                f"peers: {address!r} is not host:port (a DNS name, an IPv4 address or "
+                "a bracketed IPv6 address, and a port from 1 to 65535)"
+            )
     return ordinal
 
 

@@ -20,6 +20,17 @@ import pytest
         (["--worker", "w-1", "--group-size", "2", "--peers", "a:1"], "peers"),
         (["--worker", "w-1", "--group-size", "2"], "peers"),
         (["--worker", "w 1"], "worker"),
+        (
+            ["--worker", "w-1", "--group-size", "2", "--peers", "a:1,http://b:1"],
+            "peers",
+        ),
+        (["--worker", "w-1", "--group-size", "2", "--peers", "a:1,b:0"], "peers"),
+        (["--worker", "w-1", "--group-size", "2", "--peers", "a:1,b"], "peers"),
+        (["--worker", "w-1", "--group-size", "2", "--peers", "a:1,b:70000"], "peers"),
+        (
+            ["--worker", "w-1", "--group-size", "2", "--peers", "w-{ordinal} x:1"],
+            "peers",
+        ),
     ],
 )
 def test_a_bad_group_setting_is_bad_input(tmp_path: Path, args, setting):
