@@ -87,3 +87,13 @@ def _header(data: bytes, pos: int, limit: int) -> tuple[int, bool, int]:
     if end > limit:
         raise DerError(f"length {size} runs past its container")
     return pos, bool(first & 0x20), end
+
+
+def tlv(tag: int, content: bytes) -> bytes:
+    """One DER element (X.690 section 8.1): ``tag`` (a one-byte identifier), the
+    definite length, ``content``."""
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + content

@@ -20,6 +20,7 @@ from typing import Any
 from asn1crypto import core
 
 from certseal.crypto import Signer, Suite, signature_to_der
+from certseal.der import tlv as _tlv
 from certseal.errors import invalid
 
 SES_VERSION = 4
@@ -297,15 +298,6 @@ async def sign_document(
 # included) cost about a tenth of SealDocument's CPU (bench/seal_bench.py,
 # BENCH_PROFILE=1). tests/seal/test_domain.py checks these bytes equal asn1crypto's
 # encoding of TBSSign and SESSignature.
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    """One DER element: ``tag`` (a one-byte identifier), its definite length, content."""
-    n = len(content)
-    if n < 0x80:
-        return bytes((tag, n)) + content
-    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(length))) + length + content
 
 
 _VERSION_DER = core.Integer(SES_VERSION).dump()
