@@ -53,7 +53,10 @@ async def commit_rows(dsn: str, topic: str, keys: list[bytes]) -> None:
         async with conn.transaction():
             await write_outbox(
                 conn,
-                [OutboxRecord(topic, k, b"value-" + k, {"ce_id": k.decode()}) for k in keys],
+                [
+                    OutboxRecord(topic, k, b"value-" + k, {"ce_id": k.decode()})
+                    for k in keys
+                ],
             )
     finally:
         await conn.close()
@@ -62,7 +65,9 @@ async def commit_rows(dsn: str, topic: str, keys: list[bytes]) -> None:
 async def unpublished(dsn: str) -> int:
     conn = await connect(dsn)
     try:
-        return await conn.fetchval("select count(*) from outbox where published_at is null")
+        return await conn.fetchval(
+            "select count(*) from outbox where published_at is null"
+        )
     finally:
         await conn.close()
 
@@ -88,18 +93,26 @@ async def test_a_commit_wakes_the_idle_relay_and_every_row_is_published_once(
     dsn = await fresh_database(config)
     topic = await fresh_topic(stack)
     worker = relay(stack, dsn)
+    idle = asyncio.Event()
+    housekeeping = worker.on_idle
+
+    async def on_idle(conn) -> None:  # called just before the relay waits
+        await housekeeping(conn)
+        idle.set()
+
+    worker.on_idle = on_idle  # type: ignore[method-assign]
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
         async with EventWatcher(stack, topic) as watcher:
             await commit_rows(dsn, topic, [b"a-1"])
             await watcher.wait_for(lambda rs: keys_on(rs, b"a-") == [b"a-1"])
-            # once the row is marked (the round after its ack, which then finds
-            # nothing) the relay idles on a one-hour poll: only the NOTIFY of the
-            # next commit can bring it back
-            async with asyncio.timeout(30):
-                while await unpublished(dsn):
-                    await asyncio.sleep(0.01)
+            # the next idle comes after the round that marks a-1 and finds nothing;
+            # the relay then waits on a one-hour poll: only the NOTIFY of the next
+            # commit can bring it back
+            idle.clear()
+            await asyncio.wait_for(idle.wait(), 30)
+            assert await unpublished(dsn) == 0
             await commit_rows(dsn, topic, [b"b-1", b"b-2", b"b-3"])
             records = await watcher.wait_for(
                 lambda rs: len(keys_on(rs, b"b-")) == 3, within=30
