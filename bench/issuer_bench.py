@@ -6,7 +6,10 @@ single IssueLicence with 64 concurrent callers for BENCH_SECONDS (default 20) pe
 the same for es256 with an idempotency key on every request, then IssueLicences of
 500. Commit-to-publish is read from the outbox itself: the time
 from the row's insert (inside the committing transaction) to the relay marking it
-published after the broker's acknowledgement.
+published after the broker's acknowledgement; each paced run starts once the relay
+has published the backlog of the saturated runs before it. Knobs: BENCH_LINGER_MS
+(the relay's ``[outbox] linger_ms``), BENCH_PUBLISH_ONLY=1 (only commit -> topic,
+printed, no results file).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ from tests.conftest import fresh_uscc
 RESULTS = Path(__file__).parent / "results"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 SUITES = ("ed25519", "es256", "sm2")
+#: BENCH_PUBLISH_ONLY=1: time only commit -> topic (es256 paced at 300/s, then 64
+#: callers) and print it with the issuer's CPU: no results file (for measuring a relay
+#: change before and after)
+PUBLISH_ONLY = os.environ.get("BENCH_PUBLISH_ONLY") == "1"
 
 
 async def wait_serving(channel: grpc.aio.Channel) -> None:
@@ -163,6 +170,22 @@ async def commit_to_publish(dsn: str, since: dt.datetime) -> dict[str, float]:
     }
 
 
+async def drain_outbox(dsn: str, within_s: float = 120.0) -> None:
+    """Wait until the relay has published every row, so that a run's commit -> topic
+    figure is not the backlog a saturated run before it left behind."""
+    conn = await connect(dsn)
+    try:
+        deadline = asyncio.get_running_loop().time() + within_s
+        while await conn.fetchval(
+            "select exists(select 1 from outbox where published_at is null)"
+        ):
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"outbox not drained within {within_s} s")
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
 def _profile(
     pid: int, name: str, seconds: float = SECONDS
 ) -> subprocess.Popen[bytes] | None:
@@ -262,6 +285,8 @@ def start_stack_and_issuer(
 
     def issuer(cfg: Config) -> None:
         cfg.database.pool_max = 20
+        if "BENCH_LINGER_MS" in os.environ:  # the relay's [outbox] linger_ms
+            cfg.outbox.linger_ms = float(os.environ["BENCH_LINGER_MS"])
         cfg.issuer.workers = workers
         if tweak is not None:
             tweak(cfg)
@@ -283,6 +308,30 @@ def _cpu(run: dict[str, Any]) -> dict[str, float]:
     return cpu
 
 
+def publish_figures(
+    stack: DevStack,
+    cfg: Config,
+    port: int,
+    departments: dict[str, tuple[str, str]],
+    procs: list[str],
+) -> dict[str, Any]:
+    """Commit -> topic at 300/s paced and at saturation (64 callers), es256."""
+    figures: dict[str, Any] = {}
+    for label, kw in (
+        ("paced_300", {"concurrency": 32, "rate": 300}),
+        ("saturation", {"concurrency": 64}),
+    ):
+        asyncio.run(drain_outbox(cfg.database.dsn()))
+        since = dt.datetime.now(dt.UTC)
+        run = load(stack, port, *departments["es256"], watch=procs, **kw)  # type: ignore[arg-type]
+        figures[label] = {
+            "issue_per_s": run["requests_per_s"],
+            "cpu_us": run["cpu_us"],
+            "outbox": asyncio.run(commit_to_publish(cfg.database.dsn(), since)),
+        }
+    return figures
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="certseal-bench-"))
     stack, cfg, port, issuer = start_stack_and_issuer(
@@ -294,6 +343,9 @@ def main() -> None:
         departments = asyncio.run(setup(stack, port))
         procs = watch(stack, issuer.pid) + serving_watch(issuer.pid)
         echo_procs = watch(stack, echo.pid)
+        if PUBLISH_ONLY:
+            print(json.dumps(publish_figures(stack, cfg, port, departments, procs)))
+            return
         print("echo reference, IssueLicence requests, 64 callers ...", flush=True)
         echo_single = load(
             stack,
@@ -327,6 +379,7 @@ def main() -> None:
         publish_paced: dict[int, dict[str, float]] = {}
         for rate in (300, 500):
             print(f"paced IssueLicence, es256, {rate}/s (below saturation) ...")
+            asyncio.run(drain_outbox(cfg.database.dsn()))
             since_paced = dt.datetime.now(dt.UTC)
             paced[rate] = load(
                 stack,

@@ -4,7 +4,9 @@ On this machine, over mTLS: a synthetic backlog of BENCH_BACKLOG licence events
 (default 200,000) plus real licences from the issuer; verifier group A catches up on the
 backlog (index_apply_per_s), serves VerifyCode to 64 callers for BENCH_SECONDS
 (default 20) and VerifyCodes of 500; group B joins; BENCH_REVOCATIONS (default 1,000)
-revocations are timed from the issuer's answer until both groups answer REVOKED; B
+revocations are timed from the issuer's answer until both groups answer REVOKED, with
+the parts of that path (propagation_parts: commit -> topic, topic -> applied,
+applied -> verdict; BENCH_PROPAGATION_ONLY=1 times only these and prints them); B
 stops, the backlog grows to BENCH_RECOVERY_ENTRIES (default 1,000,000) index entries,
 A catches up, its memory is read (index_rss_mb_per_million) and it is restarted on its
 data (recovery_s: process start to SERVING). Before B joins, one counter's valid scans
@@ -45,6 +47,7 @@ from bench.reference import start_echo, stop, versus, watch
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId, make_uscc
 from certseal.rpc import secure_channel
+from certseal.storage.pool import connect
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2, issuer_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
@@ -59,6 +62,10 @@ RECOVERY_ENTRIES = int(os.environ.get("BENCH_RECOVERY_ENTRIES", "1000000"))
 #: callers, paced, VerifyCodes) and print them: no flood, propagation or recovery, and
 #: no results file (for measuring a verification change before and after)
 VERIFY_ONLY = os.environ.get("BENCH_VERIFY_ONLY") == "1"
+#: BENCH_PROPAGATION_ONLY=1: groups A and B catch up, then only the propagation of
+#: revocations is timed and printed with its parts (no verification load, flood or
+#: recovery, and no results file; use a small BENCH_BACKLOG)
+PROPAGATION_ONLY = os.environ.get("BENCH_PROPAGATION_ONLY") == "1"
 VALID = verifier_pb2.VERDICT_VALID
 COUNTERS = 16  # identities the load generator spreads its callers over
 
@@ -356,7 +363,26 @@ async def propagation(
     code: str,
     identifiers: list[str],
     verifiers: list[Verifier],
-) -> list[float]:
+) -> dict[str, list[float]]:
+    """Seconds per revocation, from the issuer's answer until every group answers
+    REVOKED (``total``), and its parts: ``commit_to_publish`` (the outbox row's insert
+    to the relay marking it published after the broker's acknowledgement),
+    ``answer_to_publish`` (the issuer's answer to that mark), ``publish_to_revoked``
+    (that mark to the start of the first VerifyCode that answered REVOKED, per group:
+    the topic to the worker's apply, within one poll; the mark follows the ack, so it
+    can be negative) and ``poll_rtt`` (that VerifyCode's
+    own round trip, the applied to verdict part)."""
+    parts: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "total",
+            "commit_to_publish",
+            "answer_to_publish",
+            "publish_to_revoked",
+            "poll_rtt",
+        )
+    }
+    db = await connect(stack.config.database.dsn())
     async with department_channel(stack, port, code) as channel:
         issuer = issuer_pb2_grpc.IssuerStub(channel)
         texts = [
@@ -365,7 +391,6 @@ async def propagation(
         ]
         channels = [v.channel() for v in verifiers]
         stubs = [verifier_pb2_grpc.VerifierStub(c) for c in channels]
-        samples = []
         for identifier, text in zip(identifiers[:REVOCATIONS], texts, strict=True):
             await issuer.RevokeLicence(
                 pb.RevokeLicenceRequest(
@@ -374,20 +399,48 @@ async def propagation(
                     kind=pb.REVOCATION_KIND_REVOKE,
                 )
             )
-            committed = time.monotonic()
+            committed, answered = time.monotonic(), time.time()
             request = verifier_pb2.VerifyCodeRequest(code=text, purpose="压测")
             pending = set(range(len(stubs)))
+            seen: list[float] = []
             while pending:
                 for n in sorted(pending):
+                    sent = time.time()
                     reply = await stubs[n].VerifyCode(request)
                     if reply.result.verdict == verifier_pb2.VERDICT_REVOKED:
                         pending.discard(n)
+                        seen.append(sent)
+                        parts["poll_rtt"].append(time.time() - sent)
                 if pending:
                     await asyncio.sleep(0.002)
-            samples.append(time.monotonic() - committed)
+            parts["total"].append(time.monotonic() - committed)
+            while True:  # the relay marks the row after the broker's ack
+                row = await db.fetchrow(
+                    """select extract(epoch from created_at) as created,
+                              extract(epoch from published_at) as published
+                       from outbox where topic = $1 order by id desc limit 1""",
+                    LICENCE_EVENTS,
+                )
+                if row["published"] is not None:
+                    break
+                await asyncio.sleep(0.001)
+            published = float(row["published"])
+            parts["commit_to_publish"].append(published - float(row["created"]))
+            parts["answer_to_publish"].append(published - answered)
+            parts["publish_to_revoked"] += [s - published for s in seen]
         for c in channels:
             await c.close()
-    return samples
+    await db.close()
+    return parts
+
+
+def propagation_figures(parts: dict[str, list[float]]) -> dict[str, Any]:
+    """p50/p99 in ms of :func:`propagation`'s parts."""
+    return {
+        f"{name}_{label}_ms": round(percentile(values, q) * 1000, 1)
+        for name, values in parts.items()
+        for label, q in (("p50", 0.5), ("p99", 0.99))
+    }
 
 
 def verification_figures(
@@ -454,6 +507,13 @@ def main() -> None:
             f"  group A serving after {to_serving:.1f} s, caught up {catch_up:.1f} s later",
             flush=True,
         )
+        if PROPAGATION_ONLY:
+            b.start()
+            asyncio.run(serving_then_caught_up(b, entries))
+            print(f"propagation of {REVOCATIONS} revocations to two groups ...")
+            parts = asyncio.run(propagation(stack, port, code, identifiers, [a, b]))
+            print(json.dumps(propagation_figures(parts), indent=2), flush=True)
+            return
         echo, echo_port = start_echo(stack)
         _ECHO_PIDS[echo_port] = echo.pid
         try:
@@ -498,7 +558,9 @@ def main() -> None:
         b.start()
         asyncio.run(serving_then_caught_up(b, entries))
         print(f"propagation of {REVOCATIONS} revocations to two groups ...", flush=True)
-        samples = asyncio.run(propagation(stack, port, code, identifiers, [a, b]))
+        parts = asyncio.run(propagation(stack, port, code, identifiers, [a, b]))
+        samples = parts["total"]
+        print(f"  {propagation_figures(parts)}", flush=True)
         b.stop()
         grown = max(entries, RECOVERY_ENTRIES)
         print(f"growing the index to {grown} entries ...", flush=True)
@@ -513,6 +575,7 @@ def main() -> None:
             **{k: v for k, v in flooded.items() if k != "flood"},
             "propagation_p50_ms": round(percentile(samples, 0.5) * 1000, 1),
             "propagation_p99_ms": round(percentile(samples, 0.99) * 1000, 1),
+            "propagation_parts": propagation_figures(parts),
             "index_apply_per_s": round(entries / catch_up, 1) if catch_up else None,
             "recovery_s": round(recovery, 2),
             "index_rss_mb_per_million": round(

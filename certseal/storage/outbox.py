@@ -75,6 +75,8 @@ class OutboxRelay(NotifiedWorker):
         #: broker, a batch per partition) is then shared by more rows
         self._linger_s = linger_s
         self._caught_up = True
+        #: ids the broker acknowledged that are not yet marked published
+        self._acked: list[int] = []
         self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
         self._metrics = metrics
@@ -104,6 +106,16 @@ class OutboxRelay(NotifiedWorker):
             except Exception as exc:  # a stop during an outage may itself fail
                 log.debug("producer stop failed: %s", exc)
 
+    async def on_stop(self, conn: asyncpg.Connection) -> None:
+        """Mark what the broker acknowledged, so a restart does not send it again."""
+        if self._acked:
+            await conn.execute(
+                "update outbox set published_at = clock_timestamp() "
+                "where id = any($1::bigint[]) and published_at is null",
+                self._acked,
+            )
+            self._acked = []
+
     async def close(self) -> None:
         """Stop the producer."""
         await self.on_error()
@@ -111,17 +123,33 @@ class OutboxRelay(NotifiedWorker):
     async def work_once(self, conn: asyncpg.Connection) -> int:
         """Publish one round; return the number of rows published.
 
-        A round that follows one which took every unpublished row (the relay was
-        caught up, or was woken from idle) first lingers ``linger_s``, so that the
-        rows committed meanwhile go in the same round; a backlog is sent without
-        waiting."""
-        if self._linger_s > 0 and self._caught_up:
+        The rows the previous round had acknowledged are marked published by the
+        same statement that reads this round's rows (one round trip, not two; a mark
+        lost with the session only means those rows are sent again, which consumers
+        drop). A round that follows one which took every unpublished row (the relay
+        was caught up, or was woken from idle) first lingers ``linger_s`` when that
+        is set, so that the rows committed meanwhile go in the same round; a backlog
+        is sent without waiting."""
+        if self._linger_s > 0 and self._caught_up and not self._acked:
             await asyncio.sleep(self._linger_s)
-        rows = await conn.fetch(
-            """select id, topic, key, value, headers, created_at from outbox
-               where published_at is null order by id limit $1""",
-            self._batch_size,
-        )
+        if self._acked:
+            rows = await conn.fetch(
+                """with marked as (
+                       update outbox set published_at = clock_timestamp()
+                       where id = any($2::bigint[]) and published_at is null)
+                   select id, topic, key, value, headers, created_at from outbox
+                   where published_at is null and id <> all($2::bigint[])
+                   order by id limit $1""",
+                self._batch_size,
+                self._acked,
+            )
+            self._acked = []
+        else:
+            rows = await conn.fetch(
+                """select id, topic, key, value, headers, created_at from outbox
+                   where published_at is null order by id limit $1""",
+                self._batch_size,
+            )
         self._caught_up = len(rows) < self._batch_size
         if not rows:
             return 0
@@ -169,10 +197,8 @@ class OutboxRelay(NotifiedWorker):
             except Exception as exc:
                 failure = exc
         if published:
-            await conn.execute(
-                "update outbox set published_at = clock_timestamp() where id = any($1)",
-                published,
-            )
+            # marked by the next round's statement, which follows at once
+            self._acked = published
             now = time.time()
             by_id = {r["id"]: r for r in rows}
             for row_id in published:

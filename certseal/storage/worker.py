@@ -43,6 +43,9 @@ class NotifiedWorker(abc.ABC):
     async def on_error(self) -> None:
         """Called after ``work_once`` failed, before the backoff."""
 
+    async def on_stop(self, conn: asyncpg.Connection) -> None:
+        """Called once on ``stop``, while the session is still open."""
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work while leader; reconnect with backoff on any failure, until ``stop``."""
         backoff = 0.05
@@ -93,6 +96,7 @@ class NotifiedWorker(abc.ABC):
                 )
                 waiter.cancel()
                 stopper.cancel()
+            await self.on_stop(conn)
         finally:
             await conn.close(timeout=2)
 

@@ -258,7 +258,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         ).consumer(**kw),
         freshness=freshness,
         dead_letter=dead_letter,
-        fetch_max_wait_ms=vcfg.fetch_max_wait_ms,
+        fetch_max_wait_ms=vcfg.licence_fetch_max_wait_ms,
         idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,
         ownership=ownership,
     )

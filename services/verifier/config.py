@@ -55,6 +55,12 @@ class VerifierConfig(ServiceSection):
     # fetch_max_wait_ms: an idle verifier asks the broker 5 times a second instead of
     # 50 (the first event after a quiet spell waits at most this long).
     idle_fetch_max_wait_ms: int = 200
+    # The licence index's own consumer (services.verifier.diskindex.LicenceFeed) waits
+    # this long while licence events flow (idle: as above). A revocation reaches the
+    # index within about this wait after it is on the topic (issue 17: revocation ->
+    # REVOKED p99 <= 20 ms), so it is shorter than fetch_max_wait_ms, which also paces
+    # the usage records every verification publishes.
+    licence_fetch_max_wait_ms: int = 5
     session_timeout_s: float = 6.0
     # Offline trust bundles: how long a counter may rely on one, and how often a new
     # snapshot is taken when asked (a snapshot scans the whole index).

@@ -116,10 +116,10 @@ def test_the_outbox_is_one_platform_setting_and_old_names_still_work(tmp_path):
     )
     assert load_config(both).outbox.retention_days == 14  # the new name wins
     assert load_config(None).outbox.retention_days == 7
-    assert load_config(None).outbox.linger_ms == 2.0
+    assert load_config(None).outbox.linger_ms == 0.0
     linger = tmp_path / "linger.toml"
-    linger.write_text("[outbox]\nlinger_ms = 0\n")
-    assert load_config(linger).outbox.linger_ms == 0  # 0: no linger
+    linger.write_text("[outbox]\nlinger_ms = 2\n")
+    assert load_config(linger).outbox.linger_ms == 2
     for name in ("issuer", "seal", "feed"):
         assert not hasattr(getattr(cfg, name), "outbox_retention_days")
 

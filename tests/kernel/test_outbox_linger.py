@@ -33,8 +33,13 @@ class Session:
                 }
             )
 
-    async def fetch(self, query: str, limit: int) -> list[dict[str, object]]:
+    async def fetch(
+        self, query: str, limit: int, acked: list[int] | None = None
+    ) -> list[dict[str, object]]:
+        """The relay's read, marking ``acked`` published in the same statement."""
         self.fetched_at.append(time.monotonic())
+        if acked:
+            self.published.extend(acked)
         return [r for r in self.rows if r["id"] not in self.published][:limit]
 
     async def execute(self, query: str, ids: list[int]) -> None:
@@ -89,6 +94,8 @@ async def test_rows_committed_during_the_linger_share_the_round():
     later = asyncio.create_task(commit_more())
     assert await worker.work_once(session) == 3  # type: ignore[arg-type]
     await later
+    assert session.published == []  # acknowledged; marked by the next read
+    assert await worker.work_once(session) == 0  # type: ignore[arg-type]
     assert session.published == [1, 2, 3]
     assert producer.sends == 1  # one round, one batch for the partition
 
@@ -100,6 +107,30 @@ async def test_without_linger_the_round_takes_what_is_there():
     assert await worker.work_once(session) == 1  # type: ignore[arg-type]
 
 
+async def test_the_next_read_marks_the_acknowledged_rows_and_skips_them():
+    worker, producer = relay(linger_s=0.0)
+    session = Session()
+    session.add(2)
+    assert await worker.work_once(session) == 2  # type: ignore[arg-type]
+    session.add(1)  # committed while the first round was in flight
+    assert await worker.work_once(session) == 1  # type: ignore[arg-type]
+    assert session.published == [1, 2]  # marked by that read, not sent again
+    assert producer.sends == 2
+    assert await worker.work_once(session) == 0  # type: ignore[arg-type]
+    assert session.published == [1, 2, 3]
+
+
+async def test_a_round_right_after_an_acknowledged_one_does_not_linger():
+    worker, _ = relay(linger_s=0.5)
+    session = Session()
+    session.add(1)
+    assert await worker.work_once(session) == 1  # type: ignore[arg-type]
+    session.add(1)
+    assert await worker.work_once(session) == 1  # type: ignore[arg-type]
+    # the first read lingered (woken from idle); the second came at once
+    assert session.fetched_at[1] - session.fetched_at[0] < 0.25
+
+
 async def test_a_backlog_is_sent_without_lingering():
     worker, _ = relay(linger_s=0.5, batch_size=2)
     session = Session()
@@ -108,6 +139,7 @@ async def test_a_backlog_is_sent_without_lingering():
     assert await worker.work_once(session) == 2  # type: ignore[arg-type]
     assert await worker.work_once(session) == 2  # type: ignore[arg-type]
     assert await worker.work_once(session) == 1  # type: ignore[arg-type]
+    assert await worker.work_once(session) == 0  # type: ignore[arg-type]
     # the first round lingered (caught up at start); the two after a full round did not
     assert session.fetched_at[2] - session.fetched_at[1] < 0.25
     assert session.fetched_at[1] - session.fetched_at[0] < 0.25
