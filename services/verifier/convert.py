@@ -32,6 +32,7 @@ class ResultBodies:
     def __init__(self, size: int = BODIES):
         self._size = size
         self._bodies: dict[tuple[Any, ...], bytes] = {}
+        self._last_freshness: tuple[Any, pb.IndexFreshness] = ((), pb.IndexFreshness())
 
     def body(self, result: Verification) -> bytes:
         """The serialized body of ``result``."""
@@ -43,6 +44,16 @@ class ResultBodies:
                 self._bodies.clear()
             self._bodies[key] = body
         return body
+
+    def freshness(self, freshness: Freshness) -> pb.IndexFreshness:
+        """The proto of ``freshness`` (the last one is kept: the answers of one
+        request, and of requests between two applied events, share it)."""
+        key = (freshness.last_event_time, freshness.lag_events)
+        kept_key, kept = self._last_freshness
+        if key != kept_key:
+            kept = _freshness(freshness)
+            self._last_freshness = (key, kept)
+        return kept
 
 
 def body_key(result: Verification) -> tuple[Any, ...]:
@@ -111,11 +122,18 @@ def verification_to_proto(
         message = pb.VerificationResult.FromString(bodies.body(result))
     message.group = group
     message.log_checkpoint = log_checkpoint
-    message.freshness.SetInParent()  # present even when empty, as it always was
-    message.freshness.lag_events = freshness.lag_events
-    if freshness.last_event_time is not None:
-        message.freshness.last_event_time.CopyFrom(ts(freshness.last_event_time))
+    # present even when empty, as it always was
+    message.freshness.CopyFrom(
+        _freshness(freshness) if bodies is None else bodies.freshness(freshness)
+    )
     return message
+
+
+def _freshness(freshness: Freshness) -> pb.IndexFreshness:
+    return pb.IndexFreshness(
+        last_event_time=ts(freshness.last_event_time),
+        lag_events=freshness.lag_events,
+    )
 
 
 def index_status_to_proto(status: IndexStatus) -> pb.GetIndexStatusResponse:

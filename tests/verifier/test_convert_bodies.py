@@ -135,3 +135,13 @@ def test_bodies_are_bounded():
             f"ID{n}"
         )
         assert len(bodies._bodies) <= 4
+
+
+def test_a_changed_lag_alone_is_answered():
+    bodies = ResultBodies()
+    for lag in (0, 5, 0):
+        answer = verification_to_proto(
+            valid(), Freshness(last_event_time=NOW, lag_events=lag), bodies=bodies
+        )
+        assert answer.freshness.lag_events == lag
+        assert answer.freshness.last_event_time.ToDatetime(dt.UTC) == NOW
