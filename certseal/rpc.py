@@ -299,6 +299,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
         short = method.rsplit("/", 1)[-1]
         requests = self._metrics.rpc_requests
+        answered = requests.labels(short, "OK")  # the usual case, looked up once
         latency = self._metrics.rpc_latency.labels(short)
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -314,7 +315,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = _status_name(exc)
                 await self._fail(exc, method, context)
             finally:
-                requests.labels(short, code).inc()
+                (answered if code == "OK" else requests.labels(short, code)).inc()
                 latency.observe(time.perf_counter() - started)
 
         return wrapped

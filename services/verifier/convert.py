@@ -2,29 +2,92 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from certseal.timestamps import ts
 from certseal.v1 import verifier_pb2 as pb
-from services.verifier.domain import Outcome, Verification
+from services.verifier.domain import Check, Outcome, Verdict, Verification
 from services.verifier.index import Freshness, IndexStatus
 from services.verifier.service import ExportedBundle
 
+#: verdict -> its proto number
+_VERDICTS = {v: pb.Verdict.Value(f"VERDICT_{v.value}") for v in Verdict}
 
-def verification_to_proto(
-    result: Verification,
-    freshness: Freshness,
-    group: str = "",
-    log_checkpoint: str = "",
-) -> pb.VerificationResult:
-    """The proto view of a verification, with the index's freshness, the group that
-    answered and the transparency log's checkpoint it carries."""
+#: how many result bodies :class:`ResultBodies` keeps before it starts afresh
+BODIES = 4096
+
+
+class ResultBodies:
+    """A verification's proto body (every field of ``VerificationResult`` but the
+    group, the log checkpoint and the freshness, which each answer sets itself),
+    serialized once per distinct result.
+
+    The key is every value the body is built from (:func:`body_key`), so a kept body is
+    exactly what building it again would give: the same code scanned again skips only
+    the building, never a check (the verdict and its checks are the key's first part).
+    Bounded: beyond :data:`BODIES` bodies all are dropped at once. Lives on the event
+    loop (no lock).
+    """
+
+    def __init__(self, size: int = BODIES):
+        self._size = size
+        self._bodies: dict[tuple[Any, ...], bytes] = {}
+        self._last_freshness: tuple[Any, pb.IndexFreshness] = ((), pb.IndexFreshness())
+
+    def body(self, result: Verification) -> bytes:
+        """The serialized body of ``result``."""
+        key = body_key(result)
+        body = self._bodies.get(key)
+        if body is None:
+            body = _body(result).SerializeToString()
+            if len(self._bodies) >= self._size:
+                self._bodies.clear()
+            self._bodies[key] = body
+        return body
+
+    def freshness(self, freshness: Freshness) -> pb.IndexFreshness:
+        """The proto of ``freshness`` (the last one is kept: the answers of one
+        request, and of requests between two applied events, share it)."""
+        key = (freshness.last_event_time, freshness.lag_events)
+        kept_key, kept = self._last_freshness
+        if key != kept_key:
+            kept = _freshness(freshness)
+            self._last_freshness = (key, kept)
+        return kept
+
+
+def body_key(result: Verification) -> tuple[Any, ...]:
+    """Every value the proto body of ``result`` is built from (the field values as
+    the text the answer shows)."""
+    return (
+        result.verdict,
+        result.checks,
+        result.kind,
+        result.identifier,
+        result.lineage,
+        result.issuer_code,
+        result.type_code,
+        result.holder_display_name,
+        result.valid_from,
+        result.valid_until,
+        result.status,
+        result.type_name,
+        result.issuer_name,
+        tuple((k, str(v)) for k, v in result.fields.items()),
+        tuple(result.field_titles.items()),
+    )
+
+
+def _check(check: Check) -> pb.VerificationCheck:
+    return pb.VerificationCheck(
+        name=check.name, passed=check.outcome is Outcome.PASSED, detail=check.detail
+    )
+
+
+def _body(result: Verification) -> pb.VerificationResult:
     message = pb.VerificationResult(
-        verdict=pb.Verdict.Value(f"VERDICT_{result.verdict.value}"),
-        checks=[
-            pb.VerificationCheck(
-                name=c.name, passed=c.outcome is Outcome.PASSED, detail=c.detail
-            )
-            for c in result.checks
-        ],
+        verdict=_VERDICTS[result.verdict],
+        checks=[_check(c) for c in result.checks],
         identifier=result.identifier,
         lineage=result.lineage,
         issuer_code=result.issuer_code,
@@ -37,16 +100,40 @@ def verification_to_proto(
         type_name=result.type_name,
         issuer_name=result.issuer_name,
         field_titles=result.field_titles,
-        group=group,
-        log_checkpoint=log_checkpoint,
-        freshness=pb.IndexFreshness(
-            last_event_time=ts(freshness.last_event_time),
-            lag_events=freshness.lag_events,
-        ),
     )
     for name, value in result.fields.items():
         message.fields[name] = str(value)
     return message
+
+
+def verification_to_proto(
+    result: Verification,
+    freshness: Freshness,
+    group: str = "",
+    log_checkpoint: str = "",
+    bodies: ResultBodies | None = None,
+) -> pb.VerificationResult:
+    """The proto view of a verification, with the index's freshness, the group that
+    answered and the transparency log's checkpoint it carries. ``bodies``: where the
+    bodies of results seen before are kept (None: built afresh)."""
+    if bodies is None:
+        message = _body(result)
+    else:
+        message = pb.VerificationResult.FromString(bodies.body(result))
+    message.group = group
+    message.log_checkpoint = log_checkpoint
+    # present even when empty, as it always was
+    message.freshness.CopyFrom(
+        _freshness(freshness) if bodies is None else bodies.freshness(freshness)
+    )
+    return message
+
+
+def _freshness(freshness: Freshness) -> pb.IndexFreshness:
+    return pb.IndexFreshness(
+        last_event_time=ts(freshness.last_event_time),
+        lag_events=freshness.lag_events,
+    )
 
 
 def index_status_to_proto(status: IndexStatus) -> pb.GetIndexStatusResponse:

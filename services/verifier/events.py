@@ -17,6 +17,7 @@ enforces it before anything is published.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 from certseal.events import LICENCE_USAGE, OutboxRecord, cloudevent, new_event_id
@@ -33,6 +34,13 @@ headers and the request-level fields (event id, type, counter, clerk of at most 
 characters, via, verifier group, time). A use itself is never larger than the signed
 code it stands for (lineage, identifier, verdict, kind, nonce hash and expiry against a
 COSE signature of at least 64 bytes in Base45), and the purpose is the request's own."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _authority(identifier: str) -> str:
+    """The issuing authority's code of a licence identifier (parsed once per
+    identifier: a pure function of it)."""
+    return parse_licence_id(identifier).authority_code
 
 
 def licence_use(code: ParsedCode, verdict: Verdict) -> events_pb2.LicenceUse:
@@ -101,7 +109,7 @@ def usage_record(
         message=message,
         event_id=event_id,
         event_type=LICENCE_USED,
-        source=parse_licence_id(first.identifier).authority_code,
+        source=_authority(first.identifier),
         time=now,
     )
 

@@ -20,6 +20,7 @@ from services.verifier.access import (
     check_purpose,
 )
 from services.verifier.convert import (
+    ResultBodies,
     bundle_to_proto,
     index_status_to_proto,
     verification_to_proto,
@@ -36,6 +37,7 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
 
     def __init__(self, *, service: VerifierService):
         self._service = service
+        self._bodies = ResultBodies()  # answers' bodies, per distinct result
 
     def shutdown(self) -> None:
         """Stop the service's worker pools (at the process's end)."""
@@ -98,12 +100,14 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         freshness_of = self._service.freshness_of
         group = self._service.group
         checkpoint = self._service.log_checkpoint()
+        bodies = self._bodies
         return [
             verification_to_proto(
                 r,
                 as_of.get(r.lineage.encode()) or freshness_of(r.lineage),
                 group,
                 checkpoint,
+                bodies,
             )
             for r in results
         ]

@@ -1,7 +1,14 @@
 """The verifier's fetch wait follows the traffic: short while events flow, growing while
 none do, short again at the first event."""
 
-from services.verifier.transport import AdaptiveFetchWait
+import faust
+
+from services.verifier.transport import (
+    FETCH_MIN_BYTES,
+    AdaptiveFetchWait,
+    ConsumerThread,
+    use_fetch_wait,
+)
 
 
 def test_the_wait_doubles_while_idle_up_to_the_idle_bound():
@@ -30,3 +37,23 @@ def test_the_first_fetch_with_events_returns_to_the_short_wait():
 def test_an_idle_bound_below_the_busy_wait_means_no_growth():
     wait = AdaptiveFetchWait(50, 10, patience_ms=0)
     assert [wait.after(False) for _ in range(3)] == [50, 50, 50]
+
+
+async def test_the_worker_consumer_fetches_64_kib_or_waits_the_fetch_wait():
+    # every VerifyCode's usage record is read back by this consumer: with
+    # fetch_min_bytes 1 it fetched again for every record or two
+    app = faust.App(
+        "certseal-test-fetch",
+        broker="certseal://127.0.0.1:9",
+        web_enabled=False,
+        store="memory://",
+    )
+    use_fetch_wait(app, 20, 200)
+    thread = app.consumer._thread
+    assert isinstance(thread, ConsumerThread)
+    consumer = thread._create_worker_consumer(app.transport)
+    try:
+        assert consumer._fetch_min_bytes == FETCH_MIN_BYTES == 64 * 1024
+        assert consumer._fetch_max_wait_ms == 20  # the latency bound when quiet
+    finally:
+        await consumer.stop()
