@@ -28,6 +28,7 @@ for many signatures (the issuer's cached department keys), not for one made per 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -152,9 +153,12 @@ class Sm2SignContext:
             return self._der.raw[: self._der_len.value]
 
     def __del__(self) -> None:
+        # the precomputed k values and the key leave memory with the context (at
+        # interpreter exit ctypes may already be gone: nothing to do then)
         ctx = getattr(self, "_ctx", None)
         if ctx is not None:
-            ctypes.memset(ctx, 0, _CTX_BYTES)
+            with contextlib.suppress(Exception):
+                ctypes.memset(ctx, 0, _CTX_BYTES)
 
     def __repr__(self) -> str:
         return "Sm2SignContext(<key>)"
