@@ -50,6 +50,19 @@ SUITES = ("ed25519", "es256", "sm2")
 PUBLISH_ONLY = os.environ.get("BENCH_PUBLISH_ONLY") == "1"
 
 
+#: knobs for a shorter comparison run (``make bench`` sets none of them):
+#: BENCH_SUITES=sm2,ed25519 runs the single IssueLicence load for those suites only;
+#: BENCH_PARTS=single,batch runs only those parts (of echo, single, keyed, paced,
+#: batch); BENCH_OUT=name writes bench/results/name.json instead of issuer.json
+RUN_SUITES = tuple(
+    s for s in os.environ.get("BENCH_SUITES", ",".join(SUITES)).split(",") if s
+)
+PARTS = frozenset(
+    os.environ.get("BENCH_PARTS", "echo,single,keyed,paced,batch").split(",")
+)
+OUT = os.environ.get("BENCH_OUT", "issuer")
+
+
 async def wait_serving(channel: grpc.aio.Channel) -> None:
     stub = health_pb2_grpc.HealthStub(channel)
     for _ in range(600):
@@ -332,7 +345,54 @@ def publish_figures(
     return figures
 
 
+def compare() -> None:
+    """A shorter run for before/after comparisons (the knobs above): the single
+    IssueLicence load of RUN_SUITES and/or IssueLicences of 500 (es256), each with its
+    CPU per licence per process, into bench/results/OUT.json."""
+    home = Path(tempfile.mkdtemp(prefix="certseal-bench-"))
+    stack, _, port, issuer = start_stack_and_issuer(
+        home, workers=int(os.environ.get("BENCH_WORKERS", "1"))
+    )
+    results: dict[str, Any] = {}
+    try:
+        departments = asyncio.run(setup(stack, port))
+        procs = watch(stack, issuer.pid) + serving_watch(issuer.pid)
+        if "single" in PARTS:
+            for suite in RUN_SUITES:
+                print(f"single IssueLicence, {suite}, 64 callers ...", flush=True)
+                profiler = _profile(issuer.pid, f"{OUT}-issue-{suite}")
+                run = load(
+                    stack, port, *departments[suite], concurrency=64, watch=procs
+                )
+                _stop_profile(profiler)
+                results[f"issue_{suite}"] = run
+                print(f"  {run}", flush=True)
+        if "batch" in PARTS:
+            print("IssueLicences of 500, es256, 4 callers ...", flush=True)
+            profiler = _profile(issuer.pid, f"{OUT}-batch-es256")
+            run = load(
+                stack,
+                port,
+                *departments["es256"],
+                concurrency=4,
+                batch=500,
+                watch=procs,
+            )
+            _stop_profile(profiler)
+            results["batch_es256"] = run
+            print(f"  {run}", flush=True)
+    finally:
+        issuer.terminate()
+        issuer.wait(30)
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    write_results(OUT, results, {"seconds_per_run": SECONDS, "knobs": sorted(PARTS)})
+
+
 def main() -> None:
+    if OUT != "issuer" or "BENCH_SUITES" in os.environ or "BENCH_PARTS" in os.environ:
+        compare()
+        return
     home = Path(tempfile.mkdtemp(prefix="certseal-bench-"))
     stack, cfg, port, issuer = start_stack_and_issuer(
         home, workers=int(os.environ.get("BENCH_WORKERS", "1"))

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from certseal import sm2sign
 from certseal.errors import CertsealError, ErrorKind, invalid
 
 SM2_CURVE_OID = "1.2.156.10197.1.301"
@@ -254,12 +255,27 @@ class SoftwareSigner(KeyIdentity):
 
     __slots__ = ("_key", "_z")
 
-    def __init__(self, suite: Suite, private_bytes: bytes, public_key_der: bytes):
+    def __init__(
+        self,
+        suite: Suite,
+        private_bytes: bytes,
+        public_key_der: bytes,
+        *,
+        kept: bool = False,
+    ):
+        """``kept``: the signer is kept for many signatures (a cache of signers). An
+        SM2 one then signs through GmSSL's signing context
+        (:class:`certseal.sm2sign.Sm2SignContext`: about 70 instead of 215 µs a
+        signature, after about 2.3 ms to make it); ValueError when its key does not
+        match ``public_key_der``."""
         super().__init__(suite, public_key_der)
         self._z = b""
         if suite is Suite.SM2:
+            point = _sm2_point_from_der(public_key_der)
             self._key: object = private_bytes
-            self._z = sm2_z(_sm2_point_from_der(public_key_der))
+            if kept and sm2sign.available():
+                self._key = sm2sign.Sm2SignContext(private_bytes, point)
+            self._z = sm2_z(point)
         else:
             self._key = serialization.load_der_private_key(private_bytes, password=None)
 
@@ -267,6 +283,8 @@ class SoftwareSigner(KeyIdentity):
         """Sign synchronously: every suite takes well under a millisecond."""
         key = self._key
         if self._suite is Suite.SM2:
+            if isinstance(key, sm2sign.Sm2SignContext):
+                return _der_to_raw(key.sign(data))
             assert isinstance(key, bytes)
             digest = gmssl_pyx.sm3_hash(self._z + data)
             return _der_to_raw(gmssl_pyx.sm2_sign_sm3_digest(key, digest))
@@ -354,9 +372,10 @@ class KeyWrapper:
         )
 
     def unwrap_signer(
-        self, suite: Suite, public_key_der: bytes, blob: bytes
+        self, suite: Suite, public_key_der: bytes, blob: bytes, *, kept: bool = False
     ) -> SoftwareSigner:
-        """Decrypt a wrapped key straight into a signer, so the bytes never escape."""
+        """Decrypt a wrapped key straight into a signer, so the bytes never escape
+        (``kept``: see :class:`SoftwareSigner`)."""
         kid = key_id(public_key_der)
         try:
             private = self._aead.decrypt(
@@ -367,7 +386,7 @@ class KeyWrapper:
                 ErrorKind.INTERNAL,
                 f"private key {kid} does not decrypt under the configured KEK",
             ) from None
-        return SoftwareSigner(suite, private, public_key_der)
+        return SoftwareSigner(suite, private, public_key_der, kept=kept)
 
     def unwrap_secret(self, name: str, blob: bytes) -> bytes:
         """A wrapped shared secret (a webhook's HMAC key), for the one that uses it."""

@@ -89,7 +89,7 @@ class Keyring:
                 )
             else:
                 signer = self._wrapper.unwrap_signer(
-                    suite, key.public_key, key.wrapped_private_key
+                    suite, key.public_key, key.wrapped_private_key, kept=True
                 )
             self._signers[key.kid] = signer
         return signer
