@@ -28,7 +28,12 @@ from services.verifier.app import (
     usage_refused_counter,
 )
 from services.verifier.config import worker_data_dir, worker_ordinal
-from services.verifier.diskindex import FOLDER, drop_old_table, drop_unnamed_folder
+from services.verifier.diskindex import (
+    FOLDER,
+    IndexDamaged,
+    drop_old_table,
+    drop_unnamed_folder,
+)
 from services.verifier.domain import FieldRights
 from services.verifier.group import PeerServicer, peer_identities
 from services.verifier.server import GrpcService
@@ -142,7 +147,9 @@ def main() -> None:
     rebuilds = index_rebuild_counter(metrics)
     if args.rebuilding:
         rebuilds.labels(args.rebuilding).inc()
-    damaged = damaged_tables(data_dir)
+    # the licence index is only opened here; every block of it is read after SERVING
+    # (app.create_app's check_licence_index)
+    damaged = damaged_tables(data_dir, opened_only=frozenset({FOLDER}))
     if damaged:
         # The index is derived data: a damaged file costs a rebuild, never a crash loop.
         for folder, reason in damaged:
@@ -246,6 +253,8 @@ def _rebuild_reason(app: Any) -> str:
         if isinstance(crash, ConsistencyError):
             return f"inconsistent with its changelog ({crash})"
     for crash in crashes:
+        if isinstance(crash, IndexDamaged):  # a damaged block met at run time
+            return f"damaged ({str(crash).splitlines()[0][:300]})"
         if crash is not None and str(crash).startswith(("Corruption", "IO error")):
             return f"damaged ({str(crash).splitlines()[0][:300]})"
     return ""

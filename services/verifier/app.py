@@ -14,15 +14,18 @@ worker), so each answers any verification.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 import faust
+from faust.tables import TableManager
 from prometheus_client import Counter
 
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 from certseal.events import (
     DIRECTORY_EVENTS,
     LICENCE_EVENTS,
@@ -44,8 +47,9 @@ from services.verifier.config import (
     worker_data_dir,
     worker_ordinal,
 )
-from services.verifier.diskindex import FOLDER, DiskIndex, LicenceFeed, Record
+from services.verifier.diskindex import FOLDER, DiskIndex, IndexDamaged, Record
 from services.verifier.domain import FieldRights
+from services.verifier.feed import LicenceFeed
 from services.verifier.group import GroupIndex, peer_stubs
 from services.verifier.index import (
     BadEvent,
@@ -63,6 +67,19 @@ from services.verifier.storage import SnapshotStore, VerifierState
 from services.verifier.transport import use_fetch_wait
 
 log = logging.getLogger(__name__)
+
+
+class Tables(TableManager):
+    """Faust's table manager without its 1 s sleep before subscribing.
+
+    Faust waits a second at start for tables made after the app starts; every table
+    of a verifier is made in :func:`create_app`, before. The sleep delayed SERVING by
+    a second on every start."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
 
 
 async def broker_cluster_id(config: VerifierSettings) -> str:
@@ -149,6 +166,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         stream_wait_empty=False,
         producer_linger=0.05,
         producer_max_batch_size=512 * 1024,
+        TableManager=Tables,
     )
     use_fetch_wait(app, vcfg.fetch_max_wait_ms, vcfg.idle_fetch_max_wait_ms)
     trust_topic = app.topic(
@@ -330,6 +348,38 @@ def create_app(config: VerifierSettings) -> VerifierState:
                     marks[(tp.topic, tp.partition)] = high_water
         marks.update(feed.high_waters())
         freshness.measure_lag(marks)
+
+    @app.task
+    async def check_licence_index() -> None:
+        """Read every block of the licence index once, in a thread, after SERVING
+        (start-up only opens it: RocksDB checks its CURRENT, MANIFEST and that every
+        table file is there, whole); then watch for a read that met a damaged block.
+        Either stops the worker (IndexDamaged), which drops the index and rebuilds it
+        (services.verifier.__main__); reads answer UNAVAILABLE meanwhile."""
+        loop, damaged = asyncio.get_running_loop(), asyncio.Event()
+
+        def on_damage() -> None:
+            loop.call_soon_threadsafe(damaged.set)
+
+        index.on_damage = on_damage
+        if index.damage is not None:
+            damaged.set()
+        await freshness.recovered.wait()
+        await feed.built.wait()
+        stop = threading.Event()
+        try:
+            started = loop.time()
+            read = await asyncio.to_thread(index.verify, stop=stop)
+            log.info(
+                "licence index %s: %d keys checked in %.1f s",
+                *(index.path, read, loop.time() - started),
+            )
+        except CertsealError:
+            pass  # index.damage says why
+        finally:
+            stop.set()
+        await damaged.wait()
+        raise IndexDamaged(f"Corruption: licence index {index.path}: {index.damage}")
 
     @app.task
     async def mark_recovered() -> None:

@@ -23,24 +23,18 @@ Memory is bounded by RocksDB's block cache and write buffers (``cache_mb``,
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka.structs import TopicPartition
-
+from certseal.errors import CertsealError, ErrorKind
 from certseal.events import LICENCE_EVENTS
-from services.verifier.index import BadEvent, Freshness, apply_licence_event
-from services.verifier.partitions import Ownership, partition_of
-from services.verifier.transport import (
-    AdaptiveFetchWait,
-    adapt_fetch_wait,
-    read_end_offsets,
-)
+from services.verifier.index import BadEvent, apply_licence_event
+from services.verifier.partitions import partition_of
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +73,31 @@ def _offset_key(topic: str, partition: int) -> bytes:
     return OFFSET + f"{topic}/{partition}".encode()
 
 
+class IndexDamaged(Exception):
+    """The licence index met a damaged block at run time (:attr:`DiskIndex.damage`):
+    the worker stops, drops the index and rebuilds it from the topic."""
+
+
 class DiskIndex:
     """lineage -> last applied LicenceEvent, in one RocksDB database with bounded
     memory, and per partition the last offset applied.
 
     Thread-safe as RocksDB is: the apply thread writes while the event loop reads.
     Raises rocksdict's Exception ("Corruption: …", "IO error: …") from the constructor
-    for a damaged database (:func:`services.verifier.storage.damaged_tables` finds it
-    before).
+    for a database RocksDB cannot open (:func:`services.verifier.storage.damaged_tables`
+    finds it before: a damaged CURRENT or MANIFEST, an .sst file missing or cut short).
+
+    A damaged block (a checksum that does not match) is found by the read that meets
+    it, or by :meth:`verify` (every block, in the background after start-up): from
+    then on :attr:`damage` says why and every read raises UNAVAILABLE, so a damaged
+    index never gives a verdict; the worker drops it and rebuilds it from the topic.
     """
+
+    #: why the index is unusable ("Corruption: …"), once a read or :meth:`verify`
+    #: met a damaged block; None while sound
+    damage: str | None = None
+    #: called (from whichever thread read it) when :attr:`damage` is first set
+    on_damage: Callable[[], None] | None = None
 
     def __init__(
         self,
@@ -128,17 +138,97 @@ class DiskIndex:
         """Flush nothing more (every batch went through the WAL) and close."""
         self._db.close()
 
+    def _damaged(self, exc: Exception) -> CertsealError:
+        """Note ``exc`` (rocksdict's bare Exception) as the index's damage; the
+        UNAVAILABLE every read raises from now on."""
+        if self.damage is None:
+            self.damage = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
+            log.error("licence index %s is damaged: %s", self.path, self.damage)
+            if self.on_damage is not None:
+                self.on_damage()
+        return self._unusable()
+
+    def _unusable(self) -> CertsealError:
+        return CertsealError(
+            ErrorKind.UNAVAILABLE,
+            f"the licence index of this worker is damaged ({self.damage}) and is "
+            "being rebuilt from the topic; retry later",
+        )
+
     def get(self, lineage: bytes) -> bytes | None:
-        """The last applied LicenceEvent of ``lineage`` (protobuf bytes), or None."""
-        value: bytes | None = self._db.get(ENTRY + lineage)
+        """The last applied LicenceEvent of ``lineage`` (protobuf bytes), or None.
+
+        Raises CertsealError(UNAVAILABLE) once the index is known damaged."""
+        if self.damage is not None:
+            raise self._unusable()
+        try:
+            value: bytes | None = self._db.get(ENTRY + lineage)
+        except Exception as exc:  # "Corruption: block checksum mismatch …"
+            raise self._damaged(exc) from None
         return value
 
     def get_many(self, lineages: list[bytes]) -> list[bytes | None]:
-        """The last applied LicenceEvent of each lineage, in order (one multi-get)."""
+        """The last applied LicenceEvent of each lineage, in order (one multi-get).
+
+        Raises CertsealError(UNAVAILABLE) once the index is known damaged."""
+        if self.damage is not None:
+            raise self._unusable()
         if not lineages:
             return []
-        found: Any = self._db.get([ENTRY + lineage for lineage in lineages])
+        try:
+            found: Any = self._db.get([ENTRY + lineage for lineage in lineages])
+        except Exception as exc:
+            raise self._damaged(exc) from None
         return list(found)
+
+    def _stored(self, key: bytes) -> bytes | None:
+        """The stored value of ``key`` for the apply path; IndexDamaged (after noting
+        the damage) for a damaged block, which stops the feed and the worker."""
+        try:
+            value: bytes | None = self._db.get(key)
+        except Exception as exc:
+            self._damaged(exc)
+            raise IndexDamaged(f"Corruption: licence index {self.path}: {exc}") from exc
+        return value
+
+    def verify(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        pause_every: int = 20_000,
+        pause_s: float = 0.002,
+    ) -> int:
+        """Read every block of the index (RocksDB checks each one's checksum), from a
+        consistent view, without filling the block cache; the number of keys read.
+
+        Sets :attr:`damage` and raises CertsealError(UNAVAILABLE) at the first
+        damaged block. Run it in a thread: it sleeps ``pause_s`` every
+        ``pause_every`` keys, so the event loop's thread keeps the GIL most of the
+        time; it returns early once ``stop`` is set (the worker stops)."""
+        from rocksdict import ReadOptions
+
+        options = ReadOptions()
+        options.fill_cache(False)  # type: ignore[call-arg]  # the stub lacks it
+        options.set_verify_checksums(True)
+        read = 0
+        try:
+            it = self._db.iter(options)
+            it.seek_to_first()
+            while it.valid():
+                it.next()
+                read += 1
+                if read % pause_every == 0:
+                    if self.damage is not None:
+                        raise self._unusable()
+                    if stop is not None and stop.is_set():
+                        return read
+                    time.sleep(pause_s)
+            it.status()  # raises what stopped the walk early, if anything did
+        except CertsealError:
+            raise
+        except Exception as exc:
+            raise self._damaged(exc) from None
+        return read
 
     def complete(self) -> tuple[int, frozenset[int]] | None:
         """(topic partitions, the partitions held in full) as last recorded, or None
@@ -228,7 +318,7 @@ class DiskIndex:
             key = ENTRY + record.key
             stored = pending.get(key)
             if stored is None:
-                stored = self._db.get(key)
+                stored = self._stored(key)
             try:
                 new = apply_licence_event(stored, record.value, key=record.key)
             except BadEvent as exc:
@@ -273,228 +363,3 @@ def drop_unnamed_folder(data_root: Path, group: str) -> bool:
         return False
     shutil.rmtree(folder, ignore_errors=True)
     return True
-
-
-class LicenceFeed:
-    """Reads the licence-topic partitions this worker owns into a :class:`DiskIndex`.
-
-    No consumer group: positions are the index's own stored offsets. A group of one
-    (the default :class:`Ownership`) reads every partition. Batches of at most
-    ``batch`` events are applied in a worker thread (up to :data:`INLINE_EVENTS` on the
-    loop, so a lone revocation takes no thread hop), so the event loop keeps answering
-    verifications; ``dead_letter(record, problem)`` is awaited for each event that
-    cannot be applied (the partition moves on).
-
-    A partition this worker owns but its index does not hold in full (the group's size
-    changed, or a partitioned worker starts empty) is rebuilt from the beginning and
-    listed in :attr:`building` until it reaches the end offset it had at start: no
-    lookup is answered from it meanwhile (:mod:`services.verifier.group`).
-    """
-
-    def __init__(
-        self,
-        index: DiskIndex,
-        *,
-        consumer_factory: Callable[..., Any],
-        freshness: Freshness,
-        dead_letter: Callable[[Record, BadEvent], Awaitable[None]],
-        fetch_max_wait_ms: int = 20,
-        idle_fetch_max_wait_ms: int = 200,
-        batch: int = 2000,
-        ownership: Ownership | None = None,
-    ):
-        self.index = index
-        self._factory = consumer_factory
-        self._freshness = freshness
-        self._dead_letter = dead_letter
-        self._busy_ms = fetch_max_wait_ms
-        self._idle_ms = idle_fetch_max_wait_ms
-        self._batch = batch
-        self.ownership = ownership or Ownership()
-        self.consumer: Any = None
-        self.applied_events = 0
-        self.partitions: int | None = None  # the topic's, once started
-        self.held: frozenset[int] = frozenset()  # partitions held in full
-        self.building: dict[int, int] = {}  # partition -> end offset to reach
-        self.ready = asyncio.Event()  # assigned and positioned
-        self.built = asyncio.Event()  # every owned partition held in full
-
-    def assignment(self) -> list[TopicPartition]:
-        """The partitions this feed reads (those this worker owns)."""
-        return sorted(self.consumer.assignment()) if self.consumer else []
-
-    def high_waters(self) -> dict[tuple[str, int], int]:
-        """High waters from the latest fetch responses (no broker round trip)."""
-        marks = {}
-        for tp in self.assignment():
-            high_water = self.consumer.highwater(tp)
-            if high_water is not None:
-                marks[(tp.topic, tp.partition)] = high_water
-        return marks
-
-    def _reconcile(self, count: int, owned: frozenset[int]) -> frozenset[int]:
-        """Drop what this index holds beyond the partitions it keeps, and return those
-        it holds in full and still owns (run off the loop: may walk every key)."""
-        index, stored = self.index, self.index.offsets()
-        marked = index.complete()
-        if marked is None:
-            # an index of a group of one (this version's, or an older one's) holds
-            # every partition; a fresh index of a partitioned worker holds none
-            whole = bool(stored) or self.ownership.size == 1
-            marked = (count, frozenset(range(count)) if whole else frozenset())
-        if marked[0] != count:
-            log.warning(
-                "licence topic now has %d partitions (was %d): rebuilding the index",
-                count,
-                marked[0],
-            )
-            index.drop_everything()
-            marked = (count, frozenset())
-        kept = marked[1] & owned
-        doomed = frozenset(stored) - kept
-        if doomed:
-            dropped = index.drop_partitions(doomed, count)
-            log.warning(
-                "licence index: dropped %d entries of partitions %s (not owned, or "
-                "not built in full)",
-                *(dropped, sorted(doomed)),
-            )
-        index.mark_complete(count, kept)
-        return kept
-
-    async def start(self) -> None:
-        """Assign the owned partitions and seek each past its stored offset; mark
-        those to rebuild."""
-        topic = self.index.topic
-        consumer = self._factory(
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=self._busy_ms,
-            max_partition_fetch_bytes=1024 * 1024,
-        )
-        await consumer.start()
-        partitions = None
-        for _ in range(100):
-            partitions = consumer.partitions_for_topic(topic)
-            if partitions:
-                break
-            await consumer._client.force_metadata_update()  # the topic appears
-            await asyncio.sleep(0.1)
-        if not partitions:
-            await consumer.stop()
-            raise RuntimeError(f"topic {topic} has no partitions")
-        count = len(partitions)
-        owned = frozenset(p for p in partitions if self.ownership.owns(p))
-        if not owned:
-            await consumer.stop()
-            raise RuntimeError(
-                f"worker {self.ownership.ordinal} of a group of {self.ownership.size} "
-                f"owns none of the {count} partitions of {topic}: group_size must "
-                "not exceed the topic's partitions"
-            )
-        # none answered from until known held in full (peers ignore readiness)
-        self.building = dict.fromkeys(owned, -1)
-        self.partitions = count
-        self.held = await asyncio.to_thread(self._reconcile, count, owned)
-        tps = [TopicPartition(topic, p) for p in sorted(owned)]
-        consumer.assign(tps)
-        stored = self.index.offsets()
-        for tp in tps:
-            if tp.partition in stored:
-                consumer.seek(tp, stored[tp.partition] + 1)
-                self._freshness.applied[(topic, tp.partition)] = stored[tp.partition]
-            else:
-                await consumer.seek_to_beginning(tp)
-        rebuild = [tp for tp in tps if tp.partition not in self.held]
-        self.building = {tp.partition: -1 for tp in rebuild}  # ends below
-        if rebuild:
-            reported = await consumer.end_offsets(rebuild)
-            ends = await read_end_offsets(
-                self._factory(enable_auto_commit=False), reported
-            )
-            self.building = {tp.partition: ends[tp] for tp in rebuild}
-            targets = [self.building[p] for p in sorted(self.building)]
-            log.warning(
-                "licence index: rebuilding %s from the topic; no lookup is answered "
-                "from them until they reach %s",
-                *(sorted(self.building), targets),
-            )
-        if self._idle_ms > self._busy_ms and hasattr(consumer, "_fetcher"):
-            adapt_fetch_wait(consumer, AdaptiveFetchWait(self._busy_ms, self._idle_ms))
-        self.consumer = consumer
-        await self._settle_building()
-        self.ready.set()
-        where = (self.ownership.ordinal, self.ownership.size, len(stored))
-        log.info(
-            "licence index %s: partitions %s (worker %d of %d), resuming from %d "
-            "stored offsets",
-            *(self.index.path, [tp.partition for tp in tps], *where),
-        )
-
-    async def _settle_building(self) -> None:
-        """Mark each partition being rebuilt that reached its end offset as held."""
-        if not self.building:
-            self.built.set()
-            return
-        topic = self.index.topic
-        done = [
-            partition
-            for partition, end in self.building.items()
-            if await self.consumer.position(TopicPartition(topic, partition)) >= end
-        ]
-        if not done:
-            return
-        for partition in done:
-            del self.building[partition]
-        self.held = self.held | frozenset(done)
-        assert self.partitions is not None
-        self.index.mark_complete(self.partitions, self.held)
-        log.warning("licence index: partitions %s rebuilt", sorted(done))
-        if not self.building:
-            self.built.set()
-
-    async def run(self) -> None:
-        """Fetch and apply until cancelled."""
-        topic = self.index.topic
-        while True:
-            fetched = await self.consumer.getmany(
-                timeout_ms=1000, max_records=self._batch
-            )
-            records = [
-                Record(
-                    tp.partition, m.offset, m.key or b"", m.value or b"", m.timestamp
-                )
-                for tp, messages in fetched.items()
-                for m in messages
-            ]
-            if not records:
-                await self._settle_building()
-                continue
-            started = time.perf_counter()
-            if len(records) <= INLINE_EVENTS:
-                # a revocation arrives alone: no hop to a thread and back (about
-                # 10 µs an event, well under the loop's budget)
-                applied = self.index.apply(records)
-            else:
-                applied = await asyncio.to_thread(self.index.apply, records)
-            self.applied_events += len(records)
-            for record, problem in applied.bad:
-                await self._dead_letter(record, problem)
-            last: dict[int, Record] = {}
-            for record in records:
-                last[record.partition] = record
-            newest_ms = max(record.timestamp_ms for record in records)
-            for partition, record in last.items():
-                self._freshness.note(topic, partition, record.offset, newest_ms / 1000)
-            await self._settle_building()
-            log.debug(
-                "applied %d events (%d written) in %.1f ms",
-                len(records),
-                applied.written,
-                (time.perf_counter() - started) * 1000,
-            )
-
-    async def stop(self) -> None:
-        """Stop fetching (the index stays open for the caller to close)."""
-        if self.consumer is not None:
-            await self.consumer.stop()

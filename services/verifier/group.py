@@ -34,7 +34,8 @@ from certseal.rpc import current_caller, secure_channel
 from certseal.timestamps import ts
 from certseal.v1 import verifier_pb2 as pb
 from certseal.v1 import verifier_pb2_grpc
-from services.verifier.diskindex import DiskIndex, LicenceFeed
+from services.verifier.diskindex import DiskIndex
+from services.verifier.feed import LicenceFeed
 from services.verifier.index import Freshness
 from services.verifier.partitions import Ownership, partition_of
 

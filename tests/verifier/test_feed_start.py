@@ -9,7 +9,8 @@ import pytest
 from aiokafka.structs import TopicPartition
 
 from certseal.errors import CertsealError, ErrorKind
-from services.verifier.diskindex import DiskIndex, LicenceFeed, Record
+from services.verifier.diskindex import DiskIndex, Record
+from services.verifier.feed import LicenceFeed
 from services.verifier.group import GroupIndex
 from services.verifier.index import Freshness
 from services.verifier.partitions import Ownership, partition_of
