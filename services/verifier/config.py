@@ -55,7 +55,7 @@ class VerifierConfig(ServiceSection):
     # fetch_max_wait_ms: an idle verifier asks the broker 5 times a second instead of
     # 50 (the first event after a quiet spell waits at most this long).
     idle_fetch_max_wait_ms: int = 200
-    # The licence index's own consumer (services.verifier.diskindex.LicenceFeed) waits
+    # The licence index's own consumer (services.verifier.feed.LicenceFeed) waits
     # this long while licence events flow (idle: as above). A revocation reaches the
     # index within about this wait after it is on the topic (issue 17: revocation ->
     # REVOKED p99 <= 20 ms), so it is shorter than fetch_max_wait_ms, which also paces

@@ -8,7 +8,8 @@ import asyncio
 
 from services.config import Config
 from services.verifier.app import create_app
-from services.verifier.diskindex import DiskIndex, LicenceFeed
+from services.verifier.diskindex import DiskIndex
+from services.verifier.feed import LicenceFeed
 from services.verifier.index import Freshness
 from services.verifier.transport import FETCH_WAIT_ATTRIBUTE
 from tests.verifier.test_feed_start import _Consumer
