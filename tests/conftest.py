@@ -413,3 +413,23 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory):
     from tests.softhsm import make_softhsm
 
     return make_softhsm(tmp_path_factory.mktemp("softhsm"))
+
+
+async def migrated_database(config: Config, prefix: str) -> str:
+    """A new database named ``<prefix>_<random>`` on the session's server, with every
+    service's migrations applied; its DSN (tests that need a database of their own)."""
+    import asyncpg
+
+    from certseal.storage.pool import create_pool
+    from services.issuer.storage import migrate_all
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    dsn = config.database.dsn()
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(f"create database {name}")
+    await conn.close()
+    new_dsn = dsn.replace("/certseal?", f"/{name}?")
+    pool = await create_pool(new_dsn, min_size=1, max_size=2)
+    await migrate_all(pool)
+    await pool.close()
+    return new_dsn

@@ -2,9 +2,6 @@
 
 import asyncio
 import datetime as dt
-import secrets
-
-import asyncpg
 
 from certseal.audit import GENESIS, AuditEntry, canonical, chain_hash
 from certseal.config import dump_config
@@ -13,7 +10,7 @@ from certseal.storage.audit import AuditSealer, verify_chain, write_audit
 from certseal.storage.pool import connect, create_pool
 from certseal.timestamps import utcnow
 from services import cli
-from services.issuer.storage import migrate_all
+from tests.conftest import migrated_database
 
 
 async def seal_all(dsn: str) -> None:
@@ -29,14 +26,8 @@ async def seal_all(dsn: str) -> None:
 
 async def fresh_database(config) -> str:
     """A new database on the session's server, migrated, with its DSN."""
-    name = f"audit_{secrets.token_hex(4)}"
-    dsn = config.database.dsn()
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f"create database {name}")
-    await conn.close()
-    new_dsn = dsn.replace("/certseal?", f"/{name}?")
+    new_dsn = await migrated_database(config, "audit")
     pool = await create_pool(new_dsn, min_size=1, max_size=2)
-    await migrate_all(pool)
     await write_audit(
         pool,
         [
