@@ -29,6 +29,8 @@ import aiohttp
 from aiohttp import web
 from asn1crypto import core, keys, pem, tsp
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonce
@@ -67,6 +69,12 @@ class Rejection(core.Sequence):
     _fields = [("status", tsp.PKIStatusInfo)]  # noqa: RUF012
 
 
+def _spki(public_key: object) -> bytes:
+    return public_key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 def _rejection(fail: str, text: str) -> bytes:
     return Rejection(
         {
@@ -99,6 +107,13 @@ class TsaServer:
         self.certificate = cert.dump()
         self._cert, self._key, self._clock = cert, key, clock
         self._signer = load_tsa_key(key.dump())
+        if _spki(self._signer.public_key()) != _spki(
+            x509.load_der_x509_certificate(cert.dump()).public_key()
+        ):
+            raise invalid(
+                "seal.tsa_key_file",
+                "is not the key of the certificate in seal.tsa_cert_file",
+            )
         self._ess = simple_cms_attribute(
             "signing_certificate", as_signing_certificate(cert)
         ).dump()

@@ -133,6 +133,10 @@ PEER_ADDRESS = re.compile(
 )
 
 
+#: target schemes gRPC resolves (a peer "unix:50052" is the unix socket ./50052)
+GRPC_SCHEMES = frozenset({"dns", "ipv4", "ipv6", "unix", "unix-abstract", "vsock"})
+
+
 def worker_ordinal(config: VerifierConfig) -> int:
     """This worker's ordinal in a partitioned group: the number its name ends with
     (``verifier-a-2`` -> 2; a StatefulSet's pod ordinal); 0 for a group of one.
@@ -164,7 +168,12 @@ def worker_ordinal(config: VerifierConfig) -> int:
         )
     for address in addresses:
         found = PEER_ADDRESS.fullmatch(address)
-        if found is None or not 1 <= int(found.group(1)) <= 65535:
+        if (
+            found is None
+            or not 1 <= int(found.group(1)) <= 65535
+            # gRPC reads these as a target's scheme (unix:<path>, ...), not a host
+            or address.partition(":")[0].lower() in GRPC_SCHEMES
+        ):
             raise ValueError(
                 f"peers: {address!r} is not host:port (a DNS name, an IPv4 address or "
                 "a bracketed IPv6 address, and a port from 1 to 65535)"

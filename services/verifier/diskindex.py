@@ -271,15 +271,27 @@ class DiskIndex:
         self._db.delete_range(b"", b"\xff")
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
-        """Every (lineage, LicenceEvent bytes), in key order (a full scan)."""
-        it = self._db.iter()
-        it.seek(ENTRY)
-        while it.valid():
-            key = it.key()
-            if not key.startswith(ENTRY):
-                break
-            yield key[len(ENTRY) :], it.value()
-            it.next()
+        """Every (lineage, LicenceEvent bytes), in key order (a full scan).
+
+        Raises CertsealError(UNAVAILABLE) once the index is known damaged, or when
+        the walk meets a damaged block (RocksDB's iterator then only turns invalid:
+        a walk that stopped there would look complete)."""
+        if self.damage is not None:
+            raise self._unusable()
+        try:
+            it = self._db.iter()
+            it.seek(ENTRY)
+            while it.valid():
+                key = it.key()
+                if not key.startswith(ENTRY):
+                    break
+                yield key[len(ENTRY) :], it.value()
+                it.next()
+            it.status()  # raises what stopped the walk early, if anything did
+        except CertsealError:
+            raise
+        except Exception as exc:
+            raise self._damaged(exc) from None
 
     def values(self) -> Iterator[bytes]:
         """Every stored LicenceEvent (a full scan)."""
