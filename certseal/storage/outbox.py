@@ -51,6 +51,19 @@ async def write_outbox(
     )
 
 
+#: marks the acknowledged rows ``ids`` (a bigint[] parameter) published, once
+_MARK = (
+    "update outbox set published_at = clock_timestamp() "
+    "where id = any({ids}::bigint[]) and published_at is null"
+)
+#: one round's statement: mark the last round's acknowledged rows ($2), read the next
+#: $1 unpublished ones (those just marked are left out: the update is not yet visible)
+_ROUND = f"""with marked as ({_MARK.format(ids="$2")})
+   select id, topic, key, value, headers, created_at from outbox
+   where published_at is null and id <> all($2::bigint[])
+   order by id limit $1"""
+
+
 class OutboxRelay(NotifiedWorker):
     """Moves outbox rows to Kafka; one leader across all replicas."""
 
@@ -109,11 +122,7 @@ class OutboxRelay(NotifiedWorker):
     async def on_stop(self, conn: asyncpg.Connection) -> None:
         """Mark what the broker acknowledged, so a restart does not send it again."""
         if self._acked:
-            await conn.execute(
-                "update outbox set published_at = clock_timestamp() "
-                "where id = any($1::bigint[]) and published_at is null",
-                self._acked,
-            )
+            await conn.execute(_MARK.format(ids="$1"), self._acked)
             self._acked = []
 
     async def close(self) -> None:
@@ -132,24 +141,8 @@ class OutboxRelay(NotifiedWorker):
         is sent without waiting."""
         if self._linger_s > 0 and self._caught_up and not self._acked:
             await asyncio.sleep(self._linger_s)
-        if self._acked:
-            rows = await conn.fetch(
-                """with marked as (
-                       update outbox set published_at = clock_timestamp()
-                       where id = any($2::bigint[]) and published_at is null)
-                   select id, topic, key, value, headers, created_at from outbox
-                   where published_at is null and id <> all($2::bigint[])
-                   order by id limit $1""",
-                self._batch_size,
-                self._acked,
-            )
-            self._acked = []
-        else:
-            rows = await conn.fetch(
-                """select id, topic, key, value, headers, created_at from outbox
-                   where published_at is null order by id limit $1""",
-                self._batch_size,
-            )
+        rows = await conn.fetch(_ROUND, self._batch_size, self._acked)
+        self._acked = []
         self._caught_up = len(rows) < self._batch_size
         if not rows:
             return 0

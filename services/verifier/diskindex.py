@@ -49,6 +49,17 @@ INLINE_EVENTS = 32
 OLD_TABLE = "licence-index"
 
 
+def checked_walk(it: Any) -> Iterator[Any]:
+    """Walk a positioned RocksDB iterator (rocksdict ``RdictIter``) to its end,
+    yielding it at each key; then raise what stopped it, if anything did: at a
+    damaged block the iterator only turns invalid, so a walk that ended there would
+    look complete (rocksdict raises a bare ``Exception("Corruption: …")``)."""
+    while it.valid():
+        yield it
+        it.next()
+    it.status()
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One licence event as the broker delivered it."""
@@ -214,8 +225,7 @@ class DiskIndex:
         try:
             it = self._db.iter(options)
             it.seek_to_first()
-            while it.valid():
-                it.next()
+            for _ in checked_walk(it):
                 read += 1
                 if read % pause_every == 0:
                     if self.damage is not None:
@@ -223,7 +233,6 @@ class DiskIndex:
                     if stop is not None and stop.is_set():
                         return read
                     time.sleep(pause_s)
-            it.status()  # raises what stopped the walk early, if anything did
         except CertsealError:
             raise
         except Exception as exc:
@@ -281,13 +290,11 @@ class DiskIndex:
         try:
             it = self._db.iter()
             it.seek(ENTRY)
-            while it.valid():
-                key = it.key()
+            for at in checked_walk(it):
+                key = at.key()
                 if not key.startswith(ENTRY):
                     break
-                yield key[len(ENTRY) :], it.value()
-                it.next()
-            it.status()  # raises what stopped the walk early, if anything did
+                yield key[len(ENTRY) :], at.value()
         except CertsealError:
             raise
         except Exception as exc:

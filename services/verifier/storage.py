@@ -238,6 +238,8 @@ def damaged_tables(
     """
     from rocksdict import AccessType, Options, Rdict
 
+    from services.verifier.diskindex import checked_walk
+
     folders = {
         path.parent
         for pattern in ("CURRENT", "MANIFEST-*", "*.sst")
@@ -255,9 +257,8 @@ def damaged_tables(
                 # items() ends quietly at a damaged block: walk, then ask the status
                 it = db.iter()
                 it.seek_to_first()
-                while it.valid():
-                    it.next()
-                it.status()
+                for _ in checked_walk(it):
+                    pass
         except Exception as exc:  # rocksdict raises a bare Exception("Corruption: …")
             damaged.append((folder, str(exc).splitlines()[0][:300] or repr(exc)))
         finally:
