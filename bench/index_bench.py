@@ -63,22 +63,30 @@ def lineage(i: int) -> str:
     return f"{_PREFIX}{i:013d}"
 
 
-def batches(count: int) -> Any:
-    """Batches of records as a feed delivers them (the template event, its fields
-    changed per licence: the serialised size is a real event's)."""
-    now = dt.datetime.now(dt.UTC)
-    template = events_pb2.LicenceEvent(
+def template_event(
+    now: dt.datetime, type_code: str = "1100000001", issuer_code: str = "11000000"
+) -> events_pb2.LicenceEvent:
+    """A licence.issued event of a year's validity from ``now``, for synthetic
+    licences (callers set event_id, lineage and identifier per licence)."""
+    return events_pb2.LicenceEvent(
         type="licence.issued",
         version=1,
         lineage_version=1,
         status=1,
         operation=1,
         occurred_at=ts(now),
-        type_code="1100000001",
-        issuer_code="11000000",
+        type_code=type_code,
+        issuer_code=issuer_code,
         valid_from=ts(now),
         valid_until=ts(now + dt.timedelta(days=365)),
     )
+
+
+def batches(count: int) -> Any:
+    """Batches of records as a feed delivers them (the template event, its fields
+    changed per licence: the serialised size is a real event's)."""
+    now = dt.datetime.now(dt.UTC)
+    template = template_event(now)
     offsets = [0] * PARTITIONS
     batch: list[Record] = []
     for i in range(count):

@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.index_bench import template_event
 from bench.issuer_bench import RESULTS, setup, start_stack_and_issuer, wait_serving
 from bench.proccpu import per_op_us, sample
 from bench.verifier_bench import (
@@ -59,8 +60,7 @@ from bench.verifier_bench import (
 )
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId, parse_licence_id
-from certseal.timestamps import ts
-from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
+from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.config import Config
 from services.verifier.app import broker_cluster_id
 from services.verifier.diskindex import FOLDER, DiskIndex, Record
@@ -88,18 +88,7 @@ def fill(path: Path, first: int, count: int) -> dict[str, float]:
     ``path`` through DiskIndex.apply; stored offsets stay -1."""
     lineage = lineage_of(DEPT)
     now = dt.datetime.now(dt.UTC)
-    template = events_pb2.LicenceEvent(
-        type="licence.issued",
-        version=1,
-        lineage_version=1,
-        status=1,
-        operation=1,
-        occurred_at=ts(now),
-        type_code=DEPT + "001",
-        issuer_code=DEPT,
-        valid_from=ts(now),
-        valid_until=ts(now + dt.timedelta(days=365)),
-    )
+    template = template_event(now, DEPT + "001", DEPT)
     stamp = int(now.timestamp() * 1000)
     index = DiskIndex(path)
     apply_s = 0.0
