@@ -41,10 +41,12 @@ from certseal.v1 import feed_pb2, feed_pb2_grpc, issuer_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
 from services.config import Config
 from services.devstack import DevStack, free_port
+from services.feed.domain import short_type
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "20000"))
 RATE = float(os.environ.get("BENCH_RATE", "50"))
 PACED_SECONDS = 10.0
+BACKLOG_TIMEOUT_S = 600.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,10 +160,13 @@ async def measure(stack: DevStack, issuer_port: int, feed_port: int) -> dict:
         # one subscriber reading the backlog
         started, count = time.monotonic(), 0
         stream = feed.Subscribe(feed_pb2.SubscribeRequest(earliest=True))
-        async for event in stream:
-            count += 1
-            if event.type == "licence.issued" and count >= EVENTS:
-                break
+        # a feed that stops delivering fails the bench instead of hanging it
+        async with asyncio.timeout(BACKLOG_TIMEOUT_S):
+            async for event in stream:
+                count += 1
+                # FeedEvent.type is the full CloudEvents type, as on Kafka
+                if short_type(event.type) == "licence.issued" and count >= EVENTS:
+                    break
         stream.cancel()
         results["feed_events_per_s"] = round(count / (time.monotonic() - started), 1)
         print(f"  feed: {results['feed_events_per_s']} events/s", flush=True)
@@ -222,7 +227,8 @@ async def measure(stack: DevStack, issuer_port: int, feed_port: int) -> dict:
                 secret=os.urandom(32),
             )
         )
-        await receiver.wait_for(EVENTS + len(answered))
+        async with asyncio.timeout(BACKLOG_TIMEOUT_S):
+            await receiver.wait_for(EVENTS + len(answered))
         results["webhook_events_per_s"] = round(
             receiver.count / (time.monotonic() - started), 1
         )
