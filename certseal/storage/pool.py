@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
+import msgspec
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +21,18 @@ KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6365727473656131  # "certsea1": serialises concurrent migrators
 
 
+_JSON = msgspec.json.Encoder()
+
+
+def _jsonb_text(value: object) -> str:
+    """A jsonb argument's JSON text: msgspec's encoder, about 10 times cheaper than
+    ``json.dumps`` (PostgreSQL parses either into the same jsonb)."""
+    return _JSON.encode(value).decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        "jsonb", encoder=_jsonb_text, decoder=json.loads, schema="pg_catalog"
     )
 
 
