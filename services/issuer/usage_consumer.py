@@ -163,7 +163,7 @@ def leave_group_on_stop(consumer: Any) -> None:
                 log.warning("usage record: LeaveGroup failed: %s", exc)
         await leave_if_member()
 
-    coordinator._maybe_leave_group = leave  # type: ignore[method-assign]
+    coordinator._maybe_leave_group = leave
 
 
 class UsageConsumer:
