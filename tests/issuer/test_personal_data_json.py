@@ -64,3 +64,11 @@ def test_jsonb_text_reads_back_as_the_same_value(seed: int) -> None:
 def test_a_value_json_cannot_hold_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         dumps({"x": object()})
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_jsonb_argument_with_nan_or_infinity_is_refused_not_made_null(bad) -> None:
+    for value in (bad, [1, bad], {"a": {"b": (bad,)}}):
+        with pytest.raises(ValueError, match="NaN and infinities"):
+            _jsonb_text(value)
+    assert _jsonb_text({"a": None, "b": [1.5]}) == '{"a":null,"b":[1.5]}'
