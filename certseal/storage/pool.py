@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
+import msgspec
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +22,33 @@ KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6365727473656131  # "certsea1": serialises concurrent migrators
 
 
+_JSON = msgspec.json.Encoder()
+
+
+def _non_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def _jsonb_text(value: object) -> str:
+    """A jsonb argument's JSON text (RFC 8259): msgspec's encoder, about 10 times
+    cheaper than ``json.dumps``; PostgreSQL parses either into the same jsonb.
+    ValueError for NaN or an infinity, which msgspec would write as null (json.dumps
+    wrote ``NaN``, which PostgreSQL refused): a value is never silently changed."""
+    text = _JSON.encode(value)
+    if b"null" in text and _non_finite(value):
+        raise ValueError("jsonb: NaN and infinities are not JSON (RFC 8259 section 6)")
+    return text.decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        "jsonb", encoder=_jsonb_text, decoder=json.loads, schema="pg_catalog"
     )
 
 

@@ -200,10 +200,14 @@ class LicenceType:
     fields: tuple[FieldSpec, ...]
     default_validity_days: int
     issuer_codes: frozenset[str]
+    _by_name: dict[str, FieldSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # the first spec of a name, as a scan found
+        object.__setattr__(self, "_by_name", {f.name: f for f in self.fields[::-1]})
 
     def spec(self, name: str) -> FieldSpec | None:
-        """The spec of field ``name``."""
-        return next((f for f in self.fields if f.name == name), None)
+        """The spec of field ``name`` (a lookup: it is asked per field per licence)."""
+        return self._by_name.get(name)
 
 
 def validate_licence_type(
@@ -421,10 +425,8 @@ def _where(
 
 
 def _spec(licence_type: LicenceType, name: str) -> FieldSpec:
-    spec = licence_type.spec(name)
-    if spec is None:  # a stored field the schema no longer has: treat as personal
-        return FieldSpec(name, FieldKind.STRING, personal=True)
-    return spec
+    # a stored field the schema no longer has is treated as personal
+    return licence_type.spec(name) or FieldSpec(name, FieldKind.STRING, personal=True)
 
 
 @dataclass
@@ -476,10 +478,8 @@ class HolderAppGrant:
 
 @dataclass(frozen=True, slots=True)
 class SigningKey:
-    """A department's signing key, or the platform's presentation key.
-
-    The private key stays wrapped under the KEK; ``wrapped_private_key`` is opaque here.
-    """
+    """A department's signing key, or the platform's presentation key (the private
+    key stays wrapped under the KEK; ``wrapped_private_key`` is opaque here)."""
 
     kid: str  # 16 lowercase hex characters
     department_code: str

@@ -167,3 +167,20 @@ def test_timestamps_match_protobuf():
         expected = Timestamp()
         expected.FromDatetime(value)
         assert ts(value) == expected
+
+
+def test_a_licence_types_field_spec_is_found_by_name_and_kept_after_replace() -> None:
+    import dataclasses
+
+    from services.issuer.domain import FieldKind, FieldSpec, LicenceType
+
+    a, b = (
+        FieldSpec("a", FieldKind.STRING),
+        FieldSpec("b", FieldKind.STRING, public=True),
+    )
+    lt = LicenceType("T", "t", (a, b), 365, frozenset({"X"}))
+    assert lt.spec("a") is a and lt.spec("b") is b and lt.spec("c") is None
+    other = dataclasses.replace(lt, fields=(b,))
+    assert other.spec("a") is None and other.spec("b") is b
+    assert other == LicenceType("T", "t", (b,), 365, frozenset({"X"}))
+    assert "_by_name" not in repr(lt)

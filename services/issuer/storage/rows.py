@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from certseal.audit import AuditEntry
 from certseal.events import OutboxRecord
@@ -103,9 +103,17 @@ def decode_fields(
     return out
 
 
+#: msgspec's encoder: the same compact UTF-8 JSON as ``json.dumps(value,
+#: ensure_ascii=False, separators=(",", ":"))`` for the str/list/dict values kept
+#: here, about 20 times cheaper (6.5 -> 0.33 us for a holder and three fields;
+#: it was 1.9 % of the serving process's samples in IssueLicences of 500)
+_ENCODE = msgspec.json.Encoder().encode
+
+
 def dumps(value: Any) -> bytes:
-    """Compact JSON bytes (for encrypted personal data)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON bytes (RFC 8259; for encrypted personal data, read back
+    with ``json.loads``). TypeError for a value JSON cannot hold."""
+    return _ENCODE(value)
 
 
 def department(row: asyncpg.Record) -> Department:
