@@ -220,6 +220,29 @@ async def http_load(url: str, ca_file: str, codes: list[str]) -> dict[str, float
     }
 
 
+# an attempt whose verdict never shows fails the bench instead of hanging it: at once
+# when the page shows an error message instead (naming it), else after the timeout
+VERDICT_TIMEOUT_MS = 60_000
+_SHOWN_JS = """() => {
+  window.shownWithin = (details, what) => new Promise((resolve, reject) => {
+    const message = document.getElementById("message");
+    const done = (error) => {
+      observer.disconnect();
+      clearTimeout(timer);
+      error ? reject(new Error(`${what}: ${error}`)) : resolve();
+    };
+    const timer = setTimeout(
+      () => done("no verdict within VERDICT_TIMEOUT_MS ms"), VERDICT_TIMEOUT_MS);
+    const observer = new MutationObserver(() => {
+      if (details.children.length) done(null);
+      else if (!message.hidden && message.textContent) done(message.textContent);
+    });
+    observer.observe(details, {childList: true});
+    observer.observe(message, {childList: true, attributes: true});
+  });
+}""".replace("VERDICT_TIMEOUT_MS", str(VERDICT_TIMEOUT_MS))
+
+
 _SCANS_JS = """async (codes) => {
   const form = document.getElementById("scan-form");
   const scan = document.getElementById("scan");
@@ -227,14 +250,7 @@ _SCANS_JS = """async (codes) => {
   const times = [];
   for (const code of codes) {
     // a new attempt first empties the verdict: wait for the new one
-    const shown = new Promise((resolve) => {
-      const observer = new MutationObserver(() => {
-        if (!details.children.length) return;
-        observer.disconnect();
-        resolve();
-      });
-      observer.observe(details, {childList: true});
-    });
+    const shown = window.shownWithin(details, `scan ${times.length + 1}`);
     const started = performance.now();
     scan.value = code;
     form.requestSubmit();
@@ -255,14 +271,7 @@ _PHOTOS_JS = """async (photos) => {
   });
   const times = [];
   for (let i = 0; i < PHOTOS; i += 1) {
-    const shown = new Promise((resolve) => {
-      const observer = new MutationObserver(() => {
-        if (!details.children.length) return;
-        observer.disconnect();
-        resolve();
-      });
-      observer.observe(details, {childList: true});
-    });
+    const shown = window.shownWithin(details, `photo ${i + 1}`);
     const chosen = new DataTransfer();
     chosen.items.add(files[i % files.length]);
     const started = performance.now();
@@ -292,6 +301,7 @@ async def browser_scans(url: str, codes: list[str]) -> dict[str, float]:
         await page.wait_for_url(url + "/")
         await page.wait_for_selector("body[data-ready=true]")
         await page.select_option("#purpose", PURPOSE)
+        await page.evaluate(_SHOWN_JS)
         times = await page.evaluate(_SCANS_JS, codes[:SCANS])
         photos = [phone_photo(code, "JPEG") for code in codes[-3:]]
         photo_times = await page.evaluate(
