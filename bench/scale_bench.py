@@ -31,7 +31,7 @@ verifier group of one worker, over mTLS, on an index of BENCH_SCALE_ENTRIES entr
 
 ``--entries 1000000`` (about 3 minutes) is the recovery aim's measurement (≤ 5 s).
 ``BENCH_WORKER_LOG=FILE`` appends the worker's log (every start) to FILE, to see
-where a start spends its time.
+where a start spends its time (at BENCH_WORKER_LOG_LEVEL, default info).
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class LoggedVerifier(Verifier):
                     *("-m", "services.verifier", "--config", str(self.config_file)),
                     *("--group", self.group, "--listen", f"127.0.0.1:{self.port}"),
                     *self.extra,
+                    *("--log-level", os.environ.get("BENCH_WORKER_LOG_LEVEL", "info")),
                 ],
                 stdout=out,
                 stderr=out,
