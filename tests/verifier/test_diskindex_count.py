@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 from rocksdict import Options, Rdict
+
 from services.verifier.diskindex import COUNT, DiskIndex
 from services.verifier.storage import LicenceCount
 from tests.verifier.test_diskindex import event, rec
