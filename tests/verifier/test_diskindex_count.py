@@ -69,11 +69,11 @@ def test_dropping_partitions_or_everything_keeps_the_count_exact(tmp_path):
     assert DiskIndex(tmp_path / "ix").entries == 0
 
 
-def test_the_status_count_of_the_disk_index_walks_nothing(tmp_path):
+async def test_the_status_count_of_the_disk_index_walks_nothing(tmp_path):
     index = DiskIndex(tmp_path / "ix")
     index.apply([rec(0, 0, "a", event("a", 1))])
     index.counted_entries = None  # a walk would fail
-    assert asyncio.run(LicenceCount(max_age_s=0).count(index)) == 1
+    assert await LicenceCount(max_age_s=0).count(index) == 1
 
 
 class SlowTable:
@@ -89,7 +89,7 @@ class SlowTable:
         return 42
 
 
-def test_concurrent_status_calls_share_one_walk():
+async def test_concurrent_status_calls_share_one_walk():
     async def main() -> tuple[list[int], int]:
         table = SlowTable()
         count = LicenceCount(max_age_s=0)
@@ -105,6 +105,6 @@ def test_concurrent_status_calls_share_one_walk():
         table.release.set()
         return [*results, again], walks
 
-    results, walks = asyncio.run(main())
+    results, walks = await main()
     assert results == [42] * 16
     assert walks == 1  # 20 callers, one walk
