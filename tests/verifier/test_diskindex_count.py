@@ -108,3 +108,53 @@ async def test_concurrent_status_calls_share_one_walk():
     results, walks = await main()
     assert results == [42] * 16
     assert walks == 1  # 20 callers, one walk
+
+
+class _Consumer:
+    """What LicenceFeed.start asks of a consumer, for a group of one."""
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    def assign(self, tps) -> None:
+        pass
+
+    def seek(self, tp, offset) -> None:
+        pass
+
+    async def seek_to_beginning(self, tp) -> None:
+        pass
+
+
+async def test_the_feed_counts_an_older_versions_index_once_at_start(tmp_path):
+    from services.verifier.feed import LicenceFeed
+    from services.verifier.index import Freshness
+
+    index = DiskIndex(tmp_path / "ix")
+    index.apply([rec(0, i, f"l{i}", event(f"l{i}", 1)) for i in range(4)])
+    index.close()
+    db = Rdict(str(tmp_path / "ix"), options=Options(raw_mode=True))
+    del db[COUNT]  # written before the count was kept
+    db.close()
+    old = DiskIndex(tmp_path / "ix")
+
+    async def dead_letter(record, problem) -> None:
+        raise AssertionError(problem)
+
+    feed = LicenceFeed(
+        old,
+        consumer_factory=lambda **kw: _Consumer(),
+        freshness=Freshness(),
+        dead_letter=dead_letter,
+    )
+    await feed.start()
+    assert old.entries == 4
+    assert await LicenceCount(max_age_s=5).count(old) == 4
+    old.apply([rec(1, 0, "new", event("new", 1))])
+    assert old.entries == 5
