@@ -20,7 +20,8 @@ Per N:
   worker (N > 1), BENCH_GROUP_LOOKUPS calls (default 2,000) one after another.
 
 ``BENCH_GROUP_EVENTS=20000`` makes a quick run (a few minutes); ``BENCH_GROUP_SIZES``
-picks the group sizes, ``BENCH_GROUP_RESULT`` the result's name (default ``group``:
+picks the group sizes, ``BENCH_WORKER_LOG=FILE`` appends the workers' logs to FILE,
+``BENCH_GROUP_RESULT`` the result's name (default ``group``:
 bench/results/group.json, which a quick run overwrites). The per-million RSS figures
 mean little below about a million events.
 """
@@ -44,7 +45,8 @@ import grpc
 
 from bench.issuer_bench import RESULTS, wait_serving
 from bench.proccpu import per_op_us, sample
-from bench.verifier_bench import Verifier, produce_backlog
+from bench.scale_bench import LoggedVerifier
+from bench.verifier_bench import produce_backlog
 from certseal.config import dump_config
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId
@@ -59,7 +61,7 @@ PARTITIONS = 12
 DEPT = "11000000"
 
 
-class Worker(Verifier):
+class Worker(LoggedVerifier):
     """Worker ``i`` of the group as its own process (``--worker <group>-<i>``)."""
 
     def __init__(self, stack: DevStack, config_file: Path, group: str, i: int):

@@ -30,6 +30,8 @@ verifier group of one worker, over mTLS, on an index of BENCH_SCALE_ENTRIES entr
    verdict does.
 
 ``--entries 1000000`` (about 3 minutes) is the recovery aim's measurement (≤ 5 s).
+``BENCH_WORKER_LOG=FILE`` appends the worker's log (every start) to FILE, to see
+where a start spends its time (at BENCH_WORKER_LOG_LEVEL, default info).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ import random
 import secrets
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -73,6 +77,30 @@ BATCH = 2000
 LOOKUPS = 20000
 DEPT = "11000000"  # the synthetic events' department (as group_bench's)
 REAL = 2000  # real licences real_licences() issues
+
+
+class LoggedVerifier(Verifier):
+    """The verifier bench's worker process, its log appended to BENCH_WORKER_LOG."""
+
+    def start(self) -> None:
+        log = os.environ.get("BENCH_WORKER_LOG")
+        if not log:
+            super().start()
+            return
+        with open(log, "ab") as out:
+            out.write(f"--- start {dt.datetime.now(dt.UTC).isoformat()}\n".encode())
+            out.flush()
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    *("-m", "services.verifier", "--config", str(self.config_file)),
+                    *("--group", self.group, "--listen", f"127.0.0.1:{self.port}"),
+                    *self.extra,
+                    *("--log-level", os.environ.get("BENCH_WORKER_LOG_LEVEL", "info")),
+                ],
+                stdout=out,
+                stderr=out,
+            )
 
 
 def lineage_of(dept: str) -> Any:
@@ -210,7 +238,7 @@ def main() -> None:
         cfg.verifier.data_dir = str(home / "verifier")
 
     stack, cfg, port, issuer = start_stack_and_issuer(home, workers=1, tweak=tweak)
-    worker = Verifier(stack, home / "bench.toml", f"s-{secrets.token_hex(3)}")
+    worker = LoggedVerifier(stack, home / "bench.toml", f"s-{secrets.token_hex(3)}")
     results: dict[str, Any] = {}
     try:
         code, type_code = asyncio.run(setup(stack, port))["es256"]

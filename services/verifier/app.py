@@ -389,6 +389,14 @@ def create_app(config: VerifierSettings) -> VerifierState:
     return state
 
 
+def _warm_up(pool: ProcessWorkerPool) -> None:
+    """Start ``pool``'s workers (in a thread); a pool stopped meanwhile is no error."""
+    try:
+        pool.warm_up()
+    except Exception as exc:  # the worker stopped first (pebble's pool is closed)
+        log.info("image workers not started: %s", exc)
+
+
 def build_servicer(
     config: VerifierSettings,
     state: VerifierState,
@@ -431,7 +439,13 @@ def build_servicer(
         field="image",
         preload=("certseal.qr",),
     )
-    image_pool.warm_up()
+    # Started beside the worker's start, not before it: forking the image workers
+    # from their fork server (which imports certseal.qr first) took 2-3 s of every
+    # start under load, while only a request carrying an image needs them (it waits
+    # for a worker, as it would for a busy one).
+    threading.Thread(
+        target=_warm_up, args=(image_pool,), name="verifier-image-warm-up", daemon=True
+    ).start()
     service = VerifierService(
         usage_refused=usage_refused,
         group=vcfg.group,

@@ -42,6 +42,8 @@ ENTRY = b"l:"  # l:<lineage> -> the last applied LicenceEvent (protobuf bytes)
 OFFSET = b"o:"  # o:<topic>/<partition> -> the last applied offset (ASCII)
 #: m:complete -> "<partitions>:<p>,<p>,…": the partitions this index holds in full
 COMPLETE = b"m:complete"
+#: m:entries -> the number of l: keys (ASCII), written in the same batch as they are
+COUNT = b"m:entries"
 FOLDER = "licence-index.rocksdb"
 #: fetches of at most this many events are applied on the loop, larger ones in a thread
 INLINE_EVENTS = 32
@@ -144,6 +146,21 @@ class DiskIndex:
         self._db = Rdict(
             str(path), options=options, column_families={"default": options}
         )
+        #: the exact number of entries, kept in the same write batch as they change
+        #: (:data:`COUNT`); None for an index an older version wrote, until
+        #: :meth:`recount` (an empty index starts at 0)
+        self._entries: int | None = None
+        stored = self._db.get(COUNT)
+        if stored is not None:
+            self._entries = int(stored)
+        elif not self._any_entry():
+            self._entries = 0
+            self._db.put(COUNT, b"0")
+
+    def _any_entry(self) -> bool:
+        it = self._db.iter()
+        it.seek(ENTRY)
+        return bool(it.valid() and it.key().startswith(ENTRY))
 
     def close(self) -> None:
         """Flush nothing more (every batch went through the WAL) and close."""
@@ -272,12 +289,16 @@ class DiskIndex:
             if partition in doomed:
                 batch.delete(_offset_key(self.topic, partition))
         self._db.write(batch)
+        # the deletions went in several batches: count again (nothing applies yet)
+        self.recount()
         return deleted
 
     def drop_everything(self) -> None:
         """Delete every entry, offset and mark (the topic's partition count changed:
         every lineage may have moved)."""
         self._db.delete_range(b"", b"\xff")
+        self._db.put(COUNT, b"0")
+        self._entries = 0
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every (lineage, LicenceEvent bytes), in key order (a full scan).
@@ -312,6 +333,21 @@ class DiskIndex:
         """Exactly how many lineages it holds (walks every key: off the loop)."""
         return sum(1 for _ in self.items())
 
+    @property
+    def entries(self) -> int | None:
+        """Exactly how many lineages it holds, in O(1): the count kept with every
+        write batch; None for an index an older version wrote, until :meth:`recount`."""
+        return self._entries
+
+    def recount(self) -> int:
+        """Count every entry (a walk over every key: seconds per ten million, off
+        the loop) and keep the count from now on. Call it only while nothing
+        applies (the licence feed calls it at start, before it reads)."""
+        counted = self.counted_entries()
+        self._db.put(COUNT, str(counted).encode())
+        self._entries = counted
+        return counted
+
     def offsets(self) -> dict[int, int]:
         """Per partition of the topic, the last offset applied."""
         prefix = _offset_key(self.topic, 0)[:-1]
@@ -331,13 +367,15 @@ class DiskIndex:
         pending: dict[bytes, bytes] = {}
         reached: dict[int, int] = {}
         bad: list[tuple[Record, BadEvent]] = []
-        skipped = 0
+        skipped = added = 0
         for record in records:
             reached[record.partition] = record.offset
             key = ENTRY + record.key
             stored = pending.get(key)
+            new_key = False
             if stored is None:
                 stored = self._stored(key)
+                new_key = stored is None
             try:
                 new = apply_licence_event(stored, record.value, key=record.key)
             except BadEvent as exc:
@@ -346,13 +384,18 @@ class DiskIndex:
             if new is None:
                 skipped += 1
             else:
+                added += new_key
                 pending[key] = new
         batch = WriteBatch(raw_mode=True)
         for key, value in pending.items():
             batch.put(key, value)
         for partition, offset in reached.items():
             batch.put(_offset_key(self.topic, partition), str(offset).encode())
+        entries = None if self._entries is None else self._entries + added
+        if entries is not None and added:
+            batch.put(COUNT, str(entries).encode())
         self._db.write(batch)
+        self._entries = entries
         return Applied(len(pending), skipped, bad)
 
 

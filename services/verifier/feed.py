@@ -109,6 +109,9 @@ class LicenceFeed:
                 *(dropped, sorted(doomed)),
             )
         index.mark_complete(count, kept)
+        if index.entries is None:  # an older version's index: count it once
+            log.warning("licence index: counting the entries of %s once", index.path)
+            index.recount()
         return kept
 
     async def start(self) -> None:

@@ -179,19 +179,43 @@ def counted_entries(table: Any) -> int:
 
 
 class LicenceCount:
-    """:func:`counted_entries` of the index, recounted in a thread (off the event
-    loop) when the last count is older than ``max_age_s``."""
+    """The exact number of entries in the index.
+
+    The on-disk licence index keeps its count with every write batch
+    (:attr:`services.verifier.diskindex.DiskIndex.entries`): O(1). Any other table (or
+    an index not yet counted) is walked in a thread (off the event loop) when the last
+    count is older than ``max_age_s``, one walk at a time: callers meanwhile share it
+    (a walk of ten million keys takes longer than a status call's deadline; one walk
+    per call piled up threads that starved the loop and the feed of the GIL).
+    """
 
     def __init__(self, *, max_age_s: float):
         self._max_age_s = max_age_s
         self._counted: tuple[float, int] | None = None  # (monotonic time, count)
+        self._walk: asyncio.Task[int] | None = None  # the walk in flight
 
     async def count(self, table: Any) -> int:
-        """The number of keys in ``table``, at most ``max_age_s`` old."""
+        """The number of keys in ``table``: kept exactly, or at most ``max_age_s``
+        old (the previous count while a walk is in flight)."""
+        kept = getattr(table, "entries", None)
+        if isinstance(kept, int):
+            return kept
         now = time.monotonic()
         if self._counted is None or now - self._counted[0] > self._max_age_s:
-            self._counted = (now, await asyncio.to_thread(counted_entries, table))
+            if self._walk is None:
+                self._walk = asyncio.ensure_future(
+                    asyncio.to_thread(counted_entries, table)
+                )
+                self._walk.add_done_callback(self._walked)
+            if self._counted is None:
+                return await asyncio.shield(self._walk)
+        assert self._counted is not None
         return self._counted[1]
+
+    def _walked(self, walk: asyncio.Task[int]) -> None:
+        self._walk = None
+        if not walk.cancelled() and walk.exception() is None:
+            self._counted = (time.monotonic(), walk.result())
 
 
 def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:
