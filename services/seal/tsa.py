@@ -12,6 +12,8 @@ signatures, RFC 5754 section 3.2) or EC P-256 (ECDSA, RFC 5753 and RFC 5754 sect
 Requests are at most :data:`MAX_QUERY_BYTES`; the
 imprint must be SHA-256, SHA-384, SHA-512 (or SM3 by OID, GB/T 20520); anything else
 is answered with a ``rejection`` (``badAlg`` / ``badDataFormat``), never an error page.
+A token over an SM3 imprint is signed over SHA-256 of its signed attributes
+(:func:`signed_attrs_digest`).
 
 :class:`Timestamper` asks a TSA (``[seal] tsa_url``, the platform's own or an external
 one) for a token over some bytes, with pyHanko's HTTP client. A TSA that does not
@@ -48,6 +50,16 @@ _ALGORITHMS = {"sha256", "sha384", "sha512"}
 #: unless ``[seal] tsa_policy`` gives the operator's own (its CPS's OID): an OID under
 #: 2.25 (ITU-T X.667: a UUID as an OID, needing no registration), certseal's own
 DEFAULT_TSA_POLICY = "2.25.269192286253780675765954022311644817935"
+
+
+def signed_attrs_digest(imprint_algorithm: str) -> str:
+    """The digest algorithm of a token's signed attributes (its SignerInfo's
+    ``digestAlgorithm``, RFC 5652 5.3) for a request whose imprint is hashed with
+    ``imprint_algorithm`` (asn1crypto's name, or the dotted OID of SM3): the same
+    SHA-2 algorithm, and SHA-256 for SM3, since the TSA's RSA or ECDSA key signs
+    with SHA-2 only (RFC 5754 section 3). RFC 3161 2.4.2 leaves the two
+    independent: the imprint is the requester's, the signature the TSA's."""
+    return imprint_algorithm if imprint_algorithm in _ALGORITHMS else "sha256"
 
 
 def unavailable(message: str) -> CertsealError:
@@ -137,14 +149,17 @@ class TsaServer:
         if req["req_policy"].native not in (None, self.policy):
             return _rejection("unaccepted_policy", f"only the policy {self.policy}")
         try:
-            return self._grant(req).dump()
+            return self._grant(req, signed_attrs_digest(name)).dump()
         except Exception:  # e.g. a nonce or extension the builder cannot carry
             return _rejection("system_failure", "the request cannot be stamped")
 
-    def _grant(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+    def _grant(self, req: tsp.TimeStampReq, md_algorithm: str) -> tsp.TimeStampResp:
         # one builder per request: its time is this request's (threads share none)
         tsa = TsaBuilder(self._cert, self._key, self._clock(), self.policy)
         tsa.signer, tsa.signing_certificate = self._signer, self._ess
+        # pyHanko's builder would digest the signed attributes with the imprint's
+        # algorithm, which for SM3 neither RSA nor ECDSA signs with
+        tsa.override_md = md_algorithm
         return tsa.request_tsa_response(req)
 
     def token(self, data: bytes) -> bytes:
