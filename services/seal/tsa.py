@@ -201,7 +201,9 @@ class TsaServer:
                 "cert_req": True,
             }
         )
-        token: bytes = self._grant(req)["time_stamp_token"].dump()  # always granted
+        token: bytes = self._grant(req, "sha256")[
+            "time_stamp_token"
+        ].dump()  # always granted
         return token
 
     async def _handle(self, request: web.Request) -> web.Response:
