@@ -19,7 +19,8 @@ element the standard does not define, or a value after the structure, is refused
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,8 +126,7 @@ class _TBSSignOfSeal(core.Sequence):
 
 
 class _SESSignatureOfSeal(core.Sequence):
-    """``SES_Signature`` (:class:`services.seal.ses.SESSignature`) over
-    :class:`_TBSSignOfSeal`."""
+    """``SES_Signature`` (:class:`services.seal.ses.SESSignature`), its eseal DER."""
 
     _fields = [  # noqa: RUF012
         ("to_sign", _TBSSignOfSeal),
@@ -137,19 +137,41 @@ class _SESSignatureOfSeal(core.Sequence):
     ]
 
 
-SEAL_CACHE = 1024
-"""Seals read from v4 signatures kept (:func:`_signed_seal`)."""
+SEAL_CACHE_BYTES = 32 * 1024 * 1024
+"""Bytes of seals one process keeps (:func:`_signed_seal`; a seal costs three times its
+DER: the key, its picture, what its maker signed), none costing over the next."""
+SEAL_KEPT_MAX_BYTES = SEAL_CACHE_BYTES // 64
+_seals: OrderedDict[tuple[bytes, int], SealData] = OrderedDict()
+_seals_lock = threading.Lock()
+_seals_bytes = 0
 
 
-@functools.lru_cache(maxsize=SEAL_CACHE)
 def _signed_seal(data: bytes, version: int) -> SealData:
     """The SESeal ``data`` that a v4 ``TBS_Sign`` carries, read exactly as a part of
     the signature (the same SESeal type, the same exact element counts, errors
     named by their path in the signature). A function of its bytes alone, so the
-    last :data:`SEAL_CACHE` seals read are kept: every document sealed with a seal
-    carries the same SESeal, and reading it again was about two thirds of reading a
-    signature (bench/seal_bench.py, BENCH_PROFILE=1). Errors are not kept."""
-    return _seal_value(_load(SESeal, data, "SES_Signature.to_sign.eseal"), version)
+    last seals read are kept, within :data:`SEAL_CACHE_BYTES`: every document sealed
+    with a seal carries the same SESeal, and reading it again was about two thirds
+    of reading a signature (bench/seal_bench.py, BENCH_PROFILE=1). Errors are not
+    kept. Safe from several verifying threads."""
+    global _seals_bytes
+    key = (data, version)
+    with _seals_lock:
+        found = _seals.get(key)
+        if found is not None:
+            _seals.move_to_end(key)
+            return found
+    seal = _seal_value(_load(SESeal, data, "SES_Signature.to_sign.eseal"), version)
+    cost = 3 * len(data)
+    if cost <= SEAL_KEPT_MAX_BYTES:
+        with _seals_lock:
+            if key not in _seals:
+                _seals[key] = seal
+                _seals_bytes += cost
+            while _seals_bytes > SEAL_CACHE_BYTES:
+                (oldest, _), _ = _seals.popitem(last=False)
+                _seals_bytes -= 3 * len(oldest)
+    return seal
 
 
 class _Loose(core.SequenceOf):

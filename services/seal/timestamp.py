@@ -165,11 +165,25 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
 # signer's identifier, the contentType and ESS attributes) keep their last answers:
 # checking them again was about a third of a token's CPU (bench/seal_bench.py,
 # BENCH_PROFILE=1). What differs per token (the TSTInfo, its imprint and time, the
-# messageDigest, the signature) is checked every time.
+# messageDigest, the signature) is checked every time. Only inputs of at most
+# KEPT_INPUT_BYTES are kept (a TSA's are a few KiB), so the caches hold at most
+# about 256 * 16 KiB + 1024 * 16 KiB + 256 * 16 KiB (24 MiB) whatever tokens come.
+KEPT_INPUT_BYTES = 16 * 1024
 
 
-@functools.lru_cache(maxsize=256)
+def _kept(cached: Any, uncached: Any, *args: Any) -> Any:
+    """``cached(*args)`` when the bytes among ``args`` are small enough to keep,
+    ``uncached(*args)`` (the same function, nothing kept) otherwise."""
+    size = sum(len(a) for a in args if isinstance(a, bytes))
+    return (cached if size <= KEPT_INPUT_BYTES else uncached)(*args)
+
+
 def _signer_cert(certificates: bytes, sid: bytes) -> bytes:
+    """:func:`_find_signer_cert`, its answer kept for small inputs."""
+    return _kept(_kept_signer_cert, _find_signer_cert, certificates, sid)
+
+
+def _find_signer_cert(certificates: bytes, sid: bytes) -> bytes:
     """The DER of the certificate in ``certificates`` (a SignedData's
     ``certificates [0] IMPLICIT CertificateSet``) that ``sid`` (a
     ``SignerIdentifier``) names. Raises TokenError when none does."""
@@ -199,15 +213,23 @@ def _certificate_set(der: bytes) -> cms.CertificateSet:
     return cms.CertificateSet.load(der, implicit=0)
 
 
-@functools.lru_cache(maxsize=1024)
 def _attribute(der: bytes) -> tuple[str, bytes]:
+    """:func:`_read_attribute`, its answer kept for small inputs."""
+    return _kept(_kept_attribute, _read_attribute, der)
+
+
+def _read_attribute(der: bytes) -> tuple[str, bytes]:
     """(type, DER of the first value) of a CMS ``Attribute`` (RFC 5652 5.3)."""
     attribute = cms.CMSAttribute.load(der)
     return str(attribute["type"].native), bytes(attribute["values"][0].dump())
 
 
-@functools.lru_cache(maxsize=256)
 def _names_certificate(kind: str, value: bytes, cert: bytes) -> bool:
+    """:func:`_ess_names`, its answer kept for small inputs."""
+    return _kept(_kept_names_certificate, _ess_names, kind, value, cert)
+
+
+def _ess_names(kind: str, value: bytes, cert: bytes) -> bool:
     """Whether an ESS ``signingCertificate`` (``kind`` ``signing_certificate``:
     SHA-1) or ``signingCertificateV2`` (its hash algorithm, SHA-256 by default)
     attribute value (RFC 5035) names ``cert`` (DER) first."""
@@ -219,6 +241,11 @@ def _names_certificate(kind: str, value: bytes, cert: bytes) -> bool:
         return False
     algorithm = ids[0]["hash_algorithm"]["algorithm"].native
     return bool(ids[0]["cert_hash"].native == imprint(cert, algorithm))
+
+
+_kept_signer_cert = functools.lru_cache(maxsize=256)(_find_signer_cert)
+_kept_attribute = functools.lru_cache(maxsize=1024)(_read_attribute)
+_kept_names_certificate = functools.lru_cache(maxsize=256)(_ess_names)
 
 
 def _common_name(der: bytes) -> str:

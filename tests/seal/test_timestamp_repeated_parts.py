@@ -127,3 +127,16 @@ def test_an_ess_v2_attribute_naming_the_certificate_holds_and_another_fails(tsa)
 
 def _signed_attrs(token: bytes):
     return cms.ContentInfo.load(token)["content"]["signer_infos"][0]["signed_attrs"]
+
+
+def test_only_small_repeated_parts_are_kept(tsa, monkeypatch):
+    from services.seal import timestamp
+
+    good = tsa.server.token(STAMPED)
+    timestamp._kept_signer_cert.cache_clear()
+    monkeypatch.setattr(timestamp, "KEPT_INPUT_BYTES", 16)  # smaller than any part
+    assert check_token(good, stamped=STAMPED, trust=tsa.trust)
+    assert timestamp._kept_signer_cert.cache_info().currsize == 0
+    monkeypatch.setattr(timestamp, "KEPT_INPUT_BYTES", 16 * 1024)
+    assert check_token(good, stamped=STAMPED, trust=tsa.trust)
+    assert timestamp._kept_signer_cert.cache_info().currsize == 1
