@@ -19,6 +19,8 @@ element the standard does not define, or a value after the structure, is refused
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +33,8 @@ from services.seal.ses import (
     MAX_SES_BYTES,
     CertDigestList,
     CertInfoList,
+    ExtensionDatas,
     SESeal,
-    SESSignature,
 )
 from services.seal.ses_v1 import SESealV1, SESSignatureV1
 
@@ -107,6 +109,69 @@ class SignatureData:
     def standard(self) -> str:
         """The standard this version comes from."""
         return STANDARD_BY_VERSION[self.version]
+
+
+class _TBSSignOfSeal(core.Sequence):
+    """``TBS_Sign`` (:class:`services.seal.ses.TBSSign`) with its ``eseal`` kept as
+    DER, read by :func:`_signed_seal`."""
+
+    _fields = [  # noqa: RUF012
+        ("version", core.Integer),
+        ("eseal", core.Any),
+        ("time_info", core.GeneralizedTime),
+        ("data_hash", core.OctetBitString),
+        ("property_info", core.IA5String),
+        ("ext_datas", ExtensionDatas, {"explicit": 0, "optional": True}),
+    ]
+
+
+class _SESSignatureOfSeal(core.Sequence):
+    """``SES_Signature`` (:class:`services.seal.ses.SESSignature`), its eseal DER."""
+
+    _fields = [  # noqa: RUF012
+        ("to_sign", _TBSSignOfSeal),
+        ("cert", core.OctetString),
+        ("signature_alg_id", core.ObjectIdentifier),
+        ("signature", core.OctetBitString),
+        ("time_stamp", core.OctetBitString, {"explicit": 0, "optional": True}),
+    ]
+
+
+SEAL_CACHE_BYTES = 32 * 1024 * 1024
+"""Bytes of seals one process keeps (:func:`_signed_seal`; a seal costs three times its
+DER: the key, its picture, what its maker signed), none costing over the next."""
+SEAL_KEPT_MAX_BYTES = SEAL_CACHE_BYTES // 64
+_seals: OrderedDict[tuple[bytes, int], SealData] = OrderedDict()
+_seals_lock = threading.Lock()
+_seals_bytes = 0
+
+
+def _signed_seal(data: bytes, version: int) -> SealData:
+    """The SESeal ``data`` that a v4 ``TBS_Sign`` carries, read exactly as a part of
+    the signature (the same SESeal type, the same exact element counts, errors
+    named by their path in the signature). A function of its bytes alone, so the
+    last seals read are kept, within :data:`SEAL_CACHE_BYTES`: every document sealed
+    with a seal carries the same SESeal, and reading it again was about two thirds
+    of reading a signature (bench/seal_bench.py, BENCH_PROFILE=1). Errors are not
+    kept. Safe from several verifying threads."""
+    global _seals_bytes
+    key = (data, version)
+    with _seals_lock:
+        found = _seals.get(key)
+        if found is not None:
+            _seals.move_to_end(key)
+            return found
+    seal = _seal_value(_load(SESeal, data, "SES_Signature.to_sign.eseal"), version)
+    cost = 3 * len(data)
+    if cost <= SEAL_KEPT_MAX_BYTES:
+        with _seals_lock:
+            if key not in _seals:
+                _seals[key] = seal
+                _seals_bytes += cost
+            while _seals_bytes > SEAL_CACHE_BYTES:
+                (oldest, _), _ = _seals.popitem(last=False)
+                _seals_bytes -= 3 * len(oldest)
+    return seal
 
 
 class _Loose(core.SequenceOf):
@@ -189,6 +254,24 @@ def _load(spec: type[core.Sequence], data: bytes, name: str) -> Any:
     except Exception as exc:
         raise SesFormatError(f"not a well-formed {name}: {exc}") from None
     _exact(value, name)
+    return value
+
+
+def _load_signature(data: bytes) -> Any:
+    """A v4 SES_Signature as :func:`_load` reads it, every value decoded but the
+    ``eseal``, which :func:`_signed_seal` reads (a generic decoding of it would cost
+    what reading it as an SESeal costs)."""
+    try:
+        value = _SESSignatureOfSeal.load(data, strict=True)
+        tbs = value["to_sign"]
+        for name, _spec, *_ in _TBSSignOfSeal._fields:
+            if name != "eseal":
+                _ = tbs[name].native
+        for name, _spec, *_ in _SESSignatureOfSeal._fields[1:]:
+            _ = value[name].native
+    except Exception as exc:
+        raise SesFormatError(f"not a well-formed SES_Signature: {exc}") from None
+    _exact(value, "SES_Signature")
     return value
 
 
@@ -385,12 +468,12 @@ def read_signature(data: bytes) -> SignatureData:
             time_stamp=None,
             ext_count=0,
         )
-    sig = _load(SESSignature, data, "SES_Signature")
+    sig = _load_signature(data)
     tbs = sig["to_sign"]
     ext = tbs["ext_datas"]
     return SignatureData(
         version=version,
-        seal=_seal_value(tbs["eseal"], version),
+        seal=_signed_seal(bytes(tbs["eseal"].dump()), version),
         signed_at=_utc(tbs["time_info"].native, "toSign.timeInfo"),
         data_hash=tbs["data_hash"].native,
         property_info=tbs["property_info"].native,

@@ -29,13 +29,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from certseal.crypto import Suite, digest
+from certseal.der import tlv
 from services.seal.trust import TrustStore, validate_path
 
 MAX_TOKEN_BYTES = 64 * 1024
@@ -107,7 +108,7 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
     if len(signed["signer_infos"]) != 1:
         raise TokenError("timestamp", "the token must have exactly one signer")
     signer = signed["signer_infos"][0]
-    cert = _signer_cert(signed, signer)
+    der = _signer_cert(signed["certificates"].dump(), signer["sid"].dump())
     gen_time = tst["gen_time"].native
 
     # 2. the imprint
@@ -122,20 +123,30 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
     attrs = signer["signed_attrs"]
     if not attrs:
         raise TokenError("signature", "the token has no signed attributes")
-    found = {a["type"].native: a["values"][0] for a in attrs}
-    if found.get("content_type") is None or found["content_type"].native != "tst_info":
+    # (type, DER of its first value) of each attribute; the last of a type counts
+    found = dict(_attribute(a.dump()) for a in attrs)
+    if found.get("content_type") is None or (
+        cms.ContentType.load(found["content_type"]).native != "tst_info"
+    ):
         raise TokenError("signature", "the contentType attribute is not id-ct-TSTInfo")
     md = signer["digest_algorithm"]["algorithm"].native
     if md not in _HASHES:
         raise TokenError("signature", f"digest algorithm {md} is not supported")
     if found.get("message_digest") is None or (
-        found["message_digest"].native != imprint(tst_bytes, md)
+        core.OctetString.load(found["message_digest"]).native != imprint(tst_bytes, md)
     ):
         raise TokenError("signature", "the messageDigest is not that of the TSTInfo")
-    _check_ess(found, cert)
-    der = cert.dump()
-    key, timestamping_only = _tsa_certificate(der)
-    _verify_signature(key, signer, attrs.untag().dump(), md)
+    for kind in ("signing_certificate", "signing_certificate_v2"):
+        if kind in found:  # v1 first, as RFC 5035 lets a token carry either
+            if not _names_certificate(kind, found[kind], der):
+                raise TokenError(
+                    "signature",
+                    "the signingCertificate attribute names another certificate",
+                )
+            break
+    key, timestamping_only, name = _tsa_certificate(der)
+    # the DER the signature covers: the attributes as a SET OF (RFC 5652 5.4)
+    _verify_signature(key, signer, tlv(0x31, attrs.contents), md)
 
     # 4. the TSA's certificate
     if not timestamping_only:
@@ -147,59 +158,110 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
     path = validate_path(der, trust, gen_time, role="TSA certificate")
     if not path.ok:
         raise TokenError("TSA certificate", path.detail.replace("seal CA", "TSA root"))
-    name = cert.subject.native.get("common_name") or cert.subject.human_friendly
-    return TokenCheck(gen_time, str(name), int(tst["serial_number"].native))
+    return TokenCheck(gen_time, name, int(tst["serial_number"].native))
 
 
-def _signer_cert(
-    signed: cms.SignedData, signer: cms.SignerInfo
-) -> asn1_x509.Certificate:
-    sid = signer["sid"]
-    for choice in signed["certificates"] or ():
+# Functions of bytes alone that every token of a TSA repeats (its certificates, the
+# signer's identifier, the contentType and ESS attributes) keep their last answers:
+# checking them again was about a third of a token's CPU (bench/seal_bench.py,
+# BENCH_PROFILE=1). What differs per token (the TSTInfo, its imprint and time, the
+# messageDigest, the signature) is checked every time. Only inputs of at most
+# KEPT_INPUT_BYTES are kept (a TSA's are a few KiB), so the caches hold at most
+# about 256 * 16 KiB + 1024 * 16 KiB + 256 * 16 KiB (24 MiB) whatever tokens come.
+KEPT_INPUT_BYTES = 16 * 1024
+
+
+def _kept(cached: Any, uncached: Any, *args: Any) -> Any:
+    """``cached(*args)`` when the bytes among ``args`` are small enough to keep,
+    ``uncached(*args)`` (the same function, nothing kept) otherwise."""
+    size = sum(len(a) for a in args if isinstance(a, bytes))
+    return (cached if size <= KEPT_INPUT_BYTES else uncached)(*args)
+
+
+def _signer_cert(certificates: bytes, sid: bytes) -> bytes:
+    """:func:`_find_signer_cert`, its answer kept for small inputs."""
+    return _kept(_kept_signer_cert, _find_signer_cert, certificates, sid)
+
+
+def _find_signer_cert(certificates: bytes, sid: bytes) -> bytes:
+    """The DER of the certificate in ``certificates`` (a SignedData's
+    ``certificates [0] IMPLICIT CertificateSet``) that ``sid`` (a
+    ``SignerIdentifier``) names. Raises TokenError when none does."""
+    chosen = cms.SignerIdentifier.load(sid)
+    for choice in _certificate_set(certificates):
         if choice.name != "certificate":
             continue
         cert = choice.chosen
-        if sid.name == "issuer_and_serial_number":
+        if chosen.name == "issuer_and_serial_number":
             # the same DER is the same name; only other bytes need asn1crypto's
             # comparison of names (RFC 5280 7.1), which costs far more
-            if cert.serial_number == sid.chosen["serial_number"].native and (
-                cert.issuer.dump() == sid.chosen["issuer"].dump()
-                or cert.issuer == sid.chosen["issuer"]
+            if cert.serial_number == chosen.chosen["serial_number"].native and (
+                cert.issuer.dump() == chosen.chosen["issuer"].dump()
+                or cert.issuer == chosen.chosen["issuer"]
             ):
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
+                return bytes(cert.dump())
+        elif cert.key_identifier == chosen.chosen.native:
+            return bytes(cert.dump())
     raise TokenError("timestamp", "the token does not carry its signer's certificate")
 
 
-def _check_ess(found: dict, cert: asn1_x509.Certificate) -> None:
-    if "signing_certificate" in found:
-        ids = found["signing_certificate"]["certs"]
-        ok = (
-            bool(ids)
-            and ids[0]["cert_hash"].native == hashlib.sha1(cert.dump()).digest()
-        )
-    elif "signing_certificate_v2" in found:
-        ids = found["signing_certificate_v2"]["certs"]
-        if not ids:
-            ok = False
-        else:
-            algorithm = ids[0]["hash_algorithm"]["algorithm"].native
-            ok = ids[0]["cert_hash"].native == imprint(cert.dump(), algorithm)
-    else:
-        return
-    if not ok:
-        raise TokenError(
-            "signature", "the signingCertificate attribute names another certificate"
-        )
+def _certificate_set(der: bytes) -> cms.CertificateSet:
+    """The ``certificates [0] IMPLICIT`` field's DER as a CertificateSet (none when
+    the token has no certificates)."""
+    if not der:
+        return cms.CertificateSet([])
+    return cms.CertificateSet.load(der, implicit=0)
+
+
+def _attribute(der: bytes) -> tuple[str, bytes]:
+    """:func:`_read_attribute`, its answer kept for small inputs."""
+    return _kept(_kept_attribute, _read_attribute, der)
+
+
+def _read_attribute(der: bytes) -> tuple[str, bytes]:
+    """(type, DER of the first value) of a CMS ``Attribute`` (RFC 5652 5.3)."""
+    attribute = cms.CMSAttribute.load(der)
+    return str(attribute["type"].native), bytes(attribute["values"][0].dump())
+
+
+def _names_certificate(kind: str, value: bytes, cert: bytes) -> bool:
+    """:func:`_ess_names`, its answer kept for small inputs."""
+    return _kept(_kept_names_certificate, _ess_names, kind, value, cert)
+
+
+def _ess_names(kind: str, value: bytes, cert: bytes) -> bool:
+    """Whether an ESS ``signingCertificate`` (``kind`` ``signing_certificate``:
+    SHA-1) or ``signingCertificateV2`` (its hash algorithm, SHA-256 by default)
+    attribute value (RFC 5035) names ``cert`` (DER) first."""
+    if kind == "signing_certificate":
+        ids = tsp.SigningCertificate.load(value)["certs"]
+        return bool(ids) and ids[0]["cert_hash"].native == hashlib.sha1(cert).digest()
+    ids = tsp.SigningCertificateV2.load(value)["certs"]
+    if not ids:
+        return False
+    algorithm = ids[0]["hash_algorithm"]["algorithm"].native
+    return bool(ids[0]["cert_hash"].native == imprint(cert, algorithm))
+
+
+_kept_signer_cert = functools.lru_cache(maxsize=256)(_find_signer_cert)
+_kept_attribute = functools.lru_cache(maxsize=1024)(_read_attribute)
+_kept_names_certificate = functools.lru_cache(maxsize=256)(_ess_names)
+
+
+def _common_name(der: bytes) -> str:
+    """A certificate's subject common name, or its whole subject when it has none."""
+    subject = asn1_x509.Certificate.load(der).subject
+    return str(subject.native.get("common_name") or subject.human_friendly)
 
 
 @functools.lru_cache(maxsize=256)
-def _tsa_certificate(der: bytes) -> tuple[Any, bool]:
-    """A TSA certificate's public key and whether its extended key usage is
-    timeStamping only, critical (RFC 3161 2.3): functions of its bytes alone, kept
-    for the last 256 (every token of a TSA carries the same certificate)."""
+def _tsa_certificate(der: bytes) -> tuple[Any, bool, str]:
+    """A TSA certificate's public key, whether its extended key usage is
+    timeStamping only, critical (RFC 3161 2.3), and its subject's common name (or
+    the whole subject): functions of its bytes alone, kept for the last 256 (every
+    token of a TSA carries the same certificate)."""
     certificate = x509.load_der_x509_certificate(der)
+    name = _common_name(der)
     try:
         ext = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
@@ -209,7 +271,7 @@ def _tsa_certificate(der: bytes) -> tuple[Any, bool]:
         and ext.critical
         and [u.dotted_string for u in ext.value] == [TIME_STAMPING]
     )
-    return certificate.public_key(), only
+    return certificate.public_key(), only, name
 
 
 def _verify_signature(key: Any, signer: cms.SignerInfo, data: bytes, md: str) -> None:
@@ -238,8 +300,8 @@ def token_summary(token: bytes) -> tuple[dt.datetime, str] | None:
             return None
         signed = cms.ContentInfo.load(token)["content"]
         tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].contents)
-        cert = _signer_cert(signed, signed["signer_infos"][0])
-        name = cert.subject.native.get("common_name") or cert.subject.human_friendly
-        return tst["gen_time"].native, str(name)
+        sid = signed["signer_infos"][0]["sid"].dump()
+        der = _signer_cert(signed["certificates"].dump(), sid)
+        return tst["gen_time"].native, _common_name(der)
     except Exception:
         return None
