@@ -107,8 +107,18 @@ class AcceptedNonces:
         self._db.close()
 
     def seen(self, nonce_hash: str) -> bool:
-        """Whether a presentation code with this nonce hash was accepted."""
-        return self._db.get(NONCE + nonce_hash.encode()) is not None
+        """Whether a presentation code with this nonce hash was accepted.
+
+        Raises CertsealError(UNAVAILABLE) for a read RocksDB refuses (a damaged
+        block: the next start finds it and rebuilds the guard from the topic)."""
+        try:
+            return self._db.get(NONCE + nonce_hash.encode()) is not None
+        except Exception as exc:  # rocksdict raises a bare Exception("Corruption: …")
+            log.error("replay guard %s cannot be read: %s", self.path, exc)
+            raise CertsealError(
+                ErrorKind.UNAVAILABLE,
+                "the replay guard of this worker cannot be read; retry later",
+            ) from None
 
     def offsets(self) -> dict[int, int]:
         """Per partition of the usage topic, the last offset applied."""

@@ -196,3 +196,11 @@ async def test_a_feed_that_stopped_on_an_error_answers_unavailable(stack, tmp_pa
     assert refused.value.kind is ErrorKind.UNAVAILABLE
     assert "stopped" in str(refused.value)
     feed.stop()
+
+
+def test_a_store_that_cannot_be_read_answers_unavailable(tmp_path):
+    store = AcceptedNonces(tmp_path / "n")
+    store.close()  # every read now fails in RocksDB, as a damaged block's does
+    with pytest.raises(CertsealError) as refused:
+        store.seen("00")
+    assert refused.value.kind is ErrorKind.UNAVAILABLE
