@@ -20,7 +20,13 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 
-from certseal.events import LICENCE_USAGE, OutboxRecord, cloudevent, new_event_id
+from certseal.events import (
+    LICENCE_USAGE,
+    USAGE_NONCES_HEADER,
+    OutboxRecord,
+    cloudevent,
+    new_event_id,
+)
 from certseal.identifiers import parse_licence_id
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2
@@ -28,7 +34,7 @@ from services.verifier.domain import ParsedCode, Verdict
 
 LICENCE_USED = "licence.used"
 
-NONCES_HEADER = "certseal-nonces"
+NONCES_HEADER = USAGE_NONCES_HEADER
 """A usage record's header: how many accepted presentation nonces its uses carry
 (ASCII digits). The replay guard (:mod:`services.verifier.replay`) skips a record
 whose header is ``0`` without decoding it, and decodes one without the header (a
