@@ -187,8 +187,10 @@ class UsageFeed:
     ``noted(applied)`` is called on the serving loop (``call_soon_threadsafe``) after
     each batch is stored, with partition -> (last offset, its time in seconds): what
     the worker's index status reports. Until :attr:`caught_up` (the feed reached the
-    end offsets it found at start) or after the thread failed, :meth:`seen` raises
-    UNAVAILABLE: the guard never answers from a store it knows to be behind.
+    end offsets it found at start), and from a failed run (the broker unreachable at
+    start, a write refused) until the next run, started a second later, has resumed
+    at the stored offsets, :meth:`seen` raises UNAVAILABLE: the guard never answers
+    from a store it knows to be behind.
     """
 
     def __init__(
@@ -215,7 +217,9 @@ class UsageFeed:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop
         self.caught_up = threading.Event()
+        #: why the feed's last run stopped, until a new run has positioned itself
         self.failed: str | None = None
+        self.retry_s = 1.0  # between a run that failed and the next
         self.applied_records = 0
         #: partition -> high water, from the latest fetches (for the index status)
         self.high_waters: dict[int, int] = {}
@@ -258,11 +262,13 @@ class UsageFeed:
             self.store.close()
 
     def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except Exception as exc:  # the guard then answers UNAVAILABLE, never a verdict
-            self.failed = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
-            log.exception("the usage feed (replay guard) stopped")
+        while not self._stop.is_set():
+            try:
+                asyncio.run(self._main())
+            except Exception as exc:  # UNAVAILABLE meanwhile, never a verdict
+                self.failed = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
+                log.exception("the usage feed (replay guard) stopped; restarting")
+                self._stop.wait(self.retry_s)
 
     async def _main(self) -> None:
         consumer = self._factory(
@@ -272,9 +278,10 @@ class UsageFeed:
             fetch_min_bytes=FETCH_MIN_BYTES,
             max_partition_fetch_bytes=1024 * 1024,
         )
-        await consumer.start()
         try:
+            await consumer.start()
             tps = await self._position(consumer)
+            self.failed = None
             if self._idle_ms > self._busy_ms and hasattr(consumer, "_fetcher"):
                 adapt_fetch_wait(
                     consumer, AdaptiveFetchWait(self._busy_ms, self._idle_ms)

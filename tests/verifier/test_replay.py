@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import threading
 
 import pytest
 from aiokafka.admin import NewTopic
@@ -182,20 +183,43 @@ async def test_the_feed_reads_the_topic_in_its_own_thread_and_resumes(stack, tmp
         await asyncio.to_thread(again.stop)
 
 
-async def test_a_feed_that_stopped_on_an_error_answers_unavailable(stack, tmp_path):
-    def broken(**kw):
-        raise RuntimeError("no broker client")
+async def test_a_feed_that_failed_answers_unavailable_until_a_new_run_resumes(
+    stack, tmp_path
+):
+    """The broker unreachable when the feed starts: UNAVAILABLE, never a verdict from
+    a guard that may be behind; the next run resumes and the guard answers."""
+    topic = await fresh_topic(stack)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    await publish(stack, topic, [record(use(1, nonce="aa", expires=expires))])
+    attempts = []
+    checked = threading.Event()  # the retry waits until the failure was looked at
+
+    def first_fails(**kw):
+        attempts.append(kw)
+        if len(attempts) == 1:
+            raise RuntimeError("no broker client")
+        checked.wait(30)
+        return stack.config.kafka.settings("certseal-tests").consumer(**kw)
 
     feed = UsageFeed(
-        AcceptedNonces(tmp_path / "n"), consumer_factory=broken, noted=lambda _: None
+        AcceptedNonces(tmp_path / "n"),
+        consumer_factory=first_fails,
+        noted=lambda _: None,
+        topic=topic,
     )
+    feed.retry_s = 0.2
     feed.start()
-    await until(lambda: feed.failed is not None)
-    with pytest.raises(CertsealError) as refused:
-        feed.seen("00")
-    assert refused.value.kind is ErrorKind.UNAVAILABLE
-    assert "stopped" in str(refused.value)
-    feed.stop()
+    try:
+        await until(lambda: feed.failed is not None)
+        with pytest.raises(CertsealError) as refused:
+            feed.seen("aa")
+        assert refused.value.kind is ErrorKind.UNAVAILABLE
+        assert "stopped" in str(refused.value)
+        checked.set()
+        await until(feed.caught_up.is_set)
+        assert feed.failed is None and feed.seen("aa") and len(attempts) >= 2
+    finally:
+        await asyncio.to_thread(feed.stop)
 
 
 def test_a_store_that_cannot_be_read_answers_unavailable(tmp_path):
