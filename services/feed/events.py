@@ -23,6 +23,7 @@ from certseal.events import (
     LICENCE_USAGE,
     SEAL_EVENTS,
     TRUST_EVENTS,
+    USAGE_NONCES_HEADER,
     cloudevent,
     uses_of,
 )
@@ -53,6 +54,9 @@ def record_headers(
     authority), so an upgrade loses none of them.
     """
     headers = {k: v.decode(errors="replace") for k, v in raw or ()}
+    if topic == LICENCE_USAGE:
+        # the verifiers' replay guard's header, not part of the envelope
+        headers.pop(USAGE_NONCES_HEADER, None)
     if topic != LICENCE_USAGE or "ce_type" in headers:
         return headers
     try:

@@ -8,14 +8,14 @@ region) holds its own complete, persistent index, and may run as several workers
 (pods): with ``group_size`` 1 every worker reads every partition of the licence topic
 into its own on-disk index (:mod:`.diskindex`); a partitioned group's worker reads the
 partitions it owns and asks their owners for the others (:mod:`.group`). Each keeps
-its own small Faust tables (trust, directory, presentations; one Faust app id per
-worker), so each answers any verification.
+its own small Faust tables (trust, directory; one Faust app id per worker) and its
+replay guard (:mod:`.replay`: the usage topic read in a thread of its own), so each
+answers any verification.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import threading
 from pathlib import Path
@@ -56,11 +56,12 @@ from services.verifier.index import (
     Freshness,
     apply_directory_event,
     apply_trust_event,
-    usage_changes,
 )
 from services.verifier.logwatch import LogWatch
 from services.verifier.offload import FairGate, ProcessWorkerPool, WorkerPool
 from services.verifier.partitions import Ownership
+from services.verifier.replay import FOLDER as NONCES_FOLDER
+from services.verifier.replay import AcceptedNonces, UsageFeed
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
 from services.verifier.storage import SnapshotStore, VerifierState
@@ -204,26 +205,33 @@ def create_app(config: VerifierSettings) -> VerifierState:
         key_type=bytes,
         value_type=bytes,
     )
-    presentations = app.Table(
-        "presentations", partitions=partitions, key_type=bytes, value_type=bytes
-    )
     freshness = Freshness()
+
+    def usage_noted(applied: dict[int, tuple[int, float]]) -> None:
+        for partition, (offset, at) in applied.items():
+            freshness.note(LICENCE_USAGE, partition, offset, at)
+
+    # the replay guard: every accepted presentation nonce, read from the usage topic
+    # in a thread of its own (off the serving loop and off Faust)
+    presentations = UsageFeed(
+        AcceptedNonces(data_dir / NONCES_FOLDER),
+        consumer_factory=lambda **kw: config.kafka.settings(
+            f"certseal-verifier-{vcfg.group}-usage"
+        ).consumer(**kw),
+        noted=usage_noted,
+        fetch_max_wait_ms=vcfg.fetch_max_wait_ms,
+        idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,
+    )
     ownership = Ownership(vcfg.group_size, worker_ordinal(vcfg))
 
-    async def apply(
-        stream: Any, table: Any, applier: Any, *, many: bool = False
-    ) -> None:
+    async def apply(stream: Any, table: Any, applier: Any) -> None:
         """Apply each event to ``table``: ``applier(stored, value)`` gives the key's
-        new value or None; with ``many``, ``applier(get, key, value)`` gives a dict of
-        entries to set (all written in the event's own partition)."""
+        new value or None."""
         async for event in stream.events():
             message = event.message
             try:
-                if many:
-                    changes = applier(table.get, event.key, event.value)
-                else:
-                    new = applier(table.get(event.key), event.value)
-                    changes = {} if new is None else {event.key: new}
+                new = applier(table.get(event.key), event.value)
+                changes = {} if new is None else {event.key: new}
             except BadEvent as exc:
                 # never stall a partition: park the event with the reason
                 log.error(
@@ -326,12 +334,13 @@ def create_app(config: VerifierSettings) -> VerifierState:
     async def apply_directory_events(stream: Any) -> None:
         await apply(stream, state.names.writes, apply_directory_event)
 
-    @app.agent(usage_topic)
-    async def record_presentations(stream: Any) -> None:
-        def applier(get: Any, key: bytes, value: bytes) -> dict[bytes, bytes]:
-            return usage_changes(get, key, value, dt.datetime.now(dt.UTC))
-
-        await apply(stream, presentations, applier, many=True)
+    @app.task
+    async def record_presentations() -> None:
+        presentations.start()
+        try:
+            await asyncio.Event().wait()  # until the worker stops
+        finally:
+            await asyncio.to_thread(presentations.stop)
 
     @app.timer(interval=0.5)
     async def measure_lag() -> None:

@@ -20,13 +20,25 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 
-from certseal.events import LICENCE_USAGE, OutboxRecord, cloudevent, new_event_id
+from certseal.events import (
+    LICENCE_USAGE,
+    USAGE_NONCES_HEADER,
+    OutboxRecord,
+    cloudevent,
+    new_event_id,
+)
 from certseal.identifiers import parse_licence_id
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2
 from services.verifier.domain import ParsedCode, Verdict
 
 LICENCE_USED = "licence.used"
+
+NONCES_HEADER = USAGE_NONCES_HEADER
+"""A usage record's header: how many accepted presentation nonces its uses carry
+(ASCII digits). The replay guard (:mod:`services.verifier.replay`) skips a record
+whose header is ``0`` without decoding it, and decodes one without the header (a
+verifier's before it existed)."""
 
 ENVELOPE_BYTES = 1024
 """Bytes one usage record may add to what its request carried: the key, the CloudEvents
@@ -103,7 +115,7 @@ def usage_record(
     else:
         message.uses.extend(uses)
     first = uses[0]
-    return cloudevent(
+    record = cloudevent(
         topic=LICENCE_USAGE,
         key=first.lineage,
         message=message,
@@ -112,6 +124,9 @@ def usage_record(
         source=_authority(first.identifier),
         time=now,
     )
+    accepted = sum(1 for use in uses if use.nonce_hash and use.verdict == "VALID")
+    record.headers[NONCES_HEADER] = str(accepted)
+    return record
 
 
 def record_bytes(record: OutboxRecord) -> int:

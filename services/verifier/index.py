@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -303,12 +302,6 @@ def named_by(
     )
 
 
-NONCE_KEY_PREFIX = b"nonce:"
-"""Key prefix of a presentations-table entry for one accepted nonce (its hash, hex):
-how a nonce named by a batch usage record is kept, whatever lineage it belongs to.
-Such entries are not pruned when their codes expire (a lineage's entry is)."""
-
-
 def _usage_event(data: bytes) -> events_pb2.LicenceUsedEvent:
     try:
         event = events_pb2.LicenceUsedEvent.FromString(data)
@@ -319,76 +312,26 @@ def _usage_event(data: bytes) -> events_pb2.LicenceUsedEvent:
     return event
 
 
-def apply_usage_event(
-    stored: bytes | None, incoming: bytes, now: dt.datetime
-) -> bytes | None:
-    """Record an accepted presentation's nonce for its lineage (until the code expires),
-    from a one-code usage record (keyed by that lineage).
+def accepted_nonces(incoming: bytes) -> list[tuple[str, int]]:
+    """The accepted presentation nonces a usage record names: (nonce hash, the code's
+    expiry in epoch seconds) of each use with a nonce hash and verdict VALID, of any
+    lineage (one-code records and batches alike, by :func:`certseal.events.uses_of`).
 
-    The stored value is a JSON map of nonce hash to expiry (epoch seconds); expired
-    nonces are dropped whenever the entry changes. None: nothing to record.
-    """
+    Raises :class:`BadEvent` for a value that is not a usage record."""
     event = _usage_event(incoming)
-    return _lineage_entry(stored, uses_of(event)[0], now)
-
-
-def _lineage_entry(
-    stored: bytes | None, use: events_pb2.LicenceUse, now: dt.datetime
-) -> bytes | None:
-    if not use.nonce_hash or use.verdict != "VALID":
-        return None
-    nonces = _nonces(stored)
-    expires = int(_time(use.code_expires_at).timestamp())
-    if nonces.get(use.nonce_hash) == expires:
-        return None
-    horizon = now.timestamp()
-    kept = {h: e for h, e in nonces.items() if e > horizon}
-    kept[use.nonce_hash] = expires
-    return json.dumps(kept, sort_keys=True).encode()
-
-
-def usage_changes(
-    get: Callable[[bytes], bytes | None],
-    key: bytes,
-    incoming: bytes,
-    now: dt.datetime,
-) -> dict[bytes, bytes]:
-    """The presentations-table entries a usage record (keyed ``key``) sets.
-
-    An accepted presentation use of the record's own lineage (a one-code record, or
-    the first use of a batch) goes into that lineage's entry (:func:`apply_usage_event`,
-    read through ``get``); any other one of a batch gets an entry of its own,
-    :data:`NONCE_KEY_PREFIX` + nonce hash -> expiry (epoch seconds), so every entry is
-    written in the record's own partition. Raises :class:`BadEvent` for a value that is
-    not a usage record.
-    """
-    event = _usage_event(incoming)
-    changes: dict[bytes, bytes] = {}
-    for use in uses_of(event):
-        if not use.nonce_hash or use.verdict != "VALID":
-            continue
-        if use.lineage.encode() == key:
-            stored = changes.get(key) or get(key)
-            entry = _lineage_entry(stored, use, now)
-            if entry is not None:
-                changes[key] = entry
-        else:
-            expires = int(_time(use.code_expires_at).timestamp())
-            changes[NONCE_KEY_PREFIX + use.nonce_hash.encode()] = str(expires).encode()
-    return changes
-
-
-def nonce_presented(stored: bytes | None, nonce_hash: str) -> bool:
-    """Whether a lineage's entry records this nonce as already accepted."""
-    return stored is not None and nonce_hash in _nonces(stored)
+    return [
+        (use.nonce_hash, int(_time(use.code_expires_at).timestamp()))
+        for use in uses_of(event)
+        if use.nonce_hash and use.verdict == "VALID"
+    ]
 
 
 class NonceGuard:
     """Presentation nonces this process accepted, until their codes expire.
 
-    The shared, persistent guard is the ``presentations`` table, filled from the usage
-    events of every verifier group; this one closes the window until this group's own
-    usage event comes back through the topic.
+    The shared, persistent guard is :class:`services.verifier.replay.AcceptedNonces`,
+    filled from the usage records of every verifier group; this one closes the window
+    until this worker's own usage record comes back through the topic.
     """
 
     def __init__(self) -> None:
@@ -403,13 +346,6 @@ class NonceGuard:
         if len(self._seen) > 100_000:
             self._seen = {n: e for n, e in self._seen.items() if e > now}
         self._seen[nonce] = expires_at
-
-
-def _nonces(stored: bytes | None) -> dict[str, int]:
-    if stored is None:
-        return {}
-    value: dict[str, int] = json.loads(stored)
-    return value
 
 
 @dataclass

@@ -41,6 +41,24 @@ async def index_status(
                 lag=max(0, high_water - applied - 1),
             )
         )
+    # the replay guard's feed reads every usage partition in its own thread: its
+    # positions and high waters as it last noted them
+    guard = state.presentations
+    for partition, resumed in sorted(getattr(guard, "resumed", {}).items()):
+        topic = guard.topic
+        applied = freshness.applied.get((topic, partition), resumed)
+        # never below what was applied (the embedded broker may report a high
+        # water up to a batch short: transport.read_end_offsets)
+        high_water = max(guard.high_waters.get(partition, 0), applied + 1)
+        partitions.append(
+            PartitionStatus(
+                topic=topic,
+                partition=partition,
+                applied_offset=applied,
+                high_water=high_water,
+                lag=max(0, high_water - applied - 1),
+            )
+        )
     return IndexStatus(
         group=group,
         partitions=tuple(partitions),

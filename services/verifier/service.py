@@ -48,14 +48,12 @@ from services.verifier.events import (
     usage_bound,
 )
 from services.verifier.index import (
-    NONCE_KEY_PREFIX,
     Freshness,
     IndexStatus,
     NonceGuard,
     directory_key,
     index_entry,
     named_by,
-    nonce_presented,
 )
 from services.verifier.index_status import index_status
 from services.verifier.jobs import (
@@ -364,11 +362,10 @@ class VerifierService:
         lineage = code.lineage.encode()
         trust = state.trust_entries.get(code.kid.encode())
         stored_lineage = stored.get(lineage)
+        # the shared guard (services.verifier.replay) raises UNAVAILABLE while it
+        # is behind the usage topic: a presentation code is never accepted unchecked
         seen = code.kind is CodeKind.PRESENTATION and (
-            self._nonces.seen(code.nonce)
-            or nonce_presented(state.presentations.get(lineage), code.nonce_hash)
-            or state.presentations.get(NONCE_KEY_PREFIX + code.nonce_hash.encode())
-            is not None
+            self._nonces.seen(code.nonce) or state.presentations.seen(code.nonce_hash)
         )
         digest = signature_digest(code, trust.public_key) if trust else b""
         return CodeInputs(

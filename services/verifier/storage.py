@@ -123,7 +123,8 @@ class VerifierState:
     app: faust.App
     index: Any  # lineage -> last applied LicenceEvent
     trust: Any  # kid -> last applied TrustEvent
-    presentations: Any  # lineage -> accepted presentation nonces (JSON)
+    #: the replay guard (services.verifier.replay.UsageFeed): ``seen(nonce_hash)``
+    presentations: Any
     usage: Any  # the licence-usage topic
     freshness: Freshness
     directory: Any = None  # department:<code> / licence-type:<code> -> DirectoryEvent

@@ -128,43 +128,6 @@ def test_an_index_from_another_cluster_is_dropped(tmp_path):
     assert (folder / "kafka-cluster-id").read_text() == "cluster-b"
 
 
-def usage_event(nonce_hash: str, verdict: str, expires: dt.datetime) -> bytes:
-    return events_pb2.LicenceUsedEvent(
-        event_id="u",
-        type="licence.used",
-        lineage=LINEAGE,
-        identifier=LINEAGE + ".001.X",
-        verdict=verdict,
-        counter="dept:x",
-        purpose="p",
-        nonce_hash=nonce_hash,
-        code_expires_at=ts(expires),
-    ).SerializeToString()
-
-
-def test_accepted_presentations_are_remembered_until_they_expire():
-    from services.verifier.index import apply_usage_event, nonce_presented
-
-    now = T0
-    stored = apply_usage_event(
-        None, usage_event("aa", "VALID", now + dt.timedelta(60)), now
-    )
-    assert nonce_presented(stored, "aa") and not nonce_presented(stored, "bb")
-    assert (
-        apply_usage_event(
-            stored, usage_event("aa", "VALID", now + dt.timedelta(60)), now
-        )
-        is None
-    )  # a duplicate changes nothing
-    assert apply_usage_event(stored, usage_event("bb", "REPLAYED", now), now) is None
-    assert apply_usage_event(stored, usage_event("", "VALID", now), now) is None
-    later = now + dt.timedelta(days=61)
-    stored = apply_usage_event(
-        stored, usage_event("cc", "VALID", later + dt.timedelta(1)), later
-    )
-    assert nonce_presented(stored, "cc") and not nonce_presented(stored, "aa")
-
-
 def test_lag_counts_published_but_unapplied_events():
     from services.verifier.index import Freshness
 

@@ -1,0 +1,230 @@
+"""The replay guard (services/verifier/replay.py): accepted presentation nonces read
+from the usage topic by a consumer in its own thread into a RocksDB store of their
+own, with the offsets they reach; a record whose header says it carries no nonce is
+skipped undecoded, one without the header (an older verifier's) is decoded; a
+restart resumes at the stored offsets; until the feed has caught up, the guard
+answers UNAVAILABLE instead of a verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import threading
+
+import pytest
+from aiokafka.admin import NewTopic
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.identifiers import LicenceId
+from certseal.timestamps import ts
+from certseal.v1 import events_pb2
+from services.verifier.diskindex import Record
+from services.verifier.events import NONCES_HEADER, kafka_headers, usage_record
+from services.verifier.index import BadEvent, accepted_nonces
+from services.verifier.replay import AcceptedNonces, Headed, UsageFeed
+
+T0 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+
+
+def use(n: int, *, nonce: str = "", verdict: str = "VALID", expires=T0):
+    licence = LicenceId(f"{n:021d}", f"{n:018d}", f"{n:016d}", 1)
+    return events_pb2.LicenceUse(
+        lineage=licence.lineage,
+        identifier=str(licence),
+        verdict=verdict,
+        code_kind="presentation" if nonce else "licence",
+        nonce_hash=nonce,
+        code_expires_at=ts(expires) if nonce else None,
+    )
+
+
+def record(*uses):
+    return usage_record(list(uses), counter="dept:x", purpose="p", group="g", now=T0)
+
+
+def headed(offset: int, rec, *, partition: int = 0, headers=None) -> Headed:
+    return Headed(
+        Record(partition, offset, rec.key, rec.value, 0),
+        kafka_headers(rec) if headers is None else headers,
+    )
+
+
+def test_the_header_counts_accepted_nonces():
+    assert record(use(1)).headers[NONCES_HEADER] == "0"
+    assert record(use(1, nonce="aa")).headers[NONCES_HEADER] == "1"
+    refused = use(2, nonce="bb", verdict="REPLAYED")
+    assert record(use(1, nonce="aa"), refused, use(3)).headers[NONCES_HEADER] == "1"
+
+
+def test_accepted_nonces_are_the_valid_uses_with_a_nonce_of_any_lineage():
+    later = T0 + dt.timedelta(seconds=60)
+    batch = record(
+        use(1, nonce="aa", expires=later),
+        use(2, nonce="bb", verdict="REPLAYED"),
+        use(3),
+        use(4, nonce="cc", expires=later),
+    )
+    stamp = int(later.timestamp())
+    assert accepted_nonces(batch.value) == [("aa", stamp), ("cc", stamp)]
+    assert accepted_nonces(record(use(1)).value) == []
+    with pytest.raises(BadEvent):
+        accepted_nonces(b"\xff\xff not protobuf")
+
+
+def test_the_store_keeps_nonces_with_their_offsets_and_skips_by_header(tmp_path):
+    store = AcceptedNonces(tmp_path / "n")
+    shown = record(use(1, nonce="aa", expires=T0 + dt.timedelta(seconds=60)))
+    # an older verifier's record: no header, decoded
+    old = record(use(2, nonce="bb", expires=T0 + dt.timedelta(seconds=60)))
+    no_header = [(k, v) for k, v in kafka_headers(old) if k != NONCES_HEADER]
+    # a header saying "no nonce" is believed: not decoded (so not even a bad value
+    # costs a decode)
+    lying = headed(3, record(use(3)), headers=[(NONCES_HEADER, b"0")])
+    bad = Headed(Record(1, 7, b"k", b"\xff\xff", 0), [])
+    plain = headed(0, record(use(9)))
+    problems = store.apply(
+        [plain, headed(1, shown), headed(2, old, headers=no_header), lying, bad]
+    )
+    assert [(r.partition, r.offset) for r, _ in problems] == [(1, 7)]
+    assert store.seen("aa") and store.seen("bb") and not store.seen("cc")
+    assert store.offsets() == {0: 3, 1: 7}
+    store.close()
+    reopened = AcceptedNonces(tmp_path / "n")
+    assert reopened.seen("aa") and reopened.offsets() == {0: 3, 1: 7}
+    reopened.close()
+
+
+def test_expired_nonces_are_purged_after_a_margin(tmp_path):
+    store = AcceptedNonces(tmp_path / "n")
+    soon = record(use(1, nonce="aa", expires=T0 + dt.timedelta(seconds=10)))
+    later = record(use(2, nonce="bb", expires=T0 + dt.timedelta(seconds=600)))
+    store.apply([headed(0, soon), headed(1, later)])
+    assert store.purge(T0 + dt.timedelta(seconds=30)) == 0  # within the margin
+    assert store.purge(T0 + dt.timedelta(seconds=100)) == 1
+    assert not store.seen("aa") and store.seen("bb")
+    assert store.offsets() == {0: 1}  # offsets are never purged
+    store.close()
+
+
+async def fresh_topic(stack, partitions: int = 3) -> str:
+    name = f"usage-test-{secrets.token_hex(4)}"
+    admin = stack.config.kafka.settings("certseal-tests").admin()
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def publish(stack, topic: str, records) -> None:
+    producer = stack.config.kafka.settings("certseal-tests").producer()
+    await producer.start()
+    try:
+        for rec in records:
+            await producer.send_and_wait(
+                topic, rec.value, key=rec.key, headers=kafka_headers(rec)
+            )
+    finally:
+        await producer.stop()
+
+
+async def until(condition, within: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "not reached in time"
+        await asyncio.sleep(0.01)
+
+
+def feed_on(stack, topic: str, path, noted) -> UsageFeed:
+    return UsageFeed(
+        AcceptedNonces(path),
+        consumer_factory=lambda **kw: stack.config.kafka.settings(
+            "certseal-tests"
+        ).consumer(**kw),
+        noted=noted.update,
+        topic=topic,
+        fetch_max_wait_ms=5,
+        idle_fetch_max_wait_ms=50,
+    )
+
+
+async def test_the_feed_reads_the_topic_in_its_own_thread_and_resumes(stack, tmp_path):
+    topic = await fresh_topic(stack)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    before = [record(use(n, nonce=f"{n:02x}", expires=expires)) for n in range(5)]
+    await publish(stack, topic, [*before, record(use(50))])
+    noted: dict[int, tuple[int, float]] = {}
+    feed = feed_on(stack, topic, tmp_path / "n", noted)
+    with pytest.raises(CertsealError) as refused:  # not started: behind the topic
+        feed.seen("00")
+    assert refused.value.kind is ErrorKind.UNAVAILABLE
+    feed.start()
+    try:
+        await until(feed.caught_up.is_set)
+        assert all(feed.seen(f"{n:02x}") for n in range(5))
+        assert not feed.seen("ff")
+        assert sum(offset + 1 for offset, _ in noted.values()) == 6
+        # a nonce accepted after start, by another group, is seen too
+        await publish(stack, topic, [record(use(7, nonce="77", expires=expires))])
+        await until(lambda: feed.store.seen("77"))
+        assert feed.seen("77")
+    finally:
+        await asyncio.to_thread(feed.stop)
+    # a restart resumes after the stored offsets: nothing read again
+    again = feed_on(stack, topic, tmp_path / "n", {})
+    again.start()
+    try:
+        await until(again.caught_up.is_set)
+        assert sum(offset + 1 for offset in again.resumed.values()) == 7
+        assert again.applied_records == 0 and again.seen("77") and again.seen("00")
+    finally:
+        await asyncio.to_thread(again.stop)
+
+
+async def test_a_feed_that_failed_answers_unavailable_until_a_new_run_resumes(
+    stack, tmp_path
+):
+    """The broker unreachable when the feed starts: UNAVAILABLE, never a verdict from
+    a guard that may be behind; the next run resumes and the guard answers."""
+    topic = await fresh_topic(stack)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    await publish(stack, topic, [record(use(1, nonce="aa", expires=expires))])
+    attempts = []
+    checked = threading.Event()  # the retry waits until the failure was looked at
+
+    def first_fails(**kw):
+        attempts.append(kw)
+        if len(attempts) == 1:
+            raise RuntimeError("no broker client")
+        checked.wait(30)
+        return stack.config.kafka.settings("certseal-tests").consumer(**kw)
+
+    feed = UsageFeed(
+        AcceptedNonces(tmp_path / "n"),
+        consumer_factory=first_fails,
+        noted=lambda _: None,
+        topic=topic,
+    )
+    feed.retry_s = 0.2
+    feed.start()
+    try:
+        await until(lambda: feed.failed is not None)
+        with pytest.raises(CertsealError) as refused:
+            feed.seen("aa")
+        assert refused.value.kind is ErrorKind.UNAVAILABLE
+        assert "stopped" in str(refused.value)
+        checked.set()
+        await until(feed.caught_up.is_set)
+        assert feed.failed is None and feed.seen("aa") and len(attempts) >= 2
+    finally:
+        await asyncio.to_thread(feed.stop)
+
+
+def test_a_store_that_cannot_be_read_answers_unavailable(tmp_path):
+    store = AcceptedNonces(tmp_path / "n")
+    store.close()  # every read now fails in RocksDB, as a damaged block's does
+    with pytest.raises(CertsealError) as refused:
+        store.seen("00")
+    assert refused.value.kind is ErrorKind.UNAVAILABLE
