@@ -14,10 +14,67 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest
 
 from certseal.events import TopicSpec
 
 log = logging.getLogger(__name__)
+
+
+def leave_group_on_stop(consumer: Any) -> None:
+    """Make a started group ``consumer`` (an aiokafka consumer, also the one a Faust
+    worker makes) leave its group when stopped, also in the group's first generation.
+
+    aiokafka (0.14) sends LeaveGroup on stop only when its generation is above 0, as
+    Apache Kafka numbers generations from 1; the embedded broker (Tansu) numbers them
+    from 0. A first-generation member that stopped (a restarted process, a consumer
+    made again after a failed batch) then stayed in the group until its session timed
+    out, and the next member's join waited for it, or the group rebalanced a second
+    time when it expired: a restarted verifier worker took two rebalances to serve,
+    the issuer's usage record stalled for a session timeout. LeaveGroup names only the
+    group and the member (Kafka protocol, LeaveGroupRequest v0-v2), so sending it at
+    generation 0 is the same request. Best effort, like aiokafka's own: a failure is
+    logged and the session timeout remains the fallback. No-op for a consumer without
+    group management, or one already set up."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    if not isinstance(coordinator, GroupCoordinator) or getattr(
+        coordinator, "_certseal_leaves", False
+    ):
+        return
+    leave_if_member = coordinator._maybe_leave_group
+
+    async def leave() -> None:
+        if (
+            coordinator.generation == 0
+            and coordinator.member_id != JoinGroupRequest.UNKNOWN_MEMBER_ID
+            and coordinator._group_instance_id is None
+        ):
+            try:
+                await coordinator._send_req(
+                    LeaveGroupRequest(coordinator.group_id, coordinator.member_id)
+                )
+            except KafkaError as exc:
+                log.warning(
+                    "kafka: LeaveGroup of group %s failed: %s",
+                    coordinator.group_id,
+                    exc,
+                )
+        await leave_if_member()
+
+    coordinator._maybe_leave_group = leave
+    coordinator._certseal_leaves = True
+
+
+class Consumer(AIOKafkaConsumer):
+    """aiokafka's consumer, leaving its group when stopped whatever the broker's
+    generation numbering (:func:`leave_group_on_stop`)."""
+
+    async def start(self) -> None:
+        """Start, then make the group's member leave on stop."""
+        await super().start()
+        leave_group_on_stop(self)
 
 
 @dataclass(frozen=True)
@@ -63,9 +120,10 @@ class KafkaSettings:
         }
         return AIOKafkaProducer(**args)
 
-    def consumer(self, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
-        """A consumer (give ``group_id`` for a consumer group)."""
-        return AIOKafkaConsumer(*topics, **{**self.common(), **overrides})
+    def consumer(self, *topics: str, **overrides: Any) -> Consumer:
+        """A consumer (give ``group_id`` for a consumer group), one that leaves its
+        group when stopped (:class:`Consumer`)."""
+        return Consumer(*topics, **{**self.common(), **overrides})
 
     def admin(self) -> AIOKafkaAdminClient:
         """An admin client."""

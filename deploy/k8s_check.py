@@ -64,7 +64,6 @@ OPERATOR_SECRETS = {
 # the files of certseal-config (mounted at /etc/certseal) the components layer, in order
 CONFIG_FILES = ("config.toml", "site.toml", "console.toml")
 CONFIG_DIR = "/etc/certseal"
-FAUST_TABLES = ("trust-list", "directory", "presentations")  # the verifier's
 # the label naming the verifier group of a group's objects (deploy/k8s/overlays/*/verifiers)
 GROUP_LABEL = "certseal.gov.cn/verifier-group"
 

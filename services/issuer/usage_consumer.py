@@ -19,9 +19,6 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka.consumer.group_coordinator import GroupCoordinator
-from aiokafka.errors import KafkaError
-from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest
 from google.protobuf.message import DecodeError
 
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, uses_of
@@ -130,42 +127,6 @@ def entries_of(
     return []
 
 
-def leave_group_on_stop(consumer: Any) -> None:
-    """Make a started group ``consumer`` leave its group when stopped, also in the
-    group's first generation.
-
-    aiokafka (0.14) sends LeaveGroup on stop only when its generation is above 0,
-    as Kafka numbers generations from 1; the embedded broker (Tansu) numbers them
-    from 0. A first-generation member that stopped (a failed batch's retry, a
-    restart) was then left in the group until its session timed out (10 s), and the
-    next member's join waited for it: the usage record stalled for a session
-    timeout, and tests/issuer/test_usage_consumer_commits.py ran close to its
-    bound. LeaveGroup names only the group and the member (Kafka protocol,
-    LeaveGroupRequest v0-v2), so sending it at generation 0 is the same request.
-    Best effort, like aiokafka's own: a failure is logged, the session timeout
-    remains the fallback. No-op for a consumer without group management."""
-    coordinator = getattr(consumer, "_coordinator", None)
-    if not isinstance(coordinator, GroupCoordinator):
-        return
-    leave_if_member = coordinator._maybe_leave_group
-
-    async def leave() -> None:
-        if (
-            coordinator.generation == 0
-            and coordinator.member_id != JoinGroupRequest.UNKNOWN_MEMBER_ID
-            and coordinator._group_instance_id is None
-        ):
-            try:
-                await coordinator._send_req(
-                    LeaveGroupRequest(coordinator.group_id, coordinator.member_id)
-                )
-            except KafkaError as exc:
-                log.warning("usage record: LeaveGroup failed: %s", exc)
-        await leave_if_member()
-
-    coordinator._maybe_leave_group = leave
-
-
 class UsageConsumer:
     """Fills the usage record from the topics, until stopped."""
 
@@ -230,8 +191,7 @@ class UsageConsumer:
             fetch_max_wait_ms=self._fetch_max_wait_ms,
             fetch_min_bytes=self._fetch_min_bytes,
         )
-        await consumer.start()
-        leave_group_on_stop(consumer)
+        await consumer.start()  # leaves its group on stop (certseal.kafka.Consumer)
         uncommitted = False
         last_commit = time.monotonic()
         try:

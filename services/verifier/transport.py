@@ -29,6 +29,8 @@ from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from certseal.kafka import leave_group_on_stop
+
 FETCH_WAIT_ATTRIBUTE = "certseal_fetch_max_wait_ms"
 
 FETCH_MIN_BYTES = 64 * 1024
@@ -98,8 +100,11 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
     async def on_start(self) -> None:
-        """Start the consumer, then let its fetch wait follow the traffic."""
+        """Start the consumer, then let its fetch wait follow the traffic; it leaves
+        the group when stopped, also in the broker's first generation (a restarted
+        worker otherwise waited for its old member's session to expire)."""
         await super().on_start()
+        leave_group_on_stop(self._consumer)
         busy = getattr(self.app, FETCH_WAIT_ATTRIBUTE, 1500)
         idle = getattr(self.app, IDLE_FETCH_WAIT_ATTRIBUTE, busy)
         consumer = self._consumer

@@ -11,7 +11,7 @@ import uuid
 from certseal.events import LICENCE_USAGE
 from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2
-from services.issuer.usage_consumer import UsageConsumer, leave_group_on_stop
+from services.issuer.usage_consumer import UsageConsumer
 
 
 class FlakyRecord:
@@ -132,39 +132,3 @@ async def test_batches_without_entries_are_committed_later_not_lost(stack, issue
         await task
     finally:
         await producer.stop()
-
-
-async def members(kafka, group: str) -> list[str]:
-    admin = kafka.admin()
-    await admin.start()
-    try:
-        (described,) = await admin.describe_consumer_groups([group])
-        groups = described.to_object()["groups"]
-        return [m["member_id"] for g in groups for m in g["members"]]
-    finally:
-        await admin.close()
-
-
-async def test_a_stopped_first_generation_member_leaves_its_group(stack, issuer):
-    """The embedded broker numbers generations from 0, where aiokafka sends no
-    LeaveGroup on stop: the member stayed for its session timeout and the next
-    member's join (the retry of a failed batch, a restart) waited for it.
-    leave_group_on_stop makes it leave; a plain consumer shows the broker's
-    numbering, so this test fails if the broker or aiokafka changes it."""
-    kafka = stack.config.kafka.settings("usage-leave-test")
-    for leaves in (False, True):
-        group = f"usage-leave-{secrets.token_hex(4)}"
-        consumer = kafka.consumer(
-            LICENCE_USAGE, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        if leaves:
-            leave_group_on_stop(consumer)
-        async with asyncio.timeout(30):
-            while not consumer.assignment():
-                await consumer.getmany(timeout_ms=100)
-        assert consumer._coordinator.generation == 0
-        assert await members(kafka, group) == [consumer._coordinator.member_id]
-        await consumer.stop()
-        # without the fix the member stays (until its session times out)
-        assert (await members(kafka, group) == []) is leaves
