@@ -17,6 +17,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -43,6 +44,44 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass  # elsewhere the broker must be stopped explicitly, as stop() does
+
+
+def _await_stopped(
+    process: subprocess.Popen[bytes], timeout_s: float, log_file: Path
+) -> None:
+    """Block until ``process`` (a child of this process, sent SIGSTOP) is stopped as a
+    whole: ``waitid(WSTOPPED)`` reports a child stopped only once its last thread has
+    stopped (the group stop is complete), and is woken by the kernel then, without
+    polling. ``WNOWAIT`` leaves the report (and a later exit) for others to collect;
+    a SIGCONT clears it, so the next pause waits for its own stop.
+
+    Raises RuntimeError when it has not stopped within ``timeout_s`` seconds, or
+    exited instead (see ``log_file``).
+    """
+    outcome: list[os.waitid_result | BaseException] = []
+
+    def wait() -> None:
+        try:
+            found = os.waitid(
+                os.P_PID, process.pid, os.WSTOPPED | os.WEXITED | os.WNOWAIT
+            )
+            if found is not None:  # None only with WNOHANG
+                outcome.append(found)
+        except OSError as exc:  # not (or no longer) our child
+            outcome.append(exc)
+
+    # in a thread of its own, so that a broker that never stops cannot hang the
+    # caller: the thread ends when the broker stops or exits
+    waiter = threading.Thread(target=wait, name="broker-pause", daemon=True)
+    waiter.start()
+    waiter.join(timeout_s)
+    if not outcome:
+        raise RuntimeError(f"the broker did not stop within {timeout_s} s of SIGSTOP")
+    found = outcome[0]
+    if isinstance(found, BaseException):
+        raise RuntimeError(f"cannot wait for the broker to stop: {found}") from found
+    if found.si_code != os.CLD_STOPPED:
+        raise RuntimeError(f"the broker exited instead of stopping; see {log_file}")
 
 
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -299,9 +338,23 @@ class EmbeddedStack(Generic[C]):
         if count:
             log.info("re-seeding the new broker with %d retained events", count)
 
-    def pause_broker(self) -> None:
-        """SIGSTOP the broker (it keeps its memory; clients see it hang)."""
+    def pause_broker(self, timeout_s: float = 30.0) -> None:
+        """SIGSTOP the broker (it keeps its memory; clients see it hang), and return
+        only once every one of its threads has stopped.
+
+        ``os.kill`` returns as soon as the signal is queued. The kernel wakes one
+        thread of the broker to take it; its other threads go on serving until that
+        one runs and stops the whole group, which under load took up to 0.5 s here:
+        a record sent in that window was acknowledged and delivered "while paused".
+        So this waits for the kernel's own report that the group stop completed
+        (:func:`_await_stopped`).
+
+        Raises RuntimeError when the broker has not stopped within ``timeout_s``
+        seconds, or exited instead.
+        """
         os.kill(self.broker_pid, signal.SIGSTOP)
+        assert self.broker is not None
+        _await_stopped(self.broker, timeout_s, self.home / "broker.log")
 
     def resume_broker(self) -> None:
         """SIGCONT the broker."""
