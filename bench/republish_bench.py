@@ -40,7 +40,7 @@ async def seed(stack, port: int, dsn: str, count: int) -> None:  # type: ignore[
         request = pb.IssueLicenceRequest(
             type_code=type_code,
             holder=licence_pb2.Holder(
-                name="张三", id_type="111", id_number="440305199001011234"
+                name="张三", id_type="111", id_number="44030519900101123X"
             ),
         )
         request.fields["class"].string_value = "C1"
