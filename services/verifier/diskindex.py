@@ -276,9 +276,15 @@ class DiskIndex:
         entries deleted."""
         from rocksdict import WriteBatch
 
-        deleted = 0
+        deleted = walked = 0
+        # the deletions go in several batches: the first one drops the kept count,
+        # so a process killed before the last leaves "unknown" (recounted at the next
+        # start), never a stale count; the last one writes the new count
+        self._db.delete(COUNT)
+        self._entries = None
         batch = WriteBatch(raw_mode=True)
         for lineage, _ in self.items():
+            walked += 1
             if partition_of(lineage, partitions) in doomed:
                 batch.delete(ENTRY + lineage)
                 deleted += 1
@@ -288,9 +294,10 @@ class DiskIndex:
         for partition in self.offsets():
             if partition in doomed:
                 batch.delete(_offset_key(self.topic, partition))
+        kept = walked - deleted
+        batch.put(COUNT, str(kept).encode())
         self._db.write(batch)
-        # the deletions went in several batches: count again (nothing applies yet)
-        self.recount()
+        self._entries = kept
         return deleted
 
     def drop_everything(self) -> None:
