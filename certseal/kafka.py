@@ -6,6 +6,7 @@ Also owns :func:`ensure_topics`, which creates the platform's topics (as declare
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Callable, Iterable
@@ -23,6 +24,11 @@ from certseal.events import TopicSpec
 log = logging.getLogger(__name__)
 
 
+LEAVE_GROUP_TIMEOUT_S = 1.0
+"""How long a stop waits for the LeaveGroup :func:`leave_group_on_stop` adds: a broker
+that hangs must not hold a stopping process for the request timeout (15 s)."""
+
+
 def leave_group_on_stop(consumer: Any) -> None:
     """Make a started group ``consumer`` (an aiokafka consumer, also the one a Faust
     worker makes) leave its group when stopped, also in the group's first generation.
@@ -35,9 +41,10 @@ def leave_group_on_stop(consumer: Any) -> None:
     time when it expired: a restarted verifier worker took two rebalances to serve,
     the issuer's usage record stalled for a session timeout. LeaveGroup names only the
     group and the member (Kafka protocol, LeaveGroupRequest v0-v2), so sending it at
-    generation 0 is the same request. Best effort, like aiokafka's own: a failure is
-    logged and the session timeout remains the fallback. No-op for a consumer without
-    group management, or one already set up."""
+    generation 0 is the same request. Best effort, like aiokafka's own: a failure, or
+    no answer within :data:`LEAVE_GROUP_TIMEOUT_S`, is logged and the session timeout
+    remains the fallback. No-op for a consumer without group management, or one
+    already set up."""
     coordinator = getattr(consumer, "_coordinator", None)
     if not isinstance(coordinator, GroupCoordinator) or getattr(
         coordinator, "_certseal_leaves", False
@@ -52,10 +59,13 @@ def leave_group_on_stop(consumer: Any) -> None:
             and coordinator._group_instance_id is None
         ):
             try:
-                await coordinator._send_req(
-                    LeaveGroupRequest(coordinator.group_id, coordinator.member_id)
+                await asyncio.wait_for(
+                    coordinator._send_req(
+                        LeaveGroupRequest(coordinator.group_id, coordinator.member_id)
+                    ),
+                    LEAVE_GROUP_TIMEOUT_S,
                 )
-            except KafkaError as exc:
+            except (KafkaError, TimeoutError) as exc:
                 log.warning(
                     "kafka: LeaveGroup of group %s failed: %s",
                     coordinator.group_id,

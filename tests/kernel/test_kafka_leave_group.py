@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 
 from aiokafka import AIOKafkaConsumer
 
 from certseal.events import LICENCE_USAGE
-from certseal.kafka import Consumer, leave_group_on_stop
+from certseal.kafka import LEAVE_GROUP_TIMEOUT_S, Consumer, leave_group_on_stop
 
 
 async def members(kafka, group: str) -> list[str]:
@@ -82,3 +83,25 @@ async def test_setting_up_twice_sends_one_leave_and_a_groupless_consumer_is_left
         )
     finally:
         await groupless.stop()
+
+
+async def test_a_stop_while_the_broker_hangs_waits_the_leave_group_bound_not_15_s(
+    stack,
+):
+    """The LeaveGroup is best effort: with the broker paused, a stop gives up after
+    LEAVE_GROUP_TIMEOUT_S instead of waiting the request timeout (15 s), as a plain
+    aiokafka consumer (which sends none at generation 0) would not wait at all."""
+    kafka = stack.config.kafka.settings("leave-test")
+    group = f"leave-{secrets.token_hex(4)}"
+    consumer = kafka.consumer(LICENCE_USAGE, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    await joined(consumer)
+    await asyncio.to_thread(stack.pause_broker)
+    try:
+        started = time.monotonic()
+        await consumer.stop()
+        took = time.monotonic() - started
+    finally:
+        stack.resume_broker()
+    assert took < LEAVE_GROUP_TIMEOUT_S + 2.0, took
+    assert kafka.request_timeout_ms / 1000 > LEAVE_GROUP_TIMEOUT_S + 2.0
