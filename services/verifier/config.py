@@ -191,8 +191,10 @@ def peer_addresses(config: VerifierConfig) -> list[str]:
 
 
 def consumer_group_id(config: VerifierConfig) -> str:
-    """The Faust app id (consumer group) of this worker's small tables (trust,
-    directory, presentations): one per worker, so every worker holds all of them."""
+    """The Faust app id (consumer group) of this worker's small tables (trust and
+    directory): one per worker, so every worker holds all of them. The replay guard
+    is not among them: it reads the usage topic with no consumer group
+    (:mod:`services.verifier.replay`)."""
     base = f"certseal-verifier-{config.group}"
     return f"{base}-{config.worker}" if config.worker else base
 
