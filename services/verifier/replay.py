@@ -402,7 +402,9 @@ class UsageFeed:
             return True
         known = [present[p] for p in stored]
         begins = await consumer.beginning_offsets(known)
-        ends = await consumer.end_offsets(known)
+        ends = await read_end_offsets(  # exact: the embedded broker's may be short
+            self._factory(enable_auto_commit=False), await consumer.end_offsets(known)
+        )
         for tp in known:
             if not begins[tp] <= stored[tp.partition] + 1 <= ends[tp]:
                 return True

@@ -429,3 +429,28 @@ async def test_the_same_topic_is_resumed_not_read_again(stack, tmp_path):
         assert sum(offset + 1 for offset in again.resumed.values()) == 6
     finally:
         await asyncio.to_thread(again.stop)
+
+
+async def test_a_topic_whose_last_batch_holds_many_records_is_resumed(stack, tmp_path):
+    """Records produced in one batch: the embedded broker reports the end offset one
+    past the batch's first record; the check for a recreated topic reads the exact
+    end, so the same topic is still resumed, not read again."""
+    topic = await fresh_topic(stack, partitions=1)
+    producer = stack.config.kafka.settings("certseal-tests").producer(linger_ms=200)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(topic, rec.value, key=rec.key, headers=kafka_headers(rec))
+            for rec in [record(use(n)) for n in range(8)]
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    await read_through(stack, topic, tmp_path / "n")
+    again = feed_on(stack, topic, tmp_path / "n", {})
+    again.start()
+    try:
+        await until(again.caught_up.is_set)
+        assert again.resumed == {0: 7} and again.applied_records == 0
+    finally:
+        await asyncio.to_thread(again.stop)
