@@ -440,7 +440,9 @@ async def test_a_topic_whose_last_batch_holds_many_records_is_resumed(stack, tmp
     await producer.start()
     try:
         sent = [
-            await producer.send(topic, rec.value, key=rec.key, headers=kafka_headers(rec))
+            await producer.send(
+                topic, rec.value, key=rec.key, headers=kafka_headers(rec)
+            )
             for rec in [record(use(n)) for n in range(8)]
         ]
         await asyncio.gather(*sent)
