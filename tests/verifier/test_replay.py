@@ -456,3 +456,33 @@ async def test_a_topic_whose_last_batch_holds_many_records_is_resumed(stack, tmp
         assert again.resumed == {0: 7} and again.applied_records == 0
     finally:
         await asyncio.to_thread(again.stop)
+
+
+async def test_a_record_larger_than_a_fetch_does_not_stall_the_guard(stack, tmp_path):
+    """A usage record of 3 MiB (a fetch takes at most 1 MiB a partition) before an
+    accepted nonce: the guard catches up and sees the nonce."""
+    topic = await fresh_topic(stack, partitions=1)
+    big = events_pb2.LicenceUsedEvent(
+        event_id="e",
+        lineage="x",
+        identifier="i",
+        verdict="NOT_VALID",
+        purpose="p" * (3 * 1024 * 1024),
+    ).SerializeToString()
+    producer = stack.config.kafka.settings("certseal-tests").producer(
+        max_request_size=8 * 1024 * 1024
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, big, key=b"k", headers=[])
+    finally:
+        await producer.stop()
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    await publish(stack, topic, [record(use(4, nonce="dd", expires=expires))])
+    feed = feed_on(stack, topic, tmp_path / "n", {})
+    feed.start()
+    try:
+        await until(feed.caught_up.is_set)
+        assert feed.seen("dd") and feed.store.offsets() == {0: 1}
+    finally:
+        await asyncio.to_thread(feed.stop)
