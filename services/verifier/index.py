@@ -317,13 +317,30 @@ def accepted_nonces(incoming: bytes) -> list[tuple[str, int]]:
     expiry in epoch seconds) of each use with a nonce hash and verdict VALID, of any
     lineage (one-code records and batches alike, by :func:`certseal.events.uses_of`).
 
-    Raises :class:`BadEvent` for a value that is not a usage record."""
+    Raises :class:`BadEvent` for a value that is not a usage record, and for an
+    accepted use whose ``code_expires_at`` is not a valid Timestamp (seconds outside
+    0001-01-01..9999-12-31, nanos outside 0..999 999 999: google/protobuf/timestamp.proto).
+    """
     event = _usage_event(incoming)
     return [
-        (use.nonce_hash, int(_time(use.code_expires_at).timestamp()))
+        (use.nonce_hash, _expiry_s(use.code_expires_at))
         for use in uses_of(event)
         if use.nonce_hash and use.verdict == "VALID"
     ]
+
+
+#: the range of a valid google.protobuf.Timestamp (timestamp.proto), epoch seconds
+TIMESTAMP_MIN_S = -62_135_596_800  # 0001-01-01T00:00:00Z
+TIMESTAMP_MAX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _expiry_s(value: Timestamp) -> int:
+    """A code's expiry in whole epoch seconds; BadEvent if out of the Timestamp range."""
+    if not TIMESTAMP_MIN_S <= value.seconds <= TIMESTAMP_MAX_S:
+        raise BadEvent(f"code_expires_at.seconds out of range: {value.seconds}")
+    if not 0 <= value.nanos <= 999_999_999:
+        raise BadEvent(f"code_expires_at.nanos out of range: {value.nanos}")
+    return int(value.seconds)
 
 
 class NonceGuard:

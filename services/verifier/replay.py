@@ -21,7 +21,17 @@ so that topic is the guard's changelog, as the licence topic is the licence inde
 - a database without stored offsets (a new worker, or the first start after the
   Faust ``presentations`` table this replaces) reads the topic from its beginning,
   and until the feed has reached the end offsets it found at start a presentation
-  code is answered UNAVAILABLE, never accepted unchecked (:meth:`UsageFeed.seen`).
+  code is answered UNAVAILABLE, never accepted unchecked (:meth:`UsageFeed.seen`);
+  so does every run after a failed one, until it has reached the end offsets it reads
+  again;
+- one record that cannot be decoded (not protobuf, a ``code_expires_at`` outside the
+  Timestamp range, any other failure) is logged and skipped: the partition's offset
+  moves past it, the guard never stops on it;
+- stored offsets that belong to an earlier usage topic of the same name (deleted and
+  made again: a stored offset past its end, or the record at the stored offset not
+  the one applied there, by its timestamp and key) are forgotten and the topic is
+  read from its beginning, UNAVAILABLE until caught up; the nonces already stored
+  stay (each was accepted).
 
 Expired nonces are deleted now and then: a code past its expiry fails the code
 lifetime check before the replay check (services/verifier/domain.py).
@@ -34,6 +44,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +69,9 @@ log = logging.getLogger(__name__)
 FOLDER = "presentations.rocksdb"
 NONCE = b"n:"  # n:<nonce hash, hex> -> the code's expiry (epoch seconds, ASCII)
 OFFSET = b"o:"  # o:<partition> -> the last offset applied (ASCII)
+#: l:<partition> -> "<timestamp ms> <crc32 of key>" of the record at that offset: which
+#: topic the offsets belong to (a topic deleted and made again restarts at offset 0)
+LAST = b"l:"
 #: expired nonces are kept this much longer (clocks of groups differ a little)
 EXPIRY_MARGIN_S = 60
 PURGE_EVERY_S = 300.0
@@ -77,6 +91,12 @@ def carries_no_nonce(headers: Iterable[tuple[str, bytes]]) -> bool:
         if name == NONCES_HEADER:
             return value == b"0"
     return False
+
+
+def mark(record: Record) -> str:
+    """What identifies a record at its offset: its timestamp (ms) and a CRC-32 of its
+    key, "<timestamp> <crc>"."""
+    return f"{record.timestamp_ms} {zlib.crc32(record.key)}"
 
 
 class AcceptedNonces:
@@ -132,18 +152,48 @@ class AcceptedNonces:
             found[int(key[len(OFFSET) :])] = int(at.value())
         return found
 
-    def apply(self, records: Sequence[Headed]) -> list[tuple[Record, BadEvent]]:
-        """Record the accepted nonces of a batch of usage records and the offsets it
-        reaches, in one atomic write; the records that are not usage records (the
-        caller logs them; the partition moves on)."""
+    def marks(self) -> dict[int, str]:
+        """Per partition, :func:`mark` of the record at its stored offset (offsets
+        stored by a version before marks have none)."""
+        found = {}
+        it = self._db.iter()
+        it.seek(LAST)
+        for at in checked_walk(it):
+            key = at.key()
+            if not key.startswith(LAST):
+                break
+            found[int(key[len(LAST) :])] = bytes(at.value()).decode()
+        return found
+
+    def forget_offsets(self) -> None:
+        """Delete every stored offset and mark (the topic they belong to is gone): the
+        next run reads the topic from its beginning. The nonces stay: each was
+        accepted, and a nonce read again writes the same entry."""
         from rocksdict import WriteBatch
 
         batch = WriteBatch(raw_mode=True)
-        reached: dict[int, int] = {}
+        for prefix in (OFFSET, LAST):
+            it = self._db.iter()
+            it.seek(prefix)
+            for at in checked_walk(it):
+                if not at.key().startswith(prefix):
+                    break
+                batch.delete(at.key())
+        self._db.write(batch)
+
+    def apply(self, records: Sequence[Headed]) -> list[tuple[Record, BadEvent]]:
+        """Record the accepted nonces of a batch of usage records and the offsets it
+        reaches, in one atomic write; the records that cannot be decoded as usage
+        records, each with why (the caller logs them; the partition moves on past
+        them: one bad record never stops the guard)."""
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        reached: dict[int, Record] = {}
         bad: list[tuple[Record, BadEvent]] = []
         for headed in records:
             record = headed.record
-            reached[record.partition] = record.offset
+            reached[record.partition] = record
             if carries_no_nonce(headed.headers):
                 continue
             try:
@@ -151,10 +201,14 @@ class AcceptedNonces:
             except BadEvent as exc:
                 bad.append((record, exc))
                 continue
+            except Exception as exc:  # any other decoding failure: still one record
+                bad.append((record, BadEvent(f"cannot be decoded: {exc!r}"[:300])))
+                continue
             for nonce_hash, expires in nonces:
                 batch.put(NONCE + nonce_hash.encode(), str(expires).encode())
-        for partition, offset in reached.items():
-            batch.put(OFFSET + str(partition).encode(), str(offset).encode())
+        for partition, last in reached.items():
+            batch.put(OFFSET + str(partition).encode(), str(last.offset).encode())
+            batch.put(LAST + str(partition).encode(), mark(last).encode())
         self._db.write(batch)
         return bad
 
@@ -186,11 +240,13 @@ class UsageFeed:
 
     ``noted(applied)`` is called on the serving loop (``call_soon_threadsafe``) after
     each batch is stored, with partition -> (last offset, its time in seconds): what
-    the worker's index status reports. Until :attr:`caught_up` (the feed reached the
-    end offsets it found at start), and from a failed run (the broker unreachable at
-    start, a write refused) until the next run, started a second later, has resumed
-    at the stored offsets, :meth:`seen` raises UNAVAILABLE: the guard never answers
-    from a store it knows to be behind.
+    the worker's index status reports. Every run (the first, and each one started a
+    second after a failed run: the broker unreachable, a write refused) reads the end
+    offsets again and sets :attr:`caught_up` only once it has reached them; a failed
+    run clears it. Until then :meth:`seen` raises UNAVAILABLE: the guard never answers
+    from a store that may be behind. Stored offsets that belong to an earlier topic of
+    the same name (:meth:`_stale`) are forgotten and the topic is read from its
+    beginning.
     """
 
     def __init__(
@@ -267,6 +323,7 @@ class UsageFeed:
                 asyncio.run(self._main())
             except Exception as exc:  # UNAVAILABLE meanwhile, never a verdict
                 self.failed = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
+                self.caught_up.clear()  # the store may be behind: the next run decides
                 log.exception("the usage feed (replay guard) stopped; restarting")
                 self._stop.wait(self.retry_s)
 
@@ -278,6 +335,9 @@ class UsageFeed:
             fetch_min_bytes=FETCH_MIN_BYTES,
             max_partition_fetch_bytes=1024 * 1024,
         )
+        # every run catches up again with the end offsets it reads: before it has,
+        # the store may be behind (a failed run stopped somewhere before the end)
+        self.caught_up.clear()
         try:
             await consumer.start()
             tps = await self._position(consumer)
@@ -307,6 +367,14 @@ class UsageFeed:
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         stored = self.store.offsets()
+        if stored and await self._stale(consumer, tps, stored):
+            log.warning(
+                "replay guard %s: the stored offsets belong to an earlier %s (deleted "
+                "and made again); reading it from its beginning",
+                *(self.store.path, self.topic),
+            )
+            self.store.forget_offsets()
+            stored = {}
         for tp in tps:
             if tp.partition in stored:
                 consumer.seek(tp, stored[tp.partition] + 1)
@@ -318,6 +386,50 @@ class UsageFeed:
             *(self.store.path, len(tps), len(stored)),
         )
         return tps
+
+    async def _stale(
+        self, consumer: Any, tps: list[TopicPartition], stored: dict[int, int]
+    ) -> bool:
+        """Whether the stored offsets belong to an earlier topic of the same name: a
+        stored partition the topic lacks, a stored offset at or past a partition's
+        end offset, records after it deleted unread (its beginning offset is past
+        it + 1), or a record at a stored offset that is not the one applied there
+        (:func:`mark`; checked while the record is still kept). Raises RuntimeError
+        (the run fails, the next one checks again) if those records cannot be read
+        within 10 s."""
+        present = {tp.partition: tp for tp in tps}
+        if set(stored) - set(present):
+            return True
+        known = [present[p] for p in stored]
+        begins = await consumer.beginning_offsets(known)
+        ends = await read_end_offsets(  # exact: the embedded broker's may be short
+            self._factory(enable_auto_commit=False), await consumer.end_offsets(known)
+        )
+        for tp in known:
+            if not begins[tp] <= stored[tp.partition] + 1 <= ends[tp]:
+                return True
+        marks = self.store.marks()
+        wanted = {
+            tp: stored[tp.partition]
+            for tp in known
+            if tp.partition in marks and begins[tp] <= stored[tp.partition]
+        }
+        if not wanted:
+            return False
+        for tp, offset in wanted.items():
+            consumer.seek(tp, offset)
+        found: dict[TopicPartition, str] = {}
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while len(found) < len(wanted):
+            if asyncio.get_running_loop().time() > deadline or self._stop.is_set():
+                raise RuntimeError("the records at the stored offsets cannot be read")
+            pending = [tp for tp in wanted if tp not in found]
+            fetched = await consumer.getmany(*pending, timeout_ms=200, max_records=1)
+            for tp, messages in fetched.items():
+                for m in messages[:1]:
+                    at = Record(tp.partition, m.offset, m.key or b"", b"", m.timestamp)
+                    found[tp] = mark(at) if m.offset == wanted[tp] else "missing"
+        return any(found[tp] != marks[tp.partition] for tp in wanted)
 
     async def _consume(
         self,

@@ -228,3 +228,261 @@ def test_a_store_that_cannot_be_read_answers_unavailable(tmp_path):
     with pytest.raises(CertsealError) as refused:
         store.seen("00")
     assert refused.value.kind is ErrorKind.UNAVAILABLE
+
+
+def with_expiry(seconds: int, nanos: int = 0) -> bytes:
+    """A usage record accepting nonce "aa" whose code_expires_at is set raw."""
+    rec = record(use(1, nonce="aa", expires=T0))
+    event = events_pb2.LicenceUsedEvent.FromString(rec.value)
+    for one in event.uses or [event]:
+        one.code_expires_at.seconds = seconds
+        one.code_expires_at.nanos = nanos
+    return event.SerializeToString()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [
+        (2**62, 0),  # past 9999-12-31: protobuf's ToDatetime raises ValueError
+        (-(2**40), 0),  # before 0001-01-01
+        (253_402_300_800, 0),  # one second past the range
+        (-62_135_596_801, 0),
+        (0, -1),  # negative nanos
+        (0, 1_000_000_000),
+    ],
+)
+def test_an_expiry_outside_the_timestamp_range_is_a_bad_event(seconds, nanos):
+    with pytest.raises(BadEvent, match="code_expires_at"):
+        accepted_nonces(with_expiry(seconds, nanos))
+
+
+def test_the_ends_of_the_timestamp_range_are_accepted():
+    assert accepted_nonces(with_expiry(253_402_300_799, 999_999_999)) == [
+        ("aa", 253_402_300_799)
+    ]
+    assert accepted_nonces(with_expiry(-62_135_596_800)) == [("aa", -62_135_596_800)]
+
+
+def test_a_record_that_cannot_be_decoded_is_skipped_and_its_offset_passed(
+    tmp_path, monkeypatch
+):
+    store = AcceptedNonces(tmp_path / "n")
+    good = record(use(2, nonce="bb", expires=T0))
+    # no header (an older verifier's record), and a header saying "1": both decoded
+    hostile = Headed(Record(0, 0, b"k", with_expiry(2**62), 0), [])
+    hostile_headed = Headed(
+        Record(0, 1, b"k", with_expiry(0, -1), 0), [(NONCES_HEADER, b"1")]
+    )
+    problems = store.apply([hostile, hostile_headed, headed(2, good)])
+    assert [(r.partition, r.offset) for r, _ in problems] == [(0, 0), (0, 1)]
+    assert store.offsets() == {0: 2} and store.seen("bb")
+    # any other failure decoding one record is one bad record too, never a crash
+    import services.verifier.replay as replay
+
+    def broken(value: bytes):
+        raise OverflowError("a decoder's surprise")
+
+    monkeypatch.setattr(replay, "accepted_nonces", broken)
+    problems = store.apply([Headed(Record(0, 3, b"k", b"x", 0), [])])
+    assert [(r.offset, type(p)) for r, p in problems] == [(3, BadEvent)]
+    assert "OverflowError" in str(problems[0][1]) and store.offsets() == {0: 3}
+    store.close()
+
+
+async def publish_raw(stack, topic: str, value: bytes) -> None:
+    producer = stack.config.kafka.settings("certseal-tests").producer()
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"k", headers=[])
+    finally:
+        await producer.stop()
+
+
+async def test_a_record_with_an_out_of_range_expiry_does_not_stop_the_guard(
+    stack, tmp_path
+):
+    topic = await fresh_topic(stack, partitions=1)
+    await publish_raw(stack, topic, with_expiry(2**62))
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    await publish(stack, topic, [record(use(2, nonce="bb", expires=expires))])
+    feed = feed_on(stack, topic, tmp_path / "n", {})
+    feed.retry_s = 0.2
+    feed.start()
+    try:
+        await until(feed.caught_up.is_set, within=15)
+        assert feed.seen("bb") and feed.failed is None
+        assert feed.store.offsets() == {0: 1}
+    finally:
+        await asyncio.to_thread(feed.stop)
+
+
+async def test_a_run_after_a_failed_one_answers_unavailable_until_caught_up_again(
+    stack, tmp_path
+):
+    """After catching up, the feed's run fails storing a record that accepts "cc";
+    the next run has positioned itself (``failed`` cleared) but not yet stored it:
+    the guard answers UNAVAILABLE, never "not seen" from the store that is behind."""
+    topic = await fresh_topic(stack, partitions=1)
+    await publish(stack, topic, [record(use(1))])
+    feed = feed_on(stack, topic, tmp_path / "n", {})
+    feed.retry_s = 0.05
+    store_apply = feed.store.apply
+    calls = {"n": 0}
+    retrying = threading.Event()  # the retry is about to store "cc"
+    looked = threading.Event()  # the test has asked the guard meanwhile
+
+    def apply(records):
+        if any(h.record.offset >= 1 for h in records):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("write refused")
+            if calls["n"] == 2:
+                retrying.set()
+                looked.wait(30)
+        return store_apply(records)
+
+    feed.store.apply = apply  # type: ignore[method-assign]
+    feed.start()
+    try:
+        await until(feed.caught_up.is_set)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+        await publish(stack, topic, [record(use(3, nonce="cc", expires=expires))])
+        await until(retrying.is_set)
+        assert feed.failed is None  # the retry positioned itself
+        with pytest.raises(CertsealError) as refused:
+            feed.seen("cc")
+        assert refused.value.kind is ErrorKind.UNAVAILABLE
+        looked.set()
+        await until(feed.caught_up.is_set)
+        assert feed.seen("cc")
+    finally:
+        looked.set()
+        await asyncio.to_thread(feed.stop)
+
+
+async def recreate(stack, topic: str, partitions: int = 1) -> None:
+    admin = stack.config.kafka.settings("certseal-tests").admin()
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        for _ in range(100):  # the deletion may take a moment
+            try:
+                await admin.create_topics([NewTopic(topic, partitions, 1)])
+                return
+            except Exception:
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{topic} could not be made again")
+    finally:
+        await admin.close()
+
+
+async def read_through(stack, topic: str, path) -> UsageFeed:
+    feed = feed_on(stack, topic, path, {})
+    feed.start()
+    try:
+        await until(feed.caught_up.is_set)
+    finally:
+        await asyncio.to_thread(feed.stop)
+    return feed
+
+
+@pytest.mark.parametrize("new_records", [21, 3])
+async def test_a_recreated_usage_topic_is_read_from_its_beginning(
+    stack, tmp_path, new_records
+):
+    """The usage topic deleted and made again in the same cluster: the stored offsets
+    belong to the old topic. A nonce at offset 0 of the new topic is seen, whether
+    the new topic is longer than the stored offset (the record there differs) or
+    shorter (the stored offset is past its end)."""
+    topic = await fresh_topic(stack, partitions=1)
+    await publish(stack, topic, [record(use(n)) for n in range(10)])
+    await read_through(stack, topic, tmp_path / "n")
+    await recreate(stack, topic)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    await publish(
+        stack,
+        topic,
+        [record(use(1, nonce="ee", expires=expires))]
+        + [record(use(n)) for n in range(new_records - 1)],
+    )
+    again = feed_on(stack, topic, tmp_path / "n", {})
+    again.start()
+    try:
+        await until(again.caught_up.is_set)
+        assert again.resumed == {0: -1}  # read from the beginning
+        assert again.seen("ee")
+        assert again.store.offsets() == {0: new_records - 1}
+    finally:
+        await asyncio.to_thread(again.stop)
+
+
+async def test_the_same_topic_is_resumed_not_read_again(stack, tmp_path):
+    """The check for a recreated topic does not mistake the same topic for one."""
+    topic = await fresh_topic(stack, partitions=2)
+    await publish(stack, topic, [record(use(n)) for n in range(6)])
+    await read_through(stack, topic, tmp_path / "n")
+    again = feed_on(stack, topic, tmp_path / "n", {})
+    again.start()
+    try:
+        await until(again.caught_up.is_set)
+        assert again.applied_records == 0
+        assert sum(offset + 1 for offset in again.resumed.values()) == 6
+    finally:
+        await asyncio.to_thread(again.stop)
+
+
+async def test_a_topic_whose_last_batch_holds_many_records_is_resumed(stack, tmp_path):
+    """Records produced in one batch: the embedded broker reports the end offset one
+    past the batch's first record; the check for a recreated topic reads the exact
+    end, so the same topic is still resumed, not read again."""
+    topic = await fresh_topic(stack, partitions=1)
+    producer = stack.config.kafka.settings("certseal-tests").producer(linger_ms=200)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(
+                topic, rec.value, key=rec.key, headers=kafka_headers(rec)
+            )
+            for rec in [record(use(n)) for n in range(8)]
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    await read_through(stack, topic, tmp_path / "n")
+    again = feed_on(stack, topic, tmp_path / "n", {})
+    again.start()
+    try:
+        await until(again.caught_up.is_set)
+        assert again.resumed == {0: 7} and again.applied_records == 0
+    finally:
+        await asyncio.to_thread(again.stop)
+
+
+async def test_a_record_larger_than_a_fetch_does_not_stall_the_guard(stack, tmp_path):
+    """A usage record of 3 MiB (a fetch takes at most 1 MiB a partition) before an
+    accepted nonce: the guard catches up and sees the nonce."""
+    topic = await fresh_topic(stack, partitions=1)
+    big = events_pb2.LicenceUsedEvent(
+        event_id="e",
+        lineage="x",
+        identifier="i",
+        verdict="NOT_VALID",
+        purpose="p" * (3 * 1024 * 1024),
+    ).SerializeToString()
+    producer = stack.config.kafka.settings("certseal-tests").producer(
+        max_request_size=8 * 1024 * 1024
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, big, key=b"k", headers=[])
+    finally:
+        await producer.stop()
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    await publish(stack, topic, [record(use(4, nonce="dd", expires=expires))])
+    feed = feed_on(stack, topic, tmp_path / "n", {})
+    feed.start()
+    try:
+        await until(feed.caught_up.is_set)
+        assert feed.seen("dd") and feed.store.offsets() == {0: 1}
+    finally:
+        await asyncio.to_thread(feed.stop)
