@@ -36,6 +36,8 @@ from services.verifier.diskindex import (
 )
 from services.verifier.domain import FieldRights
 from services.verifier.group import PeerServicer, peer_identities
+from services.verifier.replay import FOLDER as REPLAY_FOLDER
+from services.verifier.replay import forget_replay_offsets
 from services.verifier.server import GrpcService
 from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
 
@@ -162,8 +164,13 @@ def main() -> None:
         )
         drop_index(data_dir)
         rebuilds.labels("damaged").inc()
-    if prepare_data_dir(data_dir, asyncio.run(broker_cluster_id(cfg))):
+    if prepare_data_dir(
+        data_dir, asyncio.run(broker_cluster_id(cfg)), keep=(REPLAY_FOLDER,)
+    ):
         rebuilds.labels("other_cluster").inc()
+        # the nonces the guard holds were accepted, whatever the cluster: they stay,
+        # and it reads the new cluster's usage topic from its beginning
+        forget_replay_offsets(data_dir / REPLAY_FOLDER)
     if cfg.verifier.worker and drop_unnamed_folder(
         Path(cfg.verifier.data_dir), cfg.verifier.group
     ):

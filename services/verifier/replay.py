@@ -234,6 +234,21 @@ class AcceptedNonces:
         return deleted
 
 
+def forget_replay_offsets(path: Path) -> None:
+    """Forget the offsets of the guard's store at ``path``, if there is one, keeping
+    its nonces: called at start when the worker meets another Kafka cluster than the
+    one the store read (a rebuilt Kafka, the embedded memory broker restarted). A code
+    accepted before stays REPLAYED; the new cluster's usage topic is read from its
+    beginning."""
+    if not path.exists():
+        return
+    store = AcceptedNonces(path)
+    try:
+        store.forget_offsets()
+    finally:
+        store.close()
+
+
 class UsageFeed:
     """Reads every partition of the usage topic into :class:`AcceptedNonces`, in its
     own thread and event loop, with no consumer group (positions are the store's).

@@ -219,28 +219,37 @@ class LicenceCount:
             self._counted = (time.monotonic(), walk.result())
 
 
-def prepare_data_dir(data_dir: Path, cluster_id: str) -> bool:
+def prepare_data_dir(
+    data_dir: Path, cluster_id: str, *, keep: Iterable[str] = ()
+) -> bool:
     """Keep the local index only if it was built from this Kafka cluster.
 
     Faust's tables recover from changelog topics; an index built from another cluster
     (a rebuilt Kafka, or the embedded memory broker after a restart) cannot be
-    reconciled with it, so it is dropped and rebuilt from the event topics. Returns True
+    reconciled with it, so it is dropped and rebuilt from the event topics. The
+    folders named in ``keep`` stay: what they hold is true whatever the cluster (the
+    replay guard's accepted nonces; the caller forgets their offsets). Returns True
     when an index was dropped.
     """
     marker = data_dir / CLUSTER_FILE
     built_elsewhere = data_dir.exists() and (
         not marker.exists() or marker.read_text() != cluster_id
     )
-    dropped = built_elsewhere and any(
-        p.name != CLUSTER_FILE for p in data_dir.iterdir()
-    )
+    kept = {CLUSTER_FILE, *keep}
+    dropped = built_elsewhere and any(p.name not in kept for p in data_dir.iterdir())
     if dropped:
         log.warning(
             "index in %s was built from another Kafka cluster; rebuilding it "
             "from the topics",
             data_dir,
         )
-        shutil.rmtree(data_dir)
+        for path in data_dir.iterdir():
+            if path.name in kept:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
     data_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(cluster_id)
     return dropped

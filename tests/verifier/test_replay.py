@@ -22,7 +22,14 @@ from certseal.v1 import events_pb2
 from services.verifier.diskindex import Record
 from services.verifier.events import NONCES_HEADER, kafka_headers, usage_record
 from services.verifier.index import BadEvent, accepted_nonces
-from services.verifier.replay import AcceptedNonces, Headed, UsageFeed
+from services.verifier.replay import (
+    FOLDER,
+    AcceptedNonces,
+    Headed,
+    UsageFeed,
+    forget_replay_offsets,
+)
+from services.verifier.storage import prepare_data_dir
 
 T0 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -93,6 +100,30 @@ def test_the_store_keeps_nonces_with_their_offsets_and_skips_by_header(tmp_path)
     reopened = AcceptedNonces(tmp_path / "n")
     assert reopened.seen("aa") and reopened.offsets() == {0: 3, 1: 7}
     reopened.close()
+
+
+def test_a_new_cluster_keeps_the_accepted_nonces_and_forgets_the_offsets(tmp_path):
+    """A worker that meets another Kafka cluster (a rebuilt Kafka, make run's memory
+    broker restarted) drops its index but not the guard's nonces: a presentation
+    code accepted before stays REPLAYED; the new usage topic is read from its
+    beginning (services/verifier/__main__.py)."""
+    data_dir = tmp_path / "group"
+    assert prepare_data_dir(data_dir, "cluster-a", keep=(FOLDER,)) is False
+    store = AcceptedNonces(data_dir / FOLDER)
+    shown = record(use(1, nonce="aa", expires=T0 + dt.timedelta(seconds=60)))
+    store.apply([headed(4, shown)])
+    assert store.offsets() == {0: 4}
+    store.close()
+    (data_dir / "licences.rocksdb").mkdir()  # the index, built from cluster-a
+    assert prepare_data_dir(data_dir, "cluster-b", keep=(FOLDER,)) is True
+    assert not (data_dir / "licences.rocksdb").exists()
+    forget_replay_offsets(data_dir / FOLDER)
+    kept = AcceptedNonces(data_dir / FOLDER)
+    assert kept.seen("aa")
+    assert kept.offsets() == {} and kept.marks() == {}
+    kept.close()
+    forget_replay_offsets(tmp_path / "none")  # no store yet: nothing to do
+    assert not (tmp_path / "none").exists()
 
 
 def test_expired_nonces_are_purged_after_a_margin(tmp_path):
