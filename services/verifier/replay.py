@@ -45,7 +45,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,28 +142,12 @@ class AcceptedNonces:
 
     def offsets(self) -> dict[int, int]:
         """Per partition of the usage topic, the last offset applied."""
-        found = {}
-        it = self._db.iter()
-        it.seek(OFFSET)
-        for at in checked_walk(it):
-            key = at.key()
-            if not key.startswith(OFFSET):
-                break
-            found[int(key[len(OFFSET) :])] = int(at.value())
-        return found
+        return {int(key): int(value) for key, value in self._prefixed(OFFSET)}
 
     def marks(self) -> dict[int, str]:
         """Per partition, :func:`mark` of the record at its stored offset (offsets
         stored by a version before marks have none)."""
-        found = {}
-        it = self._db.iter()
-        it.seek(LAST)
-        for at in checked_walk(it):
-            key = at.key()
-            if not key.startswith(LAST):
-                break
-            found[int(key[len(LAST) :])] = bytes(at.value()).decode()
-        return found
+        return {int(key): bytes(value).decode() for key, value in self._prefixed(LAST)}
 
     def forget_offsets(self) -> None:
         """Delete every stored offset and mark (the topic they belong to is gone): the
@@ -173,13 +157,20 @@ class AcceptedNonces:
 
         batch = WriteBatch(raw_mode=True)
         for prefix in (OFFSET, LAST):
-            it = self._db.iter()
-            it.seek(prefix)
-            for at in checked_walk(it):
-                if not at.key().startswith(prefix):
-                    break
-                batch.delete(at.key())
+            for key, _ in self._prefixed(prefix):
+                batch.delete(prefix + key)
         self._db.write(batch)
+
+    def _prefixed(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """(key without ``prefix``, value) of every key under ``prefix``, in order;
+        a damaged block raises (:func:`checked_walk`)."""
+        it = self._db.iter()
+        it.seek(prefix)
+        for at in checked_walk(it):
+            key = at.key()
+            if not key.startswith(prefix):
+                break
+            yield key[len(prefix) :], at.value()
 
     def apply(self, records: Sequence[Headed]) -> list[tuple[Record, BadEvent]]:
         """Record the accepted nonces of a batch of usage records and the offsets it
@@ -220,14 +211,9 @@ class AcceptedNonces:
         horizon = now.timestamp() - EXPIRY_MARGIN_S
         batch = WriteBatch(raw_mode=True)
         deleted = 0
-        it = self._db.iter()
-        it.seek(NONCE)
-        for at in checked_walk(it):
-            key = at.key()
-            if not key.startswith(NONCE):
-                break
-            if int(at.value()) < horizon:
-                batch.delete(key)
+        for key, value in self._prefixed(NONCE):
+            if int(value) < horizon:
+                batch.delete(NONCE + key)
                 deleted += 1
         if deleted:
             self._db.write(batch)

@@ -66,16 +66,6 @@ class Tsa:
         return Timestamper(f"http://127.0.0.1:{port}/", timeout_s=3)
 
 
-@pytest.fixture(params=["ec-p256", "rsa-2048"])
-async def tsa(tmp_path, request):
-    # a TSA signs with an EC P-256 key (the dev stack's) or an RSA one (many others')
-    found = Tsa(tmp_path / "tsa", rsa_key=request.param == "rsa-2048")
-    found.stamper = await found.client()
-    yield found
-    await found.stamper.close()
-    await found.server.stop()
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     return _ca(tmp_path_factory.mktemp("seal-ca"))

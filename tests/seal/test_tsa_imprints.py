@@ -10,18 +10,8 @@ from asn1crypto import cms, tsp
 
 from services.seal.timestamp import SM3, TokenError, check_token, imprint
 from services.seal.tsa import Rejection, signed_attrs_digest
-from tests.seal.test_timestamps import Tsa
 
 STAMPED = b"the signature value a requester stamps"
-
-
-@pytest.fixture(params=["ec-p256", "rsa-2048"])
-async def tsa(tmp_path, request):
-    found = Tsa(tmp_path / "tsa", rsa_key=request.param == "rsa-2048")
-    found.stamper = await found.client()
-    yield found
-    await found.stamper.close()
-    await found.server.stop()
 
 
 def asking(algorithm: str, hashed: bytes, nonce: int) -> tsp.TimeStampReq:
