@@ -255,8 +255,10 @@ def load_config(
     try:
         return msgspec.convert(data, schema, strict=True)
     except msgspec.ValidationError as exc:
+        # the field is "configuration" (the CLI prints error: configuration: …, not
+        # the command's name); str() keeps "configuration: [section] key: problem"
         raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, f"configuration: {_readable(str(exc))}"
+            ErrorKind.INVALID_ARGUMENT, _readable(str(exc)), field="configuration"
         ) from None
 
 

@@ -218,3 +218,24 @@ def test_a_fieldless_error_is_still_printed_with_a_field(capsys):
     status = kernel_cli.run_command(parser, ["boom"])
     assert status == 1
     assert capsys.readouterr().err == "error: boom: something is off\n"
+
+
+async def test_a_setting_of_the_wrong_type_is_named_not_the_command(
+    config, capsys, tmp_path
+):
+    """A layered configuration file with a setting of the wrong type: the error names
+    the configuration and the setting, not the command that read it (nu7)."""
+    config_file = write_config(config, tmp_path)
+    overlay = tmp_path / "overlay.toml"
+    overlay.write_text('[issuer]\nworkers = "two"\n')
+    status, out = await certseal(
+        capsys,
+        "--config",
+        str(config_file),
+        "--config",
+        str(overlay),
+        "department",
+        "list",
+    )
+    assert status == 2
+    assert out.strip().startswith("error: configuration: [issuer] workers: "), out
