@@ -162,15 +162,20 @@ def main() -> None:
             data_dir,
             len(damaged),
         )
-        drop_index(data_dir)
+        # the replay guard's nonces stay unless its own store is the damaged one
+        guard_damaged = any(folder.name == REPLAY_FOLDER for folder, _ in damaged)
+        drop_index(data_dir, keep=() if guard_damaged else (REPLAY_FOLDER,))
         rebuilds.labels("damaged").inc()
+    # the nonces the guard holds were accepted, whatever the cluster: they stay, and
+    # on another cluster it forgets its offsets and reads the usage topic from its
+    # beginning (before the new cluster is recorded, so a kill between does it again)
     if prepare_data_dir(
-        data_dir, asyncio.run(broker_cluster_id(cfg)), keep=(REPLAY_FOLDER,)
+        data_dir,
+        asyncio.run(broker_cluster_id(cfg)),
+        keep=(REPLAY_FOLDER,),
+        other_cluster=lambda: forget_replay_offsets(data_dir / REPLAY_FOLDER),
     ):
         rebuilds.labels("other_cluster").inc()
-        # the nonces the guard holds were accepted, whatever the cluster: they stay,
-        # and it reads the new cluster's usage topic from its beginning
-        forget_replay_offsets(data_dir / REPLAY_FOLDER)
     if cfg.verifier.worker and drop_unnamed_folder(
         Path(cfg.verifier.data_dir), cfg.verifier.group
     ):

@@ -322,7 +322,9 @@ class UsageFeed:
         while not self._stop.is_set():
             try:
                 asyncio.run(self._main())
-            except Exception as exc:  # UNAVAILABLE meanwhile, never a verdict
+            # BaseException too: a panic out of rocksdict (pyo3's PanicException) or a
+            # stray CancelledError must not end the thread with caught_up still set
+            except BaseException as exc:  # UNAVAILABLE meanwhile, never a verdict
                 self.failed = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
                 self.caught_up.clear()  # the store may be behind: the next run decides
                 log.exception("the usage feed (replay guard) stopped; restarting")

@@ -220,7 +220,11 @@ class LicenceCount:
 
 
 def prepare_data_dir(
-    data_dir: Path, cluster_id: str, *, keep: Iterable[str] = ()
+    data_dir: Path,
+    cluster_id: str,
+    *,
+    keep: Iterable[str] = (),
+    other_cluster: Callable[[], None] | None = None,
 ) -> bool:
     """Keep the local index only if it was built from this Kafka cluster.
 
@@ -228,8 +232,10 @@ def prepare_data_dir(
     (a rebuilt Kafka, or the embedded memory broker after a restart) cannot be
     reconciled with it, so it is dropped and rebuilt from the event topics. The
     folders named in ``keep`` stay: what they hold is true whatever the cluster (the
-    replay guard's accepted nonces; the caller forgets their offsets). Returns True
-    when an index was dropped.
+    replay guard's accepted nonces), and ``other_cluster`` is called whenever the
+    folder was not recorded as this cluster's (the guard forgets its offsets), before
+    the new cluster is recorded: a process killed in between calls it again at its
+    next start. Returns True when an index was dropped.
     """
     marker = data_dir / CLUSTER_FILE
     built_elsewhere = data_dir.exists() and (
@@ -251,6 +257,8 @@ def prepare_data_dir(
             else:
                 path.unlink()
     data_dir.mkdir(parents=True, exist_ok=True)
+    if built_elsewhere and other_cluster is not None:
+        other_cluster()
     marker.write_text(cluster_id)
     return dropped
 
@@ -301,10 +309,20 @@ def damaged_tables(
     return damaged
 
 
-def drop_index(data_dir: Path) -> None:
+def drop_index(data_dir: Path, *, keep: Iterable[str] = ()) -> None:
     """Remove a group's index folder (RocksDB tables and kept snapshots); it is
-    rebuilt from the topics."""
-    shutil.rmtree(data_dir, ignore_errors=True)
+    rebuilt from the topics. The folders named in ``keep`` stay (the replay guard's
+    accepted nonces, which no topic may hold any more)."""
+    if not keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    elif data_dir.exists():
+        for path in data_dir.iterdir():
+            if path.name in keep:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
 
 

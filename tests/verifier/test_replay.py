@@ -29,7 +29,7 @@ from services.verifier.replay import (
     UsageFeed,
     forget_replay_offsets,
 )
-from services.verifier.storage import prepare_data_dir
+from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
 
 T0 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -515,5 +515,135 @@ async def test_a_record_larger_than_a_fetch_does_not_stall_the_guard(stack, tmp_
     try:
         await until(feed.caught_up.is_set)
         assert feed.seen("dd") and feed.store.offsets() == {0: 1}
+    finally:
+        await asyncio.to_thread(feed.stop)
+
+
+def start_up(data_dir, cluster_id: str) -> None:
+    """What services/verifier/__main__.py does to the data folder at start, in its
+    order: a damaged table drops the index (the guard's store stays unless it is the
+    damaged one), then the cluster check (another cluster: the guard forgets its
+    offsets before the new cluster is recorded)."""
+    from services.verifier.diskindex import FOLDER as INDEX_FOLDER
+
+    damaged = damaged_tables(data_dir, opened_only=frozenset({INDEX_FOLDER}))
+    if damaged:
+        guard_damaged = any(folder.name == FOLDER for folder, _ in damaged)
+        drop_index(data_dir, keep=() if guard_damaged else (FOLDER,))
+    prepare_data_dir(
+        data_dir,
+        cluster_id,
+        keep=(FOLDER,),
+        other_cluster=lambda: forget_replay_offsets(data_dir / FOLDER),
+    )
+
+
+def accept(data_dir, nonce: str, offset: int) -> None:
+    store = AcceptedNonces(data_dir / FOLDER)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    store.apply([headed(offset, record(use(1, nonce=nonce, expires=expires)))])
+    store.close()
+
+
+def test_a_damaged_licence_index_does_not_cost_the_guard_its_nonces(tmp_path):
+    """A code accepted on cluster A stays REPLAYED on cluster B only through the
+    guard's store (B's usage topic never held its record): a later start that finds
+    the licence index damaged drops the index, not the guard's store (atk7b)."""
+    from rocksdict import Rdict
+
+    from services.verifier.diskindex import FOLDER as INDEX_FOLDER
+
+    data_dir = tmp_path / "group"
+    start_up(data_dir, "cluster-a")
+    accept(data_dir, "aa", 4)
+    start_up(data_dir, "cluster-b")
+    db = Rdict(str(data_dir / INDEX_FOLDER))
+    db[b"k"] = b"v"
+    db.close()
+    (data_dir / INDEX_FOLDER / "CURRENT").write_text("garbage\n")
+    start_up(data_dir, "cluster-b")
+    assert not (data_dir / INDEX_FOLDER).exists()  # the damaged index went
+    after = AcceptedNonces(data_dir / FOLDER)
+    try:
+        assert after.seen("aa") and after.offsets() == {}
+    finally:
+        after.close()
+
+
+def test_another_cluster_forgets_the_offsets_whatever_else_the_folder_holds(
+    tmp_path,
+):
+    """Only the cluster file and the guard's store in the folder (nothing else to
+    drop), or a kill between recording the new cluster and forgetting the offsets:
+    either way the guard must not resume in the new cluster's topic at the old one's
+    offsets (atk7b)."""
+    data_dir = tmp_path / "group"
+    start_up(data_dir, "cluster-a")
+    accept(data_dir, "aa", 4)
+    start_up(data_dir, "cluster-b")  # nothing but the guard to keep
+    store = AcceptedNonces(data_dir / FOLDER)
+    assert store.offsets() == {} and store.seen("aa")
+    store.close()
+    # killed inside other_cluster, before the new cluster was recorded: the next
+    # start forgets again
+    accept(data_dir, "bb", 7)
+
+    def killed() -> None:
+        forget_replay_offsets(data_dir / FOLDER)
+        raise SystemExit(9)
+
+    with pytest.raises(SystemExit):
+        prepare_data_dir(data_dir, "cluster-c", keep=(FOLDER,), other_cluster=killed)
+    accept(data_dir, "cc", 9)  # as if cluster B's offsets were still there
+    start_up(data_dir, "cluster-c")
+    store = AcceptedNonces(data_dir / FOLDER)
+    try:
+        assert store.offsets() == {}
+        assert store.seen("aa") and store.seen("bb") and store.seen("cc")
+    finally:
+        store.close()
+
+
+class PanicException(BaseException):
+    """What pyo3 raises for a Rust panic (rocksdict): not an Exception."""
+
+
+async def test_a_base_exception_in_a_run_fails_the_run_and_the_feed_runs_again(
+    stack, tmp_path
+):
+    """A BaseException in a run (a rocksdict panic, a stray CancelledError) ended the
+    feed's thread for good with caught_up still set: "not seen" from a store that no
+    longer moved (atk7b). It is a failed run: UNAVAILABLE, then a new run that
+    stores what follows."""
+    topic = await fresh_topic(stack, partitions=1)
+    await publish(stack, topic, [record(use(1))])
+    feed = feed_on(stack, topic, tmp_path / "n", {})
+    feed.retry_s = 0.05
+    store_apply = feed.store.apply
+    raised = threading.Event()
+
+    def apply(records):
+        if any(h.record.offset >= 1 for h in records) and not raised.is_set():
+            raised.set()
+            raise PanicException("called `Result::unwrap()` on an `Err` value")
+        return store_apply(records)
+
+    feed.store.apply = apply
+    feed.start()
+    try:
+        await until(feed.caught_up.is_set)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+        await publish(stack, topic, [record(use(3, nonce="cc", expires=expires))])
+        await until(raised.is_set)
+
+        def seen_after_the_retry() -> bool:
+            try:
+                return feed.seen("cc")
+            except CertsealError as exc:
+                assert exc.kind is ErrorKind.UNAVAILABLE
+                return False
+
+        await until(seen_after_the_retry)
+        assert feed._thread.is_alive()
     finally:
         await asyncio.to_thread(feed.stop)
