@@ -145,6 +145,7 @@ def start_console(home: Path, cfg: Config, verifier_port: int) -> tuple[str, Any
     cfg.console.listen = f"127.0.0.1:{free_port()}"
     cfg.console.verifier_targets = [f"127.0.0.1:{verifier_port}"]
     cfg.console.metrics_sources = []
+    cfg.console.metrics_listen = ""  # its default port is make run's
     config_file = home / "console.toml"
     config_file.write_text(dump_config(cfg))
     # the clerk works at the platform's own service hall (the counter before accounts)

@@ -240,6 +240,7 @@ def largest_ofd(total: int) -> bytes:
 
 def start_seal(home: Path, cfg: Config) -> tuple[int, subprocess.Popen[bytes]]:
     cfg.seal.listen = f"127.0.0.1:{free_port()}"
+    cfg.seal.metrics_listen = ""  # its default port is make run's
     config_file = home / "seal.toml"
     config_file.write_text(dump_config(cfg))
     process = subprocess.Popen(
