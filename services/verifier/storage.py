@@ -312,12 +312,14 @@ def damaged_tables(
 def drop_index(data_dir: Path, *, keep: Iterable[str] = ()) -> None:
     """Remove a group's index folder (RocksDB tables and kept snapshots); it is
     rebuilt from the topics. The folders named in ``keep`` stay (the replay guard's
-    accepted nonces, which no topic may hold any more)."""
+    accepted nonces, which no topic may hold any more), and so does the record of the
+    cluster their offsets belong to (else the next start would take it for another
+    cluster and read the whole usage topic again)."""
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     elif data_dir.exists():
         for path in data_dir.iterdir():
-            if path.name in keep:
+            if path.name in keep or path.name == CLUSTER_FILE:
                 continue
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
