@@ -62,6 +62,18 @@ def checked_walk(it: Any) -> Iterator[Any]:
     it.status()
 
 
+def prefixed(db: Any, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(key without ``prefix``, value) of every key of the RocksDB database ``db``
+    under ``prefix``, in key order; a damaged block raises (:func:`checked_walk`)."""
+    it = db.iter()
+    it.seek(prefix)
+    for at in checked_walk(it):
+        key = at.key()
+        if not key.startswith(prefix):
+            break
+        yield key[len(prefix) :], at.value()
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One licence event as the broker delivered it."""
@@ -316,13 +328,7 @@ class DiskIndex:
         if self.damage is not None:
             raise self._unusable()
         try:
-            it = self._db.iter()
-            it.seek(ENTRY)
-            for at in checked_walk(it):
-                key = at.key()
-                if not key.startswith(ENTRY):
-                    break
-                yield key[len(ENTRY) :], at.value()
+            yield from prefixed(self._db, ENTRY)
         except CertsealError:
             raise
         except Exception as exc:

@@ -45,7 +45,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ from aiokafka.structs import TopicPartition
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import LICENCE_USAGE
-from services.verifier.diskindex import Record, checked_walk
+from services.verifier.diskindex import Record, prefixed
 from services.verifier.events import NONCES_HEADER
 from services.verifier.index import BadEvent, accepted_nonces
 from services.verifier.transport import (
@@ -142,12 +142,14 @@ class AcceptedNonces:
 
     def offsets(self) -> dict[int, int]:
         """Per partition of the usage topic, the last offset applied."""
-        return {int(key): int(value) for key, value in self._prefixed(OFFSET)}
+        return {int(key): int(value) for key, value in prefixed(self._db, OFFSET)}
 
     def marks(self) -> dict[int, str]:
         """Per partition, :func:`mark` of the record at its stored offset (offsets
         stored by a version before marks have none)."""
-        return {int(key): bytes(value).decode() for key, value in self._prefixed(LAST)}
+        return {
+            int(key): bytes(value).decode() for key, value in prefixed(self._db, LAST)
+        }
 
     def forget_offsets(self) -> None:
         """Delete every stored offset and mark (the topic they belong to is gone): the
@@ -157,20 +159,9 @@ class AcceptedNonces:
 
         batch = WriteBatch(raw_mode=True)
         for prefix in (OFFSET, LAST):
-            for key, _ in self._prefixed(prefix):
+            for key, _ in prefixed(self._db, prefix):
                 batch.delete(prefix + key)
         self._db.write(batch)
-
-    def _prefixed(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """(key without ``prefix``, value) of every key under ``prefix``, in order;
-        a damaged block raises (:func:`checked_walk`)."""
-        it = self._db.iter()
-        it.seek(prefix)
-        for at in checked_walk(it):
-            key = at.key()
-            if not key.startswith(prefix):
-                break
-            yield key[len(prefix) :], at.value()
 
     def apply(self, records: Sequence[Headed]) -> list[tuple[Record, BadEvent]]:
         """Record the accepted nonces of a batch of usage records and the offsets it
@@ -211,7 +202,7 @@ class AcceptedNonces:
         horizon = now.timestamp() - EXPIRY_MARGIN_S
         batch = WriteBatch(raw_mode=True)
         deleted = 0
-        for key, value in self._prefixed(NONCE):
+        for key, value in prefixed(self._db, NONCE):
             if int(value) < horizon:
                 batch.delete(NONCE + key)
                 deleted += 1

@@ -249,13 +249,7 @@ def prepare_data_dir(
             "from the topics",
             data_dir,
         )
-        for path in data_dir.iterdir():
-            if path.name in kept:
-                continue
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+        _remove_all_but(data_dir, kept, ignore_errors=False)
     data_dir.mkdir(parents=True, exist_ok=True)
     if built_elsewhere and other_cluster is not None:
         other_cluster()
@@ -318,14 +312,21 @@ def drop_index(data_dir: Path, *, keep: Iterable[str] = ()) -> None:
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     elif data_dir.exists():
-        for path in data_dir.iterdir():
-            if path.name in keep or path.name == CLUSTER_FILE:
-                continue
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+        _remove_all_but(data_dir, {CLUSTER_FILE, *keep}, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _remove_all_but(data_dir: Path, kept: set[str], *, ignore_errors: bool) -> None:
+    """Remove every file and folder of ``data_dir`` not named in ``kept``."""
+    for path in data_dir.iterdir():
+        if path.name in kept:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=ignore_errors)
+        elif ignore_errors:
+            path.unlink(missing_ok=True)
+        else:
+            path.unlink()
 
 
 class SnapshotStore:
