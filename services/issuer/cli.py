@@ -114,7 +114,7 @@ def _field_spec(text: str) -> Any:
     from certseal.v1 import licence_pb2
 
     name, _, rest = text.partition(":")
-    parts = rest.split(":") if rest else ["string"]
+    parts = rest.split(":")
     kind, flags = parts[0], set(parts[1:])
     titles = [f.removeprefix("title=") for f in flags if f.startswith("title=")]
     unknown = (
@@ -122,7 +122,7 @@ def _field_spec(text: str) -> Any:
         - {"required", "public", "restricted", "personal"}
         - {f"title={t}" for t in titles}
     )
-    if kind not in _FIELD_TYPES or unknown or len(titles) > 1:
+    if not name.strip() or kind not in _FIELD_TYPES or unknown or len(titles) > 1:
         raise argparse.ArgumentTypeError(
             f"{text!r}: use NAME:TYPE[:required][:public|:restricted|:personal]"
             f"[:title=TITLE], TYPE one of {', '.join(_FIELD_TYPES)}"

@@ -141,6 +141,23 @@ async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
             ],
             "error: field: 'class:string:title=a:title=b': use NAME:TYPE",
         ),
+        *(
+            (
+                [
+                    *("type", "add", "--code", "X", "--name", "n", "--issuers", "Y"),
+                    "--field",
+                    spec,
+                ],
+                f"error: field: {spec!r}: use NAME:TYPE",
+            )
+            for spec in (
+                "bad",
+                ":string",
+                "class:",
+                "class:text",
+                "class:string:secret",
+            )
+        ),
     ):
         with_status = await asyncio.to_thread(_exit_status, argv)
         out = capsys.readouterr()
