@@ -636,6 +636,74 @@ async def test_the_operator_page_shows_both_groups_with_their_lag(browser, platf
     await context.close()
 
 
+async def _signs_in(platform, name: str, password: str) -> int:
+    """The status of ``POST /api/login`` for ``name`` with ``password``."""
+    context = ssl.create_default_context(cafile=platform["config"].tls.ca_file)
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=context)
+    ) as session, session.post(
+        platform["url"] + "/api/login", json={"name": name, "password": password}
+    ) as reply:
+        return reply.status
+
+
+async def test_the_operator_adds_disables_and_resets_an_account_from_the_page(
+    browser, platform
+):
+    context = await browser.new_context(
+        ignore_https_errors=True, viewport={"width": 1200, "height": 900}
+    )
+    page = await context.new_page()
+    await sign_in(page, platform, "operator", "/operator")
+    operator_row = page.locator(
+        f'tr[data-account="{platform["accounts"]["operator"].name}"]'
+    )
+    await expect(operator_row).to_contain_text("operator")
+    name, department = f"new-clerk-{secrets.token_hex(3)}", fresh_uscc()
+
+    # a bad field is named on the page, and nothing is added
+    await page.fill("#account-name", name)
+    await page.fill("#account-department", "not-a-uscc")
+    await page.fill("#account-password", PASSWORD)
+    await page.click("#account-add")
+    await expect(page.locator("#accounts-message")).to_contain_text("department")
+    await expect(page.locator(f'tr[data-account="{name}"]')).to_have_count(0)
+    assert await _signs_in(platform, name, PASSWORD) == 401
+
+    # a good account is listed and signs in
+    await page.fill("#account-department", department)
+    await page.fill("#account-password", PASSWORD)
+    await page.click("#account-add")
+    row = page.locator(f'tr[data-account="{name}"]')
+    await expect(row).to_contain_text(department)
+    await expect(row).to_contain_text("clerk")
+    await expect(page.locator("#accounts-message")).to_be_hidden()
+    await expect(page.locator("#account-name")).to_have_value("")  # the form is reset
+    assert await _signs_in(platform, name, PASSWORD) == 200
+
+    # disabled from the page, it cannot sign in; enabled, it can again
+    await row.locator('[data-action="disable"]').click()
+    await expect(row).to_contain_text("disabled")
+    assert await _signs_in(platform, name, PASSWORD) == 403
+    await row.locator('[data-action="enable"]').click()
+    await expect(row).to_contain_text("enabled")
+
+    # a new password: a short one is refused by name, a good one replaces the old
+    new_password = "a-new-counter-password"
+    await row.locator('[data-action="password"]').click()
+    await row.locator("input[type=password]").fill("short")
+    await row.get_by_role("button", name="保存 Save").click()
+    await expect(page.locator("#accounts-message")).to_contain_text("password")
+    await row.locator("input[type=password]").fill(new_password)
+    await row.get_by_role("button", name="保存 Save").click()
+    await expect(page.locator("#accounts-message")).to_be_hidden()
+    await expect(row.locator('[data-action="password"]')).to_be_visible()
+    assert await _signs_in(platform, name, PASSWORD) == 401
+    assert await _signs_in(platform, name, new_password) == 200
+    await shot(page, "09-operator-accounts")
+    await context.close()
+
+
 def y4m(png: bytes, width: int = 640, height: int = 480, frames: int = 10) -> bytes:
     """A raw video (YUV4MPEG2, 4:2:0) showing the image, for Chromium's fake camera."""
     with Image.open(io.BytesIO(png)) as qr:

@@ -102,4 +102,93 @@ async function refresh() {
   setTimeout(refresh, refreshMs);
 }
 
-document.addEventListener("DOMContentLoaded", refresh);
+// -- console accounts: who may sign in at which counter ----------------------------
+
+/** A fresh Idempotency-Key: a repeated click or a retried request changes nothing twice. */
+function onceKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function accountsMessage(text) {
+  $("accounts-message").hidden = !text;
+  $("accounts-message").textContent = text || "";
+}
+
+/** POST ``body`` (JSON) to an account route with a fresh Idempotency-Key. */
+function accountCall(path, body) {
+  return api(path, {
+    method: "POST",
+    headers: {"Content-Type": "application/json", "Idempotency-Key": onceKey()},
+    body: JSON.stringify(body || {}),
+  });
+}
+
+/** Run an account change; on success reload the list, else say what was wrong. */
+async function accountChange(what, call) {
+  try {
+    await call();
+    accountsMessage("");
+    await loadAccounts();
+    return true;
+  } catch (err) {
+    accountsMessage(`${what}: ${err.field ? err.field + ": " : ""}${err.message}`);
+    return false;
+  }
+}
+
+function passwordEditor(account, cell) {
+  const input = el("input", {type: "password", autocomplete: "new-password", "aria-label": `new password for ${account.name}`});
+  const save = el("button", {type: "button"}, "保存 Save");
+  save.addEventListener("click", () => accountChange(`设置密码 / Set the password of ${account.name}`,
+    () => accountCall(`/api/accounts/${encodeURIComponent(account.name)}/password`, {password: input.value})));
+  cell.replaceChildren(input, save);
+  input.focus();
+}
+
+function accountRow(account) {
+  const ways = [account.password ? "密码 password" : null, account.certificate ? `证书 ${account.certificate}` : null]
+    .filter(Boolean).join(" · ");
+  const toggle = el("button", {type: "button", "data-action": account.disabled ? "enable" : "disable"},
+    account.disabled ? "启用 Enable" : "停用 Disable");
+  toggle.addEventListener("click", () => accountChange(`${account.disabled ? "启用 / Enable" : "停用 / Disable"} ${account.name}`,
+    () => accountCall(`/api/accounts/${encodeURIComponent(account.name)}/${account.disabled ? "enable" : "disable"}`)));
+  const actions = el("td", {});
+  const password = el("button", {type: "button", "data-action": "password"}, "设置密码 Set password");
+  password.addEventListener("click", () => passwordEditor(account, actions));
+  actions.append(toggle, password);
+  return el("tr", {"data-account": account.name},
+    el("td", {class: "mono"}, account.name), el("td", {class: "mono"}, account.department),
+    el("td", {}, account.role), el("td", {}, ways || "—"),
+    el("td", {}, state(!account.disabled, "启用 enabled", "停用 disabled")), actions);
+}
+
+async function loadAccounts() {
+  try {
+    const reply = await api("/api/accounts");
+    $("accounts").tBodies[0].replaceChildren(...reply.accounts.map(accountRow));
+  } catch (err) {
+    accountsMessage(`无法读取账号 / Accounts unavailable: ${err.message}`);
+  }
+}
+
+async function addAccount(event) {
+  event.preventDefault();
+  const form = $("account-form");
+  const value = (id) => $(id).value.trim();
+  const body = {name: value("account-name"), department: value("account-department"), role: $("account-role").value};
+  if ($("account-password").value) body.password = $("account-password").value;
+  if (value("account-certificate")) body.certificate = value("account-certificate");
+  $("account-add").disabled = true;
+  try {
+    if (await accountChange(`新增账号 / Add ${body.name || "an account"}`, () => accountCall("/api/accounts", body))) form.reset();
+  } finally {
+    $("account-add").disabled = false;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  refresh();
+  loadAccounts();
+  $("account-form").addEventListener("submit", addAccount);
+});
