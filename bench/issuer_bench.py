@@ -63,9 +63,18 @@ PARTS = frozenset(
 OUT = os.environ.get("BENCH_OUT", "issuer")
 
 
-async def wait_serving(channel: grpc.aio.Channel) -> None:
+async def wait_serving(
+    channel: grpc.aio.Channel, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until the service behind ``channel`` says SERVING (RuntimeError after about a
+    minute); RuntimeError at once, with its exit status, when ``process`` has ended."""
     stub = health_pb2_grpc.HealthStub(channel)
     for _ in range(600):
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"the service (pid {process.pid}) exited with status {process.returncode}"
+                " before it was SERVING; its log is above"
+            )
         try:
             reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
             if reply.status == health_pb2.HealthCheckResponse.SERVING:

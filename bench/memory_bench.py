@@ -266,7 +266,7 @@ async def seal_owner(stack: DevStack, issuer_port: int) -> str:
 async def measure_verifier(verifier: Verifier, codes: list[str]) -> dict[str, float]:
     pid = verifier.process.pid  # type: ignore[union-attr]
     async with verifier.channel() as channel:
-        await wait_serving(channel)
+        await wait_serving(channel, verifier.process)
         stub = verifier_pb2_grpc.VerifierStub(channel)
 
         def image(data: bytes) -> Callable[[], Awaitable[Any]]:
@@ -314,11 +314,12 @@ async def measure_ofd(
 
 
 async def measure_seal(
-    stack: DevStack, port: int, owner: str, pid: int
+    stack: DevStack, port: int, owner: str, process: subprocess.Popen[bytes]
 ) -> dict[str, float]:
     figures: dict[str, float] = {}
+    pid = process.pid
     async with identity_channel(stack, port, f"dept:{owner}") as channel:
-        await wait_serving(channel)
+        await wait_serving(channel, process)
         stub = seal_pb2_grpc.SealStub(channel)
         figures["idle"] = round(rss_mib(pid), 1)
         picture = largest_picture()
@@ -494,7 +495,7 @@ def main() -> None:
         seal_port, seal = start_seal(home, cfg)
         print("seal: the largest picture, PDFs and documents ...", flush=True)
         results["seal"] = summary(
-            asyncio.run(measure_seal(stack, seal_port, owner, seal.pid)), K8S["seal"]
+            asyncio.run(measure_seal(stack, seal_port, owner, seal)), K8S["seal"]
         )
         print(f"  {results['seal']}", flush=True)
         cfg.console.seal_target = cfg.seal.listen
