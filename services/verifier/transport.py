@@ -152,8 +152,9 @@ def rejoin_as_before(consumer: Any, member_file: Path) -> None:
     licence index (which holds the folder's LOCK) in ``create_app``, before the
     consumer starts, so a second process on the same folder fails before it joins;
     the member id never leaves the folder. A member id the group does not know (the
-    member left on stop, its session expired, another cluster) is answered
-    UNKNOWN_MEMBER_ID, and aiokafka joins as a new member at once (one round trip).
+    member left on stop, its session expired, another cluster) still joins: the
+    embedded broker takes it as given; Apache Kafka answers UNKNOWN_MEMBER_ID and
+    aiokafka joins as a new member at once (one round trip).
     Committed offsets keep at-least-once: the successor resumes from them, as after
     any rebalance. No-op for a consumer without group management or one that has
     joined already (a set-up made twice wraps once)."""
