@@ -179,7 +179,9 @@ def rejoin_as_before(consumer: Any, member_file: Path) -> None:
                 write_member_id(member_file, member_id)
                 kept = member_id
             except OSError as exc:  # the next start joins as a new member
-                log.warning("cannot keep the group member id in %s: %s", member_file, exc)
+                log.warning(
+                    "cannot keep the group member id in %s: %s", member_file, exc
+                )
         return await join_complete(generation, member_id, protocol, assignment)
 
     coordinator._on_join_complete = on_join_complete
