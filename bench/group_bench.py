@@ -14,8 +14,9 @@ Per N:
   /proc, bench/proccpu.py);
 - ``worker_rss_mb``, ``worker_rss_mb_per_million``: each worker's RSS, and over the
   entries it holds (the whole process's: meaningful from about a million entries);
-- ``recovery_s``: worker 0 stopped and started again on its data: process start to
-  SERVING;
+- ``recovery_s``: worker 0 stopped (SIGTERM) and started again on its data: process
+  start to SERVING; ``recovery_kill_s`` the same after a SIGKILL (the killed worker
+  cannot leave its group: its successor rejoins as the same member);
 - ``peer_lookup_p50_ms``/``p99``: one-lineage ``VerifierPeer/LookupEntries`` to a
   worker (N > 1), BENCH_GROUP_LOOKUPS calls (default 2,000) one after another.
 
@@ -194,6 +195,13 @@ def main() -> None:
                     figures["peer_lookup_p99_ms"] = p99
                 workers[0].stop()
                 figures["recovery_s"] = round(
+                    asyncio.run(time_to_serving(workers[0])), 2
+                )
+                victim = workers[0].process
+                assert victim is not None
+                victim.kill()
+                victim.wait(30)
+                figures["recovery_kill_s"] = round(
                     asyncio.run(time_to_serving(workers[0])), 2
                 )
                 print(f"  {figures}", flush=True)

@@ -64,8 +64,8 @@ from services.verifier.replay import FOLDER as NONCES_FOLDER
 from services.verifier.replay import AcceptedNonces, UsageFeed
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
-from services.verifier.storage import SnapshotStore, VerifierState
-from services.verifier.transport import use_fetch_wait
+from services.verifier.storage import MEMBER_FILE, SnapshotStore, VerifierState
+from services.verifier.transport import keep_group_member, use_fetch_wait
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,8 @@ log = logging.getLogger(__name__)
 class Tables(TableManager):
     """Faust's table manager without its 1 s sleep before subscribing.
 
-    Faust waits a second at start for tables made after the app starts; every table
-    of a verifier is made in :func:`create_app`, before. The sleep delayed SERVING by
-    a second on every start."""
+    Faust waits a second at start for tables made after the app starts; a verifier
+    makes every table in :func:`create_app`, before: the sleep only delayed SERVING."""
 
     async def on_start(self) -> None:
         if not self.should_stop:
@@ -170,6 +169,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         TableManager=Tables,
     )
     use_fetch_wait(app, vcfg.fetch_max_wait_ms, vcfg.idle_fetch_max_wait_ms)
+    keep_group_member(app, data_dir / MEMBER_FILE)
     trust_topic = app.topic(
         TRUST_EVENTS,
         key_type=bytes,

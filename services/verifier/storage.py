@@ -23,6 +23,7 @@ import cbor2
 
 from certseal import cbor
 from certseal.bounds import MAX_BUNDLE_FILE_BYTES
+from certseal.errors import CertsealError
 from certseal.files import read_regular_file
 from services.verifier.bundle import (
     Snapshot,
@@ -48,6 +49,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLUSTER_FILE = "kafka-cluster-id"
+MEMBER_FILE = "group-member"
+"""The member id this worker last had in its Faust consumer group (one line of ASCII):
+:func:`services.verifier.transport.rejoin_as_before` joins with it again."""
+MAX_MEMBER_ID_BYTES = 1024
+"""A member id is the client id, a dash and a UUID (Kafka's GroupCoordinator):
+a longer file is not one this worker wrote."""
 
 
 _MISSING = object()
@@ -416,3 +423,27 @@ def write_atomically(path: Path, data: bytes) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+
+
+def read_member_id(path: Path) -> str | None:
+    """The member id kept at ``path`` (:data:`MEMBER_FILE`), or None when there is
+    none or the file is not one this worker wrote (not a regular file, over
+    :data:`MAX_MEMBER_ID_BYTES`, not printable ASCII, empty): the worker then joins
+    as a new member, as before this file existed. Never raises."""
+    if not path.exists():
+        return None
+    try:
+        raw = read_regular_file(path, "group member file", MAX_MEMBER_ID_BYTES)
+    except CertsealError as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return None
+    text = raw.decode("ascii", errors="replace").strip()
+    if not text or not text.isprintable() or not text.isascii():
+        log.warning("ignoring %s: not a member id", path)
+        return None
+    return text
+
+
+def write_member_id(path: Path, member_id: str) -> None:
+    """Keep ``member_id`` at ``path``, atomically. OSError if it cannot be written."""
+    write_atomically(path, member_id.encode("ascii", errors="replace") + b"\n")

@@ -14,6 +14,7 @@ from certseal.timestamps import ts
 from certseal.v1 import events_pb2, verifier_pb2
 from certseal.v1 import issuer_pb2 as pb
 from services.verifier.diskindex import FOLDER, OFFSET
+from services.verifier.storage import MEMBER_FILE, read_member_id
 from tests.conftest import VerifierProcess, issue_request, verdict_everywhere
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -91,10 +92,30 @@ async def test_both_workers_answer_every_licence_and_see_revocations(workers, de
 
 
 @pytest.mark.fault
-async def test_a_killed_worker_resumes_from_its_offsets(workers, dept, issuer):
+async def faust_members(stack, worker) -> list[str]:
+    """The members of ``worker``'s Faust consumer group (its small tables), as the
+    broker lists them."""
+    admin = stack.config.kafka.settings("group-test").admin()
+    await admin.start()
+    try:
+        group_id = f"certseal-verifier-{worker.group}-{worker.data.name.split('@')[1]}"
+        (described,) = await admin.describe_consumer_groups([group_id])
+        groups = described.to_object()["groups"]
+        return sorted(m["member_id"] for g in groups for m in g["members"])
+    finally:
+        await admin.close()
+
+
+async def test_a_killed_worker_resumes_from_its_offsets(workers, dept, issuer, stack):
+    """... and takes its dead predecessor's place in its Faust group instead of
+    joining beside it and waiting out its session (the member id kept in its folder,
+    services.verifier.transport.rejoin_as_before): once it serves, the group holds
+    exactly the member it had before the kill."""
     licences, codes = await issued(dept, 20)
     await verdict_everywhere(stubs(workers), codes[-1], VALID)
     victim, other = workers["w0"], workers["w1"]
+    before = read_member_id(victim.data / MEMBER_FILE)
+    assert before is not None and await faust_members(stack, victim) == [before]
     for licence in licences[:5]:
         await revoke(dept, licence)
     await victim.kill()
@@ -102,8 +123,11 @@ async def test_a_killed_worker_resumes_from_its_offsets(workers, dept, issuer):
         await revoke(dept, licence)
     # the other worker keeps answering while this one is down
     await verdict_everywhere({"w1": other.stub}, codes[9], REVOKED)
+    assert await faust_members(stack, victim) == [before]  # the kill left it there
     await victim.start()
     await victim.wait_serving()
+    assert await faust_members(stack, victim) == [before]
+    assert read_member_id(victim.data / MEMBER_FILE) == before
     rows = await issuer.pool.fetch(
         "select identifier, status from licences where identifier = any($1)",
         [x.identifier for x in licences],
