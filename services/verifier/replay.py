@@ -24,9 +24,10 @@ so that topic is the guard's changelog, as the licence topic is the licence inde
   code is answered UNAVAILABLE, never accepted unchecked (:meth:`UsageFeed.seen`);
   so does every run after a failed one, until it has reached the end offsets it reads
   again;
-- one record that cannot be decoded (not protobuf, a ``code_expires_at`` outside the
-  Timestamp range, any other failure) is logged and skipped: the partition's offset
-  moves past it, the guard never stops on it;
+- one record that cannot be decoded (not protobuf, any other failure) is logged and
+  skipped: the partition's offset moves past it, the guard never stops on it; one
+  accepted use whose ``code_expires_at`` is outside the Timestamp range is logged and
+  left out, and the record's other nonces are stored;
 - stored offsets that belong to an earlier usage topic of the same name (deleted and
   made again: a stored offset past its end, or the record at the stored offset not
   the one applied there, by its timestamp and key) are forgotten and the topic is
@@ -178,14 +179,16 @@ class AcceptedNonces:
             reached[record.partition] = record
             if carries_no_nonce(headed.headers):
                 continue
+            bad_uses: list[BadEvent] = []
             try:
-                nonces = accepted_nonces(record.value)
+                nonces = accepted_nonces(record.value, bad_uses)
             except BadEvent as exc:
                 bad.append((record, exc))
                 continue
             except Exception as exc:  # any other decoding failure: still one record
                 bad.append((record, BadEvent(f"cannot be decoded: {exc!r}"[:300])))
                 continue
+            bad += [(record, problem) for problem in bad_uses]  # the others count
             for nonce_hash, expires in nonces:
                 batch.put(NONCE + nonce_hash.encode(), str(expires).encode())
         for partition, last in reached.items():

@@ -310,7 +310,7 @@ def test_a_record_that_cannot_be_decoded_is_skipped_and_its_offset_passed(
     # any other failure decoding one record is one bad record too, never a crash
     import services.verifier.replay as replay
 
-    def broken(value: bytes):
+    def broken(value: bytes, bad_uses=None):
         raise OverflowError("a decoder's surprise")
 
     monkeypatch.setattr(replay, "accepted_nonces", broken)
