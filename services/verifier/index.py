@@ -315,9 +315,17 @@ def _usage_event(data: bytes) -> events_pb2.LicenceUsedEvent:
 def accepted_nonces(
     incoming: bytes, bad_uses: list[BadEvent] | None = None
 ) -> list[tuple[str, int]]:
-    """The accepted presentation nonces a usage record names: (nonce hash, the code's
-    expiry in epoch seconds) of each use with a nonce hash and verdict VALID, of any
-    lineage (one-code records and batches alike, by :func:`certseal.events.uses_of`).
+    """:func:`accepted_claims` without the record's event id."""
+    return accepted_claims(incoming, bad_uses)[1]
+
+
+def accepted_claims(
+    incoming: bytes, bad_uses: list[BadEvent] | None = None
+) -> tuple[str, list[tuple[str, int]]]:
+    """The record's event id, and the accepted presentation nonces it names (its
+    claims, docs/architecture.md §2c): (nonce hash, the code's expiry in epoch
+    seconds) of each use with a nonce hash and verdict VALID, of any lineage (one-code
+    records and batches alike, by :func:`certseal.events.uses_of`).
 
     Raises :class:`BadEvent` for a value that is not a usage record. An accepted use
     whose ``code_expires_at`` is not a valid Timestamp (seconds outside
@@ -337,7 +345,7 @@ def accepted_nonces(
             if bad_uses is None:
                 raise
             bad_uses.append(BadEvent(f"use of nonce {use.nonce_hash[:64]}: {exc}"))
-    return nonces
+    return event.event_id, nonces
 
 
 #: the range of a valid google.protobuf.Timestamp (timestamp.proto), epoch seconds
