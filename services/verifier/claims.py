@@ -26,10 +26,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
 from certseal.errors import CertsealError, ErrorKind
@@ -83,20 +84,42 @@ class UsageClaims:
         self._reading = asyncio.Lock()
         self._stopping: set[asyncio.Task[None]] = set()
 
-    async def claim(self, record: OutboxRecord, nonce_hash: str, event_id: str) -> bool:
-        """Publish ``record`` (one use claiming ``nonce_hash``, event id
-        ``event_id``) and say whether it is the nonce's first claim in the log: True,
-        the code is VALID; False, it is REPLAYED.
+    async def partitions(self) -> list[int]:
+        """The usage topic's partitions, as the claims producer knows them.
+
+        Raises CertsealError(UNAVAILABLE) as :meth:`claim` does."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                producer = await self._started("_producer", self._producer_factory())
+                return sorted(await producer.partitions_for(self._feed.topic))
+        except TimeoutError:
+            raise unavailable(
+                f"no answer from the broker within {self.timeout_s} s"
+            ) from None
+        except KafkaError as exc:
+            raise unavailable(type(exc).__name__) from None
+
+    def _producer_factory(self) -> Callable[[], Any]:
+        if self._make_producer is None:
+            raise unavailable("this worker has no claims producer")
+        return self._make_producer
+
+    async def claim(
+        self, record: OutboxRecord, nonces: Sequence[str], event_id: str
+    ) -> set[str]:
+        """Publish ``record`` (event id ``event_id``, claiming each nonce hash of
+        ``nonces``, all of lineages keyed to the partition its key is) and return the
+        nonces whose first claim in the log it is not: their codes are REPLAYED, the
+        others VALID.
 
         Raises CertsealError(UNAVAILABLE) when the guard is not caught up, or the
         broker's acknowledgement or the read of the records before the claim does not
         come within :attr:`timeout_s`."""
         self._feed.ready()
-        if self._make_producer is None:
-            raise unavailable("this worker has no claims producer")
+        make = self._producer_factory()
         try:
             async with asyncio.timeout(self.timeout_s):
-                producer = await self._started("_producer", self._make_producer)
+                producer = await self._started("_producer", make)
                 sent = await producer.send(
                     self._feed.topic,
                     record.value,
@@ -104,9 +127,7 @@ class UsageClaims:
                     headers=kafka_headers(record),
                 )
                 acked = await sent
-                return await self._first_is(
-                    nonce_hash, event_id, acked.partition, acked.offset
-                )
+                return await self._lost(nonces, event_id, acked.partition, acked.offset)
         except TimeoutError:
             log.warning(
                 "claim of a presentation code undecided within %ss", self.timeout_s
@@ -118,26 +139,27 @@ class UsageClaims:
             log.warning("claim of a presentation code failed: %r", exc)
             raise unavailable(type(exc).__name__) from None
 
-    async def _first_is(
-        self, nonce_hash: str, event_id: str, partition: int, offset: int
-    ) -> bool:
-        """Whether the first claim of ``nonce_hash`` at or before ``offset`` of
-        ``partition`` is ``event_id`` (the claim published there)."""
-        applied = self._feed.applied.get(partition, -1)  # before the store's look-up
-        first = self._feed.store.first_claim(nonce_hash)
-        if first is not None:  # claimed at or before ``applied``, or since
-            return first == event_id
-        if applied >= offset:  # the feed passed the claim without storing it
-            raise unavailable("the guard skipped the claim's record")
-        found = await self._first_between(nonce_hash, partition, applied + 1, offset)
-        return found == event_id
+    async def _lost(
+        self, nonces: Sequence[str], event_id: str, partition: int, offset: int
+    ) -> set[str]:
+        """The nonces whose first claim at or before ``offset`` of ``partition`` is
+        not ``event_id`` (the claim published there)."""
+        applied = self._feed.applied.get(partition, -1)  # before the store's look-ups
+        firsts = {nonce: self._feed.store.first_claim(nonce) for nonce in nonces}
+        unknown = {nonce for nonce, first in firsts.items() if first is None}
+        if unknown:  # claimed after ``applied``: read the records up to the claim
+            if applied >= offset:  # the feed passed the claim without storing it
+                raise unavailable("the guard skipped the claim's record")
+            firsts |= await self._first_between(unknown, partition, applied + 1, offset)
+        return {nonce for nonce in nonces if firsts.get(nonce) != event_id}
 
     async def _first_between(
-        self, nonce_hash: str, partition: int, start: int, end: int
-    ) -> str | None:
+        self, nonces: set[str], partition: int, start: int, end: int
+    ) -> dict[str, str | None]:
         """The event id of the first record of ``partition`` in ``start..end`` that
-        claims ``nonce_hash`` (None: none does), read with the claims reader."""
+        claims each of ``nonces`` (absent: none does), read with the claims reader."""
         tp = TopicPartition(self._feed.topic, partition)
+        found: dict[str, str | None] = {}
         async with self._reading:
             reader = await self._started("_reader", self._new_reader)
             if tp not in reader.assignment():
@@ -150,17 +172,19 @@ class UsageClaims:
                     fetched = await reader.getmany(tp, timeout_ms=100)
                     for message in fetched.get(tp, []):
                         if message.offset > end:
-                            return None
-                        if carries_no_nonce(message.headers or ()):
-                            continue
-                        try:
-                            claimer, nonces = accepted_claims(message.value or b"", [])
-                        except Exception:  # the feed logs a bad record; not a claim
-                            continue
-                        if any(n == nonce_hash for n, _ in nonces):
-                            return claimer
-                        if message.offset == end:
-                            return None
+                            return found
+                        if not carries_no_nonce(message.headers or ()):
+                            try:
+                                claimer, claimed = accepted_claims(
+                                    message.value or b"", []
+                                )
+                            except Exception:  # the feed logs a bad record
+                                claimed = []
+                            for nonce, _ in claimed:
+                                if nonce in nonces:
+                                    found.setdefault(nonce, claimer)
+                        if message.offset >= end or len(found) == len(nonces):
+                            return found
             finally:
                 reader.pause(tp)  # no fetching between claims
 
@@ -201,9 +225,12 @@ class UsageClaims:
 
 
 class UsagePublisher:
-    """Publishes a request's usage: each accepted presentation code's use as a claim
-    of its own (:class:`UsageClaims`, awaited), then the other uses in one record
-    through the worker's producer (in its buffer before the answer, not awaited).
+    """Publishes a request's usage (docs/events.md, "Usage records"): without an
+    accepted presentation code, one record through the worker's producer (in its
+    buffer before the answer, not awaited); with some, the record is a claim
+    (:class:`UsageClaims`, awaited), keyed by its first presentation code's lineage,
+    and when the request's presentation codes key to several partitions, one claim
+    per partition (the first also carries the other uses).
 
     ``producer`` gives the worker's (Faust's) producer; ``refused`` counts uses left
     out of a record to keep its bound (a bug: logged too)."""
@@ -224,37 +251,22 @@ class UsagePublisher:
     async def publish(
         self,
         uses: list[events_pb2.LicenceUse],
-        claimed: list[events_pb2.LicenceUse],
+        claimed: set[int],
         *,
+        sizes: Sequence[int],
         carried: int,
         purpose: str,
         acting: Acting,
         now: dt.datetime,
     ) -> set[str]:
-        """Publish ``claimed`` (uses of presentation codes evaluated VALID, each a
-        claim bounded by ``carried`` bytes) and then ``uses`` (one record within its
-        bound); the nonce hashes whose claim was not the first (their answer is
-        REPLAYED). Raises CertsealError(UNAVAILABLE) when a claim is undecided (then
-        ``uses`` is not published: the request is retried whole)."""
-        lost: set[str] = set()
-        if claimed:
-            if self._claims is None:
-                raise unavailable("this worker has no replay guard")
-            pending = []
-            for use in claimed:
-                event_id = new_event_id()
-                record = self._bounded([use], carried, purpose, acting, now, event_id)
-                if record is None:
-                    raise unavailable("its usage record is over its bound")
-                pending.append(self._claims.claim(record, use.nonce_hash, event_id))
-            decided = await asyncio.gather(*pending, return_exceptions=True)
-            for use, won in zip(claimed, decided, strict=True):
-                if isinstance(won, BaseException):
-                    raise won
-                if not won:
-                    lost.add(use.nonce_hash)
-        if uses:
-            record = self._bounded(uses, carried, purpose, acting, now, None)
+        """Publish ``uses`` (in request order; ``claimed``: the positions of the uses
+        of presentation codes evaluated VALID; ``sizes``: the bytes each use's code
+        carried) within ``carried`` bytes plus one envelope a record (a claim per
+        partition: each within its codes' bytes, the purpose and one envelope).
+        Returns the nonce hashes whose claim was not the first (REPLAYED). Raises
+        CertsealError(UNAVAILABLE) when a claim is undecided."""
+        if not claimed:
+            record = self._bounded(uses, carried, purpose, acting, now)[0]
             if record is not None:
                 await self._producer().send(
                     record.topic,
@@ -264,6 +276,48 @@ class UsagePublisher:
                     None,
                     kafka_headers(record),
                 )
+            return set()
+        if self._claims is None:
+            raise unavailable("this worker has no replay guard")
+        partitions = await self._claims.partitions()
+
+        def partition_of(at: int) -> int:
+            return int(
+                DefaultPartitioner()(uses[at].lineage.encode(), partitions, partitions)
+            )
+
+        groups: dict[int, list[int]] = {}
+        for at in sorted(claimed):
+            groups.setdefault(partition_of(at), []).append(at)
+        others = [at for at in range(len(uses)) if at not in claimed]
+        pending = []
+        for number, members in enumerate(groups.values()):
+            kept = sorted(members + others) if number == 0 else members
+            share = (
+                carried
+                if len(groups) == 1
+                else sum(sizes[at] for at in kept) + len(purpose.encode())
+            )
+            event_id = new_event_id()
+            record, left_out = self._bounded(
+                [uses[at] for at in kept],
+                share,
+                purpose,
+                acting,
+                now,
+                event_id=event_id,
+                key=uses[members[0]].lineage,
+            )
+            if record is None or left_out:
+                raise unavailable("its usage record is over its bound")
+            nonces = [uses[at].nonce_hash for at in members]
+            pending.append(self._claims.claim(record, nonces, event_id))
+        decided = await asyncio.gather(*pending, return_exceptions=True)
+        lost: set[str] = set()
+        for outcome in decided:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            lost |= outcome
         return lost
 
     def _bounded(
@@ -273,8 +327,10 @@ class UsagePublisher:
         purpose: str,
         acting: Acting,
         now: dt.datetime,
-        event_id: str | None,
-    ) -> OutboxRecord | None:
+        *,
+        event_id: str | None = None,
+        key: str | None = None,
+    ) -> tuple[OutboxRecord | None, int]:
         record, left_out = bounded_usage(
             uses,
             carried=carried,
@@ -285,10 +341,11 @@ class UsagePublisher:
             group=self._group,
             now=now,
             event_id=event_id,
+            key=key,
         )
         if left_out:
             limit = usage_bound(carried)
             log.error("usage over its bound %d: %d uses unpublished", limit, left_out)
             if self._refused is not None:
                 self._refused.inc(left_out)
-        return record
+        return record, left_out

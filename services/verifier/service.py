@@ -223,10 +223,13 @@ class VerifierService:
             checked = await self._checked_pooled(texts, acting, as_of)
         published: set[tuple[bytes, bytes]] = set()
         uses: list[events_pb2.LicenceUse] = []
-        claimed: list[tuple[int, events_pb2.LicenceUse]] = []  # (result, its claim)
+        sizes: list[int] = []  # the bytes each use's code carried
+        claimed: dict[int, int] = {}  # use -> result: VALID only if first in the log
         used_at: dt.datetime | None = None
         verdicts = [result for _, result, _ in checked]
-        for at, (code, result, now) in enumerate(checked):
+        for at, (text, (code, result, now)) in enumerate(
+            zip(texts, checked, strict=True)
+        ):
             if isinstance(code, ParsedCode):
                 # the signed content, not the signature: an ECDSA signature
                 # has a second valid form (r, n - s) for the same content
@@ -235,23 +238,24 @@ class VerifierService:
                     published.add(signed)
                     use = licence_use(code, result.verdict)
                     if use.nonce_hash and result.verdict is Verdict.VALID:
-                        claimed.append((at, use))  # VALID only if first in the log
-                    else:
-                        uses.append(use)
+                        claimed[len(uses)] = at
+                    uses.append(use)
+                    sizes.append(len(text.encode()))
                     used_at = used_at or now
         if used_at is not None:
             if carried is None:
                 carried = sum(len(t.encode()) for t in texts) + len(purpose.encode())
             lost = await self._usage.publish(
                 uses,
-                [use for _, use in claimed],
+                set(claimed),
+                sizes=sizes,
                 carried=carried,
                 purpose=purpose,
                 acting=acting,
                 now=used_at,
             )
-            for at, use in claimed:
-                if use.nonce_hash in lost:
+            for position, at in claimed.items():
+                if uses[position].nonce_hash in lost:
                     verdicts[at] = replayed(verdicts[at])
         return [
             self._named(self._field_rights.shown(result, acting.department))

@@ -65,9 +65,10 @@ async def test_two_groups_racing_on_one_code_yield_exactly_one_valid(stack, tmp_
         for n in range(20):
             nonce = f"{n:02x}" * 16
             (ra, ida), (rb, idb) = claim_of(n, nonce), claim_of(n, nonce)
-            won = await asyncio.gather(
-                a[1].claim(ra, nonce, ida), b[1].claim(rb, nonce, idb)
+            lost = await asyncio.gather(
+                a[1].claim(ra, [nonce], ida), b[1].claim(rb, [nonce], idb)
             )
+            won = [not x for x in lost]
             assert sorted(won) == [False, True], (n, won)
             winner = ida if won[0] else idb
             for feed, _ in (a, b):
@@ -92,14 +93,14 @@ async def test_a_claim_after_another_groups_acknowledged_claim_loses(stack, tmp_
         b[0]._stop.set()  # B's feed stops reading: its store stays behind
         await asyncio.to_thread(b[0]._thread.join, 10)
         ra, ida = claim_of(1, nonce)
-        assert await a[1].claim(ra, nonce, ida)
+        assert not await a[1].claim(ra, [nonce], ida)
         rb, idb = claim_of(1, nonce)
         assert b[0].store.first_claim(nonce) is None  # B's store never saw A's claim
-        assert not await b[1].claim(rb, nonce, idb)
+        assert await b[1].claim(rb, [nonce], idb) == {nonce}
         # and a third claim, by A again: its store holds A's winning claim
         rc, idc = claim_of(1, nonce)
         await until(lambda: a[0].store.seen(nonce))
-        assert not await a[1].claim(rc, nonce, idc)
+        assert await a[1].claim(rc, [nonce], idc) == {nonce}
     finally:
         await stop(*a)
         await a[1].stop()
@@ -116,11 +117,13 @@ async def test_a_claim_with_the_broker_away_is_unavailable_never_valid(stack, tm
     nonce = "cd" * 16
     rec, event_id = claim_of(2, nonce)
     warm, warm_id = claim_of(3, "ef" * 16)
-    assert await claims.claim(warm, "ef" * 16, warm_id)  # producer and reader started
+    assert not await claims.claim(
+        warm, ["ef" * 16], warm_id
+    )  # producer and reader started
     await asyncio.to_thread(stack.pause_broker)
     try:
         with pytest.raises(CertsealError) as caught:
-            await claims.claim(rec, nonce, event_id)
+            await claims.claim(rec, [nonce], event_id)
         assert caught.value.kind is ErrorKind.UNAVAILABLE
     finally:
         stack.resume_broker()
@@ -138,7 +141,7 @@ async def test_a_claim_answered_valid_is_in_the_log_for_a_restarted_worker(
     nonce = "0f" * 16
     rec, event_id = claim_of(4, nonce)
     try:
-        assert await claims.claim(rec, nonce, event_id)
+        assert not await claims.claim(rec, [nonce], event_id)
     finally:
         await claims.stop()
         feed._stop.set()  # "killed": the feed may or may not have stored it
@@ -151,7 +154,7 @@ async def test_a_claim_answered_valid_is_in_the_log_for_a_restarted_worker(
         await until(restarted.caught_up.is_set)
         assert restarted.seen(nonce)
         second, second_id = claim_of(4, nonce)
-        assert not await again.claim(second, nonce, second_id)
+        assert await again.claim(second, [nonce], second_id) == {nonce}
     finally:
         await stop(restarted, again)
 
@@ -162,7 +165,7 @@ async def test_a_guard_not_caught_up_refuses_to_claim(stack, tmp_path):
     claims = claims_on(stack, feed)
     rec, event_id = claim_of(5, "aa" * 16)
     with pytest.raises(CertsealError) as caught:
-        await claims.claim(rec, "aa" * 16, event_id)
+        await claims.claim(rec, ["aa" * 16], event_id)
     assert caught.value.kind is ErrorKind.UNAVAILABLE
     feed.store.close()
 
