@@ -212,3 +212,101 @@ def test_a_lost_claim_is_answered_as_evaluate_answers_a_seen_nonce():
         "replay",
     ]
     assert lost.checks[-1].outcome is Outcome.FAILED
+
+
+class FakeClaims:
+    """What UsagePublisher needs of UsageClaims: the partitions, and claim (each
+    claim recorded; the nonces in ``lose`` lose)."""
+
+    def __init__(self, lose=frozenset()):
+        self.records: list[tuple] = []
+        self.lose = lose
+
+    async def partitions(self) -> list[int]:
+        return list(range(12))
+
+    async def claim(self, record, nonces, event_id):
+        self.records.append((record, list(nonces), event_id))
+        return {n for n in nonces if n in self.lose}
+
+
+async def test_a_batch_claims_once_per_partition_its_presentation_codes_key_to():
+    """A batch of 30 licence codes and 20 presentation codes of other licences: one
+    claim per partition the presentation codes' lineages key to, keyed by one of
+    them; the first claim carries every other use in request order; every use once;
+    each claim within its codes' bytes, the purpose and one envelope; the losing
+    nonces are reported."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from certseal.events import uses_of
+    from certseal.v1 import events_pb2 as pb
+    from services.verifier.access import Acting
+    from services.verifier.claims import UsagePublisher
+    from services.verifier.events import ENVELOPE_BYTES, record_bytes
+
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    uses = [use(n) for n in range(30)]
+    uses += [use(100 + n, nonce=f"{n:064x}", expires=expires) for n in range(20)]
+    claimed = set(range(30, 50))
+    sizes = [400] * 50  # each code's bytes: more than a use's
+    fake = FakeClaims(lose={f"{3:064x}"})
+    publisher = UsagePublisher(group="g", claims=fake, producer=lambda: None)
+    purpose = "办" * 200
+    lost = await publisher.publish(
+        uses,
+        claimed,
+        sizes=sizes,
+        carried=sum(sizes) + len(purpose.encode()),
+        purpose=purpose,
+        acting=Acting("dept:x", "x"),
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert lost == {f"{3:064x}"}
+
+    def partition(lineage: str) -> int:
+        return DefaultPartitioner()(lineage.encode(), list(range(12)), list(range(12)))
+
+    wanted = {partition(uses[at].lineage) for at in claimed}
+    assert len(fake.records) == len(wanted) > 1
+    seen = []
+    for number, (published, nonces, event_id) in enumerate(fake.records):
+        event = pb.LicenceUsedEvent.FromString(published.value)
+        assert event.event_id == event_id == published.headers["ce_id"]
+        inside = uses_of(event)
+        keyed = partition(published.key.decode())
+        assert {partition(u.lineage) for u in inside if u.nonce_hash} == {keyed}
+        assert nonces == [u.nonce_hash for u in inside if u.nonce_hash]
+        if number == 0:  # the other uses, in request order
+            assert [u.identifier for u in inside if not u.nonce_hash] == [
+                u.identifier for u in uses[:30]
+            ]
+        else:
+            assert all(u.nonce_hash for u in inside)
+        share = 400 * len(inside) + len(purpose.encode())
+        assert record_bytes(published) <= share + ENVELOPE_BYTES
+        seen += [u.identifier for u in inside]
+    assert sorted(seen) == sorted(u.identifier for u in uses)
+
+
+async def test_a_request_without_a_presentation_code_publishes_one_unawaited_record():
+    from services.verifier.access import Acting
+    from services.verifier.claims import UsagePublisher
+
+    sent = []
+
+    class Producer:
+        async def send(self, *args):
+            sent.append(args)
+
+    fake = FakeClaims()
+    publisher = UsagePublisher(group="g", claims=fake, producer=Producer)
+    lost = await publisher.publish(
+        [use(1), use(2)],
+        set(),
+        sizes=[400, 400],
+        carried=900,
+        purpose="p",
+        acting=Acting("dept:x", "x"),
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert lost == set() and len(sent) == 1 and fake.records == []
