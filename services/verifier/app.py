@@ -215,9 +215,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
     # in a thread of its own (off the serving loop and off Faust)
     presentations = UsageFeed(
         AcceptedNonces(data_dir / NONCES_FOLDER),
-        consumer_factory=lambda **kw: config.kafka.settings(
-            f"certseal-verifier-{vcfg.group}-usage"
-        ).consumer(**kw),
+        kafka=config.kafka.settings(f"certseal-verifier-{vcfg.group}-usage"),
         noted=usage_noted,
         fetch_max_wait_ms=vcfg.fetch_max_wait_ms,
         idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,

@@ -79,6 +79,7 @@ def usage_record(
     clerk: str = "",
     via: str = "",
     event_id: str | None = None,
+    key: str | None = None,
 ) -> OutboxRecord:
     """The ``licence.used`` record of one verification request with at least one use.
 
@@ -87,6 +88,10 @@ def usage_record(
     (:mod:`services.verifier.access`), ``group`` the verifier group, ``now`` the time of
     the verification (``occurred_at`` and ``ce_time``). One use fills the singular
     per-licence fields and leaves ``uses`` empty; more fill ``uses`` only.
+
+    ``key``: the record's key and ``ce_subject`` (default: the first use's lineage);
+    a claim of presentation codes is keyed by the lineage of its first one
+    (services/verifier/claims.py).
 
     Raises ValueError for no uses: a request that verified nothing publishes nothing.
     """
@@ -117,7 +122,7 @@ def usage_record(
     first = uses[0]
     record = cloudevent(
         topic=LICENCE_USAGE,
-        key=first.lineage,
+        key=key or first.lineage,
         message=message,
         event_id=event_id,
         event_type=LICENCE_USED,
@@ -155,6 +160,7 @@ def bounded_usage(
     clerk: str = "",
     via: str = "",
     event_id: str | None = None,
+    key: str | None = None,
 ) -> tuple[OutboxRecord | None, int]:
     """The usage record of a request within :func:`usage_bound`, and how many uses were
     left out to keep it there (0 unless the bound's arithmetic is wrong: a bug the
@@ -173,6 +179,7 @@ def bounded_usage(
             clerk=clerk,
             via=via,
             event_id=event_id,
+            key=key,
         )
         excess = record_bytes(record) - limit
         if excess <= 0:

@@ -312,21 +312,40 @@ def _usage_event(data: bytes) -> events_pb2.LicenceUsedEvent:
     return event
 
 
-def accepted_nonces(incoming: bytes) -> list[tuple[str, int]]:
-    """The accepted presentation nonces a usage record names: (nonce hash, the code's
-    expiry in epoch seconds) of each use with a nonce hash and verdict VALID, of any
-    lineage (one-code records and batches alike, by :func:`certseal.events.uses_of`).
+def accepted_nonces(
+    incoming: bytes, bad_uses: list[BadEvent] | None = None
+) -> list[tuple[str, int]]:
+    """:func:`accepted_claims` without the record's event id."""
+    return accepted_claims(incoming, bad_uses)[1]
 
-    Raises :class:`BadEvent` for a value that is not a usage record, and for an
-    accepted use whose ``code_expires_at`` is not a valid Timestamp (seconds outside
-    0001-01-01..9999-12-31, nanos outside 0..999 999 999: google/protobuf/timestamp.proto).
+
+def accepted_claims(
+    incoming: bytes, bad_uses: list[BadEvent] | None = None
+) -> tuple[str, list[tuple[str, int]]]:
+    """The record's event id, and the accepted presentation nonces it names (its
+    claims, docs/architecture.md §2c): (nonce hash, the code's expiry in epoch
+    seconds) of each use with a nonce hash and verdict VALID, of any lineage (one-code
+    records and batches alike, by :func:`certseal.events.uses_of`).
+
+    Raises :class:`BadEvent` for a value that is not a usage record. An accepted use
+    whose ``code_expires_at`` is not a valid Timestamp (seconds outside
+    0001-01-01..9999-12-31, nanos outside 0..999 999 999:
+    google/protobuf/timestamp.proto) is left out and its :class:`BadEvent` appended
+    to ``bad_uses``, so the record's other nonces still count; without ``bad_uses``
+    it raises.
     """
     event = _usage_event(incoming)
-    return [
-        (use.nonce_hash, _expiry_s(use.code_expires_at))
-        for use in uses_of(event)
-        if use.nonce_hash and use.verdict == "VALID"
-    ]
+    nonces: list[tuple[str, int]] = []
+    for use in uses_of(event):
+        if not use.nonce_hash or use.verdict != "VALID":
+            continue
+        try:
+            nonces.append((use.nonce_hash, _expiry_s(use.code_expires_at)))
+        except BadEvent as exc:
+            if bad_uses is None:
+                raise
+            bad_uses.append(BadEvent(f"use of nonce {use.nonce_hash[:64]}: {exc}"))
+    return event.event_id, nonces
 
 
 #: the range of a valid google.protobuf.Timestamp (timestamp.proto), epoch seconds

@@ -12,9 +12,12 @@ from collections.abc import Sequence
 
 from certseal import codes
 from services.verifier.domain import (
+    Check,
     IndexEntry,
+    Outcome,
     ParsedCode,
     TrustEntry,
+    Verdict,
     Verification,
     evaluate,
     malformed,
@@ -72,3 +75,16 @@ def evaluate_all(inputs: Sequence[CodeInputs]) -> list[Verification]:
         )
         for i in inputs
     ]
+
+
+def replayed(accepted: Verification) -> Verification:
+    """The REPLAYED result of a presentation code evaluated VALID whose claim was not
+    the first in the log (services/verifier/claims.py): what :func:`evaluate` gives it
+    with ``nonce_seen``: the checks up to the key's, then the failed replay check."""
+    kept: list[Check] = []
+    for check in accepted.checks:
+        kept.append(check)
+        if check.name == "key":
+            break
+    kept.append(Check("replay", Outcome.FAILED, "this presentation code was used"))
+    return dataclasses.replace(accepted, verdict=Verdict.REPLAYED, checks=tuple(kept))

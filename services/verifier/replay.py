@@ -24,9 +24,10 @@ so that topic is the guard's changelog, as the licence topic is the licence inde
   code is answered UNAVAILABLE, never accepted unchecked (:meth:`UsageFeed.seen`);
   so does every run after a failed one, until it has reached the end offsets it reads
   again;
-- one record that cannot be decoded (not protobuf, a ``code_expires_at`` outside the
-  Timestamp range, any other failure) is logged and skipped: the partition's offset
-  moves past it, the guard never stops on it;
+- one record that cannot be decoded (not protobuf, any other failure) is logged and
+  skipped: the partition's offset moves past it, the guard never stops on it; one
+  accepted use whose ``code_expires_at`` is outside the Timestamp range is logged and
+  left out, and the record's other nonces are stored;
 - stored offsets that belong to an earlier usage topic of the same name (deleted and
   made again: a stored offset past its end, or the record at the stored offset not
   the one applied there, by its timestamp and key) are forgotten and the topic is
@@ -44,19 +45,27 @@ import datetime as dt
 import logging
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.structs import TopicPartition
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import LICENCE_USAGE
-from services.verifier.diskindex import Record, prefixed
-from services.verifier.events import NONCES_HEADER
-from services.verifier.index import BadEvent, accepted_nonces
+from certseal.kafka import KafkaSettings
+from services.verifier.diskindex import Record
+from services.verifier.replay_store import (
+    EXPIRY_MARGIN_S,
+    FOLDER,
+    LAST,
+    NONCE,
+    OFFSET,
+    AcceptedNonces,
+    Headed,
+    carries_no_nonce,
+    forget_replay_offsets,
+    mark,
+)
 from services.verifier.transport import (
     FETCH_MIN_BYTES,
     AdaptiveFetchWait,
@@ -64,166 +73,23 @@ from services.verifier.transport import (
     read_end_offsets,
 )
 
+__all__ = [  # the store's names, where they were before the store had a module
+    "EXPIRY_MARGIN_S",
+    "FOLDER",
+    "LAST",
+    "NONCE",
+    "OFFSET",
+    "AcceptedNonces",
+    "Headed",
+    "UsageFeed",
+    "carries_no_nonce",
+    "forget_replay_offsets",
+    "mark",
+]
+
 log = logging.getLogger(__name__)
 
-FOLDER = "presentations.rocksdb"
-NONCE = b"n:"  # n:<nonce hash, hex> -> the code's expiry (epoch seconds, ASCII)
-OFFSET = b"o:"  # o:<partition> -> the last offset applied (ASCII)
-#: l:<partition> -> "<timestamp ms> <crc32 of key>" of the record at that offset: which
-#: topic the offsets belong to (a topic deleted and made again restarts at offset 0)
-LAST = b"l:"
-#: expired nonces are kept this much longer (clocks of groups differ a little)
-EXPIRY_MARGIN_S = 60
 PURGE_EVERY_S = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class Headed:
-    """One usage record as the broker delivered it, with its headers."""
-
-    record: Record
-    headers: Sequence[tuple[str, bytes]]
-
-
-def carries_no_nonce(headers: Iterable[tuple[str, bytes]]) -> bool:
-    """Whether a record's :data:`NONCES_HEADER` says it carries no accepted nonce."""
-    for name, value in headers:
-        if name == NONCES_HEADER:
-            return value == b"0"
-    return False
-
-
-def mark(record: Record) -> str:
-    """What identifies a record at its offset: its timestamp (ms) and a CRC-32 of its
-    key, "<timestamp> <crc>"."""
-    return f"{record.timestamp_ms} {zlib.crc32(record.key)}"
-
-
-class AcceptedNonces:
-    """nonce hash -> expiry of every accepted presentation code, and per partition of
-    the usage topic the last offset applied, in one RocksDB database.
-
-    Thread-safe as RocksDB is: the feed's thread writes while the event loop reads.
-    """
-
-    def __init__(self, path: Path, *, cache_mb: int = 8):
-        from rocksdict import BlockBasedOptions, Cache, Options, Rdict
-
-        self.path = path
-        options = Options(raw_mode=True)
-        options.create_if_missing(True)
-        table = BlockBasedOptions()
-        table.set_block_cache(Cache(cache_mb * 1024 * 1024))
-        table.set_bloom_filter(10, False)
-        options.set_block_based_table_factory(table)
-        options.set_write_buffer_size(4 * 1024 * 1024)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = Rdict(
-            str(path), options=options, column_families={"default": options}
-        )
-
-    def close(self) -> None:
-        """Close (every batch went through the WAL)."""
-        self._db.close()
-
-    def seen(self, nonce_hash: str) -> bool:
-        """Whether a presentation code with this nonce hash was accepted.
-
-        Raises CertsealError(UNAVAILABLE) for a read RocksDB refuses (a damaged
-        block: the next start finds it and rebuilds the guard from the topic)."""
-        try:
-            return self._db.get(NONCE + nonce_hash.encode()) is not None
-        except Exception as exc:  # rocksdict raises a bare Exception("Corruption: …")
-            log.error("replay guard %s cannot be read: %s", self.path, exc)
-            raise CertsealError(
-                ErrorKind.UNAVAILABLE,
-                "the replay guard of this worker cannot be read; retry later",
-            ) from None
-
-    def offsets(self) -> dict[int, int]:
-        """Per partition of the usage topic, the last offset applied."""
-        return {int(key): int(value) for key, value in prefixed(self._db, OFFSET)}
-
-    def marks(self) -> dict[int, str]:
-        """Per partition, :func:`mark` of the record at its stored offset (offsets
-        stored by a version before marks have none)."""
-        return {
-            int(key): bytes(value).decode() for key, value in prefixed(self._db, LAST)
-        }
-
-    def forget_offsets(self) -> None:
-        """Delete every stored offset and mark (the topic they belong to is gone): the
-        next run reads the topic from its beginning. The nonces stay: each was
-        accepted, and a nonce read again writes the same entry."""
-        from rocksdict import WriteBatch
-
-        batch = WriteBatch(raw_mode=True)
-        for prefix in (OFFSET, LAST):
-            for key, _ in prefixed(self._db, prefix):
-                batch.delete(prefix + key)
-        self._db.write(batch)
-
-    def apply(self, records: Sequence[Headed]) -> list[tuple[Record, BadEvent]]:
-        """Record the accepted nonces of a batch of usage records and the offsets it
-        reaches, in one atomic write; the records that cannot be decoded as usage
-        records, each with why (the caller logs them; the partition moves on past
-        them: one bad record never stops the guard)."""
-        from rocksdict import WriteBatch
-
-        batch = WriteBatch(raw_mode=True)
-        reached: dict[int, Record] = {}
-        bad: list[tuple[Record, BadEvent]] = []
-        for headed in records:
-            record = headed.record
-            reached[record.partition] = record
-            if carries_no_nonce(headed.headers):
-                continue
-            try:
-                nonces = accepted_nonces(record.value)
-            except BadEvent as exc:
-                bad.append((record, exc))
-                continue
-            except Exception as exc:  # any other decoding failure: still one record
-                bad.append((record, BadEvent(f"cannot be decoded: {exc!r}"[:300])))
-                continue
-            for nonce_hash, expires in nonces:
-                batch.put(NONCE + nonce_hash.encode(), str(expires).encode())
-        for partition, last in reached.items():
-            batch.put(OFFSET + str(partition).encode(), str(last.offset).encode())
-            batch.put(LAST + str(partition).encode(), mark(last).encode())
-        self._db.write(batch)
-        return bad
-
-    def purge(self, now: dt.datetime) -> int:
-        """Delete the nonces of codes that expired before ``now`` (less
-        :data:`EXPIRY_MARGIN_S`); how many."""
-        from rocksdict import WriteBatch
-
-        horizon = now.timestamp() - EXPIRY_MARGIN_S
-        batch = WriteBatch(raw_mode=True)
-        deleted = 0
-        for key, value in prefixed(self._db, NONCE):
-            if int(value) < horizon:
-                batch.delete(NONCE + key)
-                deleted += 1
-        if deleted:
-            self._db.write(batch)
-        return deleted
-
-
-def forget_replay_offsets(path: Path) -> None:
-    """Forget the offsets of the guard's store at ``path``, if there is one, keeping
-    its nonces: called at start when the worker meets another Kafka cluster than the
-    one the store read (a rebuilt Kafka, the embedded memory broker restarted). A code
-    accepted before stays REPLAYED; the new cluster's usage topic is read from its
-    beginning."""
-    if not path.exists():
-        return
-    store = AcceptedNonces(path)
-    try:
-        store.forget_offsets()
-    finally:
-        store.close()
 
 
 class UsageFeed:
@@ -245,7 +111,8 @@ class UsageFeed:
         self,
         store: AcceptedNonces,
         *,
-        consumer_factory: Callable[..., Any],
+        consumer_factory: Callable[..., Any] | None = None,
+        kafka: KafkaSettings | None = None,
         noted: Callable[[dict[int, tuple[int, float]]], None],
         topic: str = LICENCE_USAGE,
         fetch_max_wait_ms: int = 20,
@@ -255,7 +122,15 @@ class UsageFeed:
     ):
         self.store = store
         self.topic = topic
-        self._factory = consumer_factory
+        if consumer_factory is None:
+            if kafka is None:
+                raise ValueError(
+                    "a UsageFeed needs kafka settings or a consumer factory"
+                )
+            consumer_factory = kafka.consumer
+        #: unstarted consumers and producers (the claims', services.verifier.claims)
+        self.consumer_factory = self._factory = consumer_factory
+        self.producer_factory = kafka.producer if kafka is not None else None
         self._noted = noted
         self._busy_ms = fetch_max_wait_ms
         self._idle_ms = idle_fetch_max_wait_ms
@@ -273,12 +148,21 @@ class UsageFeed:
         self.high_waters: dict[int, int] = {}
         #: partition -> the offset the feed resumed after (-1: from the beginning)
         self.resumed: dict[int, int] = {}
+        #: partition -> the last offset whose record is in the store (set after the
+        #: store's write: read it before looking a nonce up, the store is at least
+        #: that far)
+        self.applied: dict[int, int] = {}
 
     def seen(self, nonce_hash: str) -> bool:
         """Whether a presentation code with this nonce hash was accepted.
 
         Raises CertsealError(UNAVAILABLE) while the guard is catching up, or after
-        its feed stopped on an error."""
+        its feed stopped on an error (:meth:`ready`)."""
+        self.ready()
+        return self.store.seen(nonce_hash)
+
+    def ready(self) -> None:
+        """Raises CertsealError(UNAVAILABLE) unless the feed has caught up and runs."""
         if self.failed is not None:
             raise CertsealError(
                 ErrorKind.UNAVAILABLE,
@@ -291,7 +175,6 @@ class UsageFeed:
                 "the replay guard of this worker is still reading the usage topic; "
                 "presentation codes cannot be checked yet, retry later",
             )
-        return self.store.seen(nonce_hash)
 
     def start(self) -> None:
         """Start the feed's thread (call on the serving loop)."""
@@ -375,6 +258,7 @@ class UsageFeed:
             else:
                 await consumer.seek_to_beginning(tp)
             self.resumed[tp.partition] = stored.get(tp.partition, -1)
+        self.applied = dict(self.resumed)
         log.info(
             "replay guard %s: %d partitions, resuming from %d stored offsets",
             *(self.store.path, len(tps), len(stored)),
@@ -472,6 +356,8 @@ class UsageFeed:
                 for headed in records:
                     r = headed.record
                     last[r.partition] = (r.offset, r.timestamp_ms / 1000)
+                for partition, (offset, _) in last.items():
+                    self.applied[partition] = offset
                 if self._loop is not None:
                     self._loop.call_soon_threadsafe(self._noted, last)
             if time.monotonic() - purged_at > PURGE_EVERY_S:

@@ -30,6 +30,7 @@ from services.verifier.caches import (
     VerifiedSignatures,
     signature_digest,
 )
+from services.verifier.claims import UsageClaims, UsagePublisher
 from services.verifier.domain import (
     CodeKind,
     FieldRights,
@@ -41,12 +42,7 @@ from services.verifier.domain import (
     malformed,
     parse_code,
 )
-from services.verifier.events import (
-    bounded_usage,
-    kafka_headers,
-    licence_use,
-    usage_bound,
-)
+from services.verifier.events import licence_use
 from services.verifier.index import (
     Freshness,
     IndexStatus,
@@ -61,6 +57,7 @@ from services.verifier.jobs import (
     evaluate_all,
     needs_signature_check,
     parse_all,
+    replayed,
 )
 from services.verifier.offload import (
     INLINE_CODE_CHARS,
@@ -69,6 +66,7 @@ from services.verifier.offload import (
     FairGate,
     WorkerPool,
 )
+from services.verifier.replay import UsageFeed
 from services.verifier.storage import LicenceCount, VerifierState
 
 log = logging.getLogger(__name__)
@@ -121,6 +119,13 @@ class VerifierService:
         self._state = state
         self._clock = clock
         self._nonces = NonceGuard()
+        claims = getattr(state, "presentations", None)
+        self._usage = UsagePublisher(
+            group=group,
+            claims=UsageClaims(claims) if isinstance(claims, UsageFeed) else None,
+            producer=lambda: state.app.producer,
+            refused=usage_refused,
+        )
         self._bundles = bundles
         self.log_checkpoint = bundles.log_checkpoint  # the log's latest ("": none)
         self._codes = code_pool
@@ -216,27 +221,46 @@ class VerifierService:
         )
         if checked is None:
             checked = await self._checked_pooled(texts, acting, as_of)
-        results: list[Verification] = []
         published: set[tuple[bytes, bytes]] = set()
         uses: list[events_pb2.LicenceUse] = []
+        sizes: list[int] = []  # the bytes each use's code carried
+        claimed: dict[int, int] = {}  # use -> result: VALID only if first in the log
         used_at: dt.datetime | None = None
-        for code, result, now in checked:
+        verdicts = [result for _, result, _ in checked]
+        for at, (text, (code, result, now)) in enumerate(
+            zip(texts, checked, strict=True)
+        ):
             if isinstance(code, ParsedCode):
                 # the signed content, not the signature: an ECDSA signature
                 # has a second valid form (r, n - s) for the same content
                 signed = (code.decoded.protected, code.decoded.payload)
                 if result.signed_by_trusted_key and signed not in published:
                     published.add(signed)
-                    uses.append(licence_use(code, result.verdict))
+                    use = licence_use(code, result.verdict)
+                    if use.nonce_hash and result.verdict is Verdict.VALID:
+                        claimed[len(uses)] = at
+                    uses.append(use)
+                    sizes.append(len(text.encode()))
                     used_at = used_at or now
-            results.append(
-                self._named(self._field_rights.shown(result, acting.department))
-            )
-        if uses and used_at is not None:
+        if used_at is not None:
             if carried is None:
                 carried = sum(len(t.encode()) for t in texts) + len(purpose.encode())
-            await self._publish(uses, carried, purpose, acting, used_at)
-        return results
+            lost = await self._usage.publish(
+                uses,
+                set(claimed),
+                sizes=sizes,
+                carried=carried,
+                purpose=purpose,
+                acting=acting,
+                now=used_at,
+            )
+            for position, at in claimed.items():
+                if uses[position].nonce_hash in lost:
+                    verdicts[at] = replayed(verdicts[at])
+        return [
+            self._named(self._field_rights.shown(result, acting.department))
+            for result in verdicts
+        ]
 
     async def _checked_inline(
         self, text: str, acting: Acting, as_of: dict[bytes, Freshness] | None = None
@@ -443,40 +467,6 @@ class VerifierService:
             result,
             issuer=names.get(directory_key("department", result.issuer_code)),
             licence_type=names.get(directory_key("licence_type", result.type_code)),
-        )
-
-    async def _publish(
-        self,
-        uses: list[events_pb2.LicenceUse],
-        carried: int,
-        purpose: str,
-        acting: Acting,
-        now: dt.datetime,
-    ) -> None:
-        """Publish the request's usage record within its bound (a use left out is a
-        bug: logged and counted)."""
-        record, left_out = bounded_usage(
-            uses,
-            carried=carried,
-            counter=acting.counter,
-            clerk=acting.clerk,
-            via=acting.via,
-            purpose=purpose,
-            group=self._group,
-            now=now,
-        )
-        if left_out:
-            limit = usage_bound(carried)
-            log.error("usage over its bound %d: %d uses unpublished", limit, left_out)
-            if self._usage_refused is not None:
-                self._usage_refused.inc(left_out)
-        if record is None:
-            return
-        # straight to the producer (the topic was declared with the worker's agents):
-        # in its buffer before the answer, as through Faust's Topic.send, without
-        # building Faust's message and event per record
-        await self._state.app.producer.send(
-            record.topic, record.key, record.value, None, None, kafka_headers(record)
         )
 
     async def export_bundle(

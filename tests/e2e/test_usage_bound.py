@@ -1,5 +1,6 @@
 """One request cannot publish more bytes than it carried (issue 13): a verification
-request publishes one ``licence.used`` record, and its record bytes as read back from
+request publishes one ``licence.used`` record (one claim per partition its accepted
+presentation codes key to, services/verifier/claims.py), and its record bytes as read back from
 the topic (key, value, every header) are at most the request's ``ByteSize()`` plus one
 envelope (:data:`services.verifier.events.ENVELOPE_BYTES`), for the worst requests:
 one code with the longest purpose (also through the console with the longest clerk
@@ -230,10 +231,25 @@ async def test_a_request_publishes_at_most_what_it_carried_plus_one_envelope(
         records = await published(usage, list(requests))
     measured = {}
     for purpose, request in requests.items():
+        if purpose == batch_purpose:
+            continue
         (record,) = records[purpose]  # one record per request
         size = record_bytes(record)
         measured[purpose[:1]] = (size, request.ByteSize())
         assert size <= request.ByteSize() + ENVELOPE_BYTES, (purpose[:8], size)
+    # the batch accepts presentation codes: a claim per partition their lineages key
+    # to (services/verifier/claims.py), the first carrying every other use; together
+    # within what it carried plus, a record, one envelope and the purpose again
+    claims = records[batch_purpose]
+    partitions = len(usage._consumer.assignment())
+    assert 1 <= len(claims) <= partitions
+    size = sum(record_bytes(r) for r in claims)
+    carried = requests[batch_purpose].ByteSize()
+    extra = len(claims) * ENVELOPE_BYTES + (len(claims) - 1) * len(
+        batch_purpose.encode()
+    )
+    assert size <= carried + extra, (size, carried, len(claims))
+    measured["批"] = (size, carried)
     # the one-code records read as they always did: singular fields, no uses
     single = events_pb2.LicenceUsedEvent.FromString(records[single_purpose][0].value)
     assert single.identifier == licences[-1][0] and not single.uses
@@ -242,16 +258,20 @@ async def test_a_request_publishes_at_most_what_it_carried_plus_one_envelope(
     )
     assert by_console.clerk == clerk and by_console.nonce_hash
     assert by_console.code_kind == "presentation"
-    # the batch: every code once, in request order, purpose once, singular fields empty
-    batch = events_pb2.LicenceUsedEvent.FromString(records[batch_purpose][0].value)
-    assert len(batch.uses) == 500 and batch.lineage == "" and batch.identifier == ""
-    assert [u.identifier for u in batch.uses[:480]] == [i for i, _c in licences[:480]]
-    assert sum(bool(u.nonce_hash) for u in batch.uses) == 20
-    assert {u.identifier.split(".")[6] for u in uses_of(batch)} == {
+    # the batch: every code once, in request order within a record, purpose once a
+    # record, singular fields empty (or filled, a claim of one code)
+    events = [events_pb2.LicenceUsedEvent.FromString(r.value) for r in claims]
+    first = max(events, key=lambda e: len(uses_of(e)))
+    batch_uses = [u for e in events for u in uses_of(e)]
+    assert len(batch_uses) == 500
+    assert [u.identifier for u in first.uses[:480]] == [i for i, _c in licences[:480]]
+    assert sum(bool(u.nonce_hash) for u in batch_uses) == 20
+    assert {u.identifier.split(".")[6] for u in batch_uses} == {
         d.code for d in departments
     }
+    assert {e.purpose for e in events} == {batch_purpose}
+    batch = first
     assert batch.purpose == batch_purpose
-    size, carried = measured["批"]
     assert size < carried  # a batch's uses are smaller than its codes
     print(f"usage record bytes vs request bytes: {measured}")
 
@@ -272,16 +292,26 @@ async def test_a_batch_of_presentations_accepted_in_one_group_is_replayed_in_ano
             verifier_pb2.VerifyCodesRequest(codes=shown, purpose=purpose)
         )
         assert [r.verdict for r in replies.results] == [VALID] * 4
-        (record,) = (await published(usage, [purpose]))[purpose]
-    assert len(events_pb2.LicenceUsedEvent.FromString(record.value).uses) == 4
+        claims = (await published(usage, [purpose]))[purpose]
+    # a claim per partition the four lineages key to (services/verifier/claims.py)
+    assert (
+        sum(
+            len(uses_of(events_pb2.LicenceUsedEvent.FromString(r.value)))
+            for r in claims
+        )
+        == 4
+    )
     deadline = time.monotonic() + 30
-    while True:  # until y has applied x's usage record
-        status = await y.stub.GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
-        applied = {(p.topic, p.partition): p.applied_offset for p in status.partitions}
-        if applied.get((record.topic, record.partition), -1) >= record.offset:
-            break
-        assert time.monotonic() < deadline, "y never applied the usage record"
-        await asyncio.sleep(0.01)
+    for record in claims:  # until y has applied x's usage records
+        while True:
+            status = await y.stub.GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
+            applied = {
+                (p.topic, p.partition): p.applied_offset for p in status.partitions
+            }
+            if applied.get((record.topic, record.partition), -1) >= record.offset:
+                break
+            assert time.monotonic() < deadline, "y never applied the usage record"
+            await asyncio.sleep(0.01)
     # every one of them, singly or again as a batch: REPLAYED at y
     for code in shown:
         reply = await y.stub.VerifyCode(

@@ -308,12 +308,12 @@ def test_a_record_that_cannot_be_decoded_is_skipped_and_its_offset_passed(
     assert [(r.partition, r.offset) for r, _ in problems] == [(0, 0), (0, 1)]
     assert store.offsets() == {0: 2} and store.seen("bb")
     # any other failure decoding one record is one bad record too, never a crash
-    import services.verifier.replay as replay
+    import services.verifier.replay_store as replay
 
-    def broken(value: bytes):
+    def broken(value: bytes, bad_uses=None):
         raise OverflowError("a decoder's surprise")
 
-    monkeypatch.setattr(replay, "accepted_nonces", broken)
+    monkeypatch.setattr(replay, "accepted_claims", broken)
     problems = store.apply([Headed(Record(0, 3, b"k", b"x", 0), [])])
     assert [(r.offset, type(p)) for r, p in problems] == [(3, BadEvent)]
     assert "OverflowError" in str(problems[0][1]) and store.offsets() == {0: 3}

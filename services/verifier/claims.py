@@ -1,0 +1,351 @@
+"""Claims of presentation codes: "first in the log wins" (docs/architecture.md §2c).
+
+A presentation code is accepted once across the province: every worker of every
+group. Its acceptance is a *claim*: a ``licence.used`` record of that one use (verdict
+VALID, its nonce hash), keyed by the licence's lineage, so every claim of one nonce
+lands in the same partition of the usage topic, where the broker orders them. The
+first claim in that partition wins; every other is answered REPLAYED.
+
+:meth:`UsageClaims.claim` publishes the claim with its own producer (acks=all, no
+linger) and waits for the broker's acknowledgement: offset ``O`` of partition ``P``.
+It then looks for the nonce's first claim at or before ``O``: in the guard's store
+(:class:`services.verifier.replay_store.AcceptedNonces`, which holds the first claim
+of every nonce up to the offset its feed has applied) or, for the records between
+that offset and ``O``, by reading them with a consumer of its own (no group, one
+record's wait). VALID only if that first claim is this one's event id. If the
+acknowledgement or that read does not come within :data:`CLAIM_TIMEOUT_S` (the
+broker away) the answer is UNAVAILABLE, never VALID: a worker killed after VALID
+leaves its claim in the log, and a worker cut off from the broker cannot accept.
+
+A claim that timed out may still reach the log later; the code is then REPLAYED
+everywhere (a holder shows a new presentation code): the guard errs on refusing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.structs import TopicPartition
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.events import OutboxRecord, new_event_id
+from certseal.v1 import events_pb2
+from services.verifier.access import Acting
+from services.verifier.events import bounded_usage, kafka_headers, usage_bound
+from services.verifier.index import accepted_claims
+from services.verifier.replay import UsageFeed
+from services.verifier.replay_store import carries_no_nonce
+
+log = logging.getLogger(__name__)
+
+#: the most a claim waits for the broker's acknowledgement and for the records before
+#: it to be read (seconds); past it the answer is UNAVAILABLE
+CLAIM_TIMEOUT_S = 2.0
+#: the claims reader's fetch wait (ms): it fetches only while a claim waits for it
+READ_WAIT_MS = 5
+
+
+def unavailable(why: str) -> CertsealError:
+    """The error of a claim that could not be decided (retryable)."""
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        f"the presentation code could not be claimed ({why}); retry later",
+    )
+
+
+class UsageClaims:
+    """Publishes claims and decides them (see the module), on the serving loop.
+
+    ``producer_factory`` and ``consumer_factory`` make unstarted aiokafka clients
+    (default: the feed's); they are started at the first claim and kept.
+    """
+
+    def __init__(
+        self,
+        feed: UsageFeed,
+        *,
+        producer_factory: Callable[..., Any] | None = None,
+        consumer_factory: Callable[..., Any] | None = None,
+        timeout_s: float = CLAIM_TIMEOUT_S,
+    ):
+        self._feed = feed
+        self._make_producer = producer_factory or feed.producer_factory
+        self._make_consumer = consumer_factory or feed.consumer_factory
+        self.timeout_s = timeout_s
+        self._producer: Any = None
+        self._reader: Any = None
+        self._starting = asyncio.Lock()
+        self._reading = asyncio.Lock()
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    async def partitions(self) -> list[int]:
+        """The usage topic's partitions, as the claims producer knows them.
+
+        Raises CertsealError(UNAVAILABLE) as :meth:`claim` does."""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                producer = await self._started("_producer", self._producer_factory())
+                return sorted(await producer.partitions_for(self._feed.topic))
+        except TimeoutError:
+            raise unavailable(
+                f"no answer from the broker within {self.timeout_s} s"
+            ) from None
+        except KafkaError as exc:
+            raise unavailable(type(exc).__name__) from None
+
+    def _producer_factory(self) -> Callable[[], Any]:
+        if self._make_producer is None:
+            raise unavailable("this worker has no claims producer")
+        return self._make_producer
+
+    async def claim(
+        self, record: OutboxRecord, nonces: Sequence[str], event_id: str
+    ) -> set[str]:
+        """Publish ``record`` (event id ``event_id``, claiming each nonce hash of
+        ``nonces``, all of lineages keyed to the partition its key is) and return the
+        nonces whose first claim in the log it is not: their codes are REPLAYED, the
+        others VALID.
+
+        Raises CertsealError(UNAVAILABLE) when the guard is not caught up, or the
+        broker's acknowledgement or the read of the records before the claim does not
+        come within :attr:`timeout_s`."""
+        self._feed.ready()
+        make = self._producer_factory()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                producer = await self._started("_producer", make)
+                sent = await producer.send(
+                    self._feed.topic,
+                    record.value,
+                    key=record.key,
+                    headers=kafka_headers(record),
+                )
+                acked = await sent
+                return await self._lost(nonces, event_id, acked.partition, acked.offset)
+        except TimeoutError:
+            log.warning(
+                "claim of a presentation code undecided within %ss", self.timeout_s
+            )
+            raise unavailable(
+                f"no answer from the broker within {self.timeout_s} s"
+            ) from None
+        except KafkaError as exc:
+            log.warning("claim of a presentation code failed: %r", exc)
+            raise unavailable(type(exc).__name__) from None
+
+    async def _lost(
+        self, nonces: Sequence[str], event_id: str, partition: int, offset: int
+    ) -> set[str]:
+        """The nonces whose first claim at or before ``offset`` of ``partition`` is
+        not ``event_id`` (the claim published there)."""
+        applied = self._feed.applied.get(partition, -1)  # before the store's look-ups
+        firsts = {nonce: self._feed.store.first_claim(nonce) for nonce in nonces}
+        unknown = {nonce for nonce, first in firsts.items() if first is None}
+        if unknown:  # claimed after ``applied``: read the records up to the claim
+            if applied >= offset:  # the feed passed the claim without storing it
+                raise unavailable("the guard skipped the claim's record")
+            firsts |= await self._first_between(unknown, partition, applied + 1, offset)
+        return {nonce for nonce in nonces if firsts.get(nonce) != event_id}
+
+    async def _first_between(
+        self, nonces: set[str], partition: int, start: int, end: int
+    ) -> dict[str, str | None]:
+        """The event id of the first record of ``partition`` in ``start..end`` that
+        claims each of ``nonces`` (absent: none does), read with the claims reader."""
+        tp = TopicPartition(self._feed.topic, partition)
+        found: dict[str, str | None] = {}
+        async with self._reading:
+            reader = await self._started("_reader", self._new_reader)
+            if tp not in reader.assignment():
+                reader.assign([*reader.assignment(), tp])
+                reader.pause(*reader.assignment())
+            reader.seek(tp, start)
+            reader.resume(tp)
+            try:
+                while True:
+                    fetched = await reader.getmany(tp, timeout_ms=100)
+                    for message in fetched.get(tp, []):
+                        if message.offset > end:
+                            return found
+                        if not carries_no_nonce(message.headers or ()):
+                            try:
+                                claimer, claimed = accepted_claims(
+                                    message.value or b"", []
+                                )
+                            except Exception:  # the feed logs a bad record
+                                claimed = []
+                            for nonce, _ in claimed:
+                                if nonce in nonces:
+                                    found.setdefault(nonce, claimer)
+                        if message.offset >= end or len(found) == len(nonces):
+                            return found
+            finally:
+                reader.pause(tp)  # no fetching between claims
+
+    def _new_reader(self) -> Any:
+        return self._make_consumer(
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_min_bytes=1,
+            fetch_max_wait_ms=READ_WAIT_MS,
+        )
+
+    async def _started(self, attribute: str, make: Callable[[], Any]) -> Any:
+        """The started client kept in ``attribute``, started now if it is not."""
+        async with self._starting:
+            client = getattr(self, attribute)
+            if client is None:
+                client = make()
+                try:
+                    await client.start()
+                except BaseException:
+                    self._stop_later(client)
+                    raise
+                setattr(self, attribute, client)
+            return client
+
+    def _stop_later(self, client: Any) -> None:
+        task = asyncio.ensure_future(client.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def stop(self) -> None:
+        """Stop the producer and the reader."""
+        for attribute in ("_producer", "_reader"):
+            client = getattr(self, attribute)
+            setattr(self, attribute, None)
+            if client is not None:
+                await client.stop()
+
+
+class UsagePublisher:
+    """Publishes a request's usage (docs/events.md, "Usage records"): without an
+    accepted presentation code, one record through the worker's producer (in its
+    buffer before the answer, not awaited); with some, the record is a claim
+    (:class:`UsageClaims`, awaited), keyed by its first presentation code's lineage,
+    and when the request's presentation codes key to several partitions, one claim
+    per partition (the first also carries the other uses).
+
+    ``producer`` gives the worker's (Faust's) producer; ``refused`` counts uses left
+    out of a record to keep its bound (a bug: logged too)."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        claims: UsageClaims | None,
+        producer: Callable[[], Any],
+        refused: Any = None,
+    ):
+        self._group = group
+        self._claims = claims
+        self._producer = producer
+        self._refused = refused
+
+    async def publish(
+        self,
+        uses: list[events_pb2.LicenceUse],
+        claimed: set[int],
+        *,
+        sizes: Sequence[int],
+        carried: int,
+        purpose: str,
+        acting: Acting,
+        now: dt.datetime,
+    ) -> set[str]:
+        """Publish ``uses`` (in request order; ``claimed``: the positions of the uses
+        of presentation codes evaluated VALID; ``sizes``: the bytes each use's code
+        carried) within ``carried`` bytes plus one envelope a record (a claim per
+        partition: each within its codes' bytes, the purpose and one envelope).
+        Returns the nonce hashes whose claim was not the first (REPLAYED). Raises
+        CertsealError(UNAVAILABLE) when a claim is undecided."""
+        if not claimed:
+            record = self._bounded(uses, carried, purpose, acting, now)[0]
+            if record is not None:
+                await self._producer().send(
+                    record.topic,
+                    record.key,
+                    record.value,
+                    None,
+                    None,
+                    kafka_headers(record),
+                )
+            return set()
+        if self._claims is None:
+            raise unavailable("this worker has no replay guard")
+        partitions = await self._claims.partitions()
+
+        def partition_of(at: int) -> int:
+            return int(
+                DefaultPartitioner()(uses[at].lineage.encode(), partitions, partitions)
+            )
+
+        groups: dict[int, list[int]] = {}
+        for at in sorted(claimed):
+            groups.setdefault(partition_of(at), []).append(at)
+        others = [at for at in range(len(uses)) if at not in claimed]
+        pending = []
+        for number, members in enumerate(groups.values()):
+            kept = sorted(members + others) if number == 0 else members
+            share = (
+                carried
+                if len(groups) == 1
+                else sum(sizes[at] for at in kept) + len(purpose.encode())
+            )
+            event_id = new_event_id()
+            record, left_out = self._bounded(
+                [uses[at] for at in kept],
+                share,
+                purpose,
+                acting,
+                now,
+                event_id=event_id,
+                key=uses[members[0]].lineage,
+            )
+            if record is None or left_out:
+                raise unavailable("its usage record is over its bound")
+            nonces = [uses[at].nonce_hash for at in members]
+            pending.append(self._claims.claim(record, nonces, event_id))
+        decided = await asyncio.gather(*pending, return_exceptions=True)
+        lost: set[str] = set()
+        for outcome in decided:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            lost |= outcome
+        return lost
+
+    def _bounded(
+        self,
+        uses: list[events_pb2.LicenceUse],
+        carried: int,
+        purpose: str,
+        acting: Acting,
+        now: dt.datetime,
+        *,
+        event_id: str | None = None,
+        key: str | None = None,
+    ) -> tuple[OutboxRecord | None, int]:
+        record, left_out = bounded_usage(
+            uses,
+            carried=carried,
+            counter=acting.counter,
+            clerk=acting.clerk,
+            via=acting.via,
+            purpose=purpose,
+            group=self._group,
+            now=now,
+            event_id=event_id,
+            key=key,
+        )
+        if left_out:
+            limit = usage_bound(carried)
+            log.error("usage over its bound %d: %d uses unpublished", limit, left_out)
+            if self._refused is not None:
+                self._refused.inc(left_out)
+        return record, left_out

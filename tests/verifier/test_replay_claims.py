@@ -1,0 +1,312 @@
+"""Claims of presentation codes (services/verifier/claims.py), "first in the log
+wins", against the session's real broker: each guard (one per group here, each with
+its own store and feed) answers VALID only for the nonce's first claim in the log;
+with the broker away it answers UNAVAILABLE, never VALID; a claim answered VALID is in
+the log, so a worker killed right after it finds it at its restart."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.events import new_event_id
+from services.verifier.claims import UsageClaims
+from services.verifier.domain import Check, Outcome, Verdict, Verification
+from services.verifier.events import usage_record
+from services.verifier.jobs import replayed
+from services.verifier.replay import AcceptedNonces, UsageFeed
+from tests.verifier.test_replay import feed_on, fresh_topic, publish, record, until, use
+
+
+def claim_of(n: int, nonce: str):
+    """A claim: the one-use usage record of presentation code ``n`` (nonce hash
+    ``nonce``), keyed by its lineage, and its event id."""
+    event_id = new_event_id()
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    rec = usage_record(
+        [use(n, nonce=nonce, expires=expires)],
+        counter="dept:x",
+        purpose="p",
+        group="g",
+        now=dt.datetime.now(dt.UTC),
+        event_id=event_id,
+    )
+    return rec, event_id
+
+
+def claims_on(stack, feed: UsageFeed, timeout_s: float = 2.0) -> UsageClaims:
+    settings = stack.config.kafka.settings("certseal-tests")
+    return UsageClaims(feed, producer_factory=settings.producer, timeout_s=timeout_s)
+
+
+async def guard(stack, topic: str, path) -> tuple[UsageFeed, UsageClaims]:
+    feed = feed_on(stack, topic, path, {})
+    feed.start()
+    await until(feed.caught_up.is_set)
+    return feed, claims_on(stack, feed)
+
+
+async def stop(feed: UsageFeed, claims: UsageClaims) -> None:
+    await claims.stop()
+    await asyncio.to_thread(feed.stop)
+
+
+async def test_two_groups_racing_on_one_code_yield_exactly_one_valid(stack, tmp_path):
+    """Two guards (two groups) claim one nonce at once, many times over (a fresh
+    nonce per round): in every round exactly one claim wins, and each guard's store
+    names the winner as the nonce's first claim."""
+    topic = await fresh_topic(stack, partitions=3)
+    a = await guard(stack, topic, tmp_path / "a")
+    b = await guard(stack, topic, tmp_path / "b")
+    try:
+        for n in range(20):
+            nonce = f"{n:02x}" * 16
+            (ra, ida), (rb, idb) = claim_of(n, nonce), claim_of(n, nonce)
+            lost = await asyncio.gather(
+                a[1].claim(ra, [nonce], ida), b[1].claim(rb, [nonce], idb)
+            )
+            won = [not x for x in lost]
+            assert sorted(won) == [False, True], (n, won)
+            winner = ida if won[0] else idb
+            for feed, _ in (a, b):
+                await until(lambda f=feed, x=nonce: f.store.seen(x))
+                assert feed.store.first_claim(nonce) == winner
+    finally:
+        await stop(*a)
+        await stop(*b)
+
+
+async def test_a_claim_after_another_groups_acknowledged_claim_loses(stack, tmp_path):
+    """Group A's claim is acknowledged and answered; group B's guard has not read it
+    yet (its feed is stopped before A claims): B's claim still loses, found by
+    reading the records between its store's end and its own claim."""
+    topic = await fresh_topic(stack, partitions=1)
+    await publish(stack, topic, [record(use(9))])
+    a = await guard(stack, topic, tmp_path / "a")
+    b_store = tmp_path / "b"
+    b = await guard(stack, topic, b_store)
+    try:
+        nonce = "ab" * 16
+        b[0]._stop.set()  # B's feed stops reading: its store stays behind
+        await asyncio.to_thread(b[0]._thread.join, 10)
+        ra, ida = claim_of(1, nonce)
+        assert not await a[1].claim(ra, [nonce], ida)
+        rb, idb = claim_of(1, nonce)
+        assert b[0].store.first_claim(nonce) is None  # B's store never saw A's claim
+        assert await b[1].claim(rb, [nonce], idb) == {nonce}
+        # and a third claim, by A again: its store holds A's winning claim
+        rc, idc = claim_of(1, nonce)
+        await until(lambda: a[0].store.seen(nonce))
+        assert await a[1].claim(rc, [nonce], idc) == {nonce}
+    finally:
+        await stop(*a)
+        await a[1].stop()
+        await b[1].stop()
+        b[0].store.close()
+
+
+async def test_a_claim_with_the_broker_away_is_unavailable_never_valid(stack, tmp_path):
+    """Broker paused: the claim gets no acknowledgement within its bound, and the
+    answer is UNAVAILABLE (retryable), never VALID."""
+    topic = await fresh_topic(stack, partitions=1)
+    feed, claims = await guard(stack, topic, tmp_path / "a")
+    claims.timeout_s = 1.0
+    nonce = "cd" * 16
+    rec, event_id = claim_of(2, nonce)
+    warm, warm_id = claim_of(3, "ef" * 16)
+    assert not await claims.claim(
+        warm, ["ef" * 16], warm_id
+    )  # producer and reader started
+    await asyncio.to_thread(stack.pause_broker)
+    try:
+        with pytest.raises(CertsealError) as caught:
+            await claims.claim(rec, [nonce], event_id)
+        assert caught.value.kind is ErrorKind.UNAVAILABLE
+    finally:
+        stack.resume_broker()
+        await stop(feed, claims)
+
+
+async def test_a_claim_answered_valid_is_in_the_log_for_a_restarted_worker(
+    stack, tmp_path
+):
+    """What kill -9 right after a VALID leaves: the claim was acknowledged before the
+    answer, so a new guard reading the topic from its store (here: a store that never
+    saw it) finds the nonce claimed, and a second claim loses."""
+    topic = await fresh_topic(stack, partitions=2)
+    feed, claims = await guard(stack, topic, tmp_path / "a")
+    nonce = "0f" * 16
+    rec, event_id = claim_of(4, nonce)
+    try:
+        assert not await claims.claim(rec, [nonce], event_id)
+    finally:
+        await claims.stop()
+        feed._stop.set()  # "killed": the feed may or may not have stored it
+        await asyncio.to_thread(feed._thread.join, 10)
+        feed.store.close()
+    restarted = feed_on(stack, topic, tmp_path / "b", {})
+    restarted.start()
+    again = claims_on(stack, restarted)
+    try:
+        await until(restarted.caught_up.is_set)
+        assert restarted.seen(nonce)
+        second, second_id = claim_of(4, nonce)
+        assert await again.claim(second, [nonce], second_id) == {nonce}
+    finally:
+        await stop(restarted, again)
+
+
+async def test_a_guard_not_caught_up_refuses_to_claim(stack, tmp_path):
+    topic = await fresh_topic(stack, partitions=1)
+    feed = feed_on(stack, topic, tmp_path / "a", {})  # never started
+    claims = claims_on(stack, feed)
+    rec, event_id = claim_of(5, "aa" * 16)
+    with pytest.raises(CertsealError) as caught:
+        await claims.claim(rec, ["aa" * 16], event_id)
+    assert caught.value.kind is ErrorKind.UNAVAILABLE
+    feed.store.close()
+
+
+def test_a_nonce_keeps_its_first_claim_and_an_old_store_names_none(tmp_path):
+    """The store keeps the first claim of a nonce, also when the record is read again
+    or claimed later; a value written before claims (the expiry alone) names no
+    record: every claim of it loses."""
+    from tests.verifier.test_replay import headed
+
+    store = AcceptedNonces(tmp_path / "n")
+    first, first_id = claim_of(1, "aa")
+    later, _ = claim_of(1, "aa")
+    store.apply([headed(0, first), headed(1, later)])
+    store.apply([headed(0, first)])
+    assert store.first_claim("aa") == first_id
+    store._db.put(b"n:bb", b"4102444800")  # an older verifier's entry
+    assert store.first_claim("bb") == "" and store.seen("bb")
+    assert store.first_claim("cc") is None
+    assert store.purge(dt.datetime(2100, 1, 2, tzinfo=dt.UTC)) == 2  # both parse
+    store.close()
+
+
+def test_a_lost_claim_is_answered_as_evaluate_answers_a_seen_nonce():
+    accepted = Verification(
+        Verdict.VALID,
+        (
+            Check("decode", Outcome.PASSED, "presentation"),
+            Check("issuer", Outcome.PASSED, ""),
+            Check("signature", Outcome.PASSED, ""),
+            Check("key", Outcome.PASSED, "active"),
+            Check("code lifetime", Outcome.PASSED, "until …"),
+            Check("licence", Outcome.PASSED, ""),
+        ),
+        identifier="x",
+    )
+    lost = replayed(accepted)
+    assert lost.verdict is Verdict.REPLAYED and lost.identifier == "x"
+    assert [c.name for c in lost.checks] == [
+        "decode",
+        "issuer",
+        "signature",
+        "key",
+        "replay",
+    ]
+    assert lost.checks[-1].outcome is Outcome.FAILED
+
+
+class FakeClaims:
+    """What UsagePublisher needs of UsageClaims: the partitions, and claim (each
+    claim recorded; the nonces in ``lose`` lose)."""
+
+    def __init__(self, lose=frozenset()):
+        self.records: list[tuple] = []
+        self.lose = lose
+
+    async def partitions(self) -> list[int]:
+        return list(range(12))
+
+    async def claim(self, record, nonces, event_id):
+        self.records.append((record, list(nonces), event_id))
+        return {n for n in nonces if n in self.lose}
+
+
+async def test_a_batch_claims_once_per_partition_its_presentation_codes_key_to():
+    """A batch of 30 licence codes and 20 presentation codes of other licences: one
+    claim per partition the presentation codes' lineages key to, keyed by one of
+    them; the first claim carries every other use in request order; every use once;
+    each claim within its codes' bytes, the purpose and one envelope; the losing
+    nonces are reported."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from certseal.events import uses_of
+    from certseal.v1 import events_pb2 as pb
+    from services.verifier.access import Acting
+    from services.verifier.claims import UsagePublisher
+    from services.verifier.events import ENVELOPE_BYTES, record_bytes
+
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    uses = [use(n) for n in range(30)]
+    uses += [use(100 + n, nonce=f"{n:064x}", expires=expires) for n in range(20)]
+    claimed = set(range(30, 50))
+    sizes = [400] * 50  # each code's bytes: more than a use's
+    fake = FakeClaims(lose={f"{3:064x}"})
+    publisher = UsagePublisher(group="g", claims=fake, producer=lambda: None)
+    purpose = "办" * 200
+    lost = await publisher.publish(
+        uses,
+        claimed,
+        sizes=sizes,
+        carried=sum(sizes) + len(purpose.encode()),
+        purpose=purpose,
+        acting=Acting("dept:x", "x"),
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert lost == {f"{3:064x}"}
+
+    def partition(lineage: str) -> int:
+        return DefaultPartitioner()(lineage.encode(), list(range(12)), list(range(12)))
+
+    wanted = {partition(uses[at].lineage) for at in claimed}
+    assert len(fake.records) == len(wanted) > 1
+    seen = []
+    for number, (published, nonces, event_id) in enumerate(fake.records):
+        event = pb.LicenceUsedEvent.FromString(published.value)
+        assert event.event_id == event_id == published.headers["ce_id"]
+        inside = uses_of(event)
+        keyed = partition(published.key.decode())
+        assert {partition(u.lineage) for u in inside if u.nonce_hash} == {keyed}
+        assert nonces == [u.nonce_hash for u in inside if u.nonce_hash]
+        if number == 0:  # the other uses, in request order
+            assert [u.identifier for u in inside if not u.nonce_hash] == [
+                u.identifier for u in uses[:30]
+            ]
+        else:
+            assert all(u.nonce_hash for u in inside)
+        share = 400 * len(inside) + len(purpose.encode())
+        assert record_bytes(published) <= share + ENVELOPE_BYTES
+        seen += [u.identifier for u in inside]
+    assert sorted(seen) == sorted(u.identifier for u in uses)
+
+
+async def test_a_request_without_a_presentation_code_publishes_one_unawaited_record():
+    from services.verifier.access import Acting
+    from services.verifier.claims import UsagePublisher
+
+    sent = []
+
+    class Producer:
+        async def send(self, *args):
+            sent.append(args)
+
+    fake = FakeClaims()
+    publisher = UsagePublisher(group="g", claims=fake, producer=Producer)
+    lost = await publisher.publish(
+        [use(1), use(2)],
+        set(),
+        sizes=[400, 400],
+        carried=900,
+        purpose="p",
+        acting=Acting("dept:x", "x"),
+        now=dt.datetime.now(dt.UTC),
+    )
+    assert lost == set() and len(sent) == 1 and fake.records == []
