@@ -319,10 +319,23 @@ def start_stack_and_issuer(
 def serving_watch(issuer_pid: int) -> list[str]:
     """``--watch serving=PIDS``: the serving worker processes alone (with
     ``[issuer] workers`` > 0), so that ``cpu_us`` splits the issuer's CPU into the
-    processes answering RPCs (``serving``) and the rest of ``service`` (the
-    supervising process: outbox relay, audit sealer, usage consumer)."""
-    workers = proccpu.tree_pids([issuer_pid], proccpu.children())[1:]
-    return ["--watch", "serving=" + ",".join(map(str, workers))] if workers else []
+    processes answering RPCs (``serving``), the outbox relay's own process (``relay``)
+    and the rest of ``service`` (the supervising process: audit sealer, expiry sweep,
+    usage consumer; ``service`` counts the whole tree)."""
+    children = proccpu.tree_pids([issuer_pid], proccpu.children())[1:]
+    roles: dict[str, list[int]] = {"serving": [], "relay": []}
+    for pid in children:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        roles["relay" if b"relay" in argv else "serving"].append(pid)
+    return [
+        arg
+        for role, pids in roles.items()
+        if pids
+        for arg in ("--watch", f"{role}=" + ",".join(map(str, pids)))
+    ]
 
 
 def _cpu(run: dict[str, Any]) -> dict[str, float]:

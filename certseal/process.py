@@ -73,6 +73,7 @@ class ServiceProcess:
         serve: bool = True,
         background: bool = True,
         reuse_port: bool = False,
+        relay: bool | None = None,
     ):
         self.config = config
         self.section = section
@@ -84,6 +85,9 @@ class ServiceProcess:
         self.clock = clock
         self.serve = serve
         self.background = background
+        #: whether this process runs the outbox relay (default: with the background
+        #: work); a supervisor gives it a process of its own (services.issuer)
+        self.run_relay = background if relay is None else relay
         self.reuse_port = reuse_port
         self.metrics = Metrics(families=self.metric_families)
         self.health = Health(list(self.allowed_kinds))
@@ -138,9 +142,11 @@ class ServiceProcess:
             store=self.idempotency,
             interval_s=cfg.idempotency.purge_interval_s,
         )
+        loops: list[NotifiedWorker] = [self.relay] if self.run_relay else []
         if self.background:
-            for worker in (self.relay, self.sealer, purger, *self.workers(dsn)):
-                self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+            loops += [self.sealer, purger, *self.workers(dsn)]
+        for worker in loops:
+            self._tasks.append(asyncio.create_task(worker.run(self._stop)))
         if self.serve:
             await self._serve()
         if self.metrics_listen:

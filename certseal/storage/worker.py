@@ -37,6 +37,10 @@ class NotifiedWorker(abc.ABC):
     async def work_once(self, conn: asyncpg.Connection) -> int:
         """Do one unit of work; return how many items it handled (0 = idle)."""
 
+    async def on_leader(self, conn: asyncpg.Connection) -> None:
+        """Called once the session leads, before the first :meth:`work_once`
+        (session settings)."""
+
     async def on_idle(self, conn: asyncpg.Connection) -> None:
         """Called when there was nothing to do (housekeeping)."""
 
@@ -67,6 +71,7 @@ class NotifiedWorker(abc.ABC):
                 if await _sleep_or_stop(stop, self._poll_interval_s):
                     return
             log.info("%s: leader", self.name)
+            await self.on_leader(conn)
             if self.channel:
                 await conn.add_listener(self.channel, lambda *_: self._wake.set())
             failures = 0

@@ -1,8 +1,10 @@
 """``python -m services.issuer --config FILE``: run the issuer until SIGTERM/SIGINT.
 
 With ``[issuer] workers = N`` this process supervises N serving worker processes that
-share the listen port (SO_REUSEPORT) and itself runs the outbox relay, the audit sealer
-and the expiry sweep, so publishing never queues behind request handling.
+share the listen port (SO_REUSEPORT) and one process that runs only the outbox relay,
+and itself runs the audit sealer, the expiry sweep and the usage record's consumer: so
+publishing never queues behind request handling, nor behind that background work on
+one event loop (commit -> topic, docs/architecture.md §2b).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _metrics_for_worker(cfg: IssuerSettings, index: int) -> str:
 async def _supervise(
     args: argparse.Namespace, cfg: IssuerSettings, stop: asyncio.Event
 ) -> None:
-    async def worker(index: int) -> None:
+    async def worker(index: int, role: str = "serve") -> None:
         while not stop.is_set():
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -43,7 +45,7 @@ async def _supervise(
                 "--log-level",
                 args.log_level,
                 "--role",
-                "serve",
+                role,
                 "--metrics-listen",
                 _metrics_for_worker(cfg, index),
             )
@@ -56,12 +58,17 @@ async def _supervise(
                     process.terminate()
                 await waiter
                 return
-            log.error("worker %d exited with %s; restarting", index, process.returncode)
+            log.error(
+                "%s process %d exited with %s; restarting",
+                *(role, index, process.returncode),
+            )
             await asyncio.sleep(1.0)
 
-    app = IssuerApp(cfg, serve=False)
+    app = IssuerApp(cfg, serve=False, relay=False)
     await _start(app)
-    await asyncio.gather(*[worker(i) for i in range(cfg.issuer.workers)])
+    children = [worker(i) for i in range(cfg.issuer.workers)]
+    children.append(worker(cfg.issuer.workers, "relay"))
+    await asyncio.gather(*children)
     await app.stop()
 
 
@@ -110,7 +117,10 @@ async def _main(args: argparse.Namespace) -> None:
     if args.metrics_listen is not None:
         cfg.issuer.metrics_listen = args.metrics_listen
     serving_worker = args.role == "serve"
-    app = IssuerApp(cfg, background=not serving_worker, reuse_port=serving_worker)
+    if args.role == "relay":  # the outbox relay alone (started by the supervisor)
+        app = IssuerApp(cfg, serve=False, background=False, relay=True)
+    else:
+        app = IssuerApp(cfg, background=not serving_worker, reuse_port=serving_worker)
     await _start(app)
     await stop.wait()
     await app.stop(grace=5.0)
@@ -127,9 +137,9 @@ def main() -> None:
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(
         "--role",
-        choices=["all", "serve"],
+        choices=["all", "serve", "relay"],
         default="all",
-        help="serve: a worker started by the supervisor",
+        help="serve, relay: a process started by the supervisor",
     )
     parser.add_argument("--metrics-listen", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -174,6 +174,7 @@ class IssuerApp(ServiceProcess):
         serve: bool = True,
         background: bool = True,
         reuse_port: bool = False,
+        relay: bool | None = None,
     ):
         super().__init__(
             config,
@@ -183,6 +184,7 @@ class IssuerApp(ServiceProcess):
             serve=serve,
             background=background,
             reuse_port=reuse_port,
+            relay=relay,
         )
         self.token: Pkcs11Token | None = None
 

@@ -13,9 +13,10 @@ class IssuerConfig(ServiceSection):
     listen: str = "127.0.0.1:50051"
     metrics_listen: str = "127.0.0.1:9464"
     max_request_bytes: int = 8 * 1024 * 1024
-    # Worker processes serving gRPC on the listen port (SO_REUSEPORT); the supervising
-    # process then runs the outbox relay, audit sealer and expiry sweep. 0: one process
-    # does everything (on Kubernetes, scale pods instead).
+    # Worker processes serving gRPC on the listen port (SO_REUSEPORT); one more process
+    # then runs only the outbox relay, and the supervising process the audit sealer,
+    # expiry sweep and usage consumer. 0: one process does everything (on Kubernetes,
+    # scale pods instead).
     workers: int = 0
     max_batch: int = 1000
     presentation_ttl_s: int = 60

@@ -134,3 +134,34 @@ async def test_rows_acknowledged_just_before_stop_are_marked(stack, config):
     finally:
         await conn.close()
         await worker.close()
+
+
+async def test_the_leading_relay_commits_its_marks_asynchronously_and_writers_do_not(
+    stack, config
+):
+    """The relay's session marks rows with synchronous_commit off (a lost mark is a
+    resend, which consumers drop); a writer's session keeps the server's setting."""
+    dsn = await fresh_database(config)
+    worker = relay(stack, dsn)
+    settings: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    housekeeping = worker.on_idle
+
+    async def on_idle(conn) -> None:
+        await housekeeping(conn)
+        if not settings.done():
+            settings.set_result(await conn.fetchval("show synchronous_commit"))
+
+    worker.on_idle = on_idle  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        assert await asyncio.wait_for(settings, 30) == "off"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await worker.close()
+    writer = await connect(dsn)
+    try:
+        assert await writer.fetchval("show synchronous_commit") == "on"
+    finally:
+        await writer.close()
