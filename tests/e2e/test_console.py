@@ -639,11 +639,12 @@ async def test_the_operator_page_shows_both_groups_with_their_lag(browser, platf
 async def _signs_in(platform, name: str, password: str) -> int:
     """The status of ``POST /api/login`` for ``name`` with ``password``."""
     context = ssl.create_default_context(cafile=platform["config"].tls.ca_file)
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=context)
-    ) as session, session.post(
-        platform["url"] + "/api/login", json={"name": name, "password": password}
-    ) as reply:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
+        session.post(
+            platform["url"] + "/api/login", json={"name": name, "password": password}
+        ) as reply,
+    ):
         return reply.status
 
 
