@@ -42,7 +42,10 @@ class UsageEntry:
     ``department_code`` is the verifying, authorised or redeeming department;
     ``counter`` the verifying identity; ``actor`` who acted (a holder app for a view);
     ``action`` the read a view was (``licence.get``, ...); ``reference`` an
-    authorisation id. No field value of the licence is ever an entry's.
+    authorisation id; ``nonce_hash`` the hash of a presentation code's nonce (a claim,
+    docs/architecture.md §2c: of the VALID entries of one nonce only the first stays
+    VALID, a later one is stored as REPLAYED, what its counter was answered). No field
+    value of the licence is ever an entry's.
     """
 
     entry_id: str
@@ -60,6 +63,7 @@ class UsageEntry:
     action: str = ""
     reference: str = ""
     department_name: str = ""
+    nonce_hash: str = ""
 
     def clipped(self) -> UsageEntry:
         """This entry with every text cut to :data:`MAX_TEXT` characters."""

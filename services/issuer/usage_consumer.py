@@ -63,6 +63,7 @@ def verification_entries(value: bytes) -> list[UsageEntry]:
             verifier_group=event.verifier_group,
             purpose=event.purpose,
             verdict=use.verdict,
+            nonce_hash=use.nonce_hash,
         )
         for place, use in enumerate(uses_of(event), start=1)
         if use.lineage

@@ -59,6 +59,7 @@ def used_event(*uses: events_pb2.LicenceUse, **fields) -> events_pb2.LicenceUsed
         (use,) = uses
         event.lineage, event.identifier = use.lineage, use.identifier
         event.verdict, event.code_kind = use.verdict, use.code_kind
+        event.nonce_hash = use.nonce_hash
     else:
         event.uses.extend(uses)
     return event
@@ -503,5 +504,116 @@ async def test_the_usage_record_comes_with_an_in_place_upgrade(config, tmp_path)
         assert "0007_usage_record.sql" in applied
         assert await pool.fetchval("select count(*) from licence_usage") == 0
         assert await pool.fetchval("select count(*) from lineages") == 1
+    finally:
+        await pool.close()
+
+
+def claim_of(licence, nonce: str) -> events_pb2.LicenceUse:
+    """The use a verifier publishes when it accepts a presentation code: a claim."""
+    return events_pb2.LicenceUse(
+        lineage=licence.lineage,
+        identifier=licence.identifier,
+        verdict="VALID",
+        code_kind="presentation",
+        nonce_hash=nonce,
+    )
+
+
+async def test_only_the_first_claim_of_a_nonce_shows_valid(issuer, world, producer):
+    """docs/architecture.md §2c, "First in the log wins": a later claim of the same
+    nonce was answered REPLAYED, and the holder's record says so; a redelivered first
+    claim stays the one VALID entry; another nonce is its own acceptance."""
+    w = world
+    nonce, other = secrets.token_hex(16), secrets.token_hex(16)
+    first = used_event(claim_of(w["mine"], nonce), group="ga", purpose="第一")
+    later = used_event(claim_of(w["mine"], nonce), group="gb", purpose="第二")
+    # a batch naming the nonce twice, and a fresh nonce after it
+    batch = used_event(
+        claim_of(w["mine"], nonce),
+        claim_of(w["mine"], other),
+        claim_of(w["mine"], other),
+        group="gc",
+        purpose="批量",
+    )
+    for event in (first, later, first, batch):
+        await producer.send_and_wait(
+            LICENCE_USAGE, event.SerializeToString(), key=w["mine"].lineage.encode()
+        )
+    uses = await until(
+        issuer, w, lambda u: sum(x.purpose == "批量" for x in of_kind(u, VERIFIED)) == 3
+    )
+    shown = [(x.purpose, x.verdict) for x in of_kind(uses, VERIFIED)]
+    assert shown == [
+        ("第一", "VALID"),
+        ("第二", "REPLAYED"),
+        ("批量", "REPLAYED"),
+        ("批量", "VALID"),
+        ("批量", "REPLAYED"),
+    ]
+    stored = await issuer.pool.fetch(
+        "select verdict, count(*) from licence_usage where nonce_hash = $1"
+        " group by verdict order by verdict",
+        nonce,
+    )
+    assert [(r["verdict"], r["count"]) for r in stored] == [
+        ("REPLAYED", 2),
+        ("VALID", 1),
+    ]
+
+
+async def test_a_second_accepted_use_of_a_nonce_is_refused_by_the_database(issuer):
+    """The rule holds in the database too (two issuer replicas writing at once): a
+    second VALID row of one lineage's nonce is a unique violation."""
+    nonce, lineage = secrets.token_hex(16), f"1.2.156.3005.2.T.{secrets.token_hex(4)}"
+    insert = (
+        "insert into licence_usage (entry_id, lineage, identifier, kind, occurred_at,"
+        " verdict, nonce_hash, recorded_at) values ($1, $2, 'i', 'verified', now(),"
+        " 'VALID', $3, now())"
+    )
+    await issuer.pool.execute(insert, str(uuid.uuid4()), lineage, nonce)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await issuer.pool.execute(insert, str(uuid.uuid4()), lineage, nonce)
+    await issuer.pool.execute(insert, str(uuid.uuid4()), lineage, "")  # plain codes
+    await issuer.pool.execute(insert, str(uuid.uuid4()), lineage, "")
+
+
+async def test_the_usage_record_of_the_previous_main_upgrades_in_place(
+    config, tmp_path
+):
+    """A database made by the previous main (issuer migrations up to 0007) keeps its
+    usage entries, which carry no nonce hash, and takes claims after the upgrade."""
+    name = f"usage_claims_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(config.database.dsn())
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    for migration in sorted(MIGRATIONS.glob("000[1-7]_*.sql")):
+        shutil.copy(migration, previous)
+    pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
+    try:
+        await migrate_service(pool, "issuer", previous)
+        await pool.execute(
+            "insert into licence_usage (entry_id, lineage, identifier, kind,"
+            " occurred_at, verdict, recorded_at) values"
+            " ('old/1', 'L', 'L.1', 'verified', now(), 'VALID', now()),"
+            " ('old/2', 'L', 'L.1', 'verified', now(), 'VALID', now())"
+        )
+        app = IssuerApp(cfg, serve=False, background=False)
+        await app.start()
+        await app.stop()
+        rows = await pool.fetch(
+            "select entry_id, verdict, nonce_hash from licence_usage order by entry_id"
+        )
+        assert [tuple(r) for r in rows] == [
+            ("old/1", "VALID", ""),
+            ("old/2", "VALID", ""),
+        ]
     finally:
         await pool.close()

@@ -15,8 +15,12 @@ from services.issuer.usage import UsageEntry, UsageKind
 
 _COLUMNS = (
     "entry_id, lineage, identifier, kind, occurred_at, department_code, counter, "
-    "clerk, verifier_group, purpose, verdict, actor, action, reference, recorded_at"
+    "clerk, verifier_group, purpose, verdict, actor, action, reference, recorded_at, "
+    "nonce_hash"
 )
+#: the verdict a verifier answered a presentation code whose claim was not the first
+#: (services/verifier/domain.py ``Verdict.REPLAYED``)
+REPLAYED = "REPLAYED"
 
 
 def _row(entry: UsageEntry, recorded_at: dt.datetime) -> tuple:
@@ -37,6 +41,7 @@ def _row(entry: UsageEntry, recorded_at: dt.datetime) -> tuple:
         e.action,
         e.reference,
         recorded_at,
+        e.nonce_hash,
     )
 
 
@@ -49,7 +54,15 @@ async def insert_usage(
 ) -> int:
     """Insert ``entries`` on ``conn`` (inside the caller's transaction), each at most
     once (an entry id already stored is left as it is); ``known_only`` drops entries
-    of lineages this issuer does not hold. Returns how many rows were new."""
+    of lineages this issuer does not hold. Returns how many rows were new.
+
+    A VALID entry with a nonce hash is a claim of a presentation code
+    (docs/architecture.md §2c, "First in the log wins"): when a VALID entry of the same
+    lineage and nonce is stored already, or comes earlier in ``entries`` (the order
+    they were consumed in, which for one nonce is its partition's order), it is stored
+    as REPLAYED, the answer its counter got. Raises asyncpg.UniqueViolationError when
+    another transaction stores a claim of the same nonce at the same moment (the
+    caller consumes the batch again)."""
     if not entries:
         return 0
     rows = [_row(e, recorded_at) for e in entries]
@@ -58,12 +71,30 @@ async def insert_usage(
                 select * from unnest($1::text[], $2::text[], $3::text[], $4::text[],
                     $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[],
                     $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                    $15::timestamptz[]) as g({_COLUMNS})
+                    $15::timestamptz[], $16::text[]) with ordinality
+                    as g({_COLUMNS}, place)
             ), added as (
                 insert into licence_usage ({_COLUMNS})
-                select * from given
-                 where not $16::boolean
-                    or exists (select 1 from lineages l where l.lineage = given.lineage)
+                select g.entry_id, g.lineage, g.identifier, g.kind, g.occurred_at,
+                       g.department_code, g.counter, g.clerk, g.verifier_group,
+                       g.purpose,
+                       case when g.verdict = 'VALID' and g.nonce_hash <> '' and (
+                                exists (select 1 from licence_usage u
+                                         where u.lineage = g.lineage
+                                           and u.nonce_hash = g.nonce_hash
+                                           and u.verdict = 'VALID'
+                                           and u.entry_id <> g.entry_id)
+                             or exists (select 1 from given h
+                                         where h.lineage = g.lineage
+                                           and h.nonce_hash = g.nonce_hash
+                                           and h.verdict = 'VALID'
+                                           and h.entry_id <> g.entry_id
+                                           and h.place < g.place))
+                            then '{REPLAYED}' else g.verdict end,
+                       g.actor, g.action, g.reference, g.recorded_at, g.nonce_hash
+                  from given g
+                 where not $17::boolean
+                    or exists (select 1 from lineages l where l.lineage = g.lineage)
                 on conflict (entry_id) do nothing
                 returning 1
             )
