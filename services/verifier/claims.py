@@ -320,6 +320,11 @@ class UsagePublisher:
             lost |= outcome
         return lost
 
+    async def stop(self) -> None:
+        """Stop the claims' Kafka clients (at the worker's end)."""
+        if self._claims is not None:
+            await self._claims.stop()
+
     def _bounded(
         self,
         uses: list[events_pb2.LicenceUse],

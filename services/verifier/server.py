@@ -133,5 +133,10 @@ class GrpcService(Service):
         await self.health.set_serving(False)
         await self._server.stop(3)
         self._servicer.shutdown()
+        try:  # bounded: a broker that is away must not hold the worker's stop
+            async with asyncio.timeout(5):
+                await self._servicer.stop_clients()
+        except Exception as exc:  # TimeoutError too: the process ends anyway
+            log.warning("the claims' Kafka clients did not stop cleanly: %r", exc)
         if self._probe_server is not None:
             await self._probe_server.stop(0)

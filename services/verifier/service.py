@@ -144,6 +144,11 @@ class VerifierService:
         self._codes.shutdown()
         self._images.shutdown()
 
+    async def stop_clients(self) -> None:
+        """Stop the presentation-code claims' producer and reader (at the process's
+        end, once no request is served)."""
+        await self._usage.stop()
+
     @property
     def freshness(self) -> Freshness:
         """How far this group's index has applied the topics."""

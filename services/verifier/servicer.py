@@ -43,6 +43,10 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         """Stop the service's worker pools (at the process's end)."""
         self._service.shutdown()
 
+    async def stop_clients(self) -> None:
+        """Stop the service's own Kafka clients (at the process's end)."""
+        await self._service.stop_clients()
+
     async def VerifyCode(
         self, request: pb.VerifyCodeRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyCodeResponse:

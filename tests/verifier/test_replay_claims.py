@@ -13,7 +13,7 @@ import pytest
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import new_event_id
-from services.verifier.claims import UsageClaims
+from services.verifier.claims import UsageClaims, UsagePublisher
 from services.verifier.domain import Check, Outcome, Verdict, Verification
 from services.verifier.events import usage_record
 from services.verifier.jobs import replayed
@@ -310,3 +310,26 @@ async def test_a_request_without_a_presentation_code_publishes_one_unawaited_rec
         now=dt.datetime.now(dt.UTC),
     )
     assert lost == set() and len(sent) == 1 and fake.records == []
+
+
+async def test_the_publishers_stop_closes_the_claims_clients(stack, tmp_path):
+    """At the worker's end (``VerifierServer.on_stop``) the claims' producer and
+    reader, started by a claim that read the log, are stopped, not left to the
+    garbage collector; a publisher without claims stops as a no-op."""
+    topic = await fresh_topic(stack, partitions=1)
+    feed, claims = await guard(stack, topic, tmp_path / "a")
+    publisher = UsagePublisher(group="g", claims=claims, producer=lambda: None)
+    try:
+        feed._stop.set()  # the store stays behind: the claim reads the log itself
+        await asyncio.to_thread(feed._thread.join, 10)
+        rec, event_id = claim_of(5, "5a" * 16)
+        assert not await claims.claim(rec, ["5a" * 16], event_id)
+        producer, reader = claims._producer, claims._reader
+        assert producer is not None and reader is not None
+        await publisher.stop()
+        assert (claims._producer, claims._reader) == (None, None)
+        assert producer._closed and reader._closed
+    finally:
+        await claims.stop()
+        feed.store.close()
+    await UsagePublisher(group="g", claims=None, producer=lambda: None).stop()
