@@ -36,10 +36,9 @@ from services.verifier.diskindex import (
 )
 from services.verifier.domain import FieldRights
 from services.verifier.group import PeerServicer, peer_identities
-from services.verifier.replay import FOLDER as REPLAY_FOLDER
-from services.verifier.replay import forget_replay_offsets
+from services.verifier.replay_store import prepare_worker_folder
 from services.verifier.server import GrpcService
-from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
+from services.verifier.storage import drop_index
 
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
@@ -151,30 +150,21 @@ def main() -> None:
         rebuilds.labels(args.rebuilding).inc()
     # the licence index is only opened here; every block of it is read after SERVING
     # (app.create_app's check_licence_index)
-    damaged = damaged_tables(data_dir, opened_only=frozenset({FOLDER}))
+    damaged, other_cluster = prepare_worker_folder(
+        data_dir, asyncio.run(broker_cluster_id(cfg))
+    )
     if damaged:
         # The index is derived data: a damaged file costs a rebuild, never a crash loop.
         for folder, reason in damaged:
             log.warning("index table %s is damaged: %s", folder, reason)
         log.warning(
-            "index in %s is damaged (%d tables); dropping it and rebuilding it from "
+            "index in %s is damaged (%d tables); dropped it, rebuilding it from "
             "the topics",
             data_dir,
             len(damaged),
         )
-        # the replay guard's nonces stay unless its own store is the damaged one
-        guard_damaged = any(folder.name == REPLAY_FOLDER for folder, _ in damaged)
-        drop_index(data_dir, keep=() if guard_damaged else (REPLAY_FOLDER,))
         rebuilds.labels("damaged").inc()
-    # the nonces the guard holds were accepted, whatever the cluster: they stay, and
-    # on another cluster it forgets its offsets and reads the usage topic from its
-    # beginning (before the new cluster is recorded, so a kill between does it again)
-    if prepare_data_dir(
-        data_dir,
-        asyncio.run(broker_cluster_id(cfg)),
-        keep=(REPLAY_FOLDER,),
-        other_cluster=lambda: forget_replay_offsets(data_dir / REPLAY_FOLDER),
-    ):
+    if other_cluster:
         rebuilds.labels("other_cluster").inc()
     if cfg.verifier.worker and drop_unnamed_folder(
         Path(cfg.verifier.data_dir), cfg.verifier.group

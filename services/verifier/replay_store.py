@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certseal.errors import CertsealError, ErrorKind
+from services.verifier.diskindex import FOLDER as INDEX_FOLDER
 from services.verifier.diskindex import Record, prefixed
 from services.verifier.events import NONCES_HEADER
 from services.verifier.index import BadEvent, accepted_claims
+from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +208,31 @@ def forget_replay_offsets(path: Path) -> None:
         store.forget_offsets()
     finally:
         store.close()
+
+
+def prepare_worker_folder(
+    data_dir: Path, cluster_id: str
+) -> tuple[list[tuple[Path, str]], bool]:
+    """What a worker does to its data folder before it opens anything, in this order
+    (a kill between two steps leaves what the next start finishes):
+
+    1. a damaged table (:func:`~services.verifier.storage.damaged_tables`; the licence index only opened) drops
+       the index, which the topics rebuild, keeping the replay guard's store unless
+       that store is the damaged one (its accepted nonces may be on no topic any more);
+    2. on another cluster than the folder's (:func:`~services.verifier.storage.prepare_data_dir`, ``cluster_id``
+       the broker's), the guard forgets its offsets, keeping its nonces (they were
+       accepted, whatever the cluster), before the new cluster is recorded.
+
+    Returns the damaged tables with RocksDB's reasons, and whether the folder was
+    another cluster's. OSError when the folder cannot be written."""
+    damaged = damaged_tables(data_dir, opened_only=frozenset({INDEX_FOLDER}))
+    if damaged:
+        guard_damaged = any(folder.name == FOLDER for folder, _ in damaged)
+        drop_index(data_dir, keep=() if guard_damaged else (FOLDER,))
+    other = prepare_data_dir(
+        data_dir,
+        cluster_id,
+        keep=(FOLDER,),
+        other_cluster=lambda: forget_replay_offsets(data_dir / FOLDER),
+    )
+    return damaged, other

@@ -29,7 +29,8 @@ from services.verifier.replay import (
     UsageFeed,
     forget_replay_offsets,
 )
-from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
+from services.verifier.replay_store import prepare_worker_folder
+from services.verifier.storage import prepare_data_dir
 
 T0 = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -520,22 +521,9 @@ async def test_a_record_larger_than_a_fetch_does_not_stall_the_guard(stack, tmp_
 
 
 def start_up(data_dir, cluster_id: str) -> None:
-    """What services/verifier/__main__.py does to the data folder at start, in its
-    order: a damaged table drops the index (the guard's store stays unless it is the
-    damaged one), then the cluster check (another cluster: the guard forgets its
-    offsets before the new cluster is recorded)."""
-    from services.verifier.diskindex import FOLDER as INDEX_FOLDER
-
-    damaged = damaged_tables(data_dir, opened_only=frozenset({INDEX_FOLDER}))
-    if damaged:
-        guard_damaged = any(folder.name == FOLDER for folder, _ in damaged)
-        drop_index(data_dir, keep=() if guard_damaged else (FOLDER,))
-    prepare_data_dir(
-        data_dir,
-        cluster_id,
-        keep=(FOLDER,),
-        other_cluster=lambda: forget_replay_offsets(data_dir / FOLDER),
-    )
+    """What services/verifier/__main__.py does to the data folder at start
+    (``prepare_worker_folder``)."""
+    prepare_worker_folder(data_dir, cluster_id)
 
 
 def accept(data_dir, nonce: str, offset: int) -> None:

@@ -13,13 +13,9 @@ import pytest
 
 from certseal.errors import CertsealError, ErrorKind
 from services.verifier.diskindex import FOLDER as INDEX_FOLDER
-from services.verifier.replay import FOLDER, AcceptedNonces, forget_replay_offsets
-from services.verifier.storage import (
-    CLUSTER_FILE,
-    damaged_tables,
-    drop_index,
-    prepare_data_dir,
-)
+from services.verifier.replay import FOLDER, AcceptedNonces
+from services.verifier.replay_store import prepare_worker_folder
+from services.verifier.storage import CLUSTER_FILE, prepare_data_dir
 from tests.verifier.test_replay import (
     T0,
     feed_on,
@@ -33,20 +29,9 @@ from tests.verifier.test_replay import (
 
 
 def start_up(data_dir, cluster_id: str) -> None:
-    """What services/verifier/__main__.py does to the data folder at start, in its
-    order (damaged tables, then the cluster check, which forgets the guard's offsets
-    before it records the new cluster). Adapted (g8g) from the review's copy to the
-    calls __main__ makes since fd5a8fd: ``keep`` and ``other_cluster``."""
-    damaged = damaged_tables(data_dir, opened_only=frozenset({INDEX_FOLDER}))
-    if damaged:
-        guard_damaged = any(folder.name == FOLDER for folder, _ in damaged)
-        drop_index(data_dir, keep=() if guard_damaged else (FOLDER,))
-    prepare_data_dir(
-        data_dir,
-        cluster_id,
-        keep=(FOLDER,),
-        other_cluster=lambda: forget_replay_offsets(data_dir / FOLDER),
-    )
+    """What services/verifier/__main__.py does to the data folder at start
+    (``prepare_worker_folder``)."""
+    prepare_worker_folder(data_dir, cluster_id)
 
 
 def accept(data_dir, nonce: str, offset: int) -> None:
