@@ -36,6 +36,7 @@ from services.verifier.diskindex import (
 )
 from services.verifier.domain import FieldRights
 from services.verifier.group import PeerServicer, peer_identities
+from services.verifier.replay_store import FOLDER as REPLAY_FOLDER
 from services.verifier.replay_store import prepare_worker_folder
 from services.verifier.server import GrpcService
 from services.verifier.storage import drop_index
@@ -185,7 +186,12 @@ def main() -> None:
     # selector loop cost the verifier about a third of its CPU per VerifyCode).
     # Set before Faust's worker makes its loop.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    state = create_app(cfg)
+    try:
+        state = create_app(cfg)
+    except IndexDamaged as damaged_open:  # a damaged block read while opening it
+        if args.rebuilding:
+            raise
+        _rebuild(data_dir, f"damaged ({damaged_open})", "damaged")
 
     servicer, log_watch = build_servicer(
         cfg,
@@ -220,20 +226,8 @@ def main() -> None:
         if why and not args.rebuilding:
             # The local tables are ahead of their changelog (a kill -9 can leave them
             # so), or RocksDB found a damaged file the start-up check did not read.
-            # The index is derived data: drop it and rebuild from the topics.
-            log.warning("index in %s is %s; rebuilding from the topics", data_dir, why)
-            drop_index(data_dir)
-            reason = "inconsistent" if "inconsistent" in why else "damaged"
-            os.execv(
-                sys.executable,
-                [
-                    sys.executable,
-                    "-m",
-                    "services.verifier",
-                    *sys.argv[1:],
-                    "--rebuilding",
-                    reason,
-                ],
+            _rebuild(
+                data_dir, why, "inconsistent" if "inconsistent" in why else "damaged"
             )
         raise
 
@@ -243,6 +237,28 @@ def _bad_input(message: str) -> NoReturn:
     ``certseal`` commands and argparse do for bad input."""
     print(message, file=sys.stderr)
     sys.exit(2)
+
+
+def _rebuild(data_dir: Path, why: str, reason: str) -> NoReturn:
+    """Drop the index (derived data) and start this worker again, ``--rebuilding
+    reason``, to rebuild it from the topics. The replay guard's store stays: the next
+    start checks it in full (``prepare_worker_folder``) and drops it only if it is
+    damaged itself."""
+    logging.getLogger(__name__).warning(
+        "index in %s is %s; rebuilding from the topics", data_dir, why
+    )
+    drop_index(data_dir, keep=(REPLAY_FOLDER,))
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "services.verifier",
+            *sys.argv[1:],
+            "--rebuilding",
+            reason,
+        ],
+    )
 
 
 def _rebuild_reason(app: Any) -> str:

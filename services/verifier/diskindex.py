@@ -99,8 +99,9 @@ def _offset_key(topic: str, partition: int) -> bytes:
 
 
 class IndexDamaged(Exception):
-    """The licence index met a damaged block at run time (:attr:`DiskIndex.damage`):
-    the worker stops, drops the index and rebuilds it from the topic."""
+    """The licence index met a damaged block at run time (:attr:`DiskIndex.damage`)
+    or while it was opened: the worker stops, drops the index and rebuilds it from
+    the topic."""
 
 
 class DiskIndex:
@@ -162,12 +163,19 @@ class DiskIndex:
         #: (:data:`COUNT`); None for an index an older version wrote, until
         #: :meth:`recount` (an empty index starts at 0)
         self._entries: int | None = None
-        stored = self._db.get(COUNT)
-        if stored is not None:
-            self._entries = int(stored)
-        elif not self._any_entry():
-            self._entries = 0
-            self._db.put(COUNT, b"0")
+        try:
+            stored = self._db.get(COUNT)
+            if stored is not None:
+                self._entries = int(stored)
+            elif not self._any_entry():
+                self._entries = 0
+                self._db.put(COUNT, b"0")
+        except Exception as exc:  # rocksdict raises a bare Exception("Corruption: …")
+            # a damaged block in what the open reads: the same rebuild as one met
+            # after SERVING, not a crash loop
+            self._db.close()
+            reason = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
+            raise IndexDamaged(f"{path}: {reason}") from None
 
     def _any_entry(self) -> bool:
         it = self._db.iter()

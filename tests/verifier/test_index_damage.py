@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from certseal.errors import CertsealError, ErrorKind
-from services.verifier.diskindex import FOLDER, DiskIndex
+from services.verifier.diskindex import FOLDER, DiskIndex, IndexDamaged
 from services.verifier.storage import damaged_tables
 from tests.verifier.test_diskindex import event, rec
 
@@ -124,3 +124,20 @@ def test_the_apply_path_stops_at_a_damaged_block(tmp_path):
         index.apply([rec(0, 9999, LINEAGES[0], event(LINEAGES[0], 2))])
     assert index.damage is not None
     assert_unavailable(lambda: index.get(LINEAGES[-1].encode()))
+
+
+def test_a_damaged_block_read_while_opening_is_index_damaged_not_a_crash(tmp_path):
+    """A small index is one block, its entry count (``m:entries``, read when the
+    index is opened) in it: damage there is IndexDamaged, which the worker turns into
+    a rebuild (services/verifier/__main__.py), not rocksdict's bare Exception and a
+    crash loop; the table is closed again, so the next open meets the same damage,
+    not RocksDB's lock."""
+    path = tmp_path / FOLDER
+    index = DiskIndex(path)
+    index.apply([rec(0, n, f"l-{n}", event(f"l-{n}", 1)) for n in range(3)])
+    index._db.flush()
+    index.close()
+    damage_first_block(path)
+    for _ in range(2):
+        with pytest.raises(IndexDamaged, match="Corruption"):
+            DiskIndex(path)
