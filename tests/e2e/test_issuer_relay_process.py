@@ -69,9 +69,13 @@ async def _leader_session(dsn: str, other_than: int = 0) -> int:
     try:
         async with asyncio.timeout(60):
             while True:
+                # this database's holder only: the session's other services hold
+                # the same lock id in theirs (pg_locks shows every database's)
                 backend = await conn.fetchval(
                     """select pid from pg_locks where locktype = 'advisory'
-                       and granted and classid = $1 and objid = $2""",
+                       and granted and classid = $1 and objid = $2
+                       and database = (select oid from pg_database
+                                        where datname = current_database())""",
                     high,
                     low,
                 )
