@@ -250,15 +250,22 @@ class VerifierService:
         if used_at is not None:
             if carried is None:
                 carried = sum(len(t.encode()) for t in texts) + len(purpose.encode())
-            lost = await self._usage.publish(
-                uses,
-                set(claimed),
-                sizes=sizes,
-                carried=carried,
-                purpose=purpose,
-                acting=acting,
-                now=used_at,
-            )
+            try:
+                lost = await self._usage.publish(
+                    uses,
+                    set(claimed),
+                    sizes=sizes,
+                    carried=carried,
+                    purpose=purpose,
+                    acting=acting,
+                    now=used_at,
+                )
+            except CertsealError:  # a claim undecided: UNAVAILABLE, "retry later"
+                for at in claimed.values():
+                    code = checked[at][0]
+                    if isinstance(code, ParsedCode):
+                        self._nonces.forget(code.nonce)
+                raise
             for position, at in claimed.items():
                 if uses[position].nonce_hash in lost:
                     verdicts[at] = replayed(verdicts[at])
