@@ -86,7 +86,9 @@ async def test_the_holders_record_says_what_each_counter_was_told(
                 for n in stubs
             )
         )
-        verdicts = {purposes[n]: r.result.verdict for n, r in zip(stubs, replies)}
+        verdicts = {
+            purposes[n]: r.result.verdict for n, r in zip(stubs, replies, strict=True)
+        }
         assert sorted(verdicts.values()) == sorted([VALID, REPLAYED]), verdicts
         told.update(verdicts)
     recorded: dict[str, str] = {}
@@ -267,7 +269,6 @@ async def test_a_batch_of_shortest_framed_presentation_codes_over_partitions(
     batch every time it is sent."""
     import grpc
 
-    from certseal import codes as codec
     from services.verifier.domain import Verdict, parse_code
     from services.verifier.events import licence_use
 

@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 
-from certseal.events import TRUST_EVENTS
 from services.verifier.storage import read_member_id, write_member_id
 from tests.verifier.test_group_rejoin import join, members
 
