@@ -42,7 +42,7 @@ from certseal.storage.idempotency import (
     IdempotencyStore,
     scoped,
 )
-from certseal.storage.outbox import OutboxRelay
+from certseal.storage.outbox import OutboxRelay, refresh_backlog_metrics
 from certseal.storage.pool import create_pool, migrate_service, ping
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
@@ -89,6 +89,9 @@ class ServiceProcess:
         #: work); a supervisor gives it a process of its own (services.issuer)
         self.run_relay = background if relay is None else relay
         self.reuse_port = reuse_port
+        #: a metrics port that cannot be bound is logged, not fatal (a worker
+        #: process a supervisor started: see services.issuer's --role)
+        self.metrics_optional = False
         self.metrics = Metrics(families=self.metric_families)
         self.health = Health(list(self.allowed_kinds))
         self._stop = asyncio.Event()
@@ -147,11 +150,25 @@ class ServiceProcess:
             loops += [self.sealer, purger, *self.workers(dsn)]
         for worker in loops:
             self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+        if self.background and not self.run_relay:  # the relay is another process's
+            self._tasks.append(asyncio.create_task(self._backlog_gauges()))
         if self.serve:
             await self._serve()
         if self.metrics_listen:
             host, _, port = self.metrics_listen.rpartition(":")
-            self.metrics.serve(int(port), host)
+            try:
+                self.metrics.serve(int(port), host)
+            except OSError as exc:
+                if not self.metrics_optional:
+                    raise
+                # a supervised worker: its work (serving, relaying) matters more
+                # than its metrics; a crash loop would stop both
+                log.error(
+                    "%s: metrics not served on %s (%s); working without them",
+                    self.name,
+                    self.metrics_listen,
+                    exc,
+                )
         return self.port
 
     async def _serve(self) -> None:
@@ -179,6 +196,20 @@ class ServiceProcess:
             self.probe_server = await start_probe_server(self.probe_listen, self.health)
         self._tasks.append(asyncio.create_task(self._readiness()))
         log.info("%s listening on port %d", self.name, self.port)
+
+    async def _backlog_gauges(self, every_s: float = 5.0) -> None:
+        """The outbox's backlog and relay-lag gauges, every ``every_s`` seconds, in a
+        process whose relay runs in a process of its own (the issuer's supervisor with
+        ``workers`` > 0): the gauges stay where they are scraped, and a relay that
+        cannot run shows as a growing backlog, not as 0."""
+        while not self._stop.is_set():
+            try:
+                async with asyncio.timeout(every_s), self.pool.acquire() as conn:
+                    await refresh_backlog_metrics(conn, self.metrics)
+            except Exception as exc:  # the database away: the readiness says so
+                log.debug("backlog gauges not refreshed: %r", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), every_s)
 
     async def _readiness(self) -> None:
         """SERVING only while PostgreSQL answers and the broker has our topics."""

@@ -222,6 +222,11 @@ class OutboxRelay(NotifiedWorker):
             self._last_gauges = time.monotonic()
             await refresh_backlog_metrics(conn, self._metrics)
 
+    async def on_follower(self, conn: asyncpg.Connection) -> None:
+        """Backlog gauges while another process leads the relay: every process that
+        could relay reports the outbox it would relay (one outbox, one leader)."""
+        await self._refresh_gauges(conn)
+
     async def on_idle(self, conn: asyncpg.Connection) -> None:
         """Backlog gauges, and now and then a purge of old published rows."""
         now = time.monotonic()

@@ -41,6 +41,10 @@ class NotifiedWorker(abc.ABC):
         """Called once the session leads, before the first :meth:`work_once`
         (session settings)."""
 
+    async def on_follower(self, conn: asyncpg.Connection) -> None:
+        """Called at each poll while another session leads (what a follower may
+        still report)."""
+
     async def on_idle(self, conn: asyncpg.Connection) -> None:
         """Called when there was nothing to do (housekeeping)."""
 
@@ -68,6 +72,7 @@ class NotifiedWorker(abc.ABC):
             while not await conn.fetchval(
                 "select pg_try_advisory_lock($1)", self.lock_id
             ):
+                await self.on_follower(conn)
                 if await _sleep_or_stop(stop, self._poll_interval_s):
                     return
             log.info("%s: leader", self.name)

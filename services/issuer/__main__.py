@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
 import sys
+import time
 
 from certseal import logs
 from certseal.errors import CertsealError
@@ -36,7 +38,9 @@ async def _supervise(
     args: argparse.Namespace, cfg: IssuerSettings, stop: asyncio.Event
 ) -> None:
     async def worker(index: int, role: str = "serve") -> None:
+        backoff = 1.0
         while not stop.is_set():
+            started = time.monotonic()
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -58,11 +62,16 @@ async def _supervise(
                     process.terminate()
                 await waiter
                 return
+            # a process that keeps failing is restarted less and less often (up to
+            # every 30 s); one that ran a minute or more again after 1 s
+            delay = 1.0 if time.monotonic() - started > 60 else backoff
+            backoff = min(delay * 2, 30.0)
             log.error(
-                "%s process %d exited with %s; restarting",
-                *(role, index, process.returncode),
+                "%s process %d exited with %s; restarting in %.0f s",
+                *(role, index, process.returncode, delay),
             )
-            await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                await asyncio.wait_for(stop.wait(), delay)
 
     app = IssuerApp(cfg, serve=False, relay=False)
     await _start(app)
@@ -121,6 +130,7 @@ async def _main(args: argparse.Namespace) -> None:
         app = IssuerApp(cfg, serve=False, background=False, relay=True)
     else:
         app = IssuerApp(cfg, background=not serving_worker, reuse_port=serving_worker)
+    app.metrics_optional = args.role != "all"  # a supervised worker keeps working
     await _start(app)
     await stop.wait()
     await app.stop(grace=5.0)

@@ -14,7 +14,9 @@ import asyncio
 import copy
 import secrets
 import signal
+import socket
 import sys
+import urllib.request
 
 import psutil
 from aiokafka.admin import NewTopic
@@ -127,6 +129,87 @@ async def test_the_relay_runs_in_its_own_process_and_is_restarted_after_a_kill(
             assert records[0].key == b"before-kill"
         assert process.returncode is None
     finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def _port_before_a_taken_one() -> tuple[int, socket.socket]:
+    """A port P with P and P + 1 free, and a socket listening on P + 2 (the relay
+    process's metrics port with one serving worker: P + 1 + workers)."""
+    for _ in range(200):
+        port = free_port()
+        held: list[socket.socket] = []
+        try:
+            for offset in (0, 1, 2):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port + offset))
+        except OSError:
+            for s in held:
+                s.close()
+            continue
+        for s in held[:2]:
+            s.close()
+        taken = held[2]
+        taken.listen()
+        return port, taken
+    raise RuntimeError("no three consecutive free ports found")
+
+
+async def test_a_relay_whose_metrics_port_is_taken_still_publishes(
+    stack, config, tmp_path
+):
+    """The relay process's metrics port (``metrics_listen`` + 1 + workers) taken by
+    something else on the host: the relay works without its metrics (logged), not in
+    a crash loop that publishes nothing (atk8); the supervisor's backlog gauge, which
+    the console scrapes, is served."""
+    dsn = await migrated_database(config, "relaytaken")
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(dsn)
+    metrics_port, taken = _port_before_a_taken_one()
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.issuer.listen = f"127.0.0.1:{free_port()}"
+    cfg.issuer.metrics_listen = f"127.0.0.1:{metrics_port}"
+    cfg.issuer.workers = 1
+    config_file = tmp_path / "issuer.toml"
+    config_file.write_text(dump_config(cfg))
+    topic = await _topic(stack)
+    log_file = tmp_path / "issuer.log"
+    with log_file.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "services.issuer", "--config", str(config_file)),
+            *("--log-level", "WARNING"),
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        await _relay_child(psutil.Process(process.pid))
+        async with EventWatcher(stack, topic) as watcher:
+            await _commit(dsn, topic, b"committed")
+            await watcher.wait_for(
+                lambda rs: [r.key for r in rs] == [b"committed"], within=60
+            )
+        text = log_file.read_text(errors="replace")
+        assert "metrics not served" in text and "exited with" not in text, text
+        assert process.returncode is None
+        exported = await asyncio.to_thread(
+            lambda: (
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{metrics_port}/metrics", timeout=5
+                )
+                .read()
+                .decode()
+            )
+        )
+        assert "certseal_outbox_backlog " in exported
+    finally:
+        taken.close()
         if process.returncode is None:
             process.terminate()
             try:

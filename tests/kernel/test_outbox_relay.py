@@ -165,3 +165,29 @@ async def test_the_leading_relay_commits_its_marks_asynchronously_and_writers_do
         assert await writer.fetchval("show synchronous_commit") == "on"
     finally:
         await writer.close()
+
+
+async def test_a_following_relay_reports_the_backlog_the_leader_leaves(stack, config):
+    """While another session leads (here: a session holding the relay's lock and
+    relaying nothing), a follower's backlog gauges say what waits in the outbox, not
+    0: the process scraped may be one whose relay does not lead (atk8)."""
+    dsn = await fresh_database(config)
+    await commit_rows(dsn, "no-such-topic", [b"a", b"b", b"c"])
+    leader = await connect(dsn)
+    stop = asyncio.Event()
+    follower = relay(stack, dsn)
+    follower._poll_interval_s = 0.05  # a follower polls for the lock
+    assert await leader.fetchval("select pg_try_advisory_lock($1)", follower.lock_id)
+    task = asyncio.create_task(follower.run(stop))
+    try:
+        gauge = follower._metrics.outbox_backlog
+        async with asyncio.timeout(30):
+            while gauge._value.get() != 3:  # noqa: ASYNC110 - a gauge, no event
+                await asyncio.sleep(0.05)
+        assert follower._metrics.relay_lag._value.get() >= 0.0
+        assert await unpublished(dsn) == 3  # it reported them, it did not relay them
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await leader.close()
+        await follower.close()
