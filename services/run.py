@@ -238,6 +238,10 @@ def topic_lines() -> str:
 def metrics_endpoints(cfg: Config, verifiers: dict[str, str]) -> dict[str, str]:
     """Every process's Prometheus endpoint (host:port), by process name."""
     endpoints = {"issuer": cfg.issuer.metrics_listen}
+    if cfg.issuer.workers > 0:  # services.issuer's children, each its own port
+        for index in range(cfg.issuer.workers):
+            endpoints[f"issuer worker {index}"] = cfg.issuer.child_metrics_listen(index)
+        endpoints["issuer relay"] = cfg.issuer.child_metrics_listen(cfg.issuer.workers)
     endpoints.update({f"verifier {g}": listen for g, listen in verifiers.items()})
     endpoints.update(
         {
