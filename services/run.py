@@ -180,7 +180,9 @@ walk-through: amend, transfer, revoke, seals):
   .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
       (a password of 12 characters or more; then sign in at {console_url}operator -
       the browser must trust {ca})
-gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
+gRPC reflection is on, for a gRPC tool of your own such as grpcurl (optional, not
+installed by make setup; the certseal commands above need no such tool):
+  grpcurl -cacert {ca} -cert {cfg.cli.cert_file} -key {cfg.cli.key_file} {cfg.issuer.listen} list
 
 Ctrl-C stops everything; running again reuses the data.
 """,
