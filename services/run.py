@@ -130,7 +130,9 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     topics = topic_lines()
     metrics = "\n               ".join(
         f"http://{listen}/metrics  {name}"
-        for name, listen in metrics_endpoints(cfg, VERIFIER_METRICS).items()
+        for name, listen in metrics_endpoints(
+            _as_services_read_it(cfg, home, config), VERIFIER_METRICS
+        ).items()
     )
     kafka = cfg.kafka.bootstrap_servers
     if stack.broker_port_taken:
@@ -194,6 +196,19 @@ Ctrl-C stops everything; running again reuses the data.
     finally:
         shut_down(services, stack.stop)
     return 0 if stopping else 1
+
+
+def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
+    """The configuration with ``<home>/local.toml`` layered on top, as the services
+    read it (e.g. ``[issuer] workers``, whose processes have metrics ports of their
+    own); ``cfg`` when the layers do not load (the services then say why)."""
+    from certseal.errors import CertsealError
+    from services.config import load
+
+    try:
+        return load(config_layers(home, config_file))
+    except CertsealError:
+        return cfg
 
 
 def start_service(argv: list[str]) -> subprocess.Popen[bytes]:

@@ -110,6 +110,21 @@ def test_the_banner_lists_the_issuer_workers_and_relay_metrics_ports():
     assert cfg.issuer.child_metrics_listen(0) == ""
 
 
+def test_the_banner_reads_issuer_workers_from_the_local_overlay(tmp_path):
+    from certseal.config import dump_config
+    from services.run import LOCAL_OVERLAY, _as_services_read_it
+
+    cfg = Config()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    assert _as_services_read_it(cfg, tmp_path, str(config_file)).issuer.workers == 0
+    (tmp_path / LOCAL_OVERLAY).write_text("[issuer]\nworkers = 2\n")
+    layered = _as_services_read_it(cfg, tmp_path, str(config_file))
+    assert "issuer relay" in metrics_endpoints(layered, VERIFIER_METRICS)
+    (tmp_path / LOCAL_OVERLAY).write_text("[issuer]\nworkers = 'many'\n")
+    assert _as_services_read_it(cfg, tmp_path, str(config_file)) is cfg
+
+
 def test_each_process_exports_only_its_own_metric_families():
     def exported(metrics: Metrics) -> str:
         return generate_latest(metrics.registry).decode()
