@@ -317,7 +317,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     di = dev.add_parser("identity", help="issue a dev mTLS certificate")
     di.add_argument(
         "common_name",
-        help="dept:<code>, operator:<name>, app:<name>, integrator:<name>",
+        help="KIND:VALUE, one of the caller kinds (certseal.rpc.CALLER_KINDS): "
+        "dept:<code>, operator:<name>, app:<name>, integrator:<name>, "
+        "service:<name>, auditor:<name>",
     )
     di.set_defaults(func=cmd_dev_identity)
 

@@ -5,8 +5,9 @@ The identity of a caller is the common name of its client certificate, one of th
 :data:`CALLER_KINDS`: ``dept:<code>`` (a department; its roles decide what it may do),
 ``operator:<name>`` (the platform's operators), ``app:<name>`` (a holder app: reads
 licences for the holder it names, per licence type the operator granted),
-``integrator:<name>`` (receives events from the event feed, nothing else) or
-``service:<name>`` (a platform process). Any other common name is UNAUTHENTICATED. Each
+``integrator:<name>`` (receives events from the event feed, nothing else),
+``service:<name>`` (a platform process) or ``auditor:<name>`` (reads the transparency
+log, nothing else). Any other common name is UNAUTHENTICATED. Each
 service declares which kinds of caller may call it; finer rules (which department may
 change which licence, which types a holder app was granted) belong to the service.
 docs/operations.md ("Security model") has the matrix per RPC.

@@ -114,11 +114,20 @@ class DevStack(EmbeddedStack[Config]):
             str(console.cert_file),
             str(console.key_file),
         )
+        # every process that may relay the outbox (one leader for the one database
+        # make run shares; the operator page shows each): with [issuer] workers > 0
+        # the issuer's relay is its own process, on its own metrics port
+        issuer_relay = (
+            cfg.issuer.child_metrics_listen(cfg.issuer.workers)
+            if cfg.issuer.workers > 0
+            else cfg.issuer.metrics_listen
+        )
         cfg.console.metrics_sources = [
             f"{name}=http://{listen}/metrics"
             for name, listen in (
-                ("issuer", cfg.issuer.metrics_listen),
+                ("issuer", issuer_relay),
                 ("seal", cfg.seal.metrics_listen),
+                ("feed", cfg.feed.metrics_listen),
                 ("tlog", cfg.tlog.metrics_listen),
             )
             if listen

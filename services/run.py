@@ -130,7 +130,9 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     topics = topic_lines()
     metrics = "\n               ".join(
         f"http://{listen}/metrics  {name}"
-        for name, listen in metrics_endpoints(cfg, VERIFIER_METRICS).items()
+        for name, listen in metrics_endpoints(
+            _as_services_read_it(cfg, home, config), VERIFIER_METRICS
+        ).items()
     )
     kafka = cfg.kafka.bootstrap_servers
     if stack.broker_port_taken:
@@ -180,7 +182,9 @@ walk-through: amend, transfer, revoke, seals):
   .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
       (a password of 12 characters or more; then sign in at {console_url}operator -
       the browser must trust {ca})
-gRPC reflection is on: grpcurl -cacert {ca} -cert ... -key ... {cfg.issuer.listen} list
+gRPC reflection is on, for a gRPC tool of your own such as grpcurl (optional, not
+installed by make setup; the certseal commands above need no such tool):
+  grpcurl -cacert {ca} -cert {cfg.cli.cert_file} -key {cfg.cli.key_file} {cfg.issuer.listen} list
 
 Ctrl-C stops everything; running again reuses the data.
 """,
@@ -192,6 +196,19 @@ Ctrl-C stops everything; running again reuses the data.
     finally:
         shut_down(services, stack.stop)
     return 0 if stopping else 1
+
+
+def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
+    """The configuration with ``<home>/local.toml`` layered on top, as the services
+    read it (e.g. ``[issuer] workers``, whose processes have metrics ports of their
+    own); ``cfg`` when the layers do not load (the services then say why)."""
+    from certseal.errors import CertsealError
+    from services.config import load
+
+    try:
+        return load(config_layers(home, config_file))
+    except CertsealError:
+        return cfg
 
 
 def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
@@ -238,6 +255,10 @@ def topic_lines() -> str:
 def metrics_endpoints(cfg: Config, verifiers: dict[str, str]) -> dict[str, str]:
     """Every process's Prometheus endpoint (host:port), by process name."""
     endpoints = {"issuer": cfg.issuer.metrics_listen}
+    if cfg.issuer.workers > 0:  # services.issuer's children, each its own port
+        for index in range(cfg.issuer.workers):
+            endpoints[f"issuer worker {index}"] = cfg.issuer.child_metrics_listen(index)
+        endpoints["issuer relay"] = cfg.issuer.child_metrics_listen(cfg.issuer.workers)
     endpoints.update({f"verifier {g}": listen for g, listen in verifiers.items()})
     endpoints.update(
         {

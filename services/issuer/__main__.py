@@ -28,10 +28,7 @@ log = logging.getLogger("services.issuer")
 
 
 def _metrics_for_worker(cfg: IssuerSettings, index: int) -> str:
-    if not cfg.issuer.metrics_listen:
-        return ""
-    host, _, port = cfg.issuer.metrics_listen.rpartition(":")
-    return f"{host}:{int(port) + 1 + index}"
+    return cfg.issuer.child_metrics_listen(index)
 
 
 async def _supervise(

@@ -195,7 +195,7 @@ class IssuerApp(ServiceProcess):
         out of the PKCS#11 token, if any."""
         await super().stop(grace)
         for renderer in getattr(self, "_renderers", []):
-            renderer.close()
+            await renderer.close()
         if self.token is not None:
             self.token.close()
 

@@ -46,6 +46,16 @@ class IssuerConfig(ServiceSection):
     # operator-supplied licence file templates, <type_code>.toml ('' = default layouts)
     document_templates_dir: str = ""
 
+    def child_metrics_listen(self, index: int) -> str:
+        """The metrics ``host:port`` of the supervisor's child ``index`` ('' when
+        ``metrics_listen`` is ''): serving processes 0..workers-1 on ``metrics_listen``'s
+        port + 1 .. + workers, the outbox relay (index ``workers``) on port + workers + 1;
+        the supervisor keeps ``metrics_listen`` itself."""
+        if not self.metrics_listen:
+            return ""
+        host, _, port = self.metrics_listen.rpartition(":")
+        return f"{host}:{int(port) + 1 + index}"
+
 
 class IssuerSettings(SharedSettings, Protocol):
     """The sections an issuer process reads."""

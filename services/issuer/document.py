@@ -448,8 +448,17 @@ class DocumentRenderer:
             ),
         )
 
-    def close(self) -> None:
-        """Stop the worker processes."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    async def close(self) -> None:
+        """Stop the worker processes and wait, in a thread (the event loop keeps
+        running), until they and the pool's manager thread have ended: renders not yet
+        started are cancelled, one already running finishes.
+
+        ``shutdown(wait=False)`` returned at once and left the manager thread closing
+        its wake-up pipe while the interpreter's exit hook
+        (``concurrent.futures.process._python_exit``) wrote to it, unlocked: ``Exception
+        ignored in: <module 'threading'> ... OSError: [Errno 9] Bad file descriptor`` on
+        some stops of the issuer.
+        """
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

@@ -58,10 +58,14 @@ def cmd_log_checkpoint(args: argparse.Namespace) -> int:
 
     cfg = load(args)
     reply = _call(cfg, "GetCheckpoint", pb.GetCheckpointRequest())
-    open_checkpoint(reply.checkpoint, _verifier(args, cfg))
+    checkpoint = open_checkpoint(reply.checkpoint, _verifier(args, cfg))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:
             out.write(reply.checkpoint)
+        print(
+            f"wrote       {args.out}: checkpoint {checkpoint.origin} size "
+            f"{checkpoint.size}, signature valid"
+        )
     else:
         print(reply.checkpoint, end="")
     return 0

@@ -95,6 +95,36 @@ def test_the_banner_lists_every_topic_and_every_metrics_endpoint():
     assert len(set(endpoints.values())) == 7  # seven processes, seven ports
 
 
+def test_the_banner_lists_the_issuer_workers_and_relay_metrics_ports():
+    cfg = Config()
+    cfg.issuer.metrics_listen = "127.0.0.1:9464"
+    cfg.issuer.workers = 2
+    endpoints = metrics_endpoints(cfg, VERIFIER_METRICS)
+    # the supervisor keeps its port; serving processes port + 1.., the relay after them
+    assert endpoints["issuer"] == "127.0.0.1:9464"
+    assert endpoints["issuer worker 0"] == "127.0.0.1:9465"
+    assert endpoints["issuer worker 1"] == "127.0.0.1:9466"
+    assert endpoints["issuer relay"] == "127.0.0.1:9467"
+    assert len(set(endpoints.values())) == len(endpoints)
+    cfg.issuer.metrics_listen = ""
+    assert cfg.issuer.child_metrics_listen(0) == ""
+
+
+def test_the_banner_reads_issuer_workers_from_the_local_overlay(tmp_path):
+    from certseal.config import dump_config
+    from services.run import LOCAL_OVERLAY, _as_services_read_it
+
+    cfg = Config()
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    assert _as_services_read_it(cfg, tmp_path, str(config_file)).issuer.workers == 0
+    (tmp_path / LOCAL_OVERLAY).write_text("[issuer]\nworkers = 2\n")
+    layered = _as_services_read_it(cfg, tmp_path, str(config_file))
+    assert "issuer relay" in metrics_endpoints(layered, VERIFIER_METRICS)
+    (tmp_path / LOCAL_OVERLAY).write_text("[issuer]\nworkers = 'many'\n")
+    assert _as_services_read_it(cfg, tmp_path, str(config_file)) is cfg
+
+
 def test_each_process_exports_only_its_own_metric_families():
     def exported(metrics: Metrics) -> str:
         return generate_latest(metrics.registry).decode()

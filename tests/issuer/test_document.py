@@ -3,11 +3,13 @@
 hostile metadata."""
 
 import datetime as dt
+import multiprocessing
 
 import pytest
 
 from certseal.licencefile import keywords_text, read_licence_metadata, xmp_values
 from services.issuer.document import (
+    DocumentRenderer,
     DocumentTemplate,
     Fonts,
     LicenceDocumentContent,
@@ -157,3 +159,22 @@ def test_xmp_in_either_form_and_only_known_keys():
 @pytest.mark.parametrize("data", [b"", b"%PDF-1.7\n", b"garbage" * 100])
 def test_an_unreadable_pdf_has_no_metadata(data):
     assert read_licence_metadata(data) == {}
+
+
+async def test_closing_the_renderer_ends_its_worker_processes(fonts):
+    before = set(multiprocessing.active_children())
+    renderer = DocumentRenderer(fonts=fonts, workers=1)
+    pdf = await renderer.render(
+        CONTENT,
+        template=DocumentTemplate.default_for(CONTENT.type_name),
+        produced_at=AT,
+    )
+    assert read_licence_metadata(pdf)["identifier"] == CONTENT.identifier
+    workers = set(multiprocessing.active_children()) - before
+    assert workers  # the render ran in a worker process of the pool
+    await renderer.close()
+    # ended and joined before close returns: nothing of the pool is left running
+    # for the interpreter's exit to race with
+    assert not any(worker.is_alive() for worker in workers)
+    assert not workers & set(multiprocessing.active_children())
+    await renderer.close()  # a second close does nothing

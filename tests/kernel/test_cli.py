@@ -105,6 +105,18 @@ async def test_dev_identity_refuses_a_name_of_no_known_kind(config, capsys, tmp_
     assert status == 0 and "dev mTLS identity operator:ops-cli" in out
 
 
+def test_dev_identity_help_names_every_kind_it_accepts(capsys):
+    from certseal.rpc import CALLER_KINDS
+
+    parser = cli.build_parser()
+    try:
+        parser.parse_args(["dev", "identity", "--help"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps the help
+    assert {kind for kind in CALLER_KINDS if f"{kind}:<" in shown} == CALLER_KINDS
+
+
 async def test_as_an_unknown_or_invalid_department_creates_no_certificate(
     issuer, config, capsys, tmp_path
 ):

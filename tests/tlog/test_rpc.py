@@ -165,6 +165,13 @@ async def test_log_verify_checks_two_checkpoints(
         config, tmp_path, "log", "checkpoint", "--out", str(old), **target
     )
     assert code == 0, out
+    # one line says what was written (the note itself goes to the file only)
+    written = open_checkpoint(old.read_text(), NoteVerifier.parse(config.cli.log_key))
+    assert (
+        f"wrote       {old}: checkpoint {written.origin} size {written.size}, "
+        "signature valid"
+    ) in out.splitlines()
+    assert old.read_text() not in out
     licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
     (leaf,) = await _leaves_of(auditor, parse_licence_id(licence.identifier).lineage)
     await _checkpoint_covering(
