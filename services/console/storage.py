@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 
 from certseal.audit import AuditEntry
-from certseal.errors import CertsealError, ErrorKind, not_found
+from certseal.errors import CertsealError, ErrorKind, not_found, precondition
 from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import scoped, transaction
 from certseal.storage.pool import create_pool, migrate_service
@@ -150,9 +150,17 @@ class ConsoleStore:
     ) -> Account:
         """Disable/enable an account or set its password, revoke its sessions, audit.
 
-        NOT_FOUND when there is no such account.
+        NOT_FOUND when there is no such account; FAILED_PRECONDITION (field
+        ``name``) when it would disable the last enabled operator (nobody could sign
+        in to the operator page again). Disables are serialised on the enabled
+        operators' rows, so two operators disabling each other at once leave one.
         """
         async with transaction(self.pool) as conn:
+            if disabled:
+                await conn.execute(
+                    """select 1 from console_accounts
+                       where role = 'operator' and not disabled for update"""
+                )
             row = await conn.fetchrow(
                 """update console_accounts
                    set disabled = coalesce($2, disabled),
@@ -167,6 +175,19 @@ class ConsoleStore:
             )
             if row is None:
                 raise not_found(f"console account {name}", field="name")
+            if (
+                disabled
+                and row["role"] == "operator"
+                and not await conn.fetchval(
+                    """select exists (select 1 from console_accounts
+                       where role = 'operator' and not disabled)"""
+                )
+            ):
+                raise precondition(
+                    f"{name} is the last enabled operator: enable or add another "
+                    "operator first",
+                    field="name",
+                )
             await conn.execute("delete from console_sessions where account = $1", name)
             await write_audit(conn, [audit])
         return _account(row)

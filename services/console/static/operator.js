@@ -124,8 +124,11 @@ function accountCall(path, body) {
   });
 }
 
-/** Run an account change; on success reload the list, else say what was wrong. */
-async function accountChange(what, call) {
+/** Run an account change with ``button`` disabled meanwhile (a second click sends
+ * nothing); on success reload the list, else say what was wrong. */
+async function accountChange(what, button, call) {
+  if (button.disabled) return false;
+  button.disabled = true;
   try {
     await call();
     accountsMessage("");
@@ -134,13 +137,15 @@ async function accountChange(what, call) {
   } catch (err) {
     accountsMessage(`${what}: ${err.field ? err.field + ": " : ""}${err.message}`);
     return false;
+  } finally {
+    button.disabled = false;
   }
 }
 
 function passwordEditor(account, cell) {
   const input = el("input", {type: "password", autocomplete: "new-password", "aria-label": `new password for ${account.name}`});
   const save = el("button", {type: "button"}, "保存 Save");
-  save.addEventListener("click", () => accountChange(`设置密码 / Set the password of ${account.name}`,
+  save.addEventListener("click", () => accountChange(`设置密码 / Set the password of ${account.name}`, save,
     () => accountCall(`/api/accounts/${encodeURIComponent(account.name)}/password`, {password: input.value})));
   cell.replaceChildren(input, save);
   input.focus();
@@ -151,7 +156,7 @@ function accountRow(account) {
     .filter(Boolean).join(" · ");
   const toggle = el("button", {type: "button", "data-action": account.disabled ? "enable" : "disable"},
     account.disabled ? "启用 Enable" : "停用 Disable");
-  toggle.addEventListener("click", () => accountChange(`${account.disabled ? "启用 / Enable" : "停用 / Disable"} ${account.name}`,
+  toggle.addEventListener("click", () => accountChange(`${account.disabled ? "启用 / Enable" : "停用 / Disable"} ${account.name}`, toggle,
     () => accountCall(`/api/accounts/${encodeURIComponent(account.name)}/${account.disabled ? "enable" : "disable"}`)));
   const actions = el("td", {});
   const password = el("button", {type: "button", "data-action": "password"}, "设置密码 Set password");
@@ -179,12 +184,8 @@ async function addAccount(event) {
   const body = {name: value("account-name"), department: value("account-department"), role: $("account-role").value};
   if ($("account-password").value) body.password = $("account-password").value;
   if (value("account-certificate")) body.certificate = value("account-certificate");
-  $("account-add").disabled = true;
-  try {
-    if (await accountChange(`新增账号 / Add ${body.name || "an account"}`, () => accountCall("/api/accounts", body))) form.reset();
-  } finally {
-    $("account-add").disabled = false;
-  }
+  if (await accountChange(`新增账号 / Add ${body.name || "an account"}`, $("account-add"),
+    () => accountCall("/api/accounts", body))) form.reset();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
