@@ -126,7 +126,7 @@ def _print_log_checkpoint(note: str) -> None:
     origin, size, root = [*shown, "", "", ""][:3]
     print(
         f"log         checkpoint {origin} size {size} root {root} (prove the "
-        "licence is logged: certseal log verify --licence ID --new FILE)"
+        "licence is logged: certseal log verify --licence ID)"
     )
 
 
