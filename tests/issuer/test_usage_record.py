@@ -468,10 +468,10 @@ async def test_retention_prunes_with_an_injected_clock(issuer, world):
     assert left == {"kept", "edge"}
 
 
-async def test_the_usage_record_comes_with_an_in_place_upgrade(config, tmp_path):
-    """A database made by the previous main (issuer migrations up to 0005) upgrades in
-    place: its licences stay and the record starts empty."""
-    name = f"usage_record_{secrets.token_hex(4)}"
+async def previous_main_database(config, tmp_path, last: int):
+    """A new database migrated as a previous main left it (issuer migrations up to
+    ``last``), the configuration that points at it, and a pool on it."""
+    name = f"usage_upgrade_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(config.database.dsn())
     try:
         await admin.execute(f"create database {name}")
@@ -483,11 +483,19 @@ async def test_the_usage_record_comes_with_an_in_place_upgrade(config, tmp_path)
     cfg.database.dsn_file = str(dsn_file)
     previous = tmp_path / "previous"
     previous.mkdir()
-    for migration in sorted(MIGRATIONS.glob("000[1-5]_*.sql")):
-        shutil.copy(migration, previous)
+    for migration in sorted(MIGRATIONS.glob("*.sql")):
+        if int(migration.name[:4]) <= last:
+            shutil.copy(migration, previous)
     pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
+    await migrate_service(pool, "issuer", previous)
+    return cfg, pool
+
+
+async def test_the_usage_record_comes_with_an_in_place_upgrade(config, tmp_path):
+    """A database made by the previous main (issuer migrations up to 0005) upgrades in
+    place: its licences stay and the record starts empty."""
+    cfg, pool = await previous_main_database(config, tmp_path, last=5)
     try:
-        await migrate_service(pool, "issuer", previous)
         assert await pool.fetchval("select to_regclass('licence_usage')") is None
         await pool.execute(
             "insert into lineages values ('1.2.156.3005.2.X.Y.Z', 'id', 1, 'c')"
@@ -582,23 +590,8 @@ async def test_the_usage_record_of_the_previous_main_upgrades_in_place(
 ):
     """A database made by the previous main (issuer migrations up to 0007) keeps its
     usage entries, which carry no nonce hash, and takes claims after the upgrade."""
-    name = f"usage_claims_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(config.database.dsn())
+    cfg, pool = await previous_main_database(config, tmp_path, last=7)
     try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
-    previous = tmp_path / "previous"
-    previous.mkdir()
-    for migration in sorted(MIGRATIONS.glob("000[1-7]_*.sql")):
-        shutil.copy(migration, previous)
-    pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
-    try:
-        await migrate_service(pool, "issuer", previous)
         await pool.execute(
             "insert into licence_usage (entry_id, lineage, identifier, kind,"
             " occurred_at, verdict, recorded_at) values"

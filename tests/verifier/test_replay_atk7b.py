@@ -14,32 +14,19 @@ import pytest
 from certseal.errors import CertsealError, ErrorKind
 from services.verifier.diskindex import FOLDER as INDEX_FOLDER
 from services.verifier.replay import FOLDER, AcceptedNonces
-from services.verifier.replay_store import prepare_worker_folder
 from services.verifier.storage import CLUSTER_FILE, prepare_data_dir
 from tests.verifier.test_replay import (
     T0,
+    accept,
     feed_on,
     fresh_topic,
     headed,
     publish,
     record,
+    start_up,
     until,
     use,
 )
-
-
-def start_up(data_dir, cluster_id: str) -> None:
-    """What services/verifier/__main__.py does to the data folder at start
-    (``prepare_worker_folder``)."""
-    prepare_worker_folder(data_dir, cluster_id)
-
-
-def accept(data_dir, nonce: str, offset: int) -> None:
-    """The guard stores a nonce read at ``offset`` of the usage topic (with marks)."""
-    store = AcceptedNonces(data_dir / FOLDER)
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    store.apply([headed(offset, record(use(1, nonce=nonce, expires=expires)))])
-    store.close()
 
 
 class Killed(BaseException):
