@@ -86,32 +86,34 @@ async def test_the_last_enabled_operator_cannot_be_disabled(console):
     to the operator page: refused (403, naming the account), and it still signs in.
     (Answered 200 before; the operator was locked out.)"""
     app, url, ca = console
-    others = [  # made the console's only enabled operator (restored after)
-        a.name
-        for a in await app.accounts.accounts()
-        if a.role.value == "operator" and not a.disabled
-    ]
-    for name in others:
-        await app.accounts.set_disabled(name, True, by="operator:atk8")
     me = await account(app, "operator")
-    session = await api_session(url, ca, me.name)
-    try:
-        async with session.post(
-            f"/api/accounts/{me.name}/disable",
-            json={},
-            headers={"Idempotency-Key": secrets.token_hex(16)},
-        ) as reply:
-            status, body = reply.status, await reply.text()
-    finally:
-        await session.close()
-    after = await status_of_login(url, ca, me.name)
-    enabled_operators = [
+    others = [  # me made the console's only enabled operator (restored after)
         a.name
         for a in await app.accounts.accounts()
-        if a.role.value == "operator" and not a.disabled
+        if a.role.value == "operator" and not a.disabled and a.name != me.name
     ]
     for name in others:
-        await app.accounts.set_disabled(name, False, by="operator:atk8")
+        await app.accounts.set_disabled(name, True, by="operator:test")
+    try:
+        session = await api_session(url, ca, me.name)
+        try:
+            async with session.post(
+                f"/api/accounts/{me.name}/disable",
+                json={},
+                headers={"Idempotency-Key": secrets.token_hex(16)},
+            ) as reply:
+                status, body = reply.status, await reply.text()
+        finally:
+            await session.close()
+        after = await status_of_login(url, ca, me.name)
+        enabled_operators = [
+            a.name
+            for a in await app.accounts.accounts()
+            if a.role.value == "operator" and not a.disabled
+        ]
+    finally:
+        for name in others:
+            await app.accounts.set_disabled(name, False, by="operator:test")
     assert status == 403, (status, body, after, enabled_operators)
     assert "last enabled operator" in body and '"field": "name"' in body, body
     assert after == 200 and enabled_operators == [me.name]
