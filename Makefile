@@ -115,6 +115,7 @@ bench: setup browser softhsm
 	$(PY) -m bench.idle_bench
 	$(PY) -m bench.tlog_bench
 	$(PY) -m bench.tsa_bench
+	$(PY) -m bench.broker_bench
 	$(PY) -m bench.tables
 
 protos: setup
