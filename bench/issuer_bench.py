@@ -211,14 +211,17 @@ async def drain_outbox(dsn: str, within_s: float = 120.0) -> None:
 def _profile(
     pid: int, name: str, seconds: float = SECONDS
 ) -> subprocess.Popen[bytes] | None:
-    """With BENCH_PROFILE=1, sample the issuer with py-spy into bench/results/NAME.txt."""
+    """With BENCH_PROFILE=1, sample the issuer with py-spy into bench/results/NAME.txt
+    (BENCH_PROFILE_NATIVE=1: C frames too, ``py-spy record --native``)."""
     if os.environ.get("BENCH_PROFILE") != "1":
         return None
     RESULTS.mkdir(exist_ok=True)
+    native = ["--native"] if os.environ.get("BENCH_PROFILE_NATIVE") == "1" else []
     return subprocess.Popen(
         [
             shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
             "record",
+            *native,
             "--pid",
             str(pid),
             "--subprocesses",

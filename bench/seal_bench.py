@@ -54,7 +54,9 @@ SUITES = tuple(
     s for s in os.environ.get("BENCH_SEAL_SUITES", "sm2,es256,ed25519").split(",") if s
 )
 CONCURRENCY = 16
-#: distinct sealed 1 KB documents VerifySealedDocument takes in turn
+#: distinct sealed 1 KB documents VerifySealedDocument takes in turn (the service keeps
+#: what their bytes showed, [seal] kept_verifications: after the first round each call
+#: is a kept one; BENCH_SEAL_KEPT_VERIFICATIONS=0 measures verifying every call afresh)
 VERIFY_DOCUMENTS = 64
 PDF_SUITES = ("es256", "ed25519")
 OWNER = make_uscc("91440300MA5FBENCH")
@@ -232,7 +234,13 @@ async def onboard_owner(cfg: Config) -> None:
 
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="certseal-sbench-"))
-    stack, cfg, port, service = start_stack_and_service(home, "seal")
+
+    def tweak(cfg: Config) -> None:
+        if "BENCH_SEAL_KEPT_VERIFICATIONS" in os.environ:  # 0: every call verified
+            kept = int(os.environ["BENCH_SEAL_KEPT_VERIFICATIONS"])
+            cfg.seal.kept_verifications = kept
+
+    stack, cfg, port, service = start_stack_and_service(home, "seal", tweak=tweak)
     echo, echo_port = start_echo(stack)
     try:
         asyncio.run(onboard_owner(cfg))

@@ -146,6 +146,7 @@ class SealApp(ServiceProcess):
             vendor_id=cfg.seal.vendor_id,
             max_document_bytes=cfg.seal.max_document_bytes,
             trust=TrustStore.of(load_trust_files(cfg.seal.trusted_ca_files)),
+            kept_verifications=cfg.seal.kept_verifications,
             offload=SealOffload(
                 workers=cfg.seal.workers,
                 queue=cfg.seal.job_queue,

@@ -32,6 +32,10 @@ class SealConfig(ServiceSection):
     # documents or OFDs): killed past job_timeout_s; 0: the worker threads do it
     verify_processes: int = 2
     job_queue: int = 16
+    # VerifySealedDocument: what the bytes of this many verifications showed (every
+    # check but the registry's status, asked at every call) is kept, per signature and
+    # document of at most 64 KiB together, within 16 MiB; 0: none is kept
+    kept_verifications: int = 4096
     job_timeout_s: float = 60.0
     # admission: requests with documents at once, and their bytes together (one
     # request alone is always admitted); beyond either, RESOURCE_EXHAUSTED

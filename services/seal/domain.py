@@ -185,22 +185,87 @@ def verify_sealed_document(
     token is UNTRUSTED_TIMESTAMP). ``parsed``: ``signature_der`` as
     :func:`services.seal.ses_read.read_signature` read it already (it is then not
     read again). Never raises: bad input of any kind is MALFORMED, with the reason.
+
+    It is :func:`seal_verdict` over :func:`seal_facts`: what the bytes alone show,
+    then the registry's status.
     """
+    facts = seal_facts(
+        signature_der,
+        document=document,
+        document_hash=document_hash,
+        seal_ca=seal_ca,
+        trust=trust,
+        tsa_trust=tsa_trust,
+        parsed=parsed,
+    )
+    return seal_verdict(facts, seal_status)
+
+
+@dataclass(frozen=True)
+class SealFacts:
+    """What verifying a sealed document finds in its bytes alone (the signature, the
+    document or its hash, and this process's trust stores): every check but the
+    registry's status. :func:`seal_verdict` gives the verdict with a status.
+
+    ``decided`` is a verdict no status changes (a failure before the seal's status
+    is asked, or a malformed signature). Otherwise ``before`` holds the checks that
+    passed before it (decode, signature, timestamp, signer), ``own`` whether the seal
+    maker chains to the platform's own CA (the registry then knows the seal),
+    ``stamped`` whether the signing time came from a token, and ``after`` the checks
+    that follow the seal's (signer certificate, data hash) as they ran: passed, or
+    the last one failed with ``after_verdict``. ``after_error``: those checks raised
+    this (the verdict is then MALFORMED, as when any check raises).
+    """
+
+    decided: SealVerification | None
+    seal_id: str = ""
+    seal_name: str = ""
+    signer: str = ""
+    signed_at: dt.datetime | None = None
+    stamped: bool = False
+    own: bool = False
+    before: tuple[SealCheck, ...] = ()
+    after: tuple[SealCheck, ...] = ()
+    after_verdict: SealVerdict | None = None
+    after_error: str | None = None
+
+    @property
+    def needs_status(self) -> bool:
+        """Whether the verdict depends on the registry's status of ``seal_id``."""
+        return self.decided is None and self.own
+
+
+def _malformed(exc: Exception) -> SealVerification:
+    return SealVerification(
+        SealVerdict.MALFORMED,
+        (SealCheck("decode", False, f"cannot be verified: {exc}"),),
+    )
+
+
+def seal_facts(
+    signature_der: bytes,
+    *,
+    document: bytes | None = None,
+    document_hash: bytes | None = None,
+    seal_ca: bytes = b"",
+    trust: TrustStore | None = None,
+    tsa_trust: TrustStore | None = None,
+    parsed: SignatureData | None = None,
+) -> SealFacts:
+    """Every check of :func:`verify_sealed_document` that the bytes alone decide (a
+    function of its arguments: the same bytes and trust stores give the same facts).
+    Never raises."""
     try:
-        return _verify_sealed(
+        return _facts(
             signature_der,
             parsed=parsed,
             document=document,
             document_hash=document_hash,
             trust=_trust(seal_ca, trust),
-            seal_status=seal_status,
             tsa_trust=tsa_trust or TrustStore(),
         )
     except Exception as exc:  # the promise: a verdict, never an exception
-        return SealVerification(
-            SealVerdict.MALFORMED,
-            (SealCheck("decode", False, f"cannot be verified: {exc}"),),
-        )
+        return SealFacts(_malformed(exc))
 
 
 def _trust(seal_ca: bytes, trust: TrustStore | None) -> TrustStore:
@@ -208,24 +273,25 @@ def _trust(seal_ca: bytes, trust: TrustStore | None) -> TrustStore:
     return store.with_own(seal_ca) if seal_ca else store
 
 
-def _verify_sealed(
+def _facts(
     signature_der: bytes,
     *,
     document: bytes | None,
     document_hash: bytes | None,
     trust: TrustStore,
-    seal_status: SealStatus | None,
     tsa_trust: TrustStore,
     parsed: SignatureData | None = None,
-) -> SealVerification:
+) -> SealFacts:
     checks: list[SealCheck] = []
     try:
         # the reader `seal inspect` uses
         sig = parsed if parsed is not None else read_signature(signature_der)
     except SesFormatError as exc:
-        return SealVerification(
-            SealVerdict.MALFORMED,
-            (SealCheck("decode", False, f"not an SES_Signature: {exc}"),),
+        return SealFacts(
+            SealVerification(
+                SealVerdict.MALFORMED,
+                (SealCheck("decode", False, f"not an SES_Signature: {exc}"),),
+            )
         )
     seal = sig.seal
     try:
@@ -241,9 +307,9 @@ def _verify_sealed(
         "signed_at": signed_at,
     }
 
-    def failed(verdict: SealVerdict, name: str, detail: str) -> SealVerification:
+    def failed(verdict: SealVerdict, name: str, detail: str) -> SealFacts:
         checks.append(SealCheck(name, False, detail))
-        return SealVerification(verdict, tuple(checks), **shown)
+        return SealFacts(SealVerification(verdict, tuple(checks), **shown))
 
     # 1. the document signature
     try:
@@ -290,7 +356,8 @@ def _verify_sealed(
     checks.append(SealCheck("signer", True, f"{signer} is listed"))
 
     # 3. the seal: its maker trusted when it made the seal, its signature right, the
-    # seal valid when it was used
+    # seal valid when it was used (for seals made here, not revoked then: the
+    # registry's part, in seal_verdict)
     maker = validate_path(seal.maker_cert, trust, seal.created, role="seal maker")
     if not maker.ok:
         return failed(SealVerdict.UNTRUSTED_SEAL, "seal", maker.detail)
@@ -305,19 +372,110 @@ def _verify_sealed(
             f"signed {signed_at.isoformat()}, outside the seal's validity "
             f"{seal.valid_start.isoformat()} to {seal.valid_end.isoformat()}",
         )
+    after, after_verdict, after_error = _after_seal(
+        sig, suite, signed_at, trust, document, document_hash
+    )
+    return SealFacts(
+        None,
+        before=tuple(checks),
+        own=maker.own,
+        stamped=sig.time_stamp is not None,
+        after=after,
+        after_verdict=after_verdict,
+        after_error=after_error,
+        **shown,
+    )
+
+
+def _after_seal(
+    sig: SignatureData,
+    suite: Suite,
+    signed_at: dt.datetime,
+    trust: TrustStore,
+    document: bytes | None,
+    document_hash: bytes | None,
+) -> tuple[tuple[SealCheck, ...], SealVerdict | None, str | None]:
+    """Checks 4 and 5 as they run after the seal's: (the checks, the failed one's
+    verdict or None, what they raised or None)."""
+    checks: list[SealCheck] = []
+    try:
+        # 4. the signer certificate, to a trusted seal CA at the signing time
+        path = validate_path(
+            sig.signer_cert, trust, signed_at, role="signer certificate"
+        )
+        if not path.ok:
+            checks.append(SealCheck("signer certificate", False, path.detail))
+            return tuple(checks), SealVerdict.CERTIFICATE_NOT_VALID, None
+        until = read_certificate(sig.signer_cert).not_after
+        checks.append(
+            SealCheck("signer certificate", True, f"valid until {until.isoformat()}")
+        )
+
+        # 5. the document itself
+        actual = digest(suite, document) if document is not None else document_hash
+        if actual is None:
+            checks.append(SealCheck("data hash", False, "no document or hash given"))
+            return tuple(checks), SealVerdict.MALFORMED, None
+        if actual != sig.data_hash:
+            checks.append(
+                SealCheck(
+                    "data hash", False, "the document differs from what was sealed"
+                )
+            )
+            return tuple(checks), SealVerdict.MODIFIED, None
+        checks.append(
+            SealCheck(
+                "data hash",
+                True,
+                f"{'SM3' if suite is Suite.SM2 else 'SHA-256'} matches",
+            )
+        )
+    except Exception as exc:  # reported only if the seal's check passes
+        return (), None, f"{exc}"
+    return tuple(checks), None, None
+
+
+def seal_verdict(facts: SealFacts, seal_status: SealStatus | None) -> SealVerification:
+    """The verdict of :func:`verify_sealed_document` from what the bytes showed and
+    the registry's status of the seal (None: not registered here). Cheap: no
+    decoding, no signature. Never raises."""
+    if facts.decided is not None:
+        return facts.decided
+    try:
+        return _with_status(facts, seal_status)
+    except Exception as exc:  # the promise: a verdict, never an exception
+        return _malformed(exc)
+
+
+def _with_status(facts: SealFacts, seal_status: SealStatus | None) -> SealVerification:
+    checks = list(facts.before)
+    shown: dict[str, Any] = {
+        "seal_id": facts.seal_id,
+        "seal_name": facts.seal_name,
+        "signer": facts.signer,
+        "signed_at": facts.signed_at,
+    }
+
+    def failed(verdict: SealVerdict, name: str, detail: str) -> SealVerification:
+        checks.append(SealCheck(name, False, detail))
+        return SealVerification(verdict, tuple(checks), **shown)
+
+    signed_at = facts.signed_at
+    if signed_at is None:  # set whenever the checks reached the seal's
+        raise ValueError("no signing time")
     revoked_at = None
-    if maker.own:  # made here: the registry knows it
+    if facts.own:  # made here: the registry knows it
         if seal_status is None:
             return failed(
                 SealVerdict.UNKNOWN_SEAL,
                 "seal",
-                f"seal {seal.es_id} is not registered here",
+                f"seal {facts.seal_id} is not registered here",
             )
         revoked_at = seal_status.revoked_at
         # timeInfo has whole seconds; a token's genTime may have a fraction
         if revoked_at is not None:
             cutoff = revoked_at
-            if sig.time_stamp is None:
+            if not facts.stamped:
                 cutoff = revoked_at.replace(microsecond=0)
             if signed_at >= cutoff:
                 return failed(
@@ -326,37 +484,15 @@ def _verify_sealed(
                     f"signed {signed_at.isoformat()}, after the seal was revoked "
                     f"{revoked_at.isoformat()}",
                 )
-    checks.append(SealCheck("seal", True, f"{seal.name} valid when used"))
-
-    # 4. the signer certificate, to a trusted seal CA at the signing time
-    path = validate_path(sig.signer_cert, trust, signed_at, role="signer certificate")
-    if not path.ok:
-        return failed(
-            SealVerdict.CERTIFICATE_NOT_VALID, "signer certificate", path.detail
-        )
-    until = read_certificate(sig.signer_cert).not_after
-    checks.append(
-        SealCheck("signer certificate", True, f"valid until {until.isoformat()}")
-    )
-
-    # 5. the document itself
-    actual = digest(suite, document) if document is not None else document_hash
-    if actual is None:
-        return failed(SealVerdict.MALFORMED, "data hash", "no document or hash given")
-    if actual != sig.data_hash:
-        return failed(
-            SealVerdict.MODIFIED,
-            "data hash",
-            "the document differs from what was sealed",
-        )
-    checks.append(
-        SealCheck(
-            "data hash", True, f"{'SM3' if suite is Suite.SM2 else 'SHA-256'} matches"
-        )
-    )
+    checks.append(SealCheck("seal", True, f"{facts.seal_name} valid when used"))
+    if facts.after_error is not None:
+        return _malformed(ValueError(facts.after_error))
+    checks.extend(facts.after)
+    if facts.after_verdict is not None:
+        return SealVerification(facts.after_verdict, tuple(checks), **shown)
 
     # 6. the seal now
-    if not maker.own or seal_status is None:
+    if not facts.own or seal_status is None:
         checks.append(
             SealCheck(
                 "seal status",

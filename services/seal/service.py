@@ -56,10 +56,11 @@ from services.seal.ses import (
     seal_info,
     sign_document,
 )
+from services.seal.statusreads import StatusReads
 from services.seal.storage import MakerRow, SealedRecord, SealStore
 from services.seal.trust import TrustStore
 from services.seal.tsa import Timestamper
-from services.seal.verification import SealVerifying
+from services.seal.verification import KeptVerifications, SealVerifying
 
 SEAL_OWNER = "seal_owner"  # the department role that owns seals
 SIGNER_CACHE = 4096
@@ -100,9 +101,12 @@ class SealService(SealVerifying):
         timestamper: Timestamper | None = None,
         tsa_trust: TrustStore | None = None,
         offload: SealOffload | None = None,
+        kept_verifications: int = 4096,
     ):
         self.timestamper, self.tsa_trust = timestamper, tsa_trust or TrustStore()
         self.offload = offload or SealOffload()  # CPU work off the loop, admitted
+        # what verifications found in the bytes alone (services.seal.verification)
+        self.kept_verifications = KeptVerifications(kept_verifications)
         self._trust = trust or TrustStore()
         self._sm2_ca = sm2_ca
         self._store = store
@@ -114,6 +118,7 @@ class SealService(SealVerifying):
         self._makers: dict[Suite, tuple[Signer, bytes]] = {}
         self._signers: dict[tuple[str, bytes, bytes], Signer] = {}
         self._records = SealedGroupCommit(store.record_sealed)
+        self.status_reads = StatusReads(store.statuses)  # verifications' reads
         self._rows: dict[str, Seal] = {}  # see usable(kept=True)
 
     def now(self) -> dt.datetime:

@@ -394,59 +394,6 @@ def _v1_time(raw: bytes) -> dt.datetime:
         ) from None
 
 
-def _element(data: bytes, pos: int, limit: int) -> tuple[int, int, int]:
-    """(identifier byte, start of the contents, end) of the DER element at ``pos``,
-    which must end by ``limit``; ValueError otherwise (a high tag number, an
-    indefinite length or a length of more than 4 bytes included)."""
-    if pos + 2 > limit or data[pos] & 0x1F == 0x1F:
-        raise ValueError("no element here")
-    tag, size = data[pos], data[pos + 1]
-    pos += 2
-    if size & 0x80:
-        count = size & 0x7F
-        if not 1 <= count <= 4 or pos + count > limit:
-            raise ValueError("not a DER length")
-        size = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    if pos + size > limit:
-        raise ValueError("runs past its parent")
-    return tag, pos, pos + size
-
-
-def seal_id_hint(data: bytes) -> str | None:
-    """The ``esID`` an SES_Signature (v4 or v1) names, found by walking five DER
-    headers (SES_Signature → toSign → eseal → esealInfo → esID) without decoding
-    anything else: cheap and bounded, for asking the registry before the one job
-    that reads and verifies the whole signature. None when that path is not there;
-    the full reading (:func:`read_signature`) decides what the signature is, and a
-    caller compares its seal id with this hint."""
-    try:
-        tag, start, end = _element(data, 0, len(data))  # SES_Signature
-        if tag != 0x30 or end != len(data):
-            return None
-        tag, start, end = _element(data, start, end)  # toSign
-        if tag != 0x30:
-            return None
-        tag, _, after = _element(data, start, end)  # version INTEGER
-        if tag != 0x02:
-            return None
-        tag, start, end = _element(data, after, end)  # eseal
-        if tag != 0x30:
-            return None
-        tag, start, end = _element(data, start, end)  # esealInfo
-        if tag != 0x30:
-            return None
-        tag, _, after = _element(data, start, end)  # header
-        if tag != 0x30:
-            return None
-        tag, start, stop = _element(data, after, end)  # esID IA5String
-        if tag != 0x16:
-            return None
-        return data[start:stop].decode("ascii")
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def read_signature(data: bytes) -> SignatureData:
     """An SES_Signature (v4 or v1) from DER; :class:`SesFormatError` naming what is
     wrong (the signature and its seal must be of the same version)."""

@@ -116,6 +116,21 @@ class SealStore:
         )
         return (row["status"], row["revoked_at"]) if row else None
 
+    async def statuses(
+        self, seal_ids: Sequence[str]
+    ) -> dict[str, tuple[str, dt.datetime | None]]:
+        """(status, revoked_at) of each of ``seal_ids`` registered here (one absent:
+        not registered), in one statement on a connection of the pool's own, never a
+        request's held transaction (:mod:`services.seal.statusreads` reads for
+        several requests at once)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """select seal_id, status, revoked_at from seals
+                   where seal_id = any($1::text[])""",
+                list(seal_ids),
+            )
+        return {r["seal_id"]: (r["status"], r["revoked_at"]) for r in rows}
+
     async def list(self, owner_code: str, *, after: str, limit: int) -> list[Seal]:
         """An owner's seals in seal id order, after the id ``after``."""
         rows = await self.pool.fetch(

@@ -3,35 +3,110 @@
 
 A verification needs no key and takes anyone's input: the SES_Signature is read and
 checked off the event loop (:mod:`services.seal.offload`), with the seal's status from
-the registry (:meth:`services.seal.storage.SealStore.status`).
+the registry (:meth:`services.seal.storage.SealStore.statuses`, the reads of
+concurrent calls together: :mod:`services.seal.statusreads`). What the bytes alone
+show (:func:`services.seal.domain.seal_facts`) is kept per signature and document
+(:class:`KeptVerifications`); the registry's status is asked and applied at every
+call (:func:`services.seal.domain.seal_verdict`).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+from collections import OrderedDict
 
 from certseal.timestamps import Clock
-from services.seal.domain import SealStatus, SealVerification, verify_sealed_document
+from services.seal.domain import (
+    SealFacts,
+    SealStatus,
+    SealVerification,
+    seal_facts,
+    seal_verdict,
+)
 from services.seal.inspect import inspect as inspect_ses
 from services.seal.offload import SealOffload
 from services.seal.ses import check_ses_size
-from services.seal.ses_read import (
-    SealData,
-    SignatureData,
-    read_signature,
-    seal_id_hint,
-)
+from services.seal.ses_read import SealData, SignatureData
+from services.seal.statusreads import StatusReads
 from services.seal.storage import SealStore
 from services.seal.trust import TrustStore
 
+KEPT_INPUT_BYTES = 64 * 1024
+"""Facts are kept only for a signature and document (or hash) of at most this many
+bytes together: the key is a SHA-256 over them, taken on the event loop (about 5 µs
+for 4 KiB, 90 µs for 64 KiB); a larger request's verification costs far more."""
+KEPT_FACTS_BYTES = 16 * 1024 * 1024
+"""What the kept facts may take together, estimated by :func:`_cost`."""
 
-def _read_or_none(signature: bytes) -> SignatureData | None:
-    """The SES_Signature read; None when it cannot be read (the verification then
-    reports it as MALFORMED, naming why)."""
-    try:
-        return read_signature(signature)
-    except Exception:
-        return None
+
+def _cost(facts: SealFacts) -> int:
+    """A bound on what ``facts`` hold in memory: a fixed part, and four bytes a
+    character for every string in them (a str holds at most four)."""
+    decided = facts.decided
+    shown = decided if decided is not None else facts
+    strings = [shown.seal_id, shown.seal_name, shown.signer, facts.after_error or ""]
+    for check in (*facts.before, *facts.after, *(decided.checks if decided else ())):
+        strings += (check.name, check.detail)
+    return 1024 + 4 * sum(len(s) for s in strings)
+
+
+class KeptVerifications:
+    """:class:`SealFacts` of the last verifications, keyed by a SHA-256 over the
+    signature and the document (or its hash): a function of those bytes and the
+    process's trust stores, which do not change while it runs. At most ``entries``
+    of them and :data:`KEPT_FACTS_BYTES` together, the oldest used going first;
+    ``entries`` = 0 keeps none. Used on the event loop only."""
+
+    def __init__(self, entries: int):
+        self.entries = max(0, entries)
+        self._facts: OrderedDict[bytes, tuple[SealFacts, int]] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._facts)
+
+    def key(
+        self, signature: bytes, document: bytes | None, document_hash: bytes | None
+    ) -> bytes | None:
+        """The key of these inputs; None when they are not kept (too large, or
+        nothing is kept)."""
+        content = document if document is not None else document_hash
+        if not self.entries or len(signature) + len(content or b"") > KEPT_INPUT_BYTES:
+            return None
+        kind = b"d" if document is not None else b"h" if content is not None else b"-"
+        h = hashlib.sha256(len(signature).to_bytes(8, "big"))
+        h.update(signature)
+        h.update(kind)
+        h.update(content or b"")
+        return h.digest()
+
+    def get(self, key: bytes | None) -> SealFacts | None:
+        """The facts kept for ``key``, or None."""
+        if key is None:
+            return None
+        found = self._facts.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._facts.move_to_end(key)
+        return found[0]
+
+    def put(self, key: bytes | None, facts: SealFacts) -> None:
+        """Keep ``facts`` for ``key`` (not when ``key`` is None, or they alone would
+        take more than a sixty-fourth of the bound)."""
+        if key is None or key in self._facts:
+            return
+        cost = _cost(facts)
+        if cost > KEPT_FACTS_BYTES // 64:
+            return
+        self._facts[key] = (facts, cost)
+        self._bytes += cost
+        while len(self._facts) > self.entries or self._bytes > KEPT_FACTS_BYTES:
+            _, (_, freed) = self._facts.popitem(last=False)
+            self._bytes -= freed
 
 
 class SealVerifying:
@@ -40,6 +115,8 @@ class SealVerifying:
 
     offload: SealOffload
     tsa_trust: TrustStore
+    kept_verifications: KeptVerifications
+    status_reads: StatusReads
     _store: SealStore
     _clock: Clock
     _trust: TrustStore
@@ -63,42 +140,28 @@ class SealVerifying:
         check_ses_size(signature, "signature")
         size = len(signature) + len(document or b"")
         async with self.offload.admit("VerifySealedDocument", size):
-            # the seal id found by walking five DER headers: the registry is asked
-            # first, then one job reads and verifies the signature. One hop to a
-            # worker instead of two (each about 45 µs of CPU and a loop round).
-            hint = seal_id_hint(signature)
-            if hint is not None:
-                status = await self._store.status(hint)
-                found = await self.offload.verify(
+            kept = self.kept_verifications
+            key = kept.key(signature, document, document_hash)
+            facts = kept.get(key)
+            if facts is None:
+                # one job reads the signature once and runs every check the bytes
+                # decide; the registry is asked after it, for the seal it found
+                facts = await self.offload.verify(
                     "signature",
-                    verify_sealed_document,
+                    seal_facts,
                     signature,
                     document=document,
                     document_hash=document_hash,
                     trust=self.trust,
-                    seal_status=SealStatus(*status) if status else None,
-                    now=self._clock(),
                     tsa_trust=self.tsa_trust,
                 )
-                # the full reading found the same seal (or none: not readable, the
-                # registry plays no part): the status asked was the right one
-                if found.seal_id in (hint, ""):
-                    return found
-            # read once: the seal id for the registry, and the values verified
-            parsed = await self.offload.verify("signature", _read_or_none, signature)
-            status = await self._store.status(parsed.seal.es_id) if parsed else None
-            return await self.offload.verify(
-                "signature",
-                verify_sealed_document,
-                signature,
-                parsed=parsed,
-                document=document,
-                document_hash=document_hash,
-                trust=self.trust,
-                seal_status=SealStatus(*status) if status else None,
-                now=self._clock(),
-                tsa_trust=self.tsa_trust,
+                kept.put(key, facts)
+            status = (
+                await self.status_reads.status(facts.seal_id)
+                if facts.needs_status
+                else None
             )
+            return seal_verdict(facts, SealStatus(*status) if status else None)
 
     async def inspect(self, data: bytes) -> tuple[SealData | SignatureData, list[str]]:
         """An SESeal or SES_Signature (v4 or v1) and its listing, read by the

@@ -98,3 +98,28 @@ def test_personal_data_protector():
     assert protector.decrypt(blob, b"ctx") == "张三".encode()
     with pytest.raises(CertsealError):
         protector.decrypt(blob, b"other")
+
+
+@pytest.mark.parametrize("suite", list(Suite))
+def test_keys_are_read_once_per_der_and_an_unreadable_one_is_not_kept(suite):
+    from certseal import crypto
+
+    kept = crypto._sm2_verifying_key if suite is Suite.SM2 else crypto._verifying_key
+    key = generate_key(suite)
+    signer = SoftwareSigner(suite, key.private_bytes, key.public_key_der)
+    signature = signer.sign_now(b"seal")
+    verify(suite, key.public_key_der, b"seal", signature)
+    hits = kept.cache_info().hits
+    verify(suite, key.public_key_der, b"seal", signature)
+    assert kept.cache_info().hits == hits + 1
+    # the kept key still refuses a wrong message, and another suite's check
+    with pytest.raises(InvalidSignature):
+        verify(suite, key.public_key_der, b"seam", signature)
+    for other in set(Suite) - {suite}:
+        with pytest.raises(InvalidSignature):
+            verify(other, key.public_key_der, b"seal", signature)
+    size = kept.cache_info().currsize
+    for _ in range(2):  # refused each time, never kept
+        with pytest.raises(InvalidSignature):
+            verify(suite, b"\x30\x03\x02\x01\x00", b"seal", signature)
+    assert kept.cache_info().currsize == size

@@ -674,30 +674,3 @@ def test_an_sm2_seal_ca_given_as_the_platforms_own_is_read_not_raised():
         now=NOW,
     )
     assert known.verdict is SealVerdict.VALID and known.current_status == "active"
-
-
-async def test_the_seal_id_hint_is_what_the_full_reading_finds_or_none():
-    """seal_id_hint walks five DER headers to the esID: for a v4 and a v1
-    signature it is the seal id read_signature finds; for anything else None or a
-    guess that the service checks against the full reading."""
-    from services.seal.ses_read import seal_id_hint
-
-    v1, _trust = await _v1_signed(core.UTCTime(NOW - dt.timedelta(days=1)).dump())
-    assert seal_id_hint(v1) == read_signature(v1).seal.es_id != ""
-    import tempfile
-    from pathlib import Path
-
-    from tests.seal.test_domain import _ca, sealed
-
-    v4 = await sealed(_ca(Path(tempfile.mkdtemp())), Suite.ES256)
-    assert seal_id_hint(v4) == read_signature(v4).seal.es_id == "91350100M000100Y43-001"
-    for bad in (
-        b"",
-        b"\x30\x00",
-        v4[:-1],  # truncated
-        v4 + b"\x00",  # bytes after it
-        b"\x30\x84\xff\xff\xff\xff" + v4[4:],  # a length past the end
-        b"\x1f\x81\x00" + v4[3:],  # a high tag number
-        b"\x30\x80" + v4[2:],  # an indefinite length
-    ):
-        assert seal_id_hint(bad) is None

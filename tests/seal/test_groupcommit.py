@@ -244,36 +244,3 @@ async def test_a_kept_seal_row_never_hides_a_revocation(
         )
         == 1
     )
-
-
-async def test_a_wrong_seal_id_hint_never_decides_the_status(
-    service,  # noqa: F811
-    operator,
-    monkeypatch,
-):
-    """VerifySealedDocument asks the registry for the seal the DER walk names; when
-    the full reading finds another seal, the status of that one is asked and used."""
-    import services.seal.verification as verification
-    from services.seal.domain import SealVerdict
-
-    owner = await seal_owner(operator)
-    caller = Caller("dept", owner)
-    revoked = await service.register(caller, request(owner, Suite.ES256))
-    other = await service.register(caller, request(owner, Suite.ES256))
-    signature = (
-        await service.seal_document(
-            caller,
-            revoked.seal_id,
-            document=DOCUMENT,
-            document_hash=None,
-            property_info="x",
-        )
-    ).signature
-    await service.revoke(caller, revoked.seal_id, "遗失")
-    monkeypatch.setattr(verification, "seal_id_hint", lambda _: other.seal_id)
-    result = await service.verify(signature, document=DOCUMENT)
-    # the clock is fixed: revoked at the signing second, so not valid when used
-    # (the other seal's status, active, would have made it VALID)
-    assert result.verdict is SealVerdict.SEAL_NOT_VALID, result.checks
-    assert result.seal_id == revoked.seal_id
-    assert "after the seal was revoked" in result.checks[-1].detail

@@ -245,3 +245,37 @@ async def test_a_job_past_its_time_bound_ends_the_call_clearly(
         health_pb2.HealthCheckRequest(), timeout=30
     )
     assert checked.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_a_heavy_verification_runs_in_a_process_and_is_not_kept(
+    bounded_app, operator
+):
+    """A sealed document over the light size is verified in a worker process: what
+    the bytes showed comes back across the process boundary, and is not kept (too
+    large to key)."""
+    from certseal.crypto import Suite
+    from certseal.rpc import Caller
+    from services.seal.domain import SealVerdict
+    from tests.conftest import seal_owner
+    from tests.seal.test_service import request
+
+    service = bounded_app.service
+    assert service.offload.processes is not None  # over LIGHT_BYTES: a process
+    owner = await seal_owner(operator)
+    caller = Caller("dept", owner)
+    seal = await service.register(caller, request(owner, Suite.ES256))
+    big = os.urandom(LIGHT_BYTES + 1000)
+    signature = (
+        await service.seal_document(
+            caller, seal.seal_id, document=big, document_hash=None, property_info="x"
+        )
+    ).signature
+    kept = len(service.kept_verifications)
+    result = await service.verify(signature, document=big)
+    assert result.verdict is SealVerdict.VALID, result.checks
+    assert [c.name for c in result.checks][-1] == "seal status"
+    assert result.current_status == "active"
+    changed = big[:-1] + bytes([big[-1] ^ 1])
+    modified = await service.verify(signature, document=changed)
+    assert modified.verdict is SealVerdict.MODIFIED
+    assert len(service.kept_verifications) == kept
