@@ -217,7 +217,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         AcceptedNonces(data_dir / NONCES_FOLDER),
         kafka=config.kafka.settings(f"certseal-verifier-{vcfg.group}-usage"),
         noted=usage_noted,
-        fetch_max_wait_ms=vcfg.fetch_max_wait_ms,
+        fetch_max_wait_ms=vcfg.usage_fetch_max_wait_ms,
         idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,
     )
     ownership = Ownership(vcfg.group_size, worker_ordinal(vcfg))

@@ -61,6 +61,12 @@ class VerifierConfig(ServiceSection):
     # REVOKED p99 <= 20 ms), so it is shorter than fetch_max_wait_ms, which also paces
     # the usage records every verification publishes.
     licence_fetch_max_wait_ms: int = 5
+    # The replay guard's consumer of the usage topic (services.verifier.replay.
+    # UsageFeed) waits this long while usage records flow (idle: as above). It reads
+    # every verification's record, so its fetches are the broker's largest load under
+    # verification (docs/architecture.md §2d); no answer waits for it: a presentation
+    # code's claim reads the records the guard has not applied yet itself (§2c).
+    usage_fetch_max_wait_ms: int = 100
     session_timeout_s: float = 6.0
     # Offline trust bundles: how long a counter may rely on one, and how often a new
     # snapshot is taken when asked (a snapshot scans the whole index).

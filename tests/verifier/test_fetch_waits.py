@@ -1,6 +1,7 @@
 """The licence index's consumer waits ``[verifier] licence_fetch_max_wait_ms`` per
 fetch while events flow (a revocation on the topic reaches the index within about
-that), apart from Faust's ``fetch_max_wait_ms`` (trust, directory and usage topics)."""
+that), the replay guard's ``usage_fetch_max_wait_ms``, apart from Faust's
+``fetch_max_wait_ms`` (trust and directory topics)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,23 @@ def test_the_licence_feed_has_its_own_shorter_fetch_wait(tmp_path):
     assert cfg.verifier.licence_fetch_max_wait_ms < cfg.verifier.fetch_max_wait_ms
     cfg.verifier.licence_fetch_max_wait_ms = 7
     cfg.verifier.fetch_max_wait_ms = 30
+    cfg.verifier.usage_fetch_max_wait_ms = 90
     state = create_app(cfg)
     try:
         assert state.feed._busy_ms == 7
         assert getattr(state.app, FETCH_WAIT_ATTRIBUTE) == 30  # Faust's consumer
+        assert state.presentations._busy_ms == 90  # the replay guard's
     finally:
         state.index.close()
+
+
+def test_the_replay_guard_waits_longer_than_the_answers_depend_on():
+    """No answer waits for the guard's feed (a claim reads its gap itself), and its
+    fetches are the broker's largest load under verification: its wait is the
+    longest of the busy ones."""
+    cfg = Config().verifier
+    assert cfg.usage_fetch_max_wait_ms > cfg.fetch_max_wait_ms
+    assert cfg.usage_fetch_max_wait_ms < cfg.idle_fetch_max_wait_ms
 
 
 async def test_the_feed_consumer_is_made_with_the_busy_wait(tmp_path):
