@@ -132,7 +132,9 @@ class ExpirySweeper(NotifiedWorker):
 
 
 class UsagePruner(NotifiedWorker):
-    """Deletes usage-record entries past ``[issuer] usage_retention_days``."""
+    """Deletes usage-record entries past ``[issuer] usage_retention_days``, and makes
+    the entries of authorisation events in the outbox that have none
+    (``UsageRecord.backfill``)."""
 
     name = "usage-prune"
     channel = ""
@@ -148,6 +150,11 @@ class UsagePruner(NotifiedWorker):
         pruned = await self._service.usage.prune()
         if pruned:
             log.info("usage record: pruned %d entries past retention", pruned)
+        # an authorisation published by a previous version still running beside this
+        # one (its event is in the outbox, its entry is not): UsageRecord.backfill
+        added = await self._service.usage.backfill()
+        if added:
+            log.info("usage record: %d authorisation entries from the outbox", added)
         return 0
 
 

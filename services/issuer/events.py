@@ -22,6 +22,7 @@ Personal data never enters an event: the holder appears as its pseudonym only.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from typing import cast
@@ -37,7 +38,7 @@ from certseal.events import (
     new_event_id,
 )
 from certseal.indexkeys import IndexSealer
-from certseal.timestamps import ts
+from certseal.timestamps import from_ts, ts
 from certseal.v1 import events_pb2, licence_pb2
 from services.issuer.authorisation import Authorisation
 from services.issuer.domain import (
@@ -50,6 +51,7 @@ from services.issuer.domain import (
     Status,
     restricted_fields,
 )
+from services.issuer.usage import UsageEntry, UsageKind
 
 
 def proto_status(status: Status) -> licence_pb2.LicenceStatus:
@@ -253,6 +255,54 @@ def authorisation_event(
         )
     )
     return _on_licence_topic(record, message, at)
+
+
+#: the licence events that are entries of the usage record (用证记录), by type
+AUTHORISATION_TYPES = {
+    "licence.authorised": UsageKind.AUTHORISED,
+    "licence.authorisation_revoked": UsageKind.AUTHORISATION_REVOKED,
+}
+#: their ``ce_type`` headers (the outbox's ``headers->>'ce_type'``)
+AUTHORISATION_CE_TYPES = tuple(f"cn.gov.certseal.{t}" for t in AUTHORISATION_TYPES)
+
+
+def authorisation_usage_entries(value: bytes) -> list[UsageEntry]:
+    """The usage-record entry of a ``licence.authorised`` or
+    ``licence.authorisation_revoked`` event (``LicenceEvent`` bytes); [] for every
+    other licence event. Its id is the event's id, so the entry written with the
+    event and the one made again from the outbox (``UsageRecord.backfill``) are one.
+    DecodeError for bytes that are not a ``LicenceEvent``.
+
+    The authorised department, counter, purpose and authorisation id are the event's
+    ``authorisation`` (``AuthorisationChange``); the holder app that acted is
+    ``actor_department``. An event without ``authorisation`` (written before it
+    existed) gives its ``actor_department`` as the department and its ``reason`` as
+    the purpose."""
+    event = events_pb2.LicenceEvent.FromString(value)
+    kind = AUTHORISATION_TYPES.get(event.type)
+    at = from_ts(event.occurred_at)
+    if kind is None or at is None or not event.event_id or not event.lineage:
+        return []
+    entry = UsageEntry(
+        entry_id=event.event_id,
+        lineage=event.lineage,
+        identifier=event.identifier,
+        kind=kind,
+        occurred_at=at,
+        department_code=event.actor_department,
+        purpose=event.reason,
+    )
+    if event.HasField("authorisation"):
+        change = event.authorisation
+        entry = dataclasses.replace(
+            entry,
+            department_code=change.department_code,
+            counter=change.counter,
+            purpose=change.purpose,
+            actor=event.actor_department,
+            reference=change.authorisation_id,
+        )
+    return [entry]
 
 
 #: the last few instants' protobuf timestamps: a batch's events share their time and

@@ -1,8 +1,10 @@
 """The consumer that keeps the usage record (用证记录): a Kafka consumer group of the
-issuer reading the usage topic (``licence.used``: verifications) and the licence topic
-(``licence.authorised``, ``licence.authorisation_revoked``), writing each batch's
+issuer reading the usage topic (``licence.used``: verifications), writing each batch's
 entries in one PostgreSQL transaction and committing the offsets only after it
-(docs/architecture.md, "The usage record").
+(docs/architecture.md, "The usage record"). Authorisations are entries written with
+their events, in the issuer's own transaction; at each start the consumer first makes
+the entries of the authorisation events still in the outbox (``UsageRecord.backfill``:
+those a previous version published for this consumer to read).
 
 At-least-once: a batch whose transaction failed is read again from the committed
 offsets; an entry's id is its event's id (and the use's place), so a redelivered event
@@ -21,7 +23,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, uses_of
+from certseal.events import LICENCE_USAGE, uses_of
 from certseal.kafka import KafkaSettings
 from certseal.timestamps import from_ts
 from certseal.v1 import events_pb2
@@ -29,13 +31,6 @@ from services.issuer.service.usage import UsageRecord
 from services.issuer.usage import UsageEntry, UsageKind, department_of, use_entry_id
 
 log = logging.getLogger(__name__)
-
-#: licence-topic event types that are uses of the licence
-AUTHORISATION_TYPES = {
-    "licence.authorised": UsageKind.AUTHORISED,
-    "licence.authorisation_revoked": UsageKind.AUTHORISATION_REVOKED,
-}
-_CE_TYPES = {f"cn.gov.certseal.{t}".encode() for t in AUTHORISATION_TYPES}
 
 
 def _time(value: Any) -> dt.datetime | None:
@@ -70,62 +65,10 @@ def verification_entries(value: bytes) -> list[UsageEntry]:
     ]
 
 
-def authorisation_entries(value: bytes) -> list[UsageEntry]:
-    """The entry of a ``licence.authorised`` or ``licence.authorisation_revoked``
-    event; [] for every other licence event. DecodeError for bytes that are not a
-    ``LicenceEvent``.
-
-    The authorised department, counter, purpose and authorisation id are the event's
-    ``authorisation`` (``AuthorisationChange``); the holder app that acted is
-    ``actor_department``. An event without ``authorisation`` gives its
-    ``actor_department`` as the department and its ``reason`` as the purpose."""
-    event = events_pb2.LicenceEvent.FromString(value)
-    kind = AUTHORISATION_TYPES.get(event.type)
-    at = _time(event.occurred_at)
-    if kind is None or at is None or not event.event_id or not event.lineage:
-        return []
-    if not event.HasField("authorisation"):
-        return [
-            UsageEntry(
-                entry_id=event.event_id,
-                lineage=event.lineage,
-                identifier=event.identifier,
-                kind=kind,
-                occurred_at=at,
-                department_code=event.actor_department,
-                purpose=event.reason,
-            )
-        ]
-    change = event.authorisation
-    return [
-        UsageEntry(
-            entry_id=event.event_id,
-            lineage=event.lineage,
-            identifier=event.identifier,
-            kind=kind,
-            occurred_at=at,
-            department_code=change.department_code,
-            counter=change.counter,
-            purpose=change.purpose,
-            actor=event.actor_department,
-            reference=change.authorisation_id,
-        )
-    ]
-
-
-def entries_of(
-    topic: str, headers: Iterable[tuple[str, bytes]], value: bytes
-) -> list[UsageEntry]:
-    """The usage entries one consumed record brings (no decoding of licence events
-    whose ``ce_type`` says they are not uses). DecodeError for a broken value."""
-    if topic == LICENCE_USAGE:
-        return verification_entries(value)
-    if topic == LICENCE_EVENTS:
-        ce_type = dict(headers).get("ce_type")
-        if ce_type is not None and ce_type not in _CE_TYPES:
-            return []
-        return authorisation_entries(value)
-    return []
+def entries_of(topic: str, value: bytes) -> list[UsageEntry]:
+    """The usage entries one consumed record brings. DecodeError for a broken
+    value."""
+    return verification_entries(value) if topic == LICENCE_USAGE else []
 
 
 class UsageConsumer:
@@ -150,9 +93,8 @@ class UsageConsumer:
         # fuller, fewer fetches (and offset commits) under load, the same latency
         # bound (fetch_max_wait_ms) when quiet
         self._fetch_min_bytes = fetch_min_bytes
-        # a batch that stored no entry (licence.issued events, nearly all of the
-        # licence topic) commits its offsets with the next batch that does, or after
-        # this many seconds: reading such a batch again after a restart stores
+        # a batch that stored no entry (uses of other issuers' lineages) commits its
+        # offsets with the next batch that does, or after this many seconds: reading such a batch again after a restart stores
         # nothing, and an offset commit per fetch was a broker round trip each
         self._idle_commit_s = idle_commit_s
         self._retry_s = retry_s
@@ -172,8 +114,17 @@ class UsageConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume, store, commit, until ``stop`` is set; a failure to reach the
         broker or PostgreSQL is logged and retried from the committed offsets."""
+        backfilled = False
         while not stop.is_set():
             try:
+                if not backfilled:
+                    added = await self._usage.backfill()
+                    backfilled = True
+                    if added:
+                        log.info(
+                            "usage record: %d authorisation entries from the outbox",
+                            added,
+                        )
                 await self._consume(stop)
             except asyncio.CancelledError:
                 raise
@@ -185,7 +136,6 @@ class UsageConsumer:
     async def _consume(self, stop: asyncio.Event) -> None:
         consumer = self._kafka.consumer(
             LICENCE_USAGE,
-            LICENCE_EVENTS,
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -223,9 +173,7 @@ class UsageConsumer:
         entries: list[UsageEntry] = []
         for record in records:
             try:
-                entries.extend(
-                    entries_of(record.topic, record.headers or (), record.value or b"")
-                )
+                entries.extend(entries_of(record.topic, record.value or b""))
             except DecodeError:
                 log.warning(
                     "usage record: skipped an undecodable record (%s partition %d "

@@ -1,5 +1,6 @@
-"""The usage record (用证记录) on the real stack: the issuer's consumer of the usage and
-licence topics, ListLicenceUsage for the holder's own app only, holder-bound reads as
+"""The usage record (用证记录) on the real stack: the issuer's consumer of the usage
+topic, authorisations written with their events (and those a previous version left in
+the outbox), ListLicenceUsage for the holder's own app only, holder-bound reads as
 entries of kind viewed, redelivery, retention with an injected clock, and the upgrade
 in place (issue 16)."""
 
@@ -16,7 +17,8 @@ import asyncpg
 import grpc
 import pytest
 
-from certseal.events import LICENCE_EVENTS, LICENCE_USAGE
+from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, OutboxRecord, cloudevent
+from certseal.storage.outbox import write_outbox
 from certseal.storage.pool import create_pool, migrate_service
 from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2, licence_pb2
@@ -24,6 +26,7 @@ from certseal.v1 import issuer_pb2 as pb
 from services.issuer.app import IssuerApp
 from services.issuer.storage import MIGRATIONS
 from services.issuer.usage import UsageEntry, UsageKind
+from services.issuer.usage_consumer import UsageConsumer
 from tests.issuer.test_holder_apps import absent_identifier, make_world, rpc_error
 
 VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
@@ -172,48 +175,111 @@ async def test_a_batch_record_gives_each_holder_only_their_own_use(
     assert [u.identifier for u in of_kind(theirs, VERIFIED)] == [w["theirs"].identifier]
 
 
-async def test_authorisations_on_the_licence_topic_are_entries(issuer, world, producer):
+def authorisation_record(w, kind: str, **change) -> OutboxRecord:
+    """A ``licence.authorised`` or ``licence.authorisation_revoked`` event of the
+    holder's licence as the issuer writes it to its outbox; with no ``change``, as
+    versions before ``AuthorisationChange`` wrote it."""
+    event = events_pb2.LicenceEvent(
+        event_id=str(uuid.uuid4()),
+        type=kind,
+        lineage=w["mine"].lineage,
+        identifier=w["mine"].identifier,
+        actor_department=w["dept"].code,
+        reason="办理公积金",
+        occurred_at=ts(utcnow()),
+    )
+    if change:
+        event.actor_department = w["app"]
+        event.authorisation.CopyFrom(events_pb2.AuthorisationChange(**change))
+    return cloudevent(
+        topic=LICENCE_EVENTS,
+        key=w["mine"].lineage,
+        message=event,
+        event_id=event.event_id,
+        event_type=kind,
+        source=w["dept"].code,
+        time=utcnow(),
+    )
+
+
+async def test_authorisation_events_a_previous_version_left_in_the_outbox_are_entries(
+    issuer, world, producer
+):
+    """A previous version wrote an authorisation's event and no entry, for its
+    consumer to read from the licence topic; this one reads the outbox instead (at
+    each start of its consumer and with each prune), once per event id. The licence
+    topic itself is no longer read: the same event there adds nothing."""
     w = world
-    for kind in ("licence.authorised", "licence.authorisation_revoked"):
-        event = events_pb2.LicenceEvent(
-            event_id=str(uuid.uuid4()),
-            type=kind,
-            lineage=w["mine"].lineage,
-            identifier=w["mine"].identifier,
-            actor_department=w["dept"].code,
-            reason="办理公积金",
-            occurred_at=ts(utcnow()),
-        )
-        if kind == "licence.authorised":  # as the issuer writes it now
-            event.actor_department = w["app"]
-            event.authorisation.CopyFrom(
-                events_pb2.AuthorisationChange(
-                    authorisation_id="au-1",
-                    department_code=w["dept"].code,
-                    purpose="办理公积金",
-                    fields=["class"],
-                )
-            )
+    authorised = authorisation_record(
+        w,
+        "licence.authorised",
+        authorisation_id=f"au-{secrets.token_hex(4)}",
+        department_code=w["dept"].code,
+        purpose="办理公积金",
+        fields=["class"],
+    )
+    withdrawn = authorisation_record(w, "licence.authorisation_revoked")
+    async with issuer.store.pool.acquire() as conn, conn.transaction():
+        await write_outbox(conn, [authorised, withdrawn])
+    for record in (authorised, withdrawn):  # as the previous version's relay did
         await producer.send_and_wait(
             LICENCE_EVENTS,
-            event.SerializeToString(),
-            key=w["mine"].lineage.encode(),
-            headers=[("ce_type", f"cn.gov.certseal.{kind}".encode())],
+            record.value,
+            key=record.key,
+            headers=[(k, v.encode()) for k, v in record.headers.items()],
         )
-    uses = await until(
-        issuer,
-        w,
-        lambda u: bool(of_kind(u, pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED)),
-    )
-    authorised = of_kind(uses, pb.LICENCE_USAGE_KIND_AUTHORISED)
+    assert of_kind(await usage(w), pb.LICENCE_USAGE_KIND_AUTHORISED) == []
+
+    assert await issuer.service.usage.backfill() == 2
+    assert await issuer.service.usage.backfill() == 0  # each event once
+    uses = await usage(w)
+    made = of_kind(uses, pb.LICENCE_USAGE_KIND_AUTHORISED)
     assert [
-        (u.department_code, u.purpose, u.reference, u.actor) for u in authorised
-    ] == [(w["dept"].code, "办理公积金", "au-1", w["app"])]
+        (u.entry_id, u.department_code, u.purpose, u.reference, u.actor) for u in made
+    ] == [
+        (
+            authorised.headers["ce_id"],
+            w["dept"].code,
+            "办理公积金",
+            events_pb2.LicenceEvent.FromString(
+                authorised.value
+            ).authorisation.authorisation_id,
+            w["app"],
+        )
+    ]
+    assert made[0].department_name  # named from the directory
     revoked = of_kind(uses, pb.LICENCE_USAGE_KIND_AUTHORISATION_REVOKED)
     assert [(u.department_code, u.purpose) for u in revoked] == [
         (w["dept"].code, "办理公积金")
     ]
-    assert authorised[0].department_name  # named from the directory
+
+
+async def test_the_consumer_reads_the_usage_topic_alone(issuer, stack):
+    """Authorisations are written with their events: the issuer no longer reads its
+    own licence topic back (docs/architecture.md §2d)."""
+    subscribed: list[set[str]] = []
+    made = asyncio.Event()
+    settings = stack.config.kafka.settings("usage-record-tests")
+
+    class Spy:
+        def consumer(self, *topics, **kw):
+            subscribed.append(set(topics))
+            made.set()
+            return settings.consumer(*topics, **kw)
+
+    consumer = UsageConsumer(
+        kafka=Spy(),  # type: ignore[arg-type]
+        usage=issuer.service.usage,
+        group_id=f"usage-alone-{secrets.token_hex(4)}",
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.wait_for(made.wait(), 10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 15)
+    assert subscribed == [{LICENCE_USAGE}]
 
 
 async def test_another_holders_app_or_holder_gets_not_found(world, connect, operator):

@@ -45,7 +45,7 @@ from services.issuer.document import (
     template_for,
 )
 from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, Status
-from services.issuer.events import authorisation_event
+from services.issuer.events import authorisation_event, authorisation_usage_entries
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
@@ -308,12 +308,13 @@ class HolderSide:
             created_by=str(caller),
         )
         code = new_code()
+        event = authorisation_event(
+            record, auth, "licence.authorised", actor=str(caller), reason="", at=now
+        )
         await self._store.insert_authorisation(
             auth,
             code_digest(code),
-            authorisation_event(
-                record, auth, "licence.authorised", actor=str(caller), reason="", at=now
-            ),
+            event,
             self._auditor.entry(
                 caller,
                 "licence.authorise",
@@ -322,6 +323,7 @@ class HolderSide:
                 department=dept.code,
                 holder=record.holder_ref,
             ),
+            authorisation_usage_entries(event.value),
         )
         return auth, code, dept.name
 
@@ -366,19 +368,20 @@ class HolderSide:
                 field="authorisation_id",
             )
         now = self._clock()
+        event = authorisation_event(
+            record,
+            auth,
+            "licence.authorisation_revoked",
+            actor=str(caller),
+            reason=reason[:200],
+            at=now,
+        )
         revoked = await self._store.revoke_authorisation(
             auth.authorisation_id,
             now,
             str(caller),
             reason[:200],
-            authorisation_event(
-                record,
-                auth,
-                "licence.authorisation_revoked",
-                actor=str(caller),
-                reason=reason[:200],
-                at=now,
-            ),
+            event,
             self._auditor.entry(
                 caller,
                 "licence.authorisation_revoke",
@@ -386,6 +389,7 @@ class HolderSide:
                 authorisation=auth.authorisation_id,
                 holder=holder_ref,
             ),
+            authorisation_usage_entries(event.value),
         )
         if revoked is None:
             raise CertsealError(

@@ -6,11 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from google.protobuf.message import DecodeError
+
 from certseal.errors import invalid
 from certseal.identifiers import parse_licence_id
 from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
+from services.issuer.events import authorisation_usage_entries
 from services.issuer.service.common import Auditor
 from services.issuer.service.holder import LicenceUse
 from services.issuer.service.reading import HolderId, Reader
@@ -103,6 +106,23 @@ class UsageRecord:
         if not kept:  # e.g. a batch of licence.issued events: no transaction at all
             return 0
         return await self._store.record_usage_from_topics(kept, self._clock())
+
+    async def backfill(self) -> int:
+        """Make the entries of the authorisation events still in the outbox and within
+        retention (each once: its id is its event's id, so one written with its event
+        is left as it is). A previous version published them for the usage consumer to
+        read from the licence topic, which it no longer reads; run at each start of
+        the consumer and with each prune, it also covers a previous version's issuer
+        still running beside this one. Returns how many entries were new."""
+        cutoff = retention_cutoff(self._clock(), self.retention_days)
+        values = await self._store.authorisation_events(cutoff)
+        entries: list[UsageEntry] = []
+        for value in values:
+            try:
+                entries += authorisation_usage_entries(value)
+            except DecodeError:  # not ours to mend: the relay publishes it as it is
+                continue
+        return await self.record(entries)
 
     async def record_use(self, entry: UsageEntry) -> int:
         """Keep one use recorded by an issuer use case (a download, a redemption) on

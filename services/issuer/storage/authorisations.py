@@ -4,6 +4,7 @@ outbox and audit rows in one transaction."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -13,6 +14,8 @@ from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import transaction
 from certseal.storage.outbox import write_outbox
 from services.issuer.authorisation import Authorisation
+from services.issuer.storage.usage import insert_usage
+from services.issuer.usage import UsageEntry
 
 
 def _authorisation(row: asyncpg.Record) -> Authorisation:
@@ -43,9 +46,10 @@ class AuthorisationStore:
         code_digest: str,
         event: OutboxRecord,
         audit: AuditEntry,
+        usage: Sequence[UsageEntry] = (),
     ) -> None:
-        """Store a new authorisation with its ``licence.authorised`` event and audit
-        row."""
+        """Store a new authorisation with its ``licence.authorised`` event, audit row
+        and ``usage`` entries (the holder's usage record)."""
         async with transaction(self.pool) as conn:
             await conn.execute(
                 """insert into licence_authorisations (authorisation_id, code_digest,
@@ -67,6 +71,7 @@ class AuthorisationStore:
             )
             await write_outbox(conn, [event])
             await write_audit(conn, [audit])
+            await insert_usage(conn, usage, auth.created_at)
 
     async def revoke_authorisation(
         self,
@@ -76,9 +81,10 @@ class AuthorisationStore:
         reason: str,
         event: OutboxRecord,
         audit: AuditEntry,
+        usage: Sequence[UsageEntry] = (),
     ) -> Authorisation | None:
-        """Withdraw an active authorisation with its event and audit row; None (and
-        nothing written) when it was already withdrawn."""
+        """Withdraw an active authorisation with its event, audit row and ``usage``
+        entries; None (and nothing written) when it was already withdrawn."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 """update licence_authorisations
@@ -94,6 +100,7 @@ class AuthorisationStore:
                 return None
             await write_outbox(conn, [event])
             await write_audit(conn, [audit])
+            await insert_usage(conn, usage, at)
         return _authorisation(row)
 
     async def get_authorisation(self, authorisation_id: str) -> Authorisation | None:

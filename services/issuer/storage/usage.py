@@ -18,6 +18,17 @@ _COLUMNS = (
     "clerk, verifier_group, purpose, verdict, actor, action, reference, recorded_at, "
     "nonce_hash"
 )
+#: the ``ce_type`` of the licence events that are usage entries
+#: (``services.issuer.events.AUTHORISATION_CE_TYPES``), written out as the partial
+#: index of migration ``issuer/0009_authorisation_entries.sql`` is, so that the
+#: planner uses it
+AUTHORISATION_CE_TYPES = (
+    "cn.gov.certseal.licence.authorised",
+    "cn.gov.certseal.licence.authorisation_revoked",
+)
+_AUTHORISATION_CE_TYPES_SQL = (
+    "(" + ", ".join(f"'{t}'" for t in AUTHORISATION_CE_TYPES) + ")"
+)
 #: the verdict a verifier answered a presentation code whose claim was not the first
 #: (services/verifier/domain.py ``Verdict.REPLAYED``)
 REPLAYED = "REPLAYED"
@@ -185,6 +196,20 @@ class UsageStore:
             [k.value for k in kinds],
         )
         return [_entry(r) for r in found]
+
+    async def authorisation_events(self, since: dt.datetime) -> list[bytes]:
+        """The values of the outbox's authorisation events (``AUTHORISATION_CE_TYPES``)
+        created at or after ``since``, published or not, oldest first: the partial
+        index of migration ``issuer/0009_authorisation_entries.sql`` holds just
+        these rows, so this reads them and nothing else."""
+        rows = await self.pool.fetch(
+            f"""select value from outbox
+                 where headers->>'ce_type' in {_AUTHORISATION_CE_TYPES_SQL}
+                   and created_at >= $1
+                 order by created_at, id""",
+            since,
+        )
+        return [bytes(r["value"]) for r in rows]
 
     async def prune_usage(self, before: dt.datetime, batch: int = 10_000) -> int:
         """Delete at most ``batch`` entries that occurred before ``before``; how many
