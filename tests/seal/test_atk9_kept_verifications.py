@@ -81,3 +81,34 @@ def test_atk9_keys_do_not_straddle_the_signature_and_the_document():
     assert kept.key(b"s" * 1024, b"d" * (64 * 1024 - 1024), None) is not None
     assert kept.key(b"s" * 1024, b"d" * (64 * 1024 - 1023), None) is None
     assert KeptVerifications(0).key(b"s", b"d", None) is None
+
+
+async def test_atk9_the_process_wide_caches_carry_no_answer_across_trust_stores(
+    tmp_path,
+):
+    """What held: the same SES_Signature, read under the platform's own CA, under
+    the same CA configured as another platform's, and under no trust, in turn and
+    again (the module-level caches, paths, makers, certificates and keys, warm from
+    the first): each store gets its own facts, and only the own one asks the
+    registry."""
+    from services.seal.domain import seal_facts
+    from services.seal.trust import TrustStore
+    from tests.seal.test_domain import DOCUMENT as DOMAIN_DOCUMENT
+    from tests.seal.test_domain import _ca, sealed
+
+    pki = _ca(tmp_path)
+    signature = await sealed(pki, Suite.ES256)
+    stores = {
+        "own": TrustStore().with_own(pki.ca),
+        "other": TrustStore.of([pki.ca]),
+        "none": TrustStore(),
+    }
+    for _ in range(2):
+        facts = {
+            name: seal_facts(signature, document=DOMAIN_DOCUMENT, trust=store)
+            for name, store in stores.items()
+        }
+        assert facts["own"].decided is None and facts["own"].needs_status
+        assert facts["other"].decided is None and not facts["other"].needs_status
+        assert facts["none"].decided is not None
+        assert facts["none"].decided.verdict is SealVerdict.UNTRUSTED_SEAL
