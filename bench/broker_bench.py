@@ -3,7 +3,8 @@ column of every other benchmark is read against (issue 17).
 
 A Tansu broker alone (``EmbeddedStack.start_broker``: the dev stack's broker, memory
 storage), one topic of 12 partitions, an aiokafka producer (acks=all, no linger) and
-consumer on this machine. From the broker's /proc CPU time (``bench/proccpu.py``):
+consumer on this machine. From the broker's CPU time (its threads' ``schedstat``, in
+nanoseconds; a broker that exits during the bench fails it):
 
 - ``produce_request_us``: one produce request holding one record of 300 bytes;
 - ``produce_partition_batch_us``: each further partition batch in a request (12
@@ -41,7 +42,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.issuer_bench import RESULTS
-from bench.proccpu import sample
 from services.devstack import DevStack
 
 ROUNDS = int(os.environ.get("BENCH_BROKER_ROUNDS", "400"))
@@ -54,13 +54,32 @@ FETCH_TOPIC = "bench.broker.fetch"  # a topic of its own: it starts empty
 
 
 class Broker:
-    """The broker's CPU seconds so far."""
+    """The broker's CPU seconds so far, at nanosecond resolution: the sum of its
+    threads' ``schedstat`` run times (proc(5)), not /proc's clock ticks (10 ms here,
+    as coarse as a whole figure). Raises RuntimeError once the broker has exited."""
 
     def __init__(self, pid: int):
         self.pid = pid
 
     def cpu_s(self) -> float:
-        return sample({"broker": [self.pid]})["broker"]
+        task = Path(f"/proc/{self.pid}/task")
+        try:
+            state = (
+                Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            )
+            threads = list(task.iterdir())
+        except OSError:
+            state = "gone"
+            threads = []
+        if state in ("Z", "X", "gone"):
+            raise RuntimeError(f"the broker (pid {self.pid}) exited during the bench")
+        total_ns = 0
+        for thread in threads:
+            try:
+                total_ns += int((thread / "schedstat").read_text().split()[0])
+            except OSError:  # a thread that ended between the listing and the read
+                continue
+        return total_ns / 1e9
 
 
 async def produce_us(
@@ -110,6 +129,7 @@ async def fetch_behind_ms(broker: Broker, consumer: AIOKafkaConsumer) -> float |
             fetched = await consumer.getmany(timeout_ms=200)
             got += sum(len(records) for records in fetched.values())
         if got < PARTITIONS * 4:
+            broker.cpu_s()  # RuntimeError if the broker died: not a slow step
             return None
         rounds += 1
     if rounds < 3:

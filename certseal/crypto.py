@@ -171,19 +171,40 @@ VERIFYING_KEYS = 1024
 """Public keys read for :func:`verify`, kept per DER (a function of the bytes alone:
 every document of a seal, and every token of a TSA, names the same key). Reading an
 SM2 key's point through asn1crypto took about 60 µs of each SM2 verification, a
-P-256 key about 13 µs (under load). A key that cannot be read is not kept."""
+P-256 key about 13 µs (under load). A key that cannot be read is not kept, nor one
+whose DER is longer than :data:`KEPT_KEY_BYTES`."""
+
+KEPT_KEY_BYTES = 1024
+"""The longest key DER :func:`verify` keeps (an EC or SM2 SubjectPublicKeyInfo is 91
+bytes, Ed25519's 44, RSA-4096's 550): asn1crypto reads a key with content appended to
+it as the key, and a caller's certificate names any key it likes, so keeping longer
+ones would let callers fill memory (at most 1,024 kept keys of 1 KiB)."""
 
 
-@functools.lru_cache(maxsize=VERIFYING_KEYS)
-def _verifying_key(public_key_der: bytes) -> PublicKeyTypes:
+def _read_key(public_key_der: bytes) -> PublicKeyTypes:
     return serialization.load_der_public_key(public_key_der)
 
 
-@functools.lru_cache(maxsize=VERIFYING_KEYS)
-def _sm2_verifying_key(public_key_der: bytes) -> tuple[bytes, bytes]:
+def _read_sm2_key(public_key_der: bytes) -> tuple[bytes, bytes]:
     """An SM2 key's point and its Z_A with the default signer id."""
     point = _sm2_point_from_der(public_key_der)
     return point, sm2_z(point)
+
+
+_kept_key = functools.lru_cache(maxsize=VERIFYING_KEYS)(_read_key)
+_kept_sm2_key = functools.lru_cache(maxsize=VERIFYING_KEYS)(_read_sm2_key)
+
+
+def _verifying_key(public_key_der: bytes) -> PublicKeyTypes:
+    if len(public_key_der) > KEPT_KEY_BYTES:
+        return _read_key(public_key_der)
+    return _kept_key(public_key_der)
+
+
+def _sm2_verifying_key(public_key_der: bytes) -> tuple[bytes, bytes]:
+    if len(public_key_der) > KEPT_KEY_BYTES:
+        return _read_sm2_key(public_key_der)
+    return _kept_sm2_key(public_key_der)
 
 
 def verify(suite: Suite, public_key_der: bytes, data: bytes, signature: bytes) -> None:

@@ -213,16 +213,25 @@ def read_certificate(der: bytes) -> CertificateInfo:
     :data:`CERTIFICATE_CACHE` certificates read are kept (a verification reads the
     signer's certificate twice, and every document of a seal carries the same one;
     parsing was about 8 % of VerifySealedDocument's CPU, bench/seal_bench.py,
-    BENCH_PROFILE=1). Failures are not kept."""
-    return _read_certificate(bytes(der))
+    BENCH_PROFILE=1). Failures are not kept, nor certificates longer than
+    :data:`KEPT_CERTIFICATE_BYTES`."""
+    der = bytes(der)
+    if len(der) > KEPT_CERTIFICATE_BYTES:
+        return _parse_certificate(der)
+    return _read_certificate(der)
 
 
 CERTIFICATE_CACHE = 4096
 """Certificates :func:`read_certificate` keeps read."""
 
+KEPT_CERTIFICATE_BYTES = 8 * 1024
+"""The longest certificate :func:`read_certificate` keeps (a seal maker's or signer's
+is 0.5 to 2 KiB): a caller's SES_Signature carries any certificate it likes, padded as
+it likes, so keeping longer ones would let callers fill memory (each kept entry holds
+at most twice this: the bytes and the key read from them; 4,096 entries, 64 MiB)."""
 
-@functools.lru_cache(maxsize=CERTIFICATE_CACHE)
-def _read_certificate(der: bytes) -> CertificateInfo:
+
+def _parse_certificate(der: bytes) -> CertificateInfo:
     try:
         der_check(der)  # bounded headers before asn1crypto sees them
         cert = asn1_x509.Certificate.load(der)
@@ -236,6 +245,9 @@ def _read_certificate(der: bytes) -> CertificateInfo:
         )
     except Exception as exc:
         raise ValueError(f"not a DER X.509 certificate ({exc})") from None
+
+
+_read_certificate = functools.lru_cache(maxsize=CERTIFICATE_CACHE)(_parse_certificate)
 
 
 def issued_by(der: bytes, ca_cert: bytes) -> bool:

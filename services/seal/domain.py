@@ -214,7 +214,10 @@ class SealFacts:
     ``stamped`` whether the signing time came from a token, and ``after`` the checks
     that follow the seal's (signer certificate, data hash) as they ran: passed, or
     the last one failed with ``after_verdict``. ``after_error``: those checks raised
-    this (the verdict is then MALFORMED, as when any check raises).
+    this (the verdict is then MALFORMED, as when any check raises). ``raised``: a
+    check raised (``decided`` is then MALFORMED): such facts may come from a passing
+    fault (memory, a library's bug) rather than from the bytes, so they are not kept
+    (:meth:`kept_safely`).
     """
 
     decided: SealVerification | None
@@ -228,6 +231,12 @@ class SealFacts:
     after: tuple[SealCheck, ...] = ()
     after_verdict: SealVerdict | None = None
     after_error: str | None = None
+    raised: bool = False
+
+    @property
+    def kept_safely(self) -> bool:
+        """Whether these facts are the bytes' alone: no check raised on the way."""
+        return not self.raised and self.after_error is None
 
     @property
     def needs_status(self) -> bool:
@@ -265,7 +274,7 @@ def seal_facts(
             tsa_trust=tsa_trust or TrustStore(),
         )
     except Exception as exc:  # the promise: a verdict, never an exception
-        return SealFacts(_malformed(exc))
+        return SealFacts(_malformed(exc), raised=True)
 
 
 def _trust(seal_ca: bytes, trust: TrustStore | None) -> TrustStore:

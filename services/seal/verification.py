@@ -95,9 +95,11 @@ class KeptVerifications:
         return found[0]
 
     def put(self, key: bytes | None, facts: SealFacts) -> None:
-        """Keep ``facts`` for ``key`` (not when ``key`` is None, or they alone would
-        take more than a sixty-fourth of the bound)."""
-        if key is None or key in self._facts:
+        """Keep ``facts`` for ``key`` (not when ``key`` is None, when a check raised
+        on the way (``SealFacts.kept_safely``: a passing fault is not the bytes'
+        verdict), or when they alone would take more than a sixty-fourth of the
+        bound)."""
+        if key is None or key in self._facts or not facts.kept_safely:
             return
         cost = _cost(facts)
         if cost > KEPT_FACTS_BYTES // 64:

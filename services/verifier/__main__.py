@@ -27,7 +27,11 @@ from services.verifier.app import (
     unopened_counter,
     usage_refused_counter,
 )
-from services.verifier.config import worker_data_dir, worker_ordinal
+from services.verifier.config import (
+    check_fetch_waits,
+    worker_data_dir,
+    worker_ordinal,
+)
 from services.verifier.diskindex import (
     FOLDER,
     IndexDamaged,
@@ -115,6 +119,7 @@ def main() -> None:
         cfg.verifier.peer_server_name = args.peer_server_name
     try:
         worker_ordinal(cfg.verifier)
+        check_fetch_waits(cfg.verifier)
     except ValueError as exc:
         _bad_input(f"error: {exc}")
     try:

@@ -41,6 +41,7 @@ from certseal.secretfiles import read_secret_file
 from services.verifier.bundle import BundleSigner, TokenBundleSigner
 from services.verifier.config import (
     VerifierSettings,
+    check_fetch_waits,
     consumer_group_id,
     image_workers,
     peer_addresses,
@@ -147,6 +148,7 @@ def index_keys(config: VerifierSettings) -> IndexKeys:
 def create_app(config: VerifierSettings) -> VerifierState:
     """The Faust app of one verifier group, its tables and topics."""
     vcfg = config.verifier
+    check_fetch_waits(vcfg)  # ValueError naming the wait
     partitions = config.kafka.topic_partitions
     data_dir = worker_data_dir(vcfg)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -187,6 +187,30 @@ def worker_ordinal(config: VerifierConfig) -> int:
     return ordinal
 
 
+#: the fetch waits of a worker's consumers, ms: at least 1 (aiokafka's fetch with a
+#: wait of 0 is never answered by the embedded broker) and at most a minute
+FETCH_WAITS = (
+    "fetch_max_wait_ms",
+    "idle_fetch_max_wait_ms",
+    "licence_fetch_max_wait_ms",
+    "usage_fetch_max_wait_ms",
+)
+FETCH_WAIT_RANGE_MS = (1, 60_000)
+
+
+def check_fetch_waits(config: VerifierConfig) -> None:
+    """Raise ValueError naming the first of :data:`FETCH_WAITS` outside
+    :data:`FETCH_WAIT_RANGE_MS` (a guard that never fetches would answer every
+    presentation code UNAVAILABLE, with no error)."""
+    low, high = FETCH_WAIT_RANGE_MS
+    for name in FETCH_WAITS:
+        value = getattr(config, name)
+        if not low <= value <= high:
+            raise ValueError(
+                f"{name}: must be between {low} and {high:,} ms (got {value})"
+            )
+
+
 def peer_addresses(config: VerifierConfig) -> list[str]:
     """Every worker's address, by ordinal: ``peers``, or its one address with
     ``{ordinal}`` filled in for each of the ``group_size`` workers."""

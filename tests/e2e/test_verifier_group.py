@@ -2,6 +2,7 @@
 read straight from the licence topic (services.verifier.diskindex), and answers any
 verification; a killed worker resumes from its own stored offsets."""
 
+import copy
 import datetime as dt
 import secrets
 
@@ -230,3 +231,17 @@ async def test_a_bad_worker_name_is_refused(stack, config, tmp_path):
     await worker.start()
     assert await worker.process.wait() != 0
     assert "error: worker:" in worker.log_tail()
+
+
+async def test_a_fetch_wait_of_zero_is_refused_naming_it(stack, config, tmp_path):
+    """A replay guard that never fetches would answer every presentation code
+    UNAVAILABLE with no error: the worker refuses to start instead (exit 2)."""
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(tmp_path / "data")
+    cfg.verifier.usage_fetch_max_wait_ms = 0
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    worker = VerifierProcess(stack, config_file, tmp_path, "g")
+    await worker.start()
+    assert await worker.process.wait() == 2
+    assert "error: usage_fetch_max_wait_ms: must be between 1 and" in worker.log_tail()

@@ -104,7 +104,7 @@ def test_personal_data_protector():
 def test_keys_are_read_once_per_der_and_an_unreadable_one_is_not_kept(suite):
     from certseal import crypto
 
-    kept = crypto._sm2_verifying_key if suite is Suite.SM2 else crypto._verifying_key
+    kept = crypto._kept_sm2_key if suite is Suite.SM2 else crypto._kept_key
     key = generate_key(suite)
     signer = SoftwareSigner(suite, key.private_bytes, key.public_key_der)
     signature = signer.sign_now(b"seal")
