@@ -27,6 +27,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -47,8 +48,42 @@ log = logging.getLogger(__name__)
 #: the most a claim waits for the broker's acknowledgement and for the records before
 #: it to be read (seconds); past it the answer is UNAVAILABLE
 CLAIM_TIMEOUT_S = 2.0
-#: the claims reader's fetch wait (ms): it fetches only while a claim waits for it
+#: the claims reader's fetch wait (ms): it fetches only while a claim waits for records
+#: up to its acknowledged offset, which are there, and the broker answers such a fetch
+#: without waiting (measured: 0.6 ms at a 50 ms wait). Not 0: the embedded broker
+#: answers a fetch of wait 0 with no records at all, so the reader would spin.
 READ_WAIT_MS = 5
+#: a kept span forgets the claims the guard's store already holds past this many
+SPAN_PRUNE_AT = 4096
+
+
+@dataclass
+class ReadSpan:
+    """What the claims reader read of one partition since its last seek: every record
+    from ``start`` to ``next`` (excluded), and the first claim among them of each
+    nonce (nonce hash -> (offset, event id))."""
+
+    start: int
+    next: int = -1
+    firsts: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.next < 0:
+            self.next = self.start
+
+    def forget_before(self, offset: int) -> None:
+        """Drop the claims before ``offset`` (the guard's store holds them)."""
+        self.firsts = {n: at for n, at in self.firsts.items() if at[0] >= offset}
+        self.start = offset
+
+    def firsts_within(self, nonces: set[str], end: int) -> dict[str, str | None]:
+        """The event id of each nonce's first claim read at or before ``end``."""
+        found: dict[str, str | None] = {}
+        for nonce in nonces:
+            hit = self.firsts.get(nonce)
+            if hit is not None and hit[0] <= end:
+                found[nonce] = hit[1]
+        return found
 
 
 def unavailable(why: str) -> CertsealError:
@@ -82,6 +117,8 @@ class UsageClaims:
         self._reader: Any = None
         self._starting = asyncio.Lock()
         self._reading = asyncio.Lock()
+        #: partition -> what the reader read of it since its last seek there
+        self._spans: dict[int, ReadSpan] = {}
         self._stopping: set[asyncio.Task[None]] = set()
 
     async def partitions(self) -> list[int]:
@@ -157,36 +194,72 @@ class UsageClaims:
         self, nonces: set[str], partition: int, start: int, end: int
     ) -> dict[str, str | None]:
         """The event id of the first record of ``partition`` in ``start..end`` that
-        claims each of ``nonces`` (absent: none does), read with the claims reader."""
+        claims each of ``nonces`` (absent: none does), ``start`` being past what
+        the guard's feed had applied there; read with the claims reader.
+
+        Claims take turns at the reader. When the feed has applied more of the
+        partition by a claim's turn, the store answers for those records (all of
+        them when it has passed ``end``: no read). The reader stays where the last
+        read of the partition left it, and what it read since its last seek there
+        is kept (:class:`ReadSpan`): a claim reads only the records after that (none
+        when an earlier read already passed ``end``), and the reader seeks only when
+        the kept span does not begin at or before the first record to read."""
         tp = TopicPartition(self._feed.topic, partition)
-        found: dict[str, str | None] = {}
         async with self._reading:
+            found: dict[str, str | None] = {}
+            applied = self._feed.applied.get(partition, -1)  # before the look-ups
+            if applied >= start:
+                for nonce in nonces:
+                    first = self._feed.store.first_claim(nonce)
+                    if first is not None:
+                        found[nonce] = first
+                nonces = nonces - found.keys()
+                if not nonces:
+                    return found
+                if applied >= end:  # the feed passed the claim without storing it
+                    raise unavailable("the guard skipped the claim's record")
+                start = applied + 1
             reader = await self._started("_reader", self._new_reader)
             if tp not in reader.assignment():
-                reader.assign([*reader.assignment(), tp])
+                reader.assign([*reader.assignment(), tp])  # every position lost
                 reader.pause(*reader.assignment())
-            reader.seek(tp, start)
-            reader.resume(tp)
-            try:
-                while True:
-                    fetched = await reader.getmany(tp, timeout_ms=100)
-                    for message in fetched.get(tp, []):
-                        if message.offset > end:
-                            return found
-                        if not carries_no_nonce(message.headers or ()):
-                            try:
-                                claimer, claimed = accepted_claims(
-                                    message.value or b"", []
-                                )
-                            except Exception:  # the feed logs a bad record
-                                claimed = []
-                            for nonce, _ in claimed:
-                                if nonce in nonces:
-                                    found.setdefault(nonce, claimer)
-                        if message.offset >= end or len(found) == len(nonces):
-                            return found
-            finally:
-                reader.pause(tp)  # no fetching between claims
+                self._spans.clear()
+            span = self._spans.get(partition)
+            if span is None or not span.start <= start <= span.next:
+                span = self._spans[partition] = ReadSpan(start)
+                reader.seek(tp, start)
+            elif len(span.firsts) > SPAN_PRUNE_AT:
+                span.forget_before(start)
+            if span.next <= end:
+                await self._read_through(reader, tp, span, end)
+            return found | span.firsts_within(nonces, end)
+
+    async def _read_through(
+        self, reader: Any, tp: TopicPartition, span: ReadSpan, end: int
+    ) -> None:
+        """Read ``tp`` from where ``span`` ends through offset ``end`` (and whatever
+        else the same fetches bring), noting every claim in ``span``."""
+        reader.resume(tp)
+        try:
+            while span.next <= end:
+                fetched = await reader.getmany(tp, timeout_ms=100)
+                for message in fetched.get(tp, []):
+                    if message.offset < span.next:  # the reader was reset
+                        raise unavailable("the claims reader went back")
+                    span.next = message.offset + 1
+                    if carries_no_nonce(message.headers or ()):
+                        continue
+                    try:
+                        claimer, claimed = accepted_claims(message.value or b"", [])
+                    except Exception:  # the feed logs a bad record
+                        continue
+                    for nonce, _ in claimed:
+                        span.firsts.setdefault(nonce, (message.offset, claimer))
+        except BaseException:
+            self._spans.pop(tp.partition, None)  # a half-read span: seek next time
+            raise
+        finally:
+            reader.pause(tp)  # no fetching between claims
 
     def _new_reader(self) -> Any:
         return self._make_consumer(
@@ -217,6 +290,7 @@ class UsageClaims:
 
     async def stop(self) -> None:
         """Stop the producer and the reader."""
+        self._spans.clear()
         for attribute in ("_producer", "_reader"):
             client = getattr(self, attribute)
             setattr(self, attribute, None)

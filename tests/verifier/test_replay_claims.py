@@ -13,7 +13,7 @@ import pytest
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import new_event_id
-from services.verifier.claims import UsageClaims, UsagePublisher
+from services.verifier.claims import ReadSpan, UsageClaims, UsagePublisher
 from services.verifier.domain import Check, Outcome, Verdict, Verification
 from services.verifier.events import usage_record
 from services.verifier.jobs import replayed
@@ -333,3 +333,124 @@ async def test_the_publishers_stop_closes_the_claims_clients(stack, tmp_path):
         await claims.stop()
         feed.store.close()
     await UsagePublisher(group="g", claims=None, producer=lambda: None).stop()
+
+
+def counting_seeks(reader) -> list[int]:
+    """Record the offsets ``reader`` (a started aiokafka consumer) seeks to."""
+    seeks: list[int] = []
+    seek = reader.seek
+
+    def recorded(tp, offset):
+        seeks.append(offset)
+        return seek(tp, offset)
+
+    reader.seek = recorded
+    return seeks
+
+
+async def test_a_kept_reader_reads_on_and_finds_an_earlier_claim_in_the_gap(
+    stack, tmp_path
+):
+    """Group B's store stays behind (its feed stopped). B claims X: its reader reads
+    the gap up to B's claim. A claims Y; then B claims Y: B's reader reads on from
+    where it stopped (no seek), finds A's claim of Y in the gap before its own, and
+    B answers REPLAYED. Asked again about A's claim, which it has read, B decides
+    without fetching."""
+    topic = await fresh_topic(stack, partitions=1)
+    await publish(stack, topic, [record(use(9))])
+    a = await guard(stack, topic, tmp_path / "a")
+    b = await guard(stack, topic, tmp_path / "b")
+    try:
+        b[0]._stop.set()
+        await asyncio.to_thread(b[0]._thread.join, 10)
+        x, y = "1a" * 16, "1b" * 16
+        rx, idx = claim_of(1, x)
+        assert not await b[1].claim(rx, [x], idx)
+        span = b[1]._spans[0]
+        start, read_to = span.start, span.next
+        assert span.firsts[x] == (read_to - 1, idx)
+        seeks = counting_seeks(b[1]._reader)
+        ra, ida = claim_of(2, y)
+        assert not await a[1].claim(ra, [y], ida)
+        rb, idb = claim_of(2, y)
+        assert await b[1].claim(rb, [y], idb) == {y}
+        assert seeks == []  # read on from where it was
+        assert (span.start, span.next) == (start, read_to + 2)
+        assert span.firsts[y] == (read_to, ida)
+
+        async def no_fetch(*args, **kwargs):
+            raise AssertionError("fetched what it had read")
+
+        b[1]._reader.getmany = no_fetch
+        assert await b[1]._first_between({y}, 0, start, read_to) == {y: ida}
+        assert await b[1]._first_between({y}, 0, start, read_to - 1) == {}
+    finally:
+        await stop(*a)
+        await b[1].stop()
+        b[0].store.close()
+
+
+async def test_a_kept_span_is_trusted_only_from_its_start_and_without_a_hole(
+    stack, tmp_path
+):
+    """A claim's read starts past what the guard's feed has applied. The kept span
+    is used only when it begins at or before that and reaches it: asked from before
+    the span, the reader seeks back and finds a claim there; asked from past the
+    span's end (a hole), it seeks forward and keeps only what it reads then."""
+    topic = await fresh_topic(stack, partitions=1)
+    feed, claims = await guard(stack, topic, tmp_path / "a")
+    try:
+        feed._stop.set()  # the feed applied nothing: every record is read back
+        await asyncio.to_thread(feed._thread.join, 10)
+        x = "2a" * 16
+        rx, idx = claim_of(1, x)
+        await publish(stack, topic, [rx, record(use(9))])  # offsets 0 and 1
+        assert await claims._first_between({x}, 0, 1, 1) == {}  # x's claim is at 0
+        seeks = counting_seeks(claims._reader)
+        assert await claims._first_between({x}, 0, 0, 1) == {x: idx}
+        assert seeks == [0] and claims._spans[0].start == 0
+        await publish(stack, topic, [record(use(9)), record(use(9))])  # 2 and 3
+        assert await claims._first_between({x}, 0, 3, 3) == {}
+        assert seeks == [0, 3]
+        span = claims._spans[0]
+        assert (span.start, span.next, span.firsts) == (3, 4, {})
+    finally:
+        await claims.stop()
+        feed.store.close()
+
+
+async def test_a_claim_whose_turn_comes_after_the_feed_passed_it_reads_nothing(
+    stack, tmp_path
+):
+    """A claim waiting for its turn at the reader while the guard's feed applies
+    past it is decided by the store, without a fetch; a nonce the feed passed
+    without storing is UNAVAILABLE, never VALID."""
+    topic = await fresh_topic(stack, partitions=1)
+    feed, claims = await guard(stack, topic, tmp_path / "a")
+    try:
+        y = "3a" * 16
+        ry, idy = claim_of(1, y)
+        await publish(stack, topic, [ry])  # offset 0
+        await until(lambda: feed.applied.get(0, -1) >= 0)
+        assert feed.store.first_claim(y) == idy
+
+        def no_reader(**kwargs):
+            raise AssertionError("read what the store holds")
+
+        claims._make_consumer = no_reader
+        assert await claims._first_between({y}, 0, 0, 0) == {y: idy}
+        with pytest.raises(CertsealError) as caught:
+            await claims._first_between({"3b" * 16}, 0, 0, 0)
+        assert caught.value.kind is ErrorKind.UNAVAILABLE
+        assert claims._reader is None
+    finally:
+        await stop(feed, claims)
+
+
+def test_a_span_forgets_the_claims_the_store_holds():
+    span = ReadSpan(10)
+    span.firsts = {"a": (10, "e1"), "b": (12, "e2"), "c": (15, "e3")}
+    span.next = 16
+    span.forget_before(12)
+    assert span.start == 12 and set(span.firsts) == {"b", "c"}
+    assert span.firsts_within({"b", "c", "d"}, 14) == {"b": "e2"}
