@@ -5,7 +5,10 @@ Prints one JSON object: requests, licences, errors, seconds and latency percenti
 and with ``--watch NAME=PID[,PID]`` (repeatable) ``cpu_us``: the CPU microseconds per
 licence (per code for verification) each named process tree spent in the measured
 window, read from /proc (bench.proccpu), the load generator's own as ``loadgen``.
-Against the echo reference (``--echo``) a batch counts the items it sent.
+Against the echo reference (``--echo``) a batch counts the items it sent. With
+``--once`` every code is sent once (single-use presentation codes): the warm-up and
+the measured window take codes from the list in order, and a caller stops when none
+is left (``exhausted`` says whether that cut the window short).
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for c in channels
     ]
     codes: list[str] = args.code_list
+    unused = collections.deque(codes)  # --once: the codes not sent yet
+    exhausted = False
     latencies: list[float] = []
     verdicts: collections.Counter[str] = collections.Counter()
     errors = 0
@@ -76,7 +81,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     interval = args.concurrency / args.rate if args.rate else 0.0
 
     async def caller(n: int) -> None:
-        nonlocal errors, licences
+        nonlocal errors, licences, exhausted
         stub = stubs[n % len(stubs)]
         next_at = time.perf_counter() + interval * n / max(1, args.concurrency)
         while time.perf_counter() < deadline:
@@ -94,9 +99,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     licences += args.batch if args.echo else len(reply.results)
                     verdicts.update(VERDICTS[r.verdict] for r in reply.results)
                 elif codes:
+                    if args.once and not unused:
+                        exhausted = True
+                        return
                     answer = await stub.VerifyCode(
                         verifier_pb2.VerifyCodeRequest(
-                            code=random.choice(codes), purpose="压测"
+                            code=unused.popleft()
+                            if args.once
+                            else random.choice(codes),
+                            purpose="压测",
                         )
                     )
                     licences += 1
@@ -131,6 +142,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     latencies.clear()
     verdicts.clear()
     errors = licences = 0
+    exhausted = False
     groups = {**proccpu.parse_groups(args.watch), "loadgen": [os.getpid()]}
     cpu_before = proccpu.sample(groups)
     started = time.perf_counter()
@@ -146,6 +158,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "licences": licences,
         "errors": errors,
         **({"verdicts": dict(verdicts)} if codes and not args.echo else {}),
+        **({"exhausted": exhausted} if args.once else {}),
         "seconds": round(elapsed, 3),
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "licences_per_s": round(licences / elapsed, 1),
@@ -174,6 +187,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0, help="requests/s; 0: flat out")
     parser.add_argument("--codes", help="verify these codes (one per line) instead")
     parser.add_argument(
+        "--once",
+        action="store_true",
+        help="send each code of --codes once (VerifyCode), stopping when none is left",
+    )
+    parser.add_argument(
         "--idempotency-keys",
         action="store_true",
         help="send a fresh idempotency key with every IssueLicence",
@@ -188,6 +206,8 @@ def main() -> None:
         "--echo", action="store_true", help="the target is bench.echo's reference"
     )
     args = parser.parse_args()
+    if args.once and (not args.codes or args.batch):
+        parser.error("--once: needs --codes and no --batch (one VerifyCode per code)")
     # one code per line: a code's Base45 may hold spaces (RFC 9285), so never split()
     args.code_list = (
         [c for c in Path(args.codes).read_text().splitlines() if c]

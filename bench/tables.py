@@ -145,6 +145,19 @@ def verifier_table(r: Mapping[str, Any]) -> str:
             r["batch_verify_cpu_us"],
         ),
     ]
+    if "presentation_verify_p99_ms" in r:  # results from before the phase have none
+        rows.append(
+            row(
+                "VerifyCode of presentation codes (each once, claimed) paced at "
+                f"{_num(r['presentation_rate_per_s'])}/s: p99 ms (p50 "
+                f"{_num(r['presentation_verify_p50_ms'])} ms, achieved "
+                f"{_num(r['presentation_achieved_per_s'])}/s, not VALID: "
+                f"{_num(r['presentation_not_valid'])})",
+                r["presentation_verify_p99_ms"],
+                None,
+                r["presentation_verify_cpu_us"],
+            )
+        )
     return "\n".join([_measured(r) + ":", "", HEADER, *rows])
 
 

@@ -12,7 +12,12 @@ A catches up, its memory is read (index_rss_mb_per_million) and it is restarted 
 data (recovery_s: process start to SERVING). Before B joins, one counter's valid scans
 are timed alone and then while another counter keeps 20 hostile requests in flight
 (bench/flood.py, BENCH_FLOOD_SECONDS, default 15): verify_under_flood_p50_ms and its
-ratio to the scans alone, verify_under_flood_vs_alone.
+ratio to the scans alone, verify_under_flood_vs_alone. After VerifyCodes, the claim
+(services/verifier/claims.py): BENCH_PRESENTATION_SECONDS (default 10) of VerifyCode
+of presentation codes, each sent once (minted beforehand with CreatePresentationCode
+as the department), paced at BENCH_PRESENTATION_RATE/s (default 200) by 32 callers:
+presentation_* (achieved rate, p50, p99, CPU per code); any answer not VALID fails
+the bench.
 """
 
 from __future__ import annotations
@@ -69,6 +74,11 @@ PROPAGATION_ONLY = os.environ.get("BENCH_PROPAGATION_ONLY") == "1"
 #: BENCH_LICENCE_FETCH_WAIT_MS=N: the verifiers' ``[verifier] licence_fetch_max_wait_ms``
 #: (``make bench`` sets none: the configured default)
 LICENCE_FETCH_WAIT_MS = os.environ.get("BENCH_LICENCE_FETCH_WAIT_MS", "")
+#: the presentation-code phase: its paced rate and length (the claim, per code)
+PRESENTATION_RATE = float(os.environ.get("BENCH_PRESENTATION_RATE", "200"))
+PRESENTATION_SECONDS = float(os.environ.get("BENCH_PRESENTATION_SECONDS", "10"))
+PRESENTATION_CALLERS = 32
+LOADGEN_WARMUP_S = 2  # bench.loadgen's default --warmup
 VALID = verifier_pb2.VERDICT_VALID
 COUNTERS = 16  # identities the load generator spreads its callers over
 
@@ -206,9 +216,12 @@ def verify_load(
     rate: float = 0,
     port: int = 0,
     echo: bool = False,
+    once: bool = False,
+    seconds: float = SECONDS,
 ) -> dict[str, Any]:
     """One load generator run against the group (or, with ``port`` and ``echo``, the
-    echo reference), with the CPU per code of the group, PostgreSQL and the broker."""
+    echo reference), with the CPU per code of the group, PostgreSQL and the broker;
+    ``once``: each code of ``codes_file`` sent once (presentation codes)."""
     # 16 counters, 4 callers each: the verifier hands out turns per counter (one at
     # a time), and a counter has at most [verifier] counter_waiting requests waiting
     identities = []
@@ -234,9 +247,10 @@ def verify_load(
             "--concurrency",
             str(concurrency),
             "--seconds",
-            str(SECONDS),
+            str(seconds),
             "--batch",
             str(batch),
+            *(["--once"] if once else []),
         ],
         capture_output=True,
         text=True,
@@ -360,6 +374,58 @@ async def real_licences(
     return identifiers, codes
 
 
+async def presentation_codes(
+    stack: DevStack, port: int, code: str, identifiers: list[str], count: int
+) -> list[str]:
+    """``count`` fresh presentation codes (each valid 600 s) of the licences
+    ``identifiers``, round robin, minted through the issuer as department ``code``."""
+    request = [
+        pb.CreatePresentationCodeRequest(identifier=i, ttl_seconds=600)
+        for i in identifiers
+    ]
+    minted: list[str] = []
+    async with department_channel(stack, port, code) as channel:
+        stub = issuer_pb2_grpc.IssuerStub(channel)
+
+        async def mint(worker: int) -> None:
+            for n in range(worker, count, 16):
+                reply = await stub.CreatePresentationCode(request[n % len(request)])
+                minted.append(reply.text)
+
+        await asyncio.gather(*(mint(w) for w in range(16)))
+    return minted
+
+
+def presented_load(verifier: Verifier, home: Path, codes: list[str]) -> dict[str, Any]:
+    """VerifyCode of each presentation code of ``codes`` once, paced at
+    PRESENTATION_RATE; raises RuntimeError (the bench fails) unless every answer was
+    VALID and the codes lasted the whole run."""
+    codes_file = home / "presentation-codes.txt"
+    codes_file.write_text("\n".join(codes))
+    result = verify_load(
+        verifier,
+        codes_file,
+        concurrency=PRESENTATION_CALLERS,
+        rate=PRESENTATION_RATE,
+        once=True,
+        seconds=PRESENTATION_SECONDS,
+    )
+    not_valid = result["requests"] - result["verdicts"].get("VERDICT_VALID", 0)
+    result["not_valid"] = not_valid + result["errors"]
+    if result["not_valid"] or result["exhausted"] or not result["requests"]:
+        raise RuntimeError(
+            "presentation codes: every answer must be VALID and the codes must last "
+            f"the run; got {result}"
+        )
+    return result
+
+
+def presentation_count() -> int:
+    """How many presentation codes the phase sends at most (warm-up included), with
+    a tenth spare: the load generator paces, but a caller may run ahead a little."""
+    return int(PRESENTATION_RATE * (PRESENTATION_SECONDS + LOADGEN_WARMUP_S) * 1.1) + 1
+
+
 async def propagation(
     stack: DevStack,
     port: int,
@@ -459,6 +525,7 @@ def verification_figures(
     single: dict[str, Any],
     paced: dict[str, Any],
     batch: dict[str, Any],
+    presented: dict[str, Any],
 ) -> dict[str, Any]:
     """The verification figures of one run, with the same-run echo reference."""
     return {
@@ -481,6 +548,12 @@ def verification_figures(
         "batch_verify_cpu_us": batch["cpu_us"],
         "batch_echo_per_s": echo_batch["licences_per_s"],
         "batch_echo_cpu_us": echo_batch["cpu_us"],
+        "presentation_rate_per_s": PRESENTATION_RATE,
+        "presentation_achieved_per_s": presented["requests_per_s"],
+        "presentation_verify_p50_ms": presented["p50_ms"],
+        "presentation_verify_p99_ms": presented["p99_ms"],
+        "presentation_verify_cpu_us": presented["cpu_us"],
+        "presentation_not_valid": presented["not_valid"],
     }
 
 
@@ -552,13 +625,27 @@ def main() -> None:
         batch = verify_load(a, codes_file, concurrency=4, batch=500)
         _stop_profile(profiler)
         print(f"  batch: {batch}", flush=True)
-        if VERIFY_ONLY:
-            print(
-                json.dumps(
-                    verification_figures(echo_single, echo_batch, single, paced, batch),
-                    indent=2,
-                )
+        count = presentation_count()
+        print(f"minting {count} presentation codes ...", flush=True)
+        minting = time.monotonic()
+        minted = asyncio.run(
+            presentation_codes(
+                stack, port, code, identifiers[REVOCATIONS : REVOCATIONS + 500], count
             )
+        )
+        print(f"  minted in {time.monotonic() - minting:.1f} s", flush=True)
+        print(
+            f"VerifyCode of presentation codes (each once, claimed) paced at "
+            f"{PRESENTATION_RATE:,.0f}/s ...",
+            flush=True,
+        )
+        presented = presented_load(a, home, minted)
+        print(f"  presentation codes: {presented}", flush=True)
+        figures = verification_figures(
+            echo_single, echo_batch, single, paced, batch, presented
+        )
+        if VERIFY_ONLY:
+            print(json.dumps(figures, indent=2))
             return
         print(
             f"valid scans alone, then beside {FLOOD_IN_FLIGHT} hostile requests "
@@ -583,7 +670,7 @@ def main() -> None:
         a.start()
         recovery, _ = asyncio.run(serving_then_caught_up(a, grown, check_lag=False))
         results = {
-            **verification_figures(echo_single, echo_batch, single, paced, batch),
+            **figures,
             **{k: v for k, v in flooded.items() if k != "flood"},
             "propagation_p50_ms": round(percentile(samples, 0.5) * 1000, 1),
             "propagation_p99_ms": round(percentile(samples, 0.99) * 1000, 1),
@@ -610,6 +697,14 @@ def main() -> None:
                     "single": single,
                     "paced": paced,
                     "batch": batch,
+                    "presented": presented,
+                },
+                "presentation": {
+                    "rate_per_s": PRESENTATION_RATE,
+                    "seconds": PRESENTATION_SECONDS,
+                    "callers": PRESENTATION_CALLERS,
+                    "codes": "fresh presentation codes of 500 licences, each sent "
+                    "once (CreatePresentationCode as the department, 600 s)",
                 },
                 "revocations": REVOCATIONS,
                 "flood": {

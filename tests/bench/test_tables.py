@@ -79,3 +79,33 @@ def test_the_group_table_shows_both_group_sizes(tmp_path: Path):
     (tmp_path / "group.json").write_text(json.dumps(results))
     with pytest.raises(ValueError, match="n2"):
         tables.render(marked, tmp_path)
+
+
+def test_the_verifier_table_shows_the_presentation_codes_when_measured(
+    tmp_path: Path,
+):
+    """The presentation-code phase's row (bench/verifier_bench.py): its p99, p50,
+    achieved rate, answers not VALID and CPU per code; results from before the phase
+    have no row."""
+    results = json.loads((tables.RESULTS / "verifier.json").read_text())
+    marked = "<!-- bench:verifier -->\n<!-- /bench:verifier -->\n"
+    for key in [k for k in results if k.startswith("presentation_")]:
+        del results[key]
+    (tmp_path / "verifier.json").write_text(json.dumps(results))
+    assert "presentation" not in tables.render(marked, tmp_path)
+    results |= {
+        "presentation_rate_per_s": 200.0,
+        "presentation_achieved_per_s": 198.7,
+        "presentation_verify_p50_ms": 7.25,
+        "presentation_verify_p99_ms": 31.5,
+        "presentation_verify_cpu_us": {"service": 1234.5, "broker": 456.0},
+        "presentation_not_valid": 0,
+    }
+    (tmp_path / "verifier.json").write_text(json.dumps(results))
+    table = tables.render(marked, tmp_path)
+    line = next(x for x in table.splitlines() if "presentation codes" in x)
+    assert line == (
+        "| VerifyCode of presentation codes (each once, claimed) paced at 200/s: "
+        "p99 ms (p50 7.25 ms, achieved 199/s, not VALID: 0) | 31.5 | – | 1,234 "
+        "| – | 456 | – |"
+    )
