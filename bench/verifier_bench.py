@@ -13,7 +13,7 @@ data (recovery_s: process start to SERVING). Before B joins, one counter's valid
 are timed alone and then while another counter keeps 20 hostile requests in flight
 (bench/flood.py, BENCH_FLOOD_SECONDS, default 15): verify_under_flood_p50_ms and its
 ratio to the scans alone, verify_under_flood_vs_alone. After VerifyCodes, the claim
-(services/verifier/claims.py): BENCH_PRESENTATION_SECONDS (default 10) of VerifyCode
+(services/verifier/claims.py): BENCH_PRESENTATION_SECONDS (default 8) of VerifyCode
 of presentation codes, each sent once (minted beforehand with CreatePresentationCode
 as the department), paced at BENCH_PRESENTATION_RATE/s (default 200) by 32 callers:
 presentation_* (achieved rate, p50, p99, CPU per code); any answer not VALID fails
@@ -76,9 +76,9 @@ PROPAGATION_ONLY = os.environ.get("BENCH_PROPAGATION_ONLY") == "1"
 LICENCE_FETCH_WAIT_MS = os.environ.get("BENCH_LICENCE_FETCH_WAIT_MS", "")
 #: the presentation-code phase: its paced rate and length (the claim, per code)
 PRESENTATION_RATE = float(os.environ.get("BENCH_PRESENTATION_RATE", "200"))
-PRESENTATION_SECONDS = float(os.environ.get("BENCH_PRESENTATION_SECONDS", "10"))
+PRESENTATION_SECONDS = float(os.environ.get("BENCH_PRESENTATION_SECONDS", "8"))
 PRESENTATION_CALLERS = 32
-LOADGEN_WARMUP_S = 2  # bench.loadgen's default --warmup
+PRESENTATION_WARMUP_S = 1  # the load generator's warm-up in that phase
 VALID = verifier_pb2.VERDICT_VALID
 COUNTERS = 16  # identities the load generator spreads its callers over
 
@@ -218,6 +218,7 @@ def verify_load(
     echo: bool = False,
     once: bool = False,
     seconds: float = SECONDS,
+    warmup: float = 2,
 ) -> dict[str, Any]:
     """One load generator run against the group (or, with ``port`` and ``echo``, the
     echo reference), with the CPU per code of the group, PostgreSQL and the broker;
@@ -248,6 +249,8 @@ def verify_load(
             str(concurrency),
             "--seconds",
             str(seconds),
+            "--warmup",
+            str(warmup),
             "--batch",
             str(batch),
             *(["--once"] if once else []),
@@ -409,6 +412,7 @@ def presented_load(verifier: Verifier, home: Path, codes: list[str]) -> dict[str
         rate=PRESENTATION_RATE,
         once=True,
         seconds=PRESENTATION_SECONDS,
+        warmup=PRESENTATION_WARMUP_S,
     )
     not_valid = result["requests"] - result["verdicts"].get("VERDICT_VALID", 0)
     result["not_valid"] = not_valid + result["errors"]
@@ -420,10 +424,38 @@ def presented_load(verifier: Verifier, home: Path, codes: list[str]) -> dict[str
     return result
 
 
+async def backlog_and_presentation_codes(
+    stack: DevStack, port: int, code: str, identifiers: list[str]
+) -> list[str]:
+    """The backlog (:func:`produce_backlog`) and, at the same time, the presentation
+    codes of the presentation phase (:func:`presentation_codes`; none with
+    BENCH_PROPAGATION_ONLY=1): the issuer draws a QR symbol for each (about 0.1 s of
+    its CPU), so they are minted while nothing is measured. They are used a few
+    minutes later, well within their 600 s."""
+    if PROPAGATION_ONLY:
+        await produce_backlog(stack, code, BACKLOG)
+        return []
+    count = presentation_count()
+    print(f"minting {count} presentation codes beside it ...", flush=True)
+    started = time.monotonic()
+
+    async def minting() -> list[str]:
+        minted = await presentation_codes(stack, port, code, identifiers, count)
+        print(f"  minted in {time.monotonic() - started:.1f} s", flush=True)
+        return minted
+
+    _, minted = await asyncio.gather(produce_backlog(stack, code, BACKLOG), minting())
+    print(f"  backlog and codes in {time.monotonic() - started:.1f} s", flush=True)
+    return minted
+
+
 def presentation_count() -> int:
     """How many presentation codes the phase sends at most (warm-up included), with
     a tenth spare: the load generator paces, but a caller may run ahead a little."""
-    return int(PRESENTATION_RATE * (PRESENTATION_SECONDS + LOADGEN_WARMUP_S) * 1.1) + 1
+    return (
+        int(PRESENTATION_RATE * (PRESENTATION_SECONDS + PRESENTATION_WARMUP_S) * 1.1)
+        + 1
+    )
 
 
 async def propagation(
@@ -575,7 +607,11 @@ def main() -> None:
         identifiers, codes = asyncio.run(real_licences(stack, port, code, type_code))
         codes_file.write_text("\n".join(codes))
         print(f"producing a backlog of {BACKLOG} licence events ...", flush=True)
-        asyncio.run(produce_backlog(stack, code, BACKLOG))
+        minted = asyncio.run(
+            backlog_and_presentation_codes(
+                stack, port, code, identifiers[REVOCATIONS : REVOCATIONS + 500]
+            )
+        )
         entries = BACKLOG + len(identifiers)
         a.start()
         baseline_rss = 0.0
@@ -625,15 +661,6 @@ def main() -> None:
         batch = verify_load(a, codes_file, concurrency=4, batch=500)
         _stop_profile(profiler)
         print(f"  batch: {batch}", flush=True)
-        count = presentation_count()
-        print(f"minting {count} presentation codes ...", flush=True)
-        minting = time.monotonic()
-        minted = asyncio.run(
-            presentation_codes(
-                stack, port, code, identifiers[REVOCATIONS : REVOCATIONS + 500], count
-            )
-        )
-        print(f"  minted in {time.monotonic() - minting:.1f} s", flush=True)
         print(
             f"VerifyCode of presentation codes (each once, claimed) paced at "
             f"{PRESENTATION_RATE:,.0f}/s ...",
@@ -702,6 +729,7 @@ def main() -> None:
                 "presentation": {
                     "rate_per_s": PRESENTATION_RATE,
                     "seconds": PRESENTATION_SECONDS,
+                    "warmup_s": PRESENTATION_WARMUP_S,
                     "callers": PRESENTATION_CALLERS,
                     "codes": "fresh presentation codes of 500 licences, each sent "
                     "once (CreatePresentationCode as the department, 600 s)",
