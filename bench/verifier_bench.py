@@ -444,7 +444,11 @@ async def backlog_and_presentation_codes(
         print(f"  minted in {time.monotonic() - started:.1f} s", flush=True)
         return minted
 
-    _, minted = await asyncio.gather(produce_backlog(stack, code, BACKLOG), minting())
+    async def backlog() -> None:
+        await produce_backlog(stack, code, BACKLOG)
+        print(f"  backlog in {time.monotonic() - started:.1f} s", flush=True)
+
+    _, minted = await asyncio.gather(backlog(), minting())
     print(f"  backlog and codes in {time.monotonic() - started:.1f} s", flush=True)
     return minted
 
