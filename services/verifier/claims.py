@@ -11,8 +11,10 @@ linger) and waits for the broker's acknowledgement: offset ``O`` of partition ``
 It then looks for the nonce's first claim at or before ``O``: in the guard's store
 (:class:`services.verifier.replay_store.AcceptedNonces`, which holds the first claim
 of every nonce up to the offset its feed has applied) or, for the records between
-that offset and ``O``, by reading them with a consumer of its own (no group, one
-record's wait). VALID only if that first claim is this one's event id. If the
+that offset and ``O``, by reading them with a consumer of its own (no group, kept
+where its last read of the partition ended, with what it read since: see
+:meth:`UsageClaims._first_between`). VALID only if that first claim is this one's
+event id. If the
 acknowledgement or that read does not come within :data:`CLAIM_TIMEOUT_S` (the
 broker away) the answer is UNAVAILABLE, never VALID: a worker killed after VALID
 leaves its claim in the log, and a worker cut off from the broker cannot accept.
