@@ -14,9 +14,12 @@ claim, as a feed fetching every 100 ms does."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
+import pytest
 from aiokafka.admin import NewTopic
 
+from certseal.errors import CertsealError, ErrorKind
 from tests.verifier.test_replay import feed_on, fresh_topic, publish, record, until, use
 from tests.verifier.test_replay_claims import claim_of, guard
 
@@ -126,3 +129,74 @@ async def test_atk9b_a_stale_span_does_not_skip_a_rival_claim_after_a_recreated_
         if rival is not None:
             await rival[1].stop()
             await asyncio.to_thread(rival[0].stop)
+
+
+class _Feed:
+    """What UsageClaims needs of a caught-up feed that has applied nothing."""
+
+    topic = "usage-atk9b"
+    producer_factory = consumer_factory = None
+
+    def __init__(self) -> None:
+        self.applied: dict[int, int] = {}
+
+    def ready(self) -> None:
+        pass
+
+
+class _SlowBroker:
+    """A producer whose metadata comes just within the claim's bound and whose
+    acknowledgement never comes (a broker slowing down)."""
+
+    def __init__(self, *, within: float):
+        self.within = within
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        await asyncio.sleep(self.within)  # the broker's slow metadata answer
+        return {0}
+
+    async def send(self, *args, **kwargs):
+        return asyncio.get_running_loop().create_future()  # never acknowledged
+
+
+async def test_atk9b_a_request_with_a_presentation_code_is_decided_within_the_bound():
+    """FINDING (low): UsagePublisher.publish asks the claims producer for the
+    partitions within one ``timeout_s`` and then claims within another: a broker
+    answering the metadata just within the bound and acknowledging nothing keeps
+    the request twice the bound (4 s with CLAIM_TIMEOUT_S = 2 s) before its
+    UNAVAILABLE. Here the bound is 0.4 s and the metadata comes at 0.3 s. (aiokafka
+    answers ``partitions_for`` from its cached metadata: the doubled wait is that of
+    a worker's first claims, or of a topic whose metadata it lost.)"""
+    from services.verifier.access import Acting
+    from services.verifier.claims import UsageClaims, UsagePublisher
+
+    bound = 0.4
+    claims = UsageClaims(
+        _Feed(),  # type: ignore[arg-type]
+        producer_factory=lambda: _SlowBroker(within=0.75 * bound),
+        consumer_factory=lambda **kw: None,
+        timeout_s=bound,
+    )
+    publisher = UsagePublisher(group="g", claims=claims, producer=lambda: None)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=600)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(CertsealError) as caught:
+        await publisher.publish(
+            [use(1, nonce="9e" * 16, expires=expires)],
+            {0},
+            sizes=[400],
+            carried=500,
+            purpose="p",
+            acting=Acting("dept:x", "x"),
+            now=dt.datetime.now(dt.UTC),
+        )
+    took = loop.time() - began
+    assert caught.value.kind is ErrorKind.UNAVAILABLE
+    assert took <= bound + 0.1, f"UNAVAILABLE after {took:.2f} s, bound {bound} s"
