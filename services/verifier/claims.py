@@ -121,14 +121,25 @@ class UsageClaims:
         self._reading = asyncio.Lock()
         #: partition -> what the reader read of it since its last seek there
         self._spans: dict[int, ReadSpan] = {}
+        #: the feed (and its run) the kept spans were read beside, and the highest
+        #: offset it had applied per partition: a new run (the topic may have been
+        #: made again) or an applied offset that went back drops every span
+        self._spans_of: tuple[int, int] = (id(feed), getattr(feed, "runs", 0))
+        self._applied_seen: dict[int, int] = {}
         self._stopping: set[asyncio.Task[None]] = set()
 
-    async def partitions(self) -> list[int]:
+    def deadline(self) -> float:
+        """The event loop's time by which a request's claims must be decided: one
+        :attr:`timeout_s` for the whole request (the partitions, then its claims)."""
+        return asyncio.get_running_loop().time() + self.timeout_s
+
+    async def partitions(self, deadline: float | None = None) -> list[int]:
         """The usage topic's partitions, as the claims producer knows them.
 
-        Raises CertsealError(UNAVAILABLE) as :meth:`claim` does."""
+        Raises CertsealError(UNAVAILABLE) as :meth:`claim` does, also once
+        ``deadline`` (:meth:`deadline`; None: a new one) has passed."""
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout_at(deadline or self.deadline()):
                 producer = await self._started("_producer", self._producer_factory())
                 return sorted(await producer.partitions_for(self._feed.topic))
         except TimeoutError:
@@ -144,7 +155,11 @@ class UsageClaims:
         return self._make_producer
 
     async def claim(
-        self, record: OutboxRecord, nonces: Sequence[str], event_id: str
+        self,
+        record: OutboxRecord,
+        nonces: Sequence[str],
+        event_id: str,
+        deadline: float | None = None,
     ) -> set[str]:
         """Publish ``record`` (event id ``event_id``, claiming each nonce hash of
         ``nonces``, all of lineages keyed to the partition its key is) and return the
@@ -153,11 +168,12 @@ class UsageClaims:
 
         Raises CertsealError(UNAVAILABLE) when the guard is not caught up, or the
         broker's acknowledgement or the read of the records before the claim does not
-        come within :attr:`timeout_s`."""
+        come before ``deadline`` (:meth:`deadline`; None: :attr:`timeout_s` from
+        now)."""
         self._feed.ready()
         make = self._producer_factory()
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout_at(deadline or self.deadline()):
                 producer = await self._started("_producer", make)
                 sent = await producer.send(
                     self._feed.topic,
@@ -221,6 +237,7 @@ class UsageClaims:
                 if applied >= end:  # the feed passed the claim without storing it
                     raise unavailable("the guard skipped the claim's record")
                 start = applied + 1
+            self._drop_spans_of_another_log(partition, applied)
             reader = await self._started("_reader", self._new_reader)
             if tp not in reader.assignment():
                 reader.assign([*reader.assignment(), tp])  # every position lost
@@ -235,6 +252,22 @@ class UsageClaims:
             if span.next <= end:
                 await self._read_through(reader, tp, span, end)
             return found | span.firsts_within(nonces, end)
+
+    def _drop_spans_of_another_log(self, partition: int, applied: int) -> None:
+        """Forget every kept span when the log they were read from may be gone: the
+        feed began a new run (it checks at each start whether the topic was deleted
+        and made again) or is another feed, or its applied offset of ``partition``
+        went back (its consumer started the partition again from the beginning).
+        The reader then seeks to each claim's first record again."""
+        marker = (id(self._feed), getattr(self._feed, "runs", 0))
+        went_back = applied < self._applied_seen.get(partition, -1)
+        if marker != self._spans_of or went_back:
+            self._spans.clear()
+            self._applied_seen.clear()
+            self._spans_of = marker
+        self._applied_seen[partition] = max(
+            applied, self._applied_seen.get(partition, -1)
+        )
 
     async def _read_through(
         self, reader: Any, tp: TopicPartition, span: ReadSpan, end: int
@@ -355,7 +388,8 @@ class UsagePublisher:
             return set()
         if self._claims is None:
             raise unavailable("this worker has no replay guard")
-        partitions = await self._claims.partitions()
+        deadline = self._claims.deadline()  # one bound for the whole request
+        partitions = await self._claims.partitions(deadline)
 
         def partition_of(at: int) -> int:
             return int(
@@ -387,7 +421,7 @@ class UsagePublisher:
             if record is None or left_out:
                 raise unavailable("its usage record is over its bound")
             nonces = [uses[at].nonce_hash for at in members]
-            pending.append(self._claims.claim(record, nonces, event_id))
+            pending.append(self._claims.claim(record, nonces, event_id, deadline))
         decided = await asyncio.gather(*pending, return_exceptions=True)
         lost: set[str] = set()
         for outcome in decided:

@@ -152,6 +152,8 @@ class UsageFeed:
         #: store's write: read it before looking a nonce up, the store is at least
         #: that far)
         self.applied: dict[int, int] = {}
+        #: runs that positioned the consumer so far (each checks for a remade topic)
+        self.runs = 0
 
     def seen(self, nonce_hash: str) -> bool:
         """Whether a presentation code with this nonce hash was accepted.
@@ -259,6 +261,7 @@ class UsageFeed:
                 await consumer.seek_to_beginning(tp)
             self.resumed[tp.partition] = stored.get(tp.partition, -1)
         self.applied = dict(self.resumed)
+        self.runs += 1  # the claims reader forgets what it read of an earlier run's log
         log.info(
             "replay guard %s: %d partitions, resuming from %d stored offsets",
             *(self.store.path, len(tps), len(stored)),

@@ -222,10 +222,13 @@ class FakeClaims:
         self.records: list[tuple] = []
         self.lose = lose
 
-    async def partitions(self) -> list[int]:
+    def deadline(self) -> float:
+        return asyncio.get_running_loop().time() + 2.0
+
+    async def partitions(self, deadline=None) -> list[int]:
         return list(range(12))
 
-    async def claim(self, record, nonces, event_id):
+    async def claim(self, record, nonces, event_id, deadline=None):
         self.records.append((record, list(nonces), event_id))
         return {n for n in nonces if n in self.lose}
 
