@@ -118,8 +118,12 @@ class UsageConsumer:
         while not stop.is_set():
             try:
                 if not backfilled:
-                    added = await self._usage.backfill()
-                    backfilled = True
+                    backfilled = True  # once a run; the prune's backfill retries
+                    try:
+                        added = await self._usage.backfill()
+                    except Exception:  # never in the way of the usage topic
+                        log.exception("usage record: the outbox backfill failed")
+                        added = 0
                     if added:
                         log.info(
                             "usage record: %d authorisation entries from the outbox",

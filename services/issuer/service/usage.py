@@ -3,6 +3,8 @@ topics bring, and the retention (docs/architecture.md, "The usage record")."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import uuid
 from collections.abc import Sequence
 
@@ -24,6 +26,24 @@ from services.issuer.usage import (
     after_key,
     retention_cutoff,
 )
+
+log = logging.getLogger(__name__)
+
+
+def storable(entry: UsageEntry) -> bool:
+    """Whether PostgreSQL can store ``entry``'s text (it refuses a NUL character);
+    one that cannot is logged and left out rather than failing its batch."""
+    bad = [
+        f.name
+        for f in dataclasses.fields(entry)
+        if isinstance(getattr(entry, f.name), str) and "\x00" in getattr(entry, f.name)
+    ]
+    if bad:
+        log.warning(
+            "usage record: entry %r has a NUL in %s, skipped", entry.entry_id, bad
+        )
+    return not bad
+
 
 #: the holder side's use kinds (services.issuer.service.holder.LicenceUse.kind)
 _HOLDER_USES = {"downloaded": UsageKind.DOWNLOADED, "redeemed": UsageKind.REDEEMED}
@@ -119,9 +139,13 @@ class UsageRecord:
         entries: list[UsageEntry] = []
         for value in values:
             try:
-                entries += authorisation_usage_entries(value)
-            except DecodeError:  # not ours to mend: the relay publishes it as it is
+                made = authorisation_usage_entries(value)
+            except (DecodeError, ValueError, OverflowError) as exc:
+                # not ours to mend (the relay publishes it as it is): one row that
+                # is no entry (broken, a time past year 9999) stops no other
+                log.warning("usage record: an outbox row is no entry, skipped: %s", exc)
                 continue
+            entries += [e for e in made if storable(e)]
         return await self.record(entries)
 
     async def record_use(self, entry: UsageEntry) -> int:
