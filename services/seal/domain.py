@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import enum
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -46,82 +45,15 @@ from services.seal.ses_read import (
 )
 from services.seal.timestamp import TokenError, check_token
 from services.seal.trust import TrustStore, validate_path
-
-
-class SealVerdict(enum.Enum):
-    """What is true about a sealed document."""
-
-    VALID = "VALID"  # sealed by a seal that was valid then, and unchanged since
-    MALFORMED = "MALFORMED"
-    BAD_SIGNATURE = "BAD_SIGNATURE"
-    SIGNER_NOT_AUTHORISED = "SIGNER_NOT_AUTHORISED"
-    UNTRUSTED_SEAL = "UNTRUSTED_SEAL"
-    SEAL_NOT_VALID = "SEAL_NOT_VALID"  # expired, not yet valid or revoked at signing
-    CERTIFICATE_NOT_VALID = "CERTIFICATE_NOT_VALID"
-    MODIFIED = "MODIFIED"
-    UNKNOWN_SEAL = "UNKNOWN_SEAL"
-    BAD_TIMESTAMP = "BAD_TIMESTAMP"  # the token is not over this signature, or broken
-    UNTRUSTED_TIMESTAMP = "UNTRUSTED_TIMESTAMP"  # its TSA leads to no trusted TSA root
-
-
-@dataclass(frozen=True, slots=True)
-class SealStatus:
-    """A seal as the registry knows it now."""
-
-    status: str  # active | revoked
-    revoked_at: dt.datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Seal:
-    """A registered seal (its wrapped key stays opaque).
-
-    Times are UTC; ``valid_start`` and ``valid_end`` are whole seconds, as the SES
-    structures and the certificate carry them (GB/T 38540).
-    """
-
-    seal_id: str  # the owner's USCC and a serial
-    owner_code: str
-    seal_type: str  # official | contract | finance | invoice | personal | other
-    name: str
-    suite: str  # sm2 | es256 | ed25519
-    status: str  # active | revoked
-    valid_start: dt.datetime
-    valid_end: dt.datetime
-    signers: tuple[str, ...]  # the identities that may use it, e.g. dept:<code>
-    kid: str
-    wrapped_key: bytes  # the seal's private key, wrapped by the KEK
-    certificate: bytes  # DER, issued by the seal CA, CN ``seal:<seal_id>``
-    seal: bytes  # DER SESeal, signed by the platform's seal maker
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-    revocation_reason: str
-    seal_version: int  # grows with every change: events are applied if newer
-
-    def __repr__(self) -> str:
-        return f"Seal(seal_id={self.seal_id}, status={self.status})"
-
-
-@dataclass(frozen=True, slots=True)
-class SealCheck:
-    """One check and what it found."""
-
-    name: str
-    passed: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class SealVerification:
-    """The verdict, the checks, and what the signature says."""
-
-    verdict: SealVerdict
-    checks: tuple[SealCheck, ...]
-    seal_id: str = ""
-    seal_name: str = ""
-    signer: str = ""
-    signed_at: dt.datetime | None = None
-    current_status: str = ""
+from services.seal.values import (
+    Seal as Seal,  # re-exported: the registry's value, as before
+)
+from services.seal.values import (
+    SealCheck,
+    SealStatus,
+    SealVerdict,
+    SealVerification,
+)
 
 
 def _verify(oid: str, cert: bytes, data: bytes, signature: bytes) -> Suite:
