@@ -8,6 +8,7 @@ import asyncio
 import copy
 import secrets
 
+import grpc
 import pytest
 
 from certseal import identifiers
@@ -40,6 +41,30 @@ async def groups(stack, config, issuer, tmp_path_factory):
         await process.stop()
 
 
+async def presentation_codes_accepted(dept, identifier: str, stubs) -> None:
+    """Once each group's replay guard has read the usage topic: before, a presentation
+    code is UNAVAILABLE ("retry later"), which a race of two groups must not meet. Each
+    group is shown a code of its own until it answers."""
+    async with asyncio.timeout(60):
+        for stub in stubs.values():
+            while True:
+                code = (
+                    await dept.clients.issuer.CreatePresentationCode(
+                        pb.CreatePresentationCodeRequest(identifier=identifier)
+                    )
+                ).text
+                try:
+                    await stub.VerifyCode(
+                        verifier_pb2.VerifyCodeRequest(code=code, purpose="ready?"),
+                        timeout=10,
+                    )
+                    break
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    await asyncio.sleep(0.2)
+
+
 async def test_the_holders_record_says_what_each_counter_was_told(
     dept, operator, connect, issuer, groups
 ):
@@ -69,6 +94,7 @@ async def test_the_holders_record_says_what_each_counter_was_told(
     stubs = {name: p.stub for name, p in groups.items()}
     await verdict_everywhere(stubs, plain, VALID, within=60)
 
+    await presentation_codes_accepted(dept, licence.identifier, stubs)
     told: dict[str, int] = {}
     for _ in range(5):  # a round in which both claims were made
         shown = (
