@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import core
 
 from certseal import der
+from certseal.kept import KeptValues
 from services.seal.ses import (
     CERT_LIST_CERTS,
     CERT_LIST_DIGESTS,
@@ -141,9 +141,10 @@ SEAL_CACHE_BYTES = 32 * 1024 * 1024
 """Bytes of seals one process keeps (:func:`_signed_seal`; a seal costs three times its
 DER: the key, its picture, what its maker signed), none costing over the next."""
 SEAL_KEPT_MAX_BYTES = SEAL_CACHE_BYTES // 64
-_seals: OrderedDict[tuple[bytes, int], SealData] = OrderedDict()
+_seals: KeptValues[tuple[bytes, int], SealData] = KeptValues(
+    max_bytes=SEAL_CACHE_BYTES, max_one=SEAL_KEPT_MAX_BYTES
+)
 _seals_lock = threading.Lock()
-_seals_bytes = 0
 
 
 def _signed_seal(data: bytes, version: int) -> SealData:
@@ -154,23 +155,14 @@ def _signed_seal(data: bytes, version: int) -> SealData:
     with a seal carries the same SESeal, and reading it again was about two thirds
     of reading a signature (bench/seal_bench.py, BENCH_PROFILE=1). Errors are not
     kept. Safe from several verifying threads."""
-    global _seals_bytes
     key = (data, version)
     with _seals_lock:
         found = _seals.get(key)
-        if found is not None:
-            _seals.move_to_end(key)
-            return found
+    if found is not None:
+        return found
     seal = _seal_value(_load(SESeal, data, "SES_Signature.to_sign.eseal"), version)
-    cost = 3 * len(data)
-    if cost <= SEAL_KEPT_MAX_BYTES:
-        with _seals_lock:
-            if key not in _seals:
-                _seals[key] = seal
-                _seals_bytes += cost
-            while _seals_bytes > SEAL_CACHE_BYTES:
-                (oldest, _), _ = _seals.popitem(last=False)
-                _seals_bytes -= 3 * len(oldest)
+    with _seals_lock:
+        _seals.put(key, seal, 3 * len(data))
     return seal
 
 

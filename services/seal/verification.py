@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections import OrderedDict
 
+from certseal.kept import KeptValues
 from certseal.timestamps import Clock
 from services.seal.domain import (
     SealFacts,
@@ -60,12 +60,20 @@ class KeptVerifications:
 
     def __init__(self, entries: int):
         self.entries = max(0, entries)
-        self._facts: OrderedDict[bytes, tuple[SealFacts, int]] = OrderedDict()
-        self._bytes = 0
+        self._facts: KeptValues[bytes, SealFacts] = KeptValues(
+            entries=self.entries,
+            max_bytes=KEPT_FACTS_BYTES,
+            max_one=KEPT_FACTS_BYTES // 64,
+        )
         self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._facts)
+
+    @property
+    def kept_bytes(self) -> int:
+        """What the kept facts cost together (at most :data:`KEPT_FACTS_BYTES`)."""
+        return self._facts.bytes
 
     def key(
         self, signature: bytes, document: bytes | None, document_hash: bytes | None
@@ -89,26 +97,17 @@ class KeptVerifications:
         found = self._facts.get(key)
         if found is None:
             self.misses += 1
-            return None
-        self.hits += 1
-        self._facts.move_to_end(key)
-        return found[0]
+        else:
+            self.hits += 1
+        return found
 
     def put(self, key: bytes | None, facts: SealFacts) -> None:
         """Keep ``facts`` for ``key`` (not when ``key`` is None, when a check raised
         on the way (``SealFacts.kept_safely``: a passing fault is not the bytes'
         verdict), or when they alone would take more than a sixty-fourth of the
         bound)."""
-        if key is None or key in self._facts or not facts.kept_safely:
-            return
-        cost = _cost(facts)
-        if cost > KEPT_FACTS_BYTES // 64:
-            return
-        self._facts[key] = (facts, cost)
-        self._bytes += cost
-        while len(self._facts) > self.entries or self._bytes > KEPT_FACTS_BYTES:
-            _, (_, freed) = self._facts.popitem(last=False)
-            self._bytes -= freed
+        if key is not None and facts.kept_safely:
+            self._facts.put(key, facts, _cost(facts))
 
 
 class SealVerifying:

@@ -261,7 +261,7 @@ def test_kept_facts_stay_within_their_bounds():
     for n in range(200):
         many.put(many.key(n.to_bytes(4, "big"), b"d", None), _facts(name))
     assert 0 < len(many) < 200
-    assert many._bytes <= KEPT_FACTS_BYTES
+    assert many.kept_bytes <= KEPT_FACTS_BYTES
 
 
 async def test_concurrent_verifications_of_the_same_bytes_agree(

@@ -62,23 +62,29 @@ async def test_a_changed_seal_is_judged_afresh_after_its_twin_was_read(pki, suit
 
 
 async def test_kept_seals_stay_within_their_byte_budget(pki, monkeypatch):  # noqa: F811
+    from certseal.kept import KeptValues
     from services.seal import ses_read
 
-    monkeypatch.setattr(ses_read, "_seals", ses_read.OrderedDict())
-    monkeypatch.setattr(ses_read, "_seals_bytes", 0)
     signatures = [await sealed(pki, Suite.ES256) for _ in range(4)]
     seal_bytes = [len(children(children(s)[0])[1]) for s in signatures]
     # room for two seals: reading four keeps the last two, and the bytes counted
-    monkeypatch.setattr(ses_read, "SEAL_CACHE_BYTES", 3 * max(seal_bytes) * 2 + 1)
-    monkeypatch.setattr(ses_read, "SEAL_KEPT_MAX_BYTES", 3 * max(seal_bytes))
+    monkeypatch.setattr(
+        ses_read,
+        "_seals",
+        KeptValues(max_bytes=3 * max(seal_bytes) * 2 + 1, max_one=3 * max(seal_bytes)),
+    )
     for signature in signatures:
         read_signature(signature)
     assert len(ses_read._seals) == 2
-    assert ses_read._seals_bytes == sum(3 * len(d) for d, _ in ses_read._seals)
-    assert ses_read._seals_bytes <= ses_read.SEAL_CACHE_BYTES
-    # a seal costing over SEAL_KEPT_MAX_BYTES is read, never kept
-    monkeypatch.setattr(ses_read, "SEAL_KEPT_MAX_BYTES", 3 * min(seal_bytes) - 1)
-    ses_read._seals.clear()
-    monkeypatch.setattr(ses_read, "_seals_bytes", 0)
+    assert ses_read._seals.bytes == sum(3 * len(d) for d, _ in ses_read._seals._values)
+    assert ses_read._seals.bytes <= ses_read._seals.max_bytes
+    # a seal costing over the most one may cost is read, never kept
+    monkeypatch.setattr(
+        ses_read,
+        "_seals",
+        KeptValues(
+            max_bytes=ses_read.SEAL_CACHE_BYTES, max_one=3 * min(seal_bytes) - 1
+        ),
+    )
     assert read_signature(signatures[0]).seal.es_id
     assert not ses_read._seals

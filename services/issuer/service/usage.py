@@ -33,11 +33,8 @@ log = logging.getLogger(__name__)
 def storable(entry: UsageEntry) -> bool:
     """Whether PostgreSQL can store ``entry``'s text (it refuses a NUL character);
     one that cannot is logged and left out rather than failing its batch."""
-    bad = [
-        f.name
-        for f in dataclasses.fields(entry)
-        if isinstance(getattr(entry, f.name), str) and "\x00" in getattr(entry, f.name)
-    ]
+    values = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
+    bad = [name for name, v in values.items() if isinstance(v, str) and "\x00" in v]
     if bad:
         log.warning(
             "usage record: entry %r has a NUL in %s, skipped", entry.entry_id, bad
