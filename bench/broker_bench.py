@@ -198,7 +198,8 @@ async def run(home: Path) -> dict[str, Any]:
                     await fill_to(producer, max(0, target - have))
                     figure = await fetch_behind_ms(broker, consumer)
                     behind[str(target)] = None if figure is None else round(figure, 2)
-                    print(f"  {target} batches per partition: {figure} ms", flush=True)
+                    shown = "over the bound" if figure is None else f"{figure:.2f} ms"
+                    print(f"  {target} batches per partition: {shown}", flush=True)
                     if figure is None:
                         break
             finally:

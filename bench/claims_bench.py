@@ -4,7 +4,7 @@ claims.py): the latency a presentation code's VerifyCode adds, the claim.
 Not part of ``make bench`` (it prints its figures, JSON on the last line): the
 embedded stack (12 partitions); two guards (two groups: a feed and its claims each,
 in this process); a background of other verifications' usage records at
-BENCH_CLAIMS_BACKGROUND records/s (default 1,000; one-use licence-code records, as
+BENCH_CLAIMS_BACKGROUND records/s (default 1,000; 0 for none; one-use licence-code records, as
 every VerifyCode publishes) from a producer of its own; BENCH_CLAIMS (default 500)
 claims paced at BENCH_CLAIMS_RATE/s (default 50), alternating between the guards,
 each of a fresh nonce, plus BENCH_CLAIMS_RACES (default 100) races: both guards
@@ -37,6 +37,8 @@ CLAIMS = int(os.environ.get("BENCH_CLAIMS", "500"))
 RATE = float(os.environ.get("BENCH_CLAIMS_RATE", "50"))
 RACES = int(os.environ.get("BENCH_CLAIMS_RACES", "100"))
 BACKGROUND = float(os.environ.get("BENCH_CLAIMS_BACKGROUND", "1000"))
+if not BACKGROUND >= 0:  # also NaN
+    raise SystemExit("error: BENCH_CLAIMS_BACKGROUND: must be records/s, 0 or more")
 
 
 def a_use(n: int, nonce: str = "") -> events_pb2.LicenceUse:
@@ -94,7 +96,7 @@ async def run(stack: DevStack, home: Path) -> dict[str, float | int]:
     async def other_verifications() -> None:
         n = 0
         started = time.monotonic()
-        while not stop.is_set():
+        while BACKGROUND > 0 and not stop.is_set():
             n += 1
             record = a_record(10_000_000 + n)
             await background.send(

@@ -165,10 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "cpu_us": proccpu.per_op_us(cpu_before, cpu_after, licences),
-        "cpu_utilisation": {
-            name: round((cpu_after[name] - cpu_before[name]) / elapsed, 3)
-            for name in cpu_after
-        },
+        "cpu_utilisation": proccpu.utilisation(cpu_before, cpu_after, elapsed),
     }
 
 

@@ -83,6 +83,19 @@ def per_op_us(
     }
 
 
+def utilisation(
+    before: Mapping[str, float], after: Mapping[str, float], seconds: float
+) -> dict[str, float]:
+    """Cores busy on average (CPU seconds per wall second) of each group between two
+    samples ``seconds`` apart; never below 0, as :func:`per_op_us`."""
+    return {
+        name: round(max(0.0, after[name] - before[name]) / seconds, 3)
+        if seconds
+        else 0.0
+        for name in after
+    }
+
+
 def postgres_pid(data_dir: Path) -> int:
     """The postmaster's pid: the first line of ``postmaster.pid`` in its data folder."""
     return int((data_dir / "postmaster.pid").read_text().split()[0])

@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     }
     console_url = f"https://{cfg.console.listen}/"
     ready["console"] = _wait_https(cfg, services["console"], console_url)
-    state = {n: "SERVING" if ok else "NOT READY" for n, ok in ready.items()}
+    state = {n: service_state(ok, services[n]) for n, ok in ready.items()}
     ca = cfg.tls.ca_file
     topics = topic_lines()
     metrics = "\n               ".join(
@@ -193,9 +193,31 @@ Ctrl-C stops everything; running again reuses the data.
     try:
         while not stopping and all(p.poll() is None for p in services.values()):
             time.sleep(0.2)
+        for line in exited_lines(services):
+            print(line, file=sys.stderr, flush=True)
     finally:
         shut_down(services, stack.stop)
     return 0 if stopping else 1
+
+
+def service_state(ready: bool, process: subprocess.Popen[bytes]) -> str:
+    """The banner's word for one service: ``SERVING``, ``EXITED (code N)`` when the
+    process is gone (its own error is above, on the terminal), or ``NOT READY``."""
+    if ready:
+        return "SERVING"
+    code = process.poll()
+    return "NOT READY" if code is None else f"EXITED (code {code}; its error is above)"
+
+
+def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
+    """``error: <service>: exited with code N`` for every service that has stopped,
+    so that a run ended by one dead service names it rather than stopping them all
+    without a word."""
+    return [
+        f"error: {name}: exited with code {process.returncode}; the rest are stopped"
+        for name, process in services.items()
+        if process.poll() is not None
+    ]
 
 
 def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:

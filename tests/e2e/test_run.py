@@ -162,3 +162,23 @@ def test_the_shutdown_prints_one_line_per_service_and_stopped_alone(capsys):
         "stopping PostgreSQL and the broker",
         "stopped.",
     ]
+
+
+def test_a_service_that_exits_is_named_with_its_code():
+    """A service that dies at start is ``EXITED (code N; …)`` in the banner, not
+    ``NOT READY``; and the run that one dead service ends names it on stderr."""
+    from services.run import exited_lines, service_state, start_service
+
+    dead = start_service([sys.executable, "-c", "raise SystemExit(2)"])
+    alive = start_service([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead.wait(30)
+        assert service_state(False, dead).startswith("EXITED (code 2;")
+        assert service_state(False, alive) == "NOT READY"
+        assert service_state(True, alive) == "SERVING"
+        assert exited_lines({"seal": dead, "feed": alive}) == [
+            "error: seal: exited with code 2; the rest are stopped"
+        ]
+    finally:
+        alive.kill()
+        alive.wait()
