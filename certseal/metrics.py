@@ -10,6 +10,9 @@ from prometheus_client import (
     start_http_server,
 )
 
+from certseal.errors import invalid
+from certseal.listen import bind_problem
+
 _LATENCY_BUCKETS = (
     0.001,
     0.0025,
@@ -107,6 +110,15 @@ class Metrics:
             registry=r,
         )
 
-    def serve(self, port: int, addr: str = "127.0.0.1") -> None:
-        """Expose ``/metrics`` over HTTP."""
-        start_http_server(port, addr=addr, registry=self.registry)
+    def serve(
+        self, port: int, addr: str = "127.0.0.1", *, setting: str = "metrics_listen"
+    ) -> None:
+        """Expose ``/metrics`` over HTTP on ``addr:port``.
+
+        Raises CertsealError (INVALID_ARGUMENT, field ``setting``) when the address
+        cannot be bound (another process listens there, or it is not this machine's),
+        naming the address: a configuration mistake, not a crash."""
+        try:
+            start_http_server(port, addr=addr, registry=self.registry)
+        except OSError as exc:
+            raise invalid(setting, bind_problem(f"{addr}:{port}", exc)) from exc

@@ -157,8 +157,10 @@ class ServiceProcess:
         if self.metrics_listen:
             host, _, port = self.metrics_listen.rpartition(":")
             try:
-                self.metrics.serve(int(port), host)
-            except OSError as exc:
+                self.metrics.serve(
+                    int(port), host, setting=f"{self.name}.metrics_listen"
+                )
+            except CertsealError as exc:
                 if not self.metrics_optional:
                     raise
                 # a supervised worker: its work (serving, relaying) matters more
@@ -188,6 +190,7 @@ class ServiceProcess:
             health_=self.health,
             service_names=list(self.allowed_kinds),
             reuse_port=self.reuse_port,
+            setting=f"{self.name}.listen",
         )
         self.add_servicers(self.server)
         await self.health.set_serving(False)
@@ -282,6 +285,25 @@ class Runnable(Protocol):
         """Stop serving."""
 
 
+START_FAILURES = (CertsealError, OSError, ValueError, RuntimeError)
+"""What a start-up may fail with that is the operator's to fix (a port taken, a secret
+file missing, a token that does not open): one line, no traceback."""
+
+
+async def start_or_explain(app: Runnable, prog: str) -> str:
+    """Start ``app``; "" when it runs, else ``<prog>: error: <what>`` after stopping
+    what did start (within 10 s) while the loop still runs: a gRPC server left to
+    its finaliser after the loop closed printed a traceback ("Event loop is
+    closed") under the one-line error."""
+    try:
+        await app.start()
+    except START_FAILURES as exc:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(app.stop(), 10)
+        return f"{prog}: error: {exc}"
+    return ""
+
+
 def run_main(
     prog: str,
     make_app: Callable[[Any], Runnable],
@@ -309,13 +331,15 @@ def run_main(
     async def run() -> str:
         try:
             app = make_app(load(args.config))
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            await app.start()
         except (CertsealError, OSError, ValueError, RuntimeError) as exc:
             return f"{prog}: error: {exc}"
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        failed = await start_or_explain(app, prog)
+        if failed:
+            return failed
         await stop.wait()
         await app.stop()
         return ""

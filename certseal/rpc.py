@@ -45,6 +45,7 @@ from certseal.errors import (
     status_field,
 )
 from certseal.idempotency import METADATA_KEY, claim_for, is_idempotent
+from certseal.listen import add_secure_port
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.requests import check_request
@@ -452,11 +453,12 @@ def build_server(
     health_: Health,
     service_names: Iterable[str],
     reuse_port: bool = False,
+    setting: str = "listen",
 ) -> tuple[grpc.aio.Server, int]:
     """A server with the interceptor, health and reflection; returns it and its port.
 
     ``reuse_port`` lets several worker processes listen on one port (SO_REUSEPORT):
-    the kernel spreads connections across them.
+    the kernel spreads connections across them. Errors: :func:`add_secure_port`.
     """
     server = grpc.aio.server(
         interceptors=[interceptor],
@@ -475,10 +477,7 @@ def build_server(
         ],
         server,
     )
-    port = server.add_secure_port(listen, credentials)
-    if port == 0:
-        raise RuntimeError(f"cannot listen on {listen}")
-    return server, port
+    return server, add_secure_port(server, listen, credentials, setting)
 
 
 async def start_probe_server(listen: str, health_: Health) -> grpc.aio.Server:

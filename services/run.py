@@ -140,28 +140,11 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             f"   (port {args.broker_port} was in use: this run took a free port; "
             "clients configured for it must follow)"
         )
-    print(
-        f"""
-certseal is running on the embedded defaults (data in {home.resolve()}).
-
-  PostgreSQL   {cfg.database.dsn()}
-  Kafka        {kafka}
-               topics: {topics}
-  Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
-  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
-               {region} (group region-demo)   {state["region"]}
-  Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
-  TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
-  Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
-  Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
-  Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
-               the browser must trust the dev CA {ca}
-  Metrics      {metrics}
-  Config       {stack.config_file}
-               with {home / LOCAL_OVERLAY} layered on top when it exists (your own
-               settings; make run never writes it)
-
-Try, in another terminal (the CLI finds {stack.config_file}; README.md has the whole
+    exited = [name for name, process in services.items() if process.poll() is not None]
+    walk = (
+        not_started(exited, home / LOCAL_OVERLAY)
+        if exited
+        else f"""Try, in another terminal (the CLI finds {stack.config_file}; README.md has the whole
 walk-through: amend, transfer, revoke, seals):
   .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer,seal_owner --dev-identity
   .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
@@ -187,7 +170,31 @@ installed by make setup; the certseal commands above need no such tool):
   grpcurl -cacert {ca} -cert {cfg.cli.cert_file} -key {cfg.cli.key_file} {cfg.issuer.listen} list
 
 Ctrl-C stops everything; running again reuses the data.
-""",
+"""
+    )
+    headline = "did not start completely" if exited else "is running"
+    print(
+        f"""
+certseal {headline} on the embedded defaults (data in {home.resolve()}).
+
+  PostgreSQL   {cfg.database.dsn()}
+  Kafka        {kafka}
+               topics: {topics}
+  Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
+  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
+               {region} (group region-demo)   {state["region"]}
+  Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
+  TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
+  Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
+  Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
+  Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
+               the browser must trust the dev CA {ca}
+  Metrics      {metrics}
+  Config       {stack.config_file}
+               with {home / LOCAL_OVERLAY} layered on top when it exists (your own
+               settings; make run never writes it)
+
+{walk}""",
         flush=True,
     )
     try:
@@ -198,6 +205,16 @@ Ctrl-C stops everything; running again reuses the data.
     finally:
         shut_down(services, stack.stop)
     return 0 if stopping else 1
+
+
+def not_started(exited: list[str], overlay: Path) -> str:
+    """What the banner says instead of the walk-through when services in ``exited``
+    did not start: which, where their errors are, and where a busy port is moved."""
+    return (
+        f"Not every service started ({', '.join(exited)}: each one's error is "
+        f"above).\nA port another process holds is moved in {overlay} (e.g. "
+        "[issuer] listen,\n[verifier] metrics_listen); certseal stops now.\n"
+    )
 
 
 def service_state(ready: bool, process: subprocess.Popen[bytes]) -> str:

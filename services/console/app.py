@@ -22,8 +22,10 @@ import grpc
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
+from certseal.errors import invalid
 from certseal.events import default_topics
 from certseal.files import certificate_common_name
+from certseal.listen import bind_problem
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, secure_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
@@ -188,7 +190,7 @@ class ConsoleApp:
         app.middlewares.append(self._count_requests())
         if cs.metrics_listen:
             host, _, port = cs.metrics_listen.rpartition(":")
-            self.metrics.serve(int(port), host)
+            self.metrics.serve(int(port), host, setting="console.metrics_listen")
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -198,7 +200,10 @@ class ConsoleApp:
             context.load_verify_locations(cs.client_ca_file)
         host, _, port = self.listen.rpartition(":")
         site = web.TCPSite(self._runner, host, int(port), ssl_context=context)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise invalid("console.listen", bind_problem(self.listen, exc)) from exc
         self.port = self._runner.addresses[0][1]
         log.info("counter console on https://%s:%d/", host, self.port)
 

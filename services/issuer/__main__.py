@@ -20,6 +20,7 @@ import time
 
 from certseal import logs
 from certseal.errors import CertsealError
+from certseal.process import start_or_explain
 from services.config import load
 from services.issuer.app import IssuerApp
 from services.issuer.config import IssuerSettings
@@ -101,10 +102,9 @@ def _tune_gc() -> None:
 async def _start(app: IssuerApp) -> None:
     """Start ``app``; a start-up failure (a PKCS#11 token that does not open, a
     secret file missing, a port taken) ends the process with one line, no traceback."""
-    try:
-        await app.start()
-    except (CertsealError, OSError, ValueError, RuntimeError) as exc:
-        sys.exit(f"services.issuer: error: {exc}")
+    failed = await start_or_explain(app, "services.issuer")
+    if failed:
+        sys.exit(failed)
     _tune_gc()
 
 

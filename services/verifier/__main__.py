@@ -17,6 +17,7 @@ from faust.worker import Worker
 
 from certseal.errors import CertsealError
 from certseal.files import certificate_common_name
+from certseal.listen import bind_error, bind_problem
 from certseal.metrics import Metrics
 from services.config import load
 from services.verifier.app import (
@@ -144,6 +145,12 @@ def main() -> None:
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
     cfg.verifier.probe_listen = args.probe_listen or cfg.verifier.probe_listen
+    for setting in ("listen", "metrics_listen", "probe_listen"):
+        # before Faust starts: a port taken later fails inside its service, with
+        # a traceback that names neither the setting nor the address
+        address = getattr(cfg.verifier, setting)
+        if address and (taken := bind_error(address)) is not None:
+            _bad_input(f"error: verifier.{setting}: {bind_problem(address, taken)}")
     data_dir = worker_data_dir(cfg.verifier)
     # Worker threads decoding codes hold the GIL for up to a millisecond at a time;
     # hand it back to the event loop's thread sooner than the default 5 ms.

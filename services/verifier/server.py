@@ -82,6 +82,7 @@ class GrpcService(Service):
             interceptor=interceptor,
             health_=self.health,
             service_names=[VERIFIER, PEER],
+            setting="verifier.listen",
         )
         verifier_pb2_grpc.add_VerifierServicer_to_server(self._servicer, self._server)
         if self._peer_servicer is not None:
@@ -96,7 +97,7 @@ class GrpcService(Service):
             )
         if cfg.verifier.metrics_listen:
             host, _, port = cfg.verifier.metrics_listen.rpartition(":")
-            self._metrics.serve(int(port), host)
+            self._metrics.serve(int(port), host, setting="verifier.metrics_listen")
         log.info("verifier %s listening on port %d", cfg.verifier.group, self.port)
 
     @Service.task

@@ -182,3 +182,12 @@ def test_a_service_that_exits_is_named_with_its_code():
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_run_with_a_dead_service_says_so_instead_of_the_walk_through(tmp_path):
+    from services.run import not_started
+
+    text = not_started(["issuer", "seal"], tmp_path / "local.toml")
+    assert text.startswith("Not every service started (issuer, seal: ")
+    assert str(tmp_path / "local.toml") in text and "certseal stops now" in text
+    assert "Try, in another terminal" not in text

@@ -1,0 +1,105 @@
+"""A port another process already listens on is a configuration mistake, and each
+service says so in one line naming its setting and the address (``error:
+<section>.<setting>: <host:port> is already in use ...``), with no traceback: the
+issuer and the console exit 1 (services' start-up failures), the verifier exits 2
+before Faust starts (its bad settings are bad input). Found by a new user whose
+``make run`` met a busy port: grpcio's RuntimeError, Faust's traceback and a bare
+``[Errno 98]`` named neither the setting nor, for the verifier, the right port."""
+
+from __future__ import annotations
+
+import copy
+import errno
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from certseal.config import dump_config
+from certseal.listen import bind_error, bind_problem
+from services.devstack import free_port
+from tests.conftest import migrated_database
+
+
+@contextmanager
+def taken() -> Iterator[str]:
+    """A ``127.0.0.1:port`` this test listens on while the block runs."""
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        yield f"127.0.0.1:{holder.getsockname()[1]}"
+
+
+def _start(module: str, cfg, tmp_path) -> subprocess.CompletedProcess[str]:
+    config_file = tmp_path / f"{module}.toml"
+    config_file.write_text(dump_config(cfg))
+    return subprocess.run(
+        [sys.executable, "-m", module, "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_clear_line(done: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert expected in done.stderr, done.stderr
+    assert "is already in use" in done.stderr, done.stderr
+    for noise in ("Traceback", "Exception ignored", "Errno 98", "Failed to bind"):
+        assert noise not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("setting", ["listen", "metrics_listen"])
+async def test_the_issuer_names_its_busy_port(stack, config, tmp_path, setting):
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(await migrated_database(config, "busyport"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.issuer.listen = f"127.0.0.1:{free_port()}"
+    cfg.issuer.metrics_listen = f"127.0.0.1:{free_port()}"
+    with taken() as address:
+        setattr(cfg.issuer, setting, address)
+        done = _start("services.issuer", cfg, tmp_path)
+    assert done.returncode == 1, done.stderr
+    _one_clear_line(done, f"services.issuer: error: issuer.{setting}: {address} ")
+
+
+@pytest.mark.parametrize("setting", ["listen", "metrics_listen", "probe_listen"])
+def test_the_verifier_names_its_busy_port_before_it_starts(config, tmp_path, setting):
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(tmp_path / "verifier")
+    with taken() as address:
+        setattr(cfg.verifier, setting, address)
+        done = _start("services.verifier", cfg, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: verifier.{setting}: {address} "), done.stderr
+    _one_clear_line(done, f"verifier.{setting}")
+    assert not (tmp_path / "verifier").exists()  # refused before touching anything
+
+
+@pytest.mark.parametrize("setting", ["listen", "metrics_listen"])
+def test_the_console_names_its_busy_port(stack, config, tmp_path, setting):
+    cfg = copy.deepcopy(config)
+    cfg.console.listen = f"127.0.0.1:{free_port()}"
+    cfg.console.metrics_listen = f"127.0.0.1:{free_port()}"
+    with taken() as address:
+        setattr(cfg.console, setting, address)
+        done = _start("services.console", cfg, tmp_path)
+    assert done.returncode == 1, done.stderr
+    _one_clear_line(done, f"services.console: error: console.{setting}: {address} ")
+
+
+def test_why_an_address_cannot_be_listened_on():
+    with taken() as address:
+        busy = bind_error(address)
+        assert busy is not None and busy.errno == errno.EADDRINUSE
+        assert bind_problem(address, busy).startswith(f"{address} is already in use")
+    assert bind_error(address) is None  # free again
+    assert bind_error("no port") is None
+    elsewhere = bind_error("192.0.2.1:8080")  # TEST-NET-1: not this machine's
+    assert elsewhere is not None
+    assert "is not an address of this machine" in bind_problem("x:1", elsewhere)
+    assert bind_problem("x:1", None) == (
+        "x:1 cannot be listened on; choose another address in the configuration"
+    )
