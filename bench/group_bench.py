@@ -219,7 +219,7 @@ def main() -> None:
             "sizes": SIZES,
             "partitions": PARTITIONS,
             "processes": "embedded broker and N verifier workers on this machine",
-            "load": f"loadavg {os.getloadavg()[0]:.1f} at the end (shared machine)",
+            "load": f"loadavg {os.getloadavg()[0]:.1f} at the end",
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

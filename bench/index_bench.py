@@ -231,7 +231,7 @@ def main() -> None:
                 "cache_mb": 32,
                 "write_buffer_mb": 16,
                 "processes": "this process only (no broker, no gRPC)",
-                "load": f"loadavg {os.getloadavg()[0]:.1f} at the end (shared machine)",
+                "load": f"loadavg {os.getloadavg()[0]:.1f} at the end",
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
                 "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -302,7 +302,7 @@ def main() -> None:
             "write_buffer_mb": cfg.verifier.index_write_buffer_mb,
             "processes": "PostgreSQL + Tansu + one verifier worker + load generator "
             "(the issuer only to issue the real licences, stopped before)",
-            "load": f"loadavg {os.getloadavg()[0]:.1f} at the end (shared machine)",
+            "load": f"loadavg {os.getloadavg()[0]:.1f} at the end",
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
