@@ -42,12 +42,38 @@ class TextFormatter(logging.Formatter):
         )
 
 
-def configure(level: str = "INFO") -> None:
-    """Send logs to stderr: JSON lines, or plain lines when the environment says
+def formatter() -> logging.Formatter:
+    """JSON lines, or plain lines when the environment says
     ``CERTSEAL_LOG_FORMAT=text`` (``certseal run`` sets it for its services)."""
-    handler = logging.StreamHandler(sys.stderr)
     text = os.environ.get("CERTSEAL_LOG_FORMAT") == "text"
-    handler.setFormatter(TextFormatter() if text else JsonFormatter())
+    return TextFormatter() if text else JsonFormatter()
+
+
+def dict_config(level: str = "INFO") -> dict[str, object]:
+    """:func:`configure` as a :func:`logging.config.dictConfig` mapping, for a
+    framework that sets logging up itself: Faust's worker
+    (``Worker(logging_config=...)``) otherwise replaced the verifier's handlers with
+    its own coloured format, so its lines were neither JSON nor ``make run``'s."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"certseal": {"()": formatter}},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "certseal",
+            }
+        },
+        "root": {"level": level, "handlers": ["default"]},
+        "loggers": {"aiokafka": {"level": "WARNING"}},
+    }
+
+
+def configure(level: str = "INFO") -> None:
+    """Send logs to stderr as :func:`formatter` says, at ``level``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

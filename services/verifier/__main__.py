@@ -15,6 +15,7 @@ import uvloop
 from faust.exceptions import ConsistencyError
 from faust.worker import Worker
 
+from certseal import logs
 from certseal.errors import CertsealError
 from certseal.files import certificate_common_name
 from certseal.listen import bind_error, bind_problem
@@ -47,6 +48,16 @@ from services.verifier.server import GrpcService
 from services.verifier.storage import drop_index
 
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+#: ``--log-level`` (Faust's names) -> the logging module's
+LOG_LEVELS = {
+    "crit": "CRITICAL",
+    "error": "ERROR",
+    "warn": "WARNING",
+    "info": "INFO",
+    "debug": "DEBUG",
+}
 
 
 def main() -> None:
@@ -96,7 +107,7 @@ def main() -> None:
     parser.add_argument(
         "--log-level",
         default="warn",
-        choices=["crit", "error", "warn", "info", "debug"],
+        choices=list(LOG_LEVELS),
     )
     parser.add_argument("--rebuilding", help=argparse.SUPPRESS)  # why, after execv
     args = parser.parse_args()
@@ -155,6 +166,10 @@ def main() -> None:
     # Worker threads decoding codes hold the GIL for up to a millisecond at a time;
     # hand it back to the event loop's thread sooner than the default 5 ms.
     sys.setswitchinterval(0.0005)
+    # the start-up's own lines (an index dropped, a rebuild) in the services' format,
+    # as Faust's worker keeps them once it starts (logging_config below)
+    level = LOG_LEVELS[args.log_level]
+    logs.configure(level)
     log = logging.getLogger(__name__)
     # a verifier serves RPCs and keeps an index: no outbox, audit chain or sweep
     metrics = Metrics(families=frozenset({"rpc", "index"}))
@@ -227,7 +242,12 @@ def main() -> None:
         ),
         index_built=state.feed.built,
     )
-    worker = Worker(state.app, grpc_service, loglevel=args.log_level)
+    worker = Worker(
+        state.app,
+        grpc_service,
+        loglevel=level,
+        logging_config=logs.dict_config(level),
+    )
     # Faust's progress spinner sets the root logger to DEBUG so that it spins on every
     # record: that cost 8 % of the worker's CPU in formatting debug records nobody reads.
     worker.spinner = None

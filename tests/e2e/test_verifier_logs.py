@@ -1,0 +1,57 @@
+"""The verifier logs as every other service does: JSON lines (or ``make run``'s plain
+lines), before Faust's worker starts and after. Found by a new user: a verifier's
+start-up warning about an index built from another Kafka cluster was a bare line
+without time or level (logging not yet set up), and every later line was Faust's own
+coloured format, so a log shipper reading JSON lines lost the verifier's."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import secrets
+
+from certseal import logs
+from certseal.config import dump_config
+from tests.conftest import VerifierProcess
+
+
+async def test_start_up_and_faust_lines_are_json(stack, config, tmp_path):
+    config.verifier.data_dir = str(tmp_path / "data")
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(config))
+    group = f"logs-{secrets.token_hex(3)}"
+    elsewhere = tmp_path / "data" / group
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "kafka-cluster-id").write_text("another-cluster")
+    (elsewhere / "left-over").write_text("an index of that cluster")
+    worker = VerifierProcess(stack, config_file, tmp_path, group, "--log-level", "info")
+    await worker.start()
+    try:
+        await worker.wait_serving()
+    finally:
+        await worker.stop()
+    lines = (tmp_path / f"{group}.log").read_text(errors="replace").splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    dropped = [r for r in records if "another Kafka cluster" in r["msg"]]
+    assert [r["level"] for r in dropped] == ["warning"], lines
+    # Faust's own records (info: the worker starting, its app) in the same format
+    assert any(r["logger"].startswith(("faust", "mode")) for r in records), lines
+    # no record in Faust's format ("[2026-12-01 15:22:35,179] [pid] [LEVEL] ...")
+    assert not [line for line in lines if line.startswith("[20")], lines
+    assert not [line for line in lines if "another Kafka cluster" in line][1:]
+
+
+def test_the_dict_config_formats_as_the_environment_says(monkeypatch):
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        for value, kind in (("text", logs.TextFormatter), ("", logs.JsonFormatter)):
+            monkeypatch.setenv("CERTSEAL_LOG_FORMAT", value)
+            logging.config.dictConfig(logs.dict_config("WARNING"))
+            assert [type(h.formatter) for h in root.handlers] == [kind]
+            assert root.level == logging.WARNING
+            assert logging.getLogger("aiokafka").level == logging.WARNING
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
