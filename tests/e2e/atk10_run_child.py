@@ -1,0 +1,93 @@
+"""A ``certseal run`` for tests/e2e/test_atk10_run.py: services.run's own ``cmd_run``
+with the dev stack's configuration and dev PKI but no PostgreSQL or broker, and each
+service a real process that behaves as argv[2] (JSON) says: ``"hang"`` (never
+serving), ``"exit3"`` (exits at once with code 3) or ``"serve"`` (alive; counted as
+SERVING while it lives, so that the run reaches its banner). Prints ``started <name>
+<pid>`` for each service and ``waiting <name>`` when the readiness wait starts.
+
+    python -m tests.e2e.atk10_run_child HOME '{"issuer": "exit3", "*": "hang"}'
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import services.run as run
+from certseal.config import dump_config
+from services import cli
+from services.devstack import DevStack
+
+BEHAVIOUR = {
+    "hang": "import time; time.sleep(600)",
+    "serve": "import time; time.sleep(600)",
+    "exit3": "raise SystemExit(3)",
+}
+
+
+class ConfigOnly(DevStack):
+    """The dev stack's configuration and certificates; no PostgreSQL, no broker."""
+
+    async def start(self):  # type: ignore[override]
+        cfg = self.config
+        (self.home / "secrets").mkdir(parents=True, exist_ok=True)
+        server = self.ca.identity("service:certseal", server=True)
+        cfg.tls.ca_file = str(self.ca.ca_file)
+        cfg.tls.cert_file, cfg.tls.key_file = (
+            str(server.cert_file),
+            str(server.key_file),
+        )
+        cfg.kafka.bootstrap_servers = "127.0.0.1:9"
+        dsn_file = self.home / "secrets" / "database.dsn"
+        dsn_file.write_text("postgresql://nobody@127.0.0.1:9/none\n")
+        cfg.database.dsn_file = str(dsn_file)
+        self.configure(cfg)
+        self.config_file.write_text(dump_config(cfg))
+        return cfg
+
+    def stop(self) -> None:
+        print("stack stopped", flush=True)
+
+
+def main() -> int:
+    home, plan = sys.argv[1], json.loads(sys.argv[2])
+    behaviour: dict[int, str] = {}
+
+    def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
+        module = argv[2].removeprefix("services.")
+        name = "region" if "region-demo" in argv else module
+        kind = plan.get(name, plan.get("*", "hang"))
+        process = subprocess.Popen(
+            [sys.executable, "-c", BEHAVIOUR[kind]], start_new_session=True
+        )
+        behaviour[process.pid] = kind
+        print(f"started {name} {process.pid}", flush=True)
+        return process
+
+    real_wait_serving, real_wait_https = run._wait_serving, run._wait_https
+
+    def wait_serving(cfg, process, target):  # type: ignore[no-untyped-def]
+        print(f"waiting {target}", flush=True)
+        if behaviour[process.pid] == "serve":
+            return process.poll() is None
+        return real_wait_serving(cfg, process, target)
+
+    def wait_https(cfg, process, url):  # type: ignore[no-untyped-def]
+        print(f"waiting {url}", flush=True)
+        if behaviour[process.pid] == "serve":
+            return process.poll() is None
+        return real_wait_https(cfg, process, url)
+
+    run.DevStack = ConfigOnly  # type: ignore[misc]
+    run.start_service = start_service
+    run._wait_serving = wait_serving
+    run._wait_https = wait_https
+    # the CLI as `certseal run` calls it (its handling of KeyboardInterrupt and of a
+    # broken pipe included)
+    return cli.main(["run", "--home", str(Path(home)), "--broker-port", "0"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
