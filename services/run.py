@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import grpc
 
@@ -88,123 +89,141 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
         return start_service([sys.executable, "-m", module, *layers, *extra])
 
-    services = {
-        "issuer": service("services.issuer"),
-        "verifier": service(
-            "services.verifier", "--metrics-listen", VERIFIER_METRICS["dept-demo"]
-        ),
-        "region": service(
-            "services.verifier",
-            *("--group", "region-demo", "--listen", region),
-            *("--metrics-listen", VERIFIER_METRICS["region-demo"]),
-        ),
-        "seal": service("services.seal"),
-        "feed": service("services.feed"),
-        "tlog": service("services.tlog"),
-        "console": service("services.console"),
-    }
     stopping = False
 
     def stop(*_: Any) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    targets = {
-        "issuer": cfg.cli.issuer_target,
-        "verifier": cfg.cli.verifier_target,
-        "region": region,
-        "seal": cfg.cli.seal_target,
-        "feed": cfg.cli.feed_target,
-        "tlog": cfg.cli.tlog_target,
-    }
-    ready = {
-        name: _wait_serving(cfg, services[name], target)
-        for name, target in targets.items()
-    }
-    console_url = f"https://{cfg.console.listen}/"
-    ready["console"] = _wait_https(cfg, services["console"], console_url)
-    state = {n: service_state(ok, services[n]) for n, ok in ready.items()}
-    ca = cfg.tls.ca_file
-    topics = topic_lines()
-    metrics = "\n               ".join(
-        f"http://{listen}/metrics  {name}"
-        for name, listen in metrics_endpoints(
-            _as_services_read_it(cfg, home, config), VERIFIER_METRICS
-        ).items()
-    )
-    kafka = cfg.kafka.bootstrap_servers
-    if stack.broker_port_taken:
-        kafka += (
-            f"   (port {args.broker_port} was in use: this run took a free port; "
-            "clients configured for it must follow)"
-        )
-    exited = [name for name, process in services.items() if process.poll() is not None]
-    walk = (
-        not_started(exited, home / LOCAL_OVERLAY)
-        if exited
-        else f"""Try, in another terminal (the CLI finds {stack.config_file}; README.md has the whole
-walk-through: amend, transfer, revoke, seals):
-  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer,seal_owner --dev-identity
-  .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
-  .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
-      --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
-  .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
-      --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
-  .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
-  .venv/bin/certseal verify --purpose 窗口办事 'LC1:...'    (quoted: a code has spaces; or --image code.png)
-  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 'LC1:...'   (the other group)
-  .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
-  .venv/bin/certseal verify --offline --bundle counter.bundle 'LC1:...'
-  .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
-  .venv/bin/certseal events tail --since earliest        (the live event feed)
-  .venv/bin/certseal id check IDENTIFIER
-  .venv/bin/certseal audit verify
-  .venv/bin/certseal log verify --licence IDENTIFIER     (its issuance is in the log)
-  .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
-      (a password of 12 characters or more; then sign in at {console_url}operator -
-      the browser must trust {ca})
-gRPC reflection is on, for a gRPC tool of your own such as grpcurl (optional, not
-installed by make setup; the certseal commands above need no such tool):
-  grpcurl -cacert {ca} -cert {cfg.cli.cert_file} -key {cfg.cli.key_file} {cfg.issuer.listen} list
-
-Ctrl-C stops everything; running again reuses the data.
-"""
-    )
-    headline = "did not start completely" if exited else "is running"
-    print(
-        f"""
-certseal {headline} on the embedded defaults (data in {home.resolve()}).
-
-  PostgreSQL   {cfg.database.dsn()}
-  Kafka        {kafka}
-               topics: {topics}
-  Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
-  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
-               {region} (group region-demo)   {state["region"]}
-  Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
-  TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
-  Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
-  Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
-  Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
-               the browser must trust the dev CA {ca}
-  Metrics      {metrics}
-  Config       {stack.config_file}
-               with {home / LOCAL_OVERLAY} layered on top when it exists (your own
-               settings; make run never writes it)
-
-{walk}""",
-        flush=True,
-    )
+    # SIGHUP: the terminal closed; the services, in sessions of their own, get
+    # nothing from it and would outlive the run
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    services: dict[str, subprocess.Popen[bytes]] = {}
+    # from the first start on, whatever fails stops what started (finally below)
     try:
+        starts = {
+            "issuer": ("services.issuer",),
+            "verifier": (
+                "services.verifier",
+                *("--metrics-listen", VERIFIER_METRICS["dept-demo"]),
+            ),
+            "region": (
+                "services.verifier",
+                *("--group", "region-demo", "--listen", region),
+                *("--metrics-listen", VERIFIER_METRICS["region-demo"]),
+            ),
+            "seal": ("services.seal",),
+            "feed": ("services.feed",),
+            "tlog": ("services.tlog",),
+            "console": ("services.console",),
+        }
+        for name, argv in starts.items():
+            services[name] = service(*argv)
+        targets = {
+            "issuer": cfg.cli.issuer_target,
+            "verifier": cfg.cli.verifier_target,
+            "region": region,
+            "seal": cfg.cli.seal_target,
+            "feed": cfg.cli.feed_target,
+            "tlog": cfg.cli.tlog_target,
+        }
+
+        def give_up() -> bool:  # Ctrl-C, or a service already dead: wait no longer
+            return stopping or any(p.poll() is not None for p in services.values())
+
+        ready: dict[str, bool] = {}
+        for name, target in targets.items():
+            ready[name] = not give_up() and _wait_serving(
+                cfg, services[name], target, give_up
+            )
+        console_url = f"https://{cfg.console.listen}/"
+        ready["console"] = not give_up() and _wait_https(
+            cfg, services["console"], console_url, give_up
+        )
+        if stopping:  # Ctrl-C while waiting: no banner, stop what started
+            return 0
+        state = {n: service_state(ok, services[n]) for n, ok in ready.items()}
+        ca = cfg.tls.ca_file
+        topics = topic_lines()
+        metrics = "\n               ".join(
+            f"http://{listen}/metrics  {name}"
+            for name, listen in metrics_endpoints(
+                _as_services_read_it(cfg, home, config), VERIFIER_METRICS
+            ).items()
+        )
+        kafka = cfg.kafka.bootstrap_servers
+        if stack.broker_port_taken:
+            kafka += (
+                f"   (port {args.broker_port} was in use: this run took a free port; "
+                "clients configured for it must follow)"
+            )
+        exited = [
+            name for name, process in services.items() if process.poll() is not None
+        ]
+        walk = (
+            not_started(exited, home / LOCAL_OVERLAY)
+            if exited
+            else f"""Try, in another terminal (the CLI finds {stack.config_file}; README.md has the whole
+    walk-through: amend, transfer, revoke, seals):
+      .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer,seal_owner --dev-identity
+      .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
+      .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
+          --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
+      .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
+          --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
+      .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
+      .venv/bin/certseal verify --purpose 窗口办事 'LC1:...'    (quoted: a code has spaces; or --image code.png)
+      .venv/bin/certseal verify --group region-demo --purpose 窗口办事 'LC1:...'   (the other group)
+      .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
+      .venv/bin/certseal verify --offline --bundle counter.bundle 'LC1:...'
+      .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
+      .venv/bin/certseal events tail --since earliest        (the live event feed)
+      .venv/bin/certseal id check IDENTIFIER
+      .venv/bin/certseal audit verify
+      .venv/bin/certseal log verify --licence IDENTIFIER     (its issuance is in the log)
+      .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
+          (a password of 12 characters or more; then sign in at {console_url}operator -
+          the browser must trust {ca})
+    gRPC reflection is on, for a gRPC tool of your own such as grpcurl (optional, not
+    installed by make setup; the certseal commands above need no such tool):
+      grpcurl -cacert {ca} -cert {cfg.cli.cert_file} -key {cfg.cli.key_file} {cfg.issuer.listen} list
+
+    Ctrl-C stops everything; running again reuses the data.
+    """
+        )
+        headline = "did not start completely" if exited else "is running"
+        print(
+            f"""
+    certseal {headline} on the embedded defaults (data in {home.resolve()}).
+
+      PostgreSQL   {cfg.database.dsn()}
+      Kafka        {kafka}
+                   topics: {topics}
+      Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
+      Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
+                   {region} (group region-demo)   {state["region"]}
+      Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
+      TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
+      Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
+      Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
+      Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
+                   the browser must trust the dev CA {ca}
+      Metrics      {metrics}
+      Config       {stack.config_file}
+                   with {home / LOCAL_OVERLAY} layered on top when it exists (your own
+                   settings; make run never writes it)
+
+    {walk}""",
+            flush=True,
+        )
         while not stopping and all(p.poll() is None for p in services.values()):
             time.sleep(0.2)
         for line in exited_lines(services):
-            print(line, file=sys.stderr, flush=True)
+            say(line, sys.stderr)
+        return 0 if stopping else 1
     finally:
         shut_down(services, stack.stop)
-    return 0 if stopping else 1
 
 
 def not_started(exited: list[str], overlay: Path) -> str:
@@ -218,23 +237,38 @@ def not_started(exited: list[str], overlay: Path) -> str:
 
 
 def service_state(ready: bool, process: subprocess.Popen[bytes]) -> str:
-    """The banner's word for one service: ``SERVING``, ``EXITED (code N)`` when the
-    process is gone (its own error is above, on the terminal), or ``NOT READY``."""
-    if ready:
-        return "SERVING"
+    """The banner's word for one service: ``EXITED (…)`` when the process is gone,
+    also after it was found serving (:func:`ending`), else ``SERVING`` or ``NOT
+    READY``."""
     code = process.poll()
-    return "NOT READY" if code is None else f"EXITED (code {code}; its error is above)"
+    if code is not None:
+        return f"EXITED ({ending(code)})"
+    return "SERVING" if ready else "NOT READY"
+
+
+def ending(code: int) -> str:
+    """How a process ended, from its return code: ``code N; its error is above`` (it
+    said why on the terminal), or ``killed by SIGKILL`` (a negative code: a signal,
+    such as the OOM killer's, with nothing said)."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"code {code}; its error is above"
 
 
 def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
-    """``error: <service>: exited with code N`` for every service that has stopped,
-    so that a run ended by one dead service names it rather than stopping them all
-    without a word."""
-    return [
-        f"error: {name}: exited with code {process.returncode}; the rest are stopped"
-        for name, process in services.items()
-        if process.poll() is not None
-    ]
+    """``error: <service>: exited with code N`` (or ``killed by SIGKILL``) for every
+    service that has stopped, so that a run ended by one dead service names it
+    rather than stopping them all without a word."""
+    lines = []
+    for name, process in services.items():
+        code = process.poll()
+        if code is not None:
+            how = ending(code) if code < 0 else f"exited with code {code}"
+            lines.append(f"error: {name}: {how}; the rest are stopped")
+    return lines
 
 
 def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
@@ -264,23 +298,34 @@ def shut_down(
     grace_s: float = 15.0,
 ) -> None:
     """Stop every service with SIGTERM (killed after ``grace_s`` seconds), then the
-    embedded stack; one line per service, ``stopped.`` on a line of its own."""
+    embedded stack; one line per service, ``stopped.`` on a line of its own. The
+    lines are best effort (:func:`say`): with the output piped into ``tee`` that
+    Ctrl-C ended too, the services and the stack are stopped all the same."""
     # the terminal echoed ^C without a newline: the shutdown starts on a new line
-    print(flush=True)
+    say("")
     for name, process in services.items():
         if process.poll() is None:
-            print(f"stopping {name}", flush=True)
             process.send_signal(signal.SIGTERM)
+            say(f"stopping {name}")
     for process in services.values():
         try:
             process.wait(grace_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    print("stopping PostgreSQL and the broker", flush=True)
+    say("stopping PostgreSQL and the broker")
     stop_stack()
-    sys.stderr.flush()
-    print("stopped.", flush=True)
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    say("stopped.")
+
+
+def say(line: str, stream: TextIO | None = None) -> None:
+    """Print ``line`` to ``stream`` (stdout) if it can still be written: a reader
+    that went away (``make run | tee``, Ctrl-C ending both) must not stop a shutdown
+    halfway."""
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a closed file
+        print(line, file=stream or sys.stdout, flush=True)
 
 
 def topic_lines() -> str:
@@ -310,14 +355,21 @@ def metrics_endpoints(cfg: Config, verifiers: dict[str, str]) -> dict[str, str]:
     return {name: listen for name, listen in endpoints.items() if listen}
 
 
-def _wait_serving(cfg: Config, process: subprocess.Popen[bytes], target: str) -> bool:
+def _wait_serving(
+    cfg: Config,
+    process: subprocess.Popen[bytes],
+    target: str,
+    give_up: Callable[[], bool],
+) -> bool:
+    """Whether the service at ``target`` answers SERVING within 2 minutes; False at
+    once when its process exits or ``give_up()`` (Ctrl-C, another service dead)."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     async def poll() -> bool:
         async with channel(cfg, target) as chan:
             stub = health_pb2_grpc.HealthStub(chan)
             for _ in range(600):
-                if process.poll() is not None:
+                if process.poll() is not None or give_up():
                     return False
                 try:
                     reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
@@ -331,14 +383,20 @@ def _wait_serving(cfg: Config, process: subprocess.Popen[bytes], target: str) ->
     return asyncio.run(poll())
 
 
-def _wait_https(cfg: Config, process: subprocess.Popen[bytes], url: str) -> bool:
+def _wait_https(
+    cfg: Config,
+    process: subprocess.Popen[bytes],
+    url: str,
+    give_up: Callable[[], bool],
+) -> bool:
+    """Whether ``url`` answers within a minute; False as :func:`_wait_serving`."""
     import ssl
     import urllib.error
     import urllib.request
 
     context = ssl.create_default_context(cafile=cfg.tls.ca_file)
     for _ in range(300):
-        if process.poll() is not None:
+        if process.poll() is not None or give_up():
             return False
         try:
             with urllib.request.urlopen(url, context=context, timeout=1):

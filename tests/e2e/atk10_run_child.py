@@ -68,17 +68,17 @@ def main() -> int:
 
     real_wait_serving, real_wait_https = run._wait_serving, run._wait_https
 
-    def wait_serving(cfg, process, target):  # type: ignore[no-untyped-def]
+    def wait_serving(cfg, process, target, give_up):  # type: ignore[no-untyped-def]
         print(f"waiting {target}", flush=True)
         if behaviour[process.pid] == "serve":
             return process.poll() is None
-        return real_wait_serving(cfg, process, target)
+        return real_wait_serving(cfg, process, target, give_up)
 
-    def wait_https(cfg, process, url):  # type: ignore[no-untyped-def]
+    def wait_https(cfg, process, url, give_up):  # type: ignore[no-untyped-def]
         print(f"waiting {url}", flush=True)
         if behaviour[process.pid] == "serve":
             return process.poll() is None
-        return real_wait_https(cfg, process, url)
+        return real_wait_https(cfg, process, url, give_up)
 
     run.DevStack = ConfigOnly  # type: ignore[misc]
     run.start_service = start_service

@@ -3,9 +3,8 @@ with its services when it is stopped or dies, attacked with services.run's own
 functions and real processes (tests/e2e/atk10_run_child.py: ``certseal run`` on the
 dev stack's configuration without PostgreSQL or a broker).
 
-Each test states the behaviour a user needs. The findings (failing on main at
-e159689) are marked xfail(strict=True) with their number in atk10's report: a fix
-makes them pass, and strict turns that into a failure until the mark is removed."""
+Each test states the behaviour a user needs; each failed on main at e159689 (atk10's
+findings F1 to F6) until services/run.py was mended."""
 
 from __future__ import annotations
 
@@ -142,10 +141,6 @@ def certseal_run(tmp_path):
 # --- the banner and the stderr lines ------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10 F1: service_state says SERVING for a process that has exited",
-)
 def test_atk10_a_service_that_died_after_its_readiness_wait_is_not_serving_in_the_banner():
     """The banner is printed after every wait; a service found SERVING by an early wait
     (the issuer's) and dead by the time the banner is printed is shown SERVING, and the
@@ -155,10 +150,6 @@ def test_atk10_a_service_that_died_after_its_readiness_wait_is_not_serving_in_th
     assert service_state(True, dead).startswith("EXITED (code 1;")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10 F2: a signal death reads as 'code -9; its error is above'",
-)
 def test_atk10_a_service_killed_by_a_signal_is_named_by_its_signal():
     """A service the OOM killer (or anyone) SIGKILLs has no error above and no exit
     code: 'EXITED (code -9; its error is above)' and 'exited with code -9' are both
@@ -188,9 +179,6 @@ def test_atk10_two_services_that_exit_together_are_both_named():
 # --- the run's life: Ctrl-C, a dead service, a closed terminal, a closed pipe --------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="atk10 F3: the readiness waits ignore the SIGINT flag"
-)
 def test_atk10_ctrl_c_during_the_readiness_wait_stops_the_run(certseal_run):
     """Services that never answer SERVING (a hung start): Ctrl-C while the run waits for
     them must stop it. The run's SIGINT handler only sets a flag that the readiness
@@ -204,10 +192,6 @@ def test_atk10_ctrl_c_during_the_readiness_wait_stops_the_run(certseal_run):
     assert _wait_gone(run.pids, 10) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10 F4: the run waits out every other service before naming a dead one",
-)
 def test_atk10_a_service_that_dies_while_others_start_ends_the_run_promptly(
     certseal_run,
 ):
@@ -222,10 +206,6 @@ def test_atk10_a_service_that_dies_while_others_start_ends_the_run_promptly(
     assert "error: issuer: exited with code 3" in run.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10 F5: no SIGHUP handler; services in their own sessions are orphaned",
-)
 def test_atk10_a_closed_terminal_stops_the_services(certseal_run):
     """Closing the terminal sends SIGHUP to certseal run; the services are in sessions
     of their own (start_service), so they get nothing. The run has no SIGHUP handler:
@@ -237,10 +217,6 @@ def test_atk10_a_closed_terminal_stops_the_services(certseal_run):
     assert _wait_gone(run.pids, 10) == [], "services left running after SIGHUP"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10 F6: a BrokenPipeError in shut_down's prints orphans the services",
-)
 def test_atk10_ctrl_c_with_the_output_piped_into_tee_stops_the_services(certseal_run):
     """`make run | tee run.log` then Ctrl-C: the terminal's SIGINT ends tee too, so the
     shutdown's first line ("stopping issuer") meets a closed pipe; the BrokenPipeError
@@ -256,10 +232,6 @@ def test_atk10_ctrl_c_with_the_output_piped_into_tee_stops_the_services(certseal
     assert _wait_gone(run.pids, 10) == [], "services left running after Ctrl-C"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10 F6: a BrokenPipeError in shut_down's prints orphans the services",
-)
 def test_atk10_shut_down_stops_every_service_when_stdout_is_gone(monkeypatch):
     """The same as the test above, at the function: shut_down with stdout a pipe whose
     reader has exited."""
