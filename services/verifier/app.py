@@ -166,7 +166,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         broker_heartbeat_interval=min(1.0, vcfg.session_timeout_s / 3),
         web_enabled=False,
         stream_wait_empty=False,
-        producer_linger=0.05,
+        producer_linger=vcfg.usage_linger_ms / 1000,
         producer_max_batch_size=512 * 1024,
         TableManager=Tables,
     )
