@@ -183,7 +183,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
       .venv/bin/certseal audit verify
       .venv/bin/certseal log verify --licence IDENTIFIER     (its issuance is in the log)
       .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
-          (a password of 12 characters or more; then sign in at {console_url}operator -
+          (it asks for a password of 12 characters or more; from a script, give it with
+          --password-stdin; then sign in at {console_url}operator -
           the browser must trust {ca})
     gRPC reflection is on, for a gRPC tool of your own such as grpcurl (optional, not
     installed by make setup; the certseal commands above need no such tool):
