@@ -7,7 +7,14 @@ hostname not supported" and names the wrong setting; a port above 65535 is an
 OverflowError traceback in the verifier's pre-check and the metrics endpoint, and
 gRPC silently listens on the port modulo 65536 (70000 -> 4464); a metrics address in
 brackets (``[::1]:9100``) is refused as "Name or service not known"; a busy probe
-port names neither its setting nor why.
+port names neither its setting nor why; with ``[issuer] workers = 2`` a busy listen
+port restarts the children forever; grpc core prints a line of its own above the one
+line; the seal's TSA room (``tsa_listen``) says a bare ``[Errno 98]``, and, bound with
+SO_REUSEPORT, shares a port another SO_REUSEPORT listener holds (an issuer's serving
+children) instead of refusing it.
+
+Held: a busy ``[issuer] metrics_listen`` with ``workers = 2`` stops the supervisor
+with exit 1 and one line before any child starts.
 """
 
 from __future__ import annotations
@@ -246,3 +253,66 @@ async def test_atk10b_the_issuer_busy_port_is_one_line_only(stack, config, tmp_p
         "(another process listens there); choose another address in the "
         "configuration"
     ], done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F7: the seal's TSA room (aiohttp) reports a busy tsa_listen as "
+    "a bare [Errno 98] naming no setting",
+)
+async def test_atk10b_the_seal_names_its_busy_tsa_port(stack, config, tmp_path):
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(await migrated_database(config, "busytsa"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.seal.listen = f"127.0.0.1:{free_port()}"
+    cfg.seal.metrics_listen = ""
+    with taken() as address:
+        cfg.seal.tsa_listen = address
+        cfg.seal.tsa_url = f"http://{address}/"
+        done = _start("services.seal", cfg, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert f"services.seal: error: seal.tsa_listen: {address} " in done.stderr, (
+        done.stderr
+    )
+    assert "is already in use" in done.stderr, done.stderr
+    for noise in NOISE:
+        assert noise not in done.stderr, done.stderr
+
+
+@contextmanager
+def taken_with_reuse_port() -> Iterator[str]:
+    """A ``127.0.0.1:port`` listened on with SO_REUSEPORT, as a serving child of the
+    issuer's supervisor (``[issuer] workers`` > 0) listens on ``issuer.listen``."""
+    with socket.create_server(("127.0.0.1", 0), reuse_port=True) as holder:
+        yield f"127.0.0.1:{holder.getsockname()[1]}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F8: the TSA room binds with SO_REUSEPORT: a port another "
+    "SO_REUSEPORT listener of the same user holds is shared, not refused",
+)
+async def test_atk10b_the_seal_tsa_does_not_share_another_services_port(
+    stack, config, tmp_path
+):
+    """``[seal] tsa_listen`` mistyped as the issuer's port while the issuer runs
+    with workers: the seal starts, and the kernel then spreads the issuer's gRPC
+    connections between the issuer and the TSA's HTTP server. It must be refused
+    as any busy port is (a seal replica's own TSA room is no reason to share a
+    port with whatever else listens there)."""
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(await migrated_database(config, "sharetsa"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.seal.listen = f"127.0.0.1:{free_port()}"
+    cfg.seal.metrics_listen = ""
+    with taken_with_reuse_port() as address:
+        cfg.seal.tsa_listen = address
+        cfg.seal.tsa_url = f"http://{address}/"
+        try:
+            done = _start("services.seal", cfg, tmp_path, timeout=30)
+        except subprocess.TimeoutExpired:  # it serves: subprocess.run killed it
+            pytest.fail(f"the seal started on {address}, shared with another socket")
+    assert done.returncode == 1, done.stderr
+    assert f"seal.tsa_listen: {address} is already in use" in done.stderr
