@@ -1,0 +1,40 @@
+"""tests/e2e/atk10_run_child.py with two more modes, for tests/e2e/test_atk10b_run.py
+(argv[3]):
+
+- ``deaf``: every ``"serve"`` service ignores SIGTERM (a service stuck in its own
+  shutdown); it prints ``deaf`` once it does, so a test signals the run only then;
+- ``slow-stack``: the embedded stack's start does not end (PostgreSQL's first initdb
+  on a slow disk, a broker slow to listen); ``stack starting`` is printed when it
+  begins, and ``stack stopped`` (atk10_run_child) when the run stops the stack.
+
+    python -m tests.e2e.atk10b_run_child HOME '{"*": "serve"}' deaf
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from tests.e2e import atk10_run_child as child
+
+
+class SlowStack(child.ConfigOnly):
+    """A stack whose start does not end."""
+
+    async def start(self):  # type: ignore[override]
+        print("stack starting", flush=True)
+        await asyncio.sleep(600)
+        return await super().start()
+
+
+if __name__ == "__main__":
+    mode = sys.argv[3] if len(sys.argv) > 3 else ""
+    del sys.argv[3:]
+    if mode == "deaf":
+        child.BEHAVIOUR["serve"] = (
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('deaf', flush=True); time.sleep(600)"
+        )
+    elif mode == "slow-stack":
+        child.ConfigOnly = SlowStack  # type: ignore[misc]
+    sys.exit(child.main())

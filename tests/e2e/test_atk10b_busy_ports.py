@@ -1,0 +1,318 @@
+"""atk10b: the busy-port messages of 2326bd9 attacked with addresses other than a
+plain ``127.0.0.1:port`` (strict xfail: each test fails on main at b370ff3).
+
+Found: ``bind_error`` opens an IPv4 socket whatever the host, so the verifier's
+pre-check refuses every IPv6 address (``[::1]:port``) as "Address family for
+hostname not supported" and names the wrong setting; a port above 65535 is an
+OverflowError traceback in the verifier's pre-check and the metrics endpoint, and
+gRPC silently listens on the port modulo 65536 (70000 -> 4464); a metrics address in
+brackets (``[::1]:9100``) is refused as "Name or service not known"; a busy probe
+port names neither its setting nor why; with ``[issuer] workers = 2`` a busy listen
+port restarts the children forever; grpc core prints a line of its own above the one
+line; the seal's TSA room (``tsa_listen``) says a bare ``[Errno 98]``, and, bound with
+SO_REUSEPORT, shares a port another SO_REUSEPORT listener holds (an issuer's serving
+children) instead of refusing it.
+
+Held: a busy ``[issuer] metrics_listen`` with ``workers = 2`` stops the supervisor
+with exit 1 and one line before any child starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from certseal.config import dump_config
+from certseal.errors import CertsealError
+from certseal.listen import bind_error
+from certseal.metrics import Metrics
+from certseal.rpc import (
+    Health,
+    ServiceInterceptor,
+    build_server,
+    server_credentials,
+)
+from services.devstack import free_port
+from tests.conftest import migrated_database
+
+NOISE = ("Traceback", "Exception ignored", "Errno 98", "Failed to bind")
+
+
+@contextmanager
+def taken() -> Iterator[str]:
+    """A ``127.0.0.1:port`` this test listens on while the block runs."""
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        yield f"127.0.0.1:{holder.getsockname()[1]}"
+
+
+def free_v6_port() -> int:
+    with socket.create_server(("::1", 0), family=socket.AF_INET6) as probe:
+        return probe.getsockname()[1]
+
+
+def _start(module: str, cfg, tmp_path, timeout: float = 120):
+    config_file = tmp_path / f"{module}.toml"
+    config_file.write_text(dump_config(cfg))
+    return subprocess.run(
+        [sys.executable, "-m", module, "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F1: bind_error opens an AF_INET socket for an IPv6 host",
+)
+def test_atk10b_an_ipv6_address_that_is_free_is_free():
+    address = f"[::1]:{free_v6_port()}"
+    assert bind_error(address) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F1: the verifier's pre-check refuses an IPv6 listen address and "
+    "so names verifier.listen, not the busy metrics port",
+)
+def test_atk10b_verifier_on_ipv6_names_its_busy_metrics_port(config, tmp_path):
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(tmp_path / "verifier")
+    cfg.verifier.listen = f"[::1]:{free_v6_port()}"  # gRPC listens there fine
+    with taken() as address:
+        cfg.verifier.metrics_listen = address
+        done = _start("services.verifier", cfg, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: verifier.metrics_listen: {address} "), (
+        done.stderr
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F2: port 70000 is an OverflowError traceback in the pre-check",
+)
+@pytest.mark.parametrize("setting", ["listen", "metrics_listen", "probe_listen"])
+def test_atk10b_verifier_port_out_of_range_is_one_line(config, tmp_path, setting):
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(tmp_path / "verifier")
+    setattr(cfg.verifier, setting, "127.0.0.1:70000")
+    done = _start("services.verifier", cfg, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: verifier.{setting}: "), done.stderr
+    for noise in NOISE:
+        assert noise not in done.stderr, done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F2: gRPC listens on 70000 % 65536 = 4464 without a word",
+)
+async def test_atk10b_grpc_port_out_of_range_is_refused(config):
+    server = None
+    try:
+        with pytest.raises(CertsealError, match=r"issuer\.listen"):
+            server, _ = build_server(
+                listen="127.0.0.1:70000",
+                credentials=server_credentials(
+                    config.tls.ca_file, config.tls.cert_file, config.tls.key_file
+                ),
+                interceptor=ServiceInterceptor(
+                    metrics=Metrics(families=frozenset({"rpc"})),
+                    allowed_kinds={},
+                    max_request_bytes=1024,
+                ),
+                health_=Health([]),
+                service_names=[],
+                setting="issuer.listen",
+            )
+    finally:
+        if server is not None:
+            await server.stop(None)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F2: start_http_server's OverflowError is neither OSError nor "
+    "in START_FAILURES: a traceback",
+)
+def test_atk10b_metrics_port_out_of_range_names_the_setting():
+    with pytest.raises(CertsealError, match=r"issuer\.metrics_listen"):
+        Metrics(families=frozenset({"rpc"})).serve(
+            70000, "127.0.0.1", setting="issuer.metrics_listen"
+        )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F3: every caller passes rpartition's host '[::1]' with its "
+    "brackets; getaddrinfo refuses it ('Name or service not known')",
+)
+def test_atk10b_metrics_on_an_ipv6_address_in_brackets():
+    port = free_v6_port()
+    metrics_listen = f"[::1]:{port}"
+    host, _, text_port = metrics_listen.rpartition(":")  # as ServiceProcess.start
+    Metrics(families=frozenset({"rpc"})).serve(
+        int(text_port), host, setting="issuer.metrics_listen"
+    )
+    with socket.create_connection(("::1", port), timeout=5) as conn:
+        conn.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        assert conn.recv(12).startswith(b"HTTP/1.0 200")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F4: start_probe_server raises RuntimeError('cannot listen on "
+    "...'): no setting, no reason",
+)
+async def test_atk10b_the_issuer_names_its_busy_probe_port(stack, config, tmp_path):
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(await migrated_database(config, "busyprobe"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.issuer.listen = f"127.0.0.1:{free_port()}"
+    cfg.issuer.metrics_listen = ""
+    with taken() as address:
+        cfg.issuer.probe_listen = address
+        done = _start("services.issuer", cfg, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert f"services.issuer: error: issuer.probe_listen: {address} " in done.stderr
+    assert "is already in use" in done.stderr, done.stderr
+    for noise in NOISE:
+        assert noise not in done.stderr, done.stderr
+
+
+def _supervised(config_file) -> tuple[int, str]:
+    """Run the issuer until it exits (at most 45 s: its children fail within a
+    second or two, and a supervisor that gives up on a configuration mistake exits
+    well within this); kill its whole process group otherwise."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.issuer", "--config", str(config_file)],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=45)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate()
+        pytest.fail(f"still running after 45 s:\n{stderr[-2000:]}")
+    return process.returncode, stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F5: with [issuer] workers = 2 a busy listen port is a restart "
+    "loop of the serving children, the supervisor never exits",
+)
+async def test_atk10b_supervised_issuer_stops_on_a_busy_listen_port(
+    stack, config, tmp_path
+):
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(await migrated_database(config, "busysup"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.issuer.workers = 2
+    cfg.issuer.metrics_listen = ""
+    config_file = tmp_path / "issuer.toml"
+    with taken() as address:
+        cfg.issuer.listen = address
+        config_file.write_text(dump_config(cfg))
+        returncode, stderr = _supervised(config_file)
+    assert returncode == 1, stderr
+    assert f"issuer.listen: {address} is already in use" in stderr, stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F6: grpc core logs its own 'E... add_port.cc:83] Failed to add "
+    "port to server ... Address already in use' line above the one-line error",
+)
+async def test_atk10b_the_issuer_busy_port_is_one_line_only(stack, config, tmp_path):
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(await migrated_database(config, "busyone"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.issuer.metrics_listen = ""
+    with taken() as address:
+        cfg.issuer.listen = address
+        done = _start("services.issuer", cfg, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"services.issuer: error: issuer.listen: {address} is already in use "
+        "(another process listens there); choose another address in the "
+        "configuration"
+    ], done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F7: the seal's TSA room (aiohttp) reports a busy tsa_listen as "
+    "a bare [Errno 98] naming no setting",
+)
+async def test_atk10b_the_seal_names_its_busy_tsa_port(stack, config, tmp_path):
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(await migrated_database(config, "busytsa"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.seal.listen = f"127.0.0.1:{free_port()}"
+    cfg.seal.metrics_listen = ""
+    with taken() as address:
+        cfg.seal.tsa_listen = address
+        cfg.seal.tsa_url = f"http://{address}/"
+        done = _start("services.seal", cfg, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert f"services.seal: error: seal.tsa_listen: {address} " in done.stderr, (
+        done.stderr
+    )
+    assert "is already in use" in done.stderr, done.stderr
+    for noise in NOISE:
+        assert noise not in done.stderr, done.stderr
+
+
+@contextmanager
+def taken_with_reuse_port() -> Iterator[str]:
+    """A ``127.0.0.1:port`` listened on with SO_REUSEPORT, as a serving child of the
+    issuer's supervisor (``[issuer] workers`` > 0) listens on ``issuer.listen``."""
+    with socket.create_server(("127.0.0.1", 0), reuse_port=True) as holder:
+        yield f"127.0.0.1:{holder.getsockname()[1]}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b F8: the TSA room binds with SO_REUSEPORT: a port another "
+    "SO_REUSEPORT listener of the same user holds is shared, not refused",
+)
+async def test_atk10b_the_seal_tsa_does_not_share_another_services_port(
+    stack, config, tmp_path
+):
+    """``[seal] tsa_listen`` mistyped as the issuer's port while the issuer runs
+    with workers: the seal starts, and the kernel then spreads the issuer's gRPC
+    connections between the issuer and the TSA's HTTP server. It must be refused
+    as any busy port is (a seal replica's own TSA room is no reason to share a
+    port with whatever else listens there)."""
+    dsn_file = tmp_path / "database.dsn"
+    dsn_file.write_text(await migrated_database(config, "sharetsa"))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    cfg.seal.listen = f"127.0.0.1:{free_port()}"
+    cfg.seal.metrics_listen = ""
+    with taken_with_reuse_port() as address:
+        cfg.seal.tsa_listen = address
+        cfg.seal.tsa_url = f"http://{address}/"
+        try:
+            done = _start("services.seal", cfg, tmp_path, timeout=30)
+        except subprocess.TimeoutExpired:  # it serves: subprocess.run killed it
+            pytest.fail(f"the seal started on {address}, shared with another socket")
+    assert done.returncode == 1, done.stderr
+    assert f"seal.tsa_listen: {address} is already in use" in done.stderr

@@ -1,0 +1,78 @@
+"""atk10b: the verifier's lines inside Faust (e159689), attacked with a traceback
+that reaches stderr rather than a logger (strict xfail: fails on main at b370ff3).
+
+Faust's worker (mode's) redirects sys.stdout and sys.stderr to the logger
+``mode.redirect`` by default (``redirect_stdouts``): each write becomes a record of
+its own, at WARNING. A traceback written to stderr while the worker runs (an
+exception in a thread, an "Exception ignored in ..." from a finaliser, a warning) is
+therefore some 15 JSON lines, one per fragment (``"msg": "Traceback (most recent call
+last):"``, ``"msg": ":"``, ``"msg": "division by zero"``), at warning, where a log
+shipper needs one record with the traceback in its ``exc`` field.
+
+Checked and held: every --log-level (crit, error, warn, info, debug) filters as
+named and every line is JSON; CERTSEAL_LOG_FORMAT=text gives the plain format (Faust's
+multi-line table dumps continue on their own lines, as any multi-line message does);
+an exception logged with exc_info is one record with ``exc``; non-ASCII messages are
+written as UTF-8, not escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+import pytest
+
+from certseal.config import dump_config
+from tests.conftest import VerifierProcess
+
+#: imported by the verifier at start-up (PYTHONPATH): once Faust's worker has replaced
+#: sys.stderr, a thread raises, and Python's threading.excepthook prints its traceback
+#: to sys.stderr, as it does for any thread of the process
+SITECUSTOMIZE = """
+import sys, threading, time
+
+def _boom():
+    original = sys.__stderr__
+    end = time.monotonic() + 60
+    while sys.stderr is original and time.monotonic() < end:
+        time.sleep(0.05)
+    raise ZeroDivisionError("atk10b thread failure")
+
+threading.Thread(target=_boom, daemon=True).start()
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk10b L1: Faust's redirect_stdouts turns a traceback on stderr into "
+    "one warning record per fragment",
+)
+async def test_atk10b_a_traceback_on_stderr_is_one_json_record(
+    stack, config, tmp_path, monkeypatch
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    path = os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv("PYTHONPATH", f"{site}{os.pathsep}{path}" if path else str(site))
+    config.verifier.data_dir = str(tmp_path / "data")
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(config))
+    group = f"exc-{secrets.token_hex(3)}"
+    worker = VerifierProcess(stack, config_file, tmp_path, group, "--log-level", "warn")
+    await worker.start()
+    try:
+        await worker.wait_serving()
+    finally:
+        await worker.stop()
+    lines = (tmp_path / f"{group}.log").read_text(errors="replace").splitlines()
+    records = [json.loads(line) for line in lines]  # every line JSON (held)
+    about = [r for r in records if "atk10b thread failure" in json.dumps(r)]
+    assert about, lines  # the thread did fail while the worker ran
+    # one record, with the traceback in "exc", and nothing of it in loose records
+    assert len(about) == 1, about
+    assert "Traceback" in about[0].get("exc", ""), about
+    fragments = [r for r in records if r["logger"] == "mode.redirect"]
+    assert fragments == [], fragments[:5]
