@@ -1,6 +1,6 @@
 """Why a service cannot listen on its configured address, in words an operator can
-act on (the setting and the address, not ``[Errno 98]`` or grpcio's "Failed to bind").
-"""
+act on (the setting and the address, not ``[Errno 98]``, an OverflowError or grpcio's
+"Failed to add port")."""
 
 from __future__ import annotations
 
@@ -9,6 +9,18 @@ import socket
 from typing import Any
 
 from certseal.errors import invalid
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (an IPv6 host in brackets: ``[::1]:9464``) as ``(host, port)``,
+    the host without brackets. ValueError unless the port is an integer from 0 to
+    65,535 (grpcio took 70000 as 4464 without a word)."""
+    host, sep, text = listen.rpartition(":")
+    if not sep or not text.isdigit() or not 0 <= int(text) <= 65_535:
+        raise ValueError(f"{listen!r} is not host:port with a port from 0 to 65,535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(text)
 
 
 def bind_problem(address: str, exc: BaseException | None = None) -> str:
@@ -27,25 +39,55 @@ def bind_problem(address: str, exc: BaseException | None = None) -> str:
     return f"{address} {reason}; choose another address in the configuration"
 
 
-def bind_error(listen: str) -> OSError | None:
-    """Why ``listen`` (``host:port``, IPv6 hosts in brackets) cannot be listened on
-    now, asked of the OS with a plain TCP socket opened and closed at once (grpcio
-    does not say why); None if it can, or if ``listen`` is no ``host:port``."""
-    host, _, port = listen.rpartition(":")
+def bind_error(listen: str) -> OSError | ValueError | None:
+    """Why ``listen`` (:func:`split_listen`) cannot be listened on now, asked of the
+    OS with a plain TCP socket of the address's own family (IPv4 or IPv6), opened
+    and closed at once (grpcio does not say why); None if it can."""
     try:
-        with socket.create_server((host.strip("[]"), int(port))):
+        host, port = split_listen(listen)
+        family = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0][0]
+        with socket.create_server((host, port), family=family):
             return None
     except (OSError, ValueError) as exc:
-        return exc if isinstance(exc, OSError) else None
+        return exc
 
 
-def add_secure_port(server: Any, listen: str, credentials: Any, setting: str) -> int:
+def check_listen(setting: str, listen: str) -> None:
+    """CertsealError (INVALID_ARGUMENT, field ``setting``) when ``listen`` cannot be
+    listened on now: a malformed address or port, a port taken, a host not this
+    machine's. For a server that binds alone (not with SO_REUSEPORT beside its
+    siblings), before it starts: grpcio logs a line of its own on a failed bind."""
+    problem = bind_error(listen)
+    if isinstance(problem, ValueError):
+        raise invalid(setting, str(problem))
+    if problem is not None:
+        raise invalid(setting, bind_problem(listen, problem))
+
+
+def add_secure_port(
+    server: Any, listen: str, credentials: Any, setting: str, *, alone: bool = True
+) -> int:
     """``server.add_secure_port(listen, credentials)`` of a ``grpc.aio.Server``; its
     port. Raises CertsealError (INVALID_ARGUMENT, field ``setting``, e.g.
     ``issuer.listen``) when ``listen`` cannot be bound, saying why (grpcio's own
-    RuntimeError, "Failed to bind to address", says neither)."""
+    RuntimeError, "Failed to bind to address", says neither). ``alone``: checked
+    first with :func:`check_listen` (False for SO_REUSEPORT siblings, which share
+    the port). ``credentials`` None: a plaintext port (the probes')."""
+    if alone:
+        check_listen(setting, listen)
+    else:
+        try:
+            split_listen(listen)
+        except ValueError as exc:
+            raise invalid(setting, str(exc)) from exc
     try:
-        port = int(server.add_secure_port(listen, credentials))
+        port = int(
+            server.add_insecure_port(listen)
+            if credentials is None
+            else server.add_secure_port(listen, credentials)
+        )
     except RuntimeError as exc:
         raise invalid(setting, bind_problem(listen, bind_error(listen))) from exc
     if port == 0:

@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
+from typing import Any
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar(
     "request_id", default=""
@@ -70,11 +72,39 @@ def dict_config(level: str = "INFO") -> dict[str, object]:
     }
 
 
+def log_uncaught() -> None:
+    """Log an exception that ends a thread, and one Python can only report as
+    "Exception ignored in …", as one record with its traceback (``exc`` of a JSON
+    line), not as loose lines on stderr that a log shipper splits apart."""
+    log = logging.getLogger("certseal.uncaught")
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "a thread"
+        exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+        log.error("uncaught exception in %s", name, exc_info=exc_info)  # type: ignore[arg-type]
+
+    def unraisable_hook(unraisable: Any) -> None:
+        exc_info = (
+            unraisable.exc_type,
+            unraisable.exc_value,
+            unraisable.exc_traceback,
+        )
+        what = unraisable.err_msg or "Exception ignored in"
+        log.error("%s: %r", what, unraisable.object, exc_info=exc_info)
+
+    threading.excepthook = thread_hook
+    sys.unraisablehook = unraisable_hook
+
+
 def configure(level: str = "INFO") -> None:
-    """Send logs to stderr as :func:`formatter` says, at ``level``."""
+    """Send logs to stderr as :func:`formatter` says, at ``level``; uncaught
+    exceptions of threads too (:func:`log_uncaught`)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    log_uncaught()
     logging.getLogger("aiokafka").setLevel("WARNING")

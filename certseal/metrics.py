@@ -11,7 +11,7 @@ from prometheus_client import (
 )
 
 from certseal.errors import invalid
-from certseal.listen import bind_problem
+from certseal.listen import bind_problem, split_listen
 
 _LATENCY_BUCKETS = (
     0.001,
@@ -110,15 +110,19 @@ class Metrics:
             registry=r,
         )
 
-    def serve(
-        self, port: int, addr: str = "127.0.0.1", *, setting: str = "metrics_listen"
-    ) -> None:
-        """Expose ``/metrics`` over HTTP on ``addr:port``.
+    def serve(self, listen: str, *, setting: str = "metrics_listen") -> None:
+        """Expose ``/metrics`` over HTTP on ``listen`` (``host:port``, an IPv6 host
+        in brackets).
 
-        Raises CertsealError (INVALID_ARGUMENT, field ``setting``) when the address
-        cannot be bound (another process listens there, or it is not this machine's),
-        naming the address: a configuration mistake, not a crash."""
+        Raises CertsealError (INVALID_ARGUMENT, field ``setting``) for a malformed
+        address or port, or one that cannot be bound (another process listens there,
+        or it is not this machine's), naming the address: a configuration mistake,
+        not a crash."""
         try:
-            start_http_server(port, addr=addr, registry=self.registry)
+            host, port = split_listen(listen)
+        except ValueError as exc:
+            raise invalid(setting, str(exc)) from exc
+        try:
+            start_http_server(port, addr=host or "0.0.0.0", registry=self.registry)
         except OSError as exc:
-            raise invalid(setting, bind_problem(f"{addr}:{port}", exc)) from exc
+            raise invalid(setting, bind_problem(listen, exc)) from exc

@@ -155,10 +155,9 @@ class ServiceProcess:
         if self.serve:
             await self._serve()
         if self.metrics_listen:
-            host, _, port = self.metrics_listen.rpartition(":")
             try:
                 self.metrics.serve(
-                    int(port), host, setting=f"{self.name}.metrics_listen"
+                    self.metrics_listen, setting=f"{self.name}.metrics_listen"
                 )
             except CertsealError as exc:
                 if not self.metrics_optional:
@@ -196,7 +195,9 @@ class ServiceProcess:
         await self.health.set_serving(False)
         await self.server.start()
         if self.probe_listen:
-            self.probe_server = await start_probe_server(self.probe_listen, self.health)
+            self.probe_server = await start_probe_server(
+                self.probe_listen, self.health, f"{self.name}.probe_listen"
+            )
         self._tasks.append(asyncio.create_task(self._readiness()))
         log.info("%s listening on port %d", self.name, self.port)
 

@@ -477,10 +477,13 @@ def build_server(
         ],
         server,
     )
-    return server, add_secure_port(server, listen, credentials, setting)
+    port = add_secure_port(server, listen, credentials, setting, alone=not reuse_port)
+    return server, port
 
 
-async def start_probe_server(listen: str, health_: Health) -> grpc.aio.Server:
+async def start_probe_server(
+    listen: str, health_: Health, setting: str = "probe_listen"
+) -> grpc.aio.Server:
     """A plaintext server with only the health service, for Kubernetes' gRPC probes.
 
     The kubelet's probes cannot present a client certificate, so the mTLS port cannot
@@ -492,7 +495,6 @@ async def start_probe_server(listen: str, health_: Health) -> grpc.aio.Server:
     # liveness: SERVING while the process runs, whatever its dependencies say, so
     # that a database outage makes pods unready, not restarted
     await health_.servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
-    if server.add_insecure_port(listen) == 0:
-        raise RuntimeError(f"cannot listen on {listen}")
+    add_secure_port(server, listen, None, setting, alone=False)  # None: plaintext
     await server.start()
     return server

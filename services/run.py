@@ -82,26 +82,40 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         "dept-demo": stack.config.verifier.listen,
         "region-demo": region,
     }
-    cfg = asyncio.run(stack.start())
-    config = str(stack.config_file)
-    layers = [arg for path in config_layers(home, config) for arg in ("--config", path)]
-
-    def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
-        return start_service([sys.executable, "-m", module, *layers, *extra])
-
-    stopping = False
+    stopping = starting = False
+    services: dict[str, subprocess.Popen[bytes]] = {}
 
     def stop(*_: Any) -> None:
         nonlocal stopping
+        if starting:  # PostgreSQL's first initdb takes seconds: stop it halfway
+            raise KeyboardInterrupt
+        if stopping:  # a second Ctrl-C: the shutdown waits for no one any more
+            for process in services.values():
+                if process.poll() is None:
+                    process.kill()
         stopping = True
 
     # SIGHUP: the terminal closed; the services, in sessions of their own, get
-    # nothing from it and would outlive the run
+    # nothing from it and would outlive the run. Set before the stack starts: a
+    # signal then stops PostgreSQL too (finally below), once it has started.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
-    services: dict[str, subprocess.Popen[bytes]] = {}
-    # from the first start on, whatever fails stops what started (finally below)
     try:
+        starting = True
+        try:
+            cfg = asyncio.run(stack.start())
+        except KeyboardInterrupt:
+            return 0  # finally: the stack stops what it had started
+        finally:
+            starting = False
+        config = str(stack.config_file)
+        layers = [
+            arg for path in config_layers(home, config) for arg in ("--config", path)
+        ]
+
+        def service(module: str, *extra: str) -> subprocess.Popen[bytes]:
+            return start_service([sys.executable, "-m", module, *layers, *extra])
+
         starts = {
             "issuer": ("services.issuer",),
             "verifier": (
@@ -165,57 +179,57 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             not_started(exited, home / LOCAL_OVERLAY)
             if exited
             else f"""Try, in another terminal (the CLI finds {stack.config_file}; README.md has the whole
-    walk-through: amend, transfer, revoke, seals):
-      .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer,seal_owner --dev-identity
-      .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
-      .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
-          --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
-      .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
-          --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
-      .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
-      .venv/bin/certseal verify --purpose 窗口办事 'LC1:...'    (quoted: a code has spaces; or --image code.png)
-      .venv/bin/certseal verify --group region-demo --purpose 窗口办事 'LC1:...'   (the other group)
-      .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
-      .venv/bin/certseal verify --offline --bundle counter.bundle 'LC1:...'
-      .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
-      .venv/bin/certseal events tail --since earliest        (the live event feed)
-      .venv/bin/certseal id check IDENTIFIER
-      .venv/bin/certseal audit verify
-      .venv/bin/certseal log verify --licence IDENTIFIER     (its issuance is in the log)
-      .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
-          (it asks for a password of 12 characters or more; from a script, give it with
-          --password-stdin; then sign in at {console_url}operator -
-          the browser must trust {ca})
-    gRPC reflection is on, for a gRPC tool of your own such as grpcurl (optional, not
-    installed by make setup; the certseal commands above need no such tool):
-      grpcurl -cacert {ca} -cert {cfg.cli.cert_file} -key {cfg.cli.key_file} {cfg.issuer.listen} list
+walk-through: amend, transfer, revoke, seals):
+  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer,seal_owner --dev-identity
+  .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
+  .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
+      --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
+  .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
+      --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
+  .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
+  .venv/bin/certseal verify --purpose 窗口办事 'LC1:...'    (quoted: a code has spaces; or --image code.png)
+  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 'LC1:...'   (the other group)
+  .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
+  .venv/bin/certseal verify --offline --bundle counter.bundle 'LC1:...'
+  .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
+  .venv/bin/certseal events tail --since earliest        (the live event feed)
+  .venv/bin/certseal id check IDENTIFIER
+  .venv/bin/certseal audit verify
+  .venv/bin/certseal log verify --licence IDENTIFIER     (its issuance is in the log)
+  .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
+      (it asks for a password of 12 characters or more; from a script, give it with
+      --password-stdin; then sign in at {console_url}operator -
+      the browser must trust {ca})
+gRPC reflection is on, for a gRPC tool of your own such as grpcurl (optional, not
+installed by make setup; the certseal commands above need no such tool):
+  grpcurl -cacert {ca} -cert {cfg.cli.cert_file} -key {cfg.cli.key_file} {cfg.issuer.listen} list
 
-    Ctrl-C stops everything; running again reuses the data.
-    """
+Ctrl-C stops everything; running again reuses the data.
+"""
         )
         headline = "did not start completely" if exited else "is running"
         print(
             f"""
-    certseal {headline} on the embedded defaults (data in {home.resolve()}).
+certseal {headline} on the embedded defaults (data in {home.resolve()}).
 
-      PostgreSQL   {cfg.database.dsn()}
-      Kafka        {kafka}
-                   topics: {topics}
-      Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
-      Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
-                   {region} (group region-demo)   {state["region"]}
-      Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
-      TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
-      Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
-      Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
-      Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
-                   the browser must trust the dev CA {ca}
-      Metrics      {metrics}
-      Config       {stack.config_file}
-                   with {home / LOCAL_OVERLAY} layered on top when it exists (your own
-                   settings; make run never writes it)
+  PostgreSQL   {cfg.database.dsn()}
+  Kafka        {kafka}
+               topics: {topics}
+  Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
+  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
+               {region} (group region-demo)   {state["region"]}
+  Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
+  TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
+  Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
+  Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
+  Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}
+               the browser must trust the dev CA {ca}
+  Metrics      {metrics}
+  Config       {stack.config_file}
+               with {home / LOCAL_OVERLAY} layered on top when it exists (your own
+               settings; make run never writes it)
 
-    {walk}""",
+{walk}""",
             flush=True,
         )
         while not stopping and all(p.poll() is None for p in services.values()):
@@ -298,7 +312,8 @@ def shut_down(
     *,
     grace_s: float = 15.0,
 ) -> None:
-    """Stop every service with SIGTERM (killed after ``grace_s`` seconds), then the
+    """Stop every service with SIGTERM (those still running ``grace_s`` seconds later
+    are killed; a second Ctrl-C kills them at once, :func:`_run`), then the
     embedded stack; one line per service, ``stopped.`` on a line of its own. The
     lines are best effort (:func:`say`): with the output piped into ``tee`` that
     Ctrl-C ended too, the services and the stack are stopped all the same."""
@@ -308,9 +323,10 @@ def shut_down(
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             say(f"stopping {name}")
+    deadline = time.monotonic() + grace_s  # one grace for all, not one each
     for process in services.values():
         try:
-            process.wait(grace_s)
+            process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

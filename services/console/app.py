@@ -189,8 +189,7 @@ class ConsoleApp:
         )
         app.middlewares.append(self._count_requests())
         if cs.metrics_listen:
-            host, _, port = cs.metrics_listen.rpartition(":")
-            self.metrics.serve(int(port), host, setting="console.metrics_listen")
+            self.metrics.serve(cs.metrics_listen, setting="console.metrics_listen")
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -20,6 +20,7 @@ import time
 
 from certseal import logs
 from certseal.errors import CertsealError
+from certseal.listen import check_listen
 from certseal.process import start_or_explain
 from services.config import load
 from services.issuer.app import IssuerApp
@@ -118,6 +119,11 @@ async def _main(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if args.role == "all" and cfg.issuer.workers > 0:
+        try:  # the serving children share the port (SO_REUSEPORT): check it first,
+            # or a port another process holds is a restart loop of every child
+            check_listen("issuer.listen", cfg.issuer.listen)
+        except CertsealError as exc:
+            sys.exit(f"services.issuer: error: {exc}")
         await _supervise(args, cfg, stop)
         return
     if args.metrics_listen is not None:

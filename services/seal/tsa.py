@@ -40,6 +40,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonc
 
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
+from certseal.listen import bind_problem, split_listen
 from certseal.timestamps import Clock, utcnow
 from services.seal.timestamp import SM3, imprint
 from services.seal.tsa_token import TokenParts, TsaBuilder, load_tsa_key
@@ -235,10 +236,16 @@ class TsaServer:
         app.router.add_post("/", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        host, _, port = listen.rpartition(":")
+        try:
+            host, port = split_listen(listen)
+        except ValueError as exc:
+            raise invalid("seal.tsa_listen", str(exc)) from exc
         # several seal processes on one host share the port, as their gRPC one
-        site = web.TCPSite(self._runner, host, int(port), reuse_port=True)
-        await site.start()
+        site = web.TCPSite(self._runner, host or None, port, reuse_port=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise invalid("seal.tsa_listen", bind_problem(listen, exc)) from exc
         server = site._server
         assert server is not None
         self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from faust.worker import Worker
 from certseal import logs
 from certseal.errors import CertsealError
 from certseal.files import certificate_common_name
-from certseal.listen import bind_error, bind_problem
+from certseal.listen import check_listen
 from certseal.metrics import Metrics
 from services.config import load
 from services.verifier.app import (
@@ -160,8 +160,11 @@ def main() -> None:
         # before Faust starts: a port taken later fails inside its service, with
         # a traceback that names neither the setting nor the address
         address = getattr(cfg.verifier, setting)
-        if address and (taken := bind_error(address)) is not None:
-            _bad_input(f"error: verifier.{setting}: {bind_problem(address, taken)}")
+        if address:
+            try:
+                check_listen(f"verifier.{setting}", address)
+            except CertsealError as exc:
+                _bad_input(f"error: {exc}")
     data_dir = worker_data_dir(cfg.verifier)
     # Worker threads decoding codes hold the GIL for up to a millisecond at a time;
     # hand it back to the event loop's thread sooner than the default 5 ms.
@@ -247,6 +250,9 @@ def main() -> None:
         grpc_service,
         loglevel=level,
         logging_config=logs.dict_config(level),
+        # what reaches stderr stays one record (logs.log_uncaught), not a warning
+        # per fragment from Faust's redirect of stdout and stderr
+        redirect_stdouts=False,
     )
     # Faust's progress spinner sets the root logger to DEBUG so that it spins on every
     # record: that cost 8 % of the worker's CPU in formatting debug records nobody reads.

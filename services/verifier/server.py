@@ -93,11 +93,12 @@ class GrpcService(Service):
         await self._server.start()
         if cfg.verifier.probe_listen:
             self._probe_server = await start_probe_server(
-                cfg.verifier.probe_listen, self.health
+                cfg.verifier.probe_listen, self.health, "verifier.probe_listen"
             )
         if cfg.verifier.metrics_listen:
-            host, _, port = cfg.verifier.metrics_listen.rpartition(":")
-            self._metrics.serve(int(port), host, setting="verifier.metrics_listen")
+            self._metrics.serve(
+                cfg.verifier.metrics_listen, setting="verifier.metrics_listen"
+            )
         log.info("verifier %s listening on port %d", cfg.verifier.group, self.port)
 
     @Service.task

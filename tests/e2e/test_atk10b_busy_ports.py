@@ -1,5 +1,5 @@
 """atk10b: the busy-port messages of 2326bd9 attacked with addresses other than a
-plain ``127.0.0.1:port`` (strict xfail: each test fails on main at b370ff3).
+plain ``127.0.0.1:port`` (each failed on main at b370ff3 and was mended, but for the TSA sharing a SO_REUSEPORT port, F8, a strict xfail: several seal processes share the TSA port by design).
 
 Found: ``bind_error`` opens an IPv4 socket whatever the host, so the verifier's
 pre-check refuses every IPv6 address (``[::1]:port``) as "Address family for
@@ -70,20 +70,11 @@ def _start(module: str, cfg, tmp_path, timeout: float = 120):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F1: bind_error opens an AF_INET socket for an IPv6 host",
-)
 def test_atk10b_an_ipv6_address_that_is_free_is_free():
     address = f"[::1]:{free_v6_port()}"
     assert bind_error(address) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F1: the verifier's pre-check refuses an IPv6 listen address and "
-    "so names verifier.listen, not the busy metrics port",
-)
 def test_atk10b_verifier_on_ipv6_names_its_busy_metrics_port(config, tmp_path):
     cfg = copy.deepcopy(config)
     cfg.verifier.data_dir = str(tmp_path / "verifier")
@@ -97,10 +88,6 @@ def test_atk10b_verifier_on_ipv6_names_its_busy_metrics_port(config, tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F2: port 70000 is an OverflowError traceback in the pre-check",
-)
 @pytest.mark.parametrize("setting", ["listen", "metrics_listen", "probe_listen"])
 def test_atk10b_verifier_port_out_of_range_is_one_line(config, tmp_path, setting):
     cfg = copy.deepcopy(config)
@@ -113,10 +100,6 @@ def test_atk10b_verifier_port_out_of_range_is_one_line(config, tmp_path, setting
         assert noise not in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F2: gRPC listens on 70000 % 65536 = 4464 without a word",
-)
 async def test_atk10b_grpc_port_out_of_range_is_refused(config):
     server = None
     try:
@@ -140,40 +123,24 @@ async def test_atk10b_grpc_port_out_of_range_is_refused(config):
             await server.stop(None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F2: start_http_server's OverflowError is neither OSError nor "
-    "in START_FAILURES: a traceback",
-)
 def test_atk10b_metrics_port_out_of_range_names_the_setting():
     with pytest.raises(CertsealError, match=r"issuer\.metrics_listen"):
         Metrics(families=frozenset({"rpc"})).serve(
-            70000, "127.0.0.1", setting="issuer.metrics_listen"
+            "127.0.0.1:70000", setting="issuer.metrics_listen"
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F3: every caller passes rpartition's host '[::1]' with its "
-    "brackets; getaddrinfo refuses it ('Name or service not known')",
-)
 def test_atk10b_metrics_on_an_ipv6_address_in_brackets():
     port = free_v6_port()
     metrics_listen = f"[::1]:{port}"
-    host, _, text_port = metrics_listen.rpartition(":")  # as ServiceProcess.start
     Metrics(families=frozenset({"rpc"})).serve(
-        int(text_port), host, setting="issuer.metrics_listen"
+        metrics_listen, setting="issuer.metrics_listen"
     )
     with socket.create_connection(("::1", port), timeout=5) as conn:
         conn.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
         assert conn.recv(12).startswith(b"HTTP/1.0 200")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F4: start_probe_server raises RuntimeError('cannot listen on "
-    "...'): no setting, no reason",
-)
 async def test_atk10b_the_issuer_names_its_busy_probe_port(stack, config, tmp_path):
     dsn_file = tmp_path / "database.dsn"
     dsn_file.write_text(await migrated_database(config, "busyprobe"))
@@ -210,11 +177,6 @@ def _supervised(config_file) -> tuple[int, str]:
     return process.returncode, stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F5: with [issuer] workers = 2 a busy listen port is a restart "
-    "loop of the serving children, the supervisor never exits",
-)
 async def test_atk10b_supervised_issuer_stops_on_a_busy_listen_port(
     stack, config, tmp_path
 ):
@@ -233,11 +195,6 @@ async def test_atk10b_supervised_issuer_stops_on_a_busy_listen_port(
     assert f"issuer.listen: {address} is already in use" in stderr, stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F6: grpc core logs its own 'E... add_port.cc:83] Failed to add "
-    "port to server ... Address already in use' line above the one-line error",
-)
 async def test_atk10b_the_issuer_busy_port_is_one_line_only(stack, config, tmp_path):
     dsn_file = tmp_path / "database.dsn"
     dsn_file.write_text(await migrated_database(config, "busyone"))
@@ -255,11 +212,6 @@ async def test_atk10b_the_issuer_busy_port_is_one_line_only(stack, config, tmp_p
     ], done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b F7: the seal's TSA room (aiohttp) reports a busy tsa_listen as "
-    "a bare [Errno 98] naming no setting",
-)
 async def test_atk10b_the_seal_names_its_busy_tsa_port(stack, config, tmp_path):
     dsn_file = tmp_path / "database.dsn"
     dsn_file.write_text(await migrated_database(config, "busytsa"))

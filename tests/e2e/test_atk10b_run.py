@@ -1,5 +1,5 @@
 """atk10b: ``certseal run`` after atk10 (f86f93f), signalled in the phases atk10 did
-not reach: while the embedded stack starts, and during the shutdown (strict xfail:
+not reach: while the embedded stack starts, and during the shutdown (each failed before it was mended:
 each fails on main at b370ff3). tests/e2e/atk10b_run_child.py runs the real CLI with
 fake services, as atk10's harness does.
 
@@ -117,11 +117,6 @@ def certseal_run(tmp_path) -> Iterator:
         run.clean_up()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b R1: the signal handlers are installed after stack.start(); "
-    "SIGHUP/SIGTERM there kill the run and the stack is never stopped",
-)
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
 def test_atk10b_a_signal_while_the_stack_starts_stops_the_stack(certseal_run, sig):
     """A closed terminal (SIGHUP) or a SIGTERM while PostgreSQL and the broker start
@@ -135,11 +130,6 @@ def test_atk10b_a_signal_while_the_stack_starts_stops_the_stack(certseal_run, si
     assert "stack stopped" in run.rest(5), run.seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b R2: shut_down waits grace_s for each service in turn and a "
-    "second Ctrl-C is absorbed by the same handler",
-)
 def test_atk10b_a_second_ctrl_c_ends_a_stuck_shutdown(certseal_run):
     """Every service ignores SIGTERM (stuck in its own shutdown). Ctrl-C, then a
     second Ctrl-C as soon as the shutdown has begun: the second must end it (the
@@ -147,7 +137,7 @@ def test_atk10b_a_second_ctrl_c_ends_a_stuck_shutdown(certseal_run):
     waits 15 s for each of its seven services in turn, 105 s."""
     run = certseal_run({"*": "serve"}, "deaf")
     run.read_until("deaf", count=7)
-    run.read_until("    Ctrl-C stops everything; running again reuses the data.")
+    run.read_until("Ctrl-C stops everything; running again reuses the data.")
     run.process.send_signal(signal.SIGINT)
     run.read_until("stopping console")
     run.process.send_signal(signal.SIGINT)

@@ -1,5 +1,5 @@
 """atk10b: the verifier's lines inside Faust (e159689), attacked with a traceback
-that reaches stderr rather than a logger (strict xfail: fails on main at b370ff3).
+that reaches stderr rather than a logger (failed on main at b370ff3, mended).
 
 Faust's worker (mode's) redirects sys.stdout and sys.stderr to the logger
 ``mode.redirect`` by default (``redirect_stdouts``): each write becomes a record of
@@ -22,33 +22,32 @@ import json
 import os
 import secrets
 
-import pytest
-
 from certseal.config import dump_config
 from tests.conftest import VerifierProcess
 
-#: imported by the verifier at start-up (PYTHONPATH): once Faust's worker has replaced
-#: sys.stderr, a thread raises, and Python's threading.excepthook prints its traceback
-#: to sys.stderr, as it does for any thread of the process
+#: imported by the verifier at start-up (PYTHONPATH): once the worker's logging is set
+#: up (or Faust's worker has replaced sys.stderr), a thread raises; Python's default
+#: threading.excepthook would print its traceback to sys.stderr
 SITECUSTOMIZE = """
 import sys, threading, time
 
 def _boom():
     original = sys.__stderr__
     end = time.monotonic() + 60
-    while sys.stderr is original and time.monotonic() < end:
+    # until the worker set its logging up (certseal's hook) or Faust replaced stderr
+    while (
+        sys.stderr is original
+        and threading.excepthook is threading.__excepthook__
+        and time.monotonic() < end
+    ):
         time.sleep(0.05)
+    time.sleep(1.0)  # Faust's worker is starting by then
     raise ZeroDivisionError("atk10b thread failure")
 
 threading.Thread(target=_boom, daemon=True).start()
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk10b L1: Faust's redirect_stdouts turns a traceback on stderr into "
-    "one warning record per fragment",
-)
 async def test_atk10b_a_traceback_on_stderr_is_one_json_record(
     stack, config, tmp_path, monkeypatch
 ):

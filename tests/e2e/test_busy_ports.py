@@ -96,7 +96,8 @@ def test_why_an_address_cannot_be_listened_on():
         assert busy is not None and busy.errno == errno.EADDRINUSE
         assert bind_problem(address, busy).startswith(f"{address} is already in use")
     assert bind_error(address) is None  # free again
-    assert bind_error("no port") is None
+    for malformed in ("no port", "127.0.0.1:70000", "127.0.0.1:-1", "127.0.0.1:x"):
+        assert isinstance(bind_error(malformed), ValueError), malformed
     elsewhere = bind_error("192.0.2.1:8080")  # TEST-NET-1: not this machine's
     assert elsewhere is not None
     assert "is not an address of this machine" in bind_problem("x:1", elsewhere)
