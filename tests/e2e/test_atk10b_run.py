@@ -62,9 +62,11 @@ class Run:
         threading.Thread(target=pump, daemon=True).start()
 
     def read_until(self, marker: str, count: int = 1, within_s: float = 60.0) -> None:
-        """Read the run's stdout until ``marker`` was a line ``count`` times."""
+        """Read the run's stdout until ``marker`` was seen ``count`` times. Counted
+        within lines: the fake services write to the run's stdout while the banner
+        is written, so a service's ``deaf`` can land inside a banner line."""
         end = time.monotonic() + within_s
-        while sum(marker == line for line in self.seen) < count:
+        while sum(line.count(marker) for line in self.seen) < count:
             try:
                 line = self.lines.get(timeout=max(0.0, end - time.monotonic()))
             except queue.Empty:
