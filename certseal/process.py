@@ -332,7 +332,7 @@ def run_main(
     async def run() -> str:
         try:
             app = make_app(load(args.config))
-        except (CertsealError, OSError, ValueError, RuntimeError) as exc:
+        except START_FAILURES as exc:
             return f"{prog}: error: {exc}"
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -26,8 +26,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -43,32 +41,14 @@ from certseal.rpc import (
 )
 from services.devstack import free_port
 from tests.conftest import migrated_database
+from tests.e2e.test_busy_ports import _start, taken
 
 NOISE = ("Traceback", "Exception ignored", "Errno 98", "Failed to bind")
-
-
-@contextmanager
-def taken() -> Iterator[str]:
-    """A ``127.0.0.1:port`` this test listens on while the block runs."""
-    with socket.create_server(("127.0.0.1", 0)) as holder:
-        yield f"127.0.0.1:{holder.getsockname()[1]}"
 
 
 def free_v6_port() -> int:
     with socket.create_server(("::1", 0), family=socket.AF_INET6) as probe:
         return probe.getsockname()[1]
-
-
-def _start(module: str, cfg, tmp_path, timeout: float = 120):
-    config_file = tmp_path / f"{module}.toml"
-    config_file.write_text(dump_config(cfg))
-    return subprocess.run(
-        [sys.executable, "-m", module, "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_atk10b_an_ipv6_address_that_is_free_is_free():

@@ -31,14 +31,16 @@ def taken() -> Iterator[str]:
         yield f"127.0.0.1:{holder.getsockname()[1]}"
 
 
-def _start(module: str, cfg, tmp_path) -> subprocess.CompletedProcess[str]:
+def _start(
+    module: str, cfg, tmp_path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     config_file = tmp_path / f"{module}.toml"
     config_file.write_text(dump_config(cfg))
     return subprocess.run(
         [sys.executable, "-m", module, "--config", str(config_file)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
