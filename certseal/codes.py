@@ -156,14 +156,7 @@ def decode_code(text: str, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> Decode
     try:
         compressed = base45.b45decode(text[len(prefix) :])
     except Exception as exc:
-        body = len(text) - len(prefix)
-        hint = (
-            f"; {body} characters after the prefix cannot be Base45 (a Base45 text is "
-            "2 or 0 characters longer than a multiple of 3): it looks cut short, "
-            "scan it again"
-            if body % 3 == 1
-            else ""
-        )
+        hint = _base45_hint(text[len(prefix) :])
         raise MalformedCode(CodeStage.BASE45, f"not Base45 ({exc}){hint}") from None
     if (
         len(compressed) > MAX_CODE_COMPRESSED_BYTES
@@ -315,16 +308,50 @@ def _prefix_hint(text: str) -> str:
     return ""
 
 
+def _base45_hint(body: str) -> str:
+    """Why Base45 text (RFC 9285) that does not decode looks cut short, or ''.
+
+    A scan stopped early leaves 1 character after the last group of 3 (no Base45 text
+    has that), or 2 characters that begin a group of 3 and so exceed one byte's value
+    (255) as a pair. Text with a character outside the alphabet is not cut short.
+    """
+    if any(c not in _B45 for c in body):
+        return ""
+    if len(body) % 3 == 1:
+        return (
+            f"; {len(body)} characters after the prefix cannot be Base45 (a Base45 "
+            "text is 2 or 0 characters longer than a multiple of 3): it looks cut "
+            "short, scan it again"
+        )
+    if len(body) % 3 == 2 and _B45.index(body[-2]) + 45 * _B45.index(body[-1]) > 255:
+        return (
+            "; its last 2 characters are more than one byte (255), as the start of a "
+            "group of 3 is: it looks cut short, scan it again"
+        )
+    return ""
+
+
 def _inflate(compressed: bytes) -> bytes:
-    """The zlib stream's content, which must end exactly where ``compressed`` ends."""
+    """The zlib stream's content, which must end exactly where ``compressed`` ends.
+
+    A stream that ends before its end marker, within the output bound, is a code cut
+    short (a scan stopped early at a 3-character boundary, so the Base45 was valid).
+    """
     try:
         inflater = zlib.decompressobj()
         message = inflater.decompress(compressed, MAX_CODE_MESSAGE_BYTES)
     except zlib.error as exc:
-        raise MalformedCode(CodeStage.ZLIB, f"not zlib ({exc})") from None
-    if inflater.unconsumed_tail or not inflater.eof:
         raise MalformedCode(
-            CodeStage.ZLIB, "not zlib (truncated or larger than 64 KiB)"
+            CodeStage.ZLIB, f"not zlib ({exc}); if it was scanned, scan it again"
+        ) from None
+    if inflater.unconsumed_tail or (
+        not inflater.eof and len(message) >= MAX_CODE_MESSAGE_BYTES
+    ):
+        raise MalformedCode(CodeStage.ZLIB, "not zlib (inflates to more than 64 KiB)")
+    if not inflater.eof:
+        raise MalformedCode(
+            CodeStage.ZLIB,
+            "the zlib stream ends early: the code looks cut short, scan it again",
         )
     if inflater.unused_data:
         raise MalformedCode(

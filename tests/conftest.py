@@ -318,16 +318,21 @@ class VerifierProcess:
     def __init__(self, stack, config_file, home, group: str, *extra_args: str):
         self.group, self.home, self.config_file = group, home, config_file
         self.extra_args = extra_args
-        self.port = free_port()
-        ident = stack.ca.identity("dept:11440300VERIFIERS1")
+        self.identity = (stack.ca, stack.ca.identity("dept:11440300VERIFIERS1"))
+        self._connect(free_port())
+        self.process = None
+        self.rebinds = 0
+
+    def _connect(self, port: int) -> None:
+        ca, ident = self.identity
+        self.port = port
         self.channel = secure_channel(
-            f"localhost:{self.port}",
-            str(stack.ca.ca_file),
+            f"localhost:{port}",
+            str(ca.ca_file),
             str(ident.cert_file),
             str(ident.key_file),
         )
         self.stub = verifier_pb2_grpc.VerifierStub(self.channel)
-        self.process = None
 
     async def start(self) -> None:
         log = open(self.home / f"{self.group}.log", "ab")  # noqa: SIM115, ASYNC230
@@ -351,6 +356,13 @@ class VerifierProcess:
         health = health_pb2_grpc.HealthStub(self.channel)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
+            if self.process.returncode is not None and self._port_taken():
+                # free_port() cannot hold the port until the verifier binds it:
+                # another process took it in between (failed CI once); a new one
+                self.rebinds += 1
+                self._connect(free_port())
+                health = health_pb2_grpc.HealthStub(self.channel)
+                await self.start()
             assert self.process.returncode is None, self.log_tail()
             try:
                 reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
@@ -363,6 +375,12 @@ class VerifierProcess:
             )  # the worker is joining its group: nothing to await
         raise AssertionError(
             f"verifier {self.group} never became SERVING:\n" + self.log_tail()
+        )
+
+    def _port_taken(self) -> bool:
+        """The verifier stopped because its port was taken, for the first 3 times."""
+        return self.rebinds < 3 and (
+            f"127.0.0.1:{self.port} is already in use" in self.log_tail()
         )
 
     def log_tail(self) -> str:

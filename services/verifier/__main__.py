@@ -260,6 +260,8 @@ def main() -> None:
     try:
         worker.execute_from_commandline()
     except SystemExit:
+        if grpc_service.bind_failure is not None:  # one line, as the check says it
+            _bad_input(f"error: {grpc_service.bind_failure}")
         why = _rebuild_reason(state.app)
         if why and not args.rebuilding:
             # The local tables are ahead of their changelog (a kill -9 can leave them

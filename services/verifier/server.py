@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 from mode import Service
 
+from certseal.errors import CertsealError
 from certseal.metrics import Metrics
 from certseal.rpc import (
     Health,
@@ -58,6 +59,8 @@ class GrpcService(Service):
         self._metrics = metrics
         self.health = Health([VERIFIER])
         self.port = 0
+        self._server: grpc.aio.Server | None = None  # None: on_start did not bind
+        self.bind_failure: CertsealError | None = None  # why it did not, for main()
         self._probe_server: grpc.aio.Server | None = None
 
     async def on_start(self) -> None:
@@ -74,16 +77,20 @@ class GrpcService(Service):
             },
             max_request_bytes=cfg.verifier.max_request_bytes,
         )
-        self._server, self.port = build_server(
-            listen=cfg.verifier.listen,
-            credentials=server_credentials(
-                cfg.tls.ca_file, *cfg.verifier.identity(cfg.tls)
-            ),
-            interceptor=interceptor,
-            health_=self.health,
-            service_names=[VERIFIER, PEER],
-            setting="verifier.listen",
-        )
+        try:
+            self._server, self.port = build_server(
+                listen=cfg.verifier.listen,
+                credentials=server_credentials(
+                    cfg.tls.ca_file, *cfg.verifier.identity(cfg.tls)
+                ),
+                interceptor=interceptor,
+                health_=self.health,
+                service_names=[VERIFIER, PEER],
+                setting="verifier.listen",
+            )
+        except CertsealError as exc:  # the port taken since the start-up's check
+            self.bind_failure = exc
+            raise
         verifier_pb2_grpc.add_VerifierServicer_to_server(self._servicer, self._server)
         if self._peer_servicer is not None:
             verifier_pb2_grpc.add_VerifierPeerServicer_to_server(
@@ -133,7 +140,8 @@ class GrpcService(Service):
     async def on_stop(self) -> None:
         """Stop taking requests, finish those in flight."""
         await self.health.set_serving(False)
-        await self._server.stop(3)
+        if self._server is not None:
+            await self._server.stop(3)
         self._servicer.shutdown()
         try:  # bounded: a broker that is away must not hold the worker's stop
             async with asyncio.timeout(5):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 from certseal.config import dump_config
 from certseal.listen import bind_error, bind_problem
 from services.devstack import free_port
-from tests.conftest import migrated_database
+from tests.conftest import VerifierProcess, migrated_database
 
 
 @contextmanager
@@ -78,6 +79,31 @@ def test_the_verifier_names_its_busy_port_before_it_starts(config, tmp_path, set
     assert done.stderr.startswith(f"error: verifier.{setting}: {address} "), done.stderr
     _one_clear_line(done, f"verifier.{setting}")
     assert not (tmp_path / "verifier").exists()  # refused before touching anything
+
+
+async def test_the_test_harness_moves_a_verifier_off_a_port_taken_before_it_binds(
+    stack, config, tmp_path
+):
+    """VerifierProcess's port comes from free_port(), which cannot hold it: when
+    another process takes it first, the verifier says so and the harness starts it on
+    another (a CI run lost a module to such a port)."""
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(tmp_path / "data")
+    config_file = tmp_path / "verifier.toml"
+    config_file.write_text(dump_config(cfg))
+    verifier = VerifierProcess(
+        stack, config_file, tmp_path, f"p-{secrets.token_hex(3)}"
+    )
+    first = verifier.port
+    with socket.create_server(("127.0.0.1", first)):
+        await verifier.start()
+        try:
+            await verifier.wait_serving()
+        finally:
+            await verifier.stop()
+    assert (verifier.rebinds, verifier.port != first) == (1, True)
+    log = (tmp_path / f"{verifier.group}.log").read_text(errors="replace")
+    assert f"error: verifier.listen: 127.0.0.1:{first} is already in use" in log
 
 
 @pytest.mark.parametrize("setting", ["listen", "metrics_listen"])
