@@ -240,6 +240,10 @@ def normalise_code_text(text: str) -> str:
       its position (1-based) and, when it is likely, the cause.
     - Letters are upper-cased: the prefixes and the Base45 alphabet (RFC 9285) are
       upper-case, so case carries no information (Caps Lock, a scanner's case setting).
+    - A symbology identifier before the prefix (ISO/IEC 15424: ``]``, the
+      symbology's letter and a modifier, ``]Q1`` for a QR Code), which a scanner set
+      to transmit it sends first, is removed. ``]`` is not Base45, so no code starts
+      with it.
     """
     if len(text) > MAX_CODE_INPUT_CHARS:
         raise MalformedCode(
@@ -259,7 +263,20 @@ def normalise_code_text(text: str) -> str:
             )
         if not text.isascii():
             raise MalformedCode(CodeStage.PREFIX, _non_ascii(text))
-    return text.upper()
+    return without_symbology_identifier(text).upper()
+
+
+def without_symbology_identifier(text: str) -> str:
+    """``text`` without the symbology identifier a scanner may send before the data.
+
+    ISO/IEC 15424: ``]``, the symbology's letter and a modifier character (``]Q1``
+    for a QR Code, ``]d2`` for a Data Matrix). Shape: str in, str out, unchanged when
+    it does not start with one. Safe for codes whose alphabet has no ``]`` (Base45
+    after ``LC1:``/``PC1:``, the authorisation codes' ``AU-`` and Crockford base32).
+    """
+    if text[:1] == "]" and text[1:2].isalpha() and text[2:3].isalnum():
+        return text[3:]
+    return text
 
 
 def _non_ascii(text: str) -> str:

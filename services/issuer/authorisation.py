@@ -21,6 +21,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from certseal.codes import without_symbology_identifier
+
 #: the authorisation code's alphabet: Crockford base32 without look-alikes
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 12  # 60 bits: hopeless to guess even unthrottled (there is no throttle;
@@ -65,8 +67,10 @@ def new_code() -> str:
 
 def normalise_code(text: str) -> str | None:
     """The code as issued (upper case, spaces and dashes after the prefix removed,
-    O→0, I/L→1 as Crockford reads them); None when it cannot be one."""
-    body = text.strip().upper().replace("-", "").replace(" ", "")
+    O→0, I/L→1 as Crockford reads them, a scanner's symbology identifier such as
+    ``]Q1`` removed); None when it cannot be one."""
+    body = without_symbology_identifier(text.strip())
+    body = body.upper().replace("-", "").replace(" ", "")
     # the prefix, however it was separated ("AU-", "AU ", "AU"): only when the body
     # after it has the code's length, since a bare body may begin with "AU" too
     bare_prefix = CODE_PREFIX.rstrip("-")

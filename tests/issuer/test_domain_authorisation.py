@@ -101,6 +101,15 @@ def test_codes_are_short_unguessable_and_read_back_as_typed():
     assert normalise_code("AU-O1IL00000000") == "AU-011100000000"
 
 
+def test_a_scanners_symbology_identifier_before_a_code_is_removed():
+    code = new_code()
+    for identifier in ("]Q1", "]q0", "]d2"):
+        assert normalise_code(identifier + code) == code
+        assert normalise_code(f" {identifier}{code.lower()}\r\n") == code
+    assert normalise_code("]Q" + code) is None  # no modifier: not an identifier
+    assert normalise_code("]Q1]Q1" + code) is None  # one identifier only
+
+
 @pytest.mark.parametrize(
     "typed",
     ["au 7hh7bw6aznmk", "AU 7HH7 BW6A ZNMK", "au7hh7bw6aznmk", "AU--7HH7-BW6A-ZNMK"],

@@ -53,6 +53,33 @@ async def test_a_code_typed_with_caps_lock_in_the_other_case_is_the_same(code):
     _same(code, "lc1:" + code[4:])
 
 
+async def test_a_scanners_symbology_identifier_is_removed(code):
+    """ISO/IEC 15424: a scanner set to send it puts "]Q1" (QR Code, model 2) or
+    another symbology's identifier before the data."""
+    for identifier in ("]Q1", "]Q0", "]Q6", "]q1", "]d2", "]z0", "］Ｑ１"):
+        _same(code, identifier + code)
+        _same(code, f"\x02{identifier}{code}\r\n")  # inside a scanner's STX ... CR LF
+    _same(code, "]Q1" + code.lower())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "]Q",
+        "]Q1",
+        "]Q1]Q1LC1:",
+        "]11LC1:",
+        "]Q-LC1:",
+        "X]Q1LC1:",
+        "]Q1 LC1:",
+        "]Q1HC1:",
+    ],
+)
+def test_what_only_looks_like_a_symbology_identifier_is_not_removed(text):
+    err = _refused(text + "6BFOXN")
+    assert err.stage is codes.CodeStage.PREFIX, err.message
+
+
 async def test_a_code_typed_in_full_width_is_the_same(code):
     _same(code, "LC1：" + code[4:])  # the full-width colon alone
     _same(code, _full_width(code))  # every character full-width
@@ -124,7 +151,7 @@ def test_other_non_ascii_is_named_without_a_guess():
             "this is a licence identifier, not a code",
         ),
         ("HC1:NCFOXN", "EU Digital COVID Certificate"),
-        ("]Q1LC1:ABC", "'LC1:' appears at character 4"),
+        ("NO.LC1:ABC", "'LC1:' appears at character 4"),
     ],
 )
 def test_what_is_not_a_code_says_what_it_looks_like(text, hint):

@@ -491,7 +491,8 @@ async function init() {
     e.preventDefault();
     const code = $("scan").value.trim();
     $("scan").value = "";
-    if (/^AU-/i.test(code)) redeem(code);
+    // an authorisation code, after a scanner's symbology identifier ("]Q1") if any
+    if (/^(\][a-z][0-9a-z])?AU-/i.test(code)) redeem(code);
     else if (code) verifyCode(code);
   });
   $("purpose").addEventListener("change", () => {
