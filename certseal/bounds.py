@@ -73,10 +73,12 @@ IMAGE_LIMIT = (
 the console, VerifyImage and the CLI state it."""
 
 MAX_QR_SIDE = 2048
-"""Pixels of the longer side of the picture handed to the QR reader: a larger image
-(within :data:`MAX_IMAGE_PIXELS`) is scaled down to this first, which keeps the
-reader's own working memory under a few times 4 MiB. A QR symbol taking a quarter of a
-12-megapixel photo still has more than 4 pixels per module at this size."""
+"""Pixels of the longer side of the picture handed to the QR reader first: a larger
+image (within :data:`MAX_IMAGE_PIXELS`) is scaled down to this, which keeps the reader's
+own working memory under a few times 4 MiB. A QR symbol taking a quarter of a
+12-megapixel photo still has more than 4 pixels per module at this size. Only when the
+scaled picture holds no QR code is the picture read at its own size (a symbol a tenth
+of a photo's width; measured: 4096 × 4096 of noise, about 50 MiB more and 0.35 s)."""
 
 MAX_JPEG_SCANS = 32
 """Scans (SOS markers) a JPEG may have. A baseline JPEG has one and a progressive one

@@ -81,10 +81,12 @@ def read_qr_image(data: bytes) -> str:
 
     Bounded before decoding: the bytes by :data:`~certseal.bounds.MAX_IMAGE_BYTES`,
     the pixels the header declares by :data:`~certseal.bounds.MAX_IMAGE_PIXELS` (read
-    without decoding), a JPEG's scans by :data:`~certseal.bounds.MAX_JPEG_SCANS`, and
-    the picture handed to the QR reader by
+    without decoding), a JPEG's scans by :data:`~certseal.bounds.MAX_JPEG_SCANS`.
+    The QR reader first gets the picture scaled to
     :data:`~certseal.bounds.MAX_QR_SIDE` (a 12-megapixel phone photo is scaled down,
-    a JPEG already while decoding). Transparency (RGBA, LA, a palette's transparent
+    a JPEG already while decoding); when that holds no QR code, it gets the picture at
+    its own size, so a small symbol in a large photo (a whole licence photographed)
+    keeps its pixels per module. Transparency (RGBA, LA, a palette's transparent
     entry) is flattened on white, so dark modules on a transparent background read as
     printed.
 
@@ -96,6 +98,28 @@ def read_qr_image(data: bytes) -> str:
     if not data:
         raise invalid("image", "is required: a PNG, JPEG or HEIC image of the QR code")
     check_image_bytes(len(data))
+    grey, scaled = _decoded(data, MAX_QR_SIDE)
+    texts = _qr_texts(grey)
+    if not texts and scaled:
+        # a small symbol in a large photo (a whole licence photographed, its QR code
+        # a tenth of the width) has too few pixels per module once scaled: read the
+        # picture at the size it has (within MAX_IMAGE_PIXELS)
+        del grey
+        grey, _ = _decoded(data, None)
+        texts = _qr_texts(grey)
+    if not texts:
+        raise invalid("image", "contains no readable QR code")
+    if len(set(texts)) > 1:
+        raise invalid(
+            "image", f"contains {len(set(texts))} different QR codes; show one"
+        )
+    return texts[0]
+
+
+def _decoded(data: bytes, side: int | None) -> tuple[Image.Image, bool]:
+    """The image's first frame as 8-bit grey on white, its longer side at most
+    ``side`` (None: as it is), and whether it was scaled down; INVALID_ARGUMENT (field
+    ``image``) as :func:`read_qr_image` says."""
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
@@ -107,7 +131,8 @@ def read_qr_image(data: bytes) -> str:
                     "image",
                     f"is a JPEG of {scans} scans; the limit is {MAX_JPEG_SCANS}",
                 )
-            grey = _grey_on_white(image)
+            scaled = side is not None and max(image.size) > side  # before a draft
+            return _grey_on_white(image, side), scaled
     except Image.DecompressionBombError:  # Pillow's own, far higher, bound
         raise invalid(
             "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS} pixels"
@@ -119,27 +144,25 @@ def read_qr_image(data: bytes) -> str:
         # decoders; RuntimeError from libheif (a coded size over its header's, libheif's
         # security limits); MemoryError: none of them is the server's fault
         raise invalid("image", "is not a readable PNG, JPEG or HEIC image") from None
+
+
+def _qr_texts(grey: Image.Image) -> list[str]:
+    """The texts of the valid QR codes zxing-cpp finds in ``grey``."""
     # no zxing-cpp object outlives the call: nanobind reports any instance still
     # alive at interpreter exit as "leaked" (a module-level BarcodeFormats was one)
     formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     found = zxingcpp.read_barcodes(grey, formats=formats)
     texts = [b.text for b in found if b.valid and b.text]
     del found, formats
-    if not texts:
-        raise invalid("image", "contains no readable QR code")
-    if len(set(texts)) > 1:
-        raise invalid(
-            "image", f"contains {len(set(texts))} different QR codes; show one"
-        )
-    return texts[0]
+    return texts
 
 
-def _grey_on_white(image: Image.Image) -> Image.Image:
+def _grey_on_white(image: Image.Image, side: int | None) -> Image.Image:
     """The first frame as 8-bit grey, transparency flattened on white, its longer side
-    at most :data:`~certseal.bounds.MAX_QR_SIDE` (its size is already checked)."""
-    if image.format == "JPEG" and max(image.size) > MAX_QR_SIDE:
+    at most ``side`` pixels (None: as it is; its size is already checked)."""
+    if side is not None and image.format == "JPEG" and max(image.size) > side:
         # decode at 1/2, 1/4 or 1/8 scale straight from the DCT: less memory and time
-        image.draft("L", (MAX_QR_SIDE, MAX_QR_SIDE))
+        image.draft("L", (side, side))
     image.load()
     # what was decoded, not only what the header declared, is within the bound
     check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
@@ -152,6 +175,6 @@ def _grey_on_white(image: Image.Image) -> Image.Image:
         del rgba, alpha
     else:
         grey = image.convert("L")
-    if max(grey.size) > MAX_QR_SIDE:
-        grey.thumbnail((MAX_QR_SIDE, MAX_QR_SIDE), Image.Resampling.BOX)
+    if side is not None and max(grey.size) > side:
+        grey.thumbnail((side, side), Image.Resampling.BOX)
     return grey
