@@ -21,6 +21,12 @@ from certseal.bounds import (
     MAX_JPEG_SCANS,
     MAX_QR_SIDE,
 )
+from certseal.codes import (
+    LICENCE_CODE_PREFIX,
+    PRESENTATION_CODE_PREFIX,
+    MalformedCode,
+    normalise_code_text,
+)
 from certseal.errors import CertsealError, invalid
 
 __all__ = [
@@ -93,7 +99,8 @@ def read_qr_image(data: bytes) -> str:
     Raises INVALID_ARGUMENT (field ``image``) for an empty image, one over a bound,
     another format, an unreadable file (whatever the decoder raises: a HEIC whose
     coded image is larger than its ``ispe`` box declares makes libheif raise
-    RuntimeError), no QR code, or several different ones.
+    RuntimeError), no QR code, or several different ones of which not exactly one is
+    a licence or presentation code.
     """
     if not data:
         raise invalid("image", "is required: a PNG, JPEG or HEIC image of the QR code")
@@ -109,11 +116,35 @@ def read_qr_image(data: bytes) -> str:
         texts = _qr_texts(grey)
     if not texts:
         raise invalid("image", "contains no readable QR code")
-    if len(set(texts)) > 1:
+    return _the_code(texts)
+
+
+def _the_code(texts: list[str]) -> str:
+    """The one text among a picture's QR codes: the only one, or the only licence or
+    presentation code among others (a licence's page also printing its department's
+    web address as a QR code); INVALID_ARGUMENT when that leaves several."""
+    distinct = list(dict.fromkeys(texts))
+    if len(distinct) == 1:
+        return distinct[0]
+    ours = [t for t in distinct if _is_code(t)]
+    if len(ours) == 1:
+        return ours[0]
+    if ours:
         raise invalid(
-            "image", f"contains {len(set(texts))} different QR codes; show one"
+            "image", f"contains {len(ours)} different licence codes; show one"
         )
-    return texts[0]
+    raise invalid("image", f"contains {len(distinct)} different QR codes; show one")
+
+
+def _is_code(text: str) -> bool:
+    """Whether ``text`` reads as a licence or presentation code's text (its prefix
+    after :func:`certseal.codes.normalise_code_text`), however damaged after it."""
+    try:
+        return normalise_code_text(text).startswith(
+            (LICENCE_CODE_PREFIX, PRESENTATION_CODE_PREFIX)
+        )
+    except MalformedCode:
+        return False
 
 
 def _decoded(data: bytes, side: int | None) -> tuple[Image.Image, bool]:

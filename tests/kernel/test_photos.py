@@ -211,3 +211,40 @@ def test_the_verifier_accepts_requests_the_image_limit_allows():
     from services.verifier.config import VerifierConfig
 
     assert VerifierConfig().max_request_bytes > bounds.MAX_IMAGE_BYTES
+
+
+def _page(*texts: str) -> bytes:
+    """A PNG page with the QR code of each text side by side."""
+    cards = []
+    for text in texts:
+        out = io.BytesIO()
+        segno.make_qr(text, error="m").save(out, kind="png", scale=4, border=4)
+        cards.append(Image.open(out).convert("L"))
+    page = Image.new("L", (sum(c.width for c in cards), max(c.height for c in cards)))
+    x = 0
+    for card in cards:
+        page.paste(card, (x, 0))
+        x += card.width
+    out = io.BytesIO()
+    page.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_the_one_code_among_other_qr_codes_is_read():
+    """A licence's page also printing its department's web address as a QR code."""
+    assert qr.read_qr_image(_page("https://gd.example/dept", TEXT)) == TEXT
+    assert qr.read_qr_image(_page(TEXT, "WIFI:S:counter;;", TEXT)) == TEXT
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        ((TEXT, "PC1:" + TEXT[4:]), "contains 2 different licence codes; show one"),
+        (("https://a.example", "https://b.example"), "2 different QR codes; show one"),
+    ],
+)
+def test_several_codes_or_only_other_qr_codes_are_refused(texts, message):
+    with pytest.raises(CertsealError) as err:
+        qr.read_qr_image(_page(*texts))
+    assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "image")
+    assert message in err.value.message
