@@ -233,7 +233,9 @@ def normalise_code_text(text: str) -> str:
     - Surrounding white space, control characters (C0, DEL, C1) and invisible format
       characters are removed; the rest must be at most
       :data:`~certseal.bounds.MAX_CODE_CHARS` characters.
-    - Text with characters outside ASCII is put in Unicode normalisation form NFKC
+    - Text with characters outside ASCII loses its invisible format characters
+      (Unicode category Cf: zero-width space and joiners, soft hyphen, bidi marks)
+      wherever they are, and is put in Unicode normalisation form NFKC
       (Unicode Standard Annex #15), which maps the full-width forms a Chinese input
       method types (``ＬＣ１：``, U+FF01 to U+FF5E, and the ideographic space) back to
       ASCII. Characters outside ASCII that remain are refused, naming the first one,
@@ -255,6 +257,10 @@ def normalise_code_text(text: str) -> str:
             CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
         )
     if not text.isascii():
+        # invisible format characters anywhere (zero-width space and joiners, soft
+        # hyphen, bidi marks: Unicode category Cf), as pasting from a chat or a
+        # document leaves them inside the code too; they carry nothing of it
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
         # NFKC of a bounded text: at most 18 characters for one (U+FDFA), so bounded
         text = unicodedata.normalize("NFKC", text).strip(_SURROUNDING)
         if len(text) > MAX_CODE_CHARS:

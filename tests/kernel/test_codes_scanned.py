@@ -80,6 +80,17 @@ def test_what_only_looks_like_a_symbology_identifier_is_not_removed(text):
     assert err.stage is codes.CodeStage.PREFIX, err.message
 
 
+async def test_invisible_characters_inside_a_pasted_code_are_removed(code):
+    middle = len(code) // 2
+    for invisible in ("\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e"):
+        _same(code, code[:middle] + invisible + code[middle:])
+        _same(code, code[:4] + invisible + code[4:] + invisible)
+    _same(code, "\u200b".join(code))  # after every character
+    # a visible character that is not Base45 is still named
+    err = _refused(code[:middle] + "\u00a0\u00a0" + code[middle:])  # NFKC: 2 spaces
+    assert err.stage is not codes.CodeStage.PREFIX
+
+
 async def test_a_code_typed_in_full_width_is_the_same(code):
     _same(code, "LC1：" + code[4:])  # the full-width colon alone
     _same(code, _full_width(code))  # every character full-width
