@@ -49,6 +49,29 @@ async def test_atk11_a_double_read_is_named_not_called_cut_short(code, separator
 
 @pytest.mark.xfail(
     strict=True,
+    reason="atk11: a second prefix inside the text (a read cut short, then the "
+    "rescan typed after it; another code's prefix pasted in) says 'Invalid base45 "
+    "string' or 'cut short', never that a second code starts there",
+)
+@pytest.mark.parametrize(
+    ("build", "second"),
+    [
+        (lambda code: code[:60] + code, 61),
+        (lambda code: code[:61] + code, 62),
+        (lambda code: code[:100] + "PC1:" + code[100:], 101),
+    ],
+    ids=["cut-then-rescan", "cut-then-rescan-2", "PC1-inside"],
+)
+async def test_atk11_a_second_prefix_inside_the_code_is_named(code, build, second):
+    """``second``: where the second prefix starts (1-based), as the kernel counts a
+    prefix after other text ("'LC1:' appears at character N")."""
+    message = _refused(build(code))
+    assert "cut short" not in message, message
+    assert f"character {second}" in message, message
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason="atk11: a complete code with a character after it (a full stop from the "
     "sentence it was copied from) 'looks cut short'",
 )
