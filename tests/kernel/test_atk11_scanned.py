@@ -188,3 +188,27 @@ def test_atk11_an_authorisation_code_as_scanners_deliver_it_is_read(variant):
 )
 def test_atk11_non_ascii_letters_do_not_upper_case_into_an_authorisation_code(text):
     assert normalise_code(text) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk11: the text is bounded (8,192 characters) before NFKC, but NFKC "
+    "expands up to 18 times (U+FDFA): 8,192 of them are 147,456 characters, about 7 "
+    "ms of CPU holding the GIL in a verifier's code worker thread (0.02-0.13 ms for "
+    "8,192 ASCII or full-width characters)",
+)
+@pytest.mark.parametrize("char", ["\ufdfa", "\u3316"])
+def test_atk11_nfkc_does_no_more_work_than_a_code_is_long(monkeypatch, char):
+    """Deterministic stand-in for the time: the characters NFKC produced in all."""
+    produced = []
+    real = codes.unicodedata.normalize
+
+    def counting(form: str, text: str) -> str:
+        out = real(form, text)
+        produced.append(len(out))
+        return out
+
+    monkeypatch.setattr(codes.unicodedata, "normalize", counting)
+    with pytest.raises(codes.MalformedCode):
+        codes.decode_code(char * 8192)
+    assert sum(produced) <= 8192 + 18, produced
