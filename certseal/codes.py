@@ -16,6 +16,7 @@ claim holding the licence part (see docs/codes.md).
 from __future__ import annotations
 
 import enum
+import re
 import struct
 import unicodedata
 import zlib
@@ -154,15 +155,9 @@ def decode_code(text: str, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> Decode
             + _prefix_hint(text),
         )
     try:
-        compressed = base45.b45decode(text[len(prefix) :])
-    except Exception as exc:
-        hint = _base45_hint(text[len(prefix) :])
-        raise MalformedCode(CodeStage.BASE45, f"not Base45 ({exc}){hint}") from None
-    if (
-        len(compressed) > MAX_CODE_COMPRESSED_BYTES
-    ):  # a guard; the text bound implies it
-        raise MalformedCode(CodeStage.BASE45, "longer than a code can be")
-    message = _inflate(compressed)
+        message = _inflated(text, len(prefix))
+    except MalformedCode as exc:
+        raise _read_as_one(exc, text, len(prefix)) from None
     if message[:2] == _CWT_TAG_BYTES:  # RFC 8392 section 6: 61(18([...]))
         message = message[2:]
         if message[:1] != _SIGN1_TAG_BYTE:
@@ -217,6 +212,17 @@ _SURROUNDING = (
     + "\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
 )
 
+# The invisible format characters (Unicode category Cf) that copying from a chat, a web
+# page or a word processor leaves inside a long unbroken string: soft hyphen, Mongolian
+# vowel separator, zero-width space, non-joiner and joiner, the direction marks and
+# embeddings, word joiner and invisible operators, the isolates, byte order mark.
+_INVISIBLE = re.compile(
+    "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+_NOT_BASE45 = re.compile("[^0-9A-Z $%*+\\-./:]")
+_AUTHORISATION_LIKE = re.compile("AU[- ]?[0-9A-Z]{4}")
+
 # What a Chinese input method in Chinese punctuation mode types for Base45's
 # punctuation; NFKC leaves these as they are.
 _IME_PUNCTUATION = "。￥¥、，…—·"
@@ -257,18 +263,11 @@ def normalise_code_text(text: str) -> str:
             CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
         )
     if not text.isascii():
-        # invisible format characters anywhere (zero-width space and joiners, soft
-        # hyphen, bidi marks: Unicode category Cf), as pasting from a chat or a
-        # document leaves them inside the code too; they carry nothing of it
-        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-        # NFKC of a bounded text: at most 18 characters for one (U+FDFA), so bounded
-        text = unicodedata.normalize("NFKC", text).strip(_SURROUNDING)
+        text = _ascii_form(text).strip(_SURROUNDING)
         if len(text) > MAX_CODE_CHARS:
             raise MalformedCode(
                 CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
             )
-        if not text.isascii():
-            raise MalformedCode(CodeStage.PREFIX, _non_ascii(text))
     return without_symbology_identifier(text).upper()
 
 
@@ -285,10 +284,31 @@ def without_symbology_identifier(text: str) -> str:
     return text
 
 
-def _non_ascii(text: str) -> str:
-    """Why a text with characters outside ASCII is no code: the first such character,
-    its position and, when it is likely, the cause."""
-    position, char = next((i, c) for i, c in enumerate(text, 1) if not c.isascii())
+def _ascii_form(text: str) -> str:
+    """``text`` (at most MAX_CODE_CHARS characters) in ASCII, or MalformedCode naming
+    the first character that has no ASCII form.
+
+    Invisible format characters are removed wherever they are; every other character
+    outside ASCII is replaced by its NFKC form (Unicode Standard Annex #15) when that
+    is ASCII (at most 4 characters, U+2167). One distinct character at a time, in
+    order, stopping at the first without: NFKC of the whole text would first make up
+    to 18 characters of each (U+FDFA)."""
+    text = _INVISIBLE.sub("", text)
+    forms: dict[str, str | int | None] = {}
+    for found in _NON_ASCII.finditer(text):
+        char = found.group()
+        if char not in forms:
+            form = unicodedata.normalize("NFKC", char)
+            if not form.isascii():
+                raise MalformedCode(CodeStage.PREFIX, _non_ascii(text, found.start()))
+            forms[char] = form
+    return text.translate(str.maketrans(forms))
+
+
+def _non_ascii(text: str, index: int) -> str:
+    """Why a text whose character at ``index`` has no ASCII form is no code: that
+    character, its position (from 1) and, when it is likely, the cause."""
+    position, char = index + 1, text[index]
     name = unicodedata.name(char, "unnamed")
     problem = (
         f"character {position} is {char!r} (U+{ord(char):04X} {name}); a code is "
@@ -322,6 +342,15 @@ def _prefix_hint(text: str) -> str:
         )
     if upper.startswith("HC1:"):
         return "; this is an EU Digital COVID Certificate, not a certseal code"
+    if LICENCE_CODE_PREFIX.startswith(upper) or PRESENTATION_CODE_PREFIX.startswith(
+        upper
+    ):
+        return "; the text stops inside the prefix: it looks cut short, scan it again"
+    if _AUTHORISATION_LIKE.match(upper):
+        return (
+            "; this looks like an authorisation code (授权码, AU-…), which the counter "
+            "redeems; it is not a licence code"
+        )
     for p in (LICENCE_CODE_PREFIX, PRESENTATION_CODE_PREFIX):
         if p in text:
             return (
@@ -331,15 +360,86 @@ def _prefix_hint(text: str) -> str:
     return ""
 
 
-def _base45_hint(body: str) -> str:
-    """Why Base45 text (RFC 9285) that does not decode looks cut short, or ''.
+def _inflated(text: str, start: int) -> bytes:
+    """The zlib stream's content of the Base45 (RFC 9285) after ``text[:start]``, the
+    prefix; MalformedCode (stage ``base45`` or ``zlib``) saying what is wrong."""
+    body = text[start:]
+    try:
+        compressed = base45.b45decode(body)
+    except Exception as exc:
+        hint = _base45_hint(body, start)
+        raise MalformedCode(CodeStage.BASE45, f"not Base45 ({exc}){hint}") from None
+    if (
+        len(compressed) > MAX_CODE_COMPRESSED_BYTES
+    ):  # a guard; the text bound implies it
+        raise MalformedCode(CodeStage.BASE45, "longer than a code can be")
+    return _inflate(compressed)
 
-    A scan stopped early leaves 1 character after the last group of 3 (no Base45 text
-    has that), or 2 characters that begin a group of 3 and so exceed one byte's value
-    (255) as a pair. Text with a character outside the alphabet is not cut short.
+
+def _read_as_one(exc: MalformedCode, text: str, start: int) -> MalformedCode:
+    """``exc``, or what more likely went wrong with a text that is not one whole code:
+    a second code's prefix after the first's (a double read, a cut read with the
+    rescan typed after it), or characters after a complete code (a full stop copied
+    with it). Only in the refusal's words: the refusal itself stands."""
+    second = min(
+        (
+            at
+            for p in (LICENCE_CODE_PREFIX, PRESENTATION_CODE_PREFIX)
+            if (at := text.find(p, start)) >= 0
+        ),
+        default=-1,
+    )
+    if second >= 0:
+        return MalformedCode(
+            exc.stage,
+            f"a second code starts at character {second + 1}: two codes were read as "
+            "one; scan one code at a time",
+        )
+    extra = _chars_after_a_code(text[start:])
+    if extra:
+        return MalformedCode(
+            exc.stage,
+            f"{extra} characters after the code ({text[-extra:]!r}): it was copied or "
+            "scanned with text after it; remove them or scan it again",
+        )
+    return exc
+
+
+def _chars_after_a_code(body: str) -> int:
+    """How many characters follow a complete code at the start of ``body``: 1 to 8
+    when ``body`` without them is Base45 of a complete zlib stream, else 0. At most a
+    few decodes of a text within MAX_CODE_CHARS, only when it was refused."""
+    for cut in range(1, min(8, len(body)) + 1):
+        head = body[:-cut]
+        if len(head) % 3 == 1:
+            continue
+        try:
+            compressed = base45.b45decode(head)
+            inflater = zlib.decompressobj()
+            inflater.decompress(compressed, MAX_CODE_MESSAGE_BYTES)
+        except (ValueError, zlib.error):
+            continue
+        if inflater.eof:
+            used = len(compressed) - len(inflater.unused_data)
+            return len(body) - (used // 2 * 3 + used % 2 * 2)
+    return 0
+
+
+def _base45_hint(body: str, start: int) -> str:
+    """Why Base45 text (RFC 9285) that does not decode is no code, or ''.
+
+    A character outside the alphabet is named with its position in the whole text
+    (``start``: the prefix's length). A scan stopped early leaves 1 character after
+    the last group of 3 (no Base45 text has that), or 2 characters that begin a group
+    of 3 and so exceed one byte's value (255) as a pair.
     """
-    if any(c not in _B45 for c in body):
-        return ""
+    outside = _NOT_BASE45.search(body)
+    if outside is not None:
+        char = outside.group()
+        return (
+            f"; character {start + outside.start() + 1} is {char!r} "
+            f"(U+{ord(char):04X}), which is not Base45"
+        )
     if len(body) % 3 == 1:
         return (
             f"; {len(body)} characters after the prefix cannot be Base45 (a Base45 "
@@ -378,6 +478,8 @@ def _inflate(compressed: bytes) -> bytes:
         )
     if inflater.unused_data:
         raise MalformedCode(
-            CodeStage.ZLIB, f"{len(inflater.unused_data)} bytes after the zlib stream"
+            CodeStage.ZLIB,
+            f"{len(inflater.unused_data)} byte"
+            f"{'s' if len(inflater.unused_data) > 1 else ''} after the zlib stream",
         )
     return message

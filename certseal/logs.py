@@ -60,16 +60,37 @@ def dict_config(level: str = "INFO") -> dict[str, object]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"certseal": {"()": formatter}},
+        "filters": {"not_said_twice": {"()": NotSaidTwice}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "certseal",
+                "filters": ["not_said_twice"],
             }
         },
         "root": {"level": level, "handlers": ["default"]},
         "loggers": {"aiokafka": {"level": "WARNING"}},
     }
+
+
+_SAID = "certseal_said_by_the_process"
+
+
+def said_by_the_process(exc: BaseException) -> None:
+    """Mark ``exc`` as one its process reports itself (a start-up's bad setting, as
+    ``error: <field>: <problem>`` and exit status 2), so that a framework that logs
+    every exception it meets (Faust's worker: "Error: ...", with the traceback) does
+    not say it first, differently. See :class:`NotSaidTwice`."""
+    setattr(exc, _SAID, True)
+
+
+class NotSaidTwice(logging.Filter):
+    """Drops the records of an exception marked by :func:`said_by_the_process`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not getattr(exc, _SAID, False)
 
 
 def log_uncaught() -> None:

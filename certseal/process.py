@@ -196,7 +196,10 @@ class ServiceProcess:
         await self.server.start()
         if self.probe_listen:
             self.probe_server = await start_probe_server(
-                self.probe_listen, self.health, f"{self.name}.probe_listen"
+                self.probe_listen,
+                self.health,
+                f"{self.name}.probe_listen",
+                alone=not self.reuse_port,
             )
         self._tasks.append(asyncio.create_task(self._readiness()))
         log.info("%s listening on port %d", self.name, self.port)

@@ -7,7 +7,9 @@ here. A request is refused with INVALID_ARGUMENT naming the first offending fiel
 
 - a text field (a string, a repeated string, a map key or value) holds a character no
   certseal text may hold (:func:`certseal.text.unfit_character`: control characters but
-  tab and line breaks, lone surrogates, bidirectional overrides);
+  tab and line breaks, lone surrogates, bidirectional overrides), except the fields
+  of :data:`SCANNED_TEXT_FIELDS`, which carry what a scanner typed and are read by
+  the codes' own normalisation (:func:`certseal.codes.normalise_code_text`);
 - a ``google.protobuf.Timestamp`` lies outside what the type defines: seconds before
   0001-01-01 or after 9999-12-31, nanos outside 0 to 999,999,999;
 - a ``double`` or ``float`` is NaN or infinite.
@@ -34,6 +36,18 @@ _FLOATS = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT}
 _TIMESTAMP = "google.protobuf.Timestamp"
 # Deeper than any certseal message: a bound on the walk, not a rule.
 _MAX_DEPTH = 16
+
+SCANNED_TEXT_FIELDS = frozenset(
+    {
+        "certseal.v1.VerifyCodeRequest.code",
+        "certseal.v1.VerifyCodesRequest.codes",
+        "certseal.v1.RedeemAuthorisationRequest.code",
+    }
+)
+"""Fields holding a scanner's text as it was typed: a scanner gun frames its data in
+control characters (STX ... ETX, a trailing EOT, GS or RS), which the codes'
+normalisation removes around the code and refuses inside it (MALFORMED, or no
+authorisation code), naming them; the universal rule would refuse the scan before it."""
 
 
 def check_request(message: Message) -> None:
@@ -70,7 +84,8 @@ def _check_map(field: FieldDescriptor, entries: Any, path: str, depth: int) -> N
 
 def _check_value(field: FieldDescriptor, value: Any, path: str, depth: int) -> None:
     if field.type == _STRING:
-        _check_text(value, path)
+        if field.full_name not in SCANNED_TEXT_FIELDS:
+            _check_text(value, path)
     elif field.type == _MESSAGE:
         _check(value, f"{path}.", depth + 1)
     elif field.type in _FLOATS and not math.isfinite(value):

@@ -482,19 +482,19 @@ def build_server(
 
 
 async def start_probe_server(
-    listen: str, health_: Health, setting: str = "probe_listen"
+    listen: str, health_: Health, setting: str = "probe_listen", *, alone: bool = True
 ) -> grpc.aio.Server:
     """A plaintext server with only the health service, for Kubernetes' gRPC probes.
 
     The kubelet's probes cannot present a client certificate, so the mTLS port cannot
     answer them; this port says SERVING or not and nothing else: the readiness probe
-    asks for the server as a whole, the liveness probe for :data:`LIVENESS`.
-    """
-    server = grpc.aio.server()
+    asks for the server as a whole, the liveness probe for :data:`LIVENESS`;
+    ``alone``: False for SO_REUSEPORT siblings (the issuer's serving workers)."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", int(not alone))])
     health_pb2_grpc.add_HealthServicer_to_server(health_.servicer, server)
     # liveness: SERVING while the process runs, whatever its dependencies say, so
     # that a database outage makes pods unready, not restarted
     await health_.servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
-    add_secure_port(server, listen, None, setting, alone=False)  # None: plaintext
+    add_secure_port(server, listen, None, setting, alone=alone)  # None: plaintext
     await server.start()
     return server

@@ -21,7 +21,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from certseal.codes import without_symbology_identifier
+from certseal.codes import MalformedCode, normalise_code_text
 
 #: the authorisation code's alphabet: Crockford base32 without look-alikes
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -58,6 +58,14 @@ class Authorisation:
         return "expired" if now >= self.expires_at else "active"
 
 
+MISREAD_CODE = (
+    f"is not an authorisation code ({CODE_PREFIX} and {CODE_LENGTH} characters of "
+    "0-9 and A-Z but I, L, O and U): it looks cut short or misread; scan it again "
+    "or type it"
+)
+"""What a text that cannot be an authorisation code is told (field ``code``)."""
+
+
 def new_code() -> str:
     """A fresh authorisation code, ``AU-`` and 12 base32 characters."""
     return CODE_PREFIX + "".join(
@@ -66,11 +74,18 @@ def new_code() -> str:
 
 
 def normalise_code(text: str) -> str | None:
-    """The code as issued (upper case, spaces and dashes after the prefix removed,
-    O→0, I/L→1 as Crockford reads them, a scanner's symbology identifier such as
-    ``]Q1`` removed); None when it cannot be one."""
-    body = without_symbology_identifier(text.strip())
-    body = body.upper().replace("-", "").replace(" ", "")
+    """The code as issued, or None when ``text`` cannot be one.
+
+    The text is first read as a scanned licence code's is
+    (:func:`certseal.codes.normalise_code_text`: a scanner's framing and symbology
+    identifier such as ``]Q1``, invisible characters, full-width forms, case; a
+    character that stays outside ASCII makes it no code). Then spaces and dashes
+    after the prefix are removed and O→0, I/L→1 read as Crockford reads them."""
+    try:  # as a licence code's text: framing, invisible characters, full width, case
+        body = normalise_code_text(text)
+    except MalformedCode:  # characters no code has (named there), or far too long
+        return None
+    body = body.replace("-", "").replace(" ", "")
     # the prefix, however it was separated ("AU-", "AU ", "AU"): only when the body
     # after it has the code's length, since a bare body may begin with "AU" too
     bare_prefix = CODE_PREFIX.rstrip("-")

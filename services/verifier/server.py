@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 from mode import Service
 
+from certseal import logs
 from certseal.errors import CertsealError
 from certseal.metrics import Metrics
 from certseal.rpc import (
@@ -78,19 +79,27 @@ class GrpcService(Service):
             max_request_bytes=cfg.verifier.max_request_bytes,
         )
         try:
-            self._server, self.port = build_server(
-                listen=cfg.verifier.listen,
-                credentials=server_credentials(
-                    cfg.tls.ca_file, *cfg.verifier.identity(cfg.tls)
-                ),
-                interceptor=interceptor,
-                health_=self.health,
-                service_names=[VERIFIER, PEER],
-                setting="verifier.listen",
-            )
-        except CertsealError as exc:  # the port taken since the start-up's check
-            self.bind_failure = exc
+            await self._listen(interceptor)
+        except CertsealError as exc:  # a port taken since the start-up's check
+            self.bind_failure = exc  # main() says it in one line and exits 2
+            logs.said_by_the_process(exc)  # not again, with a traceback, by Faust
             raise
+        log.info("verifier %s listening on port %d", cfg.verifier.group, self.port)
+
+    async def _listen(self, interceptor: ServiceInterceptor) -> None:
+        """Bind and start the Verifier port, then the probe's and the metrics', each
+        an INVALID_ARGUMENT CertsealError naming its setting when it cannot be bound."""
+        cfg = self._config
+        self._server, self.port = build_server(
+            listen=cfg.verifier.listen,
+            credentials=server_credentials(
+                cfg.tls.ca_file, *cfg.verifier.identity(cfg.tls)
+            ),
+            interceptor=interceptor,
+            health_=self.health,
+            service_names=[VERIFIER, PEER],
+            setting="verifier.listen",
+        )
         verifier_pb2_grpc.add_VerifierServicer_to_server(self._servicer, self._server)
         if self._peer_servicer is not None:
             verifier_pb2_grpc.add_VerifierPeerServicer_to_server(
@@ -106,7 +115,6 @@ class GrpcService(Service):
             self._metrics.serve(
                 cfg.verifier.metrics_listen, setting="verifier.metrics_listen"
             )
-        log.info("verifier %s listening on port %d", cfg.verifier.group, self.port)
 
     @Service.task
     async def _serve_when_recovered(self) -> None:

@@ -50,11 +50,6 @@ def _verifier(config, tmp_path):
     return cfg
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11: exit 2 and the one line, but after Faust's own error record of the "
-    "same CertsealError with its whole traceback (a JSON line on stderr)",
-)
 def test_atk11_grpc_port_taken_after_the_check_exits_2_with_one_line(
     stack, config, tmp_path
 ):
@@ -69,13 +64,6 @@ def test_atk11_grpc_port_taken_after_the_check_exits_2_with_one_line(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11: bind_failure is set only for verifier.listen; a probe or metrics "
-    "port taken after the check exits 1 with Faust's error record and traceback, "
-    "and no one line (the probe's also with gRPC's 'Failed to add port' line, after "
-    "the Verifier port was already listening)",
-)
 @pytest.mark.parametrize("setting", ["probe_listen", "metrics_listen"])
 def test_atk11_probe_or_metrics_port_taken_after_the_check_exits_2_with_one_line(
     stack, config, tmp_path, setting

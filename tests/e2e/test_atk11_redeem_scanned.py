@@ -31,12 +31,6 @@ def _full_width(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=grpc.aio.AioRpcError,
-    reason="atk11: STX/ETX/EOT around the code: INVALID_ARGUMENT from the request "
-    "check; a full-width code: NOT_FOUND (normalise_code does no NFKC)",
-)
 @pytest.mark.parametrize(
     "deliver",
     [
@@ -58,13 +52,6 @@ async def test_atk11_a_scanned_authorisation_code_is_redeemed(world, deliver):
     assert reply.annotated_copy.startswith(b"%PDF")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11: a cut or doubled read of an authorisation code (not the shape of "
-    "one, so it reveals nothing about anyone's) says 'no authorisation with this code "
-    "for your department' (NOT_FOUND, audited as a denied redemption), not what "
-    "happened; tests/e2e/test_holder_documents.py asserts NOT_FOUND for 'garbage'",
-)
 @pytest.mark.parametrize(
     "deliver",
     [

@@ -14,7 +14,6 @@ normalise it, and a scanner set to frame its data answers INVALID_ARGUMENT
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
 from certseal.v1 import verifier_pb2
@@ -50,12 +49,6 @@ async def test_atk11_what_the_request_check_lets_through_is_read(verifier, victi
         assert await _verdict(verifier, text) == VALID, repr(text[:8])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=grpc.aio.AioRpcError,
-    reason="atk11: the request check refuses C0 controls in every string field "
-    "before the verifier's normalisation, which docs/codes.md says removes them",
-)
 @pytest.mark.parametrize(
     "frame",
     [("\x02", "\x03"), ("\x02]Q1", "\r\n"), ("", "\x04"), ("\x1d", "\x1e\x04")],

@@ -384,11 +384,18 @@ async def test_authorise_rejects_bad_input(world):
     assert err.code() == grpc.StatusCode.NOT_FOUND
     # an unknown code: NOT_FOUND, as for a code made out to another department
     redeemer = HolderFromClients(world["other"].clients.channel).redemption
-    for code in ("AU-000000000000", "garbage"):
-        err = await rpc_error(
-            redeemer.RedeemAuthorisation(pb.RedeemAuthorisationRequest(code=code))
+    err = await rpc_error(
+        redeemer.RedeemAuthorisation(
+            pb.RedeemAuthorisationRequest(code="AU-000000000000")
         )
-        assert err.code() == grpc.StatusCode.NOT_FOUND
+    )
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    # a text that cannot be a code says so (it tells nothing about anyone's)
+    err = await rpc_error(
+        redeemer.RedeemAuthorisation(pb.RedeemAuthorisationRequest(code="garbage"))
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.details().startswith("code: is not an authorisation code (AU- and 12")
 
 
 RPCS = {

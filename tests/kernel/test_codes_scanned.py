@@ -120,9 +120,12 @@ def test_the_raw_text_is_bounded_before_it_is_normalised():
     err = _refused("LC1:" + "\ufdfa" * 20_000)
     assert err.stage is codes.CodeStage.PREFIX
     assert err.message == "text longer than 9216 chars"
-    # and on what NFKC made of it
-    err = _refused("LC1:" + "\ufdfa" * 500)
+    # and on what NFKC made of it: U+2167 (Ⅷ) is "VIII"
+    err = _refused("LC1:" + "\u2167" * 2100)
     assert err.message == "code longer than 8192 chars"
+    # a character with no ASCII form stops it at once, before any more is made
+    err = _refused("LC1:" + "\ufdfa" * 500)
+    assert err.message.startswith("character 5 is '\ufdfa' (U+FDFA ARABIC LIGATURE")
 
 
 async def test_chinese_punctuation_is_malformed_with_a_hint(code):

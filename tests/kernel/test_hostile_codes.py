@@ -101,7 +101,18 @@ async def test_junk_after_the_zlib_stream_is_malformed():
         forged = "LC1:" + base45.b45encode(compressed + junk).decode()
         err = _refused(forged)
         assert err.stage is codes.CodeStage.ZLIB
-        assert err.message == f"{len(junk)} bytes after the zlib stream"
+        # named as characters when they are whole characters after the code's own
+        # text (a clerk's view), else as the bytes after the stream
+        extra = len(forged) - len(text)
+        assert err.message.startswith(f"{extra} characters after the code (") or (
+            err.message
+            == f"{len(junk)} byte{'s' if len(junk) > 1 else ''} after the zlib stream"
+        ), err.message
+    # text typed after the code itself: always named as characters
+    err = _refused(text + "00")
+    assert err.message.startswith("2 characters after the code ('00'): it was"), (
+        err.message
+    )
 
 
 async def test_junk_after_the_cose_structure_is_malformed():

@@ -156,3 +156,29 @@ def test_shifted_at_the_end_of_time():
     )
     earliest = dt.datetime.min.replace(tzinfo=dt.UTC)
     assert refused(lambda: shifted(earliest, -day, "start")).field == "start"
+
+
+def test_a_scanners_framing_reaches_the_codes_own_normalisation():
+    """STX ... ETX, EOT, GS and RS around a scanned code are the codes' to read
+    (certseal.codes), not refused before; every other text field still refuses them."""
+    from certseal.v1 import issuer_pb2, verifier_pb2
+
+    framed = "\x02]Q1LC1:6BFOXN\x03\x04"
+    check_request(verifier_pb2.VerifyCodeRequest(code=framed, purpose="窗口办事"))
+    check_request(verifier_pb2.VerifyCodesRequest(codes=[framed, "\x1d" + framed]))
+    check_request(issuer_pb2.RedeemAuthorisationRequest(code="\x02AU-7K3M9QXZ2P4R\x03"))
+    with pytest.raises(CertsealError) as err:
+        check_request(verifier_pb2.VerifyCodeRequest(code=framed, purpose="窗\x02口"))
+    assert err.value.field == "purpose"
+
+
+def test_every_scanned_text_field_names_a_string_field_of_the_api():
+    from google.protobuf import descriptor_pool
+
+    from certseal.requests import SCANNED_TEXT_FIELDS
+    from certseal.v1 import issuer_pb2, verifier_pb2  # noqa: F401 (registers them)
+
+    pool = descriptor_pool.Default()
+    for name in SCANNED_TEXT_FIELDS:
+        field = pool.FindFieldByName(name)
+        assert field.type == field.TYPE_STRING, name

@@ -491,8 +491,9 @@ async function init() {
     e.preventDefault();
     const code = $("scan").value.trim();
     $("scan").value = "";
-    // an authorisation code, after a scanner's symbology identifier ("]Q1") if any
-    if (/^(\][a-z][0-9a-z])?AU-/i.test(code)) redeem(code);
+    // an authorisation code, also typed "AU 7K3M…", "AU7K3M…" or in full width, after
+    // a scanner's symbology identifier ("]Q1") if any: the issuer reads them alike
+    if (/^(\][a-z][0-9a-z])?AU[-\s]?[0-9A-Z]{4}/i.test(code.normalize("NFKC"))) redeem(code);
     else if (code) verifyCode(code);
   });
   $("purpose").addEventListener("change", () => {

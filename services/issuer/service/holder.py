@@ -30,6 +30,7 @@ from certseal.timestamps import Clock
 from services.issuer.authorisation import (
     MAX_FIELDS,
     MAX_PURPOSE_CHARS,
+    MISREAD_CODE,
     Authorisation,
     annotation_text,
     code_digest,
@@ -403,17 +404,18 @@ class HolderSide:
         """Redeem authorisation ``code`` as department ``caller`` (or the console for a
         counter: ``caller`` then is that counter's department) at ``counter``.
 
-        Refusals are audited. NOT_FOUND for an unknown code or one made out to another
+        INVALID_ARGUMENT (field ``code``, :data:`MISREAD_CODE`) for a text that cannot
+        be an authorisation code (a read cut short or doubled): it reveals nothing of
+        anyone's. Refusals of a code are audited. NOT_FOUND for an unknown code or one
+        made out to another
         department (a stranger learns nothing); PERMISSION_DENIED for another counter
         of the department; FAILED_PRECONDITION for a withdrawn or expired one, or a
         licence no longer current. A use of kind ``redeemed``.
         """
         normal = normalise_code(code)
-        auth = (
-            await self._store.authorisation_by_code(code_digest(normal))
-            if normal
-            else None
-        )
+        if normal is None:  # not the shape of any code: says nothing about anyone's
+            raise invalid("code", MISREAD_CODE)
+        auth = await self._store.authorisation_by_code(code_digest(normal))
         now = self._clock()
         why = (
             "not_found"
