@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,8 +33,11 @@ from services.devstack import DevStack
 #: the embedded broker's port unless ``--broker-port`` (or BROKER_PORT) says otherwise
 DEFAULT_BROKER_PORT = 9092
 
-#: the two verifier groups' metrics endpoints under ``make run``
+#: the two verifier groups' metrics endpoints under ``make run``: dept-demo's is
+#: ``[verifier] metrics_listen``, region-demo's the port above it
 VERIFIER_METRICS = {"dept-demo": "127.0.0.1:9494", "region-demo": "127.0.0.1:9495"}
+#: the second verifier group's address unless ``[cli] verifier_groups`` moves it
+REGION_LISTEN = "127.0.0.1:50055"
 
 
 def config_layers(home: Path, config_file: str) -> list[str]:
@@ -76,11 +80,15 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     stack = DevStack(home, broker_port=args.broker_port)
     stack.config.verifier.data_dir = str(home.resolve() / "verifier")
     stack.config.verifier.group = "dept-demo"
-    region = "127.0.0.1:50055"  # a second verifier group, as another region runs one
-    stack.config.console.verifier_targets = [stack.config.verifier.listen, region]
+    stack.config.verifier.metrics_listen = VERIFIER_METRICS["dept-demo"]
+    # a second verifier group, as another region runs one
+    stack.config.console.verifier_targets = [
+        stack.config.verifier.listen,
+        REGION_LISTEN,
+    ]
     stack.config.cli.verifier_groups = {
         "dept-demo": stack.config.verifier.listen,
-        "region-demo": region,
+        "region-demo": REGION_LISTEN,
     }
     stopping = starting = False
     services: dict[str, subprocess.Popen[bytes]] = {}
@@ -109,6 +117,9 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         finally:
             starting = False
         config = str(stack.config_file)
+        cfg = follow_local_listens(cfg, home, stack.config_file)
+        region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
+        verifier_metrics = region_metrics(cfg.verifier.metrics_listen)
         layers = [
             arg for path in config_layers(home, config) for arg in ("--config", path)
         ]
@@ -118,14 +129,11 @@ def _run(args: argparse.Namespace, home: Path) -> int:
 
         starts = {
             "issuer": ("services.issuer",),
-            "verifier": (
-                "services.verifier",
-                *("--metrics-listen", VERIFIER_METRICS["dept-demo"]),
-            ),
+            "verifier": ("services.verifier",),
             "region": (
                 "services.verifier",
                 *("--group", "region-demo", "--listen", region),
-                *("--metrics-listen", VERIFIER_METRICS["region-demo"]),
+                *("--metrics-listen", verifier_metrics["region-demo"]),
             ),
             "seal": ("services.seal",),
             "feed": ("services.feed",),
@@ -162,9 +170,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         topics = topic_lines()
         metrics = "\n               ".join(
             f"http://{listen}/metrics  {name}"
-            for name, listen in metrics_endpoints(
-                _as_services_read_it(cfg, home, config), VERIFIER_METRICS
-            ).items()
+            for name, listen in metrics_endpoints(cfg, verifier_metrics).items()
         )
         kafka = cfg.kafka.bootstrap_servers
         if stack.broker_port_taken:
@@ -207,7 +213,8 @@ installed by make setup; the certseal commands above need no such tool):
 Ctrl-C stops everything; running again reuses the data.
 """
         )
-        headline = "did not start completely" if exited else "is running"
+        complete = not exited and all(ready.values())
+        headline = "is running" if complete else "did not start completely"
         print(
             f"""
 certseal {headline} on the embedded defaults (data in {home.resolve()}).
@@ -246,8 +253,11 @@ def not_started(exited: list[str], overlay: Path) -> str:
     did not start: which, where their errors are, and where a busy port is moved."""
     return (
         f"Not every service started ({', '.join(exited)}: each one's error is "
-        f"above).\nA port another process holds is moved in {overlay} (e.g. "
-        "[issuer] listen,\n[verifier] metrics_listen); certseal stops now.\n"
+        f"above).\nA port another process holds is moved in {overlay}: a service's\n"
+        "listen or metrics_listen (e.g. [issuer] listen, [verifier] metrics_listen; the\n"
+        "CLI's and the other services' targets follow it), region-demo's address in\n"
+        "[cli] verifier_groups (its metrics port is the one above [verifier]\n"
+        "metrics_listen's). certseal stops now.\n"
     )
 
 
@@ -284,6 +294,54 @@ def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
             how = ending(code) if code < 0 else f"exited with code {code}"
             lines.append(f"error: {name}: {how}; the rest are stopped")
     return lines
+
+
+def region_metrics(dept_metrics: str) -> dict[str, str]:
+    """The two groups' metrics endpoints: dept-demo's ``[verifier] metrics_listen``,
+    region-demo's the port above it (:data:`VERIFIER_METRICS` by default)."""
+    host, _, port = dept_metrics.rpartition(":")
+    return {"dept-demo": dept_metrics, "region-demo": f"{host}:{int(port) + 1}"}
+
+
+def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:
+    """The configuration as the services read it (``<home>/local.toml`` on top), after
+    ``config_file`` is rewritten so that every address a listen moved in local.toml
+    had (in the CLI's targets, the console's, the services' targets of one another,
+    the console's metrics sources) names where it moved: a service moved off a busy
+    port is then found by everything that calls it."""
+    layered = _as_services_read_it(cfg, home, str(config_file))
+    before, after = _listens(cfg), _listens(layered)
+    moves = {
+        before[key]: _client_address(after[key])
+        for key in before
+        if before[key] and after[key] and after[key] != before[key]
+    }
+    if not moves:
+        return layered
+    text = config_file.read_text(encoding="utf-8")
+    for old, new in moves.items():
+        text = re.sub(rf"(?<![\w.]){re.escape(old)}(?!\d)", new, text)
+    config_file.write_text(text, encoding="utf-8")
+    return _as_services_read_it(cfg, home, str(config_file))
+
+
+def _listens(cfg: Config) -> dict[str, str]:
+    """Where ``cfg`` has each service listen: ``{"issuer.listen": "host:port", ...}``,
+    region-demo's address under ``region``."""
+    found = {}
+    for section in ("issuer", "verifier", "seal", "feed", "tlog", "console"):
+        for setting in ("listen", "metrics_listen", "probe_listen"):
+            found[f"{section}.{setting}"] = getattr(getattr(cfg, section), setting, "")
+    found["seal.tsa_listen"] = cfg.seal.tsa_listen
+    found["region"] = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
+    return found
+
+
+def _client_address(listen: str) -> str:
+    """Where a client reaches a server listening on ``listen`` on this machine."""
+    host, _, port = listen.rpartition(":")
+    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "[::]": "[::1]"}
+    return f"{local.get(host, host)}:{port}"
 
 
 def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
@@ -385,7 +443,8 @@ def _wait_serving(
     async def poll() -> bool:
         async with channel(cfg, target) as chan:
             stub = health_pb2_grpc.HealthStub(chan)
-            for _ in range(600):
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
                 if process.poll() is not None or give_up():
                     return False
                 try:
@@ -412,7 +471,8 @@ def _wait_https(
     import urllib.request
 
     context = ssl.create_default_context(cafile=cfg.tls.ca_file)
-    for _ in range(300):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if process.poll() is not None or give_up():
             return False
         try:

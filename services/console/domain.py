@@ -107,6 +107,26 @@ LICENCE_VERDICTS: Mapping[str, Wording] = {
     ),
 }
 
+#: a MALFORMED verdict whose decode check says the scan went wrong (the kernel's
+#: certseal.codes words: a read cut short or misread says "scan it again", a double
+#: read "scan one code at a time"): the clerk scans again, the citizen's QR code is fine
+RESCAN: Mapping[str, Wording] = {
+    "scan one code at a time": Wording(
+        "warn",
+        "读到两个二维码",
+        "Two codes read as one",
+        "一次扫描读到了两个二维码，请一次只扫描一个。",
+        "Two codes were read as one: scan one code at a time.",
+    ),
+    "scan it again": Wording(
+        "warn",
+        "二维码未读全",
+        "Code read only in part",
+        "二维码没有读全或读错了，请重新扫描。",
+        "The code was read only in part or misread: scan it again.",
+    ),
+}
+
 LICENCE_STATUSES: Mapping[str, Wording] = {
     "01": LICENCE_VERDICTS["VALID"],
     "02": LICENCE_VERDICTS["SUSPENDED"],
@@ -179,7 +199,8 @@ class LicenceView:
 
     def shown_wording(self) -> dict[str, str]:
         """The verdict's wording, or the licence status's when the status check
-        decided the verdict (see :data:`LICENCE_STATUSES`)."""
+        decided the verdict (see :data:`LICENCE_STATUSES`), or a misread scan's
+        (:data:`RESCAN`) for a MALFORMED one whose decode check says so."""
         decided_by_status = any(
             c.get("name") == "status" and not c.get("passed") for c in self.checks
         )
@@ -188,6 +209,15 @@ class LicenceView:
                 "verdict": self.verdict,
                 **asdict(LICENCE_STATUSES[self.status]),
             }
+        if self.verdict == "MALFORMED":
+            decode = " ".join(
+                str(c.get("detail", ""))
+                for c in self.checks
+                if c.get("name") == "decode"
+            )
+            for advice, shown in RESCAN.items():
+                if advice in decode:
+                    return {"verdict": self.verdict, **asdict(shown)}
         return wording(LICENCE_VERDICTS, self.verdict)
 
     def to_json(self) -> dict[str, Any]:

@@ -296,3 +296,52 @@ def test_every_outbox_figure_and_the_history_sample():
             "rates": {"t": 1.5},
         }
     ]
+
+
+def _malformed(detail: str) -> dict:
+    found = LicenceView(
+        verdict="MALFORMED",
+        checks=[{"name": "decode", "passed": False, "detail": detail}],
+        identifier="",
+        type_code="",
+        issuer_code="",
+        holder_display_name="",
+        fields={},
+        valid_from=None,
+        valid_until=None,
+        code_kind="",
+        index_time=None,
+        index_lag_events=0,
+        verified_at=NOW,
+        purpose="p",
+        counter="dept:X",
+    ).to_json()
+    return {k: found[k] for k in ("verdict", "tone", "title_zh", "title_en")}
+
+
+@pytest.mark.parametrize(
+    ("detail", "title"),
+    [
+        # nu11: a code cut short was headlined "Not a licence code": the clerk told
+        # the citizen it was the wrong QR code
+        (
+            "base45: not Base45 (Invalid base45 string); 10 characters after the "
+            "prefix cannot be Base45 (…): it looks cut short, scan it again",
+            "Code read only in part",
+        ),
+        (
+            "zlib: the zlib stream ends early: the code looks cut short, scan it again",
+            "Code read only in part",
+        ),
+        (
+            "base45: a second code starts at character 61: two codes were read as one;"
+            " scan one code at a time",
+            "Two codes read as one",
+        ),
+        ("prefix: expected 'LC1:' or 'PC1:'", "Not a licence code"),
+        ("cose: protected header has no 8-byte kid", "Not a licence code"),
+    ],
+)
+def test_a_misread_scan_is_headlined_as_one(detail, title):
+    shown = _malformed(detail)
+    assert (shown["verdict"], shown["title_en"]) == ("MALFORMED", title)

@@ -191,3 +191,45 @@ def test_a_run_with_a_dead_service_says_so_instead_of_the_walk_through(tmp_path)
     assert text.startswith("Not every service started (issuer, seal: ")
     assert str(tmp_path / "local.toml") in text and "certseal stops now" in text
     assert "Try, in another terminal" not in text
+
+
+def test_a_listen_moved_in_the_local_overlay_is_followed_by_its_callers(tmp_path):
+    """nu11: moving [issuer] listen in local.toml left the CLI, the readiness wait and
+    the other services calling the old port (a 12-minute silent wait, then "is
+    running" beside NOT READY), and [verifier] metrics_listen did not move at all."""
+    from certseal.config import dump_config
+    from services.devstack import DevStack
+    from services.run import LOCAL_OVERLAY, follow_local_listens, region_metrics
+
+    cfg = DevStack(tmp_path).config
+    cfg.issuer.seal_target = cfg.seal.listen
+    cfg.console.verifier_targets = [cfg.verifier.listen, "127.0.0.1:50055"]
+    cfg.cli.verifier_groups = {
+        "dept-demo": cfg.verifier.listen,
+        "region-demo": "127.0.0.1:50055",
+    }
+    cfg.verifier.metrics_listen = "127.0.0.1:9494"
+    cfg.console.metrics_sources = ["verifier=http://127.0.0.1:9494/metrics"]
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(dump_config(cfg))
+    assert follow_local_listens(cfg, tmp_path, config_file).cli.issuer_target == (
+        cfg.cli.issuer_target
+    )  # no overlay: nothing moves
+    (tmp_path / LOCAL_OVERLAY).write_text(
+        '[issuer]\nlisten = "0.0.0.0:50061"\n'
+        '[seal]\nlisten = "127.0.0.1:50063"\n'
+        '[verifier]\nmetrics_listen = "127.0.0.1:9600"\n'
+        '[cli.verifier_groups]\n"dept-demo" = "127.0.0.1:50052"\n'
+        '"region-demo" = "127.0.0.1:50065"\n'
+    )
+    moved = follow_local_listens(cfg, tmp_path, config_file)
+    assert moved.issuer.listen == "0.0.0.0:50061"  # as the issuer reads it
+    assert moved.cli.issuer_target == "127.0.0.1:50061"  # where a client finds it
+    assert (moved.cli.seal_target, moved.issuer.seal_target) == ("127.0.0.1:50063",) * 2
+    assert moved.console.verifier_targets == [cfg.verifier.listen, "127.0.0.1:50065"]
+    assert moved.console.metrics_sources == ["verifier=http://127.0.0.1:9600/metrics"]
+    assert region_metrics(moved.verifier.metrics_listen) == {
+        "dept-demo": "127.0.0.1:9600",
+        "region-demo": "127.0.0.1:9601",
+    }
+    assert "127.0.0.1:50051" not in config_file.read_text()  # what the CLI reads too
