@@ -33,8 +33,8 @@ from services.devstack import DevStack
 #: the embedded broker's port unless ``--broker-port`` (or BROKER_PORT) says otherwise
 DEFAULT_BROKER_PORT = 9092
 
-#: the two verifier groups' metrics endpoints under ``make run``: dept-demo's is
-#: ``[verifier] metrics_listen``, region-demo's the port above it
+#: the two verifier groups' metrics endpoints under ``make run``, unless local.toml
+#: sets ``[verifier] metrics_listen`` (dept-demo's; region-demo's the port above it)
 VERIFIER_METRICS = {"dept-demo": "127.0.0.1:9494", "region-demo": "127.0.0.1:9495"}
 #: the second verifier group's address unless ``[cli] verifier_groups`` moves it
 REGION_LISTEN = "127.0.0.1:50055"
@@ -80,7 +80,6 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     stack = DevStack(home, broker_port=args.broker_port)
     stack.config.verifier.data_dir = str(home.resolve() / "verifier")
     stack.config.verifier.group = "dept-demo"
-    stack.config.verifier.metrics_listen = VERIFIER_METRICS["dept-demo"]
     # a second verifier group, as another region runs one
     stack.config.console.verifier_targets = [
         stack.config.verifier.listen,
@@ -119,7 +118,9 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         config = str(stack.config_file)
         cfg = follow_local_listens(cfg, home, stack.config_file)
         region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
-        verifier_metrics = region_metrics(cfg.verifier.metrics_listen)
+        # not in config.toml: a group started from it (README, pair-demo) would clash
+        dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
+        verifier_metrics = region_metrics(dept_metrics)
         layers = [
             arg for path in config_layers(home, config) for arg in ("--config", path)
         ]
@@ -129,7 +130,10 @@ def _run(args: argparse.Namespace, home: Path) -> int:
 
         starts = {
             "issuer": ("services.issuer",),
-            "verifier": ("services.verifier",),
+            "verifier": (
+                "services.verifier",
+                *("--metrics-listen", verifier_metrics["dept-demo"]),
+            ),
             "region": (
                 "services.verifier",
                 *("--group", "region-demo", "--listen", region),
@@ -326,8 +330,7 @@ def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:
 
 
 def _listens(cfg: Config) -> dict[str, str]:
-    """Where ``cfg`` has each service listen: ``{"issuer.listen": "host:port", ...}``,
-    region-demo's address under ``region``."""
+    """Where ``cfg`` has each service listen (``{"issuer.listen": "host:port", …}``)."""
     found = {}
     for section in ("issuer", "verifier", "seal", "feed", "tlog", "console"):
         for setting in ("listen", "metrics_listen", "probe_listen"):
