@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -29,24 +28,16 @@ from certseal.devstack import AlreadyRunning, RunLock
 from certseal.events import default_topics
 from services.config import Config
 from services.devstack import DevStack
+from services.run_layers import (
+    REGION_LISTEN,
+    VERIFIER_METRICS,
+    config_layers,
+    follow_local_listens,
+    region_metrics,
+)
 
 #: the embedded broker's port unless ``--broker-port`` (or BROKER_PORT) says otherwise
 DEFAULT_BROKER_PORT = 9092
-
-#: the two verifier groups' metrics endpoints under ``make run``, unless local.toml
-#: sets ``[verifier] metrics_listen`` (dept-demo's; region-demo's the port above it)
-VERIFIER_METRICS = {"dept-demo": "127.0.0.1:9494", "region-demo": "127.0.0.1:9495"}
-#: the second verifier group's address unless ``[cli] verifier_groups`` moves it
-REGION_LISTEN = "127.0.0.1:50055"
-
-
-def config_layers(home: Path, config_file: str) -> list[str]:
-    """The configuration files every service of ``make run`` reads, in order: the
-    ``config.toml`` that each start writes anew, then the operator's own settings in
-    ``<home>/local.toml`` (e.g. ``[feed] webhook_ca_file``) when it exists, which
-    ``make run`` never writes, so an edit there is kept across starts."""
-    overlay = home / LOCAL_OVERLAY
-    return [config_file, *([str(overlay)] if overlay.exists() else [])]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -130,11 +121,11 @@ def _run(args: argparse.Namespace, home: Path) -> int:
 
         starts = {
             "issuer": ("services.issuer",),
-            "verifier": (
+            "dept-demo": (
                 "services.verifier",
                 *("--metrics-listen", verifier_metrics["dept-demo"]),
             ),
-            "region": (
+            "region-demo": (
                 "services.verifier",
                 *("--group", "region-demo", "--listen", region),
                 *("--metrics-listen", verifier_metrics["region-demo"]),
@@ -148,8 +139,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             services[name] = service(*argv)
         targets = {
             "issuer": cfg.cli.issuer_target,
-            "verifier": cfg.cli.verifier_target,
-            "region": region,
+            "dept-demo": cfg.cli.verifier_target,
+            "region-demo": region,
             "seal": cfg.cli.seal_target,
             "feed": cfg.cli.feed_target,
             "tlog": cfg.cli.tlog_target,
@@ -158,14 +149,18 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         def give_up() -> bool:  # Ctrl-C, or a service already dead: wait no longer
             return stopping or any(p.poll() is not None for p in services.values())
 
-        ready: dict[str, bool] = {}
+        ready: dict[str, bool | None] = {}  # None: not waited for (a run ending)
         for name, target in targets.items():
-            ready[name] = not give_up() and _wait_serving(
-                cfg, services[name], target, give_up
+            ready[name] = (
+                None
+                if give_up()
+                else _wait_serving(cfg, services[name], target, give_up)
             )
         console_url = f"https://{cfg.console.listen}/"
-        ready["console"] = not give_up() and _wait_https(
-            cfg, services["console"], console_url, give_up
+        ready["console"] = (
+            None
+            if give_up()
+            else _wait_https(cfg, services["console"], console_url, give_up)
         )
         if stopping:  # Ctrl-C while waiting: no banner, stop what started
             return 0
@@ -227,8 +222,8 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
   Kafka        {kafka}
                topics: {topics}
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
-  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["verifier"]}
-               {region} (group region-demo)   {state["region"]}
+  Verifier     {cfg.verifier.listen} (group {cfg.verifier.group}, index in {cfg.verifier.data_dir})   {state["dept-demo"]}
+               {region} (group region-demo)   {state["region-demo"]}
   Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
   TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
   Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
@@ -265,14 +260,14 @@ def not_started(exited: list[str], overlay: Path) -> str:
     )
 
 
-def service_state(ready: bool, process: subprocess.Popen[bytes]) -> str:
+def service_state(ready: bool | None, process: subprocess.Popen[bytes]) -> str:
     """The banner's word for one service: ``EXITED (…)`` when the process is gone,
-    also after it was found serving (:func:`ending`), else ``SERVING`` or ``NOT
-    READY``."""
+    also after it was found serving (:func:`ending`), else ``SERVING``, ``NOT READY``
+    or, not waited for once another had exited (``ready`` None), ``NOT CHECKED``."""
     code = process.poll()
     if code is not None:
         return f"EXITED ({ending(code)})"
-    return "SERVING" if ready else "NOT READY"
+    return {True: "SERVING", False: "NOT READY", None: "NOT CHECKED"}[ready]
 
 
 def ending(code: int) -> str:
@@ -298,66 +293,6 @@ def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
             how = ending(code) if code < 0 else f"exited with code {code}"
             lines.append(f"error: {name}: {how}; the rest are stopped")
     return lines
-
-
-def region_metrics(dept_metrics: str) -> dict[str, str]:
-    """The two groups' metrics endpoints: dept-demo's ``[verifier] metrics_listen``,
-    region-demo's the port above it (:data:`VERIFIER_METRICS` by default)."""
-    host, _, port = dept_metrics.rpartition(":")
-    return {"dept-demo": dept_metrics, "region-demo": f"{host}:{int(port) + 1}"}
-
-
-def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:
-    """The configuration as the services read it (``<home>/local.toml`` on top), after
-    ``config_file`` is rewritten so that every address a listen moved in local.toml
-    had (in the CLI's targets, the console's, the services' targets of one another,
-    the console's metrics sources) names where it moved: a service moved off a busy
-    port is then found by everything that calls it."""
-    layered = _as_services_read_it(cfg, home, str(config_file))
-    before, after = _listens(cfg), _listens(layered)
-    moves = {
-        before[key]: _client_address(after[key])
-        for key in before
-        if before[key] and after[key] and after[key] != before[key]
-    }
-    if not moves:
-        return layered
-    text = config_file.read_text(encoding="utf-8")
-    for old, new in moves.items():
-        text = re.sub(rf"(?<![\w.]){re.escape(old)}(?!\d)", new, text)
-    config_file.write_text(text, encoding="utf-8")
-    return _as_services_read_it(cfg, home, str(config_file))
-
-
-def _listens(cfg: Config) -> dict[str, str]:
-    """Where ``cfg`` has each service listen (``{"issuer.listen": "host:port", …}``)."""
-    found = {}
-    for section in ("issuer", "verifier", "seal", "feed", "tlog", "console"):
-        for setting in ("listen", "metrics_listen", "probe_listen"):
-            found[f"{section}.{setting}"] = getattr(getattr(cfg, section), setting, "")
-    found["seal.tsa_listen"] = cfg.seal.tsa_listen
-    found["region"] = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
-    return found
-
-
-def _client_address(listen: str) -> str:
-    """Where a client reaches a server listening on ``listen`` on this machine."""
-    host, _, port = listen.rpartition(":")
-    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "[::]": "[::1]"}
-    return f"{local.get(host, host)}:{port}"
-
-
-def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
-    """The configuration with ``<home>/local.toml`` layered on top, as the services
-    read it (e.g. ``[issuer] workers``, whose processes have metrics ports of their
-    own); ``cfg`` when the layers do not load (the services then say why)."""
-    from certseal.errors import CertsealError
-    from services.config import load
-
-    try:
-        return load(config_layers(home, config_file))
-    except CertsealError:
-        return cfg
 
 
 def start_service(argv: list[str]) -> subprocess.Popen[bytes]:

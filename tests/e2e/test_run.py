@@ -112,7 +112,8 @@ def test_the_banner_lists_the_issuer_workers_and_relay_metrics_ports():
 
 def test_the_banner_reads_issuer_workers_from_the_local_overlay(tmp_path):
     from certseal.config import dump_config
-    from services.run import LOCAL_OVERLAY, _as_services_read_it
+    from services.run import LOCAL_OVERLAY
+    from services.run_layers import _as_services_read_it
 
     cfg = Config()
     config_file = tmp_path / "config.toml"
@@ -199,7 +200,8 @@ def test_a_listen_moved_in_the_local_overlay_is_followed_by_its_callers(tmp_path
     running" beside NOT READY), and [verifier] metrics_listen did not move at all."""
     from certseal.config import dump_config
     from services.devstack import DevStack
-    from services.run import LOCAL_OVERLAY, follow_local_listens, region_metrics
+    from services.run import LOCAL_OVERLAY
+    from services.run_layers import follow_local_listens, region_metrics
 
     cfg = DevStack(tmp_path).config
     cfg.issuer.seal_target = cfg.seal.listen

@@ -1,0 +1,86 @@
+"""``certseal run``'s configuration layers: the ``config.toml`` each start writes, the
+operator's ``local.toml`` over it, and the addresses that follow a listen moved there.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from certseal.cli import LOCAL_OVERLAY
+from services.config import Config
+
+#: the two verifier groups' metrics endpoints under ``make run``, unless local.toml
+#: sets ``[verifier] metrics_listen`` (dept-demo's; region-demo's the port above it)
+VERIFIER_METRICS = {"dept-demo": "127.0.0.1:9494", "region-demo": "127.0.0.1:9495"}
+#: the second verifier group's address unless ``[cli] verifier_groups`` moves it
+REGION_LISTEN = "127.0.0.1:50055"
+
+
+def config_layers(home: Path, config_file: str) -> list[str]:
+    """The configuration files every service of ``make run`` reads, in order: the
+    ``config.toml`` that each start writes anew, then the operator's own settings in
+    ``<home>/local.toml`` (e.g. ``[feed] webhook_ca_file``) when it exists, which
+    ``make run`` never writes, so an edit there is kept across starts."""
+    overlay = home / LOCAL_OVERLAY
+    return [config_file, *([str(overlay)] if overlay.exists() else [])]
+
+
+def region_metrics(dept_metrics: str) -> dict[str, str]:
+    """The two groups' metrics endpoints: dept-demo's ``[verifier] metrics_listen``,
+    region-demo's the port above it (:data:`VERIFIER_METRICS` by default)."""
+    host, _, port = dept_metrics.rpartition(":")
+    return {"dept-demo": dept_metrics, "region-demo": f"{host}:{int(port) + 1}"}
+
+
+def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:
+    """The configuration as the services read it (``<home>/local.toml`` on top), after
+    ``config_file`` is rewritten so that every address a listen moved in local.toml
+    had (in the CLI's targets, the console's, the services' targets of one another,
+    the console's metrics sources) names where it moved: a service moved off a busy
+    port is then found by everything that calls it."""
+    layered = _as_services_read_it(cfg, home, str(config_file))
+    before, after = _listens(cfg), _listens(layered)
+    moves = {
+        before[key]: _client_address(after[key])
+        for key in before
+        if before[key] and after[key] and after[key] != before[key]
+    }
+    if not moves:
+        return layered
+    text = config_file.read_text(encoding="utf-8")
+    for old, new in moves.items():
+        text = re.sub(rf"(?<![\w.]){re.escape(old)}(?!\d)", new, text)
+    config_file.write_text(text, encoding="utf-8")
+    return _as_services_read_it(cfg, home, str(config_file))
+
+
+def _listens(cfg: Config) -> dict[str, str]:
+    """Where ``cfg`` has each service listen (``{"issuer.listen": "host:port", …}``)."""
+    found = {}
+    for section in ("issuer", "verifier", "seal", "feed", "tlog", "console"):
+        for setting in ("listen", "metrics_listen", "probe_listen"):
+            found[f"{section}.{setting}"] = getattr(getattr(cfg, section), setting, "")
+    found["seal.tsa_listen"] = cfg.seal.tsa_listen
+    found["region"] = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
+    return found
+
+
+def _client_address(listen: str) -> str:
+    """Where a client reaches a server listening on ``listen`` on this machine."""
+    host, _, port = listen.rpartition(":")
+    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "[::]": "[::1]"}
+    return f"{local.get(host, host)}:{port}"
+
+
+def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
+    """The configuration with ``<home>/local.toml`` layered on top, as the services
+    read it (e.g. ``[issuer] workers``, whose processes have metrics ports of their
+    own); ``cfg`` when the layers do not load (the services then say why)."""
+    from certseal.errors import CertsealError
+    from services.config import load
+
+    try:
+        return load(config_layers(home, config_file))
+    except CertsealError:
+        return cfg
