@@ -222,6 +222,9 @@ _INVISIBLE = re.compile(
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 _NOT_BASE45 = re.compile("[^0-9A-Z $%*+\\-./:]")
 _AUTHORISATION_LIKE = re.compile("AU[- ]?[0-9A-Z]{4}")
+# The most characters a QR code holds in alphanumeric mode, which Base45 uses (ISO/IEC
+# 18004, version 40, error correction level L): no scanned code is longer.
+_QR_MAX_ALPHANUMERIC = 4296
 
 # What a Chinese input method in Chinese punctuation mode types for Base45's
 # punctuation; NFKC leaves these as they are.
@@ -241,11 +244,12 @@ def normalise_code_text(text: str) -> str:
       :data:`~certseal.bounds.MAX_CODE_CHARS` characters.
     - Text with characters outside ASCII loses its invisible format characters
       (Unicode category Cf: zero-width space and joiners, soft hyphen, bidi marks)
-      wherever they are, and is put in Unicode normalisation form NFKC
-      (Unicode Standard Annex #15), which maps the full-width forms a Chinese input
-      method types (``ＬＣ１：``, U+FF01 to U+FF5E, and the ideographic space) back to
-      ASCII. Characters outside ASCII that remain are refused, naming the first one,
-      its position (1-based) and, when it is likely, the cause.
+      wherever they are, and each other character outside ASCII is replaced by its
+      Unicode normalisation form NFKC (Unicode Standard Annex #15), which maps the
+      full-width forms a Chinese input method types (``ＬＣ１：``, U+FF01 to U+FF5E,
+      and the ideographic space) back to ASCII. The first character whose form is not
+      ASCII is refused, naming it, its position (1-based) and, when it is likely, the
+      cause.
     - Letters are upper-cased: the prefixes and the Base45 alphabet (RFC 9285) are
       upper-case, so case carries no information (Caps Lock, a scanner's case setting).
     - A symbology identifier before the prefix (ISO/IEC 15424: ``]``, the
@@ -407,14 +411,24 @@ def _read_as_one(exc: MalformedCode, text: str, start: int) -> MalformedCode:
 
 def _chars_after_a_code(body: str) -> int:
     """How many characters follow a complete code at the start of ``body``: 1 to 8
-    when ``body`` without them is Base45 of a complete zlib stream, else 0. At most a
-    few decodes of a text within MAX_CODE_CHARS, only when it was refused."""
+    when ``body`` without them is Base45 of a complete zlib stream, else 0. Only on a
+    refusal, and bounded: the Base45 before the last 8 characters is decoded once, each
+    of the 8 candidate ends adds at most 4 groups of it and one bounded inflate. A
+    body longer than a QR code can hold (:data:`_QR_MAX_ALPHANUMERIC`) was not scanned
+    and gets no diagnosis."""
+    if len(body) > _QR_MAX_ALPHANUMERIC:
+        return 0
+    common = max(0, (len(body) - 8) // 3) * 3  # whole groups before any candidate end
+    try:
+        before = base45.b45decode(body[:common])
+    except ValueError:
+        return 0
     for cut in range(1, min(8, len(body)) + 1):
-        head = body[:-cut]
-        if len(head) % 3 == 1:
+        tail = body[common : len(body) - cut]
+        if len(tail) % 3 == 1:
             continue
         try:
-            compressed = base45.b45decode(head)
+            compressed = before + base45.b45decode(tail)
             inflater = zlib.decompressobj()
             inflater.decompress(compressed, MAX_CODE_MESSAGE_BYTES)
         except (ValueError, zlib.error):

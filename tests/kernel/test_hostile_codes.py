@@ -8,6 +8,8 @@ allocated little (tracemalloc's peak). Pure: no database or broker.
 from __future__ import annotations
 
 import io
+import random
+import string
 import struct
 import time
 import tracemalloc
@@ -458,3 +460,22 @@ async def test_an_unprotected_header_is_refused_so_a_code_has_one_form():
         )
         assert "unprotected header" in str(_refused(_wrap(forged)))
     assert codes.decode_code(text).claims == {1: "x"}
+
+
+@pytest.mark.parametrize("chars", [4_294, 4_297, 8_185])
+def test_a_refused_text_is_decoded_at_most_twice_over(monkeypatch, chars):
+    """The refusal's diagnosis (characters after a code, codes.py _chars_after_a_code)
+    decodes the Base45 once more at most, and not at all beyond what a QR code holds
+    (4,296 characters): counted in characters handed to the Base45 decoder, not in
+    time. Before, each of 8 candidate ends decoded the whole text again."""
+    decoded = []
+    real = codes.base45.b45decode
+
+    def counting(text):
+        decoded.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(codes.base45, "b45decode", counting)
+    body = "".join(random.Random(chars).choice(string.digits) for _ in range(chars))
+    _refused("LC1:" + body)
+    assert sum(decoded) <= (2 * chars + 8 * 12 if chars <= 4_296 else chars), decoded
