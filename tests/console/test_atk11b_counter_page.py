@@ -9,6 +9,9 @@ Findings, each an xfail(strict) test until fixed:
   quotes what a crafted code holds (a duplicate CBOR map key, certseal.cbor), so
   anyone who prints a QR code makes the page tell the clerk to scan again instead of
   "Not a licence code";
+- the same substring match takes the kernel's advice for a code typed through a
+  Chinese input method ("switch the input method ... and type or scan it again") for
+  a read cut short: the headline says "Code read only in part";
 - an authorisation code pasted with an invisible character before it or inside its
   first characters (a zero-width space, word joiner or soft hyphen from a chat, which
   the issuer's normalise_code removes) is sent by the page to VerifyCode, whose
@@ -99,6 +102,23 @@ async def test_atk11b_a_crafted_code_cannot_choose_the_pages_headline(words):
 async def test_a_crafted_code_with_other_words_is_not_a_licence_code():
     """What held: the same crafted code without the advice's words."""
     assert _headline(await _crafted("hello")) == "Not a licence code"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk11b: the kernel's input-method advice ends in 'type or scan it again', "
+    "which RESCAN takes for a read cut short",
+)
+@pytest.mark.parametrize(
+    "typed",
+    ["LC1：6BFOX。N3", "ＬＣ１：６ＢＦＯＸ中Ｎ３"],
+    ids=["punctuation", "ideograph"],
+)
+def test_atk11b_a_code_typed_through_an_input_method_is_not_called_read_in_part(typed):
+    """A scanner gun typing through a Chinese input method: the detail says to switch
+    the input method; the headline says the code was read only in part, so the clerk
+    scans again, through the same input method, with the same result."""
+    assert _headline(typed) != "Code read only in part"
 
 
 def _page_redeems(texts: list[str]) -> list[bool]:
