@@ -22,7 +22,6 @@ parse (nothing is rewritten; the services say why).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import grpc
@@ -166,10 +165,10 @@ async def _health(cfg: Config, listen: str, target: str) -> str:
     "::1, where follow_local_listens sends the clients of an IPv6 listen",
 )
 @pytest.mark.parametrize("host", ["[::1]", "[::]"])
-def test_atk11b_a_service_moved_to_ipv6_loopback_is_reachable(tmp_path, host):
+async def test_atk11b_a_service_moved_to_ipv6_loopback_is_reachable(tmp_path, host):
     port = free_port()
     stack = ConfigOnly(tmp_path)
-    certs = asyncio.run(stack.start())  # the dev CA and server certificate
+    certs = await stack.start()  # the dev CA and server certificate
     moved = _moved(tmp_path, f'[issuer]\nlisten = "{host}:{port}"\n')
     moved.tls, moved.cli.cert_file, moved.cli.key_file = (
         certs.tls,
@@ -177,15 +176,15 @@ def test_atk11b_a_service_moved_to_ipv6_loopback_is_reachable(tmp_path, host):
         certs.cli.key_file,
     )
     assert moved.cli.issuer_target == f"[::1]:{port}"
-    assert asyncio.run(_health(moved, f"[::1]:{port}", moved.cli.issuer_target)) == (
+    assert (await _health(moved, f"[::1]:{port}", moved.cli.issuer_target)) == (
         "SERVING"
     )
 
 
-def test_a_service_moved_to_0000_is_reachable_where_it_is_called(tmp_path):
+async def test_a_service_moved_to_0000_is_reachable_where_it_is_called(tmp_path):
     """What held: 0.0.0.0 is called at 127.0.0.1, which the certificate names."""
     port = free_port()
-    certs = asyncio.run(ConfigOnly(tmp_path).start())
+    certs = await ConfigOnly(tmp_path).start()
     moved = _moved(tmp_path, f'[issuer]\nlisten = "0.0.0.0:{port}"\n')
     moved.tls, moved.cli.cert_file, moved.cli.key_file = (
         certs.tls,
@@ -193,6 +192,6 @@ def test_a_service_moved_to_0000_is_reachable_where_it_is_called(tmp_path):
         certs.cli.key_file,
     )
     assert moved.cli.issuer_target == f"127.0.0.1:{port}"
-    assert asyncio.run(_health(moved, f"0.0.0.0:{port}", moved.cli.issuer_target)) == (
+    assert (await _health(moved, f"0.0.0.0:{port}", moved.cli.issuer_target)) == (
         "SERVING"
     )
