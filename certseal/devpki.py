@@ -2,8 +2,8 @@
 
 Production certificates come from cert-manager; this issues the same shapes locally.
 An identity is the certificate's common name: ``dept:<code>``, ``operator:<name>``,
-``app:<name>``, ``integrator:<name>`` or ``service:<name>`` (servers also get localhost
-SANs).
+``app:<name>``, ``integrator:<name>`` or ``service:<name>`` (servers also get the
+loopback SANs: localhost, 127.0.0.1 and ::1).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class DevCA:
         local: list[x509.GeneralName] = [
             x509.DNSName("localhost"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("::1")),  # a listen moved to [::1]
         ]
         self._issue(ident, common_name, usages, local if server else [])
         return ident

@@ -31,6 +31,7 @@ from services.devstack import DevStack
 from services.run_layers import (
     REGION_LISTEN,
     VERIFIER_METRICS,
+    client_address,
     config_layers,
     follow_local_listens,
     region_metrics,
@@ -156,7 +157,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
                 if give_up()
                 else _wait_serving(cfg, services[name], target, give_up)
             )
-        console_url = f"https://{cfg.console.listen}/"
+        console_url = f"https://{client_address(cfg.console.listen)}/"
         ready["console"] = (
             None
             if give_up()

@@ -42,15 +42,19 @@ def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:
     layered = _as_services_read_it(cfg, home, str(config_file))
     before, after = _listens(cfg), _listens(layered)
     moves = {
-        before[key]: _client_address(after[key])
+        before[key]: client_address(after[key])
         for key in before
         if before[key] and after[key] and after[key] != before[key]
     }
     if not moves:
         return layered
-    text = config_file.read_text(encoding="utf-8")
-    for old, new in moves.items():
-        text = re.sub(rf"(?<![\w.]){re.escape(old)}(?!\d)", new, text)
+    # one pass: a service moved to a port another one left is not moved again
+    olds = "|".join(re.escape(old) for old in sorted(moves, key=len, reverse=True))
+    text = re.sub(
+        rf"(?<![\w.])(?:{olds})(?!\d)",
+        lambda found: moves[found.group()],
+        config_file.read_text(encoding="utf-8"),
+    )
     config_file.write_text(text, encoding="utf-8")
     return _as_services_read_it(cfg, home, str(config_file))
 
@@ -66,9 +70,10 @@ def _listens(cfg: Config) -> dict[str, str]:
     return found
 
 
-def _client_address(listen: str) -> str:
+def client_address(listen: str) -> str:
     """Where a client reaches a server listening on ``listen`` on this machine."""
     host, _, port = listen.rpartition(":")
+    # every interface: its loopback, which the dev certificates name
     local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "[::]": "[::1]"}
     return f"{local.get(host, host)}:{port}"
 

@@ -21,8 +21,6 @@ import threading
 import urllib.error
 import urllib.request
 
-import pytest
-
 from certseal.cli import LOCAL_OVERLAY
 from certseal.devstack import free_port
 from tests.e2e.test_atk10_run import Run
@@ -54,11 +52,6 @@ def _https_answers(url: str, home) -> str:
         server.server_close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11b: make run waits for and prints the console at https://0.0.0.0/, "
-    "which the dev certificate does not name",
-)
 def test_atk11b_a_console_moved_to_every_interface_is_waited_for_where_it_answers(
     tmp_path,
 ):

@@ -69,11 +69,6 @@ def _moved(home: Path, local: str) -> Config:
     return moved
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11b: follow_local_listens rewrites config.toml one move after "
-    "another, so an address already rewritten is rewritten again",
-)
 def test_atk11b_a_service_moved_to_a_port_another_left_is_called_there(tmp_path):
     """The issuer takes the verifier's old port; the verifier moves on."""
     moved = _moved(
@@ -85,11 +80,6 @@ def test_atk11b_a_service_moved_to_a_port_another_left_is_called_there(tmp_path)
     assert moved.cli.verifier_target == "127.0.0.1:60000"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11b: follow_local_listens rewrites config.toml one move after "
-    "another, so an address already rewritten is rewritten again",
-)
 def test_atk11b_two_services_swapping_ports_are_each_called_where_they_are(tmp_path):
     moved = _moved(
         tmp_path,
@@ -124,14 +114,13 @@ def test_a_local_toml_that_does_not_parse_moves_nothing(tmp_path):
     assert config_file.read_text() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11b: region-demo moved as README says ([cli] verifier_groups in "
-    "local.toml, its entry) drops dept-demo from the CLI's groups",
-)
-def test_atk11b_region_demo_moved_keeps_dept_demo_for_the_cli(tmp_path):
+def test_atk11b_region_demo_moved_as_the_readme_says_keeps_dept_demo(tmp_path):
+    """A table in local.toml replaces config.toml's (the CLI reads the same layers):
+    the README gives both groups, and so the CLI keeps both."""
     moved = _moved(
-        tmp_path, '[cli]\nverifier_groups = {region-demo = "127.0.0.1:50065"}\n'
+        tmp_path,
+        '[cli]\nverifier_groups = {dept-demo = "127.0.0.1:50052", '
+        'region-demo = "127.0.0.1:50065"}\n',
     )
     assert moved.console.verifier_targets[1] == "127.0.0.1:50065"  # this followed
     assert set(moved.cli.verifier_groups) == {"dept-demo", "region-demo"}
@@ -159,11 +148,6 @@ async def _health(cfg: Config, listen: str, target: str) -> str:
         await server.stop(None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11b: the dev server certificate names localhost and 127.0.0.1, not "
-    "::1, where follow_local_listens sends the clients of an IPv6 listen",
-)
 @pytest.mark.parametrize("host", ["[::1]", "[::]"])
 async def test_atk11b_a_service_moved_to_ipv6_loopback_is_reachable(tmp_path, host):
     port = free_port()
