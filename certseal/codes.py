@@ -15,10 +15,7 @@ claim holding the licence part (see docs/codes.md).
 
 from __future__ import annotations
 
-import enum
-import re
 import struct
-import unicodedata
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -28,40 +25,33 @@ import cbor2
 
 from certseal import cbor, cose
 from certseal.bounds import (
-    MAX_CODE_CHARS,
     MAX_CODE_COMPRESSED_BYTES,
-    MAX_CODE_INPUT_CHARS,
     MAX_CODE_MESSAGE_BYTES,
 )
 from certseal.crypto import InvalidSignature, Signer, Suite, verify
-
-LICENCE_CODE_PREFIX = "LC1:"
-PRESENTATION_CODE_PREFIX = "PC1:"
+from certseal.scanned import (  # re-exported: a code's text is read by this module
+    BASE45_ALPHABET,
+    LICENCE_CODE_PREFIX,
+    PRESENTATION_CODE_PREFIX,
+    CodeStage,
+    MalformedCode,
+    base45_hint,
+    normalise_code_text,
+    prefix_hint,
+    read_as_one,
+)
+from certseal.scanned import (
+    MAX_MALFORMED_MESSAGE_CHARS as MAX_MALFORMED_MESSAGE_CHARS,
+)
+from certseal.scanned import (
+    without_symbology_identifier as without_symbology_identifier,
+)
 
 CWT_ISS, CWT_EXP, CWT_NBF, CWT_IAT, CWT_CTI = 1, 4, 5, 6, 7
 CLAIM_LICENCE = -65537  # private-use claim: the licence part of a licence code
 CLAIM_PRESENTATION = (
     -65538
 )  # private-use claim: the licence reference of a presentation
-
-
-class CodeStage(enum.Enum):
-    """The decoding stage at which a code was found malformed."""
-
-    PREFIX = "prefix"
-    BASE45 = "base45"
-    ZLIB = "zlib"
-    COSE = "cose"
-    CLAIMS = "claims"
-
-
-class MalformedCode(Exception):
-    """A code that cannot be decoded; ``stage`` says where it broke."""
-
-    def __init__(self, stage: CodeStage, message: str):
-        super().__init__(f"{stage.value}: {message}")
-        self.stage = stage
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +93,7 @@ async def encode_code(prefix: str, claims: dict[Any, Any], signer: Signer) -> st
 
 
 #: RFC 9285's alphabet, and every value below 45² as its two characters (low first)
-_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_B45 = BASE45_ALPHABET
 _B45_PAIRS = [_B45[n % 45] + _B45[n // 45] for n in range(45 * 45)]
 
 
@@ -152,12 +142,12 @@ def decode_code(text: str, limits: cbor.CborLimits = cbor.CODE_LIMITS) -> Decode
         raise MalformedCode(
             CodeStage.PREFIX,
             f"expected {LICENCE_CODE_PREFIX!r} or {PRESENTATION_CODE_PREFIX!r}"
-            + _prefix_hint(text),
+            + prefix_hint(text),
         )
     try:
         message = _inflated(text, len(prefix))
     except MalformedCode as exc:
-        raise _read_as_one(exc, text, len(prefix)) from None
+        raise read_as_one(exc, text, len(prefix)) from None
     if message[:2] == _CWT_TAG_BYTES:  # RFC 8392 section 6: 61(18([...]))
         message = message[2:]
         if message[:1] != _SIGN1_TAG_BYTE:
@@ -196,173 +186,6 @@ CWT_TAG = 61
 _CWT_TAG_BYTES = bytes([0xD8, CWT_TAG])  # major type 6, one-byte argument
 _SIGN1_TAG_BYTE = bytes([0xC0 | cose.SIGN1_TAG])
 
-# Characters a scanner or keyboard may put around a code: Unicode white space, the C0
-# and C1 controls and DEL, and the invisible format characters (zero-width space,
-# joiners, word joiner, byte order mark) that pasting from documents brings along.
-_SURROUNDING = (
-    "".join(
-        chr(c)
-        for c in (
-            *range(0x00, 0x21),
-            *range(0x7F, 0xA1),
-            0x1680,
-            *range(0x2000, 0x200E),
-        )
-    )
-    + "\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
-)
-
-# The invisible format characters (Unicode category Cf) that copying from a chat, a web
-# page or a word processor leaves inside a long unbroken string: soft hyphen, Mongolian
-# vowel separator, zero-width space, non-joiner and joiner, the direction marks and
-# embeddings, word joiner and invisible operators, the isolates, byte order mark.
-_INVISIBLE = re.compile(
-    "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
-)
-_NON_ASCII = re.compile("[^\x00-\x7f]")
-_NOT_BASE45 = re.compile("[^0-9A-Z $%*+\\-./:]")
-_AUTHORISATION_LIKE = re.compile("AU[- ]?[0-9A-Z]{4}")
-# The most characters a QR code holds in alphanumeric mode, which Base45 uses (ISO/IEC
-# 18004, version 40, error correction level L): no scanned code is longer.
-_QR_MAX_ALPHANUMERIC = 4296
-
-# What a Chinese input method in Chinese punctuation mode types for Base45's
-# punctuation; NFKC leaves these as they are.
-_IME_PUNCTUATION = "。￥¥、，…—·"
-
-
-def normalise_code_text(text: str) -> str:
-    """The canonical form of a code's text as a scanner or keyboard delivered it.
-
-    Shape: any text in, the text a code is made of out (``LC1:`` or ``PC1:`` and
-    upper-case Base45, ASCII only), or :class:`MalformedCode` (stage ``prefix``).
-
-    - The raw text is bounded first, by :data:`~certseal.bounds.MAX_CODE_INPUT_CHARS`,
-      so nothing below runs on more than that.
-    - Surrounding white space, control characters (C0, DEL, C1) and invisible format
-      characters are removed; the rest must be at most
-      :data:`~certseal.bounds.MAX_CODE_CHARS` characters.
-    - Text with characters outside ASCII loses its invisible format characters
-      (Unicode category Cf: zero-width space and joiners, soft hyphen, bidi marks)
-      wherever they are, and each other character outside ASCII is replaced by its
-      Unicode normalisation form NFKC (Unicode Standard Annex #15), which maps the
-      full-width forms a Chinese input method types (``ＬＣ１：``, U+FF01 to U+FF5E,
-      and the ideographic space) back to ASCII. The first character whose form is not
-      ASCII is refused, naming it, its position (1-based) and, when it is likely, the
-      cause.
-    - Letters are upper-cased: the prefixes and the Base45 alphabet (RFC 9285) are
-      upper-case, so case carries no information (Caps Lock, a scanner's case setting).
-    - A symbology identifier before the prefix (ISO/IEC 15424: ``]``, the
-      symbology's letter and a modifier, ``]Q1`` for a QR Code), which a scanner set
-      to transmit it sends first, is removed. ``]`` is not Base45, so no code starts
-      with it.
-    """
-    if len(text) > MAX_CODE_INPUT_CHARS:
-        raise MalformedCode(
-            CodeStage.PREFIX, f"text longer than {MAX_CODE_INPUT_CHARS} chars"
-        )
-    text = text.strip(_SURROUNDING)
-    if len(text) > MAX_CODE_CHARS:
-        raise MalformedCode(
-            CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
-        )
-    if not text.isascii():
-        text = _ascii_form(text).strip(_SURROUNDING)
-        if len(text) > MAX_CODE_CHARS:
-            raise MalformedCode(
-                CodeStage.PREFIX, f"code longer than {MAX_CODE_CHARS} chars"
-            )
-    return without_symbology_identifier(text).upper()
-
-
-def without_symbology_identifier(text: str) -> str:
-    """``text`` without the symbology identifier a scanner may send before the data.
-
-    ISO/IEC 15424: ``]``, the symbology's letter and a modifier character (``]Q1``
-    for a QR Code, ``]d2`` for a Data Matrix). Shape: str in, str out, unchanged when
-    it does not start with one. Safe for codes whose alphabet has no ``]`` (Base45
-    after ``LC1:``/``PC1:``, the authorisation codes' ``AU-`` and Crockford base32).
-    """
-    if text[:1] == "]" and text[1:2].isalpha() and text[2:3].isalnum():
-        return text[3:]
-    return text
-
-
-def _ascii_form(text: str) -> str:
-    """``text`` (at most MAX_CODE_CHARS characters) in ASCII, or MalformedCode naming
-    the first character that has no ASCII form.
-
-    Invisible format characters are removed wherever they are; every other character
-    outside ASCII is replaced by its NFKC form (Unicode Standard Annex #15) when that
-    is ASCII (at most 4 characters, U+2167). One distinct character at a time, in
-    order, stopping at the first without: NFKC of the whole text would first make up
-    to 18 characters of each (U+FDFA)."""
-    text = _INVISIBLE.sub("", text)
-    forms: dict[str, str | int | None] = {}
-    for found in _NON_ASCII.finditer(text):
-        char = found.group()
-        if char not in forms:
-            form = unicodedata.normalize("NFKC", char)
-            if not form.isascii():
-                raise MalformedCode(CodeStage.PREFIX, _non_ascii(text, found.start()))
-            forms[char] = form
-    return text.translate(str.maketrans(forms))
-
-
-def _non_ascii(text: str, index: int) -> str:
-    """Why a text whose character at ``index`` has no ASCII form is no code: that
-    character, its position (from 1) and, when it is likely, the cause."""
-    position, char = index + 1, text[index]
-    name = unicodedata.name(char, "unnamed")
-    problem = (
-        f"character {position} is {char!r} (U+{ord(char):04X} {name}); a code is "
-        "ASCII only"
-    )
-    if any(c in _IME_PUNCTUATION for c in text):
-        return (
-            f"{problem}: looks like a code typed with a full-width (Chinese) input "
-            "method in Chinese punctuation mode; switch the input method to English "
-            "punctuation (half-width) and type or scan it again"
-        )
-    if any(unicodedata.east_asian_width(c) in ("F", "W") for c in text):
-        return (
-            f"{problem}: looks like a code typed with a full-width input method; "
-            "switch the input method to half-width and type or scan it again"
-        )
-    return problem
-
-
-def _prefix_hint(text: str) -> str:
-    """A likely cause for a text that does not start with a code prefix, or ''."""
-    if not text:
-        return "; the text is empty"
-    upper = text.upper()
-    if upper.startswith(("HTTP://", "HTTPS://")):
-        return "; this is a web address, not a certseal code"
-    if upper.startswith("1.2.156.3005.2."):
-        return (
-            "; this is a licence identifier, not a code: scan the QR code on the "
-            "licence or ask the holder for the code"
-        )
-    if upper.startswith("HC1:"):
-        return "; this is an EU Digital COVID Certificate, not a certseal code"
-    if LICENCE_CODE_PREFIX.startswith(upper) or PRESENTATION_CODE_PREFIX.startswith(
-        upper
-    ):
-        return "; the text stops inside the prefix: it looks cut short, scan it again"
-    if _AUTHORISATION_LIKE.match(upper):
-        return (
-            "; this looks like an authorisation code (授权码, AU-…), which the counter "
-            "redeems; it is not a licence code"
-        )
-    for p in (LICENCE_CODE_PREFIX, PRESENTATION_CODE_PREFIX):
-        if p in text:
-            return (
-                f"; {p!r} appears at character {text.index(p) + 1}: something was "
-                "typed or scanned before the code"
-            )
-    return ""
-
 
 def _inflated(text: str, start: int) -> bytes:
     """The zlib stream's content of the Base45 (RFC 9285) after ``text[:start]``, the
@@ -371,101 +194,13 @@ def _inflated(text: str, start: int) -> bytes:
     try:
         compressed = base45.b45decode(body)
     except Exception as exc:
-        hint = _base45_hint(body, start)
+        hint = base45_hint(body, start)
         raise MalformedCode(CodeStage.BASE45, f"not Base45 ({exc}){hint}") from None
     if (
         len(compressed) > MAX_CODE_COMPRESSED_BYTES
     ):  # a guard; the text bound implies it
         raise MalformedCode(CodeStage.BASE45, "longer than a code can be")
     return _inflate(compressed)
-
-
-def _read_as_one(exc: MalformedCode, text: str, start: int) -> MalformedCode:
-    """``exc``, or what more likely went wrong with a text that is not one whole code:
-    a second code's prefix after the first's (a double read, a cut read with the
-    rescan typed after it), or characters after a complete code (a full stop copied
-    with it). Only in the refusal's words: the refusal itself stands."""
-    second = min(
-        (
-            at
-            for p in (LICENCE_CODE_PREFIX, PRESENTATION_CODE_PREFIX)
-            if (at := text.find(p, start)) >= 0
-        ),
-        default=-1,
-    )
-    if second >= 0:
-        return MalformedCode(
-            exc.stage,
-            f"a second code starts at character {second + 1}: two codes were read as "
-            "one; scan one code at a time",
-        )
-    extra = _chars_after_a_code(text[start:])
-    if extra:
-        return MalformedCode(
-            exc.stage,
-            f"{extra} characters after the code ({text[-extra:]!r}): it was copied or "
-            "scanned with text after it; remove them or scan it again",
-        )
-    return exc
-
-
-def _chars_after_a_code(body: str) -> int:
-    """How many characters follow a complete code at the start of ``body``: 1 to 8
-    when ``body`` without them is Base45 of a complete zlib stream, else 0. Only on a
-    refusal, and bounded: the Base45 before the last 8 characters is decoded once, each
-    of the 8 candidate ends adds at most 4 groups of it and one bounded inflate. A
-    body longer than a QR code can hold (:data:`_QR_MAX_ALPHANUMERIC`) was not scanned
-    and gets no diagnosis."""
-    if len(body) > _QR_MAX_ALPHANUMERIC:
-        return 0
-    common = max(0, (len(body) - 8) // 3) * 3  # whole groups before any candidate end
-    try:
-        before = base45.b45decode(body[:common])
-    except ValueError:
-        return 0
-    for cut in range(1, min(8, len(body)) + 1):
-        tail = body[common : len(body) - cut]
-        if len(tail) % 3 == 1:
-            continue
-        try:
-            compressed = before + base45.b45decode(tail)
-            inflater = zlib.decompressobj()
-            inflater.decompress(compressed, MAX_CODE_MESSAGE_BYTES)
-        except (ValueError, zlib.error):
-            continue
-        if inflater.eof:
-            used = len(compressed) - len(inflater.unused_data)
-            return len(body) - (used // 2 * 3 + used % 2 * 2)
-    return 0
-
-
-def _base45_hint(body: str, start: int) -> str:
-    """Why Base45 text (RFC 9285) that does not decode is no code, or ''.
-
-    A character outside the alphabet is named with its position in the whole text
-    (``start``: the prefix's length). A scan stopped early leaves 1 character after
-    the last group of 3 (no Base45 text has that), or 2 characters that begin a group
-    of 3 and so exceed one byte's value (255) as a pair.
-    """
-    outside = _NOT_BASE45.search(body)
-    if outside is not None:
-        char = outside.group()
-        return (
-            f"; character {start + outside.start() + 1} is {char!r} "
-            f"(U+{ord(char):04X}), which is not Base45"
-        )
-    if len(body) % 3 == 1:
-        return (
-            f"; {len(body)} characters after the prefix cannot be Base45 (a Base45 "
-            "text is 2 or 0 characters longer than a multiple of 3): it looks cut "
-            "short, scan it again"
-        )
-    if len(body) % 3 == 2 and _B45.index(body[-2]) + 45 * _B45.index(body[-1]) > 255:
-        return (
-            "; its last 2 characters are more than one byte (255), as the start of a "
-            "group of 3 is: it looks cut short, scan it again"
-        )
-    return ""
 
 
 def _inflate(compressed: bytes) -> bytes:

@@ -127,6 +127,21 @@ RESCAN: Mapping[str, Wording] = {
     ),
 }
 
+#: the decode stages whose details are the kernel's own words about the text: a
+#: later stage's detail may quote what a crafted code holds (a CBOR map key)
+_TEXT_STAGES = ("prefix: ", "base45: ", "zlib: ")
+
+
+def _rescan(check: Mapping[str, Any]) -> Wording | None:
+    """The :data:`RESCAN` wording whose advice ends ``check``'s detail, when a text
+    stage gives it; None otherwise (also for an input method's "type or scan it
+    again": scanning again through the same input method changes nothing)."""
+    detail = str(check.get("detail", ""))
+    if not detail.startswith(_TEXT_STAGES) or detail.endswith("type or scan it again"):
+        return None
+    return next((w for advice, w in RESCAN.items() if detail.endswith(advice)), None)
+
+
 LICENCE_STATUSES: Mapping[str, Wording] = {
     "01": LICENCE_VERDICTS["VALID"],
     "02": LICENCE_VERDICTS["SUSPENDED"],
@@ -210,13 +225,9 @@ class LicenceView:
                 **asdict(LICENCE_STATUSES[self.status]),
             }
         if self.verdict == "MALFORMED":
-            decode = " ".join(
-                str(c.get("detail", ""))
-                for c in self.checks
-                if c.get("name") == "decode"
-            )
-            for advice, shown in RESCAN.items():
-                if advice in decode:
+            for check in self.checks:
+                shown = _rescan(check) if check.get("name") == "decode" else None
+                if shown is not None:
                     return {"verdict": self.verdict, **asdict(shown)}
         return wording(LICENCE_VERDICTS, self.verdict)
 

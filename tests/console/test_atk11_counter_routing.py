@@ -10,7 +10,8 @@ phone's screen types those; they must not go to the verifier, which answers MALF
 
 The page's own regular expression literal is read from counter.js and run with
 Python's ``re`` (the same syntax for this pattern: anchors, classes, ``\\s``, a
-bounded repeat, the ``i`` flag), on the text as the page tests it: trimmed, NFKC.
+bounded repeat, the ``i`` flag), on the text as the page tests it: trimmed, without
+control and format characters, NFKC.
 """
 
 from __future__ import annotations
@@ -32,19 +33,25 @@ def _routing_rule() -> re.Pattern[str]:
         .joinpath("static/counter.js")
         .read_text(encoding="utf-8")
     )
-    found = re.search(
-        r'if \(/(.+?)/([a-z]*)\.test\(code\.normalize\("NFKC"\)\)\) redeem\(code\)', js
-    )
+    found = re.search(r"if \(/(.+?)/([a-z]*)\.test\(typed\)\) redeem\(code\)", js)
     assert found, "counter.js no longer routes with a regular expression literal"
     pattern, flags = found.groups()
     assert set(flags) <= {"i"}, flags
     return re.compile(pattern, re.IGNORECASE if "i" in flags else 0)
 
 
-def _redeemed(texts: list[str]) -> list[bool]:
-    """Whether the page sends each text to redeem(): trimmed, then its NFKC form."""
+def page_redeems(texts: list[str]) -> list[bool]:
+    """Whether the page sends each text to redeem(): trimmed, its control and format
+    characters (Unicode Cc, Cf) dropped, then its NFKC form, as counter.js does."""
     rule = _routing_rule()
-    return [bool(rule.search(unicodedata.normalize("NFKC", t.strip()))) for t in texts]
+    typed = [
+        "".join(c for c in t.strip() if unicodedata.category(c) not in ("Cc", "Cf"))
+        for t in texts
+    ]
+    return [bool(rule.search(unicodedata.normalize("NFKC", t))) for t in typed]
+
+
+_redeemed = page_redeems
 
 
 def test_the_page_redeems_what_it_did_before():

@@ -1,7 +1,7 @@
 """atk11b: the counter page's reading of scans, after the nu11 and atk11 fixes,
 attacked from outside.
 
-Findings, each an xfail(strict) test until fixed:
+Findings, each fixed and tested here:
 
 - the page headlines a MALFORMED verdict "Code read only in part" / "Two codes read as
   one" (services.console.domain.RESCAN) when the words "scan it again" or "scan one
@@ -16,19 +16,16 @@ Findings, each an xfail(strict) test until fixed:
   first characters (a zero-width space, word joiner or soft hyphen from a chat, which
   the issuer's normalise_code removes) is sent by the page to VerifyCode, whose
   MALFORMED says "this looks like an authorisation code, which the counter redeems":
-  it was not redeemed. The page's rule is run in Node.js, as the browser runs it
-  (String.prototype.trim and \\s are JavaScript's, not Python's).
+  it was not redeemed. The page's rule is run as tests/console/
+  test_atk11_counter_routing.py runs it; the real page, in Chromium, redeems a code
+  with a zero-width space and a symbology identifier before it
+  (tests/e2e/test_console_redemption.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
-import shutil
-import subprocess
 import zlib
-from importlib import resources
 
 import cbor2
 import pytest
@@ -38,6 +35,7 @@ from certseal.crypto import SoftwareSigner, Suite, generate_key
 from services.console.domain import LicenceView
 from services.issuer.authorisation import normalise_code
 from services.verifier.domain import malformed, parse_code
+from tests.console.test_atk11_counter_routing import page_redeems
 
 NOW = dt.datetime(2026, 12, 1, 10, 0, 0, tzinfo=dt.UTC)
 _KEY = generate_key(Suite.ED25519)
@@ -89,11 +87,6 @@ def _headline(text: str) -> str:
     return view["title_en"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11b: RESCAN matches its advice anywhere in the decode detail, which "
-    "quotes a crafted code's own CBOR map key",
-)
 @pytest.mark.parametrize("words", ["scan it again", "scan one code at a time"])
 async def test_atk11b_a_crafted_code_cannot_choose_the_pages_headline(words):
     assert _headline(await _crafted(words)) == "Not a licence code"
@@ -104,11 +97,6 @@ async def test_a_crafted_code_with_other_words_is_not_a_licence_code():
     assert _headline(await _crafted("hello")) == "Not a licence code"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11b: the kernel's input-method advice ends in 'type or scan it again', "
-    "which RESCAN takes for a read cut short",
-)
 @pytest.mark.parametrize(
     "typed",
     ["LC1：6BFOX。N3", "ＬＣ１：６ＢＦＯＸ中Ｎ３"],
@@ -121,49 +109,12 @@ def test_atk11b_a_code_typed_through_an_input_method_is_not_called_read_in_part(
     assert _headline(typed) != "Code read only in part"
 
 
-def _page_redeems(texts: list[str]) -> list[bool]:
-    """Whether counter.js sends each text to redeem(), run in Node.js as the page
-    runs it: ``$("scan").value.trim()``, then the rule on its NFKC form."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed")
-    js = (
-        resources.files("services.console")
-        .joinpath("static/counter.js")
-        .read_text(encoding="utf-8")
-    )
-    found = re.search(
-        r'if \((/.+?/[a-z]*)\.test\(code\.normalize\("NFKC"\)\)\) redeem\(code\)', js
-    )
-    assert found, "counter.js no longer routes with a regular expression literal"
-    script = (
-        f"const rule = {found.group(1)};"
-        "const texts = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
-        "console.log(JSON.stringify(texts.map("
-        "t => rule.test(t.trim().normalize('NFKC')))));"
-    )
-    done = subprocess.run(
-        [node, "-e", script],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(done.stdout)
-
-
-def test_the_page_rule_in_node_redeems_the_forms_it_did():
-    """What held: the forms atk11 listed, run in Node.js."""
+def test_the_page_rule_redeems_the_forms_it_did():
+    """What held: the forms atk11 listed."""
     typed = [CODE, CODE.lower(), "]Q1" + CODE, "AU 7K3M9QXZ2P4R", "ＡＵ－７Ｋ３Ｍ９"]
-    assert _page_redeems(typed) == [True] * len(typed)
+    assert page_redeems(typed) == [True] * len(typed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk11b: counter.js routes on the text with its invisible characters; "
-    "the issuer reads it without them",
-)
 @pytest.mark.parametrize(
     "pasted",
     [
@@ -185,4 +136,4 @@ def test_the_page_rule_in_node_redeems_the_forms_it_did():
 )
 def test_atk11b_a_pasted_authorisation_code_is_redeemed(pasted):
     assert normalise_code(pasted) == CODE  # the issuer reads it as the code
-    assert _page_redeems([pasted]) == [True]
+    assert page_redeems([pasted]) == [True]

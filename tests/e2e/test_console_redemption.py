@@ -162,7 +162,8 @@ async def test_a_scanned_authorisation_code_shows_scope_fields_and_the_copy(
             reason="办完了",
         )
     )
-    await scan(page, "]Q1" + auth.code)  # a gun set to send its symbology identifier
+    # a gun set to send its symbology identifier, after a chat's zero-width space
+    await scan(page, "\u200b]Q1" + auth.code)
     message = page.locator("#message")
     await expect(message).to_be_visible(timeout=REDEEM_MS)
     await expect(message).to_contain_text("无法使用授权 / Could not redeem")

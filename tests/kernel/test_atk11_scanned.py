@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from certseal import codes
+from certseal import codes, scanned
 from certseal.crypto import SoftwareSigner, Suite, generate_key
 from services.issuer.authorisation import normalise_code
 
@@ -138,14 +138,14 @@ def test_atk11_non_ascii_letters_do_not_upper_case_into_an_authorisation_code(te
 def test_atk11_nfkc_does_no_more_work_than_a_code_is_long(monkeypatch, char):
     """Deterministic stand-in for the time: the characters NFKC produced in all."""
     produced = []
-    real = codes.unicodedata.normalize
+    real = scanned.unicodedata.normalize
 
     def counting(form: str, text: str) -> str:
         out = real(form, text)
         produced.append(len(out))
         return out
 
-    monkeypatch.setattr(codes.unicodedata, "normalize", counting)
+    monkeypatch.setattr(scanned.unicodedata, "normalize", counting)
     with pytest.raises(codes.MalformedCode):
         codes.decode_code(char * 8192)
     assert sum(produced) <= 8192 + 18, produced

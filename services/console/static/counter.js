@@ -492,8 +492,10 @@ async function init() {
     const code = $("scan").value.trim();
     $("scan").value = "";
     // an authorisation code, also typed "AU 7K3M…", "AU7K3M…" or in full width, after
-    // a scanner's symbology identifier ("]Q1") if any: the issuer reads them alike
-    if (/^(\][a-z][0-9a-z])?AU[-\s]?[0-9A-Z]{4}/i.test(code.normalize("NFKC"))) redeem(code);
+    // a scanner's symbology identifier ("]Q1") if any, with the control and invisible
+    // characters a scanner or a paste adds dropped: the issuer reads them all alike
+    const typed = code.replace(/[\p{Cc}\p{Cf}]/gu, "").normalize("NFKC");
+    if (/^(\][a-z][0-9a-z])?AU[-\s]?[0-9A-Z]{4}/i.test(typed)) redeem(code);
     else if (code) verifyCode(code);
   });
   $("purpose").addEventListener("change", () => {
