@@ -72,21 +72,24 @@ _platform_sealed: list[str] = []
 
 
 async def platform_seal(seal_stub, config) -> str:
-    """The platform's official seal (once per session), usable by the issuer."""
-    if not _platform_sealed:
-        seal = (
-            await seal_stub("operator:admin").RegisterSeal(
-                seal_pb.RegisterSealRequest(
-                    owner_code=config.platform.code,
-                    seal_type="official",
-                    name="电子证照平台",
-                    suite="es256",
-                    signers=["service:issuer"],
-                )
+    """A new official seal of the platform, usable by the issuer, for the module that
+    asks (its ``world``): the issuer seals with the newest, and other modules
+    (tests/e2e/test_authorization.py, test_hostile_values.py) register their own, so
+    one made once per session was not the one used after them (failed CI once, when
+    a module sorted before them used this fixture first)."""
+    seal = (
+        await seal_stub("operator:admin").RegisterSeal(
+            seal_pb.RegisterSealRequest(
+                owner_code=config.platform.code,
+                seal_type="official",
+                name="电子证照平台",
+                suite="es256",
+                signers=["service:issuer"],
             )
-        ).seal
-        _platform_sealed.append(seal.seal_id)
-    return _platform_sealed[0]
+        )
+    ).seal
+    _platform_sealed[:] = [seal.seal_id]
+    return seal.seal_id
 
 
 @pytest.fixture
