@@ -32,10 +32,10 @@ import pytest
 
 from certseal import codes, cose
 from certseal.crypto import SoftwareSigner, Suite, generate_key
-from services.console.domain import LicenceView
 from services.issuer.authorisation import normalise_code
 from services.verifier.domain import malformed, parse_code
 from tests.console.test_atk11_counter_routing import page_redeems
+from tests.console.test_domain_boundaries import malformed_view
 
 NOW = dt.datetime(2026, 12, 1, 10, 0, 0, tzinfo=dt.UTC)
 _KEY = generate_key(Suite.ED25519)
@@ -63,28 +63,10 @@ def _headline(text: str) -> str:
     """The page's headline for ``text`` as the verifier decodes it."""
     with pytest.raises(codes.MalformedCode) as err:
         parse_code(text)
-    result = malformed(err.value)
-    view = LicenceView(
-        verdict=result.verdict.name,
-        checks=[
-            {"name": c.name, "passed": False, "detail": c.detail} for c in result.checks
-        ],
-        identifier="",
-        type_code="",
-        issuer_code="",
-        holder_display_name="",
-        fields={},
-        valid_from=None,
-        valid_until=None,
-        code_kind="",
-        index_time=None,
-        index_lag_events=0,
-        verified_at=NOW,
-        purpose="p",
-        counter="dept:X",
-    ).to_json()
-    assert view["verdict"] == "MALFORMED"
-    return view["title_en"]
+    (check,) = malformed(err.value).checks
+    shown = malformed_view(check.detail)
+    assert shown["verdict"] == "MALFORMED"
+    return shown["title_en"]
 
 
 @pytest.mark.parametrize("words", ["scan it again", "scan one code at a time"])

@@ -298,7 +298,8 @@ def test_every_outbox_figure_and_the_history_sample():
     ]
 
 
-def _malformed(detail: str) -> dict:
+def malformed_view(detail: str) -> dict:
+    """The page's wording of a MALFORMED verdict whose decode check says ``detail``."""
     found = LicenceView(
         verdict="MALFORMED",
         checks=[{"name": "decode", "passed": False, "detail": detail}],
@@ -343,5 +344,5 @@ def _malformed(detail: str) -> dict:
     ],
 )
 def test_a_misread_scan_is_headlined_as_one(detail, title):
-    shown = _malformed(detail)
+    shown = malformed_view(detail)
     assert (shown["verdict"], shown["title_en"]) == ("MALFORMED", title)
