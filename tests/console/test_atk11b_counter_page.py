@@ -24,7 +24,6 @@ Findings, each fixed and tested here:
 
 from __future__ import annotations
 
-import datetime as dt
 import zlib
 
 import cbor2
@@ -37,7 +36,6 @@ from services.verifier.domain import malformed, parse_code
 from tests.console.test_atk11_counter_routing import page_redeems
 from tests.console.test_domain_boundaries import malformed_view
 
-NOW = dt.datetime(2026, 12, 1, 10, 0, 0, tzinfo=dt.UTC)
 _KEY = generate_key(Suite.ED25519)
 SIGNER = SoftwareSigner(Suite.ED25519, _KEY.private_bytes, _KEY.public_key_der)
 CODE = "AU-7K3M9QXZ2P4R"
