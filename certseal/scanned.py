@@ -5,7 +5,8 @@ What a scanner gun, a keyboard or a paste delivers is put in the form a code is
 written in (:func:`normalise_code_text`); a text that does not decode is refused with
 a :class:`MalformedCode` naming the stage and, when it is likely, the cause: a read cut
 short, two codes read as one, text after a code, a character outside Base45 (RFC 9285),
-an input method's full-width forms (docs/codes.md, "Scanned text"). The codec itself is
+an input method's full-width forms (docs/codes.md, "The text of a code as scanned or
+typed"). The codec itself is
 :mod:`certseal.codes`, which re-exports these names. Pure: text in, text out.
 """
 
