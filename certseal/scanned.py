@@ -6,8 +6,8 @@ written in (:func:`normalise_code_text`); a text that does not decode is refused
 a :class:`MalformedCode` naming the stage and, when it is likely, the cause: a read cut
 short, two codes read as one, text after a code, a character outside Base45 (RFC 9285),
 an input method's full-width forms (docs/codes.md, "The text of a code as scanned or
-typed"). The codec itself is
-:mod:`certseal.codes`, which re-exports these names. Pure: text in, text out.
+typed"). The codec itself is :mod:`certseal.codes`, which re-exports these names.
+Pure: text in, text out.
 """
 
 from __future__ import annotations
