@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclasses_field
 from typing import Any
 
 from cryptography import x509
@@ -54,6 +55,7 @@ from services.verifier.domain import (
     malformed,
     parse_code,
 )
+from services.verifier.names import DirectoryEntry, named_by
 
 FORMAT = "certseal-trust-bundle/1"
 VERIFIER_IDENTITY = "service:verifier"
@@ -189,10 +191,14 @@ def payload(
     base: Snapshot | None = None,
     counter: str = "",
     log_checkpoint: str = "",
+    directory: Mapping[str, DirectoryEntry] | None = None,
 ) -> dict[str, Any]:
     """The signed payload: the full snapshot, or the delta from ``base``, made for
     ``counter``. It carries no field value, nor field rights: offline, a counter sees
-    only the public fields the code carries (restricted fields are shown online)."""
+    only the public fields the code carries (restricted fields are shown online).
+    ``directory`` (``department:<code>`` / ``licence-type:<code>`` -> names): the
+    departments' and licence types' names and the types' field titles, so that an
+    offline verdict names them as an online one does."""
     body = encode_content(snapshot.content)
     message: dict[str, Any] = {
         "format": FORMAT,
@@ -206,6 +212,11 @@ def payload(
     }
     if log_checkpoint:  # the transparency log's latest checkpoint (signed note)
         message["log_checkpoint"] = log_checkpoint
+    if directory:  # public names, small: in every message, full or delta
+        message["directory"] = {
+            key: [entry.name, dict(sorted(entry.field_titles.items()))]
+            for key, entry in sorted(directory.items())
+        }
     if base is None:
         message["licences"] = body["licences"]
         return message
@@ -238,6 +249,9 @@ class OfflineBundle:
     counter: str = ""
     #: the transparency log's latest checkpoint the group carried (signed note, or "")
     log_checkpoint: str = ""
+    #: the names the latest message carried (``department:<code>``,
+    #: ``licence-type:<code>`` -> name and field titles); empty from older verifiers
+    directory: Mapping[str, DirectoryEntry] = dataclasses_field(default_factory=dict)
 
 
 def bad_bundle(message: str) -> CertsealError:
@@ -314,6 +328,7 @@ def open_bundle(
             # narrowed the code's public fields): ignored, the code shows them anyway
             counter = str(data.get("counter", ""))
             log_checkpoint = str(data.get("log_checkpoint", ""))
+            directory = _directory_from(data.get("directory"))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise bad_bundle("has a message with missing or mistyped fields") from None
         if signer != VERIFIER_IDENTITY and signer != f"{VERIFIER_IDENTITY}-{group}":
@@ -348,6 +363,7 @@ def open_bundle(
             counter=counter,
             log_checkpoint=log_checkpoint
             or (bundle.log_checkpoint if bundle is not None else ""),
+            directory=directory or (bundle.directory if bundle is not None else {}),
         )
     assert bundle is not None
     if now >= bundle.valid_until:
@@ -357,6 +373,22 @@ def open_bundle(
             field="bundle",
         )
     return bundle
+
+
+def _directory_from(data: Any) -> dict[str, DirectoryEntry]:
+    """The names a message carries (``{}`` when it has none); ValueError when they
+    are not text: a name, and field key -> title."""
+    if data is None:
+        return {}
+    found = {}
+    for key, (name, titles) in dict(data).items():
+        if not isinstance(key, str) or not isinstance(name, str):
+            raise ValueError("directory")
+        titles = dict(titles)
+        if not all(isinstance(v, str) for pair in titles.items() for v in pair):
+            raise ValueError("directory")
+        found[key] = DirectoryEntry(name, titles)
+    return found
 
 
 # -- offline verification -----------------------------------------------------------
@@ -415,4 +447,8 @@ def verify_offline(text: str, bundle: OfflineBundle, now: dt.datetime) -> Verifi
         nonce_seen=False,
         now=now,
     )
-    return result
+    return named_by(  # the names the bundle carries, as the online verdict has them
+        result,
+        issuer=bundle.directory.get(f"department:{code.issuer_code}"),
+        licence_type=bundle.directory.get(f"licence-type:{code.type_code}"),
+    )

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.timestamps import utcnow
 from services.verifier.bundle import BundleContent, BundleSigning, Snapshot, payload
-from services.verifier.index import listed_licence, trust_entry
+from services.verifier.index import directory_entry, listed_licence, trust_entry
+from services.verifier.names import DirectoryEntry
 from services.verifier.storage import SnapshotStore, VerifierState
 
 
@@ -147,6 +148,7 @@ class BundleExporter:
             base=base,
             counter=counter,
             log_checkpoint=self.log_checkpoint(),
+            directory=self._directory(),
         )
         return ExportedBundle(
             group=self._group,
@@ -159,6 +161,16 @@ class BundleExporter:
             index_time=snapshot.index_time,
             log_checkpoint=message.get("log_checkpoint", ""),
         )
+
+    def _directory(self) -> dict[str, DirectoryEntry]:
+        """Every department's and licence type's names this group knows (a few per
+        department: small beside the licences)."""
+        if self._state.directory is None:
+            return {}
+        return {
+            key.decode(): directory_entry(stored)
+            for key, stored in self._state.directory.items()
+        }
 
     async def _scan(self) -> BundleContent:
         keys = {

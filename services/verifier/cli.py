@@ -168,6 +168,13 @@ def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
         result.holder_display_name,
         {k: str(v) for k, v in result.fields.items()},
         [(c.name, c.outcome.value == "passed", c.detail) for c in result.checks],
+        names=(
+            result.type_code,
+            result.type_name,
+            result.issuer_code,
+            result.issuer_name,
+        ),
+        titles=result.field_titles,
     )
 
 

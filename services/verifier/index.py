@@ -11,7 +11,6 @@ replays from the beginning and late deliveries leave the index unchanged.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from certseal.text import display_name_problem
 from certseal.v1 import events_pb2, licence_pb2
 from services.verifier.bundle import ListedLicence
 from services.verifier.domain import IndexEntry, TrustEntry, Verification
+from services.verifier.names import DirectoryEntry, named_by
 
 #: the topics a group's index is built from (its status reports each partition)
 INDEX_TOPICS = frozenset(
@@ -257,14 +257,6 @@ def directory_key(kind: str, code: str) -> bytes:
     return f"{prefix}:{code}".encode()
 
 
-@dataclass(frozen=True, slots=True)
-class DirectoryEntry:
-    """A department's or licence type's name, and a type's field titles."""
-
-    name: str
-    field_titles: dict[str, str]
-
-
 def directory_entry(stored: bytes) -> DirectoryEntry:
     """The names a stored directory event gives."""
     event = _directory_event(stored)
@@ -283,22 +275,6 @@ def named(
         result,
         issuer=directory_entry(issuer) if issuer else None,
         licence_type=directory_entry(licence_type) if licence_type else None,
-    )
-
-
-def named_by(
-    result: Verification,
-    *,
-    issuer: DirectoryEntry | None,
-    licence_type: DirectoryEntry | None,
-) -> Verification:
-    """:func:`named` from directory entries already parsed."""
-    titles = licence_type.field_titles if licence_type else {}
-    return dataclasses.replace(
-        result,
-        issuer_name=issuer.name if issuer else "",
-        type_name=licence_type.name if licence_type else "",
-        field_titles={name: titles[name] for name in result.fields if name in titles},
     )
 
 

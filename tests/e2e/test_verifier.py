@@ -514,6 +514,9 @@ async def test_offline_bundle_full_then_delta(
     code, out = await offline(kept_code)
     assert code == 0 and "verdict     VALID" in out, out
     assert "not listed in bundle" in out
+    # named as online: the bundle carries the directory's names (nu11)
+    assert f"type        机动车驾驶证 ({dept.type_code})" in out, out
+    assert f"issuer      测试部门 {dept.code[-4:]} ({dept.code})" in out, out
     photo = tmp_path / "scan.jpg"
     png = (
         await stub.GetLicenceCode(

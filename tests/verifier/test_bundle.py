@@ -20,6 +20,7 @@ from services.verifier.bundle import (
     verify_offline,
 )
 from services.verifier.domain import Verdict
+from services.verifier.names import DirectoryEntry
 from services.verifier.storage import (
     SnapshotStore,
     read_bundle_file,
@@ -273,3 +274,62 @@ def test_a_time_outside_the_calendar_or_not_an_integer_is_refused(value):
 
     with pytest.raises((OverflowError, TypeError)):
         from_us(value)
+
+
+def _names():
+    return {
+        f"department:{DEPT}": DirectoryEntry("示例交警支队", {}),
+        f"licence-type:{LID.type_code}": DirectoryEntry(
+            "机动车驾驶证", {"class": "准驾车型", "other": "不在码中"}
+        ),
+    }
+
+
+async def test_an_offline_verdict_names_what_an_online_one_does(ca, bundle_signer, key):
+    """nu11: offline, a field showed as ``class = C1`` where online it is ``准驾车型 =
+    C1``: the bundle now carries the directory's public names, in every message (a
+    delta's replace the full snapshot's), and an older bundle without them still
+    verifies, unnamed."""
+    snap = snapshot(key, {})
+    full = bundle_signer.sign(
+        payload(
+            snap,
+            issued_at=SIGNED,
+            valid_until=SIGNED + dt.timedelta(hours=1),
+            directory=_names(),
+        )
+    )
+    result = verify_offline(await licence_code(key), opened(ca, [full]), NOW)
+    assert (result.verdict, result.type_name, result.issuer_name) == (
+        Verdict.VALID,
+        "机动车驾驶证",
+        "示例交警支队",
+    )
+    assert result.field_titles == {"class": "准驾车型"}  # only what it shows
+    unnamed = verify_offline(
+        await licence_code(key), opened(ca, [sign(bundle_signer, snap)]), NOW
+    )
+    assert (unnamed.verdict, unnamed.type_name, unnamed.field_titles) == (
+        Verdict.VALID,
+        "",
+        {},
+    )
+
+
+@pytest.mark.parametrize(
+    "directory",
+    [
+        {"department:x": "no titles"},
+        {"department:x": [1, {}]},
+        {"licence-type:x": ["name", {"class": 7}]},
+        ["not", "a", "map"],
+    ],
+)
+def test_a_bundle_with_mistyped_names_is_refused(ca, bundle_signer, key, directory):
+    message = payload(
+        snapshot(key, {}), issued_at=SIGNED, valid_until=SIGNED + dt.timedelta(hours=1)
+    )
+    message["directory"] = directory
+    with pytest.raises(CertsealError) as err:
+        opened(ca, [bundle_signer.sign(message)])
+    assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "bundle")

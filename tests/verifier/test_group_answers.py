@@ -190,6 +190,7 @@ async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
     state.lookup = lookup
     state.index = _Table()
     state.trust = _Table()
+    state.directory = _Table()
     state.freshness = Freshness(last_event_time=T1)
     signer = _Signer()
     exporter = BundleExporter(

@@ -1,0 +1,36 @@
+"""The names of a verdict: the issuing department's and the licence type's, and the
+titles of the fields it shows, as the directory events give them (from the group's
+directory table online, from the trust bundle offline). Pure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from services.verifier.domain import Verification
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """A department's or licence type's name, and a type's field titles."""
+
+    name: str
+    field_titles: dict[str, str]
+
+
+def named_by(
+    result: Verification,
+    *,
+    issuer: DirectoryEntry | None,
+    licence_type: DirectoryEntry | None,
+) -> Verification:
+    """``result`` with the names of its issuing department and licence type (each may
+    be None: not known yet) and the titles of the fields it shows."""
+    titles = licence_type.field_titles if licence_type else {}
+    return dataclasses.replace(
+        result,
+        issuer_name=issuer.name if issuer else "",
+        type_name=licence_type.name if licence_type else "",
+        field_titles={name: titles[name] for name in result.fields if name in titles},
+    )
