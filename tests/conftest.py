@@ -322,6 +322,10 @@ class VerifierProcess:
         self._connect(free_port())
         self.process = None
         self.rebinds = 0
+        #: whether a port taken before it binds moves it to another (not for a worker
+        #: whose port its peers are configured with)
+        self.movable = True
+        self._log_from = 0  # the log's size when this process started
 
     def _connect(self, port: int) -> None:
         ca, ident = self.identity
@@ -336,6 +340,7 @@ class VerifierProcess:
 
     async def start(self) -> None:
         log = open(self.home / f"{self.group}.log", "ab")  # noqa: SIM115, ASYNC230
+        self._log_from = log.tell()
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -378,10 +383,14 @@ class VerifierProcess:
         )
 
     def _port_taken(self) -> bool:
-        """The verifier stopped because its port was taken, for the first 3 times."""
-        return self.rebinds < 3 and (
-            f"127.0.0.1:{self.port} is already in use" in self.log_tail()
-        )
+        """This start stopped because its port was taken (said in the log since this
+        start), for the first 3 times, when the worker may move."""
+        if not self.movable or self.rebinds >= 3:
+            return False
+        with open(self.home / f"{self.group}.log", "rb") as log:
+            log.seek(self._log_from)
+            said = log.read().decode(errors="replace")
+        return f"127.0.0.1:{self.port} is already in use" in said
 
     def log_tail(self) -> str:
         return (self.home / f"{self.group}.log").read_text(errors="replace")[-3000:]

@@ -197,8 +197,9 @@ def payload(
     ``counter``. It carries no field value, nor field rights: offline, a counter sees
     only the public fields the code carries (restricted fields are shown online).
     ``directory`` (``department:<code>`` / ``licence-type:<code>`` -> names): the
-    departments' and licence types' names and the types' field titles, so that an
-    offline verdict names them as an online one does."""
+    departments' and licence types' names, so that an offline verdict names the issuer
+    and the type as an online one does (not the field titles, which would name a
+    type's restricted fields)."""
     body = encode_content(snapshot.content)
     message: dict[str, Any] = {
         "format": FORMAT,
@@ -213,9 +214,10 @@ def payload(
     if log_checkpoint:  # the transparency log's latest checkpoint (signed note)
         message["log_checkpoint"] = log_checkpoint
     if directory:  # public names, small: in every message, full or delta
+        # names only: a type's field titles would name its restricted fields too,
+        # and a bundle names no field beyond the public ones a code carries
         message["directory"] = {
-            key: [entry.name, dict(sorted(entry.field_titles.items()))]
-            for key, entry in sorted(directory.items())
+            key: entry.name for key, entry in sorted(directory.items())
         }
     if base is None:
         message["licences"] = body["licences"]
@@ -250,7 +252,7 @@ class OfflineBundle:
     #: the transparency log's latest checkpoint the group carried (signed note, or "")
     log_checkpoint: str = ""
     #: the names the latest message carried (``department:<code>``,
-    #: ``licence-type:<code>`` -> name and field titles); empty from older verifiers
+    #: ``licence-type:<code>`` -> name); empty from older verifiers
     directory: Mapping[str, DirectoryEntry] = dataclasses_field(default_factory=dict)
 
 
@@ -377,17 +379,14 @@ def open_bundle(
 
 def _directory_from(data: Any) -> dict[str, DirectoryEntry]:
     """The names a message carries (``{}`` when it has none); ValueError when they
-    are not text: a name, and field key -> title."""
+    are not text."""
     if data is None:
         return {}
     found = {}
-    for key, (name, titles) in dict(data).items():
+    for key, name in dict(data).items():
         if not isinstance(key, str) or not isinstance(name, str):
             raise ValueError("directory")
-        titles = dict(titles)
-        if not all(isinstance(v, str) for pair in titles.items() for v in pair):
-            raise ValueError("directory")
-        found[key] = DirectoryEntry(name, titles)
+        found[key] = DirectoryEntry(name, {})
     return found
 
 

@@ -39,6 +39,7 @@ class Group:
         ]
         for i, worker in enumerate(self.workers):
             worker.data = home / "data" / f"{self.name}@v-{i}"
+            worker.movable = False  # the peers are configured with its port
 
     def configure(self, size: int) -> None:
         self.config.verifier.data_dir = str(self.home / "data")
