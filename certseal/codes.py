@@ -26,7 +26,6 @@ import cbor2
 from certseal import cbor, cose
 from certseal.bounds import (
     MAX_CODE_COMPRESSED_BYTES,
-    MAX_CODE_MESSAGE_BYTES,
 )
 from certseal.crypto import InvalidSignature, Signer, Suite, verify
 from certseal.scanned import (  # re-exported: a code's text is read by this module
@@ -36,6 +35,7 @@ from certseal.scanned import (  # re-exported: a code's text is read by this mod
     CodeStage,
     MalformedCode,
     base45_hint,
+    inflate,
     normalise_code_text,
     prefix_hint,
     read_as_one,
@@ -200,35 +200,4 @@ def _inflated(text: str, start: int) -> bytes:
         len(compressed) > MAX_CODE_COMPRESSED_BYTES
     ):  # a guard; the text bound implies it
         raise MalformedCode(CodeStage.BASE45, "longer than a code can be")
-    return _inflate(compressed)
-
-
-def _inflate(compressed: bytes) -> bytes:
-    """The zlib stream's content, which must end exactly where ``compressed`` ends.
-
-    A stream that ends before its end marker, within the output bound, is a code cut
-    short (a scan stopped early at a 3-character boundary, so the Base45 was valid).
-    """
-    try:
-        inflater = zlib.decompressobj()
-        message = inflater.decompress(compressed, MAX_CODE_MESSAGE_BYTES)
-    except zlib.error as exc:
-        raise MalformedCode(
-            CodeStage.ZLIB, f"not zlib ({exc}); if it was scanned, scan it again"
-        ) from None
-    if inflater.unconsumed_tail or (
-        not inflater.eof and len(message) >= MAX_CODE_MESSAGE_BYTES
-    ):
-        raise MalformedCode(CodeStage.ZLIB, "not zlib (inflates to more than 64 KiB)")
-    if not inflater.eof:
-        raise MalformedCode(
-            CodeStage.ZLIB,
-            "the zlib stream ends early: the code looks cut short, scan it again",
-        )
-    if inflater.unused_data:
-        raise MalformedCode(
-            CodeStage.ZLIB,
-            f"{len(inflater.unused_data)} byte"
-            f"{'s' if len(inflater.unused_data) > 1 else ''} after the zlib stream",
-        )
-    return message
+    return inflate(compressed)

@@ -276,16 +276,15 @@ def _finds(text: str, part: str, start: int) -> list[int]:
 
 
 def _whole_stream(body: str) -> bool:
-    """Whether ``body`` is Base45 of exactly one whole zlib stream, within what a QR
-    code holds and the message bound."""
+    """Whether ``body`` is Base45 of exactly one whole zlib stream (:func:`inflate`),
+    within what a QR code holds."""
     if len(body) > _QR_MAX_ALPHANUMERIC:
         return False
     try:
-        inflater = zlib.decompressobj()
-        inflater.decompress(base45.b45decode(body), MAX_CODE_MESSAGE_BYTES)
-    except (ValueError, zlib.error):
+        inflate(base45.b45decode(body))
+    except (ValueError, MalformedCode):
         return False
-    return inflater.eof and not inflater.unused_data
+    return True
 
 
 def _chars_after_a_code(body: str) -> int:
@@ -354,3 +353,34 @@ def base45_hint(body: str, start: int) -> str:
             "group of 3 is: it looks cut short, scan it again"
         )
     return ""
+
+
+def inflate(compressed: bytes) -> bytes:
+    """The zlib stream's content, which must end exactly where ``compressed`` ends.
+
+    A stream that ends before its end marker, within the output bound, is a code cut
+    short (a scan stopped early at a 3-character boundary, so the Base45 was valid).
+    """
+    try:
+        inflater = zlib.decompressobj()
+        message = inflater.decompress(compressed, MAX_CODE_MESSAGE_BYTES)
+    except zlib.error as exc:
+        raise MalformedCode(
+            CodeStage.ZLIB, f"not zlib ({exc}); if it was scanned, scan it again"
+        ) from None
+    if inflater.unconsumed_tail or (
+        not inflater.eof and len(message) >= MAX_CODE_MESSAGE_BYTES
+    ):
+        raise MalformedCode(CodeStage.ZLIB, "not zlib (inflates to more than 64 KiB)")
+    if not inflater.eof:
+        raise MalformedCode(
+            CodeStage.ZLIB,
+            "the zlib stream ends early: the code looks cut short, scan it again",
+        )
+    if inflater.unused_data:
+        raise MalformedCode(
+            CodeStage.ZLIB,
+            f"{len(inflater.unused_data)} byte"
+            f"{'s' if len(inflater.unused_data) > 1 else ''} after the zlib stream",
+        )
+    return message

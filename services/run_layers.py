@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 from certseal.cli import LOCAL_OVERLAY
-from services.config import Config
+from certseal.errors import CertsealError
+from services.config import Config, load
 
 #: the two verifier groups' metrics endpoints under ``make run``, unless local.toml
 #: sets ``[verifier] metrics_listen`` (dept-demo's; region-demo's the port above it)
@@ -82,9 +83,6 @@ def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
     """The configuration with ``<home>/local.toml`` layered on top, as the services
     read it (e.g. ``[issuer] workers``, whose processes have metrics ports of their
     own); ``cfg`` when the layers do not load (the services then say why)."""
-    from certseal.errors import CertsealError
-    from services.config import load
-
     try:
         return load(config_layers(home, config_file))
     except CertsealError:
