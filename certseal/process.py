@@ -19,7 +19,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import grpc
 
@@ -294,18 +294,37 @@ START_FAILURES = (CertsealError, OSError, ValueError, RuntimeError)
 file missing, a token that does not open): one line, no traceback."""
 
 
-async def start_or_explain(app: Runnable, prog: str) -> str:
-    """Start ``app``; "" when it runs, else ``<prog>: error: <what>`` after stopping
-    what did start (within 10 s) while the loop still runs: a gRPC server left to
-    its finaliser after the loop closed printed a traceback ("Event loop is
-    closed") under the one-line error."""
+def exit_status(exc: BaseException) -> int:
+    """A failed start's exit status: 2 when a setting is wrong (a CertsealError
+    INVALID_ARGUMENT naming it: a malformed value, a file that does not exist, a port
+    another process holds), as the ``certseal`` commands and argparse end on bad input,
+    and as the verifier does; 1 for anything else the operator must fix (a PKCS#11
+    token that does not open, a database that refuses the connection)."""
+    wrong_setting = (
+        isinstance(exc, CertsealError) and exc.kind is ErrorKind.INVALID_ARGUMENT
+    )
+    return 2 if wrong_setting else 1
+
+
+def leave(prog: str, exc: BaseException) -> NoReturn:
+    """End the process on a failed start: ``<prog>: error: <what>`` on stderr, one
+    line, and :func:`exit_status`."""
+    print(f"{prog}: error: {exc}", file=sys.stderr)
+    sys.exit(exit_status(exc))
+
+
+async def start_or_explain(app: Runnable, prog: str) -> BaseException | None:
+    """Start ``app``; None when it runs, else what it failed with (one of
+    :data:`START_FAILURES`, for :func:`leave`) after stopping what did start (within
+    10 s) while the loop still runs: a gRPC server left to its finaliser after the
+    loop closed printed a traceback ("Event loop is closed") under the one-line error."""
     try:
         await app.start()
     except START_FAILURES as exc:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(app.stop(), 10)
-        return f"{prog}: error: {exc}"
-    return ""
+        return exc
+    return None
 
 
 def run_main(
@@ -318,8 +337,9 @@ def run_main(
     ``load`` decodes the layered ``--config`` files (the composition root's schema);
     ``make_app`` builds the process from what it returns.
 
-    A configuration that does not load, or a port already taken, ends it with a one-line
-    error and exit status 1, not a traceback.
+    A configuration that does not load, a port already taken or anything else in
+    :data:`START_FAILURES` ends it with a one-line error (:func:`leave`), not a
+    traceback.
     """
     parser = argparse.ArgumentParser(prog=f"python -m {prog}")
     parser.add_argument(
@@ -332,20 +352,22 @@ def run_main(
     args = parser.parse_args()
     logs.configure(args.log_level)
 
-    async def run() -> str:
+    async def run() -> BaseException | None:
         try:
             app = make_app(load(args.config))
         except START_FAILURES as exc:
-            return f"{prog}: error: {exc}"
+            return exc
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         failed = await start_or_explain(app, prog)
-        if failed:
+        if failed is not None:
             return failed
         await stop.wait()
         await app.stop()
-        return ""
+        return None
 
-    sys.exit(asyncio.run(run()) or None)
+    failed = asyncio.run(run())
+    if failed is not None:
+        leave(prog, failed)

@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
         # not in config.toml: a group started from it (README, pair-demo) would clash
         dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
-        verifier_metrics = region_metrics(dept_metrics)
+        verifier_metrics = region_metrics(dept_metrics, cfg)
         layers = [
             arg for path in config_layers(home, config) for arg in ("--config", path)
         ]

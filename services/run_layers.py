@@ -27,11 +27,16 @@ def config_layers(home: Path, config_file: str) -> list[str]:
     return [config_file, *([str(overlay)] if overlay.exists() else [])]
 
 
-def region_metrics(dept_metrics: str) -> dict[str, str]:
+def region_metrics(dept_metrics: str, cfg: Config | None = None) -> dict[str, str]:
     """The two groups' metrics endpoints: dept-demo's ``[verifier] metrics_listen``,
-    region-demo's the port above it (:data:`VERIFIER_METRICS` by default)."""
+    region-demo's the first port above it that no listen of ``cfg`` uses (dept-demo's
+    moved to 9463 would otherwise put region-demo on the issuer's 9464)."""
     host, _, port = dept_metrics.rpartition(":")
-    return {"dept-demo": dept_metrics, "region-demo": f"{host}:{int(port) + 1}"}
+    used = {a.rpartition(":")[2] for a in _listens(cfg).values() if a} if cfg else set()
+    above = int(port) + 1
+    while str(above) in used:
+        above += 1
+    return {"dept-demo": dept_metrics, "region-demo": f"{host}:{above}"}
 
 
 def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:

@@ -21,7 +21,7 @@ import time
 from certseal import logs
 from certseal.errors import CertsealError
 from certseal.listen import check_listen
-from certseal.process import start_or_explain
+from certseal.process import leave, start_or_explain
 from services.config import load
 from services.issuer.app import IssuerApp
 from services.issuer.config import IssuerSettings
@@ -104,8 +104,8 @@ async def _start(app: IssuerApp) -> None:
     """Start ``app``; a start-up failure (a PKCS#11 token that does not open, a
     secret file missing, a port taken) ends the process with one line, no traceback."""
     failed = await start_or_explain(app, "services.issuer")
-    if failed:
-        sys.exit(failed)
+    if failed is not None:
+        leave("services.issuer", failed)
     _tune_gc()
 
 
@@ -113,7 +113,7 @@ async def _main(args: argparse.Namespace) -> None:
     try:
         cfg = load(args.config)
     except CertsealError as exc:  # one line, not a traceback (as every service says it)
-        sys.exit(f"services.issuer: error: {exc}")
+        leave("services.issuer", exc)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -123,7 +123,7 @@ async def _main(args: argparse.Namespace) -> None:
             # or a port another process holds is a restart loop of every child
             check_listen("issuer.listen", cfg.issuer.listen)
         except CertsealError as exc:
-            sys.exit(f"services.issuer: error: {exc}")
+            leave("services.issuer", exc)
         await _supervise(args, cfg, stop)
         return
     if args.metrics_listen is not None:

@@ -132,7 +132,7 @@ async def test_atk10b_the_issuer_names_its_busy_probe_port(stack, config, tmp_pa
     with taken() as address:
         cfg.issuer.probe_listen = address
         done = _start("services.issuer", cfg, tmp_path)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert f"services.issuer: error: issuer.probe_listen: {address} " in done.stderr
     assert "is already in use" in done.stderr, done.stderr
     for noise in NOISE:
@@ -172,7 +172,7 @@ async def test_atk10b_supervised_issuer_stops_on_a_busy_listen_port(
         cfg.issuer.listen = address
         config_file.write_text(dump_config(cfg))
         returncode, stderr = _supervised(config_file)
-    assert returncode == 1, stderr
+    assert returncode == 2, stderr
     assert f"issuer.listen: {address} is already in use" in stderr, stderr
 
 
@@ -185,7 +185,7 @@ async def test_atk10b_the_issuer_busy_port_is_one_line_only(stack, config, tmp_p
     with taken() as address:
         cfg.issuer.listen = address
         done = _start("services.issuer", cfg, tmp_path)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         f"services.issuer: error: issuer.listen: {address} is already in use "
         "(another process listens there); choose another address in the "
@@ -204,7 +204,7 @@ async def test_atk10b_the_seal_names_its_busy_tsa_port(stack, config, tmp_path):
         cfg.seal.tsa_listen = address
         cfg.seal.tsa_url = f"http://{address}/"
         done = _start("services.seal", cfg, tmp_path)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert f"services.seal: error: seal.tsa_listen: {address} " in done.stderr, (
         done.stderr
     )

@@ -64,7 +64,7 @@ async def test_the_issuer_names_its_busy_port(stack, config, tmp_path, setting):
     with taken() as address:
         setattr(cfg.issuer, setting, address)
         done = _start("services.issuer", cfg, tmp_path)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     _one_clear_line(done, f"services.issuer: error: issuer.{setting}: {address} ")
 
 
@@ -114,7 +114,7 @@ def test_the_console_names_its_busy_port(stack, config, tmp_path, setting):
     with taken() as address:
         setattr(cfg.console, setting, address)
         done = _start("services.console", cfg, tmp_path)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     _one_clear_line(done, f"services.console: error: console.{setting}: {address} ")
 
 

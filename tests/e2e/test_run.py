@@ -234,4 +234,7 @@ def test_a_listen_moved_in_the_local_overlay_is_followed_by_its_callers(tmp_path
         "dept-demo": "127.0.0.1:9600",
         "region-demo": "127.0.0.1:9601",
     }
+    # a dept-demo moved just below another service's metrics port: region-demo
+    # takes the first port above it that no service listens on
+    assert region_metrics("127.0.0.1:9463", cfg)["region-demo"] == "127.0.0.1:9465"
     assert "127.0.0.1:50051" not in config_file.read_text()  # what the CLI reads too

@@ -325,7 +325,7 @@ async def test_a_service_with_a_bad_token_setting_stops_with_one_line(
     )
     out, _ = await asyncio.wait_for(process.communicate(), 120)
     text = out.decode()
-    assert process.returncode == 1, text
+    assert process.returncode == 2, text
     assert "Traceback" not in text
     assert f"error: {named}:" in text, text
 

@@ -42,7 +42,7 @@ def test_a_service_given_a_bad_configuration_says_so_in_one_line(service, tmp_pa
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert f"{service}: error: configuration file" in done.stderr
     assert "Traceback" not in done.stderr
 
