@@ -372,7 +372,8 @@ def publish_figures(
 
 def compare() -> None:
     """A shorter run for before/after comparisons (the knobs above): the single
-    IssueLicence load of RUN_SUITES and/or IssueLicences of 500 (es256), each with its
+    IssueLicence load of RUN_SUITES, es256 paced at 500/s and/or IssueLicences of 500
+    (es256), each with its
     CPU per licence per process, into bench/results/OUT.json."""
     home = Path(tempfile.mkdtemp(prefix="certseal-bench-"))
     stack, _, port, issuer = start_stack_and_issuer(
@@ -392,6 +393,18 @@ def compare() -> None:
                 _stop_profile(profiler)
                 results[f"issue_{suite}"] = run
                 print(f"  {run}", flush=True)
+        if "paced" in PARTS:
+            print("paced IssueLicence, es256, 500/s ...", flush=True)
+            run = load(
+                stack,
+                port,
+                *departments["es256"],
+                concurrency=32,
+                rate=500,
+                watch=procs,
+            )
+            results["paced_500_es256"] = run
+            print(f"  {run}", flush=True)
         if "batch" in PARTS:
             print("IssueLicences of 500, es256, 4 callers ...", flush=True)
             profiler = _profile(issuer.pid, f"{OUT}-batch-es256")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import gc
 import json
 import os
 import random
@@ -28,6 +29,7 @@ import grpc
 import uvloop
 
 from bench import proccpu
+from certseal.collector import settle_collector
 from certseal.identifiers import random_resident_id
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
@@ -139,6 +141,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     deadline = time.perf_counter() + args.warmup
     await asyncio.gather(*[caller(n) for n in range(args.concurrency)])
+    # the load generator's own full collections walked every module, channel and
+    # code it had made, and each pause stood in the latencies it was measuring
+    settle_collector()
+    pauses = CollectorPauses()
     latencies.clear()
     verdicts.clear()
     errors = licences = 0
@@ -150,6 +156,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.gather(*[caller(n) for n in range(args.concurrency)])
     elapsed = time.perf_counter() - started
     cpu_after = proccpu.sample(groups)
+    pauses.stop()
     for channel in channels:
         await channel.close()
     latencies.sort()
@@ -166,7 +173,35 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "cpu_us": proccpu.per_op_us(cpu_before, cpu_after, licences),
         "cpu_utilisation": proccpu.utilisation(cpu_before, cpu_after, elapsed),
+        "loadgen_gc": pauses.figures(),
     }
+
+
+class CollectorPauses:
+    """The load generator's own cyclic-collector pauses from now to :meth:`stop`:
+    a pause delays every answer it measures, so a run says how long they were."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self._pauses: list[float] = []
+        gc.callbacks.append(self._timed)
+
+    def _timed(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._pauses.append(time.perf_counter() - self._started)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._timed)
+
+    def figures(self) -> dict[str, float]:
+        """Collections, their longest and their total, ms."""
+        return {
+            "collections": len(self._pauses),
+            "max_ms": round(max(self._pauses, default=0.0) * 1000, 2),
+            "total_ms": round(sum(self._pauses) * 1000, 1),
+        }
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from typing import Any, NoReturn, Protocol
 import grpc
 
 from certseal import logs
+from certseal.collector import settle_collector
 from certseal.config import ServiceSection, SharedSettings
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import default_topics
@@ -364,6 +365,7 @@ def run_main(
         failed = await start_or_explain(app, prog)
         if failed is not None:
             return failed
+        settle_collector()
         await stop.wait()
         await app.stop()
         return None

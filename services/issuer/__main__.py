@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
 import time
 
 from certseal import logs
+from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.listen import check_listen
 from certseal.process import leave, start_or_explain
@@ -83,21 +83,11 @@ async def _supervise(
 #: the cyclic collector's youngest-generation threshold once started (CPython's
 #: default is 700): a licence allocates a few hundred container objects, nearly all
 #: freed by reference counting, so the default ran a collection every few requests
-GC_GEN0_THRESHOLD = 50_000
-
-
-def _tune_gc() -> None:
-    """Move what start-up allocated (modules, descriptors, the pool, the keyring)
-    out of the collector's reach and collect the youngest generation less often.
-
-    Measured under bench load (docs/architecture.md, "Issuance CPU"): about 3 % of
-    the serving process's CPU was the cyclic collector walking start-up objects that
-    live as long as the process. Cyclic garbage is still collected, in bigger steps.
-    """
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+YOUNG_COLLECTION = 50_000
+"""The issuer's young-generation threshold (:func:`settle_collector`): about 3 % of a
+serving process's CPU was the collector at CPython's 700 (docs/architecture.md §2b);
+at 50,000 a collection comes every 10 to 20 s at 500 licences/s and takes about
+20 ms."""
 
 
 async def _start(app: IssuerApp) -> None:
@@ -106,7 +96,7 @@ async def _start(app: IssuerApp) -> None:
     failed = await start_or_explain(app, "services.issuer")
     if failed is not None:
         leave("services.issuer", failed)
-    _tune_gc()
+    settle_collector(young=YOUNG_COLLECTION)
 
 
 async def _main(args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ import grpc
 from mode import Service
 
 from certseal import logs
+from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.metrics import Metrics
 from certseal.rpc import (
@@ -29,6 +30,12 @@ from services.verifier.index import Freshness
 from services.verifier.logwatch import LogWatch
 
 log = logging.getLogger(__name__)
+
+YOUNG_COLLECTION = 3_000
+"""A worker's young-generation threshold (:func:`settle_collector`), measured at 1,000
+VerifyCode/s paced (docs/architecture.md §2c): young collections of at most 2.5 ms and
+full ones of at most 11 ms (CPython's 700: 60 % more time collecting; 50,000: one
+collection of 33 to 63 ms every 10 s)."""
 
 VERIFIER = verifier_pb2.DESCRIPTOR.services_by_name["Verifier"].full_name
 
@@ -125,6 +132,8 @@ class GrpcService(Service):
             # not ready until it is (lookups of it are UNAVAILABLE meanwhile)
             await self._index_built.wait()
         log.info("index recovered in %.1f s", time.monotonic() - started)
+        # what start-up and recovery made lives as long as the worker
+        settle_collector(young=YOUNG_COLLECTION)
         await self.health.set_serving(True)
 
     @Service.task
