@@ -66,7 +66,7 @@ from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId, parse_licence_id
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.config import Config
-from services.verifier.app import broker_cluster_id
+from services.verifier.broker import broker_cluster_id
 from services.verifier.diskindex import FOLDER, DiskIndex, Record
 from services.verifier.index import index_entry
 from services.verifier.partitions import partition_of

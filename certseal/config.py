@@ -307,3 +307,16 @@ def _toml_value(value: Any) -> str:
         )
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+def setting_naming(cfg: Any, path: str) -> str | None:
+    """The ``section.setting`` of ``cfg`` (a configuration of sections) whose value
+    is ``path``, or one of whose values is (a list setting); None when none is. For
+    an error that names the setting behind a file the OS could not open."""
+    for section in getattr(cfg, "__struct_fields__", ()):
+        values = getattr(cfg, section)
+        for name in getattr(values, "__struct_fields__", ()):
+            value = getattr(values, name)
+            if value == path or (isinstance(value, list) and path in value):
+                return f"{section}.{name}"
+    return None

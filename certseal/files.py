@@ -78,3 +78,17 @@ def certificate_common_name(path: str | Path, field: str) -> str:
         raise invalid(field, f"{path} is not a PEM X.509 certificate") from None
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else ""
+
+
+def check_readable(setting: str, path: str) -> None:
+    """CertsealError(INVALID_ARGUMENT, field ``setting``) unless ``path`` is a
+    regular file this process may read: for a file a library opens itself (an SSL
+    context's ``load_cert_chain`` says ``[Errno 2] No such file or directory``, naming
+    neither the file nor the setting)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise invalid(setting, f"not a regular file: {path}")
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise invalid(setting, f"cannot read {path!r}: {exc.strerror}") from None

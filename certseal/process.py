@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -25,8 +26,8 @@ import grpc
 
 from certseal import logs
 from certseal.collector import settle_collector
-from certseal.config import ServiceSection, SharedSettings
-from certseal.errors import CertsealError, ErrorKind
+from certseal.config import ServiceSection, SharedSettings, setting_naming
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.events import default_topics
 from certseal.metrics import Metrics
 from certseal.rpc import (
@@ -307,9 +308,29 @@ def exit_status(exc: BaseException) -> int:
     return 2 if wrong_setting else 1
 
 
-def leave(prog: str, exc: BaseException) -> NoReturn:
+def naming_the_setting(exc: BaseException, cfg: Any) -> BaseException:
+    """``exc`` as a wrong setting (CertsealError INVALID_ARGUMENT naming it) when it
+    is about a file that a setting of ``cfg`` names: an OSError with that file name
+    (``[Errno 2] No such file or directory``), or a secret file's refusal (field
+    ``secret-file``), which names the file but not the setting; else ``exc``."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        path = os.fsdecode(exc.filename)
+        setting = setting_naming(cfg, path)
+        if setting is not None:
+            return invalid(setting, f"cannot read {path!r}: {exc.strerror or exc}")
+    if isinstance(exc, CertsealError) and exc.field == "secret-file":
+        for path in re.findall(r"'([^']+)'", exc.message):
+            setting = setting_naming(cfg, path)
+            if setting is not None:
+                return invalid(setting, exc.message)
+    return exc
+
+
+def leave(prog: str, exc: BaseException, cfg: Any = None) -> NoReturn:
     """End the process on a failed start: ``<prog>: error: <what>`` on stderr, one
-    line, and :func:`exit_status`."""
+    line, and :func:`exit_status`; a file that a setting of ``cfg`` names is told
+    by that setting (:func:`naming_the_setting`)."""
+    exc = naming_the_setting(exc, cfg)
     print(f"{prog}: error: {exc}", file=sys.stderr)
     sys.exit(exit_status(exc))
 
@@ -353,9 +374,13 @@ def run_main(
     args = parser.parse_args()
     logs.configure(args.log_level)
 
+    cfg: Any = None
+
     async def run() -> BaseException | None:
+        nonlocal cfg
         try:
-            app = make_app(load(args.config))
+            cfg = load(args.config)
+            app = make_app(cfg)
         except START_FAILURES as exc:
             return exc
         stop = asyncio.Event()
@@ -372,4 +397,4 @@ def run_main(
 
     failed = asyncio.run(run())
     if failed is not None:
-        leave(prog, failed)
+        leave(prog, failed, cfg)

@@ -25,8 +25,10 @@ import grpc
 from certseal import logs
 from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY, channel
 from certseal.devstack import AlreadyRunning, RunLock
+from certseal.errors import CertsealError, invalid
 from certseal.events import default_topics
-from services.config import Config
+from certseal.listen import split_listen
+from services.config import Config, load
 from services.devstack import DevStack
 from services.run_layers import (
     REGION_LISTEN,
@@ -64,10 +66,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         lock.release()
 
 
+def _overlay_problem(home: Path) -> str:
+    """Why ``<home>/local.toml`` cannot be run with ('' when it can): it does not
+    load (a typo, a wrong type, not TOML), or its verifier metrics address, from which
+    region-demo's is derived, is not host:port. Every service would say the same
+    and exit 2, after the stack had started for nothing."""
+    overlay = home / LOCAL_OVERLAY
+    if not overlay.exists():
+        return ""
+    try:
+        metrics = load([str(overlay)]).verifier.metrics_listen
+        if metrics:
+            try:
+                split_listen(metrics)
+            except ValueError as exc:
+                raise invalid("verifier.metrics_listen", str(exc)) from None
+    except CertsealError as exc:
+        return f"error: {exc}"
+    return ""
+
+
 def _run(args: argparse.Namespace, home: Path) -> int:
     # one readable line per log record for a person watching a terminal; the
     # services started below inherit it through the environment
     os.environ["CERTSEAL_LOG_FORMAT"] = "text"
+    problem = _overlay_problem(home)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     logs.configure("INFO")
     stack = DevStack(home, broker_port=args.broker_port)
     stack.config.verifier.data_dir = str(home.resolve() / "verifier")

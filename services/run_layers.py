@@ -29,14 +29,25 @@ def config_layers(home: Path, config_file: str) -> list[str]:
 
 def region_metrics(dept_metrics: str, cfg: Config | None = None) -> dict[str, str]:
     """The two groups' metrics endpoints: dept-demo's ``[verifier] metrics_listen``,
-    region-demo's the first port above it that no listen of ``cfg`` uses (dept-demo's
-    moved to 9463 would otherwise put region-demo on the issuer's 9464)."""
+    region-demo's the first port above it (else below it) from 1,024 to 65,535 that
+    no listen of ``cfg`` uses, the issuer's supervised children's metrics ports
+    included (dept-demo's moved to 9463 would otherwise put region-demo on the issuer's
+    9464). Port 0 (any free port) gives region-demo port 0 too."""
     host, _, port = dept_metrics.rpartition(":")
-    used = {a.rpartition(":")[2] for a in _listens(cfg).values() if a} if cfg else set()
-    above = int(port) + 1
-    while str(above) in used:
-        above += 1
-    return {"dept-demo": dept_metrics, "region-demo": f"{host}:{above}"}
+    used = {int(port)}
+    if cfg is not None:
+        listens = list(_listens(cfg).values())
+        listens += [
+            # the serving children and the relay, when the issuer supervises
+            cfg.issuer.child_metrics_listen(i)
+            for i in range(cfg.issuer.workers + 1 if cfg.issuer.workers else 0)
+        ]
+        used |= {int(a.rpartition(":")[2]) for a in listens if a}
+    if int(port) == 0:
+        return {"dept-demo": dept_metrics, "region-demo": f"{host}:0"}
+    candidates = [*range(int(port) + 1, 65_536), *range(int(port) - 1, 1_023, -1)]
+    free = next(p for p in candidates if p not in used)
+    return {"dept-demo": dept_metrics, "region-demo": f"{host}:{free}"}
 
 
 def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:

@@ -16,6 +16,8 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
+from certseal.errors import CertsealError, ErrorKind, invalid
+
 log = logging.getLogger(__name__)
 
 KERNEL_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -64,14 +66,30 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 async def create_pool(
     dsn: str, *, min_size: int = 2, max_size: int = 10
 ) -> asyncpg.Pool:
-    """A pool whose connections decode jsonb to Python objects."""
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        init=_init_connection,
-        reset=_keep_session,
-    )
+    """A pool whose connections decode jsonb to Python objects.
+
+    Raises CertsealError INVALID_ARGUMENT (field ``database.dsn_file``) for a text
+    that is not a PostgreSQL connection string, and FAILED_PRECONDITION naming it when
+    the server refuses the connection (no such role or database, a password refused):
+    a service's start then says it in one line (certseal.process.leave)."""
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_keep_session,
+        )
+    except ValueError as exc:  # asyncpg's connection-string parser
+        raise invalid(
+            "database.dsn_file", f"not a PostgreSQL connection string ({exc})"
+        ) from None
+    except asyncpg.PostgresError as exc:
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"PostgreSQL refused the connection: {exc}",
+            field="database.dsn_file",
+        ) from None
     assert pool is not None
     return pool
 

@@ -24,7 +24,7 @@ from prometheus_client import Counter, Histogram
 
 from certseal.errors import invalid
 from certseal.events import default_topics
-from certseal.files import certificate_common_name
+from certseal.files import certificate_common_name, check_readable
 from certseal.listen import bind_problem
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, secure_channel
@@ -193,8 +193,13 @@ class ConsoleApp:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        check_readable("console.https_cert_file", cs.https_cert_file)
+        check_readable("console.https_key_file", cs.https_key_file)
         context.load_cert_chain(cs.https_cert_file, cs.https_key_file)
-        if cs.client_ca_file:  # clerks may sign in with a browser client certificate
+        if cs.client_ca_file:
+            check_readable(
+                "console.client_ca_file", cs.client_ca_file
+            )  # clerks may sign in with a browser client certificate
             context.verify_mode = ssl.CERT_OPTIONAL
             context.load_verify_locations(cs.client_ca_file)
         host, _, port = self.listen.rpartition(":")

@@ -12,6 +12,7 @@ import grpc
 from aiohttp.abc import AbstractResolver
 
 from certseal.crypto import KeyWrapper
+from certseal.files import check_readable
 from certseal.process import ServiceProcess
 from certseal.secretfiles import read_secret_file
 from certseal.timestamps import Clock, utcnow
@@ -68,6 +69,8 @@ class FeedApp(ServiceProcess):
         """The store, the webhook engine, the service; the webhook dispatcher."""
         cfg = self.config
         kafka = cfg.kafka.settings("certseal-feed")
+        if cfg.feed.webhook_ca_file:
+            check_readable("feed.webhook_ca_file", cfg.feed.webhook_ca_file)
         self.store = FeedStore(self.pool)
         self.webhooks = WebhookEngine(
             kafka=kafka,

@@ -36,7 +36,10 @@ def _metrics_for_worker(cfg: IssuerSettings, index: int) -> str:
 async def _supervise(
     args: argparse.Namespace, cfg: IssuerSettings, stop: asyncio.Event
 ) -> None:
+    wrong_setting = False
+
     async def worker(index: int, role: str = "serve") -> None:
+        nonlocal wrong_setting
         backoff = 1.0
         while not stop.is_set():
             started = time.monotonic()
@@ -61,6 +64,11 @@ async def _supervise(
                     process.terminate()
                 await waiter
                 return
+            if process.returncode == 2:  # it said which setting is wrong: restarting
+                # it cannot help, so the issuer stops as a single process would
+                wrong_setting = True
+                stop.set()
+                return
             # a process that keeps failing is restarted less and less often (up to
             # every 30 s); one that ran a minute or more again after 1 s
             delay = 1.0 if time.monotonic() - started > 60 else backoff
@@ -78,11 +86,10 @@ async def _supervise(
     children.append(worker(cfg.issuer.workers, "relay"))
     await asyncio.gather(*children)
     await app.stop()
+    if wrong_setting:
+        sys.exit(2)
 
 
-#: the cyclic collector's youngest-generation threshold once started (CPython's
-#: default is 700): a licence allocates a few hundred container objects, nearly all
-#: freed by reference counting, so the default ran a collection every few requests
 YOUNG_COLLECTION = 50_000
 """The issuer's young-generation threshold (:func:`settle_collector`): about 3 % of a
 serving process's CPU was the collector at CPython's 700 (docs/architecture.md §2b);
@@ -95,7 +102,7 @@ async def _start(app: IssuerApp) -> None:
     secret file missing, a port taken) ends the process with one line, no traceback."""
     failed = await start_or_explain(app, "services.issuer")
     if failed is not None:
-        leave("services.issuer", failed)
+        leave("services.issuer", failed, app.config)
     settle_collector(young=YOUNG_COLLECTION)
 
 
@@ -109,9 +116,11 @@ async def _main(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if args.role == "all" and cfg.issuer.workers > 0:
-        try:  # the serving children share the port (SO_REUSEPORT): check it first,
-            # or a port another process holds is a restart loop of every child
+        try:  # the serving children share these ports (SO_REUSEPORT): check them
+            # first, or each child would fail on a port another process holds
             check_listen("issuer.listen", cfg.issuer.listen)
+            if cfg.issuer.probe_listen:
+                check_listen("issuer.probe_listen", cfg.issuer.probe_listen)
         except CertsealError as exc:
             leave("services.issuer", exc)
         await _supervise(args, cfg, stop)

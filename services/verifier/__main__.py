@@ -12,23 +12,25 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import uvloop
+from aiokafka.errors import KafkaConnectionError
 from faust.exceptions import ConsistencyError
 from faust.worker import Worker
 
 from certseal import logs
-from certseal.errors import CertsealError
-from certseal.files import certificate_common_name
+from certseal.checkpoints import NoteVerifier
+from certseal.errors import CertsealError, invalid
+from certseal.files import certificate_common_name, check_readable
 from certseal.listen import check_listen
 from certseal.metrics import Metrics
-from services.config import load
+from services.config import Config, load
 from services.verifier.app import (
-    broker_cluster_id,
     build_servicer,
     create_app,
     index_rebuild_counter,
     unopened_counter,
     usage_refused_counter,
 )
+from services.verifier.broker import broker_cluster_id, partition_mismatches
 from services.verifier.config import (
     check_fetch_waits,
     worker_data_dir,
@@ -156,6 +158,10 @@ def main() -> None:
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
     cfg.verifier.probe_listen = args.probe_listen or cfg.verifier.probe_listen
+    try:
+        _check_files(cfg)
+    except CertsealError as exc:
+        _bad_input(f"error: {exc}")
     for setting in ("listen", "metrics_listen", "probe_listen"):
         # before Faust starts: a port taken later fails inside its service, with
         # a traceback that names neither the setting nor the address
@@ -181,9 +187,22 @@ def main() -> None:
         rebuilds.labels(args.rebuilding).inc()
     # the licence index is only opened here; every block of it is read after SERVING
     # (app.create_app's check_licence_index)
-    damaged, other_cluster = prepare_worker_folder(
-        data_dir, asyncio.run(broker_cluster_id(cfg))
-    )
+    try:
+        cluster = asyncio.run(broker_cluster_id(cfg))
+        mismatches = asyncio.run(partition_mismatches(cfg))
+    except KafkaConnectionError as exc:  # not a setting of the operator's: exit 1
+        print(
+            f"error: kafka.bootstrap_servers: the broker does not answer ({exc})",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    if mismatches:
+        _bad_input(
+            f"error: kafka.topic_partitions: {cfg.kafka.topic_partitions} does not match "
+            f"the topics on the broker ({'; '.join(mismatches)}): set it to the count "
+            "the topics were made with (changing it means making the topics again)"
+        )
+    damaged, other_cluster = prepare_worker_folder(data_dir, cluster)
     if damaged:
         # The index is derived data: a damaged file costs a rebuild, never a crash loop.
         for folder, reason in damaged:
@@ -270,6 +289,27 @@ def main() -> None:
                 data_dir, why, "inconsistent" if "inconsistent" in why else "damaged"
             )
         raise
+
+
+def _check_files(cfg: Config) -> None:
+    """Before Faust starts (where a failure is its traceback and exit 1): the files
+    and the folder the worker's settings name, and the transparency log's key.
+    CertsealError(INVALID_ARGUMENT) naming the setting."""
+    vcfg = cfg.verifier
+    cert, key = vcfg.identity(cfg.tls)
+    own = "verifier" if vcfg.cert_file and vcfg.key_file else "tls"
+    files = [("tls.ca_file", cfg.tls.ca_file), (f"{own}.cert_file", cert)]
+    files += [(f"{own}.key_file", key)]
+    files += [("verifier.index_key_files", path) for path in vcfg.index_key_files]
+    if vcfg.bundle_cert_file:
+        files.append(("verifier.bundle_cert_file", vcfg.bundle_cert_file))
+    for setting, path in files:
+        check_readable(setting, path)
+    data_dir = Path(vcfg.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise invalid("verifier.data_dir", f"{vcfg.data_dir} is not a folder")
+    if vcfg.log_target:
+        NoteVerifier.parse(vcfg.log_key, "verifier.log_key")
 
 
 def _bad_input(message: str) -> NoReturn:

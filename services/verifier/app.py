@@ -83,17 +83,6 @@ class Tables(TableManager):
             await self.recovery.start()
 
 
-async def broker_cluster_id(config: VerifierSettings) -> str:
-    """The id of the Kafka cluster the configuration points at."""
-    admin = config.kafka.settings("certseal-verifier").admin()
-    await admin.start()
-    try:
-        cluster: dict[str, Any] = await admin.describe_cluster()
-    finally:
-        await admin.close()
-    return str(cluster["cluster_id"])
-
-
 def index_rebuild_counter(metrics: Metrics) -> Counter:
     """``certseal_verifier_index_rebuilds_total{reason}``: index rebuilds at start-up,
     by reason (damaged, inconsistent, other_cluster, format: a licence index kept

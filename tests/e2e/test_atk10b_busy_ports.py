@@ -73,6 +73,10 @@ def test_atk10b_verifier_on_ipv6_names_its_busy_metrics_port(config, tmp_path):
 def test_atk10b_verifier_port_out_of_range_is_one_line(config, tmp_path, setting):
     cfg = copy.deepcopy(config)
     cfg.verifier.data_dir = str(tmp_path / "verifier")
+    # the other two on free ports: the defaults (50052, ...) may be a running
+    # make run's, and the first busy one would be named instead (CI 12-1)
+    for other in ("listen", "metrics_listen", "probe_listen"):
+        setattr(cfg.verifier, other, f"127.0.0.1:{free_port()}")
     setattr(cfg.verifier, setting, "127.0.0.1:70000")
     done = _start("services.verifier", cfg, tmp_path)
     assert done.returncode == 2, done.stderr

@@ -41,11 +41,6 @@ async def _start(module: str, cfg, tmp_path, dsn: str) -> tuple[int, str]:
     return process.returncode, err.decode(errors="replace")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12: asyncpg's PostgresError on connect is not a START_FAILURE: a "
-    "traceback instead of one line",
-)
 @pytest.mark.parametrize("module", ["issuer", "tlog"])
 @pytest.mark.parametrize("wrong", ["role", "database"])
 async def test_a_dsn_naming_a_role_or_database_that_does_not_exist_is_one_line(
@@ -65,10 +60,6 @@ async def test_a_dsn_naming_a_role_or_database_that_does_not_exist_is_one_line(
     assert len(errors) == 1 and errors[0].startswith(f"services.{module}: error: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12: asyncpg's ValueError on a malformed DSN exits 1 naming no setting",
-)
 @pytest.mark.parametrize("module", ["issuer", "tlog"])
 async def test_a_dsn_that_is_not_one_exits_2_naming_the_setting(
     stack, config, tmp_path, module

@@ -29,11 +29,6 @@ MISSING = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12: a missing file is an OSError (exit 1, '[Errno 2] ...') or a "
-    "CertsealError naming 'secret-file', not INVALID_ARGUMENT naming the setting",
-)
 @pytest.mark.parametrize("case", MISSING, ids=lambda case: ".".join(case[1:]))
 async def test_a_setting_naming_a_missing_file_exits_2_naming_it(
     stack, config, tmp_path, case

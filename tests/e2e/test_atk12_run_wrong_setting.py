@@ -10,17 +10,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import pytest
-
 from certseal.cli import LOCAL_OVERLAY
 from services.devstack import free_port
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12: services.run starts everything on a local.toml that does not "
-    "load, and ends with exit 1 once a service exits 2",
-)
 async def test_a_run_with_a_local_overlay_that_does_not_load_exits_2(tmp_path):
     home = tmp_path / "data"
     home.mkdir()

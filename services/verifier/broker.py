@@ -1,0 +1,54 @@
+"""What a verifier worker asks the broker before Faust starts: the cluster it points
+at (an index kept for another cluster is dropped) and whether the platform's topics
+have the partition counts ``[kafka] topic_partitions`` gives them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from certseal.events import (
+    DIRECTORY_EVENTS,
+    LICENCE_EVENTS,
+    LICENCE_USAGE,
+    TRUST_EVENTS,
+    default_topics,
+)
+from services.verifier.config import VerifierSettings
+
+
+async def broker_cluster_id(config: VerifierSettings) -> str:
+    """The id of the Kafka cluster the configuration points at."""
+    admin = config.kafka.settings("certseal-verifier").admin()
+    await admin.start()
+    try:
+        cluster: dict[str, Any] = await admin.describe_cluster()
+    finally:
+        await admin.close()
+    return str(cluster["cluster_id"])
+
+
+async def partition_mismatches(config: VerifierSettings) -> list[str]:
+    """The topics a worker reads whose partition count on the broker is not the one
+    ``[kafka] topic_partitions`` gives them (certseal.events.default_topics): the
+    worker's tables must have their source topic's count (Faust refuses a changelog of
+    another, and the trust list would then stay empty: every verdict UNKNOWN_ISSUER),
+    and a partitioned group divides the licence topic's. A topic not made yet is not
+    counted. ``"<topic> has N partitions, not M"`` each."""
+    reads = (LICENCE_EVENTS, TRUST_EVENTS, DIRECTORY_EVENTS, LICENCE_USAGE)
+    want = {
+        spec.name: spec.partitions
+        for spec in default_topics(config.kafka.topic_partitions)
+        if spec.name in reads
+    }
+    admin = config.kafka.settings("certseal-verifier").admin()
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        described = await admin.describe_topics([t for t in want if t in existing])
+    finally:
+        await admin.close()
+    return [
+        f"{d['topic']} has {len(d['partitions'])} partitions, not {want[d['topic']]}"
+        for d in described
+        if len(d["partitions"]) != want[d["topic"]]
+    ]
