@@ -1,19 +1,17 @@
 """atk12: the database's DSN ([database] dsn_file's content) is the operator's
-setting. A role or database that does not exist ends a service with asyncpg's
-traceback (about 50 lines, exit 1: asyncpg's PostgresError is none of
-certseal.process.START_FAILURES); a DSN that is not one ends it with exit 1 and
-``invalid DSN: ...`` naming no setting."""
+setting. A role or database that does not exist ended a service with asyncpg's
+traceback (about 50 lines, exit 1); a DSN that is not one with exit 1 and
+``invalid DSN: ...`` naming no setting. Now: one line each (certseal.storage.pool.
+create_pool), the second exit 2 naming database.dsn_file."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import sys
 
 import pytest
 
-from certseal.config import dump_config
 from services.devstack import free_port
+from tests.e2e.test_busy_ports import _start as _run_service
 
 
 async def _start(module: str, cfg, tmp_path, dsn: str) -> tuple[int, str]:
@@ -24,21 +22,8 @@ async def _start(module: str, cfg, tmp_path, dsn: str) -> tuple[int, str]:
     dsn_file = tmp_path / "database.dsn"
     dsn_file.write_text(dsn)
     cfg.database.dsn_file = str(dsn_file)
-    config_file = tmp_path / "service.toml"
-    config_file.write_text(dump_config(cfg))
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", f"services.{module}", "--config", str(config_file)),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(120):  # a bound on a start that fails at once
-            _, err = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, err.decode(errors="replace")
+    done = _run_service(f"services.{module}", cfg, tmp_path)
+    return done.returncode, done.stderr
 
 
 @pytest.mark.parametrize("module", ["issuer", "tlog"])

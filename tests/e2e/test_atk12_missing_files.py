@@ -1,21 +1,19 @@
 """atk12: a setting that names a file that does not exist is a wrong setting: the
 service ends with exit status 2 and one line ``services.<name>: error:
 <section>.<setting>: <problem>`` (certseal.process.exit_status: "a file that does not
-exist"). Most such settings still end with exit 1 and ``[Errno 2] No such file or
-directory`` naming no setting (the console's names not even the file), often after
-the service has migrated its database; the secret files exit 2 but name
-``secret-file``, not the setting."""
+exist"). Most such settings ended with exit 1 and ``[Errno 2] No such file or
+directory`` naming no setting (the console's naming not even the file); the secret
+files exited 2 naming ``secret-file``, not the setting (certseal.process.
+naming_the_setting, certseal.files.check_readable)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import sys
 
 import pytest
 
-from certseal.config import dump_config
 from services.devstack import free_port
+from tests.e2e.test_busy_ports import _start as _run_service
 
 MISSING = [
     ("issuer", "database", "dsn_file"),
@@ -40,22 +38,10 @@ async def test_a_setting_naming_a_missing_file_exits_2_naming_it(
         getattr(cfg, name).metrics_listen = f"127.0.0.1:{free_port()}"
     missing = tmp_path / "absent"
     setattr(getattr(cfg, section), setting, str(missing))
-    config_file = tmp_path / "service.toml"
-    config_file.write_text(dump_config(cfg))
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", f"services.{module}", "--config", str(config_file)),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(120):  # a bound on a start that fails at once
-            _, err = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    stderr = err.decode(errors="replace")
+    done = _run_service(f"services.{module}", cfg, tmp_path)
+    stderr = done.stderr
     errors = [line for line in stderr.splitlines() if ": error: " in line]
-    assert process.returncode == 2, stderr
+    assert done.returncode == 2, stderr
     assert errors == [
         f"services.{module}: error: {section}.{setting}: {errors[0].split(': ', 3)[-1]}"
     ], stderr

@@ -4,17 +4,12 @@
 from __future__ import annotations
 
 import copy
-import os
-import signal
 import socket
-import subprocess
-import sys
-
-import pytest
 
 from certseal.config import dump_config
 from services.devstack import free_port
 from tests.conftest import migrated_database
+from tests.e2e.test_atk10b_busy_ports import _supervised
 
 
 async def test_a_busy_probe_port_stops_the_issuer_supervisor_with_exit_2(
@@ -39,23 +34,3 @@ async def test_a_busy_probe_port_stops_the_issuer_supervisor_with_exit_2(
     assert f"services.issuer: error: issuer.probe_listen: {busy} " in stderr, stderr
     for noise in ("Traceback", "Failed to add port"):  # grpcio's own line, twice
         assert noise not in stderr, stderr
-
-
-def _supervised(config_file) -> tuple[int, str]:
-    """The issuer's exit status and stderr, run with a plain Popen (asyncio's child
-    watcher lost this fast exit now and then: "Unknown child process pid ..., will
-    report returncode 255"); killed, and the test failed, if it runs for 120 s (a
-    supervisor that restarts its children for ever)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.issuer", "--config", str(config_file)],
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _, stderr = process.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        _, stderr = process.communicate()
-        pytest.fail(f"still running after 120 s:\n{stderr[-2000:]}")
-    return process.returncode, stderr

@@ -1,38 +1,23 @@
 """atk12: the verifier is the service whose wrong settings were already "exit 2, one
 line" (certseal.process.exit_status: "as the verifier does"), but only for those it
-checks before Faust starts (its ports). A wrong setting read once Faust runs ends it
-with Faust's traceback and exit 1, even when the error is a CertsealError
-INVALID_ARGUMENT naming the setting; a broker that is down (not a setting: exit 1 is
-right) ends it with a traceback too."""
+checked before Faust started (its ports). A wrong setting read once Faust ran ended
+it with Faust's traceback and exit 1; a broker that was down (not a setting: exit 1
+is right) with a traceback too. Now checked before Faust starts
+(services/verifier/__main__.py _check_files, services/verifier/broker.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import sys
 
 import pytest
 
-from certseal.config import dump_config
 from services.devstack import free_port
+from tests.e2e.test_busy_ports import _start as _run_service
 
 
 async def _start(cfg, tmp_path) -> tuple[int, str]:
-    config_file = tmp_path / "verifier.toml"
-    config_file.write_text(dump_config(cfg))
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "services.verifier", "--config", str(config_file)),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(120):  # a bound on a start that fails at once
-            _, err = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, err.decode(errors="replace")
+    done = _run_service("services.verifier", cfg, tmp_path)
+    return done.returncode, done.stderr
 
 
 def _verifier(config, tmp_path):
