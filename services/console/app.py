@@ -196,10 +196,8 @@ class ConsoleApp:
         check_readable("console.https_cert_file", cs.https_cert_file)
         check_readable("console.https_key_file", cs.https_key_file)
         context.load_cert_chain(cs.https_cert_file, cs.https_key_file)
-        if cs.client_ca_file:
-            check_readable(
-                "console.client_ca_file", cs.client_ca_file
-            )  # clerks may sign in with a browser client certificate
+        if cs.client_ca_file:  # clerks may sign in with a browser client certificate
+            check_readable("console.client_ca_file", cs.client_ca_file)
             context.verify_mode = ssl.CERT_OPTIONAL
             context.load_verify_locations(cs.client_ca_file)
         host, _, port = self.listen.rpartition(":")
