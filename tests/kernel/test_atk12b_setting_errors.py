@@ -14,7 +14,9 @@ Findings, each a failing test (xfail strict) until fixed:
 - an OSError about the empty file name is mapped to the first setting of the
   configuration whose value is empty (``kafka.ssl_cafile``), not one the service read;
 - a secret file that is a folder (or a FIFO) is refused as ``secret-file`` naming the
-  file but not the setting: that refusal quotes no path, so the mapping finds none.
+  file but not the setting: that refusal quotes no path, so the mapping finds none;
+- a DSN naming a root certificate that does not exist (``sslrootcert``) ends the start
+  with "[Errno 2] No such file or directory", exit 1, naming neither file nor setting.
 """
 
 from __future__ import annotations
@@ -121,3 +123,20 @@ def test_a_missing_secret_file_names_its_setting(tmp_path: Path):
     assert isinstance(mapped, CertsealError)
     assert mapped.field == "secrets.kek_file"
     assert exit_status(mapped) == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk12b: asyncpg's FileNotFoundError for a DSN's sslrootcert has no file "
+    "name: '[Errno 2] No such file or directory', exit 1, naming neither",
+)
+async def test_a_dsn_naming_a_missing_root_certificate_names_the_dsn_file(
+    tmp_path: Path,
+):
+    dsn = (
+        "postgresql://certseal@127.0.0.1:1/certseal"
+        f"?sslmode=verify-full&sslrootcert={tmp_path / 'absent.pem'}"
+    )
+    with pytest.raises(CertsealError) as caught:
+        await create_pool(dsn, min_size=1, max_size=1)
+    assert caught.value.field == "database.dsn_file"
