@@ -312,7 +312,10 @@ def _toml_value(value: Any) -> str:
 def setting_naming(cfg: Any, path: str) -> str | None:
     """The ``section.setting`` of ``cfg`` (a configuration of sections) whose value
     is ``path``, or one of whose values is (a list setting); None when none is. For
-    an error that names the setting behind a file the OS could not open."""
+    an error that names the setting behind a file the OS could not open. An empty
+    ``path`` is no setting's (an empty setting is one not used)."""
+    if not path:
+        return None
     for section in getattr(cfg, "__struct_fields__", ()):
         values = getattr(cfg, section)
         for name in getattr(values, "__struct_fields__", ()):

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import logging
 import os
 import re
@@ -308,18 +309,40 @@ def exit_status(exc: BaseException) -> int:
     return 2 if wrong_setting else 1
 
 
+SETTINGS_FAULTS = frozenset(
+    {
+        errno.ENOENT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.ELOOP,
+        errno.ENAMETOOLONG,
+    }
+)
+"""The errors of opening a file that are its path's fault: a setting to change. Too
+many open files, an I/O error or no memory are the machine's, and stay exit 1."""
+
+
 def naming_the_setting(exc: BaseException, cfg: Any) -> BaseException:
     """``exc`` as a wrong setting (CertsealError INVALID_ARGUMENT naming it) when it
     is about a file that a setting of ``cfg`` names: an OSError with that file name
     (``[Errno 2] No such file or directory``), or a secret file's refusal (field
     ``secret-file``), which names the file but not the setting; else ``exc``."""
-    if isinstance(exc, OSError) and exc.filename is not None:
+    if (
+        isinstance(exc, OSError)
+        and exc.filename is not None
+        and exc.errno in SETTINGS_FAULTS
+    ):
         path = os.fsdecode(exc.filename)
         setting = setting_naming(cfg, path)
         if setting is not None:
             return invalid(setting, f"cannot read {path!r}: {exc.strerror or exc}")
     if isinstance(exc, CertsealError) and exc.field == "secret-file":
-        for path in re.findall(r"'([^']+)'", exc.message):
+        # the file is quoted ('...'), or ends "not a regular file: <path>"
+        paths = re.findall(r"'([^']+)'", exc.message)
+        paths.append(exc.message.rpartition("not a regular file: ")[2])
+        for path in paths:
             setting = setting_naming(cfg, path)
             if setting is not None:
                 return invalid(setting, exc.message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,9 +81,18 @@ async def create_pool(
             init=_init_connection,
             reset=_keep_session,
         )
-    except ValueError as exc:  # asyncpg's connection-string parser
+    except ValueError:  # asyncpg's parser quotes the part it could not read, which
+        # may be a piece of the password: its words are never repeated
         raise invalid(
-            "database.dsn_file", f"not a PostgreSQL connection string ({exc})"
+            "database.dsn_file",
+            "not a PostgreSQL connection string (characters such as / # ? @ : in the "
+            "user name or password must be percent-encoded)",
+        ) from None
+    except OSError as exc:  # a file the connection string names (sslrootcert, ...)
+        raise invalid(
+            "database.dsn_file",
+            f"names a file that cannot be read ({exc.strerror or exc}"
+            + (f": {os.fsdecode(exc.filename)!r})" if exc.filename else ")"),
         ) from None
     except asyncpg.PostgresError as exc:
         raise CertsealError(

@@ -41,6 +41,7 @@ async def _supervise(
     async def worker(index: int, role: str = "serve") -> None:
         nonlocal wrong_setting
         backoff = 1.0
+        first = True
         while not stop.is_set():
             started = time.monotonic()
             process = await asyncio.create_subprocess_exec(
@@ -64,11 +65,14 @@ async def _supervise(
                     process.terminate()
                 await waiter
                 return
-            if process.returncode == 2:  # it said which setting is wrong: restarting
-                # it cannot help, so the issuer stops as a single process would
+            if process.returncode == 2 and first:  # its first start found a wrong
+                # setting: restarting cannot help, so the issuer stops as a single
+                # process would. A restart that does (a file edited since, for the
+                # next rollout) is restarted like any failure: the others serve on.
                 wrong_setting = True
                 stop.set()
                 return
+            first = False
             # a process that keeps failing is restarted less and less often (up to
             # every 30 s); one that ran a minute or more again after 1 s
             delay = 1.0 if time.monotonic() - started > 60 else backoff

@@ -301,7 +301,7 @@ def _check_files(cfg: Config) -> None:
     files = [("tls.ca_file", cfg.tls.ca_file), (f"{own}.cert_file", cert)]
     files += [(f"{own}.key_file", key)]
     files += [("verifier.index_key_files", path) for path in vcfg.index_key_files]
-    if vcfg.bundle_cert_file:
+    if vcfg.bundle_key:  # the TLS pair signs bundles otherwise: the file is not read
         files.append(("verifier.bundle_cert_file", vcfg.bundle_cert_file))
     for setting, path in files:
         check_readable(setting, path)

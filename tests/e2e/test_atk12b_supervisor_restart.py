@@ -7,7 +7,7 @@ updated in place for the next version during a rolling upgrade) makes a crash of
 child the end of every child, the serving ones included, where the supervisor used
 to restart that one child and keep serving with the others.
 
-Finding (xfail strict until fixed): the supervisor should take exit 2 as "stop" only
+Finding (fixed): the supervisor takes exit 2 as "stop" only
 for a child of the configuration it started with (e.g. when the parent's own load of
 the files still succeeds, or at the first start), not after a restart.
 """
@@ -20,8 +20,6 @@ import os
 import signal
 import sys
 from pathlib import Path
-
-import pytest
 
 from certseal.config import dump_config
 from services.devstack import free_port
@@ -38,11 +36,6 @@ def _serving_children(pid: int) -> list[int]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12b: a restarted child's exit 2 (the file changed since) stops every "
-    "child of a running issuer, the serving ones too",
-)
 async def test_a_crashed_child_that_reads_a_changed_file_does_not_stop_the_issuer(
     stack, config, tmp_path
 ):

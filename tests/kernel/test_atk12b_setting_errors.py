@@ -2,7 +2,7 @@
 mapped to the setting that names its file (certseal.process.naming_the_setting) and a
 DSN that is not one (certseal.storage.pool.create_pool).
 
-Findings, each a failing test (xfail strict) until fixed:
+Findings, each fixed and tested here:
 
 - a DSN whose password holds a character a URI reserves (``/``, ``#``, ``?``, common
   in generated passwords) is printed, in part or whole, in the one-line error: asyncpg's
@@ -35,11 +35,6 @@ from services.config import load
 PASSWORD = "Hunter2xyz"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12b: asyncpg's parse error quotes the part of the password it read as "
-    "a port or a query field, and create_pool prints it",
-)
 @pytest.mark.parametrize(
     "dsn",
     [
@@ -57,11 +52,6 @@ async def test_a_dsn_that_is_not_one_never_prints_its_password(dsn):
     assert PASSWORD not in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12b: every OSError naming a setting's file is exit 2, a transient one "
-    "too: the issuer's supervisor then stops the issuer instead of a restart",
-)
 @pytest.mark.parametrize(
     "code", [errno.EMFILE, errno.ENFILE, errno.EIO, errno.ENOMEM, errno.EAGAIN]
 )
@@ -81,11 +71,6 @@ def test_a_missing_settings_file_is_still_exit_2_naming_it():
         assert exit_status(mapped) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12b: the empty file name matches the first empty setting "
-    "(kafka.ssl_cafile), a setting the service never read",
-)
 def test_the_empty_file_name_is_not_mapped_to_an_unrelated_empty_setting():
     cfg = load(None)
     cfg.tls.ca_file = ""
@@ -98,11 +83,6 @@ def test_the_empty_file_name_is_not_mapped_to_an_unrelated_empty_setting():
     ), mapped
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12b: read_regular_file's 'not a regular file: <path>' quotes no path, "
-    "so the secret-file refusal is not mapped to secrets.kek_file",
-)
 def test_a_secret_file_that_is_a_folder_names_its_setting(tmp_path: Path):
     cfg = load(None)
     cfg.secrets.kek_file = str(tmp_path)
@@ -125,11 +105,6 @@ def test_a_missing_secret_file_names_its_setting(tmp_path: Path):
     assert exit_status(mapped) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk12b: asyncpg's FileNotFoundError for a DSN's sslrootcert has no file "
-    "name: '[Errno 2] No such file or directory', exit 1, naming neither",
-)
 async def test_a_dsn_naming_a_missing_root_certificate_names_the_dsn_file(
     tmp_path: Path,
 ):

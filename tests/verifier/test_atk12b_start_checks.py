@@ -3,7 +3,7 @@ outside (services/verifier/__main__.py ``_check_files``, services/verifier/broke
 ``partition_mismatches``). A false refusal is worse than the traceback it replaced: a
 verifier that served before no longer starts.
 
-Findings, each a failing test (xfail strict) until fixed:
+Findings, each fixed and tested here:
 
 - a broker on which the platform's topics are not made yet but any other topic is (a
   shared cluster) ends the partition check with a KeyError, so the verifier ends with
@@ -57,12 +57,6 @@ async def test_no_topic_made_yet_is_no_mismatch(empty_broker):
     assert await partition_mismatches(empty_broker) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="atk12b: describe_topics([]) describes every topic; one that is not the "
-    "platform's is a KeyError (a traceback at the verifier's start)",
-)
 async def test_a_shared_broker_without_the_platforms_topics_is_no_mismatch(
     empty_broker,
 ):
@@ -103,11 +97,6 @@ def test_readable_files_pass_and_a_missing_one_is_named(tmp_path: Path):
     assert caught.value.field == "verifier.cert_file"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CertsealError,
-    reason="atk12b: bundle_cert_file is read only with bundle_key, but checked always",
-)
 def test_a_bundle_cert_file_the_worker_does_not_read_is_not_refused(tmp_path: Path):
     cfg = _files_config(tmp_path)
     cfg.verifier.bundle_key = ""  # bundles signed with the TLS pair
