@@ -88,7 +88,13 @@ async def create_pool(
             "not a PostgreSQL connection string (characters such as / # ? @ : in the "
             "user name or password must be percent-encoded)",
         ) from None
-    except OSError as exc:  # a file the connection string names (sslrootcert, ...)
+    except (
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+        NotADirectoryError,
+    ) as exc:  # a file the connection string names (sslrootcert, ...); a server that
+        # refuses or cannot be reached is another OSError, and stays what it is
         raise invalid(
             "database.dsn_file",
             f"names a file that cannot be read ({exc.strerror or exc}"

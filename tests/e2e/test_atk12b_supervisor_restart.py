@@ -67,11 +67,24 @@ async def test_a_crashed_child_that_reads_a_changed_file_does_not_stop_the_issue
             if text in line:
                 return
 
+    async def lines_with(wanted: dict[str, int]) -> None:
+        left = dict(wanted)
+        while any(left.values()):
+            assert process.stderr is not None
+            line = (await process.stderr.readline()).decode(errors="replace")
+            if not line:
+                raise AssertionError("stderr ended:\n" + "".join(seen[-40:]))
+            seen.append(line)
+            for text in left:
+                if text in line and left[text]:
+                    left[text] -= 1
+
     try:
         async with asyncio.timeout(120):
-            # both serving children listen (certseal.process logs it once each)
-            await line_with("listening on port")
-            await line_with("listening on port")
+            # both serving children listen (certseal.process logs it once each) and
+            # the relay process leads (it too has read the file: one still starting
+            # would read the edit below at its first start, which stops the issuer)
+            await lines_with({"listening on port": 2, "outbox-relay: leader": 1})
             # an edit on disk, not applied: the running issuer is unaffected...
             config_file.write_text(
                 config_file.read_text() + "\n[issuer_typo]\nworkers = 2\n"
