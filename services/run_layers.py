@@ -4,6 +4,7 @@ operator's ``local.toml`` over it, and the addresses that follow a listen moved 
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -45,8 +46,8 @@ def region_metrics(dept_metrics: str, cfg: Config | None = None) -> dict[str, st
         used |= {int(a.rpartition(":")[2]) for a in listens if a}
     if int(port) == 0:
         return {"dept-demo": dept_metrics, "region-demo": f"{host}:0"}
-    candidates = [*range(int(port) + 1, 65_536), *range(int(port) - 1, 1_023, -1)]
-    free = next(p for p in candidates if p not in used)
+    above, below = range(int(port) + 1, 65_536), range(int(port) - 1, 1_023, -1)
+    free = next(p for p in itertools.chain(above, below) if p not in used)
     return {"dept-demo": dept_metrics, "region-demo": f"{host}:{free}"}
 
 
