@@ -6,7 +6,8 @@ envelope (:func:`cloudevent`). Topics are created up front with explicit partiti
 counts (never broker auto-create) by :func:`certseal.kafka.ensure_topics`; outbox rows
 are written and relayed by :mod:`certseal.storage.outbox`. Event values are protobuf
 messages from ``protos/certseal/v1/events.proto``; :func:`uses_of` reads the uses of a
-usage record of any age (docs/events.md, "Usage records").
+usage record of any age, :func:`use_time` when each happened (docs/events.md, "Usage
+records").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from certseal.timestamps import rfc3339
 from certseal.v1 import events_pb2
@@ -141,3 +143,12 @@ def uses_of(event: events_pb2.LicenceUsedEvent) -> list[events_pb2.LicenceUse]:
     if event.HasField("code_expires_at"):
         use.code_expires_at.CopyFrom(event.code_expires_at)
     return [use]
+
+
+def use_time(
+    event: events_pb2.LicenceUsedEvent, use: events_pb2.LicenceUse
+) -> Timestamp:
+    """When ``use`` (one of :func:`uses_of` ``event``) was verified: its own
+    ``occurred_at`` when set (a use of a later request gathered into the record), else
+    the record's (docs/events.md, "Usage records")."""
+    return use.occurred_at if use.HasField("occurred_at") else event.occurred_at

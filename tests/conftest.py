@@ -387,13 +387,17 @@ class VerifierProcess:
         start), for the first 3 times, when the worker may move."""
         if not self.movable or self.rebinds >= 3:
             return False
-        with open(self.home / f"{self.group}.log", "rb") as log:
-            log.seek(self._log_from)
-            said = log.read().decode(errors="replace")
-        return f"127.0.0.1:{self.port} is already in use" in said
+        return f"127.0.0.1:{self.port} is already in use" in self.log_since_start()
 
     def log_tail(self) -> str:
         return (self.home / f"{self.group}.log").read_text(errors="replace")[-3000:]
+
+    def log_since_start(self) -> str:
+        """All this process said since its latest start (a tail can be crowded out
+        by what other tests' events made it log, e.g. dead-lettering)."""
+        with open(self.home / f"{self.group}.log", "rb") as log:
+            log.seek(self._log_from)
+            return log.read().decode(errors="replace")
 
     async def kill(self) -> None:
         self.process.kill()

@@ -139,20 +139,22 @@ class LicenceUsedEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., verdict: _Optional[str] = ..., counter: _Optional[str] = ..., purpose: _Optional[str] = ..., verifier_group: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., code_kind: _Optional[str] = ..., nonce_hash: _Optional[str] = ..., code_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clerk: _Optional[str] = ..., via: _Optional[str] = ..., uses: _Optional[_Iterable[_Union[LicenceUse, _Mapping]]] = ...) -> None: ...
 
 class LicenceUse(_message.Message):
-    __slots__ = ("lineage", "identifier", "verdict", "code_kind", "nonce_hash", "code_expires_at")
+    __slots__ = ("lineage", "identifier", "verdict", "code_kind", "nonce_hash", "code_expires_at", "occurred_at")
     LINEAGE_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     CODE_KIND_FIELD_NUMBER: _ClassVar[int]
     NONCE_HASH_FIELD_NUMBER: _ClassVar[int]
     CODE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     lineage: str
     identifier: str
     verdict: str
     code_kind: str
     nonce_hash: str
     code_expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., verdict: _Optional[str] = ..., code_kind: _Optional[str] = ..., nonce_hash: _Optional[str] = ..., code_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, lineage: _Optional[str] = ..., identifier: _Optional[str] = ..., verdict: _Optional[str] = ..., code_kind: _Optional[str] = ..., nonce_hash: _Optional[str] = ..., code_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TrustEvent(_message.Message):
     __slots__ = ("event_id", "type", "kid", "department_code", "suite", "status", "public_key", "not_before", "not_after", "revoked_at", "reason", "actor", "occurred_at", "key_version", "presentation_key")

@@ -28,6 +28,7 @@ from certseal.events import (
     uses_of,
 )
 from certseal.identifiers import LICENCE_OID_PREFIX
+from certseal.timestamps import rfc3339
 from certseal.v1 import events_pb2
 from services.feed.domain import SOURCE_PREFIX, TYPE_PREFIX, EventMeta
 
@@ -95,8 +96,9 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
     A usage record of a request that used codes of more than one department or
     licence type (``LicenceUsedEvent.uses``) is split into one view per issuing
     department and licence type, in the order of their first use: a view holds only
-    its uses, with the request-level fields (purpose, counter, clerk, time); one use
-    fills the singular per-licence fields instead of ``uses``. Its ``ce_source`` is the
+    its uses, with the request-level fields (purpose, counter, clerk, time; the time
+    and ``ce_time`` those of its first use when that use has its own, gathered from a
+    later request); one use fills the singular per-licence fields instead of ``uses``. Its ``ce_source`` is the
     department, ``ce_subject`` and key the lineage of its first use, and its id (the
     ``ce_id`` and ``event_id``) the record's with ``.<n>`` appended (n from 1), so the
     views of one record have distinct, stable ids. Any other record is one view,
@@ -121,6 +123,10 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
         part.CopyFrom(event)
         part.ClearField("uses")
         part.event_id = f"{event.event_id}.{n}"
+        timed = {}
+        if uses[0].HasField("occurred_at"):  # a view of later requests' uses only
+            part.occurred_at.CopyFrom(uses[0].occurred_at)
+            timed = _time_header(uses[0].occurred_at)
         if len(uses) == 1:
             (use,) = uses
             part.lineage, part.identifier = use.lineage, use.identifier
@@ -138,11 +144,21 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
                     "ce_id": part.event_id,
                     "ce_source": f"/departments/{department}",
                     "ce_subject": uses[0].lineage,
-                },
+                }
+                | timed,
                 part.SerializeToString(),
             )
         )
     return out
+
+
+def _time_header(value: Any) -> dict[str, str]:
+    """``ce_time`` of a view whose first use has its own time; {} (the record's stays)
+    for a time outside what a Timestamp may hold."""
+    try:
+        return {"ce_time": rfc3339(value.ToDatetime(tzinfo=dt.UTC))}
+    except (ValueError, OverflowError):
+        return {}
 
 
 def _department_and_type(lineage: str) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from certseal.events import LICENCE_USAGE, uses_of
+from certseal.events import LICENCE_USAGE, use_time, uses_of
 from certseal.kafka import KafkaSettings
 from certseal.timestamps import from_ts
 from certseal.v1 import events_pb2
@@ -40,7 +40,8 @@ def _time(value: Any) -> dt.datetime | None:
 def verification_entries(value: bytes) -> list[UsageEntry]:
     """The entries of one ``licence.used`` record (one per use, in request order);
     [] for a record without a use or an id. DecodeError for bytes that are not a
-    ``LicenceUsedEvent``."""
+    ``LicenceUsedEvent``; ValueError or OverflowError for a time outside what a
+    Timestamp may hold."""
     event = events_pb2.LicenceUsedEvent.FromString(value)
     at = _time(event.occurred_at)
     if not event.event_id or at is None:
@@ -51,7 +52,8 @@ def verification_entries(value: bytes) -> list[UsageEntry]:
             lineage=use.lineage,
             identifier=use.identifier,
             kind=UsageKind.VERIFIED,
-            occurred_at=at,
+            # a use gathered from a later request has its own time (docs/events.md)
+            occurred_at=_time(use_time(event, use)) or at,
             department_code=department_of(event.counter),
             counter=event.counter,
             clerk=event.clerk,
@@ -178,7 +180,7 @@ class UsageConsumer:
         for record in records:
             try:
                 entries.extend(entries_of(record.topic, record.value or b""))
-            except DecodeError:
+            except (DecodeError, ValueError, OverflowError):  # a time out of range too
                 log.warning(
                     "usage record: skipped an undecodable record (%s partition %d "
                     "offset %d)",

@@ -155,7 +155,8 @@ def create_app(config: VerifierSettings) -> VerifierState:
         broker_heartbeat_interval=min(1.0, vcfg.session_timeout_s / 3),
         web_enabled=False,
         stream_wait_empty=False,
-        producer_linger=vcfg.usage_linger_ms / 1000,
+        # usage records wait in the gatherer (services.verifier.gathering), not here
+        producer_linger=0.0,
         producer_max_batch_size=512 * 1024,
         TableManager=Tables,
     )
@@ -446,6 +447,7 @@ def build_servicer(
     ).start()
     service = VerifierService(
         usage_refused=usage_refused,
+        usage_linger_s=vcfg.usage_linger_ms / 1000,
         group=vcfg.group,
         state=state,
         bundles=bundles,
@@ -468,6 +470,9 @@ def build_servicer(
         index_keys=index_keys(config),
         unopened=unopened,
     )
+    # before Faust flushes and stops its producer, which it does before the gRPC
+    # server's stop: the uses still gathered go out with a graceful stop
+    state.app.on_before_shutdown.connect(service.publish_gathered_usage)
     return VerifierServicer(service=service), log_watch
 
 

@@ -41,6 +41,7 @@ from certseal.events import OutboxRecord, new_event_id
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting
 from services.verifier.events import bounded_usage, kafka_headers, usage_bound
+from services.verifier.gathering import UsageGatherer
 from services.verifier.index import accepted_claims
 from services.verifier.replay import UsageFeed
 from services.verifier.replay_store import carries_no_nonce
@@ -335,8 +336,9 @@ class UsageClaims:
 
 class UsagePublisher:
     """Publishes a request's usage (docs/events.md, "Usage records"): without an
-    accepted presentation code, one record through the worker's producer (in its
-    buffer before the answer, not awaited); with some, the record is a claim
+    accepted presentation code, its uses are gathered with other requests' of the same
+    counter, clerk and purpose for ``window_s`` (:class:`UsageGatherer`, the worker's
+    producer; not awaited); with some, the record is a claim
     (:class:`UsageClaims`, awaited), keyed by its first presentation code's lineage,
     and when the request's presentation codes key to several partitions, one claim
     per partition (the first also carries the other uses).
@@ -351,11 +353,14 @@ class UsagePublisher:
         claims: UsageClaims | None,
         producer: Callable[[], Any],
         refused: Any = None,
+        window_s: float = 0.2,
     ):
         self._group = group
         self._claims = claims
-        self._producer = producer
         self._refused = refused
+        self._gathered = UsageGatherer(
+            group=group, producer=producer, window_s=window_s, refused=refused
+        )
 
     async def publish(
         self,
@@ -375,16 +380,9 @@ class UsagePublisher:
         Returns the nonce hashes whose claim was not the first (REPLAYED). Raises
         CertsealError(UNAVAILABLE) when a claim is undecided."""
         if not claimed:
-            record = self._bounded(uses, carried, purpose, acting, now)[0]
-            if record is not None:
-                await self._producer().send(
-                    record.topic,
-                    record.key,
-                    record.value,
-                    None,
-                    None,
-                    kafka_headers(record),
-                )
+            await self._gathered.add(
+                uses, carried=carried, purpose=purpose, acting=acting, now=now
+            )
             return set()
         if self._claims is None:
             raise unavailable("this worker has no replay guard")
@@ -430,8 +428,14 @@ class UsagePublisher:
             lost |= outcome
         return lost
 
+    async def flush(self) -> None:
+        """Hand the gathered uses to the producer now (the worker is stopping)."""
+        await self._gathered.stop()
+
     async def stop(self) -> None:
-        """Stop the claims' Kafka clients (at the worker's end)."""
+        """Publish the gathered uses, and stop the claims' Kafka clients (at the
+        worker's end)."""
+        await self.flush()
         if self._claims is not None:
             await self._claims.stop()
 

@@ -67,13 +67,13 @@ class VerifierConfig(ServiceSection):
     # verification (docs/architecture.md §2d); no answer waits for it: a presentation
     # code's claim reads the records the guard has not applied yet itself (§2c).
     usage_fetch_max_wait_ms: int = 100
-    # How long the worker's producer gathers a partition's usage records (one per
-    # verification) into one batch before sending it (Kafka's linger.ms). Every
-    # consumer of the usage topic reads those batches, and the embedded broker lists
-    # every stored batch of a partition on each fetch (docs/architecture.md §2d):
-    # 200 ms instead of 50 halved the broker's CPU per verification. A holder's usage
-    # record (用证记录) appears this much later; no answer waits for it (a
-    # presentation code's claim has a producer of its own, §2c). 0 to 5,000.
+    # How long the worker gathers plain codes' uses of one counter, clerk and purpose
+    # into one usage record before sending it (services/verifier/gathering.py). A
+    # record costs every process per record, not per use (about 200 µs of the
+    # worker's CPU a record, docs/architecture.md §2c), and the embedded broker lists
+    # every stored batch of a partition on each fetch (§2d). A holder's usage record
+    # (用证记录) appears this much later; no answer waits for it (a presentation
+    # code's claim is published at once, §2c). 0 to 5,000.
     usage_linger_ms: int = 200
     session_timeout_s: float = 6.0
     # Offline trust bundles: how long a counter may rely on one, and how often a new

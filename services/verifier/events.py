@@ -1,8 +1,9 @@
 """The verifier's event: ``licence.used``, a ``LicenceUsedEvent`` with its envelope.
 
-One record per verification request (one scan, or a batch), published on
-``certseal.licence-usage.v1`` with the same CloudEvents 1.0 binary-mode headers as every
-other certseal event (:func:`certseal.events.cloudevent`, docs/events.md). The request's
+One record per verification request (one scan, or a batch), or per set of one
+counter's requests of one purpose gathered by :mod:`services.verifier.gathering`,
+published on ``certseal.licence-usage.v1`` with the same CloudEvents 1.0 binary-mode
+headers as every other certseal event (:func:`certseal.events.cloudevent`, docs/events.md). The request's
 purpose, counter, clerk and time appear once; its verified codes are its uses. A
 one-code request fills the singular per-licence fields (key = lineage, source = the
 licence's issuing authority), exactly as a per-code record always did; a request with

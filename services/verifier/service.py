@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -71,7 +72,6 @@ from services.verifier.storage import LicenceCount, VerifierState
 
 log = logging.getLogger(__name__)
 
-
 _CHUNK = 8  # codes per pool job: see VerifierService.verify
 
 
@@ -108,14 +108,14 @@ class VerifierService:
         usage_refused: Counter | None = None,
         index_keys: IndexKeys | None = None,
         unopened: Counter | None = None,
+        usage_linger_s: float = 0.2,
     ):
         """``usage_refused``: uses left out of a usage record to keep its bound;
-        ``index_keys``: the keys that open licences' sealed restricted values;
-        ``unopened``: counts sealed values none of them opens (by reason)."""
+        ``usage_linger_s``: how long uses are gathered; ``index_keys``: the keys that
+        open sealed restricted values; ``unopened``: counts those none opens."""
         self._index_keys = index_keys
         self._unopened_count = unopened
         self._group = self.group = group  # the group this service answers for
-        self._usage_refused = usage_refused
         self._state = state
         self._clock = clock
         self._nonces = NonceGuard()
@@ -125,6 +125,7 @@ class VerifierService:
             claims=UsageClaims(claims) if isinstance(claims, UsageFeed) else None,
             producer=lambda: state.app.producer,
             refused=usage_refused,
+            window_s=usage_linger_s,
         )
         self._bundles = bundles
         self.log_checkpoint = bundles.log_checkpoint  # the log's latest ("": none)
@@ -145,9 +146,11 @@ class VerifierService:
         self._images.shutdown()
 
     async def stop_clients(self) -> None:
-        """Stop the presentation-code claims' producer and reader (at the process's
-        end, once no request is served)."""
+        """Publish what is gathered, stop the claims' clients (no request served)."""
         await self._usage.stop()
+
+    async def publish_gathered_usage(self, *_: Any, **__: Any) -> None:
+        await self._usage.flush()  # Faust's on_before_shutdown: its producer stops
 
     @property
     def freshness(self) -> Freshness:
@@ -201,17 +204,17 @@ class VerifierService:
         looked-up lineage's entry (UTF-8 lineage -> :class:`Freshness`), as it was
         when it gave it: what each answer carries.
 
-        The fields shown follow the acting counter's field rights. One ``licence.used``
-        record is published per request, after its last code, naming one use per
-        distinct signed content (however its text was re-framed: case, zlib, COSE tag,
-        whitespace, or its ECDSA signature re-written as (r, n - s)), and only for a code whose signature verified under a key trusted
-        when it signed: a forged or malformed code is no use, so nobody records usage
-        in a department's name with a code it did not sign; a request without a use
-        publishes nothing. ``carried`` is the request's serialized size in bytes
-        (``ByteSize()``, default: the UTF-8 of the texts and purpose); the record is
-        at most that plus :data:`~services.verifier.events.ENVELOPE_BYTES`
-        (docs/events.md). A presentation code is accepted once: a second showing,
-        also within one request, is REPLAYED.
+        The fields shown follow the acting counter's field rights. The request's
+        uses go in one ``licence.used`` record (gathered with other requests' of its
+        counter, clerk and purpose: :mod:`~services.verifier.gathering`), one use per
+        distinct signed content (however re-framed: case, zlib, COSE tag, whitespace,
+        an ECDSA signature as (r, n - s)), and only for a code whose signature
+        verified under a key trusted when it signed: nobody records usage in a
+        department's name with a code it did not sign. ``carried`` is the request's
+        size in bytes (``ByteSize()``, default: the UTF-8 of the texts and purpose);
+        its share of a record is at most that plus
+        :data:`~services.verifier.events.ENVELOPE_BYTES` (docs/events.md). A
+        presentation code is accepted once: a second showing is REPLAYED.
 
         A batch's texts go to the code pool :data:`_CHUNK` at a time, each chunk in a
         turn of the acting counter's (:class:`~services.verifier.offload.FairGate`), so

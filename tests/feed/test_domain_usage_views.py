@@ -139,3 +139,20 @@ def test_an_unsplit_batch_of_several_types_needs_every_type():
     )
     every = Entitlement("integrator:a", frozenset({DEPT_A}), frozenset({"*"}), used)
     assert not one_type.allows(meta) and every.allows(meta)
+
+
+def test_a_view_of_a_later_requests_uses_carries_their_time():
+    """A record gathering several requests of one counter and purpose
+    (services/verifier/gathering.py): a view whose first use came from a later request
+    has that use's time, in ``occurred_at`` and ``ce_time``; the first request's view
+    keeps the record's."""
+    later = T0 + dt.timedelta(milliseconds=120)
+    a1, b1 = use(DEPT_A, TYPE_1, 1), use(DEPT_B, TYPE_1, 2)
+    b1.occurred_at.CopyFrom(ts(later))
+    record, parts = split([a1, b1])
+    events = [events_pb2.LicenceUsedEvent.FromString(p.value) for p in parts]
+    assert [e.occurred_at for e in events] == [ts(T0), ts(later)]
+    assert [p.headers["ce_time"] for p in parts] == [
+        record.headers["ce_time"],
+        "2026-11-30T14:00:00.120000Z",
+    ]

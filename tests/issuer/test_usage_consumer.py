@@ -4,6 +4,8 @@ services/issuer/usage_consumer.py and services/issuer/events.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from google.protobuf.message import DecodeError
 
@@ -108,3 +110,29 @@ def test_the_storage_reads_the_outbox_rows_of_the_authorisation_types():
 def test_an_undecodable_usage_record_raises_decode_error():
     with pytest.raises(DecodeError):
         entries_of(LICENCE_USAGE, b"\xff\xff\xff")
+
+
+def test_a_gathered_use_of_a_later_request_is_stored_at_its_own_time():
+    """services/verifier/gathering.py: a record of several requests' uses, each later
+    request's with its own occurred_at; the others at the record's."""
+    first, later = utcnow(), utcnow() + dt.timedelta(milliseconds=150)
+    uses = [
+        events_pb2.LicenceUse(lineage="A", identifier="A.1"),
+        events_pb2.LicenceUse(lineage="B", identifier="B.1", occurred_at=ts(later)),
+    ]
+    value = events_pb2.LicenceUsedEvent(
+        event_id="ev", type="licence.used", occurred_at=ts(first), uses=uses
+    ).SerializeToString()
+    assert [e.occurred_at for e in entries_of(LICENCE_USAGE, value)] == [first, later]
+
+
+def test_a_use_whose_own_time_is_out_of_range_is_refused_not_a_crash():
+    """A time a Timestamp cannot hold fails the record as undecodable (the consumer
+    skips it with a warning) instead of stopping the usage consumer."""
+    bad = events_pb2.LicenceUse(lineage="A", identifier="A.1")
+    bad.occurred_at.seconds = 2**62
+    value = events_pb2.LicenceUsedEvent(
+        event_id="ev", type="licence.used", occurred_at=ts(utcnow()), uses=[bad]
+    ).SerializeToString()
+    with pytest.raises((ValueError, OverflowError)):
+        entries_of(LICENCE_USAGE, value)

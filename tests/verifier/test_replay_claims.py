@@ -291,7 +291,9 @@ async def test_a_batch_claims_once_per_partition_its_presentation_codes_key_to()
     assert sorted(seen) == sorted(u.identifier for u in uses)
 
 
-async def test_a_request_without_a_presentation_code_publishes_one_unawaited_record():
+async def test_a_request_without_a_presentation_code_is_gathered_not_claimed():
+    """Its uses wait in the gatherer (services.verifier.gathering) for the window and
+    go out as one record through the worker's producer, never as a claim."""
     from services.verifier.access import Acting
     from services.verifier.claims import UsagePublisher
 
@@ -302,7 +304,7 @@ async def test_a_request_without_a_presentation_code_publishes_one_unawaited_rec
             sent.append(args)
 
     fake = FakeClaims()
-    publisher = UsagePublisher(group="g", claims=fake, producer=Producer)
+    publisher = UsagePublisher(group="g", claims=None, producer=Producer, window_s=60)
     lost = await publisher.publish(
         [use(1), use(2)],
         set(),
@@ -312,7 +314,9 @@ async def test_a_request_without_a_presentation_code_publishes_one_unawaited_rec
         acting=Acting("dept:x", "x"),
         now=dt.datetime.now(dt.UTC),
     )
-    assert lost == set() and len(sent) == 1 and fake.records == []
+    assert lost == set() and sent == [] and fake.records == []
+    await publisher.stop()  # a graceful stop publishes what is gathered
+    assert len(sent) == 1
 
 
 async def test_the_publishers_stop_closes_the_claims_clients(stack, tmp_path):

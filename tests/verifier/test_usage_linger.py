@@ -1,7 +1,8 @@
-"""``[verifier] usage_linger_ms``: how long the worker's producer gathers a
-partition's usage records into one batch (docs/architecture.md §2d: fewer stored
-batches, less of the embedded broker's CPU per verification). It reaches the Faust
-app's producer, and a value outside 0 to 5,000 ms is refused naming it."""
+"""``[verifier] usage_linger_ms``: how long the worker gathers plain codes' uses into
+one usage record (services/verifier/gathering.py; docs/architecture.md §2c). The
+records wait there, not in the Faust app's producer, which sends at once (a record
+waiting in both would wait twice); a value outside 0 to 5,000 ms is refused naming
+it. The gathering itself: tests/verifier/test_gathering.py."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ def _app(tmp_path, linger_ms: int):
 
 
 @pytest.mark.parametrize("linger_ms", [0, 200, 5_000])
-def test_the_producer_lingers_as_configured(tmp_path, linger_ms):
+def test_the_producer_does_not_linger_again(tmp_path, linger_ms):
     state = _app(tmp_path, linger_ms)
     try:
-        assert state.app.conf.producer_linger == linger_ms / 1000
+        assert state.app.conf.producer_linger == 0
     finally:
         state.index.close()
 
