@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.json_format import MessageToDict, SerializeToJsonError
 from google.protobuf.message import DecodeError
 
 from certseal.events import (
@@ -28,7 +28,7 @@ from certseal.events import (
     uses_of,
 )
 from certseal.identifiers import LICENCE_OID_PREFIX
-from certseal.timestamps import rfc3339
+from certseal.timestamps import MAX_SECONDS, MIN_SECONDS, rfc3339
 from certseal.v1 import events_pb2
 from services.feed.domain import SOURCE_PREFIX, TYPE_PREFIX, EventMeta
 
@@ -101,17 +101,20 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
     later request); one use fills the singular per-licence fields instead of ``uses``. Its ``ce_source`` is the
     department, ``ce_subject`` and key the lineage of its first use, and its id (the
     ``ce_id`` and ``event_id``) the record's with ``.<n>`` appended (n from 1), so the
-    views of one record have distinct, stable ids. Any other record is one view,
+    views of one record have distinct, stable ids. A use whose own time is not a
+    Timestamp's is read at the record's time. Any other record is one view,
     unchanged; so is a value that does not parse (:func:`event_meta` refuses it).
     docs/events.md, "Usage records".
     """
-    whole = [View(key, headers, value)]
     if topic != LICENCE_USAGE:
-        return whole
+        return [View(key, headers, value)]
     try:
         event = events_pb2.LicenceUsedEvent.FromString(value)
     except DecodeError:
-        return whole
+        return [View(key, headers, value)]
+    if _untimed_bad_uses(event):  # read at the record's time, as the issuer does
+        value = event.SerializeToString()
+    whole = [View(key, headers, value)]
     groups: dict[tuple[str, str], list[events_pb2.LicenceUse]] = {}
     for use in uses_of(event):
         groups.setdefault(_department_and_type(use.lineage), []).append(use)
@@ -150,6 +153,25 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
             )
         )
     return out
+
+
+def _untimed_bad_uses(event: events_pb2.LicenceUsedEvent) -> int:
+    """Clear each use's ``occurred_at`` that is not a time a Timestamp holds
+    (google/protobuf/timestamp.proto: 0001-01-01 to 9999-12-31, nanos 0 to
+    999,999,999), so the use reads at the record's time and its JSON can be written;
+    how many were cleared."""
+    cleared = 0
+    for use in event.uses:
+        if use.HasField("occurred_at") and not _valid_time(use.occurred_at):
+            use.ClearField("occurred_at")
+            cleared += 1
+    return cleared
+
+
+def _valid_time(value: Any) -> bool:
+    return (
+        0 <= value.nanos <= 999_999_999 and MIN_SECONDS <= value.seconds <= MAX_SECONDS
+    )
 
 
 def _time_header(value: Any) -> dict[str, str]:
@@ -214,11 +236,28 @@ def integrator_view(topic: str, value: bytes) -> bytes:
     return event.SerializeToString()
 
 
+UNRENDERABLE = (DecodeError, KeyError, ValueError, OverflowError, SerializeToJsonError)
+"""What :func:`cloudevent_json` raises for a record it cannot write as JSON (a value
+that is not its topic's message, a time no Timestamp holds)."""
+
+
+def cloudevent_body(
+    topic: str, value: bytes, headers: dict[str, str]
+) -> tuple[bytes | None, str]:
+    """(:func:`cloudevent_json`, ""), or (None, why) for a record it cannot write
+    (:data:`UNRENDERABLE`): a webhook parks that one instead of retrying it for ever."""
+    try:
+        return cloudevent_json(topic, value, headers), ""
+    except UNRENDERABLE as exc:
+        return None, f"not renderable as a CloudEvent: {exc!r}"[:500]
+
+
 def cloudevent_json(topic: str, value: bytes, headers: dict[str, str]) -> bytes:
     """The event in CloudEvents structured JSON, ``data`` as the protobuf's JSON.
 
     Raises KeyError for a topic the feed does not read, DecodeError for a value that
-    is not its topic's message.
+    is not its topic's message, SerializeToJsonError or ValueError for one holding a
+    time no Timestamp holds (:data:`UNRENDERABLE`).
     """
     message = _MESSAGES[topic].FromString(integrator_view(topic, value))
     event = {

@@ -57,7 +57,7 @@ from services.feed.egress import EgressPolicy, EgressRefused
 from services.feed.events import (
     FEED_TOPICS,
     View,
-    cloudevent_json,
+    cloudevent_body,
     event_meta,
     record_headers,
     views,
@@ -172,9 +172,10 @@ class WebhookDelivery:
                     continue
                 if not self.webhook.filter.matches(meta):
                     continue
-                body = cloudevent_json(record.topic, part.value, part.headers)
                 partition = (record.topic, record.partition)
-                reason = await self._post_with_retries(session, body, partition)
+                body, reason = cloudevent_body(record.topic, part.value, part.headers)
+                if body is not None:  # else parked, never retried for ever
+                    reason = await self._post_with_retries(session, body, partition)
                 if reason:
                     await self._park(producer, record, part, reason)
                     self._metrics.parked.labels(self.webhook.name).inc()
@@ -427,9 +428,9 @@ class WebhookEngine:
         async with client_session(self._ssl, self.egress, self._timeouts) as session:
             for one in parked:
                 headers = one.headers
-                body = cloudevent_json(headers["topic"], one.value, headers)
+                body, _why = cloudevent_body(headers["topic"], one.value, headers)
                 now = self._clock()
-                if await post(session, webhook, body, now, self.egress):
+                if body is None or await post(session, webhook, body, now, self.egress):
                     failing += 1
                     continue
                 await on_delivered(one.dead_letter_offset)

@@ -15,8 +15,14 @@ bound is the sum of its requests' bounds
 (:func:`~services.verifier.events.usage_bound` of each), so a gathered record is never
 larger than its requests' records would have been.
 
-What a stop loses is unchanged: uses wait at most the linger, in memory, as they did
-in the producer's buffer; a graceful stop publishes them (:meth:`UsageGatherer.stop`).
+Each record is sent by a task of its own (a partition that does not take it holds no
+other record), retried while the producer's error is transient (a broker away: the
+uses are held, and requests wait once :data:`MAX_WAITING_USES` are). What a crash loses
+is unchanged: uses wait at most the linger, in memory, as they did in the producer's
+buffer. A graceful stop (:meth:`UsageGatherer.stop`, at Faust's ``on_before_shutdown``,
+before its producer stops) hands every gathered use to the producer, and a request
+verified after it is refused UNAVAILABLE ("retry later") instead of answered with a
+use nobody will publish.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka.errors import KafkaTimeoutError
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.events import OutboxRecord
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting
@@ -49,6 +59,15 @@ MAX_WAITING_USES = 100_000
 not taking records (a broker away) makes verifications wait, as a full producer buffer
 did, instead of growing the worker's memory without bound."""
 
+RETRY_S = (0.5, 10.0)
+"""A record's send retried after a transient error: first after 0.5 s, doubling to at
+most 10 s between tries, until it is sent or the worker stops."""
+
+STOP_WAIT_S = 5.0
+"""How long a stop waits for the records being sent (a broker away holds them)."""
+
+_Key = tuple[str, str, str, str]  # counter, clerk, via, purpose
+
 
 @dataclass(slots=True)
 class _Gathered:
@@ -57,6 +76,20 @@ class _Gathered:
     first_at: dt.datetime
     uses: list[events_pb2.LicenceUse] = field(default_factory=list)
     bound: int = 0  # bytes: the sum of the gathered requests' usage_bound
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether a send may succeed if tried again (aiokafka's retriable errors, and its
+    timeout waiting for room in a partition's batch)."""
+    return isinstance(exc, KafkaTimeoutError) or bool(getattr(exc, "retriable", False))
+
+
+def stopping() -> CertsealError:
+    """The refusal of a request verified once the worker stopped publishing usage."""
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        "this verifier worker is stopping and no longer records usage; retry later",
+    )
 
 
 class UsageGatherer:
@@ -74,24 +107,26 @@ class UsageGatherer:
         refused: Any = None,
         max_uses: int = MAX_GATHERED_USES,
         max_waiting: int = MAX_WAITING_USES,
+        retry_s: tuple[float, float] = RETRY_S,
     ):
+        self._retry_s = retry_s
         self._group = group
         self._producer = producer
         self._window_s = max(0.0, window_s)
         self._refused = refused
         self._max_uses = max_uses
         self._max_waiting = max_waiting
-        self._gathered: dict[tuple[str, str, str, str], _Gathered] = {}
-        self._ready: list[tuple[tuple[str, str, str, str], _Gathered]] = []
-        self._waiting = 0  # uses gathered or ready, not yet handed to the producer
+        self._gathered: dict[_Key, _Gathered] = {}
+        self._sending: set[asyncio.Task[None]] = set()
+        self._waiting = 0  # uses gathered or being sent, not yet taken by the producer
         self._room = asyncio.Event()
         self._room.set()
         self._timer: asyncio.TimerHandle | None = None
-        self._sending: asyncio.Task[None] | None = None
+        self._stopped = False
 
     @property
     def waiting(self) -> int:
-        """Uses gathered or ready and not yet handed to the producer."""
+        """Uses gathered or being sent, not yet taken by the producer."""
         return self._waiting
 
     async def add(
@@ -106,14 +141,17 @@ class UsageGatherer:
         """Gather one request's ``uses`` (at least one; ``carried``: the request's
         bytes, as :func:`~services.verifier.events.bounded_usage` takes them; ``now``:
         when it was verified). Returns at once unless :data:`MAX_WAITING_USES` are
-        waiting, then when there is room."""
-        while self._waiting >= self._max_waiting:
+        waiting, then when there is room. Raises CertsealError(UNAVAILABLE) once the
+        worker is stopping (:meth:`stop`)."""
+        while not self._stopped and self._waiting >= self._max_waiting:
             self._room.clear()
             await self._room.wait()
+        if self._stopped:
+            raise stopping()
         key = (acting.counter, acting.clerk, acting.via, purpose)
         gathered = self._gathered.get(key)
         if gathered is not None and len(gathered.uses) + len(uses) > self._max_uses:
-            self._ready.append((key, self._gathered.pop(key)))
+            self._send(key, self._gathered.pop(key))
             gathered = None
         if gathered is None:
             gathered = self._gathered[key] = _Gathered(first_at=now)
@@ -124,39 +162,59 @@ class UsageGatherer:
         gathered.uses.extend(uses)
         gathered.bound += usage_bound(carried)
         self._waiting += len(uses)
-        if self._ready:
-            self._send_soon()
-        elif self._timer is None:
+        if self._timer is None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._window_s, self._window_ended)
 
     def _window_ended(self) -> None:
         self._timer = None
-        self._ready.extend(self._gathered.items())
-        self._gathered.clear()
-        self._send_soon()
+        gathered, self._gathered = self._gathered, {}
+        for key, uses in gathered.items():
+            self._send(key, uses)
 
-    def _send_soon(self) -> None:
-        if self._sending is None or self._sending.done():
-            self._sending = asyncio.get_running_loop().create_task(self._send_ready())
+    def _send(self, key: _Key, gathered: _Gathered) -> None:
+        task = asyncio.get_running_loop().create_task(self._sent(key, gathered))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
-    async def _send_ready(self) -> None:
-        while self._ready:
-            key, gathered = self._ready.pop(0)
-            try:
-                await self._send(key, gathered)
-            except Exception as exc:  # never in the way of the next records
-                log.error(
-                    "a usage record of %d uses was not published: %r",
-                    len(gathered.uses),
-                    exc,
-                )
-            finally:
-                self._waiting -= len(gathered.uses)
-                if self._waiting < self._max_waiting:
-                    self._room.set()
+    async def _sent(self, key: _Key, gathered: _Gathered) -> None:
+        """Send one record, retrying while the error is transient and the worker
+        runs; a use that cannot be sent is logged at ERROR (never silently)."""
+        delay = self._retry_s[0]
+        try:
+            record = self._record(key, gathered)
+            while record is not None:
+                try:
+                    await self._producer().send(
+                        record.topic,
+                        record.key,
+                        record.value,
+                        None,
+                        None,
+                        kafka_headers(record),
+                    )
+                    return
+                except Exception as exc:
+                    if self._stopped or not _transient(exc):
+                        raise
+                    log.warning(
+                        "a usage record of %d uses not sent yet (%r): again in %.1f s",
+                        *(len(gathered.uses), exc, delay),
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(2 * delay, self._retry_s[1])
+        except Exception as exc:
+            log.error(
+                "a usage record of %d uses was not published: %r",
+                len(gathered.uses),
+                exc,
+            )
+        finally:
+            self._waiting -= len(gathered.uses)
+            if self._waiting < self._max_waiting:
+                self._room.set()
 
-    async def _send(self, key: tuple[str, str, str, str], gathered: _Gathered) -> None:
+    def _record(self, key: _Key, gathered: _Gathered) -> OutboxRecord | None:
         counter, clerk, via, purpose = key
         record, left_out = bounded_usage(
             gathered.uses,
@@ -172,20 +230,21 @@ class UsageGatherer:
             log.error("usage over its bound: %d uses unpublished", left_out)
             if self._refused is not None:
                 self._refused.inc(left_out)
-        if record is not None:
-            await self._producer().send(
-                record.topic,
-                record.key,
-                record.value,
-                None,
-                None,
-                kafka_headers(record),
-            )
+        return record
 
     async def stop(self) -> None:
-        """Publish what is gathered now, and wait until the producer has it."""
+        """Hand every gathered use to the producer and wait (at most
+        :data:`STOP_WAIT_S`) until it has them; from then on a request's uses are
+        refused (:func:`stopping`). Called again: nothing more to do."""
+        self._stopped = True
+        self._room.set()  # a request waiting for room is refused, not kept waiting
         if self._timer is not None:
             self._timer.cancel()
-            self._window_ended()
-        if self._sending is not None:
-            await self._sending
+        self._window_ended()
+        if self._sending:
+            _done, pending = await asyncio.wait(set(self._sending), timeout=STOP_WAIT_S)
+            if pending:
+                log.error(
+                    "%d usage records not sent within %.0f s of the stop",
+                    *(len(pending), STOP_WAIT_S),
+                )

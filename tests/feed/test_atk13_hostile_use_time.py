@@ -1,7 +1,10 @@
 """atk13: a usage record on the usage topic whose use carries a time a Timestamp
 cannot hold (LicenceUse.occurred_at, services/verifier/gathering.py), as the feed's
 webhook delivery handles it (services/feed/webhooks.py, ``_partition``: views,
-event_meta, then cloudevent_json, nothing caught). xfail(strict) until fixed."""
+event_meta, then cloudevent_json). Was a finding (cloudevent_json raised, nothing
+caught it, and the delivery restarted on the same batch for ever); fixed: views read
+such a use at the record's time, and a record cloudevent_json still cannot write is
+parked (test_a_record_that_cannot_be_written_as_json_is_parked_not_raised)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from certseal.events import LICENCE_USAGE
 from certseal.v1 import events_pb2
-from services.feed.events import cloudevent_json, event_meta, views
+from services.feed.events import cloudevent_body, cloudevent_json, event_meta, views
 from tests.feed.test_domain_usage_views import DEPT_A, DEPT_B, TYPE_1, split, use
 
 
@@ -24,12 +27,6 @@ def webhook_bodies(record) -> list[bytes]:
     return bodies
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13: MessageToDict raises SerializeToJsonError for the use's time; "
-    "_partition catches nothing, so the delivery task ends before its commit and, "
-    "restarted, meets the same record again: the webhook stalls on it for ever",
-)
 @pytest.mark.parametrize(
     "bad",
     [Timestamp(seconds=253402300800), Timestamp(seconds=1, nanos=-1)],
@@ -48,3 +45,18 @@ def test_atk13_a_use_with_an_unreadable_time_does_not_stall_a_webhook(bad, depar
     for body in bodies:
         assert body.startswith(b"{")  # each delivered view is a CloudEvent
     assert events_pb2.LicenceUsedEvent.FromString(record.value).uses[0] == a
+
+
+def test_a_record_that_cannot_be_written_as_json_is_parked_not_raised():
+    """The record's own time out of range (no use to clear): cloudevent_body gives no
+    body and the reason a webhook parks it with (services/feed/webhooks.py)."""
+    a = use(DEPT_A, TYPE_1, 1)
+    record, _parts = split([a])
+    event = events_pb2.LicenceUsedEvent.FromString(record.value)
+    event.occurred_at.seconds = 253402300800
+    (part,) = views(
+        LICENCE_USAGE, record.key, dict(record.headers), event.SerializeToString()
+    )
+    body, why = cloudevent_body(LICENCE_USAGE, part.value, part.headers)
+    assert body is None and why.startswith("not renderable as a CloudEvent:")
+    assert cloudevent_body(LICENCE_USAGE, record.value, dict(record.headers))[0]

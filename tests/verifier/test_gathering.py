@@ -11,7 +11,9 @@ import datetime as dt
 import logging
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 
+from certseal.errors import CertsealError, ErrorKind
 from certseal.events import use_time, uses_of
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2
@@ -25,19 +27,20 @@ COUNTER = Acting("dept:11440300VERIFIERS1", "11440300VERIFIERS1")
 
 class Producer:
     """Records what is sent; ``gate`` (when given) holds every send until it is set;
-    ``fail`` makes the next sends raise."""
+    ``fail`` makes the next sends raise ``error``."""
 
     def __init__(self, gate: asyncio.Event | None = None):
         self.sent: list[tuple] = []
         self.gate = gate
         self.fail = 0
+        self.error: Exception = RuntimeError("the record is refused")
 
     async def send(self, topic, key, value, partition, timestamp, headers):
         if self.gate is not None:
             await self.gate.wait()
         if self.fail:
             self.fail -= 1
-            raise RuntimeError("the broker is away")
+            raise self.error
         self.sent.append((topic, key, value, dict(headers)))
 
     def events(self) -> list[events_pb2.LicenceUsedEvent]:
@@ -197,6 +200,46 @@ async def test_a_producer_that_takes_nothing_makes_requests_wait_for_room():
         await third
     await gathered.stop()
     assert [len(uses_of(e)) for e in producer.events()] == [2, 1]
+
+
+async def test_a_transient_send_error_is_retried_holding_the_uses(caplog):
+    producer = Producer()
+    producer.fail, producer.error = 3, KafkaTimeoutError()  # a broker away a while
+    gathered = UsageGatherer(
+        group="g", producer=lambda: producer, window_s=0, retry_s=(0.0, 0.0)
+    )
+    await gathered.add([use(1)], carried=450, purpose="p", acting=COUNTER, now=at(0))
+    with caplog.at_level(logging.WARNING, logger="services.verifier.gathering"):
+        for _ in range(20):
+            await asyncio.sleep(0)
+    assert [e.purpose for e in producer.events()] == ["p"] and gathered.waiting == 0
+    assert caplog.text.count("not sent yet") == 3
+
+
+async def test_uses_after_the_stop_are_refused_unavailable():
+    """Faust stops its producer after on_before_shutdown (the stop) and before the
+    gRPC server stops: a request verified meanwhile is refused, never answered with a
+    use nobody publishes; one waiting for room is refused too."""
+    producer = Producer(asyncio.Event())  # takes nothing: the uses stay waiting
+    gathered = UsageGatherer(
+        group="g", producer=lambda: producer, window_s=0, max_waiting=1
+    )
+    await gathered.add([use(1)], carried=450, purpose="p", acting=COUNTER, now=at(0))
+    waiting = asyncio.create_task(
+        gathered.add([use(2)], carried=450, purpose="p", acting=COUNTER, now=at(1))
+    )
+    await asyncio.sleep(0)
+    stop = asyncio.create_task(gathered.stop())
+    with pytest.raises(CertsealError) as refused:
+        await waiting
+    assert refused.value.kind is ErrorKind.UNAVAILABLE
+    with pytest.raises(CertsealError):
+        await gathered.add(
+            [use(3)], carried=450, purpose="p", acting=COUNTER, now=at(2)
+        )
+    producer.gate.set()
+    await stop
+    assert [len(uses_of(e)) for e in producer.events()] == [1]
 
 
 @pytest.mark.parametrize("window_s", [-1.0, 0.0])
