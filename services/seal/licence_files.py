@@ -116,8 +116,9 @@ class LicenceFiles:
     async def official_seal_for(
         self, caller: Caller, owner_code: str, suites: tuple[str, ...] = PDF_SUITES
     ) -> str:
-        """The id of ``owner_code``'s newest active official seal that ``caller`` may
-        use, of one of ``suites`` (:data:`PDF_SUITES` for PDFs, :data:`OFD_SUITES`
+        """The id of ``owner_code``'s newest active official seal (latest
+        ``valid_start``, then latest registered) that ``caller`` may use, of one of
+        ``suites`` (:data:`PDF_SUITES` for PDFs, :data:`OFD_SUITES`
         for OFD, where an sm2 seal is preferred over a newer seal of another suite),
         valid now: e.g. the issuer sealing a licence file with the issuing
         department's seal. FAILED_PRECONDITION when there is none (audited)."""
@@ -151,8 +152,11 @@ class LicenceFiles:
                 f"that {caller} may use",
                 field="owner_code",
             )
+        # valid_start has whole seconds (GB/T 38540): of seals starting in the same
+        # second, the one registered last is the newest
         return max(
-            usable, key=lambda row: (row.suite == "sm2", row.valid_start)
+            usable,
+            key=lambda row: (row.suite == "sm2", row.valid_start, row.created_at),
         ).seal_id
 
     async def status(

@@ -2,11 +2,13 @@
 the ofdrw samples, hostile packages and errors naming their field."""
 
 import base64
+import datetime as dt
 from pathlib import Path
 
 import grpc
 import pytest
 
+from certseal.timestamps import ts
 from certseal.v1 import seal_pb2 as pb
 from services.seal.ofd_package import parse_xml
 from services.seal.ses import SESSignature
@@ -368,3 +370,31 @@ async def test_seal_ofd_by_owner_code_picks_the_official_sm2_seal(seal_stub, ope
     # a PDF is never sealed with the sm2 seal: the owner's es256 seal is picked
     pdf = await stub.SealPdf(pb.SealPdfRequest(owner_code=owner, pdf=blank_pdf()))
     assert pdf.seal_id != sm2.seal_id
+
+
+async def test_of_seals_starting_in_one_second_the_last_registered_is_the_newest(
+    seal_stub, operator
+):
+    """valid_start has whole seconds (GB/T 38540), so seals registered within one
+    second start at the same instant: the newest is the last registered, not the one
+    whose random serial sorts last (tests/e2e/test_holder_documents.py failed CI on
+    it when its platform seal and another module's shared a second)."""
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    start = ts(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    seals = [
+        (
+            await stub.RegisterSeal(
+                pb.RegisterSealRequest(
+                    seal_type="official",
+                    name="示例市市场监督管理局",
+                    suite="es256",
+                    valid_start=start,
+                )
+            )
+        ).seal
+        for _ in range(6)
+    ]
+    assert len({s.valid_start.seconds for s in seals}) == 1
+    sealed = await stub.SealPdf(pb.SealPdfRequest(owner_code=owner, pdf=blank_pdf()))
+    assert sealed.seal_id == seals[-1].seal_id
