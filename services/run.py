@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,11 +32,13 @@ from services.config import Config, load
 from services.devstack import DevStack
 from services.run_layers import (
     REGION_LISTEN,
+    USAGE_PUBLISHERS,
     VERIFIER_METRICS,
     client_address,
     config_layers,
     follow_local_listens,
     region_metrics,
+    usage_read,
 )
 
 #: the embedded broker's port unless ``--broker-port`` (or BROKER_PORT) says otherwise
@@ -109,6 +111,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     }
     stopping = starting = False
     services: dict[str, subprocess.Popen[bytes]] = {}
+    settle: Callable[[], object] | None = None  # the issuer reads the last usage
 
     def stop(*_: Any) -> None:
         nonlocal stopping
@@ -135,6 +138,11 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             starting = False
         config = str(stack.config_file)
         cfg = follow_local_listens(cfg, home, stack.config_file)
+
+        def settle_usage(cfg: Config = cfg) -> bool:  # unless the issuer has exited
+            return services["issuer"].poll() is None and usage_read(cfg)
+
+        settle = settle_usage
         region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
         # not in config.toml: a group started from it (README, pair-demo) would clash
         dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
@@ -271,7 +279,7 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
             say(line, sys.stderr)
         return 0 if stopping else 1
     finally:
-        shut_down(services, stack.stop)
+        shut_down(services, stack.stop, first=USAGE_PUBLISHERS, between=settle)
 
 
 def not_started(exited: list[str], overlay: Path) -> str:
@@ -334,25 +342,37 @@ def shut_down(
     stop_stack: Callable[[], None],
     *,
     grace_s: float = 15.0,
+    first: Collection[str] = (),
+    between: Callable[[], object] | None = None,
 ) -> None:
     """Stop every service with SIGTERM (those still running ``grace_s`` seconds later
-    are killed; a second Ctrl-C kills them at once, :func:`_run`), then the
-    embedded stack; one line per service, ``stopped.`` on a line of its own. The
-    lines are best effort (:func:`say`): with the output piped into ``tee`` that
-    Ctrl-C ended too, the services and the stack are stopped all the same."""
+    are killed; a second Ctrl-C kills them at once, :func:`_run`), those named in
+    ``first`` before the others, with ``between()`` run in between (``make run``: the
+    verifier groups, then the issuer once it has read their last usage records,
+    :func:`~services.run_layers.usage_read`), then the embedded stack; one line per
+    service, ``stopped.`` on a line of its own. The lines are best effort
+    (:func:`say`): with the output piped into ``tee`` that Ctrl-C ended too, the
+    services and the stack are stopped all the same."""
     # the terminal echoed ^C without a newline: the shutdown starts on a new line
     say("")
-    for name, process in services.items():
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            say(f"stopping {name}")
     deadline = time.monotonic() + grace_s  # one grace for all, not one each
-    for process in services.values():
-        try:
-            process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    waves = [
+        [n for n in services if n in first],
+        [n for n in services if n not in first],
+    ]
+    for number, wave in enumerate(waves):
+        if number and waves[0] and between is not None:
+            between()
+        for name in wave:
+            if services[name].poll() is None:
+                services[name].send_signal(signal.SIGTERM)
+                say(f"stopping {name}")
+        for name in wave:
+            try:
+                services[name].wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                services[name].kill()
+                services[name].wait()
     say("stopping PostgreSQL and the broker")
     stop_stack()
     with contextlib.suppress(OSError):

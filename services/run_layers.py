@@ -4,12 +4,17 @@ operator's ``local.toml`` over it, and the addresses that follow a listen moved 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
+import time
 from pathlib import Path
+
+from aiokafka import TopicPartition
 
 from certseal.cli import LOCAL_OVERLAY
 from certseal.errors import CertsealError
+from certseal.events import LICENCE_USAGE
 from services.config import Config, load
 
 #: the two verifier groups' metrics endpoints under ``make run``, unless local.toml
@@ -104,3 +109,53 @@ def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
         return load(config_layers(home, config_file))
     except CertsealError:
         return cfg
+
+
+#: what ``make run`` stops first: the services that publish usage records (the console
+#: verifies through the groups), so the issuer reads their last ones (:func:`usage_read`)
+USAGE_PUBLISHERS = ("console", "dept-demo", "region-demo")
+
+
+def usage_read(cfg: Config, within_s: float = 5.0) -> bool:
+    """Wait, at most ``within_s`` seconds, until the issuer's usage consumer (its group
+    ``[issuer] usage_consumer_group``) has committed every partition of the usage
+    topic to its end; whether it did (a broker that does not answer: False).
+
+    At a ``make run`` stop, between the verifier groups' stop, which hands their last
+    gathered uses to the broker, and the issuer's: the embedded broker keeps its topics
+    in memory and usage records have no outbox, so a record the issuer had not read
+    when everything stopped was lost (a holder's 用证记录 without the last checks)."""
+
+    async def caught_up() -> bool:
+        settings = cfg.kafka.settings("certseal-run-stop")
+        admin, consumer = settings.admin(), settings.consumer(group_id=None)
+        await admin.start()
+        try:
+            await consumer.start()
+            try:
+                await consumer.topics()  # the topics' metadata
+                parts = consumer.partitions_for_topic(LICENCE_USAGE) or set()
+                topic = [TopicPartition(LICENCE_USAGE, p) for p in sorted(parts)]
+                deadline = time.monotonic() + within_s
+                while True:
+                    ends = await consumer.end_offsets(topic)
+                    done = await admin.list_consumer_group_offsets(
+                        cfg.issuer.usage_consumer_group, partitions=topic
+                    )
+                    if all(
+                        end == 0 or (tp in done and done[tp].offset >= end)
+                        for tp, end in ends.items()
+                    ):
+                        return True
+                    if time.monotonic() >= deadline:
+                        return False
+                    await asyncio.sleep(0.1)
+            finally:
+                await consumer.stop()
+        finally:
+            await admin.close()
+
+    try:
+        return asyncio.run(asyncio.wait_for(caught_up(), within_s + 5))
+    except Exception:  # the broker away or stopped: nothing more to wait for
+        return False

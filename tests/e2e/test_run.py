@@ -238,3 +238,58 @@ def test_a_listen_moved_in_the_local_overlay_is_followed_by_its_callers(tmp_path
     # takes the first port above it that no service listens on
     assert region_metrics("127.0.0.1:9463", cfg)["region-demo"] == "127.0.0.1:9465"
     assert "127.0.0.1:50051" not in config_file.read_text()  # what the CLI reads too
+
+
+def test_the_usage_publishers_stop_first_and_the_issuer_after_it_read_them(capsys):
+    """``make run``'s Ctrl-C: the verifier groups (and the console) stop first, which
+    hands their last gathered uses to the broker; ``between`` (usage_read: the
+    issuer's usage consumer reads them) runs once they have exited and before the
+    issuer is signalled. nu13 lost the last verifications of a clean Ctrl-C: every
+    service stopped at once and the in-memory broker went with the unread records."""
+    from services.run import shut_down, start_service
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    services = {
+        name: start_service(sleeper) for name in ("issuer", "dept-demo", "console")
+    }
+    seen = []
+
+    def between() -> None:
+        seen.append({name: p.poll() is not None for name, p in services.items()})
+
+    shut_down(
+        services,
+        lambda: None,
+        grace_s=10,
+        first=("console", "dept-demo", "region-demo"),
+        between=between,
+    )
+    assert seen == [{"issuer": False, "dept-demo": True, "console": True}]
+    assert all(p.returncode is not None for p in services.values())
+    assert capsys.readouterr().out.splitlines()[1:4] == [
+        "stopping dept-demo",
+        "stopping console",
+        "stopping issuer",
+    ]
+
+
+async def test_usage_read_waits_for_the_issuers_usage_consumer(issuer, config):
+    """usage_read is True once the issuer's usage consumer group has committed the
+    usage topic to its end (a record just published, read and skipped), and False,
+    within its bound, for a group that never read it."""
+    import copy
+    import secrets
+
+    from certseal.events import LICENCE_USAGE
+    from services.run_layers import usage_read
+
+    producer = config.kafka.settings("certseal-tests").producer()
+    await producer.start()
+    try:
+        await producer.send_and_wait(LICENCE_USAGE, b"not a usage record", key=b"k")
+    finally:
+        await producer.stop()
+    assert await asyncio.to_thread(usage_read, config, 30.0)
+    unread = copy.deepcopy(config)
+    unread.issuer.usage_consumer_group = f"never-read-{secrets.token_hex(3)}"
+    assert not await asyncio.to_thread(usage_read, unread, 0.5)
