@@ -98,12 +98,13 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
     department and licence type, in the order of their first use: a view holds only
     its uses, with the request-level fields (purpose, counter, clerk, time; the time
     and ``ce_time`` those of its first use when that use has its own, gathered from a
-    later request); one use fills the singular per-licence fields instead of ``uses``. Its ``ce_source`` is the
-    department, ``ce_subject`` and key the lineage of its first use, and its id (the
-    ``ce_id`` and ``event_id``) the record's with ``.<n>`` appended (n from 1), so the
-    views of one record have distinct, stable ids. A use whose own time is not a
-    Timestamp's is read at the record's time. Any other record is one view,
-    unchanged; so is a value that does not parse (:func:`event_meta` refuses it).
+    later request); one use fills the singular per-licence fields instead of
+    ``uses``. Its ``ce_source`` is the department, ``ce_subject`` and key the lineage
+    of its first use, and its id (the ``ce_id`` and ``event_id``) the record's with
+    ``.<n>`` appended (n from 1), so the views of one record have distinct, stable
+    ids. A use whose own time is not a Timestamp's is read at the record's time. Any
+    other record is one view, unchanged; so is a value that does not parse
+    (:func:`event_meta` refuses it).
     docs/events.md, "Usage records".
     """
     if topic != LICENCE_USAGE:
