@@ -149,6 +149,7 @@ def use_time(
     event: events_pb2.LicenceUsedEvent, use: events_pb2.LicenceUse
 ) -> Timestamp:
     """When ``use`` (one of :func:`uses_of` ``event``) was verified: its own
-    ``occurred_at`` when set (a use of a later request gathered into the record), else
-    the record's (docs/events.md, "Usage records")."""
-    return use.occurred_at if use.HasField("occurred_at") else event.occurred_at
+    ``occurred_at`` when set and not zero (a use of a later request gathered into the
+    record), else the record's (docs/events.md, "Usage records")."""
+    own = use.occurred_at
+    return own if own.seconds or own.nanos else event.occurred_at

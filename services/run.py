@@ -140,7 +140,13 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         cfg = follow_local_listens(cfg, home, stack.config_file)
 
         def settle_usage(cfg: Config = cfg) -> bool:  # unless the issuer has exited
-            return services["issuer"].poll() is None and usage_read(cfg)
+            def gone() -> bool:  # or a second Ctrl-C killed it meanwhile
+                return services["issuer"].poll() is not None
+
+            if gone():
+                return False
+            say("waiting for the issuer to read the last usage records")
+            return usage_read(cfg, give_up=gone)
 
         settle = settle_usage
         region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
@@ -345,17 +351,17 @@ def shut_down(
     first: Collection[str] = (),
     between: Callable[[], object] | None = None,
 ) -> None:
-    """Stop every service with SIGTERM (those still running ``grace_s`` seconds later
-    are killed; a second Ctrl-C kills them at once, :func:`_run`), those named in
-    ``first`` before the others, with ``between()`` run in between (``make run``: the
-    verifier groups, then the issuer once it has read their last usage records,
-    :func:`~services.run_layers.usage_read`), then the embedded stack; one line per
-    service, ``stopped.`` on a line of its own. The lines are best effort
+    """Stop every service with SIGTERM, those named in ``first`` before the others,
+    with ``between()`` run in between (``make run``: the verifier groups, then the
+    issuer once it has read their last usage records,
+    :func:`~services.run_layers.usage_read`), then the embedded stack. Each of the two
+    waves has ``grace_s`` seconds (one grace for all its services): those still
+    running then are killed; a second Ctrl-C kills them at once (:func:`_run`). One
+    line per service, ``stopped.`` on a line of its own. The lines are best effort
     (:func:`say`): with the output piped into ``tee`` that Ctrl-C ended too, the
     services and the stack are stopped all the same."""
     # the terminal echoed ^C without a newline: the shutdown starts on a new line
     say("")
-    deadline = time.monotonic() + grace_s  # one grace for all, not one each
     waves = [
         [n for n in services if n in first],
         [n for n in services if n not in first],
@@ -363,6 +369,7 @@ def shut_down(
     for number, wave in enumerate(waves):
         if number and waves[0] and between is not None:
             between()
+        deadline = time.monotonic() + grace_s  # the wave's, from its own start
         for name in wave:
             if services[name].poll() is None:
                 services[name].send_signal(signal.SIGTERM)

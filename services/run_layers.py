@@ -5,9 +5,10 @@ operator's ``local.toml`` over it, and the addresses that follow a listen moved 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -116,10 +117,15 @@ def _as_services_read_it(cfg: Config, home: Path, config_file: str) -> Config:
 USAGE_PUBLISHERS = ("console", "dept-demo", "region-demo")
 
 
-def usage_read(cfg: Config, within_s: float = 5.0) -> bool:
-    """Wait, at most ``within_s`` seconds, until the issuer's usage consumer (its group
-    ``[issuer] usage_consumer_group``) has committed every partition of the usage
-    topic to its end; whether it did (a broker that does not answer: False).
+def usage_read(
+    cfg: Config,
+    within_s: float = 5.0,
+    give_up: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Wait, at most ``within_s`` seconds in all, until the issuer's usage consumer (its
+    group ``[issuer] usage_consumer_group``) has committed every partition of the usage
+    topic to its end; whether it did (a broker that does not answer, or ``give_up()``
+    true at a poll, every 0.1 s: False).
 
     At a ``make run`` stop, between the verifier groups' stop, which hands their last
     gathered uses to the broker, and the issuer's: the embedded broker keeps its topics
@@ -128,34 +134,30 @@ def usage_read(cfg: Config, within_s: float = 5.0) -> bool:
 
     async def caught_up() -> bool:
         settings = cfg.kafka.settings("certseal-run-stop")
-        admin, consumer = settings.admin(), settings.consumer(group_id=None)
-        await admin.start()
-        try:
+        async with contextlib.AsyncExitStack() as clients:
+            admin = settings.admin()
+            await admin.start()
+            clients.push_async_callback(admin.close)
+            consumer = settings.consumer(group_id=None)
+            clients.push_async_callback(consumer.stop)  # also when start() fails
             await consumer.start()
-            try:
-                await consumer.topics()  # the topics' metadata
-                parts = consumer.partitions_for_topic(LICENCE_USAGE) or set()
-                topic = [TopicPartition(LICENCE_USAGE, p) for p in sorted(parts)]
-                deadline = time.monotonic() + within_s
-                while True:
-                    ends = await consumer.end_offsets(topic)
-                    done = await admin.list_consumer_group_offsets(
-                        cfg.issuer.usage_consumer_group, partitions=topic
-                    )
-                    if all(
-                        end == 0 or (tp in done and done[tp].offset >= end)
-                        for tp, end in ends.items()
-                    ):
-                        return True
-                    if time.monotonic() >= deadline:
-                        return False
-                    await asyncio.sleep(0.1)
-            finally:
-                await consumer.stop()
-        finally:
-            await admin.close()
+            await consumer.topics()  # the topics' metadata
+            parts = consumer.partitions_for_topic(LICENCE_USAGE) or set()
+            topic = [TopicPartition(LICENCE_USAGE, p) for p in sorted(parts)]
+            while not give_up():
+                ends = await consumer.end_offsets(topic)
+                done = await admin.list_consumer_group_offsets(
+                    cfg.issuer.usage_consumer_group, partitions=topic
+                )
+                if all(
+                    end == 0 or (tp in done and done[tp].offset >= end)
+                    for tp, end in ends.items()
+                ):
+                    return True
+                await asyncio.sleep(0.1)
+            return False
 
     try:
-        return asyncio.run(asyncio.wait_for(caught_up(), within_s + 5))
-    except Exception:  # the broker away or stopped: nothing more to wait for
+        return asyncio.run(asyncio.wait_for(caught_up(), within_s))
+    except Exception:  # the broker away or stopped, or not within the bound
         return False

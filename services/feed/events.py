@@ -157,13 +157,16 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
 
 
 def _untimed_bad_uses(event: events_pb2.LicenceUsedEvent) -> int:
-    """Clear each use's ``occurred_at`` that is not a time a Timestamp holds
+    """Clear each use's ``occurred_at`` that is zero (:func:`certseal.events.use_time`
+    reads it as unset, as the issuer does) or not a time a Timestamp holds
     (google/protobuf/timestamp.proto: 0001-01-01 to 9999-12-31, nanos 0 to
     999,999,999), so the use reads at the record's time and its JSON can be written;
     how many were cleared."""
     cleared = 0
     for use in event.uses:
-        if use.HasField("occurred_at") and not _valid_time(use.occurred_at):
+        own = use.occurred_at
+        zero = not (own.seconds or own.nanos)
+        if use.HasField("occurred_at") and (zero or not _valid_time(own)):
             use.ClearField("occurred_at")
             cleared += 1
     return cleared

@@ -15,9 +15,12 @@ bound is the sum of its requests' bounds
 (:func:`~services.verifier.events.usage_bound` of each), so a gathered record is never
 larger than its requests' records would have been.
 
-Each record is sent by a task of its own (a partition that does not take it holds no
-other record), retried while the producer's error is transient (a broker away: the
-uses are held, and requests wait once :data:`MAX_WAITING_USES` are). What a crash loses
+Each record is sent by a task of its own, after the record sent before it with the same
+key (one lineage: one partition, whose order readers rely on), so a partition that does
+not take it holds no other partition's record; it is retried while the producer's error
+is transient (a broker away: the uses are held, and requests wait once
+:data:`MAX_WAITING_USES` are), and a delivery that fails after the producer took it is
+logged (not retried: a lost acknowledgement would publish it twice). What a crash loses
 is unchanged: uses wait at most the linger, in memory, as they did in the producer's
 buffer. A graceful stop (:meth:`UsageGatherer.stop`, at Faust's ``on_before_shutdown``,
 before its producer stops) hands every gathered use to the producer, and a request
@@ -78,10 +81,27 @@ class _Gathered:
     bound: int = 0  # bytes: the sum of the gathered requests' usage_bound
 
 
-def _transient(exc: BaseException) -> bool:
-    """Whether a send may succeed if tried again (aiokafka's retriable errors, and its
-    timeout waiting for room in a partition's batch)."""
-    return isinstance(exc, KafkaTimeoutError) or bool(getattr(exc, "retriable", False))
+def _transient(exc: BaseException | None) -> bool:
+    """Whether a send may succeed if tried again: aiokafka's retriable errors and its
+    timeout waiting for room in a partition's batch, also as the cause of the error
+    Faust's producer raises in their place (``ProducerSendError``)."""
+    if exc is None:
+        return False
+    if isinstance(exc, KafkaTimeoutError) or getattr(exc, "retriable", False):
+        return True
+    return _transient(exc.__cause__)
+
+
+def _delivered(delivery: asyncio.Future[Any], uses: int) -> None:
+    """Log a record whose delivery failed after the producer took it (its batch
+    expired with the broker away): not retried, as a lost acknowledgement would
+    publish it twice; never silent."""
+    if not delivery.cancelled() and delivery.exception() is not None:
+        log.error(
+            "a usage record of %d uses was not delivered: %r",
+            uses,
+            delivery.exception(),
+        )
 
 
 def stopping() -> CertsealError:
@@ -118,6 +138,7 @@ class UsageGatherer:
         self._max_waiting = max_waiting
         self._gathered: dict[_Key, _Gathered] = {}
         self._sending: set[asyncio.Task[None]] = set()
+        self._tails: dict[bytes, asyncio.Task[None]] = {}  # record key -> its last send
         self._waiting = 0  # uses gathered or being sent, not yet taken by the producer
         self._room = asyncio.Event()
         self._room.set()
@@ -173,19 +194,46 @@ class UsageGatherer:
             self._send(key, uses)
 
     def _send(self, key: _Key, gathered: _Gathered) -> None:
-        task = asyncio.get_running_loop().create_task(self._sent(key, gathered))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _sent(self, key: _Key, gathered: _Gathered) -> None:
-        """Send one record, retrying while the error is transient and the worker
-        runs; a use that cannot be sent is logged at ERROR (never silently)."""
-        delay = self._retry_s[0]
+        """Send the record of ``gathered`` in a task of its own, after the one sent
+        before it with the same record key (a lineage: one partition, whose order a
+        reader may rely on); records of other keys do not wait for it."""
         try:
             record = self._record(key, gathered)
+        except Exception as exc:  # a bug: logged, never in the way of other records
+            log.error(
+                "a usage record of %d uses not built: %r", len(gathered.uses), exc
+            )
+            record = None
+        after = self._tails.get(record.key) if record is not None else None
+        task = asyncio.get_running_loop().create_task(
+            self._sent(record, len(gathered.uses), after)
+        )
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+        if record is not None:
+            self._tails[record.key] = task
+            task.add_done_callback(lambda done: self._forget_tail(record.key, done))
+
+    def _forget_tail(self, key: bytes, done: asyncio.Task[None]) -> None:
+        if self._tails.get(key) is done:
+            del self._tails[key]
+
+    async def _sent(
+        self,
+        record: OutboxRecord | None,
+        uses: int,
+        after: asyncio.Task[None] | None,
+    ) -> None:
+        """Send one record of ``uses`` uses once ``after`` is done, retrying while the
+        error is transient and the worker runs; uses that cannot be sent, or whose
+        delivery fails, are logged at ERROR (never silently)."""
+        delay = self._retry_s[0]
+        try:
+            if after is not None:
+                await asyncio.wait([after])
             while record is not None:
                 try:
-                    await self._producer().send(
+                    delivery = await self._producer().send(
                         record.topic,
                         record.key,
                         record.value,
@@ -193,24 +241,22 @@ class UsageGatherer:
                         None,
                         kafka_headers(record),
                     )
+                    if isinstance(delivery, asyncio.Future):
+                        delivery.add_done_callback(lambda done: _delivered(done, uses))
                     return
                 except Exception as exc:
                     if self._stopped or not _transient(exc):
                         raise
                     log.warning(
                         "a usage record of %d uses not sent yet (%r): again in %.1f s",
-                        *(len(gathered.uses), exc, delay),
+                        *(uses, exc, delay),
                     )
                     await asyncio.sleep(delay)
                     delay = min(2 * delay, self._retry_s[1])
         except Exception as exc:
-            log.error(
-                "a usage record of %d uses was not published: %r",
-                len(gathered.uses),
-                exc,
-            )
+            log.error("a usage record of %d uses was not published: %r", uses, exc)
         finally:
-            self._waiting -= len(gathered.uses)
+            self._waiting -= uses
             if self._waiting < self._max_waiting:
                 self._room.set()
 

@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 #: a service that takes ``stop_s`` seconds to stop once it gets SIGTERM, as the
 #: issuer's graceful stop does (its gRPC grace, the usage consumer's last commit)
 GRACEFUL = """
@@ -33,11 +31,6 @@ def graceful(stop_s: float) -> subprocess.Popen[bytes]:
     return process
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13b: the first wave and between() spend the issuer's grace: it is "
-    "SIGKILLed right after its SIGTERM",
-)
 def test_the_issuer_keeps_a_grace_of_its_own_after_the_usage_wait():
     """shut_down takes one deadline for both waves; the verifier groups' stop (the
     gatherer alone may wait STOP_WAIT_S = 5 s) and usage_read (up to 5 s, 10 s with
@@ -65,11 +58,6 @@ def test_the_issuer_keeps_a_grace_of_its_own_after_the_usage_wait():
     assert services["issuer"].returncode != -signal.SIGKILL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13b: usage_read's bound is within_s + 5 s (its wait_for), not "
-    "within_s, when the broker accepts connections and never answers",
-)
 def test_usage_read_keeps_its_bound_when_the_broker_does_not_answer():
     """usage_read promises 'at most within_s seconds' (make run: 5 s). A broker that
     accepts and never answers (hung, or stopped with SIGSTOP) holds the admin client's
@@ -102,11 +90,6 @@ print(usage_read(cfg, within_s=1.0))
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13b: usage_read never closes the consumer (nor the admin client) it "
-    "made when the broker is gone: 'Unclosed AIOKafkaConsumer' on make run's stderr",
-)
 def test_usage_read_with_the_broker_gone_leaves_nothing_unclosed():
     """make run's Ctrl-C after the broker died: usage_read is False at once (held),
     but admin.start() raises before the consumer it already built is started, and

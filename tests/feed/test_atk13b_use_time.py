@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from certseal.events import LICENCE_USAGE
@@ -21,11 +20,6 @@ from services.issuer.usage_consumer import verification_entries
 from tests.feed.test_domain_usage_views import DEPT_A, TYPE_1, split, use
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk13b: a use whose occurred_at is present and zero is the record's time "
-    "to the issuer and 1970-01-01 to the feed",
-)
 def test_a_zero_use_time_reads_the_same_in_the_feed_as_in_the_usage_record():
     a, b = use(DEPT_A, TYPE_1, 1), use(DEPT_A, TYPE_1, 2)
     b.occurred_at.CopyFrom(Timestamp(seconds=0, nanos=0))
