@@ -275,18 +275,37 @@ def test_the_usage_publishers_stop_first_and_the_issuer_after_it_read_them(capsy
 
 async def test_usage_read_waits_for_the_issuers_usage_consumer(issuer, config):
     """usage_read is True once the issuer's usage consumer group has committed the
-    usage topic to its end (a record just published, read and skipped), and False,
-    within its bound, for a group that never read it."""
+    usage topic to its end (a usage record just published, of a licence no issuer
+    holds: read and stored nowhere), and False, within its bound, for a group that
+    never read it. The record is a valid one with a purpose of its own: the topic is
+    the session's, which other tests read from its beginning (a value that was not a
+    usage record failed seven of them in CI)."""
     import copy
+    import datetime as dt
     import secrets
 
-    from certseal.events import LICENCE_USAGE
+    from certseal.identifiers import LicenceId
+    from certseal.v1 import events_pb2
     from services.run_layers import usage_read
+    from services.verifier.events import kafka_headers, usage_record
 
+    licence = LicenceId("9" * 21, "9" * 18, f"{secrets.randbelow(10**16):016d}", 1)
+    record = usage_record(
+        [events_pb2.LicenceUse(lineage=licence.lineage, identifier=str(licence))],
+        counter="dept:11440300RUNTEST01",
+        purpose=f"usage-read-{secrets.token_hex(3)}",
+        group="run-test",
+        now=dt.datetime.now(dt.UTC),
+    )
     producer = config.kafka.settings("certseal-tests").producer()
     await producer.start()
     try:
-        await producer.send_and_wait(LICENCE_USAGE, b"not a usage record", key=b"k")
+        await producer.send_and_wait(
+            record.topic,
+            record.value,
+            key=record.key,
+            headers=kafka_headers(record),
+        )
     finally:
         await producer.stop()
     assert await asyncio.to_thread(usage_read, config, 30.0)
