@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from certseal.timestamps import rfc3339
+from certseal.timestamps import holds_time, rfc3339
 from certseal.v1 import events_pb2
 
 LICENCE_EVENTS = "certseal.licence-events.v1"
@@ -149,7 +149,14 @@ def use_time(
     event: events_pb2.LicenceUsedEvent, use: events_pb2.LicenceUse
 ) -> Timestamp:
     """When ``use`` (one of :func:`uses_of` ``event``) was verified: its own
-    ``occurred_at`` when set and not zero (a use of a later request gathered into the
-    record), else the record's (docs/events.md, "Usage records")."""
+    ``occurred_at`` when it has one (:func:`has_own_time`: a use of a later request
+    gathered into the record), else the record's (docs/events.md, "Usage records")."""
+    return use.occurred_at if has_own_time(use) else event.occurred_at
+
+
+def has_own_time(use: events_pb2.LicenceUse) -> bool:
+    """Whether ``use`` carries a time of its own: set, not zero, and one a Timestamp
+    may hold (:func:`~certseal.timestamps.holds_time`). Any other is read as the
+    record's time, by every reader alike (one bad use never costs the others)."""
     own = use.occurred_at
-    return own if own.seconds or own.nanos else event.occurred_at
+    return bool(own.seconds or own.nanos) and holds_time(own)

@@ -18,6 +18,15 @@ MIN_SECONDS = -62135596800
 MAX_SECONDS = 253402300799
 
 
+def holds_time(value: Timestamp) -> bool:
+    """Whether ``value`` is a time a Timestamp may hold (google/protobuf/timestamp.proto:
+    seconds from 0001-01-01 to 9999-12-31, nanos 0 to 999,999,999): one that
+    ``ToDatetime`` and protobuf's JSON writer take."""
+    return (
+        0 <= value.nanos <= 999_999_999 and MIN_SECONDS <= value.seconds <= MAX_SECONDS
+    )
+
+
 def utcnow() -> dt.datetime:
     """The real clock."""
     return dt.datetime.now(dt.UTC)

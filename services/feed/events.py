@@ -25,10 +25,11 @@ from certseal.events import (
     TRUST_EVENTS,
     USAGE_NONCES_HEADER,
     cloudevent,
+    has_own_time,
     uses_of,
 )
 from certseal.identifiers import LICENCE_OID_PREFIX
-from certseal.timestamps import MAX_SECONDS, MIN_SECONDS, rfc3339
+from certseal.timestamps import rfc3339
 from certseal.v1 import events_pb2
 from services.feed.domain import SOURCE_PREFIX, TYPE_PREFIX, EventMeta
 
@@ -114,7 +115,7 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
     except DecodeError:
         return [View(key, headers, value)]
     if _untimed_bad_uses(event):  # read at the record's time, as the issuer does
-        value = event.SerializeToString()
+        value = event.SerializeToString()  # and every time left is one JSON takes
     whole = [View(key, headers, value)]
     groups: dict[tuple[str, str], list[events_pb2.LicenceUse]] = {}
     for use in uses_of(event):
@@ -130,7 +131,8 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
         timed = {}
         if uses[0].HasField("occurred_at"):  # a view of later requests' uses only
             part.occurred_at.CopyFrom(uses[0].occurred_at)
-            timed = _time_header(uses[0].occurred_at)
+            at = uses[0].occurred_at.ToDatetime(tzinfo=dt.UTC)  # one it holds: cleared
+            timed = {"ce_time": rfc3339(at)}
         if len(uses) == 1:
             (use,) = uses
             part.lineage, part.identifier = use.lineage, use.identifier
@@ -156,35 +158,15 @@ def views(topic: str, key: bytes, headers: dict[str, str], value: bytes) -> list
     return out
 
 
-def _untimed_bad_uses(event: events_pb2.LicenceUsedEvent) -> int:
-    """Clear each use's ``occurred_at`` that is zero (:func:`certseal.events.use_time`
-    reads it as unset, as the issuer does) or not a time a Timestamp holds
-    (google/protobuf/timestamp.proto: 0001-01-01 to 9999-12-31, nanos 0 to
-    999,999,999), so the use reads at the record's time and its JSON can be written;
-    how many were cleared."""
-    cleared = 0
-    for use in event.uses:
-        own = use.occurred_at
-        zero = not (own.seconds or own.nanos)
-        if use.HasField("occurred_at") and (zero or not _valid_time(own)):
-            use.ClearField("occurred_at")
-            cleared += 1
-    return cleared
-
-
-def _valid_time(value: Any) -> bool:
-    return (
-        0 <= value.nanos <= 999_999_999 and MIN_SECONDS <= value.seconds <= MAX_SECONDS
-    )
-
-
-def _time_header(value: Any) -> dict[str, str]:
-    """``ce_time`` of a view whose first use has its own time; {} (the record's stays)
-    for a time outside what a Timestamp may hold."""
-    try:
-        return {"ce_time": rfc3339(value.ToDatetime(tzinfo=dt.UTC))}
-    except (ValueError, OverflowError):
-        return {}
+def _untimed_bad_uses(event: events_pb2.LicenceUsedEvent) -> bool:
+    """Clear each use's ``occurred_at`` that is not a time of its own
+    (:func:`certseal.events.has_own_time`: zero, or not one a Timestamp holds), so the
+    use reads at the record's time, as the issuer reads it, and its JSON can be
+    written; whether any was cleared."""
+    bad = [u for u in event.uses if u.HasField("occurred_at") and not has_own_time(u)]
+    for use in bad:
+        use.ClearField("occurred_at")
+    return bool(bad)
 
 
 def _department_and_type(lineage: str) -> tuple[str, str]:

@@ -37,18 +37,6 @@ def _time(value: Any) -> dt.datetime | None:
     return from_ts(value) if value.seconds or value.nanos else None
 
 
-def _use_time(
-    event: events_pb2.LicenceUsedEvent, use: events_pb2.LicenceUse, at: dt.datetime
-) -> dt.datetime:
-    """When ``use`` was verified: its own time (a use gathered from a later request,
-    docs/events.md), else, or when that time is not one a Timestamp holds, the
-    record's ``at``: one bad use never costs the record's other uses."""
-    try:
-        return _time(use_time(event, use)) or at
-    except (ValueError, OverflowError):
-        return at
-
-
 def verification_entries(value: bytes) -> list[UsageEntry]:
     """The entries of one ``licence.used`` record (one per use, in request order);
     [] for a record without a use or an id. DecodeError for bytes that are not a
@@ -64,7 +52,7 @@ def verification_entries(value: bytes) -> list[UsageEntry]:
             lineage=use.lineage,
             identifier=use.identifier,
             kind=UsageKind.VERIFIED,
-            occurred_at=_use_time(event, use, at),
+            occurred_at=_time(use_time(event, use)) or at,
             department_code=department_of(event.counter),
             counter=event.counter,
             clerk=event.clerk,
