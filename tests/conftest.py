@@ -7,6 +7,7 @@ by restarting servers.
 from __future__ import annotations
 
 import asyncio
+import copy
 import secrets
 import sys
 import time
@@ -407,6 +408,27 @@ class VerifierProcess:
         if self.process.returncode is None:
             self.process.terminate()
             await self.process.wait()
+
+
+async def serving_group(
+    stack: DevStack, config: Config, home, prefix: str, **verifier: object
+) -> VerifierProcess:
+    """A verifier group of its own (a fresh name from ``prefix``, its data under
+    ``home``), with the session's configuration and these ``[verifier]`` settings,
+    started and SERVING."""
+    from certseal.config import dump_config
+
+    cfg = copy.deepcopy(config)
+    cfg.verifier.data_dir = str(home / "data")
+    for name, value in verifier.items():
+        setattr(cfg.verifier, name, value)
+    (home / "config.toml").write_text(dump_config(cfg))
+    process = VerifierProcess(
+        stack, home / "config.toml", home, f"{prefix}-{secrets.token_hex(3)}"
+    )
+    await process.start()
+    await process.wait_serving()
+    return process
 
 
 def blank_pdf() -> bytes:

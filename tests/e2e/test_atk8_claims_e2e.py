@@ -15,7 +15,12 @@ from certseal import identifiers
 from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2, verifier_pb2
-from tests.conftest import VerifierProcess, issue_request, verdict_everywhere
+from tests.conftest import (
+    VerifierProcess,
+    issue_request,
+    serving_group,
+    verdict_everywhere,
+)
 
 VALID = verifier_pb2.VERDICT_VALID
 REPLAYED = verifier_pb2.VERDICT_REPLAYED
@@ -230,14 +235,7 @@ async def test_a_batch_of_presentation_codes_with_the_broker_away(dept, groups, 
 @pytest.fixture
 async def fresh(stack, config, issuer, tmp_path):
     """A verifier group just started: its claims producer not yet started."""
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(tmp_path / "data")
-    (tmp_path / "config.toml").write_text(dump_config(cfg))
-    process = VerifierProcess(
-        stack, tmp_path / "config.toml", tmp_path, f"a8f-{secrets.token_hex(3)}"
-    )
-    await process.start()
-    await process.wait_serving()
+    process = await serving_group(stack, config, tmp_path, "a8f")
     yield process
     await process.stop()
 

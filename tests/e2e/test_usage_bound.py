@@ -11,14 +11,12 @@ verifier group is REPLAYED at another (docs/events.md, "Usage records")."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
 import time
 import urllib.parse
 
 import pytest
 
-from certseal.config import dump_config
 from certseal.events import LICENCE_USAGE, uses_of
 from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
 from certseal.v1 import issuer_pb2 as pb
@@ -30,6 +28,7 @@ from tests.conftest import (
     fresh_uscc,
     issue_request,
     make_department,
+    serving_group,
 )
 from tests.e2e.test_verifier_hostile import channel_as
 
@@ -51,17 +50,7 @@ async def departments(operator, connect):
 
 async def _group(stack, config, tmp_path_factory, name: str) -> VerifierProcess:
     home = tmp_path_factory.mktemp(name)
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    cfg.verifier.counters = [COUNTER, ALLOWED]
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    process = VerifierProcess(
-        stack, config_file, home, f"{name}-{secrets.token_hex(3)}"
-    )
-    await process.start()
-    await process.wait_serving()
-    return process
+    return await serving_group(stack, config, home, name, counters=[COUNTER, ALLOWED])
 
 
 @pytest.fixture(scope="module")

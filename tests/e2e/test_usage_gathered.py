@@ -8,13 +8,11 @@ still publishes what it gathered (docs/events.md, "Usage records")."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
 
 import pytest
 
 from certseal import identifiers
-from certseal.config import dump_config
 from certseal.events import LICENCE_USAGE, use_time, uses_of
 from certseal.timestamps import from_ts
 from certseal.v1 import events_pb2, licence_pb2, verifier_pb2
@@ -24,6 +22,7 @@ from tests.conftest import (
     EventWatcher,
     VerifierProcess,
     issue_request,
+    serving_group,
     verdict_everywhere,
 )
 
@@ -34,16 +33,7 @@ LINGER_MS = 3_000  # long enough that requests a few milliseconds apart share it
 
 async def _group(stack, config, tmp_path_factory) -> VerifierProcess:
     home = tmp_path_factory.mktemp("gathered")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    cfg.verifier.usage_linger_ms = LINGER_MS
-    (home / "config.toml").write_text(dump_config(cfg))
-    process = VerifierProcess(
-        stack, home / "config.toml", home, f"gather-{secrets.token_hex(3)}"
-    )
-    await process.start()
-    await process.wait_serving()
-    return process
+    return await serving_group(stack, config, home, "gather", usage_linger_ms=LINGER_MS)
 
 
 @pytest.fixture
