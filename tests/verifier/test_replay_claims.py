@@ -37,7 +37,11 @@ def claim_of(n: int, nonce: str):
     return rec, event_id
 
 
-def claims_on(stack, feed: UsageFeed, timeout_s: float = 2.0) -> UsageClaims:
+def claims_on(stack, feed: UsageFeed, timeout_s: float = 10.0) -> UsageClaims:
+    """A claims publisher beside ``feed``. Its bound is generous: these tests decide
+    races and reads, and the first claim also starts the producer and the reader,
+    which on a loaded 2-core CI machine took longer than the service's 2 s
+    (``CLAIM_TIMEOUT_S``); tests of the bound set their own."""
     settings = stack.config.kafka.settings("certseal-tests")
     return UsageClaims(feed, producer_factory=settings.producer, timeout_s=timeout_s)
 
