@@ -23,13 +23,7 @@ from certseal.files import certificate_common_name, check_readable
 from certseal.listen import check_listen
 from certseal.metrics import Metrics
 from services.config import Config, load
-from services.verifier.app import (
-    build_servicer,
-    create_app,
-    index_rebuild_counter,
-    unopened_counter,
-    usage_refused_counter,
-)
+from services.verifier.app import build_servicer, create_app
 from services.verifier.broker import broker_cluster_id, partition_mismatches
 from services.verifier.config import (
     check_fetch_waits,
@@ -44,6 +38,11 @@ from services.verifier.diskindex import (
 )
 from services.verifier.domain import FieldRights
 from services.verifier.group import PeerServicer, peer_identities
+from services.verifier.metrics import (
+    index_rebuild_counter,
+    unopened_counter,
+    usage_counters,
+)
 from services.verifier.replay_store import FOLDER as REPLAY_FOLDER
 from services.verifier.replay_store import prepare_worker_folder
 from services.verifier.server import GrpcService
@@ -247,7 +246,7 @@ def main() -> None:
         state,
         data_dir=data_dir,
         field_rights=field_rights,
-        usage_refused=usage_refused_counter(metrics),
+        usage=usage_counters(metrics),
         unopened=unopened_counter(metrics),
     )
     grpc_service = GrpcService(
@@ -264,6 +263,8 @@ def main() -> None:
         ),
         index_built=state.feed.built,
     )
+    # Faust stops its app before this service: NOT_SERVING from the stop's first step
+    state.app.on_before_shutdown.connect(grpc_service.stopping)
     worker = Worker(
         state.app,
         grpc_service,

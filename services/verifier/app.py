@@ -36,7 +36,6 @@ from certseal.events import (
 from certseal.files import read_regular_file
 from certseal.hsm import labelled_key
 from certseal.indexkeys import IndexKeys
-from certseal.metrics import Metrics
 from certseal.secretfiles import read_secret_file
 from services.verifier.bundle import BundleSigner, TokenBundleSigner
 from services.verifier.config import (
@@ -51,6 +50,7 @@ from services.verifier.config import (
 from services.verifier.diskindex import FOLDER, DiskIndex, IndexDamaged, Record
 from services.verifier.domain import FieldRights
 from services.verifier.feed import LicenceFeed
+from services.verifier.gathering import UsageCounters
 from services.verifier.group import GroupIndex, peer_stubs
 from services.verifier.index import (
     BadEvent,
@@ -81,41 +81,6 @@ class Tables(TableManager):
         if not self.should_stop:
             await self._update_channels()
             await self.recovery.start()
-
-
-def index_rebuild_counter(metrics: Metrics) -> Counter:
-    """``certseal_verifier_index_rebuilds_total{reason}``: index rebuilds at start-up,
-    by reason (damaged, inconsistent, other_cluster, format: a licence index kept
-    by a version before the on-disk one)."""
-    return Counter(
-        "certseal_verifier_index_rebuilds",
-        "Times this verifier dropped its index and rebuilt it from the topics",
-        ["reason"],
-        registry=metrics.registry,
-    )
-
-
-def usage_refused_counter(metrics: Metrics) -> Counter:
-    """``certseal_verifier_usage_refused_total``: uses left out of a usage record to
-    keep it within its bound (docs/events.md, "Usage records"); above 0 is a bug."""
-    return Counter(
-        "certseal_verifier_usage_refused",
-        "Uses not published because a usage record would exceed its request's bound",
-        registry=metrics.registry,
-    )
-
-
-def unopened_counter(metrics: Metrics) -> Counter:
-    """``certseal_verifier_restricted_unopened_total{reason}``: licences whose sealed
-    restricted field values no configured index key opened (``unknown_kid``: the key
-    is missing, e.g. mid-rotation; ``tampered``: changed or moved from another
-    licence; ``malformed``); such a licence is shown without them."""
-    return Counter(
-        "certseal_verifier_restricted_unopened",
-        "Sealed restricted field values that no configured index key opened",
-        ["reason"],
-        registry=metrics.registry,
-    )
 
 
 def index_keys(config: VerifierSettings) -> IndexKeys:
@@ -402,7 +367,7 @@ def build_servicer(
     *,
     data_dir: Path,
     field_rights: FieldRights,
-    usage_refused: Counter | None = None,
+    usage: UsageCounters | None = None,
     unopened: Counter | None = None,
 ) -> tuple[VerifierServicer, LogWatch]:
     """The Verifier servicer over this group's state; bundles are signed with the
@@ -446,7 +411,7 @@ def build_servicer(
         target=_warm_up, args=(image_pool,), name="verifier-image-warm-up", daemon=True
     ).start()
     service = VerifierService(
-        usage_refused=usage_refused,
+        usage_counters=usage,
         usage_linger_s=vcfg.usage_linger_ms / 1000,
         group=vcfg.group,
         state=state,

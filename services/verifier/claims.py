@@ -41,7 +41,7 @@ from certseal.events import OutboxRecord, new_event_id
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting
 from services.verifier.events import bounded_usage, kafka_headers, usage_bound
-from services.verifier.gathering import UsageGatherer
+from services.verifier.gathering import UsageCounters, UsageGatherer
 from services.verifier.index import accepted_claims
 from services.verifier.replay import UsageFeed
 from services.verifier.replay_store import carries_no_nonce
@@ -343,8 +343,8 @@ class UsagePublisher:
     and when the request's presentation codes key to several partitions, one claim
     per partition (the first also carries the other uses).
 
-    ``producer`` gives the worker's (Faust's) producer; ``refused`` counts uses left
-    out of a record to keep its bound (a bug: logged too)."""
+    ``producer`` gives the worker's (Faust's) producer; ``counters`` counts uses
+    left out or unpublished (:class:`UsageCounters`)."""
 
     def __init__(
         self,
@@ -352,14 +352,14 @@ class UsagePublisher:
         group: str,
         claims: UsageClaims | None,
         producer: Callable[[], Any],
-        refused: Any = None,
+        counters: UsageCounters | None = None,
         window_s: float = 0.2,
     ):
         self._group = group
         self._claims = claims
-        self._refused = refused
+        self._counters = counters or UsageCounters()
         self._gathered = UsageGatherer(
-            group=group, producer=producer, window_s=window_s, refused=refused
+            group=group, producer=producer, window_s=window_s, counters=counters
         )
 
     async def publish(
@@ -465,6 +465,5 @@ class UsagePublisher:
         if left_out:
             limit = usage_bound(carried)
             log.error("usage over its bound %d: %d uses unpublished", limit, left_out)
-            if self._refused is not None:
-                self._refused.inc(left_out)
+            self._counters.over_bound(left_out)
         return record, left_out

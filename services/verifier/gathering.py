@@ -72,6 +72,33 @@ STOP_WAIT_S = 5.0
 _Key = tuple[str, str, str, str]  # counter, clerk, via, purpose
 
 
+@dataclass(frozen=True, slots=True)
+class UsageCounters:
+    """A worker's usage metrics (prometheus_client objects, made by
+    ``services.verifier.app.usage_counters``; None: not counted).
+
+    ``refused``: uses left out of a record to keep its bound (above 0 is a bug);
+    ``unpublished``: answered uses that no record will carry, by ``reason``
+    (``not_built``: a bug; ``not_sent``: the producer refused the record and the error
+    was not transient, or the worker stopped while retrying; ``not_delivered``: the
+    producer took the record and its delivery failed); ``waiting``: uses gathered or
+    being sent, not yet taken by the producer (it grows while the broker is away)."""
+
+    refused: Any = None
+    unpublished: Any = None
+    waiting: Any = None
+
+    def over_bound(self, uses: int) -> None:
+        """Count ``uses`` uses left out of a record to keep its bound."""
+        if self.refused is not None:
+            self.refused.inc(uses)
+
+    def lost(self, reason: str, uses: int) -> None:
+        """Count ``uses`` answered uses unpublished for ``reason``."""
+        if self.unpublished is not None:
+            self.unpublished.labels(reason=reason).inc(uses)
+
+
 @dataclass(slots=True)
 class _Gathered:
     """The uses gathered for one counter, clerk, caller and purpose."""
@@ -92,9 +119,11 @@ def _transient(exc: BaseException | None) -> bool:
     return _transient(exc.__cause__)
 
 
-def _delivered(delivery: asyncio.Future[Any], uses: int) -> None:
-    """Log a record whose delivery failed after the producer took it (its batch
-    expired with the broker away): not retried, as a lost acknowledgement would
+def _delivered(
+    delivery: asyncio.Future[Any], uses: int, counters: UsageCounters
+) -> None:
+    """Log and count a record whose delivery failed after the producer took it (its
+    batch expired with the broker away): not retried, as a lost acknowledgement would
     publish it twice; never silent."""
     if not delivery.cancelled() and delivery.exception() is not None:
         log.error(
@@ -102,6 +131,7 @@ def _delivered(delivery: asyncio.Future[Any], uses: int) -> None:
             uses,
             delivery.exception(),
         )
+        counters.lost("not_delivered", uses)
 
 
 def stopping() -> CertsealError:
@@ -115,8 +145,7 @@ def stopping() -> CertsealError:
 class UsageGatherer:
     """Publishes plain codes' uses gathered for ``window_s`` seconds (0: at the loop's
     next turn), one record per acting counter, clerk, caller (``via``) and purpose,
-    through ``producer()`` (the worker's Faust producer). ``refused`` counts uses left
-    out of a record to keep its bound (a bug: logged too)."""
+    through ``producer()`` (the worker's Faust producer), counted in ``counters``."""
 
     def __init__(
         self,
@@ -124,7 +153,7 @@ class UsageGatherer:
         group: str,
         producer: Callable[[], Any],
         window_s: float,
-        refused: Any = None,
+        counters: UsageCounters | None = None,
         max_uses: int = MAX_GATHERED_USES,
         max_waiting: int = MAX_WAITING_USES,
         retry_s: tuple[float, float] = RETRY_S,
@@ -133,7 +162,7 @@ class UsageGatherer:
         self._group = group
         self._producer = producer
         self._window_s = max(0.0, window_s)
-        self._refused = refused
+        self._counters = counters or UsageCounters()
         self._max_uses = max_uses
         self._max_waiting = max_waiting
         self._gathered: dict[_Key, _Gathered] = {}
@@ -144,6 +173,8 @@ class UsageGatherer:
         self._room.set()
         self._timer: asyncio.TimerHandle | None = None
         self._stopped = False
+        if self._counters.waiting is not None:
+            self._counters.waiting.set_function(lambda: self._waiting)
 
     @property
     def waiting(self) -> int:
@@ -203,6 +234,7 @@ class UsageGatherer:
             log.error(
                 "a usage record of %d uses not built: %r", len(gathered.uses), exc
             )
+            self._counters.lost("not_built", len(gathered.uses))
             record = None
         after = self._tails.get(record.key) if record is not None else None
         task = asyncio.get_running_loop().create_task(
@@ -242,7 +274,9 @@ class UsageGatherer:
                         kafka_headers(record),
                     )
                     if isinstance(delivery, asyncio.Future):
-                        delivery.add_done_callback(lambda done: _delivered(done, uses))
+                        delivery.add_done_callback(
+                            lambda done: _delivered(done, uses, self._counters)
+                        )
                     return
                 except Exception as exc:
                     if self._stopped or not _transient(exc):
@@ -255,6 +289,7 @@ class UsageGatherer:
                     delay = min(2 * delay, self._retry_s[1])
         except Exception as exc:
             log.error("a usage record of %d uses was not published: %r", uses, exc)
+            self._counters.lost("not_sent", uses)
         finally:
             self._waiting -= uses
             if self._waiting < self._max_waiting:
@@ -274,8 +309,7 @@ class UsageGatherer:
         )
         if left_out:
             log.error("usage over its bound: %d uses unpublished", left_out)
-            if self._refused is not None:
-                self._refused.inc(left_out)
+            self._counters.over_bound(left_out)
         return record
 
     async def stop(self) -> None:

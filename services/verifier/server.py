@@ -70,6 +70,7 @@ class GrpcService(Service):
         self._server: grpc.aio.Server | None = None  # None: on_start did not bind
         self.bind_failure: CertsealError | None = None  # why it did not, for main()
         self._probe_server: grpc.aio.Server | None = None
+        self._stopping = False
 
     async def on_start(self) -> None:
         """Listen; SERVING once the tables are recovered."""
@@ -134,7 +135,17 @@ class GrpcService(Service):
         log.info("index recovered in %.1f s", time.monotonic() - started)
         # what start-up and recovery made lives as long as the worker
         settle_collector(young=YOUNG_COLLECTION)
-        await self.health.set_serving(True)
+        if not self._stopping:
+            await self.health.set_serving(True)
+
+    async def stopping(self, *_: Any, **__: Any) -> None:
+        """NOT_SERVING from the first step of a graceful stop (Faust's
+        ``on_before_shutdown``: the app, its producer and its tables stop before this
+        service does), so that probes and load balancers send no more requests to a
+        worker that refuses plain codes (no usage is published any more) and whose
+        index is closing."""
+        self._stopping = True
+        await self.health.set_serving(False)
 
     @Service.task
     async def _follow_the_log(self) -> None:
@@ -156,7 +167,7 @@ class GrpcService(Service):
 
     async def on_stop(self) -> None:
         """Stop taking requests, finish those in flight."""
-        await self.health.set_serving(False)
+        await self.stopping()
         if self._server is not None:
             await self._server.stop(3)
         self._servicer.shutdown()

@@ -44,6 +44,7 @@ from services.verifier.domain import (
     parse_code,
 )
 from services.verifier.events import licence_use
+from services.verifier.gathering import UsageCounters
 from services.verifier.index import (
     Freshness,
     IndexStatus,
@@ -105,14 +106,13 @@ class VerifierService:
         counters: frozenset[str] = frozenset(),
         field_rights: FieldRights | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
-        usage_refused: Counter | None = None,
+        usage_counters: UsageCounters | None = None,
         index_keys: IndexKeys | None = None,
         unopened: Counter | None = None,
         usage_linger_s: float = 0.2,
     ):
-        """``usage_refused``: uses left out of a usage record to keep its bound;
-        ``usage_linger_s``: how long uses are gathered; ``index_keys``: the keys that
-        open sealed restricted values; ``unopened``: counts those none opens."""
+        """``usage_counters``, ``unopened``: metrics; ``usage_linger_s``: how long uses
+        are gathered; ``index_keys``: the keys that open sealed restricted values."""
         self._index_keys = index_keys
         self._unopened_count = unopened
         self._group = self.group = group  # the group this service answers for
@@ -124,7 +124,7 @@ class VerifierService:
             group=group,
             claims=UsageClaims(claims) if isinstance(claims, UsageFeed) else None,
             producer=lambda: state.app.producer,
-            refused=usage_refused,
+            counters=usage_counters,
             window_s=usage_linger_s,
         )
         self._bundles = bundles

@@ -21,9 +21,11 @@ from aiokafka.errors import KafkaTimeoutError
 from faust.transport.drivers.aiokafka import Producer as FaustProducer
 
 from certseal.events import uses_of
+from certseal.metrics import Metrics
 from certseal.v1 import events_pb2
 from services.verifier.gathering import UsageGatherer
-from tests.verifier.test_gathering import COUNTER, at
+from services.verifier.metrics import usage_counters
+from tests.verifier.test_gathering import COUNTER, at, sample
 from tests.verifier.test_replay import use
 
 
@@ -102,8 +104,13 @@ async def test_uses_whose_delivery_fails_are_not_lost_silently(caplog):
     which the gatherer never awaits: a batch that expires (KafkaTimeoutError, a
     transient error) loses its uses, and the gatherer counts them sent."""
     inner = ExpiringAiokafka()
+    metrics = Metrics(families=frozenset())
     gathered = UsageGatherer(
-        group="g", producer=lambda: ThroughFaust(inner), window_s=0, retry_s=(0, 0)
+        group="g",
+        producer=lambda: ThroughFaust(inner),
+        window_s=0,
+        retry_s=(0, 0),
+        counters=usage_counters(metrics),
     )
     await gathered.add([use(1)], carried=450, purpose="p", acting=COUNTER, now=at(0))
     with caplog.at_level(logging.WARNING, logger="services.verifier.gathering"):
@@ -115,10 +122,17 @@ async def test_uses_whose_delivery_fails_are_not_lost_silently(caplog):
             await asyncio.sleep(0)
     try:  # either sent again (a second delivery) or named at ERROR as not published
         assert len(inner.futures) == 2 or "was not delivered" in caplog.text
+        # this worker's choice: logged and counted, not sent again
+        assert (
+            sample(metrics, "certseal_verifier_usage_unpublished_total", **NOT_D) == 1
+        )
     finally:  # the futures nobody retrieved: no 'never retrieved' noise at exit
         for delivered in inner.futures:
             if delivered.done():
                 delivered.exception()
+
+
+NOT_D = {"reason": "not_delivered"}
 
 
 class OnePartitionBatch:

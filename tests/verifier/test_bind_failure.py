@@ -6,15 +6,18 @@ import copy
 import socket
 
 import pytest
+from grpc_health.v1 import health_pb2
 
 from certseal.errors import CertsealError
 from certseal.metrics import Metrics
+from certseal.v1 import verifier_pb2_grpc
 from services.verifier.index import Freshness
-from services.verifier.server import GrpcService
+from services.verifier.server import VERIFIER, GrpcService
 
 
-class _Servicer:
-    """What GrpcService.on_stop asks of the Verifier servicer."""
+class _Servicer(verifier_pb2_grpc.VerifierServicer):
+    """What GrpcService.on_stop asks of the Verifier servicer (every RPC
+    unimplemented)."""
 
     def __init__(self):
         self.stopped = False
@@ -48,3 +51,51 @@ async def test_a_port_taken_after_the_check_is_named_and_stops_cleanly(config):
     assert service.bind_failure is err.value
     await service.on_stop()
     assert servicer.stopped
+
+
+@pytest.fixture
+async def listening(config):
+    """A GrpcService listening on a free port, its index not recovered yet."""
+    cfg = copy.deepcopy(config)
+    cfg.verifier.listen = "127.0.0.1:0"
+    cfg.verifier.metrics_listen = cfg.verifier.probe_listen = ""
+    service = GrpcService(
+        config=cfg,
+        servicer=_Servicer(),
+        freshness=Freshness(),
+        metrics=Metrics(families=frozenset({"rpc"})),
+    )
+    await service.on_start()
+    yield service
+    await service.on_stop()
+
+
+async def status(service: GrpcService) -> int:
+    request = health_pb2.HealthCheckRequest(service=VERIFIER)
+    return (await service.health.servicer.Check(request, None)).status
+
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def recovered(service: GrpcService) -> None:
+    service._freshness.recovered.set()
+    await service._serve_when_recovered(service)  # a mode ServiceTask
+
+
+async def test_a_recovered_worker_serves_until_it_is_stopping(listening):
+    assert await status(listening) == NOT_SERVING  # not recovered yet
+    await recovered(listening)
+    assert await status(listening) == SERVING
+    await listening.stopping()  # Faust's on_before_shutdown
+    assert await status(listening) == NOT_SERVING
+
+
+async def test_a_stopping_worker_stays_not_serving_when_its_index_recovers(listening):
+    """Faust's on_before_shutdown calls ``stopping`` before its app, producer and
+    tables stop (and this service after them): NOT_SERVING from then on, also when the
+    index's recovery ends during the stop."""
+    await listening.stopping()
+    await recovered(listening)
+    assert await status(listening) == NOT_SERVING

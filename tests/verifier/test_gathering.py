@@ -15,11 +15,13 @@ from aiokafka.errors import KafkaTimeoutError
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import use_time, uses_of
+from certseal.metrics import Metrics
 from certseal.timestamps import ts
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting
 from services.verifier.events import NONCES_HEADER, usage_bound
 from services.verifier.gathering import UsageGatherer
+from services.verifier.metrics import usage_counters
 from tests.verifier.test_replay import T0, use
 
 COUNTER = Acting("dept:11440300VERIFIERS1", "11440300VERIFIERS1")
@@ -167,17 +169,31 @@ async def test_a_window_of_zero_sends_at_the_loops_next_turn():
     assert [len(uses_of(e)) for e in producer.events()] == [2]
 
 
-async def test_a_send_that_fails_is_logged_and_the_next_records_still_go(caplog):
+def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+async def test_a_send_that_fails_is_logged_counted_and_the_next_records_still_go(
+    caplog,
+):
+    metrics = Metrics(families=frozenset())
     producer = Producer()
     producer.fail = 1
-    gathered = gatherer(producer)
-    await gathered.add([use(1)], carried=450, purpose="p", acting=COUNTER, now=at(0))
+    gathered = gatherer(producer, counters=usage_counters(metrics))
+    await gathered.add(
+        [use(1), use(3)], carried=900, purpose="p", acting=COUNTER, now=at(0)
+    )
     await gathered.add([use(2)], carried=450, purpose="q", acting=COUNTER, now=at(0))
+    assert sample(metrics, "certseal_verifier_usage_waiting") == 3
     with caplog.at_level(logging.ERROR, logger="services.verifier.gathering"):
         await gathered.stop()
     assert [e.purpose for e in producer.events()] == ["q"]
-    assert "a usage record of 1 uses was not published" in caplog.text
+    assert "a usage record of 2 uses was not published" in caplog.text
     assert gathered.waiting == 0
+    assert sample(metrics, "certseal_verifier_usage_waiting") == 0
+    unpublished = "certseal_verifier_usage_unpublished_total"
+    assert sample(metrics, unpublished, reason="not_sent") == 2
+    assert sample(metrics, unpublished, reason="not_delivered") is None
 
 
 async def test_a_producer_that_takes_nothing_makes_requests_wait_for_room():

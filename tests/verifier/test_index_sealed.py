@@ -105,7 +105,7 @@ def test_an_unopened_blob_is_logged_by_key_id_and_counted_by_reason(caplog):
 
     from certseal.indexkeys import CannotOpen
     from certseal.metrics import Metrics
-    from services.verifier.app import unopened_counter
+    from services.verifier.metrics import unopened_counter
     from services.verifier.service import VerifierService
 
     metrics = Metrics()
