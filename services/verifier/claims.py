@@ -450,9 +450,10 @@ class UsagePublisher:
         event_id: str | None = None,
         key: str | None = None,
     ) -> tuple[OutboxRecord | None, int]:
+        limit = usage_bound(carried)
         record, left_out = bounded_usage(
             uses,
-            carried=carried,
+            limit=limit,
             counter=acting.counter,
             clerk=acting.clerk,
             via=acting.via,
@@ -463,7 +464,6 @@ class UsagePublisher:
             key=key,
         )
         if left_out:
-            limit = usage_bound(carried)
             log.error("usage over its bound %d: %d uses unpublished", limit, left_out)
             self._counters.over_bound(left_out)
         return record, left_out

@@ -153,7 +153,7 @@ def usage_bound(carried: int) -> int:
 def bounded_usage(
     uses: Sequence[events_pb2.LicenceUse],
     *,
-    carried: int,
+    limit: int,
     counter: str,
     purpose: str,
     group: str,
@@ -163,13 +163,13 @@ def bounded_usage(
     event_id: str | None = None,
     key: str | None = None,
 ) -> tuple[OutboxRecord | None, int]:
-    """The usage record of a request within :func:`usage_bound`, and how many uses were
-    left out to keep it there (0 unless the bound's arithmetic is wrong: a bug the
+    """The usage record of ``uses`` within ``limit`` bytes (:func:`record_bytes`; a
+    request's :func:`usage_bound`, or the sum of gathered requests'), and how many uses
+    were left out to keep it there (0 unless the bound's arithmetic is wrong: a bug the
     caller logs and counts). Uses are left out from the end; None when no use fits or
     there is none."""
     kept = list(uses)
     event_id = event_id or new_event_id()
-    limit = usage_bound(carried)
     while kept:
         record = usage_record(
             kept,

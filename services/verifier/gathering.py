@@ -45,7 +45,6 @@ from certseal.timestamps import ts
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting
 from services.verifier.events import (
-    ENVELOPE_BYTES,
     bounded_usage,
     kafka_headers,
     usage_bound,
@@ -299,7 +298,7 @@ class UsageGatherer:
         counter, clerk, via, purpose = key
         record, left_out = bounded_usage(
             gathered.uses,
-            carried=gathered.bound - ENVELOPE_BYTES,
+            limit=gathered.bound,
             counter=counter,
             clerk=clerk,
             via=via,

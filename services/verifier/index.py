@@ -28,6 +28,7 @@ from certseal.events import (
 )
 from certseal.indexkeys import CannotOpen, IndexKeys, Sealed
 from certseal.text import display_name_problem
+from certseal.timestamps import holds_time
 from certseal.v1 import events_pb2, licence_pb2
 from services.verifier.bundle import ListedLicence
 from services.verifier.domain import IndexEntry, TrustEntry, Verification
@@ -324,17 +325,13 @@ def accepted_claims(
     return event.event_id, nonces
 
 
-#: the range of a valid google.protobuf.Timestamp (timestamp.proto), epoch seconds
-TIMESTAMP_MIN_S = -62_135_596_800  # 0001-01-01T00:00:00Z
-TIMESTAMP_MAX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
-
-
 def _expiry_s(value: Timestamp) -> int:
-    """A code's expiry in whole epoch seconds; BadEvent if out of the Timestamp range."""
-    if not TIMESTAMP_MIN_S <= value.seconds <= TIMESTAMP_MAX_S:
-        raise BadEvent(f"code_expires_at.seconds out of range: {value.seconds}")
-    if not 0 <= value.nanos <= 999_999_999:
-        raise BadEvent(f"code_expires_at.nanos out of range: {value.nanos}")
+    """A code's expiry in whole epoch seconds; BadEvent if it is not a time a
+    Timestamp holds (:func:`certseal.timestamps.holds_time`)."""
+    if not holds_time(value):
+        raise BadEvent(
+            f"code_expires_at out of range: {value.seconds} s, {value.nanos} ns"
+        )
     return int(value.seconds)
 
 

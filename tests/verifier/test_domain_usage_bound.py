@@ -117,7 +117,7 @@ def test_within_the_bound_everything_is_published():
     carried = sum(u.ByteSize() + 3 for u in uses) + len(PURPOSE.encode())
     built, left_out = bounded_usage(
         uses,
-        carried=carried,
+        limit=usage_bound(carried),
         counter=COUNTER,
         clerk=CLERK,
         via="service:console",
@@ -137,7 +137,7 @@ def test_a_record_over_its_bound_leaves_uses_out_and_stays_within_it(short_by):
     carried = needed - short_by
     built, left_out = bounded_usage(
         uses,
-        carried=carried,
+        limit=usage_bound(carried),
         counter=COUNTER,
         clerk=CLERK,
         via="service:console",
