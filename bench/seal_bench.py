@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import io
 import itertools
 import os
@@ -252,6 +253,8 @@ def with_ratios(results: dict[str, Any], echo: dict[str, float]) -> None:
 async def onboard_owner(cfg: Config) -> None:
     """Onboard the bench's department with the seal_owner role (the issuer's
     directory, which the seal service reads), through an issuer that does not serve."""
+    cfg = copy.deepcopy(cfg)
+    cfg.issuer.metrics_listen = ""  # its default port is make run's
     issuer = IssuerApp(cfg, serve=False, background=False)
     await issuer.start()
     try:
