@@ -74,7 +74,7 @@ _Key = tuple[str, str, str, str]  # counter, clerk, via, purpose
 @dataclass(frozen=True, slots=True)
 class UsageCounters:
     """A worker's usage metrics (prometheus_client objects, made by
-    ``services.verifier.app.usage_counters``; None: not counted).
+    ``services.verifier.metrics.usage_counters``; None: not counted).
 
     ``refused``: uses left out of a record to keep its bound (above 0 is a bug);
     ``unpublished``: answered uses that no record will carry, by ``reason``
