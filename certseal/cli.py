@@ -233,12 +233,12 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_kek_rewrap(args: argparse.Namespace) -> int:
     """Re-wrap every key under a new key-encryption key (services stopped)."""
     from certseal.crypto import KeyWrapper
-    from certseal.secretfiles import read_secret_file
+    from certseal.secretfiles import KEK, read_secret_file
     from certseal.storage.kek import rewrap_all
 
     cfg = load(args)
-    current = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
-    new = KeyWrapper(read_secret_file(Path(args.new_kek)))
+    current = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
+    new = KeyWrapper(read_secret_file(Path(args.new_kek), "new-kek"))
 
     async def run() -> dict[str, int]:
         conn = await connect_database(cfg)

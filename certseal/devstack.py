@@ -27,7 +27,7 @@ from certseal.config import BaseConfig, dump_config
 from certseal.devpki import DevCA
 from certseal.events import default_topics
 from certseal.kafka import ensure_topics
-from certseal.secretfiles import read_secret_file
+from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.outbox import republish_retained
 
 log = logging.getLogger(__name__)
@@ -218,8 +218,8 @@ class EmbeddedStack(Generic[C]):
         cfg.database.dsn_file = str(dsn_file)
         cfg.secrets.kek_file = str(secrets_dir / "kek")
         cfg.secrets.data_key_file = str(secrets_dir / "data-key")
-        for name in (cfg.secrets.kek_file, cfg.secrets.data_key_file):
-            read_secret_file(Path(name), create=True)
+        read_secret_file(Path(cfg.secrets.kek_file), KEK, create=True)
+        read_secret_file(Path(cfg.secrets.data_key_file), DATA_KEY, create=True)
         cfg.kafka.bootstrap_servers = f"127.0.0.1:{port}"
         cfg.kafka.topic_partitions = self.topic_partitions
         server = self.ca.identity("service:certseal", server=True)

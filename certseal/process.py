@@ -16,7 +16,6 @@ import datetime as dt
 import errno
 import logging
 import os
-import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -326,9 +325,9 @@ many open files, an I/O error or no memory are the machine's, and stay exit 1.""
 
 def naming_the_setting(exc: BaseException, cfg: Any) -> BaseException:
     """``exc`` as a wrong setting (CertsealError INVALID_ARGUMENT naming it) when it
-    is about a file that a setting of ``cfg`` names: an OSError with that file name
-    (``[Errno 2] No such file or directory``), or a secret file's refusal (field
-    ``secret-file``), which names the file but not the setting; else ``exc``."""
+    is an OSError about a file that a setting of ``cfg`` names (``[Errno 2] No such
+    file or directory``); else ``exc``. (Secret files name their setting themselves:
+    :func:`certseal.secretfiles.read_secret_file`.)"""
     if (
         isinstance(exc, OSError)
         and exc.filename is not None
@@ -338,14 +337,6 @@ def naming_the_setting(exc: BaseException, cfg: Any) -> BaseException:
         setting = setting_naming(cfg, path)
         if setting is not None:
             return invalid(setting, f"cannot read {path!r}: {exc.strerror or exc}")
-    if isinstance(exc, CertsealError) and exc.field == "secret-file":
-        # the file is quoted ('...'), or ends "not a regular file: <path>"
-        paths = re.findall(r"'([^']+)'", exc.message)
-        paths.append(exc.message.rpartition("not a regular file: ")[2])
-        for path in paths:
-            setting = setting_naming(cfg, path)
-            if setting is not None:
-                return invalid(setting, exc.message)
     return exc
 
 

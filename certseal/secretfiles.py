@@ -10,17 +10,24 @@ import os
 from pathlib import Path
 
 from certseal.bounds import MAX_SMALL_FILE_BYTES
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import invalid
 from certseal.files import read_regular_file
 
+KEK = "secrets.kek_file"
+"""The setting naming the key-encryption key's file (``[secrets] kek_file``)."""
+DATA_KEY = "secrets.data_key_file"
+"""The setting naming the personal-data key's file (``[secrets] data_key_file``)."""
 
-def read_secret_file(path: Path, *, length: int = 32, create: bool = False) -> bytes:
-    """Read a binary secret of ``length`` bytes; with ``create``, make a fresh one
-    (random, mode 0600) if missing.
 
-    Raises CertsealError(FAILED_PRECONDITION) when the file holds another length, and
-    CertsealError(INVALID_ARGUMENT, ``secret-file``) when it cannot be read or is not a
-    regular file.
+def read_secret_file(
+    path: Path, field: str, *, length: int = 32, create: bool = False
+) -> bytes:
+    """Read a binary secret of ``length`` bytes from the file that ``field`` (the
+    setting, e.g. ``secrets.kek_file``, or the command's option) names; with
+    ``create``, make a fresh one (random, mode 0600) if missing.
+
+    Raises CertsealError(INVALID_ARGUMENT, ``field``) when the file cannot be read, is
+    not a regular file or holds another length: the setting is wrong, whichever.
     """
     if create and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,10 +35,9 @@ def read_secret_file(path: Path, *, length: int = 32, create: bool = False) -> b
         with os.fdopen(fd, "wb") as out:
             out.write(os.urandom(length))
     # a regular file, read within a bound: a device or a FIFO is refused, not read
-    data = read_regular_file(path, "secret-file", MAX_SMALL_FILE_BYTES)
+    data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
     if len(data) != length:
-        raise CertsealError(
-            ErrorKind.FAILED_PRECONDITION,
-            f"secret file {path} must hold exactly {length} bytes, has {len(data)}",
+        raise invalid(
+            field, f"{path} must hold exactly {length} bytes, has {len(data)}"
         )
     return data

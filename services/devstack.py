@@ -57,13 +57,13 @@ class DevStack(EmbeddedStack[Config]):
         # one index key, held by the issuer and every verifier group only: it seals
         # licences' restricted field values in their events (certseal.indexkeys)
         index_key = self.home / "secrets" / "index-key"
-        read_secret_file(index_key, create=True)
+        read_secret_file(index_key, "issuer.index_key_file", create=True)
         cfg.issuer.index_key_file = str(index_key)
         cfg.verifier.index_key_files = [str(index_key)]
         # the transparency log's Ed25519 key (a 32-byte seed); the CLI trusts its
         # verifier key, as an auditor would, given out of band
         log_key = self.home / "secrets" / "tlog-key"
-        seed = read_secret_file(log_key, create=True)
+        seed = read_secret_file(log_key, "tlog.signing_key_file", create=True)
         cfg.tlog.signing_key_file = str(log_key)
         cfg.cli.log_key = NoteSigner(
             cfg.tlog.origin, Ed25519PrivateKey.from_private_bytes(seed)

@@ -14,7 +14,7 @@ from aiohttp.abc import AbstractResolver
 from certseal.crypto import KeyWrapper
 from certseal.files import check_readable
 from certseal.process import ServiceProcess
-from certseal.secretfiles import read_secret_file
+from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import feed_pb2, feed_pb2_grpc
 from services.feed.config import FeedSettings
@@ -94,7 +94,7 @@ class FeedApp(ServiceProcess):
         self.service = FeedService(
             store=self.store,
             kafka=kafka,
-            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file))),
+            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK)),
             webhooks=self.webhooks,
             clock=self.clock,
             max_subscriptions=cfg.feed.max_subscriptions_per_integrator,

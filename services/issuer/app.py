@@ -16,7 +16,7 @@ from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
 from certseal.rpc import secure_channel
-from certseal.secretfiles import read_secret_file
+from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
@@ -258,19 +258,23 @@ class IssuerApp(ServiceProcess):
     def make_service(self, clock: Clock) -> IssuerService:
         """An issuer service over this process's pool (tests give their own clock)."""
         cfg = self.config
-        wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
+        wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
         if self.token is None:
             # [pkcs11]: department and presentation keys of its suites in the token
             self.token = token_from_config(cfg.pkcs11)
         protector = PersonalDataProtector(
-            read_secret_file(Path(cfg.secrets.data_key_file))
+            read_secret_file(Path(cfg.secrets.data_key_file), DATA_KEY)
         )
         return IssuerService(
             store=self.store,
             keyring=Keyring(store=self.store, wrapper=wrapper, token=self.token),
             wrapper=wrapper,
             protector=protector,
-            sealer=IndexSealer(read_secret_file(Path(cfg.issuer.index_key_file))),
+            sealer=IndexSealer(
+                read_secret_file(
+                    Path(cfg.issuer.index_key_file), "issuer.index_key_file"
+                )
+            ),
             clock=clock,
             platform_code=cfg.platform.code,
             platform_name=cfg.platform.name,

@@ -11,7 +11,7 @@ from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.process import ServiceProcess
 from certseal.rpc import secure_channel
-from certseal.secretfiles import read_secret_file
+from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
@@ -140,7 +140,7 @@ class SealApp(ServiceProcess):
         seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
         self.service = SealService(
             store=store,
-            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file))),
+            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK)),
             seal_ca=seal_ca,
             clock=self.clock,
             vendor_id=cfg.seal.vendor_id,

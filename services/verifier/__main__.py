@@ -22,6 +22,7 @@ from certseal.errors import CertsealError, invalid
 from certseal.files import certificate_common_name, check_readable
 from certseal.listen import check_listen
 from certseal.metrics import Metrics
+from certseal.secretfiles import read_secret_file
 from services.config import Config, load
 from services.verifier.app import build_servicer, create_app
 from services.verifier.broker import broker_cluster_id, partition_mismatches
@@ -294,18 +295,20 @@ def main() -> None:
 
 def _check_files(cfg: Config) -> None:
     """Before Faust starts (where a failure is its traceback and exit 1): the files
-    and the folder the worker's settings name, and the transparency log's key.
+    and the folder the worker's settings name, the index keys, and the transparency
+    log's key.
     CertsealError(INVALID_ARGUMENT) naming the setting."""
     vcfg = cfg.verifier
     cert, key = vcfg.identity(cfg.tls)
     own = "verifier" if vcfg.cert_file and vcfg.key_file else "tls"
     files = [("tls.ca_file", cfg.tls.ca_file), (f"{own}.cert_file", cert)]
     files += [(f"{own}.key_file", key)]
-    files += [("verifier.index_key_files", path) for path in vcfg.index_key_files]
     if vcfg.bundle_key:  # the TLS pair signs bundles otherwise: the file is not read
         files.append(("verifier.bundle_cert_file", vcfg.bundle_cert_file))
     for setting, path in files:
         check_readable(setting, path)
+    for path in vcfg.index_key_files:  # read whole: a key of the wrong size too
+        read_secret_file(Path(path), "verifier.index_key_files")
     data_dir = Path(vcfg.data_dir)
     if data_dir.exists() and not data_dir.is_dir():
         raise invalid("verifier.data_dir", f"{vcfg.data_dir} is not a folder")

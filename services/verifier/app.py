@@ -87,10 +87,11 @@ def index_keys(config: VerifierSettings) -> IndexKeys:
     """The index keys of ``[verifier] index_key_files`` (their ids are logged, never
     the keys).
 
-    Raises CertsealError(FAILED_PRECONDITION) for a file not of 32 bytes, OSError for
-    one that cannot be read."""
+    Raises CertsealError(INVALID_ARGUMENT, ``verifier.index_key_files``) for a file
+    that cannot be read or does not hold 32 bytes."""
     keys = IndexKeys(
-        read_secret_file(Path(name)) for name in config.verifier.index_key_files
+        read_secret_file(Path(name), "verifier.index_key_files")
+        for name in config.verifier.index_key_files
     )
     if not keys.kids:
         log.warning("no index key: restricted field values are shown to no counter")

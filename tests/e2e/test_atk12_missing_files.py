@@ -46,3 +46,37 @@ async def test_a_setting_naming_a_missing_file_exits_2_naming_it(
         f"services.{module}: error: {section}.{setting}: {errors[0].split(': ', 3)[-1]}"
     ], stderr
     assert str(missing) in errors[0], stderr
+
+
+SECRETS = [
+    ("issuer", "secrets", "kek_file"),
+    ("issuer", "secrets", "data_key_file"),
+    ("issuer", "issuer", "index_key_file"),
+    ("feed", "secrets", "kek_file"),
+    ("seal", "secrets", "kek_file"),
+    ("tlog", "tlog", "signing_key_file"),
+]
+
+
+@pytest.mark.parametrize("case", SECRETS, ids=lambda case: "-".join(case))
+async def test_a_secret_file_of_the_wrong_size_exits_2_naming_its_setting(
+    stack, config, tmp_path, case
+):
+    """A key file that holds another length than 32 bytes (a key pasted as hex or
+    base64, a file cut short) is a wrong setting too: exit 2, the setting named (it
+    exited 1 naming only the file)."""
+    module, section, setting = case
+    cfg = copy.deepcopy(config)
+    for name in ("issuer", "seal", "console", "feed", "tlog"):
+        getattr(cfg, name).listen = f"127.0.0.1:{free_port()}"
+        getattr(cfg, name).metrics_listen = f"127.0.0.1:{free_port()}"
+    pasted = tmp_path / "key.b64"
+    pasted.write_text("q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=\n")
+    setattr(getattr(cfg, section), setting, str(pasted))
+    done = _run_service(f"services.{module}", cfg, tmp_path)
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert done.returncode == 2, done.stderr
+    assert errors == [
+        f"services.{module}: error: {section}.{setting}: {pasted} must hold exactly "
+        "32 bytes, has 45"
+    ], done.stderr

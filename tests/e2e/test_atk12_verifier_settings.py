@@ -90,3 +90,19 @@ async def test_a_partition_count_other_than_the_topics_is_refused(
     assert "error: kafka.topic_partitions: 24 does not match" in stderr, stderr
     trust = max(1, config.kafka.topic_partitions // 4)  # what the stack made
     assert f"certseal.trust-events.v1 has {trust} partitions, not 6" in stderr, stderr
+
+
+async def test_an_index_key_file_of_the_wrong_size_exits_2_naming_the_setting(
+    stack, config, tmp_path
+):
+    cfg = _verifier(config, tmp_path)
+    pasted = tmp_path / "index-key.hex"
+    pasted.write_text("00" * 32)
+    cfg.verifier.index_key_files = [str(pasted)]
+    code, stderr = await _start(cfg, tmp_path)
+    assert code == 2, stderr
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if "error: " in line]
+    assert errors == [
+        f"error: verifier.index_key_files: {pasted} must hold exactly 32 bytes, has 64"
+    ], stderr

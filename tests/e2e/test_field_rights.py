@@ -187,7 +187,8 @@ async def test_an_amendment_reaches_the_index_and_a_rebuilt_index_has_it(
         and "等级G9".encode() not in event.SerializeToString()
     )
     keys = IndexKeys(
-        read_secret_file(Path(name)) for name in config.verifier.index_key_files
+        read_secret_file(Path(name), "verifier.index_key_files")
+        for name in config.verifier.index_key_files
     )
     # only the restricted field, not the public or personal ones
     assert restricted_values(event, keys) == {"grade": "等级G9"}

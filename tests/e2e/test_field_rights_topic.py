@@ -127,7 +127,9 @@ async def test_a_blob_tampered_moved_or_of_an_unknown_key_shows_no_value(
 
     def flip(event: events_pb2.LicenceEvent) -> None:
         # sealed afresh for the new version with the real key, then one bit flipped
-        key = read_secret_file(Path(config.issuer.index_key_file))
+        key = read_secret_file(
+            Path(config.issuer.index_key_file), "issuer.index_key_file"
+        )
         sealed = IndexSealer(key).seal(
             b"\x0a\x0f\x0a\x05grade\x12\x06\x0a\x04FAKE",
             lineage=event.lineage,
@@ -182,5 +184,5 @@ async def test_a_blob_tampered_moved_or_of_an_unknown_key_shows_no_value(
     assert f"{tampered[0].lineage} not opened (tampered" in log
     assert f"{moved[0].lineage} not opened (tampered" in log
     assert f"{unknown[0].lineage} not opened (unknown_kid" in log
-    key = read_secret_file(Path(config.issuer.index_key_file))
+    key = read_secret_file(Path(config.issuer.index_key_file), "issuer.index_key_file")
     assert key.hex() not in log

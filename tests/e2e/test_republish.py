@@ -361,7 +361,8 @@ async def test_a_new_broker_is_rebuilt_from_postgresql(stack, config, tmp_path):
             restricted.lineage.encode(),
         )
         index_keys = IndexKeys(
-            read_secret_file(Path(name)) for name in cfg.verifier.index_key_files
+            read_secret_file(Path(name), "verifier.index_key_files")
+            for name in cfg.verifier.index_key_files
         )
         assert len(rows) == 1 and "等级G7".encode() not in rows[0]["value"]
         event = events_pb2.LicenceEvent.FromString(rows[0]["value"])

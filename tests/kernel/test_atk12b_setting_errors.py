@@ -28,7 +28,7 @@ import pytest
 
 from certseal.errors import CertsealError
 from certseal.process import exit_status, naming_the_setting
-from certseal.secretfiles import read_secret_file
+from certseal.secretfiles import KEK, read_secret_file
 from certseal.storage.pool import create_pool
 from services.config import load
 
@@ -87,7 +87,7 @@ def test_a_secret_file_that_is_a_folder_names_its_setting(tmp_path: Path):
     cfg = load(None)
     cfg.secrets.kek_file = str(tmp_path)
     with pytest.raises(CertsealError) as caught:
-        read_secret_file(Path(cfg.secrets.kek_file))
+        read_secret_file(Path(cfg.secrets.kek_file), KEK)
     mapped = naming_the_setting(caught.value, cfg)
     assert isinstance(mapped, CertsealError)
     assert mapped.field == "secrets.kek_file"
@@ -98,7 +98,7 @@ def test_a_missing_secret_file_names_its_setting(tmp_path: Path):
     cfg = load(None)
     cfg.secrets.kek_file = str(tmp_path / "absent")
     with pytest.raises(CertsealError) as caught:
-        read_secret_file(Path(cfg.secrets.kek_file))
+        read_secret_file(Path(cfg.secrets.kek_file), KEK)
     mapped = naming_the_setting(caught.value, cfg)
     assert isinstance(mapped, CertsealError)
     assert mapped.field == "secrets.kek_file"

@@ -9,6 +9,7 @@ one byte.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -131,8 +132,11 @@ def test_secret_files_refuse_a_device_or_fifo(special, fifo):
 
     path = Path("/dev/zero" if special == "/dev/zero" else fifo)
     for read, field in (
-        (webhook_secret, "secret-file"),
-        (read_secret_file, "secret-file"),
+        (webhook_secret, "secret-file"),  # the command's --secret-file
+        (
+            functools.partial(read_secret_file, field="secrets.kek_file"),
+            "secrets.kek_file",
+        ),
     ):
         with pytest.raises(CertsealError) as err:
             _no_hang(read, path)

@@ -9,7 +9,7 @@ import pytest
 
 from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError
-from certseal.secretfiles import read_secret_file
+from certseal.secretfiles import KEK, read_secret_file
 from certseal.storage.pool import connect, create_pool, migrate_service
 from services.feed.app import FeedApp
 from services.issuer.app import IssuerApp
@@ -42,7 +42,7 @@ async def test_every_wrapped_key_moves_to_the_new_kek(own_database, tmp_path):
     pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
     await migrate_service(pool, "seal", SealApp.migrations)
     await migrate_service(pool, "feed", FeedApp.migrations)
-    old = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file)))
+    old = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
     secret = secrets.token_bytes(32)
     async with pool.acquire() as conn:
         await conn.execute(
@@ -106,4 +106,5 @@ async def test_a_new_kek_of_the_wrong_size_is_refused(own_database, tmp_path):
     code, out = await run_certseal(
         own_database, tmp_path, "kek", "rewrap", "--new-kek", str(short)
     )
-    assert code == 1 and "must hold exactly 32 bytes" in out
+    assert code == 2, out  # bad input to the command: its option is named
+    assert f"error: new-kek: {short} must hold exactly 32 bytes, has 9" in out

@@ -17,7 +17,7 @@ import pytest
 from certseal.crypto import KeyWrapper, Suite, digest
 from certseal.errors import CertsealError, ErrorKind
 from certseal.rpc import Caller
-from certseal.secretfiles import read_secret_file
+from certseal.secretfiles import KEK, read_secret_file
 from services.seal import verification
 from services.seal.domain import (
     SealCheck,
@@ -122,7 +122,7 @@ async def test_a_job_past_its_time_bound_keeps_nothing(
     operator,
     monkeypatch,
 ):
-    wrapper = KeyWrapper(read_secret_file(Path(config.secrets.kek_file)))
+    wrapper = KeyWrapper(read_secret_file(Path(config.secrets.kek_file), KEK))
     offload = SealOffload(workers=1, queue=2, timeout_s=0.2)
     service = SealService(  # noqa: F811
         store=seal_store, wrapper=wrapper, seal_ca=seal_ca, clock=clock, offload=offload

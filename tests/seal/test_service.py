@@ -12,7 +12,7 @@ from certseal.devpki import DevCA
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import SEAL_EVENTS
 from certseal.rpc import Caller
-from certseal.secretfiles import read_secret_file
+from certseal.secretfiles import KEK, read_secret_file
 from certseal.storage.pool import create_pool
 from certseal.v1 import events_pb2
 from services.seal.domain import SealVerdict
@@ -55,7 +55,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def service(seal_store, seal_ca, config, clock) -> SealService:
-    wrapper = KeyWrapper(read_secret_file(Path(config.secrets.kek_file)))
+    wrapper = KeyWrapper(read_secret_file(Path(config.secrets.kek_file), KEK))
     return SealService(store=seal_store, wrapper=wrapper, seal_ca=seal_ca, clock=clock)
 
 
@@ -231,7 +231,7 @@ async def test_bad_registrations_name_the_field(service, changes, field, operato
 async def test_an_oversized_document_is_refused(seal_store, seal_ca, config, operator):
     small = SealService(
         store=seal_store,
-        wrapper=KeyWrapper(read_secret_file(Path(config.secrets.kek_file))),
+        wrapper=KeyWrapper(read_secret_file(Path(config.secrets.kek_file), KEK)),
         seal_ca=seal_ca,
         max_document_bytes=1000,
     )
