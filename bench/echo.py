@@ -20,7 +20,7 @@ import signal
 import grpc
 import uvloop
 
-from certseal.rpc import server_credentials
+from certseal.tlsfiles import server_credentials
 
 #: the empty message: an empty body decodes as any message's defaults
 EMPTY = b""

@@ -136,6 +136,12 @@ class ServiceSection(Section):
             return self.cert_file, self.key_file
         return tls.cert_file, tls.key_file
 
+    def identity_fields(self, section: str) -> tuple[str, str, str]:
+        """The settings :meth:`identity` reads (CA, certificate, key), for errors;
+        ``section``: this section's name (e.g. ``verifier``)."""
+        own = section if self.cert_file and self.key_file else "tls"
+        return "tls.ca_file", f"{own}.cert_file", f"{own}.key_file"
+
 
 class OutboxConfig(Section):
     """The transactional outbox's relay, ``[outbox]``.

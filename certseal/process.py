@@ -34,7 +34,6 @@ from certseal.rpc import (
     Health,
     ServiceInterceptor,
     build_server,
-    server_credentials,
     start_probe_server,
 )
 from certseal.storage.audit import AuditSealer
@@ -48,6 +47,7 @@ from certseal.storage.outbox import OutboxRelay, refresh_backlog_metrics
 from certseal.storage.pool import create_pool, migrate_service, ping
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
+from certseal.tlsfiles import server_credentials
 
 log = logging.getLogger(__name__)
 

@@ -112,17 +112,6 @@ def _caller_from_context(context: grpc.aio.ServicerContext) -> Caller:
     return Caller.parse(names[0].decode())
 
 
-def server_credentials(
-    ca_file: str, cert_file: str, key_file: str
-) -> grpc.ServerCredentials:
-    """mTLS: the server presents its pair and requires a client certificate from the CA."""
-    return grpc.ssl_server_credentials(
-        [(Path(key_file).read_bytes(), Path(cert_file).read_bytes())],
-        root_certificates=Path(ca_file).read_bytes(),
-        require_client_auth=True,
-    )
-
-
 def secure_channel(
     target: str,
     ca_file: str,

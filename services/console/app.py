@@ -24,12 +24,13 @@ from prometheus_client import Counter, Histogram
 
 from certseal.errors import invalid
 from certseal.events import default_topics
-from certseal.files import certificate_common_name, check_readable
+from certseal.files import certificate_common_name
 from certseal.listen import bind_problem
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, secure_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
+from certseal.tlsfiles import read_certificates, read_key_pair
 from certseal.v1 import issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
 from services.console.config import ConsoleSettings
@@ -193,11 +194,15 @@ class ConsoleApp:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        check_readable("console.https_cert_file", cs.https_cert_file)
-        check_readable("console.https_key_file", cs.https_key_file)
+        # read and parsed first: ssl says only "[SSL] PEM lib" of a wrong file
+        read_key_pair(
+            cs.https_cert_file,
+            cs.https_key_file,
+            ("console.https_cert_file", "console.https_key_file"),
+        )
         context.load_cert_chain(cs.https_cert_file, cs.https_key_file)
         if cs.client_ca_file:  # clerks may sign in with a browser client certificate
-            check_readable("console.client_ca_file", cs.client_ca_file)
+            read_certificates(cs.client_ca_file, "console.client_ca_file")
             context.verify_mode = ssl.CERT_OPTIONAL
             context.load_verify_locations(cs.client_ca_file)
         host, _, port = self.listen.rpartition(":")

@@ -156,7 +156,11 @@ class SealApp(ServiceProcess):
                 processes=cfg.seal.verify_processes,
             ),
             sm2_ca=(
-                SealCa.from_files(cfg.seal.sm2_ca_cert_file, cfg.seal.sm2_ca_key_file)
+                SealCa.from_files(
+                    cfg.seal.sm2_ca_cert_file,
+                    cfg.seal.sm2_ca_key_file,
+                    ("seal.sm2_ca_cert_file", "seal.sm2_ca_key_file"),
+                )
                 if cfg.seal.sm2_ca_cert_file
                 else None
             ),

@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certseal.bounds import MAX_SMALL_FILE_BYTES
 from certseal.crypto import (
     SM2_CURVE_OID,
     SoftwareSigner,
@@ -32,7 +33,8 @@ from certseal.crypto import (
     signature_to_der,
 )
 from certseal.der import check as der_check
-from certseal.errors import precondition
+from certseal.errors import invalid
+from certseal.files import read_regular_file
 
 _P256_OID = "1.2.840.10045.3.1.7"
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
@@ -315,25 +317,47 @@ class SealCa:
         return hashlib.sha256(self.cert).hexdigest()
 
     @classmethod
-    def from_files(cls, cert_file: str, key_file: str) -> SealCa:
-        """Load the CA's PEM certificate and its P-256 or SM2 (SEC 1) PEM key;
-        FAILED_PRECONDITION naming ``key_file`` for any other key."""
-        cert = _pem_certificate(Path(cert_file).read_bytes())
-        data = Path(key_file).read_bytes()
+    def from_files(
+        cls,
+        cert_file: str,
+        key_file: str,
+        fields: tuple[str, str] = ("seal.ca_cert_file", "seal.ca_key_file"),
+    ) -> SealCa:
+        """Load the CA's PEM (or DER) certificate and its P-256 or SM2 (SEC 1) PEM
+        key, ``fields`` naming the two settings.
+
+        Raises CertsealError(INVALID_ARGUMENT) naming ``fields[0]`` for a file that
+        cannot be read or holds no X.509 certificate, ``fields[1]`` for one that cannot
+        be read or holds another kind of key or another certificate's key."""
+        cert_field, key_field = fields
+        data = read_regular_file(cert_file, cert_field, MAX_SMALL_FILE_BYTES)
+        try:
+            cert = _pem_certificate(data)
+            public = read_certificate(cert).public_key_der
+        except ValueError as exc:
+            raise invalid(
+                cert_field, f"{cert_file} holds no X.509 certificate ({exc})"
+            ) from None
+        data = read_regular_file(key_file, key_field, MAX_SMALL_FILE_BYTES)
         try:
             key = serialization.load_pem_private_key(data, None)
         except (ValueError, TypeError, UnsupportedAlgorithm):
             key = None  # an SM2 key: cryptography has no SM2 curve
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return cls(cert, key)
         try:
-            public = read_certificate(cert).public_key_der
+            if isinstance(key, ec.EllipticCurvePrivateKey):
+                spki = key.public_key().public_bytes(
+                    serialization.Encoding.DER,
+                    serialization.PublicFormat.SubjectPublicKeyInfo,
+                )
+                if spki != public:
+                    raise ValueError("another certificate's key")
+                return cls(cert, key)
             return cls(cert, load_sm2_key(data, public))
         except (ValueError, InvalidSignature):
-            raise precondition(
-                f"the seal CA key {key_file} must be an EC P-256 or SM2 key matching "
-                "its certificate",
-                field="seal_ca_key_file",
+            raise invalid(
+                key_field,
+                f"{key_file} must be the EC P-256 or SM2 key of the certificate in "
+                f"{cert_field} ({cert_file})",
             ) from None
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ from certseal.files import certificate_common_name, check_readable
 from certseal.listen import check_listen
 from certseal.metrics import Metrics
 from certseal.secretfiles import read_secret_file
+from certseal.tlsfiles import read_tls_identity
 from services.config import Config, load
 from services.verifier.app import build_servicer, create_app
 from services.verifier.broker import broker_cluster_id, partition_mismatches
@@ -299,14 +300,12 @@ def _check_files(cfg: Config) -> None:
     log's key.
     CertsealError(INVALID_ARGUMENT) naming the setting."""
     vcfg = cfg.verifier
-    cert, key = vcfg.identity(cfg.tls)
-    own = "verifier" if vcfg.cert_file and vcfg.key_file else "tls"
-    files = [("tls.ca_file", cfg.tls.ca_file), (f"{own}.cert_file", cert)]
-    files += [(f"{own}.key_file", key)]
+    # what the gRPC server will present and trust, read and parsed
+    read_tls_identity(
+        cfg.tls.ca_file, *vcfg.identity(cfg.tls), vcfg.identity_fields("verifier")
+    )
     if vcfg.bundle_key:  # the TLS pair signs bundles otherwise: the file is not read
-        files.append(("verifier.bundle_cert_file", vcfg.bundle_cert_file))
-    for setting, path in files:
-        check_readable(setting, path)
+        check_readable("verifier.bundle_cert_file", vcfg.bundle_cert_file)
     for path in vcfg.index_key_files:  # read whole: a key of the wrong size too
         read_secret_file(Path(path), "verifier.index_key_files")
     data_dir = Path(vcfg.data_dir)

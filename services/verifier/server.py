@@ -20,9 +20,9 @@ from certseal.rpc import (
     Health,
     ServiceInterceptor,
     build_server,
-    server_credentials,
     start_probe_server,
 )
+from certseal.tlsfiles import server_credentials
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.verifier.config import VerifierSettings
 from services.verifier.group import PEER, PeerServicer
@@ -101,7 +101,9 @@ class GrpcService(Service):
         self._server, self.port = build_server(
             listen=cfg.verifier.listen,
             credentials=server_credentials(
-                cfg.tls.ca_file, *cfg.verifier.identity(cfg.tls)
+                cfg.tls.ca_file,
+                *cfg.verifier.identity(cfg.tls),
+                cfg.verifier.identity_fields("verifier"),
             ),
             interceptor=interceptor,
             health_=self.health,

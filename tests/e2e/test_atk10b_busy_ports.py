@@ -37,8 +37,8 @@ from certseal.rpc import (
     Health,
     ServiceInterceptor,
     build_server,
-    server_credentials,
 )
+from certseal.tlsfiles import server_credentials
 from services.devstack import free_port
 from tests.conftest import migrated_database
 from tests.e2e.test_busy_ports import _start, taken

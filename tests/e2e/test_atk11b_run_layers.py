@@ -31,7 +31,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from certseal.cli import LOCAL_OVERLAY, channel
 from certseal.config import dump_config
 from certseal.devstack import free_port
-from certseal.rpc import server_credentials
+from certseal.tlsfiles import server_credentials
 from services.config import Config, load
 from services.devstack import DevStack
 from services.run_layers import (

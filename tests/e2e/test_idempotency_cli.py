@@ -16,7 +16,7 @@ import grpc
 from certseal import cli
 from certseal.idempotency import METADATA_KEY
 from certseal.retries import RETRY_SERVICE_CONFIG
-from certseal.rpc import server_credentials
+from certseal.tlsfiles import server_credentials
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
 from tests.conftest import issue_request

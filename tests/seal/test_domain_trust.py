@@ -421,8 +421,8 @@ def test_the_dev_sm2_seal_ca_loads_and_certifies(tmp_path):
     other_cert, _ = dev_sm2_ca(tmp_path / "other")
     with pytest.raises(CertsealError) as err:
         SealCa.from_files(other_cert, key_file)
-    assert err.value.kind is ErrorKind.FAILED_PRECONDITION
-    assert key_file in err.value.message
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert err.value.field == "seal.ca_key_file" and key_file in err.value.message
 
 
 def test_a_kept_path_answers_only_inside_the_window_every_time_check_passed(chain):
