@@ -436,9 +436,6 @@ def build_servicer(
         index_keys=index_keys(config),
         unopened=unopened,
     )
-    # before Faust flushes and stops its producer, which it does before the gRPC
-    # server's stop: the uses still gathered go out with a graceful stop
-    state.app.on_before_shutdown.connect(service.publish_gathered_usage)
     return VerifierServicer(service=service), log_watch
 
 

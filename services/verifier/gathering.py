@@ -31,8 +31,11 @@ use nobody will publish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import itertools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,16 +60,19 @@ MAX_GATHERED_USES = 500
 at most 500 codes), so a gathered record is never larger than a batch's."""
 
 MAX_WAITING_USES = 100_000
-"""The most uses waiting to be published before a request waits for room: the producer
-not taking records (a broker away) makes verifications wait, as a full producer buffer
-did, instead of growing the worker's memory without bound."""
+"""The most uses waiting to be delivered (gathered, being sent, or taken by the
+producer and not yet acknowledged by the broker) before a request waits for room: a
+broker away makes verifications wait, as a full producer buffer did, instead of growing
+the worker's memory without bound."""
 
 RETRY_S = (0.5, 10.0)
 """A record's send retried after a transient error: first after 0.5 s, doubling to at
 most 10 s between tries, until it is sent or the worker stops."""
 
 STOP_WAIT_S = 5.0
-"""How long a stop waits for the records being sent (a broker away holds them)."""
+"""How long a stop waits for the records being sent (a broker away holds them); a
+record in its retry backoff is tried again at once. What is still unsent then is
+counted and logged as not published."""
 
 _Key = tuple[str, str, str, str]  # counter, clerk, via, purpose
 
@@ -78,14 +84,19 @@ class UsageCounters:
 
     ``refused``: uses left out of a record to keep its bound (above 0 is a bug);
     ``unpublished``: answered uses that no record will carry, by ``reason``
-    (``not_built``: a bug; ``not_sent``: the producer refused the record and the error
-    was not transient, or the worker stopped while retrying; ``not_delivered``: the
-    producer took the record and its delivery failed); ``waiting``: uses gathered or
-    being sent, not yet taken by the producer (it grows while the broker is away)."""
+    (:data:`REASONS`: ``not_built``, a bug; ``not_sent``, the producer refused the
+    record and the error was not transient, or the worker stopped before it was
+    sent; ``not_delivered``, the producer took the record and its delivery failed);
+    ``waiting``: uses not yet delivered (gathered, being sent, or in the producer);
+    ``oldest``: how long the oldest of them has waited, in seconds (at most the linger
+    while the broker takes records; it grows while the broker is away)."""
 
     refused: Any = None
     unpublished: Any = None
     waiting: Any = None
+    oldest: Any = None
+
+    REASONS = ("not_built", "not_sent", "not_delivered")
 
     def over_bound(self, uses: int) -> None:
         """Count ``uses`` uses left out of a record to keep its bound."""
@@ -105,6 +116,7 @@ class _Gathered:
     first_at: dt.datetime
     uses: list[events_pb2.LicenceUse] = field(default_factory=list)
     bound: int = 0  # bytes: the sum of the gathered requests' usage_bound
+    since: float = field(default_factory=lambda: time.monotonic())  # first gathered
 
 
 def _transient(exc: BaseException | None) -> bool:
@@ -116,21 +128,6 @@ def _transient(exc: BaseException | None) -> bool:
     if isinstance(exc, KafkaTimeoutError) or getattr(exc, "retriable", False):
         return True
     return _transient(exc.__cause__)
-
-
-def _delivered(
-    delivery: asyncio.Future[Any], uses: int, counters: UsageCounters
-) -> None:
-    """Log and count a record whose delivery failed after the producer took it (its
-    batch expired with the broker away): not retried, as a lost acknowledgement would
-    publish it twice; never silent."""
-    if not delivery.cancelled() and delivery.exception() is not None:
-        log.error(
-            "a usage record of %d uses was not delivered: %r",
-            uses,
-            delivery.exception(),
-        )
-        counters.lost("not_delivered", uses)
 
 
 def stopping() -> CertsealError:
@@ -165,7 +162,11 @@ class UsageGatherer:
         self._max_uses = max_uses
         self._max_waiting = max_waiting
         self._gathered: dict[_Key, _Gathered] = {}
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: dict[asyncio.Task[None], int] = {}  # task -> its record's uses
+        #: records sent and not yet delivered: token -> when their first use gathered
+        self._undelivered: dict[int, float] = {}
+        self._tokens = itertools.count()
+        self._wake = asyncio.Event()  # set by the stop: a backoff ends at once
         self._tails: dict[bytes, asyncio.Task[None]] = {}  # record key -> its last send
         self._waiting = 0  # uses gathered or being sent, not yet taken by the producer
         self._room = asyncio.Event()
@@ -174,11 +175,20 @@ class UsageGatherer:
         self._stopped = False
         if self._counters.waiting is not None:
             self._counters.waiting.set_function(lambda: self._waiting)
+        if self._counters.oldest is not None:
+            self._counters.oldest.set_function(self.oldest_waiting_s)
 
     @property
     def waiting(self) -> int:
-        """Uses gathered or being sent, not yet taken by the producer."""
+        """Uses not yet delivered: gathered, being sent, or in the producer."""
         return self._waiting
+
+    def oldest_waiting_s(self) -> float:
+        """Seconds since the oldest use not yet delivered was gathered (0: none).
+        Read by the metrics thread too: it copies what it reads."""
+        since = [g.since for g in list(self._gathered.values())]
+        since += list(self._undelivered.values())
+        return max(0.0, time.monotonic() - min(since)) if since else 0.0
 
     async def add(
         self,
@@ -236,11 +246,14 @@ class UsageGatherer:
             self._counters.lost("not_built", len(gathered.uses))
             record = None
         after = self._tails.get(record.key) if record is not None else None
+        token = next(self._tokens)
+        self._undelivered[token] = gathered.since
+        uses = len(gathered.uses)
         task = asyncio.get_running_loop().create_task(
-            self._sent(record, len(gathered.uses), after)
+            self._sent(record, uses, after, token)
         )
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._sending[task] = uses
+        task.add_done_callback(lambda done: self._sending.pop(done, None))
         if record is not None:
             self._tails[record.key] = task
             task.add_done_callback(lambda done: self._forget_tail(record.key, done))
@@ -254,11 +267,14 @@ class UsageGatherer:
         record: OutboxRecord | None,
         uses: int,
         after: asyncio.Task[None] | None,
+        token: int,
     ) -> None:
         """Send one record of ``uses`` uses once ``after`` is done, retrying while the
         error is transient and the worker runs; uses that cannot be sent, or whose
-        delivery fails, are logged at ERROR (never silently)."""
+        delivery fails, are logged at ERROR and counted (never silently). They wait
+        (:attr:`waiting`) until the broker acknowledged them."""
         delay = self._retry_s[0]
+        taken = False  # by the producer: released when its delivery is done
         try:
             if after is not None:
                 await asyncio.wait([after])
@@ -273,8 +289,9 @@ class UsageGatherer:
                         kafka_headers(record),
                     )
                     if isinstance(delivery, asyncio.Future):
+                        taken = True
                         delivery.add_done_callback(
-                            lambda done: _delivered(done, uses, self._counters)
+                            lambda done: self._delivered(done, uses, token)
                         )
                     return
                 except Exception as exc:
@@ -284,15 +301,34 @@ class UsageGatherer:
                         "a usage record of %d uses not sent yet (%r): again in %.1f s",
                         *(uses, exc, delay),
                     )
-                    await asyncio.sleep(delay)
+                    with contextlib.suppress(TimeoutError):  # the stop ends it
+                        await asyncio.wait_for(self._wake.wait(), delay)
                     delay = min(2 * delay, self._retry_s[1])
         except Exception as exc:
             log.error("a usage record of %d uses was not published: %r", uses, exc)
             self._counters.lost("not_sent", uses)
         finally:
-            self._waiting -= uses
-            if self._waiting < self._max_waiting:
-                self._room.set()
+            if not taken:
+                self._release(uses, token)
+
+    def _delivered(self, delivery: asyncio.Future[Any], uses: int, token: int) -> None:
+        """The broker acknowledged a record, or its delivery failed after the producer
+        took it (its batch expired with the broker away): logged and counted, not
+        retried, as a lost acknowledgement would publish it twice."""
+        if not delivery.cancelled() and delivery.exception() is not None:
+            log.error(
+                "a usage record of %d uses was not delivered: %r",
+                uses,
+                delivery.exception(),
+            )
+            self._counters.lost("not_delivered", uses)
+        self._release(uses, token)
+
+    def _release(self, uses: int, token: int) -> None:
+        self._undelivered.pop(token, None)
+        self._waiting -= uses
+        if self._waiting < self._max_waiting:
+            self._room.set()
 
     def _record(self, key: _Key, gathered: _Gathered) -> OutboxRecord | None:
         counter, clerk, via, purpose = key
@@ -317,13 +353,18 @@ class UsageGatherer:
         refused (:func:`stopping`). Called again: nothing more to do."""
         self._stopped = True
         self._room.set()  # a request waiting for room is refused, not kept waiting
+        self._wake.set()  # a record in its backoff is tried now, once
         if self._timer is not None:
             self._timer.cancel()
         self._window_ended()
         if self._sending:
             _done, pending = await asyncio.wait(set(self._sending), timeout=STOP_WAIT_S)
-            if pending:
+            for task in pending:  # the process ends: what is unsent now is lost
+                uses = self._sending.get(task, 0)
                 log.error(
-                    "%d usage records not sent within %.0f s of the stop",
-                    *(len(pending), STOP_WAIT_S),
+                    "a usage record of %d uses was not published: not sent within "
+                    "%.0f s of the stop",
+                    *(uses, STOP_WAIT_S),
                 )
+                self._counters.lost("not_sent", uses)
+                task.cancel()

@@ -22,29 +22,41 @@ def index_rebuild_counter(metrics: Metrics) -> Counter:
 
 
 def usage_counters(metrics: Metrics) -> UsageCounters:
-    """The worker's usage metrics (docs/events.md, "Usage records"):
-    ``certseal_verifier_usage_refused_total`` (uses left out of a record to keep it
-    within its bound; above 0 is a bug), ``certseal_verifier_usage_unpublished_total
-    {reason}`` (answered uses no record will carry: ``not_built``, ``not_sent``,
-    ``not_delivered``) and ``certseal_verifier_usage_waiting`` (uses gathered or being
-    sent, not yet taken by the producer)."""
+    """The worker's usage metrics (docs/events.md, "Usage records"; alert
+    ``CertsealUsageUnpublished``): ``certseal_verifier_usage_refused_total`` (uses
+    left out of a record to keep it within its bound; above 0 is a bug),
+    ``certseal_verifier_usage_unpublished_total{reason}`` (answered uses no record will
+    carry; every reason a series from the start, at 0, so that Prometheus's
+    ``increase()`` sees the first loss), ``certseal_verifier_usage_waiting`` (uses not
+    yet delivered) and ``certseal_verifier_usage_oldest_waiting_seconds`` (how long
+    the oldest of them has waited)."""
+    registry = metrics.registry
+    unpublished = Counter(
+        "certseal_verifier_usage_unpublished",
+        "Answered uses that no usage record will carry, by reason",
+        ["reason"],
+        registry=registry,
+    )
+    for reason in UsageCounters.REASONS:
+        unpublished.labels(reason=reason)
     return UsageCounters(
         refused=Counter(
             "certseal_verifier_usage_refused",
             "Uses not published because a usage record would exceed its request's "
             "bound",
-            registry=metrics.registry,
+            registry=registry,
         ),
-        unpublished=Counter(
-            "certseal_verifier_usage_unpublished",
-            "Answered uses that no usage record will carry, by reason",
-            ["reason"],
-            registry=metrics.registry,
-        ),
+        unpublished=unpublished,
         waiting=Gauge(
             "certseal_verifier_usage_waiting",
-            "Uses gathered or being sent, not yet taken by the producer",
-            registry=metrics.registry,
+            "Uses not yet delivered to the broker: gathered, being sent, or in the "
+            "producer",
+            registry=registry,
+        ),
+        oldest=Gauge(
+            "certseal_verifier_usage_oldest_waiting_seconds",
+            "How long the oldest use not yet delivered to the broker has waited",
+            registry=registry,
         ),
     )
 

@@ -141,13 +141,17 @@ class GrpcService(Service):
             await self.health.set_serving(True)
 
     async def stopping(self, *_: Any, **__: Any) -> None:
-        """NOT_SERVING from the first step of a graceful stop (Faust's
-        ``on_before_shutdown``: the app, its producer and its tables stop before this
-        service does), so that probes and load balancers send no more requests to a
-        worker that refuses plain codes (no usage is published any more) and whose
-        index is closing."""
+        """The first step of a graceful stop (Faust's ``on_before_shutdown``, before
+        its producer stops, and this service after the app): NOT_SERVING, so that
+        probes and load balancers send no more requests, then the gathered uses handed
+        to the producer (plain codes are refused from then on). In that order, in one
+        receiver: Faust's signal calls its receivers in no set order. Called again:
+        nothing more to do."""
+        if self._stopping:
+            return
         self._stopping = True
         await self.health.set_serving(False)
+        await self._servicer.publish_gathered_usage()
 
     @Service.task
     async def _follow_the_log(self) -> None:

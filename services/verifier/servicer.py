@@ -43,6 +43,10 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         """Stop the service's worker pools (at the process's end)."""
         self._service.shutdown()
 
+    async def publish_gathered_usage(self) -> None:
+        """Hand the gathered uses to the producer; plain codes are refused from now."""
+        await self._service.publish_gathered_usage()
+
     async def stop_clients(self) -> None:
         """Stop the service's own Kafka clients (at the process's end)."""
         await self._service.stop_clients()

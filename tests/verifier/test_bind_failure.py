@@ -25,6 +25,9 @@ class _Servicer(verifier_pb2_grpc.VerifierServicer):
     def shutdown(self) -> None:
         self.stopped = True
 
+    async def publish_gathered_usage(self) -> None:
+        pass
+
     async def stop_clients(self) -> None:
         pass
 
