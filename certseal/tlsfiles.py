@@ -43,8 +43,8 @@ def read_certificates(path: str, field: str) -> tuple[bytes, list[x509.Certifica
     data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
     try:
         return data, x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
-        raise invalid(field, f"{path} holds no PEM certificate ({exc})") from None
+    except ValueError:  # its text points outside: the path and the fault say it
+        raise invalid(field, f"{path} holds no PEM certificate") from None
 
 
 def read_key_pair(
@@ -64,10 +64,8 @@ def read_key_pair(
         raise invalid(
             key_field, f"{key_file} is encrypted; a service reads its key unencrypted"
         ) from None
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise invalid(
-            key_field, f"{key_file} holds no PEM private key ({exc})"
-        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise invalid(key_field, f"{key_file} holds no PEM private key") from None
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
     if key.public_key().public_bytes(der, spki) != chain[0].public_key().public_bytes(

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import NewTopic
 
+from certseal.devpki import DevCA
 from certseal.errors import CertsealError
 from certseal.events import LICENCE_EVENTS, default_topics
 from certseal.kafka import ensure_topics
@@ -75,10 +76,10 @@ async def test_topics_of_another_count_are_a_mismatch(empty_broker):
 
 def _files_config(tmp_path: Path) -> Config:
     cfg = load(None)
-    for name in ("ca_file", "cert_file", "key_file"):
-        path = tmp_path / name
-        path.write_text("pem")
-        setattr(cfg.tls, name, str(path))
+    ca = DevCA(tmp_path / "ca")
+    pair = ca.identity("service:verifier", server=True)
+    cfg.tls.ca_file = str(ca.ca_file)
+    cfg.tls.cert_file, cfg.tls.key_file = str(pair.cert_file), str(pair.key_file)
     index_key = tmp_path / "index-key"
     index_key.write_bytes(b"k" * 32)
     cfg.verifier.index_key_files = [str(index_key)]
