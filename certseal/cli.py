@@ -94,8 +94,13 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     """
     from certseal.retries import IdempotencyKeys, retrying_options
     from certseal.rpc import secure_channel
+    from certseal.tlsfiles import read_tls_identity
 
     cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
+    # a wrong file is the setting's fault, said as such; gRPC would only fail to
+    # connect ("is certseal running?")
+    own = ("cli.cert_file", "cli.key_file") if identity is None else ("as", "as")
+    read_tls_identity(cfg.tls.ca_file, cert, key, ("tls.ca_file", *own))
     return secure_channel(
         target,
         cfg.tls.ca_file,

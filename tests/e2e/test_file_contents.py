@@ -12,6 +12,7 @@ import copy
 import pytest
 
 from services.devstack import free_port
+from tests.conftest import run_certseal
 from tests.e2e.test_busy_ports import _start as _run_service
 
 NOT_A_CERTIFICATE = (
@@ -75,3 +76,15 @@ async def test_a_file_holding_the_wrong_thing_exits_2_naming_its_setting(
     assert len(errors) == 1 and f"error: {section}.{setting}: {path}" in errors[0], (
         done.stderr
     )
+
+
+@pytest.mark.parametrize("what", ["garbage", "other-key"])
+async def test_the_cli_names_its_own_wrong_key_file(config, tmp_path, what):
+    """The command's own identity (``[cli] key_file``): it said "is certseal
+    running?" (gRPC only failed to connect), exit 1."""
+    path = wrong(config, what, tmp_path)
+    code, out = await run_certseal(
+        config, tmp_path, "department", "list", key_file=path
+    )
+    assert code == 2, out
+    assert f"error: cli.key_file: {path}" in out.splitlines()[-1], out
