@@ -15,6 +15,17 @@ import pytest
 from services.devstack import free_port
 from tests.e2e.test_busy_ports import _start as _run_service
 
+
+def on_free_ports(config):
+    """A copy of ``config`` whose services listen and export metrics on free ports
+    (the session's stack and a ``make run`` hold the defaults)."""
+    cfg = copy.deepcopy(config)
+    for name in ("issuer", "seal", "console", "feed", "tlog", "verifier"):
+        getattr(cfg, name).listen = f"127.0.0.1:{free_port()}"
+        getattr(cfg, name).metrics_listen = f"127.0.0.1:{free_port()}"
+    return cfg
+
+
 MISSING = [
     ("issuer", "database", "dsn_file"),
     ("issuer", "tls", "ca_file"),
@@ -32,10 +43,7 @@ async def test_a_setting_naming_a_missing_file_exits_2_naming_it(
     stack, config, tmp_path, case
 ):
     module, section, setting = case
-    cfg = copy.deepcopy(config)
-    for name in ("issuer", "seal", "console", "feed", "tlog"):
-        getattr(cfg, name).listen = f"127.0.0.1:{free_port()}"
-        getattr(cfg, name).metrics_listen = f"127.0.0.1:{free_port()}"
+    cfg = on_free_ports(config)
     missing = tmp_path / "absent"
     setattr(getattr(cfg, section), setting, str(missing))
     done = _run_service(f"services.{module}", cfg, tmp_path)
@@ -66,10 +74,7 @@ async def test_a_secret_file_of_the_wrong_size_exits_2_naming_its_setting(
     base64, a file cut short) is a wrong setting too: exit 2, the setting named (it
     exited 1 naming only the file)."""
     module, section, setting = case
-    cfg = copy.deepcopy(config)
-    for name in ("issuer", "seal", "console", "feed", "tlog"):
-        getattr(cfg, name).listen = f"127.0.0.1:{free_port()}"
-        getattr(cfg, name).metrics_listen = f"127.0.0.1:{free_port()}"
+    cfg = on_free_ports(config)
     pasted = tmp_path / "key.b64"
     pasted.write_text("q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=\n")
     setattr(getattr(cfg, section), setting, str(pasted))

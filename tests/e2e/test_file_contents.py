@@ -7,12 +7,10 @@ error blamed ``<service>.listen`` ("cannot be listened on"), the console said
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from services.devstack import free_port
 from tests.conftest import run_certseal
+from tests.e2e.test_atk12_missing_files import on_free_ports
 from tests.e2e.test_busy_ports import _start as _run_service
 
 NOT_A_CERTIFICATE = (
@@ -57,10 +55,7 @@ async def test_a_file_holding_the_wrong_thing_exits_2_naming_its_setting(
     stack, config, tmp_path, case
 ):
     module, section, setting, what = case
-    cfg = copy.deepcopy(config)
-    for name in ("issuer", "seal", "console", "feed", "tlog", "verifier"):
-        getattr(cfg, name).listen = f"127.0.0.1:{free_port()}"
-        getattr(cfg, name).metrics_listen = f"127.0.0.1:{free_port()}"
+    cfg = on_free_ports(config)
     cfg.verifier.data_dir = str(tmp_path / "verifier")
     if (module, setting) == ("verifier", "key_file"):
         cfg.verifier.cert_file = config.tls.cert_file  # its own pair: [tls]'s cert
