@@ -12,10 +12,10 @@ import grpc
 from aiohttp.abc import AbstractResolver
 
 from certseal.crypto import KeyWrapper
-from certseal.files import check_readable
 from certseal.process import ServiceProcess
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
+from certseal.tlsfiles import read_certificates
 from certseal.v1 import feed_pb2, feed_pb2_grpc
 from services.feed.config import FeedSettings
 from services.feed.egress import EgressPolicy
@@ -69,8 +69,8 @@ class FeedApp(ServiceProcess):
         """The store, the webhook engine, the service; the webhook dispatcher."""
         cfg = self.config
         kafka = cfg.kafka.settings("certseal-feed")
-        if cfg.feed.webhook_ca_file:
-            check_readable("feed.webhook_ca_file", cfg.feed.webhook_ca_file)
+        if cfg.feed.webhook_ca_file:  # parsed first: ssl says only "PEM lib"
+            read_certificates(cfg.feed.webhook_ca_file, "feed.webhook_ca_file")
         self.store = FeedStore(self.pool)
         self.webhooks = WebhookEngine(
             kafka=kafka,

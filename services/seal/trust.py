@@ -133,11 +133,14 @@ def load_trust_files(
     found: list[bytes] = []
     for name in files:
         data = read_regular_file(Path(name), field, MAX_TRUST_FILE_BYTES)
-        blobs = (
-            [body for _kind, _headers, body in pem.unarmor(data, multiple=True)]
-            if pem.detect(data)
-            else [data]
-        )
+        try:
+            blobs = (
+                [body for _kind, _headers, body in pem.unarmor(data, multiple=True)]
+                if pem.detect(data)
+                else [data]
+            )
+        except ValueError:  # binascii's "Incorrect padding", an unclosed armour
+            raise invalid(field, f"{name} holds no PEM certificate") from None
         if not blobs:
             raise invalid(field, f"{name} holds no certificate")
         for blob in blobs:

@@ -46,6 +46,9 @@ CASES = [
     ("console", "console", "https_key_file", "other-key"),
     ("console", "console", "client_ca_file", "garbage"),
     ("verifier", "verifier", "key_file", "other-key"),
+    ("feed", "feed", "webhook_ca_file", "garbage"),
+    ("seal", "seal", "trusted_ca_files", "garbage"),
+    ("seal", "seal", "tsa_trusted_ca_files", "garbage"),
     ("verifier", "tls", "ca_file", "garbage"),
 ]
 
@@ -63,7 +66,8 @@ async def test_a_file_holding_the_wrong_thing_exits_2_naming_its_setting(
         cfg.console.https_cert_file = config.tls.cert_file
         cfg.console.https_key_file = config.tls.key_file
     path = wrong(config, what, tmp_path)
-    setattr(getattr(cfg, section), setting, path)
+    many = setting.endswith("_files")  # a list of files
+    setattr(getattr(cfg, section), setting, [path] if many else path)
     done = _run_service(f"services.{module}", cfg, tmp_path)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
