@@ -37,6 +37,7 @@ from services.run_layers import (
     client_address,
     config_layers,
     follow_local_listens,
+    group_probes,
     region_metrics,
     usage_read,
 )
@@ -153,6 +154,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         # not in config.toml: a group started from it (README, pair-demo) would clash
         dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
         verifier_metrics = region_metrics(dept_metrics, cfg)
+        probe = group_probes(cfg, verifier_metrics)
+
         layers = [
             arg for path in config_layers(home, config) for arg in ("--config", path)
         ]
@@ -165,11 +168,13 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             "dept-demo": (
                 "services.verifier",
                 *("--metrics-listen", verifier_metrics["dept-demo"]),
+                *probe["dept-demo"],
             ),
             "region-demo": (
                 "services.verifier",
                 *("--group", "region-demo", "--listen", region),
                 *("--metrics-listen", verifier_metrics["region-demo"]),
+                *probe["region-demo"],
             ),
             "seal": ("services.seal",),
             "feed": ("services.feed",),

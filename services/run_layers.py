@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -34,14 +34,17 @@ def config_layers(home: Path, config_file: str) -> list[str]:
     return [config_file, *([str(overlay)] if overlay.exists() else [])]
 
 
-def region_metrics(dept_metrics: str, cfg: Config | None = None) -> dict[str, str]:
+def region_metrics(
+    dept_metrics: str, cfg: Config | None = None, taken: Iterable[str] = ()
+) -> dict[str, str]:
     """The two groups' metrics endpoints: dept-demo's ``[verifier] metrics_listen``,
     region-demo's the first port above it (else below it) from 1,024 to 65,535 that
     no listen of ``cfg`` uses, the issuer's supervised children's metrics ports
     included (dept-demo's moved to 9463 would otherwise put region-demo on the issuer's
-    9464). Port 0 (any free port) gives region-demo port 0 too."""
+    9464), nor an address of ``taken``. Port 0 (any free port) gives region-demo port
+    0 too. The same rule places region-demo's ``probe_listen``."""
     host, _, port = dept_metrics.rpartition(":")
-    used = {int(port)}
+    used = {int(port)} | {int(a.rpartition(":")[2]) for a in taken if a}
     if cfg is not None:
         listens = list(_listens(cfg).values())
         listens += [
@@ -55,6 +58,22 @@ def region_metrics(dept_metrics: str, cfg: Config | None = None) -> dict[str, st
     above, below = range(int(port) + 1, 65_536), range(int(port) - 1, 1_023, -1)
     free = next(p for p in itertools.chain(above, below) if p not in used)
     return {"dept-demo": dept_metrics, "region-demo": f"{host}:{free}"}
+
+
+def group_probes(
+    cfg: Config, verifier_metrics: dict[str, str]
+) -> dict[str, tuple[str, ...]]:
+    """Each verifier group's ``--probe-listen`` arguments under ``make run``: none
+    without ``[verifier] probe_listen`` (local.toml); with it, dept-demo's is that
+    address and region-demo's the next free port beside it (:func:`region_metrics`,
+    clear of the groups' metrics ports ``verifier_metrics``). Both groups read the
+    same setting: they bound one port and the second group's start failed."""
+    if not cfg.verifier.probe_listen:
+        return {"dept-demo": (), "region-demo": ()}
+    probes = region_metrics(
+        cfg.verifier.probe_listen, cfg, taken=verifier_metrics.values()
+    )
+    return {group: ("--probe-listen", address) for group, address in probes.items()}
 
 
 def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:

@@ -115,6 +115,9 @@ class WebhookDelivery:
         self._draw = draw
         # partition -> when its oldest waiting event first failed
         self._failing: dict[tuple[str, int], float] = {}
+        # a series at 0 from the start: Prometheus's increase() misses a first park
+        # of a series that appears at 1 (the alert CertsealWebhookParked)
+        metrics.parked.labels(webhook.name)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume, deliver, park, commit; until ``stop``."""

@@ -9,7 +9,7 @@ import pytest
 from certseal.listen import split_listen
 from services.config import Config
 from services.run import metrics_endpoints
-from services.run_layers import region_metrics
+from services.run_layers import group_probes, region_metrics
 
 
 def test_region_demo_metrics_avoid_the_issuer_workers_metrics_ports():
@@ -34,3 +34,17 @@ def test_region_demo_metrics_port_is_one_it_can_listen_on(dept):
     _, port = split_listen(region)  # 65536: ValueError, not host:port
     # port 0 is "any free port", as dept-demo's own is then
     assert port == 0 if dept.endswith(":0") else 1024 <= port <= 65_535, region
+
+
+def test_a_probe_listen_in_local_toml_gives_each_group_its_own_port():
+    """nu14: [verifier] probe_listen in local.toml was read by both groups, which
+    bound one port: region-demo's start failed and make run stopped (exit 2)."""
+    cfg = Config()
+    cfg.verifier.probe_listen = "127.0.0.1:9493"  # the groups' metrics just above
+    metrics = region_metrics("127.0.0.1:9494", cfg)  # 9494 and 9495
+    probes = group_probes(cfg, metrics)
+    assert probes["dept-demo"] == ("--probe-listen", "127.0.0.1:9493")
+    region = probes["region-demo"][1]
+    assert region not in {"127.0.0.1:9493", *metrics.values()}, (probes, metrics)
+    assert 1024 <= split_listen(region)[1] <= 65_535
+    assert group_probes(Config(), metrics) == {"dept-demo": (), "region-demo": ()}
