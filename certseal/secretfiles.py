@@ -27,7 +27,8 @@ def read_secret_file(
     ``create``, make a fresh one (random, mode 0600) if missing.
 
     Raises CertsealError(INVALID_ARGUMENT, ``field``) when the file cannot be read, is
-    not a regular file or holds another length: the setting is wrong, whichever.
+    not a regular file, holds another length or one byte repeated (a placeholder such
+    as ``truncate -s 32`` makes): the setting is wrong, whichever.
     """
     if create and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,5 +40,11 @@ def read_secret_file(
     if len(data) != length:
         raise invalid(
             field, f"{path} must hold exactly {length} bytes, has {len(data)}"
+        )
+    if len(set(data)) == 1:  # `truncate -s 32`: a placeholder, not a key
+        raise invalid(
+            field,
+            f"{path} holds one byte {length} times, a placeholder rather than a key; "
+            f"write one with head -c {length} /dev/urandom",
         )
     return data

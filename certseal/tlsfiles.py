@@ -10,12 +10,18 @@ refused as INVALID_ARGUMENT naming its setting (a wrong setting: exit 2 at start
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certseal.bounds import MAX_SMALL_FILE_BYTES
 from certseal.errors import invalid
@@ -37,27 +43,79 @@ class TlsIdentity:
         return "TlsIdentity(<key withheld>)"
 
 
-def read_certificates(path: str, field: str) -> tuple[bytes, list[x509.Certificate]]:
-    """The bytes of the PEM file at ``path`` and the certificates it holds (at least
-    one). INVALID_ARGUMENT (``field``) when it cannot be read or holds none."""
+BOM = b"\xef\xbb\xbf"
+"""A UTF-8 byte order mark, as a Windows editor starts a file with: dropped (gRPC's
+PEM reader would not take the file)."""
+
+_TRUSTED = re.compile(
+    rb"-----BEGIN TRUSTED CERTIFICATE-----(.+?)-----END TRUSTED CERTIFICATE-----",
+    re.DOTALL,
+)
+
+#: the private keys gRPC's TLS (BoringSSL) takes
+_TLS_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+
+
+def _read_pem(path: str, field: str) -> bytes:
     data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
+    return data[len(BOM) :] if data.startswith(BOM) else data
+
+
+def _certificates(data: bytes) -> list[x509.Certificate]:
+    """The certificates of PEM ``data``: ``CERTIFICATE`` blocks, else OpenSSL's
+    ``TRUSTED CERTIFICATE`` ones (a certificate followed by trust settings, as
+    ``openssl x509 -trustout`` and some system bundles write them). ValueError if
+    none."""
     try:
-        return data, x509.load_pem_x509_certificates(data)
+        return x509.load_pem_x509_certificates(data)
+    except ValueError:
+        trusted = [
+            # the block is the certificate's DER and then its trust settings
+            asn1_x509.Certificate.load(
+                base64.b64decode(b"".join(body.split()), validate=True), strict=False
+            ).dump()
+            for body in _TRUSTED.findall(data)
+        ]
+        if not trusted:
+            raise
+        return [x509.load_der_x509_certificate(der) for der in trusted]
+
+
+def read_certificates(path: str, field: str) -> tuple[bytes, list[x509.Certificate]]:
+    """The bytes of the PEM file at ``path`` (without a leading byte order mark) and
+    the certificates it holds (at least one). INVALID_ARGUMENT (``field``) when it
+    cannot be read or holds none."""
+    data = _read_pem(path, field)
+    try:
+        return data, _certificates(data)
     except ValueError:  # its text points outside: the path and the fault say it
         raise invalid(field, f"{path} holds no PEM certificate") from None
 
 
+def _spki(key: Any) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 def read_key_pair(
-    cert_file: str, key_file: str, fields: tuple[str, str]
+    cert_file: str,
+    key_file: str,
+    fields: tuple[str, str],
+    now: dt.datetime | None = None,
 ) -> tuple[bytes, bytes]:
     """The PEM bytes of a certificate chain and of the private key of its first
-    certificate. INVALID_ARGUMENT naming ``fields[0]`` when the chain cannot be read or
-    holds no certificate, ``fields[1]`` when the key cannot be read, is no unencrypted
-    PEM private key (PKCS#8 or the algorithm's own form), or is another certificate's
+    certificate (without a leading byte order mark). INVALID_ARGUMENT naming
+    ``fields[0]`` when the chain cannot be read, holds no certificate, its first is
+    not valid at ``now`` (default: the clock's) or holds a key TLS cannot use, or its
+    first is not the key's while a later one is (the leaf must come first);
+    ``fields[1]`` when the key cannot be read, is no unencrypted PEM private key
+    (PKCS#8 or the algorithm's own form), is of a kind gRPC's TLS does not take (it
+    takes RSA, EC P-256, P-384, P-521 and Ed25519), or is another certificate's
     key."""
     cert_field, key_field = fields
     cert_pem, chain = read_certificates(cert_file, cert_field)
-    key_pem = read_regular_file(key_file, key_field, MAX_SMALL_FILE_BYTES)
+    key_pem = _read_pem(key_file, key_field)
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except TypeError:
@@ -66,15 +124,42 @@ def read_key_pair(
         ) from None
     except (ValueError, UnsupportedAlgorithm):
         raise invalid(key_field, f"{key_file} holds no PEM private key") from None
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    der = serialization.Encoding.DER
-    if key.public_key().public_bytes(der, spki) != chain[0].public_key().public_bytes(
-        der, spki
-    ):
+    usable = isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) or (
+        isinstance(key, ec.EllipticCurvePrivateKey)
+        and isinstance(key.curve, _TLS_CURVES)
+    )
+    if not usable:
+        raise invalid(
+            key_field,
+            f"{key_file} holds a key TLS cannot use here; give an RSA, EC P-256, "
+            "P-384, P-521 or Ed25519 key",
+        )
+    try:
+        public = [_spki(cert.public_key()) for cert in chain]
+    except (ValueError, UnsupportedAlgorithm):
+        raise invalid(
+            cert_field, f"{cert_file} holds a certificate whose key TLS cannot use"
+        ) from None
+    own = _spki(key.public_key())
+    if public[0] != own:
+        if own in public[1:]:
+            raise invalid(
+                cert_field,
+                f"{cert_file} lists its certificates out of order: the certificate "
+                f"of the key in {key_field} must come first",
+            )
         raise invalid(
             key_field,
             f"{key_file} is not the key of the certificate in {cert_field} "
             f"({cert_file})",
+        )
+    at = now or dt.datetime.now(dt.UTC)
+    if not chain[0].not_valid_before_utc <= at <= chain[0].not_valid_after_utc:
+        raise invalid(
+            cert_field,
+            f"{cert_file} is valid from {chain[0].not_valid_before_utc:%Y-%m-%d %H:%M} "
+            f"to {chain[0].not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now: every "
+            "handshake would fail",
         )
     return cert_pem, key_pem
 

@@ -18,7 +18,7 @@ from faust.worker import Worker
 
 from certseal import logs
 from certseal.checkpoints import NoteVerifier
-from certseal.errors import CertsealError, invalid
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import certificate_common_name, check_readable
 from certseal.listen import check_listen
 from certseal.metrics import Metrics
@@ -243,14 +243,19 @@ def main() -> None:
             raise
         _rebuild(data_dir, f"damaged ({damaged_open})", "damaged")
 
-    servicer, log_watch = build_servicer(
-        cfg,
-        state,
-        data_dir=data_dir,
-        field_rights=field_rights,
-        usage=usage_counters(metrics),
-        unopened=unopened_counter(metrics),
-    )
+    try:  # a bundle key or certificate that does not do: one line, exit 2
+        servicer, log_watch = build_servicer(
+            cfg,
+            state,
+            data_dir=data_dir,
+            field_rights=field_rights,
+            usage=usage_counters(metrics),
+            unopened=unopened_counter(metrics),
+        )
+    except CertsealError as exc:
+        if exc.kind is not ErrorKind.INVALID_ARGUMENT:
+            raise
+        _bad_input(f"error: {exc}")
     grpc_service = GrpcService(
         config=cfg,
         servicer=servicer,

@@ -15,6 +15,7 @@ Findings, each fixed and tested here:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,7 @@ def _files_config(tmp_path: Path) -> Config:
     cfg.tls.ca_file = str(ca.ca_file)
     cfg.tls.cert_file, cfg.tls.key_file = str(pair.cert_file), str(pair.key_file)
     index_key = tmp_path / "index-key"
-    index_key.write_bytes(b"k" * 32)
+    index_key.write_bytes(os.urandom(32))
     cfg.verifier.index_key_files = [str(index_key)]
     cfg.verifier.data_dir = str(tmp_path / "verifier")
     return cfg
