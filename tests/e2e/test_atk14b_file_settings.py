@@ -7,7 +7,6 @@ that is no font, an SM2 CA key in PKCS#8) are open findings in the stop's note."
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import ssl
 import subprocess
@@ -23,10 +22,10 @@ from cryptography.x509.oid import NameOID
 
 from certseal.crypto import Suite
 from certseal.errors import CertsealError
-from certseal.hsm import token_from_config
 from certseal.tlsfiles import read_certificates, read_key_pair
 from tests.e2e.test_atk12_missing_files import on_free_ports
 from tests.e2e.test_busy_ports import _start as _run_service
+from tests.verifier.test_bundle_token import token  # noqa: F401 (a fixture)
 
 NOT_A_CERTIFICATE = (
     "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
@@ -86,17 +85,17 @@ def test_a_ca_bundle_in_openssls_trusted_form_is_taken_as_grpc_takes_it(
 # -- settings whose file is still used unchecked -----------------------------------
 
 
-@pytest.fixture(scope="module")
-async def token(softhsm):
-    opened = await asyncio.to_thread(token_from_config, softhsm.config(sessions=2))
-    assert opened is not None
-    yield opened
-    opened.close()
+# the module-scoped token fixture of tests/verifier/test_bundle_token.py (imported)
 
 
 @pytest.mark.parametrize("what", ["garbage", "another-certificate"])
 async def test_a_verifier_bundle_cert_file_holding_the_wrong_thing_exits_2(
-    stack, config, softhsm, token, tmp_path, what
+    stack,
+    config,
+    softhsm,
+    token,  # noqa: F811 (the imported fixture)
+    tmp_path,
+    what,
 ):
     label = f"atk14b-{what}"
     await token.generate(Suite.ES256, label=label)
@@ -120,35 +119,13 @@ async def test_a_verifier_bundle_cert_file_holding_the_wrong_thing_exits_2(
 # -- a certificate that cannot be used ------------------------------------------------
 
 
-def self_signed(tmp_path, not_before: dt.datetime, not_after: dt.datetime):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "service:issuer")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "expired.pem", tmp_path / "expired.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_file), str(key_file)
-
-
 def test_an_expired_server_certificate_names_its_setting(tmp_path):
     now = dt.datetime.now(dt.UTC)
-    cert_file, key_file = self_signed(
-        tmp_path, now - dt.timedelta(days=30), now - dt.timedelta(days=1)
+    cert_file, key_file = pair_of(
+        tmp_path,
+        ec.generate_private_key(ec.SECP256R1()),
+        now - dt.timedelta(days=30),
+        now - dt.timedelta(days=1),
     )
     with pytest.raises(CertsealError) as refused:
         read_key_pair(cert_file, key_file, ("tls.cert_file", "tls.key_file"))
@@ -211,10 +188,18 @@ def test_a_pem_file_with_a_byte_order_mark_is_used_or_named(
         assert "listening" in done.stderr, done.stderr[-3000:]
 
 
-def pair_of(tmp_path, key) -> tuple[str, str]:
-    """A self-signed certificate of ``key`` and the key, as PEM files."""
+def pair_of(
+    tmp_path,
+    key,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> tuple[str, str]:
+    """A self-signed certificate of ``key`` (valid from a day ago for 30 days unless
+    given) and the key, as PEM files."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "service:issuer")])
     now = dt.datetime.now(dt.UTC)
+    not_before = not_before or now - dt.timedelta(days=1)
+    not_after = not_after or now + dt.timedelta(days=30)
     algorithm = None if isinstance(key, ed448.Ed448PrivateKey) else hashes.SHA256()
     cert = (
         x509.CertificateBuilder()
@@ -222,8 +207,8 @@ def pair_of(tmp_path, key) -> tuple[str, str]:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .sign(key, algorithm)
     )
     cert_file, key_file = tmp_path / "pair.pem", tmp_path / "pair.key"
