@@ -454,6 +454,17 @@ def main() -> None:
             echo=True,
         )
         print(f"  {echo_single}", flush=True)
+        print("echo reference, IssueLicence requests paced at 500/s ...", flush=True)
+        echo_paced = load(
+            stack,
+            echo_port,
+            *departments["es256"],
+            concurrency=32,
+            rate=500,
+            watch=echo_procs,
+            echo=True,
+        )
+        print(f"  {echo_paced}", flush=True)
         single: dict[str, Any] = {}
         since = dt.datetime.now(dt.UTC)
         for suite in SUITES:
@@ -539,6 +550,7 @@ def main() -> None:
             "commit_to_publish_p99_ms": publish_paced[300]["p99_ms"],
             "paced_300_per_s_issue_p99_ms": paced[300]["p99_ms"],
             "paced_500_per_s_issue_p99_ms": paced[500]["p99_ms"],
+            "paced_500_per_s_echo_p99_ms": echo_paced["p99_ms"],
             "paced_500_per_s_achieved_per_s": paced[500]["requests_per_s"],
             "paced_500_per_s_issue_cpu_us": _cpu(paced[500]),
             "commit_to_publish_at_500_per_s_p99_ms": publish_paced[500]["p99_ms"],
@@ -547,6 +559,7 @@ def main() -> None:
             "details": {
                 "echo_single": echo_single,
                 "echo_batch": echo_batch,
+                "echo_paced": echo_paced,
                 "single": single,
                 "single_with_keys_es256": keyed,
                 "paced": paced,

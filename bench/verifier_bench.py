@@ -558,6 +558,7 @@ def propagation_figures(parts: dict[str, list[float]]) -> dict[str, Any]:
 def verification_figures(
     echo_single: dict[str, Any],
     echo_batch: dict[str, Any],
+    echo_paced: dict[str, Any],
     single: dict[str, Any],
     paced: dict[str, Any],
     batch: dict[str, Any],
@@ -577,6 +578,7 @@ def verification_figures(
         "paced_1000_per_s_verify_p99_ms": paced["p99_ms"],
         "paced_1000_per_s_achieved_per_s": paced["requests_per_s"],
         "paced_1000_per_s_verify_cpu_us": paced["cpu_us"],
+        "paced_1000_per_s_echo_p99_ms": echo_paced["p99_ms"],
         "batch_verify_per_s": batch["licences_per_s"],
         "batch_verify_vs_echo": versus(
             batch["licences_per_s"], echo_batch["licences_per_s"]
@@ -651,6 +653,10 @@ def main() -> None:
                 a, codes_file, concurrency=4, batch=500, port=echo_port, echo=True
             )
             print(f"  batch: {echo_batch}", flush=True)
+            echo_paced = verify_load(
+                a, codes_file, concurrency=32, rate=1000, port=echo_port, echo=True
+            )
+            print(f"  paced at 1,000/s: {echo_paced}", flush=True)
         finally:
             stop(echo)
         print(f"VerifyCode, 64 callers, {SECONDS:.0f} s ...", flush=True)
@@ -673,7 +679,7 @@ def main() -> None:
         presented = presented_load(a, home, minted)
         print(f"  presentation codes: {presented}", flush=True)
         figures = verification_figures(
-            echo_single, echo_batch, single, paced, batch, presented
+            echo_single, echo_batch, echo_paced, single, paced, batch, presented
         )
         if VERIFY_ONLY:
             print(json.dumps(figures, indent=2))
@@ -725,6 +731,7 @@ def main() -> None:
                 "details": {
                     "echo_single": echo_single,
                     "echo_batch": echo_batch,
+                    "echo_paced": echo_paced,
                     "single": single,
                     "paced": paced,
                     "batch": batch,

@@ -109,3 +109,29 @@ def test_the_verifier_table_shows_the_presentation_codes_when_measured(
         "p99 ms (p50 7.25 ms, achieved 199/s, not VALID: 0) | 31.5 | – | 1,234 "
         "| – | 456 | – |"
     )
+
+
+@pytest.mark.parametrize(
+    "name,key,label",
+    [
+        ("verifier", "paced_1000_per_s_echo_p99_ms", "VerifyCode paced at 1,000/s"),
+        ("issuer", "paced_500_per_s_echo_p99_ms", "IssueLicence es256 paced at 500/s"),
+    ],
+)
+def test_a_paced_row_names_the_echo_at_that_rate_when_measured(
+    tmp_path: Path, name: str, key: str, label: str
+):
+    """The paced p99's same-run reference: the echo paced at the same rate
+    (bench/issuer_bench.py, bench/verifier_bench.py); results from before it have none."""
+    results = json.loads((tables.RESULTS / f"{name}.json").read_text())
+    marked = f"<!-- bench:{name} -->\n<!-- /bench:{name} -->\n"
+    results.pop(key, None)
+    (tmp_path / f"{name}.json").write_text(json.dumps(results))
+
+    def paced_row() -> str:
+        table = tables.render(marked, tmp_path)
+        return next(x for x in table.splitlines() if x.startswith(f"| {label}"))
+
+    assert "echo" not in paced_row()
+    (tmp_path / f"{name}.json").write_text(json.dumps(results | {key: 4.41}))
+    assert "/s, echo at that rate: p99 4.41 ms) |" in paced_row()
