@@ -155,11 +155,12 @@ def unreachable(target: str, name: str) -> CertsealError:
 async def connect_database(cfg: Any) -> Any:
     """A connection to the platform's PostgreSQL (``[database]``); UNAVAILABLE naming
     the database and how to start it when nobody answers."""
-    from certseal.storage.pool import connect
+    from certseal.storage.pool import connect, naming_the_dsn_file
 
     dsn = cfg.database.dsn()
     try:
-        return await connect(dsn)
+        with naming_the_dsn_file():
+            return await connect(dsn)
     except OSError:
         raise database_unreachable(dsn) from None
 

@@ -17,6 +17,7 @@ database DSN, the key-encryption key, the personal-data key, TLS keys).
 from __future__ import annotations
 
 import re
+import ssl
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,9 +26,11 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from certseal.bounds import MAX_SMALL_FILE_BYTES
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.kafka import KafkaSettings
+from certseal.secretfiles import read_dsn_file
+from certseal.tlsfiles import read_certificates, read_key_pair
 
 
 class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -42,12 +45,22 @@ class DatabaseConfig(Section):
     pool_max: int = 10
 
     def dsn(self) -> str:
-        """The DSN, read from its secret file."""
-        return Path(self.dsn_file).read_text().strip()
+        """The DSN, read from its secret file: every reader of it (services, CLI,
+        migrations, tools) goes through here. Raises CertsealError(INVALID_ARGUMENT,
+        ``database.dsn_file``) when the file holds no DSN
+        (:func:`certseal.secretfiles.read_dsn_file`)."""
+        return read_dsn_file(self.dsn_file)
+
+
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL")
+"""The ``[kafka] security_protocol`` values certseal's clients speak."""
 
 
 class KafkaConfig(Section):
-    """Where the brokers are; SSL means mTLS with the files named."""
+    """Where the brokers are; SSL means TLS with the files named: ``ssl_cafile`` the
+    brokers' CA (empty: the system's), ``ssl_certfile`` and ``ssl_keyfile`` this
+    client's certificate and key for mTLS (empty: none; the key may be in the
+    certificate's file)."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: str = "PLAINTEXT"
@@ -57,15 +70,71 @@ class KafkaConfig(Section):
     topic_partitions: int = 12
 
     def settings(self, client_id: str) -> KafkaSettings:
-        """Client settings for aiokafka."""
+        """Client settings for aiokafka, with the TLS context :meth:`ssl_context`
+        makes (so its CertsealError comes before any client is made)."""
         return KafkaSettings(
             bootstrap_servers=self.bootstrap_servers,
             security_protocol=self.security_protocol,
             ssl_cafile=self.ssl_cafile or None,
             ssl_certfile=self.ssl_certfile or None,
             ssl_keyfile=self.ssl_keyfile or None,
+            ssl_context=self.ssl_context(),
             client_id=client_id,
         )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of ``security_protocol = "SSL"`` (None for PLAINTEXT),
+        each file read and parsed first as :mod:`certseal.tlsfiles` reads a
+        service's: ``ssl`` itself says only ``[SSL] PEM lib``, and only when a
+        producer or consumer first connects, so a wrong file was a service that
+        started and then retried in a loop forever.
+
+        Raises CertsealError(INVALID_ARGUMENT) naming ``kafka.security_protocol``
+        when it is neither PLAINTEXT nor SSL, and ``kafka.ssl_cafile``,
+        ``kafka.ssl_certfile`` or ``kafka.ssl_keyfile`` when its file cannot be
+        read or holds the wrong thing (no certificate, no unencrypted private key,
+        another certificate's key, a certificate not valid now), or when a key is
+        named without a certificate. Any key OpenSSL reads is taken (not only the
+        kinds gRPC's TLS takes)."""
+        if self.security_protocol not in KAFKA_PROTOCOLS:
+            raise invalid(
+                "kafka.security_protocol",
+                f"{self.security_protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}",
+            )
+        if self.security_protocol != "SSL":
+            return None
+        if self.ssl_cafile:
+            read_certificates(self.ssl_cafile, "kafka.ssl_cafile")
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise invalid(
+                "kafka.ssl_keyfile",
+                "names a key but kafka.ssl_certfile is empty: set both (mTLS) or "
+                "neither",
+            )
+        if self.ssl_certfile:
+            key_file, key_field = (
+                (self.ssl_keyfile, "kafka.ssl_keyfile")
+                if self.ssl_keyfile
+                else (self.ssl_certfile, "kafka.ssl_certfile")
+            )
+            read_key_pair(
+                self.ssl_certfile,
+                key_file,
+                ("kafka.ssl_certfile", key_field),
+                grpc_kinds=False,
+            )
+        try:
+            context = ssl.create_default_context(cafile=self.ssl_cafile or None)
+        except ssl.SSLError as exc:  # what the check above did not foresee
+            raise invalid("kafka.ssl_cafile", f"{self.ssl_cafile}: {exc}") from None
+        if self.ssl_certfile:
+            try:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile or None)
+            except ssl.SSLError as exc:
+                raise invalid(
+                    "kafka.ssl_certfile", f"{self.ssl_certfile}: {exc}"
+                ) from None
+        return context
 
 
 class TlsConfig(Section):

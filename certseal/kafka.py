@@ -96,6 +96,9 @@ class KafkaSettings:
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # the context made from the files above, read and checked once
+    # (certseal.config.KafkaConfig.ssl_context); None: made from them here
+    ssl_context: ssl.SSLContext | None = None
     client_id: str = "certseal"
     request_timeout_ms: int = 15000
     extra: dict[str, Any] = field(default_factory=dict)
@@ -109,9 +112,11 @@ class KafkaSettings:
             "request_timeout_ms": self.request_timeout_ms,
         }
         if self.security_protocol == "SSL":
-            context = ssl.create_default_context(cafile=self.ssl_cafile)
-            if self.ssl_certfile:
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            context = self.ssl_context
+            if context is None:
+                context = ssl.create_default_context(cafile=self.ssl_cafile)
+                if self.ssl_certfile:
+                    context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
             args["ssl_context"] = context
         return args
 

@@ -118,7 +118,10 @@ class ServiceProcess:
     async def start(self) -> int:
         """Start; returns the bound gRPC port (0 when not serving)."""
         cfg = self.config
+        # the files settings name, read and checked before anything connects: a
+        # wrong one is one line naming its setting, not a client retrying forever
         dsn = cfg.database.dsn()
+        kafka = cfg.kafka.settings(f"certseal-{self.name}")
         self.pool = scoped(
             await create_pool(
                 dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
@@ -131,7 +134,6 @@ class ServiceProcess:
             fault=fault_hook(cfg),
         )
         await self.prepare()
-        kafka = cfg.kafka.settings(f"certseal-{self.name}")
         self.kafka = kafka
         self.relay = OutboxRelay(
             dsn=dsn,

@@ -48,3 +48,49 @@ def read_secret_file(
             f"write one with head -c {length} /dev/urandom",
         )
     return data
+
+
+DSN = "database.dsn_file"
+"""The setting naming the PostgreSQL connection string's file (``[database]
+dsn_file``)."""
+
+_DSN_SCHEMES = ("postgresql://", "postgres://")
+_BOM = "\ufeff"
+
+
+def read_dsn_file(path: str | Path, field: str = DSN) -> str:
+    """The PostgreSQL connection string in the file at ``path``: one line of UTF-8
+    text (a leading byte order mark and surrounding white space dropped), a
+    ``postgresql://`` (or ``postgres://``) URI, the form asyncpg takes.
+
+    Raises CertsealError(INVALID_ARGUMENT, ``field``) when the file cannot be read,
+    is not a regular file, is not UTF-8, is empty or blank (libpq's defaults would be
+    used silently: a local socket, the user's own name), holds more than one line or
+    control characters, or is not such a URI. The message never quotes the file's
+    text: it holds a password."""
+    data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise invalid(
+            field, f"{path} is not UTF-8 text (byte {exc.start}): write it as UTF-8"
+        ) from None
+    dsn = text.removeprefix(_BOM).strip()
+    if not dsn:
+        raise invalid(
+            field,
+            f"{path} is empty or blank; it must hold the connection string, "
+            "postgresql://user:password@host:port/database",
+        )
+    if any(ch in dsn for ch in "\r\n"):
+        raise invalid(field, f"{path} holds more than one line; give one DSN")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in dsn):
+        raise invalid(field, f"{path} holds control characters")
+    if not dsn.lower().startswith(_DSN_SCHEMES):
+        raise invalid(
+            field,
+            f"{path} holds no postgresql:// URI (asyncpg takes only that form, "
+            "postgresql://user:password@host:port/database; not libpq's key=value "
+            "form)",
+        )
+    return dsn

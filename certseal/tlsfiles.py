@@ -103,6 +103,8 @@ def read_key_pair(
     key_file: str,
     fields: tuple[str, str],
     now: dt.datetime | None = None,
+    *,
+    grpc_kinds: bool = True,
 ) -> tuple[bytes, bytes]:
     """The PEM bytes of a certificate chain and of the private key of its first
     certificate (without a leading byte order mark). INVALID_ARGUMENT naming
@@ -111,8 +113,10 @@ def read_key_pair(
     first is not the key's while a later one is (the leaf must come first);
     ``fields[1]`` when the key cannot be read, is no unencrypted PEM private key
     (PKCS#8 or the algorithm's own form), is of a kind gRPC's TLS does not take (it
-    takes RSA, EC P-256, P-384, P-521 and Ed25519), or is another certificate's
-    key."""
+    takes RSA, EC P-256, P-384, P-521 and Ed25519; with ``grpc_kinds`` false, for
+    Python's ``ssl``, which takes any key OpenSSL reads, this is not checked), or is
+    another certificate's key. ``cert_file`` and ``key_file`` may be one file (a
+    certificate and its key, as ``ssl``'s ``load_cert_chain`` takes them)."""
     cert_field, key_field = fields
     cert_pem, chain = read_certificates(cert_file, cert_field)
     key_pem = _read_pem(key_file, key_field)
@@ -124,9 +128,13 @@ def read_key_pair(
         ) from None
     except (ValueError, UnsupportedAlgorithm):
         raise invalid(key_field, f"{key_file} holds no PEM private key") from None
-    usable = isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) or (
-        isinstance(key, ec.EllipticCurvePrivateKey)
-        and isinstance(key.curve, _TLS_CURVES)
+    usable = (
+        not grpc_kinds
+        or isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey)
+        or (
+            isinstance(key, ec.EllipticCurvePrivateKey)
+            and isinstance(key.curve, _TLS_CURVES)
+        )
     )
     if not usable:
         raise invalid(

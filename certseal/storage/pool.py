@@ -7,11 +7,12 @@ kernel's own migrations (outbox, audit log) live in ``migrations/`` beside this 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -64,23 +65,13 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 10
-) -> asyncpg.Pool:
-    """A pool whose connections decode jsonb to Python objects.
-
-    Raises CertsealError INVALID_ARGUMENT (field ``database.dsn_file``) for a text
-    that is not a PostgreSQL connection string, and FAILED_PRECONDITION naming it when
-    the server refuses the connection (no such role or database, a password refused):
-    a service's start then says it in one line (certseal.process.leave)."""
+@contextlib.contextmanager
+def naming_the_dsn_file() -> Iterator[None]:
+    """asyncpg's refusals of a connection string as CertsealErrors naming
+    ``database.dsn_file``, for a start or a command (:func:`create_pool`); a
+    worker's reconnection keeps asyncpg's own errors."""
     try:
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            init=_init_connection,
-            reset=_keep_session,
-        )
+        yield
     except ValueError:  # asyncpg's parser quotes the part it could not read, which
         # may be a piece of the password: its words are never repeated
         raise invalid(
@@ -106,6 +97,25 @@ async def create_pool(
             f"PostgreSQL refused the connection: {exc}",
             field="database.dsn_file",
         ) from None
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections decode jsonb to Python objects.
+
+    Raises CertsealError INVALID_ARGUMENT (field ``database.dsn_file``) for a text
+    that is not a PostgreSQL connection string, and FAILED_PRECONDITION naming it when
+    the server refuses the connection (no such role or database, a password refused):
+    a service's start then says it in one line (certseal.process.leave)."""
+    with naming_the_dsn_file():
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_keep_session,
+        )
     assert pool is not None
     return pool
 

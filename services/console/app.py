@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import ssl
 import time
 from typing import Any
@@ -25,12 +26,13 @@ from prometheus_client import Counter, Histogram
 from certseal.errors import invalid
 from certseal.events import default_topics
 from certseal.files import certificate_common_name
+from certseal.fontfiles import check_font_file
 from certseal.listen import bind_problem
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, secure_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import read_certificates, read_key_pair
+from certseal.tlsfiles import read_certificates, read_key_pair, read_tls_identity
 from certseal.v1 import issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
 from services.console.config import ConsoleSettings
@@ -57,9 +59,19 @@ class ConsoleApp:
         self.listen = listen or self.settings.listen
         self.clock = clock
         self.port = 0
-        self.identity = certificate_common_name(
-            self.settings.cert_file, "console.cert_file"
+        cs = self.settings
+        # its client identity toward the services, read and parsed: gRPC would only
+        # fail every call
+        read_tls_identity(
+            config.tls.ca_file,
+            cs.cert_file,
+            cs.key_file,
+            ("tls.ca_file", "console.cert_file", "console.key_file"),
         )
+        self.identity = certificate_common_name(cs.cert_file, "console.cert_file")
+        # a missing font is a warning (boxes on the page); one that is no font, not
+        if cs.rare_font_file and os.path.lexists(cs.rare_font_file):
+            check_font_file(cs.rare_font_file, "console.rare_font_file")
         self._channels: list[grpc.aio.Channel] = []
         self._stop = asyncio.Event()
         self._collector_task: asyncio.Task[None] | None = None

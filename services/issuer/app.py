@@ -19,6 +19,7 @@ from certseal.rpc import secure_channel
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
+from certseal.tlsfiles import read_tls_identity
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.config import IssuerSettings
 from services.issuer.document import DocumentRenderer, Fonts, load_templates
@@ -49,6 +50,15 @@ class GrpcDocumentSealer:
 
     def __init__(self, *, settings: IssuerSettings):
         self._settings = settings
+        # its client identity, read and parsed at start: gRPC would only fail
+        # every call to the seal service ("is it running?")
+        section = settings.issuer
+        read_tls_identity(
+            settings.tls.ca_file,
+            section.cert_file,
+            section.key_file,
+            ("tls.ca_file", "issuer.cert_file", "issuer.key_file"),
+        )
         self._stub: seal_pb2_grpc.SealStub | None = None
         self._target = ""
 
@@ -295,8 +305,11 @@ class IssuerApp(ServiceProcess):
     def _renderer(self) -> DocumentRenderer | None:
         """Licence file rendering with the bundled fonts, or None (no licence files)
         without the rare-character font."""
+        rare = self.config.issuer.rare_font_file
         try:
-            fonts = Fonts.bundled(Path(self.config.issuer.rare_font_file))
+            if not rare:
+                raise FileNotFoundError("issuer.rare_font_file is empty")
+            fonts = Fonts.bundled(Path(rare))  # CertsealError: no font
         except FileNotFoundError as exc:
             log.warning("licence files are off: %s", exc)
             return None

@@ -35,6 +35,7 @@ import datetime as dt
 import functools
 import io
 import multiprocessing
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
 
+from certseal.errors import invalid
+from certseal.files import read_regular_file
+from certseal.fontfiles import check_font_file
 from certseal.licencefile import XMP_NAMESPACE, keywords_text
 
 #: Debian fonts-hanazono's font for CJK Extension B and later (``make fonts``)
@@ -84,25 +88,32 @@ class _TemplateFile(msgspec.Struct, forbid_unknown_fields=True):
 MAX_TEMPLATE_BYTES = 16 * 1024
 
 
-def load_templates(folder: Path) -> dict[str, DocumentTemplate]:
+def load_templates(
+    folder: Path, field: str = "issuer.document_templates_dir"
+) -> dict[str, DocumentTemplate]:
     """Operator-supplied templates: ``<type_code>.toml`` files in ``folder``, each
     with ``title``, ``field_order`` (field names) and ``note`` (all optional; an
     empty title keeps the type's name, filled in by :func:`template_for`).
 
-    Raises ``ValueError`` naming the file and the problem (unknown key, wrong type,
-    over :data:`MAX_TEMPLATE_BYTES`, not TOML).
+    Raises CertsealError(INVALID_ARGUMENT, ``field``: the setting naming the folder)
+    naming the folder when it is not one (missing, a file: every template would be
+    silently unused), or a file and its problem (not a regular file, over
+    :data:`MAX_TEMPLATE_BYTES`, not UTF-8 TOML, an unknown key, a wrong type).
     """
+    if not folder.is_dir():
+        raise invalid(field, f"{folder} is not a folder of <type_code>.toml templates")
     found: dict[str, DocumentTemplate] = {}
     for path in sorted(folder.glob("*.toml")):
-        data = path.read_bytes()
-        if len(data) > MAX_TEMPLATE_BYTES:
-            raise ValueError(f"{path}: over {MAX_TEMPLATE_BYTES} bytes")
+        # a regular file within the bound: a FIFO named x.toml is refused, not read
+        data = read_regular_file(
+            path, field, MAX_TEMPLATE_BYTES, limit_text=f"{MAX_TEMPLATE_BYTES} bytes"
+        )
         try:
             parsed = msgspec.toml.decode(data, type=_TemplateFile)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise ValueError(f"{path}: {exc}") from None
+            raise invalid(field, f"{path}: {exc}") from None
         if len(parsed.title) > 64 or len(parsed.note) > 500:
-            raise ValueError(f"{path}: title over 64 or note over 500 characters")
+            raise invalid(field, f"{path}: title over 64 or note over 500 characters")
         found[path.stem] = DocumentTemplate(
             parsed.title, tuple(parsed.field_order), parsed.note
         )
@@ -148,16 +159,21 @@ class Fonts:
     rare: Path
 
     @classmethod
-    def bundled(cls, rare: Path = DEFAULT_RARE_FONT) -> Fonts:
+    def bundled(
+        cls, rare: Path = DEFAULT_RARE_FONT, field: str = "issuer.rare_font_file"
+    ) -> Fonts:
         """Noto Sans SC from its wheel and ``rare`` (HanaMinB by default).
 
-        Raises ``FileNotFoundError`` naming ``make fonts`` when ``rare`` is missing.
-        """
-        if not rare.is_file():
+        Raises ``FileNotFoundError`` naming ``make fonts`` when ``rare`` does not
+        exist (licence files are then off), and CertsealError(INVALID_ARGUMENT,
+        ``field``) when it exists but is no font fontTools opens
+        (:func:`certseal.fontfiles.check_font_file`): every render would fail."""
+        if not os.path.lexists(rare):
             raise FileNotFoundError(
                 f"{rare}: the rare-character font is missing (make fonts installs "
                 "Debian's fonts-hanazono)"
             )
+        check_font_file(rare, field)
         main = resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"
         return cls(main=Path(str(main)), rare=rare)
 

@@ -13,6 +13,7 @@ from certseal.process import ServiceProcess
 from certseal.rpc import secure_channel
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
+from certseal.tlsfiles import read_tls_identity
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
 from services.seal.licence_files import LicenceFiles, LicenceVerdict
@@ -41,6 +42,15 @@ class GrpcLicenceVerifier:
 
     def __init__(self, *, settings: SealSettings):
         self._settings = settings
+        # its client identity, read and parsed at start: gRPC would only fail
+        # every call to the verifier service ("is it running?")
+        section = settings.seal
+        read_tls_identity(
+            settings.tls.ca_file,
+            section.cert_file,
+            section.key_file,
+            ("tls.ca_file", "seal.cert_file", "seal.key_file"),
+        )
         self._stub: verifier_pb2_grpc.VerifierStub | None = None
         self._target = ""
 

@@ -173,19 +173,82 @@ def make_sm2_ca(
     return cert, asn1_pem.armor("EC PRIVATE KEY", private.dump())
 
 
-def load_sm2_key(pem_data: bytes, public_key_der: bytes) -> SoftwareSigner:
-    """The SM2 CA key in ``pem_data`` (SEC 1 ``EC PRIVATE KEY`` on the SM2 curve) as a
-    signer for the certificate's ``public_key_der``; ValueError otherwise."""
+class EncryptedKey(ValueError):
+    """A private key file that is encrypted (a service reads its keys unencrypted)."""
+
+
+class NoSm2Key(ValueError):
+    """A private key file that holds no SM2 key: another curve, or no key at all."""
+
+
+_EC_ALGORITHM = "1.2.840.10045.2.1"  # id-ecPublicKey (RFC 5480)
+
+
+def _sm2_private_scalar(data: bytes) -> int:
+    """The private scalar of the SM2 key in ``data``: SEC 1 (``EC PRIVATE KEY``) or
+    PKCS#8 (``PRIVATE KEY``, as ``openssl genpkey -algorithm SM2`` and ``openssl
+    pkey`` write it; its algorithm id-ecPublicKey with the SM2 curve, or the SM2 OID
+    itself as older OpenSSL wrote), PEM or DER. :class:`EncryptedKey` for an
+    encrypted one, :class:`NoSm2Key` for anything else."""
+    label, headers = "", {}
+    if asn1_pem.detect(data):
+        try:
+            label, headers, data = asn1_pem.unarmor(data)
+        except ValueError:
+            raise NoSm2Key("no PEM private key") from None
+    if label == "ENCRYPTED PRIVATE KEY" or "ENCRYPTED" in headers.get("Proc-Type", ""):
+        raise EncryptedKey("encrypted")
     try:
-        _kind, _headers, body = asn1_pem.unarmor(pem_data)
-        private = asn1_keys.ECPrivateKey.load(body)
-        curve = private["parameters"].chosen
+        if label != "EC PRIVATE KEY" and _is_pkcs8(data):
+            info = asn1_keys.PrivateKeyInfo.load(data)
+            algorithm = info["private_key_algorithm"]["algorithm"].dotted
+            if algorithm not in (_EC_ALGORITHM, SM2_CURVE_OID):
+                raise NoSm2Key(f"a PKCS#8 key of another algorithm ({algorithm})")
+            curve = (
+                info["private_key_algorithm"]["parameters"].chosen
+                if algorithm == _EC_ALGORITHM
+                else None
+            )
+            inner = info["private_key"]
+            private = asn1_keys.ECPrivateKey.load(
+                inner.parsed.dump() if hasattr(inner, "parsed") else inner.native
+            )
+            if algorithm == SM2_CURVE_OID:  # the algorithm says the curve
+                return int(private["private_key"].native)
+        else:
+            private = asn1_keys.ECPrivateKey.load(data)
+            curve = private["parameters"].chosen
         if getattr(curve, "dotted", "") != SM2_CURVE_OID:
-            raise ValueError("not on the SM2 curve")
-        scalar = private["private_key"].native
+            raise NoSm2Key("an EC key on another curve than SM2")
+        return int(private["private_key"].native)
+    except NoSm2Key:
+        raise
+    except Exception:  # asn1crypto parses lazily: any error is a bad key (its
+        # words are not repeated: they may quote the key's bytes)
+        raise NoSm2Key("no SEC 1 or PKCS#8 EC private key") from None
+
+
+def _is_pkcs8(der: bytes) -> bool:
+    """Whether ``der`` is shaped as a PKCS#8 PrivateKeyInfo (its second element the
+    algorithm, a SEQUENCE) rather than SEC 1's ECPrivateKey (an OCTET STRING)."""
+    try:
+        info = asn1_keys.PrivateKeyInfo.load(der)
+        info["private_key_algorithm"]["algorithm"].dotted  # noqa: B018 (parses it)
+    except Exception:  # asn1crypto parses lazily: any error is "not this shape"
+        return False
+    return True
+
+
+def load_sm2_key(pem_data: bytes, public_key_der: bytes) -> SoftwareSigner:
+    """The SM2 CA key in ``pem_data`` (:func:`_sm2_private_scalar`: SEC 1 or PKCS#8,
+    PEM or DER) as a signer for the certificate's ``public_key_der``;
+    :class:`EncryptedKey` or :class:`NoSm2Key` when it holds no unencrypted SM2
+    key, ValueError (or InvalidSignature) when it is another certificate's key."""
+    scalar = _sm2_private_scalar(pem_data)
+    try:
         raw = scalar.to_bytes(32, "big")
-    except Exception as exc:
-        raise ValueError(f"not an SM2 EC PRIVATE KEY ({exc})") from None
+    except OverflowError:
+        raise NoSm2Key("a private scalar longer than SM2's 32 bytes") from None
     signer = SoftwareSigner(Suite.SM2, raw, public_key_der)
     probe = signer.sign_now(b"seal CA key check")
     from certseal.crypto import verify
@@ -323,12 +386,14 @@ class SealCa:
         key_file: str,
         fields: tuple[str, str] = ("seal.ca_cert_file", "seal.ca_key_file"),
     ) -> SealCa:
-        """Load the CA's PEM (or DER) certificate and its P-256 or SM2 (SEC 1) PEM
-        key, ``fields`` naming the two settings.
+        """Load the CA's PEM (or DER) certificate and its EC P-256 or SM2 key
+        (SEC 1 or PKCS#8, PEM or DER, unencrypted), ``fields`` naming the two
+        settings.
 
         Raises CertsealError(INVALID_ARGUMENT) naming ``fields[0]`` for a file that
         cannot be read or holds no X.509 certificate, ``fields[1]`` for one that cannot
-        be read or holds another kind of key or another certificate's key."""
+        be read, is encrypted, holds no key or another kind of key (each said as
+        such), or another certificate's key."""
         cert_field, key_field = fields
         data = read_regular_file(cert_file, cert_field, MAX_SMALL_FILE_BYTES)
         try:
@@ -339,26 +404,52 @@ class SealCa:
                 cert_field, f"{cert_file} holds no X.509 certificate ({exc})"
             ) from None
         data = read_regular_file(key_file, key_field, MAX_SMALL_FILE_BYTES)
+        load = (
+            serialization.load_pem_private_key
+            if asn1_pem.detect(data)
+            else serialization.load_der_private_key
+        )
         try:
-            key = serialization.load_pem_private_key(data, None)
-        except (ValueError, TypeError, UnsupportedAlgorithm):
-            key = None  # an SM2 key: cryptography has no SM2 curve
-        try:
-            if isinstance(key, ec.EllipticCurvePrivateKey):
-                spki = key.public_key().public_bytes(
-                    serialization.Encoding.DER,
-                    serialization.PublicFormat.SubjectPublicKeyInfo,
-                )
-                if spki != public:
-                    raise ValueError("another certificate's key")
-                return cls(cert, key)
-            return cls(cert, load_sm2_key(data, public))
-        except (ValueError, InvalidSignature):
+            key = load(data, None)
+        except TypeError:
             raise invalid(
                 key_field,
-                f"{key_file} must be the EC P-256 or SM2 key of the certificate in "
-                f"{cert_field} ({cert_file})",
+                f"{key_file} is encrypted; a service reads its key unencrypted",
             ) from None
+        except (ValueError, UnsupportedAlgorithm):
+            key = None  # an SM2 key: cryptography has no SM2 curve
+        other = f"{key_file} is not the key of the certificate in {cert_field} "
+        other += f"({cert_file})"
+        if key is not None:
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise invalid(
+                    key_field,
+                    f"{key_file} holds a {type(key).__name__.removeprefix('_')} "
+                    "key; the seal CA's key is EC P-256 or SM2",
+                )
+            spki = key.public_key().public_bytes(
+                serialization.Encoding.DER,
+                serialization.PublicFormat.SubjectPublicKeyInfo,
+            )
+            if spki != public:
+                raise invalid(key_field, other)
+            return cls(cert, key)
+        try:
+            return cls(cert, load_sm2_key(data, public))
+        except EncryptedKey:
+            raise invalid(
+                key_field,
+                f"{key_file} is encrypted; a service reads its key unencrypted",
+            ) from None
+        except NoSm2Key as exc:
+            raise invalid(
+                key_field,
+                f"{key_file} holds no EC P-256 or SM2 private key ({exc}); give it "
+                "unencrypted, SEC 1 (EC PRIVATE KEY) or PKCS#8 (PRIVATE KEY), PEM "
+                "or DER",
+            ) from None
+        except (ValueError, InvalidSignature):
+            raise invalid(key_field, other) from None
 
     def __repr__(self) -> str:
         return "SealCa(<key withheld>)"

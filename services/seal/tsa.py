@@ -23,17 +23,20 @@ answer in ``tsa_timeout_s`` or answers badly is UNAVAILABLE (retryable).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from asn1crypto import core, keys, pem, tsp
+from asn1crypto import core, keys, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonce
@@ -42,8 +45,9 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.listen import bind_problem, split_listen
 from certseal.timestamps import Clock, utcnow
+from certseal.tlsfiles import BOM
 from services.seal.timestamp import SM3, imprint
-from services.seal.tsa_token import TokenParts, TsaBuilder, load_tsa_key
+from services.seal.tsa_token import TokenParts, TsaBuilder, TsaKey, tsa_key
 
 MAX_QUERY_BYTES = 8 * 1024
 """A TimeStampReq is an imprint, a nonce and a policy: well under 1 KiB."""
@@ -69,11 +73,102 @@ def unavailable(message: str) -> CertsealError:
     return CertsealError(ErrorKind.UNAVAILABLE, message, field="tsa_url")
 
 
-def _der(path: str, field: str) -> bytes:
+CERT_FIELD, KEY_FIELD = "seal.tsa_cert_file", "seal.tsa_key_file"
+
+
+def _tsa_file(path: str, field: str) -> bytes:
+    if not path:
+        raise invalid(field, "is empty; [seal] tsa_listen serves a TSA, which needs it")
     data = read_regular_file(Path(path), field, 64 * 1024)
-    if pem.detect(data):
-        return pem.unarmor(data)[2]
-    return data
+    return data[len(BOM) :] if data.startswith(BOM) else data
+
+
+def read_tsa_identity(
+    cert_file: str, key_file: str, now: dt.datetime | None = None
+) -> tuple[asn1_x509.Certificate, keys.PrivateKeyInfo, TsaKey]:
+    """The TSA's certificate (the first of a PEM file, or DER) and its private key
+    (PKCS#8 or the algorithm's own form, PEM or DER, unencrypted), read and checked
+    at start as :mod:`certseal.tlsfiles` checks a service's TLS files: the key as
+    PKCS#8 for pyHanko's builder and as the signer.
+
+    Raises CertsealError(INVALID_ARGUMENT) naming ``seal.tsa_cert_file`` when it is
+    empty, cannot be read, holds no certificate, one whose key cannot be read, one
+    without the timeStamping extended key usage (RFC 3161 2.3: every verifier refuses
+    its tokens) or one not valid at ``now`` (default: the clock's); naming
+    ``seal.tsa_key_file`` when it is empty, cannot be read, holds no private key, an
+    encrypted one, one of a kind a TSA does not sign with
+    (:func:`~services.seal.tsa_token.tsa_key`) or another certificate's key."""
+    data = _tsa_file(cert_file, CERT_FIELD)
+    try:
+        if b"-----BEGIN" in data:
+            cert = x509.load_pem_x509_certificates(data)[0]
+        else:
+            cert = x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise invalid(
+            CERT_FIELD, f"{cert_file} holds no X.509 certificate (PEM or DER)"
+        ) from None
+    try:
+        public = _spki(cert.public_key())
+    except (ValueError, UnsupportedAlgorithm):
+        raise invalid(
+            CERT_FIELD,
+            f"{cert_file} holds a certificate whose key a TSA cannot sign with "
+            "(RSA or EC P-256)",
+        ) from None
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    except ValueError:  # a malformed extension
+        raise invalid(
+            CERT_FIELD, f"{cert_file} holds a certificate with malformed extensions"
+        ) from None
+    if usage is None or ExtendedKeyUsageOID.TIME_STAMPING not in usage:
+        raise invalid(
+            CERT_FIELD,
+            f"{cert_file} is no time-stamping certificate: its extended key usage "
+            "must be timeStamping (RFC 3161 section 2.3), or verifiers refuse its "
+            "tokens",
+        )
+    at = now or dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        raise invalid(
+            CERT_FIELD,
+            f"{cert_file} is valid from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
+            f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now: every "
+            "token would be refused",
+        )
+    data = _tsa_file(key_file, KEY_FIELD)
+    try:
+        if b"-----BEGIN" in data:
+            loaded = serialization.load_pem_private_key(data, None)
+        else:
+            loaded = serialization.load_der_private_key(data, None)
+    except TypeError:
+        raise invalid(
+            KEY_FIELD, f"{key_file} is encrypted; a service reads its key unencrypted"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise invalid(
+            KEY_FIELD, f"{key_file} holds no private key (PKCS#8 or SEC 1, PEM or DER)"
+        ) from None
+    signer = tsa_key(loaded, f"{key_file} holds")
+    if _spki(signer.public_key()) != public:
+        raise invalid(
+            KEY_FIELD,
+            f"{key_file} is not the key of the certificate in {CERT_FIELD} "
+            f"({cert_file})",
+        )
+    pkcs8 = signer.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    certificate = asn1_x509.Certificate.load(
+        cert.public_bytes(serialization.Encoding.DER)
+    )
+    return certificate, keys.PrivateKeyInfo.load(pkcs8), signer
 
 
 class Rejection(core.Sequence):
@@ -116,18 +211,9 @@ class TsaServer:
             self.policy = tsp.ObjectIdentifier(policy).dotted
         except (ValueError, TypeError):
             raise invalid("seal.tsa_policy", "must be an OID (dotted digits)") from None
-        cert = asn1_x509.Certificate.load(_der(cert_file, "seal.tsa_cert_file"))
-        key = keys.PrivateKeyInfo.load(_der(key_file, "seal.tsa_key_file"))
+        cert, key, self._signer = read_tsa_identity(cert_file, key_file, clock())
         self.certificate = cert.dump()
         self._cert, self._key, self._clock = cert, key, clock
-        self._signer = load_tsa_key(key.dump())
-        if _spki(self._signer.public_key()) != _spki(
-            x509.load_der_x509_certificate(cert.dump()).public_key()
-        ):
-            raise invalid(
-                "seal.tsa_key_file",
-                "is not the key of the certificate in seal.tsa_cert_file",
-            )
         self._ess = simple_cms_attribute(
             "signing_certificate", as_signing_certificate(cert)
         ).dump()

@@ -13,7 +13,7 @@ import hashlib
 
 from asn1crypto import algos, cms, core, keys, tsp
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.general import simple_cms_attribute
 from pyhanko.sign.timestamps import DummyTimeStamper
@@ -37,24 +37,23 @@ def sign_with(key: TsaKey, data: bytes, md_algorithm: str = "sha256") -> bytes:
     return key.sign(data, ec.ECDSA(algorithm))
 
 
-def load_tsa_key(der: bytes) -> TsaKey:
-    """The TSA key in ``der`` (PKCS #8). Raises INVALID_ARGUMENT (``seal.tsa_key_file``)
-    for any other kind or size of key."""
-    try:
-        key = serialization.load_der_private_key(der, None)
-    except (ValueError, TypeError):
-        raise invalid("seal.tsa_key_file", "is not a PKCS#8 private key") from None
+def tsa_key(key: object, what: str = "") -> TsaKey:
+    """``key`` when a TSA signs with its kind: RSA of at least :data:`MIN_RSA_BITS`
+    bits or EC P-256. Raises INVALID_ARGUMENT (``seal.tsa_key_file``, the message
+    starting with ``what``, e.g. the file's path and "holds") otherwise."""
     if isinstance(key, rsa.RSAPrivateKey) and key.key_size >= MIN_RSA_BITS:
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
         key.curve, ec.SECP256R1
     ):
         return key
-    raise invalid(
-        "seal.tsa_key_file",
+    rule = (
         f"must be an RSA key of at least {MIN_RSA_BITS} bits or an EC P-256 key "
-        "(PKCS#8 PEM or DER)",
+        "(PKCS#8 or SEC 1, PEM or DER)"
     )
+    if what:
+        rule = f"{what} a key a TSA does not sign with; it {rule}"
+    raise invalid("seal.tsa_key_file", rule)
 
 
 class TsaBuilder(DummyTimeStamper):

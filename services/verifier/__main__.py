@@ -301,10 +301,12 @@ def main() -> None:
 
 def _check_files(cfg: Config) -> None:
     """Before Faust starts (where a failure is its traceback and exit 1): the files
-    and the folder the worker's settings name, the index keys, and the transparency
-    log's key.
+    and the folder the worker's settings name, [kafka]'s TLS files, the index keys,
+    and the transparency log's key.
     CertsealError(INVALID_ARGUMENT) naming the setting."""
     vcfg = cfg.verifier
+    # [kafka]'s TLS files: ssl would say "PEM lib" only when Faust first connects
+    cfg.kafka.ssl_context()
     # what the gRPC server will present and trust, read and parsed
     read_tls_identity(
         cfg.tls.ca_file, *vcfg.identity(cfg.tls), vcfg.identity_fields("verifier")

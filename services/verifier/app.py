@@ -110,6 +110,8 @@ def create_app(config: VerifierSettings) -> VerifierState:
     app = faust.App(
         consumer_group_id(vcfg),
         broker=f"certseal://{config.kafka.bootstrap_servers}",
+        # [kafka] security_protocol SSL: Faust's clients speak TLS too (None: plain)
+        broker_credentials=config.kafka.ssl_context(),
         store="rocksdb://",
         datadir=str(data_dir),
         key_serializer="raw",

@@ -3,7 +3,7 @@
 cannot be used ends the start with exit 2 and one line naming its setting; nothing
 gRPC or ``ssl`` would have taken is refused. Each finding was xfail(strict=True); the ones fixed are these tests, the
 others (dsn_file contents, the seal's TSA files, Kafka's SSL files, a rare-font file
-that is no font, an SM2 CA key in PKCS#8) are open findings in the stop's note."""
+that is no font, an SM2 CA key in PKCS#8) are tests/e2e/test_fix15_file_settings.py."""
 
 from __future__ import annotations
 

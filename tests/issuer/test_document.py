@@ -7,6 +7,7 @@ import multiprocessing
 
 import pytest
 
+from certseal.errors import CertsealError
 from certseal.licencefile import keywords_text, read_licence_metadata, xmp_values
 from services.issuer.document import (
     DocumentRenderer,
@@ -116,9 +117,31 @@ def test_an_operator_template_renames_orders_and_omits_fields(fonts, tmp_path):
 )
 def test_a_bad_template_file_is_named(tmp_path, text, problem):
     (tmp_path / "T.toml").write_text(text)
-    with pytest.raises(ValueError, match=r"T\.toml") as err:
+    with pytest.raises(CertsealError, match=r"T\.toml") as err:
         load_templates(tmp_path)
     assert problem in str(err.value)
+    assert err.value.field == "issuer.document_templates_dir"
+
+
+@pytest.mark.parametrize("what", ["missing", "a-file", "fifo", "not-utf-8"])
+def test_a_templates_folder_that_cannot_be_used_names_its_setting(tmp_path, what):
+    """fix15: a missing folder or a file was read as no templates (every licence
+    file silently in the default layout); a FIFO named x.toml hung the start; a
+    file not UTF-8 was a ValueError naming no setting (exit 1)."""
+    import os
+
+    folder = tmp_path / "templates"
+    if what == "a-file":
+        folder.write_text('title = "x"\n')
+    elif what != "missing":
+        folder.mkdir()
+        if what == "fifo":
+            os.mkfifo(folder / "T.toml")
+        else:
+            (folder / "T.toml").write_bytes(b'title = "caf\xe9"\n')
+    with pytest.raises(CertsealError) as err:
+        load_templates(folder)
+    assert err.value.field == "issuer.document_templates_dir", err.value
 
 
 def test_the_annotated_copy_draws_the_overlay(fonts):

@@ -5,6 +5,7 @@ token's time used as the signing time."""
 import asyncio
 import datetime as dt
 import io
+from types import SimpleNamespace
 
 import grpc
 import pytest
@@ -188,7 +189,7 @@ async def test_a_tsa_not_trusted_fails(pki, tsa, tmp_path):
 
 
 async def test_a_tsa_certificate_without_the_timestamping_usage_is_refused(
-    pki, tsa, tmp_path
+    pki, tsa, tmp_path, monkeypatch
 ):
     # the trusted TSA CA certified an RSA key for TLS servers, not for time-stamping
     ca_key = serialization.load_pem_private_key(
@@ -217,9 +218,25 @@ async def test_a_tsa_certificate_without_the_timestamping_usage_is_refused(
             serialization.NoEncryption(),
         )
     )
-    web = TsaServer(
-        cert_file=str(tmp_path / "web.pem"), key_file=str(tmp_path / "web.key")
+    files = {
+        "cert_file": str(tmp_path / "web.pem"),
+        "key_file": str(tmp_path / "web.key"),
+    }
+    # the platform's own TSA refuses it at start (fix15) ...
+    with pytest.raises(CertsealError) as refused:
+        TsaServer(**files)
+    assert refused.value.field == "seal.tsa_cert_file"
+    assert "timeStamping" in refused.value.message
+    # ... but an outside TSA that does not check signs with it: its tokens are
+    # refused by the verification
+    import services.seal.tsa as tsa_module
+
+    monkeypatch.setattr(
+        tsa_module,
+        "ExtendedKeyUsageOID",
+        SimpleNamespace(TIME_STAMPING=ExtendedKeyUsageOID.SERVER_AUTH),
     )
+    web = TsaServer(**files)
     signature = await sealed(pki, Suite.ES256, signed_at=INSIDE, valid=VALID)
     request = tsa.stamper.client.request_cms(imprint(_value(signature)), "sha256")[1]
     reply = tsp.TimeStampResp.load(web.respond(request.dump()))
