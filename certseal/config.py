@@ -30,7 +30,7 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.kafka import KafkaSettings
 from certseal.secretfiles import read_dsn_file
-from certseal.tlsfiles import read_certificates, read_key_pair
+from certseal.tlsfiles import read_certificates, read_key_pair, section_fields
 
 
 class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -208,8 +208,7 @@ class ServiceSection(Section):
     def identity_fields(self, section: str) -> tuple[str, str, str]:
         """The settings :meth:`identity` reads (CA, certificate, key), for errors;
         ``section``: this section's name (e.g. ``verifier``)."""
-        own = section if self.cert_file and self.key_file else "tls"
-        return "tls.ca_file", f"{own}.cert_file", f"{own}.key_file"
+        return section_fields(section if self.cert_file and self.key_file else "tls")
 
 
 class OutboxConfig(Section):

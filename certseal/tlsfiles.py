@@ -186,6 +186,13 @@ def read_tls_identity(
     return TlsIdentity(ca_pem, cert_pem, key_pem)
 
 
+def section_fields(section: str) -> tuple[str, str, str]:
+    """The settings of a section's own pair beside ``[tls]``'s CA, for
+    :func:`read_tls_identity`: ``("tls.ca_file", "<section>.cert_file",
+    "<section>.key_file")``."""
+    return "tls.ca_file", f"{section}.cert_file", f"{section}.key_file"
+
+
 def server_credentials(
     ca_file: str,
     cert_file: str,

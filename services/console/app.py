@@ -32,7 +32,12 @@ from certseal.metrics import Metrics
 from certseal.rpc import Caller, secure_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import read_certificates, read_key_pair, read_tls_identity
+from certseal.tlsfiles import (
+    read_certificates,
+    read_key_pair,
+    read_tls_identity,
+    section_fields,
+)
 from certseal.v1 import issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
 from services.console.config import ConsoleSettings
@@ -63,10 +68,7 @@ class ConsoleApp:
         # its client identity toward the services, read and parsed: gRPC would only
         # fail every call
         read_tls_identity(
-            config.tls.ca_file,
-            cs.cert_file,
-            cs.key_file,
-            ("tls.ca_file", "console.cert_file", "console.key_file"),
+            config.tls.ca_file, cs.cert_file, cs.key_file, section_fields("console")
         )
         self.identity = certificate_common_name(cs.cert_file, "console.cert_file")
         # a missing font is a warning (boxes on the page); one that is no font, not

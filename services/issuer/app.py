@@ -19,7 +19,7 @@ from certseal.rpc import secure_channel
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import read_tls_identity
+from certseal.tlsfiles import read_tls_identity, section_fields
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.config import IssuerSettings
 from services.issuer.document import DocumentRenderer, Fonts, load_templates
@@ -57,7 +57,7 @@ class GrpcDocumentSealer:
             settings.tls.ca_file,
             section.cert_file,
             section.key_file,
-            ("tls.ca_file", "issuer.cert_file", "issuer.key_file"),
+            section_fields("issuer"),
         )
         self._stub: seal_pb2_grpc.SealStub | None = None
         self._target = ""

@@ -13,7 +13,7 @@ from certseal.process import ServiceProcess
 from certseal.rpc import secure_channel
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import read_tls_identity
+from certseal.tlsfiles import read_tls_identity, section_fields
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
 from services.seal.licence_files import LicenceFiles, LicenceVerdict
@@ -49,7 +49,7 @@ class GrpcLicenceVerifier:
             settings.tls.ca_file,
             section.cert_file,
             section.key_file,
-            ("tls.ca_file", "seal.cert_file", "seal.key_file"),
+            section_fields("seal"),
         )
         self._stub: verifier_pb2_grpc.VerifierStub | None = None
         self._target = ""
