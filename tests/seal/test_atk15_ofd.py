@@ -256,3 +256,91 @@ def test_signatures_xml_is_parsed_once_however_many_references_name_it(monkeypat
     assert len(results) == 200
     assert {r.status for r in results} == {"list grown"}
     assert parsed.count("Doc_0/Signs/Signatures.xml") <= 1, len(parsed)
+
+
+def _declared(encoding: bytes):
+    def edit(data: bytes) -> bytes:
+        end = data.index(b"?>") + 2 if data.startswith(b"<?xml") else 0
+        return b'<?xml version="1.0" encoding="' + encoding + b'"?>' + data[end:]
+
+    return edit
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F9: parse_xml catches only defusedxml's and expat's ParseError; an "
+    "encoding expat cannot use (GBK, GB18030, Shift_JIS: ValueError 'multi-byte "
+    "encodings are not supported'; an unknown name: LookupError) escapes, and "
+    "VerifyOfd and SealOfd answer INTERNAL; a changed Signature.xml should be MODIFIED",
+)
+@pytest.mark.parametrize("encoding", [b"GBK", b"GB18030", b"x-no-such-encoding"])
+@pytest.mark.parametrize(
+    "name", ["OFD.xml", "Doc_0/Signs/Signatures.xml", SIGN + "Signature.xml"]
+)
+async def test_an_xml_encoding_declaration_is_never_internal(
+    seal_stub, operator, name, encoding
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    _seal_id, files = await _sealed(stub)
+    files[name] = _declared(encoding)(files[name])
+    try:
+        [result] = await _verify(stub, zip_files(files))
+    except grpc.aio.AioRpcError as err:
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, err.details()
+        assert dict(err.trailing_metadata()).get("certseal-error-field") == "ofd"
+        assert name != SIGN + "Signature.xml", "a damaged Signature.xml is MODIFIED"
+        return
+    assert result.verdict == "MODIFIED", result.checks
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F9: SealOfd reads OFD.xml through the same parse_xml: an encoding "
+    "declaration expat cannot use is INTERNAL, not INVALID_ARGUMENT naming ofd",
+)
+async def test_sealing_an_ofd_of_an_unusable_encoding_names_ofd(seal_stub, operator):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal_id, _files = await _sealed(stub)
+    files = unzip(make_ofd())
+    files["OFD.xml"] = _declared(b"GBK")(files["OFD.xml"])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SealOfd(pb.SealOfdRequest(seal_id=seal_id, ofd=zip_files(files)))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    assert dict(err.value.trailing_metadata()).get("certseal-error-field") == "ofd"
+
+
+def _needs_version(package: bytes, version: int) -> bytes:
+    """``package`` with every central directory entry's 'version needed to extract'
+    set to ``version`` (APPNOTE 4.4.3: 63 is the highest zipfile reads)."""
+    out = bytearray(package)
+    at = out.find(b"PK\x01\x02")
+    while at != -1:
+        out[at + 6 : at + 8] = version.to_bytes(2, "little")
+        at = out.find(b"PK\x01\x02", at + 4)
+    return bytes(out)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F10: read_package catches BadZipFile, LargeZipFile, ValueError and "
+    "EOFError from zipfile.ZipFile(); a central directory entry needing a version "
+    "above 6.3 raises NotImplementedError there, answered INTERNAL by VerifyOfd and "
+    "SealOfd (found by mutating ofdrw's V4RideRight.ofd: 31 of 4,000 mutations)",
+)
+@pytest.mark.parametrize("rpc", ["VerifyOfd", "SealOfd"])
+async def test_a_zip_needing_a_later_version_is_invalid_argument(
+    seal_stub, operator, rpc
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal_id, _files = await _sealed(stub)
+    package = _needs_version(make_ofd(), 100)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        if rpc == "VerifyOfd":
+            await stub.VerifyOfd(pb.VerifyOfdRequest(ofd=package))
+        else:
+            await stub.SealOfd(pb.SealOfdRequest(seal_id=seal_id, ofd=package))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    assert dict(err.value.trailing_metadata()).get("certseal-error-field") == "ofd"
