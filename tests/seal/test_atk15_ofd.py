@@ -344,3 +344,39 @@ async def test_a_zip_needing_a_later_version_is_invalid_argument(
             await stub.SealOfd(pb.SealOfdRequest(seal_id=seal_id, ofd=package))
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
     assert dict(err.value.trailing_metadata()).get("certseal-error-field") == "ofd"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F11: Signatures.xml may differ from its signed digest as 'list "
+    "grown' whatever the added entries are: a later 'seal' that is no signature at "
+    "all (MALFORMED: its SignedValue.dat is garbage) stamping ofdrw's seal picture "
+    "over the whole first page leaves the earlier seal VALID and intact",
+)
+async def test_a_later_entry_that_is_no_signature_does_not_leave_the_seal_valid(
+    seal_stub, operator
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    _seal_id, files = await _sealed(stub)
+    [before] = await _verify(stub, zip_files(files))
+    assert before.verdict == "VALID"
+    later = "Doc_0/Signs/Sign_1/"
+    files["Doc_0/Signs/Signatures.xml"] = files["Doc_0/Signs/Signatures.xml"].replace(
+        b"<ofd:MaxSignId>",
+        b'<ofd:Signature ID="s900" Type="Seal" BaseLoc="Sign_1/Signature.xml"/>'
+        b"<ofd:MaxSignId>",
+    )
+    files[later + "Seal.esl"] = (VECTORS / "UserV4.esl").read_bytes()
+    files[later + "SignedValue.dat"] = b"not an SES_Signature"
+    files[later + "Signature.xml"] = (
+        f"<ofd:Signature {NS}><ofd:SignedInfo><ofd:Seal><ofd:BaseLoc>"
+        f"/{later}Seal.esl</ofd:BaseLoc></ofd:Seal>"
+        '<ofd:StampAnnot ID="s901" PageRef="1" Boundary="0 0 210 297"/>'
+        '<ofd:References CheckMethod="SM3"/></ofd:SignedInfo>'
+        f"<ofd:SignedValue>/{later}SignedValue.dat</ofd:SignedValue></ofd:Signature>"
+    ).encode()
+    first, added = await _verify(stub, zip_files(files))
+    assert added.verdict == "MALFORMED"
+    assert list(added.stamp_pages) == ["1"]
+    assert first.verdict != "VALID", [(r.file, r.status) for r in first.references]
