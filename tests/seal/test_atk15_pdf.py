@@ -9,13 +9,15 @@ import time
 
 import grpc
 import pytest
+from asn1crypto import cms, core
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign import fields
+from pyhanko.sign import fields, signers
 
 from certseal.v1 import seal_pb2 as pb
 from tests.conftest import blank_pdf, seal_owner
+from tests.seal.field_pdfs import _certifier
 
 A4 = (0, 0, 595, 842)
 
@@ -199,3 +201,68 @@ async def test_a_signature_cms_with_a_long_tag_number_is_refused_at_once(seal_st
     # refused by the DER bounds before asn1crypto (certseal.der: MAX_TAG_BYTES)
     assert "tag" in (err.value.details() or ""), err.value.details()
     assert took < 2.0, took
+
+
+class _ZonelessSigningTime(signers.SimpleSigner):
+    """pyHanko's signer whose signingTime attribute is a GeneralizedTime without a
+    zone (X.680 local time, which asn1crypto reads as a naive datetime)."""
+
+    async def signed_attrs(self, *args, **kwargs):
+        attrs = await super().signed_attrs(*args, **kwargs)
+        zoneless = cms.Time(
+            name="generalized_time",
+            value=core.GeneralizedTime.load(b"\x18\x0e20260101120000"),
+        )
+        return cms.CMSAttributes(
+            [
+                cms.CMSAttribute({"type": "signing_time", "values": [zoneless]})
+                if attr["type"].native == "signing_time"
+                else attr
+                for attr in attrs
+            ]
+        )
+
+
+async def signed_by_stranger(pdf: bytes) -> bytes:
+    """``pdf`` with one more signature, by a self-signed stranger whose CMS carries a
+    zoneless signingTime (adbe.pkcs7.detached: pyHanko writes signingTime there)."""
+    stranger = _certifier()
+    signer = _ZonelessSigningTime(
+        signing_cert=stranger.signing_cert,
+        signing_key=stranger.signing_key,
+        cert_registry=stranger.cert_registry,
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    signed = await signers.async_sign_pdf(
+        writer,
+        signers.PdfSignatureMetadata(
+            field_name="Stranger",
+            subfilter=fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
+        ),
+        signer=signer,
+    )
+    return signed.getvalue()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F12: a signature's signingTime without a zone comes back from "
+    "pyHanko as a naive datetime; convert.pdf_seals (certseal.timestamps.ts) "
+    "subtracts it from an aware epoch and VerifyPdf answers INTERNAL, so anyone who "
+    "appends such a signature to a sealed PDF stops its verification for everyone",
+)
+async def test_a_zoneless_signing_time_is_not_internal(seal_stub, operator):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
+        )
+    ).seal
+    pdf = (
+        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
+    ).pdf
+    reply = await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=await signed_by_stranger(pdf)))
+    genuine, stranger = reply.seals
+    assert (genuine.seal_id, genuine.verdict) == (seal.seal_id, "VALID")
+    assert stranger.verdict != "VALID" and not stranger.trusted
