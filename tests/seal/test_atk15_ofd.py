@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import io
 import re
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import grpc
@@ -380,3 +382,80 @@ async def test_a_later_entry_that_is_no_signature_does_not_leave_the_seal_valid(
     assert added.verdict == "MALFORMED"
     assert list(added.stamp_pages) == ["1"]
     assert first.verdict != "VALID", [(r.file, r.status) for r in first.references]
+
+
+def _with_entry_outside_the_directory(package: bytes, name: str, data: bytes) -> bytes:
+    """``package`` with one more stored entry ``name`` written between the last entry
+    and the central directory, which does not list it (the EOCD's directory offset
+    moved past it): readers of the central directory (Python's zipfile) never see it;
+    readers of the local headers in order (commons-compress's ZipArchiveInputStream,
+    which ofdrw-reader's ZipUtil unzips with) meet it last, over the listed one."""
+    eocd = package.rindex(b"PK\x05\x06")
+    size = int.from_bytes(package[eocd + 12 : eocd + 16], "little")
+    start = int.from_bytes(package[eocd + 16 : eocd + 20], "little")
+    encoded = name.encode()
+    crc = zlib.crc32(data)
+    local = (
+        b"PK\x03\x04"
+        + struct.pack(
+            "<HHHHHIIIHH", 20, 0, 0, 0, 0, crc, len(data), len(data), len(encoded), 0
+        )
+        + encoded
+    )
+    inserted = local + data
+    moved = start + len(inserted)
+    tail = (
+        package[eocd : eocd + 16] + moved.to_bytes(4, "little") + package[eocd + 20 :]
+    )
+    return (
+        package[:start]
+        + inserted
+        + package[start : start + size]
+        + package[start + size : eocd]
+        + tail
+    )
+
+
+def _streamed(package: bytes) -> dict[str, bytes]:
+    """The files as a reader of local headers in order sees them (stored entries and
+    deflated ones whose sizes the local header gives), the last of a name winning."""
+    files: dict[str, bytes] = {}
+    at = 0
+    while package[at : at + 4] == b"PK\x03\x04":
+        (_v, flags, method, _t, _d, _crc, csize, _usize, nlen, xlen) = struct.unpack(
+            "<HHHHHIIIHH", package[at + 4 : at + 30]
+        )
+        name = package[at + 30 : at + 30 + nlen].decode()
+        body = at + 30 + nlen + xlen
+        raw = package[body : body + csize]
+        files[name] = raw if method == 0 else zlib.decompress(raw, -15)
+        at = body + csize + (16 if flags & 0x08 else 0)
+    return files
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F14: read_package reads the central directory only and never checks "
+    "that the local entries are exactly those it lists: a forged page written as an "
+    "unlisted entry before the directory is what a reader of local headers in order "
+    "(ofdrw-reader's ZipUtil: ZipArchiveInputStream) opens, while VerifyOfd still "
+    "says VALID for the listed, sealed page",
+)
+async def test_an_entry_outside_the_central_directory_is_not_valid(seal_stub, operator):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    _seal_id, files = await _sealed(stub)
+    sealed = zip_files(files, zipfile.ZIP_STORED)
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    forged = page_xml("不予许可决定书").encode()
+    package = _with_entry_outside_the_directory(sealed, page, forged)
+    # the two views of the same bytes
+    assert unzip(package)[page] == files[page]
+    assert _streamed(package)[page] == forged
+    try:
+        [result] = await _verify(stub, package)
+    except grpc.aio.AioRpcError as err:  # refused, naming the package: fine
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, err.details()
+        assert dict(err.trailing_metadata()).get("certseal-error-field") == "ofd"
+        return
+    assert result.verdict != "VALID", result.checks
