@@ -1,0 +1,268 @@
+"""atk15: VerifyPdf attacked from outside: changes after a seal that leave it VALID, and
+a signature's CMS that costs minutes to read. Each finding is an xfail(strict=True) test
+until it is fixed."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import grpc
+import pytest
+from asn1crypto import cms, core
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name, pdf_string
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+
+from certseal.v1 import seal_pb2 as pb
+from tests.conftest import blank_pdf, seal_owner
+from tests.seal.field_pdfs import _certifier
+
+A4 = (0, 0, 595, 842)
+
+
+def _numbers(values) -> generic.ArrayObject:
+    return generic.ArrayObject([generic.NumberObject(v) for v in values])
+
+
+def _appearance(writer, box, content: bytes) -> generic.IndirectObject:
+    return writer.add_object(
+        generic.StreamObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Form"),
+                pdf_name("/BBox"): _numbers(box),
+            },
+            stream_data=content,
+        )
+    )
+
+
+def _written(writer) -> bytes:
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def with_text_field(pdf: bytes, value: str) -> bytes:
+    """``pdf`` with a text field on page 0 showing ``value`` (before any seal)."""
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    page_ref, _ = w.find_page_for_modification(0)
+    ap = _appearance(
+        w, (0, 0, 400, 60), f"BT /Helv 24 Tf 5 20 Td ({value}) Tj ET".encode()
+    )
+    field = w.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/FT"): pdf_name("/Tx"),
+                pdf_name("/T"): pdf_string("decision"),
+                pdf_name("/V"): pdf_string(value),
+                pdf_name("/Type"): pdf_name("/Annot"),
+                pdf_name("/Subtype"): pdf_name("/Widget"),
+                pdf_name("/Rect"): _numbers((100, 600, 500, 660)),
+                pdf_name("/F"): generic.NumberObject(4),
+                pdf_name("/P"): page_ref,
+                pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): ap}),
+            }
+        )
+    )
+    page = page_ref.get_object()
+    page[pdf_name("/Annots")] = generic.ArrayObject([field])
+    w.update_container(page)
+    w.root[pdf_name("/AcroForm")] = generic.DictionaryObject(
+        {pdf_name("/Fields"): generic.ArrayObject([field])}
+    )
+    w.update_root()
+    return _written(w)
+
+
+def refilled(pdf: bytes, value: str) -> bytes:
+    """An incremental update of a sealed ``pdf``: the text field shows ``value``."""
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    form_fields = w.root["/AcroForm"]["/Fields"]
+    for i in range(len(form_fields)):
+        field = form_fields[i]
+        if field.get("/FT") == "/Tx":
+            field[pdf_name("/V")] = pdf_string(value)
+            ap = _appearance(
+                w, (0, 0, 400, 60), f"BT /Helv 24 Tf 5 20 Td ({value}) Tj ET".encode()
+            )
+            field[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): ap})
+            w.mark_update(form_fields.raw_get(i))
+    return _written(w)
+
+
+def covered(pdf: bytes) -> bytes:
+    """An incremental update of a sealed ``pdf``: a new, unsigned signature field
+    whose widget paints the whole page white."""
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    fields.append_signature_field(w, fields.SigFieldSpec("Cover", on_page=0, box=A4))
+    ap = _appearance(w, A4, b"1 g 0 0 595 842 re f")
+    for name, _value, ref in fields.enumerate_sig_fields(w, filled_status=False):
+        if name == "Cover":
+            ref.get_object()[pdf_name("/AP")] = generic.DictionaryObject(
+                {pdf_name("/N"): ap}
+            )
+            w.mark_update(ref)
+    return _written(w)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F4: read_pdf_seals counts a change as modified only at pyHanko's "
+    "ModificationLevel.OTHER, so FORM_FILLING after a seal (a text field's shown value "
+    "changed, or a new unsigned field whose appearance paints over the page) leaves "
+    "the seal VALID with modified=false, though VerifyPdf's modified means 'more than "
+    "further signatures was added after it'",
+)
+@pytest.mark.parametrize("change", ["text field refilled", "page covered by a field"])
+async def test_a_visible_change_after_the_seal_is_modified(seal_stub, operator, change):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
+        )
+    ).seal
+    pdf = (
+        await stub.SealPdf(
+            pb.SealPdfRequest(
+                seal_id=seal.seal_id, pdf=with_text_field(blank_pdf(), "Approved")
+            )
+        )
+    ).pdf
+    [before] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    assert before.verdict == "VALID" and not before.modified
+    after_pdf = refilled(pdf, "Refused") if change.startswith("text") else covered(pdf)
+    [after] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=after_pdf))).seals
+    assert after.intact  # the sealed revision itself is unchanged
+    assert after.modified, after.detail
+    assert after.verdict == "MODIFIED"
+
+
+def pdf_with_signature_contents(cms: bytes) -> bytes:
+    """A one-page PDF whose signature field's /Contents is ``cms`` (a literal string:
+    one byte a byte, so a 1 MiB PDF carries almost 1 MiB of CMS)."""
+    literal = cms.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /SigFlags 3 >> >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R] >>",
+        b"<< /FT /Sig /T (s) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /P 3 0 R "
+        b"/V 5 0 R >>",
+        b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached "
+        b"/ByteRange [0 10 20 10] /Contents (" + literal + b") >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    return bytes([tag]) + b"\x84" + len(body).to_bytes(4, "big") + body
+
+
+def cms_with_long_tag(continuation_bytes: int) -> bytes:
+    """A ContentInfo over SignedData whose second element's tag number runs over
+    ``continuation_bytes`` bytes (X.690 high-tag-number form): asn1crypto builds the
+    number one byte at a time in a growing int, quadratic in its length."""
+    tag = b"\x1f" + b"\x81" * continuation_bytes + b"\x01\x00"
+    signed_data = _tlv(0x30, bytes.fromhex("020101") + tag)
+    return _tlv(0x30, bytes.fromhex("06092a864886f70d010702") + _tlv(0xA0, signed_data))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F5: a signature's /Contents reaches asn1crypto (pyHanko's "
+    "embedded_signatures) without certseal.der.check, so a tag number of N "
+    "continuation bytes costs O(N^2): 200,000 took 7 to 16 s, a 1 MiB PDF (1,040,000) 262 s "
+    "(under load), on the one light worker thread that no time bound can stop",
+)
+async def test_a_signature_cms_with_a_long_tag_number_is_refused_at_once(seal_stub):
+    pdf = pdf_with_signature_contents(cms_with_long_tag(200_000))
+    assert len(pdf) < 1024 * 1024  # a light request: the light thread reads it
+    started = time.monotonic()
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await seal_stub("app:archive").VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))
+    took = time.monotonic() - started
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    # refused by the DER bounds before asn1crypto (certseal.der: MAX_TAG_BYTES)
+    assert "tag" in (err.value.details() or ""), err.value.details()
+    assert took < 2.0, took
+
+
+class _ZonelessSigningTime(signers.SimpleSigner):
+    """pyHanko's signer whose signingTime attribute is a GeneralizedTime without a
+    zone (X.680 local time, which asn1crypto reads as a naive datetime)."""
+
+    async def signed_attrs(self, *args, **kwargs):
+        attrs = await super().signed_attrs(*args, **kwargs)
+        zoneless = cms.Time(
+            name="generalized_time",
+            value=core.GeneralizedTime.load(b"\x18\x0e20260101120000"),
+        )
+        return cms.CMSAttributes(
+            [
+                cms.CMSAttribute({"type": "signing_time", "values": [zoneless]})
+                if attr["type"].native == "signing_time"
+                else attr
+                for attr in attrs
+            ]
+        )
+
+
+async def signed_by_stranger(pdf: bytes) -> bytes:
+    """``pdf`` with one more signature, by a self-signed stranger whose CMS carries a
+    zoneless signingTime (adbe.pkcs7.detached: pyHanko writes signingTime there)."""
+    stranger = _certifier()
+    signer = _ZonelessSigningTime(
+        signing_cert=stranger.signing_cert,
+        signing_key=stranger.signing_key,
+        cert_registry=stranger.cert_registry,
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    signed = await signers.async_sign_pdf(
+        writer,
+        signers.PdfSignatureMetadata(
+            field_name="Stranger",
+            subfilter=fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
+        ),
+        signer=signer,
+    )
+    return signed.getvalue()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F12: a signature's signingTime without a zone comes back from "
+    "pyHanko as a naive datetime; convert.pdf_seals (certseal.timestamps.ts) "
+    "subtracts it from an aware epoch and VerifyPdf answers INTERNAL, so anyone who "
+    "appends such a signature to a sealed PDF stops its verification for everyone",
+)
+async def test_a_zoneless_signing_time_is_not_internal(seal_stub, operator):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
+        )
+    ).seal
+    pdf = (
+        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
+    ).pdf
+    reply = await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=await signed_by_stranger(pdf)))
+    genuine, stranger = reply.seals
+    assert (genuine.seal_id, genuine.verdict) == (seal.seal_id, "VALID")
+    assert stranger.verdict != "VALID" and not stranger.trusted

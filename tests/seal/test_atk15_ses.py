@@ -1,0 +1,76 @@
+"""atk15: VerifySealedDocument and InspectSes attacked with hostile SES DER built on
+ofdrw's real structures. Each finding is an xfail(strict=True) test until it is fixed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from asn1crypto import core
+
+from certseal.v1 import seal_pb2 as pb
+from services.seal.ses import SESeal, SESSignature
+
+VECTORS = Path(__file__).parent / "data" / "ofdrw"
+
+
+def with_time_stamp(signature: bytes, token: bytes) -> bytes:
+    """``signature`` (an SES_Signature without a token) with ``timeStamp [0] EXPLICIT
+    BIT STRING`` holding ``token``: outside toSign, so anyone may add one to a
+    signature whose own checks hold."""
+    assert SESSignature.load(signature)["time_stamp"].native is None
+    bits = core.OctetBitString(token).dump()
+    explicit = b"\xa0\x83" + len(bits).to_bytes(3, "big") + bits
+    contents = SESSignature.load(signature).contents + explicit
+    return b"\x30\x83" + len(contents).to_bytes(3, "big") + contents
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F5: check_token() (and token_summary() for InspectSes) hands the "
+    "token to asn1crypto without certseal.der.check, so a 62 KB token whose tag number "
+    "runs over 62,000 continuation bytes costs about 1 s (quadratic) before it is "
+    "BAD_TIMESTAMP 'Exceeds the limit (4300 digits) for integer string conversion'",
+)
+async def test_a_time_stamp_token_is_held_to_the_der_bounds(seal_stub):
+    tag = b"\x1f" + b"\x81" * 62_000 + b"\x01\x00"
+    token = b"\x30\x83" + len(tag).to_bytes(3, "big") + tag
+    signature = with_time_stamp((VECTORS / "SignedValueV4.dat").read_bytes(), token)
+    started = time.monotonic()
+    reply = await seal_stub("app:archive").VerifySealedDocument(
+        pb.VerifySealedDocumentRequest(signature=signature, document=b"any")
+    )
+    took = time.monotonic() - started
+    # ofdrw's signer signature holds; the token is checked next
+    assert [c.name for c in reply.checks] == ["decode", "signature", "timestamp"]
+    assert reply.verdict == "BAD_TIMESTAMP"
+    detail = reply.checks[-1].detail
+    assert "tag number" in detail and "4300 digits" not in detail, detail
+    assert took < 0.5, took
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15 F8: InspectSes puts the seal's type INTEGER, any size, into the "
+    "int64 seal_type: 2**70 raises protobuf's ValueError in convert.inspection, "
+    "answered INTERNAL instead of INVALID_ARGUMENT naming data",
+)
+@pytest.mark.parametrize("seal_type", [2**63, -(2**63) - 1, 2**70])
+async def test_inspect_of_a_seal_type_beyond_int64_is_not_internal(
+    seal_stub, seal_type
+):
+    seal = SESeal.load((VECTORS / "UserV4.esl").read_bytes())
+    seal["e_seal_info"]["property"]["type"] = seal_type
+    data = seal.dump(force=True)
+    try:
+        reply = await seal_stub("app:archive").InspectSes(
+            pb.InspectSesRequest(data=data)
+        )
+    except grpc.aio.AioRpcError as err:
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, err.details()
+        field = dict(err.trailing_metadata()).get("certseal-error-field")
+        assert field == "data"
+        return
+    assert str(seal_type) in "\n".join(reply.lines)
