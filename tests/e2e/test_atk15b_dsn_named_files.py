@@ -112,3 +112,32 @@ async def test_an_unreachable_database_is_told_without_the_password(
     assert code != 0, out
     assert "is unreachable" in out, out  # the path this is about
     assert "TailOfThePassword" not in out and "Kq7" not in out, out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15b: every asyncpg refusal of a DSN's settings is told as 'characters "
+    "... must be percent-encoded', e.g. sslmode=verify-full without a root certificate",
+)
+@pytest.mark.parametrize(
+    "query,says",
+    [("sslmode=verify-full", "root"), ("sslmode=verify_full", "sslmode")],
+)
+async def test_a_dsn_setting_asyncpg_refuses_is_told_for_what_it_is(
+    tmp_path, monkeypatch, query, says
+):
+    """verify-full with no sslrootcert and no ~/.postgresql/root.crt (asyncpg: 'root
+    certificate file ... does not exist or cannot be accessed'), and a misspelt
+    sslmode: neither is about the password's characters, and neither message of
+    asyncpg's quotes the password."""
+    from certseal.errors import CertsealError
+    from certseal.storage.pool import create_pool
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.postgresql/root.crt
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    dsn = f"postgresql://certseal:pw@127.0.0.1:{free_port()}/certseal?{query}"
+    with pytest.raises(CertsealError) as refused:
+        await create_pool(dsn, min_size=1, max_size=1)
+    assert refused.value.field == "database.dsn_file"
+    assert "percent-encoded" not in refused.value.message, refused.value
+    assert says in refused.value.message, refused.value
