@@ -18,7 +18,10 @@ them while it parses the string, before connecting. ``naming_the_dsn_file``
 And the CLI's "unreachable" message (``certseal.cli.database_unreachable``) takes
 the host as what follows the DSN's last ``@``: with the password in the query
 (``?password=...``, a form asyncpg takes) and an ``@`` in it, it prints the
-password's tail.
+password's tail. And every refusal of asyncpg's parser (a ValueError) is told as
+"characters such as / # ? @ : in the user name or password must be
+percent-encoded", also ``sslmode=verify-full`` without a root certificate (no
+``sslrootcert``, no ``~/.postgresql/root.crt``) or a misspelt ``sslmode``.
 """
 
 from __future__ import annotations
