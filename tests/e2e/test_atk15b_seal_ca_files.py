@@ -94,9 +94,12 @@ def marked(path: str, tmp_path) -> str:
 )
 @pytest.mark.parametrize(
     "ca,which",
-    [("p256", "cert"), ("sm2", "cert"), ("sm2", "key")],
+    [("p256", "cert"), ("sm2", "cert"), ("sm2", "key"), ("p256", "cert-and-more")],
 )
 def test_seal_ca_files_with_a_byte_order_mark_are_taken(config, tmp_path, ca, which):
+    """``cert-and-more``: the CA's certificate and another after it (its issuer's,
+    say): the marked first block is skipped, the second is taken as the CA's, and
+    ``seal.ca_key_file`` is blamed ("is not the key of the certificate")."""
     cert_file, key_file = (
         (config.seal.ca_cert_file, config.seal.ca_key_file)
         if ca == "p256"
@@ -106,8 +109,22 @@ def test_seal_ca_files_with_a_byte_order_mark_are_taken(config, tmp_path, ca, wh
     own = SealCa.from_files(cert_file, key_file, fields)
     if which == "cert":
         cert_file = marked(cert_file, tmp_path)
-    else:
+    elif which == "key":
         key_file = marked(key_file, tmp_path)
+    else:
+        more = tmp_path / "ca-and-more.pem"
+        more.write_bytes(
+            BOM
+            + Path(cert_file).read_bytes()
+            + Path(config.seal.sm2_ca_cert_file).read_bytes()
+        )
+        try:
+            taken = SealCa.from_files(str(more), key_file, fields)
+        except CertsealError as exc:  # refused: then for the certificate's file
+            assert exc.field == fields[0], exc
+            return
+        assert taken.cert == own.cert
+        return
     assert SealCa.from_files(cert_file, key_file, fields).cert == own.cert
 
 
