@@ -43,6 +43,7 @@ from pyhanko.sign.diff_analysis import (
     SigFieldCreationRule,
     SigFieldModificationRule,
     StandardDiffPolicy,
+    SuspiciousModification,
 )
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.general import SigningError
@@ -397,19 +398,43 @@ async def seal_pdf(
     return out.getvalue()
 
 
+def _need_appearances(resolver: Any) -> bool:
+    """Whether a revision's ``/AcroForm`` asks viewers to draw appearances anew."""
+    form = resolver.root.get("/AcroForm")
+    form = form.get_object() if form is not None else None
+    return bool(
+        isinstance(form, generic.DictionaryObject)
+        and form.get("/NeedAppearances", False)
+    )
+
+
+class _FormRule(FormUpdatingRule):
+    """pyHanko's form rule where ``/NeedAppearances`` may be dropped after a
+    signature (pyHanko's own signer drops it) but never turned on: a viewer would
+    then draw every field's appearance anew instead of the signed ones."""
+
+    def apply(self, old: Any, new: Any) -> Any:
+        if _need_appearances(new) and not _need_appearances(old):
+            raise SuspiciousModification(
+                "/NeedAppearances turned on after the signature"
+            )
+        return super().apply(old, new)
+
+
 _DIFF_POLICY = StandardDiffPolicy(
     global_rules=DEFAULT_DIFF_POLICY.global_rules,
-    form_rule=FormUpdatingRule(
+    form_rule=_FormRule(
         field_rules=[SigFieldCreationRule(), SigFieldModificationRule()],
-        ignored_acroform_keys=frozenset({"/Fields", "/DR"}),
+        ignored_acroform_keys=frozenset({"/Fields", "/DR", "/NeedAppearances"}),
     ),
 )
 """pyHanko's standard diff policy less what lets a change after a seal pass as form
 filling: no rule for fields other than signature fields (a text field's value or
-appearance changed after the seal is unexplained, so at least ANNOTATIONS), and the
-``/AcroForm`` keys ``/NeedAppearances``, ``/DA`` and ``/Q`` (which make or change the
-appearances a viewer draws) may not change. What remains at FORM_FILLING is signature
-fields created or filled; :func:`_modified` tells a further signature from the rest."""
+appearance changed after the seal is unexplained, so at least ANNOTATIONS), the
+``/AcroForm`` keys ``/DA`` and ``/Q`` (defaults of the appearances a viewer draws)
+may not change, nor may ``/NeedAppearances`` be turned on (:class:`_FormRule`). What
+remains at FORM_FILLING is signature fields created or filled; :func:`_modified`
+tells a further signature from the rest."""
 
 
 def _check_signature_contents(reader: PdfFileReader) -> None:
@@ -470,14 +495,17 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     status = found.status
     result = found.signature.diff_result
     level = status.modification_level if status is not None else None
-    if status is None or not status.intact or not status.docmdp_ok:
-        return True, "the signed revision or its permissions do not hold"
+    if status is None or not status.intact:
+        return True, "the signed revision does not hold"
     if level is None or not isinstance(result, DiffResult):
-        return True, "changes after it pyHanko could not explain"
-    if level <= ModificationLevel.LTA_UPDATES:
-        return False, ""
+        why = str(result).splitlines()[0][:200] if result is not None else "unknown"
+        return True, f"a change after it that is no signing: {why}"
     if level > ModificationLevel.FORM_FILLING:
         return True, f"changes after it at pyHanko's level {level.name}"
+    if not status.docmdp_ok:
+        return True, "changes after it that its certification (DocMDP) forbids"
+    if level <= ModificationLevel.LTA_UPDATES:
+        return False, ""
     after = found.signature.signed_revision
     signed_later = {
         v.signature.field_name
@@ -563,7 +591,18 @@ async def read_pdf_seals(
             validated.append(_Validated(signature, None, str(exc) or repr(exc)))
             continue
         validated.append(_Validated(signature, status))
-    return [_found(v, validated) for v in validated]
+    return [_reported(v, validated) for v in validated]
+
+
+def _reported(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
+    """:func:`_found`, or, when what pyHanko returned for this signature cannot be
+    read (a signer's odd certificate or attribute), the signature as one that does
+    not hold: one signer's odd signature never stops the others' verification."""
+    try:
+        return _found(found, every)
+    except Exception as exc:
+        name = str(found.signature.field_name)
+        return PdfSeal(name, "", None, False, False, True, f"unreadable: {exc}")
 
 
 def _found(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
