@@ -104,3 +104,107 @@ async def test_inspect_of_a_signatures_seal_type_beyond_int64_names_data(seal_st
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert dict(err.value.trailing_metadata()).get("certseal-error-field") == "data"
     assert "property.type" in (err.value.details() or "")
+
+
+def test_a_long_tag_in_a_certificate_extension_is_refused_at_once():
+    """atk15 F5, the same kind: a certificate in an SES (or a token) whose extension
+    value, DER nested in an OCTET STRING, holds a long tag number; validating a path
+    parses every extension (asn1crypto's critical_extensions)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    from services.seal.certificates import read_certificate
+    from services.seal.trust import TrustStore, validate_path
+
+    tag = b"\x1f" + b"\x81" * 200_000 + b"\x01\x00"
+    value = b"\x30\x83" + len(tag).to_bytes(3, "big") + tag
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "long tag")])
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(at)
+        .not_valid_after(at + dt.timedelta(days=1))
+        .add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.19"), value),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+        .public_bytes(Encoding.DER)
+    )
+    started = time.monotonic()
+    result = validate_path(cert, TrustStore(), at)
+    with pytest.raises(ValueError, match="tag number"):
+        read_certificate(cert)
+    assert time.monotonic() - started < 0.5
+    assert not result.ok and "tag number" in result.detail, result.detail
+
+
+def test_a_certificate_with_a_zoneless_validity_is_refused_by_name():
+    """atk15 F12, the same kind in SES: a GeneralizedTime without Z in a
+    certificate's validity (RFC 5280 4.1.2.5 wants Z) is read by asn1crypto as a
+    naive datetime; it is refused by name, never compared with an aware time."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    from certseal.der import tlv
+    from services.seal.certificates import read_certificate
+    from services.seal.trust import TrustStore, validate_path
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "zoneless")])
+    at = dt.datetime(2051, 1, 1, tzinfo=dt.UTC)  # GeneralizedTime from 2050
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(at)
+        .not_valid_after(at + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+        .public_bytes(Encoding.DER)
+    )
+
+    def children(data: bytes) -> list[bytes]:
+        """The DER elements inside the SEQUENCE ``data`` (definite lengths)."""
+
+        def end_of(at: int) -> tuple[int, int]:  # (start of contents, end)
+            size, at = data[at + 1], at + 2
+            if size & 0x80:
+                count = size & 0x7F
+                size, at = int.from_bytes(data[at : at + count], "big"), at + count
+            return at, at + size
+
+        out, (at, end) = [], end_of(0)
+        while at < end:
+            out.append(data[at : end_of(at)[1]])
+            at = end_of(at)[1]
+        return out
+
+    cert_parts = children(cert)
+    tbs = [
+        tlv(0x30, tlv(0x18, b"20510101000000") + tlv(0x18, b"20510102000000"))
+        if b"20510101000000Z" in part
+        else part
+        for part in children(cert_parts[0])
+    ]
+    zoneless = tlv(0x30, tlv(0x30, b"".join(tbs)) + b"".join(cert_parts[1:]))
+    result = validate_path(zoneless, TrustStore(), at)
+    assert not result.ok and "no zone" in result.detail, result.detail
+    with pytest.raises(ValueError, match="no zone"):
+        read_certificate(zoneless)
