@@ -8,6 +8,12 @@ in one linear pass over the headers, allocating nothing: a tag number of more th
 :data:`MAX_TAG_BYTES` bytes, a length of more than :data:`MAX_LENGTH_BYTES` bytes or in
 the indefinite form (not DER), a length running past its parent, nesting deeper than
 ``max_depth``, and bytes after the outermost element.
+
+DER nested in a primitive value (a TSTInfo in its OCTET STRING, a certificate
+extension's value) is opaque to the walk, yet asn1crypto parses it when asked;
+:func:`check_outside` adds a linear scan that refuses any run of more than
+:data:`MAX_HIGH_RUN` bytes with the top bit set, the only shape a long tag number can
+take wherever it hides.
 """
 
 from __future__ import annotations
@@ -20,16 +26,31 @@ MAX_LENGTH_BYTES = 4
 #: nesting levels a seal structure needs are about a dozen (SES_Signature → TBS_Sign →
 #: SESeal → SES_SealInfo → property → certList …); 32 leaves room for extensions
 MAX_DEPTH = 32
+#: bytes with the top bit set in a row that outside DER may hold anywhere (nested DER
+#: included): a tag number's continuation bytes are such a run. asn1crypto reads a
+#: 4,096-byte tag number in about 3 ms (62,000 bytes: 0.65 s); random data (hashes,
+#: signatures, keys) holds such a run with odds of 2^-4096, and text would need
+#: 1,366 CJK characters in UTF-8 without one ASCII byte
+MAX_HIGH_RUN = 4096
+_HIGH_BITS = bytes(0 if b < 0x80 else 1 for b in range(256))
+_HIGH_RUN = b"\x01" * (MAX_HIGH_RUN + 1)
 
 
 class DerError(ValueError):
     """Bytes that are not DER of an acceptable shape (a ValueError, as asn1crypto's)."""
 
 
-def check(data: bytes, *, max_depth: int = MAX_DEPTH) -> None:
+def check(data: bytes, *, max_depth: int = MAX_DEPTH, padded: bool = False) -> None:
     """Raise :class:`DerError` unless ``data`` is exactly one DER element whose headers
-    are all within the bounds above. Cost: one pass over the headers, O(len(data)).
+    are all within the bounds above (``padded``: zero bytes may follow it, as in a PDF
+    signature's ``/Contents``, ISO 32000-1 12.8.1). Cost: one pass over the headers,
+    O(len(data)).
     """
+    if padded:
+        end = _header(data, 0, len(data))[2] if data else 0
+        if data.count(0, end) != len(data) - end:
+            raise DerError(f"{len(data) - end} bytes after the element are not zeros")
+        data = data[:end]
     ends = [len(data)]  # the end offset of each open constructed element
     pos = 0
     seen_root = False
@@ -50,6 +71,21 @@ def check(data: bytes, *, max_depth: int = MAX_DEPTH) -> None:
             ends.append(end)
         else:
             pos = end
+
+
+def check_outside(
+    data: bytes, *, max_depth: int = MAX_DEPTH, padded: bool = False
+) -> None:
+    """:func:`check`, then refuse a run of more than :data:`MAX_HIGH_RUN` bytes with
+    the top bit set anywhere in ``data`` (a long tag number in DER nested inside a
+    primitive value, which the walk does not enter). Linear in ``len(data)``."""
+    check(data, max_depth=max_depth, padded=padded)
+    at = data.translate(_HIGH_BITS).find(_HIGH_RUN)
+    if at >= 0:
+        raise DerError(
+            f"more than {MAX_HIGH_RUN} bytes with the top bit set in a row at byte "
+            f"{at} (a tag number that long is refused; MAX_HIGH_RUN)"
+        )
 
 
 def _header(data: bytes, pos: int, limit: int) -> tuple[int, bool, int]:

@@ -78,16 +78,20 @@ def signed_metadata(pdf: bytes) -> dict[str, dict[str, str]]:
     be read. Metadata changed in a later incremental update is not what was sealed."""
     try:
         from pyhanko.pdf_utils.reader import PdfFileReader
+        from pyhanko.sign.fields import enumerate_sig_fields
 
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         found: dict[str, dict[str, str]] = {}
-        for signature in reader.embedded_signatures:
-            ranges = list(signature.sig_object.get("/ByteRange", []))
+        # the signature dictionaries' /ByteRange only: their CMS is never parsed here
+        # (reader.embedded_signatures would hand each /Contents to asn1crypto
+        # before the DER bounds, services.seal.pdf)
+        for name, value, _field in enumerate_sig_fields(reader, filled_status=True):
+            ranges = list(value.get_object().get("/ByteRange", []))
             if len(ranges) != 4:
                 continue
             end = int(ranges[2]) + int(ranges[3])
             if 0 < end <= len(pdf):
-                found[signature.field_name] = read_licence_metadata(pdf[:end])
+                found[name] = read_licence_metadata(pdf[:end])
         return found
     except Exception:  # any unreadable PDF: nothing was sealed
         return {}

@@ -32,7 +32,7 @@ from certseal.crypto import (
     generate_key,
     signature_to_der,
 )
-from certseal.der import check as der_check
+from certseal.der import check_outside as der_check
 from certseal.errors import invalid
 from certseal.files import read_regular_file
 
@@ -302,6 +302,8 @@ def _parse_certificate(der: bytes) -> CertificateInfo:
         cert = asn1_x509.Certificate.load(der)
         tbs = cert["tbs_certificate"]
         validity = tbs["validity"]
+        if any(t.utcoffset() is None for t in validity.native.values()):
+            raise ValueError("a validity time has no zone (RFC 5280 4.1.2.5: Z)")
         return CertificateInfo(
             common_name=str(tbs["subject"].native.get("common_name", "")),
             public_key_der=tbs["subject_public_key_info"].dump(),

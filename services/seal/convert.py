@@ -24,6 +24,7 @@ from services.seal.ses import SESeal
 from services.seal.ses_read import SealData, SignatureData
 
 DEFAULT_VALIDITY = dt.timedelta(days=5 * 365)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # 14,400 PDF units (ISO 32000-1, annex C), in mm
 MAX_PAGE_MM = 5080.0
 
@@ -188,8 +189,19 @@ def republish_message(run: SealRepublishRun) -> pb.RepublishSealsResponse:
 def inspection(
     found: SealData | SignatureData, lines: list[str]
 ) -> pb.InspectSesResponse:
-    """The proto view of an inspected SESeal or SES_Signature (strings escaped)."""
+    """The proto view of an inspected SESeal or SES_Signature (strings escaped).
+
+    INVALID_ARGUMENT ``data`` when an INTEGER the reply carries is beyond its proto
+    type: ``property.type`` (int64 ``seal_type``; DER INTEGERs have no bound, X.690
+    8.3). The version is 1 or 4 by then (:mod:`services.seal.ses_read`).
+    """
     seal = found.seal if isinstance(found, SignatureData) else found
+    if not INT64_MIN <= seal.seal_type <= INT64_MAX:
+        raise invalid(
+            "data",
+            f"property.type is {seal.seal_type}: beyond the int64 InspectSesResponse."
+            "seal_type holds (certseal seal inspect lists it)",
+        )
     return pb.InspectSesResponse(
         structure="SES_Signature" if isinstance(found, SignatureData) else "SESeal",
         version=found.version,

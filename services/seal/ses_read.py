@@ -370,7 +370,12 @@ def read_seal(data: bytes) -> SealData:
 
 def _v1_time(raw: bytes) -> dt.datetime:
     """v1 ``timeInfo``: a BIT STRING holding a DER UTCTime/GeneralizedTime or its text."""
-    for spec in (core.UTCTime, core.GeneralizedTime):
+    try:
+        der.check_outside(raw)  # DER nested in a BIT STRING: bounded before asn1crypto
+        nested_der = True
+    except der.DerError:
+        nested_der = False
+    for spec in (core.UTCTime, core.GeneralizedTime) if nested_der else ():
         try:
             return _utc(spec.load(raw, strict=True).native, "toSign.timeInfo")
         except Exception:

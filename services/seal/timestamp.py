@@ -18,7 +18,10 @@ A token is a CMS ``SignedData`` (RFC 5652) whose content is a ``TSTInfo``
    ``genTime`` (:func:`services.seal.trust.validate_path`).
 
 Then ``genTime`` is the trusted time of the stamped signature. Tokens are at most
-:data:`MAX_TOKEN_BYTES`.
+:data:`MAX_TOKEN_BYTES` and held to the DER bounds (:func:`certseal.der.check_outside`;
+the TSTInfo inside its OCTET STRING to :func:`certseal.der.check`) before asn1crypto
+reads them: a token from outside never costs asn1crypto's quadratic reading of a long
+tag number. A ``genTime`` without a zone is refused (RFC 3161 2.4.2: UTC).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from certseal.crypto import Suite, digest
-from certseal.der import tlv
+from certseal.der import DerError, check_outside, tlv
+from certseal.der import check as check_der
 from services.seal.trust import TrustStore, validate_path
 
 MAX_TOKEN_BYTES = 64 * 1024
@@ -96,6 +100,7 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
         raise TokenError(
             "timestamp", f"the token is {len(token)} bytes; at most {MAX_TOKEN_BYTES}"
         )
+    _bounded(token, "the token", outside=True)
     info = cms.ContentInfo.load(token)
     if info["content_type"].native != "signed_data":
         raise TokenError("timestamp", "the token is not a CMS SignedData")
@@ -104,12 +109,17 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
     if encap["content_type"].native != "tst_info":
         raise TokenError("timestamp", "the token's content is not a TSTInfo")
     tst_bytes = encap["content"].contents
+    _bounded(tst_bytes, "the token's TSTInfo")
     tst = tsp.TSTInfo.load(tst_bytes)
     if len(signed["signer_infos"]) != 1:
         raise TokenError("timestamp", "the token must have exactly one signer")
     signer = signed["signer_infos"][0]
     der = _signer_cert(signed["certificates"].dump(), signer["sid"].dump())
     gen_time = tst["gen_time"].native
+    if not isinstance(gen_time, dt.datetime) or gen_time.utcoffset() is None:
+        raise TokenError(
+            "timestamp", "the token's genTime has no zone (RFC 3161 2.4.2: UTC)"
+        )
 
     # 2. the imprint
     message = tst["message_imprint"]
@@ -159,6 +169,17 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
     if not path.ok:
         raise TokenError("TSA certificate", path.detail.replace("seal CA", "TSA root"))
     return TokenCheck(gen_time, name, int(tst["serial_number"].native))
+
+
+def _bounded(data: bytes, what: str, *, outside: bool = False) -> None:
+    """Hold ``data`` to the DER bounds before asn1crypto reads it (``outside``: also
+    no long run of high bytes in DER nested in its primitive values)."""
+    try:
+        (check_outside if outside else check_der)(data)
+    except DerError as exc:
+        raise TokenError(
+            "timestamp", f"{what} is not DER within bounds: {exc}"
+        ) from None
 
 
 # Functions of bytes alone that every token of a TSA repeats (its certificates, the
@@ -298,10 +319,16 @@ def token_summary(token: bytes) -> tuple[dt.datetime, str] | None:
     try:
         if len(token) > MAX_TOKEN_BYTES:
             return None
+        _bounded(token, "the token", outside=True)
         signed = cms.ContentInfo.load(token)["content"]
-        tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].contents)
+        tst_bytes = signed["encap_content_info"]["content"].contents
+        _bounded(tst_bytes, "the token's TSTInfo")
+        tst = tsp.TSTInfo.load(tst_bytes)
+        gen_time = tst["gen_time"].native
+        if not isinstance(gen_time, dt.datetime) or gen_time.utcoffset() is None:
+            return None
         sid = signed["signer_infos"][0]["sid"].dump()
-        der = _signer_cert(signed["certificates"].dump(), sid)
-        return tst["gen_time"].native, _common_name(der)
+        cert = _signer_cert(signed["certificates"].dump(), sid)
+        return gen_time, _common_name(cert)
     except Exception:
         return None

@@ -434,10 +434,17 @@ def der_certificate(data: bytes) -> asn1_x509.Certificate:
 
 def _parse(data: bytes) -> asn1_x509.Certificate:
     try:
-        der.check(data)  # bounded headers before asn1crypto sees them
+        # bounded headers, and no long tag in an extension's nested DER, before
+        # asn1crypto sees them (critical_extensions parses every extension)
+        der.check_outside(data)
         cert = asn1_x509.Certificate.load(data, strict=True)
         _ = cert["tbs_certificate"]["subject"].native, cert["signature_value"].native
-        _ = cert["tbs_certificate"]["validity"].native, cert.critical_extensions
+        validity = cert["tbs_certificate"]["validity"].native
+        _ = cert.critical_extensions
+        if any(t.utcoffset() is None for t in validity.values()):
+            # RFC 5280 4.1.2.5: UTCTime or GeneralizedTime in Z; asn1crypto reads a
+            # zoneless one as a naive datetime, which no aware time compares with
+            raise ValueError("a validity time has no zone (RFC 5280 4.1.2.5: Z)")
         return cert
     except Exception as exc:
         raise ValueError(f"not a DER X.509 certificate ({exc})") from None

@@ -41,6 +41,7 @@ from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonce
 
+from certseal.der import check_outside
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.listen import bind_problem, split_listen
@@ -224,6 +225,7 @@ class TsaServer:
     def respond(self, body: bytes) -> bytes:
         """The DER TimeStampResp to a DER TimeStampReq (CPU: one signature)."""
         try:
+            check_outside(body)  # bounded headers before asn1crypto sees them
             req = tsp.TimeStampReq.load(body)
             algorithm = req["message_imprint"]["hash_algorithm"]["algorithm"].dotted
             name = req["message_imprint"]["hash_algorithm"]["algorithm"].native

@@ -5,7 +5,7 @@ import time
 import pytest
 from asn1crypto import x509
 
-from certseal.der import MAX_DEPTH, DerError, check
+from certseal.der import MAX_DEPTH, MAX_HIGH_RUN, DerError, check, check_outside
 
 
 def nested(depth: int) -> bytes:
@@ -78,3 +78,31 @@ def test_a_real_certificate_passes(tmp_path):
         __import__("ssl").PEM_cert_to_DER_cert(ca.ca_file.read_text())
     ).dump()
     check(der)
+
+
+def test_padded_der_may_end_in_zeros_only():
+    element = b"\x30\x03\x02\x01\x01"
+    check(element + bytes(64), padded=True)  # a PDF signature's zero-padded /Contents
+    check(element, padded=True)
+    for bad in (element + b"\x00\x01", element + b"\x01", b"\x30\x05\x02\x01"):
+        with pytest.raises(DerError):
+            check(bad, padded=True)
+    with pytest.raises(DerError, match="tag number"):
+        check(b"\x30\x09\x1f" + b"\x81" * 6 + b"\x01\x00" + bytes(8), padded=True)
+
+
+def test_a_long_tag_nested_in_a_primitive_value_is_refused_by_check_outside():
+    def octets(body: bytes) -> bytes:
+        return b"\x04" + _length(len(body)) + body
+
+    nested_tag = b"\x30\x84" + (1_000_003).to_bytes(4, "big")
+    nested_tag += b"\x1f" + b"\x81" * 1_000_000 + b"\x01\x00"
+    check(octets(nested_tag))  # opaque to the walk
+    started = time.monotonic()
+    with pytest.raises(DerError, match="tag number"):
+        check_outside(octets(nested_tag))
+    assert time.monotonic() - started < 1.0
+    check_outside(octets(b"\xff" * MAX_HIGH_RUN))  # at the bound
+    with pytest.raises(DerError):
+        check_outside(octets(b"\xff" * (MAX_HIGH_RUN + 1)))
+    check_outside(octets(("示例公司" * 300).encode()))  # 3,600 bytes of UTF-8 CJK
