@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, ".")
 
-from services.seal.pdf import read_pdf_seals
+from services.seal.pdf_verify import read_pdf_seals
 from services.seal.timestamp import TokenError, check_token
 from services.seal.trust import TrustStore
 from tests.seal.test_atk15_pdf import (

@@ -34,7 +34,8 @@ from certseal.crypto import SoftwareSigner, Suite, generate_key
 from certseal.devpki import DevCA
 from services.seal.certificates import SealCa, issue_certificate
 from services.seal.domain import verify_sealed_document
-from services.seal.pdf import Placement, read_pdf_seals, seal_pdf
+from services.seal.pdf import Placement, seal_pdf
+from services.seal.pdf_verify import read_pdf_seals
 from services.seal.picture import round_seal
 from services.seal.ses import make_seal, seal_info, sign_document
 from services.seal.trust import TrustStore

@@ -29,7 +29,8 @@ from certseal.identifiers import mint_serial
 from certseal.rpc import Caller
 from services.seal.domain import Seal, SealStatus, SealVerdict, pdf_seal_verdict
 from services.seal.events import document_sealed
-from services.seal.pdf import PdfSeal, Placement, read_pdf_seals, seal_pdf
+from services.seal.pdf import Placement, seal_pdf
+from services.seal.pdf_verify import PdfSeal, read_pdf_seals
 from services.seal.service import SealCa, SealService
 from services.seal.ses import SESeal
 from services.seal.storage import SealStore

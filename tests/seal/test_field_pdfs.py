@@ -26,8 +26,9 @@ from certseal.crypto import SoftwareSigner, Suite, generate_key
 from certseal.devpki import DevCA
 from certseal.errors import CertsealError, ErrorKind
 from services.seal.certificates import issue_certificate
-from services.seal.pdf import Placement, read_pdf_seals, seal_pdf
+from services.seal.pdf import Placement, seal_pdf
 from services.seal.pdf_stamp import MM
+from services.seal.pdf_verify import read_pdf_seals
 from services.seal.service import SealCa
 from tests.seal.field_pdfs import (
     ENCRYPTIONS,

@@ -28,8 +28,9 @@ from services.seal import pdf as seal_pdf_module
 from services.seal.certificates import issue_certificate
 from services.seal.domain import SealVerdict, verify_sealed_document
 from services.seal.inspect import describe
-from services.seal.pdf import Placement, read_pdf_seals, seal_pdf
+from services.seal.pdf import Placement, seal_pdf
 from services.seal.pdf_service import PdfSealService
+from services.seal.pdf_verify import read_pdf_seals
 from services.seal.picture import (
     MAX_PICTURE_BYTES,
     MAX_PICTURE_PIXELS,

@@ -1,0 +1,294 @@
+"""Verifying sealed PDFs (VerifyPdf): every signature's report, read within
+:data:`services.seal.pdf.PDF_DECODE_LIMITS`.
+
+Per signature (pyHanko's validation): intact (the signed bytes are unchanged),
+trusted (the chain ends at a trusted seal CA) and modified: anything but further
+signatures that themselves hold was added after it (ISO 32000-1 §12.8.2.2 permits
+signing after a signature; pyHanko's difference analysis, with form filling after a
+seal not allowed: a refilled field is a visible change). Each signature's report is
+built on its own, so one signer's odd signature cannot stop the others' verification.
+Every signature's ``/Contents`` passes :func:`certseal.der.check_outside` before any
+parser reads it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    DiffResult,
+    FormUpdatingRule,
+    ModificationLevel,
+    SigFieldCreationRule,
+    SigFieldModificationRule,
+    StandardDiffPolicy,
+    SuspiciousModification,
+)
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
+from pyhanko_certvalidator import ValidationContext
+
+from certseal import der
+from certseal.errors import invalid
+from services.seal.pdf import (
+    PDF_DECODE_LIMITS,
+    PdfNestingError,
+    nesting_refused,
+    reading_pdf,
+)
+from services.seal.pdf_open import (
+    authenticate,
+)
+
+
+def _need_appearances(resolver: Any) -> bool:
+    """Whether a revision's ``/AcroForm`` asks viewers to draw appearances anew."""
+    form = resolver.root.get("/AcroForm")
+    form = form.get_object() if form is not None else None
+    return bool(
+        isinstance(form, generic.DictionaryObject)
+        and form.get("/NeedAppearances", False)
+    )
+
+
+class _FormRule(FormUpdatingRule):
+    """pyHanko's form rule where ``/NeedAppearances`` may be dropped after a
+    signature (pyHanko's own signer drops it) but never turned on: a viewer would
+    then draw every field's appearance anew instead of the signed ones."""
+
+    def apply(self, old: Any, new: Any) -> Any:
+        if _need_appearances(new) and not _need_appearances(old):
+            raise SuspiciousModification(
+                "/NeedAppearances turned on after the signature"
+            )
+        return super().apply(old, new)
+
+
+_DIFF_POLICY = StandardDiffPolicy(
+    global_rules=DEFAULT_DIFF_POLICY.global_rules,
+    form_rule=_FormRule(
+        field_rules=[SigFieldCreationRule(), SigFieldModificationRule()],
+        ignored_acroform_keys=frozenset({"/Fields", "/DR", "/NeedAppearances"}),
+    ),
+)
+"""pyHanko's standard diff policy less what lets a change after a seal pass as form
+filling: no rule for fields other than signature fields (a text field's value or
+appearance changed after the seal is unexplained, so at least ANNOTATIONS), the
+``/AcroForm`` keys ``/DA`` and ``/Q`` (defaults of the appearances a viewer draws)
+may not change, nor may ``/NeedAppearances`` be turned on (:class:`_FormRule`). What
+remains at FORM_FILLING is signature fields created or filled; :func:`_modified`
+tells a further signature from the rest."""
+
+
+def _check_signature_contents(reader: PdfFileReader) -> None:
+    """Hold every filled signature field's ``/Contents`` (a CMS, zero-padded) to
+    :func:`certseal.der.check_outside` before pyHanko hands it to asn1crypto: a tag
+    number over four bytes (whose reading costs asn1crypto time quadratic in its
+    length), nesting deeper than 32, a length past its container, an indefinite
+    length, anything but zeros after the CMS. INVALID_ARGUMENT ``pdf`` names the field."""
+    for name, value, _field in enumerate_sig_fields(reader, filled_status=True):
+        try:
+            contents = extract_contents(value.get_object())
+        except PdfError:
+            continue  # no /Contents: pyHanko names it
+        try:
+            der.check_outside(contents, padded=True)
+        except der.DerError as exc:
+            raise invalid(
+                "pdf",
+                f"signature field {name!r}: its /Contents is not a CMS within the "
+                f"DER bounds: {exc}",
+            ) from None
+
+
+@dataclass(frozen=True)
+class _Validated:
+    """One signature as pyHanko found it: its status, or why it could not say."""
+
+    signature: EmbeddedPdfSignature
+    status: Any | None
+    error: str = ""
+
+    @property
+    def holds(self) -> bool:
+        """Its signed bytes are intact, its CMS signature holds, and its own field is
+        unchanged since it signed (a later revision that repaints it shows here)."""
+        result = self.signature.diff_result
+        return bool(
+            self.status is not None
+            and self.status.intact
+            and self.status.valid
+            and isinstance(result, DiffResult)
+            and self.signature.field_name not in result.changed_form_fields
+        )
+
+
+def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str]:
+    """Whether anything but further signatures changed the document after
+    ``found`` signed it, and what (for the detail).
+
+    ISO 32000-1 12.8.2.2 (DocMDP P=2) lets signing follow a signature; pyHanko
+    counts a new visible signature field at ModificationLevel.FORM_FILLING, with
+    its name among the changed form fields. Under :data:`_DIFF_POLICY` every such
+    name must be the field of a later signature that :attr:`_Validated.holds`, whose
+    appearance is then its own signer's (listed with its own verdict); an unsigned
+    signature field with an appearance, a signature that does not hold or a field
+    repainted after its signature is a change (pyHanko levels ANNOTATIONS and OTHER
+    always are)."""
+    status = found.status
+    result = found.signature.diff_result
+    level = status.modification_level if status is not None else None
+    if status is None or not status.intact:
+        return True, "the signed revision does not hold"
+    if level is None or not isinstance(result, DiffResult):
+        why = str(result).splitlines()[0][:200] if result is not None else "unknown"
+        return True, f"a change after it that is no signing: {why}"
+    if level > ModificationLevel.FORM_FILLING:
+        return True, f"changes after it at pyHanko's level {level.name}"
+    if not status.docmdp_ok:
+        return True, "changes after it that its certification (DocMDP) forbids"
+    if level <= ModificationLevel.LTA_UPDATES:
+        return False, ""
+    after = found.signature.signed_revision
+    signed_later = {
+        v.signature.field_name
+        for v in every
+        if v.signature.signed_revision > after and v.holds
+    }
+    others = sorted(result.changed_form_fields - signed_later)
+    if others:
+        return True, (
+            "form fields changed after it that hold no later signature: "
+            + ", ".join(repr(n) for n in others[:8])
+        )
+    return False, ""
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A time the CMS carries, or None when it has no zone: RFC 5652 11.3 wants
+    signingTime in UTC (a UTCTime or GeneralizedTime ending in Z, as X.690 11.7 DER
+    writes it); without one it is some unknown local time, which certseal does not
+    guess (the verdict then lacks a signing time)."""
+    if value is None or value.tzinfo is None or value.utcoffset() is None:
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class PdfSeal:
+    """One signature of a PDF, as found."""
+
+    field_name: str
+    signer: str  # the certificate's common name, e.g. seal:<id>
+    signed_at: dt.datetime | None
+    intact: bool
+    trusted: bool
+    modified: bool
+    detail: str
+    #: the RFC 3161 signature timestamp's time (PAdES B-T), and whether it holds and
+    #: chains to a trusted TSA root; None: no timestamp
+    timestamped_at: dt.datetime | None = None
+    timestamp_intact: bool = False
+    timestamp_trusted: bool = False
+
+
+async def read_pdf_seals(
+    pdf: bytes, *, ca: bytes, password: str = "", tsa_roots: Sequence[bytes] = ()
+) -> list[PdfSeal]:
+    """Every signature of ``pdf`` with what holds of it; an encrypted PDF opens with
+    ``password`` (or the empty user password). A signature timestamp is validated
+    against the TSA roots ``tsa_roots`` (DER).
+
+    Raises ``CertsealError`` INVALID_ARGUMENT (an unreadable PDF, a wrong password) or
+    FAILED_PRECONDITION (encryption certseal cannot open, a password needed).
+    """
+    if not pdf.startswith(b"%PDF-"):
+        raise invalid("pdf", "is not a PDF (no %PDF- header)")
+    with reading_pdf():
+        reader = PdfFileReader(
+            io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
+        )
+        authenticate(reader, password)
+        _check_signature_contents(reader)
+        embedded = list(reader.embedded_signatures)
+    context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False
+    )
+    ts_context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(r) for r in tsa_roots],
+        allow_fetching=False,
+    )
+    validated = []
+    for signature in embedded:
+        try:
+            status = await async_validate_pdf_signature(
+                signature,
+                context,
+                ts_validation_context=ts_context,
+                diff_policy=_DIFF_POLICY,
+                skip_diff=False,
+            )
+        except PdfNestingError:  # met while reading lazily: the PDF, not a seal
+            raise nesting_refused() from None
+        except Exception as exc:  # a signature pyHanko cannot even evaluate
+            validated.append(_Validated(signature, None, str(exc) or repr(exc)))
+            continue
+        validated.append(_Validated(signature, status))
+    return [_reported(v, validated) for v in validated]
+
+
+def _reported(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
+    """:func:`_found`, or, when what pyHanko returned for this signature cannot be
+    read (a signer's odd certificate or attribute), the signature as one that does
+    not hold: one signer's odd signature never stops the others' verification."""
+    try:
+        return _found(found, every)
+    except Exception as exc:
+        name = str(found.signature.field_name)
+        return PdfSeal(name, "", None, False, False, True, f"unreadable: {exc}")
+
+
+def _found(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
+    """What :func:`read_pdf_seals` reports of one validated signature."""
+    status = found.status
+    name = found.signature.field_name
+    if status is None:
+        return PdfSeal(name, "", None, False, False, True, found.error)
+    modified, why = _modified(found, every)
+    level = status.modification_level
+    signer = status.signing_cert.subject.native.get("common_name", "")
+    stamp = status.timestamp_validity
+    signed_at = _aware(status.signer_reported_dt)
+    notes = [
+        f"coverage {status.coverage.name if status.coverage else '?'}",
+        f"changes after it: {level.name if level else 'unknown'}",
+    ]
+    if why:
+        notes.append(why)
+    if status.signer_reported_dt is not None and signed_at is None:
+        notes.append("its signingTime has no zone (RFC 5652 11.3: UTC); not used")
+    stamped_at = _aware(stamp.timestamp) if stamp else None
+    if stamp and stamped_at is None:
+        notes.append("its timestamp's genTime has no zone; not used")
+    return PdfSeal(
+        field_name=name,
+        signer=str(signer),
+        signed_at=signed_at,
+        intact=bool(status.intact and status.valid),
+        trusted=bool(status.trusted),
+        modified=modified,
+        detail=", ".join(notes),
+        timestamped_at=stamped_at,
+        timestamp_intact=bool(stamp and stamped_at and stamp.intact and stamp.valid),
+        timestamp_trusted=bool(stamp and stamped_at and stamp.trusted),
+    )
