@@ -91,7 +91,10 @@ def _verdict(
     if not references:
         check = SealCheck("references", False, "the signature protects no file")
     elif bad:
-        detail = "; ".join(f"/{r.file} {r.status}" for r in bad[:10])
+        detail = "; ".join(
+            f"/{r.file} {r.status}" + (f" ({r.note})" if r.note else "")
+            for r in bad[:10]
+        )
         check = SealCheck("references", False, detail)
     else:
         check = SealCheck(
@@ -197,16 +200,16 @@ class OfdSealService:
         offload = self._seals.offload
         async with offload.admit("VerifyOfd", len(ofd)):
             document, entries = await offload.run("ofd", _open, ofd)
-            return [await self._verify_one(document, entry) for entry in entries]
+            found = [await self._verify_one(document, entry) for entry in entries]
+            return _list_growth_checked(found)
 
-    async def _verify_one(
-        self, document: OfdDocument, entry: SignatureEntry
-    ) -> OfdSignatureResult:
+    async def _verify_one(self, document: OfdDocument, entry: SignatureEntry) -> _Found:
         package = document.package
         unreadable = ""
         signature_xml = package.get(entry.path)
         if signature_xml is None:
-            return OfdSignatureResult(entry, _malformed(f"{entry.path} is missing"), ())
+            missing = _malformed(f"{entry.path} is missing")
+            return _Found(entry, missing, (), "", (), False)
         try:
             signature: SignatureFile | None = await self._seals.offload.run(
                 "ofd", read_signature_file, package, entry.path
@@ -247,21 +250,69 @@ class OfdSealService:
                 verification = _malformed(f"the SES_Signature cannot be read: {exc}")
         if signature is None and verification.verdict is SealVerdict.VALID:
             verification = _malformed(f"{entry.path} cannot be read: {unreadable}")
-        intact = (
+        hash_matches = (
             signed_value is not None
             and signature_xml is not None
             and _signed_hash_matches(signed_value, signature_xml)
-            and bool(references)
-            and all(r.holds for r in references)
         )
-        return OfdSignatureResult(
-            entry,
-            _verdict(verification, references),
-            tuple(references),
-            check_method,
-            stamps,
-            intact,
+        return _Found(
+            entry, verification, tuple(references), check_method, stamps, hash_matches
         )
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One signature as verified on its own, before the list's growth is judged."""
+
+    entry: SignatureEntry
+    verification: SealVerification  # the SES checks, without ``references``
+    references: tuple[ReferenceResult, ...]
+    check_method: str
+    stamp_pages: tuple[str, ...]
+    hash_matches: bool  # the SES_Signature's dataHash is Signature.xml's digest
+
+
+def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
+    """The results of the document's signatures, in ``Signatures.xml``'s order, with
+    ``list grown`` accepted only when every entry after the signature is a VALID seal
+    whose own references hold (GB/T 38540 seals are appended: an earlier seal's
+    ``Signatures.xml`` differs by the later ones). A later entry that is no signature,
+    one this service cannot verify (``Type="Sign"``), or one that is not VALID (a
+    forged, untrusted, changed or damaged seal, whose stamp could paint over what was
+    sealed) leaves every earlier seal's ``Signatures.xml`` ``changed``: ``MODIFIED``,
+    with the entries named. Decided from the last entry back, since a later seal's
+    own list growth depends on those after it.
+    """
+    results: list[OfdSignatureResult] = [None] * len(found)  # type: ignore[list-item]
+    not_vouched: list[str] = []  # entries after the one being decided, not VALID
+    for at in range(len(found) - 1, -1, -1):
+        one = found[at]
+        references = one.references
+        if not_vouched:
+            note = "entries added after this signature are not VALID seals: " + (
+                ", ".join(not_vouched[:5])
+            )
+            references = tuple(
+                dataclasses.replace(r, status="changed", note=note)
+                if r.status == "list grown"
+                else r
+                for r in references
+            )
+        result = OfdSignatureResult(
+            one.entry,
+            _verdict(one.verification, list(references)),
+            references,
+            one.check_method,
+            one.stamp_pages,
+            one.hash_matches and bool(references) and all(r.holds for r in references),
+        )
+        results[at] = result
+        if one.entry.kind != "Seal" or (
+            result.verification.verdict is not SealVerdict.VALID or not result.intact
+        ):
+            verdict = result.verification.verdict.value
+            not_vouched.insert(0, f"{one.entry.signature_id or '?'} ({verdict})")
+    return results
 
 
 def _signed_hash_matches(signed_value: bytes, signature_xml: bytes) -> bool:
