@@ -1,0 +1,299 @@
+"""What an OFD seal's References must cover and how they are read (atk15 F1, F2, F3,
+F11, more cases of each kind).
+
+The pure cases seal with :func:`prepare_seal` (the references are what SealOfd writes;
+no signature is needed to check them) and edit the package or Signature.xml after.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from certseal.crypto import Suite
+from certseal.errors import CertsealError, ErrorKind
+from certseal.v1 import seal_pb2 as pb
+from services.seal import ofd
+from services.seal.ofd_package import OfdPackage, read_package
+from services.seal.ofd_sign import StampPlace, prepare_seal
+from tests.conftest import seal_owner
+from tests.seal.ofd_samples import HEAD, NS, make_ofd, page_xml, unzip, zip_files
+from tests.seal.test_atk15_ofd import VECTORS, _resigned, _sealed, _verify
+
+SIGN = "Doc_0/Signs/Sign_0/"
+
+
+def _prepared(files: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    """``files`` (make_ofd()'s by default) with a seal's files, as SealOfd writes
+    them before signing."""
+    prepared = prepare_seal(
+        zip_files(files if files is not None else unzip(make_ofd())),
+        seal=b"\x30\x00",
+        suite=Suite.SM2,
+        stamp_mm=(40.0, 40.0),
+        place=StampPlace(),
+        signed_at_text="2026-12-02 08:00:00",
+    )
+    return dict(prepared.files)
+
+
+def _not_holding(files: dict[str, bytes]) -> list[tuple[str, str]]:
+    package = read_package(zip_files(files))
+    document = ofd.signatures_document(package)
+    entries, _ = ofd.signature_entries(document)
+    signature = ofd.read_signature_file(package, entries[0].path)
+    results = ofd.check_references(document, signature, entries[0])
+    return [(r.file, r.status) for r in results if not r.holds]
+
+
+def _without_reference(files: dict[str, bytes], path: str) -> None:
+    """Drop the Reference to ``path`` from Sign_0's Signature.xml."""
+    xml = files[SIGN + "Signature.xml"]
+    pattern = rb'<ofd:Reference FileRef="/' + re.escape(path.encode()) + rb'">.*?'
+    kept = re.sub(pattern + rb"</ofd:Reference>", b"", xml)
+    assert kept != xml, path
+    files[SIGN + "Signature.xml"] = kept
+
+
+def _with_public_res(res: str) -> dict[str, bytes]:
+    """make_ofd() whose Document.xml names Doc_0/PublicRes.xml holding ``res``."""
+    files = unzip(make_ofd())
+    files["Doc_0/Document.xml"] = files["Doc_0/Document.xml"].replace(
+        b"<ofd:CommonData>",
+        b"<ofd:CommonData><ofd:PublicRes>PublicRes.xml</ofd:PublicRes>",
+    )
+    if res:
+        files["Doc_0/PublicRes.xml"] = (
+            f'{HEAD}<ofd:Res {NS} BaseLoc="Res">{res}</ofd:Res>'.encode()
+        )
+    return files
+
+
+def test_a_freshly_prepared_seal_covers_everything_it_shows():
+    assert _not_holding(_prepared()) == []
+    assert _not_holding(_prepared(_with_public_res(""))) == []
+
+
+# F1: files that signed XML names, absent when sealed, added after
+
+
+def test_a_font_file_named_by_a_signed_resource_and_added_later_is_unsigned():
+    files = _prepared(
+        _with_public_res(
+            '<ofd:Fonts><ofd:Font ID="3" FontName="宋体">'
+            "<ofd:FontFile>font_3.ttf</ofd:FontFile></ofd:Font></ofd:Fonts>"
+        )
+    )
+    assert _not_holding(files) == []
+    files["Doc_0/Res/font_3.ttf"] = b"a font whose glyphs say something else"
+    assert _not_holding(files) == [("Doc_0/Res/font_3.ttf", "unsigned")]
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        "Doc_0/PublicRes.xml",  # from Document.xml's folder, as GB/T 33190 reads it
+        "PublicRes.xml",  # from the root, where a lenient reader might look
+    ],
+)
+def test_a_resource_named_by_the_signed_document_and_added_later_is_unsigned(added):
+    files = _prepared(_with_public_res(""))
+    files[added] = f"{HEAD}<ofd:Res {NS}/>".encode()
+    assert _not_holding(files) == [(added, "unsigned")]
+
+
+def test_page_resources_and_annotations_named_by_signed_files_are_covered():
+    files = unzip(make_ofd())
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    files[page] = files[page].replace(
+        b"<ofd:Content>", b"<ofd:PageRes>Res.xml</ofd:PageRes><ofd:Content>"
+    )
+    files["Doc_0/Document.xml"] = files["Doc_0/Document.xml"].replace(
+        b"</ofd:Pages>",
+        b"</ofd:Pages><ofd:Annotations>Annots/Annotations.xml</ofd:Annotations>",
+    )
+    files["Doc_0/Annots/Annotations.xml"] = (
+        f'{HEAD}<ofd:Annotations {NS}><ofd:Page PageID="1">'
+        "<ofd:FileLoc>Page_0/Annotation.xml</ofd:FileLoc></ofd:Page></ofd:Annotations>"
+    ).encode()
+    files = _prepared(files)
+    assert _not_holding(files) == []
+    files["Doc_0/Pages/Page_0/Res.xml"] = f"{HEAD}<ofd:Res {NS}/>".encode()
+    files["Doc_0/Annots/Page_0/Annotation.xml"] = (
+        f"{HEAD}<ofd:PageAnnot {NS}/>".encode()
+    )
+    assert sorted(_not_holding(files)) == [
+        ("Doc_0/Annots/Page_0/Annotation.xml", "unsigned"),
+        ("Doc_0/Pages/Page_0/Res.xml", "unsigned"),
+    ]
+
+
+# F2: a signature must cover the entry point, the document root, the pages and what
+# they draw from
+
+
+@pytest.mark.parametrize(
+    "left_out",
+    [
+        "OFD.xml",
+        "Doc_0/Document.xml",
+        "Doc_0/Pages/Page_0/Content.xml",  # the stamped page
+        "Doc_0/Pages/Page_1/Content.xml",
+        "Doc_0/PublicRes.xml",
+    ],
+)
+def test_a_signature_leaving_out_what_the_document_shows_does_not_hold(left_out):
+    files = _prepared(
+        _with_public_res('<ofd:Fonts><ofd:Font ID="3" FontName="宋体"/></ofd:Fonts>')
+    )
+    _without_reference(files, left_out)
+    assert _not_holding(files) == [(left_out, "unsigned")]
+
+
+def test_a_damaged_document_root_still_fails_its_reference():
+    files = _prepared()
+    files["Doc_0/Document.xml"] = b"<not xml"
+    assert ("Doc_0/Document.xml", "changed") in _not_holding(files)
+
+
+# F3: a FileRef is read one way, whatever files the package holds
+
+
+@pytest.mark.parametrize(
+    ("loc", "read"),
+    [
+        ("/OFD.xml", "OFD.xml"),
+        ("OFD.xml", "OFD.xml"),  # GB/T 33190: FileRef is absolute, slash or not
+        ("Doc_0/Document.xml", "Doc_0/Document.xml"),
+        ("./Seal.esl", SIGN + "Seal.esl"),  # explicitly relative: from the folder
+        ("../../../OFD.xml", "OFD.xml"),
+    ],
+)
+def test_a_file_ref_is_read_one_way_whatever_the_package_holds(loc, read):
+    files = _prepared()
+    xml = files[SIGN + "Signature.xml"].replace(
+        b'FileRef="/OFD.xml"', f'FileRef="{loc}"'.encode()
+    )
+    files[SIGN + "Signature.xml"] = xml
+    plain = ofd.read_signature_file(OfdPackage(files), SIGN + "Signature.xml")
+    # a copy at the other reading changes nothing
+    for decoy in (SIGN + loc.lstrip("./"), loc.lstrip("./")):
+        files.setdefault(decoy, b"decoy")
+    decoyed = ofd.read_signature_file(OfdPackage(files), SIGN + "Signature.xml")
+    assert read in [r.file for r in plain.references]
+    assert plain.references == decoyed.references
+
+
+def test_a_signed_value_location_naming_two_files_is_ambiguous():
+    files = _prepared()
+    xml = files[SIGN + "Signature.xml"]
+    files[SIGN + "Signature.xml"] = xml.replace(
+        f"<ofd:SignedValue>/{SIGN}SignedValue.dat".encode(),
+        b"<ofd:SignedValue>SignedValue.dat",
+    )
+    files[SIGN + "SignedValue.dat"] = b"the signature"
+    package = OfdPackage(files)
+    found = ofd.read_signature_file(package, SIGN + "Signature.xml")
+    assert found.signed_value_path == SIGN + "SignedValue.dat"
+    files["SignedValue.dat"] = b"another"
+    with pytest.raises(CertsealError) as err:
+        ofd.read_signature_file(OfdPackage(files), SIGN + "Signature.xml")
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert "ambiguous" in err.value.message
+
+
+# F2 and F3 through the RPC
+
+
+async def test_a_seal_covering_only_other_pages_is_modified_when_its_page_changes(
+    seal_stub, operator
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal_id, files = await _sealed(stub)
+    xml = files[SIGN + "Signature.xml"]
+    kept = re.sub(
+        rb'<ofd:Reference FileRef="/Doc_0/Pages/Page_0/Content.xml">.*?</ofd:Reference>',
+        b"",
+        xml,
+    )
+    await _resigned(stub, seal_id, files, kept)
+    files["Doc_0/Pages/Page_0/Content.xml"] = page_xml("不予许可决定书").encode()
+    [result] = await _verify(stub, zip_files(files))
+    assert result.verdict == "MODIFIED", result.checks
+    failed = [c for c in result.checks if not c.passed]
+    assert [c.name for c in failed] == ["references"]
+    assert "/Doc_0/Pages/Page_0/Content.xml unsigned" in failed[0].detail
+    assert not result.intact
+
+
+# F11: Signatures.xml grows only by seals that hold
+
+
+def _add_entry(files: dict[str, bytes], later: str, kind: str = "Seal") -> None:
+    files["Doc_0/Signs/Signatures.xml"] = files["Doc_0/Signs/Signatures.xml"].replace(
+        b"<ofd:MaxSignId>",
+        f'<ofd:Signature ID="s900" Type="{kind}" BaseLoc="/{later}Signature.xml"/>'.encode()
+        + b"<ofd:MaxSignId>",
+    )
+
+
+async def test_two_seals_both_verify_and_the_list_grew(seal_stub, operator):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal_id, files = await _sealed(stub)
+    twice = await stub.SealOfd(pb.SealOfdRequest(seal_id=seal_id, ofd=zip_files(files)))
+    first, second = await _verify(stub, twice.ofd)
+    assert (first.verdict, second.verdict) == ("VALID", "VALID")
+    assert ("/Doc_0/Signs/Signatures.xml", "list grown") in [
+        (r.file, r.status) for r in first.references
+    ]
+
+
+async def test_a_later_signature_this_service_cannot_verify_leaves_the_seal_modified(
+    seal_stub, operator
+):
+    """A Type="Sign" entry whose references all hold (anyone can compute them) but
+    whose signed value is nothing: not a signature that vouches for anything."""
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    _seal_id, files = await _sealed(stub)
+    later = "Doc_0/Signs/Sign_1/"
+    _add_entry(files, later, kind="Sign")
+    files[later + "Signature.xml"] = files[SIGN + "Signature.xml"].replace(
+        SIGN.encode(), later.encode()
+    )
+    files[later + "SignedValue.dat"] = b"no signature"
+    first, added = await _verify(stub, zip_files(files))
+    assert added.verdict == "MALFORMED"
+    assert first.verdict == "MODIFIED", first.checks
+    detail = next(c.detail for c in first.checks if c.name == "references")
+    assert "s900 (MALFORMED)" in detail
+    assert ("/Doc_0/Signs/Signatures.xml", "changed") in [
+        (r.file, r.status) for r in first.references
+    ]
+    assert not first.intact
+
+
+async def test_a_later_real_seal_over_another_document_leaves_the_seal_modified(
+    seal_stub, operator
+):
+    """ofdrw's seal of V4RideRight, copied in as a later entry: a readable, signed
+    SES_Signature whose dataHash matches its Signature.xml, but whose references are
+    another document's (and whose maker is not trusted here)."""
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    _seal_id, files = await _sealed(stub)
+    later = "Doc_0/Signs/Sign_1/"
+    _add_entry(files, later)
+    files[later + "Signature.xml"] = (
+        VECTORS / "V4RideRight.Signature.xml"
+    ).read_bytes()
+    files[later + "SignedValue.dat"] = (
+        VECTORS / "V4RideRight.SignedValue.dat"
+    ).read_bytes()
+    first, added = await _verify(stub, zip_files(files))
+    assert added.verdict != "VALID"
+    assert first.verdict == "MODIFIED", first.checks
+    assert not first.intact
