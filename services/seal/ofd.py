@@ -414,7 +414,7 @@ def check_references(
     for path, named_by in sorted(drawn_files(document).items()):
         if path in signed or path not in document.package.files:
             continue  # signed, or absent: nothing in it can be drawn
-        if not named_by or named_by & signed:
+        if path in ("OFD.xml", document.doc_root) or named_by & signed:
             why = (
                 "the package's entry point"
                 if path == "OFD.xml"
@@ -428,8 +428,17 @@ def check_references(
 
 # what each kind of file names, and the kind of the file named (None: not read on)
 _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
-    # (element, attribute or None for its text, kind); GB/T 33190 §7.5, §7.7, §7.9,
-    # §15 (annotations), §20 (attachments), §16 (custom tags), §17 (extensions)
+    # (element, attribute or None for its text, kind); GB/T 33190 §7.4 (OFD.xml and
+    # its versions), §7.5, §7.7, §7.9, annotations, attachments, custom tags and
+    # extensions
+    "ofd": (
+        ("DocRoot", None, "document"),
+        ("Version", "BaseLoc", "version"),
+    ),
+    "version": (
+        ("File", None, None),
+        ("DocRoot", None, "document"),
+    ),
     "document": (
         ("PublicRes", None, "res"),
         ("DocumentRes", None, "res"),
@@ -443,7 +452,7 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
     "page": (("PageRes", None, "res"),),
     "annotations": (("FileLoc", None, None),),
     "attachments": (("FileLoc", None, None),),
-    "tags": (("FileLoc", None, None),),
+    "tags": (("FileLoc", None, None), ("SchemaLoc", None, None)),
     "res": (
         ("FontFile", None, None),
         ("MediaFile", None, None),
@@ -454,8 +463,9 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
 
 def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     """Every file a reader opens to show the document, with the files that name it
-    (an empty set for ``OFD.xml`` and the document root, which every signature must
-    cover): what the document root names (public and document resources, templates,
+    (``OFD.xml`` and the document root, which every signature must cover, are always
+    there): what ``OFD.xml`` names (document roots, versions and their files), what
+    the document root names (public and document resources, templates,
     pages, annotations, attachments, custom tags, extensions), what each page and
     template names (its resources), what annotation, attachment and tag lists name,
     and each resource file's fonts, media and colour profiles (below its ``BaseLoc``).
@@ -471,7 +481,7 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
         return kept
     package = document.package
     named: dict[str, set[str]] = {"OFD.xml": set()}
-    todo: list[tuple[str, str]] = []
+    todo: list[tuple[str, str]] = [("OFD.xml", "ofd")]
     if document.doc_root:
         named[document.doc_root] = set()
         todo.append((document.doc_root, "document"))

@@ -205,11 +205,12 @@ class OfdSealService:
 
     async def _verify_one(self, document: OfdDocument, entry: SignatureEntry) -> _Found:
         package = document.package
+        listing = document.signatures_path or ""
         unreadable = ""
         signature_xml = package.get(entry.path)
         if signature_xml is None:
             missing = _malformed(f"{entry.path} is missing")
-            return _Found(entry, missing, (), "", (), False)
+            return _Found(entry, missing, (), "", (), False, listing)
         try:
             signature: SignatureFile | None = await self._seals.offload.run(
                 "ofd", read_signature_file, package, entry.path
@@ -256,7 +257,13 @@ class OfdSealService:
             and _signed_hash_matches(signed_value, signature_xml)
         )
         return _Found(
-            entry, verification, tuple(references), check_method, stamps, hash_matches
+            entry,
+            verification,
+            tuple(references),
+            check_method,
+            stamps,
+            hash_matches,
+            listing,
         )
 
 
@@ -270,48 +277,76 @@ class _Found:
     check_method: str
     stamp_pages: tuple[str, ...]
     hash_matches: bool  # the SES_Signature's dataHash is Signature.xml's digest
+    listing_path: str  # the document's Signatures.xml
+
+
+def _result(one: _Found, references: tuple[ReferenceResult, ...]) -> OfdSignatureResult:
+    return OfdSignatureResult(
+        one.entry,
+        _verdict(one.verification, list(references)),
+        references,
+        one.check_method,
+        one.stamp_pages,
+        one.hash_matches and bool(references) and all(r.holds for r in references),
+    )
+
+
+def _vouched(result: OfdSignatureResult) -> bool:
+    """A seal that answers for itself: VALID, its own files unchanged."""
+    return (
+        result.entry.kind == "Seal"
+        and result.verification.verdict is SealVerdict.VALID
+        and result.intact
+    )
 
 
 def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
-    """The results of the document's signatures, in ``Signatures.xml``'s order, with
-    ``list grown`` accepted only when every entry after the signature is a VALID seal
-    whose own references hold (GB/T 38540 seals are appended: an earlier seal's
-    ``Signatures.xml`` differs by the later ones). A later entry that is no signature,
-    one this service cannot verify (``Type="Sign"``), or one that is not VALID (a
-    forged, untrusted, changed or damaged seal, whose stamp could paint over what was
-    sealed) leaves every earlier seal's ``Signatures.xml`` ``changed``: ``MODIFIED``,
-    with the entries named. Decided from the last entry back, since a later seal's
-    own list growth depends on those after it.
+    """The results of the document's signatures, in ``Signatures.xml``'s order, each
+    judged with the other entries of the list, whose stamps show on the same pages.
+
+    For each signature, every other entry must be one it saw (its ``Signature.xml``
+    among this signature's references, unchanged; or ``Signatures.xml`` itself
+    unchanged) or a seal that answers for itself: VALID and intact, decided from the
+    last entry back, since a later seal's own list depends on those after it (an entry
+    before this one is judged by its own verdict without this rule, which would
+    otherwise go round). So ``list grown`` (a later seal appended its entry, GB/T 38540
+    seals are appended) is accepted only when what was appended are such seals; an
+    entry that is no signature, one this service cannot verify (``Type="Sign"``), or a
+    forged, untrusted, changed or damaged seal leaves ``Signatures.xml`` ``changed``
+    (or ``unsigned`` when this signature does not cover it): ``MODIFIED``, naming them.
     """
-    results: list[OfdSignatureResult] = [None] * len(found)  # type: ignore[list-item]
-    not_vouched: list[str] = []  # entries after the one being decided, not VALID
+    alone = [_result(one, one.references) for one in found]
+    results: list[OfdSignatureResult] = list(alone)
     for at in range(len(found) - 1, -1, -1):
         one = found[at]
-        references = one.references
-        if not_vouched:
-            note = "entries added after this signature are not VALID seals: " + (
-                ", ".join(not_vouched[:5])
-            )
+        ok = {r.file for r in one.references if r.status == "ok"}
+        listing = [r for r in one.references if r.file == one.listing_path]
+        if listing and any(r.status != "list grown" for r in listing):
+            continue  # ok: the list as this signature saw it; else it fails already
+        others = [results[i] if i > at else alone[i] for i in range(len(found))]
+        strangers = [
+            f"{other.entry.signature_id or '?'} ({other.verification.verdict.value})"
+            for i, other in enumerate(others)
+            if i != at and other.entry.path not in ok and not _vouched(other)
+        ]
+        if not strangers:
+            continue
+        note = "the list holds entries that are not VALID seals: " + ", ".join(
+            strangers[:5]
+        )
+        if listing:
             references = tuple(
                 dataclasses.replace(r, status="changed", note=note)
                 if r.status == "list grown"
                 else r
-                for r in references
+                for r in one.references
             )
-        result = OfdSignatureResult(
-            one.entry,
-            _verdict(one.verification, list(references)),
-            references,
-            one.check_method,
-            one.stamp_pages,
-            one.hash_matches and bool(references) and all(r.holds for r in references),
-        )
-        results[at] = result
-        if one.entry.kind != "Seal" or (
-            result.verification.verdict is not SealVerdict.VALID or not result.intact
-        ):
-            verdict = result.verification.verdict.value
-            not_vouched.insert(0, f"{one.entry.signature_id or '?'} ({verdict})")
+        else:
+            references = (
+                *one.references,
+                ReferenceResult(one.listing_path, b"", None, "unsigned", note),
+            )
+        results[at] = _result(one, references)
     return results
 
 

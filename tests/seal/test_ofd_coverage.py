@@ -297,3 +297,82 @@ async def test_a_later_real_seal_over_another_document_leaves_the_seal_modified(
     assert added.verdict != "VALID"
     assert first.verdict == "MODIFIED", first.checks
     assert not first.intact
+
+
+def test_a_version_named_by_the_signed_entry_point_and_added_later_is_unsigned():
+    files = unzip(make_ofd())
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"</ofd:DocRoot>",
+        b'</ofd:DocRoot><ofd:Versions><ofd:Version ID="1" Index="1" Current="true" '
+        b'BaseLoc="Doc_0/Versions/Version_1/DocVersion.xml"/></ofd:Versions>',
+    )
+    files = _prepared(files)
+    assert _not_holding(files) == []
+    version = "Doc_0/Versions/Version_1/DocVersion.xml"
+    files[version] = (
+        f'{HEAD}<ofd:DocVersion {NS} ID="1"><ofd:FileList><ofd:File ID="1">'
+        "Page_0.xml</ofd:File></ofd:FileList></ofd:DocVersion>"
+    ).encode()
+    files["Doc_0/Versions/Version_1/Page_0.xml"] = page_xml("不予许可决定书").encode()
+    assert _not_holding(files) == [(version, "unsigned")]
+
+
+def _without_signatures_xml(files: dict[str, bytes]) -> bytes:
+    """Sign_0's Signature.xml without its reference to Signatures.xml (as ofdrw's
+    ContinueSign mode writes it)."""
+    xml = files[SIGN + "Signature.xml"]
+    kept = re.sub(
+        rb'<ofd:Reference FileRef="/Doc_0/Signs/Signatures.xml">.*?</ofd:Reference>',
+        b"",
+        xml,
+    )
+    assert kept != xml
+    return kept
+
+
+def _junk_entry(files: dict[str, bytes], later: str) -> None:
+    files[later + "SignedValue.dat"] = b"not an SES_Signature"
+    files[later + "Signature.xml"] = (
+        f"<ofd:Signature {NS}><ofd:SignedInfo>"
+        '<ofd:StampAnnot ID="s901" PageRef="1" Boundary="0 0 210 297"/>'
+        '<ofd:References CheckMethod="SM3"/></ofd:SignedInfo>'
+        f"<ofd:SignedValue>/{later}SignedValue.dat</ofd:SignedValue></ofd:Signature>"
+    ).encode()
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+async def test_an_entry_added_to_a_list_the_seal_does_not_cover_is_not_valid(
+    seal_stub, operator, where
+):
+    """A seal that leaves Signatures.xml out of its references (so that later seals
+    need not change it) still sees every other entry of the list: one it did not
+    cover and that is no VALID seal (its stamp paints the page) makes it MODIFIED."""
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal_id, files = await _sealed(stub)
+    await _resigned(stub, seal_id, files, _without_signatures_xml(files))
+    [alone] = await _verify(stub, zip_files(files))
+    assert alone.verdict == "VALID", alone.checks
+    later = "Doc_0/Signs/Sign_1/"
+    _junk_entry(files, later)
+    entry = f'<ofd:Signature ID="s900" Type="Seal" BaseLoc="/{later}Signature.xml"/>'
+    listing = files["Doc_0/Signs/Signatures.xml"]
+    if where == "after":
+        listing = listing.replace(
+            b"<ofd:MaxSignId>", entry.encode() + b"<ofd:MaxSignId>"
+        )
+    else:
+        listing = re.sub(
+            rb"(<ofd:Signature )", entry.encode() + rb"\1", listing, count=1
+        )
+    files["Doc_0/Signs/Signatures.xml"] = listing
+    results = await _verify(stub, zip_files(files))
+    [seal] = [r for r in results if r.signature_id != "s900"]
+    [junk] = [r for r in results if r.signature_id == "s900"]
+    assert junk.verdict == "MALFORMED"
+    assert seal.verdict == "MODIFIED", seal.checks
+    assert ("/Doc_0/Signs/Signatures.xml", "unsigned") in [
+        (r.file, r.status) for r in seal.references
+    ]
+    detail = next(c.detail for c in seal.checks if c.name == "references")
+    assert "s900 (MALFORMED)" in detail
