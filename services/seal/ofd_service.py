@@ -12,8 +12,10 @@ Sealing an OFD (any suite; sm2 seals are the ecosystem's usual case):
 Verifying an OFD reads every signature of ``Signatures.xml`` and verifies each: the
 SES_Signature in the design's check order over ``Signature.xml``
 (:meth:`SealService.verify`), then the check ``references``: every file the signature
-protects still has the digest it had (a changed, missing or unsupported one is
-MODIFIED). Every reference digest is reported whatever the verdict.
+protects still has the digest it had, it covers what the document is drawn from
+(:func:`services.seal.ofd.drawn_files`), and every other entry of the list is one it
+saw or a VALID seal (:func:`_list_growth_checked`); otherwise MODIFIED. Every
+reference digest is reported whatever the verdict.
 """
 
 from __future__ import annotations
