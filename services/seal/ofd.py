@@ -457,6 +457,9 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
         ("FontFile", None, None),
         ("MediaFile", None, None),
         ("ColorSpace", "Profile", None),
+        # as attributes, as some producers write them
+        ("Font", "FontFile", None),
+        ("MultiMedia", "MediaFile", None),
     ),
 }
 

@@ -79,10 +79,13 @@ class OfdSignatureResult:
 
 
 def _verdict(
-    verification: SealVerification, references: list[ReferenceResult]
+    verification: SealVerification,
+    references: list[ReferenceResult],
+    unvouched: str = "",
 ) -> SealVerification:
     """The SES verdict, and when every SES check up to ``data hash`` passed, the check
-    ``references`` after it: a changed, missing or unsupported file is MODIFIED.
+    ``references`` after it: a changed, missing or unsupported file is MODIFIED, and so
+    is a list holding ``unvouched`` entries (see :func:`_list_growth_checked`).
 
     As in the design's order, checks after the first failure are not run; the reference
     digests are reported separately whatever the verdict.
@@ -92,12 +95,12 @@ def _verdict(
     bad = [r for r in references if not r.holds]
     if not references:
         check = SealCheck("references", False, "the signature protects no file")
-    elif bad:
+    elif bad or unvouched:
         detail = "; ".join(
-            f"/{r.file} {r.status}" + (f" ({r.note})" if r.note else "")
-            for r in bad[:10]
+            [f"/{r.file} {r.status}" + (f" ({r.note})" if r.note else "") for r in bad]
+            + ([unvouched] if unvouched else [])
         )
-        check = SealCheck("references", False, detail)
+        check = SealCheck("references", False, detail[:4000])
     else:
         check = SealCheck(
             "references", True, f"{len(references)} files have their signed digests"
@@ -282,10 +285,12 @@ class _Found:
     listing_path: str  # the document's Signatures.xml
 
 
-def _result(one: _Found, references: tuple[ReferenceResult, ...]) -> OfdSignatureResult:
+def _result(
+    one: _Found, references: tuple[ReferenceResult, ...], unvouched: str = ""
+) -> OfdSignatureResult:
     return OfdSignatureResult(
         one.entry,
-        _verdict(one.verification, list(references)),
+        _verdict(one.verification, list(references), unvouched),
         references,
         one.check_method,
         one.stamp_pages,
@@ -293,12 +298,20 @@ def _result(one: _Found, references: tuple[ReferenceResult, ...]) -> OfdSignatur
     )
 
 
-def _vouched(result: OfdSignatureResult) -> bool:
-    """A seal that answers for itself: VALID, its own files unchanged."""
+def _holds(result: OfdSignatureResult) -> bool:
+    """A seal whose own files hold, whoever made it: its SES_Signature's signature
+    verifies (by its signer's certificate) and it is ``intact``."""
     return (
         result.entry.kind == "Seal"
-        and result.verification.verdict is SealVerdict.VALID
         and result.intact
+        and any(c.name == "signature" and c.passed for c in result.verification.checks)
+    )
+
+
+def _named(results: list[OfdSignatureResult]) -> str:
+    return ", ".join(
+        f"{r.entry.signature_id or '?'} ({r.verification.verdict.value})"
+        for r in results[:5]
     )
 
 
@@ -308,14 +321,20 @@ def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
 
     For each signature, every other entry must be one it saw (its ``Signature.xml``
     among this signature's references, unchanged; or ``Signatures.xml`` itself
-    unchanged) or a seal that answers for itself: VALID and intact, decided from the
-    last entry back, since a later seal's own list depends on those after it (an entry
-    before this one is judged by its own verdict without this rule, which would
-    otherwise go round). So ``list grown`` (a later seal appended its entry, GB/T 38540
-    seals are appended) is accepted only when what was appended are such seals; an
-    entry that is no signature, one this service cannot verify (``Type="Sign"``), or a
-    forged, untrusted, changed or damaged seal leaves ``Signatures.xml`` ``changed``
-    (or ``unsigned`` when this signature does not cover it): ``MODIFIED``, naming them.
+    unchanged) or a seal that answers for itself. Decided from the last entry back,
+    since a later seal's own list depends on those after it (an entry before this one
+    is judged by its own verdict without this rule, which would otherwise go round).
+    So ``list grown`` (a later seal appended its entry: GB/T 38540 seals are appended)
+    is accepted only for such seals:
+
+    - an entry that is no seal whose files hold (no signature, a ``Type="Sign"`` one,
+      which is not verified here, a signature that does not verify, a changed or
+      damaged seal) makes ``Signatures.xml`` ``changed`` (``unsigned`` when this
+      signature does not cover it): not ``intact``, MODIFIED;
+    - a seal whose files hold but that is not VALID here (untrusted, expired, revoked:
+      its stamp paints the same pages, vouched by no one trusted) leaves the files
+      ``intact`` (nothing was changed but by a real seal), and the check
+      ``references`` fails naming it: MODIFIED.
     """
     alone = [_result(one, one.references) for one in found]
     results: list[OfdSignatureResult] = list(alone)
@@ -325,30 +344,42 @@ def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
         listing = [r for r in one.references if r.file == one.listing_path]
         if listing and any(r.status != "list grown" for r in listing):
             continue  # ok: the list as this signature saw it; else it fails already
-        others = [results[i] if i > at else alone[i] for i in range(len(found))]
-        strangers = [
-            f"{other.entry.signature_id or '?'} ({other.verification.verdict.value})"
-            for i, other in enumerate(others)
-            if i != at and other.entry.path not in ok and not _vouched(other)
+        unseen = [
+            results[i] if i > at else alone[i]
+            for i in range(len(found))
+            if i != at and found[i].entry.path not in ok
         ]
-        if not strangers:
+        broken = [r for r in unseen if not _holds(r)]
+        untrusted = [
+            r
+            for r in unseen
+            if _holds(r) and r.verification.verdict is not SealVerdict.VALID
+        ]
+        if not broken and not untrusted:
             continue
-        note = "the list holds entries that are not VALID seals: " + ", ".join(
-            strangers[:5]
+        references = one.references
+        if broken:
+            note = "the list holds entries that are no seals that hold: " + _named(
+                broken
+            )
+            if listing:
+                references = tuple(
+                    dataclasses.replace(r, status="changed", note=note)
+                    if r.status == "list grown"
+                    else r
+                    for r in references
+                )
+            else:
+                references = (
+                    *references,
+                    ReferenceResult(one.listing_path, b"", None, "unsigned", note),
+                )
+        unvouched = (
+            f"/{one.listing_path} lists seals not VALID here: {_named(untrusted)}"
+            if untrusted
+            else ""
         )
-        if listing:
-            references = tuple(
-                dataclasses.replace(r, status="changed", note=note)
-                if r.status == "list grown"
-                else r
-                for r in one.references
-            )
-        else:
-            references = (
-                *one.references,
-                ReferenceResult(one.listing_path, b"", None, "unsigned", note),
-            )
-        results[at] = _result(one, references)
+        results[at] = _result(one, references, unvouched)
     return results
 
 

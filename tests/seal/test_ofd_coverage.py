@@ -78,13 +78,16 @@ def test_a_freshly_prepared_seal_covers_everything_it_shows():
 # F1: files that signed XML names, absent when sealed, added after
 
 
-def test_a_font_file_named_by_a_signed_resource_and_added_later_is_unsigned():
-    files = _prepared(
-        _with_public_res(
-            '<ofd:Fonts><ofd:Font ID="3" FontName="宋体">'
-            "<ofd:FontFile>font_3.ttf</ofd:FontFile></ofd:Font></ofd:Fonts>"
-        )
-    )
+@pytest.mark.parametrize(
+    "font",
+    [
+        '<ofd:Font ID="3" FontName="宋体"><ofd:FontFile>font_3.ttf</ofd:FontFile>'
+        "</ofd:Font>",
+        '<ofd:Font ID="3" FontName="宋体" FontFile="font_3.ttf"/>',
+    ],
+)
+def test_a_font_file_named_by_a_signed_resource_and_added_later_is_unsigned(font):
+    files = _prepared(_with_public_res(f"<ofd:Fonts>{font}</ofd:Fonts>"))
     assert _not_holding(files) == []
     files["Doc_0/Res/font_3.ttf"] = b"a font whose glyphs say something else"
     assert _not_holding(files) == [("Doc_0/Res/font_3.ttf", "unsigned")]
@@ -376,3 +379,67 @@ async def test_an_entry_added_to_a_list_the_seal_does_not_cover_is_not_valid(
     ]
     detail = next(c.detail for c in seal.checks if c.name == "references")
     assert "s900 (MALFORMED)" in detail
+
+
+def _found(sid: str, path: str, verdict: str, references, *, holds: bool = True):
+    from services.seal.domain import SealCheck, SealVerdict, SealVerification
+    from services.seal.ofd import SignatureEntry
+    from services.seal.ofd_service import _Found
+
+    passed = [SealCheck("decode", True, ""), SealCheck("signature", True, "")]
+    if verdict != "VALID":
+        passed.append(SealCheck("seal", False, "not trusted here"))
+    else:
+        passed.append(SealCheck("data hash", True, ""))
+    return _Found(
+        SignatureEntry(sid, "Seal", path, ()),
+        SealVerification(SealVerdict(verdict), tuple(passed)),
+        tuple(references),
+        "SM3",
+        ("1",),
+        holds,
+        "Doc_0/Signs/Signatures.xml",
+    )
+
+
+def _ref(path: str, status: str = "ok"):
+    return ofd.ReferenceResult(path, b"x", b"x", status)
+
+
+def test_a_list_grown_by_a_seal_not_valid_here_is_modified_but_intact():
+    """A later seal whose files hold but whose maker is not trusted here: nothing was
+    changed but by a real seal (intact), yet no one trusted vouches for its stamp."""
+    from services.seal.ofd_service import _list_growth_checked
+
+    first = _found(
+        "s1",
+        "Doc_0/Signs/Sign_0/Signature.xml",
+        "VALID",
+        [_ref("OFD.xml"), _ref("Doc_0/Signs/Signatures.xml", "list grown")],
+    )
+    later = "Doc_0/Signs/Sign_1/Signature.xml"
+    refs = [_ref("OFD.xml"), _ref("Doc_0/Signs/Signatures.xml")]
+    for verdict, holds, expected in [
+        ("VALID", True, ("VALID", True)),
+        ("UNTRUSTED_SEAL", True, ("MODIFIED", True)),
+        ("UNTRUSTED_SEAL", False, ("MODIFIED", False)),  # its dataHash is wrong
+        ("MALFORMED", False, ("MODIFIED", False)),
+    ]:
+        results = _list_growth_checked(
+            [first, _found("s2", later, verdict, refs, holds=holds)]
+        )
+        got = (results[0].verification.verdict.value, results[0].intact)
+        assert got == expected, (verdict, holds, results[0].verification.checks)
+        if expected[0] == "MODIFIED":
+            detail = next(
+                c.detail
+                for c in results[0].verification.checks
+                if c.name == "references"
+            )
+            assert f"s2 ({verdict})" in detail
+        # a later seal's Signature.xml the first one covered was there when it sealed
+        seen = _found("s1", first.entry.path, "VALID", [*first.references, _ref(later)])
+        [again, _] = _list_growth_checked(
+            [seen, _found("s2", later, verdict, refs, holds=holds)]
+        )
+        assert again.verification.verdict.value == "VALID"
