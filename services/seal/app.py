@@ -24,7 +24,7 @@ from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
-from services.seal.trust import TrustStore, load_trust_files
+from services.seal.trust import TrustStore, load_seal_trust, load_trust_files
 from services.seal.tsa import (
     DEFAULT_TSA_POLICY,
     Timestamper,
@@ -155,7 +155,7 @@ class SealApp(ServiceProcess):
             clock=self.clock,
             vendor_id=cfg.seal.vendor_id,
             max_document_bytes=cfg.seal.max_document_bytes,
-            trust=TrustStore.of(load_trust_files(cfg.seal.trusted_ca_files)),
+            trust=load_seal_trust(cfg.seal.trusted_ca_files, cfg.seal.seal_makers),
             kept_verifications=cfg.seal.kept_verifications,
             offload=SealOffload(
                 workers=cfg.seal.workers,

@@ -20,11 +20,26 @@ from certseal.identifiers import validate_uscc
 
 
 def cmd_seal_inspect(args: argparse.Namespace) -> int:
-    """Print an SESeal or SES_Signature (GB/T 38540, DER) field by field."""
-    from services.seal.inspect import describe
+    """Print an SESeal or SES_Signature (GB/T 38540, DER) field by field; with
+    ``--maker-cert``, also write the seal maker's certificate there (PEM), for a
+    ``[[seal.seal_makers]]`` entry (docs/operations.md, "Trusted seal platforms")."""
+    from asn1crypto import pem
 
-    for line in describe(_read(args.file, "file")):
+    from services.seal.inspect import inspect
+
+    found, lines = inspect(_read(args.file, "file"), "file")
+    for line in lines:
         print(line)
+    if args.maker_cert:
+        from services.seal.ses_read import SignatureData
+
+        seal = found.seal if isinstance(found, SignatureData) else found
+        try:
+            Path(args.maker_cert).write_bytes(pem.armor("CERTIFICATE", seal.maker_cert))
+        except OSError as exc:
+            raise invalid(
+                "maker-cert", f"cannot write {args.maker_cert}: {exc.strerror}"
+            ) from None
     return 0
 
 
@@ -276,6 +291,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "inspect", help="print an SESeal or SES_Signature (DER) field by field"
     )
     inspect.add_argument("file")
+    inspect.add_argument(
+        "--maker-cert",
+        metavar="PEM",
+        help="also write the seal maker's certificate to this file (PEM)",
+    )
     inspect.set_defaults(func=cmd_seal_inspect)
 
     add = seal.add_parser("register", help="register a seal (a seal owner)")

@@ -6,7 +6,24 @@ from typing import Protocol
 
 import msgspec
 
-from certseal.config import ServiceSection, SharedSettings
+from certseal.config import Section, ServiceSection, SharedSettings
+
+
+class SealMakerConfig(Section):
+    """One ``[[seal.seal_makers]]`` table: who may make seals (GB/T 38540's seal
+    maker, 制章者) for one trusted seal platform (services.seal.trust.MakerRule)."""
+
+    # the platform's name, for messages (required)
+    platform: str = ""
+    # its seal-making systems' own certificates (PEM or DER files): each is a maker
+    certificate_files: list[str] = msgspec.field(default_factory=list)
+    # or its maker CA(s), each also in trusted_ca_files: a certificate issued below
+    # one is a maker when it carries one of extended_key_usages (if any is given)
+    # and one of certificate_policies (if any is given); a CA alone: only for a CA
+    # that certifies nothing but seal-making systems
+    ca_files: list[str] = msgspec.field(default_factory=list)
+    extended_key_usages: list[str] = msgspec.field(default_factory=list)
+    certificate_policies: list[str] = msgspec.field(default_factory=list)
 
 
 class SealConfig(ServiceSection):
@@ -41,10 +58,15 @@ class SealConfig(ServiceSection):
     # request alone is always admitted); beyond either, RESOURCE_EXHAUSTED
     max_heavy_jobs: int = 8
     max_bytes_in_flight: int = 96 * 1024 * 1024
-    # other seal platforms' CAs whose seals verify here (GB/T 38540 makers and
-    # signers): PEM or DER files, SM2 or ECDSA, roots (self-signed: trust anchors)
-    # and intermediates (used to build paths to a root); services.seal.trust
+    # other seal platforms' CAs whose seals verify here: PEM or DER files, SM2 or
+    # ECDSA, roots (self-signed: trust anchors) and intermediates (used to build
+    # paths to a root); services.seal.trust. Their certificates may SIGN with a seal
+    # (GB/T 38540's signers, 用章者); only seal_makers may MAKE one (制章者): when
+    # this names any CA, seal_makers must name the makers (atk15 F13)
     trusted_ca_files: list[str] = msgspec.field(default_factory=list)
+    # who may make seals, per trusted platform ([[seal.seal_makers]], SealMakerConfig);
+    # the platform's own seal CA's makers need no entry
+    seal_makers: list[SealMakerConfig] = msgspec.field(default_factory=list)
     # VerifyPdf and VerifyOfd report a licence file's licence status from this verifier group
     # (docs/holder.md), calling as service:seal ('' = no status)
     verifier_target: str = ""

@@ -8,8 +8,11 @@ decides the verdict; every check that ran is reported:
 2. ``signer``: the signer certificate is in the seal's certList;
 3. ``seal``: the seal maker's certificate leads to a trusted seal CA (the platform's
    own or a configured one, :mod:`services.seal.trust`) at the time it made the seal
-   (``createDate``), its signature over the seal holds, and the seal was valid (dates;
-   for seals made here, not revoked) at signing time;
+   (``createDate``), it is an authorised seal maker (the platform's own seal CA's, or
+   one ``[seal] seal_makers`` names for its platform: :func:`maker_problem`) and
+   neither its certificate nor its key is one of the seal's signers', its signature
+   over the seal holds, and the seal was valid (dates; for seals made here, not
+   revoked) at signing time;
 4. ``signer certificate``: leads to a trusted seal CA, valid at signing time;
 5. ``data hash``: the document's hash is the signed one;
 1a. ``timestamp`` (when the signature carries an RFC 3161 token in ``timeStamp``):
@@ -44,7 +47,7 @@ from services.seal.ses_read import (
     read_signature,
 )
 from services.seal.timestamp import TokenError, check_token
-from services.seal.trust import TrustStore, validate_path
+from services.seal.trust import TrustStore, maker_problem, validate_path
 from services.seal.values import (
     Seal as Seal,  # re-exported: the registry's value, as before
 )
@@ -302,6 +305,11 @@ def _facts(
     maker = validate_path(seal.maker_cert, trust, seal.created, role="seal maker")
     if not maker.ok:
         return failed(SealVerdict.UNTRUSTED_SEAL, "seal", maker.detail)
+    # a seal CA's certificate may sign with a seal; it makes one only when it is an
+    # authorised maker, and never a seal that lists it (or its key) as a signer
+    problem = maker_problem(maker, trust) or _maker_signs(seal, sig.signer_cert)
+    if problem:
+        return failed(SealVerdict.UNTRUSTED_SEAL, "seal", problem)
     if not _maker_signed(seal):
         return failed(
             SealVerdict.UNTRUSTED_SEAL, "seal", "the seal maker's signature is wrong"
@@ -489,6 +497,32 @@ def _maker_signed(seal: SealData) -> bool:
             _makers.pop(next(iter(_makers)), None)
     _makers[key.digest()] = found
     return found
+
+
+def _maker_signs(seal: SealData, signer_cert: bytes) -> str | None:
+    """Why the seal's maker is one of its signers (GB/T 38540 tells the maker, 制章者,
+    from the signers, 用章者): its certificate or its key is the document's signer's
+    or one the seal lists; None when it is none of them."""
+    if seal.cert_list_type == CERT_LIST_CERTS:
+        listed = list(seal.certs)
+        named = seal.maker_cert in listed
+    else:  # a list of digests: only the document's signer is known in full
+        listed = []
+        named = any(
+            value == _digest_named(name, seal.maker_cert)
+            for name, value in seal.digests
+        )
+    if named or seal.maker_cert == signer_cert:
+        return "the seal maker's certificate is one the seal lists as its signer"
+    try:
+        key = read_certificate(seal.maker_cert).public_key_der
+    except ValueError:
+        return None  # the maker's signature check names it
+    for cert in (signer_cert, *listed):
+        with contextlib.suppress(ValueError):
+            if read_certificate(cert).public_key_der == key:
+                return "the seal maker's key is one of the seal's signers' keys"
+    return None
 
 
 def _digest_named(name: str, data: bytes) -> bytes:

@@ -51,7 +51,7 @@ def ofd_licence_metadata(ofd: bytes) -> dict[str, str]:
     :data:`certseal.licencefile.METADATA_KEYS` (``{}`` when there are none or the
     package cannot be read within bounds: callers bound its size)."""
     try:
-        package = read_package(ofd, "ofd")
+        package = read_package(ofd, "ofd", only={"OFD.xml"})
         data = package.get("OFD.xml")
         if data is None:
             return {}

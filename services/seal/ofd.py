@@ -31,6 +31,7 @@ from typing import cast
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, invalid
 from services.seal.ofd_package import (
+    MAX_OFD_ENTRIES,
     OfdPackage,
     child,
     children,
@@ -41,6 +42,15 @@ from services.seal.ofd_package import (
 )
 
 A4_MM = (210.0, 297.0)
+
+MAX_OFD_SIGNATURES = 100
+"""Signatures one ``Signatures.xml`` may list (each costs a few signature checks)."""
+
+MAX_OFD_REFERENCES = MAX_OFD_ENTRIES
+"""References one ``Signature.xml`` may have: one per file of the largest package."""
+
+MAX_CHECK_VALUE_BYTES = 64
+"""The longest digest a ``CheckValue`` can be (SHA-512; SM3 and SHA-256 are 32)."""
 _SM3_NAMES = {"sm3", "1.2.156.10197.1.401"}
 _SHA256_NAMES = {"sha256", "sha-256", "2.16.840.1.101.3.4.2.1"}
 
@@ -61,10 +71,22 @@ def _dirname(path: str) -> str:
 
 
 def _xml(package: OfdPackage, path: str, field: str) -> ET.Element:
-    data = package.get(path)
-    if data is None:
-        raise invalid(field, f"the package has no {path}")
-    return parse_xml(data, path, field)
+    """The package's XML file ``path``, parsed once per package (per request): a
+    later call gives the same element, or raises the same refusal. Callers only
+    read the elements."""
+    parsed = package.parsed.get(path)
+    if parsed is None:
+        data = package.get(path)
+        if data is None:
+            raise invalid(field, f"the package has no {path}")
+        try:
+            parsed = parse_xml(data, path, field)
+        except CertsealError as exc:
+            parsed = exc
+        package.parsed[path] = parsed
+    if isinstance(parsed, CertsealError):
+        raise CertsealError(parsed.kind, parsed.message, field=field)
+    return parsed
 
 
 def _box(text: str, field: str, what: str) -> tuple[float, float, float, float]:
@@ -140,9 +162,8 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     for page in children(pages_el, "Page") if pages_el is not None else []:
         path = normalise(page.get("BaseLoc", ""), field, base=base)
         size = default
-        content = package.get(path)
-        if content is not None:
-            page_xml = parse_xml(content, path, field)
+        if path in package.files:
+            page_xml = _xml(package, path, field)
             page_area = child(page_xml, "Area")
             if page_area is not None and child(page_area, "PhysicalBox") is not None:
                 box = _box(text_of(child(page_area, "PhysicalBox")), field, path)
@@ -203,10 +224,9 @@ def find_keyword(
     Raises INVALID_ARGUMENT (``field``) when no page shows it.
     """
     for index, page in enumerate(document.pages):
-        content = document.package.get(page.path)
-        if content is None:
+        if page.path not in document.package.files:
             continue
-        for element in parse_xml(content, page.path, "ofd").iter():
+        for element in _xml(document.package, page.path, "ofd").iter():
             if local(element.tag) != "TextObject":
                 continue
             text = "".join(code.text or "" for code in children(element, "TextCode"))
@@ -238,6 +258,13 @@ def signature_entries(
     if kept is not None:  # read once per request, however many ask
         return list(kept[0]), kept[1]
     root = _xml(document.package, document.signatures_path, field)
+    listed = children(root, "Signature")
+    if len(listed) > MAX_OFD_SIGNATURES:
+        raise invalid(
+            field,
+            f"{document.signatures_path} lists {len(listed)} signatures; the limit "
+            f"is {MAX_OFD_SIGNATURES}",
+        )
     base = _dirname(document.signatures_path)
     entries = [
         SignatureEntry(
@@ -246,7 +273,7 @@ def signature_entries(
             normalise(item.get("BaseLoc", ""), field, base=base),
             tuple(item.attrib.items()),
         )
-        for item in children(root, "Signature")
+        for item in listed
     ]
     digits = "".join(c for c in text_of(child(root, "MaxSignId")) if c.isdigit())
     most = int(digits[-9:]) if digits else 0
@@ -332,11 +359,30 @@ def read_signature_file(
     seal_loc = text_of(child(seal, "BaseLoc")) if seal is not None else ""
     refs_el = child(info, "References")
     references = []
-    for ref in children(refs_el, "Reference") if refs_el is not None else []:
+    listed = children(refs_el, "Reference") if refs_el is not None else []
+    if len(listed) > MAX_OFD_REFERENCES:
+        raise invalid(
+            field,
+            f"{path} has {len(listed)} References; the limit is {MAX_OFD_REFERENCES}",
+        )
+    for ref in listed:
+        encoded = text_of(child(ref, "CheckValue"))
+        if len(encoded) > 4 * ((MAX_CHECK_VALUE_BYTES + 2) // 3):
+            raise invalid(
+                field,
+                f"{path}: a CheckValue of {len(encoded)} characters is no digest "
+                f"(a digest is at most {MAX_CHECK_VALUE_BYTES} bytes)",
+            )
         try:
-            value = base64.b64decode(text_of(child(ref, "CheckValue")), validate=True)
+            value = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise invalid(field, f"{path}: a CheckValue is not base64") from None
+        if len(value) > MAX_CHECK_VALUE_BYTES:
+            raise invalid(
+                field,
+                f"{path}: a CheckValue of {len(value)} bytes is no digest (a digest "
+                f"is at most {MAX_CHECK_VALUE_BYTES} bytes)",
+            )
         references.append(
             Reference(_file_ref(ref.get("FileRef", ""), base, field), value)
         )
@@ -393,13 +439,11 @@ def check_references(
     """
     results = []
     for ref in signature.references:
-        data = document.package.get(ref.file)
+        present = ref.file in document.package.files  # a large file is not inflated
         actual = (
-            None
-            if data is None
-            else document.digest_of(signature.check_method, ref.file)
+            document.digest_of(signature.check_method, ref.file) if present else None
         )
-        if data is None:
+        if not present:
             status = "missing"
         elif actual is None:
             status = "unsupported"
@@ -491,13 +535,19 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     seen = {path for path, _ in todo}
     while todo:
         path, kind = todo.pop()
-        data = package.get(path)
-        if data is None:
-            continue
-        try:
-            root = parse_xml(data, path, "ofd")
-        except CertsealError:
-            continue
+        # parsed already (OFD.xml, the document root), or parsed here once and not
+        # kept: a request does not hold every page's tree at once
+        kept_xml = package.parsed.get(path)
+        if isinstance(kept_xml, ET.Element):
+            root = kept_xml
+        else:
+            data = package.get(path) if kept_xml is None else None
+            if data is None:
+                continue  # absent, or refused before
+            try:
+                root = parse_xml(data, path, "ofd")
+            except CertsealError:
+                continue
         folders = [_dirname(path)]
         if kind == "res" and root.get("BaseLoc"):
             with contextlib.suppress(CertsealError):

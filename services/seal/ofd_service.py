@@ -40,7 +40,7 @@ from services.seal.ofd import (
     signature_entries,
     signatures_document,
 )
-from services.seal.ofd_package import read_package
+from services.seal.ofd_package import declared_size, read_package
 from services.seal.ofd_sign import (
     PreparedSeal,
     StampPlace,
@@ -50,8 +50,10 @@ from services.seal.ofd_sign import (
 from services.seal.service import SealService
 from services.seal.ses import SUITE_BY_OID, SESeal, SESSignature, check_ses_size
 
-MAX_OFD_SIGNATURES = 100
-"""Signatures one OFD may list for VerifyOfd (each costs a few signature checks)."""
+MAX_OFD_REPLY_BYTES = 4 * 1024 * 1024
+"""What VerifyOfd's report of one OFD may come to (paths, digests, details): the
+default limit of a gRPC client's message. A legitimate report is far smaller (a
+500-page document with 1,500 files and five seals: about 1 MB)."""
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ class OfdSealService:
             float(picture["height"].native) or 40.0,
         )
         offload = self._seals.offload
-        async with offload.admit("SealOfd", len(ofd)):
+        async with offload.admit("SealOfd", _held(ofd)):
             stamp_at = now.astimezone(dt.UTC).replace(microsecond=0)
             prepared = await offload.run(
                 "ofd",
@@ -199,13 +201,27 @@ class OfdSealService:
 
         An unsigned OFD gives an empty list. Raises INVALID_ARGUMENT (``ofd``) when it
         is over ``max_document_bytes``, is not a bounded OFD package, or lists more
-        than :data:`MAX_OFD_SIGNATURES` signatures.
+        than :data:`services.seal.ofd.MAX_OFD_SIGNATURES` signatures, or its report
+        would be over :data:`MAX_OFD_REPLY_BYTES`.
         """
         self._check_size(ofd)
         offload = self._seals.offload
-        async with offload.admit("VerifyOfd", len(ofd)):
+        async with offload.admit("VerifyOfd", _held(ofd)):
             document, entries = await offload.run("ofd", _open, ofd)
-            found = [await self._verify_one(document, entry) for entry in entries]
+            found: list[_Found] = []
+            size = 0
+            for entry in entries:
+                one = await self._verify_one(document, entry)
+                size += _reported_bytes(_result(one, one.references))
+                if size > MAX_OFD_REPLY_BYTES:
+                    raise invalid(
+                        "ofd",
+                        f"its report would be over {MAX_OFD_REPLY_BYTES} bytes "
+                        f"({len(entries)} signatures; {len(one.references)} "
+                        "references in one of them)",
+                    )
+                found.append(one)
+            # judging the list adds at most one reference and a bounded detail each
             return _list_growth_checked(found)
 
     async def _verify_one(self, document: OfdDocument, entry: SignatureEntry) -> _Found:
@@ -383,6 +399,28 @@ def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
     return results
 
 
+def _held(ofd: bytes) -> int:
+    """The bytes a request with the OFD ``ofd`` is admitted for: the package and what
+    its entries declare they inflate to (read_package holds them to it), not only the
+    compressed bytes (a 1 MiB package may inflate to 256 MiB). A package whose ZIP
+    directory cannot be read is admitted for its own bytes: reading it refuses it at
+    its first step, with the reason (INVALID_ARGUMENT ``ofd``)."""
+    try:
+        return len(ofd) + declared_size(ofd, "ofd")
+    except CertsealError:
+        return len(ofd)
+
+
+def _reported_bytes(result: OfdSignatureResult) -> int:
+    """About what one signature's result adds to the reply (an upper bound of its
+    variable parts; the fixed fields are a few hundred bytes)."""
+    size = 256 + sum(len(p) for p in result.stamp_pages) + len(result.check_method)
+    size += sum(len(c.name) + len(c.detail) + 8 for c in result.verification.checks)
+    for ref in result.references:
+        size += 16 + len(ref.file) + len(ref.expected) + len(ref.actual or b"")
+    return size + len(result.entry.path) + len(result.entry.signature_id)
+
+
 def _signed_hash_matches(signed_value: bytes, signature_xml: bytes) -> bool:
     """Whether the SES_Signature's dataHash is the digest of ``signature_xml`` (by
     its signature algorithm's suite), whoever made it: integrity without trust."""
@@ -407,10 +445,5 @@ def _finish(prepared: PreparedSeal, signed_value: bytes) -> tuple[bytes, bytes]:
 
 def _open(ofd: bytes) -> tuple[OfdDocument, list[SignatureEntry]]:
     document = signatures_document(read_package(ofd, "ofd"), "ofd")
-    entries, _ = signature_entries(document, "ofd")
-    if len(entries) > MAX_OFD_SIGNATURES:
-        raise invalid(
-            "ofd",
-            f"lists {len(entries)} signatures; the limit is {MAX_OFD_SIGNATURES}",
-        )
+    entries, _ = signature_entries(document, "ofd")  # at most MAX_OFD_SIGNATURES
     return document, entries

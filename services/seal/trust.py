@@ -22,6 +22,16 @@ through trusted intermediates to a trusted root, and every certificate on that p
 
 Structure is read with asn1crypto (``cryptography`` holds no SM2 key). Paths are at
 most :data:`MAX_PATH` certificates long.
+
+Making a seal is not signing with one (atk15 F13). GB/T 38540 tells the seal maker
+(制章者: the seal-making system whose signature over ``eSealInfo`` makes the seal) from
+the seal's signers (用章者: the certificates in its ``certList``). A seal CA's
+certificate alone does not make its holder a maker: a seal maker must also be
+authorised (:func:`maker_problem`) by one of the store's :class:`MakerRule` s (``[seal]
+seal_makers``, one or more per trusted platform: its seal-making systems' certificates
+themselves, or a maker CA whose certificates carry a required extended key usage or
+certificate policy), or chain to the platform's own seal CA, which certifies nothing
+but the platform's own seal makers and seal keys, all held by this platform.
 """
 
 from __future__ import annotations
@@ -29,9 +39,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
@@ -88,21 +100,100 @@ class TrustedCa:
         return _name(self.cert)
 
 
+ANY_POLICY = "2.5.29.32.0"
+ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0"
+
+
+@dataclass(frozen=True)
+class MakerRule:
+    """Which certificates may make seals (GB/T 38540's seal maker, 制章者) for one
+    trusted seal platform (``[seal] seal_makers``):
+
+    - ``certificates``: the platform's seal-making systems' own certificates (DER),
+      each one a maker wherever it chains to; or
+    - ``cas``: maker CAs (DER, each also a trusted seal CA): a certificate whose path
+      runs through one of them is a maker when it carries one of
+      ``extended_key_usages`` (when any is given) and one of ``policies`` (when any is
+      given). A rule of ``cas`` alone makes every certificate below them a maker:
+      only for a CA that certifies nothing but seal-making systems.
+
+    ValueError for a rule that names no maker, or a usage or policy without a CA to
+    read it under.
+    """
+
+    platform: str
+    certificates: frozenset[bytes] = frozenset()
+    cas: frozenset[bytes] = frozenset()
+    extended_key_usages: frozenset[str] = frozenset()
+    policies: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.certificates and not self.cas:
+            raise ValueError(
+                "names no seal maker: give the seal-making systems' certificates, "
+                "or a maker CA"
+            )
+        if (self.extended_key_usages or self.policies) and not self.cas:
+            raise ValueError(
+                "an extended key usage or certificate policy is read under a maker "
+                "CA: name the CA that issues the makers' certificates"
+            )
+        if ANY_POLICY in self.policies:
+            raise ValueError(f"{ANY_POLICY} (anyPolicy) names no maker policy")
+        if ANY_EXTENDED_KEY_USAGE in self.extended_key_usages:
+            raise ValueError(
+                f"{ANY_EXTENDED_KEY_USAGE} (anyExtendedKeyUsage) names no maker usage"
+            )
+
+    def admits(self, chain: tuple[bytes, ...]) -> bool:
+        """Whether the leaf of ``chain`` (a validated path, DER, leaf first) is one of
+        this platform's seal makers."""
+        if not chain:
+            return False
+        if chain[0] in self.certificates:
+            return True
+        if not self.cas or not any(ca in self.cas for ca in chain[1:]):
+            return False
+        leaf = _load(chain[0])
+        if self.extended_key_usages:
+            usages = leaf.extended_key_usage_value
+            found = {usage.dotted for usage in usages} if usages is not None else set()
+            if not found & self.extended_key_usages:
+                return False
+        if self.policies:
+            policies = leaf.certificate_policies_value
+            named = (
+                {p["policy_identifier"].dotted for p in policies}
+                if policies is not None
+                else set()
+            )
+            if not named & self.policies:
+                return False
+        return True
+
+
 @dataclass(frozen=True)
 class TrustStore:
     """Trust anchors (self-signed roots, and the platform's own seal CA) and the
-    intermediates that may lead to them."""
+    intermediates that may lead to them, and who of other platforms may make seals
+    (``makers``; :func:`maker_problem`)."""
 
     anchors: tuple[TrustedCa, ...] = ()
     intermediates: tuple[TrustedCa, ...] = ()
+    makers: tuple[MakerRule, ...] = ()
 
     @classmethod
     def of(
-        cls, certificates: Iterable[bytes], *, own: Iterable[bytes] = ()
+        cls,
+        certificates: Iterable[bytes],
+        *,
+        own: Iterable[bytes] = (),
+        makers: Iterable[MakerRule] = (),
     ) -> TrustStore:
         """A store of DER certificates: self-signed ones are anchors, the others
         intermediates; every certificate in ``own`` is an anchor (the platform's seal
-        CA). ValueError for bytes that are not a certificate."""
+        CA); ``makers``: who may make seals under the configured CAs. ValueError for
+        bytes that are not a certificate."""
         anchors: list[TrustedCa] = []
         intermediates: list[TrustedCa] = []
         for data in own:
@@ -113,12 +204,136 @@ class TrustStore:
                 anchors.append(TrustedCa(data, cert))
             else:
                 intermediates.append(TrustedCa(data, cert))
-        return cls(tuple(anchors), tuple(intermediates))
+        return cls(tuple(anchors), tuple(intermediates), tuple(makers))
 
     def with_own(self, ca_cert: bytes) -> TrustStore:
         """This store plus the platform's own seal CA as an anchor."""
         own = TrustedCa(ca_cert, _load(ca_cert), own=True)
-        return TrustStore((own, *self.anchors), self.intermediates)
+        return TrustStore((own, *self.anchors), self.intermediates, self.makers)
+
+
+def maker_problem(path: PathResult, trust: TrustStore) -> str | None:
+    """Why the seal maker whose validated path is ``path`` may not make seals, or
+    None: a maker of the platform's own seal CA (``path.own``: that CA certifies
+    only keys this platform holds), or one a rule of ``trust.makers`` admits."""
+    if not path.ok:
+        return path.detail
+    if path.own or any(rule.admits(path.chain) for rule in trust.makers):
+        return None
+    who = path.path[0] if path.path else "?"
+    under = f", certified by {path.path[1]}" if len(path.path) > 1 else ""
+    if not trust.makers:
+        return (
+            f"the seal maker ({who}{under}) is not an authorised seal maker: no other "
+            "platform's seal maker is configured ([seal] seal_makers)"
+        )
+    platforms = ", ".join(rule.platform for rule in trust.makers)
+    return (
+        f"the seal maker ({who}{under}) is not an authorised seal maker of any "
+        f"trusted platform ([seal] seal_makers: {platforms}): a certificate that "
+        "may sign with a seal may not make one"
+    )
+
+
+_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]{0,19})){1,63}")
+
+
+def load_seal_trust(
+    trusted_ca_files: Iterable[str],
+    seal_makers: Iterable[MakerSettings],
+    field: str = "seal",
+) -> TrustStore:
+    """The store of ``[seal] trusted_ca_files`` and ``[seal] seal_makers``.
+
+    Raises INVALID_ARGUMENT naming the setting: a file :func:`load_trust_files`
+    refuses; trusted CAs with no seal maker configured (since atk15 F13 another
+    platform's seal verifies only when its maker is authorised: the message says
+    what to add); a maker rule naming no maker, an OID that is none, a maker CA
+    that is not among the trusted CAs, or a maker certificate that is a CA or that
+    none of them issued.
+    """
+    files = list(trusted_ca_files)
+    trusted = load_trust_files(files, f"{field}.trusted_ca_files")
+    rules: list[MakerRule] = []
+    for index, entry in enumerate(seal_makers):
+        rules.append(_maker_rule(entry, f"{field}.seal_makers[{index}]", trusted))
+    if trusted and not rules:
+        names = ", ".join(sorted({_name(_load(data)) for data in trusted}))
+        raise invalid(
+            f"{field}.seal_makers",
+            f"{field}.trusted_ca_files trusts other seal platforms' CAs ({names}) "
+            "but names none of their seal makers: a certificate of a trusted seal "
+            "CA may sign with a seal, and makes one only when authorised (atk15 "
+            "F13). Add, per trusted platform, a [[seal.seal_makers]] table with "
+            "platform = its name and certificate_files = its seal-making systems' "
+            "certificates (certseal seal inspect --maker-cert FILE SEAL writes one "
+            "from a seal), "
+            "or ca_files = its maker CA with extended_key_usages or "
+            "certificate_policies (docs/operations.md, 'Trusted seal platforms')",
+        )
+    return TrustStore.of(trusted, makers=rules)
+
+
+class MakerSettings(Protocol):
+    """One ``[[seal.seal_makers]]`` table (services.seal.config.SealMakerConfig)."""
+
+    platform: str
+    certificate_files: list[str]
+    ca_files: list[str]
+    extended_key_usages: list[str]
+    certificate_policies: list[str]
+
+
+def _maker_rule(entry: MakerSettings, field: str, trusted: list[bytes]) -> MakerRule:
+    platform = entry.platform.strip()
+    if not platform:
+        raise invalid(f"{field}.platform", "name the trusted seal platform")
+    certificates = load_trust_files(
+        entry.certificate_files, f"{field}.certificate_files"
+    )
+    for data in certificates:
+        cert = _load(data)
+        constraints = cert.basic_constraints_value
+        if constraints is not None and constraints["ca"].native:
+            raise invalid(
+                f"{field}.certificate_files",
+                f"{_name(cert)} is a CA certificate: name a maker CA in ca_files, "
+                "with the extended key usage or policy its makers carry",
+            )
+        issuer = cert["tbs_certificate"]["issuer"]
+        if not any(_load(ca)["tbs_certificate"]["subject"] == issuer for ca in trusted):
+            raise invalid(
+                f"{field}.certificate_files",
+                f"{_name(cert)}'s issuer is not in seal.trusted_ca_files: add the "
+                "CA that issued it there",
+            )
+    cas = load_trust_files(entry.ca_files, f"{field}.ca_files")
+    for data in cas:
+        if data not in trusted:
+            raise invalid(
+                f"{field}.ca_files",
+                f"{_name(_load(data))} is not in seal.trusted_ca_files: a maker CA "
+                "is one of the trusted seal CAs; add it there",
+            )
+    oids: dict[str, frozenset[str]] = {}
+    for name, values in (
+        ("extended_key_usages", entry.extended_key_usages),
+        ("certificate_policies", entry.certificate_policies),
+    ):
+        for value in values:
+            if not _OID.fullmatch(value):
+                raise invalid(f"{field}.{name}", f"{value!r} is no dotted OID")
+        oids[name] = frozenset(values)
+    try:
+        return MakerRule(
+            platform,
+            frozenset(certificates),
+            frozenset(cas),
+            oids["extended_key_usages"],
+            oids["certificate_policies"],
+        )
+    except ValueError as exc:
+        raise invalid(field, str(exc)) from None
 
 
 def load_trust_files(
@@ -161,6 +376,8 @@ class PathResult:
     detail: str
     path: tuple[str, ...] = ()
     own: bool = False
+    chain: tuple[bytes, ...] = ()
+    """The path's certificates (DER), leaf first."""
 
 
 #: Validity windows the time checks of one validation looked at: (not_before,
@@ -221,6 +438,7 @@ def _validate(
                 " → ".join(_name(c) for c in chain),
                 tuple(_name(c) for c in chain),
                 own=anchor.own,
+                chain=(bytes(leaf), *(c.dump() for c in chain[1:])),
             )
         why = failures[0] if failures else "no trusted seal CA issued it"
         return PathResult(False, f"the {role} ({_name(cert)}): {why}")

@@ -180,13 +180,6 @@ def _signature_xml(references: bytes) -> bytes:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15 F7: a CheckValue is echoed back as it was written, of any length, "
-    "once per signature: 100 Signatures.xml entries naming one Signature.xml with a "
-    "256 KiB CheckValue (a 2.5 KB request) make a 35 MB reply; with a 16 MiB "
-    "Signature.xml (about 100 KB zipped) it is about 2 GB, built in memory",
-)
 async def test_a_small_ofd_cannot_make_a_huge_reply(seal_stub):
     value = base64.b64encode(bytes(256 * 1024))
     package = _unsigned_package(
@@ -248,14 +241,9 @@ def _declared(encoding: bytes):
     return edit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15 F9: parse_xml catches only defusedxml's and expat's ParseError; an "
-    "encoding expat cannot use (GBK, GB18030, Shift_JIS: ValueError 'multi-byte "
-    "encodings are not supported'; an unknown name: LookupError) escapes, and "
-    "VerifyOfd and SealOfd answer INTERNAL; a changed Signature.xml should be MODIFIED",
+@pytest.mark.parametrize(
+    "encoding", [b"GBK", b"GB18030", b"x-no-such-encoding", b"Shift_JIS", b"rot13"]
 )
-@pytest.mark.parametrize("encoding", [b"GBK", b"GB18030", b"x-no-such-encoding"])
 @pytest.mark.parametrize(
     "name", ["OFD.xml", "Doc_0/Signs/Signatures.xml", SIGN + "Signature.xml"]
 )
@@ -276,21 +264,62 @@ async def test_an_xml_encoding_declaration_is_never_internal(
     assert result.verdict == "MODIFIED", result.checks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15 F9: SealOfd reads OFD.xml through the same parse_xml: an encoding "
-    "declaration expat cannot use is INTERNAL, not INVALID_ARGUMENT naming ofd",
+def _encoded(files: dict[str, bytes], encoding: str) -> dict[str, bytes]:
+    """Every XML file of ``files`` written in ``encoding`` (and declaring it), as
+    Chinese producers write GBK and GB 18030."""
+    return {
+        name: (
+            data.decode("utf-8")
+            .replace('encoding="UTF-8"', f'encoding="{encoding}"')
+            .encode(encoding)
+            if name.endswith(".xml")
+            else data
+        )
+        for name, data in files.items()
+    }
+
+
+@pytest.mark.parametrize("encoding", ["GBK", "GB18030", "GB2312"])
+async def test_an_ofd_written_in_a_chinese_encoding_is_sealed_and_verified(
+    seal_stub, operator, encoding
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal_id, _files = await _sealed(stub)
+    files = _encoded(unzip(make_ofd()), encoding)
+    assert "行政许可决定书".encode(encoding) in files["Doc_0/Pages/Page_0/Content.xml"]
+    sealed = await stub.SealOfd(
+        pb.SealOfdRequest(seal_id=seal_id, ofd=zip_files(files), keyword="盖章处")
+    )
+    assert sealed.page == 1  # the keyword was found in the GBK/GB 18030 text
+    [result] = await _verify(stub, sealed.ofd)
+    assert result.verdict == "VALID", result.checks
+    changed = unzip(sealed.ofd)
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    changed[page] = changed[page].replace(
+        "行政许可决定书".encode(encoding), "不予许可决定书".encode(encoding)
+    )
+    [result] = await _verify(stub, zip_files(changed))
+    assert result.verdict == "MODIFIED", result.checks
+
+
+@pytest.mark.parametrize(
+    "encoding", [b"x-no-such-encoding", b"Shift_JIS", b"UTF-32", b"base64"]
 )
-async def test_sealing_an_ofd_of_an_unusable_encoding_names_ofd(seal_stub, operator):
+async def test_sealing_an_ofd_of_an_unusable_encoding_names_ofd(
+    seal_stub, operator, encoding
+):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     seal_id, _files = await _sealed(stub)
     files = unzip(make_ofd())
-    files["OFD.xml"] = _declared(b"GBK")(files["OFD.xml"])
+    files["OFD.xml"] = _declared(encoding)(files["OFD.xml"])
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.SealOfd(pb.SealOfdRequest(seal_id=seal_id, ofd=zip_files(files)))
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
     assert dict(err.value.trailing_metadata()).get("certseal-error-field") == "ofd"
+    assert "OFD.xml" in err.value.details()
+    assert encoding.decode() in err.value.details()
 
 
 def _needs_version(package: bytes, version: int) -> bytes:
@@ -304,13 +333,6 @@ def _needs_version(package: bytes, version: int) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15 F10: read_package catches BadZipFile, LargeZipFile, ValueError and "
-    "EOFError from zipfile.ZipFile(); a central directory entry needing a version "
-    "above 6.3 raises NotImplementedError there, answered INTERNAL by VerifyOfd and "
-    "SealOfd (found by mutating ofdrw's V4RideRight.ofd: 31 of 4,000 mutations)",
-)
 @pytest.mark.parametrize("rpc", ["VerifyOfd", "SealOfd"])
 async def test_a_zip_needing_a_later_version_is_invalid_argument(
     seal_stub, operator, rpc
@@ -406,14 +428,6 @@ def _streamed(package: bytes) -> dict[str, bytes]:
     return files
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15 F14: read_package reads the central directory only and never checks "
-    "that the local entries are exactly those it lists: a forged page written as an "
-    "unlisted entry before the directory is what a reader of local headers in order "
-    "(ofdrw-reader's ZipUtil: ZipArchiveInputStream) opens, while VerifyOfd still "
-    "says VALID for the listed, sealed page",
-)
 async def test_an_entry_outside_the_central_directory_is_not_valid(seal_stub, operator):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
@@ -449,14 +463,6 @@ def _rss_mib() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15 F15: admission counts a VerifyOfd request's compressed bytes, but "
-    "the request holds its whole inflated package (up to 256 MiB) until its last "
-    "signature is verified: 12 requests under 1 MiB each (light: not counted by "
-    "max_heavy_jobs) grew the process by 2.1 GB at once; 8 heavy ones of 1.06 MiB by "
-    "1.5 GB: the seal service has 2 GiB",
-)
 async def test_concurrent_small_ofds_cannot_hold_gigabytes(seal_stub):
     files = unzip(make_ofd())
     files["OFD.xml"] = files["OFD.xml"].replace(

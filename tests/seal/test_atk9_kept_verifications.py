@@ -92,7 +92,8 @@ async def test_atk9_the_process_wide_caches_carry_no_answer_across_trust_stores(
     the first): each store gets its own facts, and only the own one asks the
     registry."""
     from services.seal.domain import seal_facts
-    from services.seal.trust import TrustStore
+    from services.seal.ses_read import read_signature
+    from services.seal.trust import MakerRule, TrustStore
     from tests.seal.test_domain import DOCUMENT as DOMAIN_DOCUMENT
     from tests.seal.test_domain import _ca, sealed
 
@@ -100,7 +101,14 @@ async def test_atk9_the_process_wide_caches_carry_no_answer_across_trust_stores(
     signature = await sealed(pki, Suite.ES256)
     stores = {
         "own": TrustStore().with_own(pki.ca),
-        "other": TrustStore.of([pki.ca]),
+        "other": TrustStore.of(
+            [pki.ca],
+            makers=[
+                MakerRule(
+                    "other", frozenset({read_signature(signature).seal.maker_cert})
+                )
+            ],
+        ),
         "none": TrustStore(),
     }
     for _ in range(2):

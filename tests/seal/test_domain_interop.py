@@ -46,11 +46,13 @@ from services.seal.ses_read import (
     read_signature,
 )
 from services.seal.ses_v1 import SESealV1, SESSignatureV1
-from services.seal.trust import TrustStore
+from services.seal.trust import MakerRule, TrustStore
 
 DATA = Path(__file__).parent / "data" / "ofdrw"
 ROOT = (DATA / "ofdrw_ROOT.cer").read_bytes()
-OFDRW = TrustStore.of([ROOT])
+# ofdrw's seal-making system: the maker certificate of its every seal (atk15 F13)
+MAKER = (DATA / "ofdrw_maker.cer").read_bytes()
+OFDRW = TrustStore.of([ROOT], makers=[MakerRule("ofdrw", frozenset({MAKER}))])
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
 
@@ -435,7 +437,9 @@ async def _v1_signed(time_info: bytes):
     sig["signature"] = signature_to_der(
         Suite.SM2, signer[0].sign_now(sig["to_sign"].dump())
     )
-    return sig.dump(force=True), TrustStore.of([ca_cert])
+    return sig.dump(force=True), TrustStore.of(
+        [ca_cert], makers=[MakerRule("v1 platform", frozenset({maker[1]}))]
+    )
 
 
 @pytest.mark.parametrize(

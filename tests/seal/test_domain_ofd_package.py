@@ -204,7 +204,7 @@ def test_each_file_is_digested_once_per_method(monkeypatch):
 
 
 def test_more_signatures_than_the_bound_are_refused(monkeypatch):
-    from services.seal import ofd_service
+    from services.seal import ofd, ofd_service
 
     files = unzip(make_ofd())
     files["OFD.xml"] = files["OFD.xml"].replace(
@@ -215,9 +215,9 @@ def test_more_signatures_than_the_bound_are_refused(monkeypatch):
         f'<ofd:Signatures {NS}><ofd:Signature ID="1" BaseLoc="Sign_0/Signature.xml"/>'
         '<ofd:Signature ID="2" BaseLoc="Sign_1/Signature.xml"/></ofd:Signatures>'
     ).encode()
-    monkeypatch.setattr(ofd_service, "MAX_OFD_SIGNATURES", 1)
+    monkeypatch.setattr(ofd, "MAX_OFD_SIGNATURES", 1)
     assert "2 signatures" in refused(ofd_service._open, zip_files(files))
-    monkeypatch.setattr(ofd_service, "MAX_OFD_SIGNATURES", 2)
+    monkeypatch.setattr(ofd, "MAX_OFD_SIGNATURES", 2)
     _, entries = ofd_service._open(zip_files(files))
     assert [e.path for e in entries] == [
         "Doc_0/Signs/Sign_0/Signature.xml",

@@ -27,6 +27,7 @@ from services.seal.domain import SealVerdict, verify_sealed_document
 from services.seal.service import SealCa
 from services.seal.ses import Picture, make_seal, seal_info, sign_document
 from services.seal.trust import (
+    MakerRule,
     TrustStore,
     load_trust_files,
     validate_path,
@@ -315,10 +316,11 @@ async def _sealed(
 
 async def test_another_platforms_seal_verifies_through_its_chain(chain):
     suite, top, middle = chain
-    signature = await _sealed(
-        leaf(middle, suite, "maker"), leaf(middle, suite, "seal:OTHER-PLATFORM-0001")
-    )
-    trusted = TrustStore.of([top.cert, middle.cert])
+    maker = leaf(middle, suite, "maker")
+    signature = await _sealed(maker, leaf(middle, suite, "seal:OTHER-PLATFORM-0001"))
+    # its seal maker authorised for that platform (atk15 F13)
+    makers = [MakerRule("other platform", frozenset({maker[1]}))]
+    trusted = TrustStore.of([top.cert, middle.cert], makers=makers)
     result = verify_sealed_document(
         signature, document=DOCUMENT, trust=trusted, seal_status=None, now=AT
     )
@@ -337,16 +339,18 @@ async def test_an_expired_intermediate_of_the_maker_or_signer(chain):
     old = intermediate(
         top, suite, "old city CA", start=AT - 300 * DAY, end=AT - 40 * DAY
     )
-    trusted = TrustStore.of([top.cert, middle.cert, old.cert])
+    maker, old_maker = leaf(middle, suite, "maker"), leaf(old, suite, "maker")
+    makers = [MakerRule("other platform", frozenset({maker[1], old_maker[1]}))]
+    trusted = TrustStore.of([top.cert, middle.cert, old.cert], makers=makers)
     # the maker's CA expired before the seal was made: the seal is not trusted
-    bad_maker = await _sealed(leaf(old, suite, "maker"), leaf(middle, suite, "seal:x"))
+    bad_maker = await _sealed(old_maker, leaf(middle, suite, "seal:x"))
     result = verify_sealed_document(
         bad_maker, document=DOCUMENT, trust=trusted, seal_status=None, now=AT
     )
     assert result.verdict is SealVerdict.UNTRUSTED_SEAL
     assert "old city CA was not valid" in result.checks[-1].detail
     # the signer's CA expired before the signing time
-    bad_signer = await _sealed(leaf(middle, suite, "maker"), leaf(old, suite, "seal:y"))
+    bad_signer = await _sealed(maker, leaf(old, suite, "seal:y"))
     result = verify_sealed_document(
         bad_signer, document=DOCUMENT, trust=trusted, seal_status=None, now=AT
     )

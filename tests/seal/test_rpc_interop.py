@@ -1,6 +1,7 @@
 """Seals from other platforms through the Seal gRPC service: ofdrw's seals and
 signatures parse (InspectSes), get the shared README's verdicts with ofdrw's root in
-``[seal] trusted_ca_files`` and UNTRUSTED_SEAL without it; the platform's own sm2 seals
+``[seal] trusted_ca_files`` and its seal maker in ``[seal] seal_makers``, and
+UNTRUSTED_SEAL without them; the platform's own sm2 seals
 chain to its SM2 seal CA."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from certseal.rpc import secure_channel
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal.app import SealApp
+from services.seal.config import SealMakerConfig
 from services.seal.ses import SESeal
 from services.seal.ses_read import read_seal
 from tests.conftest import seal_owner
@@ -30,9 +32,16 @@ def vector(name: str) -> bytes:
 
 @pytest.fixture(scope="module")
 async def trusting_app(config) -> AsyncIterator[SealApp]:
-    """A seal service that trusts ofdrw's SM2 root as well as its own CAs."""
+    """A seal service that trusts ofdrw's SM2 root as well as its own CAs, and
+    ofdrw's seal-making system as that platform's seal maker (atk15 F13)."""
     seal = msgspec.structs.replace(
-        config.seal, trusted_ca_files=[str(DATA / "ofdrw_ROOT.cer")]
+        config.seal,
+        trusted_ca_files=[str(DATA / "ofdrw_ROOT.cer")],
+        seal_makers=[
+            SealMakerConfig(
+                platform="ofdrw", certificate_files=[str(DATA / "ofdrw_maker.cer")]
+            )
+        ],
     )
     app = SealApp(msgspec.structs.replace(config, seal=seal), listen="127.0.0.1:0")
     await app.start()

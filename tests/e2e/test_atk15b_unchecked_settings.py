@@ -1,0 +1,85 @@
+"""atk15b: settings naming a file or folder that fix15's start-up checks still let
+through.
+
+- ``verifier.data_dir`` (services/verifier/__main__.py ``_check_files``): refused
+  when it exists and is no folder, but ``Path.exists()`` is False for a symbolic
+  link loop, a dangling link (a volume not mounted behind it) and a path under a
+  regular file; ``prepare_data_dir`` then fails in ``mkdir`` with a traceback, exit
+  1 (``OSError: [Errno 40] Too many levels of symbolic links``, ``NotADirectoryError``,
+  ``FileExistsError``).
+- A service's own pair (``[feed] cert_file``/``key_file``, every ServiceSection) is
+  used only when both are set (``ServiceSection.identity``): with one of them set,
+  the service silently presents the ``[tls]`` pair and never reads the file named,
+  whatever it holds. The seal's SM2 CA likewise: ``sm2_ca_key_file`` without
+  ``sm2_ca_cert_file`` is ignored, and SM2 seals chain to the P-256 CA. ``[kafka]``
+  refuses the same half pair ("names a key but kafka.ssl_certfile is empty: set both
+  (mTLS) or neither").
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.e2e.test_atk12_missing_files import on_free_ports
+from tests.e2e.test_atk14b_file_settings import (
+    NOT_A_CERTIFICATE,
+    one_line_naming,
+    start,
+)
+
+
+def data_dir_of(tmp_path, what: str) -> str:
+    if what == "symlink-loop":
+        os.symlink(tmp_path / "loop", tmp_path / "loop")
+        return str(tmp_path / "loop")
+    if what == "dangling-symlink":  # a volume that is not mounted
+        os.symlink(tmp_path / "unmounted" / "verifier", tmp_path / "verifier")
+        return str(tmp_path / "verifier")
+    (tmp_path / "a-file").write_text("not a folder\n")
+    return str(tmp_path / "a-file" / "verifier")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15b: a verifier.data_dir that is a symlink loop, a dangling link or "
+    "under a file passes _check_files and ends the start with a traceback",
+)
+@pytest.mark.parametrize("what", ["symlink-loop", "dangling-symlink", "under-a-file"])
+async def test_a_verifier_data_dir_that_cannot_be_a_folder_names_its_setting(
+    stack, config, tmp_path, what
+):
+    cfg = on_free_ports(config)
+    cfg.verifier.data_dir = data_dir_of(tmp_path, what)
+    done = start("services.verifier", cfg, tmp_path, timeout=60)
+    one_line_naming(done, "verifier.data_dir")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15b: a half pair (one of cert_file/key_file, or an SM2 CA key "
+    "without its certificate) is ignored silently: the file is never read",
+)
+@pytest.mark.parametrize(
+    "module,setting,other",
+    [
+        ("feed", "feed.cert_file", "feed.key_file"),
+        ("seal", "seal.sm2_ca_key_file", "seal.sm2_ca_cert_file"),
+    ],
+)
+async def test_half_a_pair_of_files_is_refused(
+    stack, config, tmp_path, module, setting, other
+):
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text(NOT_A_CERTIFICATE)
+    cfg = on_free_ports(config)
+    for name, value in ((setting, str(garbage)), (other, "")):
+        section, field = name.split(".")
+        setattr(getattr(cfg, section), field, value)
+    done = start(f"services.{module}", cfg, tmp_path, timeout=20)
+    assert done.returncode == 2, done.stderr[-3000:]  # None: it started
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if "error: " in line]
+    assert len(errors) == 1, done.stderr[-3000:]
+    assert f"error: {setting}: " in errors[0] or f"error: {other}: " in errors[0]
