@@ -17,6 +17,7 @@ from certseal.tlsfiles import read_tls_identity, section_fields
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
 from services.seal.licence_files import LicenceFiles, LicenceVerdict
+from services.seal.makers import load_seal_trust
 from services.seal.ofd_service import OfdSealService
 from services.seal.offload import SealOffload
 from services.seal.pdf_service import PdfSealService
@@ -24,7 +25,7 @@ from services.seal.republish import SealRepublisher
 from services.seal.service import SealCa, SealService
 from services.seal.servicer import SealServicer
 from services.seal.storage import MIGRATIONS, SealStore
-from services.seal.trust import TrustStore, load_seal_trust, load_trust_files
+from services.seal.trust import TrustStore, load_trust_files
 from services.seal.tsa import (
     DEFAULT_TSA_POLICY,
     Timestamper,

@@ -11,7 +11,7 @@ from certseal.config import Section, ServiceSection, SharedSettings
 
 class SealMakerConfig(Section):
     """One ``[[seal.seal_makers]]`` table: who may make seals (GB/T 38540's seal
-    maker, 制章者) for one trusted seal platform (services.seal.trust.MakerRule)."""
+    maker, 制章者) for one trusted seal platform (services.seal.makers.MakerRule)."""
 
     # the platform's name, for messages (required)
     platform: str = ""

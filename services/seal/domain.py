@@ -39,7 +39,8 @@ from certseal.crypto import (
     verify,
 )
 from services.seal.certificates import read_certificate, suite_of
-from services.seal.ses import CERT_LIST_CERTS, SUITE_BY_OID
+from services.seal.makers import maker_problem, maker_signs
+from services.seal.ses import CERT_LIST_CERTS, SUITE_BY_OID, cert_digest
 from services.seal.ses_read import (
     SealData,
     SesFormatError,
@@ -47,7 +48,7 @@ from services.seal.ses_read import (
     read_signature,
 )
 from services.seal.timestamp import TokenError, check_token
-from services.seal.trust import TrustStore, maker_problem, validate_path
+from services.seal.trust import TrustStore, validate_path
 from services.seal.values import (
     Seal as Seal,  # re-exported: the registry's value, as before
 )
@@ -288,8 +289,7 @@ def _facts(
         authorised = sig.signer_cert in seal.certs
     else:
         authorised = any(
-            value == _digest_named(name, sig.signer_cert)
-            for name, value in seal.digests
+            value == cert_digest(name, sig.signer_cert) for name, value in seal.digests
         )
     if not authorised:
         return failed(
@@ -307,7 +307,7 @@ def _facts(
         return failed(SealVerdict.UNTRUSTED_SEAL, "seal", maker.detail)
     # a seal CA's certificate may sign with a seal; it makes one only when it is an
     # authorised maker, and never a seal that lists it (or its key) as a signer
-    problem = maker_problem(maker, trust) or _maker_signs(seal, sig.signer_cert)
+    problem = maker_problem(maker, trust) or maker_signs(seal, sig.signer_cert)
     if problem:
         return failed(SealVerdict.UNTRUSTED_SEAL, "seal", problem)
     if not _maker_signed(seal):
@@ -497,35 +497,3 @@ def _maker_signed(seal: SealData) -> bool:
             _makers.pop(next(iter(_makers)), None)
     _makers[key.digest()] = found
     return found
-
-
-def _maker_signs(seal: SealData, signer_cert: bytes) -> str | None:
-    """Why the seal's maker is one of its signers (GB/T 38540 tells the maker, 制章者,
-    from the signers, 用章者): its certificate or its key is the document's signer's
-    or one the seal lists; None when it is none of them."""
-    if seal.cert_list_type == CERT_LIST_CERTS:
-        listed = list(seal.certs)
-        named = seal.maker_cert in listed
-    else:  # a list of digests: only the document's signer is known in full
-        listed = []
-        named = any(
-            value == _digest_named(name, seal.maker_cert)
-            for name, value in seal.digests
-        )
-    if named or seal.maker_cert == signer_cert:
-        return "the seal maker's certificate is one the seal lists as its signer"
-    try:
-        key = read_certificate(seal.maker_cert).public_key_der
-    except ValueError:
-        return None  # the maker's signature check names it
-    for cert in (signer_cert, *listed):
-        with contextlib.suppress(ValueError):
-            if read_certificate(cert).public_key_der == key:
-                return "the seal maker's key is one of the seal's signers' keys"
-    return None
-
-
-def _digest_named(name: str, data: bytes) -> bytes:
-    if name.lower() in ("sm3", "1.2.156.10197.1.401"):
-        return digest(Suite.SM2, data)
-    return hashlib.sha256(data).digest()

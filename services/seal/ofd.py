@@ -31,15 +31,14 @@ from typing import cast
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, invalid
 from services.seal.ofd_package import (
-    MAX_OFD_ENTRIES,
     OfdPackage,
     child,
     children,
     local,
-    normalise,
     parse_xml,
     text_of,
 )
+from services.seal.ofd_zip import MAX_OFD_ENTRIES, normalise
 
 A4_MM = (210.0, 297.0)
 

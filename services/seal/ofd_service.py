@@ -40,13 +40,14 @@ from services.seal.ofd import (
     signature_entries,
     signatures_document,
 )
-from services.seal.ofd_package import declared_size, read_package
+from services.seal.ofd_package import read_package
 from services.seal.ofd_sign import (
     PreparedSeal,
     StampPlace,
     finish_seal,
     prepare_seal,
 )
+from services.seal.ofd_zip import declared_size
 from services.seal.service import SealService
 from services.seal.ses import SUITE_BY_OID, SESeal, SESSignature, check_ses_size
 

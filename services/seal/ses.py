@@ -13,13 +13,14 @@ nothing here holds a private key.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import core
 
-from certseal.crypto import Signer, Suite, signature_to_der
+from certseal.crypto import Signer, Suite, digest, signature_to_der
 from certseal.der import tlv as _tlv
 from certseal.errors import invalid
 
@@ -364,3 +365,11 @@ def cert_list(prop: ESPropertyInfo) -> tuple[int, list[Any]]:
             (d["type"].native, d["value"].native) for d in CertDigestList.load(raw)
         ]
     raise ValueError(f"certListType {kind} is neither 1 (certificates) nor 2 (digests)")
+
+
+def cert_digest(name: str, data: bytes) -> bytes:
+    """A certificate's digest as a seal's certList of digests holds it (GB/T 38540
+    CertDigestObj): SM3 when ``name`` is SM3 (by name or OID), else SHA-256."""
+    if name.lower() in ("sm3", "1.2.156.10197.1.401"):
+        return digest(Suite.SM2, data)
+    return hashlib.sha256(data).digest()

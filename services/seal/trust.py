@@ -27,7 +27,8 @@ Making a seal is not signing with one (atk15 F13). GB/T 38540 tells the seal mak
 (制章者: the seal-making system whose signature over ``eSealInfo`` makes the seal) from
 the seal's signers (用章者: the certificates in its ``certList``). A seal CA's
 certificate alone does not make its holder a maker: a seal maker must also be
-authorised (:func:`maker_problem`) by one of the store's :class:`MakerRule` s (``[seal]
+authorised (:func:`services.seal.makers.maker_problem`) by one of the store's
+:class:`~services.seal.makers.MakerRule` s (``[seal]
 seal_makers``, one or more per trusted platform: its seal-making systems' certificates
 themselves, or a maker CA whose certificates carry a required extended key usage or
 certificate policy), or chain to the platform's own seal CA, which certifies nothing
@@ -39,11 +40,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
@@ -54,6 +54,9 @@ from certseal import der
 from certseal.crypto import InvalidSignature, Suite, signature_from_der, verify
 from certseal.errors import invalid
 from certseal.files import read_regular_file
+
+if TYPE_CHECKING:  # the rules live beside the check that reads them
+    from services.seal.makers import MakerRule
 
 MAX_PATH = 6
 """Certificates on a path, leaf and root included."""
@@ -97,79 +100,7 @@ class TrustedCa:
     @property
     def name(self) -> str:
         """The subject, as one line."""
-        return _name(self.cert)
-
-
-ANY_POLICY = "2.5.29.32.0"
-ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0"
-
-
-@dataclass(frozen=True)
-class MakerRule:
-    """Which certificates may make seals (GB/T 38540's seal maker, 制章者) for one
-    trusted seal platform (``[seal] seal_makers``):
-
-    - ``certificates``: the platform's seal-making systems' own certificates (DER),
-      each one a maker wherever it chains to; or
-    - ``cas``: maker CAs (DER, each also a trusted seal CA): a certificate whose path
-      runs through one of them is a maker when it carries one of
-      ``extended_key_usages`` (when any is given) and one of ``policies`` (when any is
-      given). A rule of ``cas`` alone makes every certificate below them a maker:
-      only for a CA that certifies nothing but seal-making systems.
-
-    ValueError for a rule that names no maker, or a usage or policy without a CA to
-    read it under.
-    """
-
-    platform: str
-    certificates: frozenset[bytes] = frozenset()
-    cas: frozenset[bytes] = frozenset()
-    extended_key_usages: frozenset[str] = frozenset()
-    policies: frozenset[str] = frozenset()
-
-    def __post_init__(self) -> None:
-        if not self.certificates and not self.cas:
-            raise ValueError(
-                "names no seal maker: give the seal-making systems' certificates, "
-                "or a maker CA"
-            )
-        if (self.extended_key_usages or self.policies) and not self.cas:
-            raise ValueError(
-                "an extended key usage or certificate policy is read under a maker "
-                "CA: name the CA that issues the makers' certificates"
-            )
-        if ANY_POLICY in self.policies:
-            raise ValueError(f"{ANY_POLICY} (anyPolicy) names no maker policy")
-        if ANY_EXTENDED_KEY_USAGE in self.extended_key_usages:
-            raise ValueError(
-                f"{ANY_EXTENDED_KEY_USAGE} (anyExtendedKeyUsage) names no maker usage"
-            )
-
-    def admits(self, chain: tuple[bytes, ...]) -> bool:
-        """Whether the leaf of ``chain`` (a validated path, DER, leaf first) is one of
-        this platform's seal makers."""
-        if not chain:
-            return False
-        if chain[0] in self.certificates:
-            return True
-        if not self.cas or not any(ca in self.cas for ca in chain[1:]):
-            return False
-        leaf = _load(chain[0])
-        if self.extended_key_usages:
-            usages = leaf.extended_key_usage_value
-            found = {usage.dotted for usage in usages} if usages is not None else set()
-            if not found & self.extended_key_usages:
-                return False
-        if self.policies:
-            policies = leaf.certificate_policies_value
-            named = (
-                {p["policy_identifier"].dotted for p in policies}
-                if policies is not None
-                else set()
-            )
-            if not named & self.policies:
-                return False
-        return True
+        return subject_of(self.cert)
 
 
 @dataclass(frozen=True)
@@ -197,9 +128,9 @@ class TrustStore:
         anchors: list[TrustedCa] = []
         intermediates: list[TrustedCa] = []
         for data in own:
-            anchors.append(TrustedCa(data, _load(data), own=True))
+            anchors.append(TrustedCa(data, der_certificate(data), own=True))
         for data in certificates:
-            cert = _load(data)
+            cert = der_certificate(data)
             if cert.self_signed in ("maybe", "yes"):
                 anchors.append(TrustedCa(data, cert))
             else:
@@ -208,132 +139,8 @@ class TrustStore:
 
     def with_own(self, ca_cert: bytes) -> TrustStore:
         """This store plus the platform's own seal CA as an anchor."""
-        own = TrustedCa(ca_cert, _load(ca_cert), own=True)
+        own = TrustedCa(ca_cert, der_certificate(ca_cert), own=True)
         return TrustStore((own, *self.anchors), self.intermediates, self.makers)
-
-
-def maker_problem(path: PathResult, trust: TrustStore) -> str | None:
-    """Why the seal maker whose validated path is ``path`` may not make seals, or
-    None: a maker of the platform's own seal CA (``path.own``: that CA certifies
-    only keys this platform holds), or one a rule of ``trust.makers`` admits."""
-    if not path.ok:
-        return path.detail
-    if path.own or any(rule.admits(path.chain) for rule in trust.makers):
-        return None
-    who = path.path[0] if path.path else "?"
-    under = f", certified by {path.path[1]}" if len(path.path) > 1 else ""
-    if not trust.makers:
-        return (
-            f"the seal maker ({who}{under}) is not an authorised seal maker: no other "
-            "platform's seal maker is configured ([seal] seal_makers)"
-        )
-    platforms = ", ".join(rule.platform for rule in trust.makers)
-    return (
-        f"the seal maker ({who}{under}) is not an authorised seal maker of any "
-        f"trusted platform ([seal] seal_makers: {platforms}): a certificate that "
-        "may sign with a seal may not make one"
-    )
-
-
-_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]{0,19})){1,63}")
-
-
-def load_seal_trust(
-    trusted_ca_files: Iterable[str],
-    seal_makers: Iterable[MakerSettings],
-    field: str = "seal",
-) -> TrustStore:
-    """The store of ``[seal] trusted_ca_files`` and ``[seal] seal_makers``.
-
-    Raises INVALID_ARGUMENT naming the setting: a file :func:`load_trust_files`
-    refuses; trusted CAs with no seal maker configured (since atk15 F13 another
-    platform's seal verifies only when its maker is authorised: the message says
-    what to add); a maker rule naming no maker, an OID that is none, a maker CA
-    that is not among the trusted CAs, or a maker certificate that is a CA or that
-    none of them issued.
-    """
-    files = list(trusted_ca_files)
-    trusted = load_trust_files(files, f"{field}.trusted_ca_files")
-    rules: list[MakerRule] = []
-    for index, entry in enumerate(seal_makers):
-        rules.append(_maker_rule(entry, f"{field}.seal_makers[{index}]", trusted))
-    if trusted and not rules:
-        names = ", ".join(sorted({_name(_load(data)) for data in trusted}))
-        raise invalid(
-            f"{field}.seal_makers",
-            f"{field}.trusted_ca_files trusts other seal platforms' CAs ({names}) "
-            "but names none of their seal makers: a certificate of a trusted seal "
-            "CA may sign with a seal, and makes one only when authorised (atk15 "
-            "F13). Add, per trusted platform, a [[seal.seal_makers]] table with "
-            "platform = its name and certificate_files = its seal-making systems' "
-            "certificates (certseal seal inspect --maker-cert FILE SEAL writes one "
-            "from a seal), "
-            "or ca_files = its maker CA with extended_key_usages or "
-            "certificate_policies (docs/operations.md, 'Trusted seal platforms')",
-        )
-    return TrustStore.of(trusted, makers=rules)
-
-
-class MakerSettings(Protocol):
-    """One ``[[seal.seal_makers]]`` table (services.seal.config.SealMakerConfig)."""
-
-    platform: str
-    certificate_files: list[str]
-    ca_files: list[str]
-    extended_key_usages: list[str]
-    certificate_policies: list[str]
-
-
-def _maker_rule(entry: MakerSettings, field: str, trusted: list[bytes]) -> MakerRule:
-    platform = entry.platform.strip()
-    if not platform:
-        raise invalid(f"{field}.platform", "name the trusted seal platform")
-    certificates = load_trust_files(
-        entry.certificate_files, f"{field}.certificate_files"
-    )
-    for data in certificates:
-        cert = _load(data)
-        constraints = cert.basic_constraints_value
-        if constraints is not None and constraints["ca"].native:
-            raise invalid(
-                f"{field}.certificate_files",
-                f"{_name(cert)} is a CA certificate: name a maker CA in ca_files, "
-                "with the extended key usage or policy its makers carry",
-            )
-        issuer = cert["tbs_certificate"]["issuer"]
-        if not any(_load(ca)["tbs_certificate"]["subject"] == issuer for ca in trusted):
-            raise invalid(
-                f"{field}.certificate_files",
-                f"{_name(cert)}'s issuer is not in seal.trusted_ca_files: add the "
-                "CA that issued it there",
-            )
-    cas = load_trust_files(entry.ca_files, f"{field}.ca_files")
-    for data in cas:
-        if data not in trusted:
-            raise invalid(
-                f"{field}.ca_files",
-                f"{_name(_load(data))} is not in seal.trusted_ca_files: a maker CA "
-                "is one of the trusted seal CAs; add it there",
-            )
-    oids: dict[str, frozenset[str]] = {}
-    for name, values in (
-        ("extended_key_usages", entry.extended_key_usages),
-        ("certificate_policies", entry.certificate_policies),
-    ):
-        for value in values:
-            if not _OID.fullmatch(value):
-                raise invalid(f"{field}.{name}", f"{value!r} is no dotted OID")
-        oids[name] = frozenset(values)
-    try:
-        return MakerRule(
-            platform,
-            frozenset(certificates),
-            frozenset(cas),
-            oids["extended_key_usages"],
-            oids["certificate_policies"],
-        )
-    except ValueError as exc:
-        raise invalid(field, str(exc)) from None
 
 
 def load_trust_files(
@@ -360,7 +167,7 @@ def load_trust_files(
             raise invalid(field, f"{name} holds no certificate")
         for blob in blobs:
             try:
-                _load(blob)
+                der_certificate(blob)
             except ValueError as exc:
                 raise invalid(field, f"{name}: {exc}") from None
             found.append(blob)
@@ -422,26 +229,26 @@ def _validate(
     leaf: bytes, trust: TrustStore, at: dt.datetime, role: str, windows: _Windows
 ) -> PathResult:
     try:
-        cert = _load(leaf)
+        cert = der_certificate(leaf)
     except ValueError as exc:
         return PathResult(False, f"the {role} is not a certificate: {exc}")
     try:
         problem = _leaf_problem(cert, at, windows)
         if problem:
-            return PathResult(False, f"the {role} ({_name(cert)}) {problem}")
+            return PathResult(False, f"the {role} ({subject_of(cert)}) {problem}")
         failures: list[str] = []
         found = _extend([cert], trust, at, failures, windows)
         if found is not None:
             chain, anchor = found
             return PathResult(
                 True,
-                " → ".join(_name(c) for c in chain),
-                tuple(_name(c) for c in chain),
+                " → ".join(subject_of(c) for c in chain),
+                tuple(subject_of(c) for c in chain),
                 own=anchor.own,
                 chain=(bytes(leaf), *(c.dump() for c in chain[1:])),
             )
         why = failures[0] if failures else "no trusted seal CA issued it"
-        return PathResult(False, f"the {role} ({_name(cert)}): {why}")
+        return PathResult(False, f"the {role} ({subject_of(cert)}): {why}")
     except Exception as exc:  # a certificate that decodes but not all the way
         return PathResult(False, f"the {role} cannot be validated: {exc}")
 
@@ -498,11 +305,11 @@ def _issued_problem(
     (RFC 5280 section 6.1: its name and key are the input; its validity, basic
     constraints and key usage are not checked, and ofdrw's root has no
     keyCertSign); only its signature on ``child`` is."""
-    name = _name(issuer)
+    name = subject_of(issuer)
     if anchor:
         signature_problem = _cached_signature_problem(child, issuer)
         if signature_problem:
-            return f"{_name(child)}: {signature_problem} (issuer {name})"
+            return f"{subject_of(child)}: {signature_problem} (issuer {name})"
         return None
     problem = _validity_problem(issuer, at, windows) or _critical_problem(issuer)
     if problem:
@@ -518,7 +325,7 @@ def _issued_problem(
         return f"issuer {name}'s key usage does not allow signing certificates"
     signature_problem = _cached_signature_problem(child, issuer)
     if signature_problem:
-        return f"{_name(child)}: {signature_problem} (issuer {name})"
+        return f"{subject_of(child)}: {signature_problem} (issuer {name})"
     return None
 
 
@@ -616,7 +423,7 @@ def _signature_problem(
     return None
 
 
-def _load(data: bytes) -> asn1_x509.Certificate:
+def der_certificate(data: bytes) -> asn1_x509.Certificate:
     cached = _parsed.get(data)
     if cached is not None:
         return cached
@@ -636,7 +443,7 @@ def _parse(data: bytes) -> asn1_x509.Certificate:
         raise ValueError(f"not a DER X.509 certificate ({exc})") from None
 
 
-def _name(cert: asn1_x509.Certificate) -> str:
+def subject_of(cert: asn1_x509.Certificate) -> str:
     subject = cert["tbs_certificate"]["subject"]
     try:
         common = subject.native.get("common_name")

@@ -22,8 +22,9 @@ from certseal.errors import CertsealError, ErrorKind
 from services.seal.certificates import issue_certificate, load_sm2_key, make_sm2_ca
 from services.seal.config import SealConfig, SealMakerConfig
 from services.seal.domain import SealVerdict, verify_sealed_document
+from services.seal.makers import MakerRule, load_seal_trust
 from services.seal.ses import Picture, make_seal, seal_info, sign_document
-from services.seal.trust import MakerRule, TrustStore, load_seal_trust
+from services.seal.trust import TrustStore
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DAY = dt.timedelta(days=1)
@@ -81,7 +82,7 @@ async def test_a_certificate_holder_cannot_make_a_seal_for_itself():
 # --- the kind: makers (制章者) and signers (用章者) told apart -----------------------
 # A platform's root certifies a city CA; the city CA certifies both its seal-making
 # system and the people who sign with seals. Makers are authorised per platform
-# (services.seal.trust.MakerRule, ``[seal] seal_makers``).
+# (services.seal.makers.MakerRule, ``[seal] seal_makers``).
 
 MAKER_EKU = "1.2.156.112562.9.1.1"  # a platform's own "seal maker" key purpose
 MAKER_POLICY = "1.2.156.112562.9.2.1"

@@ -92,8 +92,9 @@ async def test_atk9_the_process_wide_caches_carry_no_answer_across_trust_stores(
     the first): each store gets its own facts, and only the own one asks the
     registry."""
     from services.seal.domain import seal_facts
+    from services.seal.makers import MakerRule
     from services.seal.ses_read import read_signature
-    from services.seal.trust import MakerRule, TrustStore
+    from services.seal.trust import TrustStore
     from tests.seal.test_domain import DOCUMENT as DOMAIN_DOCUMENT
     from tests.seal.test_domain import _ca, sealed
 

@@ -29,6 +29,7 @@ from services.seal.certificates import (
 )
 from services.seal.domain import SealStatus, SealVerdict, verify_sealed_document
 from services.seal.inspect import describe, shown
+from services.seal.makers import MakerRule
 from services.seal.ses import (
     CERTSEAL_KINDS,
     Picture,
@@ -46,7 +47,7 @@ from services.seal.ses_read import (
     read_signature,
 )
 from services.seal.ses_v1 import SESealV1, SESSignatureV1
-from services.seal.trust import MakerRule, TrustStore
+from services.seal.trust import TrustStore
 
 DATA = Path(__file__).parent / "data" / "ofdrw"
 ROOT = (DATA / "ofdrw_ROOT.cer").read_bytes()

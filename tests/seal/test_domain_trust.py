@@ -24,14 +24,10 @@ from services.seal.certificates import (
     sign_certificate,
 )
 from services.seal.domain import SealVerdict, verify_sealed_document
+from services.seal.makers import MakerRule
 from services.seal.service import SealCa
 from services.seal.ses import Picture, make_seal, seal_info, sign_document
-from services.seal.trust import (
-    MakerRule,
-    TrustStore,
-    load_trust_files,
-    validate_path,
-)
+from services.seal.trust import TrustStore, load_trust_files, validate_path
 
 AT = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -14,8 +14,9 @@ from certseal.crypto import Suite
 from certseal.errors import CertsealError, ErrorKind
 from certseal.v1 import seal_pb2 as pb
 from services.seal import ofd, ofd_service
-from services.seal.ofd_package import declared_size, read_package
+from services.seal.ofd_package import read_package
 from services.seal.ofd_sign import StampPlace, finish_seal, prepare_seal
+from services.seal.ofd_zip import declared_size
 from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 from tests.seal.test_atk15_ofd import (
     SIGN,

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from certseal.errors import CertsealError, ErrorKind
-from services.seal import ofd_package
-from services.seal.ofd_package import declared_size, read_package
+from services.seal import ofd_zip
+from services.seal.ofd_package import read_package
+from services.seal.ofd_zip import declared_size
 from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 
 VECTORS = Path(__file__).parent / "data" / "ofdrw"
@@ -327,4 +328,4 @@ def test_every_refusal_of_a_damaged_directory_names_ofd():
                 read_package(forged)
             except CertsealError as exc:
                 assert exc.kind is ErrorKind.INVALID_ARGUMENT and exc.field == "ofd"
-    assert ofd_package.MAX_ZIP_VERSION == 63
+    assert ofd_zip.MAX_ZIP_VERSION == 63
