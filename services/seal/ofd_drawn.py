@@ -74,7 +74,7 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     the package root (and a resource's from its ``BaseLoc``), so a file a lenient
     reader might open instead is covered too. Each file is parsed once per request
     (the result is kept on ``document``); one that is not bounded XML names nothing
-    (its own digest reports it).
+    (its own digest reports it). Only files the package holds are given.
     """
     kept = cast("dict[str, frozenset[str]] | None", document.cache.get("drawn"))
     if kept is not None:
@@ -119,6 +119,9 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
                     target = normalise(loc, "ofd", base=base)
                 except CertsealError:
                     continue  # no path inside the package: nothing in it is drawn
+                if target not in package.files:
+                    continue  # absent: nothing in it is drawn (so at most one
+                    # entry per file of the package, however many names)
                 named.setdefault(target, set()).add(path)
                 if then is not None and target not in seen:
                     seen.add(target)

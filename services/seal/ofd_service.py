@@ -13,8 +13,8 @@ Verifying an OFD reads every signature of ``Signatures.xml`` and verifies each: 
 SES_Signature in the design's check order over ``Signature.xml``
 (:meth:`SealService.verify`), then the check ``references``: every file the signature
 protects still has the digest it had, it covers what the document is drawn from
-(:func:`services.seal.ofd_drawn.drawn_files`), and every other entry of the list is one it
-saw or a VALID seal (:func:`_list_growth_checked`); otherwise MODIFIED. Every
+(:func:`services.seal.ofd_drawn.drawn_files`), and every other entry of the list is
+one it saw or a VALID seal (:func:`_list_growth_checked`); otherwise MODIFIED. Every
 reference digest is reported whatever the verdict.
 """
 

@@ -443,3 +443,25 @@ def test_a_list_grown_by_a_seal_not_valid_here_is_modified_but_intact():
             [seen, _found("s2", later, verdict, refs, holds=holds)]
         )
         assert again.verification.verdict.value == "VALID"
+
+
+def test_names_of_absent_files_cost_nothing_per_signature():
+    """A page naming 50,000 resources that are not in the package: the files drawn
+    from are only those the package holds (each signature goes through them)."""
+    from services.seal.ofd_drawn import drawn_files
+
+    files = unzip(make_ofd())
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    names = "".join(f"<ofd:PageRes>r{i}.xml</ofd:PageRes>" for i in range(50_000))
+    files[page] = files[page].replace(
+        b"<ofd:Content>", names.encode() + b"<ofd:Content>"
+    )
+    # and a resource naming itself and the page: read once each, no loop
+    files["Doc_0/Pages/Page_0/r7.xml"] = (
+        f'{HEAD}<ofd:Res {NS} BaseLoc="."><ofd:Fonts><ofd:Font ID="1" '
+        'FontFile="r7.xml"/></ofd:Fonts></ofd:Res>'
+    ).encode()
+    document = ofd.signatures_document(read_package(zip_files(files)))
+    drawn = drawn_files(document)
+    assert set(drawn) == set(files)
+    assert drawn["Doc_0/Pages/Page_0/r7.xml"] == {page, "Doc_0/Pages/Page_0/r7.xml"}
