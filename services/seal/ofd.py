@@ -26,9 +26,11 @@ import contextlib
 import hashlib
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from dataclasses import dataclass, field
+from typing import cast
 
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, invalid
+from services.seal.ofd_drawn import drawn_files
 from services.seal.ofd_package import (
     OfdPackage,
     child,
@@ -120,6 +122,9 @@ class OfdDocument:
     digests: dict[tuple[str, str], bytes | None] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # what is read once per request and used by every signature: the entries of
+    # Signatures.xml and the files the document draws from (see drawn_files)
+    cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def digest_of(self, method: str, path: str) -> bytes | None:
         """The digest of the file at ``path`` by ``method`` (None: unsupported)."""
@@ -170,13 +175,15 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
 
 
 def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
-    """The package with only what verifying needs: where ``Signatures.xml`` is.
+    """The package as verifying reads it: where ``Signatures.xml`` is, the document
+    root and its pages (IDs and paths; the page files are not read here).
 
-    Pages are not read: a damaged page is a changed file, which the references of
-    each signature report. When ``OFD.xml`` itself is damaged, the conventional
-    ``Signs/Signatures.xml`` is used if the package has exactly one, so that the
-    signatures still verify and report ``OFD.xml`` as changed; otherwise
-    INVALID_ARGUMENT (``field``).
+    Damage is tolerated, since a damaged file is a changed one, which the references
+    of each signature report: a document root that is no bounded XML gives no pages, a
+    page whose location leaves the package is left out. When ``OFD.xml`` itself is
+    damaged, the conventional ``Signs/Signatures.xml`` is used if the package has
+    exactly one, so that the signatures still verify and report ``OFD.xml`` as
+    changed; otherwise INVALID_ARGUMENT (``field``).
     """
     try:
         ofd = _xml(package, "OFD.xml", field)
@@ -193,8 +200,19 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
         ]
         if len(found) != 1:
             raise
-        path = found[0]
-    return OfdDocument(package, "", path, ())
+        return OfdDocument(package, "", found[0], ())
+    doc_root = ""
+    with contextlib.suppress(CertsealError):
+        doc_root = normalise(text_of(child(body, "DocRoot")), field)
+    pages: list[OfdPage] = []
+    with contextlib.suppress(CertsealError):
+        document = _xml(package, doc_root, field) if doc_root else None
+        pages_el = child(document, "Pages") if document is not None else None
+        for page in children(pages_el, "Page") if pages_el is not None else []:
+            with contextlib.suppress(CertsealError):
+                loc = normalise(page.get("BaseLoc", ""), field, base=_dirname(doc_root))
+                pages.append(OfdPage(page.get("ID", ""), loc, *A4_MM))
+    return OfdDocument(package, doc_root, path, tuple(pages))
 
 
 def find_keyword(
@@ -234,6 +252,11 @@ def signature_entries(
     """The document's signatures and the number in ``MaxSignId`` (0 if none)."""
     if document.signatures_path is None:
         return [], 0
+    kept = cast(
+        "tuple[tuple[SignatureEntry, ...], int] | None", document.cache.get("entries")
+    )
+    if kept is not None:  # read once per request, however many ask
+        return list(kept[0]), kept[1]
     root = _xml(document.package, document.signatures_path, field)
     listed = children(root, "Signature")
     if len(listed) > MAX_OFD_SIGNATURES:
@@ -253,7 +276,9 @@ def signature_entries(
         for item in listed
     ]
     digits = "".join(c for c in text_of(child(root, "MaxSignId")) if c.isdigit())
-    return entries, int(digits[-9:]) if digits else 0
+    most = int(digits[-9:]) if digits else 0
+    document.cache["entries"] = (tuple(entries), most)
+    return entries, most
 
 
 @dataclass(frozen=True)
@@ -286,15 +311,36 @@ class SignatureFile:
     stamps: tuple[Stamp, ...]
 
 
+def _file_ref(loc: str, base: str, field: str) -> str:
+    """A ``Reference``'s ``FileRef``: GB/T 33190 §18 has it "an absolute path in the
+    package", so ``/Doc_0/x`` and ``Doc_0/x`` both name ``Doc_0/x`` from the root; only
+    an explicitly relative one (``./x``, ``../x``) is read from Signature.xml's folder
+    ``base``. One reading, whatever files the package holds: a file added beside
+    Signature.xml cannot take a signed reference over."""
+    if loc.split("/", 1)[0] in (".", ".."):
+        return normalise(loc, field, base=base)
+    return normalise(loc, field)
+
+
 def _resolve(package: OfdPackage, loc: str, base: str, field: str) -> str:
-    """An ``ST_Loc`` of a Signature.xml: relative to its folder (GB/T 33190 §7.2), or
-    to the package root when only that names a file (some producers write that)."""
+    """An ``ST_Loc`` of a Signature.xml (``SignedValue``, ``Seal/BaseLoc``): absolute
+    from the package root, relative from its folder (GB/T 33190 §7.2). Some producers
+    write a root path without its slash, so a relative one naming no file in the folder
+    is read from the root; when both readings name files the location is ambiguous,
+    and INVALID_ARGUMENT (``field``) says so (the signature is then not VALID)."""
     path = normalise(loc, field, base=base)
-    if path not in package.files and not loc.startswith("/"):
+    if loc.startswith("/"):
+        return path
+    from_root = path
+    with contextlib.suppress(CertsealError):  # e.g. "../x" leaves from the root
         from_root = normalise(loc, field)
-        if from_root in package.files:
-            return from_root
-    return path
+    if from_root == path or from_root not in package.files:
+        return path
+    if path in package.files:
+        raise invalid(
+            field, f"{loc[:80]!r} names both /{path} and /{from_root}: ambiguous"
+        )
+    return from_root
 
 
 def read_signature_file(
@@ -338,7 +384,7 @@ def read_signature_file(
                 f"is at most {MAX_CHECK_VALUE_BYTES} bytes)",
             )
         references.append(
-            Reference(_resolve(package, ref.get("FileRef", ""), base, field), value)
+            Reference(_file_ref(ref.get("FileRef", ""), base, field), value)
         )
     stamps = [
         Stamp(s.get("PageRef", ""), _box(s.get("Boundary", ""), field, path))
@@ -361,15 +407,18 @@ class ReferenceResult:
     """One protected file: the digest signed, the digest now, and what that means.
 
     ``status``: ``ok``; ``changed``; ``missing``; ``list grown`` (``Signatures.xml``
-    changed only by signatures added after this one, which still lists this one);
-    ``unsupported`` (a CheckMethod other than SM3 or SHA-256); ``unsigned`` (a file
-    signed XML draws from, present in the package but not among the references).
+    changed only by signatures added after this one, which still lists this one, each
+    of them a VALID seal: see ``ofd_service``); ``unsupported`` (a CheckMethod other
+    than SM3 or SHA-256); ``unsigned`` (a file the document is drawn from, present in
+    the package but not among the references: :func:`drawn_files`). ``note`` says why,
+    where the status alone does not.
     """
 
     file: str
     expected: bytes
     actual: bytes | None
     status: str
+    note: str = ""
 
     @property
     def holds(self) -> bool:
@@ -380,11 +429,13 @@ class ReferenceResult:
 def check_references(
     document: OfdDocument, signature: SignatureFile, entry: SignatureEntry
 ) -> list[ReferenceResult]:
-    """Every reference of ``signature`` checked against the package as it is now.
+    """Every reference of ``signature`` checked against the package as it is now, and
+    every file the document is drawn from that the references leave out.
 
     A later seal adds its own entry to ``Signatures.xml``, so that file's digest is
-    accepted as ``list grown`` while it still lists ``entry`` unchanged (ofdrw treats
-    the signature list the same way); every other difference is ``changed``.
+    ``list grown`` while it still lists ``entry`` with entries after it (ofdrw treats
+    the signature list the same way); whether those entries are signatures that hold
+    is for the caller, who verifies them. Every other difference is ``changed``.
     """
     results = []
     for ref in signature.references:
@@ -404,44 +455,19 @@ def check_references(
             status = "changed"
         results.append(ReferenceResult(ref.file, ref.check_value, actual, status))
     signed = {ref.file for ref in signature.references}
-    for path in sorted(_named_by_signed(document, signed) - signed):
-        if path in document.package.files:  # present, drawn from, but not signed
-            results.append(ReferenceResult(path, b"", None, "unsigned"))
+    for path, named_by in sorted(drawn_files(document).items()):
+        if path in signed or path not in document.package.files:
+            continue  # signed, or absent: nothing in it can be drawn
+        if path in ("OFD.xml", document.doc_root) or named_by & signed:
+            why = (
+                "the package's entry point"
+                if path == "OFD.xml"
+                else "the document root"
+                if path == document.doc_root
+                else "named by /" + ", /".join(sorted(named_by & signed))
+            )
+            results.append(ReferenceResult(path, b"", None, "unsigned", why))
     return results
-
-
-def _named_by_signed(document: OfdDocument, signed: set[str]) -> set[str]:
-    """The files that signed XML names as what the document is drawn from
-    (GB/T 33190 §7.5, §7.7): the document root's ``CommonData`` resources and
-    templates, its pages and annotation list, and each signed page's resources. A
-    named file that is present but not signed could change what a signed page shows."""
-    named: set[str] = set()
-    if document.doc_root not in signed:
-        return named
-    base = _dirname(document.doc_root)
-    root = _xml(document.package, document.doc_root, "ofd")
-
-    def add(loc: str, at: str) -> None:
-        # a name that is no path inside the package: nothing in it can be drawn
-        with contextlib.suppress(CertsealError):
-            named.add(normalise(loc, "ofd", base=at))
-
-    common = child(root, "CommonData")
-    for tag in ("PublicRes", "DocumentRes"):
-        for item in children(common, tag) if common is not None else []:
-            add(text_of(item), base)
-    for item in children(common, "TemplatePage") if common is not None else []:
-        add(item.get("BaseLoc", ""), base)
-    annotations = child(root, "Annotations")
-    if annotations is not None:
-        add(text_of(annotations), base)
-    for page in document.pages:
-        named.add(page.path)
-        if page.path in signed and page.path in document.package.files:
-            content = _xml(document.package, page.path, "ofd")
-            for item in children(content, "PageRes"):
-                add(text_of(item), _dirname(page.path))
-    return named
 
 
 def _still_listed(document: OfdDocument, entry: SignatureEntry) -> bool:

@@ -12,8 +12,10 @@ Sealing an OFD (any suite; sm2 seals are the ecosystem's usual case):
 Verifying an OFD reads every signature of ``Signatures.xml`` and verifies each: the
 SES_Signature in the design's check order over ``Signature.xml``
 (:meth:`SealService.verify`), then the check ``references``: every file the signature
-protects still has the digest it had (a changed, missing or unsupported one is
-MODIFIED). Every reference digest is reported whatever the verdict.
+protects still has the digest it had, it covers what the document is drawn from
+(:func:`services.seal.ofd_drawn.drawn_files`), and every other entry of the list is
+one it saw or a VALID seal (:func:`_list_growth_checked`); otherwise MODIFIED. Every
+reference digest is reported whatever the verdict.
 """
 
 from __future__ import annotations
@@ -80,10 +82,13 @@ class OfdSignatureResult:
 
 
 def _verdict(
-    verification: SealVerification, references: list[ReferenceResult]
+    verification: SealVerification,
+    references: list[ReferenceResult],
+    unvouched: str = "",
 ) -> SealVerification:
     """The SES verdict, and when every SES check up to ``data hash`` passed, the check
-    ``references`` after it: a changed, missing or unsupported file is MODIFIED.
+    ``references`` after it: a changed, missing or unsupported file is MODIFIED, and so
+    is a list holding ``unvouched`` entries (see :func:`_list_growth_checked`).
 
     As in the design's order, checks after the first failure are not run; the reference
     digests are reported separately whatever the verdict.
@@ -93,9 +98,12 @@ def _verdict(
     bad = [r for r in references if not r.holds]
     if not references:
         check = SealCheck("references", False, "the signature protects no file")
-    elif bad:
-        detail = "; ".join(f"/{r.file} {r.status}" for r in bad[:10])
-        check = SealCheck("references", False, detail)
+    elif bad or unvouched:
+        detail = "; ".join(
+            [f"/{r.file} {r.status}" + (f" ({r.note})" if r.note else "") for r in bad]
+            + ([unvouched] if unvouched else [])
+        )
+        check = SealCheck("references", False, detail[:4000])
     else:
         check = SealCheck(
             "references", True, f"{len(references)} files have their signed digests"
@@ -201,29 +209,30 @@ class OfdSealService:
         offload = self._seals.offload
         async with offload.admit("VerifyOfd", _held(ofd)):
             document, entries = await offload.run("ofd", _open, ofd)
-            results = []
+            found: list[_Found] = []
             size = 0
             for entry in entries:
-                result = await self._verify_one(document, entry)
-                size += _reported_bytes(result)
+                one = await self._verify_one(document, entry)
+                size += _reported_bytes(_result(one, one.references))
                 if size > MAX_OFD_REPLY_BYTES:
                     raise invalid(
                         "ofd",
                         f"its report would be over {MAX_OFD_REPLY_BYTES} bytes "
-                        f"({len(entries)} signatures; {len(result.references)} "
+                        f"({len(entries)} signatures; {len(one.references)} "
                         "references in one of them)",
                     )
-                results.append(result)
-            return results
+                found.append(one)
+            # judging the list adds at most one reference and a bounded detail each
+            return _list_growth_checked(found)
 
-    async def _verify_one(
-        self, document: OfdDocument, entry: SignatureEntry
-    ) -> OfdSignatureResult:
+    async def _verify_one(self, document: OfdDocument, entry: SignatureEntry) -> _Found:
         package = document.package
+        listing = document.signatures_path or ""
         unreadable = ""
         signature_xml = package.get(entry.path)
         if signature_xml is None:
-            return OfdSignatureResult(entry, _malformed(f"{entry.path} is missing"), ())
+            missing = _malformed(f"{entry.path} is missing")
+            return _Found(entry, missing, (), "", (), False, listing)
         try:
             signature: SignatureFile | None = await self._seals.offload.run(
                 "ofd", read_signature_file, package, entry.path
@@ -264,21 +273,131 @@ class OfdSealService:
                 verification = _malformed(f"the SES_Signature cannot be read: {exc}")
         if signature is None and verification.verdict is SealVerdict.VALID:
             verification = _malformed(f"{entry.path} cannot be read: {unreadable}")
-        intact = (
+        hash_matches = (
             signed_value is not None
             and signature_xml is not None
             and _signed_hash_matches(signed_value, signature_xml)
-            and bool(references)
-            and all(r.holds for r in references)
         )
-        return OfdSignatureResult(
+        return _Found(
             entry,
-            _verdict(verification, references),
+            verification,
             tuple(references),
             check_method,
             stamps,
-            intact,
+            hash_matches,
+            listing,
         )
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One signature as verified on its own, before the list's growth is judged."""
+
+    entry: SignatureEntry
+    verification: SealVerification  # the SES checks, without ``references``
+    references: tuple[ReferenceResult, ...]
+    check_method: str
+    stamp_pages: tuple[str, ...]
+    hash_matches: bool  # the SES_Signature's dataHash is Signature.xml's digest
+    listing_path: str  # the document's Signatures.xml
+
+
+def _result(
+    one: _Found, references: tuple[ReferenceResult, ...], unvouched: str = ""
+) -> OfdSignatureResult:
+    return OfdSignatureResult(
+        one.entry,
+        _verdict(one.verification, list(references), unvouched),
+        references,
+        one.check_method,
+        one.stamp_pages,
+        one.hash_matches and bool(references) and all(r.holds for r in references),
+    )
+
+
+def _holds(result: OfdSignatureResult) -> bool:
+    """A seal whose own files hold, whoever made it: its SES_Signature's signature
+    verifies (by its signer's certificate) and it is ``intact``."""
+    return (
+        result.entry.kind == "Seal"
+        and result.intact
+        and any(c.name == "signature" and c.passed for c in result.verification.checks)
+    )
+
+
+def _named(results: list[OfdSignatureResult]) -> str:
+    return ", ".join(
+        f"{r.entry.signature_id or '?'} ({r.verification.verdict.value})"
+        for r in results[:5]
+    )
+
+
+def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
+    """The results of the document's signatures, in ``Signatures.xml``'s order, each
+    judged with the other entries of the list, whose stamps show on the same pages.
+
+    For each signature, every other entry must be one it saw (its ``Signature.xml``
+    among this signature's references, unchanged; or ``Signatures.xml`` itself
+    unchanged) or a seal that answers for itself. Decided from the last entry back,
+    since a later seal's own list depends on those after it (an entry before this one
+    is judged by its own verdict without this rule, which would otherwise go round).
+    So ``list grown`` (a later seal appended its entry: GB/T 38540 seals are appended)
+    is accepted only for such seals:
+
+    - an entry that is no seal whose files hold (no signature, a ``Type="Sign"`` one,
+      which is not verified here, a signature that does not verify, a changed or
+      damaged seal) makes ``Signatures.xml`` ``changed`` (``unsigned`` when this
+      signature does not cover it): not ``intact``, MODIFIED;
+    - a seal whose files hold but that is not VALID here (untrusted, expired, revoked:
+      its stamp paints the same pages, vouched by no one trusted) leaves the files
+      ``intact`` (nothing was changed but by a real seal), and the check
+      ``references`` fails naming it: MODIFIED.
+    """
+    alone = [_result(one, one.references) for one in found]
+    results: list[OfdSignatureResult] = list(alone)
+    for at in range(len(found) - 1, -1, -1):
+        one = found[at]
+        ok = {r.file for r in one.references if r.status == "ok"}
+        listing = [r for r in one.references if r.file == one.listing_path]
+        if listing and any(r.status != "list grown" for r in listing):
+            continue  # ok: the list as this signature saw it; else it fails already
+        unseen = [
+            results[i] if i > at else alone[i]
+            for i in range(len(found))
+            if i != at and found[i].entry.path not in ok
+        ]
+        broken = [r for r in unseen if not _holds(r)]
+        untrusted = [
+            r
+            for r in unseen
+            if _holds(r) and r.verification.verdict is not SealVerdict.VALID
+        ]
+        if not broken and not untrusted:
+            continue
+        references = one.references
+        if broken:
+            note = "the list holds entries that are no seals that hold: " + _named(
+                broken
+            )
+            if listing:
+                references = tuple(
+                    dataclasses.replace(r, status="changed", note=note)
+                    if r.status == "list grown"
+                    else r
+                    for r in references
+                )
+            else:
+                references = (
+                    *references,
+                    ReferenceResult(one.listing_path, b"", None, "unsigned", note),
+                )
+        unvouched = (
+            f"/{one.listing_path} lists seals not VALID here: {_named(untrusted)}"
+            if untrusted
+            else ""
+        )
+        results[at] = _result(one, references, unvouched)
+    return results
 
 
 def _held(ofd: bytes) -> int:

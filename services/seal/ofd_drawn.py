@@ -1,0 +1,131 @@
+"""The files an OFD document is drawn from (GB/T 33190 §7.4 to §7.9): what a reader
+opens to show it, so what every seal on it must cover (atk15 F1, F2; the check
+``references`` of :func:`services.seal.ofd.check_references`).
+
+Pure and synchronous over the package's bytes, like :mod:`services.seal.ofd`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import xml.etree.ElementTree as ET  # types; parsing is defusedxml
+from typing import TYPE_CHECKING, cast
+
+from certseal.errors import CertsealError
+from services.seal.ofd_package import local, parse_xml
+from services.seal.ofd_zip import normalise
+
+if TYPE_CHECKING:
+    from services.seal.ofd import OfdDocument
+
+
+def _dirname(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+# what each kind of file names, and the kind of the file named (None: not read on)
+_NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
+    # (element, attribute or None for its text, kind); GB/T 33190 §7.4 (OFD.xml and
+    # its versions), §7.5, §7.7, §7.9, annotations, attachments, custom tags and
+    # extensions
+    "ofd": (
+        ("DocRoot", None, "document"),
+        ("Version", "BaseLoc", "version"),
+    ),
+    "version": (
+        ("File", None, None),
+        ("DocRoot", None, "document"),
+    ),
+    "document": (
+        ("PublicRes", None, "res"),
+        ("DocumentRes", None, "res"),
+        ("TemplatePage", "BaseLoc", "page"),
+        ("Page", "BaseLoc", "page"),
+        ("Annotations", None, "annotations"),
+        ("Attachments", None, "attachments"),
+        ("CustomTags", None, "tags"),
+        ("Extensions", None, None),
+    ),
+    "page": (("PageRes", None, "res"),),
+    "annotations": (("FileLoc", None, None),),
+    "attachments": (("FileLoc", None, None),),
+    "tags": (("FileLoc", None, None), ("SchemaLoc", None, None)),
+    "res": (
+        ("FontFile", None, None),
+        ("MediaFile", None, None),
+        ("ColorSpace", "Profile", None),
+        # as attributes, as some producers write them
+        ("Font", "FontFile", None),
+        ("MultiMedia", "MediaFile", None),
+    ),
+}
+
+
+def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
+    """Every file a reader opens to show the document, with the files that name it
+    (``OFD.xml`` and the document root, which every signature must cover, are always
+    there): what ``OFD.xml`` names (document roots, versions and their files), what
+    the document root names (public and document resources, templates,
+    pages, annotations, attachments, custom tags, extensions), what each page and
+    template names (its resources), what annotation, attachment and tag lists name,
+    and each resource file's fonts, media and colour profiles (below its ``BaseLoc``).
+
+    A relative location is read from its file's folder (GB/T 33190 §7.2) and also from
+    the package root (and a resource's from its ``BaseLoc``), so a file a lenient
+    reader might open instead is covered too. Each file is parsed once per request
+    (the result is kept on ``document``); one that is not bounded XML names nothing
+    (its own digest reports it). Only files the package holds are given.
+    """
+    kept = cast("dict[str, frozenset[str]] | None", document.cache.get("drawn"))
+    if kept is not None:
+        return kept
+    package = document.package
+    named: dict[str, set[str]] = {"OFD.xml": set()}
+    todo: list[tuple[str, str]] = [("OFD.xml", "ofd")]
+    if document.doc_root:
+        named[document.doc_root] = set()
+        todo.append((document.doc_root, "document"))
+    seen = {path for path, _ in todo}
+    while todo:
+        path, kind = todo.pop()
+        # parsed already (OFD.xml, the document root), or parsed here once and not
+        # kept: a request does not hold every page's tree at once
+        kept_xml = package.parsed.get(path)
+        if isinstance(kept_xml, ET.Element):
+            root = kept_xml
+        else:
+            data = package.get(path) if kept_xml is None else None
+            if data is None:
+                continue  # absent, or refused before
+            try:
+                root = parse_xml(data, path, "ofd")
+            except CertsealError:
+                continue
+        folders = [_dirname(path)]
+        if kind == "res" and root.get("BaseLoc"):
+            with contextlib.suppress(CertsealError):
+                folders.insert(
+                    0, normalise(root.get("BaseLoc", ""), "ofd", base=folders[0])
+                )
+        wanted = {name: (attr, then) for name, attr, then in _NAMES[kind]}
+        for element in root.iter():
+            rule = wanted.get(local(element.tag))
+            if rule is None:
+                continue
+            attr, then = rule
+            loc = (element.get(attr) or "") if attr else (element.text or "").strip()
+            for base in (*folders, "") if not loc.startswith("/") else ("",):
+                try:
+                    target = normalise(loc, "ofd", base=base)
+                except CertsealError:
+                    continue  # no path inside the package: nothing in it is drawn
+                if target not in package.files:
+                    continue  # absent: nothing in it is drawn (so at most one
+                    # entry per file of the package, however many names)
+                named.setdefault(target, set()).add(path)
+                if then is not None and target not in seen:
+                    seen.add(target)
+                    todo.append((target, then))
+    drawn = {path: frozenset(by) for path, by in named.items()}
+    document.cache["drawn"] = drawn
+    return drawn
