@@ -105,10 +105,12 @@ def page_pdf(tree: Tree | None = None) -> bytes:
             + tree.content
             + b"\nendstream"
         )
-    return _assemble(objects)
+    return assemble_pdf(objects)
 
 
-def _assemble(objects: list[bytes]) -> bytes:
+def assemble_pdf(objects: list[bytes]) -> bytes:
+    """A classic PDF of ``objects`` (numbered from 1, the first the catalog) with its
+    cross-reference table and trailer."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, 1):

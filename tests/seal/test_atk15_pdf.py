@@ -17,7 +17,7 @@ from pyhanko.sign import fields, signers
 
 from certseal.v1 import seal_pb2 as pb
 from tests.conftest import blank_pdf, seal_owner
-from tests.seal.field_pdfs import _certifier
+from tests.seal.field_pdfs import _certifier, assemble_pdf
 
 A4 = (0, 0, 595, 842)
 
@@ -146,20 +146,7 @@ def pdf_with_signature_contents(cms: bytes) -> bytes:
         b"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached "
         b"/ByteRange [0 10 20 10] /Contents (" + literal + b") >>",
     ]
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return assemble_pdf(objects)
 
 
 def _tlv(tag: int, body: bytes) -> bytes:

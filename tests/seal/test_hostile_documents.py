@@ -41,6 +41,7 @@ from services.seal.picture import (
 from services.seal.service import SealCa
 from services.seal.ses import MAX_SES_BYTES
 from tests.conftest import blank_pdf, fresh_uscc
+from tests.seal.field_pdfs import assemble_pdf
 
 FAST_S = 1.0  # generous: each refusal takes milliseconds
 
@@ -105,20 +106,7 @@ def minimal_pdf(catalog_extra: bytes) -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
     ]
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return assemble_pdf(objects)
 
 
 def nested_arrays(depth: int) -> bytes:
