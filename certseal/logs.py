@@ -129,3 +129,7 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     log_uncaught()
     logging.getLogger("aiokafka").setLevel("WARNING")
+    # pyHanko logs every difference it finds between a sealed revision and a later
+    # one as a WARNING with a traceback (SuspiciousModification): for VerifyPdf that is
+    # the MODIFIED verdict it answers, with the difference in its detail, not a fault
+    logging.getLogger("pyhanko.sign.diff_analysis").setLevel("ERROR")

@@ -40,7 +40,31 @@ def cmd_seal_inspect(args: argparse.Namespace) -> int:
             raise invalid(
                 "maker-cert", f"cannot write {args.maker_cert}: {exc.strerror}"
             ) from None
+        print(f"seal maker's certificate written to {args.maker_cert}")
+        for line in _who(seal.maker_cert):
+            print(f"  {line}")
     return 0
+
+
+def _who(der: bytes) -> list[str]:
+    """A certificate's subject, issuer and full SHA-256 fingerprint: what to check
+    with its platform, out of band, before trusting it (docs/operations.md,
+    "Trusted seal platforms")."""
+    import hashlib
+
+    from asn1crypto import x509
+
+    fingerprint = hashlib.sha256(der).hexdigest().upper()
+    lines = [f"SHA-256 {':'.join(fingerprint[i : i + 2] for i in range(0, 64, 2))}"]
+    try:
+        tbs = x509.Certificate.load(der)["tbs_certificate"]
+        lines[:0] = [
+            f"subject {tbs['subject'].human_friendly}",
+            f"issuer  {tbs['issuer'].human_friendly}",
+        ]
+    except ValueError:
+        lines.insert(0, "(not a readable certificate)")
+    return lines
 
 
 def _read(name: str, field: str) -> bytes:

@@ -153,8 +153,8 @@ def load_seal_trust(
             f"{field}.seal_makers",
             f"{field}.trusted_ca_files trusts other seal platforms' CAs ({names}) "
             "but names none of their seal makers: a certificate of a trusted seal "
-            "CA may sign with a seal, and makes one only when authorised (atk15 "
-            "F13). Add, per trusted platform, a [[seal.seal_makers]] table with "
+            "CA may sign with a seal, and makes one only when it is an authorised "
+            "seal maker. Add, per trusted platform, a [[seal.seal_makers]] table with "
             "platform = its name and certificate_files = its seal-making systems' "
             "certificates (certseal seal inspect --maker-cert FILE SEAL writes one "
             "from a seal), "

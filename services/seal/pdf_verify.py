@@ -174,6 +174,23 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     return False, ""
 
 
+#: what was added after a signature that still holds, in a seal officer's words
+_ADDED = {
+    ModificationLevel.NONE: "nothing added after it",
+    ModificationLevel.LTA_UPDATES: "added after it: validation data only",
+    ModificationLevel.FORM_FILLING: "added after it: later signatures only",
+}
+
+
+def _after(level: ModificationLevel | None, modified: bool) -> str:
+    """The note on what came after a signature, with pyHanko's modification level
+    (its difference analysis) for those who read it."""
+    name = level.name if level is not None else "unknown"
+    if modified or level not in _ADDED:
+        return f"changed after it (pyHanko level {name})"
+    return f"{_ADDED[level]} (pyHanko level {name})"
+
+
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     """A time the CMS carries, or None when it has no zone: RFC 5652 11.3 wants
     signingTime in UTC (a UTCTime or GeneralizedTime ending in Z, as X.690 11.7 DER
@@ -271,7 +288,7 @@ def _found(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
     signed_at = _aware(status.signer_reported_dt)
     notes = [
         f"coverage {status.coverage.name if status.coverage else '?'}",
-        f"changes after it: {level.name if level else 'unknown'}",
+        _after(level, modified),
     ]
     if why:
         notes.append(why)

@@ -340,6 +340,9 @@ async def test_a_later_visible_signature_leaves_the_seal_valid(seal_stub, operat
     ).seals
     first, stranger = found
     assert (first.seal_id, first.verdict, first.modified) == (seal_id, "VALID", False)
+    # said in a seal officer's words (nu15: "changes after it: FORM_FILLING" read like
+    # a refilled field)
+    assert "added after it: later signatures only" in first.detail, first.detail
     assert stranger.field_name == "Stranger" and stranger.verdict != "VALID"
 
 

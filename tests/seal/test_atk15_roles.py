@@ -505,7 +505,16 @@ def test_seal_inspect_writes_the_maker_certificate_a_maker_entry_names(
     out = tmp_path / "maker.pem"
     args = ["seal", "inspect", "--maker-cert", str(out), str(OFDRW / name)]
     assert cli.main(args) == 0
-    assert "Test Certificate" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Test Certificate" in printed
+    # what to check with the platform before trusting it (nu15): where it went, its
+    # issuer and its whole fingerprint
+    import hashlib
+
+    full = hashlib.sha256((OFDRW / "ofdrw_maker.cer").read_bytes()).hexdigest()
+    assert f"seal maker's certificate written to {out}" in printed
+    assert "issuer  " in printed and "ROOT" in printed.split("issuer  ", 1)[1]
+    assert full.upper() in printed.replace(":", "")
     assert pem.unarmor(out.read_bytes())[2] == (OFDRW / "ofdrw_maker.cer").read_bytes()
     trust = load_seal_trust(
         [str(OFDRW / "ofdrw_ROOT.cer")],
