@@ -398,3 +398,26 @@ async def test_of_seals_starting_in_one_second_the_last_registered_is_the_newest
     assert len({s.valid_start.seconds for s in seals}) == 1
     sealed = await stub.SealPdf(pb.SealPdfRequest(owner_code=owner, pdf=blank_pdf()))
     assert sealed.seal_id == seals[-1].seal_id
+
+
+async def test_the_readme_walk_through_seals_another_platforms_sealed_ofd(
+    seal_stub, operator
+):
+    """The README's step: an es256 seal on ofdrw's sealed V4RideRight.ofd at page 0,
+    30 mm, 40 mm. The new seal is VALID; ofdrw's, whose platform is not trusted here,
+    UNTRUSTED_SEAL, and its document still intact."""
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = await _seal(stub, "es256")
+    sealed = await stub.SealOfd(
+        pb.SealOfdRequest(
+            seal_id=seal.seal_id,
+            ofd=(VECTORS / "V4RideRight.ofd").read_bytes(),
+            page=0,
+            x_mm=30,
+            y_mm=40,
+        )
+    )
+    theirs, ours = await _verify(stub, sealed.ofd)
+    assert ours.verdict == "VALID", [(c.name, c.detail) for c in ours.checks]
+    assert theirs.verdict == "UNTRUSTED_SEAL" and theirs.intact
