@@ -283,3 +283,80 @@ async def test_a_unicode_path_field_cannot_alias_a_signed_files_name(
     # zipfile reads the name as cp437, a third name
     [result] = await _verify(stub, forged)
     assert result.verdict != "VALID", result.checks
+
+
+def _deep_names(entries: int) -> bytes:
+    """A stored ZIP of ``entries`` empty files, each named by 1,000 characters of
+    500 nested folders, each name in a folder of its own."""
+    listed = []
+    for i in range(entries):
+        name = (f"{i:05d}/" + "a/" * 500 + "x.bin").encode()
+        listed.append((name, b"", 0, b""))
+    out = bytearray()
+    directory = bytearray()
+    for raw, _data, flags, _extra in listed:
+        offset = len(out)
+        out += struct.pack(
+            "<4s5H3L2H", b"PK\x03\x04", 10, flags, 0, 0, 0, 0, 0, 0, len(raw), 0
+        )
+        out += raw
+        directory += struct.pack(
+            "<4s6H3L5H2L",
+            b"PK\x01\x02",
+            10,
+            10,
+            flags,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            len(raw),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
+        )
+        directory += raw
+    start = len(out)
+    out += directory
+    out += struct.pack(
+        "<4s4H2LH",
+        b"PK\x05\x06",
+        0,
+        0,
+        len(listed),
+        len(listed),
+        len(directory),
+        start,
+        0,
+    )
+    return bytes(out)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15c: read_package builds every folder prefix of every entry name as a "
+    "string and keeps them in a set (quadratic in a name's depth): 4,000 entries of "
+    "1,000-character names (an 8.5 MB request, admitted as 8.5 MB: nothing declared "
+    "to inflate) took 7.8 s and 1.26 GB; 10,000 of them (21 MB) take gigabytes more",
+)
+def test_deep_entry_names_cost_memory_linear_in_the_request():
+    import tracemalloc
+
+    from certseal.errors import CertsealError
+    from services.seal.ofd_package import read_package
+
+    package = _deep_names(300)
+    tracemalloc.start()
+    try:
+        read_package(package)
+    except CertsealError:
+        pass  # refused is fine: what matters is what reading it held
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < 16 * len(package), (peak, len(package))
