@@ -360,3 +360,37 @@ def test_deep_entry_names_cost_memory_linear_in_the_request():
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     assert peak < 16 * len(package), (peak, len(package))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk15c: XML declared GB2312 is decoded as strict GB 2312, but producers "
+    "that declare it write GBK (.NET's 'gb2312' is code page 936; WHATWG reads the "
+    "label as GBK): an author's name with a GBK-only character (喆, 镕) in OFD.xml "
+    "makes SealOfd and VerifyOfd refuse the package",
+)
+async def test_an_ofd_declared_gb2312_holding_gbk_characters_is_sealed(
+    seal_stub, operator
+):
+    from tests.conftest import seal_owner
+    from tests.seal.ofd_samples import make_ofd, unzip, zip_files
+
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    files = unzip(make_ofd())
+    text = files["OFD.xml"].decode()
+    text = text.replace('encoding="UTF-8"', 'encoding="GB2312"', 1).replace(
+        "</ofd:DocID>", "</ofd:DocID><ofd:Author>王喆</ofd:Author>", 1
+    )
+    assert 'encoding="GB2312"' in text
+    files["OFD.xml"] = text.encode("gbk")
+    seal = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(seal_type="official", name="示例局", suite="sm2")
+        )
+    ).seal
+    sealed = await stub.SealOfd(
+        pb.SealOfdRequest(seal_id=seal.seal_id, ofd=zip_files(files))
+    )
+    [result] = await _verify(stub, sealed.ofd)
+    assert result.verdict == "VALID", result.checks
