@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certseal.bounds import MAX_SMALL_FILE_BYTES
 from certseal.errors import invalid
-from certseal.files import read_regular_file
+from certseal.files import read_regular_file, without_bom
 
 TLS_FIELDS = ("tls.ca_file", "tls.cert_file", "tls.key_file")
 """The settings of the shared ``[tls]`` identity: CA, certificate, key."""
@@ -43,10 +43,6 @@ class TlsIdentity:
         return "TlsIdentity(<key withheld>)"
 
 
-BOM = b"\xef\xbb\xbf"
-"""A UTF-8 byte order mark, as a Windows editor starts a file with: dropped (gRPC's
-PEM reader would not take the file)."""
-
 _TRUSTED = re.compile(
     rb"-----BEGIN TRUSTED CERTIFICATE-----(.+?)-----END TRUSTED CERTIFICATE-----",
     re.DOTALL,
@@ -57,8 +53,7 @@ _TLS_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 
 
 def _read_pem(path: str, field: str) -> bytes:
-    data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
-    return data[len(BOM) :] if data.startswith(BOM) else data
+    return without_bom(read_regular_file(path, field, MAX_SMALL_FILE_BYTES))
 
 
 def _certificates(data: bytes) -> list[x509.Certificate]:
@@ -67,7 +62,7 @@ def _certificates(data: bytes) -> list[x509.Certificate]:
     ``openssl x509 -trustout`` and some system bundles write them). ValueError if
     none."""
     try:
-        return x509.load_pem_x509_certificates(data)
+        found = x509.load_pem_x509_certificates(data)
     except ValueError:
         trusted = [
             # the block is the certificate's DER and then its trust settings
@@ -79,6 +74,22 @@ def _certificates(data: bytes) -> list[x509.Certificate]:
         if not trusted:
             raise
         return [x509.load_der_x509_certificate(der) for der in trusted]
+    begun = data.count(b"-----BEGIN CERTIFICATE-----")
+    if begun != len(found):  # a block the reader skipped: never drop one quietly
+        raise SkippedBlock(begun, len(found))
+    return found
+
+
+class SkippedBlock(ValueError):
+    """A PEM bundle with more BEGIN CERTIFICATE lines than certificates read (a
+    BEGIN line not at a line's start, as after a byte order mark or pasted text):
+    the reader would silently leave that certificate out."""
+
+    def __init__(self, begun: int, read: int):
+        super().__init__(
+            f"has {begun} BEGIN CERTIFICATE lines but {read} certificates could be "
+            "read: a BEGIN line is not at the start of its line"
+        )
 
 
 def read_certificates(path: str, field: str) -> tuple[bytes, list[x509.Certificate]]:
@@ -88,6 +99,8 @@ def read_certificates(path: str, field: str) -> tuple[bytes, list[x509.Certifica
     data = _read_pem(path, field)
     try:
         return data, _certificates(data)
+    except SkippedBlock as exc:
+        raise invalid(field, f"{path} {exc}") from None
     except ValueError:  # its text points outside: the path and the fault say it
         raise invalid(field, f"{path} holds no PEM certificate") from None
 

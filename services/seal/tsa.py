@@ -42,10 +42,9 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonce
 
 from certseal.errors import CertsealError, ErrorKind, invalid
-from certseal.files import read_regular_file
+from certseal.files import BOM, read_regular_file
 from certseal.listen import bind_problem, split_listen
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import BOM
 from services.seal.timestamp import SM3, imprint
 from services.seal.tsa_token import TokenParts, TsaBuilder, TsaKey, tsa_key
 
