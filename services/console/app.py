@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import ssl
 import time
 from typing import Any
@@ -25,11 +24,11 @@ from prometheus_client import Counter, Histogram
 
 from certseal.errors import invalid
 from certseal.events import default_topics
-from certseal.files import certificate_common_name
+from certseal.files import certificate_common_name, is_missing
 from certseal.fontfiles import check_font_file
 from certseal.listen import bind_problem
 from certseal.metrics import Metrics
-from certseal.rpc import Caller, secure_channel
+from certseal.rpc import Caller, identity_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import (
@@ -67,12 +66,14 @@ class ConsoleApp:
         cs = self.settings
         # its client identity toward the services, read and parsed: gRPC would only
         # fail every call
-        read_tls_identity(
+        # (its channels are made from these bytes, not a second read of the files)
+        self._tls = read_tls_identity(
             config.tls.ca_file, cs.cert_file, cs.key_file, section_fields("console")
         )
         self.identity = certificate_common_name(cs.cert_file, "console.cert_file")
         # a missing font is a warning (boxes on the page); one that is no font, not
-        if cs.rare_font_file and os.path.lexists(cs.rare_font_file):
+        rare = cs.rare_font_file
+        if rare and not is_missing(rare, "console.rare_font_file"):
             check_font_file(cs.rare_font_file, "console.rare_font_file")
         self._channels: list[grpc.aio.Channel] = []
         self._stop = asyncio.Event()
@@ -120,12 +121,7 @@ class ConsoleApp:
         return count
 
     def _channel(self, target: str) -> grpc.aio.Channel:
-        channel = secure_channel(
-            target,
-            self.config.tls.ca_file,
-            self.settings.cert_file,
-            self.settings.key_file,
-        )
+        channel = identity_channel(target, self._tls)
         self._channels.append(channel)
         return channel
 
