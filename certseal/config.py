@@ -327,13 +327,39 @@ def load_config(
     if upgrade is not None:
         data = upgrade(data)
     try:
-        return msgspec.convert(data, schema, strict=True)
+        config = msgspec.convert(data, schema, strict=True)
     except msgspec.ValidationError as exc:
         # the field is "configuration" (the CLI prints error: configuration: …, not
         # the command's name); str() keeps "configuration: [section] key: problem"
         raise CertsealError(
             ErrorKind.INVALID_ARGUMENT, _readable(str(exc)), field="configuration"
         ) from None
+    check_file_pairs(config)
+    return config
+
+
+def check_file_pairs(config: Any) -> None:
+    """Refuse half a pair of files: a section's ``<x>cert_file`` set and its
+    ``<x>key_file`` empty, or the other way round (``cert_file``/``key_file``,
+    ``ca_cert_file``/``ca_key_file``, ``sm2_ca_…``, ``tsa_…``, ``https_…``). Each is
+    used only with the other, so half of one would be ignored silently (a service
+    presenting the ``[tls]`` pair, SM2 seals chaining to the P-256 CA) and the file
+    named never read. CertsealError(INVALID_ARGUMENT) naming the empty setting."""
+    for section in getattr(config, "__struct_fields__", ()):
+        values = getattr(config, section)
+        names = set(getattr(values, "__struct_fields__", ()))
+        for cert in sorted(name for name in names if name.endswith("cert_file")):
+            key = cert.removesuffix("cert_file") + "key_file"
+            if key not in names:
+                continue
+            cert_path, key_path = getattr(values, cert), getattr(values, key)
+            if bool(cert_path) != bool(key_path):
+                empty, named = (key, cert) if cert_path else (cert, key)
+                raise invalid(
+                    f"{section}.{empty}",
+                    f"is empty while {section}.{named} is set: the two are used "
+                    "together; set both or neither",
+                )
 
 
 def _readable(message: str) -> str:

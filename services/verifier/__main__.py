@@ -315,11 +315,32 @@ def _check_files(cfg: Config) -> None:
         check_readable("verifier.bundle_cert_file", vcfg.bundle_cert_file)
     for path in vcfg.index_key_files:  # read whole: a key of the wrong size too
         read_secret_file(Path(path), "verifier.index_key_files")
-    data_dir = Path(vcfg.data_dir)
-    if data_dir.exists() and not data_dir.is_dir():
-        raise invalid("verifier.data_dir", f"{vcfg.data_dir} is not a folder")
+    check_data_dir(vcfg.data_dir)
     if vcfg.log_target:
         NoteVerifier.parse(vcfg.log_key, "verifier.log_key")
+
+
+def check_data_dir(path: str) -> None:
+    """Make the worker's folder (and its parents) now, as the worker would: a path
+    that cannot be a folder (a regular file, a symbolic link loop, a dangling link
+    such as a volume not mounted, a path under a file) or one this process may not
+    write is INVALID_ARGUMENT ``verifier.data_dir``, not a traceback from ``mkdir``
+    once Faust runs (``Path.exists()`` is False for a loop or a dangling link)."""
+    field = "verifier.data_dir"
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError:  # a file, a dangling link or a loop where it would be
+        raise invalid(field, f"{path} is not a folder") from None
+    except OSError as exc:
+        raise invalid(
+            field, f"cannot make the folder {path!r}: {exc.strerror}"
+        ) from None
+    except ValueError:  # a NUL in the path
+        raise invalid(field, f"{path!r} is not a usable path") from None
+    if not os.path.isdir(path):
+        raise invalid(field, f"{path} is not a folder")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise invalid(field, f"{path} is a folder this process may not write")
 
 
 def _bad_input(message: str) -> NoReturn:
