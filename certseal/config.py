@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from certseal.bounds import MAX_SMALL_FILE_BYTES
+from certseal.bounds import MAX_CA_BUNDLE_BYTES, MAX_SMALL_FILE_BYTES
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.kafka import KafkaSettings
@@ -104,7 +104,8 @@ class KafkaConfig(Section):
         if self.security_protocol != "SSL":
             return None
         if self.ssl_cafile:
-            read_certificates(self.ssl_cafile, "kafka.ssl_cafile")
+            # a bundle ssl reads whole, without a limit: a system bundle may be one
+            read_certificates(self.ssl_cafile, "kafka.ssl_cafile", MAX_CA_BUNDLE_BYTES)
         if self.ssl_keyfile and not self.ssl_certfile:
             raise invalid(
                 "kafka.ssl_keyfile",

@@ -11,7 +11,7 @@ import re
 import urllib.parse
 from pathlib import Path
 
-from certseal.bounds import MAX_SMALL_FILE_BYTES
+from certseal.bounds import MAX_CA_BUNDLE_BYTES, MAX_SMALL_FILE_BYTES
 from certseal.errors import CertsealError, invalid
 from certseal.files import read_regular_file, without_bom
 
@@ -149,7 +149,7 @@ def check_dsn_files(dsn: str, field: str = DSN) -> None:
         root = named("sslrootcert")
         if root:
             try:
-                read_certificates(root, field)
+                read_certificates(root, field, MAX_CA_BUNDLE_BYTES)
             except CertsealError as exc:
                 raise invalid(field, f"its sslrootcert: {exc.message}") from None
         crl = named("sslcrl")
@@ -239,7 +239,7 @@ def dsn_host(dsn: str) -> str:
     except ValueError:
         return ""
     host = netloc.rpartition("@")[2]
-    if not _host_is_plain(dsn, host):
+    if not _host_is_plain(dsn, netloc):
         return ""
     return "" if quotes_a_secret(host, dsn) else host
 
@@ -251,14 +251,18 @@ _HOSTS = re.compile(
 )
 
 
-def _host_is_plain(dsn: str, host: str) -> bool:
+def _host_is_plain(dsn: str, netloc: str) -> bool:
     """Whether ``host`` (what a URI parser takes as the DSN's host) is surely the
     host: it reads as a host list, and no ``@`` stands after it outside the query's
     password values (a password holding ``/ ? #`` unencoded moves the parser's
     authority inside it, and its "host" is then a piece of the password)."""
     tail = _without_query_secrets(dsn.split("://", 1)[-1])
-    after_host = tail.partition(host)[2] if host else tail
-    return bool(_HOSTS.fullmatch(host)) and "@" not in after_host
+    host = netloc.rpartition("@")[2]
+    return (
+        tail.startswith(netloc)
+        and bool(_HOSTS.fullmatch(host))
+        and "@" not in tail[len(netloc) :]
+    )
 
 
 def redact_dsn(dsn: str) -> str:
@@ -272,7 +276,7 @@ def redact_dsn(dsn: str) -> str:
     except ValueError:
         return "postgresql://<withheld>"
     user, at, host = netloc.rpartition("@")
-    if not _host_is_plain(dsn, host):
+    if not _host_is_plain(dsn, netloc):
         return f"{parts.scheme}://<withheld>"  # an @ where no URI parser expects it
     if at:
         name, colon, _password = user.partition(":")

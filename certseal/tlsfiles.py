@@ -48,12 +48,14 @@ _TRUSTED = re.compile(
     re.DOTALL,
 )
 
+_BEGIN_AT_LINE_START = re.compile(rb"^-----BEGIN CERTIFICATE-----", re.MULTILINE)
+
 #: the private keys gRPC's TLS (BoringSSL) takes
 _TLS_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 
 
-def _read_pem(path: str, field: str) -> bytes:
-    return without_bom(read_regular_file(path, field, MAX_SMALL_FILE_BYTES))
+def _read_pem(path: str, field: str, limit: int = MAX_SMALL_FILE_BYTES) -> bytes:
+    return without_bom(read_regular_file(path, field, limit))
 
 
 def _certificates(data: bytes) -> list[x509.Certificate]:
@@ -75,8 +77,11 @@ def _certificates(data: bytes) -> list[x509.Certificate]:
             raise
         return [x509.load_der_x509_certificate(der) for der in trusted]
     begun = data.count(b"-----BEGIN CERTIFICATE-----")
-    if begun != len(found):  # a block the reader skipped: never drop one quietly
-        raise SkippedBlock(begun, len(found))
+    # gRPC's (BoringSSL's) and ssl's readers take a BEGIN line only at a line's
+    # start: a block after other text on its line they would silently leave out
+    at_start = len(_BEGIN_AT_LINE_START.findall(data))
+    if not begun == at_start == len(found):
+        raise SkippedBlock(begun, min(at_start, len(found)))
     return found
 
 
@@ -92,11 +97,13 @@ class SkippedBlock(ValueError):
         )
 
 
-def read_certificates(path: str, field: str) -> tuple[bytes, list[x509.Certificate]]:
-    """The bytes of the PEM file at ``path`` (without a leading byte order mark) and
-    the certificates it holds (at least one). INVALID_ARGUMENT (``field``) when it
-    cannot be read or holds none."""
-    data = _read_pem(path, field)
+def read_certificates(
+    path: str, field: str, limit: int = MAX_SMALL_FILE_BYTES
+) -> tuple[bytes, list[x509.Certificate]]:
+    """The bytes of the PEM file at ``path`` (without a leading byte order mark, at
+    most ``limit``) and the certificates it holds (at least one). INVALID_ARGUMENT
+    (``field``) when it cannot be read or holds none."""
+    data = _read_pem(path, field, limit)
     try:
         return data, _certificates(data)
     except SkippedBlock as exc:
