@@ -30,7 +30,13 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.kafka import KafkaSettings
 from certseal.secretfiles import read_dsn_file
-from certseal.tlsfiles import read_certificates, read_key_pair, section_fields
+from certseal.tlsfiles import (
+    der_bundle,
+    load_checked_cert_chain,
+    read_certificates,
+    read_key_pair,
+    section_fields,
+)
 
 
 class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -103,9 +109,12 @@ class KafkaConfig(Section):
             )
         if self.security_protocol != "SSL":
             return None
+        roots = None
         if self.ssl_cafile:
             # a bundle ssl reads whole, without a limit: a system bundle may be one
-            read_certificates(self.ssl_cafile, "kafka.ssl_cafile", MAX_CA_BUNDLE_BYTES)
+            _, roots = read_certificates(
+                self.ssl_cafile, "kafka.ssl_cafile", MAX_CA_BUNDLE_BYTES
+            )
         if self.ssl_keyfile and not self.ssl_certfile:
             raise invalid(
                 "kafka.ssl_keyfile",
@@ -118,23 +127,23 @@ class KafkaConfig(Section):
                 if self.ssl_keyfile
                 else (self.ssl_certfile, "kafka.ssl_certfile")
             )
-            read_key_pair(
+            pair = read_key_pair(
                 self.ssl_certfile,
                 key_file,
                 ("kafka.ssl_certfile", key_field),
                 grpc_kinds=False,
             )
+        # ssl is handed the certificates and key checked above, never a second
+        # read of the files (its PEM reader would skip a block behind a byte order
+        # mark: a root lost silently, or '[SSL] PEM lib' after the check passed)
         try:
-            context = ssl.create_default_context(cafile=self.ssl_cafile or None)
+            context = ssl.create_default_context(
+                cadata=der_bundle(roots) if roots is not None else None
+            )
         except ssl.SSLError as exc:  # what the check above did not foresee
             raise invalid("kafka.ssl_cafile", f"{self.ssl_cafile}: {exc}") from None
         if self.ssl_certfile:
-            try:
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile or None)
-            except ssl.SSLError as exc:
-                raise invalid(
-                    "kafka.ssl_certfile", f"{self.ssl_certfile}: {exc}"
-                ) from None
+            load_checked_cert_chain(context, *pair, "kafka.ssl_certfile")
         return context
 
 

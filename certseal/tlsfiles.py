@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,3 +232,43 @@ def server_credentials(
         root_certificates=identity.ca,
         require_client_auth=True,
     )
+
+
+def load_checked_verify_locations(
+    context: ssl.SSLContext, certificates: list[x509.Certificate]
+) -> None:
+    """Trust ``certificates`` (as :func:`read_certificates` returned them) in
+    ``context``: their DER, not a second read of the file by ``ssl`` (whose PEM
+    reader would skip a block behind a byte order mark, silently)."""
+    context.load_verify_locations(cadata=der_bundle(certificates))
+
+
+def der_bundle(certificates: list[x509.Certificate]) -> bytes:
+    """``certificates`` as concatenated DER: what ``ssl`` takes as ``cadata``."""
+    return b"".join(
+        cert.public_bytes(serialization.Encoding.DER) for cert in certificates
+    )
+
+
+def load_checked_cert_chain(
+    context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes, field: str
+) -> None:
+    """Load the certificate chain and key :func:`read_key_pair` returned into
+    ``context``. ``ssl`` takes only paths: the checked bytes go through an anonymous
+    in-memory file (``memfd_create``, Linux), never to disk, so what is served is
+    what was checked (a byte order mark dropped). INVALID_ARGUMENT (``field``) if
+    ``ssl`` still refuses them."""
+    memfd = getattr(os, "memfd_create", None)
+    if memfd is None:  # not Linux: the checked bytes cannot be handed over
+        raise invalid(field, "this platform cannot hand ssl a checked key pair")
+    fd = memfd("certseal-tls", getattr(os, "MFD_CLOEXEC", 0))
+    try:
+        data = memoryview(cert_pem.rstrip(b"\n") + b"\n" + key_pem)
+        while data:
+            data = data[os.write(fd, data) :]
+        try:
+            context.load_cert_chain(f"/proc/self/fd/{fd}")
+        except ssl.SSLError as exc:
+            raise invalid(field, f"ssl refuses it: {exc.reason or exc}") from None
+    finally:
+        os.close(fd)

@@ -32,6 +32,8 @@ from certseal.rpc import Caller, identity_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import (
+    load_checked_cert_chain,
+    load_checked_verify_locations,
     read_certificates,
     read_key_pair,
     read_tls_identity,
@@ -205,16 +207,17 @@ class ConsoleApp:
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         # read and parsed first: ssl says only "[SSL] PEM lib" of a wrong file
-        read_key_pair(
+        # and ssl is handed the bytes checked, never a second read of the files
+        pair = read_key_pair(
             cs.https_cert_file,
             cs.https_key_file,
             ("console.https_cert_file", "console.https_key_file"),
         )
-        context.load_cert_chain(cs.https_cert_file, cs.https_key_file)
+        load_checked_cert_chain(context, *pair, "console.https_cert_file")
         if cs.client_ca_file:  # clerks may sign in with a browser client certificate
-            read_certificates(cs.client_ca_file, "console.client_ca_file")
+            _, roots = read_certificates(cs.client_ca_file, "console.client_ca_file")
             context.verify_mode = ssl.CERT_OPTIONAL
-            context.load_verify_locations(cs.client_ca_file)
+            load_checked_verify_locations(context, roots)
         host, _, port = self.listen.rpartition(":")
         site = web.TCPSite(self._runner, host, int(port), ssl_context=context)
         try:

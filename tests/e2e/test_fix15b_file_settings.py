@@ -195,3 +195,28 @@ def test_the_run_banner_dsn_shows_no_password(config):
     shown = redact_dsn(dsn)
     assert "<withheld>" not in shown and ":***@" in shown, shown
     assert not password or password not in shown, shown
+
+
+def test_ssl_is_handed_the_checked_files_not_a_second_read(config, tmp_path):
+    """[kafka]'s context (as the console's HTTPS and the feed's webhooks): a CA
+    bundle and a pair that start with a byte order mark pass the check, and ssl
+    gets every root and the pair (its own PEM reader would skip the marked first
+    root silently, and refuse the marked pair with '[SSL] PEM lib')."""
+    bundle = tmp_path / "ca-bundle.pem"
+    bundle.write_bytes(
+        BOM
+        + Path(config.seal.sm2_ca_cert_file).read_bytes()
+        + Path(config.tls.ca_file).read_bytes()
+    )
+    cert = tmp_path / "client.pem"
+    key = tmp_path / "client.key"
+    cert.write_bytes(BOM + Path(config.tls.cert_file).read_bytes())
+    key.write_bytes(BOM + Path(config.tls.key_file).read_bytes())
+    settings = KafkaConfig(
+        security_protocol="SSL",
+        ssl_cafile=str(bundle),
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+    )
+    context = settings.ssl_context()
+    assert context is not None and len(context.get_ca_certs()) == 2
