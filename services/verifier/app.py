@@ -454,11 +454,9 @@ def bundle_signer(
         fields = vcfg.identity_fields("verifier")
         return BundleSigner(*read_key_pair(cert_file, key_file, fields[1:]))
     if not vcfg.bundle_cert_file:
-        raise invalid("[verifier] bundle_cert_file", "is not set (bundle_key is)")
+        raise invalid("verifier.bundle_cert_file", "is not set (bundle_key is)")
     cert_pem = without_bom(
-        read_regular_file(
-            vcfg.bundle_cert_file, "[verifier] bundle_cert_file", 64 * 1024
-        )
+        read_regular_file(vcfg.bundle_cert_file, "verifier.bundle_cert_file", 64 * 1024)
     )
-    key = labelled_key(config.pkcs11, vcfg.bundle_key, "[verifier] bundle_key")
+    key = labelled_key(config.pkcs11, vcfg.bundle_key, "verifier.bundle_key")
     return TokenBundleSigner(cert_pem, key)
