@@ -103,3 +103,9 @@ service: the service's largest ``max_document_bytes``."""
 MAX_SMALL_FILE_BYTES = 1024 * 1024
 """Bytes of a small file the CLI or a service reads: a configuration (TOML), a secret,
 a password or DSN file, a CA certificate."""
+
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
+"""Bytes of a CA bundle handed to Python's ``ssl`` (``kafka.ssl_cafile``, a DSN's
+``sslrootcert``), which sets no limit: a system bundle may be one (Debian's
+ca-certificates.crt is about 220 KB, Fedora's text form 756 KB, with ``openssl x509
+-text`` comments more than 1 MiB)."""

@@ -94,18 +94,17 @@ def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> A
     """
     from certseal.retries import IdempotencyKeys, retrying_options
     from certseal.rpc import secure_channel
-    from certseal.tlsfiles import read_tls_identity
 
     cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
     # a wrong file is the setting's fault, said as such; gRPC would only fail to
     # connect ("is certseal running?")
     own = ("cli.cert_file", "cli.key_file") if identity is None else ("as", "as")
-    read_tls_identity(cfg.tls.ca_file, cert, key, ("tls.ca_file", *own))
     return secure_channel(
         target,
         cfg.tls.ca_file,
         cert,
         key,
+        fields=("tls.ca_file", *own),
         interceptors=[IdempotencyKeys(f"cli-{uuid.uuid4().hex}")],
         **retrying_options(),
     )
@@ -159,16 +158,18 @@ async def connect_database(cfg: Any) -> Any:
 
     dsn = cfg.database.dsn()
     try:
-        with naming_the_dsn_file():
+        with naming_the_dsn_file(dsn):
             return await connect(dsn)
-    except OSError:
+    except OSError:  # refused or timed out (a file the DSN names is said above)
         raise database_unreachable(dsn) from None
 
 
 def database_unreachable(dsn: str) -> CertsealError:
     """UNAVAILABLE (field ``database``) naming where PostgreSQL was expected and how to
     start it; for a command whose connection was refused."""
-    host = dsn.rpartition("@")[2].split("/", 1)[0] or "the configured host"
+    from certseal.secretfiles import dsn_host
+
+    host = dsn_host(dsn) or "the configured host"
     return CertsealError(
         ErrorKind.UNAVAILABLE,
         f"PostgreSQL at {host} is unreachable: is certseal running? Start the "

@@ -25,12 +25,18 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from certseal.bounds import MAX_SMALL_FILE_BYTES
+from certseal.bounds import MAX_CA_BUNDLE_BYTES, MAX_SMALL_FILE_BYTES
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.kafka import KafkaSettings
 from certseal.secretfiles import read_dsn_file
-from certseal.tlsfiles import read_certificates, read_key_pair, section_fields
+from certseal.tlsfiles import (
+    der_bundle,
+    load_checked_cert_chain,
+    read_certificates,
+    read_key_pair,
+    section_fields,
+)
 
 
 class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -103,8 +109,12 @@ class KafkaConfig(Section):
             )
         if self.security_protocol != "SSL":
             return None
+        roots = None
         if self.ssl_cafile:
-            read_certificates(self.ssl_cafile, "kafka.ssl_cafile")
+            # a bundle ssl reads whole, without a limit: a system bundle may be one
+            _, roots = read_certificates(
+                self.ssl_cafile, "kafka.ssl_cafile", MAX_CA_BUNDLE_BYTES
+            )
         if self.ssl_keyfile and not self.ssl_certfile:
             raise invalid(
                 "kafka.ssl_keyfile",
@@ -117,23 +127,23 @@ class KafkaConfig(Section):
                 if self.ssl_keyfile
                 else (self.ssl_certfile, "kafka.ssl_certfile")
             )
-            read_key_pair(
+            pair = read_key_pair(
                 self.ssl_certfile,
                 key_file,
                 ("kafka.ssl_certfile", key_field),
                 grpc_kinds=False,
             )
+        # ssl is handed the certificates and key checked above, never a second
+        # read of the files (its PEM reader would skip a block behind a byte order
+        # mark: a root lost silently, or '[SSL] PEM lib' after the check passed)
         try:
-            context = ssl.create_default_context(cafile=self.ssl_cafile or None)
+            context = ssl.create_default_context(
+                cadata=der_bundle(roots) if roots is not None else None
+            )
         except ssl.SSLError as exc:  # what the check above did not foresee
             raise invalid("kafka.ssl_cafile", f"{self.ssl_cafile}: {exc}") from None
         if self.ssl_certfile:
-            try:
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile or None)
-            except ssl.SSLError as exc:
-                raise invalid(
-                    "kafka.ssl_certfile", f"{self.ssl_certfile}: {exc}"
-                ) from None
+            load_checked_cert_chain(context, *pair, "kafka.ssl_certfile")
         return context
 
 
@@ -327,13 +337,39 @@ def load_config(
     if upgrade is not None:
         data = upgrade(data)
     try:
-        return msgspec.convert(data, schema, strict=True)
+        config = msgspec.convert(data, schema, strict=True)
     except msgspec.ValidationError as exc:
         # the field is "configuration" (the CLI prints error: configuration: …, not
         # the command's name); str() keeps "configuration: [section] key: problem"
         raise CertsealError(
             ErrorKind.INVALID_ARGUMENT, _readable(str(exc)), field="configuration"
         ) from None
+    check_file_pairs(config)
+    return config
+
+
+def check_file_pairs(config: Any) -> None:
+    """Refuse half a pair of files: a section's ``<x>cert_file`` set and its
+    ``<x>key_file`` empty, or the other way round (``cert_file``/``key_file``,
+    ``ca_cert_file``/``ca_key_file``, ``sm2_ca_…``, ``tsa_…``, ``https_…``). Each is
+    used only with the other, so half of one would be ignored silently (a service
+    presenting the ``[tls]`` pair, SM2 seals chaining to the P-256 CA) and the file
+    named never read. CertsealError(INVALID_ARGUMENT) naming the empty setting."""
+    for section in getattr(config, "__struct_fields__", ()):
+        values = getattr(config, section)
+        names = set(getattr(values, "__struct_fields__", ()))
+        for cert in sorted(name for name in names if name.endswith("cert_file")):
+            key = cert.removesuffix("cert_file") + "key_file"
+            if key not in names:
+                continue
+            cert_path, key_path = getattr(values, cert), getattr(values, key)
+            if bool(cert_path) != bool(key_path):
+                empty, named = (key, cert) if cert_path else (cert, key)
+                raise invalid(
+                    f"{section}.{empty}",
+                    f"is empty while {section}.{named} is set: the two are used "
+                    "together; set both or neither",
+                )
 
 
 def _readable(message: str) -> str:

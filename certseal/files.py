@@ -17,6 +17,15 @@ from pathlib import Path
 
 from certseal.errors import invalid
 
+BOM = b"\xef\xbb\xbf"
+"""A UTF-8 byte order mark, as a Windows editor starts a file with: dropped from
+the PEM files read here (OpenSSL's and gRPC's PEM readers would not take the file)."""
+
+
+def without_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte order mark."""
+    return data[len(BOM) :] if data.startswith(BOM) else data
+
 
 def read_regular_file(
     path: str | Path, field: str, limit: int, *, limit_text: str = ""
@@ -71,13 +80,46 @@ def certificate_common_name(path: str | Path, field: str) -> str:
 
     from certseal.bounds import MAX_SMALL_FILE_BYTES
 
-    data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
+    data = without_bom(read_regular_file(path, field, MAX_SMALL_FILE_BYTES))
     try:
         cert = x509.load_pem_x509_certificate(data)
     except ValueError:
         raise invalid(field, f"{path} is not a PEM X.509 certificate") from None
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else ""
+
+
+def is_missing(path: str | Path, field: str) -> bool:
+    """Whether nothing is at ``path`` (ENOENT: a file a setting may leave out, such
+    as a font). Any other failure to look (a folder on the way this process may not
+    enter, a path under a regular file, a symbolic link loop) is no absence:
+    INVALID_ARGUMENT (``field``) with the operating system's reason
+    (``os.path.lexists`` says False for all of them)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        raise invalid(field, f"cannot reach {str(path)!r}: {exc.strerror}") from None
+    except ValueError:  # a NUL in the path
+        raise invalid(field, f"{str(path)!r} is not a usable path") from None
+    return False
+
+
+def folder_entries(folder: str | Path, field: str, suffix: str) -> list[Path]:
+    """The entries of ``folder`` whose names end in ``suffix``, sorted.
+    INVALID_ARGUMENT (``field``) when it is no folder or cannot be listed (a folder
+    that may be entered but not read: ``Path.glob`` would say it is empty)."""
+    try:
+        with os.scandir(folder) as entries:
+            names = sorted(entry.name for entry in entries)
+    except NotADirectoryError:
+        raise invalid(field, f"{folder} is not a folder") from None
+    except OSError as exc:
+        raise invalid(field, f"cannot list {str(folder)!r}: {exc.strerror}") from None
+    except ValueError:
+        raise invalid(field, f"{str(folder)!r} is not a usable path") from None
+    return [Path(folder) / name for name in names if name.endswith(suffix)]
 
 
 def check_readable(setting: str, path: str) -> None:

@@ -54,7 +54,7 @@ def _cka_id(blob: bytes) -> bytes:
     return bytes.fromhex(bytes(blob)[len(TOKEN_KEY_MARK) :].decode())
 
 
-def read_pin_file(path: str, field: str = "[pkcs11] pin_file") -> str:
+def read_pin_file(path: str, field: str = "pkcs11.pin_file") -> str:
     """The user PIN in the file at ``path`` (one line; a trailing newline is dropped).
 
     Raises CertsealError(INVALID_ARGUMENT) naming ``field`` when the file cannot be read,
@@ -160,7 +160,7 @@ class Pkcs11Token:
         says the module is thread-safe as initialised (a vendor's documentation says
         so); the pools then sign concurrently.
 
-        Raises CertsealError(INVALID_ARGUMENT) naming the setting: ``[pkcs11] module``
+        Raises CertsealError(INVALID_ARGUMENT) naming the setting: ``pkcs11.module``
         (cannot be loaded), ``token_label`` (no such token), ``pin_file`` (unreadable or
         refused by the token), ``suites`` (unknown, or a suite whose mechanisms the
         token lacks, e.g. sm2 on SoftHSM2), ``sessions`` (out of range).
@@ -352,7 +352,7 @@ def labelled_key(config: Pkcs11Config, label: str, setting: str) -> TokenSigner:
     if not config.module:
         raise CertsealError(
             ErrorKind.INVALID_ARGUMENT,
-            f"{setting}: names token key {label!r} but [pkcs11] module is not set",
+            f"{setting}: names token key {label!r} but pkcs11.module is not set",
         )
     token = token_from_config(config)
     assert token is not None
@@ -360,7 +360,7 @@ def labelled_key(config: Pkcs11Config, label: str, setting: str) -> TokenSigner:
         signer = token.labelled_signer(label)
     except CertsealError as exc:
         token.close()
-        raise CertsealError(exc.kind, f"{setting}: {exc.message}") from None
+        raise CertsealError(exc.kind, f"{setting}: {exc}") from None
     if signer is None:
         token.close()
         raise CertsealError(

@@ -245,5 +245,5 @@ def why(exc: Exception) -> str:
 
 
 def bad(setting: str, problem: str) -> CertsealError:
-    """INVALID_ARGUMENT about ``[pkcs11] setting``."""
-    return CertsealError(ErrorKind.INVALID_ARGUMENT, f"[pkcs11] {setting}: {problem}")
+    """INVALID_ARGUMENT about ``pkcs11.<setting>`` (the field, as every setting's)."""
+    return CertsealError(ErrorKind.INVALID_ARGUMENT, problem, field=f"pkcs11.{setting}")

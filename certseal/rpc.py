@@ -29,7 +29,6 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -51,6 +50,7 @@ from certseal.metrics import Metrics
 from certseal.requests import check_request
 from certseal.retries import transient_error
 from certseal.storage.idempotency import IdempotencyStore
+from certseal.tlsfiles import TLS_FIELDS, TlsIdentity, read_tls_identity
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +118,32 @@ def secure_channel(
     cert_file: str,
     key_file: str,
     *,
+    fields: tuple[str, str, str] = TLS_FIELDS,
     interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     **options: Any,
 ) -> grpc.aio.Channel:
-    """An mTLS channel presenting the given client identity."""
+    """An mTLS channel presenting the given client identity, its files read and
+    checked as :func:`~certseal.tlsfiles.read_tls_identity` reads them (``fields``
+    naming the three settings in its error): gRPC is handed those bytes, never a
+    second, raw read (a byte order mark the check drops would fail every
+    handshake)."""
+    identity = read_tls_identity(ca_file, cert_file, key_file, fields)
+    return identity_channel(target, identity, interceptors=interceptors, **options)
+
+
+def identity_channel(
+    target: str,
+    identity: TlsIdentity,
+    *,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    **options: Any,
+) -> grpc.aio.Channel:
+    """An mTLS channel presenting ``identity``: the bytes the start-up check
+    (:func:`~certseal.tlsfiles.read_tls_identity`) returned."""
     credentials = grpc.ssl_channel_credentials(
-        root_certificates=Path(ca_file).read_bytes(),
-        private_key=Path(key_file).read_bytes(),
-        certificate_chain=Path(cert_file).read_bytes(),
+        root_certificates=identity.ca,
+        private_key=identity.key,
+        certificate_chain=identity.cert,
     )
     opts = [
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),

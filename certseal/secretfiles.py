@@ -7,11 +7,13 @@ the embedded stack creates them (mode 0600) on first run.
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from pathlib import Path
 
-from certseal.bounds import MAX_SMALL_FILE_BYTES
-from certseal.errors import invalid
-from certseal.files import read_regular_file
+from certseal.bounds import MAX_CA_BUNDLE_BYTES, MAX_SMALL_FILE_BYTES
+from certseal.errors import CertsealError, invalid
+from certseal.files import read_regular_file, without_bom
 
 KEK = "secrets.kek_file"
 """The setting naming the key-encryption key's file (``[secrets] kek_file``)."""
@@ -93,4 +95,198 @@ def read_dsn_file(path: str | Path, field: str = DSN) -> str:
             "postgresql://user:password@host:port/database; not libpq's key=value "
             "form)",
         )
+    check_dsn_files(dsn, field)
     return dsn
+
+
+#: asyncpg's sslmode values, weakest first (libpq's order)
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _dsn_query(dsn: str) -> dict[str, str]:
+    """The DSN's query as asyncpg reads it (percent-decoded, the last of a repeated
+    key); {} when it is none asyncpg would parse (it refuses the DSN then)."""
+    try:
+        query = urllib.parse.urlsplit(dsn).query
+        pairs = urllib.parse.parse_qsl(query, strict_parsing=bool(query))
+    except ValueError:
+        return {}
+    return dict(pairs)
+
+
+def check_dsn_files(dsn: str, field: str = DSN) -> None:
+    """Read and parse the files the DSN's query names, as asyncpg would open them
+    (while it parses the string, before connecting): ``sslrootcert`` and
+    ``sslcrl`` with ``sslmode`` require or stricter, ``sslcert`` (and its
+    ``sslkey``) unless ``sslmode`` is disable. Each is read as a regular file
+    within :data:`~certseal.bounds.MAX_SMALL_FILE_BYTES`, so a FIFO or a device
+    does not block ``ssl`` for ever, and must hold what ``ssl`` expects (PEM
+    certificates, PEM CRLs, a PEM private key): ``ssl`` would say ``[X509] PEM
+    lib``, naming nothing. CertsealError(INVALID_ARGUMENT, ``field``) naming the
+    query setting and its file; the DSN's text is never quoted."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    from certseal.tlsfiles import read_certificates
+
+    query = _dsn_query(dsn)
+    mode = query.get("sslmode") or os.environ.get("PGSSLMODE") or "prefer"
+    if mode.replace("_", "-") not in _SSLMODES:
+        return  # asyncpg refuses it: create_pool says so
+    strength = _SSLMODES.index(mode.replace("_", "-"))
+
+    def named(name: str) -> str | None:
+        return query.get(name) or None
+
+    def reading(name: str, path: str) -> bytes:
+        try:
+            return without_bom(read_regular_file(path, field, MAX_SMALL_FILE_BYTES))
+        except CertsealError as exc:
+            raise invalid(field, f"its {name}: {exc.message}") from None
+
+    if strength >= _SSLMODES.index("require"):
+        root = named("sslrootcert")
+        if root:
+            try:
+                read_certificates(root, field, MAX_CA_BUNDLE_BYTES)
+            except CertsealError as exc:
+                raise invalid(field, f"its sslrootcert: {exc.message}") from None
+        crl = named("sslcrl")
+        if crl:
+            data = reading("sslcrl", crl)
+            try:
+                x509.load_pem_x509_crl(data)
+            except ValueError:
+                raise invalid(
+                    field, f"its sslcrl: {crl} holds no PEM certificate revocation list"
+                ) from None
+    cert = named("sslcert")
+    if strength > _SSLMODES.index("disable") and cert:
+        try:
+            read_certificates(cert, field)
+        except CertsealError as exc:
+            raise invalid(field, f"its sslcert: {exc.message}") from None
+        key_name = "sslkey" if named("sslkey") else "sslcert"
+        key = named("sslkey") or cert
+        data = reading(key_name, key)
+        password = query.get("sslpassword", "")
+        try:
+            serialization.load_pem_private_key(
+                data, password=password.encode() if password else None
+            )
+        except TypeError:  # encrypted and no sslpassword
+            raise invalid(
+                field, f"its {key_name}: {key} is encrypted and no sslpassword is set"
+            ) from None
+        except (ValueError, UnsupportedAlgorithm):
+            raise invalid(
+                field,
+                f"its {key_name}: {key} holds no PEM private key"
+                + (" (or not one sslpassword opens)" if password else ""),
+            ) from None
+
+
+_SECRET_KEYS = ("password", "sslpassword")
+
+
+def _without_query_secrets(dsn: str) -> str:
+    """The DSN with the values of ``password=`` and ``sslpassword=`` in its query cut
+    out (as far as the next ``&`` or the end)."""
+    head, mark, query = dsn.partition("?")
+    if not mark:
+        return dsn
+    kept = [
+        f"{key}=" if key in _SECRET_KEYS else item
+        for item in query.split("&")
+        for key in [item.partition("=")[0]]
+    ]
+    return head + "?" + "&".join(kept)
+
+
+def dsn_secrets(dsn: str) -> list[str]:
+    """The DSN's secret parts: the password of its user information (from the user
+    name's ``:`` to the DSN's last ``@`` outside the query's password values,
+    whatever characters it holds, ``/ ? # @`` unencoded too) and the values of
+    ``password`` and ``sslpassword`` in its query."""
+    rest = _without_query_secrets(dsn.split("://", 1)[-1])
+    found = [rest.rpartition("@")[0].partition(":")[2]] if "@" in rest else []
+    query = _dsn_query(dsn)
+    found += [query[k] for k in _SECRET_KEYS if query.get(k)]
+    return [secret for secret in found if secret]
+
+
+def quotes_a_secret(text: str, dsn: str) -> bool:
+    """Whether ``text`` holds a piece of one of the DSN's secrets (any three of its
+    characters in a row, or the whole of a shorter one): a message that does must
+    not be shown."""
+    for secret in dsn_secrets(dsn):
+        if len(secret) <= 3:
+            if secret in text:
+                return True
+            continue
+        if any(secret[i : i + 3] in text for i in range(len(secret) - 2)):
+            return True
+    return False
+
+
+def dsn_host(dsn: str) -> str:
+    """The host(s) and port(s) of the DSN's authority as a URI parser reads them
+    ("" when there are none, or when they cannot be told apart from the user
+    information or would quote a piece of a password)."""
+    try:
+        netloc = urllib.parse.urlsplit(dsn).netloc
+    except ValueError:
+        return ""
+    host = netloc.rpartition("@")[2]
+    if not _host_is_plain(dsn, netloc):
+        return ""
+    return "" if quotes_a_secret(host, dsn) else host
+
+
+#: a host list as asyncpg takes it: host[:port], comma-separated; IPv6 in brackets
+_HOSTS = re.compile(
+    r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._%-]*)(?::\d*)?"
+    r"(?:,(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._%-]*)(?::\d*)?)*"
+)
+
+
+def _host_is_plain(dsn: str, netloc: str) -> bool:
+    """Whether ``host`` (what a URI parser takes as the DSN's host) is surely the
+    host: it reads as a host list, and no ``@`` stands after it outside the query's
+    password values (a password holding ``/ ? #`` unencoded moves the parser's
+    authority inside it, and its "host" is then a piece of the password)."""
+    tail = _without_query_secrets(dsn.split("://", 1)[-1])
+    host = netloc.rpartition("@")[2]
+    return (
+        tail.startswith(netloc)
+        and bool(_HOSTS.fullmatch(host))
+        and "@" not in tail[len(netloc) :]
+    )
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN as it may be shown: scheme, host(s), port and database, the user
+    name, and the query's settings but their password values, which read ``***``
+    (as the user information's password does). The host part is shown only when it
+    can be told apart from the user information (else ``<host>``)."""
+    try:
+        parts = urllib.parse.urlsplit(dsn)
+        netloc = parts.netloc
+    except ValueError:
+        return "postgresql://<withheld>"
+    user, at, host = netloc.rpartition("@")
+    if not _host_is_plain(dsn, netloc):
+        return f"{parts.scheme}://<withheld>"  # an @ where no URI parser expects it
+    if at:
+        name, colon, _password = user.partition(":")
+        user = f"{name}:***@" if colon else f"{name}@"
+    query = [
+        (key, "***" if key in ("password", "sslpassword") else value)
+        for key, value in _dsn_query(dsn).items()
+    ]
+    shown = f"{parts.scheme}://{user}{host}{parts.path}"
+    if query:
+        shown += "?" + urllib.parse.urlencode(query, safe="/:*")
+    text = shown
+    return "postgresql://<withheld>" if quotes_a_secret(text, dsn) else text

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certseal.bounds import MAX_SMALL_FILE_BYTES
 from certseal.errors import invalid
-from certseal.files import read_regular_file
+from certseal.files import read_regular_file, without_bom
 
 TLS_FIELDS = ("tls.ca_file", "tls.cert_file", "tls.key_file")
 """The settings of the shared ``[tls]`` identity: CA, certificate, key."""
@@ -43,22 +45,19 @@ class TlsIdentity:
         return "TlsIdentity(<key withheld>)"
 
 
-BOM = b"\xef\xbb\xbf"
-"""A UTF-8 byte order mark, as a Windows editor starts a file with: dropped (gRPC's
-PEM reader would not take the file)."""
-
 _TRUSTED = re.compile(
     rb"-----BEGIN TRUSTED CERTIFICATE-----(.+?)-----END TRUSTED CERTIFICATE-----",
     re.DOTALL,
 )
 
+_BEGIN_AT_LINE_START = re.compile(rb"^-----BEGIN CERTIFICATE-----", re.MULTILINE)
+
 #: the private keys gRPC's TLS (BoringSSL) takes
 _TLS_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 
 
-def _read_pem(path: str, field: str) -> bytes:
-    data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
-    return data[len(BOM) :] if data.startswith(BOM) else data
+def _read_pem(path: str, field: str, limit: int = MAX_SMALL_FILE_BYTES) -> bytes:
+    return without_bom(read_regular_file(path, field, limit))
 
 
 def _certificates(data: bytes) -> list[x509.Certificate]:
@@ -67,7 +66,7 @@ def _certificates(data: bytes) -> list[x509.Certificate]:
     ``openssl x509 -trustout`` and some system bundles write them). ValueError if
     none."""
     try:
-        return x509.load_pem_x509_certificates(data)
+        found = x509.load_pem_x509_certificates(data)
     except ValueError:
         trusted = [
             # the block is the certificate's DER and then its trust settings
@@ -79,15 +78,38 @@ def _certificates(data: bytes) -> list[x509.Certificate]:
         if not trusted:
             raise
         return [x509.load_der_x509_certificate(der) for der in trusted]
+    begun = data.count(b"-----BEGIN CERTIFICATE-----")
+    # gRPC's (BoringSSL's) and ssl's readers take a BEGIN line only at a line's
+    # start: a block after other text on its line they would silently leave out
+    at_start = len(_BEGIN_AT_LINE_START.findall(data))
+    if not begun == at_start == len(found):
+        raise SkippedBlock(begun, min(at_start, len(found)))
+    return found
 
 
-def read_certificates(path: str, field: str) -> tuple[bytes, list[x509.Certificate]]:
-    """The bytes of the PEM file at ``path`` (without a leading byte order mark) and
-    the certificates it holds (at least one). INVALID_ARGUMENT (``field``) when it
-    cannot be read or holds none."""
-    data = _read_pem(path, field)
+class SkippedBlock(ValueError):
+    """A PEM bundle with more BEGIN CERTIFICATE lines than certificates read (a
+    BEGIN line not at a line's start, as after a byte order mark or pasted text):
+    the reader would silently leave that certificate out."""
+
+    def __init__(self, begun: int, read: int):
+        super().__init__(
+            f"has {begun} BEGIN CERTIFICATE lines but {read} certificates could be "
+            "read: a BEGIN line is not at the start of its line"
+        )
+
+
+def read_certificates(
+    path: str, field: str, limit: int = MAX_SMALL_FILE_BYTES
+) -> tuple[bytes, list[x509.Certificate]]:
+    """The bytes of the PEM file at ``path`` (without a leading byte order mark, at
+    most ``limit``) and the certificates it holds (at least one). INVALID_ARGUMENT
+    (``field``) when it cannot be read or holds none."""
+    data = _read_pem(path, field, limit)
     try:
         return data, _certificates(data)
+    except SkippedBlock as exc:
+        raise invalid(field, f"{path} {exc}") from None
     except ValueError:  # its text points outside: the path and the fault say it
         raise invalid(field, f"{path} holds no PEM certificate") from None
 
@@ -210,3 +232,43 @@ def server_credentials(
         root_certificates=identity.ca,
         require_client_auth=True,
     )
+
+
+def load_checked_verify_locations(
+    context: ssl.SSLContext, certificates: list[x509.Certificate]
+) -> None:
+    """Trust ``certificates`` (as :func:`read_certificates` returned them) in
+    ``context``: their DER, not a second read of the file by ``ssl`` (whose PEM
+    reader would skip a block behind a byte order mark, silently)."""
+    context.load_verify_locations(cadata=der_bundle(certificates))
+
+
+def der_bundle(certificates: list[x509.Certificate]) -> bytes:
+    """``certificates`` as concatenated DER: what ``ssl`` takes as ``cadata``."""
+    return b"".join(
+        cert.public_bytes(serialization.Encoding.DER) for cert in certificates
+    )
+
+
+def load_checked_cert_chain(
+    context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes, field: str
+) -> None:
+    """Load the certificate chain and key :func:`read_key_pair` returned into
+    ``context``. ``ssl`` takes only paths: the checked bytes go through an anonymous
+    in-memory file (``memfd_create``, Linux), never to disk, so what is served is
+    what was checked (a byte order mark dropped). INVALID_ARGUMENT (``field``) if
+    ``ssl`` still refuses them."""
+    memfd = getattr(os, "memfd_create", None)
+    if memfd is None:  # not Linux: the checked bytes cannot be handed over
+        raise invalid(field, "this platform cannot hand ssl a checked key pair")
+    fd = memfd("certseal-tls", getattr(os, "MFD_CLOEXEC", 0))
+    try:
+        data = memoryview(cert_pem.rstrip(b"\n") + b"\n" + key_pem)
+        while data:
+            data = data[os.write(fd, data) :]
+        try:
+            context.load_cert_chain(f"/proc/self/fd/{fd}")
+        except ssl.SSLError as exc:
+            raise invalid(field, f"ssl refuses it: {exc.reason or exc}") from None
+    finally:
+        os.close(fd)

@@ -28,6 +28,7 @@ from certseal.devstack import AlreadyRunning, RunLock
 from certseal.errors import CertsealError, invalid
 from certseal.events import default_topics
 from certseal.listen import split_listen
+from certseal.secretfiles import redact_dsn
 from services.config import Config, load
 from services.devstack import DevStack
 from services.run_layers import (
@@ -264,7 +265,7 @@ Ctrl-C stops everything; running again reuses the data.
             f"""
 certseal {headline} on the embedded defaults (data in {home.resolve()}).
 
-  PostgreSQL   {cfg.database.dsn()}
+  PostgreSQL   {redact_dsn(cfg.database.dsn())} (password withheld; in {cfg.database.dsn_file})
   Kafka        {kafka}
                topics: {topics}
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}

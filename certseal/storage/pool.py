@@ -12,6 +12,8 @@ import json
 import logging
 import math
 import os
+import re
+import ssl
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import asyncpg
 import msgspec
 
 from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.secretfiles import quotes_a_secret
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +68,42 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
+#: asyncpg's refusals of a DSN's settings (asyncpg.ClientConfigurationError) that
+#: quote no part of the user name or password, shown as asyncpg words them (unless
+#: a piece of a password is in them all the same)
+_SETTING_REFUSALS = re.compile(
+    r"`sslmode` parameter must be one of|`sslnegotiation` parameter must be one of"
+    r"|root certificate file .* does not exist or cannot be accessed"
+    r"|cannot determine location of user PostgreSQL configuration directory"
+    r"|(Unsupported|No such) TLS version|direct TLS requires"
+    r"|could not match \d+ port numbers to \d+ hosts"
+    r"|could not determine (user|database) name"
+)
+
+
 @contextlib.contextmanager
-def naming_the_dsn_file() -> Iterator[None]:
-    """asyncpg's refusals of a connection string as CertsealErrors naming
+def naming_the_dsn_file(dsn: str = "") -> Iterator[None]:
+    """asyncpg's refusals of a connection string (``dsn``) as CertsealErrors naming
     ``database.dsn_file``, for a start or a command (:func:`create_pool`); a
-    worker's reconnection keeps asyncpg's own errors."""
+    worker's reconnection keeps asyncpg's own errors. No message repeats a piece of
+    the DSN's password (:func:`certseal.secretfiles.quotes_a_secret`)."""
     try:
         yield
-    except ValueError:  # asyncpg's parser quotes the part it could not read, which
-        # may be a piece of the password: its words are never repeated
+    except ssl.SSLError as exc:  # a file it names holds no certificate or key, or
+        # the server's certificate is not one its sslrootcert trusts
         raise invalid(
             "database.dsn_file",
-            "not a PostgreSQL connection string (characters such as / # ? @ : in the "
-            "user name or password must be percent-encoded)",
+            f"TLS toward PostgreSQL failed ({exc.reason or type(exc).__name__}): "
+            "check the sslmode, sslrootcert, sslcert and sslkey it names",
         ) from None
+    except asyncpg.ClientConfigurationError as exc:
+        said = str(exc)
+        if _SETTING_REFUSALS.search(said) and not quotes_a_secret(said, dsn):
+            raise invalid("database.dsn_file", said) from None
+        raise invalid("database.dsn_file", _NOT_A_DSN) from None
+    except ValueError:  # asyncpg's parser quotes the part it could not read, which
+        # may be a piece of the password: its words are never repeated
+        raise invalid("database.dsn_file", _NOT_A_DSN) from None
     except (
         FileNotFoundError,
         PermissionError,
@@ -99,6 +124,12 @@ def naming_the_dsn_file() -> Iterator[None]:
         ) from None
 
 
+_NOT_A_DSN = (
+    "not a PostgreSQL connection string (characters such as / # ? @ : in the "
+    "user name or password must be percent-encoded)"
+)
+
+
 async def create_pool(
     dsn: str, *, min_size: int = 2, max_size: int = 10
 ) -> asyncpg.Pool:
@@ -108,7 +139,7 @@ async def create_pool(
     that is not a PostgreSQL connection string, and FAILED_PRECONDITION naming it when
     the server refuses the connection (no such role or database, a password refused):
     a service's start then says it in one line (certseal.process.leave)."""
-    with naming_the_dsn_file():
+    with naming_the_dsn_file(dsn):
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,

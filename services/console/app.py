@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import ssl
 import time
 from typing import Any
@@ -25,14 +24,16 @@ from prometheus_client import Counter, Histogram
 
 from certseal.errors import invalid
 from certseal.events import default_topics
-from certseal.files import certificate_common_name
+from certseal.files import certificate_common_name, is_missing
 from certseal.fontfiles import check_font_file
 from certseal.listen import bind_problem
 from certseal.metrics import Metrics
-from certseal.rpc import Caller, secure_channel
+from certseal.rpc import Caller, identity_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import (
+    load_checked_cert_chain,
+    load_checked_verify_locations,
     read_certificates,
     read_key_pair,
     read_tls_identity,
@@ -67,12 +68,14 @@ class ConsoleApp:
         cs = self.settings
         # its client identity toward the services, read and parsed: gRPC would only
         # fail every call
-        read_tls_identity(
+        # (its channels are made from these bytes, not a second read of the files)
+        self._tls = read_tls_identity(
             config.tls.ca_file, cs.cert_file, cs.key_file, section_fields("console")
         )
         self.identity = certificate_common_name(cs.cert_file, "console.cert_file")
         # a missing font is a warning (boxes on the page); one that is no font, not
-        if cs.rare_font_file and os.path.lexists(cs.rare_font_file):
+        rare = cs.rare_font_file
+        if rare and not is_missing(rare, "console.rare_font_file"):
             check_font_file(cs.rare_font_file, "console.rare_font_file")
         self._channels: list[grpc.aio.Channel] = []
         self._stop = asyncio.Event()
@@ -120,12 +123,7 @@ class ConsoleApp:
         return count
 
     def _channel(self, target: str) -> grpc.aio.Channel:
-        channel = secure_channel(
-            target,
-            self.config.tls.ca_file,
-            self.settings.cert_file,
-            self.settings.key_file,
-        )
+        channel = identity_channel(target, self._tls)
         self._channels.append(channel)
         return channel
 
@@ -209,16 +207,17 @@ class ConsoleApp:
         await self._runner.setup()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         # read and parsed first: ssl says only "[SSL] PEM lib" of a wrong file
-        read_key_pair(
+        # and ssl is handed the bytes checked, never a second read of the files
+        pair = read_key_pair(
             cs.https_cert_file,
             cs.https_key_file,
             ("console.https_cert_file", "console.https_key_file"),
         )
-        context.load_cert_chain(cs.https_cert_file, cs.https_key_file)
+        load_checked_cert_chain(context, *pair, "console.https_cert_file")
         if cs.client_ca_file:  # clerks may sign in with a browser client certificate
-            read_certificates(cs.client_ca_file, "console.client_ca_file")
+            _, roots = read_certificates(cs.client_ca_file, "console.client_ca_file")
             context.verify_mode = ssl.CERT_OPTIONAL
-            context.load_verify_locations(cs.client_ca_file)
+            load_checked_verify_locations(context, roots)
         host, _, port = self.listen.rpartition(":")
         site = web.TCPSite(self._runner, host, int(port), ssl_context=context)
         try:

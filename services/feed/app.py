@@ -11,11 +11,12 @@ from pathlib import Path
 import grpc
 from aiohttp.abc import AbstractResolver
 
+from certseal.bounds import MAX_CA_BUNDLE_BYTES
 from certseal.crypto import KeyWrapper
 from certseal.process import ServiceProcess
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import read_certificates
+from certseal.tlsfiles import der_bundle, read_certificates
 from certseal.v1 import feed_pb2, feed_pb2_grpc
 from services.feed.config import FeedSettings
 from services.feed.egress import EgressPolicy
@@ -69,13 +70,17 @@ class FeedApp(ServiceProcess):
         """The store, the webhook engine, the service; the webhook dispatcher."""
         cfg = self.config
         kafka = cfg.kafka.settings("certseal-feed")
-        if cfg.feed.webhook_ca_file:  # parsed first: ssl says only "PEM lib"
-            read_certificates(cfg.feed.webhook_ca_file, "feed.webhook_ca_file")
+        roots = None
+        if cfg.feed.webhook_ca_file:  # parsed first: ssl says only "PEM lib"; and
+            # ssl is handed what was parsed, not a second read of the file
+            _, roots = read_certificates(
+                cfg.feed.webhook_ca_file, "feed.webhook_ca_file", MAX_CA_BUNDLE_BYTES
+            )
         self.store = FeedStore(self.pool)
         self.webhooks = WebhookEngine(
             kafka=kafka,
             ssl_context=ssl.create_default_context(
-                cafile=cfg.feed.webhook_ca_file or None
+                cadata=der_bundle(roots) if roots is not None else None
             ),
             retry=RetryPolicy(
                 window_s=cfg.feed.webhook_retry_window_h * 3600,

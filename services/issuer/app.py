@@ -15,7 +15,7 @@ from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
-from certseal.rpc import secure_channel
+from certseal.rpc import identity_channel
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
@@ -53,7 +53,8 @@ class GrpcDocumentSealer:
         # its client identity, read and parsed at start: gRPC would only fail
         # every call to the seal service ("is it running?")
         section = settings.issuer
-        read_tls_identity(
+        # (the channel is made from these bytes, not a second read of the files)
+        self._identity = read_tls_identity(
             settings.tls.ca_file,
             section.cert_file,
             section.key_file,
@@ -67,12 +68,7 @@ class GrpcDocumentSealer:
         if self._stub is None or self._target != cfg.seal_target:
             self._target = cfg.seal_target
             self._stub = seal_pb2_grpc.SealStub(
-                secure_channel(
-                    cfg.seal_target,
-                    self._settings.tls.ca_file,
-                    cfg.cert_file,
-                    cfg.key_file,
-                )
+                identity_channel(cfg.seal_target, self._identity)
             )
         return self._stub
 

@@ -35,7 +35,6 @@ import datetime as dt
 import functools
 import io
 import multiprocessing
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from fontTools import ttLib
 from fpdf import FPDF
 
 from certseal.errors import invalid
-from certseal.files import read_regular_file
+from certseal.files import folder_entries, is_missing, read_regular_file
 from certseal.fontfiles import check_font_file
 from certseal.licencefile import XMP_NAMESPACE, keywords_text
 
@@ -100,10 +99,10 @@ def load_templates(
     silently unused), or a file and its problem (not a regular file, over
     :data:`MAX_TEMPLATE_BYTES`, not UTF-8 TOML, an unknown key, a wrong type).
     """
-    if not folder.is_dir():
+    if is_missing(folder, field) or not folder.is_dir():
         raise invalid(field, f"{folder} is not a folder of <type_code>.toml templates")
     found: dict[str, DocumentTemplate] = {}
-    for path in sorted(folder.glob("*.toml")):
+    for path in folder_entries(folder, field, ".toml"):
         # a regular file within the bound: a FIFO named x.toml is refused, not read
         data = read_regular_file(
             path, field, MAX_TEMPLATE_BYTES, limit_text=f"{MAX_TEMPLATE_BYTES} bytes"
@@ -166,9 +165,11 @@ class Fonts:
 
         Raises ``FileNotFoundError`` naming ``make fonts`` when ``rare`` does not
         exist (licence files are then off), and CertsealError(INVALID_ARGUMENT,
-        ``field``) when it exists but is no font fontTools opens
+        ``field``) when it cannot be reached (a folder on its way this process may
+        not enter) or exists but is no font fontTools opens
         (:func:`certseal.fontfiles.check_font_file`): every render would fail."""
-        if not os.path.lexists(rare):
+        if is_missing(rare, field):  # only ENOENT: a folder it cannot enter is
+            # the setting's fault, not an absent font
             raise FileNotFoundError(
                 f"{rare}: the rare-character font is missing (make fonts installs "
                 "Debian's fonts-hanazono)"

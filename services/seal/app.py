@@ -10,7 +10,7 @@ from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.process import ServiceProcess
-from certseal.rpc import secure_channel
+from certseal.rpc import identity_channel
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import read_tls_identity, section_fields
@@ -46,7 +46,8 @@ class GrpcLicenceVerifier:
         # its client identity, read and parsed at start: gRPC would only fail
         # every call to the verifier service ("is it running?")
         section = settings.seal
-        read_tls_identity(
+        # (the channel is made from these bytes, not a second read of the files)
+        self._identity = read_tls_identity(
             settings.tls.ca_file,
             section.cert_file,
             section.key_file,
@@ -62,12 +63,7 @@ class GrpcLicenceVerifier:
         if self._stub is None or self._target != cfg.verifier_target:
             self._target = cfg.verifier_target
             self._stub = verifier_pb2_grpc.VerifierStub(
-                secure_channel(
-                    cfg.verifier_target,
-                    self._settings.tls.ca_file,
-                    cfg.cert_file,
-                    cfg.key_file,
-                )
+                identity_channel(cfg.verifier_target, self._identity)
             )
         try:
             reply = await self._stub.VerifyCode(

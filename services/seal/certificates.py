@@ -34,7 +34,7 @@ from certseal.crypto import (
 )
 from certseal.der import check_outside as der_check
 from certseal.errors import invalid
-from certseal.files import read_regular_file
+from certseal.files import read_regular_file, without_bom
 
 _P256_OID = "1.2.840.10045.3.1.7"
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
@@ -188,14 +188,21 @@ def _sm2_private_scalar(data: bytes) -> int:
     """The private scalar of the SM2 key in ``data``: SEC 1 (``EC PRIVATE KEY``) or
     PKCS#8 (``PRIVATE KEY``, as ``openssl genpkey -algorithm SM2`` and ``openssl
     pkey`` write it; its algorithm id-ecPublicKey with the SM2 curve, or the SM2 OID
-    itself as older OpenSSL wrote), PEM or DER. :class:`EncryptedKey` for an
-    encrypted one, :class:`NoSm2Key` for anything else."""
+    itself as older OpenSSL wrote), PEM or DER. In PEM, the first private key block
+    is taken: ``openssl ecparam -name SM2 -genkey`` writes the curve's parameters
+    first (``SM2 PARAMETERS`` then PKCS#8 in OpenSSL 3; ``EC PARAMETERS`` then SEC 1
+    in OpenSSL 1.1.1 and GmSSL 2). :class:`EncryptedKey` for an encrypted one,
+    :class:`NoSm2Key` for anything else."""
     label, headers = "", {}
     if asn1_pem.detect(data):
         try:
-            label, headers, data = asn1_pem.unarmor(data)
+            blocks = list(asn1_pem.unarmor(data, multiple=True))
         except ValueError:
             raise NoSm2Key("no PEM private key") from None
+        keys = [block for block in blocks if block[0].endswith("PRIVATE KEY")]
+        if not keys:
+            raise NoSm2Key("no PEM private key block") from None
+        label, headers, data = keys[0]
     if label == "ENCRYPTED PRIVATE KEY" or "ENCRYPTED" in headers.get("Proc-Type", ""):
         raise EncryptedKey("encrypted")
     try:
@@ -397,7 +404,10 @@ class SealCa:
         be read, is encrypted, holds no key or another kind of key (each said as
         such), or another certificate's key."""
         cert_field, key_field = fields
-        data = read_regular_file(cert_file, cert_field, MAX_SMALL_FILE_BYTES)
+        # a byte order mark dropped, as from every PEM file certseal reads
+        data = without_bom(
+            read_regular_file(cert_file, cert_field, MAX_SMALL_FILE_BYTES)
+        )
         try:
             cert = _pem_certificate(data)
             public = read_certificate(cert).public_key_der
@@ -405,7 +415,7 @@ class SealCa:
             raise invalid(
                 cert_field, f"{cert_file} holds no X.509 certificate ({exc})"
             ) from None
-        data = read_regular_file(key_file, key_field, MAX_SMALL_FILE_BYTES)
+        data = without_bom(read_regular_file(key_file, key_field, MAX_SMALL_FILE_BYTES))
         load = (
             serialization.load_pem_private_key
             if asn1_pem.detect(data)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +54,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certseal import der
 from certseal.crypto import InvalidSignature, Suite, signature_from_der, verify
 from certseal.errors import invalid
-from certseal.files import read_regular_file
+from certseal.files import read_regular_file, without_bom
 
 if TYPE_CHECKING:  # the rules live beside the check that reads them
     from services.seal.makers import MakerRule
@@ -143,6 +144,9 @@ class TrustStore:
         return TrustStore((own, *self.anchors), self.intermediates, self.makers)
 
 
+_BEGIN = re.compile(rb"-----BEGIN ")
+
+
 def load_trust_files(
     files: Iterable[str], field: str = "seal.trusted_ca_files"
 ) -> list[bytes]:
@@ -154,7 +158,9 @@ def load_trust_files(
     """
     found: list[bytes] = []
     for name in files:
-        data = read_regular_file(Path(name), field, MAX_TRUST_FILE_BYTES)
+        # a byte order mark dropped: asn1crypto would skip the marked BEGIN line
+        # as text between blocks, and that certificate with it, silently
+        data = without_bom(read_regular_file(Path(name), field, MAX_TRUST_FILE_BYTES))
         try:
             blobs = (
                 [body for _kind, _headers, body in pem.unarmor(data, multiple=True)]
@@ -165,6 +171,13 @@ def load_trust_files(
             raise invalid(field, f"{name} holds no PEM certificate") from None
         if not blobs:
             raise invalid(field, f"{name} holds no certificate")
+        begun = len(_BEGIN.findall(data)) if pem.detect(data) else 1
+        if begun != len(blobs):  # a block the reader skipped: never drop one quietly
+            raise invalid(
+                field,
+                f"{name} has {begun} BEGIN lines but {len(blobs)} PEM blocks could "
+                "be read: a block is damaged (a BEGIN line not at a line's start?)",
+            )
         for blob in blobs:
             try:
                 der_certificate(blob)

@@ -43,10 +43,9 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonc
 
 from certseal.der import check_outside
 from certseal.errors import CertsealError, ErrorKind, invalid
-from certseal.files import read_regular_file
+from certseal.files import BOM, read_regular_file
 from certseal.listen import bind_problem, split_listen
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import BOM
 from services.seal.timestamp import SM3, imprint
 from services.seal.tsa_token import TokenParts, TsaBuilder, TsaKey, tsa_key
 
@@ -102,9 +101,10 @@ def read_tsa_identity(
     data = _tsa_file(cert_file, CERT_FIELD)
     try:
         if b"-----BEGIN" in data:
-            cert = x509.load_pem_x509_certificates(data)[0]
+            chain = x509.load_pem_x509_certificates(data)
         else:
-            cert = x509.load_der_x509_certificate(data)
+            chain = [x509.load_der_x509_certificate(data)]
+        cert = chain[0]
     except ValueError:
         raise invalid(
             CERT_FIELD, f"{cert_file} holds no X.509 certificate (PEM or DER)"
@@ -126,6 +126,12 @@ def read_tsa_identity(
             CERT_FIELD, f"{cert_file} holds a certificate with malformed extensions"
         ) from None
     if usage is None or ExtendedKeyUsageOID.TIME_STAMPING not in usage:
+        if any(_time_stamping(later) for later in chain[1:]):  # a root-first chain
+            raise invalid(
+                CERT_FIELD,
+                f"{cert_file} lists its certificates out of order: the TSA's own "
+                "(timeStamping) certificate must come first, then its issuers",
+            )
         raise invalid(
             CERT_FIELD,
             f"{cert_file} is no time-stamping certificate: its extended key usage "
@@ -177,6 +183,15 @@ class Rejection(core.Sequence):
     asn1crypto's own type requires."""
 
     _fields = [("status", tsp.PKIStatusInfo)]  # noqa: RUF012
+
+
+def _time_stamping(cert: x509.Certificate) -> bool:
+    """Whether ``cert``'s extended key usage names timeStamping."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    return ExtendedKeyUsageOID.TIME_STAMPING in usage
 
 
 def _spki(public_key: object) -> bytes:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -315,17 +316,52 @@ def _check_files(cfg: Config) -> None:
         check_readable("verifier.bundle_cert_file", vcfg.bundle_cert_file)
     for path in vcfg.index_key_files:  # read whole: a key of the wrong size too
         read_secret_file(Path(path), "verifier.index_key_files")
-    data_dir = Path(vcfg.data_dir)
-    if data_dir.exists() and not data_dir.is_dir():
-        raise invalid("verifier.data_dir", f"{vcfg.data_dir} is not a folder")
+    check_data_dir(vcfg.data_dir)
     if vcfg.log_target:
         NoteVerifier.parse(vcfg.log_key, "verifier.log_key")
 
 
+def check_data_dir(path: str) -> None:
+    """The worker's folder, or the nearest folder above it that exists (where the
+    worker will make it), as the worker would use it, without making anything (a
+    start refused for another reason leaves no folder behind). A path that cannot be
+    a folder (a regular file, a symbolic link loop, a dangling link such as a
+    volume not mounted, a path under a file) or one this process may not write is
+    INVALID_ARGUMENT ``verifier.data_dir``, not a traceback from ``mkdir`` once
+    Faust runs (``Path.exists()`` is False for a loop or a dangling link)."""
+    field = "verifier.data_dir"
+    at = os.path.abspath(path)
+    while True:
+        try:
+            status = os.stat(at)
+        except FileNotFoundError:
+            if os.path.lexists(at):
+                raise invalid(
+                    field, f"{at} is a symbolic link to nothing (a volume not mounted?)"
+                ) from None
+            parent = os.path.dirname(at)
+            if parent == at:
+                raise invalid(field, f"no folder of {path} exists") from None
+            at = parent  # made by the worker: look at the folder above
+            continue
+        except NotADirectoryError:
+            raise invalid(field, f"{path} is under a file, not a folder") from None
+        except OSError as exc:
+            raise invalid(field, f"cannot reach {at!r}: {exc.strerror}") from None
+        except ValueError:  # a NUL in the path
+            raise invalid(field, f"{path!r} is not a usable path") from None
+        break
+    if not stat.S_ISDIR(status.st_mode):
+        raise invalid(field, f"{at} is not a folder")
+    if not os.access(at, os.W_OK | os.X_OK):
+        raise invalid(field, f"{at} is a folder this process may not write")
+
+
 def _bad_input(message: str) -> NoReturn:
     """Stop on a bad setting: its message on stderr and exit status 2, as the
-    ``certseal`` commands and argparse do for bad input."""
-    print(message, file=sys.stderr)
+    ``certseal`` commands and argparse do for bad input; prefixed with the process's
+    name, as every other service's start-up error is (certseal.process.leave)."""
+    print(f"services.verifier: {message}", file=sys.stderr)
     sys.exit(2)
 
 

@@ -33,10 +33,11 @@ from certseal.events import (
     TRUST_EVENTS,
     VERIFIER_DEAD_LETTERS,
 )
-from certseal.files import read_regular_file
+from certseal.files import read_regular_file, without_bom
 from certseal.hsm import labelled_key
 from certseal.indexkeys import IndexKeys
 from certseal.secretfiles import read_secret_file
+from certseal.tlsfiles import read_key_pair
 from services.verifier.bundle import BundleSigner, TokenBundleSigner
 from services.verifier.config import (
     VerifierSettings,
@@ -449,11 +450,13 @@ def bundle_signer(
     naming the setting at fault."""
     vcfg = config.verifier
     if not vcfg.bundle_key:
-        return BundleSigner(Path(cert_file).read_bytes(), Path(key_file).read_bytes())
+        # the pair the start check read, as it read it (a byte order mark dropped)
+        fields = vcfg.identity_fields("verifier")
+        return BundleSigner(*read_key_pair(cert_file, key_file, fields[1:]))
     if not vcfg.bundle_cert_file:
-        raise invalid("[verifier] bundle_cert_file", "is not set (bundle_key is)")
-    cert_pem = read_regular_file(
-        vcfg.bundle_cert_file, "[verifier] bundle_cert_file", 64 * 1024
+        raise invalid("verifier.bundle_cert_file", "is not set (bundle_key is)")
+    cert_pem = without_bom(
+        read_regular_file(vcfg.bundle_cert_file, "verifier.bundle_cert_file", 64 * 1024)
     )
-    key = labelled_key(config.pkcs11, vcfg.bundle_key, "[verifier] bundle_key")
+    key = labelled_key(config.pkcs11, vcfg.bundle_key, "verifier.bundle_key")
     return TokenBundleSigner(cert_pem, key)

@@ -95,12 +95,12 @@ class TokenBundleSigner:
     on the token's thread pool; its certificate (``bundle_cert_file``), issued by the
     platform CA to a verifier identity, goes along as with :class:`BundleSigner`.
 
-    Raises CertsealError(INVALID_ARGUMENT, field ``[verifier] bundle_cert_file``) when
+    Raises CertsealError(INVALID_ARGUMENT, field ``verifier.bundle_cert_file``) when
     the certificate is not PEM or does not certify the token key.
     """
 
     def __init__(self, cert_pem: bytes, key: TokenKey):
-        field = "[verifier] bundle_cert_file"
+        field = "verifier.bundle_cert_file"
         try:
             cert = x509.load_pem_x509_certificate(cert_pem)
         except ValueError:
@@ -111,10 +111,10 @@ class TokenBundleSigner:
         if public_key_der != key.public_key_der:
             raise invalid(
                 field,
-                "certifies another public key than the token's [verifier] bundle_key",
+                "certifies another public key than the token's verifier.bundle_key",
             )
         if key.suite not in _SUITES:
-            raise invalid("[verifier] bundle_key", "must be EC P-256 or Ed25519")
+            raise invalid("verifier.bundle_key", "must be EC P-256 or Ed25519")
         self._cert_der = cert.public_bytes(serialization.Encoding.DER)
         self._key = key
 

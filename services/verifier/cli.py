@@ -12,6 +12,7 @@ from typing import Any
 from certseal.cli import call_service, load
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.timestamps import utcnow
+from certseal.tlsfiles import read_certificates
 
 
 def is_file(text: str) -> bool:
@@ -153,7 +154,7 @@ def _verify_offline(args: argparse.Namespace, image: bytes) -> int:
     now = utcnow()
     bundle = open_bundle(
         read_bundle_file(Path(args.bundle)),
-        ca_pem=Path(cfg.tls.ca_file).read_bytes(),
+        ca_pem=read_certificates(cfg.tls.ca_file, "tls.ca_file")[0],
         now=now,
     )
     result = verify_offline(text, bundle, now)
@@ -217,7 +218,8 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
 
     cfg = load(args)
     out = Path(args.out)
-    ca_pem = Path(cfg.tls.ca_file).read_bytes()
+    # read and checked before anything else (a FIFO would block a raw read)
+    ca_pem = read_certificates(cfg.tls.ca_file, "tls.ca_file")[0]
     held: OfflineBundle | None = None
     if out.exists() and not args.full:
         try:

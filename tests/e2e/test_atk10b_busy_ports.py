@@ -64,9 +64,9 @@ def test_atk10b_verifier_on_ipv6_names_its_busy_metrics_port(config, tmp_path):
         cfg.verifier.metrics_listen = address
         done = _start("services.verifier", cfg, tmp_path)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith(f"error: verifier.metrics_listen: {address} "), (
-        done.stderr
-    )
+    assert done.stderr.startswith(
+        f"services.verifier: error: verifier.metrics_listen: {address} "
+    ), done.stderr
 
 
 @pytest.mark.parametrize("setting", ["listen", "metrics_listen", "probe_listen"])
@@ -80,7 +80,9 @@ def test_atk10b_verifier_port_out_of_range_is_one_line(config, tmp_path, setting
     setattr(cfg.verifier, setting, "127.0.0.1:70000")
     done = _start("services.verifier", cfg, tmp_path)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith(f"error: verifier.{setting}: "), done.stderr
+    assert done.stderr.startswith(f"services.verifier: error: verifier.{setting}: "), (
+        done.stderr
+    )
     for noise in NOISE:
         assert noise not in done.stderr, done.stderr
 

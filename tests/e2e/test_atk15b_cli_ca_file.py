@@ -35,11 +35,6 @@ def bundle_fetch(config, tmp_path, ca_file: str) -> subprocess.CompletedProcess[
         return subprocess.CompletedProcess(command, None, "", str(exc.stderr or ""))  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: bundle fetch reads tls.ca_file raw before any check: a FIFO "
-    "hangs it, a missing file is told by its path, not its setting",
-)
 @pytest.mark.parametrize("what", ["fifo", "missing"])
 def test_bundle_fetch_names_a_ca_file_it_cannot_use(config, tmp_path, what):
     ca_file = tmp_path / "ca.pem"

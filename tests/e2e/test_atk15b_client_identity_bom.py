@@ -40,11 +40,6 @@ def client_files(ca: DevCA, tmp_path: Path, which: str) -> tuple[str, str, str]:
     return str(files["ca"]), str(files["cert"]), str(files["key"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: read_tls_identity drops a byte order mark, secure_channel does "
-    "not: the start check passes and every call fails UNAVAILABLE",
-)
 @pytest.mark.parametrize("which", ["ca", "cert", "key"])
 async def test_a_client_identity_the_start_check_takes_is_one_the_channel_uses(
     tmp_path, which

@@ -64,11 +64,6 @@ def sm2_key_as_ecparam_writes_it(config, tool: str) -> bytes:
     return sm2_parameters("SM2 PARAMETERS") + asn1_pem.armor("PRIVATE KEY", info.dump())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: an SM2 key file that starts with its curve's parameters block "
-    "(openssl ecparam -genkey) is refused: only the first PEM block is read",
-)
 @pytest.mark.parametrize("tool", ["openssl-3", "openssl-1.1.1"])
 def test_an_sm2_ca_key_as_openssl_ecparam_writes_it_is_taken(config, tmp_path, tool):
     assert config.seal.sm2_ca_cert_file
@@ -87,11 +82,6 @@ def marked(path: str, tmp_path) -> str:
     return str(copy)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: the seal CA files do not drop a byte order mark as every other "
-    "PEM file certseal reads does",
-)
 @pytest.mark.parametrize(
     "ca,which",
     [("p256", "cert"), ("sm2", "cert"), ("sm2", "key"), ("p256", "cert-and-more")],
@@ -128,11 +118,6 @@ def test_seal_ca_files_with_a_byte_order_mark_are_taken(config, tmp_path, ca, wh
     assert SealCa.from_files(cert_file, key_file, fields).cert == own.cert
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: load_trust_files silently drops the first certificate of a "
-    "bundle that starts with a byte order mark",
-)
 @pytest.mark.parametrize(
     "field", ["seal.trusted_ca_files", "seal.tsa_trusted_ca_files"]
 )

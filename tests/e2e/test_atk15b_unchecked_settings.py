@@ -41,11 +41,6 @@ def data_dir_of(tmp_path, what: str) -> str:
     return str(tmp_path / "a-file" / "verifier")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: a verifier.data_dir that is a symlink loop, a dangling link or "
-    "under a file passes _check_files and ends the start with a traceback",
-)
 @pytest.mark.parametrize("what", ["symlink-loop", "dangling-symlink", "under-a-file"])
 async def test_a_verifier_data_dir_that_cannot_be_a_folder_names_its_setting(
     stack, config, tmp_path, what
@@ -56,11 +51,6 @@ async def test_a_verifier_data_dir_that_cannot_be_a_folder_names_its_setting(
     one_line_naming(done, "verifier.data_dir")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: a half pair (one of cert_file/key_file, or an SM2 CA key "
-    "without its certificate) is ignored silently: the file is never read",
-)
 @pytest.mark.parametrize(
     "module,setting,other",
     [

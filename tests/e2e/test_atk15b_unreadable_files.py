@@ -85,11 +85,6 @@ def said(call: Callable[[], object]) -> Callable[[], str]:
     return run
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: a templates folder the service cannot list is taken as holding "
-    "no template (Path.glob swallows PermissionError)",
-)
 def test_a_templates_folder_that_cannot_be_listed_names_its_setting(shared_tmp):
     folder = shared_tmp / "templates"
     folder.mkdir()
@@ -99,11 +94,6 @@ def test_a_templates_folder_that_cannot_be_listed_names_its_setting(shared_tmp):
     assert outcome.startswith("refused: issuer.document_templates_dir: "), outcome
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15b: a rare font in a folder the service cannot enter is told as "
-    "missing (licence files off, a warning), not as a setting to fix",
-)
 @pytest.mark.skipif(not RARE_FONT.is_file(), reason="make fonts: fonts-hanazono")
 def test_a_rare_font_the_service_cannot_read_names_its_setting(shared_tmp):
     folder = shared_tmp / "fonts"

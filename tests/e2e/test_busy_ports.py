@@ -76,7 +76,9 @@ def test_the_verifier_names_its_busy_port_before_it_starts(config, tmp_path, set
         setattr(cfg.verifier, setting, address)
         done = _start("services.verifier", cfg, tmp_path)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith(f"error: verifier.{setting}: {address} "), done.stderr
+    assert done.stderr.startswith(
+        f"services.verifier: error: verifier.{setting}: {address} "
+    ), done.stderr
     _one_clear_line(done, f"verifier.{setting}")
     assert not (tmp_path / "verifier").exists()  # refused before touching anything
 

@@ -251,28 +251,28 @@ async def test_misconfiguration_names_the_setting(softhsm, tmp_path):
     def refused_now(**overrides) -> str:
         with pytest.raises(CertsealError) as err:
             token_from_config(softhsm.config(**overrides))
-        return err.value.message
+        return str(err.value)
 
     async def refused(**overrides) -> str:
         return await asyncio.to_thread(refused_now, **overrides)
 
     cases = {
-        "[pkcs11] module: no module library at '/nonexistent/libvendor.so'": dict(
+        "pkcs11.module: no module library at '/nonexistent/libvendor.so'": dict(
             module="/nonexistent/libvendor.so"
         ),
-        "[pkcs11] token_label: no token labelled 'no-such-token'": dict(
+        "pkcs11.token_label: no token labelled 'no-such-token'": dict(
             token_label="no-such-token"
         ),
-        "[pkcs11] pin_file: cannot read": dict(pin_file=str(tmp_path / "missing")),
-        "[pkcs11] pin_file: the PIN in": dict(
+        "pkcs11.pin_file: cannot read": dict(pin_file=str(tmp_path / "missing")),
+        "pkcs11.pin_file: the PIN in": dict(
             token_label="certseal-locked-out", pin_file=str(softhsm.wrong_pin_file)
         ),
-        "[pkcs11] suites: token 'certseal' has no sm2 mechanisms": dict(
+        "pkcs11.suites: token 'certseal' has no sm2 mechanisms": dict(
             suites=["es256", "sm2"]
         ),
-        "[pkcs11] suites: unknown key suite 'rsa'": dict(suites=["rsa"]),
-        "[pkcs11] sessions: must be between 1 and 64": dict(sessions=0),
-        "[pkcs11] token_label: is not set": dict(token_label=""),
+        "pkcs11.suites: unknown key suite 'rsa'": dict(suites=["rsa"]),
+        "pkcs11.sessions: must be between 1 and 64": dict(sessions=0),
+        "pkcs11.token_label: is not set": dict(token_label=""),
     }
     for expected, overrides in cases.items():
         message = await refused(**overrides)
@@ -281,10 +281,10 @@ async def test_misconfiguration_names_the_setting(softhsm, tmp_path):
     not_a_module = tmp_path / "libnot-pkcs11.so"
     not_a_module.write_bytes(b"\x7fELF but not really")
     message = await refused(module=str(not_a_module))
-    assert message.startswith(f"[pkcs11] module: cannot load {not_a_module}")
+    assert message.startswith(f"pkcs11.module: cannot load {not_a_module}")
     # PIN files: a folder, empty
     assert (await refused(pin_file=str(tmp_path))).startswith(
-        "[pkcs11] pin_file: not a regular file"
+        "pkcs11.pin_file: not a regular file"
     )
     empty = tmp_path / "empty-pin"
     empty.write_text("\n")
@@ -296,12 +296,12 @@ async def test_misconfiguration_names_the_setting(softhsm, tmp_path):
 @pytest.mark.parametrize(
     ("service", "overrides", "named"),
     [
-        ("issuer", {"module": "/nonexistent/libvendor.so"}, "[pkcs11] module"),
-        ("issuer", {"token_label": "no-such-token"}, "[pkcs11] token_label"),
+        ("issuer", {"module": "/nonexistent/libvendor.so"}, "pkcs11.module"),
+        ("issuer", {"token_label": "no-such-token"}, "pkcs11.token_label"),
         (
             "seal",
             {"token_label": "certseal-locked-out", "wrong": True},
-            "[pkcs11] pin_file",
+            "pkcs11.pin_file",
         ),
     ],
 )

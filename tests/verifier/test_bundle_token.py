@@ -169,21 +169,21 @@ async def test_misconfiguration_names_the_setting(softhsm, token, ca, tmp_path):
         bundle_cert_file=str(cert),
         pkcs11=softhsm.config(module=""),
     )
-    assert "[verifier] bundle_key" in str(no_module)
-    assert "[pkcs11] module is not set" in str(no_module)
+    assert "verifier.bundle_key" in str(no_module)
+    assert "pkcs11.module is not set" in str(no_module)
     unknown = refused(bundle_key="no-such-key", bundle_cert_file=str(cert))
-    assert "[verifier] bundle_key" in str(unknown)
+    assert "verifier.bundle_key" in str(unknown)
     assert "no key labelled 'no-such-key'" in str(unknown)
     no_cert = refused(bundle_key=label)
-    assert "[verifier] bundle_cert_file" in str(no_cert)
+    assert "verifier.bundle_cert_file" in str(no_cert)
     assert "not set" in str(no_cert)
     missing = refused(bundle_key=label, bundle_cert_file=str(tmp_path / "nope.pem"))
-    assert "[verifier] bundle_cert_file" in str(missing)
-    assert "[verifier] bundle_cert_file" in str(
+    assert "verifier.bundle_cert_file" in str(missing)
+    assert "verifier.bundle_cert_file" in str(
         refused(bundle_key=label, bundle_cert_file=str(garbage))
     )
     mismatch = refused(bundle_key=label, bundle_cert_file=str(other))
-    assert "[verifier] bundle_cert_file" in str(mismatch)
+    assert "verifier.bundle_cert_file" in str(mismatch)
     assert "another public key" in str(mismatch)
     wrong_pin = refused(
         bundle_key=label,
@@ -192,7 +192,7 @@ async def test_misconfiguration_names_the_setting(softhsm, token, ca, tmp_path):
             token_label="certseal-locked-out", pin_file=str(softhsm.wrong_pin_file)
         ),
     )
-    assert "[pkcs11] pin_file" in str(wrong_pin)
+    assert "pkcs11.pin_file" in str(wrong_pin)
 
 
 def test_without_bundle_key_the_tls_key_signs(softhsm, ca):

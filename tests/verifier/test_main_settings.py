@@ -44,7 +44,7 @@ def test_a_bad_group_setting_is_bad_input(tmp_path: Path, args, setting):
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith(f"error: {setting}: "), done.stderr
+    assert done.stderr.startswith(f"services.verifier: error: {setting}: "), done.stderr
 
 
 def _worker(
@@ -84,7 +84,9 @@ def test_a_partitioned_worker_without_a_verifier_identity_is_bad_input(
     other = DevCA(tmp_path / "ca").identity("service:certseal", server=True)
     done = _worker(tmp_path, str(other.cert_file), str(other.key_file))
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith("error: verifier.cert_file: "), done.stderr
+    assert done.stderr.startswith("services.verifier: error: verifier.cert_file: "), (
+        done.stderr
+    )
     assert "service:certseal" in done.stderr
 
 
@@ -95,4 +97,6 @@ def test_an_unreadable_verifier_certificate_is_bad_input(tmp_path: Path, content
         cert.write_bytes(content)
     done = _worker(tmp_path, str(cert))
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith("error: verifier.cert_file: "), done.stderr
+    assert done.stderr.startswith("services.verifier: error: verifier.cert_file: "), (
+        done.stderr
+    )
