@@ -30,12 +30,8 @@ from certseal.config import ServiceSection, SharedSettings, setting_naming
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.events import default_topics
 from certseal.metrics import Metrics
-from certseal.rpc import (
-    Health,
-    ServiceInterceptor,
-    build_server,
-    start_probe_server,
-)
+from certseal.rpc import ServiceInterceptor
+from certseal.rpcserver import Health, build_server, start_probe_server
 from certseal.storage.audit import AuditSealer
 from certseal.storage.idempotency import (
     FAULT_ENV,

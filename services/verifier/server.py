@@ -16,12 +16,8 @@ from certseal import logs
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.metrics import Metrics
-from certseal.rpc import (
-    Health,
-    ServiceInterceptor,
-    build_server,
-    start_probe_server,
-)
+from certseal.rpc import ServiceInterceptor
+from certseal.rpcserver import Health, build_server, start_probe_server
 from certseal.tlsfiles import server_credentials
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.verifier.config import VerifierSettings
