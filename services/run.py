@@ -299,7 +299,9 @@ def not_started(exited: list[str], overlay: Path) -> str:
     did not start: which, where their errors are, and where a busy port is moved."""
     return (
         f"Not every service started ({', '.join(exited)}: each one's error is "
-        f"above).\nA port another process holds is moved in {overlay}: a service's\n"
+        "above,\nits line 'services.<name>: error: <setting>: <problem>'; a setting it "
+        f"names is\nset in {overlay}).\n"
+        f"A port another process holds is moved in {overlay}: a service's\n"
         "listen or metrics_listen (e.g. [issuer] listen, [verifier] metrics_listen; the\n"
         "CLI's and the other services' targets follow it), region-demo's address in\n"
         "[cli] verifier_groups (its metrics port is the one above [verifier]\n"

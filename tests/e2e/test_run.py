@@ -192,6 +192,8 @@ def test_a_run_with_a_dead_service_says_so_instead_of_the_walk_through(tmp_path)
     assert text.startswith("Not every service started (issuer, seal: ")
     assert str(tmp_path / "local.toml") in text and "certseal stops now" in text
     assert "Try, in another terminal" not in text
+    # a setting's error is not only a busy port (nu15): the banner says where to look
+    assert "services.<name>: error: <setting>: <problem>" in text
 
 
 def test_a_listen_moved_in_the_local_overlay_is_followed_by_its_callers(tmp_path):
