@@ -28,7 +28,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -149,6 +149,39 @@ def identity_channel(
     return grpc.aio.secure_channel(
         target, credentials, options=opts, interceptors=list(interceptors) or None
     )
+
+
+StubT = TypeVar("StubT")
+
+
+class TargetStub(Generic[StubT]):
+    """A gRPC stub for the service at ``target()`` (a setting read on each call, so
+    a test or an operator may move it), over an mTLS channel presenting one client
+    identity. The identity is read and checked when this is made, at the service's
+    start (:func:`~certseal.tlsfiles.read_tls_identity`, ``fields`` naming its three
+    settings: gRPC alone would fail every call later, "is it running?"); the channel
+    is made from those bytes on first use and again when the target changed.
+    Calling it gives the stub."""
+
+    def __init__(
+        self,
+        stub_type: Callable[[grpc.aio.Channel], StubT],
+        target: Callable[[], str],
+        files: tuple[str, str, str],
+        fields: tuple[str, str, str],
+    ):
+        self._stub_type = stub_type
+        self._target_of = target
+        self._identity = read_tls_identity(*files, fields)
+        self._stub: StubT | None = None
+        self._target = ""
+
+    def __call__(self) -> StubT:
+        target = self._target_of()
+        if self._stub is None or self._target != target:
+            self._target = target
+            self._stub = self._stub_type(identity_channel(target, self._identity))
+        return self._stub
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):

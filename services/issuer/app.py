@@ -15,11 +15,11 @@ from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
-from certseal.rpc import identity_channel
+from certseal.rpc import TargetStub
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import read_tls_identity, section_fields
+from certseal.tlsfiles import section_fields
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.config import IssuerSettings
 from services.issuer.document import DocumentRenderer, Fonts, load_templates
@@ -50,27 +50,13 @@ class GrpcDocumentSealer:
 
     def __init__(self, *, settings: IssuerSettings):
         self._settings = settings
-        # its client identity, read and parsed at start: gRPC would only fail
-        # every call to the seal service ("is it running?")
         section = settings.issuer
-        # (the channel is made from these bytes, not a second read of the files)
-        self._identity = read_tls_identity(
-            settings.tls.ca_file,
-            section.cert_file,
-            section.key_file,
+        self._seal_stub = TargetStub(
+            seal_pb2_grpc.SealStub,
+            lambda: settings.issuer.seal_target,
+            (settings.tls.ca_file, section.cert_file, section.key_file),
             section_fields("issuer"),
         )
-        self._stub: seal_pb2_grpc.SealStub | None = None
-        self._target = ""
-
-    def _seal_stub(self) -> seal_pb2_grpc.SealStub:
-        cfg = self._settings.issuer
-        if self._stub is None or self._target != cfg.seal_target:
-            self._target = cfg.seal_target
-            self._stub = seal_pb2_grpc.SealStub(
-                identity_channel(cfg.seal_target, self._identity)
-            )
-        return self._stub
 
     async def seal_pdf(
         self, pdf: bytes, *, owner_code: str, reason: str

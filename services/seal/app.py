@@ -10,10 +10,10 @@ from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.process import ServiceProcess
-from certseal.rpc import identity_channel
+from certseal.rpc import TargetStub
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import read_tls_identity, section_fields
+from certseal.tlsfiles import section_fields
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
 from services.seal.licence_files import LicenceFiles, LicenceVerdict
@@ -42,31 +42,19 @@ class GrpcLicenceVerifier:
     opens on first use, and again when ``verifier_target`` changed)."""
 
     def __init__(self, *, settings: SealSettings):
-        self._settings = settings
-        # its client identity, read and parsed at start: gRPC would only fail
-        # every call to the verifier service ("is it running?")
         section = settings.seal
-        # (the channel is made from these bytes, not a second read of the files)
-        self._identity = read_tls_identity(
-            settings.tls.ca_file,
-            section.cert_file,
-            section.key_file,
+        self._verifier = TargetStub(
+            verifier_pb2_grpc.VerifierStub,
+            lambda: settings.seal.verifier_target,
+            (settings.tls.ca_file, section.cert_file, section.key_file),
             section_fields("seal"),
         )
-        self._stub: verifier_pb2_grpc.VerifierStub | None = None
-        self._target = ""
 
     async def verdict(self, code: str) -> LicenceVerdict:
         """The verdict's name, e.g. ``REVOKED``, and the licence's identifier;
         UNAVAILABLE when the group does not answer."""
-        cfg = self._settings.seal
-        if self._stub is None or self._target != cfg.verifier_target:
-            self._target = cfg.verifier_target
-            self._stub = verifier_pb2_grpc.VerifierStub(
-                identity_channel(cfg.verifier_target, self._identity)
-            )
         try:
-            reply = await self._stub.VerifyCode(
+            reply = await self._verifier().VerifyCode(
                 verifier_pb2.VerifyCodeRequest(code=code, purpose="电子证照文件核验"),
                 timeout=10,
             )
