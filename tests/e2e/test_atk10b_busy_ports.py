@@ -33,11 +33,8 @@ from certseal.config import dump_config
 from certseal.errors import CertsealError
 from certseal.listen import bind_error
 from certseal.metrics import Metrics
-from certseal.rpc import (
-    Health,
-    ServiceInterceptor,
-    build_server,
-)
+from certseal.rpc import ServiceInterceptor
+from certseal.rpcserver import Health, build_server
 from certseal.tlsfiles import server_credentials
 from services.devstack import free_port
 from tests.conftest import migrated_database
