@@ -6,8 +6,9 @@ over thousands of continuation bytes costs it time quadratic in their count (1 M
 them took minutes), and deep nesting costs recursion. :func:`check` refuses those shapes
 in one linear pass over the headers, allocating nothing: a tag number of more than
 :data:`MAX_TAG_BYTES` bytes, a length of more than :data:`MAX_LENGTH_BYTES` bytes or in
-the indefinite form (not DER), a length running past its parent, nesting deeper than
-``max_depth``, and bytes after the outermost element.
+the indefinite form (not DER; with ``ber``, CMS's BER, allowed for constructed
+elements, each closed by end-of-contents within its parent), a length running past its
+parent, nesting deeper than ``max_depth``, and bytes after the outermost element.
 
 DER nested in a primitive value (a TSTInfo in its OCTET STRING, a certificate
 extension's value) is opaque to the walk, yet asn1crypto parses it when asked;
@@ -40,46 +41,67 @@ class DerError(ValueError):
     """Bytes that are not DER of an acceptable shape (a ValueError, as asn1crypto's)."""
 
 
-def check(data: bytes, *, max_depth: int = MAX_DEPTH, padded: bool = False) -> None:
+def check(
+    data: bytes, *, max_depth: int = MAX_DEPTH, padded: bool = False, ber: bool = False
+) -> None:
     """Raise :class:`DerError` unless ``data`` is exactly one DER element whose headers
     are all within the bounds above (``padded``: zero bytes may follow it, as in a PDF
-    signature's ``/Contents``, ISO 32000-1 12.8.1). Cost: one pass over the headers,
+    signature's ``/Contents``, ISO 32000-1 12.8.1). ``ber``: constructed elements may
+    also have the indefinite length (X.690 §8.1.3.6, BER, which CMS allows: RFC 5652
+    §1.2, and BouncyCastle writes), each closed by its end-of-contents octets within
+    its parent; every other bound holds. Cost: one pass over the headers,
     O(len(data)).
     """
-    if padded:
-        end = _header(data, 0, len(data))[2] if data else 0
-        if data.count(0, end) != len(data) - end:
-            raise DerError(f"{len(data) - end} bytes after the element are not zeros")
-        data = data[:end]
-    ends = [len(data)]  # the end offset of each open constructed element
+    if not data:
+        raise DerError("empty input")
+    #: the end offset of each open constructed element; -1: indefinite (ends at 00 00)
+    ends = [len(data)]
+    limits = [len(data)]  # the nearest definite end at or above each level
     pos = 0
     seen_root = False
     while True:
-        while len(ends) > 1 and pos == ends[-1]:
-            ends.pop()
-        if pos == ends[-1]:
-            if len(ends) == 1 and seen_root:
-                return
-            raise DerError("empty input" if not data else "bytes after the element")
+        while len(ends) > 1:
+            if ends[-1] == pos:
+                ends.pop()
+                limits.pop()
+            elif (
+                ends[-1] < 0
+                and pos + 2 <= limits[-1]
+                and data[pos : pos + 2] == b"\x00\x00"
+            ):
+                pos += 2  # its end-of-contents octets (X.690 §8.1.5)
+                ends.pop()
+                limits.pop()
+            else:
+                break
         if len(ends) == 1 and seen_root:
-            raise DerError(f"{len(data) - pos} bytes after the element")
+            rest = len(data) - pos
+            if padded and data.count(0, pos) == rest:
+                return
+            if rest == 0:
+                return
+            what = "are not zeros" if padded else "follow it"
+            raise DerError(f"{rest} bytes after the element {what}")
+        if pos >= limits[-1]:
+            raise DerError("end-of-contents missing (indefinite length)")
         seen_root = True
-        pos, constructed, end = _header(data, pos, ends[-1])
+        pos, constructed, end = _header(data, pos, limits[-1], ber=ber)
         if constructed:
             if len(ends) > max_depth:
                 raise DerError(f"nested deeper than {max_depth} levels")
             ends.append(end)
+            limits.append(limits[-1] if end < 0 else end)
         else:
             pos = end
 
 
 def check_outside(
-    data: bytes, *, max_depth: int = MAX_DEPTH, padded: bool = False
+    data: bytes, *, max_depth: int = MAX_DEPTH, padded: bool = False, ber: bool = False
 ) -> None:
     """:func:`check`, then refuse a run of more than :data:`MAX_HIGH_RUN` bytes with
     the top bit set anywhere in ``data`` (a long tag number in DER nested inside a
     primitive value, which the walk does not enter). Linear in ``len(data)``."""
-    check(data, max_depth=max_depth, padded=padded)
+    check(data, max_depth=max_depth, padded=padded, ber=ber)
     at = data.translate(_HIGH_BITS).find(_HIGH_RUN)
     if at >= 0:
         raise DerError(
@@ -88,9 +110,12 @@ def check_outside(
         )
 
 
-def _header(data: bytes, pos: int, limit: int) -> tuple[int, bool, int]:
+def _header(
+    data: bytes, pos: int, limit: int, *, ber: bool = False
+) -> tuple[int, bool, int]:
     """(offset of the contents, constructed?, end of the element) of the TLV at
-    ``pos``, which must end by ``limit``."""
+    ``pos``, which must end by ``limit``; the end is -1 for an indefinite length
+    (``ber`` only, constructed only: X.690 §8.1.3.2)."""
     first = data[pos]
     pos += 1
     if first & 0x1F == 0x1F:  # high-tag-number form
@@ -110,7 +135,11 @@ def _header(data: bytes, pos: int, limit: int) -> tuple[int, bool, int]:
     size = data[pos]
     pos += 1
     if size == 0x80:
-        raise DerError("indefinite length (not DER)")
+        if not ber:
+            raise DerError("indefinite length (not DER)")
+        if not first & 0x20:
+            raise DerError("indefinite length of a primitive element")
+        return pos, True, -1
     if size & 0x80:
         count = size & 0x7F
         if count > MAX_LENGTH_BYTES:

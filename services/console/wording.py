@@ -89,6 +89,14 @@ SEAL_VERDICTS: Mapping[str, Wording] = {
         "签章所附的时间戳不是由受信任的时间戳服务机构签发的。",
         "The seal's timestamp was not issued by a trusted time-stamping authority.",
     ),
+    "DOCUMENT_TIMESTAMP": Wording(
+        "warn",
+        "文档时间戳",
+        "Document timestamp",
+        "这是文档时间戳（不是签章）：由受信任的时间戳服务机构签发，其后文件未被修改。",
+        "A document timestamp (no seal) from a trusted time-stamping authority; "
+        "the document is unchanged since.",
+    ),
     "MALFORMED": Wording(
         "bad",
         "无法解析",

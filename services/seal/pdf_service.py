@@ -174,6 +174,9 @@ class PdfSealService:
             )
         results = []
         for found in seals:
+            if found.document_timestamp:
+                results.append(PdfSealResult(found, None, _stamp_verdict(found)))
+                continue
             seal_id = found.signer.removeprefix("seal:")
             row = (
                 await self._store.get(seal_id)
@@ -201,3 +204,17 @@ class PdfSealService:
 _STAMP_DECIDES = frozenset(
     {SealVerdict.VALID, SealVerdict.SEAL_NOT_VALID, SealVerdict.UNKNOWN_SEAL}
 )
+
+
+def _stamp_verdict(found: PdfSeal) -> SealVerdict:
+    """A document timestamp's verdict (it is no seal, so never VALID): BAD_TIMESTAMP
+    (its imprint or signature fails), MODIFIED (changed after it beyond further
+    signatures), UNTRUSTED_TIMESTAMP (no chain to a configured TSA root), else
+    DOCUMENT_TIMESTAMP."""
+    if not found.intact:
+        return SealVerdict.BAD_TIMESTAMP
+    if found.modified:
+        return SealVerdict.MODIFIED
+    if not found.trusted:
+        return SealVerdict.UNTRUSTED_TIMESTAMP
+    return SealVerdict.DOCUMENT_TIMESTAMP

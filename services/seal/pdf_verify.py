@@ -7,8 +7,17 @@ signatures that themselves hold was added after it (ISO 32000-1 §12.8.2.2 permi
 signing after a signature; pyHanko's difference analysis, with form filling after a
 seal not allowed: a refilled field is a visible change). Each signature's report is
 built on its own, so one signer's odd signature cannot stop the others' verification.
-Every signature's ``/Contents`` passes :func:`certseal.der.check_outside` before any
-parser reads it.
+Every signature's ``/Contents`` passes :func:`certseal.der.check_outside` in BER (CMS
+is BER, RFC 5652 §1.2: indefinite lengths with end-of-contents, bounded as DER is)
+before any parser reads it; one that fails, or is no CMS SignedData, is reported as
+that signature's failure (never the request's error), so a junk signature appended
+to a sealed PDF cannot hide the seal's verdict (and, if it shows nothing and came
+after the seal, does not turn the seal MODIFIED either: :func:`_excused`).
+
+A document timestamp (/DocTimeStamp, /SubFilter /ETSI.RFC3161; PAdES B-LTA, ETSI EN
+319 142-1 §5.5) is validated as one (pyHanko's ``async_validate_pdf_timestamp``:
+imprint over the byte ranges, the TSA's signature, its chain to the TSA roots, the
+same difference analysis) and reported with ``document_timestamp`` set.
 """
 
 from __future__ import annotations
@@ -34,7 +43,10 @@ from pyhanko.sign.diff_analysis import (
     SuspiciousModification,
 )
 from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation import (
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
 from pyhanko_certvalidator import ValidationContext
 
@@ -90,25 +102,85 @@ remains at FORM_FILLING is signature fields created or filled; :func:`_modified`
 tells a further signature from the rest."""
 
 
-def _check_signature_contents(reader: PdfFileReader) -> None:
-    """Hold every filled signature field's ``/Contents`` (a CMS, zero-padded) to
-    :func:`certseal.der.check_outside` before pyHanko hands it to asn1crypto: a tag
+def _contents_refused(value: Any) -> str:
+    """Why a filled signature's ``/Contents`` (a CMS, zero-padded) may not reach
+    asn1crypto, or "": it is held to :func:`certseal.der.check_outside` in BER (CMS is
+    BER, RFC 5652 §1.2: BouncyCastle writes SignedData with indefinite lengths): a tag
     number over four bytes (whose reading costs asn1crypto time quadratic in its
-    length), nesting deeper than 32, a length past its container, an indefinite
-    length, anything but zeros after the CMS. INVALID_ARGUMENT ``pdf`` names the field."""
-    for name, value, _field in enumerate_sig_fields(reader, filled_status=True):
-        try:
-            contents = extract_contents(value.get_object())
-        except PdfError:
-            continue  # no /Contents: pyHanko names it
-        try:
-            der.check_outside(contents, padded=True)
-        except der.DerError as exc:
-            raise invalid(
-                "pdf",
-                f"signature field {name!r}: its /Contents is not a CMS within the "
-                f"DER bounds: {exc}",
-            ) from None
+    length), nesting deeper than 32, a length past its container, an indefinite length
+    without its end-of-contents, anything but zeros after the CMS."""
+    try:
+        contents = extract_contents(value.get_object())
+    except PdfError:
+        return ""  # no /Contents: pyHanko names it
+    try:
+        der.check_outside(contents, padded=True, ber=True)
+    except der.DerError as exc:
+        return f"its /Contents is not a CMS within the BER bounds: {exc}"
+    return ""
+
+
+def _signatures(reader: PdfFileReader) -> tuple[list[EmbeddedPdfSignature], list[Any]]:
+    """The filled signature fields: those pyHanko can read, in signing order (as
+    :attr:`PdfFileReader.embedded_signatures`), and ``(name, why)`` for each other
+    one (its /Contents out of bounds or no CMS, an unknown /SubFilter): each such
+    field is reported as its own failed signature, never the request's error, so that
+    a stranger's odd or junk signature cannot hide the others' verdicts."""
+    readable, failed = [], []
+    for name, value, field in enumerate_sig_fields(reader, filled_status=True):
+        why = _contents_refused(value)
+        if not why:
+            try:
+                readable.append(EmbeddedPdfSignature(reader, field, name))
+                continue
+            except PdfNestingError:
+                raise
+            except Exception as exc:
+                why = f"its /Contents is no readable CMS SignedData: {exc or repr(exc)}"
+        failed.append((str(name), why[:300]))
+    readable.sort(key=lambda e: e.signed_revision)
+    return readable, failed
+
+
+def _shows_nothing(field: Any) -> bool:
+    """Whether every widget of a signature field is invisible: flagged Hidden or
+    NoView (ISO 32000-1 §12.5.3) or with a /Rect of no area. Anything unreadable
+    counts as shown."""
+    try:
+        field = field.get_object()
+        kids = field.get("/Kids")
+        widgets = [k.get_object() for k in kids] if kids else [field]
+        for widget in widgets:
+            if int(widget.get("/F", 0)) & (2 | 32):
+                continue
+            x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+            if (x2 - x1) * (y2 - y1) != 0:
+                return False
+        return bool(widgets)
+    except Exception:
+        return False
+
+
+def _excused(
+    reader: PdfFileReader, embedded: Sequence[EmbeddedPdfSignature]
+) -> dict[int, frozenset[str]]:
+    """Per signature (by ``id``), the signature fields that did not exist in its
+    signed revision and show nothing now (:func:`_shows_nothing`): adding one, even
+    with a value that is no valid signature, changes nothing a reader sees, so it is
+    not counted as a change after that signature (it is listed with its own verdict).
+    A field that existed when it signed (its own, an earlier seal's) is never
+    excused: hiding it is a change."""
+    hidden = {
+        str(name)
+        for name, _value, field in enumerate_sig_fields(reader)
+        if _shows_nothing(field)
+    }
+    found = {}
+    for signature in embedded:
+        then = reader.get_historical_resolver(signature.signed_revision)
+        existed = {str(name) for name, _v, _f in enumerate_sig_fields(then)}
+        found[id(signature)] = frozenset(hidden - existed)
+    return found
 
 
 @dataclass(frozen=True)
@@ -118,6 +190,8 @@ class _Validated:
     signature: EmbeddedPdfSignature
     status: Any | None
     error: str = ""
+    #: signature fields made after it that show nothing (:func:`_excused`)
+    excused: frozenset[str] = frozenset()
 
     @property
     def holds(self) -> bool:
@@ -141,7 +215,9 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     counts a new visible signature field at ModificationLevel.FORM_FILLING, with
     its name among the changed form fields. Under :data:`_DIFF_POLICY` every such
     name must be the field of a later signature that :attr:`_Validated.holds`, whose
-    appearance is then its own signer's (listed with its own verdict); an unsigned
+    appearance is then its own signer's (listed with its own verdict), or a signature
+    field made after it that shows nothing (:func:`_excused`: a junk or BER-odd
+    signature appended invisibly, listed with its own failure); an unsigned
     signature field with an appearance, a signature that does not hold or a field
     repainted after its signature is a change (pyHanko levels ANNOTATIONS and OTHER
     always are)."""
@@ -155,7 +231,8 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
         return True, f"a change after it that is no signing: {why}"
     if level > ModificationLevel.FORM_FILLING:
         return True, f"changes after it at pyHanko's level {level.name}"
-    if not status.docmdp_ok:
+    # pyHanko leaves docmdp_ok None for a document timestamp (no DocMDP of its own)
+    if not status.docmdp_ok and not (_is_stamp(found) and status.docmdp_ok is None):
         return True, "changes after it that its certification (DocMDP) forbids"
     if level <= ModificationLevel.LTA_UPDATES:
         return False, ""
@@ -165,7 +242,7 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
         for v in every
         if v.signature.signed_revision > after and v.holds
     }
-    others = sorted(result.changed_form_fields - signed_later)
+    others = sorted(result.changed_form_fields - signed_later - found.excused)
     if others:
         return True, (
             "form fields changed after it that hold no later signature: "
@@ -217,6 +294,15 @@ class PdfSeal:
     timestamped_at: dt.datetime | None = None
     timestamp_intact: bool = False
     timestamp_trusted: bool = False
+    #: a PAdES document timestamp (/DocTimeStamp, ETSI.RFC3161; ETSI EN 319 142-1
+    #: B-LTA), no signature: ``signer`` is its TSA, ``signed_at`` and
+    #: ``timestamped_at`` its genTime, ``trusted`` whether it chains to a TSA root
+    document_timestamp: bool = False
+
+
+def _is_stamp(found: _Validated) -> bool:
+    """Whether ``found`` is a document timestamp (/Type /DocTimeStamp)."""
+    return bool(found.signature.sig_object_type == "/DocTimeStamp")
 
 
 async def read_pdf_seals(
@@ -236,8 +322,8 @@ async def read_pdf_seals(
             io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
         )
         authenticate(reader, password)
-        _check_signature_contents(reader)
-        embedded = list(reader.embedded_signatures)
+        embedded, failed = _signatures(reader)
+        excused = _excused(reader, embedded)
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False
     )
@@ -247,21 +333,30 @@ async def read_pdf_seals(
     )
     validated = []
     for signature in embedded:
+        status: Any
         try:
-            status = await async_validate_pdf_signature(
-                signature,
-                context,
-                ts_validation_context=ts_context,
-                diff_policy=_DIFF_POLICY,
-                skip_diff=False,
-            )
+            if signature.sig_object_type == "/DocTimeStamp":
+                status = await async_validate_pdf_timestamp(
+                    signature, ts_context, diff_policy=_DIFF_POLICY, skip_diff=False
+                )
+            else:
+                status = await async_validate_pdf_signature(
+                    signature,
+                    context,
+                    ts_validation_context=ts_context,
+                    diff_policy=_DIFF_POLICY,
+                    skip_diff=False,
+                )
         except PdfNestingError:  # met while reading lazily: the PDF, not a seal
             raise nesting_refused() from None
         except Exception as exc:  # a signature pyHanko cannot even evaluate
             validated.append(_Validated(signature, None, str(exc) or repr(exc)))
             continue
-        validated.append(_Validated(signature, status))
-    return [_reported(v, validated) for v in validated]
+        validated.append(_Validated(signature, status, "", excused[id(signature)]))
+    return [_reported(v, validated) for v in validated] + [
+        PdfSeal(name, "", None, False, False, True, f"not verified: {why}")
+        for name, why in failed
+    ]
 
 
 def _reported(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
@@ -282,6 +377,8 @@ def _found(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
     if status is None:
         return PdfSeal(name, "", None, False, False, True, found.error)
     modified, why = _modified(found, every)
+    if _is_stamp(found):
+        return _document_timestamp(found, status, modified, why)
     level = status.modification_level
     signer = status.signing_cert.subject.native.get("common_name", "")
     stamp = status.timestamp_validity
@@ -308,4 +405,39 @@ def _found(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
         timestamped_at=stamped_at,
         timestamp_intact=bool(stamp and stamped_at and stamp.intact and stamp.valid),
         timestamp_trusted=bool(stamp and stamped_at and stamp.trusted),
+    )
+
+
+def _document_timestamp(
+    found: _Validated, status: Any, modified: bool, why: str
+) -> PdfSeal:
+    """What :func:`read_pdf_seals` reports of a document timestamp, validated by
+    pyHanko's ``async_validate_pdf_timestamp`` (the token's imprint over the signed
+    byte ranges, its CMS signature, its TSA's chain to the configured TSA roots)."""
+    tsa = status.signing_cert.subject.native.get("common_name", "")
+    stamped_at = _aware(status.timestamp)
+    holds = bool(status.intact and status.valid and stamped_at)
+    notes = [
+        f"document timestamp (PAdES, ETSI.RFC3161) by {tsa!r}",
+        f"coverage {status.coverage.name if status.coverage else '?'}",
+        _after(status.modification_level, modified),
+    ]
+    if why:
+        notes.append(why)
+    if not (status.intact and status.valid):
+        notes.append("its token does not hold (imprint or TSA signature)")
+    if stamped_at is None:
+        notes.append("its genTime has no zone; not used")
+    return PdfSeal(
+        field_name=found.signature.field_name,
+        signer=str(tsa),
+        signed_at=stamped_at,
+        intact=holds,
+        trusted=bool(holds and status.trusted),
+        modified=modified,
+        detail=", ".join(notes),
+        timestamped_at=stamped_at,
+        timestamp_intact=holds,
+        timestamp_trusted=bool(holds and status.trusted),
+        document_timestamp=True,
     )

@@ -23,6 +23,8 @@ class SealVerdict(enum.Enum):
     UNKNOWN_SEAL = "UNKNOWN_SEAL"
     BAD_TIMESTAMP = "BAD_TIMESTAMP"  # the token is not over this signature, or broken
     UNTRUSTED_TIMESTAMP = "UNTRUSTED_TIMESTAMP"  # its TSA leads to no trusted TSA root
+    #: a PDF's document timestamp (no seal) that holds, unchanged after, trusted TSA
+    DOCUMENT_TIMESTAMP = "DOCUMENT_TIMESTAMP"
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,3 +106,48 @@ def test_a_long_tag_nested_in_a_primitive_value_is_refused_by_check_outside():
     with pytest.raises(DerError):
         check_outside(octets(b"\xff" * (MAX_HIGH_RUN + 1)))
     check_outside(octets(("示例公司" * 300).encode()))  # 3,600 bytes of UTF-8 CJK
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x30\x80\x05\x00\x00\x00",
+        b"\x30\x80\x30\x80\x02\x01\x05\x00\x00\x00\x00",
+        b"\x30\x80\x30\x03\x02\x01\x05\xa0\x80\x04\x00\x00\x00\x00\x00",
+        b"\x30\x06\x30\x80\x05\x00\x00\x00",  # indefinite inside definite
+        b"\x24\x80\x04\x01\x61\x04\x01\x62\x00\x00",  # constructed OCTET STRING
+    ],
+)
+def test_ber_indefinite_lengths_pass_when_asked(data):
+    check(data, ber=True)
+    check(data + b"\x00" * 9, ber=True, padded=True)
+    with pytest.raises(DerError, match="indefinite"):
+        check(data if data[1] == 0x80 else data[2:])  # DER still refuses them
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"\x30\x80\x05\x00", "end-of-contents missing"),
+        (b"\x30\x80\x30\x80\x05\x00\x00\x00", "end-of-contents missing"),
+        (b"\x04\x80\x00\x00", "primitive"),
+        (b"\x30\x04\x30\x80\x05\x00\x00\x00", "end-of-contents"),  # EOC past parent
+        (b"\x30\x80\x05\x00\x00\x00\x01", "after the element"),
+        (b"\x30\x80" * (MAX_DEPTH + 1) + b"\x00\x00" * (MAX_DEPTH + 1), "deeper"),
+        (b"\x30\x80\x1f\x81\x81\x81\x81\x01\x00\x00\x00", "tag number"),
+        (b"\x30\x80\x04\x85\x01\x00\x00\x00\x00\x00\x00", "length longer"),
+        (b"\x30\x80\x04\x05\x00\x00", "runs past"),
+        (b"\x30\x80\x00\x00\x30\x80\x00\x00", "after the element"),
+    ],
+)
+def test_bad_ber_shapes_are_refused(data, why):
+    with pytest.raises(DerError, match=why):
+        check(data, ber=True)
+
+
+def test_a_deep_indefinite_megabyte_is_refused_in_one_pass():
+    data = b"\x30\x80" * 500_000 + b"\x00\x00" * 500_000
+    started = time.perf_counter()
+    with pytest.raises(DerError, match="deeper"):
+        check_outside(data, ber=True, padded=True)
+    assert time.perf_counter() - started < 1

@@ -4,6 +4,7 @@ xfail(strict=True) test until it is fixed."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -44,14 +45,6 @@ def _last_signature_in_ber(pdf: bytes) -> bytes:
     return pdf[:hex_at] + ber.ljust(hex_end - hex_at, b"0") + pdf[hex_end:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15c: certseal.der.check (run on every /Contents before pyHanko) refuses "
-    "indefinite lengths, but CMS is BER (RFC 5652) and most signing tools write "
-    "SignedData with indefinite lengths (BouncyCastle's CMSSignedDataGenerator; "
-    "61% of 39 real signed PDFs in pdf_oxide#1383): one such later signature makes "
-    "VerifyPdf INVALID_ARGUMENT for the whole PDF, certseal's own seal unverified",
-)
 async def test_a_later_signature_in_ber_leaves_the_seal_verifiable(seal_stub, operator):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
@@ -110,13 +103,6 @@ def _rsa_tsa():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15c (older than today's fixes): a PAdES document timestamp "
-    "(/DocTimeStamp, B-LTA, what archiving tools add after a seal) is validated as a "
-    "signature: pyHanko refuses it ('Signature object type must be /Sig') and "
-    "VerifyPdf lists it as BAD_SIGNATURE, modified, beside the seal it protects",
-)
 async def test_a_document_timestamp_after_a_seal_is_no_bad_signature(
     seal_stub, operator
 ):
@@ -143,3 +129,129 @@ async def test_a_document_timestamp_after_a_seal_is_no_bad_signature(
     assert (ours.verdict, ours.modified) == ("VALID", False), ours.detail
     assert stamp.verdict != "BAD_SIGNATURE", stamp.detail
     assert not stamp.modified and stamp.intact, stamp.detail
+
+
+def _last_contents_replaced(pdf: bytes, contents: bytes) -> bytes:
+    """``pdf`` with its last signature's /Contents replaced by ``contents`` (zero
+    padded; the signed byte ranges untouched)."""
+    signature = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[-1]
+    _, gap_at, after, _ = signature.byte_range
+    hex_at, hex_end = gap_at + 1, after - 1
+    data = contents.hex().encode()
+    assert len(data) <= hex_end - hex_at
+    return pdf[:hex_at] + data.ljust(hex_end - hex_at, b"0") + pdf[hex_end:]
+
+
+#: later signatures' /Contents that are no CMS within the bounds, or no CMS at all
+_JUNK = {
+    "indefinite_never_closed": b"\x30\x80\x30\x80\x02\x01\x05",
+    "long_tag_number": b"\x30\x0a\x1f" + b"\x81" * 6 + b"\x01\x00\x00",
+    "indefinite_primitive": b"\x30\x80\x04\x80\x00\x00\x00\x00",
+    "too_deep": b"\x30\x80" * 40 + b"\x00\x00" * 40,
+    "eoc_past_its_parent": b"\x30\x05\x30\x80\x02\x01\x05\x00\x00",
+    "not_a_cms": b"\x30\x03\x02\x01\x05",
+    "ber_not_a_cms": b"\x30\x80\x02\x01\x05\x00\x00",
+    "garbage_after": b"\x30\x80\x02\x01\x05\x00\x00\x01",
+}
+
+
+@pytest.mark.parametrize("junk", sorted(_JUNK))
+@pytest.mark.parametrize("visible", [False, True])
+async def test_a_later_junk_signature_is_its_own_failure(
+    seal_stub, operator, junk, visible
+):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
+        )
+    ).seal
+    sealed = (
+        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
+    ).pdf
+    box = (300, 300, 400, 400) if visible else (0, 0, 0, 0)
+    pdf = _last_contents_replaced(
+        await signed_visibly_by_stranger(sealed, box=box), _JUNK[junk]
+    )
+    found = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    ours, theirs = found
+    # a visible junk signature shows a stamp nobody vouches for: a change after the
+    # seal; an invisible one changes nothing shown and the seal stays VALID
+    expected = "MODIFIED" if visible else "VALID"
+    assert (ours.seal_id, ours.verdict) == (seal.seal_id, expected), ours.detail
+    assert (theirs.field_name, theirs.verdict) == ("Stranger", "BAD_SIGNATURE")
+    assert not theirs.intact and theirs.modified and theirs.detail
+
+
+async def _sealed_then_stamped(stub) -> tuple[str, bytes, Any]:
+    """A certseal-sealed PDF with a document timestamp after the seal, and the TSA."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    seal = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
+        )
+    ).seal
+    sealed = (
+        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
+    ).pdf
+    tsa = _rsa_tsa()
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    stamped = await signers.PdfTimeStamper(tsa).async_timestamp_pdf(writer, "sha256")
+    return seal.seal_id, stamped.getvalue(), tsa
+
+
+def _flipped_near_end(pdf: bytes) -> bytes:
+    """``pdf`` with a byte of its last signature's CMS (its signature value, at the
+    end of the SignerInfo) flipped."""
+    signature = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[-1]
+    contents = bytes(signature.pkcs7_content)
+    cms = bytearray(contents[: _header(contents, 0, len(contents))[2]])
+    cms[-5] ^= 0x01
+    return _last_contents_replaced(pdf, bytes(cms))
+
+
+@pytest.mark.parametrize(
+    ("change", "trusted", "verdict", "modified"),
+    [
+        ("none", True, "DOCUMENT_TIMESTAMP", False),
+        ("none", False, "UNTRUSTED_TIMESTAMP", False),
+        ("ber", True, "DOCUMENT_TIMESTAMP", False),
+        ("flipped", True, "BAD_TIMESTAMP", False),
+        ("repainted_after", True, "MODIFIED", True),
+    ],
+)
+async def test_a_document_timestamp_is_reported_as_a_timestamp(
+    seal_stub, operator, seal_app, change, trusted, verdict, modified
+):
+    from tests.seal.test_atk15_pdf import field_repainted
+
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal_id, pdf, tsa = await _sealed_then_stamped(stub)
+    if change == "ber":
+        pdf = _last_signature_in_ber(pdf)
+    elif change == "flipped":
+        pdf = _flipped_near_end(pdf)
+    elif change == "repainted_after":
+        pdf = field_repainted(pdf, seal_id and _seal_field(pdf))
+    kept = seal_app.pdfs._tsa_roots
+    if trusted:
+        seal_app.pdfs._tsa_roots = (*kept, tsa.tsa_cert.dump())
+    try:
+        ours, stamp = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
+    finally:
+        seal_app.pdfs._tsa_roots = kept
+    assert (stamp.verdict, stamp.modified) == (verdict, modified), stamp.detail
+    assert stamp.seal_id == "" and "document timestamp" in stamp.detail
+    assert stamp.signed_at.seconds > 0 or verdict == "BAD_TIMESTAMP"
+    expected = "MODIFIED" if change == "repainted_after" else "VALID"
+    assert (ours.seal_id, ours.verdict) == (seal_id, expected), ours.detail
+
+
+def _seal_field(pdf: bytes) -> str:
+    """The first signature's field name."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return str(reader.embedded_signatures[0].field_name)
