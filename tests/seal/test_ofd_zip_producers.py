@@ -224,3 +224,21 @@ def test_a_stored_entry_with_a_descriptor_holding_a_signature_is_refused():
     files = FILES | {"Doc_0/Res/x.bin": b"data PK\x03\x04 more"}
     assert "ZIP signature" in refused(build(files, descriptor=True, stored=True))
     assert "Doc_0/Res/x.bin" in read_package(build(files, stored=True)).files
+
+
+def test_an_end_record_disagreeing_with_its_zip64_end_record_is_refused():
+    data = bytearray(build(FILES, end64=True))
+    eocd = data.rindex(b"PK\x05\x06")
+    struct.pack_into("<2H", data, eocd + 8, 2, 2)  # two entries, not the ZIP64 count
+    assert "differ" in refused(bytes(data))
+    # a locator pointing elsewhere than right before itself
+    data = bytearray(build(FILES, end64=True))
+    locator = data.rindex(b"PK\x06\x07")
+    struct.pack_into("<Q", data, locator + 8, 0)
+    assert "ZIP64 end record" in refused(bytes(data))
+
+
+@pytest.mark.parametrize("offset", [2**40, 2**64 - 1])
+def test_a_zip64_offset_beyond_the_package_is_refused(offset):
+    tamper = _set("central", 5, struct.pack("<2H3Q", 1, 24, 6, 6, offset))
+    assert "previous entry" in refused(build(FILES, central64=3, tamper=tamper))
