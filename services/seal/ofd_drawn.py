@@ -74,12 +74,17 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     the package root (and a resource's from its ``BaseLoc``), so a file a lenient
     reader might open instead is covered too. Each file is parsed once per request
     (the result is kept on ``document``); one that is not bounded XML names nothing
-    (its own digest reports it). Only files the package holds are given.
+    (its own digest reports it). Only files the package holds are given, found
+    ignoring case (atk15c F3).
     """
     kept = cast("dict[str, frozenset[str]] | None", document.cache.get("drawn"))
     if kept is not None:
         return kept
     package = document.package
+    # names are looked up ignoring case: a reader unpacking to a case-insensitive
+    # file system opens "publicres.xml" for "PublicRes.xml" (the package holds no
+    # two names differing only in case: read_package)
+    by_case = {path.casefold(): path for path in package.files}
     named: dict[str, set[str]] = {"OFD.xml": set()}
     todo: list[tuple[str, str]] = [("OFD.xml", "ofd")]
     if document.doc_root:
@@ -116,10 +121,11 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
             loc = (element.get(attr) or "") if attr else (element.text or "").strip()
             for base in (*folders, "") if not loc.startswith("/") else ("",):
                 try:
-                    target = normalise(loc, "ofd", base=base)
+                    wanted_path = normalise(loc, "ofd", base=base)
                 except CertsealError:
                     continue  # no path inside the package: nothing in it is drawn
-                if target not in package.files:
+                target = by_case.get(wanted_path.casefold())
+                if target is None:
                     continue  # absent: nothing in it is drawn (so at most one
                     # entry per file of the package, however many names)
                 named.setdefault(target, set()).add(path)

@@ -23,22 +23,18 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import io
+import itertools
 import re
 import struct
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from certseal.errors import CertsealError, invalid
-from services.seal.ofd_zip import (
-    PackageFiles,
-    ZipEntry,
-    inflate,
-    zip_entries,
-)
+from services.seal.ofd_zip import ZipEntry, inflate, zip_entries
 
 MAX_OFD_ENTRY_BYTES = 64 * 1024 * 1024
 """Uncompressed bytes of one file in the package (a large embedded image)."""
@@ -59,6 +55,10 @@ MAX_OFD_XML_BYTES = 16 * 1024 * 1024
 MAX_OFD_XML_DEPTH = 64
 """Nesting of elements in one XML file; OFD pages nest a handful of levels (blocks in
 page blocks), GB/T 33190 sets no limit."""
+
+MAX_OFD_NAME_DEPTH = 64
+"""Folders above one file in the package; OFD packages nest four or five
+(``Doc_0/Pages/Page_0/Res/``)."""
 
 OFD_NS = "http://www.ofdspec.org/2016"
 
@@ -86,6 +86,32 @@ class OfdPackage:
         return self.files.get(path)
 
 
+class PackageFiles(Mapping[str, bytes]):
+    """A package's files: the held ones as bytes, the others inflated when read."""
+
+    def __init__(
+        self, data: bytes, entries: dict[str, ZipEntry], held: dict[str, bytes]
+    ):
+        self._data = data
+        self._entries = entries
+        self._held = held
+
+    def __getitem__(self, path: str) -> bytes:
+        held = self._held.get(path)
+        if held is not None:
+            return held
+        return inflate(self._data, self._entries[path], "ofd")
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 HELD_BYTES = 256 * 1024
 """Files up to this size, and XML files, are held inflated by :func:`read_package`;
 larger ones are inflated again when read."""
@@ -96,17 +122,17 @@ def read_package(
 ) -> OfdPackage:
     """The files of the OFD (ZIP) ``data``, read within the module's bounds.
 
-    One reading of the ZIP only, the one every reader shares: the local entries
-    cover the bytes before the central directory exactly, in the directory's order
-    (nothing before the first, between two or after the last, so no unlisted entry a
-    reader of local headers would meet), each local header agreeing with its
-    directory header (name, flags, method, CRC, sizes; a data descriptor too); the
-    end record is the last bytes and the only one; no ZIP64, encryption, methods
-    other than stored and deflate, or version needed above 6.3; names decoded one way
-    (:func:`_entry_name`), unique after normalisation and ignoring case (a
-    case-insensitive file system would merge them), no file also a folder. Every
-    entry is inflated once here (CRC, exact sizes) and, when ``only`` is given, only
-    the files it names are kept (the others are then absent).
+    One reading of the ZIP only, the one every reader shares
+    (:func:`services.seal.ofd_zip.zip_entries`): the local entries, in the order of
+    their offsets, cover the bytes before the central directory exactly, each local
+    header agreeing with its directory header (a data descriptor too); the end
+    record is the last bytes and the only one; ZIP64 fields read only where a header
+    defers to them; no encryption, methods other than stored and deflate, or version
+    needed above 6.3; names ASCII or flagged UTF-8, unique after normalisation and
+    ignoring case (a case-insensitive file system would merge them), at most
+    :data:`MAX_OFD_NAME_DEPTH` folders deep, no file also a folder. Every entry is
+    inflated once here (CRC, exact sizes) and, when ``only`` is given, only the
+    files it names are kept (the others are then absent).
 
     Raises INVALID_ARGUMENT (``field``) for anything but a bounded, well-formed ZIP.
     """
@@ -117,7 +143,6 @@ def read_package(
     total = 0
     files: dict[str, ZipEntry] = {}
     folded: dict[str, str] = {}
-    folders: set[str] = set()
     for entry in entries:
         path = entry.path
         key = path.casefold()
@@ -130,10 +155,12 @@ def read_package(
                 "(one file on a case-insensitive file system)",
             )
         folded[key] = path
-        parts = key.split("/")
-        folders.update("/".join(parts[:n]) for n in range(1, len(parts)))
+        if key.count("/") > MAX_OFD_NAME_DEPTH:
+            raise invalid(
+                field,
+                f"entry {path[:80]!r} is more than {MAX_OFD_NAME_DEPTH} folders deep",
+            )
         if entry.directory:
-            folders.add(key)
             continue
         if entry.file_size > MAX_OFD_ENTRY_BYTES:
             raise invalid(
@@ -157,8 +184,12 @@ def read_package(
                 f"inflates to more than {MAX_OFD_UNCOMPRESSED_BYTES} bytes in all",
             )
         files[path] = entry
-    for path in files:
-        if path.casefold() in folders:
+    # a file that is also a folder: sorted with "/" as the lowest character, a
+    # name is followed at once by a name below it if any is (linear in the names)
+    ordered = sorted(key.replace("/", "\x00") for key in folded)
+    for key, after in itertools.pairwise(ordered):
+        path = folded[key.replace("\x00", "/")]
+        if path in files and after.startswith(key + "\x00"):
             raise invalid(field, f"holds {path!r} both as a file and as a folder")
     held: dict[str, bytes] = {}
     for path, entry in files.items():
@@ -203,8 +234,8 @@ def _decoded(data: bytes, name: str, field: str) -> bytes:
     if codec not in DECODED_ENCODINGS:
         # expat reads single-byte encodings Python knows; others fail in parse_xml
         return data
-    try:
-        text = data.decode(codec)
+    try:  # as GB 18030, a superset: producers labelling GB 2312 write GBK
+        text = data.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise invalid(
             field, f"{name} is not valid {declared} (its declared encoding): {exc}"

@@ -15,12 +15,10 @@ entry. Pure and CPU-bound: callers run it off the event loop.
 
 from __future__ import annotations
 
-import contextlib
 import posixpath
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from certseal.errors import invalid
@@ -68,6 +66,9 @@ _EOCD = struct.Struct("<4s4H2LH")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
 _LOCAL = struct.Struct("<4s5H3L2H")
 _DESCRIPTOR = struct.Struct("<3L")
+_DESCRIPTOR64 = struct.Struct("<L2Q")
+_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")
 _ZIP64 = 0xFFFFFFFF
 _FLAGS_REFUSED = 0x0001 | 0x0040 | 0x2000  # encrypted, strong encryption, masked
 _UNICODE_PATH = 0x7075  # Info-ZIP Unicode Path extra field (APPNOTE 4.6.9)
@@ -107,62 +108,48 @@ def _extra_fields(extra: bytes, what: str, field: str) -> dict[int, bytes]:
 def _entry_name(raw: bytes, flags: int, extra: dict[int, bytes], field: str) -> str:
     """An entry's name as every reader sees it, or INVALID_ARGUMENT.
 
-    UTF-8 when flagged (bit 11) or ASCII; otherwise the Info-ZIP Unicode Path field
-    when it is of this very name (its CRC; commons-compress, which ofdrw reads with,
-    prefers it); otherwise UTF-8 if the bytes are. A Unicode Path field naming another
-    file than the header is refused: readers that honour it and readers that do not
-    would open two different files.
+    ASCII, or UTF-8 flagged as such (bit 11): a non-ASCII name without the flag is
+    read as CP 437, GBK or UTF-8 depending on the reader (ofdrw's default charset,
+    Chinese Windows, 7-Zip), so it is refused. An Info-ZIP Unicode Path field
+    (commons-compress prefers it) must name exactly the name's own bytes read as
+    UTF-8: readers that honour it and readers that ignore it would otherwise open
+    two different files (atk15c F2).
     """
-    shown = raw[:80].decode("latin-1")
-    text: str | None = None
-    if flags & 0x800 or raw.isascii():
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise invalid(
-                field, f"entry {shown!r} is flagged UTF-8 but is not"
-            ) from None
+    shown = raw[:80].decode("utf-8", "backslashreplace")
+    if not raw.isascii() and not flags & 0x800:
+        raise invalid(
+            field,
+            f"entry {shown!r}: its name is not ASCII and not flagged UTF-8 (readers "
+            "would decode it differently: CP 437, GBK or UTF-8)",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid(field, f"entry {shown!r} is flagged UTF-8 but is not") from None
     unicode_path = extra.get(_UNICODE_PATH)
-    if unicode_path is not None:
-        alias: str | None = None
-        if (
-            len(unicode_path) >= 5
-            and unicode_path[0] == 1
-            and int.from_bytes(unicode_path[1:5], "little") == zlib.crc32(raw)
-        ):
-            with contextlib.suppress(UnicodeDecodeError):
-                alias = unicode_path[5:].decode("utf-8")
-        if alias is None or (text is not None and alias != text):
-            raise invalid(
-                field,
-                f"entry {shown!r} has a Unicode Path field naming another file",
-            )
-        text = alias
-    if text is None:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise invalid(
-                field,
-                f"entry {shown!r}: its name is neither UTF-8 nor ASCII (readers "
-                "would decode it differently)",
-            ) from None
+    if unicode_path is not None and not (
+        len(unicode_path) >= 5
+        and unicode_path[0] == 1
+        and int.from_bytes(unicode_path[1:5], "little") == zlib.crc32(raw)
+        and unicode_path[5:] == raw
+    ):
+        raise invalid(
+            field, f"entry {shown!r} has a Unicode Path field naming another file"
+        )
     return text
 
 
-def _zip64_agrees(
-    extra: dict[int, bytes], sizes: tuple[int, int], zero_ok: bool
-) -> bool:
+def _zip64_agrees(extra: dict[int, bytes], sizes: tuple[int, int]) -> bool:
     """Whether a ZIP64 extended information field, if any, gives the header's own
-    sizes (uncompressed, compressed) where it gives them: a package within the
-    bounds never needs ZIP64, and readers differ on which of two sizes they take."""
+    sizes (uncompressed, compressed) where it gives them, when the header's sizes do
+    not defer to it: readers differ on which of two sizes they take."""
     data = extra.get(0x0001)
     if data is None:
         return True
     for index, size in enumerate(sizes):
         if len(data) >= 8 * (index + 1):
             value = int.from_bytes(data[8 * index : 8 * index + 8], "little")
-            if value != size and not (zero_ok and value == 0):
+            if value != size:
                 return False
     return True
 
@@ -170,7 +157,9 @@ def _zip64_agrees(
 def _end_of_directory(data: bytes, field: str) -> tuple[int, int, int]:
     """(entries, directory offset, directory end) from the end of central directory
     record, which must be the last bytes of ``data`` (its comment included) and the
-    only one: no data after it, no ZIP64 records, no second record in the comment."""
+    only one: no data after it, no second record in the comment. A ZIP64 end record
+    and locator (``zip -fz``) are read when they sit right before it, agree with it
+    and describe one disk; the directory then ends where the ZIP64 record begins."""
     search_from = max(0, len(data) - _EOCD.size - 0xFFFF)
     at = data.rfind(b"PK\x05\x06", search_from)
     while at != -1:
@@ -191,17 +180,28 @@ def _end_of_directory(data: bytes, field: str) -> tuple[int, int, int]:
     tail = data[at + _EOCD.size :]
     if any(sig in tail for sig in (b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07")):
         raise invalid(field, "the ZIP comment holds a second end of directory record")
-    if at >= 20 and data[at - 20 : at - 16] == b"PK\x06\x07":
-        raise invalid(
-            field, "uses ZIP64, which a package within the bounds never needs"
-        )
+    end = at
+    if at >= _LOCATOR.size and data[at - _LOCATOR.size : at - 16] == b"PK\x06\x07":
+        locator = at - _LOCATOR.size
+        (_lsig, _ldisk, record, disks) = _LOCATOR.unpack_from(data, locator)
+        if record + _ZIP64_END.size != locator or disks != 1:
+            raise invalid(field, "its ZIP64 end record is not where its locator says")
+        z64 = _ZIP64_END.unpack_from(data, record)
+        if z64[0] != b"PK\x06\x06" or z64[1] != _ZIP64_END.size - 12:
+            raise invalid(field, "its ZIP64 end record is damaged")
+        values = (disk, cd_disk, here, total, size, offset)
+        deferred = (0xFFFF,) * 4 + (_ZIP64,) * 2
+        if any(
+            v not in (w, d) for v, w, d in zip(values, z64[4:], deferred, strict=True)
+        ):
+            raise invalid(field, "its ZIP64 end record and its end record differ")
+        disk, cd_disk, here, total, size, offset = z64[4:]
+        end = record
+    elif total == 0xFFFF or size == _ZIP64 or offset == _ZIP64:
+        raise invalid(field, "defers to a ZIP64 end record it does not have")
     if disk or cd_disk or here != total:
         raise invalid(field, "is a ZIP split over several disks")
-    if total == 0xFFFF or size == _ZIP64 or offset == _ZIP64:
-        raise invalid(
-            field, "uses ZIP64, which a package within the bounds never needs"
-        )
-    if offset + size != at:
+    if offset + size != end:
         raise invalid(
             field,
             "the ZIP's central directory does not end where its end record begins "
@@ -209,34 +209,34 @@ def _end_of_directory(data: bytes, field: str) -> tuple[int, int, int]:
         )
     if total > MAX_OFD_ENTRIES:
         raise invalid(field, f"has {total} entries; the limit is {MAX_OFD_ENTRIES}")
-    return total, offset, at
+    return total, offset, end
 
 
-def declared_size(data: bytes, field: str = "ofd") -> int:
-    """The bytes the ZIP ``data`` declares its entries inflate to (its central
-    directory's sizes; :func:`read_package` holds every entry to them): what reading
-    it will take, for admission. Cheap: reads the directory only, inflates nothing.
+@dataclass(frozen=True)
+class _Central:
+    """One central directory header, its ZIP64 values resolved."""
 
-    Raises INVALID_ARGUMENT (``field``) for a ZIP whose directory cannot be read.
-    """
+    raw: bytes
+    name: str
+    needed: int
+    flags: int
+    method: int
+    crc: int
+    compress_size: int
+    file_size: int
+    offset: int
+
+
+def _central(data: bytes, field: str) -> tuple[list[_Central], int, int]:
+    """The central directory's headers in its order, the directory's offset and
+    end. A header's 0xFFFFFFFF sizes or offset are read from its ZIP64 field, which
+    must hold exactly those values, the flagged ones being a leading run of
+    (uncompressed size, compressed size, offset) so that every reader takes each
+    value from the same place; a header giving no 0xFFFFFFFF must agree with its
+    ZIP64 field if it has one."""
     total, at, end = _end_of_directory(data, field)
-    declared = 0
-    for _ in range(total):
-        if at + _CENTRAL.size > end or data[at : at + 4] != b"PK\x01\x02":
-            raise invalid(field, "the ZIP's central directory is damaged")
-        header = _CENTRAL.unpack_from(data, at)
-        declared += header[9]
-        at += _CENTRAL.size + header[10] + header[11] + header[12]
-    return declared
-
-
-def zip_entries(data: bytes, field: str) -> list[ZipEntry]:
-    """The entries of the ZIP ``data``, each checked so that every ZIP reader sees
-    the same files (see :func:`read_package`)."""
-    total, directory_at, end = _end_of_directory(data, field)
-    at = directory_at
-    entries: list[ZipEntry] = []
-    expected_local = 0  # the local entries cover the bytes before the directory
+    directory_at = at
+    headers: list[_Central] = []
     for _ in range(total):
         if at + _CENTRAL.size > end or data[at : at + 4] != b"PK\x01\x02":
             raise invalid(field, "the ZIP's central directory is damaged")
@@ -271,112 +271,192 @@ def zip_entries(data: bytes, field: str) -> list[ZipEntry]:
         )
         name = _entry_name(raw, flags, extra, field)
         what = f"entry {name[:80]!r}"
-        if needed > MAX_ZIP_VERSION:
-            raise invalid(
-                field,
-                f"{what} needs ZIP version {needed / 10:g} to extract; the highest "
-                f"read is {MAX_ZIP_VERSION / 10:g}",
-            )
-        if flags & _FLAGS_REFUSED:
-            raise invalid(field, f"{what} is encrypted")
-        if method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise invalid(
-                field, f"{what} uses compression method {method}; OFD uses deflate"
-            )
-        if _ZIP64 in (csize, usize, offset) or disk:
-            raise invalid(
-                field,
-                f"{what} uses ZIP64, which a package within the bounds never needs",
-            )
-        if not _zip64_agrees(extra, (usize, csize), zero_ok=False):
-            raise invalid(field, f"{what} gives two different sizes (ZIP64 field)")
-        descriptor = bool(flags & 0x08)
-        if descriptor and method == zipfile.ZIP_STORED:
-            raise invalid(
-                field, f"{what} is stored with a data descriptor (its end is unknown)"
-            )
-        # its local header: right where the previous entry ended, and agreeing
-        if offset != expected_local:
-            raise invalid(
-                field,
-                f"{what} does not start where the previous entry ends (bytes before "
-                "it that the directory does not list, or entries out of order)",
-            )
-        if offset + _LOCAL.size > end or data[offset : offset + 4] != b"PK\x03\x04":
-            raise invalid(field, f"{what} has no local header where the directory says")
-        (
-            _lsig,
-            lneeded,
-            lflags,
-            lmethod,
-            _ltime,
-            _ldate,
-            lcrc,
-            lcsize,
-            lusize,
-            lname_len,
-            lextra_len,
-        ) = _LOCAL.unpack_from(data, offset)
-        lname_at = offset + _LOCAL.size
-        data_at = lname_at + lname_len + lextra_len
-        lraw = data[lname_at : lname_at + lname_len]
-        lextra = _extra_fields(
-            data[lname_at + lname_len : data_at], f"{what}'s local header", field
-        )
-        known = (lcrc, lcsize, lusize)
-        if descriptor:
-            sizes_agree = all(
-                v in (0, c) for v, c in zip(known, (crc, csize, usize), strict=True)
-            )
-        else:
-            sizes_agree = known == (crc, csize, usize)
-        if (
-            lraw != raw
-            or _entry_name(lraw, lflags, lextra, field) != name
-            or lflags != flags
-            or lmethod != method
-            or lneeded > MAX_ZIP_VERSION
-            or not sizes_agree
-            or not _zip64_agrees(lextra, (usize, csize), zero_ok=descriptor)
-        ):
-            raise invalid(
-                field,
-                f"{what}: its local header and its central directory header differ "
-                "(name, flags, method, CRC or sizes)",
-            )
-        expected_local = data_at + csize
-        if descriptor:
-            gap = (
-                16 if data[expected_local : expected_local + 4] == b"PK\x07\x08" else 12
-            )
-            at_descriptor = expected_local + gap - 12
-            if at_descriptor + 12 > end or _DESCRIPTOR.unpack_from(
-                data, at_descriptor
-            ) != (crc, csize, usize):
+        values = [usize, csize, offset]
+        flagged = [value == _ZIP64 for value in values]
+        if disk:
+            raise invalid(field, f"{what} is on another disk")
+        if any(flagged):
+            zip64 = extra.get(0x0001, b"")
+            count = sum(flagged)
+            if (
+                flagged != [True] * count + [False] * (3 - count)
+                or len(zip64) != 8 * count
+            ):
                 raise invalid(
-                    field, f"{what}'s data descriptor differs from its directory header"
+                    field, f"{what}'s ZIP64 field does not give what its header defers"
                 )
-            expected_local += gap
-        if expected_local > end:
-            raise invalid(field, f"{what}'s data runs into the central directory")
-        directory = name.endswith("/")
-        path = normalise(name, field, entry=True)
-        if directory and usize:
-            raise invalid(field, f"{what} is a directory holding data")
-        entries.append(
-            ZipEntry(path, directory, flags, method, crc, csize, usize, data_at)
+            values[:count] = struct.unpack(f"<{count}Q", zip64)
+            usize, csize, offset = values
+        elif not _zip64_agrees(extra, (usize, csize)):
+            raise invalid(field, f"{what} gives two different sizes (ZIP64 field)")
+        headers.append(
+            _Central(raw, name, needed, flags, method, crc, csize, usize, offset)
         )
     if at != end:
         raise invalid(
             field, "the ZIP's central directory holds more than its end record counts"
         )
+    return headers, directory_at, end
+
+
+def declared_size(data: bytes, field: str = "ofd") -> int:
+    """The bytes the ZIP ``data`` declares its entries inflate to (its central
+    directory's sizes; :func:`read_package` holds every entry to them): what reading
+    it will take, for admission. Cheap: reads the directory only, inflates nothing.
+
+    Raises INVALID_ARGUMENT (``field``) for a ZIP whose directory cannot be read.
+    """
+    headers, _at, _end = _central(data, field)
+    return sum(header.file_size for header in headers)
+
+
+_SCANNED = (b"PK\x03\x04", b"PK\x01\x02", b"PK\x07\x08", b"PK\x05\x06")
+"""Signatures a streaming reader scans a stored entry with a data descriptor for
+to find its end (commons-compress): such an entry must hold none."""
+
+
+def _local_entry(
+    data: bytes, header: _Central, end: int, field: str
+) -> tuple[ZipEntry, int]:
+    """The entry ``header`` describes, checked against its local header (and data
+    descriptor), and where it ends (at most ``end``)."""
+    what = f"entry {header.name[:80]!r}"
+    offset = header.offset
+    if offset + _LOCAL.size > end or data[offset : offset + 4] != b"PK\x03\x04":
+        raise invalid(field, f"{what} has no local header where the directory says")
+    (
+        _lsig,
+        lneeded,
+        lflags,
+        lmethod,
+        _ltime,
+        _ldate,
+        lcrc,
+        lcsize,
+        lusize,
+        lname_len,
+        lextra_len,
+    ) = _LOCAL.unpack_from(data, offset)
+    lname_at = offset + _LOCAL.size
+    data_at = lname_at + lname_len + lextra_len
+    lraw = data[lname_at : lname_at + lname_len]
+    lextra = _extra_fields(
+        data[lname_at + lname_len : data_at], f"{what}'s local header", field
+    )
+    descriptor = bool(header.flags & 0x08)
+    zip64 = lextra.get(0x0001)
+    sizes_read = True
+    if _ZIP64 in (lcsize, lusize):
+        # commons-compress and Python's force_zip64: both sizes in a ZIP64 field
+        if (lcsize, lusize) != (_ZIP64, _ZIP64) or zip64 is None or len(zip64) != 16:
+            sizes_read = False
+        else:
+            lusize, lcsize = struct.unpack("<2Q", zip64)
+    elif not _zip64_agrees(lextra, (lusize, lcsize)):
+        sizes_read = False
+    central = (header.crc, header.compress_size, header.file_size)
+    known = (lcrc, lcsize, lusize)
+    if descriptor:  # zero until the descriptor gives them
+        sizes_agree = all(v in (0, c) for v, c in zip(known, central, strict=True))
+    else:
+        sizes_agree = known == central
+    # bit 11 says how to read a non-ASCII name; an ASCII one reads alike either way
+    ignored = 0x800 if header.raw.isascii() else 0
+    if (
+        lraw != header.raw
+        or _entry_name(lraw, lflags, lextra, field) != header.name
+        or (lflags ^ header.flags) & ~ignored
+        or lmethod != header.method
+        or lneeded > MAX_ZIP_VERSION
+        or not sizes_read
+        or not sizes_agree
+    ):
+        raise invalid(
+            field,
+            f"{what}: its local header and its central directory header differ "
+            "(name, flags, method, CRC or sizes)",
+        )
+    data_end = data_at + header.compress_size
+    if descriptor:
+        if header.method == zipfile.ZIP_STORED and any(
+            data.find(sig, data_at, data_end) != -1 for sig in _SCANNED
+        ):
+            raise invalid(
+                field,
+                f"{what} is stored with a data descriptor and holds a ZIP signature "
+                "(a streaming reader would end it there)",
+            )
+        form = _DESCRIPTOR64 if zip64 is not None else _DESCRIPTOR
+        signed = data[data_end : data_end + 4] == b"PK\x07\x08"
+        at_descriptor = data_end + 4 * signed
+        if at_descriptor + form.size > end or form.unpack_from(data, at_descriptor) != (
+            header.crc,
+            header.compress_size,
+            header.file_size,
+        ):
+            raise invalid(
+                field, f"{what}'s data descriptor differs from its directory header"
+            )
+        data_end = at_descriptor + form.size
+    if data_end > end:
+        raise invalid(field, f"{what}'s data runs into the central directory")
+    entry = ZipEntry(
+        normalise(header.name, field, entry=True),
+        header.name.endswith("/"),
+        header.flags,
+        header.method,
+        header.crc,
+        header.compress_size,
+        header.file_size,
+        data_at,
+    )
+    return entry, data_end
+
+
+def zip_entries(data: bytes, field: str) -> list[ZipEntry]:
+    """The entries of the ZIP ``data`` in its directory's order, each checked so
+    that every ZIP reader sees the same files (see :func:`read_package`): taken in
+    the order of their offsets (a directory may list them in another), the local
+    entries cover the bytes before the directory exactly."""
+    headers, directory_at, _end = _central(data, field)
+    entries: list[ZipEntry | None] = [None] * len(headers)
+    expected_local = 0
+    for index in sorted(range(len(headers)), key=lambda i: headers[i].offset):
+        header = headers[index]
+        if header.offset != expected_local:
+            raise invalid(
+                field,
+                f"entry {header.name[:80]!r} does not start where the previous entry "
+                "ends (bytes before it that the directory does not list, or two "
+                "entries at one place)",
+            )
+        if header.needed > MAX_ZIP_VERSION:
+            raise invalid(
+                field,
+                f"entry {header.name[:80]!r} needs ZIP version {header.needed / 10:g} "
+                f"to extract; the highest read is {MAX_ZIP_VERSION / 10:g}",
+            )
+        if header.flags & _FLAGS_REFUSED:
+            raise invalid(field, f"entry {header.name[:80]!r} is encrypted")
+        if header.method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise invalid(
+                field,
+                f"entry {header.name[:80]!r} uses compression method "
+                f"{header.method}; OFD uses deflate",
+            )
+        entry, expected_local = _local_entry(data, header, directory_at, field)
+        if entry.directory and entry.file_size:
+            raise invalid(
+                field, f"entry {header.name[:80]!r} is a directory holding data"
+            )
+        entries[index] = entry
     if expected_local != directory_at:
         raise invalid(
             field,
             "bytes between the last entry and the central directory are listed by "
             "no entry",
         )
-    return entries
+    return [entry for entry in entries if entry is not None]
 
 
 def inflate(data: bytes, entry: ZipEntry, field: str) -> bytes:
@@ -402,29 +482,3 @@ def inflate(data: bytes, entry: ZipEntry, field: str) -> bytes:
     if zlib.crc32(content) != entry.crc:
         raise invalid(field, f"{what} fails its CRC check")
     return content
-
-
-class PackageFiles(Mapping[str, bytes]):
-    """A package's files: the held ones as bytes, the others inflated when read."""
-
-    def __init__(
-        self, data: bytes, entries: dict[str, ZipEntry], held: dict[str, bytes]
-    ):
-        self._data = data
-        self._entries = entries
-        self._held = held
-
-    def __getitem__(self, path: str) -> bytes:
-        held = self._held.get(path)
-        if held is not None:
-            return held
-        return inflate(self._data, self._entries[path], "ofd")
-
-    def __contains__(self, path: object) -> bool:
-        return path in self._entries
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)

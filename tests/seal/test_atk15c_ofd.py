@@ -11,6 +11,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import grpc
 import pytest
 
 from certseal.v1 import seal_pb2 as pb
@@ -35,14 +36,17 @@ def _ride_right_with(added: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15c: drawn_files looks up a named file case-sensitively, so a file "
-    "added under another case of a name the signed Document.xml gives is 'named by "
-    "nothing'; a reader that unpacks to a case-insensitive file system (ofdrw on "
-    "Windows or macOS) opens it as that name",
+@pytest.mark.parametrize(
+    ("res", "font"),
+    [
+        ("Doc_0/publicres.xml", "Doc_0/Res/evil.ttf"),
+        ("DOC_0/PUBLICRES.XML", "doc_0/res/EVIL.TTF"),
+        ("doc_0/PublicRes.xml", "Doc_0/RES/evil.ttf"),
+    ],
 )
 async def test_a_file_added_under_another_case_of_a_signed_name_is_modified(
+    res,
+    font,
     stack,
     trusting_app,  # noqa: F811
 ):
@@ -50,11 +54,11 @@ async def test_a_file_added_under_another_case_of_a_signed_name_is_modified(
     # ofdrw's signed Document.xml names PublicRes.xml, which its package lacks
     package = _ride_right_with(
         {
-            "Doc_0/publicres.xml": (
+            res: (
                 f'<ofd:Res {NS} BaseLoc="Res"><ofd:Fonts><ofd:Font ID="2" '
                 'FontName="Evil" FontFile="evil.ttf"/></ofd:Fonts></ofd:Res>'
             ).encode(),
-            "Doc_0/Res/evil.ttf": b"a font that draws other glyphs",
+            font: b"a font that draws other glyphs",
         }
     )
     [result] = await _verify(stub, package)
@@ -144,14 +148,6 @@ def _build_zip(
     return bytes(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15c: ofd_zip refuses ZIPs real producers write (ofdrw's own test "
-    "resources signedFile.ofd, keyword2.ofd, draw_param_ref.ofd: directory in another "
-    "order; testImageNotFound.ofd, testPathClip.ofd: UTF-8 flag on local headers "
-    "only; 999.ofd: commons-compress ZIP64 local extra for small files), although "
-    "every reader reads them as the same files",
-)
 @pytest.mark.parametrize(
     "shape", ["directory_reversed", "local_utf8_flag", "local_zip64"]
 )
@@ -230,15 +226,6 @@ def _zip_raw(entries: list[tuple[bytes, bytes, int, bytes]]) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15c: an unflagged non-ASCII entry name with an Info-ZIP Unicode Path "
-    "field is read by the field's name here but by its own bytes by readers that "
-    "ignore the field (ofdrw-reader opens ZipArchiveInputStream with "
-    "useUnicodeExtraFields=false; java.util.zip): a second entry "
-    "of a signed file's name, aliased here to a name nothing draws from, replaces "
-    "the signed file in those readers",
-)
 async def test_a_unicode_path_field_cannot_alias_a_signed_files_name(
     seal_stub, operator
 ):
@@ -281,8 +268,20 @@ async def test_a_unicode_path_field_cannot_alias_a_signed_files_name(
     # java.util.zip (ZipInputStream and ZipFile) lists the page twice, and a reader
     # that unpacks in order (ofdrw's ZipUtil) keeps the later, forged one; Python's
     # zipfile reads the name as cp437, a third name
-    [result] = await _verify(stub, forged)
+    await _refused_or_not_valid(stub, forged)
+
+
+async def _refused_or_not_valid(stub, package: bytes) -> str:
+    """Either the request's INVALID_ARGUMENT naming ``ofd`` (its details returned),
+    or a seal that is not VALID."""
+    try:
+        [result] = await _verify(stub, package)
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc
+        assert exc.details().startswith("ofd: "), exc.details()
+        return exc.details()
     assert result.verdict != "VALID", result.checks
+    return result.verdict
 
 
 def _deep_names(entries: int) -> bytes:
@@ -337,13 +336,6 @@ def _deep_names(entries: int) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15c: read_package builds every folder prefix of every entry name as a "
-    "string and keeps them in a set (quadratic in a name's depth): 4,000 entries of "
-    "1,000-character names (an 8.5 MB request, admitted as 8.5 MB: nothing declared "
-    "to inflate) took 7.8 s and 1.26 GB; 10,000 of them (21 MB) take gigabytes more",
-)
 def test_deep_entry_names_cost_memory_linear_in_the_request():
     import tracemalloc
 
@@ -362,13 +354,6 @@ def test_deep_entry_names_cost_memory_linear_in_the_request():
     assert peak < 16 * len(package), (peak, len(package))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk15c: XML declared GB2312 is decoded as strict GB 2312, but producers "
-    "that declare it write GBK (.NET's 'gb2312' is code page 936; WHATWG reads the "
-    "label as GBK): an author's name with a GBK-only character (喆, 镕) in OFD.xml "
-    "makes SealOfd and VerifyOfd refuse the package",
-)
 async def test_an_ofd_declared_gb2312_holding_gbk_characters_is_sealed(
     seal_stub, operator
 ):
@@ -394,3 +379,85 @@ async def test_an_ofd_declared_gb2312_holding_gbk_characters_is_sealed(
     )
     [result] = await _verify(stub, sealed.ofd)
     assert result.verdict == "VALID", result.checks
+
+
+def test_names_deeper_than_the_limit_are_refused_and_clashes_found_linearly():
+    from certseal.errors import CertsealError
+    from services.seal.ofd_package import MAX_OFD_NAME_DEPTH, read_package
+    from tests.seal.ofd_samples import make_ofd, unzip, zip_files
+
+    files = unzip(make_ofd())
+    deep = "Doc_0/" + "a/" * MAX_OFD_NAME_DEPTH + "x.bin"
+    with pytest.raises(CertsealError) as err:
+        read_package(zip_files(files | {deep: b"x"}))
+    assert f"more than {MAX_OFD_NAME_DEPTH} folders deep" in err.value.message
+    just = "Doc_0/" + "a/" * (MAX_OFD_NAME_DEPTH - 1) + "x.bin"
+    assert just in read_package(zip_files(files | {just: b"x"})).files
+    # a file that is a folder of a name far below it, "/" sorting after "-" and "."
+    for names in (("Doc_0/a", "Doc_0/a-b", "Doc_0/a.c", "Doc_0/a/b/c/d/e.xml"),):
+        with pytest.raises(CertsealError) as err:
+            read_package(zip_files(files | dict.fromkeys(names, b"x")))
+        assert "both as a file and as a folder" in err.value.message
+    siblings = ("Doc_0/a", "Doc_0/a-b/c.xml", "Doc_0/a.c/d.xml", "Doc_0/ab/e.xml")
+    assert read_package(zip_files(files | dict.fromkeys(siblings, b"x")))
+
+
+def test_many_names_just_within_the_depth_limit_cost_memory_linear():
+    import tracemalloc
+
+    from services.seal.ofd_package import MAX_OFD_NAME_DEPTH, read_package
+
+    names = [
+        f"{i:05d}/" + "abcdefghijklmno/" * (MAX_OFD_NAME_DEPTH - 2) + "x.bin"
+        for i in range(300)
+    ]
+    package = _zip_raw([(name.encode(), b"", 0, b"") for name in names])
+    tracemalloc.start()
+    try:
+        read_package(package)
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < 16 * len(package), (peak, len(package))
+
+
+@pytest.mark.parametrize("label", ["GB2312", "gb2312", "GBK", "CP936", "GB18030"])
+def test_xml_declared_in_a_gb_encoding_is_read_as_gb18030(label):
+    from services.seal.ofd_package import parse_xml
+
+    text = f'<?xml version="1.0" encoding="{label}"?><a>王喆 朱镕基 €</a>'
+    root = parse_xml(text.encode("gb18030"), "OFD.xml")
+    assert root.text == "王喆 朱镕基 €"
+
+
+def _unicode_path(raw: bytes, name: bytes) -> bytes:
+    field = b"\x01" + struct.pack("<L", zlib.crc32(raw)) + name
+    return struct.pack("<2H", 0x7075, len(field)) + field
+
+
+@pytest.mark.parametrize(
+    ("raw", "flags", "extra", "refusal"),
+    [
+        ("第1页.xml".encode("gbk"), 0, b"", "not flagged UTF-8"),
+        ("第1页.xml".encode(), 0, b"", "not flagged UTF-8"),
+        ("第1页.xml".encode(), 0, "第1页.xml".encode(), "not flagged UTF-8"),
+        ("第1页.xml".encode("gbk"), 0, "第1页.xml".encode(), "not flagged UTF-8"),
+        ("第1页.xml".encode(), 0x800, b"unused.xml", "Unicode Path"),
+        (b"page.xml", 0, b"unused.xml", "Unicode Path"),
+        (b"page.xml", 0x800, "第1页.xml".encode(), "Unicode Path"),
+        ("第1页.xml".encode(), 0x800, "第1页.xml".encode(), None),
+        (b"page.xml", 0, b"page.xml", None),
+    ],
+)
+def test_a_name_is_read_one_way_or_refused(raw, flags, extra, refusal):
+    from certseal.errors import CertsealError
+    from services.seal.ofd_package import read_package
+
+    field = _unicode_path(raw, extra) if extra else b""
+    package = _zip_raw([(b"OFD.xml", b"<OFD/>", 0, b""), (raw, b"<x/>", flags, field)])
+    if refusal is None:
+        assert raw.decode() in read_package(package).files
+        return
+    with pytest.raises(CertsealError) as err:
+        read_package(package)
+    assert refusal in err.value.message
