@@ -107,22 +107,25 @@ def covered(pdf: bytes) -> bytes:
     return _written(w)
 
 
-@pytest.mark.parametrize("change", ["text field refilled", "page covered by a field"])
-async def test_a_visible_change_after_the_seal_is_modified(seal_stub, operator, change):
-    owner = await seal_owner(operator)
-    stub = seal_stub(f"dept:{owner}")
+async def sealed_pdf(stub, pdf: bytes | None = None) -> tuple[str, bytes]:
+    """A new es256 seal of ``stub``'s department and ``pdf`` (a blank page) sealed
+    with it: (its seal id, the sealed PDF)."""
     seal = (
         await stub.RegisterSeal(
             pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
         )
     ).seal
-    pdf = (
-        await stub.SealPdf(
-            pb.SealPdfRequest(
-                seal_id=seal.seal_id, pdf=with_text_field(blank_pdf(), "Approved")
-            )
-        )
-    ).pdf
+    reply = await stub.SealPdf(
+        pb.SealPdfRequest(seal_id=seal.seal_id, pdf=pdf or blank_pdf())
+    )
+    return seal.seal_id, reply.pdf
+
+
+@pytest.mark.parametrize("change", ["text field refilled", "page covered by a field"])
+async def test_a_visible_change_after_the_seal_is_modified(seal_stub, operator, change):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    _, pdf = await sealed_pdf(stub, with_text_field(blank_pdf(), "Approved"))
     [before] = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
     assert before.verdict == "VALID" and not before.modified
     after_pdf = refilled(pdf, "Refused") if change.startswith("text") else covered(pdf)
@@ -220,17 +223,10 @@ async def signed_by_stranger(pdf: bytes) -> bytes:
 async def test_a_zoneless_signing_time_is_not_internal(seal_stub, operator):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
-    seal = (
-        await stub.RegisterSeal(
-            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
-        )
-    ).seal
-    pdf = (
-        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
-    ).pdf
+    seal_id, pdf = await sealed_pdf(stub)
     reply = await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=await signed_by_stranger(pdf)))
     genuine, stranger = reply.seals
-    assert (genuine.seal_id, genuine.verdict) == (seal.seal_id, "VALID")
+    assert (genuine.seal_id, genuine.verdict) == (seal_id, "VALID")
     assert stranger.verdict != "VALID" and not stranger.trusted
 
 
@@ -292,19 +288,7 @@ def field_repainted(pdf: bytes, name: str) -> bytes:
 
 
 async def _sealed_form(stub) -> tuple[str, bytes]:
-    seal = (
-        await stub.RegisterSeal(
-            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
-        )
-    ).seal
-    pdf = (
-        await stub.SealPdf(
-            pb.SealPdfRequest(
-                seal_id=seal.seal_id, pdf=with_text_field(blank_pdf(), "Approved")
-            )
-        )
-    ).pdf
-    return seal.seal_id, pdf
+    return await sealed_pdf(stub, with_text_field(blank_pdf(), "Approved"))
 
 
 async def test_more_changes_of_the_kind_after_the_seal_are_modified(

@@ -11,8 +11,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from certseal.der import _header
 from certseal.v1 import seal_pb2 as pb
-from tests.conftest import blank_pdf, seal_owner
-from tests.seal.test_atk15_pdf import signed_visibly_by_stranger
+from tests.conftest import seal_owner
+from tests.seal.test_atk15_pdf import sealed_pdf, signed_visibly_by_stranger
 
 
 def _indefinite(cms: bytes) -> bytes:
@@ -48,19 +48,12 @@ def _last_signature_in_ber(pdf: bytes) -> bytes:
 async def test_a_later_signature_in_ber_leaves_the_seal_verifiable(seal_stub, operator):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
-    seal = (
-        await stub.RegisterSeal(
-            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
-        )
-    ).seal
-    sealed = (
-        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
-    ).pdf
+    seal_id, sealed = await sealed_pdf(stub)
     pdf = _last_signature_in_ber(await signed_visibly_by_stranger(sealed))
     assert b"/Contents <308006" in pdf  # the later signature's CMS, in BER
     found = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
     ours, theirs = found
-    assert (ours.seal_id, ours.verdict) == (seal.seal_id, "VALID"), ours.detail
+    assert (ours.seal_id, ours.verdict) == (seal_id, "VALID"), ours.detail
     assert theirs.intact, theirs.detail
 
 
@@ -111,14 +104,7 @@ async def test_a_document_timestamp_after_a_seal_is_no_bad_signature(
 
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
-    seal = (
-        await stub.RegisterSeal(
-            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
-        )
-    ).seal
-    sealed = (
-        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
-    ).pdf
+    _, sealed = await sealed_pdf(stub)
     writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
     stamped = await signers.PdfTimeStamper(_rsa_tsa()).async_timestamp_pdf(
         writer, "sha256"
@@ -162,14 +148,7 @@ async def test_a_later_junk_signature_is_its_own_failure(
 ):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
-    seal = (
-        await stub.RegisterSeal(
-            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
-        )
-    ).seal
-    sealed = (
-        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
-    ).pdf
+    seal_id, sealed = await sealed_pdf(stub)
     box = (300, 300, 400, 400) if visible else (0, 0, 0, 0)
     pdf = _last_contents_replaced(
         await signed_visibly_by_stranger(sealed, box=box), _JUNK[junk]
@@ -179,7 +158,7 @@ async def test_a_later_junk_signature_is_its_own_failure(
     # a visible junk signature shows a stamp nobody vouches for: a change after the
     # seal; an invisible one changes nothing shown and the seal stays VALID
     expected = "MODIFIED" if visible else "VALID"
-    assert (ours.seal_id, ours.verdict) == (seal.seal_id, expected), ours.detail
+    assert (ours.seal_id, ours.verdict) == (seal_id, expected), ours.detail
     assert (theirs.field_name, theirs.verdict) == ("Stranger", "BAD_SIGNATURE")
     assert not theirs.intact and theirs.modified and theirs.detail
 
@@ -189,18 +168,11 @@ async def _sealed_then_stamped(stub) -> tuple[str, bytes, Any]:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
 
-    seal = (
-        await stub.RegisterSeal(
-            pb.RegisterSealRequest(seal_type="official", name="示例公司", suite="es256")
-        )
-    ).seal
-    sealed = (
-        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal.seal_id, pdf=blank_pdf()))
-    ).pdf
+    seal_id, sealed = await sealed_pdf(stub)
     tsa = _rsa_tsa()
     writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
     stamped = await signers.PdfTimeStamper(tsa).async_timestamp_pdf(writer, "sha256")
-    return seal.seal_id, stamped.getvalue(), tsa
+    return seal_id, stamped.getvalue(), tsa
 
 
 def _flipped_near_end(pdf: bytes) -> bytes:
