@@ -59,7 +59,7 @@ def test_atk11_grpc_port_taken_after_the_check_exits_2_with_one_line(
         done = _start_raced(cfg, tmp_path)
     assert (done.returncode, done.stderr) == (
         2,
-        f"error: verifier.listen: {address} is already in use (another process "
+        f"services.verifier: error: verifier.listen: {address} is already in use (another process "
         "listens there); choose another address in the configuration\n",
     )
 
@@ -74,6 +74,6 @@ def test_atk11_probe_or_metrics_port_taken_after_the_check_exits_2_with_one_line
         done = _start_raced(cfg, tmp_path)
     assert (done.returncode, done.stderr) == (
         2,
-        f"error: verifier.{setting}: {address} is already in use (another process "
+        f"services.verifier: error: verifier.{setting}: {address} is already in use (another process "
         "listens there); choose another address in the configuration\n",
     )

@@ -104,5 +104,6 @@ async def test_an_index_key_file_of_the_wrong_size_exits_2_naming_the_setting(
     assert "Traceback" not in stderr, stderr
     errors = [line for line in stderr.splitlines() if "error: " in line]
     assert errors == [
-        f"error: verifier.index_key_files: {pasted} must hold exactly 32 bytes, has 64"
+        "services.verifier: error: verifier.index_key_files: "
+        f"{pasted} must hold exactly 32 bytes, has 64"
     ], stderr
