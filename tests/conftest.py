@@ -388,7 +388,13 @@ class VerifierProcess:
         start), for the first 3 times, when the worker may move."""
         if not self.movable or self.rebinds >= 3:
             return False
-        return f"127.0.0.1:{self.port} is already in use" in self.log_since_start()
+        said = self.log_since_start()
+        # "cannot be listened on": gRPC's bind failed (its log says "Address already
+        # in use") but the port was free again when the worker asked the OS why
+        return any(
+            f"127.0.0.1:{self.port} {why}" in said
+            for why in ("is already in use", "cannot be listened on")
+        )
 
     def log_tail(self) -> str:
         return (self.home / f"{self.group}.log").read_text(errors="replace")[-3000:]
