@@ -57,7 +57,6 @@ DSN = "database.dsn_file"
 dsn_file``)."""
 
 _DSN_SCHEMES = ("postgresql://", "postgres://")
-_BOM = "\ufeff"
 
 
 def read_dsn_file(path: str | Path, field: str = DSN) -> str:
@@ -70,14 +69,14 @@ def read_dsn_file(path: str | Path, field: str = DSN) -> str:
     used silently: a local socket, the user's own name), holds more than one line or
     control characters, or is not such a URI. The message never quotes the file's
     text: it holds a password."""
-    data = read_regular_file(path, field, MAX_SMALL_FILE_BYTES)
+    data = without_bom(read_regular_file(path, field, MAX_SMALL_FILE_BYTES))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise invalid(
             field, f"{path} is not UTF-8 text (byte {exc.start}): write it as UTF-8"
         ) from None
-    dsn = text.removeprefix(_BOM).strip()
+    dsn = text.strip()
     if not dsn:
         raise invalid(
             field,

@@ -43,7 +43,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonc
 
 from certseal.der import check_outside
 from certseal.errors import CertsealError, ErrorKind, invalid
-from certseal.files import BOM, read_regular_file
+from certseal.files import read_regular_file, without_bom
 from certseal.listen import bind_problem, split_listen
 from certseal.timestamps import Clock, utcnow
 from services.seal.timestamp import SM3, imprint
@@ -79,8 +79,7 @@ CERT_FIELD, KEY_FIELD = "seal.tsa_cert_file", "seal.tsa_key_file"
 def _tsa_file(path: str, field: str) -> bytes:
     if not path:
         raise invalid(field, "is empty; [seal] tsa_listen serves a TSA, which needs it")
-    data = read_regular_file(Path(path), field, 64 * 1024)
-    return data[len(BOM) :] if data.startswith(BOM) else data
+    return without_bom(read_regular_file(Path(path), field, 64 * 1024))
 
 
 def read_tsa_identity(
