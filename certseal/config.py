@@ -81,9 +81,6 @@ class KafkaConfig(Section):
         return KafkaSettings(
             bootstrap_servers=self.bootstrap_servers,
             security_protocol=self.security_protocol,
-            ssl_cafile=self.ssl_cafile or None,
-            ssl_certfile=self.ssl_certfile or None,
-            ssl_keyfile=self.ssl_keyfile or None,
             ssl_context=self.ssl_context(),
             client_id=client_id,
         )

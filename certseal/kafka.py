@@ -93,11 +93,8 @@ class KafkaSettings:
 
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: str = "PLAINTEXT"  # or SSL (mTLS to Apache Kafka)
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-    # the context made from the files above, read and checked once
-    # (certseal.config.KafkaConfig.ssl_context); None: made from them here
+    # SSL's context, made from [kafka]'s files read and checked once
+    # (certseal.config.KafkaConfig.ssl_context), never from a second raw read
     ssl_context: ssl.SSLContext | None = None
     client_id: str = "certseal"
     request_timeout_ms: int = 15000
@@ -112,12 +109,9 @@ class KafkaSettings:
             "request_timeout_ms": self.request_timeout_ms,
         }
         if self.security_protocol == "SSL":
-            context = self.ssl_context
-            if context is None:
-                context = ssl.create_default_context(cafile=self.ssl_cafile)
-                if self.ssl_certfile:
-                    context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
-            args["ssl_context"] = context
+            if self.ssl_context is None:
+                raise ValueError("security_protocol SSL needs an ssl_context")
+            args["ssl_context"] = self.ssl_context
         return args
 
     def producer(self, **overrides: Any) -> AIOKafkaProducer:
