@@ -24,10 +24,12 @@ from certseal.files import certificate_common_name, check_readable
 from certseal.listen import check_listen
 from certseal.metrics import Metrics
 from certseal.secretfiles import read_secret_file
-from certseal.tlsfiles import read_tls_identity
+from certseal.timestamps import utcnow
+from certseal.tlsfiles import read_certificates, read_tls_identity
 from services.config import Config, load
 from services.verifier.app import build_servicer, create_app
 from services.verifier.broker import broker_cluster_id, partition_mismatches
+from services.verifier.bundle_sign import check_bundle_certificate
 from services.verifier.config import (
     check_fetch_waits,
     worker_data_dir,
@@ -314,6 +316,17 @@ def _check_files(cfg: Config) -> None:
     )
     if vcfg.bundle_key:  # the TLS pair signs bundles otherwise: the file is not read
         check_readable("verifier.bundle_cert_file", vcfg.bundle_cert_file)
+        _, (bundle_cert, *_) = read_certificates(
+            vcfg.bundle_cert_file, "verifier.bundle_cert_file"
+        )
+        _, (platform_ca, *_) = read_certificates(cfg.tls.ca_file, "tls.ca_file")
+        check_bundle_certificate(
+            bundle_cert,
+            platform_ca,
+            group=vcfg.group,
+            now=utcnow(),
+            described=vcfg.bundle_cert_file,
+        )
     for path in vcfg.index_key_files:  # read whole: a key of the wrong size too
         read_secret_file(Path(path), "verifier.index_key_files")
     check_data_dir(vcfg.data_dir)

@@ -34,7 +34,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 
 from certseal import cbor, codes, cose
 from certseal.crypto import InvalidSignature, Suite, verify
@@ -43,9 +42,15 @@ from certseal.identifiers import LicenceId, parse_licence_id
 
 # the signers live in bundle_sign; importable from here as before
 from services.verifier.bundle_sign import SUITES as _SUITES
+from services.verifier.bundle_sign import VERIFIER_IDENTITY as VERIFIER_IDENTITY
 from services.verifier.bundle_sign import BundleSigner as BundleSigner
 from services.verifier.bundle_sign import BundleSigning as BundleSigning
 from services.verifier.bundle_sign import TokenBundleSigner as TokenBundleSigner
+from services.verifier.bundle_sign import (
+    is_verifier_identity,
+    issued_by,
+    signer_name,
+)
 from services.verifier.domain import (
     CodeKind,
     IndexEntry,
@@ -58,9 +63,6 @@ from services.verifier.domain import (
 from services.verifier.names import DirectoryEntry, named_by
 
 FORMAT = "certseal-trust-bundle/1"
-VERIFIER_IDENTITY = "service:verifier"
-"""The identity that signs bundles for every group; ``service:verifier-<group>`` signs
-only its own group's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,15 +272,10 @@ def _open_message(
         suite = Suite.from_cose_alg(sign1.header[cose.HEADER_ALG])
     except Exception:
         raise bad_bundle("is not a certseal trust bundle (bad COSE framing)") from None
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
-        raise bad_bundle(
-            "is signed by a certificate the platform CA did not issue"
-        ) from None
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    signer = str(names[0].value) if names else ""
-    if signer != VERIFIER_IDENTITY and not signer.startswith(f"{VERIFIER_IDENTITY}-"):
+    if not issued_by(cert, ca):
+        raise bad_bundle("is signed by a certificate the platform CA did not issue")
+    signer = signer_name(cert)
+    if not is_verifier_identity(signer):
         raise bad_bundle(
             f"is signed by {signer!r}, which is not a verifier identity "
             f"({VERIFIER_IDENTITY} or {VERIFIER_IDENTITY}-<group>)"
@@ -333,7 +330,7 @@ def open_bundle(
             directory = _directory_from(data.get("directory"))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise bad_bundle("has a message with missing or mistyped fields") from None
-        if signer != VERIFIER_IDENTITY and signer != f"{VERIFIER_IDENTITY}-{group}":
+        if not is_verifier_identity(signer, group):
             raise bad_bundle(
                 f"is signed by {signer!r}, not a verifier of group {group}"
             )

@@ -8,20 +8,93 @@ signed with on the token's thread pool. Pure: no files, no token calls of its ow
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Protocol
 
 import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import NameOID
 
 from certseal import cose
-from certseal.crypto import Suite, signature_from_der
+from certseal.crypto import InvalidSignature, Suite, signature_from_der
 from certseal.errors import invalid, precondition
 
 SUITES = (Suite.ES256, Suite.ED25519)
 """What a bundle signing key may be."""
 _SUITES = SUITES
+
+
+VERIFIER_IDENTITY = "service:verifier"
+"""The identity that signs bundles for every group; ``service:verifier-<group>`` signs
+only its own group's."""
+
+
+def issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """Whether ``ca`` issued ``cert`` directly (its signature and names; RFC 5280
+    §6.1.3): the one rule for a bundle's signer certificate, applied by the counters
+    that open bundles (:func:`services.verifier.bundle.open_bundle`) and by a
+    verifier's start check of ``bundle_cert_file``."""
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def signer_name(cert: x509.Certificate) -> str:
+    """The common name of a bundle signer's certificate ("" when it has none)."""
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def is_verifier_identity(name: str, group: str | None = None) -> bool:
+    """Whether ``name`` may sign bundles: :data:`VERIFIER_IDENTITY`, or
+    ``service:verifier-<group>`` (of ``group`` when given, of any group when None)."""
+    if name == VERIFIER_IDENTITY:
+        return True
+    if group is None:
+        return name.startswith(f"{VERIFIER_IDENTITY}-")
+    return name == f"{VERIFIER_IDENTITY}-{group}"
+
+
+def check_bundle_certificate(
+    cert: x509.Certificate,
+    platform_ca: x509.Certificate,
+    *,
+    group: str,
+    now: dt.datetime,
+    described: str,
+) -> None:
+    """Refuse a token key's bundle certificate (``[verifier] bundle_cert_file``) whose
+    every bundle the counters would refuse (:func:`services.verifier.bundle.
+    open_bundle`'s rules): not valid at ``now``, not issued directly by
+    ``platform_ca`` (the first certificate of ``tls.ca_file``, which the counters
+    open bundles with), or not a verifier identity of ``group``. ``described``: how
+    the message names the file. CertsealError(INVALID_ARGUMENT, field
+    ``verifier.bundle_cert_file``)."""
+    field = "verifier.bundle_cert_file"
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise invalid(
+            field,
+            f"{described} is valid from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
+            f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now: counters "
+            "would refuse every bundle it signs",
+        )
+    if not issued_by(cert, platform_ca):
+        raise invalid(
+            field,
+            f"{described} is not issued by the platform CA (the first certificate "
+            "of tls.ca_file), with which counters open bundles",
+        )
+    name = signer_name(cert)
+    if not is_verifier_identity(name, group):
+        raise invalid(
+            field,
+            f"{described} names {name!r}; a bundle of group {group} is signed by "
+            f"{VERIFIER_IDENTITY} or {VERIFIER_IDENTITY}-{group}",
+        )
 
 
 class TokenKey(Protocol):

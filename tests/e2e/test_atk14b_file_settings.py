@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448
 from cryptography.x509.oid import NameOID
 
 from certseal.crypto import Suite
+from certseal.devpki import DevCA
 from certseal.errors import CertsealError
 from certseal.tlsfiles import read_certificates, read_key_pair
 from tests.e2e.test_atk12_missing_files import on_free_ports
@@ -88,7 +89,9 @@ def test_a_ca_bundle_in_openssls_trusted_form_is_taken_as_grpc_takes_it(
 # the module-scoped token fixture of tests/verifier/test_bundle_token.py (imported)
 
 
-@pytest.mark.parametrize("what", ["garbage", "another-certificate"])
+@pytest.mark.parametrize(
+    "what", ["garbage", "another-certificate", "another-ca", "another-group"]
+)
 async def test_a_verifier_bundle_cert_file_holding_the_wrong_thing_exits_2(
     stack,
     config,
@@ -97,8 +100,10 @@ async def test_a_verifier_bundle_cert_file_holding_the_wrong_thing_exits_2(
     tmp_path,
     what,
 ):
+    """Also a certificate of the token's key that counters would refuse every bundle
+    of: issued by another CA than the platform's, or to a verifier of another group."""
     label = f"atk14b-{what}"
-    await token.generate(Suite.ES256, label=label)
+    public_key_der, _ = await token.generate(Suite.ES256, label=label)
     cfg = on_free_ports(config)
     cfg.verifier.data_dir = str(tmp_path / "data")
     cfg.verifier.bundle_key = label
@@ -107,6 +112,17 @@ async def test_a_verifier_bundle_cert_file_holding_the_wrong_thing_exits_2(
         path = tmp_path / "bundle.pem"
         path.write_text(NOT_A_CERTIFICATE)
         cfg.verifier.bundle_cert_file = str(path)
+    elif what == "another-ca":
+        other = DevCA(tmp_path / "other-ca", name="another platform's CA")
+        cfg.verifier.bundle_cert_file = str(
+            other.certify("service:verifier", public_key_der, tmp_path / "b.pem")
+        )
+    elif what == "another-group":
+        cfg.verifier.bundle_cert_file = str(
+            stack.ca.certify(
+                "service:verifier-not-this-group", public_key_der, tmp_path / "b.pem"
+            )
+        )
     else:  # a certificate, of another key than the token's
         cfg.verifier.bundle_cert_file = config.tls.cert_file
     done = start("services.verifier", cfg, tmp_path)
