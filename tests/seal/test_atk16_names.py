@@ -9,7 +9,10 @@ as ``PublicRes.xml``'s short name), and macOS (APFS, HFS+) takes canonically
 equivalent Unicode names (NFC ``é`` and NFD ``e`` + U+0301, a CJK compatibility
 ideograph and its unified one) as one. An entry added under such an alias of a signed
 page is written over the page when the package is unpacked there, and the verifier,
-which sees a second, unnamed file, says VALID.
+which saw a second, unnamed file, said VALID. Fixed: names are keyed as such a
+file system takes them (``ofd_package.file_key``: case, NFD, trailing dots and spaces;
+a colon anywhere refused; a component shaped like an 8.3 short name refused), both
+when the package is read and when drawn files are looked up.
 """
 
 from __future__ import annotations
@@ -43,12 +46,6 @@ WINDOWS_ALIASES = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk16 F1: an entry under a Windows alias of a signed page (trailing dot "
-    "or space, ::$DATA) is a second file to the verifier, the page itself to a reader "
-    "unpacking on Windows",
-)
 @pytest.mark.parametrize("alias", WINDOWS_ALIASES)
 async def test_a_page_added_under_a_windows_alias_of_a_signed_page_is_not_valid(
     alias,
@@ -74,11 +71,6 @@ def _alias_pair(name: str, alias: str) -> bytes:
     return zip_files(files)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk16 F1: two names a file system takes as one file (Windows trailing "
-    "dot or space, ::$DATA; canonically equivalent Unicode on macOS) are read as two",
-)
 @pytest.mark.parametrize(
     ("name", "alias"),
     [
@@ -95,6 +87,39 @@ def test_a_package_holding_one_file_under_two_aliases_is_refused(name, alias):
     assert caught.value.field == "ofd"
 
 
+@pytest.mark.parametrize(
+    "name", ["Doc_0/PUBLIC~1.XML", "Doc_0/Pages/PAGE_0~1/Content.xml", "SIGNAT~12"]
+)
+def test_a_name_shaped_like_a_windows_short_name_is_refused(name):
+    files = unzip(make_ofd())
+    files[name] = b"<x/>"
+    with pytest.raises(CertsealError) as caught:
+        read_package(zip_files(files))
+    assert "short name" in caught.value.message
+
+
+def test_a_name_with_trailing_dots_alone_is_found_as_the_file_it_is_on_windows():
+    """A package holding only ``Doc_0/PublicRes.xml.``: Windows unpacks it as the
+    ``PublicRes.xml`` the signed Document.xml names, so it is drawn (and unsigned)."""
+    files = unzip(make_ofd())
+    files["Doc_0/Document.xml"] = files["Doc_0/Document.xml"].replace(
+        b"<ofd:CommonData>",
+        b"<ofd:CommonData><ofd:PublicRes>PublicRes.xml</ofd:PublicRes>",
+    )
+    sealed = dict(
+        prepare_seal(
+            zip_files(files),
+            seal=b"\x30\x00",
+            suite=Suite.SM2,
+            stamp_mm=(40.0, 40.0),
+            place=StampPlace(),
+            signed_at_text="2026-12-02 08:00:00",
+        ).files
+    )
+    sealed["Doc_0/PublicRes.xml. "] = f'{HEAD}<ofd:Res {NS} BaseLoc="Res"/>'.encode()
+    assert ("Doc_0/PublicRes.xml. ", "unsigned") in _unsigned(sealed)
+
+
 def _unsigned(files: dict[str, bytes]) -> list[tuple[str, str]]:
     package = read_package(zip_files(files))
     document = ofd.signatures_document(package)
@@ -104,11 +129,6 @@ def _unsigned(files: dict[str, bytes]) -> list[tuple[str, str]]:
     return [(r.file, r.status) for r in results if not r.holds]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk16 F1: a resource the signed Document.xml names, added after sealing "
-    "under its canonically equivalent (NFD) name, is not found as drawn",
-)
 @pytest.mark.parametrize(
     ("named", "added"),
     [
