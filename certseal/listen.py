@@ -16,7 +16,12 @@ def split_listen(listen: str) -> tuple[str, int]:
     the host without brackets. ValueError unless the port is an integer from 0 to
     65,535 (grpcio took 70000 as 4464 without a word)."""
     host, sep, text = listen.rpartition(":")
-    if not sep or not text.isdigit() or not 0 <= int(text) <= 65_535:
+    # ASCII digits: str.isdigit() also takes "²", which int() refuses (atk16 F3)
+    if (
+        not sep
+        or not (text.isascii() and text.isdigit())
+        or not 0 <= int(text) <= 65_535
+    ):
         raise ValueError(f"{listen!r} is not host:port with a port from 0 to 65,535")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]

@@ -88,15 +88,22 @@ def _print_licence(
 
 
 def _set_fields(fields: Any, items: list[str] | None) -> None:
-    """``NAME=VALUE`` items into a request's field map (digits: an integer).
+    """``NAME=VALUE`` items into a request's field map (ASCII digits, with an
+    optional leading minus: an integer).
 
-    INVALID_ARGUMENT (``field``) for an item without ``=``."""
+    INVALID_ARGUMENT (``field``) for an item without ``=`` or an integer beyond
+    int64 (the field's type). "²" or "①" is text: ``str.isdigit()`` takes them for
+    digits, ``int()`` does not (atk16 F3)."""
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep:
             raise invalid("field", f"{item!r}: use NAME=VALUE")
-        if value.lstrip("-").isdigit():
-            fields[name].integer_value = int(value)
+        digits = value.removeprefix("-")
+        if digits.isascii() and digits.isdigit():
+            number = int(value)
+            if not -(2**63) <= number < 2**63:
+                raise invalid("field", f"{name!r}: {value} is beyond a 64-bit integer")
+            fields[name].integer_value = number
         else:
             fields[name].string_value = value
 

@@ -275,7 +275,8 @@ def signature_entries(
         )
         for item in listed
     ]
-    digits = "".join(c for c in text_of(child(root, "MaxSignId")) if c.isdigit())
+    # ASCII digits only: str.isdigit() also takes "²" or "①", which int() refuses
+    digits = "".join(c for c in text_of(child(root, "MaxSignId")) if c in "0123456789")
     most = int(digits[-9:]) if digits else 0
     document.cache["entries"] = (tuple(entries), most)
     return entries, most

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from typing import TYPE_CHECKING, cast
 
 from certseal.errors import CertsealError
-from services.seal.ofd_package import local, parse_xml
+from services.seal.ofd_package import file_key, local, parse_xml
 from services.seal.ofd_zip import normalise
 
 if TYPE_CHECKING:
@@ -74,17 +74,20 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     the package root (and a resource's from its ``BaseLoc``), so a file a lenient
     reader might open instead is covered too. Each file is parsed once per request
     (the result is kept on ``document``); one that is not bounded XML names nothing
-    (its own digest reports it). Only files the package holds are given, found
-    ignoring case (atk15c F3).
+    (its own digest reports it). Only files the package holds are given, found as a
+    reader unpacking the package finds them: ignoring case, Unicode form and
+    trailing dots or spaces (:func:`services.seal.ofd_package.file_key`; atk15c F3,
+    atk16 F1).
     """
     kept = cast("dict[str, frozenset[str]] | None", document.cache.get("drawn"))
     if kept is not None:
         return kept
     package = document.package
-    # names are looked up ignoring case: a reader unpacking to a case-insensitive
-    # file system opens "publicres.xml" for "PublicRes.xml" (the package holds no
-    # two names differing only in case: read_package)
-    by_case = {path.casefold(): path for path in package.files}
+    # names are looked up as a reader unpacking the package finds them: a
+    # case-insensitive file system opens "publicres.xml" for "PublicRes.xml", Windows
+    # "Content.xml." for "Content.xml", macOS NFD for NFC (file_key; the package
+    # holds no two names with one key: read_package)
+    by_case = {file_key(path): path for path in package.files}
     named: dict[str, set[str]] = {"OFD.xml": set()}
     todo: list[tuple[str, str]] = [("OFD.xml", "ofd")]
     if document.doc_root:
@@ -124,7 +127,7 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
                     wanted_path = normalise(loc, "ofd", base=base)
                 except CertsealError:
                     continue  # no path inside the package: nothing in it is drawn
-                target = by_case.get(wanted_path.casefold())
+                target = by_case.get(file_key(wanted_path))
                 if target is None:
                     continue  # absent: nothing in it is drawn (so at most one
                     # entry per file of the package, however many names)

@@ -9,7 +9,8 @@ Everything here is bounded before it allocates:
   size, so a lying header cannot inflate more (the CRC is checked); the ZIP itself is
   read one way only (:mod:`services.seal.ofd_zip`);
 - the names: normalised to a path below the package root (no ``..`` escaping it, no
-  absolute or drive path, no backslash, no NUL), unique after normalisation;
+  absolute or drive path, no backslash, no NUL, no colon), unique after normalisation
+  and as the file systems readers unpack to take them (:func:`file_key`);
 - the XML: at most :data:`MAX_OFD_XML_BYTES` per file, nesting at most
   :data:`MAX_OFD_XML_DEPTH` elements, and no DTD, entity or external reference
   (defusedxml over the standard library's expat parser).
@@ -26,6 +27,7 @@ import io
 import itertools
 import re
 import struct
+import unicodedata
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -112,6 +114,32 @@ class PackageFiles(Mapping[str, bytes]):
         return len(self._entries)
 
 
+_SHORT_NAME = re.compile(r"[^.~]{1,6}~[0-9]+(\.[^.]{0,3})?")
+
+
+def file_key(path: str) -> str:
+    """The file a normalised package ``path`` is on the file systems readers unpack
+    packages to (ofdrw-reader unpacks to a folder), so that names such a file system
+    merges are one name here (atk15c F3, atk16 F1): letter case ignored (Windows,
+    macOS), canonically equivalent Unicode one (macOS: NFC ``é`` and NFD ``e`` with
+    U+0301, a CJK compatibility ideograph and its unified one), and each name's
+    trailing dots and spaces dropped, a name of nothing else with them (Win32:
+    ``Content.xml.`` is ``Content.xml``, ``Doc_0/.../x`` is ``Doc_0/x``)."""
+    parts = []
+    for part in path.split("/"):
+        part = part.rstrip(" .")
+        if part:
+            folded = unicodedata.normalize("NFD", part).casefold()
+            parts.append(unicodedata.normalize("NFD", folded))
+    return "/".join(parts)
+
+
+def short_name(path: str) -> bool:
+    """Whether a name of ``path`` has the shape of a Windows short (8.3) name, such
+    as ``PUBLIC~1.XML``, which Windows may take as another, long name's file."""
+    return any(_SHORT_NAME.fullmatch(part) for part in path.split("/"))
+
+
 HELD_BYTES = 256 * 1024
 """Files up to this size, and XML files, are held inflated by :func:`read_package`;
 larger ones are inflated again when read."""
@@ -129,8 +157,9 @@ def read_package(
     record is the last bytes and the only one; ZIP64 fields read only where a header
     defers to them; no encryption, methods other than stored and deflate, or version
     needed above 6.3; names ASCII or flagged UTF-8, unique after normalisation and
-    ignoring case (a case-insensitive file system would merge them), at most
-    :data:`MAX_OFD_NAME_DEPTH` folders deep, no file also a folder. Every entry is
+    by :func:`file_key` (case, Unicode form, trailing dots and spaces: the file
+    systems readers unpack to would merge them), none shaped like a Windows short
+    name, at most :data:`MAX_OFD_NAME_DEPTH` folders deep, no file also a folder. Every entry is
     inflated once here (CRC, exact sizes) and, when ``only`` is given, only the
     files it names are kept (the others are then absent).
 
@@ -145,17 +174,24 @@ def read_package(
     folded: dict[str, str] = {}
     for entry in entries:
         path = entry.path
-        key = path.casefold()
+        key = file_key(path)
         if key in folded:
             if folded[key] == path:
                 raise invalid(field, f"holds {path!r} twice")
             raise invalid(
                 field,
-                f"holds {folded[key]!r} and {path!r}: the same name ignoring case "
-                "(one file on a case-insensitive file system)",
+                f"holds {folded[key]!r} and {path!r}: the same name ignoring case, "
+                "Unicode form and trailing dots or spaces (one file where a reader "
+                "unpacks it)",
             )
         folded[key] = path
-        if key.count("/") > MAX_OFD_NAME_DEPTH:
+        if short_name(path):
+            raise invalid(
+                field,
+                f"entry {path[:80]!r} has the shape of a Windows short name (8.3), "
+                "which Windows may take as another file's",
+            )
+        if path.count("/") > MAX_OFD_NAME_DEPTH:
             raise invalid(
                 field,
                 f"entry {path[:80]!r} is more than {MAX_OFD_NAME_DEPTH} folders deep",

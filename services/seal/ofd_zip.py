@@ -33,15 +33,20 @@ def normalise(name: str, field: str, *, base: str = "", entry: bool = False) -> 
     ``name`` is a ZIP entry name or an OFD ``ST_Loc``: absolute (``/Doc_0/...``, from
     the package root) or relative to the directory ``base`` (GB/T 33190 §7.2). Raises
     INVALID_ARGUMENT (``field``) for a path that leaves the package, a drive or
-    backslash path, a NUL or an empty name, and for a ZIP ``entry`` name that is
-    absolute (APPNOTE 4.4.17: entry names have no leading slash).
+    backslash path, a NUL or an empty name, a colon anywhere (a drive, a URL, or an
+    NTFS stream: Windows opens ``x.xml::$DATA`` as ``x.xml``; atk16 F1), and for a
+    ZIP ``entry`` name that is absolute (APPNOTE 4.4.17: entry names have no leading
+    slash).
     """
     if entry and name.startswith("/"):
         raise invalid(field, f"entry {name[:80]!r} is an absolute path")
     if not name or "\x00" in name or "\\" in name or len(name) > 1024:
         raise invalid(field, f"{name[:80]!r} is not a path inside the package")
-    if ":" in name.split("/", 1)[0]:
-        raise invalid(field, f"{name[:80]!r} is a drive or URL, not a package path")
+    if ":" in name:
+        raise invalid(
+            field,
+            f"{name[:80]!r} is a drive, URL or file stream, not a package path",
+        )
     joined = name.lstrip("/") if name.startswith("/") else posixpath.join(base, name)
     parts: list[str] = []
     for part in joined.split("/"):

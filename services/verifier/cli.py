@@ -78,7 +78,8 @@ def verifier_target(cfg: Any, args: argparse.Namespace) -> str:
     group or a target that is not HOST:PORT."""
     if args.verifier:
         host, sep, port = args.verifier.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        digits = port.isascii() and port.isdigit()  # not "²" (atk16 F3)
+        if not sep or not host or not digits or not 0 < int(port) < 65536:
             raise invalid("verifier", f"{args.verifier!r} is not HOST:PORT")
         return str(args.verifier)
     if args.group:
