@@ -153,29 +153,22 @@ def unreachable(target: str, name: str) -> CertsealError:
 
 async def connect_database(cfg: Any) -> Any:
     """A connection to the platform's PostgreSQL (``[database]``); UNAVAILABLE naming
-    the database and how to start it when nobody answers."""
+    where PostgreSQL was expected and how to start it when nobody answers."""
     from certseal.storage.pool import connect, naming_the_dsn_file
 
     dsn = cfg.database.dsn()
-    try:
-        with naming_the_dsn_file(dsn):
-            return await connect(dsn)
-    except OSError:  # refused or timed out (a file the DSN names is said above)
-        raise database_unreachable(dsn) from None
+    with naming_the_dsn_file(dsn):  # a file is told as the file's problem, a
+        # connection refused or a socket missing as the connection's
+        return await connect(dsn)
 
 
-def database_unreachable(dsn: str) -> CertsealError:
-    """UNAVAILABLE (field ``database``) naming where PostgreSQL was expected and how to
-    start it; for a command whose connection was refused."""
-    from certseal.secretfiles import dsn_host
+def database_unreachable(dsn: str, exc: OSError | None = None) -> CertsealError:
+    """UNAVAILABLE (field ``database``) naming where PostgreSQL was expected (never
+    the password), why (``exc``) and how to start it; for a command whose
+    connection failed after it was made (applying migrations)."""
+    from certseal.storage.pool import cannot_connect
 
-    host = dsn_host(dsn) or "the configured host"
-    return CertsealError(
-        ErrorKind.UNAVAILABLE,
-        f"PostgreSQL at {host} is unreachable: is certseal running? Start the "
-        "stack with 'make run', or check [database] dsn_file",
-        field="database",
-    )
+    return cannot_connect(dsn, exc or ConnectionError("the connection was lost"))
 
 
 def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:

@@ -98,6 +98,13 @@ class ServiceProcess:
 
     # -- what a service adds --------------------------------------------------------
 
+    def check_settings(self) -> None:
+        """Read and check everything this service's settings name that needs no
+        database (keys, certificates, trust lists, a PKCS#11 token), before
+        :meth:`start` connects: a wrong setting is told with PostgreSQL away too,
+        so an operator can check a configuration offline. :meth:`prepare` then
+        builds on what this kept."""
+
     async def prepare(self) -> None:
         """Build the service objects over ``self.pool``."""
 
@@ -115,9 +122,11 @@ class ServiceProcess:
         """Start; returns the bound gRPC port (0 when not serving)."""
         cfg = self.config
         # the files settings name, read and checked before anything connects: a
-        # wrong one is one line naming its setting, not a client retrying forever
+        # wrong one is one line naming its setting, not a client retrying forever,
+        # and is told with the database away too
         dsn = cfg.database.dsn()
         kafka = cfg.kafka.settings(f"certseal-{self.name}")
+        self.check_settings()
         self.pool = scoped(
             await create_pool(
                 dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
@@ -243,8 +252,9 @@ class ServiceProcess:
                 await asyncio.wait_for(self._stop.wait(), 2.0)
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting RPCs, finish in-flight ones, stop the workers."""
-        if self.serve:
+        """Stop accepting RPCs, finish in-flight ones, stop the workers; only what
+        started (a failed start stops the rest: :func:`start_or_explain`)."""
+        if self.serve and hasattr(self, "server"):
             await self.health.set_serving(False)
             await self.server.stop(grace)
             if self.probe_server is not None:
@@ -253,8 +263,10 @@ class ServiceProcess:
         for task in self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
-        await self.relay.close()
-        await self.pool.close()
+        if hasattr(self, "relay"):
+            await self.relay.close()
+        if hasattr(self, "pool"):
+            await self.pool.close()
 
 
 def fault_hook(config: SharedSettings) -> str:

@@ -121,8 +121,10 @@ def check_dsn_files(dsn: str, field: str = DSN) -> None:
     within :data:`~certseal.bounds.MAX_SMALL_FILE_BYTES`, so a FIFO or a device
     does not block ``ssl`` for ever, and must hold what ``ssl`` expects (PEM
     certificates, PEM CRLs, a PEM private key): ``ssl`` would say ``[X509] PEM
-    lib``, naming nothing. CertsealError(INVALID_ARGUMENT, ``field``) naming the
-    query setting and its file; the DSN's text is never quoted."""
+    lib``, naming nothing. A file the query does not name is the one asyncpg takes
+    instead: ``PGSSLROOTCERT`` (and the others), else one under ``~/.postgresql``
+    that exists. CertsealError(INVALID_ARGUMENT, ``field``) naming the query setting
+    (and where it was named) and its file; the DSN's text is never quoted."""
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
@@ -136,13 +138,17 @@ def check_dsn_files(dsn: str, field: str = DSN) -> None:
     strength = _SSLMODES.index(mode.replace("_", "-"))
 
     def named(name: str) -> str | None:
-        return query.get(name) or None
+        return _named_file(query, name)[0]
+
+    def said(name: str) -> str:
+        origin = _named_file(query, name)[1]
+        return f"{name} ({origin})" if origin else name
 
     def reading(name: str, path: str) -> bytes:
         try:
             return without_bom(read_regular_file(path, field, MAX_SMALL_FILE_BYTES))
         except CertsealError as exc:
-            raise invalid(field, f"its {name}: {exc.message}") from None
+            raise invalid(field, f"its {said(name)}: {exc.message}") from None
 
     if strength >= _SSLMODES.index("require"):
         root = named("sslrootcert")
@@ -150,7 +156,9 @@ def check_dsn_files(dsn: str, field: str = DSN) -> None:
             try:
                 read_certificates(root, field, MAX_CA_BUNDLE_BYTES)
             except CertsealError as exc:
-                raise invalid(field, f"its sslrootcert: {exc.message}") from None
+                raise invalid(
+                    field, f"its {said('sslrootcert')}: {exc.message}"
+                ) from None
         crl = named("sslcrl")
         if crl:
             data = reading("sslcrl", crl)
@@ -158,14 +166,15 @@ def check_dsn_files(dsn: str, field: str = DSN) -> None:
                 x509.load_pem_x509_crl(data)
             except ValueError:
                 raise invalid(
-                    field, f"its sslcrl: {crl} holds no PEM certificate revocation list"
+                    field,
+                    f"its {said('sslcrl')}: {crl} holds no PEM certificate revocation list",
                 ) from None
     cert = named("sslcert")
     if strength > _SSLMODES.index("disable") and cert:
         try:
             read_certificates(cert, field)
         except CertsealError as exc:
-            raise invalid(field, f"its sslcert: {exc.message}") from None
+            raise invalid(field, f"its {said('sslcert')}: {exc.message}") from None
         key_name = "sslkey" if named("sslkey") else "sslcert"
         key = named("sslkey") or cert
         data = reading(key_name, key)
@@ -176,14 +185,44 @@ def check_dsn_files(dsn: str, field: str = DSN) -> None:
             )
         except TypeError:  # encrypted and no sslpassword
             raise invalid(
-                field, f"its {key_name}: {key} is encrypted and no sslpassword is set"
+                field,
+                f"its {said(key_name)}: {key} is encrypted and no sslpassword is set",
             ) from None
         except (ValueError, UnsupportedAlgorithm):
             raise invalid(
                 field,
-                f"its {key_name}: {key} holds no PEM private key"
+                f"its {said(key_name)}: {key} holds no PEM private key"
                 + (" (or not one sslpassword opens)" if password else ""),
             ) from None
+
+
+#: the files asyncpg opens under ~/.postgresql when neither the DSN nor PG* names one
+_DOT_POSTGRESQL = {
+    "sslrootcert": "root.crt",
+    "sslcrl": "root.crl",
+    "sslcert": "postgresql.crt",
+    "sslkey": "postgresql.key",
+}
+
+
+def _named_file(query: dict[str, str], name: str) -> tuple[str | None, str]:
+    """The file asyncpg opens for the query setting ``name`` and where it was named
+    ("" for the DSN): the query's, else the environment's (``PGSSLROOTCERT``, ...),
+    else the one under ``~/.postgresql`` when it exists (asyncpg skips a missing
+    one). Read here too, since ``ssl``'s errors name no file: a file's fault would
+    pass for the connection's."""
+    if query.get(name):
+        return query[name], ""
+    variable = f"PG{name.upper()}"
+    if os.environ.get(variable):
+        return os.environ[variable], f"from {variable}"
+    try:
+        default = Path.home() / ".postgresql" / _DOT_POSTGRESQL[name]
+    except RuntimeError:  # no home folder: asyncpg opens none either
+        return None, ""
+    if default.exists():
+        return str(default), f"~/.postgresql/{_DOT_POSTGRESQL[name]}"
+    return None, ""
 
 
 _SECRET_KEYS = ("password", "sslpassword")
@@ -241,6 +280,61 @@ def dsn_host(dsn: str) -> str:
     if not _host_is_plain(dsn, netloc):
         return ""
     return "" if quotes_a_secret(host, dsn) else host
+
+
+#: where asyncpg looks when neither the DSN nor PGHOST names a host (not Windows)
+_DEFAULT_HOSTS = ("/run/postgresql", "/var/run/postgresql", "/tmp", "/private/tmp")
+
+
+def dsn_address(dsn: str) -> str:
+    """Where asyncpg connects for the DSN, as it may be shown: each host and port it
+    tries, a Unix socket folder as the socket's path (``/dir/.s.PGSQL.5432``), from
+    the DSN's authority, else its ``host``/``port`` query settings, else PGHOST and
+    PGPORT, else asyncpg's defaults. Never a piece of a password: "" when the hosts
+    cannot be told apart from the user information or would quote one."""
+    try:
+        netloc = urllib.parse.urlsplit(dsn).netloc
+    except ValueError:
+        return ""
+    if not _host_is_plain(dsn, netloc):
+        return ""
+    query = _dsn_query(dsn)
+    hosts: list[str] = []
+    ports: list[str] = []
+    for item in filter(None, netloc.rpartition("@")[2].split(",")):
+        host, port = _host_and_port(item)
+        hosts.append(urllib.parse.unquote(host))
+        ports.append(port)
+    if not any(hosts):
+        hosts = (query.get("host") or os.environ.get("PGHOST") or "").split(",")
+        ports = [""] * len(hosts)
+    if not any(hosts):
+        hosts = [*_DEFAULT_HOSTS, "localhost"]
+        ports = [""] * len(hosts)
+    default = (query.get("port") or os.environ.get("PGPORT") or "5432").split(",")
+    if not any(ports) and len(default) == len(hosts):
+        ports = default
+    ports = [port or default[0] for port in ports]
+    shown = ", ".join(
+        (
+            host
+            if ".s.PGSQL." in host
+            else f"{host.rstrip('/')}/.s.PGSQL.{port}"
+            if host.startswith("/")
+            else f"{host}:{port}"
+        )
+        for host, port in zip(hosts, ports, strict=True)
+    )
+    return "" if quotes_a_secret(shown, dsn) else shown
+
+
+def _host_and_port(item: str) -> tuple[str, str]:
+    """``host[:port]`` of a DSN's authority ("[::1]:5432" keeps its brackets)."""
+    if item.startswith("["):
+        host, _, rest = item.partition("]")
+        return host + "]", rest.removeprefix(":")
+    host, _, port = item.partition(":")
+    return host, port
 
 
 #: a host list as asyncpg takes it: host[:port], comma-separated; IPv6 in brackets

@@ -8,11 +8,13 @@ kernel's own migrations (outbox, audit log) live in ``migrations/`` beside this 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
 import os
 import re
+import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,7 +23,7 @@ import asyncpg
 import msgspec
 
 from certseal.errors import CertsealError, ErrorKind, invalid
-from certseal.secretfiles import quotes_a_secret
+from certseal.secretfiles import check_dsn_files, dsn_address, quotes_a_secret
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,14 @@ def naming_the_dsn_file(dsn: str = "") -> Iterator[None]:
     """asyncpg's refusals of a connection string (``dsn``) as CertsealErrors naming
     ``database.dsn_file``, for a start or a command (:func:`create_pool`); a
     worker's reconnection keeps asyncpg's own errors. No message repeats a piece of
-    the DSN's password (:func:`certseal.secretfiles.quotes_a_secret`)."""
+    the DSN's password (:func:`certseal.secretfiles.quotes_a_secret`).
+
+    The files the DSN (or PG*) names are read first (:func:`check_dsn_files`, as
+    :func:`certseal.secretfiles.read_dsn_file` does), whoever made the DSN: ``ssl``'s
+    errors name no file, so what fails after that without a file name is the
+    connection (a socket missing in a Unix socket folder is ENOENT too)."""
+    if dsn:
+        check_dsn_files(dsn)
     try:
         yield
     except ssl.SSLError as exc:  # a file it names holds no certificate or key, or
@@ -104,24 +113,51 @@ def naming_the_dsn_file(dsn: str = "") -> Iterator[None]:
     except ValueError:  # asyncpg's parser quotes the part it could not read, which
         # may be a piece of the password: its words are never repeated
         raise invalid("database.dsn_file", _NOT_A_DSN) from None
-    except (
-        FileNotFoundError,
-        PermissionError,
-        IsADirectoryError,
-        NotADirectoryError,
-    ) as exc:  # a file the connection string names (sslrootcert, ...); a server that
-        # refuses or cannot be reached is another OSError, and stays what it is
-        raise invalid(
-            "database.dsn_file",
-            f"names a file that cannot be read ({exc.strerror or exc}"
-            + (f": {os.fsdecode(exc.filename)!r})" if exc.filename else ")"),
-        ) from None
+    except OSError as exc:
+        if exc.filename is not None:  # a file asyncpg opened itself (a service or
+            # password file); those the DSN or PG* names were read before
+            # (certseal.secretfiles.check_dsn_files)
+            raise invalid(
+                "database.dsn_file",
+                f"names a file that cannot be read ({exc.strerror or exc}: "
+                f"{os.fsdecode(exc.filename)!r})",
+            ) from None
+        # no file name: the connection's own failure (refused, timed out, no
+        # socket in a Unix socket folder: ENOENT too), not a file's
+        raise cannot_connect(dsn, exc) from None
     except asyncpg.PostgresError as exc:
         raise CertsealError(
             ErrorKind.FAILED_PRECONDITION,
             f"PostgreSQL refused the connection: {exc}",
             field="database.dsn_file",
         ) from None
+
+
+def cannot_connect(dsn: str, exc: OSError) -> CertsealError:
+    """UNAVAILABLE (field ``database``): PostgreSQL at the DSN's hosts or sockets
+    (:func:`certseal.secretfiles.dsn_address`, never the password) does not answer,
+    and why (``exc``, the socket's error)."""
+    where = dsn_address(dsn) or "the configured host"
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        f"cannot connect to PostgreSQL at {where}: {_why(exc, dsn)}; is it running? "
+        "(the embedded stack: 'make run'; else check [database] dsn_file)",
+        field="database",
+    )
+
+
+def _why(exc: OSError, dsn: str) -> str:
+    """The reason of a failed connection in a few words."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"host name not resolved ({exc.strerror})"
+    if exc.errno == errno.ENOENT:  # a Unix socket folder without the socket
+        return "no server socket there (No such file or directory)"
+    if exc.errno == errno.ECONNREFUSED:
+        return "connection refused"
+    said = exc.strerror or str(exc) or type(exc).__name__
+    return type(exc).__name__ if quotes_a_secret(said, dsn) else said
 
 
 _NOT_A_DSN = (

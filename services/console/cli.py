@@ -35,8 +35,8 @@ def _with_accounts(
         dsn = cfg.database.dsn()
         try:
             store = await ConsoleStore.open(dsn, max_size=1)
-        except OSError:
-            raise database_unreachable(dsn) from None
+        except OSError as exc:  # after connecting (its migrations)
+            raise database_unreachable(dsn, exc) from None
         try:
             return await work(ConsoleAccounts.configured(cfg.console, store, utcnow))
         finally:

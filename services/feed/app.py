@@ -66,22 +66,29 @@ class FeedApp(ServiceProcess):
         )
         self._webhook_resolver = webhook_resolver
 
-    async def prepare(self) -> None:
-        """The store, the webhook engine, the service; the webhook dispatcher."""
+    def check_settings(self) -> None:
+        """The webhooks' CA file and the key-encryption key, read before
+        connecting."""
         cfg = self.config
-        kafka = cfg.kafka.settings("certseal-feed")
         roots = None
         if cfg.feed.webhook_ca_file:  # parsed first: ssl says only "PEM lib"; and
             # ssl is handed what was parsed, not a second read of the file
             _, roots = read_certificates(
                 cfg.feed.webhook_ca_file, "feed.webhook_ca_file", MAX_CA_BUNDLE_BYTES
             )
+        self._webhook_ssl = ssl.create_default_context(
+            cadata=der_bundle(roots) if roots is not None else None
+        )
+        self._wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
+
+    async def prepare(self) -> None:
+        """The store, the webhook engine, the service; the webhook dispatcher."""
+        cfg = self.config
+        kafka = cfg.kafka.settings("certseal-feed")
         self.store = FeedStore(self.pool)
         self.webhooks = WebhookEngine(
             kafka=kafka,
-            ssl_context=ssl.create_default_context(
-                cadata=der_bundle(roots) if roots is not None else None
-            ),
+            ssl_context=self._webhook_ssl,
             retry=RetryPolicy(
                 window_s=cfg.feed.webhook_retry_window_h * 3600,
                 first_delay_s=cfg.feed.webhook_first_delay_s,
@@ -99,7 +106,7 @@ class FeedApp(ServiceProcess):
         self.service = FeedService(
             store=self.store,
             kafka=kafka,
-            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK)),
+            wrapper=self._wrapper,
             webhooks=self.webhooks,
             clock=self.clock,
             max_subscriptions=cfg.feed.max_subscriptions_per_integrator,
@@ -114,10 +121,11 @@ class FeedApp(ServiceProcess):
         )
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop the webhook deliveries, then the process."""
-        self._dispatch_stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._dispatcher, 10)
+        """Stop the webhook deliveries (if they started), then the process."""
+        if hasattr(self, "_dispatcher"):
+            self._dispatch_stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._dispatcher, 10)
         await super().stop(grace)
 
     def add_servicers(self, server: grpc.aio.Server) -> None:

@@ -147,8 +147,8 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
         dsn = load(args).database.dsn()
         try:
             pool = await create_pool(dsn, min_size=1, max_size=1)
-        except OSError:
-            raise database_unreachable(dsn) from None
+        except OSError as exc:  # after connecting (its migrations)
+            raise database_unreachable(dsn, exc) from None
         try:
             return await FeedStore(pool).entitlements()
         finally:

@@ -198,6 +198,28 @@ class IssuerApp(ServiceProcess):
         if self.token is not None:
             self.token.close()
 
+    def check_settings(self) -> None:
+        """The secrets, the index key, the token, the templates and fonts: read and
+        checked before connecting (:meth:`make_service` builds on them)."""
+        cfg = self.config
+        self._wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
+        if self.token is None:
+            # [pkcs11]: department and presentation keys of its suites in the token
+            self.token = token_from_config(cfg.pkcs11)
+        self._protector = PersonalDataProtector(
+            read_secret_file(Path(cfg.secrets.data_key_file), DATA_KEY)
+        )
+        self._index_sealer = IndexSealer(
+            read_secret_file(Path(cfg.issuer.index_key_file), "issuer.index_key_file")
+        )
+        self._presentation_suite = Suite.parse(cfg.platform.presentation_suite)
+        self._templates = (
+            load_templates(Path(cfg.issuer.document_templates_dir))
+            if cfg.issuer.document_templates_dir
+            else None
+        )
+        self._fonts = self._licence_file_fonts()
+
     async def prepare(self) -> None:
         """The store and the service; the platform department and its keys."""
         self.store = IssuerStore(self.pool)
@@ -248,29 +270,19 @@ class IssuerApp(ServiceProcess):
         )
 
     def make_service(self, clock: Clock) -> IssuerService:
-        """An issuer service over this process's pool (tests give their own clock)."""
+        """An issuer service over this process's pool (tests give their own clock),
+        from what :meth:`check_settings` read."""
         cfg = self.config
-        wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
-        if self.token is None:
-            # [pkcs11]: department and presentation keys of its suites in the token
-            self.token = token_from_config(cfg.pkcs11)
-        protector = PersonalDataProtector(
-            read_secret_file(Path(cfg.secrets.data_key_file), DATA_KEY)
-        )
         return IssuerService(
             store=self.store,
-            keyring=Keyring(store=self.store, wrapper=wrapper, token=self.token),
-            wrapper=wrapper,
-            protector=protector,
-            sealer=IndexSealer(
-                read_secret_file(
-                    Path(cfg.issuer.index_key_file), "issuer.index_key_file"
-                )
-            ),
+            keyring=Keyring(store=self.store, wrapper=self._wrapper, token=self.token),
+            wrapper=self._wrapper,
+            protector=self._protector,
+            sealer=self._index_sealer,
             clock=clock,
             platform_code=cfg.platform.code,
             platform_name=cfg.platform.name,
-            presentation_suite=Suite.parse(cfg.platform.presentation_suite),
+            presentation_suite=self._presentation_suite,
             presentation_ttl_s=cfg.issuer.presentation_ttl_s,
             presentation_max_ttl_s=cfg.issuer.presentation_max_ttl_s,
             max_batch=cfg.issuer.max_batch,
@@ -279,24 +291,28 @@ class IssuerApp(ServiceProcess):
             if cfg.issuer.seal_target
             else None,
             renderer=self._renderer(),
-            templates=load_templates(Path(cfg.issuer.document_templates_dir))
-            if cfg.issuer.document_templates_dir
-            else None,
+            templates=self._templates,
         )
 
-    def _renderer(self) -> DocumentRenderer | None:
-        """Licence file rendering with the bundled fonts, or None (no licence files)
-        without the rare-character font."""
+    def _licence_file_fonts(self) -> Fonts | None:
+        """The bundled fonts with the rare-character font, or None (no licence
+        files) without it."""
         rare = self.config.issuer.rare_font_file
         try:
             if not rare:
                 raise FileNotFoundError("issuer.rare_font_file is empty")
-            fonts = Fonts.bundled(Path(rare))  # CertsealError: no font
+            return Fonts.bundled(Path(rare))  # CertsealError: no font
         except FileNotFoundError as exc:
             log.warning("licence files are off: %s", exc)
             return None
+
+    def _renderer(self) -> DocumentRenderer | None:
+        """A licence file renderer over the fonts :meth:`check_settings` read, or
+        None (no licence files)."""
+        if self._fonts is None:
+            return None
         renderer = DocumentRenderer(
-            fonts=fonts, workers=self.config.issuer.document_workers
+            fonts=self._fonts, workers=self.config.issuer.document_workers
         )
         if not hasattr(self, "_renderers"):
             self._renderers = []

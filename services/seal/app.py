@@ -97,24 +97,45 @@ class SealApp(ServiceProcess):
         )
         self.token: Pkcs11Token | None = None
 
-    async def prepare(self) -> None:
-        """The seal services over this process's pool."""
+    def check_settings(self) -> None:
+        """The token, the CAs, the key-encryption key, the trust lists and seal
+        makers, the TSA settings and identity: read and checked before connecting."""
         cfg = self.config
         if self.token is None:
             # [pkcs11]: seal and seal-maker keys of its suites in the token
             self.token = token_from_config(cfg.pkcs11)
-        store = self.store = SealStore(self.pool)
         check_tsa_settings(
             cfg.seal.tsa_url, cfg.seal.tsa_timeout_s, cfg.seal.tsa_trusted_ca_files
         )
         self.tsa: TsaServer | None = None
-        if cfg.seal.tsa_listen:  # the platform's own TSA room, served below
+        if cfg.seal.tsa_listen:  # the platform's own TSA room, served in prepare
             self.tsa = TsaServer(
                 cert_file=cfg.seal.tsa_cert_file,
                 key_file=cfg.seal.tsa_key_file,
                 clock=self.clock,
                 policy=cfg.seal.tsa_policy or DEFAULT_TSA_POLICY,
             )
+        self._seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
+        self._sm2_ca = (
+            SealCa.from_files(
+                cfg.seal.sm2_ca_cert_file,
+                cfg.seal.sm2_ca_key_file,
+                ("seal.sm2_ca_cert_file", "seal.sm2_ca_key_file"),
+            )
+            if cfg.seal.sm2_ca_cert_file
+            else None
+        )
+        self._wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
+        self._trust = load_seal_trust(cfg.seal.trusted_ca_files, cfg.seal.seal_makers)
+        self._tsa_roots = load_trust_files(
+            cfg.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
+        )
+
+    async def prepare(self) -> None:
+        """The seal services over this process's pool (and the TSA room served)."""
+        cfg = self.config
+        store = self.store = SealStore(self.pool)
+        if self.tsa is not None:
             await self.tsa.start(cfg.seal.tsa_listen)
         timestamper = (
             Timestamper(
@@ -132,15 +153,14 @@ class SealApp(ServiceProcess):
             if cfg.seal.tsa_url
             else None
         )
-        seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
         self.service = SealService(
             store=store,
-            wrapper=KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK)),
-            seal_ca=seal_ca,
+            wrapper=self._wrapper,
+            seal_ca=self._seal_ca,
             clock=self.clock,
             vendor_id=cfg.seal.vendor_id,
             max_document_bytes=cfg.seal.max_document_bytes,
-            trust=load_seal_trust(cfg.seal.trusted_ca_files, cfg.seal.seal_makers),
+            trust=self._trust,
             kept_verifications=cfg.seal.kept_verifications,
             offload=SealOffload(
                 workers=cfg.seal.workers,
@@ -150,33 +170,19 @@ class SealApp(ServiceProcess):
                 max_bytes=cfg.seal.max_bytes_in_flight,
                 processes=cfg.seal.verify_processes,
             ),
-            sm2_ca=(
-                SealCa.from_files(
-                    cfg.seal.sm2_ca_cert_file,
-                    cfg.seal.sm2_ca_key_file,
-                    ("seal.sm2_ca_cert_file", "seal.sm2_ca_key_file"),
-                )
-                if cfg.seal.sm2_ca_cert_file
-                else None
-            ),
+            sm2_ca=self._sm2_ca,
             token=self.token,
             timestamper=timestamper,
-            tsa_trust=TrustStore.of(
-                load_trust_files(
-                    cfg.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
-                )
-            ),
+            tsa_trust=TrustStore.of(self._tsa_roots),
         )
         self.republisher = SealRepublisher(store=store, clock=self.clock)
         self.pdfs = PdfSealService(
             seals=self.service,
             store=store,
-            seal_ca=seal_ca,
+            seal_ca=self._seal_ca,
             max_document_bytes=cfg.seal.max_document_bytes,
             timestamper=timestamper,
-            tsa_roots=load_trust_files(
-                cfg.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
-            ),
+            tsa_roots=self._tsa_roots,
         )
         self.ofds = OfdSealService(
             seals=self.service, max_document_bytes=cfg.seal.max_document_bytes

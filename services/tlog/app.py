@@ -59,13 +59,15 @@ class TlogApp(ServiceProcess):
             background=background,
         )
 
+    def check_settings(self) -> None:
+        """The log's signing key, read before connecting."""
+        cfg = self.config.tlog
+        self._signer = load_signer(cfg.origin, cfg.signing_key_file)
+
     async def prepare(self) -> None:
         """The log service over this process's pool."""
-        cfg = self.config.tlog
         self.store = LogStore(self.pool)
-        self.service = LogService(
-            store=self.store, signer=load_signer(cfg.origin, cfg.signing_key_file)
-        )
+        self.service = LogService(store=self.store, signer=self._signer)
 
     def workers(self, dsn: str) -> Sequence[NotifiedWorker]:
         """The sequencer."""
