@@ -43,6 +43,7 @@ from certseal.v1 import issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
 from services.console.config import ConsoleSettings
 from services.console.handlers import ConsoleHandlers, application
+from services.console.protocol import MalformedRequests, serve_https
 from services.console.service import ConsoleAccounts
 from services.console.status import StatusCollector, TopicOffsets
 from services.console.storage import ConsoleStore
@@ -82,6 +83,9 @@ class ConsoleApp:
         self._collector_task: asyncio.Task[None] | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
+        self._https: asyncio.Server | None = None
+        #: the malformed HTTP requests refused (logged at most once a minute)
+        self.malformed = MalformedRequests()
         self.store: ConsoleStore | None = None
         # the console serves no gRPC and runs no outbox: only its HTTP figures
         self.metrics = Metrics(families=frozenset())
@@ -143,13 +147,8 @@ class ConsoleApp:
                 "attributes verifications to it, not to the signed-in clerks",
                 self.identity,
             )
-        db = self.config.database
-        self.store = await ConsoleStore.open(db.dsn(), max_size=db.pool_max)
-        self.accounts = ConsoleAccounts.configured(cs, self.store, self.clock)
-        groups = [(t, self._channel(t)) for t in cs.verifier_targets]
-        verifier = verifier_pb2_grpc.VerifierStub(groups[0][1])
-        seal = seal_pb2_grpc.SealStub(self._channel(cs.seal_target))
-        redemption = issuer_pb2_grpc.RedemptionStub(self._channel(cs.issuer_target))
+        # every setting that needs no database is checked before connecting: an
+        # operator can check a configuration with PostgreSQL away
         sources = []
         for source in cs.metrics_sources:
             name, _, url = source.partition("=")
@@ -158,6 +157,26 @@ class ConsoleApp:
                     f"[console] metrics_sources: {source!r} is not NAME=URL"
                 )
             sources.append((name, url))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        # read and parsed first: ssl says only "[SSL] PEM lib" of a wrong file
+        # and ssl is handed the bytes checked, never a second read of the files
+        pair = read_key_pair(
+            cs.https_cert_file,
+            cs.https_key_file,
+            ("console.https_cert_file", "console.https_key_file"),
+        )
+        load_checked_cert_chain(context, *pair, "console.https_cert_file")
+        if cs.client_ca_file:  # clerks may sign in with a browser client certificate
+            _, roots = read_certificates(cs.client_ca_file, "console.client_ca_file")
+            context.verify_mode = ssl.CERT_OPTIONAL
+            load_checked_verify_locations(context, roots)
+        db = self.config.database
+        self.store = await ConsoleStore.open(db.dsn(), max_size=db.pool_max)
+        self.accounts = ConsoleAccounts.configured(cs, self.store, self.clock)
+        groups = [(t, self._channel(t)) for t in cs.verifier_targets]
+        verifier = verifier_pb2_grpc.VerifierStub(groups[0][1])
+        seal = seal_pb2_grpc.SealStub(self._channel(cs.seal_target))
+        redemption = issuer_pb2_grpc.RedemptionStub(self._channel(cs.issuer_target))
         self.collector = StatusCollector(
             groups=groups,
             metrics_sources=sources,
@@ -205,33 +224,26 @@ class ConsoleApp:
             self.metrics.serve(cs.metrics_listen, setting="console.metrics_listen")
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        # read and parsed first: ssl says only "[SSL] PEM lib" of a wrong file
-        # and ssl is handed the bytes checked, never a second read of the files
-        pair = read_key_pair(
-            cs.https_cert_file,
-            cs.https_key_file,
-            ("console.https_cert_file", "console.https_key_file"),
-        )
-        load_checked_cert_chain(context, *pair, "console.https_cert_file")
-        if cs.client_ca_file:  # clerks may sign in with a browser client certificate
-            _, roots = read_certificates(cs.client_ca_file, "console.client_ca_file")
-            context.verify_mode = ssl.CERT_OPTIONAL
-            load_checked_verify_locations(context, roots)
         host, _, port = self.listen.rpartition(":")
-        site = web.TCPSite(self._runner, host, int(port), ssl_context=context)
-        try:
-            await site.start()
+        try:  # its own request handler: malformed requests answered as the
+            # console's (services.console.protocol)
+            self._https = await serve_https(
+                self._runner, host, int(port), context, self.malformed
+            )
         except OSError as exc:
             raise invalid("console.listen", bind_problem(self.listen, exc)) from exc
-        self.port = self._runner.addresses[0][1]
+        self.port = self._https.sockets[0].getsockname()[1]
         log.info("counter console on https://%s:%d/", host, self.port)
 
     async def stop(self) -> None:
         """Stop serving and collecting."""
         self._stop.set()
+        if self._https is not None:
+            self._https.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._https is not None:
+            await self._https.wait_closed()
         for task in (self._collector_task, self._purge_task):
             if task is not None:
                 with contextlib.suppress(Exception):

@@ -157,6 +157,13 @@ async def guard(
 async def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
     """On every response, also those no handler made: the security headers, no
     server version."""
+    add_secure_headers(response, request.path)
+
+
+def add_secure_headers(response: web.StreamResponse, path: str) -> None:
+    """The security headers and the console's server name (no version) on
+    ``response`` to a request for ``path``; also for the answers to malformed
+    requests, which no application hook sees (:mod:`services.console.protocol`)."""
     headers = response.headers
     headers["Server"] = SERVER
     headers["Strict-Transport-Security"] = _HSTS
@@ -167,7 +174,7 @@ async def secure_headers(request: web.Request, response: web.StreamResponse) -> 
     headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    if request.path.startswith("/api/") or request.path in ("/", "/operator", "/login"):
+    if path.startswith("/api/") or path in ("/", "/operator", "/login"):
         headers["Cache-Control"] = "no-store"  # verdicts and names stay off the disk
 
 

@@ -1,0 +1,135 @@
+"""fixnu-c 5: a malformed HTTP request to the counter console (a raw non-ASCII
+request line, an invalid header line) was logged as ``ERROR aiohttp.server`` with a
+full traceback, for any unauthenticated client (a log flood), and answered with
+aiohttp's plain 400 echoing the request line, ``Server: Python/3.11 aiohttp/…``.
+Now: one short warning line at most a minute, no traceback, and an answer with the
+console's headers, no server version and nothing of the request. Raw sockets over
+TLS, against a console of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import re
+import ssl
+
+import pytest
+
+from services.console.app import ConsoleApp
+from services.console.protocol import MalformedRequests
+from services.devstack import free_port
+
+
+@pytest.fixture(scope="module")
+async def console(stack, config):
+    cfg = copy.deepcopy(config)
+    https = stack.ca.identity("service:console", server=True)
+    cfg.console.cert_file, cfg.console.key_file = (
+        str(https.cert_file),
+        str(https.key_file),
+    )
+    cfg.console.https_cert_file, cfg.console.https_key_file = (
+        str(https.cert_file),
+        str(https.key_file),
+    )
+    cfg.console.verifier_targets = [f"127.0.0.1:{free_port()}"]
+    cfg.console.metrics_sources = []
+    app = ConsoleApp(cfg, listen="127.0.0.1:0")
+    await app.start()
+    yield app, cfg.tls.ca_file
+    await app.stop()
+
+
+async def raw(port: int, ca_file: str, request: bytes) -> bytes:
+    """``request``'s bytes as they are over TLS; everything the console answered."""
+    context = ssl.create_default_context(cafile=ca_file)
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=context, server_hostname="localhost"
+    )
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+MALFORMED = [
+    # the request line in raw UTF-8, as a tool that does not percent-encode sends it
+    "POST /api/verify?x=窗口 HTTP/1.1\r\nHost: localhost\r\n"
+    "Content-Length: 0\r\n\r\n".encode(),
+    b"GET /api/status HTTP/1.1\r\nHost: localhost\r\nno colon on this line\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Long: " + b"a" * 20000 + b"\r\n\r\n",
+    b"\x16\x03\x01 not http at all\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize(
+    "request_bytes", MALFORMED, ids=["utf8", "header", "long", "junk"]
+)
+async def test_a_malformed_request_is_answered_as_the_consoles(
+    console, request_bytes, caplog
+):
+    app, ca = console
+    caplog.set_level(logging.DEBUG)
+    answer = await raw(app.port, ca, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert re.match(r"HTTP/1\.[01] 4\d\d ", lines[0]), answer[:500]
+    headers = {
+        k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])
+    }
+    assert headers["server"] == "certseal-console", headers
+    assert "x-frame-options" in headers and "content-security-policy" in headers
+    assert b"aiohttp" not in answer and b"Python" not in answer, answer[:500]
+    assert b'"field": "request"' in body, body
+    for piece in (b"/api/", "窗口".encode(), b"colon", b"aaaa", b"not http"):
+        assert piece not in answer, answer[:500]
+    # no traceback, nothing at ERROR, nothing of the request in the log
+    for record in caplog.records:
+        assert record.exc_info is None, record.getMessage()
+        assert record.levelno < logging.ERROR, record.getMessage()
+        assert "窗口" not in record.getMessage() and "colon" not in record.getMessage()
+
+
+async def test_a_flood_of_malformed_requests_is_one_warning(console, caplog):
+    app, ca = console
+    caplog.set_level(logging.DEBUG)
+    before = app.malformed.count
+    for _ in range(5):
+        await raw(app.port, ca, MALFORMED[1])
+    assert app.malformed.count == before + 5
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) <= 1, [r.getMessage() for r in warnings]
+
+
+async def test_a_wellformed_request_is_still_answered(console):
+    app, ca = console
+    answer = await raw(
+        app.port,
+        ca,
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert b"Server: certseal-console" in answer, answer[:300]
+
+
+def test_the_warnings_are_rate_limited(caplog):
+    now = [100.0]
+    malformed = MalformedRequests(every_s=60, clock=lambda: now[0])
+    caplog.set_level(logging.DEBUG, logger="services.console.protocol")
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+    malformed.seen("192.0.2.1", 400, ValueError("x"))
+    assert len(warnings()) == 1 and warnings()[0].startswith("1 malformed")
+    for _ in range(3):
+        now[0] += 10
+        malformed.seen("192.0.2.2", 400, None)
+    assert len(warnings()) == 1  # within the minute: at DEBUG
+    now[0] += 31  # 61 s after the first warning
+    malformed.seen("192.0.2.3", 400, None)
+    assert len(warnings()) == 2 and warnings()[1].startswith("4 malformed"), warnings()
+    assert malformed.count == 5
