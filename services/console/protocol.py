@@ -10,6 +10,12 @@ request that was parsed), and ``web.AppRunner`` takes no request-handler class, 
 the console serves its connections with :class:`ConsoleRequestHandler` (aiohttp's
 ``web.RequestHandler`` with ``handle_error`` overridden) over aiohttp's server
 object (``runner.server``) on a socket of its own (:func:`serve_https`).
+
+What is outside aiohttp's documented API: ``web.RequestHandler`` is exported by
+``aiohttp.web``, but its constructor (``manager``, ``loop``, the keyword arguments
+``web.AppRunner`` passes on) and ``handle_error`` are not in aiohttp's reference
+documentation; ``tests/e2e/test_fixnu_c_console_malformed.py`` is what tells whether
+a new aiohttp still calls them so (docs/operations.md, "Upgrading").
 """
 
 from __future__ import annotations
