@@ -26,6 +26,7 @@ from certseal.errors import invalid
 from certseal.events import default_topics
 from certseal.files import certificate_common_name, is_missing
 from certseal.fontfiles import check_font_file
+from certseal.httpserve import MalformedRequests, serve
 from certseal.listen import bind_problem
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, identity_channel
@@ -42,8 +43,13 @@ from certseal.tlsfiles import (
 from certseal.v1 import issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
 from services.console.config import ConsoleSettings
-from services.console.handlers import ConsoleHandlers, application
-from services.console.protocol import MalformedRequests, serve_https
+from services.console.handlers import (
+    SERVER,
+    ConsoleHandlers,
+    add_secure_headers,
+    application,
+    malformed_answer,
+)
 from services.console.service import ConsoleAccounts
 from services.console.status import StatusCollector, TopicOffsets
 from services.console.storage import ConsoleStore
@@ -85,7 +91,7 @@ class ConsoleApp:
         self._runner: web.AppRunner | None = None
         self._https: asyncio.Server | None = None
         #: the malformed HTTP requests refused (logged at most once a minute)
-        self.malformed = MalformedRequests()
+        self.malformed = MalformedRequests("counter console")
         self.store: ConsoleStore | None = None
         # the console serves no gRPC and runs no outbox: only its HTTP figures
         self.metrics = Metrics(families=frozenset())
@@ -225,10 +231,17 @@ class ConsoleApp:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, _, port = self.listen.rpartition(":")
-        try:  # its own request handler: malformed requests answered as the
-            # console's (services.console.protocol)
-            self._https = await serve_https(
-                self._runner, host, int(port), context, self.malformed
+        try:  # a request that is not HTTP is answered and logged as the
+            # console's, not aiohttp's (certseal.httpserve)
+            self._https = await serve(
+                self._runner,
+                host,
+                int(port),
+                malformed=self.malformed,
+                server_name=SERVER,
+                answer=malformed_answer,
+                decorate=lambda response: add_secure_headers(response, ""),
+                ssl_context=context,
             )
         except OSError as exc:
             raise invalid("console.listen", bind_problem(self.listen, exc)) from exc

@@ -163,7 +163,7 @@ async def secure_headers(request: web.Request, response: web.StreamResponse) -> 
 def add_secure_headers(response: web.StreamResponse, path: str) -> None:
     """The security headers and the console's server name (no version) on
     ``response`` to a request for ``path``; also for the answers to malformed
-    requests, which no application hook sees (:mod:`services.console.protocol`)."""
+    requests, which no application hook sees (:mod:`certseal.httpserve`)."""
     headers = response.headers
     headers["Server"] = SERVER
     headers["Strict-Transport-Security"] = _HSTS
@@ -180,6 +180,12 @@ def add_secure_headers(response: web.StreamResponse, path: str) -> None:
 
 def _error(status: int, message: str, field: str) -> web.Response:
     return web.json_response({"error": message, "field": field}, status=status)
+
+
+def malformed_answer(status: int) -> web.Response:
+    """The answer to a request that is not HTTP (certseal.httpserve): the JSON error
+    naming ``request``, nothing of the request repeated."""
+    return _error(status, "malformed HTTP request", "request")
 
 
 def _rpc_failure(exc: grpc.aio.AioRpcError, service: str) -> BadRequest:

@@ -44,7 +44,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonc
 from certseal.der import check_outside
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file, without_bom
-from certseal.listen import bind_problem, split_listen
+from certseal.httpserve import MalformedRequests, name_server, serve_setting
 from certseal.timestamps import Clock, utcnow
 from services.seal.timestamp import SM3, imprint
 from services.seal.tsa_token import TokenParts, TsaBuilder, TsaKey, tsa_key
@@ -233,6 +233,8 @@ class TsaServer:
             "signing_certificate", as_signing_certificate(cert)
         ).dump()
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self.malformed = MalformedRequests("TSA")  # refused, logged once a minute
         self._parts: TokenParts | None = None
         self.port = 0
 
@@ -336,28 +338,32 @@ class TsaServer:
         """Serve on ``listen`` (host:port; port 0 picks one); returns the port."""
         app = web.Application(client_max_size=MAX_QUERY_BYTES)
         app.router.add_post("/", self._handle)
+        name_server(app, "certseal-tsa")  # no Python or aiohttp version
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        try:
-            host, port = split_listen(listen)
-        except ValueError as exc:
-            raise invalid("seal.tsa_listen", str(exc)) from exc
-        # several seal processes on one host share the port, as their gRPC one
-        site = web.TCPSite(self._runner, host or None, port, reuse_port=True)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise invalid("seal.tsa_listen", bind_problem(listen, exc)) from exc
-        server = site._server
-        assert server is not None
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+        # seal processes on one host share the port, as their gRPC one; a request
+        # that is not HTTP is a rate-limited warning line (certseal.httpserve)
+        self._server = await serve_setting(
+            self._runner,
+            listen,
+            "seal.tsa_listen",
+            malformed=self.malformed,
+            server_name="certseal-tsa",
+            reuse_port=True,
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
     async def stop(self) -> None:
         """Stop serving."""
+        if self._server is not None:
+            self._server.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
 
 
 def check_tsa_settings(url: str, timeout_s: float, trusted_ca_files: list[str]) -> None:

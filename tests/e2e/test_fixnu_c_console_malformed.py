@@ -4,7 +4,8 @@ full traceback, for any unauthenticated client (a log flood), and answered with
 aiohttp's plain 400 echoing the request line, ``Server: Python/3.11 aiohttp/…``.
 Now: one short warning line at most a minute, no traceback, and an answer with the
 console's headers, no server version and nothing of the request. Raw sockets over
-TLS, against a console of its own."""
+TLS, against a console of its own; the server part (certseal.httpserve) and its
+rate limit are tests/kernel/test_httpserve.py's."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import ssl
 import pytest
 
 from services.console.app import ConsoleApp
-from services.console.protocol import MalformedRequests
 from services.devstack import free_port
 
 
@@ -113,23 +113,3 @@ async def test_a_wellformed_request_is_still_answered(console):
     )
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     assert b"Server: certseal-console" in answer, answer[:300]
-
-
-def test_the_warnings_are_rate_limited(caplog):
-    now = [100.0]
-    malformed = MalformedRequests(every_s=60, clock=lambda: now[0])
-    caplog.set_level(logging.DEBUG, logger="services.console.protocol")
-
-    def warnings() -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-
-    malformed.seen("192.0.2.1", 400, ValueError("x"))
-    assert len(warnings()) == 1 and warnings()[0].startswith("1 malformed")
-    for _ in range(3):
-        now[0] += 10
-        malformed.seen("192.0.2.2", 400, None)
-    assert len(warnings()) == 1  # within the minute: at DEBUG
-    now[0] += 31  # 61 s after the first warning
-    malformed.seen("192.0.2.3", 400, None)
-    assert len(warnings()) == 2 and warnings()[1].startswith("4 malformed"), warnings()
-    assert malformed.count == 5
