@@ -84,7 +84,9 @@ async def test_a_stopped_database_is_named_with_how_to_start_it(
     ):
         status, out = await certseal(capsys, "--config", str(config_file), *command)
         assert status == 1, command
-        assert out.startswith("error: database: PostgreSQL at 127.0.0.1:"), out
+        assert out.startswith(
+            "error: database: cannot connect to PostgreSQL at 127.0.0.1:"
+        ), out
         assert "make run" in out
 
 
