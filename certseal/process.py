@@ -253,15 +253,20 @@ class ServiceProcess:
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting RPCs, finish in-flight ones, stop the workers; only what
-        started (a failed start stops the rest: :func:`start_or_explain`)."""
-        if self.serve and hasattr(self, "server"):
+        started. After a failed start (:func:`start_or_explain`: the server never
+        served) the workers are cancelled, not waited for: the start's one line is
+        all the process says."""
+        served = not self.serve or hasattr(self, "server")
+        if self.serve and served:
             await self.health.set_serving(False)
             await self.server.stop(grace)
             if self.probe_server is not None:
                 await self.probe_server.stop(0)
         self._stop.set()
         for task in self._tasks:
-            with contextlib.suppress(Exception):
+            if not served:
+                task.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)
         if hasattr(self, "relay"):
             await self.relay.close()
