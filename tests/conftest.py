@@ -287,10 +287,11 @@ class EventWatcher:
 
 
 async def run_certseal(
-    config: Config, folder, *args: str, **cli: str
+    config: Config, folder, *args: str, within: float = 120.0, **cli: str
 ) -> tuple[int, str]:
     """Run the ``certseal`` CLI as a process with ``[cli]`` overrides (e.g. a
-    ``verifier_target``); its exit code and output."""
+    ``verifier_target``); its exit code and output. AssertionError with its output
+    if it has not exited within ``within`` seconds (it is killed)."""
     import copy
     import sys
 
@@ -311,7 +312,17 @@ async def run_certseal(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await process.communicate()
+    try:
+        async with asyncio.timeout(within):
+            out, _ = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        async with asyncio.timeout(30):
+            out, _ = await process.communicate()
+        raise AssertionError(
+            f"certseal {' '.join(args)} did not exit within {within} s (killed):\n"
+            + out.decode(errors="replace")[-3000:]
+        ) from None
     return process.returncode or 0, out.decode()
 
 
@@ -431,6 +442,20 @@ class VerifierProcess:
                 + self.log_tail()
             )
             await asyncio.sleep(0.1)  # a log line, nothing to await
+
+    async def exit_status(self, within: float = 60.0) -> int:
+        """The worker's exit status, once it exits by itself (a start it refuses);
+        AssertionError with its log if it still runs after ``within`` seconds (it is
+        killed)."""
+        try:
+            async with asyncio.timeout(within):
+                return await self.process.wait()
+        except TimeoutError:
+            await self.kill()
+            raise AssertionError(
+                f"verifier {self.group} did not exit within {within} s (killed):\n"
+                + self.log_tail()
+            ) from None
 
     async def kill(self) -> None:
         self.process.kill()
