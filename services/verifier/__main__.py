@@ -246,6 +246,19 @@ def main() -> None:
             raise
         _rebuild(data_dir, f"damaged ({damaged_open})", "damaged")
         raise  # not reached: no stop signal is noted before Faust's worker runs
+    except Exception as exc:  # rocksdict raises a bare Exception("IO error: …")
+        if "While lock file" not in str(exc):
+            raise
+        # another process has a database of this folder open (a worker not yet
+        # stopped, two workers given one folder): RocksDB refuses at once, and a
+        # traceback did not say which setting or what to do
+        print(
+            f"services.verifier: error: verifier.data_dir: {data_dir} is in use by "
+            f"another process ({str(exc).splitlines()[0][:300]}): one worker per "
+            "folder, started once the previous one has exited",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
     try:  # a bundle key or certificate that does not do: one line, exit 2
         servicer, log_watch = build_servicer(
