@@ -7,12 +7,14 @@ by restarting servers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import grpc
 import pytest
@@ -285,10 +287,11 @@ class EventWatcher:
 
 
 async def run_certseal(
-    config: Config, folder, *args: str, **cli: str
+    config: Config, folder, *args: str, within: float = 120.0, **cli: str
 ) -> tuple[int, str]:
     """Run the ``certseal`` CLI as a process with ``[cli]`` overrides (e.g. a
-    ``verifier_target``); its exit code and output."""
+    ``verifier_target``); its exit code and output. AssertionError with its output
+    if it has not exited within ``within`` seconds (it is killed)."""
     import copy
     import sys
 
@@ -309,14 +312,33 @@ async def run_certseal(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await process.communicate()
+    try:
+        async with asyncio.timeout(within):
+            out, _ = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        async with asyncio.timeout(30):
+            out, _ = await process.communicate()
+        raise AssertionError(
+            f"certseal {' '.join(args)} did not exit within {within} s (killed):\n"
+            + out.decode(errors="replace")[-3000:]
+        ) from None
     return process.returncode or 0, out.decode()
 
 
 class VerifierProcess:
-    """One verifier deployment run as its own process, restartable on its data."""
+    """One verifier deployment run as its own process, restartable on its data.
+
+    Every wait has a deadline and fails with the worker's log; a worker still running
+    when the session ends (a test that timed out skips its own stop) is killed then
+    (``_no_verifier_outlives_the_session``)."""
+
+    #: every instance made in this session, for the session's end
+    made: ClassVar[list[VerifierProcess]] = []
+    STOP_WITHIN_S = 60.0  # SIGTERM to exit: seconds, more on a busy machine
 
     def __init__(self, stack, config_file, home, group: str, *extra_args: str):
+        VerifierProcess.made.append(self)
         self.group, self.home, self.config_file = group, home, config_file
         self.extra_args = extra_args
         self.identity = (stack.ca, stack.ca.identity("dept:11440300VERIFIERS1"))
@@ -406,14 +428,69 @@ class VerifierProcess:
             log.seek(self._log_from)
             return log.read().decode(errors="replace")
 
+    async def wait_for_log(self, text: str, within: float) -> None:
+        """Wait until the worker's log since its start says ``text``; AssertionError
+        with the log if it does not within ``within`` seconds or the process ends."""
+        deadline = time.monotonic() + within
+        while text not in self.log_since_start():
+            assert self.process.returncode is None, (
+                f"verifier {self.group} exited ({self.process.returncode}) before "
+                f"saying {text!r}:\n{self.log_tail()}"
+            )
+            assert time.monotonic() < deadline, (
+                f"verifier {self.group} did not say {text!r} within {within} s:\n"
+                + self.log_tail()
+            )
+            await asyncio.sleep(0.1)  # a log line, nothing to await
+
+    async def exit_status(self, within: float = 60.0) -> int:
+        """The worker's exit status, once it exits by itself (a start it refuses);
+        AssertionError with its log if it still runs after ``within`` seconds (it is
+        killed)."""
+        try:
+            async with asyncio.timeout(within):
+                return await self.process.wait()
+        except TimeoutError:
+            await self.kill()
+            raise AssertionError(
+                f"verifier {self.group} did not exit within {within} s (killed):\n"
+                + self.log_tail()
+            ) from None
+
     async def kill(self) -> None:
         self.process.kill()
-        await self.process.wait()
+        async with asyncio.timeout(30):  # SIGKILL is not ignored: a bound all the same
+            await self.process.wait()
 
     async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+        """SIGTERM and wait for the exit; a worker still running after
+        :attr:`STOP_WITHIN_S` is killed, and AssertionError says so with its log (it
+        ignored the signal: a product fault, e.g. it started itself again)."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.terminate()
+        try:
+            async with asyncio.timeout(self.STOP_WITHIN_S):
+                await self.process.wait()
+        except TimeoutError:
+            await self.kill()
+            raise AssertionError(
+                f"verifier {self.group} did not stop within {self.STOP_WITHIN_S} s "
+                "of SIGTERM (killed):\n" + self.log_tail()
+            ) from None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_verifier_outlives_the_session() -> Iterator[None]:
+    """Kill every verifier worker still running at the session's end: a test that
+    timed out (pytest-timeout) skips its own stop, and the worker ran on for as long
+    as the machine did."""
+    yield
+    for verifier in list(VerifierProcess.made):
+        process = verifier.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # exited, not yet reaped
+                process.kill()
 
 
 async def serving_group(
@@ -453,9 +530,18 @@ async def verdict_everywhere(verifiers, code: str, wanted: int, within: float = 
     pending = set(verifiers)
     while pending:
         for group in sorted(pending):
-            reply = await verifiers[group].VerifyCode(
-                verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
-            )
+            left = within - (time.monotonic() - started)
+            try:  # a call has the deadline too: a worker that hangs fails the test
+                reply = await verifiers[group].VerifyCode(
+                    verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事"),
+                    timeout=max(left, 1.0),
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is not grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+                raise AssertionError(
+                    f"{group} did not answer VerifyCode within {within} s"
+                ) from None
             if reply.result.verdict == wanted:
                 pending.discard(group)
         if pending:

@@ -7,15 +7,16 @@ import asyncio
 import logging
 import os
 import re
+import signal
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import uvloop
 from aiokafka.errors import KafkaConnectionError
 from faust.exceptions import ConsistencyError
-from faust.worker import Worker
 
 from certseal import logs
 from certseal.checkpoints import NoteVerifier
@@ -52,6 +53,7 @@ from services.verifier.replay_store import FOLDER as REPLAY_FOLDER
 from services.verifier.replay_store import prepare_worker_folder
 from services.verifier.server import GrpcService
 from services.verifier.storage import drop_index
+from services.verifier.worker import VerifierWorker
 
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
@@ -245,6 +247,20 @@ def main() -> None:
         if args.rebuilding:
             raise
         _rebuild(data_dir, f"damaged ({damaged_open})", "damaged")
+        raise  # not reached: no stop signal is noted before Faust's worker runs
+    except Exception as exc:  # rocksdict raises a bare Exception("IO error: …")
+        if "While lock file" not in str(exc):
+            raise
+        # another process has a database of this folder open (a worker not yet
+        # stopped, two workers given one folder): RocksDB refuses at once, and a
+        # traceback did not say which setting or what to do
+        print(
+            f"services.verifier: error: verifier.data_dir: {data_dir} is in use by "
+            f"another process ({str(exc).splitlines()[0][:300]}): one worker per "
+            "folder, started once the previous one has exited",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
     try:  # a bundle key or certificate that does not do: one line, exit 2
         servicer, log_watch = build_servicer(
@@ -275,7 +291,7 @@ def main() -> None:
     )
     # Faust stops its app before this service: NOT_SERVING from the stop's first step
     state.app.on_before_shutdown.connect(grpc_service.stopping)
-    worker = Worker(
+    worker = VerifierWorker(
         state.app,
         grpc_service,
         loglevel=level,
@@ -297,7 +313,10 @@ def main() -> None:
             # The local tables are ahead of their changelog (a kill -9 can leave them
             # so), or RocksDB found a damaged file the start-up check did not read.
             _rebuild(
-                data_dir, why, "inconsistent" if "inconsistent" in why else "damaged"
+                data_dir,
+                why,
+                "inconsistent" if "inconsistent" in why else "damaged",
+                stop_signal=lambda: worker.stop_signal,
             )
         raise
 
@@ -378,15 +397,33 @@ def _bad_input(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _rebuild(data_dir: Path, why: str, reason: str) -> NoReturn:
+def _rebuild(
+    data_dir: Path,
+    why: str,
+    reason: str,
+    *,
+    stop_signal: Callable[[], signal.Signals | None] = lambda: None,
+) -> None:
     """Drop the index (derived data) and start this worker again, ``--rebuilding
     reason``, to rebuild it from the topics. The replay guard's store stays: the next
     start checks it in full (``prepare_worker_folder``) and drops it only if it is
-    damaged itself."""
-    logging.getLogger(__name__).warning(
-        "index in %s is %s; rebuilding from the topics", data_dir, why
-    )
-    drop_index(data_dir, keep=(REPLAY_FOLDER,))
+    damaged itself.
+
+    Returns (the caller exits) instead when ``stop_signal()`` names a signal that
+    asked the worker to stop, before or while the index is dropped: a worker told to
+    stop never starts again (the next start finds the damage and rebuilds)."""
+    log = logging.getLogger(__name__)
+    if stop_signal() is None:
+        log.warning("index in %s is %s; rebuilding from the topics", data_dir, why)
+        drop_index(data_dir, keep=(REPLAY_FOLDER,))
+    asked = stop_signal()
+    if asked is not None:
+        log.warning(
+            "index in %s is %s; asked to stop (%s): exiting, not starting again; "
+            "the next start rebuilds it",
+            *(data_dir, why, asked.name),
+        )
+        return
     os.execv(
         sys.executable,
         [

@@ -666,7 +666,7 @@ async def test_counters_and_their_field_rights(
     config_file.write_text(dump_config(rights))
     bad = VerifierProcess(stack, config_file, tmp_path, "bad-rules")
     await bad.start()
-    assert await bad.process.wait() != 0
+    assert await bad.exit_status() != 0
     assert "field_rights: rule 'nonsense'" in bad.log_tail()
 
 

@@ -208,3 +208,38 @@ def test_one_bad_use_does_not_drop_the_other_accepted_nonces_of_its_record(
         assert store.seen("aa"), "the valid nonce of the record was dropped"
     finally:
         store.close()
+
+
+async def test_a_run_cut_short_by_the_stop_is_no_failure(tmp_path, caplog):
+    """A run the worker's stop cuts short (its positioning gives up when the feed is
+    told to stop) was logged as an ERROR with a traceback, "stopped; restarting", on
+    a worker that stopped for another reason (inv16: it read as the cause). Correct:
+    the thread ends, logging it at INFO, and no new run starts."""
+    from services.verifier.replay import UsageFeed
+
+    asked = threading.Event()
+    runs = []
+
+    def consumer(**_kw):
+        runs.append(1)
+        asked.wait(30)
+        raise RuntimeError("the records at the stored offsets cannot be read")
+
+    feed = UsageFeed(
+        AcceptedNonces(tmp_path / "n"), consumer_factory=consumer, noted=lambda _: None
+    )
+    feed.retry_s = 0.01
+    caplog.set_level("INFO", logger="services.verifier.replay")
+    feed.start()
+    await until(lambda: runs)
+    feed._stop.set()  # what stop() does first
+    asked.set()
+    await asyncio.to_thread(feed.stop)
+    assert not feed._thread.is_alive() and runs == [1]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert not any(level == "ERROR" for level, _ in said), said
+    assert (
+        "INFO",
+        "the usage feed (replay guard) stopped: the records at the "
+        "stored offsets cannot be read",
+    ) in said, said
