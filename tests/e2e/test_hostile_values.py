@@ -597,7 +597,7 @@ async def _(w: World):
     end = licence.valid_until.ToDatetime(tzinfo=dt.UTC)
     return w.dept_identity, ipb.RenewLicenceRequest(
         identifier=licence.identifier,
-        valid_from=ts(end),
+        valid_from=licence.valid_from,  # a renewal is valid from now or earlier
         valid_until=ts(end + dt.timedelta(days=365)),
         idempotency_key=secrets.token_hex(8),
     )
