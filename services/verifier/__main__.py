@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import re
 import signal
 import stat
 import sys
@@ -31,11 +30,7 @@ from services.config import Config, load
 from services.verifier.app import build_servicer, create_app
 from services.verifier.broker import broker_cluster_id, partition_mismatches
 from services.verifier.bundle_sign import check_bundle_certificate
-from services.verifier.config import (
-    check_fetch_waits,
-    worker_data_dir,
-    worker_ordinal,
-)
+from services.verifier.config import check_settings, worker_data_dir
 from services.verifier.diskindex import (
     FOLDER,
     IndexDamaged,
@@ -54,9 +49,6 @@ from services.verifier.replay_store import prepare_worker_folder
 from services.verifier.server import GrpcService
 from services.verifier.storage import drop_index
 from services.verifier.worker import VerifierWorker
-
-WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-
 
 #: ``--log-level`` (Faust's names) -> the logging module's
 LOG_LEVELS = {
@@ -126,21 +118,17 @@ def main() -> None:
         _bad_input(f"error: {exc}")
     cfg.verifier.group = args.group or cfg.verifier.group
     cfg.verifier.worker = args.worker or cfg.verifier.worker
-    if cfg.verifier.worker and not WORKER_NAME.fullmatch(cfg.verifier.worker):
-        _bad_input(
-            "error: worker: letters, digits, '.', '_' and '-' only, at most 63 "
-            f"characters (got {cfg.verifier.worker!r})"
-        )
     if args.group_size is not None:
         cfg.verifier.group_size = args.group_size
     if args.peers:
         cfg.verifier.peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     if args.peer_server_name:
         cfg.verifier.peer_server_name = args.peer_server_name
+    if args.topic_replication_factor is not None:
+        cfg.verifier.topic_replication_factor = args.topic_replication_factor
     try:
-        worker_ordinal(cfg.verifier)
-        check_fetch_waits(cfg.verifier)
-    except ValueError as exc:
+        check_settings(cfg.verifier)  # named verifier.<setting>, as a flag sets it
+    except CertsealError as exc:
         _bad_input(f"error: {exc}")
     try:
         identity = certificate_common_name(
@@ -156,10 +144,6 @@ def main() -> None:
             f"group presents service:verifier-{cfg.verifier.group} (or the shared "
             "service:verifier)"
         )
-    if args.topic_replication_factor is not None:
-        cfg.verifier.topic_replication_factor = args.topic_replication_factor
-    if cfg.verifier.topic_replication_factor < 1:
-        _bad_input("error: topic_replication_factor: must be at least 1")
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen

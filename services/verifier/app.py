@@ -104,7 +104,7 @@ def index_keys(config: VerifierSettings) -> IndexKeys:
 def create_app(config: VerifierSettings) -> VerifierState:
     """The Faust app of one verifier group, its tables and topics."""
     vcfg = config.verifier
-    check_fetch_waits(vcfg)  # ValueError naming the wait
+    check_fetch_waits(vcfg)  # INVALID_ARGUMENT naming verifier.<wait>
     partitions = config.kafka.topic_partitions
     data_dir = worker_data_dir(vcfg)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -230,7 +230,7 @@ async def test_a_bad_worker_name_is_refused(stack, config, tmp_path):
     worker = VerifierProcess(stack, config_file, tmp_path, "g", "--worker", "../x")
     await worker.start()
     assert await worker.exit_status() != 0
-    assert "error: worker:" in worker.log_tail()
+    assert "error: verifier.worker:" in worker.log_tail()
 
 
 async def test_a_fetch_wait_of_zero_is_refused_naming_it(stack, config, tmp_path):
@@ -244,4 +244,7 @@ async def test_a_fetch_wait_of_zero_is_refused_naming_it(stack, config, tmp_path
     worker = VerifierProcess(stack, config_file, tmp_path, "g")
     await worker.start()
     assert await worker.exit_status() == 2
-    assert "error: usage_fetch_max_wait_ms: must be between 1 and" in worker.log_tail()
+    assert (
+        "error: verifier.usage_fetch_max_wait_ms: must be between 1 and"
+        in worker.log_tail()
+    )

@@ -35,15 +35,21 @@ class Codes(LicenceCases):
 
     async def licence_code(
         self, caller: Caller, text: str, holder: HolderId | None = None
-    ) -> str:
+    ) -> tuple[str, str]:
         """The static licence code of a version (its text form), for those who may
-        read it (a holder app names the holder); errors as :meth:`Reader.readable`."""
+        read it (a holder app names the holder), and, when that version was
+        superseded, its lineage's current version ("" when it is current); errors as
+        :meth:`Reader.readable`."""
         record = await self._reader.readable(
             caller, text, "licence.code", holder=holder
         )
         stored = await self._store.get_licence(record.identifier)
         assert stored is not None
-        return stored.code
+        current = ""
+        if record.superseded_by:
+            found = await self._store.current_identifier(record.lineage)
+            current = found or record.superseded_by
+        return stored.code, current
 
     async def presentation_code(
         self, caller: Caller, text: str, ttl_s: int, holder: HolderId | None = None
