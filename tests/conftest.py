@@ -7,6 +7,7 @@ by restarting servers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import secrets
 import sys
@@ -416,12 +417,12 @@ class VerifierProcess:
             await self.process.wait()
 
 
-async def serving_group(
-    stack: DevStack, config: Config, home, prefix: str, **verifier: object
+def verifier_process(
+    stack: DevStack, config: Config, home, prefix: str, *args: str, **verifier: object
 ) -> VerifierProcess:
-    """A verifier group of its own (a fresh name from ``prefix``, its data under
-    ``home``), with the session's configuration and these ``[verifier]`` settings,
-    started and SERVING."""
+    """A verifier group of its own, not started: a fresh name from ``prefix``, the
+    session's configuration with its data under ``home`` and these ``[verifier]``
+    settings (written to ``home``/config.toml), ``args`` on its command line."""
     from certseal.config import dump_config
 
     cfg = copy.deepcopy(config)
@@ -429,9 +430,32 @@ async def serving_group(
     for name, value in verifier.items():
         setattr(cfg.verifier, name, value)
     (home / "config.toml").write_text(dump_config(cfg))
-    process = VerifierProcess(
-        stack, home / "config.toml", home, f"{prefix}-{secrets.token_hex(3)}"
+    return VerifierProcess(
+        stack, home / "config.toml", home, f"{prefix}-{secrets.token_hex(3)}", *args
     )
+
+
+@contextlib.asynccontextmanager
+async def running(*processes: VerifierProcess) -> AsyncIterator[None]:
+    """Start ``processes`` together; inside, every one is SERVING; each started one
+    is stopped on the way out."""
+    try:
+        for process in processes:
+            await process.start()
+        for process in processes:
+            await process.wait_serving()
+        yield
+    finally:
+        for process in processes:
+            if process.process is not None:
+                await process.stop()
+
+
+async def serving_group(
+    stack: DevStack, config: Config, home, prefix: str, **verifier: object
+) -> VerifierProcess:
+    """A verifier group of its own (:func:`verifier_process`), started and SERVING."""
+    process = verifier_process(stack, config, home, prefix, **verifier)
     await process.start()
     await process.wait_serving()
     return process

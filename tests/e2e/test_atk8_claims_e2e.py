@@ -5,21 +5,20 @@ wins, the loser answers REPLAYED)."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
 
 import grpc
 import pytest
 
 from certseal import identifiers
-from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2, verifier_pb2
 from tests.conftest import (
-    VerifierProcess,
     issue_request,
+    running,
     serving_group,
     verdict_everywhere,
+    verifier_process,
 )
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -29,21 +28,14 @@ VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
 
 @pytest.fixture(scope="module")
 async def groups(stack, config, issuer, tmp_path_factory):
-    started = {}
-    for name in ("a", "b"):
-        home = tmp_path_factory.mktemp(f"atk8-{name}")
-        cfg = copy.deepcopy(config)
-        cfg.verifier.data_dir = str(home / "data")
-        (home / "config.toml").write_text(dump_config(cfg))
-        started[name] = VerifierProcess(
-            stack, home / "config.toml", home, f"a8{name}-{secrets.token_hex(3)}"
+    started = {
+        name: verifier_process(
+            stack, config, tmp_path_factory.mktemp(f"atk8-{name}"), f"a8{name}"
         )
-        await started[name].start()
-    for process in started.values():
-        await process.wait_serving()
-    yield started
-    for process in started.values():
-        await process.stop()
+        for name in ("a", "b")
+    }
+    async with running(*started.values()):
+        yield started
 
 
 async def presentation_codes_accepted(dept, identifier: str, stubs) -> None:

@@ -15,7 +15,6 @@ import grpc
 import pytest
 
 from certseal import identifiers
-from certseal.config import dump_config
 from certseal.events import LICENCE_EVENTS
 from certseal.licencefile import read_licence_metadata
 from certseal.rpc import Caller, secure_channel
@@ -26,11 +25,12 @@ from services.console.access import COOKIE
 from services.console.app import ConsoleApp
 from tests.conftest import (
     EventWatcher,
-    VerifierProcess,
     blank_pdf,
     issue_request,
     make_department,
+    running,
     verdict_everywhere,
+    verifier_process,
 )
 from tests.pdffonts import drawn_characters
 
@@ -437,17 +437,12 @@ async def test_least_privilege_matrix(identity, world, holder_stubs):
 @pytest.fixture(scope="module")
 async def verifier_group(stack, config, issuer, seal_app, tmp_path_factory):
     """One verifier group process; the seal service asks it for licence statuses."""
-    home = tmp_path_factory.mktemp("holder-verifier")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    group = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
-    await group.start()
-    await group.wait_serving()
-    config.seal.verifier_target = f"localhost:{group.port}"
-    yield group
-    await group.stop()
+    group = verifier_process(
+        stack, config, tmp_path_factory.mktemp("holder-verifier"), "h"
+    )
+    async with running(group):
+        config.seal.verifier_target = f"localhost:{group.port}"
+        yield group
 
 
 async def test_a_revoked_licence_file_verifies_with_status_revoked(

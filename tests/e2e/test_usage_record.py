@@ -5,7 +5,6 @@ order, each within a second of its verdict; another holder's app cannot read it.
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
 import time
 
@@ -13,10 +12,14 @@ import grpc
 import pytest
 
 from certseal import identifiers
-from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2, verifier_pb2
-from tests.conftest import VerifierProcess, issue_request, verdict_everywhere
+from tests.conftest import (
+    issue_request,
+    running,
+    verdict_everywhere,
+    verifier_process,
+)
 
 VALID = 1  # verifier_pb2 verdict VALID
 VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
@@ -25,21 +28,14 @@ VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
 @pytest.fixture(scope="module")
 async def groups(stack, config, issuer, tmp_path_factory):
     """Two verifier groups, each its own process with its own index."""
-    started = {}
-    for name in ("a", "b"):
-        home = tmp_path_factory.mktemp(f"usage-{name}")
-        cfg = copy.deepcopy(config)
-        cfg.verifier.data_dir = str(home / "data")
-        (home / "config.toml").write_text(dump_config(cfg))
-        started[name] = VerifierProcess(
-            stack, home / "config.toml", home, f"u{name}-{secrets.token_hex(3)}"
+    started = {
+        name: verifier_process(
+            stack, config, tmp_path_factory.mktemp(f"usage-{name}"), f"u{name}"
         )
-        await started[name].start()
-    for process in started.values():
-        await process.wait_serving()
-    yield started
-    for process in started.values():
-        await process.stop()
+        for name in ("a", "b")
+    }
+    async with running(*started.values()):
+        yield started
 
 
 async def visible(issuer, app, request, purpose: str) -> float:

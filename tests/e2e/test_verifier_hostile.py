@@ -7,7 +7,6 @@ rebuilt instead of crashing on every start."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import io
 import secrets
 import statistics
@@ -25,7 +24,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 from certseal import cose
-from certseal.config import dump_config
 from certseal.events import LICENCE_USAGE
 from certseal.rpc import secure_channel
 from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
@@ -41,7 +39,9 @@ from tests.conftest import (
     issue_request,
     make_department,
     run_certseal,
+    running,
     verdict_everywhere,
+    verifier_process,
 )
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -63,22 +63,20 @@ def allowed() -> str:
 
 @pytest.fixture(scope="module")
 async def verifier(stack, config, issuer, victim, allowed, tmp_path_factory):
-    home = tmp_path_factory.mktemp("hostile-verifier")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    cfg.verifier.bundle_refresh_s = 0
-    cfg.verifier.counters = [COUNTER, allowed]
-    cfg.verifier.field_rights = [
-        f"{victim.type_code}:{COUNTER}:",  # no restricted field of the type
-        f"{victim.type_code}:{allowed}:grade",
-    ]
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    process = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
-    await process.start()
-    await process.wait_serving()
-    yield process
-    await process.stop()
+    process = verifier_process(
+        stack,
+        config,
+        tmp_path_factory.mktemp("hostile-verifier"),
+        "h",
+        bundle_refresh_s=0,
+        counters=[COUNTER, allowed],
+        field_rights=[
+            f"{victim.type_code}:{COUNTER}:",  # no restricted field of the type
+            f"{victim.type_code}:{allowed}:grade",
+        ],
+    )
+    async with running(process):
+        yield process
 
 
 def channel_as(stack, verifier, identity: str) -> grpc.aio.Channel:
@@ -594,22 +592,16 @@ def corrupt(verifier: VerifierProcess, what: str) -> None:
 async def test_a_damaged_index_is_rebuilt_not_a_crash_loop(
     stack, config, victim, tmp_path, what
 ):
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(tmp_path / "data")
-    cfg.verifier.counters = []
-    cfg.verifier.field_rights = []
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(dump_config(cfg))
     metrics_port = free_port()
-    process = VerifierProcess(
+    process = verifier_process(
         stack,
-        config_file,
+        config,
         tmp_path,
-        f"d-{what.lower()}-{secrets.token_hex(3)}",
-        "--metrics-listen",
-        f"127.0.0.1:{metrics_port}",
-        "--log-level",
-        "info",
+        f"d-{what.lower()}",
+        *("--metrics-listen", f"127.0.0.1:{metrics_port}"),
+        *("--log-level", "info"),
+        counters=[],
+        field_rights=[],
     )
     await process.start()
     try:

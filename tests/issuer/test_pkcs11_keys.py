@@ -28,11 +28,12 @@ from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2
 from services.issuer.app import IssuerApp
 from tests.conftest import (
     Clients,
-    VerifierProcess,
     issue_request,
     make_department,
     run_certseal,
+    running,
     verdict_everywhere,
+    verifier_process,
 )
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -73,15 +74,9 @@ def token_connect(stack, token_issuer):
 @pytest.fixture(scope="module")
 async def verifier(stack, config, issuer, tmp_path_factory):
     home = tmp_path_factory.mktemp("pkcs11-verifier")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    process = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
-    await process.start()
-    await process.wait_serving()
-    yield process
-    await process.stop()
+    process = verifier_process(stack, config, home, "h")
+    async with running(process):
+        yield process
 
 
 async def code_of(dept, licence) -> str:
