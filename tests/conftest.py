@@ -498,20 +498,39 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory):
     return make_softhsm(tmp_path_factory.mktemp("softhsm"))
 
 
-async def migrated_database(config: Config, prefix: str) -> str:
-    """A new database named ``<prefix>_<random>`` on the session's server, with every
-    service's migrations applied; its DSN (tests that need a database of their own)."""
+async def new_database(config: Config, prefix: str) -> str:
+    """A new, empty database named ``<prefix>_<random>`` on the session's server; its
+    DSN."""
     import asyncpg
-
-    from certseal.storage.pool import create_pool
-    from services.issuer.storage import migrate_all
 
     name = f"{prefix}_{secrets.token_hex(4)}"
     dsn = config.database.dsn()
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f"create database {name}")
-    await conn.close()
-    new_dsn = dsn.replace("/certseal?", f"/{name}?")
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    return dsn.replace("/certseal?", f"/{name}?")
+
+
+async def own_database(config: Config, folder, prefix: str) -> Config:
+    """A copy of the session's configuration whose ``[database]`` is a new, empty
+    database (:func:`new_database`; its DSN file in ``folder``): for a test that
+    upgrades, re-keys or starts a platform on a database of its own."""
+    dsn_file = folder / "database.dsn"
+    dsn_file.write_text(await new_database(config, prefix))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    return cfg
+
+
+async def migrated_database(config: Config, prefix: str) -> str:
+    """A new database (:func:`new_database`) with every service's migrations applied;
+    its DSN (tests that need a database of their own)."""
+    from certseal.storage.pool import create_pool
+    from services.issuer.storage import migrate_all
+
+    new_dsn = await new_database(config, prefix)
     pool = await create_pool(new_dsn, min_size=1, max_size=2)
     await migrate_all(pool)
     await pool.close()

@@ -8,7 +8,6 @@ import asyncio
 import copy
 import logging
 import os
-import secrets
 import sys
 import threading
 
@@ -22,7 +21,6 @@ from certseal.crypto import Suite, is_token_reference, token_reference, verify
 from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.rpc import secure_channel
-from certseal.storage.pool import connect
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2
 from services.issuer.app import IssuerApp
@@ -30,6 +28,7 @@ from tests.conftest import (
     Clients,
     issue_request,
     make_department,
+    own_database,
     run_certseal,
     running,
     verdict_everywhere,
@@ -362,16 +361,7 @@ async def test_the_presentation_key_is_made_in_the_token_and_kek_rewrap_leaves_i
 ):
     """A platform whose issuer starts with [pkcs11] gets its presentation key in the
     token; rotating the KEK re-wraps nothing of it, and it still signs after."""
-    name = f"pkcs11_{secrets.token_hex(4)}"
-    admin = await connect(config.database.dsn())
-    try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
+    cfg = await own_database(config, tmp_path, "pkcs11")
     cfg.pkcs11 = softhsm.config(sessions=1)
     cfg.platform.presentation_suite = "es256"
     app = IssuerApp(cfg, serve=False, background=False)
