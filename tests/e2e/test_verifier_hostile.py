@@ -10,7 +10,6 @@ import asyncio
 import io
 import secrets
 import statistics
-import struct
 import time
 import urllib.parse
 import urllib.request
@@ -23,6 +22,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
+from bench import flood
 from certseal import cose
 from certseal.events import LICENCE_USAGE
 from certseal.rpc import secure_channel
@@ -101,43 +101,6 @@ async def valid_code(victim, verifier) -> tuple[pb.Licence, str, bytes]:
 # -- hostile inputs ----------------------------------------------------------------
 
 
-def cbor_bomb_code(depth: int = 60) -> str:
-    """The issue's 190-character LC1 code: a map keyed by an array nested ``depth``
-    levels, each level a shareable value and a reference back (tags 28/29)."""
-    claims = b"\x80"
-    for level in range(depth):
-        claims = b"\x82\xd8\x1c" + claims + b"\xd8\x1d" + cbor2.dumps(depth - 1 - level)
-    payload = b"\xa1" + claims + b"\x01"
-    protected = cose.encode_protected({cose.HEADER_ALG: -7, cose.HEADER_KID: b"k" * 8})
-    message = cose.encode_sign1(protected, payload, b"\0" * 64)
-    return "LC1:" + base45.b45encode(zlib.compress(message, 9)).decode()
-
-
-def junk_after_signed(code: str) -> str:
-    """A real code with bytes appended after the zlib stream inside the Base45."""
-    raw = base45.b45decode(code[4:])
-    return "LC1:" + base45.b45encode(raw + b"junk").decode()
-
-
-def huge_png(side: int = 13_000) -> bytes:
-    """A small PNG that claims ``side`` × ``side`` transparent pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    squash = zlib.compressobj(9)
-    row = b"\0" * (1 + side * 2)  # filter byte + grey/alpha pairs
-    idat = b"".join(squash.compress(row) for _ in range(side)) + squash.flush()
-    header = struct.pack(">IIBBBBB", side, side, 8, 4, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", idat)
-        + chunk(b"IEND", b"")
-    )
-
-
 def forged(code: str) -> str:
     """``code`` with its signature altered: the victim's lineage, not its signature."""
     sign1 = cose.parse_sign1(zlib.decompress(base45.b45decode(code[4:])))
@@ -191,8 +154,8 @@ async def test_serving_and_prompt_while_hostile_codes_and_images_arrive(
     await timed_scans(5)  # warm up
     unloaded = statistics.median(await timed_scans(30))
 
-    bomb, junk = cbor_bomb_code(), junk_after_signed(code)
-    pixel_bomb, full_image = huge_png(), blank_png()
+    bomb, junk = flood.cbor_bomb_code(), flood.junk_after_signed(code)
+    pixel_bomb, full_image = flood.pixel_bomb(), blank_png()
     assert len(bomb) < 300 and len(pixel_bomb) < 1_000_000
     outcomes: dict[grpc.StatusCode, int] = {}
     stop = asyncio.Event()
