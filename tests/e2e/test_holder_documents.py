@@ -445,6 +445,21 @@ async def verifier_group(stack, config, issuer, seal_app, tmp_path_factory):
         yield group
 
 
+async def revoked_at_the_group(dept, verifier_group, licence, code: str) -> None:
+    """Revoke ``licence``, then wait until the verifier group (the one the seal service
+    asks) answers REVOKED for its ``code``."""
+    await dept.clients.issuer.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=licence.identifier,
+            reason="测试撤销",
+            kind=pb.REVOCATION_KIND_REVOKE,
+        )
+    )
+    await verdict_everywhere(
+        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
+    )
+
+
 async def test_a_revoked_licence_file_verifies_with_status_revoked(
     world, seal_stub, verifier_group
 ):
@@ -472,16 +487,7 @@ async def test_a_revoked_licence_file_verifies_with_status_revoked(
     assert [s.verdict for s in verified.seals] == ["VALID"]
     assert verified.licence.identifier == licence.identifier
     assert verified.licence.verdict == "VALID", verified.licence.detail
-    await world["dept"].clients.issuer.RevokeLicence(
-        pb.RevokeLicenceRequest(
-            identifier=licence.identifier,
-            reason="测试撤销",
-            kind=pb.REVOCATION_KIND_REVOKE,
-        )
-    )
-    await verdict_everywhere(
-        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
-    )
+    await revoked_at_the_group(world["dept"], verifier_group, licence, code)
     verified = await seal_stub(f"dept:{world['other'].code}").VerifyPdf(
         seal_pb.VerifyPdfRequest(pdf=document)
     )
@@ -576,16 +582,9 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
             seal_pb.VerifyPdfRequest(pdf=copy_pdf)
         )
         assert [s.verdict for s in verified.seals] == ["VALID"]
-        await world["dept"].clients.issuer.RevokeLicence(
-            pb.RevokeLicenceRequest(
-                identifier=world["licence"].identifier,
-                reason="测试撤销",
-                kind=pb.REVOCATION_KIND_REVOKE,
-            )
-        )
         code = read_licence_metadata(document)["licence_code"]
-        await verdict_everywhere(
-            {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, 30
+        await revoked_at_the_group(
+            world["dept"], verifier_group, world["licence"], code
         )
         headers = {"Content-Type": "application/pdf"}
         async with redeeming.post(
@@ -757,16 +756,7 @@ async def test_the_ofd_file_is_sealed_sm2_carries_metadata_and_says_revoked(
     }
     assert verified.licence.identifier == licence.identifier
     assert verified.licence.verdict == "VALID", verified.licence.detail
-    await dept.clients.issuer.RevokeLicence(
-        pb.RevokeLicenceRequest(
-            identifier=licence.identifier,
-            reason="测试撤销",
-            kind=pb.REVOCATION_KIND_REVOKE,
-        )
-    )
-    await verdict_everywhere(
-        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
-    )
+    await revoked_at_the_group(dept, verifier_group, licence, code)
     verified = await seal_stub(f"dept:{world['other'].code}").VerifyOfd(
         seal_pb.VerifyOfdRequest(ofd=ofd)
     )
