@@ -250,6 +250,53 @@ def issue_request(
     return request
 
 
+@dataclass
+class HolderAppLicence:
+    """A licence of a fresh holder as a holder app sees it (:func:`holder_app_licence`)."""
+
+    licence: licence_pb2.Licence
+    #: the holder's resident id number
+    number: str
+    #: the issuer as the holder app granted the licence's type calls it
+    app: issuer_pb2_grpc.IssuerStub
+    #: the app's ListLicenceUsage request for the licence
+    listing: pb.ListLicenceUsageRequest
+    #: the licence code, VALID at every verifier group by then
+    code: str
+
+
+async def holder_app_licence(
+    dept: Dept, operator: Clients, connect, verifiers: dict, *, name: str, app: str
+) -> HolderAppLicence:
+    """A licence issued to a fresh holder called ``name``, a holder app named
+    ``<app>-<random>`` granted the licence's type, and the licence's code once every
+    stub in ``verifiers`` answers it VALID."""
+    number = identifiers.random_resident_id()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name=name, id_number=number)
+        )
+    ).licence
+    app_name = f"{app}-{secrets.token_hex(3)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=app_name, type_code=dept.type_code)
+    )
+    holder = licence_pb2.Holder(id_type="111", id_number=number)
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await verdict_everywhere(verifiers, code, verifier_pb2.VERDICT_VALID, within=60)
+    return HolderAppLicence(
+        licence,
+        number,
+        connect(app_name).issuer,
+        pb.ListLicenceUsageRequest(identifier=licence.identifier, holder=holder),
+        code,
+    )
+
+
 class EventWatcher:
     """Reads a topic from the beginning into memory, for assertions on published events."""
 

@@ -15,9 +15,8 @@ from certseal import identifiers
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2, verifier_pb2
 from tests.conftest import (
-    issue_request,
+    holder_app_licence,
     running,
-    verdict_everywhere,
     verifier_process,
 )
 
@@ -53,26 +52,17 @@ async def visible(issuer, app, request, purpose: str) -> float:
 async def test_verifications_at_two_groups_are_in_the_record_in_order_within_a_second(
     dept, operator, connect, issuer, groups
 ):
-    a_number = identifiers.random_resident_id()
-    licence = (
-        await dept.clients.issuer.IssueLicence(
-            issue_request(dept, name="陈一", id_number=a_number)
-        )
-    ).licence
-    app_name = f"app:usage-{secrets.token_hex(3)}"
-    await operator.admin.GrantHolderApp(
-        pb.GrantHolderAppRequest(app=app_name, type_code=dept.type_code)
-    )
-    app = connect(app_name).issuer
-    holder = licence_pb2.Holder(id_type="111", id_number=a_number)
-    request = pb.ListLicenceUsageRequest(identifier=licence.identifier, holder=holder)
-    code = (
-        await dept.clients.issuer.GetLicenceCode(
-            pb.GetLicenceCodeRequest(identifier=licence.identifier)
-        )
-    ).text
     stubs = {name: p.stub for name, p in groups.items()}
-    await verdict_everywhere(stubs, code, VALID, within=60)
+    seen = await holder_app_licence(
+        dept, operator, connect, stubs, name="陈一", app="app:usage"
+    )
+    licence, a_number, app, request, code = (
+        seen.licence,
+        seen.number,
+        seen.app,
+        seen.listing,
+        seen.code,
+    )
 
     purposes = {name: f"办理业务-{name}-{secrets.token_hex(2)}" for name in stubs}
     for name in ("a", "b"):
