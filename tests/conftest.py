@@ -251,6 +251,53 @@ def issue_request(
     return request
 
 
+@dataclass
+class HolderAppLicence:
+    """A licence of a fresh holder as a holder app sees it (:func:`holder_app_licence`)."""
+
+    licence: licence_pb2.Licence
+    #: the holder's resident id number
+    number: str
+    #: the issuer as the holder app granted the licence's type calls it
+    app: issuer_pb2_grpc.IssuerStub
+    #: the app's ListLicenceUsage request for the licence
+    listing: pb.ListLicenceUsageRequest
+    #: the licence code, VALID at every verifier group by then
+    code: str
+
+
+async def holder_app_licence(
+    dept: Dept, operator: Clients, connect, verifiers: dict, *, name: str, app: str
+) -> HolderAppLicence:
+    """A licence issued to a fresh holder called ``name``, a holder app named
+    ``<app>-<random>`` granted the licence's type, and the licence's code once every
+    stub in ``verifiers`` answers it VALID."""
+    number = identifiers.random_resident_id()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name=name, id_number=number)
+        )
+    ).licence
+    app_name = f"{app}-{secrets.token_hex(3)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=app_name, type_code=dept.type_code)
+    )
+    holder = licence_pb2.Holder(id_type="111", id_number=number)
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await verdict_everywhere(verifiers, code, verifier_pb2.VERDICT_VALID, within=60)
+    return HolderAppLicence(
+        licence,
+        number,
+        connect(app_name).issuer,
+        pb.ListLicenceUsageRequest(identifier=licence.identifier, holder=holder),
+        code,
+    )
+
+
 class EventWatcher:
     """Reads a topic from the beginning into memory, for assertions on published events."""
 
@@ -493,12 +540,12 @@ def _no_verifier_outlives_the_session() -> Iterator[None]:
                 process.kill()
 
 
-async def serving_group(
-    stack: DevStack, config: Config, home, prefix: str, **verifier: object
+def verifier_process(
+    stack: DevStack, config: Config, home, prefix: str, *args: str, **verifier: object
 ) -> VerifierProcess:
-    """A verifier group of its own (a fresh name from ``prefix``, its data under
-    ``home``), with the session's configuration and these ``[verifier]`` settings,
-    started and SERVING."""
+    """A verifier group of its own, not started: a fresh name from ``prefix``, the
+    session's configuration with its data under ``home`` and these ``[verifier]``
+    settings (written to ``home``/config.toml), ``args`` on its command line."""
     from certseal.config import dump_config
 
     cfg = copy.deepcopy(config)
@@ -506,9 +553,32 @@ async def serving_group(
     for name, value in verifier.items():
         setattr(cfg.verifier, name, value)
     (home / "config.toml").write_text(dump_config(cfg))
-    process = VerifierProcess(
-        stack, home / "config.toml", home, f"{prefix}-{secrets.token_hex(3)}"
+    return VerifierProcess(
+        stack, home / "config.toml", home, f"{prefix}-{secrets.token_hex(3)}", *args
     )
+
+
+@contextlib.asynccontextmanager
+async def running(*processes: VerifierProcess) -> AsyncIterator[None]:
+    """Start ``processes`` together; inside, every one is SERVING; each started one
+    is stopped on the way out."""
+    try:
+        for process in processes:
+            await process.start()
+        for process in processes:
+            await process.wait_serving()
+        yield
+    finally:
+        for process in processes:
+            if process.process is not None:
+                await process.stop()
+
+
+async def serving_group(
+    stack: DevStack, config: Config, home, prefix: str, **verifier: object
+) -> VerifierProcess:
+    """A verifier group of its own (:func:`verifier_process`), started and SERVING."""
+    process = verifier_process(stack, config, home, prefix, **verifier)
     await process.start()
     await process.wait_serving()
     return process
@@ -560,20 +630,39 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory):
     return make_softhsm(tmp_path_factory.mktemp("softhsm"))
 
 
-async def migrated_database(config: Config, prefix: str) -> str:
-    """A new database named ``<prefix>_<random>`` on the session's server, with every
-    service's migrations applied; its DSN (tests that need a database of their own)."""
+async def new_database(config: Config, prefix: str) -> str:
+    """A new, empty database named ``<prefix>_<random>`` on the session's server; its
+    DSN."""
     import asyncpg
-
-    from certseal.storage.pool import create_pool
-    from services.issuer.storage import migrate_all
 
     name = f"{prefix}_{secrets.token_hex(4)}"
     dsn = config.database.dsn()
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f"create database {name}")
-    await conn.close()
-    new_dsn = dsn.replace("/certseal?", f"/{name}?")
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    return dsn.replace("/certseal?", f"/{name}?")
+
+
+async def own_database(config: Config, folder, prefix: str) -> Config:
+    """A copy of the session's configuration whose ``[database]`` is a new, empty
+    database (:func:`new_database`; its DSN file in ``folder``): for a test that
+    upgrades, re-keys or starts a platform on a database of its own."""
+    dsn_file = folder / "database.dsn"
+    dsn_file.write_text(await new_database(config, prefix))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    return cfg
+
+
+async def migrated_database(config: Config, prefix: str) -> str:
+    """A new database (:func:`new_database`) with every service's migrations applied;
+    its DSN (tests that need a database of their own)."""
+    from certseal.storage.pool import create_pool
+    from services.issuer.storage import migrate_all
+
+    new_dsn = await new_database(config, prefix)
     pool = await create_pool(new_dsn, min_size=1, max_size=2)
     await migrate_all(pool)
     await pool.close()

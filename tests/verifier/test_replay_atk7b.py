@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
 
 import pytest
 
@@ -21,6 +20,7 @@ from tests.verifier.test_replay import (
     feed_on,
     fresh_topic,
     headed,
+    panic_once,
     publish,
     record,
     start_up,
@@ -145,11 +145,6 @@ async def test_a_store_without_marks_on_a_new_cluster_skips_its_records(
         await asyncio.to_thread(feed.stop)
 
 
-class PanicException(BaseException):
-    """What pyo3 raises for a Rust panic (rocksdict): a BaseException, not an
-    Exception; asyncio.CancelledError is one too."""
-
-
 async def test_a_base_exception_in_the_feed_does_not_leave_it_caught_up(
     stack, tmp_path
 ):
@@ -162,16 +157,7 @@ async def test_a_base_exception_in_the_feed_does_not_leave_it_caught_up(
     await publish(stack, topic, [record(use(1))])
     feed = feed_on(stack, topic, tmp_path / "n", {})
     feed.retry_s = 0.05
-    store_apply = feed.store.apply
-    raised = threading.Event()
-
-    def apply(records):
-        if any(h.record.offset >= 1 for h in records) and not raised.is_set():
-            raised.set()
-            raise PanicException("called `Result::unwrap()` on an `Err` value")
-        return store_apply(records)
-
-    feed.store.apply = apply  # type: ignore[method-assign]
+    raised = panic_once(feed)
     feed.start()
     try:
         await until(feed.caught_up.is_set)
