@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.index_bench import template_event
+from bench.index_bench import disk_mb, template_event, timed_lookups
 from bench.issuer_bench import RESULTS, setup, start_stack_and_issuer, wait_serving
 from bench.proccpu import per_op_us, sample
 from bench.verifier_bench import (
@@ -68,7 +68,6 @@ from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.config import Config
 from services.verifier.broker import broker_cluster_id
 from services.verifier.diskindex import FOLDER, DiskIndex, Record
-from services.verifier.index import index_entry
 from services.verifier.partitions import partition_of
 from services.verifier.storage import prepare_data_dir
 
@@ -200,23 +199,9 @@ def lookups(path: Path, present: list[int]) -> dict[str, float]:
     lineage = lineage_of(DEPT)
     index = DiskIndex(path)
     keys = [lineage(i).encode() for i in random.Random(11).choices(present, k=LOOKUPS)]
-    latencies = []
-    for key in keys:
-        started = time.perf_counter()
-        stored = index.get(key)
-        assert stored is not None
-        index_entry(stored)
-        latencies.append(time.perf_counter() - started)
+    latencies = timed_lookups(index, keys)
     index.close()
-    latencies.sort()
-    return {
-        "lookup_p50_ms": round(latencies[len(latencies) // 2] * 1000, 3),
-        "lookup_p99_ms": round(latencies[int(0.99 * len(latencies))] * 1000, 3),
-    }
-
-
-def disk_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+    return latencies
 
 
 def main() -> None:

@@ -19,6 +19,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPublicKeyTypes,
+)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -107,18 +110,8 @@ class DevCA:
             if rsa_key
             else ec.generate_private_key(ec.SECP256R1())
         )
-        now = dt.datetime.now(dt.UTC)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-            )
-            .issuer_name(self._ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _LEEWAY)
-            .not_valid_after(now + dt.timedelta(days=825))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            self._leaf(common_name, key.public_key())
             .add_extension(
                 x509.KeyUsage(
                     True, True, False, False, False, False, False, False, False
@@ -142,18 +135,9 @@ class DevCA:
 
         Raises ValueError for a public key that is not DER SubjectPublicKeyInfo.
         """
-        now = dt.datetime.now(dt.UTC)
+        public_key = serialization.load_der_public_key(public_key_der)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-            )
-            .issuer_name(self._ca_cert.subject)
-            .public_key(serialization.load_der_public_key(public_key_der))  # type: ignore[arg-type]
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _LEEWAY)
-            .not_valid_after(now + dt.timedelta(days=825))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            self._leaf(common_name, public_key)  # type: ignore[arg-type]
             .add_extension(
                 x509.KeyUsage(
                     True, False, False, False, False, False, False, False, False
@@ -189,6 +173,26 @@ class DevCA:
         self._issue(ident, hosts[0], [ExtendedKeyUsageOID.SERVER_AUTH], names)
         return ident
 
+    def _leaf(
+        self, common_name: str, public_key: CertificateIssuerPublicKeyTypes
+    ) -> x509.CertificateBuilder:
+        """What every leaf this CA issues has: ``common_name`` as its subject, this
+        CA as its issuer, a random serial, 825 days' validity from a day back, and
+        no CA rights; the caller adds its key usages and signs."""
+        now = dt.datetime.now(dt.UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+            )
+            .issuer_name(self._ca_cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _LEEWAY)
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+        )
+
     def _issue(
         self,
         ident: Identity,
@@ -200,19 +204,8 @@ class DevCA:
         CA (``usages``: extended key usages; ``names``: its subjectAltName, if any),
         written to ``ident``'s files."""
         key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(
-                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-            )
-            .issuer_name(self._ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _LEEWAY)
-            .not_valid_after(now + dt.timedelta(days=825))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        builder = self._leaf(common_name, key.public_key()).add_extension(
+            x509.ExtendedKeyUsage(usages), critical=False
         )
         if names:
             builder = builder.add_extension(

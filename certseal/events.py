@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -34,6 +35,39 @@ VERIFIER_DEAD_LETTERS = "certseal.verifier-dead-letters.v1"
 WEBHOOK_DEAD_LETTERS = "certseal.webhook-dead-letters.v1"
 _DAY_MS = 24 * 3600 * 1000
 CONTENT_TYPE = "application/protobuf"
+
+#: Every event type the platform publishes and the topic that carries it
+#: (docs/events.md, "Types"): the one list that :func:`cloudevent` holds publishers
+#: to and that the event feed (its subscriptions, entitlements and Kafka ACLs) and
+#: ``certseal events tail --type`` derive theirs from. A new event type is added here
+#: with its topic, and to docs/events.md (tests/feed/test_event_types.py).
+EVENT_TYPES: Mapping[str, str] = {
+    **{
+        f"licence.{change}": LICENCE_EVENTS
+        for change in (
+            "issued",
+            "renewed",
+            "amended",
+            "suspended",
+            "unsuspended",
+            "revoked",
+            "cancelled",
+            "expired",
+            "transferred",
+            # a holder's authorisation (授权用证) and its withdrawal: the lineage's
+            # state with its lineage_version unchanged (docs/holder.md)
+            "authorised",
+            "authorisation_revoked",
+        )
+    },
+    "licence.used": LICENCE_USAGE,
+    **{f"key.{state}": TRUST_EVENTS for state in ("activated", "retired", "revoked")},
+    "seal.registered": SEAL_EVENTS,
+    "seal.revoked": SEAL_EVENTS,
+    "document.sealed": SEAL_EVENTS,
+    "department.onboarded": DIRECTORY_EVENTS,
+    "licence_type.registered": DIRECTORY_EVENTS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +142,16 @@ def cloudevent(
     source: str,
     time: dt.datetime,
 ) -> OutboxRecord:
-    """An outbox record with CloudEvents binary-mode headers."""
+    """An outbox record with CloudEvents binary-mode headers.
+
+    ValueError (a defect of the publisher) for an event type that is not in
+    :data:`EVENT_TYPES` with ``topic``: a type published without being listed there
+    would be one that subscribers cannot ask for."""
+    if EVENT_TYPES.get(event_type) != topic:
+        raise ValueError(
+            f"event type {event_type!r} is not listed in certseal.events.EVENT_TYPES "
+            f"as published on {topic}"
+        )
     return OutboxRecord(
         topic=topic,
         key=key.encode(),

@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 class ServiceProcess:
     """A process that serves gRPC, runs the background workers, or both."""
 
-    #: e.g. "issuer": names the Kafka client and the log lines
+    #: e.g. "issuer": names the Kafka client, the log lines and this service's
+    #: section of the settings (``[issuer]``)
     name = "service"
     #: what this process exports on ``/metrics``: every such process serves RPCs and
     #: runs an outbox relay and an audit sealer (the issuer adds its expiry sweep)
@@ -65,7 +66,6 @@ class ServiceProcess:
         self,
         config: SharedSettings,
         *,
-        section: ServiceSection,
         listen: str | None = None,
         clock: Clock = utcnow,
         serve: bool = True,
@@ -73,6 +73,11 @@ class ServiceProcess:
         reuse_port: bool = False,
         relay: bool | None = None,
     ):
+        """``config`` holds this service's section under its ``name``; ``listen``
+        overrides the section's (tests bind port 0)."""
+        section = getattr(config, self.name)
+        if not isinstance(section, ServiceSection):
+            raise TypeError(f"{self.name}: the settings have no such service section")
         self.config = config
         self.section = section
         self.listen = listen or section.listen

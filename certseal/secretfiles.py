@@ -358,11 +358,28 @@ def _host_is_plain(dsn: str, netloc: str) -> bool:
     )
 
 
+_QUERY_SECRETS = ("password", "sslpassword")
+
+
+def dsn_has_password(dsn: str) -> bool:
+    """Whether the DSN holds a password, in its user information or its query (what
+    :func:`redact_dsn` shows as ``***``); True when it cannot be read at all."""
+    try:
+        netloc = urllib.parse.urlsplit(dsn).netloc
+    except ValueError:
+        return True
+    user, at, _host = netloc.rpartition("@")
+    if at and user.partition(":")[2]:
+        return True
+    return any(_dsn_query(dsn).get(key) for key in _QUERY_SECRETS)
+
+
 def redact_dsn(dsn: str) -> str:
     """The DSN as it may be shown: scheme, host(s), port and database, the user
     name, and the query's settings but their password values, which read ``***``
-    (as the user information's password does). The host part is shown only when it
-    can be told apart from the user information (else ``<host>``)."""
+    (as the user information's password does; an empty one is shown as none, not
+    as ``***``). The host part is shown only when it can be told apart from the
+    user information (else ``<host>``)."""
     try:
         parts = urllib.parse.urlsplit(dsn)
         netloc = parts.netloc
@@ -371,11 +388,11 @@ def redact_dsn(dsn: str) -> str:
     user, at, host = netloc.rpartition("@")
     if not _host_is_plain(dsn, netloc):
         return f"{parts.scheme}://<withheld>"  # an @ where no URI parser expects it
-    if at:
-        name, colon, _password = user.partition(":")
-        user = f"{name}:***@" if colon else f"{name}@"
+    if at:  # "user:@" (no password, as pgserver writes it) shows no ***
+        name, _colon, password = user.partition(":")
+        user = f"{name}:***@" if password else f"{name}@"
     query = [
-        (key, "***" if key in ("password", "sslpassword") else value)
+        (key, "***" if key in _QUERY_SECRETS and value else value)
         for key, value in _dsn_query(dsn).items()
     ]
     shown = f"{parts.scheme}://{user}{host}{parts.path}"

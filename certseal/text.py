@@ -78,7 +78,7 @@ def display_name_problem(value: str) -> str | None:
         if kind is not None:
             name = unicodedata.name(char, "")
             named = f"U+{ord(char):04X}" + (f" {name}" if name else "")
-            return f"contains {named}, a {kind} character, at position {position}"
+            return f"contains {named}, {with_article(kind)} character, at position {position}"
     if all(c.isspace() or c in _INVISIBLE_LETTERS for c in value):
         return "is blank: a name needs a visible character"
     return None
@@ -91,3 +91,26 @@ def check_display_name(value: str, field: str) -> str:
     if problem is not None:
         raise invalid(field, problem)
     return value
+
+
+# letters whose names begin with a vowel sound: "an SM2 key", "an RSA key"
+_VOWEL_SOUND_LETTERS = frozenset("aefhilmnorsx")
+# words spelt with a vowel that begin with a consonant sound: "a unique-local address"
+_CONSONANT_SOUND_STARTS = ("uni", "use", "usu", "uti", "eu", "one", "once")
+
+
+def with_article(word: str) -> str:
+    """``word`` after its indefinite article: "a string", "an integer", "an sm2" (a
+    name with digits or capitals inside, read letter by letter), "a unique-local".
+    Every message that puts a variable word after "a" builds it here."""
+    if not word:
+        return word
+    spelt = any(c.isdigit() for c in word) or word[:2].isupper()
+    if spelt:
+        vowel_sound = word[0].lower() in _VOWEL_SOUND_LETTERS
+    else:
+        lower = word.lower()
+        vowel_sound = lower[0] in "aeiou" and not lower.startswith(
+            _CONSONANT_SOUND_STARTS
+        )
+    return f"{'an' if vowel_sound else 'a'} {word}"

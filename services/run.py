@@ -25,11 +25,9 @@ import grpc
 from certseal import logs
 from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY, channel
 from certseal.devstack import AlreadyRunning, RunLock
-from certseal.errors import CertsealError, invalid
 from certseal.events import default_topics
-from certseal.listen import split_listen
-from certseal.secretfiles import redact_dsn
-from services.config import Config, load
+from certseal.secretfiles import dsn_has_password, redact_dsn
+from services.config import Config
 from services.devstack import DevStack
 from services.run_layers import (
     REGION_LISTEN,
@@ -39,6 +37,7 @@ from services.run_layers import (
     config_layers,
     follow_local_listens,
     group_probes,
+    overlay_problem,
     region_metrics,
     usage_read,
 )
@@ -70,31 +69,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         lock.release()
 
 
-def _overlay_problem(home: Path) -> str:
-    """Why ``<home>/local.toml`` cannot be run with ('' when it can): it does not
-    load (a typo, a wrong type, not TOML), or its verifier metrics address, from which
-    region-demo's is derived, is not host:port. Every service would say the same
-    and exit 2, after the stack had started for nothing."""
-    overlay = home / LOCAL_OVERLAY
-    if not overlay.exists():
-        return ""
-    try:
-        metrics = load([str(overlay)]).verifier.metrics_listen
-        if metrics:
-            try:
-                split_listen(metrics)
-            except ValueError as exc:
-                raise invalid("verifier.metrics_listen", str(exc)) from None
-    except CertsealError as exc:
-        return f"error: {exc}"
-    return ""
-
-
 def _run(args: argparse.Namespace, home: Path) -> int:
     # one readable line per log record for a person watching a terminal; the
     # services started below inherit it through the environment
     os.environ["CERTSEAL_LOG_FORMAT"] = "text"
-    problem = _overlay_problem(home)
+    problem = overlay_problem(home)
     if problem:
         print(problem, file=sys.stderr)
         return 2
@@ -259,13 +238,15 @@ installed by make setup; the certseal commands above need no such tool):
 Ctrl-C stops everything; running again reuses the data.
 """
         )
+        dsn = cfg.database.dsn()
+        withheld = "password withheld; " if dsn_has_password(dsn) else ""
         complete = not exited and all(ready.values())
         headline = "is running" if complete else "did not start completely"
         print(
             f"""
 certseal {headline} on the embedded defaults (data in {home.resolve()}).
 
-  PostgreSQL   {redact_dsn(cfg.database.dsn())} (password withheld; in {cfg.database.dsn_file})
+  PostgreSQL   {redact_dsn(dsn)} ({withheld}in {cfg.database.dsn_file})
   Kafka        {kafka}
                topics: {topics}
   Issuer gRPC  {cfg.issuer.listen} (mTLS; CA {ca})   {state["issuer"]}
@@ -289,7 +270,7 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
             time.sleep(0.2)
         for line in exited_lines(services):
             say(line, sys.stderr)
-        return 0 if stopping else 1
+        return 0 if stopping else run_status(services)
     finally:
         shut_down(services, stack.stop, first=USAGE_PUBLISHERS, between=settle)
 
@@ -342,6 +323,14 @@ def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
             how = ending(code) if code < 0 else f"exited with code {code}"
             lines.append(f"error: {name}: {how}; the rest are stopped")
     return lines
+
+
+def run_status(services: dict[str, subprocess.Popen[bytes]]) -> int:
+    """``certseal run``'s exit status once a service has stopped: 2 when one exited
+    with 2 (its start was refused over a setting, as a configuration that does not
+    load ends the run with 2), else 1."""
+    codes = [process.poll() for process in services.values()]
+    return 2 if 2 in codes else 1
 
 
 def start_service(argv: list[str]) -> subprocess.Popen[bytes]:

@@ -14,9 +14,11 @@ from pathlib import Path
 from aiokafka import TopicPartition
 
 from certseal.cli import LOCAL_OVERLAY
-from certseal.errors import CertsealError
+from certseal.errors import CertsealError, invalid
 from certseal.events import LICENCE_USAGE
+from certseal.listen import split_listen
 from services.config import Config, load
+from services.verifier.config import check_settings
 
 #: the two verifier groups' metrics endpoints under ``make run``, unless local.toml
 #: sets ``[verifier] metrics_listen`` (dept-demo's; region-demo's the port above it)
@@ -32,6 +34,30 @@ def config_layers(home: Path, config_file: str) -> list[str]:
     ``make run`` never writes, so an edit there is kept across starts."""
     overlay = home / LOCAL_OVERLAY
     return [config_file, *([str(overlay)] if overlay.exists() else [])]
+
+
+def overlay_problem(home: Path) -> str:
+    """Why ``<home>/local.toml`` cannot be run with ('' when it can): it does not
+    load (a typo, a wrong type, not TOML), a ``[verifier]`` setting every verifier
+    worker checks first is wrong (:func:`~services.verifier.config.check_settings`),
+    or its verifier metrics address, from which region-demo's is derived, is not
+    host:port. Every service (or both verifier groups) would say the same and exit
+    2, after the stack had started for nothing: said once here instead."""
+    overlay = home / LOCAL_OVERLAY
+    if not overlay.exists():
+        return ""
+    try:
+        loaded = load([str(overlay)])
+        check_settings(loaded.verifier)
+        metrics = loaded.verifier.metrics_listen
+        if metrics:
+            try:
+                split_listen(metrics)
+            except ValueError as exc:
+                raise invalid("verifier.metrics_listen", str(exc)) from None
+    except CertsealError as exc:
+        return f"error: {exc}"
+    return ""
 
 
 def region_metrics(

@@ -7,12 +7,14 @@ by restarting servers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import grpc
 import pytest
@@ -249,6 +251,53 @@ def issue_request(
     return request
 
 
+@dataclass
+class HolderAppLicence:
+    """A licence of a fresh holder as a holder app sees it (:func:`holder_app_licence`)."""
+
+    licence: licence_pb2.Licence
+    #: the holder's resident id number
+    number: str
+    #: the issuer as the holder app granted the licence's type calls it
+    app: issuer_pb2_grpc.IssuerStub
+    #: the app's ListLicenceUsage request for the licence
+    listing: pb.ListLicenceUsageRequest
+    #: the licence code, VALID at every verifier group by then
+    code: str
+
+
+async def holder_app_licence(
+    dept: Dept, operator: Clients, connect, verifiers: dict, *, name: str, app: str
+) -> HolderAppLicence:
+    """A licence issued to a fresh holder called ``name``, a holder app named
+    ``<app>-<random>`` granted the licence's type, and the licence's code once every
+    stub in ``verifiers`` answers it VALID."""
+    number = identifiers.random_resident_id()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name=name, id_number=number)
+        )
+    ).licence
+    app_name = f"{app}-{secrets.token_hex(3)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=app_name, type_code=dept.type_code)
+    )
+    holder = licence_pb2.Holder(id_type="111", id_number=number)
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    await verdict_everywhere(verifiers, code, verifier_pb2.VERDICT_VALID, within=60)
+    return HolderAppLicence(
+        licence,
+        number,
+        connect(app_name).issuer,
+        pb.ListLicenceUsageRequest(identifier=licence.identifier, holder=holder),
+        code,
+    )
+
+
 class EventWatcher:
     """Reads a topic from the beginning into memory, for assertions on published events."""
 
@@ -285,10 +334,11 @@ class EventWatcher:
 
 
 async def run_certseal(
-    config: Config, folder, *args: str, **cli: str
+    config: Config, folder, *args: str, within: float = 120.0, **cli: str
 ) -> tuple[int, str]:
     """Run the ``certseal`` CLI as a process with ``[cli]`` overrides (e.g. a
-    ``verifier_target``); its exit code and output."""
+    ``verifier_target``); its exit code and output. AssertionError with its output
+    if it has not exited within ``within`` seconds (it is killed)."""
     import copy
     import sys
 
@@ -309,14 +359,33 @@ async def run_certseal(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await process.communicate()
+    try:
+        async with asyncio.timeout(within):
+            out, _ = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        async with asyncio.timeout(30):
+            out, _ = await process.communicate()
+        raise AssertionError(
+            f"certseal {' '.join(args)} did not exit within {within} s (killed):\n"
+            + out.decode(errors="replace")[-3000:]
+        ) from None
     return process.returncode or 0, out.decode()
 
 
 class VerifierProcess:
-    """One verifier deployment run as its own process, restartable on its data."""
+    """One verifier deployment run as its own process, restartable on its data.
+
+    Every wait has a deadline and fails with the worker's log; a worker still running
+    when the session ends (a test that timed out skips its own stop) is killed then
+    (``_no_verifier_outlives_the_session``)."""
+
+    #: every instance made in this session, for the session's end
+    made: ClassVar[list[VerifierProcess]] = []
+    STOP_WITHIN_S = 60.0  # SIGTERM to exit: seconds, more on a busy machine
 
     def __init__(self, stack, config_file, home, group: str, *extra_args: str):
+        VerifierProcess.made.append(self)
         self.group, self.home, self.config_file = group, home, config_file
         self.extra_args = extra_args
         self.identity = (stack.ca, stack.ca.identity("dept:11440300VERIFIERS1"))
@@ -406,22 +475,77 @@ class VerifierProcess:
             log.seek(self._log_from)
             return log.read().decode(errors="replace")
 
+    async def wait_for_log(self, text: str, within: float) -> None:
+        """Wait until the worker's log since its start says ``text``; AssertionError
+        with the log if it does not within ``within`` seconds or the process ends."""
+        deadline = time.monotonic() + within
+        while text not in self.log_since_start():
+            assert self.process.returncode is None, (
+                f"verifier {self.group} exited ({self.process.returncode}) before "
+                f"saying {text!r}:\n{self.log_tail()}"
+            )
+            assert time.monotonic() < deadline, (
+                f"verifier {self.group} did not say {text!r} within {within} s:\n"
+                + self.log_tail()
+            )
+            await asyncio.sleep(0.1)  # a log line, nothing to await
+
+    async def exit_status(self, within: float = 60.0) -> int:
+        """The worker's exit status, once it exits by itself (a start it refuses);
+        AssertionError with its log if it still runs after ``within`` seconds (it is
+        killed)."""
+        try:
+            async with asyncio.timeout(within):
+                return await self.process.wait()
+        except TimeoutError:
+            await self.kill()
+            raise AssertionError(
+                f"verifier {self.group} did not exit within {within} s (killed):\n"
+                + self.log_tail()
+            ) from None
+
     async def kill(self) -> None:
         self.process.kill()
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.terminate()
+        async with asyncio.timeout(30):  # SIGKILL is not ignored: a bound all the same
             await self.process.wait()
 
+    async def stop(self) -> None:
+        """SIGTERM and wait for the exit; a worker still running after
+        :attr:`STOP_WITHIN_S` is killed, and AssertionError says so with its log (it
+        ignored the signal: a product fault, e.g. it started itself again)."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.terminate()
+        try:
+            async with asyncio.timeout(self.STOP_WITHIN_S):
+                await self.process.wait()
+        except TimeoutError:
+            await self.kill()
+            raise AssertionError(
+                f"verifier {self.group} did not stop within {self.STOP_WITHIN_S} s "
+                "of SIGTERM (killed):\n" + self.log_tail()
+            ) from None
 
-async def serving_group(
-    stack: DevStack, config: Config, home, prefix: str, **verifier: object
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_verifier_outlives_the_session() -> Iterator[None]:
+    """Kill every verifier worker still running at the session's end: a test that
+    timed out (pytest-timeout) skips its own stop, and the worker ran on for as long
+    as the machine did."""
+    yield
+    for verifier in list(VerifierProcess.made):
+        process = verifier.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # exited, not yet reaped
+                process.kill()
+
+
+def verifier_process(
+    stack: DevStack, config: Config, home, prefix: str, *args: str, **verifier: object
 ) -> VerifierProcess:
-    """A verifier group of its own (a fresh name from ``prefix``, its data under
-    ``home``), with the session's configuration and these ``[verifier]`` settings,
-    started and SERVING."""
+    """A verifier group of its own, not started: a fresh name from ``prefix``, the
+    session's configuration with its data under ``home`` and these ``[verifier]``
+    settings (written to ``home``/config.toml), ``args`` on its command line."""
     from certseal.config import dump_config
 
     cfg = copy.deepcopy(config)
@@ -429,9 +553,32 @@ async def serving_group(
     for name, value in verifier.items():
         setattr(cfg.verifier, name, value)
     (home / "config.toml").write_text(dump_config(cfg))
-    process = VerifierProcess(
-        stack, home / "config.toml", home, f"{prefix}-{secrets.token_hex(3)}"
+    return VerifierProcess(
+        stack, home / "config.toml", home, f"{prefix}-{secrets.token_hex(3)}", *args
     )
+
+
+@contextlib.asynccontextmanager
+async def running(*processes: VerifierProcess) -> AsyncIterator[None]:
+    """Start ``processes`` together; inside, every one is SERVING; each started one
+    is stopped on the way out."""
+    try:
+        for process in processes:
+            await process.start()
+        for process in processes:
+            await process.wait_serving()
+        yield
+    finally:
+        for process in processes:
+            if process.process is not None:
+                await process.stop()
+
+
+async def serving_group(
+    stack: DevStack, config: Config, home, prefix: str, **verifier: object
+) -> VerifierProcess:
+    """A verifier group of its own (:func:`verifier_process`), started and SERVING."""
+    process = verifier_process(stack, config, home, prefix, **verifier)
     await process.start()
     await process.wait_serving()
     return process
@@ -453,9 +600,18 @@ async def verdict_everywhere(verifiers, code: str, wanted: int, within: float = 
     pending = set(verifiers)
     while pending:
         for group in sorted(pending):
-            reply = await verifiers[group].VerifyCode(
-                verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事")
-            )
+            left = within - (time.monotonic() - started)
+            try:  # a call has the deadline too: a worker that hangs fails the test
+                reply = await verifiers[group].VerifyCode(
+                    verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事"),
+                    timeout=max(left, 1.0),
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is not grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
+                raise AssertionError(
+                    f"{group} did not answer VerifyCode within {within} s"
+                ) from None
             if reply.result.verdict == wanted:
                 pending.discard(group)
         if pending:
@@ -474,20 +630,39 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory):
     return make_softhsm(tmp_path_factory.mktemp("softhsm"))
 
 
-async def migrated_database(config: Config, prefix: str) -> str:
-    """A new database named ``<prefix>_<random>`` on the session's server, with every
-    service's migrations applied; its DSN (tests that need a database of their own)."""
+async def new_database(config: Config, prefix: str) -> str:
+    """A new, empty database named ``<prefix>_<random>`` on the session's server; its
+    DSN."""
     import asyncpg
-
-    from certseal.storage.pool import create_pool
-    from services.issuer.storage import migrate_all
 
     name = f"{prefix}_{secrets.token_hex(4)}"
     dsn = config.database.dsn()
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f"create database {name}")
-    await conn.close()
-    new_dsn = dsn.replace("/certseal?", f"/{name}?")
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"create database {name}")
+    finally:
+        await admin.close()
+    return dsn.replace("/certseal?", f"/{name}?")
+
+
+async def own_database(config: Config, folder, prefix: str) -> Config:
+    """A copy of the session's configuration whose ``[database]`` is a new, empty
+    database (:func:`new_database`; its DSN file in ``folder``): for a test that
+    upgrades, re-keys or starts a platform on a database of its own."""
+    dsn_file = folder / "database.dsn"
+    dsn_file.write_text(await new_database(config, prefix))
+    cfg = copy.deepcopy(config)
+    cfg.database.dsn_file = str(dsn_file)
+    return cfg
+
+
+async def migrated_database(config: Config, prefix: str) -> str:
+    """A new database (:func:`new_database`) with every service's migrations applied;
+    its DSN (tests that need a database of their own)."""
+    from certseal.storage.pool import create_pool
+    from services.issuer.storage import migrate_all
+
+    new_dsn = await new_database(config, prefix)
     pool = await create_pool(new_dsn, min_size=1, max_size=2)
     await migrate_all(pool)
     await pool.close()

@@ -279,12 +279,14 @@ class GetLicenceCodeRequest(_message.Message):
     def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ...) -> None: ...
 
 class GetLicenceCodeResponse(_message.Message):
-    __slots__ = ("text", "png")
+    __slots__ = ("text", "png", "current_identifier")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     PNG_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     text: str
     png: bytes
-    def __init__(self, text: _Optional[str] = ..., png: _Optional[bytes] = ...) -> None: ...
+    current_identifier: str
+    def __init__(self, text: _Optional[str] = ..., png: _Optional[bytes] = ..., current_identifier: _Optional[str] = ...) -> None: ...
 
 class CreatePresentationCodeRequest(_message.Message):
     __slots__ = ("identifier", "ttl_seconds", "holder")

@@ -140,13 +140,15 @@ class ConsoleApp:
     async def start(self) -> None:
         """Open the channels, start collecting, serve HTTPS.
 
-        Raises ``ValueError`` when ``[console]`` names no verifier group or a metrics
-        source is not ``NAME=URL``, and ``CertsealError`` when the client certificate's
-        common name is not a certseal identity.
+        Raises ``CertsealError`` INVALID_ARGUMENT naming the setting
+        (``console.verifier_targets``, ``console.metrics_sources``) when ``[console]``
+        names no verifier group or a metrics source is not ``NAME=URL`` (a start
+        refused with exit 2), and when the client certificate's common name is not a
+        certseal identity.
         """
         cs = self.settings
         if not cs.verifier_targets:
-            raise ValueError("[console] verifier_targets names no verifier group")
+            raise invalid("console.verifier_targets", "names no verifier group")
         if Caller.parse(self.identity).kind != "service":  # or this fails now
             log.warning(
                 "[console] cert_file is %s, not service:console: the verifier "
@@ -159,9 +161,7 @@ class ConsoleApp:
         for source in cs.metrics_sources:
             name, _, url = source.partition("=")
             if not url:
-                raise ValueError(
-                    f"[console] metrics_sources: {source!r} is not NAME=URL"
-                )
+                raise invalid("console.metrics_sources", f"{source!r} is not NAME=URL")
             sources.append((name, url))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         # read and parsed first: ssl says only "[SSL] PEM lib" of a wrong file

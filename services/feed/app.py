@@ -58,12 +58,7 @@ class FeedApp(ServiceProcess):
     ):
         """``webhook_resolver`` answers the webhooks' DNS questions (the system's
         resolver by default)."""
-        super().__init__(
-            config,
-            section=config.feed,
-            listen=listen,
-            clock=clock,
-        )
+        super().__init__(config, listen=listen, clock=clock)
         self._webhook_resolver = webhook_resolver
 
     def check_settings(self) -> None:

@@ -25,6 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.events import (
+    EVENT_TYPES,
+    LICENCE_EVENTS,
+    LICENCE_USAGE,
+    SEAL_EVENTS,
+    TRUST_EVENTS,
+)
 
 #: the CloudEvents ``type`` of every platform event starts with this
 TYPE_PREFIX = "cn.gov.certseal."
@@ -137,31 +144,14 @@ def short_type(ce_type: str) -> str:
     return ce_type.removeprefix(TYPE_PREFIX)
 
 
-#: Every event type the platform publishes and the topic that carries it (for Kafka
-#: ACLs; docs/events.md lists them). A new event type is added here with its topic.
+#: the topics every subscription and every webhook reads
+FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS, LICENCE_USAGE)
+#: Every event type the feed delivers and the topic that carries it (for Kafka
+#: ACLs): those of :data:`certseal.events.EVENT_TYPES` on the topics it reads.
 EVENT_TOPICS: Mapping[str, str] = {
-    **{
-        f"licence.{change}": "certseal.licence-events.v1"
-        for change in (
-            "issued",
-            "renewed",
-            "amended",
-            "suspended",
-            "unsuspended",
-            "revoked",
-            "cancelled",
-            "expired",
-            "transferred",
-        )
-    },
-    "licence.used": "certseal.licence-usage.v1",
-    **{
-        f"key.{state}": "certseal.trust-events.v1"
-        for state in ("activated", "retired", "revoked")
-    },
-    "seal.registered": "certseal.seal-events.v1",
-    "seal.revoked": "certseal.seal-events.v1",
-    "document.sealed": "certseal.seal-events.v1",
+    event_type: topic
+    for event_type, topic in EVENT_TYPES.items()
+    if topic in FEED_TOPICS
 }
 
 
@@ -179,6 +169,15 @@ def check_event_types(
     known = sorted(EVENT_TOPICS)
     for wanted in requested:
         matching = [t for t in known if _matches(frozenset({wanted}), t)]
+        elsewhere = sorted(
+            {EVENT_TYPES[t] for t in EVENT_TYPES if _matches(frozenset({wanted}), t)}
+        )
+        if not matching and elsewhere:
+            raise invalid(
+                field,
+                f"{wanted!r}: published on {', '.join(elsewhere)}, which the event "
+                "feed does not carry (read that topic from the broker)",
+            )
         if not matching:
             raise invalid(
                 field,

@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.text import with_article
 from services.feed.domain import WebhookUrl, parse_webhook_url, refused_address_class
 
 
@@ -62,7 +63,7 @@ class EgressPolicy:
             return
         refused = refused_address_class(target.literal)
         if refused:
-            raise EgressRefused(f"{target.host} is a {refused} address")
+            raise EgressRefused(f"{target.host} is {with_article(refused)} address")
 
     async def resolve(
         self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
@@ -92,7 +93,7 @@ class EgressPolicy:
             refused = refused_address_class(address)
             if refused:
                 raise EgressRefused(
-                    f"{host} resolves to {address}, a {refused} address"
+                    f"{host} resolves to {address}, {with_article(refused)} address"
                 )
         return found
 

@@ -31,10 +31,8 @@ from certseal.events import (
 from certseal.identifiers import LICENCE_OID_PREFIX
 from certseal.timestamps import rfc3339
 from certseal.v1 import events_pb2
+from services.feed.domain import FEED_TOPICS as FEED_TOPICS  # theirs, re-exported
 from services.feed.domain import SOURCE_PREFIX, TYPE_PREFIX, EventMeta
-
-#: the topics every subscription and every webhook reads
-FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS, LICENCE_USAGE)
 
 _MESSAGES: dict[str, Any] = {
     LICENCE_USAGE: events_pb2.LicenceUsedEvent,
@@ -67,17 +65,18 @@ def record_headers(
             LICENCE_OID_PREFIX
         ).split(".")
         occurred_at = used.occurred_at.ToDatetime(tzinfo=dt.UTC)
+        # ValueError too for a type no usage record has (certseal.events.EVENT_TYPES)
+        return cloudevent(
+            topic=topic,
+            key=used.lineage,
+            message=used,
+            event_id=used.event_id,
+            event_type=used.type or "licence.used",
+            source=authority,
+            time=occurred_at,
+        ).headers
     except (DecodeError, ValueError):
         return headers
-    return cloudevent(
-        topic=topic,
-        key=used.lineage,
-        message=used,
-        event_id=used.event_id,
-        event_type=used.type or "licence.used",
-        source=authority,
-        time=occurred_at,
-    ).headers
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from certseal.process import ServiceProcess
 from certseal.rpc import TargetStub
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.worker import NotifiedWorker
-from certseal.timestamps import Clock, utcnow
+from certseal.timestamps import Clock
 from certseal.tlsfiles import section_fields
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
 from services.issuer.config import IssuerSettings
@@ -163,29 +163,8 @@ class IssuerApp(ServiceProcess):
     }
     migrations = MIGRATIONS
     config: IssuerSettings
-
-    def __init__(
-        self,
-        config: IssuerSettings,
-        *,
-        clock: Clock = utcnow,
-        listen: str | None = None,
-        serve: bool = True,
-        background: bool = True,
-        reuse_port: bool = False,
-        relay: bool | None = None,
-    ):
-        super().__init__(
-            config,
-            section=config.issuer,
-            listen=listen,
-            clock=clock,
-            serve=serve,
-            background=background,
-            reuse_port=reuse_port,
-            relay=relay,
-        )
-        self.token: Pkcs11Token | None = None
+    #: the PKCS#11 token of [pkcs11], opened by ``make_service``
+    token: Pkcs11Token | None = None
 
     _renderers: list[DocumentRenderer]
 

@@ -12,6 +12,10 @@ learn, so that a stranger learns nothing about another's authorisation:
 3. the holder withdrew it → ``withdrawn``;
 4. ``now`` is at or after ``expires_at`` → ``expired`` (an authorisation is valid
    strictly before its expiry instant).
+
+Then the licence itself (:func:`licence_refusal`, also when the holder authorises): a
+use of a licence is a use within its validity, so the lineage's current version must
+be valid (01) and ``valid_from <= now < valid_until``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import secrets
 from dataclasses import dataclass
 
 from certseal.codes import MalformedCode, normalise_code_text
+from certseal.errors import CertsealError, ErrorKind, denied, precondition
+from services.issuer.domain import LicenceRecord, Status
 
 #: the authorisation code's alphabet: Crockford base32 without look-alikes
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -134,6 +140,46 @@ def redemption_refusal(
     if now >= auth.expires_at:
         return "expired"
     return None
+
+
+def licence_refusal(record: LicenceRecord, now: dt.datetime) -> tuple[str, str] | None:
+    """Why licence version ``record`` (a lineage's current version) may not be used
+    (authorised, redeemed) at ``now``: (``licence_not_yet_valid`` or
+    ``licence_no_longer_valid``, what the caller is told), or None."""
+    if record.status is not Status.VALID:
+        state = f"status {record.status.name.lower()}"
+    elif now < record.valid_from:
+        return (
+            "licence_not_yet_valid",
+            f"licence {record.identifier} is not yet valid: it is valid from "
+            f"{record.valid_from.isoformat()}",
+        )
+    elif now >= record.valid_until:
+        state = f"valid until {record.valid_until.isoformat()}"
+    else:
+        return None
+    return (
+        "licence_no_longer_valid",
+        f"licence {record.identifier} is no longer valid ({state})",
+    )
+
+
+def refusal_error(why: str, auth: Authorisation | None) -> CertsealError:
+    """The error a redemption refused for ``why`` (:func:`redemption_refusal`)
+    answers, on field ``code``."""
+    if why == "not_found" or auth is None:
+        return CertsealError(
+            ErrorKind.NOT_FOUND,
+            "no authorisation with this code for your department",
+            field="code",
+        )
+    if why == "other_counter":
+        return denied(
+            f"authorisation {auth.authorisation_id} is for another counter",
+            field="code",
+        )
+    text = {"withdrawn": "was withdrawn by the holder", "expired": "has expired"}[why]
+    return precondition(f"authorisation {auth.authorisation_id} {text}", field="code")
 
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

@@ -13,7 +13,7 @@ from certseal import codes
 from certseal import identifiers as ids
 from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
-from certseal.text import check_display_name
+from certseal.text import check_display_name, with_article
 from certseal.timestamps import shifted
 
 MAX_TEXT = 1000
@@ -270,7 +270,8 @@ def validate_fields(
             )
         if type(value) is not _KINDS[spec.kind]:
             got = {v: k for k, v in _KINDS.items()}.get(type(value), FieldKind.STRING)
-            raise invalid(where, f"must be a {spec.kind.value}, got a {got.value}")
+            must, was = (with_article(kind.value) for kind in (spec.kind, got))
+            raise invalid(where, f"must be {must}, got {was}")
         if isinstance(value, str):
             validate_text(where, value, required=spec.required, limit=MAX_TEXT)
     if not partial:
@@ -411,8 +412,7 @@ def public_fields(
 def restricted_fields(
     licence_type: LicenceType, values: dict[str, FieldValue]
 ) -> dict[str, FieldValue]:
-    """The fields the licence events carry to the verifier's index, which shows them
-    only to counters with a field right on them; never in a code."""
+    """Fields for the verifiers' index (shown per field right; never in a code)."""
     return _where(licence_type, values, "restricted")
 
 

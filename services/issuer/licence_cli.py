@@ -8,13 +8,20 @@ by size.
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from certseal.cli import STATUS_WORDS, call_service, dev_identity, load, ts
-from certseal.errors import CertsealError, invalid
-from certseal.identifiers import parse_licence_id, validate_uscc
+from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.identifiers import (
+    LICENCE_OID_PREFIX,
+    parse_licence_id,
+    validate_type_code,
+    validate_uscc,
+)
 
 _STATUSES = STATUS_WORDS
 
@@ -29,13 +36,48 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
     validate_uscc(args.as_department, "as")
     _require_department(cfg, args.as_department)
     identity = dev_identity(cfg, f"dept:{args.as_department}")
-    return call_service(
-        cfg,
-        cfg.cli.issuer_target,
-        lambda chan: call(issuer_pb2_grpc.IssuerStub(chan)),
-        identity=identity,
-        service="issuer",
-    )
+    try:
+        return call_service(
+            cfg,
+            cfg.cli.issuer_target,
+            lambda chan: call(issuer_pb2_grpc.IssuerStub(chan)),
+            identity=identity,
+            service="issuer",
+        )
+    except CertsealError as exc:
+        raise as_flags(exc) from None
+
+
+#: a request field the Issuer names in an error -> the option of these commands that
+#: gives it (the CLI names its own flags)
+_FLAGS = {
+    "type_code": "type",
+    "to_department_code": "to",
+    "ttl_seconds": "ttl",
+    "holder": "id-number",
+    "holder.name": "holder-name",
+    "holder_name": "holder-name",
+    "holder.id_type": "id-type",
+    "holder.id_number": "id-number",
+    "idempotency_key": "idempotency-key",
+    "page_token": "page-token",
+    "remove_fields": "remove-field",
+    "suite": "suite",
+}
+
+
+def as_flags(exc: CertsealError) -> CertsealError:
+    """``exc`` naming the option that gave the field it names (``type_code`` ->
+    ``type``; ``fields.NAME`` -> ``field``, the message starting with the NAME);
+    unchanged when the field is no option's (``identifier``, ``as``, ...)."""
+    field = exc.field or ""
+    if field.startswith("fields."):
+        name = field.removeprefix("fields.")
+        return CertsealError(exc.kind, f"{name!r} {exc.message}", field="field")
+    flag = _FLAGS.get(field.split("[", 1)[0])
+    if flag is None or flag == field:
+        return exc
+    return CertsealError(exc.kind, exc.message, field=flag)
 
 
 def _key_suite(args: argparse.Namespace, licence: Any) -> str:
@@ -87,25 +129,131 @@ def _print_licence(
         print(f"superseded by {licence.superseded_by}")
 
 
-def _set_fields(fields: Any, items: list[str] | None) -> None:
-    """``NAME=VALUE`` items into a request's field map (ASCII digits, with an
-    optional leading minus: an integer).
+#: FieldSpec.type (licence.proto FieldType) -> how ``--field NAME=VALUE`` reads VALUE
+FIELD_TYPES = {1: "string", 2: "integer", 3: "boolean", 4: "date"}
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits: str.isdigit() takes "²" (atk16 F3)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_BOOLEANS = {"true": True, "false": False}
 
-    INVALID_ARGUMENT (``field``) for an item without ``=`` or an integer beyond
-    int64 (the field's type). "²" or "①" is text: ``str.isdigit()`` takes them for
-    digits, ``int()`` does not (atk16 F3)."""
+
+def field_items(items: list[str] | None) -> list[tuple[str, str]]:
+    """``NAME=VALUE`` items as (name, text); INVALID_ARGUMENT (``field``) for one
+    without ``=``."""
+    pairs = []
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep:
             raise invalid("field", f"{item!r}: use NAME=VALUE")
-        digits = value.removeprefix("-")
-        if digits.isascii() and digits.isdigit():
-            number = int(value)
-            if not -(2**63) <= number < 2**63:
-                raise invalid("field", f"{name!r}: {value} is beyond a 64-bit integer")
-            fields[name].integer_value = number
+        pairs.append((name, value))
+    return pairs
+
+
+def set_fields(
+    fields: Any, pairs: list[tuple[str, str]], declared: dict[str, int], type_code: str
+) -> None:
+    """Each (name, text) into a request's field map as the type the licence type
+    ``type_code`` declares for the name (``declared``: name -> FieldSpec.type), never
+    guessed from the text: a string field takes the text as it is (digits, leading
+    zeros, ``true`` and quotes are text), an integer field ASCII digits with an
+    optional leading minus within a 64-bit integer, a boolean field ``true`` or
+    ``false``, a date field YYYY-MM-DD.
+
+    INVALID_ARGUMENT (``field``) naming the field for a name the type does not have
+    or a text its type does not read."""
+    for name, text in pairs:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise invalid(
+                "field",
+                f"{name!r} is not a field of licence type {type_code} (its fields: "
+                f"{known})",
+            )
+        kind = FIELD_TYPES.get(declared[name])
+        if kind is None:  # declared with a type newer than this CLI
+            raise invalid(
+                "field",
+                f"{name!r} has a field type ({declared[name]}) this certseal does not "
+                f"know, so how to read {text!r} cannot be known: upgrade the CLI",
+            )
+        if kind == "string":
+            fields[name].string_value = text
+        elif kind == "integer":
+            if not _INTEGER.fullmatch(text) or not -(2**63) <= int(text) < 2**63:
+                raise invalid(
+                    "field",
+                    f"{name!r} is an integer field: {text!r} is not an integer "
+                    "(ASCII digits, an optional leading minus, within 64 bits)",
+                )
+            fields[name].integer_value = int(text)
+        elif kind == "boolean":
+            if text.lower() not in _BOOLEANS:
+                raise invalid(
+                    "field", f"{name!r} is a boolean field: give true or false"
+                )
+            fields[name].boolean_value = _BOOLEANS[text.lower()]
         else:
-            fields[name].string_value = value
+            if not _DATE.fullmatch(text):
+                raise invalid(
+                    "field", f"{name!r} is a date field: give YYYY-MM-DD, not {text!r}"
+                )
+            fields[name].date_value = text
+
+
+def _declared_types(args: argparse.Namespace, type_code: str) -> dict[str, int]:
+    """The field types licence type ``type_code`` declares (name -> FieldSpec.type),
+    asked of the issuer as the CLI's operator, as ``type list`` does. When they
+    cannot be known (the type is not registered, or the types cannot be read), the
+    error says so, naming ``field``."""
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import issuer_pb2_grpc
+
+    cfg = load(args)
+    try:
+        reply = call_service(
+            cfg,
+            cfg.cli.issuer_target,
+            lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListLicenceTypes(
+                pb.ListLicenceTypesRequest()
+            ),
+            service="issuer",
+        )
+    except CertsealError as exc:
+        if exc.kind is ErrorKind.UNAVAILABLE:
+            raise  # nobody answers: said as for every command
+        raise CertsealError(
+            exc.kind,
+            f"the licence type's field types cannot be known ({exc}): each "
+            "NAME=VALUE is read as its declared type",
+            field="field",
+        ) from None
+    for licence_type in reply.licence_types:
+        if licence_type.type_code == type_code:
+            return {f.name: f.type for f in licence_type.fields}
+    raise invalid(
+        "field",
+        f"licence type {type_code!r} is not registered ('certseal type list'), so "
+        "its fields and their types cannot be known",
+    )
+
+
+def _type_of(identifier: str) -> str:
+    """The licence type code in ``identifier`` (an identifier or a lineage: its first
+    part); INVALID_ARGUMENT (``identifier``) when it is neither."""
+    parts = identifier.removeprefix(LICENCE_OID_PREFIX).split(".")
+    if identifier.startswith(LICENCE_OID_PREFIX) and len(parts) == 3:
+        return validate_type_code(parts[0], "identifier")
+    return parse_licence_id(identifier).type_code
+
+
+def _fields_of(
+    args: argparse.Namespace, fields: Any, type_code: Callable[[], str]
+) -> None:
+    """``--field`` items into ``fields``, each as its licence type declares it; the
+    type is asked for only when there are items."""
+    pairs = field_items(args.field)
+    if pairs:
+        code = type_code()
+        set_fields(fields, pairs, _declared_types(args, code), code)
 
 
 def cmd_licence(args: argparse.Namespace) -> int:
@@ -123,7 +271,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
                 name=args.holder_name, id_type=args.id_type, id_number=args.id_number
             ),
         )
-        _set_fields(request.fields, args.field)
+        _fields_of(args, request.fields, lambda: args.type)
         reply = _call(args, lambda s: s.IssueLicence(request))
         _print_licence(reply.licence, request.suite, args)
         return 0
@@ -138,8 +286,18 @@ def cmd_licence(args: argparse.Namespace) -> int:
         if args.png:
             Path(args.png).write_bytes(code.png)
             print(f"QR code written to {args.png}")
+        if code.current_identifier:  # as `licence get` shows "superseded by": exit 0
+            print(
+                f"warning: {args.identifier} was superseded; its current version is "
+                f"{code.current_identifier}, and this code verifies as superseded",
+                file=sys.stderr,
+            )
         return 0
     if command == "list":
+        if not (args.id_number or args.type or args.status):
+            raise invalid(
+                "id-number", "give at least one filter: --id-number, --type or --status"
+            )
         listing = pb.ListLicencesRequest(
             type_code=args.type or "",
             status=args.status,
@@ -195,7 +353,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
             holder_name=args.holder_name or "",
             reason=args.reason,
         )
-        _set_fields(amend.fields, args.field)
+        _fields_of(args, amend.fields, lambda: _type_of(args.identifier))
         _print_licence(_call(args, lambda s: s.AmendLicence(amend)).licence, args=args)
         return 0
     ident, reason = args.identifier, getattr(args, "reason", "")
@@ -224,6 +382,18 @@ def cmd_licence(args: argparse.Namespace) -> int:
     reply = _call(args, calls[command])
     _print_licence(reply.licence, args=args)
     return 0
+
+
+#: the commands on one licence, named by its identifier, and what each does
+_ONE_LICENCE_COMMANDS = {
+    "get": "one licence version, its fields and status",
+    "code": "its static code (LC1:...); with --png also a QR code",
+    "suspend": "suspend a valid licence (暂扣)",
+    "unsuspend": "make a suspended licence valid again",
+    "revoke": "revoke it (撤销; --sanction: 吊销)",
+    "cancel": "cancel it (注销)",
+    "renew": "a new version with a new validity period",
+}
 
 
 def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -270,8 +440,8 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listing.add_argument("--id-number", help="the holder's identity number")
     listing.add_argument("--include-superseded", action="store_true")
     listing.add_argument("--page-token")
-    for name in ("get", "code", "suspend", "unsuspend", "revoke", "cancel", "renew"):
-        command = lics.add_parser(name)
+    for name, what in _ONE_LICENCE_COMMANDS.items():
+        command = lics.add_parser(name, help=what)
         command.add_argument("identifier", help="an identifier or a lineage")
         if name == "code":
             command.add_argument("--png", help="also write the QR code to this file")

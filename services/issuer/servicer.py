@@ -191,12 +191,14 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
     async def GetLicenceCode(
         self, request: pb.GetLicenceCodeRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLicenceCodeResponse:
-        text = await self._service.licence_code(
+        text, current = await self._service.licence_code(
             current_caller(),
             required(request.identifier),
             convert.holder_filter(request),
         )
-        return pb.GetLicenceCodeResponse(text=text, png=qr.qr_png(text))
+        return pb.GetLicenceCodeResponse(
+            text=text, png=qr.qr_png(text), current_identifier=current
+        )
 
     async def CreatePresentationCode(
         self,

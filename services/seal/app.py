@@ -12,7 +12,6 @@ from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.process import ServiceProcess
 from certseal.rpc import TargetStub
 from certseal.secretfiles import KEK, read_secret_file
-from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import section_fields
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
@@ -77,25 +76,8 @@ class SealApp(ServiceProcess):
     allowed_kinds = {SEAL: {"dept", "app", "operator", "service"}}  # noqa: RUF012
     migrations = MIGRATIONS
     config: SealSettings
-
-    def __init__(
-        self,
-        config: SealSettings,
-        *,
-        clock: Clock = utcnow,
-        listen: str | None = None,
-        serve: bool = True,
-        background: bool = True,
-    ):
-        super().__init__(
-            config,
-            section=config.seal,
-            listen=listen,
-            clock=clock,
-            serve=serve,
-            background=background,
-        )
-        self.token: Pkcs11Token | None = None
+    #: the PKCS#11 token of [pkcs11], opened by ``prepare`` (a test may hand one in)
+    token: Pkcs11Token | None = None
 
     def check_settings(self) -> None:
         """The token, the CAs, the key-encryption key, the trust lists and seal

@@ -35,6 +35,7 @@ from certseal.crypto import (
 from certseal.der import check_outside as der_check
 from certseal.errors import invalid
 from certseal.files import read_regular_file, without_bom
+from certseal.text import with_article
 
 _P256_OID = "1.2.840.10045.3.1.7"
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
@@ -436,7 +437,7 @@ class SealCa:
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise invalid(
                     key_field,
-                    f"{key_file} holds a {type(key).__name__.removeprefix('_')} "
+                    f"{key_file} holds {with_article(type(key).__name__.removeprefix('_'))} "
                     "key; the seal CA's key is EC P-256 or SM2",
                 )
             spki = key.public_key().public_bytes(

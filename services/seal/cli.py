@@ -142,6 +142,25 @@ def _print_seal(seal: Any) -> None:
     print(f"signers     {', '.join(seal.signers)}")
 
 
+def _signer_lines(found: Any) -> list[str]:
+    """The ``seal`` and ``signed`` lines of a verified signature (SES or OFD), with
+    only what is known: a file that is no signature (MALFORMED) has no seal, time or
+    signer, and a verdict reached before the registry was asked (MODIFIED) no
+    status."""
+    lines = []
+    status = f" ({found.current_status})" if found.current_status else ""
+    seal = " ".join(p for p in (found.seal_id, found.seal_name) if p)
+    if seal:
+        lines.append(f"seal        {seal}{status}")
+    when = ts(found.signed_at) if found.signed_at.seconds else ""
+    signed = " ".join(
+        p for p in (when, f"by {found.signer}" if found.signer else "") if p
+    )
+    if signed:
+        lines.append(f"signed      {signed}")
+    return lines
+
+
 def _print_checks(verdict: str, checks: Any) -> int:
     print(f"verdict     {verdict}")
     for check in checks:
@@ -198,10 +217,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
             document=_read(args.file, "file"),
         )
         reply = _call(args, lambda s: s.VerifySealedDocument(request))
-        # a verdict reached before the registry was asked (MODIFIED) has no status
-        status = f" ({reply.current_status})" if reply.current_status else ""
-        print(f"seal        {reply.seal_id} {reply.seal_name}{status}")
-        print(f"signed      {ts(reply.signed_at)} by {reply.signer}")
+        for line in _signer_lines(reply):
+            print(line)
         return _print_checks(reply.verdict, reply.checks)
     elif command == "pdf":
         request = pb.SealPdfRequest(
@@ -243,9 +260,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         reply = _pdf_call(args, lambda s: s.VerifyPdf(request))
         for line in pdf_report_lines(reply):
             print(line)
-        return (
-            0 if reply.seals and all(s.verdict == "VALID" for s in reply.seals) else 1
-        )
+        return verify_status([s.verdict for s in reply.seals], reply)
     return 0
 
 
@@ -279,10 +294,9 @@ def _verify_ofd(args: argparse.Namespace) -> int:
     request = pb.VerifyOfdRequest(ofd=_read(args.file, "file"))
     reply = _call(args, lambda s: s.VerifyOfd(request))
     for one in reply.signatures:
-        status = f" ({one.current_status})" if one.current_status else ""
         print(f"signature   {one.signature_id} {one.signature_path} ({one.type})")
-        print(f"seal        {one.seal_id} {one.seal_name}{status}")
-        print(f"signed      {ts(one.signed_at)} by {one.signer}")
+        for line in _signer_lines(one):
+            print(line)
         print(f"intact      {'yes' if one.intact else 'NO'} ({one.check_method})")
         _print_checks(one.verdict, one.checks)
         for ref in one.references:
@@ -290,8 +304,17 @@ def _verify_ofd(args: argparse.Namespace) -> int:
                 print(f"  {ref.status:<11} {ref.file} {ref.expected}")
     print(f"{len(reply.signatures)} signature(s)")
     _print_licence(reply)
-    verdicts = [s.verdict for s in reply.signatures]
-    return 0 if verdicts and all(v == "VALID" for v in verdicts) else 1
+    return verify_status([s.verdict for s in reply.signatures], reply)
+
+
+def verify_status(verdicts: list[str], reply: Any) -> int:
+    """``seal verify-pdf`` and ``verify-ofd``'s exit status: 0 when there are seals
+    and every one is VALID and, in a licence file, its licence is VALID now too; 1
+    otherwise (a revoked, expired or not yet valid licence in an intact file, or a
+    licence whose status could not be read, is not a valid licence file)."""
+    sealed = bool(verdicts) and all(v == "VALID" for v in verdicts)
+    licence_ok = not reply.HasField("licence") or reply.licence.verdict == "VALID"
+    return 0 if sealed and licence_ok else 1
 
 
 def _print_licence(reply: Any) -> None:

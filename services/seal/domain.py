@@ -66,7 +66,7 @@ def _verify(oid: str, cert: bytes, data: bytes, signature: bytes) -> Suite:
         raise InvalidSignature(f"algorithm {oid} is not sm2, es256 or ed25519")
     public_key = read_certificate(cert).public_key_der
     if suite_of(public_key) is not suite:
-        raise InvalidSignature(f"the certificate's key is not a {suite.value} key")
+        raise InvalidSignature(f"the certificate's key is not of suite {suite.value}")
     verify(suite, public_key, data, signature_from_der(suite, signature))
     return suite
 

@@ -24,7 +24,6 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -35,10 +34,13 @@ from services.seal.ofd_package import (
     OfdPackage,
     child,
     children,
+    damage_tolerated,
     local,
-    parse_xml,
+    package_xml,
+    package_xml_once,
     text_of,
 )
+from services.seal.ofd_xml import XmlTooLarge
 from services.seal.ofd_zip import MAX_OFD_ENTRIES, normalise
 
 A4_MM = (210.0, 297.0)
@@ -68,25 +70,6 @@ def check_digest(method: str, data: bytes) -> bytes | None:
 
 def _dirname(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
-
-
-def _xml(package: OfdPackage, path: str, field: str) -> ET.Element:
-    """The package's XML file ``path``, parsed once per package (per request): a
-    later call gives the same element, or raises the same refusal. Callers only
-    read the elements."""
-    parsed = package.parsed.get(path)
-    if parsed is None:
-        data = package.get(path)
-        if data is None:
-            raise invalid(field, f"the package has no {path}")
-        try:
-            parsed = parse_xml(data, path, field)
-        except CertsealError as exc:
-            parsed = exc
-        package.parsed[path] = parsed
-    if isinstance(parsed, CertsealError):
-        raise CertsealError(parsed.kind, parsed.message, field=field)
-    return parsed
 
 
 def _box(text: str, field: str, what: str) -> tuple[float, float, float, float]:
@@ -140,7 +123,7 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     Raises INVALID_ARGUMENT (``field``) when ``OFD.xml``, the document root or a page
     is missing or not bounded XML.
     """
-    ofd = _xml(package, "OFD.xml", field)
+    ofd = package_xml(package, "OFD.xml", field)
     if local(ofd.tag) != "OFD":
         raise invalid(field, "OFD.xml's root is not an OFD element")
     body = child(ofd, "DocBody")
@@ -149,7 +132,7 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     doc_root = normalise(text_of(child(body, "DocRoot")), field)
     signatures = text_of(child(body, "Signatures"))
     signatures_path = normalise(signatures, field) if signatures else None
-    document = _xml(package, doc_root, field)
+    document = package_xml(package, doc_root, field)
     base = _dirname(doc_root)
     common = child(document, "CommonData")
     default = A4_MM
@@ -163,11 +146,12 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
         path = normalise(page.get("BaseLoc", ""), field, base=base)
         size = default
         if path in package.files:
-            page_xml = _xml(package, path, field)
-            page_area = child(page_xml, "Area")
-            if page_area is not None and child(page_area, "PhysicalBox") is not None:
-                box = _box(text_of(child(page_area, "PhysicalBox")), field, path)
-                size = (box[2], box[3])
+            with package_xml_once(package, path, field) as page_xml:
+                area = child(page_xml, "Area")
+                physical = child(area, "PhysicalBox") if area is not None else None
+                if physical is not None:
+                    box = _box(text_of(physical), field, path)
+                    size = (box[2], box[3])
         pages.append(OfdPage(page.get("ID", ""), path, size[0], size[1]))
     if not pages:
         raise invalid(field, f"{doc_root} lists no pages")
@@ -186,12 +170,14 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     changed; otherwise INVALID_ARGUMENT (``field``).
     """
     try:
-        ofd = _xml(package, "OFD.xml", field)
+        ofd = package_xml(package, "OFD.xml", field)
         body = child(ofd, "DocBody")
         if local(ofd.tag) != "OFD" or body is None:
             raise invalid(field, "OFD.xml is not an OFD with a DocBody")
         signatures = text_of(child(body, "Signatures"))
         path = normalise(signatures, field) if signatures else None
+    except XmlTooLarge:
+        raise
     except CertsealError:
         found = [
             name
@@ -205,8 +191,8 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     with contextlib.suppress(CertsealError):
         doc_root = normalise(text_of(child(body, "DocRoot")), field)
     pages: list[OfdPage] = []
-    with contextlib.suppress(CertsealError):
-        document = _xml(package, doc_root, field) if doc_root else None
+    with damage_tolerated():
+        document = package_xml(package, doc_root, field) if doc_root else None
         pages_el = child(document, "Pages") if document is not None else None
         for page in children(pages_el, "Page") if pages_el is not None else []:
             with contextlib.suppress(CertsealError):
@@ -226,13 +212,14 @@ def find_keyword(
     for index, page in enumerate(document.pages):
         if page.path not in document.package.files:
             continue
-        for element in _xml(document.package, page.path, "ofd").iter():
-            if local(element.tag) != "TextObject":
-                continue
-            text = "".join(code.text or "" for code in children(element, "TextCode"))
-            if keyword in text:
-                x, y, w, h = _box(element.get("Boundary", ""), "ofd", page.path)
-                return index, x + w / 2, y + h / 2
+        with package_xml_once(document.package, page.path, "ofd") as page_xml:
+            for element in page_xml.iter():
+                if local(element.tag) != "TextObject":
+                    continue
+                codes = children(element, "TextCode")
+                if keyword in "".join(code.text or "" for code in codes):
+                    x, y, w, h = _box(element.get("Boundary", ""), "ofd", page.path)
+                    return index, x + w / 2, y + h / 2
     raise invalid(field, f"{keyword!r} is on no page of the document")
 
 
@@ -257,7 +244,7 @@ def signature_entries(
     )
     if kept is not None:  # read once per request, however many ask
         return list(kept[0]), kept[1]
-    root = _xml(document.package, document.signatures_path, field)
+    root = package_xml(document.package, document.signatures_path, field)
     listed = children(root, "Signature")
     if len(listed) > MAX_OFD_SIGNATURES:
         raise invalid(
@@ -348,7 +335,7 @@ def read_signature_file(
     package: OfdPackage, path: str, field: str = "ofd"
 ) -> SignatureFile:
     """Parse a ``Signature.xml``; INVALID_ARGUMENT (``field``) if it is not one."""
-    root = _xml(package, path, field)
+    root = package_xml(package, path, field)
     base = _dirname(path)
     info = child(root, "SignedInfo")
     if local(root.tag) != "Signature" or info is None:

@@ -12,7 +12,12 @@ import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from typing import TYPE_CHECKING, cast
 
 from certseal.errors import CertsealError
-from services.seal.ofd_package import file_key, local, parse_xml
+from services.seal.ofd_package import (
+    damage_tolerated,
+    file_key,
+    local,
+    package_xml_once,
+)
 from services.seal.ofd_zip import normalise
 
 if TYPE_CHECKING:
@@ -97,44 +102,51 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     while todo:
         path, kind = todo.pop()
         # parsed already (OFD.xml, the document root), or parsed here once and not
-        # kept: a request does not hold every page's tree at once
-        kept_xml = package.parsed.get(path)
-        if isinstance(kept_xml, ET.Element):
-            root = kept_xml
-        else:
-            data = package.get(path) if kept_xml is None else None
-            if data is None:
-                continue  # absent, or refused before
-            try:
-                root = parse_xml(data, path, "ofd")
-            except CertsealError:
-                continue
-        folders = [_dirname(path)]
-        if kind == "res" and root.get("BaseLoc"):
-            with contextlib.suppress(CertsealError):
-                folders.insert(
-                    0, normalise(root.get("BaseLoc", ""), "ofd", base=folders[0])
-                )
-        wanted = {name: (attr, then) for name, attr, then in _NAMES[kind]}
-        for element in root.iter():
-            rule = wanted.get(local(element.tag))
-            if rule is None:
-                continue
-            attr, then = rule
-            loc = (element.get(attr) or "") if attr else (element.text or "").strip()
-            for base in (*folders, "") if not loc.startswith("/") else ("",):
-                try:
-                    wanted_path = normalise(loc, "ofd", base=base)
-                except CertsealError:
-                    continue  # no path inside the package: nothing in it is drawn
-                target = by_case.get(file_key(wanted_path))
-                if target is None:
-                    continue  # absent: nothing in it is drawn (so at most one
-                    # entry per file of the package, however many names)
-                named.setdefault(target, set()).add(path)
-                if then is not None and target not in seen:
-                    seen.add(target)
-                    todo.append((target, then))
+        # kept: a request does not hold every page's tree at once; one that is
+        # absent or refused names nothing (past the request's XML budget: refused)
+        if path not in package.files:
+            continue
+        with damage_tolerated(), package_xml_once(package, path, "ofd") as root:
+            _named_by(root, path, kind, by_case, named, seen, todo)
     drawn = {path: frozenset(by) for path, by in named.items()}
     document.cache["drawn"] = drawn
     return drawn
+
+
+def _named_by(
+    root: ET.Element,
+    path: str,
+    kind: str,
+    by_case: dict[str, str],
+    named: dict[str, set[str]],
+    seen: set[str],
+    todo: list[tuple[str, str]],
+) -> None:
+    """What the file ``path`` of ``kind``, parsed as ``root``, names: added to
+    ``named`` (by ``path``), and to ``todo`` when it is to be read on."""
+    folders = [_dirname(path)]
+    if kind == "res" and root.get("BaseLoc"):
+        with contextlib.suppress(CertsealError):
+            folders.insert(
+                0, normalise(root.get("BaseLoc", ""), "ofd", base=folders[0])
+            )
+    wanted = {name: (attr, then) for name, attr, then in _NAMES[kind]}
+    for element in root.iter():
+        rule = wanted.get(local(element.tag))
+        if rule is None:
+            continue
+        attr, then = rule
+        loc = (element.get(attr) or "") if attr else (element.text or "").strip()
+        for base in (*folders, "") if not loc.startswith("/") else ("",):
+            try:
+                wanted_path = normalise(loc, "ofd", base=base)
+            except CertsealError:
+                continue  # no path inside the package: nothing in it is drawn
+            target = by_case.get(file_key(wanted_path))
+            if target is None:
+                continue  # absent: nothing in it is drawn (so at most one
+                # entry per file of the package, however many names)
+            named.setdefault(target, set()).add(path)
+            if then is not None and target not in seen:
+                seen.add(target)
+                todo.append((target, then))

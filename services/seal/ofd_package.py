@@ -13,7 +13,9 @@ Everything here is bounded before it allocates:
   and as the file systems readers unpack to take them (:func:`file_key`);
 - the XML: at most :data:`MAX_OFD_XML_BYTES` per file, nesting at most
   :data:`MAX_OFD_XML_DEPTH` elements, and no DTD, entity or external reference
-  (defusedxml over the standard library's expat parser).
+  (defusedxml over the standard library's expat parser); and the trees a request
+  parses, charged as they are built to the package's :class:`XmlBudget`: what the
+  request is admitted for (:func:`services.seal.ofd_xml.admitted_bytes`).
 
 Every refusal is ``CertsealError`` INVALID_ARGUMENT naming the request field and the
 entry. The functions are synchronous and CPU-bound: callers run them off the event loop.
@@ -21,9 +23,8 @@ entry. The functions are synchronous and CPU-bound: callers run them off the eve
 
 from __future__ import annotations
 
-import codecs
+import contextlib
 import dataclasses
-import io
 import itertools
 import re
 import struct
@@ -32,10 +33,14 @@ import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
-
 from certseal.errors import CertsealError, invalid
+from services.seal.ofd_xml import (
+    MAX_OFD_XML_BYTES,
+    XmlBudget,
+    XmlTooLarge,
+    admitted_bytes,
+)
+from services.seal.ofd_xml import parse_xml as parse_xml  # the package's XML
 from services.seal.ofd_zip import ZipEntry, inflate, zip_entries
 
 MAX_OFD_ENTRY_BYTES = 64 * 1024 * 1024
@@ -50,13 +55,6 @@ MAX_OFD_RATIO = 200
 
 RATIO_ALLOWANCE = 1024 * 1024
 """Entries inflating to at most this many bytes are not held to :data:`MAX_OFD_RATIO`."""
-
-MAX_OFD_XML_BYTES = 16 * 1024 * 1024
-"""Bytes of one XML file that is parsed (OFD.xml, Document.xml, a page, a signature)."""
-
-MAX_OFD_XML_DEPTH = 64
-"""Nesting of elements in one XML file; OFD pages nest a handful of levels (blocks in
-page blocks), GB/T 33190 sets no limit."""
 
 MAX_OFD_NAME_DEPTH = 64
 """Folders above one file in the package; OFD packages nest four or five
@@ -75,13 +73,29 @@ class OfdPackage:
     every inflated resource at once (each is digested once per CheckMethod:
     :class:`services.seal.ofd.OfdDocument`). ``parsed`` caches each XML file parsed
     (or its refusal) for this package, so a file is parsed once per request however
-    many signatures or references name it.
+    many signatures or references name it; ``trees`` is what every tree parsed for it
+    may take (from :func:`read_package`: what the request is admitted for; else as
+    for a package of these files).
     """
 
     files: Mapping[str, bytes]
     parsed: dict[str, ET.Element | CertsealError] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
+    trees: XmlBudget | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.trees is None:
+            sizes = {path: len(data) for path, data in self.files.items()}
+            xml = [n for p, n in sizes.items() if p.lower().endswith(".xml")]
+            admitted = admitted_bytes(0, sum(sizes.values()), max(xml, default=0))
+            object.__setattr__(self, "trees", XmlBudget.for_admitted(admitted))
+
+    @property
+    def budget(self) -> XmlBudget:
+        """:attr:`trees`, always set."""
+        assert self.trees is not None  # __post_init__
+        return self.trees
 
     def get(self, path: str) -> bytes | None:
         """The file at a normalised package path, or None."""
@@ -238,101 +252,66 @@ def read_package(
         ):
             held[path] = content
         del content
+    # what the request is admitted for (ofd_service._held), from the same sizes
+    xml_sizes = [e.file_size for p, e in files.items() if p.lower().endswith(".xml")]
+    largest_xml = max(xml_sizes, default=0)
+    trees = XmlBudget.for_admitted(admitted_bytes(len(data), total, largest_xml))
     if only is not None:
-        return OfdPackage(held)
-    return OfdPackage(PackageFiles(data, files, held))
+        return OfdPackage(held, trees=trees)
+    return OfdPackage(PackageFiles(data, files, held), trees=trees)
 
 
-_DECLARATION = re.compile(
-    rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['\"])[0-9.]+\1"
-    rb"[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['\"])([^'\"]{0,64})\2"
-)
-DECODED_ENCODINGS = {"gbk", "gb2312", "gb18030"}
-"""Multi-byte encodings expat cannot read that Chinese OFD producers write XML in
-(GB 18030 and its subsets GBK and GB 2312): decoded here, strictly, before parsing.
-The digests a signature protects are of the file's bytes as they are, not of this
-decoding."""
+def package_xml(package: OfdPackage, path: str, field: str) -> ET.Element:
+    """The package's XML file ``path``, parsed once per package (per request): a
+    later call gives the same element, or raises the same refusal. Callers only
+    read the elements. The tree is kept for the request, charged to its budget
+    (:class:`~services.seal.ofd_xml.XmlTooLarge` past it); a file read once and
+    dropped is :func:`package_xml_once`'s."""
+    parsed = package.parsed.get(path)
+    if parsed is None:
+        data = package.get(path)
+        if data is None:
+            raise invalid(field, f"the package has no {path}")
+        try:
+            parsed = parse_xml(data, path, field, budget=package.budget)
+        except XmlTooLarge:
+            raise  # the request ends: no file's refusal to keep
+        except CertsealError as exc:
+            parsed = exc
+        package.parsed[path] = parsed
+    if isinstance(parsed, CertsealError):
+        raise CertsealError(parsed.kind, parsed.message, field=field)
+    return parsed
 
 
-def _decoded(data: bytes, name: str, field: str) -> bytes:
-    """``data`` as expat can read it: itself when its declared encoding is one expat
-    knows; re-encoded as UTF-8 (its declaration saying so) when it is one of
-    :data:`DECODED_ENCODINGS`; INVALID_ARGUMENT naming the file and the encoding
-    otherwise (an unknown name, or another multi-byte encoding)."""
-    match = _DECLARATION.match(data)
-    if match is None:  # no declaration (UTF-8), or a BOM: expat decides
-        return data
-    declared = match.group(3).decode("ascii", "replace")
+@contextlib.contextmanager
+def package_xml_once(
+    package: OfdPackage, path: str, field: str
+) -> Iterator[ET.Element]:
+    """The package's XML file ``path`` (which it holds) parsed for the block only:
+    the tree already kept by :func:`package_xml`, or parsed here and given back to the
+    request's budget when the block ends (so a request does not hold every page's
+    tree at once)."""
+    kept = package.parsed.get(path)
+    if isinstance(kept, CertsealError):
+        raise CertsealError(kept.kind, kept.message, field=field)
+    if kept is not None:
+        yield kept
+        return
+    with package.budget.lent():
+        yield parse_xml(package.files[path], path, field, budget=package.budget)
+
+
+@contextlib.contextmanager
+def damage_tolerated() -> Iterator[None]:
+    """A file's refusal ends the block quietly; a request past its XML budget does
+    not (:class:`~services.seal.ofd_xml.XmlTooLarge` ends the request)."""
     try:
-        codec = codecs.lookup(declared).name
-    except LookupError:
-        codec = ""
-    if codec not in DECODED_ENCODINGS:
-        # expat reads single-byte encodings Python knows; others fail in parse_xml
-        return data
-    try:  # as GB 18030, a superset: producers labelling GB 2312 write GBK
-        text = data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise invalid(
-            field, f"{name} is not valid {declared} (its declared encoding): {exc}"
-        ) from None
-    start, end = match.span(3)
-    return (text[:start] + "UTF-8" + text[end:]).encode("utf-8")
-
-
-def parse_xml(data: bytes, name: str, field: str = "ofd") -> ET.Element:
-    """The root element of the package's XML file ``name``, parsed within bounds.
-
-    Raises INVALID_ARGUMENT (``field``) when it is over :data:`MAX_OFD_XML_BYTES`, nests
-    deeper than :data:`MAX_OFD_XML_DEPTH`, has a DTD or entities, is not XML, or
-    declares an encoding it cannot be read in (GB 18030 and GBK are read:
-    :func:`_decoded`).
-    """
-    if len(data) > MAX_OFD_XML_BYTES:
-        raise invalid(
-            field,
-            f"{name} is {len(data)} bytes; the limit for an XML file is "
-            f"{MAX_OFD_XML_BYTES}",
-        )
-    data = _decoded(data, name, field)
-    depth = 0
-    root: ET.Element | None = None
-    try:
-        for event, element in iterparse(
-            io.BytesIO(data),
-            events=("start", "end"),
-            forbid_dtd=True,
-            forbid_entities=True,
-            forbid_external=True,
-        ):
-            if event == "start":
-                depth += 1
-                if depth > MAX_OFD_XML_DEPTH:
-                    raise invalid(
-                        field,
-                        f"{name} nests elements deeper than {MAX_OFD_XML_DEPTH}",
-                    )
-                if root is None:
-                    root = element
-            else:
-                depth -= 1
-    except DefusedXmlException as exc:
-        raise invalid(
-            field, f"{name} has a DTD or entities, which OFD never needs ({exc})"
-        ) from None
-    except ET.ParseError as exc:
-        raise invalid(field, f"{name} is not well-formed XML: {exc}") from None
-    except (ValueError, LookupError) as exc:  # an encoding expat cannot use
-        match = _DECLARATION.match(data.removeprefix(codecs.BOM_UTF8))
-        declared = match.group(3).decode("ascii", "replace") if match else "?"
-        raise invalid(
-            field,
-            f"{name} declares the encoding {declared!r}, which it cannot be read in "
-            f"(UTF-8, UTF-16, GB 18030, GBK, GB 2312 or a single-byte one): {exc}",
-        ) from None
-    if root is None:
-        raise invalid(field, f"{name} has no root element")
-    return root
+        yield
+    except XmlTooLarge:
+        raise
+    except CertsealError:
+        pass
 
 
 def local(tag: str) -> str:

@@ -47,7 +47,9 @@ from services.seal.ofd_sign import (
     finish_seal,
     prepare_seal,
 )
-from services.seal.ofd_zip import declared_size
+from services.seal.ofd_xml import XmlTooLarge, admitted_bytes
+from services.seal.ofd_zip import declared_sizes
+from services.seal.offload import SealOffload
 from services.seal.service import SealService
 from services.seal.ses import SUITE_BY_OID, SESeal, SESSignature, check_ses_size
 
@@ -166,7 +168,7 @@ class OfdSealService:
             float(picture["height"].native) or 40.0,
         )
         offload = self._seals.offload
-        async with offload.admit("SealOfd", _held(ofd)):
+        async with offload.admit("SealOfd", await _admitted(offload, ofd)):
             stamp_at = now.astimezone(dt.UTC).replace(microsecond=0)
             prepared = await offload.run(
                 "ofd",
@@ -207,7 +209,7 @@ class OfdSealService:
         """
         self._check_size(ofd)
         offload = self._seals.offload
-        async with offload.admit("VerifyOfd", _held(ofd)):
+        async with offload.admit("VerifyOfd", await _admitted(offload, ofd)):
             document, entries = await offload.run("ofd", _open, ofd)
             found: list[_Found] = []
             size = 0
@@ -237,6 +239,8 @@ class OfdSealService:
             signature: SignatureFile | None = await self._seals.offload.run(
                 "ofd", read_signature_file, package, entry.path
             )
+        except XmlTooLarge:
+            raise  # past the request's XML budget: the request ends
         except CertsealError as exc:
             # a damaged Signature.xml: its SignedValue.dat, where it conventionally
             # is, still tells whether it was changed (the data hash covers it)
@@ -400,16 +404,30 @@ def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
     return results
 
 
+async def _admitted(offload: SealOffload, ofd: bytes) -> int:
+    """:func:`_held`, read on the light worker thread before the request is
+    admitted, not on the event loop (atk16 F4): reading a directory is linear in its
+    headers (at most :data:`~services.seal.ofd_zip.MAX_OFD_ENTRIES`, each at most
+    :data:`~services.seal.ofd_zip.MAX_ZIP_EXTRA_FIELDS` extra fields), and the
+    threads' waiting room bounds how many wait to be read."""
+    return await offload.run("ofd", _held, ofd)
+
+
 def _held(ofd: bytes) -> int:
-    """The bytes a request with the OFD ``ofd`` is admitted for: the package and what
-    its entries declare they inflate to (read_package holds them to it), not only the
-    compressed bytes (a 1 MiB package may inflate to 256 MiB). A package whose ZIP
-    directory cannot be read is admitted for its own bytes: reading it refuses it at
-    its first step, with the reason (INVALID_ARGUMENT ``ofd``)."""
+    """The bytes a request with the OFD ``ofd`` is admitted for
+    (:func:`~services.seal.ofd_xml.admitted_bytes`): the package, what its entries
+    declare they inflate to (read_package holds them to it), not only the compressed
+    bytes (a 1 MiB package may inflate to 256 MiB), and what parsing its XML may
+    take, by its largest XML file (its trees are held to it: atk16 F2). A package
+    whose ZIP directory cannot be read is admitted for its own bytes: reading it
+    refuses it at its first step, with the reason (INVALID_ARGUMENT ``ofd``)."""
     try:
-        return len(ofd) + declared_size(ofd, "ofd")
+        sizes = declared_sizes(ofd, "ofd")
     except CertsealError:
         return len(ofd)
+    xml = [size for name, size in sizes if name.lower().endswith(".xml")]
+    inflated = sum(size for _name, size in sizes)
+    return admitted_bytes(len(ofd), inflated, max(xml, default=0))
 
 
 def _reported_bytes(result: OfdSignatureResult) -> int:

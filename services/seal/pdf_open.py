@@ -38,6 +38,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
 from certseal.errors import CertsealError, invalid, precondition
+from certseal.text import with_article
 
 MAX_PASSWORD_BYTES = 127
 """UTF-8 bytes of a PDF password: AES-256 (revision 6) uses the first 127 bytes of
@@ -197,7 +198,7 @@ def _reference_p(signature: Any, method: str) -> int | None:
         if not isinstance(value, int) or value not in (1, 2, 3):
             raise invalid(
                 "pdf",
-                f"has a {method[1:]} permission /P {value}; ISO 32000 allows 1, 2 or 3",
+                f"has {with_article(method[1:])} permission /P {value}; ISO 32000 allows 1, 2 or 3",
             )
         return value
     return None

@@ -13,7 +13,9 @@ Sealing a PDF (an es256 or ed25519 seal; sm2 seals seal a PDF's bytes with
 
 Verifying a PDF reads and validates its signatures off the event loop in the same way,
 then judges every signature in it with the registry's record of its seal
-(:func:`services.seal.domain.pdf_seal_verdict`).
+(:func:`services.seal.domain.pdf_seal_verdict`), and last makes MODIFIED each one
+after which a signature that is not VALID here shows on a page
+(:func:`_painted_over_checked`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from certseal.rpc import Caller
 from services.seal.domain import Seal, SealStatus, SealVerdict, pdf_seal_verdict
 from services.seal.events import document_sealed
 from services.seal.pdf import Placement, seal_pdf
-from services.seal.pdf_verify import PdfSeal, read_pdf_seals
+from services.seal.pdf_verify import PdfSeal, painted_over, read_pdf_seals
 from services.seal.service import SealCa, SealService
 from services.seal.ses import SESeal
 from services.seal.storage import SealStore
@@ -174,30 +176,60 @@ class PdfSealService:
             )
         results = []
         for found in seals:
-            if found.document_timestamp:
-                results.append(PdfSealResult(found, None, _stamp_verdict(found)))
-                continue
-            seal_id = found.signer.removeprefix("seal:")
-            row = (
-                await self._store.get(seal_id)
-                if found.signer.startswith("seal:")
-                else None
-            )
-            verdict = pdf_seal_verdict(
-                intact=found.intact,
-                modified=found.modified,
-                trusted=found.trusted,
-                signed_at=found.timestamped_at or found.signed_at,
-                seal_valid=(row.valid_start, row.valid_end) if row else None,
-                status=SealStatus(row.status, row.revoked_at) if row else None,
-            )
-            if found.timestamped_at is not None and verdict in _STAMP_DECIDES:
-                if not found.timestamp_intact:  # PAdES B-T: the token must hold
-                    verdict = SealVerdict.BAD_TIMESTAMP
-                elif not found.timestamp_trusted:
-                    verdict = SealVerdict.UNTRUSTED_TIMESTAMP
-            results.append(PdfSealResult(found, row, verdict))
-        return results
+            row = None
+            if found.signer.startswith("seal:") and not found.document_timestamp:
+                row = await self._store.get(found.signer.removeprefix("seal:"))
+            results.append(PdfSealResult(found, row, _verdict(found, row)))
+        return _painted_over_checked(results)
+
+
+def _verdict(found: PdfSeal, row: Seal | None) -> SealVerdict:
+    """One signature's verdict: a document timestamp's (:func:`_stamp_verdict`), or
+    a seal's with the registry's ``row`` of it (None: not registered here), a failed
+    signature timestamp overriding."""
+    if found.document_timestamp:
+        return _stamp_verdict(found)
+    verdict = pdf_seal_verdict(
+        intact=found.intact,
+        modified=found.modified,
+        trusted=found.trusted,
+        signed_at=found.timestamped_at or found.signed_at,
+        seal_valid=(row.valid_start, row.valid_end) if row else None,
+        status=SealStatus(row.status, row.revoked_at) if row else None,
+    )
+    if found.timestamped_at is not None and verdict in _STAMP_DECIDES:
+        if not found.timestamp_intact:  # PAdES B-T: the token must hold
+            verdict = SealVerdict.BAD_TIMESTAMP
+        elif not found.timestamp_trusted:
+            verdict = SealVerdict.UNTRUSTED_TIMESTAMP
+    return verdict
+
+
+def _painted_over_checked(results: list[PdfSealResult]) -> list[PdfSealResult]:
+    """The results, each signature after which a later signature that is not VALID
+    here shows on a page made MODIFIED (atk16 F5, :func:`painted_over`): only a seal
+    VALID here answers for what its appearance paints; a stranger's (self-signed,
+    untrusted, revoked, unknown) may cover the sealed page. An invisible later
+    signature, or a VALID one, leaves it as it was ("later signatures only").
+
+    The later signatures are judged by their verdicts as found on their own: one
+    made MODIFIED here only by a signature after it that shows, which also came after
+    this one and makes it MODIFIED directly, so the order does not matter."""
+    verdicts: dict[str, list[SealVerdict]] = {}
+    for r in results:
+        verdicts.setdefault(r.found.field_name, []).append(r.verdict)
+    checked = []
+    for r in results:
+        unvouched = [
+            (name, "/".join(v.value for v in verdicts.get(name, [])) or "not listed")
+            for name in r.found.shown_after
+            if any(v is not SealVerdict.VALID for v in verdicts.get(name, [None]))
+        ]
+        if unvouched:
+            found = painted_over(r.found, unvouched)
+            r = PdfSealResult(found, r.seal, _verdict(found, r.seal))
+        checked.append(r)
+    return checked
 
 
 #: verdicts a failed signature timestamp overrides (a broken signature stays broken)

@@ -5,14 +5,19 @@ Per signature (pyHanko's validation): intact (the signed bytes are unchanged),
 trusted (the chain ends at a trusted seal CA) and modified: anything but further
 signatures that themselves hold was added after it (ISO 32000-1 §12.8.2.2 permits
 signing after a signature; pyHanko's difference analysis, with form filling after a
-seal not allowed: a refilled field is a visible change). Each signature's report is
-built on its own, so one signer's odd signature cannot stop the others' verification.
+seal not allowed: a refilled field is a visible change), or active content (actions,
+JavaScript) was added, changed or removed after it, whatever level pyHanko gives the
+update (:mod:`services.seal.pdf_revisions`). A later signature that shows on a page
+is named in ``shown_after``: the service makes the seal MODIFIED unless it is VALID
+there (:func:`painted_over`). Each signature's report is built on its own, so one
+signer's odd signature cannot stop the others' verification.
 Every signature's ``/Contents`` passes :func:`certseal.der.check_outside` in BER (CMS
 is BER, RFC 5652 §1.2: indefinite lengths with end-of-contents, bounded as DER is)
 before any parser reads it; one that fails, or is no CMS SignedData, is reported as
 that signature's failure (never the request's error), so a junk signature appended
 to a sealed PDF cannot hide the seal's verdict (and, if it shows nothing and came
-after the seal, does not turn the seal MODIFIED either: :func:`_excused`).
+after the seal, does not turn the seal MODIFIED either:
+:func:`services.seal.pdf_revisions.excused_fields`).
 
 A document timestamp (/DocTimeStamp, /SubFilter /ETSI.RFC3161; PAdES B-LTA, ETSI EN
 319 142-1 §5.5) is validated as one (pyHanko's ``async_validate_pdf_timestamp``:
@@ -22,6 +27,7 @@ same difference analysis) and reported with ``document_timestamp`` set.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import Sequence
@@ -61,6 +67,7 @@ from services.seal.pdf import (
 from services.seal.pdf_open import (
     authenticate,
 )
+from services.seal.pdf_revisions import excused_fields, read_revisions
 
 
 def _need_appearances(resolver: Any) -> bool:
@@ -142,47 +149,6 @@ def _signatures(reader: PdfFileReader) -> tuple[list[EmbeddedPdfSignature], list
     return readable, failed
 
 
-def _shows_nothing(field: Any) -> bool:
-    """Whether every widget of a signature field is invisible: flagged Hidden or
-    NoView (ISO 32000-1 §12.5.3) or with a /Rect of no area. Anything unreadable
-    counts as shown."""
-    try:
-        field = field.get_object()
-        kids = field.get("/Kids")
-        widgets = [k.get_object() for k in kids] if kids else [field]
-        for widget in widgets:
-            if int(widget.get("/F", 0)) & (2 | 32):
-                continue
-            x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
-            if (x2 - x1) * (y2 - y1) != 0:
-                return False
-        return bool(widgets)
-    except Exception:
-        return False
-
-
-def _excused(
-    reader: PdfFileReader, embedded: Sequence[EmbeddedPdfSignature]
-) -> dict[int, frozenset[str]]:
-    """Per signature (by ``id``), the signature fields that did not exist in its
-    signed revision and show nothing now (:func:`_shows_nothing`): adding one, even
-    with a value that is no valid signature, changes nothing a reader sees, so it is
-    not counted as a change after that signature (it is listed with its own verdict).
-    A field that existed when it signed (its own, an earlier seal's) is never
-    excused: hiding it is a change."""
-    hidden = {
-        str(name)
-        for name, _value, field in enumerate_sig_fields(reader)
-        if _shows_nothing(field)
-    }
-    found = {}
-    for signature in embedded:
-        then = reader.get_historical_resolver(signature.signed_revision)
-        existed = {str(name) for name, _v, _f in enumerate_sig_fields(then)}
-        found[id(signature)] = frozenset(hidden - existed)
-    return found
-
-
 @dataclass(frozen=True)
 class _Validated:
     """One signature as pyHanko found it: its status, or why it could not say."""
@@ -190,8 +156,12 @@ class _Validated:
     signature: EmbeddedPdfSignature
     status: Any | None
     error: str = ""
-    #: signature fields made after it that show nothing (:func:`_excused`)
+    #: signature fields made after it that show nothing
+    #: (:func:`services.seal.pdf_revisions.excused_fields`)
     excused: frozenset[str] = frozenset()
+    #: where active content was added, changed or removed after it
+    #: (:func:`services.seal.pdf_revisions.active_changes`)
+    active: tuple[str, ...] = ()
 
     @property
     def holds(self) -> bool:
@@ -214,18 +184,26 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     ISO 32000-1 12.8.2.2 (DocMDP P=2) lets signing follow a signature; pyHanko
     counts a new visible signature field at ModificationLevel.FORM_FILLING, with
     its name among the changed form fields. Under :data:`_DIFF_POLICY` every such
-    name must be the field of a later signature that :attr:`_Validated.holds`, whose
-    appearance is then its own signer's (listed with its own verdict), or a signature
-    field made after it that shows nothing (:func:`_excused`: a junk or BER-odd
-    signature appended invisibly, listed with its own failure); an unsigned
-    signature field with an appearance, a signature that does not hold or a field
-    repainted after its signature is a change (pyHanko levels ANNOTATIONS and OTHER
-    always are)."""
+    name must be the field of a later signature that :attr:`_Validated.holds` (whose
+    appearance, if it shows, must be a seal VALID here: :func:`painted_over`), or a
+    signature field made after it that shows nothing
+    (:func:`services.seal.pdf_revisions.excused_fields`: a junk or BER-odd signature
+    appended invisibly, listed with its own failure); an unsigned signature field
+    with an appearance, a signature that does not hold or a field repainted after
+    its signature is a change (pyHanko levels ANNOTATIONS and OTHER always are). So
+    is active content added, changed or removed after it at any level (atk16 F6:
+    pyHanko rates an invisible field carrying a script LTA_UPDATES)."""
     status = found.status
     result = found.signature.diff_result
     level = status.modification_level if status is not None else None
     if status is None or not status.intact:
         return True, "the signed revision does not hold"
+    if found.active:
+        return (
+            True,
+            "active content (actions, JavaScript) added or changed after it: "
+            + ", ".join(where[:120] for where in found.active[:8]),
+        )
     if level is None or not isinstance(result, DiffResult):
         why = str(result).splitlines()[0][:200] if result is not None else "unknown"
         return True, f"a change after it that is no signing: {why}"
@@ -298,6 +276,51 @@ class PdfSeal:
     #: B-LTA), no signature: ``signer`` is its TSA, ``signed_at`` and
     #: ``timestamped_at`` its genTime, ``trusted`` whether it chains to a TSA root
     document_timestamp: bool = False
+    #: the fields of later signatures that hold and show on a page: each must be
+    #: VALID here, or this one is MODIFIED (:func:`painted_over`, atk16 F5)
+    shown_after: tuple[str, ...] = ()
+
+
+def _shown_after(
+    found: _Validated, every: Sequence[_Validated], shown: frozenset[str]
+) -> tuple[str, ...]:
+    """The fields of the signatures after ``found`` that hold (:attr:`_Validated.holds`;
+    one that does not makes it modified already) and show on a page (``shown``:
+    :func:`services.seal.pdf_revisions.shows_on_a_page`)."""
+    after = found.signature.signed_revision
+    return tuple(
+        sorted(
+            {
+                str(v.signature.field_name)
+                for v in every
+                if v.signature.signed_revision > after
+                and v.holds
+                and str(v.signature.field_name) in shown
+            }
+        )
+    )
+
+
+def painted_over(found: PdfSeal, unvouched: Sequence[tuple[str, str]]) -> PdfSeal:
+    """``found`` made MODIFIED because later signatures that are not VALID here
+    (``unvouched``: field name and verdict) show on a page (atk16 F5): a signature's
+    appearance is any content in any rectangle, so a stranger's (self-signed,
+    untrusted, revoked) may paint over what the seal signed; only a seal VALID here
+    answers for what its appearance shows. A trusted TSA's document timestamp does
+    not either: a TSA stamps a digest it never sees drawn."""
+    names = ", ".join(f"{name[:80]!r}: {verdict}" for name, verdict in unvouched[:8])
+    one = len(unvouched) == 1
+    note = (
+        f"added after it: {'a visible signature' if one else 'visible signatures'} "
+        f"not valid here (field{'' if one else 's'} {names})"
+    )
+    later = _ADDED[ModificationLevel.FORM_FILLING]
+    detail = (
+        found.detail.replace(later, note)
+        if later in found.detail
+        else f"{found.detail}, {note}"
+    )
+    return dataclasses.replace(found, modified=True, detail=detail)
 
 
 def _is_stamp(found: _Validated) -> bool:
@@ -323,7 +346,8 @@ async def read_pdf_seals(
         )
         authenticate(reader, password)
         embedded, failed = _signatures(reader)
-        excused = _excused(reader, embedded)
+        excused = excused_fields(reader, embedded)
+        active, shown = read_revisions(reader, (e.signed_revision for e in embedded))
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False
     )
@@ -352,33 +376,47 @@ async def read_pdf_seals(
         except Exception as exc:  # a signature pyHanko cannot even evaluate
             validated.append(_Validated(signature, None, str(exc) or repr(exc)))
             continue
-        validated.append(_Validated(signature, status, "", excused[id(signature)]))
-    return [_reported(v, validated) for v in validated] + [
+        validated.append(
+            _Validated(
+                signature,
+                status,
+                "",
+                excused[id(signature)],
+                tuple(active[signature.signed_revision]),
+            )
+        )
+    return [_reported(v, validated, shown) for v in validated] + [
         PdfSeal(name, "", None, False, False, True, f"not verified: {why}")
         for name, why in failed
     ]
 
 
-def _reported(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
+def _reported(
+    found: _Validated, every: Sequence[_Validated], shown: frozenset[str]
+) -> PdfSeal:
     """:func:`_found`, or, when what pyHanko returned for this signature cannot be
     read (a signer's odd certificate or attribute), the signature as one that does
     not hold: one signer's odd signature never stops the others' verification."""
     try:
-        return _found(found, every)
+        return _found(found, every, shown)
     except Exception as exc:
         name = str(found.signature.field_name)
         return PdfSeal(name, "", None, False, False, True, f"unreadable: {exc}")
 
 
-def _found(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
-    """What :func:`read_pdf_seals` reports of one validated signature."""
+def _found(
+    found: _Validated, every: Sequence[_Validated], shown: frozenset[str]
+) -> PdfSeal:
+    """What :func:`read_pdf_seals` reports of one validated signature; ``shown``:
+    the signature fields that show on a page (:func:`_shown_after`)."""
     status = found.status
     name = found.signature.field_name
     if status is None:
         return PdfSeal(name, "", None, False, False, True, found.error)
     modified, why = _modified(found, every)
+    shown_after = () if modified else _shown_after(found, every, shown)
     if _is_stamp(found):
-        return _document_timestamp(found, status, modified, why)
+        return _document_timestamp(found, status, modified, why, shown_after)
     level = status.modification_level
     signer = status.signing_cert.subject.native.get("common_name", "")
     stamp = status.timestamp_validity
@@ -405,11 +443,16 @@ def _found(found: _Validated, every: Sequence[_Validated]) -> PdfSeal:
         timestamped_at=stamped_at,
         timestamp_intact=bool(stamp and stamped_at and stamp.intact and stamp.valid),
         timestamp_trusted=bool(stamp and stamped_at and stamp.trusted),
+        shown_after=shown_after,
     )
 
 
 def _document_timestamp(
-    found: _Validated, status: Any, modified: bool, why: str
+    found: _Validated,
+    status: Any,
+    modified: bool,
+    why: str,
+    shown_after: tuple[str, ...],
 ) -> PdfSeal:
     """What :func:`read_pdf_seals` reports of a document timestamp, validated by
     pyHanko's ``async_validate_pdf_timestamp`` (the token's imprint over the signed
@@ -440,4 +483,5 @@ def _document_timestamp(
         timestamp_intact=holds,
         timestamp_trusted=bool(holds and status.trusted),
         document_timestamp=True,
+        shown_after=shown_after,
     )

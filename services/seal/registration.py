@@ -13,7 +13,7 @@ from certseal.crypto import Suite
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 from certseal.rpc import Caller
-from certseal.text import check_display_name
+from certseal.text import check_display_name, with_article
 from services.seal.picture import check_png
 from services.seal.ses import CERTSEAL_KINDS
 
@@ -68,6 +68,8 @@ def validate_registration(data: RegisterSealInput) -> None:
                 "signers", f"{signer!r} is not an identity such as dept:<code>"
             ) from None
         if kind not in SIGNER_KINDS:
-            raise invalid("signers", f"{signer!r}: a {kind} may not use seals")
+            raise invalid(
+                "signers", f"{signer!r}: {with_article(kind)} may not use seals"
+            )
     if data.picture_png:
         check_png(data.picture_png)

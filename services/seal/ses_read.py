@@ -273,9 +273,30 @@ def _utc(value: Any, field: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def _info_fields(info: Any) -> dict[str, Any]:
+    """The fields of SealData that both versions' ESealInfo hold alike: the header's
+    vendor, the seal's id, the property's type, name and dates, the picture, and how
+    many extensions there are."""
+    header, prop, picture = info["header"], info["property"], info["picture"]
+    return {
+        "vendor_id": header["vid"].native,
+        "es_id": info["es_id"].native,
+        "seal_type": prop["type"].native,
+        "name": prop["name"].native,
+        "created": _utc(prop["create_date"].native, "property.createDate"),
+        "valid_start": _utc(prop["valid_start"].native, "property.validStart"),
+        "valid_end": _utc(prop["valid_end"].native, "property.validEnd"),
+        "picture_type": picture["type"].native,
+        "picture": picture["data"].native,
+        "width_mm": picture["width"].native,
+        "height_mm": picture["height"].native,
+        "ext_count": len(info["ext_datas"]) if info["ext_datas"].native else 0,
+    }
+
+
 def _seal_v4(seal: Any, version_seen: int) -> SealData:
     info = seal["e_seal_info"]
-    header, prop, picture = info["header"], info["property"], info["picture"]
+    prop = info["property"]
     kind = prop["cert_list_type"].native
     raw = prop["cert_list"].dump()
     certs: tuple[bytes, ...] = ()
@@ -292,21 +313,10 @@ def _seal_v4(seal: Any, version_seen: int) -> SealData:
         )
     return SealData(
         version=version_seen,
-        vendor_id=header["vid"].native,
-        es_id=info["es_id"].native,
-        seal_type=prop["type"].native,
-        name=prop["name"].native,
         cert_list_type=kind,
         certs=certs,
         digests=digests,
-        created=_utc(prop["create_date"].native, "property.createDate"),
-        valid_start=_utc(prop["valid_start"].native, "property.validStart"),
-        valid_end=_utc(prop["valid_end"].native, "property.validEnd"),
-        picture_type=picture["type"].native,
-        picture=picture["data"].native,
-        width_mm=picture["width"].native,
-        height_mm=picture["height"].native,
-        ext_count=len(info["ext_datas"]) if info["ext_datas"].native else 0,
+        **_info_fields(info),
         maker_cert=seal["cert"].native,
         maker_algorithm=seal["sign_alg_id"].dotted,
         maker_signature=seal["signed_value"].native,
@@ -316,25 +326,13 @@ def _seal_v4(seal: Any, version_seen: int) -> SealData:
 
 def _seal_v1(seal: Any) -> SealData:
     info = seal["e_seal_info"]
-    header, prop, picture = info["header"], info["property"], info["picture"]
     sign_info = seal["sign_info"]
     return SealData(
         version=SES_V1,
-        vendor_id=header["vid"].native,
-        es_id=info["es_id"].native,
-        seal_type=prop["type"].native,
-        name=prop["name"].native,
         cert_list_type=CERT_LIST_CERTS,
-        certs=tuple(c.native for c in prop["cert_list"]),
+        certs=tuple(c.native for c in info["property"]["cert_list"]),
         digests=(),
-        created=_utc(prop["create_date"].native, "property.createDate"),
-        valid_start=_utc(prop["valid_start"].native, "property.validStart"),
-        valid_end=_utc(prop["valid_end"].native, "property.validEnd"),
-        picture_type=picture["type"].native,
-        picture=picture["data"].native,
-        width_mm=picture["width"].native,
-        height_mm=picture["height"].native,
-        ext_count=len(info["ext_datas"]) if info["ext_datas"].native else 0,
+        **_info_fields(info),
         maker_cert=sign_info["cert"].native,
         maker_algorithm=sign_info["signature_algorithm"].dotted,
         maker_signature=sign_info["sign_data"].native,

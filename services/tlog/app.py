@@ -12,7 +12,6 @@ from certseal.checkpoints import NoteSigner
 from certseal.process import ServiceProcess
 from certseal.secretfiles import read_secret_file
 from certseal.storage.worker import NotifiedWorker
-from certseal.timestamps import Clock, utcnow
 from certseal.v1 import tlog_pb2, tlog_pb2_grpc
 from services.tlog.config import TlogSettings
 from services.tlog.service import LogService
@@ -40,24 +39,6 @@ class TlogApp(ServiceProcess):
     }
     migrations = MIGRATIONS
     config: TlogSettings
-
-    def __init__(
-        self,
-        config: TlogSettings,
-        *,
-        clock: Clock = utcnow,
-        listen: str | None = None,
-        serve: bool = True,
-        background: bool = True,
-    ):
-        super().__init__(
-            config,
-            section=config.tlog,
-            listen=listen,
-            clock=clock,
-            serve=serve,
-            background=background,
-        )
 
     def check_settings(self) -> None:
         """The log's signing key, read before connecting."""

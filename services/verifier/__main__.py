@@ -6,16 +6,16 @@ import argparse
 import asyncio
 import logging
 import os
-import re
+import signal
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import uvloop
 from aiokafka.errors import KafkaConnectionError
 from faust.exceptions import ConsistencyError
-from faust.worker import Worker
 
 from certseal import logs
 from certseal.checkpoints import NoteVerifier
@@ -30,11 +30,7 @@ from services.config import Config, load
 from services.verifier.app import build_servicer, create_app
 from services.verifier.broker import broker_cluster_id, partition_mismatches
 from services.verifier.bundle_sign import check_bundle_certificate
-from services.verifier.config import (
-    check_fetch_waits,
-    worker_data_dir,
-    worker_ordinal,
-)
+from services.verifier.config import check_settings, worker_data_dir
 from services.verifier.diskindex import (
     FOLDER,
     IndexDamaged,
@@ -52,9 +48,7 @@ from services.verifier.replay_store import FOLDER as REPLAY_FOLDER
 from services.verifier.replay_store import prepare_worker_folder
 from services.verifier.server import GrpcService
 from services.verifier.storage import drop_index
-
-WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-
+from services.verifier.worker import VerifierWorker
 
 #: ``--log-level`` (Faust's names) -> the logging module's
 LOG_LEVELS = {
@@ -124,21 +118,17 @@ def main() -> None:
         _bad_input(f"error: {exc}")
     cfg.verifier.group = args.group or cfg.verifier.group
     cfg.verifier.worker = args.worker or cfg.verifier.worker
-    if cfg.verifier.worker and not WORKER_NAME.fullmatch(cfg.verifier.worker):
-        _bad_input(
-            "error: worker: letters, digits, '.', '_' and '-' only, at most 63 "
-            f"characters (got {cfg.verifier.worker!r})"
-        )
     if args.group_size is not None:
         cfg.verifier.group_size = args.group_size
     if args.peers:
         cfg.verifier.peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     if args.peer_server_name:
         cfg.verifier.peer_server_name = args.peer_server_name
+    if args.topic_replication_factor is not None:
+        cfg.verifier.topic_replication_factor = args.topic_replication_factor
     try:
-        worker_ordinal(cfg.verifier)
-        check_fetch_waits(cfg.verifier)
-    except ValueError as exc:
+        check_settings(cfg.verifier)  # named verifier.<setting>, as a flag sets it
+    except CertsealError as exc:
         _bad_input(f"error: {exc}")
     try:
         identity = certificate_common_name(
@@ -154,10 +144,6 @@ def main() -> None:
             f"group presents service:verifier-{cfg.verifier.group} (or the shared "
             "service:verifier)"
         )
-    if args.topic_replication_factor is not None:
-        cfg.verifier.topic_replication_factor = args.topic_replication_factor
-    if cfg.verifier.topic_replication_factor < 1:
-        _bad_input("error: topic_replication_factor: must be at least 1")
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
@@ -245,6 +231,20 @@ def main() -> None:
         if args.rebuilding:
             raise
         _rebuild(data_dir, f"damaged ({damaged_open})", "damaged")
+        raise  # not reached: no stop signal is noted before Faust's worker runs
+    except Exception as exc:  # rocksdict raises a bare Exception("IO error: …")
+        if "While lock file" not in str(exc):
+            raise
+        # another process has a database of this folder open (a worker not yet
+        # stopped, two workers given one folder): RocksDB refuses at once, and a
+        # traceback did not say which setting or what to do
+        print(
+            f"services.verifier: error: verifier.data_dir: {data_dir} is in use by "
+            f"another process ({str(exc).splitlines()[0][:300]}): one worker per "
+            "folder, started once the previous one has exited",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
     try:  # a bundle key or certificate that does not do: one line, exit 2
         servicer, log_watch = build_servicer(
@@ -275,7 +275,7 @@ def main() -> None:
     )
     # Faust stops its app before this service: NOT_SERVING from the stop's first step
     state.app.on_before_shutdown.connect(grpc_service.stopping)
-    worker = Worker(
+    worker = VerifierWorker(
         state.app,
         grpc_service,
         loglevel=level,
@@ -297,7 +297,10 @@ def main() -> None:
             # The local tables are ahead of their changelog (a kill -9 can leave them
             # so), or RocksDB found a damaged file the start-up check did not read.
             _rebuild(
-                data_dir, why, "inconsistent" if "inconsistent" in why else "damaged"
+                data_dir,
+                why,
+                "inconsistent" if "inconsistent" in why else "damaged",
+                stop_signal=lambda: worker.stop_signal,
             )
         raise
 
@@ -378,15 +381,33 @@ def _bad_input(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _rebuild(data_dir: Path, why: str, reason: str) -> NoReturn:
+def _rebuild(
+    data_dir: Path,
+    why: str,
+    reason: str,
+    *,
+    stop_signal: Callable[[], signal.Signals | None] = lambda: None,
+) -> None:
     """Drop the index (derived data) and start this worker again, ``--rebuilding
     reason``, to rebuild it from the topics. The replay guard's store stays: the next
     start checks it in full (``prepare_worker_folder``) and drops it only if it is
-    damaged itself."""
-    logging.getLogger(__name__).warning(
-        "index in %s is %s; rebuilding from the topics", data_dir, why
-    )
-    drop_index(data_dir, keep=(REPLAY_FOLDER,))
+    damaged itself.
+
+    Returns (the caller exits) instead when ``stop_signal()`` names a signal that
+    asked the worker to stop, before or while the index is dropped: a worker told to
+    stop never starts again (the next start finds the damage and rebuilds)."""
+    log = logging.getLogger(__name__)
+    if stop_signal() is None:
+        log.warning("index in %s is %s; rebuilding from the topics", data_dir, why)
+        drop_index(data_dir, keep=(REPLAY_FOLDER,))
+    asked = stop_signal()
+    if asked is not None:
+        log.warning(
+            "index in %s is %s; asked to stop (%s): exiting, not starting again; "
+            "the next start rebuilds it",
+            *(data_dir, why, asked.name),
+        )
+        return
     os.execv(
         sys.executable,
         [

@@ -104,7 +104,7 @@ def index_keys(config: VerifierSettings) -> IndexKeys:
 def create_app(config: VerifierSettings) -> VerifierState:
     """The Faust app of one verifier group, its tables and topics."""
     vcfg = config.verifier
-    check_fetch_waits(vcfg)  # ValueError naming the wait
+    check_fetch_waits(vcfg)  # INVALID_ARGUMENT naming verifier.<wait>
     partitions = config.kafka.topic_partitions
     data_dir = worker_data_dir(vcfg)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -183,6 +183,23 @@ def create_app(config: VerifierSettings) -> VerifierState:
     )
     ownership = Ownership(vcfg.group_size, worker_ordinal(vcfg))
 
+    async def park(
+        topic: str, partition: int, offset: int, key: bytes, value: bytes, why: str
+    ) -> None:
+        """Dead-letter one event with the reason: a bad event never stalls its
+        partition."""
+        log.error("dead-lettering %s/%d@%d: %s", topic, partition, offset, why)
+        await dead_letters.send(
+            key=key,
+            value=value,
+            headers={
+                "error": why.encode(),
+                "group": vcfg.group.encode(),
+                "topic": topic.encode(),
+                "offset": str(offset).encode(),
+            },
+        )
+
     async def apply(stream: Any, table: Any, applier: Any) -> None:
         """Apply each event to ``table``: ``applier(stored, value)`` gives the key's
         new value or None."""
@@ -192,23 +209,13 @@ def create_app(config: VerifierSettings) -> VerifierState:
                 new = applier(table.get(event.key), event.value)
                 changes = {} if new is None else {event.key: new}
             except BadEvent as exc:
-                # never stall a partition: park the event with the reason
-                log.error(
-                    "dead-lettering %s/%d@%d: %s",
+                await park(
                     message.topic,
                     message.partition,
                     message.offset,
-                    exc,
-                )
-                await dead_letters.send(
-                    key=event.key,
-                    value=event.value,
-                    headers={
-                        "error": str(exc).encode(),
-                        "group": vcfg.group.encode(),
-                        "topic": message.topic.encode(),
-                        "offset": str(message.offset).encode(),
-                    },
+                    event.key,
+                    event.value,
+                    str(exc),
                 )
                 changes = {}
             for key, new in changes.items():
@@ -218,22 +225,13 @@ def create_app(config: VerifierSettings) -> VerifierState:
             )
 
     async def dead_letter(record: Record, problem: BadEvent) -> None:
-        log.error(
-            "dead-lettering %s/%d@%d: %s",
+        await park(
             LICENCE_EVENTS,
             record.partition,
             record.offset,
-            problem,
-        )
-        await dead_letters.send(
-            key=record.key,
-            value=record.value,
-            headers={
-                "error": str(problem).encode(),
-                "group": vcfg.group.encode(),
-                "topic": LICENCE_EVENTS.encode(),
-                "offset": str(record.offset).encode(),
-            },
+            record.key,
+            record.value,
+            str(problem),
         )
 
     feed = LicenceFeed(

@@ -11,6 +11,7 @@ import msgspec
 
 from certseal.bounds import MAX_IMAGE_BYTES
 from certseal.config import ServiceSection, SharedSettings
+from certseal.errors import invalid
 
 
 class VerifierConfig(ServiceSection):
@@ -155,30 +156,36 @@ def worker_ordinal(config: VerifierConfig) -> int:
     """This worker's ordinal in a partitioned group: the number its name ends with
     (``verifier-a-2`` -> 2; a StatefulSet's pod ordinal); 0 for a group of one.
 
-    Raises ValueError naming the setting at fault: a partitioned group needs a worker
-    name ending in a number below ``group_size``, and one peer address per worker."""
+    Raises CertsealError INVALID_ARGUMENT naming the setting at fault
+    (``verifier.<setting>``): a partitioned group needs a worker name ending in a
+    number below ``group_size``, and one peer address per worker."""
     if config.group_size < 1:
-        raise ValueError(f"group_size: must be at least 1 (got {config.group_size})")
+        raise invalid(
+            "verifier.group_size", f"must be at least 1 (got {config.group_size})"
+        )
     if config.group_size == 1:
         return 0
     found = re.search(r"(\d+)$", config.worker)
     if found is None:
-        raise ValueError(
-            f"worker: a group of {config.group_size} workers needs a worker name "
+        raise invalid(
+            "verifier.worker",
+            f"a group of {config.group_size} workers needs a worker name "
             f"ending in its ordinal, e.g. verifier-{config.group}-0 (got "
-            f"{config.worker!r})"
+            f"{config.worker!r})",
         )
     ordinal = int(found.group(1))
     if ordinal >= config.group_size:
-        raise ValueError(
-            f"worker: ordinal {ordinal} of {config.worker!r} is not below group_size "
-            f"{config.group_size}"
+        raise invalid(
+            "verifier.worker",
+            f"ordinal {ordinal} of {config.worker!r} is not below group_size "
+            f"{config.group_size}",
         )
     addresses = peer_addresses(config)
     if len(addresses) != config.group_size:
-        raise ValueError(
-            f"peers: give one address per worker, by ordinal, or one with {{ordinal}} "
-            f"in it ({config.group_size} workers; got {len(config.peers)})"
+        raise invalid(
+            "verifier.peers",
+            f"give one address per worker, by ordinal, or one with {{ordinal}} "
+            f"in it ({config.group_size} workers; got {len(config.peers)})",
         )
     for address in addresses:
         found = PEER_ADDRESS.fullmatch(address)
@@ -188,9 +195,10 @@ def worker_ordinal(config: VerifierConfig) -> int:
             # gRPC reads these as a target's scheme (unix:<path>, ...), not a host
             or address.partition(":")[0].lower() in GRPC_SCHEMES
         ):
-            raise ValueError(
-                f"peers: {address!r} is not host:port (a DNS name, an IPv4 address or "
-                "a bracketed IPv6 address, and a port from 1 to 65535)"
+            raise invalid(
+                "verifier.peers",
+                f"{address!r} is not host:port (a DNS name, an IPv4 address or "
+                "a bracketed IPv6 address, and a port from 1 to 65535)",
             )
     return ordinal
 
@@ -211,7 +219,8 @@ USAGE_LINGER_RANGE_MS = (0, 5_000)
 
 
 def check_fetch_waits(config: VerifierConfig) -> None:
-    """Raise ValueError naming the first of :data:`FETCH_WAITS` outside
+    """Raise CertsealError INVALID_ARGUMENT naming (``verifier.<setting>``) the
+    first of :data:`FETCH_WAITS` outside
     :data:`FETCH_WAIT_RANGE_MS` (a guard that never fetches would answer every
     presentation code UNAVAILABLE, with no error), or ``usage_linger_ms`` outside
     :data:`USAGE_LINGER_RANGE_MS`."""
@@ -219,9 +228,31 @@ def check_fetch_waits(config: VerifierConfig) -> None:
     for name, (low, high) in [*ranges, ("usage_linger_ms", USAGE_LINGER_RANGE_MS)]:
         value = getattr(config, name)
         if not low <= value <= high:
-            raise ValueError(
-                f"{name}: must be between {low} and {high:,} ms (got {value})"
+            raise invalid(
+                f"verifier.{name}",
+                f"must be between {low} and {high:,} ms (got {value})",
             )
+
+
+#: a worker's name: it names its folder, its consumer group and its metrics
+WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def check_settings(config: VerifierConfig) -> None:
+    """Every ``[verifier]`` setting a worker checks before it touches anything (its
+    name, its group's shape, the fetch waits and the linger, the replication factor
+    of its own topics), as ``python -m services.verifier`` and ``certseal run`` both
+    check them: CertsealError INVALID_ARGUMENT naming ``verifier.<setting>``."""
+    if config.worker and not WORKER_NAME.fullmatch(config.worker):
+        raise invalid(
+            "verifier.worker",
+            "letters, digits, '.', '_' and '-' only, at most 63 characters (got "
+            f"{config.worker!r})",
+        )
+    worker_ordinal(config)
+    check_fetch_waits(config)
+    if config.topic_replication_factor < 1:
+        raise invalid("verifier.topic_replication_factor", "must be at least 1")
 
 
 def peer_addresses(config: VerifierConfig) -> list[str]:

@@ -201,6 +201,13 @@ class UsageFeed:
             # BaseException too: a panic out of rocksdict (pyo3's PanicException) or a
             # stray CancelledError must not end the thread with caught_up still set
             except BaseException as exc:  # UNAVAILABLE meanwhile, never a verdict
+                if self._stop.is_set():
+                    # the worker stops: a run cut short by it (a read it gave up) is
+                    # no failure to retry, nor an error in the log of a worker that
+                    # stopped for another reason (it misled the reading of one)
+                    self.caught_up.clear()
+                    log.info("the usage feed (replay guard) stopped: %s", exc)
+                    break
                 self.failed = str(exc).splitlines()[0][:300] if str(exc) else repr(exc)
                 self.caught_up.clear()  # the store may be behind: the next run decides
                 log.exception("the usage feed (replay guard) stopped; restarting")

@@ -1,7 +1,8 @@
 """A ``certseal run`` for tests/e2e/test_atk10_run.py: services.run's own ``cmd_run``
 with the dev stack's configuration and dev PKI but no PostgreSQL or broker, and each
 service a real process that behaves as argv[2] (JSON) says: ``"hang"`` (never
-serving), ``"exit3"`` (exits at once with code 3) or ``"serve"`` (alive; counted as
+serving), ``"exit3"`` (exits at once with code 3), ``"exit2"`` (a start refused
+over a setting: code 2) or ``"serve"`` (alive; counted as
 SERVING while it lives, so that the run reaches its banner). Prints ``started <name>
 <pid>`` for each service and ``waiting <name>`` when the readiness wait starts.
 
@@ -24,6 +25,7 @@ BEHAVIOUR = {
     "hang": "import time; time.sleep(600)",
     "serve": "import time; time.sleep(600)",
     "exit3": "raise SystemExit(3)",
+    "exit2": "raise SystemExit(2)",  # a start refused over a setting
 }
 
 

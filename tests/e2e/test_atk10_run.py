@@ -206,6 +206,18 @@ def test_atk10_a_service_that_dies_while_others_start_ends_the_run_promptly(
     assert "error: issuer: exited with code 3" in run.stderr
 
 
+def test_a_service_whose_start_was_refused_over_a_setting_ends_the_run_with_2(
+    certseal_run,
+):
+    """A service that exits 2 (a wrong setting, which it names) makes ``certseal
+    run`` exit 2, as a configuration that does not load does; any other exit 1."""
+    run = certseal_run({"seal": "exit2", "*": "hang"})
+    run.read_until("waiting 127.0.0.1:50051")
+    code = run.wait(60)
+    assert code == 2, run.stderr
+    assert "error: seal: exited with code 2" in run.stderr
+
+
 def test_atk10_a_closed_terminal_stops_the_services(certseal_run):
     """Closing the terminal sends SIGHUP to certseal run; the services are in sessions
     of their own (start_service), so they get nothing. The run has no SIGHUP handler:

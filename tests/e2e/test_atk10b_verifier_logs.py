@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 
-from certseal.config import dump_config
-from tests.conftest import VerifierProcess
+from tests.conftest import verifier_process
 
 #: imported by the verifier at start-up (PYTHONPATH): once the worker's logging is set
 #: up (or Faust's worker has replaced sys.stderr), a thread raises; Python's default
@@ -56,11 +54,8 @@ async def test_atk10b_a_traceback_on_stderr_is_one_json_record(
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     path = os.environ.get("PYTHONPATH", "")
     monkeypatch.setenv("PYTHONPATH", f"{site}{os.pathsep}{path}" if path else str(site))
-    config.verifier.data_dir = str(tmp_path / "data")
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(dump_config(config))
-    group = f"exc-{secrets.token_hex(3)}"
-    worker = VerifierProcess(stack, config_file, tmp_path, group, "--log-level", "warn")
+    worker = verifier_process(stack, config, tmp_path, "exc", "--log-level", "warn")
+    group = worker.group
     await worker.start()
     try:
         await worker.wait_serving()

@@ -10,14 +10,30 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
+
 from certseal.cli import LOCAL_OVERLAY
 from services.devstack import free_port
 
 
-async def test_a_run_with_a_local_overlay_that_does_not_load_exits_2(tmp_path):
+@pytest.mark.parametrize(
+    ("overlay", "problem"),
+    [
+        ('[issuer]\nworkers = "two"\n', "[issuer] workers: expected int, got str"),
+        # both verifier groups would say it, and without its section (fixnu-b 10)
+        (
+            "[verifier]\nfetch_max_wait_ms = 0\n",
+            "error: verifier.fetch_max_wait_ms: must be between 1 and 60,000 ms",
+        ),
+        ("[verifier]\ngroup_size = 0\n", "error: verifier.group_size: "),
+    ],
+)
+async def test_a_run_with_a_local_overlay_that_does_not_load_exits_2(
+    tmp_path, overlay, problem
+):
     home = tmp_path / "data"
     home.mkdir()
-    (home / LOCAL_OVERLAY).write_text('[issuer]\nworkers = "two"\n')
+    (home / LOCAL_OVERLAY).write_text(overlay)
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "services", "run", "--home", str(home)),
         *("--broker-port", str(free_port())),
@@ -32,6 +48,5 @@ async def test_a_run_with_a_local_overlay_that_does_not_load_exits_2(tmp_path):
             process.terminate()
             await process.wait()
     stderr = err.decode(errors="replace")
-    problem = "[issuer] workers: expected int, got str"
     assert process.returncode == 2, stderr
     assert stderr.count(problem) == 1, stderr

@@ -5,21 +5,20 @@ wins, the loser answers REPLAYED)."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
 
 import grpc
 import pytest
 
-from certseal import identifiers
-from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
-from certseal.v1 import licence_pb2, verifier_pb2
+from certseal.v1 import verifier_pb2
 from tests.conftest import (
-    VerifierProcess,
+    holder_app_licence,
     issue_request,
+    running,
     serving_group,
     verdict_everywhere,
+    verifier_process,
 )
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -29,21 +28,14 @@ VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
 
 @pytest.fixture(scope="module")
 async def groups(stack, config, issuer, tmp_path_factory):
-    started = {}
-    for name in ("a", "b"):
-        home = tmp_path_factory.mktemp(f"atk8-{name}")
-        cfg = copy.deepcopy(config)
-        cfg.verifier.data_dir = str(home / "data")
-        (home / "config.toml").write_text(dump_config(cfg))
-        started[name] = VerifierProcess(
-            stack, home / "config.toml", home, f"a8{name}-{secrets.token_hex(3)}"
+    started = {
+        name: verifier_process(
+            stack, config, tmp_path_factory.mktemp(f"atk8-{name}"), f"a8{name}"
         )
-        await started[name].start()
-    for process in started.values():
-        await process.wait_serving()
-    yield started
-    for process in started.values():
-        await process.stop()
+        for name in ("a", "b")
+    }
+    async with running(*started.values()):
+        yield started
 
 
 async def presentation_codes_accepted(dept, identifier: str, stubs) -> None:
@@ -78,26 +70,11 @@ async def test_the_holders_record_says_what_each_counter_was_told(
     (ListLicenceUsage, fed by the issuer's usage consumer) says what each counter
     was told: one VALID, one REPLAYED. (Failed before the issuer's usage record
     applied the first-claim rule: the losing claim was stored VALID.)"""
-    number = identifiers.random_resident_id()
-    licence = (
-        await dept.clients.issuer.IssueLicence(
-            issue_request(dept, name="王二", id_number=number)
-        )
-    ).licence
-    app_name = f"app:atk8-{secrets.token_hex(3)}"
-    await operator.admin.GrantHolderApp(
-        pb.GrantHolderAppRequest(app=app_name, type_code=dept.type_code)
-    )
-    app = connect(app_name).issuer
-    holder = licence_pb2.Holder(id_type="111", id_number=number)
-    listing = pb.ListLicenceUsageRequest(identifier=licence.identifier, holder=holder)
-    plain = (
-        await dept.clients.issuer.GetLicenceCode(
-            pb.GetLicenceCodeRequest(identifier=licence.identifier)
-        )
-    ).text
     stubs = {name: p.stub for name, p in groups.items()}
-    await verdict_everywhere(stubs, plain, VALID, within=60)
+    seen = await holder_app_licence(
+        dept, operator, connect, stubs, name="王二", app="app:atk8"
+    )
+    licence, app, listing = seen.licence, seen.app, seen.listing
 
     await presentation_codes_accepted(dept, licence.identifier, stubs)
     told: dict[str, int] = {}

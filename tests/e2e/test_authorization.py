@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from google.protobuf import message_factory
@@ -51,6 +50,7 @@ from tests.conftest import (
     issue_request,
     make_department,
     onboarded,
+    own_database,
     seal_owner,
 )
 from tests.seal.ofd_samples import make_ofd
@@ -946,16 +946,7 @@ async def test_integrators_keyed_app_keep_working_after_the_upgrade(
     integrator was ``app:legacy``: after the upgrade the integrator reads the feed with
     its old certificate and with a new ``integrator:`` one, its webhook names the new
     identity, and entitlements are stored in the new form."""
-    name = f"feed_upgrade_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(config.database.dsn())
-    try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
+    cfg = await own_database(config, tmp_path, "feed_upgrade")
     previous = tmp_path / "previous"
     previous.mkdir()
     for migration in ("0001_feed.sql", "0002_webhooks.sql"):

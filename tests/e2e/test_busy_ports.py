@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import secrets
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 from certseal.config import dump_config
 from certseal.listen import bind_error, bind_problem
 from services.devstack import free_port
-from tests.conftest import VerifierProcess, migrated_database
+from tests.conftest import migrated_database, verifier_process
 
 
 @contextmanager
@@ -89,13 +88,7 @@ async def test_the_test_harness_moves_a_verifier_off_a_port_taken_before_it_bind
     """VerifierProcess's port comes from free_port(), which cannot hold it: when
     another process takes it first, the verifier says so and the harness starts it on
     another (a CI run lost a module to such a port)."""
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(tmp_path / "data")
-    config_file = tmp_path / "verifier.toml"
-    config_file.write_text(dump_config(cfg))
-    verifier = VerifierProcess(
-        stack, config_file, tmp_path, f"p-{secrets.token_hex(3)}"
-    )
+    verifier = verifier_process(stack, config, tmp_path, "p")
     first = verifier.port
     with socket.create_server(("127.0.0.1", first)):
         await verifier.start()

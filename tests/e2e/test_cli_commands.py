@@ -223,7 +223,7 @@ async def test_the_walk_through_order_and_its_refusals_name_their_field(
         "--to", outsider.code, "--reason", "迁出",
     )  # fmt: skip
     assert code == 1 and out.startswith(
-        f"error: to_department_code: department {outsider.code} may not issue "
+        f"error: to: department {outsider.code} may not issue "
         f"licence type {sender.type_code}"
     ), out
     code, out = await cli(
@@ -251,7 +251,7 @@ async def test_the_walk_through_order_and_its_refusals_name_their_field(
         "--holder-name", "张三", "--id-number", "440301199001011234",
     )  # fmt: skip
     assert code == 1 and out.startswith(
-        f"error: type_code: department {outsider.code} may not issue licence type"
+        f"error: type: department {outsider.code} may not issue licence type"
     ), out
 
     code, out = await cli(
@@ -283,7 +283,13 @@ def test_every_command_says_what_it_does_and_what_it_accepts(capsys):
     the field TYPEs it accepts."""
     from services import cli as entry
 
-    for argv in (["department", "--help"], ["key", "--help"], ["feed", "--help"]):
+    for argv in (
+        ["department", "--help"],
+        ["key", "--help"],
+        ["feed", "--help"],
+        ["licence", "--help"],
+        ["seal", "--help"],
+    ):
         with pytest.raises(SystemExit):
             entry.main(argv)
         out = capsys.readouterr().out

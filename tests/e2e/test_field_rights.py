@@ -36,6 +36,7 @@ from tests.conftest import (
     make_department,
     run_certseal,
     verdict_everywhere,
+    verifier_process,
 )
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -59,17 +60,18 @@ def counters() -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def setup(stack, config, issuer, dept, counters, tmp_path_factory):
     home = tmp_path_factory.mktemp("field-rights")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    cfg.verifier.bundle_refresh_s = 0
-    # VerifierProcess's own identity is a counter too, without a rule
-    cfg.verifier.counters = [*counters.values(), "11440300VERIFIERS1"]
-    # only 'granted' has a rule; no '*' rule: every other counter sees no restricted
-    # field (least privilege)
-    cfg.verifier.field_rights = [f"{dept.type_code}:{counters['granted']}:grade"]
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    verifier = VerifierProcess(stack, config_file, home, f"fr-{secrets.token_hex(3)}")
+    verifier = verifier_process(
+        stack,
+        config,
+        home,
+        "fr",
+        bundle_refresh_s=0,
+        # VerifierProcess's own identity is a counter too, without a rule
+        counters=[*counters.values(), "11440300VERIFIERS1"],
+        # only 'granted' has a rule; no '*' rule: every other counter sees no
+        # restricted field (least privilege)
+        field_rights=[f"{dept.type_code}:{counters['granted']}:grade"],
+    )
     await verifier.start()
     await verifier.wait_serving()
     channels = {
@@ -85,7 +87,7 @@ async def setup(stack, config, issuer, dept, counters, tmp_path_factory):
     yield {
         "verifier": verifier,
         "stubs": stubs,
-        "config_file": config_file,
+        "config_file": verifier.config_file,
         "home": home,
     }
     for channel in channels.values():

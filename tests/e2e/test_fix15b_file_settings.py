@@ -22,7 +22,7 @@ import pytest
 from certseal.config import KafkaConfig, dump_config
 from certseal.errors import CertsealError
 from certseal.rpc import secure_channel
-from certseal.secretfiles import redact_dsn
+from certseal.secretfiles import dsn_has_password, redact_dsn
 from certseal.tlsfiles import read_certificates
 from services.config import load
 from services.seal.trust import load_trust_files
@@ -183,17 +183,26 @@ def test_a_root_first_tsa_chain_is_told_as_out_of_order(config, tmp_path):
             "postgresql://certseal@db.example/certseal?password=Pw9secret",
             "postgresql://certseal@db.example/certseal?password=***",
         ),
+        # no password at all (pgserver's "user:@"): nothing is withheld, no *** (nu)
+        (
+            "postgresql://postgres:@/certseal?host=/run/pg",
+            "postgresql://postgres@/certseal?host=/run/pg",
+        ),
+        ("postgresql://postgres@db.example/certseal", None),
     ],
 )
 def test_a_shown_dsn_keeps_everything_but_the_password(dsn, shown):
-    assert redact_dsn(dsn) == shown
+    assert redact_dsn(dsn) == (shown or dsn)
+    assert dsn_has_password(dsn) is ("***" in (shown or ""))
 
 
 def test_the_run_banner_dsn_shows_no_password(config):
     dsn = Path(config.database.dsn_file).read_text().strip()
     password = dsn.split("://", 1)[1].rpartition("@")[0].partition(":")[2]
     shown = redact_dsn(dsn)
-    assert "<withheld>" not in shown and ":***@" in shown, shown
+    assert "<withheld>" not in shown, shown
+    assert (":***@" in shown) is bool(password), shown
+    assert dsn_has_password(dsn) is bool(password)
     assert not password or password not in shown, shown
 
 

@@ -15,7 +15,6 @@ import grpc
 import pytest
 
 from certseal import identifiers
-from certseal.config import dump_config
 from certseal.events import LICENCE_EVENTS
 from certseal.licencefile import read_licence_metadata
 from certseal.rpc import Caller, secure_channel
@@ -26,11 +25,12 @@ from services.console.access import COOKIE
 from services.console.app import ConsoleApp
 from tests.conftest import (
     EventWatcher,
-    VerifierProcess,
     blank_pdf,
     issue_request,
     make_department,
+    running,
     verdict_everywhere,
+    verifier_process,
 )
 from tests.pdffonts import drawn_characters
 
@@ -437,17 +437,27 @@ async def test_least_privilege_matrix(identity, world, holder_stubs):
 @pytest.fixture(scope="module")
 async def verifier_group(stack, config, issuer, seal_app, tmp_path_factory):
     """One verifier group process; the seal service asks it for licence statuses."""
-    home = tmp_path_factory.mktemp("holder-verifier")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    group = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
-    await group.start()
-    await group.wait_serving()
-    config.seal.verifier_target = f"localhost:{group.port}"
-    yield group
-    await group.stop()
+    group = verifier_process(
+        stack, config, tmp_path_factory.mktemp("holder-verifier"), "h"
+    )
+    async with running(group):
+        config.seal.verifier_target = f"localhost:{group.port}"
+        yield group
+
+
+async def revoked_at_the_group(dept, verifier_group, licence, code: str) -> None:
+    """Revoke ``licence``, then wait until the verifier group (the one the seal service
+    asks) answers REVOKED for its ``code``."""
+    await dept.clients.issuer.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=licence.identifier,
+            reason="测试撤销",
+            kind=pb.REVOCATION_KIND_REVOKE,
+        )
+    )
+    await verdict_everywhere(
+        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
+    )
 
 
 async def test_a_revoked_licence_file_verifies_with_status_revoked(
@@ -477,16 +487,7 @@ async def test_a_revoked_licence_file_verifies_with_status_revoked(
     assert [s.verdict for s in verified.seals] == ["VALID"]
     assert verified.licence.identifier == licence.identifier
     assert verified.licence.verdict == "VALID", verified.licence.detail
-    await world["dept"].clients.issuer.RevokeLicence(
-        pb.RevokeLicenceRequest(
-            identifier=licence.identifier,
-            reason="测试撤销",
-            kind=pb.REVOCATION_KIND_REVOKE,
-        )
-    )
-    await verdict_everywhere(
-        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
-    )
+    await revoked_at_the_group(world["dept"], verifier_group, licence, code)
     verified = await seal_stub(f"dept:{world['other'].code}").VerifyPdf(
         seal_pb.VerifyPdfRequest(pdf=document)
     )
@@ -581,16 +582,9 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
             seal_pb.VerifyPdfRequest(pdf=copy_pdf)
         )
         assert [s.verdict for s in verified.seals] == ["VALID"]
-        await world["dept"].clients.issuer.RevokeLicence(
-            pb.RevokeLicenceRequest(
-                identifier=world["licence"].identifier,
-                reason="测试撤销",
-                kind=pb.REVOCATION_KIND_REVOKE,
-            )
-        )
         code = read_licence_metadata(document)["licence_code"]
-        await verdict_everywhere(
-            {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, 30
+        await revoked_at_the_group(
+            world["dept"], verifier_group, world["licence"], code
         )
         headers = {"Content-Type": "application/pdf"}
         async with redeeming.post(
@@ -762,16 +756,7 @@ async def test_the_ofd_file_is_sealed_sm2_carries_metadata_and_says_revoked(
     }
     assert verified.licence.identifier == licence.identifier
     assert verified.licence.verdict == "VALID", verified.licence.detail
-    await dept.clients.issuer.RevokeLicence(
-        pb.RevokeLicenceRequest(
-            identifier=licence.identifier,
-            reason="测试撤销",
-            kind=pb.REVOCATION_KIND_REVOKE,
-        )
-    )
-    await verdict_everywhere(
-        {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
-    )
+    await revoked_at_the_group(dept, verifier_group, licence, code)
     verified = await seal_stub(f"dept:{world['other'].code}").VerifyOfd(
         seal_pb.VerifyOfdRequest(ofd=ofd)
     )

@@ -46,7 +46,6 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import certseal.v1
-from certseal.config import dump_config
 from certseal.rpc import secure_channel
 from certseal.timestamps import ts
 from certseal.v1 import feed_pb2 as fpb
@@ -58,12 +57,13 @@ from certseal.v1 import verifier_pb2 as vpb
 from services.feed.app import FeedApp
 from services.tlog.app import TlogApp
 from tests.conftest import (
-    VerifierProcess,
     blank_pdf,
     fresh_uscc,
     issue_request,
     make_department,
+    running,
     text_field,
+    verifier_process,
 )
 from tests.seal.ofd_samples import make_ofd
 
@@ -597,7 +597,7 @@ async def _(w: World):
     end = licence.valid_until.ToDatetime(tzinfo=dt.UTC)
     return w.dept_identity, ipb.RenewLicenceRequest(
         identifier=licence.identifier,
-        valid_from=ts(end),
+        valid_from=licence.valid_from,  # a renewal is valid from now or earlier
         valid_until=ts(end + dt.timedelta(days=365)),
         idempotency_key=secrets.token_hex(8),
     )
@@ -1064,17 +1064,9 @@ async def tlog_app(config, issuer):
 @pytest.fixture(scope="module")
 async def verifier(stack, config, issuer, tmp_path_factory):
     home = tmp_path_factory.mktemp("hostile-verifier")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    process = VerifierProcess(
-        stack, config_file, home, f"hostile-{secrets.token_hex(3)}"
-    )
-    await process.start()
-    await process.wait_serving()
-    yield process
-    await process.stop()
+    process = verifier_process(stack, config, home, "hostile")
+    async with running(process):
+        yield process
 
 
 @pytest.fixture(scope="module")

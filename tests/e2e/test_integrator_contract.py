@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from certseal.config import dump_config
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, SEAL_EVENTS, TRUST_EVENTS
 from certseal.rpc import secure_channel
 from certseal.v1 import feed_pb2, feed_pb2_grpc, seal_pb2
@@ -25,10 +24,11 @@ from certseal.v1 import issuer_pb2 as ipb
 from services.feed.app import FeedApp
 from tests.conftest import (
     EventWatcher,
-    VerifierProcess,
     issue_request,
+    running,
     seal_owner,
     verdict_everywhere,
+    verifier_process,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,18 +159,10 @@ async def feed(stack, config, issuer):
 
 @pytest.fixture(scope="module")
 async def verifier(stack, config, issuer, tmp_path_factory):
-    import copy
-
     home = tmp_path_factory.mktemp("contract-verifier")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    process = VerifierProcess(stack, config_file, home, f"c-{secrets.token_hex(3)}")
-    await process.start()
-    await process.wait_serving()
-    yield process
-    await process.stop()
+    process = verifier_process(stack, config, home, "c")
+    async with running(process):
+        yield process
 
 
 def channel_as(stack, port: int, identity: str):

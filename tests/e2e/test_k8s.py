@@ -1,25 +1,15 @@
 """The Kubernetes manifests agree with the code, and make k8s-check catches drift."""
 
-import copy
-
 import pytest
 
 from deploy import k8s_check
 from services.verifier.app import create_app
+from tests.e2e.manifests import broken, find, policy, render_overlays, secret_sources
 
 
 @pytest.fixture(scope="module")
 def rendered():
-    return {
-        overlay.name: k8s_check.render(overlay)
-        for overlay in sorted(k8s_check.OVERLAYS.iterdir())
-    }
-
-
-def find(objects, kind, name):
-    return next(
-        o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name
-    )
+    return render_overlays()
 
 
 def test_every_overlay_passes(rendered):
@@ -88,12 +78,6 @@ def test_verifier_workers_may_create_the_topics_faust_uses(rendered, tmp_path):
     assert statefulset["spec"]["replicas"] == 2
     args = statefulset["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--worker") + 1] == "$(POD_NAME)"
-
-
-def broken(objects, change):
-    objects = copy.deepcopy(objects)
-    change(objects)
-    return k8s_check.check_overlay(objects)
 
 
 def container(objects, name="issuer"):
@@ -229,16 +213,6 @@ def test_ports_and_secrets_must_match(rendered):
         "certseal.licences, which is not declared"
         in broken(rendered["prod"], acl_on_a_typo)
     )
-
-
-def secret_sources(objects, kind, name):
-    pod = find(objects, kind, name)["spec"]["template"]["spec"]
-    volume = next(v for v in pod["volumes"] if v["name"] == "secrets")
-    return volume["projected"]["sources"]
-
-
-def policy(objects, name):
-    return find(objects, "NetworkPolicy", name)["spec"]
 
 
 def test_the_console_keeps_its_accounts_in_postgresql_as_service_console(rendered):

@@ -13,47 +13,20 @@ import pytest
 
 from certseal.checkpoints import NoteVerifier
 from deploy import k8s_check
+from tests.e2e.manifests import (
+    broken,
+    edit_file,
+    find,
+    pod,
+    policy,
+    render_overlays,
+    secret_sources,
+)
 
 
 @pytest.fixture(scope="module")
 def rendered():
-    return {
-        overlay.name: k8s_check.render(overlay)
-        for overlay in sorted(k8s_check.OVERLAYS.iterdir())
-    }
-
-
-def find(objects, kind, name):
-    return next(
-        o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name
-    )
-
-
-def broken(objects, change):
-    objects = copy.deepcopy(objects)
-    change(objects)
-    return k8s_check.check_overlay(objects)
-
-
-def pod(objects, kind, name):
-    return find(objects, kind, name)["spec"]["template"]["spec"]
-
-
-def secret_sources(objects, kind, name):
-    volume = next(
-        v for v in pod(objects, kind, name)["volumes"] if v["name"] == "secrets"
-    )
-    return volume["projected"]["sources"]
-
-
-def policy(objects, name):
-    return find(objects, "NetworkPolicy", name)["spec"]
-
-
-def edit_file(objects, name, old, new):
-    data = find(objects, "ConfigMap", "certseal-config")["data"]
-    assert old in data[name]
-    data[name] = data[name].replace(old, new)
+    return render_overlays()
 
 
 def test_both_overlays_pass(rendered):

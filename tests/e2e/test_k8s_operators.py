@@ -4,7 +4,6 @@ kubectl's kustomize) or the rendered objects, makes the check fail naming it."""
 
 from __future__ import annotations
 
-import copy
 import shutil
 from pathlib import Path
 
@@ -12,28 +11,14 @@ import pytest
 
 from deploy import k8s_check, k8s_schemas
 from deploy.k8s_versions import supported_versions
+from tests.e2e.manifests import broken, find, render_overlays
 
 K8S = k8s_check.K8S
 
 
 @pytest.fixture(scope="module")
 def rendered():
-    return {
-        overlay.name: k8s_check.render(overlay)
-        for overlay in sorted(k8s_check.OVERLAYS.iterdir())
-    }
-
-
-def find(objects, kind, name):
-    return next(
-        o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name
-    )
-
-
-def broken(objects, change):
-    objects = copy.deepcopy(objects)
-    change(objects)
-    return k8s_check.check_overlay(objects)
+    return render_overlays()
 
 
 def render_edited(tmp_path: Path, overlay: str, edits: dict[str, tuple[str, str]]):

@@ -11,34 +11,14 @@ import copy
 import pytest
 
 from deploy import k8s_check
+from tests.e2e.manifests import broken, edit_file, find, render_overlays, secret_sources
 
 TSA_PORT = 8318
 
 
 @pytest.fixture(scope="module")
 def rendered():
-    return {
-        overlay.name: k8s_check.render(overlay)
-        for overlay in sorted(k8s_check.OVERLAYS.iterdir())
-    }
-
-
-def find(objects, kind, name):
-    return next(
-        o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name
-    )
-
-
-def broken(objects, change):
-    objects = copy.deepcopy(objects)
-    change(objects)
-    return k8s_check.check_overlay(objects)
-
-
-def secret_sources(objects, kind, name):
-    spec = find(objects, kind, name)["spec"]["template"]["spec"]
-    volume = next(v for v in spec["volumes"] if v["name"] == "secrets")
-    return volume["projected"]["sources"]
+    return render_overlays()
 
 
 def tsa_secret(objects):
@@ -47,12 +27,6 @@ def tsa_secret(objects):
         for s in secret_sources(objects, "Deployment", "seal")
         if s.get("secret", {}).get("name") == "certseal-tsa"
     )
-
-
-def edit_file(objects, name, old, new):
-    data = find(objects, "ConfigMap", "certseal-config")["data"]
-    assert old in data[name]
-    data[name] = data[name].replace(old, new)
 
 
 def rules_on(policy, direction, port):

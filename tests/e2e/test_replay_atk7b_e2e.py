@@ -9,25 +9,24 @@ import time
 import grpc
 import pytest
 
-from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import verifier_pb2
-from tests.conftest import VerifierProcess, issue_request, verdict_everywhere
+from tests.conftest import (
+    VerifierProcess,
+    issue_request,
+    running,
+    verdict_everywhere,
+    verifier_process,
+)
 
 VALID = verifier_pb2.VERDICT_VALID
 
 
 @pytest.fixture(scope="module")
 async def victim(stack, config, issuer, tmp_path_factory):
-    home = tmp_path_factory.mktemp("atk7b")
-    config_file = home / "config.toml"
-    config.verifier.data_dir = str(home / "data")
-    config_file.write_text(dump_config(config))
-    verifier = VerifierProcess(stack, config_file, home, f"k-{secrets.token_hex(3)}")
-    await verifier.start()
-    await verifier.wait_serving()
-    yield verifier
-    await verifier.stop()
+    verifier = verifier_process(stack, config, tmp_path_factory.mktemp("atk7b"), "k")
+    async with running(verifier):
+        yield verifier
 
 
 async def answer(stub, request, within: float = 90.0):
@@ -107,10 +106,8 @@ async def other(stack, config, victim):
     verifier = VerifierProcess(
         stack, victim.config_file, victim.home, f"o-{secrets.token_hex(3)}"
     )
-    await verifier.start()
-    await verifier.wait_serving()
-    yield verifier
-    await verifier.stop()
+    async with running(verifier):
+        yield verifier
 
 
 async def test_two_groups_do_not_both_accept_a_code_while_the_broker_is_away(

@@ -5,7 +5,6 @@ order, each within a second of its verdict; another holder's app cannot read it.
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
 import time
 
@@ -13,10 +12,13 @@ import grpc
 import pytest
 
 from certseal import identifiers
-from certseal.config import dump_config
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2, verifier_pb2
-from tests.conftest import VerifierProcess, issue_request, verdict_everywhere
+from tests.conftest import (
+    holder_app_licence,
+    running,
+    verifier_process,
+)
 
 VALID = 1  # verifier_pb2 verdict VALID
 VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
@@ -25,21 +27,14 @@ VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
 @pytest.fixture(scope="module")
 async def groups(stack, config, issuer, tmp_path_factory):
     """Two verifier groups, each its own process with its own index."""
-    started = {}
-    for name in ("a", "b"):
-        home = tmp_path_factory.mktemp(f"usage-{name}")
-        cfg = copy.deepcopy(config)
-        cfg.verifier.data_dir = str(home / "data")
-        (home / "config.toml").write_text(dump_config(cfg))
-        started[name] = VerifierProcess(
-            stack, home / "config.toml", home, f"u{name}-{secrets.token_hex(3)}"
+    started = {
+        name: verifier_process(
+            stack, config, tmp_path_factory.mktemp(f"usage-{name}"), f"u{name}"
         )
-        await started[name].start()
-    for process in started.values():
-        await process.wait_serving()
-    yield started
-    for process in started.values():
-        await process.stop()
+        for name in ("a", "b")
+    }
+    async with running(*started.values()):
+        yield started
 
 
 async def visible(issuer, app, request, purpose: str) -> float:
@@ -57,26 +52,17 @@ async def visible(issuer, app, request, purpose: str) -> float:
 async def test_verifications_at_two_groups_are_in_the_record_in_order_within_a_second(
     dept, operator, connect, issuer, groups
 ):
-    a_number = identifiers.random_resident_id()
-    licence = (
-        await dept.clients.issuer.IssueLicence(
-            issue_request(dept, name="陈一", id_number=a_number)
-        )
-    ).licence
-    app_name = f"app:usage-{secrets.token_hex(3)}"
-    await operator.admin.GrantHolderApp(
-        pb.GrantHolderAppRequest(app=app_name, type_code=dept.type_code)
-    )
-    app = connect(app_name).issuer
-    holder = licence_pb2.Holder(id_type="111", id_number=a_number)
-    request = pb.ListLicenceUsageRequest(identifier=licence.identifier, holder=holder)
-    code = (
-        await dept.clients.issuer.GetLicenceCode(
-            pb.GetLicenceCodeRequest(identifier=licence.identifier)
-        )
-    ).text
     stubs = {name: p.stub for name, p in groups.items()}
-    await verdict_everywhere(stubs, code, VALID, within=60)
+    seen = await holder_app_licence(
+        dept, operator, connect, stubs, name="陈一", app="app:usage"
+    )
+    licence, a_number, app, request, code = (
+        seen.licence,
+        seen.number,
+        seen.app,
+        seen.listing,
+        seen.code,
+    )
 
     purposes = {name: f"办理业务-{name}-{secrets.token_hex(2)}" for name in stubs}
     for name in ("a", "b"):

@@ -1,7 +1,6 @@
 """Two verifier deployments (own consumer group, own RocksDB index) follow the issuer."""
 
 import asyncio
-import copy
 import secrets
 import time
 
@@ -19,8 +18,11 @@ from tests.conftest import (
     issue_request,
     make_department,
     run_certseal,
+    running,
     verdict_everywhere,
+    verifier_process,
 )
+from tests.e2e.test_atk8_claims_e2e import presentation_codes_accepted
 
 VALID = verifier_pb2.VERDICT_VALID
 
@@ -28,20 +30,16 @@ VALID = verifier_pb2.VERDICT_VALID
 @pytest.fixture(scope="module")
 async def deployments(stack, config, issuer, tmp_path_factory):
     home = tmp_path_factory.mktemp("verifiers")
-    config_file = home / "config.toml"
-    config.verifier.data_dir = str(home / "data")
-    config.verifier.bundle_refresh_s = 0  # a snapshot per export: tests see each change
-    config_file.write_text(dump_config(config))
-    groups = {}
-    for name in ("x", "y"):
-        group = f"{name}-{secrets.token_hex(3)}"
-        groups[group] = VerifierProcess(stack, config_file, home, group)
-        await groups[group].start()
-    for verifier in groups.values():
-        await verifier.wait_serving()
-    yield groups
-    for verifier in groups.values():
-        await verifier.stop()
+    # a snapshot per export: tests see each change
+    groups = {
+        process.group: process
+        for process in (
+            verifier_process(stack, config, home, name, bundle_refresh_s=0)
+            for name in ("x", "y")
+        )
+    }
+    async with running(*groups.values()):
+        yield groups
 
 
 @pytest.fixture
@@ -114,6 +112,9 @@ async def test_presentation_code_is_accepted_once(verifiers, dept, connect):
         )
     ).text
     stub = next(iter(verifiers.values()))
+    # SERVING does not wait for the replay guard: until it has read the usage topic a
+    # presentation code is UNAVAILABLE ("retry later"), as a counter would be told
+    await presentation_codes_accepted(dept, licence.identifier, {"a": stub})
     request = verifier_pb2.VerifyCodeRequest(code=shown, purpose="窗口办事")
     assert (await stub.VerifyCode(request)).result.verdict == VALID
     assert (
@@ -617,17 +618,9 @@ async def test_counters_and_their_field_rights(
 ):
     dept = await make_department(operator, connect, restricted=True)
     counter = "11440300VERIFIERS1"  # the identity VerifierProcess calls with
-    rights = copy.deepcopy(config)
-    rights.verifier.data_dir = str(tmp_path / "data")
-    rights.verifier.counters = [counter]
-    rights.verifier.field_rights = [
-        f"{dept.type_code}:{counter}:",
-        f"{dept.type_code}:*:grade",
-    ]
-    config_file = tmp_path / "rights.toml"
-    config_file.write_text(dump_config(rights))
-    verifier = VerifierProcess(
-        stack, config_file, tmp_path, f"r-{secrets.token_hex(3)}"
+    rules = [f"{dept.type_code}:{counter}:", f"{dept.type_code}:*:grade"]
+    verifier = verifier_process(
+        stack, config, tmp_path, "r", counters=[counter], field_rights=rules
     )
     await verifier.start()
     try:
@@ -662,11 +655,16 @@ async def test_counters_and_their_field_rights(
         await verifier.stop()
 
     # a malformed rule stops the verifier at start with a message naming it
-    rights.verifier.field_rights = ["nonsense"]
-    config_file.write_text(dump_config(rights))
-    bad = VerifierProcess(stack, config_file, tmp_path, "bad-rules")
+    bad = verifier_process(
+        stack,
+        config,
+        tmp_path,
+        "bad-rules",
+        counters=[counter],
+        field_rights=["nonsense"],
+    )
     await bad.start()
-    assert await bad.process.wait() != 0
+    assert await bad.exit_status() != 0
     assert "field_rights: rule 'nonsense'" in bad.log_tail()
 
 

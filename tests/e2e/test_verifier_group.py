@@ -2,7 +2,6 @@
 read straight from the licence topic (services.verifier.diskindex), and answers any
 verification; a killed worker resumes from its own stored offsets."""
 
-import copy
 import datetime as dt
 import secrets
 
@@ -16,7 +15,13 @@ from certseal.v1 import events_pb2, verifier_pb2
 from certseal.v1 import issuer_pb2 as pb
 from services.verifier.diskindex import FOLDER, OFFSET
 from services.verifier.storage import MEMBER_FILE, read_member_id
-from tests.conftest import VerifierProcess, issue_request, verdict_everywhere
+from tests.conftest import (
+    VerifierProcess,
+    issue_request,
+    running,
+    verdict_everywhere,
+    verifier_process,
+)
 
 VALID = verifier_pb2.VERDICT_VALID
 REVOKED = verifier_pb2.VERDICT_REVOKED
@@ -37,12 +42,8 @@ async def workers(stack, config, issuer, tmp_path_factory):
         worker = VerifierProcess(stack, config_file, logs, group, "--worker", name)
         worker.data = home / "data" / f"{group}@{name}"  # its own index folder
         found[name] = worker
-        await worker.start()
-    for worker in found.values():
-        await worker.wait_serving()
-    yield found
-    for worker in found.values():
-        await worker.stop()
+    async with running(*found.values()):
+        yield found
 
 
 def stubs(workers) -> dict:
@@ -198,10 +199,8 @@ async def test_a_group_kept_by_the_previous_version_rebuilds_its_licence_index(
     """The previous version kept the licence index as a Faust table; the new worker
     drops that table's files and rebuilds the index from the licence topic."""
     _licences, codes = await issued(dept, 3)
-    config.verifier.data_dir = str(tmp_path / "data")
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(dump_config(config))
-    group = f"old-{secrets.token_hex(3)}"
+    worker = verifier_process(stack, config, tmp_path, "old")
+    group = worker.group
     old = tmp_path / "data" / group / "v1" / "tables" / "licence-index-0.db"
     old.parent.mkdir(parents=True)
     # built from this broker (else the whole folder is dropped as another cluster's)
@@ -210,7 +209,6 @@ async def test_a_group_kept_by_the_previous_version_rebuilds_its_licence_index(
     legacy = Rdict(str(old))
     legacy[b"stale"] = b"old format"
     legacy.close()
-    worker = VerifierProcess(stack, config_file, tmp_path, group)
     await worker.start()
     try:
         await worker.wait_serving()
@@ -224,24 +222,19 @@ async def test_a_group_kept_by_the_previous_version_rebuilds_its_licence_index(
 
 
 async def test_a_bad_worker_name_is_refused(stack, config, tmp_path):
-    config_file = tmp_path / "config.toml"
-    config.verifier.data_dir = str(tmp_path / "data")
-    config_file.write_text(dump_config(config))
-    worker = VerifierProcess(stack, config_file, tmp_path, "g", "--worker", "../x")
+    worker = verifier_process(stack, config, tmp_path, "g", "--worker", "../x")
     await worker.start()
-    assert await worker.process.wait() != 0
-    assert "error: worker:" in worker.log_tail()
+    assert await worker.exit_status() != 0
+    assert "error: verifier.worker:" in worker.log_tail()
 
 
 async def test_a_fetch_wait_of_zero_is_refused_naming_it(stack, config, tmp_path):
     """A replay guard that never fetches would answer every presentation code
     UNAVAILABLE with no error: the worker refuses to start instead (exit 2)."""
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(tmp_path / "data")
-    cfg.verifier.usage_fetch_max_wait_ms = 0
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    worker = VerifierProcess(stack, config_file, tmp_path, "g")
+    worker = verifier_process(stack, config, tmp_path, "g", usage_fetch_max_wait_ms=0)
     await worker.start()
-    assert await worker.process.wait() == 2
-    assert "error: usage_fetch_max_wait_ms: must be between 1 and" in worker.log_tail()
+    assert await worker.exit_status() == 2
+    assert (
+        "error: verifier.usage_fetch_max_wait_ms: must be between 1 and"
+        in worker.log_tail()
+    )

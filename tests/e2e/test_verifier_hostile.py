@@ -7,11 +7,9 @@ rebuilt instead of crashing on every start."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import io
 import secrets
 import statistics
-import struct
 import time
 import urllib.parse
 import urllib.request
@@ -24,8 +22,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
+from bench import flood
 from certseal import cose
-from certseal.config import dump_config
 from certseal.events import LICENCE_USAGE
 from certseal.rpc import secure_channel
 from certseal.v1 import events_pb2, verifier_pb2, verifier_pb2_grpc
@@ -41,7 +39,9 @@ from tests.conftest import (
     issue_request,
     make_department,
     run_certseal,
+    running,
     verdict_everywhere,
+    verifier_process,
 )
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -63,22 +63,20 @@ def allowed() -> str:
 
 @pytest.fixture(scope="module")
 async def verifier(stack, config, issuer, victim, allowed, tmp_path_factory):
-    home = tmp_path_factory.mktemp("hostile-verifier")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    cfg.verifier.bundle_refresh_s = 0
-    cfg.verifier.counters = [COUNTER, allowed]
-    cfg.verifier.field_rights = [
-        f"{victim.type_code}:{COUNTER}:",  # no restricted field of the type
-        f"{victim.type_code}:{allowed}:grade",
-    ]
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    process = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
-    await process.start()
-    await process.wait_serving()
-    yield process
-    await process.stop()
+    process = verifier_process(
+        stack,
+        config,
+        tmp_path_factory.mktemp("hostile-verifier"),
+        "h",
+        bundle_refresh_s=0,
+        counters=[COUNTER, allowed],
+        field_rights=[
+            f"{victim.type_code}:{COUNTER}:",  # no restricted field of the type
+            f"{victim.type_code}:{allowed}:grade",
+        ],
+    )
+    async with running(process):
+        yield process
 
 
 def channel_as(stack, verifier, identity: str) -> grpc.aio.Channel:
@@ -101,43 +99,6 @@ async def valid_code(victim, verifier) -> tuple[pb.Licence, str, bytes]:
 
 
 # -- hostile inputs ----------------------------------------------------------------
-
-
-def cbor_bomb_code(depth: int = 60) -> str:
-    """The issue's 190-character LC1 code: a map keyed by an array nested ``depth``
-    levels, each level a shareable value and a reference back (tags 28/29)."""
-    claims = b"\x80"
-    for level in range(depth):
-        claims = b"\x82\xd8\x1c" + claims + b"\xd8\x1d" + cbor2.dumps(depth - 1 - level)
-    payload = b"\xa1" + claims + b"\x01"
-    protected = cose.encode_protected({cose.HEADER_ALG: -7, cose.HEADER_KID: b"k" * 8})
-    message = cose.encode_sign1(protected, payload, b"\0" * 64)
-    return "LC1:" + base45.b45encode(zlib.compress(message, 9)).decode()
-
-
-def junk_after_signed(code: str) -> str:
-    """A real code with bytes appended after the zlib stream inside the Base45."""
-    raw = base45.b45decode(code[4:])
-    return "LC1:" + base45.b45encode(raw + b"junk").decode()
-
-
-def huge_png(side: int = 13_000) -> bytes:
-    """A small PNG that claims ``side`` × ``side`` transparent pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    squash = zlib.compressobj(9)
-    row = b"\0" * (1 + side * 2)  # filter byte + grey/alpha pairs
-    idat = b"".join(squash.compress(row) for _ in range(side)) + squash.flush()
-    header = struct.pack(">IIBBBBB", side, side, 8, 4, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", idat)
-        + chunk(b"IEND", b"")
-    )
 
 
 def forged(code: str) -> str:
@@ -193,8 +154,8 @@ async def test_serving_and_prompt_while_hostile_codes_and_images_arrive(
     await timed_scans(5)  # warm up
     unloaded = statistics.median(await timed_scans(30))
 
-    bomb, junk = cbor_bomb_code(), junk_after_signed(code)
-    pixel_bomb, full_image = huge_png(), blank_png()
+    bomb, junk = flood.cbor_bomb_code(), flood.junk_after_signed(code)
+    pixel_bomb, full_image = flood.pixel_bomb(), blank_png()
     assert len(bomb) < 300 and len(pixel_bomb) < 1_000_000
     outcomes: dict[grpc.StatusCode, int] = {}
     stop = asyncio.Event()
@@ -571,12 +532,22 @@ def corrupt(verifier: VerifierProcess, what: str) -> None:
                 with manifest.open("r+b") as out:
                     out.write(b"\xff" * 64)
         else:
+            filler = b"certseal-test-filler"
             db = Rdict(str(path), Options(raw_mode=True))  # make sure of an .sst
             # the first key, a block of its own (random: it does not compress)
-            db[b"certseal-test-filler"] = secrets.token_bytes(4096)
+            db[filler] = secrets.token_bytes(4096)
             db.flush()
+            # the table file holding the filler alone (opening made another of the
+            # worker's writes: its first block holds the keys the worker's open
+            # reads, and few licences fit in it in a fresh session)
+            filler_files = [
+                path / live["name"].lstrip("/")
+                for live in db.live_files()
+                if live["start_key"] == live["end_key"] == filler
+            ]
             db.close()
-            for sst in path.glob("*.sst"):
+            assert filler_files, "no table file of the filler alone"
+            for sst in filler_files if what == "block" else path.glob("*.sst"):
                 data = bytearray(sst.read_bytes())
                 if what == "block":
                     # one data block only: the file's footer, index and filter stay
@@ -594,22 +565,16 @@ def corrupt(verifier: VerifierProcess, what: str) -> None:
 async def test_a_damaged_index_is_rebuilt_not_a_crash_loop(
     stack, config, victim, tmp_path, what
 ):
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(tmp_path / "data")
-    cfg.verifier.counters = []
-    cfg.verifier.field_rights = []
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(dump_config(cfg))
     metrics_port = free_port()
-    process = VerifierProcess(
+    process = verifier_process(
         stack,
-        config_file,
+        config,
         tmp_path,
-        f"d-{what.lower()}-{secrets.token_hex(3)}",
-        "--metrics-listen",
-        f"127.0.0.1:{metrics_port}",
-        "--log-level",
-        "info",
+        f"d-{what.lower()}",
+        *("--metrics-listen", f"127.0.0.1:{metrics_port}"),
+        *("--log-level", "info"),
+        counters=[],
+        field_rights=[],
     )
     await process.start()
     try:
@@ -628,12 +593,7 @@ async def test_a_damaged_index_is_rebuilt_not_a_crash_loop(
             # the worker stops and rebuilds: wait for that before asking for a verdict
             opened = damaged_tables(data_dir, opened_only=frozenset({INDEX_FOLDER}))
             assert opened == []
-            deadline = time.monotonic() + 60
-            while "rebuilding from the topics" not in log_file.read_text(
-                "utf-8", "replace"
-            ):
-                assert time.monotonic() < deadline, process.log_tail()
-                await asyncio.sleep(0.1)  # a log line, nothing to await
+            await process.wait_for_log("rebuilding from the topics", within=60)
         await process.wait_serving()
         await verdict_everywhere({"d": process.stub}, code, VALID, within=60)
         log = log_file.read_text(errors="replace")

@@ -9,23 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import secrets
 
 from certseal import logs
-from certseal.config import dump_config
-from tests.conftest import VerifierProcess
+from tests.conftest import verifier_process
 
 
 async def test_start_up_and_faust_lines_are_json(stack, config, tmp_path):
-    config.verifier.data_dir = str(tmp_path / "data")
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(dump_config(config))
-    group = f"logs-{secrets.token_hex(3)}"
+    worker = verifier_process(stack, config, tmp_path, "logs", "--log-level", "info")
+    group = worker.group
     elsewhere = tmp_path / "data" / group
     elsewhere.mkdir(parents=True)
     (elsewhere / "kafka-cluster-id").write_text("another-cluster")
     (elsewhere / "left-over").write_text("an index of that cluster")
-    worker = VerifierProcess(stack, config_file, tmp_path, group, "--log-level", "info")
     await worker.start()
     try:
         await worker.wait_serving()

@@ -314,6 +314,7 @@ async def test_a_partitioned_worker_exports_no_partial_offline_bundle(group):
 
 
 def test_worker_ordinals_and_peer_addresses():
+    from certseal.errors import CertsealError
     from services.verifier.config import VerifierConfig, peer_addresses, worker_ordinal
 
     one = VerifierConfig(worker="anything")
@@ -331,5 +332,5 @@ def test_worker_ordinals_and_peer_addresses():
         (VerifierConfig(worker="w-1", group_size=2, peers=["a"]), "peers"),
         (VerifierConfig(worker="w-1", group_size=0), "group_size"),
     ):
-        with pytest.raises(ValueError, match=f"^{field}:"):
+        with pytest.raises(CertsealError, match=f"^verifier.{field}:"):
             worker_ordinal(wrong)

@@ -95,7 +95,7 @@ async def test_a_headerless_licence_used_record_from_an_older_verifier_gets_the_
     from services.feed.events import event_meta, record_headers
     from services.verifier.domain import Verdict, parse_code
     from services.verifier.events import kafka_headers, licence_used
-    from tests.verifier.test_domain import licence_code, signer
+    from tests.verifier.domain_samples import licence_code, signer
 
     code = parse_code(await licence_code(signer()))
     record = licence_used(

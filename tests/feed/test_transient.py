@@ -4,19 +4,15 @@ safe, and the retries complete each request exactly once (one audited write each
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
-import grpc
 import pytest
 
 from certseal.rpc import secure_channel
 from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
 from services.feed.app import FeedApp
-from tests.issuer.test_transient import RETRYABLE, _terminate_sessions
-
-KEY = "idempotency-key"
+from tests.transient import complete_through_terminated_sessions
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +38,7 @@ async def test_terminated_sessions_fail_retryably_and_a_retry_completes_once(
     calls = [
         (
             f"f-{i}-{secrets.token_hex(4)}",
+            admin.SetEntitlement,
             pb.SetEntitlementRequest(
                 entitlement=pb.Entitlement(
                     integrator=f"{prefix}-{i}",
@@ -52,44 +49,10 @@ async def test_terminated_sessions_fail_retryably_and_a_retry_completes_once(
         )
         for i in range(40)
     ]
-    failed: dict[str, grpc.aio.AioRpcError] = {}
-    answered: dict[str, object] = {}
-
-    async def send(key, request):
-        try:
-            answered[key] = await admin.SetEntitlement(request, metadata=((KEY, key),))
-        except grpc.aio.AioRpcError as exc:
-            failed[key] = exc
-
-    stop = asyncio.Event()
-    killer = asyncio.create_task(
-        _terminate_sessions(feed_app.config.database.dsn(), stop)
-    )
     try:
-        for start in range(0, len(calls), 8):
-            await asyncio.gather(*(send(*c) for c in calls[start : start + 8]))
-    finally:
-        stop.set()
-        assert await killer > 0
-    try:
-        assert failed, "no request failed while sessions were terminated"
-        for key, exc in failed.items():
-            assert exc.code() in RETRYABLE, (key, exc.code(), exc.details())
-            assert "safe to retry with the same idempotency key" in (
-                exc.details() or ""
-            )
-        for key, request in calls:
-            for _ in range(20):
-                try:
-                    reply = await admin.SetEntitlement(request, metadata=((KEY, key),))
-                    break
-                except grpc.aio.AioRpcError as exc:
-                    assert exc.code() in RETRYABLE, exc.details()
-                    await asyncio.sleep(0.05)  # the pool reconnecting
-            else:
-                raise AssertionError(f"{key} never completed")
-            if key in answered:
-                assert reply == answered[key]
+        await complete_through_terminated_sessions(
+            feed_app.config.database.dsn(), calls, batch=8
+        )
     finally:
         await channel.close()
     writes = await feed_app.pool.fetchval(

@@ -29,6 +29,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from certseal.devstack import free_port
 from certseal.errors import CertsealError, ErrorKind
 from certseal.rpc import secure_channel
+from certseal.text import with_article
 from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
 from services.feed.app import FeedApp
@@ -193,7 +194,7 @@ async def test_the_policy_refuses_each_address_class(address, kind):
         with pytest.raises(CertsealError) as err:
             await policy.check_url(url)
         assert (err.value.kind, err.value.field) == (ErrorKind.INVALID_ARGUMENT, "url")
-        assert f"a {kind} address" in err.value.message, err.value.message
+        assert f"{with_article(kind)} address" in err.value.message, err.value.message
         assert "webhook_allowed_hosts" in err.value.message
 
 
@@ -470,7 +471,9 @@ async def test_register_webhook_refuses_each_address_class(admin, dns, address, 
             await admin.RegisterWebhook(_register(url))
         assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert err.value.details().startswith("url: ")
-        assert f"a {kind} address" in err.value.details(), err.value.details()
+        assert f"{with_article(kind)} address" in err.value.details(), (
+            err.value.details()
+        )
 
 
 async def test_register_webhook_refuses_bad_urls(admin):

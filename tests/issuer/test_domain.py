@@ -58,11 +58,11 @@ def test_mask_name(name, masked):
     ("values", "field", "message"),
     [
         ({"class": "C1", "colour": "red"}, "fields.colour", "is not a field"),
-        ({"class": 1}, "fields.class", "must be a string, got a integer"),
+        ({"class": 1}, "fields.class", "must be a string, got an integer"),
         (
             {"class": "C1", "points": True},
             "fields.points",
-            "must be a integer, got a boolean",
+            "must be an integer, got a boolean",
         ),
         ({"class": "C1", "ok": 1}, "fields.ok", "must be a boolean"),
         ({"class": "C1", "since": "2020-01-01"}, "fields.since", "must be a date"),

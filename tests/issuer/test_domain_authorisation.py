@@ -14,10 +14,12 @@ from services.issuer.authorisation import (
     annotation_text,
     code_digest,
     expiry_problem,
+    licence_refusal,
     new_code,
     normalise_code,
     redemption_refusal,
 )
+from services.issuer.domain import LicenceRecord, Operation, Status
 
 NOW = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
 EXPIRY = NOW + dt.timedelta(days=7)
@@ -139,3 +141,50 @@ def test_the_overlay_names_department_purpose_and_date_in_china_time():
     )
     early = dt.datetime(2026, 12, 1, 15, 59, tzinfo=dt.UTC)
     assert annotation_text("某局", "租房", early).endswith("2026年12月1日前有效")
+
+
+FROM, UNTIL = NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=30)
+LICENCE = LicenceRecord(
+    identifier=AUTH.identifier, lineage=AUTH.lineage, version=1, type_code="X",
+    issuer_code="Y", holder_ref="ab" * 32, holder_display_name="张*", fields={},
+    valid_from=FROM, valid_until=UNTIL, status=Status.VALID, status_reason="",
+    last_operation=Operation.ISSUE, issued_at=NOW, updated_at=NOW, replaces=None,
+    superseded_by=None, kid="0" * 16, lineage_version=1,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("now", "why"),
+    [
+        (FROM - TICK, "licence_not_yet_valid"),
+        (FROM, None),
+        (FROM + TICK, None),
+        (UNTIL - TICK, None),
+        (UNTIL, "licence_no_longer_valid"),
+        (UNTIL + TICK, "licence_no_longer_valid"),
+    ],
+)
+def test_a_licence_is_used_only_within_its_validity(now, why):
+    """授权用证 of a version that is not yet valid was redeemed (nu16 #9): a use is a
+    use within ``[valid_from, valid_until)``, as the verifier's NOT_YET_VALID and
+    EXPIRED verdicts say."""
+    refused = licence_refusal(LICENCE, now)
+    assert (refused[0] if refused else None) == why
+    if why == "licence_not_yet_valid":
+        assert refused and refused[1] == (
+            f"licence {AUTH.identifier} is not yet valid: it is valid from "
+            f"{FROM.isoformat()}"
+        )
+    elif refused:
+        assert f"is no longer valid (valid until {UNTIL.isoformat()})" in refused[1]
+
+
+@pytest.mark.parametrize("status", [s for s in Status if s is not Status.VALID])
+def test_a_licence_not_valid_is_not_used_whatever_its_window(status):
+    for now in (FROM - TICK, FROM, UNTIL):
+        refused = licence_refusal(dataclasses.replace(LICENCE, status=status), now)
+        assert refused == (
+            "licence_no_longer_valid",
+            f"licence {AUTH.identifier} is no longer valid "
+            f"(status {status.name.lower()})",
+        )

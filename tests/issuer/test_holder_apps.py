@@ -1,22 +1,17 @@
 """Holder apps (app:<name>) read licences holder-bound, only of the licence types the
 operator granted them, and every read leaves an audit row (issue 13, kind 2)."""
 
-import copy
 import dataclasses
 import secrets
-import shutil
 
-import asyncpg
 import grpc
 import pytest
 
 from certseal import identifiers
-from certseal.storage.pool import create_pool, migrate_service
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
-from services.issuer.app import IssuerApp
-from services.issuer.storage import MIGRATIONS
 from tests.conftest import issue_request, make_department
+from tests.issuer.upgrades import applied_by_an_issuer, previous_main_database
 
 
 async def rpc_error(call) -> grpc.aio.AioRpcError:
@@ -355,36 +350,14 @@ async def test_the_grants_table_comes_with_an_in_place_upgrade(config, tmp_path)
     """A database made by the previous version (issuer migrations up to 0001) upgrades
     in place: its licences stay, and holder apps have no grant until the operator
     gives one."""
-    name = f"holder_apps_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(config.database.dsn())
+    cfg, pool = await previous_main_database(config, tmp_path, last=1)
     try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
-    previous = tmp_path / "previous"
-    previous.mkdir()
-    shutil.copy(MIGRATIONS / "0001_issuer.sql", previous)
-    pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
-    try:
-        await migrate_service(pool, "issuer", previous)
         assert await pool.fetchval("select to_regclass('holder_app_grants')") is None
         await pool.execute(
             "insert into departments values ('91350100M000100Y43', 'x', '{issuer}', "
             "now())"
         )
-        app = IssuerApp(cfg, serve=False, background=False)
-        await app.start()
-        await app.stop()
-        applied = {
-            r["name"]
-            for r in await pool.fetch(
-                "select name from schema_migrations where component = 'issuer'"
-            )
-        }
+        applied = await applied_by_an_issuer(cfg, pool, "issuer")
         assert {"0001_issuer.sql", "0002_holder_app_grants.sql"} <= applied
         assert await pool.fetchval("select count(*) from holder_app_grants") == 0
         assert await pool.fetchval(

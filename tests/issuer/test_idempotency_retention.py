@@ -3,19 +3,16 @@ by the previous main (no ``idempotent_requests`` table) upgrades in place (issue
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import secrets
 import shutil
 
-import asyncpg
-
 from certseal.storage.idempotency import IdempotencyStore
 from certseal.storage.pool import KERNEL_MIGRATIONS, connect, create_pool, migrate
 from certseal.v1 import issuer_pb2 as pb
-from services.issuer.app import IssuerApp
 from services.issuer.storage import MIGRATIONS
-from tests.conftest import issue_request
+from tests.conftest import issue_request, own_database
+from tests.issuer.upgrades import applied_by_an_issuer
 
 KEY = "idempotency-key"
 
@@ -67,16 +64,7 @@ async def test_a_database_of_the_previous_main_upgrades_in_place(
     """Kernel migrations up to 0002 and the issuer's of the previous main; then this
     version starts on it: ``idempotent_requests`` appears, the earlier per-item
     ``idempotency_keys`` rows stay and still answer their keys."""
-    name = f"idem_upgrade_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(config.database.dsn())
-    try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
+    cfg = await own_database(config, tmp_path, "idem_upgrade")
     kernel = tmp_path / "kernel"
     kernel.mkdir()
     for path in KERNEL_MIGRATIONS.glob("000[12]_*.sql"):
@@ -89,15 +77,7 @@ async def test_a_database_of_the_previous_main_upgrades_in_place(
             "insert into idempotency_keys values ('91350100M000100Y43', 'k-1', "
             "'\\x00', '1.2.156.3005.2.x', now())"
         )
-        app = IssuerApp(cfg, serve=False, background=False)
-        await app.start()
-        await app.stop()
-        applied = {
-            r["name"]
-            for r in await pool.fetch(
-                "select name from schema_migrations where component = 'kernel'"
-            )
-        }
+        applied = await applied_by_an_issuer(cfg, pool, "kernel")
         assert "0003_idempotent_requests.sql" in applied
         assert await pool.fetchval("select count(*) from idempotent_requests") == 0
         assert await pool.fetchval("select count(*) from idempotency_keys") == 1

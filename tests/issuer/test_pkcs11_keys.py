@@ -8,7 +8,6 @@ import asyncio
 import copy
 import logging
 import os
-import secrets
 import sys
 import threading
 
@@ -22,17 +21,18 @@ from certseal.crypto import Suite, is_token_reference, token_reference, verify
 from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, token_from_config
 from certseal.rpc import secure_channel
-from certseal.storage.pool import connect
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2
 from services.issuer.app import IssuerApp
 from tests.conftest import (
     Clients,
-    VerifierProcess,
     issue_request,
     make_department,
+    own_database,
     run_certseal,
+    running,
     verdict_everywhere,
+    verifier_process,
 )
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -73,15 +73,9 @@ def token_connect(stack, token_issuer):
 @pytest.fixture(scope="module")
 async def verifier(stack, config, issuer, tmp_path_factory):
     home = tmp_path_factory.mktemp("pkcs11-verifier")
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(home / "data")
-    config_file = home / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    process = VerifierProcess(stack, config_file, home, f"h-{secrets.token_hex(3)}")
-    await process.start()
-    await process.wait_serving()
-    yield process
-    await process.stop()
+    process = verifier_process(stack, config, home, "h")
+    async with running(process):
+        yield process
 
 
 async def code_of(dept, licence) -> str:
@@ -367,16 +361,7 @@ async def test_the_presentation_key_is_made_in_the_token_and_kek_rewrap_leaves_i
 ):
     """A platform whose issuer starts with [pkcs11] gets its presentation key in the
     token; rotating the KEK re-wraps nothing of it, and it still signs after."""
-    name = f"pkcs11_{secrets.token_hex(4)}"
-    admin = await connect(config.database.dsn())
-    try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
+    cfg = await own_database(config, tmp_path, "pkcs11")
     cfg.pkcs11 = softhsm.config(sessions=1)
     cfg.platform.presentation_suite = "es256"
     app = IssuerApp(cfg, serve=False, background=False)

@@ -409,7 +409,7 @@ def _bad_requests(dept):
             "field of wrong type",
             dept.clients.issuer.IssueLicence(wrong_type),
             "fields.points",
-            "must be a integer",
+            "must be an integer",
         ),
         (
             "bad date",

@@ -8,7 +8,6 @@ each with its key completes it exactly once.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
 import aiokafka.errors
@@ -20,16 +19,12 @@ from certseal.errors import ErrorKind
 from certseal.retries import transient_error
 from certseal.v1 import issuer_pb2 as pb
 from tests.conftest import issue_request
-
-KEY = "idempotency-key"
+from tests.transient import Call, complete_through_terminated_sessions
 
 
 def _downstream(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
     """What a call to another service raises."""
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "x")
-
-
-RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED}
 
 
 @pytest.mark.parametrize(
@@ -93,23 +88,6 @@ def test_bugs_stay_internal(exc):
     assert transient_error(exc) is None
 
 
-async def _terminate_sessions(dsn: str, stop: asyncio.Event) -> int:
-    """Terminate every other client session of the database until ``stop``."""
-    killed = 0
-    killer = await asyncpg.connect(dsn)
-    try:
-        while not stop.is_set():
-            killed += await killer.fetchval(
-                """select count(pg_terminate_backend(pid)) from pg_stat_activity
-                   where datname = current_database() and pid <> pg_backend_pid()
-                     and backend_type = 'client backend'"""
-            )
-            await asyncio.sleep(0.01)  # a session killed every 10 ms: the fault's rate
-    finally:
-        await killer.close()
-    return killed
-
-
 async def test_terminated_sessions_fail_retryably_and_a_retry_completes_once(
     issuer, dept
 ):
@@ -118,7 +96,7 @@ async def test_terminated_sessions_fail_retryably_and_a_retry_completes_once(
         (await stub.IssueLicence(issue_request(dept))).licence.lineage
         for _ in range(10)
     ]
-    calls: list[tuple[str, object, object]] = []  # (key, method, request)
+    calls: list[Call] = []
     for i in range(40):
         calls.append(
             (
@@ -139,45 +117,9 @@ async def test_terminated_sessions_fail_retryably_and_a_retry_completes_once(
         "select count(*) from licences where issuer_code = $1", dept.code
     )
 
-    failed: dict[str, grpc.aio.AioRpcError] = {}
-    answered: dict[str, object] = {}
-
-    async def send(key, method, request):
-        try:
-            answered[key] = await method(request, metadata=((KEY, key),))
-        except grpc.aio.AioRpcError as exc:
-            failed[key] = exc
-
-    stop = asyncio.Event()
-    killer = asyncio.create_task(
-        _terminate_sessions(issuer.config.database.dsn(), stop)
+    await complete_through_terminated_sessions(
+        issuer.config.database.dsn(), calls, batch=10
     )
-    try:
-        for start in range(0, len(calls), 10):
-            await asyncio.gather(*(send(*c) for c in calls[start : start + 10]))
-    finally:
-        stop.set()
-        killed = await killer
-    assert killed > 0
-    assert failed, "no request failed while sessions were terminated"
-    for key, exc in failed.items():
-        assert exc.code() in RETRYABLE, (key, exc.code(), exc.details())
-        assert "safe to retry with the same idempotency key" in (exc.details() or "")
-
-    # A retry with the same key completes each failed request; a retry of an
-    # answered one repeats its answer.
-    for key, method, request in calls:
-        for _ in range(20):
-            try:
-                reply = await method(request, metadata=((KEY, key),))
-                break
-            except grpc.aio.AioRpcError as exc:  # the pool reconnecting
-                assert exc.code() in RETRYABLE, exc.details()
-                await asyncio.sleep(0.05)
-        else:
-            raise AssertionError(f"{key} never completed")
-        if key in answered:
-            assert reply == answered[key]
 
     after = await issuer.pool.fetchval(
         "select count(*) from licences where issuer_code = $1", dept.code

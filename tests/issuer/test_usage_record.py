@@ -7,10 +7,8 @@ in place (issue 16)."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 import secrets
-import shutil
 import uuid
 
 import asyncpg
@@ -19,15 +17,14 @@ import pytest
 
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, OutboxRecord, cloudevent
 from certseal.storage.outbox import write_outbox
-from certseal.storage.pool import create_pool, migrate_service
 from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2, licence_pb2
 from certseal.v1 import issuer_pb2 as pb
 from services.issuer.app import IssuerApp
-from services.issuer.storage import MIGRATIONS
 from services.issuer.usage import UsageEntry, UsageKind
 from services.issuer.usage_consumer import UsageConsumer
 from tests.issuer.test_holder_apps import absent_identifier, make_world, rpc_error
+from tests.issuer.upgrades import applied_by_an_issuer, previous_main_database
 
 VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
 VIEWED = pb.LICENCE_USAGE_KIND_VIEWED
@@ -534,29 +531,6 @@ async def test_retention_prunes_with_an_injected_clock(issuer, world):
     assert left == {"kept", "edge"}
 
 
-async def previous_main_database(config, tmp_path, last: int):
-    """A new database migrated as a previous main left it (issuer migrations up to
-    ``last``), the configuration that points at it, and a pool on it."""
-    name = f"usage_upgrade_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(config.database.dsn())
-    try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
-    previous = tmp_path / "previous"
-    previous.mkdir()
-    for migration in sorted(MIGRATIONS.glob("*.sql")):
-        if int(migration.name[:4]) <= last:
-            shutil.copy(migration, previous)
-    pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
-    await migrate_service(pool, "issuer", previous)
-    return cfg, pool
-
-
 async def test_the_usage_record_comes_with_an_in_place_upgrade(config, tmp_path):
     """A database made by the previous main (issuer migrations up to 0005) upgrades in
     place: its licences stay and the record starts empty."""
@@ -566,15 +540,7 @@ async def test_the_usage_record_comes_with_an_in_place_upgrade(config, tmp_path)
         await pool.execute(
             "insert into lineages values ('1.2.156.3005.2.X.Y.Z', 'id', 1, 'c')"
         )
-        app = IssuerApp(cfg, serve=False, background=False)
-        await app.start()
-        await app.stop()
-        applied = {
-            r["name"]
-            for r in await pool.fetch(
-                "select name from schema_migrations where component = 'issuer'"
-            )
-        }
+        applied = await applied_by_an_issuer(cfg, pool, "issuer")
         assert "0007_usage_record.sql" in applied
         assert await pool.fetchval("select count(*) from licence_usage") == 0
         assert await pool.fetchval("select count(*) from lineages") == 1

@@ -10,27 +10,18 @@ import pytest
 from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError
 from certseal.secretfiles import KEK, read_secret_file
-from certseal.storage.pool import connect, create_pool, migrate_service
+from certseal.storage.pool import create_pool, migrate_service
 from services.feed.app import FeedApp
 from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
+from tests import conftest
 from tests.conftest import run_certseal
 
 
 @pytest.fixture
 async def own_database(config, tmp_path):
     """A database of its own (re-wrapping the session's would break its issuer)."""
-    name = f"kek_{secrets.token_hex(4)}"
-    admin = await connect(config.database.dsn())
-    try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
-    return cfg
+    return await conftest.own_database(config, tmp_path, "kek")
 
 
 async def test_every_wrapped_key_moves_to_the_new_kek(own_database, tmp_path):

@@ -27,7 +27,7 @@ import grpc
 import pytest
 
 from certseal.v1 import seal_pb2 as pb
-from services.seal import ofd
+from services.seal import ofd, ofd_package
 from services.seal.ofd_package import read_package
 from tests.conftest import seal_owner
 from tests.seal.ofd_samples import make_ofd, page_xml, unzip, zip_files
@@ -214,13 +214,13 @@ def test_signatures_xml_is_parsed_once_however_many_references_name_it(monkeypat
     entries, _ = ofd.signature_entries(document)
     signature = ofd.read_signature_file(package, entries[0].path)
     parsed: list[str] = []
-    real = ofd.parse_xml
+    real = ofd_package.parse_xml
 
-    def counting(data, name, field="ofd"):
+    def counting(data, name, field="ofd", **kw):
         parsed.append(name)
-        return real(data, name, field)
+        return real(data, name, field, **kw)
 
-    monkeypatch.setattr(ofd, "parse_xml", counting)
+    monkeypatch.setattr(ofd_package, "parse_xml", counting)
     results = ofd.check_references(document, signature, entries[0])
     listed = [r for r in results if r.file == "Doc_0/Signs/Signatures.xml"]
     assert len(listed) == 200

@@ -311,24 +311,51 @@ async def test_more_changes_of_the_kind_after_the_seal_are_modified(
         assert first.verdict == "MODIFIED"
 
 
-async def test_a_later_visible_signature_leaves_the_seal_valid(seal_stub, operator):
+async def test_a_later_visible_signature_leaves_the_seal_valid_only_if_valid_here(
+    seal_stub, operator
+):
     """Signing after a seal (ISO 32000-1 12.8.2.2: DocMDP P=2 permits it) is no
-    change of the sealed document, even a stranger's visible signature: it is listed
-    with its own verdict."""
+    change of the sealed document when the later signature is a seal VALID here: it
+    is listed with its own verdict. A stranger's visible signature (self-signed, not
+    VALID here) paints what nobody here answers for: the seal is MODIFIED (atk16 F5;
+    before, it stayed VALID)."""
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     seal_id, pdf = await _sealed_form(stub)
+    second = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(seal_type="official", name="另一公司", suite="es256")
+        )
+    ).seal
+    twice = (
+        await stub.SealPdf(
+            pb.SealPdfRequest(seal_id=second.seal_id, pdf=pdf, x_mm=120, y_mm=40)
+        )
+    ).pdf
+    first, later = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=twice))).seals
+    assert (first.seal_id, first.verdict, first.modified) == (seal_id, "VALID", False)
+    # said in a seal officer's words (nu15: "changes after it: FORM_FILLING" read like
+    # a refilled field)
+    assert "added after it: later signatures only" in first.detail, first.detail
+    assert (later.seal_id, later.verdict) == (second.seal_id, "VALID")
+
     found = (
         await stub.VerifyPdf(
             pb.VerifyPdfRequest(pdf=await signed_visibly_by_stranger(pdf))
         )
     ).seals
     first, stranger = found
-    assert (first.seal_id, first.verdict, first.modified) == (seal_id, "VALID", False)
-    # said in a seal officer's words (nu15: "changes after it: FORM_FILLING" read like
-    # a refilled field)
-    assert "added after it: later signatures only" in first.detail, first.detail
-    assert stranger.field_name == "Stranger" and stranger.verdict != "VALID"
+    assert (first.seal_id, first.verdict, first.modified) == (
+        seal_id,
+        "MODIFIED",
+        True,
+    )
+    assert first.intact  # the sealed revision itself holds
+    assert (
+        "added after it: a visible signature not valid here (field 'Stranger': "
+        "UNTRUSTED_SEAL)" in first.detail
+    ), first.detail
+    assert stranger.field_name == "Stranger" and stranger.verdict == "UNTRUSTED_SEAL"
 
 
 def cms_with_nested_long_tag(continuation_bytes: int) -> bytes:

@@ -49,7 +49,10 @@ async def test_a_later_signature_in_ber_leaves_the_seal_verifiable(seal_stub, op
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     seal_id, sealed = await sealed_pdf(stub)
-    pdf = _last_signature_in_ber(await signed_visibly_by_stranger(sealed))
+    # invisible: a stranger's visible signature would make the seal MODIFIED (atk16
+    # F5, tests/seal/test_atk16_pdf.py); here only its BER is in question
+    stranger = await signed_visibly_by_stranger(sealed, box=(0, 0, 0, 0))
+    pdf = _last_signature_in_ber(stranger)
     assert b"/Contents <308006" in pdf  # the later signature's CMS, in BER
     found = (await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf))).seals
     ours, theirs = found

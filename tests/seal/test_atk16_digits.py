@@ -16,7 +16,7 @@ import pytest
 from certseal.errors import CertsealError
 from certseal.listen import split_listen
 from certseal.v1 import issuer_pb2
-from services.issuer.licence_cli import _set_fields
+from services.issuer.licence_cli import field_items, set_fields
 from services.verifier.cli import verifier_target
 
 
@@ -34,9 +34,11 @@ def test_a_listen_port_of_unicode_digits_is_told_as_not_host_port(port):
         split_listen(f"127.0.0.1:{port}")
 
 
-def _fields(*items: str) -> dict[str, object]:
+def _fields(declared: dict[str, int], *items: str) -> dict[str, object]:
+    """The request fields ``items`` make when the licence type declares ``declared``
+    (name -> FieldSpec.type: 1 string, 2 integer)."""
     request = issuer_pb2.IssueLicenceRequest()
-    _set_fields(request.fields, list(items))
+    set_fields(request.fields, field_items(list(items)), declared, "T01")
     return {
         name: getattr(value, value.WhichOneof("value") or "string_value")
         for name, value in request.fields.items()
@@ -44,17 +46,20 @@ def _fields(*items: str) -> dict[str, object]:
 
 
 def test_licence_fields_read_ascii_integers_and_keep_other_digits_as_text():
-    assert _fields("a=²", "b=-①", "c=42", "d=-7", "e=--5") == {
-        "a": "²",
-        "b": "-①",
-        "c": 42,
-        "d": -7,
-        "e": "--5",
-    }
+    texts = dict.fromkeys("ab", 1)
+    assert _fields(texts, "a=²", "b=-①") == {"a": "²", "b": "-①"}
+    assert _fields({"c": 2, "d": 2}, "c=42", "d=-7") == {"c": 42, "d": -7}
+
+
+@pytest.mark.parametrize("value", ["²", "-①", "--5", "٣"])
+def test_an_integer_field_of_unicode_digits_is_invalid_argument(value):
+    with pytest.raises(CertsealError) as caught:
+        _fields({"n": 2}, f"n={value}")
+    assert caught.value.field == "field"
 
 
 @pytest.mark.parametrize("value", [str(2**63), str(-(2**63) - 1), "9" * 40])
 def test_a_licence_field_beyond_int64_is_invalid_argument(value):
     with pytest.raises(CertsealError) as caught:
-        _fields(f"n={value}")
+        _fields({"n": 2}, f"n={value}")
     assert caught.value.field == "field"

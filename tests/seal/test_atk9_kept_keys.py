@@ -31,12 +31,6 @@ from services.seal import certificates
 from services.seal.certificates import issue_certificate, read_certificate
 from services.seal.domain import SealVerdict
 from tests.seal.test_domain import DAY, DOCUMENT, NOW, _ca, sealed
-from tests.seal.test_service import (  # noqa: F401 (fixtures)
-    clock,
-    seal_ca,
-    seal_store,
-    service,
-)
 
 PAD = 256 * 1024
 DATA = b"atk9: any message"
@@ -123,7 +117,7 @@ async def _padded_signature(pki, filler: int) -> bytes:
 
 
 async def test_atk9_verify_sealed_document_keeps_no_padded_key(
-    service,  # noqa: F811
+    service,
     outside_pki,
 ):
     """FINDING (medium, new this session), end to end: VerifySealedDocument of four

@@ -18,18 +18,11 @@ from services.seal import domain
 from services.seal.domain import SealVerdict
 from services.seal.verification import KeptVerifications
 from tests.conftest import seal_owner
-from tests.seal.test_service import (  # noqa: F401 (fixtures)
-    DOCUMENT,
-    clock,
-    request,
-    seal_ca,
-    seal_store,
-    service,
-)
+from tests.seal.service_samples import DOCUMENT, request
 
 
 async def test_atk9_a_passing_fault_is_not_kept_as_the_verdict_of_the_bytes(
-    service,  # noqa: F811
+    service,
     operator,
     monkeypatch,
 ):

@@ -48,3 +48,63 @@ def test_a_password_error_names_the_cli_option() -> None:
     assert "--password-file FILE" in str(hinted)
     other = CertsealError(ErrorKind.INVALID_ARGUMENT, "no field X", field="field_name")
     assert password_hint(other) is other
+
+
+def _pdf(verdicts: list[str], licence: str | None) -> pb.VerifyPdfResponse:
+    reply = pb.VerifyPdfResponse(
+        seals=[
+            pb.PdfSealResult(field_name=f"S{i}", verdict=v)
+            for i, v in enumerate(verdicts)
+        ]
+    )
+    if licence is not None:
+        reply.licence.CopyFrom(
+            pb.LicenceDocumentStatus(identifier="ID1", verdict=licence)
+        )
+    return reply
+
+
+def test_a_licence_files_own_verdict_counts_in_the_exit_status() -> None:
+    """verify-pdf and verify-ofd exit 0 only when every seal and, in a licence file,
+    the licence itself is VALID (fixnu-b 8: NOT_YET_VALID exited 0)."""
+    from services.seal.cli import verify_status
+
+    for verdicts, licence, status in (
+        (["VALID"], None, 0),
+        (["VALID"], "VALID", 0),
+        (["VALID"], "NOT_YET_VALID", 1),
+        (["VALID"], "REVOKED", 1),
+        (["VALID"], "", 1),  # its status could not be read
+        (["VALID", "MODIFIED"], "VALID", 1),
+        ([], None, 1),
+    ):
+        reply = _pdf(verdicts, licence)
+        assert verify_status([s.verdict for s in reply.seals], reply) == status, (
+            verdicts,
+            licence,
+        )
+    ofd = pb.VerifyOfdResponse(signatures=[pb.OfdSignatureResult(verdict="VALID")])
+    assert verify_status(["VALID"], ofd) == 0
+    ofd.licence.CopyFrom(pb.LicenceDocumentStatus(verdict="NOT_YET_VALID"))
+    assert verify_status(["VALID"], ofd) == 1
+
+
+def test_a_signature_that_is_no_signature_prints_no_blank_lines() -> None:
+    """``seal verify`` on a file that is no SES: no ``seal`` or ``signed - by`` line
+    with nothing in it, only what is known."""
+    from services.seal.cli import _signer_lines
+
+    malformed = pb.VerifySealedDocumentResponse(verdict="MALFORMED")
+    assert _signer_lines(malformed) == []
+    modified = pb.VerifySealedDocumentResponse(
+        verdict="MODIFIED", seal_id="S1", signer="dept:X"
+    )
+    assert _signer_lines(modified) == ["seal        S1", "signed      by dept:X"]
+    full = pb.VerifySealedDocumentResponse(
+        seal_id="S1", seal_name="章", current_status="active", signer="dept:X"
+    )
+    full.signed_at.FromSeconds(1_700_000_000)
+    assert _signer_lines(full) == [
+        "seal        S1 章 (active)",
+        "signed      2023-11-14T22:13:20+00:00 by dept:X",
+    ]

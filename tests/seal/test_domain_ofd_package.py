@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from certseal.errors import CertsealError, ErrorKind
-from services.seal import ofd_package, ofd_zip
+from services.seal import ofd_package, ofd_xml, ofd_zip
 from services.seal.ofd import check_digest, find_keyword, open_document
 from services.seal.ofd_package import parse_xml, read_package
 from services.seal.ofd_sign import StampPlace, prepare_seal
@@ -105,7 +105,7 @@ def test_dtds_and_entities_are_refused(xml):
 
 def test_oversized_or_broken_xml(monkeypatch):
     assert "not well-formed" in refused(parse_xml, b"<a><b></a>", "OFD.xml")
-    monkeypatch.setattr(ofd_package, "MAX_OFD_XML_BYTES", 10)
+    monkeypatch.setattr(ofd_xml, "MAX_OFD_XML_BYTES", 10)
     assert "limit" in refused(parse_xml, b"<a>0123456789</a>", "OFD.xml")
 
 

@@ -18,15 +18,7 @@ from certseal.rpc import Caller
 from services.seal.groupcommit import SealedGroupCommit
 from services.seal.storage import SealedRecord
 from tests.conftest import seal_owner
-from tests.seal.test_service import (  # noqa: F401 (fixtures)
-    DOCUMENT,
-    NOW,
-    clock,
-    request,
-    seal_ca,
-    seal_store,
-    service,
-)
+from tests.seal.service_samples import DOCUMENT, NOW, request
 
 
 def _record(seal_id: str, n: int) -> SealedRecord:
@@ -38,8 +30,8 @@ def _record(seal_id: str, n: int) -> SealedRecord:
 
 
 async def test_concurrent_seals_share_statements_each_with_its_own_rows(
-    service,  # noqa: F811
-    seal_store,  # noqa: F811
+    service,
+    seal_store,
     operator,
 ):
     owner = await seal_owner(operator)
@@ -84,8 +76,8 @@ async def test_concurrent_seals_share_statements_each_with_its_own_rows(
 
 
 async def test_a_seal_revoked_before_the_statement_writes_nothing_of_it(
-    service,  # noqa: F811
-    seal_store,  # noqa: F811
+    service,
+    seal_store,
     operator,
 ):
     owner = await seal_owner(operator)
@@ -112,8 +104,8 @@ async def test_a_seal_revoked_before_the_statement_writes_nothing_of_it(
 
 
 async def test_sealing_with_a_seal_revoked_meanwhile_is_failed_precondition(
-    service,  # noqa: F811
-    seal_store,  # noqa: F811
+    service,
+    seal_store,
     operator,
     monkeypatch,
 ):
@@ -207,8 +199,8 @@ async def test_records_arriving_while_a_statement_runs_go_in_the_next_one():
 
 
 async def test_a_kept_seal_row_never_hides_a_revocation(
-    service,  # noqa: F811
-    seal_store,  # noqa: F811
+    service,
+    seal_store,
     operator,
 ):
     """SealDocument reuses the seal's row it read before; revoked since (here by

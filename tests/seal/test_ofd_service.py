@@ -13,27 +13,20 @@ from services.seal.ofd_service import OfdSealService
 from services.seal.ofd_sign import StampPlace
 from tests.conftest import seal_owner
 from tests.seal.ofd_samples import make_ofd
-from tests.seal.test_service import (  # noqa: F401 (fixtures)
-    NOW,
-    clock,
-    request,
-    seal_ca,
-    seal_store,
-    service,
-)
+from tests.seal.service_samples import NOW, request
 
 
 @pytest.fixture
-def ofds(service) -> OfdSealService:  # noqa: F811
+def ofds(service) -> OfdSealService:
     return OfdSealService(seals=service, max_document_bytes=1 << 20)
 
 
 @pytest.mark.parametrize("suite", [Suite.SM2, Suite.ES256])
 async def test_revoked_after_sealing_still_valid_then_unusable(
-    service,  # noqa: F811
+    service,
     ofds,
-    clock,  # noqa: F811
-    seal_store,  # noqa: F811
+    clock,
+    seal_store,
     operator,
     suite,
 ):
@@ -59,9 +52,9 @@ async def test_revoked_after_sealing_still_valid_then_unusable(
 
 
 async def test_sealing_is_audited_and_refusals_too(
-    service,  # noqa: F811
+    service,
     ofds,
-    seal_store,  # noqa: F811
+    seal_store,
     operator,
 ):
     owner = await seal_owner(operator)
@@ -90,7 +83,7 @@ async def test_sealing_is_audited_and_refusals_too(
 
 
 async def test_a_busy_service_is_an_error_to_retry_not_a_malformed_verdict(
-    service,  # noqa: F811
+    service,
     ofds,
     operator,
     monkeypatch,

@@ -257,7 +257,7 @@ async def test_a_heavy_verification_runs_in_a_process_and_is_not_kept(
     from certseal.rpc import Caller
     from services.seal.domain import SealVerdict
     from tests.conftest import seal_owner
-    from tests.seal.test_service import request
+    from tests.seal.service_samples import request
 
     service = bounded_app.service
     assert service.offload.processes is not None  # over LIGHT_BYTES: a process

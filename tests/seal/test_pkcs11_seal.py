@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import os
-import secrets
 
 import grpc
 import pytest
@@ -14,12 +13,11 @@ import pytest
 from certseal.crypto import KeyWrapper, Suite, is_token_reference, verify
 from certseal.hsm import token_from_config
 from certseal.rpc import secure_channel
-from certseal.storage.pool import connect
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal.app import SealApp
 from services.seal.keys import SealKeys
-from tests.conftest import blank_pdf, seal_owner
+from tests.conftest import blank_pdf, own_database, seal_owner
 
 DOCUMENT = b"a notice sealed with a key that never left the token " * 40
 
@@ -163,16 +161,7 @@ async def test_a_token_seal_on_a_service_without_the_token(
 async def test_seal_makers_are_made_in_the_token(config, softhsm, tmp_path):
     """A platform whose seal service starts with [pkcs11] makes its seal makers in the
     token; a seal made by such a maker verifies."""
-    name = f"pkcs11_seal_{secrets.token_hex(4)}"
-    admin = await connect(config.database.dsn())
-    try:
-        await admin.execute(f"create database {name}")
-    finally:
-        await admin.close()
-    dsn_file = tmp_path / "database.dsn"
-    dsn_file.write_text(config.database.dsn().replace("/certseal?", f"/{name}?"))
-    cfg = copy.deepcopy(config)
-    cfg.database.dsn_file = str(dsn_file)
+    cfg = await own_database(config, tmp_path, "pkcs11_seal")
     cfg.pkcs11 = softhsm.config(sessions=1)
     app = SealApp(cfg, serve=False, background=False)
     await app.start()

@@ -8,69 +8,16 @@ from pathlib import Path
 import pytest
 
 from certseal.crypto import KeyWrapper, Suite
-from certseal.devpki import DevCA
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import SEAL_EVENTS
 from certseal.rpc import Caller
 from certseal.secretfiles import KEK, read_secret_file
-from certseal.storage.pool import create_pool
 from certseal.v1 import events_pb2
 from services.seal.domain import SealVerdict
-from services.seal.service import RegisterSealInput, SealCa, SealService
+from services.seal.service import SealService
 from services.seal.ses import SESeal
-from services.seal.storage import SealStore, migrate_all
 from tests.conftest import EventWatcher, fresh_uscc, seal_owner
-
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-DOCUMENT = "采购合同 第 2026-118 号".encode() * 100
-
-
-class FixedClock:
-    def __init__(self, now: dt.datetime):
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-async def seal_store(config, issuer):
-    # the session's issuer runs the outbox relay, which publishes the seal events too
-    pool = await create_pool(config.database.dsn(), min_size=1, max_size=4)
-    await migrate_all(pool)
-    yield SealStore(pool)
-    await pool.close()
-
-
-@pytest.fixture(scope="module")
-def seal_ca(tmp_path_factory) -> SealCa:
-    ca = DevCA(tmp_path_factory.mktemp("seal-ca"), name="certseal dev seal CA")
-    return SealCa.from_files(str(ca.ca_file), str(ca.folder / "ca.key"))
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def service(seal_store, seal_ca, config, clock) -> SealService:
-    wrapper = KeyWrapper(read_secret_file(Path(config.secrets.kek_file), KEK))
-    return SealService(store=seal_store, wrapper=wrapper, seal_ca=seal_ca, clock=clock)
-
-
-def request(owner: str, suite: Suite = Suite.SM2, **changes) -> RegisterSealInput:
-    values = dict(
-        owner_code=owner,
-        seal_type="contract",
-        name="深圳市示例科技有限公司",
-        suite=suite,
-        valid_start=NOW - dt.timedelta(days=1),
-        valid_end=NOW + dt.timedelta(days=365),
-        signers=(f"dept:{owner}", "app:contracts"),
-    )
-    values.update(changes)
-    return RegisterSealInput(**values)
+from tests.seal.service_samples import DOCUMENT, NOW, request
 
 
 @pytest.mark.parametrize("suite", list(Suite))

@@ -10,19 +10,12 @@ from certseal.crypto import Suite
 from certseal.rpc import Caller
 from services.seal.statusreads import StatusReads
 from tests.conftest import seal_owner
-from tests.seal.test_service import (  # noqa: F401 (fixtures)
-    NOW,
-    clock,
-    request,
-    seal_ca,
-    seal_store,
-    service,
-)
+from tests.seal.service_samples import NOW, request
 
 
 async def test_concurrent_reads_share_one_statement_each_its_own_answer(
-    service,  # noqa: F811
-    seal_store,  # noqa: F811
+    service,
+    seal_store,
     operator,
 ):
     owner = await seal_owner(operator)
@@ -44,8 +37,8 @@ async def test_concurrent_reads_share_one_statement_each_its_own_answer(
 
 
 async def test_a_read_asked_while_one_is_in_flight_sees_what_committed_before(
-    service,  # noqa: F811
-    seal_store,  # noqa: F811
+    service,
+    seal_store,
     operator,
 ):
     owner = await seal_owner(operator)
@@ -72,8 +65,8 @@ async def test_a_read_asked_while_one_is_in_flight_sees_what_committed_before(
 
 
 async def test_a_failed_read_is_the_answer_of_its_group_only(
-    service,  # noqa: F811
-    seal_store,  # noqa: F811
+    service,
+    seal_store,
     operator,
 ):
     owner = await seal_owner(operator)

@@ -4,33 +4,29 @@ results and offline bundles, so a counter can prove the licence it verified is l
 from __future__ import annotations
 
 import asyncio
-import copy
-import secrets
 
 from certseal.checkpoints import NoteVerifier, open_checkpoint
-from certseal.config import dump_config
 from certseal.identifiers import parse_licence_id
 from certseal.merkle import leaf_hash, verify_inclusion
 from certseal.timestamps import utcnow
 from certseal.v1 import issuer_pb2, verifier_pb2
 from certseal.v1 import tlog_pb2 as tpb
 from services.verifier.bundle import open_bundle
-from tests.conftest import VerifierProcess, issue_request, verdict_everywhere
+from tests.conftest import issue_request, verdict_everywhere, verifier_process
 
 
 async def test_results_and_bundles_carry_a_checkpoint_that_proves_the_licence_logged(
     stack, config, dept, tlog_app, log_stub, tmp_path
 ):
-    cfg = copy.deepcopy(config)
-    cfg.verifier.data_dir = str(tmp_path / "data")
-    cfg.verifier.bundle_refresh_s = 0
-    cfg.verifier.log_target = f"localhost:{tlog_app.port}"
-    cfg.verifier.log_key = config.cli.log_key
-    cfg.verifier.log_refresh_s = 0.2
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(dump_config(cfg))
-    verifier = VerifierProcess(
-        stack, config_file, tmp_path, f"log-{secrets.token_hex(3)}"
+    verifier = verifier_process(
+        stack,
+        config,
+        tmp_path,
+        "log",
+        bundle_refresh_s=0,
+        log_target=f"localhost:{tlog_app.port}",
+        log_key=config.cli.log_key,
+        log_refresh_s=0.2,
     )
     await verifier.start()
     try:

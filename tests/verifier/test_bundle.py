@@ -26,14 +26,14 @@ from services.verifier.storage import (
     read_bundle_file,
     write_bundle_file,
 )
-from tests.verifier.test_domain import (
+from tests.verifier.domain_samples import (
     DEPT,
     LID,
     NOW,
     licence_code,
     presentation_code,
     signer,
-    trust_of,
+    trust_entry,
 )
 
 OTHER = LicenceId(DEPT + "001", DEPT, "ZZZZ0000ZZZZ0000", 1)
@@ -71,7 +71,7 @@ def snapshot(key, licences, version=1000, group="dept-a"):
     return Snapshot(
         group,
         version,
-        BundleContent({key.kid: trust_of(key)}, dict(licences)),
+        BundleContent({key.kid: trust_entry(key)}, dict(licences)),
         NOW - dt.timedelta(seconds=3),
     )
 
@@ -135,7 +135,7 @@ async def test_expired_code_and_unknown_or_revoked_key(ca, bundle_signer, key):
         snap,
         content=BundleContent(
             {
-                key.kid: trust_of(
+                key.kid: trust_entry(
                     key, status="revoked", revoked_at=NOW - dt.timedelta(2)
                 )
             },

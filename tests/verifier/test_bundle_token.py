@@ -29,7 +29,7 @@ from services.verifier.bundle import (
 )
 from services.verifier.config import VerifierConfig
 from services.verifier.domain import Verdict
-from tests.verifier.test_domain import NOW, licence_code, signer, trust_of
+from tests.verifier.domain_samples import NOW, licence_code, signer, trust_entry
 
 SIGNED = dt.datetime.now(dt.UTC)
 
@@ -69,7 +69,7 @@ def close(made: TokenBundleSigner | BundleSigner) -> None:
 
 
 def snapshot(key) -> Snapshot:
-    return Snapshot("dept-a", 7, BundleContent({key.kid: trust_of(key)}, {}), NOW)
+    return Snapshot("dept-a", 7, BundleContent({key.kid: trust_entry(key)}, {}), NOW)
 
 
 @pytest.mark.parametrize("suite", [Suite.ES256, Suite.ED25519])

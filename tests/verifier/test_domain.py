@@ -8,99 +8,29 @@ import cbor2
 import pytest
 
 from certseal import codes
-from certseal.crypto import SoftwareSigner, Suite, generate_key
+from certseal.crypto import SoftwareSigner, Suite
 from certseal.errors import CertsealError
 from certseal.identifiers import LicenceId
 from services.verifier.domain import (
     CodeKind,
-    IndexEntry,
     Outcome,
-    TrustEntry,
     Verdict,
     evaluate,
     malformed,
     parse_code,
 )
-
-NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-DEPT = "91350100M000100Y43"
-PLATFORM = "11100000000013338W"
-LID = LicenceId(DEPT + "001", DEPT, "ABCDEF0123456789", 2)
-
-
-def signer(suite: Suite = Suite.ES256) -> SoftwareSigner:
-    key = generate_key(suite)
-    return SoftwareSigner(suite, key.private_bytes, key.public_key_der)
-
-
-def trust_of(s: SoftwareSigner, **changes) -> TrustEntry:
-    values = dict(
-        kid=s.kid,
-        department_code=DEPT,
-        suite=s.suite.value,
-        public_key=s.public_key_der,
-        status="active",
-        not_before=NOW - dt.timedelta(days=400),
-        not_after=NOW + dt.timedelta(days=400),
-    )
-    values.update(changes)
-    return TrustEntry(**values)
-
-
-def index_entry(**changes) -> IndexEntry:
-    values = dict(
-        lineage=LID.lineage,
-        identifier=str(LID),
-        version=2,
-        status="01",
-        valid_from=NOW - dt.timedelta(days=10),
-        valid_until=NOW + dt.timedelta(days=10),
-        issuer_code=DEPT,
-        type_code=DEPT + "001",
-        lineage_version=7,
-    )
-    values.update(changes)
-    return IndexEntry(**values)
-
-
-async def licence_code(
-    s, *, lid=LID, iat=NOW - dt.timedelta(days=1), issuer=DEPT, type_code=None
-) -> str:
-    claims = {
-        codes.CWT_ISS: issuer,
-        codes.CWT_IAT: int(iat.timestamp()),
-        codes.CWT_NBF: int((NOW - dt.timedelta(days=10)).timestamp()),
-        codes.CWT_EXP: int((NOW + dt.timedelta(days=10)).timestamp()),
-        codes.CLAIM_LICENCE: {
-            "id": str(lid),
-            "t": type_code or lid.type_code,
-            "n": "张*丰",
-            "f": {"class": "C1"},
-        },
-    }
-    return await codes.encode_code(codes.LICENCE_CODE_PREFIX, claims, s)
-
-
-async def presentation_code(
-    s, *, lid=LID, iat=NOW - dt.timedelta(seconds=10), ttl=60
-) -> str:
-    claims = {
-        codes.CWT_IAT: int(iat.timestamp()),
-        codes.CWT_EXP: int(iat.timestamp()) + ttl,
-        codes.CWT_CTI: b"n" * 16,
-        codes.CLAIM_PRESENTATION: {"id": str(lid), "v": lid.version},
-    }
-    return await codes.encode_code(codes.PRESENTATION_CODE_PREFIX, claims, s)
-
-
-def verify(text, *, trust, index=None, nonce_seen=False, now=NOW):
-    return evaluate(
-        parse_code(text),
-        trust=trust,
-        index=index if index is not None else index_entry(),
-        nonce_seen=nonce_seen,
-        now=now,
-    )
+from tests.verifier.domain_samples import (
+    DEPT,
+    LID,
+    NOW,
+    PLATFORM,
+    index_entry,
+    licence_code,
+    presentation_code,
+    signer,
+    trust_entry,
+    verify,
+)
 
 
 def failed(result) -> tuple[str, str]:
@@ -112,7 +42,7 @@ def failed(result) -> tuple[str, str]:
 @pytest.mark.parametrize("suite", list(Suite))
 async def test_valid_in_each_suite(suite):
     s = signer(suite)
-    result = verify(await licence_code(s), trust=trust_of(s))
+    result = verify(await licence_code(s), trust=trust_entry(s))
     assert result.verdict is Verdict.VALID
     assert [c.name for c in result.checks] == [
         "decode",
@@ -132,7 +62,7 @@ async def test_valid_in_each_suite(suite):
 async def test_expiry_beats_valid():
     s = signer()
     result = verify(
-        await licence_code(s), trust=trust_of(s), now=NOW + dt.timedelta(days=11)
+        await licence_code(s), trust=trust_entry(s), now=NOW + dt.timedelta(days=11)
     )
     assert result.verdict is Verdict.EXPIRED and failed(result)[0] == "validity"
 
@@ -141,7 +71,7 @@ async def test_not_yet_valid():
     s = signer()
     result = verify(
         await licence_code(s),
-        trust=trust_of(s),
+        trust=trust_entry(s),
         index=index_entry(valid_from=NOW + dt.timedelta(days=1)),
     )
     assert result.verdict is Verdict.NOT_YET_VALID
@@ -152,7 +82,7 @@ async def test_older_version_is_superseded():
     newer = LicenceId(LID.type_code, LID.authority_code, LID.serial, 3)
     result = verify(
         await licence_code(s),
-        trust=trust_of(s),
+        trust=trust_entry(s),
         index=index_entry(identifier=str(newer), version=3),
     )
     assert result.verdict is Verdict.SUPERSEDED and str(newer) in failed(result)[1]
@@ -161,7 +91,7 @@ async def test_older_version_is_superseded():
 async def test_version_newer_than_the_index_is_unknown():
     s = signer()
     result = verify(
-        await licence_code(s), trust=trust_of(s), index=index_entry(version=1)
+        await licence_code(s), trust=trust_entry(s), index=index_entry(version=1)
     )
     assert result.verdict is Verdict.UNKNOWN_LICENCE
 
@@ -181,7 +111,7 @@ async def test_version_newer_than_the_index_is_unknown():
 async def test_status_verdicts(status, verdict, label):
     s = signer()
     result = verify(
-        await licence_code(s), trust=trust_of(s), index=index_entry(status=status)
+        await licence_code(s), trust=trust_entry(s), index=index_entry(status=status)
     )
     assert result.verdict is verdict and failed(result) == ("status", label)
     assert result.status == status  # the console words each status on its own
@@ -190,7 +120,7 @@ async def test_status_verdicts(status, verdict, label):
 async def test_the_status_is_not_shown_for_a_forged_code():
     s, other = signer(), signer()
     result = verify(
-        await licence_code(other), trust=trust_of(s), index=index_entry(status="07")
+        await licence_code(other), trust=trust_entry(s), index=index_entry(status="07")
     )
     assert result.verdict is Verdict.BAD_SIGNATURE and result.status == ""
 
@@ -199,7 +129,7 @@ async def test_revoked_status_beats_expiry():
     s = signer()
     result = verify(
         await licence_code(s),
-        trust=trust_of(s),
+        trust=trust_entry(s),
         index=index_entry(status="03"),
         now=NOW + dt.timedelta(days=30),
     )
@@ -208,13 +138,13 @@ async def test_revoked_status_beats_expiry():
 
 async def test_retired_key_still_verifies():
     s = signer(Suite.SM2)
-    result = verify(await licence_code(s), trust=trust_of(s, status="retired"))
+    result = verify(await licence_code(s), trust=trust_entry(s, status="retired"))
     assert result.verdict is Verdict.VALID
 
 
 async def test_revoked_key_untrusts_what_it_signed_after_revocation():
     s = signer(Suite.ED25519)
-    revoked = trust_of(s, status="revoked", revoked_at=NOW - dt.timedelta(hours=1))
+    revoked = trust_entry(s, status="revoked", revoked_at=NOW - dt.timedelta(hours=1))
     before = await licence_code(s, iat=NOW - dt.timedelta(days=2))
     after = await licence_code(s, iat=NOW - dt.timedelta(minutes=5))
     assert verify(before, trust=revoked).verdict is Verdict.VALID
@@ -225,7 +155,8 @@ async def test_revoked_key_untrusts_what_it_signed_after_revocation():
 async def test_signed_outside_the_key_validity():
     s = signer()
     result = verify(
-        await licence_code(s), trust=trust_of(s, not_before=NOW - dt.timedelta(hours=1))
+        await licence_code(s),
+        trust=trust_entry(s, not_before=NOW - dt.timedelta(hours=1)),
     )
     assert result.verdict is Verdict.BAD_SIGNATURE and failed(result)[0] == "key"
 
@@ -245,7 +176,7 @@ class Impostor:
 async def test_forged_signature(suite):
     trusted, forger = signer(suite), signer(suite)
     text = await licence_code(Impostor(forger, trusted))
-    result = verify(text, trust=trust_of(trusted))
+    result = verify(text, trust=trust_entry(trusted))
     assert result.verdict is Verdict.BAD_SIGNATURE
     assert failed(result)[0] == "signature" and result.fields == {}
 
@@ -255,7 +186,7 @@ async def test_unknown_and_wrong_issuers():
     text = await licence_code(s)
     result = verify(text, trust=None)
     assert result.verdict is Verdict.UNKNOWN_ISSUER and s.kid in failed(result)[1]
-    other = verify(text, trust=trust_of(s, department_code=PLATFORM))
+    other = verify(text, trust=trust_entry(s, department_code=PLATFORM))
     assert (
         other.verdict is Verdict.UNKNOWN_ISSUER
         and "not to the issuer" in failed(other)[1]
@@ -283,7 +214,7 @@ async def test_a_key_vouches_only_for_its_own_departments_licences():
         {"lineage": theirs.lineage},
     ):
         result = verify(
-            await licence_code(s), trust=trust_of(s), index=index_entry(**changes)
+            await licence_code(s), trust=trust_entry(s), index=index_entry(**changes)
         )
         assert result.verdict is Verdict.UNKNOWN_LICENCE, changes
         assert failed(result)[0] == "licence" and not result.restricted_fields
@@ -293,7 +224,7 @@ async def test_unknown_licence():
     s = signer()
     result = evaluate(
         parse_code(await licence_code(s)),
-        trust=trust_of(s),
+        trust=trust_entry(s),
         index=None,
         nonce_seen=False,
         now=NOW,
@@ -303,7 +234,7 @@ async def test_unknown_licence():
 
 async def test_presentation_codes():
     platform = signer()
-    trust = trust_of(platform, department_code=PLATFORM, presentation_key=True)
+    trust = trust_entry(platform, department_code=PLATFORM, presentation_key=True)
     text = await presentation_code(platform)
     ok = verify(text, trust=trust)
     assert ok.verdict is Verdict.VALID and ok.kind is CodeKind.PRESENTATION
@@ -313,7 +244,9 @@ async def test_presentation_codes():
     assert late.verdict is Verdict.CODE_EXPIRED
     revoked = verify(text, trust=trust, index=index_entry(status="03"))
     assert revoked.verdict is Verdict.REVOKED
-    not_a_presenter = verify(text, trust=trust_of(platform, department_code=PLATFORM))
+    not_a_presenter = verify(
+        text, trust=trust_entry(platform, department_code=PLATFORM)
+    )
     assert not_a_presenter.verdict is Verdict.UNKNOWN_ISSUER
     old = await presentation_code(
         platform, lid=LicenceId(LID.type_code, LID.authority_code, LID.serial, 1)
@@ -423,8 +356,10 @@ async def test_times_compare_at_the_precision_of_iat():
     s = signer()
     created = NOW - dt.timedelta(days=1) + dt.timedelta(microseconds=700_000)
     code = await licence_code(s, iat=created)  # iat drops the fraction
-    assert verify(code, trust=trust_of(s, not_before=created)).verdict is Verdict.VALID
-    revoked = trust_of(s, status="revoked", revoked_at=created)
+    assert (
+        verify(code, trust=trust_entry(s, not_before=created)).verdict is Verdict.VALID
+    )
+    revoked = trust_entry(s, status="revoked", revoked_at=created)
     assert verify(code, trust=revoked).verdict is Verdict.KEY_REVOKED
 
 

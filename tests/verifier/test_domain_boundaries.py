@@ -20,95 +20,47 @@ import cbor2
 import pytest
 
 from certseal import codes
-from certseal.crypto import SoftwareSigner, Suite, generate_key
-from certseal.identifiers import LicenceId
+from certseal.crypto import Suite, generate_key
 from services.verifier.domain import (
     CodeKind,
-    IndexEntry,
     Outcome,
     TrustEntry,
     Verdict,
     evaluate,
     parse_code,
 )
+from tests.verifier import domain_samples
+from tests.verifier.domain_samples import (
+    DEPT,
+    LID,
+    NOW,
+    PLATFORM,
+    TYPE,
+    index_entry,
+    presentation_code,
+    signer,
+    trust_entry,
+    verify,
+)
 
-NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)  # a whole second
 US = dt.timedelta(microseconds=1)
 SECOND = dt.timedelta(seconds=1)
-DEPT = "91350100M000100Y43"
-PLATFORM = "11100000000013338W"
-TYPE = DEPT + "001"
-LID = LicenceId(TYPE, DEPT, "ABCDEF0123456789", 2)
-SIGNED = NOW - dt.timedelta(days=1)  # the iat of the licence codes below
-_KEY = generate_key(Suite.ES256)
-SIGNER = SoftwareSigner(Suite.ES256, _KEY.private_bytes, _KEY.public_key_der)
+SIGNED = NOW - dt.timedelta(days=1)  # the iat of licence_code's codes
+SIGNER = signer()
 
 ORDER = ["decode", "issuer", "signature", "key", "licence", "version", "status"]
 
 
 def trust(**changes) -> TrustEntry:
-    values = dict(
-        kid=SIGNER.kid,
-        department_code=DEPT,
-        suite=SIGNER.suite.value,
-        public_key=SIGNER.public_key_der,
-        status="active",
-        not_before=NOW - dt.timedelta(days=400),
-        not_after=NOW + dt.timedelta(days=400),
-    )
-    values.update(changes)
-    return TrustEntry(**values)
+    return trust_entry(SIGNER, **changes)
 
 
 def presenter(**changes) -> TrustEntry:
     return trust(department_code=PLATFORM, presentation_key=True, **changes)
 
 
-def index(**changes) -> IndexEntry:
-    values = dict(
-        lineage=LID.lineage,
-        identifier=str(LID),
-        version=2,
-        status="01",
-        valid_from=NOW - dt.timedelta(days=10),
-        valid_until=NOW + dt.timedelta(days=10),
-        issuer_code=DEPT,
-        type_code=TYPE,
-        lineage_version=7,
-    )
-    values.update(changes)
-    return IndexEntry(**values)
-
-
 async def licence_code(iat: dt.datetime = SIGNED) -> str:
-    claims = {
-        codes.CWT_ISS: DEPT,
-        codes.CWT_IAT: int(iat.timestamp()),
-        codes.CWT_NBF: int((NOW - dt.timedelta(days=10)).timestamp()),
-        codes.CWT_EXP: int((NOW + dt.timedelta(days=10)).timestamp()),
-        codes.CLAIM_LICENCE: {"id": str(LID), "t": TYPE, "n": "张*丰", "f": {"c": 1}},
-    }
-    return await codes.encode_code(codes.LICENCE_CODE_PREFIX, claims, SIGNER)
-
-
-async def presentation_code(iat: dt.datetime, ttl_s: int) -> str:
-    claims = {
-        codes.CWT_IAT: int(iat.timestamp()),
-        codes.CWT_EXP: int(iat.timestamp()) + ttl_s,
-        codes.CWT_CTI: b"n" * 16,
-        codes.CLAIM_PRESENTATION: {"id": str(LID), "v": LID.version},
-    }
-    return await codes.encode_code(codes.PRESENTATION_CODE_PREFIX, claims, SIGNER)
-
-
-def verify(text, *, key, entry=None, nonce_seen=False, now=NOW):
-    return evaluate(
-        parse_code(text),
-        trust=key,
-        index=entry if entry is not None else index(),
-        nonce_seen=nonce_seen,
-        now=now,
-    )
+    return await domain_samples.licence_code(SIGNER, iat=iat, fields={"c": 1})
 
 
 def assert_valid(result) -> None:
@@ -141,14 +93,14 @@ def assert_failed(result, verdict: Verdict, check: str, passed: list[str]) -> No
 )
 async def test_licence_validity_end(offset, verdict):
     end = NOW + dt.timedelta(days=10)
-    result = verify(await licence_code(), key=trust(), now=end + offset)
+    result = verify(await licence_code(), trust=trust(), now=end + offset)
     if verdict is Verdict.VALID:
         assert_valid(result)
         assert result.checks[-1].detail == f"until {end.isoformat()}"
     else:
         assert_failed(result, verdict, "validity", ORDER)
         assert result.checks[-1].detail == f"ended {end.isoformat()}"
-    assert (result.valid_from, result.valid_until) == (index().valid_from, end)
+    assert (result.valid_from, result.valid_until) == (index_entry().valid_from, end)
 
 
 @pytest.mark.parametrize(
@@ -162,8 +114,10 @@ async def test_licence_validity_end(offset, verdict):
 )
 async def test_licence_validity_start(offset, verdict):
     start = NOW + dt.timedelta(days=3)
-    entry = index(valid_from=start)
-    result = verify(await licence_code(), key=trust(), entry=entry, now=start + offset)
+    entry = index_entry(valid_from=start)
+    result = verify(
+        await licence_code(), trust=trust(), index=entry, now=start + offset
+    )
     if verdict is Verdict.VALID:
         assert_valid(result)
     else:
@@ -173,14 +127,14 @@ async def test_licence_validity_start(offset, verdict):
 
 async def test_an_empty_window_is_expired_before_it_is_not_yet_valid():
     # valid_until <= now < valid_from: the end is checked first
-    entry = index(valid_from=NOW + SECOND, valid_until=NOW)
-    result = verify(await licence_code(), key=trust(), entry=entry)
+    entry = index_entry(valid_from=NOW + SECOND, valid_until=NOW)
+    result = verify(await licence_code(), trust=trust(), index=entry)
     assert_failed(result, Verdict.EXPIRED, "validity", ORDER)
 
 
 async def test_a_status_beats_the_validity_window():
-    entry = index(status="02", valid_until=NOW)
-    result = verify(await licence_code(), key=trust(), entry=entry)
+    entry = index_entry(status="02", valid_until=NOW)
+    result = verify(await licence_code(), trust=trust(), index=entry)
     assert_failed(result, Verdict.SUSPENDED, "status", ORDER[:-1])
 
 
@@ -202,8 +156,8 @@ async def test_a_status_beats_the_validity_window():
 async def test_presentation_code_lifetime(offset, verdict):
     iat = NOW - dt.timedelta(seconds=10)
     expires = iat + dt.timedelta(seconds=60)
-    text = await presentation_code(iat, 60)
-    result = verify(text, key=presenter(), now=expires + offset)
+    text = await presentation_code(SIGNER, iat=iat, ttl=60)
+    result = verify(text, trust=presenter(), now=expires + offset)
     assert result.kind is CodeKind.PRESENTATION
     if verdict is Verdict.VALID:
         assert_valid(result)
@@ -223,15 +177,15 @@ async def test_presentation_code_lifetime(offset, verdict):
 )
 async def test_an_expired_code_is_expired_before_it_is_replayed(offset, verdict):
     iat = NOW - dt.timedelta(seconds=10)
-    text = await presentation_code(iat, 60)
+    text = await presentation_code(SIGNER, iat=iat, ttl=60)
     now = iat + dt.timedelta(seconds=60) + offset
-    result = verify(text, key=presenter(), nonce_seen=True, now=now)
+    result = verify(text, trust=presenter(), nonce_seen=True, now=now)
     check = "replay" if verdict is Verdict.REPLAYED else "code lifetime"
     assert_failed(result, verdict, check, ORDER[:4])
 
 
 async def test_a_code_expired_before_the_index_lookup():
-    text = await presentation_code(NOW - dt.timedelta(seconds=60), 60)
+    text = await presentation_code(SIGNER, iat=NOW - dt.timedelta(seconds=60), ttl=60)
     result = evaluate(
         parse_code(text), trust=presenter(), index=None, nonce_seen=False, now=NOW
     )
@@ -255,7 +209,7 @@ async def test_a_code_expired_before_the_index_lookup():
 )
 async def test_key_revocation_against_the_signing_time(offset, verdict):
     key = trust(status="revoked", revoked_at=SIGNED + offset)
-    result = verify(await licence_code(), key=key)
+    result = verify(await licence_code(), trust=key)
     if verdict is Verdict.VALID:
         assert_valid(result)
         assert result.checks[3].detail == "revoked"
@@ -271,7 +225,7 @@ async def test_key_revocation_against_the_signing_time(offset, verdict):
 async def test_a_revocation_after_now_still_untrusts_what_it_signed_after():
     # the revocation is compared with iat, never with now
     key = trust(status="revoked", revoked_at=SIGNED)
-    result = verify(await licence_code(), key=key, now=SIGNED - dt.timedelta(days=1))
+    result = verify(await licence_code(), trust=key, now=SIGNED - dt.timedelta(days=1))
     assert result.verdict is Verdict.KEY_REVOKED
 
 
@@ -286,7 +240,7 @@ async def test_a_revocation_after_now_still_untrusts_what_it_signed_after():
     ],
 )
 async def test_key_window_start_against_the_signing_time(offset, verdict):
-    result = verify(await licence_code(), key=trust(not_before=SIGNED + offset))
+    result = verify(await licence_code(), trust=trust(not_before=SIGNED + offset))
     if verdict is Verdict.VALID:
         assert_valid(result)
     else:
@@ -305,7 +259,7 @@ async def test_key_window_start_against_the_signing_time(offset, verdict):
     ],
 )
 async def test_key_window_end_against_the_signing_time(offset, verdict):
-    result = verify(await licence_code(), key=trust(not_after=SIGNED + offset))
+    result = verify(await licence_code(), trust=trust(not_after=SIGNED + offset))
     if verdict is Verdict.VALID:
         assert_valid(result)
     else:
@@ -314,24 +268,24 @@ async def test_key_window_end_against_the_signing_time(offset, verdict):
 
 async def test_key_revocation_is_checked_before_the_key_window():
     key = trust(status="revoked", revoked_at=SIGNED, not_after=SIGNED)
-    result = verify(await licence_code(), key=key)
+    result = verify(await licence_code(), trust=key)
     assert_failed(result, Verdict.KEY_REVOKED, "key", ORDER[:3])
 
 
 async def test_the_key_window_is_compared_with_iat_not_now():
     key = trust(not_before=SIGNED, not_after=SIGNED + SECOND)
-    result = verify(await licence_code(), key=key, now=NOW + dt.timedelta(days=5))
+    result = verify(await licence_code(), trust=key, now=NOW + dt.timedelta(days=5))
     assert_valid(result)
 
 
 async def test_a_presentation_key_has_the_same_time_checks():
     iat = NOW - dt.timedelta(seconds=10)
-    text = await presentation_code(iat, 60)
+    text = await presentation_code(SIGNER, iat=iat, ttl=60)
     revoked = presenter(status="revoked", revoked_at=iat)
-    assert_failed(verify(text, key=revoked), Verdict.KEY_REVOKED, "key", ORDER[:3])
+    assert_failed(verify(text, trust=revoked), Verdict.KEY_REVOKED, "key", ORDER[:3])
     late = presenter(not_before=iat + SECOND)
-    assert_failed(verify(text, key=late), Verdict.BAD_SIGNATURE, "key", ORDER[:3])
-    assert_valid(verify(text, key=presenter(revoked_at=iat + SECOND)))
+    assert_failed(verify(text, trust=late), Verdict.BAD_SIGNATURE, "key", ORDER[:3])
+    assert_valid(verify(text, trust=presenter(revoked_at=iat + SECOND)))
 
 
 # -- the time claims, decoded exactly (RFC 8392 NumericDate) ------------------------
@@ -441,7 +395,7 @@ def _passed_until_status(kid: str, suite: str = "es256") -> list:
 
 
 async def test_a_valid_licence_reports_every_check():
-    result = verify(await licence_code(), key=trust())
+    result = verify(await licence_code(), trust=trust())
     end = (NOW + dt.timedelta(days=10)).isoformat()
     assert _checks(result) == [
         *_passed_until_status(SIGNER.kid),
@@ -459,8 +413,8 @@ async def test_a_valid_licence_reports_every_check():
 
 async def test_what_is_shown_comes_from_the_index_when_there_is_one():
     start = NOW - dt.timedelta(days=5)  # the code's nbf is 10 days ago
-    entry = index(basis="peer x", valid_from=start)
-    result = verify(await licence_code(), key=trust(), entry=entry)
+    entry = index_entry(basis="peer x", valid_from=start)
+    result = verify(await licence_code(), trust=trust(), index=entry)
     assert result.verdict is Verdict.VALID
     assert result.valid_from == start  # the index's, not the code's nbf
     assert result.checks[4].detail == "peer x"
@@ -487,22 +441,22 @@ async def test_what_is_shown_comes_from_the_index_when_there_is_one():
     ],
 )
 async def test_status_details(status, transferred_to, verdict, detail):
-    entry = index(status=status, transferred_to=transferred_to)
-    result = verify(await licence_code(), key=trust(), entry=entry)
+    entry = index_entry(status=status, transferred_to=transferred_to)
+    result = verify(await licence_code(), trust=trust(), index=entry)
     assert result.verdict is verdict
     assert _checks(result) == [*_passed_until_status(SIGNER.kid), ("status", F, detail)]
 
 
 async def test_version_details():
-    newer = index(version=3, identifier="X.003.Y")
-    result = verify(await licence_code(), key=trust(), entry=newer)
+    newer = index_entry(version=3, identifier="X.003.Y")
+    result = verify(await licence_code(), trust=trust(), index=newer)
     assert result.verdict is Verdict.SUPERSEDED
     assert _checks(result)[-1] == (
         "version",
         F,
         "version 002 was replaced by X.003.Y",
     )
-    older = verify(await licence_code(), key=trust(), entry=index(version=1))
+    older = verify(await licence_code(), trust=trust(), index=index_entry(version=1))
     assert older.verdict is Verdict.UNKNOWN_LICENCE
     assert _checks(older)[-1] == (
         "version",
@@ -523,21 +477,21 @@ def _hidden(result) -> None:
 
 async def test_issuer_failures_show_nothing_of_the_licence():
     text = await licence_code()
-    unknown = verify(text, key=None)
+    unknown = verify(text, trust=None)
     assert _checks(unknown) == [
         ("decode", P, "licence"),
         ("issuer", F, f"key {SIGNER.kid} is not trusted"),
     ]
     _hidden(unknown)
-    wrong = verify(text, key=trust(department_code=PLATFORM))
+    wrong = verify(text, trust=trust(department_code=PLATFORM))
     assert _checks(wrong)[-1] == (
         "issuer",
         F,
         f"key {SIGNER.kid} belongs to {PLATFORM}, not to the issuer {DEPT}",
     )
     _hidden(wrong)
-    presentation = await presentation_code(NOW - SECOND, 60)
-    no_presenter = verify(presentation, key=trust(department_code=PLATFORM))
+    presentation = await presentation_code(SIGNER, iat=NOW - SECOND, ttl=60)
+    no_presenter = verify(presentation, trust=trust(department_code=PLATFORM))
     assert no_presenter.verdict is Verdict.UNKNOWN_ISSUER
     assert _checks(no_presenter) == [
         ("decode", P, "presentation"),
@@ -547,7 +501,7 @@ async def test_issuer_failures_show_nothing_of_the_licence():
 
 async def test_a_bad_signature_shows_nothing_of_the_licence():
     other = generate_key(Suite.ES256)
-    result = verify(await licence_code(), key=trust(public_key=other.public_key_der))
+    result = verify(await licence_code(), trust=trust(public_key=other.public_key_der))
     assert result.verdict is Verdict.BAD_SIGNATURE
     assert _checks(result) == [
         ("decode", P, "licence"),
@@ -559,7 +513,11 @@ async def test_a_bad_signature_shows_nothing_of_the_licence():
 
 async def test_a_replayed_code_reports_its_checks():
     iat = NOW - SECOND
-    result = verify(await presentation_code(iat, 60), key=presenter(), nonce_seen=True)
+    result = verify(
+        await presentation_code(SIGNER, iat=iat, ttl=60),
+        trust=presenter(),
+        nonce_seen=True,
+    )
     assert _checks(result) == [
         ("decode", P, "presentation"),
         ("issuer", P, PLATFORM),
@@ -595,7 +553,7 @@ async def test_a_parsed_licence_code_holds_its_claims():
         "张*丰",
     )
     assert (parsed.fields, parsed.nonce) == ({"c": 1}, b"")
-    presentation = parse_code(await presentation_code(NOW, 60))
+    presentation = parse_code(await presentation_code(SIGNER, iat=NOW, ttl=60))
     assert presentation.kind is CodeKind.PRESENTATION
     assert (presentation.identifier, presentation.lineage, presentation.version) == (
         str(LID),

@@ -20,12 +20,12 @@ from services.verifier.domain import (
 )
 from services.verifier.offload import INLINE_LIMITS
 from services.verifier.storage import ParsedTable
-from tests.verifier.test_domain import (
+from tests.verifier.domain_samples import (
     NOW,
     index_entry,
     licence_code,
     signer,
-    trust_of,
+    trust_entry,
 )
 
 
@@ -41,7 +41,7 @@ def forged(text: str) -> str:
 async def test_a_known_signature_skips_only_the_computation(suite):
     s = signer(suite)
     code = parse_code(await licence_code(s))
-    trust = trust_of(s)
+    trust = trust_entry(s)
     known = evaluate(
         code,
         trust=trust,
@@ -89,7 +89,7 @@ async def test_the_digest_names_the_key_the_bytes_and_the_signature():
     verified.add(digest)
     assert signature_digest(bad, s.public_key_der) not in verified
     result = evaluate(
-        bad, trust=trust_of(s), index=index_entry(), nonce_seen=False, now=NOW
+        bad, trust=trust_entry(s), index=index_entry(), nonce_seen=False, now=NOW
     )
     assert result.verdict is Verdict.BAD_SIGNATURE
 

@@ -12,7 +12,7 @@ from certseal.timestamps import ts
 from certseal.v1 import events_pb2, licence_pb2
 from services.verifier.domain import FieldRights, Verdict
 from services.verifier.index import index_entry as stored_entry
-from tests.verifier.test_domain import (
+from tests.verifier.domain_samples import (
     DEPT,
     LID,
     NOW,
@@ -21,7 +21,7 @@ from tests.verifier.test_domain import (
     licence_code,
     presentation_code,
     signer,
-    trust_of,
+    trust_entry,
     verify,
 )
 
@@ -38,7 +38,7 @@ def indexed(**changes):
 
 async def test_a_granted_counter_sees_the_restricted_field_others_do_not():
     s = signer()
-    result = verify(await licence_code(s), trust=trust_of(s), index=indexed())
+    result = verify(await licence_code(s), trust=trust_entry(s), index=indexed())
     assert result.verdict is Verdict.VALID and result.restricted_fields == RESTRICTED
     granted = RIGHTS.shown(result, GRANTED)
     assert granted.fields == {"class": "C1", "grade": "等级G7"}  # points: not granted
@@ -51,7 +51,7 @@ async def test_a_granted_counter_sees_the_restricted_field_others_do_not():
 
 async def test_a_rule_cannot_hide_a_public_field():
     s = signer()
-    result = verify(await licence_code(s), trust=trust_of(s), index=indexed())
+    result = verify(await licence_code(s), trust=trust_entry(s), index=indexed())
     rights = FieldRights.parse([f"{TYPE}:{OTHER}:"])  # the old way to hide 'class'
     assert rights.shown(result, OTHER).fields == {"class": "C1"}
 
@@ -59,13 +59,13 @@ async def test_a_rule_cannot_hide_a_public_field():
 async def test_a_forged_or_untrusted_code_reveals_no_restricted_field():
     s, forger = signer(), signer()
     code = await licence_code(forger)  # names the lineage, signed by another key
-    for trust in (trust_of(s, kid=forger.kid), None):
+    for trust in (trust_entry(s, kid=forger.kid), None):
         result = verify(code, trust=trust, index=indexed())
         assert result.verdict in (Verdict.BAD_SIGNATURE, Verdict.UNKNOWN_ISSUER)
         assert result.restricted_fields == {} and result.fields == {}
         assert RIGHTS.shown(result, GRANTED).fields == {}
     # signed with a key after its revocation: the key check failed
-    revoked = trust_of(s, status="revoked", revoked_at=NOW - dt.timedelta(days=2))
+    revoked = trust_entry(s, status="revoked", revoked_at=NOW - dt.timedelta(days=2))
     result = verify(await licence_code(s), trust=revoked, index=indexed())
     assert result.verdict is Verdict.KEY_REVOKED and result.restricted_fields == {}
 
@@ -73,14 +73,14 @@ async def test_a_forged_or_untrusted_code_reveals_no_restricted_field():
 async def test_an_older_version_shows_no_value_of_the_current_one():
     s = signer()
     old = await licence_code(s, lid=dataclasses.replace(LID, version=1))
-    result = verify(old, trust=trust_of(s), index=indexed())
+    result = verify(old, trust=trust_entry(s), index=indexed())
     assert result.verdict is Verdict.SUPERSEDED and result.restricted_fields == {}
 
 
 async def test_a_suspended_licence_still_shows_granted_fields():
     s = signer()
     result = verify(
-        await licence_code(s), trust=trust_of(s), index=indexed(status="02")
+        await licence_code(s), trust=trust_entry(s), index=indexed(status="02")
     )
     assert result.verdict is Verdict.SUSPENDED
     assert RIGHTS.shown(result, GRANTED).fields == {"class": "C1", "grade": "等级G7"}
@@ -88,7 +88,7 @@ async def test_a_suspended_licence_still_shows_granted_fields():
 
 async def test_a_presentation_code_shows_granted_fields_from_the_index():
     presenter = signer()
-    trust = trust_of(presenter, department_code=PLATFORM, presentation_key=True)
+    trust = trust_entry(presenter, department_code=PLATFORM, presentation_key=True)
     result = verify(await presentation_code(presenter), trust=trust, index=indexed())
     assert result.verdict is Verdict.VALID
     assert RIGHTS.shown(result, GRANTED).fields == {"grade": "等级G7"}

@@ -20,15 +20,15 @@ from services.verifier.access import (
 )
 from services.verifier.bundle import BundleSigner, open_bundle, verify_offline
 from services.verifier.domain import FieldRights, Verdict, evaluate, parse_code
-from tests.verifier.test_bundle import SIGNED, sign, snapshot
-from tests.verifier.test_domain import (
+from tests.verifier.domain_samples import (
     DEPT,
     NOW,
     index_entry,
     licence_code,
     signer,
-    trust_of,
+    trust_entry,
 )
+from tests.verifier.test_bundle import SIGNED, sign, snapshot
 
 COUNTER = "91350100M000100Y43"
 OTHER = "11100000000013338W"
@@ -127,13 +127,13 @@ async def test_only_a_trusted_signature_counts_as_the_departments():
     key = signer()
     code = parse_code(await licence_code(key))
     good = evaluate(
-        code, trust=trust_of(key), index=index_entry(), nonce_seen=False, now=NOW
+        code, trust=trust_entry(key), index=index_entry(), nonce_seen=False, now=NOW
     )
     assert good.verdict is Verdict.VALID and good.signed_by_trusted_key
     forger = signer()
     forged = evaluate(
         code,
-        trust=dataclasses.replace(trust_of(key), public_key=forger.public_key_der),
+        trust=dataclasses.replace(trust_entry(key), public_key=forger.public_key_der),
         index=index_entry(),
         nonce_seen=False,
         now=NOW,
@@ -143,7 +143,7 @@ async def test_only_a_trusted_signature_counts_as_the_departments():
     assert not unknown.signed_by_trusted_key
     revoked = evaluate(
         code,
-        trust=trust_of(key, revoked_at=NOW - dt_days(5)),
+        trust=trust_entry(key, revoked_at=NOW - dt_days(5)),
         index=index_entry(),
         nonce_seen=False,
         now=NOW,
@@ -151,7 +151,7 @@ async def test_only_a_trusted_signature_counts_as_the_departments():
     assert revoked.verdict is Verdict.KEY_REVOKED and not revoked.signed_by_trusted_key
     # a code the index does not know is still the department's: its use is recorded
     unknown_licence = evaluate(
-        code, trust=trust_of(key), index=None, nonce_seen=False, now=NOW
+        code, trust=trust_entry(key), index=None, nonce_seen=False, now=NOW
     )
     assert unknown_licence.signed_by_trusted_key
 

@@ -44,7 +44,10 @@ def test_a_bad_group_setting_is_bad_input(tmp_path: Path, args, setting):
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith(f"services.verifier: error: {setting}: "), done.stderr
+    assert done.stderr.startswith(f"services.verifier: error: verifier.{setting}: "), (
+        done.stderr
+    )
+    assert done.stderr.count("error:") == 1, done.stderr
 
 
 def _worker(

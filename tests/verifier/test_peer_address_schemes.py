@@ -3,6 +3,7 @@ another target scheme (unix:<path>, dns:, ipv4:), not as host:port."""
 
 import pytest
 
+from certseal.errors import CertsealError
 from services.verifier.config import VerifierConfig, worker_ordinal
 
 
@@ -13,5 +14,5 @@ def test_a_grpc_scheme_is_not_a_peer_host(address):
         group_size=2,
         peers=[address, "verifier-gz-1.verifier-headless-gz:50052"],
     )
-    with pytest.raises(ValueError, match="host:port"):
+    with pytest.raises(CertsealError, match=r"^verifier\.peers: .*host:port"):
         worker_ordinal(config)

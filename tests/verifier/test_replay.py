@@ -598,7 +598,24 @@ def test_another_cluster_forgets_the_offsets_whatever_else_the_folder_holds(
 
 
 class PanicException(BaseException):
-    """What pyo3 raises for a Rust panic (rocksdict): not an Exception."""
+    """What pyo3 raises for a Rust panic (rocksdict): a BaseException, not an
+    Exception; asyncio.CancelledError is one too."""
+
+
+def panic_once(feed) -> threading.Event:
+    """Make ``feed``'s store raise a PanicException once, in the first run that
+    applies a record past offset 0; the event is set when it has."""
+    store_apply = feed.store.apply
+    raised = threading.Event()
+
+    def apply(records):
+        if any(h.record.offset >= 1 for h in records) and not raised.is_set():
+            raised.set()
+            raise PanicException("called `Result::unwrap()` on an `Err` value")
+        return store_apply(records)
+
+    feed.store.apply = apply
+    return raised
 
 
 async def test_a_base_exception_in_a_run_fails_the_run_and_the_feed_runs_again(
@@ -612,16 +629,7 @@ async def test_a_base_exception_in_a_run_fails_the_run_and_the_feed_runs_again(
     await publish(stack, topic, [record(use(1))])
     feed = feed_on(stack, topic, tmp_path / "n", {})
     feed.retry_s = 0.05
-    store_apply = feed.store.apply
-    raised = threading.Event()
-
-    def apply(records):
-        if any(h.record.offset >= 1 for h in records) and not raised.is_set():
-            raised.set()
-            raise PanicException("called `Result::unwrap()` on an `Err` value")
-        return store_apply(records)
-
-    feed.store.apply = apply
+    raised = panic_once(feed)
     feed.start()
     try:
         await until(feed.caught_up.is_set)

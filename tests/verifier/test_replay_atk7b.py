@@ -21,6 +21,7 @@ from tests.verifier.test_replay import (
     feed_on,
     fresh_topic,
     headed,
+    panic_once,
     publish,
     record,
     start_up,
@@ -145,11 +146,6 @@ async def test_a_store_without_marks_on_a_new_cluster_skips_its_records(
         await asyncio.to_thread(feed.stop)
 
 
-class PanicException(BaseException):
-    """What pyo3 raises for a Rust panic (rocksdict): a BaseException, not an
-    Exception; asyncio.CancelledError is one too."""
-
-
 async def test_a_base_exception_in_the_feed_does_not_leave_it_caught_up(
     stack, tmp_path
 ):
@@ -162,16 +158,7 @@ async def test_a_base_exception_in_the_feed_does_not_leave_it_caught_up(
     await publish(stack, topic, [record(use(1))])
     feed = feed_on(stack, topic, tmp_path / "n", {})
     feed.retry_s = 0.05
-    store_apply = feed.store.apply
-    raised = threading.Event()
-
-    def apply(records):
-        if any(h.record.offset >= 1 for h in records) and not raised.is_set():
-            raised.set()
-            raise PanicException("called `Result::unwrap()` on an `Err` value")
-        return store_apply(records)
-
-    feed.store.apply = apply  # type: ignore[method-assign]
+    raised = panic_once(feed)
     feed.start()
     try:
         await until(feed.caught_up.is_set)
@@ -208,3 +195,38 @@ def test_one_bad_use_does_not_drop_the_other_accepted_nonces_of_its_record(
         assert store.seen("aa"), "the valid nonce of the record was dropped"
     finally:
         store.close()
+
+
+async def test_a_run_cut_short_by_the_stop_is_no_failure(tmp_path, caplog):
+    """A run the worker's stop cuts short (its positioning gives up when the feed is
+    told to stop) was logged as an ERROR with a traceback, "stopped; restarting", on
+    a worker that stopped for another reason (inv16: it read as the cause). Correct:
+    the thread ends, logging it at INFO, and no new run starts."""
+    from services.verifier.replay import UsageFeed
+
+    asked = threading.Event()
+    runs = []
+
+    def consumer(**_kw):
+        runs.append(1)
+        asked.wait(30)
+        raise RuntimeError("the records at the stored offsets cannot be read")
+
+    feed = UsageFeed(
+        AcceptedNonces(tmp_path / "n"), consumer_factory=consumer, noted=lambda _: None
+    )
+    feed.retry_s = 0.01
+    caplog.set_level("INFO", logger="services.verifier.replay")
+    feed.start()
+    await until(lambda: runs)
+    feed._stop.set()  # what stop() does first
+    asked.set()
+    await asyncio.to_thread(feed.stop)
+    assert not feed._thread.is_alive() and runs == [1]
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert not any(level == "ERROR" for level, _ in said), said
+    assert (
+        "INFO",
+        "the usage feed (replay guard) stopped: the records at the "
+        "stored offsets cannot be read",
+    ) in said, said

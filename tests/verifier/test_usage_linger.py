@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from certseal.errors import CertsealError
 from services.config import Config
 from services.verifier.app import create_app
 from services.verifier.config import VerifierConfig, check_fetch_waits
@@ -38,5 +39,7 @@ def test_the_default_is_200_ms():
 def test_a_linger_out_of_range_is_refused_naming_it(linger_ms):
     config = VerifierConfig()
     config.usage_linger_ms = linger_ms
-    with pytest.raises(ValueError, match=r"^usage_linger_ms: must be between 0 and"):
+    with pytest.raises(
+        CertsealError, match=r"^verifier.usage_linger_ms: must be between 0 and"
+    ):
         check_fetch_waits(config)

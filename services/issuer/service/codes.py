@@ -10,6 +10,7 @@ from certseal import codes
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.rpc import Caller
 from services.issuer import domain
+from services.issuer.authorisation import licence_refusal
 from services.issuer.domain import Status
 from services.issuer.service.licensing import LicenceCases, Licensing
 from services.issuer.service.reading import HolderId
@@ -34,15 +35,21 @@ class Codes(LicenceCases):
 
     async def licence_code(
         self, caller: Caller, text: str, holder: HolderId | None = None
-    ) -> str:
+    ) -> tuple[str, str]:
         """The static licence code of a version (its text form), for those who may
-        read it (a holder app names the holder); errors as :meth:`Reader.readable`."""
+        read it (a holder app names the holder), and, when that version was
+        superseded, its lineage's current version ("" when it is current); errors as
+        :meth:`Reader.readable`."""
         record = await self._reader.readable(
             caller, text, "licence.code", holder=holder
         )
         stored = await self._store.get_licence(record.identifier)
         assert stored is not None
-        return stored.code
+        current = ""
+        if record.superseded_by:
+            found = await self._store.current_identifier(record.lineage)
+            current = found or record.superseded_by
+        return stored.code, current
 
     async def presentation_code(
         self, caller: Caller, text: str, ttl_s: int, holder: HolderId | None = None
@@ -51,9 +58,9 @@ class Codes(LicenceCases):
 
         ``ttl_s`` seconds (0: the configured default) must lie between 5 and the
         configured maximum; a holder app names the holder (:meth:`Reader.readable`).
-        Raises INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED,
-        FAILED_PRECONDITION (superseded, not valid, outside its validity) or
-        UNAVAILABLE (no active presentation key).
+        Raises INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION
+        (superseded, not valid, not yet valid or no longer valid) or UNAVAILABLE (no
+        active presentation key).
         """
         ttl = ttl_s or self._presentation_ttl_s
         if not _MIN_TTL_S <= ttl <= self._presentation_max_ttl_s:
@@ -70,16 +77,13 @@ class Codes(LicenceCases):
                 f"{record.identifier} was superseded by {record.superseded_by}",
                 field="identifier",
             )
-        if (
-            record.status is not Status.VALID
-            or not record.valid_from <= now < record.valid_until
-        ):
-            state = (
-                record.status.label
-                if record.status is not Status.VALID
-                else "outside its validity"
+        if record.status is not Status.VALID:
+            raise precondition(
+                f"{record.identifier} is {record.status.label}", field="identifier"
             )
-            raise precondition(f"{record.identifier} is {state}", field="identifier")
+        outside = licence_refusal(record, now)  # not yet valid, or no longer
+        if outside is not None:
+            raise precondition(outside[1], field="identifier")
         key = await self._store.active_presentation_key()
         if key is None:
             raise CertsealError(ErrorKind.UNAVAILABLE, "no active presentation key")

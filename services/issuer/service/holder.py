@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from certseal.crypto import PersonalDataProtector
-from certseal.errors import CertsealError, ErrorKind, denied, invalid
+from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
 from certseal.rpc import Caller
 from certseal.text import check_display_name
 from certseal.timestamps import Clock
@@ -35,9 +35,11 @@ from services.issuer.authorisation import (
     annotation_text,
     code_digest,
     expiry_problem,
+    licence_refusal,
     new_code,
     normalise_code,
     redemption_refusal,
+    refusal_error,
 )
 from services.issuer.document import (
     DocumentRenderer,
@@ -45,7 +47,7 @@ from services.issuer.document import (
     LicenceDocumentContent,
     template_for,
 )
-from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, Status
+from services.issuer.domain import FieldValue, LicenceRecord, LicenceType
 from services.issuer.events import authorisation_event, authorisation_usage_entries
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
@@ -149,6 +151,13 @@ class HolderSide:
         )
         if self._record_use is not None:
             await self._record_use(use)
+
+    async def _current(
+        self, lineage: str, identifier: str, with_holder: bool
+    ) -> LicenceRecord:
+        """The lineage's current version (else ``identifier``): what a use uses."""
+        current = await self._store.current_identifier(lineage)
+        return await self._reader.load(current or identifier, with_holder=with_holder)
 
     def _require_document_parts(self) -> tuple[DocumentSealer, DocumentRenderer]:
         if self._sealer is None or self._renderer is None:
@@ -262,7 +271,9 @@ class HolderSide:
         Holder apps only (PERMISSION_DENIED otherwise), for one of the named holder's
         licences (NOT_FOUND otherwise). INVALID_ARGUMENT: an unknown department, an
         empty or over-long purpose, a field the type lacks, an expiry not after now
-        or over 90 days ahead.
+        or over 90 days ahead. FAILED_PRECONDITION when the lineage's current
+        version could not be used now (:func:`licence_refusal`: not valid, not yet
+        valid, no longer valid).
         """
         if caller.kind != "app":
             raise denied(
@@ -295,6 +306,11 @@ class HolderSide:
         problem = expiry_problem(expires_at, now)
         if problem or expires_at is None:
             raise invalid("expires_at", problem or "is required")
+        # what could not be redeemed now is not authorised: a use is within validity
+        current = await self._current(record.lineage, record.identifier, False)
+        unusable = licence_refusal(current, now)
+        if unusable is not None:
+            raise precondition(unusable[1], field="identifier")
         auth = Authorisation(
             authorisation_id=f"au-{secrets.token_hex(8)}",
             lineage=record.lineage,
@@ -409,8 +425,10 @@ class HolderSide:
         anyone's. Refusals of a code are audited. NOT_FOUND for an unknown code or one
         made out to another
         department (a stranger learns nothing); PERMISSION_DENIED for another counter
-        of the department; FAILED_PRECONDITION for a withdrawn or expired one, or a
-        licence no longer current. A use of kind ``redeemed``.
+        of the department; FAILED_PRECONDITION for a withdrawn or expired one, or
+        when the lineage's current version is not valid or outside its validity (not
+        yet valid, no longer valid: :func:`licence_refusal`). A use of kind
+        ``redeemed``.
         """
         normal = normalise_code(code)
         if normal is None:  # not the shape of any code: says nothing about anyone's
@@ -424,6 +442,11 @@ class HolderSide:
                 auth, department_code=caller.name, counter=counter, now=now
             )
         )
+        record, unusable = None, None
+        if auth is not None and why is None:
+            record = await self._current(auth.lineage, auth.identifier, True)
+            unusable = licence_refusal(record, now)
+            why = unusable[0] if unusable else None
         if why is not None:
             subject = auth.authorisation_id if auth else "-"
             await self._store.audit(
@@ -433,17 +456,10 @@ class HolderSide:
                     )
                 ]
             )
-            raise _refusal(why, auth)
-        assert auth is not None
-        current = await self._store.current_identifier(auth.lineage)
-        record = await self._reader.load(current or auth.identifier, with_holder=True)
-        if record.status is not Status.VALID or now >= record.valid_until:
-            raise CertsealError(
-                ErrorKind.FAILED_PRECONDITION,
-                f"licence {record.identifier} is no longer valid "
-                f"(status {record.status.name.lower()})",
-                field="code",
-            )
+            if unusable is not None:
+                raise precondition(unusable[1], field="code")
+            raise refusal_error(why, auth)
+        assert auth is not None and record is not None
         dept = await self._directory.department(auth.department_code)
         dept_name = dept.name if dept else auth.department_code
         pdf = await self._render(
@@ -471,26 +487,3 @@ class _NoSpec:
 
 
 _NO_SPEC = _NoSpec()
-
-
-def _refusal(why: str, auth: Authorisation | None) -> CertsealError:
-    if why == "not_found" or auth is None:
-        return CertsealError(
-            ErrorKind.NOT_FOUND,
-            "no authorisation with this code for your department",
-            field="code",
-        )
-    if why == "other_counter":
-        return denied(
-            f"authorisation {auth.authorisation_id} is for another counter",
-            field="code",
-        )
-    text = {
-        "withdrawn": "was withdrawn by the holder",
-        "expired": "has expired",
-    }[why]
-    return CertsealError(
-        ErrorKind.FAILED_PRECONDITION,
-        f"authorisation {auth.authorisation_id} {text}",
-        field="code",
-    )

@@ -23,6 +23,7 @@ from certseal.rpc import Caller
 from services.issuer import domain
 from services.issuer.domain import Action, FieldValue, LicenceRecord, Operation, Status
 from services.issuer.events import licence_event
+from services.issuer.renewal import renewal_validity
 from services.issuer.service.common import licence_actor
 from services.issuer.service.issuance import sign_version
 from services.issuer.service.licensing import LicenceCases
@@ -151,9 +152,11 @@ class Lifecycle(LicenceCases):
         holder_name: str = "",
         reason: str = "",
     ) -> LicenceRecord:
-        """Renew (``action`` RENEW: a new validity, by default the type's from the old
-        end or now) or amend (AMEND: field ``changes`` and ``removals``, a corrected
-        ``holder_name``): a new signed version that supersedes the current one.
+        """Renew (``action`` RENEW: a new validity, valid from now by default and
+        never later, :func:`renewal_validity`) or amend (AMEND: field ``changes`` and
+        ``removals``, a corrected ``holder_name``; the validity carries over): a new
+        signed version that supersedes the current one at once, so that the holder
+        is never left without a valid version.
 
         Raises as :meth:`change_status`; FAILED_PRECONDITION also without an active key.
         """
@@ -166,10 +169,9 @@ class Lifecycle(LicenceCases):
             licence_type = await self._directory.licence_type(old.type_code)
             fields, holder = dict(old.fields), old.holder
             assert holder is not None
-            if action is Action.RENEW:
-                start = valid_from or max(old.valid_until, now)
-                validity = domain.resolve_validity(
-                    licence_type, start, valid_until, now
+            if action is Action.RENEW:  # valid from now: it supersedes at once
+                validity = renewal_validity(
+                    licence_type, old.valid_until, valid_from, valid_until, now
                 )
             else:
                 for name in removals:

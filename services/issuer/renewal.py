@@ -1,0 +1,50 @@
+"""A renewal's validity (延续), the pure rule. No I/O; time is a parameter.
+
+A renewal takes effect when it is made: its new version supersedes the current one at
+once, and a superseded version never verifies as valid. So the new version must be
+valid from then, or the holder is left with no valid licence until it starts (a new
+version valid from the old end, as renewals once were, left a holder with none for the
+whole of the old validity). Hence:
+
+- ``valid_from``: by default now; one given must be now or earlier (there is no
+  allowance for clock skew: the issuer's clock decides, as at issuance);
+- ``valid_until``: by default the later of the current version's end and the start
+  plus the type's default validity (``default_validity_days``), so a renewal never
+  shortens what the holder had; one given is taken as it is (after the start and
+  after now, :func:`services.issuer.domain.resolve_validity`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from certseal.errors import invalid
+from certseal.timestamps import shifted
+from services.issuer.domain import LicenceType, Validity, resolve_validity
+
+STARTS_NOW = (
+    "a renewal supersedes the current version at once; its new version must be "
+    "valid from now or earlier"
+)
+"""What a ``valid_from`` after now is told."""
+
+
+def renewal_validity(
+    licence_type: LicenceType,
+    current_until: dt.datetime,
+    valid_from: dt.datetime | None,
+    valid_until: dt.datetime | None,
+    now: dt.datetime,
+) -> Validity:
+    """The new version's validity when the version valid until ``current_until`` is
+    renewed at ``now`` (see the module docstring); INVALID_ARGUMENT naming
+    ``valid_from`` (after now) or ``valid_until`` (not after the start, or past)."""
+    if valid_from is not None and valid_from > now:
+        raise invalid(
+            "valid_from", f"{valid_from.isoformat()} is after now: {STARTS_NOW}"
+        )
+    start = valid_from or now
+    if valid_until is None:
+        default = dt.timedelta(days=licence_type.default_validity_days)
+        valid_until = max(current_until, shifted(start, default, "valid_from"))
+    return resolve_validity(licence_type, start, valid_until, now)

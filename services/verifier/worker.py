@@ -1,0 +1,51 @@
+"""The verifier's Faust worker: Faust's own, remembering a signal that asked it to stop,
+so that a worker told to stop exits instead of starting itself again to rebuild its
+index (:func:`services.verifier.__main__.main`)."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+from faust.worker import Worker
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class VerifierWorker(Worker):
+    """Faust's worker, which notes in :attr:`stop_signal` the first SIGTERM or SIGINT,
+    also one that arrives after its event loop closed.
+
+    A worker that found its index damaged, or ahead of its changelog, stops and starts
+    itself again in the same process (``os.execv``) to rebuild it. A SIGTERM on the
+    way (Kubernetes stopping the pod, a test tearing down) must still end the process.
+    Faust handles the signal through its event loop while the loop runs; uvloop
+    leaves its handler installed when the loop closes, and that handler then drops
+    the signal: the started-again worker ran on as if no one had asked it to stop (a
+    test waited for it until its timeout, and the worker outlived the test run).
+    """
+
+    #: the signal that asked the worker to stop, None while none did
+    stop_signal: signal.Signals | None = None
+
+    def _on_sigterm(self) -> None:  # Faust's handler, while the loop runs
+        self._note(signal.SIGTERM)
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._note(signal.SIGINT)
+        super()._on_sigint()
+
+    def _shutdown_loop(self) -> None:
+        # from the last steps of the stop on, a signal is noted here, not left to the
+        # closing loop's handler (which drops it once the loop is closed)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._noted)
+        super()._shutdown_loop()
+
+    def _noted(self, signum: int, _frame: FrameType | None) -> None:
+        self._note(signal.Signals(signum))
+
+    def _note(self, signum: signal.Signals) -> None:
+        if self.stop_signal is None:
+            self.stop_signal = signum
