@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import grpc
 import pytest
@@ -667,3 +667,30 @@ async def migrated_database(config: Config, prefix: str) -> str:
     await migrate_all(pool)
     await pool.close()
     return new_dsn
+
+
+def console_identity(stack: Any, cfg: Any) -> None:
+    """``cfg.console`` calls as ``service:console`` and serves HTTPS with the same
+    pair (the test CA's server identity for it)."""
+    https = stack.ca.identity("service:console", server=True)
+    pair = (str(https.cert_file), str(https.key_file))
+    cfg.console.cert_file, cfg.console.key_file = pair
+    cfg.console.https_cert_file, cfg.console.https_key_file = pair
+
+
+@contextlib.asynccontextmanager
+async def console_alone(stack: Any, config: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """A console on a free port whose verifier answers nobody (a free port) and which
+    reads no metrics: for what the console decides itself. Yields (app, its config)."""
+    from services.console.app import ConsoleApp
+
+    cfg = copy.deepcopy(config)
+    console_identity(stack, cfg)
+    cfg.console.verifier_targets = [f"127.0.0.1:{free_port()}"]
+    cfg.console.metrics_sources = []
+    app = ConsoleApp(cfg, listen="127.0.0.1:0")
+    await app.start()
+    try:
+        yield app, cfg
+    finally:
+        await app.stop()

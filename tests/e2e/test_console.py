@@ -47,6 +47,7 @@ from tests.conftest import (
     EventWatcher,
     VerifierProcess,
     blank_pdf,
+    console_identity,
     fresh_uscc,
     issue_request,
     make_department,
@@ -121,15 +122,7 @@ async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
         await group.wait_serving()
 
     # the console calls as itself; each clerk's department is the counter
-    https = stack.ca.identity("service:console", server=True)
-    cfg.console.cert_file, cfg.console.key_file = (
-        str(https.cert_file),
-        str(https.key_file),
-    )
-    cfg.console.https_cert_file, cfg.console.https_key_file = (
-        str(https.cert_file),
-        str(https.key_file),
-    )
+    console_identity(stack, cfg)
     cfg.console.verifier_targets = [f"127.0.0.1:{g.port}" for g in groups]
     cfg.console.seal_target = f"127.0.0.1:{seal_app.port}"
     cfg.console.metrics_sources = [

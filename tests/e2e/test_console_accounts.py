@@ -4,37 +4,20 @@ outside review of the operator page (atk8)."""
 
 from __future__ import annotations
 
-import copy
 import secrets
 import ssl
 
 import aiohttp
 import pytest
 
-from services.console.app import ConsoleApp
-from services.devstack import free_port
-from tests.conftest import fresh_uscc
+from tests.conftest import console_alone, fresh_uscc
 from tests.e2e.test_console import PASSWORD, api_session
 
 
 @pytest.fixture(scope="module")
 async def console(stack, config):
-    cfg = copy.deepcopy(config)
-    https = stack.ca.identity("service:console", server=True)
-    cfg.console.cert_file, cfg.console.key_file = (
-        str(https.cert_file),
-        str(https.key_file),
-    )
-    cfg.console.https_cert_file, cfg.console.https_key_file = (
-        str(https.cert_file),
-        str(https.key_file),
-    )
-    cfg.console.verifier_targets = [f"127.0.0.1:{free_port()}"]
-    cfg.console.metrics_sources = []
-    app = ConsoleApp(cfg, listen="127.0.0.1:0")
-    await app.start()
-    yield app, f"https://localhost:{app.port}", cfg.tls.ca_file
-    await app.stop()
+    async with console_alone(stack, config) as (app, cfg):
+        yield app, f"https://localhost:{app.port}", cfg.tls.ca_file
 
 
 async def account(app, role: str):

@@ -10,35 +10,19 @@ rate limit are tests/kernel/test_httpserve.py's."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import re
 import ssl
 
 import pytest
 
-from services.console.app import ConsoleApp
-from services.devstack import free_port
+from tests.conftest import console_alone
 
 
 @pytest.fixture(scope="module")
 async def console(stack, config):
-    cfg = copy.deepcopy(config)
-    https = stack.ca.identity("service:console", server=True)
-    cfg.console.cert_file, cfg.console.key_file = (
-        str(https.cert_file),
-        str(https.key_file),
-    )
-    cfg.console.https_cert_file, cfg.console.https_key_file = (
-        str(https.cert_file),
-        str(https.key_file),
-    )
-    cfg.console.verifier_targets = [f"127.0.0.1:{free_port()}"]
-    cfg.console.metrics_sources = []
-    app = ConsoleApp(cfg, listen="127.0.0.1:0")
-    await app.start()
-    yield app, cfg.tls.ca_file
-    await app.stop()
+    async with console_alone(stack, config) as (app, cfg):
+        yield app, cfg.tls.ca_file
 
 
 async def raw(port: int, ca_file: str, request: bytes) -> bytes:
