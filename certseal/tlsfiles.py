@@ -183,15 +183,31 @@ def read_key_pair(
             f"{key_file} is not the key of the certificate in {cert_field} "
             f"({cert_file})",
         )
-    at = now or dt.datetime.now(dt.UTC)
-    if not chain[0].not_valid_before_utc <= at <= chain[0].not_valid_after_utc:
-        raise invalid(
-            cert_field,
-            f"{cert_file} is valid from {chain[0].not_valid_before_utc:%Y-%m-%d %H:%M} "
-            f"to {chain[0].not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now: every "
-            "handshake would fail",
-        )
+    check_valid_now(
+        chain[0], cert_field, cert_file, "every handshake would fail", now=now
+    )
     return cert_pem, key_pem
+
+
+def check_valid_now(
+    cert: x509.Certificate,
+    field: str,
+    described: str,
+    consequence: str,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """INVALID_ARGUMENT (``field``) unless ``cert`` is valid at ``now`` (default: the
+    clock's; RFC 5280 §4.1.2.5, both ends included): "``described`` is valid from …
+    to … UTC, not now: ``consequence``"."""
+    at = now or dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        raise invalid(
+            field,
+            f"{described} is valid from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
+            f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now: "
+            f"{consequence}",
+        )
 
 
 def read_tls_identity(

@@ -46,6 +46,7 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file, without_bom
 from certseal.httpserve import MalformedRequests, name_server, serve_setting
 from certseal.timestamps import Clock, utcnow
+from certseal.tlsfiles import check_valid_now
 from services.seal.timestamp import SM3, imprint
 from services.seal.tsa_token import TokenParts, TsaBuilder, TsaKey, tsa_key
 
@@ -137,14 +138,9 @@ def read_tsa_identity(
             "must be timeStamping (RFC 3161 section 2.3), or verifiers refuse its "
             "tokens",
         )
-    at = now or dt.datetime.now(dt.UTC)
-    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-        raise invalid(
-            CERT_FIELD,
-            f"{cert_file} is valid from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
-            f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now: every "
-            "token would be refused",
-        )
+    check_valid_now(
+        cert, CERT_FIELD, cert_file, "every token would be refused", now=now
+    )
     data = _tsa_file(key_file, KEY_FIELD)
     try:
         if b"-----BEGIN" in data:

@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from certseal import cose
 from certseal.crypto import InvalidSignature, Suite, signature_from_der
 from certseal.errors import invalid, precondition
+from certseal.tlsfiles import check_valid_now
 
 SUITES = (Suite.ES256, Suite.ED25519)
 """What a bundle signing key may be."""
@@ -75,13 +76,9 @@ def check_bundle_certificate(
     the message names the file. CertsealError(INVALID_ARGUMENT, field
     ``verifier.bundle_cert_file``)."""
     field = "verifier.bundle_cert_file"
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        raise invalid(
-            field,
-            f"{described} is valid from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
-            f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now: counters "
-            "would refuse every bundle it signs",
-        )
+    check_valid_now(
+        cert, field, described, "counters would refuse every bundle it signs", now=now
+    )
     if not issued_by(cert, platform_ca):
         raise invalid(
             field,
