@@ -29,8 +29,11 @@ from certseal.tlsfiles import read_certificates, read_tls_identity
 from services.config import Config, load
 from services.verifier.app import build_servicer, create_app
 from services.verifier.broker import broker_cluster_id, partition_mismatches
-from services.verifier.bundle_sign import check_bundle_certificate
-from services.verifier.config import check_settings, worker_data_dir
+from services.verifier.config import (
+    check_bundle_certificate,
+    check_settings,
+    worker_data_dir,
+)
 from services.verifier.diskindex import (
     FOLDER,
     IndexDamaged,

@@ -8,7 +8,6 @@ signed with on the token's thread pool. Pure: no files, no token calls of its ow
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Protocol
 
 import cbor2
@@ -20,7 +19,6 @@ from cryptography.x509.oid import NameOID
 from certseal import cose
 from certseal.crypto import InvalidSignature, Suite, signature_from_der
 from certseal.errors import invalid, precondition
-from certseal.tlsfiles import check_valid_now
 
 SUITES = (Suite.ES256, Suite.ED25519)
 """What a bundle signing key may be."""
@@ -58,40 +56,6 @@ def is_verifier_identity(name: str, group: str | None = None) -> bool:
     if group is None:
         return name.startswith(f"{VERIFIER_IDENTITY}-")
     return name == f"{VERIFIER_IDENTITY}-{group}"
-
-
-def check_bundle_certificate(
-    cert: x509.Certificate,
-    platform_ca: x509.Certificate,
-    *,
-    group: str,
-    now: dt.datetime,
-    described: str,
-) -> None:
-    """Refuse a token key's bundle certificate (``[verifier] bundle_cert_file``) whose
-    every bundle the counters would refuse (:func:`services.verifier.bundle.
-    open_bundle`'s rules): not valid at ``now``, not issued directly by
-    ``platform_ca`` (the first certificate of ``tls.ca_file``, which the counters
-    open bundles with), or not a verifier identity of ``group``. ``described``: how
-    the message names the file. CertsealError(INVALID_ARGUMENT, field
-    ``verifier.bundle_cert_file``)."""
-    field = "verifier.bundle_cert_file"
-    check_valid_now(
-        cert, field, described, "counters would refuse every bundle it signs", now=now
-    )
-    if not issued_by(cert, platform_ca):
-        raise invalid(
-            field,
-            f"{described} is not issued by the platform CA (the first certificate "
-            "of tls.ca_file), with which counters open bundles",
-        )
-    name = signer_name(cert)
-    if not is_verifier_identity(name, group):
-        raise invalid(
-            field,
-            f"{described} names {name!r}; a bundle of group {group} is signed by "
-            f"{VERIFIER_IDENTITY} or {VERIFIER_IDENTITY}-{group}",
-        )
 
 
 class TokenKey(Protocol):

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
 from typing import Protocol
 
 import msgspec
+from cryptography import x509
 
 from certseal.bounds import MAX_IMAGE_BYTES
 from certseal.config import ServiceSection, SharedSettings
 from certseal.errors import invalid
+from certseal.tlsfiles import check_valid_now
+from services.verifier.bundle_sign import (
+    VERIFIER_IDENTITY,
+    is_verifier_identity,
+    issued_by,
+    signer_name,
+)
 
 
 class VerifierConfig(ServiceSection):
@@ -287,3 +296,37 @@ class VerifierSettings(SharedSettings, Protocol):
     """The sections a verifier process reads."""
 
     verifier: VerifierConfig
+
+
+def check_bundle_certificate(
+    cert: x509.Certificate,
+    platform_ca: x509.Certificate,
+    *,
+    group: str,
+    now: dt.datetime,
+    described: str,
+) -> None:
+    """Refuse a token key's bundle certificate (``[verifier] bundle_cert_file``) whose
+    every bundle the counters would refuse (:func:`services.verifier.bundle.
+    open_bundle`'s rules): not valid at ``now``, not issued directly by
+    ``platform_ca`` (the first certificate of ``tls.ca_file``, which the counters
+    open bundles with), or not a verifier identity of ``group``. ``described``: how
+    the message names the file. CertsealError(INVALID_ARGUMENT, field
+    ``verifier.bundle_cert_file``)."""
+    field = "verifier.bundle_cert_file"
+    check_valid_now(
+        cert, field, described, "counters would refuse every bundle it signs", now=now
+    )
+    if not issued_by(cert, platform_ca):
+        raise invalid(
+            field,
+            f"{described} is not issued by the platform CA (the first certificate "
+            "of tls.ca_file), with which counters open bundles",
+        )
+    name = signer_name(cert)
+    if not is_verifier_identity(name, group):
+        raise invalid(
+            field,
+            f"{described} names {name!r}; a bundle of group {group} is signed by "
+            f"{VERIFIER_IDENTITY} or {VERIFIER_IDENTITY}-{group}",
+        )

@@ -1,5 +1,5 @@
 """The start check of a token key's bundle certificate (``[verifier] bundle_cert_file``,
-:func:`services.verifier.bundle_sign.check_bundle_certificate`): a certificate whose
+:func:`services.verifier.config.check_bundle_certificate`): a certificate whose
 every bundle the counters would refuse (:func:`services.verifier.bundle.open_bundle`)
 is refused when the worker starts, naming the setting, instead of serving bundles
 nobody can open."""
@@ -14,7 +14,8 @@ from cryptography import x509
 from certseal.devpki import DevCA
 from certseal.errors import CertsealError, ErrorKind
 from services.verifier.bundle import open_bundle, payload
-from services.verifier.bundle_sign import BundleSigner, check_bundle_certificate
+from services.verifier.bundle_sign import BundleSigner
+from services.verifier.config import check_bundle_certificate
 from tests.verifier.test_bundle_token import snapshot
 from tests.verifier.test_domain import signer
 
