@@ -9,6 +9,7 @@ request whose shape is wrong.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -76,6 +77,9 @@ def optional_time(message: Any, name: str) -> dt.datetime | None:
     return request_time(message, name)
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def field_values(values: Any, where: str = "fields") -> dict[str, FieldValue]:
     """Typed values from a proto map<string, FieldValue> (dates as YYYY-MM-DD)."""
     out: dict[str, FieldValue] = {}
@@ -85,6 +89,10 @@ def field_values(values: Any, where: str = "fields") -> dict[str, FieldValue]:
             raise invalid(f"{where}.{name}", "has no value")
         if kind == "date_value":
             try:
+                # YYYY-MM-DD only: Python 3.11's fromisoformat also takes 20240101
+                # and the week date 2024-W01-1 (atk16b F4)
+                if not _DATE.fullmatch(value.date_value):
+                    raise ValueError
                 out[name] = dt.date.fromisoformat(value.date_value)
             except ValueError:
                 raise invalid(

@@ -34,9 +34,7 @@ from services.seal.pdf import PdfNestingError
 
 MAX_ACTION_OBJECTS = 100_000
 """How many objects :func:`inventory` reads for one revision (page-tree nodes,
-annotations, fields, every action and each object it reaches): far more than a form
-with a script on each of a thousand fields needs. A revision with more is reported
-as changed (:data:`TOO_MUCH`), never passed unread."""
+annotations, fields, actions and what they reach); more is a change (:data:`TOO_MUCH`)."""
 
 TOO_MUCH = (
     f"more than {MAX_ACTION_OBJECTS:,} pages, annotations, fields and action objects "
@@ -48,8 +46,7 @@ TOO_MUCH = (
 _BACK_KEYS = frozenset({"/P", "/Parent"})
 
 #: what an action may name but does not hold (a /Hide action's field, a GoTo's page):
-#: named by object number, never followed, or a signature filled later or a page
-#: given a new widget would read as a changed action
+#: named by object number, never followed (a later signature would change it)
 _STRUCTURE_TYPES = frozenset({"/Page", "/Pages", "/Annot"})
 
 _ACTION_KEYS = ("/A", "/AA")
@@ -86,10 +83,9 @@ def active_changes(then: Inventory, now: Inventory) -> list[str]:
 
 
 def inventory(resolver: Any) -> Inventory:
-    """The active content of the revision ``resolver`` reads (a pyHanko
-    ``HistoricalResolver``) and the annotations on its pages. A part that cannot be
-    read is recorded as unreadable where it sits (the same damage in two revisions
-    compares equal; damage done after a seal does not)."""
+    """The active content of the revision ``resolver`` (a pyHanko
+    ``HistoricalResolver``) reads and the annotations on its pages. An unreadable part
+    is recorded as such where it sits (damage done after a seal is a change)."""
     found = Inventory()
     digests = _Digests()
     try:
@@ -282,8 +278,7 @@ def _fields(found: Inventory, digests: _Digests, root: Any) -> set[_Ref]:
 
 
 def _scalar(value: Any) -> bytes:
-    """A PDF scalar written out by value (a null's or a boolean's ``repr`` names
-    its memory address: it would differ between two reads of one revision)."""
+    """A PDF scalar written out by value (not ``repr``: a null's names its address)."""
     if isinstance(value, generic.NullObject):
         return b"null"
     if isinstance(value, generic.BooleanObject):
@@ -388,9 +383,10 @@ class _Digests:
 
 def shows_on_a_page(field_ref: Any, on_pages: set[_Ref]) -> bool:
     """Whether a signature field paints something a reader sees: one of its widgets
-    is listed in a page's /Annots (``on_pages``), is neither Hidden nor NoView (ISO
-    32000-1 §12.5.3), has a /Rect of some area and a normal appearance (/AP /N, a
-    stream or any of its states) with content. Anything unreadable counts as shown."""
+    is listed in a page's /Annots (``on_pages``), is not kept from showing by its
+    flags (:func:`_never_shown`), has a /Rect of some area and an appearance
+    (:func:`_appearances`: normal, rollover or down, a stream or any of its states)
+    with content. Anything unreadable counts as shown."""
     try:
         field_obj = field_ref.get_object()
         kids = dict.get(field_obj, "/Kids")
@@ -399,21 +395,14 @@ def shows_on_a_page(field_ref: Any, on_pages: set[_Ref]) -> bool:
             if _ref(widget_ref) not in on_pages:
                 continue
             widget = widget_ref.get_object()
-            if int(widget.get("/F", 0)) & (2 | 32):
+            if _never_shown(widget):
                 continue
             x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
             if (x2 - x1) * (y2 - y1) == 0:
                 continue
-            normal = widget["/AP"]["/N"] if "/AP" in widget else None
-            states = (
-                [normal]
-                if isinstance(normal, generic.StreamObject)
-                else [v.get_object() for v in normal.values()]
-                if isinstance(normal, generic.DictionaryObject)
-                else []
-            )
             if any(
-                isinstance(s, generic.StreamObject) and s.data.strip() for s in states
+                isinstance(s, generic.StreamObject) and s.data.strip()
+                for s in _appearances(widget)
             ):
                 return True
         return False
@@ -421,6 +410,24 @@ def shows_on_a_page(field_ref: Any, on_pages: set[_Ref]) -> bool:
         raise
     except Exception:
         return True
+
+
+def _never_shown(widget: Any) -> bool:
+    """Hidden, or NoView without ToggleNoView (ISO 32000-1 §12.5.3: shown on hover)."""
+    flags = int(widget.get("/F", 0))
+    return bool(flags & 2 or (flags & 32 and not flags & 256))
+
+
+def _appearances(widget: Any) -> list[Any]:
+    """A widget's normal, rollover and down appearances (§12.5.5), states unfolded."""
+    ap = _value(widget, "/AP", {})
+    values = [ap[key] for key in ("/N", "/R", "/D") if key in ap]
+    return [v for v in values if isinstance(v, generic.StreamObject)] + [
+        s.get_object()
+        for v in values
+        if isinstance(v, generic.DictionaryObject)
+        for s in v.values()
+    ]
 
 
 def read_revisions(
@@ -453,15 +460,15 @@ def read_revisions(
 
 
 def shows_nothing(field: Any) -> bool:
-    """Whether every widget of a signature field is invisible: flagged Hidden or
-    NoView (ISO 32000-1 §12.5.3) or with a /Rect of no area. Anything unreadable
+    """Whether every widget of a signature field is invisible: kept from showing by
+    its flags (:func:`_never_shown`) or with a /Rect of no area. Anything unreadable
     counts as shown."""
     try:
         field = field.get_object()
         kids = field.get("/Kids")
         widgets = [k.get_object() for k in kids] if kids else [field]
         for widget in widgets:
-            if int(widget.get("/F", 0)) & (2 | 32):
+            if _never_shown(widget):
                 continue
             x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
             if (x2 - x1) * (y2 - y1) != 0:
