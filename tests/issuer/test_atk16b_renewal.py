@@ -1,4 +1,5 @@
-"""atk16b F3: renewing a licence that is not yet valid makes it valid at once.
+"""atk16b F3: renewing a licence that is not yet valid made it valid at once (fixed:
+it keeps its start, services/issuer/renewal.py).
 
 A renewal's new version is valid from now by default, and a ``valid_from`` after now
 is refused (``services/issuer/renewal.py``: it supersedes the current version at
@@ -11,19 +12,12 @@ from moving earlier.
 
 import datetime as dt
 
-import pytest
-
 from certseal.rpc import Caller
 from services.issuer.domain import Action, Holder
 from services.issuer.service.issuance import IssueInput
 from tests.conftest import make_department
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk16b F3: a renewal of a licence not yet valid starts it now, before "
-    "the start it was issued with",
-)
 async def test_renewing_a_licence_not_yet_valid_keeps_its_start(
     issuer, operator, connect
 ):
@@ -43,4 +37,4 @@ async def test_renewing_a_licence_not_yet_valid_keeps_its_start(
     )
     assert old.valid_from == start
     new = await service.new_version(caller, old.lineage, Action.RENEW)
-    assert new.valid_from >= old.valid_from, (new.valid_from, old.valid_from)
+    assert new.valid_from == old.valid_from, (new.valid_from, old.valid_from)

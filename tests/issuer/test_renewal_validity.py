@@ -98,3 +98,34 @@ def test_an_explicit_end_not_after_an_explicit_start_is_refused():
     start = NOW - dt.timedelta(days=2)
     err = refused(NOW + DAYS, start, start, NOW)
     assert err.field == "valid_until" and "is not after its start" in err.message
+
+
+def test_a_current_version_not_valid_yet_keeps_its_start():
+    """atk16b F3: a licence issued to start later is renewed from that start, not
+    from now (the holder had nothing before it), and may not start later than it."""
+    start, end = NOW + DAYS / 12, NOW + DAYS
+    renewed = renewal_validity(TYPE, end, None, None, NOW, current_from=start)
+    assert renewed == domain.Validity(start, max(end, start + DAYS))
+    earlier = renewal_validity(TYPE, end, NOW, None, NOW, current_from=start)
+    assert earlier.valid_from == NOW
+    assert (
+        renewal_validity(TYPE, end, start, None, NOW, current_from=start).valid_from
+        == start
+    )
+    with pytest.raises(CertsealError) as err:
+        renewal_validity(TYPE, end, start + US, None, NOW, current_from=start)
+    assert err.value.field == "valid_from"
+    assert "when the current version starts" in err.value.message
+
+
+def test_a_current_version_already_valid_starts_its_renewal_now():
+    before = NOW - DAYS / 12
+    assert (
+        renewal_validity(
+            TYPE, NOW + DAYS, None, None, NOW, current_from=before
+        ).valid_from
+        == NOW
+    )
+    with pytest.raises(CertsealError) as err:
+        renewal_validity(TYPE, NOW + DAYS, NOW + US, None, NOW, current_from=before)
+    assert STARTS_NOW in str(err.value)

@@ -171,7 +171,12 @@ class Lifecycle(LicenceCases):
             assert holder is not None
             if action is Action.RENEW:  # valid from now: it supersedes at once
                 validity = renewal_validity(
-                    licence_type, old.valid_until, valid_from, valid_until, now
+                    licence_type,
+                    old.valid_until,
+                    valid_from,
+                    valid_until,
+                    now,
+                    current_from=old.valid_from,
                 )
             else:
                 for name in removals:
