@@ -48,7 +48,7 @@ from services.verifier.metrics import (
     usage_counters,
 )
 from services.verifier.replay_store import FOLDER as REPLAY_FOLDER
-from services.verifier.replay_store import prepare_worker_folder
+from services.verifier.replay_store import FolderInUse, prepare_worker_folder
 from services.verifier.server import GrpcService
 from services.verifier.storage import drop_index
 from services.verifier.worker import VerifierWorker
@@ -195,7 +195,10 @@ def main() -> None:
             f"the topics on the broker ({'; '.join(mismatches)}): set it to the count "
             "the topics were made with (changing it means making the topics again)"
         )
-    damaged, other_cluster = prepare_worker_folder(data_dir, cluster)
+    try:
+        damaged, other_cluster = prepare_worker_folder(data_dir, cluster)
+    except FolderInUse as exc:
+        _in_use(data_dir, str(exc))
     if damaged:
         # The index is derived data: a damaged file costs a rebuild, never a crash loop.
         for folder, reason in damaged:
@@ -238,16 +241,8 @@ def main() -> None:
     except Exception as exc:  # rocksdict raises a bare Exception("IO error: …")
         if "While lock file" not in str(exc):
             raise
-        # another process has a database of this folder open (a worker not yet
-        # stopped, two workers given one folder): RocksDB refuses at once, and a
-        # traceback did not say which setting or what to do
-        print(
-            f"services.verifier: error: verifier.data_dir: {data_dir} is in use by "
-            f"another process ({str(exc).splitlines()[0][:300]}): one worker per "
-            "folder, started once the previous one has exited",
-            file=sys.stderr,
-        )
-        sys.exit(1)
+        # another process opened a database of this folder since the check above
+        _in_use(data_dir, str(exc).splitlines()[0][:300])
 
     try:  # a bundle key or certificate that does not do: one line, exit 2
         servicer, log_watch = build_servicer(
@@ -338,6 +333,19 @@ def _check_files(cfg: Config) -> None:
     check_data_dir(vcfg.data_dir)
     if vcfg.log_target:
         NoteVerifier.parse(vcfg.log_key, "verifier.log_key")
+
+
+def _in_use(data_dir: Path, why: str) -> NoReturn:
+    """Another process has a database of this worker's folder open (a worker not yet
+    stopped, two workers given one folder): one line naming the setting, exit 1,
+    before anything in the folder changed."""
+    print(
+        f"services.verifier: error: verifier.data_dir: {data_dir} is in use by "
+        f"another process ({why}): one worker per folder, started once the previous "
+        "one has exited",
+        file=sys.stderr,
+    )
+    sys.exit(1)
 
 
 def check_data_dir(path: str) -> None:

@@ -5,7 +5,11 @@ database (the guard itself and its feed: :mod:`services.verifier.replay`)."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import logging
+import os
+import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -210,11 +214,58 @@ def forget_replay_offsets(path: Path) -> None:
         store.close()
 
 
+class FolderInUse(Exception):
+    """A RocksDB table of a worker's folder is open in another process (or another
+    handle of this one): the folder is not this worker's to change."""
+
+    def __init__(self, table: Path):
+        super().__init__(f"{table / 'LOCK'} is held: the table is open elsewhere")
+        self.table = table
+
+
+# struct flock of Linux x86-64 and arm64: l_type, l_whence, l_start, l_len, l_pid
+_FLOCK = "hh4xqqi4x"
+
+
+def held_table(data_dir: Path) -> Path | None:
+    """The first RocksDB table under ``data_dir`` that another opener holds (RocksDB
+    keeps a POSIX record lock on ``<table>/LOCK`` while a table is open for writing),
+    or None. Probed with an open file description lock (Linux ``F_OFD_SETLK``, taken
+    and given back at once), which conflicts with a record lock even of this process;
+    without it, with ``lockf``, which sees other processes' only."""
+    for lock in sorted(data_dir.rglob("LOCK")):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            continue  # not a file we may open: not a table's lock
+        try:
+            if hasattr(fcntl, "F_OFD_SETLK"):
+                held = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, held)
+                free = struct.pack(_FLOCK, fcntl.F_UNLCK, os.SEEK_SET, 0, 0, 0)
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, free)
+            else:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                return lock.parent
+            raise
+        finally:
+            os.close(fd)
+    return None
+
+
 def prepare_worker_folder(
     data_dir: Path, cluster_id: str
 ) -> tuple[list[tuple[Path, str]], bool]:
     """What a worker does to its data folder before it opens anything, in this order
     (a kill between two steps leaves what the next start finishes):
+
+    0. a table another opener holds (:func:`held_table`: a worker not yet stopped,
+       two workers given one folder) raises :class:`FolderInUse` before anything
+       changes (atk16b F6: a second worker given a running one's folder and another
+       cluster removed the running worker's index, then found the folder in use);
 
     1. a damaged table (:func:`~services.verifier.storage.damaged_tables`; the licence index only opened) drops
        the index, which the topics rebuild, keeping the replay guard's store unless
@@ -225,6 +276,9 @@ def prepare_worker_folder(
 
     Returns the damaged tables with RocksDB's reasons, and whether the folder was
     another cluster's. OSError when the folder cannot be written."""
+    held = held_table(data_dir)
+    if held is not None:
+        raise FolderInUse(held)
     damaged = damaged_tables(data_dir, opened_only=frozenset({INDEX_FOLDER}))
     if damaged:
         guard_damaged = any(folder.name == FOLDER for folder, _ in damaged)
