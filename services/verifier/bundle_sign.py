@@ -8,6 +8,7 @@ signed with on the token's thread pool. Pure: no files, no token calls of its ow
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Protocol
 
 import cbor2
@@ -58,6 +59,26 @@ def is_verifier_identity(name: str, group: str | None = None) -> bool:
     return name == f"{VERIFIER_IDENTITY}-{group}"
 
 
+def check_signable(cert: x509.Certificate, message: dict[str, Any]) -> None:
+    """FAILED_PRECONDITION (field ``bundle``) when ``message``'s ``issued_at``
+    (microseconds since 1970) is outside ``cert``'s validity: counters refuse such a
+    bundle (:func:`services.verifier.bundle.open_bundle`), so none is signed; the
+    start checks the certificate (``check_bundle_certificate``), this its expiry
+    while the worker runs."""
+    issued = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+        microseconds=int(message["issued_at"])
+    )
+    if not cert.not_valid_before_utc <= issued <= cert.not_valid_after_utc:
+        raise precondition(
+            f"the certificate that signs this group's bundles is valid from "
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, not now: counters "
+            "would refuse the bundle; the verifier needs a renewed certificate "
+            "and a restart",
+            field="bundle",
+        )
+
+
 class TokenKey(Protocol):
     """A signing key held in a PKCS#11 token (:class:`certseal.hsm.TokenSigner`)."""
 
@@ -86,9 +107,8 @@ class BundleSigner:
     """Signs bundles with a verifier's own mTLS key; the certificate goes along."""
 
     def __init__(self, cert_pem: bytes, key_pem: bytes):
-        self._cert_der = x509.load_pem_x509_certificate(cert_pem).public_bytes(
-            serialization.Encoding.DER
-        )
+        self._cert = x509.load_pem_x509_certificate(cert_pem)
+        self._cert_der = self._cert.public_bytes(serialization.Encoding.DER)
         key = serialization.load_pem_private_key(key_pem, None)
         if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
             key.curve, ec.SECP256R1
@@ -104,7 +124,10 @@ class BundleSigner:
         self._key = key
 
     def sign(self, message: dict[str, Any]) -> bytes:
-        """The COSE_Sign1 of ``message`` (RFC 9052; ES256 signatures raw r || s)."""
+        """The COSE_Sign1 of ``message`` (RFC 9052; ES256 signatures raw r || s);
+        FAILED_PRECONDITION when the certificate is not valid at its ``issued_at``
+        (:func:`check_signable`)."""
+        check_signable(self._cert, message)
         protected = _protected(self._suite, self._cert_der)
         body = cbor2.dumps(message)
         tbs = cose.sig_structure(protected, body)
@@ -149,12 +172,15 @@ class TokenBundleSigner:
             )
         if key.suite not in _SUITES:
             raise invalid("verifier.bundle_key", "must be EC P-256 or Ed25519")
+        self._cert = cert
         self._cert_der = cert.public_bytes(serialization.Encoding.DER)
         self._key = key
 
     async def sign_bundle(self, message: dict[str, Any]) -> bytes:
         """The COSE_Sign1 of ``message`` (RFC 9052), signed in the token (CKM_ECDSA
-        raw r || s, or CKM_EDDSA) off the event loop."""
+        raw r || s, or CKM_EDDSA) off the event loop; FAILED_PRECONDITION when the
+        certificate is not valid at its ``issued_at`` (:func:`check_signable`)."""
+        check_signable(self._cert, message)
         protected = _protected(self._key.suite, self._cert_der)
         body = cbor2.dumps(message)
         signature = await self._key.sign(cose.sig_structure(protected, body))

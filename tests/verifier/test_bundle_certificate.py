@@ -94,3 +94,22 @@ async def test_what_the_check_refuses_the_counters_refuse(ca):
     assert "not a verifier of group dept-a" in str(refused.value)
     cert = x509.load_pem_x509_certificate(ident.cert_file.read_bytes())
     assert "service:verifier-dept-b" in refusal(ca, cert)
+
+
+@pytest.mark.parametrize("days", [-2, 900])
+async def test_no_bundle_is_signed_outside_the_certificates_validity(ca, days):
+    """A certificate valid at start may expire while the worker runs: from then on
+    ExportTrustBundle is FAILED_PRECONDITION saying so, not a bundle every counter
+    refuses (atk16b)."""
+    ident = ca.identity("service:verifier")
+    made = BundleSigner(ident.cert_file.read_bytes(), ident.key_file.read_bytes())
+    at = NOW + dt.timedelta(days=days)
+    with pytest.raises(CertsealError) as refused:
+        await made.sign_bundle(
+            payload(
+                snapshot(signer()), issued_at=at, valid_until=at + dt.timedelta(hours=1)
+            )
+        )
+    assert refused.value.kind is ErrorKind.FAILED_PRECONDITION
+    assert refused.value.field == "bundle"
+    assert "not now: counters would refuse the bundle" in str(refused.value)
