@@ -4,12 +4,26 @@ index (:func:`services.verifier.__main__.main`)."""
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
+import threading
 from types import FrameType
 
 from faust.worker import Worker
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+STOP_WITHIN_S = 25.0
+"""How long a stop a signal asked for may take before the process exits at once
+(``os._exit(1)``): below Kubernetes' default grace period of 30 s, above the gathered
+uses' own wait (:data:`services.verifier.gathering.STOP_WAIT_S`, 5 s). A worker's
+stop after a crash on its damaged index was seen to hang in Faust's consumer stop
+under load (CI, 2026-12-02): a signal must end the process all the same. What an
+exit at once loses is what a crash loses: the index is rebuilt from the topics, the
+replay guard's store keeps its write-ahead log."""
+
+log = logging.getLogger(__name__)
 
 
 class VerifierWorker(Worker):
@@ -49,3 +63,16 @@ class VerifierWorker(Worker):
     def _note(self, signum: signal.Signals) -> None:
         if self.stop_signal is None:
             self.stop_signal = signum
+            overdue = threading.Timer(STOP_WITHIN_S, self._overdue, (signum,))
+            overdue.daemon = True  # a stop that ends in time ends the process
+            overdue.start()
+
+    @staticmethod
+    def _overdue(signum: signal.Signals) -> None:
+        log.error(
+            "asked to stop (%s): the stop did not end within %.0f s; exiting now",
+            signum.name,
+            STOP_WITHIN_S,
+        )
+        logging.shutdown()
+        os._exit(1)

@@ -48,7 +48,11 @@ async def test_a_worker_asked_to_stop_while_it_crashes_on_its_damaged_index_exit
         await process.stop()  # AssertionError if it runs on (started again)
         said = process.log_since_start()
         assert said.count(STARTED) == 1, said  # it did not start again
-        assert "asked to stop (SIGTERM): exiting, not starting again" in said, said
+        # after its own stop, or at once when that stop hangs (worker.STOP_WITHIN_S)
+        assert (
+            "asked to stop (SIGTERM): exiting, not starting again" in said
+            or "asked to stop (SIGTERM): the stop did not end within" in said
+        ), said
         assert "rebuilding from the topics" not in said, said
         # the index was left as it was: the next start finds the damage and rebuilds
         await process.start()

@@ -111,7 +111,7 @@ def test_a_header_with_more_extra_fields_than_producers_write_is_refused():
     assert f"more than {MAX_ZIP_EXTRA_FIELDS} extra fields" in refused.value.message
 
 
-def test_the_admission_reads_the_directory_on_a_worker_thread(monkeypatch):
+async def test_the_admission_reads_the_directory_on_a_worker_thread(monkeypatch):
     """VerifyOfd and SealOfd both take the directory's size through _admitted,
     which runs _held on the offload's threads, never on the event loop."""
     seen: list[str] = []
@@ -122,14 +122,11 @@ def test_the_admission_reads_the_directory_on_a_worker_thread(monkeypatch):
 
     monkeypatch.setattr(ofd_service, "_held", held)
 
-    async def main() -> None:
-        offload = SealOffload(workers=1, queue=1)
-        try:
-            assert await ofd_service._admitted(offload, b"x" * 10) == 10
-        finally:
-            offload.shutdown()
-
-    asyncio.run(main())
+    offload = SealOffload(workers=1, queue=1)
+    try:
+        assert await ofd_service._admitted(offload, b"x" * 10) == 10
+    finally:
+        offload.shutdown()
     assert seen and seen[0].startswith("seal-"), seen
 
 

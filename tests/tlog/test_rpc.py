@@ -46,7 +46,7 @@ def verifier(config):
 
 
 @pytest.fixture
-def auditor(log_stub):
+async def auditor(log_stub):  # a channel made on the running loop, as in a service
     return log_stub("auditor:outside-auditor")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from certseal.errors import CertsealError
 from services.config import Config
 from services.verifier.app import create_app
 
@@ -25,7 +26,7 @@ def test_atk9_a_usage_fetch_wait_below_one_ms_is_refused_naming_it(tmp_path, wai
     cfg.verifier.usage_fetch_max_wait_ms = wait_ms
     state = None
     try:
-        with pytest.raises(ValueError, match="usage_fetch_max_wait_ms"):
+        with pytest.raises(CertsealError, match=r"verifier\.usage_fetch_max_wait_ms"):
             state = create_app(cfg)
     finally:
         if state is not None:

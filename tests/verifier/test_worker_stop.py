@@ -73,3 +73,29 @@ def test_a_signal_after_the_loop_closed_is_noted_not_dropped():
 
 def test_a_signal_while_the_worker_runs_is_noted():
     assert run("while-running") == ["before None", "stopped by 15"]
+
+
+def test_a_stop_that_hangs_after_a_signal_ends_the_process(monkeypatch):
+    """A stop asked for by a signal that does not end within STOP_WITHIN_S exits at
+    once (os._exit(1)), saying so: a worker's stop after a crash on its damaged index
+    hung in Faust's consumer stop under load (CI), and the signal changed nothing."""
+    import signal as signals
+    import threading
+
+    from services.verifier import worker
+
+    exited = threading.Event()
+    codes: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        codes.append(code)
+        exited.set()
+
+    monkeypatch.setattr(worker, "STOP_WITHIN_S", 0.05)
+    monkeypatch.setattr(worker.os, "_exit", fake_exit)
+    monkeypatch.setattr(worker.logging, "shutdown", lambda: None)  # pytest's own
+    noted = worker.VerifierWorker.__new__(worker.VerifierWorker)
+    noted._note(signals.SIGTERM)
+    noted._note(signals.SIGINT)  # the first signal counts; one deadline
+    assert exited.wait(5) and codes == [1]
+    assert noted.stop_signal is signals.SIGTERM
