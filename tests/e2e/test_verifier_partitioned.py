@@ -15,6 +15,7 @@ from certseal.config import dump_config
 from certseal.events import LICENCE_EVENTS
 from certseal.rpc import secure_channel
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+from services.devstack import free_port
 from services.verifier.diskindex import ENTRY, FOLDER
 from services.verifier.partitions import partition_of
 from tests.conftest import VerifierProcess, verdict_everywhere
@@ -53,16 +54,43 @@ class Group:
     def stubs(self) -> dict:
         return {f"v-{i}": w.stub for i, w in enumerate(self.workers)}
 
+    async def run(self, size: int) -> None:
+        """Configure the group as ``size`` workers, start them, wait until each
+        serves. Another process may take a worker's port between free_port() and
+        its bind (the harness cannot move one worker: its peers name its port), so
+        then every worker gets a new port and the group starts again (3 times)."""
+        for attempt in range(3):
+            self.configure(size)
+            running = self.workers[:size]
+            for worker in running:
+                await worker.start()
+            try:
+                for worker in running:
+                    await worker.wait_serving()
+                return
+            except AssertionError:
+                taken = [w for w in running if self._lost_its_port(w)]
+                if not taken or attempt == 2:
+                    raise
+                for worker in running:
+                    await worker.stop()
+                for worker in self.workers:
+                    worker._connect(free_port())
+
+    @staticmethod
+    def _lost_its_port(worker) -> bool:
+        said = worker.log_since_start()
+        return any(
+            f"127.0.0.1:{worker.port} {why}" in said
+            for why in ("is already in use", "cannot be listened on")
+        )
+
 
 @pytest.fixture(scope="module")
 async def group(stack, config, tmp_path_factory):
     config = copy.deepcopy(config)  # the session's stays a group of one
     found = Group(stack, config, tmp_path_factory.mktemp("partitioned"))
-    found.configure(2)
-    for worker in found.workers:
-        await worker.start()
-    for worker in found.workers:
-        await worker.wait_serving()
+    await found.run(2)
     yield found
     for worker in found.workers:
         await worker.stop()
@@ -283,10 +311,8 @@ async def test_a_changed_group_size_rebuilds_the_partitions_now_owned(group, dep
     for worker in group.workers:
         await worker.stop()
     lone = group.workers[0]
-    group.configure(1)
     try:
-        await lone.start()
-        await lone.wait_serving()
+        await group.run(1)
         for code in codes:
             await valid_or_unavailable(lone.stub, code)
         assert {x.lineage for x in licences} <= held(lone)
@@ -295,11 +321,7 @@ async def test_a_changed_group_size_rebuilds_the_partitions_now_owned(group, dep
         await lone.stop()
     finally:
         # back to two workers: worker 0 drops partitions 1 and 3 again
-        group.configure(2)
-        for worker in group.workers:
-            await worker.start()
-        for worker in group.workers:
-            await worker.wait_serving()
+        await group.run(2)
     for code in codes:
         await verdict_everywhere(group.stubs(), code, VALID, within=60)
     ours = {x.lineage for x in licences}
