@@ -9,20 +9,12 @@ import pytest
 
 from certseal.errors import CertsealError, ErrorKind
 from services.issuer import domain
-from services.issuer.domain import FieldKind, FieldSpec
 from services.issuer.renewal import STARTS_NOW, renewal_validity
+from tests.issuer.test_domain_boundaries import TYPE
 
 NOW = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
 US = dt.timedelta(microseconds=1)
 DAYS = dt.timedelta(days=365)
-DEPT = "91350100M000100Y43"
-TYPE = domain.LicenceType(
-    DEPT + "001",
-    "驾驶证",
-    (FieldSpec("class", FieldKind.STRING, required=True, public=True),),
-    365,
-    frozenset({DEPT}),
-)
 
 
 def refused(
