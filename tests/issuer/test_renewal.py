@@ -15,25 +15,9 @@ from certseal.v1 import issuer_pb2 as pb
 from services.issuer.domain import Action, Holder, LicenceRecord, Status
 from services.issuer.renewal import STARTS_NOW
 from services.issuer.service.issuance import IssueInput
-from tests.conftest import issue_request, make_department
+from tests.conftest import issue_request
 
 TYPE_DAYS = dt.timedelta(days=365)  # make_department's licence type
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-async def world(issuer, operator, connect):
-    receiver = await make_department(operator, connect)
-    sender = await make_department(operator, connect, type_issuers=[receiver.code])
-    clock = FakeClock()
-    return sender, receiver, clock, issuer.make_service(clock)
 
 
 async def issued(world, days: int | None = None) -> LicenceRecord:

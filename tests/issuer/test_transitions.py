@@ -9,28 +9,11 @@ from certseal.errors import CertsealError, ErrorKind
 from certseal.rpc import Caller
 from services.issuer.domain import TRANSITIONS, Action, Holder, Status
 from services.issuer.service.issuance import IssueInput
-from tests.conftest import make_department
 
 
 def later() -> dt.datetime:
     """A little after now, so keys created just before are already valid."""
     return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = later()
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-async def world(issuer, operator, connect):
-    receiver = await make_department(operator, connect)
-    sender = await make_department(operator, connect, type_issuers=[receiver.code])
-    clock = FakeClock()
-    return sender, receiver, clock, issuer.make_service(clock)
 
 
 START_STATES = [
