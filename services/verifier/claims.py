@@ -282,6 +282,12 @@ class UsageClaims:
                 for message in fetched.get(tp, []):
                     if message.offset < span.next:  # the reader was reset
                         raise unavailable("the claims reader went back")
+                    if message.offset > span.next:
+                        # a hole: a record not readable yet (services/verifier/
+                        # holes.py); a claim never goes past one, it reads again
+                        # until the hole fills or its deadline passes (UNAVAILABLE)
+                        reader.seek(tp, span.next)
+                        break
                     span.next = message.offset + 1
                     if carries_no_nonce(message.headers or ()):
                         continue

@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 
 from services.verifier.diskindex import INLINE_EVENTS, DiskIndex, Record
+from services.verifier.holes import OffsetHoles
 from services.verifier.index import BadEvent, Freshness
 from services.verifier.partitions import Ownership
 from services.verifier.transport import (
@@ -67,6 +68,8 @@ class LicenceFeed:
         self.building: dict[int, int] = {}  # partition -> end offset to reach
         self.ready = asyncio.Event()  # assigned and positioned
         self.built = asyncio.Event()  # every owned partition held in full
+        #: holes met in the partitions' offsets (waited for near the head)
+        self.holes = OffsetHoles("licence index", clock=time.monotonic)
 
     def assignment(self) -> list[TopicPartition]:
         """The partitions this feed reads (those this worker owns)."""
@@ -157,6 +160,7 @@ class LicenceFeed:
                 self._freshness.applied[(topic, tp.partition)] = stored[tp.partition]
             else:
                 await consumer.seek_to_beginning(tp)
+            self.holes.expect(tp.partition, await consumer.position(tp))
         rebuild = [tp for tp in tps if tp.partition not in self.held]
         self.building = {tp.partition: -1 for tp in rebuild}  # ends below
         if rebuild:
@@ -212,13 +216,23 @@ class LicenceFeed:
             fetched = await self.consumer.getmany(
                 timeout_ms=1000, max_records=self._batch
             )
-            records = [
-                Record(
-                    tp.partition, m.offset, m.key or b"", m.value or b"", m.timestamp
+            records = []
+            for tp, messages in fetched.items():
+                cut = self.holes.cut(
+                    tp.partition, messages, self.consumer.highwater(tp)
                 )
-                for tp, messages in fetched.items()
-                for m in messages
-            ]
+                if cut.seek_to is not None:  # read again from a hole
+                    self.consumer.seek(tp, cut.seek_to)
+                records += [
+                    Record(
+                        tp.partition,
+                        m.offset,
+                        m.key or b"",
+                        m.value or b"",
+                        m.timestamp,
+                    )
+                    for m in cut.records
+                ]
             if not records:
                 await self._settle_building()
                 continue

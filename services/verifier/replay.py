@@ -54,6 +54,7 @@ from certseal.errors import CertsealError, ErrorKind
 from certseal.events import LICENCE_USAGE
 from certseal.kafka import KafkaSettings
 from services.verifier.diskindex import Record
+from services.verifier.holes import OffsetHoles
 from services.verifier.replay_store import (
     EXPIRY_MARGIN_S,
     FOLDER,
@@ -154,6 +155,8 @@ class UsageFeed:
         self.applied: dict[int, int] = {}
         #: runs that positioned the consumer so far (each checks for a remade topic)
         self.runs = 0
+        #: holes met in the partitions' offsets (waited for near the head)
+        self.holes = OffsetHoles("replay guard", clock=time.monotonic)
 
     def seen(self, nonce_hash: str) -> bool:
         """Whether a presentation code with this nonce hash was accepted.
@@ -266,7 +269,10 @@ class UsageFeed:
                 consumer.seek(tp, stored[tp.partition] + 1)
             else:
                 await consumer.seek_to_beginning(tp)
-            self.resumed[tp.partition] = stored.get(tp.partition, -1)
+            # one before the first record to read (its beginning offset may be past
+            # 0: retention): a claim reads the partition from just after it
+            self.resumed[tp.partition] = await consumer.position(tp) - 1
+            self.holes.expect(tp.partition, self.resumed[tp.partition] + 1)
         self.applied = dict(self.resumed)
         self.runs += 1  # the claims reader forgets what it read of an earlier run's log
         log.info(
@@ -337,24 +343,27 @@ class UsageFeed:
                     log.info("replay guard caught up with %s", self.topic)
                     self.caught_up.set()
             fetched = await consumer.getmany(timeout_ms=200, max_records=self._batch)
-            for tp in fetched:
+            records = []
+            for tp, messages in fetched.items():
                 high_water = consumer.highwater(tp)
                 if high_water is not None:
                     self.high_waters[tp.partition] = high_water
-            records = [
-                Headed(
-                    Record(
-                        tp.partition,
-                        m.offset,
-                        m.key or b"",
-                        m.value or b"",
-                        m.timestamp,
-                    ),
-                    m.headers or (),
-                )
-                for tp, messages in fetched.items()
-                for m in messages
-            ]
+                cut = self.holes.cut(tp.partition, messages, high_water)
+                if cut.seek_to is not None:  # read again from a hole
+                    consumer.seek(tp, cut.seek_to)
+                records += [
+                    Headed(
+                        Record(
+                            tp.partition,
+                            m.offset,
+                            m.key or b"",
+                            m.value or b"",
+                            m.timestamp,
+                        ),
+                        m.headers or (),
+                    )
+                    for m in cut.records
+                ]
             if records:
                 for record, problem in self.store.apply(records):
                     log.error(

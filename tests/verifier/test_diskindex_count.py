@@ -129,11 +129,17 @@ class _Consumer:
     def assign(self, tps) -> None:
         pass
 
+    def __init__(self) -> None:
+        self.positions: dict = {}
+
     def seek(self, tp, offset) -> None:
-        pass
+        self.positions[tp] = offset
 
     async def seek_to_beginning(self, tp) -> None:
-        pass
+        self.positions[tp] = 0
+
+    async def position(self, tp) -> int:
+        return self.positions[tp]
 
 
 async def test_the_feed_counts_an_older_versions_index_once_at_start(tmp_path):
