@@ -159,13 +159,9 @@ class ServiceProcess:
             store=self.idempotency,
             interval_s=cfg.idempotency.purge_interval_s,
         )
-        loops: list[NotifiedWorker] = [self.relay] if self.run_relay else []
-        if self.background:
-            loops += [self.sealer, purger, *self.workers(dsn)]
-        for worker in loops:
-            self._tasks.append(asyncio.create_task(worker.run(self._stop)))
-        if self.background and not self.run_relay:  # the relay is another process's
-            self._tasks.append(asyncio.create_task(self._backlog_gauges()))
+        # every address is bound before any background work starts: a port in use is
+        # one line, not a line after the workers' first logs (and no leadership
+        # taken by a process that is about to exit)
         if self.serve:
             await self._serve()
         if self.metrics_listen:
@@ -184,6 +180,13 @@ class ServiceProcess:
                     self.metrics_listen,
                     exc,
                 )
+        loops: list[NotifiedWorker] = [self.relay] if self.run_relay else []
+        if self.background:
+            loops += [self.sealer, purger, *self.workers(dsn)]
+        for worker in loops:
+            self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+        if self.background and not self.run_relay:  # the relay is another process's
+            self._tasks.append(asyncio.create_task(self._backlog_gauges()))
         return self.port
 
     async def _serve(self) -> None:
