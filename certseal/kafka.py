@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +19,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.group import JoinGroupRequest, LeaveGroupRequest
+from aiokafka.structs import TopicPartition
 
 from certseal.events import TopicSpec
+from certseal.holes import OffsetHoles, R
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +180,45 @@ async def ensure_topics(
     if created:
         log.info("created topics %s", ", ".join(created))
     return created
+
+
+def without_holes(
+    consumer: Any, holes: OffsetHoles, fetched: Mapping[TopicPartition, Sequence[R]]
+) -> dict[TopicPartition, Sequence[R]]:
+    """The records of one ``getmany`` (partition -> records) a reader may take now:
+    each partition's cut at a hole near its head (:mod:`certseal.holes`, keyed by
+    TopicPartition), the consumer sought back to the hole to fetch it again. A reader
+    that commits then commits the hole's start, never past it."""
+    taken: dict[TopicPartition, Sequence[R]] = {}
+    holes.keep_only(consumer.assignment())  # a group member's may change
+    for tp, records in fetched.items():
+        cut = holes.cut(tp, records, consumer.highwater(tp))
+        if cut.seek_to is not None:
+            consumer.seek(tp, cut.seek_to)
+        if cut.records:
+            taken[tp] = cut.records
+    return taken
+
+
+async def read_to_end(
+    consumer: Any, partitions: Sequence[TopicPartition], what: str
+) -> list[Any]:
+    """Every record of ``partitions`` (assigned to ``consumer``: started, no group)
+    from their beginning to the end offsets they have now, in the order fetched
+    (each partition in offset order); a hole near a partition's head is waited for
+    (:func:`without_holes`, ``what`` names the reader in the log). Stops early when
+    a fetch brings nothing within 500 ms."""
+    consumer.assign(list(partitions))
+    await consumer.seek_to_beginning(*partitions)
+    ends = await consumer.end_offsets(partitions)
+    holes = OffsetHoles(what, clock=time.monotonic)
+    for tp in partitions:
+        holes.expect(tp, await consumer.position(tp))
+    found: list[Any] = []
+    while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+        fetched = await consumer.getmany(timeout_ms=500)
+        if not fetched:
+            break
+        for records in without_holes(consumer, holes, fetched).values():
+            found += records
+    return found

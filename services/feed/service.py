@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import re
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -32,7 +33,8 @@ from certseal.errors import (
     not_found,
     precondition,
 )
-from certseal.kafka import KafkaSettings
+from certseal.holes import OffsetHoles
+from certseal.kafka import KafkaSettings, without_holes
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
 from services.feed.domain import (
@@ -290,6 +292,9 @@ class FeedService:
                 (tp.topic, tp.partition): await consumer.position(tp)
                 for tp in partitions
             }
+            holes = OffsetHoles("event feed", clock=time.monotonic)
+            for tp in partitions:
+                holes.expect(tp, current[(tp.topic, tp.partition)])
             # the fingerprint of the record before each position (docs/events.md)
             fingerprints = await checked_fingerprints(
                 consumer, partitions, current, token
@@ -301,7 +306,7 @@ class FeedService:
                 if now - checked > self._refresh:
                     entitlement = await self._entitlement_of(caller)
                     checked = now
-                for tp, records in batches.items():
+                for tp, records in without_holes(consumer, holes, batches).items():
                     for record in records:
                         value = record.value or b""
                         headers = record_headers(

@@ -46,7 +46,8 @@ from aiokafka.structs import ConsumerRecord
 
 from certseal.errors import CertsealError
 from certseal.events import WEBHOOK_DEAD_LETTERS
-from certseal.kafka import KafkaSettings
+from certseal.holes import OffsetHoles
+from certseal.kafka import KafkaSettings, read_to_end, without_holes
 from services.feed.domain import (
     Entitlement,
     ParkedDelivery,
@@ -135,6 +136,7 @@ class WebhookDelivery:
             ),
         )
         producer = self._kafka.producer()
+        holes = OffsetHoles(f"webhook {self.webhook.name}", clock=time.monotonic)
         await consumer.start()
         await producer.start()
         try:
@@ -142,7 +144,8 @@ class WebhookDelivery:
                 self._ssl, self._egress, self._timeouts
             ) as session:
                 while not stop.is_set():
-                    batches = await consumer.getmany(timeout_ms=200, max_records=200)
+                    fetched = await consumer.getmany(timeout_ms=200, max_records=200)
+                    batches = without_holes(consumer, holes, fetched)
                     if not batches:
                         continue
                     entitlement = await self._entitlement()
@@ -152,7 +155,7 @@ class WebhookDelivery:
                             for records in batches.values()
                         )
                     )
-                    await consumer.commit()
+                    await consumer.commit()  # at a hole's start when one cut a batch
         finally:
             await producer.stop()
             await consumer.stop()
@@ -162,7 +165,7 @@ class WebhookDelivery:
         session: aiohttp.ClientSession,
         producer: Any,
         entitlement: Entitlement | None,
-        records: list[ConsumerRecord],
+        records: Sequence[ConsumerRecord],
     ) -> None:
         for record in records:
             headers = record_headers(record.topic, record.headers, record.value)
@@ -379,7 +382,6 @@ class WebhookEngine:
             group_id=None, enable_auto_commit=False
         )
         await consumer.start()
-        found = []
         try:
             await consumer.topics()
             partitions = [
@@ -388,33 +390,17 @@ class WebhookEngine:
                     consumer.partitions_for_topic(WEBHOOK_DEAD_LETTERS) or {0}
                 )
             ]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-
-            async def behind() -> bool:
-                return any(
-                    [await consumer.position(tp) < ends[tp] for tp in partitions]
-                )
-
-            while await behind():
-                batches = await consumer.getmany(timeout_ms=500)
-                if not batches:
-                    break
-                for records in batches.values():
-                    found += [
-                        ParkedDelivery(
-                            r.offset,
-                            {k: v.decode() for k, v in r.headers or ()},
-                            r.value or b"",
-                        )
-                        for r in records
-                        if r.key == webhook.encode()
-                    ]
+            records = await read_to_end(consumer, partitions, "parked deliveries")
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
-        return found
+        return [
+            ParkedDelivery(
+                r.offset, {k: v.decode() for k, v in r.headers or ()}, r.value or b""
+            )
+            for r in records
+            if r.key == webhook.encode()
+        ]
 
     async def redeliver(
         self,

@@ -24,7 +24,8 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from certseal.events import LICENCE_USAGE, use_time, uses_of
-from certseal.kafka import KafkaSettings
+from certseal.holes import OffsetHoles
+from certseal.kafka import KafkaSettings, without_holes
 from certseal.timestamps import from_ts
 from certseal.v1 import events_pb2
 from services.issuer.service.usage import UsageRecord
@@ -150,9 +151,11 @@ class UsageConsumer:
         await consumer.start()  # leaves its group on stop (certseal.kafka.Consumer)
         uncommitted = False
         last_commit = time.monotonic()
+        holes = OffsetHoles("usage record", clock=time.monotonic)
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                fetched = await consumer.getmany(timeout_ms=200, max_records=500)
+                batches = without_holes(consumer, holes, fetched)
                 if batches:
                     entries = self._entries(r for rs in batches.values() for r in rs)
                     # a failure here commits nothing: run() starts a new consumer,

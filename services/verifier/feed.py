@@ -12,8 +12,9 @@ from typing import Any
 
 from aiokafka.structs import TopicPartition
 
+from certseal.holes import OffsetHoles
+from certseal.kafka import without_holes
 from services.verifier.diskindex import INLINE_EVENTS, DiskIndex, Record
-from services.verifier.holes import OffsetHoles
 from services.verifier.index import BadEvent, Freshness
 from services.verifier.partitions import Ownership
 from services.verifier.transport import (
@@ -216,23 +217,15 @@ class LicenceFeed:
             fetched = await self.consumer.getmany(
                 timeout_ms=1000, max_records=self._batch
             )
-            records = []
-            for tp, messages in fetched.items():
-                cut = self.holes.cut(
-                    tp.partition, messages, self.consumer.highwater(tp)
+            records = [
+                Record(
+                    tp.partition, m.offset, m.key or b"", m.value or b"", m.timestamp
                 )
-                if cut.seek_to is not None:  # read again from a hole
-                    self.consumer.seek(tp, cut.seek_to)
-                records += [
-                    Record(
-                        tp.partition,
-                        m.offset,
-                        m.key or b"",
-                        m.value or b"",
-                        m.timestamp,
-                    )
-                    for m in cut.records
-                ]
+                for tp, messages in without_holes(
+                    self.consumer, self.holes, fetched
+                ).items()
+                for m in messages
+            ]
             if not records:
                 await self._settle_building()
                 continue

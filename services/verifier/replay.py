@@ -52,9 +52,9 @@ from aiokafka.structs import TopicPartition
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import LICENCE_USAGE
-from certseal.kafka import KafkaSettings
+from certseal.holes import OffsetHoles
+from certseal.kafka import KafkaSettings, without_holes
 from services.verifier.diskindex import Record
-from services.verifier.holes import OffsetHoles
 from services.verifier.replay_store import (
     EXPIRY_MARGIN_S,
     FOLDER,
@@ -272,7 +272,7 @@ class UsageFeed:
             # one before the first record to read (its beginning offset may be past
             # 0: retention): a claim reads the partition from just after it
             self.resumed[tp.partition] = await consumer.position(tp) - 1
-            self.holes.expect(tp.partition, self.resumed[tp.partition] + 1)
+            self.holes.expect(tp, self.resumed[tp.partition] + 1)
         self.applied = dict(self.resumed)
         self.runs += 1  # the claims reader forgets what it read of an earlier run's log
         log.info(
@@ -343,27 +343,24 @@ class UsageFeed:
                     log.info("replay guard caught up with %s", self.topic)
                     self.caught_up.set()
             fetched = await consumer.getmany(timeout_ms=200, max_records=self._batch)
-            records = []
-            for tp, messages in fetched.items():
+            for tp in fetched:
                 high_water = consumer.highwater(tp)
                 if high_water is not None:
                     self.high_waters[tp.partition] = high_water
-                cut = self.holes.cut(tp.partition, messages, high_water)
-                if cut.seek_to is not None:  # read again from a hole
-                    consumer.seek(tp, cut.seek_to)
-                records += [
-                    Headed(
-                        Record(
-                            tp.partition,
-                            m.offset,
-                            m.key or b"",
-                            m.value or b"",
-                            m.timestamp,
-                        ),
-                        m.headers or (),
-                    )
-                    for m in cut.records
-                ]
+            records = [
+                Headed(
+                    Record(
+                        tp.partition,
+                        m.offset,
+                        m.key or b"",
+                        m.value or b"",
+                        m.timestamp,
+                    ),
+                    m.headers or (),
+                )
+                for tp, messages in without_holes(consumer, self.holes, fetched).items()
+                for m in messages
+            ]
             if records:
                 for record, problem in self.store.apply(records):
                     log.error(

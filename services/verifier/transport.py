@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -39,7 +40,8 @@ from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from certseal.kafka import leave_group_on_stop
+from certseal.holes import OffsetHoles
+from certseal.kafka import leave_group_on_stop, without_holes
 from services.verifier.storage import read_member_id, write_member_id
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,8 @@ def adapt_fetch_wait(
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """Creates the worker consumer, then sets its fetch wait (adaptive once it runs)."""
 
+    _holes: OffsetHoles | None = None
+
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = getattr(self.app, FETCH_WAIT_ATTRIBUTE, 1500)
@@ -128,6 +132,22 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = self._consumer
         if idle > busy and consumer is not None and hasattr(consumer, "_fetcher"):
             adapt_fetch_wait(consumer, AdaptiveFetchWait(busy, idle))
+
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: set[TP],
+        timeout: float | None = None,  # noqa: ASYNC109 - Faust's signature
+        max_records: int | None = None,
+    ) -> Any:
+        """Faust's fetch, cut at a hole near a partition's head (certseal.holes):
+        the trust and directory agents never go past a record not readable yet."""
+        fetched = await super()._fetch_records(
+            consumer, active_partitions, timeout=timeout, max_records=max_records
+        )
+        if self._holes is None:
+            self._holes = OffsetHoles("verifier agents", clock=time.monotonic)
+        return without_holes(consumer, self._holes, fetched)
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         reported = await super()._highwaters(partitions)

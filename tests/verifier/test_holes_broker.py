@@ -1,4 +1,4 @@
-"""Holes in the offsets of the session's real broker (services/verifier/holes.py):
+"""Holes in the offsets of the session's real broker (certseal/holes.py):
 producers appending to one partition at once while a replay guard's feed tails it.
 The embedded broker can hand a reader a record before an earlier one is readable
 (measured: 2 holes in 12,000 records from four producers); the feed must still

@@ -12,7 +12,8 @@ to one partition at once, a fetch may return the later record before the earlier
 can be read (measured: 2 holes in 12,000 records appended by four producers at once,
 each filled a few milliseconds later). A reader that moves past such a hole never
 reads that record: a replay guard that misses a claim accepts a presentation code
-twice; an index that misses a revocation answers VALID.
+twice; an index that misses a revocation answers VALID; an integrator's feed or webhook
+that goes past one never delivers that event.
 
 :class:`OffsetHoles` keeps, per partition, the offset a reader expects next, and cuts
 each fetch at a hole near the partition's head (within :data:`HEAD_WINDOW` offsets of
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -58,6 +59,8 @@ class Cut(Generic[R]):
 
 class OffsetHoles:
     """Per partition, the next offset a reader expects, and the holes it waits for.
+    A partition is any hashable key (a partition number, or (topic, partition) for a
+    reader of several topics).
 
     ``settle_s``: how long a hole near the head is waited for before it is gone past
     (``math.inf``: never; the reader then never moves past one, for a reader whose
@@ -77,25 +80,31 @@ class OffsetHoles:
         self.settle_s = settle_s
         self._window = window
         #: partition -> the offset expected next (absent: unknown, anything goes)
-        self.expected: dict[int, int] = {}
+        self.expected: dict[Hashable, int] = {}
         #: (partition, first offset of a hole) -> when the reader first met it
-        self._waiting: dict[tuple[int, int], float] = {}
+        self._waiting: dict[tuple[Hashable, int], float] = {}
         #: holes near the head met so far (waited for), and holes gone past
         self.met = 0
         self.gone_past = 0
 
-    def expect(self, partition: int, offset: int) -> None:
+    def expect(self, partition: Hashable, offset: int) -> None:
         """The reader was positioned at ``offset`` of ``partition`` (a seek)."""
         self.expected[partition] = offset
         self._forget(partition)
 
-    def forget(self, partition: int) -> None:
+    def forget(self, partition: Hashable) -> None:
         """The reader's position in ``partition`` is unknown again."""
         self.expected.pop(partition, None)
         self._forget(partition)
 
+    def keep_only(self, partitions: Collection[Hashable]) -> None:
+        """Forget every partition but ``partitions`` (a consumer group's member lost
+        the others: whoever reads them next may have moved on)."""
+        for partition in [p for p in self.expected if p not in partitions]:
+            self.forget(partition)
+
     def cut(
-        self, partition: int, records: Sequence[R], high_water: int | None
+        self, partition: Hashable, records: Sequence[R], high_water: int | None
     ) -> Cut[R]:
         """The records of one fetch of ``partition`` (in offset order) that the
         reader may apply now; see :class:`Cut`. ``high_water``: the partition's high
@@ -117,7 +126,7 @@ class OffsetHoles:
         return Cut(records)
 
     def _wait_for(
-        self, partition: int, start: int, found: int, high_water: int | None
+        self, partition: Hashable, start: int, found: int, high_water: int | None
     ) -> bool:
         """Whether the reader waits for the hole ``start``..``found - 1``."""
         near_head = high_water is None or start >= high_water - self._window
@@ -132,13 +141,13 @@ class OffsetHoles:
         self.gone_past += 1
         if near_head:  # far below it is compaction, the normal case: not logged
             log.warning(
-                "%s: offsets %d..%d of partition %d still hold no record after %g s; "
+                "%s: offsets %d..%d of partition %s still hold no record after %g s; "
                 "going past them (a transaction marker?)",
                 *(self._what, start, found - 1, partition, self.settle_s),
             )
         return False
 
-    def _forget(self, partition: int, before: int | None = None) -> None:
+    def _forget(self, partition: Hashable, before: int | None = None) -> None:
         for key in [k for k in self._waiting if k[0] == partition]:
             if before is None or key[1] < before:
                 del self._waiting[key]

@@ -1,4 +1,4 @@
-"""Holes in a partition's offsets (services/verifier/holes.py): a reader applies the
+"""Holes in a partition's offsets (certseal/holes.py): a reader applies the
 records before a hole near the head, reads again from the hole until it fills, and
 goes past it only after it settled (never, for the claims reader); a hole far below
 the high water (compaction) is gone past at once. The real broker's holes are in
@@ -10,7 +10,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from services.verifier.holes import HEAD_WINDOW, OffsetHoles
+from certseal.holes import HEAD_WINDOW, OffsetHoles
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def test_a_hole_that_stays_is_gone_past_after_it_settled_with_a_warning(caplog):
     clock.now += 0.999
     assert holes.cut(3, msgs(2), high_water=3).seek_to == 1
     clock.now += 0.002
-    with caplog.at_level(logging.WARNING, logger="services.verifier.holes"):
+    with caplog.at_level(logging.WARNING, logger="certseal.holes"):
         cut = holes.cut(3, msgs(2), high_water=3)
     assert (offsets(cut), cut.seek_to) == ([2], None)
     assert holes.gone_past == 1
@@ -77,7 +77,7 @@ def test_a_hole_that_stays_is_gone_past_after_it_settled_with_a_warning(caplog):
 def test_a_hole_far_below_the_high_water_is_compaction_gone_past_unlogged(caplog):
     holes = OffsetHoles("t", clock=Clock())
     holes.expect(0, 0)
-    with caplog.at_level(logging.WARNING, logger="services.verifier.holes"):
+    with caplog.at_level(logging.WARNING, logger="certseal.holes"):
         cut = holes.cut(0, msgs(0, 5, 9), high_water=HEAD_WINDOW + 100)
     assert (offsets(cut), cut.seek_to) == ([0, 5, 9], None)
     assert holes.gone_past == 2
@@ -118,3 +118,12 @@ def test_partitions_are_apart_and_a_seek_forgets_the_wait():
     holes.expect(0, 0)  # a seek: the wait starts again
     clock.now += 0.9
     assert holes.cut(0, msgs(1), high_water=2).seek_to == 0
+
+
+def test_partitions_a_reader_no_longer_holds_are_forgotten():
+    holes = OffsetHoles("t", clock=Clock())
+    holes.expect(0, 5)
+    holes.expect(1, 5)
+    holes.keep_only({1})
+    assert offsets(holes.cut(0, msgs(9), high_water=10)) == [9]  # anything goes
+    assert holes.cut(1, msgs(9), high_water=10).seek_to == 5
