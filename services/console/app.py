@@ -204,8 +204,6 @@ class ConsoleApp:
             operator_page=cs.operator_page,
             clock=self.clock,
         )
-        if cs.operator_page:
-            self._collector_task = asyncio.create_task(self.collector.run(self._stop))
         idem = self.config.idempotency
         answers = IdempotencyStore(
             self.store.pool, retention=dt.timedelta(hours=idem.retention_hours)
@@ -213,7 +211,6 @@ class ConsoleApp:
         purger = IdempotencyPurger(
             dsn=db.dsn(), store=answers, interval_s=idem.purge_interval_s
         )
-        self._purge_task = asyncio.create_task(purger.run(self._stop))
         access = Access(
             accounts=self.accounts,
             session_absolute_s=cs.session_absolute_s,
@@ -246,6 +243,10 @@ class ConsoleApp:
         except OSError as exc:
             raise invalid("console.listen", bind_problem(self.listen, exc)) from exc
         self.port = self._https.sockets[0].getsockname()[1]
+        # background work only once every address is bound: a busy port is one line
+        if cs.operator_page:
+            self._collector_task = asyncio.create_task(self.collector.run(self._stop))
+        self._purge_task = asyncio.create_task(purger.run(self._stop))
         log.info("counter console on https://%s:%d/", host, self.port)
 
     async def stop(self) -> None:

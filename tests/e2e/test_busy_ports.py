@@ -71,6 +71,8 @@ async def test_the_issuer_names_its_busy_port(stack, config, tmp_path, setting):
 def test_the_verifier_names_its_busy_port_before_it_starts(config, tmp_path, setting):
     cfg = copy.deepcopy(config)
     cfg.verifier.data_dir = str(tmp_path / "verifier")
+    for other in ("listen", "metrics_listen", "probe_listen"):  # not the defaults,
+        setattr(cfg.verifier, other, f"127.0.0.1:{free_port()}")  # maybe in use
     with taken() as address:
         setattr(cfg.verifier, setting, address)
         done = _start("services.verifier", cfg, tmp_path)
@@ -111,6 +113,8 @@ def test_the_console_names_its_busy_port(stack, config, tmp_path, setting):
         done = _start("services.console", cfg, tmp_path)
     assert done.returncode == 2, done.stderr
     _one_clear_line(done, f"services.console: error: console.{setting}: {address} ")
+    # no background work started before the refusal (the purger took leadership)
+    assert "certseal.storage.worker" not in done.stderr, done.stderr
 
 
 def test_why_an_address_cannot_be_listened_on():
