@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import re
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -177,6 +178,27 @@ def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:
 
     ident = DevCA(Path(cfg.tls.ca_file).parent).identity(common_name)
     return str(ident.cert_file), str(ident.key_file)
+
+
+#: the largest value a protobuf ``uint32`` field holds
+UINT32_MAX = 2**32 - 1
+
+
+def whole_number(maximum: int = UINT32_MAX) -> Callable[[str], int]:
+    """An argparse ``type``: ASCII digits making 0 to ``maximum`` (by default what a
+    protobuf ``uint32`` field holds). Anything else is ``error: <option>: <problem>``
+    with exit status 2 from the parser, never a ValueError out of a request's
+    constructor (``Value out of range``) after the command has started."""
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"-?[0-9]+", text.strip()):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+        value = int(text)
+        if not 0 <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{value} is outside 0 to {maximum:,}")
+        return value
+
+    return parse
 
 
 def ts(value: Any) -> str:

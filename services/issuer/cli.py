@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.cli import call_service, dev_identity, load, ts
+from certseal.cli import call_service, dev_identity, load, ts, whole_number
 from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import validate_uscc
 from services.issuer.licence_cli import register_licence
@@ -381,7 +381,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "only to counters with a field right, personal ones encrypted (docs/codes.md); "
         "the title is what counters see, e.g. class:string:required:public:title=准驾车型",
     )
-    tadd.add_argument("--validity-days", type=int, default=365 * 6)
+    tadd.add_argument("--validity-days", type=whole_number(), default=365 * 6)
     tadd.add_argument(
         "--issuers", required=True, help="comma-separated department codes"
     )
@@ -398,7 +398,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         k = keys.add_parser(name, help=what)
         k.add_argument("department")
         k.add_argument("--suite", required=True, help="sm2, es256 or ed25519")
-        k.add_argument("--validity-days", type=int, default=0)
+        k.add_argument("--validity-days", type=whole_number(), default=0)
     keys.add_parser(
         "retire", help="stop signing with a key (what it signed stays valid)"
     ).add_argument("kid")
@@ -444,7 +444,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     again.add_argument(
         "--max-events",
-        type=int,
+        type=whole_number(),
         default=10_000,
         help="events per call (at most 100,000)",
     )

@@ -14,7 +14,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import STATUS_WORDS, call_service, dev_identity, load, ts
+from certseal.cli import (
+    STATUS_WORDS,
+    call_service,
+    dev_identity,
+    load,
+    ts,
+    whole_number,
+)
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import (
     LICENCE_OID_PREFIX,
@@ -431,11 +438,18 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     transfer.add_argument("--reason", required=True)
     present = lics.add_parser("present", help="a short-lived presentation code")
     present.add_argument("identifier")
-    present.add_argument("--ttl", type=int, default=0, help="seconds (default 60)")
+    present.add_argument(
+        "--ttl", type=whole_number(), default=0, help="seconds (default 60)"
+    )
     present.add_argument("--png", help="also write the QR code to this file")
     listing = lics.add_parser("list", help="this department's licences")
     listing.add_argument("--type")
-    listing.add_argument("--status", type=int, default=0, help="national code, e.g. 1")
+    listing.add_argument(
+        "--status",
+        type=whole_number(2**31 - 1),
+        default=0,
+        help="national code, e.g. 1",
+    )
     listing.add_argument("--id-type", default="111")
     listing.add_argument("--id-number", help="the holder's identity number")
     listing.add_argument("--include-superseded", action="store_true")

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import call_service, dev_identity, load, ts
+from certseal.cli import call_service, dev_identity, load, ts, whole_number
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 
@@ -372,7 +372,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pdf.add_argument("seal_id")
     pdf.add_argument("file")
     pdf.add_argument("--out", required=True)
-    pdf.add_argument("--page", type=int, default=0, help="0-based")
+    pdf.add_argument("--page", type=whole_number(), default=0, help="0-based")
     pdf.add_argument(
         "--x-mm", type=float, help="from the visible page's left edge (default 20)"
     )
@@ -401,7 +401,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ofd.add_argument("seal_id")
     ofd.add_argument("file")
     ofd.add_argument("--out", required=True)
-    ofd.add_argument("--page", type=int, default=0, help="0-based")
+    ofd.add_argument("--page", type=whole_number(), default=0, help="0-based")
     ofd.add_argument("--x-mm", type=float, default=20.0, help="from the page's left")
     ofd.add_argument("--y-mm", type=float, default=20.0, help="from the page's top")
     ofd.add_argument("--keyword", help="stamp over this text instead")

@@ -42,3 +42,93 @@ def test_a_date_field_takes_only_yyyy_mm_dd(text):
 def test_a_yyyy_mm_dd_date_is_read():
     values = {"born": licence_pb2.FieldValue(date_value="2024-02-29")}
     assert str(field_values(values)["born"]) == "2024-02-29"
+
+
+# nu17: a whole-number option beyond what its protobuf field holds (uint32, or the
+# int32 of an enum) was a ValueError traceback ("Value out of range") from the
+# request's constructor, exit 1; a negative one the same. Every such option is read by
+# one argparse type now: the parser says ``error: <option>: ...``, exit 2, before any
+# call. The commands are the issuer's (licence, type, key, republish) and the seal
+# service's (pdf, ofd), run with no stack: the refusal comes before anything else.
+_SEAL = "91350100M000100Y43EPICCLRSXO"
+_ID = "1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.C90MHI5MLZCUICOG.001.1"
+WHOLE_NUMBER_OPTIONS = [
+    (["licence", "--as", "91350100M000100Y43", "present", _ID, "--ttl"], "ttl"),
+    (["licence", "--as", "91350100M000100Y43", "list", "--status"], "status"),
+    (
+        [
+            "type",
+            "add",
+            "--code",
+            "91350100M000100Y43002",
+            "--name",
+            "x",
+            "--issuers",
+            "91350100M000100Y43",
+            "--field",
+            "a:string",
+            "--validity-days",
+        ],
+        "validity-days",
+    ),
+    (
+        ["key", "create", "91350100M000100Y43", "--suite", "sm2", "--validity-days"],
+        "validity-days",
+    ),
+    (
+        ["key", "rotate", "91350100M000100Y43", "--suite", "sm2", "--validity-days"],
+        "validity-days",
+    ),
+    (["republish", "--max-events"], "max-events"),
+    (
+        [
+            "seal",
+            "--as",
+            "91350100M000100Y43",
+            "pdf",
+            _SEAL,
+            "in.pdf",
+            "--out",
+            "o.pdf",
+            "--page",
+        ],
+        "page",
+    ),
+    (
+        [
+            "seal",
+            "--as",
+            "91350100M000100Y43",
+            "ofd",
+            _SEAL,
+            "in.ofd",
+            "--out",
+            "o.ofd",
+            "--page",
+        ],
+        "page",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "option"), WHOLE_NUMBER_OPTIONS)
+@pytest.mark.parametrize("value", ["99999999999", "-1", "1e3", "٣"])
+def test_a_whole_number_option_out_of_its_field_is_refused_by_name(
+    argv, option, value, capsys
+):
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, value])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2, err
+    assert f"error: {option}: " in err, err
+    assert "Traceback" not in err and "out of range" not in err, err
+
+
+def test_a_whole_number_option_in_range_is_read():
+    from certseal.cli import UINT32_MAX, whole_number
+
+    assert whole_number()("0") == 0
+    assert whole_number()(str(UINT32_MAX)) == UINT32_MAX
+    assert whole_number(600)("600") == 600
