@@ -39,6 +39,7 @@ from certseal.storage.idempotency import (
     IdempotencyStore,
     scoped,
 )
+from certseal.storage.kek import session_name
 from certseal.storage.outbox import OutboxRelay, refresh_backlog_metrics
 from certseal.storage.pool import create_pool, migrate_service, ping
 from certseal.storage.worker import NotifiedWorker
@@ -54,6 +55,10 @@ class ServiceProcess:
     #: e.g. "issuer": names the Kafka client, the log lines and this service's
     #: section of the settings (``[issuer]``)
     name = "service"
+    #: whether this process reads the key-encryption key (it unwraps or wraps keys):
+    #: its sessions are named so that ``certseal kek rewrap`` refuses while it runs
+    #: (certseal.storage.kek)
+    holds_kek = False
     #: what this process exports on ``/metrics``: every such process serves RPCs and
     #: runs an outbox relay and an audit sealer (the issuer adds its expiry sweep)
     metric_families: frozenset[str] = frozenset({"rpc", "outbox", "audit"})
@@ -134,7 +139,11 @@ class ServiceProcess:
         self.check_settings()
         self.pool = scoped(
             await create_pool(
-                dsn, min_size=cfg.database.pool_min, max_size=cfg.database.pool_max
+                dsn,
+                # a KEK holder keeps a session open, so that a re-wrap sees it
+                min_size=max(cfg.database.pool_min, int(self.holds_kek)),
+                max_size=cfg.database.pool_max,
+                application_name=session_name(self.name, holds_kek=self.holds_kek),
             )
         )
         await migrate_service(self.pool, self.name, self.migrations)

@@ -167,14 +167,17 @@ _NOT_A_DSN = (
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 10
+    dsn: str, *, min_size: int = 2, max_size: int = 10, application_name: str = ""
 ) -> asyncpg.Pool:
     """A pool whose connections decode jsonb to Python objects.
 
     Raises CertsealError INVALID_ARGUMENT (field ``database.dsn_file``) for a text
     that is not a PostgreSQL connection string, and FAILED_PRECONDITION naming it when
     the server refuses the connection (no such role or database, a password refused):
-    a service's start then says it in one line (certseal.process.leave)."""
+    a service's start then says it in one line (certseal.process.leave).
+    ``application_name`` names its sessions in ``pg_stat_activity`` (a service's
+    process: certseal.storage.kek.session_name)."""
+    settings = {"application_name": application_name} if application_name else None
     with naming_the_dsn_file(dsn):
         pool = await asyncpg.create_pool(
             dsn,
@@ -182,6 +185,7 @@ async def create_pool(
             max_size=max_size,
             init=_init_connection,
             reset=_keep_session,
+            server_settings=settings,
         )
     assert pool is not None
     return pool

@@ -39,6 +39,7 @@ class FeedApp(ServiceProcess):
     """One event-feed process."""
 
     name = "feed"
+    holds_kek = True
     allowed_kinds = {  # noqa: RUF012
         # integrators; app:<name> is the integrators' form before issue 13, read as
         # integrator:<name> during the transition (docs/operations.md)

@@ -154,6 +154,7 @@ class IssuerApp(ServiceProcess):
     """One issuer process: it serves gRPC, runs the background loops, or both."""
 
     name = "issuer"
+    holds_kek = True
     metric_families = frozenset({"rpc", "outbox", "audit", "expiry"})
     allowed_kinds = {  # noqa: RUF012
         ISSUER: {"dept", "app"},

@@ -71,6 +71,7 @@ class SealApp(ServiceProcess):
     """One seal process: gRPC, outbox relay and audit sealer over PostgreSQL."""
 
     name = "seal"
+    holds_kek = True
     # integrators have no access; the use cases decide per RPC (docs/operations.md,
     # "Security model"): owners with the seal_owner role, signers, anyone verifies
     allowed_kinds = {SEAL: {"dept", "app", "operator", "service"}}  # noqa: RUF012

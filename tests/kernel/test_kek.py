@@ -99,3 +99,37 @@ async def test_a_new_kek_of_the_wrong_size_is_refused(own_database, tmp_path):
     )
     assert code == 2, out  # bad input to the command: its option is named
     assert f"error: new-kek: {short} must hold exactly 32 bytes, has 9" in out
+
+
+async def test_refused_while_a_service_holding_the_kek_runs(own_database, tmp_path):
+    """nu17: ``kek rewrap`` beside a running ``make run`` re-wrapped every key while
+    the issuer, seal and feed still held the old KEK: the next issuance failed with
+    "private key ... does not decrypt under the configured KEK", a key created
+    meanwhile was wrapped under the old KEK, and a second re-wrap then found keys under
+    both (neither KEK opened them all). Now it refuses while such a service is
+    connected, naming it, and changes nothing."""
+    cfg = own_database
+    issuer = IssuerApp(cfg, serve=False, background=False)
+    await issuer.start()
+    new_kek = tmp_path / "new-kek"
+    new_kek.write_bytes(secrets.token_bytes(32))
+    old = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
+    try:
+        code, out = await run_certseal(
+            cfg, tmp_path, "kek", "rewrap", "--new-kek", str(new_kek)
+        )
+        assert code == 1, out
+        assert out.startswith("error: kek: issuer ("), out
+        assert "stop the issuer, seal and feed services first" in out, out
+        kid, key = await issuer.pool.fetchrow(
+            "select kid, wrapped_private_key from signing_keys"
+        )
+        assert len(old.unwrap_secret(kid, key)) > 0  # still under the current KEK
+    finally:
+        await issuer.stop()
+
+    # stopped: its sessions end and the re-wrap goes ahead
+    code, out = await run_certseal(
+        cfg, tmp_path, "kek", "rewrap", "--new-kek", str(new_kek)
+    )
+    assert code == 0 and "signing_keys: 1 re-wrapped" in out, out
