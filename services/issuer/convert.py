@@ -154,6 +154,19 @@ def status_filter(value: int) -> Status | None:
         raise invalid("status", f"unknown status {value}") from None
 
 
+def is_ofd(value: int) -> bool:
+    """Whether a GetLicenceDocument asks for the OFD form (0 and PDF: the PDF);
+    INVALID_ARGUMENT on ``format`` for a number this version does not know, as for
+    every other enum of a request, rather than a PDF the caller did not ask for."""
+    if value not in (
+        pb.DOCUMENT_FORMAT_UNSPECIFIED,
+        pb.DOCUMENT_FORMAT_PDF,
+        pb.DOCUMENT_FORMAT_OFD,
+    ):
+        raise invalid("format", "give DOCUMENT_FORMAT_PDF or DOCUMENT_FORMAT_OFD")
+    return value == pb.DOCUMENT_FORMAT_OFD
+
+
 def revocation(kind: pb.RevocationKind) -> Action:
     """REVOKE (撤销, 03) or REVOKE_AS_SANCTION (吊销, 07)."""
     if kind not in _REVOCATIONS:

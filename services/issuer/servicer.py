@@ -406,7 +406,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
             current_caller(),
             required(request.identifier),
             convert.holder_of(request),
-            ofd=request.format == pb.DOCUMENT_FORMAT_OFD,
+            ofd=convert.is_ofd(request.format),
         )
         return pb.GetLicenceDocumentResponse(
             document=document.pdf,

@@ -401,6 +401,21 @@ async def test_authorise_rejects_bad_input(world):
     assert err.details().startswith("code: is not an authorisation code (AU- and 12")
 
 
+async def test_an_unknown_document_format_is_refused_by_name(world):
+    """nu17: a format number this version does not know (7) was answered with a PDF,
+    where every other enum of a request is INVALID_ARGUMENT naming its field."""
+    licence = world["licence"]
+    err = await rpc_error(
+        world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier, holder=world["holder"], format=7
+            )
+        )
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.details()
+    assert dict(err.trailing_metadata())["certseal-error-field"] == "format"
+
+
 RPCS = {
     "GetLicenceDocument": ("holder", pb.GetLicenceDocumentRequest),
     "AuthoriseUse": ("holder", pb.AuthoriseUseRequest),
