@@ -381,6 +381,19 @@ def build_parser(
     return parser
 
 
+def _option_dests(parser: argparse.ArgumentParser) -> set[str]:
+    """The destinations of every option (``--x-mm`` -> ``x_mm``) of ``parser`` and
+    its subcommands; positional arguments are named as their usage shows them."""
+    dests: set[str] = set()
+    for action in parser._actions:
+        if action.option_strings:
+            dests.add(action.dest)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                dests |= _option_dests(sub)
+    return dests
+
+
 def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Run the chosen command; errors print as ``error: <field>: <problem>`` with exit
     status 2 for bad input and 1 otherwise, never a traceback."""
@@ -389,8 +402,12 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         return int(args.func(args))
     except CertsealError as exc:
         # every service error names its field (tests/kernel/test_floor_plan.py); one
-        # that does not is still printed as <field>: <problem>, about the command
-        print(f"error: {exc.field or args.command}: {exc.message}", file=sys.stderr)
+        # that does not is still printed as <field>: <problem>, about the command. A
+        # field that is an option's (x_mm of --x-mm) is named as the option is typed
+        field = exc.field or args.command
+        if field in _option_dests(parser):
+            field = field.replace("_", "-")
+        print(f"error: {field}: {exc.message}", file=sys.stderr)
         return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
     except KeyboardInterrupt:
         return 130

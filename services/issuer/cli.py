@@ -240,7 +240,13 @@ def cmd_key(args: argparse.Namespace) -> int:
             stamp = Timestamp()
             stamp.FromDatetime(_revoked_at(args.at))
             request.revoked_at.CopyFrom(stamp)
-        _print_key(_call(args, lambda s: s.RevokeSigningKey(request)).key)
+        try:
+            _print_key(_call(args, lambda s: s.RevokeSigningKey(request)).key)
+        except CertsealError as exc:
+            if exc.field != "revoked_at":
+                raise
+            # the request's field is this command's --at
+            raise CertsealError(exc.kind, exc.message, field="at") from None
     else:
         reply = _call(
             args,

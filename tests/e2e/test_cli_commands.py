@@ -141,6 +141,11 @@ async def test_a_department_amends_and_transfers_from_the_cli(operator, connect,
         "--reason", "r",
     )  # fmt: skip
     assert code == 2 and "error: field:" in out
+    # a refusal of the request's revoked_at names this command's --at (nu17)
+    code, out = await cli(
+        "key", "revoke", sender.kid, "--reason", "r", "--at", "2000-01-01T00:00:00Z"
+    )
+    assert code == 2 and out.startswith("error: at: "), out
 
 
 async def test_a_seal_owner_seals_and_anyone_verifies_from_the_cli(
@@ -177,6 +182,12 @@ async def test_a_seal_owner_seals_and_anyone_verifies_from_the_cli(
     assert code == 0, out
     code, out = await cli("seal", "verify-pdf", str(sealed))
     assert code == 0 and "VALID" in out and "1 seal(s)" in out, out
+    # the seal service's x_mm is named as the option is typed, --x-mm (nu17)
+    code, out = await cli(
+        "seal", "--as", owner, "pdf", seal_id, str(pdf), "--out", str(sealed),
+        "--x-mm", "1e300",
+    )  # fmt: skip
+    assert code == 2 and out.startswith("error: x-mm: "), out
 
     code, out = await cli("seal", "--as", owner, "list", "--owner", owner)
     assert code == 0 and seal_id in out, out
