@@ -199,6 +199,7 @@ class SealApp(ServiceProcess):
                     else None,
                     store=self.store,
                     clock=self.clock,
+                    copier=self.config.platform.code,
                 ),
             ),
             server,

@@ -279,7 +279,9 @@ def pdf_report_lines(reply: Any) -> list[str]:
     lines.append(f"{len(reply.seals)} seal(s)")
     if reply.HasField("licence"):
         licence = reply.licence
-        status = licence.verdict or f"unknown ({licence.detail})"
+        status = f"{licence.verdict or 'unknown'} ({licence.detail})"
+        if not licence.detail:
+            status = licence.verdict
         lines.append(
             f"licence     {licence.identifier} (type {licence.type_code}, "
             f"issuer {licence.issuer_code}): {status}"
@@ -321,7 +323,8 @@ def _print_licence(reply: Any) -> None:
     """A licence file's licence and its status now (VerifyPdf, VerifyOfd)."""
     if reply.HasField("licence"):
         found = reply.licence
-        print(f"licence     {found.identifier} {found.verdict or found.detail}")
+        said = " ".join(part for part in (found.verdict, found.detail) if part)
+        print(f"licence     {found.identifier} {said}")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -18,7 +18,11 @@ VALID seal of the department its metadata names as issuer, which signed that sam
 metadata (not changed in a later incremental update), and (2) whose metadata names
 the licence the code is of (the verifier's identifier): else a forged or unsealed PDF
 carrying a genuine licence code would borrow that licence's status.
-Such a file gets a status with no verdict and the reason.
+Such a file gets a status with no verdict and the reason. An annotated copy (加注件,
+docs/holder.md) is the one other file that gets a verdict: the platform (``[platform]
+code``, the ``copier``) seals it in the issuer's stead, so a VALID seal of the
+platform that signed the same metadata counts as the issuer's, and the status says
+the file is a copy.
 """
 
 from __future__ import annotations
@@ -108,10 +112,12 @@ class LicenceFiles:
         verifier: LicenceVerifier | None,
         store: SealStore | None = None,
         clock: Clock = utcnow,
+        copier: str = "",
     ):
         self._verifier = verifier
         self._store = store
         self._clock = clock
+        self._copier = copier
 
     async def official_seal_for(
         self, caller: Caller, owner_code: str, suites: tuple[str, ...] = PDF_SUITES
@@ -169,19 +175,27 @@ class LicenceFiles:
         meta = await asyncio.to_thread(read_licence_metadata, pdf)
         if not meta.get("identifier"):
             return None
-        issuer_seals = [
-            result
-            for result in seals
-            if result.verdict is SealVerdict.VALID
-            and result.seal is not None
-            and result.seal.owner_code == meta.get("issuer_code", "")
-        ]
-        if not issuer_seals:
-            return _claimed(meta, _NOT_ISSUERS)
-        sealed = await asyncio.to_thread(signed_metadata, pdf)
-        if not any(sealed.get(r.found.field_name) == meta for r in issuer_seals):
-            return _claimed(meta, _CHANGED)
-        return await self._status(meta)
+        issuer = meta.get("issuer_code", "")
+        for owners, note in ((issuer, ""), (self._copier, self._copy_note())):
+            sealing = [
+                result
+                for result in seals
+                if owners
+                and result.verdict is SealVerdict.VALID
+                and result.seal is not None
+                and result.seal.owner_code == owners
+            ]
+            if not sealing:
+                continue
+            sealed = await asyncio.to_thread(signed_metadata, pdf)
+            if any(sealed.get(r.found.field_name) == meta for r in sealing):
+                return await self._status(meta, note)
+            if owners == issuer:
+                return _claimed(meta, _CHANGED)
+        return _claimed(meta, _NOT_ISSUERS)
+
+    def _copy_note(self) -> str:
+        return f"an annotated copy (加注件) sealed by the platform {self._copier}"
 
     async def ofd_status(
         self, ofd: bytes, signatures: Sequence[OfdSignatureResult] = ()
@@ -210,31 +224,33 @@ class LicenceFiles:
                 return await self._status(meta)
         return _claimed(meta, _NOT_ISSUERS)
 
-    async def _status(self, meta: dict[str, str]) -> LicenceFileStatus:
+    async def _status(self, meta: dict[str, str], note: str = "") -> LicenceFileStatus:
         """The verdict of the file's licence code, checked to be of the licence the
-        metadata names."""
+        metadata names; ``note`` (what the file is: a copy) leads its detail."""
         found = _claimed(meta, "")
         code = meta.get("licence_code", "")
         if not code:
-            return _with(found, detail="the file carries no licence code")
+            return _with(found, note, detail="the file carries no licence code")
         if self._verifier is None:
-            return _with(found, detail="this seal service asks no verifier group")
+            return _with(found, note, detail="this seal service asks no verifier group")
         try:
             answer = await self._verifier.verdict(code)
         except CertsealError as exc:
-            return _with(found, detail=f"no verdict: {exc.message}")
+            return _with(found, note, detail=f"no verdict: {exc.message}")
         if answer.identifier != found.identifier:
             return _with(
                 found,
+                note,
                 detail="the licence code is of another licence than the metadata "
                 f"names ({answer.identifier or 'unknown'})",
             )
-        return _with(found, verdict=answer.verdict)
+        return _with(found, note, verdict=answer.verdict)
 
 
 def _with(
-    status: LicenceFileStatus, *, verdict: str = "", detail: str = ""
+    status: LicenceFileStatus, note: str, *, verdict: str = "", detail: str = ""
 ) -> LicenceFileStatus:
+    detail = "; ".join(part for part in (note, detail) if part)
     return LicenceFileStatus(
         status.identifier, status.type_code, status.issuer_code, verdict, detail
     )

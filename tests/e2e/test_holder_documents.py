@@ -246,6 +246,12 @@ async def test_authorise_redeem_elsewhere_withdraw(
         )
         assert [s.verdict for s in verified.seals] == ["VALID"]
         assert verified.seals[0].seal_id == _platform_sealed[0]
+        # the platform seals the copy in the issuer's stead: the licence is named,
+        # with its status, and the file is said to be a copy
+        assert verified.licence.identifier == world["licence"].identifier
+        assert verified.licence.detail.startswith(
+            f"an annotated copy (加注件) sealed by the platform {config.platform.code}"
+        ), verified.licence
         assert reply.seal_id == _platform_sealed[0]
         # the overlay is inside the signed bytes: a changed copy is no longer VALID
         tampered = reply.annotated_copy.replace(b"/Annots", b"/Annotz", 1)
@@ -593,14 +599,27 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
         assert view["fields"] == {"address": "深圳市福田区", "class": "C1"}
         assert view["purpose"] == "开立银行账户"
         copy_pdf = base64.b64decode(view["annotated_copy"])
+        code = read_licence_metadata(document)["licence_code"]
+        await verdict_everywhere(
+            {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_VALID, within=30
+        )
         verified = await seal_stub("operator:admin").VerifyPdf(
             seal_pb.VerifyPdfRequest(pdf=copy_pdf)
         )
         assert [s.verdict for s in verified.seals] == ["VALID"]
-        code = read_licence_metadata(document)["licence_code"]
+        # the copy, sealed by the platform, carries the licence's status too
+        copy_note = (
+            f"an annotated copy (加注件) sealed by the platform {config.platform.code}"
+        )
+        assert verified.licence.verdict == "VALID", verified.licence.detail
+        assert verified.licence.detail == copy_note
         await revoked_at_the_group(
             world["dept"], verifier_group, world["licence"], code
         )
+        again = await seal_stub("operator:admin").VerifyPdf(
+            seal_pb.VerifyPdfRequest(pdf=copy_pdf)
+        )
+        assert (again.licence.verdict, again.licence.detail) == ("REVOKED", copy_note)
         headers = {"Content-Type": "application/pdf"}
         async with redeeming.post(
             "/api/verify-pdf", data=document, headers=headers

@@ -28,6 +28,15 @@ def test_licence_without_verdict_shows_why() -> None:
     assert pdf_report_lines(reply)[-1].endswith(": unknown (verifier unreachable)")
 
 
+def test_a_verdict_with_a_detail_shows_both() -> None:
+    reply = pb.VerifyPdfResponse(
+        licence=pb.LicenceDocumentStatus(
+            identifier="ID1", verdict="VALID", detail="an annotated copy (加注件)"
+        )
+    )
+    assert pdf_report_lines(reply)[-1].endswith(": VALID (an annotated copy (加注件))")
+
+
 def test_plain_pdf_has_no_licence_line() -> None:
     reply = pb.VerifyPdfResponse(seals=[pb.PdfSealResult(verdict="VALID")])
     assert pdf_report_lines(reply) == [": VALID  ", "1 seal(s)"]
