@@ -34,8 +34,6 @@ from certseal.bounds import (
     MAX_CODE_INPUT_CHARS,
     MAX_IMAGE_BYTES,
 )
-from certseal.errors import CertsealError
-from certseal.jsontext import loads_bounded
 from certseal.rpc import error_from_rpc
 from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import (
@@ -57,6 +55,7 @@ from services.console.convert import (
 )
 from services.console.domain import PdfSealView
 from services.console.fonts import noto_sans_sc, rare_font
+from services.console.requests import BadRequest, json_object, purpose_of, query_text
 from services.console.status import StatusCollector
 
 log = logging.getLogger(__name__)
@@ -84,40 +83,6 @@ _STATUS_OF = {
     grpc.StatusCode.UNAUTHENTICATED: 403,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 413,
 }
-
-
-class BadRequest(Exception):
-    """A request the page should not have sent: the message names what is wrong."""
-
-    def __init__(self, message: str, *, field: str, status: int = 400):
-        super().__init__(message)
-        self.message, self.status, self.field = message, status, field
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    """The request's body as a JSON object: UTF-8, nested at most
-    :data:`~certseal.bounds.MAX_JSON_DEPTH` deep (checked before decoding), else a
-    400 naming ``body``."""
-    try:
-        body = loads_bounded(await request.read(), "body")
-    except CertsealError as exc:
-        raise BadRequest(f"the request {exc.message}", field="body") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the request is not a JSON object", field="body")
-    return body
-
-
-def _purpose(value: Any) -> str:
-    purpose = value.strip() if isinstance(value, str) else ""
-    if not purpose:
-        raise BadRequest(
-            "choose the purpose of use (用证事由) before scanning", field="purpose"
-        )
-    if len(purpose) > 200:
-        raise BadRequest(
-            "the purpose of use is longer than 200 characters", field="purpose"
-        )
-    return purpose
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -268,8 +233,8 @@ class ConsoleHandlers:
             raise BadRequest(
                 "send the scan as application/json", status=415, field="body"
             )
-        body = await _json_object(request)
-        purpose = _purpose(body.get("purpose"))
+        body = await json_object(request)
+        purpose = purpose_of(body.get("purpose"))
         code = body.get("code")
         if not isinstance(code, str) or not code.strip():
             raise BadRequest("nothing was scanned", field="code")
@@ -295,7 +260,7 @@ class ConsoleHandlers:
         """A photo or camera frame of a QR code (PNG, JPEG or HEIC body), within the
         one image limit (:data:`certseal.qr.IMAGE_LIMIT`): refused with 413 before the
         body is read when its declared length is over it."""
-        purpose = _purpose(request.query.get("purpose"))
+        purpose = purpose_of(query_text(request, "purpose"))
         if request.content_type not in _IMAGE_TYPES:
             raise BadRequest(
                 f"send {IMAGE_LIMIT}, not {request.content_type or 'nothing'}",
@@ -390,7 +355,7 @@ class ConsoleHandlers:
             raise BadRequest(
                 "send the code as application/json", status=415, field="body"
             )
-        code = (await _json_object(request)).get("code")
+        code = (await json_object(request)).get("code")
         if not isinstance(code, str) or not code.strip() or len(code) > 64:
             raise BadRequest("give the authorisation code (AU-…)", field="code")
         try:

@@ -13,6 +13,7 @@ import ssl
 import urllib.parse
 
 import aiohttp
+from yarl import URL
 
 from certseal.qr import qr_png
 from certseal.rpc import secure_channel
@@ -188,6 +189,34 @@ async def test_verify_an_image_with_its_raw_bytes_and_an_encoded_purpose(platfor
     assert set(verdict) == VERDICT_KEYS
     assert (verdict["verdict"], verdict["identifier"]) == ("VALID", identifier)
     assert verdict["purpose"] == PURPOSE
+
+
+async def test_a_purpose_that_is_no_text_is_refused_by_name(platform):
+    """A purpose whose percent-encoding is not UTF-8 (nu17: ``%FF`` was stored as
+    U+FFFD in the usage record), or that holds a control character or a lone
+    surrogate, is a 400 naming ``purpose``, from the query and from JSON alike."""
+    _, code = await licence_and_code(platform["open"])
+    http = await signed_in(platform)
+    try:
+        for query in ("%FF", "%E7%AA", "%E7%AA%97%FF", "a%07b"):
+            async with http.post(
+                URL(f"/api/verify-image?purpose={query}", encoded=True),
+                data=qr_png(code),
+                headers={"Content-Type": "image/png"},
+            ) as reply:
+                assert reply.status == 400, (query, await reply.text())
+                assert (await reply.json())["field"] == "purpose", query
+        # in JSON: a lone surrogate is refused with the body (no JSON text may hold
+        # one), a control character by the purpose's own check
+        for purpose, field in ((r"a\u0007b", "purpose"), (r"\udc80", "body")):
+            body = f'{{"code": "x", "purpose": "{purpose}"}}'
+            async with http.post(
+                "/api/verify", data=body, headers={"Content-Type": "application/json"}
+            ) as reply:
+                assert reply.status == 400, (purpose, await reply.text())
+                assert (await reply.json())["field"] == field, await reply.text()
+    finally:
+        await http.close()
 
 
 async def _seal_stub(platform, operator):

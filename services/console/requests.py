@@ -1,0 +1,67 @@
+"""What the console reads of a request: a JSON object body, a query parameter as
+sent, the purpose of use (用证事由); each refused with a 400 naming what is wrong."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+from aiohttp import web
+
+from certseal.errors import CertsealError
+from certseal.jsontext import loads_bounded
+from certseal.text import unfit_character
+
+
+class BadRequest(Exception):
+    """A request the page should not have sent: the message names what is wrong."""
+
+    def __init__(self, message: str, *, field: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status, self.field = message, status, field
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object: UTF-8, nested at most
+    :data:`~certseal.bounds.MAX_JSON_DEPTH` deep (checked before decoding), else a
+    400 naming ``body``."""
+    try:
+        body = loads_bounded(await request.read(), "body")
+    except CertsealError as exc:
+        raise BadRequest(f"the request {exc.message}", field="body") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the request is not a JSON object", field="body")
+    return body
+
+
+def purpose_of(value: Any) -> str:
+    purpose = value.strip() if isinstance(value, str) else ""
+    if not purpose:
+        raise BadRequest(
+            "choose the purpose of use (用证事由) before scanning", field="purpose"
+        )
+    if len(purpose) > 200:
+        raise BadRequest(
+            "the purpose of use is longer than 200 characters", field="purpose"
+        )
+    unfit = unfit_character(purpose)
+    if unfit is not None:
+        raise BadRequest(
+            f"the purpose of use holds U+{ord(unfit):04X}, which no text may hold "
+            "(a control character, or bytes that are not UTF-8)",
+            field="purpose",
+        )
+    return purpose
+
+
+def query_text(request: web.Request, name: str) -> str | None:
+    """The query parameter ``name`` (its first value) as sent, None when absent.
+    Bytes that are not UTF-8 stay visible as lone surrogates (refused by the checks
+    of each value, e.g. :func:`purpose_of`), where ``request.query`` would make them
+    U+FFFD and a value that was never text would pass for one."""
+    values = urllib.parse.parse_qs(
+        request.rel_url.raw_query_string,
+        keep_blank_values=True,
+        errors="surrogateescape",
+    ).get(name)
+    return values[0] if values else None
