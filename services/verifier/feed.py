@@ -70,7 +70,7 @@ class LicenceFeed:
         self.ready = asyncio.Event()  # assigned and positioned
         self.built = asyncio.Event()  # every owned partition held in full
         #: holes met in the partitions' offsets (waited for near the head)
-        self.holes = OffsetHoles("licence index", clock=time.monotonic)
+        self.holes = OffsetHoles("licence index", clock=time.monotonic, wall=time.time)
 
     def assignment(self) -> list[TopicPartition]:
         """The partitions this feed reads (those this worker owns)."""
