@@ -117,7 +117,13 @@ class OffsetHoles:
     def keep_only(self, partitions: Collection[Hashable]) -> None:
         """Forget every partition but ``partitions`` (a consumer group's member lost
         the others: whoever reads them next may have moved on)."""
+        kinds = {type(p) for p in partitions}
         for partition in [p for p in self.expected if p not in partitions]:
+            if kinds and type(partition) not in kinds:  # never met: the reader's slip
+                raise TypeError(
+                    f"{self._what}: partition {partition!r} expected under a key of "
+                    f"another type than {sorted(k.__name__ for k in kinds)}"
+                )
             self.forget(partition)
 
     def cut(

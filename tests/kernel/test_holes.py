@@ -10,6 +10,8 @@ import logging
 import math
 from dataclasses import dataclass
 
+import pytest
+
 from certseal.holes import HEAD_WINDOW, YOUNG_S, OffsetHoles
 
 
@@ -163,3 +165,12 @@ def test_a_hole_before_a_young_record_or_one_from_ahead_is_waited_for():
         stamp = int((now_s - age_s) * 1000)
         cut = holes.cut(0, [Stamped(0, stamp), Stamped(2, stamp)], high_water=3)
         assert (offsets(cut), cut.seek_to, holes.waiting) == ([0], 1, True)
+
+
+def test_an_expectation_under_a_key_of_another_type_is_refused_not_forgotten():
+    """The licence index noted where it resumed under a partition's number while its
+    fetches were cut by TopicPartition: the expectation was silently dropped."""
+    holes = OffsetHoles("licence index", clock=Clock(), wall=WALL)
+    holes.expect(3, 0)
+    with pytest.raises(TypeError, match="licence index: partition 3"):
+        holes.keep_only({("topic", 3)})

@@ -8,6 +8,7 @@ race of two groups on one code to it: the later claim won)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -16,6 +17,10 @@ from aiokafka.admin import NewTopic
 from aiokafka.structs import TopicPartition
 
 from certseal.kafka import read_to_end
+from services.verifier.diskindex import DiskIndex
+from services.verifier.feed import LicenceFeed
+from services.verifier.index import Freshness
+from tests.verifier.test_diskindex import event
 from tests.verifier.test_replay import feed_on, record, until, use
 
 PRODUCERS = 6
@@ -134,3 +139,43 @@ async def test_holes_an_hour_old_near_the_head_are_gone_past_at_once(stack, capl
         assert await listed(stack, topic) == every_other
     assert not [r for r in caplog.records if "no record" in r.getMessage()]
     assert time.monotonic() - started < HOLES / 2  # not a settle time per hole
+
+
+async def test_a_hole_where_the_licence_index_resumes_is_waited_for(stack, tmp_path):
+    """The licence index noted the offset it resumes each partition from under the
+    partition's number, but the fetch is cut by TopicPartition: the first fetch
+    forgot it and took a record past a hole at that very offset (a caught-up index
+    started while two producers race at the head) without waiting."""
+    lineage = "L-hole-at-start"
+    topic = await appended_with_holes(stack, [1, 2], int(time.time() * 1000))
+    producer = stack.config.kafka.settings("certseal-tests").producer()
+    await producer.start()
+    try:  # offsets 1 and 2 hold keys the index can read: the same lineage twice
+        for version in (1, 2):
+            await (
+                await producer.send(
+                    topic, event(lineage, version), key=lineage.encode()
+                )
+            )
+    finally:
+        await producer.stop()
+    index = DiskIndex(tmp_path / "ix", topic=topic)
+    feed = LicenceFeed(
+        index,
+        consumer_factory=lambda **kw: stack.config.kafka.settings(
+            "certseal-tests"
+        ).consumer(**kw),
+        freshness=Freshness(),
+        dead_letter=lambda record, problem: asyncio.sleep(0),
+    )
+    await feed.start()
+    running = asyncio.create_task(feed.run())
+    try:
+        await until(lambda: feed.applied_events >= 4, within=20)
+        assert feed.holes.met == 1  # offset 0: waited for, then gone past
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await feed.stop()
+        index.close()
