@@ -19,8 +19,11 @@ that goes past one never delivers that event.
 each fetch at a hole near the partition's head (within :data:`HEAD_WINDOW` offsets of
 its high water): the reader applies the records before it, seeks back to the hole
 and fetches again. A hole still there after ``settle_s`` is taken as a legitimate
-one, logged, and gone past. A hole far below the high water (compaction) is gone
-past at once, unlogged. Pure: no broker, no clock of its own.
+one, logged, and gone past. A hole that cannot be a race is gone past at once,
+unlogged: one far below the high water, or one before a record appended more than
+:data:`YOUNG_S` ago (a race's hole fills within milliseconds of the records around
+it; compaction's stay, and in a small topic they are all near the head). Pure: no
+broker, no clock of its own.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ log = logging.getLogger(__name__)
 HEAD_WINDOW = 10_000
 #: how long a reader waits for a hole near the head to fill (seconds)
 SETTLE_S = 1.0
+#: a hole before a record appended longer ago than this (seconds, by the record's
+#: timestamp) is no race: compaction's or a transaction marker's, gone past at once
+YOUNG_S = 300.0
 
 
 class Offsetted(Protocol):
@@ -65,18 +71,24 @@ class OffsetHoles:
     ``settle_s``: how long a hole near the head is waited for before it is gone past
     (``math.inf``: never; the reader then never moves past one, for a reader whose
     answer may not miss a record: the claims reader). ``clock``: seconds, monotonic.
-    ``what``: the reader's name in the log."""
+    ``wall``: seconds since the epoch, the clock of the records' timestamps (ms; a
+    record without one, or below 0, is taken as young). ``what``: the reader's name
+    in the log."""
 
     def __init__(
         self,
         what: str,
         *,
         clock: Callable[[], float],
+        wall: Callable[[], float],
         settle_s: float = SETTLE_S,
         window: int = HEAD_WINDOW,
+        young_s: float = YOUNG_S,
     ):
         self._what = what
         self._clock = clock
+        self._wall = wall
+        self._young_s = young_s
         self.settle_s = settle_s
         self._window = window
         #: partition -> the offset expected next (absent: unknown, anything goes)
@@ -86,6 +98,11 @@ class OffsetHoles:
         #: holes near the head met so far (waited for), and holes gone past
         self.met = 0
         self.gone_past = 0
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the reader is waiting for a hole to fill (it sought back to one)."""
+        return bool(self._waiting)
 
     def expect(self, partition: Hashable, offset: int) -> None:
         """The reader was positioned at ``offset`` of ``partition`` (a seek)."""
@@ -100,7 +117,13 @@ class OffsetHoles:
     def keep_only(self, partitions: Collection[Hashable]) -> None:
         """Forget every partition but ``partitions`` (a consumer group's member lost
         the others: whoever reads them next may have moved on)."""
+        kinds = {type(p) for p in partitions}
         for partition in [p for p in self.expected if p not in partitions]:
+            if kinds and type(partition) not in kinds:  # never met: the reader's slip
+                raise TypeError(
+                    f"{self._what}: partition {partition!r} expected under a key of "
+                    f"another type than {sorted(k.__name__ for k in kinds)}"
+                )
             self.forget(partition)
 
     def cut(
@@ -116,7 +139,7 @@ class OffsetHoles:
             if (
                 expected is not None
                 and offset > expected
-                and self._wait_for(partition, expected, offset, high_water)
+                and self._wait_for(partition, expected, record, high_water)
             ):
                 return Cut(records[:at], expected)
             expected = offset + 1
@@ -126,11 +149,13 @@ class OffsetHoles:
         return Cut(records)
 
     def _wait_for(
-        self, partition: Hashable, start: int, found: int, high_water: int | None
+        self, partition: Hashable, start: int, after: R, high_water: int | None
     ) -> bool:
-        """Whether the reader waits for the hole ``start``..``found - 1``."""
+        """Whether the reader waits for the hole ``start``..``after.offset - 1``."""
+        found = after.offset
         near_head = high_water is None or start >= high_water - self._window
-        if near_head:
+        race = near_head and self._young(after)  # else compaction's, or a marker's
+        if race:
             now = self._clock()
             if (partition, start) not in self._waiting:
                 self.met += 1
@@ -139,13 +164,21 @@ class OffsetHoles:
                 self.expected[partition] = start
                 return True
         self.gone_past += 1
-        if near_head:  # far below it is compaction, the normal case: not logged
+        if race:  # one that cannot be a race's is the normal case: not logged
             log.warning(
                 "%s: offsets %d..%d of partition %s still hold no record after %g s; "
                 "going past them (a transaction marker?)",
                 *(self._what, start, found - 1, partition, self.settle_s),
             )
         return False
+
+    def _young(self, record: R) -> bool:
+        """Whether ``record`` was appended recently enough for a hole before it to be
+        a race's (its timestamp unknown: taken as young)."""
+        timestamp_ms = getattr(record, "timestamp", None)
+        if not isinstance(timestamp_ms, int) or timestamp_ms < 0:
+            return True
+        return self._wall() - timestamp_ms / 1000 < self._young_s
 
     def _forget(self, partition: Hashable, before: int | None = None) -> None:
         for key in [k for k in self._waiting if k[0] == partition]:

@@ -292,7 +292,7 @@ class FeedService:
                 (tp.topic, tp.partition): await consumer.position(tp)
                 for tp in partitions
             }
-            holes = OffsetHoles("event feed", clock=time.monotonic)
+            holes = OffsetHoles("event feed", clock=time.monotonic, wall=time.time)
             for tp in partitions:
                 holes.expect(tp, current[(tp.topic, tp.partition)])
             # the fingerprint of the record before each position (docs/events.md)

@@ -136,7 +136,9 @@ class WebhookDelivery:
             ),
         )
         producer = self._kafka.producer()
-        holes = OffsetHoles(f"webhook {self.webhook.name}", clock=time.monotonic)
+        holes = OffsetHoles(
+            f"webhook {self.webhook.name}", clock=time.monotonic, wall=time.time
+        )
         await consumer.start()
         await producer.start()
         try:

@@ -151,7 +151,7 @@ class UsageConsumer:
         await consumer.start()  # leaves its group on stop (certseal.kafka.Consumer)
         uncommitted = False
         last_commit = time.monotonic()
-        holes = OffsetHoles("usage record", clock=time.monotonic)
+        holes = OffsetHoles("usage record", clock=time.monotonic, wall=time.time)
         try:
             while not stop.is_set():
                 fetched = await consumer.getmany(timeout_ms=200, max_records=500)

@@ -70,7 +70,7 @@ class LicenceFeed:
         self.ready = asyncio.Event()  # assigned and positioned
         self.built = asyncio.Event()  # every owned partition held in full
         #: holes met in the partitions' offsets (waited for near the head)
-        self.holes = OffsetHoles("licence index", clock=time.monotonic)
+        self.holes = OffsetHoles("licence index", clock=time.monotonic, wall=time.time)
 
     def assignment(self) -> list[TopicPartition]:
         """The partitions this feed reads (those this worker owns)."""
@@ -161,7 +161,7 @@ class LicenceFeed:
                 self._freshness.applied[(topic, tp.partition)] = stored[tp.partition]
             else:
                 await consumer.seek_to_beginning(tp)
-            self.holes.expect(tp.partition, await consumer.position(tp))
+            self.holes.expect(tp, await consumer.position(tp))
         rebuild = [tp for tp in tps if tp.partition not in self.held]
         self.building = {tp.partition: -1 for tp in rebuild}  # ends below
         if rebuild:

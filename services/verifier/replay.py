@@ -156,7 +156,7 @@ class UsageFeed:
         #: runs that positioned the consumer so far (each checks for a remade topic)
         self.runs = 0
         #: holes met in the partitions' offsets (waited for near the head)
-        self.holes = OffsetHoles("replay guard", clock=time.monotonic)
+        self.holes = OffsetHoles("replay guard", clock=time.monotonic, wall=time.time)
 
     def seen(self, nonce_hash: str) -> bool:
         """Whether a presentation code with this nonce hash was accepted.

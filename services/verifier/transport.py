@@ -146,7 +146,9 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             consumer, active_partitions, timeout=timeout, max_records=max_records
         )
         if self._holes is None:
-            self._holes = OffsetHoles("verifier agents", clock=time.monotonic)
+            self._holes = OffsetHoles(
+                "verifier agents", clock=time.monotonic, wall=time.time
+            )
         return without_holes(consumer, self._holes, fetched)
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
