@@ -18,8 +18,11 @@ written as UTF-8, not escaped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import ssl
 
 from tests.conftest import verifier_process
 
@@ -70,3 +73,31 @@ async def test_atk10b_a_traceback_on_stderr_is_one_json_record(
     assert "Traceback" in about[0].get("exc", ""), about
     fragments = [r for r in records if r["logger"] == "mode.redirect"]
     assert fragments == [], fragments[:5]
+
+
+async def test_failed_tls_handshakes_add_no_lines_of_grpcs_own(stack, config, tmp_path):
+    """A client that fails the mTLS handshake (no certificate, or one of another CA:
+    CI met a stray process's) made gRPC's C core write a non-JSON INFO line per
+    connection into the worker's log, one a stranger can repeat at will: only gRPC's
+    errors are written (GRPC_VERBOSITY, set by certseal's package)."""
+    worker = verifier_process(stack, config, tmp_path, "tls")
+    group = worker.group
+    await worker.start()
+    try:
+        await worker.wait_serving()
+        context = ssl.create_default_context(cafile=config.tls.ca_file)
+        context.check_hostname = False
+        for _ in range(3):  # no client certificate: the server refuses the handshake
+            with (
+                socket.create_connection(("127.0.0.1", worker.port), timeout=5) as raw,
+                contextlib.suppress(ssl.SSLError, OSError),
+                context.wrap_socket(raw) as tls,
+            ):
+                tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                tls.recv(1)
+        await worker.wait_serving()
+    finally:
+        await worker.stop()
+    lines = (tmp_path / f"{group}.log").read_text(errors="replace").splitlines()
+    loose = [line for line in lines if not line.startswith("{")]
+    assert loose == [], loose
