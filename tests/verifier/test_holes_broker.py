@@ -27,17 +27,23 @@ PRODUCERS = 6
 EACH = 800
 
 
-async def test_every_claim_appended_at_once_by_many_producers_is_stored(
-    stack, tmp_path
-):
-    topic = f"usage-holes-{dt.datetime.now().strftime('%H%M%S%f')}"
-    settings = stack.config.kafka.settings("certseal-tests")
-    admin = settings.admin()
+async def one_partition_topic(stack, prefix: str) -> str:
+    """A new topic of one partition, named ``<prefix>-<time>``."""
+    topic = f"{prefix}-{dt.datetime.now().strftime('%H%M%S%f')}"
+    admin = stack.config.kafka.settings("certseal-tests").admin()
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1)])
     finally:
         await admin.close()
+    return topic
+
+
+async def test_every_claim_appended_at_once_by_many_producers_is_stored(
+    stack, tmp_path
+):
+    topic = await one_partition_topic(stack, "usage-holes")
+    settings = stack.config.kafka.settings("certseal-tests")
     feed = feed_on(stack, topic, tmp_path / "guard", {})
     feed.start()
     producers = [settings.producer() for _ in range(PRODUCERS)]
@@ -72,15 +78,8 @@ async def appended_with_holes(stack, offsets: list[int], timestamp_ms: int) -> s
     """A new topic of one partition holding one batch whose records are at
     ``offsets`` (the others hold no record, as compaction or a transaction marker
     leaves them), appended with ``timestamp_ms``; its name."""
-    topic = f"holes-{dt.datetime.now().strftime('%H%M%S%f')}"
-    settings = stack.config.kafka.settings("certseal-tests")
-    admin = settings.admin()
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        await admin.close()
-    producer = settings.producer()
+    topic = await one_partition_topic(stack, "holes")
+    producer = stack.config.kafka.settings("certseal-tests").producer()
     await producer.start()
     try:
         batch = producer.create_batch()
