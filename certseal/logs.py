@@ -96,7 +96,8 @@ class NotSaidTwice(logging.Filter):
 def log_uncaught() -> None:
     """Log an exception that ends a thread, and one Python can only report as
     "Exception ignored in …", as one record with its traceback (``exc`` of a JSON
-    line), not as loose lines on stderr that a log shipper splits apart."""
+    line), not as loose lines on stderr that a log shipper splits apart; and every
+    warning as one record (logger ``py.warnings``)."""
     log = logging.getLogger("certseal.uncaught")
 
     def thread_hook(args: threading.ExceptHookArgs) -> None:
@@ -117,6 +118,10 @@ def log_uncaught() -> None:
 
     threading.excepthook = thread_hook
     sys.unraisablehook = unraisable_hook
+    # a warning (e.g. cryptography's on a hostile certificate's serial number, atk17c)
+    # is a record of the py.warnings logger, not "<file>:<line>: <Category>: ..." and
+    # its source line written to stderr beside the JSON log
+    logging.captureWarnings(True)
 
 
 def configure(level: str = "INFO") -> None:

@@ -161,8 +161,12 @@ def new_session_token() -> str:
 
 
 def token_digest(token: str) -> bytes:
-    """What the store keeps of a token: SHA-256, so a database reader cannot sign in."""
-    return hashlib.sha256(token.encode()).digest()
+    """What the store keeps of a token: SHA-256, so a database reader cannot sign in.
+
+    ``token`` is the cookie as sent, which may hold bytes that are not UTF-8 (aiohttp
+    keeps them as lone surrogates): they are hashed as the bytes they were, so such a
+    cookie is an unknown session (401), not a 500 (atk17c)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,11 @@ Such a file gets a status with no verdict and the reason. An annotated copy (加
 docs/holder.md) is the one other file that gets a verdict: the platform (``[platform]
 code``, the ``copier``) seals it in the issuer's stead, so a VALID seal of the
 platform that signed the same metadata counts as the issuer's, and the status says
-the file is a copy.
+the file is a copy. Only the seals licence files are sealed with count
+(:func:`seals_licence_files`): an official seal, and of the platform one that only
+:data:`COPY_SEALER` may use; else whoever may use a contract seal of the issuer, or
+any seal of the platform, could seal a page of their own making carrying a genuine
+licence's metadata and have it verify with that licence's status (atk17c).
 """
 
 from __future__ import annotations
@@ -42,11 +46,28 @@ from services.seal.ofd_package import child, children, parse_xml, read_package
 from services.seal.ofd_service import OfdSignatureResult
 from services.seal.pdf_service import PdfSealResult
 from services.seal.storage import SealStore
+from services.seal.values import Seal
 
 #: the suites a licence file may be sealed with, by format: PAdES in PDF takes es256
 #: and ed25519; OFD (GB/T 38540 SES_Signature) every suite, sm2 first of all
 PDF_SUITES = ("es256", "ed25519")
 OFD_SUITES = ("sm2", "es256", "ed25519")
+
+#: the one identity that seals annotated copies with the platform's official seal
+#: (the issuer's Redemption, docs/holder.md)
+COPY_SEALER = "service:issuer"
+
+
+def seals_licence_files(row: Seal | None, owner: str, *, copier: str = "") -> bool:
+    """Whether ``row`` (a registered seal) is one of ``owner``'s seals a licence file
+    of ``owner`` is sealed with: its official seal; when ``owner`` is the platform
+    ``copier`` (annotated copies), only one no identity but :data:`COPY_SEALER` may
+    use, since whoever may use it could make a "copy" of any licence."""
+    if row is None or not owner or row.owner_code != owner:
+        return False
+    if row.seal_type != "official":
+        return False
+    return owner != copier or set(row.signers) == {COPY_SEALER}
 
 
 def ofd_licence_metadata(ofd: bytes) -> dict[str, str]:
@@ -139,6 +160,7 @@ class LicenceFiles:
             and row.suite in suites
             and str(caller) in row.signers
             and row.valid_start <= now <= row.valid_end
+            and seals_licence_files(row, owner_code, copier=self._copier)
         ]
         if not usable:
             await self._store.audit(
@@ -153,9 +175,10 @@ class LicenceFiles:
                     )
                 ]
             )
+            only = " (only it: the platform's seal makes copies)"
             raise precondition(
                 f"{owner_code} has no active official {' or '.join(suites)} seal "
-                f"that {caller} may use",
+                f"that {caller} may use{only if owner_code == self._copier else ''}",
                 field="owner_code",
             )
         # valid_start has whole seconds (GB/T 38540): of seals starting in the same
@@ -180,10 +203,8 @@ class LicenceFiles:
             sealing = [
                 result
                 for result in seals
-                if owners
-                and result.verdict is SealVerdict.VALID
-                and result.seal is not None
-                and result.seal.owner_code == owners
+                if result.verdict is SealVerdict.VALID
+                and seals_licence_files(result.seal, owners, copier=self._copier)
             ]
             if not sealing:
                 continue
@@ -216,7 +237,7 @@ class LicenceFiles:
                 if self._store
                 else None
             )
-            if row is None or row.owner_code != issuer:
+            if not seals_licence_files(row, issuer, copier=self._copier):
                 continue
             if any(
                 r.file.lstrip("/") == "OFD.xml" and r.holds for r in result.references

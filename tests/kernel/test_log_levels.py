@@ -27,3 +27,4 @@ def test_pyhankos_difference_findings_are_no_warnings_but_its_errors_are_kept():
         root.setLevel(level)
         diff.setLevel(logging.NOTSET)
         threading.excepthook, sys.unraisablehook = hooks
+        logging.captureWarnings(False)

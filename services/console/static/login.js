@@ -3,8 +3,18 @@
 
 function nextPage() {
   const next = new URLSearchParams(location.search).get("next") || "/";
-  // only a path on this console: never another site
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  // only a page of this console, never another site: resolved as the browser will
+  // (which reads "/\\host" and "/<tab>/host" as "//host") and kept only when it stays
+  // on this origin, as an absolute URL (a path such as "/.//host" resolves to "//host")
+  try {
+    const url = new URL(next, location.origin);
+    if (next.startsWith("/") && url.origin === location.origin) {
+      return url.href;
+    }
+  } catch (err) {
+    // not a URL at all: the counter page
+  }
+  return "/";
 }
 
 function showLoginMessage(text) {
