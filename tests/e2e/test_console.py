@@ -125,6 +125,8 @@ async def platform(stack, config, issuer, operator, connect, tmp_path_factory):
     console_identity(stack, cfg)
     cfg.console.verifier_targets = [f"127.0.0.1:{g.port}" for g in groups]
     cfg.console.seal_target = f"127.0.0.1:{seal_app.port}"
+    # its own issuer, never the default address (another stack's issuer may be there)
+    cfg.console.issuer_target = f"127.0.0.1:{issuer_with_metrics.port}"
     cfg.console.metrics_sources = [
         f"issuer=http://{cfg.issuer.metrics_listen}/metrics",
         f"seal=http://{cfg.seal.metrics_listen}/metrics",
