@@ -315,6 +315,11 @@ async def test_a_presentation_accepted_in_one_group_is_replayed_in_another(
 
     (x, y) = list(deployments.values())
     licence, _code = await valid_licence(dept, {"x": x.stub, "y": y.stub})
+    # the test before restarts a worker: its replay guard reads the usage topic
+    # again, and meanwhile a presentation code is UNAVAILABLE (CI8 met it)
+    await presentation_codes_accepted(
+        dept, licence.identifier, {"x": x.stub, "y": y.stub}
+    )
     shown = (
         await dept.clients.issuer.CreatePresentationCode(
             pb.CreatePresentationCodeRequest(identifier=licence.identifier)
@@ -327,7 +332,11 @@ async def test_a_presentation_accepted_in_one_group_is_replayed_in_another(
         def accepted(records):
             for r in records:
                 event = events_pb2.LicenceUsedEvent.FromString(r.value)
-                if event.identifier == licence.identifier and event.nonce_hash:
+                if (
+                    event.identifier == licence.identifier
+                    and event.nonce_hash
+                    and event.purpose == "银行开户"  # not a readiness probe's
+                ):
                     return r, event
             return None
 

@@ -348,7 +348,7 @@ async def test_an_auditor_reads_only_the_log(stack, issuer, log_stub):
         (("log", "verify", "--licence", "x", "--old", "y"), "licence"),
         (("log", "verify", "--licence", "not-an-identifier"), "licence"),
         (("log", "verify", "--old", "/nonexistent/old.checkpoint"), "checkpoint"),
-        (("log", "checkpoint", "--log-key", "name+zz+AAAA"), "log_key"),
+        (("log", "checkpoint", "--log-key", "name+zz+AAAA"), "log-key"),
     ],
 )
 async def test_log_commands_name_what_is_wrong(config, tlog_app, tmp_path, args, field):
