@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from certseal.licencefile import keywords_text, read_licence_metadata
-from certseal.v1 import issuer_pb2 as pb
+from certseal.licencefile import keywords_text
 from certseal.v1 import seal_pb2 as seal_pb
-from certseal.v1 import verifier_pb2
-from tests.conftest import verdict_everywhere
 from tests.e2e.test_holder_documents import (  # noqa: F401 (fixtures)
     holder_stubs,
+    licence_file_once_valid,
     pdf_with_keywords,
     verifier_group,
     world,
@@ -35,20 +33,7 @@ async def test_a_platform_seal_not_only_the_issuers_gives_no_verdict(
     world, seal_stub, verifier_group, config, seal_type, signers
 ):
     licence = world["licence"]
-    document = (
-        await world["app"].holder.GetLicenceDocument(
-            pb.GetLicenceDocumentRequest(
-                identifier=licence.identifier, holder=world["holder"]
-            )
-        )
-    ).document
-    meta = read_licence_metadata(document)
-    await verdict_everywhere(
-        {"g": verifier_group.stub},
-        meta["licence_code"],
-        verifier_pb2.VERDICT_VALID,
-        within=30,
-    )
+    _, meta = await licence_file_once_valid(world, verifier_group)
     other = f"dept:{world['other'].code}"
     seal = (
         await seal_stub("operator:admin").RegisterSeal(
@@ -85,21 +70,7 @@ async def test_a_contract_seal_of_the_issuer_gives_no_verdict(
     """The issuer seals a licence file with its official seal (official_seal_for):
     a seal of another type of the issuing department, e.g. a contract seal its
     clerks use, does not make a file the licence's."""
-    licence = world["licence"]
-    document = (
-        await world["app"].holder.GetLicenceDocument(
-            pb.GetLicenceDocumentRequest(
-                identifier=licence.identifier, holder=world["holder"]
-            )
-        )
-    ).document
-    meta = read_licence_metadata(document)
-    await verdict_everywhere(
-        {"g": verifier_group.stub},
-        meta["licence_code"],
-        verifier_pb2.VERDICT_VALID,
-        within=30,
-    )
+    _, meta = await licence_file_once_valid(world, verifier_group)
     dept = world["dept"]
     seal = (
         await seal_stub(f"dept:{dept.code}").RegisterSeal(

@@ -843,19 +843,13 @@ def pdf_with_keywords(keywords: str) -> bytes:
     return out.getvalue()
 
 
-async def test_a_forged_file_cannot_borrow_a_valid_licences_status(
-    world, seal_stub, verifier_group
-):
-    """A licence's status is given only to a file sealed by the issuing department,
-    whose metadata names the licence the code is of: an unsealed copy of the
-    metadata, or a genuine code beside another identifier, gets no verdict."""
-    from certseal.licencefile import keywords_text
-
-    licence = world["licence"]
+async def licence_file_once_valid(world, verifier_group) -> tuple[bytes, dict]:
+    """The holder's licence file (PDF) and its metadata, once the group answers
+    VALID for the licence code it carries."""
     document = (
         await world["app"].holder.GetLicenceDocument(
             pb.GetLicenceDocumentRequest(
-                identifier=licence.identifier, holder=world["holder"]
+                identifier=world["licence"].identifier, holder=world["holder"]
             )
         )
     ).document
@@ -866,6 +860,18 @@ async def test_a_forged_file_cannot_borrow_a_valid_licences_status(
         verifier_pb2.VERDICT_VALID,
         within=30,
     )
+    return document, meta
+
+
+async def test_a_forged_file_cannot_borrow_a_valid_licences_status(
+    world, seal_stub, verifier_group
+):
+    """A licence's status is given only to a file sealed by the issuing department,
+    whose metadata names the licence the code is of: an unsealed copy of the
+    metadata, or a genuine code beside another identifier, gets no verdict."""
+    from certseal.licencefile import keywords_text
+
+    document, meta = await licence_file_once_valid(world, verifier_group)
     stub = seal_stub("operator:admin")
     genuine = await stub.VerifyPdf(seal_pb.VerifyPdfRequest(pdf=document))
     assert genuine.licence.verdict == "VALID", genuine.licence.detail
