@@ -47,6 +47,7 @@ from services.verifier.metrics import (
     unopened_counter,
     usage_counters,
 )
+from services.verifier.rebuilds import note_rebuild, pending_rebuilds
 from services.verifier.replay_store import FOLDER as REPLAY_FOLDER
 from services.verifier.replay_store import FolderInUse, prepare_worker_folder
 from services.verifier.server import GrpcService
@@ -175,9 +176,6 @@ def main() -> None:
     log = logging.getLogger(__name__)
     # a verifier serves RPCs and keeps an index: no outbox, audit chain or sweep
     metrics = Metrics(families=frozenset({"rpc", "index"}))
-    rebuilds = index_rebuild_counter(metrics)
-    if args.rebuilding:
-        rebuilds.labels(args.rebuilding).inc()
     # the licence index is only opened here; every block of it is read after SERVING
     # (app.create_app's check_licence_index)
     try:
@@ -196,7 +194,7 @@ def main() -> None:
             "the topics were made with (changing it means making the topics again)"
         )
     try:
-        damaged, other_cluster = prepare_worker_folder(data_dir, cluster)
+        damaged, _other_cluster = prepare_worker_folder(data_dir, cluster)
     except FolderInUse as exc:
         _in_use(data_dir, str(exc))
     if damaged:
@@ -209,9 +207,6 @@ def main() -> None:
             data_dir,
             len(damaged),
         )
-        rebuilds.labels("damaged").inc()
-    if other_cluster:
-        rebuilds.labels("other_cluster").inc()
     if cfg.verifier.worker and drop_unnamed_folder(
         Path(cfg.verifier.data_dir), cfg.verifier.group
     ):
@@ -221,12 +216,17 @@ def main() -> None:
             cfg.verifier.group,
             data_dir,
         )
-        rebuilds.labels("format").inc()
+        note_rebuild(data_dir, "format")
     if drop_old_table(data_dir):
         # an index kept by a version before the on-disk licence index: its Faust
         # table is rebuilt as a DiskIndex straight from the licence topic
         log.warning("licence index in %s moves to %s: rebuilding it", data_dir, FOLDER)
-        rebuilds.labels("format").inc()
+        note_rebuild(data_dir, "format")
+    # counted by every start that rebuilds, also when the start that dropped the index
+    # did not get as far (services.verifier.rebuilds); cleared once it is built
+    rebuilds = index_rebuild_counter(metrics)
+    for reason in pending_rebuilds(data_dir):
+        rebuilds.labels(reason).inc()
     # The same event loop as every other service process: uvloop's (asyncio's own
     # selector loop cost the verifier about a third of its CPU per VerifyCode).
     # Set before Faust's worker makes its loop.
@@ -410,6 +410,7 @@ def _rebuild(
     log = logging.getLogger(__name__)
     if stop_signal() is None:
         log.warning("index in %s is %s; rebuilding from the topics", data_dir, why)
+        note_rebuild(data_dir, reason)
         drop_index(data_dir, keep=(REPLAY_FOLDER,))
     asked = stop_signal()
     if asked is not None:

@@ -62,6 +62,7 @@ from services.verifier.index import (
 from services.verifier.logwatch import LogWatch
 from services.verifier.offload import FairGate, ProcessWorkerPool, WorkerPool
 from services.verifier.partitions import Ownership
+from services.verifier.rebuilds import rebuilt
 from services.verifier.replay import FOLDER as NONCES_FOLDER
 from services.verifier.replay import AcceptedNonces, UsageFeed
 from services.verifier.service import BundleExporter, VerifierService
@@ -336,6 +337,8 @@ def create_app(config: VerifierSettings) -> VerifierState:
         try:
             started = loop.time()
             read = await asyncio.to_thread(index.verify, stop=stop)
+            if index.damage is None:  # built and whole: no rebuild pending
+                await asyncio.to_thread(rebuilt, data_dir)
             log.info(
                 "licence index %s: %d keys checked in %.1f s",
                 *(index.path, read, loop.time() - started),

@@ -20,6 +20,7 @@ from services.verifier.diskindex import FOLDER as INDEX_FOLDER
 from services.verifier.diskindex import Record, prefixed
 from services.verifier.events import NONCES_HEADER
 from services.verifier.index import BadEvent, accepted_claims
+from services.verifier.rebuilds import note_rebuild
 from services.verifier.storage import damaged_tables, drop_index, prepare_data_dir
 
 log = logging.getLogger(__name__)
@@ -269,7 +270,8 @@ def prepare_worker_folder(
 
     1. a damaged table (:func:`~services.verifier.storage.damaged_tables`; the licence index only opened) drops
        the index, which the topics rebuild, keeping the replay guard's store unless
-       that store is the damaged one (its accepted nonces may be on no topic any more);
+       that store is the damaged one (its accepted nonces may be on no topic any more),
+       after noting why (:func:`~services.verifier.rebuilds.note_rebuild`);
     2. on another cluster than the folder's (:func:`~services.verifier.storage.prepare_data_dir`, ``cluster_id``
        the broker's), the guard forgets its offsets, keeping its nonces (they were
        accepted, whatever the cluster), before the new cluster is recorded.
@@ -282,6 +284,7 @@ def prepare_worker_folder(
     damaged = damaged_tables(data_dir, opened_only=frozenset({INDEX_FOLDER}))
     if damaged:
         guard_damaged = any(folder.name == FOLDER for folder, _ in damaged)
+        note_rebuild(data_dir, "damaged")
         drop_index(data_dir, keep=() if guard_damaged else (FOLDER,))
     other = prepare_data_dir(
         data_dir,

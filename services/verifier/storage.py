@@ -40,6 +40,7 @@ from services.verifier.index import (
     directory_entry,
     trust_entry,
 )
+from services.verifier.rebuilds import REBUILD_FILE, note_rebuild
 
 if TYPE_CHECKING:  # a counter reading a bundle file does not need Faust loaded
     import faust
@@ -248,7 +249,7 @@ def prepare_data_dir(
     built_elsewhere = data_dir.exists() and (
         not marker.exists() or marker.read_text() != cluster_id
     )
-    kept = {CLUSTER_FILE, *keep}
+    kept = {CLUSTER_FILE, REBUILD_FILE, *keep}
     dropped = built_elsewhere and any(p.name not in kept for p in data_dir.iterdir())
     if dropped:
         log.warning(
@@ -256,6 +257,7 @@ def prepare_data_dir(
             "from the topics",
             data_dir,
         )
+        note_rebuild(data_dir, "other_cluster")
         _remove_all_but(data_dir, kept, ignore_errors=False)
     data_dir.mkdir(parents=True, exist_ok=True)
     if built_elsewhere and other_cluster is not None:
@@ -313,13 +315,13 @@ def damaged_tables(
 def drop_index(data_dir: Path, *, keep: Iterable[str] = ()) -> None:
     """Remove a group's index folder (RocksDB tables and kept snapshots); it is
     rebuilt from the topics. The folders named in ``keep`` stay (the replay guard's
-    accepted nonces, which no topic may hold any more), and so does the record of the
+    accepted nonces, which no topic may hold any more), and so do the record of the
     cluster their offsets belong to (else the next start would take it for another
-    cluster and read the whole usage topic again)."""
-    if not keep:
-        shutil.rmtree(data_dir, ignore_errors=True)
-    elif data_dir.exists():
-        _remove_all_but(data_dir, {CLUSTER_FILE, *keep}, ignore_errors=True)
+    cluster and read the whole usage topic again) and the rebuild's reasons
+    (:mod:`services.verifier.rebuilds`)."""
+    if data_dir.exists():
+        kept = {REBUILD_FILE, *keep, *((CLUSTER_FILE,) if keep else ())}
+        _remove_all_but(data_dir, kept, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
 
 

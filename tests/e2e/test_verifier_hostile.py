@@ -601,18 +601,74 @@ async def test_a_damaged_index_is_rebuilt_not_a_crash_loop(
             assert "is damaged" in log and "Corruption" in log, log
         else:
             assert "is damaged" in log and "rebuilding it from the topics" in log
-        metrics = await asyncio.to_thread(
-            lambda: (
-                urllib.request.urlopen(
-                    f"http://127.0.0.1:{metrics_port}/metrics", timeout=5
-                )
-                .read()
-                .decode()
-            )
-        )
+        # counted by the start that rebuilt, whichever start dropped the index (a
+        # start whose port was taken meanwhile exits after dropping it: CI of record)
+        metrics = await scrape(metrics_port)
         assert (
             'certseal_verifier_index_rebuilds_total{reason="damaged"} 1.0' in metrics
         ), metrics
+    finally:
+        await process.stop()
+
+
+async def scrape(port: int) -> str:
+    """The Prometheus text a worker's metrics address serves."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    return await asyncio.to_thread(
+        lambda: urllib.request.urlopen(url, timeout=5).read().decode()
+    )
+
+
+async def rebuilds_counted(port: int) -> list[str]:
+    """The rebuild counter's samples a worker serves (``reason="…"} n``)."""
+    family = "certseal_verifier_index_rebuilds_total{"
+    return [
+        line.removeprefix(family)
+        for line in (await scrape(port)).splitlines()
+        if line.startswith(family)
+    ]
+
+
+@pytest.mark.fault
+async def test_a_start_killed_after_dropping_a_damaged_index_leaves_its_reason(
+    stack, config, victim, tmp_path
+):
+    """The start that drops a damaged index may not be the one that rebuilds it (it
+    is killed, or its port is taken by then): the next start finds an empty folder
+    and still counts the rebuild as ``damaged``; once the rebuilt index is read
+    through whole, a further start counts nothing."""
+    metrics_port = free_port()
+    process = verifier_process(
+        stack,
+        config,
+        tmp_path,
+        "d-killed",
+        *("--metrics-listen", f"127.0.0.1:{metrics_port}"),
+        *("--log-level", "info"),
+        counters=[],
+        field_rights=[],
+    )
+    await process.start()
+    try:
+        await process.wait_serving()
+        _licence, code, _png = await valid_code(victim, process)
+        await process.stop()
+        corrupt(process, "CURRENT")
+        await process.start()
+        await process.wait_for_log("dropped it, rebuilding it from the topics", 60)
+        await process.kill()  # before it could have rebuilt anything
+        data_dir = tmp_path / "data" / process.group
+        assert damaged_tables(data_dir) == []  # nothing left for the next to find
+        await process.start()
+        await process.wait_serving()
+        await verdict_everywhere({"d": process.stub}, code, VALID, within=60)
+        assert await rebuilds_counted(metrics_port) == ['reason="damaged"} 1.0']
+        await process.wait_for_log("keys checked in", within=60)
+        await process.stop()
+        await process.start()
+        await process.wait_serving()
+        assert "rebuilding" not in process.log_since_start()
+        assert await rebuilds_counted(metrics_port) == []
     finally:
         await process.stop()
 
