@@ -106,6 +106,36 @@ def is_missing(path: str | Path, field: str) -> bool:
     return False
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace the file at ``path`` with ``data``, durably: a crash leaves the old
+    file or the new one, never a part.
+
+    The bytes go to ``<name>.tmp`` beside it first, made afresh: whatever a stale
+    scratch was (a file, a symbolic link, a FIFO) is removed, never followed or
+    opened, so nothing outside the folder is written through a link and nothing
+    waits on a FIFO. The file and then its folder are synced before and after the
+    rename (POSIX ``rename(2)``). OSError when the folder cannot be written, or when
+    ``path`` or the scratch name is a directory.
+    """
+    scratch = path.with_name(path.name + ".tmp")
+    scratch.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(scratch, flags, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(scratch, path)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def folder_entries(folder: str | Path, field: str, suffix: str) -> list[Path]:
     """The entries of ``folder`` whose names end in ``suffix``, sorted.
     INVALID_ARGUMENT (``field``) when it is no folder or cannot be listed (a folder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -207,8 +208,10 @@ def main() -> None:
             data_dir,
             len(damaged),
         )
+    # the reason is noted before a drop: a start killed in between still leaves it
+    reformat = functools.partial(note_rebuild, data_dir, "format")
     if cfg.verifier.worker and drop_unnamed_folder(
-        Path(cfg.verifier.data_dir), cfg.verifier.group
+        Path(cfg.verifier.data_dir), cfg.verifier.group, before=reformat
     ):
         # this volume's group ran as one unnamed worker before: its folder is unused
         log.warning(
@@ -216,12 +219,10 @@ def main() -> None:
             cfg.verifier.group,
             data_dir,
         )
-        note_rebuild(data_dir, "format")
-    if drop_old_table(data_dir):
+    if drop_old_table(data_dir, before=reformat):
         # an index kept by a version before the on-disk licence index: its Faust
         # table is rebuilt as a DiskIndex straight from the licence topic
         log.warning("licence index in %s moves to %s: rebuilding it", data_dir, FOLDER)
-        note_rebuild(data_dir, "format")
     # counted by every start that rebuilds, also when the start that dropped the index
     # did not get as far (services.verifier.rebuilds); cleared once it is built
     rebuilds = index_rebuild_counter(metrics)

@@ -316,6 +316,23 @@ def create_app(config: VerifierSettings) -> VerifierState:
         marks.update(feed.high_waters())
         freshness.measure_lag(marks)
 
+    checked = asyncio.Event()  # the licence index was read through whole
+
+    @app.task
+    async def clear_rebuild_reasons() -> None:
+        """A rebuild is done once the index read its topic to the end offsets of this
+        start and every block of it was read whole (services.verifier.rebuilds)."""
+        await feed.caught_up.wait()
+        await checked.wait()
+        if index.damage is not None:
+            return
+        try:
+            await asyncio.to_thread(rebuilt, data_dir)
+        except OSError as exc:  # the next start counts the rebuild again
+            log.warning("cannot clear the rebuild's reasons in %s: %s", data_dir, exc)
+            return
+        log.info("licence index %s: built, no rebuild pending", index.path)
+
     @app.task
     async def check_licence_index() -> None:
         """Read every block of the licence index once, in a thread, after SERVING
@@ -337,12 +354,12 @@ def create_app(config: VerifierSettings) -> VerifierState:
         try:
             started = loop.time()
             read = await asyncio.to_thread(index.verify, stop=stop)
-            if index.damage is None:  # built and whole: no rebuild pending
-                await asyncio.to_thread(rebuilt, data_dir)
             log.info(
                 "licence index %s: %d keys checked in %.1f s",
                 *(index.path, read, loop.time() - started),
             )
+            if index.damage is None:
+                checked.set()
         except CertsealError:
             pass  # index.damage says why
         finally:

@@ -420,29 +420,32 @@ class DiskIndex:
         return Applied(len(pending), skipped, bad)
 
 
-def drop_old_table(data_dir: Path) -> int:
+def drop_old_table(data_dir: Path, *, before: Callable[[], None]) -> int:
     """Remove the Faust ``licence-index`` table files a previous version kept under
-    ``data_dir`` (the index is now :class:`DiskIndex`, rebuilt from the topic); the
-    number of folders removed."""
+    ``data_dir`` (the index is now :class:`DiskIndex`, rebuilt from the topic),
+    calling ``before()`` first when there are any; the number of folders removed."""
     import shutil
 
-    removed = 0
-    for path in sorted(data_dir.rglob(f"{OLD_TABLE}-*.db")):
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
-    return removed
+    old = [p for p in sorted(data_dir.rglob(f"{OLD_TABLE}-*.db")) if p.is_dir()]
+    if old:
+        before()
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(old)
 
 
-def drop_unnamed_folder(data_root: Path, group: str) -> bool:
+def drop_unnamed_folder(
+    data_root: Path, group: str, *, before: Callable[[], None]
+) -> bool:
     """Remove ``<data_root>/<group>``, the folder of a group's only, unnamed worker,
     when this pod now runs as a named worker (``<group>@<worker>``): on a pod's own
     volume it is the state the previous version kept, which nothing reads any more.
-    True when it was removed."""
+    ``before()`` is called first. True when it was removed."""
     import shutil
 
     folder = data_root / group
     if not folder.is_dir():
         return False
+    before()
     shutil.rmtree(folder, ignore_errors=True)
     return True

@@ -69,6 +69,10 @@ class LicenceFeed:
         self.building: dict[int, int] = {}  # partition -> end offset to reach
         self.ready = asyncio.Event()  # assigned and positioned
         self.built = asyncio.Event()  # every owned partition held in full
+        #: every owned partition read to the end offset it had at the start (what
+        #: a rebuild must read before it is done: services.verifier.rebuilds)
+        self.caught_up = asyncio.Event()
+        self._catching_up: dict[int, int] = {}  # partition -> end offset at start
         #: holes met in the partitions' offsets (waited for near the head)
         self.holes = OffsetHoles("licence index", clock=time.monotonic, wall=time.time)
 
@@ -164,10 +168,12 @@ class LicenceFeed:
             self.holes.expect(tp, await consumer.position(tp))
         rebuild = [tp for tp in tps if tp.partition not in self.held]
         self.building = {tp.partition: -1 for tp in rebuild}  # ends below
+        reported = await consumer.end_offsets(tps)
+        self._catching_up = {tp.partition: reported[tp] for tp in tps}
         if rebuild:
-            reported = await consumer.end_offsets(rebuild)
             ends = await read_end_offsets(
-                self._factory(enable_auto_commit=False), reported
+                self._factory(enable_auto_commit=False),
+                {tp: reported[tp] for tp in rebuild},
             )
             self.building = {tp.partition: ends[tp] for tp in rebuild}
             targets = [self.building[p] for p in sorted(self.building)]
@@ -189,7 +195,16 @@ class LicenceFeed:
         )
 
     async def _settle_building(self) -> None:
-        """Mark each partition being rebuilt that reached its end offset as held."""
+        """Mark each partition being rebuilt that reached its end offset as held, and
+        see whether every partition read to its end offset of the start."""
+        if self._catching_up:
+            topic = self.index.topic
+            for partition, end in list(self._catching_up.items()):
+                tp = TopicPartition(topic, partition)
+                if await self.consumer.position(tp) >= end:
+                    del self._catching_up[partition]
+            if not self._catching_up:
+                self.caught_up.set()
         if not self.building:
             self.built.set()
             return

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -24,7 +23,7 @@ import cbor2
 from certseal import cbor
 from certseal.bounds import MAX_BUNDLE_FILE_BYTES
 from certseal.errors import CertsealError
-from certseal.files import read_regular_file
+from certseal.files import read_regular_file, write_atomically
 from services.verifier.bundle import (
     Snapshot,
     bad_bundle,
@@ -330,7 +329,7 @@ def _remove_all_but(data_dir: Path, kept: set[str], *, ignore_errors: bool) -> N
     for path in data_dir.iterdir():
         if path.name in kept:
             continue
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():  # a link is removed, not followed
             shutil.rmtree(path, ignore_errors=ignore_errors)
         elif ignore_errors:
             path.unlink(missing_ok=True)
@@ -415,16 +414,6 @@ def read_bundle_file(path: Path) -> list[bytes]:
 def write_bundle_file(path: Path, messages: Iterable[bytes]) -> None:
     """Write a bundle file atomically."""
     write_atomically(path, cbor2.dumps(list(messages)))
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``; a crash leaves the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
 
 
 def read_member_id(path: Path) -> str | None:

@@ -144,3 +144,48 @@ def test_secret_files_refuse_a_device_or_fifo(special, fifo):
             field,
             f"not a regular file: {path}",
         )
+
+
+@pytest.mark.parametrize("stale", ["file", "symlink", "fifo"])
+def test_an_atomic_write_makes_its_scratch_afresh(tmp_path, stale):
+    """``write_atomically`` writes ``<name>.tmp`` first: whatever a stale scratch is
+    (a crash's leftover, a link to a file outside, a FIFO) is removed, never written
+    through or waited on (atk18 F4)."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not ours\n")
+    target = tmp_path / "kept.cbor"
+    scratch = tmp_path / "kept.cbor.tmp"
+    if stale == "file":
+        scratch.write_bytes(b"half")
+    elif stale == "symlink":
+        scratch.symlink_to(outside)
+    else:
+        os.mkfifo(scratch)
+    done = threading.Event()
+
+    def write() -> None:
+        files.write_atomically(target, b"new\n")
+        done.set()
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert done.is_set(), "the write waited on its scratch"
+    assert target.read_bytes() == b"new\n" and not target.is_symlink()
+    assert outside.read_bytes() == b"not ours\n"
+    assert not scratch.exists()
+
+
+def test_an_atomic_write_replaces_the_file_whole(tmp_path):
+    target = tmp_path / "member"
+    target.write_bytes(b"old, longer than the new\n")
+    files.write_atomically(target, b"new\n")
+    assert target.read_bytes() == b"new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["member"]
+
+
+def test_an_atomic_write_over_a_folder_is_an_os_error(tmp_path):
+    (tmp_path / "x").mkdir()
+    with pytest.raises(IsADirectoryError):
+        files.write_atomically(tmp_path / "x", b"y")
+    assert not (tmp_path / "x.tmp").exists() or (tmp_path / "x.tmp").is_file()

@@ -87,18 +87,24 @@ def test_the_previous_faust_table_is_dropped(tmp_path):
     old = tmp_path / "g" / "v1" / "tables"
     for name in ("licence-index-0.db", "licence-index-3.db", "trust-list-0.db"):
         (old / name).mkdir(parents=True)
-    assert drop_old_table(tmp_path / "g") == 2
+    called: list[str] = []
+    noted = lambda: called.append("before")  # noqa: E731
+    assert drop_old_table(tmp_path / "g", before=noted) == 2
     assert sorted(p.name for p in old.iterdir()) == ["trust-list-0.db"]
-    assert drop_old_table(tmp_path / "g") == 0
+    assert drop_old_table(tmp_path / "g", before=noted) == 0
+    assert called == ["before"]  # once, for the drop that removed something
 
 
 def test_a_named_worker_drops_the_unnamed_workers_folder(tmp_path):
     (tmp_path / "gz" / FOLDER).mkdir(parents=True)
     (tmp_path / "gz@verifier-gz-0" / FOLDER).mkdir(parents=True)
     (tmp_path / "gzx").mkdir()
-    assert drop_unnamed_folder(tmp_path, "gz")
+    called: list[str] = []
+    noted = lambda: called.append("before")  # noqa: E731
+    assert drop_unnamed_folder(tmp_path, "gz", before=noted)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gz@verifier-gz-0", "gzx"]
-    assert not drop_unnamed_folder(tmp_path, "gz")
+    assert not drop_unnamed_folder(tmp_path, "gz", before=noted)
+    assert called == ["before"]
 
 
 def test_an_event_keyed_as_another_lineage_is_dead_lettered(tmp_path):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from services.verifier.diskindex import FOLDER as INDEX_FOLDER
@@ -98,3 +100,30 @@ def test_a_damaged_table_is_noted_before_the_index_is_dropped(tmp_path):
     assert other is False
     assert not table.exists()
     assert pending_rebuilds(tmp_path) == ("damaged",)
+
+
+@pytest.mark.parametrize("odd", ["directory", "fifo", "dangling link"])
+def test_what_is_not_a_file_of_ours_is_replaced_by_a_reason_and_cleared(tmp_path, odd):
+    path = tmp_path / REBUILD_FILE
+    if odd == "directory":
+        (path / "inside").mkdir(parents=True)
+    elif odd == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(tmp_path / "nowhere")
+    assert pending_rebuilds(tmp_path) == ()
+    note_rebuild(tmp_path, "damaged")
+    assert pending_rebuilds(tmp_path) == ("damaged",) and path.is_file()
+    if odd == "directory":
+        path.unlink()
+        (path / "inside").mkdir(parents=True)
+    rebuilt(tmp_path)
+    assert not os.path.lexists(path)
+
+
+def test_a_folder_that_cannot_be_written_is_logged_not_raised(tmp_path, caplog):
+    folder = tmp_path / "g"
+    folder.write_bytes(b"a file where the worker's folder should be")
+    note_rebuild(folder, "damaged")  # the drop goes on, uncounted
+    assert "cannot note why the index" in caplog.text
+    assert pending_rebuilds(folder) == ()
