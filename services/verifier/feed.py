@@ -73,6 +73,7 @@ class LicenceFeed:
         #: a rebuild must read before it is done: services.verifier.rebuilds)
         self.caught_up = asyncio.Event()
         self._catching_up: dict[int, int] = {}  # partition -> end offset at start
+        self._start_ends: dict[TopicPartition, int] = {}  # every owned one's
         #: holes met in the partitions' offsets (waited for near the head)
         self.holes = OffsetHoles("licence index", clock=time.monotonic, wall=time.time)
 
@@ -81,10 +82,13 @@ class LicenceFeed:
         return sorted(self.consumer.assignment()) if self.consumer else []
 
     def high_waters(self) -> dict[tuple[str, int], int]:
-        """High waters from the latest fetch responses (no broker round trip)."""
+        """High waters from the latest fetch responses (no broker round trip); before
+        a partition's first fetch, its end offset at the start."""
         marks = {}
         for tp in self.assignment():
             high_water = self.consumer.highwater(tp)
+            if high_water is None:
+                high_water = self._start_ends.get(tp)
             if high_water is not None:
                 marks[(tp.topic, tp.partition)] = high_water
         return marks
@@ -165,10 +169,16 @@ class LicenceFeed:
                 self._freshness.applied[(topic, tp.partition)] = stored[tp.partition]
             else:
                 await consumer.seek_to_beginning(tp)
-            self.holes.expect(tp, await consumer.position(tp))
+            position = await consumer.position(tp)
+            self.holes.expect(tp, position)
+            if tp.partition not in stored:
+                # read from its beginning: until its first event is applied, the
+                # answers' lag counts the whole partition, not none of it
+                self._freshness.applied[(topic, tp.partition)] = position - 1
         rebuild = [tp for tp in tps if tp.partition not in self.held]
         self.building = {tp.partition: -1 for tp in rebuild}  # ends below
         reported = await consumer.end_offsets(tps)
+        self._start_ends = dict(reported)
         self._catching_up = {tp.partition: reported[tp] for tp in tps}
         if rebuild:
             ends = await read_end_offsets(

@@ -193,7 +193,13 @@ class _Consumer:
         return {0}
 
     def assign(self, tps) -> None:
-        pass
+        self.assigned = sorted(tps)
+
+    def assignment(self) -> list:
+        return self.assigned
+
+    def highwater(self, tp):
+        return None  # no fetch yet
 
     def seek(self, tp, offset) -> None:
         pass
@@ -302,3 +308,28 @@ def test_a_format_drop_is_noted_before_it_is_done(tmp_path, monkeypatch, path):
     assert not dropped or pending_rebuilds(named) == ("format",), (
         "dropped, and no reason kept for the next start"
     )
+
+
+async def test_a_rebuilding_index_answers_with_its_whole_lag_from_the_start(tmp_path):
+    """A group of one answers while it rebuilds, with its lag in every answer. Before
+    a partition's first fetch the feed knew no high water, and a partition with
+    nothing applied counted as no lag: an empty index said it was 0 events behind
+    a topic of 1,000."""
+    index = DiskIndex(tmp_path / INDEX_FOLDER)
+    consumer = _Consumer()
+    freshness = Freshness()
+    feed = LicenceFeed(
+        index,
+        consumer_factory=lambda **kw: consumer,
+        freshness=freshness,
+        dead_letter=lambda record, problem: asyncio.sleep(0),
+    )
+    try:
+        await asyncio.wait_for(feed.start(), 10)
+        freshness.measure_lag(feed.high_waters())
+        assert freshness.lag_events == 1000
+        freshness.note(index.topic, 0, 399, 0.0)  # 400 events applied
+        freshness.measure_lag(feed.high_waters())
+        assert freshness.lag_events == 600
+    finally:
+        index.close()
