@@ -113,14 +113,15 @@ def write_atomically(path: Path, data: bytes) -> None:
     The bytes go to ``<name>.tmp`` beside it first, made afresh: whatever a stale
     scratch was (a file, a symbolic link, a FIFO) is removed, never followed or
     opened, so nothing outside the folder is written through a link and nothing
-    waits on a FIFO. The file and then its folder are synced before and after the
-    rename (POSIX ``rename(2)``). OSError when the folder cannot be written, or when
-    ``path`` or the scratch name is a directory.
+    waits on a FIFO. The file is made as ``open()`` makes one (the umask applies),
+    synced before the rename (POSIX ``rename(2)``) and its folder after, when the
+    folder may be read. OSError when the folder cannot be written, when ``path`` or
+    the scratch name is a directory, or when the folder's sync fails.
     """
     scratch = path.with_name(path.name + ".tmp")
     scratch.unlink(missing_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(scratch, flags, 0o600)
+    fd = os.open(scratch, flags, 0o666)  # as open() makes a file: the umask applies
     try:
         view = memoryview(data)
         while view:
@@ -129,7 +130,10 @@ def write_atomically(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(scratch, path)
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:  # the rename, durably; a folder that may be written but not read keeps it
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except PermissionError:
+        return
     try:
         os.fsync(folder)
     finally:

@@ -62,7 +62,7 @@ from services.verifier.index import (
 from services.verifier.logwatch import LogWatch
 from services.verifier.offload import FairGate, ProcessWorkerPool, WorkerPool
 from services.verifier.partitions import Ownership
-from services.verifier.rebuilds import rebuilt
+from services.verifier.rebuilds import pending_rebuilds, rebuilt
 from services.verifier.replay import FOLDER as NONCES_FOLDER
 from services.verifier.replay import AcceptedNonces, UsageFeed
 from services.verifier.service import BundleExporter, VerifierService
@@ -245,6 +245,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         fetch_max_wait_ms=vcfg.licence_fetch_max_wait_ms,
         idle_fetch_max_wait_ms=vcfg.idle_fetch_max_wait_ms,
         ownership=ownership,
+        catch_up_all=bool(pending_rebuilds(data_dir)),
     )
     cert_file, key_file = vcfg.identity(config.tls)
     lookup = GroupIndex(
@@ -350,20 +351,28 @@ def create_app(config: VerifierSettings) -> VerifierState:
             damaged.set()
         await freshness.recovered.wait()
         await feed.built.wait()
-        stop = threading.Event()
-        try:
-            started = loop.time()
-            read = await asyncio.to_thread(index.verify, stop=stop)
-            log.info(
-                "licence index %s: %d keys checked in %.1f s",
-                *(index.path, read, loop.time() - started),
-            )
-            if index.damage is None:
-                checked.set()
-        except CertsealError:
-            pass  # index.damage says why
-        finally:
-            stop.set()
+        # a rebuild reads to its start's end first (what it wrote is checked too);
+        # a damaged block met meanwhile stops the worker at once
+        caught_up = asyncio.ensure_future(feed.caught_up.wait())
+        met = asyncio.ensure_future(damaged.wait())
+        await asyncio.wait((caught_up, met), return_when=asyncio.FIRST_COMPLETED)
+        caught_up.cancel()
+        met.cancel()
+        if not damaged.is_set():
+            stop = threading.Event()
+            try:
+                started = loop.time()
+                read = await asyncio.to_thread(index.verify, stop=stop)
+                log.info(
+                    "licence index %s: %d keys checked in %.1f s",
+                    *(index.path, read, loop.time() - started),
+                )
+                if index.damage is None:
+                    checked.set()
+            except CertsealError:
+                pass  # index.damage says why
+            finally:
+                stop.set()
         await damaged.wait()
         raise IndexDamaged(f"Corruption: licence index {index.path}: {index.damage}")
 

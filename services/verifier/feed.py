@@ -53,8 +53,13 @@ class LicenceFeed:
         idle_fetch_max_wait_ms: int = 200,
         batch: int = 2000,
         ownership: Ownership | None = None,
+        catch_up_all: bool = False,
     ):
+        """``catch_up_all``: a rebuild is pending (services.verifier.rebuilds), so
+        :attr:`caught_up` waits for every owned partition, not only those read from
+        their beginning (a start killed mid-rebuild resumes from stored offsets)."""
         self.index = index
+        self._catch_up_all = catch_up_all
         self._factory = consumer_factory
         self._freshness = freshness
         self._dead_letter = dead_letter
@@ -69,8 +74,9 @@ class LicenceFeed:
         self.building: dict[int, int] = {}  # partition -> end offset to reach
         self.ready = asyncio.Event()  # assigned and positioned
         self.built = asyncio.Event()  # every owned partition held in full
-        #: every owned partition read to the end offset it had at the start (what
-        #: a rebuild must read before it is done: services.verifier.rebuilds)
+        #: every partition read from its beginning (with ``catch_up_all``, every
+        #: owned one) read to its end offset at the start (what a rebuild must read
+        #: before it is done: services.verifier.rebuilds)
         self.caught_up = asyncio.Event()
         self._catching_up: dict[int, int] = {}  # partition -> end offset at start
         self._start_ends: dict[TopicPartition, int] = {}  # every owned one's
@@ -177,15 +183,19 @@ class LicenceFeed:
                 self._freshness.applied[(topic, tp.partition)] = position - 1
         rebuild = [tp for tp in tps if tp.partition not in self.held]
         self.building = {tp.partition: -1 for tp in rebuild}  # ends below
-        reported = await consumer.end_offsets(tps)
-        self._start_ends = dict(reported)
-        self._catching_up = {tp.partition: reported[tp] for tp in tps}
-        if rebuild:
+        # the end offsets of this start, of what is read from its beginning (every
+        # partition being rebuilt is) or, with a rebuild pending, of every partition:
+        # a worker resuming a whole index asks the broker nothing here
+        track = [tp for tp in tps if self._catch_up_all or tp.partition not in stored]
+        if track:
             ends = await read_end_offsets(
                 self._factory(enable_auto_commit=False),
-                {tp: reported[tp] for tp in rebuild},
+                await consumer.end_offsets(track),
             )
-            self.building = {tp.partition: ends[tp] for tp in rebuild}
+            self._start_ends = dict(ends)
+        self._catching_up = {tp.partition: self._start_ends[tp] for tp in track}
+        if rebuild:
+            self.building = {tp.partition: self._start_ends[tp] for tp in rebuild}
             targets = [self.building[p] for p in sorted(self.building)]
             log.warning(
                 "licence index: rebuilding %s from the topic; no lookup is answered "
@@ -207,7 +217,7 @@ class LicenceFeed:
     async def _settle_building(self) -> None:
         """Mark each partition being rebuilt that reached its end offset as held, and
         see whether every partition read to its end offset of the start."""
-        if self._catching_up:
+        if not self.caught_up.is_set():
             topic = self.index.topic
             for partition, end in list(self._catching_up.items()):
                 tp = TopicPartition(topic, partition)

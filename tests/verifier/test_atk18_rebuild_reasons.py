@@ -26,7 +26,7 @@ from services.verifier.rebuilds import (
 from services.verifier.replay_store import FOLDER as GUARD_FOLDER
 from services.verifier.storage import CLUSTER_FILE, drop_index, prepare_data_dir
 
-SCRATCH = f".{REBUILD_FILE}.tmp"
+SCRATCH = f"{REBUILD_FILE}.tmp"  # certseal.files.write_atomically's
 
 
 def _returns_within(call, *, unblock, seconds: float = 3.0):
@@ -180,6 +180,10 @@ def test_a_guard_damaged_drop_then_the_cluster_check_neither_crash_nor_count(tmp
 # --- F1: a group of one removes the reason before it read its topic -----------------------
 
 
+class _Last:
+    offset = 999  # the topic's last record
+
+
 class _Consumer:
     """A licence topic of one partition holding 1000 events; none fetched yet."""
 
@@ -209,6 +213,11 @@ class _Consumer:
 
     async def end_offsets(self, tps) -> dict:
         return dict.fromkeys(tps, 1000)
+
+    async def getmany(self, *tps, timeout_ms=0, max_records=None) -> dict:
+        # read_end_offsets' probe, sought to the reported end - 1: the last record
+        last, self.probed = (not getattr(self, "probed", False)), True
+        return {tp: [_Last()] for tp in tps} if last else {}
 
     at = 0  # the position of every partition
 
