@@ -176,16 +176,16 @@ class GroupIndex:
         gave its entry reported it with that entry (this worker's at the read, the
         owner's from its reply): what the answer carries, not a later lookup's.
         Raises UNAVAILABLE when an owner cannot answer from a full partition."""
-        if self.ownership.size == 1:
-            found = self.local(lineages)
-            if as_of is not None:
-                _stamp(as_of, lineages, _copy(self._freshness))
-            return found
         if self._feed.partitions is None:
             raise unavailable(
                 f"verifier group {self._group}: this worker has not read the licence "
                 "topic's partitions yet"
             )
+        if self.ownership.size == 1:
+            found = self.local(lineages)
+            if as_of is not None:
+                _stamp(as_of, lineages, _copy(self._freshness))
+            return found
         by_owner: dict[int, list[bytes]] = {}
         for lineage in lineages:
             owner = self.ownership.owner(self._partition(lineage) or 0)

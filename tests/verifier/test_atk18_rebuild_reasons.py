@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 from aiokafka.structs import TopicPartition
 
+from certseal.errors import CertsealError, ErrorKind
 from services.verifier.diskindex import FOLDER as INDEX_FOLDER
 from services.verifier.diskindex import DiskIndex
 from services.verifier.feed import LicenceFeed
+from services.verifier.group import GroupIndex
 from services.verifier.index import Freshness
+from services.verifier.partitions import Ownership
 from services.verifier.rebuilds import (
     REBUILD_FILE,
     note_rebuild,
@@ -230,28 +233,40 @@ async def test_a_dropped_index_of_a_group_of_one_is_not_caught_up_before_it_is_r
 ):
     """The reasons are cleared once the feed has read its topic to the end offsets
     of its start (``feed.caught_up``) and the index reads through whole. For a group
-    of one (the default), a fresh, just dropped index is taken as holding every
-    partition (``built`` is set as start() ends, before one event is read): clearing
-    on ``built`` removed the reason seconds after the start, while the rebuild from
-    the licence topic had not begun, so a start killed during it left nothing for
-    the next (atk18 F1)."""
+    of one (the default), a fresh, just dropped index was taken as holding every
+    partition (``built`` was set as start() ended, before one event was read):
+    clearing on ``built`` removed the reason seconds after the start, while the
+    rebuild from the licence topic had not begun, so a start killed during it left
+    nothing for the next (atk18 F1). Nor is a fresh index answered from while it
+    builds (nu18: UNKNOWN_LICENCE for a valid licence, "0 events behind")."""
     note_rebuild(tmp_path, "damaged")
     index = DiskIndex(tmp_path / INDEX_FOLDER)  # what the drop left: empty
     consumer = _Consumer()
+    freshness = Freshness()
     feed = LicenceFeed(
         index,
         consumer_factory=lambda **kw: consumer,
-        freshness=Freshness(),
+        freshness=freshness,
         dead_letter=lambda record, problem: asyncio.sleep(0),
     )
+    group = GroupIndex(index, feed, freshness, group="g", ownership=Ownership())
+    lineage = b"CN-LINEAGE"
     try:
+        with pytest.raises(CertsealError) as before:  # not started: nothing read
+            await group.get_many([lineage])
+        assert before.value.kind is ErrorKind.UNAVAILABLE
         await asyncio.wait_for(feed.start(), 10)
-        assert feed.built.is_set()  # a group of one answers while it catches up
+        assert not feed.built.is_set()  # rebuilt, as a partitioned worker's
         assert not feed.caught_up.is_set()  # not one event of the topic read
+        with pytest.raises(CertsealError) as building:
+            await group.get_many([lineage])
+        assert building.value.kind is ErrorKind.UNAVAILABLE
+        assert "being rebuilt" in building.value.message
         assert pending_rebuilds(tmp_path) == ("damaged",)
         consumer.at = 1000  # read to the end the topic had at the start
         await feed._settle_building()
-        assert feed.caught_up.is_set()
+        assert feed.caught_up.is_set() and feed.built.is_set()
+        assert await group.get_many([lineage]) == {lineage: None}  # answered now
     finally:
         index.close()
 
