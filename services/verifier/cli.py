@@ -273,14 +273,15 @@ def cmd_verifier_status(args: argparse.Namespace) -> int:
     cfg = load(args)
     reply = call_service(
         cfg,
-        cfg.cli.verifier_target,
+        verifier_target(cfg, args),
         lambda chan: verifier_pb2_grpc.VerifierStub(chan).GetIndexStatus(
             pb.GetIndexStatusRequest()
         ),
         service="verifier",
     )
+    # licences counted exactly (licence_entries is RocksDB's estimate)
     print(
-        f"group {reply.group}: {reply.licence_entries} licences, "
+        f"group {reply.group}: {reply.licences} licences, "
         f"{reply.trust_entries} keys, last event {ts(reply.last_event_time)}"
     )
     for p in reply.partitions:
@@ -306,11 +307,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--offline", action="store_true", help="verify with a trust bundle, no network"
     )
     verify.add_argument("--bundle", help="the trust bundle file for --offline")
-    where = verify.add_mutually_exclusive_group()
-    where.add_argument(
-        "--group", help="the verifier group to ask, by name ([cli] verifier_groups)"
-    )
-    where.add_argument("--verifier", metavar="HOST:PORT", help="the verifier to ask")
+    _where(verify)
     verify.set_defaults(func=cmd_verify)
 
     bundles = sub.add_parser("bundle", help="offline trust bundles").add_subparsers(
@@ -332,6 +329,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verifier = sub.add_parser("verifier", help="a verifier group").add_subparsers(
         dest="verifier_command", required=True
     )
-    verifier.add_parser(
-        "status", help="the group's index: entries and lag per partition"
-    ).set_defaults(func=cmd_verifier_status)
+    status = verifier.add_parser(
+        "status", help="the group's index: licences and lag per partition"
+    )
+    _where(status)
+    status.set_defaults(func=cmd_verifier_status)
+
+
+def _where(parser: argparse.ArgumentParser) -> None:
+    """``--group NAME`` or ``--verifier HOST:PORT`` (:func:`verifier_target`)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--group", help="the verifier group to ask, by name ([cli] verifier_groups)"
+    )
+    where.add_argument("--verifier", metavar="HOST:PORT", help="the verifier to ask")

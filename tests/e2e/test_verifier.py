@@ -778,6 +778,26 @@ async def test_verdicts_name_the_type_the_issuer_and_each_field(
         *("verify", "--verifier", "nohost", "--purpose", "窗口办事", code),
     )
     assert status == 2 and out.startswith("error: verifier: 'nohost' is not HOST:PORT")
+    # verifier status asks the group named too, and counts licences exactly
+    reply = await verifiers[wanted].GetIndexStatus(verifier_pb2.GetIndexStatusRequest())
+    status, out = await run_certseal(
+        config,
+        deployments[wanted].home,
+        *("verifier", "status", "--group", wanted),
+        verifier_groups=groups,
+    )
+    assert status == 0, out
+    assert out.startswith(f"group {wanted}: "), out
+    counted = int(out.split(": ", 1)[1].split(" licences", 1)[0])
+    assert counted >= reply.licences > 0  # exact: only more if issued meanwhile
+    assert "certseal.licence-events.v1[" in out
+    status, out = await run_certseal(
+        config,
+        deployments[wanted].home,
+        *("verifier", "status", "--group", "nowhere"),
+        verifier_groups=groups,
+    )
+    assert status == 2 and out.startswith("error: group: no verifier group"), out
 
 
 async def test_the_index_status_counts_licences_not_entries(verifiers, dept):
