@@ -560,22 +560,29 @@ def corrupt(verifier: VerifierProcess, what: str) -> None:
                 sst.write_bytes(bytes(data))
 
 
-@pytest.mark.fault
-@pytest.mark.parametrize("what", ["CURRENT", "MANIFEST", "sst", "block"])
-async def test_a_damaged_index_is_rebuilt_not_a_crash_loop(
-    stack, config, victim, tmp_path, what
-):
+def watched_verifier(stack, config, home, prefix: str) -> tuple[VerifierProcess, int]:
+    """A verifier group of its own, not started, logging at info, with its metrics
+    on a port of its own (returned)."""
     metrics_port = free_port()
     process = verifier_process(
         stack,
         config,
-        tmp_path,
-        f"d-{what.lower()}",
+        home,
+        prefix.lower(),
         *("--metrics-listen", f"127.0.0.1:{metrics_port}"),
         *("--log-level", "info"),
         counters=[],
         field_rights=[],
     )
+    return process, metrics_port
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("what", ["CURRENT", "MANIFEST", "sst", "block"])
+async def test_a_damaged_index_is_rebuilt_not_a_crash_loop(
+    stack, config, victim, tmp_path, what
+):
+    process, metrics_port = watched_verifier(stack, config, tmp_path, f"d-{what}")
     await process.start()
     try:
         await process.wait_serving()
@@ -637,17 +644,7 @@ async def test_a_start_killed_after_dropping_a_damaged_index_leaves_its_reason(
     is killed, or its port is taken by then): the next start finds an empty folder
     and still counts the rebuild as ``damaged``; once the rebuilt index is read
     through whole, a further start counts nothing."""
-    metrics_port = free_port()
-    process = verifier_process(
-        stack,
-        config,
-        tmp_path,
-        "d-killed",
-        *("--metrics-listen", f"127.0.0.1:{metrics_port}"),
-        *("--log-level", "info"),
-        counters=[],
-        field_rights=[],
-    )
+    process, metrics_port = watched_verifier(stack, config, tmp_path, "d-killed")
     await process.start()
     try:
         await process.wait_serving()

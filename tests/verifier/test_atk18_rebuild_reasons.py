@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from aiokafka.structs import TopicPartition
 
 from certseal.errors import CertsealError, ErrorKind
 from services.verifier.diskindex import FOLDER as INDEX_FOLDER
@@ -28,6 +27,7 @@ from services.verifier.rebuilds import (
 )
 from services.verifier.replay_store import FOLDER as GUARD_FOLDER
 from services.verifier.storage import CLUSTER_FILE, drop_index, prepare_data_dir
+from tests.verifier.fake_consumer import FakeConsumer
 
 SCRATCH = f"{REBUILD_FILE}.tmp"  # certseal.files.write_atomically's
 
@@ -183,49 +183,15 @@ def test_a_guard_damaged_drop_then_the_cluster_check_neither_crash_nor_count(tmp
 # --- F1: a group of one removes the reason before it read its topic -----------------------
 
 
-class _Last:
-    offset = 999  # the topic's last record
-
-
-class _Consumer:
-    """A licence topic of one partition holding 1000 events; none fetched yet."""
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0}
-
-    def assign(self, tps) -> None:
-        self.assigned = sorted(tps)
-
-    def assignment(self) -> list:
-        return self.assigned
-
-    def highwater(self, tp):
-        return None  # no fetch yet
-
-    def seek(self, tp, offset) -> None:
-        pass
-
-    async def seek_to_beginning(self, tp) -> None:
-        pass
-
-    async def end_offsets(self, tps) -> dict:
-        return dict.fromkeys(tps, 1000)
-
-    async def getmany(self, *tps, timeout_ms=0, max_records=None) -> dict:
-        # read_end_offsets' probe, sought to the reported end - 1: the last record
-        last, self.probed = (not getattr(self, "probed", False)), True
-        return {tp: [_Last()] for tp in tps} if last else {}
-
-    at = 0  # the position of every partition
-
-    async def position(self, tp: TopicPartition) -> int:
-        return self.at
+def feed_of_1000_unread(index: DiskIndex, freshness: Freshness) -> LicenceFeed:
+    """A group of one's feed of a licence topic of one partition holding 1,000
+    events (its consumer and read_end_offsets' probe: none read)."""
+    return LicenceFeed(
+        index,
+        consumer_factory=lambda **kw: FakeConsumer(end=1000),
+        freshness=freshness,
+        dead_letter=lambda record, problem: asyncio.sleep(0),
+    )
 
 
 async def test_a_dropped_index_of_a_group_of_one_is_not_caught_up_before_it_is_read(
@@ -241,14 +207,8 @@ async def test_a_dropped_index_of_a_group_of_one_is_not_caught_up_before_it_is_r
     builds (nu18: UNKNOWN_LICENCE for a valid licence, "0 events behind")."""
     note_rebuild(tmp_path, "damaged")
     index = DiskIndex(tmp_path / INDEX_FOLDER)  # what the drop left: empty
-    consumer = _Consumer()
     freshness = Freshness()
-    feed = LicenceFeed(
-        index,
-        consumer_factory=lambda **kw: consumer,
-        freshness=freshness,
-        dead_letter=lambda record, problem: asyncio.sleep(0),
-    )
+    feed = feed_of_1000_unread(index, freshness)
     group = GroupIndex(index, feed, freshness, group="g", ownership=Ownership())
     lineage = b"CN-LINEAGE"
     try:
@@ -263,7 +223,8 @@ async def test_a_dropped_index_of_a_group_of_one_is_not_caught_up_before_it_is_r
         assert building.value.kind is ErrorKind.UNAVAILABLE
         assert "being rebuilt" in building.value.message
         assert pending_rebuilds(tmp_path) == ("damaged",)
-        consumer.at = 1000  # read to the end the topic had at the start
+        for tp in feed.assignment():  # read to the end the topic had at the start
+            feed.consumer.positions[tp] = 1000
         await feed._settle_building()
         assert feed.caught_up.is_set() and feed.built.is_set()
         assert await group.get_many([lineage]) == {lineage: None}  # answered now
@@ -335,19 +296,13 @@ def test_a_format_drop_is_noted_before_it_is_done(tmp_path, monkeypatch, path):
 
 
 async def test_a_rebuilding_index_answers_with_its_whole_lag_from_the_start(tmp_path):
-    """A group of one answers while it rebuilds, with its lag in every answer. Before
-    a partition's first fetch the feed knew no high water, and a partition with
-    nothing applied counted as no lag: an empty index said it was 0 events behind
-    a topic of 1,000."""
+    """The lag a worker reports (in its answers, its metrics) counts a partition read
+    from its beginning from the start. Before a partition's first fetch the feed
+    knew no high water, and a partition with nothing applied counted as no lag: an
+    empty index said it was 0 events behind a topic of 1,000 (nu18)."""
     index = DiskIndex(tmp_path / INDEX_FOLDER)
-    consumer = _Consumer()
     freshness = Freshness()
-    feed = LicenceFeed(
-        index,
-        consumer_factory=lambda **kw: consumer,
-        freshness=freshness,
-        dead_letter=lambda record, problem: asyncio.sleep(0),
-    )
+    feed = feed_of_1000_unread(index, freshness)
     try:
         await asyncio.wait_for(feed.start(), 10)
         freshness.measure_lag(feed.high_waters())

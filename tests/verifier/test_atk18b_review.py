@@ -13,54 +13,29 @@ from pathlib import Path
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
-from aiokafka.structs import TopicPartition
 
 from services.verifier.diskindex import FOLDER as INDEX_FOLDER
 from services.verifier.diskindex import DiskIndex, Record
 from services.verifier.feed import LicenceFeed
 from services.verifier.index import Freshness
 from services.verifier.storage import write_bundle_file
+from tests.verifier.fake_consumer import FakeConsumer
 from tests.verifier.test_diskindex import event
 
 # --- B1: a resumed worker's start now needs ListOffsets from the broker ---------------
 
 
-class _ResumingConsumer:
+class _ResumingConsumer(FakeConsumer):
     """A licence topic of two partitions the index holds up to offset 9 each; the
     broker answers metadata but not ListOffsets (a partition without a leader, a
     broker restarting: aiokafka's end_offsets raises KafkaTimeoutError after
     request_timeout_ms)."""
 
     def __init__(self) -> None:
-        self.positions: dict = {}
-        self.asked_end_offsets = 0
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0, 1}
-
-    def assign(self, tps) -> None:
-        self.assigned = sorted(tps)
-
-    def assignment(self) -> list:
-        return self.assigned
-
-    def highwater(self, tp):
-        return None
-
-    def seek(self, tp, offset) -> None:
-        self.positions[tp] = offset
+        super().__init__((0, 1))
 
     async def seek_to_beginning(self, tp) -> None:
         raise AssertionError("a resumed partition is not read from its beginning")
-
-    async def position(self, tp: TopicPartition) -> int:
-        return self.positions[tp]
 
     async def end_offsets(self, tps) -> dict:
         self.asked_end_offsets += 1
@@ -223,7 +198,7 @@ class _Message:
         self.timestamp = -1
 
 
-class _TansuTopic:
+class _TansuTopic(FakeConsumer):
     """One partition whose last write was one batch of five records (offsets 0..4):
     ListOffsets(latest) says 1, the batch's base offset + 1 (the embedded broker, as
     README "Measured behaviour of the embedded broker" describes). Serves both the
@@ -233,37 +208,10 @@ class _TansuTopic:
     REPORTED_END = 1
 
     def __init__(self) -> None:
-        self.positions: dict = {}
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0}
-
-    def assign(self, tps) -> None:
-        self.assigned = sorted(tps)
-
-    def assignment(self) -> list:
-        return self.assigned
+        super().__init__(end=self.REPORTED_END)
 
     def highwater(self, tp):
         return self.REPORTED_END
-
-    def seek(self, tp, offset) -> None:
-        self.positions[tp] = offset
-
-    async def seek_to_beginning(self, tp) -> None:
-        self.positions[tp] = 0
-
-    async def position(self, tp) -> int:
-        return self.positions[tp]
-
-    async def end_offsets(self, tps) -> dict:
-        return dict.fromkeys(tps, self.REPORTED_END)
 
     async def getmany(self, *tps, timeout_ms=0, max_records=None) -> dict:
         await asyncio.sleep(0.001)  # a fetch yields to the loop

@@ -114,40 +114,10 @@ async def test_concurrent_status_calls_share_one_walk():
     assert walks == 1  # 20 callers, one walk
 
 
-class _Consumer:
-    """What LicenceFeed.start asks of a consumer, for a group of one."""
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0, 1}
-
-    def assign(self, tps) -> None:
-        pass
-
-    def __init__(self) -> None:
-        self.positions: dict = {}
-
-    def seek(self, tp, offset) -> None:
-        self.positions[tp] = offset
-
-    async def seek_to_beginning(self, tp) -> None:
-        self.positions[tp] = 0
-
-    async def position(self, tp) -> int:
-        return self.positions[tp]
-
-    async def end_offsets(self, tps) -> dict:
-        return dict.fromkeys(tps, 0)  # empty partitions: caught up at once
-
-
 async def test_the_feed_counts_an_older_versions_index_once_at_start(tmp_path):
     from services.verifier.feed import LicenceFeed
     from services.verifier.index import Freshness
+    from tests.verifier.fake_consumer import FakeConsumer
 
     index = DiskIndex(tmp_path / "ix")
     index.apply([rec(0, i, f"l{i}", event(f"l{i}", 1)) for i in range(4)])
@@ -162,7 +132,7 @@ async def test_the_feed_counts_an_older_versions_index_once_at_start(tmp_path):
 
     feed = LicenceFeed(
         old,
-        consumer_factory=lambda **kw: _Consumer(),
+        consumer_factory=lambda **kw: FakeConsumer((0, 1)),  # empty
         freshness=Freshness(),
         dead_letter=dead_letter,
     )
