@@ -57,7 +57,8 @@ class LicenceFeed:
     ):
         """``catch_up_all``: a rebuild is pending (services.verifier.rebuilds), so
         :attr:`caught_up` waits for every owned partition, not only those read from
-        their beginning (a start killed mid-rebuild resumes from stored offsets)."""
+        their beginning (a start killed after the rebuild was built, before its
+        reasons were cleared, resumes a whole index)."""
         self.index = index
         self._catch_up_all = catch_up_all
         self._factory = consumer_factory
@@ -79,7 +80,7 @@ class LicenceFeed:
         #: before it is done: services.verifier.rebuilds)
         self.caught_up = asyncio.Event()
         self._catching_up: dict[int, int] = {}  # partition -> end offset at start
-        self._start_ends: dict[TopicPartition, int] = {}  # every owned one's
+        self._start_ends: dict[TopicPartition, int] = {}  # of those tracked
         #: holes met in the partitions' offsets (waited for near the head)
         self.holes = OffsetHoles("licence index", clock=time.monotonic, wall=time.time)
 
