@@ -114,6 +114,15 @@ class BundleExporter:
                 "export offline bundles from a group of one worker (group_size 1)",
                 field="group",
             )
+        if lookup is not None and not lookup.caught_up:
+            # a fresh index of a group of one answers while it builds (its lag in
+            # each answer), but a bundle carries no lag: it would lack revocations
+            raise CertsealError(
+                ErrorKind.UNAVAILABLE,
+                f"verifier group {self._group} has not read its licence topic to the "
+                "end it had at its start: no offline bundle until it has; retry when "
+                "GetIndexStatus shows no lag",
+            )
         if lookup is not None and lookup.rebuilding:
             # a group of one that took over partitions (a shrunk group) rebuilds them
             # from the topic: until then its index lacks their revoked licences

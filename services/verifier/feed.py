@@ -106,11 +106,12 @@ class LicenceFeed:
         index, stored = self.index, self.index.offsets()
         marked = index.complete()
         if marked is None:
-            # an older version's index (offsets, no mark) holds every partition; a
-            # fresh index holds none: every partition is rebuilt, with no lookup
-            # answered from it until it is (a group of one too: its empty index
-            # answered UNKNOWN_LICENCE for every licence while it built)
-            whole = bool(stored)
+            # an index of a group of one (this version's, or an older one's) holds
+            # every partition, and a fresh one is answered from while it builds, its
+            # lag in every answer (a rebuild would start again from nothing at each
+            # restart: a province's first build outlasts a pod's startup probe); a
+            # fresh index of a partitioned worker holds none
+            whole = bool(stored) or self.ownership.size == 1
             marked = (count, frozenset(range(count)) if whole else frozenset())
         if marked[0] != count:
             log.warning(

@@ -136,6 +136,13 @@ class GroupIndex:
         return partition
 
     @property
+    def caught_up(self) -> bool:
+        """Whether this worker's feed has read the licence topic's partitions, and
+        those read from their beginning (a fresh index) to their end offsets at the
+        start: before, its index may lack revocations."""
+        return self._feed.partitions is not None and self._feed.caught_up.is_set()
+
+    @property
     def rebuilding(self) -> frozenset[int]:
         """The partitions this worker owns but is still rebuilding from the topic
         (its index lacks part of them)."""

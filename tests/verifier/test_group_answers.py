@@ -25,6 +25,8 @@ class _Feed:
     def __init__(self) -> None:
         self.partitions = PARTITIONS
         self.building: dict[int, int] = {}
+        self.caught_up = asyncio.Event()  # read to its start's end offsets
+        self.caught_up.set()
 
 
 class _Index:
