@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
+import grpc
 import pytest
 
 from certseal import hsm_calls
@@ -230,9 +231,20 @@ async def test_a_verifier_process_exports_bundles_signed_in_the_token(
     await process.start()
     try:
         await process.wait_serving()
-        exported = await process.stub.ExportTrustBundle(
-            verifier_pb2.ExportTrustBundleRequest()
-        )
+        # a fresh group signs no bundle before its index has read the licence topic
+        # to its start's end offsets (UNAVAILABLE, retry): await that outcome
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:
+            try:
+                exported = await process.stub.ExportTrustBundle(
+                    verifier_pb2.ExportTrustBundleRequest()
+                )
+                break
+            except grpc.aio.AioRpcError as err:
+                assert err.code() is grpc.StatusCode.UNAVAILABLE, err.details()
+                assert "has not read its licence topic" in err.details()
+                assert asyncio.get_running_loop().time() < deadline, err.details()
+                await asyncio.sleep(0.2)
         now = dt.datetime.now(dt.UTC)
         bundle = open_bundle(
             [exported.bundle], ca_pem=stack.ca.ca_file.read_bytes(), now=now
