@@ -171,29 +171,20 @@ class _Table:
         return iter(())
 
 
-async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
-    """A group shrunk to one worker (group_size 2 -> 1) rebuilds the partitions it
-    did not hold from the topic's beginning; until then its index lacks their
-    revoked licences. A bundle signed from it would let an offline counter accept
-    them as VALID for the bundle's whole validity: the export must refuse, as a
-    partitioned worker's does (bundle_export.py), not sign a part of the index."""
+def exporter_over(lookup: GroupIndex, freshness: Freshness, now: dt.datetime):
+    """A BundleExporter of group "g" over ``lookup`` and empty tables, signing with a
+    recording signer at ``now``; (exporter, signer)."""
+    from types import SimpleNamespace
+
     from services.verifier.bundle_export import BundleExporter
 
-    feed = _Feed()
-    feed.building = {1: 120, 3: 80}  # partitions being rebuilt -> end offsets
-    lookup = GroupIndex(
-        _Index(), feed, Freshness(), group="g", ownership=Ownership(1, 0)
+    state = SimpleNamespace(
+        lookup=lookup,
+        index=_Table(),
+        trust=_Table(),
+        directory=_Table(),
+        freshness=freshness,
     )
-
-    class _State:
-        pass
-
-    state = _State()
-    state.lookup = lookup
-    state.index = _Table()
-    state.trust = _Table()
-    state.directory = _Table()
-    state.freshness = Freshness(last_event_time=T1)
     signer = _Signer()
     exporter = BundleExporter(
         group="g",
@@ -202,8 +193,23 @@ async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
         signer=signer,  # type: ignore[arg-type]
         refresh_s=60,
         validity_s=3600,
-        clock=lambda: T2,
+        clock=lambda: now,
     )
+    return exporter, signer
+
+
+async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
+    """A group shrunk to one worker (group_size 2 -> 1) rebuilds the partitions it
+    did not hold from the topic's beginning; until then its index lacks their
+    revoked licences. A bundle signed from it would let an offline counter accept
+    them as VALID for the bundle's whole validity: the export must refuse, as a
+    partitioned worker's does (bundle_export.py), not sign a part of the index."""
+    feed = _Feed()
+    feed.building = {1: 120, 3: 80}  # partitions being rebuilt -> end offsets
+    lookup = GroupIndex(
+        _Index(), feed, Freshness(), group="g", ownership=Ownership(1, 0)
+    )
+    exporter, signer = exporter_over(lookup, Freshness(last_event_time=T1), T2)
     with pytest.raises(CertsealError) as err:
         await exporter.export(since_version=0, group="g")
     assert err.value.kind is ErrorKind.UNAVAILABLE

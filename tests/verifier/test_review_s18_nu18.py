@@ -18,7 +18,7 @@ from services.verifier.index import Freshness
 from services.verifier.partitions import Ownership
 from tests.verifier.fake_consumer import FakeConsumer
 from tests.verifier.test_diskindex import event
-from tests.verifier.test_group_answers import _Signer, _Snapshots, _Table
+from tests.verifier.test_group_answers import exporter_over
 
 T = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
 
@@ -45,32 +45,11 @@ async def test_no_offline_bundle_before_the_feed_has_read_the_topics_partitions(
     (no revoked licence: offline counters accept every one for validity_s), and that
     snapshot is cached for refresh_s, so the export after the build still hands it
     out."""
-    from services.verifier.bundle_export import BundleExporter
-
     index = DiskIndex(tmp_path / INDEX_FOLDER)  # fresh
     freshness = Freshness()
     feed = _feed(index, freshness)  # not started: consumer.start() / metadata wait
     lookup = GroupIndex(index, feed, freshness, group="g", ownership=Ownership())
-
-    class _State:
-        pass
-
-    state = _State()
-    state.lookup = lookup
-    state.index = _Table()  # the fresh index: nothing in it
-    state.trust = _Table()
-    state.directory = _Table()
-    state.freshness = freshness
-    signer = _Signer()
-    exporter = BundleExporter(
-        group="g",
-        state=state,  # type: ignore[arg-type]
-        store=_Snapshots(),  # type: ignore[arg-type]
-        signer=signer,  # type: ignore[arg-type]
-        refresh_s=60,
-        validity_s=3600,
-        clock=lambda: T,
-    )
+    exporter, signer = exporter_over(lookup, freshness, T)
     try:
         with pytest.raises(CertsealError) as before:
             await lookup.get_many([b"L"])
