@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -161,6 +162,7 @@ def main() -> None:
         figures = asyncio.run(run(stack, home))
     finally:
         stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
     print(json.dumps(figures))
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,7 +103,9 @@ async def republish(stack, port: int, dsn: str) -> dict[str, float]:  # type: ig
 
 
 def main() -> None:
-    home = Path(os.environ.get("BENCH_HOME") or __import__("tempfile").mkdtemp())
+    home = Path(
+        os.environ.get("BENCH_HOME") or tempfile.mkdtemp(prefix="certseal-rbench-")
+    )
     stack, cfg, port, issuer = start_stack_and_issuer(home, workers=1)
     try:
         dsn = cfg.database.dsn()
@@ -111,6 +115,8 @@ def main() -> None:
         issuer.terminate()
         issuer.wait()
         stack.stop()
+        if not os.environ.get("BENCH_HOME"):  # a home given is the caller's to keep
+            shutil.rmtree(home, ignore_errors=True)
     write_results("republish", dict(results), {"licences": LICENCES})
 
 

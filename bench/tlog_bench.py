@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -131,6 +132,8 @@ def main() -> None:
         process.terminate()
         process.wait()
         stack.stop()
+        if not os.environ.get("BENCH_HOME"):  # a home given is the caller's to keep
+            shutil.rmtree(home, ignore_errors=True)
     write_results(
         "tlog",
         dict(results),

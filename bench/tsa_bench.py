@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -87,6 +88,7 @@ def main() -> None:
         process.terminate()
         process.wait()
         stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
     write_results(
         "tsa",
         dict(results),
