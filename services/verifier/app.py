@@ -68,6 +68,7 @@ from services.verifier.replay import AcceptedNonces, UsageFeed
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
 from services.verifier.storage import MEMBER_FILE, SnapshotStore, VerifierState
+from services.verifier.tables import read_through_start
 from services.verifier.transport import keep_group_member, use_fetch_wait
 
 log = logging.getLogger(__name__)
@@ -380,6 +381,15 @@ def create_app(config: VerifierSettings) -> VerifierState:
     async def mark_recovered() -> None:
         await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
         freshness.recovered.set()
+
+    @app.task
+    async def read_tables_through_start() -> None:
+        await read_through_start(
+            config.kafka.settings(f"{consumer_group_id(vcfg)}-start"),
+            consumer_group_id(vcfg),
+            (TRUST_EVENTS, DIRECTORY_EVENTS),
+            freshness,
+        )
 
     return state
 

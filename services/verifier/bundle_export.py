@@ -119,9 +119,9 @@ class BundleExporter:
             # each answer), but a bundle carries no lag: it would lack revocations
             raise CertsealError(
                 ErrorKind.UNAVAILABLE,
-                f"verifier group {self._group} has not read its licence topic to the "
-                "end it had at its start: no offline bundle until it has; retry when "
-                "GetIndexStatus shows no lag",
+                f"verifier group {self._group} has not read its licence topic, trust "
+                "list and directory to the end they had at its start: no offline "
+                "bundle until it has; retry when GetIndexStatus shows no lag",
             )
         if lookup is not None and lookup.rebuilding:
             # a group of one that took over partitions (a shrunk group) rebuilds them

@@ -139,8 +139,13 @@ class GroupIndex:
     def caught_up(self) -> bool:
         """Whether this worker's feed has read the licence topic's partitions, and
         those read from their beginning (a fresh index) to their end offsets at the
-        start: before, its index may lack revocations."""
-        return self._feed.partitions is not None and self._feed.caught_up.is_set()
+        start, and its trust and directory tables theirs (services.verifier.tables):
+        before, its index or trust list may lack revocations."""
+        return (
+            self._feed.partitions is not None
+            and self._feed.caught_up.is_set()
+            and self._freshness.tables_read.is_set()
+        )
 
     @property
     def rebuilding(self) -> frozenset[int]:
@@ -187,6 +192,11 @@ class GroupIndex:
             raise unavailable(
                 f"verifier group {self._group}: this worker has not read the licence "
                 "topic's partitions yet"
+            )
+        if not self._freshness.tables_read.is_set():
+            raise unavailable(
+                f"verifier group {self._group}: this worker has not read the trust "
+                "list and the directory to where they ended at its start yet"
             )
         if self.ownership.size == 1:
             found = self.local(lineages)

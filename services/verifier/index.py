@@ -370,6 +370,11 @@ class Freshness:
     last_event_time: dt.datetime | None = None
     lag_events: int = 0
     recovered: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the trust and directory tables applied what their topics held at the start
+    #: (services.verifier.tables)
+    tables_read: asyncio.Event = field(default_factory=asyncio.Event)
+    #: set at every :meth:`note` (whoever waits for an offset clears it first)
+    noted: asyncio.Event = field(default_factory=asyncio.Event)
 
     def measure_lag(self, high_waters: dict[tuple[str, int], int]) -> None:
         """Events published to these partitions but not applied yet."""
@@ -381,6 +386,7 @@ class Freshness:
     def note(self, topic: str, partition: int, offset: int, timestamp_s: float) -> None:
         """Record an applied (or deliberately skipped) event."""
         self.applied[(topic, partition)] = offset
+        self.noted.set()
         when = dt.datetime.fromtimestamp(timestamp_s, dt.UTC)
         if self.last_event_time is None or when > self.last_event_time:
             self.last_event_time = when

@@ -69,7 +69,7 @@ class GrpcService(Service):
         self._stopping = False
 
     async def on_start(self) -> None:
-        """Listen; SERVING once the tables are recovered."""
+        """Listen; SERVING once the tables are recovered and read through the start."""
         cfg = self._config
         interceptor = ServiceInterceptor(
             metrics=self._metrics,
@@ -126,6 +126,9 @@ class GrpcService(Service):
     async def _serve_when_recovered(self) -> None:
         started = time.monotonic()
         await self._freshness.recovered.wait()
+        # the trust list and the directory hold what their topics held at the start
+        # (services.verifier.tables): before, a key revoked meanwhile was still trusted
+        await self._freshness.tables_read.wait()
         if self._index_built is not None:
             # a partition this worker owns but has not built (a changed group size):
             # not ready until it is (lookups of it are UNAVAILABLE meanwhile)

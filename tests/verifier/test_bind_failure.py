@@ -2,6 +2,7 @@
 gRPC service names the setting and the address, and stops without a second error
 (failed CI once: a port taken in that window ended in an AttributeError on stop)."""
 
+import asyncio
 import copy
 import socket
 
@@ -84,7 +85,25 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 async def recovered(service: GrpcService) -> None:
     service._freshness.recovered.set()
+    service._freshness.tables_read.set()
     await service._serve_when_recovered(service)  # a mode ServiceTask
+
+
+async def test_a_recovered_worker_whose_tables_are_behind_its_start_is_not_serving(
+    listening,
+):
+    """Recovered, but its trust list and directory have not read to where their
+    topics ended at its start (services.verifier.tables): a key revoked meanwhile
+    would still be trusted, so no traffic yet; SERVING once they have."""
+    listening._freshness.recovered.set()
+    serving = asyncio.create_task(listening._serve_when_recovered(listening))
+    for _ in range(5):
+        await asyncio.sleep(0)  # let it get as far as it can
+    assert not serving.done()
+    assert await status(listening) == NOT_SERVING
+    listening._freshness.tables_read.set()
+    await asyncio.wait_for(serving, 5)
+    assert await status(listening) == SERVING
 
 
 async def test_a_recovered_worker_serves_until_it_is_stopping(listening):

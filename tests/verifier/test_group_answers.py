@@ -29,6 +29,14 @@ class _Feed:
         self.caught_up.set()
 
 
+def _read_through() -> Freshness:
+    """A worker's freshness once its trust list and directory have read to their
+    start's end offsets (services.verifier.tables): not these tests' subject."""
+    freshness = Freshness()
+    freshness.tables_read.set()
+    return freshness
+
+
 class _Index:
     def get_many(self, lineages: list[bytes]) -> list[bytes | None]:
         return [None for _ in lineages]
@@ -60,7 +68,7 @@ def _group(peer: _Peer) -> GroupIndex:
     return GroupIndex(
         _Index(),
         _Feed(),
-        Freshness(),
+        _read_through(),
         group="g",
         ownership=Ownership(2, 0),
         peers=lambda: [None, peer],
@@ -207,7 +215,7 @@ async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
     feed = _Feed()
     feed.building = {1: 120, 3: 80}  # partitions being rebuilt -> end offsets
     lookup = GroupIndex(
-        _Index(), feed, Freshness(), group="g", ownership=Ownership(1, 0)
+        _Index(), feed, _read_through(), group="g", ownership=Ownership(1, 0)
     )
     exporter, signer = exporter_over(lookup, Freshness(last_event_time=T1), T2)
     with pytest.raises(CertsealError) as err:
@@ -217,6 +225,31 @@ async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
     assert signer.signed == []
     # once every partition is held in full, the bundle is signed
     feed.building = {}
+    exported = await exporter.export(since_version=0, group="g")
+    assert exported.group == "g" and len(signer.signed) == 1
+
+
+async def test_a_worker_whose_trust_list_is_behind_its_start_answers_nothing():
+    """Until its trust list and directory have read to where their topics ended at
+    its start (services.verifier.tables), a key revoked while the worker was down is
+    still in its trust list as valid: no verification is answered and no offline
+    bundle signed from it; both once they have."""
+    freshness = Freshness()  # the tables not read through the start yet
+    lookup = GroupIndex(
+        _Index(), _Feed(), freshness, group="g", ownership=Ownership(1, 0)
+    )
+    with pytest.raises(CertsealError) as err:
+        await lookup.get_many([b"L-1"])
+    assert err.value.kind is ErrorKind.UNAVAILABLE
+    assert "trust list" in str(err.value)
+    exporter, signer = exporter_over(lookup, Freshness(last_event_time=T1), T2)
+    with pytest.raises(CertsealError) as err:
+        await exporter.export(since_version=0, group="g")
+    assert err.value.kind is ErrorKind.UNAVAILABLE
+    assert "trust list" in str(err.value)
+    assert signer.signed == []
+    freshness.tables_read.set()
+    assert await lookup.get_many([b"L-1"]) == {b"L-1": None}
     exported = await exporter.export(since_version=0, group="g")
     assert exported.group == "g" and len(signer.signed) == 1
 

@@ -1,0 +1,120 @@
+"""A worker's trust and directory tables read through to where their topics ended at
+its start.
+
+A worker answers from two small Faust tables: the trust list (kid -> the key's last
+TrustEvent) and the directory (names). Their agents resume where the worker's own
+consumer group committed (``services.verifier.config.consumer_group_id``), so after
+a stop the tables lack what was published meanwhile until the agents get to it: a key
+revoked while the worker was down left a licence signed with it VALID for as long as
+the agent took to read the events ahead of the revocation
+(tests/e2e/test_verifier_start_tables.py). :func:`read_through_start` sets
+``Freshness.tables_read`` once every event the two topics held at the worker's start
+is applied; until then a verification is UNAVAILABLE, never a verdict
+(:meth:`services.verifier.group.GroupIndex.get_many`), no offline bundle is signed, and
+the worker is not SERVING (services.verifier.server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from aiokafka.structs import TopicPartition
+
+from certseal.kafka import KafkaSettings
+from services.verifier.index import Freshness
+from services.verifier.transport import read_end_offsets
+
+log = logging.getLogger(__name__)
+
+#: seconds before asking the broker again after it could not tell the end offsets
+RETRY_S = 1.0
+
+
+async def ends_to_read(
+    kafka: KafkaSettings, group_id: str, topics: Sequence[str]
+) -> dict[tuple[str, int], int]:
+    """The end offset now (one past the last record, exact on the embedded broker:
+    :func:`services.verifier.transport.read_end_offsets`) of each partition of
+    ``topics`` that consumer group ``group_id`` has not committed to its end: what
+    this worker's agents must apply before its tables are whole. Raises what aiokafka
+    raises when the broker cannot be asked."""
+    consumer = kafka.consumer(group_id=None, enable_auto_commit=False)
+    admin = kafka.admin()
+    async with contextlib.AsyncExitStack() as clients:
+        clients.push_async_callback(consumer.stop)  # also when start() fails
+        await consumer.start()
+        await admin.start()
+        clients.push_async_callback(admin.close)
+        await consumer.topics()  # the topics' metadata
+        tps = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not tps:
+            return {}
+        ends = await read_end_offsets(
+            kafka.consumer(group_id=None, enable_auto_commit=False),
+            await consumer.end_offsets(tps),
+        )
+        committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
+    return {
+        (tp.topic, tp.partition): end
+        for tp, end in ends.items()
+        if end > 0 and (tp not in committed or committed[tp].offset < end)
+    }
+
+
+def behind(freshness: Freshness, ends: dict[tuple[str, int], int]) -> list[str]:
+    """``topic/partition`` of each partition whose agent has not applied the event
+    before its end offset in ``ends`` yet."""
+    return [
+        f"{topic}/{partition}"
+        for (topic, partition), end in sorted(ends.items())
+        if freshness.applied.get((topic, partition), -1) < end - 1
+    ]
+
+
+async def applied_through(
+    freshness: Freshness, ends: dict[tuple[str, int], int]
+) -> None:
+    """Return once ``freshness`` has applied every partition of ``ends`` to the event
+    before its end offset (a skipped, dead-lettered event counts: it is noted)."""
+    while behind(freshness, ends):
+        freshness.noted.clear()
+        await freshness.noted.wait()
+
+
+async def read_through_start(
+    kafka: KafkaSettings,
+    group_id: str,
+    topics: Sequence[str],
+    freshness: Freshness,
+) -> None:
+    """Set ``freshness.tables_read`` once the agents of ``topics`` (the worker's
+    consumer group ``group_id``) have applied every event those topics held now.
+    Asks the broker again every second while it cannot answer; returns only when set
+    (or cancelled with the worker)."""
+    while True:
+        try:
+            ends = await ends_to_read(kafka, group_id, topics)
+            break
+        except Exception as exc:  # the broker away: nothing is answered meanwhile
+            log.warning("trust and directory tables: end offsets not read: %s", exc)
+            await asyncio.sleep(RETRY_S)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    if behind(freshness, ends):
+        log.info(
+            "trust and directory tables: reading %s to their end offsets of this start",
+            ", ".join(behind(freshness, ends)),
+        )
+    await applied_through(freshness, ends)
+    freshness.tables_read.set()
+    log.info(
+        "trust and directory tables: read through this start's end offsets in %.1f s",
+        loop.time() - started,
+    )
