@@ -218,13 +218,22 @@ async def test_a_group_of_one_rebuilding_a_partition_signs_no_offline_bundle():
         _Index(), feed, _read_through(), group="g", ownership=Ownership(1, 0)
     )
     exporter, signer = exporter_over(lookup, Freshness(last_event_time=T1), T2)
+    await _refused(exporter, signer, "rebuil")
+    feed.building = {}  # once every partition is held in full, the bundle is signed
+    await _signed(exporter, signer)
+
+
+async def _refused(exporter, signer, said: str) -> None:
+    """The export is UNAVAILABLE, saying ``said``; nothing was signed."""
     with pytest.raises(CertsealError) as err:
         await exporter.export(since_version=0, group="g")
     assert err.value.kind is ErrorKind.UNAVAILABLE
-    assert "rebuil" in str(err.value)
+    assert said in str(err.value)
     assert signer.signed == []
-    # once every partition is held in full, the bundle is signed
-    feed.building = {}
+
+
+async def _signed(exporter, signer) -> None:
+    """The export is one signed bundle of group "g"."""
     exported = await exporter.export(since_version=0, group="g")
     assert exported.group == "g" and len(signer.signed) == 1
 
@@ -243,15 +252,10 @@ async def test_a_worker_whose_trust_list_is_behind_its_start_answers_nothing():
     assert err.value.kind is ErrorKind.UNAVAILABLE
     assert "trust list" in str(err.value)
     exporter, signer = exporter_over(lookup, Freshness(last_event_time=T1), T2)
-    with pytest.raises(CertsealError) as err:
-        await exporter.export(since_version=0, group="g")
-    assert err.value.kind is ErrorKind.UNAVAILABLE
-    assert "trust list" in str(err.value)
-    assert signer.signed == []
+    await _refused(exporter, signer, "trust list")
     freshness.tables_read.set()
     assert await lookup.get_many([b"L-1"]) == {b"L-1": None}
-    exported = await exporter.export(since_version=0, group="g")
-    assert exported.group == "g" and len(signer.signed) == 1
+    await _signed(exporter, signer)
 
 
 @pytest.mark.parametrize(
