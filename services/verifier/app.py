@@ -68,7 +68,7 @@ from services.verifier.replay import AcceptedNonces, UsageFeed
 from services.verifier.service import BundleExporter, VerifierService
 from services.verifier.servicer import VerifierServicer
 from services.verifier.storage import MEMBER_FILE, SnapshotStore, VerifierState
-from services.verifier.tables import read_through_start
+from services.verifier.tables import apply_stream, read_through_start
 from services.verifier.transport import keep_group_member, use_fetch_wait
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,12 @@ def create_app(config: VerifierSettings) -> VerifierState:
     ownership = Ownership(vcfg.group_size, worker_ordinal(vcfg))
 
     async def park(
-        topic: str, partition: int, offset: int, key: bytes, value: bytes, why: str
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        why: str,
     ) -> None:
         """Dead-letter one event with the reason: a bad event never stalls its
         partition."""
@@ -201,30 +206,6 @@ def create_app(config: VerifierSettings) -> VerifierState:
                 "offset": str(offset).encode(),
             },
         )
-
-    async def apply(stream: Any, table: Any, applier: Any) -> None:
-        """Apply each event to ``table``: ``applier(stored, value)`` gives the key's
-        new value or None."""
-        async for event in stream.events():
-            message = event.message
-            try:
-                new = applier(table.get(event.key), event.value)
-                changes = {} if new is None else {event.key: new}
-            except BadEvent as exc:
-                await park(
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    event.key,
-                    event.value,
-                    str(exc),
-                )
-                changes = {}
-            for key, new in changes.items():
-                table[key] = new
-            freshness.note(
-                message.topic, message.partition, message.offset, message.timestamp
-            )
 
     async def dead_letter(record: Record, problem: BadEvent) -> None:
         await park(
@@ -288,11 +269,15 @@ def create_app(config: VerifierSettings) -> VerifierState:
 
     @app.agent(trust_topic)
     async def apply_trust_events(stream: Any) -> None:
-        await apply(stream, state.trust_entries.writes, apply_trust_event)
+        await apply_stream(
+            stream, state.trust_entries.writes, apply_trust_event, park, freshness
+        )
 
     @app.agent(directory_topic)
     async def apply_directory_events(stream: Any) -> None:
-        await apply(stream, state.names.writes, apply_directory_event)
+        await apply_stream(
+            stream, state.names.writes, apply_directory_event, park, freshness
+        )
 
     @app.task
     async def record_presentations() -> None:

@@ -19,18 +19,70 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiokafka.structs import TopicPartition
 
 from certseal.kafka import KafkaSettings
-from services.verifier.index import Freshness
+from services.verifier.index import BadEvent, Freshness
 from services.verifier.transport import read_end_offsets
 
 log = logging.getLogger(__name__)
 
 #: seconds before asking the broker again after it could not tell the end offsets
 RETRY_S = 1.0
+#: seconds of waiting for the agents after which (and after each further such span)
+#: the worker says at its default level what it still waits for
+SLOW_S = 10.0
+
+#: ``park(topic, partition, offset, key, value, why)``: dead-letters one record
+Park = Callable[[str, int, int, bytes | None, bytes | None, str], Awaitable[None]]
+
+
+async def apply_stream(
+    stream: Any,
+    table: Any,
+    applier: Callable[[bytes | None, bytes], bytes | None],
+    park: Park,
+    freshness: Freshness,
+) -> None:
+    """Apply each record of a Faust agent's ``stream`` to ``table``:
+    ``applier(stored, value)`` gives the key's new value, or None when it is not newer.
+
+    A record the applier refuses (BadEvent) or cannot take (any other error; a record
+    without a key, or without a value: a tombstone) is dead-lettered by ``park`` with
+    the reason, never a crashed agent: Faust starts a crashed agent again, but the
+    records fetched with the one that crashed it are lost to it, and the start gate
+    (:func:`read_through_start`) would wait for them for ever. Every record is noted
+    in ``freshness``, applied or not."""
+    async for event in stream.events():
+        message = event.message
+        try:
+            if not event.key:
+                raise BadEvent("a record without a key")
+            if event.value is None:
+                raise BadEvent("a record without a value (a tombstone)")
+            new = applier(table.get(event.key), event.value)
+            if new is not None:
+                table[event.key] = new
+        except Exception as exc:  # one bad record never stops its partition
+            why = (
+                str(exc)
+                if isinstance(exc, BadEvent)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            await park(
+                message.topic,
+                message.partition,
+                message.offset,
+                event.key,
+                event.value,
+                why,
+            )
+        freshness.note(
+            message.topic, message.partition, message.offset, message.timestamp
+        )
 
 
 async def ends_to_read(
@@ -45,9 +97,9 @@ async def ends_to_read(
     admin = kafka.admin()
     async with contextlib.AsyncExitStack() as clients:
         clients.push_async_callback(consumer.stop)  # also when start() fails
+        clients.push_async_callback(admin.close)
         await consumer.start()
         await admin.start()
-        clients.push_async_callback(admin.close)
         await consumer.topics()  # the topics' metadata
         tps = [
             TopicPartition(topic, partition)
@@ -56,9 +108,9 @@ async def ends_to_read(
         ]
         if not tps:
             return {}
-        ends = await read_end_offsets(
-            kafka.consumer(group_id=None, enable_auto_commit=False),
-            await consumer.end_offsets(tps),
+        reported = await consumer.end_offsets(tps)
+        ends = await read_end_offsets(  # starts and stops the probe it is given
+            kafka.consumer(group_id=None, enable_auto_commit=False), reported
         )
         committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
     return {
@@ -107,12 +159,18 @@ async def read_through_start(
             await asyncio.sleep(RETRY_S)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    if behind(freshness, ends):
-        log.info(
-            "trust and directory tables: reading %s to their end offsets of this start",
-            ", ".join(behind(freshness, ends)),
-        )
-    await applied_through(freshness, ends)
+    waiting = asyncio.ensure_future(applied_through(freshness, ends))
+    try:
+        while not (await asyncio.wait({waiting}, timeout=SLOW_S))[0]:
+            log.warning(
+                "trust and directory tables: still reading %s to their end offsets of "
+                "this start (%.0f s); verifications are UNAVAILABLE and the worker is "
+                "not ready until then",
+                ", ".join(behind(freshness, ends)),
+                loop.time() - started,
+            )
+    finally:
+        waiting.cancel()
     freshness.tables_read.set()
     log.info(
         "trust and directory tables: read through this start's end offsets in %.1f s",

@@ -222,8 +222,8 @@ async def read_end_offsets(
     if not wanted:
         await probe.stop()  # never started, but it holds a client until closed
         return ends
-    await probe.start()
     try:
+        await probe.start()
         probe.assign(list(wanted))
         for atp, tp in wanted.items():
             probe.seek(atp, ends[tp] - 1)
