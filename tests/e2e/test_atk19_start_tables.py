@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import time
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal.events import DIRECTORY_EVENTS, TRUST_EVENTS
 from services.devstack import DevStack
@@ -37,18 +34,12 @@ WITHIN_S = 45.0
 
 
 async def _serving_within(group, within_s: float) -> bool:
-    health = health_pb2_grpc.HealthStub(group.channel)
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        assert group.process.returncode is None, group.log_tail()
-        try:
-            reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                return True
-        except grpc.aio.AioRpcError:
-            pass
-        await asyncio.sleep(0.2)  # polling the probe: nothing to await
-    return False
+    """Whether ``group`` says SERVING within ``within_s`` seconds."""
+    try:
+        await asyncio.wait_for(group.wait_serving(), within_s)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _first_start(
