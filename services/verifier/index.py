@@ -370,8 +370,8 @@ class Freshness:
     last_event_time: dt.datetime | None = None
     lag_events: int = 0
     recovered: asyncio.Event = field(default_factory=asyncio.Event)
-    #: the trust and directory tables applied what their topics held at the start
-    #: (services.verifier.tables)
+    #: the trust and directory tables recovered and applied what their topics held
+    #: at the start (services.verifier.tables)
     tables_read: asyncio.Event = field(default_factory=asyncio.Event)
     #: set at every :meth:`note` (whoever waits for an offset clears it first)
     noted: asyncio.Event = field(default_factory=asyncio.Event)

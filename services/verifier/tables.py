@@ -147,7 +147,8 @@ async def read_through_start(
     freshness: Freshness,
 ) -> None:
     """Set ``freshness.tables_read`` once the agents of ``topics`` (the worker's
-    consumer group ``group_id``) have applied every event those topics held now.
+    consumer group ``group_id``) have applied every event those topics held now and
+    the tables are recovered (``freshness.recovered``).
     Asks the broker again every second while it cannot answer; returns only when set
     (or cancelled with the worker)."""
     while True:
@@ -171,6 +172,10 @@ async def read_through_start(
             )
     finally:
         waiting.cancel()
+    # nor before Faust has recovered the tables from their changelogs: a resuming
+    # worker answered meanwhile from a licence index it had not read on from its
+    # stored offsets yet, "0 events behind" (nu19: UNKNOWN_LICENCE for valid licences)
+    await freshness.recovered.wait()
     freshness.tables_read.set()
     log.info(
         "trust and directory tables: read through this start's end offsets in %.1f s",

@@ -40,6 +40,7 @@ async def test_a_worker_at_its_default_level_says_what_its_start_gate_waits_for(
     logger.addHandler(said)
     try:
         freshness = Freshness()
+        freshness.recovered.set()
         gate = asyncio.create_task(
             tables.read_through_start(None, "g", ("t",), freshness)  # type: ignore[arg-type]
         )

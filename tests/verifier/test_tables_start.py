@@ -12,6 +12,7 @@ from aiokafka.structs import TopicPartition
 
 from certseal.events import TopicSpec
 from certseal.kafka import ensure_topics
+from services.verifier import tables
 from services.verifier.index import Freshness
 from services.verifier.tables import applied_through, ends_to_read
 
@@ -57,3 +58,24 @@ async def test_applied_through_returns_once_every_partition_reached_its_end():
     freshness.note("trust", 0, 1, 0.0)
     await asyncio.wait_for(waiting, 5)
     await asyncio.wait_for(applied_through(freshness, {}), 5)  # nothing to read
+
+
+async def test_the_tables_are_read_only_once_faust_has_recovered_them(monkeypatch):
+    """nu19: with nothing to read on its topics the gate opened at once, before Faust
+    had recovered the tables; a resuming worker then answered UNKNOWN_LICENCE, "0
+    events behind", for licences issued while it was down."""
+
+    async def nothing(*_args, **_kw):
+        return {}
+
+    monkeypatch.setattr(tables, "ends_to_read", nothing)
+    freshness = Freshness()
+    gate = asyncio.create_task(
+        tables.read_through_start(None, "g", ("t",), freshness)  # type: ignore[arg-type]
+    )
+    for _ in range(5):
+        await asyncio.sleep(0)  # let it get as far as it can
+    assert not gate.done() and not freshness.tables_read.is_set()
+    freshness.recovered.set()
+    await asyncio.wait_for(gate, 5)
+    assert freshness.tables_read.is_set()
