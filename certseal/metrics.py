@@ -109,6 +109,12 @@ class Metrics:
             "Time of the last event applied to this verifier group's index",
             registry=r,
         )
+        self.index_lag_measured = Gauge(
+            "certseal_verifier_index_lag_measured_timestamp_seconds",
+            "Time the broker last gave this verifier worker the end offsets its lag is "
+            "measured against (older than verifier.lag_unknown_after_s: lag unknown)",
+            registry=r,
+        )
 
     def serve(self, listen: str, *, setting: str = "metrics_listen") -> None:
         """Expose ``/metrics`` over HTTP on ``listen`` (``host:port``, an IPv6 host

@@ -22,9 +22,11 @@ class Health:
     def __init__(self, services: Iterable[str]):
         self.servicer = health.aio.HealthServicer()
         self._services = ["", *services]
+        self.serving = False  # as last set
 
     async def set_serving(self, serving: bool) -> None:
         """Set every registered service (and the server as a whole)."""
+        self.serving = serving
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if serving

@@ -55,12 +55,16 @@ class VerificationCheck(_message.Message):
     def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class IndexFreshness(_message.Message):
-    __slots__ = ("last_event_time", "lag_events")
+    __slots__ = ("last_event_time", "lag_events", "lag_unknown", "lag_measured_at")
     LAST_EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     LAG_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LAG_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    LAG_MEASURED_AT_FIELD_NUMBER: _ClassVar[int]
     last_event_time: _timestamp_pb2.Timestamp
     lag_events: int
-    def __init__(self, last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_events: _Optional[int] = ...) -> None: ...
+    lag_unknown: bool
+    lag_measured_at: _timestamp_pb2.Timestamp
+    def __init__(self, last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag_events: _Optional[int] = ..., lag_unknown: _Optional[bool] = ..., lag_measured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class VerificationResult(_message.Message):
     __slots__ = ("verdict", "checks", "identifier", "lineage", "issuer_code", "type_code", "holder_display_name", "fields", "valid_from", "valid_until", "freshness", "code_kind", "status", "type_name", "issuer_name", "field_titles", "group", "log_checkpoint")
@@ -179,20 +183,24 @@ class GetIndexStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetIndexStatusResponse(_message.Message):
-    __slots__ = ("group", "partitions", "licence_entries", "trust_entries", "last_event_time", "licences")
+    __slots__ = ("group", "partitions", "licence_entries", "trust_entries", "last_event_time", "licences", "lag_unknown", "lag_measured_at")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     LICENCE_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     TRUST_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     LAST_EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     LICENCES_FIELD_NUMBER: _ClassVar[int]
+    LAG_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    LAG_MEASURED_AT_FIELD_NUMBER: _ClassVar[int]
     group: str
     partitions: _containers.RepeatedCompositeFieldContainer[PartitionStatus]
     licence_entries: int
     trust_entries: int
     last_event_time: _timestamp_pb2.Timestamp
     licences: int
-    def __init__(self, group: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., licence_entries: _Optional[int] = ..., trust_entries: _Optional[int] = ..., last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licences: _Optional[int] = ...) -> None: ...
+    lag_unknown: bool
+    lag_measured_at: _timestamp_pb2.Timestamp
+    def __init__(self, group: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., licence_entries: _Optional[int] = ..., trust_entries: _Optional[int] = ..., last_event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., licences: _Optional[int] = ..., lag_unknown: _Optional[bool] = ..., lag_measured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ExportTrustBundleRequest(_message.Message):
     __slots__ = ("since_version", "group")

@@ -46,6 +46,7 @@ def licence_view(
         code_kind=result.code_kind,
         index_time=from_ts(freshness.last_event_time),
         index_lag_events=freshness.lag_events,
+        index_lag_unknown=freshness.lag_unknown,
         verified_at=verified_at,
         purpose=purpose,
         counter=counter,

@@ -211,6 +211,9 @@ class LicenceView:
     group: str = ""
     #: the licence's national status code in the index ("07"), when the verifier said
     status: str = ""
+    #: the verifier had not reached its broker for too long to know its lag: what
+    #: was revoked since may not be seen (services.verifier.ends)
+    index_lag_unknown: bool = False
 
     def shown_wording(self) -> dict[str, str]:
         """The verdict's wording, or the licence status's when the status check
@@ -252,6 +255,7 @@ class LicenceView:
             "index": {
                 "last_event_time": rfc3339(self.index_time),
                 "lag_events": self.index_lag_events,
+                "lag_unknown": self.index_lag_unknown,
                 "age_s": _age(self.index_time, self.verified_at),
             },
             "verified_at": rfc3339(self.verified_at),
@@ -322,6 +326,8 @@ class GroupStatus:
     licences: int = 0  # licences (lineages) in the index, counted exactly
     last_event_time: dt.datetime | None = None
     error: str = ""
+    #: the group's worker has not reached its broker for too long to know its lag
+    lag_unknown: bool = False
 
     @property
     def lag_events(self) -> int:
@@ -345,6 +351,7 @@ class GroupStatus:
             "group": self.group or self.target,
             "serving": self.serving,
             "lag_events": self.lag_events,
+            "lag_unknown": self.lag_unknown,
             "lag_seconds": self.lag_seconds(now),
             "licence_entries": self.licence_entries,
             "licences": self.licences,

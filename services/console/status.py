@@ -66,6 +66,7 @@ async def group_status(target: str, channel: grpc.aio.Channel) -> GroupStatus:
         licence_entries=reply.licence_entries,
         licences=reply.licences,
         last_event_time=from_ts(reply.last_event_time),
+        lag_unknown=reply.lag_unknown,
     )
 
 

@@ -37,6 +37,7 @@ from certseal.files import read_regular_file, without_bom
 from certseal.hsm import labelled_key
 from certseal.indexkeys import IndexKeys
 from certseal.secretfiles import read_secret_file
+from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_key_pair
 from services.verifier.bundle import BundleSigner, TokenBundleSigner
 from services.verifier.config import (
@@ -50,6 +51,7 @@ from services.verifier.config import (
 )
 from services.verifier.diskindex import FOLDER, DiskIndex, IndexDamaged, Record
 from services.verifier.domain import FieldRights
+from services.verifier.ends import confirm_ends, fetched_high_waters
 from services.verifier.feed import LicenceFeed
 from services.verifier.gathering import UsageCounters
 from services.verifier.group import GroupIndex, peer_stubs
@@ -168,7 +170,7 @@ def create_app(config: VerifierSettings) -> VerifierState:
         key_type=bytes,
         value_type=bytes,
     )
-    freshness = Freshness()
+    freshness = Freshness(lag_unknown=True)  # until the broker gives end offsets
 
     def usage_noted(applied: dict[int, tuple[int, float]]) -> None:
         for partition, (offset, at) in applied.items():
@@ -289,19 +291,12 @@ def create_app(config: VerifierSettings) -> VerifierState:
 
     @app.timer(interval=0.5)
     async def measure_lag() -> None:
-        # high waters from the latest fetch responses: no broker round trip
-        consumer = app.consumer
-        marks = {}
-        for tp in consumer.assignment():
-            if tp.topic in (LICENCE_EVENTS, TRUST_EVENTS, DIRECTORY_EVENTS):
-                try:
-                    high_water = consumer.highwater(tp)
-                except Exception:  # not fetched yet, or just revoked
-                    continue
-                if high_water is not None:
-                    marks[(tp.topic, tp.partition)] = high_water
-        marks.update(feed.high_waters())
-        freshness.measure_lag(marks)
+        freshness.measure_lag(fetched_high_waters(app.consumer, feed))
+        freshness.judge_lag(utcnow(), vcfg.lag_unknown_after_s)
+
+    @app.task
+    async def ask_for_end_offsets() -> None:
+        await confirm_ends(app.consumer, feed, freshness, clock=utcnow)
 
     checked = asyncio.Event()  # the licence index was read through whole
 

@@ -106,7 +106,7 @@ def _print_answered(result: Any, target: str, wanted: str | None) -> None:
         fresh = "index has applied no event yet"
     print(
         f"answered    group {result.group or '?'} at {target}; {fresh}, "
-        f"{freshness.lag_events} events behind"
+        f"{_lag(freshness)}"
     )
     _print_log_checkpoint(result.log_checkpoint)
     if wanted and result.group and result.group != wanted:
@@ -114,6 +114,22 @@ def _print_answered(result: Any, target: str, wanted: str | None) -> None:
             f"warning: asked for group {wanted}, but {target} is group {result.group}",
             file=sys.stderr,
         )
+
+
+def _lag(freshness: Any) -> str:
+    """``N events behind``, or, when the worker has not reached its broker for too
+    long (services.verifier.ends), that its lag is unknown and since when."""
+    if not freshness.lag_unknown:
+        return f"{freshness.lag_events} events behind"
+    if not freshness.lag_measured_at.seconds:
+        return "lag unknown: the worker has not reached its broker"
+    measured = freshness.lag_measured_at.ToDatetime(tzinfo=dt.UTC)
+    age = max(0.0, (utcnow() - measured).total_seconds())
+    return (
+        f"lag unknown: the worker has not reached its broker for {age:.0f} s "
+        f"({freshness.lag_events} events behind then); anything revoked since may "
+        "not be seen"
+    )
 
 
 def _print_log_checkpoint(note: str) -> None:
@@ -284,6 +300,8 @@ def cmd_verifier_status(args: argparse.Namespace) -> int:
         f"group {reply.group}: {reply.licences} licences, "
         f"{reply.trust_entries} keys, last event {ts(reply.last_event_time)}"
     )
+    if reply.lag_unknown:
+        print(f"  {_lag(reply)}")
     for p in reply.partitions:
         print(
             f"  {p.topic}[{p.partition}] applied {p.applied_offset} "

@@ -50,6 +50,11 @@ class VerifierConfig(ServiceSection):
     peer_server_name: str = ""
     # how long a peer may take to answer before the verification is UNAVAILABLE
     peer_timeout_s: float = 1.0
+    # The worker asks the broker for the end offsets of what it applies every second
+    # (services.verifier.ends). With no answer for this long, the lag its answers
+    # carry is unknown (they say so: a cut-off worker cannot see what was revoked
+    # meanwhile) and it is not ready until the broker answers. 2 to 3,600 s.
+    lag_unknown_after_s: float = 5.0
     # The licence index's RocksDB memory (services.verifier.diskindex): block cache
     # and write buffers (two of them), whatever the number of licences.
     index_cache_mb: int = 32
@@ -243,6 +248,11 @@ def check_fetch_waits(config: VerifierConfig) -> None:
             )
 
 
+#: ``lag_unknown_after_s``: more than the asks' interval (services.verifier.ends),
+#: at most an hour
+LAG_UNKNOWN_AFTER_RANGE_S = (2, 3_600)
+
+
 #: a worker's name: it names its folder, its consumer group and its metrics
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
@@ -260,6 +270,12 @@ def check_settings(config: VerifierConfig) -> None:
         )
     worker_ordinal(config)
     check_fetch_waits(config)
+    low, high = LAG_UNKNOWN_AFTER_RANGE_S
+    if not low <= config.lag_unknown_after_s <= high:
+        raise invalid(
+            "verifier.lag_unknown_after_s",
+            f"must be between {low} and {high:,} s (got {config.lag_unknown_after_s})",
+        )
     if config.topic_replication_factor < 1:
         raise invalid("verifier.topic_replication_factor", "must be at least 1")
 

@@ -7,6 +7,7 @@ from typing import Any
 from certseal.timestamps import ts
 from certseal.v1 import verifier_pb2 as pb
 from services.verifier.domain import Check, Outcome, Verdict, Verification
+from services.verifier.group import freshness_to_proto
 from services.verifier.index import Freshness, IndexStatus
 from services.verifier.service import ExportedBundle
 
@@ -48,10 +49,15 @@ class ResultBodies:
     def freshness(self, freshness: Freshness) -> pb.IndexFreshness:
         """The proto of ``freshness`` (the last one is kept: the answers of one
         request, and of requests between two applied events, share it)."""
-        key = (freshness.last_event_time, freshness.lag_events)
+        key = (
+            freshness.last_event_time,
+            freshness.lag_events,
+            freshness.lag_unknown,
+            freshness.lag_measured_at,
+        )
         kept_key, kept = self._last_freshness
         if key != kept_key:
-            kept = _freshness(freshness)
+            kept = freshness_to_proto(freshness)
             self._last_freshness = (key, kept)
         return kept
 
@@ -124,16 +130,9 @@ def verification_to_proto(
     message.log_checkpoint = log_checkpoint
     # present even when empty, as it always was
     message.freshness.CopyFrom(
-        _freshness(freshness) if bodies is None else bodies.freshness(freshness)
+        freshness_to_proto(freshness) if bodies is None else bodies.freshness(freshness)
     )
     return message
-
-
-def _freshness(freshness: Freshness) -> pb.IndexFreshness:
-    return pb.IndexFreshness(
-        last_event_time=ts(freshness.last_event_time),
-        lag_events=freshness.lag_events,
-    )
 
 
 def index_status_to_proto(status: IndexStatus) -> pb.GetIndexStatusResponse:
@@ -154,6 +153,8 @@ def index_status_to_proto(status: IndexStatus) -> pb.GetIndexStatusResponse:
         trust_entries=status.trust_entries,
         last_event_time=ts(status.last_event_time),
         licences=status.licences,
+        lag_unknown=status.lag_unknown,
+        lag_measured_at=ts(status.lag_measured_at),
     )
 
 

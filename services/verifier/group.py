@@ -74,18 +74,24 @@ def peer_identities(group: str, own: str) -> frozenset[str]:
     return frozenset()
 
 
-def _freshness(message: pb.IndexFreshness) -> Freshness:
-    found = Freshness(lag_events=message.lag_events)
+def freshness_to_proto(freshness: Freshness) -> pb.IndexFreshness:
+    """The proto view of what ``freshness`` says now."""
+    return pb.IndexFreshness(
+        last_event_time=ts(freshness.last_event_time),
+        lag_events=freshness.lag_events,
+        lag_unknown=freshness.lag_unknown,
+        lag_measured_at=ts(freshness.lag_measured_at),
+    )
+
+
+def freshness_from_proto(message: pb.IndexFreshness) -> Freshness:
+    """What a peer's ``message`` says (the inverse of :func:`freshness_to_proto`)."""
+    found = Freshness(lag_events=message.lag_events, lag_unknown=message.lag_unknown)
     if message.HasField("last_event_time"):
         found.last_event_time = message.last_event_time.ToDatetime(tzinfo=dt.UTC)
+    if message.HasField("lag_measured_at"):
+        found.lag_measured_at = message.lag_measured_at.ToDatetime(tzinfo=dt.UTC)
     return found
-
-
-def _copy(freshness: Freshness) -> Freshness:
-    """What ``freshness`` says now (it keeps changing as events are applied)."""
-    return Freshness(
-        last_event_time=freshness.last_event_time, lag_events=freshness.lag_events
-    )
 
 
 def _stamp(
@@ -201,7 +207,7 @@ class GroupIndex:
         if self.ownership.size == 1:
             found = self.local(lineages)
             if as_of is not None:
-                _stamp(as_of, lineages, _copy(self._freshness))
+                _stamp(as_of, lineages, self._freshness.snapshot())
             return found
         by_owner: dict[int, list[bytes]] = {}
         for lineage in lineages:
@@ -210,7 +216,7 @@ class GroupIndex:
         mine = by_owner.pop(self.ownership.ordinal, [])
         found = self.local(mine)
         if as_of is not None and mine:
-            _stamp(as_of, mine, _copy(self._freshness))
+            _stamp(as_of, mine, self._freshness.snapshot())
         if by_owner:
             replies = await asyncio.gather(
                 *(self._ask(owner, asked) for owner, asked in by_owner.items())
@@ -261,7 +267,12 @@ class GroupIndex:
                 f"without {len(missing)} of the {len(lineages)} lineages asked; "
                 "retry later"
             )
-        freshness = self._peer_freshness[owner] = _freshness(reply.freshness)
+        freshness = self._peer_freshness[owner] = freshness_from_proto(reply.freshness)
+        if self._freshness.lag_unknown and not freshness.lag_unknown:
+            # the verdict rests on this worker's trust list too, and its lag is not
+            # known (services.verifier.ends): neither is the answer's
+            freshness = freshness.snapshot()
+            freshness.lag_unknown = True
         return {lineage: answered[lineage] or None for lineage in lineages}, freshness
 
 
@@ -324,10 +335,7 @@ class PeerServicer(verifier_pb2_grpc.VerifierPeerServicer):
                 pb.StoredEntry(lineage=lineage, event=event or b"")
                 for lineage, event in found.items()
             ],
-            freshness=pb.IndexFreshness(
-                last_event_time=ts(freshness.last_event_time),
-                lag_events=freshness.lag_events,
-            ),
+            freshness=freshness_to_proto(freshness),
         )
 
 

@@ -375,12 +375,61 @@ class Freshness:
     tables_read: asyncio.Event = field(default_factory=asyncio.Event)
     #: set at every :meth:`note` (whoever waits for an offset clears it first)
     noted: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the end offsets the broker last gave for every partition the worker reads
+    #: (:func:`services.verifier.ends.confirm_ends`), and when (UTC)
+    ends: dict[tuple[str, int], int] = field(default_factory=dict)
+    lag_measured_at: dt.datetime | None = None
+    #: the broker has not confirmed the end offsets for longer than the bound
+    #: (:meth:`judge_lag`): ``lag_events`` is what was behind then, not now
+    lag_unknown: bool = False
+    #: set at the first :meth:`confirm_ends` (the start gate waits for it)
+    lag_confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def marks(
+        self, high_waters: dict[tuple[str, int], int]
+    ) -> dict[tuple[str, int], int]:
+        """The end offset of each partition: ``high_waters`` (from the latest fetch
+        responses) or the confirmed :attr:`ends`, whichever is further."""
+        marks = dict(self.ends)
+        for tp, high_water in high_waters.items():
+            marks[tp] = max(high_water, marks.get(tp, high_water))
+        return marks
 
     def measure_lag(self, high_waters: dict[tuple[str, int], int]) -> None:
-        """Events published to these partitions but not applied yet."""
+        """Events published to these partitions (as far as :meth:`marks` says) but
+        not applied yet."""
         self.lag_events = sum(
             max(0, hw - self.applied.get(tp, hw - 1) - 1)
-            for tp, hw in high_waters.items()
+            for tp, hw in self.marks(high_waters).items()
+        )
+
+    def confirm_ends(self, ends: dict[tuple[str, int], int], at: dt.datetime) -> None:
+        """The broker answered, at ``at`` (UTC), with the end offsets ``ends`` of
+        every partition this worker reads."""
+        self.ends = dict(ends)
+        self.lag_measured_at = at
+        self.lag_unknown = False
+        self.lag_confirmed.set()
+
+    def judge_lag(self, now: dt.datetime, within_s: float) -> bool:
+        """Set and return :attr:`lag_unknown`: whether the broker has not confirmed
+        the end offsets for more than ``within_s`` seconds before ``now`` (or never
+        has). A worker cut off from its broker sees no new high waters, so the lag it
+        measured last (often 0) says nothing about what was published since."""
+        measured = self.lag_measured_at
+        self.lag_unknown = (
+            measured is None or (now - measured).total_seconds() > within_s
+        )
+        return self.lag_unknown
+
+    def snapshot(self) -> Freshness:
+        """What this says now, as a copy that does not change as events are applied
+        (its events and offsets are not copied)."""
+        return Freshness(
+            last_event_time=self.last_event_time,
+            lag_events=self.lag_events,
+            lag_measured_at=self.lag_measured_at,
+            lag_unknown=self.lag_unknown,
         )
 
     def note(self, topic: str, partition: int, offset: int, timestamp_s: float) -> None:
@@ -413,3 +462,7 @@ class IndexStatus:
     trust_entries: int
     last_event_time: dt.datetime | None
     licences: int = 0  # lineages, counted exactly (a few seconds old at most)
+    #: as in :class:`Freshness`: the high waters are the end offsets the broker
+    #: gave at ``lag_measured_at``, too long ago to rely on when ``lag_unknown``
+    lag_unknown: bool = False
+    lag_measured_at: dt.datetime | None = None

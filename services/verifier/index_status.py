@@ -3,6 +3,7 @@ applied offset, the high water and the lag (the GetIndexStatus RPC)."""
 
 from __future__ import annotations
 
+from services.verifier.ends import fetched_high_waters
 from services.verifier.index import INDEX_TOPICS, IndexStatus, PartitionStatus
 from services.verifier.storage import LicenceCount, VerifierState, estimated_entries
 
@@ -16,11 +17,11 @@ async def index_status(
     consumer = state.app.consumer
     freshness = state.freshness
     assigned = sorted(tp for tp in consumer.assignment() if tp.topic in INDEX_TOPICS)
-    high_waters = await consumer.highwaters(*assigned) if assigned else {}
-    # the licence index's own feed reads the licence partitions it holds (no group)
     feed = state.feed
     fed = feed.assignment() if feed is not None else []
-    feed_marks = feed.high_waters() if feed is not None else {}
+    # no broker round trip (a worker cut off from its broker answers this too, saying
+    # so): the end offsets it last confirmed, or a fetch response's newer high water
+    marks = freshness.marks(fetched_high_waters(consumer, feed))
     partitions = []
     for tp in [*fed, *assigned]:
         applied = freshness.applied.get((tp.topic, tp.partition))
@@ -28,10 +29,7 @@ async def index_status(
             owner = feed.consumer if tp in fed else consumer
             position = await owner.position(tp)
             applied = position - 1 if position is not None else -1
-        if tp in fed:
-            high_water = feed_marks.get((tp.topic, tp.partition), applied + 1)
-        else:
-            high_water = high_waters.get(tp, applied + 1)
+        high_water = marks.get((tp.topic, tp.partition), applied + 1)
         partitions.append(
             PartitionStatus(
                 topic=tp.topic,
@@ -66,4 +64,6 @@ async def index_status(
         trust_entries=estimated_entries(state.trust),
         last_event_time=freshness.last_event_time,
         licences=await licences.count(state.index),
+        lag_unknown=freshness.lag_unknown,
+        lag_measured_at=freshness.lag_measured_at,
     )

@@ -67,6 +67,9 @@ class GrpcService(Service):
         self.bind_failure: CertsealError | None = None  # why it did not, for main()
         self._probe_server: grpc.aio.Server | None = None
         self._stopping = False
+        #: the start gate passed (_serve_when_recovered): readiness follows the lag
+        self._gate_open = False
+        self._cut_off = False  # out of rotation for an unknown lag
 
     async def on_start(self) -> None:
         """Listen; SERVING once the tables are recovered and read through the start."""
@@ -129,6 +132,9 @@ class GrpcService(Service):
         # the trust list and the directory hold what their topics held at the start
         # (services.verifier.tables): before, a key revoked meanwhile was still trusted
         await self._freshness.tables_read.wait()
+        # and the broker has given the end offsets its lag is measured against
+        # (services.verifier.ends): before, every answer's lag is unknown
+        await self._freshness.lag_confirmed.wait()
         if self._index_built is not None:
             # a partition this worker owns but has not built (a changed group size):
             # not ready until it is (lookups of it are UNAVAILABLE meanwhile)
@@ -136,8 +142,8 @@ class GrpcService(Service):
         log.info("index recovered in %.1f s", time.monotonic() - started)
         # what start-up and recovery made lives as long as the worker
         settle_collector(young=YOUNG_COLLECTION)
-        if not self._stopping:
-            await self.health.set_serving(True)
+        self._gate_open = True
+        await self._follow_the_lag()
 
     async def stopping(self, *_: Any, **__: Any) -> None:
         """The first step of a graceful stop (Faust's ``on_before_shutdown``, before
@@ -164,11 +170,36 @@ class GrpcService(Service):
 
     @Service.timer(1.0)
     async def _export_freshness(self) -> None:
-        self._metrics.index_lag_events.set(self._freshness.lag_events)
-        if self._freshness.last_event_time is not None:
-            self._metrics.index_last_event.set(
-                self._freshness.last_event_time.timestamp()
+        freshness = self._freshness
+        self._metrics.index_lag_events.set(freshness.lag_events)
+        if freshness.last_event_time is not None:
+            self._metrics.index_last_event.set(freshness.last_event_time.timestamp())
+        if freshness.lag_measured_at is not None:
+            self._metrics.index_lag_measured.set(freshness.lag_measured_at.timestamp())
+        await self._follow_the_lag()
+
+    async def _follow_the_lag(self) -> None:
+        """Ready only while the lag is known (services.verifier.ends): a worker the
+        broker has not answered for ``lag_unknown_after_s`` leaves the load
+        balancer's rotation, and comes back when the broker answers again. Requests
+        that still reach it are answered, each saying the lag is unknown."""
+        if not self._gate_open or self._stopping:
+            return
+        serving = not self._freshness.lag_unknown
+        if serving == self.health.serving:
+            return
+        measured = self._freshness.lag_measured_at
+        if serving and self._cut_off:
+            log.info("the broker answers again: the index's lag is known; ready")
+        elif not serving:
+            log.warning(
+                "the broker has not answered for more than %.0f s (last at %s): the "
+                "index's lag is unknown; not ready until it answers",
+                self._config.verifier.lag_unknown_after_s,
+                measured.isoformat() if measured else "never",
             )
+        self._cut_off = not serving
+        await self.health.set_serving(serving)
 
     async def on_stop(self) -> None:
         """Stop taking requests, finish those in flight."""

@@ -371,10 +371,7 @@ class VerifierService:
         lookup = self._state.lookup
         if lookup is None:
             if as_of is not None:
-                own = self._state.freshness
-                now = Freshness(
-                    last_event_time=own.last_event_time, lag_events=own.lag_events
-                )
+                now = self._state.freshness.snapshot()
                 as_of.update(dict.fromkeys(lineages, now))
             return {lineage: self._state.index.get(lineage) for lineage in lineages}
         found: Mapping[bytes, bytes | None] = await lookup.get_many(lineages, as_of)

@@ -67,10 +67,37 @@ def test_a_licence_view_carries_what_was_returned_and_the_index_age():
     assert view["index"] == {
         "last_event_time": "2026-11-22T09:59:57.500000Z",
         "lag_events": 3,
+        "lag_unknown": False,
         "age_s": 2.5,
     }
     assert view["valid_from"] == "2026-11-21T10:00:00Z" and view["valid_until"] is None
     assert view["verified_at"] == "2026-11-22T10:00:00Z"
+
+
+def test_a_licence_view_and_a_group_say_when_the_lag_is_unknown():
+    """A verifier cut off from its broker (services.verifier.ends) cannot see what
+    was revoked since: the counter page and the operator page say so."""
+    view = LicenceView(
+        verdict="VALID",
+        checks=[],
+        identifier="1.2.156.3005.2.X",
+        type_code="T",
+        issuer_code="I",
+        holder_display_name="张*丰",
+        fields={},
+        valid_from=None,
+        valid_until=None,
+        code_kind="licence",
+        index_time=NOW - dt.timedelta(seconds=90),
+        index_lag_events=0,
+        verified_at=NOW,
+        purpose="窗口办事",
+        counter="dept:X",
+        index_lag_unknown=True,
+    ).to_json()
+    assert view["index"]["lag_unknown"] is True and view["index"]["lag_events"] == 0
+    group = GroupStatus(target="t", group="g", serving=False, lag_unknown=True)
+    assert group.to_json(NOW)["lag_unknown"] is True
 
 
 def test_group_lag_in_events_and_seconds():

@@ -74,6 +74,7 @@ def test_no_index_time_has_no_age():
     assert view(None)["index"] == {
         "last_event_time": None,
         "lag_events": 0,
+        "lag_unknown": False,
         "age_s": None,
     }
 
@@ -207,6 +208,7 @@ def test_the_licence_view_json_exactly():
         "code_kind": "licence",
         "index": {
             "last_event_time": "2026-11-22T09:59:59Z",
+            "lag_unknown": False,
             "lag_events": 4,
             "age_s": 1.0,
         },
@@ -254,6 +256,7 @@ def test_the_group_json_exactly():
     assert status.to_json(NOW) == {
         "target": "h:1",
         "group": "h:1",
+        "lag_unknown": False,
         "serving": False,
         "lag_events": 2,
         "lag_seconds": 2.0,

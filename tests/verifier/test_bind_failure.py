@@ -4,6 +4,7 @@ gRPC service names the setting and the address, and stops without a second error
 
 import asyncio
 import copy
+import datetime as dt
 import socket
 
 import pytest
@@ -83,9 +84,13 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+T0 = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+
+
 async def recovered(service: GrpcService) -> None:
     service._freshness.recovered.set()
     service._freshness.tables_read.set()
+    service._freshness.confirm_ends({}, T0)  # services.verifier.ends
     await service._serve_when_recovered(service)  # a mode ServiceTask
 
 
@@ -102,8 +107,46 @@ async def test_a_recovered_worker_whose_tables_are_behind_its_start_is_not_servi
     assert not serving.done()
     assert await status(listening) == NOT_SERVING
     listening._freshness.tables_read.set()
+    listening._freshness.confirm_ends({}, T0)
     await asyncio.wait_for(serving, 5)
     assert await status(listening) == SERVING
+
+
+async def test_a_worker_is_not_serving_before_the_broker_gives_its_end_offsets(
+    listening,
+):
+    """Recovered and read through, but the broker has not yet answered the ask for
+    the end offsets its lag is measured against (services.verifier.ends): its lag
+    is unknown, so no traffic yet."""
+    listening._freshness.recovered.set()
+    listening._freshness.tables_read.set()
+    serving = asyncio.create_task(listening._serve_when_recovered(listening))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not serving.done()
+    assert await status(listening) == NOT_SERVING
+    listening._freshness.confirm_ends({}, T0)
+    await asyncio.wait_for(serving, 5)
+    assert await status(listening) == SERVING
+
+
+async def test_readiness_follows_whether_the_lag_is_known(listening):
+    """Cut off from its broker for longer than the bound: out of rotation; the
+    broker answering again: back in. Stopping: out for good."""
+    await recovered(listening)
+    freshness = listening._freshness
+    assert freshness.judge_lag(T0 + dt.timedelta(seconds=6), 5.0)
+    await listening._follow_the_lag()
+    assert await status(listening) == NOT_SERVING
+    freshness.confirm_ends({}, T0 + dt.timedelta(seconds=7))
+    await listening._follow_the_lag()
+    assert await status(listening) == SERVING
+    freshness.judge_lag(T0 + dt.timedelta(seconds=60), 5.0)
+    await listening._follow_the_lag()
+    await listening.stopping()
+    freshness.confirm_ends({}, T0 + dt.timedelta(seconds=61))
+    await listening._follow_the_lag()
+    assert await status(listening) == NOT_SERVING
 
 
 async def test_a_recovered_worker_serves_until_it_is_stopping(listening):

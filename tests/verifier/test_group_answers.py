@@ -299,3 +299,26 @@ async def test_only_the_workers_own_group_identity_may_look_up_entries(
     finally:
         CALLER.reset(token)
     assert err.value.kind is ErrorKind.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize("own_unknown", [False, True])
+async def test_an_owners_answer_is_of_unknown_lag_when_this_workers_is(own_unknown):
+    """A verdict rests on the owner's entry and on this worker's trust list: when
+    this worker has not reached its broker for too long (services.verifier.ends),
+    the answer's lag is unknown even though the owner's is known, and the owner's
+    own freshness is kept as it said."""
+    asked = _theirs(1)
+
+    async def known(request):
+        return pb.LookupEntriesResponse(
+            entries=[pb.StoredEntry(lineage=request.lineages[0], event=b"stored")],
+            freshness=_fresh(T1),
+        )
+
+    group = _group(_Peer(known))
+    group._freshness.lag_unknown = own_unknown
+    as_of: dict[bytes, Freshness] = {}
+    await group.get_many(asked, as_of)
+    assert as_of[asked[0]].lag_unknown is own_unknown
+    assert as_of[asked[0]].last_event_time == T1
+    assert group.freshness_of(asked[0].decode()).lag_unknown is False

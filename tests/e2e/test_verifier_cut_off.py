@@ -1,0 +1,90 @@
+"""A verifier worker cut off from its broker (services/verifier/ends.py): it fetched
+nothing, kept the last high waters it saw, and answered "0 events behind", VALID for a
+licence whose signing key had been revoked on the topic meanwhile, while its readiness
+stayed SERVING. Now, once the broker has not answered for ``lag_unknown_after_s``, its
+answers and its GetIndexStatus say the lag is unknown and it is not ready; when the
+broker answers again it is ready again, and its lag known."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import verifier_pb2
+from tests.conftest import issue_request, running, verifier_process
+
+VALID = verifier_pb2.VERDICT_VALID
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def _health_becomes(group, wanted: int, within: float) -> float:
+    """Seconds until the worker's health service says ``wanted`` (AssertionError
+    with its log if it does not within ``within`` s)."""
+    health = health_pb2_grpc.HealthStub(group.channel)
+    started = time.monotonic()
+    status = None
+    while time.monotonic() - started < within:
+        reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        status = reply.status
+        if status == wanted:
+            return time.monotonic() - started
+        await asyncio.sleep(0.1)  # a probe's poll: nothing to await
+    raise AssertionError(f"health {status}, not {wanted}:\n{group.log_tail()}")
+
+
+async def _verify(group, code: str) -> verifier_pb2.VerificationResult:
+    reply = await group.stub.VerifyCode(
+        verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事"), timeout=10
+    )
+    return reply.result
+
+
+@pytest.mark.fault
+async def test_a_worker_cut_off_from_its_broker_says_its_lag_is_unknown(
+    stack, config, dept, tmp_path
+):
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    code = (
+        await dept.clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=licence.identifier)
+        )
+    ).text
+    group = verifier_process(stack, config, tmp_path, "cut-off", lag_unknown_after_s=2)
+    async with running(group):
+        before = await _verify(group, code)
+        assert before.verdict == VALID, before
+        assert not before.freshness.lag_unknown
+        assert before.freshness.lag_measured_at.seconds > 0
+        stack.pause_broker()
+        paused = time.time()
+        try:
+            # 2 s without an answer, asked every second, judged every 0.5 s
+            took = await _health_becomes(group, NOT_SERVING, within=30)
+            assert took >= 1.0, took  # not at the first missed ask
+            cut_off = await _verify(group, code)  # a request that still reaches it
+            assert cut_off.verdict == VALID  # from what it has, saying so:
+            assert cut_off.freshness.lag_unknown, cut_off.freshness
+            # the last answer came before the pause (one in flight may land after)
+            measured = cut_off.freshness.lag_measured_at.ToDatetime(tzinfo=dt.UTC)
+            assert measured.timestamp() <= paused + 0.5, (measured, paused)
+            status = await group.stub.GetIndexStatus(
+                verifier_pb2.GetIndexStatusRequest(), timeout=5
+            )  # answered, no round trip to the broker
+            assert status.lag_unknown and status.lag_measured_at.seconds > 0
+            await group.wait_for_log("not ready until it answers", within=10)
+        finally:
+            stack.resume_broker()
+        await _health_becomes(group, SERVING, within=60)
+        after = await _verify(group, code)
+        assert after.verdict == VALID and not after.freshness.lag_unknown
+        assert after.freshness.lag_measured_at.ToDatetime(tzinfo=dt.UTC) > measured
+        status = await group.stub.GetIndexStatus(
+            verifier_pb2.GetIndexStatusRequest(), timeout=5
+        )
+        assert not status.lag_unknown
