@@ -416,7 +416,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     revoke.add_argument(
         "--at",
         help="ISO time with its UTC offset (Z, +08:00) from which its signatures "
-        "are untrusted",
+        "are untrusted (default: now); a revoked key's may be moved earlier",
     )
     keys.add_parser("list", help="a department's signing keys").add_argument(
         "department"

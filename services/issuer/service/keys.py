@@ -207,7 +207,11 @@ class Keys:
         """Retire (``status`` "retired") an active key, or revoke ("revoked") an active
         or retired one; revocation needs a reason and may be back-dated to the
         compromise (``revoked_at``, not before the key's ``not_before`` nor in the
-        future). INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION."""
+        future). A revoked key's revocation may be moved earlier, never later: a
+        compromise found to be older than first thought (an operator who revoked
+        without ``revoked_at``) makes every licence signed since then KEY_REVOKED, as a
+        new ``key.revoked`` event of the next key version. INVALID_ARGUMENT, NOT_FOUND
+        or FAILED_PRECONDITION."""
         require_operator(caller)
         if not _KID_RE.fullmatch(kid):
             raise invalid("kid", "must be 16 lowercase hexadecimal characters")
@@ -223,7 +227,9 @@ class Keys:
 
         def check(key: SigningKey) -> None:
             allowed = {"retired": {"active"}, "revoked": {"active", "retired"}}[status]
-            if key.status not in allowed:
+            if status == "revoked" and key.status == "revoked":
+                _check_moved_earlier(key, revoked_at)
+            elif key.status not in allowed:
                 raise precondition(
                     f"key {kid} is {key.status}; cannot make it {status}",
                     field="kid",
@@ -232,9 +238,10 @@ class Keys:
                 raise invalid("revoked_at", "is before the key became valid")
 
         def records(changed: SigningKey) -> Records:
+            details = {"revoked_at": at.isoformat()} if status == "revoked" else {}
             return (
                 [self._event(changed, event, caller, reason)],
-                [self._auditor.entry(caller, event, kid, reason=reason)],
+                [self._auditor.entry(caller, event, kid, reason=reason, **details)],
             )
 
         changed = await self._store.change_key_status(
@@ -316,4 +323,17 @@ class Keys:
     ) -> OutboxRecord:
         return trust_event(
             key, event_type, actor=str(caller), reason=reason, at=self._clock()
+        )
+
+
+def _check_moved_earlier(key: SigningKey, revoked_at: dt.datetime | None) -> None:
+    """A revoked ``key`` may be revoked again only from an earlier ``revoked_at``
+    (FAILED_PRECONDITION otherwise, naming the revocation in force): a later one
+    would make licences signed after the compromise valid again."""
+    since = key.revoked_at or key.not_before  # a revoked key has the first
+    if revoked_at is None or revoked_at >= since:
+        raise precondition(
+            f"key {key.kid} is revoked since {since.isoformat()}; a revocation can "
+            "only be moved earlier (revoked_at before that)",
+            field="revoked_at" if revoked_at is not None else "kid",
         )
