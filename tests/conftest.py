@@ -132,7 +132,9 @@ def connect(stack: DevStack, issuer: IssuerApp):
 
 
 @pytest.fixture(scope="session")
-def operator(connect) -> Clients:
+async def operator(connect) -> Clients:
+    # async: a grpc.aio channel is made on the session's event loop (a sync fixture
+    # first used by a sync test found none: tests/verifier alone failed so)
     return connect("operator:admin")
 
 
