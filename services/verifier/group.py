@@ -197,12 +197,13 @@ class GroupIndex:
         if self._feed.partitions is None:
             raise unavailable(
                 f"verifier group {self._group}: this worker has not read the licence "
-                "topic's partitions yet"
+                "topic's partitions yet; retry in a few seconds"
             )
         if not self._freshness.tables_read.is_set():
             raise unavailable(
                 f"verifier group {self._group}: this worker has not read the trust "
-                "list and the directory to where they ended at its start yet"
+                "list and the directory to where they ended at its start yet; retry "
+                "in a few seconds"
             )
         if self.ownership.size == 1:
             found = self.local(lineages)
@@ -327,7 +328,9 @@ class PeerServicer(verifier_pb2_grpc.VerifierPeerServicer):
                     field="lineages",
                 )
         if not self._freshness.recovered.is_set():
-            raise unavailable(f"worker {ownership.ordinal} is still recovering")
+            raise unavailable(
+                f"worker {ownership.ordinal} is still recovering; retry later"
+            )
         found = self._index.local(lineages)
         freshness = self._freshness
         return pb.LookupEntriesResponse(
