@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar(
@@ -60,13 +61,16 @@ def dict_config(level: str = "INFO") -> dict[str, object]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"certseal": {"()": formatter}},
-        "filters": {"not_said_twice": {"()": NotSaidTwice}},
+        "filters": {
+            "not_said_twice": {"()": NotSaidTwice},
+            "throttled": {"()": Throttled},
+        },
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "certseal",
-                "filters": ["not_said_twice"],
+                "filters": ["not_said_twice", "throttled"],
             }
         },
         "root": {"level": level, "handlers": ["default"]},
@@ -91,6 +95,50 @@ class NotSaidTwice(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         return not getattr(exc, _SAID, False)
+
+
+class Throttled(logging.Filter):
+    """Passes the first record of each kind (logger, message template, level) of the
+    loggers under :data:`THROTTLED` once per ``every_s`` seconds, and says how many
+    like it were dropped since. A Kafka client that cannot reach its broker logs
+    every failed connection and request: about 170 lines a second from one cut-off
+    verifier worker (nu19), which buried what the worker itself said (that its lag is
+    unknown, services/verifier/ends.py) and filled disks. ``clock``: monotonic
+    seconds (injected by tests)."""
+
+    def __init__(
+        self, every_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ):
+        super().__init__()
+        self._every_s, self._clock = every_s, clock
+        self._lock = threading.Lock()
+        #: kind -> (when it last passed, records dropped since)
+        self._kinds: dict[tuple[str, object, int], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(THROTTLED):
+            return True
+        kind = (record.name, record.msg, record.levelno)
+        now = self._clock()
+        with self._lock:
+            passed, dropped = self._kinds.get(kind, (-float("inf"), 0))
+            if now - passed < self._every_s:
+                self._kinds[kind] = (passed, dropped + 1)
+                return False
+            if len(self._kinds) > 1_000:  # kinds of messages, not of values
+                self._kinds.clear()
+            self._kinds[kind] = (now, 0)
+        if dropped:
+            record.msg = (
+                f"{record.getMessage()} ({dropped} more like this in the last "
+                f"{now - passed:.0f} s not logged)"
+            )
+            record.args = None
+        return True
+
+
+#: the loggers whose repeated records :class:`Throttled` drops
+THROTTLED = ("aiokafka", "kafka")
 
 
 def log_uncaught() -> None:
@@ -129,6 +177,7 @@ def configure(level: str = "INFO") -> None:
     exceptions of threads too (:func:`log_uncaught`)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter())
+    handler.addFilter(Throttled())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
