@@ -356,10 +356,12 @@ class NonceGuard:
             self._seen = {n: e for n, e in self._seen.items() if e > now}
         self._seen[nonce] = expires_at
 
-    def forget(self, nonce: bytes) -> None:
-        """Forget ``nonce``: its acceptance was not decided (its claim failed), so a
-        retry is decided by the log again, not refused by this process."""
-        self._seen.pop(nonce, None)
+    def forget(self, *nonces: bytes) -> None:
+        """Forget ``nonces``: their acceptance was not decided (their claim failed,
+        or their request was refused part-way), so a retry is decided by the log
+        again, not refused by this process."""
+        for nonce in nonces:
+            self._seen.pop(nonce, None)
 
 
 @dataclass

@@ -77,6 +77,13 @@ def evaluate_all(inputs: Sequence[CodeInputs]) -> list[Verification]:
     ]
 
 
+def signature_passed(result: Verification) -> bool:
+    """Whether ``result``'s signature check passed."""
+    return any(
+        c.name == "signature" and c.outcome is Outcome.PASSED for c in result.checks
+    )
+
+
 def replayed(accepted: Verification) -> Verification:
     """The REPLAYED result of a presentation code evaluated VALID whose claim was not
     the first in the log (services/verifier/claims.py): what :func:`evaluate` gives it

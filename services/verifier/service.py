@@ -36,7 +36,6 @@ from services.verifier.domain import (
     CodeKind,
     FieldRights,
     IndexEntry,
-    Outcome,
     ParsedCode,
     Verdict,
     Verification,
@@ -60,6 +59,7 @@ from services.verifier.jobs import (
     needs_signature_check,
     parse_all,
     replayed,
+    signature_passed,
 )
 from services.verifier.offload import (
     INLINE_CODE_CHARS,
@@ -74,12 +74,6 @@ from services.verifier.storage import LicenceCount, VerifierState
 log = logging.getLogger(__name__)
 
 _CHUNK = 8  # codes per pool job: see VerifierService.verify
-
-
-def _signature_passed(result: Verification) -> bool:
-    return any(
-        c.name == "signature" and c.outcome is Outcome.PASSED for c in result.checks
-    )
 
 
 class VerifierService:
@@ -222,13 +216,18 @@ class VerifierService:
         single text within the inline bounds is checked on the loop
         (:meth:`_checked_inline`).
         """
-        checked = (
-            await self._checked_inline(texts[0], acting, as_of)
-            if len(texts) == 1
-            else None
-        )
-        if checked is None:
-            checked = await self._checked_pooled(texts, acting, as_of)
+        accepted: list[bytes] = []  # the nonces of the presentation codes accepted
+        try:
+            checked = None
+            if len(texts) == 1:
+                checked = await self._checked_inline(texts[0], acting, as_of, accepted)
+            if checked is None:
+                checked = await self._checked_pooled(texts, acting, as_of, accepted)
+        except BaseException:
+            # refused part-way (an owner did not answer, a full queue, cancelled):
+            # nothing is accepted (R4: a retry found earlier chunks' codes REPLAYED)
+            self._nonces.forget(*accepted)
+            raise
         published: set[tuple[bytes, bytes]] = set()
         uses: list[events_pb2.LicenceUse] = []
         sizes: list[int] = []  # the bytes each use's code carried
@@ -264,10 +263,7 @@ class VerifierService:
                     now=used_at,
                 )
             except CertsealError:  # a claim undecided: UNAVAILABLE, "retry later"
-                for at in claimed.values():
-                    code = checked[at][0]
-                    if isinstance(code, ParsedCode):
-                        self._nonces.forget(code.nonce)
+                self._nonces.forget(*accepted)
                 raise
             for position, at in claimed.items():
                 if uses[position].nonce_hash in lost:
@@ -278,7 +274,11 @@ class VerifierService:
         ]
 
     async def _checked_inline(
-        self, text: str, acting: Acting, as_of: dict[bytes, Freshness] | None = None
+        self,
+        text: str,
+        acting: Acting,
+        as_of: dict[bytes, Freshness] | None,
+        accepted: list[bytes],
     ) -> list[tuple[ParsedCode | Verification, Verification, dt.datetime]] | None:
         """One code decoded on the loop (see :data:`INLINE_CODE_CHARS`), its signature
         checked there too when its suite is cheap (:data:`INLINE_SUITES`), else on the
@@ -304,14 +304,15 @@ class VerifierService:
             async with self._code_turns.turn(acting.counter):
                 (result,) = await self._codes.run(evaluate_all, inputs)
         self._remember(inputs, [result])
-        settled = await self._settle(code, result, inputs, now, acting=acting)
+        settled = await self._settle(code, result, inputs, now, accepted, acting)
         return [(code, settled, now)]
 
     async def _checked_pooled(
         self,
         texts: Sequence[str],
         acting: Acting,
-        as_of: dict[bytes, Freshness] | None = None,
+        as_of: dict[bytes, Freshness] | None,
+        accepted: list[bytes],
     ) -> list[tuple[ParsedCode | Verification, Verification, dt.datetime]]:
         """Each text decoded and checked on the code pool, :data:`_CHUNK` at a time,
         each chunk in a turn of the acting counter's; the lookups and the replay guard
@@ -339,7 +340,7 @@ class VerifierService:
                 checked += [
                     (
                         code,
-                        await self._settle(code, result, inputs, now)
+                        await self._settle(code, result, inputs, now, accepted)
                         if isinstance(code, ParsedCode)
                         else result,
                         now,
@@ -434,7 +435,7 @@ class VerifierService:
     ) -> None:
         """Remember the signature checks that passed (on the loop)."""
         for i, result in zip(inputs, results, strict=True):
-            if i.signature and not i.signature_known and _signature_passed(result):
+            if i.signature and not i.signature_known and signature_passed(result):
                 self._verified.add(i.signature)
 
     async def _settle(
@@ -443,13 +444,14 @@ class VerifierService:
         result: Verification,
         inputs: list[CodeInputs],
         now: dt.datetime,
-        *,
+        accepted: list[bytes],
         acting: Acting | None = None,
     ) -> Verification:
         """Apply the replay guard on the loop: between the lookup and now another
         showing of the same presentation code (this request's, or a concurrent one's)
-        may have been accepted. ``acting``: the counter whose turn a check on the pool
-        takes (None: the caller holds one)."""
+        may have been accepted; a code accepted now has its nonce added to
+        ``accepted``. ``acting``: the counter whose turn a check on the pool takes
+        (None: the caller holds one)."""
         if (
             code.kind is not CodeKind.PRESENTATION
             or result.verdict is not Verdict.VALID
@@ -467,6 +469,7 @@ class VerifierService:
             async with self._code_turns.turn(acting.counter):
                 return (await self._codes.run(evaluate_all, [again]))[0]
         self._nonces.add(code.nonce, code.expires_at, now)
+        accepted.append(code.nonce)
         return result
 
     def _named(self, result: Verification) -> Verification:

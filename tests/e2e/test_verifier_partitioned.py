@@ -14,11 +14,13 @@ from rocksdict import AccessType, Options, Rdict
 from certseal.config import dump_config
 from certseal.events import LICENCE_EVENTS
 from certseal.rpc import secure_channel
+from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import verifier_pb2, verifier_pb2_grpc
 from services.devstack import free_port
 from services.verifier.diskindex import ENTRY, FOLDER
 from services.verifier.partitions import partition_of
 from tests.conftest import VerifierProcess, verdict_everywhere
+from tests.e2e.test_atk8_claims_e2e import presentation_codes_accepted
 from tests.e2e.test_verifier_group import issued, revoke
 
 VALID = verifier_pb2.VERDICT_VALID
@@ -302,6 +304,44 @@ async def valid_or_unavailable(stub, code: str, within: float = 60.0) -> int:
 
 
 @pytest.mark.fault
+async def test_a_batch_refused_part_way_accepts_none_of_its_presentation_codes(
+    group, dept
+):
+    """VerifyCodes decides a batch chunk by chunk (8 codes a chunk). A chunk whose
+    licence's owner is down is UNAVAILABLE after the earlier chunks' presentation
+    codes were accepted: the retry, with the owner back, answered those REPLAYED,
+    codes nobody had been answered for (review R4). Now the batch accepts none."""
+    licences, codes = await issued(dept, 24)
+    for code in codes:
+        await verdict_everywhere(group.stubs(), code, VALID)
+    ours = [x for x in licences if owner(x.lineage) == 0][:8]
+    theirs = next(x for x in licences if owner(x.lineage) == 1)
+    assert len(ours) == 8  # one whole chunk the asked worker holds itself
+    await presentation_codes_accepted(dept, ours[0].identifier, group.stubs())
+    batch = [
+        (
+            await dept.clients.issuer.CreatePresentationCode(
+                pb.CreatePresentationCodeRequest(identifier=x.identifier)
+            )
+        ).text
+        for x in [*ours, theirs]
+    ]
+    request = verifier_pb2.VerifyCodesRequest(codes=batch, purpose="窗口办事")
+    down, up = group.workers[1], group.workers[0]
+    await down.stop()
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await up.stub.VerifyCodes(request)
+        assert err.value.code() is grpc.StatusCode.UNAVAILABLE
+    finally:
+        await down.start()
+        await down.wait_serving()
+    reply = await up.stub.VerifyCodes(request, timeout=30)
+    assert [r.verdict for r in reply.results] == [VALID] * len(batch)
+    again = await up.stub.VerifyCodes(request, timeout=30)  # now they were used
+    assert {r.verdict for r in again.results} == {verifier_pb2.VERDICT_REPLAYED}
+
+
 async def test_a_changed_group_size_rebuilds_the_partitions_now_owned(group, dept):
     """Run alone (size 1), worker 0 now owns partitions 1 and 3 it never held: it
     rebuilds them from the topic and answers no lookup from them until then."""
