@@ -50,7 +50,7 @@ def test_one_record_of_a_kind_per_interval_then_how_many_were_dropped(logged):
 
 
 def test_other_kinds_and_other_loggers_pass(logged):
-    clock, out, (kafka, ours) = logged
+    _clock, out, (kafka, ours) = logged
     kafka.error("Unable connect to node with id %s: %s", 1, "refused")
     kafka.warning("Unable connect to node with id %s: %s", 1, "refused")  # a level
     kafka.error("Got error produce response: %s", "timeout")  # another template
