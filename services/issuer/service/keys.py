@@ -334,6 +334,6 @@ def _check_moved_earlier(key: SigningKey, revoked_at: dt.datetime | None) -> Non
     if revoked_at is None or revoked_at >= since:
         raise precondition(
             f"key {key.kid} is revoked since {since.isoformat()}; a revocation can "
-            "only be moved earlier (revoked_at before that)",
-            field="revoked_at" if revoked_at is not None else "kid",
+            "only be moved earlier: give a time before that",
+            field="revoked_at",
         )
