@@ -339,8 +339,11 @@ class GroupStatus:
 
         The events not applied yet are younger than the last applied one, so this is an
         upper bound; when nothing is pending the group is current, whatever the age.
+        While its lag is unknown (its worker cut off from the broker), the whole age
+        counts: whatever was published since may be pending.
         """
-        if not self.lag_events or self.last_event_time is None:
+        pending = self.lag_events or self.lag_unknown
+        if not pending or self.last_event_time is None:
             return 0.0
         return round(max(0.0, (now - self.last_event_time).total_seconds()), 3)
 

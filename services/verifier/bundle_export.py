@@ -123,6 +123,15 @@ class BundleExporter:
                 "list and directory to the end they had at its start: no offline "
                 "bundle until it has; retry when GetIndexStatus shows no lag",
             )
+        if self._state.freshness.lag_unknown:
+            # cut off from its broker (services.verifier.ends): what was revoked
+            # since is not in its index, and a bundle is relied on for a day
+            raise CertsealError(
+                ErrorKind.UNAVAILABLE,
+                f"verifier group {self._group}: this worker has not reached its broker "
+                "for too long to know what was revoked since: no offline bundle "
+                "until it has; retry later",
+            )
         if lookup is not None and lookup.rebuilding:
             # a group of one that took over partitions (a shrunk group) rebuilds them
             # from the topic: until then its index lacks their revoked licences

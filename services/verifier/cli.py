@@ -106,7 +106,7 @@ def _print_answered(result: Any, target: str, wanted: str | None) -> None:
         fresh = "index has applied no event yet"
     print(
         f"answered    group {result.group or '?'} at {target}; {fresh}, "
-        f"{_lag(freshness)}"
+        f"{_lag(freshness, freshness.lag_events)}"
     )
     _print_log_checkpoint(result.log_checkpoint)
     if wanted and result.group and result.group != wanted:
@@ -116,18 +116,19 @@ def _print_answered(result: Any, target: str, wanted: str | None) -> None:
         )
 
 
-def _lag(freshness: Any) -> str:
-    """``N events behind``, or, when the worker has not reached its broker for too
-    long (services.verifier.ends), that its lag is unknown and since when."""
+def _lag(freshness: Any, behind: int) -> str:
+    """``N events behind`` (``behind``), or, when the worker has not reached its
+    broker for too long (services.verifier.ends), that its lag is unknown and since
+    when. ``freshness``: an IndexFreshness or a GetIndexStatusResponse."""
     if not freshness.lag_unknown:
-        return f"{freshness.lag_events} events behind"
+        return f"{behind} events behind"
     if not freshness.lag_measured_at.seconds:
         return "lag unknown: the worker has not reached its broker"
     measured = freshness.lag_measured_at.ToDatetime(tzinfo=dt.UTC)
     age = max(0.0, (utcnow() - measured).total_seconds())
     return (
         f"lag unknown: the worker has not reached its broker for {age:.0f} s "
-        f"({freshness.lag_events} events behind then); anything revoked since may "
+        f"({behind} events behind then); anything revoked since may "
         "not be seen"
     )
 
@@ -301,7 +302,7 @@ def cmd_verifier_status(args: argparse.Namespace) -> int:
         f"{reply.trust_entries} keys, last event {ts(reply.last_event_time)}"
     )
     if reply.lag_unknown:
-        print(f"  {_lag(reply)}")
+        print(f"  {_lag(reply, sum(p.lag for p in reply.partitions))}")
     for p in reply.partitions:
         print(
             f"  {p.topic}[{p.partition}] applied {p.applied_offset} "

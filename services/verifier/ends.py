@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,12 +69,14 @@ async def ask_ends(consumer: Any, feed: LicenceFeed) -> dict[Key, int]:
     asks = [consumer.highwaters(*tables)]
     if licences:
         asks.append(feed.consumer.end_offsets(licences))
-    answers = await asyncio.gather(*asks)
-    return {
-        (tp.topic, tp.partition): int(end)
-        for answer in answers
-        for tp, end in answer.items()
-    }
+    # both waited for, also when one fails: an ask left pending while the next is
+    # made would pile up in Faust's consumer thread
+    ends: dict[Key, int] = {}
+    for answer in await asyncio.gather(*asks, return_exceptions=True):
+        if isinstance(answer, BaseException):
+            raise answer
+        ends.update(((tp.topic, tp.partition), int(end)) for tp, end in answer.items())
+    return ends
 
 
 async def confirm_ends(
@@ -82,9 +85,11 @@ async def confirm_ends(
     freshness: Freshness,
     *,
     clock: Callable[[], dt.datetime],
+    monotonic: Callable[[], float] = time.monotonic,
     every_s: float = CONFIRM_EVERY_S,
 ) -> None:
-    """Forever: :func:`ask_ends`, and record each answer at ``clock()`` (UTC).
+    """Forever: :func:`ask_ends`, and record each answer at ``clock()`` (UTC) and
+    ``monotonic()`` (seconds: its age is judged on these).
 
     An ask the broker does not answer is waited for, not abandoned and repeated (a
     cut-off worker's asks would pile up in Faust's consumer thread until their
@@ -104,5 +109,5 @@ async def confirm_ends(
             if failing:
                 log.info("the broker answers for the end offsets again")
             failing = False
-            freshness.confirm_ends(ends, clock())
+            freshness.confirm_ends(ends, clock(), monotonic())
         await asyncio.sleep(every_s)

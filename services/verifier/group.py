@@ -269,11 +269,16 @@ class GroupIndex:
                 "retry later"
             )
         freshness = self._peer_freshness[owner] = freshness_from_proto(reply.freshness)
-        if self._freshness.lag_unknown and not freshness.lag_unknown:
-            # the verdict rests on this worker's trust list too, and its lag is not
-            # known (services.verifier.ends): neither is the answer's
-            freshness = freshness.snapshot()
-            freshness.lag_unknown = True
+        own = self._freshness
+        if own.lag_unknown or own.table_lag_events:
+            # the verdict rests on this worker's trust list and directory too: their
+            # lag, and whether it is known (services.verifier.ends), is the answer's
+            freshness = Freshness(
+                last_event_time=freshness.last_event_time,
+                lag_events=freshness.lag_events + own.table_lag_events,
+                lag_measured_at=freshness.lag_measured_at,
+                lag_unknown=freshness.lag_unknown or own.lag_unknown,
+            )
         return {lineage: answered[lineage] or None for lineage in lineages}, freshness
 
 

@@ -386,6 +386,12 @@ class Freshness:
     lag_unknown: bool = False
     #: set at the first :meth:`confirm_ends` (the start gate waits for it)
     lag_confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: monotonic seconds of the last :meth:`confirm_ends` (its age is judged on
+    #: them: a wall clock stepped back kept a cut-off worker's lag "known", atk21)
+    confirmed_monotonic_s: float | None = None
+    #: of ``lag_events``, those of the trust and directory topics (a partitioned
+    #: group's answer from a peer's entry rests on this worker's tables too)
+    table_lag_events: int = 0
 
     def marks(
         self, high_waters: dict[tuple[str, int], int]
@@ -399,29 +405,36 @@ class Freshness:
 
     def measure_lag(self, high_waters: dict[tuple[str, int], int]) -> None:
         """Events published to these partitions (as far as :meth:`marks` says) but
-        not applied yet."""
-        self.lag_events = sum(
-            max(0, hw - self.applied.get(tp, hw - 1) - 1)
+        not applied yet (a partition with no applied offset counts none: every one
+        read is seeded where its reading starts, by the feed and
+        :func:`services.verifier.tables.read_through_start`)."""
+        lags = {
+            tp: max(0, hw - self.applied.get(tp, hw - 1) - 1)
             for tp, hw in self.marks(high_waters).items()
+        }
+        self.lag_events = sum(lags.values())
+        self.table_lag_events = sum(
+            lag for (topic, _), lag in lags.items() if topic != LICENCE_EVENTS
         )
 
-    def confirm_ends(self, ends: dict[tuple[str, int], int], at: dt.datetime) -> None:
-        """The broker answered, at ``at`` (UTC), with the end offsets ``ends`` of
-        every partition this worker reads."""
+    def confirm_ends(
+        self, ends: dict[tuple[str, int], int], at: dt.datetime, monotonic_s: float
+    ) -> None:
+        """The broker answered, at ``at`` (UTC; ``monotonic_s`` on the monotonic
+        clock), with the end offsets ``ends`` of every partition this worker reads."""
         self.ends = dict(ends)
         self.lag_measured_at = at
+        self.confirmed_monotonic_s = monotonic_s
         self.lag_unknown = False
         self.lag_confirmed.set()
 
-    def judge_lag(self, now: dt.datetime, within_s: float) -> bool:
+    def judge_lag(self, monotonic_s: float, within_s: float) -> bool:
         """Set and return :attr:`lag_unknown`: whether the broker has not confirmed
-        the end offsets for more than ``within_s`` seconds before ``now`` (or never
-        has). A worker cut off from its broker sees no new high waters, so the lag it
-        measured last (often 0) says nothing about what was published since."""
-        measured = self.lag_measured_at
-        self.lag_unknown = (
-            measured is None or (now - measured).total_seconds() > within_s
-        )
+        the end offsets for more than ``within_s`` seconds before ``monotonic_s`` (or
+        never has). A worker cut off from its broker sees no new high waters, so the
+        lag it measured last (often 0) says nothing about what was published since."""
+        confirmed = self.confirmed_monotonic_s
+        self.lag_unknown = confirmed is None or monotonic_s - confirmed > within_s
         return self.lag_unknown
 
     def snapshot(self) -> Freshness:

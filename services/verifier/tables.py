@@ -86,13 +86,17 @@ async def apply_stream(
 
 
 async def ends_to_read(
-    kafka: KafkaSettings, group_id: str, topics: Sequence[str]
+    kafka: KafkaSettings,
+    group_id: str,
+    topics: Sequence[str],
+    resumed: dict[tuple[str, int], int] | None = None,
 ) -> dict[tuple[str, int], int]:
     """The end offset now (one past the last record, exact on the embedded broker:
     :func:`services.verifier.transport.read_end_offsets`) of each partition of
     ``topics`` that consumer group ``group_id`` has not committed to its end: what
-    this worker's agents must apply before its tables are whole. Raises what aiokafka
-    raises when the broker cannot be asked."""
+    this worker's agents must apply before its tables are whole. ``resumed``, when
+    given, receives where the group resumes each partition (its committed offset; 0
+    when none). Raises what aiokafka raises when the broker cannot be asked."""
     consumer = kafka.consumer(group_id=None, enable_auto_commit=False)
     admin = kafka.admin()
     async with contextlib.AsyncExitStack() as clients:
@@ -113,6 +117,10 @@ async def ends_to_read(
             kafka.consumer(group_id=None, enable_auto_commit=False), reported
         )
         committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
+    if resumed is not None:
+        for tp in tps:
+            done = committed.get(tp)
+            resumed[(tp.topic, tp.partition)] = max(0, done.offset) if done else 0
     return {
         (tp.topic, tp.partition): end
         for tp, end in ends.items()
@@ -151,13 +159,19 @@ async def read_through_start(
     the tables are recovered (``freshness.recovered``).
     Asks the broker again every second while it cannot answer; returns only when set
     (or cancelled with the worker)."""
+    resumed: dict[tuple[str, int], int] = {}
     while True:
         try:
-            ends = await ends_to_read(kafka, group_id, topics)
+            ends = await ends_to_read(kafka, group_id, topics, resumed)
             break
         except Exception as exc:  # the broker away: nothing is answered meanwhile
             log.warning("trust and directory tables: end offsets not read: %s", exc)
             await asyncio.sleep(RETRY_S)
+    # every partition's lag counts from where its agent resumes, until it applies
+    # an event there: a partition with nothing applied since the start counted as
+    # none behind, its unapplied key.revoked unseen (atk21)
+    for tp, offset in resumed.items():
+        freshness.applied.setdefault(tp, offset - 1)
     loop = asyncio.get_running_loop()
     started = loop.time()
     waiting = asyncio.ensure_future(applied_through(freshness, ends))

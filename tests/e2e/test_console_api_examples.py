@@ -157,7 +157,12 @@ async def test_verify_a_scanned_code(platform):
         await http.close()
     assert set(verdict) == VERDICT_KEYS
     assert verdict["verdict"] == "VALID" and verdict["identifier"] == identifier
-    assert set(verdict["index"]) == {"last_event_time", "lag_events", "age_s"}
+    assert set(verdict["index"]) == {
+        "last_event_time",
+        "lag_events",
+        "lag_unknown",
+        "age_s",
+    }
     assert {"name", "passed", "detail"} == set(verdict["checks"][0])
     assert (verdict["purpose"], verdict["counter"]) == (PURPOSE, platform["counter"])
 

@@ -11,12 +11,13 @@ import asyncio
 import datetime as dt
 import time
 
+import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import verifier_pb2
-from tests.conftest import issue_request, running, verifier_process
+from tests.conftest import issue_request, run_certseal, running, verifier_process
 
 VALID = verifier_pb2.VERDICT_VALID
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -78,6 +79,22 @@ async def test_a_worker_cut_off_from_its_broker_says_its_lag_is_unknown(
             )  # answered, no round trip to the broker
             assert status.lag_unknown and status.lag_measured_at.seconds > 0
             await group.wait_for_log("not ready until it answers", within=10)
+            # no offline bundle either: it carries no lag, and counters rely on one
+            # for a day (atk21 F1: a cut-off worker signed one valid for 24 h)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await group.stub.ExportTrustBundle(
+                    verifier_pb2.ExportTrustBundleRequest(), timeout=10
+                )
+            assert err.value.code() is grpc.StatusCode.UNAVAILABLE
+            assert "has not reached its broker" in err.value.details()
+            # the operator's view of it (atk21 F2: a traceback, AttributeError)
+            status_exit, out = await run_certseal(
+                config,
+                tmp_path,
+                *("verifier", "status", "--verifier", f"127.0.0.1:{group.port}"),
+            )
+            assert status_exit == 0 and "Traceback" not in out, out
+            assert "lag unknown: the worker has not reached its broker for" in out
         finally:
             stack.resume_broker()
         await _health_becomes(group, SERVING, within=60)

@@ -90,7 +90,7 @@ T0 = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 async def recovered(service: GrpcService) -> None:
     service._freshness.recovered.set()
     service._freshness.tables_read.set()
-    service._freshness.confirm_ends({}, T0)  # services.verifier.ends
+    service._freshness.confirm_ends({}, T0, 0.0)  # services.verifier.ends
     await service._serve_when_recovered(service)  # a mode ServiceTask
 
 
@@ -107,7 +107,7 @@ async def test_a_recovered_worker_whose_tables_are_behind_its_start_is_not_servi
     assert not serving.done()
     assert await status(listening) == NOT_SERVING
     listening._freshness.tables_read.set()
-    listening._freshness.confirm_ends({}, T0)
+    listening._freshness.confirm_ends({}, T0, 0.0)
     await asyncio.wait_for(serving, 5)
     assert await status(listening) == SERVING
 
@@ -125,7 +125,7 @@ async def test_a_worker_is_not_serving_before_the_broker_gives_its_end_offsets(
         await asyncio.sleep(0)
     assert not serving.done()
     assert await status(listening) == NOT_SERVING
-    listening._freshness.confirm_ends({}, T0)
+    listening._freshness.confirm_ends({}, T0, 0.0)
     await asyncio.wait_for(serving, 5)
     assert await status(listening) == SERVING
 
@@ -135,16 +135,16 @@ async def test_readiness_follows_whether_the_lag_is_known(listening):
     broker answering again: back in. Stopping: out for good."""
     await recovered(listening)
     freshness = listening._freshness
-    assert freshness.judge_lag(T0 + dt.timedelta(seconds=6), 5.0)
+    assert freshness.judge_lag(6.0, 5.0)
     await listening._follow_the_lag()
     assert await status(listening) == NOT_SERVING
-    freshness.confirm_ends({}, T0 + dt.timedelta(seconds=7))
+    freshness.confirm_ends({}, T0, 7.0)
     await listening._follow_the_lag()
     assert await status(listening) == SERVING
-    freshness.judge_lag(T0 + dt.timedelta(seconds=60), 5.0)
+    freshness.judge_lag(60.0, 5.0)
     await listening._follow_the_lag()
     await listening.stopping()
-    freshness.confirm_ends({}, T0 + dt.timedelta(seconds=61))
+    freshness.confirm_ends({}, T0, 61.0)
     await listening._follow_the_lag()
     assert await status(listening) == NOT_SERVING
 

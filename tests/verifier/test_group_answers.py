@@ -322,3 +322,23 @@ async def test_an_owners_answer_is_of_unknown_lag_when_this_workers_is(own_unkno
     assert as_of[asked[0]].lag_unknown is own_unknown
     assert as_of[asked[0]].last_event_time == T1
     assert group.freshness_of(asked[0].decode()).lag_unknown is False
+
+
+async def test_an_owners_answer_carries_this_workers_own_table_lag():
+    """atk21: the verdict rests on the owner's entry and on this worker's trust list;
+    the answer carried only the owner's lag, so a worker 3 trust events behind (a
+    key.revoked among them) answered VALID '0 events behind'."""
+    asked = _theirs(1)
+
+    async def up_to_date(request):
+        return pb.LookupEntriesResponse(
+            entries=[pb.StoredEntry(lineage=request.lineages[0], event=b"stored")],
+            freshness=_fresh(T1),
+        )
+
+    group = _group(_Peer(up_to_date))
+    group._freshness.table_lag_events = 3  # its trust list: 3 events not applied
+    as_of: dict[bytes, Freshness] = {}
+    await group.get_many(asked, as_of)
+    assert as_of[asked[0]].lag_events == 3
+    assert as_of[asked[0]].last_event_time == T1

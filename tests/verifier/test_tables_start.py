@@ -6,6 +6,7 @@ agents to have applied them. End to end: tests/e2e/test_verifier_start_tables.py
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
 
 from aiokafka.structs import TopicPartition
@@ -42,8 +43,36 @@ async def test_the_ends_to_read_are_of_the_partitions_the_group_has_not_committe
         await committer.commit({done: 3, half: 1})  # partition 0 read to its end
     finally:
         await committer.stop()
-    assert await ends_to_read(kafka, group, [topic]) == {(topic, 1): 2}
+    resumed: dict = {}
+    assert await ends_to_read(kafka, group, [topic], resumed) == {(topic, 1): 2}
+    # where the agents resume: each partition's lag counts from there (atk21)
+    assert resumed == {(topic, 0): 3, (topic, 1): 1, (topic, 2): 0}
     assert await ends_to_read(kafka, group, ["no-such-topic-" + group]) == {}
+
+
+async def test_a_partition_resumed_at_its_end_counts_what_comes_after(monkeypatch):
+    """atk21: a trust partition the group had committed to its end has nothing to
+    read at the start, so nothing noted it: one key.revoked published after the
+    start, not applied yet, counted as none behind ('0 events behind', VALID). Its
+    lag now counts from where its agent resumed."""
+
+    async def committed_to_the_end(kafka, group, topics, resumed=None):
+        resumed[("trust", 0)] = 11  # applied through offset 10
+        return {}
+
+    monkeypatch.setattr(tables, "ends_to_read", committed_to_the_end)
+    freshness = Freshness()
+    freshness.recovered.set()
+    await asyncio.wait_for(
+        tables.read_through_start(None, "g", ("trust",), freshness),  # type: ignore[arg-type]
+        5,
+    )
+    freshness.confirm_ends({("trust", 0): 12}, dt.datetime.now(dt.UTC), 0.0)
+    freshness.measure_lag({("trust", 0): 11})  # a fetched high water, stale
+    assert (freshness.lag_events, freshness.table_lag_events) == (1, 1)
+    freshness.note("trust", 0, 11, 0.0)  # the revocation applied
+    freshness.measure_lag({("trust", 0): 12})
+    assert freshness.lag_events == 0
 
 
 async def test_applied_through_returns_once_every_partition_reached_its_end():
