@@ -24,7 +24,7 @@ NOW = dt.datetime(2026, 11, 22, 10, 0, 0, tzinfo=dt.UTC)
 US = dt.timedelta(microseconds=1)
 
 
-def view(index_time: dt.datetime | None, lag: int = 0) -> dict:
+def view(index_time: dt.datetime | None, lag: int = 0, **more) -> dict:
     return LicenceView(
         verdict="EXPIRED",
         checks=[],
@@ -45,6 +45,7 @@ def view(index_time: dt.datetime | None, lag: int = 0) -> dict:
         issuer_name="示例交警支队",
         field_titles={"class": "准驾车型"},
         group="g",
+        **more,
     ).to_json()
 
 
@@ -68,6 +69,13 @@ def test_index_age_at_the_verification(before_now, age):
     assert shown["last_event_time"] == (NOW - before_now).isoformat().replace(
         "+00:00", "Z"
     )
+
+
+def test_a_view_says_when_the_lag_is_unknown():
+    """A verifier cut off from its broker (services.verifier.ends) cannot see what
+    was revoked since: the counter page says so."""
+    shown = view(NOW - dt.timedelta(seconds=90), index_lag_unknown=True)["index"]
+    assert shown["lag_unknown"] is True and shown["lag_events"] == 0
 
 
 def test_no_index_time_has_no_age():

@@ -301,12 +301,18 @@ async def test_only_the_workers_own_group_identity_may_look_up_entries(
     assert err.value.kind is ErrorKind.PERMISSION_DENIED
 
 
-@pytest.mark.parametrize("own_unknown", [False, True])
-async def test_an_owners_answer_is_of_unknown_lag_when_this_workers_is(own_unknown):
+@pytest.mark.parametrize(
+    ("own_unknown", "own_table_lag"), [(False, 0), (True, 0), (False, 3)]
+)
+async def test_an_owners_answer_carries_this_workers_own_table_lag(
+    own_unknown, own_table_lag
+):
     """A verdict rests on the owner's entry and on this worker's trust list: when
     this worker has not reached its broker for too long (services.verifier.ends),
-    the answer's lag is unknown even though the owner's is known, and the owner's
-    own freshness is kept as it said."""
+    the answer's lag is unknown though the owner's is known, and this worker's
+    trust and directory lag counts in it (atk21: a worker 3 trust events behind, a
+    key.revoked among them, answered VALID '0 events behind'). The owner's own
+    freshness is kept as it said."""
     asked = _theirs(1)
 
     async def known(request):
@@ -317,28 +323,11 @@ async def test_an_owners_answer_is_of_unknown_lag_when_this_workers_is(own_unkno
 
     group = _group(_Peer(known))
     group._freshness.lag_unknown = own_unknown
+    group._freshness.table_lag_events = own_table_lag
     as_of: dict[bytes, Freshness] = {}
     await group.get_many(asked, as_of)
-    assert as_of[asked[0]].lag_unknown is own_unknown
-    assert as_of[asked[0]].last_event_time == T1
-    assert group.freshness_of(asked[0].decode()).lag_unknown is False
-
-
-async def test_an_owners_answer_carries_this_workers_own_table_lag():
-    """atk21: the verdict rests on the owner's entry and on this worker's trust list;
-    the answer carried only the owner's lag, so a worker 3 trust events behind (a
-    key.revoked among them) answered VALID '0 events behind'."""
-    asked = _theirs(1)
-
-    async def up_to_date(request):
-        return pb.LookupEntriesResponse(
-            entries=[pb.StoredEntry(lineage=request.lineages[0], event=b"stored")],
-            freshness=_fresh(T1),
-        )
-
-    group = _group(_Peer(up_to_date))
-    group._freshness.table_lag_events = 3  # its trust list: 3 events not applied
-    as_of: dict[bytes, Freshness] = {}
-    await group.get_many(asked, as_of)
-    assert as_of[asked[0]].lag_events == 3
-    assert as_of[asked[0]].last_event_time == T1
+    answered = as_of[asked[0]]
+    assert (answered.lag_unknown, answered.lag_events) == (own_unknown, own_table_lag)
+    assert answered.last_event_time == T1
+    owners = group.freshness_of(asked[0].decode())
+    assert (owners.lag_unknown, owners.lag_events) == (False, 0)
