@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
@@ -47,6 +48,9 @@ from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import server_credentials
 
 log = logging.getLogger(__name__)
+
+#: seconds between two repeats of the same reason a service is not ready
+NOT_READY_REPEAT_S = 60.0
 
 
 class ServiceProcess:
@@ -245,26 +249,40 @@ class ServiceProcess:
                 await asyncio.wait_for(self._stop.wait(), every_s)
 
     async def _readiness(self) -> None:
-        """SERVING only while PostgreSQL answers and the broker has our topics."""
+        """SERVING only while PostgreSQL answers and the broker has our topics. Why
+        not is logged when it starts or changes, and again every
+        :data:`NOT_READY_REPEAT_S` while it lasts (not at every check: four
+        processes of ``certseal run`` said an empty "not ready:" every 2 s, nu21)."""
         needed = {t.name for t in default_topics(self.config.kafka.topic_partitions)}
         serving: bool | None = None
+        said, said_at = "", 0.0
         while not self._stop.is_set():
-            ok = True
+            why = ""
             try:
                 async with asyncio.timeout(3):
                     await ping(self.pool)
                     admin = self.kafka.admin()
-                    await admin.start()
                     try:
-                        ok = needed <= set(await admin.list_topics())
+                        await admin.start()
+                        missing = needed - set(await admin.list_topics())
                     finally:
-                        await admin.close()
+                        await admin.close()  # also when its start failed
+                if missing:
+                    why = f"the broker lacks topics {sorted(missing)}"
+            except TimeoutError:
+                why = "PostgreSQL or the broker did not answer within 3 s"
             except Exception as exc:
-                ok = False
-                log.warning("not ready: %s", exc or type(exc).__name__)
-            if ok != serving:
-                await self.health.set_serving(ok)
-                serving = ok
+                why = str(exc) or type(exc).__name__
+            now = time.monotonic()
+            if why and (why != said or now - said_at >= NOT_READY_REPEAT_S):
+                log.warning("%s not ready: %s", self.name, why)
+                said_at = now
+            elif not why and said:
+                log.warning("%s ready again", self.name)
+            said = why
+            if (not why) != serving:
+                await self.health.set_serving(not why)
+                serving = not why
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 2.0)
 

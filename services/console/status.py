@@ -96,7 +96,12 @@ class TopicOffsets:
         """Each topic's end offsets summed over its partitions."""
         if self._consumer is None:
             consumer = self._kafka.consumer(group_id=None, enable_auto_commit=False)
-            await consumer.start()
+            try:
+                await consumer.start()
+            except BaseException:  # the broker away, or the caller's bound: no leak
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                raise
             self._consumer = consumer
         consumer = self._consumer
         await consumer.topics()

@@ -2,6 +2,7 @@
 lost, and events arrive in commit order per lineage."""
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -47,7 +48,8 @@ async def _health_becomes(channel: grpc.aio.Channel, wanted: int) -> None:
     watch.cancel()
 
 
-async def test_broker_paused_during_200_issuances(stack, dept):
+async def test_broker_paused_during_200_issuances(stack, dept, caplog):
+    caplog.set_level(logging.WARNING, logger="certseal.process")
     async with EventWatcher(stack, LICENCE_EVENTS) as watcher:
         stack.pause_broker()
         try:
@@ -78,6 +80,13 @@ async def test_broker_paused_during_200_issuances(stack, dept):
         await _health_becomes(
             dept.clients.channel, health_pb2.HealthCheckResponse.SERVING
         )
+        # why it was not ready, said once with its reason (nu21: an empty "not
+        # ready:" every 2 s), and that it is ready again
+        said = [r.getMessage() for r in caplog.records if r.name == "certseal.process"]
+        not_ready = [m for m in said if " not ready: " in m]
+        assert not_ready and len(not_ready) == len(set(not_ready)), said
+        assert all(m.partition(" not ready: ")[2] for m in not_ready), said
+        assert said[-1].endswith(" ready again"), said
         lineages = {x.lineage for x in licences}
         expected = {x.lineage: (3 if i % 4 == 0 else 1) for i, x in enumerate(licences)}
 
