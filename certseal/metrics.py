@@ -115,6 +115,12 @@ class Metrics:
             "measured against (older than verifier.lag_unknown_after_s: lag unknown)",
             registry=r,
         )
+        self.index_lag_unknown = Gauge(
+            "certseal_verifier_index_lag_unknown",
+            "1 while this verifier worker's lag is unknown (no answer from its broker "
+            "for verifier.lag_unknown_after_s; its lag_events is what was behind then)",
+            registry=r,
+        )
 
     def serve(self, listen: str, *, setting: str = "metrics_listen") -> None:
         """Expose ``/metrics`` over HTTP on ``listen`` (``host:port``, an IPv6 host

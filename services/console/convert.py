@@ -47,6 +47,7 @@ def licence_view(
         index_time=from_ts(freshness.last_event_time),
         index_lag_events=freshness.lag_events,
         index_lag_unknown=freshness.lag_unknown,
+        index_lag_measured_at=from_ts(freshness.lag_measured_at),
         verified_at=verified_at,
         purpose=purpose,
         counter=counter,

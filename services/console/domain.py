@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from certseal.timestamps import rfc3339
-from services.console.wording import SEAL_VERDICTS, Wording, wording
+from services.console.wording import SEAL_VERDICTS, STALE_VALID, Wording, wording
 
 LICENCE_VERDICTS: Mapping[str, Wording] = {
     "VALID": Wording(
@@ -214,11 +214,16 @@ class LicenceView:
     #: the verifier had not reached its broker for too long to know its lag: what
     #: was revoked since may not be seen (services.verifier.ends)
     index_lag_unknown: bool = False
+    #: when the verifier's broker last gave the end offsets its lag is measured on
+    index_lag_measured_at: dt.datetime | None = None
 
     def shown_wording(self) -> dict[str, str]:
         """The verdict's wording, or the licence status's when the status check
         decided the verdict (see :data:`LICENCE_STATUSES`), or a misread scan's
-        (:data:`RESCAN`) for a MALFORMED one whose decode check says so."""
+        (:data:`RESCAN`) for a MALFORMED one whose decode check says so, or a
+        warning for a VALID whose index's lag is unknown (:data:`STALE_VALID`)."""
+        if self.verdict == "VALID" and self.index_lag_unknown:
+            return {"verdict": self.verdict, **asdict(STALE_VALID)}
         decided_by_status = any(
             c.get("name") == "status" and not c.get("passed") for c in self.checks
         )
@@ -256,6 +261,7 @@ class LicenceView:
                 "last_event_time": rfc3339(self.index_time),
                 "lag_events": self.index_lag_events,
                 "lag_unknown": self.index_lag_unknown,
+                "lag_measured_at": rfc3339(self.index_lag_measured_at),
                 "age_s": _age(self.index_time, self.verified_at),
             },
             "verified_at": rfc3339(self.verified_at),

@@ -18,6 +18,18 @@ class Wording:
     reason_en: str
 
 
+#: a VALID answered by a verifier cut off from its broker (its lag unknown): what was
+#: revoked since may not be in its index, so the counter is not told to accept
+STALE_VALID = Wording(
+    "warn",
+    "有效（索引可能过期）",
+    "Valid, index may be stale",
+    "核验服务暂时连不上消息服务，此后的撤销可能未见；请稍后重新核验。",
+    "The verifier cannot reach its broker: a revocation since may not be seen. "
+    "Verify again shortly.",
+)
+
+
 SEAL_VERDICTS: Mapping[str, Wording] = {
     "VALID": Wording(
         "ok",

@@ -56,7 +56,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     target = verifier_target(cfg, args)
     result = call_service(cfg, target, call, service="verifier")
     _print_answered(result, target, args.group)
-    return _print_verdict(
+    status = _print_verdict(
         verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_"),
         result.identifier,
         result.holder_display_name,
@@ -70,6 +70,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         ),
         titles=dict(result.field_titles),
     )
+    if status == 0 and result.freshness.lag_unknown:
+        # not relied on: what was revoked since may not be in the worker's index
+        print(
+            "warning: VALID from a verifier whose lag is unknown (cut off from its "
+            "broker: a revocation since may not be seen); exit status 1, verify "
+            "again shortly",
+            file=sys.stderr,
+        )
+        return 1
+    return status
 
 
 def verifier_target(cfg: Any, args: argparse.Namespace) -> str:

@@ -176,6 +176,7 @@ class GrpcService(Service):
             self._metrics.index_last_event.set(freshness.last_event_time.timestamp())
         if freshness.lag_measured_at is not None:
             self._metrics.index_lag_measured.set(freshness.lag_measured_at.timestamp())
+        self._metrics.index_lag_unknown.set(int(freshness.lag_unknown))
         await self._follow_the_lag()
 
     async def _follow_the_lag(self) -> None:
@@ -190,7 +191,7 @@ class GrpcService(Service):
             return
         measured = self._freshness.lag_measured_at
         if serving and self._cut_off:
-            log.info("the broker answers again: the index's lag is known; ready")
+            log.warning("the broker answers again: the index's lag is known; ready")
         elif not serving:
             log.warning(
                 "the broker has not answered for more than %.0f s (last at %s): the "

@@ -68,6 +68,7 @@ def test_a_licence_view_carries_what_was_returned_and_the_index_age():
         "last_event_time": "2026-11-22T09:59:57.500000Z",
         "lag_events": 3,
         "lag_unknown": False,
+        "lag_measured_at": None,
         "age_s": 2.5,
     }
     assert view["valid_from"] == "2026-11-21T10:00:00Z" and view["valid_until"] is None

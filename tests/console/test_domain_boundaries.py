@@ -26,7 +26,7 @@ US = dt.timedelta(microseconds=1)
 
 def view(index_time: dt.datetime | None, lag: int = 0, **more) -> dict:
     return LicenceView(
-        verdict="EXPIRED",
+        verdict=more.pop("verdict", "EXPIRED"),
         checks=[],
         identifier="i",
         type_code="t",
@@ -74,8 +74,18 @@ def test_index_age_at_the_verification(before_now, age):
 def test_a_view_says_when_the_lag_is_unknown():
     """A verifier cut off from its broker (services.verifier.ends) cannot see what
     was revoked since: the counter page says so."""
-    shown = view(NOW - dt.timedelta(seconds=90), index_lag_unknown=True)["index"]
-    assert shown["lag_unknown"] is True and shown["lag_events"] == 0
+    measured = NOW - dt.timedelta(seconds=95)
+    shown = view(
+        NOW - dt.timedelta(seconds=90),
+        verdict="VALID",
+        index_lag_unknown=True,
+        index_lag_measured_at=measured,
+    )
+    assert shown["index"]["lag_unknown"] is True and shown["index"]["lag_events"] == 0
+    assert shown["index"]["lag_measured_at"] == "2026-11-22T09:58:25Z"
+    # not the green "valid, can accept" (nu21): the counter is told to verify again
+    assert (shown["verdict"], shown["tone"]) == ("VALID", "warn")
+    assert shown["title_en"] == "Valid, index may be stale"
 
 
 def test_no_index_time_has_no_age():
@@ -83,6 +93,7 @@ def test_no_index_time_has_no_age():
         "last_event_time": None,
         "lag_events": 0,
         "lag_unknown": False,
+        "lag_measured_at": None,
         "age_s": None,
     }
 
@@ -218,6 +229,7 @@ def test_the_licence_view_json_exactly():
             "last_event_time": "2026-11-22T09:59:59Z",
             "lag_unknown": False,
             "lag_events": 4,
+            "lag_measured_at": None,
             "age_s": 1.0,
         },
         "verified_at": "2026-11-22T10:00:00Z",

@@ -161,6 +161,7 @@ async def test_verify_a_scanned_code(platform):
         "last_event_time",
         "lag_events",
         "lag_unknown",
+        "lag_measured_at",
         "age_s",
     }
     assert {"name", "passed", "detail"} == set(verdict["checks"][0])

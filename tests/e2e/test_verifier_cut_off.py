@@ -17,7 +17,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import verifier_pb2
+from services.devstack import free_port
 from tests.conftest import issue_request, run_certseal, running, verifier_process
+from tests.e2e.test_verifier_hostile import scrape
 
 VALID = verifier_pb2.VERDICT_VALID
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -39,6 +41,14 @@ async def _health_becomes(group, wanted: int, within: float) -> float:
     raise AssertionError(f"health {status}, not {wanted}:\n{group.log_tail()}")
 
 
+async def _metric_becomes(port: int, line: str, within: float = 10.0) -> None:
+    """Until the worker's metrics say ``line`` (exported every second)."""
+    started = time.monotonic()
+    while line not in (await scrape(port)).splitlines():
+        assert time.monotonic() - started < within, await scrape(port)
+        await asyncio.sleep(0.2)  # the next export: nothing to await
+
+
 async def _verify(group, code: str) -> verifier_pb2.VerificationResult:
     reply = await group.stub.VerifyCode(
         verifier_pb2.VerifyCodeRequest(code=code, purpose="窗口办事"), timeout=10
@@ -56,7 +66,15 @@ async def test_a_worker_cut_off_from_its_broker_says_its_lag_is_unknown(
             pb.GetLicenceCodeRequest(identifier=licence.identifier)
         )
     ).text
-    group = verifier_process(stack, config, tmp_path, "cut-off", lag_unknown_after_s=2)
+    metrics = free_port()
+    group = verifier_process(
+        stack,
+        config,
+        tmp_path,
+        "cut-off",
+        lag_unknown_after_s=2,
+        metrics_listen=f"127.0.0.1:{metrics}",
+    )
     async with running(group):
         before = await _verify(group, code)
         assert before.verdict == VALID, before
@@ -95,6 +113,16 @@ async def test_a_worker_cut_off_from_its_broker_says_its_lag_is_unknown(
             )
             assert status_exit == 0 and "Traceback" not in out, out
             assert "lag unknown: the worker has not reached its broker for" in out
+            # a VALID it cannot vouch for is not exit 0 for a script (nu21)
+            verify_exit, out = await run_certseal(
+                config,
+                tmp_path,
+                *("verify", "--verifier", f"127.0.0.1:{group.port}"),
+                *("--purpose", "窗口办事", code),
+            )
+            assert verify_exit == 1 and "verdict     VALID" in out, out
+            assert "warning: VALID from a verifier whose lag is unknown" in out
+            await _metric_becomes(metrics, "certseal_verifier_index_lag_unknown 1.0")
         finally:
             stack.resume_broker()
         await _health_becomes(group, SERVING, within=60)
@@ -105,3 +133,4 @@ async def test_a_worker_cut_off_from_its_broker_says_its_lag_is_unknown(
             verifier_pb2.GetIndexStatusRequest(), timeout=5
         )
         assert not status.lag_unknown
+        await _metric_becomes(metrics, "certseal_verifier_index_lag_unknown 0.0")

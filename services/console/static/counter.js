@@ -178,8 +178,9 @@ function showVerdict(v, record = true) {
 
 function freshness(index) {
   if (!index || !index.last_event_time) return "索引为空 index empty";
+  const since = index.lag_measured_at ? `（自 ${localTime(index.lag_measured_at)} / since ${localTime(index.lag_measured_at)}）` : "";
   const lag = index.lag_unknown
-    ? "，滞后未知：核验服务连不上消息服务，其后的撤销可能未见 / lag unknown: the verifier cannot reach its broker, revocations since may not be seen"
+    ? `，滞后未知${since}：核验服务连不上消息服务，其后的撤销可能未见 / lag unknown: the verifier cannot reach its broker, revocations since may not be seen`
     : index.lag_events ? `，待应用 ${index.lag_events} 条 / ${index.lag_events} events pending` : "，已同步 / up to date";
   return `最后事件 ${localTime(index.last_event_time)}${lag}`;
 }
