@@ -93,7 +93,9 @@ def unavailable(why: str) -> CertsealError:
     """The error of a claim that could not be decided (retryable)."""
     return CertsealError(
         ErrorKind.UNAVAILABLE,
-        f"the presentation code could not be claimed ({why}); retry later",
+        f"the presentation code could not be claimed ({why}); retry later: if the "
+        "retry says REPLAYED, this attempt reached the log after all and was never "
+        "answered VALID: ask the holder for a new code",
     )
 
 

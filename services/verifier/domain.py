@@ -410,9 +410,8 @@ def evaluate(
         )
     checks.append(Check("signature", Outcome.PASSED, f"{trust.suite} {code.kid}"))
 
-    # key at signing time
-    # iat has whole seconds: compare at that precision, and count a code signed in
-    # the second of the revocation as signed after it (the safe side).
+    # key at signing time (iat has whole seconds: compare at that precision, and
+    # count a code signed in the second of the revocation as after it: safe side)
     if trust.revoked_at is not None and code.issued_at >= _second(trust.revoked_at):
         return result(
             Verdict.KEY_REVOKED,
@@ -424,7 +423,9 @@ def evaluate(
         return result(
             Verdict.BAD_SIGNATURE, "key", "signed outside the key's validity window"
         )
-    checks.append(Check("key", Outcome.PASSED, trust.status))
+    at = trust.revoked_at  # signed before it: still trusted, and said so
+    said = f"revoked from {at.isoformat()}, signed before" if at else trust.status
+    checks.append(Check("key", Outcome.PASSED, said))
     trusted = True
 
     # the presentation code itself

@@ -235,7 +235,11 @@ class Keys:
                     field="kid",
                 )
             if status == "revoked" and at < key.not_before:
-                raise invalid("revoked_at", "is before the key became valid")
+                raise invalid(
+                    "revoked_at",
+                    f"is before the key became valid ({key.not_before.isoformat()}): "
+                    "give that time to distrust all it signed",
+                )
 
         def records(changed: SigningKey) -> Records:
             details = {"revoked_at": at.isoformat()} if status == "revoked" else {}
