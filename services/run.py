@@ -266,11 +266,14 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
 {walk}""",
             flush=True,
         )
-        while not stopping and all(p.poll() is None for p in services.values()):
+        # the embedded broker is watched as the services are: dead, it left every
+        # service NOT_SERVING for good, and the run said nothing (nu21)
+        watched = {**services, **broker_of(stack)}
+        while not stopping and all(p.poll() is None for p in watched.values()):
             time.sleep(0.2)
-        for line in exited_lines(services):
+        for line in exited_lines(watched):
             say(line, sys.stderr)
-        return 0 if stopping else run_status(services)
+        return 0 if stopping else run_status(watched)
     finally:
         shut_down(services, stack.stop, first=USAGE_PUBLISHERS, between=settle)
 
@@ -323,6 +326,15 @@ def exited_lines(services: dict[str, subprocess.Popen[bytes]]) -> list[str]:
             how = ending(code) if code < 0 else f"exited with code {code}"
             lines.append(f"error: {name}: {how}; the rest are stopped")
     return lines
+
+
+def broker_of(stack: DevStack) -> dict[str, subprocess.Popen[bytes]]:
+    """The embedded broker's process, under the name :func:`exited_lines` gives it
+    (it keeps topics in memory: the next run starts a new one, re-seeded with every
+    retained event)."""
+    if stack.broker is None:
+        return {}
+    return {f"the embedded broker (its log: {stack.home / 'broker.log'})": stack.broker}
 
 
 def run_status(services: dict[str, subprocess.Popen[bytes]]) -> int:

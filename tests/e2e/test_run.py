@@ -185,6 +185,25 @@ def test_a_service_that_exits_is_named_with_its_code():
         alive.wait()
 
 
+def test_a_run_whose_broker_died_names_it_and_its_log(tmp_path):
+    """nu21: the embedded broker killed, every service stayed NOT_SERVING and the run
+    said nothing; it is watched as the services are."""
+    from services.run import broker_of, exited_lines, run_status, start_service
+
+    stack = DevStack(tmp_path)
+    assert broker_of(stack) == {}  # not started
+    stack.broker = start_service([sys.executable, "-c", "import time; time.sleep(60)"])
+    stack.broker.kill()
+    stack.broker.wait(30)
+    watched = broker_of(stack)
+    log = tmp_path / "broker.log"
+    assert exited_lines(watched) == [
+        f"error: the embedded broker (its log: {log}): killed by SIGKILL; the rest "
+        "are stopped"
+    ]
+    assert run_status(watched) == 1
+
+
 def test_a_run_with_a_dead_service_says_so_instead_of_the_walk_through(tmp_path):
     from services.run import not_started
 
