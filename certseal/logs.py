@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
@@ -152,6 +153,12 @@ def log_uncaught() -> None:
         if args.exc_type is SystemExit:
             return
         name = args.thread.name if args.thread is not None else "a thread"
+        if issubclass(args.exc_type, asyncio.CancelledError):
+            # a thread's loop cancelled in the middle of a wait as its process stops
+            # (Faust's consumer thread with its broker away, nu21): not a fault, and
+            # its 40-line traceback of library frames told the operator nothing
+            log.warning("%s stopped while it waited (cancelled)", name)
+            return
         exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
         log.error("uncaught exception in %s", name, exc_info=exc_info)  # type: ignore[arg-type]
 

@@ -57,3 +57,44 @@ def test_other_kinds_and_other_loggers_pass(logged):
     for _ in range(5):
         ours.warning("the broker has not answered for more than %d s", 5)
     assert out.getvalue().count("\n") == 3 + 5
+
+
+@pytest.fixture
+def hooks():
+    """certseal.logs.log_uncaught's hooks installed for one test, then put back."""
+    import sys
+    import threading
+
+    from certseal.logs import log_uncaught
+
+    kept = (threading.excepthook, sys.unraisablehook)
+    log_uncaught()
+    yield
+    threading.excepthook, sys.unraisablehook = kept
+    logging.captureWarnings(False)
+
+
+def _ends_with(exc: BaseException) -> None:
+    import threading
+
+    def run() -> None:
+        raise exc
+
+    thread = threading.Thread(target=run, name="ending")
+    thread.start()
+    thread.join(10)
+
+
+def test_a_thread_cancelled_as_its_process_stops_is_one_line(hooks, caplog):
+    """nu21: Faust's consumer thread, stopped with its broker away, ended in a
+    CancelledError: 40 lines of library traceback at every Ctrl-C."""
+    import asyncio
+
+    caplog.set_level(logging.WARNING, logger="certseal.uncaught")
+    _ends_with(asyncio.CancelledError())
+    _ends_with(ValueError("a fault"))
+    said = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records]
+    assert said == [
+        ("WARNING", "ending stopped while it waited (cancelled)", False),
+        ("ERROR", "uncaught exception in ending", True),  # a fault keeps its trace
+    ]
