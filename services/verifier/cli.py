@@ -309,7 +309,8 @@ def cmd_verifier_status(args: argparse.Namespace) -> int:
     # licences counted exactly (licence_entries is RocksDB's estimate)
     print(
         f"group {reply.group}: {reply.licences} licences, "
-        f"{reply.trust_entries} keys, last event {ts(reply.last_event_time)}"
+        f"about {reply.trust_entries} trust entries (RocksDB's estimate), last "
+        f"event {ts(reply.last_event_time)}"
     )
     if reply.lag_unknown:
         print(f"  {_lag(reply, sum(p.lag for p in reply.partitions))}")
