@@ -262,7 +262,7 @@ class VerifierService:
                     acting=acting,
                     now=used_at,
                 )
-            except CertsealError:  # a claim undecided: UNAVAILABLE, "retry later"
+            except BaseException:  # a claim undecided (UNAVAILABLE), or cancelled
                 self._nonces.forget(*accepted)
                 raise
             for position, at in claimed.items():
