@@ -7,10 +7,11 @@ Also owns :func:`ensure_topics`, which creates the platform's topics (as declare
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +143,45 @@ class KafkaSettings:
         args = self.common()
         args.pop("client_id")
         return AIOKafkaAdminClient(**args, client_id=f"{self.client_id}-admin")
+
+
+@contextlib.asynccontextmanager
+async def offset_clients(
+    settings: KafkaSettings,
+) -> AsyncIterator[tuple[AIOKafkaConsumer, AIOKafkaAdminClient]]:
+    """A consumer outside any group (with the cluster's topic metadata) and an admin
+    client, started; both stopped on the way out, also when a start fails. Raises
+    what aiokafka raises when the broker cannot be reached."""
+    consumer = settings.consumer(group_id=None, enable_auto_commit=False)
+    admin = settings.admin()
+    async with contextlib.AsyncExitStack() as clients:
+        clients.push_async_callback(consumer.stop)
+        clients.push_async_callback(admin.close)
+        await consumer.start()
+        await admin.start()
+        await consumer.topics()  # the topics' metadata
+        yield consumer, admin
+
+
+async def group_offsets(
+    consumer: AIOKafkaConsumer,
+    admin: AIOKafkaAdminClient,
+    group_id: str,
+    topics: Sequence[str],
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """For every partition of ``topics`` (of :func:`offset_clients`' metadata): its
+    end offset now, and the offset consumer group ``group_id`` committed there (a
+    partition it never committed is left out)."""
+    tps = [
+        TopicPartition(topic, partition)
+        for topic in topics
+        for partition in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+    if not tps:
+        return {}, {}
+    ends = await consumer.end_offsets(tps)
+    done = await admin.list_consumer_group_offsets(group_id, partitions=tps)
+    return ends, {tp: meta.offset for tp, meta in done.items() if meta.offset >= 0}
 
 
 async def ensure_topics(

@@ -5,17 +5,15 @@ operator's ``local.toml`` over it, and the addresses that follow a listen moved 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from aiokafka import TopicPartition
-
 from certseal.cli import LOCAL_OVERLAY
 from certseal.errors import CertsealError, invalid
 from certseal.events import LICENCE_USAGE
+from certseal.kafka import group_offsets, offset_clients
 from certseal.listen import split_listen
 from services.config import Config, load
 from services.verifier.config import check_settings
@@ -179,25 +177,13 @@ def usage_read(
 
     async def caught_up() -> bool:
         settings = cfg.kafka.settings("certseal-run-stop")
-        async with contextlib.AsyncExitStack() as clients:
-            admin = settings.admin()
-            await admin.start()
-            clients.push_async_callback(admin.close)
-            consumer = settings.consumer(group_id=None)
-            clients.push_async_callback(consumer.stop)  # also when start() fails
-            await consumer.start()
-            await consumer.topics()  # the topics' metadata
-            parts = consumer.partitions_for_topic(LICENCE_USAGE) or set()
-            topic = [TopicPartition(LICENCE_USAGE, p) for p in sorted(parts)]
+        group = cfg.issuer.usage_consumer_group
+        async with offset_clients(settings) as (consumer, admin):
             while not give_up():
-                ends = await consumer.end_offsets(topic)
-                done = await admin.list_consumer_group_offsets(
-                    cfg.issuer.usage_consumer_group, partitions=topic
+                ends, done = await group_offsets(
+                    consumer, admin, group, [LICENCE_USAGE]
                 )
-                if all(
-                    end == 0 or (tp in done and done[tp].offset >= end)
-                    for tp, end in ends.items()
-                ):
+                if all(end == 0 or done.get(tp, -1) >= end for tp, end in ends.items()):
                     return True
                 await asyncio.sleep(0.1)
             return False

@@ -392,6 +392,9 @@ class Freshness:
     #: of ``lag_events``, those of the trust and directory topics (a partitioned
     #: group's answer from a peer's entry rests on this worker's tables too)
     table_lag_events: int = 0
+    #: the last :meth:`snapshot`, given again while it says what this says (one is
+    #: asked for per lookup on the serving path)
+    _kept: Freshness | None = field(default=None, init=False, repr=False, compare=False)
 
     def marks(
         self, high_waters: dict[tuple[str, int], int]
@@ -439,13 +442,23 @@ class Freshness:
 
     def snapshot(self) -> Freshness:
         """What this says now, as a copy that does not change as events are applied
-        (its events and offsets are not copied)."""
-        return Freshness(
-            last_event_time=self.last_event_time,
-            lag_events=self.lag_events,
-            lag_measured_at=self.lag_measured_at,
-            lag_unknown=self.lag_unknown,
-        )
+        (its events and offsets are not copied; shared between callers, so read
+        only)."""
+        kept = self._kept
+        if (
+            kept is None
+            or kept.last_event_time != self.last_event_time
+            or kept.lag_events != self.lag_events
+            or kept.lag_measured_at != self.lag_measured_at
+            or kept.lag_unknown != self.lag_unknown
+        ):
+            kept = self._kept = Freshness(
+                last_event_time=self.last_event_time,
+                lag_events=self.lag_events,
+                lag_measured_at=self.lag_measured_at,
+                lag_unknown=self.lag_unknown,
+            )
+        return kept
 
     def note(self, topic: str, partition: int, offset: int, timestamp_s: float) -> None:
         """Record an applied (or deliberately skipped) event."""

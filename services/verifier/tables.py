@@ -17,14 +17,11 @@ the worker is not SERVING (services.verifier.server).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiokafka.structs import TopicPartition
-
-from certseal.kafka import KafkaSettings
+from certseal.kafka import KafkaSettings, group_offsets, offset_clients
 from services.verifier.index import BadEvent, Freshness
 from services.verifier.transport import read_end_offsets
 
@@ -97,34 +94,20 @@ async def ends_to_read(
     this worker's agents must apply before its tables are whole. ``resumed``, when
     given, receives where the group resumes each partition (its committed offset; 0
     when none). Raises what aiokafka raises when the broker cannot be asked."""
-    consumer = kafka.consumer(group_id=None, enable_auto_commit=False)
-    admin = kafka.admin()
-    async with contextlib.AsyncExitStack() as clients:
-        clients.push_async_callback(consumer.stop)  # also when start() fails
-        clients.push_async_callback(admin.close)
-        await consumer.start()
-        await admin.start()
-        await consumer.topics()  # the topics' metadata
-        tps = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not tps:
+    async with offset_clients(kafka) as (consumer, admin):
+        reported, committed = await group_offsets(consumer, admin, group_id, topics)
+        if not reported:
             return {}
-        reported = await consumer.end_offsets(tps)
         ends = await read_end_offsets(  # starts and stops the probe it is given
             kafka.consumer(group_id=None, enable_auto_commit=False), reported
         )
-        committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
     if resumed is not None:
-        for tp in tps:
-            done = committed.get(tp)
-            resumed[(tp.topic, tp.partition)] = max(0, done.offset) if done else 0
+        for tp in ends:
+            resumed[(tp.topic, tp.partition)] = committed.get(tp, 0)
     return {
         (tp.topic, tp.partition): end
         for tp, end in ends.items()
-        if end > 0 and (tp not in committed or committed[tp].offset < end)
+        if end > 0 and committed.get(tp, -1) < end
     }
 
 
