@@ -340,6 +340,14 @@ class GroupStatus:
         """Events published but not applied yet, over every partition."""
         return sum(p.lag for p in self.partitions)
 
+    @property
+    def lag_or_none(self) -> int | None:
+        """:attr:`lag_events`, or None when it is not known: the group did not
+        answer, or its worker has not reached its broker (``lag_unknown``)."""
+        if self.error or self.lag_unknown:
+            return None
+        return self.lag_events
+
     def lag_seconds(self, now: dt.datetime) -> float:
         """How far behind, in time: the age of the last applied event while behind.
 
@@ -457,7 +465,9 @@ class History:
         self.samples.append(
             {
                 "at": rfc3339(at),
-                "lag": {(g.group or g.target): g.lag_events for g in groups},
+                # None: not known (the group unreachable, or cut off from its
+                # broker), drawn as a gap, never as a lag of 0
+                "lag": {(g.group or g.target): g.lag_or_none for g in groups},
                 "backlog": {o.name: o.backlog for o in outboxes},
                 "rates": dict(rates),
             }

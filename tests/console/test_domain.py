@@ -158,6 +158,21 @@ def test_history_keeps_the_last_samples():
     assert history.samples[-1]["backlog"] == {"seal": 2}
 
 
+def test_a_lag_not_known_is_kept_as_none_not_as_zero():
+    """A group cut off from its broker, or not answering, has no lag to draw: the
+    chart shows a gap there, not a group caught up (0)."""
+    history = History(4)
+    behind = (PartitionLag("t", 0, 5, 9, 4),)
+    known = GroupStatus(target="t", group="g", serving=True, partitions=behind)
+    cut_off = GroupStatus(
+        target="t", group="g", serving=False, partitions=behind, lag_unknown=True
+    )
+    away = GroupStatus(target="t", group="", serving=False, error="UNAVAILABLE: down")
+    for status in (known, cut_off, away):
+        history.add(NOW, [status], [], {})
+    assert [s["lag"] for s in history.samples] == [{"g": 4}, {"g": None}, {"t": None}]
+
+
 STATUS_CODES = [
     f"{value:02d}"
     for value in licence_pb2.LicenceStatus.values()

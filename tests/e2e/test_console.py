@@ -632,6 +632,45 @@ async def test_the_operator_page_shows_both_groups_with_their_lag(browser, platf
     await context.close()
 
 
+async def test_the_operator_chart_shows_a_lag_not_known_as_a_gap(browser, platform):
+    """A group cut off from its broker (or not answering) has a lag nobody knows: its
+    chart breaks there and marks it, never drawing it as 0 (caught up). The console's
+    own snapshot, with one group's lag made unknown and a history around it."""
+    group = platform["groups"][0].group
+    lags = [0, 3, None, None, 2, 1]
+
+    async def unknown_lag(route):
+        snapshot = await (await route.fetch()).json()
+        for status in snapshot["groups"]:
+            if status["group"] == group:
+                status["lag_unknown"] = True
+        at = snapshot["at"]
+        snapshot["history"] = [
+            {"at": at, "lag": {group: lag}, "backlog": {}, "rates": {}} for lag in lags
+        ]
+        await route.fulfill(json=snapshot)
+
+    context = await browser.new_context(
+        ignore_https_errors=True, viewport={"width": 1200, "height": 900}
+    )
+    await context.route("**/api/status", unknown_lag)
+    page = await context.new_page()
+    await sign_in(page, platform, "operator", "/operator")
+    card = page.locator(f'article[data-group="{group}"]')
+    await expect(card.locator('[data-figure="lag-events"] .figure')).to_have_text(
+        "未知 unknown"
+    )
+    chart = card.locator("svg.spark")
+    await expect(chart.locator("rect.unknown")).to_have_count(2)
+    await expect(chart.locator("polyline")).to_have_count(2)  # 0, 3 | 2, 1
+    await expect(chart).to_have_attribute("aria-label", re.compile("2 not known"))
+    points = await chart.locator("polyline").evaluate_all(
+        "lines => lines.map(l => l.getAttribute('points').split(' ').length)"
+    )
+    assert points == [2, 2]
+    await context.close()
+
+
 async def _signs_in(platform, name: str, password: str) -> int:
     """The status of ``POST /api/login`` for ``name`` with ``password``."""
     context = ssl.create_default_context(cafile=platform["config"].tls.ca_file)

@@ -5,7 +5,9 @@
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 
-/** A small line chart of ``values`` (newest last), scaled to its own maximum. */
+/** A small line chart of ``values`` (newest last), scaled to its own maximum. A null
+ * value is not known (a verifier group not answering, or cut off from its broker): the
+ * line breaks there and a band marks it, so it never reads as 0. */
 function sparkline(values, label) {
   const width = 300;
   const height = 48;
@@ -14,23 +16,50 @@ function sparkline(values, label) {
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
-  const max = Math.max(1, ...values);
-  svg.setAttribute("aria-label", `${label}: max ${max} over ${values.length} samples`);
+  const known = values.filter((v) => v !== null);
+  const max = Math.max(1, ...known);
+  const unknown = values.length - known.length;
+  svg.setAttribute("aria-label", `${label}: max ${max} over ${values.length} samples` +
+    (unknown ? `, ${unknown} not known` : ""));
   const base = document.createElementNS(SVG, "line");
   for (const [k, v] of Object.entries({x1: 0, x2: width, y1: height - 1, y2: height - 1})) base.setAttribute(k, v);
   svg.append(base);
-  if (values.length > 1) {
-    const step = width / (values.length - 1);
-    const points = values.map((v, i) => `${(i * step).toFixed(1)},${(height - 2 - (v / max) * (height - 6)).toFixed(1)}`);
-    const line = document.createElementNS(SVG, "polyline");
-    line.setAttribute("points", points.join(" "));
-    svg.append(line);
-  }
+  const step = values.length > 1 ? width / (values.length - 1) : width;
+  const x = (i) => (i * step).toFixed(1);
+  let run = [];
+  const draw = () => {
+    if (run.length > 1) {
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("points", run.join(" "));
+      svg.append(line);
+    }
+    run = [];
+  };
+  values.forEach((v, i) => {
+    if (v === null) {
+      draw();
+      const band = document.createElementNS(SVG, "rect");
+      band.setAttribute("class", "unknown");
+      band.setAttribute("x", Math.max(0, i * step - step / 2).toFixed(1));
+      band.setAttribute("width", Math.max(1, step).toFixed(1));
+      band.setAttribute("y", 0);
+      band.setAttribute("height", height);
+      svg.append(band);
+    } else {
+      run.push(`${x(i)},${(height - 2 - (v / max) * (height - 6)).toFixed(1)}`);
+    }
+  });
+  draw();
   return svg;
 }
 
+/** Each sample's figure ``name`` of ``kind``; null where it is not known (null, or
+ * absent from that sample). */
 function series(history, kind, name) {
-  return history.map((sample) => Number((sample[kind] || {})[name] || 0));
+  return history.map((sample) => {
+    const value = (sample[kind] || {})[name];
+    return value === null || value === undefined ? null : Number(value);
+  });
 }
 
 function figure(label, value, attrs) {
