@@ -19,7 +19,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from certseal.events import DIRECTORY_EVENTS, TRUST_EVENTS
@@ -32,6 +32,8 @@ Key = tuple[str, int]  # (topic, partition)
 
 #: seconds between two asks (one ListOffsets request per partition leader each)
 CONFIRM_EVERY_S = 1.0
+#: seconds between two tries while the worker's partitions are not assigned yet
+FIRST_ASK_RETRY_S = 0.05
 #: the topics of the worker's Faust consumer whose lag its answers carry
 TABLE_TOPICS = (TRUST_EVENTS, DIRECTORY_EVENTS)
 
@@ -87,9 +89,13 @@ async def confirm_ends(
     clock: Callable[[], dt.datetime],
     monotonic: Callable[[], float] = time.monotonic,
     every_s: float = CONFIRM_EVERY_S,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     """Forever: :func:`ask_ends`, and record each answer at ``clock()`` (UTC) and
-    ``monotonic()`` (seconds: its age is judged on these).
+    ``monotonic()`` (seconds: its age is judged on these); every ``every_s``
+    seconds, and every :data:`FIRST_ASK_RETRY_S` while the partitions are being
+    assigned (the start gate waits for the first answer: a whole interval there
+    made every start up to a second later).
 
     An ask the broker does not answer is waited for, not abandoned and repeated (a
     cut-off worker's asks would pile up in Faust's consumer thread until their
@@ -100,7 +106,10 @@ async def confirm_ends(
         try:
             ends = await ask_ends(consumer, feed)
         except LookupError:
-            pass
+            # the partitions are being assigned: the start gate waits for the first
+            # answer, so ask again soon rather than a whole interval later
+            await sleep(FIRST_ASK_RETRY_S)
+            continue
         except Exception as exc:  # the broker away: the confirmation ages
             if not failing:
                 log.warning("cannot ask the broker for the end offsets: %r", exc)
@@ -110,4 +119,4 @@ async def confirm_ends(
                 log.info("the broker answers for the end offsets again")
             failing = False
             freshness.confirm_ends(ends, clock(), monotonic())
-        await asyncio.sleep(every_s)
+        await sleep(every_s)
