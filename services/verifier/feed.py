@@ -81,6 +81,7 @@ class LicenceFeed:
         self.caught_up = asyncio.Event()
         self._catching_up: dict[int, int] = {}  # partition -> end offset at start
         self._start_ends: dict[TopicPartition, int] = {}  # of those tracked
+        self._build_level = logging.WARNING  # a rebuild is news; a first build, INFO
         #: holes met in the partitions' offsets (waited for near the head)
         self.holes = OffsetHoles("licence index", clock=time.monotonic, wall=time.time)
 
@@ -201,10 +202,14 @@ class LicenceFeed:
         if rebuild:
             self.building = {tp.partition: self._start_ends[tp] for tp in rebuild}
             targets = [self.building[p] for p in sorted(self.building)]
-            log.warning(
-                "licence index: rebuilding %s from the topic; no lookup is answered "
-                "from them until they reach %s",
-                *(sorted(self.building), targets),
+            # a new index's first build is the normal start of a worker, not news
+            self._build_level = logging.WARNING if stored else logging.INFO
+            log.log(
+                self._build_level,
+                "licence index: %s %s from the topic; no lookup is answered from "
+                "them until they reach %s",
+                *("rebuilding" if stored else "building", sorted(self.building)),
+                targets,
             )
         if self._idle_ms > self._busy_ms and hasattr(consumer, "_fetcher"):
             adapt_fetch_wait(consumer, AdaptiveFetchWait(self._busy_ms, self._idle_ms))
@@ -245,7 +250,7 @@ class LicenceFeed:
         self.held = self.held | frozenset(done)
         assert self.partitions is not None
         self.index.mark_complete(self.partitions, self.held)
-        log.warning("licence index: partitions %s rebuilt", sorted(done))
+        log.log(self._build_level, "licence index: partitions %s built", sorted(done))
         if not self.building:
             self.built.set()
 
