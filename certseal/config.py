@@ -38,6 +38,10 @@ from certseal.tlsfiles import (
     section_fields,
 )
 
+#: one start-time check of settings: raises CertsealError naming the setting at
+#: fault (what it returns is not used); ``certseal config check`` runs a service's
+SettingCheck = Callable[[], object]
+
 
 class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A configuration section: typed, keyword-only, unknown keys refused."""

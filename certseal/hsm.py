@@ -165,19 +165,13 @@ class Pkcs11Token:
         refused by the token), ``suites`` (unknown, or a suite whose mechanisms the
         token lacks, e.g. sm2 on SoftHSM2), ``sessions`` (out of range).
         """
-        if not 1 <= sessions <= 64:
-            raise calls.bad("sessions", f"must be between 1 and 64, is {sessions}")
-        wanted: set[Suite] = set()
-        for name in suites:
-            try:
-                wanted.add(Suite(name.strip().lower()))
-            except ValueError:
-                raise calls.bad("suites", f"unknown key suite {name!r}") from None
-        if not token_label:
-            raise calls.bad("token_label", "is not set")
-        pin = read_pin_file(pin_file)
-        if not module or not os.path.isfile(module):
-            raise calls.bad("module", f"no module library at {module!r}")
+        wanted, pin = check_token_settings(
+            module=module,
+            token_label=token_label,
+            pin_file=pin_file,
+            suites=suites,
+            sessions=sessions,
+        )
         lock = _MODULE_LOCKS.setdefault(os.path.realpath(module), threading.Lock())
         with lock:
             token, opened = calls.connect(
@@ -315,6 +309,44 @@ def _no_reopen() -> Any:
     raise CertsealError(ErrorKind.UNAVAILABLE, "the PKCS#11 session cannot be reopened")
 
 
+def check_token_settings(
+    *, module: str, token_label: str, pin_file: str, suites: list[str], sessions: int
+) -> tuple[set[Suite], str]:
+    """What :meth:`Pkcs11Token.open` checks before it loads the module: the
+    sessions in range, known suites, a token label, a readable PIN file and a module
+    file that exists. Returns the suites wanted and the PIN; CertsealError
+    (INVALID_ARGUMENT) naming the ``pkcs11.<setting>`` at fault."""
+    if not 1 <= sessions <= 64:
+        raise calls.bad("sessions", f"must be between 1 and 64, is {sessions}")
+    wanted: set[Suite] = set()
+    for name in suites:
+        try:
+            wanted.add(Suite(name.strip().lower()))
+        except ValueError:
+            raise calls.bad("suites", f"unknown key suite {name!r}") from None
+    if not token_label:
+        raise calls.bad("token_label", "is not set")
+    pin = read_pin_file(pin_file)
+    if not module or not os.path.isfile(module):
+        raise calls.bad("module", f"no module library at {module!r}")
+    return wanted, pin
+
+
+def check_token_config(config: Pkcs11Config) -> None:
+    """``[pkcs11]`` checked as :func:`token_from_config` checks it before it opens
+    the token (:func:`check_token_settings`), without loading the module or logging
+    in: for ``certseal config check``, which contacts nothing (a network HSM's
+    module would). Nothing to check when ``module`` is empty."""
+    if config.module:
+        check_token_settings(
+            module=config.module,
+            token_label=config.token_label,
+            pin_file=config.pin_file,
+            suites=list(config.suites),
+            sessions=config.sessions,
+        )
+
+
 def token_from_config(config: Pkcs11Config) -> Pkcs11Token | None:
     """The token ``[pkcs11]`` names, opened and logged in; None when ``module`` is
     empty (every key in software). Errors as :meth:`Pkcs11Token.open`."""
@@ -338,6 +370,16 @@ def token_from_config(config: Pkcs11Config) -> Pkcs11Token | None:
     return token
 
 
+def check_token_key_setting(config: Pkcs11Config, label: str, setting: str) -> None:
+    """CertsealError(INVALID_ARGUMENT) naming ``setting`` when it names the token key
+    ``label`` but ``[pkcs11]`` names no module (:func:`labelled_key`'s first check)."""
+    if not config.module:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"{setting}: names token key {label!r} but pkcs11.module is not set",
+        )
+
+
 def labelled_key(config: Pkcs11Config, label: str, setting: str) -> TokenSigner:
     """The signer of the token key labelled ``label`` (CKA_LABEL) in the token
     ``config`` names, for a setting (``setting``, e.g. ``[verifier] bundle_key``)
@@ -349,11 +391,7 @@ def labelled_key(config: Pkcs11Config, label: str, setting: str) -> TokenSigner:
     P-256 nor Ed25519), and naming the ``[pkcs11]`` setting at fault as
     :meth:`Pkcs11Token.open` does.
     """
-    if not config.module:
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT,
-            f"{setting}: names token key {label!r} but pkcs11.module is not set",
-        )
+    check_token_key_setting(config, label, setting)
     token = token_from_config(config)
     assert token is not None
     try:

@@ -59,6 +59,17 @@ def bind_error(listen: str) -> OSError | ValueError | None:
         return exc
 
 
+def check_listen_address(setting: str, listen: str) -> None:
+    """CertsealError (INVALID_ARGUMENT, field ``setting``) when ``listen`` is not
+    ``host:port`` (:func:`split_listen`), without binding it: for a check made away
+    from the machine that will listen (``certseal config check``), where a port
+    held by the running process is no fault."""
+    try:
+        split_listen(listen)
+    except ValueError as exc:
+        raise invalid(setting, str(exc)) from None
+
+
 def check_listen(setting: str, listen: str) -> None:
     """CertsealError (INVALID_ARGUMENT, field ``setting``) when ``listen`` cannot be
     listened on now: a malformed address or port, a port taken, a host not this

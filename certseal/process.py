@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -27,9 +28,15 @@ import grpc
 
 from certseal import logs
 from certseal.collector import settle_collector
-from certseal.config import ServiceSection, SharedSettings, setting_naming
+from certseal.config import (
+    ServiceSection,
+    SettingCheck,
+    SharedSettings,
+    setting_naming,
+)
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.events import default_topics
+from certseal.listen import check_listen_address
 from certseal.metrics import Metrics
 from certseal.rpc import ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
@@ -45,7 +52,7 @@ from certseal.storage.outbox import OutboxRelay, refresh_backlog_metrics
 from certseal.storage.pool import create_pool, migrate_service, ping
 from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock, utcnow
-from certseal.tlsfiles import server_credentials
+from certseal.tlsfiles import read_tls_identity, server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +119,41 @@ class ServiceProcess:
 
     # -- what a service adds --------------------------------------------------------
 
+    def setting_checks(self, *, open_token: bool = True) -> Sequence[SettingCheck]:
+        """The steps of :meth:`check_settings`, each reading what settings name apart
+        from the others' and keeping it for :meth:`prepare`. ``open_token`` False:
+        a PKCS#11 token's settings are checked without loading its module or
+        logging in (:func:`certseal.hsm.check_token_config`)."""
+        return ()
+
     def check_settings(self) -> None:
         """Read and check everything this service's settings name that needs no
         database (keys, certificates, trust lists, a PKCS#11 token), before
         :meth:`start` connects: a wrong setting is told with PostgreSQL away too,
         so an operator can check a configuration offline. :meth:`prepare` then
-        builds on what this kept."""
+        builds on what this kept. The first of :meth:`setting_checks` that fails
+        ends the start."""
+        for check in self.setting_checks():
+            check()
+
+    def offline_checks(self) -> list[SettingCheck]:
+        """Each check :meth:`start` makes without the database, the broker or a
+        token opened (for ``certseal config check``): ``[database] dsn_file``,
+        ``[kafka]``'s TLS files, the ``[tls]`` identity served, the listen
+        addresses' form (not bound) and :meth:`setting_checks`."""
+        cfg, name = self.config, self.name
+        checks: list[SettingCheck] = [cfg.database.dsn, cfg.kafka.ssl_context]
+        if self.serve:
+            tls = cfg.tls
+            checks.append(
+                lambda: read_tls_identity(tls.ca_file, tls.cert_file, tls.key_file)
+            )
+        for setting in ("listen", "probe_listen", "metrics_listen"):
+            if address := getattr(self.section, setting):
+                checks.append(
+                    partial(check_listen_address, f"{name}.{setting}", address)
+                )
+        return [*checks, *self.setting_checks(open_token=False)]
 
     async def prepare(self) -> None:
         """Build the service objects over ``self.pool``."""

@@ -16,23 +16,26 @@ import datetime as dt
 import logging
 import ssl
 import time
+from functools import partial
 from typing import Any
 
 import grpc
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
+from certseal.config import SettingCheck
 from certseal.errors import invalid
 from certseal.events import default_topics
 from certseal.files import certificate_common_name, is_missing
 from certseal.fontfiles import check_font_file
 from certseal.httpserve import MalformedRequests, serve
-from certseal.listen import bind_problem
+from certseal.listen import bind_problem, check_listen_address
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, identity_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import (
+    TlsIdentity,
     load_checked_cert_chain,
     load_checked_verify_locations,
     read_certificates,
@@ -42,7 +45,7 @@ from certseal.tlsfiles import (
 )
 from certseal.v1 import issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
-from services.console.config import ConsoleSettings
+from services.console.config import ConsoleConfig, ConsoleSettings
 from services.console.handlers import (
     SERVER,
     ConsoleHandlers,
@@ -72,18 +75,8 @@ class ConsoleApp:
         self.listen = listen or self.settings.listen
         self.clock = clock
         self.port = 0
-        cs = self.settings
-        # its client identity toward the services, read and parsed: gRPC would only
-        # fail every call
-        # (its channels are made from these bytes, not a second read of the files)
-        self._tls = read_tls_identity(
-            config.tls.ca_file, cs.cert_file, cs.key_file, section_fields("console")
-        )
-        self.identity = certificate_common_name(cs.cert_file, "console.cert_file")
-        # a missing font is a warning (boxes on the page); one that is no font, not
-        rare = cs.rare_font_file
-        if rare and not is_missing(rare, "console.rare_font_file"):
-            check_font_file(cs.rare_font_file, "console.rare_font_file")
+        self._tls, self.identity = client_identity(config)
+        check_rare_font(self.settings)
         self._channels: list[grpc.aio.Channel] = []
         self._stop = asyncio.Event()
         self._collector_task: asyncio.Task[None] | None = None
@@ -147,8 +140,7 @@ class ConsoleApp:
         certseal identity.
         """
         cs = self.settings
-        if not cs.verifier_targets:
-            raise invalid("console.verifier_targets", "names no verifier group")
+        check_verifier_targets(cs)
         if Caller.parse(self.identity).kind != "service":  # or this fails now
             log.warning(
                 "[console] cert_file is %s, not service:console: the verifier "
@@ -157,25 +149,8 @@ class ConsoleApp:
             )
         # every setting that needs no database is checked before connecting: an
         # operator can check a configuration with PostgreSQL away
-        sources = []
-        for source in cs.metrics_sources:
-            name, _, url = source.partition("=")
-            if not url:
-                raise invalid("console.metrics_sources", f"{source!r} is not NAME=URL")
-            sources.append((name, url))
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        # read and parsed first: ssl says only "[SSL] PEM lib" of a wrong file
-        # and ssl is handed the bytes checked, never a second read of the files
-        pair = read_key_pair(
-            cs.https_cert_file,
-            cs.https_key_file,
-            ("console.https_cert_file", "console.https_key_file"),
-        )
-        load_checked_cert_chain(context, *pair, "console.https_cert_file")
-        if cs.client_ca_file:  # clerks may sign in with a browser client certificate
-            _, roots = read_certificates(cs.client_ca_file, "console.client_ca_file")
-            context.verify_mode = ssl.CERT_OPTIONAL
-            load_checked_verify_locations(context, roots)
+        sources = metrics_sources(cs)
+        context = https_context(cs)
         db = self.config.database
         self.store = await ConsoleStore.open(db.dsn(), max_size=db.pool_max)
         self.accounts = ConsoleAccounts.configured(cs, self.store, self.clock)
@@ -266,3 +241,81 @@ class ConsoleApp:
             await channel.close()
         if self.store is not None:
             await self.store.close()
+
+
+def client_identity(config: ConsoleSettings) -> tuple[TlsIdentity, str]:
+    """The console's client identity toward the services, read and parsed (gRPC
+    would only fail every call; its channels are made from these bytes, not a second
+    read of the files), and its certificate's common name."""
+    cs = config.console
+    tls = read_tls_identity(
+        config.tls.ca_file, cs.cert_file, cs.key_file, section_fields("console")
+    )
+    return tls, certificate_common_name(cs.cert_file, "console.cert_file")
+
+
+def check_rare_font(cs: ConsoleConfig) -> None:
+    """A missing ``rare_font_file`` is a warning (boxes on the page); one that is no
+    font is INVALID_ARGUMENT naming it."""
+    rare = cs.rare_font_file
+    if rare and not is_missing(rare, "console.rare_font_file"):
+        check_font_file(rare, "console.rare_font_file")
+
+
+def check_verifier_targets(cs: ConsoleConfig) -> None:
+    """INVALID_ARGUMENT ``console.verifier_targets`` when it names no group."""
+    if not cs.verifier_targets:
+        raise invalid("console.verifier_targets", "names no verifier group")
+
+
+def metrics_sources(cs: ConsoleConfig) -> list[tuple[str, str]]:
+    """``metrics_sources`` as (name, URL); INVALID_ARGUMENT naming the setting for
+    one that is not ``NAME=URL``."""
+    sources = []
+    for source in cs.metrics_sources:
+        name, _, url = source.partition("=")
+        if not url:
+            raise invalid("console.metrics_sources", f"{source!r} is not NAME=URL")
+        sources.append((name, url))
+    return sources
+
+
+def https_context(cs: ConsoleConfig) -> ssl.SSLContext:
+    """The HTTPS server's TLS context: its pair and, when clerks may sign in with a
+    browser client certificate, their CA. Each file is read and parsed first (ssl
+    says only "[SSL] PEM lib" of a wrong file) and ssl is handed the bytes checked,
+    never a second read of the files; INVALID_ARGUMENT naming the setting."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    pair = read_key_pair(
+        cs.https_cert_file,
+        cs.https_key_file,
+        ("console.https_cert_file", "console.https_key_file"),
+    )
+    load_checked_cert_chain(context, *pair, "console.https_cert_file")
+    if cs.client_ca_file:
+        _, roots = read_certificates(cs.client_ca_file, "console.client_ca_file")
+        context.verify_mode = ssl.CERT_OPTIONAL
+        load_checked_verify_locations(context, roots)
+    return context
+
+
+def config_checks(config: ConsoleSettings) -> list[SettingCheck]:
+    """Every check a console's start makes that needs neither the database nor a
+    service, each apart (``certseal config check`` reports every failure): its
+    client identity and font, the verifier groups, the metrics sources, the HTTPS
+    files, ``[database] dsn_file``, ``[kafka]``'s TLS files and the listen
+    addresses' form (not bound: the running console may hold them)."""
+    cs = config.console
+    checks: list[SettingCheck] = [
+        partial(client_identity, config),
+        partial(check_rare_font, cs),
+        partial(check_verifier_targets, cs),
+        partial(metrics_sources, cs),
+        partial(https_context, cs),
+        config.database.dsn,
+        config.kafka.ssl_context,
+    ]
+    for setting in ("listen", "metrics_listen"):
+        if address := getattr(cs, setting):
+            checks.append(partial(check_listen_address, f"console.{setting}", address))
+    return checks

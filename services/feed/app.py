@@ -12,6 +12,7 @@ import grpc
 from aiohttp.abc import AbstractResolver
 
 from certseal.bounds import MAX_CA_BUNDLE_BYTES
+from certseal.config import SettingCheck
 from certseal.crypto import KeyWrapper
 from certseal.process import ServiceProcess
 from certseal.secretfiles import KEK, read_secret_file
@@ -62,9 +63,12 @@ class FeedApp(ServiceProcess):
         super().__init__(config, listen=listen, clock=clock)
         self._webhook_resolver = webhook_resolver
 
-    def check_settings(self) -> None:
+    def setting_checks(self, *, open_token: bool = True) -> list[SettingCheck]:
         """The webhooks' CA file and the key-encryption key, read before
         connecting."""
+        return [self._read_webhook_ca, self._read_kek]
+
+    def _read_webhook_ca(self) -> None:
         cfg = self.config
         roots = None
         if cfg.feed.webhook_ca_file:  # parsed first: ssl says only "PEM lib"; and
@@ -75,7 +79,10 @@ class FeedApp(ServiceProcess):
         self._webhook_ssl = ssl.create_default_context(
             cadata=der_bundle(roots) if roots is not None else None
         )
-        self._wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
+
+    def _read_kek(self) -> None:
+        kek = read_secret_file(Path(self.config.secrets.kek_file), KEK)
+        self._wrapper = KeyWrapper(kek)
 
     async def prepare(self) -> None:
         """The store, the webhook engine, the service; the webhook dispatcher."""

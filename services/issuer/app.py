@@ -9,9 +9,10 @@ from pathlib import Path
 
 import grpc
 
+from certseal.config import SettingCheck
 from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
 from certseal.errors import CertsealError, ErrorKind
-from certseal.hsm import Pkcs11Token, token_from_config
+from certseal.hsm import Pkcs11Token, check_token_config, token_from_config
 from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
@@ -178,26 +179,59 @@ class IssuerApp(ServiceProcess):
         if self.token is not None:
             self.token.close()
 
-    def check_settings(self) -> None:
+    def setting_checks(self, *, open_token: bool = True) -> list[SettingCheck]:
         """The secrets, the index key, the token, the templates and fonts: read and
         checked before connecting (:meth:`make_service` builds on them)."""
-        cfg = self.config
-        self._wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
+        return [
+            self._read_kek,
+            self._open_token if open_token else self._check_token,
+            self._read_data_key,
+            self._read_index_key,
+            self._read_presentation_suite,
+            self._read_templates,
+            self._read_fonts,
+        ]
+
+    def offline_checks(self) -> list[SettingCheck]:
+        """As every service process's, and the identity the issuer presents to the
+        seal service (``[issuer] cert_file``), read when :meth:`make_service` makes
+        its client."""
+        checks = super().offline_checks()
+        if self.config.issuer.seal_target:
+            checks.append(lambda: GrpcDocumentSealer(settings=self.config))
+        return checks
+
+    def _read_kek(self) -> None:
+        kek = read_secret_file(Path(self.config.secrets.kek_file), KEK)
+        self._wrapper = KeyWrapper(kek)
+
+    def _open_token(self) -> None:
         if self.token is None:
             # [pkcs11]: department and presentation keys of its suites in the token
-            self.token = token_from_config(cfg.pkcs11)
-        self._protector = PersonalDataProtector(
-            read_secret_file(Path(cfg.secrets.data_key_file), DATA_KEY)
-        )
+            self.token = token_from_config(self.config.pkcs11)
+
+    def _check_token(self) -> None:
+        check_token_config(self.config.pkcs11)
+
+    def _read_data_key(self) -> None:
+        key = read_secret_file(Path(self.config.secrets.data_key_file), DATA_KEY)
+        self._protector = PersonalDataProtector(key)
+
+    def _read_index_key(self) -> None:
+        path = self.config.issuer.index_key_file
         self._index_sealer = IndexSealer(
-            read_secret_file(Path(cfg.issuer.index_key_file), "issuer.index_key_file")
+            read_secret_file(Path(path), "issuer.index_key_file")
         )
-        self._presentation_suite = Suite.parse(cfg.platform.presentation_suite)
-        self._templates = (
-            load_templates(Path(cfg.issuer.document_templates_dir))
-            if cfg.issuer.document_templates_dir
-            else None
-        )
+
+    def _read_presentation_suite(self) -> None:
+        suite = self.config.platform.presentation_suite
+        self._presentation_suite = Suite.parse(suite, "platform.presentation_suite")
+
+    def _read_templates(self) -> None:
+        folder = self.config.issuer.document_templates_dir
+        self._templates = load_templates(Path(folder)) if folder else None
+
+    def _read_fonts(self) -> None:
         self._fonts = self._licence_file_fonts()
 
     async def prepare(self) -> None:

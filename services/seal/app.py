@@ -6,9 +6,10 @@ from pathlib import Path
 
 import grpc
 
+from certseal.config import SettingCheck
 from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError, ErrorKind
-from certseal.hsm import Pkcs11Token, token_from_config
+from certseal.hsm import Pkcs11Token, check_token_config, token_from_config
 from certseal.process import ServiceProcess
 from certseal.rpc import TargetStub
 from certseal.secretfiles import KEK, read_secret_file
@@ -80,38 +81,79 @@ class SealApp(ServiceProcess):
     #: the PKCS#11 token of [pkcs11], opened by ``prepare`` (a test may hand one in)
     token: Pkcs11Token | None = None
 
-    def check_settings(self) -> None:
+    def setting_checks(self, *, open_token: bool = True) -> list[SettingCheck]:
         """The token, the CAs, the key-encryption key, the trust lists and seal
         makers, the TSA settings and identity: read and checked before connecting."""
-        cfg = self.config
+        return [
+            self._open_token if open_token else self._check_token,
+            self._check_tsa_settings,
+            self._read_tsa_identity,
+            self._read_seal_ca,
+            self._read_sm2_ca,
+            self._read_kek,
+            self._read_trust,
+            self._read_tsa_roots,
+        ]
+
+    def offline_checks(self) -> list[SettingCheck]:
+        """As every service process's, and the identity the seal service presents to
+        a verifier group (``[seal] cert_file``), read when :meth:`add_servicers`
+        makes its client."""
+        checks = super().offline_checks()
+        if self.config.seal.verifier_target:
+            checks.append(lambda: GrpcLicenceVerifier(settings=self.config))
+        return checks
+
+    def _open_token(self) -> None:
         if self.token is None:
             # [pkcs11]: seal and seal-maker keys of its suites in the token
-            self.token = token_from_config(cfg.pkcs11)
-        check_tsa_settings(
-            cfg.seal.tsa_url, cfg.seal.tsa_timeout_s, cfg.seal.tsa_trusted_ca_files
-        )
+            self.token = token_from_config(self.config.pkcs11)
+
+    def _check_token(self) -> None:
+        check_token_config(self.config.pkcs11)
+
+    def _check_tsa_settings(self) -> None:
+        seal = self.config.seal
+        check_tsa_settings(seal.tsa_url, seal.tsa_timeout_s, seal.tsa_trusted_ca_files)
+
+    def _read_tsa_identity(self) -> None:
+        seal = self.config.seal
         self.tsa: TsaServer | None = None
-        if cfg.seal.tsa_listen:  # the platform's own TSA room, served in prepare
+        if seal.tsa_listen:  # the platform's own TSA room, served in prepare
             self.tsa = TsaServer(
-                cert_file=cfg.seal.tsa_cert_file,
-                key_file=cfg.seal.tsa_key_file,
+                cert_file=seal.tsa_cert_file,
+                key_file=seal.tsa_key_file,
                 clock=self.clock,
-                policy=cfg.seal.tsa_policy or DEFAULT_TSA_POLICY,
+                policy=seal.tsa_policy or DEFAULT_TSA_POLICY,
             )
-        self._seal_ca = SealCa.from_files(cfg.seal.ca_cert_file, cfg.seal.ca_key_file)
+
+    def _read_seal_ca(self) -> None:
+        seal = self.config.seal
+        self._seal_ca = SealCa.from_files(seal.ca_cert_file, seal.ca_key_file)
+
+    def _read_sm2_ca(self) -> None:
+        seal = self.config.seal
         self._sm2_ca = (
             SealCa.from_files(
-                cfg.seal.sm2_ca_cert_file,
-                cfg.seal.sm2_ca_key_file,
+                seal.sm2_ca_cert_file,
+                seal.sm2_ca_key_file,
                 ("seal.sm2_ca_cert_file", "seal.sm2_ca_key_file"),
             )
-            if cfg.seal.sm2_ca_cert_file
+            if seal.sm2_ca_cert_file
             else None
         )
-        self._wrapper = KeyWrapper(read_secret_file(Path(cfg.secrets.kek_file), KEK))
-        self._trust = load_seal_trust(cfg.seal.trusted_ca_files, cfg.seal.seal_makers)
+
+    def _read_kek(self) -> None:
+        kek = read_secret_file(Path(self.config.secrets.kek_file), KEK)
+        self._wrapper = KeyWrapper(kek)
+
+    def _read_trust(self) -> None:
+        seal = self.config.seal
+        self._trust = load_seal_trust(seal.trusted_ca_files, seal.seal_makers)
+
+    def _read_tsa_roots(self) -> None:
         self._tsa_roots = load_trust_files(
-            cfg.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
+            self.config.seal.tsa_trusted_ca_files, "seal.tsa_trusted_ca_files"
         )
 
     async def prepare(self) -> None:

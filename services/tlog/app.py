@@ -9,6 +9,7 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from certseal.checkpoints import NoteSigner
+from certseal.config import SettingCheck
 from certseal.process import ServiceProcess
 from certseal.secretfiles import read_secret_file
 from certseal.storage.worker import NotifiedWorker
@@ -40,8 +41,11 @@ class TlogApp(ServiceProcess):
     migrations = MIGRATIONS
     config: TlogSettings
 
-    def check_settings(self) -> None:
+    def setting_checks(self, *, open_token: bool = True) -> list[SettingCheck]:
         """The log's signing key, read before connecting."""
+        return [self._read_signer]
+
+    def _read_signer(self) -> None:
         cfg = self.config.tlog
         self._signer = load_signer(cfg.origin, cfg.signing_key_file)
 

@@ -8,7 +8,6 @@ import functools
 import logging
 import os
 import signal
-import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,19 +18,14 @@ from aiokafka.errors import KafkaConnectionError
 from faust.exceptions import ConsistencyError
 
 from certseal import logs
-from certseal.checkpoints import NoteVerifier
-from certseal.errors import CertsealError, ErrorKind, invalid
-from certseal.files import certificate_common_name, check_readable
+from certseal.errors import CertsealError, ErrorKind
 from certseal.listen import check_listen
 from certseal.metrics import Metrics
-from certseal.secretfiles import read_secret_file
-from certseal.timestamps import utcnow
-from certseal.tlsfiles import read_certificates, read_tls_identity
-from services.config import Config, load
+from services.config import load
 from services.verifier.app import build_servicer, create_app
 from services.verifier.broker import broker_cluster_id, partition_mismatches
 from services.verifier.config import (
-    check_bundle_certificate,
+    apply_worker_options,
     check_settings,
     worker_data_dir,
 )
@@ -42,7 +36,7 @@ from services.verifier.diskindex import (
     drop_unnamed_folder,
 )
 from services.verifier.domain import FieldRights
-from services.verifier.group import PeerServicer, peer_identities
+from services.verifier.group import PeerServicer
 from services.verifier.metrics import (
     index_rebuild_counter,
     unopened_counter,
@@ -52,6 +46,7 @@ from services.verifier.rebuilds import note_rebuild, pending_rebuilds
 from services.verifier.replay_store import FOLDER as REPLAY_FOLDER
 from services.verifier.replay_store import FolderInUse, prepare_worker_folder
 from services.verifier.server import GrpcService
+from services.verifier.start_checks import check_files, check_identity
 from services.verifier.storage import drop_index
 from services.verifier.worker import VerifierWorker
 
@@ -121,40 +116,26 @@ def main() -> None:
         field_rights = FieldRights.parse(cfg.verifier.field_rights)
     except CertsealError as exc:
         _bad_input(f"error: {exc}")
-    cfg.verifier.group = args.group or cfg.verifier.group
-    cfg.verifier.worker = args.worker or cfg.verifier.worker
-    if args.group_size is not None:
-        cfg.verifier.group_size = args.group_size
-    if args.peers:
-        cfg.verifier.peers = [p.strip() for p in args.peers.split(",") if p.strip()]
-    if args.peer_server_name:
-        cfg.verifier.peer_server_name = args.peer_server_name
-    if args.topic_replication_factor is not None:
-        cfg.verifier.topic_replication_factor = args.topic_replication_factor
+    apply_worker_options(
+        cfg.verifier,
+        group=args.group,
+        worker=args.worker,
+        group_size=args.group_size,
+        peers=args.peers,
+        peer_server_name=args.peer_server_name,
+        topic_replication_factor=args.topic_replication_factor,
+    )
     try:
         check_settings(cfg.verifier)  # named verifier.<setting>, as a flag sets it
+        identity = check_identity(cfg)
     except CertsealError as exc:
         _bad_input(f"error: {exc}")
-    try:
-        identity = certificate_common_name(
-            cfg.verifier.identity(cfg.tls)[0], "verifier.cert_file"
-        )
-    except CertsealError as exc:
-        _bad_input(f"error: {exc}")
-    if cfg.verifier.group_size > 1 and not peer_identities(
-        cfg.verifier.group, identity
-    ):
-        _bad_input(
-            f"error: verifier.cert_file: names {identity!r}; a worker of a partitioned "
-            f"group presents service:verifier-{cfg.verifier.group} (or the shared "
-            "service:verifier)"
-        )
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
     cfg.verifier.probe_listen = args.probe_listen or cfg.verifier.probe_listen
     try:
-        _check_files(cfg)
+        check_files(cfg)
     except CertsealError as exc:
         _bad_input(f"error: {exc}")
     for setting in ("listen", "metrics_listen", "probe_listen"):
@@ -304,38 +285,6 @@ def main() -> None:
         raise
 
 
-def _check_files(cfg: Config) -> None:
-    """Before Faust starts (where a failure is its traceback and exit 1): the files
-    and the folder the worker's settings name, [kafka]'s TLS files, the index keys,
-    and the transparency log's key.
-    CertsealError(INVALID_ARGUMENT) naming the setting."""
-    vcfg = cfg.verifier
-    # [kafka]'s TLS files: ssl would say "PEM lib" only when Faust first connects
-    cfg.kafka.ssl_context()
-    # what the gRPC server will present and trust, read and parsed
-    read_tls_identity(
-        cfg.tls.ca_file, *vcfg.identity(cfg.tls), vcfg.identity_fields("verifier")
-    )
-    if vcfg.bundle_key:  # the TLS pair signs bundles otherwise: the file is not read
-        check_readable("verifier.bundle_cert_file", vcfg.bundle_cert_file)
-        _, (bundle_cert, *_) = read_certificates(
-            vcfg.bundle_cert_file, "verifier.bundle_cert_file"
-        )
-        _, (platform_ca, *_) = read_certificates(cfg.tls.ca_file, "tls.ca_file")
-        check_bundle_certificate(
-            bundle_cert,
-            platform_ca,
-            group=vcfg.group,
-            now=utcnow(),
-            described=vcfg.bundle_cert_file,
-        )
-    for path in vcfg.index_key_files:  # read whole: a key of the wrong size too
-        read_secret_file(Path(path), "verifier.index_key_files")
-    check_data_dir(vcfg.data_dir)
-    if vcfg.log_target:
-        NoteVerifier.parse(vcfg.log_key, "verifier.log_key")
-
-
 def _in_use(data_dir: Path, why: str) -> NoReturn:
     """Another process has a database of this worker's folder open (a worker not yet
     stopped, two workers given one folder): one line naming the setting, exit 1,
@@ -347,42 +296,6 @@ def _in_use(data_dir: Path, why: str) -> NoReturn:
         file=sys.stderr,
     )
     sys.exit(1)
-
-
-def check_data_dir(path: str) -> None:
-    """The worker's folder, or the nearest folder above it that exists (where the
-    worker will make it), as the worker would use it, without making anything (a
-    start refused for another reason leaves no folder behind). A path that cannot be
-    a folder (a regular file, a symbolic link loop, a dangling link such as a
-    volume not mounted, a path under a file) or one this process may not write is
-    INVALID_ARGUMENT ``verifier.data_dir``, not a traceback from ``mkdir`` once
-    Faust runs (``Path.exists()`` is False for a loop or a dangling link)."""
-    field = "verifier.data_dir"
-    at = os.path.abspath(path)
-    while True:
-        try:
-            status = os.stat(at)
-        except FileNotFoundError:
-            if os.path.lexists(at):
-                raise invalid(
-                    field, f"{at} is a symbolic link to nothing (a volume not mounted?)"
-                ) from None
-            parent = os.path.dirname(at)
-            if parent == at:
-                raise invalid(field, f"no folder of {path} exists") from None
-            at = parent  # made by the worker: look at the folder above
-            continue
-        except NotADirectoryError:
-            raise invalid(field, f"{path} is under a file, not a folder") from None
-        except OSError as exc:
-            raise invalid(field, f"cannot reach {at!r}: {exc.strerror}") from None
-        except ValueError:  # a NUL in the path
-            raise invalid(field, f"{path!r} is not a usable path") from None
-        break
-    if not stat.S_ISDIR(status.st_mode):
-        raise invalid(field, f"{at} is not a folder")
-    if not os.access(at, os.W_OK | os.X_OK):
-        raise invalid(field, f"{at} is a folder this process may not write")
 
 
 def _bad_input(message: str) -> NoReturn:

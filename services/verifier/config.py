@@ -257,27 +257,78 @@ LAG_UNKNOWN_AFTER_RANGE_S = (2, 3_600)
 WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
-def check_settings(config: VerifierConfig) -> None:
-    """Every ``[verifier]`` setting a worker checks before it touches anything (its
-    name, its group's shape, the fetch waits and the linger, the replication factor
-    of its own topics), as ``python -m services.verifier`` and ``certseal run`` both
-    check them: CertsealError INVALID_ARGUMENT naming ``verifier.<setting>``."""
+def check_worker_name(config: VerifierConfig) -> None:
+    """INVALID_ARGUMENT ``verifier.worker`` unless it is empty or a
+    :data:`WORKER_NAME`."""
     if config.worker and not WORKER_NAME.fullmatch(config.worker):
         raise invalid(
             "verifier.worker",
             "letters, digits, '.', '_' and '-' only, at most 63 characters (got "
             f"{config.worker!r})",
         )
-    worker_ordinal(config)
-    check_fetch_waits(config)
+
+
+def check_lag_unknown_after(config: VerifierConfig) -> None:
+    """INVALID_ARGUMENT ``verifier.lag_unknown_after_s`` outside
+    :data:`LAG_UNKNOWN_AFTER_RANGE_S`."""
     low, high = LAG_UNKNOWN_AFTER_RANGE_S
     if not low <= config.lag_unknown_after_s <= high:
         raise invalid(
             "verifier.lag_unknown_after_s",
             f"must be between {low} and {high:,} s (got {config.lag_unknown_after_s})",
         )
+
+
+def check_replication_factor(config: VerifierConfig) -> None:
+    """INVALID_ARGUMENT ``verifier.topic_replication_factor`` below 1."""
     if config.topic_replication_factor < 1:
         raise invalid("verifier.topic_replication_factor", "must be at least 1")
+
+
+#: the checks of :func:`check_settings`, in its order; each stands apart from the
+#: others (``certseal config check`` runs every one and reports each failure)
+SETTING_CHECKS = (
+    check_worker_name,
+    worker_ordinal,
+    check_fetch_waits,
+    check_lag_unknown_after,
+    check_replication_factor,
+)
+
+
+def check_settings(config: VerifierConfig) -> None:
+    """Every ``[verifier]`` setting a worker checks before it touches anything (its
+    name, its group's shape, the fetch waits and the linger, the replication factor
+    of its own topics), as ``python -m services.verifier`` and ``certseal run`` both
+    check them: CertsealError INVALID_ARGUMENT naming ``verifier.<setting>`` (the
+    first of :data:`SETTING_CHECKS` that fails)."""
+    for check in SETTING_CHECKS:
+        check(config)
+
+
+def apply_worker_options(
+    config: VerifierConfig,
+    *,
+    group: str | None = None,
+    worker: str | None = None,
+    group_size: int | None = None,
+    peers: str | None = None,
+    peer_server_name: str | None = None,
+    topic_replication_factor: int | None = None,
+) -> None:
+    """A worker's command-line options over ``[verifier]`` (None or empty: the
+    setting stays): ``peers`` comma-separated, as ``python -m services.verifier``
+    and ``certseal config check`` both take them."""
+    config.group = group or config.group
+    config.worker = worker or config.worker
+    if group_size is not None:
+        config.group_size = group_size
+    if peers:
+        config.peers = [p.strip() for p in peers.split(",") if p.strip()]
+    if peer_server_name:
+        config.peer_server_name = peer_server_name
+    if topic_replication_factor is not None:
+        config.topic_replication_factor = topic_replication_factor
 
 
 def peer_addresses(config: VerifierConfig) -> list[str]:

@@ -27,7 +27,7 @@ from certseal.events import LICENCE_EVENTS, default_topics
 from certseal.kafka import ensure_topics
 from services.config import Config, load
 from services.devstack import DevStack
-from services.verifier.__main__ import _check_files
+from services.verifier.start_checks import check_files as _check_files
 from services.verifier.broker import partition_mismatches
 
 PARTITIONS = 4
