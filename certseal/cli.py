@@ -55,9 +55,16 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 
 def load(args: argparse.Namespace) -> Any:
-    """The configuration the command runs with: the ``--config`` files layered in order
-    (default ``.certseal/config.toml``, then ``.certseal/local.toml`` when it exists),
-    decoded by the composition root's schema.
+    """The configuration the command runs with: the files of :func:`config_paths`
+    layered in order, decoded by the composition root's schema. Errors as
+    :func:`config_paths`, and the schema's (INVALID_ARGUMENT naming the setting)."""
+    return args.load_config(config_paths(args))
+
+
+def config_paths(args: argparse.Namespace) -> list[Path]:
+    """The files the command's configuration is read from: the ``--config`` files
+    in order (default ``.certseal/config.toml``, then ``.certseal/local.toml`` when
+    it exists).
 
     Raises CertsealError(FAILED_PRECONDITION) when the stack's default configuration
     is missing, INVALID_ARGUMENT (field ``config``) when a ``--config`` file is.
@@ -79,7 +86,7 @@ def load(args: argparse.Namespace) -> Any:
                 f"{path}: no such file",
                 field="config",
             )
-    return args.load_config(paths)
+    return paths
 
 
 def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> Any:

@@ -13,7 +13,7 @@ import sys
 
 from certseal.cli import build_parser as _build_parser
 from certseal.cli import run_command
-from services import config, run
+from services import config, config_check, run
 from services.console import cli as console_cli
 from services.feed import cli as feed_cli
 from services.issuer import cli as issuer_cli
@@ -31,6 +31,7 @@ def build_parser():  # type: ignore[no-untyped-def]
         config.load,
         [
             run.register,
+            config_check.register,
             issuer_cli.register,
             verifier_cli.register,
             feed_cli.register,

@@ -71,6 +71,16 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def renamed_settings(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The settings of :data:`RENAMED` that the layered files' ``data`` (before
+    :func:`upgrade`) give by an earlier name: (old, new) as ``section.key``."""
+    return [
+        (f"{section}.{key}", f"{to_section}.{to_key}")
+        for (section, key), (to_section, to_key) in RENAMED.items()
+        if isinstance(data.get(section), dict) and key in data[section]
+    ]
+
+
 def load(paths: str | Path | Sequence[str | Path] | None) -> Config:
     """Load the layered files in ``paths`` (None: every default) as :class:`Config`.
 

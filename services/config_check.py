@@ -1,0 +1,157 @@
+"""``certseal config check``: a configuration checked as each service's start checks
+it, without starting anything or contacting anything.
+
+Beside the composition roots: it knows every service, and takes from each the checks
+its start makes that need no network (:meth:`certseal.process.ServiceProcess.
+offline_checks`, :func:`services.console.app.config_checks`,
+:func:`services.verifier.start_checks.config_checks`). Those are the functions the
+services' starts call, never a second version of them: a service stops at its first
+failure, this command runs every check and reports each failure. What needs the
+database, the broker, a PKCS#11 token opened or a port bound is left to the start
+(docs/operations.md, "Checking a configuration").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from certseal.cli import config_paths
+from certseal.config import SettingCheck, read_layers
+from certseal.errors import CertsealError
+from certseal.process import naming_the_setting
+from services.config import Config, renamed_settings
+
+#: the services a configuration is checked for, in the order they are reported
+SERVICES = ("issuer", "verifier", "seal", "feed", "console", "tlog")
+
+
+def service_checks(name: str, cfg: Config) -> list[SettingCheck]:
+    """The checks of service ``name`` (one of :data:`SERVICES`) over ``cfg``.
+    Imported here, not at the top: each service's modules are imported only when
+    it is checked."""
+    if name == "verifier":
+        from services.verifier.start_checks import config_checks
+
+        return config_checks(cfg)
+    if name == "console":
+        from services.console.app import config_checks as console_checks
+
+        return console_checks(cfg)
+    if name == "issuer":
+        from services.issuer.app import IssuerApp
+
+        return IssuerApp(cfg).offline_checks()
+    if name == "seal":
+        from services.seal.app import SealApp
+
+        return SealApp(cfg).offline_checks()
+    if name == "feed":
+        from services.feed.app import FeedApp
+
+        return FeedApp(cfg).offline_checks()
+    from services.tlog.app import TlogApp
+
+    return TlogApp(cfg).offline_checks()
+
+
+def problem(exc: BaseException, cfg: Config, service: str) -> str:
+    """``exc`` as ``<field>: <problem>``: a CertsealError by its field (``service``
+    when it names none), an OSError about a file a setting names by that setting
+    (:func:`certseal.process.naming_the_setting`), anything else by ``service``."""
+    exc = naming_the_setting(exc, cfg)
+    if isinstance(exc, CertsealError):
+        return f"{exc.field or service}: {exc.message}"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{service}: {exc.filename}: {exc.strerror or exc}"
+    return f"{service}: {type(exc).__name__}: {exc}"
+
+
+def problems(
+    checks: Sequence[Callable[[], object]], cfg: Config, service: str
+) -> list[str]:
+    """Run every one of ``checks``; each failure as :func:`problem` words it."""
+    found = []
+    for check in checks:
+        try:
+            check()
+        except Exception as exc:  # every failure is one line, never a traceback
+            found.append(problem(exc, cfg, service))
+    return found
+
+
+def verifier_options(cfg: Config, args: argparse.Namespace) -> str:
+    """The worker's options over ``[verifier]``, as its process takes them; how the
+    ``ok`` line names the worker (``group a, worker verifier-a-0``)."""
+    from services.verifier.config import apply_worker_options
+
+    apply_worker_options(
+        cfg.verifier,
+        group=args.group,
+        worker=args.worker,
+        group_size=args.group_size,
+        peers=args.peers,
+    )
+    worker = f", worker {cfg.verifier.worker}" if cfg.verifier.worker else ""
+    return f"group {cfg.verifier.group}{worker}"
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """Check the configuration for each service of ``--service`` (default: all);
+    ``ok: <service>`` for each that passes, ``error: <field>: <problem>`` for
+    every problem found (each once, also when several services read the setting),
+    exit 2 when there is one."""
+    paths = config_paths(args)
+    cfg: Config = args.load_config(paths)  # a schema error ends here: exit 2
+    for old, new in renamed_settings(read_layers(paths)):
+        print(
+            f"note: {old}: read as {new}, its name now; the old name still works",
+            file=sys.stderr,
+        )
+    chosen = [name for name in SERVICES if name in (args.service or SERVICES)]
+    said: set[str] = set()
+    failed = False
+    for name in chosen:
+        detail = f" ({verifier_options(cfg, args)})" if name == "verifier" else ""
+        try:
+            found = problems(service_checks(name, cfg), cfg, name)
+        except Exception as exc:  # the checks could not even be listed
+            found = [problem(exc, cfg, name)]
+        if not found:
+            print(f"ok: {name}{detail}")
+            continue
+        failed = True
+        for line in found:
+            if line not in said:
+                said.add(line)
+                print(f"error: {line}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``certseal config check``."""
+    config = sub.add_parser("config", help="the configuration").add_subparsers(
+        dest="config_command", required=True
+    )
+    check = config.add_parser(
+        "check",
+        help="check the --config files as each service's start would, contacting "
+        "nothing (exit 2 naming every setting at fault)",
+    )
+    check.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        help="check only the settings this service's process reads (repeatable; "
+        "default: every service)",
+    )
+    check.add_argument("--group", help="the verifier's --group (default [verifier])")
+    check.add_argument("--worker", help="the verifier's --worker (default [verifier])")
+    check.add_argument(
+        "--group-size",
+        type=int,
+        help="the verifier's --group-size (default [verifier])",
+    )
+    check.add_argument("--peers", help="the verifier's --peers (default [verifier])")
+    check.set_defaults(func=cmd_config_check)

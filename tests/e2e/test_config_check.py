@@ -1,0 +1,259 @@
+"""``certseal config check`` (services/config_check.py): a configuration checked as
+the services' starts check it, with no database, broker or service running; every
+problem named by its setting, each on its line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from certseal.config import dump_config
+from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
+from services.cli import main
+from services.config import Config
+from services.devstack import DevStack
+
+SERVICES = ("issuer", "verifier", "seal", "feed", "console", "tlog")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A complete configuration, ``config.toml``, with every file it names, as
+    ``make run`` writes one (but PostgreSQL and the broker are never started: the
+    DSN names a port nobody listens on)."""
+    stack = DevStack(tmp_path / "stack")
+    cfg: Config = stack.config
+    secrets = stack.home / "secrets"
+    secrets.mkdir(mode=0o700, parents=True)
+    dsn = secrets / "database.dsn"
+    dsn.write_text("postgresql://certseal:pw@127.0.0.1:9/certseal\n")
+    cfg.database.dsn_file = str(dsn)
+    cfg.secrets.kek_file = str(secrets / "kek")
+    cfg.secrets.data_key_file = str(secrets / "data-key")
+    read_secret_file(Path(cfg.secrets.kek_file), KEK, create=True)
+    read_secret_file(Path(cfg.secrets.data_key_file), DATA_KEY, create=True)
+    server = stack.ca.identity("service:certseal", server=True)
+    cfg.tls.ca_file = str(stack.ca.ca_file)
+    cfg.tls.cert_file, cfg.tls.key_file = str(server.cert_file), str(server.key_file)
+    stack.configure(cfg)
+    cfg.verifier.data_dir = str(tmp_path / "verifier")
+    (tmp_path / "config.toml").write_text(dump_config(cfg))
+    return tmp_path
+
+
+def check(
+    capsys: pytest.CaptureFixture[str], home: Path, overlay: str = "", *options: str
+) -> tuple[int, list[str], list[str]]:
+    """Run ``certseal --config config.toml [--config overlay.toml] config check
+    OPTIONS``: its exit status, stdout lines and stderr lines."""
+    configs = ["--config", str(home / "config.toml")]
+    if overlay:
+        (home / "overlay.toml").write_text(overlay)
+        configs += ["--config", str(home / "overlay.toml")]
+    status = main([*configs, "config", "check", *options])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err.splitlines()
+
+
+def test_a_good_configuration_passes_for_every_service(capsys, home):
+    status, out, err = check(capsys, home)
+    assert (status, err) == (0, [])
+    assert out == [
+        "ok: issuer",
+        "ok: verifier (group default)",
+        "ok: seal",
+        "ok: feed",
+        "ok: console",
+        "ok: tlog",
+    ]
+
+
+def test_the_verifier_is_checked_as_its_worker_of_a_group(capsys, home):
+    overlay = '[verifier]\ngroup_size = 2\npeers = ["v-{ordinal}.h:50052"]\n'
+    status, out, err = check(
+        capsys,
+        home,
+        overlay,
+        "--service",
+        "verifier",
+        "--group",
+        "a",
+        "--worker",
+        "v-1",
+    )
+    assert (status, out, err) == (0, ["ok: verifier (group a, worker v-1)"], [])
+
+
+@pytest.mark.parametrize(
+    ("overlay", "service", "expected"),
+    [
+        (  # a range
+            "[verifier]\nlag_unknown_after_s = 1.0\n",
+            "verifier",
+            "error: verifier.lag_unknown_after_s: must be between 2 and 3,600 s "
+            "(got 1.0)",
+        ),
+        (  # a fetch wait
+            "[verifier]\nlicence_fetch_max_wait_ms = 0\n",
+            "verifier",
+            "error: verifier.licence_fetch_max_wait_ms: must be between 1 and "
+            "60,000 ms (got 0)",
+        ),
+        (  # peers that do not match group_size
+            '[verifier]\ngroup_size = 3\nworker = "v-0"\npeers = ["a:1", "b:2"]\n',
+            "verifier",
+            "error: verifier.peers: give one address per worker, by ordinal, or one "
+            "with {ordinal} in it (3 workers; got 2)",
+        ),
+        (  # a worker's name without its ordinal in a partitioned group
+            '[verifier]\ngroup_size = 2\npeers = ["a:1", "b:2"]\nworker = "v"\n',
+            "verifier",
+            "error: verifier.worker: a group of 2 workers needs a worker name ending "
+            "in its ordinal, e.g. verifier-default-0 (got 'v')",
+        ),
+        (  # a field rights rule
+            '[verifier]\nfield_rights = ["nonsense"]\n',
+            "verifier",
+            "error: field_rights: rule 'nonsense' is not TYPE:DEPARTMENT:FIELD,FIELD",
+        ),
+        (  # a listen address
+            '[tlog]\nlisten = "127.0.0.1:99999"\n',
+            "tlog",
+            "error: tlog.listen: '127.0.0.1:99999' is not host:port with a port from "
+            "0 to 65,535",
+        ),
+        (  # a TSA setting of the seal service
+            "[seal]\ntsa_timeout_s = 0.0\n",
+            "seal",
+            "error: seal.tsa_timeout_s: must be more than 0 and at most 60 s",
+        ),
+        (  # the console's metrics sources
+            '[console]\nmetrics_sources = ["issuer"]\n',
+            "console",
+            "error: console.metrics_sources: 'issuer' is not NAME=URL",
+        ),
+        (  # a PKCS#11 setting, checked without loading a module
+            '[pkcs11]\nmodule = "/nonexistent/libsofthsm2.so"\nsessions = 0\n',
+            "issuer",
+            "error: pkcs11.sessions: must be between 1 and 64, is 0",
+        ),
+    ],
+)
+def test_a_wrong_setting_is_named(capsys, home, overlay, service, expected):
+    status, out, err = check(capsys, home, overlay, "--service", service)
+    assert status == 2
+    assert out == []
+    assert len(err) == 1 and err[0].startswith(expected), err
+
+
+def test_a_missing_tls_file_is_named_for_each_service_once(capsys, home):
+    """The [tls] pair every gRPC service presents: one line, however many services
+    read it; the console and the verifier, which present their own, pass."""
+    status, out, err = check(capsys, home, f'[tls]\nkey_file = "{home}/absent.key"\n')
+    assert status == 2
+    assert out == ["ok: verifier (group default)", "ok: console"]
+    assert err == [
+        f"error: tls.key_file: cannot read '{home}/absent.key': "
+        "No such file or directory"
+    ]
+
+
+def test_a_key_not_matching_its_certificate_is_named(capsys, home):
+    other = home / "stack" / "tls" / "service_certseal.key"
+    overlay = f'[console]\nhttps_key_file = "{other}"\n'
+    status, out, err = check(capsys, home, overlay, "--service", "console")
+    assert (status, out) == (2, [])
+    assert len(err) == 1
+    assert err[0].startswith(
+        f"error: console.https_key_file: {other} is not the key of the certificate "
+        "in console.https_cert_file"
+    )
+
+
+def test_a_dsn_file_with_two_lines_is_named(capsys, home):
+    dsn = home / "two.dsn"
+    dsn.write_text("postgresql://a@db/one\npostgresql://a@db/two\n")
+    overlay = f'[database]\ndsn_file = "{dsn}"\n'
+    status, out, err = check(capsys, home, overlay, "--service", "tlog")
+    assert (status, out) == (2, [])
+    assert err == [
+        f"error: database.dsn_file: {dsn} holds more than one line; give one DSN"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        (
+            "[verifier]\nlag_unknown_afer_s = 3.0\n",
+            "error: configuration: unknown setting lag_unknown_afer_s in [verifier]",
+        ),
+        ("[verifer]\ngroup = 'a'\n", "error: configuration: unknown section [verifer]"),
+        (
+            '[issuer]\nworkers = "2"\n',
+            "error: configuration: [issuer] workers: expected int, got str",
+        ),
+        (
+            f'[seal]\nsm2_ca_cert_file = "{__file__}"\nsm2_ca_key_file = ""\n',
+            "error: seal.sm2_ca_key_file: is empty while seal.sm2_ca_cert_file is set",
+        ),
+    ],
+)
+def test_a_schema_error_stops_the_check_with_its_setting(
+    capsys, home, overlay, expected
+):
+    status, out, err = check(capsys, home, overlay)
+    assert (status, out) == (2, [])
+    assert len(err) == 1 and err[0].startswith(expected), err
+
+
+def test_a_renamed_setting_is_noted_and_read(capsys, home):
+    overlay = "[issuer]\noutbox_poll_interval_s = 0.5\n"
+    status, out, err = check(capsys, home, overlay, "--service", "issuer")
+    assert (status, out) == (0, ["ok: issuer"])
+    assert err == [
+        "note: issuer.outbox_poll_interval_s: read as outbox.poll_interval_s, its "
+        "name now; the old name still works"
+    ]
+
+
+def test_every_independent_problem_is_reported(capsys, home):
+    dsn = home / "blank.dsn"
+    dsn.write_text("\n")
+    overlay = (
+        f'[database]\ndsn_file = "{dsn}"\n'
+        "[verifier]\nlag_unknown_after_s = 7200.0\nusage_linger_ms = -1\n"
+        f'cert_file = "{home}/absent.crt"\n'
+        f'[tlog]\nsigning_key_file = "{home}/absent-log.key"\n'
+        "[console]\nverifier_targets = []\n"
+    )
+    status, out, err = check(capsys, home, overlay)
+    assert (status, out) == (2, [])
+    fields = [line.split(": ")[1] for line in err]
+    assert fields == [
+        "database.dsn_file",  # the issuer's first, and only once for every service
+        "verifier.usage_linger_ms",
+        "verifier.lag_unknown_after_s",
+        "verifier.cert_file",  # its common name
+        "console.verifier_targets",
+        "tlog.signing_key_file",
+    ], err
+    assert all(line.startswith("error: ") for line in err)
+
+
+def test_a_service_not_chosen_is_not_checked(capsys, home):
+    overlay = "[verifier]\nlag_unknown_after_s = 1.0\n"
+    status, out, err = check(
+        capsys, home, overlay, "--service", "feed", "--service", "tlog"
+    )
+    assert (status, out, err) == (0, ["ok: feed", "ok: tlog"], [])
+
+
+def test_an_unknown_service_is_refused_by_the_parser(capsys, home):
+    with pytest.raises(SystemExit) as stopped:
+        main(
+            ["--config", str(home / "config.toml"), "config", "check", "--service", "x"]
+        )
+    assert stopped.value.code == 2
+    assert "error: service: invalid choice: 'x'" in capsys.readouterr().err
