@@ -1,5 +1,5 @@
 """atk12b: what a verifier worker now checks before Faust starts, attacked from
-outside (services/verifier/__main__.py ``_check_files``, services/verifier/broker.py
+outside (services/verifier/start_checks.py ``check_files``, services/verifier/broker.py
 ``partition_mismatches``). A false refusal is worse than the traceback it replaced: a
 verifier that served before no longer starts.
 
@@ -27,8 +27,8 @@ from certseal.events import LICENCE_EVENTS, default_topics
 from certseal.kafka import ensure_topics
 from services.config import Config, load
 from services.devstack import DevStack
-from services.verifier.start_checks import check_files as _check_files
 from services.verifier.broker import partition_mismatches
+from services.verifier.start_checks import check_files
 
 PARTITIONS = 4
 
@@ -91,11 +91,11 @@ def _files_config(tmp_path: Path) -> Config:
 def test_readable_files_pass_and_a_missing_one_is_named(tmp_path: Path):
     """What held: the files the worker reads are checked, each by its setting."""
     cfg = _files_config(tmp_path)
-    _check_files(cfg)
+    check_files(cfg)
     cfg.verifier.cert_file = str(tmp_path / "absent.crt")
     cfg.verifier.key_file = cfg.tls.key_file
     with pytest.raises(CertsealError) as caught:
-        _check_files(cfg)
+        check_files(cfg)
     assert caught.value.field == "verifier.cert_file"
 
 
@@ -103,4 +103,4 @@ def test_a_bundle_cert_file_the_worker_does_not_read_is_not_refused(tmp_path: Pa
     cfg = _files_config(tmp_path)
     cfg.verifier.bundle_key = ""  # bundles signed with the TLS pair
     cfg.verifier.bundle_cert_file = str(tmp_path / "token-era-bundle.crt")
-    _check_files(cfg)
+    check_files(cfg)
