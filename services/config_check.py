@@ -14,6 +14,7 @@ database, the broker, a PKCS#11 token opened or a port bound is left to the star
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -102,6 +103,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     ``ok: <service>`` for each that passes, ``error: <field>: <problem>`` for
     every problem found (each once, also when several services read the setting),
     exit 2 when there is one."""
+    # what a check only warns of (a missing font: licence files off) as one line
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     paths = config_paths(args)
     cfg: Config = args.load_config(paths)  # a schema error ends here: exit 2
     for old, new in renamed_settings(read_layers(paths)):

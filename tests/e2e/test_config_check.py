@@ -257,3 +257,14 @@ def test_an_unknown_service_is_refused_by_the_parser(capsys, home):
         )
     assert stopped.value.code == 2
     assert "error: service: invalid choice: 'x'" in capsys.readouterr().err
+
+
+def test_a_font_file_that_is_no_font_is_named(capsys, home):
+    overlay = f'[issuer]\nrare_font_file = "{__file__}"\n'
+    overlay += f'[console]\nrare_font_file = "{__file__}"\n'
+    status, out, err = check(capsys, home, overlay, "--service", "issuer")
+    assert (status, out) == (2, [])
+    assert len(err) == 1 and err[0].startswith("error: issuer.rare_font_file: "), err
+    status, out, err = check(capsys, home, overlay, "--service", "console")
+    assert (status, out) == (2, [])
+    assert len(err) == 1 and err[0].startswith("error: console.rare_font_file: "), err
