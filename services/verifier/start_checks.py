@@ -35,12 +35,14 @@ def check_identity(cfg: VerifierSettings) -> str:
     """The common name of the certificate the worker presents (``[verifier]
     cert_file``, else ``[tls]``'s); in a partitioned group it must be
     ``service:verifier-<group>`` or the shared ``service:verifier``, as its peers
-    require. CertsealError(INVALID_ARGUMENT, ``verifier.cert_file``)."""
+    require. CertsealError(INVALID_ARGUMENT, naming the setting the certificate
+    comes from: ``verifier.cert_file`` or ``tls.cert_file``)."""
     vcfg = cfg.verifier
-    identity = certificate_common_name(vcfg.identity(cfg.tls)[0], "verifier.cert_file")
+    field = vcfg.identity_fields("verifier")[1]
+    identity = certificate_common_name(vcfg.identity(cfg.tls)[0], field)
     if vcfg.group_size > 1 and not peer_identities(vcfg.group, identity):
         raise invalid(
-            "verifier.cert_file",
+            field,
             f"names {identity!r}; a worker of a partitioned group presents "
             f"service:verifier-{vcfg.group} (or the shared service:verifier)",
         )
