@@ -21,7 +21,7 @@ import ssl
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 
@@ -51,8 +51,14 @@ class DatabaseConfig(Section):
     """Where PostgreSQL is."""
 
     dsn_file: str = "/run/secrets/certseal/database.dsn"
-    pool_min: int = 2
-    pool_max: int = 10
+    pool_min: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 2
+    pool_max: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+
+    def __post_init__(self) -> None:
+        if self.pool_min > self.pool_max:  # msgspec reports it at [database]
+            raise ValueError(
+                f"pool_min ({self.pool_min}) must not exceed pool_max ({self.pool_max})"
+            )
 
     def dsn(self) -> str:
         """The DSN, read from its secret file: every reader of it (services, CLI,
@@ -77,7 +83,7 @@ class KafkaConfig(Section):
     ssl_cafile: str = ""
     ssl_certfile: str = ""
     ssl_keyfile: str = ""
-    topic_partitions: int = 12
+    topic_partitions: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 12
 
     def settings(self, client_id: str) -> KafkaSettings:
         """Client settings for aiokafka, with the TLS context :meth:`ssl_context`
@@ -177,7 +183,7 @@ class Pkcs11Config(Section):
     # suites whose new keys are generated in the token; the rest stay in software
     suites: list[str] = msgspec.field(default_factory=lambda: ["es256", "ed25519"])
     # sessions kept open with the token, and threads signing on them (1-64)
-    sessions: int = 4
+    sessions: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
     # true only for a module documented as thread-safe when initialised with
     # C_Initialize(NULL_PTR); otherwise calls into it are serialised (SoftHSM2: false)
     parallel: bool = False
@@ -203,7 +209,9 @@ class ServiceSection(Section):
     # Prometheus /metrics ("": none); each process on a host needs its own port
     metrics_listen: str = ""
     # the largest gRPC message this service accepts, in bytes
-    max_request_bytes: int = 4 * 1024 * 1024
+    max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1 << 30)] = (
+        4 * 1024 * 1024
+    )
     # this service's own mTLS identity (certificate and key files), when it has one
     # apart from the shared [tls] pair: e.g. service:verifier, the only identity whose
     # offline trust bundles a counter accepts. Empty: the [tls] pair.
@@ -231,14 +239,14 @@ class OutboxConfig(Section):
     """
 
     # how often the relay looks for rows when no notification came, in seconds
-    poll_interval_s: float = 1.0
+    poll_interval_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
     # how long published rows are kept (to re-seed a broker that lost its data), days
-    retention_days: int = 7
+    retention_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 7
     # how long a relay woken from idle waits for more rows to join a round (Kafka's
     # linger.ms), milliseconds: fewer, fuller rounds (less broker CPU at moderate
     # rates) for this much added commit -> topic latency on every event. 0: a round
     # starts at once; rows committed while one is in flight share the next.
-    linger_ms: float = 0.0
+    linger_ms: Annotated[float, msgspec.Meta(ge=0, le=10_000)] = 0.0
 
 
 class IdempotencyConfig(Section):
@@ -249,9 +257,9 @@ class IdempotencyConfig(Section):
 
     # how long a key (with the answer first sent) is kept after its first use, hours;
     # a retry after that is a new request
-    retention_hours: int = 72
+    retention_hours: Annotated[int, msgspec.Meta(ge=1, le=87_600)] = 72
     # how often the purge (a leader across replicas) looks for expired keys, seconds
-    purge_interval_s: float = 60.0
+    purge_interval_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 60.0
     # test-only: honour the CERTSEAL_TEST_FAULT environment variable (a process
     # killing itself after a commit); a process refuses to start with that variable
     # set unless this is true. Never true in a deployment.
@@ -373,6 +381,9 @@ def check_file_pairs(config: Any) -> None:
                 )
 
 
+_BOUND_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
+
+
 def _readable(message: str) -> str:
     """msgspec's "Expected `int`, got `str` - at `$.issuer.workers`" in the words of
     the TOML file: "[issuer] workers: expected int, got str"."""
@@ -385,6 +396,10 @@ def _readable(message: str) -> str:
         if not section:
             return f"unknown section [{unknown[1]}]"
         return f"unknown setting {unknown[1]} in {section}"
+    bound = re.fullmatch(r"Expected `(?:int|float)` (>=|>|<=|<) (\S+)", text)
+    if bound:  # a number outside the schema's bounds (msgspec.Meta)
+        limit = bound[2].removesuffix(".0")
+        text = f"Must be {_BOUND_WORDS[bound[1]]} {limit}"
     text = text[:1].lower() + text[1:].replace("`", "")
     where = f"{section} {setting}".strip()
     return f"{where}: {text}" if section else text

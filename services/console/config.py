@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 
@@ -43,21 +43,29 @@ class ConsoleConfig(Section):
     metrics_listen: str = "127.0.0.1:9504"
     # the operator page (/operator): off for a console that only clerks reach
     operator_page: bool = True
-    refresh_s: float = 2.0
-    history: int = 150  # operator snapshots kept for the charts
+    refresh_s: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 2.0
+    history: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = (
+        150  # operator snapshots kept for the charts
+    )
     # a request body (sealed PDFs); an image upload is held to the one image limit,
     # certseal.bounds.MAX_IMAGE_BYTES, before it is read
-    max_upload_bytes: int = 32 * 1024 * 1024
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1 << 30)] = (
+        32 * 1024 * 1024
+    )
     # the font for Han characters outside the BMP (names such as 𠈌): Debian's
     # fonts-hanazono, which the Noto Sans SC the console ships lacks
     rare_font_file: str = "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf"
     # sessions end after this long without a request, and this long after sign-in
-    session_idle_s: float = 15 * 60
-    session_absolute_s: float = 10 * 3600
+    session_idle_s: Annotated[float, msgspec.Meta(gt=0, le=30 * 86_400)] = 15 * 60
+    session_absolute_s: Annotated[float, msgspec.Meta(gt=0, le=365 * 86_400)] = (
+        10 * 3600
+    )
     # failed sign-ins tolerated per account and per client address within the window
-    login_max_failures: int = 5
-    login_max_failures_per_address: int = 20
-    login_failure_window_s: float = 15 * 60
+    login_max_failures: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
+    login_max_failures_per_address: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 20
+    login_failure_window_s: Annotated[float, msgspec.Meta(gt=0, le=7 * 86_400)] = (
+        15 * 60
+    )
     # the CA of clerks' browser client certificates ('' = no certificate sign-in)
     client_ca_file: str = ""
     # 用证事由 offered in the page (a clerk may also type another)

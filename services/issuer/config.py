@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Annotated, Protocol
+
+import msgspec
 
 from certseal.config import ServiceSection, SharedSettings
 
@@ -12,16 +14,18 @@ class IssuerConfig(ServiceSection):
 
     listen: str = "127.0.0.1:50051"
     metrics_listen: str = "127.0.0.1:9464"
-    max_request_bytes: int = 8 * 1024 * 1024
+    max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1 << 30)] = (
+        8 * 1024 * 1024
+    )
     # Worker processes serving gRPC on the listen port (SO_REUSEPORT); one more process
     # then runs only the outbox relay, and the supervising process the audit sealer,
     # expiry sweep and usage consumer. 0: one process does everything (on Kubernetes,
     # scale pods instead).
-    workers: int = 0
-    max_batch: int = 1000
-    presentation_ttl_s: int = 60
-    presentation_max_ttl_s: int = 600
-    expiry_sweep_interval_s: float = 30.0
+    workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 0
+    max_batch: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
+    presentation_ttl_s: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 60
+    presentation_max_ttl_s: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 600
+    expiry_sweep_interval_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0
     # The index key (32 bytes) that seals licences' restricted field values for the
     # verifiers (certseal.indexkeys): the newest of the keys the verifiers hold.
     index_key_file: str = "/run/secrets/certseal/index-key"
@@ -29,8 +33,8 @@ class IssuerConfig(ServiceSection):
     # days (as long as the usage topic keeps its records), pruned every
     # usage_prune_interval_s by one issuer (a leader); the consumer group that fills
     # it from the usage and licence topics (one per issuer database).
-    usage_retention_days: int = 180
-    usage_prune_interval_s: float = 3600.0
+    usage_retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 180
+    usage_prune_interval_s: Annotated[float, msgspec.Meta(gt=0, le=7 * 86_400)] = 3600.0
     usage_consumer_group: str = "certseal-usage-record"
     # Licence files and annotated copies (docs/holder.md): the issuer seals them through
     # the seal service as its own mTLS identity (common name service:issuer), which a
@@ -42,9 +46,16 @@ class IssuerConfig(ServiceSection):
     # Han characters outside the BMP (names such as 𠈌): Debian's fonts-hanazono
     rare_font_file: str = "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf"
     # worker processes rendering licence files (CPU-bound, off the event loop)
-    document_workers: int = 2
+    document_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
     # operator-supplied licence file templates, <type_code>.toml ('' = default layouts)
     document_templates_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if self.presentation_ttl_s > self.presentation_max_ttl_s:  # at [issuer]
+            raise ValueError(
+                f"presentation_ttl_s ({self.presentation_ttl_s}) must not exceed "
+                f"presentation_max_ttl_s ({self.presentation_max_ttl_s})"
+            )
 
     def child_metrics_listen(self, index: int) -> str:
         """The metrics ``host:port`` of the supervisor's child ``index`` ('' when

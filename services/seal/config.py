@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 
@@ -31,8 +31,12 @@ class SealConfig(ServiceSection):
 
     listen: str = "127.0.0.1:50053"
     metrics_listen: str = "127.0.0.1:9474"
-    max_request_bytes: int = 64 * 1024 * 1024
-    max_document_bytes: int = 60 * 1024 * 1024
+    max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1 << 30)] = (
+        64 * 1024 * 1024
+    )
+    max_document_bytes: Annotated[int, msgspec.Meta(ge=1, le=1 << 30)] = (
+        60 * 1024 * 1024
+    )
     # the platform's seal CA: it certifies seal keys and seal makers (EC P-256)
     ca_cert_file: str = "/run/secrets/certseal/seal-ca/ca.pem"
     ca_key_file: str = "/run/secrets/certseal/seal-ca/ca.key"
@@ -44,20 +48,22 @@ class SealConfig(ServiceSection):
     # CPU work off the event loop (services.seal.offload; docs/operations.md, "Seal
     # service: CPU work and admission"): worker threads, jobs waiting for one, and
     # each job's time bound (past it: INVALID_ARGUMENT naming the input)
-    workers: int = 2
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
     # worker processes for verifying heavy requests (VerifyPdf, SES checks of large
     # documents or OFDs): killed past job_timeout_s; 0: the worker threads do it
-    verify_processes: int = 2
-    job_queue: int = 16
+    verify_processes: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    job_queue: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 16
     # VerifySealedDocument: what the bytes of this many verifications showed (every
     # check but the registry's status, asked at every call) is kept, per signature and
     # document of at most 64 KiB together, within 16 MiB; 0: none is kept
-    kept_verifications: int = 4096
-    job_timeout_s: float = 60.0
+    kept_verifications: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)] = 4096
+    job_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     # admission: requests with documents at once, and their bytes together (one
     # request alone is always admitted); beyond either, RESOURCE_EXHAUSTED
-    max_heavy_jobs: int = 8
-    max_bytes_in_flight: int = 96 * 1024 * 1024
+    max_heavy_jobs: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 8
+    max_bytes_in_flight: Annotated[int, msgspec.Meta(ge=1, le=1 << 40)] = (
+        96 * 1024 * 1024
+    )
     # other seal platforms' CAs whose seals verify here: PEM or DER files, SM2 or
     # ECDSA, roots (self-signed: trust anchors) and intermediates (used to build
     # paths to a root); services.seal.trust. Their certificates may SIGN with a seal
@@ -75,7 +81,7 @@ class SealConfig(ServiceSection):
     # trusted timestamps (RFC 3161 / GB/T 20520): the TSA that stamps every SES
     # signature and PDF seal (PAdES B-T); empty: no token, the signer's clock only
     tsa_url: str = ""
-    tsa_timeout_s: float = 5.0
+    tsa_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
     # roots (and intermediates) of the TSAs whose tokens verify here: PEM or DER
     tsa_trusted_ca_files: list[str] = msgspec.field(default_factory=list)
     # the platform's own TSA, served by the seal process over HTTP (empty: none);

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Annotated, Protocol
+
+import msgspec
 
 from certseal.config import ServiceSection, SharedSettings
 
@@ -19,8 +21,8 @@ class TlogConfig(ServiceSection):
     # 0600); its verifier key is what auditors and 'certseal log verify' trust
     signing_key_file: str = "/run/secrets/certseal/tlog/log.key"
     # events appended per sequencer transaction (and so at most one checkpoint per batch)
-    batch_size: int = 1000
-    poll_interval_s: float = 1.0
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
+    poll_interval_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
 
 
 class TlogSettings(SharedSettings, Protocol):

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 from cryptography import x509
@@ -29,7 +29,9 @@ class VerifierConfig(ServiceSection):
     listen: str = "127.0.0.1:50052"
     # above certseal.bounds.MAX_IMAGE_BYTES, so a phone photo meets the one image
     # limit (a VerifyImage's own message) and not this one
-    max_request_bytes: int = MAX_IMAGE_BYTES + 256 * 1024
+    max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1 << 30)] = (
+        MAX_IMAGE_BYTES + 256 * 1024
+    )
     group: str = "default"
     # This worker's name within its group when the group runs as several workers
     # (pods): each keeps the whole index in its own folder, <data_dir>/<group>@<worker>
@@ -44,12 +46,12 @@ class VerifierConfig(ServiceSection):
     # one address with {ordinal} in it (a StatefulSet's pods behind its headless
     # service: "verifier-gz-{ordinal}.verifier-headless-gz:50052").
     # 1: every worker holds the whole index and asks nobody.
-    group_size: int = 1
+    group_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
     peers: list[str] = msgspec.field(default_factory=list)
     # the TLS name the peers' certificates carry ("": the host of each address)
     peer_server_name: str = ""
     # how long a peer may take to answer before the verification is UNAVAILABLE
-    peer_timeout_s: float = 1.0
+    peer_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     # The worker asks the broker for the end offsets of what it applies every second
     # (services.verifier.ends). With no answer for this long, the lag its answers
     # carry is unknown (they say so: a cut-off worker cannot see what was revoked
@@ -57,8 +59,8 @@ class VerifierConfig(ServiceSection):
     lag_unknown_after_s: float = 5.0
     # The licence index's RocksDB memory (services.verifier.diskindex): block cache
     # and write buffers (two of them), whatever the number of licences.
-    index_cache_mb: int = 32
-    index_write_buffer_mb: int = 16
+    index_cache_mb: Annotated[int, msgspec.Meta(ge=1, le=1 << 20)] = 32
+    index_write_buffer_mb: Annotated[int, msgspec.Meta(ge=1, le=1 << 16)] = 16
     # Replicas of the Faust topics a worker creates for its small tables (changelogs,
     # assignor): at least the cluster's min.insync.replicas (3 on a three-node Kafka).
     topic_replication_factor: int = 1
@@ -90,11 +92,11 @@ class VerifierConfig(ServiceSection):
     # (用证记录) appears this much later; no answer waits for it (a presentation
     # code's claim is published at once, §2c). 0 to 5,000.
     usage_linger_ms: int = 200
-    session_timeout_s: float = 6.0
+    session_timeout_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 6.0
     # Offline trust bundles: how long a counter may rely on one, and how often a new
     # snapshot is taken when asked (a snapshot scans the whole index).
-    bundle_validity_s: int = 24 * 3600
-    bundle_refresh_s: float = 10.0
+    bundle_validity_s: Annotated[int, msgspec.Meta(ge=60, le=30 * 86_400)] = 24 * 3600
+    bundle_refresh_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 10.0
     # Sign bundles with a key kept in the [pkcs11] token instead of the verifier's TLS
     # key: the CKA_LABEL of its key pair (EC P-256 or Ed25519; made with `certseal
     # pkcs11 bundle-key`), and the certificate the platform CA issued for it to
@@ -107,15 +109,15 @@ class VerifierConfig(ServiceSection):
     # Worker threads that decode codes and check signatures, and how many more jobs
     # may wait for them; beyond that a request is refused with RESOURCE_EXHAUSTED
     # (services.verifier.offload). A VerifyCodes batch is one job per 50 codes.
-    code_workers: int = 2
-    code_queue: int = 64
+    code_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    code_queue: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 64
     # The same for reading QR images, in worker processes at a lower CPU priority:
     # each one in flight may take up to ~120 MiB (certseal.bounds.MAX_IMAGE_PIXELS),
     # so these bound the verifier's memory. 0 workers: one per CPU but one, 2 to 4.
     # An image not read within image_timeout_s is refused, its worker replaced.
-    image_workers: int = 0
-    image_queue: int = 4
-    image_timeout_s: float = 5.0
+    image_workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 0
+    image_queue: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 4
+    image_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0
     # Fair turns (services.verifier.offload.FairGate): at most code_turns chunks of
     # codes are worked on at once, at most counter_turns of one counter's (images:
     # image_workers at once, one per counter), and a counter with counter_waiting
@@ -123,9 +125,9 @@ class VerifierConfig(ServiceSection):
     # one counter so waits behind itself, not in front of the others; code_turns
     # lets many counters at once keep the code workers busy between their turns'
     # steps on the event loop.
-    code_turns: int = 16
-    counter_turns: int = 1
-    counter_waiting: int = 32
+    code_turns: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 16
+    counter_turns: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1
+    counter_waiting: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 32
     # TYPE:DEPARTMENT:FIELD,FIELD rules: the restricted fields of TYPE that
     # DEPARTMENT's counters see (DEPARTMENT * for every counter without a rule of its
     # own; services.verifier.domain.FieldRights). No rule: no restricted field. Public
@@ -145,7 +147,7 @@ class VerifierConfig(ServiceSection):
     # last, RFC 9162 §2.1.4, or it is not taken).
     log_target: str = ""
     log_key: str = ""
-    log_refresh_s: float = 10.0
+    log_refresh_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 10.0
 
 
 def worker_data_dir(config: VerifierConfig) -> Path:
@@ -280,9 +282,13 @@ def check_lag_unknown_after(config: VerifierConfig) -> None:
 
 
 def check_replication_factor(config: VerifierConfig) -> None:
-    """INVALID_ARGUMENT ``verifier.topic_replication_factor`` below 1."""
-    if config.topic_replication_factor < 1:
-        raise invalid("verifier.topic_replication_factor", "must be at least 1")
+    """INVALID_ARGUMENT ``verifier.topic_replication_factor`` outside 1 to 100 (a
+    topic has at most one replica per broker)."""
+    if not 1 <= config.topic_replication_factor <= 100:
+        raise invalid(
+            "verifier.topic_replication_factor",
+            f"must be between 1 and 100 (got {config.topic_replication_factor})",
+        )
 
 
 #: the checks of :func:`check_settings`, in its order; each stands apart from the

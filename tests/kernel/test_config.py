@@ -131,3 +131,62 @@ def test_a_section_given_as_a_value_is_named(tmp_path):
         CertsealError, match=r"^configuration: \[issuer\]: expected object"
     ):
         load_config(path)
+
+
+def _numeric_settings() -> list[tuple[str, str, bool]]:
+    """Every (section, setting, is_int) of the configuration whose value is a number."""
+    import msgspec
+
+    from services.config import Config
+
+    found = []
+    for section in msgspec.inspect.type_info(Config).fields:  # type: ignore[attr-defined]
+        for field in getattr(section.type, "fields", ()):
+            kind = field.type
+            if isinstance(kind, msgspec.inspect.Metadata):
+                kind = kind.type
+            if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+                is_int = isinstance(kind, msgspec.inspect.IntType)
+                found.append((section.name, field.name, is_int))
+    return found
+
+
+#: numbers a service checks at start with words of its own
+#: (services/verifier/config.py check_settings) rather than by the schema's bounds
+_CHECKED_AT_START = {
+    ("verifier", name)
+    for name in (
+        "lag_unknown_after_s",
+        "topic_replication_factor",
+        "fetch_max_wait_ms",
+        "idle_fetch_max_wait_ms",
+        "licence_fetch_max_wait_ms",
+        "usage_fetch_max_wait_ms",
+        "usage_linger_ms",
+    )
+}
+
+
+def test_the_kind_every_numeric_setting_has_bounds(tmp_path):
+    """A count, size or time of any section, negative or absurdly large, is refused
+    naming the setting, at load (the schema's bounds) or by the service's own start
+    check: none is taken as it is (a negative [issuer] workers was read as 0, a
+    negative interval made a busy loop, a queue of 0 refused every request)."""
+    from services.verifier.config import check_settings
+
+    settings = _numeric_settings()
+    assert len(settings) > 60  # the walk found them
+    taken = []
+    for section, name, is_int in settings:
+        for bad in (-1, 10**13):
+            value = bad if is_int else float(bad)
+            path = tmp_path / f"{section}-{name}-{bad}.toml"
+            path.write_text(f"[{section}]\n{name} = {value}\n")
+            try:
+                cfg = load_config(path)
+                if (section, name) in _CHECKED_AT_START:
+                    check_settings(cfg.verifier)
+                taken.append(f"[{section}] {name} = {value}")
+            except CertsealError as exc:
+                assert name in str(exc) and section in str(exc), (section, name, exc)
+    assert taken == []
