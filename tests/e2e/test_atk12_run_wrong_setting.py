@@ -25,7 +25,10 @@ from services.devstack import free_port
             "[verifier]\nfetch_max_wait_ms = 0\n",
             "error: verifier.fetch_max_wait_ms: must be between 1 and 60,000 ms",
         ),
-        ("[verifier]\ngroup_size = 0\n", "error: verifier.group_size: "),
+        (
+            "[verifier]\ngroup_size = 0\n",
+            "error: configuration: [verifier] group_size: ",
+        ),
     ],
 )
 async def test_a_run_with_a_local_overlay_that_does_not_load_exits_2(

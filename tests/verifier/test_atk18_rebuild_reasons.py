@@ -273,8 +273,8 @@ def test_a_format_drop_is_noted_before_it_is_done(tmp_path, monkeypatch, path):
             raise _Killed
         note_rebuild(data_dir, reason)
 
-    monkeypatch.setattr(main_module, "certificate_common_name", lambda *a: "v")
-    monkeypatch.setattr(main_module, "_check_files", lambda cfg: None)
+    monkeypatch.setattr(main_module, "check_identity", lambda cfg: "v")
+    monkeypatch.setattr(main_module, "check_files", lambda cfg: None)
     monkeypatch.setattr(main_module, "check_listen", lambda *a: None)
     monkeypatch.setattr(main_module.logs, "configure", lambda level: None)
     monkeypatch.setattr(main_module, "broker_cluster_id", cluster)
