@@ -61,21 +61,23 @@ def read_pin_file(path: str, field: str = "pkcs11.pin_file") -> str:
     is not a regular file, is longer than 256 bytes, is empty or is not UTF-8 text.
     """
     if not path:
-        raise CertsealError(ErrorKind.INVALID_ARGUMENT, f"{field}: is not set")
+        raise CertsealError(ErrorKind.INVALID_ARGUMENT, "is not set", field=field)
     try:
         raw = read_regular_file(path, field, _MAX_PIN_BYTES)
         pin = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
         raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, f"{field}: {path} is not UTF-8 text"
+            ErrorKind.INVALID_ARGUMENT, f"{path} is not UTF-8 text", field=field
         ) from None
     except CertsealError as exc:
         raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, f"{field}: {exc.message}"
+            ErrorKind.INVALID_ARGUMENT, exc.message, field=field
         ) from None
     if not pin or "\n" in pin:
         raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, f"{field}: {path} must hold one non-empty line"
+            ErrorKind.INVALID_ARGUMENT,
+            f"{path} must hold one non-empty line",
+            field=field,
         )
     return pin
 
@@ -376,7 +378,8 @@ def check_token_key_setting(config: Pkcs11Config, label: str, setting: str) -> N
     if not config.module:
         raise CertsealError(
             ErrorKind.INVALID_ARGUMENT,
-            f"{setting}: names token key {label!r} but pkcs11.module is not set",
+            f"names token key {label!r} but pkcs11.module is not set",
+            field=setting,
         )
 
 
@@ -398,11 +401,12 @@ def labelled_key(config: Pkcs11Config, label: str, setting: str) -> TokenSigner:
         signer = token.labelled_signer(label)
     except CertsealError as exc:
         token.close()
-        raise CertsealError(exc.kind, f"{setting}: {exc}") from None
+        raise CertsealError(exc.kind, str(exc), field=setting) from None
     if signer is None:
         token.close()
         raise CertsealError(
             ErrorKind.INVALID_ARGUMENT,
-            f"{setting}: token {config.token_label!r} has no key labelled {label!r}",
+            f"token {config.token_label!r} has no key labelled {label!r}",
+            field=setting,
         )
     return signer
