@@ -148,11 +148,11 @@ class ServiceProcess:
             checks.append(
                 lambda: read_tls_identity(tls.ca_file, tls.cert_file, tls.key_file)
             )
-        for setting in ("listen", "probe_listen", "metrics_listen"):
-            if address := getattr(self.section, setting):
-                checks.append(
-                    partial(check_listen_address, f"{name}.{setting}", address)
-                )
+        section = self.section  # every address it binds, e.g. [seal] tsa_listen too
+        listens = [f for f in section.__struct_fields__ if f.endswith("listen")]
+        for field, address in ((f, getattr(section, f)) for f in listens):
+            if address:
+                checks.append(partial(check_listen_address, f"{name}.{field}", address))
         return [*checks, *self.setting_checks(open_token=False)]
 
     async def prepare(self) -> None:
