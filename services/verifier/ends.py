@@ -34,6 +34,12 @@ Key = tuple[str, int]  # (topic, partition)
 CONFIRM_EVERY_S = 1.0
 #: seconds between two tries while the worker's partitions are not assigned yet
 FIRST_ASK_RETRY_S = 0.05
+
+
+class NotAssigned(Exception):
+    """The worker's partitions are not assigned yet (or are being reassigned)."""
+
+
 #: the topics of the worker's Faust consumer whose lag its answers carry
 TABLE_TOPICS = (TRUST_EVENTS, DIRECTORY_EVENTS)
 
@@ -61,12 +67,13 @@ async def ask_ends(consumer: Any, feed: LicenceFeed) -> dict[Key, int]:
     asked of the broker through Faust's ``consumer`` (its trust and directory
     partitions) and the licence ``feed``'s consumer, concurrently.
 
-    Raises LookupError while either has no partitions assigned yet (nothing to
-    confirm), and whatever the Kafka clients raise when the broker does not answer.
+    Raises :class:`NotAssigned` while either has no partitions assigned yet
+    (nothing to confirm), and whatever the Kafka clients raise when the broker does
+    not answer.
     """
     tables = sorted(tp for tp in consumer.assignment() if tp.topic in TABLE_TOPICS)
     if feed.consumer is None or not tables:
-        raise LookupError("the worker's partitions are not assigned yet")
+        raise NotAssigned("the worker's partitions are not assigned yet")
     licences = feed.assignment()
     asks = [consumer.highwaters(*tables)]
     if licences:
@@ -105,7 +112,7 @@ async def confirm_ends(
     while True:
         try:
             ends = await ask_ends(consumer, feed)
-        except LookupError:
+        except NotAssigned:
             # the partitions are being assigned: the start gate waits for the first
             # answer, so ask again soon rather than a whole interval later
             await sleep(FIRST_ASK_RETRY_S)

@@ -74,3 +74,36 @@ async def test_the_first_ask_is_retried_soon_while_partitions_are_assigned():
     assert freshness.lag_confirmed.is_set()
     assert freshness.ends == {(TRUST_EVENTS, 0): 7, (LICENCE_EVENTS, 3): 40}
     assert freshness.lag_measured_at == T0 and freshness.confirmed_monotonic_s == 100.0
+
+
+class _Failing(_Assigning):
+    """Assigned, but the broker's answer fails with an error that is a LookupError."""
+
+    async def highwaters(self, *tps: TopicPartition) -> dict[TopicPartition, int]:
+        raise KeyError("broken answer")
+
+
+async def test_an_ask_that_fails_waits_the_whole_interval_and_says_so(caplog):
+    """Only partitions not assigned yet are asked again soon: a failed ask (here a
+    KeyError from the client) waits the interval, logged once (atk22: any
+    LookupError was retried 20 times a second, silently)."""
+    freshness = Freshness()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await confirm_ends(
+            _Failing(unassigned=0),
+            _Feed(),  # type: ignore[arg-type]
+            freshness,
+            clock=lambda: T0,
+            sleep=sleep,
+        )
+    assert slept == [CONFIRM_EVERY_S] * 3
+    assert not freshness.lag_confirmed.is_set()
+    warnings = [r for r in caplog.records if "end offsets" in r.getMessage()]
+    assert len(warnings) == 1 and "broken answer" in warnings[0].getMessage()
