@@ -468,7 +468,7 @@ class History:
                 # None: not known (the group unreachable, or cut off from its
                 # broker), drawn as a gap, never as a lag of 0
                 "lag": {(g.group or g.target): g.lag_or_none for g in groups},
-                "backlog": {o.name: o.backlog for o in outboxes},
+                "backlog": {o.name: o.backlog if o.up else None for o in outboxes},
                 "rates": dict(rates),
             }
         )

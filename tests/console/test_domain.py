@@ -171,6 +171,9 @@ def test_a_lag_not_known_is_kept_as_none_not_as_zero():
     for status in (known, cut_off, away):
         history.add(NOW, [status], [], {})
     assert [s["lag"] for s in history.samples] == [{"g": 4}, {"g": None}, {"t": None}]
+    down = OutboxStatus(name="seal", url="u", up=False, error="refused")
+    history.add(NOW, [], [down, OutboxStatus(name="issuer", url="u", up=True)], {})
+    assert history.samples[-1]["backlog"] == {"seal": None, "issuer": 0.0}
 
 
 STATUS_CODES = [

@@ -637,7 +637,8 @@ async def test_the_operator_chart_shows_a_lag_not_known_as_a_gap(browser, platfo
     chart breaks there and marks it, never drawing it as 0 (caught up). The console's
     own snapshot, with one group's lag made unknown and a history around it."""
     group = platform["groups"][0].group
-    lags = [0, 3, None, None, 2, 1]
+    missing = object()  # a sample without the group: not sampled, not unknown
+    lags = [0, 3, None, 5, None, 2, 1, missing, 4]
 
     async def unknown_lag(route):
         snapshot = await (await route.fetch()).json()
@@ -646,7 +647,13 @@ async def test_the_operator_chart_shows_a_lag_not_known_as_a_gap(browser, platfo
                 status["lag_unknown"] = True
         at = snapshot["at"]
         snapshot["history"] = [
-            {"at": at, "lag": {group: lag}, "backlog": {}, "rates": {}} for lag in lags
+            {
+                "at": at,
+                "lag": {} if lag is missing else {group: lag},
+                "backlog": {},
+                "rates": {},
+            }
+            for lag in lags
         ]
         await route.fulfill(json=snapshot)
 
@@ -661,8 +668,9 @@ async def test_the_operator_chart_shows_a_lag_not_known_as_a_gap(browser, platfo
         "未知 unknown"
     )
     chart = card.locator("svg.spark")
-    await expect(chart.locator("rect.unknown")).to_have_count(2)
+    await expect(chart.locator("rect.unknown")).to_have_count(2)  # the two nulls
     await expect(chart.locator("polyline")).to_have_count(2)  # 0, 3 | 2, 1
+    await expect(chart.locator("circle")).to_have_count(2)  # 5 and 4, alone
     await expect(chart).to_have_attribute("aria-label", re.compile("2 not known"))
     points = await chart.locator("polyline").evaluate_all(
         "lines => lines.map(l => l.getAttribute('points').split(' ').length)"

@@ -6,8 +6,11 @@ const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 
 /** A small line chart of ``values`` (newest last), scaled to its own maximum. A null
- * value is not known (a verifier group not answering, or cut off from its broker): the
- * line breaks there and a band marks it, so it never reads as 0. */
+ * value was not known (a verifier group not answering or cut off from its broker, a
+ * process whose metrics did not answer): the line breaks there and a band marks it,
+ * so it never reads as 0. An undefined value was not sampled (a topic's first
+ * sample has no rate yet): the line breaks, nothing is marked. A known value with no
+ * known neighbour is a dot. */
 function sparkline(values, label) {
   const width = 300;
   const height = 48;
@@ -16,28 +19,35 @@ function sparkline(values, label) {
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
-  const known = values.filter((v) => v !== null);
+  const known = values.filter((v) => typeof v === "number");
   const max = Math.max(1, ...known);
-  const unknown = values.length - known.length;
+  const unknown = values.filter((v) => v === null).length;
   svg.setAttribute("aria-label", `${label}: max ${max} over ${values.length} samples` +
     (unknown ? `, ${unknown} not known` : ""));
   const base = document.createElementNS(SVG, "line");
   for (const [k, v] of Object.entries({x1: 0, x2: width, y1: height - 1, y2: height - 1})) base.setAttribute(k, v);
   svg.append(base);
   const step = values.length > 1 ? width / (values.length - 1) : width;
-  const x = (i) => (i * step).toFixed(1);
   let run = [];
   const draw = () => {
     if (run.length > 1) {
       const line = document.createElementNS(SVG, "polyline");
-      line.setAttribute("points", run.join(" "));
+      line.setAttribute("points", run.map(([x, y]) => `${x},${y}`).join(" "));
       svg.append(line);
+    } else if (run.length === 1) {
+      const dot = document.createElementNS(SVG, "circle");
+      for (const [k, v] of Object.entries({cx: run[0][0], cy: run[0][1], r: 1.5})) dot.setAttribute(k, v);
+      svg.append(dot);
     }
     run = [];
   };
   values.forEach((v, i) => {
+    if (typeof v === "number") {
+      run.push([(i * step).toFixed(1), (height - 2 - (v / max) * (height - 6)).toFixed(1)]);
+      return;
+    }
+    draw();
     if (v === null) {
-      draw();
       const band = document.createElementNS(SVG, "rect");
       band.setAttribute("class", "unknown");
       band.setAttribute("x", Math.max(0, i * step - step / 2).toFixed(1));
@@ -45,20 +55,18 @@ function sparkline(values, label) {
       band.setAttribute("y", 0);
       band.setAttribute("height", height);
       svg.append(band);
-    } else {
-      run.push(`${x(i)},${(height - 2 - (v / max) * (height - 6)).toFixed(1)}`);
     }
   });
   draw();
   return svg;
 }
 
-/** Each sample's figure ``name`` of ``kind``; null where it is not known (null, or
- * absent from that sample). */
+/** Each sample's figure ``name`` of ``kind``: a number, null where it was not known,
+ * undefined where the sample has none. */
 function series(history, kind, name) {
   return history.map((sample) => {
     const value = (sample[kind] || {})[name];
-    return value === null || value === undefined ? null : Number(value);
+    return value === null || value === undefined ? value : Number(value);
   });
 }
 
