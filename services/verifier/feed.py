@@ -202,13 +202,15 @@ class LicenceFeed:
         if rebuild:
             self.building = {tp.partition: self._start_ends[tp] for tp in rebuild}
             targets = [self.building[p] for p in sorted(self.building)]
-            # a new index's first build is the normal start of a worker, not news
-            self._build_level = logging.WARNING if stored else logging.INFO
+            # an index holding no partition in full is in its first build (maybe
+            # resumed after a restart): a worker's normal start, not news
+            first = not self.held
+            self._build_level = logging.INFO if first else logging.WARNING
             log.log(
                 self._build_level,
                 "licence index: %s %s from the topic; no lookup is answered from "
                 "them until they reach %s",
-                *("rebuilding" if stored else "building", sorted(self.building)),
+                *("building" if first else "rebuilding", sorted(self.building)),
                 targets,
             )
         if self._idle_ms > self._busy_ms and hasattr(consumer, "_fetcher"):
@@ -250,7 +252,13 @@ class LicenceFeed:
         self.held = self.held | frozenset(done)
         assert self.partitions is not None
         self.index.mark_complete(self.partitions, self.held)
-        log.log(self._build_level, "licence index: partitions %s built", sorted(done))
+        done_word = "rebuilt" if self._build_level == logging.WARNING else "built"
+        log.log(
+            self._build_level,
+            "licence index: partitions %s %s",
+            sorted(done),
+            done_word,
+        )
         if not self.building:
             self.built.set()
 
