@@ -270,6 +270,18 @@ def check_worker_name(config: VerifierConfig) -> None:
         )
 
 
+def check_group_name(config: VerifierConfig) -> None:
+    """INVALID_ARGUMENT ``verifier.group`` unless it is a :data:`WORKER_NAME`: it
+    names the group's folder, its consumer groups and its Faust application (a
+    group named ``../x`` reached outside ``data_dir``)."""
+    if not WORKER_NAME.fullmatch(config.group):
+        raise invalid(
+            "verifier.group",
+            "letters, digits, '.', '_' and '-' only, starting with a letter or digit, "
+            f"at most 63 characters (got {config.group!r})",
+        )
+
+
 def check_lag_unknown_after(config: VerifierConfig) -> None:
     """INVALID_ARGUMENT ``verifier.lag_unknown_after_s`` outside
     :data:`LAG_UNKNOWN_AFTER_RANGE_S`."""
@@ -294,6 +306,7 @@ def check_replication_factor(config: VerifierConfig) -> None:
 #: the checks of :func:`check_settings`, in its order; each stands apart from the
 #: others (``certseal config check`` runs every one and reports each failure)
 SETTING_CHECKS = (
+    check_group_name,
     check_worker_name,
     worker_ordinal,
     check_fetch_waits,

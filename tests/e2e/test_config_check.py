@@ -112,6 +112,11 @@ def test_the_verifier_is_checked_as_its_worker_of_a_group(capsys, home):
             "error: verifier.worker: a group of 2 workers needs a worker name ending "
             "in its ordinal, e.g. verifier-default-0 (got 'v')",
         ),
+        (  # a group name that would reach outside data_dir
+            '[verifier]\ngroup = "../x"\n',
+            "verifier",
+            "error: verifier.group: letters, digits, '.', '_' and '-' only",
+        ),
         (  # a field rights rule
             '[verifier]\nfield_rights = ["nonsense"]\n',
             "verifier",

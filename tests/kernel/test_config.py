@@ -171,15 +171,16 @@ def test_the_kind_every_numeric_setting_has_bounds(tmp_path):
     """A count, size or time of any section, negative or absurdly large, is refused
     naming the setting, at load (the schema's bounds) or by the service's own start
     check: none is taken as it is (a negative [issuer] workers was read as 0, a
-    negative interval made a busy loop, a queue of 0 refused every request)."""
+    negative interval made a busy loop, a queue of 0 refused every request); nor is a
+    float that is not a number."""
     from services.verifier.config import check_settings
 
     settings = _numeric_settings()
     assert len(settings) > 60  # the walk found them
     taken = []
     for section, name, is_int in settings:
-        for bad in (-1, 10**13):
-            value = bad if is_int else float(bad)
+        for bad in (-1, 10**13) if is_int else (-1.0, 1e13, "nan"):
+            value = bad
             path = tmp_path / f"{section}-{name}-{bad}.toml"
             path.write_text(f"[{section}]\n{name} = {value}\n")
             try:
