@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -340,6 +340,14 @@ class GroupStatus:
         """Events published but not applied yet, over every partition."""
         return sum(p.lag for p in self.partitions)
 
+    def known_as(self, before: GroupStatus | None) -> GroupStatus:
+        """This status, when the group did not answer, under the name and last event
+        time it last answered with (``before``): its card and chart stay the group's,
+        and its lag in seconds counts from that event."""
+        if not self.error or before is None:
+            return self
+        return replace(self, group=before.group, last_event_time=before.last_event_time)
+
     @property
     def lag_or_none(self) -> int | None:
         """:attr:`lag_events`, or None when it is not known: the group did not
@@ -348,15 +356,18 @@ class GroupStatus:
             return None
         return self.lag_events
 
-    def lag_seconds(self, now: dt.datetime) -> float:
+    def lag_seconds(self, now: dt.datetime) -> float | None:
         """How far behind, in time: the age of the last applied event while behind.
 
         The events not applied yet are younger than the last applied one, so this is an
         upper bound; when nothing is pending the group is current, whatever the age.
-        While its lag is unknown (its worker cut off from the broker), the whole age
-        counts: whatever was published since may be pending.
+        While its lag is unknown (its worker cut off from the broker, or the group
+        not answering), the whole age counts: whatever was published since may be
+        pending; None when not even its last event is known.
         """
         pending = self.lag_events or self.lag_unknown
+        if self.lag_unknown and self.last_event_time is None:
+            return None  # nothing known: not "0 s behind"
         if not pending or self.last_event_time is None:
             return 0.0
         return round(max(0.0, (now - self.last_event_time).total_seconds()), 3)

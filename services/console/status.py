@@ -54,7 +54,13 @@ async def group_status(target: str, channel: grpc.aio.Channel) -> GroupStatus:
             verifier_pb2.GetIndexStatusRequest(), timeout=_TIMEOUT_S
         )
     except (grpc.aio.AioRpcError, TimeoutError) as exc:
-        return GroupStatus(target=target, group="", serving=False, error=_reason(exc))
+        return GroupStatus(
+            target=target,
+            group="",
+            serving=False,
+            error=_reason(exc),
+            lag_unknown=True,  # whatever was published since, unknown
+        )
     return GroupStatus(
         target=target,
         group=reply.group,
@@ -145,6 +151,7 @@ class StatusCollector:
         self._rates = TopicRates()
         self.history = History(history)
         self.snapshot: dict[str, Any] = {}
+        self._answered: dict[str, GroupStatus] = {}  # target -> its last answer
 
     async def collect(self, session: aiohttp.ClientSession) -> dict[str, Any]:
         """Take one snapshot, record it, and return it as the page's JSON."""
@@ -152,6 +159,8 @@ class StatusCollector:
             asyncio.gather(*(group_status(t, c) for t, c in self._groups)),
             asyncio.gather(*(scrape_outbox(session, n, u) for n, u in self._sources)),
         )
+        groups = [g.known_as(self._answered.get(g.target)) for g in groups]
+        self._answered.update((g.target, g) for g in groups if not g.error)
         broker_error = ""
         try:
             totals = await asyncio.wait_for(self._offsets.totals(), 5)

@@ -88,7 +88,7 @@ function groupCard(group, history) {
     el("h3", {}, group.group, state(group.serving, "SERVING", "NOT SERVING")),
     el("div", {class: "figures"},
       figure("滞后事件 lag (events)", group.lag_unknown ? "未知 unknown" : group.lag_events, {"data-figure": "lag-events"}),
-      figure("滞后时间 lag (s)", group.lag_seconds.toFixed(1), {"data-figure": "lag-seconds"}),
+      figure("滞后时间 lag (s)", group.lag_seconds === null ? "未知 unknown" : group.lag_seconds.toFixed(1), {"data-figure": "lag-seconds"}),
       figure("证照 licences", group.licences, {"data-figure": "licences"})),
     el("p", {class: "hint"}, `最后事件 last event ${localTime(group.last_event_time)} · ${group.target}`),
     group.error ? el("p", {class: "message"}, group.error) : null,
