@@ -5,6 +5,8 @@ act on (the setting and the address, not ``[Errno 98]``, an OverflowError or grp
 from __future__ import annotations
 
 import errno
+import ipaddress
+import re
 import socket
 from typing import Any
 
@@ -14,7 +16,9 @@ from certseal.errors import invalid
 def split_listen(listen: str) -> tuple[str, int]:
     """``host:port`` (an IPv6 host in brackets: ``[::1]:9464``) as ``(host, port)``,
     the host without brackets. ValueError unless the port is an integer from 0 to
-    65,535 (grpcio took 70000 as 4464 without a word)."""
+    65,535 (grpcio took 70000 as 4464 without a word) and the host an IP address or
+    an RFC 1123 host name (``http://…``, ``999.1.1.1`` and an empty host passed
+    ``config check`` and failed the start)."""
     host, sep, text = listen.rpartition(":")
     # ASCII digits: str.isdigit() also takes "²", which int() refuses (atk16 F3)
     if (
@@ -23,9 +27,35 @@ def split_listen(listen: str) -> tuple[str, int]:
         or not 0 <= int(text) <= 65_535
     ):
         raise ValueError(f"{listen!r} is not host:port with a port from 0 to 65,535")
-    if host.startswith("[") and host.endswith("]"):
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
         host = host[1:-1]
+    if not _is_host(host) or (bracketed and ":" not in host):  # [v6] only
+        raise ValueError(
+            f"{listen!r}: {host!r} is not an IP address or a host name (give one; "
+            "0.0.0.0 or [::] for every interface)"
+        )
     return host, int(text)
+
+
+#: a host name's label (RFC 1123): letters, digits and '-', not at either end
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _is_host(host: str) -> bool:
+    """An IPv4 or IPv6 address, or a host name of RFC 1123 labels that is not all
+    digits (``999.1.1.1`` is neither)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    return (
+        0 < len(host) <= 253
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not all(label.isdigit() for label in labels)
+    )
 
 
 def bind_problem(address: str, exc: BaseException | None = None) -> str:

@@ -1,0 +1,52 @@
+"""A listen address's host is an IP address or a host name (new user nu22, M1):
+``http://0.0.0.0:50091``, ``999.1.1.1:50091`` and ``:50091`` passed ``certseal config
+check`` and then failed the start ("Name or service not known", grpcio's own "host
+must not be empty" line)."""
+
+from __future__ import annotations
+
+import pytest
+
+from certseal.errors import CertsealError
+from certseal.listen import check_listen_address, split_listen
+
+
+@pytest.mark.parametrize(
+    "listen",
+    [
+        "http://0.0.0.0:50091",
+        "999.1.1.1:50091",
+        ":50091",
+        "[]:50091",
+        "-host:1",
+        "host_name:1",
+        "a..b:1",
+        "1.2.3:4",
+        "[not-v6]:1",
+        "x" * 300 + ":1",
+    ],
+)
+def test_a_host_that_is_not_one_is_named(listen):
+    with pytest.raises(CertsealError) as caught:
+        check_listen_address("issuer.listen", listen)
+    assert caught.value.field == "issuer.listen"
+    assert "is not an IP address or a host name" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("listen", "host", "port"),
+    [
+        ("0.0.0.0:50051", "0.0.0.0", 50051),
+        ("[::]:9464", "::", 9464),
+        ("[::1]:0", "::1", 0),
+        ("localhost:8443", "localhost", 8443),
+        (
+            "verifier-gz-1.verifier-headless-gz:50052",
+            "verifier-gz-1.verifier-headless-gz",
+            50052,
+        ),
+        ("node7.example.:1", "node7.example.", 1),
+    ],
+)
+def test_addresses_and_names_pass(listen, host, port):
+    assert split_listen(listen) == (host, port)
