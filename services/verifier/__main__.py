@@ -179,6 +179,8 @@ def main() -> None:
         damaged, _other_cluster = prepare_worker_folder(data_dir, cluster)
     except FolderInUse as exc:
         _in_use(data_dir, str(exc))
+    except OSError as exc:  # a folder that cannot be made there (/proc/x, read-only)
+        _bad_input(f"error: verifier.data_dir: cannot make or use {data_dir}: {exc}")
     if damaged:
         # The index is derived data: a damaged file costs a rebuild, never a crash loop.
         for folder, reason in damaged:

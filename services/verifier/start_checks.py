@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -103,8 +104,9 @@ def check_files(cfg: VerifierSettings) -> None:
 
 def check_data_dir(path: str) -> None:
     """The worker's folder, or the nearest folder above it that exists (where the
-    worker will make it), as the worker would use it, without making anything (a
-    start refused for another reason leaves no folder behind). A path that cannot be
+    worker will make it), as the worker would use it, leaving nothing behind (a
+    start refused for another reason leaves no folder; where the folder is still to
+    be made, one empty folder is made there and removed, to see that it can). A path that cannot be
     a folder (a regular file, a symbolic link loop, a dangling link such as a
     volume not mounted, a path under a file) or one this process may not write is
     INVALID_ARGUMENT ``verifier.data_dir``, not a traceback from ``mkdir`` once
@@ -135,6 +137,13 @@ def check_data_dir(path: str) -> None:
         raise invalid(field, f"{at} is not a folder")
     if not os.access(at, os.W_OK | os.X_OK):
         raise invalid(field, f"{at} is a folder this process may not write")
+    if at != os.path.abspath(path):
+        # the worker will make folders in ``at``: make and remove one (os.access is
+        # True for root also where nothing can be made, such as /proc)
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".certseal-check-", dir=at))
+        except OSError as exc:
+            raise invalid(field, f"no folder can be made in {at}: {exc}") from None
 
 
 def config_checks(cfg: VerifierSettings) -> list[SettingCheck]:

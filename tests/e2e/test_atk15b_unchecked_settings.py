@@ -37,11 +37,16 @@ def data_dir_of(tmp_path, what: str) -> str:
     if what == "dangling-symlink":  # a volume that is not mounted
         os.symlink(tmp_path / "unmounted" / "verifier", tmp_path / "verifier")
         return str(tmp_path / "verifier")
+    if what == "nothing-can-be-made-there":  # /proc: writable for root, yet no mkdir
+        return f"/proc/certseal-{os.getpid()}"
     (tmp_path / "a-file").write_text("not a folder\n")
     return str(tmp_path / "a-file" / "verifier")
 
 
-@pytest.mark.parametrize("what", ["symlink-loop", "dangling-symlink", "under-a-file"])
+@pytest.mark.parametrize(
+    "what",
+    ["symlink-loop", "dangling-symlink", "under-a-file", "nothing-can-be-made-there"],
+)
 async def test_a_verifier_data_dir_that_cannot_be_a_folder_names_its_setting(
     stack, config, tmp_path, what
 ):
