@@ -71,11 +71,16 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def renamed_settings(data: dict[str, Any]) -> list[tuple[str, str]]:
+def renamed_settings(data: dict[str, Any]) -> list[tuple[str, str, bool]]:
     """The settings of :data:`RENAMED` that the layered files' ``data`` (before
-    :func:`upgrade`) give by an earlier name: (old, new) as ``section.key``."""
+    :func:`upgrade`) give by an earlier name: (old, new, ignored) as ``section.key``,
+    ``ignored`` when the new name is given too (it wins: :func:`upgrade`)."""
     return [
-        (f"{section}.{key}", f"{to_section}.{to_key}")
+        (
+            f"{section}.{key}",
+            f"{to_section}.{to_key}",
+            isinstance(data.get(to_section), dict) and to_key in data[to_section],
+        )
         for (section, key), (to_section, to_key) in RENAMED.items()
         if isinstance(data.get(section), dict) and key in data[section]
     ]

@@ -107,11 +107,13 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     paths = config_paths(args)
     cfg: Config = args.load_config(paths)  # a schema error ends here: exit 2
-    for old, new in renamed_settings(read_layers(paths)):
-        print(
-            f"note: {old}: read as {new}, its name now; the old name still works",
-            file=sys.stderr,
+    for old, new, ignored in renamed_settings(read_layers(paths)):
+        words = (
+            f"ignored: {new}, its name now, is given too and wins; remove {old}"
+            if ignored
+            else f"read as {new}, its name now; the old name still works"
         )
+        print(f"note: {old}: {words}", file=sys.stderr)
     chosen = [name for name in SERVICES if name in (args.service or SERVICES)]
     said: set[str] = set()
     failed = False
