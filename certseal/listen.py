@@ -139,3 +139,24 @@ def add_secure_port(
     if port == 0:
         raise invalid(setting, bind_problem(listen, bind_error(listen)))
     return port
+
+
+#: what gRPC reads as a target's scheme (``unix:<path>``, ...), not as a host
+GRPC_SCHEMES = frozenset({"dns", "ipv4", "ipv6", "unix", "unix-abstract", "vsock"})
+
+
+def check_target(setting: str, target: str) -> None:
+    """CertsealError (INVALID_ARGUMENT, field ``setting``) unless ``target`` is a
+    service's ``host:port`` as a client dials it: a host name or IP address (IPv6 in
+    brackets), a port from 1 to 65,535, no scheme (``http://x:1`` made every call
+    UNAVAILABLE, and the operator page showed a group that was never asked)."""
+    try:
+        host, port = split_listen(target)
+    except ValueError:
+        host, port = "", 0
+    if not port >= 1 or host.lower() in GRPC_SCHEMES:
+        raise invalid(
+            setting,
+            f"{target!r} is not host:port (a host name, an IPv4 address or a bracketed "
+            "IPv6 address, and a port from 1 to 65,535)",
+        )

@@ -28,15 +28,10 @@ import grpc
 
 from certseal import logs
 from certseal.collector import settle_collector
-from certseal.config import (
-    ServiceSection,
-    SettingCheck,
-    SharedSettings,
-    setting_naming,
-)
+from certseal.config import ServiceSection, SettingCheck, SharedSettings, setting_naming
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.events import default_topics
-from certseal.listen import check_listen_address
+from certseal.listen import check_listen_address, check_target
 from certseal.metrics import Metrics
 from certseal.rpc import ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
@@ -58,6 +53,10 @@ log = logging.getLogger(__name__)
 
 #: seconds between two repeats of the same reason a service is not ready
 NOT_READY_REPEAT_S = 60.0
+
+
+#: the form an address setting must have, by its name's last word
+_ADDRESS_CHECKS = {"listen": check_listen_address, "target": check_target}
 
 
 class ServiceProcess:
@@ -148,11 +147,11 @@ class ServiceProcess:
             checks.append(
                 lambda: read_tls_identity(tls.ca_file, tls.cert_file, tls.key_file)
             )
-        section = self.section  # every address it binds, e.g. [seal] tsa_listen too
-        listens = [f for f in section.__struct_fields__ if f.endswith("listen")]
-        for field, address in ((f, getattr(section, f)) for f in listens):
-            if address:
-                checks.append(partial(check_listen_address, f"{name}.{field}", address))
+        section = self.section  # every address it binds or dials ([seal] tsa_listen,
+        for field in section.__struct_fields__:  # [issuer] seal_target, ...)
+            check = _ADDRESS_CHECKS.get(field.rpartition("_")[2])
+            if check and (address := getattr(section, field)):
+                checks.append(partial(check, f"{name}.{field}", address))
         return [*checks, *self.setting_checks(open_token=False)]
 
     async def prepare(self) -> None:

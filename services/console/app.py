@@ -18,6 +18,7 @@ import ssl
 import time
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 from aiohttp import web
@@ -29,7 +30,7 @@ from certseal.events import default_topics
 from certseal.files import certificate_common_name, is_missing
 from certseal.fontfiles import check_font_file
 from certseal.httpserve import MalformedRequests, serve
-from certseal.listen import bind_problem, check_listen_address
+from certseal.listen import bind_problem, check_listen_address, check_target
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, identity_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
@@ -263,9 +264,12 @@ def check_rare_font(cs: ConsoleConfig) -> None:
 
 
 def check_verifier_targets(cs: ConsoleConfig) -> None:
-    """INVALID_ARGUMENT ``console.verifier_targets`` when it names no group."""
+    """INVALID_ARGUMENT ``console.verifier_targets`` when it names no group or one
+    that is not ``host:port`` (:func:`certseal.listen.check_target`)."""
     if not cs.verifier_targets:
         raise invalid("console.verifier_targets", "names no verifier group")
+    for target in cs.verifier_targets:
+        check_target("console.verifier_targets", target)
 
 
 def metrics_sources(cs: ConsoleConfig) -> list[tuple[str, str]]:
@@ -274,8 +278,13 @@ def metrics_sources(cs: ConsoleConfig) -> list[tuple[str, str]]:
     sources = []
     for source in cs.metrics_sources:
         name, _, url = source.partition("=")
-        if not url:
-            raise invalid("console.metrics_sources", f"{source!r} is not NAME=URL")
+        parsed = urlsplit(url)
+        if not name or parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise invalid(
+                "console.metrics_sources",
+                f"{source!r} is not NAME=URL with an http:// or https:// URL "
+                "(e.g. issuer=http://127.0.0.1:9464/metrics)",
+            )
         sources.append((name, url))
     return sources
 

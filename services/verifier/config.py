@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Protocol
 
@@ -14,6 +15,7 @@ from cryptography import x509
 from certseal.bounds import MAX_IMAGE_BYTES
 from certseal.config import ServiceSection, SharedSettings
 from certseal.errors import invalid
+from certseal.listen import check_target
 from certseal.tlsfiles import check_valid_now
 from services.verifier.bundle_sign import (
     VERIFIER_IDENTITY,
@@ -157,17 +159,6 @@ def worker_data_dir(config: VerifierConfig) -> Path:
     return Path(config.data_dir) / name
 
 
-#: a peer's gRPC address, as grpc takes it: host:port (RFC 3986 authority without
-#: user information), the host a DNS name, an IPv4 address or a bracketed IPv6 one
-PEER_ADDRESS = re.compile(
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]):(\d{1,5})"
-)
-
-
-#: target schemes gRPC resolves (a peer "unix:50052" is the unix socket ./50052)
-GRPC_SCHEMES = frozenset({"dns", "ipv4", "ipv6", "unix", "unix-abstract", "vsock"})
-
-
 def worker_ordinal(config: VerifierConfig) -> int:
     """This worker's ordinal in a partitioned group: the number its name ends with
     (``verifier-a-2`` -> 2; a StatefulSet's pod ordinal); 0 for a group of one.
@@ -204,18 +195,7 @@ def worker_ordinal(config: VerifierConfig) -> int:
             f"in it ({config.group_size} workers; got {len(config.peers)})",
         )
     for address in addresses:
-        found = PEER_ADDRESS.fullmatch(address)
-        if (
-            found is None
-            or not 1 <= int(found.group(1)) <= 65535
-            # gRPC reads these as a target's scheme (unix:<path>, ...), not a host
-            or address.partition(":")[0].lower() in GRPC_SCHEMES
-        ):
-            raise invalid(
-                "verifier.peers",
-                f"{address!r} is not host:port (a DNS name, an IPv4 address or "
-                "a bracketed IPv6 address, and a port from 1 to 65535)",
-            )
+        check_target("verifier.peers", address)
     return ordinal
 
 
@@ -234,20 +214,36 @@ FETCH_WAIT_RANGE_MS = (1, 60_000)
 USAGE_LINGER_RANGE_MS = (0, 5_000)
 
 
-def check_fetch_waits(config: VerifierConfig) -> None:
-    """Raise CertsealError INVALID_ARGUMENT naming (``verifier.<setting>``) the
-    first of :data:`FETCH_WAITS` outside
-    :data:`FETCH_WAIT_RANGE_MS` (a guard that never fetches would answer every
-    presentation code UNAVAILABLE, with no error), or ``usage_linger_ms`` outside
-    :data:`USAGE_LINGER_RANGE_MS`."""
-    ranges = [(name, FETCH_WAIT_RANGE_MS) for name in FETCH_WAITS]
-    for name, (low, high) in [*ranges, ("usage_linger_ms", USAGE_LINGER_RANGE_MS)]:
+def _check_wait(name: str, bounds: tuple[int, int]) -> Callable[[VerifierConfig], None]:
+    """The check of one wait setting ``name`` (ms) against ``bounds``."""
+
+    def check(config: VerifierConfig) -> None:
+        low, high = bounds
         value = getattr(config, name)
         if not low <= value <= high:
             raise invalid(
                 f"verifier.{name}",
                 f"must be between {low} and {high:,} ms (got {value})",
             )
+
+    return check
+
+
+#: one check per wait: config check reports each one out of bounds
+WAIT_CHECKS = (
+    *(_check_wait(name, FETCH_WAIT_RANGE_MS) for name in FETCH_WAITS),
+    _check_wait("usage_linger_ms", USAGE_LINGER_RANGE_MS),
+)
+
+
+def check_fetch_waits(config: VerifierConfig) -> None:
+    """Raise CertsealError INVALID_ARGUMENT naming (``verifier.<setting>``) the
+    first of :data:`FETCH_WAITS` outside
+    :data:`FETCH_WAIT_RANGE_MS` (a guard that never fetches would answer every
+    presentation code UNAVAILABLE, with no error), or ``usage_linger_ms`` outside
+    :data:`USAGE_LINGER_RANGE_MS`."""
+    for check in WAIT_CHECKS:
+        check(config)
 
 
 #: ``lag_unknown_after_s``: more than the asks' interval (services.verifier.ends),
@@ -309,7 +305,7 @@ SETTING_CHECKS = (
     check_group_name,
     check_worker_name,
     worker_ordinal,
-    check_fetch_waits,
+    *WAIT_CHECKS,
     check_lag_unknown_after,
     check_replication_factor,
 )

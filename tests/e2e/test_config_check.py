@@ -133,6 +133,21 @@ def test_the_verifier_is_checked_as_its_worker_of_a_group(capsys, home):
             "seal",
             "error: configuration: [seal] tsa_timeout_s: must be more than 0",
         ),
+        (  # a verifier group given as a URL (nu22 M5)
+            '[console]\nverifier_targets = ["http://x:1"]\n',
+            "console",
+            "error: console.verifier_targets: 'http://x:1' is not host:port",
+        ),
+        (  # a metrics source without its scheme (nu22 M5)
+            '[console]\nmetrics_sources = ["issuer=127.0.0.1:9464"]\n',
+            "console",
+            "error: console.metrics_sources: 'issuer=127.0.0.1:9464' is not NAME=URL",
+        ),
+        (  # a service another dials, given as a URL
+            '[issuer]\nseal_target = "https://seal:50053"\n',
+            "issuer",
+            "error: issuer.seal_target: 'https://seal:50053' is not host:port",
+        ),
         (  # the console's metrics sources
             '[console]\nmetrics_sources = ["issuer"]\n',
             "console",
@@ -232,6 +247,7 @@ def test_every_independent_problem_is_reported(capsys, home):
     overlay = (
         f'[database]\ndsn_file = "{dsn}"\n'
         "[verifier]\nlag_unknown_after_s = 7200.0\nusage_linger_ms = -1\n"
+        "fetch_max_wait_ms = 0\n"  # each wait apart (nu22 L6: one hid the next)
         f'cert_file = "{home}/absent.crt"\n'
         f'[tlog]\nsigning_key_file = "{home}/absent-log.key"\n'
         "[console]\nverifier_targets = []\n"
@@ -241,6 +257,7 @@ def test_every_independent_problem_is_reported(capsys, home):
     fields = [line.split(": ")[1] for line in err]
     assert fields == [
         "database.dsn_file",  # the issuer's first, and only once for every service
+        "verifier.fetch_max_wait_ms",
         "verifier.usage_linger_ms",
         "verifier.lag_unknown_after_s",
         "verifier.cert_file",  # its common name

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from certseal.errors import CertsealError
-from certseal.listen import check_listen_address, split_listen
+from certseal.listen import check_listen_address, check_target, split_listen
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,20 @@ def test_a_host_that_is_not_one_is_named(listen):
 )
 def test_addresses_and_names_pass(listen, host, port):
     assert split_listen(listen) == (host, port)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://x:1", "dns:///x:50052", "unix:50052", "x:0", "x", ":50052", "x:70000"],
+)
+def test_a_target_that_is_not_host_port_is_named(target):
+    """nu22 M5: a target given as a URL or a gRPC scheme was dialled as it stood."""
+    with pytest.raises(CertsealError) as caught:
+        check_target("console.verifier_targets", target)
+    assert caught.value.field == "console.verifier_targets"
+    assert "is not host:port" in caught.value.message
+
+
+@pytest.mark.parametrize("target", ["seal:50053", "127.0.0.1:50052", "[::1]:1"])
+def test_a_host_port_target_passes(target):
+    check_target("issuer.seal_target", target)
