@@ -295,9 +295,13 @@ class SharedSettings(Protocol):
 C = TypeVar("C", bound=BaseConfig)
 
 
-def read_layers(paths: str | Path | Sequence[str | Path] | None) -> dict[str, Any]:
+def read_layers(
+    paths: str | Path | Sequence[str | Path] | None,
+    origins: dict[tuple[str, str], str] | None = None,
+) -> dict[str, Any]:
     """The TOML files in ``paths`` merged: a later file's settings replace an earlier
     one's setting by setting (a deployment's base file, then an overlay's).
+    ``origins``, when given, receives the file each (section, setting) came from.
 
     Raises CertsealError(INVALID_ARGUMENT) naming the file that is missing or not TOML.
     """
@@ -323,6 +327,8 @@ def read_layers(paths: str | Path | Sequence[str | Path] | None) -> dict[str, An
                 ErrorKind.INVALID_ARGUMENT, f"configuration file {one}: {exc}"
             ) from None
         for section, value in loaded.items():
+            if origins is not None and isinstance(value, dict):
+                origins.update(((section, key), str(one)) for key in value)
             if isinstance(value, dict) and isinstance(data.get(section), dict):
                 data[section] = {**data[section], **value}
             else:
@@ -342,7 +348,8 @@ def load_config(
     unknown setting or an unknown section, and naming the file for a missing or broken
     file.
     """
-    data = read_layers(paths)
+    origins: dict[tuple[str, str], str] = {}
+    data = read_layers(paths, origins)
     if upgrade is not None:
         data = upgrade(data)
     try:
@@ -350,8 +357,12 @@ def load_config(
     except msgspec.ValidationError as exc:
         # the field is "configuration" (the CLI prints error: configuration: …, not
         # the command's name); str() keeps "configuration: [section] key: problem"
+        message = _readable(str(exc))
+        layered = not isinstance(paths, str | Path) and len(paths or ()) > 1
+        if layered and (file := origins.get(_setting_at(str(exc)))):
+            message += f" (set in {file})"  # of several files, the one to edit
         raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT, _readable(str(exc)), field="configuration"
+            ErrorKind.INVALID_ARGUMENT, message, field="configuration"
         ) from None
     check_file_pairs(config)
     return config
@@ -379,6 +390,17 @@ def check_file_pairs(config: Any) -> None:
                     f"is empty while {section}.{named} is set: the two are used "
                     "together; set both or neither",
                 )
+
+
+def _setting_at(message: str) -> tuple[str, str]:
+    """(section, setting) a msgspec error is about: its path's first two names, or
+    the section and the unknown field it names."""
+    text, _, where = message.partition(" - at ")
+    path = where.strip("`").removeprefix("$").lstrip(".").split(".")
+    unknown = re.fullmatch(r"Object contains unknown field `(.+)`", text)
+    if unknown and len(path) == 1:
+        return path[0], unknown[1]
+    return (path[0], path[1]) if len(path) > 1 else ("", "")
 
 
 _BOUND_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}

@@ -191,3 +191,23 @@ def test_the_kind_every_numeric_setting_has_bounds(tmp_path):
             except CertsealError as exc:
                 assert name in str(exc) and section in str(exc), (section, name, exc)
     assert taken == []
+
+
+def test_a_layered_configuration_names_the_file_that_set_the_wrong_value(tmp_path):
+    """nu22 M3: with config.toml and local.toml (or --config twice) the error named
+    the setting only, and the operator looked in the file that had it right."""
+    base = tmp_path / "config.toml"
+    base.write_text("[issuer]\nworkers = 0\n")
+    overlay = tmp_path / "local.toml"
+    overlay.write_text("[issuer]\nworkers = 65\n[seal]\nworkerz = 1\n")
+    with pytest.raises(CertsealError) as caught:
+        load_config([base, overlay])
+    assert str(caught.value).endswith(f"(set in {overlay})"), caught.value
+    overlay.write_text("[seal]\nworkerz = 1\n")
+    with pytest.raises(CertsealError, match=r"unknown setting workerz in \[seal\]"):
+        load_config([base, overlay])
+    overlay.write_text("[issuer]\nmax_batch = 0\n")
+    base.write_text("[issuer]\nworkers = -1\n")  # the base file's own mistake
+    with pytest.raises(CertsealError) as caught:
+        load_config([base, overlay])
+    assert str(caught.value).endswith(f"(set in {base})"), caught.value
