@@ -190,12 +190,18 @@ class GrpcService(Service):
         if serving == self.health.serving:
             return
         measured = self._freshness.lag_measured_at
+        group = self._config.verifier.group  # make run shows several groups' lines
         if serving and self._cut_off:
-            log.warning("the broker answers again: the index's lag is known; ready")
+            log.warning(
+                "verifier %s: the broker answers again: the index's lag is known; "
+                "ready",
+                group,
+            )
         elif not serving:
             log.warning(
-                "the broker has not answered for more than %.0f s (last at %s): the "
-                "index's lag is unknown; not ready until it answers",
+                "verifier %s: the broker has not answered for more than %.0f s (last "
+                "at %s): the index's lag is unknown; not ready until it answers",
+                group,
                 self._config.verifier.lag_unknown_after_s,
                 measured.isoformat() if measured else "never",
             )
