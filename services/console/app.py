@@ -278,8 +278,14 @@ def metrics_sources(cs: ConsoleConfig) -> list[tuple[str, str]]:
     sources = []
     for source in cs.metrics_sources:
         name, _, url = source.partition("=")
-        parsed = urlsplit(url)
-        if not name or parsed.scheme not in ("http", "https") or not parsed.hostname:
+        try:
+            parsed = urlsplit(url)
+            # .port raises for a port out of range
+            usable = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+            usable = usable and parsed.port != 0
+        except ValueError:  # "http://[x" (an IPv6 host not closed), port 99999
+            usable = False
+        if not name or not usable:
             raise invalid(
                 "console.metrics_sources",
                 f"{source!r} is not NAME=URL with an http:// or https:// URL "

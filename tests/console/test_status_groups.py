@@ -55,3 +55,27 @@ def test_a_group_that_stops_answering_keeps_its_name_and_its_chart():
         {"region-demo": None},  # the band, on the group's own chart
         {"region-demo": 0},
     ]
+
+
+def test_a_metrics_source_is_name_and_an_http_url():
+    """nu22 M5: 'issuer=127.0.0.1:9464' was taken and its outbox shown down with the
+    address alone as the reason; a malformed URL must not be a traceback."""
+    import pytest
+
+    from certseal.errors import CertsealError
+    from services.console.app import metrics_sources
+    from services.console.config import ConsoleConfig
+
+    good = "issuer=http://127.0.0.1:9464/metrics"
+    assert metrics_sources(ConsoleConfig(metrics_sources=[good])) == [
+        ("issuer", "http://127.0.0.1:9464/metrics")
+    ]
+    for bad in (
+        "issuer=127.0.0.1:9464",
+        "a=http://[x",
+        "a=http://h:99999/",
+        "=http://h/",
+    ):
+        with pytest.raises(CertsealError) as caught:
+            metrics_sources(ConsoleConfig(metrics_sources=[bad]))
+        assert caught.value.field == "console.metrics_sources"
