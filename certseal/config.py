@@ -400,7 +400,8 @@ def _setting_at(message: str) -> tuple[str, str]:
     unknown = re.fullmatch(r"Object contains unknown field `(.+)`", text)
     if unknown and len(path) == 1:
         return path[0], unknown[1]
-    return (path[0], path[1]) if len(path) > 1 else ("", "")
+    # a list's item: "verifier_targets[0]" is the setting verifier_targets
+    return (path[0], path[1].partition("[")[0]) if len(path) > 1 else ("", "")
 
 
 _BOUND_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}

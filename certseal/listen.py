@@ -8,6 +8,8 @@ import errno
 import ipaddress
 import re
 import socket
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from certseal.errors import invalid
@@ -30,7 +32,8 @@ def split_listen(listen: str) -> tuple[str, int]:
     bracketed = host.startswith("[") and host.endswith("]")
     if bracketed:
         host = host[1:-1]
-    if not _is_host(host) or (bracketed and ":" not in host):  # [v6] only
+    # an IPv6 address in brackets and only there: gRPC reads "::1:50091" as a name
+    if not is_host(host) or bracketed != (":" in host):
         raise ValueError(
             f"{listen!r}: {host!r} is not an IP address or a host name (give one; "
             "0.0.0.0 or [::] for every interface)"
@@ -38,21 +41,23 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host, int(text)
 
 
-#: a host name's label (RFC 1123): letters, digits and '-', not at either end
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+#: a host name's label: letters, digits, '-' and '_' (RFC 2181 DNS names: Docker and
+#: Compose name containers so), '-' not at either end
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
-def _is_host(host: str) -> bool:
-    """An IPv4 or IPv6 address, or a host name of RFC 1123 labels that is not all
-    digits (``999.1.1.1`` is neither)."""
+def is_host(host: str) -> bool:
+    """An IPv4 or IPv6 address, or a DNS name of at most 253 characters (without its
+    root dot) whose labels are not all digits (``999.1.1.1`` is neither)."""
     try:
         ipaddress.ip_address(host)
         return True
     except ValueError:
         pass
-    labels = host.removesuffix(".").split(".")
+    name = host.removesuffix(".")
+    labels = name.split(".")
     return (
-        0 < len(host) <= 253
+        0 < len(name) <= 253
         and all(_LABEL.fullmatch(label) for label in labels)
         and not all(label.isdigit() for label in labels)
     )
@@ -141,22 +146,59 @@ def add_secure_port(
     return port
 
 
-#: what gRPC reads as a target's scheme (``unix:<path>``, ...), not as a host
+#: the target schemes of gRPC's name resolution (``dns:///host:port``, ...)
 GRPC_SCHEMES = frozenset({"dns", "ipv4", "ipv6", "unix", "unix-abstract", "vsock"})
 
 
-def check_target(setting: str, target: str) -> None:
+def check_target(setting: str, target: str, *, schemes: bool = True) -> None:
     """CertsealError (INVALID_ARGUMENT, field ``setting``) unless ``target`` is a
-    service's ``host:port`` as a client dials it: a host name or IP address (IPv6 in
-    brackets), a port from 1 to 65,535, no scheme (``http://x:1`` made every call
-    UNAVAILABLE, and the operator page showed a group that was never asked)."""
+    service's address as a client dials it: ``host:port`` (a DNS name or an IP
+    address, IPv6 in brackets; a port from 1 to 65,535) or, with ``schemes``, a gRPC
+    target of one of :data:`GRPC_SCHEMES` (``dns:///seal:50053``, ``unix:/path``).
+    ``http://x:1`` made every call UNAVAILABLE, and the operator page showed a group
+    that was never asked."""
+    scheme, colon, rest = target.partition(":")
+    if schemes and colon and scheme.lower() in GRPC_SCHEMES:
+        if scheme.lower() != "dns":
+            if rest.strip():  # addresses or a path, as gRPC's resolver reads them
+                return
+        elif _dialled(rest.removeprefix("//").rpartition("/")[2]):
+            return  # dns:[//authority/]host:port
+    elif _dialled(target) and scheme.lower() not in GRPC_SCHEMES:
+        return
+    raise invalid(
+        setting,
+        f"{target!r} is not host:port (a DNS name, an IPv4 address or a bracketed IPv6 "
+        "address, and a port from 1 to 65,535)"
+        + (" or a gRPC target such as dns:///host:port" if schemes else ""),
+    )
+
+
+def _dialled(address: str) -> bool:
+    """``address`` is ``host:port`` with a port a client can dial (not 0)."""
     try:
-        host, port = split_listen(target)
+        return split_listen(address)[1] >= 1
     except ValueError:
-        host, port = "", 0
-    if not port >= 1 or host.lower() in GRPC_SCHEMES:
-        raise invalid(
-            setting,
-            f"{target!r} is not host:port (a host name, an IPv4 address or a bracketed "
-            "IPv6 address, and a port from 1 to 65,535)",
-        )
+        return False
+
+
+#: the form an address setting must have, by its name's last word
+_FORMS: dict[str, Callable[[str, str], None]] = {
+    "listen": check_listen_address,
+    "target": check_target,
+}
+
+
+def address_checks(
+    section: Any, name: str, kinds: tuple[str, ...] = ("listen", "target")
+) -> list[Callable[[], None]]:
+    """One check per address setting of ``section`` (a msgspec Struct, ``[name]``)
+    whose name ends in one of ``kinds``: ``…listen`` (an address it binds: its form,
+    :func:`check_listen_address`) and ``…_target`` (one it dials:
+    :func:`check_target`), each of those set."""
+    return [
+        partial(_FORMS[kind], f"{name}.{field}", address)
+        for field in section.__struct_fields__
+        if (kind := field.rpartition("_")[2]) in kinds
+        and (address := getattr(section, field))
+    ]

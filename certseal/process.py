@@ -20,7 +20,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -31,7 +30,7 @@ from certseal.collector import settle_collector
 from certseal.config import ServiceSection, SettingCheck, SharedSettings, setting_naming
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.events import default_topics
-from certseal.listen import check_listen_address, check_target
+from certseal.listen import address_checks
 from certseal.metrics import Metrics
 from certseal.rpc import ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
@@ -53,10 +52,6 @@ log = logging.getLogger(__name__)
 
 #: seconds between two repeats of the same reason a service is not ready
 NOT_READY_REPEAT_S = 60.0
-
-
-#: the form an address setting must have, by its name's last word
-_ADDRESS_CHECKS = {"listen": check_listen_address, "target": check_target}
 
 
 class ServiceProcess:
@@ -131,8 +126,9 @@ class ServiceProcess:
         :meth:`start` connects: a wrong setting is told with PostgreSQL away too,
         so an operator can check a configuration offline. :meth:`prepare` then
         builds on what this kept. The first of :meth:`setting_checks` that fails
-        ends the start."""
-        for check in self.setting_checks():
+        ends the start; before them, the form of every address it dials."""
+        targets = address_checks(self.section, self.name, ("target",))
+        for check in [*targets, *self.setting_checks()]:
             check()
 
     def offline_checks(self) -> list[SettingCheck]:
@@ -147,11 +143,8 @@ class ServiceProcess:
             checks.append(
                 lambda: read_tls_identity(tls.ca_file, tls.cert_file, tls.key_file)
             )
-        section = self.section  # every address it binds or dials ([seal] tsa_listen,
-        for field in section.__struct_fields__:  # [issuer] seal_target, ...)
-            check = _ADDRESS_CHECKS.get(field.rpartition("_")[2])
-            if check and (address := getattr(section, field)):
-                checks.append(partial(check, f"{name}.{field}", address))
+        # every address it binds or dials ([seal] tsa_listen, [issuer] seal_target)
+        checks += address_checks(self.section, name)
         return [*checks, *self.setting_checks(open_token=False)]
 
     async def prepare(self) -> None:

@@ -30,7 +30,13 @@ from certseal.events import default_topics
 from certseal.files import certificate_common_name, is_missing
 from certseal.fontfiles import check_font_file
 from certseal.httpserve import MalformedRequests, serve
-from certseal.listen import bind_problem, check_listen_address, check_target
+from certseal.listen import (
+    address_checks,
+    bind_problem,
+    check_listen_address,
+    check_target,
+    is_host,
+)
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, identity_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
@@ -264,12 +270,16 @@ def check_rare_font(cs: ConsoleConfig) -> None:
 
 
 def check_verifier_targets(cs: ConsoleConfig) -> None:
-    """INVALID_ARGUMENT ``console.verifier_targets`` when it names no group or one
-    that is not ``host:port`` (:func:`certseal.listen.check_target`)."""
+    """INVALID_ARGUMENT ``console.verifier_targets`` when it names no group, and
+    naming the setting for any address it dials that is not one
+    (:func:`certseal.listen.check_target`: the groups, ``seal_target``,
+    ``issuer_target``)."""
     if not cs.verifier_targets:
         raise invalid("console.verifier_targets", "names no verifier group")
     for target in cs.verifier_targets:
         check_target("console.verifier_targets", target)
+    for check in address_checks(cs, "console", ("target",)):
+        check()
 
 
 def metrics_sources(cs: ConsoleConfig) -> list[tuple[str, str]]:
@@ -281,7 +291,8 @@ def metrics_sources(cs: ConsoleConfig) -> list[tuple[str, str]]:
         try:
             parsed = urlsplit(url)
             # .port raises for a port out of range
-            usable = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+            host = parsed.hostname or ""
+            usable = parsed.scheme in ("http", "https") and is_host(host)
             usable = usable and parsed.port != 0
         except ValueError:  # "http://[x" (an IPv6 host not closed), port 99999
             usable = False

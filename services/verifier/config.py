@@ -15,7 +15,7 @@ from cryptography import x509
 from certseal.bounds import MAX_IMAGE_BYTES
 from certseal.config import ServiceSection, SharedSettings
 from certseal.errors import invalid
-from certseal.listen import check_target
+from certseal.listen import address_checks, check_target
 from certseal.tlsfiles import check_valid_now
 from services.verifier.bundle_sign import (
     VERIFIER_IDENTITY,
@@ -195,7 +195,7 @@ def worker_ordinal(config: VerifierConfig) -> int:
             f"in it ({config.group_size} workers; got {len(config.peers)})",
         )
     for address in addresses:
-        check_target("verifier.peers", address)
+        check_target("verifier.peers", address, schemes=False)
     return ordinal
 
 
@@ -289,6 +289,13 @@ def check_lag_unknown_after(config: VerifierConfig) -> None:
         )
 
 
+def check_targets(config: VerifierConfig) -> None:
+    """INVALID_ARGUMENT naming the first address the worker dials (``log_target``)
+    that is not one (:func:`certseal.listen.check_target`)."""
+    for check in address_checks(config, "verifier", ("target",)):
+        check()
+
+
 def check_replication_factor(config: VerifierConfig) -> None:
     """INVALID_ARGUMENT ``verifier.topic_replication_factor`` outside 1 to 100 (a
     topic has at most one replica per broker)."""
@@ -308,6 +315,7 @@ SETTING_CHECKS = (
     *WAIT_CHECKS,
     check_lag_unknown_after,
     check_replication_factor,
+    check_targets,
 )
 
 

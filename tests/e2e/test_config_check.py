@@ -143,6 +143,21 @@ def test_the_verifier_is_checked_as_its_worker_of_a_group(capsys, home):
             "console",
             "error: console.metrics_sources: 'issuer=127.0.0.1:9464' is not NAME=URL",
         ),
+        (  # the console's other targets (atk22b F2)
+            '[console]\nissuer_target = "http://issuer:50051"\n',
+            "console",
+            "error: console.issuer_target: 'http://issuer:50051' is not host:port",
+        ),
+        (  # the verifier's log target (atk22b F2)
+            '[verifier]\nlog_target = "https://tlog:50056"\n',
+            "verifier",
+            "error: verifier.log_target: 'https://tlog:50056' is not host:port",
+        ),
+        (  # a metrics source whose host is no host (atk22b F5)
+            '[console]\nmetrics_sources = ["issuer=http://999.1.1.1:9464/metrics"]\n',
+            "console",
+            "error: console.metrics_sources: 'issuer=http://999.1.1.1:9464/metrics'",
+        ),
         (  # a service another dials, given as a URL
             '[issuer]\nseal_target = "https://seal:50053"\n',
             "issuer",

@@ -211,3 +211,8 @@ def test_a_layered_configuration_names_the_file_that_set_the_wrong_value(tmp_pat
     with pytest.raises(CertsealError) as caught:
         load_config([base, overlay])
     assert str(caught.value).endswith(f"(set in {base})"), caught.value
+    base.write_text("")
+    overlay.write_text("[console]\nverifier_targets = [1]\n")  # a list's item
+    with pytest.raises(CertsealError) as caught:
+        load_config([base, overlay])
+    assert str(caught.value).endswith(f"(set in {overlay})"), caught.value

@@ -19,10 +19,11 @@ from certseal.listen import check_listen_address, check_target, split_listen
         ":50091",
         "[]:50091",
         "-host:1",
-        "host_name:1",
         "a..b:1",
         "1.2.3:4",
         "[not-v6]:1",
+        "::1:50091",  # IPv6 without brackets: gRPC reads it as a name (atk22b F1)
+        "fe80::1:50091",
         "x" * 300 + ":1",
     ],
 )
@@ -46,6 +47,13 @@ def test_a_host_that_is_not_one_is_named(listen):
             50052,
         ),
         ("node7.example.:1", "node7.example.", 1),
+        ("certseal_verifier_1:50052", "certseal_verifier_1", 50052),  # Compose
+        ("[::ffff:127.0.0.1]:1", "::ffff:127.0.0.1", 1),
+        (
+            "a" * 63 + ("." + "b" * 62) * 3 + ".:1",
+            "a" * 63 + ("." + "b" * 62) * 3 + ".",
+            1,
+        ),
     ],
 )
 def test_addresses_and_names_pass(listen, host, port):
@@ -54,7 +62,18 @@ def test_addresses_and_names_pass(listen, host, port):
 
 @pytest.mark.parametrize(
     "target",
-    ["http://x:1", "dns:///x:50052", "unix:50052", "x:0", "x", ":50052", "x:70000"],
+    [
+        "http://x:1",
+        "https://x:1",
+        "x:0",
+        "x",
+        ":50052",
+        "x:70000",
+        "::1:50052",
+        "dns:///x",
+        "dns:",
+        "unix:",
+    ],
 )
 def test_a_target_that_is_not_host_port_is_named(target):
     """nu22 M5: a target given as a URL or a gRPC scheme was dialled as it stood."""
@@ -64,6 +83,29 @@ def test_a_target_that_is_not_host_port_is_named(target):
     assert "is not host:port" in caught.value.message
 
 
-@pytest.mark.parametrize("target", ["seal:50053", "127.0.0.1:50052", "[::1]:1"])
-def test_a_host_port_target_passes(target):
+@pytest.mark.parametrize(
+    "target",
+    [
+        "seal:50053",
+        "127.0.0.1:50052",
+        "[::1]:1",
+        "verifier_a:50052",
+        "dns:///seal:50053",
+        "dns:seal:50053",
+        "dns://8.8.8.8/seal:50053",
+        "ipv4:10.0.0.1:50052",
+        "unix:/run/seal.sock",
+    ],
+)
+def test_a_host_port_or_grpc_target_passes(target):
+    """A gRPC target URI dials as well as host:port (atk22b F3: refused after the
+    check came in, which a console started before it took)."""
     check_target("issuer.seal_target", target)
+
+
+@pytest.mark.parametrize("peer", ["dns:///v-1:50052", "unix:50052", "dns:50052"])
+def test_a_peer_is_host_port_only(peer):
+    """A group's peers are host:port, each worker's by its ordinal: a scheme is not
+    one (gRPC read "unix:50052" as the socket ./50052)."""
+    with pytest.raises(CertsealError, match="is not host:port"):
+        check_target("verifier.peers", peer, schemes=False)
