@@ -33,7 +33,6 @@ from certseal.httpserve import MalformedRequests, serve
 from certseal.listen import (
     address_checks,
     bind_problem,
-    check_listen_address,
     check_target,
     is_host,
 )
@@ -341,7 +340,4 @@ def config_checks(config: ConsoleSettings) -> list[SettingCheck]:
         config.database.dsn,
         config.kafka.ssl_context,
     ]
-    for setting in ("listen", "metrics_listen"):
-        if address := getattr(cs, setting):
-            checks.append(partial(check_listen_address, f"console.{setting}", address))
-    return checks
+    return checks + address_checks(cs, "console", ("listen",))

@@ -109,7 +109,9 @@ def index_keys(config: VerifierSettings) -> IndexKeys:
 def create_app(config: VerifierSettings) -> VerifierState:
     """The Faust app of one verifier group, its tables and topics."""
     vcfg = config.verifier
-    check_fetch_waits(vcfg)  # INVALID_ARGUMENT naming verifier.<wait>
+    # INVALID_ARGUMENT naming verifier.<wait>: the start checked them already
+    # (check_settings); this guards a caller that builds the app alone (atk9)
+    check_fetch_waits(vcfg)
     partitions = config.kafka.topic_partitions
     data_dir = worker_data_dir(vcfg)
     data_dir.mkdir(parents=True, exist_ok=True)

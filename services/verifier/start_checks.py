@@ -19,7 +19,7 @@ from certseal.config import SettingCheck
 from certseal.errors import invalid
 from certseal.files import certificate_common_name, check_readable
 from certseal.hsm import check_token_config, check_token_key_setting
-from certseal.listen import check_listen_address
+from certseal.listen import address_checks
 from certseal.secretfiles import read_secret_file
 from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_certificates, read_tls_identity
@@ -163,7 +163,4 @@ def config_checks(cfg: VerifierSettings) -> list[SettingCheck]:
             partial(check_token_key_setting, cfg.pkcs11, vcfg.bundle_key, setting),
             partial(check_token_config, cfg.pkcs11),
         ]
-    for setting in ("listen", "metrics_listen", "probe_listen"):
-        if address := getattr(vcfg, setting):
-            checks.append(partial(check_listen_address, f"verifier.{setting}", address))
-    return checks
+    return checks + address_checks(vcfg, "verifier", ("listen",))
