@@ -40,6 +40,7 @@ from certseal.errors import (
     status_details,
     status_field,
 )
+from certseal.files import certificate_common_name
 from certseal.idempotency import METADATA_KEY, claim_for, is_idempotent
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
@@ -159,9 +160,15 @@ class TargetStub(Generic[StubT]):
     a test or an operator may move it), over an mTLS channel presenting one client
     identity. The identity is read and checked when this is made, at the service's
     start (:func:`~certseal.tlsfiles.read_tls_identity`, ``fields`` naming its three
-    settings: gRPC alone would fail every call later, "is it running?"); the channel
+    settings: gRPC alone would fail every call later, "is it running?"), and so is
+    its certificate's common name, which must be ``presents``: the one identity the
+    callee authorises for what this client asks (another service's certificate
+    would be refused at every call, or act with that service's rights). The channel
     is made from those bytes on first use and again when the target changed.
-    Calling it gives the stub."""
+    Calling it gives the stub.
+
+    Raises CertsealError(INVALID_ARGUMENT) naming the setting of the file at fault
+    (``fields``), the certificate's when it names another identity."""
 
     def __init__(
         self,
@@ -169,10 +176,18 @@ class TargetStub(Generic[StubT]):
         target: Callable[[], str],
         files: tuple[str, str, str],
         fields: tuple[str, str, str],
+        *,
+        presents: str,
     ):
         self._stub_type = stub_type
         self._target_of = target
         self._identity = read_tls_identity(*files, fields)
+        if (name := certificate_common_name(files[1], fields[1])) != presents:
+            raise invalid(
+                fields[1],
+                f"{files[1]} names {name!r}; this client presents {presents} "
+                "(the identity the service it calls authorises)",
+            )
         self._stub: StubT | None = None
         self._target = ""
 

@@ -57,6 +57,7 @@ class GrpcDocumentSealer:
             lambda: settings.issuer.seal_target,
             (settings.tls.ca_file, section.cert_file, section.key_file),
             section_fields("issuer"),
+            presents="service:issuer",  # the signer a department lists on its seal
         )
 
     async def seal_pdf(

@@ -48,6 +48,7 @@ class GrpcLicenceVerifier:
             lambda: settings.seal.verifier_target,
             (settings.tls.ca_file, section.cert_file, section.key_file),
             section_fields("seal"),
+            presents="service:seal",  # the verifier acts for it as the platform
         )
 
     async def verdict(self, code: str) -> LicenceVerdict:

@@ -308,3 +308,30 @@ def test_a_font_file_that_is_no_font_is_named(capsys, home):
     status, out, err = check(capsys, home, overlay, "--service", "console")
     assert (status, out) == (2, [])
     assert len(err) == 1 and err[0].startswith("error: console.rare_font_file: "), err
+
+
+@pytest.mark.parametrize(
+    ("service", "given", "presents"),
+    [
+        ("issuer", "service_seal", "service:issuer"),  # nu22: passed the check
+        ("seal", "service_issuer", "service:seal"),
+        ("seal", "service_console", "service:seal"),
+    ],
+)
+def test_a_client_certificate_of_another_identity_is_named(
+    capsys, home, service, given, presents
+):
+    """The identity a service presents to the one it calls is the one that callee
+    authorises (the issuer signs licence files as service:issuer; the verifier acts
+    for service:seal as the platform): another service's certificate, which passed,
+    would be refused at every call or act with that service's rights."""
+    cert = home / "stack" / "tls" / f"{given}.pem"
+    key = home / "stack" / "tls" / f"{given}.key"
+    overlay = f'[{service}]\ncert_file = "{cert}"\nkey_file = "{key}"\n'
+    status, out, err = check(capsys, home, overlay, "--service", service)
+    assert (status, out) == (2, [])
+    name = given.replace("_", ":", 1)
+    assert err == [
+        f"error: {service}.cert_file: {cert} names {name!r}; this client presents "
+        f"{presents} (the identity the service it calls authorises)"
+    ]
