@@ -189,6 +189,42 @@ _FORMS: dict[str, Callable[[str, str], None]] = {
 }
 
 
+def _may_share_a_port(one: str, other: str) -> bool:
+    """Whether two listen hosts can both bind one port: two different IP addresses,
+    neither a wildcard (``0.0.0.0`` or ``::`` takes the port on every address, and
+    a name may resolve to the other's address)."""
+    try:
+        a, b = ipaddress.ip_address(one), ipaddress.ip_address(other)
+    except ValueError:
+        return False
+    return a != b and not (a.is_unspecified or b.is_unspecified)
+
+
+def check_distinct_listens(section: Any, name: str) -> None:
+    """INVALID_ARGUMENT naming the later of two ``…listen`` settings of ``section``
+    (``[name]``; one process binds them all) that give one port (not 0) on
+    addresses that cannot share it (:func:`_may_share_a_port`): the start would
+    fail on the second bind and blame "another process". A setting not in the
+    form of :func:`split_listen` is left to :func:`check_listen_address`."""
+    bound: list[tuple[str, str, int]] = []
+    for field in section.__struct_fields__:
+        address = getattr(section, field)
+        if field.rpartition("_")[2] != "listen" or not address:
+            continue
+        try:
+            host, port = split_listen(address)
+        except ValueError:
+            continue
+        for other, other_host, other_port in bound:
+            if port and port == other_port and not _may_share_a_port(host, other_host):
+                raise invalid(
+                    f"{name}.{field}",
+                    f"{address} takes the port of {name}.{other} "
+                    f"({getattr(section, other)}); give each its own port",
+                )
+        bound.append((field, host, port))
+
+
 def address_checks(
     section: Any, name: str, kinds: tuple[str, ...] = ("listen", "target")
 ) -> list[Callable[[], None]]:

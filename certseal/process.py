@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -30,7 +31,7 @@ from certseal.collector import settle_collector
 from certseal.config import ServiceSection, SettingCheck, SharedSettings, setting_naming
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.events import default_topics
-from certseal.listen import address_checks
+from certseal.listen import address_checks, check_distinct_listens
 from certseal.metrics import Metrics
 from certseal.rpc import ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
@@ -126,9 +127,12 @@ class ServiceProcess:
         :meth:`start` connects: a wrong setting is told with PostgreSQL away too,
         so an operator can check a configuration offline. :meth:`prepare` then
         builds on what this kept. The first of :meth:`setting_checks` that fails
-        ends the start; before them, the form of every address it dials."""
+        ends the start; before them, the form of every address it dials and its
+        listen addresses' ports, one each."""
         targets = address_checks(self.section, self.name, ("target",))
-        for check in [*targets, *self.setting_checks()]:
+        ports = partial(check_distinct_listens, self.section, self.name)
+        checks: list[SettingCheck] = [*targets, ports, *self.setting_checks()]
+        for check in checks:
             check()
 
     def offline_checks(self) -> list[SettingCheck]:
@@ -145,6 +149,7 @@ class ServiceProcess:
             )
         # every address it binds or dials ([seal] tsa_listen, [issuer] seal_target)
         checks += address_checks(self.section, name)
+        checks.append(partial(check_distinct_listens, self.section, name))
         return [*checks, *self.setting_checks(open_token=False)]
 
     async def prepare(self) -> None:

@@ -33,6 +33,7 @@ from certseal.httpserve import MalformedRequests, serve
 from certseal.listen import (
     address_checks,
     bind_problem,
+    check_distinct_listens,
     check_target,
     is_host,
 )
@@ -147,6 +148,7 @@ class ConsoleApp:
         """
         cs = self.settings
         check_verifier_targets(cs)
+        check_distinct_listens(cs, "console")
         if Caller.parse(self.identity).kind != "service":  # or this fails now
             log.warning(
                 "[console] cert_file is %s, not service:console: the verifier "
@@ -340,4 +342,5 @@ def config_checks(config: ConsoleSettings) -> list[SettingCheck]:
         config.database.dsn,
         config.kafka.ssl_context,
     ]
+    checks.append(partial(check_distinct_listens, cs, "console"))
     return checks + address_checks(cs, "console", ("listen",))

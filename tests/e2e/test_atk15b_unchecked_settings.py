@@ -78,3 +78,27 @@ async def test_half_a_pair_of_files_is_refused(
     errors = [line for line in done.stderr.splitlines() if "error: " in line]
     assert len(errors) == 1, done.stderr[-3000:]
     assert f"error: {setting}: " in errors[0] or f"error: {other}: " in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("module", "setting", "taken"),
+    [
+        ("tlog", "tlog.metrics_listen", "listen"),
+        ("issuer", "issuer.metrics_listen", "listen"),
+        ("verifier", "verifier.metrics_listen", "listen"),
+        ("console", "console.metrics_listen", "listen"),
+        ("seal", "seal.tsa_listen", "listen"),
+    ],
+)
+async def test_two_listens_of_one_process_on_one_port_are_refused_at_start(
+    stack, config, tmp_path, module, setting, taken
+):
+    """nu22: a start given one port twice bound the first, failed on the second and
+    said another process listened there."""
+    cfg = on_free_ports(config)
+    section, field = setting.split(".")
+    values = getattr(cfg, section)
+    setattr(values, field, getattr(values, taken))
+    done = start(f"services.{module}", cfg, tmp_path, timeout=30)
+    one_line_naming(done, setting)
+    assert f"takes the port of {section}.{taken}" in done.stderr

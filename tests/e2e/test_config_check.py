@@ -128,6 +128,25 @@ def test_the_verifier_is_checked_as_its_worker_of_a_group(capsys, home):
             "error: tlog.listen: '127.0.0.1:99999' is not host:port with a port from "
             "0 to 65,535",
         ),
+        (  # two listens of one process on one port (nu22: the start blamed
+            # "another process")
+            '[issuer]\nlisten = "127.0.0.1:9464"\nmetrics_listen = "0.0.0.0:9464"\n',
+            "issuer",
+            "error: issuer.metrics_listen: 0.0.0.0:9464 takes the port of "
+            "issuer.listen (127.0.0.1:9464); give each its own port",
+        ),
+        (
+            '[verifier]\nprobe_listen = "127.0.0.1:50052"\n',
+            "verifier",
+            "error: verifier.probe_listen: 127.0.0.1:50052 takes the port of "
+            "verifier.listen",
+        ),
+        (
+            '[console]\nmetrics_listen = "127.0.0.1:8443"\n',
+            "console",
+            "error: console.metrics_listen: 127.0.0.1:8443 takes the port of "
+            "console.listen",
+        ),
         (  # a number outside its bounds (the schema's: the check stops there)
             "[seal]\ntsa_timeout_s = 0.0\n",
             "seal",

@@ -5,10 +5,16 @@ must not be empty" line)."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from certseal.errors import CertsealError
-from certseal.listen import check_listen_address, check_target, split_listen
+from certseal.listen import (
+    check_distinct_listens,
+    check_listen_address,
+    check_target,
+    split_listen,
+)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +115,48 @@ def test_a_peer_is_host_port_only(peer):
     one (gRPC read "unix:50052" as the socket ./50052)."""
     with pytest.raises(CertsealError, match="is not host:port"):
         check_target("verifier.peers", peer, schemes=False)
+
+
+class _Listens(msgspec.Struct):
+    listen: str = "127.0.0.1:50051"
+    metrics_listen: str = "127.0.0.1:9464"
+    probe_listen: str = ""
+    seal_target: str = "127.0.0.1:50051"  # dialled, not bound: never compared
+
+
+@pytest.mark.parametrize(
+    ("metrics", "probe", "at_fault", "taken"),
+    [
+        ("127.0.0.1:50051", "", "x.metrics_listen", "x.listen"),
+        ("0.0.0.0:50051", "", "x.metrics_listen", "x.listen"),  # every address
+        ("localhost:50051", "", "x.metrics_listen", "x.listen"),  # a name may be it
+        ("[::]:50051", "", "x.metrics_listen", "x.listen"),  # dual stack
+        ("127.0.0.1:9464", "127.0.0.1:9464", "x.probe_listen", "x.metrics_listen"),
+    ],
+)
+def test_two_listens_of_one_process_on_one_port_are_named(
+    metrics, probe, at_fault, taken
+):
+    """nu22: the start failed on its second bind, blaming another process."""
+    section = _Listens(metrics_listen=metrics, probe_listen=probe)
+    with pytest.raises(CertsealError) as caught:
+        check_distinct_listens(section, "x")
+    assert caught.value.field == at_fault
+    assert caught.value.message.endswith(
+        f"takes the port of {taken} ({getattr(section, taken[2:])}); "
+        "give each its own port"
+    )
+
+
+@pytest.mark.parametrize(
+    ("listen", "metrics"),
+    [
+        ("127.0.0.1:50051", "127.0.0.1:9464"),
+        ("127.0.0.1:0", "127.0.0.1:0"),  # any free port, twice
+        ("10.0.0.1:50051", "10.0.0.2:50051"),  # two addresses of the machine
+        ("127.0.0.1:50051", ""),  # metrics off
+        ("not host:port", "127.0.0.1:9464"),  # check_listen_address names it
+    ],
+)
+def test_listens_that_can_all_bind_pass(listen, metrics):
+    check_distinct_listens(_Listens(listen=listen, metrics_listen=metrics), "x")
