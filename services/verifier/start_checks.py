@@ -27,6 +27,7 @@ from services.verifier.config import (
     SETTING_CHECKS,
     VerifierSettings,
     check_bundle_certificate,
+    worker_data_dir,
 )
 from services.verifier.domain import FieldRights
 from services.verifier.group import peer_identities
@@ -89,7 +90,7 @@ def file_checks(cfg: VerifierSettings) -> list[SettingCheck]:
         partial(read_secret_file, Path(path), "verifier.index_key_files")
         for path in vcfg.index_key_files
     ]
-    checks.append(partial(check_data_dir, vcfg.data_dir))
+    checks.append(partial(check_data_dir, str(worker_data_dir(vcfg))))
     if vcfg.log_target:
         checks.append(partial(NoteVerifier.parse, vcfg.log_key, "verifier.log_key"))
     return checks
@@ -103,10 +104,11 @@ def check_files(cfg: VerifierSettings) -> None:
 
 
 def check_data_dir(path: str) -> None:
-    """The worker's folder, or the nearest folder above it that exists (where the
-    worker will make it), as the worker would use it, leaving nothing behind (a
-    start refused for another reason leaves no folder; where the folder is still to
-    be made, one empty folder is made there and removed, to see that it can). A path that cannot be
+    """The worker's folder (:func:`~services.verifier.config.worker_data_dir`), or
+    the nearest folder above it that exists (where the worker will make it), as the
+    worker would use it, leaving nothing behind (a start refused for another reason
+    leaves no folder): one empty folder is made there and removed, to see that one
+    can be (the worker makes its tables' folders in it). A path that cannot be
     a folder (a regular file, a symbolic link loop, a dangling link such as a
     volume not mounted, a path under a file) or one this process may not write is
     INVALID_ARGUMENT ``verifier.data_dir``, not a traceback from ``mkdir`` once
@@ -137,13 +139,12 @@ def check_data_dir(path: str) -> None:
         raise invalid(field, f"{at} is not a folder")
     if not os.access(at, os.W_OK | os.X_OK):
         raise invalid(field, f"{at} is a folder this process may not write")
-    if at != os.path.abspath(path):
-        # the worker will make folders in ``at``: make and remove one (os.access is
-        # True for root also where nothing can be made, such as /proc)
-        try:
-            os.rmdir(tempfile.mkdtemp(prefix=".certseal-check-", dir=at))
-        except OSError as exc:
-            raise invalid(field, f"no folder can be made in {at}: {exc}") from None
+    # the worker will make folders in ``at``: make and remove one (os.access is
+    # True for root also where nothing can be made, such as /proc)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".certseal-check-", dir=at))
+    except OSError as exc:
+        raise invalid(field, f"no folder can be made in {at}: {exc}") from None
 
 
 def config_checks(cfg: VerifierSettings) -> list[SettingCheck]:

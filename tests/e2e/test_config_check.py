@@ -354,3 +354,14 @@ def test_a_client_certificate_of_another_identity_is_named(
         f"error: {service}.cert_file: {cert} names {name!r}; this client presents "
         f"{presents} (the identity the service it calls authorises)"
     ]
+
+
+def test_a_data_dir_that_exists_where_nothing_can_be_made_is_named(capsys, home):
+    """nu22: ``/proc`` exists and root may write it, so it passed, and the start then
+    refused it; the worker's folder is now probed as the start would use it."""
+    status, out, err = check(
+        capsys, home, '[verifier]\ndata_dir = "/proc"\n', "--service", "verifier"
+    )
+    assert (status, out) == (2, [])
+    assert len(err) == 1, err
+    assert err[0].startswith("error: verifier.data_dir: no folder can be made in /proc")
