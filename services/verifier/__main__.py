@@ -19,7 +19,7 @@ from faust.exceptions import ConsistencyError
 
 from certseal import logs
 from certseal.errors import CertsealError, ErrorKind
-from certseal.listen import check_listen
+from certseal.listen import check_distinct_listens, check_listen
 from certseal.metrics import Metrics
 from services.config import load
 from services.verifier.app import build_servicer, create_app
@@ -136,6 +136,7 @@ def main() -> None:
     cfg.verifier.probe_listen = args.probe_listen or cfg.verifier.probe_listen
     try:
         check_files(cfg)
+        check_distinct_listens(cfg.verifier, "verifier")  # as the flags left them
     except CertsealError as exc:
         _bad_input(f"error: {exc}")
     for setting in ("listen", "metrics_listen", "probe_listen"):

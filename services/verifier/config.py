@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import re
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Protocol
 
@@ -16,7 +15,7 @@ from cryptography import x509
 from certseal.bounds import MAX_IMAGE_BYTES
 from certseal.config import ServiceSection, SharedSettings
 from certseal.errors import invalid
-from certseal.listen import address_checks, check_distinct_listens, check_target
+from certseal.listen import address_checks, check_target
 from certseal.tlsfiles import check_valid_now
 from services.verifier.bundle_sign import (
     VERIFIER_IDENTITY,
@@ -309,7 +308,7 @@ def check_replication_factor(config: VerifierConfig) -> None:
 
 #: the checks of :func:`check_settings`, in its order; each stands apart from the
 #: others (``certseal config check`` runs every one and reports each failure)
-SETTING_CHECKS: tuple[Callable[[VerifierConfig], object], ...] = (
+SETTING_CHECKS = (
     check_group_name,
     check_worker_name,
     worker_ordinal,
@@ -317,7 +316,6 @@ SETTING_CHECKS: tuple[Callable[[VerifierConfig], object], ...] = (
     check_lag_unknown_after,
     check_replication_factor,
     check_targets,
-    partial(check_distinct_listens, name="verifier"),
 )
 
 

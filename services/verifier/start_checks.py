@@ -19,7 +19,7 @@ from certseal.config import SettingCheck
 from certseal.errors import invalid
 from certseal.files import certificate_common_name, check_readable
 from certseal.hsm import check_token_config, check_token_key_setting
-from certseal.listen import address_checks
+from certseal.listen import address_checks, check_distinct_listens
 from certseal.secretfiles import read_secret_file
 from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_certificates, read_tls_identity
@@ -164,4 +164,5 @@ def config_checks(cfg: VerifierSettings) -> list[SettingCheck]:
             partial(check_token_key_setting, cfg.pkcs11, vcfg.bundle_key, setting),
             partial(check_token_config, cfg.pkcs11),
         ]
+    checks.append(partial(check_distinct_listens, vcfg, "verifier"))
     return checks + address_checks(vcfg, "verifier", ("listen",))

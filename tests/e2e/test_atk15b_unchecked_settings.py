@@ -19,9 +19,12 @@ through.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
+from certseal.config import dump_config
 from tests.e2e.test_atk12_missing_files import on_free_ports
 from tests.e2e.test_atk14b_file_settings import (
     NOT_A_CERTIFICATE,
@@ -102,3 +105,19 @@ async def test_two_listens_of_one_process_on_one_port_are_refused_at_start(
     done = start(f"services.{module}", cfg, tmp_path, timeout=30)
     one_line_naming(done, setting)
     assert f"takes the port of {section}.{taken}" in done.stderr
+
+
+def test_a_verifier_flag_giving_a_port_twice_is_refused(config, tmp_path):
+    """The worker's --listen/--metrics-listen/--probe-listen flags replace the
+    settings after the configuration's checks: the ports are compared as the flags
+    left them."""
+    cfg = on_free_ports(config)
+    config_file = tmp_path / "verifier.toml"
+    config_file.write_text(dump_config(cfg))
+    command = [sys.executable, "-m", "services.verifier", "--config", str(config_file)]
+    command += ["--probe-listen", cfg.verifier.listen]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, check=False
+    )
+    one_line_naming(done, "verifier.probe_listen")
+    assert "takes the port of verifier.listen" in done.stderr
