@@ -357,15 +357,40 @@ def load_config(
     except msgspec.ValidationError as exc:
         # the field is "configuration" (the CLI prints error: configuration: …, not
         # the command's name); str() keeps "configuration: [section] key: problem"
-        message = _readable(str(exc))
-        layered = not isinstance(paths, str | Path) and len(paths or ()) > 1
-        if layered and (file := origins.get(_setting_at(str(exc)))):
-            message += f" (set in {file})"  # of several files, the one to edit
+        message = _readable(str(exc)) + _set_in(paths, origins, _setting_at(str(exc)))
         raise CertsealError(
             ErrorKind.INVALID_ARGUMENT, message, field="configuration"
         ) from None
     check_file_pairs(config)
     return config
+
+
+def _set_in(
+    paths: str | Path | Sequence[str | Path] | None,
+    origins: dict[tuple[str, str], str],
+    setting: tuple[str, str],
+) -> str:
+    """`` (set in FILE)``: of several files, the one to edit; '' for one file."""
+    layered = not isinstance(paths, str | Path) and len(paths or ()) > 1
+    file = origins.get(setting) if layered else None
+    return f" (set in {file})" if file else ""
+
+
+def where_set(paths: str | Path | Sequence[str | Path] | None, field: str) -> str:
+    """For an error naming the setting ``field`` (``section.setting``, as a
+    CertsealError names it) found after the files loaded (a file it names, a port,
+    a range a start checks): `` (set in FILE)``, the one of the layered ``paths``
+    (more than one) that gives it; '' for a single file, a field that is no setting
+    of theirs, or files that no longer read."""
+    section, sep, key = field.partition(".")
+    if not sep:
+        return ""
+    origins: dict[tuple[str, str], str] = {}
+    try:
+        read_layers(paths, origins)
+    except CertsealError:
+        return ""
+    return _set_in(paths, origins, (section, key))
 
 
 def check_file_pairs(config: Any) -> None:

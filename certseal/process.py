@@ -13,28 +13,27 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import errno
 import logging
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 import grpc
 
 from certseal import logs
 from certseal.collector import settle_collector
-from certseal.config import ServiceSection, SettingCheck, SharedSettings, setting_naming
-from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.config import ServiceSection, SettingCheck, SharedSettings
+from certseal.errors import CertsealError, ErrorKind
 from certseal.events import default_topics
 from certseal.listen import address_checks, check_distinct_listens
 from certseal.metrics import Metrics
 from certseal.rpc import ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
+from certseal.startfail import START_FAILURES, leave
 from certseal.storage.audit import AuditSealer
 from certseal.storage.idempotency import (
     FAULT_ENV,
@@ -374,64 +373,6 @@ class Runnable(Protocol):
         """Stop serving."""
 
 
-START_FAILURES = (CertsealError, OSError, ValueError, RuntimeError)
-"""What a start-up may fail with that is the operator's to fix (a port taken, a secret
-file missing, a token that does not open): one line, no traceback."""
-
-
-def exit_status(exc: BaseException) -> int:
-    """A failed start's exit status: 2 when a setting is wrong (a CertsealError
-    INVALID_ARGUMENT naming it: a malformed value, a file that does not exist, a port
-    another process holds), as the ``certseal`` commands and argparse end on bad input,
-    and as the verifier does; 1 for anything else the operator must fix (a PKCS#11
-    token that does not open, a database that refuses the connection)."""
-    wrong_setting = (
-        isinstance(exc, CertsealError) and exc.kind is ErrorKind.INVALID_ARGUMENT
-    )
-    return 2 if wrong_setting else 1
-
-
-SETTINGS_FAULTS = frozenset(
-    {
-        errno.ENOENT,
-        errno.EACCES,
-        errno.EPERM,
-        errno.EISDIR,
-        errno.ENOTDIR,
-        errno.ELOOP,
-        errno.ENAMETOOLONG,
-    }
-)
-"""The errors of opening a file that are its path's fault: a setting to change. Too
-many open files, an I/O error or no memory are the machine's, and stay exit 1."""
-
-
-def naming_the_setting(exc: BaseException, cfg: Any) -> BaseException:
-    """``exc`` as a wrong setting (CertsealError INVALID_ARGUMENT naming it) when it
-    is an OSError about a file that a setting of ``cfg`` names (``[Errno 2] No such
-    file or directory``); else ``exc``. (Secret files name their setting themselves:
-    :func:`certseal.secretfiles.read_secret_file`.)"""
-    if (
-        isinstance(exc, OSError)
-        and exc.filename is not None
-        and exc.errno in SETTINGS_FAULTS
-    ):
-        path = os.fsdecode(exc.filename)
-        setting = setting_naming(cfg, path)
-        if setting is not None:
-            return invalid(setting, f"cannot read {path!r}: {exc.strerror or exc}")
-    return exc
-
-
-def leave(prog: str, exc: BaseException, cfg: Any = None) -> NoReturn:
-    """End the process on a failed start: ``<prog>: error: <what>`` on stderr, one
-    line, and :func:`exit_status`; a file that a setting of ``cfg`` names is told
-    by that setting (:func:`naming_the_setting`)."""
-    exc = naming_the_setting(exc, cfg)
-    print(f"{prog}: error: {exc}", file=sys.stderr)
-    sys.exit(exit_status(exc))
-
-
 async def start_or_explain(app: Runnable, prog: str) -> BaseException | None:
     """Start ``app``; None when it runs, else what it failed with (one of
     :data:`START_FAILURES`, for :func:`leave`) after stopping what did start (within
@@ -494,4 +435,4 @@ def run_main(
 
     failed = asyncio.run(run())
     if failed is not None:
-        leave(prog, failed, cfg)
+        leave(prog, failed, cfg, args.config)

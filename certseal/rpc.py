@@ -185,8 +185,8 @@ class TargetStub(Generic[StubT]):
         if (name := certificate_common_name(files[1], fields[1])) != presents:
             raise invalid(
                 fields[1],
-                f"{files[1]} names {name!r}; this client presents {presents} "
-                "(the identity the service it calls authorises)",
+                f"{files[1]} names {name!r}; this client presents {presents}, "
+                "the identity the service it calls authorises",
             )
         self._stub: StubT | None = None
         self._target = ""

@@ -19,9 +19,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from certseal.cli import config_paths
-from certseal.config import SettingCheck, read_layers
+from certseal.config import SettingCheck, read_layers, where_set
 from certseal.errors import CertsealError
-from certseal.process import naming_the_setting
+from certseal.startfail import naming_the_setting
 from services.config import Config, renamed_settings
 
 #: the services a configuration is checked for, in the order they are reported
@@ -57,20 +57,29 @@ def service_checks(name: str, cfg: Config) -> list[SettingCheck]:
     return TlogApp(cfg).offline_checks()
 
 
-def problem(exc: BaseException, cfg: Config, service: str) -> str:
+def problem(
+    exc: BaseException,
+    cfg: Config,
+    service: str,
+    where: Callable[[str], str] = lambda field: "",
+) -> str:
     """``exc`` as ``<field>: <problem>``: a CertsealError by its field (``service``
-    when it names none), an OSError about a file a setting names by that setting
-    (:func:`certseal.process.naming_the_setting`), anything else by ``service``."""
+    when it names none) and ``where(field)`` after it (the file that gives the
+    setting), an OSError about a file a setting names by that setting
+    (:func:`certseal.startfail.naming_the_setting`), anything else by ``service``."""
     exc = naming_the_setting(exc, cfg)
     if isinstance(exc, CertsealError):
-        return f"{exc.field or service}: {exc.message}"
+        return f"{exc.field or service}: {exc.message}{where(exc.field or '')}"
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{service}: {exc.filename}: {exc.strerror or exc}"
     return f"{service}: {type(exc).__name__}: {exc}"
 
 
 def problems(
-    checks: Sequence[Callable[[], object]], cfg: Config, service: str
+    checks: Sequence[Callable[[], object]],
+    cfg: Config,
+    service: str,
+    where: Callable[[str], str] = lambda field: "",
 ) -> list[str]:
     """Run every one of ``checks``; each failure as :func:`problem` words it."""
     found = []
@@ -78,7 +87,7 @@ def problems(
         try:
             check()
         except Exception as exc:  # every failure is one line, never a traceback
-            found.append(problem(exc, cfg, service))
+            found.append(problem(exc, cfg, service, where))
     return found
 
 
@@ -114,15 +123,22 @@ def cmd_config_check(args: argparse.Namespace) -> int:
             else f"read as {new}, its name now; the old name still works"
         )
         print(f"note: {old}: {words}", file=sys.stderr)
+    # of several files, the one that gives a setting at fault (not an option's)
+    options = {"group", "worker", "group_size", "peers"}
+    given = {f"verifier.{name}" for name in options if getattr(args, name) is not None}
+
+    def where(field: str) -> str:
+        return "" if field in given else where_set(paths, field)
+
     chosen = [name for name in SERVICES if name in (args.service or SERVICES)]
     said: set[str] = set()
     failed = False
     for name in chosen:
         detail = f" ({verifier_options(cfg, args)})" if name == "verifier" else ""
         try:
-            found = problems(service_checks(name, cfg), cfg, name)
+            found = problems(service_checks(name, cfg), cfg, name, where)
         except Exception as exc:  # the checks could not even be listed
-            found = [problem(exc, cfg, name)]
+            found = [problem(exc, cfg, name, where)]
         if not found:
             print(f"ok: {name}{detail}")
             continue

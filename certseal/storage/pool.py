@@ -174,7 +174,7 @@ async def create_pool(
     Raises CertsealError INVALID_ARGUMENT (field ``database.dsn_file``) for a text
     that is not a PostgreSQL connection string, and FAILED_PRECONDITION naming it when
     the server refuses the connection (no such role or database, a password refused):
-    a service's start then says it in one line (certseal.process.leave).
+    a service's start then says it in one line (certseal.startfail.leave).
     ``application_name`` names its sessions in ``pg_stat_activity`` (a service's
     process: certseal.storage.kek.session_name)."""
     settings = {"application_name": application_name} if application_name else None

@@ -21,7 +21,8 @@ from certseal import logs
 from certseal.collector import settle_collector
 from certseal.errors import CertsealError
 from certseal.listen import check_listen
-from certseal.process import leave, start_or_explain
+from certseal.process import start_or_explain
+from certseal.startfail import leave
 from services.config import load
 from services.issuer.app import IssuerApp
 from services.issuer.config import IssuerSettings
@@ -85,7 +86,7 @@ async def _supervise(
                 await asyncio.wait_for(stop.wait(), delay)
 
     app = IssuerApp(cfg, serve=False, relay=False)
-    await _start(app)
+    await _start(app, args.config)
     children = [worker(i) for i in range(cfg.issuer.workers)]
     children.append(worker(cfg.issuer.workers, "relay"))
     await asyncio.gather(*children)
@@ -101,12 +102,12 @@ at 50,000 a collection comes every 10 to 20 s at 500 licences/s and takes about
 20 ms."""
 
 
-async def _start(app: IssuerApp) -> None:
+async def _start(app: IssuerApp, paths: list[str]) -> None:
     """Start ``app``; a start-up failure (a PKCS#11 token that does not open, a
     secret file missing, a port taken) ends the process with one line, no traceback."""
     failed = await start_or_explain(app, "services.issuer")
     if failed is not None:
-        leave("services.issuer", failed, app.config)
+        leave("services.issuer", failed, app.config, paths)
     settle_collector(young=YOUNG_COLLECTION)
 
 
@@ -114,7 +115,7 @@ async def _main(args: argparse.Namespace) -> None:
     try:
         cfg = load(args.config)
     except CertsealError as exc:  # one line, not a traceback (as every service says it)
-        leave("services.issuer", exc)
+        leave("services.issuer", exc, paths=args.config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -126,7 +127,7 @@ async def _main(args: argparse.Namespace) -> None:
             if cfg.issuer.probe_listen:
                 check_listen("issuer.probe_listen", cfg.issuer.probe_listen)
         except CertsealError as exc:
-            leave("services.issuer", exc)
+            leave("services.issuer", exc, paths=args.config)
         await _supervise(args, cfg, stop)
         return
     if args.metrics_listen is not None:
@@ -137,7 +138,7 @@ async def _main(args: argparse.Namespace) -> None:
     else:
         app = IssuerApp(cfg, background=not serving_worker, reuse_port=serving_worker)
     app.metrics_optional = args.role != "all"  # a supervised worker keeps working
-    await _start(app)
+    await _start(app, args.config)
     await stop.wait()
     await app.stop(grace=5.0)
 

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaConnectionError
 from faust.exceptions import ConsistencyError
 
 from certseal import logs
+from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
 from certseal.listen import check_distinct_listens, check_listen
 from certseal.metrics import Metrics
@@ -115,7 +116,7 @@ def main() -> None:
         cfg = load(args.config)
         field_rights = FieldRights.parse(cfg.verifier.field_rights)
     except CertsealError as exc:
-        _bad_input(f"error: {exc}")
+        _refuse(exc, args)
     apply_worker_options(
         cfg.verifier,
         group=args.group,
@@ -129,7 +130,7 @@ def main() -> None:
         check_settings(cfg.verifier)  # named verifier.<setting>, as a flag sets it
         identity = check_identity(cfg)
     except CertsealError as exc:
-        _bad_input(f"error: {exc}")
+        _refuse(exc, args)
     cfg.verifier.listen = args.listen or cfg.verifier.listen
     cfg.verifier.data_dir = args.data_dir or cfg.verifier.data_dir
     cfg.verifier.metrics_listen = args.metrics_listen or cfg.verifier.metrics_listen
@@ -138,7 +139,7 @@ def main() -> None:
         check_files(cfg)
         check_distinct_listens(cfg.verifier, "verifier")  # as the flags left them
     except CertsealError as exc:
-        _bad_input(f"error: {exc}")
+        _refuse(exc, args)
     for setting in ("listen", "metrics_listen", "probe_listen"):
         # before Faust starts: a port taken later fails inside its service, with
         # a traceback that names neither the setting nor the address
@@ -147,7 +148,7 @@ def main() -> None:
             try:
                 check_listen(f"verifier.{setting}", address)
             except CertsealError as exc:
-                _bad_input(f"error: {exc}")
+                _refuse(exc, args)
     data_dir = worker_data_dir(cfg.verifier)
     # Worker threads decoding codes hold the GIL for up to a millisecond at a time;
     # hand it back to the event loop's thread sooner than the default 5 ms.
@@ -241,7 +242,7 @@ def main() -> None:
     except CertsealError as exc:
         if exc.kind is not ErrorKind.INVALID_ARGUMENT:
             raise
-        _bad_input(f"error: {exc}")
+        _refuse(exc, args)
     grpc_service = GrpcService(
         config=cfg,
         servicer=servicer,
@@ -301,10 +302,36 @@ def _in_use(data_dir: Path, why: str) -> NoReturn:
     sys.exit(1)
 
 
+#: the settings a worker's flags replace (``--probe-listen`` is verifier.probe_listen)
+FLAGGED = frozenset(
+    [
+        "group",
+        "worker",
+        "group_size",
+        "peers",
+        "peer_server_name",
+        "topic_replication_factor",
+        "listen",
+        "data_dir",
+        "metrics_listen",
+        "probe_listen",
+    ]
+)
+
+
+def _refuse(exc: CertsealError, args: argparse.Namespace) -> NoReturn:
+    """:func:`_bad_input` of a wrong setting; one that one of several ``--config``
+    files gives (not a flag) names that file (:func:`certseal.config.where_set`)."""
+    field = exc.field or ""
+    flags = {f"verifier.{k}" for k in FLAGGED if getattr(args, k, None) is not None}
+    where = "" if field in flags else where_set(args.config, field)
+    _bad_input(f"error: {exc}{where}")
+
+
 def _bad_input(message: str) -> NoReturn:
     """Stop on a bad setting: its message on stderr and exit status 2, as the
     ``certseal`` commands and argparse do for bad input; prefixed with the process's
-    name, as every other service's start-up error is (certseal.process.leave)."""
+    name, as every other service's start-up error is (certseal.startfail.leave)."""
     print(f"services.verifier: {message}", file=sys.stderr)
     sys.exit(2)
 

@@ -1,6 +1,6 @@
 """atk12: a setting that names a file that does not exist is a wrong setting: the
 service ends with exit status 2 and one line ``services.<name>: error:
-<section>.<setting>: <problem>`` (certseal.process.exit_status: "a file that does not
+<section>.<setting>: <problem>`` (certseal.startfail.exit_status: "a file that does not
 exist"). Most such settings ended with exit 1 and ``[Errno 2] No such file or
 directory`` naming no setting (the console's naming not even the file); the secret
 files exited 2 naming ``secret-file``, not the setting (certseal.process.

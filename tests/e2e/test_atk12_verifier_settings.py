@@ -1,5 +1,5 @@
 """atk12: the verifier is the service whose wrong settings were already "exit 2, one
-line" (certseal.process.exit_status: "as the verifier does"), but only for those it
+line" (certseal.startfail.exit_status: "as the verifier does"), but only for those it
 checked before Faust started (its ports). A wrong setting read once Faust ran ended
 it with Faust's traceback and exit 1; a broker that was down (not a setting: exit 1
 is right) with a traceback too. Now checked before Faust starts

@@ -209,7 +209,7 @@ def test_a_missing_tls_file_is_named_for_each_service_once(capsys, home):
     assert out == ["ok: verifier (group default)", "ok: console"]
     assert err == [
         f"error: tls.key_file: cannot read '{home}/absent.key': "
-        "No such file or directory"
+        f"No such file or directory (set in {home}/overlay.toml)"
     ]
 
 
@@ -232,7 +232,8 @@ def test_a_dsn_file_with_two_lines_is_named(capsys, home):
     status, out, err = check(capsys, home, overlay, "--service", "tlog")
     assert (status, out) == (2, [])
     assert err == [
-        f"error: database.dsn_file: {dsn} holds more than one line; give one DSN"
+        f"error: database.dsn_file: {dsn} holds more than one line; give one DSN "
+        f"(set in {home}/overlay.toml)"
     ]
 
 
@@ -352,7 +353,8 @@ def test_a_client_certificate_of_another_identity_is_named(
     name = given.replace("_", ":", 1)
     assert err == [
         f"error: {service}.cert_file: {cert} names {name!r}; this client presents "
-        f"{presents} (the identity the service it calls authorises)"
+        f"{presents}, the identity the service it calls authorises (set in "
+        f"{home}/overlay.toml)"
     ]
 
 
@@ -365,3 +367,26 @@ def test_a_data_dir_that_exists_where_nothing_can_be_made_is_named(capsys, home)
     assert (status, out) == (2, [])
     assert len(err) == 1, err
     assert err[0].startswith("error: verifier.data_dir: no folder can be made in /proc")
+
+
+def test_a_start_check_error_names_the_file_that_gives_the_setting(capsys, home):
+    """nu22: of several files (config.toml, then local.toml), the one to edit was
+    named for a schema error only; one file names none, and an option (--group)
+    that replaced the setting names no file."""
+    overlay = '[verifier]\nlag_unknown_after_s = 1.0\ngroup = "../x"\n'
+    status, out, err = check(capsys, home, overlay, "--service", "verifier")
+    assert out == []
+    assert status == 2
+    assert len(err) == 2, err
+    assert err[0].startswith("error: verifier.group: letters, digits")
+    assert err[0].endswith(f"(got '../x') (set in {home}/overlay.toml)")
+    assert err[1] == (
+        "error: verifier.lag_unknown_after_s: must be between 2 and 3,600 s (got "
+        f"1.0) (set in {home}/overlay.toml)"
+    )
+    _, _, err = check(capsys, home, overlay, "--service", "verifier", "--group", "../y")
+    assert err[0].endswith("(got '../y')")
+    (home / "one.toml").write_text((home / "config.toml").read_text() + overlay)
+    status = main(["--config", str(home / "one.toml"), "config", "check"])
+    assert "set in" not in capsys.readouterr().err
+    assert status == 2

@@ -1,5 +1,5 @@
 """atk12b: the fixes after atk12 and nu12 attacked from outside: a start-up error
-mapped to the setting that names its file (certseal.process.naming_the_setting) and a
+mapped to the setting that names its file (certseal.startfail.naming_the_setting) and a
 DSN that is not one (certseal.storage.pool.create_pool).
 
 Findings, each fixed and tested here:
@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from certseal.errors import CertsealError
-from certseal.process import exit_status, naming_the_setting
 from certseal.secretfiles import KEK, read_secret_file
+from certseal.startfail import exit_status, naming_the_setting
 from certseal.storage.pool import create_pool
 from services.config import load
 

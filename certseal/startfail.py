@@ -1,0 +1,76 @@
+"""How a service process tells a start that failed: one line naming what to fix,
+``<prog>: error: <setting>: <problem>``, and an exit status (2 for a wrong
+setting, 1 for anything else), never a traceback."""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from certseal.config import setting_naming, where_set
+from certseal.errors import CertsealError, ErrorKind, invalid
+
+START_FAILURES = (CertsealError, OSError, ValueError, RuntimeError)
+"""What a start-up may fail with that is the operator's to fix (a port taken, a secret
+file missing, a token that does not open): one line, no traceback."""
+
+
+def exit_status(exc: BaseException) -> int:
+    """A failed start's exit status: 2 when a setting is wrong (a CertsealError
+    INVALID_ARGUMENT naming it: a malformed value, a file that does not exist, a port
+    another process holds), as the ``certseal`` commands and argparse end on bad input,
+    and as the verifier does; 1 for anything else the operator must fix (a PKCS#11
+    token that does not open, a database that refuses the connection)."""
+    wrong_setting = (
+        isinstance(exc, CertsealError) and exc.kind is ErrorKind.INVALID_ARGUMENT
+    )
+    return 2 if wrong_setting else 1
+
+
+SETTINGS_FAULTS = frozenset(
+    {
+        errno.ENOENT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.ELOOP,
+        errno.ENAMETOOLONG,
+    }
+)
+"""The errors of opening a file that are its path's fault: a setting to change. Too
+many open files, an I/O error or no memory are the machine's, and stay exit 1."""
+
+
+def naming_the_setting(exc: BaseException, cfg: Any) -> BaseException:
+    """``exc`` as a wrong setting (CertsealError INVALID_ARGUMENT naming it) when it
+    is an OSError about a file that a setting of ``cfg`` names (``[Errno 2] No such
+    file or directory``); else ``exc``. (Secret files name their setting themselves:
+    :func:`certseal.secretfiles.read_secret_file`.)"""
+    if (
+        isinstance(exc, OSError)
+        and exc.filename is not None
+        and exc.errno in SETTINGS_FAULTS
+    ):
+        path = os.fsdecode(exc.filename)
+        setting = setting_naming(cfg, path)
+        if setting is not None:
+            return invalid(setting, f"cannot read {path!r}: {exc.strerror or exc}")
+    return exc
+
+
+def leave(
+    prog: str, exc: BaseException, cfg: Any = None, paths: Sequence[str] = ()
+) -> NoReturn:
+    """End the process on a failed start: ``<prog>: error: <what>`` on stderr, one
+    line, and :func:`exit_status`; a file that a setting of ``cfg`` names is told
+    by that setting (:func:`naming_the_setting`), and a setting given by one of
+    several ``--config`` files ``paths`` names that file
+    (:func:`certseal.config.where_set`)."""
+    exc = naming_the_setting(exc, cfg)
+    where = where_set(paths, exc.field or "") if isinstance(exc, CertsealError) else ""
+    print(f"{prog}: error: {exc}{where}", file=sys.stderr)
+    sys.exit(exit_status(exc))
