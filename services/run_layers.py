@@ -40,7 +40,8 @@ def overlay_problem(home: Path) -> str:
     worker checks first is wrong (:func:`~services.verifier.config.check_settings`),
     or its verifier metrics address, from which region-demo's is derived, is not
     host:port. Every service (or both verifier groups) would say the same and exit
-    2, after the stack had started for nothing: said once here instead."""
+    2, after the stack had started for nothing: said once here instead, naming
+    the file."""
     overlay = home / LOCAL_OVERLAY
     if not overlay.exists():
         return ""
@@ -53,8 +54,8 @@ def overlay_problem(home: Path) -> str:
                 split_listen(metrics)
             except ValueError as exc:
                 raise invalid("verifier.metrics_listen", str(exc)) from None
-    except CertsealError as exc:
-        return f"error: {exc}"
+    except CertsealError as exc:  # every setting checked here is local.toml's
+        return f"error: {exc} (set in {overlay})"
     return ""
 
 

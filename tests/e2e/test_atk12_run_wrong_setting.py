@@ -53,3 +53,5 @@ async def test_a_run_with_a_local_overlay_that_does_not_load_exits_2(
     stderr = err.decode(errors="replace")
     assert process.returncode == 2, stderr
     assert stderr.count(problem) == 1, stderr
+    line = next(line for line in stderr.splitlines() if problem in line)
+    assert line.endswith(f" (set in {home / LOCAL_OVERLAY})"), line
