@@ -96,9 +96,13 @@ class NoteVerifier:
 class NoteSigner:
     """Signs notes with an Ed25519 key under a key name (the log's origin)."""
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey):
+    def __init__(
+        self, name: str, private_key: Ed25519PrivateKey, field: str = "origin"
+    ):
+        """INVALID_ARGUMENT naming ``field`` (the setting that gave ``name``) for a
+        key name with a space or a '+' (C2SP signed-note)."""
         if not _KEY_NAME.fullmatch(name):
-            raise _bad("a key name has no spaces and no '+'", "origin")
+            raise _bad("a key name has no spaces and no '+'", field)
         self.name = name
         self._key = private_key
         public = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)

@@ -24,9 +24,11 @@ TLOG = tlog_pb2.DESCRIPTOR.services_by_name["TransparencyLog"].full_name
 
 def load_signer(origin: str, key_file: str) -> NoteSigner:
     """The log's note signer from its key file (``[tlog] signing_key_file``): a
-    32-byte Ed25519 private key (RFC 8032 seed), read like every other secret file."""
+    32-byte Ed25519 private key (RFC 8032 seed), read like every other secret file;
+    ``origin`` (``[tlog] origin``) is its key name."""
     seed = read_secret_file(Path(key_file), "tlog.signing_key_file", length=32)
-    return NoteSigner(origin, Ed25519PrivateKey.from_private_bytes(seed))
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    return NoteSigner(origin, key, "tlog.origin")
 
 
 class TlogApp(ServiceProcess):

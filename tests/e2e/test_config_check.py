@@ -122,6 +122,11 @@ def test_the_verifier_is_checked_as_its_worker_of_a_group(capsys, home):
             "verifier",
             "error: field_rights: rule 'nonsense' is not TYPE:DEPARTMENT:FIELD,FIELD",
         ),
+        (  # the log's origin, its signed notes' key name (named "origin" before)
+            '[tlog]\norigin = "certseal log"\n',
+            "tlog",
+            "error: tlog.origin: a key name has no spaces and no '+'",
+        ),
         (  # a listen address
             '[tlog]\nlisten = "127.0.0.1:99999"\n',
             "tlog",
