@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import ssl
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -340,9 +340,12 @@ def load_config(
     paths: str | Path | Sequence[str | Path] | None,
     schema: type[C],
     upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    renamed: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> C:
     """Decode the layered files in ``paths`` (None: all defaults) as ``schema``;
-    ``upgrade`` first rewrites settings that an earlier version named otherwise.
+    ``upgrade`` first rewrites settings that an earlier version named otherwise
+    (``renamed``: old (section, setting) -> new, so that an error about a value
+    given by its old name says that name).
 
     Raises CertsealError(INVALID_ARGUMENT) with the setting's path for a wrong type, an
     unknown setting or an unknown section, and naming the file for a missing or broken
@@ -357,7 +360,15 @@ def load_config(
     except msgspec.ValidationError as exc:
         # the field is "configuration" (the CLI prints error: configuration: …, not
         # the command's name); str() keeps "configuration: [section] key: problem"
-        message = _readable(str(exc)) + _set_in(paths, origins, _setting_at(str(exc)))
+        setting = _setting_at(str(exc))
+        given_as = [
+            old
+            for old, new in (renamed or {}).items()
+            if new == setting and old in origins and setting not in origins
+        ]
+        message = _readable(str(exc)) + _set_in(paths, origins, [*given_as, setting][0])
+        if given_as:  # the file names it so
+            message += f" (given as [{given_as[0][0]}] {given_as[0][1]})"
         raise CertsealError(
             ErrorKind.INVALID_ARGUMENT, message, field="configuration"
         ) from None
@@ -481,19 +492,3 @@ def _toml_value(value: Any) -> str:
         )
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
-
-
-def setting_naming(cfg: Any, path: str) -> str | None:
-    """The ``section.setting`` of ``cfg`` (a configuration of sections) whose value
-    is ``path``, or one of whose values is (a list setting); None when none is. For
-    an error that names the setting behind a file the OS could not open. An empty
-    ``path`` is no setting's (an empty setting is one not used)."""
-    if not path:
-        return None
-    for section in getattr(cfg, "__struct_fields__", ()):
-        values = getattr(cfg, section)
-        for name in getattr(values, "__struct_fields__", ()):
-            value = getattr(values, name)
-            if value == path or (isinstance(value, list) and path in value):
-                return f"{section}.{name}"
-    return None

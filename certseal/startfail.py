@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from certseal.config import setting_naming, where_set
+from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind, invalid
 
 START_FAILURES = (CertsealError, OSError, ValueError, RuntimeError)
@@ -43,6 +43,22 @@ SETTINGS_FAULTS = frozenset(
 )
 """The errors of opening a file that are its path's fault: a setting to change. Too
 many open files, an I/O error or no memory are the machine's, and stay exit 1."""
+
+
+def setting_naming(cfg: Any, path: str) -> str | None:
+    """The ``section.setting`` of ``cfg`` (a configuration of sections) whose value
+    is ``path``, or one of whose values is (a list setting); None when none is. For
+    an error that names the setting behind a file the OS could not open. An empty
+    ``path`` is no setting's (an empty setting is one not used)."""
+    if not path:
+        return None
+    for section in getattr(cfg, "__struct_fields__", ()):
+        values = getattr(cfg, section)
+        for name in getattr(values, "__struct_fields__", ()):
+            value = getattr(values, name)
+            if value == path or (isinstance(value, list) and path in value):
+                return f"{section}.{name}"
+    return None
 
 
 def naming_the_setting(exc: BaseException, cfg: Any) -> BaseException:

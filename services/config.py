@@ -91,4 +91,4 @@ def load(paths: str | Path | Sequence[str | Path] | None) -> Config:
 
     Raises CertsealError(INVALID_ARGUMENT) naming the setting or file that is wrong.
     """
-    return load_config(paths, Config, upgrade)
+    return load_config(paths, Config, upgrade, RENAMED)

@@ -216,3 +216,31 @@ def test_a_layered_configuration_names_the_file_that_set_the_wrong_value(tmp_pat
     with pytest.raises(CertsealError) as caught:
         load_config([base, overlay])
     assert str(caught.value).endswith(f"(set in {overlay})"), caught.value
+
+
+def test_a_value_given_by_an_old_name_is_told_by_that_name_and_its_file(tmp_path):
+    """nu22/atk22b: a renamed setting out of bounds was told under its new name,
+    which the file does not contain, and without the file of several."""
+    base, local = tmp_path / "config.toml", tmp_path / "local.toml"
+    base.write_text("[outbox]\nretention_days = 7\n")
+    local.write_text("[issuer]\noutbox_poll_interval_s = 0\n")
+    with pytest.raises(CertsealError) as caught:
+        load_config([base, local])
+    assert caught.value.message == (
+        f"[outbox] poll_interval_s: must be more than 0 (set in {local}) "
+        "(given as [issuer] outbox_poll_interval_s)"
+    )
+    with pytest.raises(CertsealError) as caught:
+        load_config(local)  # one file: no file named, the old name still is
+    assert caught.value.message == (
+        "[outbox] poll_interval_s: must be more than 0 "
+        "(given as [issuer] outbox_poll_interval_s)"
+    )
+    local.write_text(
+        "[issuer]\noutbox_poll_interval_s = 1\n[outbox]\npoll_interval_s = 0\n"
+    )
+    with pytest.raises(CertsealError) as caught:
+        load_config([base, local])  # the new name's value is the one at fault
+    assert caught.value.message == (
+        f"[outbox] poll_interval_s: must be more than 0 (set in {local})"
+    )
