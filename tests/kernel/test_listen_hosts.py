@@ -132,6 +132,9 @@ class _Listens(msgspec.Struct):
         ("localhost:50051", "", "x.metrics_listen", "x.listen"),  # a name may be it
         ("[::]:50051", "", "x.metrics_listen", "x.listen"),  # dual stack
         ("127.0.0.1:9464", "127.0.0.1:9464", "x.probe_listen", "x.metrics_listen"),
+        # IPv4-mapped: the IPv4 address itself (atk23 F1)
+        ("[::ffff:127.0.0.1]:50051", "", "x.metrics_listen", "x.listen"),
+        ("[::ffff:0.0.0.0]:50051", "", "x.metrics_listen", "x.listen"),
     ],
 )
 def test_two_listens_of_one_process_on_one_port_are_named(
@@ -154,6 +157,8 @@ def test_two_listens_of_one_process_on_one_port_are_named(
         ("127.0.0.1:50051", "127.0.0.1:9464"),
         ("127.0.0.1:0", "127.0.0.1:0"),  # any free port, twice
         ("10.0.0.1:50051", "10.0.0.2:50051"),  # two addresses of the machine
+        ("0.0.0.0:50051", "[::1]:50051"),  # IPv4's wildcard, an IPv6 address (F7)
+        ("127.0.0.1:50051", "[::1]:50051"),
         ("127.0.0.1:50051", ""),  # metrics off
         ("not host:port", "127.0.0.1:9464"),  # check_listen_address names it
     ],
