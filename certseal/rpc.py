@@ -185,7 +185,7 @@ class TargetStub(Generic[StubT]):
         if (name := certificate_common_name(files[1], fields[1])) != presents:
             raise invalid(
                 fields[1],
-                f"{files[1]} names {name!r}; this client presents {presents}, "
+                f"{files[1]} names {name!r}; give the certificate of {presents}, "
                 "the identity the service it calls authorises",
             )
         self._stub: StubT | None = None

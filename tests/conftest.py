@@ -681,16 +681,19 @@ def console_identity(stack: Any, cfg: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def console_alone(stack: Any, config: Any) -> AsyncIterator[tuple[Any, Any]]:
-    """A console on a free port whose verifier answers nobody (a free port) and which
-    reads no metrics: for what the console decides itself. Yields (app, its config)."""
+async def console_alone(
+    stack: Any, config: Any, listen: str = "127.0.0.1:0"
+) -> AsyncIterator[tuple[Any, Any]]:
+    """A console on a free port (of ``listen``'s host) whose verifier answers nobody
+    (a free port) and which reads no metrics: for what the console decides itself.
+    Yields (app, its config)."""
     from services.console.app import ConsoleApp
 
     cfg = copy.deepcopy(config)
     console_identity(stack, cfg)
     cfg.console.verifier_targets = [f"127.0.0.1:{free_port()}"]
     cfg.console.metrics_sources = []
-    app = ConsoleApp(cfg, listen="127.0.0.1:0")
+    app = ConsoleApp(cfg, listen=listen)
     await app.start()
     try:
         yield app, cfg

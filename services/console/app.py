@@ -36,6 +36,7 @@ from certseal.listen import (
     check_distinct_listens,
     check_target,
     is_host,
+    split_listen,
 )
 from certseal.metrics import Metrics
 from certseal.rpc import Caller, identity_channel
@@ -210,7 +211,10 @@ class ConsoleApp:
             self.metrics.serve(cs.metrics_listen, setting="console.metrics_listen")
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        host, _, port = self.listen.rpartition(":")
+        try:
+            host, port = split_listen(self.listen)  # [::1]: without its brackets
+        except ValueError as exc:
+            raise invalid("console.listen", str(exc)) from None
         try:  # a request that is not HTTP is answered and logged as the
             # console's, not aiohttp's (certseal.httpserve)
             self._https = await serve(

@@ -357,8 +357,8 @@ def test_a_client_certificate_of_another_identity_is_named(
     assert (status, out) == (2, [])
     name = given.replace("_", ":", 1)
     assert err == [
-        f"error: {service}.cert_file: {cert} names {name!r}; this client presents "
-        f"{presents}, the identity the service it calls authorises (set in "
+        f"error: {service}.cert_file: {cert} names {name!r}; give the certificate "
+        f"of {presents}, the identity the service it calls authorises (set in "
         f"{home}/overlay.toml)"
     ]
 

@@ -97,3 +97,22 @@ async def test_a_wellformed_request_is_still_answered(console):
     )
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     assert b"Server: certseal-console" in answer, answer[:300]
+
+
+@pytest.mark.parametrize("listen", ["[::1]:0", "[::]:0"])
+async def test_the_console_listens_on_an_ipv6_address(stack, config, listen):
+    """atk23 F4: the host was given to the server with its brackets ("[::1]"),
+    so an IPv6 listen passed config check and failed the start."""
+    async with console_alone(stack, config, listen) as (app, cfg):
+        context = ssl.create_default_context(cafile=cfg.tls.ca_file)
+        reader, writer = await asyncio.open_connection(
+            "::1", app.port, ssl=context, server_hostname="localhost"
+        )
+        try:
+            writer.write(b"GET /login HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            await writer.drain()
+            assert (await asyncio.wait_for(reader.readline(), 10)).startswith(
+                b"HTTP/1.1 "
+            )
+        finally:
+            writer.close()
