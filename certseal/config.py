@@ -387,20 +387,24 @@ def _set_in(
     return f" (set in {file})" if file else ""
 
 
-def where_set(paths: str | Path | Sequence[str | Path] | None, field: str) -> str:
+def where_set(
+    paths: str | Path | Sequence[str | Path] | None, field: str, *, alone: bool = False
+) -> str:
     """For an error naming the setting ``field`` (``section.setting``, as a
     CertsealError names it) found after the files loaded (a file it names, a port,
     a range a start checks): `` (set in FILE)``, the one of the layered ``paths``
-    (more than one) that gives it; '' for a single file, a field that is no setting
-    of theirs, or files that no longer read."""
+    (more than one, or one with ``alone``) that gives it; '' for a single file, a
+    field that no file gives (a default), or files that no longer read."""
     section, sep, key = field.partition(".")
     if not sep:
         return ""
     origins: dict[tuple[str, str], str] = {}
     try:
         read_layers(paths, origins)
-    except CertsealError:
+    except Exception:  # an error being told: a file gone meanwhile names none
         return ""
+    if alone and (file := origins.get((section, key))):
+        return f" (set in {file})"
     return _set_in(paths, origins, (section, key))
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from certseal.cli import LOCAL_OVERLAY
+from certseal.config import where_set
 from certseal.errors import CertsealError, invalid
 from certseal.events import LICENCE_USAGE
 from certseal.kafka import group_offsets, offset_clients
@@ -54,8 +55,10 @@ def overlay_problem(home: Path) -> str:
                 split_listen(metrics)
             except ValueError as exc:
                 raise invalid("verifier.metrics_listen", str(exc)) from None
-    except CertsealError as exc:  # every setting checked here is local.toml's
-        return f"error: {exc} (set in {overlay})"
+    except CertsealError as exc:  # the file, for the settings it gives
+        field = exc.field or ""
+        where = f" (set in {overlay})" if field == "configuration" else ""
+        return f"error: {exc}{where or where_set(str(overlay), field, alone=True)}"
     return ""
 
 

@@ -29,6 +29,10 @@ from services.devstack import free_port
             "[verifier]\ngroup_size = 0\n",
             "error: configuration: [verifier] group_size: ",
         ),
+        (  # a default the file's group_size makes wrong: not the file's (atk23 F5)
+            "[verifier]\ngroup_size = 3\n",
+            "error: verifier.worker: a group of 3 workers needs a worker name",
+        ),
     ],
 )
 async def test_a_run_with_a_local_overlay_that_does_not_load_exits_2(
@@ -54,4 +58,5 @@ async def test_a_run_with_a_local_overlay_that_does_not_load_exits_2(
     assert process.returncode == 2, stderr
     assert stderr.count(problem) == 1, stderr
     line = next(line for line in stderr.splitlines() if problem in line)
-    assert line.endswith(f" (set in {home / LOCAL_OVERLAY})"), line
+    named = "verifier.worker" not in problem  # local.toml gives no [verifier] worker
+    assert line.endswith(f" (set in {home / LOCAL_OVERLAY})") is named, line
