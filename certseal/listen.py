@@ -218,23 +218,31 @@ def check_distinct_listens(section: Any, name: str) -> None:
     addresses that cannot share it (:func:`_may_share_a_port`): the start would
     fail on the second bind and blame "another process". A setting not in the
     form of :func:`split_listen` is left to :func:`check_listen_address`."""
-    bound: list[tuple[str, str, int]] = []
+    bound: list[str] = []
     for field in section.__struct_fields__:
         address = getattr(section, field)
         if field.rpartition("_")[2] != "listen" or not address:
             continue
-        try:
-            host, port = split_listen(address)
-        except ValueError:
-            continue
-        for other, other_host, other_port in bound:
-            if port and port == other_port and not _may_share_a_port(host, other_host):
+        for other in bound:
+            if ports_clash(address, getattr(section, other)):
                 raise invalid(
                     f"{name}.{field}",
                     f"{address} takes the port of {name}.{other} "
                     f"({getattr(section, other)}); give each its own port",
                 )
-        bound.append((field, host, port))
+        bound.append(field)
+
+
+def ports_clash(one: str, other: str) -> bool:
+    """Whether two ``host:port`` listen addresses of one machine cannot both be
+    bound: one port (not 0: any free one) on hosts that cannot share it
+    (:func:`_may_share_a_port`). False for an address not in the form of
+    :func:`split_listen` (:func:`check_listen_address` tells it)."""
+    try:
+        (host, port), (other_host, other_port) = map(split_listen, (one, other))
+    except ValueError:
+        return False
+    return bool(port) and port == other_port and not _may_share_a_port(host, other_host)
 
 
 def address_checks(

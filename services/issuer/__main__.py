@@ -123,6 +123,7 @@ async def _main(args: argparse.Namespace) -> None:
     if args.role == "all" and cfg.issuer.workers > 0:
         try:  # the serving children share these ports (SO_REUSEPORT): check them
             # first, or each child would fail on a port another process holds
+            cfg.issuer.check_child_ports()
             check_listen("issuer.listen", cfg.issuer.listen)
             if cfg.issuer.probe_listen:
                 check_listen("issuer.probe_listen", cfg.issuer.probe_listen)

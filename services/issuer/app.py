@@ -194,10 +194,11 @@ class IssuerApp(ServiceProcess):
         ]
 
     def offline_checks(self) -> list[SettingCheck]:
-        """As every service process's, and the identity the issuer presents to the
-        seal service (``[issuer] cert_file``), read when :meth:`make_service` makes
-        its client."""
-        checks = super().offline_checks()
+        """As every service process's, the ports of a supervisor's children
+        (:meth:`IssuerConfig.check_child_ports`), and the identity the issuer
+        presents to the seal service (``[issuer] cert_file``), read when
+        :meth:`make_service` makes its client."""
+        checks = [*super().offline_checks(), self.config.issuer.check_child_ports]
         if self.config.issuer.seal_target:
             checks.append(lambda: GrpcDocumentSealer(settings=self.config))
         return checks

@@ -7,6 +7,8 @@ from typing import Annotated, Protocol
 import msgspec
 
 from certseal.config import ServiceSection, SharedSettings
+from certseal.errors import invalid
+from certseal.listen import ports_clash, split_listen
 
 
 class IssuerConfig(ServiceSection):
@@ -61,11 +63,45 @@ class IssuerConfig(ServiceSection):
         """The metrics ``host:port`` of the supervisor's child ``index`` ('' when
         ``metrics_listen`` is ''): serving processes 0..workers-1 on ``metrics_listen``'s
         port + 1 .. + workers, the outbox relay (index ``workers``) on port + workers + 1;
-        the supervisor keeps ``metrics_listen`` itself."""
+        the supervisor keeps ``metrics_listen`` itself. Port 0 (any free port) gives
+        each child port 0 too."""
         if not self.metrics_listen:
             return ""
         host, _, port = self.metrics_listen.rpartition(":")
-        return f"{host}:{int(port) + 1 + index}"
+        return f"{host}:{int(port) + 1 + index if int(port) else 0}"
+
+    def check_child_ports(self) -> None:
+        """The ports a supervisor's children take (:meth:`child_metrics_listen`)
+        are ports: INVALID_ARGUMENT ``issuer.metrics_listen`` when, with ``workers``
+        above 0, one is past 65,535 or is ``listen``'s or ``probe_listen``'s (a child
+        would be started on a port it cannot have)."""
+        try:
+            split_listen(self.metrics_listen)
+        except ValueError:  # its form is told by check_listen_address
+            return
+        if not self.workers:
+            return
+        first, last = (
+            self.child_metrics_listen(0),
+            self.child_metrics_listen(self.workers),
+        )
+        ports = f"ports {first.rpartition(':')[2]} to {last.rpartition(':')[2]}"
+        if int(last.rpartition(":")[2]) > 65_535:
+            raise invalid(
+                "issuer.metrics_listen",
+                f"{self.metrics_listen} gives its {self.workers} worker processes and "
+                f"relay the metrics {ports}, past 65,535; choose a lower port",
+            )
+        for index in range(self.workers + 1):
+            child = self.child_metrics_listen(index)
+            for setting in ("listen", "probe_listen"):
+                if ports_clash(child, value := getattr(self, setting)):
+                    raise invalid(
+                        "issuer.metrics_listen",
+                        f"{self.metrics_listen} gives its worker processes and relay "
+                        f"the metrics {ports}, one of them issuer.{setting}'s "
+                        f"({value}); move one of the two",
+                    )
 
 
 class IssuerSettings(SharedSettings, Protocol):

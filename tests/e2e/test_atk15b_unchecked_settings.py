@@ -121,3 +121,26 @@ def test_a_verifier_flag_giving_a_port_twice_is_refused(config, tmp_path):
     )
     one_line_naming(done, "verifier.probe_listen")
     assert "takes the port of verifier.listen" in done.stderr
+
+
+def test_a_supervisor_whose_children_would_take_its_listen_port_refuses(
+    config, tmp_path
+):
+    """atk23 F2: the first child was started with the gRPC port as its metrics
+    port, and said so naming a value no file holds."""
+    cfg = on_free_ports(config)
+    cfg.issuer.workers = 1
+    host, _, port = cfg.issuer.listen.rpartition(":")
+    cfg.issuer.metrics_listen = f"{host}:{int(port) - 1}"
+    done = start("services.issuer", cfg, tmp_path, timeout=30)
+    one_line_naming(done, "issuer.metrics_listen")
+    assert f"one of them issuer.listen's ({cfg.issuer.listen})" in done.stderr
+
+
+def test_children_of_a_supervisor_on_any_free_port_take_any_free_port(config):
+    cfg = on_free_ports(config)
+    cfg.issuer.workers, cfg.issuer.metrics_listen = 2, "127.0.0.1:0"
+    assert [cfg.issuer.child_metrics_listen(i) for i in range(3)] == 3 * [
+        "127.0.0.1:0"
+    ]  # not ports 1 to 3
+    cfg.issuer.check_child_ports()

@@ -140,6 +140,20 @@ def test_the_verifier_is_checked_as_its_worker_of_a_group(capsys, home):
             "error: issuer.metrics_listen: 0.0.0.0:9464 takes the port of "
             "issuer.listen (127.0.0.1:9464); give each its own port",
         ),
+        (  # a supervised issuer's children's metrics ports (atk23 F2)
+            '[issuer]\nworkers = 1\nlisten = "127.0.0.1:41001"\n'
+            'metrics_listen = "127.0.0.1:41000"\n',
+            "issuer",
+            "error: issuer.metrics_listen: 127.0.0.1:41000 gives its worker processes "
+            "and relay the metrics ports 41001 to 41002, one of them issuer.listen's "
+            "(127.0.0.1:41001); move one of the two",
+        ),
+        (
+            '[issuer]\nworkers = 2\nmetrics_listen = "127.0.0.1:65534"\n',
+            "issuer",
+            "error: issuer.metrics_listen: 127.0.0.1:65534 gives its 2 worker "
+            "processes and relay the metrics ports 65535 to 65537, past 65,535",
+        ),
         (
             '[verifier]\nprobe_listen = "127.0.0.1:50052"\n',
             "verifier",
