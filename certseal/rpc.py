@@ -47,7 +47,12 @@ from certseal.metrics import Metrics
 from certseal.requests import check_request
 from certseal.retries import transient_error
 from certseal.storage.idempotency import IdempotencyStore
-from certseal.tlsfiles import TLS_FIELDS, TlsIdentity, read_tls_identity
+from certseal.tlsfiles import (
+    TLS_FIELDS,
+    TlsIdentity,
+    check_client_certificate,
+    read_tls_identity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +165,9 @@ class TargetStub(Generic[StubT]):
     a test or an operator may move it), over an mTLS channel presenting one client
     identity. The identity is read and checked when this is made, at the service's
     start (:func:`~certseal.tlsfiles.read_tls_identity`, ``fields`` naming its three
-    settings: gRPC alone would fail every call later, "is it running?"), and so is
+    settings: gRPC alone would fail every call later, "is it running?"), as the
+    callee's handshake would check it
+    (:func:`~certseal.tlsfiles.check_client_certificate`), and so is
     its certificate's common name, which must be ``presents``: the one identity the
     callee authorises for what this client asks (another service's certificate
     would be refused at every call, or act with that service's rights). The channel
@@ -182,6 +189,7 @@ class TargetStub(Generic[StubT]):
         self._stub_type = stub_type
         self._target_of = target
         self._identity = read_tls_identity(*files, fields)
+        check_client_certificate(self._identity, files, fields)
         if (name := certificate_common_name(files[1], fields[1])) != presents:
             raise invalid(
                 fields[1],

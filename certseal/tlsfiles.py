@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import os
 import re
 import ssl
@@ -21,7 +22,7 @@ from typing import Any
 import grpc
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -288,3 +289,53 @@ def load_checked_cert_chain(
             raise invalid(field, f"ssl refuses it: {exc.reason or exc}") from None
     finally:
         os.close(fd)
+
+
+def check_client_certificate(
+    identity: TlsIdentity, files: tuple[str, str, str], fields: tuple[str, str, str]
+) -> None:
+    """What the service a client calls checks of its certificate in the TLS
+    handshake, told at start (gRPC would answer every call UNAVAILABLE, "Socket
+    closed"): INVALID_ARGUMENT naming the certificate's setting (``fields[1]``)
+    unless ``identity.cert``'s chain (its first certificate, then the others in
+    order) ends in a certificate issued by a CA of ``identity.ca`` (``fields[0]``),
+    each signature checked (``cryptography``'s ``verify_directly_issued_by``, any
+    algorithm TLS takes, Ed25519 included), and unless its extended key usage, when
+    it has one, allows TLS client authentication (RFC 5280 §4.2.1.12). Validity
+    times are :func:`read_key_pair`'s."""
+    chain = x509.load_pem_x509_certificates(identity.cert)
+    cas = x509.load_pem_x509_certificates(identity.ca)
+    issued = all(_issued_by(cert, [up]) for cert, up in itertools.pairwise(chain))
+    if not issued or not _issued_by(chain[-1], cas):
+        raise invalid(
+            fields[1],
+            f"{files[1]} is not issued by a CA of {fields[0]} ({files[0]}): the "
+            "service it calls would refuse it in every handshake",
+        )
+    try:
+        usages = chain[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        return
+    allowed = {
+        x509.ExtendedKeyUsageOID.CLIENT_AUTH,
+        x509.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+    }
+    if not allowed & set(usages.value):
+        raise invalid(
+            fields[1],
+            f"{files[1]} is not for TLS clients (its extended key usage lacks "
+            "clientAuth): the service it calls would refuse it in every handshake",
+        )
+
+
+def _issued_by(cert: x509.Certificate, issuers: list[x509.Certificate]) -> bool:
+    """Whether one of ``issuers`` (by subject) signed ``cert``."""
+    for issuer in issuers:
+        if issuer.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(issuer)
+            return True
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            continue
+    return False

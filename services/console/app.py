@@ -44,6 +44,7 @@ from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import (
     TlsIdentity,
+    check_client_certificate,
     load_checked_cert_chain,
     load_checked_verify_locations,
     read_certificates,
@@ -260,9 +261,9 @@ def client_identity(config: ConsoleSettings) -> tuple[TlsIdentity, str]:
     would only fail every call; its channels are made from these bytes, not a second
     read of the files), and its certificate's common name."""
     cs = config.console
-    tls = read_tls_identity(
-        config.tls.ca_file, cs.cert_file, cs.key_file, section_fields("console")
-    )
+    files = (config.tls.ca_file, cs.cert_file, cs.key_file)
+    tls = read_tls_identity(*files, section_fields("console"))
+    check_client_certificate(tls, files, section_fields("console"))
     return tls, certificate_common_name(cs.cert_file, "console.cert_file")
 
 

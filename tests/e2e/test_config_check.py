@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certseal.config import dump_config
+from certseal.devpki import DevCA, Identity
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from services.cli import main
 from services.config import Config
@@ -409,3 +411,35 @@ def test_a_start_check_error_names_the_file_that_gives_the_setting(capsys, home)
     status = main(["--config", str(home / "one.toml"), "config", "check"])
     assert "set in" not in capsys.readouterr().err
     assert status == 2
+
+
+def test_a_client_certificate_the_callee_would_refuse_in_the_handshake_is_named(
+    capsys, home
+):
+    """atk23 F3: a certificate naming service:issuer from another CA, or one only
+    for TLS servers, passed, and every call then failed UNAVAILABLE "Socket closed"."""
+    other = DevCA(home / "other-ca", name="another CA")
+    foreign = other.identity("service:issuer")
+    overlay = (
+        f'[issuer]\ncert_file = "{foreign.cert_file}"\n'
+        f'key_file = "{foreign.key_file}"\n'
+    )
+    status, out, err = check(capsys, home, overlay, "--service", "issuer")
+    assert (status, out) == (2, [])
+    assert err == [
+        f"error: issuer.cert_file: {foreign.cert_file} is not issued by a CA of "
+        f"tls.ca_file ({home}/stack/tls/ca.pem): the service it calls would refuse "
+        f"it in every handshake (set in {home}/overlay.toml)"
+    ]
+    server_only = Identity(home / "server-only.pem", home / "server-only.key")
+    platform = DevCA(home / "stack" / "tls")  # the CA [tls] ca_file names
+    platform._issue(
+        server_only, "service:console", [ExtendedKeyUsageOID.SERVER_AUTH], []
+    )
+    overlay = (
+        f'[console]\ncert_file = "{server_only.cert_file}"\n'
+        f'key_file = "{server_only.key_file}"\n'
+    )
+    status, out, err = check(capsys, home, overlay, "--service", "console")
+    assert (status, out) == (2, [])
+    assert len(err) == 1 and "lacks clientAuth" in err[0], err
