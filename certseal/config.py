@@ -16,7 +16,6 @@ database DSN, the key-encryption key, the personal-data key, TLS keys).
 
 from __future__ import annotations
 
-import re
 import ssl
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 import msgspec
 
 from certseal.bounds import MAX_CA_BUNDLE_BYTES, MAX_SMALL_FILE_BYTES
+from certseal.configwords import readable, setting_at
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file
 from certseal.kafka import KafkaSettings
@@ -360,13 +360,15 @@ def load_config(
     except msgspec.ValidationError as exc:
         # the field is "configuration" (the CLI prints error: configuration: …, not
         # the command's name); str() keeps "configuration: [section] key: problem"
-        setting = _setting_at(str(exc))
+        setting = setting_at(str(exc))
         given_as = [
             old
             for old, new in (renamed or {}).items()
             if new == setting and old in origins and setting not in origins
         ]
-        message = _readable(str(exc)) + _set_in(paths, origins, [*given_as, setting][0])
+        message = readable(str(exc), schema) + _set_in(
+            paths, origins, [*given_as, setting][0]
+        )
         if given_as:  # the file names it so
             message += f" (given as [{given_as[0][0]}] {given_as[0][1]})"
         raise CertsealError(
@@ -430,42 +432,6 @@ def check_file_pairs(config: Any) -> None:
                     f"is empty while {section}.{named} is set: the two are used "
                     "together; set both or neither",
                 )
-
-
-def _setting_at(message: str) -> tuple[str, str]:
-    """(section, setting) a msgspec error is about: its path's first two names, or
-    the section and the unknown field it names."""
-    text, _, where = message.partition(" - at ")
-    path = where.strip("`").removeprefix("$").lstrip(".").split(".")
-    unknown = re.fullmatch(r"Object contains unknown field `(.+)`", text)
-    if unknown and len(path) == 1:
-        return path[0], unknown[1]
-    # a list's item: "verifier_targets[0]" is the setting verifier_targets
-    return (path[0], path[1].partition("[")[0]) if len(path) > 1 else ("", "")
-
-
-_BOUND_WORDS = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
-
-
-def _readable(message: str) -> str:
-    """msgspec's "Expected `int`, got `str` - at `$.issuer.workers`" in the words of
-    the TOML file: "[issuer] workers: expected int, got str"."""
-    text, _, where = message.partition(" - at ")
-    path = where.strip("`").removeprefix("$").lstrip(".").split(".") if where else []
-    section = f"[{path[0]}]" if path and path[0] else ""
-    setting = ".".join(path[1:])
-    unknown = re.fullmatch(r"Object contains unknown field `(.+)`", text)
-    if unknown:
-        if not section:
-            return f"unknown section [{unknown[1]}]"
-        return f"unknown setting {unknown[1]} in {section}"
-    bound = re.fullmatch(r"Expected `(?:int|float)` (>=|>|<=|<) (\S+)", text)
-    if bound:  # a number outside the schema's bounds (msgspec.Meta)
-        limit = bound[2].removesuffix(".0")
-        text = f"Must be {_BOUND_WORDS[bound[1]]} {limit}"
-    text = text[:1].lower() + text[1:].replace("`", "")
-    where = f"{section} {setting}".strip()
-    return f"{where}: {text}" if section else text
 
 
 def dump_config(config: msgspec.Struct) -> str:

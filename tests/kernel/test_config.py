@@ -244,3 +244,30 @@ def test_a_value_given_by_an_old_name_is_told_by_that_name_and_its_file(tmp_path
     assert caught.value.message == (
         f"[outbox] poll_interval_s: must be more than 0 (set in {local})"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[isuer]\nworkers = 1\n", "unknown section [isuer] (did you mean issuer?)"),
+        (
+            "[issuer]\nworker = 2\n",
+            "unknown setting worker in [issuer] (did you mean workers?)",
+        ),
+        (
+            "[outbox]\nlinger = 2\n",
+            "unknown setting linger in [outbox] (did you mean linger_ms?)",
+        ),
+        ("[issuer]\nfoo = 1\n", "unknown setting foo in [issuer]"),  # nothing close
+        ("[zzz]\n", "unknown section [zzz]"),
+    ],
+)
+def test_an_unknown_name_is_told_with_the_name_it_likely_means(
+    tmp_path, text, expected
+):
+    """nu23: a typo'd section or setting was named without the one meant."""
+    path = tmp_path / "typo.toml"
+    path.write_text(text)
+    with pytest.raises(CertsealError) as caught:
+        load_config(path)
+    assert caught.value.message == expected
