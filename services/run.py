@@ -38,6 +38,7 @@ from services.run_layers import (
     follow_local_listens,
     group_probes,
     overlay_problem,
+    port_clash,
     region_metrics,
     usage_read,
 )
@@ -133,6 +134,9 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
         # not in config.toml: a group started from it (README, pair-demo) would clash
         dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
+        if clash := port_clash(cfg, home, dept_metrics):
+            print(clash, file=sys.stderr)
+            return 2  # finally: the stack stops
         verifier_metrics = region_metrics(dept_metrics, cfg)
         probe = group_probes(cfg, verifier_metrics)
 

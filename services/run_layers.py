@@ -15,7 +15,7 @@ from certseal.config import where_set
 from certseal.errors import CertsealError, invalid
 from certseal.events import LICENCE_USAGE
 from certseal.kafka import group_offsets, offset_clients
-from certseal.listen import split_listen
+from certseal.listen import ports_clash, split_listen
 from services.config import Config, load
 from services.verifier.config import check_settings
 
@@ -102,6 +102,46 @@ def group_probes(
         cfg.verifier.probe_listen, cfg, taken=verifier_metrics.values()
     )
     return {group: ("--probe-listen", address) for group, address in probes.items()}
+
+
+def port_clash(cfg: Config, home: Path, dept_metrics: str) -> str:
+    """'' or the error line of two addresses that ``make run``'s processes, all on
+    this machine, would bind on one port (:func:`certseal.listen.ports_clash`):
+    each service checks its own settings, not another's (``[seal] metrics_listen``
+    on the issuer's metrics port: the issuer, started first, failed blaming
+    "another process"). Blamed on the setting ``<home>/local.toml`` gives, the
+    issuer's worker processes' ports on ``[issuer] workers``."""
+    addresses = {k: v for k, v in _listens(cfg).items() if v}
+    addresses["cli.verifier_groups"] = addresses.pop("region")  # region-demo's
+    addresses["verifier.metrics_listen"] = dept_metrics
+    for index in range(cfg.issuer.workers + 1 if cfg.issuer.workers else 0):
+        addresses[f"issuer.workers ({index})"] = cfg.issuer.child_metrics_listen(index)
+    overlay = str(home / LOCAL_OVERLAY)
+    names = list(addresses)
+    for at, one in enumerate(names):
+        for other in names[at + 1 :]:
+            if not ports_clash(addresses[one], addresses[other]):
+                continue
+            where = {
+                n: where_set(overlay, n.partition(" ")[0], alone=True)
+                for n in (one, other)
+            }
+            blamed, taken = (
+                (other, one) if where[other] or not where[one] else (one, other)
+            )
+            setting, what = blamed.partition(" ")[0], addresses[blamed]
+            if setting == "issuer.workers":  # the ports follow metrics_listen's
+                what = (
+                    f"{cfg.issuer.workers} worker processes and a relay, each on a "
+                    f"metrics port above issuer.metrics_listen's, one of them "
+                    f"{addresses[blamed]},"
+                )
+            return (
+                f"error: {setting}: {what} takes the port of {taken.partition(' ')[0]} "
+                f"({addresses[taken]}); make run starts every service on this machine: "
+                f"give each its own port{where[blamed]}"
+            )
+    return ""
 
 
 def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:

@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import pytest
 
+from certseal.cli import LOCAL_OVERLAY
+from certseal.config import dump_config
 from certseal.listen import split_listen
-from services.config import Config
+from services.config import Config, load
+from services.devstack import DevStack
 from services.run import metrics_endpoints
-from services.run_layers import group_probes, region_metrics
+from services.run_layers import (
+    VERIFIER_METRICS,
+    config_layers,
+    group_probes,
+    port_clash,
+    region_metrics,
+)
 
 
 def test_region_demo_metrics_avoid_the_issuer_workers_metrics_ports():
@@ -48,3 +57,56 @@ def test_a_probe_listen_in_local_toml_gives_each_group_its_own_port():
     assert region not in {"127.0.0.1:9493", *metrics.values()}, (probes, metrics)
     assert 1024 <= split_listen(region)[1] <= 65_535
     assert group_probes(Config(), metrics) == {"dept-demo": (), "region-demo": ()}
+
+
+@pytest.fixture
+def run_home(tmp_path):
+    """A ``make run`` home: its config.toml as a start writes it, no local.toml."""
+    stack = DevStack(tmp_path / "home")
+    (tmp_path / "home").mkdir(exist_ok=True)
+    (tmp_path / "home" / "config.toml").write_text(dump_config(stack.config))
+    return tmp_path / "home"
+
+
+def clash(home, local: str = "") -> str:
+    if local:
+        (home / LOCAL_OVERLAY).write_text(local)
+    cfg = load(config_layers(home, str(home / "config.toml")))
+    return port_clash(
+        cfg, home, cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("local", "expected"),
+    [
+        (  # nu23: the issuer, started first, failed blaming another process
+            '[seal]\nmetrics_listen = "127.0.0.1:{issuer_metrics}"\n',
+            "error: seal.metrics_listen: 127.0.0.1:{issuer_metrics} takes the port of "
+            "issuer.metrics_listen (127.0.0.1:{issuer_metrics}); make run starts every "
+            "service on this machine: give each its own port (set in {local})",
+        ),
+        (
+            '[verifier]\nlisten = "127.0.0.1:{issuer_listen}"\n',
+            "error: verifier.listen: 127.0.0.1:{issuer_listen} takes the port of "
+            "issuer.listen",
+        ),
+        (  # the issuer's worker processes' metrics ports reach the seal's (README)
+            "[issuer]\nworkers = 10\n",
+            "error: issuer.workers: ",
+        ),
+    ],
+)
+def test_two_services_of_make_run_on_one_port_are_refused_naming_local_toml(
+    run_home, local, expected
+):
+    cfg = load([str(run_home / "config.toml")])
+    ports = {
+        "issuer_metrics": split_listen(cfg.issuer.metrics_listen)[1],
+        "issuer_listen": split_listen(cfg.issuer.listen)[1],
+        "local": run_home / LOCAL_OVERLAY,
+    }
+    assert clash(run_home) == ""  # make run's own addresses never clash
+    found = clash(run_home, local.format(**ports))
+    assert found.startswith(expected.format(**ports)), found
+    assert found.endswith(f"(set in {run_home / LOCAL_OVERLAY})"), found
