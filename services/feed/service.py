@@ -131,7 +131,11 @@ class FeedService:
         except CertsealError:
             found = None
         if found is None:
-            raise denied(f"{caller} has no entitlement to the event feed", field="as")
+            raise denied(
+                f"{caller} has no entitlement to the event feed (an operator gives "
+                "one: certseal feed entitle)",
+                field="as",
+            )
         return found
 
     async def get_entitlement(self, caller: Caller, integrator: str) -> Entitlement:

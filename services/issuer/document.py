@@ -171,8 +171,8 @@ class Fonts:
         if is_missing(rare, field):  # only ENOENT: a folder it cannot enter is
             # the setting's fault, not an absent font
             raise FileNotFoundError(
-                f"{rare}: the rare-character font is missing (make fonts installs "
-                "Debian's fonts-hanazono)"
+                f"{field}: {rare}: the rare-character font is missing (make fonts "
+                "installs Debian's fonts-hanazono)"
             )
         check_font_file(rare, field)
         main = resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"
