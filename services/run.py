@@ -58,11 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         lock.acquire()
     except AlreadyRunning as exc:
         shown = args.home if args.home.endswith("/") else f"{args.home}/"
-        print(
-            f"certseal is already running (pid {exc.pid}, data {shown}): stop it "
-            "with Ctrl-C in its terminal first",
-            file=sys.stderr,
-        )
+        running = f"certseal is already running (pid {exc.pid}, data {shown})"
+        print(f"{running}: stop it with Ctrl-C in its terminal first", file=sys.stderr)
         return 1
     try:
         return _run(args, home)
@@ -74,8 +71,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
     # one readable line per log record for a person watching a terminal; the
     # services started below inherit it through the environment
     os.environ["CERTSEAL_LOG_FORMAT"] = "text"
-    problem = overlay_problem(home)
-    if problem:
+    if problem := overlay_problem(home):
         print(problem, file=sys.stderr)
         return 2
     logs.configure("INFO")
@@ -134,9 +130,9 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
         # not in config.toml: a group started from it (README, pair-demo) would clash
         dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
-        if clash := port_clash(cfg, home, dept_metrics):
-            print(clash, file=sys.stderr)
-            return 2  # finally: the stack stops
+        if problem := port_clash(cfg, home, dept_metrics):  # finally: stack stops
+            say(problem, sys.stderr)
+            return 2
         verifier_metrics = region_metrics(dept_metrics, cfg)
         probe = group_probes(cfg, verifier_metrics)
 
