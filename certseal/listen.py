@@ -191,16 +191,14 @@ _FORMS: dict[str, Callable[[str, str], None]] = {
 
 def _may_share_a_port(one: str, other: str) -> bool:
     """Whether two listen hosts can both bind one port (Linux): two different IP
-    addresses of one family, neither a wildcard (``0.0.0.0`` takes the port on every
-    IPv4 address); an IPv4 and an IPv6 address unless the IPv6 one is ``::`` (a
-    dual-stack socket takes the IPv4 addresses too). An IPv4-mapped IPv6 address
-    (``::ffff:127.0.0.1``) is its IPv4 address; a name may resolve to any address."""
+    addresses, neither a wildcard (``0.0.0.0`` and ``::`` take the port on every
+    address: gRPC binds ``0.0.0.0`` as a dual-stack ``[::]``, so ``[::1]`` clashes
+    with it too). An IPv4-mapped IPv6 address (``::ffff:127.0.0.1``) is its IPv4
+    address; a name may resolve to any address."""
     try:
         a, b = (_as_bound(ipaddress.ip_address(host)) for host in (one, other))
     except ValueError:
         return False
-    if a.version != b.version:
-        return not (a if a.version == 6 else b).is_unspecified
     return a != b and not (a.is_unspecified or b.is_unspecified)
 
 

@@ -16,6 +16,7 @@ import itertools
 import os
 import re
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from certseal.bounds import MAX_SMALL_FILE_BYTES
 from certseal.errors import invalid
@@ -292,50 +293,113 @@ def load_checked_cert_chain(
 
 
 def check_client_certificate(
-    identity: TlsIdentity, files: tuple[str, str, str], fields: tuple[str, str, str]
+    identity: TlsIdentity,
+    files: tuple[str, str, str],
+    fields: tuple[str, str, str],
+    *,
+    now: dt.datetime | None = None,
 ) -> None:
     """What the service a client calls checks of its certificate in the TLS
     handshake, told at start (gRPC would answer every call UNAVAILABLE, "Socket
     closed"): INVALID_ARGUMENT naming the certificate's setting (``fields[1]``)
-    unless ``identity.cert``'s chain (its first certificate, then the others in
-    order) ends in a certificate issued by a CA of ``identity.ca`` (``fields[0]``),
-    each signature checked (``cryptography``'s ``verify_directly_issued_by``, any
-    algorithm TLS takes, Ed25519 included), and unless its extended key usage, when
-    it has one, allows TLS client authentication (RFC 5280 §4.2.1.12). Validity
-    times are :func:`read_key_pair`'s."""
-    chain = x509.load_pem_x509_certificates(identity.cert)
-    cas = x509.load_pem_x509_certificates(identity.ca)
-    issued = all(_issued_by(cert, [up]) for cert, up in itertools.pairwise(chain))
-    if not issued or not _issued_by(chain[-1], cas):
-        raise invalid(
-            fields[1],
-            f"{files[1]} is not issued by a CA of {fields[0]} ({files[0]}): the "
-            "service it calls would refuse it in every handshake",
-        )
-    try:
-        usages = chain[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    except x509.ExtensionNotFound:
+    unless a path leads from ``identity.cert``'s first certificate, through the
+    chain file's others in any order, to a CA of ``identity.ca`` (``fields[0]``),
+    as BoringSSL builds it (issuer and subject names compared as RFC 4514 text,
+    each signature checked with ``cryptography``'s ``verify_directly_issued_by``
+    where the names are equal byte for byte), on which, as BoringSSL requires
+    (RFC 5280 §4.2.1.3, §4.2.1.9, §4.2.1.12): every certificate is valid at ``now``;
+    each intermediate is a CA (basicConstraints) and, like the CA it ends at, may
+    sign certificates when it has a key usage; the client certificate may sign
+    (digitalSignature) when it has a key usage, and its key is not Ed25519 or
+    Ed448 (no signature algorithm gRPC's client offers); and each certificate but
+    the CA, when it has an extended key usage, names clientAuth."""
+    chain = _certificates(identity.cert)
+    anchors = _certificates(identity.ca)
+    pool = [*chain[1:], *anchors]
+    problem = f"is not issued by a CA of {fields[0]} ({files[0]})"
+    paths = itertools.islice(_paths([chain[0]], pool, anchors), MAX_PATHS)
+    for index, path in enumerate(paths):
+        found = _path_problem(path, now or dt.datetime.now(dt.UTC))
+        if not found:
+            return
+        problem = found if index == 0 else problem
+    raise invalid(
+        fields[1],
+        f"{files[1]} {problem}: the service it calls would refuse it in every "
+        "handshake",
+    )
+
+
+#: certificates on a path at most (BoringSSL's own limit is about as deep), and
+#: paths tried at most
+MAX_PATH, MAX_PATHS = 24, 64
+
+
+def _paths(
+    path: list[x509.Certificate],
+    pool: list[x509.Certificate],
+    anchors: list[x509.Certificate],
+) -> Iterator[list[x509.Certificate]]:
+    """Each path from ``path``'s last certificate up to one of ``anchors`` (which
+    ends it), through ``pool``, no certificate twice, at most :data:`MAX_PATH`."""
+    cert = path[-1]
+    if cert in anchors:  # a self-signed client certificate the CA file trusts
+        yield path
         return
-    allowed = {
-        x509.ExtendedKeyUsageOID.CLIENT_AUTH,
-        x509.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
-    }
-    if not allowed & set(usages.value):
-        raise invalid(
-            fields[1],
-            f"{files[1]} is not for TLS clients (its extended key usage lacks "
-            "clientAuth): the service it calls would refuse it in every handshake",
-        )
+    for issuer in pool:
+        if issuer in path or not _signed(cert, issuer):
+            continue
+        if issuer in anchors:
+            yield [*path, issuer]
+        elif len(path) < MAX_PATH:
+            yield from _paths([*path, issuer], pool, anchors)
 
 
-def _issued_by(cert: x509.Certificate, issuers: list[x509.Certificate]) -> bool:
-    """Whether one of ``issuers`` (by subject) signed ``cert``."""
-    for issuer in issuers:
-        if issuer.subject != cert.issuer:
-            continue
-        try:
-            cert.verify_directly_issued_by(issuer)
-            return True
-        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-            continue
-    return False
+def _signed(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` (by name, then by signature) issued ``cert``."""
+    if _name(cert.issuer) != _name(issuer.subject):
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except ValueError:  # the names' bytes differ (a string type): by name alone
+        return cert.issuer.public_bytes() != issuer.subject.public_bytes()
+    except (TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+
+
+def _name(name: x509.Name) -> str:
+    return " ".join(name.rfc4514_string().casefold().split())
+
+
+def _path_problem(path: list[x509.Certificate], now: dt.datetime) -> str:
+    """What makes ``path`` (client certificate first, CA last) one a TLS server
+    refuses; '' when nothing does."""
+    client, *above = path
+    for cert in path:
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            return f"has {cert.subject.rfc4514_string()} on its path, not valid now"
+    for cert in above[:-1]:
+        if not getattr(_extension(cert, x509.BasicConstraints), "ca", False):
+            return f"has {cert.subject.rfc4514_string()} on its path, which is no CA"
+    for cert in above:
+        usage = _extension(cert, x509.KeyUsage)
+        if usage is not None and not usage.key_cert_sign:
+            return f"has {cert.subject.rfc4514_string()} on its path, not for signing"
+    usage = _extension(client, x509.KeyUsage)
+    if usage is not None and not usage.digital_signature:
+        return "is not for signing (its key usage lacks digitalSignature)"
+    if isinstance(client.public_key(), ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return "has an Ed25519 or Ed448 key, which gRPC's TLS client cannot sign with"
+    for cert in path[:-1] if len(path) > 1 else path:
+        usages = _extension(cert, x509.ExtendedKeyUsage)
+        if usages is not None and x509.ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
+            return "is not for TLS clients (its extended key usage lacks clientAuth)"
+    return ""
+
+
+def _extension(cert: x509.Certificate, kind: type[Any]) -> Any:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None

@@ -13,6 +13,7 @@ from certseal.listen import (
     check_distinct_listens,
     check_listen_address,
     check_target,
+    ports_clash,
     split_listen,
 )
 
@@ -157,7 +158,6 @@ def test_two_listens_of_one_process_on_one_port_are_named(
         ("127.0.0.1:50051", "127.0.0.1:9464"),
         ("127.0.0.1:0", "127.0.0.1:0"),  # any free port, twice
         ("10.0.0.1:50051", "10.0.0.2:50051"),  # two addresses of the machine
-        ("0.0.0.0:50051", "[::1]:50051"),  # IPv4's wildcard, an IPv6 address (F7)
         ("127.0.0.1:50051", "[::1]:50051"),
         ("127.0.0.1:50051", ""),  # metrics off
         ("not host:port", "127.0.0.1:9464"),  # check_listen_address names it
@@ -165,3 +165,12 @@ def test_two_listens_of_one_process_on_one_port_are_named(
 )
 def test_listens_that_can_all_bind_pass(listen, metrics):
     check_distinct_listens(_Listens(listen=listen, metrics_listen=metrics), "x")
+
+
+def test_grpc_on_every_ipv4_address_takes_the_ipv6_port_too():
+    """atk23b H4: gRPC binds 0.0.0.0 as a dual-stack [::]; a metrics server on
+    [::1] at its port failed, blaming another process."""
+    assert ports_clash("0.0.0.0:50051", "[::1]:50051")
+    assert ports_clash("[::1]:50051", "0.0.0.0:50051")
+    assert not ports_clash("127.0.0.1:50051", "[::1]:50051")
+    assert not ports_clash("0.0.0.0:50051", "[::1]:50052")
