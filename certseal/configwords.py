@@ -5,6 +5,7 @@ an unknown one."""
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from typing import Any
 
@@ -31,16 +32,25 @@ def readable(message: str, schema: Any = None) -> str:
     the TOML file: "[issuer] workers: expected int, got str"; an unknown section or
     setting with the known name of ``schema`` (a msgspec Struct of sections) it is
     likely a typo of: "unknown setting worker in [issuer] (did you mean workers?)"."""
-    text, _, where = message.partition(" - at ")
+    text, _, where = (
+        message.rpartition(" - at ") if " - at " in message else (message, "", "")
+    )
     path = where.strip("`").removeprefix("$").lstrip(".").split(".") if where else []
-    section = f"[{path[0]}]" if path and path[0] else ""
+    section = f"[{_shown(path[0])}]" if path and path[0] else ""
     setting = ".".join(path[1:])
-    unknown = re.fullmatch(r"Object contains unknown field `(.+)`", text)
+    unknown = re.fullmatch(r"Object contains unknown field `(.*)`", text, re.DOTALL)
     if unknown:
+        name = unknown[1]
         if not section:
-            return f"unknown section [{unknown[1]}]{_likely(unknown[1], schema)}"
-        known = _field_type(schema, path[0])
-        return f"unknown setting {unknown[1]} in {section}{_likely(unknown[1], known)}"
+            likely = _likely(name, schema)
+            return f"unknown section [{_shown(name)}]" + (
+                f" ({likely})" if likely else ""
+            )
+        hints = [_likely(name, _field_type(schema, path[0])), _elsewhere(name, schema)]
+        likely = "; ".join(hint for hint in hints if hint)
+        return f"unknown setting {_shown(name)} in {section}" + (
+            f" ({likely})" if likely else ""
+        )
     bound = re.fullmatch(r"Expected `(?:int|float)` (>=|>|<=|<) (\S+)", text)
     if bound:  # a number outside the schema's bounds (msgspec.Meta)
         limit = bound[2].removesuffix(".0")
@@ -59,12 +69,27 @@ def _field_type(struct: Any, name: str) -> Any:
     return next((field.type for field in fields if field.name == name), None)
 
 
-def _likely(name: str, struct: Any) -> str:
-    """`` (did you mean X?)`` for the field of ``struct`` closest to ``name``
-    (difflib's ratio of at least 0.75), else ''."""
+def _names(struct: Any) -> list[str]:
     try:
-        known = [field.name for field in msgspec.structs.fields(struct)]
+        return [field.name for field in msgspec.structs.fields(struct)]
     except TypeError:
-        return ""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]}?)" if close else ""
+        return []
+
+
+def _likely(name: str, struct: Any) -> str:
+    """``did you mean X?`` for the field of ``struct`` closest to ``name``
+    (difflib's ratio of at least 0.8), else ''."""
+    close = difflib.get_close_matches(name, _names(struct), n=1, cutoff=0.8)
+    return f"did you mean {close[0]}?" if close else ""
+
+
+def _elsewhere(name: str, schema: Any) -> str:
+    """``ca_file is a setting of [tls]``: the sections of ``schema`` that have a
+    setting ``name``, else ''."""
+    found = [f"[{s}]" for s in _names(schema) if name in _names(_field_type(schema, s))]
+    return f"{_shown(name)} is a setting of {', '.join(found)}" if found else ""
+
+
+def _shown(name: str) -> str:
+    """A key as TOML writes it: bare, or quoted when it is not a bare key."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)

@@ -72,20 +72,29 @@ def region_metrics(
     9464), nor an address of ``taken``. Port 0 (any free port) gives region-demo port
     0 too. The same rule places region-demo's ``probe_listen``."""
     host, _, port = dept_metrics.rpartition(":")
-    used = {int(port)} | {int(a.rpartition(":")[2]) for a in taken if a}
+    listens = [dept_metrics, *taken]
     if cfg is not None:
-        listens = list(_listens(cfg).values())
-        listens += [
-            # the serving children and the relay, when the issuer supervises
-            cfg.issuer.child_metrics_listen(i)
-            for i in range(cfg.issuer.workers + 1 if cfg.issuer.workers else 0)
-        ]
-        used |= {int(a.rpartition(":")[2]) for a in listens if a}
+        listens += _listens(cfg).values()
+        if _port(cfg.issuer.metrics_listen) is not None:
+            listens += [
+                # the serving children and the relay, when the issuer supervises
+                cfg.issuer.child_metrics_listen(i)
+                for i in range(cfg.issuer.workers + 1 if cfg.issuer.workers else 0)
+            ]
+    used = {found for a in listens if (found := _port(a)) is not None}
     if int(port) == 0:
         return {"dept-demo": dept_metrics, "region-demo": f"{host}:0"}
     above, below = range(int(port) + 1, 65_536), range(int(port) - 1, 1_023, -1)
     free = next(p for p in itertools.chain(above, below) if p not in used)
     return {"dept-demo": dept_metrics, "region-demo": f"{host}:{free}"}
+
+
+def _port(address: str) -> int | None:
+    """``address``'s port; None for '' or a form its service names as wrong."""
+    try:
+        return split_listen(address)[1]
+    except ValueError:
+        return None
 
 
 def group_probes(
@@ -115,7 +124,10 @@ def port_clash(cfg: Config, home: Path, dept_metrics: str) -> str:
     addresses["cli.verifier_groups"] = addresses.pop("region")  # region-demo's
     addresses["verifier.metrics_listen"] = dept_metrics
     for index in range(cfg.issuer.workers + 1 if cfg.issuer.workers else 0):
-        addresses[f"issuer.workers ({index})"] = cfg.issuer.child_metrics_listen(index)
+        if _port(cfg.issuer.metrics_listen) is not None:  # else the issuer says it
+            addresses[f"issuer.workers ({index})"] = cfg.issuer.child_metrics_listen(
+                index
+            )
     overlay = str(home / LOCAL_OVERLAY)
     names = list(addresses)
     for at, one in enumerate(names):

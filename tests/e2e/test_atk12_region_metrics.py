@@ -110,3 +110,13 @@ def test_two_services_of_make_run_on_one_port_are_refused_naming_local_toml(
     found = clash(run_home, local.format(**ports))
     assert found.startswith(expected.format(**ports)), found
     assert found.endswith(f"(set in {run_home / LOCAL_OVERLAY})"), found
+
+
+@pytest.mark.parametrize("metrics", ["oops", "127.0.0.1:"])
+def test_a_malformed_issuer_metrics_listen_is_left_to_the_issuer(run_home, metrics):
+    """atk23b M1: make run's port checks took the workers' ports from it with int()
+    and ended in a traceback; the issuer's start names the setting."""
+    local = f'[issuer]\nworkers = 2\nmetrics_listen = "{metrics}"\n'
+    assert clash(run_home, local) == ""
+    cfg = load(config_layers(run_home, str(run_home / "config.toml")))
+    assert region_metrics("127.0.0.1:9494", cfg)["region-demo"] == "127.0.0.1:9495"

@@ -252,7 +252,7 @@ def test_a_value_given_by_an_old_name_is_told_by_that_name_and_its_file(tmp_path
         ("[isuer]\nworkers = 1\n", "unknown section [isuer] (did you mean issuer?)"),
         (
             "[issuer]\nworker = 2\n",
-            "unknown setting worker in [issuer] (did you mean workers?)",
+            "unknown setting worker in [issuer] (did you mean workers?; worker is a setting of [verifier])",
         ),
         (
             "[outbox]\nlinger = 2\n",
@@ -260,6 +260,25 @@ def test_a_value_given_by_an_old_name_is_told_by_that_name_and_its_file(tmp_path
         ),
         ("[issuer]\nfoo = 1\n", "unknown setting foo in [issuer]"),  # nothing close
         ("[zzz]\n", "unknown section [zzz]"),
+        # a name another section has: not a look-alike of this one's (atk23b M2)
+        (
+            "[verifier]\nworkers = 2\n",
+            "unknown setting workers in [verifier] (did you mean worker?; workers is a setting of [issuer], [seal])",
+        ),
+        (
+            '[issuer]\nca_file = "x"\n',
+            "unknown setting ca_file in [issuer] (ca_file is a setting of [tls])",
+        ),
+        # keys TOML quotes (atk23b L6)
+        ('[issuer]\n"" = 1\n', 'unknown setting "" in [issuer]'),
+        (
+            '[issuer]\n"x - at `$.y`" = 1\n',
+            'unknown setting "x - at `$.y`" in [issuer]',
+        ),
+        (
+            '["issuer.x"]\na = 1\n',
+            'unknown section ["issuer.x"] (did you mean issuer?)',
+        ),
     ],
 )
 def test_an_unknown_name_is_told_with_the_name_it_likely_means(
