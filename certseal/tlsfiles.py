@@ -317,7 +317,8 @@ def check_client_certificate(
     anchors = _certificates(identity.ca)
     pool = [*chain[1:], *anchors]
     problem = f"is not issued by a CA of {fields[0]} ({files[0]})"
-    paths = itertools.islice(_paths([chain[0]], pool, anchors), MAX_PATHS)
+    tries = itertools.count()  # signatures checked: a bound on the search
+    paths = itertools.islice(_paths([chain[0]], pool, anchors, tries), MAX_PATHS)
     for index, path in enumerate(paths):
         found = _path_problem(path, now or dt.datetime.now(dt.UTC))
         if not found:
@@ -330,29 +331,33 @@ def check_client_certificate(
     )
 
 
-#: certificates on a path at most (BoringSSL's own limit is about as deep), and
-#: paths tried at most
-MAX_PATH, MAX_PATHS = 24, 64
+#: certificates on a path at most (BoringSSL's own limit is about as deep), paths
+#: tried at most, and issuers looked at at most (a chain file of many look-alikes)
+MAX_PATH, MAX_PATHS, MAX_TRIES = 24, 64, 5_000
 
 
 def _paths(
     path: list[x509.Certificate],
     pool: list[x509.Certificate],
     anchors: list[x509.Certificate],
+    tries: Iterator[int],
 ) -> Iterator[list[x509.Certificate]]:
     """Each path from ``path``'s last certificate up to one of ``anchors`` (which
-    ends it), through ``pool``, no certificate twice, at most :data:`MAX_PATH`."""
+    ends it), through ``pool``, no certificate twice, at most :data:`MAX_PATH`,
+    until ``tries`` passes :data:`MAX_TRIES`."""
     cert = path[-1]
     if cert in anchors:  # a self-signed client certificate the CA file trusts
         yield path
         return
     for issuer in pool:
+        if next(tries) > MAX_TRIES:
+            return
         if issuer in path or not _signed(cert, issuer):
             continue
         if issuer in anchors:
             yield [*path, issuer]
         elif len(path) < MAX_PATH:
-            yield from _paths([*path, issuer], pool, anchors)
+            yield from _paths([*path, issuer], pool, anchors, tries)
 
 
 def _signed(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

@@ -120,8 +120,9 @@ def port_clash(cfg: Config, home: Path, dept_metrics: str) -> str:
     on the issuer's metrics port: the issuer, started first, failed blaming
     "another process"). Blamed on the setting ``<home>/local.toml`` gives, the
     issuer's worker processes' ports on ``[issuer] workers``."""
-    addresses = {k: v for k, v in _listens(cfg).items() if v}
-    addresses["cli.verifier_groups"] = addresses.pop("region")  # region-demo's
+    listens = _listens(cfg)
+    listens["cli.verifier_groups"] = listens.pop("region")  # region-demo's
+    addresses = {setting: address for setting, address in listens.items() if address}
     addresses["verifier.metrics_listen"] = dept_metrics
     for index in range(cfg.issuer.workers + 1 if cfg.issuer.workers else 0):
         if _port(cfg.issuer.metrics_listen) is not None:  # else the issuer says it

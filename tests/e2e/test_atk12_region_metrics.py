@@ -120,3 +120,10 @@ def test_a_malformed_issuer_metrics_listen_is_left_to_the_issuer(run_home, metri
     assert clash(run_home, local) == ""
     cfg = load(config_layers(run_home, str(run_home / "config.toml")))
     assert region_metrics("127.0.0.1:9494", cfg)["region-demo"] == "127.0.0.1:9495"
+
+
+def test_a_region_group_given_no_address_is_left_to_its_start(run_home):
+    """An empty region-demo address in [cli] verifier_groups: nothing to compare
+    (it ended make run's port check in a KeyError)."""
+    local = '[cli]\nverifier_groups = { "dept-demo" = "127.0.0.1:50052", "region-demo" = "" }\n'
+    assert clash(run_home, local) == ""

@@ -245,3 +245,16 @@ def test_the_start_check_agrees_with_the_handshake(tmp_path, case):
         assert refused.endswith(
             "the service it calls would refuse it in every handshake"
         )
+
+
+def test_a_chain_file_of_look_alikes_is_searched_within_a_bound(tmp_path):
+    """Forty intermediates all named and issued "I", none reaching the CA: the path
+    search gives up after MAX_TRIES issuers looked at, refusing."""
+    _, rc = root("Root")
+    keys = [new_key() for _ in range(40)]
+    looks = [
+        issue(name("I"), k, name("I"), keys[i - 1], ca=True) for i, k in enumerate(keys)
+    ]
+    lk, lc = below("client", looks[0], keys[0])
+    refused = refusal(tmp_path, pem(rc), pem(lc, *looks), key_pem(lk))
+    assert "is not issued by a CA of tls.ca_file" in refused
