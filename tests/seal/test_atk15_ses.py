@@ -41,7 +41,7 @@ async def test_a_time_stamp_token_is_held_to_the_der_bounds(seal_stub):
     assert reply.verdict == "BAD_TIMESTAMP"
     detail = reply.checks[-1].detail
     assert "tag number" in detail and "4300 digits" not in detail, detail
-    assert took < 0.5, took
+    assert took < 2.0, took  # read at once, not digit by digit (CI's load: 0.66 s)
 
 
 @pytest.mark.parametrize("seal_type", [2**63, -(2**63) - 1, 2**70])
@@ -88,7 +88,7 @@ async def test_a_long_tag_nested_in_a_tokens_tst_info_is_refused_at_once(seal_st
     reply = await seal_stub("app:archive").VerifySealedDocument(
         pb.VerifySealedDocumentRequest(signature=signature, document=b"any")
     )
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0  # at once, as the PDF tests bound it
     assert reply.verdict == "BAD_TIMESTAMP"
     assert "tag number" in reply.checks[-1].detail, reply.checks[-1].detail
 
@@ -145,7 +145,7 @@ def test_a_long_tag_in_a_certificate_extension_is_refused_at_once():
     result = validate_path(cert, TrustStore(), at)
     with pytest.raises(ValueError, match="tag number"):
         read_certificate(cert)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0  # at once, as the PDF tests bound it
     assert not result.ok and "tag number" in result.detail, result.detail
 
 
