@@ -68,10 +68,17 @@ def test_atk11_grpc_port_taken_after_the_check_exits_2_with_one_line(
 def test_atk11_probe_or_metrics_port_taken_after_the_check_exits_2_with_one_line(
     stack, config, tmp_path, setting
 ):
-    cfg = _verifier(config, tmp_path)
-    with taken() as address:
-        setattr(cfg.verifier, setting, address)
-        done = _start_raced(cfg, tmp_path)
+    # The gRPC port is not this test's subject. A CI run saw it held for a moment by
+    # someone else at the bind (free at the check before and at the diagnosis after),
+    # and the start then rightly named verifier.listen; such a try is made again on
+    # another port.
+    for _ in range(3):
+        cfg = _verifier(config, tmp_path)
+        with taken() as address:
+            setattr(cfg.verifier, setting, address)
+            done = _start_raced(cfg, tmp_path)
+        if "error: verifier.listen: " not in done.stderr:
+            break
     assert (done.returncode, done.stderr) == (
         2,
         f"services.verifier: error: verifier.{setting}: {address} is already in use (another process "
