@@ -23,6 +23,7 @@ from certseal.config import SettingCheck, read_layers, where_set
 from certseal.errors import CertsealError
 from certseal.startfail import naming_the_setting
 from services.config import Config, renamed_settings
+from services.verifier.config import flagged_settings
 
 #: the services a configuration is checked for, in the order they are reported
 SERVICES = ("issuer", "verifier", "seal", "feed", "console", "tlog")
@@ -124,8 +125,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         )
         print(f"note: {old}: {words}", file=sys.stderr)
     # of several files, the one that gives a setting at fault (not an option's)
-    options = {"group", "worker", "group_size", "peers"}
-    given = {f"verifier.{name}" for name in options if getattr(args, name) is not None}
+    given = flagged_settings(args)
 
     def where(field: str) -> str:
         return "" if field in given else where_set(paths, field)

@@ -28,6 +28,7 @@ from services.verifier.broker import broker_cluster_id, partition_mismatches
 from services.verifier.config import (
     apply_worker_options,
     check_settings,
+    flagged_settings,
     worker_data_dir,
 )
 from services.verifier.diskindex import (
@@ -302,29 +303,11 @@ def _in_use(data_dir: Path, why: str) -> NoReturn:
     sys.exit(1)
 
 
-#: the settings a worker's flags replace (``--probe-listen`` is verifier.probe_listen)
-FLAGGED = frozenset(
-    [
-        "group",
-        "worker",
-        "group_size",
-        "peers",
-        "peer_server_name",
-        "topic_replication_factor",
-        "listen",
-        "data_dir",
-        "metrics_listen",
-        "probe_listen",
-    ]
-)
-
-
 def _refuse(exc: CertsealError, args: argparse.Namespace) -> NoReturn:
     """:func:`_bad_input` of a wrong setting; one that one of several ``--config``
     files gives (not a flag) names that file (:func:`certseal.config.where_set`)."""
     field = exc.field or ""
-    flags = {f"verifier.{k}" for k in FLAGGED if getattr(args, k, None) is not None}
-    where = "" if field in flags else where_set(args.config, field)
+    where = "" if field in flagged_settings(args) else where_set(args.config, field)
     _bad_input(f"error: {exc}{where}")
 
 

@@ -354,6 +354,35 @@ def apply_worker_options(
         config.topic_replication_factor = topic_replication_factor
 
 
+#: the ``[verifier]`` settings a worker's flags replace (``--probe-listen`` is
+#: verifier.probe_listen), in ``python -m services.verifier``; ``certseal config
+#: check`` takes the first four
+WORKER_FLAGS = (
+    "group",
+    "worker",
+    "group_size",
+    "peers",
+    "peer_server_name",
+    "topic_replication_factor",
+    "listen",
+    "data_dir",
+    "metrics_listen",
+    "probe_listen",
+)
+
+
+def flagged_settings(args: object) -> frozenset[str]:
+    """The fields (``verifier.<setting>``) that a worker's flags, parsed into
+    ``args`` (an argparse namespace), replace: each flag given, and not empty (an
+    empty one leaves its setting, as :func:`apply_worker_options` does). An error
+    about one of them names no file (:func:`certseal.config.where_set`)."""
+    return frozenset(
+        f"verifier.{name}"
+        for name in WORKER_FLAGS
+        if getattr(args, name, None) not in (None, "")
+    )
+
+
 def peer_addresses(config: VerifierConfig) -> list[str]:
     """Every worker's address, by ordinal: ``peers``, or its one address with
     ``{ordinal}`` filled in for each of the ``group_size`` workers."""
