@@ -415,10 +415,10 @@ def topic_lines() -> str:
 def metrics_endpoints(cfg: Config, verifiers: dict[str, str]) -> dict[str, str]:
     """Every process's Prometheus endpoint (host:port), by process name."""
     endpoints = {"issuer": cfg.issuer.metrics_listen}
-    if cfg.issuer.workers > 0:  # services.issuer's children, each its own port
-        for index in range(cfg.issuer.workers):
-            endpoints[f"issuer worker {index}"] = cfg.issuer.child_metrics_listen(index)
-        endpoints["issuer relay"] = cfg.issuer.child_metrics_listen(cfg.issuer.workers)
+    *workers, relay = cfg.issuer.child_metrics_listens() or [""]
+    for index, child in enumerate(workers):  # services.issuer's children
+        endpoints[f"issuer worker {index}"] = child
+    endpoints["issuer relay"] = relay
     endpoints.update({f"verifier {g}": listen for g, listen in verifiers.items()})
     endpoints.update(
         {

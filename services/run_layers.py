@@ -75,12 +75,7 @@ def region_metrics(
     listens = [dept_metrics, *taken]
     if cfg is not None:
         listens += _listens(cfg).values()
-        if _port(cfg.issuer.metrics_listen) is not None:
-            listens += [
-                # the serving children and the relay, when the issuer supervises
-                cfg.issuer.child_metrics_listen(i)
-                for i in range(cfg.issuer.workers + 1 if cfg.issuer.workers else 0)
-            ]
+        listens += cfg.issuer.child_metrics_listens()
     used = {found for a in listens if (found := _port(a)) is not None}
     if int(port) == 0:
         return {"dept-demo": dept_metrics, "region-demo": f"{host}:0"}
@@ -124,11 +119,8 @@ def port_clash(cfg: Config, home: Path, dept_metrics: str) -> str:
     listens["cli.verifier_groups"] = listens.pop("region")  # region-demo's
     addresses = {setting: address for setting, address in listens.items() if address}
     addresses["verifier.metrics_listen"] = dept_metrics
-    for index in range(cfg.issuer.workers + 1 if cfg.issuer.workers else 0):
-        if _port(cfg.issuer.metrics_listen) is not None:  # else the issuer says it
-            addresses[f"issuer.workers ({index})"] = cfg.issuer.child_metrics_listen(
-                index
-            )
+    for index, child in enumerate(cfg.issuer.child_metrics_listens()):
+        addresses[f"issuer.workers ({index})"] = child
     overlay = str(home / LOCAL_OVERLAY)
     names = list(addresses)
     for at, one in enumerate(names):

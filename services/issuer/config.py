@@ -70,30 +70,37 @@ class IssuerConfig(ServiceSection):
         host, _, port = self.metrics_listen.rpartition(":")
         return f"{host}:{int(port) + 1 + index if int(port) else 0}"
 
-    def check_child_ports(self) -> None:
-        """The ports a supervisor's children take (:meth:`child_metrics_listen`)
-        are ports: INVALID_ARGUMENT ``issuer.metrics_listen`` when, with ``workers``
-        above 0, one is past 65,535 or is ``listen``'s or ``probe_listen``'s (a child
-        would be started on a port it cannot have)."""
+    def child_metrics_listens(self) -> list[str]:
+        """The metrics ``host:port`` of each of a supervisor's children, by index
+        (:meth:`child_metrics_listen`; the relay last): none when ``workers`` is 0,
+        or when ``metrics_listen`` is '' or not ``host:port`` (told as its own
+        error by the issuer's start and ``certseal config check``)."""
         try:
             split_listen(self.metrics_listen)
-        except ValueError:  # its form is told by check_listen_address
-            return
+        except ValueError:
+            return []
         if not self.workers:
+            return []
+        return [self.child_metrics_listen(i) for i in range(self.workers + 1)]
+
+    def check_child_ports(self) -> None:
+        """The ports a supervisor's children take (:meth:`child_metrics_listens`)
+        are ports: INVALID_ARGUMENT ``issuer.metrics_listen`` when one is past
+        65,535 or is ``listen``'s or ``probe_listen``'s (a child would be started on
+        a port it cannot have)."""
+        children = self.child_metrics_listens()
+        if not children:
             return
-        first, last = (
-            self.child_metrics_listen(0),
-            self.child_metrics_listen(self.workers),
-        )
-        ports = f"ports {first.rpartition(':')[2]} to {last.rpartition(':')[2]}"
-        if int(last.rpartition(":")[2]) > 65_535:
+        port = split_listen(self.metrics_listen)[1]
+        first, last = (port + 1, port + len(children)) if port else (0, 0)
+        ports = f"ports {first} to {last}"
+        if last > 65_535:
             raise invalid(
                 "issuer.metrics_listen",
                 f"{self.metrics_listen} gives its {self.workers} worker processes and "
                 f"relay the metrics {ports}, past 65,535; choose a lower port",
             )
-        for index in range(self.workers + 1):
-            child = self.child_metrics_listen(index)
+        for child in children:
             for setting in ("listen", "probe_listen"):
                 if ports_clash(child, value := getattr(self, setting)):
                     raise invalid(
