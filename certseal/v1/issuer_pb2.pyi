@@ -328,6 +328,20 @@ class ListDepartmentsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SetDepartmentRolesRequest(_message.Message):
+    __slots__ = ("code", "roles")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    roles: _containers.RepeatedScalarFieldContainer[_licence_pb2.DepartmentRole]
+    def __init__(self, code: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[_licence_pb2.DepartmentRole, str]]] = ...) -> None: ...
+
+class SetDepartmentRolesResponse(_message.Message):
+    __slots__ = ("department",)
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    department: _licence_pb2.Department
+    def __init__(self, department: _Optional[_Union[_licence_pb2.Department, _Mapping]] = ...) -> None: ...
+
 class ListDepartmentsResponse(_message.Message):
     __slots__ = ("departments",)
     DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]

@@ -939,6 +939,11 @@ class IssuerAdminStub:
                 request_serializer=certseal_dot_v1_dot_issuer__pb2.ListDepartmentsRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_issuer__pb2.ListDepartmentsResponse.FromString,
                 _registered_method=True)
+        self.SetDepartmentRoles = channel.unary_unary(
+                '/certseal.v1.IssuerAdmin/SetDepartmentRoles',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.SetDepartmentRolesRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.SetDepartmentRolesResponse.FromString,
+                _registered_method=True)
         self.RegisterLicenceType = channel.unary_unary(
                 '/certseal.v1.IssuerAdmin/RegisterLicenceType',
                 request_serializer=certseal_dot_v1_dot_issuer__pb2.RegisterLicenceTypeRequest.SerializeToString,
@@ -1008,6 +1013,14 @@ class IssuerAdminServicer:
 
     def ListDepartments(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDepartmentRoles(self, request, context):
+        """A department's roles replaced by those given: a counter department that starts
+        issuing, a department that no longer owns seals. Audited with the roles it had.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -1093,6 +1106,11 @@ def add_IssuerAdminServicer_to_server(servicer, server):
                     servicer.ListDepartments,
                     request_deserializer=certseal_dot_v1_dot_issuer__pb2.ListDepartmentsRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_issuer__pb2.ListDepartmentsResponse.SerializeToString,
+            ),
+            'SetDepartmentRoles': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDepartmentRoles,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.SetDepartmentRolesRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.SetDepartmentRolesResponse.SerializeToString,
             ),
             'RegisterLicenceType': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterLicenceType,
@@ -1205,6 +1223,33 @@ class IssuerAdmin:
             '/certseal.v1.IssuerAdmin/ListDepartments',
             certseal_dot_v1_dot_issuer__pb2.ListDepartmentsRequest.SerializeToString,
             certseal_dot_v1_dot_issuer__pb2.ListDepartmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDepartmentRoles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.IssuerAdmin/SetDepartmentRoles',
+            certseal_dot_v1_dot_issuer__pb2.SetDepartmentRolesRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.SetDepartmentRolesResponse.FromString,
             options,
             channel_credentials,
             insecure,

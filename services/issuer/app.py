@@ -22,12 +22,12 @@ from certseal.storage.worker import NotifiedWorker
 from certseal.timestamps import Clock
 from certseal.tlsfiles import section_fields
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
+from services.issuer.admin_servicer import IssuerAdminServicer
 from services.issuer.config import IssuerSettings
 from services.issuer.document import DocumentRenderer, Fonts, load_templates
 from services.issuer.service import IssuerService
 from services.issuer.service.keys import Keyring
 from services.issuer.servicer import (
-    IssuerAdminServicer,
     IssuerServicer,
     LicenceHolderServicer,
     RedemptionServicer,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,19 +72,31 @@ def _require_department(cfg: Any, code: str) -> None:
         )
 
 
+def _roles(text: str) -> list[Any]:
+    """The proto roles of ``--roles`` (comma-separated names of :data:`_ROLES`);
+    INVALID_ARGUMENT (field ``roles``) naming one that is not a role."""
+    roles: list[Any] = []
+    for role in text.split(","):
+        if role.strip() not in _ROLES:
+            raise CertsealError(
+                ErrorKind.INVALID_ARGUMENT,
+                f"unknown role {role!r}; expected {', '.join(_ROLES)}",
+                field="roles",
+            )
+        roles.append(_ROLES[role.strip()])
+    return roles
+
+
+def _role_names(department: Any) -> str:
+    names = {v: k for k, v in _ROLES.items()}
+    return ", ".join(names[r] for r in department.roles)
+
+
 def cmd_department_add(args: argparse.Namespace) -> int:
     """Onboard a department."""
     from certseal.v1 import issuer_pb2 as pb
 
-    roles: list[Any] = []
-    for role in args.roles.split(","):
-        if role.strip() not in _ROLES:
-            print(
-                f"error: roles: unknown role {role!r}; expected {', '.join(_ROLES)}",
-                file=sys.stderr,
-            )
-            return 2
-        roles.append(_ROLES[role.strip()])
+    roles = _roles(args.roles)
     reply = _call(
         args,
         lambda s: s.OnboardDepartment(
@@ -104,9 +115,24 @@ def cmd_department_list(args: argparse.Namespace) -> int:
     from certseal.v1 import issuer_pb2 as pb
 
     reply = _call(args, lambda s: s.ListDepartments(pb.ListDepartmentsRequest()))
-    names = {v: k for k, v in _ROLES.items()}
     for d in reply.departments:
-        print(f"{d.code}  {d.name}  [{', '.join(names[r] for r in d.roles)}]")
+        print(f"{d.code}  {d.name}  [{_role_names(d)}]")
+    return 0
+
+
+def cmd_department_roles(args: argparse.Namespace) -> int:
+    """Replace an onboarded department's roles; prints them as they are now."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    roles = _roles(args.roles)
+    reply = _call(
+        args,
+        lambda s: s.SetDepartmentRoles(
+            pb.SetDepartmentRolesRequest(code=args.code, roles=roles)
+        ),
+    )
+    d = reply.department
+    print(f"{d.code}  {d.name}  [{_role_names(d)}]")
     return 0
 
 
@@ -359,8 +385,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         required=True,
         help="comma-separated, of "
         + ",".join(_ROLES)
-        + " (set when it is onboarded: give every role it will need, e.g. "
-        "issuer,seal_owner to issue licences and own seals)",
+        + " (every role it will need, e.g. issuer,seal_owner to issue licences "
+        "and own seals; 'certseal department roles' changes them later)",
     )
     add.add_argument(
         "--dev-identity",
@@ -371,6 +397,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dept.add_parser(
         "list", help="every onboarded department with its roles"
     ).set_defaults(func=cmd_department_list)
+    setroles = dept.add_parser(
+        "roles", help="replace an onboarded department's roles (audited)"
+    )
+    setroles.add_argument("code")
+    setroles.add_argument(
+        "--roles",
+        required=True,
+        help="comma-separated, of " + ",".join(_ROLES) + ": the whole new set",
+    )
+    setroles.set_defaults(func=cmd_department_roles)
 
     types = sub.add_parser("type", help="licence types").add_subparsers(
         dest="type_command", required=True

@@ -1,4 +1,5 @@
-"""Issuer and IssuerAdmin gRPC servicers: validate shapes, convert, call, convert back.
+"""The Issuer, LicenceHolder and Redemption gRPC servicers (IssuerAdmin's is in
+:mod:`services.issuer.admin_servicer`): validate shapes, convert, call, convert back.
 
 Conversions live in :mod:`services.issuer.convert`; the use cases in
 :mod:`services.issuer.service`. Errors are :class:`CertsealError`, mapped to gRPC status
@@ -22,9 +23,7 @@ from certseal.v1 import issuer_pb2_grpc, licence_pb2
 from services.issuer import convert
 from services.issuer.convert import (
     issue_input,
-    key_message,
     licence_message,
-    licence_type_message,
     optional_time,
     required,
 )
@@ -230,150 +229,6 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
         return pb.ListLicenceUsageResponse(
             uses=[convert.usage_message(e) for e in entries], next_page_token=token
         )
-
-
-class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
-    """The IssuerAdmin service (platform operators)."""
-
-    def __init__(self, *, service: IssuerService):
-        self._service = service
-
-    @idempotent
-    async def OnboardDepartment(
-        self, request: pb.OnboardDepartmentRequest, context: grpc.aio.ServicerContext
-    ) -> pb.OnboardDepartmentResponse:
-        roles = convert.roles(request.roles)
-        department = await self._service.onboard_department(
-            current_caller(), request.code, request.name, roles
-        )
-        return pb.OnboardDepartmentResponse(
-            department=convert.department_message(department)
-        )
-
-    async def ListDepartments(
-        self, request: pb.ListDepartmentsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListDepartmentsResponse:
-        departments = await self._service.list_departments()
-        return pb.ListDepartmentsResponse(
-            departments=[convert.department_message(d) for d in departments]
-        )
-
-    @idempotent
-    async def RegisterLicenceType(
-        self, request: pb.RegisterLicenceTypeRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RegisterLicenceTypeResponse:
-        registered = await self._service.register_licence_type(
-            current_caller(), convert.licence_type(request)
-        )
-        return pb.RegisterLicenceTypeResponse(
-            licence_type=licence_type_message(*registered)
-        )
-
-    async def ListLicenceTypes(
-        self, request: pb.ListLicenceTypesRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListLicenceTypesResponse:
-        types = await self._service.list_licence_types()
-        return pb.ListLicenceTypesResponse(
-            licence_types=[licence_type_message(*t) for t in types]
-        )
-
-    @idempotent
-    async def CreateSigningKey(
-        self, request: pb.CreateSigningKeyRequest, context: grpc.aio.ServicerContext
-    ) -> pb.CreateSigningKeyResponse:
-        key = await self._service.create_key(
-            current_caller(),
-            request.department_code,
-            request.suite,
-            request.validity_days,
-        )
-        return pb.CreateSigningKeyResponse(key=key_message(key))
-
-    @idempotent
-    async def RotateSigningKey(
-        self, request: pb.RotateSigningKeyRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RotateSigningKeyResponse:
-        key, retired = await self._service.rotate_key(
-            current_caller(),
-            request.department_code,
-            request.suite,
-            request.validity_days,
-        )
-        return pb.RotateSigningKeyResponse(
-            key=key_message(key), retired=[key_message(k) for k in retired]
-        )
-
-    @idempotent
-    async def RetireSigningKey(
-        self, request: pb.RetireSigningKeyRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RetireSigningKeyResponse:
-        key = await self._service.change_key_status(
-            current_caller(), request.kid, "retired"
-        )
-        return pb.RetireSigningKeyResponse(key=key_message(key))
-
-    @idempotent
-    async def RevokeSigningKey(
-        self, request: pb.RevokeSigningKeyRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RevokeSigningKeyResponse:
-        key = await self._service.change_key_status(
-            current_caller(),
-            request.kid,
-            "revoked",
-            request.reason,
-            optional_time(request, "revoked_at"),
-        )
-        return pb.RevokeSigningKeyResponse(key=key_message(key))
-
-    async def ListSigningKeys(
-        self, request: pb.ListSigningKeysRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListSigningKeysResponse:
-        keys = await self._service.list_keys(
-            required(request.department_code, "department_code")
-        )
-        return pb.ListSigningKeysResponse(keys=[key_message(k) for k in keys])
-
-    @idempotent
-    async def GrantHolderApp(
-        self, request: pb.GrantHolderAppRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GrantHolderAppResponse:
-        grant = await self._service.grant_holder_app(
-            current_caller(),
-            required(request.app, "app"),
-            required(request.type_code, "type_code"),
-        )
-        return pb.GrantHolderAppResponse(grant=convert.grant_message(grant))
-
-    @idempotent
-    async def RevokeHolderApp(
-        self, request: pb.RevokeHolderAppRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RevokeHolderAppResponse:
-        grant = await self._service.revoke_holder_app(
-            current_caller(),
-            required(request.app, "app"),
-            required(request.type_code, "type_code"),
-        )
-        return pb.RevokeHolderAppResponse(grant=convert.grant_message(grant))
-
-    async def ListHolderAppGrants(
-        self,
-        request: pb.ListHolderAppGrantsRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> pb.ListHolderAppGrantsResponse:
-        grants = await self._service.list_holder_app_grants(
-            current_caller(), request.app
-        )
-        return pb.ListHolderAppGrantsResponse(
-            grants=[convert.grant_message(g) for g in grants]
-        )
-
-    async def Republish(
-        self, request: pb.RepublishRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RepublishResponse:
-        run = await self._service.republish(
-            current_caller(), restart=request.restart, max_events=request.max_events
-        )
-        return convert.republish_message(run)
 
 
 #: the only identity that may redeem on behalf of a counter, naming it in metadata

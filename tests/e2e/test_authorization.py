@@ -505,6 +505,19 @@ async def _onboard(w: World, kind: str) -> Any:
     )
 
 
+@builds("IssuerAdmin/SetDepartmentRoles")
+async def _set_roles(w: World, kind: str) -> Any:
+    code = fresh_uscc()
+    await w.operator.admin.OnboardDepartment(
+        ipb.OnboardDepartmentRequest(
+            code=code, name="授权测试", roles=[lpb.DEPARTMENT_ROLE_COUNTER]
+        )
+    )
+    return ipb.SetDepartmentRolesRequest(
+        code=code, roles=[lpb.DEPARTMENT_ROLE_ISSUER, lpb.DEPARTMENT_ROLE_SEAL_OWNER]
+    )
+
+
 @builds("IssuerAdmin/ListDepartments")
 async def _departments(w: World, kind: str) -> Any:
     return ipb.ListDepartmentsRequest()

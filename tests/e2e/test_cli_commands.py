@@ -28,6 +28,7 @@ COMMANDS = {
     "Issuer.CreatePresentationCode": f"licence --as {D} present {ID}",
     "IssuerAdmin.OnboardDepartment": f"department add {D} --name n --roles issuer",
     "IssuerAdmin.ListDepartments": "department list",
+    "IssuerAdmin.SetDepartmentRoles": f"department roles {D} --roles issuer,counter",
     "IssuerAdmin.RegisterLicenceType": f"type add --code C --name n --issuers {D}",
     "IssuerAdmin.ListLicenceTypes": "type list",
     "IssuerAdmin.CreateSigningKey": f"key create {D} --suite sm2",

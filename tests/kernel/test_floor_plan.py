@@ -71,10 +71,17 @@ def test_asyncpg_is_imported_only_in_storage_rooms():
     assert offenders == []
 
 
-@pytest.mark.parametrize("service", [s for s in SERVICES if s != "console"])
-def test_a_servicer_neither_imports_storage_nor_calls_the_store(service):
+SERVICERS = sorted((ROOT / "services").glob("*/*servicer.py"))
+
+
+def test_every_grpc_service_has_its_servicer():
     # (the console serves HTTPS, not gRPC: it has no servicer)
-    path = ROOT / "services" / service / "servicer.py"
+    rooms = {p.parent.name for p in SERVICERS if p.name == "servicer.py"}
+    assert rooms == {s for s in SERVICES if s != "console"}
+
+
+@pytest.mark.parametrize("path", SERVICERS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_servicer_neither_imports_storage_nor_calls_the_store(path):
     imported = _imports(path)
     assert not [n for n in imported if "storage" in n or n == "asyncpg"], imported
     text = path.read_text()

@@ -138,6 +138,7 @@ class IssuerService:
         # directory
         self.onboard_department = self.directory.onboard_department
         self.list_departments = self.directory.list_departments
+        self.set_department_roles = self.directory.set_department_roles
         self.register_licence_type = self.directory.register_licence_type
         self.list_licence_types = self.directory.list_licence_types
         # holder apps

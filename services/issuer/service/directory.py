@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 
-from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.events import OutboxRecord
 from certseal.identifiers import validate_uscc
 from certseal.rpc import Caller
@@ -114,22 +114,45 @@ class Directory:
         validate_uscc(code, "code")
         domain.validate_text("name", name, required=True, limit=200)
         check_display_name(name, "name")  # shown at counters: no invisible characters
-        if not roles:
-            raise invalid("roles", f"give at least one role of {', '.join(ROLES)}")
-        for role in roles:
-            if role not in ROLES:
-                raise invalid(
-                    "roles", f"unknown role {role!r}; expected one of {ROLES}"
-                )
+        given = _checked_roles(roles)
         row = await self._store.insert_department(
             code,
             name.strip(),
-            sorted(set(roles)),
+            given,
             self._clock(),
-            self._auditor.entry(
-                caller, "department.onboard", code, roles=sorted(set(roles))
-            ),
+            self._auditor.entry(caller, "department.onboard", code, roles=given),
             self._announce_department(str(caller)),
+        )
+        self._departments.pop(code, None)
+        return row
+
+    async def set_department_roles(
+        self, caller: Caller, code: str, roles: Sequence[str]
+    ) -> Department:
+        """Replace the roles of onboarded department ``code`` with ``roles`` (of
+        :data:`domain.ROLES`, at least one), audited as ``department.roles`` with
+        the roles it had; the department as it is now. Other issuer processes see
+        the change within their cache's 5 s, the seal service at once.
+
+        Raises PERMISSION_DENIED (not an operator), INVALID_ARGUMENT (``code`` not a
+        USCC, ``roles`` empty or unknown), NOT_FOUND (``code`` not onboarded), and
+        FAILED_PRECONDITION for the platform department without ``seal_owner``
+        (its official seal seals annotated copies: docs/holder.md)."""
+        require_operator(caller)
+        validate_uscc(code, "code")
+        given = _checked_roles(roles)
+        if code == self._platform_code and "seal_owner" not in given:
+            raise precondition(
+                f"the platform department {code} keeps the seal_owner role: its "
+                "official seal seals the annotated copies of licence files",
+                field="roles",
+            )
+        row = await self._store.set_department_roles(
+            code,
+            given,
+            lambda was: self._auditor.entry(
+                caller, "department.roles", code, roles=given, was=list(was.roles)
+            ),
         )
         self._departments.pop(code, None)
         return row
@@ -191,3 +214,14 @@ class Directory:
     async def list_licence_types(self) -> list[tuple[LicenceType, dt.datetime]]:
         """All licence types, each with when it was registered, by code."""
         return await self._store.list_licence_types()
+
+
+def _checked_roles(roles: Sequence[str]) -> list[str]:
+    """``roles`` once each, sorted; INVALID_ARGUMENT (field ``roles``) when it is
+    empty or names one not in :data:`domain.ROLES`."""
+    if not roles:
+        raise invalid("roles", f"give at least one role of {', '.join(ROLES)}")
+    for role in roles:
+        if role not in ROLES:
+            raise invalid("roles", f"unknown role {role!r}; expected one of {ROLES}")
+    return sorted(set(roles))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 
 import asyncpg
 
 from certseal.audit import AuditEntry
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, not_found
 from certseal.events import OutboxRecord
 from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import transaction
@@ -54,6 +55,28 @@ class DirectoryStore:
             await write_outbox(conn, [announce(department)])
             await write_audit(conn, [audit])
         return department
+
+    async def set_department_roles(
+        self,
+        code: str,
+        roles: Sequence[str],
+        audit: Callable[[Department], AuditEntry],
+    ) -> Department:
+        """Replace department ``code``'s roles, with its audit row (``audit(the
+        department as it was)``), in one transaction; the department as it is now.
+        NOT_FOUND (field ``code``) when no department ``code`` is onboarded."""
+        async with transaction(self.pool) as conn:
+            row = await conn.fetchrow(
+                "select * from departments where code = $1 for update", code
+            )
+            if row is None:
+                raise not_found(f"department {code}", field="code")
+            was = rows.department(row)
+            await conn.execute(
+                "update departments set roles = $2 where code = $1", code, list(roles)
+            )
+            await write_audit(conn, [audit(was)])
+        return dataclasses.replace(was, roles=tuple(roles))
 
     async def get_department(self, code: str) -> Department | None:
         """A department, or None."""
