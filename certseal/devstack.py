@@ -26,7 +26,7 @@ from certseal import identifiers
 from certseal.config import BaseConfig, dump_config
 from certseal.devpki import DevCA
 from certseal.events import default_topics
-from certseal.kafka import ensure_topics
+from certseal.kafka import EMBEDDED_CLUSTER_PREFIX, ensure_topics
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.outbox import republish_retained
 
@@ -299,7 +299,7 @@ class EmbeddedStack(Generic[C]):
         log_file = open(self.home / "broker.log", "ab")  # noqa: SIM115 - lives with the process
         # A memory broker is a new cluster each time it starts: say so in its cluster
         # id, so that state derived from an earlier one (a verifier's index) can tell.
-        cluster_id = f"certseal-dev-{secrets.token_hex(6)}"
+        cluster_id = f"{EMBEDDED_CLUSTER_PREFIX}{secrets.token_hex(6)}"
         self.broker = subprocess.Popen(
             [
                 binary,

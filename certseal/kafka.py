@@ -28,6 +28,11 @@ from certseal.holes import OffsetHoles, R
 log = logging.getLogger(__name__)
 
 
+#: how the embedded broker's cluster id begins (certseal.devstack): it keeps topics in
+#: memory, so each start is a new, empty cluster, and what was built from the last
+#: one (a verifier's index) is rebuilt as a matter of course
+EMBEDDED_CLUSTER_PREFIX = "certseal-dev-"
+
 LEAVE_GROUP_TIMEOUT_S = 1.0
 """How long a stop waits for the LeaveGroup :func:`leave_group_on_stop` adds: a broker
 that hangs must not hold a stopping process for the request timeout (15 s)."""

@@ -24,6 +24,7 @@ from certseal import cbor
 from certseal.bounds import MAX_BUNDLE_FILE_BYTES
 from certseal.errors import CertsealError
 from certseal.files import read_regular_file, write_atomically
+from certseal.kafka import EMBEDDED_CLUSTER_PREFIX
 from services.verifier.bundle import (
     Snapshot,
     bad_bundle,
@@ -242,19 +243,28 @@ def prepare_data_dir(
     replay guard's accepted nonces), and ``other_cluster`` is called whenever the
     folder was not recorded as this cluster's (the guard forgets its offsets), before
     the new cluster is recorded: a process killed in between calls it again at its
-    next start. Returns True when an index was dropped.
+    next start. Returns True when an index was dropped. The drop is logged as a
+    warning, or as info when both clusters are the embedded broker's
+    (:data:`certseal.kafka.EMBEDDED_CLUSTER_PREFIX`: ``make run`` meets a new one at
+    each start).
     """
     marker = data_dir / CLUSTER_FILE
-    built_elsewhere = data_dir.exists() and (
-        not marker.exists() or marker.read_text() != cluster_id
-    )
+    built_from = marker.read_text() if marker.exists() else None
+    built_elsewhere = data_dir.exists() and built_from != cluster_id
     kept = {CLUSTER_FILE, REBUILD_FILE, *keep}
     dropped = built_elsewhere and any(p.name not in kept for p in data_dir.iterdir())
     if dropped:
-        log.warning(
-            "index in %s was built from another Kafka cluster; rebuilding it "
-            "from the topics",
+        embedded = all(
+            (i or "").startswith(EMBEDDED_CLUSTER_PREFIX)
+            for i in (built_from, cluster_id)
+        )
+        log.log(
+            logging.INFO if embedded else logging.WARNING,
+            "index in %s was built from %s; rebuilding it from the topics",
             data_dir,
+            "the embedded broker's last start (each start is a new, empty cluster)"
+            if embedded
+            else "another Kafka cluster",
         )
         note_rebuild(data_dir, "other_cluster")
         _remove_all_but(data_dir, kept, ignore_errors=False)

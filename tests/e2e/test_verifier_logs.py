@@ -11,6 +11,7 @@ import logging
 import logging.config
 
 from certseal import logs
+from certseal.kafka import EMBEDDED_CLUSTER_PREFIX
 from tests.conftest import verifier_process
 
 
@@ -35,6 +36,31 @@ async def test_start_up_and_faust_lines_are_json(stack, config, tmp_path):
     # no record in Faust's format ("[2026-12-01 15:22:35,179] [pid] [LEVEL] ...")
     assert not [line for line in lines if line.startswith("[20")], lines
     assert not [line for line in lines if "another Kafka cluster" in line][1:]
+
+
+async def test_an_index_of_the_embedded_brokers_last_start_is_rebuilt_quietly(
+    stack, config, tmp_path
+):
+    """nu23: every ``make run`` warned that the index "was built from another Kafka
+    cluster": the embedded broker is a new cluster at each start, so the rebuild is
+    what should happen, and is said at info."""
+    worker = verifier_process(stack, config, tmp_path, "quiet", "--log-level", "info")
+    folder = tmp_path / "data" / worker.group
+    folder.mkdir(parents=True)
+    (folder / "kafka-cluster-id").write_text(f"{EMBEDDED_CLUSTER_PREFIX}0123456789ab")
+    (folder / "left-over").write_text("an index of that start")
+    await worker.start()
+    try:
+        await worker.wait_serving()
+    finally:
+        await worker.stop()
+    lines = (tmp_path / f"{worker.group}.log").read_text(errors="replace").splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    dropped = [r for r in records if r["msg"].startswith(f"index in {folder}")]
+    assert [(r["level"], "embedded broker" in r["msg"]) for r in dropped] == [
+        ("info", True)
+    ], lines
+    assert not (folder / "left-over").exists()
 
 
 def test_the_dict_config_formats_as_the_environment_says(monkeypatch):
