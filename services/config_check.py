@@ -14,25 +14,86 @@ database, the broker, a PKCS#11 token opened or a port bound is left to the star
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
 
 from certseal.cli import config_paths
 from certseal.config import SettingCheck, read_layers, where_set
-from certseal.errors import CertsealError
+from certseal.errors import CertsealError, invalid
 from certseal.startfail import naming_the_setting
 from services.config import Config, renamed_settings
 from services.verifier.config import flagged_settings
 
 #: the services a configuration is checked for, in the order they are reported
 SERVICES = ("issuer", "verifier", "seal", "feed", "console", "tlog")
+#: what ``--service`` names: the services, and the ``certseal`` commands' ``[cli]``
+#: (checked by default only when a file gives that section: a service's pod has none)
+CHECKED = (*SERVICES, "cli")
+#: the ``[cli]`` settings that are a service's address
+CLI_TARGETS = (
+    "issuer_target",
+    "verifier_target",
+    "seal_target",
+    "feed_target",
+    "tlog_target",
+)
+
+
+def cli_checks(cfg: Config) -> list[SettingCheck]:
+    """The checks of ``[cli]``, what the ``certseal`` commands read: its certificate
+    and key form a client identity the services accept in the handshake
+    (:func:`certseal.tlsfiles.check_client_certificate`) and name a certseal caller
+    (``operator:<name>``, …); every target is an address a client dials
+    (:func:`certseal.listen.check_target`), each of ``verifier_groups`` too; a
+    ``log_key`` is a note verifier key (C2SP signed-note). Each failure is
+    INVALID_ARGUMENT naming its setting."""
+    from certseal.checkpoints import NoteVerifier
+    from certseal.files import certificate_common_name
+    from certseal.listen import check_target
+    from certseal.rpc import Caller
+    from certseal.tlsfiles import (
+        check_client_certificate,
+        read_tls_identity,
+        section_fields,
+    )
+
+    cli = cfg.cli
+
+    def identity() -> None:
+        if not cli.cert_file:
+            raise invalid(
+                "cli.cert_file",
+                "give the certificate the certseal commands present (a platform "
+                "operator's, common name operator:<name>), and its key_file",
+            )
+        files, fields = (
+            (cfg.tls.ca_file, cli.cert_file, cli.key_file),
+            section_fields("cli"),
+        )
+        check_client_certificate(read_tls_identity(*files, fields), files, fields)
+        name = certificate_common_name(cli.cert_file, "cli.cert_file")
+        try:
+            Caller.parse(name)
+        except CertsealError as exc:
+            raise invalid("cli.cert_file", exc.message) from None
+
+    checks: list[SettingCheck] = [identity]
+    targets = {f"cli.{name}": getattr(cli, name) for name in CLI_TARGETS}
+    targets |= {f"cli.verifier_groups.{g}": t for g, t in cli.verifier_groups.items()}
+    checks += [functools.partial(check_target, *item) for item in targets.items()]
+    if cli.log_key:
+        checks.append(functools.partial(NoteVerifier.parse, cli.log_key, "cli.log_key"))
+    return checks
 
 
 def service_checks(name: str, cfg: Config) -> list[SettingCheck]:
-    """The checks of service ``name`` (one of :data:`SERVICES`) over ``cfg``.
+    """The checks of service ``name`` (one of :data:`CHECKED`) over ``cfg``.
     Imported here, not at the top: each service's modules are imported only when
     it is checked."""
+    if name == "cli":
+        return cli_checks(cfg)
     if name == "verifier":
         from services.verifier.start_checks import config_checks
 
@@ -117,7 +178,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     paths = config_paths(args)
     cfg: Config = args.load_config(paths)  # a schema error ends here: exit 2
-    for old, new, ignored in renamed_settings(read_layers(paths)):
+    layers = read_layers(paths)
+    for old, new, ignored in renamed_settings(layers):
         words = (
             f"ignored: {new}, its name now, is given too and wins; remove {old}"
             if ignored
@@ -130,7 +192,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     def where(field: str) -> str:
         return "" if field in given else where_set(paths, field)
 
-    chosen = [name for name in SERVICES if name in (args.service or SERVICES)]
+    default = (*SERVICES, "cli") if "cli" in layers else SERVICES
+    chosen = [name for name in CHECKED if name in (args.service or default)]
     said: set[str] = set()
     failed = False
     for name in chosen:
@@ -163,9 +226,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument(
         "--service",
         action="append",
-        choices=SERVICES,
-        help="check only the settings this service's process reads (repeatable; "
-        "default: every service)",
+        choices=CHECKED,
+        help="check only the settings this service's process reads, or cli: the "
+        "certseal commands' [cli] (repeatable; default: every service, and cli when "
+        "a file gives [cli])",
     )
     check.add_argument("--group", help="the verifier's --group (default [verifier])")
     check.add_argument("--worker", help="the verifier's --worker (default [verifier])")

@@ -68,6 +68,7 @@ def test_a_good_configuration_passes_for_every_service(capsys, home):
         "ok: feed",
         "ok: console",
         "ok: tlog",
+        "ok: cli",  # make run's file gives [cli]
     ]
 
 
@@ -227,7 +228,7 @@ def test_a_missing_tls_file_is_named_for_each_service_once(capsys, home):
     read it; the console and the verifier, which present their own, pass."""
     status, out, err = check(capsys, home, f'[tls]\nkey_file = "{home}/absent.key"\n')
     assert status == 2
-    assert out == ["ok: verifier (group default)", "ok: console"]
+    assert out == ["ok: verifier (group default)", "ok: console", "ok: cli"]
     assert err == [
         f"error: tls.key_file: cannot read '{home}/absent.key': "
         f"No such file or directory (set in {home}/overlay.toml)"
@@ -309,7 +310,7 @@ def test_every_independent_problem_is_reported(capsys, home):
         "[console]\nverifier_targets = []\n"
     )
     status, out, err = check(capsys, home, overlay)
-    assert (status, out) == (2, [])
+    assert (status, out) == (2, ["ok: cli"])
     fields = [line.split(": ")[1] for line in err]
     assert fields == [
         "database.dsn_file",  # the issuer's first, and only once for every service
@@ -446,3 +447,62 @@ def test_a_client_certificate_the_callee_would_refuse_in_the_handshake_is_named(
     status, out, err = check(capsys, home, overlay, "--service", "console")
     assert (status, out) == (2, [])
     assert len(err) == 1 and "lacks clientAuth" in err[0], err
+
+
+# -- [cli]: what the certseal commands present and dial (nu23) --------------------
+
+
+def test_a_cli_section_is_checked_only_when_given_or_asked_for(capsys, home):
+    text = (home / "config.toml").read_text()
+    start = text.index("[cli]")
+    end = text.find("\n[", start + 1)
+    (home / "config.toml").write_text(text[:start] + (text[end:] if end > 0 else ""))
+    status, out, err = check(capsys, home)
+    assert (status, err) == (0, [])
+    assert "ok: cli" not in out and len(out) == len(SERVICES)
+    status, out, err = check(capsys, home, "", "--service", "cli")
+    assert (status, out) == (2, [])
+    assert err == [
+        "error: cli.cert_file: give the certificate the certseal commands present (a "
+        "platform operator's, common name operator:<name>), and its key_file"
+    ]
+
+
+def test_a_cli_identity_the_services_would_refuse_is_named(capsys, home):
+    foreign = DevCA(home / "other-ca", name="another CA").identity("operator:ops")
+    overlay = (
+        f'[cli]\ncert_file = "{foreign.cert_file}"\nkey_file = "{foreign.key_file}"\n'
+    )
+    status, out, err = check(capsys, home, overlay, "--service", "cli")
+    assert (status, out) == (2, [])
+    assert len(err) == 1, err
+    assert err[0].startswith(f"error: cli.cert_file: {foreign.cert_file} is not issued")
+    assert err[0].endswith(f"(set in {home}/overlay.toml)")
+    nobody = Identity(home / "nobody.pem", home / "nobody.key")
+    DevCA(home / "stack" / "tls")._issue(
+        nobody, "root", [ExtendedKeyUsageOID.CLIENT_AUTH], []
+    )
+    overlay = (
+        f'[cli]\ncert_file = "{nobody.cert_file}"\nkey_file = "{nobody.key_file}"\n'
+    )
+    status, out, err = check(capsys, home, overlay, "--service", "cli")
+    assert (status, out) == (2, [])
+    assert len(err) == 1, err
+    assert err[0].startswith(
+        "error: cli.cert_file: client certificate common name 'root' is not an identity"
+    )
+
+
+def test_cli_targets_and_the_log_key_are_named_when_wrong(capsys, home):
+    overlay = (
+        '[cli]\nissuer_target = "http://issuer:50051"\nlog_key = "x+zz+abc"\n'
+        '[cli.verifier_groups]\ndesk = "counter-7"\nhall = "hall.example:50052"\n'
+    )
+    status, out, err = check(capsys, home, overlay, "--service", "cli")
+    assert (status, out) == (2, [])
+    assert [line.split(":")[1].strip() for line in err] == [
+        "cli.issuer_target",
+        "cli.verifier_groups.desk",
+        "cli.log_key",
+    ], err
+    assert all(line.endswith(f"(set in {home}/overlay.toml)") for line in err[:1]), err
