@@ -266,8 +266,8 @@ def create_app(config: VerifierSettings) -> VerifierState:
 
     @app.task
     async def apply_licence_events() -> None:
-        await feed.start()
-        try:
+        try:  # a stop during the start closes what the start opened
+            await feed.start()
             await feed.run()
         finally:
             await feed.stop()

@@ -68,7 +68,8 @@ class LicenceFeed:
         self._idle_ms = idle_fetch_max_wait_ms
         self._batch = batch
         self.ownership = ownership or Ownership()
-        self.consumer: Any = None
+        self.consumer: Any = None  # once start() has assigned it its partitions
+        self._opened: Any = None  # the consumer start() made, for stop() to close
         self.applied_events = 0
         self.partitions: int | None = None  # the topic's, once started
         self.held: frozenset[int] = frozenset()  # partitions held in full
@@ -147,6 +148,9 @@ class LicenceFeed:
             fetch_max_wait_ms=self._busy_ms,
             max_partition_fetch_bytes=1024 * 1024,
         )
+        # stop() closes it from here on: a worker stopped while this start awaits
+        # the broker left it open ("Unclosed AIOKafkaConsumer")
+        self._opened = consumer
         await consumer.start()
         partitions = None
         for _ in range(100):
@@ -193,9 +197,11 @@ class LicenceFeed:
         # a worker resuming a whole index asks the broker nothing here
         track = [tp for tp in tps if self._catch_up_all or tp.partition not in stored]
         if track:
+            reported = await consumer.end_offsets(track)
+            # the probe is made only now: made before an await that failed, it was
+            # never closed (read_end_offsets starts and stops it)
             ends = await read_end_offsets(
-                self._factory(enable_auto_commit=False),
-                await consumer.end_offsets(track),
+                self._factory(enable_auto_commit=False), reported
             )
             self._start_ends = dict(ends)
         self._catching_up = {tp.partition: self._start_ends[tp] for tp in track}
@@ -306,6 +312,7 @@ class LicenceFeed:
             )
 
     async def stop(self) -> None:
-        """Stop fetching (the index stays open for the caller to close)."""
-        if self.consumer is not None:
-            await self.consumer.stop()
+        """Stop fetching (the index stays open for the caller to close), also
+        when :meth:`start` was cut short."""
+        if self._opened is not None:
+            await self._opened.stop()

@@ -296,8 +296,9 @@ class UsageFeed:
             return True
         known = [present[p] for p in stored]
         begins = await consumer.beginning_offsets(known)
+        reported = await consumer.end_offsets(known)  # before the probe is made
         ends = await read_end_offsets(  # exact: the embedded broker's may be short
-            self._factory(enable_auto_commit=False), await consumer.end_offsets(known)
+            self._factory(enable_auto_commit=False), reported
         )
         for tp in known:
             if not begins[tp] <= stored[tp.partition] + 1 <= ends[tp]:

@@ -96,3 +96,40 @@ async def test_no_lookup_from_a_partition_before_it_is_marked_for_rebuilding(
     # here, so it is held in full again)
     assert feed.ready.is_set()
     index.close()
+
+
+async def test_a_start_cut_short_leaves_no_consumer_open(tmp_path):
+    """A worker stopped while its licence feed started (make run stopping the rest
+    after one service failed) logged "Unclosed AIOKafkaConsumer": the feed's
+    consumer was not yet its to stop, and the end-offset probe was made before the
+    await that was cancelled, so nothing ever closed either."""
+    reached, gate = asyncio.Event(), asyncio.Event()
+    made: list[_Consumer] = []
+
+    def factory(**kw) -> _Consumer:
+        made.append(_Consumer(reached, gate))
+        made[-1].stopped = False
+
+        async def stop(consumer=made[-1]) -> None:
+            consumer.stopped = True
+
+        made[-1].stop = stop  # type: ignore[method-assign]
+        return made[-1]
+
+    index = DiskIndex(tmp_path / "ix")
+    feed = LicenceFeed(
+        index,
+        consumer_factory=factory,
+        freshness=Freshness(),
+        dead_letter=lambda record, problem: asyncio.sleep(0),
+        ownership=Ownership(1, 0),
+    )
+    starting = asyncio.create_task(feed.start())
+    await asyncio.wait_for(reached.wait(), 10)  # awaiting the broker's end offsets
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    await feed.stop()
+    assert len(made) == 1  # no probe made before the offsets it probes
+    assert [c.stopped for c in made] == [True]
+    index.close()
