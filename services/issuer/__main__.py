@@ -9,6 +9,11 @@ one event loop (commit -> topic, docs/architecture.md §2b).
 
 from __future__ import annotations
 
+from certseal.interrupt import interrupt_ends_the_start
+
+if __name__ == "__main__":  # run, not imported: before the imports below
+    interrupt_ends_the_start()
+
 import argparse
 import asyncio
 import contextlib

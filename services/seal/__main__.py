@@ -5,6 +5,11 @@ selector loop the seal process spent about a fifth of its samples per SealDocume
 ``EpollSelector.select`` and ``Handle._run`` (bench/seal_bench.py, BENCH_PROFILE=1).
 """
 
+from certseal.interrupt import interrupt_ends_the_start
+
+if __name__ == "__main__":  # run, not imported: before the imports below
+    interrupt_ends_the_start()
+
 import asyncio
 
 import uvloop

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from certseal.interrupt import interrupt_ends_the_start
+
+if __name__ == "__main__":  # run, not imported: before the imports below
+    interrupt_ends_the_start()
+
 import argparse
 import asyncio
 import functools

@@ -1,0 +1,61 @@
+"""Ctrl-C (SIGINT) while a service process starts ends it with no traceback
+(certseal/interrupt.py). Before, a SIGINT during the imports or the checks, before
+the service set its own stop handler, printed a KeyboardInterrupt traceback from
+wherever the main thread was (a verifier's was in Faust's ``app.task``).
+
+The moment the signal comes is this test's input: whatever it is, the process ends
+by the signal or stops cleanly, and says nothing of an exception."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import signal
+import sys
+
+import pytest
+
+from certseal.config import dump_config
+from services.devstack import free_port
+from tests.conftest import verifier_process
+
+#: seconds after the process is made: its imports, its checks, its service's start
+MOMENTS_S = [0.05, 0.3, 0.8, 1.5]
+
+
+def _quiet_end(code: int | None, said: str) -> None:
+    assert code in (0, -signal.SIGINT), said
+    for noise in ("Traceback", "KeyboardInterrupt", "Exception ignored"):
+        assert noise not in said, said
+
+
+@pytest.mark.parametrize("moment_s", MOMENTS_S)
+async def test_a_verifier_interrupted_as_it_starts_ends_quietly(
+    stack, config, tmp_path, moment_s
+):
+    worker = verifier_process(stack, config, tmp_path, "sigint")
+    await worker.start()
+    await asyncio.sleep(moment_s)
+    worker.process.send_signal(signal.SIGINT)
+    code = await asyncio.wait_for(worker.process.wait(), 60)
+    _quiet_end(code, worker.log_since_start())
+
+
+@pytest.mark.parametrize("moment_s", MOMENTS_S)
+async def test_a_console_interrupted_as_it_starts_ends_quietly(
+    stack, config, tmp_path, moment_s
+):
+    cfg = copy.deepcopy(config)
+    cfg.console.listen = f"127.0.0.1:{free_port()}"
+    cfg.console.metrics_listen = ""
+    config_file = tmp_path / "console.toml"
+    config_file.write_text(dump_config(cfg))
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "services.console", "--config", str(config_file)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    await asyncio.sleep(moment_s)
+    process.send_signal(signal.SIGINT)
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    _quiet_end(process.returncode, out.decode(errors="replace"))
