@@ -16,6 +16,7 @@ database DSN, the key-encryption key, the personal-data key, TLS keys).
 
 from __future__ import annotations
 
+import re
 import ssl
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -400,6 +401,9 @@ def where_set(
     section, sep, key = field.partition(".")
     if not sep:
         return ""
+    # a table's entry or a list's item (``cli.verifier_groups.desk``,
+    # ``seal.seal_makers[0].platform``): the file that gives the setting holding it
+    key = re.split(r"[.\[]", key, maxsplit=1)[0]
     origins: dict[tuple[str, str], str] = {}
     try:
         read_layers(paths, origins)

@@ -505,4 +505,4 @@ def test_cli_targets_and_the_log_key_are_named_when_wrong(capsys, home):
         "cli.verifier_groups.desk",
         "cli.log_key",
     ], err
-    assert all(line.endswith(f"(set in {home}/overlay.toml)") for line in err[:1]), err
+    assert all(line.endswith(f"(set in {home}/overlay.toml)") for line in err), err
