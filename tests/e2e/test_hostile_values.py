@@ -61,6 +61,7 @@ from tests.conftest import (
     fresh_uscc,
     issue_request,
     make_department,
+    onboarded,
     running,
     text_field,
     verifier_process,
@@ -724,6 +725,15 @@ async def _(w: World):
 async def _(w: World):
     return "operator:admin", ipb.OnboardDepartmentRequest(
         code=fresh_uscc(), name="测试部门", roles=[lpb.DEPARTMENT_ROLE_ISSUER]
+    )
+
+
+@base("IssuerAdmin.SetDepartmentRoles")
+async def _(w: World):
+    code = await onboarded(w.operator, lpb.DEPARTMENT_ROLE_COUNTER)
+    return "operator:admin", ipb.SetDepartmentRolesRequest(
+        code=code,
+        roles=[lpb.DEPARTMENT_ROLE_COUNTER, lpb.DEPARTMENT_ROLE_INTEGRATOR],
     )
 
 
