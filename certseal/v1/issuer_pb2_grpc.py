@@ -1019,7 +1019,10 @@ class IssuerAdminServicer:
 
     def SetDepartmentRoles(self, request, context):
         """A department's roles replaced by those given: a counter department that starts
-        issuing, a department that no longer owns seals. Audited with the roles it had.
+        issuing, one whose seals are all revoked that no longer owns seals. Audited with
+        the roles it had. FAILED_PRECONDITION for a role in use: issuer while a licence
+        type lists the department or it has licences in force, seal_owner while it has
+        active seals, seal_owner of the platform department.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

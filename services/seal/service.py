@@ -191,7 +191,8 @@ class SealService(SealVerifying):
                 action,
                 subject,
                 f"department {owner_code} is not onboarded with the seal_owner role "
-                "(onboard it with --roles including seal_owner)",
+                "(an operator gives it: 'certseal department roles CODE --roles "
+                "...,seal_owner', or --roles at 'department add')",
             )
 
     async def register(self, caller: Caller, data: RegisterSealInput) -> Seal:

@@ -5,11 +5,14 @@ department onboarded without seal_owner could never register a seal."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import grpc
 import pytest
 
+from certseal.errors import CertsealError, ErrorKind
+from certseal.rpc import Caller
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
 from certseal.v1 import seal_pb2 as spb
@@ -35,12 +38,11 @@ async def _roles_row(issuer, code: str) -> list[str]:
     )
 
 
-async def test_a_counter_department_given_the_issuer_role_issues_and_taken_it_cannot(
+async def test_a_counter_department_given_the_issuer_role_may_issue_and_loses_it_again(
     operator, connect, dept, issuer
 ):
     code = await onboarded(operator, COUNTER)
     caller = connect(f"dept:{code}")
-    # the type must list the department as an issuer: a fresh type of its own
     err = await rpc_error(caller.issuer.IssueLicence(issue_request(dept)))
     assert err.code() is grpc.StatusCode.PERMISSION_DENIED
     assert "issuer role" in err.details()
@@ -49,19 +51,94 @@ async def test_a_counter_department_given_the_issuer_role_issues_and_taken_it_ca
     assert reply.department.code == code
     assert sorted(reply.department.roles) == [ISSUER, COUNTER]
     assert await _roles_row(issuer, code) == ["counter", "issuer"]
-    # the role check passes now; the type (dept's) does not list it as an issuer
+    # the role check passes now (at once, in the process that changed it); dept's
+    # type does not list it as an issuer
     err = await rpc_error(caller.issuer.IssueLicence(issue_request(dept)))
+    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
     assert "issuer role" not in err.details()
-    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
-
-    # the issuing department itself, its issuer role taken away, cannot issue
-    await _set(operator, dept.code, COUNTER)
-    err = await rpc_error(dept.clients.issuer.IssueLicence(issue_request(dept)))
-    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+    # listed by no type, with no licence: the role may be taken again
+    await _set(operator, code, COUNTER)
+    err = await rpc_error(caller.issuer.IssueLicence(issue_request(dept)))
     assert "issuer role" in err.details()
-    await _set(operator, dept.code, ISSUER)
+
+
+async def test_the_issuer_role_stays_while_a_type_lists_the_department_or_it_has_licences(
+    operator, dept, issuer
+):
+    """atk24 1: taken away, every licence of the department in force was out of
+    anyone's reach (only an issuer revokes, suspends, amends, transfers), valid until
+    it expired; and a licence type listed a department without the role."""
     issued = await dept.clients.issuer.IssueLicence(issue_request(dept))
-    assert issued.licence.status == licence_pb2.LICENCE_STATUS_VALID
+    err = await rpc_error(_set(operator, dept.code, COUNTER))
+    assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert f"licence types listing it as an issuer: {dept.type_code}" in err.details()
+    assert "its licences in force: 1" in err.details()
+    assert await _roles_row(issuer, dept.code) == ["issuer"]
+    # and it still acts on its licence
+    await dept.clients.issuer.SuspendLicence(
+        pb.SuspendLicenceRequest(identifier=issued.licence.identifier, reason="核查")
+    )
+    # roles beside it may change
+    reply = await _set(operator, dept.code, ISSUER, SEAL_OWNER)
+    assert sorted(reply.department.roles) == [ISSUER, SEAL_OWNER]
+
+
+async def test_a_type_cannot_list_a_department_whose_issuer_role_is_taken_meanwhile(
+    operator, issuer
+):
+    """The removal reads the types under the department's lock, and a registration
+    reads its issuers' roles again under a share lock, so one of the two sees the
+    other: here the registration's own check (made before, without a lock) passed
+    and the role went before its transaction."""
+    from certseal.audit import AuditEntry
+    from services.issuer.domain import FieldKind, FieldSpec, LicenceType
+
+    code = await onboarded(operator, ISSUER)
+    await _set(operator, code, COUNTER)
+    now = dt.datetime.now(dt.UTC)
+    late = LicenceType(
+        fresh_uscc() + "001",
+        "后来的证照",
+        (FieldSpec("class", FieldKind.STRING, public=True),),
+        30,
+        frozenset({code}),
+    )
+    with pytest.raises(CertsealError) as refused:
+        await issuer.store.insert_licence_type(
+            late,
+            now,
+            AuditEntry(now, "operator:admin", "licence_type.register", late.type_code),
+            lambda t: pytest.fail("announced a type of a department without the role"),
+        )
+    assert (refused.value.kind, refused.value.field) == (
+        ErrorKind.INVALID_ARGUMENT,
+        "issuer_codes",
+    )
+    assert "lacks the issuer role" in refused.value.message
+    assert not await issuer.pool.fetchval(
+        "select count(*) from licence_types where type_code = $1", late.type_code
+    )
+
+
+async def test_seal_owner_stays_while_the_department_has_active_seals(
+    operator, seal_stub, issuer
+):
+    """atk24 2: taken away, its seals went on sealing, and the department could no
+    longer revoke them (only a seal owner may)."""
+    code = await onboarded(operator, COUNTER, SEAL_OWNER)
+    owner = seal_stub(f"dept:{code}")
+    seal = (
+        await owner.RegisterSeal(
+            spb.RegisterSealRequest(seal_type="official", name="旧公章")
+        )
+    ).seal
+    err = await rpc_error(_set(operator, code, COUNTER))
+    assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "active seals (1): revoke them first" in err.details()
+    assert await _roles_row(issuer, code) == ["counter", "seal_owner"]
+    await owner.RevokeSeal(spb.RevokeSealRequest(seal_id=seal.seal_id, reason="遗失"))
+    await _set(operator, code, COUNTER)
+    assert await _roles_row(issuer, code) == ["counter"]
 
 
 async def test_the_change_is_audited_with_the_roles_it_had(operator, issuer):
@@ -163,3 +240,43 @@ async def test_the_cli_changes_roles_and_names_a_wrong_one(
     assert status == 2
     assert "error: roles: unknown role 'clerk'" in out, out
     assert await _roles_row(issuer, code) == ["counter", "integrator"]
+
+
+async def test_a_lookup_before_the_change_commits_is_not_cached():
+    """atk24 3: with an idempotency key the change commits with the answer, after
+    the service returns; a lookup in between cached the row as it was, and the
+    process that made the change used the old roles for 5 s."""
+    from services.issuer.domain import Department
+    from services.issuer.service.common import Auditor
+    from services.issuer.service.directory import Directory
+    from services.issuer.storage.directory import DepartmentUse
+
+    now = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
+    code = fresh_uscc()
+    was = Department(code, "窗口", ("counter",), now)
+
+    class Store:
+        committed = was
+
+        async def get_department(self, asked: str) -> Department:
+            return self.committed
+
+        async def set_department_roles(self, code, roles, at, check, audit):
+            check(was, DepartmentUse((), 0, 0))
+            audit(was)
+            return Department(code, was.name, tuple(roles), was.created_at)
+
+    store = Store()
+    directory = Directory(
+        store=store,  # type: ignore[arg-type]
+        auditor=Auditor(store=store, clock=lambda: now),  # type: ignore[arg-type]
+        clock=lambda: now,
+        platform_code="11440000PLATFORM00",
+        platform_name="平台",
+    )
+    assert (await directory.department(code)).roles == ("counter",)  # cached
+    await directory.set_department_roles(Caller("operator", "a"), code, ["issuer"])
+    # not committed yet: the row as it was, read again and not kept
+    assert (await directory.department(code)).roles == ("counter",)
+    store.committed = Department(code, was.name, ("issuer",), now)  # the commit
+    assert (await directory.department(code)).roles == ("issuer",)

@@ -17,6 +17,7 @@ from services.issuer.domain import ROLES, Department, LicenceType
 from services.issuer.events import department_event, licence_type_event
 from services.issuer.service.common import Auditor, require_operator
 from services.issuer.storage import IssuerStore
+from services.issuer.storage.directory import DepartmentUse
 
 _DEPARTMENT_TTL_S = 5.0
 
@@ -40,6 +41,8 @@ class Directory:
         self._platform_name = platform_name
         self._types: dict[str, LicenceType] = {}
         self._departments: dict[str, tuple[float, Department | None]] = {}
+        #: codes changed in this process just now: looked up, not cached, for a while
+        self._uncached_until: dict[str, float] = {}
 
     async def licence_type(
         self, type_code: str, field: str = "type_code"
@@ -57,12 +60,13 @@ class Directory:
     async def department(self, code: str) -> Department | None:
         """A department (cached for a few seconds)."""
         cached = self._departments.get(code)
-        if cached is None or cached[0] < time.monotonic():
-            cached = (
-                time.monotonic() + _DEPARTMENT_TTL_S,
-                await self._store.get_department(code),
-            )
-            self._departments[code] = cached
+        now = time.monotonic()
+        if cached is None or cached[0] < now:
+            found = await self._store.get_department(code)
+            if self._uncached_until.get(code, 0.0) > now:
+                return found  # changed just now, maybe not yet committed
+            self._uncached_until.pop(code, None)
+            cached = self._departments[code] = (now + _DEPARTMENT_TTL_S, found)
         return cached[1]
 
     async def issuing_department(self, caller: Caller, action: str) -> Department:
@@ -123,7 +127,7 @@ class Directory:
             self._auditor.entry(caller, "department.onboard", code, roles=given),
             self._announce_department(str(caller)),
         )
-        self._departments.pop(code, None)
+        self._forget_department(code)
         return row
 
     async def set_department_roles(
@@ -150,12 +154,22 @@ class Directory:
         row = await self._store.set_department_roles(
             code,
             given,
+            self._clock(),
+            lambda was, use: _check_roles_taken(code, set(was.roles) - set(given), use),
             lambda was: self._auditor.entry(
                 caller, "department.roles", code, roles=given, was=list(was.roles)
             ),
         )
-        self._departments.pop(code, None)
+        self._forget_department(code)
         return row
+
+    def _forget_department(self, code: str) -> None:
+        """Drop ``code``'s cached row, and cache none of it for the cache's time: a
+        change made in a request with an idempotency key commits with its answer,
+        after this returns, and a lookup in between cached the row as it was for 5 s
+        in the very process that made the change (certseal.storage.idempotency)."""
+        self._departments[code] = (0.0, None)
+        self._uncached_until[code] = time.monotonic() + _DEPARTMENT_TTL_S
 
     def _announce_department(self, actor: str) -> Callable[[Department], OutboxRecord]:
         def announce(dept: Department) -> OutboxRecord:
@@ -225,3 +239,28 @@ def _checked_roles(roles: Sequence[str]) -> list[str]:
         if role not in ROLES:
             raise invalid("roles", f"unknown role {role!r}; expected one of {ROLES}")
     return sorted(set(roles))
+
+
+def _check_roles_taken(code: str, taken: set[str], use: DepartmentUse) -> None:
+    """FAILED_PRECONDITION (field ``roles``) when a role taken from department
+    ``code`` is still in use: ``issuer`` while licence types list it or its
+    licences are in force (only an issuer may revoke, suspend, amend or transfer
+    them: they would stay valid, out of anyone's reach, until they expire), and
+    ``seal_owner`` while it has active seals (they would go on sealing, and only
+    a seal owner may revoke its seals)."""
+    if "issuer" in taken and (use.licence_types or use.licences_in_force):
+        types = ", ".join(use.licence_types) or "none"
+        raise precondition(
+            f"department {code} keeps the issuer role while it is in use: licence "
+            f"types listing it as an issuer: {types}; its licences in force: "
+            f"{use.licences_in_force} (only an issuer may revoke, suspend, amend or "
+            "transfer them)",
+            field="roles",
+        )
+    if "seal_owner" in taken and use.active_seals:
+        raise precondition(
+            f"department {code} keeps the seal_owner role while it has active seals "
+            f"({use.active_seals}): revoke them first ('certseal seal revoke'), then "
+            "take the role",
+            field="roles",
+        )

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from certseal.audit import AuditEntry
-from certseal.errors import CertsealError, ErrorKind, not_found
+from certseal.errors import CertsealError, ErrorKind, invalid, not_found
 from certseal.events import OutboxRecord
 from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import transaction
@@ -60,11 +60,15 @@ class DirectoryStore:
         self,
         code: str,
         roles: Sequence[str],
+        at: dt.datetime,
+        check: Callable[[Department, DepartmentUse], None],
         audit: Callable[[Department], AuditEntry],
     ) -> Department:
         """Replace department ``code``'s roles, with its audit row (``audit(the
         department as it was)``), in one transaction; the department as it is now.
-        NOT_FOUND (field ``code``) when no department ``code`` is onboarded."""
+        ``check(the department as it was, what it uses at `at`)`` runs under the
+        row's lock, before the change, and refuses it by raising. NOT_FOUND (field
+        ``code``) when no department ``code`` is onboarded."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 "select * from departments where code = $1 for update", code
@@ -72,6 +76,7 @@ class DirectoryStore:
             if row is None:
                 raise not_found(f"department {code}", field="code")
             was = rows.department(row)
+            check(was, await _department_use(conn, code, at))
             await conn.execute(
                 "update departments set roles = $2 where code = $1", code, list(roles)
             )
@@ -101,8 +106,21 @@ class DirectoryStore:
     ) -> None:
         """Register a licence type with its audit row and its directory event
         (``announce(type)``), in one transaction; ALREADY_EXISTS if the code is
-        taken."""
+        taken. Its issuers are read again under a share lock, so a concurrent
+        :meth:`set_department_roles` either sees the type or is seen by it:
+        INVALID_ARGUMENT (``issuer_codes``) for an issuer that lost the role."""
         async with transaction(self.pool) as conn:
+            issuers = await conn.fetch(
+                """select code from departments where code = any($1)
+                    and 'issuer' = any(roles) for share""",
+                sorted(t.issuer_codes),
+            )
+            lacking = sorted(set(t.issuer_codes) - {r["code"] for r in issuers})
+            if lacking:
+                raise invalid(
+                    "issuer_codes",
+                    f"department {lacking[0]} lacks the issuer role",
+                )
             try:
                 await conn.execute(
                     """insert into licence_types (type_code, name, fields,
@@ -181,3 +199,41 @@ class DirectoryStore:
             code,
             role,
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class DepartmentUse:
+    """What a department's roles are in use for at a moment: the licence types that
+    list it as an issuer (their codes), its licences in force (valid or suspended,
+    current, not expired) and its active seals (the seal service's ``seals``, in the
+    same database)."""
+
+    licence_types: tuple[str, ...]
+    licences_in_force: int
+    active_seals: int
+
+
+async def _department_use(
+    conn: asyncpg.Connection, code: str, at: dt.datetime
+) -> DepartmentUse:
+    types = await conn.fetch(
+        "select type_code from licence_types where $1 = any(issuer_codes) "
+        "order by type_code",
+        code,
+    )
+    in_force = await conn.fetchval(
+        """select count(*) from licences where issuer_code = $1
+            and status in ('01', '02') and superseded_by is null
+            and valid_until > $2""",
+        code,
+        at,
+    )
+    seals = 0
+    if await conn.fetchval("select to_regclass('seals') is not null"):
+        seals = await conn.fetchval(
+            """select count(*) from seals where owner_code = $1
+                and status = 'active' and valid_end > $2""",
+            code,
+            at,
+        )
+    return DepartmentUse(tuple(r["type_code"] for r in types), in_force, seals)
