@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncpg
 
 from certseal.audit import AuditEntry
+from certseal.errors import precondition
 from certseal.events import OutboxRecord
 from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import transaction
@@ -145,8 +146,21 @@ class SealStore:
     async def insert(
         self, seal: Seal, events: Sequence[OutboxRecord], audit: Sequence[AuditEntry]
     ) -> bool:
-        """Store a new seal with its event and audit; False when the id is taken."""
+        """Store a new seal with its event and audit; False when the id is taken.
+        The owner's seal_owner role is read again under a share lock of its
+        ``departments`` row: the issuer takes the role only from a department with
+        no active seal, under that row's lock, so one of the two sees the other.
+        FAILED_PRECONDITION (``owner_code``) when the role went meanwhile."""
         async with transaction(self.pool) as conn:
+            if not await conn.fetchval(
+                """select true from departments where code = $1
+                    and 'seal_owner' = any(roles) for share""",
+                seal.owner_code,
+            ):
+                raise precondition(
+                    f"department {seal.owner_code} no longer has the seal_owner role",
+                    field="owner_code",
+                )
             inserted = await conn.fetchval(
                 """insert into seals (seal_id, owner_code, seal_type, name, suite, status,
                        valid_start, valid_end, signers, kid, wrapped_key, certificate,

@@ -280,3 +280,30 @@ async def test_a_lookup_before_the_change_commits_is_not_cached():
     assert (await directory.department(code)).roles == ("counter",)
     store.committed = Department(code, was.name, ("issuer",), now)  # the commit
     assert (await directory.department(code)).roles == ("issuer",)
+
+
+async def test_a_seal_registered_as_its_owner_loses_seal_owner_is_refused(
+    operator, seal_stub, seal_app
+):
+    """The seal service's role check is made before its transaction; the insert
+    reads the role again under a share lock, so the issuer's count of active seals
+    (under the row's lock) and a registration cannot both miss each other."""
+    import dataclasses
+
+    code = await onboarded(operator, COUNTER, SEAL_OWNER)
+    made = await seal_stub(f"dept:{code}").RegisterSeal(
+        spb.RegisterSealRequest(seal_type="official", name="公章")
+    )
+    seal = await seal_app.store.get(made.seal.seal_id)
+    other = await onboarded(operator, COUNTER)  # never a seal owner
+    with pytest.raises(CertsealError) as refused:
+        await seal_app.store.insert(
+            dataclasses.replace(seal, seal_id=seal.seal_id + "x", owner_code=other),
+            [],
+            [],
+        )
+    assert (refused.value.kind, refused.value.field) == (
+        ErrorKind.FAILED_PRECONDITION,
+        "owner_code",
+    )
+    assert await seal_app.store.get(seal.seal_id + "x") is None
