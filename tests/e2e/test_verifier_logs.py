@@ -9,26 +9,41 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+from pathlib import Path
 
 from certseal import logs
 from certseal.kafka import EMBEDDED_CLUSTER_PREFIX
 from tests.conftest import verifier_process
 
 
-async def test_start_up_and_faust_lines_are_json(stack, config, tmp_path):
+async def _serve_over_an_index_built_from(
+    stack, config, tmp_path, cluster_id: str
+) -> tuple[Path, list[str]]:
+    """Start a worker (at info) on a folder holding an index built from the Kafka
+    cluster ``cluster_id``, until it serves; the folder and its log's lines."""
     worker = verifier_process(stack, config, tmp_path, "logs", "--log-level", "info")
-    group = worker.group
-    elsewhere = tmp_path / "data" / group
-    elsewhere.mkdir(parents=True)
-    (elsewhere / "kafka-cluster-id").write_text("another-cluster")
-    (elsewhere / "left-over").write_text("an index of that cluster")
+    folder = tmp_path / "data" / worker.group
+    folder.mkdir(parents=True)
+    (folder / "kafka-cluster-id").write_text(cluster_id)
+    (folder / "left-over").write_text("an index of that cluster")
     await worker.start()
     try:
         await worker.wait_serving()
     finally:
         await worker.stop()
-    lines = (tmp_path / f"{group}.log").read_text(errors="replace").splitlines()
-    records = [json.loads(line) for line in lines if line.startswith("{")]
+    log = (tmp_path / f"{worker.group}.log").read_text(errors="replace")
+    return folder, log.splitlines()
+
+
+def _records(lines: list[str]) -> list[dict]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+async def test_start_up_and_faust_lines_are_json(stack, config, tmp_path):
+    _, lines = await _serve_over_an_index_built_from(
+        stack, config, tmp_path, "another-cluster"
+    )
+    records = _records(lines)
     dropped = [r for r in records if "another Kafka cluster" in r["msg"]]
     assert [r["level"] for r in dropped] == ["warning"], lines
     # Faust's own records (info: the worker starting, its app) in the same format
@@ -44,19 +59,10 @@ async def test_an_index_of_the_embedded_brokers_last_start_is_rebuilt_quietly(
     """nu23: every ``make run`` warned that the index "was built from another Kafka
     cluster": the embedded broker is a new cluster at each start, so the rebuild is
     what should happen, and is said at info."""
-    worker = verifier_process(stack, config, tmp_path, "quiet", "--log-level", "info")
-    folder = tmp_path / "data" / worker.group
-    folder.mkdir(parents=True)
-    (folder / "kafka-cluster-id").write_text(f"{EMBEDDED_CLUSTER_PREFIX}0123456789ab")
-    (folder / "left-over").write_text("an index of that start")
-    await worker.start()
-    try:
-        await worker.wait_serving()
-    finally:
-        await worker.stop()
-    lines = (tmp_path / f"{worker.group}.log").read_text(errors="replace").splitlines()
-    records = [json.loads(line) for line in lines if line.startswith("{")]
-    dropped = [r for r in records if r["msg"].startswith(f"index in {folder}")]
+    folder, lines = await _serve_over_an_index_built_from(
+        stack, config, tmp_path, f"{EMBEDDED_CLUSTER_PREFIX}0123456789ab"
+    )
+    dropped = [r for r in _records(lines) if r["msg"].startswith(f"index in {folder}")]
     assert [(r["level"], "embedded broker" in r["msg"]) for r in dropped] == [
         ("info", True)
     ], lines
