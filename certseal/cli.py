@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import re
 import sys
@@ -22,7 +23,8 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 
 from certseal import identifiers
-from certseal.errors import CertsealError, ErrorKind
+from certseal.config import where_set
+from certseal.errors import CertsealError, ErrorKind, invalid
 
 #: where ``make run`` keeps its data and configuration
 DEFAULT_HOME = Path(".certseal")
@@ -140,10 +142,37 @@ def call_service(
                 if exc.code() is grpc.StatusCode.UNAVAILABLE and not dict(
                     exc.trailing_metadata() or ()
                 ).get(ERROR_KIND_KEY):
-                    raise unreachable(target, service) from None
+                    raise why_unreachable(cfg, target, service, identity) from None
                 raise error_from_rpc(exc) from None
 
     return asyncio.run(run())
+
+
+def why_unreachable(
+    cfg: Any, target: str, name: str, identity: tuple[str, str] | None = None
+) -> CertsealError:
+    """Why the service ``name`` gave no answer at ``target``, as the commands say
+    it: a target that is no address a client dials (INVALID_ARGUMENT, field
+    ``name``; :func:`certseal.listen.check_target`), a client identity the service
+    refuses in the handshake (INVALID_ARGUMENT naming ``cli.cert_file``, or ``as``
+    for ``identity``: :func:`certseal.tlsfiles.check_client_certificate`), else
+    :func:`unreachable`. Both failed the same way at the transport ("is certseal
+    running?", with every service up)."""
+    from certseal.listen import check_target
+    from certseal.tlsfiles import check_client_certificate, read_tls_identity
+
+    cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
+    files = (cfg.tls.ca_file, cert, key)
+    fields = (
+        "tls.ca_file",
+        *(("as", "as") if identity else ("cli.cert_file", "cli.key_file")),
+    )
+    try:
+        check_target(name, target)
+        check_client_certificate(read_tls_identity(*files, fields), files, fields)
+    except CertsealError as exc:
+        return exc
+    return unreachable(target, name)
 
 
 def unreachable(target: str, name: str) -> CertsealError:
@@ -177,6 +206,34 @@ def database_unreachable(dsn: str, exc: OSError | None = None) -> CertsealError:
     from certseal.storage.pool import cannot_connect
 
     return cannot_connect(dsn, exc or ConnectionError("the connection was lost"))
+
+
+def department_identity(cfg: Any, code: str) -> tuple[str, str]:
+    """The dev identity (certificate and key files) of department ``code`` for a
+    command's ``--as CODE``: INVALID_ARGUMENT (field ``as``) when ``code`` is no
+    USCC or no department of that code is onboarded (asked of the issuer as the
+    CLI's operator), checked before the identity is made, so that a mistyped or
+    unknown code leaves no certificate behind."""
+    from certseal.identifiers import validate_uscc
+    from certseal.v1 import issuer_pb2 as pb
+    from certseal.v1 import issuer_pb2_grpc
+
+    validate_uscc(code, "as")
+    reply = call_service(
+        cfg,
+        cfg.cli.issuer_target,
+        lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListDepartments(
+            pb.ListDepartmentsRequest()
+        ),
+        service="issuer",
+    )
+    if not any(d.code == code for d in reply.departments):
+        raise invalid(
+            "as",
+            f"no department {code} is onboarded: add it first with 'certseal "
+            "department add'",
+        )
+    return dev_identity(cfg, f"dept:{code}")
 
 
 def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:
@@ -414,7 +471,11 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         field = exc.field or args.command
         if field in _option_dests(parser):
             field = field.replace("_", "-")
-        print(f"error: {field}: {exc.message}", file=sys.stderr)
+        where = ""  # of several --config files, the one giving a setting at fault
+        if "." in field:
+            with contextlib.suppress(Exception):
+                where = where_set(config_paths(args), field)
+        print(f"error: {field}: {exc.message}{where}", file=sys.stderr)
         return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
     except KeyboardInterrupt:
         return 130

@@ -19,7 +19,7 @@ from certseal.cli import (
     dev_identity,
     load,
     status_words,
-    unreachable,
+    why_unreachable,
 )
 from certseal.errors import invalid
 from services.feed.domain import EVENT_TOPICS, check_event_types
@@ -123,7 +123,7 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
                         print(f"  token {event.token}", flush=True)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() is grpc.StatusCode.UNAVAILABLE:
-                    raise unreachable(cfg.cli.feed_target, "feed") from None
+                    raise why_unreachable(cfg, cfg.cli.feed_target, "feed") from None
                 error = error_from_rpc(exc)
                 if error.field == "event_types":
                     error.field = "type"  # the option it came from

@@ -13,9 +13,15 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.cli import call_service, dev_identity, load, ts, whole_number
+from certseal.cli import (
+    call_service,
+    department_identity,
+    dev_identity,
+    load,
+    ts,
+    whole_number,
+)
 from certseal.errors import CertsealError, ErrorKind
-from certseal.identifiers import validate_uscc
 from services.issuer.licence_cli import register_licence
 
 _ROLES = {"issuer": 1, "counter": 2, "seal_owner": 3, "integrator": 4}
@@ -34,11 +40,7 @@ def _call(
     cfg = load(args)
     identity = None
     if getattr(args, "as_department", None):
-        # checked first: a mistyped or unknown code must not leave a dev identity
-        # behind
-        validate_uscc(args.as_department, "as")
-        _require_department(cfg, args.as_department)
-        identity = dev_identity(cfg, f"dept:{args.as_department}")
+        identity = department_identity(cfg, args.as_department)
     stub = issuer_pb2_grpc.IssuerAdminStub if admin else issuer_pb2_grpc.IssuerStub
     return call_service(
         cfg,
@@ -49,41 +51,25 @@ def _call(
     )
 
 
-def _require_department(cfg: Any, code: str) -> None:
-    """NOT_FOUND (field ``as``) unless the issuer knows department ``code``; asked as
-    the CLI's operator before any dev identity is made for it."""
-    from certseal.v1 import issuer_pb2 as pb
-    from certseal.v1 import issuer_pb2_grpc
-
-    reply = call_service(
-        cfg,
-        cfg.cli.issuer_target,
-        lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListDepartments(
-            pb.ListDepartmentsRequest()
-        ),
-        service="issuer",
-    )
-    if not any(d.code == code for d in reply.departments):
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT,
-            f"no department {code} is onboarded: add it first with 'certseal "
-            "department add'",
-            field="as",
-        )
-
-
 def _roles(text: str) -> list[Any]:
     """The proto roles of ``--roles`` (comma-separated names of :data:`_ROLES`);
     INVALID_ARGUMENT (field ``roles``) naming one that is not a role."""
+    names = [role.strip() for role in text.split(",") if role.strip()]
+    if not names:
+        raise CertsealError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"give at least one role of {', '.join(_ROLES)}",
+            field="roles",
+        )
     roles: list[Any] = []
-    for role in text.split(","):
-        if role.strip() not in _ROLES:
+    for role in names:
+        if role not in _ROLES:
             raise CertsealError(
                 ErrorKind.INVALID_ARGUMENT,
                 f"unknown role {role!r}; expected {', '.join(_ROLES)}",
                 field="roles",
             )
-        roles.append(_ROLES[role.strip()])
+        roles.append(_ROLES[role])
     return roles
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from certseal.cli import (
     STATUS_WORDS,
     call_service,
-    dev_identity,
+    department_identity,
     load,
     ts,
     whole_number,
@@ -27,7 +27,6 @@ from certseal.identifiers import (
     LICENCE_OID_PREFIX,
     parse_licence_id,
     validate_type_code,
-    validate_uscc,
 )
 
 _STATUSES = STATUS_WORDS
@@ -36,13 +35,9 @@ _STATUSES = STATUS_WORDS
 def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
     """Call the Issuer as the department of ``--as CODE``."""
     from certseal.v1 import issuer_pb2_grpc
-    from services.issuer.cli import _require_department  # cli imports this module
 
     cfg = load(args)
-    # checked first: a mistyped or unknown code must not leave a dev identity behind
-    validate_uscc(args.as_department, "as")
-    _require_department(cfg, args.as_department)
-    identity = dev_identity(cfg, f"dept:{args.as_department}")
+    identity = department_identity(cfg, args.as_department)
     try:
         return call_service(
             cfg,

@@ -185,14 +185,23 @@ class SealService(SealVerifying):
         if str(caller) != f"dept:{owner_code}":
             await self._refuse(caller, action, subject, f"{caller} may not {what}")
         roles = await self._store.department_roles(owner_code)
-        if roles is None or SEAL_OWNER not in roles:
+        if roles is None:
             await self._refuse(
                 caller,
                 action,
                 subject,
-                f"department {owner_code} is not onboarded with the seal_owner role "
-                "(an operator gives it: 'certseal department roles CODE --roles "
-                "...,seal_owner', or --roles at 'department add')",
+                f"department {owner_code} is not onboarded (an operator onboards it "
+                "with the seal_owner role: 'certseal department add CODE --roles "
+                "...,seal_owner')",
+            )
+        elif SEAL_OWNER not in roles:
+            await self._refuse(
+                caller,
+                action,
+                subject,
+                f"department {owner_code} does not have the seal_owner role (an "
+                "operator gives it: 'certseal department roles CODE --roles "
+                "...,seal_owner')",
             )
 
     async def register(self, caller: Caller, data: RegisterSealInput) -> Seal:

@@ -271,8 +271,8 @@ async def test_the_walk_through_order_and_its_refusals_name_their_field(
         "--name", "示例专用章",
     )  # fmt: skip
     assert code == 1 and out.startswith(
-        f"error: as: department {receiver.code} is not onboarded with the "
-        "seal_owner role"
+        f"error: as: department {receiver.code} does not have the seal_owner role "
+        "(an operator gives it: 'certseal department roles CODE"
     ), out
     code, out = await cli(
         "seal", "--as", sender.code, "register", "--type", "official",

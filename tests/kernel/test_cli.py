@@ -133,14 +133,46 @@ async def test_as_an_unknown_or_invalid_department_creates_no_certificate(
         ("91350100M000100Y4X", "error: as: "),
         ("９１３５０１００Ｍ０００１００Ｙ４３", "error: as: "),
     ):
+        # the licence commands, and the seal commands (nu24: theirs made the
+        # certificate and then advised a role change the code could not have)
+        for command in (
+            ("licence", "--as", code, "get", "1"),
+            ("seal", "--as", code, "list"),
+        ):
+            status, out = await certseal(capsys, "--config", str(config_file), *command)
+            assert status == 2, (code, command, out)
+            assert out.startswith(problem), out
+    assert set(tls.iterdir()) == before
+
+
+async def test_department_roles_names_a_missing_or_unknown_role(
+    issuer, config, capsys, tmp_path
+):
+    config_file = write_config(
+        config, tmp_path, issuer_target=f"localhost:{issuer.port}"
+    )
+    for roles, problem in (
+        ("", "error: roles: give at least one role of issuer, counter"),
+        (" , ", "error: roles: give at least one role of issuer, counter"),
+        ("counter,clerk", "error: roles: unknown role 'clerk'"),
+    ):
         status, out = await certseal(
             capsys,
-            *("--config", str(config_file), "licence", "--as", code),
-            *("get", "1.2.156.3005.2.x"),
+            *("--config", str(config_file), "department", "roles", fresh_uscc()),
+            *("--roles", roles),
         )
-        assert status == 2, (code, out)
+        assert status == 2, (roles, out)
         assert out.startswith(problem), out
-    assert set(tls.iterdir()) == before
+    unknown = fresh_uscc()
+    status, out = await certseal(
+        capsys,
+        *("--config", str(config_file), "department", "roles", unknown),
+        *("--roles", "counter"),
+    )
+    assert (status, out.strip()) == (
+        2,
+        f"error: code: department {unknown} is not onboarded",
+    )
 
 
 async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
@@ -270,3 +302,35 @@ async def test_a_setting_of_the_wrong_type_is_named_not_the_command(
     )
     assert status == 2
     assert out.strip().startswith("error: configuration: [issuer] workers: "), out
+
+
+async def test_a_client_identity_or_target_the_service_cannot_take_is_named(
+    issuer, config, capsys, tmp_path
+):
+    """nu24: a [cli] certificate from another CA, or an http:// target, failed at
+    the transport like a stopped stack: "is certseal running?", with every service
+    up. The setting is named, and of several files the one that gives it."""
+    from certseal.devpki import DevCA
+
+    foreign = DevCA(tmp_path / "other-ca", name="another CA").identity("operator:x")
+    base = write_config(config, tmp_path, issuer_target=f"localhost:{issuer.port}")
+    overlay = tmp_path / "ops.toml"
+    overlay.write_text(
+        f'[cli]\ncert_file = "{foreign.cert_file}"\nkey_file = "{foreign.key_file}"\n'
+    )
+    status, out = await certseal(
+        capsys, "--config", str(base), "--config", str(overlay), "department", "list"
+    )
+    assert status == 2, out
+    assert out.startswith(f"error: cli.cert_file: {foreign.cert_file} is not issued"), (
+        out
+    )
+    assert out.strip().endswith(f"(set in {overlay})"), out
+    assert "is certseal running" not in out
+
+    config_file = write_config(config, tmp_path, issuer_target="http://127.0.0.1:1")
+    status, out = await certseal(
+        capsys, "--config", str(config_file), "department", "list"
+    )
+    assert status == 2, out
+    assert out.startswith("error: issuer: 'http://127.0.0.1:1' is not"), out
