@@ -71,8 +71,12 @@ async def test_the_issuer_role_stays_while_a_type_lists_the_department_or_it_has
     issued = await dept.clients.issuer.IssueLicence(issue_request(dept))
     err = await rpc_error(_set(operator, dept.code, COUNTER))
     assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
-    assert f"licence types listing it as an issuer: {dept.type_code}" in err.details()
-    assert "its licences in force: 1" in err.details()
+    assert err.details() == (
+        f"roles: department {dept.code} keeps the issuer role: licence types "
+        f"{dept.type_code} list it as an issuer, and a type's issuers never change; "
+        "1 of its licences are in force, and only their issuer may revoke, suspend, "
+        "amend or transfer them"
+    )
     assert await _roles_row(issuer, dept.code) == ["issuer"]
     # and it still acts on its licence
     await dept.clients.issuer.SuspendLicence(
@@ -178,7 +182,7 @@ async def test_a_department_given_seal_owner_registers_a_seal_at_once(
         ("91350100M000100Y4X", [ISSUER], grpc.StatusCode.INVALID_ARGUMENT, "code"),
         ("fresh", [], grpc.StatusCode.INVALID_ARGUMENT, "at least one role"),
         ("fresh", [ISSUER, 99], grpc.StatusCode.INVALID_ARGUMENT, "unknown role"),
-        ("unknown", [ISSUER], grpc.StatusCode.NOT_FOUND, "not found"),
+        ("unknown", [ISSUER], grpc.StatusCode.INVALID_ARGUMENT, "is not onboarded"),
     ],
     ids=["empty-code", "bad-check-digit", "no-role", "unknown-role", "not-onboarded"],
 )

@@ -139,7 +139,7 @@ class Directory:
         the change within their cache's 5 s, the seal service at once.
 
         Raises PERMISSION_DENIED (not an operator), INVALID_ARGUMENT (``code`` not a
-        USCC, ``roles`` empty or unknown), NOT_FOUND (``code`` not onboarded), and
+        USCC or not onboarded, ``roles`` empty or unknown), and
         FAILED_PRECONDITION for the platform department without ``seal_owner``
         (its official seal seals annotated copies: docs/holder.md)."""
         require_operator(caller)
@@ -248,13 +248,20 @@ def _check_roles_taken(code: str, taken: set[str], use: DepartmentUse) -> None:
     them: they would stay valid, out of anyone's reach, until they expire), and
     ``seal_owner`` while it has active seals (they would go on sealing, and only
     a seal owner may revoke its seals)."""
-    if "issuer" in taken and (use.licence_types or use.licences_in_force):
-        types = ", ".join(use.licence_types) or "none"
+    reasons = []
+    if "issuer" in taken and use.licence_types:
+        reasons.append(
+            f"licence types {', '.join(use.licence_types)} list it as an issuer, and "
+            "a type's issuers never change"
+        )
+    if "issuer" in taken and use.licences_in_force:
+        reasons.append(
+            f"{use.licences_in_force} of its licences are in force, and only their "
+            "issuer may revoke, suspend, amend or transfer them"
+        )
+    if reasons:
         raise precondition(
-            f"department {code} keeps the issuer role while it is in use: licence "
-            f"types listing it as an issuer: {types}; its licences in force: "
-            f"{use.licences_in_force} (only an issuer may revoke, suspend, amend or "
-            "transfer them)",
+            f"department {code} keeps the issuer role: {'; '.join(reasons)}",
             field="roles",
         )
     if "seal_owner" in taken and use.active_seals:

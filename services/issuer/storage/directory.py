@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from certseal.audit import AuditEntry
-from certseal.errors import CertsealError, ErrorKind, invalid, not_found
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.events import OutboxRecord
 from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import transaction
@@ -67,14 +67,16 @@ class DirectoryStore:
         """Replace department ``code``'s roles, with its audit row (``audit(the
         department as it was)``), in one transaction; the department as it is now.
         ``check(the department as it was, what it uses at `at`)`` runs under the
-        row's lock, before the change, and refuses it by raising. NOT_FOUND (field
-        ``code``) when no department ``code`` is onboarded."""
+        row's lock, before the change, and refuses it by raising. INVALID_ARGUMENT
+        (field ``code``) when no department ``code`` is onboarded."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 "select * from departments where code = $1 for update", code
             )
-            if row is None:
-                raise not_found(f"department {code}", field="code")
+            if (
+                row is None
+            ):  # as a key's department is told (services.issuer.service.keys)
+                raise invalid("code", f"department {code} is not onboarded")
             was = rows.department(row)
             check(was, await _department_use(conn, code, at))
             await conn.execute(
