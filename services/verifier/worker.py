@@ -47,8 +47,10 @@ class VerifierWorker(Worker):
         super()._on_sigterm()
 
     def _on_sigint(self) -> None:
+        # as Faust's handler, without its "-INT- -INT- ..." line on stderr, a line in
+        # no log format (its "Signal received" record says it)
         self._note(signal.SIGINT)
-        super()._on_sigint()
+        self._schedule_shutdown(signal.SIGINT)
 
     def _shutdown_loop(self) -> None:
         # from the last steps of the stop on, a signal is noted here, not left to the

@@ -59,3 +59,18 @@ async def test_a_console_interrupted_as_it_starts_ends_quietly(
     process.send_signal(signal.SIGINT)
     out, _ = await asyncio.wait_for(process.communicate(), 60)
     _quiet_end(process.returncode, out.decode(errors="replace"))
+
+
+async def test_a_serving_verifier_interrupted_stops_cleanly_in_its_log_format(
+    stack, config, tmp_path
+):
+    """nu24: Faust's handler wrote "-INT- -INT- -INT- ..." among the JSON lines."""
+    worker = verifier_process(stack, config, tmp_path, "sigint-served")
+    await worker.start()
+    await worker.wait_serving()
+    worker.process.send_signal(signal.SIGINT)
+    code = await asyncio.wait_for(worker.process.wait(), 60)
+    said = worker.log_since_start()
+    _quiet_end(code, said)
+    assert code == 0, said
+    assert "-INT-" not in said, said
