@@ -2,7 +2,8 @@
 
 The command itself is composed in ``services/cli.py`` from each service's ``cli.py``
 (``register(subparsers)``); this module knows no service. A command reads the layered
-``--config`` files through :func:`load`, calls a service through :func:`call_service`,
+``--config`` files through :func:`load`, calls a service through
+:func:`certseal.calls.call_service`,
 and reports bad input as ``error: <field>: <problem>`` with exit status 2
 (:func:`run_command`).
 """
@@ -15,16 +16,14 @@ import contextlib
 import datetime as dt
 import re
 import sys
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import grpc
-
 from certseal import identifiers
+from certseal.calls import dev_identity
 from certseal.config import where_set
-from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.errors import CertsealError, ErrorKind
 
 #: where ``make run`` keeps its data and configuration
 DEFAULT_HOME = Path(".certseal")
@@ -91,103 +90,6 @@ def config_paths(args: argparse.Namespace) -> list[Path]:
     return paths
 
 
-def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> Any:
-    """An mTLS channel to ``target`` as ``identity`` (cert, key files), by default the
-    CLI's configured one (``[cli] cert_file``, ``key_file``).
-
-    Every command's calls go through here, so here they get the published retry
-    policy (:data:`certseal.retries.RETRY_SERVICE_CONFIG`: UNAVAILABLE and ABORTED
-    retried with exponential backoff) and an idempotency key generated for this
-    command invocation (:class:`certseal.retries.IdempotencyKeys`, one per call,
-    repeated by the call's retries): a mutation retried after a lost answer is done
-    once.
-    """
-    from certseal.retries import IdempotencyKeys, retrying_options
-    from certseal.rpc import secure_channel
-
-    cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
-    # a wrong file is the setting's fault, said as such; gRPC would only fail to
-    # connect ("is certseal running?")
-    own = ("cli.cert_file", "cli.key_file") if identity is None else ("as", "as")
-    return secure_channel(
-        target,
-        cfg.tls.ca_file,
-        cert,
-        key,
-        fields=("tls.ca_file", *own),
-        interceptors=[IdempotencyKeys(f"cli-{uuid.uuid4().hex}")],
-        **retrying_options(),
-    )
-
-
-def call_service(
-    cfg: Any,
-    target: str,
-    call: Callable[[grpc.aio.Channel], Awaitable[T]],
-    *,
-    service: str,
-    identity: tuple[str, str] | None = None,
-) -> T:
-    """Run ``call(channel)`` against ``target``, where ``service`` (issuer, verifier,
-    seal, feed) is expected to answer; a gRPC error comes back as the typed
-    CertsealError the service sent, no answer at all as :func:`unreachable` naming
-    ``service`` (whether ``target`` came from ``[cli]``, a group or ``--verifier``)."""
-    from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
-
-    async def run() -> T:
-        async with channel(cfg, target, identity) as chan:
-            try:
-                return await call(chan)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() is grpc.StatusCode.UNAVAILABLE and not dict(
-                    exc.trailing_metadata() or ()
-                ).get(ERROR_KIND_KEY):
-                    raise why_unreachable(cfg, target, service, identity) from None
-                raise error_from_rpc(exc) from None
-
-    return asyncio.run(run())
-
-
-def why_unreachable(
-    cfg: Any, target: str, name: str, identity: tuple[str, str] | None = None
-) -> CertsealError:
-    """Why the service ``name`` gave no answer at ``target``, as the commands say
-    it: a target that is no address a client dials (INVALID_ARGUMENT, field
-    ``name``; :func:`certseal.listen.check_target`), a client identity the service
-    refuses in the handshake (INVALID_ARGUMENT naming ``cli.cert_file``, or ``as``
-    for ``identity``: :func:`certseal.tlsfiles.check_client_certificate`), else
-    :func:`unreachable`. Both failed the same way at the transport ("is certseal
-    running?", with every service up)."""
-    from certseal.listen import check_target
-    from certseal.tlsfiles import check_client_certificate, read_tls_identity
-
-    cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
-    files = (cfg.tls.ca_file, cert, key)
-    fields = (
-        "tls.ca_file",
-        *(("as", "as") if identity else ("cli.cert_file", "cli.key_file")),
-    )
-    try:
-        check_target(name, target)
-        check_client_certificate(read_tls_identity(*files, fields), files, fields)
-    except CertsealError as exc:
-        return exc
-    return unreachable(target, name)
-
-
-def unreachable(target: str, name: str) -> CertsealError:
-    """UNAVAILABLE (field ``name``) naming the service ``name`` nobody answers for at
-    ``target`` and how to start it (a transport failure, not an answer the service
-    gave)."""
-    return CertsealError(
-        ErrorKind.UNAVAILABLE,
-        f"{target} is unreachable: is certseal running? Start the stack with "
-        f"'make run' (or 'python -m services.{name} --config FILE'), or point "
-        f"[cli] {name}_target at a running {name}",
-        field=name,
-    )
-
-
 async def connect_database(cfg: Any) -> Any:
     """A connection to the platform's PostgreSQL (``[database]``); UNAVAILABLE naming
     where PostgreSQL was expected and how to start it when nobody answers."""
@@ -206,42 +108,6 @@ def database_unreachable(dsn: str, exc: OSError | None = None) -> CertsealError:
     from certseal.storage.pool import cannot_connect
 
     return cannot_connect(dsn, exc or ConnectionError("the connection was lost"))
-
-
-def department_identity(cfg: Any, code: str) -> tuple[str, str]:
-    """The dev identity (certificate and key files) of department ``code`` for a
-    command's ``--as CODE``: INVALID_ARGUMENT (field ``as``) when ``code`` is no
-    USCC or no department of that code is onboarded (asked of the issuer as the
-    CLI's operator), checked before the identity is made, so that a mistyped or
-    unknown code leaves no certificate behind."""
-    from certseal.identifiers import validate_uscc
-    from certseal.v1 import issuer_pb2 as pb
-    from certseal.v1 import issuer_pb2_grpc
-
-    validate_uscc(code, "as")
-    reply = call_service(
-        cfg,
-        cfg.cli.issuer_target,
-        lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListDepartments(
-            pb.ListDepartmentsRequest()
-        ),
-        service="issuer",
-    )
-    if not any(d.code == code for d in reply.departments):
-        raise invalid(
-            "as",
-            f"no department {code} is onboarded: add it first with 'certseal "
-            "department add'",
-        )
-    return dev_identity(cfg, f"dept:{code}")
-
-
-def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:
-    """The dev CA's certificate and key files for ``common_name`` (embedded stack)."""
-    from certseal.devpki import DevCA
-
-    ident = DevCA(Path(cfg.tls.ca_file).parent).identity(common_name)
-    return str(ident.cert_file), str(ident.key_file)
 
 
 #: the largest value a protobuf ``uint32`` field holds

@@ -19,6 +19,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from certseal.calls import check_cli_identity
 from certseal.cli import config_paths
 from certseal.config import SettingCheck, read_layers, where_set
 from certseal.errors import CertsealError, invalid
@@ -44,7 +45,7 @@ CLI_TARGETS = (
 def cli_checks(cfg: Config) -> list[SettingCheck]:
     """The checks of ``[cli]``, what the ``certseal`` commands read: its certificate
     and key form a client identity the services accept in the handshake
-    (:func:`certseal.tlsfiles.check_client_certificate`) and name a certseal caller
+    (:func:`certseal.calls.check_cli_identity`) and name a certseal caller
     (``operator:<name>``, …); every target is an address a client dials
     (:func:`certseal.listen.check_target`), each of ``verifier_groups`` too; a
     ``log_key`` is a note verifier key (C2SP signed-note). Each failure is
@@ -53,11 +54,6 @@ def cli_checks(cfg: Config) -> list[SettingCheck]:
     from certseal.files import certificate_common_name
     from certseal.listen import check_target
     from certseal.rpc import Caller
-    from certseal.tlsfiles import (
-        check_client_certificate,
-        read_tls_identity,
-        section_fields,
-    )
 
     cli = cfg.cli
 
@@ -68,11 +64,7 @@ def cli_checks(cfg: Config) -> list[SettingCheck]:
                 "give the certificate the certseal commands present (a platform "
                 "operator's, common name operator:<name>), and its key_file",
             )
-        files, fields = (
-            (cfg.tls.ca_file, cli.cert_file, cli.key_file),
-            section_fields("cli"),
-        )
-        check_client_certificate(read_tls_identity(*files, fields), files, fields)
+        check_cli_identity(cfg)
         name = certificate_common_name(cli.cert_file, "cli.cert_file")
         try:
             Caller.parse(name)

@@ -23,7 +23,8 @@ from typing import Any, TextIO
 import grpc
 
 from certseal import logs
-from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY, channel
+from certseal.calls import channel
+from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY
 from certseal.devstack import AlreadyRunning, RunLock
 from certseal.events import default_topics
 from certseal.secretfiles import dsn_has_password, redact_dsn

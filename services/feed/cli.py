@@ -10,16 +10,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from certseal.calls import call_service, channel, dev_identity, rpc_failure
 from certseal.cli import (
     DEFAULT_HOME,
     LOCAL_OVERLAY,
-    call_service,
-    channel,
     database_unreachable,
-    dev_identity,
     load,
     status_words,
-    why_unreachable,
 )
 from certseal.errors import invalid
 from services.feed.domain import EVENT_TOPICS, check_event_types
@@ -79,7 +76,6 @@ def _summary(event: Any) -> str:
 
 def cmd_events_tail(args: argparse.Namespace) -> int:
     """Print the event feed as it happens (operators see every event)."""
-    from certseal.rpc import error_from_rpc
     from certseal.v1 import feed_pb2 as pb
     from certseal.v1 import feed_pb2_grpc
 
@@ -122,9 +118,8 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
                     if args.show_token:
                         print(f"  token {event.token}", flush=True)
             except grpc.aio.AioRpcError as exc:
-                if exc.code() is grpc.StatusCode.UNAVAILABLE:
-                    raise why_unreachable(cfg, cfg.cli.feed_target, "feed") from None
-                error = error_from_rpc(exc)
+                target = cfg.cli.feed_target
+                error = rpc_failure(exc, cfg, target, "feed", identity)
                 if error.field == "event_types":
                     error.field = "type"  # the option it came from
                 raise error from None

@@ -13,14 +13,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.cli import (
-    call_service,
-    department_identity,
-    dev_identity,
-    load,
-    ts,
-    whole_number,
-)
+from certseal.calls import call_service, department_identity, dev_identity
+from certseal.cli import load, ts, whole_number
 from certseal.errors import CertsealError, ErrorKind
 from services.issuer.licence_cli import register_licence
 

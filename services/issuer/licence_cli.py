@@ -14,14 +14,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import (
-    STATUS_WORDS,
-    call_service,
-    department_identity,
-    load,
-    ts,
-    whole_number,
-)
+from certseal.calls import call_service, department_identity, operator_call
+from certseal.cli import STATUS_WORDS, load, ts, whole_number
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import (
     LICENCE_OID_PREFIX,
@@ -87,20 +81,16 @@ def _key_suite(args: argparse.Namespace, licence: Any) -> str:
     the issuer as the CLI's operator; empty when it cannot be told (another identity,
     the key not listed)."""
     from certseal.v1 import issuer_pb2 as pb
-    from certseal.v1 import issuer_pb2_grpc
 
     if not licence.kid:
         return ""
     try:
         department = parse_licence_id(licence.identifier).authority_code
-        cfg = load(args)
-        reply = call_service(
-            cfg,
-            cfg.cli.issuer_target,
-            lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListSigningKeys(
+        reply = operator_call(
+            load(args),
+            lambda stub: stub.ListSigningKeys(
                 pb.ListSigningKeysRequest(department_code=department)
             ),
-            service="issuer",
         )
     except CertsealError:
         return ""
@@ -207,21 +197,14 @@ def _declared_types(args: argparse.Namespace, type_code: str) -> dict[str, int]:
     cannot be known (the type is not registered, or the types cannot be read), the
     error says so, naming ``field``."""
     from certseal.v1 import issuer_pb2 as pb
-    from certseal.v1 import issuer_pb2_grpc
 
-    cfg = load(args)
     try:
-        reply = call_service(
-            cfg,
-            cfg.cli.issuer_target,
-            lambda chan: issuer_pb2_grpc.IssuerAdminStub(chan).ListLicenceTypes(
-                pb.ListLicenceTypesRequest()
-            ),
-            service="issuer",
+        reply = operator_call(
+            load(args), lambda stub: stub.ListLicenceTypes(pb.ListLicenceTypesRequest())
         )
     except CertsealError as exc:
-        if exc.kind is ErrorKind.UNAVAILABLE:
-            raise  # nobody answers: said as for every command
+        if exc.kind not in (ErrorKind.PERMISSION_DENIED, ErrorKind.UNAUTHENTICATED):
+            raise  # nobody answers, a setting at fault: said as for every command
         raise CertsealError(
             exc.kind,
             f"the licence type's field types cannot be known ({exc}): each "

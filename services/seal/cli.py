@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import call_service, department_identity, load, ts, whole_number
+from certseal.calls import call_service, dev_identity
+from certseal.cli import load, ts, whole_number
 from certseal.errors import CertsealError, invalid
+from certseal.identifiers import validate_uscc
 
 
 def cmd_seal_inspect(args: argparse.Namespace) -> int:
@@ -97,8 +99,9 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
 
     cfg = load(args)
     identity = None
-    if args.as_department:
-        identity = department_identity(cfg, args.as_department)
+    if args.as_department:  # the form only: the seal service names an unknown owner
+        code = validate_uscc(args.as_department, "as")
+        identity = dev_identity(cfg, f"dept:{code}")
     return call_service(
         cfg,
         cfg.cli.seal_target,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from certseal.cli import call_service, load
+from certseal.calls import call_service
+from certseal.cli import load
 
 
 def _verifier(args: argparse.Namespace, cfg: Any) -> Any:

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from certseal.cli import call_service, load
+from certseal.calls import call_service
+from certseal.cli import load
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_certificates
@@ -53,8 +54,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         request = verifier_pb2.VerifyCodeRequest(code=args.code, purpose=args.purpose)
         return (await stub.VerifyCode(request)).result
 
-    target = verifier_target(cfg, args)
-    result = call_service(cfg, target, call, service="verifier")
+    target, setting = verifier_target(cfg, args)
+    result = call_service(cfg, target, call, service="verifier", setting=setting)
     _print_answered(result, target, args.group)
     status = _print_verdict(
         verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_"),
@@ -82,16 +83,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return status
 
 
-def verifier_target(cfg: Any, args: argparse.Namespace) -> str:
-    """Where to verify: ``--verifier HOST:PORT``, the ``--group`` named in ``[cli]
-    verifier_groups``, else ``[cli] verifier_target``. INVALID_ARGUMENT for an unknown
-    group or a target that is not HOST:PORT."""
+def verifier_target(cfg: Any, args: argparse.Namespace) -> tuple[str, str]:
+    """Where to verify, and the option or setting that says it (for
+    :func:`certseal.calls.call_service`): ``--verifier HOST:PORT``, the ``--group``
+    named in ``[cli] verifier_groups``, else ``[cli] verifier_target``.
+    INVALID_ARGUMENT for an unknown group or a target that is not HOST:PORT."""
     if args.verifier:
         host, sep, port = args.verifier.rpartition(":")
         digits = port.isascii() and port.isdigit()  # not "²" (atk16 F3)
         if not sep or not host or not digits or not 0 < int(port) < 65536:
             raise invalid("verifier", f"{args.verifier!r} is not HOST:PORT")
-        return str(args.verifier)
+        return str(args.verifier), "verifier"
     if args.group:
         groups: dict[str, str] = cfg.cli.verifier_groups
         if args.group not in groups:
@@ -101,8 +103,8 @@ def verifier_target(cfg: Any, args: argparse.Namespace) -> str:
                 f"no verifier group {args.group!r} in [cli] verifier_groups (known: "
                 f"{known}); or give --verifier HOST:PORT",
             )
-        return groups[args.group]
-    return str(cfg.cli.verifier_target)
+        return groups[args.group], f"cli.verifier_groups.{args.group}"
+    return str(cfg.cli.verifier_target), "cli.verifier_target"
 
 
 def _print_answered(result: Any, target: str, wanted: str | None) -> None:
@@ -298,13 +300,15 @@ def cmd_verifier_status(args: argparse.Namespace) -> int:
     from certseal.v1 import verifier_pb2_grpc
 
     cfg = load(args)
+    target, setting = verifier_target(cfg, args)
     reply = call_service(
         cfg,
-        verifier_target(cfg, args),
+        target,
         lambda chan: verifier_pb2_grpc.VerifierStub(chan).GetIndexStatus(
             pb.GetIndexStatusRequest()
         ),
         service="verifier",
+        setting=setting,
     )
     # licences counted exactly (licence_entries is RocksDB's estimate)
     print(

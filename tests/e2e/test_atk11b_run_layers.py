@@ -28,7 +28,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from certseal.cli import LOCAL_OVERLAY, channel
+from certseal.calls import channel
+from certseal.cli import LOCAL_OVERLAY
 from certseal.config import dump_config
 from certseal.devstack import free_port
 from certseal.tlsfiles import server_credentials

@@ -3,7 +3,7 @@ start-up check and then fails every call.
 
 fix15 reads the client identities at start (the issuer's toward the seal service,
 the seal service's toward a verifier group, the console's, and the CLI's through
-``certseal.cli.channel``) with :func:`certseal.tlsfiles.read_tls_identity`, which
+``certseal.calls.channel``) with :func:`certseal.tlsfiles.read_tls_identity`, which
 drops a leading UTF-8 byte order mark ("as a Windows editor starts a file": gRPC's
 PEM reader would not take it). The channel is then made by
 :func:`certseal.rpc.secure_channel`, which reads the same three files again with

@@ -7,7 +7,13 @@ import pytest
 
 from certseal.v1 import feed_pb2, issuer_pb2, licence_pb2, seal_pb2, verifier_pb2
 from services.cli import build_parser
-from tests.conftest import blank_pdf, issue_request, make_department, run_certseal
+from tests.conftest import (
+    blank_pdf,
+    fresh_uscc,
+    issue_request,
+    make_department,
+    run_certseal,
+)
 from tests.conftest import seal_owner as new_seal_owner
 
 D = "91350100M000100Y43"
@@ -110,6 +116,33 @@ def cli(config, issuer, seal_app, tmp_path):
         )
 
     return run
+
+
+async def test_a_signer_not_onboarded_seals_with_the_issuer_down(
+    operator, config, seal_app, cli, tmp_path
+):
+    """atk24b F3/F4: ``seal --as`` asked the issuer whether the department was
+    onboarded before every seal call, so a signer department the seal service
+    accepts (any ``dept:`` identity a seal names) was refused, and every seal
+    command failed while the issuer was down. The seal commands check only the
+    code's form; the seal service answers for the rest."""
+    owner, signer = await new_seal_owner(operator), fresh_uscc()
+    code, out = await cli(
+        "seal", "--as", owner, "register", "--type", "official", "--name", "合同章",
+        "--suite", "ed25519", "--signer", f"dept:{signer}",
+    )  # fmt: skip
+    assert code == 0, out
+    seal_id = out.split("seal        ", 1)[1].split()[0]
+    document = tmp_path / "contract.txt"
+    document.write_bytes("合同".encode() * 50)
+    code, out = await run_certseal(
+        config, tmp_path,
+        "seal", "--as", signer, "document", seal_id, str(document),
+        "--out", str(tmp_path / "contract.ses"),
+        issuer_target="127.0.0.1:1",  # nobody: the issuer is not asked
+        seal_target=f"localhost:{seal_app.port}",
+    )  # fmt: skip
+    assert code == 0 and (tmp_path / "contract.ses").stat().st_size > 100, out
 
 
 async def test_a_department_amends_and_transfers_from_the_cli(operator, connect, cli):

@@ -1,7 +1,7 @@
 """The CLI's channels retry with one idempotency key per call (issue 21).
 
 A stand-in server (the issuer's TLS pair, one generic handler) answers UNAVAILABLE
-twice, then OK: the CLI's channel (``certseal.cli.channel``) retries by the published
+twice, then OK: the CLI's channel (``certseal.calls.channel``) retries by the published
 service config, and every attempt carries the same generated key; the next call of the
 same command gets another key. Against the real issuer, a mutation made through the
 CLI's channel is stored under the generated key.
@@ -13,7 +13,7 @@ import json
 
 import grpc
 
-from certseal import cli
+from certseal import calls
 from certseal.idempotency import METADATA_KEY
 from certseal.retries import RETRY_SERVICE_CONFIG
 from certseal.tlsfiles import server_credentials
@@ -57,7 +57,7 @@ async def test_the_cli_channel_retries_unavailable_with_one_key_per_call(config)
     )
     await server.start()
     try:
-        async with cli.channel(config, f"localhost:{port}") as channel:
+        async with calls.channel(config, f"localhost:{port}") as channel:
             stub = issuer_pb2_grpc.IssuerStub(channel)
             request = pb.SuspendLicenceRequest(identifier="x", reason="y")
             await stub.SuspendLicence(request, timeout=30)
@@ -84,7 +84,7 @@ async def test_the_cli_channel_gives_up_after_the_policy_s_attempts(config):
     )
     await server.start()
     try:
-        async with cli.channel(config, f"localhost:{port}") as channel:
+        async with calls.channel(config, f"localhost:{port}") as channel:
             stub = issuer_pb2_grpc.IssuerStub(channel)
             try:
                 await stub.SuspendLicence(pb.SuspendLicenceRequest(), timeout=30)
@@ -111,8 +111,8 @@ def test_the_published_service_config_is_the_channels_one():
 async def test_a_mutation_through_the_cli_channel_is_stored_under_its_key(
     config, issuer, dept
 ):
-    identity = cli.dev_identity(config, f"dept:{dept.code}")
-    async with cli.channel(config, f"localhost:{issuer.port}", identity) as channel:
+    identity = calls.dev_identity(config, f"dept:{dept.code}")
+    async with calls.channel(config, f"localhost:{issuer.port}", identity) as channel:
         stub = issuer_pb2_grpc.IssuerStub(channel)
         reply = await stub.IssueLicence(issue_request(dept))
     rows = await issuer.pool.fetch(

@@ -133,12 +133,11 @@ async def test_as_an_unknown_or_invalid_department_creates_no_certificate(
         ("91350100M000100Y4X", "error: as: "),
         ("９１３５０１００Ｍ０００１００Ｙ４３", "error: as: "),
     ):
-        # the licence commands, and the seal commands (nu24: theirs made the
-        # certificate and then advised a role change the code could not have)
-        for command in (
-            ("licence", "--as", code, "get", "1"),
-            ("seal", "--as", code, "list"),
-        ):
+        # the licence commands; the seal commands check only the code's form, as
+        # a signer department need not be onboarded (atk24b F3/F4: asking the
+        # issuer refused one the seal service accepts, and failed with it down)
+        seal = () if code == unknown else (("seal", "--as", code, "list"),)
+        for command in (("licence", "--as", code, "get", "1"), *seal):
             status, out = await certseal(capsys, "--config", str(config_file), *command)
             assert status == 2, (code, command, out)
             assert out.startswith(problem), out
@@ -261,8 +260,28 @@ async def test_an_unreachable_verifier_named_by_option_is_named(
     )
     assert status == 1
     assert out.startswith(f"error: verifier: {dead} is unreachable"), out
-    assert "services.verifier" in out and "[cli] verifier_target" in out
-    assert "services.service" not in out and "service_target" not in out
+    # the option that gave it, not [cli] (nu24)
+    assert "services.verifier" in out and "give --verifier the address of a" in out
+    assert "services.service" not in out and "_target" not in out
+
+
+async def test_a_groups_target_that_is_no_address_is_named_as_its_entry(
+    config, capsys, tmp_path
+):
+    """atk24b F2: a malformed ``[cli.verifier_groups]`` entry was blamed on
+    ``verifier``, the service, not the entry that gives it, nor its file."""
+    config_file = write_config(config, tmp_path)
+    groups = tmp_path / "groups.toml"
+    groups.write_text('[cli.verifier_groups]\ndesk = "http://127.0.0.1:1"\n')
+    status, out = await certseal(
+        capsys,
+        *("--config", str(config_file), "--config", str(groups)),
+        *("verify", "--group", "desk"),
+        *("--purpose", "窗口办事", "LC1:X"),
+    )
+    assert status == 2, out
+    assert out.startswith("error: cli.verifier_groups.desk: 'http://127.0.0.1:1' is")
+    assert out.strip().endswith(f"(set in {groups})"), out
 
 
 def test_a_fieldless_error_is_still_printed_with_a_field(capsys):
@@ -318,19 +337,55 @@ async def test_a_client_identity_or_target_the_service_cannot_take_is_named(
     overlay.write_text(
         f'[cli]\ncert_file = "{foreign.cert_file}"\nkey_file = "{foreign.key_file}"\n'
     )
-    status, out = await certseal(
-        capsys, "--config", str(base), "--config", str(overlay), "department", "list"
+    # a command of its own, and one that reads the licence type's fields first as
+    # the operator (atk24b F1: that one said it as a 'field:' error)
+    issue = (
+        *("licence", "--as", fresh_uscc(), "issue", "--type", "T1"),
+        *("--holder-name", "张三", "--id-number", "440301199001011234"),
+        *("--field", "points=1"),
     )
-    assert status == 2, out
-    assert out.startswith(f"error: cli.cert_file: {foreign.cert_file} is not issued"), (
-        out
-    )
-    assert out.strip().endswith(f"(set in {overlay})"), out
-    assert "is certseal running" not in out
+    target = tmp_path / "target.toml"
+    target.write_text('[cli]\nissuer_target = "http://127.0.0.1:1"\n')
+    for command in (("department", "list"), issue):
+        status, out = await certseal(
+            capsys, "--config", str(base), "--config", str(overlay), *command
+        )
+        assert status == 2, out
+        assert out.startswith(
+            f"error: cli.cert_file: {foreign.cert_file} is not issued"
+        ), out
+        assert out.strip().endswith(f"(set in {overlay})"), out
+        assert "is certseal running" not in out
 
-    config_file = write_config(config, tmp_path, issuer_target="http://127.0.0.1:1")
-    status, out = await certseal(
-        capsys, "--config", str(config_file), "department", "list"
+        status, out = await certseal(
+            capsys, "--config", str(base), "--config", str(target), *command
+        )
+        assert status == 2, out
+        assert out.startswith("error: cli.issuer_target: 'http://127.0.0.1:1' is not")
+        assert out.strip().endswith(f"(set in {target})"), out
+
+
+async def test_events_tail_as_an_identity_is_judged_by_that_identity(
+    config, capsys, tmp_path
+):
+    """atk24b F7: ``events tail --as`` blamed the [cli] certificate, which it does
+    not present, when nobody answered."""
+    from certseal.devpki import DevCA
+
+    foreign = DevCA(tmp_path / "other-ca", name="another CA").identity("operator:x")
+    dead = f"127.0.0.1:{free_port()}"
+    base = write_config(config, tmp_path, feed_target=dead)
+    overlay = tmp_path / "ops.toml"
+    overlay.write_text(
+        f'[cli]\ncert_file = "{foreign.cert_file}"\nkey_file = "{foreign.key_file}"\n'
     )
+    layered = ("--config", str(base), "--config", str(overlay))
+    status, out = await certseal(
+        capsys, *layered, "events", "tail", "--as", "integrator:probe"
+    )
+    assert status == 1, out
+    assert out.startswith(f"error: feed: {dead} is unreachable"), out
+    # without --as it is the [cli] certificate that is refused
+    status, out = await certseal(capsys, *layered, "events", "tail")
     assert status == 2, out
-    assert out.startswith("error: issuer: 'http://127.0.0.1:1' is not"), out
+    assert out.startswith(f"error: cli.cert_file: {foreign.cert_file} is not"), out

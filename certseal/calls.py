@@ -1,0 +1,187 @@
+"""The ``certseal`` commands' calls to the services: the mTLS channel every call
+goes through (with the published retry policy and an idempotency key per call),
+errors as the service sent them, and a call nobody answered said as what is wrong
+(a target that is no address, a client identity the services refuse) before "is
+certseal running?". The commands' own identities (the operator's, a department's
+dev identity for ``--as``) are made here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from certseal.errors import CertsealError, ErrorKind, invalid
+
+T = TypeVar("T")
+
+
+def channel(cfg: Any, target: str, identity: tuple[str, str] | None = None) -> Any:
+    """An mTLS channel to ``target`` as ``identity`` (cert, key files), by default the
+    CLI's configured one (``[cli] cert_file``, ``key_file``).
+
+    Every command's calls go through here, so here they get the published retry
+    policy (:data:`certseal.retries.RETRY_SERVICE_CONFIG`: UNAVAILABLE and ABORTED
+    retried with exponential backoff) and an idempotency key generated for this
+    command invocation (:class:`certseal.retries.IdempotencyKeys`, one per call,
+    repeated by the call's retries): a mutation retried after a lost answer is done
+    once.
+    """
+    from certseal.retries import IdempotencyKeys, retrying_options
+    from certseal.rpc import secure_channel
+
+    cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
+    # a wrong file is the setting's fault, said as such; gRPC would only fail to
+    # connect ("is certseal running?")
+    own = ("cli.cert_file", "cli.key_file") if identity is None else ("as", "as")
+    return secure_channel(
+        target,
+        cfg.tls.ca_file,
+        cert,
+        key,
+        fields=("tls.ca_file", *own),
+        interceptors=[IdempotencyKeys(f"cli-{uuid.uuid4().hex}")],
+        **retrying_options(),
+    )
+
+
+def call_service(
+    cfg: Any,
+    target: str,
+    call: Callable[[grpc.aio.Channel], Awaitable[T]],
+    *,
+    service: str,
+    identity: tuple[str, str] | None = None,
+    setting: str = "",
+) -> T:
+    """Run ``call(channel)`` against ``target``, where ``service`` (issuer, verifier,
+    seal, feed) is expected to answer, as ``identity`` (default the ``[cli]`` one);
+    ``setting`` is what gave ``target`` (default ``cli.<service>_target``). A gRPC
+    error comes back as :func:`rpc_failure` tells it."""
+
+    async def run() -> T:
+        async with channel(cfg, target, identity) as chan:
+            try:
+                return await call(chan)
+            except grpc.aio.AioRpcError as exc:
+                raise rpc_failure(
+                    exc, cfg, target, service, identity, setting
+                ) from None
+
+    return asyncio.run(run())
+
+
+def rpc_failure(
+    exc: grpc.aio.AioRpcError,
+    cfg: Any,
+    target: str,
+    service: str,
+    identity: tuple[str, str] | None = None,
+    setting: str = "",
+) -> CertsealError:
+    """The CertsealError of a failed call to ``service`` at ``target`` (arguments as
+    :func:`call_service`'s): the typed error the service sent; or, when nobody
+    answered (UNAVAILABLE without the service's error kind, a transport failure),
+    why, as the commands say it: a target that is no address a client dials
+    (INVALID_ARGUMENT naming ``setting``; :func:`certseal.listen.check_target`), a
+    client identity the service refuses in the handshake
+    (:func:`check_cli_identity`), else :func:`unreachable`. Both failed the same
+    way at the transport ("is certseal running?", with every service up)."""
+    from certseal.listen import check_target
+    from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
+
+    sent = dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY)
+    if exc.code() is not grpc.StatusCode.UNAVAILABLE or sent:
+        return error_from_rpc(exc)
+    setting = setting or f"cli.{service}_target"
+    try:
+        check_target(setting, target)
+        check_cli_identity(cfg, identity)
+    except CertsealError as problem:
+        return problem
+    except Exception:  # a diagnosis that fails itself: say what was seen
+        pass
+    return unreachable(target, service, setting)
+
+
+def check_cli_identity(cfg: Any, identity: tuple[str, str] | None = None) -> None:
+    """INVALID_ARGUMENT naming the setting at fault unless the commands' client
+    identity, ``identity`` (certificate and key files, named ``as``) or else
+    ``[cli] cert_file`` and ``key_file``, is one the services accept in the TLS
+    handshake with ``[tls] ca_file``
+    (:func:`certseal.tlsfiles.check_client_certificate`)."""
+    from certseal.tlsfiles import (
+        check_client_certificate,
+        read_tls_identity,
+        section_fields,
+    )
+
+    cert, key = identity or (cfg.cli.cert_file, cfg.cli.key_file)
+    files = (cfg.tls.ca_file, cert, key)
+    fields = ("tls.ca_file", "as", "as") if identity else section_fields("cli")
+    check_client_certificate(read_tls_identity(*files, fields), files, fields)
+
+
+def unreachable(target: str, service: str, setting: str = "") -> CertsealError:
+    """UNAVAILABLE (field ``service``) naming the service nobody answers for at
+    ``target``, how to start it, and the setting (or option) that gave ``target``
+    (a transport failure, not an answer the service gave)."""
+    setting = setting or f"cli.{service}_target"
+    where = (
+        f"point {setting} at" if "." in setting else f"give --{setting} the address of"
+    )
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        f"{target} is unreachable: is certseal running? Start the stack with "
+        f"'make run' (or 'python -m services.{service} --config FILE'), or {where} "
+        f"a running {service}",
+        field=service,
+    )
+
+
+def operator_call(cfg: Any, call: Callable[[Any], Awaitable[T]]) -> T:
+    """``call(stub)`` of IssuerAdmin at ``[cli] issuer_target`` as the CLI's own
+    identity (the operator's), as :func:`call_service` makes it."""
+    from certseal.v1 import issuer_pb2_grpc
+
+    return call_service(
+        cfg,
+        cfg.cli.issuer_target,
+        lambda chan: call(issuer_pb2_grpc.IssuerAdminStub(chan)),
+        service="issuer",
+    )
+
+
+def department_identity(cfg: Any, code: str) -> tuple[str, str]:
+    """The dev identity (certificate and key files) of department ``code`` for an
+    issuer command's ``--as CODE``: INVALID_ARGUMENT (field ``as``) when ``code`` is
+    no USCC or no department of that code is onboarded (asked of the issuer as the
+    CLI's operator), checked before the identity is made, so that a mistyped or
+    unknown code leaves no certificate behind."""
+    from certseal.identifiers import validate_uscc
+    from certseal.v1 import issuer_pb2 as pb
+
+    validate_uscc(code, "as")
+    reply = operator_call(
+        cfg, lambda stub: stub.ListDepartments(pb.ListDepartmentsRequest())
+    )
+    if not any(d.code == code for d in reply.departments):
+        raise invalid(
+            "as",
+            f"no department {code} is onboarded: add it first with 'certseal "
+            "department add'",
+        )
+    return dev_identity(cfg, f"dept:{code}")
+
+
+def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:
+    """The dev CA's certificate and key files for ``common_name`` (embedded stack)."""
+    from certseal.devpki import DevCA
+
+    ident = DevCA(Path(cfg.tls.ca_file).parent).identity(common_name)
+    return str(ident.cert_file), str(ident.key_file)
