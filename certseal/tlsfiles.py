@@ -316,7 +316,11 @@ def check_client_certificate(
     chain = _certificates(identity.cert)
     anchors = _certificates(identity.ca)
     pool = [*chain[1:], *anchors]
-    problem = f"is not issued by a CA of {fields[0]} ({files[0]})"
+    # a certificate and a CA file that disagree: either may be the wrong one
+    problem = (
+        f"is not issued by a CA of {fields[0]} ({files[0]}): one of the two "
+        "settings is wrong"
+    )
     tries = itertools.count()  # signatures checked: a bound on the search
     paths = itertools.islice(_paths([chain[0]], pool, anchors, tries), MAX_PATHS)
     for index, path in enumerate(paths):
@@ -326,7 +330,7 @@ def check_client_certificate(
         problem = found if index == 0 else problem
     raise invalid(
         fields[1],
-        f"{files[1]} {problem}: the service it calls would refuse it in every "
+        f"{files[1]} {problem}, and the service it calls would refuse it in every "
         "handshake",
     )
 
@@ -380,6 +384,15 @@ def _name(name: x509.Name) -> str:
 def _path_problem(path: list[x509.Certificate], now: dt.datetime) -> str:
     """What makes ``path`` (client certificate first, CA last) one a TLS server
     refuses; '' when nothing does."""
+    try:
+        return _checked_path(path, now)
+    except (x509.DuplicateExtension, ValueError) as exc:
+        # BoringSSL parses no certificate with an extension twice or malformed
+        # (RFC 5280 §4.2: "MUST NOT include more than one instance")
+        return f"has a certificate on its path with an extension that cannot be read ({exc})"
+
+
+def _checked_path(path: list[x509.Certificate], now: dt.datetime) -> str:
     client, *above = path
     for cert in path:
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:

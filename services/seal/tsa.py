@@ -121,7 +121,7 @@ def read_tsa_identity(
         usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
-    except ValueError:  # a malformed extension
+    except (ValueError, x509.DuplicateExtension):  # a malformed extension
         raise invalid(
             CERT_FIELD, f"{cert_file} holds a certificate with malformed extensions"
         ) from None
@@ -184,7 +184,7 @@ def _time_stamping(cert: x509.Certificate) -> bool:
     """Whether ``cert``'s extended key usage names timeStamping."""
     try:
         usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return False
     return ExtendedKeyUsageOID.TIME_STAMPING in usage
 

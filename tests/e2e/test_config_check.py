@@ -432,8 +432,9 @@ def test_a_client_certificate_the_callee_would_refuse_in_the_handshake_is_named(
     assert (status, out) == (2, [])
     assert err == [
         f"error: issuer.cert_file: {foreign.cert_file} is not issued by a CA of "
-        f"tls.ca_file ({home}/stack/tls/ca.pem): the service it calls would refuse "
-        f"it in every handshake (set in {home}/overlay.toml)"
+        f"tls.ca_file ({home}/stack/tls/ca.pem): one of the two settings is wrong, "
+        f"and the service it calls would refuse it in every handshake (set in "
+        f"{home}/overlay.toml)"
     ]
     server_only = Identity(home / "server-only.pem", home / "server-only.key")
     platform = DevCA(home / "stack" / "tls")  # the CA [tls] ca_file names

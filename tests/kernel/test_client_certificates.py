@@ -73,6 +73,28 @@ def issue(
     return builder.sign(signer, hashes.SHA256())
 
 
+def twice(cert: x509.Certificate, signer: Any) -> x509.Certificate:
+    """``cert`` with its first extension given twice, signed again by ``signer``
+    (an EC key): what ``cryptography``'s builder refuses to make (atk24b F6)."""
+    from asn1crypto import x509 as asn1_x509
+
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    tbs = parsed["tbs_certificate"]
+    extensions = [asn1_x509.Extension.load(e.dump()) for e in tbs["extensions"]]
+    tbs = asn1_x509.TbsCertificate.load(tbs.dump())
+    tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[0]])
+    body = tbs.dump(force=True)
+    signature = signer.sign(body, ec.ECDSA(hashes.SHA256()))
+    whole = asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": parsed["signature_algorithm"],
+            "signature_value": signature,
+        }
+    )
+    return x509.load_der_x509_certificate(whole.dump())
+
+
 def pem(*certs: x509.Certificate) -> bytes:
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
@@ -191,7 +213,16 @@ def cases() -> dict[str, tuple[bytes, bytes, bytes]]:
     glk, glc = below("client", gc, gk)
     qk, qc = root("RSA CA", kind="rsa")
     qlk, qlc = below("client", qc, qk, kind="p384", pss=True)
+    dup = twice(lc, ik)
+    dupk, dupi = below("I", rc, rk, ca=True)
+    duplk, duplc = below("client", dupi, dupk)
     return {
+        "an extension twice": (pem(rc), pem(dup, ic), key_pem(lk)),
+        "an intermediate with an extension twice": (
+            pem(rc),
+            pem(duplc, twice(dupi, rk)),
+            key_pem(duplk),
+        ),
         "a leaf of the CA": (pem(rc), pem(lc, ic), key_pem(lk)),
         "an intermediate in the CA file": (pem(rc, ic), pem(lc), key_pem(lk)),
         "an unrelated certificate in the chain file": (
@@ -258,3 +289,9 @@ def test_a_chain_file_of_look_alikes_is_searched_within_a_bound(tmp_path):
     lk, lc = below("client", looks[0], keys[0])
     refused = refusal(tmp_path, pem(rc), pem(lc, *looks), key_pem(lk))
     assert "is not issued by a CA of tls.ca_file" in refused
+
+
+def test_a_certificate_with_an_extension_twice_is_said_so(tmp_path):
+    """atk24b F6: cryptography's DuplicateExtension came out as a traceback."""
+    refused = refusal(tmp_path, *CASES["an extension twice"])
+    assert "has a certificate on its path with an extension that cannot be" in refused
