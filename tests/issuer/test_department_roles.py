@@ -74,7 +74,7 @@ async def test_the_issuer_role_stays_while_a_type_lists_the_department_or_it_has
     assert err.details() == (
         f"roles: department {dept.code} keeps the issuer role: licence types "
         f"{dept.type_code} list it as an issuer, and a type's issuers never change; "
-        "1 of its licences are in force, and only their issuer may revoke, suspend, "
+        "it has licences in force, and only their issuer may revoke, suspend, "
         "amend or transfer them"
     )
     assert await _roles_row(issuer, dept.code) == ["issuer"]
@@ -85,6 +85,25 @@ async def test_the_issuer_role_stays_while_a_type_lists_the_department_or_it_has
     # roles beside it may change
     reply = await _set(operator, dept.code, ISSUER, SEAL_OWNER)
     assert sorted(reply.department.roles) == [ISSUER, SEAL_OWNER]
+
+
+async def test_a_refusal_names_every_role_that_stays(operator, connect, seal_stub):
+    """atk24b: taking issuer and seal_owner together, the refusal gave only the
+    issuer's reasons; the operator revoked nothing and was refused again."""
+    from tests.conftest import make_department
+
+    dept = await make_department(operator, connect, roles=(ISSUER, SEAL_OWNER))
+    await seal_stub(f"dept:{dept.code}").RegisterSeal(
+        spb.RegisterSealRequest(seal_type="official", name="公章")
+    )
+    err = await rpc_error(_set(operator, dept.code, COUNTER))
+    assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert err.details() == (
+        f"roles: department {dept.code} keeps the issuer role: licence types "
+        f"{dept.type_code} list it as an issuer, and a type's issuers never change; "
+        "and the seal_owner role while it has active seals (1): revoke them first "
+        "('certseal seal revoke'), then take the role"
+    )
 
 
 async def test_a_type_cannot_list_a_department_whose_issuer_role_is_taken_meanwhile(
@@ -266,7 +285,7 @@ async def test_a_lookup_before_the_change_commits_is_not_cached():
             return self.committed
 
         async def set_department_roles(self, code, roles, at, check, audit):
-            check(was, DepartmentUse((), 0, 0))
+            check(was, DepartmentUse())
             audit(was)
             return Department(code, was.name, tuple(roles), was.created_at)
 

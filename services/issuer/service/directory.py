@@ -168,7 +168,7 @@ class Directory:
         change made in a request with an idempotency key commits with its answer,
         after this returns, and a lookup in between cached the row as it was for 5 s
         in the very process that made the change (certseal.storage.idempotency)."""
-        self._departments[code] = (0.0, None)
+        self._departments.pop(code, None)
         self._uncached_until[code] = time.monotonic() + _DEPARTMENT_TTL_S
 
     def _announce_department(self, actor: str) -> Callable[[Department], OutboxRecord]:
@@ -242,32 +242,32 @@ def _checked_roles(roles: Sequence[str]) -> list[str]:
 
 
 def _check_roles_taken(code: str, taken: set[str], use: DepartmentUse) -> None:
-    """FAILED_PRECONDITION (field ``roles``) when a role taken from department
-    ``code`` is still in use: ``issuer`` while licence types list it or its
-    licences are in force (only an issuer may revoke, suspend, amend or transfer
-    them: they would stay valid, out of anyone's reach, until they expire), and
-    ``seal_owner`` while it has active seals (they would go on sealing, and only
-    a seal owner may revoke its seals)."""
-    reasons = []
+    """FAILED_PRECONDITION (field ``roles``) naming every role taken from department
+    ``code`` that is still in use, and why: ``issuer`` while licence types list it
+    or its licences are in force (only an issuer may revoke, suspend, amend or
+    transfer them: they would stay valid, out of anyone's reach, until they
+    expire), and ``seal_owner`` while it has active seals (they would go on
+    sealing, and only a seal owner may revoke its seals)."""
+    kept = []
+    issuer = []
     if "issuer" in taken and use.licence_types:
-        reasons.append(
+        issuer.append(
             f"licence types {', '.join(use.licence_types)} list it as an issuer, and "
             "a type's issuers never change"
         )
     if "issuer" in taken and use.licences_in_force:
-        reasons.append(
-            f"{use.licences_in_force} of its licences are in force, and only their "
-            "issuer may revoke, suspend, amend or transfer them"
+        issuer.append(
+            "it has licences in force, and only their issuer may revoke, suspend, "
+            "amend or transfer them"
         )
-    if reasons:
-        raise precondition(
-            f"department {code} keeps the issuer role: {'; '.join(reasons)}",
-            field="roles",
-        )
+    if issuer:
+        kept.append(f"the issuer role: {'; '.join(issuer)}")
     if "seal_owner" in taken and use.active_seals:
+        kept.append(
+            f"the seal_owner role while it has active seals ({use.active_seals}): "
+            "revoke them first ('certseal seal revoke'), then take the role"
+        )
+    if kept:
         raise precondition(
-            f"department {code} keeps the seal_owner role while it has active seals "
-            f"({use.active_seals}): revoke them first ('certseal seal revoke'), then "
-            "take the role",
-            field="roles",
+            f"department {code} keeps {'; and '.join(kept)}", field="roles"
         )

@@ -66,19 +66,22 @@ class DirectoryStore:
     ) -> Department:
         """Replace department ``code``'s roles, with its audit row (``audit(the
         department as it was)``), in one transaction; the department as it is now.
-        ``check(the department as it was, what it uses at `at`)`` runs under the
-        row's lock, before the change, and refuses it by raising. INVALID_ARGUMENT
-        (field ``code``) when no department ``code`` is onboarded."""
+        ``check(the department as it was, what the roles it loses are in use
+        for at `at`)`` runs under the row's lock (FOR NO KEY UPDATE: the foreign
+        keys of rows naming it are still checked meanwhile), before the change,
+        and refuses it by raising. INVALID_ARGUMENT (field ``code``) when no
+        department ``code`` is onboarded."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
-                "select * from departments where code = $1 for update", code
+                "select * from departments where code = $1 for no key update", code
             )
             if (
                 row is None
             ):  # as a key's department is told (services.issuer.service.keys)
                 raise invalid("code", f"department {code} is not onboarded")
             was = rows.department(row)
-            check(was, await _department_use(conn, code, at))
+            taken = set(was.roles) - set(roles)
+            check(was, await _department_use(conn, code, at, taken))
             await conn.execute(
                 "update departments set roles = $2 where code = $1", code, list(roles)
             )
@@ -205,37 +208,46 @@ class DirectoryStore:
 
 @dataclasses.dataclass(frozen=True)
 class DepartmentUse:
-    """What a department's roles are in use for at a moment: the licence types that
-    list it as an issuer (their codes), its licences in force (valid or suspended,
-    current, not expired) and its active seals (the seal service's ``seals``, in the
-    same database)."""
+    """What the roles taken from a department are in use for at a moment (each
+    read only for a role taken): the licence types that list it as an issuer
+    (their codes), whether it has licences in force (valid or suspended, current,
+    not expired), and its active seals (the seal service's ``seals``, in the same
+    database)."""
 
-    licence_types: tuple[str, ...]
-    licences_in_force: int
-    active_seals: int
+    licence_types: tuple[str, ...] = ()
+    licences_in_force: bool = False
+    active_seals: int = 0
 
 
 async def _department_use(
-    conn: asyncpg.Connection, code: str, at: dt.datetime
+    conn: asyncpg.Connection, code: str, at: dt.datetime, taken: set[str]
 ) -> DepartmentUse:
-    types = await conn.fetch(
-        "select type_code from licence_types where $1 = any(issuer_codes) "
-        "order by type_code",
-        code,
-    )
-    in_force = await conn.fetchval(
-        """select count(*) from licences where issuer_code = $1
-            and status in ('01', '02') and superseded_by is null
-            and valid_until > $2""",
-        code,
-        at,
-    )
+    if "issuer" not in taken and "seal_owner" not in taken:
+        return DepartmentUse()  # nothing to read: the common change adds a role
+    types: tuple[str, ...] = ()
+    in_force = False
+    if "issuer" in taken:
+        listed = await conn.fetch(
+            "select type_code from licence_types where $1 = any(issuer_codes) "
+            "order by type_code",
+            code,
+        )
+        types = tuple(r["type_code"] for r in listed)
+        in_force = await conn.fetchval(
+            """select exists(select from licences where issuer_code = $1
+                and status in ('01', '02') and superseded_by is null
+                and valid_until > $2)""",
+            code,
+            at,
+        )
     seals = 0
-    if await conn.fetchval("select to_regclass('seals') is not null"):
+    if "seal_owner" in taken and await conn.fetchval(
+        "select to_regclass('seals') is not null"
+    ):
         seals = await conn.fetchval(
             """select count(*) from seals where owner_code = $1
                 and status = 'active' and valid_end > $2""",
             code,
             at,
         )
-    return DepartmentUse(tuple(r["type_code"] for r in types), in_force, seals)
+    return DepartmentUse(types, in_force, seals)
