@@ -9,8 +9,9 @@ dev identity for ``--as``) are made here too.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,22 +59,35 @@ def call_service(
     service: str,
     identity: tuple[str, str] | None = None,
     setting: str = "",
+    options: Mapping[str, str] | None = None,
 ) -> T:
     """Run ``call(channel)`` against ``target``, where ``service`` (issuer, verifier,
     seal, feed) is expected to answer, as ``identity`` (default the ``[cli]`` one);
     ``setting`` is what gave ``target`` (default ``cli.<service>_target``). A gRPC
-    error comes back as :func:`rpc_failure` tells it."""
+    error comes back as :func:`rpc_failure` tells it, naming the command's option
+    for a request field ``options`` maps (:func:`as_options`)."""
 
     async def run() -> T:
         async with channel(cfg, target, identity) as chan:
             try:
                 return await call(chan)
             except grpc.aio.AioRpcError as exc:
-                raise rpc_failure(
-                    exc, cfg, target, service, identity, setting
-                ) from None
+                error = rpc_failure(exc, cfg, target, service, identity, setting)
+                raise as_options(error, options or {}) from None
 
     return asyncio.run(run())
+
+
+def as_options(exc: CertsealError, names: Mapping[str, str]) -> CertsealError:
+    """``exc`` naming the command's option for the request field it names
+    (``names``: request field -> option, ``department_code`` -> ``department``),
+    the rest of the path kept (``issuer_codes[1]`` -> ``issuers[1]``): the user
+    typed the option, never saw the field. Unchanged for any other field."""
+    field = exc.field or ""
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if head not in names:
+        return exc
+    return CertsealError(exc.kind, exc.message, field=names[head] + field[len(head) :])
 
 
 def rpc_failure(

@@ -28,7 +28,8 @@ def _call(
     *,
     admin: bool = True,
 ) -> Any:
-    """Call the issuer as the operator, or (``--as CODE``) as a department."""
+    """Call the issuer as the operator, or (``--as CODE``) as a department; an
+    error about a request field names the command's option instead (``_OPTIONS``)."""
     from certseal.v1 import issuer_pb2_grpc
 
     cfg = load(args)
@@ -42,7 +43,22 @@ def _call(
         lambda chan: call(stub(chan)),
         identity=identity,
         service="issuer",
+        options=_OPTIONS.get(args.command),
     )
+
+
+#: per command, a request field IssuerAdmin names in an error -> the option that
+#: gives it, where their names differ (nu24: 'error: department_code: ...')
+_OPTIONS = {
+    "type": {
+        "type_code": "code",
+        "issuer_codes": "issuers",
+        "default_validity_days": "validity-days",
+        "fields": "field",
+    },
+    "key": {"department_code": "department"},
+    "holder-app": {"type_code": "type"},
+}
 
 
 def _roles(text: str) -> list[Any]:

@@ -94,7 +94,8 @@ def _password(name: str | None) -> str:
 
 
 def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
-    """Call the Seal API as ``--as CODE``'s department, or as the CLI's identity."""
+    """Call the Seal API as ``--as CODE``'s department, or as the CLI's identity;
+    an error about a request field names the option instead (``_OPTIONS``)."""
     from certseal.v1 import seal_pb2_grpc
 
     cfg = load(args)
@@ -108,7 +109,13 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
         lambda chan: call(seal_pb2_grpc.SealStub(chan)),
         identity=identity,
         service="seal",
+        options=_OPTIONS,
     )
+
+
+#: a request field the Seal API names in an error -> the option that gives it,
+#: where their names differ (nu24: 'error: owner_code: ...')
+_OPTIONS = {"owner_code": "owner", "seal_type": "type", "signers": "signer"}
 
 
 def _pdf_call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:

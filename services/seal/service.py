@@ -34,7 +34,7 @@ from certseal.crypto import (
 from certseal.errors import denied, invalid, not_found, precondition
 from certseal.events import OutboxRecord
 from certseal.hsm import Pkcs11Token
-from certseal.identifiers import mint_serial
+from certseal.identifiers import mint_serial, validate_uscc
 from certseal.logs import REQUEST_ID
 from certseal.paging import page
 from certseal.rpc import Caller
@@ -308,7 +308,18 @@ class SealService(SealVerifying):
     async def list_seals(
         self, caller: Caller, owner_code: str, *, page_size: int, page_token: str
     ) -> tuple[list[Seal], str]:
-        """A page of an owner's seals (the owner itself or an operator)."""
+        """A page of ``owner_code``'s seals (the owner itself or an operator); an
+        empty ``owner_code`` is the calling department's own. INVALID_ARGUMENT
+        (field ``owner_code``) when it is no USCC, or empty and the caller is no
+        department (an operator has no seals of its own: it listed none, nu24)."""
+        if not owner_code:
+            if caller.kind != "dept":
+                raise invalid(
+                    "owner_code",
+                    f"give the department whose seals to list ({caller} owns none)",
+                )
+            owner_code = caller.name
+        validate_uscc(owner_code, "owner_code")
         await self.owner_action(
             caller, owner_code, "seal.list", owner_code, f"list {owner_code}'s seals"
         )

@@ -56,10 +56,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     async def ListSeals(
         self, request: pb.ListSealsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListSealsResponse:
-        caller = current_caller()
         rows, token = await self._service.list_seals(
-            caller,
-            request.owner_code or caller.name,
+            current_caller(),
+            request.owner_code,
             page_size=request.page_size,
             page_token=request.page_token,
         )

@@ -319,11 +319,19 @@ def cmd_verifier_status(args: argparse.Namespace) -> int:
     if reply.lag_unknown:
         print(f"  {_lag(reply, sum(p.lag for p in reply.partitions))}")
     for p in reply.partitions:
-        print(
-            f"  {p.topic}[{p.partition}] applied {p.applied_offset} "
-            f"of {p.high_water}, lag {p.lag}"
-        )
+        print(f"  {partition_line(p)}")
     return 0
+
+
+def partition_line(p: Any) -> str:
+    """One partition of GetIndexStatus (a ``PartitionStatus``) as ``verifier status``
+    prints it: the offset applied last (``nothing`` for none yet: -1 on the wire),
+    the partition's end offset (the next event's) and the events not applied."""
+    applied = f"to offset {p.applied_offset}" if p.applied_offset >= 0 else "nothing"
+    return (
+        f"{p.topic}[{p.partition}] applied {applied}, end offset {p.high_water}, "
+        f"lag {p.lag}"
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -347,3 +347,33 @@ def test_every_command_says_what_it_does_and_what_it_accepts(capsys):
         entry.main(["type", "add", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "TYPE one of string, integer, boolean, date" in out
+
+
+async def test_the_operators_errors_name_the_options_typed(cli, operator):
+    """nu24: errors named the request's fields (``department_code``,
+    ``owner_code``), which the user never typed; and ``seal list`` as the
+    operator without ``--owner`` printed nothing (the operator owns no seals)."""
+    code, out = await cli("key", "create", "9144XXXX", "--suite", "es256")
+    assert code == 2 and out.startswith("error: department: must be 18 characters"), out
+    code, out = await cli(
+        "type", "add", "--code", "T" + fresh_uscc(), "--name", "测试证",
+        "--issuers", fresh_uscc(),
+    )  # fmt: skip
+    assert code == 2 and out.startswith("error: code: 'T"), out
+    unknown = fresh_uscc()
+    code, out = await cli(
+        "type", "add", "--code", fresh_uscc() + "001", "--name", "测试证",
+        "--issuers", unknown,
+    )  # fmt: skip
+    assert code == 2, out
+    assert out.startswith(f"error: issuers: department {unknown} is not onboarded")
+    code, out = await cli("seal", "list")
+    assert code == 2, out
+    assert out.startswith(
+        "error: owner: give the department whose seals to list (operator:"
+    ), out
+    code, out = await cli("seal", "list", "--owner", "bad")
+    assert code == 2 and out.startswith("error: owner: "), out
+    owner = await new_seal_owner(operator)
+    code, out = await cli("seal", "list", "--owner", owner)
+    assert code == 0, out
