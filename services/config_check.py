@@ -32,6 +32,8 @@ SERVICES = ("issuer", "verifier", "seal", "feed", "console", "tlog")
 #: what ``--service`` names: the services, and the ``certseal`` commands' ``[cli]``
 #: (checked by default only when a file gives that section: a service's pod has none)
 CHECKED = (*SERVICES, "cli")
+#: the sections of an operator's own file, read by the ``certseal`` commands alone
+WORKSTATION_SECTIONS = {"cli", "tls"}
 #: the ``[cli]`` settings that are a service's address
 CLI_TARGETS = (
     "issuer_target",
@@ -185,6 +187,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         return "" if field in given else where_set(paths, field)
 
     default = (*SERVICES, "cli") if "cli" in layers else SERVICES
+    if "cli" in layers and set(layers) <= WORKSTATION_SECTIONS and not args.service:
+        # an operator's own file: the services' settings are the stack's, not in it
+        # (nu24: it reported every service's missing secrets)
+        default = ("cli",)
+        print(
+            "note: the files give only [cli] and [tls]: checking the certseal "
+            "commands' settings (--service NAME checks a service's too)",
+            file=sys.stderr,
+        )
     chosen = [name for name in CHECKED if name in (args.service or default)]
     said: set[str] = set()
     failed = False

@@ -507,3 +507,21 @@ def test_cli_targets_and_the_log_key_are_named_when_wrong(capsys, home):
         "cli.log_key",
     ], err
     assert all(line.endswith(f"(set in {home}/overlay.toml)") for line in err), err
+
+
+def test_an_operators_own_file_is_checked_as_a_workstations(capsys, home):
+    """nu24: a file of [cli] and [tls] alone (what an operator's workstation has)
+    was checked for every service too, and reported the stack's missing secrets."""
+    blocks = (home / "config.toml").read_text().split("\n\n")
+    own = home / "workstation.toml"
+    own.write_text(
+        "\n\n".join(b for b in blocks if b.startswith(("[tls]\n", "[cli]\n")))
+    )
+    status = main(["--config", str(own), "config", "check"])
+    out, err = capsys.readouterr()
+    assert (status, out.splitlines()) == (0, ["ok: cli"]), err
+    assert err.startswith("note: the files give only [cli] and [tls]: checking the")
+    # asked for, a service's settings are checked as ever
+    status = main(["--config", str(own), "config", "check", "--service", "issuer"])
+    out, err = capsys.readouterr()
+    assert status == 2 and "note:" not in err, err
