@@ -10,7 +10,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from certseal.calls import call_service, channel, dev_identity, rpc_failure
+from certseal.calls import (
+    as_options,
+    call_service,
+    channel,
+    dev_identity,
+    rpc_failure,
+)
 from certseal.cli import (
     DEFAULT_HOME,
     LOCAL_OVERLAY,
@@ -118,11 +124,8 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
                     if args.show_token:
                         print(f"  token {event.token}", flush=True)
             except grpc.aio.AioRpcError as exc:
-                target = cfg.cli.feed_target
-                error = rpc_failure(exc, cfg, target, "feed", identity)
-                if error.field == "event_types":
-                    error.field = "type"  # the option it came from
-                raise error from None
+                error = rpc_failure(exc, cfg, cfg.cli.feed_target, "feed", identity)
+                raise as_options(error, _OPTIONS) from None
 
     asyncio.run(tail())
     return 0
@@ -227,6 +230,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
         cfg.cli.feed_target,
         lambda chan: getattr(feed_pb2_grpc.EventFeedAdminStub(chan), method)(request),
         service="feed",
+        options=_OPTIONS,
     )
     if command in ("entitle", "entitlement"):
         e = reply.entitlement
@@ -245,6 +249,17 @@ def cmd_feed(args: argparse.Namespace) -> int:
         print(f"{reply.delivered} delivered, {reply.still_failing} still failing")
         return 0 if reply.still_failing == 0 else 1
     return 0
+
+
+#: a request field the feed names in an error -> the option that gives it, where
+#: their names differ (the user typed the option)
+_OPTIONS = {
+    "event_types": "type",
+    "departments": "department",
+    "licence_types": "licence_type",
+    "webhook": "name",
+    "secret": "secret_file",
+}
 
 
 # a DNS label (RFC 1035 section 2.3.1, with RFC 1123's leading digit): it names files

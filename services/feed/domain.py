@@ -32,6 +32,7 @@ from certseal.events import (
     SEAL_EVENTS,
     TRUST_EVENTS,
 )
+from certseal.identifiers import validate_type_code, validate_uscc
 
 #: the CloudEvents ``type`` of every platform event starts with this
 TYPE_PREFIX = "cn.gov.certseal."
@@ -189,6 +190,34 @@ def check_event_types(
                 field,
                 f"{wanted!r} is not among the event types this caller is entitled "
                 f"to ({', '.join(sorted(entitled)) or 'none'})",
+            )
+
+
+def check_codes(departments: frozenset[str], licence_types: frozenset[str]) -> None:
+    """INVALID_ARGUMENT (``departments`` or ``licence_types``) for a value no event
+    could carry: each is ``*`` or a unified social credit code (GB 32100) or a
+    licence type code (GB/T 36904 identifiers,
+    :func:`certseal.identifiers.validate_type_code`). A mistyped code entitled or
+    asked for nothing, silently."""
+    for code in sorted(departments - {"*"}):
+        validate_uscc(code, "departments")
+    for code in sorted(licence_types - {"*"}):
+        validate_type_code(code, "licence_types")
+
+
+def check_entitlement(entitlement: Entitlement) -> None:
+    """:func:`check_codes` of an entitlement, and INVALID_ARGUMENT (``event_types``)
+    for an event type, or a ``prefix.*`` pattern, that matches none the platform
+    publishes (:data:`certseal.events.EVENT_TYPES`: on any topic, as the Kafka ACLs
+    of :func:`kafka_topics` read them)."""
+    check_codes(entitlement.departments, entitlement.licence_types)
+    known = sorted(EVENT_TYPES)
+    for wanted in sorted(entitlement.event_types):
+        if not any(_matches(frozenset({wanted}), t) for t in known):
+            raise invalid(
+                "event_types",
+                f"{wanted!r} is not an event type; known: {', '.join(known)} (or a "
+                "pattern such as licence.*)",
             )
 
 

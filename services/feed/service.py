@@ -44,6 +44,8 @@ from services.feed.domain import (
     ParkedDelivery,
     SubscriptionSlots,
     Webhook,
+    check_codes,
+    check_entitlement,
     check_event_types,
     integrator_identity,
 )
@@ -152,11 +154,14 @@ class FeedService:
         """Set what an integrator may receive; audited (``feed.entitle``).
 
         INVALID_ARGUMENT unless the integrator is an ``integrator:<name>`` identity
-        (``app:<name>``, the form before issue 13, is stored as ``integrator:<name>``).
+        (``app:<name>``, the form before issue 13, is stored as ``integrator:<name>``),
+        or for a department, licence type or event type no event could carry
+        (:func:`~services.feed.domain.check_entitlement`).
         """
         entitlement = dataclasses.replace(
             entitlement, integrator=integrator_identity(entitlement.integrator)
         )
+        check_entitlement(entitlement)
         now = self._clock()
         audit = AuditEntry(
             now,
@@ -198,6 +203,7 @@ class FeedService:
         most subscriptions open already (the slot is given back when the stream ends).
         """
         entitlement = await self._entitlement_of(caller)
+        check_codes(wanted.departments, wanted.licence_types)
         check_event_types(wanted.event_types, entitlement.event_types)
         cluster = await self.cluster_id()
         positions = (
@@ -364,7 +370,8 @@ class FeedService:
         INVALID_ARGUMENT unless ``name`` is 1 to 40 of a-z, 0-9 and '-', ``url`` is
         https, ``secret`` has at least 16 bytes and ``integrator`` is
         ``integrator:<name>`` (``app:<name>`` is read as that, see
-        :func:`integrator_identity`).
+        :func:`integrator_identity`), and ``wanted`` names departments, licence types
+        and event types some event carries (as a subscription's).
         The secret is stored wrapped under the KEK (AES-256-GCM).
         """
         if not _NAME.fullmatch(name):
@@ -373,6 +380,8 @@ class FeedService:
         if len(secret) < 16:
             raise invalid("secret", "must have at least 16 bytes")
         integrator = integrator_identity(integrator)
+        check_codes(wanted.departments, wanted.licence_types)
+        check_event_types(wanted.event_types, frozenset({"*"}))
         now = self._clock()
         row = WebhookRow(
             name, integrator, url, wanted, self._wrapper.wrap(f"webhook:{name}", secret)

@@ -7,6 +7,8 @@ from services.feed.domain import (
     Entitlement,
     EventMeta,
     Filter,
+    check_codes,
+    check_entitlement,
 )
 from services.feed.tokens import decode_token, encode_token
 
@@ -136,3 +138,45 @@ def test_asked_event_types_must_exist_and_be_entitled():
         with pytest.raises(CertsealError) as err:
             check_event_types(wanted, entitled, field="type")
         assert err.value.field == "type" and problem in err.value.message, wanted
+
+
+@pytest.mark.parametrize(
+    ("entitlement", "field", "problem"),
+    [
+        (Entitlement("integrator:x", departments=frozenset({"*", "nope"})),
+         "departments", "must be 18 characters, got 4 ('nope')"),
+        (Entitlement("integrator:x", departments=frozenset({"91350100M000100Y4X"})),
+         "departments", "check character"),
+        (Entitlement("integrator:x", licence_types=frozenset({"T001"})),
+         "licence_types", "'T001' is not a licence type code"),
+        (Entitlement("integrator:x", event_types=frozenset({"licence.revokd"})),
+         "event_types", "'licence.revokd' is not an event type"),
+        (Entitlement("integrator:x", event_types=frozenset({"bogus.*"})),
+         "event_types", "'bogus.*' is not an event type"),
+    ],
+)  # fmt: skip
+def test_an_entitlement_naming_what_no_event_carries_is_refused(
+    entitlement, field, problem
+):
+    """A mistyped department, licence type or event type entitled nothing, silently
+    (the operator saw 'departments *, nope' and no error)."""
+    with pytest.raises(CertsealError) as refused:
+        check_entitlement(entitlement)
+    assert refused.value.field == field
+    assert problem in refused.value.message, refused.value.message
+
+
+def test_an_entitlement_of_codes_patterns_and_off_feed_types_is_taken():
+    check_entitlement(
+        Entitlement(
+            "integrator:x",
+            departments=frozenset({"*", "91350100M000100Y43"}),
+            licence_types=frozenset({"*", "91350100M000100Y43001"}),
+            # licence.used is on the usage topic, not the feed: a Kafka ACL reads it
+            event_types=frozenset({"licence.*", "licence.used", "*"}),
+        )
+    )
+    check_codes(frozenset(), frozenset())
+    with pytest.raises(CertsealError) as refused:
+        check_codes(frozenset({"*"}), frozenset({"x"}))
+    assert refused.value.field == "licence_types"

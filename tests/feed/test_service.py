@@ -159,14 +159,30 @@ async def test_subscription_errors(channel_as, connect):
             pb.SubscribeRequest(event_types=["licence.nonsense"]),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
+        # a department or licence type no event carries, the same
+        (
+            "app:limited",
+            pb.SubscribeRequest(departments=["9135010"]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            "app:limited",
+            pb.SubscribeRequest(licence_types=["T001"]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
     )
     for identity, request, code in cases:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await collect(channel_as, identity, 1, request, within=10)
         assert err.value.code() is code, identity
-        if request.event_types:
-            trailing = dict(err.value.trailing_metadata() or ())
-            assert trailing["certseal-error-field"] == "event_types"
+        trailing = dict(err.value.trailing_metadata() or ())
+        for field in ("event_types", "departments", "licence_types"):
+            if getattr(request, field):
+                assert trailing["certseal-error-field"] == field
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await register_webhook(channel_as, "typo", "https://localhost:9/h", "nope")
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert dict(err.value.trailing_metadata())["certseal-error-field"] == "departments"
     async with channel_as("operator:admin") as channel:
         admin = feed_pb2_grpc.EventFeedAdminStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -552,6 +568,16 @@ async def test_operator_cli_entitles_and_lists(config, feed_app, tmp_path):
     assert code == 0 and "name: certseal.seal-events.v1" in manifest, out
     code, out = await cli("entitle", "dept:nope", "--type", "*")
     assert code == 2 and "error: integrator:" in out, out
+    # what no event carries is refused, named as the option typed (nu24: a
+    # mistyped department was entitled, silently nothing)
+    code, out = await cli(
+        "entitle", "app:cli", "--department", "*", "--department", "nope"
+    )
+    assert code == 2 and out.startswith("error: department: must be 18 "), out
+    code, out = await cli("entitle", "app:cli", "--licence-type", "x")
+    assert code == 2 and out.startswith("error: licence-type: 'x' is not a"), out
+    code, out = await cli("entitle", "app:cli", "--type", "licence.revokd")
+    assert code == 2 and out.startswith("error: type: 'licence.revokd' is not"), out
     code, out = await cli("parked", "no-such-hook")
     assert code == 1 and "not found" in out, out
 
