@@ -194,8 +194,29 @@ def department_identity(cfg: Any, code: str) -> tuple[str, str]:
 
 
 def dev_identity(cfg: Any, common_name: str) -> tuple[str, str]:
-    """The dev CA's certificate and key files for ``common_name`` (embedded stack)."""
+    """The certificate and key files of ``common_name`` from :func:`dev_ca`
+    (the embedded stack's, for ``--as`` and ``dev identity``), issued on first
+    use."""
+    ident = dev_ca(cfg).identity(common_name)
+    return str(ident.cert_file), str(ident.key_file)
+
+
+def dev_ca(cfg: Any) -> Any:
+    """The embedded stack's dev CA (a :class:`certseal.devpki.DevCA`), the one
+    ``make run`` made: ``[tls] ca_file`` named ``ca.pem`` with its ``ca.key``
+    beside it. INVALID_ARGUMENT (field ``tls.ca_file``) for any other, so that a
+    deployment's CA folder never gets a CA or identities of ours."""
     from certseal.devpki import DevCA
 
-    ident = DevCA(Path(cfg.tls.ca_file).parent).identity(common_name)
-    return str(ident.cert_file), str(ident.key_file)
+    ca_file = Path(cfg.tls.ca_file)
+    try:
+        if ca_file.name != "ca.pem":
+            raise ValueError(f"{ca_file} is not a dev CA's ca.pem")
+        return DevCA.existing(ca_file.parent)
+    except ValueError as exc:
+        raise invalid(
+            "tls.ca_file",
+            f"{exc}: dev identities and certificates are made only from the "
+            "embedded stack's dev CA ('make run' makes it); with another CA, give "
+            "the files of an identity it issued",
+        ) from None

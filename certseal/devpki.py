@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
@@ -51,8 +52,24 @@ class DevCA:
             self._create()
         self._ca_cert = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
         key = serialization.load_pem_private_key(self._ca_key_file.read_bytes(), None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{self._ca_key_file} is not a dev CA's key (EC P-256)")
         self._ca_key = key
+
+    @classmethod
+    def existing(cls, folder: Path) -> DevCA:
+        """The dev CA already in ``folder``, never a new one. ValueError saying why
+        when ``folder`` holds none (no ``ca.pem`` and ``ca.key``) or its files are
+        not a dev CA's (not PEM, a key that is not EC, unreadable)."""
+        if not (folder / "ca.pem").is_file() or not (folder / "ca.key").is_file():
+            raise ValueError(f"{folder} holds no dev CA (ca.pem and ca.key)")
+        try:
+            return cls(folder)
+        except (ValueError, TypeError, OSError, UnsupportedAlgorithm):
+            raise ValueError(
+                f"{folder} holds no usable dev CA (its ca.pem and ca.key: a PEM "
+                "certificate and an unencrypted EC key)"
+            ) from None
 
     def _create(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

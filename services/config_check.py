@@ -186,7 +186,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     def where(field: str) -> str:
         return "" if field in given else where_set(paths, field)
 
-    default = (*SERVICES, "cli") if "cli" in layers else SERVICES
+    default: tuple[str, ...] = (*SERVICES, "cli") if "cli" in layers else SERVICES
     if "cli" in layers and set(layers) <= WORKSTATION_SECTIONS and not args.service:
         # an operator's own file: the services' settings are the stack's, not in it
         # (nu24: it reported every service's missing secrets)

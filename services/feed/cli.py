@@ -14,6 +14,7 @@ from certseal.calls import (
     as_options,
     call_service,
     channel,
+    dev_ca,
     dev_identity,
     rpc_failure,
 )
@@ -281,11 +282,8 @@ def check_receiver_name(name: str) -> None:
 
 def cmd_feed_receiver_cert(args: argparse.Namespace) -> int:
     """Issue a dev HTTPS certificate for a local webhook receiver (embedded stack)."""
-    from certseal.devpki import DevCA
-
     check_receiver_name(args.name)
-    cfg = load(args)
-    ca = DevCA(Path(cfg.tls.ca_file).parent)
+    ca = dev_ca(load(args))
     try:
         ident = ca.server_identity(args.name, args.host or ["localhost", "127.0.0.1"])
     except ValueError as exc:

@@ -389,3 +389,41 @@ async def test_events_tail_as_an_identity_is_judged_by_that_identity(
     status, out = await certseal(capsys, *layered, "events", "tail")
     assert status == 2, out
     assert out.startswith(f"error: cli.cert_file: {foreign.cert_file} is not"), out
+
+
+async def test_as_makes_no_ca_and_no_identity_outside_the_dev_ca(
+    config, capsys, tmp_path
+):
+    """atk25 F1: ``seal --as`` (and every ``--as``, ``dev identity``, ``feed
+    receiver-cert``) made its identity with the dev CA of tls.ca_file's folder
+    whatever that was: a deployment's CA folder got a new dev CA and identities,
+    and a CA file that was no PEM ended in a traceback."""
+    from certseal.devpki import DevCA
+
+    deployment = tmp_path / "pki"
+    deployment.mkdir()
+    DevCA(tmp_path / "real-ca").ca_file.replace(deployment / "bundle.pem")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "ca.pem").write_text("garbage\n")
+    (broken / "ca.key").write_text("garbage\n")
+    for ca_file, problem in (
+        (deployment / "bundle.pem", "is not a dev CA's ca.pem"),
+        (broken / "ca.pem", "holds no usable dev CA"),
+    ):
+        cfg = copy.deepcopy(config)
+        cfg.tls.ca_file = str(ca_file)
+        config_file = tmp_path / f"cli-{secrets.token_hex(3)}.toml"
+        config_file.write_text(dump_config(cfg))
+        before = sorted(ca_file.parent.iterdir())
+        for command in (
+            ("seal", "--as", fresh_uscc(), "list"),
+            ("events", "tail", "--as", "integrator:x"),
+            ("dev", "identity", "operator:x"),
+            ("feed", "receiver-cert", "hook"),
+        ):
+            status, out = await certseal(capsys, "--config", str(config_file), *command)
+            assert status == 2, (command, out)
+            assert out.startswith(f"error: tls.ca_file: {ca_file.parent}"), out
+            assert problem in out, out
+        assert sorted(ca_file.parent.iterdir()) == before
