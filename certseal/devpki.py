@@ -65,7 +65,13 @@ class DevCA:
             raise ValueError(f"{folder} holds no dev CA (ca.pem and ca.key)")
         try:
             return cls(folder)
-        except (ValueError, TypeError, OSError, UnsupportedAlgorithm):
+        except (
+            ValueError,
+            TypeError,
+            OSError,
+            UnsupportedAlgorithm,
+            x509.InvalidVersion,
+        ):
             raise ValueError(
                 f"{folder} holds no usable dev CA (its ca.pem and ca.key: a PEM "
                 "certificate and an unencrypted EC key)"

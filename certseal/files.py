@@ -79,11 +79,12 @@ def certificate_common_name(path: str | Path, field: str) -> str:
     from cryptography.x509.oid import NameOID
 
     from certseal.bounds import MAX_SMALL_FILE_BYTES
+    from certseal.certificates import CERTIFICATE_ERRORS
 
     data = without_bom(read_regular_file(path, field, MAX_SMALL_FILE_BYTES))
     try:
         cert = x509.load_pem_x509_certificate(data)
-    except ValueError:
+    except CERTIFICATE_ERRORS:
         raise invalid(field, f"{path} is not a PEM X.509 certificate") from None
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else ""

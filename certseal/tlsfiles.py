@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from certseal.bounds import MAX_SMALL_FILE_BYTES
+from certseal.certificates import certificate_extension
 from certseal.errors import invalid
 from certseal.files import read_regular_file, without_bom
 
@@ -66,7 +67,23 @@ def _certificates(data: bytes) -> list[x509.Certificate]:
     """The certificates of PEM ``data``: ``CERTIFICATE`` blocks, else OpenSSL's
     ``TRUSTED CERTIFICATE`` ones (a certificate followed by trust settings, as
     ``openssl x509 -trustout`` and some system bundles write them). ValueError if
-    none."""
+    none; :class:`UnusableCertificate` for one of an X.509 version TLS does not
+    take."""
+    try:
+        return _loaded(data)
+    except x509.InvalidVersion as exc:
+        raise UnusableCertificate(
+            f"holds a certificate of X.509 version number {exc.parsed_version}, "
+            "which no TLS peer takes (0 to 2: v1 to v3, RFC 5280 §4.1.2.1)"
+        ) from None
+
+
+class UnusableCertificate(ValueError):
+    """A certificate read but of a form no TLS peer takes (its message says why,
+    after the file's path)."""
+
+
+def _loaded(data: bytes) -> list[x509.Certificate]:
     try:
         found = x509.load_pem_x509_certificates(data)
     except ValueError:
@@ -110,7 +127,7 @@ def read_certificates(
     data = _read_pem(path, field, limit)
     try:
         return data, _certificates(data)
-    except SkippedBlock as exc:
+    except (SkippedBlock, UnusableCertificate) as exc:
         raise invalid(field, f"{path} {exc}") from None
     except ValueError:  # its text points outside: the path and the fault say it
         raise invalid(field, f"{path} holds no PEM certificate") from None
@@ -316,10 +333,11 @@ def check_client_certificate(
     chain = _certificates(identity.cert)
     anchors = _certificates(identity.ca)
     pool = [*chain[1:], *anchors]
-    # a certificate and a CA file that disagree: either may be the wrong one
-    problem = (
+    # a certificate and a CA file that disagree: either may be the wrong one (a
+    # wrong CA file fails the handshake on this side, with the service's own)
+    disagree = problem = (
         f"is not issued by a CA of {fields[0]} ({files[0]}): one of the two "
-        "settings is wrong"
+        "settings is wrong, and no handshake with the service it calls succeeds"
     )
     tries = itertools.count()  # signatures checked: a bound on the search
     paths = itertools.islice(_paths([chain[0]], pool, anchors, tries), MAX_PATHS)
@@ -328,11 +346,9 @@ def check_client_certificate(
         if not found:
             return
         problem = found if index == 0 else problem
-    raise invalid(
-        fields[1],
-        f"{files[1]} {problem}, and the service it calls would refuse it in every "
-        "handshake",
-    )
+    refused = ", and the service it calls would refuse it in every handshake"
+    tail = "" if problem is disagree else refused
+    raise invalid(fields[1], f"{files[1]} {problem}{tail}")
 
 
 #: certificates on a path at most (BoringSSL's own limit is about as deep), paths
@@ -384,12 +400,24 @@ def _name(name: x509.Name) -> str:
 def _path_problem(path: list[x509.Certificate], now: dt.datetime) -> str:
     """What makes ``path`` (client certificate first, CA last) one a TLS server
     refuses; '' when nothing does."""
+    for cert in path:
+        try:
+            certificate_extension(cert, x509.BasicConstraints)  # reads them all
+        except (x509.DuplicateExtension, ValueError):
+            # BoringSSL parses no certificate with an extension twice or malformed
+            # (RFC 5280 §4.2: "MUST NOT include more than one instance")
+            return (
+                f"has {_subject(cert)} on its path, with an extension given twice or "
+                "malformed"
+            )
+    return _checked_path(path, now)
+
+
+def _subject(cert: x509.Certificate) -> str:
     try:
-        return _checked_path(path, now)
-    except (x509.DuplicateExtension, ValueError) as exc:
-        # BoringSSL parses no certificate with an extension twice or malformed
-        # (RFC 5280 §4.2: "MUST NOT include more than one instance")
-        return f"has a certificate on its path with an extension that cannot be read ({exc})"
+        return cert.subject.rfc4514_string()
+    except ValueError:
+        return "a certificate"
 
 
 def _checked_path(path: list[x509.Certificate], now: dt.datetime) -> str:
@@ -398,26 +426,19 @@ def _checked_path(path: list[x509.Certificate], now: dt.datetime) -> str:
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             return f"has {cert.subject.rfc4514_string()} on its path, not valid now"
     for cert in above[:-1]:
-        if not getattr(_extension(cert, x509.BasicConstraints), "ca", False):
+        if not getattr(certificate_extension(cert, x509.BasicConstraints), "ca", False):
             return f"has {cert.subject.rfc4514_string()} on its path, which is no CA"
     for cert in above:
-        usage = _extension(cert, x509.KeyUsage)
+        usage = certificate_extension(cert, x509.KeyUsage)
         if usage is not None and not usage.key_cert_sign:
             return f"has {cert.subject.rfc4514_string()} on its path, not for signing"
-    usage = _extension(client, x509.KeyUsage)
+    usage = certificate_extension(client, x509.KeyUsage)
     if usage is not None and not usage.digital_signature:
         return "is not for signing (its key usage lacks digitalSignature)"
     if isinstance(client.public_key(), ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
         return "has an Ed25519 or Ed448 key, which gRPC's TLS client cannot sign with"
     for cert in path[:-1] if len(path) > 1 else path:
-        usages = _extension(cert, x509.ExtendedKeyUsage)
+        usages = certificate_extension(cert, x509.ExtendedKeyUsage)
         if usages is not None and x509.ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
             return "is not for TLS clients (its extended key usage lacks clientAuth)"
     return ""
-
-
-def _extension(cert: x509.Certificate, kind: type[Any]) -> Any:
-    try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
-        return None

@@ -41,6 +41,7 @@ from pyhanko.sign.general import as_signing_certificate, simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, get_nonce
 
+from certseal.certificates import CERTIFICATE_ERRORS, certificate_extension
 from certseal.der import check_outside
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_regular_file, without_bom
@@ -105,7 +106,7 @@ def read_tsa_identity(
         else:
             chain = [x509.load_der_x509_certificate(data)]
         cert = chain[0]
-    except ValueError:
+    except CERTIFICATE_ERRORS:
         raise invalid(
             CERT_FIELD, f"{cert_file} holds no X.509 certificate (PEM or DER)"
         ) from None
@@ -118,9 +119,7 @@ def read_tsa_identity(
             "(RSA or EC P-256)",
         ) from None
     try:
-        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
+        usage = certificate_extension(cert, x509.ExtendedKeyUsage)
     except (ValueError, x509.DuplicateExtension):  # a malformed extension
         raise invalid(
             CERT_FIELD, f"{cert_file} holds a certificate with malformed extensions"
@@ -183,10 +182,10 @@ class Rejection(core.Sequence):
 def _time_stamping(cert: x509.Certificate) -> bool:
     """Whether ``cert``'s extended key usage names timeStamping."""
     try:
-        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        usage = certificate_extension(cert, x509.ExtendedKeyUsage)
+    except (x509.DuplicateExtension, ValueError):
         return False
-    return ExtendedKeyUsageOID.TIME_STAMPING in usage
+    return usage is not None and ExtendedKeyUsageOID.TIME_STAMPING in usage
 
 
 def _spki(public_key: object) -> bytes:

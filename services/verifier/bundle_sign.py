@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
 from certseal import cose
+from certseal.certificates import CERTIFICATE_ERRORS
 from certseal.crypto import InvalidSignature, Suite, signature_from_der
 from certseal.errors import invalid, precondition
 
@@ -160,7 +161,7 @@ class TokenBundleSigner:
         field = "verifier.bundle_cert_file"
         try:
             cert = x509.load_pem_x509_certificate(cert_pem)
-        except ValueError:
+        except CERTIFICATE_ERRORS:
             raise invalid(field, "is not a PEM certificate") from None
         public_key_der = cert.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

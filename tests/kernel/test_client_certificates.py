@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 import pytest
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -49,6 +50,7 @@ def issue(
     usage=None,
     days=(1, 30),
     pss=False,
+    extra=None,
 ):
     builder = (
         x509.CertificateBuilder()
@@ -65,6 +67,8 @@ def issue(
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     if usage:
         builder = builder.add_extension(usage, critical=True)
+    if extra is not None:
+        builder = builder.add_extension(extra, critical=False)
     if isinstance(signer, ed25519.Ed25519PrivateKey):
         return builder.sign(signer, None)
     if pss:
@@ -76,23 +80,35 @@ def issue(
 def twice(cert: x509.Certificate, signer: Any) -> x509.Certificate:
     """``cert`` with its first extension given twice, signed again by ``signer``
     (an EC key): what ``cryptography``'s builder refuses to make (atk24b F6)."""
-    from asn1crypto import x509 as asn1_x509
 
+    def change(tbs: Any) -> None:
+        extensions = [asn1_x509.Extension.load(e.dump()) for e in tbs["extensions"]]
+        tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[0]])
+
+    return x509.load_der_x509_certificate(resigned(cert, signer, change))
+
+
+def resigned(cert: x509.Certificate, signer: Any, change: Any) -> bytes:
+    """The DER of ``cert`` with ``change(its TBSCertificate)`` made (asn1crypto),
+    signed again by ``signer`` (an EC key): what ``cryptography`` would not build
+    (nor, for some, load)."""
     parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-    tbs = parsed["tbs_certificate"]
-    extensions = [asn1_x509.Extension.load(e.dump()) for e in tbs["extensions"]]
-    tbs = asn1_x509.TbsCertificate.load(tbs.dump())
-    tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[0]])
+    tbs = asn1_x509.TbsCertificate.load(parsed["tbs_certificate"].dump())
+    change(tbs)
     body = tbs.dump(force=True)
-    signature = signer.sign(body, ec.ECDSA(hashes.SHA256()))
     whole = asn1_x509.Certificate(
         {
             "tbs_certificate": tbs,
             "signature_algorithm": parsed["signature_algorithm"],
-            "signature_value": signature,
+            "signature_value": signer.sign(body, ec.ECDSA(hashes.SHA256())),
         }
     )
-    return x509.load_der_x509_certificate(whole.dump())
+    return bytes(whole.dump())
+
+
+def der_pem(der: bytes) -> bytes:
+    body = base64.encodebytes(der)
+    return b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
 
 
 def pem(*certs: x509.Certificate) -> bytes:
@@ -214,10 +230,18 @@ def cases() -> dict[str, tuple[bytes, bytes, bytes]]:
     qk, qc = root("RSA CA", kind="rsa")
     qlk, qlc = below("client", qc, qk, kind="p384", pss=True)
     dup = twice(lc, ik)
+    # a subject alternative name holding an ediPartyName (RFC 5280 §4.2.1.6), which
+    # cryptography does not model (atk25 F3)
+    edi = x509.UnrecognizedExtension(
+        x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        bytes.fromhex("3009a507a1050c03616263"),
+    )
+    sank, sanc = below("client", rc, rk, extra=edi)
     dupk, dupi = below("I", rc, rk, ca=True)
     duplk, duplc = below("client", dupi, dupk)
     return {
         "an extension twice": (pem(rc), pem(dup, ic), key_pem(lk)),
+        "an ediPartyName alternative name": (pem(rc), pem(sanc), key_pem(sank)),
         "an intermediate with an extension twice": (
             pem(rc),
             pem(duplc, twice(dupi, rk)),
@@ -253,6 +277,7 @@ CASES = cases()
 #: the cases every handshake accepts; the others it refuses
 ACCEPTED = {
     "a leaf of the CA",
+    "an ediPartyName alternative name",
     "an intermediate in the CA file",
     "an unrelated certificate in the chain file",
     "intermediates out of order",
@@ -274,8 +299,12 @@ def test_the_start_check_agrees_with_the_handshake(tmp_path, case):
         assert refused == "", refused
     else:
         assert refused.endswith(
-            "the service it calls would refuse it in every handshake"
-        )
+            (
+                "the service it calls would refuse it in every handshake",
+                "one of the two settings is wrong, and no handshake with the "
+                "service it calls succeeds",
+            )
+        ), refused
 
 
 def test_a_chain_file_of_look_alikes_is_searched_within_a_bound(tmp_path):
@@ -294,4 +323,19 @@ def test_a_chain_file_of_look_alikes_is_searched_within_a_bound(tmp_path):
 def test_a_certificate_with_an_extension_twice_is_said_so(tmp_path):
     """atk24b F6: cryptography's DuplicateExtension came out as a traceback."""
     refused = refusal(tmp_path, *CASES["an extension twice"])
-    assert "has a certificate on its path with an extension that cannot be" in refused
+    assert "has CN=client on its path, with an extension given twice or" in refused
+
+
+def test_a_certificate_of_no_x509_version_is_named(tmp_path):
+    """atk25 F2: cryptography's InvalidVersion (no ValueError) came out as a
+    traceback from every command and service start."""
+    rk, rc = root("Root")
+    lk, lc = below("client", rc, rk)
+
+    def version(tbs: Any) -> None:
+        tbs["version"] = 5
+
+    chain = der_pem(resigned(lc, rk, version))
+    refused = refusal(tmp_path, pem(rc), chain, key_pem(lk))
+    assert "a certificate of X.509 version number 5, which no TLS peer" in refused
+    assert not handshake(pem(rc), chain, key_pem(lk))  # nor does gRPC take it
