@@ -67,6 +67,12 @@ def call_service(
     error comes back as :func:`rpc_failure` tells it, naming the command's option
     for a request field ``options`` maps (:func:`as_options`)."""
 
+    from certseal.listen import check_target
+
+    # a target that is no address is the setting's fault, before any dialing
+    # (an empty one failed to make a channel at all, naming the command)
+    check_target(setting or f"cli.{service}_target", target)
+
     async def run() -> T:
         async with channel(cfg, target, identity) as chan:
             try:
@@ -99,28 +105,87 @@ def rpc_failure(
     setting: str = "",
 ) -> CertsealError:
     """The CertsealError of a failed call to ``service`` at ``target`` (arguments as
-    :func:`call_service`'s): the typed error the service sent; or, when nobody
-    answered (UNAVAILABLE without the service's error kind, a transport failure),
-    why, as the commands say it: a target that is no address a client dials
-    (INVALID_ARGUMENT naming ``setting``; :func:`certseal.listen.check_target`), a
-    client identity the service refuses in the handshake
-    (:func:`check_cli_identity`), else :func:`unreachable`. Both failed the same
-    way at the transport ("is certseal running?", with every service up)."""
-    from certseal.listen import check_target
+    :func:`call_service`'s): the typed error the service sent; or, for a status
+    without the service's error kind (a certseal service always sends it), what is
+    wrong as the commands say it (:func:`_transport_problem`), else
+    :func:`unreachable`: nobody answers at ``target``."""
     from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
 
-    sent = dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY)
-    if exc.code() is not grpc.StatusCode.UNAVAILABLE or sent:
+    if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
         return error_from_rpc(exc)
     setting = setting or f"cli.{service}_target"
     try:
-        check_target(setting, target)
-        check_cli_identity(cfg, identity)
+        found = _transport_problem(exc, cfg, target, service, identity, setting)
     except CertsealError as problem:
         return problem
     except Exception:  # a diagnosis that fails itself: say what was seen
-        pass
+        found = None
+    if found is not None:
+        return found
+    if exc.code() is not grpc.StatusCode.UNAVAILABLE:
+        return error_from_rpc(exc)
     return unreachable(target, service, setting)
+
+
+#: what gRPC's transport says (in a status's details) -> the setting at fault ("":
+#: the one that gave the target) and what is wrong: a handshake that failed on the
+#: client's side, a port that is not TLS gRPC, a host not found
+_TRANSPORT = (
+    (
+        ("CERTIFICATE_VERIFY_FAILED", "certificate signature failure"),
+        "tls.ca_file",
+        "the service at {target} presents a certificate not issued by a CA of "
+        "tls.ca_file ({ca}): either is wrong",
+    ),
+    (
+        ("Hostname Verification", "Peer name"),
+        "",
+        "the service at {target} presents a certificate that does not name that "
+        "host: use a name or address its certificate gives",
+    ),
+    (
+        ("WRONG_VERSION_NUMBER",),
+        "",
+        "{target} answers, but not with TLS gRPC (a metrics, probe or web port?): "
+        "use the address the {service} serves gRPC on",
+    ),
+    (
+        ("DNS resolution failed", "Domain name not found", "hostname lookup"),
+        "",
+        "the host of {target} is not found (DNS)",
+    ),
+)
+
+
+def _transport_problem(
+    exc: grpc.aio.AioRpcError,
+    cfg: Any,
+    target: str,
+    service: str,
+    identity: tuple[str, str] | None,
+    setting: str,
+) -> CertsealError | None:
+    """What is wrong when a call failed without an answer of a certseal service:
+    a call the target does not serve (UNIMPLEMENTED without the error kind: not
+    a ``service``, or an older one); a handshake the transport names as failed
+    on this side (:data:`_TRANSPORT`); a client identity the service refuses
+    (:func:`check_cli_identity`, raised); None when none of these is seen."""
+    if exc.code() is grpc.StatusCode.UNIMPLEMENTED:
+        return invalid(
+            setting,
+            f"{target} answers, but does not serve this call: use the address of "
+            f"a certseal {service} of this version",
+        )
+    details = exc.details() or ""
+    for seen, field, words in _TRANSPORT:
+        if any(text in details for text in seen):
+            message = words.format(
+                target=target, ca=cfg.tls.ca_file, setting=setting, service=service
+            )
+            return invalid(field or setting, message)
+    if exc.code() is grpc.StatusCode.UNAVAILABLE:
+        check_cli_identity(cfg, identity)
+    return None
 
 
 def check_cli_identity(cfg: Any, identity: tuple[str, str] | None = None) -> None:

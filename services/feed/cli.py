@@ -26,6 +26,7 @@ from certseal.cli import (
     status_words,
 )
 from certseal.errors import invalid
+from certseal.listen import check_target
 from services.feed.domain import EVENT_TOPICS, check_event_types
 
 
@@ -108,6 +109,8 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         request.earliest = True
     else:
         request.latest = True
+
+    check_target("cli.feed_target", cfg.cli.feed_target)  # before any dialing
 
     async def tail() -> None:
         import grpc

@@ -8,6 +8,7 @@ import asyncio
 import copy
 import secrets
 from pathlib import Path
+from typing import Any
 
 from certseal.config import dump_config
 from certseal.devstack import free_port
@@ -427,3 +428,79 @@ async def test_as_makes_no_ca_and_no_identity_outside_the_dev_ca(
             assert out.startswith(f"error: tls.ca_file: {ca_file.parent}"), out
             assert problem in out, out
         assert sorted(ca_file.parent.iterdir()) == before
+
+
+def _tls_server(ca, identity) -> tuple[Any, int]:
+    """A gRPC server on 127.0.0.1 with ``identity`` (serving nothing), requiring
+    client certificates of ``ca``."""
+    from concurrent import futures
+
+    import grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.T", {}),))
+    credentials = grpc.ssl_server_credentials(
+        [(identity.key_file.read_bytes(), identity.cert_file.read_bytes())],
+        root_certificates=ca.ca_file.read_bytes(),
+        require_client_auth=True,
+    )
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    server.start()
+    return server, port
+
+
+async def test_what_the_transport_says_is_named_as_the_setting_at_fault(
+    config, capsys, tmp_path
+):
+    """atk25 F4/F5: a service's certificate for another host or from another CA, a
+    port that is not TLS gRPC, a host not found, a target that serves no such
+    call, an empty target: each said "is certseal running?" (or named the
+    command), with something answering."""
+    import http.server
+    import threading
+
+    from certseal.devpki import DevCA
+
+    ca, other = DevCA(tmp_path / "tls"), DevCA(tmp_path / "other")
+    operator = ca.identity("operator:ops")
+    elsewhere, other_port = _tls_server(
+        ca, ca.server_identity("x", ["elsewhere.example"])
+    )
+    here, port = _tls_server(ca, ca.identity("service:x", server=True))
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # not into the command's output
+            pass
+
+    web = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    cases = (
+        (f"127.0.0.1:{other_port}", ca, "cli.issuer_target: the "
+         "service at {t} presents a certificate that does not name that host"),
+        (f"localhost:{port}", ca, "cli.issuer_target: {t} answers, but does not "
+         "serve this call: use the address of a certseal issuer"),
+        (f"127.0.0.1:{web.server_address[1]}", ca, "cli.issuer_target: {t} "
+         "answers, but not with TLS gRPC"),
+        (f"localhost:{port}", other, "tls.ca_file: the service at {t} presents a "
+         "certificate not issued by a CA of tls.ca_file"),
+        ("nosuchhost.invalid:50051", ca, "cli.issuer_target: the host of {t} is "
+         "not found (DNS)"),
+        ("", ca, "cli.issuer_target: '' is not host:port"),
+    )  # fmt: skip
+    try:
+        for target, trusted, problem in cases:
+            cfg = copy.deepcopy(config)
+            cfg.tls.ca_file = str(trusted.ca_file)
+            cfg.cli.cert_file = str(operator.cert_file)
+            cfg.cli.key_file = str(operator.key_file)
+            cfg.cli.issuer_target = target
+            config_file = tmp_path / f"cli-{secrets.token_hex(3)}.toml"
+            config_file.write_text(dump_config(cfg))
+            status, out = await certseal(
+                capsys, "--config", str(config_file), "department", "list"
+            )
+            assert status == 2, (target, out)
+            assert out.startswith("error: " + problem.format(t=target)), out
+    finally:
+        web.shutdown()
+        elsewhere.stop(0)
+        here.stop(0)
