@@ -467,6 +467,7 @@ async def test_what_the_transport_says_is_named_as_the_setting_at_fault(
         ca, ca.server_identity("x", ["elsewhere.example"])
     )
     here, port = _tls_server(ca, ca.identity("service:x", server=True))
+
     class Quiet(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # not into the command's output
             pass

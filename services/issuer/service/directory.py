@@ -155,7 +155,7 @@ class Directory:
             code,
             given,
             self._clock(),
-            lambda was, use: _check_roles_taken(code, set(was.roles) - set(given), use),
+            lambda was, use: _check_roles_taken(code, use),
             lambda was: self._auditor.entry(
                 caller, "department.roles", code, roles=given, was=list(was.roles)
             ),
@@ -241,28 +241,28 @@ def _checked_roles(roles: Sequence[str]) -> list[str]:
     return sorted(set(roles))
 
 
-def _check_roles_taken(code: str, taken: set[str], use: DepartmentUse) -> None:
+def _check_roles_taken(code: str, use: DepartmentUse) -> None:
     """FAILED_PRECONDITION (field ``roles``) naming every role taken from department
-    ``code`` that is still in use, and why: ``issuer`` while licence types list it
-    or its licences are in force (only an issuer may revoke, suspend, amend or
-    transfer them: they would stay valid, out of anyone's reach, until they
-    expire), and ``seal_owner`` while it has active seals (they would go on
-    sealing, and only a seal owner may revoke its seals)."""
+    ``code`` (``use.taken``) that is still in use, and why: ``issuer`` while
+    licence types list it or its licences are in force (only an issuer may revoke,
+    suspend, amend or transfer them: they would stay valid, out of anyone's reach,
+    until they expire), and ``seal_owner`` while it has active seals (they would
+    go on sealing, and only a seal owner may revoke its seals)."""
     kept = []
     issuer = []
-    if "issuer" in taken and use.licence_types:
+    if "issuer" in use.taken and use.licence_types:
         issuer.append(
             f"licence types {', '.join(use.licence_types)} list it as an issuer, and "
             "a type's issuers never change"
         )
-    if "issuer" in taken and use.licences_in_force:
+    if "issuer" in use.taken and use.licences_in_force:
         issuer.append(
             "it has licences in force, and only their issuer may revoke, suspend, "
             "amend or transfer them"
         )
     if issuer:
         kept.append(f"the issuer role: {'; '.join(issuer)}")
-    if "seal_owner" in taken and use.active_seals:
+    if "seal_owner" in use.taken and use.active_seals:
         kept.append(
             f"the seal_owner role while it has active seals ({use.active_seals}): "
             "revoke them first ('certseal seal revoke'), then take the role"

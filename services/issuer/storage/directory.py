@@ -80,7 +80,7 @@ class DirectoryStore:
             ):  # as a key's department is told (services.issuer.service.keys)
                 raise invalid("code", f"department {code} is not onboarded")
             was = rows.department(row)
-            taken = set(was.roles) - set(roles)
+            taken = frozenset(was.roles) - frozenset(roles)
             check(was, await _department_use(conn, code, at, taken))
             await conn.execute(
                 "update departments set roles = $2 where code = $1", code, list(roles)
@@ -208,22 +208,23 @@ class DirectoryStore:
 
 @dataclasses.dataclass(frozen=True)
 class DepartmentUse:
-    """What the roles taken from a department are in use for at a moment (each
-    read only for a role taken): the licence types that list it as an issuer
-    (their codes), whether it has licences in force (valid or suspended, current,
-    not expired), and its active seals (the seal service's ``seals``, in the same
-    database)."""
+    """The roles a change takes from a department, and what they are in use for at
+    a moment (each read only for a role taken): the licence types that list it as
+    an issuer (their codes), whether it has licences in force (valid or suspended,
+    current, not expired), and its active seals (the seal service's ``seals``, in
+    the same database)."""
 
+    taken: frozenset[str] = frozenset()
     licence_types: tuple[str, ...] = ()
     licences_in_force: bool = False
     active_seals: int = 0
 
 
 async def _department_use(
-    conn: asyncpg.Connection, code: str, at: dt.datetime, taken: set[str]
+    conn: asyncpg.Connection, code: str, at: dt.datetime, taken: frozenset[str]
 ) -> DepartmentUse:
     if "issuer" not in taken and "seal_owner" not in taken:
-        return DepartmentUse()  # nothing to read: the common change adds a role
+        return DepartmentUse(taken)  # nothing to read: the common change adds one
     types: tuple[str, ...] = ()
     in_force = False
     if "issuer" in taken:
@@ -250,4 +251,4 @@ async def _department_use(
             code,
             at,
         )
-    return DepartmentUse(types, in_force, seals)
+    return DepartmentUse(taken, types, in_force, seals)
