@@ -25,13 +25,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 from certseal.audit import AuditEntry
-from certseal.crypto import (
-    KeyWrapper,
-    Signer,
-    Suite,
-    digest,
+from certseal.crypto import KeyWrapper, Signer, Suite, digest
+from certseal.errors import (
+    CertsealError,
+    ErrorKind,
+    denied,
+    invalid,
+    not_found,
+    precondition,
 )
-from certseal.errors import denied, invalid, not_found, precondition
 from certseal.events import OutboxRecord
 from certseal.hsm import Pkcs11Token
 from certseal.identifiers import mint_serial, validate_uscc
@@ -41,21 +43,14 @@ from certseal.rpc import Caller
 from certseal.storage.idempotency import in_request_scope
 from certseal.timestamps import Clock, utcnow
 from services.seal.certificates import SealCa, issue_certificate, read_certificate
-from services.seal.domain import (
-    Seal,
-)
+from services.seal.domain import Seal
 from services.seal.events import document_sealed, seal_changed
 from services.seal.groupcommit import SealedGroupCommit
 from services.seal.keys import SealKeys
 from services.seal.offload import SealOffload
 from services.seal.picture import SEAL_MM, round_seal
 from services.seal.registration import RegisterSealInput, validate_registration
-from services.seal.ses import (
-    Picture,
-    make_seal,
-    seal_info,
-    sign_document,
-)
+from services.seal.ses import Picture, make_seal, seal_info, sign_document
 from services.seal.statusreads import StatusReads
 from services.seal.storage import MakerRow, SealedRecord, SealStore
 from services.seal.trust import TrustStore
@@ -168,11 +163,16 @@ class SealService(SealVerifying):
     async def _refuse(
         self, caller: Caller, action: str, subject: str, why: str, field: str = "as"
     ) -> None:
+        await self._audit_refusal(caller, action, subject, why)
+        raise denied(why, field=field)
+
+    async def _audit_refusal(
+        self, caller: Caller, action: str, subject: str, why: str
+    ) -> None:
         entry = AuditEntry(
             self._clock(), str(caller), action, subject, "denied", {"why": why}
         )
         await self._store.audit([entry])
-        raise denied(why, field=field)
 
     async def owner_action(
         self, caller: Caller, owner_code: str, action: str, subject: str, what: str
@@ -295,7 +295,14 @@ class SealService(SealVerifying):
         event = seal_changed(
             row, "seal.registered", actor=str(caller), at=self._clock()
         )
-        await self._store.insert(row, [event], [audit])
+        try:
+            await self._store.insert(row, [event], [audit])
+        except CertsealError as exc:  # the role taken meanwhile: a refusal, audited
+            if exc.kind is ErrorKind.FAILED_PRECONDITION:
+                await self._audit_refusal(
+                    caller, "seal.register", data.owner_code, exc.message
+                )
+            raise
         return row
 
     async def get(self, caller: Caller, seal_id: str) -> Seal:

@@ -330,3 +330,37 @@ async def test_a_seal_registered_as_its_owner_loses_seal_owner_is_refused(
         "owner_code",
     )
     assert await seal_app.store.get(seal.seal_id + "x") is None
+
+
+async def test_a_registration_refused_by_a_role_taken_meanwhile_is_audited(
+    operator, seal_stub, seal_app, issuer, monkeypatch
+):
+    """atk24b: the refusal of a registration whose owner lost seal_owner between
+    the service's check and its insert left no audit row, where every other
+    refusal of the seal service leaves one."""
+    code = await onboarded(operator, COUNTER, SEAL_OWNER)
+    offload = seal_app.service.offload
+    checked = offload.run
+
+    async def taken_meanwhile(*args, **kwargs):  # after the role check, before insert
+        await issuer.pool.execute(
+            "update departments set roles = '{counter}' where code = $1", code
+        )
+        return await checked(*args, **kwargs)
+
+    monkeypatch.setattr(offload, "run", taken_meanwhile)
+    err = await rpc_error(
+        seal_stub(f"dept:{code}").RegisterSeal(
+            spb.RegisterSealRequest(seal_type="official", name="公章")
+        )
+    )
+    assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
+    row = await issuer.pool.fetchrow(
+        "select actor, outcome, details from audit_log where action = "
+        "'seal.register' and subject = $1",
+        code,
+    )
+    assert (row["actor"], row["outcome"]) == (f"dept:{code}", "denied")
+    details = row["details"]
+    details = json.loads(details) if isinstance(details, str) else details
+    assert "no longer has the seal_owner role" in details["why"]
