@@ -355,6 +355,15 @@ async def test_the_operators_errors_name_the_options_typed(cli, operator):
     operator without ``--owner`` printed nothing (the operator owns no seals)."""
     code, out = await cli("key", "create", "9144XXXX", "--suite", "es256")
     assert code == 2 and out.startswith("error: department: must be 18 characters"), out
+    # a listing of what no department is, refused rather than empty
+    code, out = await cli("key", "list", "9144XXXX")
+    assert code == 2 and out.startswith("error: department: must be 18 characters"), out
+    unknown = fresh_uscc()
+    code, out = await cli("key", "list", unknown)
+    assert (code, out.strip()) == (
+        2,
+        f"error: department: department {unknown} is not onboarded",
+    )
     code, out = await cli(
         "type", "add", "--code", "T" + fresh_uscc(), "--name", "测试证",
         "--issuers", fresh_uscc(),

@@ -257,7 +257,10 @@ class Keys:
         return changed
 
     async def list_keys(self, department_code: str) -> list[SigningKey]:
-        """A department's keys, newest first."""
+        """A department's keys, newest first. INVALID_ARGUMENT (field
+        ``department_code``) when it is no USCC or no department of it is onboarded
+        (a mistyped code listed nothing, as if the department had no keys)."""
+        await self._check_department(department_code, 0)
         return await self._store.department_keys(department_code)
 
     async def _check_department(self, code: str, validity_days: int) -> None:
