@@ -105,10 +105,10 @@ def rpc_failure(
     setting: str = "",
 ) -> CertsealError:
     """The CertsealError of a failed call to ``service`` at ``target`` (arguments as
-    :func:`call_service`'s): the typed error the service sent; or, for a status
-    without the service's error kind (a certseal service always sends it), what is
-    wrong as the commands say it (:func:`_transport_problem`), else
-    :func:`unreachable`: nobody answers at ``target``."""
+    :func:`call_service`'s): the typed error the service sent (its error kind in
+    the trailers); else what is wrong as the commands say it
+    (:func:`_transport_problem`), else :func:`unreachable`: nobody answers at
+    ``target``."""
     from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
 
     if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
@@ -127,36 +127,6 @@ def rpc_failure(
     return unreachable(target, service, setting)
 
 
-#: what gRPC's transport says (in a status's details) -> the setting at fault ("":
-#: the one that gave the target) and what is wrong: a handshake that failed on the
-#: client's side, a port that is not TLS gRPC, a host not found
-_TRANSPORT = (
-    (
-        ("CERTIFICATE_VERIFY_FAILED", "certificate signature failure"),
-        "tls.ca_file",
-        "the service at {target} presents a certificate not issued by a CA of "
-        "tls.ca_file ({ca}): either is wrong",
-    ),
-    (
-        ("Hostname Verification", "Peer name"),
-        "",
-        "the service at {target} presents a certificate that does not name that "
-        "host: use a name or address its certificate gives",
-    ),
-    (
-        ("WRONG_VERSION_NUMBER",),
-        "",
-        "{target} answers, but not with TLS gRPC (a metrics, probe or web port?): "
-        "use the address the {service} serves gRPC on",
-    ),
-    (
-        ("DNS resolution failed", "Domain name not found", "hostname lookup"),
-        "",
-        "the host of {target} is not found (DNS)",
-    ),
-)
-
-
 def _transport_problem(
     exc: grpc.aio.AioRpcError,
     cfg: Any,
@@ -167,25 +137,83 @@ def _transport_problem(
 ) -> CertsealError | None:
     """What is wrong when a call failed without an answer of a certseal service:
     a call the target does not serve (UNIMPLEMENTED without the error kind: not
-    a ``service``, or an older one); a handshake the transport names as failed
-    on this side (:data:`_TRANSPORT`); a client identity the service refuses
-    (:func:`check_cli_identity`, raised); None when none of these is seen."""
+    a ``service``, or an older one); else, for UNAVAILABLE, what the server at
+    ``target`` presents to a TLS client (:func:`certseal.tlsprobe.probe`, every
+    address looked at: gRPC's details name only the last one tried) and then the
+    client identity (:func:`check_cli_identity`, raised). None when nobody answers
+    at ``target``."""
+    from certseal.listen import split_listen
+    from certseal.tlsfiles import read_certificates
+    from certseal.tlsprobe import probe
+
     if exc.code() is grpc.StatusCode.UNIMPLEMENTED:
         return invalid(
             setting,
             f"{target} answers, but does not serve this call: use the address of "
             f"a certseal {service} of this version",
         )
-    details = exc.details() or ""
-    for seen, field, words in _TRANSPORT:
-        if any(text in details for text in seen):
-            message = words.format(
-                target=target, ca=cfg.tls.ca_file, setting=setting, service=service
-            )
-            return invalid(field or setting, message)
-    if exc.code() is grpc.StatusCode.UNAVAILABLE:
+    if exc.code() is not grpc.StatusCode.UNAVAILABLE:
+        return None
+    try:
+        host, port = split_listen(target)
+    except ValueError:  # a gRPC target of another scheme: its identity at least
         check_cli_identity(cfg, identity)
-    return None
+        return None
+    ca_pem, _ = read_certificates(cfg.tls.ca_file, "tls.ca_file")
+    seen = probe(host.strip("[]"), port, ca_pem.decode())
+    if seen.kind in ("refused", "unresolved"):
+        return None
+    if seen.kind == "not_found":
+        return CertsealError(
+            ErrorKind.UNAVAILABLE,
+            f"the host of {target} is not found (DNS): a name mistyped, or one not "
+            "up yet (a pod not ready)",
+            field=setting,
+        )
+    if seen.kind in ("not_tls", "not_grpc"):
+        return invalid(
+            setting,
+            f"{target} answers, but not with TLS gRPC (a metrics, probe or web "
+            f"port?): use the address the {service} serves gRPC on",
+        )
+    if seen.kind == "unverified":
+        return _unverified(seen, cfg, target, service, setting)
+    check_cli_identity(cfg, identity)
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        f"{target} answers TLS gRPC, but the call could not go through "
+        f"({exc.details()}): try again, or see the {service}'s log",
+        field=service,
+    )
+
+
+def _unverified(
+    seen: Any, cfg: Any, target: str, service: str, setting: str
+) -> CertsealError:
+    """A service certificate this client does not accept, said by OpenSSL's
+    reason (:mod:`certseal.tlsprobe`)."""
+    from certseal.tlsprobe import NOT_ISSUED, NOT_NOW, OTHER_HOST
+
+    presents = f"the service at {target} presents a certificate"
+    if seen.code in OTHER_HOST:
+        return invalid(
+            setting,
+            f"{presents} that does not name that host: use a name or address its "
+            "certificate gives",
+        )
+    if seen.code in NOT_ISSUED:
+        return invalid(
+            "tls.ca_file",
+            f"{presents} not issued by a CA of tls.ca_file ({cfg.tls.ca_file}): "
+            f"either is wrong ({seen.detail})",
+        )
+    why = "renew it, or check this machine's clock" if seen.code in NOT_NOW else ""
+    return CertsealError(
+        ErrorKind.UNAVAILABLE,
+        f"{presents} this command does not accept ({seen.detail})"
+        + (f": {why}" if why else ""),
+        field=service,
+    )
 
 
 def check_cli_identity(cfg: Any, identity: tuple[str, str] | None = None) -> None:
