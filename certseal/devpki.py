@@ -58,24 +58,30 @@ class DevCA:
 
     @classmethod
     def existing(cls, folder: Path) -> DevCA:
-        """The dev CA already in ``folder``, never a new one. ValueError saying why
-        when ``folder`` holds none (no ``ca.pem`` and ``ca.key``) or its files are
-        not a dev CA's (not PEM, a key that is not EC, unreadable)."""
+        """The dev CA already in ``folder``, never a new one: recognised by what
+        :meth:`_create` writes (common name ``certseal dev CA``, an EC P-256 key),
+        not by the files' names, so that a deployment's own CA kept as ``ca.pem``
+        and ``ca.key`` gets no identities of ours. ValueError saying why when
+        ``folder`` holds none or another."""
         if not (folder / "ca.pem").is_file() or not (folder / "ca.key").is_file():
             raise ValueError(f"{folder} holds no dev CA (ca.pem and ca.key)")
+        unreadable = (ValueError, TypeError, OSError, UnsupportedAlgorithm)
         try:
-            return cls(folder)
-        except (
-            ValueError,
-            TypeError,
-            OSError,
-            UnsupportedAlgorithm,
-            x509.InvalidVersion,
-        ):
+            ca = cls(folder)
+        except (*unreadable, x509.InvalidVersion):
             raise ValueError(
                 f"{folder} holds no usable dev CA (its ca.pem and ca.key: a PEM "
-                "certificate and an unencrypted EC key)"
+                "certificate and an unencrypted EC P-256 key)"
             ) from None
+        names = ca._ca_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        curve = ca._ca_key.curve
+        if [n.value for n in names] != [ca.name] or not isinstance(curve, ec.SECP256R1):
+            subject = ca._ca_cert.subject.rfc4514_string()
+            raise ValueError(
+                f"{folder}/ca.pem is not the dev CA ({subject}, not CN={ca.name} "
+                "with an EC P-256 key)"
+            )
+        return ca
 
     def _create(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

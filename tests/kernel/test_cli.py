@@ -408,9 +408,18 @@ async def test_as_makes_no_ca_and_no_identity_outside_the_dev_ca(
     broken.mkdir()
     (broken / "ca.pem").write_text("garbage\n")
     (broken / "ca.key").write_text("garbage\n")
+    # a deployment's own CA that happens to be kept as ca.pem and ca.key (atk26 F4)
+    from tests.kernel.test_client_certificates import key_pem, pem, root
+
+    acme = tmp_path / "acme"
+    acme.mkdir()
+    acme_key, acme_ca = root("Acme Production Root CA", kind="p384")
+    (acme / "ca.pem").write_bytes(pem(acme_ca))
+    (acme / "ca.key").write_bytes(key_pem(acme_key))
     for ca_file, problem in (
         (deployment / "bundle.pem", "is not a dev CA's ca.pem"),
         (broken / "ca.pem", "holds no usable dev CA"),
+        (acme / "ca.pem", "ca.pem is not the dev CA (CN=Acme Production Root CA"),
     ):
         cfg = copy.deepcopy(config)
         cfg.tls.ca_file = str(ca_file)
@@ -430,8 +439,8 @@ async def test_as_makes_no_ca_and_no_identity_outside_the_dev_ca(
         assert sorted(ca_file.parent.iterdir()) == before
 
 
-def _tls_server(ca, identity) -> tuple[Any, int]:
-    """A gRPC server on 127.0.0.1 with ``identity`` (serving nothing), requiring
+def _tls_server(ca, cert: bytes, key: bytes) -> tuple[Any, int]:
+    """A gRPC server on 127.0.0.1 presenting ``cert`` (serving nothing), requiring
     client certificates of ``ca``."""
     from concurrent import futures
 
@@ -440,7 +449,7 @@ def _tls_server(ca, identity) -> tuple[Any, int]:
     server = grpc.server(futures.ThreadPoolExecutor(2))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.T", {}),))
     credentials = grpc.ssl_server_credentials(
-        [(identity.key_file.read_bytes(), identity.cert_file.read_bytes())],
+        [(key, cert)],
         root_certificates=ca.ca_file.read_bytes(),
         require_client_auth=True,
     )
@@ -449,46 +458,102 @@ def _tls_server(ca, identity) -> tuple[Any, int]:
     return server, port
 
 
+def _expired(ca) -> tuple[bytes, bytes]:
+    """A server certificate of ``ca`` for 127.0.0.1 that expired yesterday."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old")]))
+        .issuer_name(ca._ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=30))
+        .not_valid_after(now - dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca._ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 async def test_what_the_transport_says_is_named_as_the_setting_at_fault(
     config, capsys, tmp_path
 ):
-    """atk25 F4/F5: a service's certificate for another host or from another CA, a
-    port that is not TLS gRPC, a host not found, a target that serves no such
-    call, an empty target: each said "is certseal running?" (or named the
-    command), with something answering."""
+    """atk25 F4/F5, atk26 F1-F3, F8: a service's certificate for another host,
+    from another CA or expired, a port that is not TLS gRPC (plain or HTTPS), a
+    host not found, a target that serves no such call, an empty target: each said
+    "is certseal running?" (or named the command) with something answering, or
+    was told from gRPC's last error only, which for localhost (::1, then
+    127.0.0.1) changed from run to run."""
     import http.server
+    import ssl
     import threading
 
     from certseal.devpki import DevCA
 
     ca, other = DevCA(tmp_path / "tls"), DevCA(tmp_path / "other")
     operator = ca.identity("operator:ops")
-    elsewhere, other_port = _tls_server(
-        ca, ca.server_identity("x", ["elsewhere.example"])
-    )
-    here, port = _tls_server(ca, ca.identity("service:x", server=True))
+    servers, ports = [], {}
+    for name, ident in (
+        ("elsewhere", ca.server_identity("x", ["elsewhere.example"])),
+        ("here", ca.identity("service:x", server=True)),
+    ):
+        server, ports[name] = _tls_server(
+            ca, ident.cert_file.read_bytes(), ident.key_file.read_bytes()
+        )
+        servers.append(server)
+    server, ports["expired"] = _tls_server(ca, *_expired(ca))
+    servers.append(server)
 
     class Quiet(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # not into the command's output
             pass
 
-    web = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=web.serve_forever, daemon=True).start()
+    webs = [http.server.HTTPServer(("127.0.0.1", 0), Quiet) for _ in range(2)]
+    https = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    web_ident = ca.identity("service:web", server=True)
+    https.load_cert_chain(web_ident.cert_file, web_ident.key_file)
+    webs[1].socket = https.wrap_socket(webs[1].socket, server_side=True)
+    for web in webs:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+    http_port, https_port = (web.server_address[1] for web in webs)
     cases = (
-        (f"127.0.0.1:{other_port}", ca, "cli.issuer_target: the "
+        (f"127.0.0.1:{ports['elsewhere']}", ca, 2, "cli.issuer_target: the "
          "service at {t} presents a certificate that does not name that host"),
-        (f"localhost:{port}", ca, "cli.issuer_target: {t} answers, but does not "
-         "serve this call: use the address of a certseal issuer"),
-        (f"127.0.0.1:{web.server_address[1]}", ca, "cli.issuer_target: {t} "
-         "answers, but not with TLS gRPC"),
-        (f"localhost:{port}", other, "tls.ca_file: the service at {t} presents a "
-         "certificate not issued by a CA of tls.ca_file"),
-        ("nosuchhost.invalid:50051", ca, "cli.issuer_target: the host of {t} is "
-         "not found (DNS)"),
-        ("", ca, "cli.issuer_target: '' is not host:port"),
+        (f"localhost:{ports['here']}", ca, 2, "cli.issuer_target: {t} answers, "
+         "but does not serve this call: use the address of a certseal issuer"),
+        (f"127.0.0.1:{http_port}", ca, 2, "cli.issuer_target: {t} answers, but "
+         "not with TLS gRPC"),
+        (f"localhost:{https_port}", ca, 2, "cli.issuer_target: {t} answers, but "
+         "not with TLS gRPC"),
+        (f"localhost:{ports['here']}", other, 2, "tls.ca_file: the service at {t} "
+         "presents a certificate not issued by a CA of tls.ca_file"),
+        (f"127.0.0.1:{ports['expired']}", ca, 1, "issuer: the service at {t} "
+         "presents a certificate this command does not accept (certificate has "
+         "expired): renew it, or check this machine's clock"),
+        ("nosuchhost.invalid:50051", ca, 1, "cli.issuer_target: the host of {t} "
+         "is not found (DNS)"),
+        ("", ca, 2, "cli.issuer_target: '' is not host:port"),
     )  # fmt: skip
     try:
-        for target, trusted, problem in cases:
+        for target, trusted, exit_status, problem in cases:
             cfg = copy.deepcopy(config)
             cfg.tls.ca_file = str(trusted.ca_file)
             cfg.cli.cert_file = str(operator.cert_file)
@@ -499,9 +564,10 @@ async def test_what_the_transport_says_is_named_as_the_setting_at_fault(
             status, out = await certseal(
                 capsys, "--config", str(config_file), "department", "list"
             )
-            assert status == 2, (target, out)
+            assert status == exit_status, (target, out)
             assert out.startswith("error: " + problem.format(t=target)), out
     finally:
-        web.shutdown()
-        elsewhere.stop(0)
-        here.stop(0)
+        for web in webs:
+            web.shutdown()
+        for server in servers:
+            server.stop(0)
