@@ -401,8 +401,9 @@ def _path_problem(path: list[x509.Certificate], now: dt.datetime) -> str:
     """What makes ``path`` (client certificate first, CA last) one a TLS server
     refuses; '' when nothing does."""
     for cert in path:
-        try:
-            certificate_extension(cert, x509.BasicConstraints)  # reads them all
+        try:  # each extension a path is judged by, read before it is judged
+            for kind in (x509.BasicConstraints, x509.KeyUsage, x509.ExtendedKeyUsage):
+                certificate_extension(cert, kind)
         except (x509.DuplicateExtension, ValueError):
             # BoringSSL parses no certificate with an extension twice or malformed
             # (RFC 5280 §4.2: "MUST NOT include more than one instance")

@@ -50,7 +50,7 @@ def issue(
     usage=None,
     days=(1, 30),
     pss=False,
-    extra=None,
+    extra=(),
 ):
     builder = (
         x509.CertificateBuilder()
@@ -67,8 +67,8 @@ def issue(
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     if usage:
         builder = builder.add_extension(usage, critical=True)
-    if extra is not None:
-        builder = builder.add_extension(extra, critical=False)
+    for extension in extra:
+        builder = builder.add_extension(extension, critical=False)
     if isinstance(signer, ed25519.Ed25519PrivateKey):
         return builder.sign(signer, None)
     if pss:
@@ -236,7 +236,7 @@ def cases() -> dict[str, tuple[bytes, bytes, bytes]]:
         x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
         bytes.fromhex("3009a507a1050c03616263"),
     )
-    sank, sanc = below("client", rc, rk, extra=edi)
+    sank, sanc = below("client", rc, rk, extra=[edi])
     dupk, dupi = below("I", rc, rk, ca=True)
     duplk, duplc = below("client", dupi, dupk)
     return {
@@ -323,6 +323,23 @@ def test_a_chain_file_of_look_alikes_is_searched_within_a_bound(tmp_path):
 def test_a_certificate_with_an_extension_twice_is_said_so(tmp_path):
     """atk24b F6: cryptography's DuplicateExtension came out as a traceback."""
     refused = refusal(tmp_path, *CASES["an extension twice"])
+    assert "has CN=client on its path, with an extension given twice or" in refused
+
+
+def test_a_malformed_extension_beside_an_edi_party_name_is_named(tmp_path):
+    """atk26 F5: read with asn1crypto (cryptography refuses the name), only the
+    extension judged first was read before judging: a malformed extended key usage
+    came out as asn1crypto's raw ValueError."""
+    rk, rc = root("Root")
+    edi = x509.UnrecognizedExtension(
+        x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        bytes.fromhex("3009a507a1050c03616263"),
+    )
+    bad_usage = x509.UnrecognizedExtension(  # a SEQUENCE of INTEGER, not of OID
+        x509.ExtensionOID.EXTENDED_KEY_USAGE, bytes.fromhex("3003020101")
+    )
+    lk, lc = below("client", rc, rk, extra=[edi, bad_usage])
+    refused = refusal(tmp_path, pem(rc), pem(lc), key_pem(lk))
     assert "has CN=client on its path, with an extension given twice or" in refused
 
 
