@@ -205,6 +205,25 @@ def check_codes(departments: frozenset[str], licence_types: frozenset[str]) -> N
         validate_type_code(code, "licence_types")
 
 
+def check_within(wanted: Filter, entitlement: Entitlement) -> None:
+    """:func:`check_codes` of a subscription's filter, and INVALID_ARGUMENT
+    (``departments`` or ``licence_types``) for one its entitlement never lets
+    through: asked for, it would deliver nothing, silently, as an event type
+    outside it would (:func:`check_event_types`)."""
+    check_codes(wanted.departments, wanted.licence_types)
+    for name, asked, entitled in (
+        ("departments", wanted.departments, entitlement.departments),
+        ("licence_types", wanted.licence_types, entitlement.licence_types),
+    ):
+        for code in sorted(asked - {"*"}):
+            if not _matches(entitled, code):
+                raise invalid(
+                    name,
+                    f"{code!r} is not among the {name.replace('_', ' ')} this "
+                    f"caller is entitled to ({', '.join(sorted(entitled)) or 'none'})",
+                )
+
+
 def check_entitlement(entitlement: Entitlement) -> None:
     """:func:`check_codes` of an entitlement, and INVALID_ARGUMENT (``event_types``)
     for an event type, or a ``prefix.*`` pattern, that matches none the platform

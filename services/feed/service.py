@@ -47,6 +47,7 @@ from services.feed.domain import (
     check_codes,
     check_entitlement,
     check_event_types,
+    check_within,
     integrator_identity,
 )
 from services.feed.events import (
@@ -203,7 +204,7 @@ class FeedService:
         most subscriptions open already (the slot is given back when the stream ends).
         """
         entitlement = await self._entitlement_of(caller)
-        check_codes(wanted.departments, wanted.licence_types)
+        check_within(wanted, entitlement)
         check_event_types(wanted.event_types, entitlement.event_types)
         cluster = await self.cluster_id()
         positions = (

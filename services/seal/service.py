@@ -315,18 +315,18 @@ class SealService(SealVerifying):
     async def list_seals(
         self, caller: Caller, owner_code: str, *, page_size: int, page_token: str
     ) -> tuple[list[Seal], str]:
-        """A page of ``owner_code``'s seals (the owner itself or an operator); an
-        empty ``owner_code`` is the calling department's own. INVALID_ARGUMENT
-        (field ``owner_code``) when it is no USCC, or empty and the caller is no
-        department (an operator has no seals of its own: it listed none, nu24)."""
-        if not owner_code:
-            if caller.kind != "dept":
-                raise invalid(
-                    "owner_code",
-                    f"give the department whose seals to list ({caller} owns none)",
-                )
-            owner_code = caller.name
+        """A page of ``owner_code``'s seals (the owner itself or an operator; empty:
+        the calling department's own). INVALID_ARGUMENT (``owner_code``) when it is
+        no USCC, not onboarded (asked by an operator: a department is refused
+        below, audited), or empty and the caller no department (nu24)."""
+        if not owner_code and caller.kind != "dept":  # an operator owns no seals
+            raise invalid("owner_code", "give the department whose seals to list")
+        owner_code = owner_code or caller.name
         validate_uscc(owner_code, "owner_code")
+        if caller.kind == "operator" and not await self._store.department_roles(
+            owner_code
+        ):
+            raise invalid("owner_code", f"department {owner_code} is not onboarded")
         await self.owner_action(
             caller, owner_code, "seal.list", owner_code, f"list {owner_code}'s seals"
         )

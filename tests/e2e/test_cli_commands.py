@@ -378,11 +378,14 @@ async def test_the_operators_errors_name_the_options_typed(cli, operator):
     assert out.startswith(f"error: issuers: department {unknown} is not onboarded")
     code, out = await cli("seal", "list")
     assert code == 2, out
-    assert out.startswith(
-        "error: owner: give the department whose seals to list (operator:"
-    ), out
+    assert out.startswith("error: owner: give the department whose seals to"), out
     code, out = await cli("seal", "list", "--owner", "bad")
     assert code == 2 and out.startswith("error: owner: "), out
+    code, out = await cli("seal", "list", "--owner", unknown)
+    assert (code, out.strip()) == (
+        2,
+        f"error: owner: department {unknown} is not onboarded",
+    )
     owner = await new_seal_owner(operator)
     code, out = await cli("seal", "list", "--owner", owner)
     assert code == 0, out

@@ -9,6 +9,7 @@ from services.feed.domain import (
     Filter,
     check_codes,
     check_entitlement,
+    check_within,
 )
 from services.feed.tokens import decode_token, encode_token
 
@@ -179,4 +180,26 @@ def test_an_entitlement_of_codes_patterns_and_off_feed_types_is_taken():
     check_codes(frozenset(), frozenset())
     with pytest.raises(CertsealError) as refused:
         check_codes(frozenset({"*"}), frozenset({"x"}))
+    assert refused.value.field == "licence_types"
+
+
+def test_a_subscription_outside_its_entitlement_is_refused():
+    """atk26 F6: entitled to one department, a subscription asking for another got
+    an empty stream, where an event type outside the entitlement is refused."""
+    dept, other = "91350100M000100Y43", "91440300MA5FXXXX0U"
+    entitled = Entitlement(
+        "integrator:x",
+        departments=frozenset({dept}),
+        licence_types=frozenset({"*"}),
+        event_types=frozenset({"licence.*"}),
+    )
+    check_within(Filter(frozenset({dept, "*"}), frozenset({dept + "001"})), entitled)
+    with pytest.raises(CertsealError) as refused:
+        check_within(Filter(frozenset({other})), entitled)
+    assert refused.value.field == "departments"
+    assert refused.value.message == (
+        f"'{other}' is not among the departments this caller is entitled to ({dept})"
+    )
+    with pytest.raises(CertsealError) as refused:
+        check_within(Filter(licence_types=frozenset({"x"})), entitled)
     assert refused.value.field == "licence_types"

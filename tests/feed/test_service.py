@@ -159,10 +159,16 @@ async def test_subscription_errors(channel_as, connect):
             pb.SubscribeRequest(event_types=["licence.nonsense"]),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
-        # a department or licence type no event carries, the same
+        # a department or licence type no event carries, or outside the
+        # entitlement, the same
         (
             "app:limited",
             pb.SubscribeRequest(departments=["9135010"]),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            "app:limited",
+            pb.SubscribeRequest(departments=["91440300MA5FXXXX0U"]),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         (
