@@ -159,8 +159,11 @@ def check_target(setting: str, target: str, *, schemes: bool = True) -> None:
     that was never asked."""
     scheme, colon, rest = target.partition(":")
     if schemes and colon and scheme.lower() in GRPC_SCHEMES:
-        if scheme.lower() != "dns":
-            if rest.strip():  # addresses or a path, as gRPC's resolver reads them
+        if scheme.lower() in ("ipv4", "ipv6"):  # ipv4:1.2.3.4:50051,5.6.7.8:50051
+            if all(_ip_dialled(scheme.lower(), one) for one in rest.split(",")):
+                return
+        elif scheme.lower() != "dns":
+            if rest.strip():  # a path or a vsock address, as gRPC reads them
                 return
         elif _dialled(rest.removeprefix("//").rpartition("/")[2]):
             return  # dns:[//authority/]host:port
@@ -172,6 +175,17 @@ def check_target(setting: str, target: str, *, schemes: bool = True) -> None:
         "address, and a port from 1 to 65,535)"
         + (" or a gRPC target such as dns:///host:port" if schemes else ""),
     )
+
+
+def _ip_dialled(scheme: str, address: str) -> bool:
+    """``address`` is an IP address of ``scheme``'s version (``ipv4``, ``ipv6``)
+    and a port a client can dial, as gRPC's ``ipv4:`` and ``ipv6:`` targets list
+    them (``ipv4:garbage`` made no channel at all, naming the command)."""
+    try:
+        host, port = split_listen(address)
+        return port >= 1 and ipaddress.ip_address(host).version == int(scheme[-1])
+    except ValueError:
+        return False
 
 
 def _dialled(address: str) -> bool:

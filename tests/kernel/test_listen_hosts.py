@@ -80,6 +80,11 @@ def test_addresses_and_names_pass(listen, host, port):
         "dns:///x",
         "dns:",
         "unix:",
+        # atk26 F9: no channel was made at all, the command named
+        "ipv4:garbage",
+        "ipv6:1.2.3.4:5",
+        "ipv4:10.0.0.1:50052,x",
+        "ipv4:10.0.0.1:0",
     ],
 )
 def test_a_target_that_is_not_host_port_is_named(target):
@@ -101,6 +106,8 @@ def test_a_target_that_is_not_host_port_is_named(target):
         "dns:seal:50053",
         "dns://8.8.8.8/seal:50053",
         "ipv4:10.0.0.1:50052",
+        "ipv4:10.0.0.1:50052,10.0.0.2:50052",
+        "ipv6:[::1]:50052",
         "unix:/run/seal.sock",
     ],
 )
