@@ -370,26 +370,36 @@ async def test_events_tail_as_an_identity_is_judged_by_that_identity(
     config, capsys, tmp_path
 ):
     """atk24b F7: ``events tail --as`` blamed the [cli] certificate, which it does
-    not present, when nobody answered."""
+    not present, when the call could not go through."""
     from certseal.devpki import DevCA
 
     foreign = DevCA(tmp_path / "other-ca", name="another CA").identity("operator:x")
-    dead = f"127.0.0.1:{free_port()}"
-    base = write_config(config, tmp_path, feed_target=dead)
+    stack_ca = DevCA.existing(Path(config.tls.ca_file).parent)
+    serving = stack_ca.identity("service:x", server=True)
+    server, port = _tls_server(
+        stack_ca, serving.cert_file.read_bytes(), serving.key_file.read_bytes()
+    )
+    target = f"127.0.0.1:{port}"  # TLS gRPC, serving no feed
+    base = write_config(config, tmp_path, feed_target=target)
     overlay = tmp_path / "ops.toml"
     overlay.write_text(
         f'[cli]\ncert_file = "{foreign.cert_file}"\nkey_file = "{foreign.key_file}"\n'
     )
     layered = ("--config", str(base), "--config", str(overlay))
-    status, out = await certseal(
-        capsys, *layered, "events", "tail", "--as", "integrator:probe"
-    )
-    assert status == 1, out
-    assert out.startswith(f"error: feed: {dead} is unreachable"), out
-    # without --as it is the [cli] certificate that is refused
-    status, out = await certseal(capsys, *layered, "events", "tail")
-    assert status == 2, out
-    assert out.startswith(f"error: cli.cert_file: {foreign.cert_file} is not"), out
+    try:
+        status, out = await certseal(
+            capsys, *layered, "events", "tail", "--as", "integrator:probe"
+        )
+        assert status == 2, out
+        assert out.startswith(
+            f"error: cli.feed_target: {target} answers, but does not serve this call"
+        ), out
+        # without --as it is the [cli] certificate that is refused
+        status, out = await certseal(capsys, *layered, "events", "tail")
+        assert status == 2, out
+        assert out.startswith(f"error: cli.cert_file: {foreign.cert_file} is not"), out
+    finally:
+        server.stop(0)
 
 
 async def test_as_makes_no_ca_and_no_identity_outside_the_dev_ca(
