@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -345,8 +346,13 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # the output was piped into head or similar
-        return 0
+    except BrokenPipeError:
+        # the reader went away (head, grep -q): the command's own outcome (a verdict
+        # that is not VALID) is unknown, so never 0; 141 is a shell's status for a
+        # writer SIGPIPE ended. Python's own flush at exit would fail again: discard
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:
         # a file named on the command line (missing, a folder, not readable) is bad
         # input: name it, exit 2, no raw "[Errno 2]"

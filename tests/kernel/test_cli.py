@@ -303,6 +303,36 @@ def test_a_fieldless_error_is_still_printed_with_a_field(capsys):
     assert capsys.readouterr().err == "error: boom: something is off\n"
 
 
+def test_a_reader_that_goes_away_is_never_success(tmp_path):
+    """nu25: 'certseal verify ... | head -3' exited 0 whatever the verdict, as a
+    closed pipe was taken for success; a verdict that is not VALID exits 1."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from certseal import cli\n"
+        "def many(_args):\n"
+        "    for _ in range(100_000):\n"
+        "        print('verdict     REVOKED')\n"
+        "    return 1\n"
+        "def group(sub):\n"
+        "    sub.add_parser('verify').set_defaults(func=many)\n"
+        "sys.exit(cli.run_command(cli.build_parser('t', lambda p: None, [group]),"
+        " ['verify']))\n"
+    )
+    shell = f'{sys.executable} -c "$SCRIPT" | head -1; echo ${{PIPESTATUS[0]}}'
+    done = subprocess.run(
+        ["bash", "-c", shell],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"SCRIPT": script, "PYTHONPATH": str(Path.cwd())},
+    )
+    assert done.stdout.splitlines() == ["verdict     REVOKED", "141"], done
+    assert "Traceback" not in done.stderr and "Exception" not in done.stderr, done
+
+
 async def test_a_setting_of_the_wrong_type_is_named_not_the_command(
     config, capsys, tmp_path
 ):
