@@ -112,7 +112,7 @@ def rpc_failure(
     from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
 
     if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
-        return error_from_rpc(exc)
+        return _as_identity(error_from_rpc(exc), identity)
     setting = setting or f"cli.{service}_target"
     try:
         found = _transport_problem(exc, cfg, target, service, identity, setting)
@@ -125,6 +125,25 @@ def rpc_failure(
     if exc.code() is not grpc.StatusCode.UNAVAILABLE:
         return error_from_rpc(exc)
     return unreachable(target, service, setting)
+
+
+def _as_identity(
+    error: CertsealError, identity: tuple[str, str] | None
+) -> CertsealError:
+    """A refusal of the caller the service sent naming no field, named as the
+    identity the command presented (``as``, else ``cli.cert_file``): who it is
+    decides (nu25: 'error: key: dept:… may not call …' read as the key's fault).
+    A certificate naming no certseal caller (UNAUTHENTICATED) is a setting that
+    cannot work: INVALID_ARGUMENT."""
+    if error.field or error.kind not in (
+        ErrorKind.UNAUTHENTICATED,
+        ErrorKind.PERMISSION_DENIED,
+    ):
+        return error
+    unusable = error.kind is ErrorKind.UNAUTHENTICATED
+    kind = ErrorKind.INVALID_ARGUMENT if unusable else error.kind
+    field = "as" if identity else "cli.cert_file"
+    return CertsealError(kind, error.message, field=field)
 
 
 def _transport_problem(

@@ -396,6 +396,39 @@ async def test_a_client_identity_or_target_the_service_cannot_take_is_named(
         assert out.strip().endswith(f"(set in {target})"), out
 
 
+async def test_a_cli_identity_the_service_refuses_is_named_as_the_setting(
+    issuer, config, capsys, tmp_path
+):
+    """nu25: a [cli] certificate naming no certseal caller, or a department's,
+    was refused as 'error: key: …' or 'error: department: …', exit 1, as if the
+    command's argument were at fault."""
+    from certseal.devpki import DevCA
+
+    stack_ca = DevCA.existing(Path(config.tls.ca_file).parent)
+    base = write_config(config, tmp_path, issuer_target=f"localhost:{issuer.port}")
+    for common_name, status, problem in (
+        ("bob", 2, "client certificate common name 'bob' is not an identity"),
+        (f"dept:{fresh_uscc()}", 1, "dept:"),
+    ):
+        ident = stack_ca.identity(common_name)
+        overlay = tmp_path / f"ops-{secrets.token_hex(3)}.toml"
+        overlay.write_text(
+            f'[cli]\ncert_file = "{ident.cert_file}"\nkey_file = "{ident.key_file}"\n'
+        )
+        got, out = await certseal(
+            capsys,
+            "--config",
+            str(base),
+            "--config",
+            str(overlay),
+            "department",
+            "list",
+        )
+        assert got == status, out
+        assert out.startswith(f"error: cli.cert_file: {problem}"), out
+        assert out.strip().endswith(f"(set in {overlay})"), out
+
+
 async def test_events_tail_as_an_identity_is_judged_by_that_identity(
     config, capsys, tmp_path
 ):
