@@ -169,7 +169,7 @@ def _transport_problem(
         return invalid(
             setting,
             f"{target} answers, but does not serve this call: use the address of "
-            f"a certseal {service} of this version",
+            f"a certseal {_named(service)} of this version",
         )
     if exc.code() is not grpc.StatusCode.UNAVAILABLE:
         return None
@@ -193,7 +193,7 @@ def _transport_problem(
         return invalid(
             setting,
             f"{target} answers, but not with TLS gRPC (a metrics, probe or web "
-            f"port?): use the address the {service} serves gRPC on",
+            f"port?): use the address the {_named(service)} serves gRPC on",
         )
     if seen.kind == "unverified":
         return _unverified(seen, cfg, target, service, setting)
@@ -201,7 +201,7 @@ def _transport_problem(
     return CertsealError(
         ErrorKind.UNAVAILABLE,
         f"{target} answers TLS gRPC, but the call could not go through "
-        f"({exc.details()}): try again, or see the {service}'s log",
+        f"({exc.details()}): try again, or see the {_named(service)}'s log",
         field=service,
     )
 
@@ -265,7 +265,7 @@ def unreachable(target: str, service: str, setting: str = "") -> CertsealError:
         ErrorKind.UNAVAILABLE,
         f"{target} is unreachable: is certseal running? Start the stack with "
         f"'make run' (or 'python -m services.{service} --config FILE'), or {where} "
-        f"a running {service}",
+        f"a running {_named(service)}",
         field=service,
     )
 
@@ -332,3 +332,12 @@ def dev_ca(cfg: Any) -> Any:
             "embedded stack's dev CA ('make run' makes it); with another CA, give "
             "the files of an identity it issued",
         ) from None
+
+
+#: a service as the commands' messages name it, where its short name is not a noun
+#: ("a running seal" is an animal)
+_NOUNS = {"seal": "seal service", "feed": "event feed", "tlog": "transparency log"}
+
+
+def _named(service: str) -> str:
+    return _NOUNS.get(service, service)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -172,7 +173,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     paths = config_paths(args)
     cfg: Config = args.load_config(paths)  # a schema error ends here: exit 2
-    layers = read_layers(paths)
+    origins: dict[tuple[str, str], str] = {}
+    layers = read_layers(paths, origins)
     for old, new, ignored in renamed_settings(layers):
         words = (
             f"ignored: {new}, its name now, is given too and wins; remove {old}"
@@ -184,7 +186,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     given = flagged_settings(args)
 
     def where(field: str) -> str:
-        return "" if field in given else where_set(paths, field)
+        if field in given:
+            return ""
+        section, _, key = field.partition(".")
+        if key and (section, re.split(r"[.\[]", key, maxsplit=1)[0]) not in origins:
+            return " (not set in the files: its default)"  # nu25: read as given
+        return where_set(paths, field)
 
     default: tuple[str, ...] = (*SERVICES, "cli") if "cli" in layers else SERVICES
     if "cli" in layers and set(layers) <= WORKSTATION_SECTIONS and not args.service:
@@ -192,8 +199,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         # (nu24: it reported every service's missing secrets)
         default = ("cli",)
         print(
-            "note: the files give only [cli] and [tls]: checking the certseal "
-            "commands' settings (--service NAME checks a service's too)",
+            "note: the files give no service's settings, only [cli] (and [tls]): "
+            "checking the certseal commands' (--service NAME checks a service's)",
             file=sys.stderr,
         )
     chosen = [name for name in CHECKED if name in (args.service or default)]

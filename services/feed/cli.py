@@ -331,7 +331,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     feed = sub.add_parser("feed", help="event feed administration").add_subparsers(
         dest="feed_command", required=True
     )
-    entitle = feed.add_parser("entitle", help="set what an integrator may receive")
+    entitle = feed.add_parser(
+        "entitle",
+        help="set what an integrator may receive, replacing its entitlement: give "
+        "every department, licence type and event type (each option repeatable)",
+    )
     entitle.add_argument("integrator", help="integrator:<name>")
     feed.add_parser(
         "entitlement", help="show an integrator's entitlement"

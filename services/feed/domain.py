@@ -19,6 +19,7 @@ subscriptions (:class:`SubscriptionSlots`).
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -156,6 +157,20 @@ EVENT_TOPICS: Mapping[str, str] = {
 }
 
 
+def _listed(types: list[str]) -> str:
+    """Event types by family, short enough for an error's 400 characters (nu25: a
+    plain list was cut off): ``key.{activated,retired}; seal.registered``."""
+    families = itertools.groupby(sorted(types), key=lambda t: t.split(".", 1)[0])
+    parts = []
+    for family, members in families:
+        names = [t.split(".", 1)[1] for t in members]
+        one = len(names) == 1
+        parts.append(
+            f"{family}.{names[0]}" if one else f"{family}.{{{','.join(names)}}}"
+        )
+    return "; ".join(parts)
+
+
 def check_event_types(
     requested: frozenset[str] | set[str] | list[str],
     entitled: frozenset[str],
@@ -182,7 +197,7 @@ def check_event_types(
         if not matching:
             raise invalid(
                 field,
-                f"{wanted!r} is not an event type; known: {', '.join(known)} "
+                f"{wanted!r} is not an event type; known: {_listed(known)} "
                 "(or a pattern such as licence.*)",
             )
         if not any(_matches(entitled, t) for t in matching):
@@ -235,7 +250,7 @@ def check_entitlement(entitlement: Entitlement) -> None:
         if not any(_matches(frozenset({wanted}), t) for t in known):
             raise invalid(
                 "event_types",
-                f"{wanted!r} is not an event type; known: {', '.join(known)} (or a "
+                f"{wanted!r} is not an event type; known: {_listed(known)} (or a "
                 "pattern such as licence.*)",
             )
 

@@ -465,7 +465,8 @@ def test_a_cli_section_is_checked_only_when_given_or_asked_for(capsys, home):
     assert (status, out) == (2, [])
     assert err == [
         "error: cli.cert_file: give the certificate the certseal commands present (a "
-        "platform operator's, common name operator:<name>), and its key_file"
+        "platform operator's, common name operator:<name>), and its key_file (not "
+        "set in the files: its default)"
     ]
 
 
@@ -520,7 +521,18 @@ def test_an_operators_own_file_is_checked_as_a_workstations(capsys, home):
     status = main(["--config", str(own), "config", "check"])
     out, err = capsys.readouterr()
     assert (status, out.splitlines()) == (0, ["ok: cli"]), err
-    assert err.startswith("note: the files give only [cli] and [tls]: checking the")
+    assert err.startswith("note: the files give no service's settings, only [cli]")
+    # a setting no file gives is said to be its default (nu25: read as given)
+    bare = home / "bare.toml"
+    ident = DevCA(home / "stack" / "tls").identity("operator:ops")
+    bare.write_text(
+        f'[cli]\ncert_file = "{ident.cert_file}"\nkey_file = "{ident.key_file}"\n'
+    )
+    status = main(["--config", str(bare), "config", "check"])
+    out, err = capsys.readouterr()
+    assert status == 2, err
+    assert "error: tls.ca_file: " in err
+    assert "(not set in the files: its default)" in err.split("tls.ca_file")[1]
     # asked for, a service's settings are checked as ever
     status = main(["--config", str(own), "config", "check", "--service", "issuer"])
     out, err = capsys.readouterr()

@@ -203,3 +203,18 @@ def test_a_subscription_outside_its_entitlement_is_refused():
     with pytest.raises(CertsealError) as refused:
         check_within(Filter(licence_types=frozenset({"x"})), entitled)
     assert refused.value.field == "licence_types"
+
+
+def test_the_known_event_types_are_said_whole_within_an_errors_bound():
+    """nu25: the list of known types was cut at the error's 400 characters, the
+    last types and the pattern hint lost."""
+    from certseal.errors import MAX_DETAILS
+
+    with pytest.raises(CertsealError) as refused:
+        check_entitlement(
+            Entitlement("integrator:x", event_types=frozenset({"licence.revokd"}))
+        )
+    message = refused.value.message
+    assert len(message) <= MAX_DETAILS, len(message)
+    assert "key.{activated,retired,revoked}" in message
+    assert "seal.{registered,revoked} (or a pattern such as licence.*)" in message
