@@ -27,7 +27,8 @@ from certseal.cli import (
 )
 from certseal.errors import invalid
 from certseal.listen import check_target
-from services.feed.domain import EVENT_TOPICS, check_event_types
+from services.feed.domain import EVENT_TOPICS
+from services.feed.filters import check_event_types
 
 
 def _usage_line(used: Any) -> str:

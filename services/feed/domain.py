@@ -19,7 +19,6 @@ subscriptions (:class:`SubscriptionSlots`).
 from __future__ import annotations
 
 import ipaddress
-import itertools
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -33,7 +32,6 @@ from certseal.events import (
     SEAL_EVENTS,
     TRUST_EVENTS,
 )
-from certseal.identifiers import validate_type_code, validate_uscc
 
 #: the CloudEvents ``type`` of every platform event starts with this
 TYPE_PREFIX = "cn.gov.certseal."
@@ -155,104 +153,6 @@ EVENT_TOPICS: Mapping[str, str] = {
     for event_type, topic in EVENT_TYPES.items()
     if topic in FEED_TOPICS
 }
-
-
-def _listed(types: list[str]) -> str:
-    """Event types by family, short enough for an error's 400 characters (nu25: a
-    plain list was cut off): ``key.{activated,retired}; seal.registered``."""
-    families = itertools.groupby(sorted(types), key=lambda t: t.split(".", 1)[0])
-    parts = []
-    for family, members in families:
-        names = [t.split(".", 1)[1] for t in members]
-        one = len(names) == 1
-        parts.append(
-            f"{family}.{names[0]}" if one else f"{family}.{{{','.join(names)}}}"
-        )
-    return "; ".join(parts)
-
-
-def check_event_types(
-    requested: frozenset[str] | set[str] | list[str],
-    entitled: frozenset[str],
-    *,
-    field: str = "event_types",
-) -> None:
-    """INVALID_ARGUMENT (``field``) for an asked event type that no event could ever
-    match: one the platform does not publish (:data:`EVENT_TOPICS`; ``*`` and
-    ``prefix.*`` patterns must match at least one), or one ``entitled`` (the caller's
-    entitlement's types) never lets through. A silently empty subscription is worse
-    than a refusal."""
-    known = sorted(EVENT_TOPICS)
-    for wanted in requested:
-        matching = [t for t in known if _matches(frozenset({wanted}), t)]
-        elsewhere = sorted(
-            {EVENT_TYPES[t] for t in EVENT_TYPES if _matches(frozenset({wanted}), t)}
-        )
-        if not matching and elsewhere:
-            raise invalid(
-                field,
-                f"{wanted!r}: published on {', '.join(elsewhere)}, which the event "
-                "feed does not carry (read that topic from the broker)",
-            )
-        if not matching:
-            raise invalid(
-                field,
-                f"{wanted!r} is not an event type; known: {_listed(known)} "
-                "(or a pattern such as licence.*)",
-            )
-        if not any(_matches(entitled, t) for t in matching):
-            raise invalid(
-                field,
-                f"{wanted!r} is not among the event types this caller is entitled "
-                f"to ({', '.join(sorted(entitled)) or 'none'})",
-            )
-
-
-def check_codes(departments: frozenset[str], licence_types: frozenset[str]) -> None:
-    """INVALID_ARGUMENT (``departments`` or ``licence_types``) for a value no event
-    could carry: each is ``*`` or a unified social credit code (GB 32100) or a
-    licence type code (GB/T 36904 identifiers,
-    :func:`certseal.identifiers.validate_type_code`). A mistyped code entitled or
-    asked for nothing, silently."""
-    for code in sorted(departments - {"*"}):
-        validate_uscc(code, "departments")
-    for code in sorted(licence_types - {"*"}):
-        validate_type_code(code, "licence_types")
-
-
-def check_within(wanted: Filter, entitlement: Entitlement) -> None:
-    """:func:`check_codes` of a subscription's filter, and INVALID_ARGUMENT
-    (``departments`` or ``licence_types``) for one its entitlement never lets
-    through: asked for, it would deliver nothing, silently, as an event type
-    outside it would (:func:`check_event_types`)."""
-    check_codes(wanted.departments, wanted.licence_types)
-    for name, asked, entitled in (
-        ("departments", wanted.departments, entitlement.departments),
-        ("licence_types", wanted.licence_types, entitlement.licence_types),
-    ):
-        for code in sorted(asked - {"*"}):
-            if not _matches(entitled, code):
-                raise invalid(
-                    name,
-                    f"{code!r} is not among the {name.replace('_', ' ')} this "
-                    f"caller is entitled to ({', '.join(sorted(entitled)) or 'none'})",
-                )
-
-
-def check_entitlement(entitlement: Entitlement) -> None:
-    """:func:`check_codes` of an entitlement, and INVALID_ARGUMENT (``event_types``)
-    for an event type, or a ``prefix.*`` pattern, that matches none the platform
-    publishes (:data:`certseal.events.EVENT_TYPES`: on any topic, as the Kafka ACLs
-    of :func:`kafka_topics` read them)."""
-    check_codes(entitlement.departments, entitlement.licence_types)
-    known = sorted(EVENT_TYPES)
-    for wanted in sorted(entitlement.event_types):
-        if not any(_matches(frozenset({wanted}), t) for t in known):
-            raise invalid(
-                "event_types",
-                f"{wanted!r} is not an event type; known: {_listed(known)} (or a "
-                "pattern such as licence.*)",
-            )
 
 
 def kafka_topics(entitlement: Entitlement) -> list[str]:

@@ -44,10 +44,6 @@ from services.feed.domain import (
     ParkedDelivery,
     SubscriptionSlots,
     Webhook,
-    check_codes,
-    check_entitlement,
-    check_event_types,
-    check_within,
     integrator_identity,
 )
 from services.feed.events import (
@@ -56,6 +52,12 @@ from services.feed.events import (
     integrator_view,
     record_headers,
     views,
+)
+from services.feed.filters import (
+    check_codes,
+    check_entitlement,
+    check_event_types,
+    check_within,
 )
 from services.feed.resume import checked_fingerprints, records_before
 from services.feed.storage import FeedStore, WebhookRow
@@ -157,7 +159,7 @@ class FeedService:
         INVALID_ARGUMENT unless the integrator is an ``integrator:<name>`` identity
         (``app:<name>``, the form before issue 13, is stored as ``integrator:<name>``),
         or for a department, licence type or event type no event could carry
-        (:func:`~services.feed.domain.check_entitlement`).
+        (:func:`~services.feed.filters.check_entitlement`).
         """
         entitlement = dataclasses.replace(
             entitlement, integrator=integrator_identity(entitlement.integrator)

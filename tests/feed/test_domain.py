@@ -7,10 +7,8 @@ from services.feed.domain import (
     Entitlement,
     EventMeta,
     Filter,
-    check_codes,
-    check_entitlement,
-    check_within,
 )
+from services.feed.filters import check_codes, check_entitlement, check_within
 from services.feed.tokens import decode_token, encode_token
 
 LICENCE = "certseal.licence-events.v1"
@@ -125,7 +123,7 @@ async def test_a_headerless_licence_used_record_from_an_older_verifier_gets_the_
 
 
 def test_asked_event_types_must_exist_and_be_entitled():
-    from services.feed.domain import check_event_types
+    from services.feed.filters import check_event_types
 
     every = frozenset({"*"})
     check_event_types(["licence.revoked", "seal.*", "*"], every)
