@@ -9,6 +9,7 @@ dev identity for ``--as``) are made here too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -112,7 +113,7 @@ def rpc_failure(
     from certseal.rpc import ERROR_KIND_KEY, error_from_rpc
 
     if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
-        return _as_identity(error_from_rpc(exc), identity)
+        return _as_identity(error_from_rpc(exc), cfg, identity)
     setting = setting or f"cli.{service}_target"
     try:
         found = _transport_problem(exc, cfg, target, service, identity, setting)
@@ -128,22 +129,31 @@ def rpc_failure(
 
 
 def _as_identity(
-    error: CertsealError, identity: tuple[str, str] | None
+    error: CertsealError, cfg: Any, identity: tuple[str, str] | None
 ) -> CertsealError:
     """A refusal of the caller the service sent naming no field, named as the
     identity the command presented (``as``, else ``cli.cert_file``): who it is
     decides (nu25: 'error: key: dept:… may not call …' read as the key's fault).
-    A certificate naming no certseal caller (UNAUTHENTICATED) is a setting that
-    cannot work: INVALID_ARGUMENT."""
+    A certificate naming no certseal caller (UNAUTHENTICATED, quoting the common
+    name of the one presented) is a setting that cannot work: INVALID_ARGUMENT;
+    one quoting another (a proxy's) is left as it is."""
     if error.field or error.kind not in (
         ErrorKind.UNAUTHENTICATED,
         ErrorKind.PERMISSION_DENIED,
     ):
         return error
-    unusable = error.kind is ErrorKind.UNAUTHENTICATED
-    kind = ErrorKind.INVALID_ARGUMENT if unusable else error.kind
     field = "as" if identity else "cli.cert_file"
-    return CertsealError(kind, error.message, field=field)
+    if error.kind is ErrorKind.PERMISSION_DENIED:
+        return CertsealError(error.kind, error.message, field=field)
+    # the certificate the service saw is the one presented (not a proxy's): a
+    # setting that cannot work
+    from certseal.files import certificate_common_name
+
+    cert = identity[0] if identity else cfg.cli.cert_file
+    with contextlib.suppress(CertsealError):
+        if repr(certificate_common_name(cert, field)) in error.message:
+            return CertsealError(ErrorKind.INVALID_ARGUMENT, error.message, field=field)
+    return error
 
 
 def _transport_problem(
@@ -161,9 +171,10 @@ def _transport_problem(
     address looked at: gRPC's details name only the last one tried) and then the
     client identity (:func:`check_cli_identity`, raised). None when nobody answers
     at ``target``."""
-    from certseal.listen import split_listen
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     from certseal.tlsfiles import read_certificates
-    from certseal.tlsprobe import probe
+    from certseal.tlsprobe import Seen, probe
 
     if exc.code() is grpc.StatusCode.UNIMPLEMENTED:
         return invalid(
@@ -173,15 +184,30 @@ def _transport_problem(
         )
     if exc.code() is not grpc.StatusCode.UNAVAILABLE:
         return None
-    try:
-        host, port = split_listen(target)
-    except ValueError:  # a gRPC target of another scheme: its identity at least
+    details = exc.details() or ""
+    address = _address(target)
+    if "Domain name not found" in details:  # gRPC asked DNS already: not again
+        seen = Seen("not_found")
+    elif "DNS resolution failed" in details or "hostname lookup" in details:
+        return None  # DNS could not be asked: nobody answers, as far as is known
+    elif address is None:  # a unix: or vsock: target: its identity at least
         check_cli_identity(cfg, identity)
         return None
-    ca_pem, _ = read_certificates(cfg.tls.ca_file, "tls.ca_file")
-    seen = probe(host.strip("[]"), port, ca_pem.decode())
+    else:
+        _, cas = read_certificates(cfg.tls.ca_file, "tls.ca_file")
+        ca_der = b"".join(ca.public_bytes(Encoding.DER) for ca in cas)
+        seen = probe(*address, ca_der)
     if seen.kind in ("refused", "unresolved"):
         return None
+    if seen.kind in ("closed", "silent"):  # a tunnel, a proxy, a process starting
+        what = "closes it" if seen.kind == "closed" else "does not answer"
+        return CertsealError(
+            ErrorKind.UNAVAILABLE,
+            f"{target} takes a connection but {what} before any TLS: a "
+            f"{_named(service)} starting, hung or overloaded (see its log), a "
+            "port-forward or proxy with nothing behind it, or no gRPC port",
+            field=service,
+        )
     if seen.kind == "not_found":
         return CertsealError(
             ErrorKind.UNAVAILABLE,
@@ -204,6 +230,23 @@ def _transport_problem(
         f"({exc.details()}): try again, or see the {_named(service)}'s log",
         field=service,
     )
+
+
+def _address(target: str) -> tuple[str, int] | None:
+    """The first ``(host, port)`` a gRPC client dials for ``target``: itself
+    (``host:port``), a ``dns:`` target's, an ``ipv4:``/``ipv6:`` target's first;
+    None for other schemes (``unix:``)."""
+    from certseal.listen import split_listen
+
+    scheme, _, rest = target.partition(":")
+    if scheme.lower() == "dns":
+        target = rest.removeprefix("//").rpartition("/")[2]
+    elif scheme.lower() in ("ipv4", "ipv6"):
+        target = rest.split(",", 1)[0]
+    try:
+        return split_listen(target)
+    except ValueError:
+        return None
 
 
 def _unverified(

@@ -351,7 +351,9 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         # that is not VALID) is unknown, so never 0; 141 is a shell's status for a
         # writer SIGPIPE ended. Python's own flush at exit would fail again: discard
         with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
         return 141
     except OSError as exc:
         # a file named on the command line (missing, a folder, not readable) is bad

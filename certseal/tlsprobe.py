@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 
 #: OpenSSL's verification results (``X509_V_ERR_*``) that mean the certificate is
@@ -39,39 +40,51 @@ _NOT_TLS = frozenset(
 @dataclass(frozen=True)
 class Seen:
     """What was seen at an address: ``kind`` one of ``refused`` (no address took
-    a connection), ``not_found`` (the name does not exist in DNS), ``unresolved``
-    (DNS could not be asked), ``not_tls`` (it answers, but not TLS), ``not_grpc``
-    (TLS without ``h2``), ``unverified`` (a certificate the CA file does not
-    verify: ``code`` and ``detail`` are OpenSSL's), ``tls`` (a TLS ``h2`` server
-    whose certificate verifies, or that refused the handshake for want of a client
-    certificate)."""
+    a connection in time), ``not_found`` (the name does not exist in DNS),
+    ``unresolved`` (DNS could not be asked), ``closed`` (a connection taken, then
+    closed before any TLS record: a tunnel or proxy with nothing behind it, a
+    service starting), ``silent`` (a connection taken, no answer in time: hung or
+    overloaded), ``not_tls`` (it answers, but not TLS), ``not_grpc`` (TLS without
+    ``h2``), ``unverified`` (a certificate the CA file does not verify: ``code`` and
+    ``detail`` are OpenSSL's), ``tls`` (a TLS ``h2`` server whose certificate
+    verifies, or that refused the handshake for want of a client certificate)."""
 
     kind: str
     code: int = 0
     detail: str = ""
 
 
-def probe(host: str, port: int, ca_pem: str, timeout: float = 3.0) -> Seen:
+def probe(host: str, port: int, ca_der: bytes, timeout: float = 3.0) -> Seen:
     """Connect to each address of ``host``:``port`` in turn and, at the first that
-    takes a connection, make a TLS handshake trusting the CA certificates of
-    ``ca_pem`` (PEM text), checking the certificate names ``host``, offering ALPN
-    ``h2``. Blocking: at most ``timeout`` seconds an address. Raises
-    ``ssl.SSLError`` when ``ca_pem`` holds no certificate OpenSSL reads."""
-    context = ssl.create_default_context(cadata=ca_pem)
+    takes a connection, make a TLS handshake trusting the CA certificates
+    ``ca_der`` (DER, one after another), checking the certificate names ``host``,
+    offering ALPN ``h2``, verifying as gRPC's BoringSSL does (not Python 3.13's
+    strict X.509 checks, which refuse certificates gRPC takes). Blocking: at most
+    ``timeout`` seconds in all, after name resolution."""
+    context = ssl.create_default_context(cadata=ca_der)
+    context.verify_flags &= ~(ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN)
     context.set_alpn_protocols(["h2"])
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         return Seen("not_found" if exc.errno == socket.EAI_NONAME else "unresolved")
+    deadline = time.monotonic() + timeout
     for family, kind, proto, _, address in addresses:
-        sock = socket.socket(family, kind, proto)
-        sock.settimeout(timeout)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            sock = socket.socket(family, kind, proto)  # no IPv6 here: the next one
+        except OSError:
+            continue
+        sock.settimeout(left)
         try:
             sock.connect(address)
         except OSError:
             sock.close()
             continue
         with sock:
+            sock.settimeout(max(deadline - time.monotonic(), 0.1))
             return _handshake(context, sock, host)
     return Seen("refused")
 
@@ -84,11 +97,18 @@ def _handshake(context: ssl.SSLContext, sock: socket.socket, host: str) -> Seen:
             return Seen("tls")
     except ssl.SSLCertVerificationError as exc:
         return Seen("unverified", exc.verify_code, exc.verify_message)
+    except (ssl.SSLEOFError, ConnectionResetError):
+        return Seen("closed")
+    except TimeoutError:
+        return Seen("silent")
     except ssl.SSLError as exc:
-        # an alert after the server's certificate (no client certificate offered)
-        # is a TLS server; a record that is no TLS is something else
-        if exc.reason in _NOT_TLS or isinstance(exc, ssl.SSLEOFError):
-            return Seen("not_tls", detail=str(exc.reason or ""))
+        # a record that is no TLS is something else; a TLS server without h2 says
+        # so in an alert; another alert (no client certificate offered) is a TLS
+        # server that went on
+        if exc.reason in _NOT_TLS:
+            return Seen("not_tls", detail=str(exc.reason))
+        if exc.reason == "TLSV1_ALERT_NO_APPLICATION_PROTOCOL":
+            return Seen("not_grpc")
         return Seen("tls", detail=str(exc.reason or ""))
-    except OSError:  # reset or timed out before any TLS record: not a TLS server
-        return Seen("not_tls")
+    except OSError:
+        return Seen("closed")

@@ -323,8 +323,8 @@ class SealService(SealVerifying):
             raise invalid("owner_code", "give the department whose seals to list")
         owner_code = owner_code or caller.name
         validate_uscc(owner_code, "owner_code")
-        if caller.kind == "operator" and not await self._store.department_roles(
-            owner_code
+        if caller.kind == "operator" and (
+            await self._store.department_roles(owner_code) is None
         ):
             raise invalid("owner_code", f"department {owner_code} is not onboarded")
         await self.owner_action(
