@@ -391,13 +391,18 @@ def _set_in(
 
 
 def where_set(
-    paths: str | Path | Sequence[str | Path] | None, field: str, *, alone: bool = False
+    paths: str | Path | Sequence[str | Path] | None,
+    field: str,
+    *,
+    alone: bool = False,
+    defaults: bool = False,
 ) -> str:
     """For an error naming the setting ``field`` (``section.setting``, as a
     CertsealError names it) found after the files loaded (a file it names, a port,
     a range a start checks): `` (set in FILE)``, the one of the layered ``paths``
     (more than one, or one with ``alone``) that gives it; '' for a single file, a
-    field that no file gives (a default), or files that no longer read."""
+    field that no file gives (a default; with ``defaults``, `` (not set in the
+    files: its default)``), or files that no longer read."""
     section, sep, key = field.partition(".")
     if not sep:
         return ""
@@ -411,6 +416,8 @@ def where_set(
         return ""
     if alone and (file := origins.get((section, key))):
         return f" (set in {file})"
+    if defaults and (section, key) not in origins:
+        return " (not set in the files: its default)"
     return _set_in(paths, origins, (section, key))
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -173,8 +172,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     paths = config_paths(args)
     cfg: Config = args.load_config(paths)  # a schema error ends here: exit 2
-    origins: dict[tuple[str, str], str] = {}
-    layers = read_layers(paths, origins)
+    layers = read_layers(paths)
     for old, new, ignored in renamed_settings(layers):
         words = (
             f"ignored: {new}, its name now, is given too and wins; remove {old}"
@@ -185,13 +183,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     # of several files, the one that gives a setting at fault (not an option's)
     given = flagged_settings(args)
 
-    def where(field: str) -> str:
-        if field in given:
-            return ""
-        section, _, key = field.partition(".")
-        if key and (section, re.split(r"[.\[]", key, maxsplit=1)[0]) not in origins:
-            return " (not set in the files: its default)"  # nu25: read as given
-        return where_set(paths, field)
+    def where(field: str) -> str:  # a default is said to be one (nu25)
+        return "" if field in given else where_set(paths, field, defaults=True)
 
     default: tuple[str, ...] = (*SERVICES, "cli") if "cli" in layers else SERVICES
     if "cli" in layers and set(layers) <= WORKSTATION_SECTIONS and not args.service:
