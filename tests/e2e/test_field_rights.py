@@ -359,7 +359,7 @@ async def test_the_cli_registers_visibilities_and_names_a_refused_field(
     assert status == 2
     err = capsys.readouterr().err
     assert (
-        "error: fields[1]: field 'home' cannot be both restricted and personal" in err
+        "error: field[1]: field 'home' cannot be both restricted and personal" in err
     )
     registered = fresh_uscc() + "004"
     status = await asyncio.to_thread(
