@@ -72,7 +72,8 @@ def call_service(
 
     # a target that is no address is the setting's fault, before any dialing
     # (an empty one failed to make a channel at all, naming the command)
-    check_target(setting or f"cli.{service}_target", target)
+    setting = setting or f"cli.{service}_target"
+    check_target(setting, target)
 
     async def run() -> T:
         async with channel(cfg, target, identity) as chan:
@@ -102,8 +103,8 @@ def rpc_failure(
     cfg: Any,
     target: str,
     service: str,
-    identity: tuple[str, str] | None = None,
-    setting: str = "",
+    identity: tuple[str, str] | None,
+    setting: str,
 ) -> CertsealError:
     """The CertsealError of a failed call to ``service`` at ``target`` (arguments as
     :func:`call_service`'s): the typed error the service sent (its error kind in
@@ -114,7 +115,6 @@ def rpc_failure(
 
     if dict(exc.trailing_metadata() or ()).get(ERROR_KIND_KEY):
         return _as_identity(error_from_rpc(exc), cfg, identity)
-    setting = setting or f"cli.{service}_target"
     try:
         found = _transport_problem(exc, cfg, target, service, identity, setting)
     except CertsealError as problem:
@@ -296,11 +296,10 @@ def check_cli_identity(cfg: Any, identity: tuple[str, str] | None = None) -> Non
     check_client_certificate(read_tls_identity(*files, fields), files, fields)
 
 
-def unreachable(target: str, service: str, setting: str = "") -> CertsealError:
+def unreachable(target: str, service: str, setting: str) -> CertsealError:
     """UNAVAILABLE (field ``service``) naming the service nobody answers for at
     ``target``, how to start it, and the setting (or option) that gave ``target``
     (a transport failure, not an answer the service gave)."""
-    setting = setting or f"cli.{service}_target"
     where = (
         f"point {setting} at" if "." in setting else f"give --{setting} the address of"
     )

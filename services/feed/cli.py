@@ -10,14 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from certseal.calls import (
-    as_options,
-    call_service,
-    channel,
-    dev_ca,
-    dev_identity,
-    rpc_failure,
-)
+from certseal.calls import call_service, dev_ca, dev_identity
 from certseal.cli import (
     DEFAULT_HOME,
     LOCAL_OVERLAY,
@@ -26,7 +19,6 @@ from certseal.cli import (
     status_words,
 )
 from certseal.errors import invalid
-from certseal.listen import check_target
 from services.feed.domain import EVENT_TOPICS
 from services.feed.filters import check_event_types
 
@@ -111,28 +103,26 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
     else:
         request.latest = True
 
-    check_target("cli.feed_target", cfg.cli.feed_target)  # before any dialing
+    async def tail(chan: Any) -> None:
+        async for event in feed_pb2_grpc.EventFeedStub(chan).Subscribe(request):
+            when = event.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+            kind = event.type.removeprefix("cn.gov.certseal.")
+            print(
+                f"{when}  {kind:<22} {event.source.rsplit('/', 1)[-1]:<18} "
+                f"{_summary(event)}",
+                flush=True,
+            )
+            if args.show_token:
+                print(f"  token {event.token}", flush=True)
 
-    async def tail() -> None:
-        import grpc
-
-        async with channel(cfg, cfg.cli.feed_target, identity) as chan:
-            try:
-                async for event in feed_pb2_grpc.EventFeedStub(chan).Subscribe(request):
-                    when = event.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
-                    kind = event.type.removeprefix("cn.gov.certseal.")
-                    print(
-                        f"{when}  {kind:<22} {event.source.rsplit('/', 1)[-1]:<18} "
-                        f"{_summary(event)}",
-                        flush=True,
-                    )
-                    if args.show_token:
-                        print(f"  token {event.token}", flush=True)
-            except grpc.aio.AioRpcError as exc:
-                error = rpc_failure(exc, cfg, cfg.cli.feed_target, "feed", identity)
-                raise as_options(error, _OPTIONS) from None
-
-    asyncio.run(tail())
+    call_service(
+        cfg,
+        cfg.cli.feed_target,
+        tail,
+        service="feed",
+        identity=identity,
+        options=_OPTIONS,
+    )
     return 0
 
 

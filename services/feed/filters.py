@@ -6,6 +6,7 @@ through. Pure: no I/O."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 
 from certseal.errors import invalid
 from certseal.events import EVENT_TYPES
@@ -32,13 +33,14 @@ def check_event_types(
     entitled: frozenset[str],
     *,
     field: str = "event_types",
+    published: Iterable[str] = EVENT_TOPICS,
 ) -> None:
     """INVALID_ARGUMENT (``field``) for an asked event type that no event could ever
-    match: one the platform does not publish (:data:`EVENT_TOPICS`; ``*`` and
-    ``prefix.*`` patterns must match at least one), or one ``entitled`` (the caller's
-    entitlement's types) never lets through. A silently empty subscription is worse
-    than a refusal."""
-    known = sorted(EVENT_TOPICS)
+    match: one not ``published`` (default :data:`EVENT_TOPICS`, the feed's; ``*``
+    and ``prefix.*`` patterns must match at least one), or one ``entitled`` (the
+    caller's entitlement's types) never lets through. A silently empty subscription
+    is worse than a refusal."""
+    known = sorted(published)
     for wanted in requested:
         matching = [t for t in known if _matches(frozenset({wanted}), t)]
         elsewhere = sorted(
@@ -101,11 +103,6 @@ def check_entitlement(entitlement: Entitlement) -> None:
     publishes (:data:`certseal.events.EVENT_TYPES`: on any topic, as the Kafka ACLs
     of :func:`kafka_topics` read them)."""
     check_codes(entitlement.departments, entitlement.licence_types)
-    known = sorted(EVENT_TYPES)
-    for wanted in sorted(entitlement.event_types):
-        if not any(_matches(frozenset({wanted}), t) for t in known):
-            raise invalid(
-                "event_types",
-                f"{wanted!r} is not an event type; known: {_listed(known)} (or a "
-                "pattern such as licence.*)",
-            )
+    check_event_types(
+        sorted(entitlement.event_types), frozenset({"*"}), published=EVENT_TYPES
+    )

@@ -358,9 +358,7 @@ async def test_the_cli_registers_visibilities_and_names_a_refused_field(
     )
     assert status == 2
     err = capsys.readouterr().err
-    assert (
-        "error: field[1]: field 'home' cannot be both restricted and personal" in err
-    )
+    assert "error: field[1]: field 'home' cannot be both restricted and personal" in err
     registered = fresh_uscc() + "004"
     status = await asyncio.to_thread(
         type_add, registered, "class:string:public", "grade:string:restricted"
