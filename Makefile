@@ -116,6 +116,7 @@ bench: setup browser softhsm
 	$(PY) -m bench.tlog_bench
 	$(PY) -m bench.tsa_bench
 	$(PY) -m bench.broker_bench
+	$(PY) -m bench.server_model_bench
 	$(PY) -m bench.tables
 
 protos: setup

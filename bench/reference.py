@@ -14,13 +14,22 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Protocol
 
 from bench import proccpu
+from certseal.devpki import DevCA
 from certseal.devstack import EmbeddedStack, free_port
 
 
-def start_echo(stack: EmbeddedStack) -> tuple[subprocess.Popen[bytes], int]:
-    """The echo reference server over the stack's mTLS; (process, port) once listening."""
+class _WithCA(Protocol):
+    ca: DevCA
+
+
+def start_echo(
+    stack: _WithCA, model: str = "aio"
+) -> tuple[subprocess.Popen[bytes], int]:
+    """The echo reference server over the stack's mTLS; (process, port) once listening.
+    ``model``: its process model (``bench.echo.MODELS``; the reference is ``aio``)."""
     server = stack.ca.identity("service:certseal", server=True)
     port = free_port()
     process = subprocess.Popen(
@@ -36,6 +45,8 @@ def start_echo(stack: EmbeddedStack) -> tuple[subprocess.Popen[bytes], int]:
             str(server.cert_file),
             "--key",
             str(server.key_file),
+            "--model",
+            model,
         ]
     )
     deadline = time.monotonic() + 30

@@ -246,11 +246,49 @@ def group_table(r: Mapping[str, Any]) -> str:
     return "\n".join([head + ":", "", *lines])
 
 
+#: bench.echo's models as the server-model table names them
+MODEL_NAMES = {
+    "aio": "grpc.aio on uvloop (every service; the reference)",
+    "sync": "gRPC's synchronous server, handler on its threads",
+    "sync-bridged": "synchronous server, handler awaiting an asyncio loop",
+}
+
+
+def server_model_table(r: Mapping[str, Any]) -> str:
+    """The server-model table from ``server_model.json``: the echo server in each of
+    ``bench.echo``'s process models, flat out and paced (bench.server_model_bench)."""
+    rows = []
+    for model, name in MODEL_NAMES.items():
+        figures = r["models"][model]
+        rows.append(
+            row(
+                f"{name}, 64 callers, per s (p99 {_num(figures['p99_ms'])} ms)",
+                figures["per_s"],
+                figures["vs_echo"],
+                figures["cpu_us"],
+            )
+        )
+    for model, name in MODEL_NAMES.items():
+        figures = r["models"][model]
+        rows.append(
+            row(
+                f"{name}, paced at 1,000/s: p99 ms",
+                figures["paced_1000_per_s_p99_ms"],
+                None,
+                figures["paced_1000_per_s_cpu_us"],
+            )
+        )
+    setup = r.get("setup", {})
+    head = f"{_measured(r)}, median of {setup.get('rounds', '?')} interleaved rounds"
+    return "\n".join([head + ":", "", HEADER, *rows])
+
+
 TABLES: dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]] = {
     "issuer": ("issuer.json", issuer_table),
     "verifier": ("verifier.json", verifier_table),
     "seal": ("seal.json", seal_table),
     "group": ("group.json", group_table),
+    "server_model": ("server_model.json", server_model_table),
 }
 
 

@@ -135,3 +135,20 @@ def test_a_paced_row_names_the_echo_at_that_rate_when_measured(
     assert "echo" not in paced_row()
     (tmp_path / f"{name}.json").write_text(json.dumps(results | {key: 4.41}))
     assert "/s, echo at that rate: p99 4.41 ms) |" in paced_row()
+
+
+def test_the_server_model_table_shows_every_model_against_aio(tmp_path: Path):
+    shutil.copy(tables.RESULTS / "server_model.json", tmp_path / "server_model.json")
+    results = json.loads((tmp_path / "server_model.json").read_text())
+    results["models"]["sync-bridged"]["per_s"] = 1234.0
+    results["models"]["sync-bridged"]["vs_echo"] = 0.33
+    (tmp_path / "server_model.json").write_text(json.dumps(results))
+    marked = "<!-- bench:server_model -->\n<!-- /bench:server_model -->\n"
+    table = tables.render(marked, tmp_path)
+    line = next(x for x in table.splitlines() if "awaiting an asyncio loop, 64" in x)
+    assert "| 1,234 | 0.33 |" in line
+    assert sum("paced at 1,000/s" in x for x in table.splitlines()) == 3
+    del results["models"]["sync"]
+    (tmp_path / "server_model.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match="sync"):
+        tables.render(marked, tmp_path)
