@@ -88,14 +88,18 @@ def call_service(
 
 def as_options(exc: CertsealError, names: Mapping[str, str]) -> CertsealError:
     """``exc`` naming the command's option for the request field it names
-    (``names``: request field -> option, ``department_code`` -> ``department``),
-    the rest of the path kept (``issuer_codes[1]`` -> ``issuers[1]``): the user
-    typed the option, never saw the field. Unchanged for any other field."""
+    (``names``: request field path -> option, ``department_code`` -> ``department``,
+    ``holder.name`` -> ``holder-name``), the longest path ``names`` knows replaced
+    and the rest kept (``issuer_codes[1]`` -> ``issuers[1]``): the user typed the
+    option, never saw the field. Unchanged for any other field."""
     field = exc.field or ""
-    head = re.split(r"[.\[]", field, maxsplit=1)[0]
-    if head not in names:
-        return exc
-    return CertsealError(exc.kind, exc.message, field=names[head] + field[len(head) :])
+    parts = re.split(r"(?=[.\[])", field)  # holder.name[0] -> holder, .name, [0]
+    for end in range(len(parts), 0, -1):
+        head = "".join(parts[:end])
+        if head in names:
+            option = names[head] + field[len(head) :]
+            return CertsealError(exc.kind, exc.message, field=option)
+    return exc
 
 
 def rpc_failure(

@@ -39,9 +39,10 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
             lambda chan: call(issuer_pb2_grpc.IssuerStub(chan)),
             identity=identity,
             service="issuer",
+            options=_FLAGS,
         )
     except CertsealError as exc:
-        raise as_flags(exc) from None
+        raise as_field_option(exc) from None
 
 
 #: a request field the Issuer names in an error -> the option of these commands that
@@ -62,18 +63,16 @@ _FLAGS = {
 }
 
 
-def as_flags(exc: CertsealError) -> CertsealError:
-    """``exc`` naming the option that gave the field it names (``type_code`` ->
-    ``type``; ``fields.NAME`` -> ``field``, the message starting with the NAME);
-    unchanged when the field is no option's (``identifier``, ``as``, ...)."""
+def as_field_option(exc: CertsealError) -> CertsealError:
+    """``exc`` naming ``--field`` for a licence field it names (``fields.NAME`` ->
+    ``field``, the message starting with the NAME, as the option was typed
+    ``--field NAME=VALUE``); unchanged for any other field. The other options are
+    named by :func:`~certseal.calls.call_service` (:data:`_FLAGS`)."""
     field = exc.field or ""
-    if field.startswith("fields."):
-        name = field.removeprefix("fields.")
-        return CertsealError(exc.kind, f"{name!r} {exc.message}", field="field")
-    flag = _FLAGS.get(field.split("[", 1)[0])
-    if flag is None or flag == field:
+    if not field.startswith("fields."):
         return exc
-    return CertsealError(exc.kind, exc.message, field=flag)
+    name = field.removeprefix("fields.")
+    return CertsealError(exc.kind, f"{name!r} {exc.message}", field="field")
 
 
 def _key_suite(args: argparse.Namespace, licence: Any) -> str:

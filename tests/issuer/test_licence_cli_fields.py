@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from certseal.calls import as_options
 from certseal.errors import CertsealError, ErrorKind
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
-from services.issuer.licence_cli import as_flags, field_items, set_fields
+from services.issuer.licence_cli import _FLAGS, as_field_option, field_items, set_fields
 
 DECLARED = {
     "phone": licence_pb2.FIELD_TYPE_STRING,
@@ -89,14 +90,20 @@ def test_the_issuers_field_names_are_said_as_the_options():
     for field, flag in (
         ("type_code", "type"),
         ("to_department_code", "to"),
+        ("holder", "id-number"),
         ("holder.id_number", "id-number"),
+        ("holder.name", "holder-name"),  # the longest path the map knows
+        ("remove_fields[2]", "remove-field[2]"),  # which of the repeated options
         ("ttl_seconds", "ttl"),
     ):
-        error = as_flags(CertsealError(ErrorKind.INVALID_ARGUMENT, "x", field=field))
+        error = as_options(
+            CertsealError(ErrorKind.INVALID_ARGUMENT, "x", field=field), _FLAGS
+        )
         assert (error.field, error.message) == (flag, "x")
-    error = as_flags(
+    error = as_field_option(
         CertsealError(ErrorKind.INVALID_ARGUMENT, "is required", field="fields.class")
     )
     assert str(error) == "field: 'class' is required"
     kept = CertsealError(ErrorKind.FAILED_PRECONDITION, "x", field="identifier")
-    assert as_flags(kept) is kept
+    assert as_options(kept, _FLAGS) is kept
+    assert as_field_option(kept) is kept
