@@ -44,12 +44,43 @@ STATUS_WORDS = {
     5: "expired 05",
     6: "transferred out 06",
     7: "revoked as sanction 07",
+    99: "other 99",
 }
 
 
 def status_words(code: int) -> str:
     """``revoked as sanction 07`` for 7; an unknown code as its two digits."""
     return STATUS_WORDS.get(code, f"status {code:02d}")
+
+
+#: a status as a person types it: its words (a ``_`` or ``-`` between two may stand
+#: for the space), its code (``07``, ``7``, ``(07)``), or the words then the code
+_TYPED_STATUS = re.compile(
+    r"(?P<words>[a-z]+(?:[\s_-]+[a-z]+)*)?\s*(?:(?P<code>[0-9]+)|\((?P<paren>[0-9]+)\))?"
+)
+
+
+def licence_status(text: str) -> int:
+    """An argparse ``type``: a licence status as the commands print it
+    (:data:`STATUS_WORDS`), read back to its national code (``Suspended`` -> 2).
+    Taken: the words in any case (``revoked as sanction``, ``TRANSFERRED_OUT``), the
+    code (``2``, ``02``), or both (``suspended 02``, and ``suspended (02)`` as the
+    issuer's errors say it) when they name one status. Anything else is ``error:
+    <option>: <problem>`` with exit status 2 from the parser, listing what it takes."""
+    typed = _TYPED_STATUS.fullmatch(text.strip().lower())
+    if typed and (typed["words"] or typed["code"] or typed["paren"]):
+        words = " ".join(re.split(r"[\s_-]+", typed["words"] or ""))
+        number = typed["code"] or typed["paren"]
+        for code, shown in STATUS_WORDS.items():
+            name = shown.rpartition(" ")[0]
+            if (not words or words == name) and (
+                not number or number.lstrip("0") == str(code)
+            ):
+                return code
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a licence status; give it as the commands print it, "
+        f"its words (in any case), its code or both: {', '.join(STATUS_WORDS.values())}"
+    )
 
 
 #: (subparsers) -> None: adds a group of commands to the ``certseal`` parser

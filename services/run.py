@@ -39,7 +39,7 @@ from services.run_layers import (
     follow_local_listens,
     group_probes,
     overlay_problem,
-    port_clash,
+    port_problems,
     region_metrics,
     usage_read,
 )
@@ -131,8 +131,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         region = cfg.cli.verifier_groups.get("region-demo", REGION_LISTEN)
         # not in config.toml: a group started from it (README, pair-demo) would clash
         dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
-        if problem := port_clash(cfg, home, dept_metrics):  # finally: stack stops
-            say(problem, sys.stderr)
+        if problems := port_problems(cfg, home, dept_metrics):  # finally: stack stops
+            say("\n".join(problems), sys.stderr)
             return 2
         verifier_metrics = region_metrics(dept_metrics, cfg)
         probe = group_probes(cfg, verifier_metrics)
@@ -281,16 +281,17 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
 
 def not_started(exited: list[str], overlay: Path) -> str:
     """What the banner says instead of the walk-through when services in ``exited``
-    did not start: which, where their errors are, and where a busy port is moved."""
+    did not start: which, where their errors are, where (local.toml) one is mended."""
     return (
-        f"Not every service started ({', '.join(exited)}: each one's error is "
-        "above,\nits line 'services.<name>: error: <setting>: <problem>'; a setting it "
-        f"names is\nset in {overlay}).\n"
-        f"A port another process holds is moved in {overlay}: a service's\n"
-        "listen or metrics_listen (e.g. [issuer] listen, [verifier] metrics_listen; the\n"
-        "CLI's and the other services' targets follow it), region-demo's address in\n"
-        "[cli] verifier_groups (its metrics port is the one above [verifier]\n"
-        "metrics_listen's). certseal stops now.\n"
+        f"Not every service started ({', '.join(exited)}: each one's error is above,"
+        "\nits line 'services.<name>: error: <setting>: <problem>'). A setting it names"
+        f" is\nchanged in {overlay}: there already if its line says so, else make run's"
+        "\ndefault (config.toml is written anew at each start). A port another process"
+        "\nholds is moved there by a service's listen or metrics_listen (e.g. [issuer]"
+        " listen,\n[verifier] metrics_listen; the CLI's and the other services' targets"
+        " follow it),\nregion-demo's by its address in [cli] verifier_groups (its "
+        "metrics port is the one\nabove [verifier] metrics_listen's). certseal stops "
+        "now.\n"
     )
 
 

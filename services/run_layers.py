@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from certseal.cli import LOCAL_OVERLAY
-from certseal.config import where_set
+from certseal.config import read_layers, where_set
 from certseal.errors import CertsealError, invalid
 from certseal.events import LICENCE_USAGE
 from certseal.kafka import group_offsets, offset_clients
-from certseal.listen import ports_clash, split_listen
+from certseal.listen import bind_error, bind_problem, ports_clash, split_listen
 from services.config import Config, load
 from services.verifier.config import check_settings
 
@@ -108,32 +108,36 @@ def group_probes(
     return {group: ("--probe-listen", address) for group, address in probes.items()}
 
 
-def port_clash(cfg: Config, home: Path, dept_metrics: str) -> str:
-    """'' or the error line of two addresses that ``make run``'s processes, all on
-    this machine, would bind on one port (:func:`certseal.listen.ports_clash`):
-    each service checks its own settings, not another's (``[seal] metrics_listen``
-    on the issuer's metrics port: the issuer, started first, failed blaming
-    "another process"). Blamed on the setting ``<home>/local.toml`` gives, the
-    issuer's worker processes' ports on ``[issuer] workers``."""
-    listens = _listens(cfg)
-    listens["cli.verifier_groups"] = listens.pop("region")  # region-demo's
-    addresses = {setting: address for setting, address in listens.items() if address}
-    addresses["verifier.metrics_listen"] = dept_metrics
-    for index, child in enumerate(cfg.issuer.child_metrics_listens()):
-        addresses[f"issuer.workers ({index})"] = child
-    overlay = str(home / LOCAL_OVERLAY)
-    names = list(addresses)
+def port_problems(cfg: Config, home: Path, dept_metrics: str) -> list[str]:
+    """Every port ``make run``'s services could not have, known before any starts:
+    :func:`port_clashes`, then :func:`ports_held`; [] when there is none."""
+    return port_clashes(cfg, home, dept_metrics) + ports_held(cfg, home, dept_metrics)
+
+
+def port_clashes(cfg: Config, home: Path, dept_metrics: str) -> list[str]:
+    """The error line of every two addresses that ``make run``'s processes, all on
+    this machine, would bind on one port (:func:`certseal.listen.ports_clash`), in
+    the order of the settings; [] when none do. Each service checks its own settings,
+    not another's (``[seal] metrics_listen`` on the issuer's metrics port: the
+    issuer, started first, failed blaming "another process"), and a run that said
+    one clash at a time took as many runs as there were clashes. Of two settings the
+    one ``<home>/local.toml`` gives is blamed, the issuer's worker processes' ports
+    on ``[issuer] workers``; a setting blamed once is not blamed again. Where to
+    move it as :func:`where_to_move`."""
+    addresses = _run_addresses(cfg, dept_metrics)
+    overlay = home / LOCAL_OVERLAY
+    given = {name: _given(overlay, name.partition(" ")[0]) for name in addresses}
+    names, lines, blamed_once = list(addresses), [], set()
     for at, one in enumerate(names):
         for other in names[at + 1 :]:
             if not ports_clash(addresses[one], addresses[other]):
                 continue
-            where = {
-                n: where_set(overlay, n.partition(" ")[0], alone=True)
-                for n in (one, other)
-            }
             blamed, taken = (
-                (other, one) if where[other] or not where[one] else (one, other)
+                (other, one) if given[other] or not given[one] else (one, other)
             )
+            if blamed in blamed_once:
+                continue
+            blamed_once.add(blamed)
             setting, what = blamed.partition(" ")[0], addresses[blamed]
             if setting == "issuer.workers":  # the ports follow metrics_listen's
                 what = (
@@ -141,12 +145,115 @@ def port_clash(cfg: Config, home: Path, dept_metrics: str) -> str:
                     f"metrics port above issuer.metrics_listen's, one of them "
                     f"{addresses[blamed]},"
                 )
-            return (
+            lines.append(
                 f"error: {setting}: {what} takes the port of {taken.partition(' ')[0]} "
                 f"({addresses[taken]}); make run starts every service on this machine: "
-                f"give each its own port{where[blamed]}"
+                f"give each its own port{where_to_move(cfg, overlay, setting)}"
             )
-    return ""
+    return lines
+
+
+def ports_held(cfg: Config, home: Path, dept_metrics: str) -> list[str]:
+    """The error line of every address ``make run``'s processes would bind that
+    cannot be bound now (:func:`certseal.listen.bind_error`: another process holds
+    its port, its host is not this machine's), in the order of the settings, each
+    address once; [] when all can. Said before any service starts: each service
+    stops at its first such port, and ``make run`` with the first service that
+    stops, so a run told one port and the next run the next. An address given in a
+    form its service refuses is left to the service. A port derived from a setting
+    (region-demo's, the issuer's worker processes') is told by that setting, which
+    moves it; where to move it as :func:`where_to_move`."""
+    overlay = home / LOCAL_OVERLAY
+    addresses = _run_addresses(cfg, dept_metrics)
+    region = region_metrics(dept_metrics, cfg)
+    addresses["region-demo metrics"] = region["region-demo"]
+    if probe := group_probes(cfg, region)["region-demo"]:
+        addresses["region-demo probe"] = probe[1]
+    lines, told = [], set()
+    for name, address in addresses.items():
+        problem = bind_error(address)
+        if not isinstance(problem, OSError) or address in told:
+            continue
+        told.add(address)
+        setting, note = _DERIVED.get(name.partition(" (")[0], (name, ""))
+        shown = f"{address} ({note})" if note else address
+        lines.append(
+            f"error: {setting}: {bind_problem(shown, problem)}"
+            f"{where_to_move(cfg, overlay, setting)}"
+        )
+    return lines
+
+
+#: an address of :func:`ports_held` that no setting gives -> (the setting that moves
+#: it, what the address is)
+_DERIVED = {
+    "issuer.workers": (
+        "issuer.metrics_listen",
+        "a metrics port of the issuer's worker and relay processes, the ports above "
+        "issuer.metrics_listen's",
+    ),
+    "region-demo metrics": (
+        "verifier.metrics_listen",
+        "region-demo's metrics port, the first free one above "
+        "verifier.metrics_listen's",
+    ),
+    "region-demo probe": (
+        "verifier.probe_listen",
+        "region-demo's probe port, the first free one beside verifier.probe_listen's",
+    ),
+    "cli.verifier_groups": ("cli.verifier_groups", "region-demo's address"),
+}
+
+
+def where_to_move(cfg: Config, overlay: Path, setting: str) -> str:
+    """Where the operator changes ``setting`` (``section.name``) for ``make run``:
+    `` (set in <home>/local.toml)`` when that file gives it, else `` (not set in
+    the files: make run's default; to move it, set [section] name in
+    <home>/local.toml)`` (``config.toml`` is written anew at each start)."""
+    if _given(overlay, setting):
+        return f" (set in {overlay})"
+    section, _, name = setting.partition(".")
+    what = f"[{section}] {name}"
+    if setting == "cli.verifier_groups":  # a table: both groups (README)
+        dept = cfg.cli.verifier_groups.get("dept-demo", "")
+        what += (
+            f' = {{ "dept-demo" = "{dept}", "region-demo" = "<host:port>" }}'
+            if dept
+            else ' with its "region-demo" entry'
+        )
+    return (
+        f" (not set in the files: make run's default; to move it, set {what} in "
+        f"{overlay})"
+    )
+
+
+def _given(overlay: Path, setting: str) -> bool:
+    """Whether ``<home>/local.toml`` gives ``setting`` (``section.name``;
+    ``cli.verifier_groups``: its ``region-demo`` entry, region-demo's address being
+    make run's otherwise)."""
+    section, _, name = setting.partition(".")
+    try:
+        given = read_layers(overlay).get(section, {}) if overlay.exists() else {}
+    except CertsealError:  # a file that no longer reads gives nothing
+        return False
+    if not isinstance(given, dict):
+        return False
+    if setting == "cli.verifier_groups":
+        return isinstance(groups := given.get(name), dict) and "region-demo" in groups
+    return name in given
+
+
+def _run_addresses(cfg: Config, dept_metrics: str) -> dict[str, str]:
+    """Every address a ``make run`` process binds that a setting gives, by setting
+    (``cli.verifier_groups``: region-demo's; ``issuer.workers (N)``: the issuer's
+    worker and relay processes' metrics ports)."""
+    listens = _listens(cfg)
+    listens["cli.verifier_groups"] = listens.pop("region")  # region-demo's
+    addresses = {setting: address for setting, address in listens.items() if address}
+    addresses["verifier.metrics_listen"] = dept_metrics
+    for index, child in enumerate(cfg.issuer.child_metrics_listens()):
+        addresses[f"issuer.workers ({index})"] = child
+    return addresses
 
 
 def follow_local_listens(cfg: Config, home: Path, config_file: Path) -> Config:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.calls import call_service, department_identity, operator_call
-from certseal.cli import STATUS_WORDS, load, ts, whole_number
+from certseal.cli import STATUS_WORDS, licence_status, load, ts, whole_number
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import (
     LICENCE_OID_PREFIX,
@@ -423,9 +423,11 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listing.add_argument("--type")
     listing.add_argument(
         "--status",
-        type=whole_number(2**31 - 1),
+        type=licence_status,
         default=0,
-        help="national code, e.g. 1",
+        help="as list prints it: its words in any case ("
+        + ", ".join(shown.rpartition(" ")[0] for shown in STATUS_WORDS.values())
+        + "), its national code (2 or 02) or both",
     )
     listing.add_argument("--id-type", default="111")
     listing.add_argument("--id-number", help="the holder's identity number")

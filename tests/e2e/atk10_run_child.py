@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import services.run as run
+import services.run_layers as run_layers
 from certseal.config import dump_config
 from services import cli
 from services.devstack import DevStack
@@ -83,6 +84,9 @@ def main() -> int:
         return real_wait_https(cfg, process, url, give_up)
 
     run.DevStack = ConfigOnly  # type: ignore[misc]
+    # its services bind nothing: a port another run on this machine holds (make
+    # run's defaults) is not theirs to be refused over
+    run_layers.ports_held = lambda *_: []
     run.start_service = start_service
     run._wait_serving = wait_serving
     run._wait_https = wait_https

@@ -16,7 +16,7 @@ from services.run_layers import (
     VERIFIER_METRICS,
     config_layers,
     group_probes,
-    port_clash,
+    port_clashes,
     region_metrics,
 )
 
@@ -72,8 +72,10 @@ def clash(home, local: str = "") -> str:
     if local:
         (home / LOCAL_OVERLAY).write_text(local)
     cfg = load(config_layers(home, str(home / "config.toml")))
-    return port_clash(
-        cfg, home, cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
+    return "\n".join(
+        port_clashes(
+            cfg, home, cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
+        )
     )
 
 

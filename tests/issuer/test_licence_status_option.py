@@ -1,0 +1,115 @@
+"""``certseal licence list --status``: a clerk types the status as ``licence get`` and
+``licence list`` print it (``suspended 02``): its words in any case, its national code
+(as the option took it before), or both. It took only the number: ``--status
+suspended`` was ``error: status: 'suspended' is not a whole number``.
+
+The words are read back from the one table the commands print with
+(``certseal.cli.STATUS_WORDS``), which must name every status of the API and of the
+issuer's domain."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from certseal.cli import STATUS_WORDS, licence_status, status_words
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import licence_pb2
+from services.issuer import licence_cli
+from services.issuer.domain import Status
+
+DEPARTMENT = "91350100M000100Y43"
+
+
+def test_the_printed_table_names_every_status_of_the_api_and_the_domain():
+    api = {
+        number: name.removeprefix("LICENCE_STATUS_").lower().replace("_", " ")
+        for name, number in licence_pb2.LicenceStatus.items()
+        if number
+    }
+    assert {code: shown.rpartition(" ")[0] for code, shown in STATUS_WORDS.items()} == (
+        api
+    )
+    assert {int(status.value) for status in Status} == set(STATUS_WORDS)
+    for code, shown in STATUS_WORDS.items():  # words, then the two-digit code
+        assert shown.endswith(f" {code:02d}"), shown
+
+
+@pytest.mark.parametrize("code", sorted(STATUS_WORDS))
+def test_every_status_is_read_back_as_the_commands_print_it(code):
+    shown = status_words(code)  # "revoked as sanction 07"
+    words, _, number = shown.rpartition(" ")
+    typed = [
+        shown,
+        words,
+        words.upper(),
+        words.title(),
+        f"  {words}  ",
+        words.replace(" ", "_"),
+        f"{words} ({number})",  # as the issuer's errors say a status
+        number,
+        str(code),
+    ]
+    assert {text: licence_status(text) for text in typed} == dict.fromkeys(typed, code)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bogus",
+        "valid 02",  # the words of one status, the code of another
+        "revoked as",
+        "valid 01 02",
+        "0",  # no status: "any" is leaving the option out
+        "8",
+        "100",
+        "-1",
+        "",
+        " ",
+        "٣",  # not ASCII digits
+        "1" * 5000,
+        "有效",
+    ],
+)
+def test_anything_else_is_refused_listing_what_is_taken(text):
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        licence_status(text)
+    assert str(refused.value).startswith(f"{text!r} is not a licence status; "), (
+        refused.value
+    )
+    assert str(refused.value).endswith(", ".join(STATUS_WORDS.values()))
+
+
+@pytest.mark.parametrize("text", ["bogus", "valid 02", "0", "-1"])
+def test_the_command_refuses_it_as_every_bad_option_exit_2(text, capsys):
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["licence", "--as", DEPARTMENT, "list", "--status", text])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"error: status: {text!r} is not a licence status; "), err
+    assert "suspended 02" in last and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("suspended", 2), ("Revoked as Sanction", 7), ("TRANSFERRED OUT", 6), ("3", 3)],
+)
+def test_the_listing_asks_the_issuer_for_the_status_typed(
+    text, code, monkeypatch, capsys
+):
+    from services.cli import main
+
+    asked: list[pb.ListLicencesRequest] = []
+
+    class Issuer:
+        def ListLicences(self, request):  # the RPC's name
+            asked.append(request)
+            return pb.ListLicencesResponse()
+
+    monkeypatch.setattr(licence_cli, "_call", lambda args, call: call(Issuer()))
+    assert main(["licence", "--as", DEPARTMENT, "list", "--status", text]) == 0
+    assert [request.status for request in asked] == [code]
