@@ -56,6 +56,7 @@ from pyhanko.sign.validation import (
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
 from pyhanko_certvalidator import ValidationContext
 
+import certseal.certificates  # noqa: F401 (asn1crypto reads ediPartyName)
 from certseal import der
 from certseal.errors import invalid
 from services.seal.pdf import (

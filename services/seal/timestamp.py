@@ -15,7 +15,11 @@ A token is a CMS ``SignedData`` (RFC 5652) whose content is a ``TSTInfo``
    holds with the certificate's key (RSA PKCS#1 v1.5 or ECDSA);
 4. ``TSA certificate``: its only extended key usage is ``id-kp-timeStamping``, marked
    critical (RFC 3161 section 2.3), and it leads to a configured TSA root at
-   ``genTime`` (:func:`services.seal.trust.validate_path`).
+   ``genTime`` (:func:`services.seal.trust.validate_path`). Its extensions are
+   read by the kernel's rule (:func:`certseal.certificates.marked_extension`): a
+   general name ``cryptography`` does not model (ediPartyName, x400Address) is no
+   fault, and the certificate is judged on its merits; one malformed or given
+   twice fails ``timestamp``.
 
 Then ``genTime`` is the trusted time of the stamped signature. Tokens are at most
 :data:`MAX_TOKEN_BYTES` and held to the DER bounds (:func:`certseal.der.check_outside`;
@@ -38,6 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from certseal.certificates import marked_extension
 from certseal.crypto import Suite, digest
 from certseal.der import DerError, check_outside, tlv
 from certseal.der import check as check_der
@@ -280,17 +285,26 @@ def _tsa_certificate(der: bytes) -> tuple[Any, bool, str]:
     """A TSA certificate's public key, whether its extended key usage is
     timeStamping only, critical (RFC 3161 2.3), and its subject's common name (or
     the whole subject): functions of its bytes alone, kept for the last 256 (every
-    token of a TSA carries the same certificate)."""
+    token of a TSA carries the same certificate). Extensions are read by
+    :func:`certseal.certificates.marked_extension` (a general name ``cryptography``
+    does not model is no fault); TokenError (``timestamp``) for one malformed or
+    given twice."""
     certificate = x509.load_der_x509_certificate(der)
     name = _common_name(der)
     try:
-        ext = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    except x509.ExtensionNotFound:
-        ext = None
+        # the kernel's rule: a general name cryptography does not model (an
+        # ediPartyName in subjectAltName, say) is no reason to refuse the TSA
+        usage = marked_extension(certificate, x509.ExtendedKeyUsage)
+    except (ValueError, x509.DuplicateExtension):
+        raise TokenError(
+            "timestamp",
+            f"the TSA certificate ({name}) has an extension malformed or given "
+            "twice (RFC 5280 4.2)",
+        ) from None
     only = (
-        ext is not None
-        and ext.critical
-        and [u.dotted_string for u in ext.value] == [TIME_STAMPING]
+        usage is not None
+        and usage.critical
+        and [u.dotted_string for u in usage.value] == [TIME_STAMPING]
     )
     return certificate.public_key(), only, name
 

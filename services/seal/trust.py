@@ -51,6 +51,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+import certseal.certificates  # noqa: F401 (asn1crypto reads ediPartyName)
 from certseal import der
 from certseal.crypto import InvalidSignature, Suite, signature_from_der, verify
 from certseal.errors import invalid

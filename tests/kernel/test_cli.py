@@ -482,7 +482,7 @@ async def test_as_makes_no_ca_and_no_identity_outside_the_dev_ca(
     (broken / "ca.pem").write_text("garbage\n")
     (broken / "ca.key").write_text("garbage\n")
     # a deployment's own CA that happens to be kept as ca.pem and ca.key (atk26 F4)
-    from tests.kernel.test_client_certificates import key_pem, pem, root
+    from tests.certificates import key_pem, pem, root
 
     acme = tmp_path / "acme"
     acme.mkdir()

@@ -6,132 +6,36 @@ refuse what every handshake would refuse, never what one accepts."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from concurrent import futures
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certseal.errors import CertsealError
 from certseal.tlsfiles import check_client_certificate, read_tls_identity
+from tests.certificates import (
+    MANGLED_KEY_USAGES,
+    below,
+    der_pem,
+    edi_party_name,
+    issue,
+    key_pem,
+    name,
+    new_key,
+    pem,
+    resigned,
+    root,
+    twice,
+)
 
-NOW = dt.datetime.now(dt.UTC)
 FIELDS = ("tls.ca_file", "issuer.cert_file", "issuer.key_file")
-
-
-def new_key(kind: str = "p256") -> Any:
-    if kind == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    if kind == "ed25519":
-        return ed25519.Ed25519PrivateKey.generate()
-    return ec.generate_private_key(ec.SECP384R1() if kind == "p384" else ec.SECP256R1())
-
-
-def name(common: str, kind: _ASN1Type = _ASN1Type.UTF8String) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common, kind)])
-
-
-def issue(
-    subject,
-    key,
-    issuer,
-    signer,
-    *,
-    ca=None,
-    eku=None,
-    usage=None,
-    days=(1, 30),
-    pss=False,
-    extra=(),
-):
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=days[0]))
-        .not_valid_after(NOW + dt.timedelta(days=days[1]))
-    )
-    if ca is not None:
-        builder = builder.add_extension(x509.BasicConstraints(ca, None), critical=True)
-    if eku:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-    if usage:
-        builder = builder.add_extension(usage, critical=True)
-    for extension in extra:
-        builder = builder.add_extension(extension, critical=False)
-    if isinstance(signer, ed25519.Ed25519PrivateKey):
-        return builder.sign(signer, None)
-    if pss:
-        pad = padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH)
-        return builder.sign(signer, hashes.SHA256(), rsa_padding=pad)
-    return builder.sign(signer, hashes.SHA256())
-
-
-def twice(cert: x509.Certificate, signer: Any) -> x509.Certificate:
-    """``cert`` with its first extension given twice, signed again by ``signer``
-    (an EC key): what ``cryptography``'s builder refuses to make (atk24b F6)."""
-
-    def change(tbs: Any) -> None:
-        extensions = [asn1_x509.Extension.load(e.dump()) for e in tbs["extensions"]]
-        tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[0]])
-
-    return x509.load_der_x509_certificate(resigned(cert, signer, change))
-
-
-def resigned(cert: x509.Certificate, signer: Any, change: Any) -> bytes:
-    """The DER of ``cert`` with ``change(its TBSCertificate)`` made (asn1crypto),
-    signed again by ``signer`` (an EC key): what ``cryptography`` would not build
-    (nor, for some, load)."""
-    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-    tbs = asn1_x509.TbsCertificate.load(parsed["tbs_certificate"].dump())
-    change(tbs)
-    body = tbs.dump(force=True)
-    whole = asn1_x509.Certificate(
-        {
-            "tbs_certificate": tbs,
-            "signature_algorithm": parsed["signature_algorithm"],
-            "signature_value": signer.sign(body, ec.ECDSA(hashes.SHA256())),
-        }
-    )
-    return bytes(whole.dump())
-
-
-def der_pem(der: bytes) -> bytes:
-    body = base64.encodebytes(der)
-    return b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
-
-
-def pem(*certs: x509.Certificate) -> bytes:
-    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-
-
-def key_pem(key: Any) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def root(common: str, kind: str = "p256", **options: Any):
-    key = new_key(kind)
-    return key, issue(name(common), key, name(common), key, ca=True, **options)
-
-
-def below(common: str, issuer_cert, issuer_key, kind: str = "p256", **options: Any):
-    options.setdefault("ca", False)
-    key = new_key(kind)
-    return key, issue(name(common), key, issuer_cert.subject, issuer_key, **options)
 
 
 SERVER_KEY, SERVER_CA = root("server CA")
@@ -232,11 +136,7 @@ def cases() -> dict[str, tuple[bytes, bytes, bytes]]:
     dup = twice(lc, ik)
     # a subject alternative name holding an ediPartyName (RFC 5280 §4.2.1.6), which
     # cryptography does not model (atk25 F3)
-    edi = x509.UnrecognizedExtension(
-        x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-        bytes.fromhex("3009a507a1050c03616263"),
-    )
-    sank, sanc = below("client", rc, rk, extra=[edi])
+    sank, sanc = below("client", rc, rk, extra=[edi_party_name()])
     dupk, dupi = below("I", rc, rk, ca=True)
     duplk, duplc = below("client", dupi, dupk)
     return {
@@ -331,14 +231,10 @@ def test_a_malformed_extension_beside_an_edi_party_name_is_named(tmp_path):
     extension judged first was read before judging: a malformed extended key usage
     came out as asn1crypto's raw ValueError."""
     rk, rc = root("Root")
-    edi = x509.UnrecognizedExtension(
-        x509.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-        bytes.fromhex("3009a507a1050c03616263"),
+    bad_usage = x509.UnrecognizedExtension(
+        x509.ExtensionOID.EXTENDED_KEY_USAGE, MANGLED_KEY_USAGES
     )
-    bad_usage = x509.UnrecognizedExtension(  # a SEQUENCE of INTEGER, not of OID
-        x509.ExtensionOID.EXTENDED_KEY_USAGE, bytes.fromhex("3003020101")
-    )
-    lk, lc = below("client", rc, rk, extra=[edi, bad_usage])
+    lk, lc = below("client", rc, rk, extra=[edi_party_name(), bad_usage])
     refused = refusal(tmp_path, pem(rc), pem(lc), key_pem(lk))
     assert "has CN=client on its path, with an extension given twice or" in refused
 

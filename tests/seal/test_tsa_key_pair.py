@@ -32,7 +32,7 @@ def test_a_certificate_with_an_extension_twice_is_named(tmp_path):
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     from services.seal.tsa import read_tsa_identity
-    from tests.kernel.test_client_certificates import key_pem, twice
+    from tests.certificates import key_pem, twice
 
     key = ec.generate_private_key(ec.SECP256R1())
     tsa = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tsa")])
