@@ -1,6 +1,7 @@
 """The hash-chained audit trail: what an entry is and how the chain is computed.
 
-Pure: :class:`AuditEntry` (what a writer records), :func:`canonical` and
+Pure: :class:`AuditEntry` (what a writer records), :func:`refusal` (the one shape of a
+refused operation's entry), :func:`canonical` and
 :func:`chain_hash` (``hash = SHA-256(prev_hash || canonical(row))``) and the
 :class:`AuditReport` a verification returns. Writing rows, sealing them into the chain
 off the request path and verifying the chain are in :mod:`certseal.storage.audit`.
@@ -30,6 +31,44 @@ class AuditEntry:
     outcome: str = "ok"  # ok | denied | failed
     details: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
+
+
+#: the longest subject and reason (``why``) a refusal records, in characters: a
+#: refused call may name any text (it may be refused before its shape is checked), and
+#: a refusal must not be a way to write large rows into the audit log
+REFUSAL_SUBJECT_LIMIT = 200
+REFUSAL_WHY_LIMIT = 1000
+
+
+def refusal(
+    occurred_at: dt.datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    why: str,
+    request_id: str = "",
+) -> AuditEntry:
+    """The audit entry of an operation refused to ``actor``: outcome ``denied``,
+    details ``{"why": why}`` (the refusal's message).
+
+    ``action`` is the action the caller attempted, named as its success is
+    (``department.roles``, ``seal.register``); ``subject`` what it was attempted on,
+    ``-`` when empty. The subject is cut to :data:`REFUSAL_SUBJECT_LIMIT` characters
+    and ``why`` to :data:`REFUSAL_WHY_LIMIT`, each ending in ``…`` when cut.
+    """
+    return AuditEntry(
+        occurred_at,
+        actor,
+        action,
+        _cut(subject or "-", REFUSAL_SUBJECT_LIMIT),
+        "denied",
+        {"why": _cut(why, REFUSAL_WHY_LIMIT)},
+        request_id,
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def canonical(row: Mapping[str, Any], seq: int) -> bytes:

@@ -31,7 +31,7 @@ from certseal.errors import CertsealError, ErrorKind
 from certseal.events import default_topics
 from certseal.listen import address_checks, check_distinct_listens
 from certseal.metrics import Metrics
-from certseal.rpc import ServiceInterceptor
+from certseal.rpc import RefusedCall, ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
 from certseal.startfail import START_FAILURES, leave
 from certseal.storage.audit import AuditSealer
@@ -162,6 +162,11 @@ class ServiceProcess:
         """Background workers beyond the relay and the audit sealer."""
         return ()
 
+    def refused_calls(self) -> RefusedCall | None:
+        """What records a call refused for its caller's kind (after :meth:`prepare`;
+        :class:`certseal.rpc.ServiceInterceptor`), or None: nothing is recorded."""
+        return None
+
     # -- the common life cycle ------------------------------------------------------
 
     async def start(self) -> int:
@@ -241,6 +246,7 @@ class ServiceProcess:
             allowed_kinds=self.allowed_kinds,
             max_request_bytes=self.max_request_bytes,
             idempotency=self.idempotency,
+            refused=self.refused_calls(),
         )
         self.server, self.port = build_server(
             listen=self.listen,

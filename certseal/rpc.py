@@ -20,15 +20,9 @@ import logging
 import secrets
 import time
 import urllib.parse
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -40,7 +34,6 @@ from certseal.errors import (
     status_details,
     status_field,
 )
-from certseal.files import certificate_common_name
 from certseal.idempotency import METADATA_KEY, claim_for, is_idempotent
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
@@ -50,7 +43,6 @@ from certseal.storage.idempotency import IdempotencyStore
 from certseal.tlsfiles import (
     TLS_FIELDS,
     TlsIdentity,
-    check_client_certificate,
     read_tls_identity,
 )
 
@@ -157,54 +149,17 @@ def identity_channel(
     )
 
 
-StubT = TypeVar("StubT")
+#: what a service does with a call refused for its caller's kind (the caller, the full
+#: method name, the request: not a message when it could not be decoded; and why)
+RefusedCall = Callable[[Caller, str, Any, str], Awaitable[None]]
 
 
-class TargetStub(Generic[StubT]):
-    """A gRPC stub for the service at ``target()`` (a setting read on each call, so
-    a test or an operator may move it), over an mTLS channel presenting one client
-    identity. The identity is read and checked when this is made, at the service's
-    start (:func:`~certseal.tlsfiles.read_tls_identity`, ``fields`` naming its three
-    settings: gRPC alone would fail every call later, "is it running?"), as the
-    callee's handshake would check it
-    (:func:`~certseal.tlsfiles.check_client_certificate`), and so is
-    its certificate's common name, which must be ``presents``: the one identity the
-    callee authorises for what this client asks (another service's certificate
-    would be refused at every call, or act with that service's rights). The channel
-    is made from those bytes on first use and again when the target changed.
-    Calling it gives the stub.
+class _KindRefused(CertsealError):
+    """PERMISSION_DENIED for a caller of a kind the service does not accept."""
 
-    Raises CertsealError(INVALID_ARGUMENT) naming the setting of the file at fault
-    (``fields``), the certificate's when it names another identity."""
-
-    def __init__(
-        self,
-        stub_type: Callable[[grpc.aio.Channel], StubT],
-        target: Callable[[], str],
-        files: tuple[str, str, str],
-        fields: tuple[str, str, str],
-        *,
-        presents: str,
-    ):
-        self._stub_type = stub_type
-        self._target_of = target
-        self._identity = read_tls_identity(*files, fields)
-        check_client_certificate(self._identity, files, fields)
-        if (name := certificate_common_name(files[1], fields[1])) != presents:
-            raise invalid(
-                fields[1],
-                f"{files[1]} names {name!r}; give the certificate of {presents}, "
-                "the identity the service it calls authorises",
-            )
-        self._stub: StubT | None = None
-        self._target = ""
-
-    def __call__(self) -> StubT:
-        target = self._target_of()
-        if self._stub is None or self._target != target:
-            self._target = target
-            self._stub = self._stub_type(identity_channel(target, self._identity))
-        return self._stub
+    def __init__(self, caller: Caller, message: str):
+        super().__init__(ErrorKind.PERMISSION_DENIED, message)
+        self.caller = caller
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
@@ -219,6 +174,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     A servicer method marked :func:`certseal.idempotency.idempotent` honours
     idempotency keys through ``idempotency`` (see :mod:`certseal.storage.idempotency`).
+    A caller refused for its kind is handed to ``refused`` (the service audits the
+    refusals of its privileged changes there) before the refusal is answered.
     """
 
     def __init__(
@@ -228,8 +185,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         allowed_kinds: Mapping[str, set[str]],
         max_request_bytes: int,
         idempotency: IdempotencyStore | None = None,
+        refused: RefusedCall | None = None,
     ):
         self._metrics = metrics
+        self._refused = refused
         self._allowed = allowed_kinds  # full service name -> caller kinds
         self._max_request_bytes = max_request_bytes
         self._idempotency = idempotency
@@ -280,9 +239,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         REQUEST_ID.set(request_id)
         caller = _caller_from_context(context)
         if caller.kind not in self._allowed[service]:
-            raise CertsealError(
-                ErrorKind.PERMISSION_DENIED, f"{caller} may not call {service}"
-            )
+            raise _KindRefused(caller, f"{caller} may not call {service}")
         if isinstance(request, _Undecodable):
             raise invalid("request", f"cannot be decoded: {request.error}")
         size = request.ByteSize()
@@ -355,6 +312,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         )
         return "INTERNAL"  # not reached: abort raises
 
+    async def _recorded(self, exc: Exception, method: str, request: Any) -> Exception:
+        """``exc``, a kind refusal handed to ``refused`` first; what that raised in
+        its place, when it fails (a refusal is not answered unrecorded)."""
+        if isinstance(exc, _KindRefused) and self._refused is not None:
+            try:
+                await self._refused(exc.caller, method, request, exc.message)
+            except Exception as failed:
+                log.exception("recording the refusal of a call to %s failed", method)
+                return failed
+        return exc
+
     def _wrap(
         self, method: str, service: str, inner: Callable[..., Awaitable[Any]]
     ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
@@ -373,6 +341,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = "ABORTED"
                 raise
             except Exception as exc:
+                exc = await self._recorded(exc, method, request)
                 code = _status_name(exc)
                 await self._fail(exc, method, context)
             finally:
@@ -399,6 +368,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 code = "ABORTED"
                 raise
             except Exception as exc:
+                exc = await self._recorded(exc, method, request)
                 code = _status_name(exc)
                 await self._fail(exc, method, context)
             finally:

@@ -1,8 +1,9 @@
 """The audit trail in PostgreSQL: writing rows, sealing them into the chain, verifying it.
 
-Writers insert rows in their own transaction (:func:`write_audit`); the
-:class:`AuditSealer` then links committed rows into a SHA-256 chain in the order it sees
-them: ``hash = SHA-256(prev_hash || canonical(row))`` (see :mod:`certseal.audit`).
+Writers insert rows in their own transaction (:func:`write_audit`), a refused
+operation's row on its own (:class:`RefusalAudit`); the :class:`AuditSealer` then links
+committed rows into a SHA-256 chain in the order it sees them:
+``hash = SHA-256(prev_hash || canonical(row))`` (see :mod:`certseal.audit`).
 Sealing off the request path keeps the chain from serialising every transaction of the
 platform. :func:`verify_chain` recomputes it and reports any edited, inserted or deleted
 row.
@@ -10,11 +11,13 @@ row.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import asyncpg
 
-from certseal.audit import GENESIS, AuditEntry, AuditReport, chain_hash
+from certseal.audit import GENESIS, AuditEntry, AuditReport, chain_hash, refusal
+from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.storage.worker import NotifiedWorker
 
@@ -38,6 +41,30 @@ async def write_audit(
         [e.details for e in entries],
         [e.request_id for e in entries],
     )
+
+
+class RefusalAudit:
+    """What a service's store writes when the service refuses an operation: the one
+    writer of refusals (the seal service's and the issuer's)."""
+
+    pool: asyncpg.Pool
+
+    async def audit_refusal(
+        self, *, at: dt.datetime, actor: str, action: str, subject: str, why: str
+    ) -> AuditEntry:
+        """Record that ``actor`` was refused ``action`` on ``subject`` because
+        ``why``: ONE audit row (:func:`certseal.audit.refusal`: outcome ``denied``,
+        details ``{"why": why}``, the RPC's request id), written on its own, outside
+        the refused change's transaction, which rolls back without it. In a request
+        with an idempotency key it joins the transaction held for the answer, which
+        commits when the handler fails (certseal.storage.idempotency, rule 4).
+
+        One row per refused call and nothing else: a caller is refused after it is
+        known (its certificate read), and the subject is bounded, so repeating a
+        refused call costs its writer one small row each time. Returns the entry."""
+        entry = refusal(at, actor, action, subject, why, REQUEST_ID.get())
+        await write_audit(self.pool, [entry])
+        return entry
 
 
 class AuditSealer(NotifiedWorker):

@@ -1,12 +1,19 @@
 """The IssuerAdmin gRPC servicer (platform operators, ``operator:<name>``):
-validate shapes, convert, call, convert back, as :mod:`services.issuer.servicer`."""
+validate shapes, convert, call, convert back, as :mod:`services.issuer.servicer`.
+
+Another kind of caller is refused before any of it runs (the issuer's allowed kinds);
+:func:`audit_refused_call` audits that refusal of a change, as the use case audits
+its own."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
+from google.protobuf.message import Message
 
 from certseal.idempotency import idempotent
-from certseal.rpc import current_caller
+from certseal.rpc import Caller, RefusedCall, current_caller
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
 from services.issuer import convert
@@ -17,6 +24,48 @@ from services.issuer.convert import (
     required,
 )
 from services.issuer.service import IssuerService
+
+_ADMIN = pb.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
+
+#: each IssuerAdmin RPC that changes something: the action its use case audits its
+#: refusal as (as its success, but ``key.rotate``: a rotation made is ``key.create``
+#: and ``key.retire``) and the request field naming the subject ("": none)
+CHANGES = {
+    f"/{_ADMIN}/{rpc}": change
+    for rpc, change in {
+        "OnboardDepartment": ("department.onboard", "code"),
+        "SetDepartmentRoles": ("department.roles", "code"),
+        "RegisterLicenceType": ("licence_type.register", "type_code"),
+        "CreateSigningKey": ("key.create", "department_code"),
+        "RotateSigningKey": ("key.rotate", "department_code"),
+        "RetireSigningKey": ("key.retired", "kid"),
+        "RevokeSigningKey": ("key.revoked", "kid"),
+        "GrantHolderApp": ("holder_app.grant", "app"),
+        "RevokeHolderApp": ("holder_app.revoke", "app"),
+        "Republish": ("republish.start", ""),
+    }.items()
+}
+
+
+def audit_refused_call(service: IssuerService) -> RefusedCall:
+    """What the interceptor calls with a caller refused for its kind
+    (:class:`certseal.rpc.ServiceInterceptor`): for an RPC of :data:`CHANGES` (a
+    department calling SetDepartmentRoles), one ``denied`` audit row naming the
+    caller, the action, the subject the request names (``-`` when it names none or
+    could not be decoded) and why; nothing for a read (ListDepartments) or another
+    service's RPC (the use cases audit their own refusals)."""
+
+    async def audit(caller: Caller, method: str, request: Any, why: str) -> None:
+        change = CHANGES.get(method)
+        if change is None:
+            return
+        action, field = change
+        subject = (
+            getattr(request, field) if field and isinstance(request, Message) else ""
+        )
+        await service.audit_refusal(caller, action, subject, why)
+
+    return audit
 
 
 class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):

@@ -16,13 +16,14 @@ from certseal.hsm import Pkcs11Token, check_token_config, token_from_config
 from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
-from certseal.rpc import TargetStub
+from certseal.rpc import RefusedCall
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.worker import NotifiedWorker
+from certseal.targetstub import TargetStub
 from certseal.timestamps import Clock
 from certseal.tlsfiles import section_fields
 from certseal.v1 import issuer_pb2, issuer_pb2_grpc, seal_pb2, seal_pb2_grpc
-from services.issuer.admin_servicer import IssuerAdminServicer
+from services.issuer.admin_servicer import IssuerAdminServicer, audit_refused_call
 from services.issuer.config import IssuerSettings
 from services.issuer.document import DocumentRenderer, Fonts, load_templates
 from services.issuer.service import IssuerService
@@ -284,6 +285,11 @@ class IssuerApp(ServiceProcess):
         issuer_pb2_grpc.add_RedemptionServicer_to_server(
             RedemptionServicer(service=self.service, clock=self.clock), server
         )
+
+    def refused_calls(self) -> RefusedCall:
+        """Audit an IssuerAdmin change refused for the caller's kind (a department
+        calling SetDepartmentRoles): :func:`audit_refused_call`."""
+        return audit_refused_call(self.service)
 
     def make_service(self, clock: Clock) -> IssuerService:
         """An issuer service over this process's pool (tests give their own clock),

@@ -11,8 +11,8 @@ from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, check_token_config, token_from_config
 from certseal.process import ServiceProcess
-from certseal.rpc import TargetStub
 from certseal.secretfiles import KEK, read_secret_file
+from certseal.targetstub import TargetStub
 from certseal.tlsfiles import section_fields
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings

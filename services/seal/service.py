@@ -169,10 +169,9 @@ class SealService(SealVerifying):
     async def _audit_refusal(
         self, caller: Caller, action: str, subject: str, why: str
     ) -> None:
-        entry = AuditEntry(
-            self._clock(), str(caller), action, subject, "denied", {"why": why}
+        await self._store.audit_refusal(
+            at=self._clock(), actor=str(caller), action=action, subject=subject, why=why
         )
-        await self._store.audit([entry])
 
     async def owner_action(
         self, caller: Caller, owner_code: str, action: str, subject: str, what: str

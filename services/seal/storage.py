@@ -22,7 +22,7 @@ import asyncpg
 from certseal.audit import AuditEntry
 from certseal.errors import precondition
 from certseal.events import OutboxRecord
-from certseal.storage.audit import write_audit
+from certseal.storage.audit import RefusalAudit, write_audit
 from certseal.storage.idempotency import transaction
 from certseal.storage.outbox import write_outbox
 from certseal.storage.pool import migrate_service
@@ -55,8 +55,8 @@ def _seal(row: asyncpg.Record) -> Seal:
     return Seal(**{**dict(row), "signers": tuple(row["signers"])})
 
 
-class SealStore:
-    """Queries and transactions over the seal tables."""
+class SealStore(RefusalAudit):
+    """Queries and transactions over the seal tables (and refused operations)."""
 
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
@@ -290,7 +290,7 @@ class SealStore:
         return {row["seal_id"] for row in rows}
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
-        """Write audit rows on their own (refusals)."""
+        """Write audit rows on their own (refusals: :meth:`audit_refusal`)."""
         await write_audit(self.pool, entries)
 
     async def open_republish_run(

@@ -223,3 +223,25 @@ async def test_audit_verify_stays_intact_with_a_sealer_running(config):
 
     _, problems = await asyncio.gather(land_seals(), verify_repeatedly())
     assert all(not p for p in problems), [p for p in problems if p]
+
+
+def test_a_refusal_records_its_reason_and_bounds_what_the_caller_named():
+    """certseal.audit.refusal: outcome denied, {"why": ...}; the subject (text a
+    refused caller chose) and the reason are cut at their limits, not before."""
+    from certseal.audit import REFUSAL_SUBJECT_LIMIT, REFUSAL_WHY_LIMIT, refusal
+
+    at = utcnow()
+    entry = refusal(at, "dept:x", "department.roles", "", "no", "r1")
+    assert entry == AuditEntry(
+        at, "dept:x", "department.roles", "-", "denied", {"why": "no"}, "r1"
+    )
+    for limit, make in (
+        (REFUSAL_SUBJECT_LIMIT, lambda text: refusal(at, "a", "b", text, "w").subject),
+        (
+            REFUSAL_WHY_LIMIT,
+            lambda text: refusal(at, "a", "b", "s", text).details["why"],
+        ),
+    ):
+        assert make("x" * (limit - 1)) == "x" * (limit - 1)
+        assert make("x" * limit) == "x" * limit
+        assert make("x" * (limit + 1)) == "x" * (limit - 1) + "…"

@@ -74,6 +74,9 @@ class IssuerService:
     ):
         self.keyring = keyring
         auditor = Auditor(store=store, clock=clock)
+        #: record a refusal made before a use case runs (a caller of a kind the
+        #: RPC service refuses: services.issuer.admin_servicer.audit_refused_call)
+        self.audit_refusal = auditor.refused
         self.directory = Directory(
             store=store,
             auditor=auditor,

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from certseal.audit import AuditEntry
-from certseal.errors import CertsealError, denied
+from certseal.errors import CertsealError, ErrorKind, denied
 from certseal.logs import REQUEST_ID
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.storage import IssuerStore
 
+#: the refusals of a privileged change that are audited: of authority, of state, and
+#: a change that conflicts with what exists. Malformed input (INVALID_ARGUMENT) and
+#: what does not exist (NOT_FOUND) are not: they say nothing about who may do what.
+AUDITED_REFUSALS = frozenset(
+    {
+        ErrorKind.PERMISSION_DENIED,
+        ErrorKind.FAILED_PRECONDITION,
+        ErrorKind.ALREADY_EXISTS,
+    }
+)
+
 
 class Auditor:
     """Builds audit entries (time from the injected clock, the request id of the RPC)
-    and writes refusals, which have no transaction of their own."""
+    and records refusals (:meth:`refused`, the issuer's one way to do so), which have
+    no transaction of their own."""
 
     def __init__(self, *, store: IssuerStore, clock: Clock):
         self._store = store
@@ -39,6 +53,17 @@ class Auditor:
             REQUEST_ID.get(),
         )
 
+    async def refused(
+        self, caller: Caller, action: str, subject: str, why: str
+    ) -> None:
+        """Record that ``caller`` was refused ``action`` on ``subject`` because
+        ``why``: one ``denied`` audit row, details ``{"why": why}``, that stays
+        although the change does not happen
+        (:meth:`certseal.storage.audit.RefusalAudit.audit_refusal`)."""
+        await self._store.audit_refusal(
+            at=self._clock(), actor=str(caller), action=action, subject=subject, why=why
+        )
+
     async def deny(
         self,
         caller: Caller,
@@ -48,16 +73,31 @@ class Auditor:
         *,
         field: str = "as",
     ) -> CertsealError:
-        """Audit a refusal and return the PERMISSION_DENIED error to raise; ``field``
-        is what it is about (default ``as``: the caller's identity)."""
-        await self._store.audit(
-            [self.entry(caller, action, subject, "denied", message=message)]
-        )
+        """Audit a refusal (:meth:`refused`, ``why`` = ``message``) and return the
+        PERMISSION_DENIED error to raise; ``field`` is what it is about (default
+        ``as``: the caller's identity)."""
+        await self.refused(caller, action, subject, message)
         return denied(message, field=field)
+
+    @contextlib.asynccontextmanager
+    async def refusals(
+        self, caller: Caller, action: str, subject: str
+    ) -> AsyncIterator[None]:
+        """Audit the refusal of the privileged change made inside: a
+        :class:`CertsealError` of :data:`AUDITED_REFUSALS` raised in the block is
+        recorded (:meth:`refused`, ``why`` = its message) and raised on, unchanged.
+        Also one the store raised under its lock, its transaction rolled back."""
+        try:
+            yield
+        except CertsealError as exc:
+            if exc.kind in AUDITED_REFUSALS:
+                await self.refused(caller, action, subject, exc.message)
+            raise
 
 
 def require_operator(caller: Caller) -> None:
-    """PERMISSION_DENIED unless ``caller`` is a platform operator."""
+    """PERMISSION_DENIED unless ``caller`` is a platform operator (audited where the
+    operation is: inside :meth:`Auditor.refusals`)."""
     if caller.kind != "operator":
         raise denied(f"{caller} is not a platform operator", field="as")
 

@@ -113,20 +113,23 @@ class Directory:
         self, caller: Caller, code: str, name: str, roles: Sequence[str]
     ) -> Department:
         """Onboard a department (a USCC, GB 32100-2015) with roles from
-        :data:`domain.ROLES`; INVALID_ARGUMENT or ALREADY_EXISTS."""
-        require_operator(caller)
-        validate_uscc(code, "code")
-        domain.validate_text("name", name, required=True, limit=200)
-        check_display_name(name, "name")  # shown at counters: no invisible characters
-        given = _checked_roles(roles)
-        row = await self._store.insert_department(
-            code,
-            name.strip(),
-            given,
-            self._clock(),
-            self._auditor.entry(caller, "department.onboard", code, roles=given),
-            self._announce_department(str(caller)),
-        )
+        :data:`domain.ROLES`; INVALID_ARGUMENT, or PERMISSION_DENIED (not an
+        operator) and ALREADY_EXISTS (the code is onboarded), both audited as a
+        refused ``department.onboard``."""
+        async with self._auditor.refusals(caller, "department.onboard", code):
+            require_operator(caller)
+            validate_uscc(code, "code")
+            domain.validate_text("name", name, required=True, limit=200)
+            check_display_name(name, "name")  # shown at counters: no invisible ones
+            given = _checked_roles(roles)
+            row = await self._store.insert_department(
+                code,
+                name.strip(),
+                given,
+                self._clock(),
+                self._auditor.entry(caller, "department.onboard", code, roles=given),
+                self._announce_department(str(caller)),
+            )
         self._forget_department(code)
         return row
 
@@ -141,25 +144,28 @@ class Directory:
         Raises PERMISSION_DENIED (not an operator), INVALID_ARGUMENT (``code`` not a
         USCC or not onboarded, ``roles`` empty or unknown), and
         FAILED_PRECONDITION for the platform department without ``seal_owner``
-        (its official seal seals annotated copies: docs/holder.md)."""
-        require_operator(caller)
-        validate_uscc(code, "code")
-        given = _checked_roles(roles)
-        if code == self._platform_code and "seal_owner" not in given:
-            raise precondition(
-                f"the platform department {code} keeps the seal_owner role: its "
-                "official seal seals the annotated copies of licence files",
-                field="roles",
+        (its official seal seals annotated copies: docs/holder.md) or a role taken
+        while in use (:func:`_check_roles_taken`); PERMISSION_DENIED and
+        FAILED_PRECONDITION are audited as a refused ``department.roles``."""
+        async with self._auditor.refusals(caller, "department.roles", code):
+            require_operator(caller)
+            validate_uscc(code, "code")
+            given = _checked_roles(roles)
+            if code == self._platform_code and "seal_owner" not in given:
+                raise precondition(
+                    f"the platform department {code} keeps the seal_owner role: its "
+                    "official seal seals the annotated copies of licence files",
+                    field="roles",
+                )
+            row = await self._store.set_department_roles(
+                code,
+                given,
+                self._clock(),
+                lambda was, use: _check_roles_taken(code, use),
+                lambda was: self._auditor.entry(
+                    caller, "department.roles", code, roles=given, was=list(was.roles)
+                ),
             )
-        row = await self._store.set_department_roles(
-            code,
-            given,
-            self._clock(),
-            lambda was, use: _check_roles_taken(code, use),
-            lambda was: self._auditor.entry(
-                caller, "department.roles", code, roles=given, was=list(was.roles)
-            ),
-        )
         self._forget_department(code)
         return row
 
@@ -205,22 +211,25 @@ class Directory:
     ) -> tuple[LicenceType, dt.datetime]:
         """Register a catalogue entry (validated by :func:`domain.validate_licence_type`)
         whose issuers are onboarded with the issuer role; returns it with when it was
-        registered. INVALID_ARGUMENT or ALREADY_EXISTS."""
-        require_operator(caller)
-        for code in sorted(t.issuer_codes):
-            dept = await self._store.get_department(code)
-            if dept is None:
-                raise invalid("issuer_codes", f"department {code} is not onboarded")
-            if "issuer" not in dept.roles:
-                raise invalid(
-                    "issuer_codes", f"department {code} lacks the issuer role"
-                )
-        await self._store.insert_licence_type(
-            t,
-            self._clock(),
-            self._auditor.entry(caller, "licence_type.register", t.type_code),
-            self._announce_type(str(caller)),
-        )
+        registered. INVALID_ARGUMENT, or PERMISSION_DENIED (not an operator) and
+        ALREADY_EXISTS (the code is registered), both audited as a refused
+        ``licence_type.register``."""
+        async with self._auditor.refusals(caller, "licence_type.register", t.type_code):
+            require_operator(caller)
+            for code in sorted(t.issuer_codes):
+                dept = await self._store.get_department(code)
+                if dept is None:
+                    raise invalid("issuer_codes", f"department {code} is not onboarded")
+                if "issuer" not in dept.roles:
+                    raise invalid(
+                        "issuer_codes", f"department {code} lacks the issuer role"
+                    )
+            await self._store.insert_licence_type(
+                t,
+                self._clock(),
+                self._auditor.entry(caller, "licence_type.register", t.type_code),
+                self._announce_type(str(caller)),
+            )
         found = await self._store.get_licence_type(t.type_code)
         assert found is not None
         return found

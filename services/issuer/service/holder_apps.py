@@ -51,32 +51,38 @@ class HolderApps:
     async def grant(self, caller: Caller, app: str, type_code: str) -> HolderAppGrant:
         """Let ``app`` read licences of ``type_code`` for the holder it names
         (idempotent); audited ``holder_app.grant``. INVALID_ARGUMENT for a bad app
-        identity or an unknown type."""
-        require_operator(caller)
-        identity = app_identity(app)
-        await self._directory.licence_type(type_code)
-        return await self._store.grant_holder_app(
-            identity,
-            type_code,
-            self._clock(),
-            str(caller),
-            self._auditor.entry(
-                caller, "holder_app.grant", identity, type_code=type_code
-            ),
-        )
+        identity or an unknown type, PERMISSION_DENIED (not an operator: audited as
+        a refused ``holder_app.grant`` of ``app``)."""
+        async with self._auditor.refusals(caller, "holder_app.grant", app):
+            require_operator(caller)
+            identity = app_identity(app)
+            await self._directory.licence_type(type_code)
+            grant = await self._store.grant_holder_app(
+                identity,
+                type_code,
+                self._clock(),
+                str(caller),
+                self._auditor.entry(
+                    caller, "holder_app.grant", identity, type_code=type_code
+                ),
+            )
+        return grant
 
     async def revoke(self, caller: Caller, app: str, type_code: str) -> HolderAppGrant:
         """Withdraw a grant (effective from the next request); audited
-        ``holder_app.revoke``. NOT_FOUND when ``app`` had no such grant."""
-        require_operator(caller)
-        identity = app_identity(app)
-        withdrawn = await self._store.revoke_holder_app(
-            identity,
-            type_code,
-            self._auditor.entry(
-                caller, "holder_app.revoke", identity, type_code=type_code
-            ),
-        )
+        ``holder_app.revoke``. NOT_FOUND when ``app`` had no such grant,
+        INVALID_ARGUMENT, PERMISSION_DENIED (not an operator: audited as a refused
+        ``holder_app.revoke`` of ``app``)."""
+        async with self._auditor.refusals(caller, "holder_app.revoke", app):
+            require_operator(caller)
+            identity = app_identity(app)
+            withdrawn = await self._store.revoke_holder_app(
+                identity,
+                type_code,
+                self._auditor.entry(
+                    caller, "holder_app.revoke", identity, type_code=type_code
+                ),
+            )
         if withdrawn is None:
             raise not_found(f"grant of {type_code} to {identity}", field="type_code")
         return withdrawn

@@ -164,13 +164,15 @@ class Keys:
         self, caller: Caller, department_code: str, suite: str, validity_days: int
     ) -> SigningKey:
         """Create an active signing key for a department (``validity_days`` 1-3650,
-        0 for two years); INVALID_ARGUMENT on a bad suite, department or validity."""
-        require_operator(caller)
-        parsed = Suite.parse(suite)
-        await self._check_department(department_code, validity_days)
-        key, _ = await self._create(
-            caller, department_code, parsed, validity_days or _DEFAULT_VALIDITY_DAYS
-        )
+        0 for two years); INVALID_ARGUMENT on a bad suite, department or validity,
+        PERMISSION_DENIED (not an operator: audited as a refused ``key.create``)."""
+        async with self._auditor.refusals(caller, "key.create", department_code):
+            require_operator(caller)
+            parsed = Suite.parse(suite)
+            await self._check_department(department_code, validity_days)
+            key, _ = await self._create(
+                caller, department_code, parsed, validity_days or _DEFAULT_VALIDITY_DAYS
+            )
         return key
 
     async def rotate_key(
@@ -178,23 +180,28 @@ class Keys:
     ) -> tuple[SigningKey, list[SigningKey]]:
         """A new active key; the department's other active keys of the suite retire.
 
-        Returns (the new key, the retired keys); errors as :meth:`create_key`.
+        Returns (the new key, the retired keys); errors as :meth:`create_key`, a
+        refusal audited as ``key.rotate``.
         """
-        require_operator(caller)
-        parsed = Suite.parse(suite)
-        await self._check_department(department_code, validity_days)
-        current = [
-            k
-            for k in await self._store.department_keys(department_code)
-            if k.status == "active" and k.suite == parsed.value and not k.presentation
-        ]
-        return await self._create(
-            caller,
-            department_code,
-            parsed,
-            validity_days or _DEFAULT_VALIDITY_DAYS,
-            retire=current,
-        )
+        async with self._auditor.refusals(caller, "key.rotate", department_code):
+            require_operator(caller)
+            parsed = Suite.parse(suite)
+            await self._check_department(department_code, validity_days)
+            current = [
+                k
+                for k in await self._store.department_keys(department_code)
+                if k.status == "active"
+                and k.suite == parsed.value
+                and not k.presentation
+            ]
+            rotated = await self._create(
+                caller,
+                department_code,
+                parsed,
+                validity_days or _DEFAULT_VALIDITY_DAYS,
+                retire=current,
+            )
+        return rotated
 
     async def change_key_status(
         self,
@@ -210,8 +217,26 @@ class Keys:
         future). A revoked key's revocation may be moved earlier, never later: a
         compromise found to be older than first thought (an operator who revoked
         without ``revoked_at``) makes every licence signed since then KEY_REVOKED, as a
-        new ``key.revoked`` event of the next key version. INVALID_ARGUMENT, NOT_FOUND
-        or FAILED_PRECONDITION."""
+        new ``key.revoked`` event of the next key version. INVALID_ARGUMENT,
+        NOT_FOUND, or PERMISSION_DENIED (not an operator) and FAILED_PRECONDITION (the
+        key's status does not allow it), both audited as a refused ``key.retired`` or
+        ``key.revoked`` of ``kid``."""
+        event = "key.retired" if status == "retired" else "key.revoked"
+        async with self._auditor.refusals(caller, event, kid):
+            changed = await self._change_key_status(
+                caller, kid, status, event, reason, revoked_at
+            )
+        return changed
+
+    async def _change_key_status(
+        self,
+        caller: Caller,
+        kid: str,
+        status: str,
+        event: str,
+        reason: str,
+        revoked_at: dt.datetime | None,
+    ) -> SigningKey:
         require_operator(caller)
         if not _KID_RE.fullmatch(kid):
             raise invalid("kid", "must be 16 lowercase hexadecimal characters")
@@ -223,7 +248,6 @@ class Keys:
                 if revoked_at > now:
                     raise invalid("revoked_at", "must not be in the future")
                 at = revoked_at
-        event = "key.retired" if status == "retired" else "key.revoked"
 
         def check(key: SigningKey) -> None:
             allowed = {"retired": {"active"}, "revoked": {"active", "retired"}}[status]

@@ -142,10 +142,11 @@ class Republisher:
         """Continue the unfinished run (or start one; ``restart``: start afresh) for
         at most ``max_events`` events (0: 10,000; at most 100,000); the run after it.
 
-        Raises PERMISSION_DENIED for anyone but an operator, INVALID_ARGUMENT for a
-        ``max_events`` over 100,000.
+        Raises PERMISSION_DENIED for anyone but an operator (audited as a refused
+        ``republish.start``), INVALID_ARGUMENT for a ``max_events`` over 100,000.
         """
-        require_operator(caller)
+        async with self._auditor.refusals(caller, "republish.start", "-"):
+            require_operator(caller)
         if max_events < 0 or max_events > MAX_EVENTS:
             raise invalid("max_events", f"must be 0 to {MAX_EVENTS:,}")
         budget = max_events or DEFAULT_MAX_EVENTS

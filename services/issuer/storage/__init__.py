@@ -21,7 +21,7 @@ from pathlib import Path
 import asyncpg
 
 from certseal.audit import AuditEntry
-from certseal.storage.audit import write_audit
+from certseal.storage.audit import RefusalAudit, write_audit
 from certseal.storage.pool import migrate_service
 from services.issuer.storage.authorisations import AuthorisationStore
 from services.issuer.storage.directory import DirectoryStore
@@ -47,12 +47,14 @@ class IssuerStore(
     RepublishStore,
     AuthorisationStore,
     UsageStore,
+    RefusalAudit,
 ):
-    """Queries and transactions of the issuer over one pool."""
+    """Queries and transactions of the issuer over one pool (and refused
+    operations)."""
 
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
-        """Write audit rows on their own (refusals)."""
+        """Write audit rows on their own (refusals: :meth:`audit_refusal`)."""
         await write_audit(self.pool, entries)
