@@ -14,11 +14,13 @@ each as a process of its own over the same mTLS, driven by the same load generat
   there, its PostgreSQL (asyncpg), Kafka (aiokafka) and index calls being asyncio's.
 
 Each model serves 64 callers flat out for BENCH_SECONDS (default 10), then 32 callers
-paced at 1,000 calls/s for the same time, in BENCH_ROUNDS (default 2) rounds with the
+paced at 1,000 calls/s for the same time, in BENCH_ROUNDS (default 3) rounds with the
 models interleaved, so that the machine's drift falls on each alike. Writes
 ``bench/results/server_model.json``: per model the median of its rounds' rates, its
-ratio to the same run's ``aio`` (``vs_echo``), the CPU microseconds per call of the
-server process and of the load generator (``cpu_us``, from /proc), the p99 at 64
+ratio to the same run's ``aio`` (``vs_echo``) and the rounds' spread
+(``per_s_range``), the CPU microseconds per call of the server process and of the
+load generator (``cpu_us``, from /proc: the server's is the figure to compare, as
+the load generator shares the cores and its cost differs by model), the p99 at 64
 callers and paced (``paced_1000_per_s_p99_ms``), and every round as measured.
 
 ``python -m bench.server_model_bench`` (part of ``make bench``; needs no database or
@@ -44,7 +46,7 @@ from certseal.devpki import DevCA
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CALLERS = 64
 PACED_CALLERS = 32
 PACED_RATE = 1000.0
@@ -128,6 +130,10 @@ def summary(rounds: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for model, measured in rounds.items():
         models[model] = {
             "per_s": round(statistics.median(r["per_s"] for r in measured), 1),
+            "per_s_range": [
+                min(r["per_s"] for r in measured),
+                max(r["per_s"] for r in measured),
+            ],
             "cpu_us": _median_cpu(measured, "cpu_us"),
             "p99_ms": round(statistics.median(r["p99_ms"] for r in measured), 2),
             "paced_1000_per_s_p99_ms": round(

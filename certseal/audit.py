@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,21 +56,40 @@ def refusal(
     ``action`` is the action the caller attempted, named as its success is
     (``department.roles``, ``seal.register``); ``subject`` what it was attempted on,
     ``-`` when empty. The subject is cut to :data:`REFUSAL_SUBJECT_LIMIT` characters
-    and ``why`` to :data:`REFUSAL_WHY_LIMIT`, each ending in ``…`` when cut.
+    and ``why`` to :data:`REFUSAL_WHY_LIMIT`, each ending in ``…`` when cut, and a
+    control or format character in either (Unicode category C: a line break, an
+    escape, a NUL that PostgreSQL refuses in text, a bidirectional override) is
+    written as its ``\\uXXXX`` escape: a refused caller's text may be anything.
     """
     return AuditEntry(
         occurred_at,
         actor,
         action,
-        _cut(subject or "-", REFUSAL_SUBJECT_LIMIT),
+        _shown(subject or "-", REFUSAL_SUBJECT_LIMIT),
         "denied",
-        {"why": _cut(why, REFUSAL_WHY_LIMIT)},
+        {"why": _shown(why, REFUSAL_WHY_LIMIT)},
         request_id,
     )
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _shown(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, its control characters escaped."""
+    cut = text if len(text) <= limit else text[: limit - 1] + "…"
+    if cut.isprintable():
+        return cut
+    escaped = "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c)[0] == "C" else c for c in cut
+    )
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+#: the refusals of the call in flight that wait for its answer (None: none wait).
+#: A call with an idempotency key may be refused and then answered the answer stored
+#: under its key (a retry racing the call it repeats): its refusal is recorded only
+#: when the refusal is what the caller is answered (certseal.rpc's idempotent calls)
+HELD_REFUSALS: ContextVar[list[Callable[[], Awaitable[None]]] | None] = ContextVar(
+    "held_refusals", default=None
+)
 
 
 def canonical(row: Mapping[str, Any], seq: int) -> bytes:

@@ -76,28 +76,58 @@ _ASN1_NAMES: dict[type[Any], str] = {
 
 
 def _asn1_extension(cert: x509.Certificate, kind: type[Any]) -> MarkedExtension | None:
+    """The extension of ``kind`` read with asn1crypto, held to what ``cryptography``
+    holds it to: an extension given twice, an alternative name whose general names
+    do not read, or the extension read not in DER (a long-form or indefinite
+    length, a padded OID, bytes after its value) or empty where RFC 5280 asks for
+    one or more purposes raise as ``cryptography`` would (asn1crypto alone takes
+    BER and ignores what follows a value)."""
     if kind not in _ASN1_NAMES:
         raise ValueError(f"{kind.__name__} is not read without cryptography")
     parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-    critical = _ASN1_NAMES[kind] in parsed.critical_extensions
+    wanted = _ASN1_NAMES[kind]
+    found: tuple[Any, bool] | None = None
+    seen: set[str] = set()
+    for extension in parsed["tbs_certificate"]["extensions"]:
+        oid = extension["extn_id"].dotted
+        if oid in seen:
+            raise x509.DuplicateExtension(
+                f"the certificate has extension {oid} twice", x509.ObjectIdentifier(oid)
+            )
+        seen.add(oid)
+        name = extension["extn_id"].native
+        if name in ("subject_alt_name", "issuer_alt_name"):
+            _read_strictly(extension["extn_value"], name, der=False)
+        if name == wanted:
+            value = _read_strictly(extension["extn_value"], name, der=True)
+            found = (value, bool(extension["critical"].native))
+    if found is None:
+        return None
+    value, critical = found
     if kind is x509.BasicConstraints:
-        value = parsed.basic_constraints_value
-        if value is None:
-            return None
         return MarkedExtension(_Flags(ca=bool(value["ca"].native)), critical)
     if kind is x509.KeyUsage:
-        value = parsed.key_usage_value
-        if value is None:
-            return None
         flags = _Flags(
             digital_signature="digital_signature" in value.native,
             key_cert_sign="key_cert_sign" in value.native,
         )
         return MarkedExtension(flags, critical)
-    value = parsed.extended_key_usage_value
-    if value is None:
-        return None
+    if len(value) == 0:  # KeyPurposeId SIZE (1..MAX): RFC 5280 §4.2.1.12
+        raise ValueError("the certificate's extended key usage names no purpose")
     return MarkedExtension([x509.ObjectIdentifier(p.dotted) for p in value], critical)
+
+
+def _read_strictly(octets: Any, name: str, *, der: bool) -> Any:
+    """The value inside an extension's OCTET STRING, every part of it read; ``der``:
+    also written again to the same bytes. ValueError naming the extension if not."""
+    try:
+        value = octets.parsed
+        value.native  # noqa: B018 (reads every part: a general name that does not read)
+        if der and value.dump(force=True) != octets.contents:
+            raise ValueError("not in DER")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"the certificate's {name} extension is malformed") from exc
+    return value
 
 
 @dataclass(frozen=True)

@@ -82,13 +82,18 @@ def bind_problem(address: str, exc: BaseException | None = None) -> str:
 def bind_error(listen: str) -> OSError | ValueError | None:
     """Why ``listen`` (:func:`split_listen`) cannot be listened on now, asked of the
     OS with a plain TCP socket of the address's own family (IPv4 or IPv6), opened
-    and closed at once (grpcio does not say why); None if it can."""
+    and closed at once (grpcio does not say why); None if it can. An IPv6 wildcard
+    (``[::]:P``, or no host) is tried dual-stack, as gRPC listens on it: an IPv4
+    holder of the port is found too."""
     try:
         host, port = split_listen(listen)
         family = socket.getaddrinfo(
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0][0]
-        with socket.create_server((host, port), family=family):
+        wildcard = host in ("", "::") and socket.has_dualstack_ipv6()
+        if wildcard:
+            family = socket.AF_INET6
+        with socket.create_server((host, port), family=family, dualstack_ipv6=wildcard):
             return None
     except (OSError, ValueError) as exc:
         return exc

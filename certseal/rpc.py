@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import secrets
 import time
 import urllib.parse
@@ -27,6 +28,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from certseal.audit import HELD_REFUSALS
 from certseal.errors import (
     CertsealError,
     ErrorKind,
@@ -51,6 +53,9 @@ log = logging.getLogger(__name__)
 ERROR_KIND_KEY = "certseal-error-kind"
 ERROR_FIELD_KEY = "certseal-error-field"
 REQUEST_ID_KEY = "x-request-id"
+#: a caller's own request id, taken for the logs, the audit log and the answer's
+#: trailers when it is this short and plain; any other is replaced by a fresh one
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}", re.ASCII)
 
 _STATUS = {kind: getattr(grpc.StatusCode, kind.value) for kind in ErrorKind}
 
@@ -154,6 +159,13 @@ def identity_channel(
 RefusedCall = Callable[[Caller, str, Any, str], Awaitable[None]]
 
 
+async def _record(held: list[Callable[[], Awaitable[None]]]) -> None:
+    """Record the refusals a call held (:data:`certseal.audit.HELD_REFUSALS`): its
+    refusal is what it is answered."""
+    for record in held:
+        await record()
+
+
 class _KindRefused(CertsealError):
     """PERMISSION_DENIED for a caller of a kind the service does not accept."""
 
@@ -235,7 +247,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         """Check the caller and the request size; set the context; the request id."""
         metadata = dict(context.invocation_metadata() or ())
         # 16 hex digits, as before from uuid4, for a fifth of its CPU on the hot path
-        request_id = str(metadata.get(REQUEST_ID_KEY) or secrets.token_hex(8))
+        given = metadata.get(REQUEST_ID_KEY)
+        request_id = (
+            given
+            if isinstance(given, str) and _REQUEST_ID.fullmatch(given)
+            else secrets.token_hex(8)
+        )
         REQUEST_ID.set(request_id)
         caller = _caller_from_context(context)
         if caller.kind not in self._allowed[service]:
@@ -270,6 +287,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             stored = await store.lookup(claim)
             if stored is not None:
                 return _Stored(stored)
+            held: list[Callable[[], Awaitable[None]]] = []
+            token = HELD_REFUSALS.set(held)  # recorded only if answered (below)
             try:
                 async with store.scope(claim) as scope:
                     response = await inner(request, context)
@@ -278,11 +297,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except CertsealError:
                 # A concurrent request with the same key may have changed what this
                 # one saw (a renewal supersedes the version it resolved): its answer
-                # is this request's answer too.
+                # is this request's answer too, and its refusal is no refusal.
                 stored = await store.lookup(claim)
                 if stored is not None:
                     return _Stored(stored)
+                await _record(held)
                 raise
+            except Exception:
+                await _record(held)
+                raise
+            finally:
+                HELD_REFUSALS.reset(token)
 
         return run
 
@@ -313,14 +338,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return "INTERNAL"  # not reached: abort raises
 
     async def _recorded(self, exc: Exception, method: str, request: Any) -> Exception:
-        """``exc``, a kind refusal handed to ``refused`` first; what that raised in
-        its place, when it fails (a refusal is not answered unrecorded)."""
+        """``exc``, a kind refusal handed to ``refused`` first. A refusal that
+        cannot be recorded is logged and answered as it is (the caller is refused
+        either way, and is not told to retry)."""
         if isinstance(exc, _KindRefused) and self._refused is not None:
             try:
                 await self._refused(exc.caller, method, request, exc.message)
-            except Exception as failed:
+            except Exception:
                 log.exception("recording the refusal of a call to %s failed", method)
-                return failed
         return exc
 
     def _wrap(

@@ -39,8 +39,8 @@ def overlay_problem(home: Path) -> str:
     """Why ``<home>/local.toml`` cannot be run with ('' when it can): it does not
     load (a typo, a wrong type, not TOML), a ``[verifier]`` setting every verifier
     worker checks first is wrong (:func:`~services.verifier.config.check_settings`),
-    or its verifier metrics address, from which region-demo's is derived, is not
-    host:port. Every service (or both verifier groups) would say the same and exit
+    or its verifier metrics or probe address, from which region-demo's are derived,
+    is not host:port. Every service (or both verifier groups) would say the same and exit
     2, after the stack had started for nothing: said once here instead, naming
     the file."""
     overlay = home / LOCAL_OVERLAY
@@ -49,12 +49,12 @@ def overlay_problem(home: Path) -> str:
     try:
         loaded = load([str(overlay)])
         check_settings(loaded.verifier)
-        metrics = loaded.verifier.metrics_listen
-        if metrics:
-            try:
-                split_listen(metrics)
-            except ValueError as exc:
-                raise invalid("verifier.metrics_listen", str(exc)) from None
+        for name in ("metrics_listen", "probe_listen"):  # region-demo's follow them
+            if address := getattr(loaded.verifier, name):
+                try:
+                    split_listen(address)
+                except ValueError as exc:
+                    raise invalid(f"verifier.{name}", str(exc)) from None
     except CertsealError as exc:  # the file, for the settings it gives
         field = exc.field or ""
         where = f" (set in {overlay})" if field == "configuration" else ""

@@ -12,14 +12,24 @@ row.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 
 import asyncpg
 
-from certseal.audit import GENESIS, AuditEntry, AuditReport, chain_hash, refusal
+from certseal.audit import (
+    GENESIS,
+    HELD_REFUSALS,
+    AuditEntry,
+    AuditReport,
+    chain_hash,
+    refusal,
+)
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.storage.worker import NotifiedWorker
+
+log = logging.getLogger(__name__)
 
 
 async def write_audit(
@@ -55,15 +65,36 @@ class RefusalAudit:
         """Record that ``actor`` was refused ``action`` on ``subject`` because
         ``why``: ONE audit row (:func:`certseal.audit.refusal`: outcome ``denied``,
         details ``{"why": why}``, the RPC's request id), written on its own, outside
-        the refused change's transaction, which rolls back without it. In a request
-        with an idempotency key it joins the transaction held for the answer, which
-        commits when the handler fails (certseal.storage.idempotency, rule 4).
+        the refused change's transaction, which rolls back without it. In a call with
+        an idempotency key the row waits for the call's answer
+        (:data:`certseal.audit.HELD_REFUSALS`): it is written only when the refusal
+        is answered, not when a retry is answered the stored answer instead.
 
         One row per refused call and nothing else: a caller is refused after it is
         known (its certificate read), and the subject is bounded, so repeating a
-        refused call costs its writer one small row each time. Returns the entry."""
+        refused call costs its writer one small row each time. A row that cannot be
+        written (the database away) is logged at ERROR and the refusal answered as
+        it is: the caller is refused either way, and told so rather than to retry.
+        Returns the entry."""
         entry = refusal(at, actor, action, subject, why, REQUEST_ID.get())
-        await write_audit(self.pool, [entry])
+
+        async def record() -> None:
+            try:
+                await write_audit(self.pool, [entry])
+            except Exception:
+                log.exception(
+                    "the refusal of %s to %s on %s could not be recorded in the audit "
+                    "log",
+                    action,
+                    actor,
+                    entry.subject,
+                )
+
+        held = HELD_REFUSALS.get()
+        if held is None:
+            await record()
+        else:
+            held.append(record)
         return entry
 
 

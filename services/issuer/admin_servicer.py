@@ -7,12 +7,16 @@ its own."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
+from certseal.errors import CertsealError, invalid
 from certseal.idempotency import idempotent
+from certseal.identifiers import validate_resident_id, validate_type_code, validate_uscc
 from certseal.rpc import Caller, RefusedCall, current_caller
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
@@ -24,6 +28,7 @@ from services.issuer.convert import (
     required,
 )
 from services.issuer.service import IssuerService
+from services.issuer.service.holder_apps import app_identity
 
 _ADMIN = pb.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
 
@@ -47,6 +52,43 @@ CHANGES = {
 }
 
 
+def _check_kid(kid: str) -> None:
+    """CertsealError unless ``kid`` is a key id (16 lowercase hexadecimal digits)."""
+    if not re.fullmatch(r"[0-9a-f]{16}", kid, re.ASCII):
+        raise invalid("kid", "is no key id")
+
+
+#: the check a refused request's subject must pass to be recorded as it is (each
+#: raises CertsealError): a caller refused for its kind is refused before its request
+#: is checked, so its text may be anything, personal data put where a code goes
+_SUBJECT_CHECKS: dict[str, Callable[[str], object]] = {
+    "code": validate_uscc,
+    "department_code": validate_uscc,
+    "type_code": validate_type_code,
+    "kid": _check_kid,
+    "app": app_identity,
+}
+
+
+def _subject(field: str, value: str) -> str:
+    """``value`` when it is the subject ``field`` names (a department code, a type
+    code, a key id, an app identity) and no resident identity number (GB 11643: a
+    department code and an ID number share their characters), else ``-``: what is
+    recorded of a request refused before it was checked."""
+    check = _SUBJECT_CHECKS.get(field)
+    if check is None:
+        return "-"
+    try:
+        check(value)
+    except CertsealError:
+        return "-"
+    try:
+        validate_resident_id(value)
+    except CertsealError:
+        return value
+    return "-"
+
+
 def audit_refused_call(service: IssuerService) -> RefusedCall:
     """What the interceptor calls with a caller refused for its kind
     (:class:`certseal.rpc.ServiceInterceptor`): for an RPC of :data:`CHANGES` (a
@@ -63,7 +105,7 @@ def audit_refused_call(service: IssuerService) -> RefusedCall:
         subject = (
             getattr(request, field) if field and isinstance(request, Message) else ""
         )
-        await service.audit_refusal(caller, action, subject, why)
+        await service.audit_refusal(caller, action, _subject(field, subject), why)
 
     return audit
 

@@ -63,16 +63,29 @@ _FLAGS = {
 }
 
 
+#: how a service names one licence field: ``fields.NAME`` (the issuer's checks),
+#: ``fields['NAME']`` (a value) and ``fields key 'NAME'`` (a name: certseal.requests)
+_FIELD_PATH = re.compile(
+    r"fields(?:\.(?P<dotted>.+)|\[(?P<value>.+)\]| key (?P<key>.+))"
+)
+
+
 def as_field_option(exc: CertsealError) -> CertsealError:
-    """``exc`` naming ``--field`` for a licence field it names (``fields.NAME`` ->
-    ``field``, the message starting with the NAME, as the option was typed
-    ``--field NAME=VALUE``); unchanged for any other field. The other options are
-    named by :func:`~certseal.calls.call_service` (:data:`_FLAGS`)."""
-    field = exc.field or ""
-    if not field.startswith("fields."):
+    """``exc`` naming ``--field`` for a licence field it names (:data:`_FIELD_PATH`
+    -> ``field``, the message starting with the NAME, as the option was typed
+    ``--field NAME=VALUE``; of a name, ``the name 'NAME'``); unchanged for any other
+    field. The other options are named by :func:`~certseal.calls.call_service`
+    (:data:`_FLAGS`)."""
+    found = _FIELD_PATH.fullmatch(exc.field or "")
+    if found is None:
         return exc
-    name = field.removeprefix("fields.")
-    return CertsealError(exc.kind, f"{name!r} {exc.message}", field="field")
+    if found["dotted"] is not None:
+        shown = repr(found["dotted"])
+    elif found["value"] is not None:
+        shown = found["value"]  # already quoted by the service
+    else:
+        shown = f"the name {found['key']}"
+    return CertsealError(exc.kind, f"{shown} {exc.message}", field="field")
 
 
 def _key_suite(args: argparse.Namespace, licence: Any) -> str:

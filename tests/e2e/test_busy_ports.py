@@ -131,3 +131,18 @@ def test_why_an_address_cannot_be_listened_on():
     assert bind_problem("x:1", None) == (
         "x:1 cannot be listened on; choose another address in the configuration"
     )
+
+
+@pytest.mark.skipif(not socket.has_dualstack_ipv6(), reason="no dual-stack IPv6 here")
+def test_an_ipv6_wildcard_is_busy_when_ipv4_holds_its_port():
+    """gRPC listens on ``[::]:P`` dual-stack, so a process holding ``0.0.0.0:P`` (or
+    127.0.0.1:P) stops it: the check finds that too (atk28: an IPv6-only probe said
+    the port was free)."""
+    for holder_host in ("0.0.0.0", "127.0.0.1"):
+        with socket.create_server((holder_host, 0)) as holder:
+            port = holder.getsockname()[1]
+            busy = bind_error(f"[::]:{port}")
+            assert isinstance(busy, OSError), holder_host
+            assert busy.errno == errno.EADDRINUSE, holder_host
+    port = free_port()
+    assert bind_error(f"[::]:{port}") is None

@@ -26,6 +26,7 @@ from services.devstack import DevStack
 from services.run import not_started
 from services.run_layers import (
     config_layers,
+    overlay_problem,
     port_clashes,
     port_problems,
     ports_held,
@@ -230,3 +231,15 @@ def test_make_run_says_every_held_port_and_starts_no_service(tmp_path):
         done.stderr
     )
     assert "stack stopped" in done.stdout  # what had started is stopped
+
+
+@pytest.mark.parametrize("name", ["metrics_listen", "probe_listen"])
+def test_a_verifier_address_region_demo_follows_is_checked_before_the_ports(
+    tmp_path, name
+):
+    """atk28: ``[verifier] probe_listen = "x"`` in local.toml was a traceback
+    (region-demo's port is derived from it) instead of one line naming it."""
+    (tmp_path / LOCAL_OVERLAY).write_text(f'[verifier]\n{name} = "x"\n')
+    problem = overlay_problem(tmp_path)
+    assert problem.startswith(f"error: verifier.{name}: ")
+    assert str(tmp_path / LOCAL_OVERLAY) in problem

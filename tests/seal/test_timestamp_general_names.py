@@ -250,3 +250,38 @@ async def test_a_seal_whose_maker_and_signer_certificates_have_such_names_verifi
     result = check(pki, with_token(signature, token), tsa_trust=authority.tsa.trust)
     assert result.verdict is SealVerdict.VALID, result.checks
     assert [c.name for c in result.checks][:3] == ["decode", "signature", "timestamp"]
+
+
+# atk28: an extended key usage that cryptography refuses as malformed (not DER) was
+# taken once the certificate also carried an ediPartyName, read by the asn1crypto
+# fallback: refused with or without the name, as is an alternative name whose
+# general names do not read
+GARBAGE_EDI = extension(SAN, bytes.fromhex("3005a503ffffff"))  # [5] holding junk
+
+NOT_DER = {
+    "timeStamping, the OID padded (2b 80 06 ...)": "300b06092b8006010505070308",
+    "SEQUENCE long-form length": "30810a06082b06010505070308",
+    "SEQUENCE indefinite length (BER)": "308006082b060105050703080000",
+    "timeStamping then trailing bytes": "300a06082b060105050703080500",
+}
+
+
+@pytest.mark.parametrize(
+    "name", [None, EDI, GARBAGE_EDI], ids=["none", "edi", "junk-edi"]
+)
+@pytest.mark.parametrize("value", list(NOT_DER))
+async def test_a_malformed_eku_is_refused_with_or_without_the_name(
+    pki, authority, value, name
+):
+    mangled = extension(EKU, bytes.fromhex(NOT_DER[value]), critical=True)
+    cert = authority.varied(add=[*([name] if name else []), mangled], drop=[EKU])
+    result = await _verdict(pki, authority, cert)
+    assert result.verdict is SealVerdict.BAD_TIMESTAMP, result.checks
+
+
+@pytest.mark.parametrize("name", [None, EDI], ids=["none", "edi"])
+async def test_an_eku_naming_no_purpose_is_refused(pki, authority, name):
+    empty = extension(EKU, bytes.fromhex("3000"), critical=True)
+    cert = authority.varied(add=[*([name] if name else []), empty], drop=[EKU])
+    result = await _verdict(pki, authority, cert)
+    assert result.verdict is SealVerdict.BAD_TIMESTAMP, result.checks
