@@ -83,11 +83,26 @@ def _shown(text: str, limit: int) -> str:
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
-#: the refusals of the call in flight that wait for its answer (None: none wait).
-#: A call with an idempotency key may be refused and then answered the answer stored
-#: under its key (a retry racing the call it repeats): its refusal is recorded only
-#: when the refusal is what the caller is answered (certseal.rpc's idempotent calls)
-HELD_REFUSALS: ContextVar[list[Callable[[], Awaitable[None]]] | None] = ContextVar(
+class HeldRefusals:
+    """The refusals of one call with an idempotency key, waiting for its answer: such
+    a call may be refused and then answered the answer stored under its key (a retry
+    racing the call it repeats), so its refusals are recorded only when a refusal is
+    what it is answered (certseal.rpc's idempotent calls). Once the call has ended
+    (``open`` False) nothing waits: a task the call started and that outlives it
+    (a group commit's drain) records at once."""
+
+    def __init__(self) -> None:
+        self.records: list[Callable[[], Awaitable[None]]] = []
+        self.open = True
+
+    async def record(self) -> None:
+        """Record what waits (in order)."""
+        for record in self.records:
+            await record()
+
+
+#: the refusals of the call in flight that wait for its answer (None: none wait)
+HELD_REFUSALS: ContextVar[HeldRefusals | None] = ContextVar(
     "held_refusals", default=None
 )
 

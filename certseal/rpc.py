@@ -28,7 +28,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from certseal.audit import HELD_REFUSALS
+from certseal.audit import HELD_REFUSALS, HeldRefusals
 from certseal.errors import (
     CertsealError,
     ErrorKind,
@@ -159,13 +159,6 @@ def identity_channel(
 RefusedCall = Callable[[Caller, str, Any, str], Awaitable[None]]
 
 
-async def _record(held: list[Callable[[], Awaitable[None]]]) -> None:
-    """Record the refusals a call held (:data:`certseal.audit.HELD_REFUSALS`): its
-    refusal is what it is answered."""
-    for record in held:
-        await record()
-
-
 class _KindRefused(CertsealError):
     """PERMISSION_DENIED for a caller of a kind the service does not accept."""
 
@@ -287,7 +280,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             stored = await store.lookup(claim)
             if stored is not None:
                 return _Stored(stored)
-            held: list[Callable[[], Awaitable[None]]] = []
+            held = HeldRefusals()
             token = HELD_REFUSALS.set(held)  # recorded only if answered (below)
             try:
                 async with store.scope(claim) as scope:
@@ -301,12 +294,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 stored = await store.lookup(claim)
                 if stored is not None:
                     return _Stored(stored)
-                await _record(held)
+                await held.record()
                 raise
             except Exception:
-                await _record(held)
+                await held.record()
                 raise
             finally:
+                held.open = False
                 HELD_REFUSALS.reset(token)
 
         return run

@@ -91,10 +91,10 @@ class RefusalAudit:
                 )
 
         held = HELD_REFUSALS.get()
-        if held is None:
+        if held is None or not held.open:
             await record()
         else:
-            held.append(record)
+            held.records.append(record)
         return entry
 
 

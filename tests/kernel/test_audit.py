@@ -245,3 +245,58 @@ def test_a_refusal_records_its_reason_and_bounds_what_the_caller_named():
         assert make("x" * (limit - 1)) == "x" * (limit - 1)
         assert make("x" * limit) == "x" * limit
         assert make("x" * (limit + 1)) == "x" * (limit - 1) + "…"
+
+
+def test_a_refusals_control_characters_are_escaped_within_its_bounds():
+    """atk28: a refused caller's text with a line break, an escape, a NUL (which
+    PostgreSQL refuses in text) or a bidirectional override is written escaped."""
+    from certseal.audit import REFUSAL_SUBJECT_LIMIT, refusal
+
+    at = utcnow()
+    entry = refusal(at, "a", "b", "x\n1 ok\x1b[2K\x00\u202e", "why\r\n")
+    assert entry.subject == "x\\u000a1 ok\\u001b[2K\\u0000\\u202e"
+    assert entry.details["why"] == "why\\u000d\\u000a"
+    assert refusal(at, "a", "b", "é 李", "w").subject == "é 李"  # printable: as it is
+    long = refusal(at, "a", "b", "\x00" * 500, "w").subject
+    assert len(long) == REFUSAL_SUBJECT_LIMIT and long.endswith("…")
+
+
+async def test_a_held_refusal_waits_for_the_answer_and_none_waits_after_it(config):
+    """certseal.audit.HELD_REFUSALS: while an idempotent call is open its refusals
+    wait (recorded only if the refusal is answered); once it has ended, a refusal
+    from a task it started is recorded at once."""
+    from certseal.audit import HELD_REFUSALS, HeldRefusals
+    from certseal.storage.audit import RefusalAudit
+
+    class Store(RefusalAudit):
+        def __init__(self, pool):
+            self.pool = pool
+
+    dsn = await fresh_database(config)
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        store = Store(pool)
+
+        async def denied(subject: str) -> int:
+            return await pool.fetchval(
+                "select count(*) from audit_log where subject = $1 and "
+                "outcome = 'denied'",
+                subject,
+            )
+
+        held = HeldRefusals()
+        token = HELD_REFUSALS.set(held)
+        try:
+            kw = {"at": utcnow(), "actor": "dept:x", "action": "a", "why": "w"}
+            await store.audit_refusal(subject="held", **kw)
+            assert await denied("held") == 0
+            await held.record()
+            assert await denied("held") == 1
+            await store.audit_refusal(subject="dropped", **kw)
+            held.open = False  # the call ended: answered its stored answer
+            await store.audit_refusal(subject="after", **kw)
+        finally:
+            HELD_REFUSALS.reset(token)
+        assert (await denied("dropped"), await denied("after")) == (0, 1)
+    finally:
+        await pool.close()
