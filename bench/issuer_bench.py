@@ -31,7 +31,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import proccpu
-from bench.reference import start_echo, stop, versus, watch
+from bench.reference import run_loadgen, start_echo, stop, versus, watch
 from certseal.config import dump_config
 from certseal.rpc import secure_channel
 from certseal.storage.pool import connect
@@ -134,40 +134,16 @@ def load(
     echo: bool = False,
 ) -> dict[str, Any]:
     """One load generator run against ``port`` as the department ``code``."""
-    ident = stack.ca.identity(f"dept:{code}")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            "--target",
-            f"localhost:{port}",
-            "--ca",
-            str(stack.ca.ca_file),
-            "--cert",
-            str(ident.cert_file),
-            "--key",
-            str(ident.key_file),
-            "--type-code",
-            type_code,
-            "--concurrency",
-            str(concurrency),
-            "--seconds",
-            str(SECONDS),
-            "--batch",
-            str(batch),
-            "--rate",
-            str(rate),
-            *(["--idempotency-keys"] if keys else []),
-            *(["--echo"] if echo else []),
-            *watch,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+    return run_loadgen(
+        stack.ca,
+        port,
+        [f"dept:{code}"],
+        *("--type-code", type_code, "--concurrency", str(concurrency)),
+        *("--seconds", str(SECONDS), "--batch", str(batch), "--rate", str(rate)),
+        *(["--idempotency-keys"] if keys else []),
+        *(["--echo"] if echo else []),
+        *watch,
     )
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 async def commit_to_publish(dsn: str, since: dt.datetime) -> dict[str, float]:

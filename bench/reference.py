@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import time
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from bench import proccpu
 from certseal.devpki import DevCA
@@ -70,6 +72,44 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def run_loadgen(
+    ca: DevCA, port: int, identities: Sequence[str], *options: str
+) -> dict[str, Any]:
+    """One run of the load generator (``bench.loadgen``, a process of its own)
+    against ``localhost:port`` over ``ca``'s mTLS, its callers spread over
+    ``identities`` (common names, each issued by ``ca``); ``options``: its other
+    arguments. Its JSON result; RuntimeError with the end of its stderr when it
+    fails."""
+    certificates: list[str] = []
+    for name in identities:
+        identity = ca.identity(name)
+        certificates += [
+            "--cert",
+            str(identity.cert_file),
+            "--key",
+            str(identity.key_file),
+        ]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--target",
+            f"localhost:{port}",
+            "--ca",
+            str(ca.ca_file),
+            *certificates,
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode:
+        raise RuntimeError(f"load generator failed:\n{out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
 
 
 def watch(stack: EmbeddedStack, service_pid: int) -> list[str]:

@@ -34,14 +34,12 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.echo import MODELS, SYNC_THREADS
-from bench.reference import start_echo, stop, versus
+from bench.reference import run_loadgen, start_echo, stop, versus
 from certseal.devpki import DevCA
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -61,38 +59,14 @@ class _CA:
 
 def _load(ca: DevCA, port: int, pid: int, codes: Path, rate: float) -> dict[str, Any]:
     """One load generator run against the echo server on ``port``."""
-    client = ca.identity("dept:914403001922038216")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            "--target",
-            f"localhost:{port}",
-            "--ca",
-            str(ca.ca_file),
-            "--cert",
-            str(client.cert_file),
-            "--key",
-            str(client.key_file),
-            "--watch",
-            f"service={pid}",
-            "--echo",
-            "--codes",
-            str(codes),
-            "--concurrency",
-            str(PACED_CALLERS if rate else CALLERS),
-            "--rate",
-            str(rate),
-            "--seconds",
-            str(SECONDS),
-        ],
-        capture_output=True,
-        text=True,
+    result = run_loadgen(
+        ca,
+        port,
+        ["dept:914403001922038216"],
+        *("--watch", f"service={pid}", "--echo", "--codes", str(codes)),
+        *("--concurrency", str(PACED_CALLERS if rate else CALLERS)),
+        *("--rate", str(rate), "--seconds", str(SECONDS)),
     )
-    if out.returncode:
-        raise RuntimeError(f"load generator failed:\n{out.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(out.stdout)
     if result["errors"]:
         raise RuntimeError(f"the echo server answered errors: {result}")
     return result

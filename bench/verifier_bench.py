@@ -48,7 +48,7 @@ from bench.issuer_bench import (
     wait_serving,
 )
 from bench.loadgen import request as issue_request
-from bench.reference import start_echo, stop, versus, watch
+from bench.reference import run_loadgen, start_echo, stop, versus, watch
 from certseal.events import LICENCE_EVENTS
 from certseal.identifiers import LicenceId, make_uscc
 from certseal.rpc import secure_channel
@@ -225,43 +225,17 @@ def verify_load(
     ``once``: each code of ``codes_file`` sent once (presentation codes)."""
     # 16 counters, 4 callers each: the verifier hands out turns per counter (one at
     # a time), and a counter has at most [verifier] counter_waiting requests waiting
-    identities = []
-    for n in range(COUNTERS):
-        ident = verifier.stack.ca.identity(f"dept:{make_uscc(f'11440300BENCH{n:04d}')}")
-        identities += ["--cert", str(ident.cert_file), "--key", str(ident.key_file)]
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            "--target",
-            f"localhost:{port or verifier.port}",
-            "--ca",
-            str(verifier.stack.ca.ca_file),
-            *identities,
-            *watch(verifier.stack, verifier.pid if not echo else port_owner(port)),
-            *(["--echo"] if echo else []),
-            "--rate",
-            str(rate),
-            "--codes",
-            str(codes_file),
-            "--concurrency",
-            str(concurrency),
-            "--seconds",
-            str(seconds),
-            "--warmup",
-            str(warmup),
-            "--batch",
-            str(batch),
-            *(["--once"] if once else []),
-        ],
-        capture_output=True,
-        text=True,
+    return run_loadgen(
+        verifier.stack.ca,
+        port or verifier.port,
+        [f"dept:{make_uscc(f'11440300BENCH{n:04d}')}" for n in range(COUNTERS)],
+        *watch(verifier.stack, verifier.pid if not echo else port_owner(port)),
+        *(["--echo"] if echo else []),
+        *("--rate", str(rate), "--codes", str(codes_file)),
+        *("--concurrency", str(concurrency), "--seconds", str(seconds)),
+        *("--warmup", str(warmup), "--batch", str(batch)),
+        *(["--once"] if once else []),
     )
-    if out.returncode:
-        raise RuntimeError(f"load generator failed:\n{out.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 _ECHO_PIDS: dict[int, int] = {}
