@@ -75,12 +75,20 @@ def refusal(
 def _shown(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, its control characters escaped."""
     cut = text if len(text) <= limit else text[: limit - 1] + "…"
-    if cut.isprintable():
-        return cut
-    escaped = "".join(
-        f"\\u{ord(c):04x}" if unicodedata.category(c)[0] == "C" else c for c in cut
-    )
+    escaped = printable(cut)
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control or format character (Unicode category C: a line
+    break, an escape, a NUL, a bidirectional override) written as its ``\\uXXXX``
+    escape: what the audit log keeps of a caller's text, and how a row is shown on a
+    terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c)[0] == "C" else c for c in text
+    )
 
 
 class HeldRefusals:

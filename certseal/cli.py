@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import os
 import re
 import sys
@@ -214,6 +215,70 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    """Show the audit log's rows, newest first (filters: ``--actor``, ``--action``,
+    ``--subject``, ``--outcome``, ``--since``; ``--limit``, 50): one line each, its
+    time, actor, action, subject, outcome, details, request id and whether it is
+    sealed into the chain yet, every control character escaped
+    (:func:`certseal.audit.printable`: a row may hold a refused caller's text)."""
+    from certseal.audit import printable
+    from certseal.storage.audit import audit_rows
+
+    async def run() -> list[Any]:
+        conn = await connect_database(load(args))
+        try:
+            return await audit_rows(
+                conn,
+                actor=args.actor,
+                action=args.action,
+                subject=args.subject,
+                outcome=args.outcome,
+                since=args.since,
+                limit=args.limit,
+            )
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(run())
+    for row in rows:
+        details = row["details"]
+        shown = (
+            details
+            if isinstance(details, str)
+            else json.dumps(details, ensure_ascii=False)
+        )
+        cells = [
+            row["occurred_at"].isoformat(timespec="seconds"),
+            row["actor"],
+            row["action"],
+            row["subject"],
+            row["outcome"],
+            shown,
+            f"request {row['request_id'] or '-'}",
+            "sealed" if row["seq"] is not None else "not sealed yet",
+        ]
+        print("  ".join(printable(str(cell)) for cell in cells))
+    if not rows:
+        print("no audit rows match", file=sys.stderr)
+    return 0
+
+
+def _aware_time(text: str) -> dt.datetime:
+    """An argparse ``type``: an ISO 8601 time with its offset (``2026-12-04T08:00+08:00``,
+    ``...Z``)."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time (e.g. 2026-12-04T08:00:00+08:00)"
+        ) from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone: add one (Z, +08:00)"
+        )
+    return when
+
+
 def cmd_kek_rewrap(args: argparse.Namespace) -> int:
     """Re-wrap every key under a new key-encryption key (services stopped)."""
     from certseal.crypto import KeyWrapper
@@ -285,6 +350,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit.add_parser("verify", help="recompute the hash chain").set_defaults(
         func=cmd_audit_verify
     )
+    listing = audit.add_parser("list", help="the audit log's rows, newest first")
+    listing.add_argument("--actor", help="e.g. dept:<code>, operator:<name>")
+    listing.add_argument("--action", help="e.g. department.roles, licence.revoke")
+    listing.add_argument(
+        "--subject", help="what it was done to: a code, a licence, ..."
+    )
+    listing.add_argument("--outcome", choices=("ok", "denied", "failed"))
+    listing.add_argument(
+        "--since", type=_aware_time, help="ISO 8601 time with its zone (…+08:00, …Z)"
+    )
+    listing.add_argument(
+        "--limit", type=whole_number(10_000), default=50, help="rows (default 50)"
+    )
+    listing.set_defaults(func=cmd_audit_list)
 
     kek = sub.add_parser("kek", help="the key-encryption key").add_subparsers(
         dest="kek_command", required=True

@@ -110,8 +110,33 @@ def group_probes(
 
 def port_problems(cfg: Config, home: Path, dept_metrics: str) -> list[str]:
     """Every port ``make run``'s services could not have, known before any starts:
-    :func:`port_clashes`, then :func:`ports_held`; [] when there is none."""
+    :func:`malformed_listens` (then alone: the ports derived from them cannot be
+    told), else :func:`port_clashes`, then :func:`ports_held`; [] when there is
+    none."""
+    if malformed := malformed_listens(cfg, home):
+        return malformed
     return port_clashes(cfg, home, dept_metrics) + ports_held(cfg, home, dept_metrics)
+
+
+def malformed_listens(cfg: Config, home: Path) -> list[str]:
+    """The error line of every address ``make run``'s services would listen on that
+    is not ``host:port`` (:func:`certseal.listen.split_listen`), in the order of the
+    settings, naming the setting and where it is set (:func:`where_to_move`). Left
+    to its service, a malformed port was said at its start, after the stack and the
+    other services had started, and a port derived from it (the console's metrics
+    source of the seal) was blamed on ``config.toml``, which make run writes."""
+    overlay = home / LOCAL_OVERLAY
+    lines = []
+    for name, address in _listens(cfg).items():
+        setting = "cli.verifier_groups" if name == "region" else name
+        try:
+            if address:
+                split_listen(address)
+        except ValueError as exc:
+            lines.append(
+                f"error: {setting}: {exc}{where_to_move(cfg, overlay, setting)}"
+            )
+    return lines
 
 
 def port_clashes(cfg: Config, home: Path, dept_metrics: str) -> list[str]:

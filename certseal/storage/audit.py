@@ -166,6 +166,42 @@ class AuditSealer(NotifiedWorker):
         return len(rows)
 
 
+async def audit_rows(
+    conn: asyncpg.Connection,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+    outcome: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 50,
+) -> list[asyncpg.Record]:
+    """The audit log's rows, newest first, at most ``limit``: those of ``actor``,
+    ``action``, ``subject`` and ``outcome`` (each exact; None: any) that occurred at
+    or after ``since``. Each row: id, occurred_at, actor, action, subject, outcome,
+    details, request_id and seq (None while not sealed into the chain). Read from
+    the newest row back (the table keeps no index but its id's, so that writing a
+    row costs nothing more): a filter matching few rows reads far."""
+    return await conn.fetch(
+        """select id, occurred_at, actor, action, subject, outcome, details,
+                  request_id, seq
+             from audit_log
+            where ($1::text is null or actor = $1)
+              and ($2::text is null or action = $2)
+              and ($3::text is null or subject = $3)
+              and ($4::text is null or outcome = $4)
+              and ($5::timestamptz is null or occurred_at >= $5)
+            order by id desc
+            limit $6""",
+        actor,
+        action,
+        subject,
+        outcome,
+        since,
+        limit,
+    )
+
+
 async def verify_chain(conn: asyncpg.Connection, *, page: int = 5000) -> AuditReport:
     """Recompute the whole chain and compare it with the rows and the head.
 

@@ -309,9 +309,17 @@ def cmd_licence(args: argparse.Namespace) -> int:
         reply = _call(args, lambda s: s.ListLicences(listing))
         for one in reply.licences:
             state = _STATUSES.get(one.status, one.status)
-            print(f"{one.identifier}  {state:<20} {one.holder_display_name}")
+            line = f"{one.identifier}  {state:<20} {one.holder_display_name}"
+            # an earlier version keeps its status: said superseded, as `get` says it
+            print(
+                f"{line}  (superseded by {one.superseded_by})"
+                if one.superseded_by
+                else line
+            )
         if reply.next_page_token:
             print(f"more: --page-token {reply.next_page_token}")
+        elif not reply.licences:
+            print("no licences match", file=sys.stderr)
         return 0
     if command == "present":
         presented = _call(

@@ -248,6 +248,8 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
 
     cfg = load(args)
     out = Path(args.out)
+    if not out.parent.is_dir():  # said before asking the verifier, naming the option
+        raise invalid("out", f"{out.parent} is not a folder: give FILE in one")
     # read and checked before anything else (a FIFO would block a raw read)
     ca_pem = read_certificates(cfg.tls.ca_file, "tls.ca_file")[0]
     held: OfflineBundle | None = None
@@ -282,7 +284,10 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
         held, reply = None, fetch(None)
     messages = [*(held.messages if held and reply.base_version else ()), reply.bundle]
     bundle = open_bundle(messages, ca_pem=ca_pem, now=utcnow())
-    write_bundle_file(out, bundle.messages)
+    try:
+        write_bundle_file(out, bundle.messages)
+    except OSError as exc:  # the file given, not the scratch file beside it
+        raise invalid("out", f"cannot write {out}: {exc.strerror or exc}") from None
     kind = f"delta from {reply.base_version}" if reply.base_version else "full"
     print(
         f"{out}: bundle {bundle.version} of group {bundle.group} ({kind}, "

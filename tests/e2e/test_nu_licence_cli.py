@@ -108,6 +108,23 @@ async def test_the_code_of_a_superseded_version_warns_naming_the_current_one(
         f"warning: {first.identifier} was superseded; its current version is "
         f"{renewed.licence.identifier}"
     ) in out, out
+    # nu28: listed with the earlier versions, each says it was superseded (its own
+    # status stays "valid 01"), and a filter matching nothing says so
+    code, out = await cli(
+        "licence", "--as", dept.code, "list", "--type", dept.type_code,
+        "--include-superseded",
+    )  # fmt: skip
+    assert code == 0, out
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert lines[first.identifier].endswith(
+        f"(superseded by {amended.licence.identifier})"
+    ), out
+    assert "superseded" not in lines[renewed.licence.identifier], out
+    code, out = await cli(
+        "licence", "--as", dept.code, "list", "--type", dept.type_code,
+        "--status", "revoked",
+    )  # fmt: skip
+    assert (code, out.strip()) == (0, "no licences match"), out
 
 
 async def test_licence_list_names_its_own_flags(operator, connect, cli):

@@ -243,3 +243,24 @@ def test_a_verifier_address_region_demo_follows_is_checked_before_the_ports(
     problem = overlay_problem(tmp_path)
     assert problem.startswith(f"error: verifier.{name}: ")
     assert str(tmp_path / LOCAL_OVERLAY) in problem
+
+
+def test_every_malformed_port_is_said_before_any_service_starts(run_home):
+    """nu28: ``[seal] metrics_listen = "127.0.0.1:99999"`` in local.toml passed the
+    check, the services started, and the console then blamed a metrics source in
+    config.toml that make run derives from it. Now each malformed address is said,
+    naming its setting and local.toml, and the port checks wait for them."""
+    (run_home / LOCAL_OVERLAY).write_text(
+        '[seal]\nmetrics_listen = "127.0.0.1:99999"\n'
+        '[feed]\nlisten = "nonsense"\n'
+        '[cli.verifier_groups]\nregion-demo = "localhost:x"\n'
+    )
+    cfg = load(config_layers(run_home, str(run_home / "config.toml")))
+    lines = port_problems(cfg, run_home, cfg.verifier.metrics_listen)
+    local = f"(set in {run_home / LOCAL_OVERLAY})"
+    assert [line.split(": ")[1] for line in lines] == [
+        "seal.metrics_listen",
+        "feed.listen",
+        "cli.verifier_groups",
+    ], lines
+    assert all(line.endswith(local) and "not host:port" in line for line in lines)

@@ -515,6 +515,14 @@ async def test_offline_bundle_full_then_delta(
     bundle = tmp_path / "counter.bundle"
     code, out = await certseal_cli(config, x, "bundle", "fetch", "--out", str(bundle))
     assert code == 0 and "(full," in out, out
+    # nu28: a FILE in no folder was said as its scratch file (FILE.tmp), after the
+    # fetch; now --out is named, before asking the verifier
+    nowhere = tmp_path / "no such folder" / "x"
+    code, out = await certseal_cli(config, x, "bundle", "fetch", "--out", str(nowhere))
+    assert (code, out.strip()) == (
+        2,
+        f"error: out: {nowhere.parent} is not a folder: give FILE in one",
+    ), out
 
     async def offline(text: str) -> tuple[int, str]:
         return await certseal_cli(

@@ -3,6 +3,8 @@
 import asyncio
 import datetime as dt
 
+import pytest
+
 from certseal.audit import GENESIS, AuditEntry, canonical, chain_hash
 from certseal.config import dump_config
 from certseal.metrics import Metrics
@@ -300,3 +302,70 @@ async def test_a_held_refusal_waits_for_the_answer_and_none_waits_after_it(confi
         assert (await denied("dropped"), await denied("after")) == (0, 1)
     finally:
         await pool.close()
+
+
+async def test_cli_audit_list_shows_rows_newest_first_and_escaped(
+    config, tmp_path, capsys
+):
+    """nu28: an operator had no command to read the audit log (psql and the DSN).
+    ``audit list`` shows it newest first, filtered, each row one line whose control
+    characters are escaped (an older refused caller's text must not drive the
+    terminal)."""
+    dsn = await fresh_database(config)
+    conn = await connect(dsn)
+    try:
+        await write_audit(
+            conn,
+            [
+                AuditEntry(
+                    utcnow(),
+                    "dept:91350200M00020000L",
+                    "department.roles",
+                    "x\x1b[2Kforged\nline",
+                    "denied",
+                    {"why": "may not"},
+                    "r-1",
+                )
+            ],
+        )
+    finally:
+        await conn.close()
+    dsn_file = tmp_path / "dsn"
+    dsn_file.write_text(dsn)
+    config_file = tmp_path / "config.toml"
+    original = config.database.dsn_file
+    config.database.dsn_file = str(dsn_file)
+    config_file.write_text(dump_config(config))
+    config.database.dsn_file = original
+
+    def run(*args: str) -> int:
+        return cli.main(["--config", str(config_file), "audit", "list", *args])
+
+    assert await asyncio.to_thread(run, "--outcome", "denied") == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    fields = line.split("  ")
+    assert fields[1:5] == [
+        "dept:91350200M00020000L",
+        "department.roles",
+        "x\\u001b[2Kforged\\u000aline",
+        "denied",
+    ]
+    assert fields[5:] == ['{"why": "may not"}', "request r-1", "not sealed yet"]
+    assert await asyncio.to_thread(run, "--action", "test.action", "--limit", "3") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [x.split("  ")[3] for x in lines] == ["s9", "s8", "s7"]
+    assert all(x.endswith("  sealed") for x in lines)
+    assert await asyncio.to_thread(run, "--actor", "nobody") == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err.strip()) == ("", "no audit rows match")
+    for bad, said in (
+        (("--since", "2026-12-04T08:00"), "error: since: "),
+        (("--limit", "0x10"), "error: limit: "),
+        (("--outcome", "maybe"), "error: outcome: "),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            await asyncio.to_thread(run, *bad)
+        assert refused.value.code == 2
+        assert said in capsys.readouterr().err
+    assert await asyncio.to_thread(run, "--since", "2000-01-01T00:00:00Z") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 11
