@@ -81,14 +81,20 @@ def _shown(text: str, limit: int) -> str:
 
 def printable(text: str) -> str:
     """``text`` with every control or format character (Unicode category C: a line
-    break, an escape, a NUL, a bidirectional override) written as its ``\\uXXXX``
-    escape: what the audit log keeps of a caller's text, and how a row is shown on a
-    terminal."""
-    if text.isprintable():
+    break, an escape, a NUL, a bidirectional override) and line or paragraph
+    separator (Zl, Zp) written as its ``\\uXXXX`` escape, and a backslash doubled
+    (so an escape written and one typed differ): what the audit log keeps of a
+    caller's text, and how a row is shown on a terminal."""
+    if text.isprintable() and "\\" not in text:
         return text
-    return "".join(
-        f"\\u{ord(c):04x}" if unicodedata.category(c)[0] == "C" else c for c in text
-    )
+    return "".join(_escaped(c) for c in text)
+
+
+def _escaped(c: str) -> str:
+    if c == "\\":
+        return "\\\\"
+    kind = unicodedata.category(c)
+    return f"\\u{ord(c):04x}" if kind[0] == "C" or kind in ("Zl", "Zp") else c
 
 
 class HeldRefusals:

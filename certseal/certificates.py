@@ -36,8 +36,7 @@ class MarkedExtension:
     """An extension's value and whether the certificate marks it critical."""
 
     value: Any
-    """As ``cryptography`` gives it (``x509.ExtendedKeyUsage`` iterates OIDs), or,
-    read with asn1crypto, a value with the same attributes or OIDs."""
+    """As ``cryptography`` gives it (``x509.ExtendedKeyUsage`` iterates OIDs)."""
     critical: bool
     """The extension's ``critical`` flag (RFC 5280 §4.2)."""
 
@@ -68,73 +67,55 @@ def marked_extension(cert: x509.Certificate, kind: type[Any]) -> MarkedExtension
     return MarkedExtension(found.value, found.critical)
 
 
-_ASN1_NAMES: dict[type[Any], str] = {
-    x509.BasicConstraints: "basic_constraints",
-    x509.KeyUsage: "key_usage",
-    x509.ExtendedKeyUsage: "extended_key_usage",
-}
+#: the extensions whose general names ``cryptography`` may not model (RFC 5280
+#: §4.2.1.6, §4.2.1.7): read apart with asn1crypto
+_ALT_NAMES = ("subject_alt_name", "issuer_alt_name")
 
 
 def _asn1_extension(cert: x509.Certificate, kind: type[Any]) -> MarkedExtension | None:
-    """The extension of ``kind`` read with asn1crypto, held to what ``cryptography``
-    holds it to: an extension given twice, an alternative name whose general names
-    do not read, or the extension read not in DER (a long-form or indefinite
-    length, a padded OID, bytes after its value) or empty where RFC 5280 asks for
-    one or more purposes raise as ``cryptography`` would (asn1crypto alone takes
-    BER and ignores what follows a value)."""
-    if kind not in _ASN1_NAMES:
-        raise ValueError(f"{kind.__name__} is not read without cryptography")
+    """The extension of ``kind`` of a certificate whose alternative names hold a
+    general name ``cryptography`` does not model: those names are read with
+    asn1crypto (each must read: junk is refused), and every other extension by
+    ``cryptography`` itself, from the same certificate without its alternative
+    names, so its rules (DER, value ranges, combinations of bits, an extension
+    given twice) hold exactly as for any certificate. A general name it does not
+    model in any other extension is refused (ValueError)."""
     parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-    wanted = _ASN1_NAMES[kind]
-    found: tuple[Any, bool] | None = None
-    seen: set[str] = set()
-    for extension in parsed["tbs_certificate"]["extensions"]:
-        oid = extension["extn_id"].dotted
-        if oid in seen:
-            raise x509.DuplicateExtension(
-                f"the certificate has extension {oid} twice", x509.ObjectIdentifier(oid)
-            )
-        seen.add(oid)
+    tbs = parsed["tbs_certificate"]
+    others, seen = [], set()
+    for extension in tbs["extensions"]:
         name = extension["extn_id"].native
-        if name in ("subject_alt_name", "issuer_alt_name"):
-            _read_strictly(extension["extn_value"], name, der=False)
-        if name == wanted:
-            value = _read_strictly(extension["extn_value"], name, der=True)
-            found = (value, bool(extension["critical"].native))
-    if found is None:
+        if name not in _ALT_NAMES:
+            others.append(extension)
+            continue
+        if name in seen:
+            raise x509.DuplicateExtension(
+                f"the certificate has its {name} twice",
+                x509.ObjectIdentifier(extension["extn_id"].dotted),
+            )
+        seen.add(name)
+        try:
+            extension["extn_value"].parsed.native  # noqa: B018 (every name read)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"the certificate's {name} is malformed") from exc
+    if not others:
         return None
-    value, critical = found
-    if kind is x509.BasicConstraints:
-        return MarkedExtension(_Flags(ca=bool(value["ca"].native)), critical)
-    if kind is x509.KeyUsage:
-        flags = _Flags(
-            digital_signature="digital_signature" in value.native,
-            key_cert_sign="key_cert_sign" in value.native,
-        )
-        return MarkedExtension(flags, critical)
-    if len(value) == 0:  # KeyPurposeId SIZE (1..MAX): RFC 5280 §4.2.1.12
-        raise ValueError("the certificate's extended key usage names no purpose")
-    return MarkedExtension([x509.ObjectIdentifier(p.dotted) for p in value], critical)
-
-
-def _read_strictly(octets: Any, name: str, *, der: bool) -> Any:
-    """The value inside an extension's OCTET STRING, every part of it read; ``der``:
-    also written again to the same bytes. ValueError naming the extension if not."""
+    tbs["extensions"] = asn1_x509.Extensions(others)  # the others' bytes as they are
+    rest_der = asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": parsed["signature_algorithm"],
+            "signature_value": parsed["signature_value"],
+        }
+    ).dump()
     try:
-        value = octets.parsed
-        value.native  # noqa: B018 (reads every part: a general name that does not read)
-        if der and value.dump(force=True) != octets.contents:
-            raise ValueError("not in DER")
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"the certificate's {name} extension is malformed") from exc
-    return value
-
-
-@dataclass(frozen=True)
-class _Flags:
-    ca: bool = False
-    digital_signature: bool = False
-    key_cert_sign: bool = False
+        rest = x509.load_der_x509_certificate(rest_der)
+        found = rest.extensions.get_extension_for_class(kind)
+    except x509.ExtensionNotFound:
+        return None
+    except x509.UnsupportedGeneralNameType as exc:
+        raise ValueError(f"the certificate has a general name in {exc}") from None
+    return MarkedExtension(found.value, found.critical)
 
 
 #: what ``cryptography`` raises for a certificate it cannot take, beside ValueError:

@@ -219,8 +219,9 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     """Show the audit log's rows, newest first (filters: ``--actor``, ``--action``,
     ``--subject``, ``--outcome``, ``--since``; ``--limit``, 50): one line each, its
     time, actor, action, subject, outcome, details, request id and whether it is
-    sealed into the chain yet, every control character escaped
-    (:func:`certseal.audit.printable`: a row may hold a refused caller's text)."""
+    sealed into the chain yet, separated by tabs, every control character (a tab
+    too) escaped and a backslash doubled (:func:`certseal.audit.printable`: a row
+    may hold a refused caller's text)."""
     from certseal.audit import printable
     from certseal.storage.audit import audit_rows
 
@@ -257,10 +258,20 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
             f"request {row['request_id'] or '-'}",
             "sealed" if row["seq"] is not None else "not sealed yet",
         ]
-        print("  ".join(printable(str(cell)) for cell in cells))
+        print(
+            "\t".join(printable(str(cell)) for cell in cells)
+        )  # a tab: escaped in cells
     if not rows:
         print("no audit rows match", file=sys.stderr)
     return 0
+
+
+def _rows(text: str) -> int:
+    """An argparse ``type``: 1 to 10,000 rows."""
+    rows = whole_number(10_000)(text)
+    if rows == 0:
+        raise argparse.ArgumentTypeError("give 1 to 10,000 rows")
+    return rows
 
 
 def _aware_time(text: str) -> dt.datetime:
@@ -361,7 +372,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--since", type=_aware_time, help="ISO 8601 time with its zone (…+08:00, …Z)"
     )
     listing.add_argument(
-        "--limit", type=whole_number(10_000), default=50, help="rows (default 50)"
+        "--limit", type=_rows, default=50, help="rows, 1 to 10,000 (default 50)"
     )
     listing.set_defaults(func=cmd_audit_list)
 

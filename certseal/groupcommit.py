@@ -23,6 +23,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from certseal.audit import HELD_REFUSALS
 from certseal.errors import CertsealError
 from certseal.retries import transient_error
 
@@ -67,6 +68,9 @@ class GroupQueue(Generic[K, T, R]):
         return await future
 
     async def _drain(self, key: K, queue: list[tuple[T, asyncio.Future[R]]]) -> None:
+        # this task was started in one request's context, and writes for them all:
+        # a refusal here is no one call's to hold (certseal.audit.HELD_REFUSALS)
+        HELD_REFUSALS.set(None)
         group: list[tuple[T, asyncio.Future[R]]] = []
         try:
             await asyncio.sleep(0)  # let the requests of this same moment join

@@ -84,16 +84,20 @@ def bind_error(listen: str) -> OSError | ValueError | None:
     OS with a plain TCP socket of the address's own family (IPv4 or IPv6), opened
     and closed at once (grpcio does not say why); None if it can. An IPv6 wildcard
     (``[::]:P``, or no host) is tried dual-stack, as gRPC listens on it: an IPv4
-    holder of the port is found too."""
+    holder of the port is found too; on a machine without IPv6, as ``0.0.0.0``."""
     try:
         host, port = split_listen(listen)
         family = socket.getaddrinfo(
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0][0]
-        wildcard = host in ("", "::") and socket.has_dualstack_ipv6()
-        if wildcard:
-            family = socket.AF_INET6
-        with socket.create_server((host, port), family=family, dualstack_ipv6=wildcard):
+        dualstack = False
+        if host in ("", "::"):  # every interface: as gRPC listens there
+            dualstack = socket.has_dualstack_ipv6()
+            family = socket.AF_INET6 if dualstack else socket.AF_INET
+            host = host if dualstack else "0.0.0.0"  # no IPv6: gRPC takes IPv4's
+        with socket.create_server(
+            (host, port), family=family, dualstack_ipv6=dualstack
+        ):
             return None
     except (OSError, ValueError) as exc:
         return exc

@@ -15,6 +15,7 @@ docs/operations.md ("Security model") has the matrix per RPC.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import re
@@ -41,7 +42,7 @@ from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
 from certseal.requests import check_request
 from certseal.retries import transient_error
-from certseal.storage.idempotency import IdempotencyStore
+from certseal.storage.idempotency import IdempotencyStore, kept
 from certseal.tlsfiles import (
     TLS_FIELDS,
     TlsIdentity,
@@ -291,13 +292,16 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 # A concurrent request with the same key may have changed what this
                 # one saw (a renewal supersedes the version it resolved): its answer
                 # is this request's answer too, and its refusal is no refusal.
-                stored = await store.lookup(claim)
+                stored = await asyncio.shield(kept(store.settle(claim, held)))
                 if stored is not None:
                     return _Stored(stored)
-                await held.record()
                 raise
             except Exception:
-                await held.record()
+                await asyncio.shield(kept(held.record()))
+                raise
+            except BaseException:  # cancelled (the caller gone): settled after it
+                if held.records:
+                    kept(store.settle(claim, held))
                 raise
             finally:
                 held.open = False

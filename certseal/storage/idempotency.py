@@ -33,16 +33,32 @@ import datetime as dt
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import asyncpg
 
+from certseal.audit import HeldRefusals
+from certseal.errors import CertsealError
 from certseal.idempotency import Claim
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
+
+#: work that runs to its end although the call that started it was cancelled
+#: (:func:`kept`), held here until done (the loop keeps only weak references)
+_KEPT: set[asyncio.Future[Any]] = set()
+
+
+def kept(work: Awaitable[Any]) -> asyncio.Future[Any]:
+    """``work`` as a task kept running to its end even if the call awaiting it is
+    cancelled (await it through ``asyncio.shield``, or not at all)."""
+    task = asyncio.ensure_future(work)
+    _KEPT.add(task)
+    task.add_done_callback(_KEPT.discard)
+    return task
+
 
 #: test-only: ``after-commit`` makes the process kill itself (SIGKILL) right after an
 #: answer's transaction commits and before it is sent, when the configuration allows
@@ -198,6 +214,23 @@ class IdempotencyStore:
         self.pool = pool
         self.retention = retention
         self._fault = fault
+
+    async def settle(self, claim: Claim, held: HeldRefusals) -> bytes | None:
+        """After a refusal of a call with ``claim``'s key: the answer stored under
+        it (a concurrent call with the same key answered it, so ``held``'s refusals
+        are no refusals), else None with ``held``'s refusals recorded. A key naming
+        another request, or a lookup that fails (logged), counts as no answer: the
+        refusal is recorded and answered, never lost or turned into "retry"."""
+        try:
+            stored = await self.lookup(claim)
+        except CertsealError:  # the key is another request's: this refusal stands
+            stored = None
+        except Exception:
+            log.exception("looking up a key's answer after a refusal failed")
+            stored = None
+        if stored is None:
+            await held.record()
+        return stored
 
     async def lookup(self, claim: Claim) -> bytes | None:
         """The answer stored for ``claim``'s key, or None when the key is new (or

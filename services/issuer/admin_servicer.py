@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 
 from certseal.errors import CertsealError, invalid
 from certseal.idempotency import idempotent
-from certseal.identifiers import validate_resident_id, validate_type_code, validate_uscc
+from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.rpc import Caller, RefusedCall, current_caller
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
@@ -70,23 +70,26 @@ _SUBJECT_CHECKS: dict[str, Callable[[str], object]] = {
 }
 
 
+#: a run of digits that may be (most of) a resident identity number (GB 11643: 17
+#: digits and a check character; 15 in the older form)
+_ID_DIGITS = re.compile(r"[0-9]{15,}", re.ASCII)
+
+
 def _subject(field: str, value: str) -> str:
     """``value`` when it is the subject ``field`` names (a department code, a type
-    code, a key id, an app identity) and no resident identity number (GB 11643: a
-    department code and an ID number share their characters), else ``-``: what is
-    recorded of a request refused before it was checked."""
+    code, a key id, an app identity) and holds no run of 15 digits or more (a
+    resident identity number, whole or in part, where a code or a name goes), else
+    ``-``: what is recorded of a request refused before it was checked. A code of
+    digits only (some government bodies' USCC) is recorded as ``-`` too: the rule
+    errs on keeping personal data out."""
     check = _SUBJECT_CHECKS.get(field)
-    if check is None:
+    if check is None or _ID_DIGITS.search(value):
         return "-"
     try:
         check(value)
     except CertsealError:
         return "-"
-    try:
-        validate_resident_id(value)
-    except CertsealError:
-        return value
-    return "-"
+    return value
 
 
 def audit_refused_call(service: IssuerService) -> RefusedCall:

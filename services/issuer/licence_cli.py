@@ -64,9 +64,12 @@ _FLAGS = {
 
 
 #: how a service names one licence field: ``fields.NAME`` (the issuer's checks),
-#: ``fields['NAME']`` (a value) and ``fields key 'NAME'`` (a name: certseal.requests)
+#: ``fields['NAME']`` and ``fields['NAME'].string_value`` (its value) and
+#: ``fields key 'NAME'`` (its name: certseal.requests); ``fields[0]`` is another
+#: request's list, no licence field
 _FIELD_PATH = re.compile(
-    r"fields(?:\.(?P<dotted>.+)|\[(?P<value>.+)\]| key (?P<key>.+))"
+    r"""fields(?:\.(?P<dotted>.+)|\[(?P<value>'.*'|".*")\](?:\.[a-z_]+)?"""
+    r"| key (?P<key>.+))"
 )
 
 
@@ -318,7 +321,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
             )
         if reply.next_page_token:
             print(f"more: --page-token {reply.next_page_token}")
-        elif not reply.licences:
+        elif not reply.licences and not args.page_token:  # a last page may be empty
             print("no licences match", file=sys.stderr)
         return 0
     if command == "present":

@@ -250,6 +250,8 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():  # said before asking the verifier, naming the option
         raise invalid("out", f"{out.parent} is not a folder: give FILE in one")
+    if out.is_dir():
+        raise invalid("out", f"{out} is a folder: give a FILE (in it, or elsewhere)")
     # read and checked before anything else (a FIFO would block a raw read)
     ca_pem = read_certificates(cfg.tls.ca_file, "tls.ca_file")[0]
     held: OfflineBundle | None = None

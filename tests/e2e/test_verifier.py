@@ -523,6 +523,11 @@ async def test_offline_bundle_full_then_delta(
         2,
         f"error: out: {nowhere.parent} is not a folder: give FILE in one",
     ), out
+    code, out = await certseal_cli(config, x, "bundle", "fetch", "--out", str(tmp_path))
+    assert (code, out.strip()) == (
+        2,
+        f"error: out: {tmp_path} is a folder: give a FILE (in it, or elsewhere)",
+    ), out
 
     async def offline(text: str) -> tuple[int, str]:
         return await certseal_cli(

@@ -164,3 +164,23 @@ async def test_a_refused_subject_that_is_an_id_number_is_not_recorded(connect, i
         assert err.code() is grpc.StatusCode.PERMISSION_DENIED
     rows = await audit_rows(issuer, actor=f"dept:{code}")
     assert [r["subject"] for r in rows] == ["-", code]
+
+
+def test_no_subject_with_a_run_of_id_digits_is_recorded():
+    """atk28b: an ID number (or most of it) inside a type code, a key id or an app
+    name passed the whole-value check: any run of 15 digits or more is ``-``."""
+    from services.issuer.admin_servicer import _subject
+
+    for field, value in (
+        ("type_code", "110101199003070396" + "001"),
+        ("app", "app:110101199003071233"),
+        ("app", "app:zhang.san-110101199003071233"),
+        ("kid", "1101011990030712"),
+    ):
+        assert _subject(field, value) == "-", (field, value)
+    for field, value in (
+        ("code", "91350100M000100Y43"),
+        ("kid", "0123456789abcdef"),
+        ("app", "app:holder-app"),
+    ):
+        assert _subject(field, value) == value

@@ -107,12 +107,15 @@ def test_the_issuers_field_names_are_said_as_the_options():
     # the request check's names of a field's value and of its name (atk28)
     for field, said in (
         ("fields['a.b']", "field: 'a.b' contains U+0000"),
+        ("fields['class'].string_value", "field: 'class' contains U+0000"),
         ("fields key 'a\\x00'", "field: the name 'a\\x00' contains U+0000"),
     ):
         error = as_field_option(
             CertsealError(ErrorKind.INVALID_ARGUMENT, "contains U+0000", field=field)
         )
         assert str(error) == said
+    other = CertsealError(ErrorKind.INVALID_ARGUMENT, "x", field="fields[0]")
+    assert as_field_option(other) is other  # a list of specs, no licence field
     kept = CertsealError(ErrorKind.FAILED_PRECONDITION, "x", field="identifier")
     assert as_options(kept, _FLAGS) is kept
     assert as_field_option(kept) is kept

@@ -321,7 +321,7 @@ async def test_cli_audit_list_shows_rows_newest_first_and_escaped(
                     utcnow(),
                     "dept:91350200M00020000L",
                     "department.roles",
-                    "x\x1b[2Kforged\nline",
+                    "x\x1b[2Kforged\nline\t  ok\\u0009",
                     "denied",
                     {"why": "may not"},
                     "r-1",
@@ -343,24 +343,25 @@ async def test_cli_audit_list_shows_rows_newest_first_and_escaped(
 
     assert await asyncio.to_thread(run, "--outcome", "denied") == 0
     (line,) = capsys.readouterr().out.splitlines()
-    fields = line.split("  ")
+    fields = line.split("\t")
     assert fields[1:5] == [
         "dept:91350200M00020000L",
         "department.roles",
-        "x\\u001b[2Kforged\\u000aline",
+        "x\\u001b[2Kforged\\u000aline\\u0009  ok\\\\u0009",
         "denied",
     ]
     assert fields[5:] == ['{"why": "may not"}', "request r-1", "not sealed yet"]
     assert await asyncio.to_thread(run, "--action", "test.action", "--limit", "3") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [x.split("  ")[3] for x in lines] == ["s9", "s8", "s7"]
-    assert all(x.endswith("  sealed") for x in lines)
+    assert [x.split("\t")[3] for x in lines] == ["s9", "s8", "s7"]
+    assert all(x.endswith("\tsealed") for x in lines)
     assert await asyncio.to_thread(run, "--actor", "nobody") == 0
     captured = capsys.readouterr()
     assert (captured.out, captured.err.strip()) == ("", "no audit rows match")
     for bad, said in (
         (("--since", "2026-12-04T08:00"), "error: since: "),
         (("--limit", "0x10"), "error: limit: "),
+        (("--limit", "0"), "error: limit: "),
         (("--outcome", "maybe"), "error: outcome: "),
     ):
         with pytest.raises(SystemExit) as refused:

@@ -19,7 +19,9 @@ from tests.certificates import (
     MANGLED_KEY_USAGES,
     X400_ADDRESSES,
     below,
+    extension,
     root,
+    with_extensions,
 )
 
 NAMES = {
@@ -122,3 +124,50 @@ async def test_pyhankos_path_validation_takes_the_name(names):
         {"digital_signature"}, {"time_stamping"}
     )
     assert path.leaf.subject.native["common_name"] == "tsa"
+
+
+#: extension values cryptography judges by rules of its own beyond DER (atk28b):
+#: the fallback must judge them alike, refused or taken
+JUDGED = {
+    "basic constraints, pathLen -1": (
+        ExtensionOID.BASIC_CONSTRAINTS,
+        "30060101ff0201ff",
+    ),
+    "basic constraints, pathLen without ca": (
+        ExtensionOID.BASIC_CONSTRAINTS,
+        "3003020101",
+    ),
+    "key usage, decipherOnly without keyAgreement": (
+        ExtensionOID.KEY_USAGE,
+        "0303078080",
+    ),
+    "key usage, trailing zero bits": (ExtensionOID.KEY_USAGE, "03020080"),
+    "key usage, nine bits": (ExtensionOID.KEY_USAGE, "0303068040"),
+    "key usage, as the dev stack's": (ExtensionOID.KEY_USAGE, "03020780"),
+}
+KINDS = {
+    ExtensionOID.BASIC_CONSTRAINTS: x509.BasicConstraints,
+    ExtensionOID.KEY_USAGE: x509.KeyUsage,
+}
+
+
+@pytest.mark.parametrize("names", list(NAMES))
+@pytest.mark.parametrize("value", list(JUDGED))
+def test_an_extension_is_judged_as_cryptography_judges_it(names, value):
+    oid, hexed = JUDGED[value]
+    rk, rc = root("Root")
+    _, leaf = below("tsa", rc, rk)
+    given = extension(oid.dotted_string, bytes.fromhex(hexed), critical=True)
+    name_oid, name_value = NAMES[names]
+    name = extension(name_oid.dotted_string, name_value)
+
+    def judged(*add: object) -> tuple[object, ...]:
+        der = with_extensions(leaf, rk, add=add, drop=[oid.dotted_string])
+        cert = x509.load_der_x509_certificate(der)
+        try:
+            found = marked_extension(cert, KINDS[oid])
+        except (ValueError, x509.DuplicateExtension):
+            return ("refused",)
+        return ("taken", found and (found.value, found.critical))
+
+    assert judged(name, given) == judged(given)
