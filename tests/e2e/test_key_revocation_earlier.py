@@ -62,9 +62,13 @@ async def test_a_revocation_moved_earlier_revokes_what_was_signed_since(
     finally:
         await group.stop()
     rows = await issuer.pool.fetch(
-        "select details from audit_log where subject = $1 and action = 'key.revoked' "
-        "order by id",
+        "select outcome, details from audit_log where subject = $1 and "
+        "action = 'key.revoked' order by id",
         dept.kid,
     )
-    said = [r["details"]["revoked_at"] for r in rows]
+    said = [r["details"]["revoked_at"] for r in rows if r["outcome"] == "ok"]
     assert said == [first_at.isoformat(), compromised_at.isoformat()]
+    # each revocation refused as moved later is audited too, saying why
+    refused = [r["details"]["why"] for r in rows if r["outcome"] == "denied"]
+    assert len(refused) == 3
+    assert all("can only be moved earlier" in why for why in refused), refused
