@@ -170,10 +170,12 @@ def test_both_kinds_are_said_together(tmp_path):
     with held(1) as (issuer,):
         cfg.issuer.listen = issuer
         lines = port_problems(cfg, tmp_path, cfg.verifier.metrics_listen)
-    assert [line.split(": ")[1] for line in lines] == [
-        "console.metrics_listen",
-        "issuer.listen",
-    ], lines
+    said = [line.split(": ")[1] for line in lines]
+    # a port free_config found free may be taken meanwhile by an outgoing connection
+    # of this test session (the same ephemeral range): only the two made here count
+    mine = [s for s in said if s in ("console.metrics_listen", "issuer.listen")]
+    assert mine == ["console.metrics_listen", "issuer.listen"], lines
+    assert said[0] == "console.metrics_listen", lines  # the clash, then held ports
 
 
 def test_the_banner_of_a_failed_start_no_longer_says_every_setting_is_in_local_toml(
