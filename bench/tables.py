@@ -257,10 +257,10 @@ MODEL_NAMES = {
 def server_model_table(r: Mapping[str, Any]) -> str:
     """The server-model table from ``server_model.json``: the echo server in each of
     ``bench.echo``'s process models, flat out and paced (bench.server_model_bench)."""
-    rows = []
+    flat, paced = [], []
     for model, name in MODEL_NAMES.items():
         figures = r["models"][model]
-        rows.append(
+        flat.append(
             row(
                 f"{name}, 64 callers, per s (p99 {_num(figures['p99_ms'])} ms)",
                 figures["per_s"],
@@ -268,9 +268,7 @@ def server_model_table(r: Mapping[str, Any]) -> str:
                 figures["cpu_us"],
             )
         )
-    for model, name in MODEL_NAMES.items():
-        figures = r["models"][model]
-        rows.append(
+        paced.append(
             row(
                 f"{name}, paced at 1,000/s: p99 ms",
                 figures["paced_1000_per_s_p99_ms"],
@@ -280,7 +278,7 @@ def server_model_table(r: Mapping[str, Any]) -> str:
         )
     setup = r.get("setup", {})
     head = f"{_measured(r)}, median of {setup.get('rounds', '?')} interleaved rounds"
-    return "\n".join([head + ":", "", HEADER, *rows])
+    return "\n".join([head + ":", "", HEADER, *flat, *paced])
 
 
 TABLES: dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]] = {

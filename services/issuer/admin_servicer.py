@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from certseal.errors import CertsealError, invalid
+from certseal.errors import CertsealError
 from certseal.idempotency import idempotent
 from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.rpc import Caller, RefusedCall, current_caller
@@ -29,6 +29,7 @@ from services.issuer.convert import (
 )
 from services.issuer.service import IssuerService
 from services.issuer.service.holder_apps import app_identity
+from services.issuer.service.keys import check_kid
 
 _ADMIN = pb.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
 
@@ -52,12 +53,6 @@ CHANGES = {
 }
 
 
-def _check_kid(kid: str) -> None:
-    """CertsealError unless ``kid`` is a key id (16 lowercase hexadecimal digits)."""
-    if not re.fullmatch(r"[0-9a-f]{16}", kid, re.ASCII):
-        raise invalid("kid", "is no key id")
-
-
 #: the check a refused request's subject must pass to be recorded as it is (each
 #: raises CertsealError): a caller refused for its kind is refused before its request
 #: is checked, so its text may be anything, personal data put where a code goes
@@ -65,7 +60,7 @@ _SUBJECT_CHECKS: dict[str, Callable[[str], object]] = {
     "code": validate_uscc,
     "department_code": validate_uscc,
     "type_code": validate_type_code,
-    "kid": _check_kid,
+    "kid": check_kid,
     "app": app_identity,
 }
 

@@ -85,8 +85,8 @@ async def test_edit_delete_and_truncation_are_detected(config):
         await conn.close()
 
 
-async def test_cli_audit_verify_exit_codes(config, tmp_path, capsys):
-    dsn = await fresh_database(config)
+def config_for(config, tmp_path, dsn: str):
+    """A config file like the session's whose database is ``dsn``."""
     dsn_file = tmp_path / "dsn"
     dsn_file.write_text(dsn)
     config_file = tmp_path / "config.toml"
@@ -94,6 +94,12 @@ async def test_cli_audit_verify_exit_codes(config, tmp_path, capsys):
     config.database.dsn_file = str(dsn_file)
     config_file.write_text(dump_config(config))
     config.database.dsn_file = original
+    return config_file
+
+
+async def test_cli_audit_verify_exit_codes(config, tmp_path, capsys):
+    dsn = await fresh_database(config)
+    config_file = config_for(config, tmp_path, dsn)
     assert (
         await asyncio.to_thread(
             cli.main, ["--config", str(config_file), "audit", "verify"]
@@ -330,13 +336,7 @@ async def test_cli_audit_list_shows_rows_newest_first_and_escaped(
         )
     finally:
         await conn.close()
-    dsn_file = tmp_path / "dsn"
-    dsn_file.write_text(dsn)
-    config_file = tmp_path / "config.toml"
-    original = config.database.dsn_file
-    config.database.dsn_file = str(dsn_file)
-    config_file.write_text(dump_config(config))
-    config.database.dsn_file = original
+    config_file = config_for(config, tmp_path, dsn)
 
     def run(*args: str) -> int:
         return cli.main(["--config", str(config_file), "audit", "list", *args])

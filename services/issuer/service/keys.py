@@ -33,7 +33,17 @@ from services.issuer.service.common import Auditor, require_operator
 from services.issuer.storage import IssuerStore
 from services.issuer.storage.rows import AlreadyStored, Records
 
-_KID_RE = re.compile(r"[0-9a-f]{16}")
+_KID_RE = re.compile(r"[0-9a-f]{16}", re.ASCII)
+
+
+def check_kid(kid: str) -> str:
+    """``kid`` when it is a key id (16 lowercase hexadecimal characters);
+    INVALID_ARGUMENT (``kid``) otherwise."""
+    if not _KID_RE.fullmatch(kid):
+        raise invalid("kid", "must be 16 lowercase hexadecimal characters")
+    return kid
+
+
 _DEFAULT_VALIDITY_DAYS = 730
 _PRESENTATION_VALIDITY_DAYS = 730
 
@@ -238,8 +248,7 @@ class Keys:
         revoked_at: dt.datetime | None,
     ) -> SigningKey:
         require_operator(caller)
-        if not _KID_RE.fullmatch(kid):
-            raise invalid("kid", "must be 16 lowercase hexadecimal characters")
+        check_kid(kid)
         now = self._clock()
         at = now
         if status == "revoked":
