@@ -212,6 +212,14 @@ def _transport_problem(
             "port-forward or proxy with nothing behind it, or no gRPC port",
             field=service,
         )
+    if seen.kind == "unanswered":
+        return CertsealError(
+            ErrorKind.UNAVAILABLE,
+            f"nothing at {target} took the connection in time: a firewall dropping "
+            f"it, a wrong address, or the {_named(service)} there too busy to accept "
+            "connections (see its log)",
+            field=service,
+        )
     if seen.kind == "not_found":
         return CertsealError(
             ErrorKind.UNAVAILABLE,

@@ -39,8 +39,10 @@ _NOT_TLS = frozenset(
 
 @dataclass(frozen=True)
 class Seen:
-    """What was seen at an address: ``kind`` one of ``refused`` (no address took
-    a connection in time), ``not_found`` (the name does not exist in DNS),
+    """What was seen at an address: ``kind`` one of ``refused`` (every address
+    refused the connection), ``unanswered`` (no address took a connection, and one
+    let it wait until the time was up: a firewall dropping it, a full listen
+    queue), ``not_found`` (the name does not exist in DNS),
     ``unresolved`` (DNS could not be asked), ``closed`` (a connection taken, then
     closed before any TLS record: a tunnel or proxy with nothing behind it, a
     service starting), ``silent`` (a connection taken, no answer in time: hung or
@@ -72,7 +74,7 @@ def probe(host: str, port: int, ca_der: bytes, timeout: float = 3.0) -> Seen:
     for family, kind, proto, _, address in addresses:
         left = deadline - time.monotonic()
         if left <= 0:
-            break
+            return Seen("unanswered")
         try:
             sock = socket.socket(family, kind, proto)  # no IPv6 here: the next one
         except OSError:
@@ -80,6 +82,9 @@ def probe(host: str, port: int, ca_der: bytes, timeout: float = 3.0) -> Seen:
         sock.settimeout(left)
         try:
             sock.connect(address)
+        except TimeoutError:
+            sock.close()
+            return Seen("unanswered")  # the time is up: no other address is tried
         except OSError:
             sock.close()
             continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -599,7 +600,14 @@ async def test_what_the_transport_says_is_named_as_the_setting_at_fault(
         def log_message(self, *args: Any) -> None:  # not into the command's output
             pass
 
-    webs = [http.server.HTTPServer(("127.0.0.1", 0), Quiet) for _ in range(2)]
+    class Web(http.server.ThreadingHTTPServer):
+        # a thread a connection and a long queue: gRPC's TLS hello held the one
+        # thread of a plain HTTPServer reading for a line end, and its retries filled
+        # the queue of 5 until the look at the port could not connect (a CI run)
+        request_queue_size = 128
+        daemon_threads = True
+
+    webs = [Web(("127.0.0.1", 0), Quiet) for _ in range(2)]
     https = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     web_ident = ca.identity("service:web", server=True)
     https.load_cert_chain(web_ident.cert_file, web_ident.key_file)
@@ -650,3 +658,46 @@ async def test_what_the_transport_says_is_named_as_the_setting_at_fault(
             web.shutdown()
         for server in servers:
             server.stop(0)
+
+
+def test_an_address_that_takes_no_connection_in_time_is_not_said_to_be_down(config):
+    """A port whose connections wait unanswered (a firewall dropping them, a full
+    listen queue) is not "unreachable: is certseal running?": it is said to take no
+    connection in time, with the causes to look at. (gRPC's own connect attempt
+    there takes 20 s before the call fails UNAVAILABLE; the failure is made here.)"""
+    import grpc
+
+    from certseal.calls import _transport_problem
+
+    server = socket.create_server(("127.0.0.1", 0), backlog=0)
+    target = f"127.0.0.1:{server.getsockname()[1]}"
+    waiting = []
+    try:
+        for _ in range(64):  # fill the accept queue: the first connect that waits
+            client = socket.socket()
+            waiting.append(client)
+            client.settimeout(0.3)
+            try:
+                client.connect(server.getsockname())
+            except TimeoutError:
+                break
+        failed = grpc.aio.AioRpcError(
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.aio.Metadata(),
+            grpc.aio.Metadata(),
+            details="failed to connect to all addresses",
+        )
+        problem = _transport_problem(
+            failed, config, target, "issuer", None, "cli.issuer_target"
+        )
+        assert problem is not None
+        assert (problem.field, problem.kind.name) == ("issuer", "UNAVAILABLE")
+        assert problem.message == (
+            f"nothing at {target} took the connection in time: a firewall dropping "
+            "it, a wrong address, or the issuer there too busy to accept connections "
+            "(see its log)"
+        )
+    finally:
+        for client in waiting:
+            client.close()
+        server.close()

@@ -103,3 +103,28 @@ def test_something_that_is_not_tls_and_nobody_at_all(ca, listener):
     server.close()
     assert probe("127.0.0.1", port, _der(ca)).kind == "refused"
     assert probe("nosuchhost.invalid", 50051, _der(ca)).kind == "not_found"
+
+
+def test_an_address_that_lets_the_connection_wait_is_unanswered_not_refused(ca):
+    """A listener whose queue is full drops the connection (as a firewall that drops
+    packets does): nothing refused it, so it is not said to be down (a CI run was told
+    "is certseal running?" of a test's server whose queue a gRPC client had filled)."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = server.getsockname()[1]
+    waiting = []
+    try:
+        for _ in range(64):  # fill the accept queue: the first connect that waits
+            client = socket.socket()
+            waiting.append(client)
+            client.settimeout(0.3)
+            try:
+                client.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break
+        else:
+            pytest.fail("64 connections were taken by a listener with no backlog")
+        assert probe("127.0.0.1", port, _der(ca), timeout=0.5).kind == "unanswered"
+    finally:
+        for client in waiting:
+            client.close()
+        server.close()
