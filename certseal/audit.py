@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,13 @@ class AuditEntry:
 #: a refusal must not be a way to write large rows into the audit log
 REFUSAL_SUBJECT_LIMIT = 200
 REFUSAL_WHY_LIMIT = 1000
+#: the most items of one list a refusal records of what was asked (the rest cut, a
+#: last ``…`` saying so): a repeated request field may be filled to the size limit
+REFUSAL_ASKED_ITEMS = 16
+
+#: what a refused call asked for, as :func:`refusal` records it: detail name ->
+#: text, or a list of texts (each already held to its shape: :func:`recordable`)
+Asked = Mapping[str, str | Sequence[str]]
 
 
 def refusal(
@@ -49,27 +57,69 @@ def refusal(
     subject: str,
     why: str,
     request_id: str = "",
+    asked: Asked | None = None,
 ) -> AuditEntry:
     """The audit entry of an operation refused to ``actor``: outcome ``denied``,
-    details ``{"why": why}`` (the refusal's message).
+    details ``{"why": why}`` (the refusal's message) and what was ``asked`` (the
+    details the change's ``ok`` row records of its request, such as a role
+    change's ``roles``).
 
     ``action`` is the action the caller attempted, named as its success is
     (``department.roles``, ``seal.register``); ``subject`` what it was attempted on,
-    ``-`` when empty. The subject is cut to :data:`REFUSAL_SUBJECT_LIMIT` characters
-    and ``why`` to :data:`REFUSAL_WHY_LIMIT`, each ending in ``…`` when cut, and a
-    control or format character in either (Unicode category C: a line break, an
-    escape, a NUL that PostgreSQL refuses in text, a bidirectional override) is
-    written as its ``\\uXXXX`` escape: a refused caller's text may be anything.
+    ``-`` when empty. The subject and each text asked are cut to
+    :data:`REFUSAL_SUBJECT_LIMIT` characters and ``why`` to
+    :data:`REFUSAL_WHY_LIMIT`, each ending in ``…`` when cut, a list asked to
+    :data:`REFUSAL_ASKED_ITEMS` items, and a control or format character in any
+    (Unicode category C: a line break, an escape, a NUL that PostgreSQL refuses in
+    text, a bidirectional override) is written as its ``\\uXXXX`` escape: a
+    refused caller's text may be anything. What is asked is named by the caller of
+    this function and must be no personal data (:func:`recordable`); ``why`` is no
+    name it may use (ValueError).
     """
+    details: dict[str, Any] = {"why": _shown(why, REFUSAL_WHY_LIMIT)}
+    for name, value in (asked or {}).items():
+        if name in details:
+            raise ValueError(f"{name!r} is the refusal's own detail")
+        details[name] = _asked(value)
     return AuditEntry(
         occurred_at,
         actor,
         action,
         _shown(subject or "-", REFUSAL_SUBJECT_LIMIT),
         "denied",
-        {"why": _shown(why, REFUSAL_WHY_LIMIT)},
+        details,
         request_id,
     )
+
+
+def _asked(value: str | Sequence[str]) -> str | list[str]:
+    """One value asked, as :func:`refusal` records it."""
+    if isinstance(value, str):
+        return _shown(value, REFUSAL_SUBJECT_LIMIT)
+    items = [_shown(v, REFUSAL_SUBJECT_LIMIT) for v in value[:REFUSAL_ASKED_ITEMS]]
+    return [*items, "…"] if len(value) > REFUSAL_ASKED_ITEMS else items
+
+
+#: a run of digits that may be (most of) a resident identity number (GB 11643: 17
+#: digits and a check character; 15 in the older form)
+_ID_DIGITS = re.compile(r"[0-9]{15,}", re.ASCII)
+
+
+def recordable(value: str, check: Callable[[str], object]) -> str:
+    """``value`` when ``check`` accepts it (returns; raises any exception
+    otherwise) and it holds no run of 15 digits or more (a resident identity
+    number, whole or in part, where a code or a name goes), else ``-``: what a
+    refusal records of a refused caller's text (a subject, a value asked), which
+    may have been refused before its shape was checked. A code of digits only (some
+    government bodies' USCC) is recorded as ``-`` too: the rule errs on keeping
+    personal data out."""
+    if _ID_DIGITS.search(value):
+        return "-"
+    try:
+        check(value)
+    except Exception:
+        return "-"
+    return value
 
 
 def _shown(text: str, limit: int) -> str:

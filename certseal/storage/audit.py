@@ -20,6 +20,7 @@ import asyncpg
 from certseal.audit import (
     GENESIS,
     HELD_REFUSALS,
+    Asked,
     AuditEntry,
     AuditReport,
     chain_hash,
@@ -60,11 +61,19 @@ class RefusalAudit:
     pool: asyncpg.Pool
 
     async def audit_refusal(
-        self, *, at: dt.datetime, actor: str, action: str, subject: str, why: str
+        self,
+        *,
+        at: dt.datetime,
+        actor: str,
+        action: str,
+        subject: str,
+        why: str,
+        asked: Asked | None = None,
     ) -> AuditEntry:
         """Record that ``actor`` was refused ``action`` on ``subject`` because
         ``why``: ONE audit row (:func:`certseal.audit.refusal`: outcome ``denied``,
-        details ``{"why": why}``, the RPC's request id), written on its own, outside
+        details ``{"why": why}`` and what was ``asked``, the RPC's request id),
+        written on its own, outside
         the refused change's transaction, which rolls back without it. In a call with
         an idempotency key the row waits for the call's answer
         (:data:`certseal.audit.HELD_REFUSALS`): it is written only when the refusal
@@ -76,7 +85,7 @@ class RefusalAudit:
         written (the database away) is logged at ERROR and the refusal answered as
         it is: the caller is refused either way, and told so rather than to retry.
         Returns the entry."""
-        entry = refusal(at, actor, action, subject, why, REQUEST_ID.get())
+        entry = refusal(at, actor, action, subject, why, REQUEST_ID.get(), asked)
 
         async def record() -> None:
             try:

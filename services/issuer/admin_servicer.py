@@ -7,14 +7,13 @@ its own."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 from google.protobuf.message import Message
 
-from certseal.errors import CertsealError
+from certseal.audit import recordable
 from certseal.idempotency import idempotent
 from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.rpc import Caller, RefusedCall, current_caller
@@ -29,26 +28,53 @@ from services.issuer.convert import (
 )
 from services.issuer.service import IssuerService
 from services.issuer.service.holder_apps import app_identity
-from services.issuer.service.keys import check_kid
+from services.issuer.service.keys import asked_suite, check_kid
 
 _ADMIN = pb.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
 
-#: each IssuerAdmin RPC that changes something: the action its use case audits its
-#: refusal as (as its success, but ``key.rotate``: a rotation made is ``key.create``
-#: and ``key.retire``) and the request field naming the subject ("": none)
+#: what a refused change asked for, of its request (a message): the details its ok
+#: row records of what was asked (:func:`certseal.audit.refusal`'s ``asked``)
+Asking = Callable[[Any], dict[str, str | list[str]]]
+
+
+def _roles(request: Any) -> dict[str, str | list[str]]:
+    return {"roles": convert.asked_roles(request.roles)}
+
+
+def _suite(request: Any) -> dict[str, str | list[str]]:
+    return {"suite": asked_suite(request.suite)}
+
+
+def _type_code(request: Any) -> dict[str, str | list[str]]:
+    return {"type_code": recordable(request.type_code, validate_type_code)}
+
+
+class Change(NamedTuple):
+    """An IssuerAdmin RPC that changes something, as a refusal of it is audited."""
+
+    #: the action its use case audits its refusal as (as its success, but
+    #: ``key.rotate``: a rotation made is ``key.create`` and ``key.retire``)
+    action: str
+    #: the request field naming the subject ("": none)
+    field: str
+    #: what was asked beyond the subject (None: nothing its ok row records)
+    asked: Asking | None = None
+
+
+#: each IssuerAdmin RPC that changes something (:class:`Change`)
 CHANGES = {
     f"/{_ADMIN}/{rpc}": change
     for rpc, change in {
-        "OnboardDepartment": ("department.onboard", "code"),
-        "SetDepartmentRoles": ("department.roles", "code"),
-        "RegisterLicenceType": ("licence_type.register", "type_code"),
-        "CreateSigningKey": ("key.create", "department_code"),
-        "RotateSigningKey": ("key.rotate", "department_code"),
-        "RetireSigningKey": ("key.retired", "kid"),
-        "RevokeSigningKey": ("key.revoked", "kid"),
-        "GrantHolderApp": ("holder_app.grant", "app"),
-        "RevokeHolderApp": ("holder_app.revoke", "app"),
-        "Republish": ("republish.start", ""),
+        "OnboardDepartment": Change("department.onboard", "code", _roles),
+        "SetDepartmentRoles": Change("department.roles", "code", _roles),
+        "RegisterLicenceType": Change("licence_type.register", "type_code"),
+        "CreateSigningKey": Change("key.create", "department_code", _suite),
+        "RotateSigningKey": Change("key.rotate", "department_code", _suite),
+        "RetireSigningKey": Change("key.retired", "kid"),
+        "RevokeSigningKey": Change("key.revoked", "kid"),
+        "GrantHolderApp": Change("holder_app.grant", "app", _type_code),
+        "RevokeHolderApp": Change("holder_app.revoke", "app", _type_code),
+        "Republish": Change("republish.start", ""),
     }.items()
 }
 
@@ -65,26 +91,13 @@ _SUBJECT_CHECKS: dict[str, Callable[[str], object]] = {
 }
 
 
-#: a run of digits that may be (most of) a resident identity number (GB 11643: 17
-#: digits and a check character; 15 in the older form)
-_ID_DIGITS = re.compile(r"[0-9]{15,}", re.ASCII)
-
-
 def _subject(field: str, value: str) -> str:
     """``value`` when it is the subject ``field`` names (a department code, a type
-    code, a key id, an app identity) and holds no run of 15 digits or more (a
-    resident identity number, whole or in part, where a code or a name goes), else
-    ``-``: what is recorded of a request refused before it was checked. A code of
-    digits only (some government bodies' USCC) is recorded as ``-`` too: the rule
-    errs on keeping personal data out."""
+    code, a key id, an app identity) and holds no run of 15 digits or more
+    (:func:`certseal.audit.recordable`), else ``-``: what is recorded of a request
+    refused before it was checked."""
     check = _SUBJECT_CHECKS.get(field)
-    if check is None or _ID_DIGITS.search(value):
-        return "-"
-    try:
-        check(value)
-    except CertsealError:
-        return "-"
-    return value
+    return "-" if check is None else recordable(value, check)
 
 
 def audit_refused_call(service: IssuerService) -> RefusedCall:
@@ -92,18 +105,21 @@ def audit_refused_call(service: IssuerService) -> RefusedCall:
     (:class:`certseal.rpc.ServiceInterceptor`): for an RPC of :data:`CHANGES` (a
     department calling SetDepartmentRoles), one ``denied`` audit row naming the
     caller, the action, the subject the request names (``-`` when it names none or
-    could not be decoded) and why; nothing for a read (ListDepartments) or another
-    service's RPC (the use cases audit their own refusals)."""
+    could not be decoded), why, and what it asked as the use case's refusal
+    records it (a role change's ``roles``: none when the request could not be
+    decoded); nothing for a read (ListDepartments) or another service's RPC (the
+    use cases audit their own refusals)."""
 
     async def audit(caller: Caller, method: str, request: Any, why: str) -> None:
         change = CHANGES.get(method)
         if change is None:
             return
-        action, field = change
-        subject = (
-            getattr(request, field) if field and isinstance(request, Message) else ""
+        decoded = isinstance(request, Message)
+        subject = getattr(request, change.field) if change.field and decoded else ""
+        asked = change.asked(request) if change.asked and decoded else {}
+        await service.audit_refusal(
+            caller, change.action, _subject(change.field, subject), why, **asked
         )
-        await service.audit_refusal(caller, action, _subject(field, subject), why)
 
     return audit
 

@@ -33,6 +33,7 @@ from services.issuer.domain import (
     Status,
 )
 from services.issuer.events import proto_operation, proto_status
+from services.issuer.service.directory import recorded_roles
 from services.issuer.service.issuance import IssueInput
 from services.issuer.service.republish import RepublishRun
 from services.issuer.usage import UsageEntry, UsageKind
@@ -182,6 +183,13 @@ def roles(values: Iterable[licence_pb2.DepartmentRole]) -> list[str]:
             raise invalid("roles", f"unknown role {role}")
         names.append(_ROLE_NAMES[role])
     return names
+
+
+def asked_roles(values: Iterable[licence_pb2.DepartmentRole]) -> list[str]:
+    """The roles proto department roles ask for, as a refusal records them
+    (:func:`services.issuer.service.directory.recorded_roles`; an unknown role is
+    ``-``): a refused request may not have been checked."""
+    return recorded_roles(_ROLE_NAMES.get(role, "-") for role in values)
 
 
 def licence_type(request: pb.RegisterLicenceTypeRequest) -> LicenceType:

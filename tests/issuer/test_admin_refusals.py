@@ -5,7 +5,8 @@ Every refusal of an IssuerAdmin change, of authority (PERMISSION_DENIED: a depar
 calling IssuerAdmin, refused for its kind, or a use case's own check) or of state
 (FAILED_PRECONDITION, ALREADY_EXISTS for a change that conflicts), leaves ONE audit
 row: the caller, the action named as its success is, the subject, outcome ``denied``
-and ``{"why": ...}``; and the state is as it was. Malformed input, reads, and a
+and ``{"why": ...}`` with what was asked (tests/issuer/test_refusals_asked.py); and
+the state is as it was. Malformed input, reads, and a
 caller refused before it is known leave none."""
 
 from __future__ import annotations
@@ -291,7 +292,8 @@ async def test_a_role_still_in_use_is_kept_and_the_refusal_audited(
         "why": f"department {dept.code} keeps the issuer role: licence types "
         f"{dept.type_code} list it as an issuer, and a type's issuers never change; "
         "it has licences in force, and only their issuer may revoke, suspend, "
-        "amend or transfer them"
+        "amend or transfer them",
+        "roles": ["counter"],  # what was asked, as the ok row of a change names it
     }
     assert await roles_of(issuer, dept.code) == ["issuer"]
 
@@ -344,7 +346,10 @@ async def test_onboarding_a_department_again_is_an_audited_refusal(operator, iss
     mine = [r for r in rows if r["subject"] == code]
     assert [(r["outcome"], r["details"]) for r in mine] == [
         ("ok", {"roles": ["counter"]}),
-        ("denied", {"why": f"department {code} is already onboarded"}),
+        (
+            "denied",
+            {"why": f"department {code} is already onboarded", "roles": ["issuer"]},
+        ),
     ]
     row = await issuer.pool.fetchrow(
         "select name, roles from departments where code = $1", code

@@ -269,6 +269,54 @@ def test_a_refusals_control_characters_are_escaped_within_its_bounds():
     assert len(long) == REFUSAL_SUBJECT_LIMIT and long.endswith("…")
 
 
+def test_what_a_refusal_was_asked_is_escaped_and_bounded_as_its_subject():
+    """certseal.audit.refusal's ``asked``: each text escaped and cut as the subject
+    is, a list cut to REFUSAL_ASKED_ITEMS items and a last ``…``; ``why`` is the
+    refusal's own detail, which nothing asked may replace."""
+    from certseal.audit import (
+        REFUSAL_ASKED_ITEMS,
+        REFUSAL_SUBJECT_LIMIT,
+        refusal,
+    )
+
+    at = utcnow()
+    entry = refusal(
+        at,
+        "a",
+        "department.roles",
+        "s",
+        "w",
+        asked={"roles": ["issuer", "x\n1 ok\x1b[2K"], "suite": "\x00" * 500},
+    )
+    assert entry.details["why"] == "w"
+    assert entry.details["roles"] == ["issuer", "x\\u000a1 ok\\u001b[2K"]
+    suite = entry.details["suite"]
+    assert len(suite) == REFUSAL_SUBJECT_LIMIT and suite.endswith("…")
+    many = [str(i) for i in range(REFUSAL_ASKED_ITEMS + 5)]
+    cut = refusal(at, "a", "b", "s", "w", asked={"roles": many}).details["roles"]
+    assert cut == [*many[:REFUSAL_ASKED_ITEMS], "…"]
+    exact = many[:REFUSAL_ASKED_ITEMS]
+    assert refusal(at, "a", "b", "s", "w", asked={"r": exact}).details["r"] == exact
+    assert refusal(at, "a", "b", "s", "w", asked={}).details == {"why": "w"}
+    with pytest.raises(ValueError):
+        refusal(at, "a", "b", "s", "w", asked={"why": "forged"})
+
+
+def test_recordable_keeps_only_text_of_its_shape_and_no_id_number():
+    """certseal.audit.recordable: what a refusal records of a refused caller's text
+    (a subject, a value asked): ``-`` unless its check passes, and ``-`` for a run
+    of 15 digits or more (a resident identity number) even when it does."""
+    from certseal.audit import recordable
+    from certseal.identifiers import random_resident_id, validate_type_code
+
+    type_code = "91350100M000100Y43001"
+    assert recordable(type_code, validate_type_code) == type_code
+    for text in ("t", "x\n", random_resident_id() + "001", "110101199003070396001"):
+        assert recordable(text, validate_type_code) == "-", text
+    assert recordable("123456789012345", str) == "-"
+    assert recordable("12345678901234", str) == "12345678901234"
+
+
 async def test_a_held_refusal_waits_for_the_answer_and_none_waits_after_it(config):
     """certseal.audit.HELD_REFUSALS: while an idempotent call is open its refusals
     wait (recorded only if the refusal is answered); once it has ended, a refusal

@@ -54,14 +54,26 @@ class Auditor:
         )
 
     async def refused(
-        self, caller: Caller, action: str, subject: str, why: str
+        self,
+        caller: Caller,
+        action: str,
+        subject: str,
+        why: str,
+        **asked: str | list[str],
     ) -> None:
         """Record that ``caller`` was refused ``action`` on ``subject`` because
-        ``why``: one ``denied`` audit row, details ``{"why": why}``, that stays
-        although the change does not happen
+        ``why``: one ``denied`` audit row, details ``{"why": why}`` and what was
+        ``asked`` (as the change's ok row names it: a role change's ``roles``; no
+        personal data, :func:`certseal.audit.recordable`), that stays although the
+        change does not happen
         (:meth:`certseal.storage.audit.RefusalAudit.audit_refusal`)."""
         await self._store.audit_refusal(
-            at=self._clock(), actor=str(caller), action=action, subject=subject, why=why
+            at=self._clock(),
+            actor=str(caller),
+            action=action,
+            subject=subject,
+            why=why,
+            asked=asked,
         )
 
     async def deny(
@@ -81,17 +93,18 @@ class Auditor:
 
     @contextlib.asynccontextmanager
     async def refusals(
-        self, caller: Caller, action: str, subject: str
+        self, caller: Caller, action: str, subject: str, **asked: str | list[str]
     ) -> AsyncIterator[None]:
         """Audit the refusal of the privileged change made inside: a
         :class:`CertsealError` of :data:`AUDITED_REFUSALS` raised in the block is
-        recorded (:meth:`refused`, ``why`` = its message) and raised on, unchanged.
-        Also one the store raised under its lock, its transaction rolled back."""
+        recorded (:meth:`refused`, ``why`` = its message, with what was ``asked``)
+        and raised on, unchanged. Also one the store raised under its lock, its
+        transaction rolled back."""
         try:
             yield
         except CertsealError as exc:
             if exc.kind in AUDITED_REFUSALS:
-                await self.refused(caller, action, subject, exc.message)
+                await self.refused(caller, action, subject, exc.message, **asked)
             raise
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.events import OutboxRecord
@@ -115,8 +115,10 @@ class Directory:
         """Onboard a department (a USCC, GB 32100-2015) with roles from
         :data:`domain.ROLES`; INVALID_ARGUMENT, or PERMISSION_DENIED (not an
         operator) and ALREADY_EXISTS (the code is onboarded), both audited as a
-        refused ``department.onboard``."""
-        async with self._auditor.refusals(caller, "department.onboard", code):
+        refused ``department.onboard`` with the roles asked for."""
+        async with self._auditor.refusals(
+            caller, "department.onboard", code, roles=recorded_roles(roles)
+        ):
             require_operator(caller)
             validate_uscc(code, "code")
             domain.validate_text("name", name, required=True, limit=200)
@@ -146,8 +148,11 @@ class Directory:
         FAILED_PRECONDITION for the platform department without ``seal_owner``
         (its official seal seals annotated copies: docs/holder.md) or a role taken
         while in use (:func:`_check_roles_taken`); PERMISSION_DENIED and
-        FAILED_PRECONDITION are audited as a refused ``department.roles``."""
-        async with self._auditor.refusals(caller, "department.roles", code):
+        FAILED_PRECONDITION are audited as a refused ``department.roles`` with the
+        roles asked for (:func:`recorded_roles`)."""
+        async with self._auditor.refusals(
+            caller, "department.roles", code, roles=recorded_roles(roles)
+        ):
             require_operator(caller)
             validate_uscc(code, "code")
             given = _checked_roles(roles)
@@ -237,6 +242,14 @@ class Directory:
     async def list_licence_types(self) -> list[tuple[LicenceType, dt.datetime]]:
         """All licence types, each with when it was registered, by code."""
         return await self._store.list_licence_types()
+
+
+def recorded_roles(roles: Iterable[str]) -> list[str]:
+    """The roles a refused change asked for, as its refusal records them: as the
+    change's ok row does (once each, sorted), a name not of :data:`domain.ROLES`
+    as ``-`` (a refused request may not have been checked: its text may be
+    anything, personal data put where a role goes)."""
+    return sorted({role if role in ROLES else "-" for role in roles})
 
 
 def _checked_roles(roles: Sequence[str]) -> list[str]:

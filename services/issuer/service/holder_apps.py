@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
+from certseal.audit import recordable
 from certseal.errors import CertsealError, invalid, not_found
+from certseal.identifiers import validate_type_code
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.domain import HolderAppGrant
@@ -52,8 +54,13 @@ class HolderApps:
         """Let ``app`` read licences of ``type_code`` for the holder it names
         (idempotent); audited ``holder_app.grant``. INVALID_ARGUMENT for a bad app
         identity or an unknown type, PERMISSION_DENIED (not an operator: audited as
-        a refused ``holder_app.grant`` of ``app``)."""
-        async with self._auditor.refusals(caller, "holder_app.grant", app):
+        a refused ``holder_app.grant`` of ``app``, with the ``type_code`` asked)."""
+        async with self._auditor.refusals(
+            caller,
+            "holder_app.grant",
+            app,
+            type_code=recordable(type_code, validate_type_code),
+        ):
             require_operator(caller)
             identity = app_identity(app)
             await self._directory.licence_type(type_code)
@@ -73,7 +80,12 @@ class HolderApps:
         ``holder_app.revoke``. NOT_FOUND when ``app`` had no such grant,
         INVALID_ARGUMENT, PERMISSION_DENIED (not an operator: audited as a refused
         ``holder_app.revoke`` of ``app``)."""
-        async with self._auditor.refusals(caller, "holder_app.revoke", app):
+        async with self._auditor.refusals(
+            caller,
+            "holder_app.revoke",
+            app,
+            type_code=recordable(type_code, validate_type_code),
+        ):
             require_operator(caller)
             identity = app_identity(app)
             withdrawn = await self._store.revoke_holder_app(

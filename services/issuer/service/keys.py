@@ -20,7 +20,7 @@ from certseal.crypto import (
     generate_key,
     is_token_reference,
 )
-from certseal.errors import invalid, not_found, precondition
+from certseal.errors import CertsealError, invalid, not_found, precondition
 from certseal.events import OutboxRecord
 from certseal.hsm import Pkcs11Token
 from certseal.identifiers import validate_uscc
@@ -42,6 +42,16 @@ def check_kid(kid: str) -> str:
     if not _KID_RE.fullmatch(kid):
         raise invalid("kid", "must be 16 lowercase hexadecimal characters")
     return kid
+
+
+def asked_suite(text: str) -> str:
+    """The suite a refused key creation asked for, as its ok row names it
+    (``es256``), or ``-`` for text that names none (a refused request may not have
+    been checked)."""
+    try:
+        return Suite.parse(text).value
+    except CertsealError:
+        return "-"
 
 
 _DEFAULT_VALIDITY_DAYS = 730
@@ -175,8 +185,11 @@ class Keys:
     ) -> SigningKey:
         """Create an active signing key for a department (``validity_days`` 1-3650,
         0 for two years); INVALID_ARGUMENT on a bad suite, department or validity,
-        PERMISSION_DENIED (not an operator: audited as a refused ``key.create``)."""
-        async with self._auditor.refusals(caller, "key.create", department_code):
+        PERMISSION_DENIED (not an operator: audited as a refused ``key.create``
+        with the suite asked for, :func:`asked_suite`)."""
+        async with self._auditor.refusals(
+            caller, "key.create", department_code, suite=asked_suite(suite)
+        ):
             require_operator(caller)
             parsed = Suite.parse(suite)
             await self._check_department(department_code, validity_days)
@@ -193,7 +206,9 @@ class Keys:
         Returns (the new key, the retired keys); errors as :meth:`create_key`, a
         refusal audited as ``key.rotate``.
         """
-        async with self._auditor.refusals(caller, "key.rotate", department_code):
+        async with self._auditor.refusals(
+            caller, "key.rotate", department_code, suite=asked_suite(suite)
+        ):
             require_operator(caller)
             parsed = Suite.parse(suite)
             await self._check_department(department_code, validity_days)
