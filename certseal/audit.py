@@ -151,9 +151,11 @@ class HeldRefusals:
     """The refusals of one call with an idempotency key, waiting for its answer: such
     a call may be refused and then answered the answer stored under its key (a retry
     racing the call it repeats), so its refusals are recorded only when a refusal is
-    what it is answered (certseal.rpc's idempotent calls). Once the call has ended
-    (``open`` False) nothing waits: a task the call started and that outlives it
-    (a group commit's drain) records at once."""
+    what it is answered (certseal.rpc's idempotent calls). A call cancelled once
+    its refusals wait has them settled after it, once, by a task kept to its end
+    (``certseal.storage.idempotency.kept``; ``finish_kept`` awaits it). Once the
+    call has ended (``open`` False) nothing waits: a task the call started and that
+    outlives it (a group commit's drain) records at once."""
 
     def __init__(self) -> None:
         self.records: list[Callable[[], Awaitable[None]]] = []

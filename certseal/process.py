@@ -39,6 +39,7 @@ from certseal.storage.idempotency import (
     FAULT_ENV,
     IdempotencyPurger,
     IdempotencyStore,
+    finish_kept,
     scoped,
 )
 from certseal.storage.kek import session_name
@@ -325,7 +326,9 @@ class ServiceProcess:
                 await asyncio.wait_for(self._stop.wait(), 2.0)
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting RPCs, finish in-flight ones, stop the workers; only what
+        """Stop accepting RPCs, finish in-flight ones, stop the workers, let the
+        work a call left settle (:func:`certseal.storage.idempotency.finish_kept`,
+        within 10 s: a cancelled call's refusal) before the pool closes; only what
         started. After a failed start (:func:`start_or_explain`: the server never
         served) the workers are cancelled, not waited for: the start's one line is
         all the process says."""
@@ -343,6 +346,8 @@ class ServiceProcess:
                 await asyncio.wait_for(task, 10)
         if hasattr(self, "relay"):
             await self.relay.close()
+        with contextlib.suppress(TimeoutError):  # a call's refusal, settled after it
+            await finish_kept(10)
         if hasattr(self, "pool"):
             await self.pool.close()
 

@@ -60,6 +60,18 @@ def kept(work: Awaitable[Any]) -> asyncio.Future[Any]:
     return task
 
 
+async def finish_kept(timeout_s: float | None = None) -> None:
+    """Wait until the work :func:`kept` past its call has ended (a cancelled call's
+    refusal being settled: :class:`certseal.audit.HeldRefusals`), also work kept
+    meanwhile, for at most ``timeout_s`` seconds (None: no limit): a process awaits
+    it once its server has stopped and before it closes its pool, which that work
+    writes through (the refusal would be lost); a test, to see what the work did.
+    The work's own failures are its own (logged there), not raised here."""
+    async with asyncio.timeout(timeout_s):
+        while _KEPT:
+            await asyncio.wait(list(_KEPT))
+
+
 #: test-only: ``after-commit`` makes the process kill itself (SIGKILL) right after an
 #: answer's transaction commits and before it is sent, when the configuration allows
 #: it (``[idempotency] allow_fault_hooks``; a process refuses to start with the
