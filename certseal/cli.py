@@ -5,7 +5,8 @@ The command itself is composed in ``services/cli.py`` from each service's ``cli.
 ``--config`` files through :func:`load`, calls a service through
 :func:`certseal.calls.call_service`,
 and reports bad input as ``error: <field>: <problem>`` with exit status 2
-(:func:`run_command`).
+(:func:`run_command`). How an option's value is read (a licence status, a whole
+number) is :mod:`certseal.cli_options`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 from certseal import identifiers
 from certseal.calls import dev_identity
+from certseal.cli_options import whole_number
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
 
@@ -34,55 +35,6 @@ DEFAULT_HOME = Path(".certseal")
 LOCAL_OVERLAY = "local.toml"
 
 T = TypeVar("T")
-
-#: a licence status as every command prints it: words, then the national code (GB/T
-#: 36904 status table, docs/architecture.md §4)
-STATUS_WORDS = {
-    1: "valid 01",
-    2: "suspended 02",
-    3: "revoked 03",
-    4: "cancelled 04",
-    5: "expired 05",
-    6: "transferred out 06",
-    7: "revoked as sanction 07",
-    99: "other 99",
-}
-
-
-def status_words(code: int) -> str:
-    """``revoked as sanction 07`` for 7; an unknown code as its two digits."""
-    return STATUS_WORDS.get(code, f"status {code:02d}")
-
-
-#: a status as a person types it: its words (a ``_`` or ``-`` between two may stand
-#: for the space), its code (``07``, ``7``, ``(07)``), or the words then the code
-_TYPED_STATUS = re.compile(
-    r"(?P<words>[a-z]+(?:[\s_-]+[a-z]+)*)?\s*(?:(?P<code>[0-9]+)|\((?P<paren>[0-9]+)\))?"
-)
-
-
-def licence_status(text: str) -> int:
-    """An argparse ``type``: a licence status as the commands print it
-    (:data:`STATUS_WORDS`), read back to its national code (``Suspended`` -> 2).
-    Taken: the words in any case (``revoked as sanction``, ``TRANSFERRED_OUT``), the
-    code (``2``, ``02``), or both (``suspended 02``, and ``suspended (02)`` as the
-    issuer's errors say it) when they name one status. Anything else is ``error:
-    <option>: <problem>`` with exit status 2 from the parser, listing what it takes."""
-    typed = _TYPED_STATUS.fullmatch(text.strip().lower())
-    if typed and (typed["words"] or typed["code"] or typed["paren"]):
-        words = " ".join(re.split(r"[\s_-]+", typed["words"] or ""))
-        number = typed["code"] or typed["paren"]
-        for code, shown in STATUS_WORDS.items():
-            name = shown.rpartition(" ")[0]
-            if (not words or words == name) and (
-                not number or number.lstrip("0") == str(code)
-            ):
-                return code
-    raise argparse.ArgumentTypeError(
-        f"{text!r} is not a licence status; give it as the commands print it, "
-        f"its words (in any case), its code or both: {', '.join(STATUS_WORDS.values())}"
-    )
-
 
 #: (subparsers) -> None: adds a group of commands to the ``certseal`` parser
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -141,27 +93,6 @@ def database_unreachable(dsn: str, exc: OSError | None = None) -> CertsealError:
     from certseal.storage.pool import cannot_connect
 
     return cannot_connect(dsn, exc or ConnectionError("the connection was lost"))
-
-
-#: the largest value a protobuf ``uint32`` field holds
-UINT32_MAX = 2**32 - 1
-
-
-def whole_number(maximum: int = UINT32_MAX) -> Callable[[str], int]:
-    """An argparse ``type``: ASCII digits making 0 to ``maximum`` (by default what a
-    protobuf ``uint32`` field holds). Anything else is ``error: <option>: <problem>``
-    with exit status 2 from the parser, never a ValueError out of a request's
-    constructor (``Value out of range``) after the command has started."""
-
-    def parse(text: str) -> int:
-        if not re.fullmatch(r"-?[0-9]+", text.strip()):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-        value = int(text)
-        if not 0 <= value <= maximum:
-            raise argparse.ArgumentTypeError(f"{value} is outside 0 to {maximum:,}")
-        return value
-
-    return parse
 
 
 def ts(value: Any) -> str:

@@ -16,8 +16,8 @@ from certseal.cli import (
     LOCAL_OVERLAY,
     database_unreachable,
     load,
-    status_words,
 )
+from certseal.cli_options import status_words
 from certseal.errors import invalid
 from services.feed.domain import EVENT_TOPICS
 from services.feed.filters import check_event_types

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from certseal.calls import call_service, department_identity, dev_identity
-from certseal.cli import load, ts, whole_number
+from certseal.cli import load, ts
+from certseal.cli_options import whole_number
 from certseal.errors import CertsealError, ErrorKind
 from services.issuer.licence_cli import register_licence
 

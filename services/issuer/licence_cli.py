@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from certseal.calls import call_service, department_identity, operator_call
-from certseal.cli import STATUS_WORDS, licence_status, load, ts, whole_number
+from certseal.cli import load, ts
+from certseal.cli_options import STATUS_WORDS, licence_status, whole_number
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import (
     LICENCE_OID_PREFIX,

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from certseal.calls import call_service, dev_identity
-from certseal.cli import load, ts, whole_number
+from certseal.cli import load, ts
+from certseal.cli_options import whole_number
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 

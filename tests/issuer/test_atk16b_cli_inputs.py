@@ -127,7 +127,7 @@ def test_a_whole_number_option_out_of_its_field_is_refused_by_name(
 
 
 def test_a_whole_number_option_in_range_is_read():
-    from certseal.cli import UINT32_MAX, whole_number
+    from certseal.cli_options import UINT32_MAX, whole_number
 
     assert whole_number()("0") == 0
     assert whole_number()(str(UINT32_MAX)) == UINT32_MAX

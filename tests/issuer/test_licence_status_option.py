@@ -4,7 +4,7 @@
 suspended`` was ``error: status: 'suspended' is not a whole number``.
 
 The words are read back from the one table the commands print with
-(``certseal.cli.STATUS_WORDS``), which must name every status of the API and of the
+(``certseal.cli_options.STATUS_WORDS``), which must name every status of the API and of the
 issuer's domain."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 
 import pytest
 
-from certseal.cli import STATUS_WORDS, licence_status, status_words
+from certseal.cli_options import STATUS_WORDS, licence_status, status_words
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
 from services.issuer import licence_cli
