@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 from certseal import identifiers
 from certseal.calls import dev_identity
-from certseal.cli_options import whole_number
+from certseal.cli_options import aware_time, whole_number
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
 
@@ -205,22 +205,6 @@ def _rows(text: str) -> int:
     return rows
 
 
-def _aware_time(text: str) -> dt.datetime:
-    """An argparse ``type``: an ISO 8601 time with its offset (``2026-12-04T08:00+08:00``,
-    ``...Z``)."""
-    try:
-        when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time (e.g. 2026-12-04T08:00:00+08:00)"
-        ) from None
-    if when.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no time zone: add one (Z, +08:00)"
-        )
-    return when
-
-
 def cmd_kek_rewrap(args: argparse.Namespace) -> int:
     """Re-wrap every key under a new key-encryption key (services stopped)."""
     from certseal.crypto import KeyWrapper
@@ -300,7 +284,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     listing.add_argument("--outcome", choices=("ok", "denied", "failed"))
     listing.add_argument(
-        "--since", type=_aware_time, help="ISO 8601 time with its zone (…+08:00, …Z)"
+        "--since",
+        type=aware_time,
+        help="ISO 8601 time with its UTC offset (Z, +08:00)",
     )
     listing.add_argument(
         "--limit", type=_rows, default=50, help="rows, 1 to 10,000 (default 50)"

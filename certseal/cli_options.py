@@ -1,6 +1,7 @@
 """How the ``certseal`` commands read their options: argparse ``type`` functions for
 values that need more than ``int`` or ``str`` (a licence status, in the words the
-commands also print it with; a whole number that fits its protobuf field).
+commands also print it with; a whole number that fits its protobuf field; a time
+with its UTC offset).
 
 Each refuses a value as ``argparse.ArgumentTypeError``, which the command's parser
 (:class:`certseal.cli.Parser`) prints as ``error: <option>: <problem>`` with exit
@@ -10,6 +11,7 @@ status 2 before the command runs. Split from :mod:`certseal.cli` by size.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 from collections.abc import Callable
 
@@ -81,3 +83,32 @@ def whole_number(maximum: int = UINT32_MAX) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def aware_time(text: str) -> dt.datetime:
+    """An argparse ``type``: an ISO 8601 time with its UTC offset
+    (``2026-12-02T10:00:00+08:00``, ``…Z``), as given. A time without an offset is
+    refused, never taken as UTC (protobuf and PostgreSQL would): for an operator in
+    Beijing that is eight hours off, and a revoked key's signatures of those eight
+    hours would stay trusted (atk16b F5). Refused too: a text that is no ISO 8601
+    time, and one whose moment in UTC falls outside the years 1 to 9999
+    (``0001-01-01T00:00+08:00``), which could not be sent. Each is ``error:
+    <option>: <problem>`` with exit status 2 from the parser."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time "
+            "(e.g. 2026-12-02T10:00:00+08:00 or 2026-12-02T02:00:00Z)"
+        ) from None
+    if when.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset: add one (Z, +08:00)"
+        )
+    try:
+        when.astimezone(dt.UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside the years 1 to 9999 in UTC"
+        ) from None
+    return when

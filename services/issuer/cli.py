@@ -8,14 +8,13 @@ department named by ``licence --as CODE``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from certseal.calls import call_service, department_identity, dev_identity
 from certseal.cli import load, ts
-from certseal.cli_options import whole_number
+from certseal.cli_options import aware_time, whole_number
 from certseal.errors import CertsealError, ErrorKind
 from services.issuer.licence_cli import register_licence
 
@@ -208,25 +207,6 @@ def _print_key(key: Any) -> None:
     )
 
 
-def _revoked_at(text: str) -> dt.datetime:
-    """``--at``: an ISO 8601 time with its UTC offset (``Z`` or e.g. ``+08:00``);
-    INVALID_ARGUMENT (``at``) for another text or one without an offset, which
-    protobuf would take as UTC: eight hours off for an operator in Beijing, the
-    signatures between trusted (atk16b F5)."""
-    try:
-        at = dt.datetime.fromisoformat(text)
-    except ValueError:
-        at = None
-    if at is None or at.utcoffset() is None:
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT,
-            f"{text!r} is not an ISO 8601 time with its UTC offset "
-            "(e.g. 2026-12-02T10:00:00+08:00 or 2026-12-02T02:00:00Z)",
-            field="at",
-        )
-    return at
-
-
 def cmd_key(args: argparse.Namespace) -> int:
     """Create, rotate, retire, revoke or list signing keys."""
     from google.protobuf.timestamp_pb2 import Timestamp
@@ -259,9 +239,9 @@ def cmd_key(args: argparse.Namespace) -> int:
         _print_key(reply.key)
     elif command == "revoke":
         request = pb.RevokeSigningKeyRequest(kid=args.kid, reason=args.reason)
-        if args.at:
+        if args.at is not None:
             stamp = Timestamp()
-            stamp.FromDatetime(_revoked_at(args.at))
+            stamp.FromDatetime(args.at)
             request.revoked_at.CopyFrom(stamp)
         try:
             _print_key(_call(args, lambda s: s.RevokeSigningKey(request)).key)
@@ -448,7 +428,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     revoke.add_argument("--reason", required=True)
     revoke.add_argument(
         "--at",
-        help="ISO time with its UTC offset (Z, +08:00) from which its signatures "
+        type=aware_time,
+        help="ISO 8601 time with its UTC offset (Z, +08:00) from which its signatures "
         "are untrusted (default: now); a revoked key's may be moved earlier",
     )
     keys.add_parser("list", help="a department's signing keys").add_argument(

@@ -4,7 +4,9 @@ F5: ``certseal key revoke KID --at TEXT`` passed TEXT to ``datetime.fromisoforma
 unchecked: a text that is no ISO time was a ValueError traceback, and a time without
 its UTC offset was sent as UTC (protobuf takes a naive datetime as UTC): for an
 operator in Beijing, eight hours of the compromised key's signatures stayed trusted.
-Now: ``error: at: ...`` and exit 2 for either.
+Now: ``error: at: ...`` and exit 2 for either, from the parser (``--at`` is read by
+``certseal.cli_options.aware_time``, as ``audit list --since`` is: tests/kernel/
+test_aware_time.py).
 
 F4: a date field's value (``FieldValue.date_value``, documented YYYY-MM-DD) was read
 with Python 3.11's ``date.fromisoformat``, which also takes ``20240101`` and the week
@@ -23,10 +25,11 @@ from services.issuer.convert import field_values
 def test_a_revocation_time_needs_an_iso_time_with_its_offset(at, capsys):
     from services.cli import main
 
-    status = main(["key", "revoke", "00aa", "--reason", "r", "--at", at])
+    with pytest.raises(SystemExit) as stopped:  # the parser's: before any call
+        main(["key", "revoke", "00aa", "--reason", "r", "--at", at])
     err = capsys.readouterr().err
-    assert status == 2, err
-    assert err.startswith("error: at: "), err
+    assert stopped.value.code == 2, err
+    assert err.splitlines()[-1].startswith("error: at: "), err
     assert "Traceback" not in err
 
 
