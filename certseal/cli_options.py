@@ -1,11 +1,11 @@
 """How the ``certseal`` commands read their options: argparse ``type`` functions for
 values that need more than ``int`` or ``str`` (a licence status, in the words the
 commands also print it with; a whole number that fits its protobuf field; a time
-with its UTC offset).
+with its UTC offset), and the action of an option given once at most.
 
-Each refuses a value as ``argparse.ArgumentTypeError``, which the command's parser
-(:class:`certseal.cli.Parser`) prints as ``error: <option>: <problem>`` with exit
-status 2 before the command runs. Split from :mod:`certseal.cli` by size.
+Each refuses as argparse's own (``ArgumentTypeError``, ``ArgumentError``), which the
+command's parser (:class:`certseal.cli.Parser`) prints as ``error: <option>:
+<problem>`` with exit status 2 before the command runs. Split from :mod:`certseal.cli` by size.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import re
 from collections.abc import Callable
+from typing import Any
 
 #: a licence status as every command prints it: words, then the national code (GB/T
 #: 36904 status table, docs/architecture.md §4)
@@ -112,3 +113,27 @@ def aware_time(text: str) -> dt.datetime:
             f"{text!r} is outside the years 1 to 9999 in UTC"
         ) from None
     return when
+
+
+class StoreOnce(argparse.Action):
+    """An argparse ``action`` for an option whose request field holds one value
+    (``licence list --status``): stored as ``store`` does, and refused when given
+    again (``error: <option>: given more than once ...``, exit status 2 from the
+    parser) rather than the last one silently replacing the first."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        # the options of this kind this parse has seen: the value held is no sign
+        # (it may be the default, or equal it)
+        given: set[str] = namespace.__dict__.setdefault("_given_once", set())
+        if self.dest in given:
+            raise argparse.ArgumentError(
+                self, "given more than once (it takes one value)"
+            )
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)

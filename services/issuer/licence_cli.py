@@ -16,7 +16,12 @@ from typing import Any
 
 from certseal.calls import call_service, department_identity, operator_call
 from certseal.cli import load, ts
-from certseal.cli_options import STATUS_WORDS, licence_status, whole_number
+from certseal.cli_options import (
+    STATUS_WORDS,
+    StoreOnce,
+    licence_status,
+    whole_number,
+)
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import (
     LICENCE_OID_PREFIX,
@@ -448,9 +453,10 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listing.add_argument("--type")
     listing.add_argument(
         "--status",
+        action=StoreOnce,  # ListLicencesRequest holds one status
         type=licence_status,
         default=0,
-        help="as list prints it: its words in any case ("
+        help="one status, as list prints it: its words in any case ("
         + ", ".join(shown.rpartition(" ")[0] for shown in STATUS_WORDS.values())
         + "), its national code (2 or 02) or both",
     )

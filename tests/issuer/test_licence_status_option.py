@@ -113,3 +113,56 @@ def test_the_listing_asks_the_issuer_for_the_status_typed(
     monkeypatch.setattr(licence_cli, "_call", lambda args, call: call(Issuer()))
     assert main(["licence", "--as", DEPARTMENT, "list", "--status", text]) == 0
     assert [request.status for request in asked] == [code]
+
+
+def _listing(monkeypatch, *options: str) -> list[pb.ListLicencesRequest]:
+    """What ``licence list OPTIONS`` asks the issuer (nothing when it is refused)."""
+    from services.cli import main
+
+    asked: list[pb.ListLicencesRequest] = []
+
+    class Issuer:
+        def ListLicences(self, request):  # the RPC's name
+            asked.append(request)
+            return pb.ListLicencesResponse()
+
+    monkeypatch.setattr(licence_cli, "_call", lambda args, call: call(Issuer()))
+    assert main(["licence", "--as", DEPARTMENT, "list", *options]) == 0
+    return asked
+
+
+def test_the_request_holds_one_status():
+    """Why a second ``--status`` is refused rather than both asked for: the API
+    takes one. Should ListLicencesRequest take several, the option should take
+    them all (and this test says so)."""
+    field = pb.ListLicencesRequest.DESCRIPTOR.fields_by_name["status"]
+    assert field.enum_type.name == "LicenceStatus"
+    assert not field.is_repeated
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--status", "suspended", "--status", "revoked"],
+        ["--status", "2", "--status", "suspended 02"],  # the same status, still
+        ["--status=valid", "--type", "91350100M000100Y43001", "--status", "3"],
+        ["--status", "1", "--stat", "2"],  # as argparse takes an abbreviation
+    ],
+)
+def test_a_second_status_is_refused_not_the_last_taken(options, monkeypatch, capsys):
+    """``--status suspended --status revoked`` listed the revoked licences alone, as
+    if the first had not been typed."""
+    with pytest.raises(SystemExit) as stopped:
+        _listing(monkeypatch, *options)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2, err
+    assert err.splitlines()[-1] == (
+        "error: status: given more than once (it takes one value)"
+    ), err
+
+
+def test_one_status_beside_the_other_filters_is_asked_for(monkeypatch):
+    (request,) = _listing(
+        monkeypatch, "--type", "91350100M000100Y43001", "--status", "revoked"
+    )
+    assert (request.type_code, request.status) == ("91350100M000100Y43001", 3)
