@@ -125,10 +125,13 @@ def free_port() -> int:
 
 
 class AlreadyRunning(Exception):
-    """Another process holds the stack's run lock."""
+    """Another process (``pid``, None when its lock file does not say) holds the
+    run lock of the stack in ``home``; said as ``certseal is already running (pid N,
+    data <home>/)``."""
 
-    def __init__(self, pid: int | None):
-        super().__init__(f"pid {pid}")
+    def __init__(self, pid: int | None, home: Path):
+        shown = str(home).rstrip("/") + "/"
+        super().__init__(f"certseal is already running (pid {pid}, data {shown})")
         self.pid = pid
 
 
@@ -155,7 +158,8 @@ class RunLock:
         except BlockingIOError:
             text = os.read(fd, 32).decode(errors="replace").strip()
             os.close(fd)
-            raise AlreadyRunning(int(text) if text.isdigit() else None) from None
+            pid = int(text) if text.isdigit() else None
+            raise AlreadyRunning(pid, self.path.parent) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

@@ -26,6 +26,7 @@ from certseal import logs
 from certseal.calls import channel
 from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY
 from certseal.devstack import AlreadyRunning, RunLock
+from certseal.errors import invalid
 from certseal.events import default_topics
 from certseal.secretfiles import dsn_has_password, redact_dsn
 from services.config import Config
@@ -51,17 +52,15 @@ DEFAULT_BROKER_PORT = 9092
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the embedded stack and the services until Ctrl-C.
 
-    Refused at once, touching nothing, while another run holds ``<home>/run.lock``.
+    Refused at once, touching nothing, while another run holds ``<home>/run.lock``:
+    INVALID_ARGUMENT (``home``: exit 2) naming the running one's pid.
     """
     home = Path(args.home)
     lock = RunLock(home)
     try:
         lock.acquire()
     except AlreadyRunning as exc:
-        shown = args.home if args.home.endswith("/") else f"{args.home}/"
-        running = f"certseal is already running (pid {exc.pid}, data {shown})"
-        print(f"{running}: stop it with Ctrl-C in its terminal first", file=sys.stderr)
-        return 1
+        raise invalid("home", f"{exc}; stop it first: Ctrl-C in its terminal") from None
     try:
         return _run(args, home)
     finally:

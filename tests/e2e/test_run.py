@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 
+import pytest
 from prometheus_client import generate_latest
 
 from certseal.devstack import AlreadyRunning, RunLock
@@ -21,22 +22,26 @@ from services.run import VERIFIER_METRICS, metrics_endpoints, topic_lines
 from services.seal.app import SealApp
 
 
-async def test_a_second_run_stops_at_once_and_touches_nothing(tmp_path):
+@pytest.mark.parametrize("slash", ["", "/"])
+async def test_a_second_run_stops_at_once_and_touches_nothing(slash, tmp_path):
+    """Said as the CLI says bad input, about the option that chose the data folder
+    (``--home``): ``error: home: ...``, exit 2 (it was a line of its own and 1)."""
     home = tmp_path / "data"
     running = RunLock(home)
     running.acquire()  # stands for the run that is up
     try:
         before = sorted(p.name for p in home.iterdir())
         process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "services", "run", "--home", str(home)),
+            *(sys.executable, "-m", "services", "run", "--home", f"{home}{slash}"),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(process.communicate(), 60)
-        assert process.returncode == 1
-        assert err.decode().startswith(
-            f"certseal is already running (pid {os.getpid()}, data {home}/)"
-        ), err
+        assert (process.returncode, err.decode()) == (
+            2,
+            f"error: home: certseal is already running (pid {os.getpid()}, "
+            f"data {home}/); stop it first: Ctrl-C in its terminal\n",
+        )
         assert out == b""
         assert sorted(p.name for p in home.iterdir()) == before == ["run.lock"]
         assert (home / "run.lock").read_text() == f"{os.getpid()}\n"
@@ -56,6 +61,9 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path):
             raise AssertionError("a second lock was granted")
         except AlreadyRunning as exc:
             assert exc.pid == os.getpid()
+            assert str(exc) == (
+                f"certseal is already running (pid {os.getpid()}, data {tmp_path}/)"
+            )
     finally:
         lock.release()
 
