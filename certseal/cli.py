@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 from certseal import identifiers
 from certseal.calls import dev_identity
-from certseal.cli_options import aware_time, whole_number
+from certseal.cli_options import StoreOnce, aware_time, whole_number
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
 
@@ -317,7 +317,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 class Parser(argparse.ArgumentParser):
     """argparse, reporting a bad command line as ``error: <field>: <problem>`` with
-    exit status 2 like every other bad input (argparse's own usage line goes first)."""
+    exit status 2 like every other bad input (argparse's own usage line goes first).
+    An option of one value given twice is such an error (:class:`StoreOnce`), not
+    the last one silently taking the place of the first."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for name in (None, "store"):  # argument groups share this registry
+            self.register("action", name, StoreOnce)
 
     def error(self, message: str) -> NoReturn:
         """Print the usage and ``error: <argument>: <problem>``; exit 2."""

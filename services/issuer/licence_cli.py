@@ -18,7 +18,6 @@ from certseal.calls import call_service, department_identity, operator_call
 from certseal.cli import load, ts
 from certseal.cli_options import (
     STATUS_WORDS,
-    StoreOnce,
     licence_status,
     whole_number,
 )
@@ -453,7 +452,6 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listing.add_argument("--type")
     listing.add_argument(
         "--status",
-        action=StoreOnce,  # ListLicencesRequest holds one status
         type=licence_status,
         default=0,
         help="one status, as list prints it: its words in any case ("
