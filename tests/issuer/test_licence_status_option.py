@@ -101,17 +101,7 @@ def test_the_command_refuses_it_as_every_bad_option_exit_2(text, capsys):
 def test_the_listing_asks_the_issuer_for_the_status_typed(
     text, code, monkeypatch, capsys
 ):
-    from services.cli import main
-
-    asked: list[pb.ListLicencesRequest] = []
-
-    class Issuer:
-        def ListLicences(self, request):  # the RPC's name
-            asked.append(request)
-            return pb.ListLicencesResponse()
-
-    monkeypatch.setattr(licence_cli, "_call", lambda args, call: call(Issuer()))
-    assert main(["licence", "--as", DEPARTMENT, "list", "--status", text]) == 0
+    asked = _listing(monkeypatch, "--status", text)
     assert [request.status for request in asked] == [code]
 
 

@@ -5,9 +5,11 @@ with how to start it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import secrets
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -669,18 +671,8 @@ def test_an_address_that_takes_no_connection_in_time_is_not_said_to_be_down(conf
 
     from certseal.calls import _transport_problem
 
-    server = socket.create_server(("127.0.0.1", 0), backlog=0)
-    target = f"127.0.0.1:{server.getsockname()[1]}"
-    waiting = []
-    try:
-        for _ in range(64):  # fill the accept queue: the first connect that waits
-            client = socket.socket()
-            waiting.append(client)
-            client.settimeout(0.3)
-            try:
-                client.connect(server.getsockname())
-            except TimeoutError:
-                break
+    with unanswered_port() as port:
+        target = f"127.0.0.1:{port}"
         failed = grpc.aio.AioRpcError(
             grpc.StatusCode.UNAVAILABLE,
             grpc.aio.Metadata(),
@@ -697,6 +689,26 @@ def test_an_address_that_takes_no_connection_in_time_is_not_said_to_be_down(conf
             "it, a wrong address, or the issuer there too busy to accept connections "
             "(see its log)"
         )
+
+
+@contextlib.contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose listener's queue is full: a connection to it waits
+    unanswered (as one a firewall drops), neither taken nor refused."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=0)
+    waiting = []
+    try:
+        for _ in range(64):  # fill the accept queue: the first connect that waits
+            client = socket.socket()
+            waiting.append(client)
+            client.settimeout(0.3)
+            try:
+                client.connect(server.getsockname())
+            except TimeoutError:
+                break
+        else:
+            raise AssertionError("a listener with no backlog took 64 connections")
+        yield server.getsockname()[1]
     finally:
         for client in waiting:
             client.close()

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certseal.devpki import DevCA
 from certseal.tlsprobe import NOT_ISSUED, probe
-from tests.kernel.test_cli import _tls_server
+from tests.kernel.test_cli import _tls_server, unanswered_port
 
 
 @pytest.fixture
@@ -109,22 +109,5 @@ def test_an_address_that_lets_the_connection_wait_is_unanswered_not_refused(ca):
     """A listener whose queue is full drops the connection (as a firewall that drops
     packets does): nothing refused it, so it is not said to be down (a CI run was told
     "is certseal running?" of a test's server whose queue a gRPC client had filled)."""
-    server = socket.create_server(("127.0.0.1", 0), backlog=0)
-    port = server.getsockname()[1]
-    waiting = []
-    try:
-        for _ in range(64):  # fill the accept queue: the first connect that waits
-            client = socket.socket()
-            waiting.append(client)
-            client.settimeout(0.3)
-            try:
-                client.connect(("127.0.0.1", port))
-            except TimeoutError:
-                break
-        else:
-            pytest.fail("64 connections were taken by a listener with no backlog")
+    with unanswered_port() as port:
         assert probe("127.0.0.1", port, _der(ca), timeout=0.5).kind == "unanswered"
-    finally:
-        for client in waiting:
-            client.close()
-        server.close()
