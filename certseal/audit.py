@@ -101,14 +101,17 @@ def _asked(value: str | Sequence[str]) -> str | list[str]:
 
 
 #: a run of digits that may be (most of) a resident identity number (GB 11643: 17
-#: digits and a check character; 15 in the older form)
-_ID_DIGITS = re.compile(r"[0-9]{15,}", re.ASCII)
+#: digits and a check character; 15 in the older form), also as it is often written,
+#: grouped by a separator between digits (``110105-19900101-1234``: an app name
+#: may hold ``-``, ``.``, ``_``)
+_ID_DIGITS = re.compile(r"[0-9](?:[^0-9A-Za-z]?[0-9]){14,}", re.ASCII)
 
 
 def recordable(value: str, check: Callable[[str], object]) -> str:
     """``value`` when ``check`` accepts it (returns; raises any exception
-    otherwise) and it holds no run of 15 digits or more (a resident identity
-    number, whole or in part, where a code or a name goes), else ``-``: what a
+    otherwise) and it holds no run of 15 digits or more, one character other
+    than a letter between two of them counting as none (a resident identity number,
+    whole or in part, grouped or not, where a code or a name goes), else ``-``: what a
     refusal records of a refused caller's text (a subject, a value asked), which
     may have been refused before its shape was checked. A code of digits only (some
     government bodies' USCC) is recorded as ``-`` too: the rule errs on keeping

@@ -317,6 +317,24 @@ def test_recordable_keeps_only_text_of_its_shape_and_no_id_number():
     assert recordable("12345678901234", str) == "12345678901234"
 
 
+def test_recordable_sees_an_id_number_grouped_by_separators():
+    """certseal.audit.recordable: a resident identity number written in groups
+    (``110105-19900101-1234``, as a holder-app name may hold it: app_identity takes
+    ``-``, ``.`` and ``_``) is one still, recorded as ``-``; digits a letter parts,
+    or fewer than 15, stay."""
+    from certseal.audit import recordable
+
+    for text in (
+        "app:110105-19900101-1234",
+        "app:110105.19900101.123X",
+        "app:1101_0519_9001_0112_34",
+        "110 105 199 001 011",
+    ):
+        assert recordable(text, str) == "-", text
+    for text in ("app:2026-01-01-v12345", "app:shop-1234-5678-9012", "app:v1.2.3"):
+        assert recordable(text, str) == text
+
+
 async def test_a_held_refusal_waits_for_the_answer_and_none_waits_after_it(config):
     """certseal.audit.HELD_REFUSALS: while an idempotent call is open its refusals
     wait (recorded only if the refusal is answered); once it has ended, a refusal
