@@ -127,11 +127,14 @@ def free_port() -> int:
 class AlreadyRunning(Exception):
     """Another process (``pid``, None when its lock file does not say) holds the
     run lock of the stack in ``home``; said as ``certseal is already running (pid N,
-    data <home>/)``."""
+    data <home>/)``, ``pid unknown`` when None."""
 
     def __init__(self, pid: int | None, home: Path):
         shown = str(home).rstrip("/") + "/"
-        super().__init__(f"certseal is already running (pid {pid}, data {shown})")
+        # None: the holder has the lock and has not written its pid yet (or another
+        # program wrote the file): "pid None" would read as a broken message
+        held = "unknown" if pid is None else pid
+        super().__init__(f"certseal is already running (pid {held}, data {shown})")
         self.pid = pid
 
 

@@ -68,6 +68,24 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path):
         lock.release()
 
 
+def test_a_lock_held_before_its_pid_is_written_says_pid_unknown(tmp_path):
+    """RunLock.acquire takes the lock, then writes its pid: a second run in between
+    (or a lock file with no pid) is told ``pid unknown``, never ``pid None``."""
+    import fcntl
+
+    fd = os.open(tmp_path / "run.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held, its pid not yet written
+    try:
+        with pytest.raises(AlreadyRunning) as caught:
+            RunLock(tmp_path).acquire()
+        assert caught.value.pid is None
+        assert str(caught.value) == (
+            f"certseal is already running (pid unknown, data {tmp_path}/)"
+        )
+    finally:
+        os.close(fd)
+
+
 def test_the_broker_port_is_stable_and_falls_back_only_when_taken(tmp_path):
     port = free_port()
     stack = DevStack(tmp_path / "a", broker_port=port)
