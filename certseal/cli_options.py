@@ -97,9 +97,9 @@ def aware_time(text: str) -> dt.datetime:
     <option>: <problem>`` with exit status 2 from the parser."""
     try:
         when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time "
+            f"{text!r} is not an ISO 8601 time{_why_not(exc)} "
             "(e.g. 2026-12-02T10:00:00+08:00 or 2026-12-02T02:00:00Z)"
         ) from None
     if when.utcoffset() is None:
@@ -113,6 +113,17 @@ def aware_time(text: str) -> dt.datetime:
             f"{text!r} is outside the years 1 to 9999 in UTC"
         ) from None
     return when
+
+
+def _why_not(exc: ValueError) -> str:
+    """What is wrong with a time of the right shape (``2026-02-30``: ``: day is out
+    of range for month``), "" for a text of another shape."""
+    said = str(exc)
+    if said.startswith("Invalid isoformat"):
+        return ""
+    if said.startswith("offset"):
+        return ": its UTC offset must be less than 24 hours"
+    return f": {said}"
 
 
 class StoreOnce(argparse.Action):

@@ -128,3 +128,18 @@ def test_a_revocation_time_is_sent_as_the_moment_typed(monkeypatch, capsys):
 
 def test_without_at_no_revocation_time_is_sent(monkeypatch, capsys):
     assert not _revocation(monkeypatch).HasField("revoked_at")  # the issuer's now
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("2026-02-30T00:00Z", "day is out of range for month"),
+        ("2026-01-01T23:59:60Z", "second must be in 0..59"),
+        ("2026-01-01T00:00+24:00", "its UTC offset must be less than 24 hours"),
+    ],
+)
+def test_a_time_of_the_right_shape_is_told_what_is_wrong_with_it(text, why):
+    """``2026-02-30`` is no date: said so, not only "not an ISO 8601 time"."""
+    with pytest.raises(argparse.ArgumentTypeError) as caught:
+        aware_time(text)
+    assert f"is not an ISO 8601 time: {why} (e.g." in str(caught.value)
