@@ -326,6 +326,14 @@ class Parser(argparse.ArgumentParser):
         for name in (None, "store"):  # argument groups share this registry
             self.register("action", name, StoreOnce)
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's, without :class:`StoreOnce`'s record of the options seen."""
+        parsed, rest = super().parse_known_args(args, namespace)
+        parsed.__dict__.pop(StoreOnce.SEEN, None)
+        return parsed, rest
+
     def error(self, message: str) -> NoReturn:
         """Print the usage and ``error: <argument>: <problem>``; exit 2."""
         self.print_usage(sys.stderr)

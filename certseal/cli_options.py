@@ -132,6 +132,9 @@ class StoreOnce(argparse.Action):
     again (``error: <option>: given more than once ...``, exit status 2 from the
     parser) rather than the last one silently replacing the first."""
 
+    #: the namespace attribute holding the options of this kind a parse has seen
+    SEEN = "_given_once"
+
     def __call__(
         self,
         parser: argparse.ArgumentParser,
@@ -141,7 +144,7 @@ class StoreOnce(argparse.Action):
     ) -> None:
         # the options of this kind this parse has seen: the value held is no sign
         # (it may be the default, or equal it)
-        given: set[str] = namespace.__dict__.setdefault("_given_once", set())
+        given: set[str] = namespace.__dict__.setdefault(self.SEEN, set())
         if self.dest in given:
             raise argparse.ArgumentError(
                 self, "given more than once (it takes one value)"

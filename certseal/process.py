@@ -346,8 +346,13 @@ class ServiceProcess:
                 await asyncio.wait_for(task, 10)
         if hasattr(self, "relay"):
             await self.relay.close()
-        with contextlib.suppress(TimeoutError):  # a call's refusal, settled after it
+        try:  # a call's refusal, settled after it
             await finish_kept(10)
+        except TimeoutError:
+            log.error(
+                "work left by cancelled calls (refusals to audit) did not end within "
+                "10 s of the stop: what it had not written is lost"
+            )
         if hasattr(self, "pool"):
             await self.pool.close()
 

@@ -66,10 +66,13 @@ async def finish_kept(timeout_s: float | None = None) -> None:
     meanwhile, for at most ``timeout_s`` seconds (None: no limit): a process awaits
     it once its server has stopped and before it closes its pool, which that work
     writes through (the refusal would be lost); a test, to see what the work did.
-    The work's own failures are its own (logged there), not raised here."""
+    The work's own failures are its own (logged there), not raised here. Only the
+    running event loop's work is awaited (another loop's, left behind by a closed
+    loop, would never end). Raises TimeoutError when ``timeout_s`` runs out."""
+    loop = asyncio.get_running_loop()
     async with asyncio.timeout(timeout_s):
-        while _KEPT:
-            await asyncio.wait(list(_KEPT))
+        while mine := [task for task in _KEPT if task.get_loop() is loop]:
+            await asyncio.wait(mine)
 
 
 #: test-only: ``after-commit`` makes the process kill itself (SIGKILL) right after an

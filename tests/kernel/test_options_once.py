@@ -77,3 +77,4 @@ def test_repeatable_options_still_repeat():
     )  # fmt: skip
     assert args.config == ["a.toml", "b.toml"]
     assert args.field == ["a=1", "b=2"]
+    assert not hasattr(args, StoreOnce.SEEN)  # the parse's own record is not an option
