@@ -84,21 +84,26 @@ def bind_error(listen: str) -> OSError | ValueError | None:
     OS with a plain TCP socket of the address's own family (IPv4 or IPv6), opened
     and closed at once (grpcio does not say why); None if it can. An IPv6 wildcard
     (``[::]:P``, or no host) is tried dual-stack, as gRPC listens on it: an IPv4
-    holder of the port is found too; on a machine without IPv6, as ``0.0.0.0``."""
+    holder of the port is found too; on a machine without IPv6, as ``0.0.0.0``. A
+    name is tried at every address it resolves to, as gRPC listens on each
+    (``localhost``: ``::1`` and ``127.0.0.1``): a holder of any one is found."""
     try:
         host, port = split_listen(listen)
-        family = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0][0]
-        dualstack = False
         if host in ("", "::"):  # every interface: as gRPC listens there
             dualstack = socket.has_dualstack_ipv6()
             family = socket.AF_INET6 if dualstack else socket.AF_INET
             host = host if dualstack else "0.0.0.0"  # no IPv6: gRPC takes IPv4's
-        with socket.create_server(
-            (host, port), family=family, dualstack_ipv6=dualstack
-        ):
-            return None
+            with socket.create_server(
+                (host, port), family=family, dualstack_ipv6=dualstack
+            ):
+                return None
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for family, address in dict.fromkeys((f, a[0]) for f, _, _, _, a in found):
+            with socket.create_server((address, port), family=family):
+                pass
+        return None
     except (OSError, ValueError) as exc:
         return exc
 

@@ -146,3 +146,28 @@ def test_an_ipv6_wildcard_is_busy_when_ipv4_holds_its_port():
             assert busy.errno == errno.EADDRINUSE, holder_host
     port = free_port()
     assert bind_error(f"[::]:{port}") is None
+
+
+def test_a_name_is_busy_when_any_address_it_resolves_to_is_held(monkeypatch):
+    """gRPC listens on every address a name resolves to (``localhost``: ``::1`` and
+    ``127.0.0.1`` where both are in /etc/hosts), so a holder of any one is found, not
+    only of the first (atk28: an IPv4 holder of 127.0.0.1 was missed when ::1 came
+    first). The name's two addresses here are both IPv4 loopback (127.0.0.0/8), so
+    the test needs no IPv6."""
+    resolve = socket.getaddrinfo
+
+    def two_addresses(host, port, *args, **kwargs):  # the name's resolution only
+        if host != "both.test":
+            return resolve(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in ("127.0.0.2", "127.0.0.1")
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        busy = bind_error(f"both.test:{port}")
+        assert isinstance(busy, OSError) and busy.errno == errno.EADDRINUSE
+        assert "127.0.0.1" in str(busy)
+    assert bind_error(f"both.test:{port}") is None  # let go: both free
