@@ -207,8 +207,8 @@ def _transport_problem(
         what = "closes it" if seen.kind == "closed" else "does not answer"
         return CertsealError(
             ErrorKind.UNAVAILABLE,
-            f"{target} takes a connection but {what} before any TLS: a "
-            f"{_named(service)} starting, hung or overloaded (see its log), a "
+            f"{target} takes a connection but {what} before any TLS: the "
+            f"{_named(service)} there starting, hung or overloaded (see its log), a "
             "port-forward or proxy with nothing behind it, or no gRPC port",
             field=service,
         )

@@ -154,12 +154,12 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     too) escaped and a backslash doubled (:func:`certseal.audit.printable`: a row
     may hold a refused caller's text)."""
     from certseal.audit import printable
-    from certseal.storage.audit import audit_rows
+    from certseal.storage.audit import audit_actions, audit_rows
 
-    async def run() -> list[Any]:
+    async def run() -> tuple[list[Any], list[str]]:
         conn = await connect_database(load(args))
         try:
-            return await audit_rows(
+            rows = await audit_rows(
                 conn,
                 actor=args.actor,
                 action=args.action,
@@ -168,10 +168,12 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
                 since=args.since,
                 limit=args.limit,
             )
+            actions = await audit_actions(conn) if args.action and not rows else []
+            return rows, actions
         finally:
             await conn.close()
 
-    rows = asyncio.run(run())
+    rows, actions = asyncio.run(run())
     for row in rows:
         details = row["details"]
         shown = (
@@ -194,15 +196,13 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
         )  # a tab: escaped in cells
     if not rows:
         print("no audit rows match", file=sys.stderr)
+    if actions and args.action not in actions:  # a name mistyped, not no rows
+        print(
+            f"the log has no action {printable(args.action)!r}; its actions: "
+            + ", ".join(map(printable, actions)),
+            file=sys.stderr,
+        )
     return 0
-
-
-def _rows(text: str) -> int:
-    """An argparse ``type``: 1 to 10,000 rows."""
-    rows = whole_number(10_000)(text)
-    if rows == 0:
-        raise argparse.ArgumentTypeError("give 1 to 10,000 rows")
-    return rows
 
 
 def cmd_kek_rewrap(args: argparse.Namespace) -> int:
@@ -289,7 +289,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="ISO 8601 time with its UTC offset (Z, +08:00)",
     )
     listing.add_argument(
-        "--limit", type=_rows, default=50, help="rows, 1 to 10,000 (default 50)"
+        "--limit",
+        type=whole_number(10_000, minimum=1),
+        default=50,
+        help="rows, 1 to 10,000 (default 50)",
     )
     listing.set_defaults(func=cmd_audit_list)
 

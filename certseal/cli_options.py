@@ -69,9 +69,9 @@ def licence_status(text: str) -> int:
 UINT32_MAX = 2**32 - 1
 
 
-def whole_number(maximum: int = UINT32_MAX) -> Callable[[str], int]:
-    """An argparse ``type``: ASCII digits making 0 to ``maximum`` (by default what a
-    protobuf ``uint32`` field holds). Anything else is ``error: <option>: <problem>``
+def whole_number(maximum: int = UINT32_MAX, minimum: int = 0) -> Callable[[str], int]:
+    """An argparse ``type``: ASCII digits making ``minimum`` to ``maximum`` (by
+    default 0 to what a protobuf ``uint32`` field holds). Anything else is ``error: <option>: <problem>``
     with exit status 2 from the parser, never a ValueError out of a request's
     constructor (``Value out of range``) after the command has started."""
 
@@ -79,8 +79,10 @@ def whole_number(maximum: int = UINT32_MAX) -> Callable[[str], int]:
         if not re.fullmatch(r"-?[0-9]+", text.strip()):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
         value = int(text)
-        if not 0 <= value <= maximum:
-            raise argparse.ArgumentTypeError(f"{value} is outside 0 to {maximum:,}")
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"{value} is outside {minimum:,} to {maximum:,}"
+            )
         return value
 
     return parse

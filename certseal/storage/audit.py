@@ -211,6 +211,16 @@ async def audit_rows(
     )
 
 
+async def audit_actions(conn: asyncpg.Connection) -> list[str]:
+    """Every action the audit log has a row of, sorted: for saying that an action
+    asked for is none of them (``key.revoke`` where the log writes ``key.revoked``).
+    Reads the whole table (it keeps no index on the action): for a miss only."""
+    return [
+        row["action"]
+        for row in await conn.fetch("select distinct action from audit_log order by 1")
+    ]
+
+
 async def verify_chain(conn: asyncpg.Connection, *, page: int = 5000) -> AuditReport:
     """Recompute the whole chain and compare it with the rows and the head.
 

@@ -35,6 +35,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not args.code and not args.image:
         print("error: code: give the scanned text or --image FILE", file=sys.stderr)
         return 2
+    if args.code and args.image:  # which one was meant to be checked?
+        print("error: code: give the scanned text or --image FILE, not both",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if not args.image and is_file(args.code):  # CODE_OR_IMAGE
         args.image, args.code = args.code, ""
     image = _read_image(Path(args.image)) if args.image else b""

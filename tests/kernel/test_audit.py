@@ -424,10 +424,21 @@ async def test_cli_audit_list_shows_rows_newest_first_and_escaped(
     assert await asyncio.to_thread(run, "--actor", "nobody") == 0
     captured = capsys.readouterr()
     assert (captured.out, captured.err.strip()) == ("", "no audit rows match")
+    # an action the log has, with no row matching the rest: no more is said
+    assert await asyncio.to_thread(run, "--action", "test.action", "--actor", "x") == 0
+    assert capsys.readouterr().err.strip() == "no audit rows match"
+    # an action the log has none of (nu29: key.revoke where it writes key.revoked)
+    assert await asyncio.to_thread(run, "--action", "test.actions") == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "no audit rows match",
+        "the log has no action 'test.actions'; its actions: department.roles, "
+        "test.action",
+    ]
     for bad, said in (
         (("--since", "2026-12-04T08:00"), "error: since: "),
         (("--limit", "0x10"), "error: limit: "),
-        (("--limit", "0"), "error: limit: "),
+        (("--limit", "0"), "error: limit: 0 is outside 1 to 10,000\n"),
+        (("--limit", "10001"), "error: limit: 10001 is outside 1 to 10,000\n"),
         (("--outcome", "maybe"), "error: outcome: "),
     ):
         with pytest.raises(SystemExit) as refused:

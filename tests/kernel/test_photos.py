@@ -205,6 +205,13 @@ def test_the_one_image_limit_is_stated_alike(tmp_path, capsys):
     assert capsys.readouterr().err == f"error: image: {err.value.message}\n"
     assert cli.main(["verify", "--image", str(tmp_path / "none.jpg")]) == 2
     assert "error: image: cannot read" in capsys.readouterr().err
+    # a code and an image: which was meant is not guessed (nu29: the code was
+    # dropped unsaid), before the image is read
+    both = ["verify", "LC1:x", "--image", str(big), "--purpose", "x"]
+    assert cli.main(both) == 2
+    assert capsys.readouterr().err == (
+        "error: code: give the scanned text or --image FILE, not both\n"
+    )
 
 
 def test_the_verifier_accepts_requests_the_image_limit_allows():
