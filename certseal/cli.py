@@ -381,6 +381,28 @@ def _option_dests(parser: argparse.ArgumentParser) -> set[str]:
     return dests
 
 
+def _where_given(args: argparse.Namespace, field: str) -> str:
+    """Which of the configuration files gives ``field`` (:func:`where_set`); a
+    default at fault while ``--config`` files leave out the stack's own
+    configuration says so: a newcomer's one ``--config`` file replaces it, not
+    layers over it (nu29: an operator's ``[cli]`` file alone met the built-in
+    ``tls.ca_file``)."""
+    paths = config_paths(args)
+    stack = DEFAULT_HOME / "config.toml"
+    if (
+        not args.config
+        or not stack.exists()
+        or stack.resolve() in {path.resolve() for path in paths}
+    ):
+        return where_set(paths, field)
+    if where_set(paths, field, defaults=True).startswith(" (not set"):
+        return (
+            f" (not set in the --config files: its default; --config files replace "
+            f"{stack}: give it first, then yours, to layer yours over it)"
+        )
+    return where_set(paths, field)
+
+
 def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Run the chosen command; errors print as ``error: <field>: <problem>`` with exit
     status 2 for bad input and 1 otherwise, never a traceback."""
@@ -397,7 +419,7 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         where = ""  # of several --config files, the one giving a setting at fault
         if "." in field:
             with contextlib.suppress(Exception):
-                where = where_set(config_paths(args), field)
+                where = _where_given(args, field)
         print(f"error: {field}: {exc.message}{where}", file=sys.stderr)
         return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
     except KeyboardInterrupt:

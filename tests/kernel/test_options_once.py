@@ -5,14 +5,18 @@ replacing the first (nu28: ``licence list --status`` given twice took the second
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from certseal.cli_options import StoreOnce
 from services.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _commands(
@@ -78,3 +82,35 @@ def test_repeatable_options_still_repeat():
     assert args.config == ["a.toml", "b.toml"]
     assert args.field == ["a=1", "b=2"]
     assert not hasattr(args, StoreOnce.SEEN)  # the parse's own record is not an option
+
+
+def test_a_default_at_fault_under_a_lone_config_file_says_the_stack_file_was_replaced(
+    tmp_path,
+):
+    """nu29: ``--config mine.toml`` (an operator's ``[cli]`` identity alone) met the
+    built-in ``tls.ca_file``, unsaid that ``--config`` had replaced the stack's
+    ``.certseal/config.toml`` rather than layering over it."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[cli]\nissuer_target = "127.0.0.1:1"\n')
+
+    def department_list() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli", "--config", str(mine),
+             "department", "list"],
+            capture_output=True, text=True, cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+
+    alone = department_list()  # no stack here: nothing was replaced
+    assert alone.returncode == 2, alone.stderr
+    assert alone.stderr.startswith("error: tls.ca_file: "), alone.stderr
+    assert "replace" not in alone.stderr
+    (tmp_path / ".certseal").mkdir()
+    (tmp_path / ".certseal" / "config.toml").write_text("")
+    replaced = department_list()
+    assert replaced.returncode == 2, replaced.stderr
+    assert replaced.stderr.startswith("error: tls.ca_file: "), replaced.stderr
+    assert replaced.stderr.rstrip().endswith(
+        " (not set in the --config files: its default; --config files replace "
+        ".certseal/config.toml: give it first, then yours, to layer yours over it)"
+    ), replaced.stderr
