@@ -7,6 +7,7 @@ its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -49,6 +50,15 @@ def _type_code(request: Any) -> dict[str, str | list[str]]:
     return {"type_code": recordable(request.type_code, validate_type_code)}
 
 
+def _revoked_at(request: Any) -> dict[str, str | list[str]]:
+    if not request.HasField("revoked_at"):
+        return {}
+    try:  # a time out of range is the refused request's, not this record's fault
+        return {"revoked_at": request.revoked_at.ToDatetime(dt.UTC).isoformat()}
+    except (ValueError, OverflowError):
+        return {"revoked_at": "-"}
+
+
 class Change(NamedTuple):
     """An IssuerAdmin RPC that changes something, as a refusal of it is audited."""
 
@@ -71,7 +81,7 @@ CHANGES = {
         "CreateSigningKey": Change("key.create", "department_code", _suite),
         "RotateSigningKey": Change("key.rotate", "department_code", _suite),
         "RetireSigningKey": Change("key.retired", "kid"),
-        "RevokeSigningKey": Change("key.revoked", "kid"),
+        "RevokeSigningKey": Change("key.revoked", "kid", _revoked_at),
         "GrantHolderApp": Change("holder_app.grant", "app", _type_code),
         "RevokeHolderApp": Change("holder_app.revoke", "app", _type_code),
         "Republish": Change("republish.start", ""),

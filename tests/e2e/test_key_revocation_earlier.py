@@ -48,7 +48,8 @@ async def test_a_revocation_moved_earlier_revokes_what_was_signed_since(
         await verdict_everywhere(stubs, code, VALID)
         first = await _revoke(operator, dept.kid)  # from now: the licence is older
         first_at = first.revoked_at.ToDatetime(tzinfo=dt.UTC)
-        for later in (None, first_at, dt.datetime.now(dt.UTC)):
+        laters = (None, first_at, dt.datetime.now(dt.UTC))
+        for later in laters:
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await _revoke(operator, dept.kid, later)
             assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
@@ -72,3 +73,6 @@ async def test_a_revocation_moved_earlier_revokes_what_was_signed_since(
     refused = [r["details"]["why"] for r in rows if r["outcome"] == "denied"]
     assert len(refused) == 3
     assert all("can only be moved earlier" in why for why in refused), refused
+    # ... and the time each asked for (nu29), none where none was given
+    asked = [r["details"].get("revoked_at") for r in rows if r["outcome"] == "denied"]
+    assert asked == [None, *(at.isoformat() for at in laters[1:] if at)]

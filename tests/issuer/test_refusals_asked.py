@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import random_resident_id
@@ -119,6 +120,15 @@ async def test_other_refused_changes_record_what_they_asked(connect, issuer):
             ),
         ),
         ("RetireSigningKey", pb.RetireSigningKeyRequest(kid="0123456789abcdef")),
+        (
+            "RevokeSigningKey",
+            pb.RevokeSigningKeyRequest(
+                kid="0123456789abcdef",
+                reason="110105199001011234 lost it",  # free text: never recorded
+                revoked_at=Timestamp(seconds=1_764_000_000),
+            ),
+        ),
+        ("RevokeSigningKey", pb.RevokeSigningKeyRequest(kid="0123456789abcdef")),
     ]
     for rpc, request in calls:
         err = await rpc_error(getattr(admin, rpc)(request))
@@ -132,6 +142,8 @@ async def test_other_refused_changes_record_what_they_asked(connect, issuer):
         "holder_app.grant",
         "holder_app.revoke",
         "key.retired",
+        "key.revoked",
+        "key.revoked",
     ]
     assert asked == [
         {"roles": ["issuer"]},
@@ -140,6 +152,8 @@ async def test_other_refused_changes_record_what_they_asked(connect, issuer):
         {"type_code": type_code},
         {"type_code": "-"},
         {},  # its ok row records nothing asked but the key (the subject)
+        {"revoked_at": "2025-11-24T16:00:00+00:00"},  # its time, never its reason
+        {},  # no time asked
     ]
 
 

@@ -247,7 +247,10 @@ class Keys:
         key's status does not allow it), both audited as a refused ``key.retired`` or
         ``key.revoked`` of ``kid``."""
         event = "key.retired" if status == "retired" else "key.revoked"
-        async with self._auditor.refusals(caller, event, kid):
+        # a refused revocation records the time asked, as its ok row records the
+        # time it took effect (never the reason: free text, perhaps personal data)
+        asked = {"revoked_at": revoked_at.isoformat()} if revoked_at else {}
+        async with self._auditor.refusals(caller, event, kid, **asked):
             changed = await self._change_key_status(
                 caller, kid, status, event, reason, revoked_at
             )
