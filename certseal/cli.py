@@ -389,18 +389,15 @@ def _where_given(args: argparse.Namespace, field: str) -> str:
     ``tls.ca_file``)."""
     paths = config_paths(args)
     stack = DEFAULT_HOME / "config.toml"
-    if (
-        not args.config
-        or not stack.exists()
-        or stack.resolve() in {path.resolve() for path in paths}
-    ):
-        return where_set(paths, field)
-    if where_set(paths, field, defaults=True).startswith(" (not set"):
+    replaced = bool(args.config) and stack.exists()
+    replaced = replaced and stack.resolve() not in {p.resolve() for p in paths}
+    where = where_set(paths, field, defaults=replaced)
+    if replaced and where.startswith(" (not set"):
         return (
             f" (not set in the --config files: its default; --config files replace "
             f"{stack}: give it first, then yours, to layer yours over it)"
         )
-    return where_set(paths, field)
+    return where
 
 
 def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:

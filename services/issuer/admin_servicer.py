@@ -7,7 +7,6 @@ its own."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -15,6 +14,7 @@ import grpc
 from google.protobuf.message import Message
 
 from certseal.audit import recordable
+from certseal.errors import CertsealError
 from certseal.idempotency import idempotent
 from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.rpc import Caller, RefusedCall, current_caller
@@ -51,12 +51,11 @@ def _type_code(request: Any) -> dict[str, str | list[str]]:
 
 
 def _revoked_at(request: Any) -> dict[str, str | list[str]]:
-    if not request.HasField("revoked_at"):
-        return {}
     try:  # a time out of range is the refused request's, not this record's fault
-        return {"revoked_at": request.revoked_at.ToDatetime(dt.UTC).isoformat()}
-    except (ValueError, OverflowError):
+        at = optional_time(request, "revoked_at")
+    except CertsealError:
         return {"revoked_at": "-"}
+    return {"revoked_at": at.isoformat()} if at else {}
 
 
 class Change(NamedTuple):

@@ -102,6 +102,15 @@ async def cancelled(pending, event: asyncio.Event) -> None:
         await pending
 
 
+async def cancelled_and_settled(pending, gates: Gates, event: asyncio.Event) -> None:
+    """Cancel ``pending`` once ``event`` is set, then wait for its handler to end and
+    for the work kept past it (the refusal's settlement)."""
+    await cancelled(pending, event)
+    assert gates.handler is not None
+    await asyncio.wait_for(asyncio.wait([gates.handler]), BOUND_S)
+    await finish_kept(BOUND_S)
+
+
 async def test_a_call_cancelled_while_its_refusal_is_settled_leaves_one_row(
     operator, issuer, config, monkeypatch
 ):
@@ -109,10 +118,7 @@ async def test_a_call_cancelled_while_its_refusal_is_settled_leaves_one_row(
     settlement looks its key up: the settlement, shielded and kept, records it."""
     key, rid = secrets.token_hex(8), f"cancel-settle-{secrets.token_hex(4)}"
     gates = Gates(issuer, monkeypatch, key, hold_handler=False)
-    await cancelled(call(operator, config, key, rid), gates.settling)
-    assert gates.handler is not None
-    await asyncio.wait_for(asyncio.wait([gates.handler]), BOUND_S)
-    await finish_kept(BOUND_S)
+    await cancelled_and_settled(call(operator, config, key, rid), gates, gates.settling)
     [row] = await denied_rows(issuer, rid)
     assert (row["action"], row["subject"], row["outcome"]) == (
         "department.roles",
@@ -131,10 +137,7 @@ async def test_a_call_cancelled_before_its_refusal_is_answered_leaves_one_row(
     A retry with the key runs again (nothing was stored) and is its own row."""
     key, rid = secrets.token_hex(8), f"cancel-held-{secrets.token_hex(4)}"
     gates = Gates(issuer, monkeypatch, key, hold_handler=True)
-    await cancelled(call(operator, config, key, rid), gates.held)
-    assert gates.handler is not None
-    await asyncio.wait_for(asyncio.wait([gates.handler]), BOUND_S)
-    await finish_kept(BOUND_S)
+    await cancelled_and_settled(call(operator, config, key, rid), gates, gates.held)
     assert gates.settling.is_set()  # the kept settlement looked the key up
     [row] = await denied_rows(issuer, rid)
     assert (row["outcome"], row["details"]["roles"]) == ("denied", ["issuer"])
