@@ -129,6 +129,12 @@ async def test_other_refused_changes_record_what_they_asked(connect, issuer):
             ),
         ),
         ("RevokeSigningKey", pb.RevokeSigningKeyRequest(kid="0123456789abcdef")),
+        (
+            "RevokeSigningKey",  # a time no Timestamp may hold: recorded as "-"
+            pb.RevokeSigningKeyRequest(
+                kid="0123456789abcdef", revoked_at=Timestamp(seconds=-(10**12))
+            ),
+        ),
     ]
     for rpc, request in calls:
         err = await rpc_error(getattr(admin, rpc)(request))
@@ -144,6 +150,7 @@ async def test_other_refused_changes_record_what_they_asked(connect, issuer):
         "key.retired",
         "key.revoked",
         "key.revoked",
+        "key.revoked",
     ]
     assert asked == [
         {"roles": ["issuer"]},
@@ -154,6 +161,7 @@ async def test_other_refused_changes_record_what_they_asked(connect, issuer):
         {},  # its ok row records nothing asked but the key (the subject)
         {"revoked_at": "2025-11-24T16:00:00+00:00"},  # its time, never its reason
         {},  # no time asked
+        {"revoked_at": "-"},
     ]
 
 
