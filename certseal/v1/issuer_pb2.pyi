@@ -368,6 +368,20 @@ class RegisterLicenceTypeResponse(_message.Message):
     licence_type: _licence_pb2.LicenceType
     def __init__(self, licence_type: _Optional[_Union[_licence_pb2.LicenceType, _Mapping]] = ...) -> None: ...
 
+class SetLicenceTypeIssuersRequest(_message.Message):
+    __slots__ = ("type_code", "issuer_codes")
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_CODES_FIELD_NUMBER: _ClassVar[int]
+    type_code: str
+    issuer_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, type_code: _Optional[str] = ..., issuer_codes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetLicenceTypeIssuersResponse(_message.Message):
+    __slots__ = ("licence_type",)
+    LICENCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    licence_type: _licence_pb2.LicenceType
+    def __init__(self, licence_type: _Optional[_Union[_licence_pb2.LicenceType, _Mapping]] = ...) -> None: ...
+
 class ListLicenceTypesRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -954,6 +954,11 @@ class IssuerAdminStub:
                 request_serializer=certseal_dot_v1_dot_issuer__pb2.ListLicenceTypesRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_issuer__pb2.ListLicenceTypesResponse.FromString,
                 _registered_method=True)
+        self.SetLicenceTypeIssuers = channel.unary_unary(
+                '/certseal.v1.IssuerAdmin/SetLicenceTypeIssuers',
+                request_serializer=certseal_dot_v1_dot_issuer__pb2.SetLicenceTypeIssuersRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_issuer__pb2.SetLicenceTypeIssuersResponse.FromString,
+                _registered_method=True)
         self.CreateSigningKey = channel.unary_unary(
                 '/certseal.v1.IssuerAdmin/CreateSigningKey',
                 request_serializer=certseal_dot_v1_dot_issuer__pb2.CreateSigningKeyRequest.SerializeToString,
@@ -1036,6 +1041,17 @@ class IssuerAdminServicer:
 
     def ListLicenceTypes(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLicenceTypeIssuers(self, request, context):
+        """A licence type's issuing departments replaced by those given (each onboarded
+        with the issuer role, at least one): a department that takes the type over, or
+        hands it on. Audited with the issuers it had. A department taken out issues no
+        new licence of the type, renews none and receives none by transfer; it keeps
+        the licences it issued (suspend, revoke, amend, cancel, transfer them on).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -1124,6 +1140,11 @@ def add_IssuerAdminServicer_to_server(servicer, server):
                     servicer.ListLicenceTypes,
                     request_deserializer=certseal_dot_v1_dot_issuer__pb2.ListLicenceTypesRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_issuer__pb2.ListLicenceTypesResponse.SerializeToString,
+            ),
+            'SetLicenceTypeIssuers': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLicenceTypeIssuers,
+                    request_deserializer=certseal_dot_v1_dot_issuer__pb2.SetLicenceTypeIssuersRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_issuer__pb2.SetLicenceTypeIssuersResponse.SerializeToString,
             ),
             'CreateSigningKey': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSigningKey,
@@ -1307,6 +1328,33 @@ class IssuerAdmin:
             '/certseal.v1.IssuerAdmin/ListLicenceTypes',
             certseal_dot_v1_dot_issuer__pb2.ListLicenceTypesRequest.SerializeToString,
             certseal_dot_v1_dot_issuer__pb2.ListLicenceTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLicenceTypeIssuers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.IssuerAdmin/SetLicenceTypeIssuers',
+            certseal_dot_v1_dot_issuer__pb2.SetLicenceTypeIssuersRequest.SerializeToString,
+            certseal_dot_v1_dot_issuer__pb2.SetLicenceTypeIssuersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,6 +28,7 @@ from services.issuer.convert import (
     required,
 )
 from services.issuer.service import IssuerService
+from services.issuer.service.directory import recorded_issuers
 from services.issuer.service.holder_apps import app_identity
 from services.issuer.service.keys import asked_suite, check_kid
 
@@ -40,6 +41,10 @@ Asking = Callable[[Any], dict[str, str | list[str]]]
 
 def _roles(request: Any) -> dict[str, str | list[str]]:
     return {"roles": convert.asked_roles(request.roles)}
+
+
+def _issuer_codes(request: Any) -> dict[str, str | list[str]]:
+    return {"issuer_codes": recorded_issuers(request.issuer_codes)}
 
 
 def _suite(request: Any) -> dict[str, str | list[str]]:
@@ -77,6 +82,9 @@ CHANGES = {
         "OnboardDepartment": Change("department.onboard", "code", _roles),
         "SetDepartmentRoles": Change("department.roles", "code", _roles),
         "RegisterLicenceType": Change("licence_type.register", "type_code"),
+        "SetLicenceTypeIssuers": Change(
+            "licence_type.issuers", "type_code", _issuer_codes
+        ),
         "CreateSigningKey": Change("key.create", "department_code", _suite),
         "RotateSigningKey": Change("key.rotate", "department_code", _suite),
         "RetireSigningKey": Change("key.retired", "kid"),
@@ -179,6 +187,19 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
         )
         return pb.RegisterLicenceTypeResponse(
             licence_type=licence_type_message(*registered)
+        )
+
+    @idempotent
+    async def SetLicenceTypeIssuers(
+        self,
+        request: pb.SetLicenceTypeIssuersRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.SetLicenceTypeIssuersResponse:
+        changed = await self._service.set_licence_type_issuers(
+            current_caller(), request.type_code, list(request.issuer_codes)
+        )
+        return pb.SetLicenceTypeIssuersResponse(
+            licence_type=licence_type_message(*changed)
         )
 
     async def ListLicenceTypes(

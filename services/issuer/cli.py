@@ -17,9 +17,9 @@ from certseal.cli import load, ts
 from certseal.cli_options import aware_time, whole_number
 from certseal.errors import CertsealError, ErrorKind
 from services.issuer.licence_cli import register_licence
+from services.issuer.type_cli import register_types
 
 _ROLES = {"issuer": 1, "counter": 2, "seal_owner": 3, "integrator": 4}
-_FIELD_TYPES = {"string": 1, "integer": 2, "boolean": 3, "date": 4}
 
 
 def _call(
@@ -129,67 +129,6 @@ def cmd_department_roles(args: argparse.Namespace) -> int:
     )
     d = reply.department
     print(f"{d.code}  {d.name}  [{_role_names(d)}]")
-    return 0
-
-
-def _field_spec(text: str) -> Any:
-    from certseal.v1 import licence_pb2
-
-    name, _, rest = text.partition(":")
-    parts = rest.split(":")
-    kind, flags = parts[0], set(parts[1:])
-    titles = [f.removeprefix("title=") for f in flags if f.startswith("title=")]
-    unknown = (
-        flags
-        - {"required", "public", "restricted", "personal"}
-        - {f"title={t}" for t in titles}
-    )
-    if not name.strip() or kind not in _FIELD_TYPES or unknown or len(titles) > 1:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: use NAME:TYPE[:required][:public|:restricted|:personal]"
-            f"[:title=TITLE], TYPE one of {', '.join(_FIELD_TYPES)}"
-        )
-    return licence_pb2.FieldSpec(
-        name=name,
-        type=_FIELD_TYPES[kind],  # type: ignore[arg-type]
-        required="required" in flags,
-        public="public" in flags,
-        restricted="restricted" in flags,
-        personal="personal" in flags,
-        title=titles[0] if titles else "",
-    )
-
-
-def cmd_type_add(args: argparse.Namespace) -> int:
-    """Register a licence type."""
-    from certseal.v1 import issuer_pb2 as pb
-
-    reply = _call(
-        args,
-        lambda s: s.RegisterLicenceType(
-            pb.RegisterLicenceTypeRequest(
-                type_code=args.code,
-                name=args.name,
-                fields=args.field or [],
-                default_validity_days=args.validity_days,
-                issuer_codes=args.issuers.split(","),
-            )
-        ),
-    )
-    print(f"registered {reply.licence_type.type_code} {reply.licence_type.name}")
-    return 0
-
-
-def cmd_type_list(args: argparse.Namespace) -> int:
-    """List the licence types."""
-    from certseal.v1 import issuer_pb2 as pb
-
-    reply = _call(args, lambda s: s.ListLicenceTypes(pb.ListLicenceTypesRequest()))
-    for t in reply.licence_types:
-        fields = ", ".join(f.name for f in t.fields)
-        print(
-            f"{t.type_code}  {t.name}  issuers {','.join(t.issuer_codes)}  [{fields}]"
-        )
     return 0
 
 
@@ -385,27 +324,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     setroles.set_defaults(func=cmd_department_roles)
 
-    types = sub.add_parser("type", help="licence types").add_subparsers(
-        dest="type_command", required=True
-    )
-    tadd = types.add_parser("add", help="register a licence type")
-    tadd.add_argument("--code", required=True)
-    tadd.add_argument("--name", required=True)
-    tadd.add_argument(
-        "--field",
-        action="append",
-        type=_field_spec,
-        help="NAME:TYPE[:required][:public|:restricted|:personal][:title=TITLE], "
-        f"TYPE one of {', '.join(_FIELD_TYPES)}; repeatable: public fields are printed in every code, restricted ones shown "
-        "only to counters with a field right, personal ones encrypted (docs/codes.md); "
-        "the title is what counters see, e.g. class:string:required:public:title=准驾车型",
-    )
-    tadd.add_argument("--validity-days", type=whole_number(), default=365 * 6)
-    tadd.add_argument(
-        "--issuers", required=True, help="comma-separated department codes"
-    )
-    tadd.set_defaults(func=cmd_type_add)
-    types.add_parser("list", help="every licence type").set_defaults(func=cmd_type_list)
+    register_types(sub, _call)
 
     keys = sub.add_parser("key", help="signing keys").add_subparsers(
         dest="key_command", required=True

@@ -1,15 +1,16 @@
 """Issuer domain: licence types and their field schemas, holders, statuses and the
-operations that move between them, and the claims of the codes. Pure: no I/O."""
+operations that move between them (the claims of the codes: :mod:`.claims`). Pure:
+no I/O."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from certseal import codes
 from certseal import identifiers as ids
 from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
@@ -243,13 +244,31 @@ def validate_licence_type(
                 where, f"field {spec.name!r} cannot be both {' and '.join(both[:2])}"
             )
         seen.add(spec.name)
+    return LicenceType(
+        type_code,
+        name,
+        tuple(specs),
+        default_validity_days,
+        validate_issuer_codes(issuer_codes),
+    )
+
+
+#: at most this many departments issue one licence type (a province's cities and
+#: districts: about 150 in Guangdong; the bound keeps one request's checks small)
+MAX_ISSUERS = 500
+
+
+def validate_issuer_codes(issuer_codes: Sequence[str]) -> frozenset[str]:
+    """The departments that may issue a licence type, once each: at least one, at
+    most :data:`MAX_ISSUERS`, each a unified social credit code (GB 32100).
+    INVALID_ARGUMENT on ``issuer_codes`` (``issuer_codes[i]`` for a bad code)."""
     if not issuer_codes:
         raise invalid("issuer_codes", "name at least one department that may issue it")
+    if len(issuer_codes) > MAX_ISSUERS:
+        raise invalid("issuer_codes", f"at most {MAX_ISSUERS} departments")
     for i, code in enumerate(issuer_codes):
         validate_uscc(code, f"issuer_codes[{i}]")
-    return LicenceType(
-        type_code, name, tuple(specs), default_validity_days, frozenset(issuer_codes)
-    )
+    return frozenset(issuer_codes)
 
 
 FieldValue = str | int | bool | dt.date
@@ -351,47 +370,6 @@ def resolve_validity(
     if end <= now:
         raise invalid("valid_until", f"validity end {end.isoformat()} is in the past")
     return Validity(start, end)
-
-
-def licence_claims(
-    *,
-    identifier: str,
-    type_code: str,
-    issuer_code: str,
-    display_name: str,
-    public_fields: dict[str, FieldValue],
-    validity: Validity,
-    issued_at: dt.datetime,
-) -> dict[Any, Any]:
-    """The CWT claims of a static licence code (only public data)."""
-    return {
-        codes.CWT_ISS: issuer_code,
-        codes.CWT_IAT: int(issued_at.timestamp()),
-        codes.CWT_NBF: int(validity.valid_from.timestamp()),
-        codes.CWT_EXP: int(validity.valid_until.timestamp()),
-        codes.CLAIM_LICENCE: {
-            "id": identifier,
-            "t": type_code,
-            "n": display_name,
-            "f": {k: _cbor_value(v) for k, v in sorted(public_fields.items())},
-        },
-    }
-
-
-def presentation_claims(
-    *, identifier: str, version: int, nonce: bytes, issued_at: dt.datetime, ttl_s: int
-) -> dict[Any, Any]:
-    """The CWT claims of a presentation code."""
-    return {
-        codes.CWT_IAT: int(issued_at.timestamp()),
-        codes.CWT_EXP: int(issued_at.timestamp()) + ttl_s,
-        codes.CWT_CTI: nonce,
-        codes.CLAIM_PRESENTATION: {"id": identifier, "v": version},
-    }
-
-
-def _cbor_value(value: FieldValue) -> str | int | bool:
-    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def split_fields(

@@ -534,6 +534,16 @@ async def _register_type(w: World, kind: str) -> Any:
     )
 
 
+@builds("IssuerAdmin/SetLicenceTypeIssuers")
+async def _set_type_issuers(w: World, kind: str) -> Any:
+    registered = await w.operator.admin.RegisterLicenceType(
+        await _register_type(w, kind)
+    )
+    return ipb.SetLicenceTypeIssuersRequest(
+        type_code=registered.licence_type.type_code, issuer_codes=[w.issuing.code]
+    )
+
+
 @builds("IssuerAdmin/ListLicenceTypes")
 async def _types(w: World, kind: str) -> Any:
     return ipb.ListLicenceTypesRequest()

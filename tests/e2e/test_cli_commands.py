@@ -36,6 +36,7 @@ COMMANDS = {
     "IssuerAdmin.ListDepartments": "department list",
     "IssuerAdmin.SetDepartmentRoles": f"department roles {D} --roles issuer,counter",
     "IssuerAdmin.RegisterLicenceType": f"type add --code C --name n --issuers {D}",
+    "IssuerAdmin.SetLicenceTypeIssuers": f"type issuers C --issuers {D}",
     "IssuerAdmin.ListLicenceTypes": "type list",
     "IssuerAdmin.CreateSigningKey": f"key create {D} --suite sm2",
     "IssuerAdmin.RotateSigningKey": f"key rotate {D} --suite sm2",

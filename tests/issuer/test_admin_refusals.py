@@ -290,7 +290,8 @@ async def test_a_role_still_in_use_is_kept_and_the_refusal_audited(
     assert (row["actor"], row["outcome"]) == ("operator:admin", "denied")
     assert details == {
         "why": f"department {dept.code} keeps the issuer role: licence types "
-        f"{dept.type_code} list it as an issuer, and a type's issuers never change; "
+        f"{dept.type_code} list it as an issuer: give each type its new issuers "
+        "first ('certseal type issuers'); "
         "it has licences in force, and only their issuer may revoke, suspend, "
         "amend or transfer them",
         "roles": ["counter"],  # what was asked, as the ok row of a change names it

@@ -73,7 +73,8 @@ async def test_the_issuer_role_stays_while_a_type_lists_the_department_or_it_has
     assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert err.details() == (
         f"roles: department {dept.code} keeps the issuer role: licence types "
-        f"{dept.type_code} list it as an issuer, and a type's issuers never change; "
+        f"{dept.type_code} list it as an issuer: give each type its new issuers "
+        "first ('certseal type issuers'); "
         "it has licences in force, and only their issuer may revoke, suspend, "
         "amend or transfer them"
     )
@@ -100,7 +101,8 @@ async def test_a_refusal_names_every_role_that_stays(operator, connect, seal_stu
     assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert err.details() == (
         f"roles: department {dept.code} keeps the issuer role: licence types "
-        f"{dept.type_code} list it as an issuer, and a type's issuers never change; "
+        f"{dept.type_code} list it as an issuer: give each type its new issuers "
+        "first ('certseal type issuers'); "
         "and the seal_owner role while it has active seals (1): revoke them first "
         "('certseal seal revoke'), then take the role"
     )

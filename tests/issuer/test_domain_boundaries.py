@@ -13,6 +13,7 @@ import pytest
 from certseal import codes
 from certseal.errors import CertsealError, ErrorKind
 from services.issuer import domain
+from services.issuer.claims import licence_claims, presentation_claims
 from services.issuer.domain import FieldKind, FieldSpec
 
 NOW = dt.datetime(2026, 1, 1, 8, 30, tzinfo=dt.UTC)
@@ -118,7 +119,7 @@ def test_default_validity_days(days, ok):
 def test_licence_claims_carry_whole_seconds():
     issued = NOW + dt.timedelta(microseconds=999_999)  # truncated, never rounded up
     validity = domain.Validity(NOW - US, NOW + dt.timedelta(days=1, microseconds=1))
-    claims = domain.licence_claims(
+    claims = licence_claims(
         identifier="X",
         type_code=TYPE.type_code,
         issuer_code=DEPT,
@@ -146,7 +147,7 @@ def test_licence_claims_carry_whole_seconds():
 @pytest.mark.parametrize("ttl_s", [1, 60, 300])
 def test_a_presentation_code_expires_ttl_seconds_after_it_is_issued(ttl_s):
     issued = NOW + dt.timedelta(microseconds=999_999)
-    claims = domain.presentation_claims(
+    claims = presentation_claims(
         identifier="X", version=3, nonce=b"n" * 16, issued_at=issued, ttl_s=ttl_s
     )
     seconds = int(NOW.timestamp())

@@ -13,6 +13,7 @@ from certseal.errors import CertsealError, ErrorKind
 from certseal.indexkeys import IndexKeys, IndexSealer, Sealed, index_key_id
 from certseal.v1 import events_pb2
 from services.issuer import domain
+from services.issuer.claims import licence_claims
 from services.issuer.domain import FieldKind, FieldSpec, LicenceRecord, Operation
 from services.issuer.events import licence_event
 
@@ -72,7 +73,7 @@ def test_each_field_goes_where_its_visibility_says():
 
 
 def test_the_code_claims_carry_the_public_fields_only():
-    claims = domain.licence_claims(
+    claims = licence_claims(
         identifier="x",
         type_code=TYPE.type_code,
         issuer_code=DEPT,
@@ -178,7 +179,7 @@ def test_a_type_stored_before_visibilities_loads_as_not_restricted():
 def test_the_cli_registers_a_restricted_field():
     import argparse
 
-    from services.issuer.cli import _field_spec
+    from services.issuer.type_cli import _field_spec
 
     spec = _field_spec("grade:string:restricted")
     assert spec.restricted and not spec.public and not spec.personal

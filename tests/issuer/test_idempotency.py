@@ -20,7 +20,13 @@ import pytest
 
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
-from tests.conftest import Clients, fresh_uscc, issue_request, make_department
+from tests.conftest import (
+    Clients,
+    fresh_uscc,
+    issue_request,
+    make_department,
+    onboarded,
+)
 
 KEY = "idempotency-key"
 
@@ -350,6 +356,24 @@ async def case_revoke_app(w: World) -> Case:
     )
 
 
+async def case_set_type_issuers(w: World) -> Case:
+    dept = await make_department(w.operator, w.connect)
+    other = await onboarded(w.operator, licence_pb2.DEPARTMENT_ROLE_ISSUER)
+    return Case(
+        w.operator.admin.SetLicenceTypeIssuers,
+        pb.SetLicenceTypeIssuersRequest(
+            type_code=dept.type_code, issuer_codes=[dept.code, other]
+        ),
+        pb.SetLicenceTypeIssuersRequest(type_code=dept.type_code, issuer_codes=[other]),
+        _rows(
+            w.pool,
+            "select count(*) from audit_log where action = 'licence_type.issuers' "
+            "and subject = $1 and outcome = 'ok'",
+            dept.type_code,
+        ),
+    )
+
+
 #: every mutating RPC of the issuer, by name
 CASES: dict[str, Callable[[World], Awaitable[Case]]] = {
     "IssueLicence": case_issue,
@@ -364,6 +388,7 @@ CASES: dict[str, Callable[[World], Awaitable[Case]]] = {
     "OnboardDepartment": case_onboard,
     "SetDepartmentRoles": case_set_roles,
     "RegisterLicenceType": case_register_type,
+    "SetLicenceTypeIssuers": case_set_type_issuers,
     "CreateSigningKey": case_create_key,
     "RotateSigningKey": case_rotate_key,
     "RetireSigningKey": case_retire_key,

@@ -143,6 +143,7 @@ class IssuerService:
         self.list_departments = self.directory.list_departments
         self.set_department_roles = self.directory.set_department_roles
         self.register_licence_type = self.directory.register_licence_type
+        self.set_licence_type_issuers = self.directory.set_licence_type_issuers
         self.list_licence_types = self.directory.list_licence_types
         # holder apps
         self.grant_holder_app = self.holder_apps.grant

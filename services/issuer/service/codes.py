@@ -9,8 +9,8 @@ import os
 from certseal import codes
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.rpc import Caller
-from services.issuer import domain
 from services.issuer.authorisation import licence_refusal
+from services.issuer.claims import presentation_claims
 from services.issuer.domain import Status
 from services.issuer.service.licensing import LicenceCases, Licensing
 from services.issuer.service.reading import HolderId
@@ -87,7 +87,7 @@ class Codes(LicenceCases):
         key = await self._store.active_presentation_key()
         if key is None:
             raise CertsealError(ErrorKind.UNAVAILABLE, "no active presentation key")
-        claims = domain.presentation_claims(
+        claims = presentation_claims(
             identifier=record.identifier,
             version=record.version,
             nonce=os.urandom(_NONCE_BYTES),

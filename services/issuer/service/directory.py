@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from certseal.audit import recordable
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.events import OutboxRecord
-from certseal.identifiers import validate_uscc
+from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.rpc import Caller
 from certseal.text import check_display_name
 from certseal.timestamps import Clock
@@ -19,7 +21,8 @@ from services.issuer.service.common import Auditor, require_operator
 from services.issuer.storage import IssuerStore
 from services.issuer.storage.directory import DepartmentUse
 
-_DEPARTMENT_TTL_S = 5.0
+#: how long a department or licence type read is used before it is read again
+_CACHE_TTL_S = 5.0
 
 
 class Directory:
@@ -39,35 +42,58 @@ class Directory:
         self._clock = clock
         self._platform_code = platform_code
         self._platform_name = platform_name
-        self._types: dict[str, LicenceType] = {}
+        self._types: dict[str, tuple[float, LicenceType]] = {}
         self._departments: dict[str, tuple[float, Department | None]] = {}
-        #: codes changed in this process just now: looked up, not cached, for a while
+        #: departments and types changed in this process just now ("department:" or
+        #: "licence-type:" and the code): looked up, not cached, for a while
         self._uncached_until: dict[str, float] = {}
 
     async def licence_type(
         self, type_code: str, field: str = "type_code"
     ) -> LicenceType:
-        """A registered licence type (types are immutable, so cached for good);
-        INVALID_ARGUMENT on ``field`` when it is unknown."""
-        found = self._types.get(type_code)
-        if found is None:
+        """A registered licence type, cached for :data:`_CACHE_TTL_S` (its issuers
+        may change: other issuer processes see it within that time);
+        INVALID_ARGUMENT on ``field`` when it is unknown (not cached)."""
+        cached = self._types.get(type_code)
+        now = time.monotonic()
+        if cached is None or cached[0] < now:
             row = await self._store.get_licence_type(type_code)
             if row is None:
                 raise invalid(field, f"unknown licence type {type_code!r}")
-            found = self._types[type_code] = row[0]
-        return found
+            if self._changed_just_now(f"licence-type:{type_code}", now):
+                return row[0]
+            cached = self._types[type_code] = (now + _CACHE_TTL_S, row[0])
+        return cached[1]
 
     async def department(self, code: str) -> Department | None:
-        """A department (cached for a few seconds)."""
+        """A department (cached for :data:`_CACHE_TTL_S`)."""
         cached = self._departments.get(code)
         now = time.monotonic()
         if cached is None or cached[0] < now:
             found = await self._store.get_department(code)
-            if self._uncached_until.get(code, 0.0) > now:
-                return found  # changed just now, maybe not yet committed
-            self._uncached_until.pop(code, None)
-            cached = self._departments[code] = (now + _DEPARTMENT_TTL_S, found)
+            if self._changed_just_now(f"department:{code}", now):
+                return found
+            cached = self._departments[code] = (now + _CACHE_TTL_S, found)
         return cached[1]
+
+    def _changed_just_now(self, key: str, now: float) -> bool:
+        """Whether ``key`` was changed in this process less than the cache's time
+        ago (:meth:`_forget`): its row is then not cached, as the change may not
+        have committed yet when it was read."""
+        if self._uncached_until.get(key, 0.0) > now:
+            return True
+        self._uncached_until.pop(key, None)
+        return False
+
+    def _forget(self, key: str) -> None:
+        """Drop ``key``'s cached row ("department:" or "licence-type:" and a code),
+        and cache none of it for the cache's time: a change made in a request with
+        an idempotency key commits with its answer, after this returns, and a
+        lookup in between cached the row as it was for the cache's time in the very
+        process that made the change (certseal.storage.idempotency)."""
+        kind, _, code = key.partition(":")
+        (self._departments if kind == "department" else self._types).pop(code, None)
+        self._uncached_until[key] = time.monotonic() + _CACHE_TTL_S
 
     async def issuing_department(self, caller: Caller, action: str) -> Department:
         """The caller's department if it has the issuer role; else an audited
@@ -132,7 +158,7 @@ class Directory:
                 self._auditor.entry(caller, "department.onboard", code, roles=given),
                 self._announce_department(str(caller)),
             )
-        self._forget_department(code)
+        self._forget(f"department:{code}")
         return row
 
     async def set_department_roles(
@@ -171,16 +197,8 @@ class Directory:
                     caller, "department.roles", code, roles=given, was=list(was.roles)
                 ),
             )
-        self._forget_department(code)
+        self._forget(f"department:{code}")
         return row
-
-    def _forget_department(self, code: str) -> None:
-        """Drop ``code``'s cached row, and cache none of it for the cache's time: a
-        change made in a request with an idempotency key commits with its answer,
-        after this returns, and a lookup in between cached the row as it was for 5 s
-        in the very process that made the change (certseal.storage.idempotency)."""
-        self._departments.pop(code, None)
-        self._uncached_until[code] = time.monotonic() + _DEPARTMENT_TTL_S
 
     def _announce_department(self, actor: str) -> Callable[[Department], OutboxRecord]:
         def announce(dept: Department) -> OutboxRecord:
@@ -221,14 +239,6 @@ class Directory:
         ``licence_type.register``."""
         async with self._auditor.refusals(caller, "licence_type.register", t.type_code):
             require_operator(caller)
-            for code in sorted(t.issuer_codes):
-                dept = await self._store.get_department(code)
-                if dept is None:
-                    raise invalid("issuer_codes", f"department {code} is not onboarded")
-                if "issuer" not in dept.roles:
-                    raise invalid(
-                        "issuer_codes", f"department {code} lacks the issuer role"
-                    )
             await self._store.insert_licence_type(
                 t,
                 self._clock(),
@@ -237,6 +247,46 @@ class Directory:
             )
         found = await self._store.get_licence_type(t.type_code)
         assert found is not None
+        return found
+
+    async def set_licence_type_issuers(
+        self, caller: Caller, type_code: str, issuer_codes: Sequence[str]
+    ) -> tuple[LicenceType, dt.datetime]:
+        """Replace registered licence type ``type_code``'s issuers with
+        ``issuer_codes`` (each onboarded with the issuer role, at least one: the
+        whole new set), audited as ``licence_type.issuers`` with the issuers it had;
+        the type as it is now, with when it was registered. A department taken out
+        issues no new licence of the type, renews none and receives none by
+        transfer, and keeps the licences it issued (their issuer). Other issuer
+        processes see the change within their cache's :data:`_CACHE_TTL_S`.
+
+        Raises INVALID_ARGUMENT (``type_code`` malformed or not registered,
+        ``issuer_codes`` empty, more than :data:`domain.MAX_ISSUERS`, malformed, or
+        naming a department not onboarded or without the issuer role) and
+        PERMISSION_DENIED (not an operator), the latter audited as a refused
+        ``licence_type.issuers`` with the issuers asked for
+        (:func:`recorded_issuers`)."""
+        async with self._auditor.refusals(
+            caller,
+            "licence_type.issuers",
+            type_code,
+            issuer_codes=recorded_issuers(issuer_codes),
+        ):
+            require_operator(caller)
+            validate_type_code(type_code)
+            codes = domain.validate_issuer_codes(issuer_codes)
+            found = await self._store.set_licence_type_issuers(
+                type_code,
+                codes,
+                lambda was: self._auditor.entry(
+                    caller,
+                    "licence_type.issuers",
+                    type_code,
+                    issuer_codes=sorted(codes),
+                    was=sorted(was.issuer_codes),
+                ),
+            )
+        self._forget(f"licence-type:{type_code}")
         return found
 
     async def list_licence_types(self) -> list[tuple[LicenceType, dt.datetime]]:
@@ -250,6 +300,16 @@ def recorded_roles(roles: Iterable[str]) -> list[str]:
     as ``-`` (a refused request may not have been checked: its text may be
     anything, personal data put where a role goes)."""
     return sorted({role if role in ROLES else "-" for role in roles})
+
+
+def recorded_issuers(codes: Iterable[str]) -> list[str]:
+    """The issuers a refused change asked for, as its refusal records them: once
+    each, sorted, a text that is not a unified social credit code (or that could
+    hold an identity number: :func:`certseal.audit.recordable`) as ``-``; of a
+    list longer than :data:`domain.MAX_ISSUERS` (refused for it), the first
+    ones."""
+    first = itertools.islice(codes, domain.MAX_ISSUERS + 1)
+    return sorted({recordable(code, validate_uscc) for code in first})
 
 
 def _checked_roles(roles: Sequence[str]) -> list[str]:
@@ -274,8 +334,8 @@ def _check_roles_taken(code: str, use: DepartmentUse) -> None:
     issuer = []
     if "issuer" in use.taken and use.licence_types:
         issuer.append(
-            f"licence types {', '.join(use.licence_types)} list it as an issuer, and "
-            "a type's issuers never change"
+            f"licence types {', '.join(use.licence_types)} list it as an issuer: "
+            "give each type its new issuers first ('certseal type issuers')"
         )
     if "issuer" in use.taken and use.licences_in_force:
         issuer.append(

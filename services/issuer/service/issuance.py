@@ -21,6 +21,7 @@ from certseal.identifiers import LicenceId, mint_serial
 from certseal.rpc import Caller
 from certseal.storage.idempotency import in_request_scope
 from services.issuer import domain
+from services.issuer.claims import licence_claims
 from services.issuer.domain import (
     Department,
     FieldValue,
@@ -76,7 +77,7 @@ async def sign_version(
     lineage). ``record.holder`` must be set."""
     assert record.holder is not None
     clear, personal = domain.split_fields(licence_type, record.fields)
-    claims = domain.licence_claims(
+    claims = licence_claims(
         identifier=record.identifier,
         type_code=record.type_code,
         issuer_code=record.issuer_code,

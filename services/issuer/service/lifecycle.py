@@ -21,7 +21,14 @@ from certseal.events import OutboxRecord
 from certseal.identifiers import LicenceId, mint_serial, parse_licence_id, validate_uscc
 from certseal.rpc import Caller
 from services.issuer import domain
-from services.issuer.domain import Action, FieldValue, LicenceRecord, Operation, Status
+from services.issuer.domain import (
+    Action,
+    FieldValue,
+    LicenceRecord,
+    LicenceType,
+    Operation,
+    Status,
+)
 from services.issuer.events import licence_event
 from services.issuer.renewal import renewal_validity
 from services.issuer.service.common import licence_actor
@@ -170,6 +177,7 @@ class Lifecycle(LicenceCases):
             fields, holder = dict(old.fields), old.holder
             assert holder is not None
             if action is Action.RENEW:  # valid from now: it supersedes at once
+                _check_still_issues(old, licence_type)
                 validity = renewal_validity(
                     licence_type,
                     old.valid_until,
@@ -377,4 +385,22 @@ class Lifecycle(LicenceCases):
             actor=licence_actor(caller),
             reason=reason,
             sealer=self._sealer,
+        )
+
+
+def _check_still_issues(old: LicenceRecord, licence_type: LicenceType) -> None:
+    """FAILED_PRECONDITION (field ``identifier``) when the licence's department is
+    no longer an issuer of its type (:meth:`Directory.set_licence_type_issuers`):
+    a renewal is a new grant of validity, which only a current issuer makes; the
+    department may transfer the licence to one of them, who renews it."""
+    if old.issuer_code not in licence_type.issuer_codes:
+        issuers = sorted(licence_type.issuer_codes)
+        named = ", ".join(issuers[:3]) + (
+            f" and {len(issuers) - 3} more" if len(issuers) > 3 else ""
+        )
+        raise precondition(
+            f"department {old.issuer_code} no longer issues licence type "
+            f"{old.type_code}: transfer the licence to one of its issuers "
+            f"({named}), which may renew it",
+            field="identifier",
         )

@@ -113,19 +113,10 @@ class DirectoryStore:
         (``announce(type)``), in one transaction; ALREADY_EXISTS if the code is
         taken. Its issuers are read again under a share lock, so a concurrent
         :meth:`set_department_roles` either sees the type or is seen by it:
-        INVALID_ARGUMENT (``issuer_codes``) for an issuer that lost the role."""
+        INVALID_ARGUMENT (``issuer_codes``) for an issuer not onboarded or that
+        lost the role (:func:`_lock_issuers`)."""
         async with transaction(self.pool) as conn:
-            issuers = await conn.fetch(
-                """select code from departments where code = any($1)
-                    and 'issuer' = any(roles) for share""",
-                sorted(t.issuer_codes),
-            )
-            lacking = sorted(set(t.issuer_codes) - {r["code"] for r in issuers})
-            if lacking:
-                raise invalid(
-                    "issuer_codes",
-                    f"department {lacking[0]} lacks the issuer role",
-                )
+            await _lock_issuers(conn, t.issuer_codes)
             try:
                 await conn.execute(
                     """insert into licence_types (type_code, name, fields,
@@ -146,6 +137,37 @@ class DirectoryStore:
                 ) from None
             await write_outbox(conn, [announce(t)])
             await write_audit(conn, [audit])
+
+    async def set_licence_type_issuers(
+        self,
+        type_code: str,
+        issuer_codes: frozenset[str],
+        audit: Callable[[LicenceType], AuditEntry],
+    ) -> tuple[LicenceType, dt.datetime]:
+        """Replace licence type ``type_code``'s issuers with ``issuer_codes``, with
+        its audit row (``audit(the type as it was)``), in one transaction; the type
+        as it is now and when it was registered. The type's row is locked first and
+        its new issuers under a share lock (:func:`_lock_issuers`), so a concurrent
+        :meth:`set_department_roles` that takes an issuer's role either sees it
+        listed or is seen without the role. INVALID_ARGUMENT on ``type_code`` (not
+        registered) or ``issuer_codes`` (an issuer not onboarded or without the
+        issuer role)."""
+        async with transaction(self.pool) as conn:
+            row = await conn.fetchrow(
+                "select * from licence_types where type_code = $1 for no key update",
+                type_code,
+            )
+            if row is None:  # as an issuance of an unknown type is told
+                raise invalid("type_code", f"unknown licence type {type_code!r}")
+            was = rows.licence_type(row)
+            await _lock_issuers(conn, issuer_codes)
+            await conn.execute(
+                "update licence_types set issuer_codes = $2 where type_code = $1",
+                type_code,
+                sorted(issuer_codes),
+            )
+            await write_audit(conn, [audit(was)])
+        return dataclasses.replace(was, issuer_codes=issuer_codes), row["created_at"]
 
     async def get_licence_type(
         self, type_code: str
@@ -218,6 +240,22 @@ class DepartmentUse:
     licence_types: tuple[str, ...] = ()
     licences_in_force: bool = False
     active_seals: int = 0
+
+
+async def _lock_issuers(conn: asyncpg.Connection, codes: frozenset[str]) -> None:
+    """Take a share lock on the departments ``codes`` (no role can be taken from
+    them until the transaction ends); INVALID_ARGUMENT (``issuer_codes``) naming the
+    first, by code, that is not onboarded or lacks the issuer role."""
+    found = await conn.fetch(
+        "select code, roles from departments where code = any($1) for share",
+        sorted(codes),
+    )
+    roles = {r["code"]: r["roles"] for r in found}
+    for code in sorted(codes):
+        if code not in roles:
+            raise invalid("issuer_codes", f"department {code} is not onboarded")
+        if "issuer" not in roles[code]:
+            raise invalid("issuer_codes", f"department {code} lacks the issuer role")
 
 
 async def _department_use(
