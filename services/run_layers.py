@@ -219,12 +219,12 @@ _DERIVED = {
     ),
     "region-demo metrics": (
         "verifier.metrics_listen",
-        "region-demo's metrics port, the first free one above "
+        "region-demo's metrics port, which make run picks above "
         "verifier.metrics_listen's",
     ),
     "region-demo probe": (
         "verifier.probe_listen",
-        "region-demo's probe port, the first free one beside verifier.probe_listen's",
+        "region-demo's probe port, which make run picks beside verifier.probe_listen's",
     ),
     "cli.verifier_groups": ("cli.verifier_groups", "region-demo's address"),
 }

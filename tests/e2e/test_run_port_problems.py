@@ -122,8 +122,8 @@ def test_a_held_port_no_setting_names_is_told_by_the_setting_that_moves_it(tmp_p
         "choose another address in the configuration (not set in the files: make "
         f'run\'s default; to move it, set [cli] verifier_groups = {{ "dept-demo" = '
         f'"{cfg.verifier.listen}", "region-demo" = "<host:port>" }} in {local})',
-        f"error: verifier.metrics_listen: {region} (region-demo's metrics port, the "
-        f"first free one above verifier.metrics_listen's) {IN_USE}"
+        f"error: verifier.metrics_listen: {region} (region-demo's metrics port, "
+        f"which make run picks above verifier.metrics_listen's) {IN_USE}"
         + default(tmp_path, "verifier.metrics_listen"),
     ]
 
