@@ -95,7 +95,8 @@ def aware_time(text: str) -> dt.datetime:
     Beijing that is eight hours off, and a revoked key's signatures of those eight
     hours would stay trusted (atk16b F5). Refused too: a text that is no ISO 8601
     time, and one whose moment in UTC falls outside the years 1 to 9999
-    (``0001-01-01T00:00+08:00``), which could not be sent. Each is ``error:
+    (``0001-01-01T00:00+08:00``), which could not be sent, and an offset with
+    seconds (``+05:30:15``: ISO 8601 writes hours and minutes). Each is ``error:
     <option>: <problem>`` with exit status 2 from the parser."""
     try:
         when = dt.datetime.fromisoformat(text.strip())
@@ -104,9 +105,15 @@ def aware_time(text: str) -> dt.datetime:
             f"{text!r} is not an ISO 8601 time{_why_not(exc)} "
             "(e.g. 2026-12-02T10:00:00+08:00 or 2026-12-02T02:00:00Z)"
         ) from None
-    if when.utcoffset() is None:
+    offset = when.utcoffset()
+    if offset is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} has no UTC offset: add one (Z, +08:00)"
+        )
+    if offset % dt.timedelta(minutes=1):  # Python reads +05:30:15; ISO 8601 does not
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has a UTC offset with seconds: give hours and minutes "
+            "(+05:30), as ISO 8601 does"
         )
     try:
         when.astimezone(dt.UTC)

@@ -55,6 +55,14 @@ def test_a_time_with_its_offset_is_read_as_given(text, moment):
         ("2026-12-02+08:00", "has no UTC offset"),
         ("0001-01-01T00:00:00+08:00", "is outside the years 1 to 9999 in UTC"),
         ("9999-12-31T23:59:59-00:01", "is outside the years 1 to 9999 in UTC"),
+        (
+            "2026-12-02T10:00:00+05:30:15",
+            "has a UTC offset with seconds: give hours and",
+        ),
+        (
+            "2026-12-02T10:00:00-08:00:30",
+            "has a UTC offset with seconds: give hours and",
+        ),
     ],
 )
 def test_anything_else_is_refused_saying_why(text, problem):
