@@ -377,10 +377,12 @@ class SetLicenceTypeIssuersRequest(_message.Message):
     def __init__(self, type_code: _Optional[str] = ..., issuer_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SetLicenceTypeIssuersResponse(_message.Message):
-    __slots__ = ("licence_type",)
+    __slots__ = ("licence_type", "previous_issuer_codes")
     LICENCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_ISSUER_CODES_FIELD_NUMBER: _ClassVar[int]
     licence_type: _licence_pb2.LicenceType
-    def __init__(self, licence_type: _Optional[_Union[_licence_pb2.LicenceType, _Mapping]] = ...) -> None: ...
+    previous_issuer_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, licence_type: _Optional[_Union[_licence_pb2.LicenceType, _Mapping]] = ..., previous_issuer_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListLicenceTypesRequest(_message.Message):
     __slots__ = ()

@@ -199,7 +199,10 @@ class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
             current_caller(), request.type_code, list(request.issuer_codes)
         )
         return pb.SetLicenceTypeIssuersResponse(
-            licence_type=licence_type_message(*changed)
+            licence_type=licence_type_message(
+                changed.licence_type, changed.registered_at
+            ),
+            previous_issuer_codes=sorted(changed.previous),
         )
 
     async def ListLicenceTypes(

@@ -211,6 +211,14 @@ class LicenceType:
         return self._by_name.get(name)
 
 
+def named_issuers(licence_type: LicenceType, shown: int = 3) -> str:
+    """A type's issuers as a message names them: the first ``shown`` by code, and
+    how many more (``A, B, C and 4 more``)."""
+    codes = sorted(licence_type.issuer_codes)
+    more = f" and {len(codes) - shown} more" if len(codes) > shown else ""
+    return ", ".join(codes[:shown]) + more
+
+
 def validate_licence_type(
     type_code: str,
     name: str,

@@ -66,11 +66,11 @@ def cmd_type_add(args: argparse.Namespace, *, call: Call) -> int:
     return 0
 
 
-def _codes(text: str) -> list[str]:
-    """The department codes of ``--issuers`` (comma-separated, spaces around each
-    ignored); the issuer says what is wrong with them (``issuers``,
+def _codes(given: list[str]) -> list[str]:
+    """The department codes of every ``--issuers`` (each comma-separated, spaces
+    around a code ignored); the issuer says what is wrong with them (``issuers``,
     ``issuers[i]``)."""
-    return [code.strip() for code in text.split(",") if code.strip()]
+    return [code.strip() for text in given for code in text.split(",") if code.strip()]
 
 
 def cmd_type_issuers(args: argparse.Namespace, *, call: Call) -> int:
@@ -86,6 +86,13 @@ def cmd_type_issuers(args: argparse.Namespace, *, call: Call) -> int:
         ),
     )
     _print_type(reply.licence_type)
+    now, was = set(reply.licence_type.issuer_codes), set(reply.previous_issuer_codes)
+    changes = [
+        f"{what}: {', '.join(sorted(codes))}"
+        for what, codes in (("added", now - was), ("taken out", was - now))
+        if codes
+    ]
+    print("; ".join(changes) if changes else "unchanged: it had these issuers")
     return 0
 
 
@@ -112,8 +119,13 @@ def register_types(
         dest="type_command", required=True
     )
     tadd = types.add_parser("add", help="register a licence type")
-    tadd.add_argument("--code", required=True)
-    tadd.add_argument("--name", required=True)
+    tadd.add_argument(
+        "--code",
+        required=True,
+        help="the type's code: the defining department's code and 3 digits "
+        "(21 characters)",
+    )
+    tadd.add_argument("--name", required=True, help="the type's name (机动车驾驶证)")
     tadd.add_argument(
         "--field",
         action="append",
@@ -123,9 +135,18 @@ def register_types(
         "only to counters with a field right, personal ones encrypted (docs/codes.md); "
         "the title is what counters see, e.g. class:string:required:public:title=准驾车型",
     )
-    tadd.add_argument("--validity-days", type=whole_number(), default=365 * 6)
     tadd.add_argument(
-        "--issuers", required=True, help="comma-separated department codes"
+        "--validity-days",
+        type=whole_number(),
+        default=365 * 6,
+        help="a licence's validity when its issuance gives none (default 2190)",
+    )
+    tadd.add_argument(
+        "--issuers",
+        required=True,
+        action="append",
+        help="department codes that may issue it, each with the issuer role: "
+        "comma-separated, or the option repeated",
     )
     tadd.set_defaults(func=functools.partial(cmd_type_add, call=call))
     types.add_parser("list", help="every licence type").set_defaults(
@@ -133,14 +154,17 @@ def register_types(
     )
     tissuers = types.add_parser(
         "issuers",
-        help="replace the departments that may issue a licence type (one taken out "
-        "keeps the licences it issued, but issues and renews no more of the type)",
+        help="replace the departments that may issue a licence type: one taken out "
+        "keeps the licences it issued (it may transfer them to a listed issuer) but "
+        "issues, renews and receives by transfer no more of the type",
     )
-    tissuers.add_argument("code", help="the licence type's code")
+    tissuers.add_argument("code", help="the licence type's code ('type list')")
     tissuers.add_argument(
         "--issuers",
         required=True,
-        help="comma-separated department codes, each with the issuer role: the "
-        "whole new set",
+        action="append",
+        help="the whole new set of department codes, each with the issuer role "
+        "(comma-separated, or the option repeated): a department left out is "
+        "taken out; prints what was added and taken out",
     )
     tissuers.set_defaults(func=functools.partial(cmd_type_issuers, call=call))

@@ -80,19 +80,34 @@ async def test_a_department_added_issues_the_type_and_one_taken_out_keeps_its_li
 
     reply = await _set(operator, dept.type_code, other.code)  # dept hands it on
     assert list(reply.licence_type.issuer_codes) == [other.code]
+    assert list(reply.previous_issuer_codes) == sorted([dept.code, other.code])
     err = await rpc_error(dept.clients.issuer.IssueLicence(issue_request(dept)))
     assert err.code() is grpc.StatusCode.PERMISSION_DENIED
-    assert f"may not issue licence type {dept.type_code}" in err.details()
+    assert err.details() == (
+        f"type_code: department {dept.code} may not issue licence type "
+        f"{dept.type_code}: its issuers are {other.code} (an operator changes them: "
+        "'certseal type issuers')"
+    )
     identifier = kept.licence.identifier
-    # no new grant of validity from a department that no longer issues the type
+    # no new grant of validity from a department that no longer issues the type:
+    # refused for its authority, and audited as every such refusal is
     err = await rpc_error(
         dept.clients.issuer.RenewLicence(pb.RenewLicenceRequest(identifier=identifier))
     )
-    assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
     assert err.details() == (
-        f"identifier: department {dept.code} no longer issues licence type "
+        f"as: department {dept.code} no longer issues licence type "
         f"{dept.type_code}: transfer the licence to one of its issuers "
         f"({other.code}), which may renew it"
+    )
+    assert (
+        await issuer.pool.fetchval(
+            "select count(*) from audit_log where action = 'licence.renew' and "
+            "subject = $1 and outcome = 'denied' and actor = $2",
+            identifier,
+            f"dept:{dept.code}",
+        )
+        == 1
     )
     # its licence is still its own to act on, and to hand on to the new issuer
     await dept.clients.issuer.SuspendLicence(
@@ -167,8 +182,8 @@ async def test_the_change_is_audited_with_the_issuers_it_had(operator, dept, iss
         ("unknown", ["dept"], "type_code: unknown licence type"),
         ("type", [], "issuer_codes: name at least one department"),
         ("type", ["dept", "91350100M000100Y4X"], "issuer_codes[1]: "),
-        ("type", ["dept", "fresh"], "is not onboarded"),
-        ("type", ["dept", "counter"], "lacks the issuer role"),
+        ("type", ["dept", "fresh"], "is not onboarded ('certseal department add')"),
+        ("type", ["dept", "counter"], "lacks the issuer role ('certseal department"),
         ("type", ["dept"] * 501, "issuer_codes: at most 500 departments"),
     ],
     ids=[
@@ -197,6 +212,39 @@ async def test_a_wrong_request_is_told_what_is_wrong_and_changes_nothing(
     # a malformed request is the caller's mistake, not a refused change (as for
     # every IssuerAdmin change): no audit row
     assert not await _audit(issuer, type_code, "denied")
+
+
+async def test_every_department_that_cannot_issue_is_named_at_once(
+    operator, dept, issuer
+):
+    """nu30: only the first was named, so an operator fixed one and was refused again."""
+    absent = sorted(fresh_uscc() for _ in range(2))
+    lacking = sorted([await onboarded(operator, COUNTER) for _ in range(6)])
+    err = await rpc_error(_set(operator, dept.type_code, dept.code, *absent, *lacking))
+    assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert err.details() == (
+        f"issuer_codes: departments {', '.join(absent)} are not onboarded ('certseal "
+        f"department add'); departments {', '.join(lacking[:5])} and 1 more lack the "
+        "issuer role ('certseal department roles CODE --roles …,issuer')"
+    )
+    assert await _issuers_row(issuer, dept.type_code) == [dept.code]
+
+
+async def test_a_listed_department_without_a_key_is_told_how_to_get_one(
+    operator, connect, dept
+):
+    """nu30: a department made an issuer before it had a signing key was refused
+    saying only 'has no active signing key'."""
+    code = await onboarded(operator, ISSUER)
+    await _set(operator, dept.type_code, dept.code, code)
+    err = await rpc_error(
+        connect(f"dept:{code}").issuer.IssueLicence(issue_request(dept))
+    )
+    assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert err.details() == (
+        f"as: department {code} has no active signing key: an operator creates one "
+        "('certseal key create CODE --suite SUITE')"
+    )
 
 
 async def test_only_an_operator_may_change_issuers_and_each_refusal_is_audited(
@@ -255,7 +303,10 @@ async def test_a_type_cannot_list_a_department_whose_issuer_role_is_taken_meanwh
         ErrorKind.INVALID_ARGUMENT,
         "issuer_codes",
     )
-    assert refused.value.message == f"department {code} lacks the issuer role"
+    assert refused.value.message == (
+        f"department {code} lacks the issuer role ('certseal department roles CODE "
+        "--roles …,issuer')"
+    )
     assert await _issuers_row(issuer, dept.type_code) == [dept.code]
 
 
@@ -272,7 +323,26 @@ async def test_the_cli_changes_issuers_and_names_a_wrong_one(
     )
     assert status == 0, out
     assert f"issuers {','.join(sorted([dept.code, other]))}" in out, out
+    assert out.strip().endswith(f"added: {other}"), out
     assert await _issuers_row(issuer, dept.type_code) == sorted([dept.code, other])
+    status, out = await run_certseal(  # the option repeated, the same set
+        config,
+        tmp_path,
+        *("type", "issuers", dept.type_code, "--issuers", other),
+        *("--issuers", f"{dept.code},"),
+        **target,
+    )
+    assert status == 0, out
+    assert out.strip().endswith("unchanged: it had these issuers"), out
+    status, out = await run_certseal(
+        config,
+        tmp_path,
+        *("type", "issuers", dept.type_code, "--issuers", other),
+        **target,
+    )
+    assert status == 0, out
+    assert out.strip().endswith(f"taken out: {dept.code}"), out
+    assert await _issuers_row(issuer, dept.type_code) == [other]
     status, out = await run_certseal(
         config,
         tmp_path,
@@ -295,7 +365,7 @@ async def test_the_cli_changes_issuers_and_names_a_wrong_one(
     )
     assert status == 2, out
     assert "error: code: " in out, out
-    assert await _issuers_row(issuer, dept.type_code) == sorted([dept.code, other])
+    assert await _issuers_row(issuer, dept.type_code) == [other]
 
 
 class _Store:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 from certseal.audit import recordable
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
@@ -23,6 +25,15 @@ from services.issuer.storage.directory import DepartmentUse
 
 #: how long a department or licence type read is used before it is read again
 _CACHE_TTL_S = 5.0
+
+
+class IssuersSet(NamedTuple):
+    """A licence type whose issuers were replaced (:meth:`Directory.set_licence_type_issuers`)."""
+
+    licence_type: LicenceType
+    registered_at: dt.datetime
+    #: the issuers it had
+    previous: frozenset[str]
 
 
 class Directory:
@@ -251,11 +262,11 @@ class Directory:
 
     async def set_licence_type_issuers(
         self, caller: Caller, type_code: str, issuer_codes: Sequence[str]
-    ) -> tuple[LicenceType, dt.datetime]:
+    ) -> IssuersSet:
         """Replace registered licence type ``type_code``'s issuers with
         ``issuer_codes`` (each onboarded with the issuer role, at least one: the
         whole new set), audited as ``licence_type.issuers`` with the issuers it had;
-        the type as it is now, with when it was registered. A department taken out
+        the type as it is now, when it was registered and the issuers it had. A department taken out
         issues no new licence of the type, renews none and receives none by
         transfer, and keeps the licences it issued (their issuer). Other issuer
         processes see the change within their cache's :data:`_CACHE_TTL_S`.
@@ -275,7 +286,7 @@ class Directory:
             require_operator(caller)
             validate_type_code(type_code)
             codes = domain.validate_issuer_codes(issuer_codes)
-            found = await self._store.set_licence_type_issuers(
+            was, registered_at = await self._store.set_licence_type_issuers(
                 type_code,
                 codes,
                 lambda was: self._auditor.entry(
@@ -287,7 +298,11 @@ class Directory:
                 ),
             )
         self._forget(f"licence-type:{type_code}")
-        return found
+        return IssuersSet(
+            dataclasses.replace(was, issuer_codes=codes),
+            registered_at,
+            was.issuer_codes,
+        )
 
     async def list_licence_types(self) -> list[tuple[LicenceType, dt.datetime]]:
         """All licence types, each with when it was registered, by code."""

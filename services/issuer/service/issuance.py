@@ -148,7 +148,9 @@ class Issuance(LicenceCases):
                 caller,
                 "licence.issue",
                 item.type_code,
-                f"department {dept.code} may not issue licence type {item.type_code}",
+                f"department {dept.code} may not issue licence type {item.type_code}: "
+                f"its issuers are {domain.named_issuers(licence_type)} (an operator "
+                "changes them: 'certseal type issuers')",
                 field="type_code",
             )
         domain.validate_fields(licence_type, item.fields)
@@ -352,9 +354,13 @@ def _no_active_key(department: str, suite: str) -> CertsealError:
     """FAILED_PRECONDITION: no active signing key (of ``suite``, when one is asked)."""
     if suite:
         return precondition(
-            f"department {department} has no active {suite} signing key",
+            f"department {department} has no active {suite} signing key{KEY_HINT}",
             field="suite",
         )
     return precondition(
-        f"department {department} has no active signing key", field="as"
+        f"department {department} has no active signing key{KEY_HINT}", field="as"
     )
+
+
+#: what a refusal for want of a signing key says to do
+KEY_HINT = ": an operator creates one ('certseal key create CODE --suite SUITE')"

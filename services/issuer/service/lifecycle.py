@@ -32,7 +32,7 @@ from services.issuer.domain import (
 from services.issuer.events import licence_event
 from services.issuer.renewal import renewal_validity
 from services.issuer.service.common import licence_actor
-from services.issuer.service.issuance import sign_version
+from services.issuer.service.issuance import KEY_HINT, sign_version
 from services.issuer.service.licensing import LicenceCases
 from services.issuer.storage.licences import LineageTx
 from services.issuer.storage.rows import Records, StoredLicence
@@ -102,7 +102,8 @@ class Lifecycle(LicenceCases):
         if signer is None or not await tx.key_is_active(signer.kid, now):
             self._keyring.forget(department)
             raise precondition(
-                f"department {department} has no active signing key", field=field
+                f"department {department} has no active signing key{KEY_HINT}",
+                field=field,
             )
         return signer
 
@@ -389,18 +390,14 @@ class Lifecycle(LicenceCases):
 
 
 def _check_still_issues(old: LicenceRecord, licence_type: LicenceType) -> None:
-    """FAILED_PRECONDITION (field ``identifier``) when the licence's department is
-    no longer an issuer of its type (:meth:`Directory.set_licence_type_issuers`):
-    a renewal is a new grant of validity, which only a current issuer makes; the
-    department may transfer the licence to one of them, who renews it."""
+    """An audited PERMISSION_DENIED (raised as :class:`_Denied`) when the licence's
+    department is no longer an issuer of its type
+    (:meth:`Directory.set_licence_type_issuers`): a renewal is a new grant of
+    validity, which only a current issuer makes; the department may transfer the
+    licence to one of them, who renews it."""
     if old.issuer_code not in licence_type.issuer_codes:
-        issuers = sorted(licence_type.issuer_codes)
-        named = ", ".join(issuers[:3]) + (
-            f" and {len(issuers) - 3} more" if len(issuers) > 3 else ""
-        )
-        raise precondition(
+        raise _Denied(
             f"department {old.issuer_code} no longer issues licence type "
             f"{old.type_code}: transfer the licence to one of its issuers "
-            f"({named}), which may renew it",
-            field="identifier",
+            f"({domain.named_issuers(licence_type)}), which may renew it"
         )

@@ -146,7 +146,7 @@ class DirectoryStore:
     ) -> tuple[LicenceType, dt.datetime]:
         """Replace licence type ``type_code``'s issuers with ``issuer_codes``, with
         its audit row (``audit(the type as it was)``), in one transaction; the type
-        as it is now and when it was registered. The type's row is locked first and
+        as it was and when it was registered. The type's row is locked first and
         its new issuers under a share lock (:func:`_lock_issuers`), so a concurrent
         :meth:`set_department_roles` that takes an issuer's role either sees it
         listed or is seen without the role. INVALID_ARGUMENT on ``type_code`` (not
@@ -167,7 +167,7 @@ class DirectoryStore:
                 sorted(issuer_codes),
             )
             await write_audit(conn, [audit(was)])
-        return dataclasses.replace(was, issuer_codes=issuer_codes), row["created_at"]
+        return was, row["created_at"]
 
     async def get_licence_type(
         self, type_code: str
@@ -244,18 +244,37 @@ class DepartmentUse:
 
 async def _lock_issuers(conn: asyncpg.Connection, codes: frozenset[str]) -> None:
     """Take a share lock on the departments ``codes`` (no role can be taken from
-    them until the transaction ends); INVALID_ARGUMENT (``issuer_codes``) naming the
-    first, by code, that is not onboarded or lacks the issuer role."""
+    them until the transaction ends); INVALID_ARGUMENT (``issuer_codes``) naming
+    those, by code, that are not onboarded or lack the issuer role, and what
+    gives them (``department add``, ``department roles``)."""
     found = await conn.fetch(
         "select code, roles from departments where code = any($1) for share",
         sorted(codes),
     )
     roles = {r["code"]: r["roles"] for r in found}
-    for code in sorted(codes):
-        if code not in roles:
-            raise invalid("issuer_codes", f"department {code} is not onboarded")
-        if "issuer" not in roles[code]:
-            raise invalid("issuer_codes", f"department {code} lacks the issuer role")
+    absent = [code for code in sorted(codes) if code not in roles]
+    lacking = [c for c in sorted(roles) if "issuer" not in roles[c]]
+    problems = []
+    if absent:
+        problems.append(
+            f"{_departments(absent, 'is', 'are')} not onboarded ('certseal "
+            "department add')"
+        )
+    if lacking:
+        problems.append(
+            f"{_departments(lacking, 'lacks', 'lack')} the issuer role ('certseal "
+            "department roles CODE --roles …,issuer')"
+        )
+    if problems:
+        raise invalid("issuer_codes", "; ".join(problems))
+
+
+def _departments(codes: list[str], one: str, many: str, shown: int = 5) -> str:
+    """``department A <one>`` or ``departments A, B and 3 more <many>``."""
+    if len(codes) == 1:
+        return f"department {codes[0]} {one}"
+    more = f" and {len(codes) - shown} more" if len(codes) > shown else ""
+    return f"departments {', '.join(codes[:shown])}{more} {many}"
 
 
 async def _department_use(
