@@ -76,6 +76,11 @@ class Directory:
             cached = self._types[type_code] = (now + _CACHE_TTL_S, row[0])
         return cached[1]
 
+    def forget_type(self, type_code: str) -> None:
+        """Drop licence type ``type_code``'s cached row: its issuers were found
+        changed (a write read them under a lock), so the next lookup reads it."""
+        self._types.pop(type_code, None)
+
     async def department(self, code: str) -> Department | None:
         """A department (cached for :data:`_CACHE_TTL_S`)."""
         cached = self._departments.get(code)

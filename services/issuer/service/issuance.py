@@ -36,7 +36,13 @@ from services.issuer.service.common import licence_actor
 from services.issuer.service.groupcommit import GroupCommit
 from services.issuer.service.groupcommit import Pending as _Pending
 from services.issuer.service.licensing import LicenceCases, Licensing
-from services.issuer.storage.rows import AlreadyStored, NewLicence, dumps, encode_fields
+from services.issuer.storage.rows import (
+    AlreadyStored,
+    NewLicence,
+    NotListed,
+    dumps,
+    encode_fields,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,18 +150,26 @@ class Issuance(LicenceCases):
         fields and validity are valid; CertsealError otherwise (a refusal audited)."""
         licence_type = await self._directory.licence_type(item.type_code)
         if dept.code not in licence_type.issuer_codes:
-            raise await self._auditor.deny(
-                caller,
-                "licence.issue",
-                item.type_code,
-                f"department {dept.code} may not issue licence type {item.type_code}: "
-                f"its issuers are {domain.named_issuers(licence_type)} (an operator "
-                "changes them: 'certseal type issuers')",
-                field="type_code",
-            )
+            raise await self._not_listed(caller, dept, item.type_code)
         domain.validate_fields(licence_type, item.fields)
         domain.resolve_validity(licence_type, item.valid_from, item.valid_until, now)
         return licence_type
+
+    async def _not_listed(
+        self, caller: Caller, dept: Department, type_code: str
+    ) -> CertsealError:
+        """The audited PERMISSION_DENIED (field ``type_code``) of an issuance of a
+        type that does not list the department, naming the type's issuers."""
+        licence_type = await self._directory.licence_type(type_code)
+        return await self._auditor.deny(
+            caller,
+            "licence.issue",
+            type_code,
+            f"department {dept.code} may not issue licence type {type_code}: its "
+            f"issuers are {domain.named_issuers(licence_type)} (an operator changes "
+            "them: 'certseal type issuers')",
+            field="type_code",
+        )
 
     async def issue_many(
         self, caller: Caller, items: Sequence[IssueInput]
@@ -167,7 +181,9 @@ class Issuance(LicenceCases):
         produced; mint the identifier (a random 16-character serial, the version 001 and
         the MOD 37,36 check character); build the claims holding only public data; sign
         them ONCE with the department's active key. Then all valid items are written in
-        one statement that re-checks the key is still active under a share lock and
+        one statement that re-checks the key is still active under a share lock, and
+        that each type still lists the department under a key share lock (one that
+        stopped meanwhile: that item is refused, PERMISSION_DENIED), and
         inserts lineages, licences, outbox and audit rows and idempotency keys together;
         the unique identifier is the reservation (a collision aborts the statement
         before anything is visible, and the batch is retried with fresh serials).
@@ -212,9 +228,10 @@ class Issuance(LicenceCases):
                 issued = list(
                     await self._sign_and_insert(caller, dept, group, now, suite)
                 )
-            except AlreadyStored:
+            except (AlreadyStored, NotListed):
                 # A concurrent request with the same idempotency key committed first
-                # (or, never yet seen, a serial collided): settle each item alone.
+                # (or, never yet seen, a serial collided), or a type stopped listing
+                # the department since it was read: settle each item alone.
                 issued = [await self._issue_alone(caller, dept, p, now) for p in group]
             except CertsealError as exc:  # e.g. no active key of that suite
                 issued = [exc] * len(group)
@@ -241,6 +258,8 @@ class Issuance(LicenceCases):
                 previous = await self._idempotent(dept.code, item[1])
                 if previous is not None:
                     return previous
+            except NotListed:
+                return await self._not_listed(caller, dept, item[1].type_code)
             except CertsealError as exc:
                 return exc
         return CertsealError(
@@ -273,7 +292,9 @@ class Issuance(LicenceCases):
         request_ids: Sequence[str] | None = None,
     ) -> list[LicenceRecord]:
         """Sign and write ``pending`` in one statement. ``request_ids``, one per item,
-        names the request each audit entry is for (default: the current request)."""
+        names the request each audit entry is for (default: the current request).
+        Raises :class:`NotListed` (nothing written) when a type no longer lists the
+        department, its cached row dropped."""
         for _ in range(2):
             signer = await self._keyring.active_signer(dept.code, now, suite)
             if signer is None:
@@ -342,10 +363,15 @@ class Issuance(LicenceCases):
                             record.identifier,
                         )
                     )
-            if await self._store.insert_licences(
-                signer.kid, now, news, events, audits, idem
-            ):
-                return [n.record for n in news]
+            try:
+                if await self._store.insert_licences(
+                    signer.kid, now, news, events, audits, idem
+                ):
+                    return [n.record for n in news]
+            except NotListed as exc:  # read again by the next request
+                for type_code in exc.type_codes:
+                    self._directory.forget_type(type_code)
+                raise
             self._keyring.forget(dept.code)  # the key changed under us: sign again
         raise _no_active_key(dept.code, suite)
 

@@ -107,6 +107,19 @@ class Lifecycle(LicenceCases):
             )
         return signer
 
+    async def _issuers_now(
+        self, tx: LineageTx, licence_type: LicenceType
+    ) -> LicenceType:
+        """``licence_type`` with its issuers read again under a key share lock in
+        ``tx``: a change of them that answered before this commits is seen (it waits
+        for ``tx``, or ``tx`` for it), not the cached ones; a cached row found
+        stale is dropped."""
+        issuers = await tx.type_issuers(licence_type.type_code)
+        if issuers == licence_type.issuer_codes:
+            return licence_type
+        self._directory.forget_type(licence_type.type_code)
+        return dataclasses.replace(licence_type, issuer_codes=issuers)
+
     async def change_status(
         self, caller: Caller | str, text: str, action: Action, reason: str
     ) -> LicenceRecord:
@@ -178,6 +191,7 @@ class Lifecycle(LicenceCases):
             fields, holder = dict(old.fields), old.holder
             assert holder is not None
             if action is Action.RENEW:  # valid from now: it supersedes at once
+                licence_type = await self._issuers_now(tx, licence_type)
                 _check_still_issues(old, licence_type)
                 validity = renewal_validity(
                     licence_type,
@@ -263,7 +277,9 @@ class Lifecycle(LicenceCases):
             tx: LineageTx, old: LicenceRecord, transition: domain.Transition
         ) -> tuple[tuple[LicenceRecord, LicenceRecord], Records]:
             now = self._clock()
-            licence_type = await self._directory.licence_type(old.type_code)
+            licence_type = await self._issuers_now(
+                tx, await self._directory.licence_type(old.type_code)
+            )
             if to_department == old.issuer_code:
                 raise invalid("to_department_code", "is the department that issued it")
             if to_department not in licence_type.issuer_codes:

@@ -149,12 +149,15 @@ class DirectoryStore:
         as it was and when it was registered. The type's row is locked first and
         its new issuers under a share lock (:func:`_lock_issuers`), so a concurrent
         :meth:`set_department_roles` that takes an issuer's role either sees it
-        listed or is seen without the role. INVALID_ARGUMENT on ``type_code`` (not
+        listed or is seen without the role. The type's lock is FOR UPDATE: it
+        waits for the writes in flight that read the type's issuers under a key
+        share lock (an issuance, a renewal, a transfer: their foreign keys take
+        that lock too), and they wait for it and see the new issuers. INVALID_ARGUMENT on ``type_code`` (not
         registered) or ``issuer_codes`` (an issuer not onboarded or without the
         issuer role)."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
-                "select * from licence_types where type_code = $1 for no key update",
+                "select * from licence_types where type_code = $1 for update",
                 type_code,
             )
             if row is None:  # as an issuance of an unknown type is told

@@ -19,6 +19,7 @@ from services.issuer.storage.rows import (
     LICENCE_COLUMNS,
     AlreadyStored,
     NewLicence,
+    NotListed,
     Records,
     StoredLicence,
     stored_licence,
@@ -48,20 +49,34 @@ class LicenceStore:
 
         ``idempotency`` rows are (department code, key, request hash, identifier).
         Raises :class:`AlreadyStored` when an identifier or idempotency key is taken
-        (nothing is written then either).
+        and :class:`NotListed` when a licence type no longer lists the issuing
+        department (nothing is written then either). The types are read under a
+        key share lock, which a change of their issuers (FOR UPDATE,
+        :meth:`DirectoryStore.set_licence_type_issuers`) waits for, or waits on and
+        is then seen: no licence is committed for a department once a change that
+        took it out has answered.
         """
         recs = [i.record for i in items]
+        issuers = {r.issuer_code for r in recs}
+        assert len(issuers) <= 1, "one department's licences"
+        issuer = next(iter(issuers), "")
+        types = sorted({r.type_code for r in recs})
         try:
             async with transaction(self.pool, single_statement=True) as conn:
-                key_ok: int = await conn.fetchval(
+                found = await conn.fetchrow(
                     f"""
             with k as (select kid from signing_keys
                        where kid = $1 and status = 'active' and not_after > $2 for share),
+            t as (select type_code from licence_types
+                  where type_code = any($35::text[]) and $36 = any(issuer_codes)
+                  for key share),
+            ok as (select exists (select from k)
+                          and (select count(*) from t) = cardinality($35::text[]) as ok),
             lin as (insert into lineages (lineage, current_identifier, lineage_version,
                                           issuer_code)
                     select u.l, u.i, 1, u.c
                     from unnest($3::text[], $4::text[], $5::text[]) as u(l, i, c)
-                    where exists (select 1 from k)),
+                    where (select ok from ok)),
             lic as (insert into licences ({LICENCE_COLUMNS}, code)
                     select u.identifier, u.lineage, u.version, u.type_code, u.issuer_code,
                            u.holder_ref, u.holder_display_name, u.private_data,
@@ -77,23 +92,24 @@ class LicenceStore:
                               holder_ref, holder_display_name, private_data, clear_fields,
                               valid_from, valid_until, status, status_reason,
                               last_operation, issued_at, nil, code)
-                    where exists (select 1 from k)),
+                    where (select ok from ok)),
             ob as (insert into outbox (topic, key, value, headers)
                    select * from unnest($20::text[], $21::bytea[], $22::bytea[],
                                         $23::jsonb[])
-                   where exists (select 1 from k)),
+                   where (select ok from ok)),
             au as (insert into audit_log (occurred_at, actor, action, subject, outcome,
                                           details, request_id)
                    select * from unnest($24::timestamptz[], $25::text[], $26::text[],
                                         $27::text[], $28::text[], $29::jsonb[],
                                         $30::text[])
-                   where exists (select 1 from k)),
+                   where (select ok from ok)),
             idem as (insert into idempotency_keys (department_code, key, request_hash,
                                                    identifier, created_at)
                      select u.*, $2 from unnest($31::text[], $32::text[], $33::bytea[],
                                                 $34::text[]) as u
-                     where exists (select 1 from k))
-            select count(*) from k""",
+                     where (select ok from ok))
+            select (select count(*) from k) as keys,
+                   array(select type_code from t) as listed""",
                     kid,
                     now,
                     [r.lineage for r in recs],
@@ -128,10 +144,18 @@ class LicenceStore:
                     [i[1] for i in idempotency],
                     [i[2] for i in idempotency],
                     [i[3] for i in idempotency],
+                    types,
+                    issuer,
                 )
         except asyncpg.UniqueViolationError as exc:
             raise AlreadyStored(str(exc)) from exc
-        return key_ok > 0
+        assert found is not None
+        if found["keys"] == 0:
+            return False
+        unlisted = frozenset(types) - frozenset(found["listed"])
+        if unlisted:
+            raise NotListed(unlisted)
+        return True
 
     async def idempotent_result(
         self, department: str, key: str
@@ -328,6 +352,16 @@ class LineageTx:
             r.issuer_code,
         )
         await self._insert_version(new)
+
+    async def type_issuers(self, type_code: str) -> frozenset[str]:
+        """Licence type ``type_code``'s issuers, read under a key share lock: a
+        change of them (FOR UPDATE) waits for this transaction, or this waits for
+        it and reads what it made."""
+        found = await self._conn.fetchval(
+            "select issuer_codes from licence_types where type_code = $1 for key share",
+            type_code,
+        )
+        return frozenset(found or ())
 
     async def key_is_active(self, kid: str, now: dt.datetime) -> bool:
         """Re-check a signing key under a share lock."""

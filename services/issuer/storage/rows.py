@@ -52,6 +52,16 @@ class AlreadyStored(Exception):
     idempotency key, a kid, the one active presentation key); nothing was written."""
 
 
+class NotListed(Exception):
+    """Licence types that no longer list the issuing department, read under a key
+    share lock as new licences were written (their issuers changed since the type
+    was read): nothing was written."""
+
+    def __init__(self, type_codes: frozenset[str]):
+        super().__init__(", ".join(sorted(type_codes)))
+        self.type_codes = type_codes
+
+
 @dataclass(frozen=True, slots=True)
 class NewLicence:
     """Everything one new licence version writes."""
