@@ -428,3 +428,23 @@ async def test_a_type_is_read_again_after_the_cache_time_and_not_cached_mid_chan
     assert (await elsewhere.licence_type(t)).issuer_codes == {code}
     clock[0] += module._CACHE_TTL_S + 0.1
     assert (await elsewhere.licence_type(t)).issuer_codes == {other}
+
+
+async def test_a_batch_retried_after_its_department_was_taken_out_answers_the_same(
+    operator, connect, dept, issuer
+):
+    """A retry of an IssueLicences item with its key answers the licence the key
+    produced, even once the department no longer issues the type (docs/operations.md,
+    "Same key, same request"); it answered PERMISSION_DENIED, as a new issuance."""
+    other = await make_department(operator, connect)
+    key = f"batch-{fresh_uscc()}"
+    batch = pb.IssueLicencesRequest(items=[issue_request(dept, idempotency_key=key)])
+    first = await dept.clients.issuer.IssueLicences(batch)
+    assert first.results[0].licence.identifier
+    await _set(operator, dept.type_code, other.code)
+    assert await dept.clients.issuer.IssueLicences(batch) == first
+    # a new item of the type is still refused, with or without a key
+    batch.items.append(issue_request(dept, idempotency_key=f"{key}-2"))
+    again = await dept.clients.issuer.IssueLicences(batch)
+    assert again.results[0] == first.results[0]
+    assert again.results[1].error.code == "PERMISSION_DENIED"

@@ -204,7 +204,6 @@ class Issuance(LicenceCases):
         seen_keys: set[str] = set()
         for index, item in enumerate(items):
             try:
-                licence_type = await self._checked_type(caller, dept, item, now)
                 if item.idempotency_key:
                     if item.idempotency_key in seen_keys:
                         raise invalid(
@@ -212,10 +211,13 @@ class Issuance(LicenceCases):
                             f"{item.idempotency_key!r} appears twice in the batch",
                         )
                     seen_keys.add(item.idempotency_key)
+                    # a retry answers what its key produced, before the checks of a
+                    # new issuance: its type may no longer list the department
                     previous = await self._idempotent(dept.code, item)
                     if previous is not None:
                         results[index] = previous
                         continue
+                licence_type = await self._checked_type(caller, dept, item, now)
                 pending.append((index, item, licence_type))
             except CertsealError as exc:
                 results[index] = exc
