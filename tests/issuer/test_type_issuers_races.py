@@ -218,3 +218,35 @@ async def test_a_write_waiting_on_the_change_s_lock_reads_the_issuers_it_made(
     renewed = await rpc_error(renewing)
     assert renewed.code() is grpc.StatusCode.FAILED_PRECONDITION, renewed.details()
     assert await _licences_of(issuer, dept.type_code, dept.code) == 1
+
+
+async def test_each_issuance_refused_in_a_group_is_audited_with_its_own_request_id(
+    monkeypatch, operator, connect, dept, issuer
+):
+    """Issuances queued behind one statement are written (and, their type no longer
+    listing the department, refused) by the group's writer: each refusal's audit row
+    names the request refused, not the one whose writer it was."""
+    other = await make_department(operator, connect)
+    gate = _Gate(monkeypatch, issuer.store, "insert_licences", _writes_for(dept.code))
+    ids = [f"atk-{dept.code}-{i}" for i in range(3)]
+    calls = [
+        asyncio.ensure_future(
+            dept.clients.issuer.IssueLicence(
+                issue_request(dept), metadata=(("x-request-id", request_id),)
+            )
+        )
+        for request_id in ids
+    ]
+    await asyncio.wait_for(gate.reached.wait(), 10)
+    await asyncio.sleep(0.3)  # the other two queue behind the held statement
+    await _set(operator, dept.type_code, other.code)
+    gate.open.set()
+    for call in calls:
+        err = await rpc_error(call)
+        assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+    recorded = await issuer.pool.fetch(
+        "select request_id from audit_log where action = 'licence.issue' "
+        "and subject = $1 and outcome = 'denied'",
+        dept.type_code,
+    )
+    assert sorted(r["request_id"] for r in recorded) == ids

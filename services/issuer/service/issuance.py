@@ -18,6 +18,7 @@ from certseal.audit import AuditEntry
 from certseal.crypto import PersonalDataProtector, Signer
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.identifiers import LicenceId, mint_serial
+from certseal.logs import REQUEST_ID
 from certseal.rpc import Caller
 from certseal.storage.idempotency import in_request_scope
 from services.issuer import domain
@@ -261,7 +262,14 @@ class Issuance(LicenceCases):
                 if previous is not None:
                     return previous
             except NotListed:
-                return await self._not_listed(caller, dept, item[1].type_code)
+                # the group's writer runs in the context of the request that
+                # started it: the refusal is audited for the item's own request
+                token = REQUEST_ID.set(request_ids[0]) if request_ids else None
+                try:
+                    return await self._not_listed(caller, dept, item[1].type_code)
+                finally:
+                    if token is not None:
+                        REQUEST_ID.reset(token)
             except CertsealError as exc:
                 return exc
         return CertsealError(
