@@ -761,6 +761,15 @@ async def _(w: World):
     )
 
 
+@base("IssuerAdmin.SetLicenceTypeIssuers")
+async def _(w: World):
+    _, register = await BASES["IssuerAdmin.RegisterLicenceType"](w)
+    registered = await w.operator.admin.RegisterLicenceType(register)
+    return "operator:admin", ipb.SetLicenceTypeIssuersRequest(
+        type_code=registered.licence_type.type_code, issuer_codes=[w.dept.code]
+    )
+
+
 @base("IssuerAdmin.ListLicenceTypes")
 async def _(w: World):
     return "operator:admin", ipb.ListLicenceTypesRequest()
