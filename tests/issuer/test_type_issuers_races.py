@@ -95,7 +95,9 @@ async def test_an_issuance_written_after_the_change_answered_is_refused(
     assert isinstance(outcome, grpc.aio.AioRpcError), outcome
     assert outcome.code() is grpc.StatusCode.PERMISSION_DENIED
     assert outcome.details() == (
-        f"type_code: department {dept.code} may not issue licence type {dept.type_code}"
+        f"type_code: department {dept.code} may not issue licence type "
+        f"{dept.type_code}: its issuers are {other.code} (an operator changes them: "
+        "'certseal type issuers')"
     )
     assert await _licences_of(issuer, dept.type_code, dept.code) == 0
     # and the type is read again: the next one is refused before it is signed
@@ -156,7 +158,7 @@ async def test_a_renewal_committed_after_the_change_answered_is_refused(
         lambda: _set(operator, dept.type_code, other.code),
     )
     assert isinstance(outcome, grpc.aio.AioRpcError), outcome
-    assert outcome.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert outcome.code() is grpc.StatusCode.PERMISSION_DENIED
     assert f"department {dept.code} no longer issues" in outcome.details()
     current = await dept.clients.issuer.GetLicence(
         pb.GetLicenceRequest(identifier=identifier)
@@ -216,7 +218,7 @@ async def test_a_write_waiting_on_the_change_s_lock_reads_the_issuers_it_made(
     issued = await rpc_error(issuing)
     assert issued.code() is grpc.StatusCode.PERMISSION_DENIED, issued.details()
     renewed = await rpc_error(renewing)
-    assert renewed.code() is grpc.StatusCode.FAILED_PRECONDITION, renewed.details()
+    assert renewed.code() is grpc.StatusCode.PERMISSION_DENIED, renewed.details()
     assert await _licences_of(issuer, dept.type_code, dept.code) == 1
 
 
