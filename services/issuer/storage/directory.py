@@ -152,9 +152,9 @@ class DirectoryStore:
         listed or is seen without the role. The type's lock is FOR UPDATE: it
         waits for the writes in flight that read the type's issuers under a key
         share lock (an issuance, a renewal, a transfer: their foreign keys take
-        that lock too), and they wait for it and see the new issuers. INVALID_ARGUMENT on ``type_code`` (not
-        registered) or ``issuer_codes`` (an issuer not onboarded or without the
-        issuer role)."""
+        that lock too), and they wait for it and see the new issuers.
+        INVALID_ARGUMENT on ``type_code`` (not registered) or ``issuer_codes`` (an
+        issuer not onboarded or without the issuer role)."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 "select * from licence_types where type_code = $1 for update",
