@@ -17,6 +17,10 @@ from certseal.storage.outbox import write_outbox
 from services.issuer.domain import Department, LicenceType
 from services.issuer.storage import rows
 
+#: how long a change of a type's issuers waits for the licence writes in flight (it
+#: holds every new one back meanwhile)
+CHANGE_LOCK_TIMEOUT = "2s"
+
 
 class DirectoryStore:
     """Queries and transactions over ``departments`` and ``licence_types``."""
@@ -152,10 +156,16 @@ class DirectoryStore:
         listed or is seen without the role. The type's lock is FOR UPDATE: it
         waits for the writes in flight that read the type's issuers under a key
         share lock (an issuance, a renewal, a transfer: their foreign keys take
-        that lock too), and they wait for it and see the new issuers.
+        that lock too), and they wait for it and see the new issuers. A row lock
+        waiter does not stop new key share lockers, so under writes that overlap
+        the change would wait for ever: it takes the table EXCLUSIVE first (plain
+        reads go on), which queues the writes that come after it, for at most
+        :data:`CHANGE_LOCK_TIMEOUT` (UNAVAILABLE then, nothing written).
         INVALID_ARGUMENT on ``type_code`` (not registered) or ``issuer_codes`` (an
         issuer not onboarded or without the issuer role)."""
         async with transaction(self.pool) as conn:
+            await conn.execute(f"set local lock_timeout = '{CHANGE_LOCK_TIMEOUT}'")
+            await conn.execute("lock table licence_types in exclusive mode")
             row = await conn.fetchrow(
                 "select * from licence_types where type_code = $1 for update",
                 type_code,
