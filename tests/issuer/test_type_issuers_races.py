@@ -252,3 +252,55 @@ async def test_each_issuance_refused_in_a_group_is_audited_with_its_own_request_
         dept.type_code,
     )
     assert sorted(r["request_id"] for r in recorded) == ids
+
+
+async def test_a_keyed_batch_refused_in_part_is_settled_once_and_retried(
+    monkeypatch, operator, connect, dept, issuer
+):
+    """A batch with idempotency keys, one of its two types no longer listing the
+    department when it is written: only that type's items are refused, the other is
+    issued once, each audit row is the request's; its retry answers the licence
+    issued and refuses the others again."""
+    other = await make_department(operator, connect)
+    kept = await make_department(operator, connect)
+    await _set(operator, kept.type_code, kept.code, dept.code)
+    items = [
+        issue_request(dept, idempotency_key="k-out"),
+        issue_request(kept, idempotency_key="k-kept"),
+        issue_request(dept),
+    ]
+    gate = _Gate(monkeypatch, issuer.store, "insert_licences", _writes_for(dept.code))
+    rid = f"atk-batch-{dept.code}"
+    outcome = await _held_across_the_change(
+        gate,
+        dept.clients.issuer.IssueLicences(
+            pb.IssueLicencesRequest(items=items), metadata=(("x-request-id", rid),)
+        ),
+        lambda: _set(operator, dept.type_code, other.code),
+    )
+    gate.open.set()
+    retried = await dept.clients.issuer.IssueLicences(
+        pb.IssueLicencesRequest(items=items), metadata=(("x-request-id", rid + "-2"),)
+    )
+    for results in (outcome.results, retried.results):
+        assert [r.WhichOneof("outcome") for r in results] == [
+            "error",
+            "licence",
+            "error",
+        ]
+        assert {r.error.code for r in (results[0], results[2])} == {"PERMISSION_DENIED"}
+    assert retried.results[1].licence == outcome.results[1].licence
+    assert await _licences_of(issuer, kept.type_code, dept.code) == 1
+    assert await _licences_of(issuer, dept.type_code, dept.code) == 0
+    audited = await issuer.pool.fetch(
+        "select subject, outcome, request_id from audit_log "
+        "where action = 'licence.issue' and request_id like $1 order by id",
+        rid + "%",
+    )
+    assert [tuple(r) for r in audited] == [
+        (dept.type_code, "denied", rid),
+        (outcome.results[1].licence.identifier, "ok", rid),
+        (dept.type_code, "denied", rid),
+        (dept.type_code, "denied", rid + "-2"),
+        (dept.type_code, "denied", rid + "-2"),
+    ]
