@@ -100,3 +100,41 @@ async def test_a_change_held_back_too_long_answers_unavailable_and_releases_writ
         "select issuer_codes from licence_types where type_code = $1", dept.type_code
     )
     assert found == [dept.code]
+
+
+async def test_a_batch_partly_unlisted_writes_the_rest_in_one_statement(
+    monkeypatch, operator, connect, dept, issuer
+):
+    """A batch of which one type stopped listing the department as it was written:
+    its items are refused and the others written together again, not each alone (a
+    statement and a signature each, and in a request with an idempotency key,
+    committed one by one before the answer)."""
+    other = await make_department(operator, connect)
+    kept = await make_department(operator, connect)
+    await operator.admin.SetLicenceTypeIssuers(
+        pb.SetLicenceTypeIssuersRequest(
+            type_code=kept.type_code, issuer_codes=[kept.code, dept.code]
+        )
+    )
+    await dept.clients.issuer.IssueLicence(issue_request(dept))  # the type cached
+    await issuer.pool.execute(  # taken out, unseen by the cached type
+        "update licence_types set issuer_codes = $2 where type_code = $1",
+        dept.type_code,
+        [other.code],
+    )
+    statements = []
+    real = issuer.store.insert_licences
+
+    async def counted(kid, now, items, *rest):
+        statements.append(len(items))
+        return await real(kid, now, items, *rest)
+
+    monkeypatch.setattr(issuer.store, "insert_licences", counted)
+    items = [issue_request(kept) for _ in range(4)] + [issue_request(dept)]
+    reply = await dept.clients.issuer.IssueLicences(
+        pb.IssueLicencesRequest(items=items)
+    )
+    outcomes = [r.WhichOneof("outcome") for r in reply.results]
+    assert outcomes == ["licence"] * 4 + ["error"]
+    assert reply.results[4].error.code == "PERMISSION_DENIED"
+    assert statements == [5, 4]

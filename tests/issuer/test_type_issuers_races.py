@@ -297,10 +297,12 @@ async def test_a_keyed_batch_refused_in_part_is_settled_once_and_retried(
         "where action = 'licence.issue' and request_id like $1 order by id",
         rid + "%",
     )
-    assert [tuple(r) for r in audited] == [
-        (dept.type_code, "denied", rid),
-        (outcome.results[1].licence.identifier, "ok", rid),
-        (dept.type_code, "denied", rid),
-        (dept.type_code, "denied", rid + "-2"),
-        (dept.type_code, "denied", rid + "-2"),
-    ]
+    assert sorted(tuple(r) for r in audited) == sorted(
+        [
+            (dept.type_code, "denied", rid),
+            (outcome.results[1].licence.identifier, "ok", rid),
+            (dept.type_code, "denied", rid),
+            (dept.type_code, "denied", rid + "-2"),
+            (dept.type_code, "denied", rid + "-2"),
+        ]
+    )

@@ -231,16 +231,50 @@ class Issuance(LicenceCases):
                 issued = list(
                     await self._sign_and_insert(caller, dept, group, now, suite)
                 )
-            except (AlreadyStored, NotListed):
+            except NotListed as exc:
+                issued = await self._without_unlisted(
+                    caller, dept, group, now, suite, exc.type_codes
+                )
+            except AlreadyStored:
                 # A concurrent request with the same idempotency key committed first
-                # (or, never yet seen, a serial collided), or a type stopped listing
-                # the department since it was read: settle each item alone.
+                # (or, never yet seen, a serial collided): settle each item alone.
                 issued = [await self._issue_alone(caller, dept, p, now) for p in group]
             except CertsealError as exc:  # e.g. no active key of that suite
                 issued = [exc] * len(group)
             for (index, _, _), outcome in zip(group, issued, strict=True):
                 results[index] = outcome
         return [r for r in results if r is not None]
+
+    async def _without_unlisted(
+        self,
+        caller: Caller,
+        dept: Department,
+        group: Sequence[_Pending],
+        now: dt.datetime,
+        suite: str,
+        unlisted: frozenset[str],
+    ) -> list[LicenceRecord | CertsealError]:
+        """``group``'s outcomes once its write found ``unlisted`` no longer listing
+        the department: their items refused (audited), the others written together
+        again (one statement and one signature each, as before), each alone only if
+        that write is refused too."""
+        outcomes: dict[int, LicenceRecord | CertsealError] = {}
+        rest: list[_Pending] = []
+        for p in group:
+            if p[1].type_code in unlisted:
+                outcomes[p[0]] = await self._not_listed(caller, dept, p[1].type_code)
+            else:
+                rest.append(p)
+        if rest:
+            written: Sequence[LicenceRecord | CertsealError]
+            try:
+                written = await self._sign_and_insert(caller, dept, rest, now, suite)
+            except (AlreadyStored, NotListed):
+                written = [await self._issue_alone(caller, dept, p, now) for p in rest]
+            except CertsealError as exc:
+                written = [exc] * len(rest)
+            outcomes.update((p[0], w) for p, w in zip(rest, written, strict=True))
+        return [outcomes[p[0]] for p in group]
 
     async def _issue_alone(
         self,
