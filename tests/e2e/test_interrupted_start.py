@@ -25,8 +25,26 @@ MOMENTS_S = [0.05, 0.3, 0.8, 1.5]
 
 def _quiet_end(code: int | None, said: str) -> None:
     assert code in (0, -signal.SIGINT), said
+    if _before_any_code_of_ours(said):
+        return
     for noise in ("Traceback", "KeyboardInterrupt", "Exception ignored"):
         assert noise not in said, said
+
+
+def _before_any_code_of_ours(said: str) -> bool:
+    """Whether ``said`` is Python's own traceback of a SIGINT that came while the
+    interpreter was still finding the module to run (every frame ``<frozen
+    runpy>``): no line of the program has run then, so nothing of it can set the
+    signal's handling (on a loaded machine 0.05 s can fall there: CI, 2026-12-04)."""
+    lines = said.strip().splitlines()
+    frames = [line for line in lines if line.lstrip().startswith("File ")]
+    return (
+        lines[:1] == ["Traceback (most recent call last):"]
+        and lines[-1:] == ["KeyboardInterrupt"]
+        and bool(frames)
+        and all('File "<frozen runpy>"' in line for line in frames)
+        and len(lines) == 2 + len(frames)
+    )
 
 
 @pytest.mark.parametrize("moment_s", MOMENTS_S)
