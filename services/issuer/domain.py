@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -211,12 +211,17 @@ class LicenceType:
         return self._by_name.get(name)
 
 
-def named_issuers(licence_type: LicenceType, shown: int = 3) -> str:
-    """A type's issuers as a message names them: the first ``shown`` by code, and
-    how many more (``A, B, C and 4 more``)."""
-    codes = sorted(licence_type.issuer_codes)
-    more = f" and {len(codes) - shown} more" if len(codes) > shown else ""
-    return ", ".join(codes[:shown]) + more
+def named_issuers(licence_type: LicenceType) -> str:
+    """A type's issuers as a message names them (:func:`first_codes`, three)."""
+    return first_codes(licence_type.issuer_codes, 3)
+
+
+def first_codes(codes: Iterable[str], shown: int) -> str:
+    """Codes as a message names them: the first ``shown`` in order, and how many
+    more (``A, B, C and 4 more``)."""
+    ordered = sorted(codes)
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return ", ".join(ordered[:shown]) + more
 
 
 def validate_licence_type(

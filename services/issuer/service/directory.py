@@ -28,7 +28,8 @@ _CACHE_TTL_S = 5.0
 
 
 class IssuersSet(NamedTuple):
-    """A licence type whose issuers were replaced (:meth:`Directory.set_licence_type_issuers`)."""
+    """A licence type whose issuers were replaced
+    (:meth:`Directory.set_licence_type_issuers`)."""
 
     licence_type: LicenceType
     registered_at: dt.datetime
@@ -271,10 +272,11 @@ class Directory:
         """Replace registered licence type ``type_code``'s issuers with
         ``issuer_codes`` (each onboarded with the issuer role, at least one: the
         whole new set), audited as ``licence_type.issuers`` with the issuers it had;
-        the type as it is now, when it was registered and the issuers it had. A department taken out
-        issues no new licence of the type, renews none and receives none by
-        transfer, and keeps the licences it issued (their issuer). Other issuer
-        processes see the change within their cache's :data:`_CACHE_TTL_S`.
+        the type as it is now, when it was registered and the issuers it had. A
+        department taken out issues no new licence of the type, renews none and
+        receives none by transfer, and keeps the licences it issued (their
+        issuer). Other issuer processes see the change within their cache's
+        :data:`_CACHE_TTL_S`.
 
         Raises INVALID_ARGUMENT (``type_code`` malformed or not registered,
         ``issuer_codes`` empty, more than :data:`domain.MAX_ISSUERS`, malformed, or

@@ -14,7 +14,7 @@ from certseal.events import OutboxRecord
 from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import transaction
 from certseal.storage.outbox import write_outbox
-from services.issuer.domain import Department, LicenceType
+from services.issuer.domain import Department, LicenceType, first_codes
 from services.issuer.storage import rows
 
 #: how long a change of a type's issuers waits for the licence writes in flight (it
@@ -282,12 +282,11 @@ async def _lock_issuers(conn: asyncpg.Connection, codes: frozenset[str]) -> None
         raise invalid("issuer_codes", "; ".join(problems))
 
 
-def _departments(codes: list[str], one: str, many: str, shown: int = 5) -> str:
+def _departments(codes: list[str], one: str, many: str) -> str:
     """``department A <one>`` or ``departments A, B and 3 more <many>``."""
     if len(codes) == 1:
         return f"department {codes[0]} {one}"
-    more = f" and {len(codes) - shown} more" if len(codes) > shown else ""
-    return f"departments {', '.join(codes[:shown])}{more} {many}"
+    return f"departments {first_codes(codes, 5)} {many}"
 
 
 async def _department_use(
