@@ -11,6 +11,17 @@ RARE_HAN_FONT ?= /usr/share/fonts/truetype/hanazono/HanaMinB.ttf
 # SoftHSM2, the PKCS#11 token the tests and make bench keep keys in (certseal/hsm.py)
 SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 
+# Debian packages, installed as root when missing. A fresh machine's daily apt run (or
+# another install) may hold apt's locks for minutes: apt-get install waits for them
+# itself (DPkg::Lock::Timeout, 10 minutes), apt-get update does not, so an update refused
+# for a lock is tried again every 10 s, up to 10 minutes; any other failure stops.
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600
+apt_install = for try in $$(seq 60); do \
+	  out=$$($(APT_GET) update 2>&1) && break; \
+	  case "$$out" in *"Could not get lock"*) echo "waiting for another apt to let go of its lock"; sleep 10;; \
+	    *) echo "$$out" >&2; exit 1;; esac; \
+	done; $(APT_GET) install -y $(1) >/dev/null
+
 # bench-scale: the verifier index at 10,000,000 entries (about half an hour; not in bench)
 .PHONY: bench-scale setup fonts browser poppler softhsm run test test-pure bench protos protos-check lint k8s-check mutation
 
@@ -28,7 +39,7 @@ browser: fonts
 	@test -x $(CHROMIUM) || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian's chromium for the console tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    $(call apt_install,chromium); \
 	  else \
 	    echo "the console tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
@@ -39,7 +50,7 @@ poppler:
 	@command -v pdfsig >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian's poppler-utils (pdfsig) for the seal tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	    $(call apt_install,poppler-utils); \
 	  else \
 	    echo "the seal tests need Debian's poppler-utils: sudo apt-get install poppler-utils"; exit 1; \
 	  fi; }
@@ -50,7 +61,7 @@ fonts:
 	@test -f $(RARE_HAN_FONT) || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian's fonts-hanazono: the console's font for Han characters outside the BMP"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-hanazono >/dev/null; \
+	    $(call apt_install,fonts-hanazono); \
 	  else \
 	    echo "the console needs Debian's fonts-hanazono for rare characters: sudo apt-get install fonts-hanazono"; exit 1; \
 	  fi; }
@@ -61,7 +72,7 @@ softhsm:
 	@test -f $(SOFTHSM_MODULE) || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian's softhsm2: the PKCS#11 token of the tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; \
+	    $(call apt_install,softhsm2); \
 	  else \
 	    echo "the PKCS#11 tests need Debian's softhsm2: sudo apt-get install softhsm2"; exit 1; \
 	  fi; }
