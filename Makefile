@@ -12,15 +12,20 @@ RARE_HAN_FONT ?= /usr/share/fonts/truetype/hanazono/HanaMinB.ttf
 SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 
 # Debian packages, installed as root when missing. A fresh machine's daily apt run (or
-# another install) may hold apt's locks for minutes: apt-get install waits for them
-# itself (DPkg::Lock::Timeout, 10 minutes), apt-get update does not, so an update refused
-# for a lock is tried again every 10 s, up to 10 minutes; any other failure stops.
-APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600
-apt_install = for try in $$(seq 60); do \
-	  out=$$($(APT_GET) update 2>&1) && break; \
-	  case "$$out" in *"Could not get lock"*) echo "waiting for another apt to let go of its lock"; sleep 10;; \
-	    *) echo "$$out" >&2; exit 1;; esac; \
-	done; $(APT_GET) install -y $(1) >/dev/null
+# another install) may hold apt's locks for minutes: dpkg's, the lists' (update) and the
+# downloads' (install). A step refused for any of them is tried again every 10 s, saying
+# so, up to 10 minutes (apt's own DPkg::Lock::Timeout waits for dpkg's alone, silently);
+# any other failure, or the last refusal, prints apt's words and stops. LC_ALL=C: apt's
+# messages are matched in English whatever the user's LANGUAGE.
+APT_GET := LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get -qq
+apt_retry = for try in $$(seq 60); do \
+	  out=$$($(APT_GET) $(1) 2>&1) && break; \
+	  case "$$out" in *"Could not get lock"*) [ $$try -lt 60 ] || { \
+	      printf '%s\n' "$$out" "gave up after 10 minutes of waiting for apt's lock" >&2; exit 1; }; \
+	    echo "waiting for another apt to let go of its lock"; sleep 10;; \
+	    *) printf '%s\n' "$$out" >&2; exit 1;; esac; \
+	done
+apt_install = $(call apt_retry,update); $(call apt_retry,install -y $(1))
 
 # bench-scale: the verifier index at 10,000,000 entries (about half an hour; not in bench)
 .PHONY: bench-scale setup fonts browser poppler softhsm run test test-pure bench protos protos-check lint k8s-check mutation
