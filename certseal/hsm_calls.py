@@ -5,6 +5,7 @@ key and signing with it. OASIS PKCS#11 v2.40 and v3.0 (EdDSA)."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 from typing import Any
@@ -53,7 +54,44 @@ def connect(
 ) -> tuple[Any, list[Any]]:
     """Load ``module``, find the token, check it has the mechanisms of ``wanted``, log
     in and open ``sessions`` sessions: (the token, the sessions). CertsealError
-    (INVALID_ARGUMENT) naming the ``[pkcs11]`` setting at fault."""
+    (INVALID_ARGUMENT) naming the ``[pkcs11]`` setting at fault. Whatever the module
+    left on this thread's OpenSSL error queues is cleared (:func:`clear_openssl_errors`)."""
+    try:
+        return _connect(module, token_label, pin, pin_file, wanted, sessions)
+    finally:
+        clear_openssl_errors()
+
+
+def clear_openssl_errors() -> None:
+    """Empty the calling thread's error queue in every OpenSSL libcrypto this process
+    has loaded (``ERR_clear_error``). A PKCS#11 module built on OpenSSL leaves errors
+    there as it initialises (SoftHSM2 asks OpenSSL 3 for engines it no longer has),
+    and Python's ``ssl`` reads that queue after loading CA certificates
+    (``load_verify_locations``): the next CA bundle this thread loaded failed with
+    "[ENGINE: NO_SUCH_ENGINE] no such engine" (the feed's webhook CA after a token was
+    opened in the same process: tests/kernel/test_pkcs11_openssl_errors.py)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {
+                line.split(None, 5)[5].strip()
+                for line in maps
+                if "libcrypto" in line and len(line.split(None, 5)) == 6
+            }
+    except OSError:  # not Linux: nothing known to clear
+        return
+    for path in sorted(paths):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(path).ERR_clear_error()
+
+
+def _connect(
+    module: str,
+    token_label: str,
+    pin: str,
+    pin_file: str,
+    wanted: set[Suite],
+    sessions: int,
+) -> tuple[Any, list[Any]]:
     try:
         lib = pkcs11.lib(module)
     except Exception as exc:  # a C library that does not load: name the setting
