@@ -63,25 +63,19 @@ def connect(
 
 
 def clear_openssl_errors() -> None:
-    """Empty the calling thread's error queue in every OpenSSL libcrypto this process
-    has loaded (``ERR_clear_error``). A PKCS#11 module built on OpenSSL leaves errors
-    there as it initialises (SoftHSM2 asks OpenSSL 3 for engines it no longer has),
-    and Python's ``ssl`` reads that queue after loading CA certificates
-    (``load_verify_locations``): the next CA bundle this thread loaded failed with
-    "[ENGINE: NO_SUCH_ENGINE] no such engine" (the feed's webhook CA after a token was
-    opened in the same process: tests/kernel/test_pkcs11_openssl_errors.py)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            paths = {
-                line.split(None, 5)[5].strip()
-                for line in maps
-                if "libcrypto" in line and len(line.split(None, 5)) == 6
-            }
-    except OSError:  # not Linux: nothing known to clear
-        return
-    for path in sorted(paths):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(path).ERR_clear_error()
+    """Empty the calling thread's error queue in the OpenSSL that Python's ``ssl``
+    uses (``ERR_clear_error``). A PKCS#11 module built on OpenSSL leaves errors there
+    as it initialises (SoftHSM2 asks OpenSSL 3 for engines it no longer has), and
+    ``ssl`` reads that queue after loading CA certificates (``load_verify_locations``):
+    the next CA bundle this thread loaded failed with "[ENGINE: NO_SUCH_ENGINE] no
+    such engine" (the feed's webhook CA after a token was opened in the same process:
+    tests/kernel/test_pkcs11_openssl_errors.py). The function is looked up through
+    ``_ssl``'s own handle (``RTLD_NOLOAD``: nothing is loaded, the same copy is
+    reached even if its file was replaced on disk since)."""
+    import _ssl
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(_ssl.__file__, mode=os.RTLD_NOLOAD).ERR_clear_error()
 
 
 def _connect(
