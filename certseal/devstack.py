@@ -96,6 +96,24 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+PORT_SLICE = "CERTSEAL_PORT_SLICE"
+"""The environment variable naming this process's slice of :func:`port_window`."""
+
+
+def port_window() -> tuple[int, int]:
+    """The ports :func:`free_port` draws from, inclusive: the 12,000 below the kernel's
+    ephemeral range, or the slice of them ``CERTSEAL_PORT_SLICE`` (``i/n``) names; a
+    value that is not such a slice is ignored."""
+    high = max(_ephemeral_low() - 1, 2048)
+    low = max(1024, high - 12000)
+    index, _, count = os.environ.get(PORT_SLICE, "").partition("/")
+    if index.isdigit() and count.isdigit() and int(index) < int(count):
+        size = (high - low + 1) // int(count)
+        low += int(index) * size
+        high = low + size - 1
+    return low, high
+
+
 def free_port() -> int:
     """A free TCP port on loopback for a server that binds it later: an int in 1024..65535.
 
@@ -104,12 +122,15 @@ def free_port() -> int:
     outgoing connection or to another ``bind(0)`` before the caller binds it (a CI run
     lost a test module to exactly that: "Failed to bind to address"). The kernel never
     picks a port below its ephemeral range, and this process never hands one out twice.
+    Processes that draw at the same time from one machine (the test suite's pytest-xdist
+    workers and what they start) each take their own slice of the window when
+    ``CERTSEAL_PORT_SLICE`` says ``i/n`` (the i-th of n, from 0), so that none draws a
+    port another drew and has not bound yet.
 
     Raises:
         OSError: no free port was found in 200 tries.
     """
-    high = max(_ephemeral_low() - 1, 2048)
-    low = max(1024, high - 12000)
+    low, high = port_window()
     for _ in range(200):
         port = secrets.randbelow(high - low + 1) + low
         if port in _handed_out:

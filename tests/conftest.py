@@ -36,6 +36,26 @@ from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test``): each worker, and every process it starts,
+    draws free ports from a slice of its own (``certseal.devstack.port_window``); the
+    controller, before any worker starts, makes the system user pgserver runs
+    PostgreSQL as when run as root (pgserver makes it unlocked, so two workers' first
+    stacks on a fresh machine would race to ``useradd`` it)."""
+    import os
+
+    from certseal.devstack import PORT_SLICE
+
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        index = int(worker["workerid"].removeprefix("gw"))
+        os.environ[PORT_SLICE] = f"{index}/{worker['workercount']}"
+    elif sys.platform != "win32" and os.geteuid() == 0:
+        from pgserver.utils import ensure_user_exists
+
+        ensure_user_exists("pgserver")
+
+
 def fresh_uscc() -> str:
     """A new, valid unified social credit code."""
     alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import socket
 
 from certseal import devstack
@@ -16,7 +18,7 @@ def test_ports_come_from_below_the_ephemeral_range_and_are_never_repeated():
 
 
 def test_a_port_in_use_is_not_handed_out(monkeypatch):
-    low = max(1024, devstack._ephemeral_low() - 1 - 12000)
+    low = devstack.port_window()[0]
     taken, free = free_port(), free_port()
     with socket.socket() as held:
         held.bind(("127.0.0.1", taken))
@@ -31,3 +33,33 @@ def test_a_port_in_use_is_not_handed_out(monkeypatch):
 def test_an_unreadable_range_falls_back_to_the_linux_default(monkeypatch, tmp_path):
     monkeypatch.setattr(devstack, "_EPHEMERAL_RANGE", tmp_path / "absent")
     assert devstack._ephemeral_low() == 32768
+
+
+def test_each_worker_draws_from_a_slice_of_its_own(monkeypatch):
+    monkeypatch.delenv(devstack.PORT_SLICE, raising=False)
+    low, high = devstack.port_window()
+    slices = []
+    for index in range(3):
+        monkeypatch.setenv(devstack.PORT_SLICE, f"{index}/3")
+        slices.append(devstack.port_window())
+        drawn = [free_port() for _ in range(50)]
+        assert all(slices[-1][0] <= port <= slices[-1][1] for port in drawn)
+    assert slices[0][0] == low and slices[2][1] <= high
+    # apart: each slice ends below the next one's start
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(slices))
+
+
+def test_a_value_that_is_no_slice_is_ignored(monkeypatch):
+    monkeypatch.delenv(devstack.PORT_SLICE, raising=False)
+    whole = devstack.port_window()
+    for value in ("", "2/2", "1/0", "x/2", "1", "-1/2", "1/2/3"):
+        monkeypatch.setenv(devstack.PORT_SLICE, value)
+        assert devstack.port_window() == whole, value
+
+
+def test_each_pytest_xdist_worker_has_its_slice():
+    # tests/conftest.py's pytest_configure; a run in one process has none
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    expected = None if worker is None else f"{int(worker.removeprefix('gw'))}/{count}"
+    assert os.environ.get(devstack.PORT_SLICE) == expected
