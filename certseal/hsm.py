@@ -176,9 +176,12 @@ class Pkcs11Token:
         )
         lock = _MODULE_LOCKS.setdefault(os.path.realpath(module), threading.Lock())
         with lock:
-            token, opened = calls.connect(
-                module, token_label, pin, pin_file, wanted, sessions
-            )
+            try:
+                token, opened = calls.connect(
+                    module, token_label, pin, pin_file, wanted, sessions
+                )
+            finally:  # whether the token opened or was refused
+                calls.clear_openssl_errors()
         made = cls(token_label, opened, frozenset(wanted), None if parallel else lock)
         made._reopen = lambda: calls.log_in(token, pin)
         return made

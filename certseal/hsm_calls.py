@@ -54,38 +54,9 @@ def connect(
 ) -> tuple[Any, list[Any]]:
     """Load ``module``, find the token, check it has the mechanisms of ``wanted``, log
     in and open ``sessions`` sessions: (the token, the sessions). CertsealError
-    (INVALID_ARGUMENT) naming the ``[pkcs11]`` setting at fault. Whatever the module
-    left on this thread's OpenSSL error queues is cleared (:func:`clear_openssl_errors`)."""
-    try:
-        return _connect(module, token_label, pin, pin_file, wanted, sessions)
-    finally:
-        clear_openssl_errors()
-
-
-def clear_openssl_errors() -> None:
-    """Empty the calling thread's error queue in the OpenSSL that Python's ``ssl``
-    uses (``ERR_clear_error``). A PKCS#11 module built on OpenSSL leaves errors there
-    as it initialises (SoftHSM2 asks OpenSSL 3 for engines it no longer has), and
-    ``ssl`` reads that queue after loading CA certificates (``load_verify_locations``):
-    the next CA bundle this thread loaded failed with "[ENGINE: NO_SUCH_ENGINE] no
-    such engine" (the feed's webhook CA after a token was opened in the same process:
-    tests/kernel/test_pkcs11_openssl_errors.py). The function is looked up through
-    ``_ssl``'s own handle (``RTLD_NOLOAD``: nothing is loaded, the same copy is
-    reached even if its file was replaced on disk since)."""
-    import _ssl
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(_ssl.__file__, mode=os.RTLD_NOLOAD).ERR_clear_error()
-
-
-def _connect(
-    module: str,
-    token_label: str,
-    pin: str,
-    pin_file: str,
-    wanted: set[Suite],
-    sessions: int,
-) -> tuple[Any, list[Any]]:
+    (INVALID_ARGUMENT) naming the ``[pkcs11]`` setting at fault. The caller clears
+    what the module left on this thread's OpenSSL error queue
+    (:func:`clear_openssl_errors`)."""
     try:
         lib = pkcs11.lib(module)
     except Exception as exc:  # a C library that does not load: name the setting
@@ -131,6 +102,22 @@ def _connect(
             "token_label", f"cannot open token {token_label!r}: {why(exc)}"
         ) from None
     return token, opened
+
+
+def clear_openssl_errors() -> None:
+    """Empty the calling thread's error queue in the OpenSSL that Python's ``ssl``
+    uses (``ERR_clear_error``). A PKCS#11 module built on OpenSSL leaves errors there
+    as it initialises (SoftHSM2 asks OpenSSL 3 for engines it no longer has), and
+    ``ssl`` reads that queue after loading CA certificates (``load_verify_locations``):
+    the next CA bundle this thread loaded failed with "[ENGINE: NO_SUCH_ENGINE] no
+    such engine" (the feed's webhook CA after a token was opened in the same process:
+    tests/kernel/test_pkcs11_openssl_errors.py). The function is looked up through
+    ``_ssl``'s own handle (``RTLD_NOLOAD``: nothing is loaded, the same copy is
+    reached even if its file was replaced on disk since)."""
+    import _ssl
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(_ssl.__file__, mode=os.RTLD_NOLOAD).ERR_clear_error()
 
 
 def log_in(token: Any, pin: str) -> Any:

@@ -20,7 +20,6 @@ from certseal.config import dump_config
 from certseal.crypto import Suite, is_token_reference, token_reference, verify
 from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, token_from_config
-from certseal.hsm_calls import clear_openssl_errors
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, verifier_pb2
@@ -175,11 +174,8 @@ async def test_a_token_key_is_never_read_out(token_issuer, token_connect, sofths
     assert len(key.wrapped_private_key) < 64
 
     def read_out() -> list[str]:
-        # another application with the PIN, asking the token directly (what the
-        # module leaves on this thread's OpenSSL error queue cleared, as certseal.hsm
-        # does: an ssl context made on this pool thread later would report it)
+        # another application with the PIN, asking the token directly
         lib = pkcs11.lib(softhsm.module)
-        clear_openssl_errors()
         token = lib.get_token(token_label=softhsm.label)
         refusals = []
         with token.open(rw=False) as session:
