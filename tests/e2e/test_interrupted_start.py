@@ -12,6 +12,7 @@ import asyncio
 import copy
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,32 +20,70 @@ from certseal.config import dump_config
 from services.devstack import free_port
 from tests.conftest import verifier_process
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+
 #: seconds after the process is made: its imports, its checks, its service's start
 MOMENTS_S = [0.05, 0.3, 0.8, 1.5]
 
 
+#: the program's own code: a frame in a traceback from here means it had started
+OURS = tuple(str(REPOSITORY / folder) + "/" for folder in ("certseal", "services"))
+
+
 def _quiet_end(code: int | None, said: str) -> None:
-    assert code in (0, -signal.SIGINT), said
     if _before_any_code_of_ours(said):
-        return
+        return  # Python's own start was interrupted: its exit and words are its own
+    assert code in (0, -signal.SIGINT), said
     for noise in ("Traceback", "KeyboardInterrupt", "Exception ignored"):
         assert noise not in said, said
 
 
 def _before_any_code_of_ours(said: str) -> bool:
-    """Whether ``said`` is Python's own traceback of a SIGINT that came while the
-    interpreter was still finding the module to run (every frame ``<frozen
-    runpy>``): no line of the program has run then, so nothing of it can set the
-    signal's handling (on a loaded machine 0.05 s can fall there: CI, 2026-12-04)."""
+    """Whether ``said`` is Python's own report of a SIGINT that came before any line
+    of the program ran: a traceback ending in ``KeyboardInterrupt`` none of whose
+    frames is in certseal's or the services' code. Then the interpreter was still
+    starting (importing ``site``: "Fatal Python error: init_import_site", exit 1) or
+    finding the module to run (every frame ``<frozen runpy>``), and nothing of the
+    program could have set the signal's handling. On a loaded machine 0.05 s falls
+    there (CI, 2026-12-04: both kinds). Any frame of ours is the program's to handle."""
     lines = said.strip().splitlines()
-    frames = [line for line in lines if line.lstrip().startswith("File ")]
+    frames = [line.strip() for line in lines if line.lstrip().startswith("File ")]
     return (
-        lines[:1] == ["Traceback (most recent call last):"]
+        "Traceback (most recent call last):" in lines
         and lines[-1:] == ["KeyboardInterrupt"]
         and bool(frames)
-        and all('File "<frozen runpy>"' in line for line in frames)
-        and len(lines) == 2 + len(frames)
+        and not any(ours in frame for frame in frames for ours in OURS)
     )
+
+
+RUNPY = """Traceback (most recent call last):
+  File "<frozen runpy>", line 189, in _run_module_as_main
+  File "<frozen runpy>", line 112, in _get_module_details
+KeyboardInterrupt"""
+
+SITE = """Fatal Python error: init_import_site: Failed to import the site module
+Python runtime state: initialized
+Traceback (most recent call last):
+  File "<frozen importlib._bootstrap>", line 1176, in _find_and_load
+  File "<frozen site>", line 186, in addpackage
+  File "<string>", line 1, in <module>
+  File "/venv/lib/python3.11/site-packages/__editable___certseal_0_1_0_finder.py", line 7, in <module>
+  File "/usr/lib/python3.11/enum.py", line 1299, in _generate_next_value_
+    def _generate_next_value_(name, start, count, last_values):
+
+KeyboardInterrupt"""
+
+
+def test_only_an_interrupted_python_start_is_excused():
+    assert _before_any_code_of_ours(RUNPY)
+    assert _before_any_code_of_ours(SITE)
+    ours = f'  File "{OURS[1]}verifier/__main__.py", line 12, in <module>'
+    started = RUNPY.replace("KeyboardInterrupt", ours + "\nKeyboardInterrupt")
+    assert not _before_any_code_of_ours(started)
+    with pytest.raises(AssertionError):
+        _quiet_end(1, started)
+    assert not _before_any_code_of_ours("KeyboardInterrupt")
+    assert not _before_any_code_of_ours(RUNPY + "\nException ignored in: <x>")
 
 
 @pytest.mark.parametrize("moment_s", MOMENTS_S)
