@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import os
 import secrets
 import sys
 import time
@@ -42,8 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
     controller, before any worker starts, makes the system user pgserver runs
     PostgreSQL as when run as root (pgserver makes it unlocked, so two workers' first
     stacks on a fresh machine would race to ``useradd`` it)."""
-    import os
-
     from certseal.devstack import PORT_SLICE
 
     worker = getattr(config, "workerinput", None)

@@ -20,13 +20,11 @@ from certseal.config import dump_config
 from services.devstack import free_port
 from tests.conftest import verifier_process
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-
 #: seconds after the process is made: its imports, its checks, its service's start
 MOMENTS_S = [0.05, 0.3, 0.8, 1.5]
 
-
 #: the program's own code: a frame in a traceback from here means it had started
+REPOSITORY = Path(__file__).resolve().parents[2]
 OURS = tuple(str(REPOSITORY / folder) + "/" for folder in ("certseal", "services"))
 
 

@@ -11,10 +11,10 @@ only its first initialisation leaves the errors."""
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
+from certseal.devpki import DevCA
 from tests.softhsm import SoftHsm
 
 LOAD_CA = """
@@ -39,21 +39,25 @@ pkcs11.lib({module!r}).get_token(token_label={label!r})
 """
 
 THROUGH_CERTSEAL = """
+from certseal.errors import CertsealError
 from certseal.hsm import Pkcs11Token
-token = Pkcs11Token.open(
-    module={module!r}, token_label={label!r}, pin_file={pin_file!r}, suites=["es256"]
-)
+try:
+    Pkcs11Token.open(
+        module={module!r}, token_label={label!r}, pin_file={pin_file!r}, suites=["es256"]
+    )
+except CertsealError as exc:
+    print("token refused:", exc.field)
 """
 
 
-def _run(softhsm: SoftHsm, opening: str, ca: str) -> str:
+def _run(softhsm: SoftHsm, opening: str, ca: str, pin_file: str = "") -> str:
     values = {
         "module": softhsm.module,
         "label": softhsm.label,
-        "pin_file": str(softhsm.pin_file),
+        "pin_file": pin_file or str(softhsm.pin_file),
         "ca": ca,
     }
-    script = textwrap.dedent(opening).format(**values) + LOAD_CA.format(**values)
+    script = opening.format(**values) + LOAD_CA.format(**values)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
@@ -62,8 +66,8 @@ def _run(softhsm: SoftHsm, opening: str, ca: str) -> str:
 
 
 @pytest.fixture
-def ca_file(stack) -> str:
-    return str(stack.ca.ca_file)
+def ca_file(tmp_path) -> str:
+    return str(DevCA(tmp_path).ca_file)
 
 
 def test_a_module_opened_raw_leaves_errors_that_ssl_reports(softhsm, ca_file):
@@ -81,13 +85,6 @@ def test_a_token_opened_through_certseal_leaves_ssl_working(softhsm, ca_file):
 
 
 def test_a_token_refused_still_leaves_ssl_working(softhsm, ca_file):
-    opening = THROUGH_CERTSEAL.replace(
-        "{pin_file!r}", repr(str(softhsm.wrong_pin_file))
-    )
-    refused = (
-        "from certseal.errors import CertsealError\ntry:\n"
-        + textwrap.indent(textwrap.dedent(opening), "    ")
-        + "except CertsealError as exc:\n    print('token refused:', exc.field)\n"
-    )
-    out = _run(softhsm, refused, ca_file)
+    wrong = str(softhsm.wrong_pin_file)
+    out = _run(softhsm, THROUGH_CERTSEAL, ca_file, pin_file=wrong)
     assert out.splitlines() == ["token refused: pkcs11.pin_file", "loaded"], out
