@@ -1,8 +1,9 @@
 """A ``certseal run`` for tests/e2e/test_atk10_run.py: services.run's own ``cmd_run``
 with the dev stack's configuration and dev PKI but no PostgreSQL or broker, and each
 service a real process that behaves as argv[2] (JSON) says: ``"hang"`` (never
-serving), ``"exit3"`` (exits at once with code 3), ``"exit2"`` (a start refused
-over a setting: code 2) or ``"serve"`` (alive; counted as
+serving), ``"exit3"`` (exits with code 3 as soon as the run waits for a service to
+serve: a death during the readiness wait, whatever the machine's load), ``"exit2"``
+(a start refused over a setting: code 2, exiting as ``"exit3"`` does) or ``"serve"`` (alive; counted as
 SERVING while it lives, so that the run reaches its banner). Prints ``started <name>
 <pid>`` for each service and ``waiting <name>`` when the readiness wait starts.
 
@@ -22,12 +23,14 @@ from certseal.config import dump_config
 from services import cli
 from services.devstack import DevStack
 
-BEHAVIOUR = {
-    "hang": "import time; time.sleep(600)",
-    "serve": "import time; time.sleep(600)",
-    "exit3": "raise SystemExit(3)",
-    "exit2": "raise SystemExit(2)",  # a start refused over a setting
-}
+
+def _exit_once_waited_for(code: int, waiting: Path) -> str:
+    """A service's code that exits with ``code`` once ``waiting`` exists."""
+    return (
+        "import os, time\n"
+        f"while not os.path.exists({str(waiting)!r}): time.sleep(0.01)\n"
+        f"raise SystemExit({code})"
+    )
 
 
 class ConfigOnly(DevStack):
@@ -57,13 +60,21 @@ class ConfigOnly(DevStack):
 def main() -> int:
     home, plan = sys.argv[1], json.loads(sys.argv[2])
     behaviour: dict[int, str] = {}
+    # made when the run starts waiting for the first service to serve
+    waiting = Path(home).parent / f"{Path(home).name}.waiting"
+    code_of = {
+        "hang": "import time; time.sleep(600)",
+        "serve": "import time; time.sleep(600)",
+        "exit3": _exit_once_waited_for(3, waiting),
+        "exit2": _exit_once_waited_for(2, waiting),  # a start refused over a setting
+    }
 
     def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
         module = argv[2].removeprefix("services.")
         name = "region" if "region-demo" in argv else module
         kind = plan.get(name, plan.get("*", "hang"))
         process = subprocess.Popen(
-            [sys.executable, "-c", BEHAVIOUR[kind]], start_new_session=True
+            [sys.executable, "-c", code_of[kind]], start_new_session=True
         )
         behaviour[process.pid] = kind
         print(f"started {name} {process.pid}", flush=True)
@@ -73,12 +84,14 @@ def main() -> int:
 
     def wait_serving(cfg, process, target, give_up):  # type: ignore[no-untyped-def]
         print(f"waiting {target}", flush=True)
+        waiting.touch()
         if behaviour[process.pid] == "serve":
             return process.poll() is None
         return real_wait_serving(cfg, process, target, give_up)
 
     def wait_https(cfg, process, url, give_up):  # type: ignore[no-untyped-def]
         print(f"waiting {url}", flush=True)
+        waiting.touch()
         if behaviour[process.pid] == "serve":
             return process.poll() is None
         return real_wait_https(cfg, process, url, give_up)
