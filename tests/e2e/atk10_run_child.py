@@ -23,6 +23,12 @@ from certseal.config import dump_config
 from services import cli
 from services.devstack import DevStack
 
+BEHAVIOUR = {
+    "hang": "import time; time.sleep(600)",
+    "serve": "import time; time.sleep(600)",
+}
+EXITS = {"exit3": 3, "exit2": 2}  # exit2: a start refused over a setting
+
 
 def _exit_once_waited_for(code: int, waiting: Path) -> str:
     """A service's code that exits with ``code`` once ``waiting`` exists."""
@@ -62,20 +68,13 @@ def main() -> int:
     behaviour: dict[int, str] = {}
     # made when the run starts waiting for the first service to serve
     waiting = Path(home).parent / f"{Path(home).name}.waiting"
-    code_of = {
-        "hang": "import time; time.sleep(600)",
-        "serve": "import time; time.sleep(600)",
-        "exit3": _exit_once_waited_for(3, waiting),
-        "exit2": _exit_once_waited_for(2, waiting),  # a start refused over a setting
-    }
 
     def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
         module = argv[2].removeprefix("services.")
         name = "region" if "region-demo" in argv else module
         kind = plan.get(name, plan.get("*", "hang"))
-        process = subprocess.Popen(
-            [sys.executable, "-c", code_of[kind]], start_new_session=True
-        )
+        code = BEHAVIOUR.get(kind) or _exit_once_waited_for(EXITS[kind], waiting)
+        process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
         behaviour[process.pid] = kind
         print(f"started {name} {process.pid}", flush=True)
         return process

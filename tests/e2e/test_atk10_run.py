@@ -98,7 +98,10 @@ class Run:
                     f"no {marker!r} within {within_s} s: {seen}"
                 ) from None
             if line is None:
-                raise AssertionError(f"the run ended before {marker!r}: {seen}")
+                raise AssertionError(
+                    f"the run ended before {marker!r}: {seen}; its stderr: "
+                    f"{self.stderr_file.read_text()}"
+                )
             seen.append(line)
             if line.startswith("started "):
                 self.pids.append(int(line.split()[2]))

@@ -72,7 +72,10 @@ class Run:
             except queue.Empty:
                 raise AssertionError(f"no {marker!r} within {within_s} s") from None
             if line is None:
-                raise AssertionError(f"the run ended before {marker!r}: {self.seen}")
+                raise AssertionError(
+                    f"the run ended before {marker!r}: {self.seen}; its stderr: "
+                    f"{self.stderr_file.read_text()}"
+                )
             self.seen.append(line)
             if line.startswith("started "):
                 self.pids.append(int(line.split()[2]))
