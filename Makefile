@@ -16,16 +16,27 @@ SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 # downloads' (install). A step refused for any of them is tried again every 10 s, saying
 # so, up to 10 minutes (apt's own DPkg::Lock::Timeout waits for dpkg's alone, silently);
 # any other failure, or the last refusal, prints apt's words and stops. LC_ALL=C: apt's
-# messages are matched in English whatever the user's LANGUAGE.
-APT_GET := LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get -qq
-apt_retry = for try in $$(seq 60); do \
+# messages are matched in English whatever the user's LANGUAGE. (APT_GET, APT_TRIES and
+# APT_WAIT_S are set otherwise by tests/kernel/test_makefile_packages.py alone.)
+APT_GET ?= LC_ALL=C DEBIAN_FRONTEND=noninteractive apt-get -qq
+APT_TRIES ?= 60
+APT_WAIT_S ?= 10
+apt_retry = for try in $$(seq $(APT_TRIES)); do \
 	  out=$$($(APT_GET) $(1) 2>&1) && break; \
-	  case "$$out" in *"Could not get lock"*) [ $$try -lt 60 ] || { \
-	      printf '%s\n' "$$out" "gave up after 10 minutes of waiting for apt's lock" >&2; exit 1; }; \
-	    echo "waiting for another apt to let go of its lock"; sleep 10;; \
+	  case "$$out" in *"Could not get lock"*) [ $$try -lt $(APT_TRIES) ] || { \
+	      printf '%s\n' "$$out" "gave up after $(APT_TRIES) tries $(APT_WAIT_S) s apart waiting for apt's lock" >&2; exit 1; }; \
+	    echo "waiting for another apt to let go of its lock"; sleep $(APT_WAIT_S);; \
 	    *) printf '%s\n' "$$out" >&2; exit 1;; esac; \
 	done
 apt_install = $(call apt_retry,update); $(call apt_retry,install -y $(1))
+# $(1): a shell test that the package is there; $(2): the Debian package; $(3): why
+# certseal needs it. Installed as root; anyone else is told the command.
+debian_package = $(1) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's $(2): $(3)"; $(call apt_install,$(2)); \
+	  else \
+	    echo "certseal needs Debian's $(2) ($(3)): sudo apt-get install $(2)"; exit 1; \
+	  fi; }
 
 # bench-scale: the verifier index at 10,000,000 entries (about half an hour; not in bench)
 .PHONY: bench-scale setup fonts browser poppler softhsm run test test-pure bench protos protos-check lint k8s-check mutation
@@ -41,46 +52,22 @@ setup: $(STAMP)
 # The counter console tests drive Debian's chromium; Playwright never downloads one.
 # The console serves Debian's HanaMinB (fonts-hanazono) for rare Han characters.
 browser: fonts
-	@test -x $(CHROMIUM) || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's chromium for the console tests"; \
-	    $(call apt_install,chromium); \
-	  else \
-	    echo "the console tests need Debian's chromium: sudo apt-get install chromium"; exit 1; \
-	  fi; }
+	@$(call debian_package,test -x $(CHROMIUM),chromium,the browser of the console tests)
 
 # Poppler's pdfsig: tests/seal/test_field_pdfs.py checks docs/architecture.md's table of
 # which PDF validators accept which seal suite against it.
 poppler:
-	@command -v pdfsig >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's poppler-utils (pdfsig) for the seal tests"; \
-	    $(call apt_install,poppler-utils); \
-	  else \
-	    echo "the seal tests need Debian's poppler-utils: sudo apt-get install poppler-utils"; exit 1; \
-	  fi; }
+	@$(call debian_package,command -v pdfsig >/dev/null,poppler-utils,pdfsig for the seal tests)
 
 # The console's font for Han characters outside the BMP (e.g. 𠈌), for make run and the
 # console tests alike.
 fonts:
-	@test -f $(RARE_HAN_FONT) || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's fonts-hanazono: the console's font for Han characters outside the BMP"; \
-	    $(call apt_install,fonts-hanazono); \
-	  else \
-	    echo "the console needs Debian's fonts-hanazono for rare characters: sudo apt-get install fonts-hanazono"; exit 1; \
-	  fi; }
+	@$(call debian_package,test -f $(RARE_HAN_FONT),fonts-hanazono,the console's font for Han characters outside the BMP)
 
 # Debian's softhsm2: a real PKCS#11 token for the tests and make bench (fresh tokens
 # in a temporary SOFTHSM2_CONF directory each run; nothing system-wide is changed).
 softhsm:
-	@test -f $(SOFTHSM_MODULE) || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's softhsm2: the PKCS#11 token of the tests"; \
-	    $(call apt_install,softhsm2); \
-	  else \
-	    echo "the PKCS#11 tests need Debian's softhsm2: sudo apt-get install softhsm2"; exit 1; \
-	  fi; }
+	@$(call debian_package,test -f $(SOFTHSM_MODULE),softhsm2,the PKCS#11 token of the tests)
 
 # The embedded broker listens on BROKER_PORT (default 9092; a free port when taken).
 run: setup fonts
