@@ -19,10 +19,13 @@ import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import cms, core, tsp
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal.crypto import (
     SoftwareSigner,
@@ -203,14 +206,16 @@ def signature_v1(
     seal: bytes | None = None,
     property_info: str = "/Doc_0/Signs/Sign_0/Signature.xml",
     form: str = "der",
+    time_info: bytes | None = None,
 ) -> bytes:
     """A GM/T 0031-2014 SES_Signature of ``document`` (timeInfo a BIT STRING holding
-    a UTCTime; the signer's certificate and algorithm inside toSign); ``form`` "raw"
-    writes the signature as r||s."""
+    a UTCTime, or ``time_info``: GM/T 0031 lets it hold a time-stamp token; the
+    signer's certificate and algorithm inside toSign); ``form`` "raw" writes the
+    signature as r||s."""
     tbs = seq(
         integer(1),
         seal if seal is not None else seal_v1(),
-        bits(utime(SIGNED_AT)),
+        bits(time_info if time_info is not None else utime(SIGNED_AT)),
         bits(digest(Suite.SM2, document)),
         ia5(property_info),
         octets(USER_CERT),
@@ -305,22 +310,73 @@ def v1_seal_maker() -> tuple[SignedValueMaker, bytes]:
     )
 
 
-# --- an SM2/SM3 time-stamping authority (GB/T 20520, GM/T 0033) --------------------
+# --- time-stamping authorities of the test's own, valid 2020 to 2030 ---------------
 
 
-class Sm2Tsa:
-    """A TSA of the test's own whose root and key are SM2, issuing RFC 3161 tokens
-    with SM3 digests and SM2-with-SM3 signatures, as China's TSAs do."""
+def _tsa_extensions() -> list[dict[str, object]]:
+    return [
+        {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": False}},
+        {
+            "extn_id": "key_usage",
+            "critical": True,
+            "extn_value": {"digital_signature", "non_repudiation"},
+        },
+        {
+            "extn_id": "extended_key_usage",
+            "critical": True,
+            "extn_value": ["time_stamping"],
+        },
+    ]
 
-    def __init__(self) -> None:
+
+class Tsa:
+    """A TSA issuing RFC 3161 tokens: ``sm2`` as China's TSAs do (GB/T 20520, GM/T
+    0033: an SM2 root and key, SM3 digests, SM2-with-SM3 signatures), or ``es256``
+    (P-256, SHA-256, as certseal's own TSA). Its root and certificate are valid 2020
+    to 2030, so its tokens can stamp ofdrw's signatures (2020 to 2022)."""
+
+    def __init__(self, suite: Suite) -> None:
         start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
         end = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-        self.root, root_key = make_sm2_ca(
-            "atk SM2 TSA root", not_before=start, not_after=end
-        )
-        root_signer = load_sm2_key(root_key, read_certificate(self.root).public_key_der)
-        key = generate_key(Suite.SM2)
-        self._key = SoftwareSigner(Suite.SM2, key.private_bytes, key.public_key_der)
+        self.suite = suite
+        key = generate_key(suite)
+        self._key = SoftwareSigner(suite, key.private_bytes, key.public_key_der)
+        root_signer: Any
+        if suite is Suite.SM2:
+            self.root, root_key = make_sm2_ca(
+                "atk SM2 TSA root", not_before=start, not_after=end
+            )
+            root_signer = load_sm2_key(
+                root_key, read_certificate(self.root).public_key_der
+            )
+        else:
+            root_signer = ec.generate_private_key(ec.SECP256R1())
+            name = asn1_x509.Name.build({"common_name": "atk P-256 TSA root"})
+            public = root_signer.public_key().public_bytes(
+                serialization.Encoding.DER,
+                serialization.PublicFormat.SubjectPublicKeyInfo,
+            )
+            self.root = sign_certificate(
+                root_signer,
+                {
+                    "version": "v3",
+                    "serial_number": secrets.randbits(64),
+                    "issuer": name,
+                    "validity": {
+                        "not_before": asn1_x509.Time({"general_time": start}),
+                        "not_after": asn1_x509.Time({"general_time": end}),
+                    },
+                    "subject": name,
+                    "subject_public_key_info": asn1_keys.PublicKeyInfo.load(public),
+                    "extensions": [
+                        {
+                            "extn_id": "basic_constraints",
+                            "critical": True,
+                            "extn_value": {"ca": True},
+                        }
+                    ],
+                },
+            )
         issuer = asn1_x509.Certificate.load(self.root)["tbs_certificate"]["subject"]
         self.cert = sign_certificate(
             root_signer,
@@ -332,74 +388,57 @@ class Sm2Tsa:
                     "not_before": asn1_x509.Time({"general_time": start}),
                     "not_after": asn1_x509.Time({"general_time": end}),
                 },
-                "subject": asn1_x509.Name.build({"common_name": "atk SM2 TSA"}),
+                "subject": asn1_x509.Name.build({"common_name": "atk TSA"}),
                 "subject_public_key_info": asn1_keys.PublicKeyInfo.load(
                     key.public_key_der
                 ),
-                "extensions": [
-                    {
-                        "extn_id": "basic_constraints",
-                        "critical": True,
-                        "extn_value": {"ca": False},
-                    },
-                    {
-                        "extn_id": "key_usage",
-                        "critical": True,
-                        "extn_value": {"digital_signature", "non_repudiation"},
-                    },
-                    {
-                        "extn_id": "extended_key_usage",
-                        "critical": True,
-                        "extn_value": ["time_stamping"],
-                    },
-                ],
+                "extensions": _tsa_extensions(),
             },
         )
         self.trust = TrustStore.of([self.root])
 
+    def _digest(self, data: bytes) -> bytes:
+        if self.suite is Suite.SM2:
+            return digest(Suite.SM2, data)
+        return hashlib.sha256(data).digest()
+
     def token(self, stamped: bytes, at: dt.datetime = SIGNED_AT) -> bytes:
-        """A TimeStampToken over ``stamped`` (imprint SM3) at ``at``."""
+        """A TimeStampToken over ``stamped`` at ``at``."""
+        sm2 = self.suite is Suite.SM2
+        hash_oid = SM3 if sm2 else "2.16.840.1.101.3.4.2.1"
         tst = tsp.TSTInfo(
             {
                 "version": "v1",
-                "policy": "1.2.156.10197.6.1.4.2.99",
+                "policy": "1.2.3.4.1",
                 "message_imprint": {
-                    "hash_algorithm": {"algorithm": SM3},
-                    "hashed_message": digest(Suite.SM2, stamped),
+                    "hash_algorithm": {"algorithm": hash_oid},
+                    "hashed_message": self._digest(stamped),
                 },
                 "serial_number": secrets.randbits(64),
                 "gen_time": at,
             }
         ).dump()
         cert = asn1_x509.Certificate.load(self.cert)
+        ess = tsp.SigningCertificateV2(
+            {
+                "certs": [
+                    {
+                        "hash_algorithm": {"algorithm": "sha256"},
+                        "cert_hash": hashlib.sha256(self.cert).digest(),
+                    }
+                ]
+            }
+        )
         attrs = cms.CMSAttributes(
             [
                 cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
                 cms.CMSAttribute(
-                    {"type": "message_digest", "values": [digest(Suite.SM2, tst)]}
+                    {"type": "message_digest", "values": [self._digest(tst)]}
                 ),
-                cms.CMSAttribute(
-                    {
-                        "type": "signing_certificate_v2",
-                        "values": [
-                            tsp.SigningCertificateV2(
-                                {
-                                    "certs": [
-                                        {
-                                            "hash_algorithm": {"algorithm": "sha256"},
-                                            "cert_hash": hashlib.sha256(
-                                                self.cert
-                                            ).digest(),
-                                        }
-                                    ]
-                                }
-                            )
-                        ],
-                    }
-                ),
+                cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]}),
             ]
         )
-        signature = signature_to_der(Suite.SM2, self._key.sign_now(attrs.dump()))
+        signature = signature_to_der(self.suite, self._key.sign_now(attrs.dump()))
         signer = cms.SignerInfo(
             {
                 "version": "v1",
@@ -411,16 +450,18 @@ class Sm2Tsa:
                         }
                     }
                 ),
-                "digest_algorithm": {"algorithm": SM3},
+                "digest_algorithm": {"algorithm": hash_oid},
                 "signed_attrs": attrs,
-                "signature_algorithm": {"algorithm": SM2_SM3},
+                "signature_algorithm": {
+                    "algorithm": SM2_SM3 if sm2 else "sha256_ecdsa"
+                },
                 "signature": signature,
             }
         )
         signed = cms.SignedData(
             {
                 "version": "v3",
-                "digest_algorithms": [{"algorithm": SM3}],
+                "digest_algorithms": [{"algorithm": hash_oid}],
                 "encap_content_info": {
                     "content_type": "tst_info",
                     "content": core.ParsableOctetString(tst),

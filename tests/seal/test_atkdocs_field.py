@@ -32,7 +32,7 @@ from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 from tests.seal.ses_platforms import (
     SIGNED_AT,
     TRUST,
-    Sm2Tsa,
+    Tsa,
     bits,
     raw_to_der,
     seal_files,
@@ -145,13 +145,31 @@ def test_a_certificate_name_that_cannot_be_decoded_is_no_bad_signature():
 
 
 @pytest.fixture(scope="module")
-def sm2_tsa() -> Sm2Tsa:
-    return Sm2Tsa()
+def sm2_tsa() -> Tsa:
+    return Tsa(Suite.SM2)
+
+
+@pytest.fixture(scope="module")
+def p256_tsa() -> Tsa:
+    return Tsa(Suite.ES256)
+
+
+STAMPED_AT = SIGNED_AT + dt.timedelta(seconds=5)
 
 
 def test_the_signature_without_its_token_is_valid():
     result = _verify(signature_v4(DOCUMENT), DOCUMENT)
     assert result.verdict is SealVerdict.VALID, result.checks
+
+
+def test_a_p256_tsa_token_makes_the_signing_time(p256_tsa):
+    """The control: the same signature stamped by a P-256 TSA (as certseal's own)."""
+    signature = signature_v4(
+        DOCUMENT, time_stamp=lambda value: p256_tsa.token(value, STAMPED_AT)
+    )
+    result = _verify(signature, DOCUMENT, tsa_trust=p256_tsa.trust)
+    assert result.verdict is SealVerdict.VALID, result.checks
+    assert result.signed_at == STAMPED_AT
 
 
 @pytest.mark.xfail(
@@ -160,13 +178,45 @@ def test_the_signature_without_its_token_is_valid():
     "('digest algorithm 1.2.156.10197.1.401 is not supported')",
 )
 def test_an_sm2_tsa_token_from_a_trusted_tsa_makes_the_signing_time(sm2_tsa):
-    stamped_at = SIGNED_AT + dt.timedelta(seconds=5)
     signature = signature_v4(
-        DOCUMENT, time_stamp=lambda value: sm2_tsa.token(value, stamped_at)
+        DOCUMENT, time_stamp=lambda value: sm2_tsa.token(value, STAMPED_AT)
     )
     result = _verify(signature, DOCUMENT, tsa_trust=sm2_tsa.trust)
     assert result.verdict is SealVerdict.VALID, result.checks
-    assert result.signed_at == stamped_at
+    assert result.signed_at == STAMPED_AT
+
+
+# --- F7: GM/T 0031 v1 timeInfo as ofdrw writes it, or a token ---------------------
+
+
+def test_a_v1_signature_with_a_utc_time_is_valid():
+    result = _verify(signature_v1(DOCUMENT), DOCUMENT)
+    assert result.verdict is SealVerdict.VALID, result.checks
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk-docs F7: ofdrw's SESV1Container writes v1 timeInfo as the text "
+    "'yyyy-MM-dd HH:mm:ss' (local time); certseal calls every such signature "
+    "MALFORMED",
+)
+def test_ofdrws_v1_time_info_is_read():
+    # ofdrw-sign SESV1Container: LocalDateTime.now() formatted "yyyy-MM-dd HH:mm:ss",
+    # its UTF-8 bytes in the BIT STRING (ofdrw's own v1 verifier accepts it)
+    signature = signature_v1(DOCUMENT, time_info=b"2021-06-01 16:00:00")
+    result = _verify(signature, DOCUMENT)
+    assert result.verdict is not SealVerdict.MALFORMED, result.checks
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk-docs F7: a v1 timeInfo holding a time-stamp token (GM/T 0031 lets it: "
+    "'时间戳或UTC时间') is MALFORMED",
+)
+def test_a_v1_time_info_holding_a_token_is_read(p256_tsa):
+    signature = signature_v1(DOCUMENT, time_info=p256_tsa.token(DOCUMENT, STAMPED_AT))
+    result = _verify(signature, DOCUMENT, tsa_trust=p256_tsa.trust)
+    assert result.verdict is not SealVerdict.MALFORMED, result.checks
 
 
 # --- F4: GM/T 0031 v1 seals on OFDs are never intact -------------------------------
