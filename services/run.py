@@ -32,9 +32,11 @@ from certseal.secretfiles import dsn_has_password, redact_dsn
 from services.config import Config
 from services.devstack import DevStack
 from services.run_layers import (
+    BROKER_PORT_TYPE,
     REGION_LISTEN,
     USAGE_PUBLISHERS,
     VERIFIER_METRICS,
+    broker_port_from_environment,
     client_address,
     config_layers,
     follow_local_listens,
@@ -45,9 +47,6 @@ from services.run_layers import (
     usage_read,
 )
 
-#: the embedded broker's port unless ``--broker-port`` (or BROKER_PORT) says otherwise
-DEFAULT_BROKER_PORT = 9092
-
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the embedded stack and the services until Ctrl-C.
@@ -55,6 +54,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     Refused at once, touching nothing, while another run holds ``<home>/run.lock``:
     INVALID_ARGUMENT (``home``: exit 2) naming the running one's pid.
     """
+    if args.broker_port is None:
+        args.broker_port = broker_port_from_environment()
     home = Path(args.home)
     lock = RunLock(home)
     try:
@@ -491,9 +492,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--home", default=str(DEFAULT_HOME), help="data, local.toml")
     run.add_argument(
         "--broker-port",
-        type=int,
-        default=int(os.environ.get("BROKER_PORT") or DEFAULT_BROKER_PORT),
-        help="the embedded broker's port (default 9092, or $BROKER_PORT); a free "
-        "port is taken instead when it is in use",
+        type=BROKER_PORT_TYPE,
+        default=None,  # then $BROKER_PORT, read by cmd_run
+        help="the embedded broker's port, 0 to 65535 (default $BROKER_PORT, else "
+        "9092; 0: any free port); a free port is taken instead when it is in use",
     )
     run.set_defaults(func=cmd_run)

@@ -4,13 +4,16 @@ operator's ``local.toml`` over it, and the addresses that follow a listen moved 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from certseal.cli import LOCAL_OVERLAY
+from certseal.cli_options import whole_number
 from certseal.config import read_layers, where_set
 from certseal.errors import CertsealError, invalid
 from certseal.events import LICENCE_USAGE
@@ -24,6 +27,10 @@ from services.verifier.config import check_settings
 VERIFIER_METRICS = {"dept-demo": "127.0.0.1:9494", "region-demo": "127.0.0.1:9495"}
 #: the second verifier group's address unless ``[cli] verifier_groups`` moves it
 REGION_LISTEN = "127.0.0.1:50055"
+#: the embedded broker's port unless ``--broker-port`` (or BROKER_PORT) says otherwise
+DEFAULT_BROKER_PORT = 9092
+#: a broker port as ``--broker-port`` and ``$BROKER_PORT`` take it: 0 (any free) to 65535
+BROKER_PORT_TYPE = whole_number(65535)
 
 
 def config_layers(home: Path, config_file: str) -> list[str]:
@@ -373,3 +380,21 @@ def usage_read(
         return asyncio.run(asyncio.wait_for(caught_up(), within_s))
     except Exception:  # the broker away or stopped, or not within the bound
         return False
+
+
+def broker_port_from_environment() -> int:
+    """``$BROKER_PORT`` (``make run BROKER_PORT=N`` sets ``--broker-port`` instead),
+    else :data:`DEFAULT_BROKER_PORT`. Read when ``run`` runs, not when the parser is
+    made: a stale export must not break every other command. INVALID_ARGUMENT
+    (``BROKER_PORT``, exit 2) unless it is a port, 0 (any free port) to 65535."""
+    text = os.environ.get("BROKER_PORT", "")
+    if not text.strip():
+        return DEFAULT_BROKER_PORT
+    try:
+        return BROKER_PORT_TYPE(text)
+    except argparse.ArgumentTypeError as exc:
+        raise invalid(
+            "BROKER_PORT",
+            f"{exc}; the environment variable gives the embedded broker's port "
+            "(0: any free port): set a port or unset it",
+        ) from None
