@@ -61,7 +61,13 @@ def validate_uscc(code: str, field: str = "department_code") -> str:
     18 ASCII characters, check character last), else INVALID_ARGUMENT (``field``)."""
     require_ascii(code, field)
     if len(code) != 18:
-        raise invalid(field, f"must be 18 characters, got {len(code)} ({code!r})")
+        prefix, colon, rest = code.rpartition(":")
+        hint = (
+            f"; a department is named by its code alone: {rest!r}, without {prefix + colon!r}"
+            if colon and len(rest) == 18
+            else ""
+        )
+        raise invalid(field, f"must be 18 characters, got {len(code)} ({code!r}){hint}")
     if not _USCC_RE.fullmatch(code):
         raise invalid(
             field,

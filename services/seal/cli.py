@@ -285,7 +285,11 @@ def pdf_report_lines(reply: Any) -> list[str]:
         f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}"
         for one in reply.seals
     ]
-    lines.append(f"{len(reply.seals)} seal(s)")
+    lines.append(
+        f"{len(reply.seals)} seal(s)"
+        if reply.seals
+        else "0 seal(s): the PDF holds no signature or seal to verify"
+    )
     if reply.HasField("licence"):
         licence = reply.licence
         status = f"{licence.verdict or 'unknown'} ({licence.detail})"

@@ -104,7 +104,7 @@ async def test_a_refusal_names_every_role_that_stays(operator, connect, seal_stu
         f"{dept.type_code} list it as an issuer: give each type its new issuers "
         "first ('certseal type issuers'); "
         "and the seal_owner role while it has active seals (1): revoke them first "
-        "('certseal seal revoke'), then take the role"
+        "('certseal seal --as CODE revoke SEAL_ID'), then take the role"
     )
 
 

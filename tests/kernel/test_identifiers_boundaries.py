@@ -53,6 +53,15 @@ def test_every_three_digit_version_round_trips(version):
     [
         (USCC[:17], "must be 18 characters, got 17 ('91350100M000100Y4')"),
         (USCC + "0", "must be 18 characters, got 19 ('91350100M000100Y430')"),
+        (  # a caller's identity where its department code is asked for
+            f"dept:{USCC}",
+            f"must be 18 characters, got 23 ('dept:{USCC}'); a department is named "
+            f"by its code alone: '{USCC}', without 'dept:'",
+        ),
+        (  # a colon, but what follows is no code: no hint
+            "dept:9135",
+            "must be 18 characters, got 9 ('dept:9135')",
+        ),
         (
             USCC[:17] + "4",
             "check character of '91350100M000100Y44' is '4', expected '3'",

@@ -42,6 +42,13 @@ def test_plain_pdf_has_no_licence_line() -> None:
     assert pdf_report_lines(reply) == [": VALID  ", "1 seal(s)"]
 
 
+def test_a_pdf_without_a_seal_says_so() -> None:
+    """A new user's unsealed PDF printed only '0 seal(s)' (exit 1)."""
+    assert pdf_report_lines(pb.VerifyPdfResponse()) == [
+        "0 seal(s): the PDF holds no signature or seal to verify"
+    ]
+
+
 def test_a_password_error_names_the_cli_option() -> None:
     from certseal.errors import CertsealError, ErrorKind
     from services.seal.cli import password_hint

@@ -369,7 +369,7 @@ def _check_roles_taken(code: str, use: DepartmentUse) -> None:
     if "seal_owner" in use.taken and use.active_seals:
         kept.append(
             f"the seal_owner role while it has active seals ({use.active_seals}): "
-            "revoke them first ('certseal seal revoke'), then take the role"
+            "revoke them first ('certseal seal --as CODE revoke SEAL_ID'), then take the role"
         )
     if kept:
         raise precondition(
