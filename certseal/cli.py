@@ -24,7 +24,14 @@ from typing import Any, NoReturn, TypeVar
 
 from certseal import identifiers
 from certseal.calls import dev_identity
-from certseal.cli_options import StoreOnce, aware_time, whole_number
+from certseal.cli_options import (
+    StoreOnce,
+    aware_time,
+    chosen_parser,
+    near_choice,
+    unrecognised,
+    whole_number,
+)
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
 
@@ -337,13 +344,26 @@ class Parser(argparse.ArgumentParser):
         parsed.__dict__.pop(StoreOnce.SEEN, None)
         return parsed, rest
 
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> argparse.Namespace:
+        """argparse's, a word no command takes named with the command's usage
+        (:func:`~certseal.cli_options.unrecognised`), not the top level's."""
+        argv = list(sys.argv[1:] if args is None else args)
+        parsed, rest = self.parse_known_args(argv, namespace)
+        if rest:
+            command = chosen_parser(self, argv)
+            command.print_usage(sys.stderr)
+            self.exit(2, f"error: {unrecognised(command, rest)}\n")
+        return parsed
+
     def error(self, message: str) -> NoReturn:
         """Print the usage and ``error: <argument>: <problem>``; exit 2."""
         self.print_usage(sys.stderr)
         field, sep, problem = message.partition(": ")
         if sep and field.startswith("argument "):
             name = field.removeprefix("argument ").split("/")[0].lstrip("-")
-            self.exit(2, f"error: {name}: {problem}\n")
+            self.exit(2, f"error: {name}: {near_choice(problem)}\n")
         self.exit(2, f"error: arguments: {message}\n")
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 #: a licence status as every command prints it: words, then the national code (GB/T
@@ -160,3 +161,48 @@ class StoreOnce(argparse.Action):
             )
         given.add(self.dest)
         setattr(namespace, self.dest, values)
+
+
+def chosen_parser(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> argparse.ArgumentParser:
+    """The (sub)command parser ``argv`` names: ``certseal seal pdf ...`` -> the parser
+    of ``seal pdf``, followed down each subcommand word given."""
+    current = parser
+    for word in argv:
+        subcommands = [
+            a for a in current._actions if isinstance(a, argparse._SubParsersAction)
+        ]
+        if subcommands and word in subcommands[0].choices:
+            current = subcommands[0].choices[word]
+    return current
+
+
+def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
+    """``<field>: <problem>`` for what ``parser`` (the command's) did not take,
+    ``extra``'s first word: an option it does not have (with the nearest it has, for a
+    typo: ``--purpse`` -> ``--purpose``), or a word after its arguments (a licence
+    code typed unquoted is cut at its spaces, Base45 having them: quote it)."""
+    word = extra[0]
+    command = parser.prog
+    if word.startswith("-") and len(word) > 1:
+        name = word.split("=", 1)[0]
+        options = [s for a in parser._actions for s in a.option_strings]
+        near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+        hint = f"; did you mean {near[0]}?" if near else f"; '{command} -h' lists them"
+        return f"{name.lstrip('-')}: {command} has no option {name}{hint}"
+    return (
+        f"arguments: {command} takes no more arguments, got {' '.join(extra)!r}; a "
+        "value with spaces or $ (a scanned licence code) goes in single quotes"
+    )
+
+
+def near_choice(message: str) -> str:
+    """argparse's ``invalid choice: 'licnce' (choose from ...)`` with the nearest
+    choice named first (``did you mean 'licence'?``); any other message as it is."""
+    found = re.fullmatch(r"invalid choice: '(.*)' \(choose from (.*)\)", message)
+    if not found:
+        return message
+    choices = re.findall(r"'([^']*)'", found[2])
+    near = difflib.get_close_matches(found[1], choices, n=1, cutoff=0.6)
+    return f"{message}; did you mean {near[0]!r}?" if near else message

@@ -183,6 +183,24 @@ async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
         (["verify", "--group"], "error: group: expected one argument"),
         (["key", "create", "X", "--suite"], "error: suite: expected one argument"),
         (["bogus"], "error: command: invalid choice: 'bogus'"),
+        # a typo: the nearest command, option, and the command's own usage (a new
+        # user's 'licnce', 'verify --purpse'; an unquoted code cut at its spaces)
+        (["licnce"], "error: command: invalid choice: 'licnce'"),
+        (
+            ["verify", "--purpse", "x", "LC1:A"],
+            "error: purpse: certseal verify has no option --purpse; did you mean "
+            "--purpose?",
+        ),
+        (
+            ["verify", "--purpose", "x", "--zzzz=1", "LC1:A"],
+            "error: zzzz: certseal verify has no option --zzzz; 'certseal verify -h' "
+            "lists them",
+        ),
+        (
+            ["verify", "--purpose", "x", "LC1:A", "B$C", "D"],
+            "error: arguments: certseal verify takes no more arguments, got 'B$C D'; "
+            "a value with spaces or $ (a scanned licence code) goes in single quotes",
+        ),
         (
             [
                 *("type", "add", "--code", "X", "--name", "n", "--issuers", "Y"),
@@ -212,6 +230,15 @@ async def test_a_bad_command_line_is_named_like_any_bad_input(capsys):
         out = capsys.readouterr()
         assert with_status == 2, argv
         assert out.err.splitlines()[-1].startswith(expected), out.err
+        if argv[0] == "verify" and argv[1] != "--group":
+            assert out.err.startswith("usage: certseal verify "), out.err
+
+
+def test_a_mistyped_command_is_given_the_nearest_one(capsys):
+    assert _exit_status(["licnce", "get", "x"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("did you mean 'licence'?")
+    assert _exit_status(["zzzzzz"]) == 2
+    assert "did you mean" not in capsys.readouterr().err
 
 
 def _exit_status(argv: list[str]) -> int:
