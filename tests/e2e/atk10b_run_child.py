@@ -2,7 +2,8 @@
 (argv[3]):
 
 - ``deaf``: every ``"serve"`` service ignores SIGTERM (a service stuck in its own
-  shutdown); it prints ``deaf`` once it does, so a test signals the run only then;
+  shutdown) and starts a process of its own that ignores it too (``started its-child
+  PID``); it prints ``deaf`` once it has, so a test signals the run only then;
 - ``slow-stack``: the embedded stack's start does not end (PostgreSQL's first initdb
   on a slow disk, a broker slow to listen); ``stack starting`` is printed when it
   begins, and ``stack stopped`` (atk10_run_child) when the run stops the stack.
@@ -31,9 +32,16 @@ if __name__ == "__main__":
     mode = sys.argv[3] if len(sys.argv) > 3 else ""
     del sys.argv[3:]
     if mode == "deaf":
+        # and a process of its own, as a service's pool or resource tracker, that
+        # ignores SIGTERM as well
         child.BEHAVIOUR["serve"] = (
-            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-            "print('deaf', flush=True); time.sleep(600)"
+            "import signal, subprocess, sys, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "kid = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])\n"
+            "print(f'started its-child {kid.pid}', flush=True)\n"
+            "print('deaf', flush=True)\n"
+            "time.sleep(600)"
         )
     elif mode == "slow-stack":
         child.ConfigOnly = SlowStack  # type: ignore[misc]

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from services.run import exited_lines, service_state, shut_down, start_service
+from services.run import exited_lines, service_state
+from services.run_processes import shut_down, start_service
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -139,7 +139,9 @@ def test_atk10b_a_second_ctrl_c_ends_a_stuck_shutdown(certseal_run):
     """Every service ignores SIGTERM (stuck in its own shutdown). Ctrl-C, then a
     second Ctrl-C as soon as the shutdown has begun: the second must end it (the
     services killed) within seconds, as Faust's own worker does; the run instead
-    waits 15 s for each of its seven services in turn, 105 s."""
+    waits 15 s for each of its seven services in turn, 105 s. A service's own
+    processes go with it (a new user's second Ctrl-C left resource trackers that
+    warned of leaked semaphores after the run had ended)."""
     run = certseal_run({"*": "serve"}, "deaf")
     run.read_until("deaf", count=7)
     run.read_until("Ctrl-C stops everything; running again reuses the data.")
@@ -148,4 +150,5 @@ def test_atk10b_a_second_ctrl_c_ends_a_stuck_shutdown(certseal_run):
     run.process.send_signal(signal.SIGINT)
     code = run.wait(10)
     assert code is not None, "certseal run still stopping 10 s after a second Ctrl-C"
+    assert len(run.pids) == 14  # seven services and a process of each
     assert _wait_gone(run.pids, 10) == []

@@ -40,7 +40,7 @@ def test_the_issuer_keeps_a_grace_of_its_own_after_the_usage_wait():
     f13fd73 every service had the whole 15 s, in parallel). Scaled down: grace 2 s, a
     verifier stop of 1 s, a usage wait that ran to its bound (1 s), an issuer that
     needs 0.3 s."""
-    from services.run import shut_down
+    from services.run_processes import shut_down
 
     services = {"issuer": graceful(0.3), "dept-demo": graceful(1.0)}
 

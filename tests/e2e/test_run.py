@@ -171,7 +171,7 @@ def test_each_process_exports_only_its_own_metric_families():
 def test_the_shutdown_prints_one_line_per_service_and_stopped_alone(capsys):
     """Ctrl-C: each service is stopped once, named on its own line; ``stopped.`` ends
     the output on a line of its own (the terminal's ``^C`` has no newline)."""
-    from services.run import shut_down, start_service
+    from services.run_processes import shut_down, start_service
 
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     services = {"issuer": start_service(sleeper), "verifier": start_service(sleeper)}
@@ -194,7 +194,8 @@ def test_the_shutdown_prints_one_line_per_service_and_stopped_alone(capsys):
 def test_a_service_that_exits_is_named_with_its_code():
     """A service that dies at start is ``EXITED (code N; …)`` in the banner, not
     ``NOT READY``; and the run that one dead service ends names it on stderr."""
-    from services.run import exited_lines, service_state, start_service
+    from services.run import exited_lines, service_state
+    from services.run_processes import start_service
 
     dead = start_service([sys.executable, "-c", "raise SystemExit(2)"])
     alive = start_service([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -214,7 +215,8 @@ def test_a_service_that_exits_is_named_with_its_code():
 def test_a_run_whose_broker_died_names_it_and_its_log(tmp_path):
     """nu21: the embedded broker killed, every service stayed NOT_SERVING and the run
     said nothing; it is watched as the services are."""
-    from services.run import broker_of, exited_lines, run_status, start_service
+    from services.run import broker_of, exited_lines, run_status
+    from services.run_processes import start_service
 
     stack = DevStack(tmp_path)
     assert broker_of(stack) == {}  # not started
@@ -293,7 +295,7 @@ def test_the_usage_publishers_stop_first_and_the_issuer_after_it_read_them(capsy
     issuer's usage consumer reads them) runs once they have exited and before the
     issuer is signalled. nu13 lost the last verifications of a clean Ctrl-C: every
     service stopped at once and the in-memory broker went with the unread records."""
-    from services.run import shut_down, start_service
+    from services.run_processes import shut_down, start_service
 
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     services = {
