@@ -41,6 +41,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from certseal.crypto import Signer, Suite, signature_to_der
 from certseal.errors import CertsealError, invalid, precondition
+from services.seal.pdf_entries import drop_null_entries, entry
 from services.seal.pdf_open import (
     authenticate,
     check_sealable,
@@ -184,8 +185,16 @@ class _SealSigner(signers.Signer):
     ) -> bytes:
         if dry_run:
             return bytes(72 if self._signer.suite is Suite.ES256 else 64)
-        raw = await self._signer.sign(data)
+        try:
+            raw = await self._signer.sign(data)
+        except Exception as exc:
+            raise _SignerFailed() from exc
         return signature_to_der(self._signer.suite, raw)
+
+
+class _SignerFailed(Exception):
+    """The seal's signer failed (its cause): passed on as it is, never taken for a
+    fault of the document being written."""
 
 
 @dataclass(frozen=True)
@@ -286,21 +295,45 @@ def _new_field(
     return spec, geometry.rotate
 
 
+def _drop_nulls_written(
+    writer: IncrementalPdfFileWriter, placement: Placement, into_field: str
+) -> None:
+    """Remove the null entries (ISO 32000-1 §7.3.9: absent) of the dictionaries the
+    sealed revision writes into: the catalog, its form, and the page that gets the
+    new widget or the field being filled, so pyHanko's writer finds them absent (it
+    would append the widget to an /Annots null, atk-docs F6)."""
+    root = writer.root
+    drop_null_entries(root)
+    form = entry(root, "/AcroForm")
+    drop_null_entries(form)
+    if into_field:
+        for _name, _value, ref in enumerate_sig_fields(writer, with_name=into_field):
+            drop_null_entries(ref.get_object())
+    else:
+        page_ref, _resources = writer.find_page_for_modification(placement.page)
+        drop_null_entries(page_ref.get_object())
+
+
 def _field_rotation(writer: IncrementalPdfFileWriter, field_name: str) -> int:
     """The /Rotate of the page that shows the named field's widget: the widget's /P,
     else the page whose /Annots lists it (0 if no page does)."""
     for _name, _value, ref in enumerate_sig_fields(writer, with_name=field_name):
         field = ref.get_object()
-        widget_ref = field.raw_get("/Kids")[0] if "/Kids" in field else ref
+        kids = entry(field, "/Kids")
+        widget_ref = (
+            kids.raw_get(0) if isinstance(kids, generic.ArrayObject) and kids else ref
+        )
         widget = widget_ref.get_object()
-        if "/P" in widget:
-            return page_geometry(widget["/P"], 0).rotate
+        page = entry(widget, "/P")
+        if page is not None:
+            return page_geometry(page, 0).rotate
+        target = getattr(widget_ref, "reference", None)
         for index in range(int(writer.root["/Pages"]["/Count"])):
             page = writer.find_page_for_modification(index)[0].get_object()
-            annots = page.raw_get("/Annots") if "/Annots" in page else []
-            annots = annots.get_object() if hasattr(annots, "get_object") else annots
-            if any(
-                getattr(a, "reference", None) == widget_ref.reference for a in annots
+            annots = entry(page, "/Annots")
+            if isinstance(annots, list) and any(
+                target is not None and getattr(a, "reference", None) == target
+                for a in annots
             ):
                 return page_geometry(page, index).rotate
     return 0
@@ -347,6 +380,7 @@ async def seal_pdf(
             new_field, rotate = None, _field_rotation(writer, into_field)
         else:
             new_field, rotate = _new_field(writer, placement, new_field_name)
+        _drop_nulls_written(writer, placement, into_field)
         pdfa = pdfa_profile(writer.prev)
         if pdfa.part in (1, 2, 3):
             writer.keep_own_version()
@@ -370,6 +404,10 @@ async def seal_pdf(
     )
     try:
         out = await pdf_signer.async_sign_pdf(writer)
+    except CertsealError:
+        raise
+    except _SignerFailed as failed:  # the seal's key, not the document
+        raise failed.__cause__ from None  # type: ignore[misc]
     except PdfNestingError:
         raise nesting_refused() from None
     except RecursionError:
@@ -380,4 +418,11 @@ async def seal_pdf(
         ) from None
     except (PdfError, SigningError) as exc:  # e.g. a stream beyond PDF_DECODE_LIMITS
         raise invalid("pdf", f"cannot be sealed: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # whatever pyHanko meets writing the document
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise invalid(
+            "pdf", f"cannot be sealed: the sealed revision could not be written ({why})"
+        ) from None
     return out.getvalue()

@@ -39,6 +39,7 @@ from pyhanko.sign.fields import enumerate_sig_fields
 
 from certseal.errors import CertsealError, invalid, precondition
 from certseal.text import with_article
+from services.seal.pdf_entries import entry
 
 MAX_PASSWORD_BYTES = 127
 """UTF-8 bytes of a PDF password: AES-256 (revision 6) uses the first 127 bytes of
@@ -106,7 +107,7 @@ def authenticate(
     if not isinstance(handler, StandardSecurityHandler):
         raise precondition(
             f"is encrypted with the security handler "
-            f"{_get(reader.encrypt_dict, '/Filter') or '?'}, "
+            f"{entry(reader.encrypt_dict, '/Filter') or '?'}, "
             "which certseal cannot open: send the PDF decrypted",
             field="pdf",
         )
@@ -176,23 +177,15 @@ class Certification:
     by: str  # the field name of the signature that set it
 
 
-def _get(container: Any, key: str) -> Any:
-    """``container[key]`` resolved (pyHanko's ``get`` leaves references unresolved);
-    None if ``container`` is no dictionary or lacks ``key``."""
-    if not isinstance(container, generic.DictionaryObject) or key not in container:
-        return None
-    return container[key]
-
-
 def _reference_p(signature: Any, method: str) -> int | None:
-    references = _get(signature, "/Reference")
+    references = entry(signature, "/Reference")
     if not isinstance(references, generic.ArrayObject):
         return None
     for i in range(len(references)):
         reference = references[i]  # indexing resolves references
-        if _get(reference, "/TransformMethod") != method:
+        if entry(reference, "/TransformMethod") != method:
             continue
-        value = _get(_get(reference, "/TransformParams"), "/P")
+        value = entry(entry(reference, "/TransformParams"), "/P")
         if value is None:
             return 2 if method == "/DocMDP" else None  # DocMDP's default
         if not isinstance(value, int) or value not in (1, 2, 3):
@@ -214,7 +207,7 @@ def certification(reader: PdfFileReader) -> Certification | None:
     signature's (/Perms /DocMDP) or any signature's FieldMDP /P; None if none."""
     found: list[Certification] = []
     try:
-        author = _get(_get(reader.root, "/Perms"), "/DocMDP")
+        author = entry(entry(reader.root, "/Perms"), "/DocMDP")
         if author is not None:
             p = _reference_p(author, "/DocMDP")
             if p is not None:

@@ -31,6 +31,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import StaticContentStamp, StaticStampStyle
 
 from certseal.errors import invalid
+from services.seal.pdf_entries import entry
 
 MM = 72 / 25.4  # PDF units per millimetre at /UserUnit 1
 
@@ -98,24 +99,16 @@ def _box(value: Any) -> Box | None:
     return box if box[2] > box[0] and box[3] > box[1] else None
 
 
-def _get(container: Any, key: str) -> Any:
-    """``container[key]`` resolved (pyHanko's ``get`` leaves references unresolved);
-    None if ``container`` is no dictionary or lacks ``key``."""
-    if not isinstance(container, generic.DictionaryObject) or key not in container:
-        return None
-    return container[key]
-
-
 def _inherited(page: generic.DictionaryObject, key: str) -> Any:
-    """``key`` of the page or of its nearest /Pages ancestor that has it (§7.7.3.4);
-    at most :data:`MAX_PAGE_TREE_DEPTH` levels up, so a /Parent cycle ends."""
+    """``key`` of the page or of its nearest /Pages ancestor that has it (§7.7.3.4;
+    a null value is no value, §7.3.9, so it inherits as if absent); at most
+    :data:`MAX_PAGE_TREE_DEPTH` levels up, so a /Parent cycle ends."""
     node: Any = page
     for _ in range(MAX_PAGE_TREE_DEPTH):
-        if not isinstance(node, generic.DictionaryObject):
-            return None
-        if key in node:
-            return node[key]
-        node = _get(node, "/Parent")
+        value = entry(node, key)
+        if value is not None:
+            return value
+        node = entry(node, "/Parent")
     return None
 
 
@@ -146,7 +139,7 @@ def page_geometry(page: generic.DictionaryObject, index: int) -> PageGeometry:
             f"page {index} has /Rotate {rotate}; ISO 32000-1 §7.7.3.3 requires a "
             "multiple of 90",
         )
-    unit = _number(_get(page, "/UserUnit")) or 1.0
+    unit = _number(entry(page, "/UserUnit")) or 1.0
     return PageGeometry(visible, rotate % 360, unit if unit > 0 else 1.0)
 
 
@@ -237,15 +230,15 @@ def pdfa_profile(reader: PdfHandler) -> PdfaProfile:
     and whether its first output intent's profile is CMYK (/N 4)."""
     root = reader.root
     part = 0
-    stream = _get(root, "/Metadata")
+    stream = entry(root, "/Metadata")
     if isinstance(stream, generic.StreamObject):
         found = _PDFA_PART.search(stream.data)
         part = int(found.group(1)) if found else 0
     cmyk = False
-    intents = _get(root, "/OutputIntents")
+    intents = entry(root, "/OutputIntents")
     if isinstance(intents, generic.ArrayObject) and len(intents):
-        profile = _get(intents[0], "/DestOutputProfile")
-        cmyk = _get(profile, "/N") == 4
+        profile = entry(intents[0], "/DestOutputProfile")
+        cmyk = entry(profile, "/N") == 4
     return PdfaProfile(part, cmyk)
 
 
