@@ -12,7 +12,11 @@ A token is a CMS ``SignedData`` (RFC 5652) whose content is a ``TSTInfo``
 3. ``signature``: the signed attributes carry ``contentType`` id-ct-TSTInfo and the
    ``messageDigest`` of the TSTInfo, an ESS ``signingCertificate`` (v1 or v2, RFC 5035)
    when present names the signer's certificate, and the signature over the attributes
-   holds with the certificate's key (RSA PKCS#1 v1.5 or ECDSA);
+   holds with the certificate's key: RSA PKCS#1 v1.5 or ECDSA with the signer's
+   digest algorithm (SHA-256/384/512), or, for an SM2 key, SM2-with-SM3 (GB/T 20520
+   and GM/T 0033, as China's TSAs issue them; GB/T 35275 / GM/T 0009: SM3 over Z_A
+   with the default signer ID ``1234567812345678``). Digests (imprint, messageDigest,
+   ESS certificate hash) may be SHA-256/384/512 or SM3 (1.2.156.10197.1.401);
 4. ``TSA certificate``: its only extended key usage is ``id-kp-timeStamping``, marked
    critical (RFC 3161 section 2.3), and it leads to a configured TSA root at
    ``genTime`` (:func:`services.seal.trust.validate_path`). Its extensions are
@@ -43,7 +47,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from certseal.certificates import marked_extension
-from certseal.crypto import Suite, digest
+from certseal.crypto import (
+    SM2_CURVE_OID,
+    InvalidSignature,
+    Suite,
+    digest,
+    signature_from_der,
+    verify,
+)
 from certseal.der import DerError, check_outside, tlv
 from certseal.der import check as check_der
 from services.seal.trust import TrustStore, validate_path
@@ -51,6 +62,15 @@ from services.seal.trust import TrustStore, validate_path
 MAX_TOKEN_BYTES = 64 * 1024
 """A token is a TSTInfo, one signature and a few certificates: a few kilobytes."""
 SM3 = "1.2.156.10197.1.401"
+SM2_SIGNATURES = frozenset(
+    {
+        "1.2.156.10197.1.501",  # SM2-with-SM3 (GM/T 0006), what TSAs write
+        "1.2.156.10197.1.301.1",  # sm2-1, SM2 signature (GM/T 0010 SignerInfo)
+        SM2_CURVE_OID,  # the SM2 key's OID, as some GmSSL-based TSAs write it
+    }
+)
+"""What a SignerInfo's ``signatureAlgorithm`` may say for an SM2 key: each means
+SM2-with-SM3 (GB/T 35275). SM2 with another hash (1.2.156.10197.1.503/504) is refused."""
 TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
@@ -145,8 +165,11 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
     ):
         raise TokenError("signature", "the contentType attribute is not id-ct-TSTInfo")
     md = signer["digest_algorithm"]["algorithm"].native
-    if md not in _HASHES:
-        raise TokenError("signature", f"digest algorithm {md} is not supported")
+    if md not in _HASHES and md not in ("sm3", SM3):
+        raise TokenError(
+            "signature",
+            f"digest algorithm {md} is not supported (SHA-256/384/512 or SM3)",
+        )
     if found.get("message_digest") is None or (
         core.OctetString.load(found["message_digest"]).native != imprint(tst_bytes, md)
     ):
@@ -291,6 +314,12 @@ def _tsa_certificate(der: bytes) -> tuple[Any, bool, str]:
     given twice."""
     certificate = x509.load_der_x509_certificate(der)
     name = _common_name(der)
+    info = asn1_x509.Certificate.load(der).public_key
+    sm2 = (
+        info.algorithm == "ec"
+        and info["algorithm"]["parameters"].name == "named"
+        and info["algorithm"]["parameters"].chosen.dotted == SM2_CURVE_OID
+    )
     try:
         # the kernel's rule: a general name cryptography does not model (an
         # ediPartyName in subjectAltName, say) is no reason to refuse the TSA
@@ -306,11 +335,30 @@ def _tsa_certificate(der: bytes) -> tuple[Any, bool, str]:
         and usage.critical
         and [u.dotted_string for u in usage.value] == [TIME_STAMPING]
     )
-    return certificate.public_key(), only, name
+    # cryptography reads no SM2 key ("curve not supported"): an SM2 key is kept as
+    # its SubjectPublicKeyInfo DER, which certseal.crypto.verify reads
+    key = _Sm2Key(bytes(info.dump())) if sm2 else certificate.public_key()
+    return key, only, name
+
+
+@dataclass(frozen=True)
+class _Sm2Key:
+    """A TSA's SM2 public key (its SubjectPublicKeyInfo DER)."""
+
+    der: bytes
 
 
 def _verify_signature(key: Any, signer: cms.SignerInfo, data: bytes, md: str) -> None:
     signature = signer["signature"].native
+    if isinstance(key, _Sm2Key):
+        _verify_sm2(key, signer, data, signature)
+        return
+    if md not in _HASHES:
+        raise TokenError(
+            "signature",
+            f"digest algorithm {md} with an RSA or ECDSA TSA key is not supported "
+            "(SM3 goes with an SM2 key)",
+        )
     algorithm = _HASHES[md]()
     try:
         if isinstance(key, rsa.RSAPublicKey):
@@ -324,6 +372,24 @@ def _verify_signature(key: Any, signer: cms.SignerInfo, data: bytes, md: str) ->
     except Exception:
         raise TokenError(
             "signature", "the TSA's signature over the token does not hold"
+        ) from None
+
+
+def _verify_sm2(key: _Sm2Key, signer: cms.SignerInfo, data: bytes, value: Any) -> None:
+    """The SM2-with-SM3 signature ``value`` (DER, GB/T 35276) over ``data`` by
+    ``key``, with the default signer ID (GB/T 35275 / GM/T 0009)."""
+    named = signer["signature_algorithm"]["algorithm"].dotted
+    if named not in SM2_SIGNATURES:
+        raise TokenError(
+            "signature",
+            f"signature algorithm {named} is not SM2-with-SM3, which the TSA's SM2 "
+            "key signs with (GB/T 35275)",
+        )
+    try:
+        verify(Suite.SM2, key.der, data, signature_from_der(Suite.SM2, bytes(value)))
+    except InvalidSignature:
+        raise TokenError(
+            "signature", "the TSA's SM2 signature over the token does not hold"
         ) from None
 
 

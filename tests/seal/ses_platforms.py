@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gmssl_pyx
 from asn1crypto import cms, core, tsp
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -312,6 +313,26 @@ def v1_seal_maker() -> tuple[SignedValueMaker, bytes]:
 
 # --- time-stamping authorities of the test's own, valid 2020 to 2030 ---------------
 
+_HASH_OIDS = {
+    "sha256": "2.16.840.1.101.3.4.2.1",
+    "sha384": "2.16.840.1.101.3.4.2.2",
+    "sha512": "2.16.840.1.101.3.4.2.3",
+    "sm3": SM3,
+}
+_HASH_NAMES = {value: name for name, value in _HASH_OIDS.items()}
+# the SM2 curve's a, b, Gx and Gy (GB/T 32918.5), for Z_A with another signer ID
+_SM2_CURVE = bytes.fromhex(
+    "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC"
+    "28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93"
+    "32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7"
+    "BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0"
+)
+
+
+def _sm2_point(public_key_der: bytes) -> bytes:
+    """The 64 bytes x||y of an SM2 SubjectPublicKeyInfo's point."""
+    return bytes(asn1_keys.PublicKeyInfo.load(public_key_der)["public_key"].native)[1:]
+
 
 def _tsa_extensions() -> list[dict[str, object]]:
     return [
@@ -341,6 +362,7 @@ class Tsa:
         self.suite = suite
         key = generate_key(suite)
         self._key = SoftwareSigner(suite, key.private_bytes, key.public_key_der)
+        self._private, self._public = key.private_bytes, key.public_key_der
         root_signer: Any
         if suite is Suite.SM2:
             self.root, root_key = make_sm2_ca(
@@ -397,22 +419,48 @@ class Tsa:
         )
         self.trust = TrustStore.of([self.root])
 
-    def _digest(self, data: bytes) -> bytes:
-        if self.suite is Suite.SM2:
+    def _digest(self, data: bytes, hash_oid: str) -> bytes:
+        if hash_oid == SM3:
             return digest(Suite.SM2, data)
-        return hashlib.sha256(data).digest()
+        return hashlib.new(_HASH_NAMES[hash_oid], data).digest()
 
-    def token(self, stamped: bytes, at: dt.datetime = SIGNED_AT) -> bytes:
-        """A TimeStampToken over ``stamped`` at ``at``."""
+    def _sign(self, data: bytes, signer_id: bytes | None) -> bytes:
+        if signer_id is None:
+            return signature_to_der(self.suite, self._key.sign_now(data))
+        point = _sm2_point(self._public)
+        z = gmssl_pyx.sm3_hash(
+            (len(signer_id) * 8).to_bytes(2, "big") + signer_id + _SM2_CURVE + point
+        )
+        return bytes(
+            gmssl_pyx.sm2_sign_sm3_digest(self._private, gmssl_pyx.sm3_hash(z + data))
+        )
+
+    def token(
+        self,
+        stamped: bytes,
+        at: dt.datetime = SIGNED_AT,
+        *,
+        hash_oid: str | None = None,
+        signature_algorithm: str | None = None,
+        signer_id: bytes | None = None,
+        ess_hash: str = "sha256",
+        signed_over: bytes | None = None,
+    ) -> bytes:
+        """A TimeStampToken over ``stamped`` at ``at``: SM3 digests and SM2-with-SM3
+        (an SM2 TSA) or SHA-256 and ECDSA, unless ``hash_oid`` (imprint,
+        messageDigest, digestAlgorithm), ``signature_algorithm`` (the SignerInfo's
+        OID), ``signer_id`` (SM2 signer ID other than the default) or ``ess_hash``
+        (signingCertificateV2's hash) say otherwise; ``signed_over``: the TSA signs
+        these bytes instead of the attributes (a forged token)."""
         sm2 = self.suite is Suite.SM2
-        hash_oid = SM3 if sm2 else "2.16.840.1.101.3.4.2.1"
+        hash_oid = hash_oid or (SM3 if sm2 else "2.16.840.1.101.3.4.2.1")
         tst = tsp.TSTInfo(
             {
                 "version": "v1",
                 "policy": "1.2.3.4.1",
                 "message_imprint": {
                     "hash_algorithm": {"algorithm": hash_oid},
-                    "hashed_message": self._digest(stamped),
+                    "hashed_message": self._digest(stamped, hash_oid),
                 },
                 "serial_number": secrets.randbits(64),
                 "gen_time": at,
@@ -423,8 +471,12 @@ class Tsa:
             {
                 "certs": [
                     {
-                        "hash_algorithm": {"algorithm": "sha256"},
-                        "cert_hash": hashlib.sha256(self.cert).digest(),
+                        "hash_algorithm": {
+                            "algorithm": _HASH_OIDS.get(ess_hash, ess_hash)
+                        },
+                        "cert_hash": self._digest(
+                            self.cert, _HASH_OIDS.get(ess_hash, ess_hash)
+                        ),
                     }
                 ]
             }
@@ -433,12 +485,14 @@ class Tsa:
             [
                 cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
                 cms.CMSAttribute(
-                    {"type": "message_digest", "values": [self._digest(tst)]}
+                    {"type": "message_digest", "values": [self._digest(tst, hash_oid)]}
                 ),
                 cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]}),
             ]
         )
-        signature = signature_to_der(self.suite, self._key.sign_now(attrs.dump()))
+        signature = self._sign(
+            attrs.dump() if signed_over is None else signed_over, signer_id
+        )
         signer = cms.SignerInfo(
             {
                 "version": "v1",
@@ -453,7 +507,8 @@ class Tsa:
                 "digest_algorithm": {"algorithm": hash_oid},
                 "signed_attrs": attrs,
                 "signature_algorithm": {
-                    "algorithm": SM2_SM3 if sm2 else "sha256_ecdsa"
+                    "algorithm": signature_algorithm
+                    or (SM2_SM3 if sm2 else "sha256_ecdsa")
                 },
                 "signature": signature,
             }

@@ -171,11 +171,6 @@ def test_a_p256_tsa_token_makes_the_signing_time(p256_tsa):
     assert result.signed_at == STAMPED_AT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-docs F3: an SM2/SM3 token from a trusted SM2 TSA is BAD_TIMESTAMP "
-    "('digest algorithm 1.2.156.10197.1.401 is not supported')",
-)
 def test_an_sm2_tsa_token_from_a_trusted_tsa_makes_the_signing_time(sm2_tsa):
     signature = signature_v4(
         DOCUMENT, time_stamp=lambda value: sm2_tsa.token(value, STAMPED_AT)
