@@ -47,7 +47,7 @@ from services.seal.ses_read import (
     SignatureData,
     read_signature,
 )
-from services.seal.timestamp import TokenError, check_token
+from services.seal.timestamp import SM3, Imprints, TokenError, check_token
 from services.seal.trust import TrustStore, validate_path
 from services.seal.values import (
     Seal as Seal,  # re-exported: the registry's value, as before
@@ -244,7 +244,8 @@ def _facts(
     except ValueError:
         signer = ""  # the signature check below names it
     signed_at = sig.signed_at
-    checks.append(SealCheck("decode", True, f"seal {seal.es_id}"))
+    note = f"; {sig.time_note}" if sig.time_note else ""
+    checks.append(SealCheck("decode", True, f"seal {seal.es_id}{note}"))
     shown: dict[str, Any] = {
         "seal_id": seal.es_id,
         "seal_name": seal.name,
@@ -266,7 +267,11 @@ def _facts(
     # 1a. the trusted time: an RFC 3161 token over the signature value
     if sig.time_stamp is not None:
         try:
-            stamp = check_token(sig.time_stamp, stamped=sig.signature, trust=tsa_trust)
+            stamped: bytes | Imprints = sig.signature
+            if sig.stamps_document:  # v1: a token in timeInfo, over the document
+                name = SM3 if suite is Suite.SM2 else "sha256"
+                stamped = Imprints({name: sig.data_hash}, document)
+            stamp = check_token(sig.time_stamp, stamped=stamped, trust=tsa_trust)
         except TokenError as exc:
             verdict = (
                 SealVerdict.UNTRUSTED_TIMESTAMP
@@ -471,12 +476,8 @@ def _maker_signed(seal: SealData) -> bool:
     length): every document sealed with a seal carries the same seal (checking it
     again was about 6 % of VerifySealedDocument's CPU, bench/seal_bench.py)."""
     key = hashlib.sha256()
-    for part in (
-        seal.maker_algorithm.encode(),
-        seal.maker_cert,
-        seal.maker_signed,
-        seal.maker_signature,
-    ):
+    parts = (seal.maker_algorithm.encode(), seal.maker_cert, seal.maker_signed)
+    for part in (*parts, seal.maker_signature):
         key.update(len(part).to_bytes(8, "big") + part)
     found = _makers.get(key.digest())
     if found is not None:

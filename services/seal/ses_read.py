@@ -7,7 +7,13 @@ which must equal the seal's):
 
 - 4: GB/T 38540-2020 (:mod:`services.seal.ses`), ``timeStamp [0] EXPLICIT`` as ofdrw
   writes it;
-- 1: GM/T 0031-2014 (:mod:`services.seal.ses_v1`).
+- 1: GM/T 0031-2014 (:mod:`services.seal.ses_v1`). Its ``timeInfo`` BIT STRING
+  ("时间戳或UTC时间") holds a DER UTCTime or GeneralizedTime, the text of one, the
+  text ``yyyy-MM-dd HH:mm:ss`` ofdrw's SESV1Container writes, or an RFC 3161
+  time-stamp token (:func:`_v1_time`). A time without a zone is the signing
+  platform's local time, which for the Chinese platforms that write it is China
+  Standard Time, UTC+8 (:data:`PLATFORM_ZONE`): so it is read, and the reading is
+  said in :attr:`SignatureData.time_note`.
 
 Version 5 (the draft successor some platforms label v5) and any other version are
 refused with a message naming it. Element counts are exact: a SEQUENCE with an
@@ -19,6 +25,7 @@ element the standard does not define, or a value after the structure, is refused
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +44,13 @@ from services.seal.ses import (
     SESeal,
 )
 from services.seal.ses_v1 import SESealV1, SESSignatureV1
+from services.seal.timestamp import token_summary
 
 SES_V1, SES_V4 = 1, 4
+PLATFORM_ZONE = dt.timezone(dt.timedelta(hours=8), "UTC+8")
+"""The zone of a v1 ``timeInfo`` that names none: China Standard Time, the local time
+of the platforms that write one (ofdrw's ``LocalDateTime.now()``)."""
+_LOCAL_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 STANDARD_BY_VERSION = {SES_V1: "GM/T 0031-2014", SES_V4: "GB/T 38540-2020"}
 
 SEAL_TYPE_MEANINGS = {1: "organisation seal (单位印章)", 2: "personal seal (个人印章)"}
@@ -91,7 +103,10 @@ class SealData:
 @dataclass(frozen=True)
 class SignatureData:
     """An SES_Signature, either version, as plain values (``signed`` is DER(toSign),
-    what the signer signed; ``time_stamp`` the optional token's bytes)."""
+    what the signer signed; ``time_stamp`` the optional token's bytes: v4's
+    ``timeStamp`` over the signature value, or a token v1's ``timeInfo`` holds, inside
+    what the signer signed and so over the sealed document, :attr:`stamps_document`;
+    ``time_note`` says how a v1 time without a zone was read, or is empty)."""
 
     version: int
     seal: SealData
@@ -104,11 +119,18 @@ class SignatureData:
     signed: bytes
     time_stamp: bytes | None
     ext_count: int
+    time_note: str = ""
 
     @property
     def standard(self) -> str:
         """The standard this version comes from."""
         return STANDARD_BY_VERSION[self.version]
+
+    @property
+    def stamps_document(self) -> bool:
+        """Whether :attr:`time_stamp` stamps the sealed document (v1: the token is
+        made before the signature) rather than the signature value (v4)."""
+        return self.version == SES_V1
 
 
 class _TBSSignOfSeal(core.Sequence):
@@ -366,8 +388,12 @@ def read_seal(data: bytes) -> SealData:
     return _seal_value(_load(spec, data, "SESeal"), version)
 
 
-def _v1_time(raw: bytes) -> dt.datetime:
-    """v1 ``timeInfo``: a BIT STRING holding a DER UTCTime/GeneralizedTime or its text."""
+def _v1_time(raw: bytes) -> tuple[dt.datetime, str, bytes | None]:
+    """v1 ``timeInfo`` (a BIT STRING): (the signing time, how a time without a zone
+    was read or "", the time-stamp token it holds or None). It holds a DER UTCTime or
+    GeneralizedTime, an RFC 3161 token (its ``genTime``, checked by the verifier), or
+    the text of a time: ASN.1's, or ``yyyy-MM-dd HH:mm:ss`` (ofdrw's SESV1Container).
+    A time without a zone is :data:`PLATFORM_ZONE`'s."""
     try:
         der.check_outside(raw)  # DER nested in a BIT STRING: bounded before asn1crypto
         nested_der = True
@@ -375,18 +401,49 @@ def _v1_time(raw: bytes) -> dt.datetime:
         nested_der = False
     for spec in (core.UTCTime, core.GeneralizedTime) if nested_der else ():
         try:
-            return _utc(spec.load(raw, strict=True).native, "toSign.timeInfo")
+            value = spec.load(raw, strict=True)
+            return _zoned(value.native, repr(value.contents.decode("ascii")))
         except Exception:
             continue
+    if nested_der and raw[:1] == b"\x30":  # a SEQUENCE: a ContentInfo, or nothing
+        summary = token_summary(raw)
+        if summary is None:
+            raise SesFormatError(
+                "toSign.timeInfo: holds a SEQUENCE that is no RFC 3161 time-stamp "
+                "token with a zoned genTime"
+            )
+        return summary[0], "", raw
     try:
         text = raw.decode("ascii")
-        spec = core.UTCTime if len(text) == 13 else core.GeneralizedTime
-        return _utc(spec(text).native, "toSign.timeInfo")
+    except UnicodeDecodeError:
+        text = ""
+    try:
+        if _LOCAL_TEXT.fullmatch(text):
+            when: Any = dt.datetime.fromisoformat(text)
+        else:
+            spec = core.UTCTime if len(text) == 13 else core.GeneralizedTime
+            when = spec(text).native
     except Exception:
+        when = None
+    if not isinstance(when, dt.datetime):
         raise SesFormatError(
-            "toSign.timeInfo: neither a UTCTime nor a GeneralizedTime (a time-stamp "
-            "token here is not read)"
-        ) from None
+            "toSign.timeInfo: neither a time (UTCTime, GeneralizedTime or "
+            "'yyyy-MM-dd HH:mm:ss') nor an RFC 3161 time-stamp token"
+        )
+    return _zoned(when, repr(text))
+
+
+def _zoned(when: Any, shown: str) -> tuple[dt.datetime, str, None]:
+    """A v1 time in UTC, and how it was read when it names no zone."""
+    if not isinstance(when, dt.datetime):
+        raise SesFormatError("toSign.timeInfo: not a time")
+    if when.tzinfo is not None:
+        return when.astimezone(dt.UTC), "", None
+    note = (
+        f"timeInfo {shown} names no zone: read as the platform's local time, "
+        "UTC+8 (China Standard Time)"
+    )
+    return when.replace(tzinfo=PLATFORM_ZONE).astimezone(dt.UTC), note, None
 
 
 def read_signature(data: bytes) -> SignatureData:
@@ -397,18 +454,20 @@ def read_signature(data: bytes) -> SignatureData:
     if version == SES_V1:
         sig = _load(SESSignatureV1, data, "SES_Signature")
         tbs = sig["to_sign"]
+        signed_at, time_note, token = _v1_time(tbs["time_info"].native)
         return SignatureData(
             version=version,
             seal=_seal_value(tbs["eseal"], version),
-            signed_at=_v1_time(tbs["time_info"].native),
+            signed_at=signed_at,
             data_hash=tbs["data_hash"].native,
             property_info=tbs["property_info"].native,
             signer_cert=tbs["cert"].native,
             algorithm=tbs["signature_algorithm"].dotted,
             signature=sig["signature"].native,
             signed=tbs.dump(),
-            time_stamp=None,
+            time_stamp=token,
             ext_count=0,
+            time_note=time_note,
         )
     sig = _load_signature(data)
     tbs = sig["to_sign"]

@@ -79,6 +79,30 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 }
 
 
+@dataclass(frozen=True)
+class Imprints:
+    """Stamped data known by its digests (algorithm name, as :func:`imprint` takes
+    it: ``sha256``, :data:`SM3` ...) and, when at hand, its bytes: a v1 signature's
+    document, whose signed ``dataHash`` is its digest (GM/T 0031)."""
+
+    digests: dict[str, bytes]
+    data: bytes | None
+    what: str = "the sealed document"
+
+    def imprint(self, algorithm: str) -> bytes:
+        """The data's digest by ``algorithm``; TokenError when it is not known."""
+        known = self.digests.get(SM3 if algorithm == "sm3" else algorithm)
+        if known is not None:
+            return known
+        if self.data is None:
+            raise TokenError(
+                "imprint",
+                f"the token's imprint is {algorithm}; {self.what} is known only by "
+                f"its {', '.join(self.digests)} digest",
+            )
+        return imprint(self.data, algorithm)
+
+
 class TokenError(ValueError):
     """A token that does not hold; ``check`` names the failed check."""
 
@@ -108,10 +132,12 @@ def imprint(data: bytes, algorithm: str = "sha256") -> bytes:
     return h.finalize()
 
 
-def check_token(token: bytes, *, stamped: bytes, trust: TrustStore) -> TokenCheck:
-    """Check ``token`` over ``stamped`` (see the module) against the TSA roots in
-    ``trust``. Raises :class:`TokenError` naming the failed check; never another
-    exception."""
+def check_token(
+    token: bytes, *, stamped: bytes | Imprints, trust: TrustStore
+) -> TokenCheck:
+    """Check ``token`` over ``stamped`` (see the module; bytes are a signature
+    value) against the TSA roots in ``trust``. Raises :class:`TokenError` naming the
+    failed check; never another exception."""
     try:
         return _check(token, stamped, trust)
     except TokenError:
@@ -120,7 +146,7 @@ def check_token(token: bytes, *, stamped: bytes, trust: TrustStore) -> TokenChec
         raise TokenError("timestamp", f"the token cannot be read: {exc}") from None
 
 
-def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
+def _check(token: bytes, stamped: bytes | Imprints, trust: TrustStore) -> TokenCheck:
     if len(token) > MAX_TOKEN_BYTES:
         raise TokenError(
             "timestamp", f"the token is {len(token)} bytes; at most {MAX_TOKEN_BYTES}"
@@ -149,9 +175,13 @@ def _check(token: bytes, stamped: bytes, trust: TrustStore) -> TokenCheck:
     # 2. the imprint
     message = tst["message_imprint"]
     algorithm = message["hash_algorithm"]["algorithm"].native
-    if imprint(stamped, algorithm) != message["hashed_message"].native:
+    if isinstance(stamped, Imprints):
+        expected, what = stamped.imprint(algorithm), stamped.what
+    else:
+        expected, what = imprint(stamped, algorithm), "the signature"
+    if expected != message["hashed_message"].native:
         raise TokenError(
-            "imprint", "the token's message imprint is not that of the signature"
+            "imprint", f"the token's message imprint is not that of {what}"
         )
 
     # 3. the TSA's signature over the signed attributes
