@@ -111,7 +111,7 @@ def _signature(sig: SignatureData) -> list[str]:
         f"    version       {sig.version} ({sig.standard})",
         "    eseal",
         *_seal(sig.seal, "      "),
-        f"    timeInfo      {_time(sig.signed_at)}",
+        f"    timeInfo      {_time(sig.signed_at)}{_time_read(sig)}",
         f"    dataHash      {sig.data_hash.hex()}",
         f"    propertyInfo  {shown(sig.property_info)}",
         f"    extDatas      {sig.ext_count or 'none'}",
@@ -121,6 +121,15 @@ def _signature(sig: SignatureData) -> list[str]:
         "  timeStamp       " + (f"{len(stamp)} bytes" if stamp else "none"),
         *_token(stamp),
     ]
+
+
+def _time_read(sig: SignatureData) -> str:
+    """How a v1 ``timeInfo`` was read, when it was not a zoned time."""
+    if sig.time_note:
+        return f" ({sig.time_note})"
+    if sig.stamps_document and sig.time_stamp:
+        return " (the genTime of the time-stamp token timeInfo holds, below)"
+    return ""
 
 
 def _token(stamp: bytes | None) -> list[str]:

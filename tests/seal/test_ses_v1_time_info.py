@@ -10,6 +10,7 @@ import pytest
 
 from certseal.crypto import Suite, digest
 from services.seal.domain import SealVerdict, verify_sealed_document
+from services.seal.inspect import describe
 from services.seal.ses_read import read_signature
 from tests.seal.ses_platforms import (
     SIGNED_AT,
@@ -148,3 +149,15 @@ def test_a_token_from_an_untrusted_tsa_is_untrusted(p256_tsa):
     signature = signature_v1(DOCUMENT, time_info=p256_tsa.token(DOCUMENT, STAMPED_AT))
     result = _verify(signature, Tsa(Suite.ES256))
     assert result.verdict is SealVerdict.UNTRUSTED_TIMESTAMP, result.checks
+
+
+def test_inspect_says_how_a_v1_time_info_was_read(p256_tsa):
+    local = describe(signature_v1(DOCUMENT, time_info=b"2021-06-01 16:00:00"))
+    (line,) = [x for x in local if "timeInfo" in x]
+    assert "2021-06-01 08:00:00 UTC" in line
+    assert "UTC+8" in line
+    token = p256_tsa.token(DOCUMENT, STAMPED_AT)
+    stamped = describe(signature_v1(DOCUMENT, time_info=token))
+    (line,) = [x for x in stamped if "timeInfo" in x]
+    assert "time-stamp token" in line
+    assert any("genTime" in x and "atk TSA" in x for x in stamped)
