@@ -15,10 +15,10 @@ decides the verdict; every check that ran is reported:
    revoked) at signing time;
 4. ``signer certificate``: leads to a trusted seal CA, valid at signing time;
 5. ``data hash``: the document's hash is the signed one;
-1a. ``timestamp`` (when the signature carries an RFC 3161 token in ``timeStamp``):
-   the token holds over the signature value and its TSA chains to a trusted TSA root
-   (:mod:`services.seal.timestamp`); its ``genTime`` is then the signing time the
-   checks below use, instead of the signer's own ``timeInfo``;
+1a. ``timestamp`` (an RFC 3161 token in v4 ``timeStamp`` or v1 ``timeInfo``): it
+   holds over the signature value (v1: the document, ``dataHash``), its TSA chains to
+   a trusted TSA root (:mod:`services.seal.timestamp`); its ``genTime`` is then the
+   signing time the checks below use, instead of the signer's own ``timeInfo``;
 6. ``seal status``: the seal's current status (a seal revoked after signing leaves the
    document sealed while it was valid; the current status is shown, not failed).
 """
