@@ -31,16 +31,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from certseal.crypto import (
-    InvalidSignature,
-    Suite,
-    digest,
-    signature_from_der,
-    verify,
-)
+from certseal.crypto import InvalidSignature, Suite, digest, verify
 from services.seal.certificates import read_certificate, suite_of
 from services.seal.makers import maker_problem, maker_signs
-from services.seal.ses import CERT_LIST_CERTS, SUITE_BY_OID, cert_digest
+from services.seal.ses import (
+    CERT_LIST_CERTS,
+    SUITE_BY_OID,
+    cert_digest,
+    signature_value,
+)
 from services.seal.ses_read import (
     SealData,
     SesFormatError,
@@ -67,7 +66,7 @@ def _verify(oid: str, cert: bytes, data: bytes, signature: bytes) -> Suite:
     public_key = read_certificate(cert).public_key_der
     if suite_of(public_key) is not suite:
         raise InvalidSignature(f"the certificate's key is not of suite {suite.value}")
-    verify(suite, public_key, data, signature_from_der(suite, signature))
+    verify(suite, public_key, data, signature_value(suite, signature))
     return suite
 
 

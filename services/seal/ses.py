@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import core
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from certseal.crypto import Signer, Suite, digest, signature_to_der
+from certseal.crypto import (
+    InvalidSignature,
+    Signer,
+    Suite,
+    digest,
+    signature_to_der,
+)
 from certseal.der import tlv as _tlv
 from certseal.errors import invalid
 
@@ -33,6 +40,42 @@ SIGNATURE_OIDS = {
 }
 SUITE_BY_OID = {oid: suite for suite, oid in SIGNATURE_OIDS.items()}
 CERT_LIST_CERTS, CERT_LIST_DIGESTS = 1, 2
+
+#: the order n of each 256-bit curve's group (GB/T 32918.5, FIPS 186-5 D.1.2.3)
+_ORDERS = {
+    Suite.SM2: int(
+        "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123", 16
+    ),
+    Suite.ES256: int(
+        "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16
+    ),
+}
+
+
+def signature_value(suite: Suite, value: bytes) -> bytes:
+    """The raw r||s of an SES signature value (the signer's or the seal maker's)
+    for :func:`certseal.crypto.verify`; InvalidSignature when it is none.
+
+    GB/T 35276 writes an SM2 signature as DER ``SEQUENCE {r, s}`` and certseal
+    writes it so; several seal platforms write the 64 bytes r||s their SKF devices
+    return (GM/T 0016 ECCSIGNATUREBLOB's halves). Both are read, strictly: DER
+    with nothing after it, or else exactly 64 bytes; r and s in [1, n-1] either
+    way. Ed25519 values are the 64 bytes themselves."""
+    order = _ORDERS.get(suite)
+    if order is None:
+        return value
+    try:
+        r, s = decode_dss_signature(value)
+    except ValueError:
+        if len(value) != 64:
+            raise InvalidSignature(
+                "not an SM2/ECDSA signature (neither DER nor 64 bytes r||s)"
+            ) from None
+        r, s = int.from_bytes(value[:32], "big"), int.from_bytes(value[32:], "big")
+    if not (0 < r < order and 0 < s < order):
+        raise InvalidSignature("r or s is outside [1, n-1]")
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
 
 MAX_SES_BYTES = 4 * 1024 * 1024
 """Bytes of a DER SESeal or SES_Signature from outside (VerifySealedDocument, ``certseal
