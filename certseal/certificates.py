@@ -5,14 +5,18 @@ despite a general name it does not model (:func:`certificate_extension`,
 :func:`marked_extension`): the one rule for every reader of a certificate from
 outside (a TLS peer's, a TSA's in an RFC 3161 token). Importing it also corrects
 asn1crypto's ediPartyName (RFC 5280 §4.2.1.6), which asn1crypto could neither decode
-nor write, for the asn1crypto readers (seal paths, pyHanko's PDF validation). Pure:
-no I/O."""
+nor write, for the asn1crypto readers (seal paths, pyHanko's PDF validation). Names
+(:func:`common_name`, :func:`same_name`) are read as OpenSSL and BouncyCastle read
+them: a string that does not decode as its type says (an IA5String holding UTF-8, as
+real seal certificates carry) is shown with replacement characters, and such a name
+matches only a name of the same bytes. Pure: no I/O."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from asn1crypto import core as asn1_core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -127,3 +131,63 @@ CERTIFICATE_ERRORS = (
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
 )
+
+
+def _attribute_text(value: Any) -> str:
+    """An attribute value as text: decoded as its string type says, else with
+    replacement characters: a BMPString or UniversalString in its own encoding, any
+    other value's bytes as UTF-8 (asn1crypto decodes an IA5String as ASCII only and
+    raises for the UTF-8 some CAs write into one)."""
+    chosen = value.chosen if isinstance(value, asn1_core.Choice) else value
+    try:
+        return str(chosen.native)
+    except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
+        encoding = getattr(chosen, "_encoding", "")
+        if encoding not in ("utf-16-be", "utf-32-be"):
+            encoding = "utf-8"
+        return bytes(chosen.contents or b"").decode(encoding, errors="replace")
+
+
+def name_values(name: asn1_x509.Name) -> list[tuple[str, str]]:
+    """Every attribute of ``name`` in order: (its type as asn1crypto names it, or the
+    dotted OID; its text, :func:`_attribute_text`). Raises ValueError when the name is
+    not a DER Name (a malformed RDN or a value of another ASN.1 type than its
+    attribute's), never for a string that does not decode."""
+    found = []
+    for rdn in name.chosen:
+        for attribute in rdn:
+            if len(attribute) != 2:  # asn1crypto would drop what follows the value
+                raise ValueError("an attribute of a name is not a type and a value")
+            kind = attribute["type"]
+            value = attribute["value"]  # parses it: a wrong tag raises here
+            label = kind.native if isinstance(kind.native, str) else kind.dotted
+            found.append((label, _attribute_text(value)))
+    return found
+
+
+def common_name(name: asn1_x509.Name) -> str:
+    """The first common name of ``name``, "" when it has none (leniently decoded:
+    :func:`name_values`)."""
+    return next((text for kind, text in name_values(name) if kind == "common_name"), "")
+
+
+def name_decodes(name: asn1_x509.Name) -> bool:
+    """Whether every string of ``name`` decodes as its type says (so RFC 5280 §7.1's
+    comparison of names can read it)."""
+    try:
+        name.native  # noqa: B018 (decodes every value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def same_name(a: asn1_x509.Name, b: asn1_x509.Name) -> bool:
+    """Whether ``a`` and ``b`` are the same name: the same DER, or equal under RFC
+    5280 §7.1 (asn1crypto's comparison). A name holding a string that does not
+    decode matches only a name of the same bytes: its comparison cannot read it."""
+    if a.dump() == b.dump():
+        return True
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return False

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal.bounds import MAX_SMALL_FILE_BYTES
+from certseal.certificates import common_name, same_name
 from certseal.crypto import (
     SM2_CURVE_OID,
     SoftwareSigner,
@@ -313,7 +314,7 @@ def _parse_certificate(der: bytes) -> CertificateInfo:
         if any(t.utcoffset() is None for t in validity.native.values()):
             raise ValueError("a validity time has no zone (RFC 5280 4.1.2.5: Z)")
         return CertificateInfo(
-            common_name=str(tbs["subject"].native.get("common_name", "")),
+            common_name=common_name(tbs["subject"]),
             public_key_der=tbs["subject_public_key_info"].dump(),
             not_before=validity["not_before"].native,
             not_after=validity["not_after"].native,
@@ -337,9 +338,9 @@ def issued_by(der: bytes, ca_cert: bytes) -> bool:
         )
         if not isinstance(ca_public, ec.EllipticCurvePublicKey):
             return False
-        if (
-            cert["tbs_certificate"]["issuer"]
-            != asn1_x509.Certificate.load(ca_cert)["tbs_certificate"]["subject"]
+        if not same_name(
+            cert["tbs_certificate"]["issuer"],
+            asn1_x509.Certificate.load(ca_cert)["tbs_certificate"]["subject"],
         ):
             return False
         ca_public.verify(

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from certseal.certificates import same_name
 from certseal.errors import invalid
 from services.seal.certificates import read_certificate
 from services.seal.ses import CERT_LIST_CERTS, cert_digest
@@ -192,7 +193,7 @@ def _maker_rule(entry: MakerSettings, field: str, trusted: list[bytes]) -> Maker
             )
         issuer = cert["tbs_certificate"]["issuer"]
         if not any(
-            der_certificate(ca)["tbs_certificate"]["subject"] == issuer
+            same_name(der_certificate(ca)["tbs_certificate"]["subject"], issuer)
             for ca in trusted
         ):
             raise invalid(

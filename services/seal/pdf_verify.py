@@ -56,8 +56,10 @@ from pyhanko.sign.validation import (
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
 from pyhanko_certvalidator import ValidationContext
 
-import certseal.certificates  # noqa: F401 (asn1crypto reads ediPartyName)
 from certseal import der
+
+# importing it also makes asn1crypto read ediPartyName
+from certseal.certificates import common_name
 from certseal.errors import invalid
 from services.seal.pdf import (
     PDF_DECODE_LIMITS,
@@ -419,7 +421,7 @@ def _found(
     if _is_stamp(found):
         return _document_timestamp(found, status, modified, why, shown_after)
     level = status.modification_level
-    signer = status.signing_cert.subject.native.get("common_name", "")
+    signer = common_name(status.signing_cert.subject)
     stamp = status.timestamp_validity
     signed_at = _aware(status.signer_reported_dt)
     notes = [
@@ -458,7 +460,7 @@ def _document_timestamp(
     """What :func:`read_pdf_seals` reports of a document timestamp, validated by
     pyHanko's ``async_validate_pdf_timestamp`` (the token's imprint over the signed
     byte ranges, its CMS signature, its TSA's chain to the configured TSA roots)."""
-    tsa = status.signing_cert.subject.native.get("common_name", "")
+    tsa = common_name(status.signing_cert.subject)
     stamped_at = _aware(status.timestamp)
     holds = bool(status.intact and status.valid and stamped_at)
     notes = [

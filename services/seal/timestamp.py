@@ -46,7 +46,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from certseal.certificates import marked_extension
+from certseal.certificates import (
+    common_name,
+    marked_extension,
+    name_values,
+    same_name,
+)
 from certseal.crypto import (
     SM2_CURVE_OID,
     InvalidSignature,
@@ -275,8 +280,7 @@ def _find_signer_cert(certificates: bytes, sid: bytes) -> bytes:
             # the same DER is the same name; only other bytes need asn1crypto's
             # comparison of names (RFC 5280 7.1), which costs far more
             if cert.serial_number == chosen.chosen["serial_number"].native and (
-                cert.issuer.dump() == chosen.chosen["issuer"].dump()
-                or cert.issuer == chosen.chosen["issuer"]
+                same_name(cert.issuer, chosen.chosen["issuer"])
             ):
                 return bytes(cert.dump())
         elif cert.key_identifier == chosen.chosen.native:
@@ -330,7 +334,9 @@ _kept_names_certificate = functools.lru_cache(maxsize=256)(_ess_names)
 def _common_name(der: bytes) -> str:
     """A certificate's subject common name, or its whole subject when it has none."""
     subject = asn1_x509.Certificate.load(der).subject
-    return str(subject.native.get("common_name") or subject.human_friendly)
+    return common_name(subject) or "; ".join(
+        f"{k}: {v}" for k, v in name_values(subject)
+    )
 
 
 @functools.lru_cache(maxsize=256)

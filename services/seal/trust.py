@@ -51,8 +51,10 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-import certseal.certificates  # noqa: F401 (asn1crypto reads ediPartyName)
 from certseal import der
+
+# importing it also makes asn1crypto read ediPartyName
+from certseal.certificates import common_name, name_decodes, name_values, same_name
 from certseal.crypto import InvalidSignature, Suite, signature_from_der, verify
 from certseal.errors import invalid
 from certseal.files import read_regular_file, without_bom
@@ -133,7 +135,7 @@ class TrustStore:
             anchors.append(TrustedCa(data, der_certificate(data), own=True))
         for data in certificates:
             cert = der_certificate(data)
-            if cert.self_signed in ("maybe", "yes"):
+            if _self_issued(cert):
                 anchors.append(TrustedCa(data, cert))
             else:
                 intermediates.append(TrustedCa(data, cert))
@@ -143,6 +145,16 @@ class TrustStore:
         """This store plus the platform's own seal CA as an anchor."""
         own = TrustedCa(ca_cert, der_certificate(ca_cert), own=True)
         return TrustStore((own, *self.anchors), self.intermediates, self.makers)
+
+
+def _self_issued(cert: asn1_x509.Certificate) -> bool:
+    """Whether ``cert`` names itself as its issuer (asn1crypto's ``self_signed``
+    "maybe" or "yes", but with :func:`same_name`: asn1crypto's comparison raises for
+    a name that does not decode), and no key identifiers say otherwise."""
+    if not same_name(cert.subject, cert.issuer):
+        return False
+    key, authority = cert.key_identifier, cert.authority_key_identifier
+    return not (key and authority and key != authority)
 
 
 _BEGIN = re.compile(rb"-----BEGIN ")
@@ -278,7 +290,7 @@ def _extend(
     child = chain[-1]
     issuer_name = child["tbs_certificate"]["issuer"]
     for anchor in trust.anchors:
-        if anchor.cert["tbs_certificate"]["subject"] != issuer_name:
+        if not same_name(anchor.cert["tbs_certificate"]["subject"], issuer_name):
             continue
         problem = _issued_problem(
             child, anchor.cert, at, below=len(chain) - 1, anchor=True
@@ -291,7 +303,9 @@ def _extend(
         return None
     seen = {c.dump() for c in chain}
     for ca in trust.intermediates:
-        if ca.der in seen or ca.cert["tbs_certificate"]["subject"] != issuer_name:
+        if ca.der in seen or not same_name(
+            ca.cert["tbs_certificate"]["subject"], issuer_name
+        ):
             continue
         problem = _issued_problem(
             child, ca.cert, at, below=len(chain) - 1, windows=windows
@@ -302,6 +316,12 @@ def _extend(
         found = _extend([*chain, ca.cert], trust, at, failures, windows)
         if found is not None:
             return found
+    if not name_decodes(issuer_name):  # said, as a name matched less than usual
+        failures.append(
+            f"{subject_of(child)} names an issuer whose name does not decode as its "
+            "string types say: it is matched byte for byte, and no trusted seal CA's "
+            "name has those bytes"
+        )
     return None
 
 
@@ -452,7 +472,9 @@ def _parse(data: bytes) -> asn1_x509.Certificate:
         # asn1crypto sees them (critical_extensions parses every extension)
         der.check_outside(data)
         cert = asn1_x509.Certificate.load(data, strict=True)
-        _ = cert["tbs_certificate"]["subject"].native, cert["signature_value"].native
+        # a name is read whole, but a string that does not decode is no fault
+        # (certseal.certificates: shown leniently, matched byte for byte only)
+        _ = name_values(cert.subject), cert["signature_value"].native
         validity = cert["tbs_certificate"]["validity"].native
         _ = cert.critical_extensions
         if any(t.utcoffset() is None for t in validity.values()):
@@ -465,13 +487,10 @@ def _parse(data: bytes) -> asn1_x509.Certificate:
 
 
 def subject_of(cert: asn1_x509.Certificate) -> str:
-    subject = cert["tbs_certificate"]["subject"]
     try:
-        common = subject.native.get("common_name")
-    except Exception:
-        common = None
-    if isinstance(common, list):
-        common = common[0] if common else None
+        common = common_name(cert["tbs_certificate"]["subject"])
+    except ValueError:
+        common = ""
     if common:
-        return str(common)
+        return common
     return "SHA-256 " + hashlib.sha256(cert.dump()).hexdigest()[:16]
