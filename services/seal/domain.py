@@ -37,7 +37,7 @@ from services.seal.makers import maker_problem, maker_signs
 from services.seal.ses import (
     CERT_LIST_CERTS,
     SUITE_BY_OID,
-    cert_digest,
+    digest_list_problem,
     signature_value,
 )
 from services.seal.ses_read import (
@@ -62,7 +62,10 @@ from services.seal.values import (
 def _verify(oid: str, cert: bytes, data: bytes, signature: bytes) -> Suite:
     suite = SUITE_BY_OID.get(oid)
     if suite is None:
-        raise InvalidSignature(f"algorithm {oid} is not sm2, es256 or ed25519")
+        raise InvalidSignature(
+            f"signature algorithm {oid} is not supported: it is not sm2, es256 or "
+            "ed25519"
+        )
     public_key = read_certificate(cert).public_key_der
     if suite_of(public_key) is not suite:
         raise InvalidSignature(f"the certificate's key is not of suite {suite.value}")
@@ -290,16 +293,14 @@ def _facts(
 
     # 2. the signer is one the seal lists
     if seal.cert_list_type == CERT_LIST_CERTS:
-        authorised = sig.signer_cert in seal.certs
+        unlisted = None
+        if sig.signer_cert not in seal.certs:
+            unlisted = "is not in the seal's certificate list"
     else:
-        authorised = any(
-            value == cert_digest(name, sig.signer_cert) for name, value in seal.digests
-        )
-    if not authorised:
+        unlisted = digest_list_problem(seal.digests, sig.signer_cert)
+    if unlisted:
         return failed(
-            SealVerdict.SIGNER_NOT_AUTHORISED,
-            "signer",
-            f"{signer} is not in the seal's certificate list",
+            SealVerdict.SIGNER_NOT_AUTHORISED, "signer", f"{signer} {unlisted}"
         )
     checks.append(SealCheck("signer", True, f"{signer} is listed"))
 

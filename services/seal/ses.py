@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,11 @@ SIGNATURE_OIDS = {
     Suite.ES256: "1.2.840.10045.4.3.2",  # ecdsa-with-SHA256
     Suite.ED25519: "1.3.101.112",  # Ed25519
 }
-SUITE_BY_OID = {oid: suite for suite, oid in SIGNATURE_OIDS.items()}
+#: the algorithms read: those written, and SM2-1 (GM/T 0006: the SM2 signature
+#: algorithm, which GB/T 35276 and GM/T 0009 give SM3 and the default signer id)
+SUITE_BY_OID = {oid: suite for suite, oid in SIGNATURE_OIDS.items()} | {
+    "1.2.156.10197.1.301.1": Suite.SM2
+}
 CERT_LIST_CERTS, CERT_LIST_DIGESTS = 1, 2
 
 #: the order n of each 256-bit curve's group (GB/T 32918.5, FIPS 186-5 D.1.2.3)
@@ -410,9 +414,57 @@ def cert_list(prop: ESPropertyInfo) -> tuple[int, list[Any]]:
     raise ValueError(f"certListType {kind} is neither 1 (certificates) nor 2 (digests)")
 
 
-def cert_digest(name: str, data: bytes) -> bytes:
+def _sm3(data: bytes) -> bytes:
+    return digest(Suite.SM2, data)
+
+
+def _hashlib(name: str) -> Callable[[bytes], bytes]:
+    return lambda data: hashlib.new(name, data).digest()
+
+
+#: the hashes a certList of digests may name (GB/T 38540 CertDigestObj.type: a
+#: PrintableString), by name or OID, compared lower case without "-", "_" or " "
+_CERT_HASHES: dict[str, Callable[[bytes], bytes]] = {
+    **dict.fromkeys(("sm3", "1.2.156.10197.1.401"), _sm3),
+    **dict.fromkeys(("sha1", "1.3.14.3.2.26"), _hashlib("sha1")),
+    **dict.fromkeys(("sha256", "2.16.840.1.101.3.4.2.1"), _hashlib("sha256")),
+    **dict.fromkeys(("sha384", "2.16.840.1.101.3.4.2.2"), _hashlib("sha384")),
+    **dict.fromkeys(("sha512", "2.16.840.1.101.3.4.2.3"), _hashlib("sha512")),
+}
+
+
+def _cert_hash(name: str) -> Callable[[bytes], bytes] | None:
+    key = name.lower()
+    for mark in "-_ ":
+        key = key.replace(mark, "")
+    return _CERT_HASHES.get(key)
+
+
+def cert_digest(name: str, data: bytes) -> bytes | None:
     """A certificate's digest as a seal's certList of digests holds it (GB/T 38540
-    CertDigestObj): SM3 when ``name`` is SM3 (by name or OID), else SHA-256."""
-    if name.lower() in ("sm3", "1.2.156.10197.1.401"):
-        return digest(Suite.SM2, data)
-    return hashlib.sha256(data).digest()
+    CertDigestObj): by the hash ``name`` names (SM3, SHA-1, SHA-256, SHA-384 or
+    SHA-512, by name or OID); None when it names no hash known here.
+
+    SHA-1 is taken too: the digest names a certificate its CA has already issued
+    (its signature, randomised, inside what is hashed), so another certificate with
+    the same digest needs a second preimage, not a collision."""
+    hasher = _cert_hash(name)
+    return None if hasher is None else hasher(data)
+
+
+def digest_list_problem(
+    digests: Iterable[tuple[str, bytes]], cert: bytes
+) -> str | None:
+    """None when one of a certList's ``digests`` ((hash name, value) pairs) is
+    ``cert``'s; else why not, naming any hash it does not know."""
+    digests = list(digests)
+    if any(value == cert_digest(name, cert) for name, value in digests):
+        return None
+    unknown = sorted({name for name, _ in digests if _cert_hash(name) is None})
+    if unknown:
+        named = ", ".join(repr(name) for name in unknown)
+        return (
+            "is not in the seal's certificate list (it lists digests by "
+            f"{named}: no hash certseal knows)"
+        )
+    return "is not in the seal's certificate list"
