@@ -25,7 +25,6 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from certseal import der
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.rpc import Caller
@@ -51,7 +50,8 @@ from services.seal.ofd_xml import XmlTooLarge, admitted_bytes
 from services.seal.ofd_zip import declared_sizes
 from services.seal.offload import SealOffload
 from services.seal.service import SealService
-from services.seal.ses import SUITE_BY_OID, SESeal, SESSignature, check_ses_size
+from services.seal.ses import SUITE_BY_OID, SESeal, check_ses_size
+from services.seal.ses_read import SesFormatError, read_signature
 
 MAX_OFD_REPLY_BYTES = 4 * 1024 * 1024
 """What VerifyOfd's report of one OFD may come to (paths, digests, details): the
@@ -319,19 +319,38 @@ def _result(
     )
 
 
-def _holds(result: OfdSignatureResult) -> bool:
-    """A seal whose own files hold, whoever made it: its SES_Signature's signature
-    verifies (by its signer's certificate) and it is ``intact``."""
-    return (
-        result.entry.kind == "Seal"
-        and result.intact
-        and any(c.name == "signature" and c.passed for c in result.verification.checks)
-    )
+def _not_holding(result: OfdSignatureResult) -> str:
+    """Why ``result`` is no seal whose own files hold, whoever made it ("" when it
+    is one: its SES_Signature's signature verifies, by its signer's certificate, and
+    it is ``intact``)."""
+    if result.entry.kind != "Seal":
+        return f"Type {result.entry.kind}, not verified here"
+    if not any(c.name == "signature" and c.passed for c in result.verification.checks):
+        return "its signature does not verify"
+    if not result.intact:
+        return "its files are not as it signed them"
+    return ""
 
 
 def _named(results: list[OfdSignatureResult]) -> str:
     return ", ".join(
         f"{r.entry.signature_id or '?'} ({r.verification.verdict.value})"
+        for r in results[:5]
+    )
+
+
+def _named_not_holding(results: list[OfdSignatureResult]) -> str:
+    """Entries that are no seals that hold, each with why: the reason, after the
+    verdict unless that is VALID, so the detail never reads as a seal that holds."""
+    return ", ".join(
+        f"{r.entry.signature_id or '?'} ("
+        + (
+            ""
+            if r.verification.verdict is SealVerdict.VALID
+            else r.verification.verdict.value + ": "
+        )
+        + _not_holding(r)
+        + ")"
         for r in results[:5]
     )
 
@@ -370,18 +389,18 @@ def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
             for i in range(len(found))
             if i != at and found[i].entry.path not in ok
         ]
-        broken = [r for r in unseen if not _holds(r)]
+        broken = [r for r in unseen if _not_holding(r)]
         untrusted = [
             r
             for r in unseen
-            if _holds(r) and r.verification.verdict is not SealVerdict.VALID
+            if not _not_holding(r) and r.verification.verdict is not SealVerdict.VALID
         ]
         if not broken and not untrusted:
             continue
         references = one.references
         if broken:
-            note = "the list holds entries that are no seals that hold: " + _named(
-                broken
+            note = "the list holds entries that are no seals that hold: " + (
+                _named_not_holding(broken)
             )
             if listing:
                 references = tuple(
@@ -442,18 +461,17 @@ def _reported_bytes(result: OfdSignatureResult) -> int:
 
 def _signed_hash_matches(signed_value: bytes, signature_xml: bytes) -> bool:
     """Whether the SES_Signature's dataHash is the digest of ``signature_xml`` (by
-    its signature algorithm's suite), whoever made it: integrity without trust."""
+    its signature algorithm's suite), whoever made it: integrity without trust.
+
+    Read by :func:`services.seal.ses_read.read_signature`, the verifier's reader, so
+    a GM/T 0031 v1 signature (its algorithm inside ``toSign``) is read as the verifier
+    reads it, and the two never disagree about what the signature holds."""
     try:
-        der.check(signed_value)
-        tbs = SESSignature.load(signed_value)["to_sign"]
-        suite = SUITE_BY_OID.get(
-            SESSignature.load(signed_value)["signature_alg_id"].dotted
-        )
-        if suite is None:
-            return False
-        return bool(tbs["data_hash"].native == digest(suite, signature_xml))
-    except Exception:  # not an SES_Signature: nothing is known to be intact
+        sig = read_signature(signed_value)
+    except SesFormatError:  # not an SES_Signature: nothing is known to be intact
         return False
+    suite = SUITE_BY_OID.get(sig.algorithm)
+    return suite is not None and sig.data_hash == digest(suite, signature_xml)
 
 
 def _finish(prepared: PreparedSeal, signed_value: bytes) -> tuple[bytes, bytes]:

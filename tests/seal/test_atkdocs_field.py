@@ -219,22 +219,12 @@ async def test_two_v4_seals_of_another_platform_are_both_valid_and_intact(
     assert [(r.verdict, r.intact) for r in results] == [("VALID", True)] * 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-docs F4: an unchanged OFD sealed with a v1 SES_Signature is VALID "
-    "but intact=false (_signed_hash_matches reads v4 only)",
-)
 async def test_a_v1_sealed_ofd_is_intact(stack, trusting_app):  # noqa: F811
     [result] = await _verify_ofd(stack, trusting_app, _ofd_sealed(v1_seal_maker))
     assert result.verdict == "VALID", result.checks
     assert result.intact
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-docs F4: a VALID v1 seal appended after a v4 seal makes the v4 seal "
-    "MODIFIED ('the list holds entries that are no seals that hold: 2 (VALID)')",
-)
 async def test_a_v1_seal_after_a_v4_seal_leaves_it_valid(stack, trusting_app):  # noqa: F811
     results = await _verify_ofd(
         stack, trusting_app, _ofd_sealed(v4_seal_maker, v1_seal_maker)
