@@ -233,10 +233,18 @@ class SignatureEntry:
     attributes: tuple[tuple[str, str], ...]  # as written, to write them back
 
 
+def id_number(text: str) -> int:
+    """The number in a signature ID such as ``s007`` (its digits; 0 if none)."""
+    # ASCII digits only: str.isdigit() also takes "²" or "①", which int() refuses
+    digits = "".join(c for c in text if c in "0123456789")
+    return int(digits[-9:]) if digits else 0
+
+
 def signature_entries(
     document: OfdDocument, field: str = "ofd"
 ) -> tuple[list[SignatureEntry], int]:
-    """The document's signatures and the number in ``MaxSignId`` (0 if none)."""
+    """The document's signatures and the highest number in its ``MaxSignId``
+    elements (0 if none)."""
     if document.signatures_path is None:
         return [], 0
     kept = cast(
@@ -262,9 +270,8 @@ def signature_entries(
         )
         for item in listed
     ]
-    # ASCII digits only: str.isdigit() also takes "²" or "①", which int() refuses
-    digits = "".join(c for c in text_of(child(root, "MaxSignId")) if c in "0123456789")
-    most = int(digits[-9:]) if digits else 0
+    # every MaxSignId: ofdrw's h.ofd has two, the later one the higher (atk-docs F5)
+    most = max((id_number(text_of(m)) for m in children(root, "MaxSignId")), default=0)
     document.cache["entries"] = (tuple(entries), most)
     return entries, most
 

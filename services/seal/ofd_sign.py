@@ -26,15 +26,18 @@ from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
 from certseal.crypto import Suite
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 from services.seal.ofd import (
     OfdDocument,
+    SignatureEntry,
     check_digest,
     find_keyword,
+    id_number,
     open_document,
     signature_entries,
 )
-from services.seal.ofd_package import read_package
+from services.seal.ofd_package import child, children, package_xml, read_package
+from services.seal.ofd_xml import XmlTooLarge
 from services.seal.ses import SIGNATURE_OIDS
 
 PROVIDER = "certseal"
@@ -115,6 +118,41 @@ def _place(
     return page, (x, y, width, height)
 
 
+def _ids_in_use(document: OfdDocument, entries: list[SignatureEntry]) -> set[str]:
+    """Every ID the document's signatures use: each entry's ``ID`` and each
+    ``StampAnnot`` ``ID`` of its ``Signature.xml`` (GB/T 33190 §18 numbers both from
+    one ``MaxSignId``). A ``Signature.xml`` that cannot be read has no IDs to read:
+    its entry's ID still counts, and sealing beside a damaged seal goes on."""
+    used = {entry.signature_id for entry in entries if entry.signature_id}
+    for entry in entries:
+        try:
+            root = package_xml(document.package, entry.path, "ofd")
+        except XmlTooLarge:
+            raise  # past the request's XML budget: the request ends
+        except CertsealError:
+            continue
+        info = child(root, "SignedInfo")
+        stamps = children(info, "StampAnnot") if info is not None else []
+        used.update(stamp.get("ID", "") for stamp in stamps)
+    used.discard("")
+    return used
+
+
+def _new_ids(used: set[str], most: int) -> tuple[str, str]:
+    """The new signature's ID and its stamp's: above ``most`` (the highest
+    ``MaxSignId``) and every ID in ``used``, whatever the file says its maximum is
+    (atk-docs F5: ofdrw's h.ofd lists s007 and s008 above its first MaxSignId), and
+    none of them (a number cut to 9 digits could repeat one)."""
+    number = max([most, *(id_number(i) for i in used)]) + 1
+    found: list[str] = []
+    while len(found) < 2:
+        candidate = f"s{number:03d}"
+        if candidate not in used:
+            found.append(candidate)
+        number += 1
+    return found[0], found[1]
+
+
 def _number(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
@@ -154,7 +192,7 @@ def prepare_seal(
     seal_path = f"{folder}/Seal.esl"
     signature_path = f"{folder}/Signature.xml"
     signed_value_path = f"{folder}/SignedValue.dat"
-    signature_id, annot_id = f"s{max_id + 1:03d}", f"s{max_id + 2:03d}"
+    signature_id, annot_id = _new_ids(_ids_in_use(document, entries), max_id)
     files[seal_path] = seal
     files[signatures_path] = _signatures_xml(
         [e.attributes for e in entries]

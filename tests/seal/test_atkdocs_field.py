@@ -245,11 +245,6 @@ def _ids(package: bytes, pattern: str) -> list[str]:
     return re.findall(pattern, text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-docs F5: on ofdrw's h.ofd (two MaxSignId elements, s006 and s008) "
-    "SealOfd's new signature is s007, the ID of the seal already there",
-)
 def test_sealing_ofdrws_h_ofd_gives_the_new_seal_an_unused_id():
     package = _field("h.ofd")
     before = _ids(package, r'<ofd:Signature ID="([^"]+)"')
