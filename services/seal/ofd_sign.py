@@ -19,11 +19,12 @@ entry, so several seals on one document each keep verifying.
 from __future__ import annotations
 
 import base64
+import codecs
 import io
 import re
 import zipfile
 from dataclasses import dataclass
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from certseal.crypto import Suite
 from certseal.errors import CertsealError, invalid
@@ -74,16 +75,58 @@ def _loc(path: str) -> str:
     return "/" + path
 
 
+_WIDE_ENCODINGS = (
+    # XML 1.0 Appendix F: a byte order mark, or "<?" as the first two characters
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+_ENCODING = re.compile(
+    rb"(?:\xef\xbb\xbf)?<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,64})"
+)
+_DOC_BODY_END = r"</([^\W\d][\w.-]*:)?DocBody\s*>"
+
+
 def _declare_signatures(ofd_xml: bytes, loc: str) -> bytes:
     """``OFD.xml`` with ``<Signatures>`` as the first DocBody's last child (its place
-    in the schema), written with the prefix the file uses."""
-    match = re.search(rb"</([A-Za-z_][\w.-]*:)?DocBody\s*>", ofd_xml)
+    in the schema), written with the prefix the file uses, in the file's encoding:
+    UTF-16 (by its byte order mark or first characters) is decoded and encoded
+    again; in an ASCII-compatible one (UTF-8, GB 18030, GBK, single-byte) the element
+    is written in the declared encoding, a character it lacks as a reference."""
+    for mark, codec in _WIDE_ENCODINGS:
+        if ofd_xml.startswith(mark):
+            bom = mark if len(mark) == 2 else b""
+            try:
+                text = ofd_xml[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise invalid(
+                    "ofd", f"OFD.xml is not valid {codec.upper()}: {exc}"
+                ) from None
+            return bom + _with_signatures(text, loc, codec).encode(codec)
+    found = _ENCODING.match(ofd_xml)
+    try:
+        codec = codecs.lookup(found.group(1).decode() if found else "utf-8").name
+    except LookupError:
+        codec = "utf-8"  # the parser read it: a name it knows that Python does not
+    return _with_signatures(ofd_xml.decode("latin-1"), loc, codec, wrap=True).encode(
+        "latin-1"
+    )
+
+
+def _with_signatures(text: str, loc: str, codec: str, *, wrap: bool = False) -> str:
+    """``text`` with the Signatures element before the first DocBody's end tag;
+    ``wrap``: ``text`` is bytes read as Latin-1, so the location is first encoded in
+    ``codec`` and read back the same way."""
+    match = re.search(_DOC_BODY_END, text)
     if match is None:
         raise invalid("ofd", "OFD.xml's DocBody has no end tag")
-    prefix = match.group(1) or b""
-    element = b"<" + prefix + b"Signatures>" + loc.encode()
-    element += b"</" + prefix + b"Signatures>"
-    return ofd_xml[: match.start()] + element + ofd_xml[match.start() :]
+    prefix = match.group(1) or ""  # as written: in ``wrap``, the file's own bytes
+    value = escape(loc)
+    if wrap:
+        value = value.encode(codec, "xmlcharrefreplace").decode("latin-1")
+    element = f"<{prefix}Signatures>{value}</{prefix}Signatures>"
+    return text[: match.start()] + element + text[match.start() :]
 
 
 def _signatures_xml(

@@ -1,17 +1,22 @@
-"""SealOfd's new IDs (atk-docs F5): the new Signature's ID and its StampAnnot's are
-above every ID the document's signatures use (every MaxSignId, every Signature ID,
-every StampAnnot ID), whatever Signatures.xml says its maximum is, and the
-MaxSignId written is the highest of them (GB/T 33190 §18: one ID space)."""
+"""SealOfd's new IDs (atk-docs F5), and its new entry in an OFD.xml in UTF-16.
+
+The new Signature's ID and its StampAnnot's are above every ID the document's
+signatures use (every MaxSignId, every Signature ID, every StampAnnot ID), whatever
+Signatures.xml says its maximum is, and the MaxSignId written is the highest of them
+(GB/T 33190 §18: one ID space)."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
 import pytest
 
 from certseal.crypto import Suite
-from services.seal.ofd_sign import PreparedSeal, StampPlace, prepare_seal
+from services.seal.ofd import open_document, signature_entries
+from services.seal.ofd_package import read_package
+from services.seal.ofd_sign import PreparedSeal, StampPlace, finish_seal, prepare_seal
 from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 from tests.seal.ses_platforms import seal_files, seal_v4, v4_seal_maker
 
@@ -96,3 +101,44 @@ def test_a_damaged_signature_xml_does_not_stop_sealing_and_its_entry_id_counts()
     files[FIRST] = b"<not xml"
     signature_id, annot_id, _ = _new_ids(_prepare(zip_files(files)))
     assert (signature_id, annot_id) == ("s041", "s042")
+
+
+# --- an OFD.xml in UTF-16 is sealed in its own encoding ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom"),
+    [
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+        ("utf-16-le", b""),  # no byte order mark: told by "<?" (XML 1.0 Appendix F)
+    ],
+)
+def test_an_ofd_xml_in_utf16_is_sealed_in_utf16(codec, bom):
+    files = unzip(make_ofd())
+    text = files["OFD.xml"].decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    files["OFD.xml"] = bom + text.encode(codec)
+    prepared = _prepare(zip_files(files))
+    ofd_xml = prepared.files["OFD.xml"]
+    assert ofd_xml.startswith(bom + "<?xml".encode(codec))
+    assert f"<ofd:Signatures>/{LISTING}</ofd:Signatures></ofd:DocBody>" in (
+        ofd_xml[len(bom) :].decode(codec)
+    )
+    document = open_document(read_package(finish_seal(prepared, b"\x30\x00"), "ofd"))
+    assert document.signatures_path == LISTING
+    assert [e.signature_id for e in signature_entries(document)[0]] == ["s001"]
+
+
+@pytest.mark.parametrize("encoding", ["GB18030", "GBK", "ISO-8859-1"])
+def test_the_new_entry_is_written_in_ofd_xmls_declared_encoding(encoding):
+    """A document folder named in Chinese: its Signatures.xml is named in OFD.xml in
+    the encoding OFD.xml declares (as a character reference where it has none)."""
+    files = {
+        name.replace("Doc_0", "文档"): data.replace(b"Doc_0", "文档".encode())
+        for name, data in unzip(make_ofd()).items()
+    }
+    text = files["OFD.xml"].decode().replace("UTF-8", encoding)
+    files["OFD.xml"] = text.encode(encoding, "xmlcharrefreplace")
+    prepared = _prepare(zip_files(files))
+    document = open_document(read_package(finish_seal(prepared, b"\x30\x00"), "ofd"))
+    assert document.signatures_path == "文档/Signs/Signatures.xml"
