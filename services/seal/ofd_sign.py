@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from certseal.crypto import Suite
-from certseal.errors import CertsealError, invalid
+from certseal.errors import invalid
 from services.seal.ofd import (
     OfdDocument,
     SignatureEntry,
@@ -37,8 +37,13 @@ from services.seal.ofd import (
     open_document,
     signature_entries,
 )
-from services.seal.ofd_package import child, children, package_xml, read_package
-from services.seal.ofd_xml import XmlTooLarge
+from services.seal.ofd_package import (
+    child,
+    children,
+    damage_tolerated,
+    package_xml_once,
+    read_package,
+)
 from services.seal.ses import SIGNATURE_OIDS
 
 PROVIDER = "certseal"
@@ -167,16 +172,15 @@ def _ids_in_use(document: OfdDocument, entries: list[SignatureEntry]) -> set[str
     one ``MaxSignId``). A ``Signature.xml`` that cannot be read has no IDs to read:
     its entry's ID still counts, and sealing beside a damaged seal goes on."""
     used = {entry.signature_id for entry in entries if entry.signature_id}
+    package = document.package
     for entry in entries:
-        try:
-            root = package_xml(document.package, entry.path, "ofd")
-        except XmlTooLarge:
-            raise  # past the request's XML budget: the request ends
-        except CertsealError:
+        if entry.path not in package.files:
             continue
-        info = child(root, "SignedInfo")
-        stamps = children(info, "StampAnnot") if info is not None else []
-        used.update(stamp.get("ID", "") for stamp in stamps)
+        # each tree only while its IDs are read: a request holds one at a time
+        with damage_tolerated(), package_xml_once(package, entry.path, "ofd") as root:
+            info = child(root, "SignedInfo")
+            stamps = children(info, "StampAnnot") if info is not None else []
+            used.update(stamp.get("ID", "") for stamp in stamps)
     used.discard("")
     return used
 
