@@ -1,8 +1,8 @@
 """atk-docs: real-world documents and seals of the kinds certseal claims to handle,
-made by other producers and platforms, that it gets wrong.
+made by other producers and platforms, that it got wrong (F1 to F7, each failed on
+main at 118d12c and was mended).
 
-Each finding is an xfail(strict=True) test until it is fixed; beside each, a control
-that passes today shows the input is otherwise what the test says it is. Inputs: ofdrw's
+Beside each finding, a control shows the input is otherwise what the test says it is. Inputs: ofdrw's
 test resources (tests/seal/data/ofdrw_field, README there) and seals built with ofdrw's
 own test keys in the variants other platforms write (tests/seal/ses_platforms.py).
 """
