@@ -76,15 +76,17 @@ MAX_QR_SIDE = 2048
 """Pixels of the longer side of the picture handed to the QR reader first: a larger
 image (within :data:`MAX_IMAGE_PIXELS`) is scaled down to this, which keeps the reader's
 own working memory under a few times 4 MiB. A QR symbol taking a quarter of a
-12-megapixel photo still has more than 4 pixels per module at this size. Only when the
-scaled picture holds no QR code is the picture read at its own size (a symbol a tenth
-of a photo's width; measured: 4096 × 4096 of noise, about 50 MiB more and 0.35 s)."""
+12-megapixel photo still has more than 4 pixels per module at this size. When the scaled
+picture holds no licence or presentation code (no QR code, or only others printed
+larger) the picture is read at its own size too (a symbol a tenth of a photo's width;
+measured: 4096 × 4096 of noise, about 50 MiB more and 0.35 s)."""
 
 MAX_JPEG_SCANS = 32
 """Scans (SOS markers) a JPEG may have. A baseline JPEG has one and a progressive one
 from a camera or libjpeg about ten; each scan costs a pass over every block of the
 image, so a small file of thousands of empty scans would otherwise take minutes to
-decode (the pixel bound does not bound time)."""
+decode (the pixel bound does not bound time). Counted in the image decoded
+(:func:`certseal.qr.jpeg_scans`), MPO too, not in bytes appended after it."""
 
 MAX_JSON_DEPTH = 16
 """Nesting depth of arrays and objects in JSON from outside (a console request body, a

@@ -8,11 +8,12 @@ The I/O half of the code pipeline (images in, images out); the codec itself is t
 from __future__ import annotations
 
 import io
+import re
 
 import pillow_heif
 import segno
 import zxingcpp
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from certseal.bounds import (
     IMAGE_LIMIT,
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "check_image_bytes",
+    "jpeg_scans",
     "qr_png",
     "read_qr_image",
 ]
@@ -90,9 +92,10 @@ def read_qr_image(data: bytes) -> str:
     without decoding), a JPEG's scans by :data:`~certseal.bounds.MAX_JPEG_SCANS`.
     The QR reader first gets the picture scaled to
     :data:`~certseal.bounds.MAX_QR_SIDE` (a 12-megapixel phone photo is scaled down,
-    a JPEG already while decoding); when that holds no QR code, it gets the picture at
-    its own size, so a small symbol in a large photo (a whole licence photographed)
-    keeps its pixels per module. Transparency (RGBA, LA, a palette's transparent
+    a JPEG already while decoding); when that holds no licence or presentation code
+    (no QR code, or only others, such as a department's web address printed larger),
+    it gets the picture at its own size too, so a small symbol in a large photo (a
+    whole licence photographed) keeps its pixels per module. Transparency (RGBA, LA, a palette's transparent
     entry) is flattened on white, so dark modules on a transparent background read as
     printed.
 
@@ -107,13 +110,14 @@ def read_qr_image(data: bytes) -> str:
     check_image_bytes(len(data))
     grey, scaled = _decoded(data, MAX_QR_SIDE)
     texts = _qr_texts(grey)
-    if not texts and scaled:
+    if scaled and not any(_is_code(t) for t in texts):
         # a small symbol in a large photo (a whole licence photographed, its QR code
-        # a tenth of the width) has too few pixels per module once scaled: read the
-        # picture at the size it has (within MAX_IMAGE_PIXELS)
+        # a tenth of the width) has too few pixels per module once scaled, while the
+        # page's other QR codes (its department's web address, printed larger) may
+        # still read: read the picture at the size it has (within MAX_IMAGE_PIXELS)
         del grey
         grey, _ = _decoded(data, None)
-        texts = _qr_texts(grey)
+        texts += _qr_texts(grey)
     if not texts:
         raise invalid("image", "contains no readable QR code")
     return _the_code(texts)
@@ -154,16 +158,17 @@ def _decoded(data: bytes, side: int | None) -> tuple[Image.Image, bool]:
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
-            # in entropy-coded data 0xFF is always stuffed (FF 00) or a restart
-            # marker, so every FF DA is a start of scan
-            scans = data.count(b"\xff\xda") if image.format == "JPEG" else 0
+            # Pillow opens a JPEG with a multi-picture index (MPF: a camera's
+            # second frame, a depth map) as "MPO": a JPEG all the same
+            jpeg = isinstance(image, JpegImagePlugin.JpegImageFile)
+            scans = jpeg_scans(data) if jpeg else 0
             if scans > MAX_JPEG_SCANS:
                 raise invalid(
                     "image",
                     f"is a JPEG of {scans} scans; the limit is {MAX_JPEG_SCANS}",
                 )
             scaled = side is not None and max(image.size) > side  # before a draft
-            return _grey_on_white(image, side), scaled
+            return _grey_on_white(image, side, jpeg), scaled
     except Image.DecompressionBombError:  # Pillow's own, far higher, bound
         raise invalid(
             "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS} pixels"
@@ -177,6 +182,52 @@ def _decoded(data: bytes, side: int | None) -> tuple[Image.Image, bool]:
         raise invalid("image", "is not a readable PNG, JPEG or HEIC image") from None
 
 
+# A marker: fill bytes (any number of FF) and the marker's code.
+_JPEG_MARKER = re.compile(rb"\xff+([^\xff])")
+# In a scan's entropy-coded data a 0xFF byte is followed by 00 (a stuffed FF), by a
+# restart marker (D0 to D7) or by more FF (fill before a marker); any other pair is the
+# marker that ends the scan.
+_MARKER_AFTER_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# Markers walked at most: a camera's progressive JPEG has about fifty (its APPn,
+# tables, frame, ten scans with their tables); beyond, FF DA is counted.
+_MAX_JPEG_MARKERS = 1024
+
+
+def jpeg_scans(data: bytes) -> int:
+    """The scans (SOS markers, FF DA) of the JPEG image ``data`` starts with, as its
+    decoder meets them: markers walked from SOI to EOI, each segment skipped by its
+    length, each scan's entropy-coded data to the marker after it. Bytes that are not
+    the image's own therefore count for nothing: an EXIF thumbnail inside APP1, a
+    multi-picture file's other frames after its EOI, a motion photo's video appended
+    (a Pixel's or a Samsung's: megabytes in which FF DA occurs about once in 64 KiB).
+    Where the structure is not one it follows (bytes where a marker should be, which
+    libjpeg skips; a segment running past the end; over
+    :data:`_MAX_JPEG_MARKERS` markers), every FF DA from there on is counted: never
+    fewer than the decoder could meet. Linear in the bytes."""
+    at, scans, end = 2, 0, len(data)  # after SOI, which Pillow has checked
+    for _ in range(_MAX_JPEG_MARKERS):
+        found = _JPEG_MARKER.match(data, at)
+        if found is None:
+            break
+        marker = found.group(1)[0]
+        if marker == 0xD9:  # EOI: the decoder stops here
+            return scans
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
+            at = found.end()
+            continue
+        length = int.from_bytes(data[found.end() : found.end() + 2], "big")
+        if marker == 0x00 or length < 2 or found.end() + length > end:
+            break
+        at = found.end() + length
+        if marker == 0xDA:
+            scans += 1
+            after = _MARKER_AFTER_SCAN.search(data, at)
+            if after is None:  # the data ends inside the scan
+                return scans
+            at = after.start()
+    return scans + data.count(b"\xff\xda", at)
+
+
 def _qr_texts(grey: Image.Image) -> list[str]:
     """The texts of the valid QR codes zxing-cpp finds in ``grey``."""
     # no zxing-cpp object outlives the call: nanobind reports any instance still
@@ -188,16 +239,19 @@ def _qr_texts(grey: Image.Image) -> list[str]:
     return texts
 
 
-def _grey_on_white(image: Image.Image, side: int | None) -> Image.Image:
+def _grey_on_white(image: Image.Image, side: int | None, jpeg: bool) -> Image.Image:
     """The first frame as 8-bit grey, transparency flattened on white, its longer side
-    at most ``side`` pixels (None: as it is; its size is already checked)."""
-    if side is not None and image.format == "JPEG" and max(image.size) > side:
+    at most ``side`` pixels (None: as it is; its size is already checked); ``jpeg``:
+    the image is a JPEG (or MPO), which can be decoded at reduced scale."""
+    if side is not None and jpeg and max(image.size) > side:
         # decode at 1/2, 1/4 or 1/8 scale straight from the DCT: less memory and time
         image.draft("L", (side, side))
     image.load()
     # what was decoded, not only what the header declared, is within the bound
     check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+    if image.mode.startswith("I"):
+        grey = _grey_of_16_bits(image)
+    elif image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         # grey and alpha apart, pasted on white: 2 bytes a pixel, not 4 more
         rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         alpha = rgba.getchannel("A")
@@ -209,3 +263,35 @@ def _grey_on_white(image: Image.Image, side: int | None) -> Image.Image:
     if side is not None and max(grey.size) > side:
         grey.thumbnail((side, side), Image.Resampling.BOX)
     return grey
+
+
+def _grey_of_16_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit grey image (a PNG of 16 bits a sample, Pillow's ``I;16``; or ``I``)
+    as 8-bit grey, each sample divided by 256, its transparent level (a PNG's
+    ``tRNS``) flattened on white. Pillow's own conversion to ``L`` clips at 255
+    instead of scaling (every sample above 255 became white) and ignores the
+    transparent level. Memory: the scaled copy and two 8-bit planes."""
+    scaled = image.point(lambda v: v / 256)  # I;16 stays I;16, now 0 to 255
+    grey = scaled.convert("L")
+    del scaled
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        white = Image.new("L", grey.size, 255)
+        white.paste(grey, (0, 0), _opaque(image, key))
+        grey = white
+    return grey
+
+
+_STRIP_ROWS = 256
+
+
+def _opaque(image: Image.Image, key: int) -> Image.Image:
+    """The 8-bit mask of a 16-bit grey image's samples other than ``key``, made a strip
+    of rows at a time (a 32-bit copy of a whole 4096 × 4096 image is 64 MiB)."""
+    levels = [0 if v == key else 255 for v in range(65536)]
+    mask = Image.new("L", image.size, 255)
+    for top in range(0, image.height, _STRIP_ROWS):
+        bottom = min(top + _STRIP_ROWS, image.height)
+        strip = image.crop((0, top, image.width, bottom)).convert("I")
+        mask.paste(strip.point(levels, "L"), (0, top))
+    return mask

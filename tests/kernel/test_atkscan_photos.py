@@ -1,0 +1,178 @@
+"""Phone photos and files a counter meets that the first photo tests did not cover
+(outside attack "atk-scan"): a motion photo (a Pixel's or a Samsung's JPEG with its
+video appended), a JPEG with a multi-picture index (Pillow's "MPO"), a small licence
+code beside a larger QR code on the same page.
+"""
+
+import io
+import random
+import re
+
+import segno
+from PIL import Image
+
+from certseal import bounds, qr
+from certseal.errors import CertsealError, ErrorKind
+
+TEXT = "LC1:" + "".join(
+    random.Random(31).choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+    for _ in range(400)
+)
+
+
+def _symbol(text: str = TEXT, scale: int = 8) -> Image.Image:
+    out = io.BytesIO()
+    segno.make_qr(text, error="q", boost_error=False).save(
+        out, kind="png", scale=scale, border=4
+    )
+    return Image.open(out).convert("L")
+
+
+def _photo(size: tuple[int, int] = (1600, 1200), scale: int = 8) -> Image.Image:
+    photo = Image.new("RGB", size, (205, 200, 190))
+    photo.paste(_symbol(scale=scale).convert("RGB"), (300, 200))
+    return photo
+
+
+def _jpeg(image: Image.Image, **params) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, **params)
+    return out.getvalue()
+
+
+def _refusal(data: bytes) -> str:
+    try:
+        qr.read_qr_image(data)
+    except CertsealError as err:
+        assert (err.kind, err.field) == (ErrorKind.INVALID_ARGUMENT, "image")
+        return err.message
+    raise AssertionError("the image was read")
+
+
+# -- JPEG scans: counted in the image, not in what is appended to it -----------------
+
+
+def _video(megabytes: int) -> bytes:
+    """An MP4 as a motion photo appends it: a box header, then bytes as compressed
+    video is (where FF DA occurs about once in 64 KiB)."""
+    body = random.Random(megabytes).randbytes(megabytes * 1024 * 1024)
+    return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + body
+
+
+def test_atkscan_a_motion_photo_with_its_video_appended_is_read():
+    """A Pixel's motion photo (PXL_….MP.jpg) or a Samsung's: the still JPEG, then the
+    clip's MP4 after its EOI, 4-6 MB in all. The video's FF DA pairs were counted as
+    the JPEG's scans: "is a JPEG of 54 scans; the limit is 32"."""
+    photo = _jpeg(_photo(), progressive=True)
+    video = _video(3)
+    assert video.count(b"\xff\xda") > bounds.MAX_JPEG_SCANS  # what was counted
+    assert qr.read_qr_image(photo + video) == TEXT
+
+
+def _mpo(first: Image.Image, second: Image.Image, **params) -> bytes:
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[second], **params)
+    return out.getvalue()
+
+
+def test_atkscan_a_jpeg_with_a_multi_picture_index_is_read():
+    """A camera's JPEG with an MPF index of two frames (Pillow opens it as "MPO")."""
+    data = _mpo(_photo(), Image.new("RGB", (640, 480), "grey"))
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "MPO"
+    assert qr.read_qr_image(data) == TEXT
+
+
+_EMPTY_SCAN = b"\xff\xda\x00\x08\x01\x01\x00\x01\x3f\x00"
+
+
+def test_atkscan_an_mpo_is_held_to_the_jpeg_scan_bound():
+    """The scan bound held for format "JPEG" only: an MPO whose first frame had
+    20,000 empty scans was decoded (1.4 s at 1024 × 1024; 8 MiB of them at
+    4096 × 4096 would be minutes), where the same JPEG is refused before decoding."""
+    frame = Image.new("L", (1024, 1024), 255)
+    data = _mpo(frame, frame, progressive=True)
+    first_end = data.index(b"\xff\xd9\xff\xd8")  # the first frame's EOI
+    bomb = data[:first_end] + _EMPTY_SCAN * 20_000 + data[first_end:]
+    with Image.open(io.BytesIO(bomb)) as image:
+        assert image.format == "MPO"
+    said = re.fullmatch(
+        f"is a JPEG of ([0-9]+) scans; the limit is {bounds.MAX_JPEG_SCANS}",
+        _refusal(bomb),
+    )
+    assert said is not None
+    assert int(said[1]) >= data[:first_end].count(b"\xff\xda") + 20_000
+
+
+def test_atkscan_the_scans_counted_are_the_decoders():
+    """Exactly the image's scans where its structure is followed; every FF DA from
+    where it is not (bytes between markers, which libjpeg skips), never fewer."""
+    progressive = _jpeg(_photo(), progressive=True)
+    scans = progressive.count(b"\xff\xda")
+    assert scans > 1
+    assert qr.jpeg_scans(progressive) == scans
+    assert qr.jpeg_scans(progressive + _video(1)) == scans
+    eoi = len(progressive) - 2
+    garbage = progressive[:eoi] + b"junk" + _EMPTY_SCAN * 40 + b"\xff\xd9"
+    assert qr.jpeg_scans(garbage) == scans + 40
+    with_thumbnail = (
+        progressive[:2] + _app1(_jpeg(Image.new("L", (160, 120)))) + (progressive[2:])
+    )
+    assert qr.jpeg_scans(with_thumbnail) == scans
+
+
+def _app1(payload: bytes) -> bytes:
+    """An APP1 segment carrying ``payload`` (as EXIF carries its thumbnail)."""
+    body = b"Exif\x00\x00" + payload
+    return b"\xff\xe1" + (len(body) + 2).to_bytes(2, "big") + body
+
+
+# -- a small licence code beside a larger QR code ------------------------------------
+
+
+def test_atkscan_a_small_code_beside_a_larger_web_address_is_read():
+    """A whole licence page photographed (12 MP): its department's web address as a
+    large QR code, the licence code small (3 pixels per module). Scaled down to
+    MAX_QR_SIDE only the web address read, and it was the answer (then "this is a web
+    address, not a certseal code"); the full size was read only when nothing was."""
+    page = Image.new("L", (4032, 3024), 235)
+    page.paste(_symbol("https://zwfw.gd.example/dept/licence", scale=30), (200, 200))
+    page.paste(_symbol(scale=3), (2800, 2000))
+    out = io.BytesIO()
+    page.save(out, "PNG", compress_level=1)
+    assert qr.read_qr_image(out.getvalue()) == TEXT
+
+
+# -- 16-bit grey ---------------------------------------------------------------------
+
+
+def _grey16(black: int, white: int) -> Image.Image:
+    """The symbol as a 16-bit grey image (a flatbed scan saved with 16 bits a
+    sample): dark modules ``black``, light ones ``white`` (0 to 65535)."""
+    symbol = _symbol(scale=4)
+    levels = bytes(
+        b
+        for v in symbol.tobytes()
+        for b in ((white if v >= 128 else black).to_bytes(2, "little"))
+    )
+    return Image.frombytes("I;16", symbol.size, levels)
+
+
+def test_atkscan_a_16_bit_grey_png_is_read():
+    """Pillow's I;16 → L conversion clips at 255 instead of scaling: every sample
+    above 255 (all of 6,000 and 52,000) became white, and the scan "contains no
+    readable QR code"."""
+    out = io.BytesIO()
+    _grey16(6_000, 52_000).save(out, "PNG")
+    with Image.open(io.BytesIO(out.getvalue())) as image:
+        assert image.mode.startswith("I")
+    assert qr.read_qr_image(out.getvalue()) == TEXT
+
+
+def test_atkscan_a_16_bit_grey_png_with_a_transparent_level_is_read_on_white():
+    """Dark modules on a transparent background whose samples are stored as 0 (a
+    PNG's tRNS level): flattened on white as the 8-bit ones are, not read as the
+    near-black 0 beside 6,000."""
+    out = io.BytesIO()
+    _grey16(6_000, 0).save(out, "PNG", transparency=0)
+    assert qr.read_qr_image(out.getvalue()) == TEXT
