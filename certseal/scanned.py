@@ -89,6 +89,12 @@ _QR_MAX_ALPHANUMERIC = 4296
 # What a Chinese input method in Chinese punctuation mode types for Base45's
 # punctuation; NFKC leaves these as they are.
 _IME_PUNCTUATION = "。￥¥、，…—·"
+# Of those, the ones that stand for exactly one Base45 character, read as it (after
+# NFKC, which makes ¥ of ￥ and 。 of the half-width ｡): 。 is typed for '.', ￥ for '$'
+# (Sogou, Microsoft Pinyin; ¥ where a Japanese one is used), 、 for a backslash or '/',
+# of which only '/' is Base45. A wrong guess cannot make a code: the zlib check and
+# the signature decide what was read.
+_IME_BASE45 = {"。": ".", "¥": "$", "、": "/"}
 
 
 def normalise_code_text(text: str) -> str:
@@ -107,7 +113,9 @@ def normalise_code_text(text: str) -> str:
       wherever they are, and each other character outside ASCII is replaced by its
       Unicode normalisation form NFKC (Unicode Standard Annex #15), which maps the
       full-width forms a Chinese input method types (``ＬＣ１：``, U+FF01 to U+FF5E,
-      and the ideographic space) back to ASCII. The first character whose form is not
+      and the ideographic space) back to ASCII; the Chinese punctuation that stands
+      for one Base45 character is read as it (``。`` '.', ``￥`` '$', ``、`` '/').
+      The first character whose form is not
       ASCII is refused, naming it, its position (1-based) and, when it is likely, the
       cause.
     - Letters are upper-cased: the prefixes and the Base45 alphabet (RFC 9285) are
@@ -163,6 +171,7 @@ def _ascii_form(text: str) -> str:
         if char.isascii():
             continue
         form = unicodedata.normalize("NFKC", char)
+        form = _IME_BASE45.get(form, form)
         if not form.isascii():
             raise MalformedCode(CodeStage.PREFIX, _non_ascii(text, text.index(char)))
         forms[char] = form

@@ -79,7 +79,7 @@ async def test_a_crafted_code_with_other_words_is_not_a_licence_code():
 
 @pytest.mark.parametrize(
     "typed",
-    ["LC1：6BFOX。N3", "ＬＣ１：６ＢＦＯＸ中Ｎ３"],
+    ["LC1：6BFOX·N3", "ＬＣ１：６ＢＦＯＸ中Ｎ３"],
     ids=["punctuation", "ideograph"],
 )
 def test_atk11b_a_code_typed_through_an_input_method_is_not_called_read_in_part(typed):
