@@ -501,6 +501,14 @@ async function init() {
     if (/^(\][a-z][0-9a-z])?AU[-\s]?[0-9A-Z]{4}/i.test(typed)) redeem(code);
     else if (code) verifyCode(code);
   });
+  // a scanner gun set to end its data with a Tab (a common suffix setting) moved the
+  // focus away and left the code in the field, unverified: a Tab after text in the
+  // scan field ends the scan as Enter does (in the empty field it moves on)
+  $("scan").addEventListener("keydown", (e) => {
+    if (e.key !== "Tab" || e.shiftKey || e.isComposing || !$("scan").value.trim()) return;
+    e.preventDefault();
+    $("scan-form").requestSubmit();
+  });
   $("purpose").addEventListener("change", () => {
     savePurpose();
     if ($("purpose").value !== OTHER) {
