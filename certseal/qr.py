@@ -95,9 +95,11 @@ def read_qr_image(data: bytes) -> str:
     a JPEG already while decoding); when that holds no licence or presentation code
     (no QR code, or only others, such as a department's web address printed larger),
     it gets the picture at its own size too, so a small symbol in a large photo (a
-    whole licence photographed) keeps its pixels per module. Transparency (RGBA, LA, a palette's transparent
-    entry) is flattened on white, so dark modules on a transparent background read as
-    printed.
+    whole licence photographed) keeps its pixels per module. Transparency (RGBA, LA,
+    a palette's transparent entry, a 16-bit grey's transparent level) is flattened on
+    white, so dark modules on a transparent background read as printed; when that
+    holds no code, the transparency itself is read, which holds the symbol whatever
+    its colour (white modules on a transparent background, made for a dark page).
 
     Raises INVALID_ARGUMENT (field ``image``) for an empty image, one over a bound,
     another format, an unreadable file (whatever the decoder raises: a HEIC whose
@@ -108,19 +110,32 @@ def read_qr_image(data: bytes) -> str:
     if not data:
         raise invalid("image", "is required: a PNG, JPEG or HEIC image of the QR code")
     check_image_bytes(len(data))
-    grey, scaled = _decoded(data, MAX_QR_SIDE)
-    texts = _qr_texts(grey)
-    if scaled and not any(_is_code(t) for t in texts):
+    texts, scaled = _read(data, MAX_QR_SIDE)
+    if scaled and not _has_code(texts):
         # a small symbol in a large photo (a whole licence photographed, its QR code
         # a tenth of the width) has too few pixels per module once scaled, while the
         # page's other QR codes (its department's web address, printed larger) may
         # still read: read the picture at the size it has (within MAX_IMAGE_PIXELS)
-        del grey
-        grey, _ = _decoded(data, None)
-        texts += _qr_texts(grey)
+        texts += _read(data, None)[0]
     if not texts:
         raise invalid("image", "contains no readable QR code")
     return _the_code(texts)
+
+
+def _read(data: bytes, side: int | None) -> tuple[list[str], bool]:
+    """The QR texts in the picture (its longer side at most ``side``), and whether it
+    was scaled down: read on white, then, when that holds no code, its transparency."""
+    grey, alpha, scaled = _decoded(data, side)
+    texts = _qr_texts(grey)
+    del grey
+    if alpha is not None and not _has_code(texts):
+        texts += _qr_texts(alpha)  # opaque modules on transparency: light on dark
+    return texts, scaled
+
+
+def _has_code(texts: list[str]) -> bool:
+    """Whether a licence or presentation code is among ``texts``."""
+    return any(_is_code(t) for t in texts)
 
 
 def _the_code(texts: list[str]) -> str:
@@ -151,10 +166,13 @@ def _is_code(text: str) -> bool:
         return False
 
 
-def _decoded(data: bytes, side: int | None) -> tuple[Image.Image, bool]:
-    """The image's first frame as 8-bit grey on white, its longer side at most
-    ``side`` (None: as it is), and whether it was scaled down; INVALID_ARGUMENT (field
-    ``image``) as :func:`read_qr_image` says."""
+def _decoded(
+    data: bytes, side: int | None
+) -> tuple[Image.Image, Image.Image | None, bool]:
+    """The image's first frame as 8-bit grey on white and its transparency (None when
+    it has none), their longer side at most ``side`` (None: as it is), and whether
+    they were scaled down; INVALID_ARGUMENT (field ``image``) as
+    :func:`read_qr_image` says."""
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
@@ -168,7 +186,7 @@ def _decoded(data: bytes, side: int | None) -> tuple[Image.Image, bool]:
                     f"is a JPEG of {scans} scans; the limit is {MAX_JPEG_SCANS}",
                 )
             scaled = side is not None and max(image.size) > side  # before a draft
-            return _grey_on_white(image, side, jpeg), scaled
+            return *_grey_on_white(image, side, jpeg), scaled
     except Image.DecompressionBombError:  # Pillow's own, far higher, bound
         raise invalid(
             "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS} pixels"
@@ -239,47 +257,55 @@ def _qr_texts(grey: Image.Image) -> list[str]:
     return texts
 
 
-def _grey_on_white(image: Image.Image, side: int | None, jpeg: bool) -> Image.Image:
-    """The first frame as 8-bit grey, transparency flattened on white, its longer side
-    at most ``side`` pixels (None: as it is; its size is already checked); ``jpeg``:
-    the image is a JPEG (or MPO), which can be decoded at reduced scale."""
+def _grey_on_white(
+    image: Image.Image, side: int | None, jpeg: bool
+) -> tuple[Image.Image, Image.Image | None]:
+    """The first frame as 8-bit grey, transparency flattened on white, and its
+    transparency as an 8-bit plane (None when it has none); their longer side at most
+    ``side`` pixels (None: as they are; the size is already checked); ``jpeg``: the
+    image is a JPEG (or MPO), which can be decoded at reduced scale."""
     if side is not None and jpeg and max(image.size) > side:
         # decode at 1/2, 1/4 or 1/8 scale straight from the DCT: less memory and time
         image.draft("L", (side, side))
     image.load()
     # what was decoded, not only what the header declared, is within the bound
     check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
+    alpha: Image.Image | None = None
     if image.mode.startswith("I"):
-        grey = _grey_of_16_bits(image)
+        grey, alpha = _grey_of_16_bits(image)
     elif image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         # grey and alpha apart, pasted on white: 2 bytes a pixel, not 4 more
         rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         alpha = rgba.getchannel("A")
         grey = Image.new("L", rgba.size, 255)
         grey.paste(rgba.convert("L"), (0, 0), alpha)
-        del rgba, alpha
+        del rgba
     else:
         grey = image.convert("L")
     if side is not None and max(grey.size) > side:
         grey.thumbnail((side, side), Image.Resampling.BOX)
-    return grey
+        if alpha is not None:
+            alpha.thumbnail((side, side), Image.Resampling.BOX)
+    return grey, alpha
 
 
-def _grey_of_16_bits(image: Image.Image) -> Image.Image:
+def _grey_of_16_bits(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """A 16-bit grey image (a PNG of 16 bits a sample, Pillow's ``I;16``; or ``I``)
     as 8-bit grey, each sample divided by 256, its transparent level (a PNG's
-    ``tRNS``) flattened on white. Pillow's own conversion to ``L`` clips at 255
-    instead of scaling (every sample above 255 became white) and ignores the
-    transparent level. Memory: the scaled copy and two 8-bit planes."""
+    ``tRNS``) flattened on white; and its transparency (None without a transparent
+    level). Pillow's own conversion to ``L`` clips at 255 instead of scaling (every
+    sample above 255 became white) and ignores the transparent level. Memory: the
+    scaled copy and three 8-bit planes."""
     scaled = image.point(lambda v: v / 256)  # I;16 stays I;16, now 0 to 255
     grey = scaled.convert("L")
     del scaled
     key = image.info.get("transparency")
-    if isinstance(key, int):
-        white = Image.new("L", grey.size, 255)
-        white.paste(grey, (0, 0), _opaque(image, key))
-        grey = white
-    return grey
+    if not isinstance(key, int):
+        return grey, None
+    alpha = _opaque(image, key)
+    white = Image.new("L", grey.size, 255)
+    white.paste(grey, (0, 0), alpha)
+    return white, alpha
 
 
 _STRIP_ROWS = 256

@@ -8,6 +8,7 @@ import io
 import random
 import re
 
+import pytest
 import segno
 from PIL import Image
 
@@ -176,3 +177,29 @@ def test_atkscan_a_16_bit_grey_png_with_a_transparent_level_is_read_on_white():
     out = io.BytesIO()
     _grey16(6_000, 0).save(out, "PNG", transparency=0)
     assert qr.read_qr_image(out.getvalue()) == TEXT
+
+
+# -- light modules on a transparent background ---------------------------------------
+
+
+def _on_transparent(colour: int, mode: str) -> bytes:
+    """The symbol's dark modules opaque in ``colour``, the rest transparent."""
+    symbol = _symbol(scale=4)
+    alpha = symbol.point(lambda v: 255 if v < 128 else 0)
+    if mode == "LA":
+        image = Image.merge("LA", (Image.new("L", symbol.size, colour), alpha))
+    else:
+        image = Image.new("RGBA", symbol.size, (colour, colour, colour, 0))
+        image.putalpha(alpha)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_atkscan_light_modules_on_a_transparent_background_are_read(mode):
+    """A QR code made for a dark page or a dark-mode chat: white modules on a
+    transparent background. Flattened on white only, they vanished ("contains no
+    readable QR code"); the symbol is in the transparency whatever its colour."""
+    assert qr.read_qr_image(_on_transparent(255, mode)) == TEXT
+    assert qr.read_qr_image(_on_transparent(0, mode)) == TEXT  # what held
