@@ -65,11 +65,23 @@ measured: 4096 × 4096 RGBA PNG, peak RSS +40 MiB over the test's own 100 MiB, 0
 Larger images are refused before decoding: a 13,000 × 13,000 PNG of 657 KB took the
 verifier to 2 GB."""
 
+MAX_JPEG_PIXELS = 4 * MAX_IMAGE_PIXELS
+"""Pixels a baseline JPEG (or MPO) may declare: 67 million. One over
+:data:`MAX_IMAGE_PIXELS` is decoded at half scale or less straight from its DCT
+(libjpeg's scaled decoding), so what is decoded stays within :data:`MAX_IMAGE_PIXELS`
+(measured: 8192 × 8192, peak +65 MiB, 0.3 s): an iPhone 15 or later takes 24-megapixel
+photos by default (5712 × 4284), a phone's full sensor 48 (8064 × 6048), and cameras
+write baseline JPEGs; both sizes were refused. A progressive JPEG keeps every DCT
+coefficient of the whole image whatever the scale (8192 × 8192 grey: +145 MiB), so it
+keeps :data:`MAX_IMAGE_PIXELS`, as HEIC and PNG (no reduced decoding) do."""
+
 IMAGE_LIMIT = (
     f"a PNG, JPEG or HEIC image of at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB "
-    f"and {MAX_IMAGE_PIXELS / 1e6:.1f} million pixels"
+    f"and {MAX_IMAGE_PIXELS / 1e6:.1f} million pixels "
+    f"(a baseline JPEG {MAX_JPEG_PIXELS / 1e6:.1f} million)"
 )
-"""The one image limit (:data:`MAX_IMAGE_BYTES`, :data:`MAX_IMAGE_PIXELS`) in words, as
+"""The one image limit (:data:`MAX_IMAGE_BYTES`, :data:`MAX_IMAGE_PIXELS`,
+:data:`MAX_JPEG_PIXELS`) in words, as
 the console, VerifyImage and the CLI state it."""
 
 MAX_QR_SIDE = 2048

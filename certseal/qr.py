@@ -19,6 +19,7 @@ from certseal.bounds import (
     IMAGE_LIMIT,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
+    MAX_JPEG_PIXELS,
     MAX_JPEG_SCANS,
     MAX_QR_SIDE,
 )
@@ -89,7 +90,9 @@ def read_qr_image(data: bytes) -> str:
 
     Bounded before decoding: the bytes by :data:`~certseal.bounds.MAX_IMAGE_BYTES`,
     the pixels the header declares by :data:`~certseal.bounds.MAX_IMAGE_PIXELS` (read
-    without decoding), a JPEG's scans by :data:`~certseal.bounds.MAX_JPEG_SCANS`.
+    without decoding; a baseline JPEG's by :data:`~certseal.bounds.MAX_JPEG_PIXELS`,
+    decoded at half scale or less when over the other), a JPEG's scans by
+    :data:`~certseal.bounds.MAX_JPEG_SCANS`.
     The QR reader first gets the picture scaled to
     :data:`~certseal.bounds.MAX_QR_SIDE` (a 12-megapixel phone photo is scaled down,
     a JPEG already while decoding); when that holds no licence or presentation code
@@ -175,10 +178,14 @@ def _decoded(
     :func:`read_qr_image` says."""
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
-            check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
             # Pillow opens a JPEG with a multi-picture index (MPF: a camera's
             # second frame, a depth map) as "MPO": a JPEG all the same
             jpeg = isinstance(image, JpegImagePlugin.JpegImageFile)
+            # a progressive JPEG keeps every DCT coefficient of the whole image
+            # (2 bytes a sample) whatever the scale it is decoded at
+            baseline = jpeg and not image.info.get("progressive")
+            limit = MAX_JPEG_PIXELS if baseline else MAX_IMAGE_PIXELS
+            check_declared_pixels(image, "image", limit)
             scans = jpeg_scans(data) if jpeg else 0
             if scans > MAX_JPEG_SCANS:
                 raise invalid(
@@ -264,9 +271,8 @@ def _grey_on_white(
     transparency as an 8-bit plane (None when it has none); their longer side at most
     ``side`` pixels (None: as they are; the size is already checked); ``jpeg``: the
     image is a JPEG (or MPO), which can be decoded at reduced scale."""
-    if side is not None and jpeg and max(image.size) > side:
-        # decode at 1/2, 1/4 or 1/8 scale straight from the DCT: less memory and time
-        image.draft("L", (side, side))
+    if jpeg:
+        _draft(image, side)
     image.load()
     # what was decoded, not only what the header declared, is within the bound
     check_declared_pixels(image, "image", MAX_IMAGE_PIXELS)
@@ -287,6 +293,27 @@ def _grey_on_white(
         if alpha is not None:
             alpha.thumbnail((side, side), Image.Resampling.BOX)
     return grey, alpha
+
+
+def _draft(image: Image.Image, side: int | None) -> None:
+    """Have a JPEG decoded at 1/2, 1/4 or 1/8 scale straight from its DCT (less memory
+    and time): its longer side down towards ``side`` (None: as it is), and in any case
+    within :data:`~certseal.bounds.MAX_IMAGE_PIXELS` (a 24- or 48-megapixel photo at
+    half scale)."""
+    width, height = image.size
+    box = (width, height)
+    if side is not None and max(width, height) > side:
+        box = (side, side)
+    if width * height > MAX_IMAGE_PIXELS:
+        # the least reduction whose size (rounded up, as libjpeg does) is within the
+        # bound; Pillow picks the largest scale leaving at least the box on both sides
+        scale = next(
+            (s for s in (2, 4) if -(width // -s) * -(height // -s) <= MAX_IMAGE_PIXELS),
+            8,
+        )
+        box = (min(box[0], width // scale), min(box[1], height // scale))
+    if box != (width, height):
+        image.draft("L", box)
 
 
 def _grey_of_16_bits(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:

@@ -203,3 +203,46 @@ def test_atkscan_light_modules_on_a_transparent_background_are_read(mode):
     readable QR code"); the symbol is in the transparency whatever its colour."""
     assert qr.read_qr_image(_on_transparent(255, mode)) == TEXT
     assert qr.read_qr_image(_on_transparent(0, mode)) == TEXT  # what held
+
+
+# -- a high-resolution phone photo ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size",
+    [(5712, 4284), (8064, 6048)],
+    ids=["24 MP (iPhone 15 and later, by default)", "48 MP (a phone's full sensor)"],
+)
+def test_atkscan_a_high_resolution_jpeg_photo_is_read(size):
+    """An iPhone 15 or 16 takes 24-megapixel photos by default (5712 × 4284; JPEG
+    when set to "Most Compatible", and what Safari uploads a HEIC photo as), over the
+    16.8 million pixels decoded at most: it was refused ("is 5712 × 4284 pixels").
+    A JPEG decodes at half scale straight from its DCT, so up to four times the
+    pixels are read within the same memory."""
+    photo = Image.new("RGB", size, (205, 200, 190))
+    photo.paste(_symbol(scale=14).convert("RGB"), (size[0] // 3, size[1] // 3))
+    data = _jpeg(photo)
+    assert len(data) <= bounds.MAX_IMAGE_BYTES
+    assert size[0] * size[1] > bounds.MAX_IMAGE_PIXELS
+    assert qr.read_qr_image(data) == TEXT
+
+
+def test_atkscan_a_small_symbol_in_a_24_mp_photo_is_read_at_half_scale():
+    """The full-size retry of a JPEG over the decoded bound reads it at half scale: a
+    symbol of 4 pixels per module keeps 2."""
+    photo = Image.new("RGB", (5712, 4284), (205, 200, 190))
+    photo.paste(_symbol(scale=4).convert("RGB"), (4000, 3000))
+    assert qr.read_qr_image(_jpeg(photo, subsampling=0)) == TEXT
+
+
+def test_atkscan_a_progressive_jpeg_keeps_the_decoded_bound():
+    """A progressive JPEG holds every coefficient of the whole image while it decodes,
+    at any scale: over MAX_IMAGE_PIXELS it is refused before decoding, as before."""
+    out = io.BytesIO()
+    Image.new("L", (64, 64)).save(out, "JPEG", progressive=True)
+    data = bytearray(out.getvalue())
+    sof = data.index(b"\xff\xc2")  # SOF2: progressive
+    data[sof + 5 : sof + 9] = (4284).to_bytes(2, "big") + (5712).to_bytes(2, "big")
+    assert _refusal(bytes(data)) == (
+        f"is 5712 × 4284 pixels; the limit is {bounds.MAX_IMAGE_PIXELS} pixels"
+    )

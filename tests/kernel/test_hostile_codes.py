@@ -360,14 +360,14 @@ def test_the_13000_square_png_is_refused_before_decoding(png_13000):
         _png_header_only(1, 2**24 + 1),
         _png_header_only(4097, 4096),
         _jpeg_declaring(65_500, 65_500),
-        _jpeg_declaring(4097, 4097),
+        _jpeg_declaring(8193, 8192),  # a JPEG's bound: 4 x, decoded at half scale
     ],
     ids=[
         "png 2^31 square",
         "png 1 x 2^24",
         "png one column over",
         "jpeg 65500",
-        "jpeg 4097",
+        "jpeg 8193",
     ],
 )
 def test_images_declaring_too_many_pixels_are_refused(data):

@@ -192,7 +192,8 @@ def test_palette_with_a_transparent_entry_is_read_on_white():
 
 def test_the_one_image_limit_is_stated_alike(tmp_path, capsys):
     assert bounds.IMAGE_LIMIT == (
-        "a PNG, JPEG or HEIC image of at most 8 MiB and 16.8 million pixels"
+        "a PNG, JPEG or HEIC image of at most 8 MiB and 16.8 million pixels "
+        "(a baseline JPEG 67.1 million)"
     )
     with pytest.raises(CertsealError) as err:
         qr.read_qr_image(b"\xff" * (bounds.MAX_IMAGE_BYTES + 1))
