@@ -27,6 +27,7 @@ from certseal.calls import dev_identity
 from certseal.cli_options import (
     StoreOnce,
     aware_time,
+    check_outputs,
     chosen_parser,
     near_choice,
     unrecognised,
@@ -425,6 +426,7 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     status 2 for bad input and 1 otherwise, never a traceback."""
     args = parser.parse_args(argv)
     try:
+        check_outputs(args)  # a file it cannot write, said before anything is done
         return int(args.func(args))
     except CertsealError as exc:
         # every service error names its field (tests/kernel/test_floor_plan.py); one

@@ -1,7 +1,9 @@
 """How the ``certseal`` commands read their options: argparse ``type`` functions for
 values that need more than ``int`` or ``str`` (a licence status, in the words the
 commands also print it with; a whole number that fits its protobuf field; a time
-with its UTC offset), and the action of an option given once at most.
+with its UTC offset), the action of an option given once at most, and the action of
+an option naming a file the command writes (:class:`OutputFile`, checked before the
+command runs, written by :func:`write_output`).
 
 Each refuses as argparse's own (``ArgumentTypeError``, ``ArgumentError``), which the
 command's parser (:class:`certseal.cli.Parser`) prints as ``error: <option>:
@@ -11,11 +13,17 @@ command's parser (:class:`certseal.cli.Parser`) prints as ``error: <option>:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import difflib
+import os
 import re
+import secrets
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+
+from certseal.errors import invalid
 
 #: a licence status as every command prints it: words, then the national code (GB/T
 #: 36904 status table, docs/architecture.md §4)
@@ -206,3 +214,114 @@ def near_choice(message: str) -> str:
     choices = re.findall(r"'([^']*)'", found[2])
     near = difflib.get_close_matches(found[1], choices, n=1, cutoff=0.6)
     return f"{message}; did you mean {near[0]!r}?" if near else message
+
+
+class OutputFile(StoreOnce):
+    """An argparse ``action`` for an option naming a file the command writes
+    (``--out``, ``--png``, ``--maker-cert``): stored as :class:`StoreOnce` does, and
+    recorded so that :func:`certseal.cli.run_command` checks it
+    (:func:`check_output`) before the command runs, so before it asks a service for
+    anything: a sealed PDF, an issued code, nothing is made (and audited, and told
+    to integrators) for a file that could not be written."""
+
+    #: the namespace attribute listing the destinations of the options given
+    GIVEN = "_output_files"
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        namespace.__dict__.setdefault(self.GIVEN, []).append(self.dest)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """:func:`check_output` for every :class:`OutputFile` option ``args`` holds."""
+    for dest in args.__dict__.get(OutputFile.GIVEN, ()):
+        check_output(getattr(args, dest), dest.replace("_", "-"))
+
+
+def check_output(text: str, option: str) -> Path:
+    """The path a command will write (:func:`write_output`), checked: its folder
+    exists, is a folder and takes a new file (tried: a scratch file is made there
+    and removed, so a read-only mount, an ACL or a root-owned folder are told as
+    they are), and the path is no folder, device or FIFO (a rename would replace
+    it). INVALID_ARGUMENT naming ``option`` otherwise."""
+    if not text:
+        raise invalid(option, "is empty: give a FILE")
+    path = Path(text)
+    try:
+        if path.is_dir():
+            raise invalid(
+                option, f"{path} is a folder: give a FILE (in it, or elsewhere)"
+            )
+        if not path.parent.is_dir():
+            raise invalid(option, f"{path.parent} is not a folder: give FILE in one")
+        if path.exists() and not path.is_file():
+            raise invalid(
+                option, f"{path} is not a regular file (a device, a FIFO): give a FILE"
+            )
+        fd, scratch = _scratch(path)
+    except ValueError:  # a NUL in the path
+        raise invalid(option, f"{text!r} is not a usable path") from None
+    except OSError as exc:
+        raise invalid(
+            option, f"cannot write in {path.parent}: {_reason(exc)}"
+        ) from None
+    os.close(fd)
+    os.unlink(scratch)
+    return path
+
+
+def write_output(text: str | Path, data: bytes, option: str) -> None:
+    """Write ``data`` to the file at ``text`` atomically: into a scratch file of a
+    name of its own in the same folder (never the user's ``FILE.tmp``), synced, then
+    renamed over the path, so a failure at any point leaves the old file or none,
+    never part of one, and no scratch file. The file is made as ``open()`` makes one
+    (the umask applies). INVALID_ARGUMENT naming ``option`` when it cannot be
+    written."""
+    path = Path(text)
+    try:
+        fd, scratch = _scratch(path)
+    except OSError as exc:
+        raise invalid(option, f"cannot write {path}: {_reason(exc)}") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(scratch, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(scratch)
+        raise invalid(option, f"cannot write {path}: {_reason(exc)}") from None
+    with contextlib.suppress(OSError):  # the rename, durably, where the folder reads
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def _scratch(path: Path) -> tuple[int, str]:
+    """A new file of a name of its own beside ``path``, open for writing (never a
+    link followed, never a file that was there). OSError when the folder takes none."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(8):
+        scratch = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(scratch, flags, 0o666), scratch  # the umask applies
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free scratch name beside {path}")
+
+
+def _reason(exc: OSError) -> str:
+    """The operating system's reason, in lower case, without ``[Errno N]``."""
+    return (exc.strerror or str(exc)).lower()

@@ -11,15 +11,16 @@ import argparse
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from certseal.calls import call_service, department_identity, operator_call
 from certseal.cli import load, ts
 from certseal.cli_options import (
     STATUS_WORDS,
+    OutputFile,
     licence_status,
     whole_number,
+    write_output,
 )
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import (
@@ -289,7 +290,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         )
         print(code.text)
         if args.png:
-            Path(args.png).write_bytes(code.png)
+            write_output(args.png, code.png, "png")
             print(f"QR code written to {args.png}")
         if code.current_identifier:  # as `licence get` shows "superseded by": exit 0
             print(
@@ -341,7 +342,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         print(presented.text)
         print(f"expires {ts(presented.expires_at)}")
         if args.png:
-            Path(args.png).write_bytes(presented.png)
+            write_output(args.png, presented.png, "png")
             print(f"QR code written to {args.png}")
         return 0
     if command == "transfer":
@@ -447,7 +448,9 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     present.add_argument(
         "--ttl", type=whole_number(), default=0, help="seconds (default 60)"
     )
-    present.add_argument("--png", help="also write the QR code to this file")
+    present.add_argument(
+        "--png", action=OutputFile, help="also write the QR code to this file"
+    )
     listing = lics.add_parser("list", help="this department's licences")
     listing.add_argument("--type")
     listing.add_argument(
@@ -466,7 +469,9 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         command = lics.add_parser(name, help=what)
         command.add_argument("identifier", help="an identifier or a lineage")
         if name == "code":
-            command.add_argument("--png", help="also write the QR code to this file")
+            command.add_argument(
+                "--png", action=OutputFile, help="also write the QR code to this file"
+            )
         if name in ("suspend", "unsuspend", "revoke", "cancel"):
             command.add_argument("--reason", default="", required=name == "revoke")
         if name == "revoke":

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from certseal.calls import call_service, dev_identity
 from certseal.cli import load, ts
-from certseal.cli_options import whole_number
+from certseal.cli_options import OutputFile, whole_number, write_output
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 
@@ -36,12 +35,8 @@ def cmd_seal_inspect(args: argparse.Namespace) -> int:
         from services.seal.ses_read import SignatureData
 
         seal = found.seal if isinstance(found, SignatureData) else found
-        try:
-            Path(args.maker_cert).write_bytes(pem.armor("CERTIFICATE", seal.maker_cert))
-        except OSError as exc:
-            raise invalid(
-                "maker-cert", f"cannot write {args.maker_cert}: {exc.strerror}"
-            ) from None
+        pem_text = pem.armor("CERTIFICATE", seal.maker_cert)
+        write_output(args.maker_cert, pem_text, "maker-cert")
         print(f"seal maker's certificate written to {args.maker_cert}")
         for line in _who(seal.maker_cert):
             print(f"  {line}")
@@ -217,7 +212,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             property_info=args.property_info or "",
         )
         reply = _call(args, lambda s: s.SealDocument(request))
-        Path(args.out).write_bytes(reply.signature)
+        write_output(args.out, reply.signature, "out")
         print(f"SES_Signature written to {args.out}")
         print(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")
     elif command == "verify":
@@ -241,7 +236,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             field_name=args.field or "",
         )
         reply = _pdf_call(args, lambda s: s.SealPdf(request))
-        Path(args.out).write_bytes(reply.pdf)
+        write_output(args.out, reply.pdf, "out")
         print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
         if args.page < 0:
@@ -255,7 +250,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             keyword=args.keyword or "",
         )
         reply = _call(args, lambda s: s.SealOfd(request))
-        Path(args.out).write_bytes(reply.ofd)
+        write_output(args.out, reply.ofd, "out")
         print(f"sealed OFD written to {args.out} (SHA-256 {reply.ofd_digest})")
         print(
             f"signature {reply.signature_id} {reply.signature_path}, page {reply.page}"
@@ -356,6 +351,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     inspect.add_argument("file")
     inspect.add_argument(
         "--maker-cert",
+        action=OutputFile,
         metavar="PEM",
         help="also write the seal maker's certificate to this file (PEM)",
     )
@@ -379,7 +375,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     document = seal.add_parser("document", help="seal a document: an SES_Signature")
     document.add_argument("seal_id")
     document.add_argument("file")
-    document.add_argument("--out", required=True, help="where the signature goes")
+    document.add_argument(
+        "--out", action=OutputFile, required=True, help="where the signature goes"
+    )
     document.add_argument("--property-info", help="ASCII, e.g. the file name")
     verify = seal.add_parser("verify", help="verify a sealed document")
     verify.add_argument("signature", help="the SES_Signature (DER) file")
@@ -387,7 +385,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pdf = seal.add_parser("pdf", help="seal a PDF (PAdES)")
     pdf.add_argument("seal_id")
     pdf.add_argument("file")
-    pdf.add_argument("--out", required=True)
+    pdf.add_argument("--out", action=OutputFile, required=True)
     pdf.add_argument("--page", type=whole_number(), default=0, help="0-based")
     pdf.add_argument(
         "--x-mm", type=float, help="from the visible page's left edge (default 20)"
@@ -416,7 +414,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ofd = seal.add_parser("ofd", help="seal an OFD document (GB/T 33190)")
     ofd.add_argument("seal_id")
     ofd.add_argument("file")
-    ofd.add_argument("--out", required=True)
+    ofd.add_argument("--out", action=OutputFile, required=True)
     ofd.add_argument("--page", type=whole_number(), default=0, help="0-based")
     ofd.add_argument("--x-mm", type=float, default=20.0, help="from the page's left")
     ofd.add_argument("--y-mm", type=float, default=20.0, help="from the page's top")

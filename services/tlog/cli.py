@@ -15,6 +15,7 @@ from typing import Any
 
 from certseal.calls import call_service
 from certseal.cli import load
+from certseal.cli_options import OutputFile, write_output
 
 
 def _verifier(args: argparse.Namespace, cfg: Any) -> Any:
@@ -61,8 +62,7 @@ def cmd_log_checkpoint(args: argparse.Namespace) -> int:
     reply = _call(cfg, "GetCheckpoint", pb.GetCheckpointRequest())
     checkpoint = open_checkpoint(reply.checkpoint, _verifier(args, cfg))
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as out:
-            out.write(reply.checkpoint)
+        write_output(args.out, reply.checkpoint.encode(), "out")
         print(
             f"wrote       {args.out}: checkpoint {checkpoint.origin} size "
             f"{checkpoint.size}, signature valid"
@@ -188,7 +188,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="log_command", required=True
     )
     checkpoint = log.add_parser("checkpoint", help="the latest signed checkpoint")
-    checkpoint.add_argument("--out", help="write it to this file")
+    checkpoint.add_argument("--out", action=OutputFile, help="write it to this file")
     checkpoint.add_argument(
         "--log-key", help="the log's verifier key (else [cli] log_key)"
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from certseal.calls import call_service
 from certseal.cli import load
+from certseal.cli_options import OutputFile, write_output
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_certificates
@@ -248,14 +249,10 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     """Fetch an offline trust bundle, or the delta to the one in FILE."""
     from certseal.v1 import verifier_pb2, verifier_pb2_grpc
     from services.verifier.bundle import OfflineBundle, open_bundle
-    from services.verifier.storage import read_bundle_file, write_bundle_file
+    from services.verifier.storage import bundle_file_bytes, read_bundle_file
 
     cfg = load(args)
-    out = Path(args.out)
-    if not out.parent.is_dir():  # said before asking the verifier, naming the option
-        raise invalid("out", f"{out.parent} is not a folder: give FILE in one")
-    if out.is_dir():
-        raise invalid("out", f"{out} is a folder: give a FILE (in it, or elsewhere)")
+    out = Path(args.out)  # checked before the command ran (OutputFile)
     # read and checked before anything else (a FIFO would block a raw read)
     ca_pem = read_certificates(cfg.tls.ca_file, "tls.ca_file")[0]
     held: OfflineBundle | None = None
@@ -290,10 +287,7 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
         held, reply = None, fetch(None)
     messages = [*(held.messages if held and reply.base_version else ()), reply.bundle]
     bundle = open_bundle(messages, ca_pem=ca_pem, now=utcnow())
-    try:
-        write_bundle_file(out, bundle.messages)
-    except OSError as exc:  # the file given, not the scratch file beside it
-        raise invalid("out", f"cannot write {out}: {exc.strerror or exc}") from None
+    write_output(out, bundle_file_bytes(bundle.messages), "out")
     kind = f"delta from {reply.base_version}" if reply.base_version else "full"
     print(
         f"{out}: bundle {bundle.version} of group {bundle.group} ({kind}, "
@@ -369,7 +363,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fetch = bundles.add_parser(
         "fetch", help="fetch a bundle from the verifier, or update the one in --out"
     )
-    fetch.add_argument("--out", required=True, help="the bundle file")
+    fetch.add_argument(
+        "--out", action=OutputFile, required=True, help="the bundle file"
+    )
     fetch.add_argument("--full", action="store_true", help="never a delta")
     fetch.add_argument(
         "--max-deltas",

@@ -421,9 +421,14 @@ def read_bundle_file(path: Path) -> list[bytes]:
     return messages
 
 
+def bundle_file_bytes(messages: Iterable[bytes]) -> bytes:
+    """A bundle file's bytes: the CBOR array of its signed messages, oldest first."""
+    return cbor2.dumps(list(messages))
+
+
 def write_bundle_file(path: Path, messages: Iterable[bytes]) -> None:
     """Write a bundle file atomically."""
-    write_atomically(path, cbor2.dumps(list(messages)))
+    write_atomically(path, bundle_file_bytes(messages))
 
 
 def read_member_id(path: Path) -> str | None:

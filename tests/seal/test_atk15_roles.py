@@ -521,7 +521,9 @@ def test_seal_inspect_writes_the_maker_certificate_a_maker_entry_names(
         [SealMakerConfig(platform="ofdrw", certificate_files=[str(out)])],
     )
     assert trust.makers[0].certificates == {(OFDRW / "ofdrw_maker.cer").read_bytes()}
-    # a place it cannot write is named, exit 2
+    # a place it cannot write is named, exit 2 (fix-cli: its folder, said first)
     bad = ["seal", "inspect", "--maker-cert", str(tmp_path / "no" / "x.pem")]
     assert cli.main([*bad, str(OFDRW / name)]) == 2
-    assert "error: maker-cert: cannot write" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"error: maker-cert: {tmp_path / 'no'} is not a folder: give FILE in one\n"
+    )

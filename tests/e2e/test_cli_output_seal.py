@@ -1,0 +1,66 @@
+"""fix-cli 1: ``seal pdf --out`` into no folder sealed the PDF first: a ``seal.use``
+row in the audit log and a ``document.sealed`` event for a file nobody received.
+Now the option is refused before the seal service is asked."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from tests.conftest import blank_pdf, run_certseal
+from tests.conftest import seal_owner as new_seal_owner
+
+
+@pytest.fixture
+def cli(config, issuer, seal_app, tmp_path):
+    async def run(*argv: str) -> tuple[int, str]:
+        return await run_certseal(
+            config,
+            tmp_path,
+            *argv,
+            issuer_target=f"localhost:{issuer.port}",
+            seal_target=f"localhost:{seal_app.port}",
+        )
+
+    return run
+
+
+async def test_a_pdf_is_not_sealed_for_an_output_that_cannot_be_written(
+    operator, cli, config, tmp_path
+):
+    owner = await new_seal_owner(operator)
+    code, out = await cli(
+        "seal", "--as", owner, "register", "--type", "official", "--name", "测试章",
+        "--suite", "es256",
+    )  # fmt: skip
+    assert code == 0, out
+    seal_id = out.split("seal        ", 1)[1].split()[0]
+    pdf = tmp_path / "in.pdf"
+    pdf.write_bytes(blank_pdf())
+    nowhere = tmp_path / "nonexistent" / "dir" / "X.pdf"
+    code, out = await cli(
+        "seal", "--as", owner, "pdf", seal_id, str(pdf), "--out", str(nowhere)
+    )  # fmt: skip
+    assert (code, out.strip()) == (
+        2,
+        f"error: out: {nowhere.parent} is not a folder: give FILE in one",
+    )
+    db = await asyncpg.connect(config.database.dsn())
+    try:
+        used = await db.fetchval(
+            "select count(*) from audit_log where subject = $1 and action = 'seal.use'",
+            seal_id,
+        )
+        assert used == 0  # nothing sealed, so nothing audited nor announced
+        sealed = tmp_path / "X.pdf"
+        code, out = await cli(
+            "seal", "--as", owner, "pdf", seal_id, str(pdf), "--out", str(sealed)
+        )  # fmt: skip
+        assert code == 0 and sealed.read_bytes().startswith(b"%PDF"), out
+        used = await db.fetchval(
+            "select count(*) from audit_log where subject = $1 and action = 'seal.use'",
+            seal_id,
+        )
+        assert used == 1  # the control: a seal that was made is audited
+    finally:
+        await db.close()
