@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from certseal.cli import (
 )
 from certseal.cli_options import status_words
 from certseal.errors import invalid
-from services.feed.domain import EVENT_TOPICS
+from services.feed.domain import EVENT_TOPICS, SUBSCRIBED
 from services.feed.filters import check_event_types
 
 
@@ -104,7 +105,12 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         request.latest = True
 
     async def tail(chan: Any) -> None:
-        async for event in feed_pb2_grpc.EventFeedStub(chan).Subscribe(request):
+        stream = feed_pb2_grpc.EventFeedStub(chan).Subscribe(request)
+        # the feed sends its headers once the stream is open; a refusal has none
+        headers = await stream.initial_metadata()
+        if SUBSCRIBED in tuple(headers or ()):
+            print(_subscribed(args), file=sys.stderr, flush=True)
+        async for event in stream:
             when = event.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
             kind = event.type.removeprefix("cn.gov.certseal.")
             print(
@@ -124,6 +130,25 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         options=_OPTIONS,
     )
     return 0
+
+
+def _subscribed(args: argparse.Namespace) -> str:
+    """The line ``events tail`` prints (stderr) once its subscription is open: who,
+    what and from where, so a subscription that receives nothing is no hang."""
+    who = args.as_identity or "the CLI's identity ([cli] cert_file)"
+    what = ", ".join(args.type or []) or "every event type it may receive"
+    for option, values in (
+        ("department", args.department),
+        ("licence type", args.licence_type),
+    ):
+        if values:
+            what += f" of {option} {', '.join(values)}"
+    if args.token:
+        since = "after the token's event"
+    else:
+        since = "the earliest kept" if args.since == "earliest" else "now"
+        since = f"from {since}"
+    return f"subscribed as {who} to {what} {since}; waiting for events (Ctrl-C stops)"
 
 
 def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
@@ -314,9 +339,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     tail.add_argument("--department", action="append", help="department code")
     tail.add_argument("--licence-type", action="append", help="licence type code")
-    tail.add_argument("--since", choices=["latest", "earliest"], default="latest")
-    tail.add_argument("--token", help="continue after the event with this token")
-    tail.add_argument("--show-token", action="store_true")
+    tail.add_argument(
+        "--since",
+        choices=["latest", "earliest"],
+        default="latest",
+        help="latest: only events published from now on (the default); earliest: "
+        "every event the topics still keep, then new ones",
+    )
+    tail.add_argument(
+        "--token",
+        help="continue after the event with this token (printed by --show-token)",
+    )
+    tail.add_argument(
+        "--show-token",
+        action="store_true",
+        help="print each event's position token too (to resume with --token)",
+    )
     tail.set_defaults(func=cmd_events_tail)
 
     feed = sub.add_parser("feed", help="event feed administration").add_subparsers(

@@ -146,6 +146,10 @@ def short_type(ce_type: str) -> str:
 
 #: the topics every subscription and every webhook reads
 FEED_TOPICS = (LICENCE_EVENTS, TRUST_EVENTS, SEAL_EVENTS, LICENCE_USAGE)
+
+#: the header Subscribe sends once its stream is open (checked and at its start),
+#: before any event: ``events tail`` says it is subscribed when it comes
+SUBSCRIBED = ("certseal-subscription", "open")
 #: Every event type the feed delivers and the topic that carries it (for Kafka
 #: ACLs): those of :data:`certseal.events.EVENT_TYPES` on the topics it reads.
 EVENT_TOPICS: Mapping[str, str] = {

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import re
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -192,8 +192,11 @@ class FeedService:
         start: str,
         token: str = "",
         stopping: asyncio.Event | None = None,
+        opened: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncGenerator[Delivered, None]:
-        """The events ``caller`` may see and asked for, from ``start`` on.
+        """The events ``caller`` may see and asked for, from ``start`` on;
+        ``opened`` is awaited once the subscription is checked and stands at its
+        start, before the first event (the servicer sends its headers then).
 
         ``start`` is earliest, latest or token. The entitlement is re-read every few
         seconds, so a withdrawn right stops deliveries without a reconnect.
@@ -226,6 +229,7 @@ class FeedService:
                     (positions, fingerprints),
                     stopping,
                     cluster,
+                    opened,
                 )
             ) as stream:
                 async for delivered in stream:
@@ -267,6 +271,7 @@ class FeedService:
         token: tuple[dict[tuple[str, int], int], Fingerprints | None],
         stopping: asyncio.Event | None,
         cluster: str,
+        opened: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncGenerator[Delivered, None]:
         positions = token[0]
         consumer = self._kafka.consumer(
@@ -312,6 +317,8 @@ class FeedService:
             fingerprints = await checked_fingerprints(
                 consumer, partitions, current, token
             )
+            if opened is not None:
+                await opened()
             checked = asyncio.get_running_loop().time()
             while stopping is None or not stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)

@@ -12,6 +12,7 @@ from certseal.rpc import current_caller
 from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
 from services.feed import convert
+from services.feed.domain import SUBSCRIBED
 from services.feed.service import FeedService
 
 
@@ -32,6 +33,10 @@ class EventFeedServicer(feed_pb2_grpc.EventFeedServicer):
                 convert.filter_of(request),
                 start=start,
                 token=request.token,
+                # the headers go out once the stream stands at its start, so a
+                # subscriber can say it is open before the first event comes (a
+                # refusal's trailers-only answer carries no such header)
+                opened=lambda: context.send_initial_metadata((SUBSCRIBED,)),
             )
         ) as events:
             async for event in events:

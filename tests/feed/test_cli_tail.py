@@ -1,0 +1,108 @@
+"""`certseal events tail` says when its subscription is open (fix-cli 2: it printed
+nothing while it waited, so a subscription that received nothing looked like a
+hang), then prints what it was subscribed to."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import sys
+
+import pytest
+
+from certseal.config import dump_config
+from certseal.rpc import secure_channel
+from certseal.v1 import feed_pb2 as pb
+from certseal.v1 import feed_pb2_grpc
+from certseal.v1 import issuer_pb2 as ipb
+from services.cli import main
+from services.feed.app import FeedApp
+from tests.conftest import issue_request, make_department
+
+
+@pytest.fixture(scope="module")
+async def feed_app(stack, config, issuer):
+    app = FeedApp(config, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop(grace=1)
+
+
+async def test_tail_says_it_is_subscribed_then_shows_the_event(
+    stack, operator, connect, feed_app, config, tmp_path
+):
+    dept = await make_department(operator, connect)
+    integrator = f"integrator:t{secrets.token_hex(3)}"
+    ident = stack.ca.identity("operator:admin")
+    admin = secure_channel(
+        f"localhost:{feed_app.port}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    )
+    async with admin:
+        await feed_pb2_grpc.EventFeedAdminStub(admin).SetEntitlement(
+            pb.SetEntitlementRequest(
+                entitlement=pb.Entitlement(
+                    integrator=integrator,
+                    departments=[dept.code],
+                    licence_types=["*"],
+                    event_types=["licence.*"],
+                )
+            )
+        )
+    cfg = copy.deepcopy(config)
+    cfg.cli.feed_target = f"localhost:{feed_app.port}"
+    config_file = tmp_path / "cli.toml"
+    config_file.write_text(dump_config(cfg))
+    tail = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services", "--config", str(config_file),
+        "events", "tail", "--as", integrator, "--type", "licence.revoked",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(60):
+            said = (await tail.stderr.readline()).decode().strip()
+        assert said == (
+            f"subscribed as {integrator} to licence.revoked from now; waiting for "
+            "events (Ctrl-C stops)"
+        )
+        licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+        await dept.clients.issuer.RevokeLicence(
+            ipb.RevokeLicenceRequest(
+                identifier=licence.identifier,
+                reason="伪造",
+                kind=ipb.REVOCATION_KIND_REVOKE,
+            )
+        )
+        async with asyncio.timeout(60):
+            shown = (await tail.stdout.readline()).decode()
+        assert "licence.revoked" in shown
+        assert f"{licence.identifier} revoked 03 伪造" in shown
+    finally:
+        tail.kill()
+        await tail.wait()
+
+
+def test_since_says_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["events", "tail", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "latest: only events published from now on (the default)" in shown
+
+
+async def test_a_refused_subscription_never_says_it_is_subscribed(
+    feed_app, config, tmp_path
+):
+    from tests.conftest import run_certseal
+
+    stranger = f"integrator:t{secrets.token_hex(3)}"  # no entitlement
+    code, out = await run_certseal(
+        config,
+        tmp_path,
+        *("events", "tail", "--as", stranger),
+        feed_target=f"localhost:{feed_app.port}",
+    )
+    assert code != 0 and out.startswith("error: "), out
+    assert "subscribed" not in out, out
