@@ -84,6 +84,12 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
     # a type the platform never publishes is refused here; one outside the caller's
     # entitlement by the feed (field event_types, shown as the option's name)
     check_event_types(args.type or [], frozenset({"*"}), field="type")
+    if args.token and args.since:
+        raise invalid(
+            "since",
+            "has no effect with --token (the subscription continues after the "
+            "token's event): give one of them",
+        )
     if args.as_identity:
         kind, _, name = args.as_identity.partition(":")
         if kind not in ("integrator", "operator") or not name.strip():
@@ -342,9 +348,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tail.add_argument(
         "--since",
         choices=["latest", "earliest"],
-        default="latest",
         help="latest: only events published from now on (the default); earliest: "
-        "every event the topics still keep, then new ones",
+        "every event the topics still keep, then new ones; not with --token",
     )
     tail.add_argument(
         "--token",

@@ -28,6 +28,12 @@ def cmd_seal_inspect(args: argparse.Namespace) -> int:
 
     from services.seal.inspect import inspect
 
+    if args.as_department:  # would read as a department's inspection: none is made
+        raise invalid(
+            "as",
+            "has no effect with seal inspect (it reads the file here and asks no "
+            "service): leave it out",
+        )
     found, lines = inspect(_read(args.file, "file"), "file")
     for line in lines:
         print(line)
@@ -239,14 +245,13 @@ def cmd_seal(args: argparse.Namespace) -> int:
         write_output(args.out, reply.pdf, "out")
         print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
-        if args.page < 0:
-            raise invalid("page", "must be 0 or more (0-based)")
+        _refuse_placed_keyword(args)
         request = pb.SealOfdRequest(
             seal_id=args.seal_id,
             ofd=_read(args.file, "file"),
-            page=args.page,
-            x_mm=args.x_mm,
-            y_mm=args.y_mm,
+            page=args.page or 0,
+            x_mm=20.0 if args.x_mm is None else args.x_mm,
+            y_mm=20.0 if args.y_mm is None else args.y_mm,
             keyword=args.keyword or "",
         )
         reply = _call(args, lambda s: s.SealOfd(request))
@@ -266,6 +271,21 @@ def cmd_seal(args: argparse.Namespace) -> int:
             print(line)
         return verify_status([s.verdict for s in reply.seals], reply)
     return 0
+
+
+def _refuse_placed_keyword(args: argparse.Namespace) -> None:
+    """``seal ofd --keyword`` puts the stamp over the keyword's text, wherever it
+    is: a ``--page``, ``--x-mm`` or ``--y-mm`` beside it would be ignored, so it is
+    refused (INVALID_ARGUMENT naming it)."""
+    if not args.keyword:
+        return
+    for dest in ("page", "x_mm", "y_mm"):
+        if getattr(args, dest) is not None:
+            raise invalid(
+                dest.replace("_", "-"),
+                "has no effect with --keyword (the stamp goes over the keyword's "
+                "text, wherever it is): give one of them",
+            )
 
 
 def pdf_report_lines(reply: Any) -> list[str]:
@@ -415,10 +435,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ofd.add_argument("seal_id")
     ofd.add_argument("file")
     ofd.add_argument("--out", action=OutputFile, required=True)
-    ofd.add_argument("--page", type=whole_number(), default=0, help="0-based")
-    ofd.add_argument("--x-mm", type=float, default=20.0, help="from the page's left")
-    ofd.add_argument("--y-mm", type=float, default=20.0, help="from the page's top")
-    ofd.add_argument("--keyword", help="stamp over this text instead")
+    ofd.add_argument("--page", type=whole_number(), help="0-based (default 0)")
+    ofd.add_argument("--x-mm", type=float, help="from the page's left (default 20)")
+    ofd.add_argument("--y-mm", type=float, help="from the page's top (default 20)")
+    ofd.add_argument(
+        "--keyword", help="stamp over this text instead (no --page/--x-mm/--y-mm)"
+    )
     verify_ofd = seal.add_parser("verify-ofd", help="verify every seal in an OFD")
     verify_ofd.add_argument("file")
     verify_ofd.add_argument(

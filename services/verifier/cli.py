@@ -11,10 +11,13 @@ from typing import Any
 
 from certseal.calls import call_service
 from certseal.cli import load
-from certseal.cli_options import OutputFile, write_output
+from certseal.cli_options import OutputFile, whole_number, write_output
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_certificates
+
+#: ``bundle fetch --max-deltas``: a file of more deltas is fetched afresh, in full
+DEFAULT_MAX_DELTAS = 50
 
 
 def is_file(text: str) -> bool:
@@ -31,8 +34,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a code (text) or a QR image; exit 0 only when VALID.
 
     Online at the verifier, or with ``--offline --bundle FILE`` from a trust bundle
-    alone (no network).
+    alone (no network). An option the mode chosen would not use is refused
+    (:func:`_refuse_unused`).
     """
+    _refuse_unused(args)
     if not args.code and not args.image:
         print("error: code: give the scanned text or --image FILE", file=sys.stderr)
         return 2
@@ -86,6 +91,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
         )
         return 1
     return status
+
+
+def _refuse_unused(args: argparse.Namespace) -> None:
+    """INVALID_ARGUMENT naming an option ``verify`` would silently ignore: ``--bundle``
+    without ``--offline`` (it verified online), and with ``--offline`` the options of
+    online verification, ``--group``, ``--verifier`` (no verifier is asked) and
+    ``--purpose`` (no use is recorded offline)."""
+    if not args.offline:
+        if args.bundle:
+            raise invalid(
+                "bundle",
+                "is read only with --offline: add --offline to verify from the "
+                "bundle alone, or leave --bundle out to ask a verifier",
+            )
+        return
+    for option, why in (
+        ("group", "no verifier is asked offline"),
+        ("verifier", "no verifier is asked offline"),
+        ("purpose", "no use is recorded offline, so no purpose is sent"),
+    ):
+        if getattr(args, option):
+            raise invalid(
+                option,
+                f"has no effect with --offline ({why}): leave it out, or verify "
+                "online without --offline",
+            )
 
 
 def verifier_target(cfg: Any, args: argparse.Namespace) -> tuple[str, str]:
@@ -251,6 +282,13 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     from services.verifier.bundle import OfflineBundle, open_bundle
     from services.verifier.storage import bundle_file_bytes, read_bundle_file
 
+    if args.full and args.max_deltas is not None:
+        raise invalid(
+            "max-deltas",
+            "has no effect with --full (a full bundle is fetched whatever the file "
+            "holds): give one of them",
+        )
+    max_deltas = DEFAULT_MAX_DELTAS if args.max_deltas is None else args.max_deltas
     cfg = load(args)
     out = Path(args.out)  # checked before the command ran (OutputFile)
     # read and checked before anything else (a FIFO would block a raw read)
@@ -261,7 +299,7 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
             held = open_bundle(read_bundle_file(out), ca_pem=ca_pem, now=utcnow())
         except CertsealError as exc:
             print(f"{out}: {exc}; fetching a full bundle", file=sys.stderr)
-    if held is not None and len(held.messages) > args.max_deltas:
+    if held is not None and len(held.messages) > max_deltas:
         held = None  # start afresh rather than carry a long chain
 
     def fetch(since: OfflineBundle | None) -> Any:
@@ -349,11 +387,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--image",
         help="a PNG, JPEG or HEIC image of the QR code instead (at most 8 MiB)",
     )
-    verify.add_argument("--purpose", help="the purpose of use (用证事由), online")
     verify.add_argument(
-        "--offline", action="store_true", help="verify with a trust bundle, no network"
+        "--purpose", help="the purpose of use (用证事由); online only, required there"
     )
-    verify.add_argument("--bundle", help="the trust bundle file for --offline")
+    verify.add_argument(
+        "--offline",
+        action="store_true",
+        help="verify with a trust bundle, no network (not with --purpose, --group, "
+        "--verifier)",
+    )
+    verify.add_argument("--bundle", help="the trust bundle file; only with --offline")
     _where(verify)
     verify.set_defaults(func=cmd_verify)
 
@@ -369,9 +412,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fetch.add_argument("--full", action="store_true", help="never a delta")
     fetch.add_argument(
         "--max-deltas",
-        type=int,
-        default=50,
-        help="fetch a full bundle once the file holds this many deltas",
+        type=whole_number(),
+        help="fetch a full bundle once the file holds this many deltas (default "
+        f"{DEFAULT_MAX_DELTAS}; not with --full)",
     )
     fetch.set_defaults(func=cmd_bundle_fetch)
 
