@@ -231,10 +231,11 @@ def cmd_seal(args: argparse.Namespace) -> int:
             print(line)
         return _print_checks(reply.verdict, reply.checks)
     elif command == "pdf":
+        _refuse_placed(args, "field", "the stamp goes into the named field")
         request = pb.SealPdfRequest(
             seal_id=args.seal_id,
             pdf=_read(args.file, "file"),
-            page=args.page,
+            page=args.page or 0,
             x_mm=args.x_mm or 0.0,
             y_mm=args.y_mm or 0.0,
             reason=args.reason or "",
@@ -245,7 +246,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         write_output(args.out, reply.pdf, "out")
         print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
-        _refuse_placed_keyword(args)
+        _refuse_placed(args, "keyword", "the stamp goes over the keyword's text")
         request = pb.SealOfdRequest(
             seal_id=args.seal_id,
             ofd=_read(args.file, "file"),
@@ -273,18 +274,18 @@ def cmd_seal(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refuse_placed_keyword(args: argparse.Namespace) -> None:
-    """``seal ofd --keyword`` puts the stamp over the keyword's text, wherever it
-    is: a ``--page``, ``--x-mm`` or ``--y-mm`` beside it would be ignored, so it is
-    refused (INVALID_ARGUMENT naming it)."""
-    if not args.keyword:
+def _refuse_placed(args: argparse.Namespace, instead: str, why: str) -> None:
+    """``seal ofd --keyword`` and ``seal pdf --field`` place the stamp themselves: a
+    ``--page``, ``--x-mm`` or ``--y-mm`` beside them would be ignored (even one of
+    0, which the service cannot tell from none), so it is refused
+    (INVALID_ARGUMENT naming it)."""
+    if not getattr(args, instead):
         return
     for dest in ("page", "x_mm", "y_mm"):
         if getattr(args, dest) is not None:
             raise invalid(
                 dest.replace("_", "-"),
-                "has no effect with --keyword (the stamp goes over the keyword's "
-                "text, wherever it is): give one of them",
+                f"has no effect with --{instead} ({why}): give one of them",
             )
 
 
@@ -406,7 +407,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pdf.add_argument("seal_id")
     pdf.add_argument("file")
     pdf.add_argument("--out", action=OutputFile, required=True)
-    pdf.add_argument("--page", type=whole_number(), default=0, help="0-based")
+    pdf.add_argument("--page", type=whole_number(), help="0-based (default 0)")
     pdf.add_argument(
         "--x-mm", type=float, help="from the visible page's left edge (default 20)"
     )

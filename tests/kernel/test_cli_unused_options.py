@@ -34,6 +34,10 @@ IGNORED = [
       "--y-mm", "20"], "y-mm", "has no effect with --keyword"),
     (["seal", "--as", D, "ofd", "S", "f", "--out", "{tmp}/o", "--keyword", "章",
       "--page", "0"], "page", "has no effect with --keyword"),
+    (["seal", "--as", D, "pdf", "S", "f", "--out", "{tmp}/o", "--field", "Sig1",
+      "--page", "0"], "page", "has no effect with --field"),
+    (["seal", "--as", D, "pdf", "S", "f", "--out", "{tmp}/o", "--field", "Sig1",
+      "--x-mm", "0"], "x-mm", "has no effect with --field"),
     (["seal", "--as", D, "inspect", "f"], "as",
      "has no effect with seal inspect"),
 ]  # fmt: skip
@@ -65,6 +69,8 @@ def test_an_option_without_effect_is_refused_by_name(
         ["bundle", "fetch", "--out", "{tmp}/b", "--max-deltas", "3"],
         ["seal", "--as", D, "ofd", "S", "f", "--out", "{tmp}/o", "--keyword", "章"],
         ["seal", "--as", D, "ofd", "S", "f", "--out", "{tmp}/o", "--x-mm", "3"],
+        ["seal", "--as", D, "pdf", "S", "f", "--out", "{tmp}/o", "--field", "Sig1"],
+        ["seal", "--as", D, "pdf", "S", "f", "--out", "{tmp}/o", "--page", "0"],
     ],
 )
 def test_options_that_work_together_are_not_refused(argv, tmp_path, capsys):
