@@ -8,6 +8,7 @@ codes by the common interceptor.
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from typing import Any
 
@@ -196,7 +197,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             convert.holder_filter(request),
         )
         return pb.GetLicenceCodeResponse(
-            text=text, png=qr.qr_png(text), current_identifier=current
+            text=text, png=await _drawn(text), current_identifier=current
         )
 
     async def CreatePresentationCode(
@@ -211,7 +212,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServicer):
             convert.holder_filter(request),
         )
         return pb.CreatePresentationCodeResponse(
-            text=text, png=qr.qr_png(text), expires_at=ts(expires)
+            text=text, png=await _drawn(text), expires_at=ts(expires)
         )
 
     async def ListLicenceUsage(
@@ -344,3 +345,10 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
             annotated_copy=redemption.annotated_copy.pdf,
             seal_id=redemption.annotated_copy.seal_id,
         )
+
+
+async def _drawn(text: str) -> bytes:
+    """The code's QR symbol as a PNG (:func:`certseal.qr.qr_png`), drawn in a thread:
+    segno is pure Python and a licence code's symbol takes about 25 ms, which on the
+    event loop would hold every other call, health and the relay that long."""
+    return await asyncio.to_thread(qr.qr_png, text)

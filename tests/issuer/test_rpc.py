@@ -3,6 +3,7 @@
 import asyncio
 import dataclasses
 import datetime as dt
+import threading
 
 import grpc
 import pytest
@@ -11,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from certseal import codes
+from certseal import codes, qr
 from certseal.crypto import Suite
 from certseal.events import LICENCE_EVENTS, TRUST_EVENTS
 from certseal.v1 import events_pb2, licence_pb2
@@ -239,6 +240,29 @@ async def test_licence_code_verifies_in_each_suite(suite, operator, connect):
     )
     with pytest.raises(InvalidSignature):
         tampered.verify_signature(public[decoded.kid])
+
+
+async def test_a_codes_picture_is_drawn_off_the_event_loop(dept, monkeypatch):
+    """Drawing a licence code's QR symbol takes about 25 ms of pure Python: on the
+    issuer's event loop (the test's own: the issuer runs in this process) it held
+    every other call, health and the relay (atk-scan)."""
+    drawn_on: list[int] = []
+    draw = qr.qr_png
+
+    def spy(text: str, **options: int) -> bytes:
+        drawn_on.append(threading.get_ident())
+        return draw(text, **options)
+
+    monkeypatch.setattr(qr, "qr_png", spy)
+    licence = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
+    asked = pb.GetLicenceCodeRequest(identifier=licence.identifier)
+    code = await dept.clients.issuer.GetLicenceCode(asked)
+    shown = await dept.clients.issuer.CreatePresentationCode(
+        pb.CreatePresentationCodeRequest(identifier=licence.identifier, ttl_seconds=30)
+    )
+    assert code.png.startswith(b"\x89PNG") and shown.png.startswith(b"\x89PNG")
+    assert len(drawn_on) == 2
+    assert threading.get_ident() not in drawn_on
 
 
 async def test_presentation_code(dept, issuer, connect):
