@@ -13,7 +13,6 @@ command's parser (:class:`certseal.cli.Parser`) prints as ``error: <option>:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import difflib
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from certseal.errors import invalid
+from certseal.files import replace_from
 
 #: a licence status as every command prints it: words, then the national code (GB/T
 #: 36904 status table, docs/architecture.md §4)
@@ -286,27 +286,9 @@ def write_output(text: str | Path, data: bytes, option: str) -> None:
     path = Path(text)
     try:
         fd, scratch = _scratch(path)
+        replace_from(fd, scratch, path, data)
     except OSError as exc:
         raise invalid(option, f"cannot write {path}: {_reason(exc)}") from None
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(scratch, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(scratch)
-        raise invalid(option, f"cannot write {path}: {_reason(exc)}") from None
-    with contextlib.suppress(OSError):  # the rename, durably, where the folder reads
-        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
 
 
 def _scratch(path: Path) -> tuple[int, str]:

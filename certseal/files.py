@@ -11,6 +11,7 @@ reads more than its limit and one byte.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -123,14 +124,27 @@ def write_atomically(path: Path, data: bytes) -> None:
     scratch.unlink(missing_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(scratch, flags, 0o666)  # as open() makes a file: the umask applies
+    replace_from(fd, str(scratch), path, data)
+
+
+def replace_from(fd: int, scratch: str, path: Path, data: bytes) -> None:
+    """Write ``data`` through ``fd`` (the new file ``scratch``, beside ``path``, open
+    for writing; closed here), sync it, rename it over ``path`` (POSIX ``rename(2)``:
+    the old file or the new one, never a part) and sync the folder when it may be
+    read. On an OSError the scratch file is removed and the error raised."""
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(scratch, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(scratch, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(scratch)
+        raise
     try:  # the rename, durably; a folder that may be written but not read keeps it
         folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except PermissionError:

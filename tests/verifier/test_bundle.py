@@ -154,7 +154,7 @@ async def test_offline_takes_a_code_in_any_case_or_full_width(ca, bundle_signer,
     full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in code)
     for typed in (code.lower(), code.swapcase(), "LC1：" + code[4:], full_width):
         assert verify_offline(f" {typed}\r\n", bundle, NOW).verdict is Verdict.VALID
-    result = verify_offline("ＬＣ１：ＡＢ。", bundle, NOW)
+    result = verify_offline("ＬＣ１：ＡＢ·", bundle, NOW)  # no Base45 stands for ·
     assert result.verdict is Verdict.MALFORMED
     assert "full-width (Chinese) input method" in result.checks[0].detail
 
