@@ -290,9 +290,12 @@ def _load_signature(data: bytes) -> Any:
 
 
 def _utc(value: Any, field: str) -> dt.datetime:
-    if not isinstance(value, dt.datetime) or value.tzinfo is None:
-        raise SesFormatError(f"{field}: not a UTC time")
-    return value.astimezone(dt.UTC)
+    try:  # a time outside years 1 to 9999 in UTC (0001-01-01 00:00 UTC+8) is none
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value.astimezone(dt.UTC)
+    except OverflowError:
+        pass
+    raise SesFormatError(f"{field}: not a UTC time (in years 1 to 9999)")
 
 
 def _info_fields(info: Any) -> dict[str, Any]:
@@ -413,10 +416,7 @@ def _v1_time(raw: bytes) -> tuple[dt.datetime, str, bytes | None]:
                 "token with a zoned genTime"
             )
         return summary[0], "", raw
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        text = ""
+    text = raw.decode("ascii", "replace")  # U+FFFD: no time, as any text not one
     try:
         if _LOCAL_TEXT.fullmatch(text):
             when: Any = dt.datetime.fromisoformat(text)
@@ -438,12 +438,12 @@ def _zoned(when: Any, shown: str) -> tuple[dt.datetime, str, None]:
     if not isinstance(when, dt.datetime):
         raise SesFormatError("toSign.timeInfo: not a time")
     if when.tzinfo is not None:
-        return when.astimezone(dt.UTC), "", None
+        return _utc(when, "toSign.timeInfo"), "", None
     note = (
         f"timeInfo {shown} names no zone: read as the platform's local time, "
         "UTC+8 (China Standard Time)"
     )
-    return when.replace(tzinfo=PLATFORM_ZONE).astimezone(dt.UTC), note, None
+    return _utc(when.replace(tzinfo=PLATFORM_ZONE), "toSign.timeInfo"), note, None
 
 
 def read_signature(data: bytes) -> SignatureData:
