@@ -1,6 +1,7 @@
 """The issuer's ``certseal licence`` commands: a department's operations on its
 licences, one command per Issuer RPC a department runs by hand (issue, get, list, code,
-present, amend, renew, suspend, unsuspend, revoke, cancel, transfer), as the department
+present, amend, renew, suspend, unsuspend, revoke, cancel, transfer, and the
+licence file from LicenceHolder: document), as the department
 named by ``licence --as CODE`` (its dev identity). Split from :mod:`services.issuer.cli`
 by size.
 """
@@ -28,21 +29,28 @@ from certseal.identifiers import (
     parse_licence_id,
     validate_type_code,
 )
+from services.issuer.document_cli import add_document_options, licence_document
 
 _STATUSES = STATUS_WORDS
 
 
-def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
-    """Call the Issuer as the department of ``--as CODE``."""
+def _call(
+    args: argparse.Namespace,
+    call: Callable[[Any], Awaitable[Any]],
+    *,
+    holder: bool = False,
+) -> Any:
+    """Call the Issuer (``holder``: its LicenceHolder) as the department ``--as CODE``."""
     from certseal.v1 import issuer_pb2_grpc
 
+    stub = issuer_pb2_grpc.LicenceHolderStub if holder else issuer_pb2_grpc.IssuerStub
     cfg = load(args)
     identity = department_identity(cfg, args.as_department)
     try:
         return call_service(
             cfg,
             cfg.cli.issuer_target,
-            lambda chan: call(issuer_pb2_grpc.IssuerStub(chan)),
+            lambda chan: call(stub(chan)),
             identity=identity,
             service="issuer",
             options=_FLAGS,
@@ -281,6 +289,8 @@ def cmd_licence(args: argparse.Namespace) -> int:
         reply = _call(args, lambda s: s.IssueLicence(request))
         _print_licence(reply.licence, request.suite, args)
         return 0
+    if command == "document":
+        return licence_document(args, _call)
     if command == "code":
         code = _call(
             args,
@@ -402,6 +412,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
 _ONE_LICENCE_COMMANDS = {
     "get": "one licence version, its fields and status",
     "code": "its static code (LC1:...); with --png also a QR code",
+    "document": "its licence file (GB/T 36905), sealed by the department, to --out",
     "suspend": "suspend a valid licence (暂扣)",
     "unsuspend": "make a suspended licence valid again",
     "revoke": "revoke it (撤销; --sanction: 吊销)",
@@ -472,6 +483,8 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
             command.add_argument(
                 "--png", action=OutputFile, help="also write the QR code to this file"
             )
+        if name == "document":
+            add_document_options(command)
         if name in ("suspend", "unsuspend", "revoke", "cancel"):
             command.add_argument("--reason", default="", required=name == "revoke")
         if name == "revoke":

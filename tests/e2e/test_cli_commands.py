@@ -32,6 +32,7 @@ COMMANDS = {
     "Issuer.TransferLicence": f"licence --as {D} transfer {ID} --to {D} --reason r",
     "Issuer.GetLicenceCode": f"licence --as {D} code {ID}",
     "Issuer.CreatePresentationCode": f"licence --as {D} present {ID}",
+    "LicenceHolder.GetLicenceDocument": f"licence --as {D} document {ID} --out f.pdf",
     "IssuerAdmin.OnboardDepartment": f"department add {D} --name n --roles issuer",
     "IssuerAdmin.ListDepartments": "department list",
     "IssuerAdmin.SetDepartmentRoles": f"department roles {D} --roles issuer,counter",
@@ -78,7 +79,6 @@ NOT_BY_HAND = {
     "Verifier.VerifyCodes": "batch verification by a counter system",
     # the holder's side (docs/holder.md): the citizen acts through the holder app's
     # backend (app: identities), a clerk redeems at the counter console's page
-    "LicenceHolder.GetLicenceDocument": "the holder app fetches the licence file",
     "LicenceHolder.AuthoriseUse": "the holder app, for the citizen",
     "LicenceHolder.RevokeAuthorisation": "the holder app, for the citizen",
     "Issuer.ListLicenceUsage": "the holder app shows the citizen the usage record",

@@ -9,6 +9,8 @@ import copy
 import datetime as dt
 import secrets
 import ssl
+import zipfile
+from pathlib import Path
 
 import aiohttp
 import grpc
@@ -28,6 +30,7 @@ from tests.conftest import (
     blank_pdf,
     issue_request,
     make_department,
+    run_certseal,
     running,
     verdict_everywhere,
     verifier_process,
@@ -171,6 +174,37 @@ async def test_document_is_sealed_carries_metadata_and_rare_glyphs(world, seal_s
         assert drawn.get(char, "").endswith("+HanaMinB"), (char, drawn.get(char))
     for char in "王机动车驾驶证":
         assert drawn.get(char, "").endswith("+NotoSansSC"), (char, drawn.get(char))
+
+
+async def test_the_department_writes_the_licence_file_with_the_cli(
+    world, config, issuer, seal_app, tmp_path
+):
+    """``certseal licence --as CODE document ID --out FILE`` (a new user found no
+    command for it): the PDF or the OFD written whole; another department refused,
+    nothing written."""
+    licence, dept, other = world["licence"], world["dept"], world["other"]
+
+    async def cli(code: str, out: Path, *more: str) -> tuple[int, str]:
+        return await run_certseal(
+            *(config, tmp_path, "licence", "--as", code, "document"),
+            *(licence.identifier, "--out", str(out), *more),
+            issuer_target=f"localhost:{issuer.port}",
+            seal_target=f"localhost:{seal_app.port}",
+        )
+
+    pdf = tmp_path / "licence.pdf"
+    status, out = await cli(dept.code, pdf)
+    assert status == 0, out
+    assert out.startswith(f"PDF written to {pdf} (")
+    assert read_licence_metadata(pdf.read_bytes())["identifier"] == licence.identifier
+    ofd = tmp_path / "licence.ofd"
+    status, out = await cli(dept.code, ofd, "--format", "ofd")
+    assert status == 0, out
+    assert zipfile.is_zipfile(ofd) and "OFD.xml" in zipfile.ZipFile(ofd).namelist()
+    refused = tmp_path / "other.pdf"
+    status, out = await cli(other.code, refused)
+    assert status == 1 and out.startswith("error: as: "), out  # refused, no bad input
+    assert "may not read" in out and not refused.exists()
 
 
 async def test_the_issuing_department_gets_the_file_and_others_do_not(world):
