@@ -73,7 +73,9 @@ MAX_JPEG_PIXELS = 4 * MAX_IMAGE_PIXELS
 photos by default (5712 × 4284), a phone's full sensor 48 (8064 × 6048), and cameras
 write baseline JPEGs; both sizes were refused. A progressive JPEG keeps every DCT
 coefficient of the whole image whatever the scale (8192 × 8192 grey: +145 MiB), so it
-keeps :data:`MAX_IMAGE_PIXELS`, as HEIC and PNG (no reduced decoding) do."""
+keeps :data:`MAX_IMAGE_PIXELS`, as HEIC and PNG (no reduced decoding) do; so does a
+baseline JPEG whose first scan lacks one of its components (each component a scan of its
+own: libjpeg keeps every coefficient then too; 8192 × 8192 CMYK: +570 MiB)."""
 
 IMAGE_LIMIT = (
     f"a PNG, JPEG or HEIC image of at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB "

@@ -182,8 +182,14 @@ def _decoded(
             # second frame, a depth map) as "MPO": a JPEG all the same
             jpeg = isinstance(image, JpegImagePlugin.JpegImageFile)
             # a progressive JPEG keeps every DCT coefficient of the whole image
-            # (2 bytes a sample) whatever the scale it is decoded at
-            baseline = jpeg and not image.info.get("progressive")
+            # (2 bytes a sample a component) whatever the scale it is decoded at, and
+            # so does a sequential one whose first scan lacks a component (libjpeg's
+            # "multiple scans": its components one scan each, a legal baseline file)
+            baseline = (
+                jpeg
+                and not image.info.get("progressive")
+                and _first_scan_components(data) == len(image.getbands())
+            )
             limit = MAX_JPEG_PIXELS if baseline else MAX_IMAGE_PIXELS
             check_declared_pixels(image, "image", limit)
             scans = jpeg_scans(data) if jpeg else 0
@@ -251,6 +257,28 @@ def jpeg_scans(data: bytes) -> int:
                 return scans
             at = after.start()
     return scans + data.count(b"\xff\xda", at)
+
+
+def _first_scan_components(data: bytes) -> int | None:
+    """The components of the first scan of the JPEG image ``data`` starts with (its
+    SOS's Ns), walked to as :func:`jpeg_scans` walks; None where the structure is not
+    one it follows before that scan (the decoder may find another)."""
+    at, end = 2, len(data)
+    for _ in range(_MAX_JPEG_MARKERS):
+        found = _JPEG_MARKER.match(data, at)
+        if found is None:
+            return None
+        marker = found.group(1)[0]
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
+            at = found.end()
+            continue
+        length = int.from_bytes(data[found.end() : found.end() + 2], "big")
+        if marker in (0x00, 0xD9) or length < 3 or found.end() + length > end:
+            return None
+        if marker == 0xDA:
+            return data[found.end() + 2]
+        at = found.end() + length
+    return None
 
 
 def _qr_texts(grey: Image.Image) -> list[str]:
