@@ -18,6 +18,7 @@ import difflib
 import os
 import re
 import secrets
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -249,11 +250,12 @@ def check_output(text: str, option: str) -> Path:
     exists, is a folder and takes a new file (tried: a scratch file is made there
     and removed, so a read-only mount, an ACL or a root-owned folder are told as
     they are), and the path is no folder, device or FIFO (a rename would replace
-    it). INVALID_ARGUMENT naming ``option`` otherwise."""
+    it). A symbolic link is followed: what is checked is the file written
+    (:func:`_written`). INVALID_ARGUMENT naming ``option`` otherwise."""
     if not text:
         raise invalid(option, "is empty: give a FILE")
-    path = Path(text)
     try:
+        path = _written(text)
         if path.is_dir():
             raise invalid(
                 option, f"{path} is a folder: give a FILE (in it, or elsewhere)"
@@ -281,14 +283,34 @@ def write_output(text: str | Path, data: bytes, option: str) -> None:
     name of its own in the same folder (never the user's ``FILE.tmp``), synced, then
     renamed over the path, so a failure at any point leaves the old file or none,
     never part of one, and no scratch file. The file is made as ``open()`` makes one
-    (the umask applies). INVALID_ARGUMENT naming ``option`` when it cannot be
+    (the umask applies), or with the permissions of the file it replaces (a sealed
+    PDF kept 0600 stays so). A symbolic link is written through, as ``open()``
+    writes (:func:`_written`). INVALID_ARGUMENT naming ``option`` when it cannot be
     written."""
-    path = Path(text)
     try:
+        path = _written(text)
         fd, scratch = _scratch(path)
-        replace_from(fd, scratch, path, data)
+    except (OSError, ValueError) as exc:
+        raise invalid(option, f"cannot write {text}: {_reason(exc)}") from None
+    try:
+        kept = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # no file yet: made as open() makes one
+        kept = None
+    try:
+        replace_from(fd, scratch, path, data, mode=kept)
     except OSError as exc:
         raise invalid(option, f"cannot write {path}: {_reason(exc)}") from None
+
+
+def _written(text: str | Path) -> Path:
+    """The file a command writes for the path ``text``: the path, or, when it is a
+    symbolic link (dangling too), the file the link names, so that the rename
+    replaces that file and the user's link stays (a link replaced by a file leaves
+    the file it named as it was). ValueError for a NUL in the path."""
+    path = Path(text)
+    if path.is_symlink():
+        return Path(os.path.realpath(path))
+    return path
 
 
 def _scratch(path: Path) -> tuple[int, str]:
@@ -304,6 +326,8 @@ def _scratch(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"no free scratch name beside {path}")
 
 
-def _reason(exc: OSError) -> str:
+def _reason(exc: OSError | ValueError) -> str:
     """The operating system's reason, in lower case, without ``[Errno N]``."""
-    return (exc.strerror or str(exc)).lower()
+    if isinstance(exc, OSError):
+        return (exc.strerror or str(exc)).lower()
+    return "not a usable path"

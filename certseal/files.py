@@ -127,13 +127,18 @@ def write_atomically(path: Path, data: bytes) -> None:
     replace_from(fd, str(scratch), path, data)
 
 
-def replace_from(fd: int, scratch: str, path: Path, data: bytes) -> None:
+def replace_from(
+    fd: int, scratch: str, path: Path, data: bytes, *, mode: int | None = None
+) -> None:
     """Write ``data`` through ``fd`` (the new file ``scratch``, beside ``path``, open
-    for writing; closed here), sync it, rename it over ``path`` (POSIX ``rename(2)``:
-    the old file or the new one, never a part) and sync the folder when it may be
-    read. On an OSError the scratch file is removed and the error raised."""
+    for writing; closed here), with permission bits ``mode`` when given, sync it,
+    rename it over ``path`` (POSIX ``rename(2)``: the old file or the new one, never
+    a part) and sync the folder when it may be read. On an OSError the scratch file
+    is removed and the error raised."""
     try:
         try:
+            if mode is not None:
+                os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
