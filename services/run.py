@@ -97,9 +97,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         if starting:  # PostgreSQL's first initdb takes seconds: stop it halfway
             raise KeyboardInterrupt
         if stopping:  # a second Ctrl-C: the shutdown waits for no one any more
-            for process in services.values():
-                if process.poll() is None:
-                    kill_session(process)
+            for process in services.values():  # exited or not: its session's rest
+                kill_session(process)
         stopping = True
 
     # SIGHUP: the terminal closed; the services, in sessions of their own, get

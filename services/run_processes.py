@@ -24,7 +24,8 @@ def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
 def kill_session(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL a service started by :func:`start_service` and every process of its
     session (a pool's workers, multiprocessing's resource tracker), which would
-    otherwise outlive it."""
+    otherwise outlive it; those processes too when the service itself has exited
+    (its session's group keeps its pid while one of them runs)."""
     try:
         os.killpg(process.pid, signal.SIGKILL)  # its session's group: its pid
     except (ProcessLookupError, PermissionError):
@@ -44,7 +45,8 @@ def shut_down(
     issuer once it has read their last usage records,
     :func:`~services.run_layers.usage_read`), then the embedded stack. Each of the two
     waves has ``grace_s`` seconds (one grace for all its services): those still
-    running then are killed; a second Ctrl-C kills them at once (:func:`services.run._run`). One
+    running then are killed, and so is every process left in each service's
+    session, the service stopped or not; a second Ctrl-C kills them at once (:func:`services.run._run`). One
     line per service, ``stopped.`` on a line of its own. The lines are best effort
     (:func:`say`): with the output piped into ``tee`` that Ctrl-C ended too, the
     services and the stack are stopped all the same."""
@@ -63,16 +65,34 @@ def shut_down(
                 services[name].send_signal(signal.SIGTERM)
                 say(f"stopping {name}")
         for name in wave:
-            try:
-                services[name].wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                kill_session(services[name])
-                services[name].wait()
+            _exited(services[name], deadline)
+            # killed with its session whether it stopped or not: what a service that
+            # exited on SIGTERM left running (its pool's workers) must not outlive it;
+            # before it is reaped, so that its pid is still its session's
+            kill_session(services[name])
+            services[name].wait()
     say("stopping PostgreSQL and the broker")
     stop_stack()
     with contextlib.suppress(OSError):
         sys.stderr.flush()
     say("stopped.")
+
+
+def _exited(process: subprocess.Popen[bytes], deadline: float) -> None:
+    """Wait until ``process`` has exited or ``deadline`` (time.monotonic) has passed,
+    without reaping it: its pid stays its own (and its session's group's) until
+    :meth:`~subprocess.Popen.wait`, so a :func:`kill_session` before that never
+    reaches a process that took the pid over."""
+    while process.returncode is None:
+        try:
+            done = os.waitid(
+                os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT
+            )
+        except ChildProcessError:  # reaped already
+            return
+        if done is not None or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
 
 
 def say(line: str, stream: TextIO | None = None) -> None:
