@@ -353,7 +353,7 @@ class Parser(argparse.ArgumentParser):
         argv = list(sys.argv[1:] if args is None else args)
         parsed, rest = self.parse_known_args(argv, namespace)
         if rest:
-            command = chosen_parser(self, argv)
+            command = chosen_parser(self, argv, parsed)
             command.print_usage(sys.stderr)
             self.exit(2, f"error: {unrecognised(command, rest)}\n")
         return parsed

@@ -173,18 +173,32 @@ class StoreOnce(argparse.Action):
 
 
 def chosen_parser(
-    parser: argparse.ArgumentParser, argv: Sequence[str]
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str],
+    parsed: argparse.Namespace | None = None,
 ) -> argparse.ArgumentParser:
     """The (sub)command parser ``argv`` names: ``certseal seal pdf ...`` -> the parser
-    of ``seal pdf``, followed down each subcommand word given."""
+    of ``seal pdf``. Followed down the subcommand argparse chose at each level (its
+    ``dest`` in ``parsed``), not down every word that names one: an option's value may
+    be a subcommand's name too (``licence --as list code ID``); without ``parsed``
+    (or a ``dest``), down each subcommand word given."""
     current = parser
-    for word in argv:
+    words = iter(argv)
+    while True:
         subcommands = [
             a for a in current._actions if isinstance(a, argparse._SubParsersAction)
         ]
-        if subcommands and word in subcommands[0].choices:
-            current = subcommands[0].choices[word]
-    return current
+        if not subcommands:
+            return current
+        action = subcommands[0]
+        chosen = None
+        if parsed is not None and action.dest != argparse.SUPPRESS:
+            chosen = getattr(parsed, action.dest, None)
+        if chosen is None:
+            chosen = next((w for w in words if w in action.choices), None)
+        if chosen not in action.choices:
+            return current
+        current = action.choices[chosen]
 
 
 def unrecognised(parser: argparse.ArgumentParser, extra: Sequence[str]) -> str:
