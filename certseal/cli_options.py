@@ -85,10 +85,20 @@ def whole_number(maximum: int = UINT32_MAX, minimum: int = 0) -> Callable[[str],
     with exit status 2 from the parser, never a ValueError out of a request's
     constructor (``Value out of range``) after the command has started."""
 
+    # more digits than the widest bound has is out of range before int() reads it:
+    # a text of over 4,300 digits is a ValueError there (sys.get_int_max_str_digits)
+    widest = max(len(str(maximum)), len(str(abs(minimum))))
+
     def parse(text: str) -> int:
-        if not re.fullmatch(r"-?[0-9]+", text.strip()):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-        value = int(text)
+        typed = text.strip()
+        if not re.fullmatch(r"-?[0-9]+", typed):
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not a whole number")
+        digits = typed.lstrip("-").lstrip("0") or "0"
+        if len(digits) > widest:
+            raise argparse.ArgumentTypeError(
+                f"{_shown(typed)} is outside {minimum:,} to {maximum:,}"
+            )
+        value = -int(digits) if typed.startswith("-") else int(digits)
         if not minimum <= value <= maximum:
             raise argparse.ArgumentTypeError(
                 f"{value} is outside {minimum:,} to {maximum:,}"
@@ -96,6 +106,14 @@ def whole_number(maximum: int = UINT32_MAX, minimum: int = 0) -> Callable[[str],
         return value
 
     return parse
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """``text`` quoted as a refusal shows it: its first ``most`` characters and the
+    count of the rest, not thousands of them."""
+    if len(text) <= most:
+        return repr(text)
+    return f"{text[:most]!r}… ({len(text):,} characters)"
 
 
 def aware_time(text: str) -> dt.datetime:
