@@ -340,9 +340,11 @@ def _written(text: str | Path) -> Path:
     replaces that file and the user's link stays (a link replaced by a file leaves
     the file it named as it was). ValueError for a NUL in the path."""
     path = Path(text)
-    if path.is_symlink():
-        return Path(os.path.realpath(path))
-    return path
+    if not path.is_symlink() or (path.exists() and not path.is_file()):
+        # a link to a folder, a device, a FIFO (/dev/stdout: /proc/self/fd/1, which
+        # resolves to no name, pipe:[N]) is refused by the path the user gave
+        return path
+    return Path(os.path.realpath(path))
 
 
 def _scratch(path: Path) -> tuple[int, str]:

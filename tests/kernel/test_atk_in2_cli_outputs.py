@@ -52,3 +52,20 @@ def test_atk_in2_an_output_file_keeps_its_permissions(tmp_path):
         os.umask(old)
     assert target.read_bytes() == b"new"
     assert oct(target.stat().st_mode & 0o777) == "0o600"
+
+
+def test_atk_in2_dev_stdout_is_refused_as_not_a_file_whatever_it_is():
+    import subprocess
+    import sys
+
+    check = (
+        "from certseal.cli_options import check_output\n"
+        "try:\n    check_output('/dev/stdout', 'out')\n"
+        "except Exception as exc:\n    import sys; print(exc, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    )
+    assert done.stderr.strip() == (
+        "out: /dev/stdout is not a regular file (a device, a FIFO): give a FILE"
+    )
