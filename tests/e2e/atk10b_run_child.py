@@ -39,8 +39,11 @@ if __name__ == "__main__":
             "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
             "kid = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
             "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])\n"
-            "print(f'started its-child {kid.pid}', flush=True)\n"
-            "print('deaf', flush=True)\n"
+            # one write each: the run's services inherit PYTHONUNBUFFERED, with which
+            # print writes a line's text and its newline apart, between another's
+            "import os\n"
+            "os.write(1, f'started its-child {kid.pid}\\n'.encode())\n"
+            "os.write(1, b'deaf\\n')\n"
             "time.sleep(600)"
         )
     elif mode == "slow-stack":

@@ -24,6 +24,7 @@ WRITERS = [
     ("maker-cert", "seal inspect {input} --maker-cert {out}"),
     ("png", "licence --as 91350100M000100Y43 code ID --png {out}"),
     ("png", "licence --as 91350100M000100Y43 present ID --png {out}"),
+    ("out", "licence --as 91350100M000100Y43 document ID --out {out}"),
     ("out", "log checkpoint --out {out}"),
     ("out", "bundle fetch --out {out}"),
 ]
