@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,6 +23,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certseal import identifiers
+from certseal.process import ServiceProcess
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import (
@@ -546,6 +548,26 @@ class VerifierProcess:
                 f"verifier {self.group} did not stop within {self.STOP_WITHIN_S} s "
                 "of SIGTERM (killed):\n" + self.log_tail()
             ) from None
+
+
+#: every PostgreSQL-backed service process made in this session (weakly): one outbox
+#: relay and one audit sealer lead across all of them, whichever they are (the
+#: issuer, the seal service, a module's event feed, the session's log), so a test
+#: that watches their figures sums them over these
+SERVICE_PROCESSES: weakref.WeakSet[ServiceProcess] = weakref.WeakSet()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _service_processes_are_known() -> Iterator[None]:
+    made = ServiceProcess.__init__
+
+    def init(self: ServiceProcess, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        SERVICE_PROCESSES.add(self)
+
+    ServiceProcess.__init__ = init  # type: ignore[method-assign]
+    yield
+    ServiceProcess.__init__ = made  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,18 +8,20 @@ import time
 from prometheus_client import generate_latest
 
 from certseal.logs import REQUEST_ID, JsonFormatter
-from tests.conftest import issue_request
+from tests.conftest import SERVICE_PROCESSES, issue_request
 
 
 async def test_rpc_and_outbox_metrics(issuer, seal_app, dept):
     """Each figure moves by what one IssueLicence does (names alone exist from start).
 
     The RPC figures are the issuer's. One relay and one audit sealer lead across every
-    PostgreSQL-backed process (here the issuer and the seal service), so their figures
-    are summed over both: whichever leads publishes the issuer's event.
+    PostgreSQL-backed process of the session (the issuer, the seal service, and the
+    log or an event feed when a test made one), so their figures are summed over all
+    of them: whichever leads publishes the issuer's event.
     """
     registry = issuer.metrics.registry
-    relays = [issuer.metrics.registry, seal_app.metrics.registry]
+    relays = [process.metrics.registry for process in list(SERVICE_PROCESSES)]
+    assert issuer in SERVICE_PROCESSES and seal_app in SERVICE_PROCESSES
 
     def value(name: str, **labels: str) -> float:
         return registry.get_sample_value(name, labels) or 0.0
