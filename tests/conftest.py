@@ -396,6 +396,23 @@ async def run_certseal(
     return process.returncode or 0, out.decode()
 
 
+@pytest.fixture
+def cli(config, issuer, seal_app, tmp_path):
+    """``await cli(*argv)``: :func:`run_certseal` against the session's issuer and
+    seal service; its exit code and output."""
+
+    async def run(*argv: str) -> tuple[int, str]:
+        return await run_certseal(
+            config,
+            tmp_path,
+            *argv,
+            issuer_target=f"localhost:{issuer.port}",
+            seal_target=f"localhost:{seal_app.port}",
+        )
+
+    return run
+
+
 class VerifierProcess:
     """One verifier deployment run as its own process, restartable on its data.
 

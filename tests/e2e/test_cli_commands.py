@@ -105,20 +105,6 @@ def test_every_hand_run_rpc_has_a_command():
         assert callable(args.func), rpc
 
 
-@pytest.fixture
-def cli(config, issuer, seal_app, tmp_path):
-    async def run(*argv: str) -> tuple[int, str]:
-        return await run_certseal(
-            config,
-            tmp_path,
-            *argv,
-            issuer_target=f"localhost:{issuer.port}",
-            seal_target=f"localhost:{seal_app.port}",
-        )
-
-    return run
-
-
 async def test_a_signer_not_onboarded_seals_with_the_issuer_down(
     operator, config, seal_app, cli, tmp_path
 ):

@@ -5,24 +5,9 @@ Now the option is refused before the seal service is asked."""
 from __future__ import annotations
 
 import asyncpg
-import pytest
 
-from tests.conftest import blank_pdf, run_certseal
+from tests.conftest import blank_pdf
 from tests.conftest import seal_owner as new_seal_owner
-
-
-@pytest.fixture
-def cli(config, issuer, seal_app, tmp_path):
-    async def run(*argv: str) -> tuple[int, str]:
-        return await run_certseal(
-            config,
-            tmp_path,
-            *argv,
-            issuer_target=f"localhost:{issuer.port}",
-            seal_target=f"localhost:{seal_app.port}",
-        )
-
-    return run
 
 
 async def test_a_pdf_is_not_sealed_for_an_output_that_cannot_be_written(

@@ -30,7 +30,6 @@ from tests.conftest import (
     blank_pdf,
     issue_request,
     make_department,
-    run_certseal,
     running,
     verdict_everywhere,
     verifier_process,
@@ -177,32 +176,30 @@ async def test_document_is_sealed_carries_metadata_and_rare_glyphs(world, seal_s
 
 
 async def test_the_department_writes_the_licence_file_with_the_cli(
-    world, config, issuer, seal_app, tmp_path
+    world, cli, tmp_path
 ):
     """``certseal licence --as CODE document ID --out FILE`` (a new user found no
     command for it): the PDF or the OFD written whole; another department refused,
     nothing written."""
     licence, dept, other = world["licence"], world["dept"], world["other"]
 
-    async def cli(code: str, out: Path, *more: str) -> tuple[int, str]:
-        return await run_certseal(
-            *(config, tmp_path, "licence", "--as", code, "document"),
-            *(licence.identifier, "--out", str(out), *more),
-            issuer_target=f"localhost:{issuer.port}",
-            seal_target=f"localhost:{seal_app.port}",
+    async def document(code: str, out: Path, *more: str) -> tuple[int, str]:
+        return await cli(
+            *("licence", "--as", code, "document", licence.identifier),
+            *("--out", str(out), *more),
         )
 
     pdf = tmp_path / "licence.pdf"
-    status, out = await cli(dept.code, pdf)
+    status, out = await document(dept.code, pdf)
     assert status == 0, out
     assert out.startswith(f"PDF written to {pdf} (")
     assert read_licence_metadata(pdf.read_bytes())["identifier"] == licence.identifier
     ofd = tmp_path / "licence.ofd"
-    status, out = await cli(dept.code, ofd, "--format", "ofd")
+    status, out = await document(dept.code, ofd, "--format", "ofd")
     assert status == 0, out
     assert zipfile.is_zipfile(ofd) and "OFD.xml" in zipfile.ZipFile(ofd).namelist()
     refused = tmp_path / "other.pdf"
-    status, out = await cli(other.code, refused)
+    status, out = await document(other.code, refused)
     assert status == 1 and out.startswith("error: as: "), out  # refused, no bad input
     assert "may not read" in out and not refused.exists()
 

@@ -5,24 +5,8 @@ signature prints no blank lines; on the real stack."""
 
 from __future__ import annotations
 
-import pytest
-
 from certseal.v1 import issuer_pb2 as pb
-from tests.conftest import issue_request, make_department, run_certseal
-
-
-@pytest.fixture
-def cli(config, issuer, seal_app, tmp_path):
-    async def run(*argv: str) -> tuple[int, str]:
-        return await run_certseal(
-            config,
-            tmp_path,
-            *argv,
-            issuer_target=f"localhost:{issuer.port}",
-            seal_target=f"localhost:{seal_app.port}",
-        )
-
-    return run
+from tests.conftest import issue_request, make_department
 
 
 def _identifier(out: str) -> str:
