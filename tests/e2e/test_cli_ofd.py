@@ -2,13 +2,12 @@
 a changed file, and errors printed as ``error: <field>: <problem>`` with exit 2."""
 
 from tests.conftest import seal_owner as new_seal_owner
-from tests.e2e.test_cli_commands import cli  # noqa: F401 (fixture)
 from tests.seal.ofd_samples import changed, flip_last_byte, make_ofd
 
 
 async def test_a_seal_owner_seals_an_ofd_and_anyone_verifies_it(
     operator,
-    cli,  # noqa: F811
+    cli,
     tmp_path,
 ):
     owner = await new_seal_owner(operator)
