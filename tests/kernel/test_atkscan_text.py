@@ -6,25 +6,10 @@ the code is read; what is read is still the signed code or nothing.
 """
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from certseal import codes
-from certseal.crypto import SoftwareSigner, Suite
+from tests.kernel.test_atk11b_codes import SIGNER  # a fixed key: the same codes
 
-# a fixed key (Ed25519 signs deterministically), so every run reads the same codes
-_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
-SIGNER = SoftwareSigner(
-    Suite.ED25519,
-    _KEY.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ),
-    _KEY.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ),
-)
 CLAIMS = {1: "issuer", 2: "x" * 200, 4: 2_000_000_000}
 
 

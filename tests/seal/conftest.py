@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from certseal.crypto import KeyWrapper
+from certseal.crypto import KeyWrapper, Suite
 from certseal.devpki import DevCA
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.storage.pool import create_pool
 from services.seal.service import SealCa, SealService
 from services.seal.storage import SealStore, migrate_all
 from tests.seal.service_samples import NOW, FixedClock
+from tests.seal.ses_platforms import Tsa as PlatformTsa
 from tests.seal.test_timestamps import Tsa
 
 
@@ -50,3 +51,15 @@ def clock() -> FixedClock:
 def service(seal_store, seal_ca, config, clock) -> SealService:
     wrapper = KeyWrapper(read_secret_file(Path(config.secrets.kek_file), KEK))
     return SealService(store=seal_store, wrapper=wrapper, seal_ca=seal_ca, clock=clock)
+
+
+@pytest.fixture(scope="module")
+def sm2_tsa() -> PlatformTsa:
+    """A GB/T 20520 TSA (SM2 key, SM3 digests; tests/seal/ses_platforms.py)."""
+    return PlatformTsa(Suite.SM2)
+
+
+@pytest.fixture(scope="module")
+def p256_tsa() -> PlatformTsa:
+    """An RFC 3161 TSA with a P-256 key, beside :func:`sm2_tsa`."""
+    return PlatformTsa(Suite.ES256)

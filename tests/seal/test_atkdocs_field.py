@@ -31,7 +31,6 @@ from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 from tests.seal.ses_platforms import (
     SIGNED_AT,
     TRUST,
-    Tsa,
     bits,
     raw_to_der,
     seal_files,
@@ -132,16 +131,6 @@ def test_a_certificate_name_that_cannot_be_decoded_is_no_bad_signature():
 
 
 # --- F3: a GB/T 20520 (SM2/SM3) time-stamp token --------------------------------
-
-
-@pytest.fixture(scope="module")
-def sm2_tsa() -> Tsa:
-    return Tsa(Suite.SM2)
-
-
-@pytest.fixture(scope="module")
-def p256_tsa() -> Tsa:
-    return Tsa(Suite.ES256)
 
 
 STAMPED_AT = SIGNED_AT + dt.timedelta(seconds=5)

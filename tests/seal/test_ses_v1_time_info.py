@@ -27,16 +27,6 @@ NOW = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
 EIGHT_UTC = dt.datetime(2021, 6, 1, 8, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def sm2_tsa() -> Tsa:
-    return Tsa(Suite.SM2)
-
-
-@pytest.fixture(scope="module")
-def p256_tsa() -> Tsa:
-    return Tsa(Suite.ES256)
-
-
 def _verify(signature: bytes, tsa: Tsa | None = None, **kwargs):  # type: ignore[no-untyped-def]
     if "document_hash" not in kwargs:
         kwargs.setdefault("document", DOCUMENT)

@@ -19,16 +19,6 @@ SHA256 = "2.16.840.1.101.3.4.2.1"
 DOCUMENT = b'<?xml version="1.0"?><ofd:Signature>sealed</ofd:Signature>'
 
 
-@pytest.fixture(scope="module")
-def sm2_tsa() -> Tsa:
-    return Tsa(Suite.SM2)
-
-
-@pytest.fixture(scope="module")
-def p256_tsa() -> Tsa:
-    return Tsa(Suite.ES256)
-
-
 def _refused(tsa: Tsa, token: bytes, stamped: bytes = STAMPED) -> TokenError:
     with pytest.raises(TokenError) as caught:
         check_token(token, stamped=stamped, trust=tsa.trust)
