@@ -15,6 +15,7 @@ import ctypes
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -378,9 +379,15 @@ class EmbeddedStack(Generic[C]):
         # A memory broker is a new cluster each time it starts: say so in its cluster
         # id, so that state derived from an earlier one (a verifier's index) can tell.
         cluster_id = f"{EMBEDDED_CLUSTER_PREFIX}{secrets.token_hex(6)}"
+        # util-linux's setpriv sets the parent-death signal and execs the broker: no
+        # Python between fork and exec (a preexec_fn in a process running gRPC's
+        # threads died there now and then, the broker never started)
+        setpriv = shutil.which("setpriv")
+        wrapper = [setpriv, "--pdeathsig", "TERM"] if setpriv else []
         with log_path.open("ab") as log_file:  # the process keeps its own descriptor
             return subprocess.Popen(
                 [
+                    *wrapper,
                     binary,
                     "broker",
                     "--listener-url",
@@ -393,7 +400,7 @@ class EmbeddedStack(Generic[C]):
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=None if setpriv else _die_with_parent,
             )
 
     def _choose_broker_port(self) -> int:
