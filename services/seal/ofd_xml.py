@@ -24,6 +24,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import re
+import sys
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from collections.abc import Iterator
 from typing import cast
@@ -157,7 +158,7 @@ class XmlBudget:
 
 _DECLARATION = re.compile(
     rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['\"])[0-9.]+\1"
-    rb"[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['\"])([^'\"]{0,64})\2"
+    rb"[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['\"])([^'\"]*)\2"
 )
 DECODED_ENCODINGS = {"gbk", "gb2312", "gb18030"}
 """Multi-byte encodings expat cannot read that Chinese OFD producers write XML in
@@ -165,31 +166,66 @@ DECODED_ENCODINGS = {"gbk", "gb2312", "gb18030"}
 The digests a signature protects are of the file's bytes as they are, not of this
 decoding."""
 
+EXPAT_ENCODINGS = {"utf-8", "utf-16", "utf-16-le", "utf-16-be", "ascii", "iso8859-1"}
+"""The encodings expat reads itself (XML 1.0 §4.3.3 requires UTF-8 and UTF-16)."""
+
+_UNREADABLE = "UTF-8, UTF-16, GB 18030, GBK, GB 2312 or a single-byte one"
+
+
+def _single_byte(codec: codecs.CodecInfo) -> bool:
+    """Whether ``codec`` maps each byte on its own to one character, with no state
+    (a charmap codec, as cp1252 or koi8-r). Expat reads any other encoding Python
+    knows byte by byte as well, and so misreads stateful ones: HZ's ``~{``,
+    ISO-2022's escapes and ``unicode_escape``'s ``\\x3c`` are shifts and characters
+    to a reader of that encoding and plain text to expat, so the two would see
+    different names in one file."""
+    module = getattr(codec.decode, "__module__", None) or ""
+    table = getattr(sys.modules.get(module), "decoding_table", None)
+    return isinstance(table, str) and len(table) == 256
+
 
 def _decoded(data: bytes, name: str, field: str) -> bytes:
     """``data`` as expat can read it: itself when its declared encoding is one expat
-    knows; re-encoded as UTF-8 (its declaration saying so) when it is one of
+    reads as its own readers do (:data:`EXPAT_ENCODINGS`, a single-byte charmap);
+    re-encoded as UTF-8 (its declaration saying so) when it is one of
     :data:`DECODED_ENCODINGS`; INVALID_ARGUMENT naming the file and the encoding
-    otherwise (an unknown name, or another multi-byte encoding)."""
-    match = _DECLARATION.match(data)
-    if match is None:  # no declaration (UTF-8), or a BOM: expat decides
+    otherwise (an unknown name, another multi-byte or a stateful encoding)."""
+    marked = data.startswith(codecs.BOM_UTF8)
+    match = _DECLARATION.match(data, len(codecs.BOM_UTF8) if marked else 0)
+    if match is None:  # no declaration (UTF-8), or UTF-16's mark: expat decides
         return data
     declared = match.group(3).decode("ascii", "replace")
     try:
-        codec = codecs.lookup(declared).name
+        codec = codecs.lookup(declared)
     except LookupError:
-        codec = ""
-    if codec not in DECODED_ENCODINGS:
-        # expat reads single-byte encodings Python knows; others fail in parse_xml
-        return data
-    try:  # as GB 18030, a superset: producers labelling GB 2312 write GBK
-        text = data.decode("gb18030")
-    except UnicodeDecodeError as exc:
+        codec = None
+    if marked and (codec is None or codec.name != "utf-8"):
+        # expat would follow the declaration; XML 1.0 §4.3.3 makes it an error
         raise invalid(
-            field, f"{name} is not valid {declared} (its declared encoding): {exc}"
-        ) from None
-    start, end = match.span(3)
-    return (text[:start] + "UTF-8" + text[end:]).encode("utf-8")
+            field,
+            f"{name} begins with UTF-8's byte order mark but declares the encoding "
+            f"{declared!r}",
+        )
+    if codec is not None and codec.name in DECODED_ENCODINGS:
+        try:  # as GB 18030, a superset: producers labelling GB 2312 write GBK
+            text = data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise invalid(
+                field, f"{name} is not valid {declared} (its declared encoding): {exc}"
+            ) from None
+        start, end = match.span(3)
+        return (text[:start] + "UTF-8" + text[end:]).encode("utf-8")
+    if codec is not None and codec.name == "utf-8":
+        # another label of UTF-8 ("utf8"): expat knows only its own name
+        start, end = match.span(3)
+        return data[:start] + b"UTF-8" + data[end:]
+    if codec is not None and (codec.name in EXPAT_ENCODINGS or _single_byte(codec)):
+        return data
+    raise invalid(
+        field,
+        f"{name} declares the encoding {declared!r}, which it cannot be read in "
+        f"({_UNREADABLE})",
+    )
 
 
 def parse_xml(
@@ -298,7 +334,7 @@ def _parse(data: bytes, name: str, field: str, budget: XmlBudget) -> ET.Element:
         raise invalid(
             field,
             f"{name} declares the encoding {declared!r}, which it cannot be read in "
-            f"(UTF-8, UTF-16, GB 18030, GBK, GB 2312 or a single-byte one): {exc}",
+            f"({_UNREADABLE}): {exc}",
         ) from None
     finally:
         if not closed:

@@ -304,7 +304,8 @@ async def test_an_ofd_written_in_a_chinese_encoding_is_sealed_and_verified(
 
 
 @pytest.mark.parametrize(
-    "encoding", [b"x-no-such-encoding", b"Shift_JIS", b"UTF-32", b"base64"]
+    "encoding",
+    [b"x-no-such-encoding", b"Shift_JIS", b"UTF-32", b"base64", b"HZ", b"ISO-2022-JP"],
 )
 async def test_sealing_an_ofd_of_an_unusable_encoding_names_ofd(
     seal_stub, operator, encoding
