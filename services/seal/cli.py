@@ -235,9 +235,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
         request = pb.SealPdfRequest(
             seal_id=args.seal_id,
             pdf=_read(args.file, "file"),
-            page=args.page or 0,
-            x_mm=args.x_mm or 0.0,
-            y_mm=args.y_mm or 0.0,
+            page=args.page,
+            x_mm=args.x_mm,
+            y_mm=args.y_mm,
             reason=args.reason or "",
             password=_password(args.password_file),
             field_name=args.field or "",
@@ -250,9 +250,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
         request = pb.SealOfdRequest(
             seal_id=args.seal_id,
             ofd=_read(args.file, "file"),
-            page=args.page or 0,
-            x_mm=20.0 if args.x_mm is None else args.x_mm,
-            y_mm=20.0 if args.y_mm is None else args.y_mm,
+            page=args.page,
+            x_mm=args.x_mm,
+            y_mm=args.y_mm,
             keyword=args.keyword or "",
         )
         reply = _call(args, lambda s: s.SealOfd(request))
@@ -276,9 +276,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 def _refuse_placed(args: argparse.Namespace, instead: str, why: str) -> None:
     """``seal ofd --keyword`` and ``seal pdf --field`` place the stamp themselves: a
-    ``--page``, ``--x-mm`` or ``--y-mm`` beside them would be ignored (even one of
-    0, which the service cannot tell from none), so it is refused
-    (INVALID_ARGUMENT naming it)."""
+    ``--page``, ``--x-mm`` or ``--y-mm`` beside them has no effect, so it is refused
+    by its option's name (INVALID_ARGUMENT naming it; the service refuses the
+    request's field as well)."""
     if not getattr(args, instead):
         return
     for dest in ("page", "x_mm", "y_mm"):

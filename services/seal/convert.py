@@ -121,28 +121,49 @@ def verification(result: SealVerification) -> pb.VerifySealedDocumentResponse:
 
 
 def placement(request: pb.SealPdfRequest) -> Placement:
-    """Where the stamp goes: the page, and 20 mm from the visible page's lower-left
-    corner unless given.
+    """Where the stamp goes: the page (the first unless set), and its lower-left
+    corner from the visible page's lower left, each 20 mm unless set (0 is the
+    page's edge: the fields have presence).
 
     INVALID_ARGUMENT when a corner lies outside 0 to :data:`MAX_PAGE_MM` (the largest
     page a PDF may have) or is not a number, or a place is given with ``field_name``
     (the named field's widget places the stamp).
     """
-    if request.field_name and (request.page or request.x_mm or request.y_mm):
+    if request.field_name:
+        refuse_placed(request, "field_name", "the signature field whose widget")
+    x_mm, y_mm = corner_mm(request)
+    return Placement(page=request.page, x_mm=x_mm, y_mm=y_mm)
+
+
+def refuse_placed(
+    request: pb.SealPdfRequest | pb.SealOfdRequest, instead: str, what: str
+) -> None:
+    """INVALID_ARGUMENT (``instead``) when ``request`` sets ``page``, ``x_mm`` or
+    ``y_mm`` beside ``instead``, which places the stamp itself (``what`` does)."""
+    given = [name for name in _PLACE if request.HasField(name)]
+    if given:
         raise invalid(
-            "field_name",
-            "names the signature field whose widget places the stamp; give no page, "
-            "x_mm or y_mm with it",
+            instead,
+            f"names {what} places the stamp; give no {', '.join(given)} with it",
         )
+
+
+def corner_mm(request: pb.SealPdfRequest | pb.SealOfdRequest) -> tuple[float, float]:
+    """``x_mm`` and ``y_mm`` of ``request``, each :data:`DEFAULT_CORNER_MM` unless
+    set. INVALID_ARGUMENT naming the field for a value outside 0 to
+    :data:`MAX_PAGE_MM` or not a number."""
+    corner = []
     for name in ("x_mm", "y_mm"):
         value = getattr(request, name)
         if not 0 <= value <= MAX_PAGE_MM:  # False for NaN too
             raise invalid(name, f"{value} is outside 0 to {MAX_PAGE_MM} mm")
-    return Placement(
-        page=request.page,
-        x_mm=request.x_mm or 20.0,
-        y_mm=request.y_mm or 20.0,
-    )
+        corner.append(value if request.HasField(name) else DEFAULT_CORNER_MM)
+    return corner[0], corner[1]
+
+
+_PLACE = ("page", "x_mm", "y_mm")
+DEFAULT_CORNER_MM = 20.0
+"""Each coordinate of the stamp's corner when a request does not set it (mm)."""
 
 
 def sealed_pdf(sealed: SealedPdf) -> pb.SealPdfResponse:

@@ -7,38 +7,31 @@ import base64
 from certseal.errors import invalid
 from certseal.timestamps import ts
 from certseal.v1 import seal_pb2 as pb
+from services.seal.convert import corner_mm, refuse_placed
 from services.seal.ofd_service import OfdSignatureResult, SealedOfd
 from services.seal.ofd_sign import StampPlace
-
-MAX_PAGE_MM = 5080.0
-"""The largest page coordinate accepted, in mm (as for PDFs)."""
 
 MAX_KEYWORD_CHARS = 100
 
 
 def stamp_place(request: pb.SealOfdRequest) -> StampPlace:
-    """Where the stamp goes: the keyword, or the page and 20 mm from its top left
-    unless given. INVALID_ARGUMENT (``x_mm``, ``y_mm``, ``keyword``) for a corner
-    outside 0 to :data:`MAX_PAGE_MM` or not a number, or a keyword that is blank, over
-    :data:`MAX_KEYWORD_CHARS` characters or has control characters."""
-    for name in ("x_mm", "y_mm"):
-        value = getattr(request, name)
-        if not 0 <= value <= MAX_PAGE_MM:  # False for NaN too
-            raise invalid(name, f"{value} is outside 0 to {MAX_PAGE_MM} mm")
+    """Where the stamp goes: over the keyword, or on the page (the first unless set)
+    with its top-left corner from the page's top left, each 20 mm unless set (0 is
+    the page's edge: the fields have presence). INVALID_ARGUMENT (``x_mm``, ``y_mm``,
+    ``keyword``) for a corner outside 0 to :data:`~services.seal.convert.MAX_PAGE_MM`
+    or not a number, a keyword with a page or corner beside it, or a keyword that is
+    blank, over :data:`MAX_KEYWORD_CHARS` characters or has control characters."""
+    x_mm, y_mm = corner_mm(request)
     keyword = request.keyword
     if keyword:
+        refuse_placed(request, "keyword", "the text whose first showing")
         if not keyword.strip() or len(keyword) > MAX_KEYWORD_CHARS:
             raise invalid(
                 "keyword", f"must have 1 to {MAX_KEYWORD_CHARS} visible characters"
             )
         if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in keyword):
             raise invalid("keyword", "has control characters")
-    return StampPlace(
-        page=request.page,
-        x_mm=request.x_mm or 20.0,
-        y_mm=request.y_mm or 20.0,
-        keyword=keyword,
-    )
+    return StampPlace(page=request.page, x_mm=x_mm, y_mm=y_mm, keyword=keyword)
 
 
 def sealed_ofd(sealed: SealedOfd) -> pb.SealOfdResponse:

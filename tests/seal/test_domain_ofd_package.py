@@ -281,4 +281,4 @@ def test_stamp_place_defaults():
     from services.seal.ofd_convert import stamp_place
 
     assert stamp_place(pb.SealOfdRequest()) == StampPlace(0, 20.0, 20.0, "")
-    assert stamp_place(pb.SealOfdRequest(page=3, keyword="盖章")).keyword == "盖章"
+    assert stamp_place(pb.SealOfdRequest(keyword="盖章")).keyword == "盖章"
