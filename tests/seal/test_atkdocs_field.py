@@ -149,6 +149,8 @@ def test_a_p256_tsa_token_makes_the_signing_time(p256_tsa):
     result = _verify(signature, DOCUMENT, tsa_trust=p256_tsa.trust)
     assert result.verdict is SealVerdict.VALID, result.checks
     assert result.signed_at == STAMPED_AT
+    [stamp] = [c.detail for c in result.checks if c.name == "timestamp"]
+    assert f"stamped the signature at {STAMPED_AT.isoformat()}" in stamp
 
 
 def test_an_sm2_tsa_token_from_a_trusted_tsa_makes_the_signing_time(sm2_tsa):

@@ -105,6 +105,10 @@ def test_a_token_in_time_info_makes_the_signing_time(p256_tsa):
         "signature",
         "timestamp",
     ]
+    # the token is inside what is signed: a lower bound of the signing time, said so
+    [stamp] = [c.detail for c in result.checks if c.name == "timestamp"]
+    assert "stamped the sealed document at" in stamp
+    assert "signed then or later" in stamp
 
 
 def test_an_sm3_token_is_checked_against_the_signed_data_hash(sm2_tsa):
