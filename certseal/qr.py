@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 
 import pillow_heif
 import segno
@@ -224,60 +225,66 @@ _MARKER_AFTER_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _MAX_JPEG_MARKERS = 1024
 
 
-def jpeg_scans(data: bytes) -> int:
-    """The scans (SOS markers, FF DA) of the JPEG image ``data`` starts with, as its
-    decoder meets them: markers walked from SOI to EOI, each segment skipped by its
-    length, each scan's entropy-coded data to the marker after it. Bytes that are not
-    the image's own therefore count for nothing: an EXIF thumbnail inside APP1, a
-    multi-picture file's other frames after its EOI, a motion photo's video appended
-    (a Pixel's or a Samsung's: megabytes in which FF DA occurs about once in 64 KiB).
-    Where the structure is not one it follows (bytes where a marker should be, which
-    libjpeg skips; a segment running past the end; over
-    :data:`_MAX_JPEG_MARKERS` markers), every FF DA from there on is counted: never
-    fewer than the decoder could meet. Linear in the bytes."""
-    at, scans, end = 2, 0, len(data)  # after SOI, which Pillow has checked
+_EOI, _LOST = 0xD9, -1
+
+
+def _jpeg_markers(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, where its segment's content starts, the segment's length) of each
+    marker of the JPEG image ``data`` starts with, as its decoder meets them: from SOI
+    on, each segment skipped by its length, each scan's entropy-coded data to the
+    marker after it. Ends after EOI (``(0xD9, at, 0)``), at the data's end inside a
+    scan, or where the structure is not one it follows (bytes where a marker should
+    be, which libjpeg skips; a segment running past the end; over
+    :data:`_MAX_JPEG_MARKERS` markers): then ``(_LOST, at, 0)`` with ``at`` where it
+    stopped. Linear in the bytes."""
+    at, end = 2, len(data)  # after SOI, which Pillow has checked
     for _ in range(_MAX_JPEG_MARKERS):
         found = _JPEG_MARKER.match(data, at)
         if found is None:
             break
         marker = found.group(1)[0]
-        if marker == 0xD9:  # EOI: the decoder stops here
-            return scans
+        if marker == _EOI:  # the decoder stops here
+            yield marker, found.end(), 0
+            return
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
             at = found.end()
             continue
         length = int.from_bytes(data[found.end() : found.end() + 2], "big")
         if marker == 0x00 or length < 2 or found.end() + length > end:
             break
+        yield marker, found.end(), length
         at = found.end() + length
         if marker == 0xDA:
-            scans += 1
             after = _MARKER_AFTER_SCAN.search(data, at)
             if after is None:  # the data ends inside the scan
-                return scans
+                return
             at = after.start()
-    return scans + data.count(b"\xff\xda", at)
+    yield _LOST, at, 0
+
+
+def jpeg_scans(data: bytes) -> int:
+    """The scans (SOS markers, FF DA) of the JPEG image ``data`` starts with, as its
+    decoder meets them (:func:`_jpeg_markers`). Bytes that are not the image's own
+    therefore count for nothing: an EXIF thumbnail inside APP1, a multi-picture
+    file's other frames after its EOI, a motion photo's video appended (a Pixel's or
+    a Samsung's: megabytes in which FF DA occurs about once in 64 KiB). Where the
+    structure is not one the walk follows, every FF DA from there on is counted:
+    never fewer than the decoder could meet. Linear in the bytes."""
+    scans = 0
+    for marker, at, _length in _jpeg_markers(data):
+        if marker == _LOST:
+            return scans + data.count(b"\xff\xda", at)
+        scans += marker == 0xDA
+    return scans
 
 
 def _first_scan_components(data: bytes) -> int | None:
     """The components of the first scan of the JPEG image ``data`` starts with (its
-    SOS's Ns), walked to as :func:`jpeg_scans` walks; None where the structure is not
-    one it follows before that scan (the decoder may find another)."""
-    at, end = 2, len(data)
-    for _ in range(_MAX_JPEG_MARKERS):
-        found = _JPEG_MARKER.match(data, at)
-        if found is None:
-            return None
-        marker = found.group(1)[0]
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
-            at = found.end()
-            continue
-        length = int.from_bytes(data[found.end() : found.end() + 2], "big")
-        if marker in (0x00, 0xD9) or length < 3 or found.end() + length > end:
-            return None
+    SOS's Ns, :func:`_jpeg_markers`); None when the walk meets no scan (EOI first, or
+    a structure it does not follow before one: the decoder may find another)."""
+    for marker, at, length in _jpeg_markers(data):
         if marker == 0xDA:
-            return data[found.end() + 2]
-        at = found.end() + length
+            return data[at + 2] if length >= 3 else None
     return None
 
 

@@ -104,3 +104,20 @@ def test_atk_in2_a_camera_sized_baseline_jpeg_is_still_read_in_one_scan():
     with pytest.raises(CertsealError) as err:
         qr.read_qr_image(out.getvalue())
     assert err.value.message == "contains no readable QR code"
+
+
+@pytest.mark.parametrize("components", [1, 3])
+def test_the_first_scan_is_found_past_an_empty_segment_and_not_past_eoi(components):
+    """The two walks of a JPEG's markers (the scans counted, the first scan's
+    components) are one walk: an empty APP segment (length 2, valid) is passed by
+    both, and EOI or a segment running past the end ends both."""
+    image = _sequential(64, components, per_scan=components)
+    empty_app = b"\xff\xe5\x00\x02"
+    padded = image[:2] + empty_app + image[2:]
+    assert qr._first_scan_components(padded) == components
+    assert qr.jpeg_scans(padded) == qr.jpeg_scans(image) == 1
+    assert qr._first_scan_components(image[:2] + b"\xff\xd9" + image[2:]) is None
+    assert qr.jpeg_scans(image[:2] + b"\xff\xd9" + image[2:]) == 0
+    overrun = image[:2] + b"\xff\xe5\xff\xff" + image[2:]
+    assert qr._first_scan_components(overrun) is None
+    assert qr.jpeg_scans(overrun) == image.count(b"\xff\xda")
