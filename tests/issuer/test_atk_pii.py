@@ -1,0 +1,164 @@
+"""atk-pii: where a holder's personal data leaves the places it should stay, in the
+issuer (an outside review; each finding is a strict xfail asserting what the docs
+promise, so it fails until fixed)."""
+
+from __future__ import annotations
+
+import secrets
+
+import grpc
+import pytest
+
+from certseal import identifiers
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import licence_pb2
+from tests.conftest import issue_request, text_field
+from tests.issuer.test_rpc import rpc_error
+
+
+def _marked() -> tuple[str, str, str]:
+    """A holder name, a resident ID number and a personal address found nowhere else."""
+    tag = secrets.token_hex(4)
+    return f"Quxleak Holder{tag}", identifiers.random_resident_id(), f"ADDR-{tag}"
+
+
+def _contains(blob: object, *needles: str) -> list[str]:
+    """The needles found in ``blob`` (text, or bytes read as UTF-8)."""
+    text = (
+        bytes(blob).decode("utf-8", "replace")
+        if isinstance(blob, bytes | bytearray | memoryview)
+        else str(blob)
+    )
+    return [n for n in needles if n in text]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk-pii F1: idempotent_requests.response keeps the IssueLicence and "
+    "AmendLicence answers whole, with the holder's name, ID number and personal "
+    "fields in clear in PostgreSQL for the key's retention (72 h by default)",
+)
+async def test_an_idempotent_answer_keeps_no_personal_data_in_clear(dept, issuer):
+    """README.md, "Security": "the holder and personal fields are stored AES-GCM
+    encrypted"; services/issuer/domain.py Holder: "personal data: never in events or
+    logs". docs/operations.md "Retries and idempotency keys" stores the answer's bytes
+    in ``idempotent_requests`` (the same database, its backups included): an
+    IssueLicenceResponse is the Licence with ``holder`` (name, id_type, id_number) and
+    every field, personal ones included, so the encrypted ``private_data`` column is
+    copied in clear beside it. Reproduce: IssueLicence with metadata
+    ``idempotency-key``, then ``select response from idempotent_requests``."""
+    name, number, address = _marked()
+    request = issue_request(dept, name=name, id_number=number)
+    request.fields["address"].CopyFrom(text_field(address))
+    key = f"atk-pii-{secrets.token_hex(8)}"
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            request, metadata=(("idempotency-key", key),)
+        )
+    ).licence
+    new_name = f"Quxleak Renamed{secrets.token_hex(4)}"
+    await dept.clients.issuer.AmendLicence(
+        pb.AmendLicenceRequest(identifier=licence.identifier, holder_name=new_name),
+        metadata=(("idempotency-key", key + "-amend"),),
+    )
+    rows = await issuer.pool.fetch(
+        "select key, response from idempotent_requests where caller = $1",
+        f"dept:{dept.code}",
+    )
+    assert {r["key"] for r in rows} >= {key, key + "-amend"}
+    found = {
+        r["key"]: _contains(r["response"], name, number, address, new_name)
+        for r in rows
+    }
+    assert found == {r["key"]: [] for r in rows}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk-pii F2: a licence change's free-text reason (revoke, suspend, "
+    "transfer, ...) is published on certseal.licence-events.v1 as typed: a reason "
+    "holding the holder's ID number or name puts them on the topic integrators read "
+    "raw, and in the audit row",
+)
+async def test_a_reason_naming_the_holder_is_kept_off_the_licence_topic(dept, issuer):
+    """docs/events.md, "Types": "No name, identity number or personal field is ever in
+    an event"; docs/architecture.md §4 "Events": "no personal data in clear". The
+    issuer itself knows this licence's holder and applies an ID-number rule to a
+    refused caller's text (certseal.audit.recordable: a run of 15 digits or more),
+    but a reason is copied into ``LicenceEvent.reason`` unchecked. Reproduce:
+    SuspendLicence / RevokeLicence with reason ``持证人 <name> (<ID number>) ...`` and
+    read the outbox row (what the relay publishes) of the lineage."""
+    name, number, _address = _marked()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name=name, id_number=number)
+        )
+    ).licence
+    refused = 0
+    for call in (
+        dept.clients.issuer.SuspendLicence(
+            pb.SuspendLicenceRequest(
+                identifier=licence.lineage, reason=f"持证人 {name} 身份证 {number} 涉案"
+            )
+        ),
+        dept.clients.issuer.RevokeLicence(
+            pb.RevokeLicenceRequest(
+                identifier=licence.lineage,
+                reason=f"holder {number} deceased",
+                kind=pb.REVOCATION_KIND_REVOKE,
+            )
+        ),
+    ):
+        try:
+            await call
+        except grpc.aio.AioRpcError as exc:  # refusing it is a correct answer too
+            assert exc.code() is grpc.StatusCode.INVALID_ARGUMENT
+            refused += 1
+    events = await issuer.pool.fetch(
+        "select value from outbox where key = $1", licence.lineage.encode()
+    )
+    audits = await issuer.pool.fetch(
+        "select details::text as d from audit_log where subject like $1",
+        licence.lineage + "%",
+    )
+    assert len(events) >= 1 and len(audits) >= 1
+    leaked = [
+        *(f for e in events for f in _contains(e["value"], name, number)),
+        *(f for a in audits for f in _contains(a["d"], name, number)),
+    ]
+    assert leaked == [], f"{refused} refused; found {leaked}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk-pii F3: a holder app without a grant is refused with an audit row "
+    "whose subject is the identifier text as sent, unchecked: an ID number sent "
+    "there is written into audit_log in clear",
+)
+async def test_a_refused_holder_read_records_no_identity_number(connect, issuer):
+    """docs/operations.md, "Caller kinds" (app:<name>): "Every read (also a refused
+    one) leaves an audit row naming the app, the licence and the holder as its
+    pseudonym (never the identity number)"; "Refusals in the audit log": a refused
+    caller's subject "holds no run of 15 digits or more (a resident identity number,
+    whole or in part); else -". The no-grant refusal
+    (services/issuer/service/reading.py ``_holder_read`` -> ``granted_types(caller,
+    action, text.strip()[:200])``) records the raw ``identifier`` before it is parsed.
+    Reproduce: as an app with no grant, GetLicence(identifier=<an ID number>,
+    holder=<that ID>) and look at audit_log's subject."""
+    number = identifiers.random_resident_id()
+    app = f"app:wallet-{secrets.token_hex(4)}"
+    stranger = connect(app).issuer
+    holder = licence_pb2.Holder(id_type="111", id_number=number)
+    for call in (
+        stranger.GetLicence(pb.GetLicenceRequest(identifier=number, holder=holder)),
+        stranger.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=f"身份证{number}", holder=holder)
+        ),
+    ):
+        err = await rpc_error(call)
+        assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+    rows = await issuer.pool.fetch(
+        "select subject, details::text as d from audit_log where actor = $1", app
+    )
+    assert len(rows) == 2
+    assert [r["subject"] for r in rows if number in r["subject"] + r["d"]] == []
