@@ -107,6 +107,14 @@ def _asked(value: str | Sequence[str]) -> str | list[str]:
 _ID_DIGITS = re.compile(r"[0-9](?:[^0-9A-Za-z]?[0-9]){14,}", re.ASCII)
 
 
+def holds_identity_number(text: str) -> bool:
+    """Whether ``text`` holds a run of 15 digits or more, one character other than a
+    letter between two of them counting as none: a resident identity number (GB
+    11643: 18 characters, the first 17 digits; 15 digits before 1999), whole or in
+    part, grouped or not."""
+    return _ID_DIGITS.search(text) is not None
+
+
 def recordable(value: str, check: Callable[[str], object]) -> str:
     """``value`` when ``check`` accepts it (returns; raises any exception
     otherwise) and it holds no run of 15 digits or more, one character other
@@ -116,7 +124,7 @@ def recordable(value: str, check: Callable[[str], object]) -> str:
     may have been refused before its shape was checked. A code of digits only (some
     government bodies' USCC) is recorded as ``-`` too: the rule errs on keeping
     personal data out."""
-    if _ID_DIGITS.search(value):
+    if holds_identity_number(value):
         return "-"
     try:
         check(value)

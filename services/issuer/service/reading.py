@@ -10,9 +10,14 @@ import json
 import re
 import uuid
 
+from certseal.audit import holds_identity_number, recordable
 from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, invalid, not_found
-from certseal.identifiers import LICENCE_OID_PREFIX, parse_licence_id
+from certseal.identifiers import (
+    LICENCE_OID_PREFIX,
+    parse_licence_id,
+    validate_type_code,
+)
 from certseal.paging import page
 from certseal.rpc import Caller
 from services.issuer.domain import Holder, LicenceRecord, Status
@@ -28,6 +33,25 @@ HolderId = tuple[str, str]
 _LINEAGE_RE = re.compile(
     re.escape(LICENCE_OID_PREFIX) + r"[0-9A-Z]{21}\.[0-9A-Z]+\.[0-9A-Z]+"
 )
+
+
+def asked_licence(text: str) -> str:
+    """A licence identifier or lineage as a caller sent it, fit for an audit row's
+    subject before it is resolved: itself (stripped) when it has an identifier's or
+    a lineage's shape and none of its parts after the OID prefix holds an identity
+    number (:func:`certseal.audit.holds_identity_number`), else ``-``. A holder app
+    may send anything where the identifier goes, an identity number too, and the
+    audit log never holds one (docs/operations.md "Caller kinds")."""
+    text = text.strip()
+    if len(text) > 200 or not text.startswith(LICENCE_OID_PREFIX):
+        return "-"
+    if not _LINEAGE_RE.fullmatch(text):
+        try:
+            parse_licence_id(text)
+        except CertsealError:
+            return "-"
+    parts = text[len(LICENCE_OID_PREFIX) :].split(".")
+    return "-" if any(holds_identity_number(part) for part in parts) else text
 
 
 class Reader:
@@ -138,7 +162,7 @@ class Reader:
         granted type; NOT_FOUND otherwise, indistinguishable from an absent licence.
         Every read leaves an audit row (the holder as its pseudonym, never in clear).
         """
-        granted = await self.granted_types(caller, action, text.strip()[:200])
+        granted = await self.granted_types(caller, action, asked_licence(text))
         if holder is None:
             raise invalid("holder", "a holder app names the holder: id_type, id_number")
         holder_ref = self._protector.pseudonym(*holder)
@@ -153,7 +177,7 @@ class Reader:
             and stored.record.holder_ref == holder_ref
             and stored.record.type_code in granted
         )
-        subject = stored.record.identifier if stored else text.strip()[:200]
+        subject = stored.record.identifier if stored else asked_licence(text)
         details = {"holder": holder_ref}
         if not theirs:
             details["why"] = "no such licence of a granted type for this holder"
@@ -208,7 +232,8 @@ class Reader:
                     caller,
                     "licence.list",
                     holder_ref,
-                    f"{caller} is not granted licence type {type_code}",
+                    f"{caller} is not granted licence type "
+                    f"{recordable(type_code, validate_type_code)}",
                 )
             type_codes = sorted(granted)
         else:

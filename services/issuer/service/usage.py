@@ -18,7 +18,7 @@ from certseal.timestamps import Clock
 from services.issuer.events import authorisation_usage_entries
 from services.issuer.service.common import Auditor
 from services.issuer.service.holder import LicenceUse
-from services.issuer.service.reading import HolderId, Reader
+from services.issuer.service.reading import HolderId, Reader, asked_licence
 from services.issuer.storage import IssuerStore
 from services.issuer.usage import (
     UsageEntry,
@@ -92,7 +92,7 @@ class UsageRecord:
             raise await self._auditor.deny(
                 caller,
                 "licence.usage",
-                text.strip()[:200],
+                asked_licence(text),
                 "only the holder's app reads a usage record",
             )
         window = page(page_size, page_token)
