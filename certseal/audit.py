@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+from certseal.personal import holds_identity_number
 
 #: the ``prev_hash`` of the first row of the chain
 GENESIS = bytes(32)
@@ -98,21 +99,6 @@ def _asked(value: str | Sequence[str]) -> str | list[str]:
         return _shown(value, REFUSAL_SUBJECT_LIMIT)
     items = [_shown(v, REFUSAL_SUBJECT_LIMIT) for v in value[:REFUSAL_ASKED_ITEMS]]
     return [*items, "…"] if len(value) > REFUSAL_ASKED_ITEMS else items
-
-
-#: a run of digits that may be (most of) a resident identity number (GB 11643: 17
-#: digits and a check character; 15 in the older form), also as it is often written,
-#: grouped by a separator between digits (``110105-19900101-1234``: an app name
-#: may hold ``-``, ``.``, ``_``)
-_ID_DIGITS = re.compile(r"[0-9](?:[^0-9A-Za-z]?[0-9]){14,}", re.ASCII)
-
-
-def holds_identity_number(text: str) -> bool:
-    """Whether ``text`` holds a run of 15 digits or more, one character other than a
-    letter between two of them counting as none: a resident identity number (GB
-    11643: 18 characters, the first 17 digits; 15 digits before 1999), whole or in
-    part, grouped or not."""
-    return _ID_DIGITS.search(text) is not None
 
 
 def recordable(value: str, check: Callable[[str], object]) -> str:

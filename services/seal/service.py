@@ -39,6 +39,7 @@ from certseal.hsm import Pkcs11Token
 from certseal.identifiers import mint_serial, validate_uscc
 from certseal.logs import REQUEST_ID
 from certseal.paging import page
+from certseal.personal import check_published
 from certseal.rpc import Caller
 from certseal.storage.idempotency import in_request_scope
 from certseal.timestamps import Clock, utcnow
@@ -343,6 +344,7 @@ class SealService(SealVerifying):
         )
         if not reason.strip():
             raise invalid("reason", "say why the seal is revoked")
+        check_published("reason", reason)  # in the seal.revoked event
         now = self._clock()
 
         def records(revoked: Seal) -> tuple[list[OutboxRecord], list[AuditEntry]]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from certseal.errors import denied, invalid
 from certseal.identifiers import validate_uscc
+from certseal.personal import check_published
 
 CONSOLE = "service:console"
 #: the seal service, which verifies the licence code a licence file carries when it
@@ -130,13 +131,14 @@ def _clerk(value: str) -> str:
             f"is {len(name)} characters; the limit is {MAX_CLERK_CHARS}",
         )
     _printable(name, CLERK_METADATA)
-    return name
+    return check_published(CLERK_METADATA, name)  # it is in the usage record
 
 
 def check_purpose(purpose: str) -> str:
     """``purpose`` if it is a purpose of use a usage event may carry, else raise
     INVALID_ARGUMENT (field ``purpose``): required, at most :data:`MAX_PURPOSE_CHARS`
-    characters, no control characters or lone surrogates."""
+    characters, no control characters or lone surrogates, no personal number (it
+    is published in the usage record: :func:`certseal.personal.check_published`)."""
     if not purpose.strip():
         raise invalid("purpose", "is required: the purpose of use (用证事由)")
     if len(purpose) > MAX_PURPOSE_CHARS:
@@ -145,7 +147,7 @@ def check_purpose(purpose: str) -> str:
             f"is {len(purpose)} characters; the limit is {MAX_PURPOSE_CHARS}",
         )
     _printable(purpose, "purpose")
-    return purpose
+    return check_published("purpose", purpose)
 
 
 def _printable(text: str, field: str) -> None:

@@ -73,13 +73,6 @@ async def test_an_idempotent_answer_keeps_no_personal_data_in_clear(dept, issuer
     assert found == {r["key"]: [] for r in rows}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-pii F2: a licence change's free-text reason (revoke, suspend, "
-    "transfer, ...) is published on certseal.licence-events.v1 as typed: a reason "
-    "holding the holder's ID number or name puts them on the topic integrators read "
-    "raw, and in the audit row",
-)
 async def test_a_reason_naming_the_holder_is_kept_off_the_licence_topic(dept, issuer):
     """docs/events.md, "Types": "No name, identity number or personal field is ever in
     an event"; docs/architecture.md §4 "Events": "no personal data in clear". The
@@ -177,3 +170,59 @@ def test_an_asked_identifier_is_recorded_only_in_its_shape_and_without_a_number(
         str(real)[:-1] + ("A" if str(real)[-1] != "A" else "B"),
     ):
         assert asked_licence(text) == "-", text
+
+
+async def test_a_reason_naming_the_holder_only_by_name_is_refused_by_field(
+    dept, operator, connect, issuer
+):
+    """The holder's name alone (no number to find) is refused for the issuing
+    department, INVALID_ARGUMENT ``reason``, for every change that takes a reason,
+    and the amended name too; another department asking the same is refused as a
+    stranger first (PERMISSION_DENIED), so the check tells it nothing of the holder."""
+    from tests.conftest import make_department
+
+    name, number, _address = _marked()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name=name, id_number=number)
+        )
+    ).licence
+    reason = f"持证人 {name.upper()} 已注销"
+    issuer_stub = dept.clients.issuer
+    for call in (
+        issuer_stub.SuspendLicence(
+            pb.SuspendLicenceRequest(identifier=licence.lineage, reason=reason)
+        ),
+        issuer_stub.CancelLicence(
+            pb.CancelLicenceRequest(identifier=licence.lineage, reason=reason)
+        ),
+        issuer_stub.AmendLicence(
+            pb.AmendLicenceRequest(identifier=licence.lineage, reason=reason)
+        ),
+        issuer_stub.AmendLicence(
+            pb.AmendLicenceRequest(
+                identifier=licence.lineage,
+                holder_name="Quxleak Newname",
+                reason="更正为 quxleak newname",
+            )
+        ),
+    ):
+        err = await rpc_error(call)
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, err.details()
+        assert dict(err.trailing_metadata())["certseal-error-field"] == "reason"
+        assert name not in (err.details() or "")
+    other = await make_department(operator, connect)
+    err = await rpc_error(
+        other.clients.issuer.SuspendLicence(
+            pb.SuspendLicenceRequest(identifier=licence.lineage, reason=reason)
+        )
+    )
+    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+    suspended = await issuer_stub.SuspendLicence(
+        pb.SuspendLicenceRequest(identifier=licence.lineage, reason="依法暂停 30 日")
+    )
+    assert suspended.licence.status == licence_pb2.LICENCE_STATUS_SUSPENDED
+    rows = await issuer.pool.fetch(
+        "select value from outbox where key = $1", licence.lineage.encode()
+    )
+    assert [v for r in rows for v in _contains(r["value"], name, number)] == []

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
+from certseal.personal import check_published
 from certseal.rpc import Caller
 from certseal.text import check_display_name
 from certseal.timestamps import Clock
@@ -47,7 +49,12 @@ from services.issuer.document import (
     LicenceDocumentContent,
     template_for,
 )
-from services.issuer.domain import FieldValue, LicenceRecord, LicenceType
+from services.issuer.domain import (
+    FieldValue,
+    LicenceRecord,
+    LicenceType,
+    holder_texts,
+)
 from services.issuer.events import authorisation_event, authorisation_usage_entries
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
@@ -100,6 +107,16 @@ def _visible(licence_type: LicenceType) -> list[str]:
     return [
         f.name for f in licence_type.fields if f.public or f.restricted or f.personal
     ]
+
+
+_AUTHORISATION_ID = re.compile(r"au-[0-9a-f]{16}", re.ASCII)
+
+
+def _asked_authorisation(text: str) -> str:
+    """An authorisation id as a caller sent it, for an audit row's subject: itself
+    (stripped) when it has the shape ``au-`` and 16 hex digits, else ``-``."""
+    text = text.strip()
+    return text if _AUTHORISATION_ID.fullmatch(text) else "-"
 
 
 class HolderSide:
@@ -296,6 +313,9 @@ class HolderSide:
         check_display_name(purpose, "purpose")
         if len(counter) > 64:
             raise invalid("counter", "is over 64 characters")
+        # both are published in the licence.authorised event
+        for name, text in (("purpose", purpose), ("counter", counter)):
+            check_published(name, text, personal=holder_texts(record))
         licence_type = await self._directory.licence_type(record.type_code)
         shown = set(_visible(licence_type))
         if not fields or len(fields) > MAX_FIELDS:
@@ -362,6 +382,13 @@ class HolderSide:
             )
         if holder is None:
             raise invalid("holder", "a holder app names the holder: id_type, id_number")
+        # an app with no grant is refused before anything is looked up: it learns
+        # nothing of whose an authorisation is (atk-authz 2)
+        await self._reader.granted_types(
+            caller,
+            "licence.authorisation_revoke",
+            _asked_authorisation(authorisation_id),
+        )
         holder_ref = self._protector.pseudonym(*holder)
         auth = await self._store.get_authorisation(authorisation_id.strip()[:64])
         if auth is None or auth.holder_ref != holder_ref:
@@ -384,6 +411,7 @@ class HolderSide:
                 f"authorisation {auth.authorisation_id} was already withdrawn",
                 field="authorisation_id",
             )
+        check_published("reason", reason, personal=holder_texts(record))
         now = self._clock()
         event = authorisation_event(
             record,

@@ -270,7 +270,7 @@ class Keys:
         now = self._clock()
         at = now
         if status == "revoked":
-            domain.validate_text("reason", reason, required=True, limit=500)
+            domain.validate_reason(reason, required=True)
             if revoked_at is not None:
                 if revoked_at > now:
                     raise invalid("revoked_at", "must not be in the future")

@@ -56,11 +56,17 @@ class Lifecycle(LicenceCases):
         body: Callable[
             [LineageTx, LicenceRecord, domain.Transition], Awaitable[tuple[T, Records]]
         ],
+        *,
+        reason: str,
     ) -> T:
         """Lock the lineage, check the caller and the transition, run ``body``.
 
         Only a department with the issuer role gets as far as the identifier (anyone
-        else: an audited PERMISSION_DENIED before the licence is looked up).
+        else: an audited PERMISSION_DENIED before the licence is looked up). The
+        change's ``reason``, published in its event, is then checked against the
+        licence's holder (INVALID_ARGUMENT when it names them: after the caller is
+        known to be the issuing department, so that it tells no one else whose
+        licence it is).
         """
         if isinstance(caller, Caller):
             await self._directory.issuing_department(
@@ -78,6 +84,9 @@ class Lifecycle(LicenceCases):
                     f"{caller} may not {action.value} {identifier}: it "
                     f"was issued by {record.issuer_code}"
                 )
+            domain.validate_reason(
+                reason, required=False, personal=domain.holder_texts(record)
+            )
             transition = domain.check_transition(
                 action, record.status, superseded_by=record.superseded_by
             )
@@ -130,11 +139,8 @@ class Lifecycle(LicenceCases):
         FAILED_PRECONDITION (a transition :data:`domain.TRANSITIONS` does not allow,
         or an expiry before ``valid_until``).
         """
-        domain.validate_text(
-            "reason",
-            reason,
-            required=action in {Action.REVOKE, Action.REVOKE_AS_SANCTION},
-            limit=500,
+        domain.validate_reason(
+            reason, required=action in {Action.REVOKE, Action.REVOKE_AS_SANCTION}
         )
 
         async def body(
@@ -158,7 +164,7 @@ class Lifecycle(LicenceCases):
                 caller, action, record, licence_type, transition, reason
             )
 
-        return await self._change(caller, text, action, body)
+        return await self._change(caller, text, action, body, reason=reason)
 
     async def new_version(
         self,
@@ -181,7 +187,7 @@ class Lifecycle(LicenceCases):
 
         Raises as :meth:`change_status`; FAILED_PRECONDITION also without an active key.
         """
-        domain.validate_text("reason", reason, required=False, limit=500)
+        domain.validate_reason(reason, required=False, personal=(holder_name,))
 
         async def body(
             tx: LineageTx, old: LicenceRecord, transition: domain.Transition
@@ -251,7 +257,7 @@ class Lifecycle(LicenceCases):
                 replaces=old.identifier,
             )
 
-        return await self._change(caller, text, action, body)
+        return await self._change(caller, text, action, body, reason=reason)
 
     async def transfer(
         self, caller: Caller, text: str, to_department: str, reason: str
@@ -265,7 +271,7 @@ class Lifecycle(LicenceCases):
         """
         await self._directory.issuing_department(caller, "licence.transfer")
         validate_uscc(to_department, "to_department_code")
-        domain.validate_text("reason", reason, required=False, limit=500)
+        domain.validate_reason(reason, required=False)
         target = await self._directory.department(to_department)
         if target is None or "issuer" not in target.roles:
             raise invalid(
@@ -348,7 +354,7 @@ class Lifecycle(LicenceCases):
                 ],
             )
 
-        return await self._change(caller, text, Action.TRANSFER, body)
+        return await self._change(caller, text, Action.TRANSFER, body, reason=reason)
 
     async def expire_due(self, limit: int = 500) -> int:
         """Expire up to ``limit`` live licences past their validity; returns how

@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 
-from certseal.audit import holds_identity_number, recordable
+from certseal.audit import recordable
 from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, invalid, not_found
 from certseal.identifiers import (
@@ -19,6 +19,7 @@ from certseal.identifiers import (
     validate_type_code,
 )
 from certseal.paging import page
+from certseal.personal import holds_identity_number
 from certseal.rpc import Caller
 from services.issuer.domain import Holder, LicenceRecord, Status
 from services.issuer.service.common import Auditor
