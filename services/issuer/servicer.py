@@ -319,7 +319,8 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
         caller = current_caller()
         metadata = dict(context.invocation_metadata() or ())
         named = str(metadata.get(COUNTER_METADATA, ""))
-        clerk = urllib.parse.unquote(str(metadata.get(CLERK_METADATA, "")))[:64]
+        given_clerk = str(metadata.get(CLERK_METADATA, ""))
+        clerk = urllib.parse.unquote(given_clerk)[:64]
         if str(caller) == CONSOLE:
             if not named.startswith("dept:"):
                 raise denied(
@@ -330,8 +331,13 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
             caller = Caller.parse(named)
         elif caller.kind != "dept":
             raise denied(f"{caller} may not redeem authorisations", field="as")
-        elif named:
-            raise denied(f"only {CONSOLE} may name a counter", field="counter")
+        elif named or given_clerk:
+            # the counter an authorisation is made out to is a console clerk: only
+            # the console says which clerk a call is made at (atk-authz 1)
+            raise denied(
+                f"only {CONSOLE} may name a counter or a clerk",
+                field=COUNTER_METADATA if named else CLERK_METADATA,
+            )
         redemption = await self._service.holder.redeem(
             caller, required(request.code, "code"), counter=clerk
         )

@@ -123,14 +123,6 @@ def authorise(world, **overrides) -> pb.AuthoriseUseRequest:
     return request
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk-authz 1: Redemption/RedeemAuthorisation honours x-certseal-clerk from a "
-        "dept: caller, so the department's certificate redeems an authorisation the "
-        "holder made out to one counter (clerk) only, by naming that clerk"
-    ),
-)
 async def test_a_department_cannot_name_a_clerk_to_redeem_a_counter_bound_code(
     world, holder_side
 ):
@@ -169,16 +161,6 @@ async def test_a_department_cannot_name_a_clerk_to_redeem_a_counter_bound_code(
     assert outcome == "PERMISSION_DENIED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk-authz 2: LicenceHolder/RevokeAuthorisation looks the authorisation up "
-        "before the app's grant: an app with no grant gets NOT_FOUND (not audited) "
-        "when the named holder is not the authorisation's and PERMISSION_DENIED when "
-        "it is, an oracle linking an authorisation id (published in "
-        "licence.authorised events) to a holder's identity number"
-    ),
-)
 async def test_an_app_without_a_grant_learns_nothing_from_revoke_authorisation(
     world, holder_side, issuer
 ):
