@@ -200,14 +200,6 @@ async def test_an_app_without_a_grant_learns_nothing_from_revoke_authorisation(
     assert denied == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk-authz 3: IssueLicence of a licence type that does not list the caller is "
-        "refused naming the type's issuing departments, which only operators may read "
-        "(IssuerAdmin/ListLicenceTypes) and which no event publishes"
-    ),
-)
 async def test_an_issuance_refusal_does_not_name_another_types_issuers(
     operator, connect
 ):

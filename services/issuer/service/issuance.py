@@ -160,15 +160,17 @@ class Issuance(LicenceCases):
         self, caller: Caller, dept: Department, type_code: str
     ) -> CertsealError:
         """The audited PERMISSION_DENIED (field ``type_code``) of an issuance of a
-        type that does not list the department, naming the type's issuers."""
-        licence_type = await self._directory.licence_type(type_code)
+        type that does not list the department (NOT_FOUND for a type that does not
+        exist). It does not name the type's issuers: only operators read them
+        (IssuerAdmin/ListLicenceTypes), and no event publishes them (atk-authz 3)."""
+        await self._directory.licence_type(type_code)
         return await self._auditor.deny(
             caller,
             "licence.issue",
             type_code,
-            f"department {dept.code} may not issue licence type {type_code}: its "
-            f"issuers are {domain.named_issuers(licence_type)} (an operator changes "
-            "them: 'certseal type issuers')",
+            f"department {dept.code} may not issue licence type {type_code}: it is "
+            "not one of the type's issuers (an operator changes them: 'certseal "
+            "type issuers')",
             field="type_code",
         )
 
