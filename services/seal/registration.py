@@ -18,7 +18,10 @@ from services.seal.picture import check_png
 from services.seal.ses import CERTSEAL_KINDS
 
 SEAL_TYPES = frozenset(CERTSEAL_KINDS)
-SIGNER_KINDS = frozenset({"dept", "app", "service", "operator"})
+SIGNER_KINDS = frozenset({"dept", "app", "service"})
+"""The caller kinds a seal may list as signers. Not ``operator``: operators manage
+seals of any owner, and one listed as a signer would seal documents as a department
+(docs/operations.md, "Caller kinds": operators hold no licence contents)."""
 MAX_VALIDITY = dt.timedelta(days=3660)
 
 # RFC 5280 times start in 1950 (UTCTime); the seal's certificate shares its validity

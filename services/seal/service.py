@@ -42,6 +42,7 @@ from certseal.paging import page
 from certseal.personal import check_published
 from certseal.rpc import Caller
 from certseal.storage.idempotency import in_request_scope
+from certseal.text import with_article
 from certseal.timestamps import Clock, utcnow
 from services.seal.certificates import SealCa, issue_certificate, read_certificate
 from services.seal.domain import Seal
@@ -50,7 +51,11 @@ from services.seal.groupcommit import SealedGroupCommit
 from services.seal.keys import SealKeys
 from services.seal.offload import SealOffload
 from services.seal.picture import SEAL_MM, round_seal
-from services.seal.registration import RegisterSealInput, validate_registration
+from services.seal.registration import (
+    SIGNER_KINDS,
+    RegisterSealInput,
+    validate_registration,
+)
 from services.seal.ses import Picture, make_seal, seal_info, sign_document
 from services.seal.statusreads import StatusReads
 from services.seal.storage import MakerRow, SealedRecord, SealStore
@@ -395,12 +400,16 @@ class SealService(SealVerifying):
             if len(self._rows) >= ROW_CACHE:
                 del self._rows[next(iter(self._rows))]  # the oldest
             self._rows[seal_id] = row
-        if str(caller) not in row.signers:
+        if str(caller) not in row.signers or caller.kind not in SIGNER_KINDS:
+            # an operator never seals, even one a seal registered before this rule
+            # names (atk-authz 4): it manages seals, it holds no licence contents
             await self._refuse(
                 caller,
                 "seal.use",
                 seal_id,
-                f"{caller} is not a signer of seal {seal_id}",
+                f"{caller} is not a signer of seal {seal_id}"
+                if str(caller) not in row.signers
+                else f"{with_article(caller.kind)} may not use seals",
             )
         now = self._clock()
         if row.status != "active":

@@ -220,14 +220,6 @@ async def test_an_issuance_refusal_does_not_name_another_types_issuers(
     assert owner.code not in said, said
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk-authz 4: an operator, refused SealDocument/SealPdf/SealOfd by the matrix, "
-        "registers a department's official seal naming operator:<name> as a signer "
-        "(SIGNER_KINDS includes operator) and then seals documents as that department"
-    ),
-)
 async def test_an_operator_cannot_make_itself_a_signer_of_a_departments_seal(
     operator, seal_stub
 ):
