@@ -67,14 +67,18 @@ def acting_for(
     counters: Collection[str],
     group: str,
     need_counter: bool = True,
+    one_code: bool = False,
 ) -> Acting:
     """Who a request from ``caller`` (``kind:name``) acts as.
 
     ``counter`` and ``clerk`` are the values of :data:`COUNTER_METADATA` and
     :data:`CLERK_METADATA` (None: absent); ``counters`` the group's allow-list (empty:
     every department). The console must name both unless ``need_counter`` is False (its
-    operator page reads the index status as itself). Raises PERMISSION_DENIED for a
-    caller that may not act so, and INVALID_ARGUMENT for malformed metadata.
+    operator page reads the index status as itself). :data:`SEAL_SERVICE` acts as the
+    platform only for ``one_code`` (VerifyCode: the code of the licence file it
+    verifies); every other request of it is refused (atk-authz 5). Raises
+    PERMISSION_DENIED for a caller that may not act so, and INVALID_ARGUMENT for
+    malformed metadata.
     """
     kind, _, name = caller.partition(":")
     if caller != CONSOLE:
@@ -84,7 +88,7 @@ def acting_for(
                 f"{CLERK_METADATA}): only {CONSOLE} verifies on a counter's behalf",
                 field=COUNTER_METADATA,
             )
-        if kind == "operator" or caller == SEAL_SERVICE:
+        if kind == "operator" or (caller == SEAL_SERVICE and one_code):
             return Acting(counter=caller, department="")
         if kind != "dept":
             raise denied(f"{caller} may not call the verifier", field="as")

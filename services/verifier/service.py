@@ -158,6 +158,7 @@ class VerifierService:
         counter: str | None,
         clerk: str | None,
         need_counter: bool = True,
+        one_code: bool = False,
     ) -> Acting:
         """Who a request acts as (:func:`services.verifier.access.acting_for`).
 
@@ -172,6 +173,7 @@ class VerifierService:
                 counters=self._counters,
                 group=self._group,
                 need_counter=need_counter,
+                one_code=one_code,
             )
         except CertsealError:
             log.warning("refused %s acting as %s (%s)", caller, counter, clerk)

@@ -61,7 +61,7 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
                 "code", f"is {len(request.code)} characters; the limit is {MAX_CODE}"
             )
         check_purpose(request.purpose)
-        acting = self._acting(context)
+        acting = self._acting(context, one_code=True)
         (result,) = await self._verify(
             [request.code], request.purpose, acting, request.ByteSize()
         )
@@ -121,9 +121,14 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
         ]
 
     def _acting(
-        self, context: grpc.aio.ServicerContext, *, need_counter: bool = True
+        self,
+        context: grpc.aio.ServicerContext,
+        *,
+        need_counter: bool = True,
+        one_code: bool = False,
     ) -> Acting:
-        """Who this request acts as: the caller, or the counter the console names."""
+        """Who this request acts as: the caller, or the counter the console names
+        (``one_code``: VerifyCode, which the seal service may ask)."""
         metadata: dict[str, str] = {}
         for key, value in context.invocation_metadata() or ():
             if key in (COUNTER_METADATA, CLERK_METADATA):
@@ -135,6 +140,7 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServicer):
             counter=metadata.get(COUNTER_METADATA),
             clerk=metadata.get(CLERK_METADATA),
             need_counter=need_counter,
+            one_code=one_code,
         )
 
     async def GetIndexStatus(

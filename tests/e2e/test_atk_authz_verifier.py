@@ -47,16 +47,6 @@ async def outcome(call) -> str:
     return "OK"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk-authz 5: the verifier admits service:seal as the platform on every "
-        "Verifier RPC (services/verifier/access.py acting_for), not only the one "
-        "verification of a licence file's code it needs: it exports signed offline "
-        "trust bundles, verifies batches of 500 codes and images, and reads index "
-        "status, outside any counter allow-list"
-    ),
-)
 async def test_the_seal_service_only_verifies_a_licence_files_code(
     stack, operator, connect, group
 ):
