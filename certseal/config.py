@@ -168,6 +168,9 @@ class SecretsConfig(Section):
 
     kek_file: str = "/run/secrets/certseal/kek"
     data_key_file: str = "/run/secrets/certseal/data-key"
+    # seals the answers (and keys the fingerprints) kept for idempotency keys, in
+    # every service that keeps them (issuer, seal, feed, console)
+    answers_key_file: str = "/run/secrets/certseal/answers-key"
 
 
 class Pkcs11Config(Section):

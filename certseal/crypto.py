@@ -488,5 +488,46 @@ class PersonalDataProtector:
         return "PersonalDataProtector(<key>)"
 
 
+class AnswerProtector:
+    """What a service keeps of an idempotent request (certseal/idempotency.py):
+    its answer sealed with AES-256-GCM and its fingerprint keyed with HMAC-SHA256,
+    two keys derived (HKDF-SHA256, RFC 5869) from the ``[secrets] answers_key_file``.
+
+    An answer may carry a holder's name, number and personal fields (an issued
+    licence), shared fields (a redemption) or a sealed document; a fingerprint is a
+    SHA-256 of the request, which may hold the same or a password. Kept in clear for
+    the key's retention, a backup of the database would hold them readable, or
+    guessable at one SHA-256 a try (atk-pii F1, F4).
+    """
+
+    def __init__(self, key: bytes):
+        self._hmac_key = _derive(key, b"certseal idempotent fingerprint v1")
+        self._aead = AESGCM(_derive(key, b"certseal idempotent answer v1"))
+
+    def fingerprint(self, digest: bytes) -> bytes:
+        """HMAC-SHA256 of a request's fingerprint ``digest`` (32 bytes)."""
+        return hmac.digest(self._hmac_key, digest, "sha256")
+
+    def seal(self, answer: bytes, context: bytes) -> bytes:
+        """nonce || AES-256-GCM(``answer``), bound to ``context`` (the caller, the
+        key and the method: a sealed answer moved to another row does not open)."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, answer, context)
+
+    def open(self, blob: bytes, context: bytes) -> bytes:
+        """Reverse :meth:`seal`; INTERNAL when the key is another or the row was
+        changed."""
+        try:
+            return self._aead.decrypt(blob[:12], blob[12:], context)
+        except InvalidTag:
+            raise CertsealError(
+                ErrorKind.INTERNAL,
+                "a kept answer does not open under [secrets] answers_key_file",
+            ) from None
+
+    def __repr__(self) -> str:
+        return "AnswerProtector(<key>)"
+
+
 def _derive(key: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)

@@ -29,7 +29,7 @@ from certseal.config import BaseConfig, dump_config
 from certseal.devpki import DevCA
 from certseal.events import default_topics
 from certseal.kafka import EMBEDDED_CLUSTER_PREFIX, ensure_topics
-from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
+from certseal.secretfiles import ANSWERS_KEY, DATA_KEY, KEK, read_secret_file
 from certseal.storage.outbox import republish_retained
 
 log = logging.getLogger(__name__)
@@ -260,6 +260,8 @@ class EmbeddedStack(Generic[C]):
         cfg.secrets.data_key_file = str(secrets_dir / "data-key")
         read_secret_file(Path(cfg.secrets.kek_file), KEK, create=True)
         read_secret_file(Path(cfg.secrets.data_key_file), DATA_KEY, create=True)
+        cfg.secrets.answers_key_file = str(secrets_dir / "answers-key")
+        read_secret_file(Path(cfg.secrets.answers_key_file), ANSWERS_KEY, create=True)
         cfg.kafka.bootstrap_servers = f"127.0.0.1:{port}"
         cfg.kafka.topic_partitions = self.topic_partitions
         server = self.ca.identity("service:certseal", server=True)

@@ -27,12 +27,14 @@ import grpc
 from certseal import logs
 from certseal.collector import settle_collector
 from certseal.config import ServiceSection, SettingCheck, SharedSettings
+from certseal.crypto import AnswerProtector
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import default_topics
 from certseal.listen import address_checks, check_distinct_listens
 from certseal.metrics import Metrics
 from certseal.rpc import RefusedCall, ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
+from certseal.secretfiles import ANSWERS_KEY, read_secret_file
 from certseal.startfail import START_FAILURES, leave
 from certseal.storage.audit import AuditSealer
 from certseal.storage.idempotency import (
@@ -55,6 +57,13 @@ log = logging.getLogger(__name__)
 NOT_READY_REPEAT_S = 60.0
 
 
+def read_answers_key(config: SharedSettings) -> AnswerProtector:
+    """The protector of kept answers, from ``[secrets] answers_key_file`` (32 bytes).
+    INVALID_ARGUMENT naming the setting when the file is missing or no key."""
+    path = Path(config.secrets.answers_key_file)
+    return AnswerProtector(read_secret_file(path, ANSWERS_KEY))
+
+
 class ServiceProcess:
     """A process that serves gRPC, runs the background workers, or both."""
 
@@ -72,6 +81,10 @@ class ServiceProcess:
     allowed_kinds: dict[str, set[str]] = {}  # noqa: RUF012
     #: the folder of this service's NNNN_name.sql migrations (after the kernel's)
     migrations: Path
+    #: whether this process keeps the answers of idempotent requests, sealed under
+    #: ``[secrets] answers_key_file`` (certseal.crypto.AnswerProtector): every
+    #: service with an :func:`certseal.idempotency.idempotent` method
+    keeps_answers = True
 
     def __init__(
         self,
@@ -111,6 +124,7 @@ class ServiceProcess:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.port = 0
+        self._answers: AnswerProtector | None = None
 
     # -- what a service adds --------------------------------------------------------
 
@@ -131,9 +145,18 @@ class ServiceProcess:
         listen addresses' ports, one each."""
         targets = address_checks(self.section, self.name, ("target",))
         ports = partial(check_distinct_listens, self.section, self.name)
-        checks: list[SettingCheck] = [*targets, ports, *self.setting_checks()]
-        for check in checks:
+        checks: list[SettingCheck] = [*targets, ports, *self._answers_key()]
+        for check in [*checks, *self.setting_checks()]:
             check()
+
+    def _answers_key(self) -> list[SettingCheck]:
+        """Reading ``[secrets] answers_key_file`` into the protector of kept answers,
+        for a service that keeps them (:attr:`keeps_answers`)."""
+
+        def read() -> None:
+            self._answers = read_answers_key(self.config)
+
+        return [read] if self.keeps_answers else []
 
     def offline_checks(self) -> list[SettingCheck]:
         """Each check :meth:`start` makes without the database, the broker or a
@@ -150,7 +173,7 @@ class ServiceProcess:
         # every address it binds or dials ([seal] tsa_listen, [issuer] seal_target)
         checks += address_checks(self.section, name)
         checks.append(partial(check_distinct_listens, self.section, name))
-        return [*checks, *self.setting_checks(open_token=False)]
+        return [*checks, *self._answers_key(), *self.setting_checks(open_token=False)]
 
     async def prepare(self) -> None:
         """Build the service objects over ``self.pool``."""
@@ -191,6 +214,7 @@ class ServiceProcess:
         await migrate_service(self.pool, self.name, self.migrations)
         self.idempotency = IdempotencyStore(
             self.pool,
+            protector=self._answers,
             retention=dt.timedelta(hours=cfg.idempotency.retention_hours),
             fault=fault_hook(cfg),
         )

@@ -54,6 +54,7 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # secrets the operator creates before deploying (docs/operations.md, "Secrets")
 OPERATOR_SECRETS = {
     "certseal-keys",
+    "certseal-answers-key",
     "certseal-index-key",
     "certseal-seal-ca",
     "certseal-platform-ca",
@@ -616,6 +617,13 @@ SECRET_FILES: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("secrets.kek_file", r"\bkek_file\b", "certseal-keys", "kek"),
     ("secrets.data_key_file", r"\bdata_key_file\b", "certseal-keys", "data-key"),
+    # the key sealing kept answers: every component with an idempotent method
+    (
+        "secrets.answers_key_file",
+        r"@idempotent\b|\bIdempotencyStore\(",
+        "certseal-answers-key",
+        "answers-key",
+    ),
     # the index key sealing restricted field values: the issuer and verifiers only
     ("issuer.index_key_file", r"\bindex_key_file\b", "certseal-index-key", "index-key"),
     (

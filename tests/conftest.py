@@ -757,3 +757,12 @@ async def console_alone(
         yield app, cfg
     finally:
         await app.stop()
+
+
+def kept_answer(config: Config, row: Any) -> bytes:
+    """The answer an ``idempotent_requests`` row (caller, key, method, response)
+    keeps, opened with the stack's answers key (certseal.crypto.AnswerProtector)."""
+    from certseal.process import read_answers_key
+
+    context = "\0".join((row["caller"], row["key"], row["method"])).encode()
+    return read_answers_key(config).open(bytes(row["response"]), context)

@@ -2,7 +2,9 @@
 
 Every service database has the kernel's ``idempotent_requests`` table (migration
 ``0003_idempotent_requests.sql``): per caller identity and key, the request's
-fingerprint, the bytes of the answer first sent and when. The rules are in
+fingerprint, the bytes of the answer first sent and when (since migration ``0005``
+the fingerprint keyed and the answer sealed: :class:`certseal.crypto.AnswerProtector`).
+The rules are in
 :mod:`certseal.idempotency`; this module makes them hold across crashes:
 
 1. Before the handler runs, :meth:`IdempotencyStore.lookup` answers a known key (the
@@ -40,6 +42,7 @@ from typing import Any, cast
 import asyncpg
 
 from certseal.audit import HeldRefusals
+from certseal.crypto import AnswerProtector
 from certseal.errors import CertsealError
 from certseal.idempotency import Claim
 from certseal.storage.worker import NotifiedWorker
@@ -223,12 +226,26 @@ class IdempotencyStore:
         self,
         pool: asyncpg.Pool,
         *,
+        protector: AnswerProtector | None,
         retention: dt.timedelta = dt.timedelta(hours=72),
         fault: str = "",
     ):
+        """``protector`` seals what is kept (:class:`certseal.crypto.AnswerProtector`);
+        None for a service with no idempotent method, which keeps nothing (an
+        answer to keep is then a RuntimeError)."""
         self.pool = pool
         self.retention = retention
         self._fault = fault
+        self._protector = protector
+
+    def _kept(self, claim: Claim) -> tuple[AnswerProtector, bytes, bytes]:
+        """(the protector, ``claim``'s fingerprint as kept, the context its kept
+        answer is bound to)."""
+        protector = self._protector
+        if protector is None:
+            raise RuntimeError("this service keeps no answers: no answers key")
+        context = "\0".join((claim.caller, claim.key, claim.method)).encode()
+        return protector, protector.fingerprint(claim.fingerprint), context
 
     async def settle(self, claim: Claim, held: HeldRefusals) -> bytes | None:
         """After a refusal of a call with ``claim``'s key: the answer stored under
@@ -251,7 +268,7 @@ class IdempotencyStore:
         """The answer stored for ``claim``'s key, or None when the key is new (or
         older than the retention). Raises ALREADY_EXISTS for another request."""
         row = await self.pool.fetchrow(
-            """select fingerprint, response from idempotent_requests
+            """select method, fingerprint, response, sealed from idempotent_requests
                where caller = $1 and key = $2 and created_at > now() - $3::interval""",
             claim.caller,
             claim.key,
@@ -259,9 +276,14 @@ class IdempotencyStore:
         )
         if row is None:
             return None
-        if bytes(row["fingerprint"]) != claim.fingerprint:
+        if not row["sealed"]:  # kept before answers were sealed (migration 0005)
+            if bytes(row["fingerprint"]) != claim.fingerprint:
+                raise claim.conflict()
+            return bytes(row["response"])
+        protector, fingerprint, context = self._kept(claim)
+        if bytes(row["fingerprint"]) != fingerprint or row["method"] != claim.method:
             raise claim.conflict()
-        return bytes(row["response"])
+        return protector.open(bytes(row["response"]), context)
 
     @contextlib.asynccontextmanager
     async def scope(self, claim: Claim) -> AsyncIterator[_Scope]:
@@ -327,24 +349,28 @@ class IdempotencyStore:
     async def _insert(
         self, conn: asyncpg.Connection, claim: Claim, response: bytes
     ) -> bool:
-        """Insert the key (or replace an expired one); False if it is taken."""
+        """Insert the key (or replace an expired one), its fingerprint keyed and
+        its answer sealed (:class:`certseal.crypto.AnswerProtector`); False if it is
+        taken."""
+        protector, fingerprint, context = self._kept(claim)
         return bool(
             await conn.fetchval(
                 """insert into idempotent_requests
-                       (caller, key, method, fingerprint, response, created_at)
-                   values ($1, $2, $3, $4, $5, now())
+                       (caller, key, method, fingerprint, response, created_at, sealed)
+                   values ($1, $2, $3, $4, $5, now(), true)
                    on conflict (caller, key) do update
                        set method = excluded.method,
                            fingerprint = excluded.fingerprint,
                            response = excluded.response,
-                           created_at = excluded.created_at
+                           created_at = excluded.created_at,
+                           sealed = true
                        where idempotent_requests.created_at < now() - $6::interval
                    returning true""",
                 claim.caller,
                 claim.key,
                 claim.method,
-                claim.fingerprint,
-                response,
+                fingerprint,
+                protector.seal(response, context),
                 self.retention,
             )
         )

@@ -39,6 +39,7 @@ from certseal.listen import (
     split_listen,
 )
 from certseal.metrics import Metrics
+from certseal.process import read_answers_key
 from certseal.rpc import Caller, identity_channel
 from certseal.storage.idempotency import IdempotencyPurger, IdempotencyStore
 from certseal.timestamps import Clock, utcnow
@@ -161,6 +162,7 @@ class ConsoleApp:
         # operator can check a configuration with PostgreSQL away
         sources = metrics_sources(cs)
         context = https_context(cs)
+        protector = read_answers_key(self.config)
         db = self.config.database
         self.store = await ConsoleStore.open(db.dsn(), max_size=db.pool_max)
         self.accounts = ConsoleAccounts.configured(cs, self.store, self.clock)
@@ -191,7 +193,9 @@ class ConsoleApp:
         )
         idem = self.config.idempotency
         answers = IdempotencyStore(
-            self.store.pool, retention=dt.timedelta(hours=idem.retention_hours)
+            self.store.pool,
+            protector=protector,
+            retention=dt.timedelta(hours=idem.retention_hours),
         )
         purger = IdempotencyPurger(
             dsn=db.dsn(), store=answers, interval_s=idem.purge_interval_s
@@ -335,7 +339,7 @@ def config_checks(config: ConsoleSettings) -> list[SettingCheck]:
     """Every check a console's start makes that needs neither the database nor a
     service, each apart (``certseal config check`` reports every failure): its
     client identity and font, the verifier groups, the metrics sources, the HTTPS
-    files, ``[database] dsn_file``, ``[kafka]``'s TLS files and the listen
+    files, ``[secrets] answers_key_file``, ``[database] dsn_file``, ``[kafka]``'s TLS files and the listen
     addresses' form (not bound: the running console may hold them)."""
     cs = config.console
     checks: list[SettingCheck] = [
@@ -344,6 +348,7 @@ def config_checks(config: ConsoleSettings) -> list[SettingCheck]:
         partial(check_verifier_targets, cs),
         partial(metrics_sources, cs),
         partial(https_context, cs),
+        partial(read_answers_key, config),
         config.database.dsn,
         config.kafka.ssl_context,
     ]

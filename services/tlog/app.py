@@ -35,6 +35,7 @@ class TlogApp(ServiceProcess):
     """One log process: gRPC reads, the sequencer, outbox relay and audit sealer."""
 
     name = "tlog"
+    keeps_answers = False  # no idempotent method: nothing to keep
     # read-only and free of personal data: every authenticated kind may read it,
     # auditors only it (docs/operations.md, "Caller kinds"); nobody writes over gRPC
     allowed_kinds = {  # noqa: RUF012

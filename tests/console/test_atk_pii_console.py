@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import secrets
 
-import pytest
-
 from certseal.idempotency import fingerprint_bytes
 from tests.console import test_accounts
 from tests.console.test_accounts import add
@@ -18,12 +16,6 @@ console = test_accounts.console
 db = test_accounts.db
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-pii F4: idempotent_requests.fingerprint of a console password "
-    "change (or account creation) is SHA-256(method, body) with the password in the "
-    "body: a database reader tests a guessed password with one SHA-256, not argon2",
-)
 async def test_a_keyed_password_change_leaves_no_fast_hash_of_the_password(console, db):
     """docs/operations.md, "Console accounts" and services/console/accounts.py: a
     password is kept only as its argon2 hash (slow, salted); "Retries and

@@ -63,6 +63,9 @@ SECRETS = [
     ("feed", "secrets", "kek_file"),
     ("seal", "secrets", "kek_file"),
     ("tlog", "tlog", "signing_key_file"),
+    ("issuer", "secrets", "answers_key_file"),
+    ("seal", "secrets", "answers_key_file"),
+    ("feed", "secrets", "answers_key_file"),
 ]
 
 

@@ -11,7 +11,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certseal.config import dump_config
 from certseal.devpki import DevCA, Identity
-from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
+from certseal.secretfiles import ANSWERS_KEY, DATA_KEY, KEK, read_secret_file
 from services.cli import main
 from services.config import Config
 from services.devstack import DevStack
@@ -35,6 +35,8 @@ def home(tmp_path: Path) -> Path:
     cfg.secrets.data_key_file = str(secrets / "data-key")
     read_secret_file(Path(cfg.secrets.kek_file), KEK, create=True)
     read_secret_file(Path(cfg.secrets.data_key_file), DATA_KEY, create=True)
+    cfg.secrets.answers_key_file = str(secrets / "answers-key")
+    read_secret_file(Path(cfg.secrets.answers_key_file), ANSWERS_KEY, create=True)
     server = stack.ca.identity("service:certseal", server=True)
     cfg.tls.ca_file = str(stack.ca.ca_file)
     cfg.tls.cert_file, cfg.tls.key_file = str(server.cert_file), str(server.key_file)

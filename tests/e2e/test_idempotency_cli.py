@@ -19,7 +19,7 @@ from certseal.retries import RETRY_SERVICE_CONFIG
 from certseal.tlsfiles import server_credentials
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
-from tests.conftest import issue_request
+from tests.conftest import issue_request, kept_answer
 
 METHOD = "/certseal.v1.Issuer/SuspendLicence"
 
@@ -116,10 +116,10 @@ async def test_a_mutation_through_the_cli_channel_is_stored_under_its_key(
         stub = issuer_pb2_grpc.IssuerStub(channel)
         reply = await stub.IssueLicence(issue_request(dept))
     rows = await issuer.pool.fetch(
-        "select key, response from idempotent_requests where caller = $1",
-        f"dept:{dept.code}",
+        "select * from idempotent_requests where caller = $1", f"dept:{dept.code}"
     )
     assert [r["key"] for r in rows if r["key"].startswith("cli-")]
     assert any(
-        pb.IssueLicenceResponse.FromString(bytes(r["response"])) == reply for r in rows
+        pb.IssueLicenceResponse.FromString(kept_answer(config, r)) == reply
+        for r in rows
     )

@@ -221,7 +221,7 @@ def test_the_console_keeps_its_accounts_in_postgresql_as_service_console(rendere
             s["secret"]["name"]
             for s in secret_sources(objects, "Deployment", "console")
         }
-        assert "certseal-db-app" in sources
+        assert {"certseal-db-app", "certseal-answers-key"} <= sources
         assert (
             "certseal-keys" not in sources
         )  # it reads neither the KEK nor the data key
@@ -229,7 +229,10 @@ def test_the_console_keeps_its_accounts_in_postgresql_as_service_console(rendere
             find(objects, "Certificate", "console-client-tls")["spec"]["commonName"]
             == "service:console"
         )
-    assert k8s_check.code_reads("console") == {"database.dsn_file"}
+    assert k8s_check.code_reads("console") == {
+        "database.dsn_file",
+        "secrets.answers_key_file",
+    }
     assert k8s_check.code_reads("verifier") == {"verifier.index_key_files"}
 
 

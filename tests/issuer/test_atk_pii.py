@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 
 import grpc
-import pytest
 
 from certseal import identifiers
 from certseal.v1 import issuer_pb2 as pb
@@ -32,12 +31,6 @@ def _contains(blob: object, *needles: str) -> list[str]:
     return [n for n in needles if n in text]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-pii F1: idempotent_requests.response keeps the IssueLicence and "
-    "AmendLicence answers whole, with the holder's name, ID number and personal "
-    "fields in clear in PostgreSQL for the key's retention (72 h by default)",
-)
 async def test_an_idempotent_answer_keeps_no_personal_data_in_clear(dept, issuer):
     """README.md, "Security": "the holder and personal fields are stored AES-GCM
     encrypted"; services/issuer/domain.py Holder: "personal data: never in events or
@@ -226,3 +219,64 @@ async def test_a_reason_naming_the_holder_only_by_name_is_refused_by_field(
         "select value from outbox where key = $1", licence.lineage.encode()
     )
     assert [v for r in rows for v in _contains(r["value"], name, number)] == []
+
+
+async def test_a_row_kept_before_answers_were_sealed_still_answers_its_retry(
+    dept, issuer
+):
+    """Upgrade (migration 0005_idempotent_sealed.sql): a key kept by the previous
+    version (plain SHA-256 fingerprint, plain answer, ``sealed`` false) is answered
+    from its row byte for byte, and another request under it is ALREADY_EXISTS; a
+    key kept now holds neither the fingerprint nor the answer in clear, and is
+    answered the same way."""
+    import hashlib
+
+    from certseal.idempotency import fingerprint
+
+    method = "/certseal.v1.Issuer/IssueLicence"
+    request = issue_request(dept)
+    old_answer = pb.IssueLicenceResponse(
+        licence=licence_pb2.Licence(identifier="as-kept-before")
+    )
+    key = f"atk-pii-old-{secrets.token_hex(6)}"
+    await issuer.pool.execute(
+        """insert into idempotent_requests
+               (caller, key, method, fingerprint, response, created_at)
+           values ($1, $2, $3, $4, $5, now())""",
+        f"dept:{dept.code}",
+        key,
+        method,
+        fingerprint(method, request),
+        old_answer.SerializeToString(),
+    )
+    again = await dept.clients.issuer.IssueLicence(
+        request, metadata=(("idempotency-key", key),)
+    )
+    assert again == old_answer
+    err = await rpc_error(
+        dept.clients.issuer.IssueLicence(
+            issue_request(dept, name="另一人"), metadata=(("idempotency-key", key),)
+        )
+    )
+    assert err.code() is grpc.StatusCode.ALREADY_EXISTS
+
+    new_key = f"atk-pii-new-{secrets.token_hex(6)}"
+    first = await dept.clients.issuer.IssueLicence(
+        request, metadata=(("idempotency-key", new_key),)
+    )
+    row = await issuer.pool.fetchrow(
+        "select * from idempotent_requests where caller = $1 and key = $2",
+        f"dept:{dept.code}",
+        new_key,
+    )
+    assert row["sealed"] is True
+    plain = first.SerializeToString()
+    assert bytes(row["response"]) != plain and plain[:40] not in bytes(row["response"])
+    assert bytes(row["fingerprint"]) != fingerprint(method, request)
+    assert hashlib.sha256(plain).digest() != bytes(row["fingerprint"])
+    assert (
+        await dept.clients.issuer.IssueLicence(
+            request, metadata=(("idempotency-key", new_key),)
+        )
+        == first
+    )

@@ -41,7 +41,9 @@ async def test_an_expired_key_is_a_new_request_and_is_purged(issuer, dept):
         f"dept:{dept.code}",
         other,
     )
-    store = IdempotencyStore(issuer.pool, retention=dt.timedelta(hours=72))
+    store = IdempotencyStore(
+        issuer.pool, protector=None, retention=dt.timedelta(hours=72)
+    )
     conn = await connect(issuer.config.database.dsn())
     try:
         assert await store.purge(conn) >= 1
