@@ -27,11 +27,11 @@ import grpc
 from certseal import logs
 from certseal.collector import settle_collector
 from certseal.config import ServiceSection, SettingCheck, SharedSettings
-from certseal.crypto import AnswerProtector
 from certseal.errors import CertsealError, ErrorKind
 from certseal.events import default_topics
 from certseal.listen import address_checks, check_distinct_listens
 from certseal.metrics import Metrics
+from certseal.protectors import AnswerProtector
 from certseal.rpc import RefusedCall, ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
 from certseal.secretfiles import ANSWERS_KEY, read_secret_file
@@ -82,7 +82,7 @@ class ServiceProcess:
     #: the folder of this service's NNNN_name.sql migrations (after the kernel's)
     migrations: Path
     #: whether this process keeps the answers of idempotent requests, sealed under
-    #: ``[secrets] answers_key_file`` (certseal.crypto.AnswerProtector): every
+    #: ``[secrets] answers_key_file`` (certseal.protectors.AnswerProtector): every
     #: service with an :func:`certseal.idempotency.idempotent` method
     keeps_answers = True
 

@@ -21,7 +21,7 @@ DATA_KEY = "secrets.data_key_file"
 """The setting naming the personal-data key's file (``[secrets] data_key_file``)."""
 ANSWERS_KEY = "secrets.answers_key_file"
 """The setting naming the file of the key that seals the answers kept for idempotency
-keys (``[secrets] answers_key_file``, certseal.crypto.AnswerProtector)."""
+keys (``[secrets] answers_key_file``, certseal.protectors.AnswerProtector)."""
 
 
 def read_secret_file(

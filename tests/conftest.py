@@ -761,7 +761,7 @@ async def console_alone(
 
 def kept_answer(config: Config, row: Any) -> bytes:
     """The answer an ``idempotent_requests`` row (caller, key, method, response)
-    keeps, opened with the stack's answers key (certseal.crypto.AnswerProtector)."""
+    keeps, opened with the stack's answers key (certseal.protectors.AnswerProtector)."""
     from certseal.process import read_answers_key
 
     context = "\0".join((row["caller"], row["key"], row["method"])).encode()

@@ -3,7 +3,7 @@
 Every service database has the kernel's ``idempotent_requests`` table (migration
 ``0003_idempotent_requests.sql``): per caller identity and key, the request's
 fingerprint, the bytes of the answer first sent and when (since migration ``0005``
-the fingerprint keyed and the answer sealed: :class:`certseal.crypto.AnswerProtector`).
+the fingerprint keyed and the answer sealed: :class:`certseal.protectors.AnswerProtector`).
 The rules are in
 :mod:`certseal.idempotency`; this module makes them hold across crashes:
 
@@ -42,9 +42,9 @@ from typing import Any, cast
 import asyncpg
 
 from certseal.audit import HeldRefusals
-from certseal.crypto import AnswerProtector
 from certseal.errors import CertsealError
 from certseal.idempotency import Claim
+from certseal.protectors import AnswerProtector
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class IdempotencyStore:
         retention: dt.timedelta = dt.timedelta(hours=72),
         fault: str = "",
     ):
-        """``protector`` seals what is kept (:class:`certseal.crypto.AnswerProtector`);
+        """``protector`` seals what is kept (:class:`certseal.protectors.AnswerProtector`);
         None for a service with no idempotent method, which keeps nothing (an
         answer to keep is then a RuntimeError)."""
         self.pool = pool
@@ -350,7 +350,7 @@ class IdempotencyStore:
         self, conn: asyncpg.Connection, claim: Claim, response: bytes
     ) -> bool:
         """Insert the key (or replace an expired one), its fingerprint keyed and
-        its answer sealed (:class:`certseal.crypto.AnswerProtector`); False if it is
+        its answer sealed (:class:`certseal.protectors.AnswerProtector`); False if it is
         taken."""
         protector, fingerprint, context = self._kept(claim)
         return bool(

@@ -10,12 +10,13 @@ from pathlib import Path
 import grpc
 
 from certseal.config import SettingCheck
-from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
+from certseal.crypto import KeyWrapper, Suite
 from certseal.errors import CertsealError, ErrorKind
 from certseal.hsm import Pkcs11Token, check_token_config, token_from_config
 from certseal.indexkeys import IndexSealer
 from certseal.metrics import Metrics
 from certseal.process import ServiceProcess
+from certseal.protectors import PersonalDataProtector
 from certseal.rpc import RefusedCall
 from certseal.secretfiles import DATA_KEY, KEK, read_secret_file
 from certseal.storage.worker import NotifiedWorker

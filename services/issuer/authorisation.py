@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -191,3 +192,19 @@ def annotation_text(department_name: str, purpose: str, expires_at: dt.datetime)
     local = expires_at.astimezone(BEIJING)
     date = f"{local.year}年{local.month}月{local.day}日"
     return f"仅供{department_name}办理{purpose}使用，{date}前有效"
+
+
+_AUTHORISATION_ID = re.compile(r"au-[0-9a-f]{16}", re.ASCII)
+
+
+def new_authorisation_id() -> str:
+    """A fresh authorisation id: ``au-`` and 16 hex digits (64 random bits)."""
+    return f"au-{secrets.token_hex(8)}"
+
+
+def asked_authorisation(text: str) -> str:
+    """An authorisation id as a caller sent it, for an audit row's subject: itself
+    (stripped) when it has an id's shape, else ``-`` (a caller's text may hold
+    anything, an identity number too)."""
+    text = text.strip()
+    return text if _AUTHORISATION_ID.fullmatch(text) else "-"

@@ -14,7 +14,6 @@ from typing import Any
 from certseal import identifiers as ids
 from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
-from certseal.personal import check_published
 from certseal.text import check_display_name, with_article
 from certseal.timestamps import shifted
 
@@ -329,17 +328,6 @@ def validate_text(field_name: str, value: str, *, required: bool, limit: int) ->
     return value
 
 
-def validate_reason(
-    reason: str, *, required: bool, personal: Iterable[str] = ()
-) -> str:
-    """Check a licence change's reason (at most 500 characters, published in the
-    change's event and kept in its audit row): as :func:`validate_text`, and holding
-    no personal number nor any of ``personal``
-    (:func:`certseal.personal.check_published`). INVALID_ARGUMENT ``reason``."""
-    validate_text("reason", reason, required=required, limit=500)
-    return check_published("reason", reason, personal=personal)
-
-
 @dataclass(frozen=True, slots=True)
 class Holder:
     """The licence holder (personal data: never in events or logs)."""
@@ -501,11 +489,3 @@ class SigningKey:
 
     def __repr__(self) -> str:
         return f"SigningKey(kid={self.kid}, status={self.status})"
-
-
-def holder_texts(record: LicenceRecord) -> tuple[str, ...]:
-    """The name and identity number of ``record``'s holder (none when it was read
-    without them), which no text published about the licence may hold
-    (:func:`certseal.personal.check_published`)."""
-    holder = record.holder
-    return () if holder is None else (holder.name, holder.id_number)

@@ -46,7 +46,7 @@ from services.seal.ses_read import (
     SignatureData,
     read_signature,
 )
-from services.seal.timestamp import SM3, Imprints, TokenError, check_token
+from services.seal.timestamp import SM3, Imprints, TokenError, check_token, stamp_detail
 from services.seal.trust import TrustStore, validate_path
 from services.seal.values import (
     Seal as Seal,  # re-exported: the registry's value, as before
@@ -283,7 +283,8 @@ def _facts(
             return failed(verdict, "timestamp", f"{exc.check}: {exc.detail}")
         signed_at = stamp.gen_time
         shown["signed_at"] = signed_at
-        checks.append(SealCheck("timestamp", True, _stamped(stamp.tsa, sig, signed_at)))
+        detail = stamp_detail(stamp.tsa, signed_at, of_document=sig.stamps_document)
+        checks.append(SealCheck("timestamp", True, detail))
 
     # 2. the signer is one the seal lists
     if seal.cert_list_type == CERT_LIST_CERTS:
@@ -333,19 +334,6 @@ def _facts(
         after_error=after_error,
         **shown,
     )
-
-
-def _stamped(tsa: str, sig: SignatureData, at: dt.datetime) -> str:
-    """The timestamp check's detail: what ``tsa``'s token at ``at`` proves. A v4
-    token stamps the signature value, which therefore existed then (RFC 3161 §4.3);
-    a v1 token in ``timeInfo`` stamps the sealed document and is inside what the
-    signer signs, so the seal was signed at that time or later (GM/T 0031-2014)."""
-    if sig.stamps_document:
-        return (
-            f"{tsa} stamped the sealed document at {at.isoformat()} (RFC 3161, in "
-            "timeInfo): the seal was signed then or later"
-        )
-    return f"{tsa} stamped the signature at {at.isoformat()} (RFC 3161)"
 
 
 def _after_seal(

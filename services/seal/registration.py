@@ -7,11 +7,13 @@ Kept apart from :mod:`services.seal.service` (which re-exports
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from certseal.crypto import Suite
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
+from certseal.personal import check_published
 from certseal.rpc import Caller
 from certseal.text import check_display_name, with_article
 from services.seal.picture import check_png
@@ -23,6 +25,23 @@ SIGNER_KINDS = frozenset({"dept", "app", "service"})
 seals of any owner, and one listed as a signer would seal documents as a department
 (docs/operations.md, "Caller kinds": operators hold no licence contents)."""
 MAX_VALIDITY = dt.timedelta(days=3660)
+
+
+def revocation_reason(reason: str) -> str:
+    """``reason`` if a seal's revocation may give it: not blank, and holding no
+    personal number (it is in the seal.revoked event:
+    :func:`certseal.personal.check_published`). INVALID_ARGUMENT ``reason``."""
+    if not reason.strip():
+        raise invalid("reason", "say why the seal is revoked")
+    return check_published("reason", reason)
+
+
+def may_sign(caller: Caller, signers: Collection[str]) -> bool:
+    """Whether ``caller`` may use a seal listing ``signers``: listed, and of a kind
+    in :data:`SIGNER_KINDS` (an operator listed by a seal registered before that
+    rule is no signer either: atk-authz 4)."""
+    return caller.kind in SIGNER_KINDS and str(caller) in signers
+
 
 # RFC 5280 times start in 1950 (UTCTime); the seal's certificate shares its validity
 EARLIEST_START = dt.datetime(1950, 1, 1, tzinfo=dt.UTC)

@@ -39,10 +39,8 @@ from certseal.hsm import Pkcs11Token
 from certseal.identifiers import mint_serial, validate_uscc
 from certseal.logs import REQUEST_ID
 from certseal.paging import page
-from certseal.personal import check_published
 from certseal.rpc import Caller
 from certseal.storage.idempotency import in_request_scope
-from certseal.text import with_article
 from certseal.timestamps import Clock, utcnow
 from services.seal.certificates import SealCa, issue_certificate, read_certificate
 from services.seal.domain import Seal
@@ -52,8 +50,9 @@ from services.seal.keys import SealKeys
 from services.seal.offload import SealOffload
 from services.seal.picture import SEAL_MM, round_seal
 from services.seal.registration import (
-    SIGNER_KINDS,
     RegisterSealInput,
+    may_sign,
+    revocation_reason,
     validate_registration,
 )
 from services.seal.ses import Picture, make_seal, seal_info, sign_document
@@ -347,9 +346,7 @@ class SealService(SealVerifying):
         await self.owner_action(
             caller, row.owner_code, "seal.revoke", seal_id, f"revoke {seal_id}"
         )
-        if not reason.strip():
-            raise invalid("reason", "say why the seal is revoked")
-        check_published("reason", reason)  # in the seal.revoked event
+        revocation_reason(reason)
         now = self._clock()
 
         def records(revoked: Seal) -> tuple[list[OutboxRecord], list[AuditEntry]]:
@@ -400,16 +397,12 @@ class SealService(SealVerifying):
             if len(self._rows) >= ROW_CACHE:
                 del self._rows[next(iter(self._rows))]  # the oldest
             self._rows[seal_id] = row
-        if str(caller) not in row.signers or caller.kind not in SIGNER_KINDS:
-            # an operator never seals, even one a seal registered before this rule
-            # names (atk-authz 4): it manages seals, it holds no licence contents
+        if not may_sign(caller, row.signers):
             await self._refuse(
                 caller,
                 "seal.use",
                 seal_id,
-                f"{caller} is not a signer of seal {seal_id}"
-                if str(caller) not in row.signers
-                else f"{with_article(caller.kind)} may not use seals",
+                f"{caller} is not a signer of seal {seal_id}",
             )
         now = self._clock()
         if row.status != "active":

@@ -448,3 +448,17 @@ def token_summary(token: bytes) -> tuple[dt.datetime, str] | None:
         return gen_time, _common_name(cert)
     except Exception:
         return None
+
+
+def stamp_detail(tsa: str, at: dt.datetime, *, of_document: bool) -> str:
+    """The timestamp check's detail: what ``tsa``'s token at ``at`` proves. A v4
+    token stamps the signature value, which therefore existed then (RFC 3161 §4.3);
+    a v1 token in ``timeInfo`` (``of_document``) stamps the sealed document and is
+    inside what the signer signs, so the seal was signed then or later (GM/T
+    0031-2014)."""
+    if of_document:
+        return (
+            f"{tsa} stamped the sealed document at {at.isoformat()} (RFC 3161, in "
+            "timeInfo): the seal was signed then or later"
+        )
+    return f"{tsa} stamped the signature at {at.isoformat()} (RFC 3161)"

@@ -152,15 +152,10 @@ class VerifierService:
         return self._state.freshness
 
     def acting(
-        self,
-        caller: Caller,
-        *,
-        counter: str | None,
-        clerk: str | None,
-        need_counter: bool = True,
-        one_code: bool = False,
+        self, caller: Caller, *, counter: str | None, clerk: str | None, **rules: bool
     ) -> Acting:
-        """Who a request acts as (:func:`services.verifier.access.acting_for`).
+        """Who a request acts as (:func:`services.verifier.access.acting_for`, whose
+        ``need_counter`` and ``one_code`` are ``rules``).
 
         Raises PERMISSION_DENIED for a department outside this group's counters, or a
         caller that names a counter without being the console.
@@ -172,8 +167,7 @@ class VerifierService:
                 clerk=clerk,
                 counters=self._counters,
                 group=self._group,
-                need_counter=need_counter,
-                one_code=one_code,
+                **rules,
             )
         except CertsealError:
             log.warning("refused %s acting as %s (%s)", caller, counter, clerk)

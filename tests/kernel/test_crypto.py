@@ -6,7 +6,6 @@ from cryptography.exceptions import InvalidSignature
 
 from certseal.crypto import (
     KeyWrapper,
-    PersonalDataProtector,
     SoftwareSigner,
     Suite,
     _der_to_raw,
@@ -17,6 +16,7 @@ from certseal.crypto import (
     verify,
 )
 from certseal.errors import CertsealError, ErrorKind
+from certseal.protectors import PersonalDataProtector
 
 
 @pytest.mark.parametrize("suite", list(Suite))

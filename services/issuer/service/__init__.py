@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import logging
 
-from certseal.crypto import KeyWrapper, PersonalDataProtector, Suite
+from certseal.crypto import KeyWrapper, Suite
 from certseal.indexkeys import IndexSealer
+from certseal.protectors import PersonalDataProtector
 from certseal.timestamps import Clock, utcnow
 from services.issuer.document import DocumentRenderer, DocumentTemplate
 from services.issuer.service.codes import Codes

@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
-from certseal.personal import check_published
+from certseal.protectors import PersonalDataProtector
 from certseal.rpc import Caller
 from certseal.text import check_display_name
 from certseal.timestamps import Clock
@@ -35,9 +32,11 @@ from services.issuer.authorisation import (
     MISREAD_CODE,
     Authorisation,
     annotation_text,
+    asked_authorisation,
     code_digest,
     expiry_problem,
     licence_refusal,
+    new_authorisation_id,
     new_code,
     normalise_code,
     redemption_refusal,
@@ -49,13 +48,9 @@ from services.issuer.document import (
     LicenceDocumentContent,
     template_for,
 )
-from services.issuer.domain import (
-    FieldValue,
-    LicenceRecord,
-    LicenceType,
-    holder_texts,
-)
+from services.issuer.domain import FieldValue, LicenceRecord, LicenceType
 from services.issuer.events import authorisation_event, authorisation_usage_entries
+from services.issuer.published import published_about
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
@@ -107,16 +102,6 @@ def _visible(licence_type: LicenceType) -> list[str]:
     return [
         f.name for f in licence_type.fields if f.public or f.restricted or f.personal
     ]
-
-
-_AUTHORISATION_ID = re.compile(r"au-[0-9a-f]{16}", re.ASCII)
-
-
-def _asked_authorisation(text: str) -> str:
-    """An authorisation id as a caller sent it, for an audit row's subject: itself
-    (stripped) when it has the shape ``au-`` and 16 hex digits, else ``-``."""
-    text = text.strip()
-    return text if _AUTHORISATION_ID.fullmatch(text) else "-"
 
 
 class HolderSide:
@@ -313,9 +298,7 @@ class HolderSide:
         check_display_name(purpose, "purpose")
         if len(counter) > 64:
             raise invalid("counter", "is over 64 characters")
-        # both are published in the licence.authorised event
-        for name, text in (("purpose", purpose), ("counter", counter)):
-            check_published(name, text, personal=holder_texts(record))
+        published_about(record, purpose=purpose, counter=counter)  # in its event
         licence_type = await self._directory.licence_type(record.type_code)
         shown = set(_visible(licence_type))
         if not fields or len(fields) > MAX_FIELDS:
@@ -332,7 +315,7 @@ class HolderSide:
         if unusable is not None:
             raise precondition(unusable[1], field="identifier")
         auth = Authorisation(
-            authorisation_id=f"au-{secrets.token_hex(8)}",
+            authorisation_id=new_authorisation_id(),
             lineage=record.lineage,
             identifier=record.identifier,
             holder_ref=record.holder_ref,
@@ -382,12 +365,11 @@ class HolderSide:
             )
         if holder is None:
             raise invalid("holder", "a holder app names the holder: id_type, id_number")
-        # an app with no grant is refused before anything is looked up: it learns
-        # nothing of whose an authorisation is (atk-authz 2)
+        # no grant: refused before any look-up, so it learns nobody's (atk-authz 2)
         await self._reader.granted_types(
             caller,
             "licence.authorisation_revoke",
-            _asked_authorisation(authorisation_id),
+            asked_authorisation(authorisation_id),
         )
         holder_ref = self._protector.pseudonym(*holder)
         auth = await self._store.get_authorisation(authorisation_id.strip()[:64])
@@ -411,7 +393,7 @@ class HolderSide:
                 f"authorisation {auth.authorisation_id} was already withdrawn",
                 field="authorisation_id",
             )
-        check_published("reason", reason, personal=holder_texts(record))
+        published_about(record, reason=reason)
         now = self._clock()
         event = authorisation_event(
             record,

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 from certseal import codes
 from certseal.audit import AuditEntry
-from certseal.crypto import PersonalDataProtector, Signer
+from certseal.crypto import Signer
 from certseal.errors import CertsealError, ErrorKind, invalid, precondition
 from certseal.identifiers import LicenceId, mint_serial
 from certseal.logs import REQUEST_ID
+from certseal.protectors import PersonalDataProtector
 from certseal.rpc import Caller
 from certseal.storage.idempotency import in_request_scope
 from services.issuer import domain

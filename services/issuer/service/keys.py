@@ -26,9 +26,9 @@ from certseal.hsm import Pkcs11Token
 from certseal.identifiers import validate_uscc
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
-from services.issuer import domain
 from services.issuer.domain import SigningKey
 from services.issuer.events import trust_event
+from services.issuer.published import validate_reason
 from services.issuer.service.common import Auditor, require_operator
 from services.issuer.storage import IssuerStore
 from services.issuer.storage.rows import AlreadyStored, Records
@@ -270,7 +270,7 @@ class Keys:
         now = self._clock()
         at = now
         if status == "revoked":
-            domain.validate_reason(reason, required=True)
+            validate_reason(reason, required=True)
             if revoked_at is not None:
                 if revoked_at > now:
                     raise invalid("revoked_at", "must not be in the future")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from certseal.crypto import PersonalDataProtector
 from certseal.indexkeys import IndexSealer
+from certseal.protectors import PersonalDataProtector
 from certseal.timestamps import Clock
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory

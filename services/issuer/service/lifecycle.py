@@ -30,6 +30,7 @@ from services.issuer.domain import (
     Status,
 )
 from services.issuer.events import licence_event
+from services.issuer.published import holder_texts, validate_reason
 from services.issuer.renewal import renewal_validity
 from services.issuer.service.common import licence_actor
 from services.issuer.service.issuance import KEY_HINT, sign_version
@@ -84,9 +85,7 @@ class Lifecycle(LicenceCases):
                     f"{caller} may not {action.value} {identifier}: it "
                     f"was issued by {record.issuer_code}"
                 )
-            domain.validate_reason(
-                reason, required=False, personal=domain.holder_texts(record)
-            )
+            validate_reason(reason, required=False, personal=holder_texts(record))
             transition = domain.check_transition(
                 action, record.status, superseded_by=record.superseded_by
             )
@@ -139,7 +138,7 @@ class Lifecycle(LicenceCases):
         FAILED_PRECONDITION (a transition :data:`domain.TRANSITIONS` does not allow,
         or an expiry before ``valid_until``).
         """
-        domain.validate_reason(
+        validate_reason(
             reason, required=action in {Action.REVOKE, Action.REVOKE_AS_SANCTION}
         )
 
@@ -187,7 +186,7 @@ class Lifecycle(LicenceCases):
 
         Raises as :meth:`change_status`; FAILED_PRECONDITION also without an active key.
         """
-        domain.validate_reason(reason, required=False, personal=(holder_name,))
+        validate_reason(reason, required=False, personal=(holder_name,))
 
         async def body(
             tx: LineageTx, old: LicenceRecord, transition: domain.Transition
@@ -271,7 +270,7 @@ class Lifecycle(LicenceCases):
         """
         await self._directory.issuing_department(caller, "licence.transfer")
         validate_uscc(to_department, "to_department_code")
-        domain.validate_reason(reason, required=False)
+        validate_reason(reason, required=False)
         target = await self._directory.department(to_department)
         if target is None or "issuer" not in target.roles:
             raise invalid(

@@ -11,7 +11,6 @@ import re
 import uuid
 
 from certseal.audit import recordable
-from certseal.crypto import PersonalDataProtector
 from certseal.errors import CertsealError, ErrorKind, invalid, not_found
 from certseal.identifiers import (
     LICENCE_OID_PREFIX,
@@ -20,6 +19,7 @@ from certseal.identifiers import (
 )
 from certseal.paging import page
 from certseal.personal import holds_identity_number
+from certseal.protectors import PersonalDataProtector
 from certseal.rpc import Caller
 from services.issuer.domain import Holder, LicenceRecord, Status
 from services.issuer.service.common import Auditor
