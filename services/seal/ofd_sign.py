@@ -161,6 +161,18 @@ def _place(
                 "page", f"is {page}; the document has {len(document.pages)} pages"
             )
     sheet = document.pages[page]
+    if not place.keyword:  # asked for there: refused off the page, as for a PDF
+        for name, at, stamp, room in (
+            ("x_mm", x, width, sheet.width_mm),
+            ("y_mm", y, height, sheet.height_mm),
+        ):
+            if at + stamp > room + 1e-6:
+                raise invalid(
+                    name,
+                    f"puts the {width:g} × {height:g} mm stamp beyond page {page}, "
+                    f"which is {sheet.width_mm:.1f} × {sheet.height_mm:.1f} mm",
+                )
+    # centred on a keyword: kept inside the page
     x = min(max(x, 0.0), max(sheet.width_mm - width, 0.0))
     y = min(max(y, 0.0), max(sheet.height_mm - height, 0.0))
     return page, (x, y, width, height)

@@ -159,7 +159,7 @@ def test_the_first_seal_declares_signatures_in_ofd_xml():
         seal=b"\x30\x00",
         suite=Suite.ES256,
         stamp_mm=(42.0, 42.0),
-        place=StampPlace(page=0, x_mm=200, y_mm=10),
+        place=StampPlace(page=0, x_mm=168, y_mm=10),
         signed_at_text="2026-11-30 12:00:00",
     )
     ofd_xml = prepared.files["OFD.xml"]
@@ -169,7 +169,7 @@ def test_the_first_seal_declares_signatures_in_ofd_xml():
     )
     assert parse_xml(ofd_xml, "OFD.xml") is not None
     assert prepared.signature_path == "Doc_0/Signs/Sign_0/Signature.xml"
-    # the stamp is kept on the page: 210 - 42 = 168
+    # at the page's right edge: 210 - 42 = 168
     assert b'Boundary="168 10 42 42"' in prepared.signature_xml
     assert b'CheckMethod="SHA256"' in prepared.signature_xml
     assert "Doc_0/Signs/Sign_0/SignedValue.dat" not in prepared.files
@@ -282,3 +282,30 @@ def test_stamp_place_defaults():
 
     assert stamp_place(pb.SealOfdRequest()) == StampPlace(0, 20.0, 20.0, "")
     assert stamp_place(pb.SealOfdRequest(keyword="盖章")).keyword == "盖章"
+
+
+@pytest.mark.parametrize(
+    ("place", "field"),
+    [
+        (StampPlace(page=0, x_mm=168.5, y_mm=10), "x_mm"),
+        (StampPlace(page=0, x_mm=1000, y_mm=4000), "x_mm"),
+        (StampPlace(page=0, x_mm=10, y_mm=255.5), "y_mm"),
+    ],
+)
+def test_a_stamp_asked_for_off_the_page_is_refused_as_for_a_pdf(place, field):
+    """A new user's `seal ofd --x-mm 1000 --y-mm 4000` was moved onto the page in
+    silence, where `seal pdf` refuses the same; a stamp centred on a keyword is
+    still kept inside the page (test above)."""
+    from certseal.crypto import Suite
+
+    with pytest.raises(CertsealError) as err:
+        prepare_seal(
+            make_ofd(),
+            seal=b"\x30\x00",
+            suite=Suite.ES256,
+            stamp_mm=(42.0, 42.0),
+            place=place,
+            signed_at_text="2026-11-30 12:00:00",
+        )
+    assert err.value.field == field
+    assert "beyond page 0, which is 210.0 × 297.0 mm" in err.value.message
