@@ -292,13 +292,17 @@ def _refuse_placed(args: argparse.Namespace, instead: str, why: str) -> None:
 def pdf_report_lines(reply: Any) -> list[str]:
     """The lines `seal verify-pdf` prints for a VerifyPdfResponse.
 
-    One line per seal, the count, and, for a certseal licence file (GB/T 36905, its
+    One line per seal (with the seal's status now, as `seal verify` shows it: a
+    seal revoked after it sealed stays VALID and says "(revoked)"), the count, and,
+    for a certseal licence file (GB/T 36905, its
     metadata read by the seal service), the licence's current status at a verifier
     group: a sealed file whose licence was revoked says REVOKED here although its
     seal is VALID (docs/holder.md, "Verifying a licence file").
     """
     lines = [
-        f"{one.field_name}: {one.verdict} {one.seal_name} {one.detail}"
+        f"{one.field_name}: {one.verdict} {one.seal_name}"
+        + (f" ({one.current_status})" if one.current_status else "")
+        + f" {one.detail}"
         for one in reply.seals
     ]
     lines.append(

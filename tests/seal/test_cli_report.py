@@ -124,3 +124,22 @@ def test_a_signature_that_is_no_signature_prints_no_blank_lines() -> None:
         "seal        S1 章 (active)",
         "signed      2023-11-14T22:13:20+00:00 by dept:X",
     ]
+
+
+def test_a_seals_status_now_is_printed_beside_its_verdict() -> None:
+    """A new user revoked a seal and `seal verify-pdf` still printed only VALID,
+    where `seal verify` says "(revoked)"."""
+    reply = pb.VerifyPdfResponse(
+        seals=[
+            pb.PdfSealResult(
+                field_name="Seal-1",
+                verdict="VALID",
+                seal_name="章",
+                current_status="revoked",
+                detail="signed before the revocation",
+            )
+        ]
+    )
+    assert pdf_report_lines(reply)[0] == (
+        "Seal-1: VALID 章 (revoked) signed before the revocation"
+    )
