@@ -27,6 +27,7 @@ from typing import Generic, TypeVar
 from certseal import identifiers
 from certseal.config import BaseConfig, dump_config
 from certseal.devpki import DevCA
+from certseal.devstack_pg import process_alive, prune_holders, server_pid
 from certseal.events import default_topics
 from certseal.kafka import EMBEDDED_CLUSTER_PREFIX, ensure_topics
 from certseal.secretfiles import ANSWERS_KEY, DATA_KEY, KEK, read_secret_file
@@ -175,30 +176,47 @@ class RunLock:
     """``<home>/run.lock``: one running stack per data folder.
 
     An exclusive ``flock`` on the file, taken before anything else in the folder is
-    touched, and the holder's pid written in it. The kernel drops the lock when the
-    holder dies, so a lock file left by a killed run is simply taken over.
+    touched, and the holder's pid written in it. The kernel drops the lock when every
+    process holding it has died (the run, and its keeper, which inherits the
+    descriptor: :attr:`fd`), so a lock file left by a killed run is taken over.
     """
 
     def __init__(self, home: Path):
         self.path = home / "run.lock"
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        """Take the lock; raises :class:`AlreadyRunning` with the holder's pid."""
+    def acquire(self, wait_s: float = 0.0) -> None:
+        """Take the lock; raises :class:`AlreadyRunning` with the holder's pid.
+
+        A lock whose pid is dead is held by what a killed run left to stop its
+        processes (``certseal run``'s keeper, which shares the lock): waited for,
+        ``wait_s`` seconds at most, polled every 0.1 s.
+        """
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.read(fd, 32).decode(errors="replace").strip()
-            os.close(fd)
-            pid = int(text) if text.isdigit() else None
-            raise AlreadyRunning(pid, self.path.parent) from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                pid = int(text) if text.isdigit() else None
+                if pid is None or process_alive(pid) or time.monotonic() > deadline:
+                    os.close(fd)
+                    raise AlreadyRunning(pid, self.path.parent) from None
+                time.sleep(0.1)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+
+    @property
+    def fd(self) -> int | None:
+        """The open lock file's descriptor while held (a process that inherits it
+        holds the lock with this one until both have closed it)."""
+        return self._fd
 
     def release(self) -> None:
         """Drop the lock (the file stays; its pid no longer holds it)."""
@@ -316,6 +334,8 @@ class EmbeddedStack(Generic[C]):
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
             import pgserver  # imported here: production never needs it
 
+            # a killed run's pid left there would keep this run's stop from stopping it
+            prune_holders(self.home / "pg")
             server = pgserver.get_server(self.home / "pg", cleanup_mode="stop")
         self._pg = server
         if "off" not in server.psql("show wal_init_zero;"):
@@ -447,8 +467,10 @@ class EmbeddedStack(Generic[C]):
         """SIGCONT the broker."""
         os.kill(self.broker_pid, signal.SIGCONT)
 
-    def stop(self) -> None:
-        """Stop the broker and PostgreSQL."""
+    def stop(self) -> str:
+        """Stop the broker and PostgreSQL; '' when both have stopped, else why
+        PostgreSQL runs on (``PostgreSQL keeps running: pid N holds it too``: a
+        live holder in pgserver's list, whose own stop will stop it)."""
         if self.broker is not None and self.broker.poll() is None:
             os.kill(self.broker.pid, signal.SIGCONT)
             self.broker.terminate()
@@ -456,6 +478,14 @@ class EmbeddedStack(Generic[C]):
                 self.broker.wait(10)
             except subprocess.TimeoutExpired:
                 self.broker.kill()
-        if self._pg is not None:
-            self._pg.cleanup()  # type: ignore[attr-defined]
-            self._pg = None
+        if self._pg is None:
+            return ""
+        pgdata = self.home / "pg"
+        prune_holders(pgdata)  # holders killed since the start: not holders
+        self._pg.cleanup()  # type: ignore[attr-defined]
+        self._pg = None
+        if server_pid(pgdata) is None:
+            return ""
+        others = [p for p in prune_holders(pgdata) if p != os.getpid()]
+        users = ", ".join(str(p) for p in others if process_alive(p)) or "unknown"
+        return f"PostgreSQL keeps running: pid {users} holds it too ({pgdata})"
