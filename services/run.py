@@ -25,11 +25,21 @@ from certseal import logs
 from certseal.calls import channel
 from certseal.cli import DEFAULT_HOME, LOCAL_OVERLAY
 from certseal.devstack import AlreadyRunning, RunLock
+from certseal.devstack_pg import process_alive
 from certseal.errors import invalid
 from certseal.events import default_topics
 from certseal.secretfiles import dsn_has_password, redact_dsn
 from services.config import Config
 from services.devstack import DevStack
+from services.run_keeper import (
+    RUN_TAG,
+    Keeper,
+    end_leftovers,
+    home_problem,
+    leftover_problem,
+    run_tag,
+    started_from,
+)
 from services.run_layers import (
     BROKER_PORT_TYPE,
     REGION_LISTEN,
@@ -47,23 +57,47 @@ from services.run_layers import (
 )
 from services.run_processes import kill_session, say, shut_down, start_service
 
+#: how long a killed run's services have to stop before they are killed, as at Ctrl-C
+KEEPER_GRACE_S = 15.0
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the embedded stack and the services until Ctrl-C.
 
     Refused at once, touching nothing, while another run holds ``<home>/run.lock``:
-    INVALID_ARGUMENT (``home``: exit 2) naming the running one's pid.
+    INVALID_ARGUMENT (``home``: exit 2) naming the running one's pid; also when
+    ``home`` cannot be a data folder (:func:`home_problem`). A lock held by what a
+    killed run left (its keeper, stopping them) is waited for, and processes a killed
+    run left are ended (:func:`~services.run_keeper.end_leftovers`) before anything
+    starts.
     """
     if args.broker_port is None:
         args.broker_port = broker_port_from_environment()
     home = Path(args.home)
+    if problem := home_problem(home):
+        raise invalid("home", problem)
     lock = RunLock(home)
     try:
-        lock.acquire()
+        try:
+            lock.acquire()
+        except AlreadyRunning as exc:
+            if exc.pid is None or process_alive(exc.pid):
+                raise
+            say(f"waiting for what a killed run (pid {exc.pid}) left to stop")
+            lock.acquire(wait_s=KEEPER_GRACE_S + 30)
     except AlreadyRunning as exc:
         raise invalid("home", f"{exc}; stop it first: Ctrl-C in its terminal") from None
+    assert lock.fd is not None
+    keeper = Keeper(home, lock.fd, grace_s=KEEPER_GRACE_S)
     try:
-        return _run(args, home)
+        if ended := end_leftovers(home, KEEPER_GRACE_S, signal_leaders=True):
+            say(
+                f"stopped {len(ended)} processes a killed run of {home.resolve()} "
+                f"had left running (pids {' '.join(map(str, ended))})"
+            )
+        code = _run(args, home)
+        keeper.dismiss()  # not after an exception: the keeper's checks are cheap
+        return code
     finally:
         lock.release()
 
@@ -114,6 +148,9 @@ def _run(args: argparse.Namespace, home: Path) -> int:
             return 0  # finally: the stack stops what it had started
         finally:
             starting = False
+        # every service (and what it starts) is then provably this run's: the keeper
+        # and the next run end what a killed run left (services.run_keeper)
+        os.environ[RUN_TAG] = run_tag(home)
         config = str(stack.config_file)
         cfg = follow_local_listens(cfg, home, stack.config_file)
 
@@ -131,6 +168,8 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         # not in config.toml: a group started from it (README, pair-demo) would clash
         dept_metrics = cfg.verifier.metrics_listen or VERIFIER_METRICS["dept-demo"]
         if problems := port_problems(cfg, home, dept_metrics):  # finally: stack stops
+            if earlier := started_from(stack.config_file):  # not provably leftovers
+                problems = [leftover_problem(home, earlier)]
             say("\n".join(problems), sys.stderr)
             return 2
         verifier_metrics = region_metrics(dept_metrics, cfg)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,11 +15,21 @@ from collections.abc import Callable, Collection
 from typing import TextIO
 
 
-def start_service(argv: list[str]) -> subprocess.Popen[bytes]:
-    """A service process in a session of its own: Ctrl-C in the terminal reaches
-    ``certseal run`` alone, which stops each service once (:func:`shut_down`); a
-    SIGINT sent to every process made Faust's workers print ``-INT-`` six times each."""
-    return subprocess.Popen(argv, start_new_session=True)
+def start_service(
+    argv: list[str], env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A service process in a session of its own, with environment ``env`` (this
+    process's when None): Ctrl-C in the terminal reaches ``certseal run`` alone, which
+    stops each service once (:func:`shut_down`); a SIGINT sent to every process made
+    Faust's workers print ``-INT-`` six times each.
+
+    The service gets SIGTERM when the thread that started it ends, the run killed
+    with SIGKILL included (util-linux ``setpriv --pdeathsig``, which execs it: no
+    Python runs between fork and exec in a process with gRPC's threads); the rest of
+    its session is then ended by the run's keeper (:mod:`services.run_keeper`)."""
+    setpriv = shutil.which("setpriv")
+    wrapper = [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+    return subprocess.Popen([*wrapper, *argv], start_new_session=True, env=env)
 
 
 def kill_session(process: subprocess.Popen[bytes]) -> None:
@@ -34,7 +45,7 @@ def kill_session(process: subprocess.Popen[bytes]) -> None:
 
 def shut_down(
     services: dict[str, subprocess.Popen[bytes]],
-    stop_stack: Callable[[], None],
+    stop_stack: Callable[[], str | None],
     *,
     grace_s: float = 15.0,
     first: Collection[str] = (),
@@ -47,7 +58,8 @@ def shut_down(
     waves has ``grace_s`` seconds (one grace for all its services): those still
     running then are killed, and so is every process left in each service's
     session, the service stopped or not; a second Ctrl-C kills them at once (:func:`services.run._run`). One
-    line per service, ``stopped.`` on a line of its own. The lines are best effort
+    line per service, ``stopped.`` on a line of its own, or ``stopped, except: …``
+    with what ``stop_stack()`` returned, what it could not stop. The lines are best effort
     (:func:`say`): with the output piped into ``tee`` that Ctrl-C ended too, the
     services and the stack are stopped all the same."""
     # the terminal echoed ^C without a newline: the shutdown starts on a new line
@@ -72,10 +84,10 @@ def shut_down(
             kill_session(services[name])
             services[name].wait()
     say("stopping PostgreSQL and the broker")
-    stop_stack()
+    left = stop_stack()
     with contextlib.suppress(OSError):
         sys.stderr.flush()
-    say("stopped.")
+    say(f"stopped, except: {left}" if left else "stopped.")
 
 
 def _exited(process: subprocess.Popen[bytes], deadline: float) -> None:
