@@ -7,6 +7,9 @@ import datetime as dt
 import secrets
 import shutil
 
+import pytest
+
+from certseal.errors import CertsealError, ErrorKind
 from certseal.storage.idempotency import IdempotencyStore
 from certseal.storage.pool import KERNEL_MIGRATIONS, connect, create_pool, migrate
 from certseal.v1 import issuer_pb2 as pb
@@ -83,6 +86,52 @@ async def test_a_database_of_the_previous_main_upgrades_in_place(
         assert "0003_idempotent_requests.sql" in applied
         assert await pool.fetchval("select count(*) from idempotent_requests") == 0
         assert await pool.fetchval("select count(*) from idempotency_keys") == 1
+    finally:
+        await pool.close()
+
+
+async def test_answers_kept_by_the_previous_main_still_answer_after_the_upgrade(
+    issuer, config, tmp_path
+):
+    """Kernel migrations up to 0004 (answers kept in clear) with a kept answer; then
+    this version starts on it (0005_idempotent_sealed.sql): the row is marked not
+    sealed and still answers its key with the bytes kept, and a new answer is kept
+    sealed beside it."""
+    from certseal.idempotency import Claim
+    from certseal.process import read_answers_key
+
+    cfg = await own_database(config, tmp_path, "idem_sealed_upgrade")
+    kernel = tmp_path / "kernel"
+    kernel.mkdir()
+    for path in KERNEL_MIGRATIONS.glob("000[1-4]_*.sql"):
+        shutil.copy(path, kernel)
+    pool = await create_pool(cfg.database.dsn(), min_size=1, max_size=2)
+    try:
+        await migrate(pool, [("kernel", kernel), ("issuer", MIGRATIONS)])
+        old = Claim("dept:X", "k-old", "/m", b"\x01" * 32)
+        await pool.execute(
+            "insert into idempotent_requests values ($1, $2, $3, $4, $5, now())",
+            old.caller,
+            old.key,
+            old.method,
+            old.fingerprint,
+            b"the answer as it was sent",
+        )
+        applied = await applied_by_an_issuer(cfg, pool, "kernel")
+        assert "0005_idempotent_sealed.sql" in applied
+        store = IdempotencyStore(pool, protector=read_answers_key(cfg))
+        assert await store.lookup(old) == b"the answer as it was sent"
+        with pytest.raises(CertsealError) as err:
+            await store.lookup(Claim("dept:X", "k-old", "/m", b"\x02" * 32))
+        assert err.value.kind is ErrorKind.ALREADY_EXISTS
+        new = Claim("dept:X", "k-new", "/m", b"\x03" * 32)
+        async with store.scope(new) as scope:
+            assert await store.answer(scope, b"a new answer") == b"a new answer"
+        row = await pool.fetchrow(
+            "select * from idempotent_requests where key = 'k-new'"
+        )
+        assert row["sealed"] and b"a new answer" not in bytes(row["response"])
+        assert await store.lookup(new) == b"a new answer"
     finally:
         await pool.close()
 
