@@ -263,6 +263,18 @@ def bad_bundle(message: str) -> CertsealError:
     return invalid("bundle", message)
 
 
+def is_bundle_message(message: bytes) -> bool:
+    """Whether ``message`` is framed as a trust bundle's message: a COSE_Sign1 whose
+    payload is a map of the :data:`FORMAT` format. Its signature is not checked: this
+    tells a bundle (even one of another platform, altered or expired) from any other
+    file, which ``bundle fetch --out`` must never replace."""
+    try:
+        data = cbor.loads(cose.parse_sign1(message).payload, cbor.BUNDLE_LIMITS)
+    except Exception:
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
+
+
 def _open_message(
     message: bytes, ca: x509.Certificate
 ) -> tuple[dict[str, Any], str, x509.Certificate]:

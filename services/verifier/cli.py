@@ -289,6 +289,7 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
             "holds): give one of them",
         )
     max_deltas = DEFAULT_MAX_DELTAS if args.max_deltas is None else args.max_deltas
+    _refuse_other_file(args.out)  # before the configuration, before any fetch
     cfg = load(args)
     out = Path(args.out)  # checked before the command ran (OutputFile)
     # read and checked before anything else (a FIFO would block a raw read)
@@ -334,6 +335,30 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
         f"valid until {bundle.valid_until.isoformat()}"
     )
     return 0
+
+
+def _refuse_other_file(text: str) -> None:
+    """INVALID_ARGUMENT (``out``) when ``--out`` names an existing file that is not a
+    trust bundle: ``bundle fetch`` replaces the file, so it takes only a bundle (to
+    update), an empty file or none (made)."""
+    from certseal.bounds import MAX_BUNDLE_FILE_BYTES
+    from certseal.files import read_regular_file
+    from services.verifier.bundle import is_bundle_message
+    from services.verifier.storage import bundle_file_messages
+
+    path = Path(text)
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    messages = None
+    if path.stat().st_size <= MAX_BUNDLE_FILE_BYTES:
+        data = read_regular_file(path, "out", MAX_BUNDLE_FILE_BYTES)
+        messages = bundle_file_messages(data)
+    if not messages or not all(is_bundle_message(m) for m in messages):
+        raise invalid(
+            "out",
+            f"{text} is not a certseal trust bundle; refusing to replace it: give "
+            "a new FILE, or the file of an earlier bundle fetch to update",
+        )
 
 
 def cmd_verifier_status(args: argparse.Namespace) -> int:
@@ -407,7 +432,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "fetch", help="fetch a bundle from the verifier, or update the one in --out"
     )
     fetch.add_argument(
-        "--out", action=OutputFile, required=True, help="the bundle file"
+        "--out",
+        action=OutputFile,
+        required=True,
+        help="the bundle file: updated when it holds one, made when missing or "
+        "empty; any other file is refused, never replaced",
     )
     fetch.add_argument("--full", action="store_true", help="never a delta")
     fetch.add_argument(

@@ -410,14 +410,23 @@ def read_bundle_file(path: Path) -> list[bytes]:
     """
     # a regular file of at most MAX_BUNDLE_FILE_BYTES: not /dev/zero, not a FIFO
     data = read_regular_file(path, "bundle", MAX_BUNDLE_FILE_BYTES)
+    messages = bundle_file_messages(data)
+    if messages is None:
+        raise bad_bundle(f"{path} is not a certseal trust bundle file")
+    return messages
+
+
+def bundle_file_messages(data: bytes) -> list[bytes] | None:
+    """The messages of a bundle file's bytes (a CBOR array of byte strings), None
+    when the bytes are no such array."""
     try:
         messages = cbor.loads(data, BUNDLE_FILE_LIMITS)
     except Exception:
-        raise bad_bundle(f"{path} is not a certseal trust bundle file") from None
+        return None
     if not isinstance(messages, list) or not all(
         isinstance(m, bytes) for m in messages
     ):
-        raise bad_bundle(f"{path} is not a certseal trust bundle file")
+        return None
     return messages
 
 
