@@ -220,12 +220,11 @@ def _transport_problem(
             "connections (see its log)",
             field=service,
         )
-    if seen.kind == "not_found":
-        return CertsealError(
-            ErrorKind.UNAVAILABLE,
+    if seen.kind == "not_found":  # DNS answered: no such name (exit 2, README)
+        return invalid(
+            setting,
             f"the host of {target} is not found (DNS): a name mistyped, or one not "
             "up yet (a pod not ready)",
-            field=setting,
         )
     if seen.kind in ("not_tls", "not_grpc"):
         return invalid(

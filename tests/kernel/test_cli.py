@@ -660,7 +660,8 @@ async def test_what_the_transport_says_is_named_as_the_setting_at_fault(
         (f"127.0.0.1:{ports['expired']}", ca, 1, "issuer: the service at {t} "
          "presents a certificate this command does not accept (certificate has "
          "expired): renew it, or check this machine's clock"),
-        ("nosuchhost.invalid:50051", ca, 1, "cli.issuer_target: the host of {t} "
+        # DNS says no such host: the setting's fault, as README says (exit 2)
+        ("nosuchhost.invalid:50051", ca, 2, "cli.issuer_target: the host of {t} "
          "is not found (DNS)"),
         ("", ca, 2, "cli.issuer_target: '' is not host:port"),
         # a CA file with a comment of other than ASCII, which gRPC reads (atk27 F3:
