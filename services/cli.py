@@ -6,7 +6,13 @@ This is one of the two composition roots (with :mod:`services.config`): each ser
 (``error: <field>: <problem>``, exit 2 for bad input).
 """
 
+# ruff: noqa: E402 - the interrupt hook is set before the imports it covers
 from __future__ import annotations
+
+# first: a Ctrl-C while the modules below load exits 130, no traceback
+from certseal.interrupt import interrupt_exits_quietly
+
+interrupt_exits_quietly()
 
 import os
 import sys
@@ -43,8 +49,12 @@ def build_parser():  # type: ignore[no-untyped-def]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; errors print as 'error: field: message' with a non-zero exit."""
-    return run_command(build_parser(), argv)
+    """Run the CLI; errors print as 'error: field: message' with a non-zero exit.
+    Ctrl-C at any point is exit status 130, with no traceback."""
+    try:
+        return run_command(build_parser(), argv)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@ typed, exit 2, never a traceback."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +70,43 @@ def test_a_host_dns_does_not_know_is_bad_input(
         2,
         f"error: {field}: the host of {NO_HOST}",
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_ctrl_c_while_the_command_loads_exits_130_quietly(dev_ca, tmp_path):
+    """cli-edges 7: Ctrl-C in the CLI's first half second (its modules loading)
+    printed a traceback ending in KeyboardInterrupt. SIGINT is sent at points from
+    the loading to the call (a target that takes no connection keeps it waiting)."""
+    config = write_config(tmp_path, dev_ca)
+    argv = [sys.executable, "-m", "services.cli", "--config", str(config)]
+    argv += ["verify", "--verifier", "10.255.255.1:50052", "--purpose", "p", "LC1:A"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for delay in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7):
+        child = subprocess.Popen(
+            argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        time.sleep(delay)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        assert (child.returncode, err.decode()) == (130, ""), delay
+
+
+def test_an_interrupt_no_code_caught_is_exit_130_with_no_traceback(tmp_path):
+    code = "import services.cli\nraise KeyboardInterrupt"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (130, b"")
+    code = "import services.cli\nraise ValueError('kept')"  # other errors as before
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False
+    )
+    assert done.returncode == 1
+    assert b"Traceback" in done.stderr
+    assert b"ValueError: kept" in done.stderr
