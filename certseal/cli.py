@@ -24,6 +24,12 @@ from typing import Any, NoReturn, TypeVar
 
 from certseal import identifiers
 from certseal.calls import dev_identity
+from certseal.cli_names import (
+    missing_arguments,
+    readable_positionals,
+    shown_field,
+    shown_names,
+)
 from certseal.cli_options import (
     StoreOnce,
     aware_time,
@@ -319,6 +325,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     di = dev.add_parser("identity", help="issue a dev mTLS certificate")
     di.add_argument(
         "common_name",
+        metavar="identity",
         help="KIND:VALUE, one of the caller kinds (certseal.rpc.CALLER_KINDS): "
         "dept:<code>, operator:<name>, app:<name>, integrator:<name>, "
         "service:<name>, auditor:<name>",
@@ -365,7 +372,7 @@ class Parser(argparse.ArgumentParser):
         if sep and field.startswith("argument "):
             name = field.removeprefix("argument ").split("/")[0].lstrip("-")
             self.exit(2, f"error: {name}: {near_choice(problem)}\n")
-        self.exit(2, f"error: arguments: {message}\n")
+        self.exit(2, f"error: {missing_arguments(self, message) or message}\n")
 
 
 def build_parser(
@@ -386,6 +393,7 @@ def build_parser(
     register(sub)
     for group in groups:
         group(sub)
+    readable_positionals(parser)
     return parser
 
 
@@ -433,7 +441,11 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         # that does not is still printed as <field>: <problem>, about the command. A
         # field that is an option's (x_mm of --x-mm) is named as the option is typed
         field = exc.field or args.command
-        if field in _option_dests(parser):
+        argv = list(sys.argv[1:] if argv is None else argv)
+        shown = shown_field(field, shown_names(parser, argv, args))
+        if shown is not None:
+            field = shown
+        elif field in _option_dests(parser):
             field = field.replace("_", "-")
         where = ""  # of several --config files, the one giving a setting at fault
         if "." in field:

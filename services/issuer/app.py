@@ -95,13 +95,18 @@ class GrpcDocumentSealer:
 
 
 def _sealing_error(exc: grpc.aio.AioRpcError) -> CertsealError:
+    """The seal service's refusal as the issuer's (field ``seal``), its message
+    without the seal service's own request field (``owner_code: ``)."""
+    from certseal.rpc import error_from_rpc
+
     kind = {
         grpc.StatusCode.FAILED_PRECONDITION: ErrorKind.FAILED_PRECONDITION,
         grpc.StatusCode.NOT_FOUND: ErrorKind.FAILED_PRECONDITION,
         grpc.StatusCode.PERMISSION_DENIED: ErrorKind.FAILED_PRECONDITION,
     }.get(exc.code(), ErrorKind.UNAVAILABLE)
+    said = error_from_rpc(exc).message
     return CertsealError(
-        kind, f"sealing through the seal service: {exc.details()}", field="seal"
+        kind, f"sealing through the seal service: {said}", field="seal"
     )
 
 

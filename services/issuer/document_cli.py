@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from certseal.cli_options import OutputFile, write_output
+from certseal.errors import CertsealError, ErrorKind
 
 
 def add_document_options(command: argparse.ArgumentParser) -> None:
@@ -34,10 +35,33 @@ def licence_document(args: argparse.Namespace, call: Callable[..., Any]) -> int:
     asked = pb.GetLicenceDocumentRequest(
         identifier=args.identifier, format=formats[args.format]
     )
-    reply = call(args, lambda s: s.GetLicenceDocument(asked), holder=True)
+    try:
+        reply = call(args, lambda s: s.GetLicenceDocument(asked), holder=True)
+    except CertsealError as exc:
+        raise _with_the_remedy(exc, args.as_department) from None
     write_output(args.out, reply.document, "out")
     print(
         f"{args.format.upper()} written to {args.out} ({len(reply.document)} bytes, "
         f"SHA-256 {reply.document_digest}), sealed with seal {reply.seal_id}"
     )
     return 0
+
+
+def _with_the_remedy(exc: CertsealError, department: str) -> CertsealError:
+    """``exc``, and when it says the department has no seal the issuer may seal its
+    licence files with, how it gets one (docs/holder.md, "Sealing")."""
+    if (
+        exc.field != "seal"
+        or exc.kind is not ErrorKind.FAILED_PRECONDITION
+        or "service:issuer may use" not in exc.message
+    ):
+        return exc
+    return CertsealError(
+        exc.kind,
+        f"{exc.message}; the issuer seals a department's licence files with its "
+        "official seal listing service:issuer among its signers: register one with "
+        f"certseal seal --as {department} register --type official --name NAME "
+        f"--suite es256 --signer dept:{department} --signer service:issuer "
+        '(docs/holder.md, "Sealing")',
+        field=exc.field,
+    )

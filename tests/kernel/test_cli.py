@@ -103,7 +103,7 @@ async def test_dev_identity_refuses_a_name_of_no_known_kind(config, capsys, tmp_
             capsys, "--config", str(config_file), "dev", "identity", name
         )
         assert status == 2, (name, out)
-        assert out.startswith("error: common_name: "), out
+        assert out.startswith("error: identity: "), out
     assert set(tls.iterdir()) == before  # nothing issued
     status, out = await certseal(
         capsys, "--config", str(config_file), "dev", "identity", "operator:ops-cli"

@@ -4,6 +4,7 @@ typed, exit 2, never a traceback."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from certseal.devpki import DevCA
-from services.cli import main
+from services.cli import build_parser, main
 
 #: DNS answers that no such host exists (RFC 6761: .invalid never resolves)
 NO_HOST = "nosuchhost.invalid:50052"
@@ -110,3 +111,105 @@ def test_an_interrupt_no_code_caught_is_exit_130_with_no_traceback(tmp_path):
     assert done.returncode == 1
     assert b"Traceback" in done.stderr
     assert b"ValueError: kept" in done.stderr
+
+
+def _groups(parser, path=()):
+    """(words, choices) of every group of commands: ``licence`` -> issue, amend, …"""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            if path:
+                yield path, list(action.choices)
+            for name, sub in action.choices.items():
+                yield from _groups(sub, (*path, name))
+
+
+def test_a_group_given_no_command_names_the_commands_it_takes(capsys):
+    """cli-edges 5: ``error: arguments: the following arguments are required:
+    licence_command`` (seal_command, config_command, …): argparse's own name."""
+    groups = list(_groups(build_parser()))
+    assert len(groups) > 10
+    for words, choices in groups:
+        argv = list(words)
+        if words[0] in ("licence", "seal"):  # their --as comes before the command
+            argv.insert(1, "--as=91350100M000100Y43")
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert exited.value.code == 2
+        assert err == (
+            f"error: command: {' '.join(words)} needs a command: {', '.join(choices)}"
+        )
+    with pytest.raises(SystemExit):
+        main([])
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith("error: command: certseal needs a command: id, audit, ")
+    )
+
+
+def test_a_missing_argument_or_option_is_named_as_typed(capsys):
+    for argv, said in (
+        (["seal", "get"], "error: seal-id: is required"),
+        (["licence", "--as", "91350100M000100Y43", "issue"], "error: type: is "
+         "required (so are --holder-name, --id-number)"),
+    ):  # fmt: skip
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert capsys.readouterr().err.splitlines()[-1].startswith(said)
+
+
+@pytest.mark.parametrize(
+    "line", ["seal get NOSUCHSEAL", "seal --as 91350100M000100Y43 revoke NOSUCHSEAL "
+             "--reason r"]
+)  # fmt: skip
+def test_a_request_field_is_named_as_the_command_shows_it(
+    line, dev_ca, tmp_path, capsys, monkeypatch
+):
+    """cli-edges 6: ``error: seal_id: seal NOSUCHSEAL not found``: the seal service's
+    request field, where the usage shows the argument ``seal-id``."""
+    from certseal.errors import not_found
+    from services.seal import cli as seal_cli
+
+    def refused(*args, **kwargs):
+        raise not_found("seal NOSUCHSEAL", field="seal_id")
+
+    monkeypatch.setattr(seal_cli, "call_service", refused)
+    config = write_config(tmp_path, dev_ca)
+    code, out = run(capsys, "--config", str(config), *line.split())
+    assert (code, out) == (1, "error: seal-id: seal NOSUCHSEAL not found")
+    code, out = run(capsys, "--config", str(config), "dev", "identity", "bogus")
+    assert code == 2 and out.startswith("error: identity: 'bogus' is not an identity")
+
+
+def test_a_licence_file_no_seal_may_seal_says_how_to_get_one(
+    dev_ca, tmp_path, capsys, monkeypatch
+):
+    """cli-edges 6: ``licence document`` for a department with no seal the issuer
+    may use said ``error: seal: … owner_code: …`` without docs/holder.md's remedy."""
+    from certseal.errors import CertsealError, ErrorKind
+    from services.issuer import licence_cli
+
+    dept = "91350100M000100Y43"
+
+    def refused(*args, **kwargs):
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"sealing through the seal service: {dept} has no active official "
+            "es256 or ed25519 seal that service:issuer may use",
+            field="seal",
+        )
+
+    monkeypatch.setattr(licence_cli, "department_identity", lambda cfg, code: ("", ""))
+    monkeypatch.setattr(licence_cli, "call_service", refused)
+    config = write_config(tmp_path, dev_ca)
+    code, out = run(
+        capsys, "--config", str(config), "licence", "--as", dept, "document",
+        "1.2.156.3005.2.X", "--out", str(tmp_path / "l.pdf"),
+    )  # fmt: skip
+    assert code == 1
+    assert out.startswith(f"error: seal: sealing through the seal service: {dept} has")
+    assert (
+        f"certseal seal --as {dept} register --type official --name NAME --suite "
+        f"es256 --signer dept:{dept} --signer service:issuer" in out
+    )

@@ -179,7 +179,7 @@ async def test_cli_seals_an_encrypted_certified_form_into_its_field(
     code, out = await cli(
         "seal", "--as", owner, "pdf", seal.seal_id, str(source), "--out", str(sealed)
     )
-    assert code == 1 and "error: field_name:" in out and "签章" in out, out
+    assert code == 1 and "error: field:" in out and "签章" in out, out  # --field
     code, out = await cli(
         "seal", "--as", owner, "pdf", seal.seal_id, str(source), "--out", str(sealed),
         "--field", "签章",

@@ -1,0 +1,116 @@
+"""How the ``certseal`` commands name what is at fault: as the user typed it.
+
+An error's field is a request field (``seal_id``, ``owner_code``), a namespace
+destination (``as_identity``) or argparse's own name of an argument
+(``licence_command``); the user saw none of them. :func:`shown_field` names the
+command's option or argument instead, as its usage shows it, and
+:func:`missing_arguments` says what argparse's "the following arguments are
+required" means. Split from :mod:`certseal.cli` by size.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Sequence
+
+from certseal.cli_options import chosen_parser
+
+#: request fields named after an option with a suffix the option does not have
+#: (``owner_code`` of ``--owner``, ``field_name`` of ``--field``)
+_SUFFIXES = ("_code", "_codes", "_id", "_name")
+
+
+def readable_positionals(parser: argparse.ArgumentParser) -> None:
+    """Give every positional argument of ``parser`` and its subcommands whose name
+    is a Python name (``seal_id``) the name its usage and errors show with a hyphen
+    (``seal-id``), as options are typed; one with a metavar keeps it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                readable_positionals(sub)
+        elif (
+            not action.option_strings
+            and action.metavar is None
+            and "_" in (action.dest)
+        ):
+            action.metavar = action.dest.replace("_", "-")
+
+
+def _chain(
+    parser: argparse.ArgumentParser, argv: Sequence[str], args: argparse.Namespace
+) -> Iterable[argparse.ArgumentParser]:
+    """The parsers from the top to the command's (``certseal``, ``seal``, ``seal
+    get``)."""
+    chosen = chosen_parser(parser, argv, args)
+    current = parser
+    while True:
+        yield current
+        if current is chosen:
+            return
+        subs = [
+            a for a in current._actions if isinstance(a, argparse._SubParsersAction)
+        ]
+        word = getattr(args, subs[0].dest, None) if subs else None
+        if word not in (subs[0].choices if subs else {}):
+            return
+        current = subs[0].choices[word]
+
+
+def shown_names(
+    parser: argparse.ArgumentParser, argv: Sequence[str], args: argparse.Namespace
+) -> dict[str, str]:
+    """Destination -> the name the command's usage shows for it: an option's long
+    name without its dashes (``as_identity`` -> ``as``), a positional argument's
+    metavar (``seal_id`` -> ``seal-id``), for the command run and its groups."""
+    names: dict[str, str] = {}
+    for current in _chain(parser, argv, args):
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            if action.option_strings:
+                longest = max(action.option_strings, key=len)
+                names[action.dest] = longest.lstrip("-")
+            elif action.dest != argparse.SUPPRESS:
+                # a name (seal-id), not a placeholder (CODE)
+                shown = action.metavar if isinstance(action.metavar, str) else ""
+                names[action.dest] = shown if shown.islower() else action.dest
+    names.pop("help", None)
+    return names
+
+
+def shown_field(field: str, names: dict[str, str]) -> str | None:
+    """``field`` (a request field, ``seal_id``, ``owner_code``, ``issuers[1]``) as
+    ``names`` (:func:`shown_names`) shows it, the index kept; None when it names
+    no option or argument of the command (a setting, ``tls.ca_file``)."""
+    head, bracket, rest = field.partition("[")
+    if "." in head:
+        return None
+    tail = bracket + rest
+    if head in names:
+        return names[head] + tail
+    for suffix in _SUFFIXES:
+        stem = head.removesuffix(suffix)
+        if stem != head and stem in names:
+            return names[stem] + tail
+    return None
+
+
+def missing_arguments(parser: argparse.ArgumentParser, message: str) -> str | None:
+    """``<field>: <problem>`` for argparse's ``the following arguments are required:
+    A, B`` of ``parser``: a group of commands given none (``command: licence needs a
+    command: issue, amend, …``), else the first argument missing (``seal-id: is
+    required``, ``out: is required``), the others after it. None for any other
+    message."""
+    prefix = "the following arguments are required: "
+    if not message.startswith(prefix):
+        return None
+    missing = message.removeprefix(prefix).split(", ")
+    command = parser.prog.removeprefix("certseal ").strip()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and action.dest in missing:
+            choices = ", ".join(action.choices)
+            return f"command: {command} needs a command: {choices}"
+    first = missing[0].split("/")[0].lstrip("-")
+    also = [m.split("/")[0] for m in missing[1:]]
+    more = f" (so are {', '.join(also)})" if also else ""
+    return f"{first}: is required{more}; '{parser.prog} -h' shows its usage"
