@@ -77,8 +77,9 @@ def config_paths(args: argparse.Namespace) -> list[Path]:
         if not args.config and not path.exists():
             raise CertsealError(
                 ErrorKind.FAILED_PRECONDITION,
-                f"no configuration at {path}: start the stack with 'make run' "
-                "or pass --config",
+                f"no configuration at {path.absolute()} (the default, "
+                f"{path}, is looked for in the current folder): {_to_find_it()}",
+                field="config",
             )
         if not path.exists():  # a device or a FIFO is refused where it is read
             raise CertsealError(
@@ -87,6 +88,22 @@ def config_paths(args: argparse.Namespace) -> list[Path]:
                 field="config",
             )
     return paths
+
+
+def _to_find_it() -> str:
+    """How to give the command the stack's configuration: the checkout whose
+    ``.venv`` runs this command, when it has one, else any checkout's."""
+    checkout = Path(sys.prefix).parent
+    found = checkout / DEFAULT_HOME / "config.toml"
+    if found.is_file():
+        return (
+            f"run certseal from {checkout}, or pass --config {found} (repeatable: "
+            f"then --config {found.parent / LOCAL_OVERLAY} for its local settings)"
+        )
+    return (
+        "run certseal from the checkout where 'make run' runs (start the stack "
+        "there with 'make run' first), or pass --config FILE"
+    )
 
 
 async def connect_database(cfg: Any) -> Any:

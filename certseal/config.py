@@ -314,21 +314,21 @@ def read_layers(
     for one in files:
         try:
             if not Path(one).exists():
-                raise CertsealError(
-                    ErrorKind.INVALID_ARGUMENT,
-                    f"configuration file {one} does not exist",
-                )
+                raise invalid("config", f"configuration file {one} does not exist")
             # a regular file within a bound: not a device or a FIFO
             raw = read_regular_file(one, "config", MAX_SMALL_FILE_BYTES)
             loaded = tomllib.loads(raw.decode("utf-8"))
         except RecursionError:
-            raise CertsealError(
-                ErrorKind.INVALID_ARGUMENT,
-                f"configuration file {one}: nested too deeply",
+            raise invalid(
+                "config", f"configuration file {one}: nested too deeply"
             ) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise CertsealError(
-                ErrorKind.INVALID_ARGUMENT, f"configuration file {one}: {exc}"
+        except UnicodeDecodeError:
+            raise invalid(
+                "config", f"configuration file {one} is not UTF-8 text"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise invalid(
+                "config", f"configuration file {one} is not valid TOML: {exc}"
             ) from None
         for section, value in loaded.items():
             if origins is not None and isinstance(value, dict):

@@ -213,3 +213,48 @@ def test_a_licence_file_no_seal_may_seal_says_how_to_get_one(
         f"certseal seal --as {dept} register --type official --name NAME --suite "
         f"es256 --signer dept:{dept} --signer service:issuer" in out
     )
+
+
+def test_run_from_another_folder_says_where_it_looked_and_how_to_point(
+    tmp_path, capsys, monkeypatch
+):
+    """cli-edges 10: from another folder, ``error: department: no configuration at
+    .certseal/config.toml: start the stack with 'make run'``: the command's name as
+    the field, a relative path, and no word of --config or of the checkout."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "no-checkout" / ".venv"))
+    code, out = run(capsys, "department", "list")
+    assert code == 1
+    assert out.startswith(
+        f"error: config: no configuration at {elsewhere}/.certseal/config.toml (the "
+        "default, .certseal/config.toml, is looked for in the current folder): run "
+        "certseal from the checkout where 'make run' runs"
+    )
+    assert out.endswith("or pass --config FILE")
+    # the checkout whose .venv runs the command is named, with its file
+    checkout = tmp_path / "checkout"
+    (checkout / ".certseal").mkdir(parents=True)
+    (checkout / ".certseal" / "config.toml").write_text("")
+    monkeypatch.setattr(sys, "prefix", str(checkout / ".venv"))
+    code, out = run(capsys, "department", "list")
+    assert code == 1
+    assert (
+        f"run certseal from {checkout}, or pass --config "
+        f"{checkout}/.certseal/config.toml (repeatable: then --config "
+        f"{checkout}/.certseal/local.toml for its local settings)"
+    ) in out
+
+
+def test_a_configuration_that_is_not_toml_is_the_config_s_fault(
+    tmp_path, capsys, monkeypatch
+):
+    (tmp_path / ".certseal").mkdir()
+    (tmp_path / ".certseal" / "config.toml").write_text("[cli\n")
+    monkeypatch.chdir(tmp_path)
+    code, out = run(capsys, "department", "list")
+    assert code == 2
+    assert out.startswith(
+        "error: config: configuration file .certseal/config.toml is not valid TOML: "
+    )

@@ -31,7 +31,17 @@ def test_errors_name_the_file_or_setting(tmp_path):
         load_config(broken)
 
 
-@pytest.mark.parametrize("service", ["services.console", "services.seal"])
+@pytest.mark.parametrize(
+    "service",
+    [
+        "services.console",
+        "services.seal",
+        "services.verifier",
+        "services.issuer",
+        "services.feed",
+        "services.tlog",
+    ],
+)
 def test_a_service_given_a_bad_configuration_says_so_in_one_line(service, tmp_path):
     import subprocess
     import sys
@@ -43,7 +53,11 @@ def test_a_service_given_a_bad_configuration_says_so_in_one_line(service, tmp_pa
         timeout=60,
     )
     assert done.returncode == 2
-    assert f"{service}: error: configuration file" in done.stderr
+    # <prog>: error: <field>: as every other failed start (certseal/startfail.py)
+    missing = tmp_path / "missing.toml"
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"{service}: error: config: configuration file {missing} does not exist"
+    )
     assert "Traceback" not in done.stderr
 
 
