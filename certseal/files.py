@@ -69,6 +69,21 @@ def read_regular_file(
     return data
 
 
+def read_input_file(
+    path: str | Path, field: str, limit: int, *, limit_text: str = ""
+) -> bytes:
+    """:func:`read_regular_file` for a file the user gave a command: INVALID_ARGUMENT
+    (``field``, the option or argument naming it) also when the file is empty, said
+    so, not left to a service that would name its own request field (``pdf: is
+    required``)."""
+    data = read_regular_file(path, field, limit, limit_text=limit_text)
+    if not data:
+        raise invalid(
+            field, f"{path} is empty (0 bytes): give the file with its content"
+        )
+    return data
+
+
 def certificate_common_name(path: str | Path, field: str) -> str:
     """The subject common name of the PEM certificate at ``path`` ("" when it names
     none): the mTLS identity a process presents (docs/operations.md, "Security model").

@@ -56,11 +56,9 @@ def _password(args: argparse.Namespace, *, required: bool) -> str | None:
     """The password from the file, standard input or a prompt (None: none given)."""
     if args.password_file:
         from certseal.bounds import MAX_SMALL_FILE_BYTES
-        from certseal.files import read_regular_file
+        from certseal.files import read_input_file
 
-        raw = read_regular_file(
-            args.password_file, "password-file", MAX_SMALL_FILE_BYTES
-        )
+        raw = read_input_file(args.password_file, "password-file", MAX_SMALL_FILE_BYTES)
         try:
             return raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:

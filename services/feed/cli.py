@@ -200,9 +200,9 @@ def webhook_secret(path: Path) -> bytes:
     (docs/events.md, "Verifying a delivery").
     """
     from certseal.bounds import MAX_SMALL_FILE_BYTES
-    from certseal.files import read_regular_file
+    from certseal.files import read_input_file
 
-    secret = read_regular_file(path, "secret-file", MAX_SMALL_FILE_BYTES)
+    secret = read_input_file(path, "secret-file", MAX_SMALL_FILE_BYTES)
     if secret != secret.strip():
         raise invalid(
             "secret-file",

@@ -74,9 +74,9 @@ def _read(name: str, field: str) -> bytes:
     """A document, PDF, signature or picture file: a regular file of at most
     :data:`~certseal.bounds.MAX_DOCUMENT_FILE_BYTES`, else INVALID_ARGUMENT (``field``)."""
     from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
-    from certseal.files import read_regular_file
+    from certseal.files import read_input_file
 
-    return read_regular_file(name, field, MAX_DOCUMENT_FILE_BYTES)
+    return read_input_file(name, field, MAX_DOCUMENT_FILE_BYTES)
 
 
 def _password(name: str | None) -> str:

@@ -41,16 +41,17 @@ def _call(cfg: Any, method: str, request: Any) -> Any:
     )
 
 
-def _read_note(path: str) -> str:
+def _read_note(path: str, option: str) -> str:
+    """The checkpoint file of ``--old`` or ``--new`` (``option``), as text."""
     from certseal.checkpoints import MAX_NOTE_BYTES
     from certseal.errors import invalid
-    from certseal.files import read_regular_file
+    from certseal.files import read_input_file
 
-    raw = read_regular_file(path, "checkpoint", MAX_NOTE_BYTES)
+    raw = read_input_file(path, option, MAX_NOTE_BYTES)
     try:
         return raw.decode()
     except UnicodeDecodeError:
-        raise invalid("checkpoint", f"{path} is not UTF-8 text") from None
+        raise invalid(option, f"{path} is not UTF-8 text") from None
 
 
 def cmd_log_checkpoint(args: argparse.Namespace) -> int:
@@ -77,7 +78,7 @@ def _latest(args: argparse.Namespace, cfg: Any, verifier: Any) -> tuple[Any, str
     from certseal.v1 import tlog_pb2 as pb
 
     if args.new:
-        note = _read_note(args.new)
+        note = _read_note(args.new, "new")
     else:
         note = _call(cfg, "GetCheckpoint", pb.GetCheckpointRequest()).checkpoint
     return open_checkpoint(note, verifier), note
@@ -160,7 +161,7 @@ def _verify_consistency(args: argparse.Namespace, cfg: Any, verifier: Any) -> in
     from certseal.merkle import verify_consistency
     from certseal.v1 import tlog_pb2 as pb
 
-    old = open_checkpoint(_read_note(args.old), verifier)
+    old = open_checkpoint(_read_note(args.old, "old"), verifier)
     new, _ = _latest(args, cfg, verifier)
     if old.size == 0:
         print(f"consistent  the empty tree precedes size {new.size}")

@@ -45,9 +45,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print("error: code: give the scanned text or --image FILE, not both",
               file=sys.stderr)  # fmt: skip
         return 2
+    field = "image"  # the option or argument naming the picture, as typed
     if not args.image and is_file(args.code):  # CODE_OR_IMAGE
-        args.image, args.code = args.code, ""
-    image = _read_image(Path(args.image)) if args.image else b""
+        args.image, args.code, field = args.code, "", "code"
+    image = _read_image(Path(args.image), field) if args.image else b""
     if args.offline:
         return _verify_offline(args, image)
     if not args.purpose:
@@ -197,14 +198,15 @@ def _print_log_checkpoint(note: str) -> None:
     )
 
 
-def _read_image(path: Path) -> bytes:
+def _read_image(path: Path, field: str = "image") -> bytes:
     """The image file's bytes, within the one image limit (never more than it and one
-    byte read); INVALID_ARGUMENT (``image``) for a missing or unreadable file, or one
-    that is not a regular file (a device, a FIFO)."""
+    byte read); INVALID_ARGUMENT (``field``: ``image``, or ``code`` for a file given
+    as the code) for a missing, unreadable or empty file, or one that is not a
+    regular file (a device, a FIFO)."""
     from certseal.bounds import IMAGE_LIMIT, MAX_IMAGE_BYTES
-    from certseal.files import read_regular_file
+    from certseal.files import read_input_file
 
-    return read_regular_file(path, "image", MAX_IMAGE_BYTES, limit_text=IMAGE_LIMIT)
+    return read_input_file(path, field, MAX_IMAGE_BYTES, limit_text=IMAGE_LIMIT)
 
 
 def _verify_offline(args: argparse.Namespace, image: bytes) -> int:

@@ -23,7 +23,7 @@ import cbor2
 from certseal import cbor
 from certseal.bounds import MAX_BUNDLE_FILE_BYTES
 from certseal.errors import CertsealError
-from certseal.files import read_regular_file, write_atomically
+from certseal.files import read_input_file, read_regular_file, write_atomically
 from certseal.kafka import EMBEDDED_CLUSTER_PREFIX
 from services.verifier.bundle import (
     Snapshot,
@@ -409,7 +409,7 @@ def read_bundle_file(path: Path) -> list[bytes]:
     :func:`services.verifier.bundle.open_bundle`.
     """
     # a regular file of at most MAX_BUNDLE_FILE_BYTES: not /dev/zero, not a FIFO
-    data = read_regular_file(path, "bundle", MAX_BUNDLE_FILE_BYTES)
+    data = read_input_file(path, "bundle", MAX_BUNDLE_FILE_BYTES)  # not empty
     messages = bundle_file_messages(data)
     if messages is None:
         raise bad_bundle(f"{path} is not a certseal trust bundle file")

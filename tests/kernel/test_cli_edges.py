@@ -258,3 +258,44 @@ def test_a_configuration_that_is_not_toml_is_the_config_s_fault(
     assert out.startswith(
         "error: config: configuration file .certseal/config.toml is not valid TOML: "
     )
+
+
+EMPTY_INPUTS = [
+    ("file", "seal --as {d} pdf S {e} --out {tmp}/o.pdf"),
+    ("file", "seal --as {d} ofd S {e} --out {tmp}/o.ofd"),
+    ("file", "seal --as {d} document S {e} --out {tmp}/o.ses"),
+    ("signature", "seal verify {e} {e}"),
+    ("file", "seal verify-pdf {e}"),
+    ("file", "seal verify-ofd {e}"),
+    ("file", "seal inspect {e}"),
+    ("picture", "seal --as {d} register --type official --name n --picture {e}"),
+    ("code", "verify --purpose p {e}"),
+    ("image", "verify --purpose p --image {e}"),
+    ("bundle", "verify --offline --bundle {e} LC1:AAAA"),
+    ("old", "log verify --old {e} --log-key {key}"),
+    ("secret-file", "feed webhook w --integrator integrator:x --url https://x "
+     "--secret-file {e}"),
+    ("password-file", "console account add n --department {d} --role clerk "
+     "--password-file {e}"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "line"), EMPTY_INPUTS)
+def test_an_empty_input_file_is_said_to_be_empty(field, line, dev_ca, tmp_path, capsys):
+    """cli-edges 8: an empty PDF gave ``error: pdf: is required``, the seal
+    service's request field, as if no file had been given."""
+    from certseal.checkpoints import NoteSigner
+
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    signer = NoteSigner("log.example", Ed25519PrivateKey.generate())
+    key = signer.verifier.encode()
+    config = write_config(tmp_path, dev_ca)
+    words = line.format(d="91350100M000100Y43", e=empty, tmp=tmp_path, key=key)
+    code, out = run(capsys, "--config", str(config), *words.split())
+    assert (code, out) == (
+        2,
+        f"error: {field}: {empty} is empty (0 bytes): give the file with its content",
+    )

@@ -347,7 +347,7 @@ async def test_an_auditor_reads_only_the_log(stack, issuer, log_stub):
         (("log", "verify"), "licence"),
         (("log", "verify", "--licence", "x", "--old", "y"), "licence"),
         (("log", "verify", "--licence", "not-an-identifier"), "licence"),
-        (("log", "verify", "--old", "/nonexistent/old.checkpoint"), "checkpoint"),
+        (("log", "verify", "--old", "/nonexistent/old.checkpoint"), "old"),
         (("log", "checkpoint", "--log-key", "name+zz+AAAA"), "log-key"),
     ],
 )
