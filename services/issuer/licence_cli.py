@@ -20,7 +20,6 @@ from certseal.cli_options import (
     STATUS_WORDS,
     OutputFile,
     licence_status,
-    whole_number,
     write_output,
 )
 from certseal.errors import CertsealError, ErrorKind, invalid
@@ -30,6 +29,7 @@ from certseal.identifiers import (
     validate_type_code,
 )
 from services.issuer.document_cli import add_document_options, licence_document
+from services.issuer.present_cli import add_ttl_option, presentation_ttl
 
 _STATUSES = STATUS_WORDS
 
@@ -341,11 +341,12 @@ def cmd_licence(args: argparse.Namespace) -> int:
             print("no licences match", file=sys.stderr)
         return 0
     if command == "present":
+        ttl = presentation_ttl(args)  # checked before the issuer is asked
         presented = _call(
             args,
             lambda s: s.CreatePresentationCode(
                 pb.CreatePresentationCodeRequest(
-                    identifier=args.identifier, ttl_seconds=args.ttl
+                    identifier=args.identifier, ttl_seconds=ttl
                 )
             ),
         )
@@ -456,9 +457,7 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     transfer.add_argument("--reason", required=True)
     present = lics.add_parser("present", help="a short-lived presentation code")
     present.add_argument("identifier")
-    present.add_argument(
-        "--ttl", type=whole_number(), default=0, help="seconds (default 60)"
-    )
+    add_ttl_option(present)
     present.add_argument(
         "--png", action=OutputFile, help="also write the QR code to this file"
     )

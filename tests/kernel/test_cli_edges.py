@@ -299,3 +299,52 @@ def test_an_empty_input_file_is_said_to_be_empty(field, line, dev_ca, tmp_path, 
         2,
         f"error: {field}: {empty} is empty (0 bytes): give the file with its content",
     )
+
+
+PRESENT = ["licence", "--as", "91350100M000100Y43", "present", "X", "--ttl"]
+RANGE = (
+    "5 to [issuer] presentation_max_ttl_s seconds (600 unless set); 0 or left out: "
+    "[issuer] presentation_ttl_s (60 unless set)"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("-5", f"-5 is outside {RANGE}"),
+        ("1", f"1 is outside {RANGE}"),
+        ("4", f"4 is outside {RANGE}"),
+        ("86401", f"86401 is outside {RANGE}"),
+        ("1e3", "'1e3' is not a whole number of seconds"),
+    ],
+)
+def test_a_ttl_outside_its_one_range_is_refused_by_the_cli(value, said, capsys):
+    """cli-edges 3: ``--ttl -5`` said "outside 0 to 4,294,967,295", ``--ttl 1`` the
+    issuer's "must be between 5 and 600", and --help gave no range."""
+    with pytest.raises(SystemExit) as stopped:
+        main([*PRESENT, value])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: ttl: {said}"
+
+
+def test_a_ttl_over_the_configured_most_is_refused_before_any_call(
+    dev_ca, tmp_path, capsys
+):
+    config = write_config(tmp_path, dev_ca, issuer_target="127.0.0.1:1")
+    config.write_text(config.read_text() + "[issuer]\npresentation_max_ttl_s = 300\n")
+    code, out = run(capsys, "--config", str(config), *PRESENT, "301")
+    assert (code, out) == (
+        2,
+        "error: ttl: 301 is outside 5 to 300 seconds ([issuer] "
+        "presentation_max_ttl_s); 0 or left out: the issuer's default, 60 s",
+    )
+
+
+def test_the_ttl_range_is_in_the_help_and_is_the_issuers(capsys):
+    from services.issuer.present_cli import MIN_TTL_S
+    from services.issuer.service import codes
+
+    assert MIN_TTL_S == codes._MIN_TTL_S
+    with pytest.raises(SystemExit):
+        main([*PRESENT[:4], "--help"])
+    assert RANGE in " ".join(capsys.readouterr().out.split())

@@ -1,0 +1,64 @@
+"""``certseal licence --as CODE present ID [--ttl SECONDS]``'s ``--ttl``: one range,
+stated in its help and checked before the issuer is asked, naming ``ttl``
+(cli-edges 3: ``--ttl 0`` silently gave 60 s, ``-5`` said "outside 0 to
+4,294,967,295", ``1`` "must be between 5 and 600"). Split from
+:mod:`services.issuer.licence_cli` by size."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from certseal.cli import load
+from certseal.errors import invalid
+
+#: the shortest presentation code the issuer makes, in seconds (its ``_MIN_TTL_S``,
+#: services/issuer/service/codes.py; tests/kernel/test_cli_edges.py keeps them equal)
+MIN_TTL_S = 5
+#: the most any configuration allows (``[issuer] presentation_max_ttl_s``'s bound)
+MAX_TTL_S = 86_400
+_RANGE = (
+    f"{MIN_TTL_S} to [issuer] presentation_max_ttl_s seconds (600 unless set); 0 or "
+    "left out: [issuer] presentation_ttl_s (60 unless set)"
+)
+
+
+def _seconds(text: str) -> int:
+    """An argparse ``type``: a whole number in the range any configuration allows."""
+    typed = text.strip()
+    if not re.fullmatch(r"[-+]?[0-9]{1,12}", typed):
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not a whole number of seconds"
+        )
+    value = int(typed)
+    if value != 0 and not MIN_TTL_S <= value <= MAX_TTL_S:
+        raise argparse.ArgumentTypeError(f"{value} is outside {_RANGE}")
+    return value
+
+
+def add_ttl_option(present: argparse.ArgumentParser) -> None:
+    """``--ttl SECONDS`` (:func:`presentation_ttl`)."""
+    present.add_argument(
+        "--ttl",
+        type=_seconds,
+        default=0,
+        metavar="SECONDS",
+        help=f"how long the code is valid: {_RANGE}",
+    )
+
+
+def presentation_ttl(args: argparse.Namespace) -> int:
+    """``--ttl`` in seconds, 0 for the issuer's default: INVALID_ARGUMENT (``ttl``)
+    over the configuration's ``[issuer] presentation_max_ttl_s`` (the parser
+    refused anything outside what any configuration allows)."""
+    if not args.ttl:
+        return 0
+    issuer = load(args).issuer
+    if args.ttl > issuer.presentation_max_ttl_s:
+        raise invalid(
+            "ttl",
+            f"{args.ttl} is outside {MIN_TTL_S} to {issuer.presentation_max_ttl_s:,} "
+            "seconds ([issuer] presentation_max_ttl_s); 0 or left out: the "
+            f"issuer's default, {issuer.presentation_ttl_s} s",
+        )
+    return int(args.ttl)
