@@ -285,6 +285,9 @@ _OPTIONS = {
     "licence_types": "licence_type",
     "webhook": "name",
     "secret": "secret_file",
+    # the request's oneof start: only a token can be refused (earliest, latest are
+    # flags), and the user gave it as --token
+    "start": "token",
 }
 
 

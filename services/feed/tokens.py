@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
 
-from certseal.errors import invalid, precondition
+from certseal.errors import CertsealError, invalid, precondition
 from certseal.jsontext import loads_bounded
 
 TOKEN_VERSION = 3
@@ -129,8 +129,14 @@ def decode_token(
         raise invalid(
             "start", "the position token is not one this feed issued"
         ) from None
-    # nesting bounded before decoding: a token of 100,000 "[" is refused, not recursed
-    data = loads_bounded(raw, "start")
+    # nesting bounded before decoding: a token of 100,000 "[" is refused, not recursed;
+    # what is no JSON text is no token of ours (not "not UTF-8": the token is ASCII)
+    try:
+        data = loads_bounded(raw.decode("utf-8"), "start")
+    except (UnicodeDecodeError, CertsealError):
+        raise invalid(
+            "start", "the position token is not one this feed issued"
+        ) from None
     try:
         version = data["v"]
         if type(version) is not int:  # not true, nor 3.0

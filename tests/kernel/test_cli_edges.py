@@ -348,3 +348,31 @@ def test_the_ttl_range_is_in_the_help_and_is_the_issuers(capsys):
     with pytest.raises(SystemExit):
         main([*PRESENT[:4], "--help"])
     assert RANGE in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("token", ["garbage", "AAAA", "W1tbWw", "e30"])
+def test_a_token_that_is_none_of_the_feeds_is_named_token(
+    token, dev_ca, tmp_path, capsys, monkeypatch
+):
+    """cli-edges 4: ``events tail --token garbage`` said ``error: start: is not UTF-8
+    (byte 0)``: the request's oneof, and a byte of the token's decoding, for ASCII
+    text the user typed. (The feed's refusal is made by its own decoding here.)"""
+    from certseal.errors import CertsealError
+    from services.feed import cli as feed_cli
+    from services.feed.tokens import decode_token
+
+    def feed(cfg, target, call, **kwargs):
+        from certseal.calls import as_options
+
+        try:
+            decode_token(token, ["t"], cluster="c")
+        except CertsealError as exc:
+            raise as_options(exc, kwargs.get("options") or {}) from None
+
+    monkeypatch.setattr(feed_cli, "call_service", feed)
+    config = write_config(tmp_path, dev_ca)
+    code, out = run(capsys, "--config", str(config), "events", "tail", "--token", token)
+    assert (code, out) == (
+        2,
+        "error: token: the position token is not one this feed issued",
+    )
