@@ -24,6 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 from certseal import identifiers
 from certseal.calls import dev_identity
+from certseal.cli_help import fill_help
 from certseal.cli_names import (
     missing_arguments,
     readable_positionals,
@@ -411,6 +412,7 @@ def build_parser(
     for group in groups:
         group(sub)
     readable_positionals(parser)
+    fill_help(parser)
     return parser
 
 

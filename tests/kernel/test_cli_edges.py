@@ -376,3 +376,20 @@ def test_a_token_that_is_none_of_the_feeds_is_named_token(
         2,
         "error: token: the position token is not one this feed issued",
     )
+
+
+def test_every_option_and_argument_of_every_command_has_a_help_line():
+    """cli-edges 11: ``licence issue --help`` listed --type, --holder-name and
+    --id-type with no description or default."""
+    bare = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for word, sub in action.choices.items():
+                    walk(sub, f"{path} {word}")
+            elif action.dest != "help" and not (action.help or "").strip():
+                bare.append(f"{path}: {action.option_strings or action.dest}")
+
+    walk(build_parser(), "certseal")
+    assert bare == []
