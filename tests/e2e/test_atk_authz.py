@@ -15,7 +15,6 @@ import grpc
 import pytest
 
 from certseal import identifiers
-from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
 from certseal.v1 import seal_pb2 as seal_pb
@@ -34,24 +33,11 @@ class HolderSide:
 
 
 @pytest.fixture
-def holder_side(stack, issuer, seal_app, config):
+def holder_side(connect, seal_app, config):
     """``holder_side(identity)``: LicenceHolder and Redemption stubs as ``identity``
     (the issuer pointed at the session's seal service first)."""
     config.issuer.seal_target = f"localhost:{seal_app.port}"
-    channels: list[grpc.aio.Channel] = []
-
-    def make(identity: str) -> HolderSide:
-        ident = stack.ca.identity(identity)
-        channel = secure_channel(
-            f"localhost:{issuer.port}",
-            str(stack.ca.ca_file),
-            str(ident.cert_file),
-            str(ident.key_file),
-        )
-        channels.append(channel)
-        return HolderSide(channel)
-
-    return make
+    return lambda identity: HolderSide(connect(identity).channel)
 
 
 async def rpc_error(call) -> grpc.aio.AioRpcError:
