@@ -280,10 +280,15 @@ class IdempotencyStore:
             if bytes(row["fingerprint"]) != claim.fingerprint:
                 raise claim.conflict()
             return bytes(row["response"])
-        protector, fingerprint, context = self._kept(claim)
-        if bytes(row["fingerprint"]) != fingerprint or row["method"] != claim.method:
+        if row["method"] != claim.method:
             raise claim.conflict()
-        return protector.open(bytes(row["response"]), context)
+        protector, fingerprint, context = self._kept(claim)
+        # opened first: under another answers key every fingerprint differs, and a
+        # retry told "another request" would be run again (atk-day I1)
+        answer = protector.open(bytes(row["response"]), context)
+        if bytes(row["fingerprint"]) != fingerprint:
+            raise claim.conflict()
+        return answer
 
     @contextlib.asynccontextmanager
     async def scope(self, claim: Claim) -> AsyncIterator[_Scope]:

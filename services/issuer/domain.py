@@ -211,11 +211,6 @@ class LicenceType:
         return self._by_name.get(name)
 
 
-def named_issuers(licence_type: LicenceType) -> str:
-    """A type's issuers as a message names them (:func:`first_codes`, three)."""
-    return first_codes(licence_type.issuer_codes, 3)
-
-
 def first_codes(codes: Iterable[str], shown: int) -> str:
     """Codes as a message names them: the first ``shown`` in order, and how many
     more (``A, B, C and 4 more``)."""

@@ -156,9 +156,12 @@ class XmlBudget:
             self.held = held
 
 
+# the XML declaration's encoding, whatever comes before it in the declaration: expat
+# takes a version of any [A-Za-z0-9._:-] (atk-day X1: a pattern wanting [0-9.] let
+# version="1.x" pass unexamined)
 _DECLARATION = re.compile(
-    rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['\"])[0-9.]+\1"
-    rb"[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['\"])([^'\"]*)\2"
+    rb"<\?xml[ \t\r\n][^>]*?[ \t\r\n]encoding[ \t\r\n]*=[ \t\r\n]*"
+    rb"(['\"])([^'\"]*)\1"
 )
 DECODED_ENCODINGS = {"gbk", "gb2312", "gb18030"}
 """Multi-byte encodings expat cannot read that Chinese OFD producers write XML in
@@ -194,7 +197,7 @@ def _decoded(data: bytes, name: str, field: str) -> bytes:
     match = _DECLARATION.match(data, len(codecs.BOM_UTF8) if marked else 0)
     if match is None:  # no declaration (UTF-8), or UTF-16's mark: expat decides
         return data
-    declared = match.group(3).decode("ascii", "replace")
+    declared = match.group(2).decode("ascii", "replace")
     try:
         codec = codecs.lookup(declared)
     except LookupError:
@@ -213,11 +216,11 @@ def _decoded(data: bytes, name: str, field: str) -> bytes:
             raise invalid(
                 field, f"{name} is not valid {declared} (its declared encoding): {exc}"
             ) from None
-        start, end = match.span(3)
+        start, end = match.span(2)
         return (text[:start] + "UTF-8" + text[end:]).encode("utf-8")
     if codec is not None and codec.name == "utf-8":
         # another label of UTF-8 ("utf8"): expat knows only its own name
-        start, end = match.span(3)
+        start, end = match.span(2)
         return data[:start] + b"UTF-8" + data[end:]
     if codec is not None and (codec.name in EXPAT_ENCODINGS or _single_byte(codec)):
         return data
@@ -330,7 +333,7 @@ def _parse(data: bytes, name: str, field: str, budget: XmlBudget) -> ET.Element:
         raise invalid(field, f"{name} is not well-formed XML: {exc}") from None
     except (ValueError, LookupError) as exc:  # an encoding expat cannot use
         match = _DECLARATION.match(data.removeprefix(codecs.BOM_UTF8))
-        declared = match.group(3).decode("ascii", "replace") if match else "?"
+        declared = match.group(2).decode("ascii", "replace") if match else "?"
         raise invalid(
             field,
             f"{name} declares the encoding {declared!r}, which it cannot be read in "

@@ -10,12 +10,6 @@ from certseal.v1 import issuer_pb2 as pb
 from tests.conftest import issue_request, make_department
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-day A1: RenewLicence by a department that no longer issues the type "
-    "is refused naming the type's current issuers (lifecycle._check_still_issues "
-    "prints domain.named_issuers): a department learns what only operators read",
-)
 async def test_a_renewal_refusal_does_not_name_the_types_issuers(operator, connect):
     """docs/events.md, Types: a change of a type's issuing departments publishes no
     event; IssuerAdmin/ListLicenceTypes (the issuers) is operator only

@@ -23,8 +23,9 @@ def _wide(text: str) -> str:
         (f"{NUMBER[:6]} {NUMBER[6:14]} {NUMBER[14:]}", "an identity number"),
         (f"{NUMBER[:6]}-{NUMBER[6:14]}-{NUMBER[14:]}", "an identity number"),
         (_wide(NUMBER), "an identity number"),
-        (NUMBER[:15], "an identity number"),  # the older 15-digit form
-        ("卡号 6222021234567890123", "an identity number"),
+        ("110105491231002", "an identity number"),  # the older 15-digit form
+        (NUMBER[:15], "an identity number"),  # cut short, still a birth date and place
+        ("卡号 6222 0212 3456 7890 128", "a bank card's number"),
         ("联系 13800138000", "a mobile number"),
         ("tel 138 0013 8000", "a mobile number"),
         ("+86 138-0013-8000", "a mobile number"),

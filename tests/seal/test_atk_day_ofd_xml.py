@@ -25,13 +25,6 @@ def _ofd_xml(version: str, encoding: str, doc_root: bytes) -> bytes:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-day X1: version='1.x' (or '1_0', 'v1', '1.0-1') makes _DECLARATION "
-    "miss the declaration, so encoding='unicode_escape' / 'raw_unicode_escape' is "
-    "read by expat byte by byte: certseal sees DocRoot 'Doc_0\\x2fEvil.xml', a "
-    "reader of the declared encoding 'Doc_0/Evil.xml'",
-)
 @pytest.mark.parametrize("version", ["1.x", "1_0", "v1", "1.0-1"])
 @pytest.mark.parametrize(
     ("encoding", "doc_root"),

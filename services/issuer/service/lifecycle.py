@@ -419,6 +419,6 @@ def _check_still_issues(old: LicenceRecord, licence_type: LicenceType) -> None:
     if old.issuer_code not in licence_type.issuer_codes:
         raise _Denied(
             f"department {old.issuer_code} no longer issues licence type "
-            f"{old.type_code}: transfer the licence to one of its issuers "
-            f"({domain.named_issuers(licence_type)}), which may renew it"
+            f"{old.type_code}: transfer the licence to one of its issuers (an "
+            "operator says which), which may renew it"
         )
