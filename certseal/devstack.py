@@ -30,6 +30,7 @@ from certseal.devpki import DevCA
 from certseal.devstack_pg import process_alive, prune_holders, server_pid
 from certseal.events import default_topics
 from certseal.kafka import EMBEDDED_CLUSTER_PREFIX, ensure_topics
+from certseal.ports import free_port
 from certseal.secretfiles import ANSWERS_KEY, DATA_KEY, KEK, read_secret_file
 from certseal.storage.outbox import republish_retained
 
@@ -87,22 +88,6 @@ def _await_stopped(
         raise RuntimeError(f"the broker exited instead of stopping; see {log_file}")
 
 
-_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-_handed_out: set[int] = set()
-
-
-def _ephemeral_low() -> int:
-    """The first port of the kernel's ephemeral range (Linux default 32768)."""
-    try:
-        return int(_EPHEMERAL_RANGE.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-PORT_SLICE = "CERTSEAL_PORT_SLICE"
-"""The environment variable naming this process's slice of :func:`port_window`."""
-
-
 #: how often the embedded broker is started on a new port when its port was taken
 #: between being drawn and being bound
 BROKER_TRIES = 3
@@ -111,51 +96,6 @@ _ADDRESS_IN_USE = "AddrInUse"
 #: how long the broker must go on running once its port answers (it fails a taken
 #: port's bind within milliseconds of starting)
 BROKER_SETTLE_S = 0.3
-
-
-def port_window() -> tuple[int, int]:
-    """The ports :func:`free_port` draws from, inclusive: the 12,000 below the kernel's
-    ephemeral range, or the slice of them ``CERTSEAL_PORT_SLICE`` (``i/n``) names; a
-    value that is not such a slice is ignored."""
-    high = max(_ephemeral_low() - 1, 2048)
-    low = max(1024, high - 12000)
-    index, _, count = os.environ.get(PORT_SLICE, "").partition("/")
-    if index.isdigit() and count.isdigit() and int(index) < int(count):
-        size = (high - low + 1) // int(count)
-        low += int(index) * size
-        high = low + size - 1
-    return low, high
-
-
-def free_port() -> int:
-    """A free TCP port on loopback for a server that binds it later: an int in 1024..65535.
-
-    The port comes from below the kernel's ephemeral range. A port the kernel picks for
-    ``bind(0)`` is free again the moment this returns, and the kernel may hand it to an
-    outgoing connection or to another ``bind(0)`` before the caller binds it (a CI run
-    lost a test module to exactly that: "Failed to bind to address"). The kernel never
-    picks a port below its ephemeral range, and this process never hands one out twice.
-    Processes that draw at the same time from one machine (the test suite's pytest-xdist
-    workers and what they start) each take their own slice of the window when
-    ``CERTSEAL_PORT_SLICE`` says ``i/n`` (the i-th of n, from 0), so that none draws a
-    port another drew and has not bound yet.
-
-    Raises:
-        OSError: no free port was found in 200 tries.
-    """
-    low, high = port_window()
-    for _ in range(200):
-        port = secrets.randbelow(high - low + 1) + low
-        if port in _handed_out:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
-    raise OSError(f"no free loopback port in {low}..{high}")
 
 
 class AlreadyRunning(Exception):

@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     controller, before any worker starts, makes the system user pgserver runs
     PostgreSQL as when run as root (pgserver makes it unlocked, so two workers' first
     stacks on a fresh machine would race to ``useradd`` it)."""
-    from certseal.devstack import PORT_SLICE
+    from certseal.ports import PORT_SLICE
 
     worker = getattr(config, "workerinput", None)
     if worker is not None:

@@ -88,11 +88,16 @@ def test_only_an_interrupted_python_start_is_excused():
 async def test_a_verifier_interrupted_as_it_starts_ends_quietly(
     stack, config, tmp_path, moment_s
 ):
-    worker = verifier_process(stack, config, tmp_path, "sigint")
-    await worker.start()
-    await asyncio.sleep(moment_s)
-    worker.process.send_signal(signal.SIGINT)
-    code = await asyncio.wait_for(worker.process.wait(), 60)
+    for _attempt in range(3):
+        worker = verifier_process(stack, config, tmp_path, "sigint")
+        await worker.start()
+        await asyncio.sleep(moment_s)
+        worker.process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(worker.process.wait(), 60)
+        # its drawn port bound by another process before it could (the test's
+        # draw, not the interruption: CI, 2026-12-05): drawn again
+        if not (code == 2 and worker._port_taken()):
+            break
     _quiet_end(code, worker.log_since_start())
 
 

@@ -1,13 +1,15 @@
-"""``free_port``: ports a server binds later, never ones the kernel hands out itself."""
+"""``free_port`` (certseal/ports.py): ports a server binds later, never ones the kernel
+hands out itself, nor one another process drew and has not bound yet."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import socket
+import time
 
-from certseal import devstack
-from certseal.devstack import free_port
+from certseal import ports as devstack
+from certseal.ports import free_port
 
 
 def test_ports_come_from_below_the_ephemeral_range_and_are_never_repeated():
@@ -17,9 +19,17 @@ def test_ports_come_from_below_the_ephemeral_range_and_are_never_repeated():
     assert all(1024 <= port < low for port in ports)
 
 
+def _lease_ended(*ports: int) -> None:
+    """The leases of ``ports`` (drawn here) as if LEASE_S had passed."""
+    stale = time.time() - devstack.LEASE_S - 1
+    for port in ports:
+        os.utime(devstack.LEASE_DIR / str(port), (stale, stale))
+
+
 def test_a_port_in_use_is_not_handed_out(monkeypatch):
     low = devstack.port_window()[0]
     taken, free = free_port(), free_port()
+    _lease_ended(taken, free)
     with socket.socket() as held:
         held.bind(("127.0.0.1", taken))
         held.listen()
@@ -63,3 +73,27 @@ def test_each_pytest_xdist_worker_has_its_slice():
     count = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     expected = None if worker is None else f"{int(worker.removeprefix('gw'))}/{count}"
     assert os.environ.get(devstack.PORT_SLICE) == expected
+
+
+def test_a_port_another_process_leased_is_skipped_until_its_lease_ends(monkeypatch):
+    """A CI run's verifier found its drawn port bound by another process that drew
+    it too (a worker and the certseal run it started share a slice): a drawn port is
+    leased machine-wide for LEASE_S."""
+    low = devstack.port_window()[0]
+    leased, free = free_port(), free_port()
+    _lease_ended(free)
+    monkeypatch.setattr(devstack, "_handed_out", set())  # as another process
+    picks = iter([leased - low, free - low])
+    monkeypatch.setattr(devstack.secrets, "randbelow", lambda _n: next(picks))
+    assert free_port() == free  # the lease of `leased` is younger than LEASE_S
+    _lease_ended(leased)
+    monkeypatch.setattr(devstack, "_handed_out", set())
+    picks = iter([leased - low])
+    assert free_port() == leased  # an ended lease is taken again
+    assert not devstack._leased(leased)  # and is this process's now
+
+
+def test_a_lease_folder_that_cannot_be_used_leases_nothing(monkeypatch, tmp_path):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(devstack, "LEASE_DIR", tmp_path / "file" / "leases")
+    assert devstack._leased(free_port())
