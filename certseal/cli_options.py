@@ -249,16 +249,37 @@ def near_choice(message: str) -> str:
     return f"{message}; did you mean {near[0]!r}?" if near else message
 
 
+#: what a command writes, told by the first KiB of a file: an existing file the
+#: command would replace must be one (or empty), so that a mistyped ``--out`` never
+#: replaces README.md or a Makefile (a new user's trial: every writer but ``bundle
+#: fetch`` replaced them)
+OUTPUT_KINDS: dict[str, Callable[[bytes], bool]] = {
+    "a PDF": lambda head: b"%PDF-" in head,
+    "an OFD package (ZIP)": lambda head: head.startswith(b"PK\x03\x04"),
+    "a PNG image": lambda head: head.startswith(b"\x89PNG\r\n\x1a\n"),
+    "a DER SES_Signature": lambda head: head[:1] == b"\x30",
+    "a PEM certificate": lambda head: head.lstrip().startswith(b"-----BEGIN "),
+    "a signed checkpoint": lambda head: (
+        head.split(b"\n")[1:2] != [] and head.split(b"\n")[1].isdigit()
+    ),
+}
+
+
 class OutputFile(StoreOnce):
     """An argparse ``action`` for an option naming a file the command writes
     (``--out``, ``--png``, ``--maker-cert``): stored as :class:`StoreOnce` does, and
     recorded so that :func:`certseal.cli.run_command` checks it
     (:func:`check_output`) before the command runs, so before it asks a service for
     anything: a sealed PDF, an issued code, nothing is made (and audited, and told
-    to integrators) for a file that could not be written."""
+    to integrators) for a file that could not be written, or that is another kind
+    of file than the command writes (``kinds``, of :data:`OUTPUT_KINDS`)."""
 
-    #: the namespace attribute listing the destinations of the options given
+    #: the namespace attribute listing the options given: (destination, kinds)
     GIVEN = "_output_files"
+
+    def __init__(self, *args: Any, kinds: Sequence[str] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.kinds = tuple(kinds)
 
     def __call__(
         self,
@@ -268,22 +289,24 @@ class OutputFile(StoreOnce):
         option_string: str | None = None,
     ) -> None:
         super().__call__(parser, namespace, values, option_string)
-        namespace.__dict__.setdefault(self.GIVEN, []).append(self.dest)
+        given = namespace.__dict__.setdefault(self.GIVEN, [])
+        given.append((self.dest, self.kinds))
 
 
 def check_outputs(args: argparse.Namespace) -> None:
     """:func:`check_output` for every :class:`OutputFile` option ``args`` holds."""
-    for dest in args.__dict__.get(OutputFile.GIVEN, ()):
-        check_output(getattr(args, dest), dest.replace("_", "-"))
+    for dest, kinds in args.__dict__.get(OutputFile.GIVEN, ()):
+        check_output(getattr(args, dest), dest.replace("_", "-"), kinds)
 
 
-def check_output(text: str, option: str) -> Path:
+def check_output(text: str, option: str, kinds: Sequence[str] = ()) -> Path:
     """The path a command will write (:func:`write_output`), checked: its folder
     exists, is a folder and takes a new file (tried: a scratch file is made there
     and removed, so a read-only mount, an ACL or a root-owned folder are told as
-    they are), and the path is no folder, device or FIFO (a rename would replace
-    it). A symbolic link is followed: what is checked is the file written
-    (:func:`_written`). INVALID_ARGUMENT naming ``option`` otherwise."""
+    they are), the path is no folder, device or FIFO (a rename would replace it),
+    and a file already there is empty or one of ``kinds`` (:data:`OUTPUT_KINDS`;
+    none given: any). A symbolic link is followed: what is checked is the file
+    written (:func:`_written`). INVALID_ARGUMENT naming ``option`` otherwise."""
     if not text:
         raise invalid(option, "is empty: give a FILE")
     try:
@@ -298,6 +321,7 @@ def check_output(text: str, option: str) -> Path:
             raise invalid(
                 option, f"{path} is not a regular file (a device, a FIFO): give a FILE"
             )
+        _check_kind(path, option, kinds)
         fd, scratch = _scratch(path)
     except ValueError:  # a NUL in the path
         raise invalid(option, f"{text!r} is not a usable path") from None
@@ -308,6 +332,21 @@ def check_output(text: str, option: str) -> Path:
     os.close(fd)
     os.unlink(scratch)
     return path
+
+
+def _check_kind(path: Path, option: str, kinds: Sequence[str]) -> None:
+    """INVALID_ARGUMENT (``option``) when ``path`` holds a file that is none of
+    ``kinds`` (its first KiB told by :data:`OUTPUT_KINDS`): it is not replaced."""
+    if not kinds or not path.exists():
+        return
+    with path.open("rb") as existing:
+        head = existing.read(1024)
+    if head and not any(OUTPUT_KINDS[kind](head) for kind in kinds):
+        raise invalid(
+            option,
+            f"{path} exists and is not {' or '.join(kinds)}; refusing to replace "
+            "it: give another FILE, or remove that one first",
+        )
 
 
 def write_output(text: str | Path, data: bytes, option: str) -> None:

@@ -16,7 +16,11 @@ from certseal.errors import CertsealError, ErrorKind
 def add_document_options(command: argparse.ArgumentParser) -> None:
     """``--out FILE`` (checked before the call: :class:`OutputFile`), ``--format``."""
     command.add_argument(
-        "--out", action=OutputFile, required=True, help="the file to write"
+        "--out",
+        action=OutputFile,
+        kinds=("a PDF", "an OFD package (ZIP)"),
+        required=True,
+        help="the file to write",
     )
     command.add_argument(
         "--format", choices=("pdf", "ofd"), default="pdf", help="default pdf"

@@ -459,7 +459,10 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     present.add_argument("identifier")
     add_ttl_option(present)
     present.add_argument(
-        "--png", action=OutputFile, help="also write the QR code to this file"
+        "--png",
+        action=OutputFile,
+        kinds=("a PNG image",),
+        help="also write the QR code to this file",
     )
     listing = lics.add_parser("list", help="this department's licences")
     listing.add_argument("--type")
@@ -480,7 +483,10 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         command.add_argument("identifier", help="an identifier or a lineage")
         if name == "code":
             command.add_argument(
-                "--png", action=OutputFile, help="also write the QR code to this file"
+                "--png",
+                action=OutputFile,
+                kinds=("a PNG image",),
+                help="also write the QR code to this file",
             )
         if name == "document":
             add_document_options(command)

@@ -377,6 +377,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     inspect.add_argument(
         "--maker-cert",
         action=OutputFile,
+        kinds=("a PEM certificate",),
         metavar="PEM",
         help="also write the seal maker's certificate to this file (PEM)",
     )
@@ -401,7 +402,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     document.add_argument("seal_id")
     document.add_argument("file")
     document.add_argument(
-        "--out", action=OutputFile, required=True, help="where the signature goes"
+        "--out",
+        action=OutputFile,
+        kinds=("a DER SES_Signature",),
+        required=True,
+        help="where the signature goes",
     )
     document.add_argument("--property-info", help="ASCII, e.g. the file name")
     verify = seal.add_parser("verify", help="verify a sealed document")
@@ -410,7 +415,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pdf = seal.add_parser("pdf", help="seal a PDF (PAdES)")
     pdf.add_argument("seal_id")
     pdf.add_argument("file")
-    pdf.add_argument("--out", action=OutputFile, required=True)
+    pdf.add_argument("--out", action=OutputFile, kinds=("a PDF",), required=True)
     pdf.add_argument("--page", type=whole_number(), help="0-based (default 0)")
     pdf.add_argument(
         "--x-mm", type=float, help="from the visible page's left edge (default 20)"
@@ -439,7 +444,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ofd = seal.add_parser("ofd", help="seal an OFD document (GB/T 33190)")
     ofd.add_argument("seal_id")
     ofd.add_argument("file")
-    ofd.add_argument("--out", action=OutputFile, required=True)
+    ofd.add_argument(
+        "--out", action=OutputFile, kinds=("an OFD package (ZIP)",), required=True
+    )
     ofd.add_argument("--page", type=whole_number(), help="0-based (default 0)")
     ofd.add_argument("--x-mm", type=float, help="from the page's left (default 20)")
     ofd.add_argument("--y-mm", type=float, help="from the page's top (default 20)")

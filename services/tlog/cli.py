@@ -189,7 +189,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="log_command", required=True
     )
     checkpoint = log.add_parser("checkpoint", help="the latest signed checkpoint")
-    checkpoint.add_argument("--out", action=OutputFile, help="write it to this file")
+    checkpoint.add_argument(
+        "--out",
+        action=OutputFile,
+        kinds=("a signed checkpoint",),
+        help="write it to this file",
+    )
     checkpoint.add_argument(
         "--log-key", help="the log's verifier key (else [cli] log_key)"
     )

@@ -49,3 +49,52 @@ async def test_a_pdf_is_not_sealed_for_an_output_that_cannot_be_written(
         assert used == 1  # the control: a seal that was made is audited
     finally:
         await db.close()
+
+
+async def test_an_output_file_of_another_kind_is_never_replaced(
+    operator, cli, config, tmp_path
+):
+    """A new user's second trial: ``seal pdf --out README.md`` (and ``seal
+    document``, ``seal ofd``, ``licence code --png``, ``licence document``) replaced
+    README.md, a Makefile, pyproject.toml with what the command wrote. An existing
+    file the command would replace must be of the kind it writes (a sealed PDF over
+    a PDF, as a walk-through run twice does) or empty; anything else is refused
+    before anything is sealed, and left as it was."""
+    owner = await new_seal_owner(operator)
+    code, out = await cli(
+        "seal", "--as", owner, "register", "--type", "official", "--name", "测试章",
+        "--suite", "es256",
+    )  # fmt: skip
+    seal_id = out.split("seal        ", 1)[1].split()[0]
+    pdf = tmp_path / "in.pdf"
+    pdf.write_bytes(blank_pdf())
+    readme = tmp_path / "README.md"
+    readme.write_text("# certseal\n\nKeep me.\n")
+    for command in (
+        ("pdf", seal_id, str(pdf), "--out", str(readme)),
+        ("document", seal_id, str(pdf), "--out", str(readme)),
+    ):
+        code, out = await cli("seal", "--as", owner, *command)
+        assert code == 2, out
+        assert out.strip().startswith(f"error: out: {readme} exists and is not a")
+        assert "refusing to replace it" in out
+    assert readme.read_text() == "# certseal\n\nKeep me.\n"
+    db = await asyncpg.connect(config.database.dsn())
+    try:
+        used = await db.fetchval(
+            "select count(*) from audit_log where subject = $1 and action = 'seal.use'",
+            seal_id,
+        )
+    finally:
+        await db.close()
+    assert used == 0
+    # a PDF over a PDF (the input itself: an incremental update keeps its bytes) and
+    # an empty file are replaced
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    for target in (pdf, empty):
+        code, out = await cli(
+            "seal", "--as", owner, "pdf", seal_id, str(pdf), "--out", str(target)
+        )  # fmt: skip
+        assert code == 0, out
+        assert target.read_bytes().startswith(b"%PDF")
