@@ -21,6 +21,7 @@ import argon2
 
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import validate_uscc
+from certseal.personal import check_published
 
 #: an account name travels to the verifier in gRPC metadata (x-certseal-clerk), which
 #: carries printable ASCII only
@@ -92,6 +93,14 @@ def account_name(value: object, field: str = "name") -> str:
             "digit)",
         )
     return value
+
+
+def new_account_name(value: object, field: str = "name") -> str:
+    """:func:`account_name` for a new account, which also holds no phone or identity
+    number (a clerk's name is in every usage record of their verifications:
+    :func:`certseal.personal.check_published`). Accounts made before keep theirs,
+    to be disabled or renamed."""
+    return check_published(field, account_name(value, field))
 
 
 def role_of(value: object, field: str = "role") -> Role:

@@ -27,6 +27,7 @@ from services.console.accounts import (
     certificate_name,
     department_of,
     hash_password,
+    new_account_name,
     new_password,
     new_session_token,
     password_matches,
@@ -140,7 +141,7 @@ class ConsoleAccounts:
         """A new account; it signs in with ``password``, a client certificate whose
         common name is ``certificate``, or both. INVALID_ARGUMENT names a bad field."""
         account = Account(
-            name=account_name(name),
+            name=new_account_name(name),
             department=department_of(department),
             role=role_of(role),
             certificate=certificate_name(certificate),

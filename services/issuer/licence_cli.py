@@ -158,15 +158,16 @@ _BOOLEANS = {"true": True, "false": False}
 
 
 def field_items(items: list[str] | None) -> list[tuple[str, str]]:
-    """``NAME=VALUE`` items as (name, text); INVALID_ARGUMENT (``field``) for one
-    without ``=``."""
-    pairs = []
+    """``NAME=VALUE`` items as (name, text), each name once; else ``field``."""
+    pairs: dict[str, str] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep:
             raise invalid("field", f"{item!r}: use NAME=VALUE")
-        pairs.append((name, value))
-    return pairs
+        if name in pairs:  # the last won in silence
+            raise invalid("field", f"{name} is given more than once")
+        pairs[name] = value
+    return list(pairs.items())
 
 
 def set_fields(
@@ -422,6 +423,14 @@ _ONE_LICENCE_COMMANDS = {
 }
 
 
+#: ``--png FILE`` of ``licence code`` and ``licence present``
+_PNG: dict[str, Any] = {
+    "action": OutputFile,
+    "kinds": ("a PNG image",),
+    "help": "also write the QR code to this file",
+}
+
+
 def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``licence --as CODE <command>``."""
     lic = sub.add_parser("licence", help="licences, as a department (dev identity)")
@@ -458,12 +467,7 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     present = lics.add_parser("present", help="a short-lived presentation code")
     present.add_argument("identifier")
     add_ttl_option(present)
-    present.add_argument(
-        "--png",
-        action=OutputFile,
-        kinds=("a PNG image",),
-        help="also write the QR code to this file",
-    )
+    present.add_argument("--png", **_PNG)
     listing = lics.add_parser("list", help="this department's licences")
     listing.add_argument("--type")
     listing.add_argument(
@@ -482,12 +486,7 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         command = lics.add_parser(name, help=what)
         command.add_argument("identifier", help="an identifier or a lineage")
         if name == "code":
-            command.add_argument(
-                "--png",
-                action=OutputFile,
-                kinds=("a PNG image",),
-                help="also write the QR code to this file",
-            )
+            command.add_argument("--png", **_PNG)
         if name == "document":
             add_document_options(command)
         if name in ("suspend", "unsuspend", "revoke", "cancel"):

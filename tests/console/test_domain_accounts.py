@@ -169,3 +169,17 @@ def test_throttled_is_resource_exhausted_with_whole_seconds_to_wait():
     assert err.retry_after_s == 13
     assert "13 s" in str(err)
     assert Throttled(dt.timedelta(0), "address").retry_after_s == 1
+
+
+@pytest.mark.parametrize("name", ["13800138000", "clerk.13800138000", "138-0013-8000"])
+def test_an_account_name_holding_a_phone_number_is_refused_when_made(name):
+    """A new user's second trial: an account named 13800138000 was made, signed in,
+    and every verification was then refused (its name goes into the usage record,
+    where no personal data goes): refused at `account add` instead, naming `name`."""
+    from services.console.accounts import new_account_name
+
+    with pytest.raises(CertsealError) as err:
+        new_account_name(name)
+    assert err.value.field == "name"
+    assert "a mobile number" in err.value.message
+    assert account_name(name) == name  # an account made before is still named

@@ -119,3 +119,14 @@ def test_the_issuers_field_names_are_said_as_the_options():
     kept = CertsealError(ErrorKind.FAILED_PRECONDITION, "x", field="identifier")
     assert as_options(kept, _FLAGS) is kept
     assert as_field_option(kept) is kept
+
+
+def test_a_field_given_twice_is_refused_not_the_last_kept():
+    """A new user's `--field class=C1 --field class=C2` issued class C2 in silence."""
+    with pytest.raises(CertsealError) as err:
+        field_items(["class=C1", "points=3", "class=C2"])
+    assert (err.value.field, err.value.message) == (
+        "field",
+        "class is given more than once",
+    )
+    assert field_items(["class=C1", "points=3"]) == [("class", "C1"), ("points", "3")]
