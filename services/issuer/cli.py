@@ -16,6 +16,7 @@ from certseal.calls import call_service, department_identity, dev_identity
 from certseal.cli import load, ts
 from certseal.cli_options import aware_time, whole_number
 from certseal.errors import CertsealError, ErrorKind
+from services.issuer.holder_cli import register_holder
 from services.issuer.licence_cli import register_licence
 from services.issuer.type_cli import register_types
 
@@ -373,6 +374,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         command.set_defaults(func=cmd_holder_app)
 
     register_licence(sub)
+    register_holder(sub)
 
     again = sub.add_parser(
         "republish",

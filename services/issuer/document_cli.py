@@ -27,21 +27,26 @@ def add_document_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def licence_document(args: argparse.Namespace, call: Callable[..., Any]) -> int:
-    """``licence document ID --out FILE [--format pdf|ofd]``: the licence file
-    (LicenceHolder.GetLicenceDocument, as the issuing department), written whole;
-    ``call`` is the licence commands' call as the department (``holder=True``: the
-    LicenceHolder service). Errors: as ``call``'s, and INVALID_ARGUMENT (``out``)
-    when the file cannot be written."""
+def licence_document(
+    args: argparse.Namespace, call: Callable[..., Any], holder: Any = None
+) -> int:
+    """``licence document ID --out FILE [--format pdf|ofd]`` (and ``holder file``):
+    the licence file (LicenceHolder.GetLicenceDocument, as the issuing department,
+    or as a holder app naming ``holder``), written whole; ``call`` is the commands'
+    call as the department or app (``holder=True``: the LicenceHolder service).
+    Errors: as ``call``'s, and INVALID_ARGUMENT (``out``) when the file cannot be
+    written."""
     from certseal.v1 import issuer_pb2 as pb
 
     formats = {"pdf": pb.DOCUMENT_FORMAT_PDF, "ofd": pb.DOCUMENT_FORMAT_OFD}
     asked = pb.GetLicenceDocumentRequest(
-        identifier=args.identifier, format=formats[args.format]
+        identifier=args.identifier, format=formats[args.format], holder=holder
     )
     try:
         reply = call(args, lambda s: s.GetLicenceDocument(asked), holder=True)
     except CertsealError as exc:
+        if holder is not None:
+            raise
         raise _with_the_remedy(exc, args.as_department) from None
     write_output(args.out, reply.document, "out")
     print(

@@ -33,6 +33,13 @@ COMMANDS = {
     "Issuer.GetLicenceCode": f"licence --as {D} code {ID}",
     "Issuer.CreatePresentationCode": f"licence --as {D} present {ID}",
     "LicenceHolder.GetLicenceDocument": f"licence --as {D} document {ID} --out f.pdf",
+    # the holder's side, as a holder app (docs/holder.md)
+    "LicenceHolder.AuthoriseUse": (
+        f"holder --as w authorise {ID} --id-number 1 --department {D} --purpose p "
+        "--field class"
+    ),
+    "LicenceHolder.RevokeAuthorisation": "holder --as w withdraw au-0 --id-number 1",
+    "Issuer.ListLicenceUsage": f"holder --as w usage {ID} --id-number 1",
     "IssuerAdmin.OnboardDepartment": f"department add {D} --name n --roles issuer",
     "IssuerAdmin.ListDepartments": "department list",
     "IssuerAdmin.SetDepartmentRoles": f"department roles {D} --roles issuer,counter",
@@ -77,11 +84,7 @@ COMMANDS = {
 NOT_BY_HAND = {
     "Issuer.IssueLicences": "batch issuance by a department's own system",
     "Verifier.VerifyCodes": "batch verification by a counter system",
-    # the holder's side (docs/holder.md): the citizen acts through the holder app's
-    # backend (app: identities), a clerk redeems at the counter console's page
-    "LicenceHolder.AuthoriseUse": "the holder app, for the citizen",
-    "LicenceHolder.RevokeAuthorisation": "the holder app, for the citizen",
-    "Issuer.ListLicenceUsage": "the holder app shows the citizen the usage record",
+    # a clerk redeems at the counter console's page (docs/holder.md)
     "Redemption.RedeemAuthorisation": (
         "a clerk redeems on the counter console's page, a department's system over gRPC"
     ),

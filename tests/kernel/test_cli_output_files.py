@@ -25,6 +25,7 @@ WRITERS = [
     ("png", "licence --as 91350100M000100Y43 code ID --png {out}"),
     ("png", "licence --as 91350100M000100Y43 present ID --png {out}"),
     ("out", "licence --as 91350100M000100Y43 document ID --out {out}"),
+    ("out", "holder --as wallet file ID --id-number 1 --out {out}"),
     ("out", "log checkpoint --out {out}"),
     ("out", "bundle fetch --out {out}"),
 ]

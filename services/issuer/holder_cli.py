@@ -1,0 +1,234 @@
+"""``certseal holder --as APP <command>``: what a holder's app does for its holder
+(docs/holder.md), with the app's dev identity ``app:APP``: the licence file
+(``file``), an authorisation of a department to use the licence (``authorise``,
+授权用证), its withdrawal (``withdraw``) and the licence's usage record (``usage``,
+用证记录). Each names the holder (``--id-number``, ``--id-type``); the app must be
+granted the licence's type (``certseal holder-app grant``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from certseal.calls import call_service, dev_identity
+from certseal.cli import load, ts
+from certseal.cli_options import whole_number
+from certseal.errors import invalid
+from services.issuer.document_cli import add_document_options, licence_document
+
+#: a request field the Issuer names in an error -> the option that gives it
+_FLAGS = {
+    "holder": "id-number",
+    "holder.id_type": "id-type",
+    "holder.id_number": "id-number",
+    "department_code": "department",
+    "fields": "field",
+    "expires_at": "days",
+    "page_token": "page-token",
+    "page_size": "page-size",
+    "authorisation_id": "authorisation-id",
+}
+
+#: ``usage --kind`` choices: LicenceUsageKind's names, lower case
+_KINDS = (
+    "verified",
+    "authorised",
+    "authorisation_revoked",
+    "redeemed",
+    "downloaded",
+    "viewed",
+)
+
+
+def _app(name: str) -> str:
+    """``app:NAME`` of ``--as NAME``; INVALID_ARGUMENT (``as``) for a name given
+    with its kind."""
+    if ":" in name:
+        raise invalid("as", f"{name!r}: give the app's name without 'app:'")
+    if not name.strip():
+        raise invalid("as", "is empty: give the holder app's name")
+    return f"app:{name}"
+
+
+def _call(
+    args: argparse.Namespace,
+    call: Callable[[Any], Awaitable[Any]],
+    *,
+    holder: bool = True,
+) -> Any:
+    """Call the Issuer (``holder``: its LicenceHolder service) as the app."""
+    from certseal.v1 import issuer_pb2_grpc
+
+    stub = issuer_pb2_grpc.LicenceHolderStub if holder else issuer_pb2_grpc.IssuerStub
+    cfg = load(args)
+    return call_service(
+        cfg,
+        cfg.cli.issuer_target,
+        lambda chan: call(stub(chan)),
+        identity=dev_identity(cfg, _app(args.as_app)),
+        service="issuer",
+        options=_FLAGS,
+    )
+
+
+def _holder(args: argparse.Namespace) -> Any:
+    from certseal.v1 import licence_pb2
+
+    return licence_pb2.Holder(id_type=args.id_type, id_number=args.id_number)
+
+
+def cmd_holder(args: argparse.Namespace) -> int:
+    """The holder app's commands (:mod:`services.issuer.holder_cli`)."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    command = args.holder_command
+    if command == "file":
+        return licence_document(args, _call, _holder(args))
+    if command == "authorise":
+        request = pb.AuthoriseUseRequest(
+            identifier=args.identifier,
+            holder=_holder(args),
+            department_code=args.department,
+            counter=args.counter or "",
+            purpose=args.purpose,
+            fields=args.field or [],
+        )
+        request.expires_at.FromDatetime(
+            dt.datetime.now(dt.UTC) + dt.timedelta(days=args.days)
+        )
+        auth = _call(args, lambda s: s.AuthoriseUse(request)).authorisation
+        _print_authorisation(auth)
+        print(f"code        {auth.code}   (give it to the department's counter)")
+        return 0
+    if command == "withdraw":
+        request = pb.RevokeAuthorisationRequest(
+            authorisation_id=args.authorisation_id,
+            holder=_holder(args),
+            reason=args.reason or "",
+        )
+        _print_authorisation(
+            _call(args, lambda s: s.RevokeAuthorisation(request)).authorisation
+        )
+        return 0
+    return _usage(args)
+
+
+def _print_authorisation(auth: Any) -> None:
+    counter = f", counter {auth.counter}" if auth.counter else ", any counter"
+    print(f"authorisation {auth.authorisation_id} ({auth.status})")
+    print(f"licence     {auth.identifier}")
+    print(f"department  {auth.department_code} {auth.department_name}{counter}")
+    print(f"purpose     {auth.purpose}")
+    print(f"fields      {', '.join(auth.fields)}")
+    print(f"expires     {ts(auth.expires_at)}")
+    if auth.revoked_at.seconds:
+        print(f"withdrawn   {ts(auth.revoked_at)}")
+
+
+def _usage(args: argparse.Namespace) -> int:
+    """``usage ID``: one page of the licence's usage record, and the next page's
+    token when there is one."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    request = pb.ListLicenceUsageRequest(
+        identifier=args.identifier,
+        holder=_holder(args),
+        page_size=args.page_size,
+        page_token=args.page_token or "",
+        newest_first=args.newest_first,
+        kinds=[
+            pb.LicenceUsageKind.Value(f"LICENCE_USAGE_KIND_{kind.upper()}")
+            for kind in args.kind or []
+        ],
+    )
+    reply = _call(args, lambda s: s.ListLicenceUsage(request), holder=False)
+    for use in reply.uses:
+        kind = pb.LicenceUsageKind.Name(use.kind).removeprefix("LICENCE_USAGE_KIND_")
+        who = use.department_name or use.department_code or use.actor
+        what = " ".join(
+            part
+            for part in (
+                use.verdict,
+                f"clerk {use.clerk}" if use.clerk else "",
+                f"for {use.purpose}" if use.purpose else "",
+                use.reference,
+            )
+            if part
+        )
+        print(f"{ts(use.occurred_at)}  {kind.lower():<21} {who}  {what}".rstrip())
+    print(f"{len(reply.uses)} use(s)")
+    if reply.next_page_token:
+        print(f"next page: --page-token {reply.next_page_token}")
+    return 0
+
+
+def register_holder(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``holder --as APP <command>``."""
+    holder = sub.add_parser(
+        "holder", help="a holder's app: licence file, authorisations, usage record"
+    )
+    holder.add_argument(
+        "--as",
+        dest="as_app",
+        required=True,
+        metavar="APP",
+        help="the holder app to act as (its name, without 'app:')",
+    )
+    commands = holder.add_subparsers(dest="holder_command", required=True)
+    named = {
+        "file": ("the licence file (GB/T 36905)", "an identifier or a lineage"),
+        "authorise": ("authorise a department to use the licence (授权用证)", None),
+        "withdraw": ("withdraw an authorisation", None),
+        "usage": (
+            "the licence's usage record (用证记录)",
+            "an identifier or a lineage",
+        ),
+    }
+    for name, (what, _) in named.items():
+        command = commands.add_parser(name, help=what)
+        if name == "withdraw":
+            command.add_argument("authorisation_id", help="au-… (authorise prints it)")
+            command.add_argument("--reason", help="why, for the record (optional)")
+        else:
+            command.add_argument("identifier", help="an identifier or a lineage")
+        command.add_argument(
+            "--id-number", required=True, help="the holder's identity number"
+        )
+        command.add_argument(
+            "--id-type", default="111", help="the identity document's type (111)"
+        )
+        command.set_defaults(func=cmd_holder)
+    add_document_options(commands.choices["file"])
+    authorise = commands.choices["authorise"]
+    authorise.add_argument(
+        "--department", required=True, metavar="CODE", help="the department's USCC"
+    )
+    authorise.add_argument("--purpose", required=True, help="用证事由, at most 64")
+    authorise.add_argument(
+        "--field",
+        action="append",
+        required=True,
+        help="a field to share with the department, repeatable",
+    )
+    authorise.add_argument(
+        "--days",
+        type=whole_number(90, minimum=1),
+        default=7,
+        help="how long it may be used, 1 to 90 days (default 7)",
+    )
+    authorise.add_argument(
+        "--counter", help="only this counter (a console account) of the department"
+    )
+    usage = commands.choices["usage"]
+    usage.add_argument("--kind", action="append", choices=_KINDS, help="repeatable")
+    usage.add_argument("--newest-first", action="store_true", help="newest first")
+    usage.add_argument(
+        "--page-size",
+        type=whole_number(500, minimum=1),
+        default=50,
+        help="uses per page, 1 to 500 (default 50)",
+    )
+    usage.add_argument("--page-token", help="the next page, as usage printed it")
