@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import stat
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -249,20 +250,54 @@ def near_choice(message: str) -> str:
     return f"{message}; did you mean {near[0]!r}?" if near else message
 
 
-#: what a command writes, told by the first KiB of a file: an existing file the
-#: command would replace must be one (or empty), so that a mistyped ``--out`` never
-#: replaces README.md or a Makefile (a new user's trial: every writer but ``bundle
-#: fetch`` replaced them)
-OUTPUT_KINDS: dict[str, Callable[[bytes], bool]] = {
-    "a PDF": lambda head: b"%PDF-" in head,
-    "an OFD package (ZIP)": lambda head: head.startswith(b"PK\x03\x04"),
-    "a PNG image": lambda head: head.startswith(b"\x89PNG\r\n\x1a\n"),
-    "a DER SES_Signature": lambda head: head[:1] == b"\x30",
-    "a PEM certificate": lambda head: head.lstrip().startswith(b"-----BEGIN "),
-    "a signed checkpoint": lambda head: (
-        head.split(b"\n")[1:2] != [] and head.split(b"\n")[1].isdigit()
+def _der(path: Path, head: bytes) -> bool:
+    """Whether ``path`` is one DER SEQUENCE (X.690 §8.1): its header's length says
+    where it ends, and it ends with the file (a text starting with "0" is none)."""
+    if len(head) < 2 or head[0] != 0x30:
+        return False
+    if head[1] < 0x80:
+        header, length = 2, head[1]
+    elif 0x81 <= head[1] <= 0x84 and len(head) >= 2 + (head[1] & 0x7F):
+        count = head[1] & 0x7F
+        header, length = 2 + count, int.from_bytes(head[2 : 2 + count], "big")
+    else:
+        return False
+    return header + length == path.stat().st_size
+
+
+def _ofd(path: Path, head: bytes) -> bool:
+    """Whether ``path`` is a ZIP holding an ``OFD.xml`` (GB/T 33190 §7.2), not any
+    ZIP (a .docx)."""
+    if not head.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(path) as package:
+            return any(n.lower() == "ofd.xml" for n in package.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+_CHECKPOINT = re.compile(rb"[^\s]+\n[0-9]+\n[A-Za-z0-9+/]{43}=\n")
+
+#: what a command writes, told by the file (its first KiB, and for DER and OFD its
+#: size or ZIP directory): an existing file the command would replace must be one
+#: (or empty), so that a mistyped ``--out`` never replaces README.md or a key
+#: (a new user's trial: every writer but ``bundle fetch`` replaced them)
+OUTPUT_KINDS: dict[str, Callable[[Path, bytes], bool]] = {
+    "a PDF": lambda _path, head: head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(
+        b"%PDF-"
     ),
+    "an OFD package (ZIP)": _ofd,
+    "a PNG image": lambda _path, head: head.startswith(b"\x89PNG\r\n\x1a\n"),
+    "a DER SES_Signature": _der,
+    "a PEM certificate": lambda _path, head: head.lstrip().startswith(
+        b"-----BEGIN CERTIFICATE-----"
+    ),
+    "a signed checkpoint": lambda _path, head: _CHECKPOINT.match(head) is not None,
 }
+#: the kinds each output path was checked for (:func:`check_output`), looked at
+#: again by :func:`write_output` just before it replaces a file
+_CHECKED: dict[Path, tuple[str, ...]] = {}
 
 
 class OutputFile(StoreOnce):
@@ -322,6 +357,7 @@ def check_output(text: str, option: str, kinds: Sequence[str] = ()) -> Path:
                 option, f"{path} is not a regular file (a device, a FIFO): give a FILE"
             )
         _check_kind(path, option, kinds)
+        _CHECKED[path] = tuple(kinds)
         fd, scratch = _scratch(path)
     except ValueError:  # a NUL in the path
         raise invalid(option, f"{text!r} is not a usable path") from None
@@ -336,12 +372,20 @@ def check_output(text: str, option: str, kinds: Sequence[str] = ()) -> Path:
 
 def _check_kind(path: Path, option: str, kinds: Sequence[str]) -> None:
     """INVALID_ARGUMENT (``option``) when ``path`` holds a file that is none of
-    ``kinds`` (its first KiB told by :data:`OUTPUT_KINDS`): it is not replaced."""
+    ``kinds`` (told by :data:`OUTPUT_KINDS`), or one that cannot be read to tell:
+    it is not replaced."""
     if not kinds or not path.exists():
         return
-    with path.open("rb") as existing:
-        head = existing.read(1024)
-    if head and not any(OUTPUT_KINDS[kind](head) for kind in kinds):
+    try:
+        with path.open("rb") as existing:
+            head = existing.read(1024)
+    except OSError as exc:
+        raise invalid(
+            option,
+            f"{path} exists and cannot be read to tell what it is ({_reason(exc)}); "
+            "refusing to replace it",
+        ) from None
+    if head and not any(OUTPUT_KINDS[kind](path, head) for kind in kinds):
         raise invalid(
             option,
             f"{path} exists and is not {' or '.join(kinds)}; refusing to replace "
@@ -360,6 +404,9 @@ def write_output(text: str | Path, data: bytes, option: str) -> None:
     written."""
     try:
         path = _written(text)
+        # again: a file of another kind may have come there while the service
+        # answered
+        _check_kind(path, option, _CHECKED.get(path, ()))
         fd, scratch = _scratch(path)
     except (OSError, ValueError) as exc:
         raise invalid(option, f"cannot write {text}: {_reason(exc)}") from None

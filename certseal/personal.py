@@ -122,7 +122,7 @@ def _kind(number: str) -> str | None:
     number (GB 11643: 18 characters with a birth date at 7-14, also cut to 14 or
     more; or the older 15 digits with one at 7-12 as YYMMDD), a bank card's number
     (16 to 19 digits, 62 (UnionPay), 4 or 5 first, passing Luhn: ISO/IEC 7812) or a
-    mobile number (11 digits 1[3-9]…, or 13 with the country code 86)."""
+    mobile number (11 digits 1[3-9]…, after 86 or 0086)."""
     digits = number.removesuffix("x")
     if 14 <= len(number) <= 18 and digits[:14].isdigit() and _a_date(number[6:14]):
         return "an identity number"
@@ -133,7 +133,8 @@ def _kind(number: str) -> str | None:
     card = number.startswith(("4", "5", "62"))
     if card and 16 <= len(number) <= 19 and _luhn(number):
         return "a bank card's number"
-    mobile = number[2:] if len(number) == 13 and number.startswith("86") else number
+    mobile = number.removeprefix("0086") if len(number) == 15 else number
+    mobile = mobile.removeprefix("86") if len(mobile) == 13 else mobile
     if len(mobile) == 11 and re.match("1[3-9]", mobile):
         return "a mobile number"
     return None

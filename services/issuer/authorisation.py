@@ -27,7 +27,7 @@ import secrets
 from dataclasses import dataclass
 
 from certseal.codes import MalformedCode, normalise_code_text
-from certseal.errors import CertsealError, ErrorKind, denied, precondition
+from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
 from services.issuer.domain import LicenceRecord, Status
 
 #: the authorisation code's alphabet: Crockford base32 without look-alikes
@@ -208,3 +208,22 @@ def asked_authorisation(text: str) -> str:
     anything, an identity number too)."""
     text = text.strip()
     return text if _AUTHORISATION_ID.fullmatch(text) else "-"
+
+
+#: a counter an authorisation may be made out to: a console account's name
+#: (services/console/accounts.py, the same shape)
+_COUNTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", re.ASCII)
+
+
+def check_counter(counter: str) -> str:
+    """``counter`` (empty: any counter of the department) if it can name the
+    console account of a counter; INVALID_ARGUMENT (``counter``) otherwise: a blank
+    one would have been stored as "any counter", one of another shape could never
+    be redeemed."""
+    if counter and not _COUNTER.fullmatch(counter):
+        raise invalid(
+            "counter",
+            "is no counter's console account: 1 to 64 ASCII letters, digits and "
+            ". _ @ -, a letter or digit first (give none for any counter)",
+        )
+    return counter

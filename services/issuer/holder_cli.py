@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,13 +44,18 @@ _KINDS = (
 )
 
 
+_APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
 def _app(name: str) -> str:
     """``app:NAME`` of ``--as NAME``; INVALID_ARGUMENT (``as``) for a name given
-    with its kind."""
-    if ":" in name:
+    with its kind, or one no certificate's common name would carry."""
+    if name.startswith("app:"):
         raise invalid("as", f"{name!r}: give the app's name without 'app:'")
-    if not name.strip():
-        raise invalid("as", "is empty: give the holder app's name")
+    if not _APP_NAME.fullmatch(name):
+        raise invalid(
+            "as", f"{name!r}: an app's name is 1 to 64 letters, digits and . _ -"
+        )
     return f"app:{name}"
 
 
@@ -88,6 +94,10 @@ def cmd_holder(args: argparse.Namespace) -> int:
     if command == "file":
         return licence_document(args, _call, _holder(args))
     if command == "authorise":
+        if args.counter is not None and not args.counter.strip():
+            raise invalid("counter", "is empty: name the counter, or leave it out")
+        if len(set(args.field)) < len(args.field):
+            raise invalid("field", "a field is given more than once")
         request = pb.AuthoriseUseRequest(
             identifier=args.identifier,
             holder=_holder(args),

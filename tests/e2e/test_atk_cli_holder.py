@@ -25,12 +25,6 @@ REFUSED = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="holder authorise takes --counter '' or ' ' as 'any counter' (the "
-    "authorisation the holder meant to restrict is usable at every counter), a "
-    "counter no console account can be named, and --field given twice, in silence",
-)
 @pytest.mark.parametrize(
     ("extra", "option"), [pytest.param(e, o, id=i) for i, e, o in REFUSED]
 )
@@ -56,11 +50,6 @@ async def test_authorise_refuses_what_the_holder_did_not_mean(
     assert "code        AU-" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--as with a space ('wallet ', 'a b') is sent as app:wallet  and told "
-    "'has no holder-app grant' (exit 1), not refused as no app name (exit 2)",
-)
 @pytest.mark.parametrize(
     "name",
     [

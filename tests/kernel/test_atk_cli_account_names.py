@@ -9,11 +9,6 @@ from certseal.errors import CertsealError
 from services.console.accounts import new_account_name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a mobile number with the international prefix 00 86 written without a "
-    "separator (008613800138000) is taken as a new console account's name",
-)
 @pytest.mark.parametrize(
     "name",
     [

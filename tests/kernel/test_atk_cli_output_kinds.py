@@ -58,13 +58,6 @@ NOT_THE_KIND = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OUTPUT_KINDS' first-KiB tests take other files for the kind: a PEM "
-    "private key for a certificate (seal inspect --maker-cert key.pem replaces the "
-    "key), any text starting with '0' (0x30) for DER, a text naming %PDF- for a "
-    "PDF, a text whose 2nd line is a number for a checkpoint, any ZIP for OFD",
-)
 @pytest.mark.parametrize(
     ("kind", "name", "data"),
     [pytest.param(k, n, d, id=i) for i, k, n, d in NOT_THE_KIND],
@@ -81,11 +74,6 @@ def test_a_file_that_only_looks_like_the_kind_is_not_replaced(
     assert path.read_bytes() == data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a file that cannot be read is told as 'cannot write in FOLDER: "
-    "permission denied' (the folder takes files): the file is not named",
-)
 def test_an_unreadable_file_is_named_as_the_file_not_its_folder(tmp_path, monkeypatch):
     path = tmp_path / "sealed.pdf"
     path.write_bytes(b"%PDF-1.7\n")
@@ -104,11 +92,6 @@ def test_an_unreadable_file_is_named_as_the_file_not_its_folder(tmp_path, monkey
     assert str(path) in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the kind is checked only before the call: a file of another kind put "
-    "at the path while the service answers is replaced by write_output",
-)
 def test_a_file_of_another_kind_made_during_the_call_is_not_replaced(
     tmp_path, monkeypatch, capsys
 ):

@@ -4,18 +4,32 @@ never another kind of file (a new user's ``--out README.md``)."""
 
 from __future__ import annotations
 
+import base64
+import io
+import zipfile
+
 import pytest
 
 from certseal.cli_options import OUTPUT_KINDS, check_output
 from certseal.errors import CertsealError
 
+
+def _ofd_zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as package:
+        package.writestr("OFD.xml", "<ofd:OFD/>")
+    return out.getvalue()
+
+
 SAMPLES = {
     "a PDF": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
-    "an OFD package (ZIP)": b"PK\x03\x04\x14\x00\x00\x00",
+    "an OFD package (ZIP)": _ofd_zip(),
     "a PNG image": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
-    "a DER SES_Signature": b"\x30\x82\x04\x00\x30\x82",
+    "a DER SES_Signature": b"\x30\x03\x02\x01\x05",
     "a PEM certificate": b"-----BEGIN CERTIFICATE-----\nMIIB",
-    "a signed checkpoint": b"certseal.example/log\n42\nq83vEjRWeJA=\n\n",
+    "a signed checkpoint": b"certseal.example/log\n42\n"
+    + base64.b64encode(bytes(32))
+    + b"\n\n",
 }
 OTHERS = {
     "README": b"# certseal\n\nKeep me.\n",
@@ -47,8 +61,7 @@ def test_a_file_of_another_kind_is_refused_and_kept(kind, other, tmp_path):
     assert err.value.field == "out"
     assert f"{path} exists and is not {kind}; refusing to replace it" in str(err.value)
     assert path.read_bytes() == OTHERS[other]
-    others = [k for k in SAMPLES if k != kind and not OUTPUT_KINDS[kind](SAMPLES[k])]
-    for sample in others:
+    for sample in (k for k in SAMPLES if k != kind):
         path.write_bytes(SAMPLES[sample])
         with pytest.raises(CertsealError):
             check_output(str(path), "out", (kind,))

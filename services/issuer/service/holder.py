@@ -33,6 +33,7 @@ from services.issuer.authorisation import (
     Authorisation,
     annotation_text,
     asked_authorisation,
+    check_counter,
     code_digest,
     expiry_problem,
     licence_refusal,
@@ -296,8 +297,7 @@ class HolderSide:
         # the purpose is printed on the sealed annotated copy: no direction mark,
         # line separator or invisible character may make it read otherwise
         check_display_name(purpose, "purpose")
-        if len(counter) > 64:
-            raise invalid("counter", "is over 64 characters")
+        counter = check_counter(counter)
         published_about(record, purpose=purpose, counter=counter)  # in its event
         licence_type = await self._directory.licence_type(record.type_code)
         shown = set(_visible(licence_type))
