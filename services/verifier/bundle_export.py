@@ -114,6 +114,16 @@ class BundleExporter:
                 "export offline bundles from a group of one worker (group_size 1)",
                 field="group",
             )
+        if self._state.freshness.lag_unknown:
+            # cut off from its broker (services.verifier.ends): what was revoked
+            # since is not in its index, and a bundle is relied on for a day; said
+            # first, as the cause when the feed's failed run cleared caught_up too
+            raise CertsealError(
+                ErrorKind.UNAVAILABLE,
+                f"verifier group {self._group}: this worker has not reached its broker "
+                "for too long to know what was revoked since: no offline bundle "
+                "until it has; retry later",
+            )
         if lookup is not None and not lookup.caught_up:
             # a fresh index of a group of one answers while it builds (its lag in
             # each answer), but a bundle carries no lag: it would lack revocations
@@ -122,15 +132,6 @@ class BundleExporter:
                 f"verifier group {self._group} has not read its licence topic, trust "
                 "list and directory to the end they had at its start: no offline "
                 "bundle until it has; retry when GetIndexStatus shows no lag",
-            )
-        if self._state.freshness.lag_unknown:
-            # cut off from its broker (services.verifier.ends): what was revoked
-            # since is not in its index, and a bundle is relied on for a day
-            raise CertsealError(
-                ErrorKind.UNAVAILABLE,
-                f"verifier group {self._group}: this worker has not reached its broker "
-                "for too long to know what was revoked since: no offline bundle "
-                "until it has; retry later",
             )
         if lookup is not None and lookup.rebuilding:
             # a group of one that took over partitions (a shrunk group) rebuilds them
