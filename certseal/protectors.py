@@ -38,17 +38,12 @@ class PersonalDataProtector:
 
     def encrypt(self, plaintext: bytes, context: bytes) -> bytes:
         """nonce || AES-256-GCM(plaintext), bound to ``context``."""
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, plaintext, context)
+        return _sealed(self._aead, plaintext, context)
 
     def decrypt(self, blob: bytes, context: bytes) -> bytes:
         """Reverse :meth:`encrypt`; INTERNAL when the data key is wrong."""
-        try:
-            return self._aead.decrypt(blob[:12], blob[12:], context)
-        except InvalidTag:
-            raise CertsealError(
-                ErrorKind.INTERNAL, "personal data does not decrypt under the data key"
-            ) from None
+        failure = "personal data does not decrypt under the data key"
+        return _opened(self._aead, blob, context, failure)
 
     def __repr__(self) -> str:
         return "PersonalDataProtector(<key>)"
@@ -77,22 +72,30 @@ class AnswerProtector:
     def seal(self, answer: bytes, context: bytes) -> bytes:
         """nonce || AES-256-GCM(``answer``), bound to ``context`` (the caller, the
         key and the method: a sealed answer moved to another row does not open)."""
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, answer, context)
+        return _sealed(self._aead, answer, context)
 
     def open(self, blob: bytes, context: bytes) -> bytes:
         """Reverse :meth:`seal`; INTERNAL when the key is another or the row was
         changed."""
-        try:
-            return self._aead.decrypt(blob[:12], blob[12:], context)
-        except InvalidTag:
-            raise CertsealError(
-                ErrorKind.INTERNAL,
-                "a kept answer does not open under [secrets] answers_key_file",
-            ) from None
+        failure = "a kept answer does not open under [secrets] answers_key_file"
+        return _opened(self._aead, blob, context, failure)
 
     def __repr__(self) -> str:
         return "AnswerProtector(<key>)"
+
+
+def _sealed(aead: AESGCM, data: bytes, context: bytes) -> bytes:
+    """nonce (96 random bits) || AES-256-GCM(``data``), bound to ``context``."""
+    nonce = os.urandom(12)
+    return nonce + aead.encrypt(nonce, data, context)
+
+
+def _opened(aead: AESGCM, blob: bytes, context: bytes, failure: str) -> bytes:
+    """Reverse :func:`_sealed`; INTERNAL saying ``failure`` when it does not open."""
+    try:
+        return aead.decrypt(blob[:12], blob[12:], context)
+    except InvalidTag:
+        raise CertsealError(ErrorKind.INTERNAL, failure) from None
 
 
 def _derive(key: bytes, info: bytes) -> bytes:

@@ -16,6 +16,7 @@ from certseal.calls import call_service, department_identity, dev_identity
 from certseal.cli import load, ts
 from certseal.cli_options import aware_time, whole_number
 from certseal.errors import CertsealError, ErrorKind
+from services.issuer.cli_call import call_issuer
 from services.issuer.holder_cli import register_holder
 from services.issuer.licence_cli import register_licence
 from services.issuer.type_cli import register_types
@@ -33,17 +34,15 @@ def _call(
     error about a request field names the command's option instead (``_OPTIONS``)."""
     from certseal.v1 import issuer_pb2_grpc
 
-    cfg = load(args)
-    identity = None
-    if getattr(args, "as_department", None):
-        identity = department_identity(cfg, args.as_department)
+    department = getattr(args, "as_department", None)
     stub = issuer_pb2_grpc.IssuerAdminStub if admin else issuer_pb2_grpc.IssuerStub
-    return call_service(
-        cfg,
-        cfg.cli.issuer_target,
-        lambda chan: call(stub(chan)),
-        identity=identity,
-        service="issuer",
+    return call_issuer(
+        args,
+        stub,
+        call,
+        identity=(
+            (lambda cfg: department_identity(cfg, department)) if department else None
+        ),
         options=_OPTIONS.get(args.command),
     )
 

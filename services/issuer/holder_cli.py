@@ -14,10 +14,11 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.calls import call_service, dev_identity
-from certseal.cli import load, ts
+from certseal.calls import dev_identity
+from certseal.cli import ts
 from certseal.cli_options import whole_number
 from certseal.errors import invalid
+from services.issuer.cli_call import call_issuer
 from services.issuer.document_cli import add_document_options, licence_document
 
 #: a request field the Issuer names in an error -> the option that gives it
@@ -69,13 +70,11 @@ def _call(
     from certseal.v1 import issuer_pb2_grpc
 
     stub = issuer_pb2_grpc.LicenceHolderStub if holder else issuer_pb2_grpc.IssuerStub
-    cfg = load(args)
-    return call_service(
-        cfg,
-        cfg.cli.issuer_target,
-        lambda chan: call(stub(chan)),
-        identity=dev_identity(cfg, _app(args.as_app)),
-        service="issuer",
+    return call_issuer(
+        args,
+        stub,
+        call,
+        identity=lambda cfg: dev_identity(cfg, _app(args.as_app)),
         options=_FLAGS,
     )
 

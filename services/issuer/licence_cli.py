@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.calls import call_service, department_identity, operator_call
+from certseal.calls import department_identity, operator_call
 from certseal.cli import load, ts
 from certseal.cli_options import (
     STATUS_WORDS,
@@ -28,6 +28,7 @@ from certseal.identifiers import (
     parse_licence_id,
     validate_type_code,
 )
+from services.issuer.cli_call import call_issuer
 from services.issuer.document_cli import add_document_options, licence_document
 from services.issuer.present_cli import add_ttl_option, presentation_ttl
 
@@ -44,15 +45,12 @@ def _call(
     from certseal.v1 import issuer_pb2_grpc
 
     stub = issuer_pb2_grpc.LicenceHolderStub if holder else issuer_pb2_grpc.IssuerStub
-    cfg = load(args)
-    identity = department_identity(cfg, args.as_department)
     try:
-        return call_service(
-            cfg,
-            cfg.cli.issuer_target,
-            lambda chan: call(stub(chan)),
-            identity=identity,
-            service="issuer",
+        return call_issuer(
+            args,
+            stub,
+            call,
+            identity=lambda cfg: department_identity(cfg, args.as_department),
             options=_FLAGS,
         )
     except CertsealError as exc:

@@ -3,14 +3,11 @@ in silence where a holder meant something else. On the session's real issuer."""
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
-from certseal import identifiers
-from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
-from tests.conftest import issue_request, make_department, onboarded
+from tests.conftest import onboarded
+from tests.e2e.test_holder_cli import granted_licence
 
 #: (id, the authorise command's extra options, the option the error names)
 REFUSED = [
@@ -31,15 +28,7 @@ REFUSED = [
 async def test_authorise_refuses_what_the_holder_did_not_mean(
     extra, option, operator, connect, cli
 ):
-    dept = await make_department(operator, connect)
-    number = identifiers.random_resident_id()
-    licence = (
-        await dept.clients.issuer.IssueLicence(issue_request(dept, id_number=number))
-    ).licence
-    app = f"wallet-{secrets.token_hex(3)}"
-    await operator.admin.GrantHolderApp(
-        pb.GrantHolderAppRequest(app=f"app:{app}", type_code=dept.type_code)
-    )
+    _, licence, number, app = await granted_licence(operator, connect)
     counter = await onboarded(operator, licence_pb2.DEPARTMENT_ROLE_COUNTER)
     code, out = await cli(
         "holder", "--as", app, "authorise", licence.lineage, "--id-number", number,
@@ -60,15 +49,7 @@ async def test_authorise_refuses_what_the_holder_did_not_mean(
 async def test_an_app_name_with_a_space_is_refused_as_bad_input(
     name, operator, connect, cli
 ):
-    dept = await make_department(operator, connect)
-    number = identifiers.random_resident_id()
-    licence = (
-        await dept.clients.issuer.IssueLicence(issue_request(dept, id_number=number))
-    ).licence
-    app = f"wallet-{secrets.token_hex(3)}"
-    await operator.admin.GrantHolderApp(
-        pb.GrantHolderAppRequest(app=f"app:{app}", type_code=dept.type_code)
-    )
+    _, licence, number, app = await granted_licence(operator, connect)
     code, out = await cli(
         "holder", "--as", name.format(app=app), "usage", licence.lineage,
         "--id-number", number,

@@ -13,6 +13,21 @@ from certseal.v1 import licence_pb2
 from tests.conftest import issue_request, make_department, onboarded
 
 
+async def granted_licence(operator, connect, dept=None):
+    """(the department, a licence of a fresh holder, the holder's number, the name
+    of a holder app granted its type): what every ``holder`` command needs."""
+    dept = dept or await make_department(operator, connect)
+    number = identifiers.random_resident_id()
+    licence = (
+        await dept.clients.issuer.IssueLicence(issue_request(dept, id_number=number))
+    ).licence
+    app = f"wallet-{secrets.token_hex(3)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=f"app:{app}", type_code=dept.type_code)
+    )
+    return dept, licence, number, app
+
+
 async def test_a_holder_app_authorises_lists_withdraws_and_fetches_from_the_cli(
     operator, connect, cli, config, seal_app, tmp_path
 ):
@@ -31,14 +46,7 @@ async def test_a_holder_app_authorises_lists_withdraws_and_fetches_from_the_cli(
         "--signer", "service:issuer",
     )  # fmt: skip
     assert code == 0, out
-    number = identifiers.random_resident_id()
-    licence = (
-        await dept.clients.issuer.IssueLicence(issue_request(dept, id_number=number))
-    ).licence
-    app = f"wallet-{secrets.token_hex(3)}"
-    await operator.admin.GrantHolderApp(
-        pb.GrantHolderAppRequest(app=f"app:{app}", type_code=dept.type_code)
-    )
+    _, licence, number, app = await granted_licence(operator, connect, dept)
     counter = await onboarded(operator, licence_pb2.DEPARTMENT_ROLE_COUNTER)
     holder = ("--id-number", number)
 

@@ -188,7 +188,7 @@ def test_a_licence_file_no_seal_may_seal_says_how_to_get_one(
     """cli-edges 6: ``licence document`` for a department with no seal the issuer
     may use said ``error: seal: … owner_code: …`` without docs/holder.md's remedy."""
     from certseal.errors import CertsealError, ErrorKind
-    from services.issuer import licence_cli
+    from services.issuer import cli_call, licence_cli
 
     dept = "91350100M000100Y43"
 
@@ -201,7 +201,7 @@ def test_a_licence_file_no_seal_may_seal_says_how_to_get_one(
         )
 
     monkeypatch.setattr(licence_cli, "department_identity", lambda cfg, code: ("", ""))
-    monkeypatch.setattr(licence_cli, "call_service", refused)
+    monkeypatch.setattr(cli_call, "call_service", refused)  # where it is called
     config = write_config(tmp_path, dev_ca)
     code, out = run(
         capsys, "--config", str(config), "licence", "--as", dept, "document",
