@@ -240,7 +240,8 @@ class LicenceFiles:
             if not seals_licence_files(row, issuer, copier=self._copier):
                 continue
             if any(
-                r.file.lstrip("/") == "OFD.xml" and r.holds for r in result.references
+                r.file.lstrip("/") == "OFD.xml" and r.status == "ok"
+                for r in result.references
             ):
                 return await self._status(meta)
         return _claimed(meta, _NOT_ISSUERS)

@@ -29,7 +29,7 @@ from typing import cast
 
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, invalid
-from services.seal.ofd_drawn import drawn_files
+from services.seal.ofd_drawn import drawn_files, entry_draws_only_root
 from services.seal.ofd_package import (
     OfdPackage,
     child,
@@ -397,6 +397,10 @@ def read_signature_file(
     )
 
 
+#: the status of an ``OFD.xml`` a signature leaves out that changes nothing drawn
+ENTRY_UNSIGNED = "entry unsigned"
+
+
 @dataclass(frozen=True)
 class ReferenceResult:
     """One protected file: the digest signed, the digest now, and what that means.
@@ -405,8 +409,10 @@ class ReferenceResult:
     changed only by signatures added after this one, which still lists this one, each
     of them a VALID seal: see ``ofd_service``); ``unsupported`` (a CheckMethod other
     than SM3 or SHA-256); ``unsigned`` (a file the document is drawn from, present in
-    the package but not among the references: :func:`drawn_files`). ``note`` says why,
-    where the status alone does not.
+    the package but not among the references: :func:`drawn_files`); ``entry
+    unsigned`` (``OFD.xml`` left out while what it draws is covered:
+    :func:`~services.seal.ofd_drawn.entry_draws_only_root`; it holds, its metadata
+    unsealed). ``note`` says why, where the status alone does not.
     """
 
     file: str
@@ -418,7 +424,7 @@ class ReferenceResult:
     @property
     def holds(self) -> bool:
         """Whether this reference leaves the package unmodified."""
-        return self.status in ("ok", "list grown")
+        return self.status in ("ok", "list grown", ENTRY_UNSIGNED)
 
 
 def check_references(
@@ -453,7 +459,9 @@ def check_references(
     for path, named_by in sorted(drawn_files(document).items()):
         if path in signed or path not in document.package.files:
             continue  # signed, or absent: nothing in it can be drawn
-        if path in ("OFD.xml", document.doc_root) or named_by & signed:
+        if path == "OFD.xml" and _root_holds(document, results):
+            results.append(ReferenceResult(path, b"", None, ENTRY_UNSIGNED, _ENTRY))
+        elif path in ("OFD.xml", document.doc_root) or named_by & signed:
             why = (
                 "the package's entry point"
                 if path == "OFD.xml"
@@ -463,6 +471,20 @@ def check_references(
             )
             results.append(ReferenceResult(path, b"", None, "unsigned", why))
     return results
+
+
+_ENTRY = (
+    "the package's entry point, not covered: what it draws is; its DocInfo (title, "
+    "author, dates, custom data) is not sealed"
+)
+
+
+def _root_holds(document: OfdDocument, results: list[ReferenceResult]) -> bool:
+    """Whether the references cover the document root unchanged and ``OFD.xml``
+    draws nothing else (:func:`~services.seal.ofd_drawn.entry_draws_only_root`)."""
+    return any(
+        r.file == document.doc_root and r.status == "ok" for r in results
+    ) and entry_draws_only_root(document)
 
 
 def _still_listed(document: OfdDocument, entry: SignatureEntry) -> bool:

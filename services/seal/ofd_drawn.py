@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, cast
 
 from certseal.errors import CertsealError
 from services.seal.ofd_package import (
+    children,
     damage_tolerated,
     file_key,
     local,
+    package_xml,
     package_xml_once,
 )
 from services.seal.ofd_zip import normalise
@@ -111,6 +113,26 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     drawn = {path: frozenset(by) for path, by in named.items()}
     document.cache["drawn"] = drawn
     return drawn
+
+
+def entry_draws_only_root(document: OfdDocument) -> bool:
+    """Whether ``OFD.xml`` names nothing to draw but the document root: one
+    ``DocBody``, no versions, no second document (GB/T 33190 §7.4).
+
+    Then a signature that covers the document root unchanged covers everything drawn
+    (every file a covered file names must be covered too:
+    :func:`services.seal.ofd.check_references`), even when its references leave
+    ``OFD.xml`` out, as e-invoice producers do (ofdrw's ``999.ofd``, a Chongqing tax
+    e-invoice; ofdrw's validator checks only what the references list). What such a
+    signature does not seal is ``OFD.xml``'s own content: the package's ``DocInfo``
+    (title, author, dates, custom data).
+    """
+    drawn = drawn_files(document)
+    if any("OFD.xml" in by and path != document.doc_root for path, by in drawn.items()):
+        return False
+    return (
+        len(children(package_xml(document.package, "OFD.xml", "ofd"), "DocBody")) == 1
+    )
 
 
 def _named_by(

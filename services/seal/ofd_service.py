@@ -30,6 +30,7 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.rpc import Caller
 from services.seal.domain import SealCheck, SealVerdict, SealVerification
 from services.seal.ofd import (
+    ENTRY_UNSIGNED,
     OfdDocument,
     ReferenceResult,
     SignatureEntry,
@@ -107,9 +108,11 @@ def _verdict(
         )
         check = SealCheck("references", False, detail[:4000])
     else:
-        check = SealCheck(
-            "references", True, f"{len(references)} files have their signed digests"
-        )
+        signed = [r for r in references if r.status != ENTRY_UNSIGNED]
+        detail = f"{len(signed)} files have their signed digests"
+        if len(signed) < len(references):
+            detail += "; OFD.xml is not covered: its DocInfo is not sealed"
+        check = SealCheck("references", True, detail)
     checks = list(verification.checks)
     names = [c.name for c in checks]
     at = names.index("data hash") + 1 if "data hash" in names else len(checks)

@@ -1020,3 +1020,62 @@ async def test_a_forged_or_altered_ofd_file_gets_no_licence_status(
     assert [s.verdict for s in answer.signatures] == ["MODIFIED"]
     assert answer.licence.identifier == other
     assert answer.licence.verdict == "", answer.licence
+
+
+async def test_a_seal_leaving_ofd_xml_out_gives_its_metadata_no_licence_status(
+    world, seal_stub, verifier_group
+):
+    """The issuer's own seal, VALID over everything drawn but with references that
+    leave OFD.xml (where the metadata is) out, as e-invoice producers seal: the
+    metadata is not sealed, so it gets no licence verdict."""
+    import re as regex
+
+    from services.seal.licence_files import ofd_licence_metadata
+    from tests.seal.ofd_samples import unzip, zip_files
+
+    licence = world["licence"]
+    ofd = (
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=licence.identifier,
+                holder=world["holder"],
+                format=pb.DOCUMENT_FORMAT_OFD,
+            )
+        )
+    ).document
+    await verdict_everywhere(
+        {"g": verifier_group.stub},
+        ofd_licence_metadata(ofd)["licence_code"],
+        verifier_pb2.VERDICT_VALID,
+        within=30,
+    )
+    stub = seal_stub("operator:admin")
+    [genuine] = (await stub.VerifyOfd(seal_pb.VerifyOfdRequest(ofd=ofd))).signatures
+    files = unzip(ofd)
+    path = genuine.signature_path.lstrip("/")
+    xml = regex.sub(
+        rb'<ofd:Reference FileRef="/?OFD\.xml">.*?</ofd:Reference>',
+        b"",
+        files[path],
+        flags=regex.DOTALL,
+    )
+    assert xml != files[path]
+    value = regex.search(rb"<ofd:SignedValue>/?([^<]+)</ofd:SignedValue>", xml)
+    assert value is not None
+    files[path] = xml
+    files[value.group(1).decode()] = (
+        await seal_stub(f"dept:{world['dept'].code}").SealDocument(
+            seal_pb.SealDocumentRequest(
+                seal_id=genuine.seal_id, document=xml, property_info="/" + path
+            )
+        )
+    ).signature
+    answer = await stub.VerifyOfd(seal_pb.VerifyOfdRequest(ofd=zip_files(files)))
+    [resealed] = answer.signatures
+    assert (resealed.verdict, resealed.intact) == ("VALID", True), resealed.checks
+    assert {r.file: r.status for r in resealed.references}["/OFD.xml"] == (
+        "entry unsigned"
+    )
+    assert answer.licence.identifier == licence.identifier
+    assert answer.licence.verdict == "", answer.licence
+    assert "seal" in answer.licence.detail

@@ -238,10 +238,11 @@ def seal_files(
     seal: bytes,
     doc: str = "Doc_0",
     page_ref: str = "1",
+    leave_out: frozenset[str] = frozenset(),
 ) -> dict[str, bytes]:
     """``files`` (an unzipped OFD) with one more seal as ofdrw's OFDSigner writes it:
     ``Sign_<k>`` with Seal.esl, Signature.xml referencing every file of the package
-    (SM3), one entry appended to Signatures.xml (created and named in OFD.xml for the
+    but ``leave_out`` (SM3), one entry appended to Signatures.xml (created and named in OFD.xml for the
     first), and ``signed_value(signature_xml, property_info)`` as SignedValue.dat."""
     files = dict(files)
     signs = f"{doc}/Signs"
@@ -276,6 +277,7 @@ def seal_files(
         f"{base64.b64encode(digest(Suite.SM2, data)).decode()}"
         "</ofd:CheckValue></ofd:Reference>"
         for name, data in files.items()
+        if name not in leave_out
     )
     signature_xml = (
         f'<?xml version="1.0" encoding="UTF-8"?><ofd:Signature {_NS}><ofd:SignedInfo>'
