@@ -46,6 +46,20 @@ def status_words(code: int) -> str:
     return STATUS_WORDS.get(code, f"status {code:02d}")
 
 
+def status_shown(licence: Any) -> str:
+    """A licence's (proto ``Licence``) status as ``licence get`` and ``list`` print
+    it: its words (:func:`status_words`), or for a superseded version first that it
+    is superseded and by which identifier, then the status it keeps (a renewed
+    version is never revoked: it stays ``valid 01``, which a clerk read as current)."""
+    own = status_words(licence.status)
+    if licence.superseded_by:
+        return (
+            f"SUPERSEDED by {licence.superseded_by}: not the current version "
+            f"(its own status: {own})"
+        )
+    return own
+
+
 #: a status as a person types it: its words (a ``_`` or ``-`` between two may stand
 #: for the space), its code (``07``, ``7``, ``(07)``), or the words then the code
 _TYPED_STATUS = re.compile(

@@ -20,6 +20,7 @@ from certseal.cli_options import (
     STATUS_WORDS,
     OutputFile,
     licence_status,
+    status_shown,
     write_output,
 )
 from certseal.errors import CertsealError, ErrorKind, invalid
@@ -133,7 +134,7 @@ def _print_licence(
         suite = _key_suite(args, licence)
     print(f"identifier  {licence.identifier}")
     print(
-        f"status      {_STATUSES.get(licence.status, licence.status)}"
+        f"status      {status_shown(licence)}"
         + (f" ({licence.status_reason})" if licence.status_reason else "")
     )
     print(f"holder      {licence.holder.name or licence.holder_display_name}")
@@ -144,8 +145,6 @@ def _print_licence(
         print(
             f"  {name} = {getattr(value, value.WhichOneof('value') or 'string_value')}"
         )
-    if licence.superseded_by:
-        print(f"superseded by {licence.superseded_by}")
 
 
 #: FieldSpec.type (licence.proto FieldType) -> how ``--field NAME=VALUE`` reads VALUE
@@ -326,13 +325,9 @@ def cmd_licence(args: argparse.Namespace) -> int:
             )
         reply = _call(args, lambda s: s.ListLicences(listing))
         for one in reply.licences:
-            state = _STATUSES.get(one.status, one.status)
-            line = f"{one.identifier}  {state:<20} {one.holder_display_name}"
-            # an earlier version keeps its status: said superseded, as `get` says it
+            # an earlier version keeps its status: said superseded first, as `get`
             print(
-                f"{line}  (superseded by {one.superseded_by})"
-                if one.superseded_by
-                else line
+                f"{one.identifier}  {status_shown(one):<20} {one.holder_display_name}"
             )
         if reply.next_page_token:
             print(f"more: --page-token {reply.next_page_token}")

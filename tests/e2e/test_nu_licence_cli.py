@@ -92,18 +92,23 @@ async def test_the_code_of_a_superseded_version_warns_naming_the_current_one(
         f"warning: {first.identifier} was superseded; its current version is "
         f"{renewed.licence.identifier}"
     ) in out, out
-    # nu28: listed with the earlier versions, each says it was superseded (its own
-    # status stays "valid 01"), and a filter matching nothing says so
+    # nu28: listed with the earlier versions, each says first that it was superseded
+    # (its own status stays "valid 01", said after), and a filter matching nothing
+    # says so
     code, out = await cli(
         "licence", "--as", dept.code, "list", "--type", dept.type_code,
         "--include-superseded",
     )  # fmt: skip
     assert code == 0, out
     lines = {line.split()[0]: line for line in out.splitlines()}
-    assert lines[first.identifier].endswith(
-        f"(superseded by {amended.licence.identifier})"
+    assert (
+        lines[first.identifier]
+        .split(None, 1)[1]
+        .startswith(
+            f"SUPERSEDED by {amended.licence.identifier}: not the current version"
+        )
     ), out
-    assert "superseded" not in lines[renewed.licence.identifier], out
+    assert "superseded" not in lines[renewed.licence.identifier].lower(), out
     code, out = await cli(
         "licence", "--as", dept.code, "list", "--type", dept.type_code,
         "--status", "revoked",
