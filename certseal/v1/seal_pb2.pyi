@@ -156,7 +156,7 @@ class VerifySealedDocumentRequest(_message.Message):
     def __init__(self, signature: _Optional[bytes] = ..., document: _Optional[bytes] = ..., document_digest: _Optional[bytes] = ...) -> None: ...
 
 class VerifySealedDocumentResponse(_message.Message):
-    __slots__ = ("verdict", "checks", "seal_id", "seal_name", "signer", "signed_at", "current_status")
+    __slots__ = ("verdict", "checks", "seal_id", "seal_name", "signer", "signed_at", "current_status", "revoked_at")
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +164,7 @@ class VerifySealedDocumentResponse(_message.Message):
     SIGNER_FIELD_NUMBER: _ClassVar[int]
     SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
     CURRENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
     verdict: str
     checks: _containers.RepeatedCompositeFieldContainer[SealCheck]
     seal_id: str
@@ -171,7 +172,8 @@ class VerifySealedDocumentResponse(_message.Message):
     signer: str
     signed_at: _timestamp_pb2.Timestamp
     current_status: str
-    def __init__(self, verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ...) -> None: ...
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class InspectSesRequest(_message.Message):
     __slots__ = ("data",)
@@ -240,7 +242,7 @@ class VerifyPdfRequest(_message.Message):
     def __init__(self, pdf: _Optional[bytes] = ..., password: _Optional[str] = ...) -> None: ...
 
 class PdfSealResult(_message.Message):
-    __slots__ = ("field_name", "seal_id", "seal_name", "verdict", "intact", "trusted", "modified", "signed_at", "current_status", "detail")
+    __slots__ = ("field_name", "seal_id", "seal_name", "verdict", "intact", "trusted", "modified", "signed_at", "current_status", "detail", "revoked_at")
     FIELD_NAME_FIELD_NUMBER: _ClassVar[int]
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     SEAL_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +253,7 @@ class PdfSealResult(_message.Message):
     SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
     CURRENT_STATUS_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
     field_name: str
     seal_id: str
     seal_name: str
@@ -261,7 +264,8 @@ class PdfSealResult(_message.Message):
     signed_at: _timestamp_pb2.Timestamp
     current_status: str
     detail: str
-    def __init__(self, field_name: _Optional[str] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., verdict: _Optional[str] = ..., intact: _Optional[bool] = ..., trusted: _Optional[bool] = ..., modified: _Optional[bool] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, field_name: _Optional[str] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., verdict: _Optional[str] = ..., intact: _Optional[bool] = ..., trusted: _Optional[bool] = ..., modified: _Optional[bool] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., detail: _Optional[str] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class LicenceDocumentStatus(_message.Message):
     __slots__ = ("identifier", "type_code", "issuer_code", "verdict", "detail")
@@ -362,7 +366,7 @@ class OfdReference(_message.Message):
     def __init__(self, file: _Optional[str] = ..., expected: _Optional[str] = ..., actual: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
 
 class OfdSignatureResult(_message.Message):
-    __slots__ = ("signature_id", "signature_path", "type", "verdict", "checks", "seal_id", "seal_name", "signer", "signed_at", "current_status", "intact", "check_method", "references", "stamp_pages")
+    __slots__ = ("signature_id", "signature_path", "type", "verdict", "checks", "seal_id", "seal_name", "signer", "signed_at", "current_status", "intact", "check_method", "references", "stamp_pages", "revoked_at")
     SIGNATURE_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_PATH_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -377,6 +381,7 @@ class OfdSignatureResult(_message.Message):
     CHECK_METHOD_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     STAMP_PAGES_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
     signature_id: str
     signature_path: str
     type: str
@@ -391,7 +396,8 @@ class OfdSignatureResult(_message.Message):
     check_method: str
     references: _containers.RepeatedCompositeFieldContainer[OfdReference]
     stamp_pages: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, signature_id: _Optional[str] = ..., signature_path: _Optional[str] = ..., type: _Optional[str] = ..., verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., intact: _Optional[bool] = ..., check_method: _Optional[str] = ..., references: _Optional[_Iterable[_Union[OfdReference, _Mapping]]] = ..., stamp_pages: _Optional[_Iterable[str]] = ...) -> None: ...
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, signature_id: _Optional[str] = ..., signature_path: _Optional[str] = ..., type: _Optional[str] = ..., verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., intact: _Optional[bool] = ..., check_method: _Optional[str] = ..., references: _Optional[_Iterable[_Union[OfdReference, _Mapping]]] = ..., stamp_pages: _Optional[_Iterable[str]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class VerifyOfdResponse(_message.Message):
     __slots__ = ("signatures", "licence")

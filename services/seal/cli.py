@@ -171,9 +171,22 @@ def _signer_lines(found: Any) -> list[str]:
     return lines
 
 
-def _print_checks(verdict: str, checks: Any) -> int:
-    print(f"verdict     {verdict}")
-    for check in checks:
+def verdict_shown(found: Any) -> str:
+    """A seal's verdict as the verify commands print it: a VALID seal revoked since it
+    sealed says so and when (VALID by design: sealed while the seal was valid, and
+    unchanged; the seal seals nothing since), so it is not read as a seal in use."""
+    if found.verdict == "VALID" and found.current_status == "revoked":
+        when = ts(found.revoked_at) if found.revoked_at.seconds else "at a time unknown"
+        return f"VALID: sealed before the seal was revoked ({when})"
+    return str(found.verdict)
+
+
+def _print_checks(found: Any) -> int:
+    """The verdict line and each check of a verified signature (SES or OFD); the
+    exit status, 0 only for VALID."""
+    verdict = found.verdict
+    print(f"verdict     {verdict_shown(found)}")
+    for check in found.checks:
         # the same marks as licence verification (services/verifier/cli.py)
         print(f"  [{'ok' if check.passed else 'FAILED'}] {check.name}: {check.detail}")
     return 0 if verdict == "VALID" else 1
@@ -229,7 +242,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         reply = _call(args, lambda s: s.VerifySealedDocument(request))
         for line in _signer_lines(reply):
             print(line)
-        return _print_checks(reply.verdict, reply.checks)
+        return _print_checks(reply)
     elif command == "pdf":
         _refuse_placed(args, "field", "the stamp goes into the named field")
         request = pb.SealPdfRequest(
@@ -300,7 +313,7 @@ def pdf_report_lines(reply: Any) -> list[str]:
     seal is VALID (docs/holder.md, "Verifying a licence file").
     """
     lines = [
-        f"{one.field_name}: {one.verdict} {one.seal_name}"
+        f"{one.field_name}: {verdict_shown(one)} {one.seal_name}"
         + (f" ({one.current_status})" if one.current_status else "")
         + f" {one.detail}"
         for one in reply.seals
@@ -333,7 +346,7 @@ def _verify_ofd(args: argparse.Namespace) -> int:
         for line in _signer_lines(one):
             print(line)
         print(f"intact      {'yes' if one.intact else 'NO'} ({one.check_method})")
-        _print_checks(one.verdict, one.checks)
+        _print_checks(one)
         for ref in one.references:
             if args.references or ref.status not in ("ok", "list grown"):
                 print(f"  {ref.status:<11} {ref.file} {ref.expected}")

@@ -117,6 +117,7 @@ def verification(result: SealVerification) -> pb.VerifySealedDocumentResponse:
         signer=result.signer,
         signed_at=ts(result.signed_at),
         current_status=result.current_status,
+        revoked_at=ts(result.revoked_at),
     )
 
 
@@ -189,6 +190,8 @@ def pdf_seals(results: list[PdfSealResult]) -> pb.VerifyPdfResponse:
                 modified=r.found.modified,
                 signed_at=ts(r.found.signed_at),
                 current_status=r.seal.status if r.seal else "",
+                # VALID only when sealed before it (pdf_service checks)
+                revoked_at=ts(r.seal.revoked_at) if r.seal else None,
                 detail=r.found.detail,
             )
             for r in results

@@ -455,7 +455,11 @@ def _with_status(facts: SealFacts, seal_status: SealStatus | None) -> SealVerifi
     )
     checks.append(SealCheck("seal status", True, current))
     return SealVerification(
-        SealVerdict.VALID, tuple(checks), current_status=seal_status.status, **shown
+        SealVerdict.VALID,
+        tuple(checks),
+        current_status=seal_status.status,
+        revoked_at=revoked_at,
+        **shown,
     )
 
 

@@ -68,6 +68,7 @@ def ofd_signatures(results: list[OfdSignatureResult]) -> pb.VerifyOfdResponse:
                 signer=r.verification.signer,
                 signed_at=ts(r.verification.signed_at),
                 current_status=r.verification.current_status,
+                revoked_at=ts(r.verification.revoked_at),
                 intact=r.intact,
                 check_method=r.check_method,
                 references=[

@@ -85,3 +85,5 @@ class SealVerification:
     signer: str = ""
     signed_at: dt.datetime | None = None
     current_status: str = ""
+    #: when the seal was revoked (after it sealed: the verdict is VALID), else None
+    revoked_at: dt.datetime | None = None

@@ -140,6 +140,8 @@ def test_a_seals_status_now_is_printed_beside_its_verdict() -> None:
             )
         ]
     )
+    reply.seals[0].revoked_at.FromSeconds(1_700_000_000)
     assert pdf_report_lines(reply)[0] == (
-        "Seal-1: VALID 章 (revoked) signed before the revocation"
+        "Seal-1: VALID: sealed before the seal was revoked "
+        "(2023-11-14T22:13:20+00:00) 章 (revoked) signed before the revocation"
     )

@@ -171,6 +171,7 @@ async def test_seal_expired_or_revoked_before_signing_is_rejected(pki):
     result = check(pki, signature, status=revoked_after, now=NOW + DAY)
     assert result.verdict is SealVerdict.VALID
     assert result.current_status == "revoked"
+    assert result.revoked_at == revoked_after.revoked_at  # told, for the CLI's verdict
     assert result.checks[-1].detail.startswith("revoked since")
     assert check(pki, signature, status=None).verdict is SealVerdict.UNKNOWN_SEAL
 
