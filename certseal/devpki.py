@@ -178,10 +178,14 @@ class DevCA:
         path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return path
 
-    def server_identity(self, name: str, hosts: Sequence[str]) -> Identity:
+    def server_identity(
+        self, name: str, hosts: Sequence[str], *, replace: bool = False
+    ) -> Identity:
         """A new HTTPS server certificate for ``hosts`` (DNS names or IP literals, in
         its subjectAltName) under ``server-<name>``, e.g. for a local webhook receiver
-        the feed trusts through this CA. Reissued on every call.
+        the feed trusts through this CA. A key or certificate already there is kept
+        (FileExistsError naming it) unless ``replace``: a receiver may be serving with
+        it.
 
         Raises ValueError for no host or a host that is neither a DNS name nor an IP.
         """
@@ -199,6 +203,9 @@ class DevCA:
                 names.append(x509.DNSName(host.lower()))
         stem = "server-" + name.replace(":", "_").replace("/", "_")
         ident = Identity(self.folder / f"{stem}.pem", self.folder / f"{stem}.key")
+        there = [p for p in (ident.key_file, ident.cert_file) if p.exists()]
+        if there and not replace:
+            raise FileExistsError(str(there[0]))
         self._issue(ident, hosts[0], [ExtendedKeyUsageOID.SERVER_AUTH], names)
         return ident
 

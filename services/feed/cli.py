@@ -313,7 +313,15 @@ def cmd_feed_receiver_cert(args: argparse.Namespace) -> int:
     check_receiver_name(args.name)
     ca = dev_ca(load(args))
     try:
-        ident = ca.server_identity(args.name, args.host or ["localhost", "127.0.0.1"])
+        ident = ca.server_identity(
+            args.name, args.host or ["localhost", "127.0.0.1"], replace=args.force
+        )
+    except FileExistsError as exc:  # a receiver may serve with it: kept unless asked
+        raise invalid(
+            "name",
+            f"{exc} exists (a receiver may be serving with its key); give --force "
+            "to replace the key and certificate, or another name",
+        ) from None
     except ValueError as exc:
         raise invalid("host", str(exc)) from None
     print(f"certificate {ident.cert_file}\nkey         {ident.key_file}")
@@ -407,5 +415,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--host",
         action="append",
         help="DNS name or IP in its subjectAltName (repeat; default localhost, 127.0.0.1)",
+    )
+    cert.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the key and certificate when server-<name> has them already",
     )
     cert.set_defaults(func=cmd_feed_receiver_cert)
