@@ -50,7 +50,6 @@ from services.feed.events import (
     FEED_TOPICS,
     event_meta,
     integrator_view,
-    record_headers,
     views,
 )
 from services.feed.filters import (
@@ -59,6 +58,7 @@ from services.feed.filters import (
     check_event_types,
     check_within,
 )
+from services.feed.merge import held, time_merge
 from services.feed.resume import checked_fingerprints, records_before
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.tokens import (
@@ -317,6 +317,9 @@ class FeedService:
             fingerprints = await checked_fingerprints(
                 consumer, partitions, current, token
             )
+            merge = time_merge(
+                partitions, current, await consumer.end_offsets(partitions)
+            )
             if opened is not None:
                 await opened()
             checked = asyncio.get_running_loop().time()
@@ -327,39 +330,47 @@ class FeedService:
                     entitlement = await self._entitlement_of(caller)
                     checked = now
                 for tp, records in without_holes(consumer, holes, batches).items():
-                    for record in records:
-                        value = record.value or b""
-                        headers = record_headers(
-                            record.topic, record.headers, record.value
+                    merge.add((tp.topic, tp.partition), held(records))
+                for tp in partitions:
+                    if (tp.topic, tp.partition) in merge.behind:
+                        merge.reached(
+                            (tp.topic, tp.partition), await consumer.position(tp)
                         )
-                        parts = views(tp.topic, record.key or b"", headers, value)
-                        key = (tp.topic, tp.partition)
-                        this = record_fingerprint(
-                            record.key, record.value, record.headers
+                full = merge.full()  # paused while it holds its most
+                consumer.pause(
+                    *(p for p in partitions if (p.topic, p.partition) in full)
+                )
+                consumer.resume(
+                    *(p for p in partitions if (p.topic, p.partition) not in full)
+                )
+                for record, headers in merge.take(quiet=not batches):
+                    value = record.value or b""
+                    parts = views(record.topic, record.key or b"", headers, value)
+                    key = (record.topic, record.partition)
+                    this = record_fingerprint(record.key, record.value, record.headers)
+                    for n, part in enumerate(parts, start=1):
+                        # a token resumes after the record once its last view
+                        # was given, else at the record again (at least once)
+                        done = n == len(parts)
+                        current[key] = record.offset + done
+                        if done:
+                            fingerprints[key] = this
+                        meta = event_meta(record.topic, part.headers, part.value)
+                        if meta is None or not entitlement.allows(meta):
+                            continue
+                        if not wanted.matches(meta):
+                            continue
+                        yield Delivered(
+                            encode_token(
+                                current, cluster=cluster, fingerprints=fingerprints
+                            ),
+                            record.topic,
+                            part.key.decode(),
+                            integrator_view(record.topic, part.value),
+                            part.headers,
                         )
-                        for n, part in enumerate(parts, start=1):
-                            # a token resumes after the record once its last view
-                            # was given, else at the record again (at least once)
-                            done = n == len(parts)
-                            current[key] = record.offset + done
-                            if done:
-                                fingerprints[key] = this
-                            meta = event_meta(tp.topic, part.headers, part.value)
-                            if meta is None or not entitlement.allows(meta):
-                                continue
-                            if not wanted.matches(meta):
-                                continue
-                            yield Delivered(
-                                encode_token(
-                                    current, cluster=cluster, fingerprints=fingerprints
-                                ),
-                                tp.topic,
-                                part.key.decode(),
-                                integrator_view(tp.topic, part.value),
-                                part.headers,
-                            )
-                        current[key] = record.offset + 1
-                        fingerprints[key] = this
+                    current[key] = record.offset + 1
+                    fingerprints[key] = this
         finally:
             await consumer.stop()
 
