@@ -231,12 +231,14 @@ class SealEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., seal_id: _Optional[str] = ..., owner_code: _Optional[str] = ..., seal_type: _Optional[str] = ..., suite: _Optional[str] = ..., status: _Optional[str] = ..., valid_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seal_version: _Optional[int] = ..., seal_certificate: _Optional[bytes] = ..., document_digest: _Optional[str] = ..., digest_algorithm: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FieldTitle(_message.Message):
-    __slots__ = ("name", "title")
+    __slots__ = ("name", "title", "public")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
     name: str
     title: str
-    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ...) -> None: ...
+    public: bool
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., public: _Optional[bool] = ...) -> None: ...
 
 class DirectoryEvent(_message.Message):
     __slots__ = ("event_id", "type", "kind", "code", "name", "entry_version", "fields", "actor", "occurred_at")

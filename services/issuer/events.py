@@ -177,7 +177,7 @@ def licence_type_event(
         licence_type.type_code,
         licence_type.name,
         [
-            events_pb2.FieldTitle(name=f.name, title=f.title or f.name)
+            events_pb2.FieldTitle(name=f.name, title=f.title or f.name, public=f.public)
             for f in licence_type.fields
         ],
         actor=actor,

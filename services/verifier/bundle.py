@@ -199,9 +199,10 @@ def payload(
     ``counter``. It carries no field value, nor field rights: offline, a counter sees
     only the public fields the code carries (restricted fields are shown online).
     ``directory`` (``department:<code>`` / ``licence-type:<code>`` -> names): the
-    departments' and licence types' names, so that an offline verdict names the issuer
-    and the type as an online one does (not the field titles, which would name a
-    type's restricted fields)."""
+    departments' and licence types' names and the titles of the types' public fields
+    (``titles``), so that an offline verdict names the issuer, the type and the
+    fields a code carries as an online one does (no other field's title: that would
+    name a type's restricted fields)."""
     body = encode_content(snapshot.content)
     message: dict[str, Any] = {
         "format": FORMAT,
@@ -221,6 +222,13 @@ def payload(
         message["directory"] = {
             key: entry.name for key, entry in sorted(directory.items())
         }
+        titles = {
+            key: entry.public_titles
+            for key, entry in sorted(directory.items())
+            if entry.public_titles
+        }
+        if titles:  # a separate map: a verifier before it reads the names alone
+            message["titles"] = titles
     if base is None:
         message["licences"] = body["licences"]
         return message
@@ -339,7 +347,7 @@ def open_bundle(
             # narrowed the code's public fields): ignored, the code shows them anyway
             counter = str(data.get("counter", ""))
             log_checkpoint = str(data.get("log_checkpoint", ""))
-            directory = _directory_from(data.get("directory"))
+            directory = _directory_from(data.get("directory"), data.get("titles"))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             raise bad_bundle("has a message with missing or mistyped fields") from None
         if not is_verifier_identity(signer, group):
@@ -386,16 +394,21 @@ def open_bundle(
     return bundle
 
 
-def _directory_from(data: Any) -> dict[str, DirectoryEntry]:
-    """The names a message carries (``{}`` when it has none); ValueError when they
-    are not text."""
+def _directory_from(data: Any, titles: Any = None) -> dict[str, DirectoryEntry]:
+    """The names a message carries (``{}`` when it has none), with the public
+    fields' titles (``titles``: key -> field -> title); ValueError when they are not
+    text."""
     if data is None:
         return {}
+    shown = dict(titles or {})
     found = {}
     for key, name in dict(data).items():
         if not isinstance(key, str) or not isinstance(name, str):
             raise ValueError("directory")
-        found[key] = DirectoryEntry(name, {})
+        fields = dict(shown.get(key) or {})
+        if not all(isinstance(v, str) for pair in fields.items() for v in pair):
+            raise ValueError("titles")
+        found[key] = DirectoryEntry(name, fields, frozenset(fields))
     return found
 
 

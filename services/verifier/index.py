@@ -262,7 +262,9 @@ def directory_entry(stored: bytes) -> DirectoryEntry:
     """The names a stored directory event gives."""
     event = _directory_event(stored)
     return DirectoryEntry(
-        event.name, {f.name: f.title for f in event.fields if f.title}
+        event.name,
+        {f.name: f.title for f in event.fields if f.title},
+        frozenset(f.name for f in event.fields if f.public),
     )
 
 

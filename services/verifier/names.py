@@ -17,6 +17,18 @@ class DirectoryEntry:
 
     name: str
     field_titles: dict[str, str]
+    #: the type's public fields (printed in every code): the titles a trust bundle
+    #: may carry, naming no restricted or issuer-only field
+    public_fields: frozenset[str] = frozenset()
+
+    @property
+    def public_titles(self) -> dict[str, str]:
+        """The titles of the public fields."""
+        return {
+            name: title
+            for name, title in self.field_titles.items()
+            if name in self.public_fields
+        }
 
 
 def named_by(

@@ -76,9 +76,10 @@ async def test_onboarding_and_registration_publish_names(stack, config, operator
     assert headers["ce_source"] == f"/departments/{config.platform.code}"
     [(kind, headers)] = directory(records, f"licence-type:{type_code}")
     assert (kind.type, kind.name) == ("licence_type.registered", "机动车驾驶证")
-    assert [(f.name, f.title) for f in kind.fields] == [
-        ("class", "准驾车型"),
-        ("points", "points"),
+    # which are public: the titles an offline trust bundle may carry (polish 3)
+    assert [(f.name, f.title, f.public) for f in kind.fields] == [
+        ("class", "准驾车型", True),
+        ("points", "points", False),
     ]
     assert headers["ce_type"] == "cn.gov.certseal.licence_type.registered"
 

@@ -280,7 +280,9 @@ def _names():
     return {
         f"department:{DEPT}": DirectoryEntry("示例交警支队", {}),
         f"licence-type:{LID.type_code}": DirectoryEntry(
-            "机动车驾驶证", {"class": "准驾车型", "other": "不在码中"}
+            "机动车驾驶证",
+            {"class": "准驾车型", "other": "不在码中"},
+            frozenset({"class"}),  # "other" is restricted: never in a code
         ),
     }
 
@@ -304,8 +306,10 @@ async def test_an_offline_verdict_names_what_an_online_one_does(ca, bundle_signe
         "机动车驾驶证",
         "示例交警支队",
     )
-    # no field titles: they would name the type's restricted fields too
-    assert result.field_titles == {} and "不在码中" not in full.decode(errors="replace")
+    # the public fields' titles, as online (polish 3: offline printed "class", online
+    # "准驾车型"); no other field's title, which would name a restricted field
+    assert result.fields and result.field_titles == {"class": "准驾车型"}
+    assert "不在码中" not in full.decode(errors="replace")
     unnamed = verify_offline(
         await licence_code(key), opened(ca, [sign(bundle_signer, snap)]), NOW
     )
@@ -320,6 +324,8 @@ async def test_an_offline_verdict_names_what_an_online_one_does(ca, bundle_signe
     "directory",
     [
         {"department:x": 7},
+        {"department:x": "name", "titles": {"department:x": {"class": 7}}},
+        {"department:x": "name", "titles": {"department:x": ["class"]}},
         {"department:x": ["name", {}]},
         {7: "name"},
         ["not", "a", "map"],
@@ -329,6 +335,9 @@ def test_a_bundle_with_mistyped_names_is_refused(ca, bundle_signer, key, directo
     message = payload(
         snapshot(key, {}), issued_at=SIGNED, valid_until=SIGNED + dt.timedelta(hours=1)
     )
+    if isinstance(directory, dict) and "titles" in directory:
+        directory = dict(directory)
+        message["titles"] = directory.pop("titles")
     message["directory"] = directory
     with pytest.raises(CertsealError) as err:
         opened(ca, [bundle_signer.sign(message)])

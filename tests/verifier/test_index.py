@@ -162,15 +162,17 @@ def test_directory_events_give_names_and_titles_newest_first():
         "91350100M000100Y43001",
         "机动车驾驶证",
         fields=[
-            events_pb2.FieldTitle(name="class", title="准驾车型"),
+            events_pb2.FieldTitle(name="class", title="准驾车型", public=True),
             events_pb2.FieldTitle(name="points", title=""),
+            events_pb2.FieldTitle(name="grade", title="等级"),  # restricted
         ],
     )
     stored = apply_directory_event(None, first)
     assert stored == first
     entry = directory_entry(stored)
     assert entry.name == "机动车驾驶证"
-    assert entry.field_titles == {"class": "准驾车型"}  # untitled: its key is shown
+    assert entry.field_titles == {"class": "准驾车型", "grade": "等级"}  # untitled: key
+    assert entry.public_titles == {"class": "准驾车型"}  # what a bundle may carry
     renamed = directory_event("licence_type", "91350100M000100Y43001", "驾驶证", 2)
     assert apply_directory_event(stored, renamed) == renamed
     assert apply_directory_event(renamed, first) is None  # older: not applied
