@@ -198,8 +198,10 @@ class FeedService:
         ``opened`` is awaited once the subscription is checked and stands at its
         start, before the first event (the servicer sends its headers then).
 
-        ``start`` is earliest, latest or token. The entitlement is re-read every few
-        seconds, so a withdrawn right stops deliveries without a reconnect.
+        ``start`` is earliest, latest or token. The entitlement is re-read before an
+        event once the last read is ``entitlement_refresh_s`` old (not per batch: a
+        slow subscriber holds the rest of one), so a withdrawn right stops deliveries
+        without a reconnect.
         PERMISSION_DENIED for an integrator without an entitlement, INVALID_ARGUMENT for
         a token this feed did not issue, FAILED_PRECONDITION for a token taken on
         another Kafka cluster (or naming none), past a partition's end, on another
@@ -322,13 +324,10 @@ class FeedService:
             )
             if opened is not None:
                 await opened()
-            checked = asyncio.get_running_loop().time()
+            loop = asyncio.get_running_loop()
+            checked = loop.time()
             while stopping is None or not stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                now = asyncio.get_running_loop().time()
-                if now - checked > self._refresh:
-                    entitlement = await self._entitlement_of(caller)
-                    checked = now
                 for tp, records in without_holes(consumer, holes, batches).items():
                     merge.add((tp.topic, tp.partition), held(records))
                 for tp in partitions:
@@ -356,7 +355,15 @@ class FeedService:
                         if done:
                             fingerprints[key] = this
                         meta = event_meta(record.topic, part.headers, part.value)
-                        if meta is None or not entitlement.allows(meta):
+                        if meta is None:
+                            continue
+                        # before each event, not each batch: a slow subscriber
+                        # holds the rest of a batch (up to 500) for as long as it
+                        # reads, and a withdrawn right must stop it meanwhile
+                        if loop.time() - checked >= self._refresh:
+                            entitlement = await self._entitlement_of(caller)
+                            checked = loop.time()
+                        if not entitlement.allows(meta):
                             continue
                         if not wanted.matches(meta):
                             continue
