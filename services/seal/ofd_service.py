@@ -9,13 +9,14 @@ Sealing an OFD (any suite; sm2 seals are the ecosystem's usual case):
    which stores the ``document.sealed`` event with that digest and the audit row);
 4. off the event loop, write ``SignedValue.dat`` and zip the package.
 
-Verifying an OFD reads every signature of ``Signatures.xml`` and verifies each: the
-SES_Signature in the design's check order over ``Signature.xml``
-(:meth:`SealService.verify`), then the check ``references``: every file the signature
-protects still has the digest it had, it covers what the document is drawn from
-(:func:`services.seal.ofd_drawn.drawn_files`), and every other entry of the list is
-one it saw or a VALID seal (:func:`_list_growth_checked`); otherwise MODIFIED. Every
-reference digest is reported whatever the verdict.
+Verifying an OFD reads every signature of ``Signatures.xml`` and verifies each over
+its ``Signature.xml``: a seal's SES_Signature in the design's check order
+(:meth:`SealService.verify`), a digital signature's GB/T 35275 SignedData
+(:func:`services.seal.ofd_sign_verify.sign_facts`); then the check ``references``:
+every file the signature protects still has the digest it had, it covers what the
+document is drawn from (:func:`services.seal.ofd_drawn.drawn_files`), and every other
+entry of the list is one it saw or a VALID signature (:func:`_list_growth_checked`);
+otherwise MODIFIED. Every reference digest is reported whatever the verdict.
 """
 
 from __future__ import annotations
@@ -47,12 +48,15 @@ from services.seal.ofd_sign import (
     finish_seal,
     prepare_seal,
 )
+from services.seal.ofd_sign_verify import sign_facts
 from services.seal.ofd_xml import XmlTooLarge, admitted_bytes
 from services.seal.ofd_zip import declared_sizes
 from services.seal.offload import SealOffload
 from services.seal.service import SealService
 from services.seal.ses import SUITE_BY_OID, SESeal, check_ses_size
 from services.seal.ses_read import SesFormatError, read_signature
+
+_KINDS = ("Seal", "Sign")  # electronic seals (GB/T 38540), digital signatures
 
 MAX_OFD_REPLY_BYTES = 4 * 1024 * 1024
 """What VerifyOfd's report of one OFD may come to (paths, digests, details): the
@@ -259,13 +263,24 @@ class OfdSealService:
             references, stamps, check_method = [], (), ""
             value_path = entry.path.rsplit("/", 1)[0] + "/SignedValue.dat"
         signed_value = package.get(value_path)
-        if entry.kind != "Seal":
+        hash_matches = False
+        if entry.kind not in _KINDS:
             verification = _malformed(
-                f"Type {entry.kind!r}: only electronic seals (Type Seal, a GB/T 38540 "
-                "SES_Signature) are verified here"
+                f"Type {entry.kind!r}: only electronic seals (Seal, GB/T 38540) and "
+                "digital signatures (Sign, GB/T 35275) are verified here"
             )
         elif signed_value is None:
             verification = _malformed(f"{value_path} is missing")
+        elif entry.kind == "Sign":
+            facts = await self._seals.offload.verify(
+                "ofd",
+                sign_facts,
+                signed_value,
+                signature_xml=signature_xml,
+                signed_at_text=signature.signed_at_text if signature else "",
+                trust=self._seals.trust,
+            )
+            verification, hash_matches = facts.verification, facts.bound
         else:
             try:
                 check_ses_size(signed_value, "ofd")
@@ -280,11 +295,8 @@ class OfdSealService:
                 verification = _malformed(f"the SES_Signature cannot be read: {exc}")
         if signature is None and verification.verdict is SealVerdict.VALID:
             verification = _malformed(f"{entry.path} cannot be read: {unreadable}")
-        hash_matches = (
-            signed_value is not None
-            and signature_xml is not None
-            and _signed_hash_matches(signed_value, signature_xml)
-        )
+        if entry.kind == "Seal" and signed_value is not None:
+            hash_matches = _signed_hash_matches(signed_value, signature_xml)
         return _Found(
             entry,
             verification,
@@ -323,10 +335,9 @@ def _result(
 
 
 def _not_holding(result: OfdSignatureResult) -> str:
-    """Why ``result`` is no seal whose own files hold, whoever made it ("" when it
-    is one: its SES_Signature's signature verifies, by its signer's certificate, and
-    it is ``intact``)."""
-    if result.entry.kind != "Seal":
+    """Why ``result`` is no seal or Sign whose own files hold, whoever made it ("" when
+    its signature verifies by its signer's certificate and it is ``intact``)."""
+    if result.entry.kind not in _KINDS:
         return f"Type {result.entry.kind}, not verified here"
     if not any(c.name == "signature" and c.passed for c in result.verification.checks):
         return "its signature does not verify"
@@ -367,16 +378,16 @@ def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
     unchanged) or a seal that answers for itself. Decided from the last entry back,
     since a later seal's own list depends on those after it (an entry before this one
     is judged by its own verdict without this rule, which would otherwise go round).
-    So ``list grown`` (a later seal appended its entry: GB/T 38540 seals are appended)
-    is accepted only for such seals:
+    So ``list grown`` (a later seal or Sign appended its entry, as GB/T 38540 seals
+    and GB/T 35275 signatures are) is accepted only for such signatures:
 
-    - an entry that is no seal whose files hold (no signature, a ``Type="Sign"`` one,
-      which is not verified here, a signature that does not verify, a changed or
-      damaged seal) makes ``Signatures.xml`` ``changed`` (``unsigned`` when this
+    - an entry that is no seal or Sign whose files hold (no signature, an unknown
+      Type, a signature that does not verify or names no certificate, a changed or
+      damaged one) makes ``Signatures.xml`` ``changed`` (``unsigned`` when this
       signature does not cover it): not ``intact``, MODIFIED;
-    - a seal whose files hold but that is not VALID here (untrusted, expired, revoked:
+    - one whose files hold but that is not VALID here (untrusted, expired, revoked:
       its stamp paints the same pages, vouched by no one trusted) leaves the files
-      ``intact`` (nothing was changed but by a real seal), and the check
+      ``intact`` (nothing was changed but by a real signature), and the check
       ``references`` fails naming it: MODIFIED.
     """
     alone = [_result(one, one.references) for one in found]

@@ -239,11 +239,15 @@ def seal_files(
     doc: str = "Doc_0",
     page_ref: str = "1",
     leave_out: frozenset[str] = frozenset(),
+    kind: str = "Seal",
+    signed_at_text: str = "2021-06-01 08:00:00",
 ) -> dict[str, bytes]:
     """``files`` (an unzipped OFD) with one more seal as ofdrw's OFDSigner writes it:
     ``Sign_<k>`` with Seal.esl, Signature.xml referencing every file of the package
     but ``leave_out`` (SM3), one entry appended to Signatures.xml (created and named in OFD.xml for the
-    first), and ``signed_value(signature_xml, property_info)`` as SignedValue.dat."""
+    first), and ``signed_value(signature_xml, property_info)`` as SignedValue.dat.
+    ``kind`` "Sign": a digital signature instead (no Seal.esl, no stamp; ``seal``
+    is unused)."""
     files = dict(files)
     signs = f"{doc}/Signs"
     listing = f"{signs}/Signatures.xml"
@@ -265,13 +269,14 @@ def seal_files(
         entries, most = "", 0
     most += 1
     entries += (
-        f'<ofd:Signature ID="{most}" Type="Seal" BaseLoc="/{folder}/Signature.xml"/>'
+        f'<ofd:Signature ID="{most}" Type="{kind}" BaseLoc="/{folder}/Signature.xml"/>'
     )
     files[listing] = (
         f'<?xml version="1.0" encoding="UTF-8"?><ofd:Signatures {_NS}>'
         f"<ofd:MaxSignId>{most}</ofd:MaxSignId>{entries}</ofd:Signatures>"
     ).encode()
-    files[f"{folder}/Seal.esl"] = seal
+    if kind == "Seal":
+        files[f"{folder}/Seal.esl"] = seal
     references = "".join(
         f'<ofd:Reference FileRef="/{name}"><ofd:CheckValue>'
         f"{base64.b64encode(digest(Suite.SM2, data)).decode()}"
@@ -283,11 +288,16 @@ def seal_files(
         f'<?xml version="1.0" encoding="UTF-8"?><ofd:Signature {_NS}><ofd:SignedInfo>'
         '<ofd:Provider ProviderName="ofdrw-sign" Company="ofdrw" Version="2.0"/>'
         f"<ofd:SignatureMethod>{SM2_SM3}</ofd:SignatureMethod>"
-        "<ofd:SignatureDateTime>2021-06-01 08:00:00</ofd:SignatureDateTime>"
+        f"<ofd:SignatureDateTime>{signed_at_text}</ofd:SignatureDateTime>"
         f'<ofd:References CheckMethod="SM3">{references}</ofd:References>'
-        f'<ofd:StampAnnot ID="{most}" PageRef="{page_ref}" Boundary="50 50 40 40"/>'
-        f"<ofd:Seal><ofd:BaseLoc>/{folder}/Seal.esl</ofd:BaseLoc></ofd:Seal>"
-        f"</ofd:SignedInfo><ofd:SignedValue>/{folder}/SignedValue.dat</ofd:SignedValue>"
+        + (
+            f'<ofd:StampAnnot ID="{most}" PageRef="{page_ref}" Boundary="50 50 40 40"/>'
+            f"<ofd:Seal><ofd:BaseLoc>/{folder}/Seal.esl</ofd:BaseLoc></ofd:Seal>"
+            if kind == "Seal"
+            else ""
+        )
+        + "</ofd:SignedInfo>"
+        f"<ofd:SignedValue>/{folder}/SignedValue.dat</ofd:SignedValue>"
         "</ofd:Signature>"
     ).encode()
     files[f"{folder}/Signature.xml"] = signature_xml

@@ -271,7 +271,7 @@ async def test_a_later_signature_this_service_cannot_verify_leaves_the_seal_modi
     assert added.verdict == "MALFORMED"
     assert first.verdict == "MODIFIED", first.checks
     detail = next(c.detail for c in first.checks if c.name == "references")
-    assert "s900 (MALFORMED: Type Sign, not verified here)" in detail
+    assert "s900 (MALFORMED: its signature does not verify)" in detail
     assert ("/Doc_0/Signs/Signatures.xml", "changed") in [
         (r.file, r.status) for r in first.references
     ]
