@@ -325,18 +325,21 @@ def _signer_certificate(
         return None, "it carries no certificate"
     sid = signer_info["sid"]
     for choice in certs:
-        if choice.dump()[:1] != b"\x30":  # not a Certificate: another choice
+        data = choice.dump()
+        if data[:1] != b"\x30":  # not a Certificate: another choice
             continue
-        cert: asn1_x509.Certificate = der_certificate(choice.dump())
+        # read to be compared, not kept (trust's cache keeps what it reads): only the
+        # signer's certificate is read by der_certificate, as a seal's signer's
+        cert = asn1_x509.Certificate.load(data)
         tbs = cert["tbs_certificate"]
         if sid.name == "issuer_and_serial_number":
             wanted = sid.chosen
             if tbs["serial_number"].native == wanted[
                 "serial_number"
             ].native and same_name(tbs["issuer"], wanted["issuer"]):
-                return cert.dump(), ""
+                return data, ""
         elif cert.key_identifier == sid.chosen.native:
-            return cert.dump(), ""
+            return data, ""
     return None, "it does not carry the certificate its SignerInfo names"
 
 
@@ -413,11 +416,13 @@ def _signing_time(text: str) -> tuple[dt.datetime | None, str]:
     text = text.strip()
     if not text or len(text) > MAX_TIME_TEXT:
         return None, ""
+    note = ""
     try:
         when = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if when.utcoffset() is None:
+            note = f"; SignatureDateTime {text!r} names no zone: read as UTC+8"
+            when = when.replace(tzinfo=PLATFORM_ZONE)
+        # in UTC, before year 1 or after 9999 is no time (and no Timestamp)
+        return when.astimezone(dt.UTC), note
+    except (ValueError, OverflowError):
         return None, ""
-    if when.utcoffset() is None:
-        note = f"; SignatureDateTime {text!r} names no zone: read as UTC+8"
-        return when.replace(tzinfo=PLATFORM_ZONE).astimezone(dt.UTC), note
-    return when.astimezone(dt.UTC), ""

@@ -241,3 +241,28 @@ def test_bytes_that_are_no_signed_data_get_a_verdict_not_an_exception(value):
         SealVerdict.UNTRUSTED_SEAL,
     )
     assert not facts.bound
+
+
+@pytest.mark.parametrize(
+    "at", ["0001-01-01 00:00:00", "9999-12-31T23:59:59-01:00", "0001-01-01T07:59:59"]
+)
+def test_a_signing_time_beyond_the_calendar_in_utc_is_said_not_failed(at):
+    # in UTC these fall before year 1 or after 9999: no time any certificate covers
+    facts = _facts(signed_data(XML), at=at)
+    assert facts.verification.verdict is SealVerdict.CERTIFICATE_NOT_VALID
+    assert f"{at!r} is not a time" in _check(facts, "signer certificate").detail
+    assert facts.verification.signed_at is None
+
+
+def test_only_the_signers_certificate_is_kept_read():
+    """Certificates a SignedData carries beside its signer's are compared, not kept:
+    a caller's Sign could otherwise fill the process's certificate cache (16 of up
+    to 256 KiB a signature, 100 signatures an OFD)."""
+    from services.seal import trust as trust_module
+
+    others = tuple(own_sm2_signer(f"other {i}")[1] for i in range(4))
+    before = set(trust_module._parsed)
+    facts = _facts(signed_data(XML, carry=(*others, USER_CERT)))
+    assert facts.verification.verdict is SealVerdict.VALID, facts.verification.checks
+    assert not set(others) & set(trust_module._parsed), "the others were kept"
+    assert set(trust_module._parsed) - before <= {USER_CERT}
