@@ -32,6 +32,8 @@ domain`; ``references`` follows ``data hash``, added by ``ofd_service``):
 3. ``signer certificate``: it leads to the seal service's trusted CAs at the
    ``SignatureDateTime`` (:func:`services.seal.trust.validate_path`, as a seal's
    signer); outside its own validity then CERTIFICATE_NOT_VALID, else UNTRUSTED_SEAL;
+   no time to check at is CERTIFICATE_NOT_VALID, or MODIFIED when Signature.xml
+   changed too (a damaged one names no time: it is what changed);
 4. ``data hash``: the content stands for ``Signature.xml`` as it is; else MODIFIED.
 
 Pure over the bytes and the trust store; never raises.
@@ -207,6 +209,9 @@ def _facts(
     checks.append(SealCheck("signature", True, f"{suite.value} by {signer}"))
 
     # 3. the signer's certificate, to a trusted CA at the signing time
+    if signed_at is None and not bound:
+        # a Signature.xml changed past reading names no time: it is what changed
+        return failed(SealVerdict.MODIFIED, "data hash", why_not)
     if signed_at is None:
         detail = (
             f"SignatureDateTime {signed_at_text[:MAX_TIME_TEXT]!r} is not a time: "

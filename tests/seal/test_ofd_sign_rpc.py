@@ -135,3 +135,14 @@ async def test_a_bare_or_forged_sign_after_a_seal_leaves_the_seal_modified(
         assert not seal.intact
         detail = _check(seal, "references").detail
         assert "its signature does not verify" in detail, detail
+
+
+async def test_a_damaged_signature_xml_of_a_sign_is_modified(stack, trusting_app):  # noqa: F811
+    """As a seal's: a changed byte in any signed file is MODIFIED, never an error,
+    even when Signature.xml no longer parses (its signing time then unknown)."""
+    files = _signed()
+    xml = "Doc_0/Signs/Sign_0/Signature.xml"
+    files[xml] = files[xml][:-40]
+    [result] = await _verify(stack, trusting_app, files)
+    assert result.verdict == "MODIFIED", result.checks
+    assert not result.intact
