@@ -65,6 +65,9 @@ if TYPE_CHECKING:  # the rules live beside the check that reads them
 MAX_PATH = 6
 """Certificates on a path, leaf and root included."""
 CACHE_ENTRIES = 4096
+#: the largest certificate (DER bytes) the caches keep anything of: ordinary
+#: certificates are 0.5 to 2 KiB (as ``certificates.KEPT_CERTIFICATE_BYTES``)
+KEPT_BYTES = 8 * 1024
 """Parsed certificates and issuer signature results kept (both are functions of the
 bytes alone), so verifying many documents of the same seals does not redo them."""
 _parsed: dict[bytes, asn1_x509.Certificate] = {}
@@ -247,7 +250,7 @@ def validate_path(
     if result.ok and windows and all(passed for _, _, passed in windows):
         start = max(w[0] for w in windows)
         end = min(w[1] for w in windows)
-        _remember(_paths, key, (trust, start, end, result))
+        _remember(_paths, key, (trust, start, end, result), len(leaf))
     return result
 
 
@@ -407,11 +410,17 @@ def _cached_signature_problem(
     if key in _signatures:
         return _signatures[key]
     found = _signature_problem(child, issuer)
-    _remember(_signatures, key, found)
+    _remember(_signatures, key, found, max(len(key[0]), len(key[1])))
     return found
 
 
-def _remember(cache: dict, key: object, value: object) -> None:
+def _remember(cache: dict, key: object, value: object, size: int) -> None:
+    """Keep ``value`` under ``key``, the oldest entry going beyond
+    :data:`CACHE_ENTRIES`; not when the caller's bytes in the key (``size``) pass
+    :data:`KEPT_BYTES`: a key is a caller's certificate, and 4,096 of them padded to
+    a request's size would hold gigabytes (atk9)."""
+    if size > KEPT_BYTES:
+        return
     if len(cache) >= CACHE_ENTRIES:
         # the oldest entry (another verifying thread may take it first)
         with contextlib.suppress(RuntimeError, StopIteration):
@@ -462,7 +471,7 @@ def der_certificate(data: bytes) -> asn1_x509.Certificate:
     if cached is not None:
         return cached
     cert = _parse(data)
-    _remember(_parsed, bytes(data), cert)
+    _remember(_parsed, bytes(data), cert, len(data))
     return cert
 
 

@@ -27,7 +27,7 @@ from asn1crypto import core
 
 from certseal import crypto
 from certseal.crypto import InvalidSignature, SoftwareSigner, Suite, generate_key
-from services.seal import certificates
+from services.seal import certificates, trust
 from services.seal.certificates import issue_certificate, read_certificate
 from services.seal.domain import SealVerdict
 from tests.seal.test_domain import DAY, DOCUMENT, NOW, _ca, sealed
@@ -203,3 +203,32 @@ def test_atk9_the_padding_is_all_that_differs():
     plain = crypto._sm2_verifying_key(key.public_key_der)
     assert first == second == plain
     assert crypto._kept_sm2_key.cache_info().currsize == 1
+
+
+def test_paths_validated_keep_no_padded_certificate(outside_pki):
+    """The same kind in the trust module's caches (found while the OFD Sign check
+    added a caller's certificate to path validation): ``validate_path`` kept the last
+    4,096 certificates parsed, issuer signatures checked and paths found by the whole
+    DER of the caller's certificate, whatever its size. Eight certificates of 256 KiB,
+    issued by a trusted CA, leave nothing of their padding held."""
+    key = generate_key(Suite.SM2)
+    certs = [
+        issue_certificate(
+            ca_key=outside_pki.ca_key,
+            ca_cert=outside_pki.ca,
+            common_name="seal:atk9",
+            public_key_der=padded_spki(key.public_key_der, filler),
+            not_before=NOW - DAY,
+            not_after=NOW + DAY,
+        )
+        for filler in range(8)
+    ]
+    store = trust.TrustStore.of([outside_pki.ca])
+    assert trust.validate_path(certs[0], store, NOW).ok  # a valid path, as kept
+
+    def validate_eight() -> None:
+        for cert in certs:
+            trust.validate_path(cert, store, NOW)
+
+    held = retained(validate_eight)
+    assert held < PAD, f"{held} bytes kept for eight paths validated"
