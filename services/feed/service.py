@@ -35,6 +35,7 @@ from certseal.errors import (
 )
 from certseal.holes import OffsetHoles
 from certseal.kafka import KafkaSettings, without_holes
+from certseal.kafka_end import exact_end_offsets
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
 from services.feed.domain import (
@@ -59,7 +60,7 @@ from services.feed.filters import (
     check_within,
 )
 from services.feed.merge import held, time_merge
-from services.feed.resume import checked_fingerprints, records_before
+from services.feed.resume import checked_fingerprints
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.tokens import (
     RESUBSCRIBE,
@@ -245,24 +246,13 @@ class FeedService:
         partitions: list[TopicPartition],
         positions: dict[tuple[str, int], int],
     ) -> list[tuple[str, int]]:
-        """The partitions where ``positions`` stand past the end: beyond the end
-        offset the broker reports, and with no record at position - 1 either (the
-        embedded Tansu broker reports the last batch's first offset as the end, one
-        batch short, so the end offset alone refused valid tokens)."""
-        ends = await consumer.end_offsets(partitions)
-        past = beyond_end(
+        """The partitions where ``positions`` stand past the end: beyond one past
+        the last record (:func:`certseal.kafka_end.exact_end_offsets`: the embedded
+        broker's reported end can be a batch short)."""
+        ends = await exact_end_offsets(consumer, partitions)
+        return beyond_end(
             positions, {(tp.topic, tp.partition): o for tp, o in ends.items()}
         )
-        if not past:
-            return []
-        found = await records_before(
-            consumer,
-            partitions,
-            {key: positions[key] - 1 for key in past},
-            deadline_s=2.0,
-            missing_ok=True,
-        )
-        return [key for key in past if found.get(key) is None]
 
     async def _stream(
         self,
@@ -301,9 +291,15 @@ class FeedService:
                         f"{RESUBSCRIBE}",
                         field="start",
                     )
+            # the real end, not the reported one (a batch short on the embedded broker)
+            ends = (
+                await exact_end_offsets(consumer, partitions)
+                if start == "latest"
+                else {}
+            )
             for tp in partitions:
                 if start == "latest":
-                    await consumer.seek_to_end(tp)
+                    consumer.seek(tp, ends[tp])
                 elif (tp.topic, tp.partition) in positions:
                     consumer.seek(tp, positions[(tp.topic, tp.partition)])
                 else:
