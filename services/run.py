@@ -55,6 +55,7 @@ from services.run_layers import (
     region_metrics,
     usage_read,
 )
+from services.run_platform import platform_seal_line
 from services.run_processes import kill_session, say, shut_down, start_service
 
 #: how long a killed run's services have to stop before they are killed, as at Ctrl-C
@@ -229,6 +230,12 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         )
         if stopping:  # Ctrl-C while waiting: no banner, stop what started
             return 0
+        # redeeming an authorisation needs it (README, holder walk-through)
+        copies = (
+            platform_seal_line(cfg)
+            if ready["seal"] and ready["issuer"]
+            else "not set up: the seal service or the issuer did not start"
+        )
         state = {n: service_state(ok, services[n]) for n, ok in ready.items()}
         ca = cfg.tls.ca_file
         topics = topic_lines()
@@ -293,6 +300,7 @@ certseal {headline} on the embedded defaults (data in {home.resolve()}).
                {region} (group region-demo)   {state["region-demo"]}
   Seal gRPC    {cfg.seal.listen} (seal CA {cfg.seal.ca_cert_file}; SM2 {cfg.seal.sm2_ca_cert_file or "none"})   {state["seal"]}
   TSA          {cfg.seal.tsa_url or "none: seals carry no timestamp"} (RFC 3161 over HTTP, a room of the seal process)
+  Platform     {copies}
   Event feed   {cfg.feed.listen} (integrators integrator:<name>; operators see all)   {state["feed"]}
   Log          {cfg.tlog.listen} (transparency log {cfg.tlog.origin})   {state["tlog"]}
   Console      {console_url} (counter page; operations at {console_url}operator)   {state["console"]}

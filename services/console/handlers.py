@@ -169,6 +169,9 @@ def _rpc_failure(exc: grpc.aio.AioRpcError, service: str) -> BadRequest:
             f"the {service} service failed; see its log", status=502, field=service
         )
     error = error_from_rpc(exc)
+    if error.field == "setup":  # a set-up step of the platform, not the request
+        log.error("%s: the platform is not set up: %s", service, error.message)
+        return BadRequest(error.message, status=503, field="setup")
     return BadRequest(str(error), status=status, field=error.field or service)
 
 

@@ -29,6 +29,7 @@ from services.issuer.config import IssuerSettings
 from services.issuer.document import DocumentRenderer, Fonts, load_templates
 from services.issuer.service import IssuerService
 from services.issuer.service.keys import Keyring
+from services.issuer.service.sealing import platform_setup_error
 from services.issuer.servicer import (
     IssuerServicer,
     LicenceHolderServicer,
@@ -66,7 +67,8 @@ class GrpcDocumentSealer:
         self, pdf: bytes, *, owner_code: str, reason: str
     ) -> tuple[bytes, str]:
         """The sealed PDF and the seal id; the seal service's errors come back as
-        ``CertsealError`` of the same kind."""
+        ``CertsealError`` of the same kind, a refusal of the platform's seal (an
+        annotated copy) as the platform's set-up (field ``setup``)."""
         try:
             reply = await self._seal_stub().SealPdf(
                 seal_pb2.SealPdfRequest(
@@ -75,7 +77,10 @@ class GrpcDocumentSealer:
                 timeout=30,
             )
         except grpc.aio.AioRpcError as exc:
-            raise _sealing_error(exc) from None
+            error = _sealing_error(exc)
+            if owner_code == self._settings.platform.code:  # an annotated copy
+                error = platform_setup_error(error, owner_code)
+            raise error from None
         return reply.pdf, reply.seal_id
 
     async def seal_ofd(self, ofd: bytes, *, owner_code: str) -> tuple[bytes, str]:

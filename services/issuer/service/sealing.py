@@ -6,6 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from certseal.errors import CertsealError, ErrorKind
+
+#: how an operator gives the platform the seal annotated copies are sealed with
+PLATFORM_SEAL_COMMAND = (
+    "certseal seal register --owner {code} --type official --name 平台专用章 "
+    "--suite es256 --signer service:issuer"
+)
+
 
 class DocumentSealer(Protocol):
     """Seals a licence file with an owner's active official seal (seal service)."""
@@ -31,3 +39,19 @@ class LicenceDocument:
     seal_id: str
     digest: str  # SHA-256 hex
     media_type: str = "application/pdf"
+
+
+def platform_setup_error(exc: CertsealError, platform_code: str) -> CertsealError:
+    """The seal service's refusal to seal an annotated copy with the platform's seal
+    (``exc``) as what it is: a set-up step of the platform missing, not a fault of the
+    redeemer's request. FAILED_PRECONDITION, field ``setup``, saying what an operator
+    does; any other kind (UNAVAILABLE: the seal service did not answer) unchanged."""
+    if exc.kind is not ErrorKind.FAILED_PRECONDITION:
+        return exc
+    return CertsealError(
+        ErrorKind.FAILED_PRECONDITION,
+        f"the platform cannot seal annotated copies ({exc.message}); an operator "
+        f"registers its seal: {PLATFORM_SEAL_COMMAND.format(code=platform_code)} "
+        "(docs/holder.md; make run does it)",
+        field="setup",
+    )
