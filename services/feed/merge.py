@@ -12,10 +12,11 @@ and offset:
   earlier than theirs. Once it reaches that end, what it brings is new (published
   since the subscription started), later than anything kept, and it holds no one
   back;
-- a fetch that brought nothing (``quiet``) lets everything held go, in order, and
-  ends the wait for every partition behind: the order is the best that can be had
-  without waiting longer, and a subscription never hangs on a partition that cannot
-  be read to its end (an end past a compacted tail or a transaction marker);
+- :data:`MERGE_WAIT_S` without any record fetched (``quiet``) lets everything held
+  go, in order, and ends the wait for every partition behind: the order is the best
+  that can be had without waiting longer, and a subscription never hangs on a
+  partition that cannot be read to its end (the ends are exact,
+  :func:`certseal.kafka_end.exact_end_offsets`, but a fetch may keep failing);
 - memory is bounded: a partition holding :attr:`per_partition` records or more is
   :meth:`full`, and the reader pauses it until it has let some go.
 
@@ -34,6 +35,11 @@ from services.feed.events import record_headers
 
 R = TypeVar("R")
 Partition = tuple[str, int]
+
+#: seconds without any record fetched after which what is held goes, in order,
+#: without waiting longer for a partition behind (a fetch that comes back empty
+#: under load is no reason: its partition's records are still on their way)
+MERGE_WAIT_S = 2.0
 
 #: records a partition may hold before the reader pauses it (with a fetch of 500 on
 #: top, at most partitions x 1,000 records are held)
@@ -86,8 +92,8 @@ class TimeMerge(Generic[R]):
     def take(self, *, quiet: bool = False) -> list[R]:
         """The records that may go now, in time order (ties: topic, partition,
         offset; a partition's own records always in offset order): while no
-        partition behind holds nothing, or all of them when ``quiet`` (the last
-        fetch brought nothing; no partition is waited for since)."""
+        partition behind holds nothing, or all of them when ``quiet`` (nothing
+        fetched for :data:`MERGE_WAIT_S`; no partition is waited for since)."""
         if quiet:
             self._behind.clear()
         out: list[R] = []

@@ -59,7 +59,7 @@ from services.feed.filters import (
     check_event_types,
     check_within,
 )
-from services.feed.merge import held, time_merge
+from services.feed.merge import MERGE_WAIT_S, held, time_merge
 from services.feed.resume import checked_fingerprints
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.tokens import (
@@ -291,12 +291,9 @@ class FeedService:
                         f"{RESUBSCRIBE}",
                         field="start",
                     )
-            # the real end, not the reported one (a batch short on the embedded broker)
-            ends = (
-                await exact_end_offsets(consumer, partitions)
-                if start == "latest"
-                else {}
-            )
+            # the real ends, not the reported ones (a batch short on the embedded
+            # broker): where latest starts, and how long the time merge waits
+            ends = await exact_end_offsets(consumer, partitions)
             for tp in partitions:
                 if start == "latest":
                     consumer.seek(tp, ends[tp])
@@ -315,15 +312,15 @@ class FeedService:
             fingerprints = await checked_fingerprints(
                 consumer, partitions, current, token
             )
-            merge = time_merge(
-                partitions, current, await consumer.end_offsets(partitions)
-            )
+            merge = time_merge(partitions, current, ends)
             if opened is not None:
                 await opened()
             loop = asyncio.get_running_loop()
-            checked = loop.time()
+            checked = fetched = loop.time()
             while stopping is None or not stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                if batches:
+                    fetched = loop.time()
                 for tp, records in without_holes(consumer, holes, batches).items():
                     merge.add((tp.topic, tp.partition), held(records))
                 for tp in partitions:
@@ -338,7 +335,10 @@ class FeedService:
                 consumer.resume(
                     *(p for p in partitions if (p.topic, p.partition) not in full)
                 )
-                for record, headers in merge.take(quiet=not batches):
+                # nothing fetched for a while: a partition behind cannot be read to
+                # its end (the broker away, a fetch failing), so what is held goes
+                quiet = loop.time() - fetched >= MERGE_WAIT_S
+                for record, headers in merge.take(quiet=quiet):
                     value = record.value or b""
                     parts = views(record.topic, record.key or b"", headers, value)
                     key = (record.topic, record.partition)
