@@ -42,8 +42,8 @@ class FeedApp(ServiceProcess):
     name = "feed"
     holds_kek = True
     allowed_kinds = {  # noqa: RUF012
-        # integrators; app:<name> is the integrators' form before issue 13, read as
-        # integrator:<name> during the transition (docs/operations.md)
+        # integrators; app:<name> is a holder app, refused by the service (with why)
+        # unless [feed] legacy_app_integrators lists the name (docs/operations.md)
         EVENT_FEED: {"integrator", "app", "operator"},
         EVENT_FEED_ADMIN: {"operator"},
     }
@@ -113,6 +113,7 @@ class FeedApp(ServiceProcess):
             webhooks=self.webhooks,
             clock=self.clock,
             max_subscriptions=cfg.feed.max_subscriptions_per_integrator,
+            legacy_app_integrators=cfg.feed.legacy_app_integrators,
         )
         # Every replica runs the dispatcher: the webhooks' consumer groups share the
         # partitions among them, so it is not a leader-elected worker.

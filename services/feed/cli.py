@@ -160,11 +160,7 @@ def _subscribed(args: argparse.Namespace) -> str:
 def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
     """Print Strimzi KafkaUser manifests matching the integrators' entitlements."""
     from certseal.storage.pool import create_pool
-    from services.feed.domain import (
-        Entitlement,
-        integrator_identity,
-        kafka_user_manifest,
-    )
+    from services.feed.domain import Entitlement, kafka_user_manifest
     from services.feed.storage import FeedStore
 
     async def run() -> list[Entitlement]:
@@ -179,9 +175,9 @@ def cmd_feed_kafka_users(args: argparse.Namespace) -> int:
             await pool.close()
 
     # one KafkaUser per integrator: an integrator:<name> row wins over the app:<name>
-    # row it was copied from (feed migration 0003) during the transition
+    # row it was copied from (feed migration 0003), which is still stored
     latest = {
-        integrator_identity(e.integrator): e
+        "integrator:" + e.integrator.partition(":")[2]: e
         for e in sorted(
             asyncio.run(run()), key=lambda e: e.integrator.startswith("integrator:")
         )

@@ -7,6 +7,7 @@ from typing import Annotated, Protocol
 import msgspec
 
 from certseal.config import ServiceSection, SharedSettings
+from services.feed.identities import check_integrator_names
 
 
 class FeedConfig(ServiceSection):
@@ -35,6 +36,14 @@ class FeedConfig(ServiceSection):
     # Subscribe streams one integrator may have open at once in one feed process;
     # RESOURCE_EXHAUSTED above it.
     max_subscriptions_per_integrator: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 8
+    # Integrators (names, e.g. "acme") whose app:<name> certificates from before
+    # integrator:<name> identities (issue 13) still read integrator:<name>'s feed;
+    # any other app:<name> caller is a holder app and is refused (docs/operations.md,
+    # "Caller kinds"). Empty by default: list one only until its new certificate is out.
+    legacy_app_integrators: list[str] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_integrator_names(self.legacy_app_integrators)  # msgspec: at [feed]
 
 
 class FeedSettings(SharedSettings, Protocol):

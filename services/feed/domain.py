@@ -13,15 +13,17 @@ Webhook egress: a webhook URL is https with a host, no user info, no fragment, a
 in range and at most :data:`MAX_URL_LENGTH` characters (:func:`parse_webhook_url`); an
 address a webhook may reach is a global unicast one (:func:`refused_address_class`
 names the class of any other). Each integrator has at most a set number of open
-subscriptions (:class:`SubscriptionSlots`).
+subscriptions (:class:`SubscriptionSlots`). Who reads the feed as which integrator is
+in :mod:`services.feed.identities`.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from certseal.errors import CertsealError, ErrorKind, invalid
@@ -49,10 +51,49 @@ class EventMeta:
     licence_type: str = ""
 
 
+#: the most values one list of an entitlement, a subscription's filter or a
+#: webhook's filter may hold (departments, licence types, event types)
+MAX_LIST_VALUES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Patterns:
+    """A list of ``*``, exact values and ``prefix.*`` patterns, kept apart so that
+    matching a value costs the same however many the list holds: an exact value is
+    looked up in a set, and a ``prefix.*`` pattern by the value's own prefixes up to
+    each ``.`` (never by walking the list)."""
+
+    every: bool
+    exact: frozenset[str]
+    prefixes: frozenset[str]  # "licence." for "licence.*"
+
+    @classmethod
+    def of(cls, values: frozenset[str]) -> Patterns:
+        """The patterns of a list as stored."""
+        return cls(
+            "*" in values,
+            frozenset(v for v in values if v != "*"),
+            frozenset(v[:-1] for v in values if v.endswith(".*")),
+        )
+
+    def matches(self, value: str) -> bool:
+        """Whether ``value`` is listed, or matches ``*`` or a ``prefix.*``."""
+        if self.every or value in self.exact:
+            return True
+        if not self.prefixes:
+            return False
+        dot = value.find(".")
+        while dot >= 0:
+            if value[: dot + 1] in self.prefixes:
+                return True
+            dot = value.find(".", dot + 1)
+        return False
+
+
 def _matches(patterns: frozenset[str], value: str) -> bool:
-    if "*" in patterns or value in patterns:
-        return True
-    return any(p.endswith(".*") and value.startswith(p[:-1]) for p in patterns)
+    """Whether ``value`` matches one of ``patterns`` (compiled each call: for a
+    check made once; events are matched by an entitlement's or filter's own)."""
+    return Patterns.of(patterns).matches(value)
 
 
 @dataclass(frozen=True)
@@ -64,16 +105,42 @@ class Entitlement:
     licence_types: frozenset[str] = field(default_factory=frozenset)
     event_types: frozenset[str] = field(default_factory=frozenset)
 
-    def allows(self, event: EventMeta) -> bool:
-        """Whether the integrator may see ``event``."""
+    @functools.cached_property
+    def _patterns(self) -> tuple[Patterns, Patterns, Patterns]:
         return (
-            _matches(self.departments, event.department)
-            and _matches(self.event_types, event.event_type)
+            Patterns.of(self.departments),
+            Patterns.of(self.licence_types),
+            Patterns.of(self.event_types),
+        )
+
+    def allows(self, event: EventMeta) -> bool:
+        """Whether the integrator may see ``event`` (in constant time)."""
+        departments, licence_types, event_types = self._patterns
+        return (
+            departments.matches(event.department)
+            and event_types.matches(event.event_type)
             and (
                 not event.event_type.startswith("licence.")
-                or _matches(self.licence_types, event.licence_type)
+                or licence_types.matches(event.licence_type)
             )
         )
+
+    def nothing_through(self, published: Iterable[str]) -> str | None:
+        """Why no event of the ``published`` types can pass, or None when some may:
+        no department, no event type among those published, or no licence type when
+        every event type it names is a licence one (which needs a licence type)."""
+        if not self.departments:
+            return "it names no department"
+        _, _, event_types = self._patterns
+        types = [t for t in published if event_types.matches(t)]
+        if not types:
+            return "it names no event type the feed carries"
+        if not self.licence_types and all(t.startswith("licence.") for t in types):
+            return (
+                "it names no licence type, and every event type it names is a "
+                "licence event, which passes only for a licence type listed"
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -84,15 +151,24 @@ class Filter:
     licence_types: frozenset[str] = field(default_factory=frozenset)
     event_types: frozenset[str] = field(default_factory=frozenset)
 
-    def matches(self, event: EventMeta) -> bool:
-        """Whether ``event`` is one the subscriber wants."""
+    @functools.cached_property
+    def _patterns(self) -> tuple[Patterns, Patterns, Patterns]:
+        # an empty list does not narrow: it matches everything
         return (
-            (not self.departments or _matches(self.departments, event.department))
-            and (not self.event_types or _matches(self.event_types, event.event_type))
+            Patterns.of(self.departments or frozenset({"*"})),
+            Patterns.of(self.licence_types or frozenset({"*"})),
+            Patterns.of(self.event_types or frozenset({"*"})),
+        )
+
+    def matches(self, event: EventMeta) -> bool:
+        """Whether ``event`` is one the subscriber wants (in constant time)."""
+        departments, licence_types, event_types = self._patterns
+        return (
+            departments.matches(event.department)
+            and event_types.matches(event.event_type)
             and (
-                not self.licence_types
-                or not event.event_type.startswith("licence.")
-                or _matches(self.licence_types, event.licence_type)
+                not event.event_type.startswith("licence.")
+                or licence_types.matches(event.licence_type)
             )
         )
 
@@ -361,28 +437,6 @@ def refused_address_class(address: Address) -> str | None:
 
 
 # -- subscriptions ------------------------------------------------------------------
-
-
-_INTEGRATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def integrator_identity(text: str, field: str = "integrator") -> str:
-    """The integrator identity ``integrator:<name>`` that ``text`` names.
-
-    Transition: integrators had ``app:<name>`` certificates before holder apps and
-    integrators became different caller kinds (issue 13); ``app:<name>`` is read as
-    ``integrator:<name>`` (the feed's 0003 migration gave each stored ``app:<name>``
-    entitlement an ``integrator:<name>`` twin).
-    INVALID_ARGUMENT on ``field`` for anything else.
-    """
-    kind, _, name = text.partition(":")
-    if kind not in ("integrator", "app") or not _INTEGRATOR_NAME.fullmatch(name):
-        raise invalid(
-            field,
-            "must be an integrator identity integrator:<name> (name: 1 to 64 "
-            "of A-Z, a-z, 0-9, '.', '_', '-')",
-        )
-    return f"integrator:{name}"
 
 
 class SubscriptionSlots:

@@ -11,7 +11,14 @@ from collections.abc import Iterable
 from certseal.errors import invalid
 from certseal.events import EVENT_TYPES
 from certseal.identifiers import validate_type_code, validate_uscc
-from services.feed.domain import EVENT_TOPICS, Entitlement, Filter, _matches
+from services.feed.domain import (
+    EVENT_TOPICS,
+    MAX_LIST_VALUES,
+    Entitlement,
+    Filter,
+    Patterns,
+    _matches,
+)
 
 
 def _listed(types: list[str]) -> str:
@@ -41,6 +48,7 @@ def check_event_types(
     caller's entitlement's types) never lets through. A silently empty subscription
     is worse than a refusal."""
     known = sorted(published)
+    allowed = Patterns.of(entitled)
     for wanted in requested:
         matching = [t for t in known if _matches(frozenset({wanted}), t)]
         elsewhere = sorted(
@@ -58,11 +66,26 @@ def check_event_types(
                 f"{wanted!r} is not an event type; known: {_listed(known)} "
                 "(or a pattern such as licence.*)",
             )
-        if not any(_matches(entitled, t) for t in matching):
+        if not any(allowed.matches(t) for t in matching):
             raise invalid(
                 field,
                 f"{wanted!r} is not among the event types this caller is entitled "
                 f"to ({', '.join(sorted(entitled)) or 'none'})",
+            )
+
+
+def check_sizes(lists: Filter | Entitlement) -> None:
+    """INVALID_ARGUMENT naming the list (``departments``, ``licence_types`` or
+    ``event_types``) of an entitlement or a filter that holds more than
+    :data:`MAX_LIST_VALUES` values: checking and keeping such a list costs every
+    other subscriber of the feed; ``*`` or a ``prefix.*`` pattern says more."""
+    for name in ("departments", "licence_types", "event_types"):
+        count = len(getattr(lists, name))
+        if count > MAX_LIST_VALUES:
+            raise invalid(
+                name,
+                f"has {count} values; at most {MAX_LIST_VALUES} are allowed "
+                "('*' is any; event types may be a pattern such as licence.*)",
             )
 
 
@@ -88,8 +111,9 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
         ("departments", wanted.departments, entitlement.departments),
         ("licence_types", wanted.licence_types, entitlement.licence_types),
     ):
+        allowed = Patterns.of(entitled)
         for code in sorted(asked - {"*"}):
-            if not _matches(entitled, code):
+            if not allowed.matches(code):
                 raise invalid(
                     name,
                     f"{code!r} is not among the {name.replace('_', ' ')} this "
@@ -98,10 +122,11 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
 
 
 def check_entitlement(entitlement: Entitlement) -> None:
-    """:func:`check_codes` of an entitlement, and INVALID_ARGUMENT (``event_types``)
+    """:func:`check_sizes` and :func:`check_codes` of an entitlement, and INVALID_ARGUMENT (``event_types``)
     for an event type, or a ``prefix.*`` pattern, that matches none the platform
     publishes (:data:`certseal.events.EVENT_TYPES`: on any topic, as the Kafka ACLs
     of :func:`kafka_topics` read them)."""
+    check_sizes(entitlement)
     check_codes(entitlement.departments, entitlement.licence_types)
     check_event_types(
         sorted(entitlement.event_types), frozenset({"*"}), published=EVENT_TYPES

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import re
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -39,13 +39,13 @@ from certseal.kafka_end import exact_end_offsets
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
 from services.feed.domain import (
+    EVENT_TOPICS,
     Delivered,
     Entitlement,
     Filter,
     ParkedDelivery,
     SubscriptionSlots,
     Webhook,
-    integrator_identity,
 )
 from services.feed.events import (
     FEED_TOPICS,
@@ -57,8 +57,10 @@ from services.feed.filters import (
     check_codes,
     check_entitlement,
     check_event_types,
+    check_sizes,
     check_within,
 )
+from services.feed.identities import feed_identity, integrator_identity
 from services.feed.merge import MERGE_WAIT_S, held, time_merge
 from services.feed.resume import checked_fingerprints
 from services.feed.storage import FeedStore, WebhookRow
@@ -77,6 +79,18 @@ from services.feed.webhooks import WebhookEngine
 _NAME = re.compile(r"[a-z0-9-]{1,40}")
 
 
+def _refuse_nothing_through(entitlement: Entitlement) -> None:
+    """PERMISSION_DENIED, saying why, for an entitlement that lets no event the feed
+    carries through: a stream under it would stay open and never deliver."""
+    why = entitlement.nothing_through(EVENT_TOPICS)
+    if why is not None:
+        raise denied(
+            f"the entitlement of {entitlement.integrator} lets no event through: "
+            f"{why} (an operator widens it: certseal feed entitle)",
+            field="as",
+        )
+
+
 class FeedService:
     """Entitlements, subscriptions and webhook administration."""
 
@@ -90,8 +104,11 @@ class FeedService:
         clock: Clock = utcnow,
         entitlement_refresh_s: float = 5.0,
         max_subscriptions: int = 8,
+        legacy_app_integrators: Iterable[str] = (),
     ):
-        """``max_subscriptions``: open subscriptions per integrator (this process)."""
+        """``max_subscriptions``: open subscriptions per integrator (this process);
+        ``legacy_app_integrators``: the integrator names whose ``app:<name>``
+        certificates still read ``integrator:<name>``'s feed (:func:`feed_identity`)."""
         self._store = store
         self._kafka = kafka
         self._wrapper = wrapper
@@ -99,6 +116,7 @@ class FeedService:
         self._clock = clock
         self._refresh = entitlement_refresh_s
         self._slots = SubscriptionSlots(max_subscriptions)
+        self._legacy_apps = frozenset(legacy_app_integrators)
         self._cluster = ""
 
     async def cluster_id(self) -> str:
@@ -127,13 +145,15 @@ class FeedService:
 
     async def _entitlement_of(self, caller: Caller) -> Entitlement:
         """An integrator's entitlement; operators see everything (events carry no
-        personal data in clear) to watch the platform."""
+        personal data in clear) to watch the platform. PERMISSION_DENIED for a
+        holder app (:func:`feed_identity`), an integrator without an entitlement,
+        or one whose entitlement lets no event through."""
         if caller.kind == "operator":
             every = frozenset({"*"})
             return Entitlement(str(caller), every, every, every)
-        # an app:<name> certificate is the legacy form of integrator:<name>
+        identity = feed_identity(caller.kind, caller.name, self._legacy_apps)
         try:
-            found = await self.entitlement(integrator_identity(str(caller)))
+            found = await self.entitlement(integrator_identity(identity))
         except CertsealError:
             found = None
         if found is None:
@@ -142,6 +162,7 @@ class FeedService:
                 "one: certseal feed entitle)",
                 field="as",
             )
+        _refuse_nothing_through(found)
         return found
 
     async def get_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
@@ -158,9 +179,11 @@ class FeedService:
         """Set what an integrator may receive; audited (``feed.entitle``).
 
         INVALID_ARGUMENT unless the integrator is an ``integrator:<name>`` identity
-        (``app:<name>``, the form before issue 13, is stored as ``integrator:<name>``),
-        or for a department, licence type or event type no event could carry
-        (:func:`~services.feed.filters.check_entitlement`).
+        (``app:<name>`` is a holder app's), for a list of more than 1,000 values, or
+        for a department, licence type or event type no event could carry
+        (:func:`~services.feed.filters.check_entitlement`). An entitlement that lets
+        nothing through may be set (it is how a right is withdrawn); subscribing
+        under it is PERMISSION_DENIED.
         """
         entitlement = dataclasses.replace(
             entitlement, integrator=integrator_identity(entitlement.integrator)
@@ -203,14 +226,18 @@ class FeedService:
         event once the last read is ``entitlement_refresh_s`` old (not per batch: a
         slow subscriber holds the rest of one), so a withdrawn right stops deliveries
         without a reconnect.
-        PERMISSION_DENIED for an integrator without an entitlement, INVALID_ARGUMENT for
-        a token this feed did not issue, FAILED_PRECONDITION for a token taken on
+        INVALID_ARGUMENT for a filter list of more than 1,000 values
+        (:func:`~services.feed.filters.check_sizes`); PERMISSION_DENIED for a holder
+        app, an integrator without an entitlement or with one that lets no event
+        through (also when a re-read finds it so: the stream ends), INVALID_ARGUMENT
+        for a token this feed did not issue, FAILED_PRECONDITION for a token taken on
         another Kafka cluster (or naming none), past a partition's end, on another
         incarnation of a topic (deleted and recreated since) or below a partition's log
         start (retention deleted what follows it): resume from earliest and dedupe on
         ids instead; RESOURCE_EXHAUSTED when the integrator has its
         most subscriptions open already (the slot is given back when the stream ends).
         """
+        check_sizes(wanted)
         entitlement = await self._entitlement_of(caller)
         check_within(wanted, entitlement)
         check_event_types(wanted.event_types, entitlement.event_types)
@@ -393,9 +420,9 @@ class FeedService:
 
         INVALID_ARGUMENT unless ``name`` is 1 to 40 of a-z, 0-9 and '-', ``url`` is
         https, ``secret`` has at least 16 bytes and ``integrator`` is
-        ``integrator:<name>`` (``app:<name>`` is read as that, see
-        :func:`integrator_identity`), and ``wanted`` names departments, licence types
-        and event types some event carries (as a subscription's).
+        ``integrator:<name>`` (:func:`integrator_identity`), and ``wanted`` names at
+        most 1,000 values per list, each some event carries (as a subscription's).
+        PERMISSION_DENIED when the integrator's entitlement lets no event through.
         The secret is stored wrapped under the KEK (AES-256-GCM).
         """
         if not _NAME.fullmatch(name):
@@ -404,7 +431,11 @@ class FeedService:
         if len(secret) < 16:
             raise invalid("secret", "must have at least 16 bytes")
         integrator = integrator_identity(integrator)
+        check_sizes(wanted)
         check_codes(wanted.departments, wanted.licence_types)
+        entitled = await self.entitlement(integrator)
+        if entitled is not None:  # one is set later: registering comes first
+            _refuse_nothing_through(entitled)
         check_event_types(wanted.event_types, frozenset({"*"}))
         now = self._clock()
         row = WebhookRow(

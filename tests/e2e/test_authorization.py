@@ -966,9 +966,11 @@ async def test_integrators_keyed_app_keep_working_after_the_upgrade(
     stack, config, issuer, tmp_path
 ):
     """A feed database made by the previous version (migrations up to 0002), whose
-    integrator was ``app:legacy``: after the upgrade the integrator reads the feed with
-    its old certificate and with a new ``integrator:`` one, its webhook names the new
-    identity, and entitlements are stored in the new form."""
+    integrator was ``app:legacy``: after the upgrade, with ``legacy`` listed in
+    ``[feed] legacy_app_integrators``, the integrator reads the feed with its old
+    certificate and with a new ``integrator:`` one, its webhook names the new
+    identity; any other ``app:`` caller is a holder app and refused, and entitlements
+    are set and read under ``integrator:`` names only."""
     cfg = await own_database(config, tmp_path, "feed_upgrade")
     previous = tmp_path / "previous"
     previous.mkdir()
@@ -990,6 +992,7 @@ async def test_integrators_keyed_app_keep_working_after_the_upgrade(
             WEBHOOK_URL,
             [fresh_uscc()],
         )
+        cfg.feed.legacy_app_integrators = [legacy]
         app = FeedApp(cfg, listen="127.0.0.1:0")
         await app.start()
         try:
@@ -1017,28 +1020,24 @@ async def test_integrators_keyed_app_keep_working_after_the_upgrade(
                 )
 
             for identity, expected in (
-                (f"app:{legacy}", "OK"),  # the old certificate, during the transition
+                (
+                    f"app:{legacy}",
+                    "OK",
+                ),  # the old certificate, as the operator lists it
                 (f"integrator:{legacy}", "OK"),
-                (f"app:other{legacy}", "PERMISSION_DENIED"),
+                (f"app:other{legacy}", "PERMISSION_DENIED"),  # a holder app
                 (f"integrator:other{legacy}", "PERMISSION_DENIED"),
             ):
                 async with channel(identity) as chan:
                     assert await first_event(chan) == expected, identity
             async with channel("operator:admin") as chan:
                 stub = feed_pb2_grpc.EventFeedAdminStub(chan)
-                saved = await stub.SetEntitlement(
-                    fpb.SetEntitlementRequest(
-                        entitlement=fpb.Entitlement(
-                            integrator=f"app:new{legacy}", event_types=["licence.*"]
-                        )
-                    )
-                )
-                assert saved.entitlement.integrator == f"integrator:new{legacy}"
                 got = await stub.GetEntitlement(
-                    fpb.GetEntitlementRequest(integrator=f"app:{legacy}")
+                    fpb.GetEntitlementRequest(integrator=f"integrator:{legacy}")
                 )
                 assert got.entitlement.integrator == f"integrator:{legacy}"
-                for bad in ("dept:91350100M000100Y43", "operator:x", "integrator:"):
+                bad_names = ("dept:91350100M000100Y43", "operator:x", "integrator:")
+                for bad in (*bad_names, f"app:new{legacy}", f"app:{legacy}"):
                     with pytest.raises(grpc.aio.AioRpcError) as err:
                         await stub.SetEntitlement(
                             fpb.SetEntitlementRequest(

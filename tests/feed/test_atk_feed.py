@@ -298,12 +298,6 @@ async def test_another_integrators_token_delivers_only_the_callers_events(
     assert (got.id, got.source) == (ids[2], f"/departments/{b_dept}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the feed reads any app:<name> certificate as integrator:<name> (the "
-    "transition of issue 13), so a holder app whose name is an integrator's "
-    "receives that integrator's events",
-)
 async def test_a_holder_app_named_like_an_integrator_gets_none_of_its_events(
     stack, channel_as
 ):
@@ -320,11 +314,6 @@ async def test_a_holder_app_named_like_an_integrator_gets_none_of_its_events(
     assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED, err.value.details()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an entitlement whose departments (or event types) are empty lets nothing "
-    "through, yet Subscribe opens and says it is waiting for events, for ever",
-)
 async def test_an_entitlement_that_lets_nothing_through_is_refused(stack, channel_as):
     """The operator withdrew every department (SetEntitlement with none; there is no
     other way to withdraw): a new subscription is PERMISSION_DENIED, as one without
@@ -343,13 +332,6 @@ def _departments(count: int) -> list[str]:
     return [make_uscc(f"11440300{n:09d}") for n in range(count)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a filter's size is bounded only by the 1 MiB request: each event outside "
-    "a filter of 50,000 departments costs ~12 ms of the feed's one event loop (the "
-    "'.*' patterns are searched by walking every value), stalling every other "
-    "subscriber and webhook",
-)
 async def test_a_filter_too_large_to_apply_is_refused(channel_as):
     """An integrator entitled to every department asks for 50,000 of them (within
     the 1 MiB request limit): refused at once, INVALID_ARGUMENT naming

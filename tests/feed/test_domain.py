@@ -19,7 +19,7 @@ SEALED = EventMeta(SEAL, "document.sealed", "91350100M000100Y43")
 
 def test_entitlement_needs_department_type_and_licence_type():
     police = Entitlement(
-        "app:police",
+        "integrator:police",
         departments=frozenset({"91350100M000100Y43"}),
         licence_types=frozenset({"T001"}),
         event_types=frozenset({"licence.*"}),
@@ -31,13 +31,13 @@ def test_entitlement_needs_department_type_and_licence_type():
         EventMeta(LICENCE, "licence.issued", "91350100M000100Y43", "T2")
     )
     everything = Entitlement(
-        "app:archive",
+        "integrator:archive",
         departments=frozenset({"*"}),
         licence_types=frozenset({"*"}),
         event_types=frozenset({"*"}),
     )
     assert everything.allows(REVOKED) and everything.allows(SEALED)
-    assert not Entitlement("app:nobody").allows(REVOKED)  # nothing unless listed
+    assert not Entitlement("integrator:nobody").allows(REVOKED)  # nothing unless listed
 
 
 def test_filter_narrows_and_empty_means_everything():
@@ -67,7 +67,7 @@ def test_entitlements_as_kafka_acls():
 
     every = frozenset({"*"})
     archive = Entitlement(
-        "app:archive", every, every, frozenset({"licence.*", "seal.*"})
+        "integrator:archive", every, every, frozenset({"licence.*", "seal.*"})
     )
     assert kafka_topics(archive) == [
         "certseal.licence-events.v1",
@@ -80,7 +80,10 @@ def test_entitlements_as_kafka_acls():
     assert "name: certseal.trust-events.v1" not in manifest
     # a department-limited entitlement cannot be a topic ACL: group only, and said so
     narrow = Entitlement(
-        "app:police", frozenset({"91350100M000100Y43"}), every, frozenset({"licence.*"})
+        "integrator:police",
+        frozenset({"91350100M000100Y43"}),
+        every,
+        frozenset({"licence.*"}),
     )
     limited = kafka_user_manifest(narrow)
     assert "type: topic" not in limited and "uses the event feed" in limited

@@ -144,13 +144,13 @@ def test_token_format_is_stable():
 )
 def test_event_type_patterns(pattern, event_type, ok):
     event = EventMeta(SEAL, event_type, DEPT)
-    entitled = Entitlement("app:x", EVERY, EVERY, frozenset({pattern}))
+    entitled = Entitlement("integrator:x", EVERY, EVERY, frozenset({pattern}))
     assert entitled.allows(event) is ok
     assert Filter(event_types=frozenset({pattern})).matches(event) is ok
 
 
 def test_licence_types_apply_to_licence_events_only():
-    entitled = Entitlement("app:x", EVERY, frozenset({"T1"}), EVERY)
+    entitled = Entitlement("integrator:x", EVERY, frozenset({"T1"}), EVERY)
     assert entitled.allows(EventMeta(LICENCE, "licence.issued", DEPT, "T1"))
     assert not entitled.allows(EventMeta(LICENCE, "licence.issued", DEPT, "T2"))
     assert entitled.allows(EventMeta(SEAL, "seal.created", DEPT, "T2"))
@@ -160,7 +160,7 @@ def test_licence_types_apply_to_licence_events_only():
     by_department = Filter(departments=frozenset({DEPT}))
     assert by_department.matches(EventMeta(SEAL, "seal.created", DEPT))
     assert not by_department.matches(EventMeta(SEAL, "seal.created", "OTHER"))
-    denied = Entitlement("app:x", frozenset({"OTHER"}), EVERY, EVERY)
+    denied = Entitlement("integrator:x", frozenset({"OTHER"}), EVERY, EVERY)
     assert not denied.allows(EventMeta(SEAL, "seal.created", DEPT))
 
 
@@ -188,13 +188,13 @@ def test_licence_types_apply_to_licence_events_only():
     ],
 )
 def test_topics_of_event_types(patterns, topics):
-    assert kafka_topics(Entitlement("app:x", EVERY, EVERY, frozenset(patterns))) == (
-        sorted(topics)
-    )
+    assert kafka_topics(
+        Entitlement("integrator:x", EVERY, EVERY, frozenset(patterns))
+    ) == (sorted(topics))
 
 
 def test_the_kafka_user_manifest_exactly():
-    archive = Entitlement("app:archive", EVERY, EVERY, frozenset({"seal.*"}))
+    archive = Entitlement("integrator:archive", EVERY, EVERY, frozenset({"seal.*"}))
     assert kafka_user_manifest(archive, cluster="prod") == (
         "apiVersion: kafka.strimzi.io/v1beta2\n"
         "kind: KafkaUser\n"
@@ -226,10 +226,10 @@ def test_the_kafka_user_manifest_exactly():
     [(frozenset({DEPT}), EVERY), (EVERY, frozenset({"T1"}))],
 )
 def test_a_limited_entitlement_gets_no_topic_acl(departments, licence_types):
-    police = Entitlement("app:police", departments, licence_types, EVERY)
+    police = Entitlement("integrator:police", departments, licence_types, EVERY)
     manifest = kafka_user_manifest(police)
     assert manifest.startswith(
-        "# app:police: department or licence-type limits\n"
+        "# integrator:police: department or licence-type limits\n"
         "# cannot be expressed as topic ACLs; it uses the event feed.\n"
         "apiVersion: kafka.strimzi.io/v1beta2\n"
     )

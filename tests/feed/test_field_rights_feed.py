@@ -70,7 +70,7 @@ async def test_integrators_never_receive_restricted_values(
     dept = await make_department(operator, connect, restricted=True)
     integrator = f"integrator:fr-{secrets.token_hex(3)}"
     await feed.entitle(channel_as, integrator, [dept.code], ["licence.*"])
-    await feed.entitle(channel_as, "app:hooks", ["*"], ["licence.*"])
+    await feed.entitle(channel_as, "integrator:hooks", ["*"], ["licence.*"])
     endpoint, url = await receiver(failures=0)
     await feed.register_webhook(
         channel_as, f"fr-{secrets.token_hex(3)}", url, dept.code

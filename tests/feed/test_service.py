@@ -90,21 +90,23 @@ async def test_each_integrator_gets_exactly_its_entitlement(
                 kind=ipb.REVOCATION_KIND_REVOKE,
             )
         )
-    await entitle(channel_as, "app:police", [police_dept.code], ["licence.*"])
-    await entitle(channel_as, "app:archive", [other_dept.code], ["licence.revoked"])
-    police = await collect(channel_as, "app:police", 4)
+    await entitle(channel_as, "integrator:police", [police_dept.code], ["licence.*"])
+    await entitle(
+        channel_as, "integrator:archive", [other_dept.code], ["licence.revoked"]
+    )
+    police = await collect(channel_as, "integrator:police", 4)
     assert {e.source for e in police} == {f"/departments/{police_dept.code}"}
     assert sorted(e.type for e in police) == ["cn.gov.certseal.licence.issued"] * 3 + [
         "cn.gov.certseal.licence.revoked"
     ]
-    archive = await collect(channel_as, "app:archive", 1)
+    archive = await collect(channel_as, "integrator:archive", 1)
     assert [(e.source, e.type) for e in archive] == [
         (f"/departments/{other_dept.code}", "cn.gov.certseal.licence.revoked")
     ]
     # narrowing by the subscriber's own filter
     revoked_only = await collect(
         channel_as,
-        "app:police",
+        "integrator:police",
         1,
         pb.SubscribeRequest(earliest=True, event_types=["licence.revoked"]),
     )
@@ -121,11 +123,11 @@ async def test_reconnect_with_the_token_misses_nothing(operator, connect, channe
         )
         lineages |= {r.licence.lineage for r in reply.results}
     assert len(lineages) == 10_000
-    await entitle(channel_as, "app:bulk", [dept.code], ["licence.issued"])
-    first = await collect(channel_as, "app:bulk", 4321)
+    await entitle(channel_as, "integrator:bulk", [dept.code], ["licence.issued"])
+    first = await collect(channel_as, "integrator:bulk", 4321)
     rest = await collect(
         channel_as,
-        "app:bulk",
+        "integrator:bulk",
         10_000 - 4321,
         pb.SubscribeRequest(token=first[-1].token),
     )
@@ -134,45 +136,51 @@ async def test_reconnect_with_the_token_misses_nothing(operator, connect, channe
 
 
 async def test_subscription_errors(channel_as, connect):
-    await entitle(channel_as, "app:limited", ["91350100M000100Y43"], ["licence.*"])
+    await entitle(
+        channel_as, "integrator:limited", ["91350100M000100Y43"], ["licence.*"]
+    )
     cases = (
-        ("app:stranger", pb.SubscribeRequest(), grpc.StatusCode.PERMISSION_DENIED),
+        (
+            "integrator:stranger",
+            pb.SubscribeRequest(),
+            grpc.StatusCode.PERMISSION_DENIED,
+        ),
         (
             "dept:91350100M000100Y43",
             pb.SubscribeRequest(),
             grpc.StatusCode.PERMISSION_DENIED,
         ),
         (
-            "app:limited",
+            "integrator:limited",
             pb.SubscribeRequest(token="bogus"),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         # a type outside the entitlement, or none the platform publishes: refused,
         # not a subscription that silently never delivers
         (
-            "app:limited",
+            "integrator:limited",
             pb.SubscribeRequest(event_types=["seal.registered"]),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         (
-            "app:limited",
+            "integrator:limited",
             pb.SubscribeRequest(event_types=["licence.nonsense"]),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         # a department or licence type no event carries, or outside the
         # entitlement, the same
         (
-            "app:limited",
+            "integrator:limited",
             pb.SubscribeRequest(departments=["9135010"]),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         (
-            "app:limited",
+            "integrator:limited",
             pb.SubscribeRequest(departments=["91440300MA5FXXXX0U"]),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         (
-            "app:limited",
+            "integrator:limited",
             pb.SubscribeRequest(licence_types=["T001"]),
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
@@ -199,7 +207,7 @@ async def test_subscription_errors(channel_as, connect):
             )
         assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         got = await admin.GetEntitlement(
-            pb.GetEntitlementRequest(integrator="app:limited")
+            pb.GetEntitlementRequest(integrator="integrator:limited")
         )
         assert list(got.entitlement.event_types) == ["licence.*"]
 
@@ -307,7 +315,7 @@ async def register_webhook(channel_as, name, url, department):
         await feed_pb2_grpc.EventFeedAdminStub(channel).RegisterWebhook(
             pb.RegisterWebhookRequest(
                 name=name,
-                integrator="app:hooks",
+                integrator="integrator:hooks",
                 url=url,
                 secret=b"s" * 32,
                 departments=[department],
@@ -325,7 +333,7 @@ async def test_webhook_retries_until_the_endpoint_recovers(
     from services.feed.signing import verify_signature
 
     dept = await make_department(operator, connect)
-    await entitle(channel_as, "app:hooks", ["*"], ["licence.*"])
+    await entitle(channel_as, "integrator:hooks", ["*"], ["licence.*"])
     endpoint, url = await receiver(failures=2)  # within the retry window
     name = f"hook-{secrets.token_hex(3)}"
     await register_webhook(channel_as, name, url, dept.code)
@@ -358,7 +366,7 @@ async def test_failing_webhook_parks_then_replays(
     import secrets
 
     dept = await make_department(operator, connect)
-    await entitle(channel_as, "app:hooks", ["*"], ["licence.*"])
+    await entitle(channel_as, "integrator:hooks", ["*"], ["licence.*"])
     endpoint, url = await receiver(failures=-1)
     name = f"hook-{secrets.token_hex(3)}"
     await register_webhook(channel_as, name, url, dept.code)
@@ -392,7 +400,7 @@ async def test_failing_webhook_parks_then_replays(
             await admin.RegisterWebhook(
                 pb.RegisterWebhookRequest(
                     name="plain",
-                    integrator="app:hooks",
+                    integrator="integrator:hooks",
                     url="http://x",
                     secret=b"s" * 32,
                 )
@@ -436,8 +444,8 @@ async def test_licence_used_events_reach_the_issuing_departments_integrator(
         )
     finally:
         await producer.stop()
-    await entitle(channel_as, "app:usage", [dept.code], ["licence.used"])
-    (event,) = await collect(channel_as, "app:usage", 1)
+    await entitle(channel_as, "integrator:usage", [dept.code], ["licence.used"])
+    (event,) = await collect(channel_as, "integrator:usage", 1)
     assert (event.type, event.source, event.subject, event.id) == (
         "cn.gov.certseal.licence.used",
         f"/departments/{dept.code}",
@@ -479,7 +487,7 @@ async def test_a_batch_usage_record_reaches_each_integrator_as_its_departments_p
                 ).text
             )
     tag = secrets.token_hex(3)
-    only_second, both = f"app:usage2-{tag}", f"app:usage12-{tag}"
+    only_second, both = f"integrator:usage2-{tag}", f"integrator:usage12-{tag}"
     await entitle(channel_as, only_second, [second.code], ["licence.used"])
     await entitle(channel_as, both, [first.code, second.code], ["licence.used"])
     endpoint, url = await receiver(failures=0)
@@ -534,13 +542,13 @@ async def test_a_webhook_never_delivers_outside_its_integrators_entitlement(
 
     allowed = await make_department(operator, connect)
     other = await make_department(operator, connect)
-    await entitle(channel_as, "app:narrow", [allowed.code], ["licence.issued"])
+    await entitle(channel_as, "integrator:narrow", [allowed.code], ["licence.issued"])
     endpoint, url = await receiver(failures=0)
     async with channel_as("operator:admin") as channel:
         await feed_pb2_grpc.EventFeedAdminStub(channel).RegisterWebhook(
             pb.RegisterWebhookRequest(
                 name=f"narrow-{secrets.token_hex(3)}",
-                integrator="app:narrow",
+                integrator="integrator:narrow",
                 url=url,
                 secret=b"n" * 32,
             )
@@ -560,7 +568,7 @@ async def test_operator_cli_entitles_and_lists(config, feed_app, tmp_path):
 
     code, out = await cli(
         "entitle",
-        "app:cli",
+        "integrator:cli",
         "--department",
         "*",
         "--licence-type",
@@ -577,12 +585,12 @@ async def test_operator_cli_entitles_and_lists(config, feed_app, tmp_path):
     # what no event carries is refused, named as the option typed (nu24: a
     # mistyped department was entitled, silently nothing)
     code, out = await cli(
-        "entitle", "app:cli", "--department", "*", "--department", "nope"
+        "entitle", "integrator:cli", "--department", "*", "--department", "nope"
     )
     assert code == 2 and out.startswith("error: department: must be 18 "), out
-    code, out = await cli("entitle", "app:cli", "--licence-type", "x")
+    code, out = await cli("entitle", "integrator:cli", "--licence-type", "x")
     assert code == 2 and out.startswith("error: licence-type: 'x' is not a"), out
-    code, out = await cli("entitle", "app:cli", "--type", "licence.revokd")
+    code, out = await cli("entitle", "integrator:cli", "--type", "licence.revokd")
     assert code == 2 and out.startswith("error: type: 'licence.revokd' is not"), out
     code, out = await cli("parked", "no-such-hook")
     assert code == 1 and "not found" in out, out
