@@ -20,17 +20,14 @@ from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import der_bundle, read_certificates
 from certseal.v1 import feed_pb2, feed_pb2_grpc
 from services.feed.config import FeedSettings
+from services.feed.dispatch import WebhookDispatcher
 from services.feed.egress import EgressPolicy
 from services.feed.metrics import WebhookMetrics
 from services.feed.service import FeedService
 from services.feed.servicer import EventFeedAdminServicer, EventFeedServicer
 from services.feed.signing import RetryPolicy
 from services.feed.storage import MIGRATIONS, FeedStore
-from services.feed.webhooks import (
-    RequestTimeouts,
-    WebhookDispatcher,
-    WebhookEngine,
-)
+from services.feed.webhooks import RequestTimeouts, WebhookEngine
 
 EVENT_FEED = feed_pb2.DESCRIPTOR.services_by_name["EventFeed"].full_name
 EVENT_FEED_ADMIN = feed_pb2.DESCRIPTOR.services_by_name["EventFeedAdmin"].full_name

@@ -13,9 +13,12 @@ A failing endpoint is retried with exponential backoff and jitter for the retry 
 succeeds, and an event is parked on ``certseal.webhook-dead-letters.v1`` only when the
 window has passed with every attempt failing. Partitions are delivered each in order,
 and a batch is finished before the next is read, so the endpoint receives every
-lineage's events in order and nothing overtakes a failing event; the operator lists
+lineage's events in order and nothing overtakes a failing event. The integrator's
+entitlement is read again before a delivery attempt (an event's first or a retry)
+once the last read is a few seconds old: an event it no longer lets through is
+skipped, however long it waited behind a failing one. The operator lists
 parked deliveries and replays them once the endpoint works. Offsets are committed after
-delivery or parking: nothing is skipped, a crash may repeat.
+delivery, parking or skipping: a crash may repeat an event, never skip one.
 
 Egress (:class:`~services.feed.egress.EgressPolicy`): a webhook reaches only global addresses. Its host is
 resolved before every connection, every address is checked (unless the operator listed
@@ -31,14 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -50,6 +52,7 @@ from certseal.holes import OffsetHoles
 from certseal.kafka import KafkaSettings, read_to_end, without_holes
 from services.feed.domain import (
     Entitlement,
+    EventMeta,
     ParkedDelivery,
     Webhook,
     parse_webhook_url,
@@ -100,9 +103,12 @@ class WebhookDelivery:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         draw: Callable[[], float] = random.random,
+        entitlement_refresh_s: float = 5.0,
     ):
         """``clock`` (unix seconds), ``sleep`` and ``draw`` (jitter, in [0, 1)) are
-        injected so that a test runs a day of retries at once."""
+        injected so that a test runs a day of retries at once; ``entitlement()`` is
+        read again before a delivery attempt once the last read is
+        ``entitlement_refresh_s`` old (by ``clock``)."""
         self.webhook = webhook
         self._kafka = kafka
         self._entitlement = entitlement
@@ -114,6 +120,9 @@ class WebhookDelivery:
         self._clock = clock
         self._sleep = sleep
         self._draw = draw
+        self._refresh = entitlement_refresh_s
+        self._entitled: Entitlement | None = None
+        self._read_at: float | None = None
         # partition -> when its oldest waiting event first failed
         self._failing: dict[tuple[str, int], float] = {}
         # a series at 0 from the start: Prometheus's increase() misses a first park
@@ -150,10 +159,9 @@ class WebhookDelivery:
                     batches = without_holes(consumer, holes, fetched)
                     if not batches:
                         continue
-                    entitlement = await self._entitlement()
                     await asyncio.gather(
                         *(
-                            self._partition(session, producer, entitlement, records)
+                            self._partition(session, producer, records)
                             for records in batches.values()
                         )
                     )
@@ -166,7 +174,6 @@ class WebhookDelivery:
         self,
         session: aiohttp.ClientSession,
         producer: Any,
-        entitlement: Entitlement | None,
         records: Sequence[ConsumerRecord],
     ) -> None:
         for record in records:
@@ -174,31 +181,53 @@ class WebhookDelivery:
             value = record.value or b""
             for part in views(record.topic, record.key or b"", headers, value):
                 meta = event_meta(record.topic, part.headers, part.value)
-                if meta is None or entitlement is None:
-                    continue
-                if not entitlement.allows(meta):
-                    continue
-                if not self.webhook.filter.matches(meta):
+                if meta is None or not await self._allowed(meta):
                     continue
                 partition = (record.topic, record.partition)
-                body, reason = cloudevent_body(record.topic, part.value, part.headers)
-                if body is not None:  # else parked, never retried for ever
-                    reason = await self._post_with_retries(session, body, partition)
+                body, why = cloudevent_body(record.topic, part.value, part.headers)
+                reason: str | None = why  # a body that cannot be made is parked
+                if body is not None:
+                    reason = await self._post_with_retries(
+                        session, body, partition, meta
+                    )
                 if reason:
                     await self._park(producer, record, part, reason)
                     self._metrics.parked.labels(self.webhook.name).inc()
+
+    async def _allowed(self, meta: EventMeta) -> bool:
+        """Whether ``meta`` may be delivered now: the integrator's entitlement, read
+        again once the last read is ``entitlement_refresh_s`` old (before each event
+        and each retry, not per batch: a batch may wait the whole retry window behind
+        a failing event, and a withdrawn right must stop what waited), and the
+        webhook's filter let it through."""
+        now = self._clock()
+        if self._read_at is None or not 0 <= now - self._read_at < self._refresh:
+            self._entitled = await self._entitlement()
+            self._read_at = now
+        return (
+            self._entitled is not None
+            and self._entitled.allows(meta)
+            and self.webhook.filter.matches(meta)
+        )
 
     async def _post_with_retries(
         self,
         session: aiohttp.ClientSession,
         body: bytes,
         partition: tuple[str, int],
-    ) -> str:
-        """'' once delivered, else the last failure once the retry window passed."""
+        meta: EventMeta,
+    ) -> str | None:
+        """'' once delivered, the last failure once the retry window passed, None
+        once the event is no longer allowed (:meth:`_allowed`, before each retry):
+        skipped, as an event outside the entitlement always was."""
         name = self.webhook.name
         first_failure: float | None = None
         attempt = 0
         while True:
+            if attempt and not await self._allowed(meta):
+                log.info("webhook %s: an event no longer entitled is skipped", name)
+                self._mark(partition, None)
+                return None
             reason = await post(
                 session, self.webhook, body, self._clock(), self._egress
             )
@@ -345,9 +374,10 @@ class WebhookEngine:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         draw: Callable[[], float] = random.random,
+        entitlement_refresh_s: float = 5.0,
     ):
-        """``metrics`` on the process's registry; ``clock``, ``sleep`` and ``draw``
-        as in :class:`WebhookDelivery`."""
+        """``metrics`` on the process's registry; ``clock``, ``sleep``, ``draw`` and
+        ``entitlement_refresh_s`` as in :class:`WebhookDelivery`."""
         self._kafka = kafka
         self._ssl = ssl_context
         self._retry = retry
@@ -357,13 +387,15 @@ class WebhookEngine:
         self._clock = clock
         self._sleep = sleep
         self._draw = draw
+        self._refresh = entitlement_refresh_s
 
     def delivery(
         self,
         webhook: Webhook,
         entitlement: Callable[[], Awaitable[Entitlement | None]],
     ) -> WebhookDelivery:
-        """The delivery loop of ``webhook``; ``entitlement()`` is re-read per batch."""
+        """The delivery loop of ``webhook``; ``entitlement()`` is read again before a
+        delivery attempt once the last read is ``entitlement_refresh_s`` old."""
         return WebhookDelivery(
             webhook,
             kafka=self._kafka,
@@ -376,6 +408,7 @@ class WebhookEngine:
             clock=self._clock,
             sleep=self._sleep,
             draw=self._draw,
+            entitlement_refresh_s=self._refresh,
         )
 
     async def parked(self, webhook: str) -> list[ParkedDelivery]:
@@ -427,62 +460,3 @@ class WebhookEngine:
                 await on_delivered(one.dead_letter_offset)
                 delivered += 1
         return delivered, failing
-
-
-class WebhookDirectory(Protocol):
-    """Where the dispatcher learns the webhooks and their integrators' rights."""
-
-    async def webhooks(self) -> list[Webhook]:
-        """Every registered webhook."""
-        ...
-
-    async def entitlement(self, integrator: str) -> Entitlement | None:
-        """The integrator's entitlement, if one was set."""
-        ...
-
-
-class WebhookDispatcher:
-    """Runs a delivery loop for every registered webhook, starting new ones as they
-    are registered (several feed replicas share each webhook's partitions)."""
-
-    def __init__(
-        self,
-        *,
-        directory: WebhookDirectory,
-        engine: WebhookEngine,
-        poll_s: float = 1.0,
-    ):
-        self._directory = directory
-        self._engine = engine
-        self._poll = poll_s
-        self._running: dict[str, tuple[Webhook, asyncio.Task[None]]] = {}
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop``."""
-        try:
-            while not stop.is_set():
-                for webhook in await self._directory.webhooks():
-                    known = self._running.get(webhook.name)
-                    if (
-                        known is not None
-                        and known[0] == webhook
-                        and not known[1].done()
-                    ):
-                        continue
-                    if known is not None:  # changed or crashed: restart it
-                        known[1].cancel()
-                    entitlement = functools.partial(
-                        self._directory.entitlement, webhook.integrator
-                    )
-                    task = asyncio.create_task(
-                        self._engine.delivery(webhook, entitlement).run(stop)
-                    )
-                    self._running[webhook.name] = (webhook, task)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._poll)
-        finally:
-            for _, task in self._running.values():
-                task.cancel()
-            for _, task in self._running.values():
-                with contextlib.suppress(BaseException):
-                    await task

@@ -174,12 +174,6 @@ async def test_a_withdrawn_department_stops_a_slow_subscribers_deliveries(
     assert after.headers["ce_id"] == ids[4]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a webhook re-reads its integrator's entitlement per batch, and a batch "
-    "waits the whole retry window (24 h) for a failing endpoint: events fetched "
-    "before a right was withdrawn are delivered hours after it",
-)
 async def test_a_withdrawn_department_stops_a_failing_webhooks_deliveries(stack, serve):
     """A receiver is down for three hours; an hour in, the operator withdraws the
     department. The events that were waiting behind the failing one (never attempted
@@ -213,6 +207,45 @@ async def test_a_withdrawn_department_stops_a_failing_webhooks_deliveries(stack,
     )
     accepted = [json.loads(b)["id"] for b in receiver.accepted]
     assert ids[1] not in accepted and ids[2] not in accepted, accepted
+
+
+async def test_an_event_withdrawn_while_it_is_retried_is_neither_delivered_nor_parked(
+    stack, serve
+):
+    """The same withdrawal, for the event the endpoint keeps failing: each retry is a
+    delivery attempt, so once the right is gone the event is skipped (not delivered
+    when the receiver comes back, not parked for a replay), and the events after it
+    that are still allowed go on."""
+    clock = FakeClock()
+    withdrawn, kept = fresh_uscc(), fresh_uscc()
+    receiver = DownReceiver(clock, up_at=clock.now + 3 * HOUR)
+    webhook = webhook_for(withdrawn, await serve(receiver))
+    webhook = webhook.__class__(
+        webhook.name, webhook.integrator, webhook.url, Filter(), webhook.secret
+    )
+    lineage = lineage_of(withdrawn)
+    ids = await publish(stack, [(lineage, withdrawn), (lineage, kept)])
+    every = frozenset({"*"})
+    rights = {"departments": frozenset({withdrawn, kept})}
+    withdraw_at = clock.now + HOUR
+
+    async def entitlement() -> Entitlement:
+        return Entitlement(webhook.integrator, rights["departments"], every, every)
+
+    async def sleep(seconds: float) -> None:
+        await clock.sleep(seconds)
+        if clock.now >= withdraw_at:
+            rights["departments"] = frozenset({kept})
+
+    metrics = WebhookMetrics(CollectorRegistry())
+    hooks = engine(stack, clock, metrics)
+    hooks._sleep = sleep
+    await deliver_until(
+        hooks.delivery(webhook, entitlement),
+        lambda: ids[1] in [json.loads(b)["id"] for b in receiver.accepted],
+    )
+    assert [json.loads(b)["id"] for b in receiver.accepted] == [ids[1]]
+    assert metrics.parked.labels(webhook.name)._value.get() == 0
 
 
 @pytest.mark.xfail(
