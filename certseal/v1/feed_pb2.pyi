@@ -140,9 +140,11 @@ class ReplayParkedDeliveriesRequest(_message.Message):
     def __init__(self, webhook: _Optional[str] = ...) -> None: ...
 
 class ReplayParkedDeliveriesResponse(_message.Message):
-    __slots__ = ("delivered", "still_failing")
+    __slots__ = ("delivered", "still_failing", "skipped")
     DELIVERED_FIELD_NUMBER: _ClassVar[int]
     STILL_FAILING_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     delivered: int
     still_failing: int
-    def __init__(self, delivered: _Optional[int] = ..., still_failing: _Optional[int] = ...) -> None: ...
+    skipped: int
+    def __init__(self, delivered: _Optional[int] = ..., still_failing: _Optional[int] = ..., skipped: _Optional[int] = ...) -> None: ...

@@ -268,7 +268,10 @@ def cmd_feed(args: argparse.Namespace) -> int:
             print(f"{p.dead_letter_offset:>8}  {p.type:<20} {p.subject}  {p.reason}")
         print(f"{len(reply.parked)} parked")
     else:
-        print(f"{reply.delivered} delivered, {reply.still_failing} still failing")
+        print(
+            f"{reply.delivered} delivered, {reply.still_failing} still failing, "
+            f"{reply.skipped} skipped (no longer entitled or filtered out)"
+        )
         return 0 if reply.still_failing == 0 else 1
     return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from certseal.errors import invalid
+from certseal.errors import denied, invalid
 from certseal.events import EVENT_TYPES
 from certseal.identifiers import validate_type_code, validate_uscc
 from services.feed.domain import (
@@ -131,3 +131,16 @@ def check_entitlement(entitlement: Entitlement) -> None:
     check_event_types(
         sorted(entitlement.event_types), frozenset({"*"}), published=EVENT_TYPES
     )
+
+
+def check_lets_through(entitlement: Entitlement) -> None:
+    """PERMISSION_DENIED, saying why, for an entitlement that lets no event the feed
+    carries through (:meth:`Entitlement.nothing_through`): a stream under it would
+    stay open and never deliver, a webhook never post."""
+    why = entitlement.nothing_through(EVENT_TOPICS)
+    if why is not None:
+        raise denied(
+            f"the entitlement of {entitlement.integrator} lets no event through: "
+            f"{why} (an operator widens it: certseal feed entitle)",
+            field="as",
+        )

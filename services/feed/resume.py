@@ -17,9 +17,11 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from certseal.errors import CertsealError, ErrorKind, precondition
+from certseal.kafka_end import exact_end_offsets
 from services.feed.tokens import (
     RESUBSCRIBE,
     Fingerprints,
+    beyond_end,
     incarnation_mismatch,
     record_fingerprint,
 )
@@ -111,3 +113,17 @@ async def checked_fingerprints(
     if mismatch:
         raise precondition(f"{mismatch}; {RESUBSCRIBE}", field="start")
     return {k: fp for k, fp in found.items() if fp is not None}
+
+
+async def past_end(
+    consumer: Any,
+    partitions: list[TopicPartition],
+    positions: dict[tuple[str, int], int],
+) -> list[tuple[str, int]]:
+    """The partitions where ``positions`` stand past the end: beyond one past the
+    last record (:func:`certseal.kafka_end.exact_end_offsets`: the embedded broker's
+    reported end can be a batch short)."""
+    ends = await exact_end_offsets(consumer, partitions)
+    return beyond_end(
+        positions, {(tp.topic, tp.partition): o for tp, o in ends.items()}
+    )

@@ -39,7 +39,6 @@ from certseal.kafka_end import exact_end_offsets
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
 from services.feed.domain import (
-    EVENT_TOPICS,
     Delivered,
     Entitlement,
     Filter,
@@ -57,17 +56,17 @@ from services.feed.filters import (
     check_codes,
     check_entitlement,
     check_event_types,
+    check_lets_through,
     check_sizes,
     check_within,
 )
 from services.feed.identities import feed_identity, integrator_identity
 from services.feed.merge import MERGE_WAIT_S, held, time_merge
-from services.feed.resume import checked_fingerprints
+from services.feed.resume import checked_fingerprints, past_end
 from services.feed.storage import FeedStore, WebhookRow
 from services.feed.tokens import (
     RESUBSCRIBE,
     Fingerprints,
-    beyond_end,
     check_partitions,
     decode_token,
     encode_token,
@@ -77,18 +76,6 @@ from services.feed.tokens import (
 from services.feed.webhooks import WebhookEngine
 
 _NAME = re.compile(r"[a-z0-9-]{1,40}")
-
-
-def _refuse_nothing_through(entitlement: Entitlement) -> None:
-    """PERMISSION_DENIED, saying why, for an entitlement that lets no event the feed
-    carries through: a stream under it would stay open and never deliver."""
-    why = entitlement.nothing_through(EVENT_TOPICS)
-    if why is not None:
-        raise denied(
-            f"the entitlement of {entitlement.integrator} lets no event through: "
-            f"{why} (an operator widens it: certseal feed entitle)",
-            field="as",
-        )
 
 
 class FeedService:
@@ -162,7 +149,7 @@ class FeedService:
                 "one: certseal feed entitle)",
                 field="as",
             )
-        _refuse_nothing_through(found)
+        check_lets_through(found)
         return found
 
     async def get_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
@@ -267,20 +254,6 @@ class FeedService:
         finally:
             self._slots.give_back(entitlement.integrator)
 
-    @staticmethod
-    async def _past_end(
-        consumer: Any,
-        partitions: list[TopicPartition],
-        positions: dict[tuple[str, int], int],
-    ) -> list[tuple[str, int]]:
-        """The partitions where ``positions`` stand past the end: beyond one past
-        the last record (:func:`certseal.kafka_end.exact_end_offsets`: the embedded
-        broker's reported end can be a batch short)."""
-        ends = await exact_end_offsets(consumer, partitions)
-        return beyond_end(
-            positions, {(tp.topic, tp.partition): o for tp, o in ends.items()}
-        )
-
     async def _stream(
         self,
         caller: Caller,
@@ -310,7 +283,7 @@ class FeedService:
                 )
             consumer.assign(partitions)
             if positions:
-                past = await self._past_end(consumer, partitions, positions)
+                past = await past_end(consumer, partitions, positions)
                 if past:
                     raise precondition(
                         f"the position token stands past the end of {past[0][0]} "
@@ -435,7 +408,7 @@ class FeedService:
         check_codes(wanted.departments, wanted.licence_types)
         entitled = await self.entitlement(integrator)
         if entitled is not None:  # one is set later: registering comes first
-            _refuse_nothing_through(entitled)
+            check_lets_through(entitled)
         check_event_types(wanted.event_types, frozenset({"*"}))
         now = self._clock()
         row = WebhookRow(
@@ -471,17 +444,49 @@ class FeedService:
             if p.dead_letter_offset not in replayed
         ]
 
-    async def replay_parked(self, name: str) -> tuple[int, int]:
-        """Deliver the parked events again, in order: (delivered, still failing).
+    async def replay_parked(self, caller: Caller, name: str) -> tuple[int, int, int]:
+        """Deliver the parked events again, in order: (delivered, still failing,
+        skipped); audited (``feed.replay``).
 
-        Each one delivered is recorded, so it is neither listed nor replayed again.
+        A replay is a delivery: an event the integrator's entitlement as it stands
+        now, or the webhook's filter, does not let through is not posted but
+        skipped, and dropped from the parked list. Each one delivered is recorded,
+        so it is neither listed nor replayed again.
         """
         webhook = await self.webhook(name)
         now = self._clock()
+        entitlement = await self.entitlement(webhook.integrator)
+        allowed: list[ParkedDelivery] = []
+        skipped: list[ParkedDelivery] = []
+        for one in await self.parked_deliveries(name):
+            meta = event_meta(one.headers.get("topic", ""), one.headers, one.value)
+            passes = (
+                meta is not None
+                and entitlement is not None
+                and entitlement.allows(meta)
+                and webhook.filter.matches(meta)
+            )
+            (allowed if passes else skipped).append(one)
 
         async def delivered(offset: int) -> None:
             await self._store.mark_replayed(name, offset, now)
 
-        return await self._webhooks.redeliver(
-            webhook, await self.parked_deliveries(name), on_delivered=delivered
+        sent, failing = await self._webhooks.redeliver(
+            webhook, allowed, on_delivered=delivered
         )
+        audit = AuditEntry(
+            now,
+            str(caller),
+            "feed.replay",
+            name,
+            details={
+                "delivered": sent,
+                "still_failing": failing,
+                "skipped": len(skipped),
+                "skipped_events": [p.headers.get("ce_id", "") for p in skipped],
+            },
+        )
+        await self._store.end_replay(
+            name, [p.dead_letter_offset for p in skipped], at=now, audit=[audit]
+        )
+        return sent, failing, len(skipped)

@@ -96,7 +96,9 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
         request: pb.ReplayParkedDeliveriesRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.ReplayParkedDeliveriesResponse:
-        delivered, failing = await self._service.replay_parked(request.webhook)
+        delivered, failing, skipped = await self._service.replay_parked(
+            current_caller(), request.webhook
+        )
         return pb.ReplayParkedDeliveriesResponse(
-            delivered=delivered, still_failing=failing
+            delivered=delivered, still_failing=failing, skipped=skipped
         )

@@ -2,7 +2,7 @@
 
 ``feed_entitlements`` (what each integrator may receive), ``feed_webhooks`` (endpoints,
 their filters and wrapped HMAC keys) and ``feed_webhook_replays`` (the parked deliveries
-an operator replayed). Every mutation an operator makes writes its row and its audit
+an operator replayed, or whose replay dropped them as no longer allowed). Every mutation an operator makes writes its row and its audit
 rows in one transaction.
 """
 
@@ -145,6 +145,24 @@ class FeedStore:
             "select dlq_offset from feed_webhook_replays where webhook = $1", webhook
         )
         return {r["dlq_offset"] for r in rows}
+
+    async def end_replay(
+        self,
+        webhook: str,
+        dropped: Sequence[int],
+        *,
+        at: dt.datetime,
+        audit: Sequence[AuditEntry],
+    ) -> None:
+        """Drop the parked deliveries at dead-letter offsets ``dropped`` (a replay
+        skipped them: no longer allowed) from the list, with the replay's audit."""
+        async with transaction(self.pool) as conn:
+            await conn.executemany(
+                """insert into feed_webhook_replays values ($1, $2, $3)
+                   on conflict do nothing""",
+                [(webhook, offset, at) for offset in dropped],
+            )
+            await write_audit(conn, audit)
 
     async def mark_replayed(self, webhook: str, offset: int, at: dt.datetime) -> None:
         """Record that the parked delivery at dead-letter ``offset`` went through."""

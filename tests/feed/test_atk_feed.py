@@ -248,11 +248,6 @@ async def test_an_event_withdrawn_while_it_is_retried_is_neither_delivered_nor_p
     assert metrics.parked.labels(webhook.name)._value.get() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ReplayParkedDeliveries posts every parked event again without checking "
-    "the integrator's entitlement (or the webhook's filter) as it stands now",
-)
 async def test_replaying_parked_deliveries_applies_todays_entitlement(
     stack, channel_as, receiver
 ):
@@ -288,8 +283,12 @@ async def test_replaying_parked_deliveries_applies_todays_entitlement(
         replay = await admin.ReplayParkedDeliveries(
             pb.ReplayParkedDeliveriesRequest(webhook=name)
         )
+        left = await admin.ListParkedDeliveries(
+            pb.ListParkedDeliveriesRequest(webhook=name)
+        )
     assert [json.loads(body)["id"] for body, _ in endpoint.received] == []
     assert replay.delivered == 0
+    assert (replay.skipped, replay.still_failing, list(left.parked)) == (1, 0, [])
 
 
 async def test_an_integrator_cannot_set_its_own_entitlement(channel_as):

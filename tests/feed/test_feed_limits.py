@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 
@@ -22,9 +23,9 @@ from services.feed.domain import Entitlement, Filter
 from services.feed.service import FeedService
 from tests.conftest import fresh_uscc
 from tests.feed.test_atk_feed import lineage_of, publish
-from tests.feed.test_service import channel_as, collect, entitle, feed_app
+from tests.feed.test_service import channel_as, collect, entitle, feed_app, receiver
 
-__all__ = ["channel_as", "feed_app"]  # fixtures used here
+__all__ = ["channel_as", "feed_app", "receiver"]  # fixtures used here
 
 OPERATOR = Caller("operator", "admin")
 TOO_MANY = [f"v{n}" for n in range(1001)]
@@ -128,3 +129,60 @@ async def test_a_live_stream_ends_once_its_entitlement_lets_nothing_through(
                 await anext(stream)
     assert err.value.kind is ErrorKind.PERMISSION_DENIED
     assert "no department" in str(err.value)
+
+
+async def test_a_replay_applies_the_webhooks_filter_as_it_stands_and_is_audited(
+    stack, feed_app, channel_as, receiver
+):
+    """A parked event whose department the webhook's filter (replaced since) no longer
+    names is not posted by a replay: skipped, dropped from the parked list, and the
+    replay's audit row counts it apart; one still selected is delivered."""
+    dropped, kept = fresh_uscc(), fresh_uscc()
+    integrator = f"integrator:lim-replay-{secrets.token_hex(3)}"
+    await entitle(channel_as, integrator, ["*"], ["licence.*"])
+    endpoint, url = await receiver(failures=-1)
+    name = f"lim-replay-{secrets.token_hex(3)}"
+
+    def webhook(departments: list[str]) -> pb.RegisterWebhookRequest:
+        return pb.RegisterWebhookRequest(
+            name=name,
+            integrator=integrator,
+            url=url,
+            secret=b"r" * 32,
+            departments=departments,
+        )
+
+    async with channel_as("operator:admin") as channel:
+        admin = feed_pb2_grpc.EventFeedAdminStub(channel)
+        await admin.RegisterWebhook(webhook([dropped, kept]))
+        ids = await publish(
+            stack, [(lineage_of(dropped), dropped), (lineage_of(kept), kept)]
+        )
+        async with asyncio.timeout(60):
+            while True:
+                parked = (
+                    await admin.ListParkedDeliveries(
+                        pb.ListParkedDeliveriesRequest(webhook=name)
+                    )
+                ).parked
+                if len(parked) == 2:
+                    break
+                await asyncio.sleep(0.1)
+        await admin.RegisterWebhook(webhook([kept]))
+        endpoint.failures = 0
+        replay = await admin.ReplayParkedDeliveries(
+            pb.ReplayParkedDeliveriesRequest(webhook=name)
+        )
+        left = await admin.ListParkedDeliveries(
+            pb.ListParkedDeliveriesRequest(webhook=name)
+        )
+    assert (replay.delivered, replay.still_failing, replay.skipped) == (1, 0, 1)
+    assert [json.loads(body)["id"] for body, _ in endpoint.received] == [ids[1]]
+    assert list(left.parked) == []
+    details = await feed_app.pool.fetchval(
+        "select details from audit_log where action = 'feed.replay' and subject = $1",
+        name,
+    )
+    audited = json.loads(details) if isinstance(details, str) else details
+    assert (audited["delivered"], audited["skipped"]) == (1, 1)
+    assert audited["skipped_events"] == [ids[0]]

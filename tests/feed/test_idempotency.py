@@ -50,7 +50,10 @@ def _webhook(name: str, integrator: str, url: str) -> pb.RegisterWebhookRequest:
 def _entitlement(integrator: str, event_types: list[str]) -> pb.SetEntitlementRequest:
     return pb.SetEntitlementRequest(
         entitlement=pb.Entitlement(
-            integrator=integrator, departments=["*"], event_types=event_types
+            integrator=integrator,
+            departments=["*"],
+            licence_types=["*"],
+            event_types=event_types,
         )
     )
 
