@@ -38,7 +38,6 @@ async def records_before(
     offsets: dict[Key, int],
     *,
     deadline_s: float = FETCH_DEADLINE_S,
-    missing_ok: bool = False,
 ) -> dict[Key, bytes | None]:
     """The fingerprint of the record at each of ``offsets`` (a partition's position
     - 1), None where the first record at or after it has another offset.
@@ -46,8 +45,7 @@ async def records_before(
     One bounded fetch per partition (the first record returned is kept, the partition
     paused), the other partitions paused meanwhile and all resumed after; the caller
     seeks every partition again. UNAVAILABLE when the broker does not return them
-    within ``deadline_s`` seconds (:data:`FETCH_DEADLINE_S`), unless ``missing_ok``:
-    then a partition with no record at or after its offset by then is None.
+    within ``deadline_s`` seconds (:data:`FETCH_DEADLINE_S`).
     """
     found: dict[Key, bytes | None] = {}
     if not offsets:
@@ -60,9 +58,6 @@ async def records_before(
     deadline = loop.time() + deadline_s
     try:
         while len(found) < len(offsets):
-            if loop.time() > deadline and missing_ok:
-                found.update({k: None for k in offsets if k not in found})
-                break
             if loop.time() > deadline:
                 raise CertsealError(
                     ErrorKind.UNAVAILABLE,

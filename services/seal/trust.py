@@ -65,11 +65,9 @@ if TYPE_CHECKING:  # the rules live beside the check that reads them
 MAX_PATH = 6
 """Certificates on a path, leaf and root included."""
 CACHE_ENTRIES = 4096
-#: the largest certificate (DER bytes) the caches keep anything of: ordinary
-#: certificates are 0.5 to 2 KiB (as ``certificates.KEPT_CERTIFICATE_BYTES``)
-KEPT_BYTES = 8 * 1024
 """Parsed certificates and issuer signature results kept (both are functions of the
 bytes alone), so verifying many documents of the same seals does not redo them."""
+KEPT_BYTES = 8 * 1024  # the largest certificate kept (0.5 to 2 KiB is usual)
 _parsed: dict[bytes, asn1_x509.Certificate] = {}
 _signatures: dict[tuple[bytes, bytes], str | None] = {}
 MAX_TRUST_FILE_BYTES = 1024 * 1024
@@ -237,9 +235,8 @@ def validate_path(
     validation looks at (names, signatures, constraints, key usages, extensions) is
     a function of the certificates' bytes and the store alone, so a validation at
     another time inside that window takes the same steps to the same result, and is
-    answered from the cache. A validation in which any time check failed (one
-    candidate issuer expired, say) is not kept. Validating the paths was about a
-    fifth of VerifySealedDocument's CPU (bench/seal_bench.py, BENCH_PROFILE=1).
+    answered from the cache. Not kept: a validation in which any time check failed
+    (one candidate issuer expired, say), or of a leaf over :data:`KEPT_BYTES`.
     """
     key = (bytes(leaf), role)
     kept = _paths.get(key)
@@ -415,10 +412,8 @@ def _cached_signature_problem(
 
 
 def _remember(cache: dict, key: object, value: object, size: int) -> None:
-    """Keep ``value`` under ``key``, the oldest entry going beyond
-    :data:`CACHE_ENTRIES`; not when the caller's bytes in the key (``size``) pass
-    :data:`KEPT_BYTES`: a key is a caller's certificate, and 4,096 of them padded to
-    a request's size would hold gigabytes (atk9)."""
+    """Keep ``value`` (the oldest going past :data:`CACHE_ENTRIES`), unless the
+    caller's certificate in the key is over :data:`KEPT_BYTES` (``size``; atk9)."""
     if size > KEPT_BYTES:
         return
     if len(cache) >= CACHE_ENTRIES:
