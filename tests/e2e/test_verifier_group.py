@@ -216,7 +216,7 @@ async def test_a_group_kept_by_the_previous_version_rebuilds_its_licence_index(
             await verdict_everywhere({"w": worker.stub}, code, VALID, within=60)
         assert not old.exists()
         assert (tmp_path / "data" / group / FOLDER).is_dir()
-        assert "rebuilding it" in worker.log_tail()
+        assert "rebuilding it" in worker.log_since_start()
     finally:
         await worker.stop()
 
