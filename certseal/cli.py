@@ -268,25 +268,9 @@ def cmd_dev_identity(args: argparse.Namespace) -> int:
     """Issue a dev mTLS certificate (embedded stack only) for an identity
     ``kind:value`` of a known caller kind; INVALID_ARGUMENT (exit 2) otherwise, with
     nothing issued."""
-    from certseal.rpc import CALLER_KINDS
+    from certseal.rpc import check_identity
 
-    kind, sep, value = args.common_name.partition(":")
-    if not sep or not value or kind not in CALLER_KINDS:
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT,
-            f"{args.common_name!r} is not an identity: use KIND:VALUE with KIND one "
-            f"of {', '.join(sorted(CALLER_KINDS))} (e.g. dept:<code>, "
-            "operator:<name>)",
-            field="common_name",
-        )
-    if value != value.strip() or any(not c.isprintable() for c in value):
-        raise CertsealError(
-            ErrorKind.INVALID_ARGUMENT,
-            f"{args.common_name!r}: the value has spaces or control characters",
-            field="common_name",
-        )
-    if kind == "dept":
-        identifiers.validate_uscc(value, "common_name")
+    check_identity(args.common_name, "common_name")
     cert, key = dev_identity(load(args), args.common_name)
     print(f"dev mTLS identity {args.common_name}: {cert} {key}")
     return 0

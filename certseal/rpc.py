@@ -90,6 +90,29 @@ class Caller:
         return cls(kind, name)
 
 
+def check_identity(text: str, field: str) -> Caller:
+    """The caller ``text`` names if a certificate could name it: one of the
+    :data:`CALLER_KINDS`, a name without spaces or control characters, and for
+    ``dept:`` a well-formed USCC with its check character (onboarded or not: that is
+    the service's to say); else INVALID_ARGUMENT naming ``field``."""
+    from certseal.identifiers import validate_uscc
+
+    kind, sep, name = text.partition(":")
+    if not sep or not name or kind not in CALLER_KINDS:
+        kinds = ", ".join(
+            f"{k}:<{'code' if k == 'dept' else 'name'}>" for k in sorted(CALLER_KINDS)
+        )
+        raise invalid(field, f"{text!r} is not an identity: use one of {kinds}")
+    if name != name.strip() or any(not c.isprintable() or c.isspace() for c in name):
+        raise invalid(field, f"{text!r}: the name has spaces or control characters")
+    if kind == "dept":
+        try:
+            validate_uscc(name, field)
+        except CertsealError as exc:
+            raise invalid(field, f"{text!r}: {exc.message}") from None
+    return Caller(kind, name)
+
+
 CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
     "caller", default=None
 )

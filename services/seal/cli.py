@@ -115,6 +115,17 @@ def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> An
     )
 
 
+def _signer(text: str) -> str:
+    """An argparse ``type``: a signer identity as the seal service checks it
+    (:func:`services.seal.registration.check_signer`), refused by the parser."""
+    from services.seal.registration import check_signer
+
+    try:
+        return check_signer(text)
+    except CertsealError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 #: a request field the Seal API names in an error -> the option that gives it,
 #: where their names differ (nu24: 'error: owner_code: ...')
 _OPTIONS = {"owner_code": "owner", "seal_type": "type", "signers": "signer"}
@@ -401,7 +412,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--suite", default="sm2", help="sm2, es256 or ed25519")
     add.add_argument("--owner", help="the owning department (operators only)")
-    add.add_argument("--signer", action="append", help="mTLS identity, repeatable")
+    add.add_argument(
+        "--signer",
+        action="append",
+        type=_signer,
+        help="mTLS identity that may use the seal (dept:<code>, app:<name> or "
+        "service:<name>), repeatable",
+    )
     add.add_argument("--picture", help="PNG of the seal (default: a generated one)")
     get = seal.add_parser("get", help="one seal")
     get.add_argument("seal_id")

@@ -11,10 +11,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from certseal.crypto import Suite
-from certseal.errors import CertsealError, invalid
+from certseal.errors import invalid
 from certseal.identifiers import validate_uscc
 from certseal.personal import check_published
-from certseal.rpc import Caller
+from certseal.rpc import Caller, check_identity
 from certseal.text import check_display_name, with_article
 from services.seal.picture import check_png
 from services.seal.ses import CERTSEAL_KINDS
@@ -41,6 +41,17 @@ def may_sign(caller: Caller, signers: Collection[str]) -> bool:
     in :data:`SIGNER_KINDS` (an operator listed by a seal registered before that
     rule is no signer either: atk-authz 4)."""
     return caller.kind in SIGNER_KINDS and str(caller) in signers
+
+
+def check_signer(text: str, field: str = "signers") -> str:
+    """``text`` if a seal may list it as a signer: an identity a certificate could
+    name (:func:`certseal.rpc.check_identity`: a ``dept:`` code well formed with its
+    check character, onboarded or not) of a kind in :data:`SIGNER_KINDS`; else
+    INVALID_ARGUMENT naming ``field``."""
+    kind = check_identity(text, field).kind
+    if kind not in SIGNER_KINDS:
+        raise invalid(field, f"{text!r}: {with_article(kind)} may not use seals")
+    return text
 
 
 # RFC 5280 times start in 1950 (UTCTime); the seal's certificate shares its validity
@@ -83,15 +94,6 @@ def validate_registration(data: RegisterSealInput) -> None:
     if not data.signers:
         raise invalid("signers", "name at least one identity that may use the seal")
     for signer in data.signers:
-        try:
-            kind = Caller.parse(signer).kind
-        except CertsealError:
-            raise invalid(
-                "signers", f"{signer!r} is not an identity such as dept:<code>"
-            ) from None
-        if kind not in SIGNER_KINDS:
-            raise invalid(
-                "signers", f"{signer!r}: {with_article(kind)} may not use seals"
-            )
+        check_signer(signer)
     if data.picture_png:
         check_png(data.picture_png)
