@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 from certseal.files import replace_from
 
 #: a licence status as every command prints it: words, then the national code (GB/T
@@ -119,6 +119,22 @@ def whole_number(maximum: int = UINT32_MAX, minimum: int = 0) -> Callable[[str],
                 f"{value} is outside {minimum:,} to {maximum:,}"
             )
         return value
+
+    return parse
+
+
+def checked(check: Callable[[str, str], object]) -> Callable[[str], str]:
+    """An argparse ``type`` from a check of the services (``check(text, field)``
+    raising INVALID_ARGUMENT, as :func:`certseal.identifiers.validate_type_code`):
+    the same words from the parser, ``error: <option>: <problem>`` with exit 2,
+    before any call."""
+
+    def parse(text: str) -> str:
+        try:
+            check(text, "")
+        except CertsealError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+        return text
 
     return parse
 

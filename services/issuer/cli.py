@@ -14,8 +14,9 @@ from typing import Any
 
 from certseal.calls import call_service, department_identity, dev_identity
 from certseal.cli import load, ts
-from certseal.cli_options import aware_time, whole_number
+from certseal.cli_options import aware_time, checked, whole_number
 from certseal.errors import CertsealError, ErrorKind
+from certseal.identifiers import validate_type_code
 from services.issuer.cli_call import call_issuer
 from services.issuer.holder_cli import register_holder
 from services.issuer.licence_cli import register_licence
@@ -365,7 +366,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             name, help=f"{text} a holder app read a licence type for its holders"
         )
         command.add_argument("app", help="app:<name>")
-        command.add_argument("--type", required=True, help="licence type code")
+        command.add_argument(
+            "--type",
+            required=True,
+            type=checked(validate_type_code),
+            help="licence type code",
+        )
     apps.add_parser("list", help="the grants").add_argument(
         "app", nargs="?", help="app:<name> (default: every app)"
     )

@@ -19,6 +19,7 @@ from certseal.cli import load, ts
 from certseal.cli_options import (
     STATUS_WORDS,
     OutputFile,
+    checked,
     licence_status,
     status_shown,
     write_output,
@@ -241,11 +242,7 @@ def _declared_types(args: argparse.Namespace, type_code: str) -> dict[str, int]:
     for licence_type in reply.licence_types:
         if licence_type.type_code == type_code:
             return {f.name: f.type for f in licence_type.fields}
-    raise invalid(
-        "field",
-        f"licence type {type_code!r} is not registered ('certseal type list'), so "
-        "its fields and their types cannot be known",
-    )
+    raise invalid("type", f"unknown licence type {type_code!r} ('certseal type list')")
 
 
 def _type_of(identifier: str) -> str:
@@ -436,7 +433,12 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     lics = lic.add_subparsers(dest="licence_command", required=True)
     issue = lics.add_parser("issue", help="issue a licence")
-    issue.add_argument("--type", required=True)
+    issue.add_argument(
+        "--type",
+        required=True,
+        type=checked(validate_type_code),
+        help="licence type code",
+    )
     issue.add_argument("--holder-name", required=True)
     issue.add_argument("--id-type", default="111")
     issue.add_argument("--id-number", required=True)
@@ -462,7 +464,9 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     add_ttl_option(present)
     present.add_argument("--png", **_PNG)
     listing = lics.add_parser("list", help="this department's licences")
-    listing.add_argument("--type")
+    listing.add_argument(
+        "--type", type=checked(validate_type_code), help="licence type code"
+    )
     listing.add_argument(
         "--status",
         type=licence_status,

@@ -10,7 +10,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from certseal.cli_options import whole_number
+from certseal.cli_options import checked, whole_number
+from certseal.identifiers import validate_type_code
 
 #: ``call(args, stub -> RPC)``: an IssuerAdmin call as the operator
 Call = Callable[[argparse.Namespace, Callable[[Any], Awaitable[Any]]], Any]
@@ -122,6 +123,7 @@ def register_types(
     tadd.add_argument(
         "--code",
         required=True,
+        type=checked(validate_type_code),
         help="the type's code: the defining department's code and 3 digits "
         "(21 characters)",
     )
@@ -158,7 +160,11 @@ def register_types(
         "keeps the licences it issued (it may transfer them to a listed issuer) but "
         "issues, renews and receives by transfer no more of the type",
     )
-    tissuers.add_argument("code", help="the licence type's code ('type list')")
+    tissuers.add_argument(
+        "code",
+        type=checked(validate_type_code),
+        help="the licence type's code ('type list')",
+    )
     tissuers.add_argument(
         "--issuers",
         required=True,

@@ -60,8 +60,16 @@ async def test_field_values_are_read_as_their_declared_types(operator, connect, 
         "--holder-name", "张三", "--id-number", "440301199001011234",
         "--field", "class=C1",
     )  # fmt: skip
-    assert code == 2 and out.startswith("error: field: licence type 'XXX"), out
-    assert "cannot be known" in out
+    # trial 2: a malformed code is named as the option, by its form
+    assert code == 2 and "\nerror: type: 'XXX" in out, out
+    assert "is not a licence type code" in out
+    for fields in (["--field", "class=C1"], []):  # one field named, fields or not
+        code, out = await cli(
+            "licence", "--as", dept.code, "issue", "--type", f"{dept.code}999",
+            "--holder-name", "张三", "--id-number", "440301199001011234", *fields,
+        )  # fmt: skip
+        assert code == 2, out
+        assert out.startswith(f"error: type: unknown licence type '{dept.code}999'")
     # a required field left out: named as the option, not the request's map key
     code, out = await cli(
         "licence", "--as", dept.code, "issue", "--type", dept.type_code,

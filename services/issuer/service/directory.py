@@ -65,7 +65,9 @@ class Directory:
     ) -> LicenceType:
         """A registered licence type, cached for :data:`_CACHE_TTL_S` (its issuers
         may change: other issuer processes see it within that time);
-        INVALID_ARGUMENT on ``field`` when it is unknown (not cached)."""
+        INVALID_ARGUMENT on ``field`` when it is malformed (said as such: no type can
+        have that code) or unknown (not cached)."""
+        validate_type_code(type_code, field)
         cached = self._types.get(type_code)
         now = time.monotonic()
         if cached is None or cached[0] < now:
