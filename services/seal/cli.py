@@ -18,6 +18,7 @@ from certseal.cli import load, ts
 from certseal.cli_options import OutputFile, whole_number, write_output
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
+from services.seal.cli_inputs import OFD, PDF, SIGNATURE, read_as, read_signed
 
 
 def cmd_seal_inspect(args: argparse.Namespace) -> int:
@@ -34,7 +35,7 @@ def cmd_seal_inspect(args: argparse.Namespace) -> int:
             "has no effect with seal inspect (it reads the file here and asks no "
             "service): leave it out",
         )
-    found, lines = inspect(_read(args.file, "file"), "file")
+    found, lines = inspect(read_as(args.file, "file", SIGNATURE), "file")
     for line in lines:
         print(line)
     if args.maker_cert:
@@ -246,10 +247,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
         print(f"SES_Signature written to {args.out}")
         print(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")
     elif command == "verify":
-        request = pb.VerifySealedDocumentRequest(
-            signature=_read(args.signature, "signature"),
-            document=_read(args.file, "file"),
-        )
+        signature, document = read_signed(args.signature, args.file)
+        request = pb.VerifySealedDocumentRequest(signature=signature, document=document)
         reply = _call(args, lambda s: s.VerifySealedDocument(request))
         for line in _signer_lines(reply):
             print(line)
@@ -289,7 +288,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         return _verify_ofd(args)
     else:  # verify-pdf
         request = pb.VerifyPdfRequest(
-            pdf=_read(args.file, "file"), password=_password(args.password_file)
+            pdf=read_as(args.file, "file", PDF), password=_password(args.password_file)
         )
         reply = _pdf_call(args, lambda s: s.VerifyPdf(request))
         for line in pdf_report_lines(reply):
@@ -350,7 +349,7 @@ def _verify_ofd(args: argparse.Namespace) -> int:
     """VerifyOfd: every signature, its checks and (with --references) its digests."""
     from certseal.v1 import seal_pb2 as pb
 
-    request = pb.VerifyOfdRequest(ofd=_read(args.file, "file"))
+    request = pb.VerifyOfdRequest(ofd=read_as(args.file, "file", OFD))
     reply = _call(args, lambda s: s.VerifyOfd(request))
     for one in reply.signatures:
         print(f"signature   {one.signature_id} {one.signature_path} ({one.type})")
