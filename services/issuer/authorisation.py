@@ -202,6 +202,11 @@ def new_authorisation_id() -> str:
     return f"au-{secrets.token_hex(8)}"
 
 
+def is_authorisation_id(text: str) -> bool:
+    """Whether ``text`` has an authorisation id's shape (``au-`` and 16 hex digits)."""
+    return _AUTHORISATION_ID.fullmatch(text) is not None
+
+
 def asked_authorisation(text: str) -> str:
     """An authorisation id as a caller sent it, for an audit row's subject: itself
     (stripped) when it has an id's shape, else ``-`` (a caller's text may hold

@@ -123,7 +123,7 @@ def cmd_holder(args: argparse.Namespace) -> int:
         return 0
     if command == "withdraw":
         request = pb.RevokeAuthorisationRequest(
-            authorisation_id=args.authorisation_id,
+            authorisation_id=_authorisation_id(args.authorisation_id),
             holder=_holder(args),
             reason=args.reason or "",
         )
@@ -134,11 +134,28 @@ def cmd_holder(args: argparse.Namespace) -> int:
     return _usage(args)
 
 
+def _authorisation_id(text: str) -> str:
+    """``withdraw``'s argument if it has an authorisation id's shape; else
+    INVALID_ARGUMENT (``authorisation-id``) before asking, saying which of the two
+    things authorise printed it wants when the code was given (the Issuer answers
+    any other text "not found": trial 5)."""
+    from services.issuer.authorisation import is_authorisation_id, normalise_code
+
+    if is_authorisation_id(text.strip()):
+        return text.strip()
+    if normalise_code(text) is not None:
+        problem = f"give the authorisation id (au-…) that authorise printed, not the code {text}"
+    else:
+        problem = f"{text!r} is not an authorisation id: au- and 16 hex digits, as authorise printed it"
+    raise invalid("authorisation-id", problem)
+
+
 def _print_authorisation(auth: Any) -> None:
     counter = f", counter {auth.counter}" if auth.counter else ", any counter"
     print(f"authorisation {auth.authorisation_id} ({auth.status})")
     print(f"licence     {auth.identifier}")
-    print(f"department  {auth.department_code} {auth.department_name}{counter}")
+    department = " ".join(p for p in (auth.department_code, auth.department_name) if p)
+    print(f"department  {department}{counter}")
     print(f"purpose     {auth.purpose}")
     print(f"fields      {', '.join(auth.fields)}")
     print(f"expires     {ts(auth.expires_at)}")

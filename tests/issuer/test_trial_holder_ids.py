@@ -67,3 +67,56 @@ def test_a_well_formed_holder_goes_on_to_the_issuer(
     monkeypatch.chdir(tmp_path)
     _, last = _run(capsys, [*command, "--id-number", GOOD.lower()])
     assert last.startswith("error: config: no configuration"), last
+
+
+# trial 5: ``holder withdraw AU-…`` (the code the holder has, not the id) was sent as
+# the id and answered "authorisation AU-… not found"; any other text the same.
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (
+            "AU-7KQ2M9XW4R8T",
+            "error: authorisation-id: give the authorisation id (au-…) that "
+            "authorise printed, not the code AU-7KQ2M9XW4R8T",
+        ),
+        (
+            "au 7kq2 m9xw 4r8t",  # the code as a person might copy it
+            "error: authorisation-id: give the authorisation id (au-…) that "
+            "authorise printed, not the code au 7kq2 m9xw 4r8t",
+        ),
+        (
+            "au-123",
+            "error: authorisation-id: 'au-123' is not an authorisation id: au- and "
+            "16 hex digits, as authorise printed it",
+        ),
+    ],
+)
+def test_withdraw_names_the_code_given_for_the_id(
+    given, said, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    code, last = _run(capsys, ["withdraw", given, "--id-number", GOOD])
+    assert (code, last) == (2, said)
+
+
+# trial 10: ``department  <code> , any counter``: the name blank (withdraw's answer
+# has none) left a stray space
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("", "department  91350100M000100Y43, any counter"),
+        ("市监局", "department  91350100M000100Y43 市监局, any counter"),
+    ],
+)
+def test_the_department_line_has_no_stray_space(name, line, capsys):
+    from certseal.v1 import issuer_pb2 as pb
+    from services.issuer.holder_cli import _print_authorisation
+
+    _print_authorisation(
+        pb.Authorisation(
+            authorisation_id="au-0000000000000000",
+            department_code="91350100M000100Y43",
+            department_name=name,
+        )
+    )
+    assert line in capsys.readouterr().out.splitlines()
