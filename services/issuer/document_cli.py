@@ -6,6 +6,7 @@ by size."""
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -44,10 +45,8 @@ def licence_document(
     )
     try:
         reply = call(args, lambda s: s.GetLicenceDocument(asked), holder=True)
-    except CertsealError as exc:
-        if holder is not None:
-            raise
-        raise _with_the_remedy(exc, args.as_department) from None
+    except CertsealError as exc:  # the same remedy for the department and the app
+        raise _with_the_remedy(exc, getattr(args, "as_department", None)) from None
     write_output(args.out, reply.document, "out")
     print(
         f"{args.format.upper()} written to {args.out} ({len(reply.document)} bytes, "
@@ -56,15 +55,23 @@ def licence_document(
     return 0
 
 
-def _with_the_remedy(exc: CertsealError, department: str) -> CertsealError:
+#: the department the seal service names as lacking a seal, at its message's start
+_OWNER = re.compile(r"(?:sealing through the seal service: )?([0-9A-Z]{18}) has no ")
+
+
+def _with_the_remedy(exc: CertsealError, department: str | None) -> CertsealError:
     """``exc``, and when it says the department has no seal the issuer may seal its
-    licence files with, how it gets one (docs/holder.md, "Sealing")."""
+    licence files with, how it gets one (docs/holder.md, "Sealing"): the command,
+    with the department the seal service named (else ``department``, the one acted
+    as), whoever met it, the department itself or a holder's app (trial 6)."""
     if (
         exc.field != "seal"
         or exc.kind is not ErrorKind.FAILED_PRECONDITION
         or "service:issuer may use" not in exc.message
     ):
         return exc
+    named = _OWNER.match(exc.message)
+    department = named[1] if named else department or "CODE"
     return CertsealError(
         exc.kind,
         f"{exc.message}; the issuer seals a department's licence files with its "

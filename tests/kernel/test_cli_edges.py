@@ -215,6 +215,42 @@ def test_a_licence_file_no_seal_may_seal_says_how_to_get_one(
     )
 
 
+def test_a_holder_file_no_seal_may_seal_says_the_same_remedy(
+    dev_ca, tmp_path, capsys, monkeypatch
+):
+    """trial 6: ``holder file`` met the same refusal as ``licence document`` without
+    the ``seal register … --signer service:issuer`` command: one message for both,
+    the department taken from the seal service's words."""
+    from certseal.errors import CertsealError, ErrorKind
+    from certseal.identifiers import random_resident_id
+    from services.issuer import cli_call, holder_cli
+
+    dept = "91350100M000100Y43"
+
+    def refused(*args, **kwargs):
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"sealing through the seal service: {dept} has no active official "
+            "es256 or ed25519 seal that service:issuer may use",
+            field="seal",
+        )
+
+    monkeypatch.setattr(holder_cli, "dev_identity", lambda cfg, name: ("", ""))
+    monkeypatch.setattr(cli_call, "call_service", refused)
+    config = write_config(tmp_path, dev_ca)
+    code, out = run(
+        capsys, "--config", str(config), "holder", "--as", "wallet", "file",
+        "1.2.156.3005.2.X", "--id-number", random_resident_id(),
+        "--out", str(tmp_path / "l.pdf"),
+    )  # fmt: skip
+    assert code == 1
+    assert out.startswith(f"error: seal: sealing through the seal service: {dept} has")
+    assert (
+        f"certseal seal --as {dept} register --type official --name NAME --suite "
+        f"es256 --signer dept:{dept} --signer service:issuer" in out
+    )
+
+
 def test_run_from_another_folder_says_where_it_looked_and_how_to_point(
     tmp_path, capsys, monkeypatch
 ):
