@@ -31,6 +31,7 @@ from certseal.identifiers import (
     validate_type_code,
 )
 from services.issuer.cli_call import call_issuer
+from services.issuer.code_cli import licence_code
 from services.issuer.document_cli import add_document_options, licence_document
 from services.issuer.present_cli import add_ttl_option, presentation_ttl
 
@@ -287,23 +288,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
     if command == "document":
         return licence_document(args, _call)
     if command == "code":
-        code = _call(
-            args,
-            lambda s: s.GetLicenceCode(
-                pb.GetLicenceCodeRequest(identifier=args.identifier)
-            ),
-        )
-        print(code.text)
-        if args.png:
-            write_output(args.png, code.png, "png")
-            print(f"QR code written to {args.png}")
-        if code.current_identifier:  # as `licence get` shows "superseded by": exit 0
-            print(
-                f"warning: {args.identifier} was superseded; its current version is "
-                f"{code.current_identifier}, and this code verifies as superseded",
-                file=sys.stderr,
-            )
-        return 0
+        return licence_code(args, _call)
     if command == "list":
         if not (args.id_number or args.type or args.status):
             raise invalid(

@@ -122,6 +122,18 @@ async def test_the_code_of_a_superseded_version_warns_naming_the_current_one(
         "--status", "revoked",
     )  # fmt: skip
     assert (code, out.strip()) == (0, "no licences match"), out
+    # trial 7: a suspended licence's code warns as a superseded one's does
+    await dept.clients.issuer.SuspendLicence(
+        pb.SuspendLicenceRequest(identifier=renewed.licence.identifier, reason="r")
+    )
+    code, out = await cli(
+        "licence", "--as", dept.code, "code", renewed.licence.identifier
+    )  # fmt: skip
+    assert code == 0 and out.startswith("LC1:"), out
+    assert (
+        f"warning: {renewed.licence.identifier} is suspended 02, and this code does "
+        "not verify as valid"
+    ) in out, out
 
 
 async def test_licence_list_names_its_own_flags(operator, connect, cli):
