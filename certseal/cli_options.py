@@ -94,9 +94,13 @@ def licence_status(text: str) -> int:
 UINT32_MAX = 2**32 - 1
 
 
-def whole_number(maximum: int = UINT32_MAX, minimum: int = 0) -> Callable[[str], int]:
+def whole_number(
+    maximum: int = UINT32_MAX, minimum: int = 0, unit: str = ""
+) -> Callable[[str], int]:
     """An argparse ``type``: ASCII digits making ``minimum`` to ``maximum`` (by
-    default 0 to what a protobuf ``uint32`` field holds). Anything else is ``error: <option>: <problem>``
+    default 0 to what a protobuf ``uint32`` field holds; give the option's own
+    range, so that every value outside it gets the one message, in ``unit``).
+    Anything else is ``error: <option>: <problem>``
     with exit status 2 from the parser, never a ValueError out of a request's
     constructor (``Value out of range``) after the command has started."""
 
@@ -111,12 +115,12 @@ def whole_number(maximum: int = UINT32_MAX, minimum: int = 0) -> Callable[[str],
         digits = typed.lstrip("-").lstrip("0") or "0"
         if len(digits) > widest:
             raise argparse.ArgumentTypeError(
-                f"{_shown(typed)} is outside {minimum:,} to {maximum:,}"
+                f"{_shown(typed)} is outside {minimum:,} to {maximum:,}{unit}"
             )
         value = -int(digits) if typed.startswith("-") else int(digits)
         if not minimum <= value <= maximum:
             raise argparse.ArgumentTypeError(
-                f"{value} is outside {minimum:,} to {maximum:,}"
+                f"{value} is outside {minimum:,} to {maximum:,}{unit}"
             )
         return value
 

@@ -20,6 +20,12 @@ from certseal.identifiers import validate_type_code
 from services.issuer.cli_call import call_issuer
 from services.issuer.holder_cli import register_holder
 from services.issuer.licence_cli import register_licence
+from services.issuer.limits import (
+    DEFAULT_KEY_VALIDITY_DAYS,
+    DEFAULT_REPUBLISH_EVENTS,
+    MAX_KEY_VALIDITY_DAYS,
+    MAX_REPUBLISH_EVENTS,
+)
 from services.issuer.type_cli import register_types
 
 _ROLES = {"issuer": 1, "counter": 2, "seal_owner": 3, "integrator": 4}
@@ -337,7 +343,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         k = keys.add_parser(name, help=what)
         k.add_argument("department")
         k.add_argument("--suite", required=True, help="sm2, es256 or ed25519")
-        k.add_argument("--validity-days", type=whole_number(), default=0)
+        k.add_argument(
+            "--validity-days",
+            type=whole_number(
+                MAX_KEY_VALIDITY_DAYS, unit=f" days (0: {DEFAULT_KEY_VALIDITY_DAYS})"
+            ),
+            default=0,
+            help=f"the key's validity, 1 to {MAX_KEY_VALIDITY_DAYS:,} days "
+            f"(default 0: {DEFAULT_KEY_VALIDITY_DAYS} days)",
+        )
     keys.add_parser(
         "retire", help="stop signing with a key (what it signed stays valid)"
     ).add_argument("kid")
@@ -390,8 +404,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     again.add_argument(
         "--max-events",
-        type=whole_number(),
-        default=10_000,
-        help="events per call (at most 100,000)",
+        type=whole_number(
+            MAX_REPUBLISH_EVENTS, unit=f" (0: {DEFAULT_REPUBLISH_EVENTS:,})"
+        ),
+        default=DEFAULT_REPUBLISH_EVENTS,
+        help=f"events per call, at most {MAX_REPUBLISH_EVENTS:,} (default "
+        f"{DEFAULT_REPUBLISH_EVENTS:,})",
     )
     again.set_defaults(func=cmd_republish)

@@ -16,6 +16,7 @@ from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
 from certseal.text import check_display_name, with_article
 from certseal.timestamps import shifted
+from services.issuer.limits import MAX_TYPE_VALIDITY_DAYS
 
 MAX_TEXT = 1000
 MAX_FIELDS = 100
@@ -230,8 +231,11 @@ def validate_licence_type(
     validate_type_code(type_code)
     validate_text("name", name, required=True, limit=200)
     check_display_name(name, "name")  # shown at counters: no invisible characters
-    if not 1 <= default_validity_days <= 36500:
-        raise invalid("default_validity_days", "must be between 1 and 36500 days")
+    if not 1 <= default_validity_days <= MAX_TYPE_VALIDITY_DAYS:
+        raise invalid(
+            "default_validity_days",
+            f"must be between 1 and {MAX_TYPE_VALIDITY_DAYS} days",
+        )
     if len(specs) > MAX_FIELDS:
         raise invalid("fields", f"at most {MAX_FIELDS} fields")
     seen: set[str] = set()

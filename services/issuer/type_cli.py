@@ -12,6 +12,7 @@ from typing import Any
 
 from certseal.cli_options import checked, whole_number
 from certseal.identifiers import validate_type_code
+from services.issuer.limits import MAX_TYPE_VALIDITY_DAYS
 
 #: ``call(args, stub -> RPC)``: an IssuerAdmin call as the operator
 Call = Callable[[argparse.Namespace, Callable[[Any], Awaitable[Any]]], Any]
@@ -139,9 +140,10 @@ def register_types(
     )
     tadd.add_argument(
         "--validity-days",
-        type=whole_number(),
+        type=whole_number(MAX_TYPE_VALIDITY_DAYS, minimum=1, unit=" days"),
         default=365 * 6,
-        help="a licence's validity when its issuance gives none (default 2190)",
+        help="a licence's validity when its issuance gives none, 1 to "
+        f"{MAX_TYPE_VALIDITY_DAYS:,} days (default 2190)",
     )
     tadd.add_argument(
         "--issuers",

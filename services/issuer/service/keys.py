@@ -28,6 +28,7 @@ from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.domain import SigningKey
 from services.issuer.events import trust_event
+from services.issuer.limits import DEFAULT_KEY_VALIDITY_DAYS, MAX_KEY_VALIDITY_DAYS
 from services.issuer.published import validate_reason
 from services.issuer.service.common import Auditor, require_operator
 from services.issuer.storage import IssuerStore
@@ -54,7 +55,7 @@ def asked_suite(text: str) -> str:
         return "-"
 
 
-_DEFAULT_VALIDITY_DAYS = 730
+_DEFAULT_VALIDITY_DAYS = DEFAULT_KEY_VALIDITY_DAYS
 _PRESENTATION_VALIDITY_DAYS = 730
 
 
@@ -318,8 +319,10 @@ class Keys:
         validate_uscc(code, "department_code")
         if await self._store.get_department(code) is None:
             raise invalid("department_code", f"department {code} is not onboarded")
-        if validity_days and not 1 <= validity_days <= 3650:
-            raise invalid("validity_days", "must be between 1 and 3650")
+        if validity_days and not 1 <= validity_days <= MAX_KEY_VALIDITY_DAYS:
+            raise invalid(
+                "validity_days", f"must be between 1 and {MAX_KEY_VALIDITY_DAYS} days"
+            )
 
     async def _create(
         self,

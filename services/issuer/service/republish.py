@@ -32,6 +32,7 @@ from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.domain import LicenceType, Operation, SigningKey, Status
 from services.issuer.events import licence_event, trust_event
+from services.issuer.limits import DEFAULT_REPUBLISH_EVENTS, MAX_REPUBLISH_EVENTS
 from services.issuer.service.common import Auditor, require_operator
 from services.issuer.storage import IssuerStore
 from services.issuer.storage.republish import RepublishRun
@@ -40,8 +41,8 @@ __all__ = ["RepublishRun", "Republisher"]
 from services.issuer.storage.rows import StoredLicence
 
 ACTOR = "service:republish"
-DEFAULT_MAX_EVENTS = 10_000
-MAX_EVENTS = 100_000
+DEFAULT_MAX_EVENTS = DEFAULT_REPUBLISH_EVENTS
+MAX_EVENTS = MAX_REPUBLISH_EVENTS
 BATCH = 1_000
 
 _BY_STATUS = {
