@@ -377,6 +377,17 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {missing_arguments(self, message) or message}\n")
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml's), or "unknown" when run
+    from a checkout that was never installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("certseal")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser(
     description: str,
     load_config: Callable[[Sequence[Path]], Any],
@@ -390,6 +401,7 @@ def build_parser(
         action="append",
         help="configuration file (default .certseal/config.toml); repeat to layer files",
     )
+    parser.add_argument("--version", action="version", version=f"certseal {_version()}")
     parser.set_defaults(load_config=load_config)
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)

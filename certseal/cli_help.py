@@ -19,10 +19,6 @@ BY_COMMAND = {
     ("department add", "code"): "the department's USCC (18 characters)",
     ("department add", "name"): "the department's name, e.g. 示例交警支队",
     ("department roles", "code"): "the department's USCC",
-    ("key create", "validity_days"): "days the key signs for, 1 to 3,650 (default "
-    "0: 730)",
-    ("key rotate", "validity_days"): "days the new key signs for, 1 to 3,650 "
-    "(default 0: 730)",
     ("key retire", "kid"): "the key's id (key list prints it)",
     ("key revoke", "kid"): "the key's id (key list prints it)",
     ("key revoke", "reason"): "why the key is revoked (audited)",

@@ -476,7 +476,11 @@ def _wait_https(
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``run``."""
     run = sub.add_parser("run", help="run the embedded stack and the services")
-    run.add_argument("--home", default=str(DEFAULT_HOME), help="data, local.toml")
+    run.add_argument(
+        "--home",
+        default=str(DEFAULT_HOME),
+        help=f"the folder of the data and local.toml (default {DEFAULT_HOME})",
+    )
     run.add_argument(
         "--broker-port",
         type=BROKER_PORT_TYPE,

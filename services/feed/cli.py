@@ -403,7 +403,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = feed.add_parser(
         "kafka-users", help="KafkaUser manifests (Strimzi) for the entitlements"
     )
-    users.add_argument("--cluster", default="certseal", help="the Strimzi Kafka name")
+    users.add_argument(
+        "--cluster",
+        default="certseal",
+        help="the Strimzi Kafka name (default certseal)",
+    )
     users.set_defaults(func=cmd_feed_kafka_users)
     cert = feed.add_parser(
         "receiver-cert",

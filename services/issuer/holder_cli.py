@@ -19,6 +19,7 @@ from certseal.cli import ts
 from certseal.cli_options import whole_number
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_identity_document
+from services.issuer.authorisation import MAX_PURPOSE_CHARS
 from services.issuer.cli_call import call_issuer
 from services.issuer.document_cli import add_document_options, licence_document
 
@@ -233,7 +234,9 @@ def register_holder(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "--id-number", required=True, help="the holder's identity number"
         )
         command.add_argument(
-            "--id-type", default="111", help="the identity document's type (111)"
+            "--id-type",
+            default="111",
+            help="the identity document's type code (default 111, 居民身份证)",
         )
         command.set_defaults(func=cmd_holder)
     add_document_options(commands.choices["file"])
@@ -241,7 +244,11 @@ def register_holder(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     authorise.add_argument(
         "--department", required=True, metavar="CODE", help="the department's USCC"
     )
-    authorise.add_argument("--purpose", required=True, help="用证事由, at most 64")
+    authorise.add_argument(
+        "--purpose",
+        required=True,
+        help=f"用证事由, the purpose: at most {MAX_PURPOSE_CHARS} characters",
+    )
     authorise.add_argument(
         "--field",
         action="append",

@@ -422,7 +422,6 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--type",
         required=True,
         type=checked(validate_type_code),
-        help="licence type code",
     )
     issue.add_argument("--holder-name", required=True)
     issue.add_argument("--id-type", default="111")
@@ -449,9 +448,7 @@ def register_licence(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     add_ttl_option(present)
     present.add_argument("--png", **_PNG)
     listing = lics.add_parser("list", help="this department's licences")
-    listing.add_argument(
-        "--type", type=checked(validate_type_code), help="licence type code"
-    )
+    listing.add_argument("--type", type=checked(validate_type_code))
     listing.add_argument(
         "--status",
         type=licence_status,

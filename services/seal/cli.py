@@ -409,7 +409,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = seal.add_parser("register", help="register a seal (a seal owner)")
     add.add_argument("--type", required=True, help="official, contract, finance, ...")
     add.add_argument("--name", required=True)
-    add.add_argument("--suite", default="sm2", help="sm2, es256 or ed25519")
+    add.add_argument(
+        "--suite", default="sm2", help="sm2, es256 or ed25519 (default sm2)"
+    )
     add.add_argument("--owner", help="the owning department (operators only)")
     add.add_argument(
         "--signer",

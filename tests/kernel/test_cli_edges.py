@@ -429,3 +429,49 @@ def test_every_option_and_argument_of_every_command_has_a_help_line():
 
     walk(build_parser(), "certseal")
     assert bare == []
+
+
+def test_every_option_with_a_default_says_it_in_its_help():
+    """trial 9: ``seal register --suite``, ``run --home``, ``republish --max-events``,
+    ``feed kafka-users --cluster`` and ``holder --id-type`` had defaults their help
+    did not say: a user learnt what was used only from what it did."""
+    silent = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for word, sub in action.choices.items():
+                    walk(sub, f"{path} {word}")
+            elif (
+                action.option_strings
+                and action.default not in (None, False, [], "", argparse.SUPPRESS)
+                and action.nargs != 0  # a flag's default is its absence
+                and "default" not in (action.help or "")
+            ):
+                silent.append(f"{path} {max(action.option_strings, key=len)}")
+
+    walk(build_parser(), "certseal")
+    assert silent == []
+
+
+def test_version_prints_the_package_version(capsys):
+    """trial 9: there was no ``certseal --version``."""
+    from importlib.metadata import version
+
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out == f"certseal {version('certseal')}\n"
+
+
+def test_a_bounded_text_option_says_its_unit():
+    """trial 9: ``holder authorise --purpose`` said "at most 64": 64 of what."""
+    from services.issuer.authorisation import MAX_PURPOSE_CHARS
+
+    parser = build_parser()
+    holder = parser._subparsers._group_actions[0].choices["holder"]
+    authorise = holder._subparsers._group_actions[0].choices["authorise"]
+    (purpose,) = [a for a in authorise._actions if a.dest == "purpose"]
+    assert f"at most {MAX_PURPOSE_CHARS} characters" in purpose.help
