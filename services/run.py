@@ -57,6 +57,7 @@ from services.run_layers import (
 )
 from services.run_platform import platform_seal_line
 from services.run_processes import kill_session, say, shut_down, start_service
+from services.run_walk import walk_through
 
 #: how long a killed run's services have to stop before they are killed, as at Ctrl-C
 KEEPER_GRACE_S = 15.0
@@ -255,34 +256,7 @@ def _run(args: argparse.Namespace, home: Path) -> int:
         walk = (
             not_started(exited, home / LOCAL_OVERLAY)
             if exited
-            else f"""Try, in another terminal (the CLI finds {stack.config_file}; README.md has the whole
-walk-through: amend, transfer, revoke, seals):
-  .venv/bin/certseal department add 91350100M000100Y43 --name 示例交警支队 --roles issuer,seal_owner --dev-identity
-  .venv/bin/certseal key create 91350100M000100Y43 --suite sm2
-  .venv/bin/certseal type add --code 91350100M000100Y43001 --name 机动车驾驶证 \\
-      --issuers 91350100M000100Y43 --field class:string:required:public:title=准驾车型 --field address:string:personal:title=住址
-  .venv/bin/certseal licence --as 91350100M000100Y43 issue --type 91350100M000100Y43001 \\
-      --holder-name 张三 --id-number 440301199001011234 --field class=C1 --field address=深圳
-  .venv/bin/certseal licence --as 91350100M000100Y43 code IDENTIFIER --png code.png
-  .venv/bin/certseal verify --purpose 窗口办事 'LC1:...'    (quoted: a code has spaces; or --image code.png)
-  .venv/bin/certseal verify --group region-demo --purpose 窗口办事 'LC1:...'   (the other group)
-  .venv/bin/certseal bundle fetch --out counter.bundle   (then, with no network:)
-  .venv/bin/certseal verify --offline --bundle counter.bundle 'LC1:...'
-  .venv/bin/certseal seal inspect FILE.ses               (any SESeal or SES_Signature)
-  .venv/bin/certseal events tail --since earliest        (the live event feed)
-  .venv/bin/certseal id check IDENTIFIER
-  .venv/bin/certseal audit verify
-  .venv/bin/certseal log verify --licence IDENTIFIER     (its issuance is in the log)
-  .venv/bin/certseal console account add ops --department 91350100M000100Y43 --role operator
-      (it asks for a password of 12 characters or more; from a script, give it with
-      --password-stdin; then sign in at {console_url}operator -
-      the browser must trust {ca})
-gRPC reflection is on, for a gRPC tool of your own such as grpcurl (optional, not
-installed by make setup; the certseal commands above need no such tool):
-  grpcurl -cacert {ca} -cert {cfg.cli.cert_file} -key {cfg.cli.key_file} {cfg.issuer.listen} list
-
-Ctrl-C stops everything; running again reuses the data.
-"""
+            else walk_through(cfg, stack.config_file, console_url)
         )
         dsn = cfg.database.dsn()
         withheld = "password withheld; " if dsn_has_password(dsn) else ""

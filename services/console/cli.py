@@ -52,6 +52,17 @@ def _actor() -> str:
         return "cli:unknown"
 
 
+def _ask(prompt: str) -> str:
+    """A password typed at ``prompt``, unechoed. Ctrl-C ends the line the prompt
+    left open before the command stops (exit 130): the shell's prompt would
+    otherwise follow ``password: `` on the same line (a new user's trial 10)."""
+    try:
+        return getpass.getpass(prompt)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        raise
+
+
 def _password(args: argparse.Namespace, *, required: bool) -> str | None:
     """The password from the file, standard input or a prompt (None: none given)."""
     if args.password_file:
@@ -69,8 +80,8 @@ def _password(args: argparse.Namespace, *, required: bool) -> str | None:
         return None
     if not sys.stdin.isatty():
         raise invalid("password", "give --password-file or --password-stdin")
-    first = getpass.getpass("password: ")
-    if first != getpass.getpass("again: "):
+    first = _ask("password: ")
+    if first != _ask("again: "):
         raise invalid("password", "the two entries differ")
     return first
 
