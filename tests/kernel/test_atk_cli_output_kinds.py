@@ -12,6 +12,7 @@ import pytest
 
 from certseal.cli_options import check_output
 from certseal.errors import CertsealError
+from certseal.identifiers import random_resident_id
 from services.cli import main
 from services.issuer import holder_cli
 
@@ -106,7 +107,8 @@ def test_a_file_of_another_kind_made_during_the_call_is_not_replaced(
 
     monkeypatch.setattr(holder_cli, "_call", call)
     argv = ["--config", str(tmp_path / "nowhere.toml"), "holder", "--as", "wallet"]
-    argv += ["file", "ID", "--id-number", "1", "--out", str(out)]
+    holder = random_resident_id()  # checked before the call (trial 4)
+    argv += ["file", "ID", "--id-number", holder, "--out", str(out)]
     code = main(argv)
     err = capsys.readouterr().err.strip()
     assert out.read_bytes() == kept

@@ -16,7 +16,10 @@ from services.cli import main
     ("line", "command"),
     [
         ("licence --as list code ID extra", "certseal licence code"),
-        ("licence --as code list --type T extra", "certseal licence list"),
+        (
+            "licence --as code list --type 91350100M000100Y43001 extra",
+            "certseal licence list",
+        ),
         ("seal --as pdf inspect X extra", "certseal seal inspect"),
     ],
 )
