@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from certseal.cli_options import status_words, write_output
+from certseal.errors import CertsealError
 
 #: ``Licence.status`` of a valid licence (GB/T 36904 ``01``)
 _VALID = 1
@@ -45,12 +46,17 @@ def licence_code(args: argparse.Namespace, call: Callable[..., Any]) -> int:
         )
     else:
         asked = pb.GetLicenceRequest(identifier=args.identifier)
-        status = call(args, lambda s: s.GetLicence(asked)).licence.status
+        try:
+            status = call(args, lambda s: s.GetLicence(asked)).licence.status
+        except CertsealError as exc:  # the code is printed: say what is unknown
+            status, unknown = 0, str(exc)
         if status == _VALID:
             return 0
         warning = (
             f"{args.identifier} is {status_words(status)}, and this code does not "
             "verify as valid"
+            if status
+            else f"the status of {args.identifier} could not be read ({unknown})"
         )
     print(f"warning: {warning}", file=sys.stderr)
     return 0

@@ -66,3 +66,17 @@ def test_a_superseded_version_still_says_its_current_one(capsys):
     code, _, err = _run(capsys, _Stub(1, current="NEW"))
     assert code == 0
     assert err.startswith(f"warning: {ID} was superseded; its current version is NEW")
+
+
+def test_a_status_that_cannot_be_read_is_said_and_the_code_still_printed(capsys):
+    from certseal.errors import CertsealError, ErrorKind
+
+    class _Unread(_Stub):
+        def GetLicence(self, request):
+            raise CertsealError(ErrorKind.UNAVAILABLE, "issuer: gone", field="issuer")
+
+    code, out, err = _run(capsys, _Unread(1))
+    assert (code, out) == (0, "LC1:CODE\n")
+    assert (
+        err == f"warning: the status of {ID} could not be read (issuer: issuer: gone)\n"
+    )
