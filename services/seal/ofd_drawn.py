@@ -8,12 +8,12 @@ Pure and synchronous over the package's bytes, like :mod:`services.seal.ofd`.
 from __future__ import annotations
 
 import contextlib
+import re
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from typing import TYPE_CHECKING, cast
 
 from certseal.errors import CertsealError
 from services.seal.ofd_package import (
-    children,
     damage_tolerated,
     file_key,
     local,
@@ -130,9 +130,42 @@ def entry_draws_only_root(document: OfdDocument) -> bool:
     drawn = drawn_files(document)
     if any("OFD.xml" in by and path != document.doc_root for path, by in drawn.items()):
         return False
-    return (
-        len(children(package_xml(document.package, "OFD.xml", "ofd"), "DocBody")) == 1
-    )
+    return _plain_entry(package_xml(document.package, "OFD.xml", "ofd"))
+
+
+#: a location an unsealed ``OFD.xml`` may give: one every reader reads alike (no
+#: space of any kind, no backslash, no escape; atk-ofd2 F1, F2)
+_PLAIN_LOCATION = re.compile(r"/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def _plain_entry(ofd: ET.Element) -> bool:
+    """Whether an ``OFD.xml`` has the one shape whose locations every reader reads as
+    this verifier does: one ``DocBody`` holding only ``DocInfo`` (with no ``Cover``,
+    the one location in it), one ``DocRoot`` and at most one ``Signatures``, those two
+    without attributes or child elements and with a :data:`_PLAIN_LOCATION` as their
+    text. dom4j (ofdrw) joins an element's text pieces and keeps spaces in a file
+    name, and reads a namespaced ``BaseLoc`` as ``BaseLoc``: any other shape of a
+    file nobody sealed could make a reader open what was never verified
+    (atk-ofd2 F1 to F3)."""
+    bodies = list(ofd)
+    if len(bodies) != 1 or local(bodies[0].tag) != "DocBody":
+        return False
+    parts = [local(element.tag) for element in bodies[0]]
+    if len(set(parts)) != len(parts) or "DocRoot" not in parts:
+        return False
+    for element in bodies[0]:
+        name = local(element.tag)
+        if name == "DocInfo":
+            if any(local(e.tag) == "Cover" for e in element.iter()):
+                return False
+        elif (
+            name not in ("DocRoot", "Signatures")
+            or element.attrib
+            or len(element)
+            or not _PLAIN_LOCATION.fullmatch(element.text or "")
+        ):
+            return False
+    return True
 
 
 def _named_by(

@@ -115,12 +115,6 @@ def _said(results: list[pb.OfdSignatureResult] | None) -> object:
 # --- F1: OFD.xml's DocRoot read otherwise than readers read it ---------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-ofd2 F1: an uncovered OFD.xml's DocRoot is read as its first text "
-    "chunk; dom4j (ofdrw) joins every text node, so a reader opens a forged root "
-    "while the seal is VALID as entry unsigned",
-)
 async def test_a_docroot_split_by_an_element_does_not_leave_the_seal_valid(
     stack,
     trusting_app,  # noqa: F811
@@ -135,12 +129,6 @@ async def test_a_docroot_split_by_an_element_does_not_leave_the_seal_valid(
     assert _not_vouched(results), _said(results)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-ofd2 F1: an uncovered OFD.xml's DocRoot is stripped of Unicode "
-    "spaces (str.strip); a reader opens the file whose name ends in them (ofdrw "
-    "does not trim a file name), a forged root beside the VALID seal",
-)
 @pytest.mark.parametrize(
     "tail", ["\u3000", "\u00a0", "\n"], ids=["ideographic", "nbsp", "newline"]
 )
@@ -217,13 +205,6 @@ def _version_added(files: dict[str, bytes], attribute: bytes) -> dict[str, bytes
     return files
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-ofd2 F3: an uncovered OFD.xml naming a version the verifier "
-    "cannot resolve (namespaced BaseLoc, which dom4j reads; a backslash path, "
-    "which Windows opens; a folder name with a leading space, which ofdrw trims) "
-    "is entry unsigned, though the design says a version leaves it unsigned",
-)
 @pytest.mark.parametrize(
     "attribute",
     [

@@ -132,6 +132,17 @@ def _body_repeated(files: dict[str, bytes]) -> dict[str, bytes]:
     return files
 
 
+def _cover_added(files: dict[str, bytes]) -> dict[str, bytes]:
+    # DocInfo's Cover is a location (the thumbnail some readers show): an unsealed
+    # OFD.xml may name nothing a reader opens but the covered root
+    files = dict(files)
+    files["Doc_0/cover.png"] = b"a picture of another document"
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"</ofd:DocID>", b"</ofd:DocID><ofd:Cover>Doc_0/cover.png</ofd:Cover>", 1
+    )
+    return files
+
+
 def _version_added(files: dict[str, bytes]) -> dict[str, bytes]:
     files = dict(files)
     files["Doc_0/Versions/Version_0.xml"] = (
@@ -153,8 +164,8 @@ def _version_added(files: dict[str, bytes]) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(
     "edit",
-    [_root_moved, _body_added, _body_repeated, _version_added],
-    ids=["another-root", "second-document", "second-body", "a-version"],
+    [_root_moved, _body_added, _body_repeated, _cover_added, _version_added],
+    ids=["another-root", "second-document", "second-body", "a-cover", "a-version"],
 )
 async def test_an_unsealed_ofd_xml_that_draws_more_than_the_root_is_modified(
     stack,
