@@ -27,6 +27,7 @@ advance and a token taken between two events stays exact.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -97,14 +98,18 @@ class TimeMerge(Generic[R]):
         if quiet:
             self._behind.clear()
         out: list[R] = []
-        while True:
-            if any(not self._queues.get(p) for p in self._behind):
-                break  # its next record may come before every one held
-            heads = [(q[0][0], p, q[0][1]) for p, q in self._queues.items() if q]
-            if not heads:
-                break
-            _time, first, _offset = min(heads)
-            out.append(self._queues[first].popleft()[2])
+        if any(not self._queues.get(p) for p in self._behind):
+            return out  # its next record may come before every one held
+        heads = [(q[0][0], p, q[0][1]) for p, q in self._queues.items() if q]
+        heapq.heapify(heads)  # a record's turn in O(log partitions)
+        while heads:
+            _time, first, _offset = heapq.heappop(heads)
+            queue = self._queues[first]
+            out.append(queue.popleft()[2])
+            if queue:
+                heapq.heappush(heads, (queue[0][0], first, queue[0][1]))
+            elif first in self._behind:
+                break  # as above: it holds nothing now
         return out
 
     @property
