@@ -45,6 +45,7 @@ from services.seal.ofd_package import (
     read_package,
 )
 from services.seal.ses import SIGNATURE_OIDS
+from services.seal.values import no_such_page
 
 PROVIDER = "certseal"
 CHECK_METHODS = {Suite.SM2: "SM3", Suite.ES256: "SHA256", Suite.ED25519: "SHA256"}
@@ -157,9 +158,7 @@ def _place(
     else:
         page, x, y = place.page, place.x_mm, place.y_mm
         if page >= len(document.pages):
-            raise invalid(
-                "page", f"is {page}; the document has {len(document.pages)} pages"
-            )
+            raise invalid("page", no_such_page(page, len(document.pages), "the OFD"))
     sheet = document.pages[page]
     if not place.keyword:  # asked for there: refused off the page, as for a PDF
         for name, at, stamp, room in (

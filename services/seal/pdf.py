@@ -56,6 +56,7 @@ from services.seal.pdf_stamp import (
 )
 from services.seal.picture import load_picture
 from services.seal.tsa import unavailable
+from services.seal.values import no_such_page
 
 _MECHANISMS = {Suite.ES256: "sha256_ecdsa", Suite.ED25519: "ed25519"}
 _DIGESTS = {Suite.ES256: "sha256", Suite.ED25519: "sha512"}
@@ -270,9 +271,7 @@ def _new_field(
     """
     pages = int(writer.root["/Pages"]["/Count"])
     if not 0 <= placement.page < pages:
-        raise invalid(
-            "page", f"is {placement.page}; the PDF has pages 0 to {pages - 1}"
-        )
+        raise invalid("page", no_such_page(placement.page, pages, "the PDF"))
     page_ref, _resources = writer.find_page_for_modification(placement.page)
     geometry = page_geometry(page_ref.get_object(), placement.page)
     unit = MM / geometry.user_unit

@@ -67,6 +67,7 @@ from services.seal.pdf import (
     nesting_refused,
     reading_pdf,
 )
+from services.seal.pdf_after import ADDED, after_note
 from services.seal.pdf_open import (
     authenticate,
 )
@@ -232,23 +233,6 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     return False, ""
 
 
-#: what was added after a signature that still holds, in a seal officer's words
-_ADDED = {
-    ModificationLevel.NONE: "nothing added after it",
-    ModificationLevel.LTA_UPDATES: "added after it: validation data only",
-    ModificationLevel.FORM_FILLING: "added after it: later signatures only",
-}
-
-
-def _after(level: ModificationLevel | None, modified: bool) -> str:
-    """The note on what came after a signature, with pyHanko's modification level
-    (its difference analysis) for those who read it."""
-    name = level.name if level is not None else "unknown"
-    if modified or level not in _ADDED:
-        return f"changed after it (pyHanko level {name})"
-    return f"{_ADDED[level]} (pyHanko level {name})"
-
-
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     """A time the CMS carries, or None when it has no zone: RFC 5652 11.3 wants
     signingTime in UTC (a UTCTime or GeneralizedTime ending in Z, as X.690 11.7 DER
@@ -317,7 +301,7 @@ def painted_over(found: PdfSeal, unvouched: Sequence[tuple[str, str]]) -> PdfSea
         f"added after it: {'a visible signature' if one else 'visible signatures'} "
         f"not valid here (field{'' if one else 's'} {names})"
     )
-    later = _ADDED[ModificationLevel.FORM_FILLING]
+    later = ADDED[ModificationLevel.FORM_FILLING]
     detail = (
         found.detail.replace(later, note)
         if later in found.detail
@@ -420,13 +404,12 @@ def _found(
     shown_after = () if modified else _shown_after(found, every, shown)
     if _is_stamp(found):
         return _document_timestamp(found, status, modified, why, shown_after)
-    level = status.modification_level
     signer = common_name(status.signing_cert.subject)
     stamp = status.timestamp_validity
     signed_at = _aware(status.signer_reported_dt)
     notes = [
         f"coverage {status.coverage.name if status.coverage else '?'}",
-        _after(level, modified),
+        after_note(found.signature, status, modified),
     ]
     if why:
         notes.append(why)
@@ -466,7 +449,7 @@ def _document_timestamp(
     notes = [
         f"document timestamp (PAdES, ETSI.RFC3161) by {tsa!r}",
         f"coverage {status.coverage.name if status.coverage else '?'}",
-        _after(status.modification_level, modified),
+        after_note(found.signature, status, modified),
     ]
     if why:
         notes.append(why)

@@ -87,3 +87,14 @@ class SealVerification:
     current_status: str = ""
     #: when the seal was revoked (after it sealed: the verdict is VALID), else None
     revoked_at: dt.datetime | None = None
+
+
+def no_such_page(page: int, count: int, document: str) -> str:
+    """Why ``page`` (0-based, as ``--page`` and the requests count) is not a page of
+    ``document`` (``the PDF``, ``the OFD``) of ``count`` pages: the pages it has, in
+    the same count (a 5-page OFD's ``--page 5``: ``is 5; the OFD has pages 0 to
+    4``), so the number a user would fix it to is plain."""
+    if count <= 0:
+        return f"is {page}; {document} has no pages"
+    have = "page 0" if count == 1 else f"pages 0 to {count - 1}"
+    return f"is {page}; {document} has {have}"
