@@ -30,6 +30,7 @@ from certseal.cli_names import (
     readable_positionals,
     shown_field,
     shown_names,
+    subcommand_names,
 )
 from certseal.cli_options import (
     StoreOnce,
@@ -373,6 +374,8 @@ class Parser(argparse.ArgumentParser):
         field, sep, problem = message.partition(": ")
         if sep and field.startswith("argument "):
             name = field.removeprefix("argument ").split("/")[0].lstrip("-")
+            if name in subcommand_names(self):  # licence_command, as argparse says
+                name = "command"
             self.exit(2, f"error: {name}: {near_choice(problem)}\n")
         self.exit(2, f"error: {missing_arguments(self, message) or message}\n")
 

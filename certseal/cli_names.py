@@ -36,6 +36,17 @@ def readable_positionals(parser: argparse.ArgumentParser) -> None:
             action.metavar = action.dest.replace("_", "-")
 
 
+def subcommand_names(parser: argparse.ArgumentParser) -> set[str]:
+    """The names argparse gives ``parser``'s subcommand argument in its errors (its
+    destination, ``licence_command``), which the commands call ``command``, as
+    README's errors and a missing subcommand (:func:`missing_arguments`) say."""
+    return {
+        action.metavar if isinstance(action.metavar, str) else action.dest
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+    }
+
+
 def _chain(
     parser: argparse.ArgumentParser, argv: Sequence[str], args: argparse.Namespace
 ) -> Iterable[argparse.ArgumentParser]:

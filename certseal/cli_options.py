@@ -19,12 +19,12 @@ import os
 import re
 import secrets
 import stat
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from certseal.errors import CertsealError, invalid
+from certseal.filekinds import OUTPUT_KINDS, called, named_kind
 from certseal.files import replace_from
 
 #: a licence status as every command prints it: words, then the national code (GB/T
@@ -284,51 +284,6 @@ def near_choice(message: str) -> str:
     return f"{message}; did you mean {near[0]!r}?" if near else message
 
 
-def _der(path: Path, head: bytes) -> bool:
-    """Whether ``path`` is one DER SEQUENCE (X.690 §8.1): its header's length says
-    where it ends, and it ends with the file (a text starting with "0" is none)."""
-    if len(head) < 2 or head[0] != 0x30:
-        return False
-    if head[1] < 0x80:
-        header, length = 2, head[1]
-    elif 0x81 <= head[1] <= 0x84 and len(head) >= 2 + (head[1] & 0x7F):
-        count = head[1] & 0x7F
-        header, length = 2 + count, int.from_bytes(head[2 : 2 + count], "big")
-    else:
-        return False
-    return header + length == path.stat().st_size
-
-
-def _ofd(path: Path, head: bytes) -> bool:
-    """Whether ``path`` is a ZIP holding an ``OFD.xml`` (GB/T 33190 §7.2), not any
-    ZIP (a .docx)."""
-    if not head.startswith(b"PK\x03\x04"):
-        return False
-    try:
-        with zipfile.ZipFile(path) as package:
-            return any(n.lower() == "ofd.xml" for n in package.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return False
-
-
-_CHECKPOINT = re.compile(rb"[^\s]+\n[0-9]+\n[A-Za-z0-9+/]{43}=\n")
-
-#: what a command writes, told by the file (its first KiB, and for DER and OFD its
-#: size or ZIP directory): an existing file the command would replace must be one
-#: (or empty), so that a mistyped ``--out`` never replaces README.md or a key
-#: (a new user's trial: every writer but ``bundle fetch`` replaced them)
-OUTPUT_KINDS: dict[str, Callable[[Path, bytes], bool]] = {
-    "a PDF": lambda _path, head: head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(
-        b"%PDF-"
-    ),
-    "an OFD package (ZIP)": _ofd,
-    "a PNG image": lambda _path, head: head.startswith(b"\x89PNG\r\n\x1a\n"),
-    "a DER SES_Signature": _der,
-    "a PEM certificate": lambda _path, head: head.lstrip().startswith(
-        b"-----BEGIN CERTIFICATE-----"
-    ),
-    "a signed checkpoint": lambda _path, head: _CHECKPOINT.match(head) is not None,
-}
 #: the kinds each output path was checked for (:func:`check_output`), looked at
 #: again by :func:`write_output` just before it replaces a file
 _CHECKED: dict[Path, tuple[str, ...]] = {}
@@ -374,10 +329,16 @@ def check_output(text: str, option: str, kinds: Sequence[str] = ()) -> Path:
     and removed, so a read-only mount, an ACL or a root-owned folder are told as
     they are), the path is no folder, device or FIFO (a rename would replace it),
     and a file already there is empty or one of ``kinds`` (:data:`OUTPUT_KINDS`;
-    none given: any). A symbolic link is followed: what is checked is the file
+    none given: any), and a name whose extension names a kind (``x.ofd``) names one
+    of ``kinds`` (trial 2a: ``seal pdf … --out x.ofd`` wrote a PDF there). A symbolic link is followed: what is checked is the file
     written (:func:`_written`). INVALID_ARGUMENT naming ``option`` otherwise."""
     if not text:
         raise invalid(option, "is empty: give a FILE")
+    named = named_kind(text)
+    if kinds and named is not None and named not in kinds:
+        raise invalid(
+            option, f"{text} names {called(named)} but the command writes {kinds[0]}"
+        )
     try:
         path = _written(text)
         if path.is_dir():

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from certseal.cli_options import OutputFile, write_output
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.filekinds import OFD, PDF, named_kind
 
 
 def add_document_options(command: argparse.ArgumentParser) -> None:
@@ -24,8 +25,25 @@ def add_document_options(command: argparse.ArgumentParser) -> None:
         help="the file to write",
     )
     command.add_argument(
-        "--format", choices=("pdf", "ofd"), default="pdf", help="default pdf"
+        "--format",
+        choices=("pdf", "ofd"),
+        help="default: as --out's extension names it (.pdf, .ofd), else pdf",
     )
+
+
+def document_format(args: argparse.Namespace) -> str:
+    """The format asked: ``--format``, else the one ``--out``'s extension names
+    (``l3.ofd``: ofd), else pdf. A ``--format`` other than ``--out``'s extension
+    names is INVALID_ARGUMENT (``out``): a reader would open the file as the kind
+    its name says (trial 2a: ``--out l3.ofd`` got a PDF)."""
+    named = {PDF: "pdf", OFD: "ofd"}.get(named_kind(args.out) or "")
+    if args.format and named and args.format != named:
+        raise invalid(
+            "out",
+            f"{args.out} names {'a PDF' if named == 'pdf' else 'an OFD'} but "
+            f"--format is {args.format}",
+        )
+    return str(args.format or named or "pdf")
 
 
 def licence_document(
@@ -40,8 +58,9 @@ def licence_document(
     from certseal.v1 import issuer_pb2 as pb
 
     formats = {"pdf": pb.DOCUMENT_FORMAT_PDF, "ofd": pb.DOCUMENT_FORMAT_OFD}
+    chosen = document_format(args)
     asked = pb.GetLicenceDocumentRequest(
-        identifier=args.identifier, format=formats[args.format], holder=holder
+        identifier=args.identifier, format=formats[chosen], holder=holder
     )
     try:
         reply = call(args, lambda s: s.GetLicenceDocument(asked), holder=True)
@@ -49,7 +68,7 @@ def licence_document(
         raise _with_the_remedy(exc, getattr(args, "as_department", None)) from None
     write_output(args.out, reply.document, "out")
     print(
-        f"{args.format.upper()} written to {args.out} ({len(reply.document)} bytes, "
+        f"{chosen.upper()} written to {args.out} ({len(reply.document)} bytes, "
         f"SHA-256 {reply.document_digest}), sealed with seal {reply.seal_id}"
     )
     return 0

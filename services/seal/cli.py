@@ -130,6 +130,8 @@ def _signer(text: str) -> str:
 #: a request field the Seal API names in an error -> the option that gives it,
 #: where their names differ (nu24: 'error: owner_code: ...')
 _OPTIONS = {"owner_code": "owner", "seal_type": "type", "signers": "signer"}
+#: and the document read, the FILE argument (trial 2a: 'error: ofd: ...')
+_OPTIONS |= dict.fromkeys(("pdf", "ofd", "document"), "file")
 
 
 def _pdf_call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -257,7 +259,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         _refuse_placed(args, "field", "the stamp goes into the named field")
         request = pb.SealPdfRequest(
             seal_id=args.seal_id,
-            pdf=_read(args.file, "file"),
+            pdf=read_as(args.file, "file", PDF, sealing=True),
             page=args.page,
             x_mm=args.x_mm,
             y_mm=args.y_mm,
@@ -272,7 +274,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         _refuse_placed(args, "keyword", "the stamp goes over the keyword's text")
         request = pb.SealOfdRequest(
             seal_id=args.seal_id,
-            ofd=_read(args.file, "file"),
+            ofd=read_as(args.file, "file", OFD, sealing=True),
             page=args.page,
             x_mm=args.x_mm,
             y_mm=args.y_mm,

@@ -17,6 +17,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+#: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
     ModificationLevel.NONE: "nothing added after it",
     ModificationLevel.LTA_UPDATES: "added after it: validation data only",

@@ -45,9 +45,11 @@ def _read_note(path: str, option: str) -> str:
     """The checkpoint file of ``--old`` or ``--new`` (``option``), as text."""
     from certseal.checkpoints import MAX_NOTE_BYTES
     from certseal.errors import invalid
+    from certseal.filekinds import CHECKPOINT, refuse_other_kind
     from certseal.files import read_input_file
 
     raw = read_input_file(path, option, MAX_NOTE_BYTES)
+    refuse_other_kind(raw, path, option, CHECKPOINT)
     try:
         return raw.decode()
     except UnicodeDecodeError:

@@ -202,11 +202,17 @@ def _read_image(path: Path, field: str = "image") -> bytes:
     """The image file's bytes, within the one image limit (never more than it and one
     byte read); INVALID_ARGUMENT (``field``: ``image``, or ``code`` for a file given
     as the code) for a missing, unreadable or empty file, or one that is not a
-    regular file (a device, a FIFO)."""
+    regular file (a device, a FIFO), or one plainly of another kind than a picture
+    (a PDF: ``image: l.pdf is a PDF, not an image``, :mod:`certseal.filekinds`)."""
     from certseal.bounds import IMAGE_LIMIT, MAX_IMAGE_BYTES
+    from certseal.filekinds import OFD, PDF, PNG, refuse_other_kind
     from certseal.files import read_input_file
 
-    return read_input_file(path, field, MAX_IMAGE_BYTES, limit_text=IMAGE_LIMIT)
+    data = read_input_file(path, field, MAX_IMAGE_BYTES, limit_text=IMAGE_LIMIT)
+    licence_file = " (a licence file: certseal seal verify-{} FILE verifies it)"
+    hints = {PDF: licence_file.format("pdf"), OFD: licence_file.format("ofd")}
+    refuse_other_kind(data, path, field, PNG, hints)
+    return data
 
 
 def _verify_offline(args: argparse.Namespace, image: bytes) -> int:

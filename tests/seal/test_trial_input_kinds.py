@@ -90,7 +90,8 @@ def test_an_input_of_another_kind_is_named_before_any_call(files, capsys, argv, 
         ("verify", "IN.ses", "notes.txt"),
         ("verify-pdf", "IN.pdf"),
         ("verify-ofd", "IN.ofd"),
-        ("verify-pdf", "notes.txt"),  # no kind known here: the service's to judge
+        # a PDF and an OFD are told by their content alone: a text file given as one
+        # is refused here (tests/kernel/test_trial2a_cli.py), not left to the service
     ],
 )
 def test_an_input_of_its_kind_goes_on_to_the_service(files, capsys, argv):

@@ -1,0 +1,152 @@
+"""What kind of file a command is given or would replace, told by its content (the
+first KiB, and for DER and OFD its size or ZIP directory) or, for a file a command
+writes, by its name's extension.
+
+Commands read and write PDFs, OFD packages, DER signatures, PNG pictures, PEM
+certificates and signed checkpoints. A new user's trials gave one where another was
+taken (``seal pdf SEAL OUT.ofd``, ``log verify --old Makefile``, ``--out l3.ofd``
+for a PDF) and were answered in the service's field names or not at all: a file of
+a kind known here that is not the kind the command takes is refused by the
+argument that named it, saying what the file is (:func:`refuse_other_kind`), and
+an output whose extension names another kind than the command writes is refused
+before the command runs (:func:`named_kind`). Split from
+:mod:`certseal.cli_options` by size.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from certseal.errors import invalid
+
+PDF = "a PDF"
+OFD = "an OFD package (ZIP)"
+SIGNATURE = "a DER SES_Signature"
+CHECKPOINT = "a signed checkpoint"
+PNG = "a PNG image"
+
+
+def _der(path: Path, head: bytes) -> bool:
+    """Whether ``path`` is one DER SEQUENCE (X.690 §8.1): its header's length says
+    where it ends, and it ends with the file (a text starting with "0" is none)."""
+    if len(head) < 2 or head[0] != 0x30:
+        return False
+    if head[1] < 0x80:
+        header, length = 2, head[1]
+    elif 0x81 <= head[1] <= 0x84 and len(head) >= 2 + (head[1] & 0x7F):
+        count = head[1] & 0x7F
+        header, length = 2 + count, int.from_bytes(head[2 : 2 + count], "big")
+    else:
+        return False
+    return header + length == path.stat().st_size
+
+
+def _ofd(path: Path, head: bytes) -> bool:
+    """Whether ``path`` is a ZIP holding an ``OFD.xml`` (GB/T 33190 §7.2), not any
+    ZIP (a .docx)."""
+    if not head.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(path) as package:
+            return any(n.lower() == "ofd.xml" for n in package.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+_CHECKPOINT_LINES = re.compile(rb"[^\s]+\n[0-9]+\n[A-Za-z0-9+/]{43}=\n")
+
+#: what a command writes, told by the file (its first KiB, and for DER and OFD its
+#: size or ZIP directory): an existing file the command would replace must be one
+#: (or empty), so that a mistyped ``--out`` never replaces README.md or a key
+#: (a new user's trial: every writer but ``bundle fetch`` replaced them)
+OUTPUT_KINDS: dict[str, Callable[[Path, bytes], bool]] = {
+    PDF: lambda _path, head: head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"%PDF-"),
+    OFD: _ofd,
+    PNG: lambda _path, head: head.startswith(b"\x89PNG\r\n\x1a\n"),
+    SIGNATURE: _der,
+    "a PEM certificate": lambda _path, head: head.lstrip().startswith(
+        b"-----BEGIN CERTIFICATE-----"
+    ),
+    CHECKPOINT: lambda _path, head: _CHECKPOINT_LINES.match(head) is not None,
+}
+#: the kind a file's extension names, for the kinds a reader opens by it
+_EXTENSIONS = {".pdf": PDF, ".ofd": OFD}
+
+#: the start of a checkpoint (origin, tree size, root hash) as the note parser
+#: reads one, its origin any text
+_NOTE_START = re.compile(rb"[^\n]+\n[0-9]+\n[A-Za-z0-9+/]{43}=\n")
+
+#: what a file that is no known kind is said to be, when another kind was wanted
+_NOT = {
+    PDF: "is not a PDF (no %PDF- header)",
+    CHECKPOINT: "is not a signed checkpoint (its first lines are no origin, tree "
+    "size and base64 root hash: certseal log checkpoint --out FILE writes one)",
+}
+
+
+def kind_of(data: bytes, name: str | Path) -> str | None:
+    """The kind of file (of :data:`OUTPUT_KINDS`) ``data``, read from the file
+    ``name``, is; None for none of them."""
+    path, head = Path(name), data[:1024]
+    return next((k for k, is_kind in OUTPUT_KINDS.items() if is_kind(path, head)), None)
+
+
+def named_kind(name: str | Path) -> str | None:
+    """The kind (:data:`PDF`, :data:`OFD`) the extension of ``name`` names, as a
+    reader opening it by its name takes it; None for any other name."""
+    return _EXTENSIONS.get(Path(name).suffix.lower())
+
+
+def called(kind: str) -> str:
+    """``kind`` as a sentence names the kind wanted (``an OFD package``)."""
+    return {
+        OFD: "an OFD package",
+        SIGNATURE: "an SES_Signature",
+        PNG: "an image (PNG, JPEG or HEIC)",  # the pictures certseal.qr reads
+    }.get(kind, kind)
+
+
+def what_it_is(
+    data: bytes, name: str | Path, wanted: str, hints: Mapping[str, str] = {}
+) -> str | None:
+    """What the file ``name`` holding ``data`` is, when a command wanted ``wanted``
+    (one of :data:`OUTPUT_KINDS`): ``is a PDF, not an OFD package`` and the hint
+    ``hints`` holds for a PDF (`` (seal verify-pdf FILE takes it)``) for another
+    known kind; ``is not a PDF (no %PDF- header)`` for none known when ``wanted``
+    is told by its content alone (a PDF, an OFD package, a checkpoint); None when
+    it is of ``wanted``'s kind, or may be (a damaged signature or ZIP is the
+    service's to judge)."""
+    found = kind_of(data, name)
+    if found == wanted:
+        return None
+    if found is not None:
+        return f"is {found}, not {called(wanted)}{hints.get(found, '')}"
+    if wanted == OFD:
+        if not data.startswith(b"PK\x03\x04"):
+            return "is not an OFD package (not a ZIP archive)"
+        try:
+            with zipfile.ZipFile(Path(name)):
+                return "is a ZIP archive but not an OFD package (no OFD.xml)"
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return None  # a damaged package: the service says what is wrong
+    if wanted == CHECKPOINT and _NOTE_START.match(data[:1024]):
+        return None  # an origin with a space, a damaged signature: the parser says
+    return _NOT.get(wanted)
+
+
+def refuse_other_kind(
+    data: bytes,
+    name: str | Path,
+    field: str,
+    wanted: str,
+    hints: Mapping[str, str] = {},
+) -> None:
+    """INVALID_ARGUMENT (``field``, the argument or option that named the file)
+    when the file ``name`` holding ``data`` is plainly not ``wanted``
+    (:func:`what_it_is`): ``old: NAME is a PDF, not a signed checkpoint``."""
+    said = what_it_is(data, name, wanted, hints)
+    if said is not None:
+        raise invalid(field, f"{name} {said}")
