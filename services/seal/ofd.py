@@ -20,16 +20,22 @@ Everything here is synchronous and pure over the package's bytes.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
+import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from dataclasses import dataclass, field
 from typing import cast
 
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, invalid
 from services.seal.ofd_drawn import drawn_files, entry_draws_only_root
+from services.seal.ofd_loc import (
+    AmbiguousLocation,
+    attribute_values,
+    element_texts,
+    one_file,
+    readings,
+)
 from services.seal.ofd_package import (
     OfdPackage,
     child,
@@ -40,19 +46,20 @@ from services.seal.ofd_package import (
     package_xml_once,
     text_of,
 )
+from services.seal.ofd_signature import MAX_CHECK_VALUE_BYTES as MAX_CHECK_VALUE_BYTES
+from services.seal.ofd_signature import MAX_OFD_REFERENCES as MAX_OFD_REFERENCES
+from services.seal.ofd_signature import Reference as Reference
+from services.seal.ofd_signature import SignatureFile as SignatureFile
+from services.seal.ofd_signature import Stamp as Stamp
+from services.seal.ofd_signature import box_mm
+from services.seal.ofd_signature import read_signature_file as read_signature_file
 from services.seal.ofd_xml import XmlTooLarge
-from services.seal.ofd_zip import MAX_OFD_ENTRIES, normalise
 
 A4_MM = (210.0, 297.0)
 
 MAX_OFD_SIGNATURES = 100
 """Signatures one ``Signatures.xml`` may list (each costs a few signature checks)."""
 
-MAX_OFD_REFERENCES = MAX_OFD_ENTRIES
-"""References one ``Signature.xml`` may have: one per file of the largest package."""
-
-MAX_CHECK_VALUE_BYTES = 64
-"""The longest digest a ``CheckValue`` can be (SHA-512; SM3 and SHA-256 are 32)."""
 _SM3_NAMES = {"sm3", "1.2.156.10197.1.401"}
 _SHA256_NAMES = {"sha256", "sha-256", "2.16.840.1.101.3.4.2.1"}
 
@@ -70,16 +77,6 @@ def check_digest(method: str, data: bytes) -> bytes | None:
 
 def _dirname(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
-
-
-def _box(text: str, field: str, what: str) -> tuple[float, float, float, float]:
-    try:
-        values = [float(v) for v in text.split()]
-    except ValueError:
-        values = []
-    if len(values) != 4 or not all(abs(v) < 1e6 for v in values):
-        raise invalid(field, f"{what} {text[:60]!r} is not 'x y width height' in mm")
-    return values[0], values[1], values[2], values[3]
 
 
 @dataclass(frozen=True)
@@ -129,33 +126,66 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     body = child(ofd, "DocBody")
     if body is None:
         raise invalid(field, "OFD.xml has no DocBody")
-    doc_root = normalise(text_of(child(body, "DocRoot")), field)
-    signatures = text_of(child(body, "Signatures"))
-    signatures_path = normalise(signatures, field) if signatures else None
+    doc_root, signatures_path = _entry_locations(package, body, field)
+    if not doc_root:
+        raise invalid(field, "OFD.xml's DocBody names no DocRoot")
     document = package_xml(package, doc_root, field)
     base = _dirname(doc_root)
     common = child(document, "CommonData")
     default = A4_MM
     area = child(common, "PageArea") if common is not None else None
     if area is not None and child(area, "PhysicalBox") is not None:
-        box = _box(text_of(child(area, "PhysicalBox")), field, "PageArea")
+        box = box_mm(text_of(child(area, "PhysicalBox")), field, "PageArea")
         default = (box[2], box[3])
     pages_el = child(document, "Pages")
     pages = []
     for page in children(pages_el, "Page") if pages_el is not None else []:
-        path = normalise(page.get("BaseLoc", ""), field, base=base)
+        path = one_file(
+            package,
+            attribute_values(page, "BaseLoc"),
+            field,
+            f"{doc_root}'s Page BaseLoc",
+            base=base,
+        )
         size = default
         if path in package.files:
             with package_xml_once(package, path, field) as page_xml:
                 area = child(page_xml, "Area")
                 physical = child(area, "PhysicalBox") if area is not None else None
                 if physical is not None:
-                    box = _box(text_of(physical), field, path)
+                    box = box_mm(text_of(physical), field, path)
                     size = (box[2], box[3])
         pages.append(OfdPage(page.get("ID", ""), path, size[0], size[1]))
     if not pages:
         raise invalid(field, f"{doc_root} lists no pages")
     return OfdDocument(package, doc_root, signatures_path, tuple(pages))
+
+
+def _entry_locations(
+    package: OfdPackage, body: ET.Element, field: str, *, tolerant: bool = False
+) -> tuple[str, str | None]:
+    """``OFD.xml``'s ``DocRoot`` ("" when it names none) and ``Signatures`` (None
+    when it names none), each the one file every reading names
+    (:func:`~services.seal.ofd_loc.one_file`; atk-ofd2 F2).
+
+    Raises INVALID_ARGUMENT (``field``) when readings of one name two files
+    (ambiguous), or when one is no path inside the package (a ``DocRoot`` only
+    when not ``tolerant``: verifying reads on without pages)."""
+    found: list[str] = []
+    for name in ("DocRoot", "Signatures"):
+        locs = element_texts(body, name)
+        if not any(loc.strip() for loc in locs):
+            found.append("")
+            continue
+        try:
+            found.append(one_file(package, locs, field, f"OFD.xml's {name}"))
+        except AmbiguousLocation:
+            raise
+        except CertsealError:
+            if name == "Signatures" or not tolerant:
+                raise
+            found.append("")
+    return found[0], found[1] or None
 
 
 def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
@@ -174,8 +204,6 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
         body = child(ofd, "DocBody")
         if local(ofd.tag) != "OFD" or body is None:
             raise invalid(field, "OFD.xml is not an OFD with a DocBody")
-        signatures = text_of(child(body, "Signatures"))
-        path = normalise(signatures, field) if signatures else None
     except XmlTooLarge:
         raise
     except CertsealError:
@@ -187,16 +215,16 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
         if len(found) != 1:
             raise
         return OfdDocument(package, "", found[0], ())
-    doc_root = ""
-    with contextlib.suppress(CertsealError):
-        doc_root = normalise(text_of(child(body, "DocRoot")), field)
+    # readable: its locations as readers read them; ambiguous ones are refused
+    doc_root, path = _entry_locations(package, body, field, tolerant=True)
     pages: list[OfdPage] = []
     with damage_tolerated():
         document = package_xml(package, doc_root, field) if doc_root else None
         pages_el = child(document, "Pages") if document is not None else None
         for page in children(pages_el, "Page") if pages_el is not None else []:
-            with contextlib.suppress(CertsealError):
-                loc = normalise(page.get("BaseLoc", ""), field, base=_dirname(doc_root))
+            with contextlib.suppress(CertsealError):  # the drawn files cover it
+                locs = attribute_values(page, "BaseLoc")
+                loc = one_file(package, locs, field, "Page", base=_dirname(doc_root))
                 pages.append(OfdPage(page.get("ID", ""), loc, *A4_MM))
     return OfdDocument(package, doc_root, path, tuple(pages))
 
@@ -218,7 +246,7 @@ def find_keyword(
                     continue
                 codes = children(element, "TextCode")
                 if keyword in "".join(code.text or "" for code in codes):
-                    x, y, w, h = _box(element.get("Boundary", ""), "ofd", page.path)
+                    x, y, w, h = box_mm(element.get("Boundary", ""), "ofd", page.path)
                     return index, x + w / 2, y + h / 2
     raise invalid(field, f"{keyword!r} is on no page of the document")
 
@@ -231,6 +259,24 @@ class SignatureEntry:
     kind: str  # Seal | Sign
     path: str  # its Signature.xml, normalised
     attributes: tuple[tuple[str, str], ...]  # as written, to write them back
+    ambiguous: str = ""  # why its BaseLoc names no one file (then not VALID)
+
+
+def _entry(
+    package: OfdPackage, item: ET.Element, base: str, field: str
+) -> SignatureEntry:
+    """One ``Signature`` element, its ``BaseLoc`` read from ``base`` as readers read
+    it: readings naming two files leave it :attr:`SignatureEntry.ambiguous`."""
+    locs = attribute_values(item, "BaseLoc")
+    problem = ""
+    try:
+        path = one_file(package, locs, field, "a Signature's BaseLoc", base=base)
+    except AmbiguousLocation as exc:
+        path, problem = readings(locs, (base,))[0], exc.message
+    attrs = tuple(item.attrib.items())
+    return SignatureEntry(
+        item.get("ID", ""), item.get("Type", "Seal"), path, attrs, problem
+    )
 
 
 def id_number(text: str) -> int:
@@ -261,140 +307,11 @@ def signature_entries(
             f"is {MAX_OFD_SIGNATURES}",
         )
     base = _dirname(document.signatures_path)
-    entries = [
-        SignatureEntry(
-            item.get("ID", ""),
-            item.get("Type", "Seal"),
-            normalise(item.get("BaseLoc", ""), field, base=base),
-            tuple(item.attrib.items()),
-        )
-        for item in listed
-    ]
+    entries = [_entry(document.package, item, base, field) for item in listed]
     # every MaxSignId: ofdrw's h.ofd has two, the later one the higher (atk-docs F5)
     most = max((id_number(text_of(m)) for m in children(root, "MaxSignId")), default=0)
     document.cache["entries"] = (tuple(entries), most)
     return entries, most
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A file a signature protects: its path and the digest written in Signature.xml."""
-
-    file: str  # normalised package path
-    check_value: bytes
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """Where a stamp shows: a page ID and its boundary in mm."""
-
-    page_ref: str
-    boundary: tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class SignatureFile:
-    """What one ``Signature.xml`` says."""
-
-    path: str
-    signed_value_path: str
-    method: str  # SignatureMethod, an OID
-    signed_at_text: str  # SignatureDateTime as written
-    seal_path: str | None
-    check_method: str
-    references: tuple[Reference, ...]
-    stamps: tuple[Stamp, ...]
-
-
-def _file_ref(loc: str, base: str, field: str) -> str:
-    """A ``Reference``'s ``FileRef``: GB/T 33190 §18 has it "an absolute path in the
-    package", so ``/Doc_0/x`` and ``Doc_0/x`` both name ``Doc_0/x`` from the root; only
-    an explicitly relative one (``./x``, ``../x``) is read from Signature.xml's folder
-    ``base``. One reading, whatever files the package holds: a file added beside
-    Signature.xml cannot take a signed reference over."""
-    if loc.split("/", 1)[0] in (".", ".."):
-        return normalise(loc, field, base=base)
-    return normalise(loc, field)
-
-
-def _resolve(package: OfdPackage, loc: str, base: str, field: str) -> str:
-    """An ``ST_Loc`` of a Signature.xml (``SignedValue``, ``Seal/BaseLoc``): absolute
-    from the package root, relative from its folder (GB/T 33190 §7.2). Some producers
-    write a root path without its slash, so a relative one naming no file in the folder
-    is read from the root; when both readings name files the location is ambiguous,
-    and INVALID_ARGUMENT (``field``) says so (the signature is then not VALID)."""
-    path = normalise(loc, field, base=base)
-    if loc.startswith("/"):
-        return path
-    from_root = path
-    with contextlib.suppress(CertsealError):  # e.g. "../x" leaves from the root
-        from_root = normalise(loc, field)
-    if from_root == path or from_root not in package.files:
-        return path
-    if path in package.files:
-        raise invalid(
-            field, f"{loc[:80]!r} names both /{path} and /{from_root}: ambiguous"
-        )
-    return from_root
-
-
-def read_signature_file(
-    package: OfdPackage, path: str, field: str = "ofd"
-) -> SignatureFile:
-    """Parse a ``Signature.xml``; INVALID_ARGUMENT (``field``) if it is not one."""
-    root = package_xml(package, path, field)
-    base = _dirname(path)
-    info = child(root, "SignedInfo")
-    if local(root.tag) != "Signature" or info is None:
-        raise invalid(field, f"{path} is not an OFD Signature (no SignedInfo)")
-    signed_value = text_of(child(root, "SignedValue"))
-    if not signed_value:
-        raise invalid(field, f"{path} names no SignedValue")
-    seal = child(info, "Seal")
-    seal_loc = text_of(child(seal, "BaseLoc")) if seal is not None else ""
-    refs_el = child(info, "References")
-    references = []
-    listed = children(refs_el, "Reference") if refs_el is not None else []
-    if len(listed) > MAX_OFD_REFERENCES:
-        raise invalid(
-            field,
-            f"{path} has {len(listed)} References; the limit is {MAX_OFD_REFERENCES}",
-        )
-    for ref in listed:
-        encoded = text_of(child(ref, "CheckValue"))
-        if len(encoded) > 4 * ((MAX_CHECK_VALUE_BYTES + 2) // 3):
-            raise invalid(
-                field,
-                f"{path}: a CheckValue of {len(encoded)} characters is no digest "
-                f"(a digest is at most {MAX_CHECK_VALUE_BYTES} bytes)",
-            )
-        try:
-            value = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise invalid(field, f"{path}: a CheckValue is not base64") from None
-        if len(value) > MAX_CHECK_VALUE_BYTES:
-            raise invalid(
-                field,
-                f"{path}: a CheckValue of {len(value)} bytes is no digest (a digest "
-                f"is at most {MAX_CHECK_VALUE_BYTES} bytes)",
-            )
-        references.append(
-            Reference(_file_ref(ref.get("FileRef", ""), base, field), value)
-        )
-    stamps = [
-        Stamp(s.get("PageRef", ""), _box(s.get("Boundary", ""), field, path))
-        for s in children(info, "StampAnnot")
-    ]
-    return SignatureFile(
-        path=path,
-        signed_value_path=_resolve(package, signed_value, base, field),
-        method=text_of(child(info, "SignatureMethod")),
-        signed_at_text=text_of(child(info, "SignatureDateTime")),
-        seal_path=_resolve(package, seal_loc, base, field) if seal_loc else None,
-        check_method=(refs_el.get("CheckMethod", "") if refs_el is not None else ""),
-        references=tuple(references),
-        stamps=tuple(stamps),
-    )
 
 
 #: the status of an ``OFD.xml`` a signature leaves out that changes nothing drawn

@@ -7,12 +7,11 @@ Pure and synchronous over the package's bytes, like :mod:`services.seal.ofd`.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from typing import TYPE_CHECKING, cast
 
-from certseal.errors import CertsealError
+from services.seal.ofd_loc import attribute_values, own_texts, readings
 from services.seal.ofd_package import (
     damage_tolerated,
     file_key,
@@ -20,7 +19,6 @@ from services.seal.ofd_package import (
     package_xml,
     package_xml_once,
 )
-from services.seal.ofd_zip import normalise
 
 if TYPE_CHECKING:
     from services.seal.ofd import OfdDocument
@@ -77,9 +75,12 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     template names (its resources), what annotation, attachment and tag lists name,
     and each resource file's fonts, media and colour profiles (below its ``BaseLoc``).
 
-    A relative location is read from its file's folder (GB/T 33190 §7.2) and also from
-    the package root (and a resource's from its ``BaseLoc``), so a file a lenient
-    reader might open instead is covered too. Each file is parsed once per request
+    A location is read in every reading a reader may make of it
+    (:func:`services.seal.ofd_loc.readings`: its text pieces joined or its first,
+    stripped or not, folder names trimmed, backslashes as slashes, an attribute of
+    any namespace), relative from its file's folder (GB/T 33190 §7.2) and also from
+    the package root (and a resource's from its ``BaseLoc``), and every file one of
+    them names is drawn: a file any reader might open is covered (atk-ofd2 F4). Each file is parsed once per request
     (the result is kept on ``document``); one that is not bounded XML names nothing
     (its own digest reports it). Only files the package holds are given, found as a
     reader unpacking the package finds them: ignoring case, Unicode form and
@@ -95,6 +96,12 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     # "Content.xml." for "Content.xml", macOS NFD for NFC (file_key; the package
     # holds no two names with one key: read_package)
     by_case = {file_key(path): path for path in package.files}
+    # and the package's folders, where a resource's BaseLoc may lead (a key's
+    # folders are its prefixes: file_key reads each name alone)
+    folders: set[str] = set()
+    for key in by_case:
+        while "/" in key and (key := key.rsplit("/", 1)[0]) not in folders:
+            folders.add(key)
     named: dict[str, set[str]] = {"OFD.xml": set()}
     todo: list[tuple[str, str]] = [("OFD.xml", "ofd")]
     if document.doc_root:
@@ -109,7 +116,7 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
         if path not in package.files:
             continue
         with damage_tolerated(), package_xml_once(package, path, "ofd") as root:
-            _named_by(root, path, kind, by_case, named, seen, todo)
+            _named_by(root, path, kind, (by_case, folders), named, seen, todo)
     drawn = {path: frozenset(by) for path, by in named.items()}
     document.cache["drawn"] = drawn
     return drawn
@@ -172,31 +179,29 @@ def _named_by(
     root: ET.Element,
     path: str,
     kind: str,
-    by_case: dict[str, str],
+    found: tuple[dict[str, str], set[str]],
     named: dict[str, set[str]],
     seen: set[str],
     todo: list[tuple[str, str]],
 ) -> None:
     """What the file ``path`` of ``kind``, parsed as ``root``, names: added to
-    ``named`` (by ``path``), and to ``todo`` when it is to be read on."""
+    ``named`` (by ``path``), and to ``todo`` when it is to be read on. ``found``:
+    the package's files and folders by :func:`file_key`."""
+    by_case, present = found
     folders = [_dirname(path)]
-    if kind == "res" and root.get("BaseLoc"):
-        with contextlib.suppress(CertsealError):
-            folders.insert(
-                0, normalise(root.get("BaseLoc", ""), "ofd", base=folders[0])
-            )
+    if kind == "res":  # a resource's files are below its BaseLoc, in each reading
+        # that is a folder of the package (so a few folders, however it is written)
+        below = readings(attribute_values(root, "BaseLoc"), folders)
+        folders[:0] = [f for f in below if file_key(f) in present]
     wanted = {name: (attr, then) for name, attr, then in _NAMES[kind]}
     for element in root.iter():
         rule = wanted.get(local(element.tag))
         if rule is None:
             continue
         attr, then = rule
-        loc = (element.get(attr) or "") if attr else (element.text or "").strip()
-        for base in (*folders, "") if not loc.startswith("/") else ("",):
-            try:
-                wanted_path = normalise(loc, "ofd", base=base)
-            except CertsealError:
-                continue  # no path inside the package: nothing in it is drawn
+        locs = attribute_values(element, attr) if attr else own_texts(element)
+        # every reading a reader may make (ofd_loc): each file one names is drawn
+        for wanted_path in readings(locs, folders):
             target = by_case.get(file_key(wanted_path))
             if target is None:
                 continue  # absent: nothing in it is drawn (so at most one

@@ -83,6 +83,9 @@ class OfdPackage:
         default_factory=dict, compare=False, repr=False
     )
     trees: XmlBudget | None = dataclasses.field(default=None, compare=False, repr=False)
+    keys: dict[str, str] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.trees is None:
@@ -100,6 +103,16 @@ class OfdPackage:
     def get(self, path: str) -> bytes | None:
         """The file at a normalised package path, or None."""
         return self.files.get(path)
+
+    def find(self, path: str) -> str | None:
+        """The file a reader unpacking the package opens for the normalised
+        ``path`` (:func:`file_key`: the package holds no two names with one key),
+        or None."""
+        if path in self.files:
+            return path
+        if not self.keys and self.files:  # built once per package
+            self.keys.update((file_key(name), name) for name in self.files)
+        return self.keys.get(file_key(path))
 
 
 class PackageFiles(Mapping[str, bytes]):
@@ -333,5 +346,9 @@ def children(element: ET.Element, name: str) -> list[ET.Element]:
 
 
 def text_of(element: ET.Element | None) -> str:
-    """An element's text, stripped; empty for a missing element."""
-    return (element.text or "").strip() if element is not None else ""
+    """An element's text as dom4j (ofdrw) reads it, its text pieces joined (an
+    element child splits them), stripped; empty for a missing element. A location
+    is read by :mod:`services.seal.ofd_loc`, in every reading readers make."""
+    if element is None:
+        return ""
+    return ((element.text or "") + "".join(e.tail or "" for e in element)).strip()

@@ -238,9 +238,9 @@ class OfdSealService:
         package = document.package
         listing = document.signatures_path or ""
         unreadable = ""
-        signature_xml = package.get(entry.path)
-        if signature_xml is None:
-            missing = _malformed(f"{entry.path} is missing")
+        signature_xml = None if entry.ambiguous else package.get(entry.path)
+        if signature_xml is None:  # or readers differ on which file it is
+            missing = _malformed(entry.ambiguous or f"{entry.path} is missing")
             return _Found(entry, missing, (), "", (), False, listing)
         try:
             signature: SignatureFile | None = await self._seals.offload.run(

@@ -13,7 +13,7 @@ import pytest
 from certseal.crypto import Suite
 from certseal.errors import CertsealError, ErrorKind
 from certseal.v1 import seal_pb2 as pb
-from services.seal import ofd, ofd_package, ofd_service
+from services.seal import ofd, ofd_package, ofd_service, ofd_signature
 from services.seal.ofd_package import read_package
 from services.seal.ofd_sign import StampPlace, finish_seal, prepare_seal
 from services.seal.ofd_xml import XML_TREE_FACTOR
@@ -129,7 +129,7 @@ def test_a_check_value_of_a_digests_length_is_read():
 
 
 def test_references_and_signatures_are_counted_before_they_are_read(monkeypatch):
-    monkeypatch.setattr(ofd, "MAX_OFD_REFERENCES", 3)
+    monkeypatch.setattr(ofd_signature, "MAX_OFD_REFERENCES", 3)
     package = read_package(
         _unsigned_package(
             _signature_xml(_reference(bytes(32)) * 4), _signatures_xml(101)

@@ -1,0 +1,163 @@
+"""An OFD location (``ST_Loc``, GB/T 33190 §7.2) read as readers read it.
+
+Readers do not agree on what a location's text is (atk-ofd2 F2, F4): dom4j, which
+ofdrw reads with, joins every text piece of an element (``getText``: an element
+child splits them; ElementTree's ``.text`` is the first piece only) and does not
+trim it; ofdrw's ``ResourceLocator`` trims each folder name but not the file name;
+Python's ``str.strip`` removes Unicode spaces (U+3000, U+00A0, line breaks) no Java
+``trim`` and no file system removes; Windows opens ``a\\b`` as ``a/b``; dom4j's
+``attributeValue("BaseLoc")`` also matches ``ofd:BaseLoc``. So a location is given
+here as every reading a reader may make of it (:func:`readings`), a fixed small set
+however the text is written, and the rule for them is:
+
+- what a document is drawn from (what a seal must cover:
+  :mod:`services.seal.ofd_drawn`): every reading that names a file of the package;
+- a location the verifier follows to decide (``DocRoot``, ``Signatures``, a
+  ``Signature``'s ``BaseLoc``, ``SignedValue``, ``Seal/BaseLoc``, a ``Reference``'s
+  ``FileRef``: :func:`one_file`): readings naming two files of the package are
+  ambiguous, INVALID_ARGUMENT naming the location (a reader may open either).
+
+Pure and synchronous.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET  # types; parsing is defusedxml
+from collections.abc import Iterable, Sequence
+
+from certseal.errors import CertsealError, ErrorKind, invalid
+from services.seal.ofd_package import OfdPackage, children, local
+from services.seal.ofd_zip import normalise
+
+
+class AmbiguousLocation(CertsealError):
+    """INVALID_ARGUMENT: readings of one location name two files of the package."""
+
+
+def own_texts(element: ET.Element) -> tuple[str, ...]:
+    """The texts readers take as ``element``'s: its text pieces joined (dom4j's
+    ``getText``: its text and every child element's tail; comments are not kept by
+    the parser, so the pieces around one are one already), and its first piece."""
+    first = element.text or ""
+    joined = first + "".join(item.tail or "" for item in element)
+    return (joined,) if joined == first else (joined, first)
+
+
+def element_texts(parent: ET.Element | None, name: str) -> tuple[str, ...]:
+    """The texts readers take for ``parent``'s child element ``name`` (any
+    namespace): the first such child's (dom4j's ``element(name)``) and the last's
+    (a reader keeping the last of a repeated element); () when there is none."""
+    found = children(parent, name) if parent is not None else []
+    if not found:
+        return ()
+    picked = [found[0]] if len(found) == 1 else [found[0], found[-1]]
+    return tuple(dict.fromkeys(t for item in picked for t in own_texts(item)))
+
+
+def attribute_values(element: ET.Element, name: str) -> tuple[str, ...]:
+    """The values readers take for ``element``'s attribute ``name``: without a
+    namespace, and the first and the last of any namespace (dom4j's
+    ``attributeValue(name)`` matches by local name: ``ofd:BaseLoc`` is ``BaseLoc``)."""
+    found = [value for key, value in element.attrib.items() if local(key) == name]
+    plain = element.get(name)
+    picked = [plain] if plain is not None else []
+    picked += found[:1] + found[-1:]
+    return tuple(dict.fromkeys(picked))
+
+
+def _java_trim(text: str) -> str:
+    return text.strip("".join(chr(c) for c in range(0x21)))
+
+
+def spellings(loc: str) -> tuple[str, ...]:
+    """The spellings readers may read ``loc`` as, the verifier's own first: as
+    written and with backslashes read as slashes (Windows), each stripped of Unicode
+    spaces (``str.strip``), trimmed as Java trims (code points up to U+0020), as it
+    is, with each folder name trimmed (ofdrw's ``ResourceLocator``) or stripped, and
+    with each name stripped. At most twelve, however ``loc`` is written."""
+    found: dict[str, None] = {}
+    for text in dict.fromkeys((loc, loc.replace("\\", "/"))):
+        parts = text.split("/")
+        found.update(
+            dict.fromkeys(
+                (
+                    text.strip(),
+                    _java_trim(text),
+                    text,
+                    "/".join([*map(_java_trim, parts[:-1]), parts[-1]]),
+                    "/".join([*(p.strip() for p in parts[:-1]), parts[-1]]),
+                    "/".join(p.strip() for p in parts),
+                )
+            )
+        )
+    return tuple(found)
+
+
+def readings(
+    locs: Iterable[str],
+    bases: Sequence[str],
+    *,
+    explicit_relative: bool = False,
+) -> list[str]:
+    """Every package path a reader may open for the locations ``locs`` (the texts
+    or values of one location, :func:`own_texts`, :func:`attribute_values`), the
+    verifier's own reading first: each spelling (:func:`spellings`), absolute from
+    the package root, relative from each folder of ``bases`` (GB/T 33190 §7.2) and
+    from the root too (some producers write a root path without its slash). With
+    ``explicit_relative`` (a ``Reference``'s ``FileRef``, "an absolute path in the
+    package", GB/T 33190 §18) only ``./x`` and ``../x`` are read from ``bases``,
+    and only from there.
+    Spellings that are no path inside the package are left out."""
+    found: dict[str, None] = {}
+    for loc in dict.fromkeys(locs):
+        for spelling in spellings(loc):
+            folders: Sequence[str] = (*bases, "")
+            if spelling.startswith("/"):
+                folders = ("",)
+            elif explicit_relative:
+                dotted = spelling.split("/", 1)[0] in (".", "..")
+                folders = bases if dotted else ("",)
+            for folder in folders:
+                try:
+                    found[normalise(spelling, "ofd", base=folder)] = None
+                except CertsealError:
+                    continue  # no path inside the package: nothing is opened
+    return list(found)
+
+
+def one_file(
+    package: OfdPackage,
+    locs: Sequence[str],
+    field: str,
+    what: str,
+    *,
+    base: str = "",
+    explicit_relative: bool = False,
+) -> str:
+    """The file of ``package`` a location the verifier follows names in every
+    reading that names one (found as a reader unpacking the package finds it:
+    :meth:`OfdPackage.find`), or the verifier's own reading when none does (a
+    missing file, for the caller to report).
+
+    Raises :class:`AmbiguousLocation` (INVALID_ARGUMENT, ``field``) naming ``what``
+    when readings name two files of the package (a reader may open the one not
+    verified); INVALID_ARGUMENT
+    when no reading is a path inside the package (the reason of the first)."""
+    paths = readings(locs, (base,), explicit_relative=explicit_relative)
+    if not paths:
+        normalise((locs[0] if locs else "").strip(), field, base=base)
+        raise invalid(field, f"{what} {_shown(locs)} is not a path inside the package")
+    files = list(dict.fromkeys(f for f in map(package.find, paths) if f is not None))
+    if len(files) > 1:
+        named = " and ".join("/" + f for f in files[:3])
+        raise AmbiguousLocation(
+            ErrorKind.INVALID_ARGUMENT,
+            f"{what} {_shown(locs)} names both {named}: ambiguous (readers differ "
+            "on which they open)",
+            field=field,
+        )
+    return files[0] if files else paths[0]
+
+
+def _shown(locs: Sequence[str]) -> str:
+    return repr(locs[0][:80]) if locs else "''"
