@@ -20,7 +20,6 @@ Everything here is synchronous and pure over the package's bytes.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from dataclasses import dataclass, field
@@ -204,7 +203,9 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
         body = child(ofd, "DocBody")
         if local(ofd.tag) != "OFD" or body is None:
             raise invalid(field, "OFD.xml is not an OFD with a DocBody")
-    except XmlTooLarge:
+        # its locations as readers read them; an ambiguous one is refused
+        doc_root, path = _entry_locations(package, body, field, tolerant=True)
+    except (XmlTooLarge, AmbiguousLocation):
         raise
     except CertsealError:
         found = [
@@ -215,17 +216,17 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
         if len(found) != 1:
             raise
         return OfdDocument(package, "", found[0], ())
-    # readable: its locations as readers read them; ambiguous ones are refused
-    doc_root, path = _entry_locations(package, body, field, tolerant=True)
     pages: list[OfdPage] = []
     with damage_tolerated():
         document = package_xml(package, doc_root, field) if doc_root else None
         pages_el = child(document, "Pages") if document is not None else None
+        base = _dirname(doc_root)
         for page in children(pages_el, "Page") if pages_el is not None else []:
-            with contextlib.suppress(CertsealError):  # the drawn files cover it
-                locs = attribute_values(page, "BaseLoc")
-                loc = one_file(package, locs, field, "Page", base=_dirname(doc_root))
-                pages.append(OfdPage(page.get("ID", ""), loc, *A4_MM))
+            # the verifier's own reading: no verdict follows it (what every
+            # reading names is drawn, so covered: drawn_files)
+            found = readings(attribute_values(page, "BaseLoc")[:1], (base,))
+            if found:
+                pages.append(OfdPage(page.get("ID", ""), found[0], *A4_MM))
     return OfdDocument(package, doc_root, path, tuple(pages))
 
 

@@ -22,6 +22,7 @@ Pure and synchronous.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from collections.abc import Iterable, Sequence
 
@@ -65,8 +66,12 @@ def attribute_values(element: ET.Element, name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(picked))
 
 
+_JAVA_SPACE = "".join(chr(c) for c in range(0x21))  # what Java's String.trim drops
+_PLAIN = re.compile(r"[^\s\x00-\x20\\]*")  # no reader reads this otherwise
+
+
 def _java_trim(text: str) -> str:
-    return text.strip("".join(chr(c) for c in range(0x21)))
+    return text.strip(_JAVA_SPACE)
 
 
 def spellings(loc: str) -> tuple[str, ...]:
@@ -75,6 +80,8 @@ def spellings(loc: str) -> tuple[str, ...]:
     spaces (``str.strip``), trimmed as Java trims (code points up to U+0020), as it
     is, with each folder name trimmed (ofdrw's ``ResourceLocator``) or stripped, and
     with each name stripped. At most twelve, however ``loc`` is written."""
+    if _PLAIN.fullmatch(loc):  # no space of any kind and no backslash: one reading
+        return (loc,)
     found: dict[str, None] = {}
     for text in dict.fromkeys((loc, loc.replace("\\", "/"))):
         parts = text.split("/")
@@ -111,18 +118,36 @@ def readings(
     found: dict[str, None] = {}
     for loc in dict.fromkeys(locs):
         for spelling in spellings(loc):
+            if "\\" in spelling:
+                continue  # read as slashes too; as it is, no package path
             folders: Sequence[str] = (*bases, "")
             if spelling.startswith("/"):
                 folders = ("",)
             elif explicit_relative:
                 dotted = spelling.split("/", 1)[0] in (".", "..")
                 folders = bases if dotted else ("",)
+            # checked once; below a folder it is that folder's path and this one
+            # unless it climbs ("..")
+            whole = _normalised(spelling, "")
+            climbs = whole is None or ".." in spelling.split("/")
             for folder in folders:
-                try:
-                    found[normalise(spelling, "ofd", base=folder)] = None
-                except CertsealError:
-                    continue  # no path inside the package: nothing is opened
+                path = (
+                    _normalised(spelling, folder)
+                    if climbs
+                    else f"{folder}/{whole}"
+                    if folder
+                    else whole
+                )
+                if path is not None:  # else no path inside the package: not opened
+                    found[path] = None
     return list(found)
+
+
+def _normalised(loc: str, folder: str) -> str | None:
+    try:
+        return normalise(loc, "ofd", base=folder)
+    except CertsealError:
+        return None
 
 
 def one_file(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import re
 import struct
@@ -152,13 +153,18 @@ def file_key(path: str) -> str:
     U+0301, a CJK compatibility ideograph and its unified one), and each name's
     trailing dots and spaces dropped, a name of nothing else with them (Win32:
     ``Content.xml.`` is ``Content.xml``, ``Doc_0/.../x`` is ``Doc_0/x``)."""
-    parts = []
-    for part in path.split("/"):
-        part = part.rstrip(" .")
-        if part:
-            folded = unicodedata.normalize("NFD", part).casefold()
-            parts.append(unicodedata.normalize("NFD", folded))
-    return "/".join(parts)
+    if path.isascii():  # NFD changes no ASCII name; casefold is lower
+        names = (name.rstrip(" .") for name in path.lower().split("/"))
+        return "/".join(name for name in names if name)
+    names = (_name_key(name.rstrip(" .")) for name in path.split("/"))
+    return "/".join(name for name in names if name)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _name_key(name: str) -> str:
+    """One name's :func:`file_key` (kept: a location read in its every reading
+    gives the same names again and again)."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
 
 
 def short_name(path: str) -> bool:

@@ -307,3 +307,15 @@ async def test_a_package_whose_signature_list_is_ambiguous_is_refused(
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "Signatures" in (err.value.details() or "")
     assert "ambiguous" in (err.value.details() or "")
+
+
+def test_a_signature_list_location_outside_the_package_falls_back_as_damage():
+    # as for a damaged OFD.xml: the one conventional Signs/Signatures.xml is read
+    files, _maker = _sealed_files()
+    package = _ofd_xml(
+        files,
+        b"<ofd:Signatures>/Doc_0/Signs/Signatures.xml<",
+        b"<ofd:Signatures>../Signatures.xml<",
+    )
+    document = ofd.signatures_document(package)
+    assert document.signatures_path == "Doc_0/Signs/Signatures.xml"
