@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
@@ -75,6 +76,7 @@ from services.feed.tokens import (
 )
 from services.feed.webhooks import WebhookEngine
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"[a-z0-9-]{1,40}")
 
 
@@ -338,6 +340,8 @@ class FeedService:
                 # nothing fetched for a while: a partition behind cannot be read to
                 # its end (the broker away, a fetch failing), so what is held goes
                 quiet = loop.time() - fetched >= MERGE_WAIT_S
+                if quiet and merge.behind:  # what is held goes in the order it has
+                    log.warning("event feed: %s not read to its end", merge.behind)
                 for record, headers in merge.take(quiet=quiet):
                     value = record.value or b""
                     parts = views(record.topic, record.key or b"", headers, value)
