@@ -1,57 +1,89 @@
 """``certseal events tail --since earliest`` (a subscription from the earliest kept
-events) delivered topic by topic: every kept licence event of a department, then its
-key events, although a key was rotated between two issuances. It now delivers one
-stream in the events' time order across the topics (services/feed/merge.py), on the
-real broker."""
+events) delivered partition by partition, topic by topic: every kept licence event,
+then the key events, although a key was rotated between two issuances. It now
+delivers one stream in the events' time across partitions and topics
+(services/feed/merge.py), on the real broker.
 
-from __future__ import annotations
+On a broker of its own, with the events' times chosen: on the shared test broker other
+tests publish into the same partitions, and a partition keeps its own offset order (a
+token names a position per partition), so their events' times would decide the order
+too."""
 
-import asyncio
+import datetime as dt
+from typing import Any
 
-from certseal.v1 import feed_pb2 as pb
-from certseal.v1 import feed_pb2_grpc
-from certseal.v1 import issuer_pb2 as ipb
-from tests.conftest import issue_request, make_department
-from tests.feed.test_service import channel_as, feed_app  # noqa: F401 (fixtures)
+from aiokafka import AIOKafkaProducer
+
+from certseal.events import LICENCE_EVENTS, TRUST_EVENTS, cloudevent, new_event_id
+from certseal.v1 import events_pb2
+from tests.feed.test_latest_start import own_broker  # noqa: F401 (fixture)
+from tests.feed.test_service import collect, entitle
+from tests.feed.test_tokens import DEPT, _channel_as
+
+WHO = "integrator:in-time"
+T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 
 
-async def test_earliest_events_of_several_topics_come_in_time_order(
-    operator,
-    connect,
-    channel_as,  # noqa: F811
-):
-    dept = await make_department(operator, connect)  # key 1: a trust event
-    first = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    await operator.admin.RotateSigningKey(
-        ipb.RotateSigningKeyRequest(department_code=dept.code, suite="es256")
+def _licence(at: int) -> tuple[str, Any]:
+    event_id = new_event_id()
+    lineage = f"1.2.156.3.2.1.T001.{DEPT}.{at:06d}"
+    return event_id, cloudevent(
+        topic=LICENCE_EVENTS,
+        key=lineage,
+        message=events_pb2.LicenceEvent(
+            event_id=event_id, type="licence.issued", lineage=lineage
+        ),
+        event_id=event_id,
+        event_type="licence.issued",
+        source=DEPT,
+        time=T0 + dt.timedelta(seconds=at),
     )
-    second = (await dept.clients.issuer.IssueLicence(issue_request(dept))).licence
-    # the department's events: key activated, licence issued, key activated and the
-    # first retired (the rotation), licence issued
-    wanted = 5
 
-    async def kept() -> list[pb.FeedEvent]:
-        events = []
-        async with channel_as("operator:admin") as channel:
-            stream = feed_pb2_grpc.EventFeedStub(channel).Subscribe(
-                pb.SubscribeRequest(earliest=True, departments=[dept.code])
-            )
-            async with asyncio.timeout(60):
-                async for event in stream:
-                    events.append(event)
-                    if len(events) == wanted:
-                        break
-            stream.cancel()
-        return events
 
-    # the outbox relay publishes after each commit: a subscription can only order
-    # what is on the topics when it starts, so the first reading waits for all five
-    await kept()
-    events = await kept()
-    shown = [(e.type.rsplit(".", 2)[-2:], e.time.ToDatetime()) for e in events]
-    times = [e.time.ToDatetime() for e in events]
-    assert times == sorted(times), shown
-    kinds = [e.type.rsplit(".", 2)[-2] for e in events]  # key, licence
-    # key, licence, key (the rotation), licence: interleaved, as they happened
-    assert kinds.index("licence") < len(kinds) - 1 - kinds[::-1].index("key"), shown
-    assert {e.subject for e in events} >= {first.lineage, second.lineage}
+def _key(at: int) -> tuple[str, Any]:
+    event_id = new_event_id()
+    key = f"{DEPT}/es256-{at}"
+    return event_id, cloudevent(
+        topic=TRUST_EVENTS,
+        key=key,
+        message=events_pb2.TrustEvent(
+            event_id=event_id, type="key.activated", department_code=DEPT
+        ),
+        event_id=event_id,
+        event_type="key.activated",
+        source=DEPT,
+        time=T0 + dt.timedelta(seconds=at),
+    )
+
+
+async def test_earliest_events_of_several_partitions_and_topics_come_in_time_order(
+    stack,
+    own_broker,  # noqa: F811
+):
+    feed, bootstrap = own_broker
+    on = _channel_as(stack, feed)
+    await entitle(on, WHO, [DEPT], ["licence.*", "key.*"])
+    # written partition by partition, topic by topic, as a consumer would fetch them:
+    # licence partition 0 at 1, 4, 7 s; licence partition 1 at 2, 5 s; keys at 3, 6 s
+    plan = [(_licence, 0, [1, 4, 7]), (_licence, 1, [2, 5]), (_key, 0, [3, 6])]
+    at_time: dict[str, int] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for make, partition, times in plan:
+            for at in times:
+                event_id, record = make(at)
+                await producer.send_and_wait(
+                    record.topic,
+                    key=record.key,
+                    value=record.value,
+                    partition=partition,
+                    headers=[(k, v.encode()) for k, v in record.headers.items()],
+                )
+                at_time[event_id] = at
+    finally:
+        await producer.stop()
+    events = await collect(on, WHO, len(at_time))
+    assert [at_time[e.id] for e in events] == [1, 2, 3, 4, 5, 6, 7], [
+        (e.type, at_time.get(e.id)) for e in events
+    ]
