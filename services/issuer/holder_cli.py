@@ -18,7 +18,7 @@ from certseal.calls import dev_identity
 from certseal.cli import ts
 from certseal.cli_options import whole_number
 from certseal.errors import CertsealError, invalid
-from certseal.identifiers import validate_identity_document
+from certseal.identifiers import validate_identity_document, validate_uscc
 from services.issuer.authorisation import MAX_PURPOSE_CHARS
 from services.issuer.cli_call import call_issuer
 from services.issuer.document_cli import add_document_options, licence_document
@@ -110,7 +110,7 @@ def cmd_holder(args: argparse.Namespace) -> int:
         request = pb.AuthoriseUseRequest(
             identifier=args.identifier,
             holder=_holder(args),
-            department_code=args.department,
+            department_code=validate_uscc(args.department, "department"),
             counter=args.counter or "",
             purpose=args.purpose,
             fields=args.field or [],

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
+from certseal.identifiers import validate_uscc
 from certseal.protectors import PersonalDataProtector
 from certseal.rpc import Caller
 from certseal.text import check_display_name
@@ -272,11 +273,11 @@ class HolderSide:
         """A new authorisation, its code (shown only now) and the department's name.
 
         Holder apps only (PERMISSION_DENIED otherwise), for one of the named holder's
-        licences (NOT_FOUND otherwise). INVALID_ARGUMENT: an unknown department, an
-        empty or over-long purpose, a field the type lacks, an expiry not after now
-        or over 90 days ahead. FAILED_PRECONDITION when the lineage's current
-        version could not be used now (:func:`licence_refusal`: not valid, not yet
-        valid, no longer valid).
+        licences (NOT_FOUND otherwise). INVALID_ARGUMENT: a malformed (GB 32100: its
+        form checked first) or unknown department code, an empty or over-long
+        purpose, a field the type lacks, an expiry not after now or over 90 days
+        ahead. FAILED_PRECONDITION when the lineage's current version could not be
+        used now (:func:`licence_refusal`: not valid, not yet valid, no longer valid).
         """
         if caller.kind != "app":
             raise denied(
@@ -286,9 +287,9 @@ class HolderSide:
             caller, text, "licence.authorise", holder=holder, view=False
         )
         now = self._clock()
-        dept = await self._directory.department(department_code.strip())
-        if dept is None:
-            raise invalid("department_code", f"unknown department {department_code!r}")
+        dept_code = validate_uscc(department_code.strip(), "department_code")
+        if (dept := await self._directory.department(dept_code)) is None:
+            raise invalid("department_code", f"unknown department {dept_code!r}")
         purpose = purpose.strip()
         if not purpose or len(purpose) > MAX_PURPOSE_CHARS:
             raise invalid(
