@@ -83,6 +83,18 @@ class GetEntitlementResponse(_message.Message):
     entitlement: Entitlement
     def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
 
+class RemoveEntitlementRequest(_message.Message):
+    __slots__ = ("integrator",)
+    INTEGRATOR_FIELD_NUMBER: _ClassVar[int]
+    integrator: str
+    def __init__(self, integrator: _Optional[str] = ...) -> None: ...
+
+class RemoveEntitlementResponse(_message.Message):
+    __slots__ = ("entitlement",)
+    ENTITLEMENT_FIELD_NUMBER: _ClassVar[int]
+    entitlement: Entitlement
+    def __init__(self, entitlement: _Optional[_Union[Entitlement, _Mapping]] = ...) -> None: ...
+
 class RegisterWebhookRequest(_message.Message):
     __slots__ = ("name", "integrator", "url", "secret", "event_types", "departments", "licence_types")
     NAME_FIELD_NUMBER: _ClassVar[int]

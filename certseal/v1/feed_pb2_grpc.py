@@ -123,6 +123,11 @@ class EventFeedAdminStub:
                 request_serializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.SerializeToString,
                 response_deserializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.FromString,
                 _registered_method=True)
+        self.RemoveEntitlement = channel.unary_unary(
+                '/certseal.v1.EventFeedAdmin/RemoveEntitlement',
+                request_serializer=certseal_dot_v1_dot_feed__pb2.RemoveEntitlementRequest.SerializeToString,
+                response_deserializer=certseal_dot_v1_dot_feed__pb2.RemoveEntitlementResponse.FromString,
+                _registered_method=True)
         self.RegisterWebhook = channel.unary_unary(
                 '/certseal.v1.EventFeedAdmin/RegisterWebhook',
                 request_serializer=certseal_dot_v1_dot_feed__pb2.RegisterWebhookRequest.SerializeToString,
@@ -152,6 +157,14 @@ class EventFeedAdminServicer:
 
     def GetEntitlement(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveEntitlement(self, request, context):
+        """Withdraw every right of an integrator: its subscriptions end and its webhooks post
+        nothing more. SetEntitlement refuses an entitlement that lets nothing through.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -186,6 +199,11 @@ def add_EventFeedAdminServicer_to_server(servicer, server):
                     servicer.GetEntitlement,
                     request_deserializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.FromString,
                     response_serializer=certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.SerializeToString,
+            ),
+            'RemoveEntitlement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveEntitlement,
+                    request_deserializer=certseal_dot_v1_dot_feed__pb2.RemoveEntitlementRequest.FromString,
+                    response_serializer=certseal_dot_v1_dot_feed__pb2.RemoveEntitlementResponse.SerializeToString,
             ),
             'RegisterWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterWebhook,
@@ -258,6 +276,33 @@ class EventFeedAdmin:
             '/certseal.v1.EventFeedAdmin/GetEntitlement',
             certseal_dot_v1_dot_feed__pb2.GetEntitlementRequest.SerializeToString,
             certseal_dot_v1_dot_feed__pb2.GetEntitlementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveEntitlement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/certseal.v1.EventFeedAdmin/RemoveEntitlement',
+            certseal_dot_v1_dot_feed__pb2.RemoveEntitlementRequest.SerializeToString,
+            certseal_dot_v1_dot_feed__pb2.RemoveEntitlementResponse.FromString,
             options,
             channel_credentials,
             insecure,

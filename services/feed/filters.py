@@ -122,14 +122,29 @@ def check_within(wanted: Filter, entitlement: Entitlement) -> None:
 
 
 def check_entitlement(entitlement: Entitlement) -> None:
-    """:func:`check_sizes` and :func:`check_codes` of an entitlement, and INVALID_ARGUMENT (``event_types``)
-    for an event type, or a ``prefix.*`` pattern, that matches none the platform
-    publishes (:data:`certseal.events.EVENT_TYPES`: on any topic, as the Kafka ACLs
-    of :func:`kafka_topics` read them)."""
+    """:func:`check_sizes` and :func:`check_codes` of an entitlement, and
+    INVALID_ARGUMENT naming the list for one that would let nothing through: an event
+    type, or a ``prefix.*`` pattern, that matches none the feed carries
+    (:data:`EVENT_TOPICS`, which the Kafka ACLs of :func:`kafka_topics` read too),
+    or an empty list that stops every event (:meth:`Entitlement.nothing_through`).
+    A subscription under it would stay open and deliver nothing; every right is
+    withdrawn with RemoveEntitlement instead."""
     check_sizes(entitlement)
     check_codes(entitlement.departments, entitlement.licence_types)
-    check_event_types(
-        sorted(entitlement.event_types), frozenset({"*"}), published=EVENT_TYPES
+    check_event_types(sorted(entitlement.event_types), frozenset({"*"}))
+    why = entitlement.nothing_through(EVENT_TOPICS)
+    if why is None:
+        return
+    if not entitlement.departments:
+        field, give = "departments", "a department code or *"
+    elif not entitlement.event_types:
+        field, give = "event_types", "an event type or a pattern (licence.*, *)"
+    else:
+        field, give = "licence_types", "a licence type code or *"
+    raise invalid(
+        field,
+        f"is empty, so the entitlement lets no event through ({why}): give {give}; "
+        "to withdraw every right, remove the entitlement (certseal feed revoke)",
     )
 
 

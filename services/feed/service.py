@@ -168,30 +168,36 @@ class FeedService:
         """Set what an integrator may receive; audited (``feed.entitle``).
 
         INVALID_ARGUMENT unless the integrator is an ``integrator:<name>`` identity
-        (``app:<name>`` is a holder app's), for a list of more than 1,000 values, or
-        for a department, licence type or event type no event could carry
-        (:func:`~services.feed.filters.check_entitlement`). An entitlement that lets
-        nothing through may be set (it is how a right is withdrawn); subscribing
-        under it is PERMISSION_DENIED.
+        (``app:<name>`` is a holder app's), for a list of more than 1,000 values, for
+        a department, licence type or event type no event could carry, or for an
+        entitlement that lets nothing through
+        (:func:`~services.feed.filters.check_entitlement`): a right is withdrawn with
+        :meth:`remove_entitlement`.
         """
         entitlement = dataclasses.replace(
             entitlement, integrator=integrator_identity(entitlement.integrator)
         )
         check_entitlement(entitlement)
+        return await self._keep(caller, entitlement, "feed.entitle")
+
+    async def remove_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
+        """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The
+        empty entitlement kept lets nothing through: its subscriptions end at their
+        next event (PERMISSION_DENIED), its webhooks post nothing more."""
+        empty = Entitlement(integrator_identity(integrator))
+        return await self._keep(caller, empty, "feed.unentitle")
+
+    async def _keep(
+        self, by: Caller, entitlement: Entitlement, action: str
+    ) -> Entitlement:
         now = self._clock()
+        lists = ("departments", "licence_types", "event_types")
+        details = {name: sorted(getattr(entitlement, name)) for name in lists}
         audit = AuditEntry(
-            now,
-            str(caller),
-            "feed.entitle",
-            entitlement.integrator,
-            details={
-                "departments": sorted(entitlement.departments),
-                "licence_types": sorted(entitlement.licence_types),
-                "event_types": sorted(entitlement.event_types),
-            },
+            now, str(by), action, entitlement.integrator, details=details
         )
         await self._store.set_entitlement(
-            entitlement, at=now, by=str(caller), audit=[audit]
+            entitlement, at=now, by=str(by), audit=[audit]
         )
         return entitlement
 

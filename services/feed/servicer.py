@@ -58,6 +58,17 @@ class EventFeedAdminServicer(feed_pb2_grpc.EventFeedAdminServicer):
         )
         return pb.SetEntitlementResponse(entitlement=convert.entitlement_message(saved))
 
+    @idempotent
+    async def RemoveEntitlement(
+        self, request: pb.RemoveEntitlementRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemoveEntitlementResponse:
+        removed = await self._service.remove_entitlement(
+            current_caller(), request.integrator
+        )
+        return pb.RemoveEntitlementResponse(
+            entitlement=convert.entitlement_message(removed)
+        )
+
     async def GetEntitlement(
         self, request: pb.GetEntitlementRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetEntitlementResponse:

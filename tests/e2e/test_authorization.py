@@ -691,6 +691,13 @@ async def _entitle(w: World, kind: str) -> Any:
     )
 
 
+@builds("EventFeedAdmin/RemoveEntitlement")
+async def _unentitle(w: World, kind: str) -> Any:
+    return fpb.RemoveEntitlementRequest(
+        integrator=f"integrator:authz-{secrets.token_hex(3)}"
+    )
+
+
 @builds("EventFeedAdmin/GetEntitlement")
 async def _entitlement(w: World, kind: str) -> Any:
     return fpb.GetEntitlementRequest(integrator=w.integrator)

@@ -989,6 +989,12 @@ async def _(w: World):
     )
 
 
+@base("EventFeedAdmin.RemoveEntitlement")
+async def _(w: World):
+    integrator = f"integrator:hostile-{secrets.token_hex(4)}"
+    return "operator:admin", fpb.RemoveEntitlementRequest(integrator=integrator)
+
+
 @base("EventFeedAdmin.GetEntitlement")
 async def _(w: World):
     return "operator:admin", fpb.GetEntitlementRequest(integrator=w.integrator)

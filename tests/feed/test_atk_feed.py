@@ -38,6 +38,7 @@ from tests.feed.test_service import (
     entitle,
     feed_app,
     receiver,
+    withdraw,
 )
 from tests.feed.test_webhook_retries import (
     HOUR,
@@ -347,11 +348,12 @@ async def test_a_holder_app_named_like_an_integrator_gets_none_of_its_events(
 
 
 async def test_an_entitlement_that_lets_nothing_through_is_refused(stack, channel_as):
-    """The operator withdrew every department (SetEntitlement with none; there is no
-    other way to withdraw): a new subscription is PERMISSION_DENIED, as one without
-    an entitlement is, not a stream that silently never delivers."""
+    """The operator withdrew every right (RemoveEntitlement): a new subscription is
+    PERMISSION_DENIED, as one without an entitlement is, not a stream that silently
+    never delivers."""
     integrator = f"integrator:atk-none-{secrets.token_hex(3)}"
-    await entitle(channel_as, integrator, [], ["licence.*"])
+    await entitle(channel_as, integrator, ["*"], ["licence.*"])
+    await withdraw(channel_as, integrator)
     department = fresh_uscc()
     await publish(stack, [(lineage_of(department), department)])
     with pytest.raises(grpc.aio.AioRpcError) as err:

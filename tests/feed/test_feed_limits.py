@@ -23,7 +23,14 @@ from services.feed.domain import Entitlement, Filter
 from services.feed.service import FeedService
 from tests.conftest import fresh_uscc
 from tests.feed.test_atk_feed import lineage_of, publish
-from tests.feed.test_service import channel_as, collect, entitle, feed_app, receiver
+from tests.feed.test_service import (
+    channel_as,
+    collect,
+    entitle,
+    feed_app,
+    receiver,
+    withdraw,
+)
 
 __all__ = ["channel_as", "feed_app", "receiver"]  # fixtures used here
 
@@ -75,7 +82,8 @@ async def test_a_webhook_is_not_registered_under_an_entitlement_that_lets_nothin
     channel_as,
 ):
     integrator = f"integrator:lim-{secrets.token_hex(3)}"
-    await entitle(channel_as, integrator, ["*"], ["licence.*"], licence_types=())
+    await entitle(channel_as, integrator, ["*"], ["licence.*"])
+    await withdraw(channel_as, integrator)
     async with channel_as("operator:admin") as channel:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await feed_pb2_grpc.EventFeedAdminStub(channel).RegisterWebhook(
@@ -87,7 +95,7 @@ async def test_a_webhook_is_not_registered_under_an_entitlement_that_lets_nothin
                 )
             )
     assert err.value.code() is grpc.StatusCode.PERMISSION_DENIED
-    assert "no licence type" in (err.value.details() or "")
+    assert "no department" in (err.value.details() or "")
 
 
 async def test_a_holder_app_is_told_it_does_not_read_the_feed(channel_as):
@@ -100,8 +108,8 @@ async def test_a_holder_app_is_told_it_does_not_read_the_feed(channel_as):
 async def test_a_live_stream_ends_once_its_entitlement_lets_nothing_through(
     stack, feed_app
 ):
-    """The operator withdraws every department of a subscribed integrator: the
-    stream ends with PERMISSION_DENIED at its next event, not open for ever."""
+    """The operator withdraws every right of a subscribed integrator: the stream
+    ends with PERMISSION_DENIED at its next event, not open for ever."""
     service = FeedService(
         store=feed_app.store,
         kafka=stack.config.kafka.settings("lim-feed"),
@@ -121,9 +129,7 @@ async def test_a_live_stream_ends_once_its_entitlement_lets_nothing_through(
     ) as stream:
         async with asyncio.timeout(60):
             await anext(stream)
-        await service.set_entitlement(
-            OPERATOR, Entitlement(str(integrator), frozenset(), every, every)
-        )
+        await service.remove_entitlement(OPERATOR, str(integrator))
         with pytest.raises(CertsealError) as err:
             async with asyncio.timeout(60):
                 await anext(stream)

@@ -1,5 +1,5 @@
 """Idempotency keys on the event feed's mutating RPCs (issue 21), on the real stack:
-SetEntitlement, RegisterWebhook and ReplayParkedDeliveries. One key, one change (one
+SetEntitlement, RemoveEntitlement, RegisterWebhook and ReplayParkedDeliveries. One key, one change (one
 audited write) and the same answer twice; the same key with another request is
 ALREADY_EXISTS."""
 
@@ -16,7 +16,12 @@ from certseal.v1 import feed_pb2_grpc
 from services.feed.app import FeedApp
 
 KEY = "idempotency-key"
-RPCS = ["SetEntitlement", "RegisterWebhook", "ReplayParkedDeliveries"]
+RPCS = [
+    "SetEntitlement",
+    "RemoveEntitlement",
+    "RegisterWebhook",
+    "ReplayParkedDeliveries",
+]
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +82,13 @@ async def _case(rpc: str, admin, pool):
             _entitlement(integrator, ["licence.issued"]),
             _entitlement(integrator, ["licence.revoked"]),
             audits("feed.entitle", integrator),
+        )
+    if rpc == "RemoveEntitlement":
+        await admin.SetEntitlement(_entitlement(integrator, ["licence.issued"]))
+        return (
+            pb.RemoveEntitlementRequest(integrator=integrator),
+            pb.RemoveEntitlementRequest(integrator=f"{integrator}-other"),
+            audits("feed.unentitle", integrator),
         )
     if rpc == "RegisterWebhook":
         return (

@@ -57,6 +57,14 @@ async def entitle(
         )
 
 
+async def withdraw(channel_as, integrator):
+    """Every right of ``integrator`` withdrawn (RemoveEntitlement)."""
+    async with channel_as("operator:admin") as channel:
+        return await feed_pb2_grpc.EventFeedAdminStub(channel).RemoveEntitlement(
+            pb.RemoveEntitlementRequest(integrator=integrator)
+        )
+
+
 async def collect(channel_as, identity, count, request=None, within=60.0):
     """The first ``count`` events a subscription delivers."""
     events = []
