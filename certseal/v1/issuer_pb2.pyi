@@ -613,16 +613,18 @@ class GetLicenceDocumentRequest(_message.Message):
     def __init__(self, identifier: _Optional[str] = ..., holder: _Optional[_Union[_licence_pb2.Holder, _Mapping]] = ..., format: _Optional[_Union[DocumentFormat, str]] = ...) -> None: ...
 
 class GetLicenceDocumentResponse(_message.Message):
-    __slots__ = ("document", "media_type", "seal_id", "document_digest")
+    __slots__ = ("document", "media_type", "seal_id", "document_digest", "status")
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     document: bytes
     media_type: str
     seal_id: str
     document_digest: str
-    def __init__(self, document: _Optional[bytes] = ..., media_type: _Optional[str] = ..., seal_id: _Optional[str] = ..., document_digest: _Optional[str] = ...) -> None: ...
+    status: _licence_pb2.LicenceStatus
+    def __init__(self, document: _Optional[bytes] = ..., media_type: _Optional[str] = ..., seal_id: _Optional[str] = ..., document_digest: _Optional[str] = ..., status: _Optional[_Union[_licence_pb2.LicenceStatus, str]] = ...) -> None: ...
 
 class Authorisation(_message.Message):
     __slots__ = ("authorisation_id", "code", "identifier", "department_code", "department_name", "counter", "purpose", "fields", "expires_at", "created_at", "revoked_at", "status")

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from certseal.cli_options import OutputFile, write_output
+from certseal.cli_options import OutputFile, status_words, write_output
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.filekinds import OFD, PDF, named_kind
+
+#: ``LicenceStatus`` of a valid licence (GB/T 36904 ``01``)
+_VALID = 1
 
 
 def add_document_options(command: argparse.ArgumentParser) -> None:
@@ -71,6 +75,12 @@ def licence_document(
         f"{chosen.upper()} written to {args.out} ({len(reply.document)} bytes, "
         f"SHA-256 {reply.document_digest}), sealed with seal {reply.seal_id}"
     )
+    if reply.status and reply.status != _VALID:  # as `licence code` warns (trial2b)
+        print(
+            f"warning: {args.identifier} is {status_words(reply.status)}: the file "
+            "is sealed, and verifying it says the licence is not valid",
+            file=sys.stderr,
+        )
     return 0
 
 

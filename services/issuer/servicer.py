@@ -29,6 +29,7 @@ from services.issuer.convert import (
     required,
 )
 from services.issuer.domain import Action, LicenceRecord
+from services.issuer.events import proto_status
 from services.issuer.service import IssuerService
 from services.issuer.service.issuance import IssueInput
 
@@ -269,6 +270,7 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
             media_type=document.media_type,
             seal_id=document.seal_id,
             document_digest=document.digest,
+            status=proto_status(document.status) if document.status else None,
         )
 
     @idempotent

@@ -150,6 +150,7 @@ async def test_document_is_sealed_carries_metadata_and_rare_glyphs(world, seal_s
     )
     assert reply.media_type == "application/pdf" and reply.document.startswith(b"%PDF")
     assert reply.seal_id == world["seal"].seal_id
+    assert reply.status == licence_pb2.LICENCE_STATUS_VALID  # the CLI warns otherwise
     verified = await seal_stub("operator:admin").VerifyPdf(
         seal_pb.VerifyPdfRequest(pdf=reply.document)
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
 from certseal.identifiers import validate_uscc
@@ -256,7 +256,7 @@ class HolderSide:
                 self._clock(),
             )
         )
-        return document
+        return replace(document, status=record.status)
 
     async def authorise(
         self,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from certseal.errors import CertsealError, ErrorKind
+from services.issuer.domain import Status
 
 #: how an operator gives the platform the seal annotated copies are sealed with
 PLATFORM_SEAL_COMMAND = (
@@ -39,6 +40,7 @@ class LicenceDocument:
     seal_id: str
     digest: str  # SHA-256 hex
     media_type: str = "application/pdf"
+    status: Status | None = None  # the licence's status now, when the file is its
 
 
 def platform_setup_error(exc: CertsealError, platform_code: str) -> CertsealError:
