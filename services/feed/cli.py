@@ -36,6 +36,13 @@ def _usage_line(used: Any) -> str:
     return f"{named}{more} by {used.counter} ({used.purpose})"
 
 
+def _seal_line(event: Any) -> str:
+    """A seal event: the seal, its kind and suite (the event carries no name), its
+    status, and the reason or the sealed document's digest when there is one."""
+    parts = (event.seal_id, event.seal_type, event.suite, event.status, event.reason)
+    return " ".join(p for p in (*parts, event.document_digest[:16]) if p)
+
+
 def _summary(event: Any) -> str:
     """One line for any event the feed sends: decoded by its topic's value type; an
     unknown topic or an undecodable value is shown as such, never a traceback."""
@@ -50,7 +57,7 @@ def _summary(event: Any) -> str:
         ),
         "certseal.seal-events.v1": (
             events_pb2.SealEvent,
-            lambda e: f"{e.seal_id} {e.status} {e.document_digest[:16]}",
+            _seal_line,
         ),
         "certseal.licence-usage.v1": (
             events_pb2.LicenceUsedEvent,
@@ -118,13 +125,7 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         if SUBSCRIBED in tuple(headers or ()):
             print(_subscribed(args), file=sys.stderr, flush=True)
         async for event in stream:
-            when = event.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
-            kind = event.type.removeprefix("cn.gov.certseal.")
-            print(
-                f"{when}  {kind:<22} {event.source.rsplit('/', 1)[-1]:<18} "
-                f"{_summary(event)}",
-                flush=True,
-            )
+            print(_line(event), flush=True)
             if args.show_token:
                 print(f"  token {event.token}", flush=True)
 
@@ -137,6 +138,19 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         options=_OPTIONS,
     )
     return 0
+
+
+#: the type column: as wide as the longest type the feed carries
+_TYPE_WIDTH = max(map(len, EVENT_TOPICS))
+
+
+def _line(event: Any) -> str:
+    """One event as ``events tail`` prints it: time, type, department, summary."""
+    when = event.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S")
+    kind = event.type.removeprefix("cn.gov.certseal.")
+    department = event.source.rsplit("/", 1)[-1]
+    line = f"{when}  {kind:<{_TYPE_WIDTH}} {department:<18} {_summary(event)}"
+    return line.rstrip()
 
 
 def _subscribed(args: argparse.Namespace) -> str:

@@ -148,7 +148,7 @@ def licence_refusal(record: LicenceRecord, now: dt.datetime) -> tuple[str, str] 
     (authorised, redeemed) at ``now``: (``licence_not_yet_valid`` or
     ``licence_no_longer_valid``, what the caller is told), or None."""
     if record.status is not Status.VALID:
-        state = f"status {record.status.name.lower()}"
+        state = record.status.words
     elif now < record.valid_from:
         return (
             "licence_not_yet_valid",

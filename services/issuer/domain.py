@@ -41,6 +41,11 @@ class Status(enum.Enum):
         """The status as people say it, with its code."""
         return f"{self.name.lower().replace('_', ' ')} ({self.value})"
 
+    @property
+    def words(self) -> str:
+        """The status as every command prints it: ``revoked as sanction 07``."""
+        return f"{self.name.lower().replace('_', ' ')} {self.value}"
+
 
 class Operation(enum.Enum):
     """Operation; values are the national operation codes."""

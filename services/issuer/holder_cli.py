@@ -36,6 +36,13 @@ _FLAGS = {
     "authorisation_id": "authorisation-id",
 }
 
+#: an authorisation's status as the API says it -> as the holder's commands say it
+_AUTH_STATUS = {"revoked": "withdrawn"}
+
+#: a usage kind's words where its name is not (the holder withdrew the authorisation)
+_KIND_WORDS = {"authorisation_revoked": "authorisation withdrawn"}
+_KIND_WIDTH = len("authorisation withdrawn")
+
 #: ``usage --kind`` choices: LicenceUsageKind's names, lower case
 _KINDS = (
     "verified",
@@ -153,7 +160,8 @@ def _authorisation_id(text: str) -> str:
 
 def _print_authorisation(auth: Any) -> None:
     counter = f", counter {auth.counter}" if auth.counter else ", any counter"
-    print(f"authorisation {auth.authorisation_id} ({auth.status})")
+    status = _AUTH_STATUS.get(auth.status, auth.status)
+    print(f"authorisation {auth.authorisation_id} ({status})")
     print(f"licence     {auth.identifier}")
     department = " ".join(p for p in (auth.department_code, auth.department_name) if p)
     print(f"department  {department}{counter}")
@@ -182,8 +190,10 @@ def _usage(args: argparse.Namespace) -> int:
     )
     reply = _call(args, lambda s: s.ListLicenceUsage(request), holder=False)
     for use in reply.uses:
-        kind = pb.LicenceUsageKind.Name(use.kind).removeprefix("LICENCE_USAGE_KIND_")
-        who = use.department_name or use.department_code or use.actor
+        name = pb.LicenceUsageKind.Name(use.kind).removeprefix("LICENCE_USAGE_KIND_")
+        kind = _KIND_WORDS.get(name.lower(), name.lower())
+        # a verification names its counter; a view, its app
+        who = use.department_name or use.department_code or use.counter or use.actor
         what = " ".join(
             part
             for part in (
@@ -194,7 +204,8 @@ def _usage(args: argparse.Namespace) -> int:
             )
             if part
         )
-        print(f"{ts(use.occurred_at)}  {kind.lower():<21} {who}  {what}".rstrip())
+        line = f"{ts(use.occurred_at)}  {kind:<{_KIND_WIDTH}} {who or '-'}  {what}"
+        print(line.rstrip())
     print(f"{len(reply.uses)} use(s)")
     if reply.next_page_token:
         print(f"next page: --page-token {reply.next_page_token}")

@@ -296,14 +296,16 @@ class LicenceHolderServicer(issuer_pb2_grpc.LicenceHolderServicer):
     async def RevokeAuthorisation(
         self, request: pb.RevokeAuthorisationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeAuthorisationResponse:
-        auth = await self._service.holder.revoke(
+        auth, name = await self._service.holder.revoke(
             _holder_app(),
             required(request.authorisation_id, "authorisation_id"),
             holder=convert.holder_of(request),
             reason=request.reason,
         )
         return pb.RevokeAuthorisationResponse(
-            authorisation=convert.authorisation_message(auth, now=self._clock())
+            authorisation=convert.authorisation_message(
+                auth, now=self._clock(), department_name=name
+            )
         )
 
 

@@ -60,6 +60,8 @@ async def test_a_holder_app_authorises_lists_withdraws_and_fetches_from_the_cli(
     assert auth_id, out
     assert re.search(r"^code        AU-", out, re.M), out
     assert f"department  {counter}" in out and "fields      class" in out
+    authorised = re.search(r"^department  .*$", out, re.M)
+    assert authorised and authorised[0] != f"department  {counter}, any counter"
 
     code, out = await cli(
         "holder", "--as", app, "usage", licence.lineage, *holder, "--kind",
@@ -72,7 +74,10 @@ async def test_a_holder_app_authorises_lists_withdraws_and_fetches_from_the_cli(
         "holder", "--as", app, "withdraw", auth_id[1], *holder, "--reason", "不办了"
     )  # fmt: skip
     assert code == 0, out
-    assert f"authorisation {auth_id[1]} (revoked)" in out and "withdrawn" in out
+    assert f"authorisation {auth_id[1]} (withdrawn)" in out, out
+    # the department's name, as authorise showed it (trial2b 6)
+    shown = re.search(r"^department  .*$", out, re.M)
+    assert shown and shown[0] == authorised[0], out
 
     target = tmp_path / "licence.pdf"
     code, out = await cli(

@@ -50,7 +50,31 @@ EVENTS = [
         "1.2.156.3005.2.T.D.0.001.X VALID, 1.2.156.3005.2.T.D.1.001.X VALID, "
         "1.2.156.3005.2.T.D.2.001.X VALID and 2 more by dept:11440300COUNTER01 (批量)",
     ),
-]
+    (  # trial2b: the seal's kind and suite, no trailing space without a digest
+        "certseal.seal-events.v1",
+        events_pb2.SealEvent(
+            type="seal.registered", seal_id="s-1", seal_type="official",
+            suite="sm2", status="active",
+        ),
+        "s-1 official sm2 active",
+    ),
+    (
+        "certseal.seal-events.v1",
+        events_pb2.SealEvent(
+            type="seal.revoked", seal_id="s-1", seal_type="official", suite="sm2",
+            status="revoked", reason="印章遗失",
+        ),
+        "s-1 official sm2 revoked 印章遗失",
+    ),
+    (
+        "certseal.seal-events.v1",
+        events_pb2.SealEvent(
+            type="document.sealed", seal_id="s-1", seal_type="official",
+            suite="sm2", status="active", document_digest="ab" * 32,
+        ),
+        "s-1 official sm2 active abababababababab",
+    ),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("topic", "message", "line"), EVENTS)
@@ -85,3 +109,27 @@ def test_events_tail_refuses_an_unknown_type_or_identity(capsys):
         status = cli.main(["events", "tail", *argv])
         err = capsys.readouterr().err
         assert status == 2 and err.startswith(expected), (argv, err)
+
+
+def test_every_type_the_feed_carries_fits_its_column():
+    """trial2b: ``licence.authorisation_revoked`` overran the 22-character type
+    column, shifting the department and summary of its lines."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from services.feed.cli import _line
+    from services.feed.domain import EVENT_TOPICS
+
+    lines = []
+    for kind in sorted(EVENT_TOPICS):
+        event = SimpleNamespace(
+            time=Timestamp(seconds=1_764_900_000),
+            type=f"cn.gov.certseal.{kind}",
+            source="/departments/91350100M000100Y43",
+            topic="certseal.future-events.v1",
+            subject="k1",
+            data=b"",
+        )
+        lines.append(_line(event))
+    starts = {line.index("91350100M000100Y43") for line in lines}
+    assert len(starts) == 1, lines
+    assert all(line == line.rstrip() for line in lines)

@@ -93,3 +93,17 @@ async def test_authorise_use_names_what_is_wrong_with_the_code(
     assert refused.value.kind is ErrorKind.INVALID_ARGUMENT
     assert refused.value.field == "department_code"
     assert said in refused.value.message, refused.value.message
+
+
+async def test_a_withdrawal_names_the_department_as_the_authorisation_did(world):  # noqa: F811
+    """trial2b 6: ``holder withdraw`` dropped the department's name ``authorise``
+    showed: RevokeAuthorisation answers it too."""
+    from tests.issuer.test_use_within_validity import authorise
+
+    world["clock"].now = world["licence"].valid_from
+    auth, _, named = await authorise(world)
+    withdrawn, name = await world["service"].holder.revoke(
+        world["app"], auth.authorisation_id, holder=world["holder"], reason="不再需要"
+    )
+    assert withdrawn.revoked_at is not None
+    assert name == named == f"测试部门 {world['other'].code[-4:]}"

@@ -149,7 +149,7 @@ async def test_a_licence_no_longer_valid_is_not_authorised(world):
     )
     err = await refused(authorise(world))
     assert err.message == (
-        f"licence {licence.identifier} is no longer valid (status revoked)"
+        f"licence {licence.identifier} is no longer valid (revoked 03)"
     )
 
 

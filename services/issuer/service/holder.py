@@ -273,10 +273,9 @@ class HolderSide:
         """A new authorisation, its code (shown only now) and the department's name.
 
         Holder apps only (PERMISSION_DENIED otherwise), for one of the named holder's
-        licences (NOT_FOUND otherwise). INVALID_ARGUMENT: a malformed (GB 32100: its
-        form checked first) or unknown department code, an empty or over-long
-        purpose, a field the type lacks, an expiry not after now or over 90 days
-        ahead. FAILED_PRECONDITION when the lineage's current version could not be
+        licences (NOT_FOUND otherwise). INVALID_ARGUMENT: a malformed (GB 32100) or
+        unknown department code, an empty or over-long purpose, a field the type
+        lacks, an expiry not after now or over 90 days ahead. FAILED_PRECONDITION when the lineage's current version could not be
         used now (:func:`licence_refusal`: not valid, not yet valid, no longer valid).
         """
         if caller.kind != "app":
@@ -355,10 +354,10 @@ class HolderSide:
         *,
         holder: HolderId | None,
         reason: str,
-    ) -> Authorisation:
-        """Withdraw an authorisation of the named holder (holder apps only). An
-        authorisation that is not that holder's is NOT_FOUND; one already withdrawn
-        is FAILED_PRECONDITION."""
+    ) -> tuple[Authorisation, str]:
+        """Withdraw an authorisation of the named holder (holder apps only); it and
+        the department's name. An authorisation that is not that holder's is
+        NOT_FOUND; one already withdrawn is FAILED_PRECONDITION."""
         if caller.kind != "app":
             raise denied(
                 f"{caller} may not withdraw authorisations: holder apps only",
@@ -425,7 +424,8 @@ class HolderSide:
                 f"authorisation {auth.authorisation_id} was already withdrawn",
                 field="authorisation_id",
             )
-        return revoked
+        dept = await self._directory.department(revoked.department_code)
+        return revoked, dept.name if dept else ""
 
     async def redeem(self, caller: Caller, code: str, *, counter: str) -> Redemption:
         """Redeem authorisation ``code`` as department ``caller`` (or the console for a
