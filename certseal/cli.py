@@ -402,7 +402,8 @@ def build_parser(
     parser.add_argument(
         "--config",
         action="append",
-        help="configuration file (default .certseal/config.toml); repeat to layer files",
+        help="configuration file (default .certseal/config.toml); repeatable: the files "
+        "are layered, later over earlier",
     )
     parser.add_argument("--version", action="version", version=f"certseal {_version()}")
     parser.set_defaults(load_config=load_config)

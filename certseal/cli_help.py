@@ -66,10 +66,15 @@ BY_NAME = {
 
 def fill_help(parser: argparse.ArgumentParser, command: str = "") -> None:
     """Give every option and argument of ``parser`` and its subcommands that has no
-    help line the one of :data:`BY_COMMAND` or :data:`BY_NAME`."""
+    help line the one of :data:`BY_COMMAND` or :data:`BY_NAME`, and every subcommand
+    without a description the help line its command lists it with (trial2b:
+    ``certseal holder -h`` said nothing of what ``holder`` is)."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
+            listed = {choice.dest: choice.help for choice in action._choices_actions}
             for word, sub in action.choices.items():
+                if sub.description is None and listed.get(word):
+                    sub.description = listed[word]
                 fill_help(sub, f"{command} {word}".strip())
         elif action.help is None:
             found = BY_COMMAND.get((command, action.dest), BY_NAME.get(action.dest))

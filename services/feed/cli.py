@@ -398,8 +398,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         + ", ".join(sorted(EVENT_TOPICS))
         + ", prefix.* or *",
     )
-    tail.add_argument("--department", action="append", help="department code")
-    tail.add_argument("--licence-type", action="append", help="licence type code")
+    tail.add_argument(
+        "--department",
+        action="append",
+        help="only events of this department (its code), repeatable",
+    )
+    tail.add_argument(
+        "--licence-type",
+        action="append",
+        help="only licence events of this licence type (its code), repeatable",
+    )
     tail.add_argument(
         "--since",
         choices=["latest", "earliest"],
@@ -438,10 +446,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     hook.add_argument("--integrator", required=True, help="integrator:<name>")
     hook.add_argument("--url", required=True, help="https://...")
     hook.add_argument("--secret-file", required=True, help="the HMAC secret")
-    for command in (entitle, hook):
-        command.add_argument("--department", action="append", help="code or *")
-        command.add_argument("--licence-type", action="append", help="code or *")
-        command.add_argument("--type", action="append", help="e.g. licence.* or *")
+    for command, left_out in (
+        (entitle, ""),
+        (hook, "; left out: every one the integrator's entitlement lets through"),
+    ):
+        for option, what in (
+            ("--department", "a department code or *"),
+            ("--licence-type", "a licence type code or *"),
+            ("--type", "an event type or pattern, e.g. licence.* or *"),
+        ):
+            command.add_argument(
+                option, action="append", help=f"{what}, repeatable{left_out}"
+            )
     for name, what in (
         ("parked", "list a webhook's parked deliveries"),
         ("replay", "deliver a webhook's parked deliveries again"),
@@ -466,7 +482,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cert.add_argument(
         "--host",
         action="append",
-        help="DNS name or IP in its subjectAltName (repeat; default localhost, 127.0.0.1)",
+        help="DNS name or IP in its subjectAltName, repeatable (default localhost, "
+        "127.0.0.1)",
     )
     cert.add_argument(
         "--force",

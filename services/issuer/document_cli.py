@@ -31,7 +31,7 @@ def add_document_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--format",
         choices=("pdf", "ofd"),
-        help="default: as --out's extension names it (.pdf, .ofd), else pdf",
+        help="pdf or ofd; default: as --out's extension names it (.pdf, .ofd), else pdf",
     )
 
 

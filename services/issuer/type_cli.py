@@ -150,7 +150,7 @@ def register_types(
         required=True,
         action="append",
         help="department codes that may issue it, each with the issuer role: "
-        "comma-separated, or the option repeated",
+        "comma-separated, or repeatable",
     )
     tadd.set_defaults(func=functools.partial(cmd_type_add, call=call))
     types.add_parser("list", help="every licence type").set_defaults(
@@ -172,7 +172,7 @@ def register_types(
         required=True,
         action="append",
         help="the whole new set of department codes, each with the issuer role "
-        "(comma-separated, or the option repeated): a department left out is "
+        "(comma-separated, or repeatable): a department left out is "
         "taken out; prints what was added and taken out",
     )
     tissuers.set_defaults(func=functools.partial(cmd_type_issuers, call=call))

@@ -419,7 +419,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--signer",
         action="append",
         type=_signer,
-        help="mTLS identity that may use the seal (dept:<code>, app:<name> or "
+        # registration.SIGNERS_SAID, not imported: the CLI starts without the crypto
+        help="mTLS identity that may use the seal (app:<name>, dept:<code> or "
         "service:<name>), repeatable",
     )
     add.add_argument("--picture", help="PNG of the seal (default: a generated one)")

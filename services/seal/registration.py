@@ -14,7 +14,7 @@ from certseal.crypto import Suite
 from certseal.errors import invalid
 from certseal.identifiers import validate_uscc
 from certseal.personal import check_published
-from certseal.rpc import Caller, check_identity
+from certseal.rpc import CALLER_KINDS, Caller, check_identity
 from certseal.text import check_display_name, with_article
 from services.seal.picture import check_png
 from services.seal.ses import CERTSEAL_KINDS
@@ -24,6 +24,8 @@ SIGNER_KINDS = frozenset({"dept", "app", "service"})
 """The caller kinds a seal may list as signers. Not ``operator``: operators manage
 seals of any owner, and one listed as a signer would seal documents as a department
 (docs/operations.md, "Caller kinds": operators hold no licence contents)."""
+#: the signer kinds as the help and the refusals say them
+SIGNERS_SAID = "app:<name>, dept:<code> or service:<name>"
 MAX_VALIDITY = dt.timedelta(days=3660)
 
 
@@ -47,7 +49,10 @@ def check_signer(text: str, field: str = "signers") -> str:
     """``text`` if a seal may list it as a signer: an identity a certificate could
     name (:func:`certseal.rpc.check_identity`: a ``dept:`` code well formed with its
     check character, onboarded or not) of a kind in :data:`SIGNER_KINDS`; else
-    INVALID_ARGUMENT naming ``field``."""
+    INVALID_ARGUMENT naming ``field``: a kind that is no caller's names only the
+    kinds a signer may be (trial2b: it listed six, of which three are taken)."""
+    if text.partition(":")[0] not in CALLER_KINDS:
+        raise invalid(field, f"{text!r} is not a signer: use one of {SIGNERS_SAID}")
     kind = check_identity(text, field).kind
     if kind not in SIGNER_KINDS:
         raise invalid(field, f"{text!r}: {with_article(kind)} may not use seals")
