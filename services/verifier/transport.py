@@ -39,6 +39,7 @@ from aiokafka.structs import TopicPartition
 from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from mode.utils.logging import CompositeLogger
 
 from certseal.holes import OffsetHoles
 from certseal.kafka import leave_group_on_stop, without_holes
@@ -106,10 +107,33 @@ def adapt_fetch_wait(
     fetcher._proc_fetch_request = proc_fetch_request
 
 
+SLOW_CONSUMER_THREAD = (
+    "the Kafka consumer thread was slow to answer (its event loop did not run for "
+    "over 3 s: the machine is busy, or a fetch or a commit took long); verification "
+    "goes on, and the thread catches up (docs/operations.md, troubleshooting)"
+)
+"""What mode's ``Thread keepalive is not responding...`` (an ERROR) is logged as."""
+
+
+class _ThreadLog(CompositeLogger):
+    """The consumer thread's log: mode's keepalive complaint a WARNING in certseal's
+    words (:data:`SLOW_CONSUMER_THREAD`), every other record as it was."""
+
+    def log(self, severity: int, message: str, *args: Any, **kwargs: Any) -> None:
+        if message.startswith("Thread keepalive is not responding"):
+            severity, message = logging.WARNING, SLOW_CONSUMER_THREAD
+        super().log(severity, message, *args, **kwargs)
+
+
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Creates the worker consumer, then sets its fetch wait (adaptive once it runs)."""
+    """Creates the worker consumer, then sets its fetch wait (adaptive once it runs);
+    logs a slow thread as a warning (:class:`_ThreadLog`)."""
 
     _holes: OffsetHoles | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.log = _ThreadLog(self.logger, formatter=self._format_log)
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
