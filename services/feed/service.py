@@ -183,8 +183,10 @@ class FeedService:
     async def remove_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
         """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The
         empty entitlement kept lets nothing through: its subscriptions end at their
-        next event (PERMISSION_DENIED), its webhooks post nothing more."""
-        empty = Entitlement(integrator_identity(integrator))
+        next event (PERMISSION_DENIED), its webhooks post nothing more. NOT_FOUND for
+        one never entitled (a mistyped name withdrew nothing, silently)."""
+        await self.get_entitlement(caller, integrator_identity(integrator))
+        empty = Entitlement(integrator)
         return await self._keep(caller, empty, "feed.unentitle")
 
     async def _keep(

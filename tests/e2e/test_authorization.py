@@ -693,9 +693,12 @@ async def _entitle(w: World, kind: str) -> Any:
 
 @builds("EventFeedAdmin/RemoveEntitlement")
 async def _unentitle(w: World, kind: str) -> Any:
-    return fpb.RemoveEntitlementRequest(
-        integrator=f"integrator:authz-{secrets.token_hex(3)}"
+    entitle = await _entitle(w, kind)  # a fresh integrator, entitled to withdraw
+    admin = feed_pb2_grpc.EventFeedAdminStub(
+        w.channel("operator:admin", w.ports["feed"])
     )
+    await admin.SetEntitlement(entitle)
+    return fpb.RemoveEntitlementRequest(integrator=entitle.entitlement.integrator)
 
 
 @builds("EventFeedAdmin/GetEntitlement")

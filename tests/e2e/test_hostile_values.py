@@ -991,8 +991,13 @@ async def _(w: World):
 
 @base("EventFeedAdmin.RemoveEntitlement")
 async def _(w: World):
-    integrator = f"integrator:hostile-{secrets.token_hex(4)}"
-    return "operator:admin", fpb.RemoveEntitlementRequest(integrator=integrator)
+    # a fresh integrator, entitled, so that each hostile change has one to withdraw
+    identity, entitle = await BASES["EventFeedAdmin.SetEntitlement"](w)
+    assert isinstance(entitle, fpb.SetEntitlementRequest)
+    await w.call("certseal.v1.EventFeedAdmin", "SetEntitlement", identity, entitle)
+    return "operator:admin", fpb.RemoveEntitlementRequest(
+        integrator=entitle.entitlement.integrator
+    )
 
 
 @base("EventFeedAdmin.GetEntitlement")

@@ -138,6 +138,10 @@ async def test_set_entitlement_refuses_nothing_through_and_remove_withdraws(
             pb.GetEntitlementRequest(integrator=integrator)
         )
         assert list(kept.entitlement.licence_types) == ["*"]
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # a mistyped name: nothing
+        await withdraw(channel_as, f"{integrator}x")
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND
+    assert dict(err.value.trailing_metadata())["certseal-error-field"] == "integrator"
     removed = await withdraw(channel_as, integrator)
     assert removed.entitlement == pb.Entitlement(integrator=integrator)
     with pytest.raises(grpc.aio.AioRpcError) as err:
