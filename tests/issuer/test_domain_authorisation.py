@@ -185,6 +185,5 @@ def test_a_licence_not_valid_is_not_used_whatever_its_window(status):
         refused = licence_refusal(dataclasses.replace(LICENCE, status=status), now)
         assert refused == (
             "licence_no_longer_valid",
-            f"licence {AUTH.identifier} is no longer valid "
-            f"(status {status.name.lower()})",
+            f"licence {AUTH.identifier} is no longer valid ({status.words})",
         )
