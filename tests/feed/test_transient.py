@@ -43,6 +43,7 @@ async def test_terminated_sessions_fail_retryably_and_a_retry_completes_once(
                 entitlement=pb.Entitlement(
                     integrator=f"{prefix}-{i}",
                     departments=["*"],
+                    licence_types=["*"],  # licence events pass only for a type
                     event_types=["licence.issued"],
                 )
             ),
