@@ -189,19 +189,13 @@ class FeedService:
         empty = Entitlement(integrator)
         return await self._keep(caller, empty, "feed.unentitle")
 
-    async def _keep(
-        self, by: Caller, entitlement: Entitlement, action: str
-    ) -> Entitlement:
+    async def _keep(self, by: Caller, kept: Entitlement, action: str) -> Entitlement:
         now = self._clock()
         lists = ("departments", "licence_types", "event_types")
-        details = {name: sorted(getattr(entitlement, name)) for name in lists}
-        audit = AuditEntry(
-            now, str(by), action, entitlement.integrator, details=details
-        )
-        await self._store.set_entitlement(
-            entitlement, at=now, by=str(by), audit=[audit]
-        )
-        return entitlement
+        details = {name: sorted(getattr(kept, name)) for name in lists}
+        audit = AuditEntry(now, str(by), action, kept.integrator, details=details)
+        await self._store.set_entitlement(kept, at=now, by=str(by), audit=[audit])
+        return kept
 
     # -- subscriptions --------------------------------------------------------------
 
