@@ -51,7 +51,8 @@ def test_a_webhooks_filter_says_what_leaving_it_out_means(option):
 
 def test_the_file_format_says_its_choices():
     for path in ("certseal holder file", "certseal licence document"):
-        assert "pdf or ofd; default pdf" in _option(path, "--format").help
+        said = _option(path, "--format").help
+        assert "pdf or ofd" in said and "extension" in said, said
 
 
 def test_the_signer_kinds_said_are_those_taken(capsys):
