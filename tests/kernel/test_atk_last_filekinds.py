@@ -1,0 +1,112 @@
+"""atk-last (b): an outsider's attacks on the CLI's file checks by kind
+(``certseal/filekinds.py``, ``services/seal/cli_inputs.py``, ``certseal/files.py``).
+
+Held: a FIFO, a directory, a symbolic link to ``/dev/stdin`` and an empty file are
+refused by the argument that named them, without blocking.
+
+F3: a file name is echoed into the refusal as it is. A name holding a line feed
+makes one refusal print as two ``error:`` lines (the second one the name's author
+wrote); a name holding an escape sequence drives the user's terminal. Elsewhere
+certseal never prints outside text with control characters (``certseal/text.py``;
+``cannot read`` already shows the name quoted). A user needs one line naming the
+file as it is, control characters shown escaped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+
+DEPT = "91350100M000100Y43"
+PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\n%%EOF\n"
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as stopped:
+        code = int(stopped.code or 0)
+    out = capsys.readouterr()
+    return code, out.err
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "IN.pdf").write_bytes(PDF)
+    with zipfile.ZipFile(tmp_path / "IN.ofd", "w") as package:
+        package.writestr("OFD.xml", "<ofd:OFD/>")
+    return tmp_path
+
+
+FORGED = "x\nerror: file: everything is fine"
+ESCAPE = "x\x1b[2J\x1b[31mred"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk-last F3: a file name with a line feed or an escape sequence is "
+    "printed raw in the refusal (two error lines; terminal control codes)",
+)
+@pytest.mark.parametrize("name", [FORGED, ESCAPE], ids=["line-feed", "escape"])
+@pytest.mark.parametrize(
+    ("content", "argv"),
+    [
+        (b"", "seal verify-ofd {}"),
+        (b"# notes\n", "seal verify-ofd {}"),
+        (b"# notes\n", "seal verify-pdf {}"),
+        (PDF, f"seal --as {DEPT} ofd S {{}} --out O.ofd"),
+        (PDF, "verify --purpose p --image {}"),
+    ],
+    ids=["empty", "not-ofd", "not-pdf", "pdf-for-ofd", "pdf-as-image"],
+)
+def test_a_refused_file_is_named_on_one_line(here, capsys, name, content, argv):
+    (here / name).write_bytes(content)
+    words = [name if w == "{}" else w for w in argv.split()]
+    code, err = run(capsys, *words)
+    assert code == 2, err
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err  # one line
+    assert not CONTROL.search(err.rstrip("\n")), err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk-last F3: an --out name with a line feed is printed raw in the refusal",
+)
+def test_a_refused_out_name_is_shown_on_one_line(here, capsys):
+    code, err = run(
+        capsys, "seal", "--as", DEPT, "pdf", "S", "IN.pdf", "--out", "a\nb.ofd"
+    )
+    assert code == 2, err
+    assert err.startswith("error: out: "), err
+    assert err.count("\n") == 1, err
+    assert not CONTROL.search(err.rstrip("\n")), err
+
+
+def test_control_a_plain_name_is_one_line(here, capsys):
+    (here / "notes.txt").write_bytes(b"# notes\n")
+    code, err = run(capsys, "seal", "verify-ofd", "notes.txt")
+    assert (code, err.count("\n")) == (2, 1), err
+
+
+@pytest.mark.parametrize("what", ["fifo", "folder", "stdin-link"])
+def test_a_file_that_is_no_regular_file_is_refused_without_waiting(here, capsys, what):
+    # held: opened without blocking, refused by the argument that named it
+    if what == "fifo":
+        os.mkfifo(here / "f")
+    elif what == "folder":
+        (here / "f").mkdir()
+    else:
+        os.mkfifo(here / "pipe")
+        (here / "f").symlink_to(here / "pipe")
+    code, err = run(capsys, "seal", "verify-ofd", "f")
+    assert code == 2, err
+    assert err.startswith("error: file: "), err
