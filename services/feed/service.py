@@ -184,9 +184,11 @@ class FeedService:
         """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The
         empty entitlement kept lets nothing through: its subscriptions end at their
         next event (PERMISSION_DENIED), its webhooks post nothing more. NOT_FOUND for
-        one never entitled (a mistyped name withdrew nothing, silently)."""
-        await self.get_entitlement(caller, integrator_identity(integrator))
+        one never entitled or withdrawn already (nothing to withdraw, said)."""
+        found = await self.get_entitlement(caller, integrator_identity(integrator))
         empty = Entitlement(integrator)
+        if not (found.departments or found.licence_types or found.event_types):
+            raise not_found(f"a right of {integrator} to withdraw", field="integrator")
         return await self._keep(caller, empty, "feed.unentitle")
 
     async def _keep(self, by: Caller, kept: Entitlement, action: str) -> Entitlement:

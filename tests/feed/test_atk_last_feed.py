@@ -24,11 +24,6 @@ from tests.feed.test_service import channel_as, entitle, feed_app, withdraw
 __all__ = ["channel_as", "feed_app"]  # fixtures used here
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-last F4: revoking an integrator already revoked answers OK "
-    "('every right withdrawn'), withdrawing nothing",
-)
 async def test_revoking_twice_says_there_was_nothing_to_withdraw(channel_as):
     integrator = f"integrator:atkl-{secrets.token_hex(3)}"
     await entitle(channel_as, integrator, ["*"], ["licence.*"])
