@@ -60,4 +60,4 @@ async def test_a_seal_owner_seals_an_ofd_and_anyone_verifies_it(
     not_zip = tmp_path / "not.ofd"
     not_zip.write_bytes(b"hello")
     code, out = await cli("seal", "verify-ofd", str(not_zip))
-    assert code == 2 and "error: ofd:" in out, out
+    assert code == 2 and "error: file:" in out and "not.ofd is not an OFD" in out, out
