@@ -52,7 +52,7 @@ from services.seal.ofd_signature import SignatureFile as SignatureFile
 from services.seal.ofd_signature import Stamp as Stamp
 from services.seal.ofd_signature import box_mm
 from services.seal.ofd_signature import read_signature_file as read_signature_file
-from services.seal.ofd_xml import XmlTooLarge
+from services.seal.ofd_xml import EndsRequest
 
 A4_MM = (210.0, 297.0)
 
@@ -205,7 +205,7 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
             raise invalid(field, "OFD.xml is not an OFD with a DocBody")
         # its locations as readers read them; an ambiguous one is refused
         doc_root, path = _entry_locations(package, body, field, tolerant=True)
-    except (XmlTooLarge, AmbiguousLocation):
+    except (EndsRequest, AmbiguousLocation):
         raise
     except CertsealError:
         found = [

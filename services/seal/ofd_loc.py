@@ -8,7 +8,9 @@ Python's ``str.strip`` removes Unicode spaces (U+3000, U+00A0, line breaks) no J
 ``trim`` and no file system removes; Windows opens ``a\\b`` as ``a/b``; dom4j's
 ``attributeValue("BaseLoc")`` also matches ``ofd:BaseLoc``. So a location is given
 here as every reading a reader may make of it (:func:`readings`), a fixed small set
-however the text is written, and the rule for them is:
+however the text is written, each resolved as readers resolve it (:func:`resolve`:
+``..`` at the package root stays there, any length; atk-last F1, F2), and the rule
+for them is:
 
 - what a document is drawn from (what a seal must cover:
   :mod:`services.seal.ofd_drawn`): every reading that names a file of the package;
@@ -28,11 +30,19 @@ from collections.abc import Iterable, Sequence
 
 from certseal.errors import CertsealError, ErrorKind, invalid
 from services.seal.ofd_package import OfdPackage, children, local
+from services.seal.ofd_xml import EndsRequest
 from services.seal.ofd_zip import normalise
 
 
 class AmbiguousLocation(CertsealError):
     """INVALID_ARGUMENT: readings of one location name two files of the package."""
+
+
+class LocationPastReading(EndsRequest):
+    """INVALID_ARGUMENT (``ofd``): a location of more than :data:`MAX_SEGMENTS`
+    segments, ambiguous (readers differ on how far they resolve it). It ends the
+    request: a file holding one is not a damaged file whose other names go
+    unread (:func:`~services.seal.ofd_package.damage_tolerated`)."""
 
 
 def own_texts(element: ET.Element) -> tuple[str, ...]:
@@ -126,28 +136,56 @@ def readings(
             elif explicit_relative:
                 dotted = spelling.split("/", 1)[0] in (".", "..")
                 folders = bases if dotted else ("",)
-            # checked once; below a folder it is that folder's path and this one
-            # unless it climbs ("..")
-            whole = _normalised(spelling, "")
+            # resolved once from the root; below a folder it is that folder's path
+            # and this one unless it climbs ("..")
+            whole = resolve(spelling, "")
             climbs = whole is None or ".." in spelling.split("/")
             for folder in folders:
                 path = (
-                    _normalised(spelling, folder)
+                    resolve(spelling, folder)
                     if climbs
                     else f"{folder}/{whole}"
                     if folder
                     else whole
                 )
-                if path is not None:  # else no path inside the package: not opened
+                if path is not None:  # else no reader opens a package file for it
                     found[path] = None
     return list(found)
 
 
-def _normalised(loc: str, folder: str) -> str | None:
-    try:
-        return normalise(loc, "ofd", base=folder)
-    except CertsealError:
+MAX_SEGMENTS = 4096
+"""Segments of one location resolved; beyond, the location is refused as ambiguous
+(no OFD names a file so; the work per reading stays bounded)."""
+
+
+def resolve(loc: str, folder: str) -> str | None:
+    """The package path a reader opens for ``loc`` read from ``folder`` (GB/T 33190
+    §7.2), resolved segment by segment as ofdrw's ``ResourceLocator`` and ZIP
+    readers resolve: empty and ``.`` segments skipped, ``..`` at the package root
+    staying at the root, of any length. None when no reader opens a package file
+    for it: empty, naming no file, or holding a NUL, a backslash (read as a slash
+    in another spelling) or a colon (a drive, a URL or a file stream).
+
+    Raises :class:`LocationPastReading` (INVALID_ARGUMENT, ``ofd``) for a location
+    of more than :data:`MAX_SEGMENTS` segments."""
+    if not loc or "\x00" in loc or "\\" in loc or ":" in loc:
         return None
+    if loc.count("/") >= MAX_SEGMENTS:
+        raise LocationPastReading(
+            ErrorKind.INVALID_ARGUMENT,
+            f"a location of more than {MAX_SEGMENTS} segments ({loc[:80]!r}...): "
+            "ambiguous (readers differ on how far they resolve it)",
+            field="ofd",
+        )
+    joined = loc if loc.startswith("/") else f"{folder}/{loc}"
+    parts: list[str] = []
+    for part in joined.split("/"):
+        if part == "..":
+            if parts:  # at the root it stays at the root
+                parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts) or None
 
 
 def one_file(
@@ -169,9 +207,14 @@ def one_file(
     verified); INVALID_ARGUMENT
     when no reading is a path inside the package (the reason of the first)."""
     paths = readings(locs, (base,), explicit_relative=explicit_relative)
+    own = (locs[0] if locs else "").strip()
     if not paths:
-        normalise((locs[0] if locs else "").strip(), field, base=base)
+        normalise(own[:1025], field, base=base)  # its reason, if it has one
         raise invalid(field, f"{what} {_shown(locs)} is not a path inside the package")
+    dotted = own.split("/", 1)[0] in (".", "..")
+    if _leaves(own, base if dotted or not explicit_relative else ""):
+        # readers keep it at the root; the verifier follows no such location
+        raise invalid(field, f"{what} {_shown(locs)} leaves the package")
     files = list(dict.fromkeys(f for f in map(package.find, paths) if f is not None))
     if len(files) > 1:
         named = " and ".join("/" + f for f in files[:3])
@@ -182,6 +225,19 @@ def one_file(
             field=field,
         )
     return files[0] if files else paths[0]
+
+
+def _leaves(loc: str, folder: str) -> bool:
+    """Whether ``loc`` read from ``folder`` climbs above the package root."""
+    depth = 0
+    for part in (loc if loc.startswith("/") else f"{folder}/{loc}").split("/"):
+        if part == "..":
+            if not depth:
+                return True
+            depth -= 1
+        elif part not in ("", "."):
+            depth += 1
+    return False
 
 
 def _shown(locs: Sequence[str]) -> str:

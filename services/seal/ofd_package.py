@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from certseal.errors import CertsealError, invalid
 from services.seal.ofd_xml import (
     MAX_OFD_XML_BYTES,
+    EndsRequest,
     XmlBudget,
-    XmlTooLarge,
     admitted_bytes,
 )
 from services.seal.ofd_xml import parse_xml as parse_xml  # the package's XML
@@ -293,7 +293,7 @@ def package_xml(package: OfdPackage, path: str, field: str) -> ET.Element:
             raise invalid(field, f"the package has no {path}")
         try:
             parsed = parse_xml(data, path, field, budget=package.budget)
-        except XmlTooLarge:
+        except EndsRequest:
             raise  # the request ends: no file's refusal to keep
         except CertsealError as exc:
             parsed = exc
@@ -324,10 +324,11 @@ def package_xml_once(
 @contextlib.contextmanager
 def damage_tolerated() -> Iterator[None]:
     """A file's refusal ends the block quietly; a request past its XML budget does
-    not (:class:`~services.seal.ofd_xml.XmlTooLarge` ends the request)."""
+    not, nor a location past reading (:class:`~services.seal.ofd_xml.EndsRequest`
+    ends the request: what the file names after it would go undrawn)."""
     try:
         yield
-    except XmlTooLarge:
+    except EndsRequest:
         raise
     except CertsealError:
         pass

@@ -49,7 +49,7 @@ from services.seal.ofd_sign import (
     prepare_seal,
 )
 from services.seal.ofd_sign_verify import sign_facts
-from services.seal.ofd_xml import XmlTooLarge, admitted_bytes
+from services.seal.ofd_xml import EndsRequest, admitted_bytes
 from services.seal.ofd_zip import declared_sizes
 from services.seal.offload import SealOffload
 from services.seal.service import SealService
@@ -246,8 +246,8 @@ class OfdSealService:
             signature: SignatureFile | None = await self._seals.offload.run(
                 "ofd", read_signature_file, package, entry.path
             )
-        except XmlTooLarge:
-            raise  # past the request's XML budget: the request ends
+        except EndsRequest:
+            raise  # past the request's XML budget, a location past reading: it ends
         except CertsealError as exc:
             # a damaged Signature.xml: its SignedValue.dat, where it conventionally
             # is, still tells whether it was changed (the data hash covers it)

@@ -101,11 +101,14 @@ def _name_cost(name: str, names: set[str]) -> int:
     return _NAME_COST + 2 * len(name)
 
 
-class XmlTooLarge(CertsealError):
-    """INVALID_ARGUMENT: a request's parsed XML would take more than its
-    :class:`XmlBudget`. Not a damaged file (whose refusal a verifier reports and
-    goes on): it ends the request, so every handler of a file's refusal lets it
-    through."""
+class EndsRequest(CertsealError):
+    """INVALID_ARGUMENT ending the request: not a damaged file (whose refusal a
+    verifier reports and goes on, so that what the file names goes unread), so
+    every handler of a file's refusal lets it through."""
+
+
+class XmlTooLarge(EndsRequest):
+    """A request's parsed XML would take more than its :class:`XmlBudget`."""
 
 
 class XmlBudget:

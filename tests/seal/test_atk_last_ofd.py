@@ -9,28 +9,25 @@ drops a reading that "leaves the package" or is longer than 1,024 characters
 (``ofd_zip.normalise``), so the file ofdrw opens for it is not drawn, and a seal
 that leaves it out is VALID while a reader shows it.
 
-Each finding is a strict xfail stating what a user needs.
+Fixed (``ofd_loc.resolve``): a location is resolved segment by segment as readers
+resolve it, ``..`` at the root staying there, of any length (up to
+``ofd_loc.MAX_SEGMENTS`` segments; beyond, refused as ambiguous).
 """
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
+from services.seal.ofd_loc import MAX_SEGMENTS, LocationPastReading, readings
 from tests.seal.ofd_samples import make_ofd, page_xml, unzip
 from tests.seal.ses_platforms import seal_files, v4_seal_maker
-from tests.seal.test_ofd_locations import _results, _with_common
+from tests.seal.test_ofd_locations import ROOT, _results, _with_common
 from tests.seal.test_rpc_interop import stub_for, trusting_app  # noqa: F401
 
 TEMPLATE = "Doc_0/Tpls/Tpl_0/Content.xml"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-last F1: a location climbing above the package root ('../../Doc_0/"
-    "Tpls/...' from Doc_0) is read by ofdrw as from the root (.. at the root stays "
-    "there); the verifier drops that reading as leaving the package, so the "
-    "template ofdrw draws is not drawn and a seal leaving it out is VALID",
-)
 @pytest.mark.parametrize(
     "loc",
     [
@@ -48,13 +45,6 @@ async def test_a_location_climbing_above_the_root_names_the_file_ofdrw_opens(
     await _forged_template_is_not_valid(stack, trusting_app, loc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-last F2: a location longer than 1,024 characters ('./' * 520 + "
-    "'Tpls/Tpl_0/Content.xml') names a package file for any reader that resolves "
-    "it (ofdrw skips '.' segments); the verifier drops the reading (normalise's "
-    "length cap), so the file is not drawn and a seal leaving it out is VALID",
-)
 @pytest.mark.parametrize(
     "loc",
     [
@@ -70,6 +60,70 @@ async def test_a_long_location_names_the_file_readers_open(
 ):
     assert len(loc) > 1024
     await _forged_template_is_not_valid(stack, trusting_app, loc)
+
+
+EXTRA_PAGE = "Doc_0/Pages/Page_9/Content.xml"
+
+
+@pytest.mark.parametrize(
+    "loc",
+    ["../../Doc_0/Pages/Page_9/Content.xml", "/../../Doc_0/Pages/Page_9/Content.xml"],
+    ids=["relative", "absolute"],
+)
+async def test_a_page_climbing_above_the_root_names_the_page_ofdrw_draws(
+    stack,
+    trusting_app,  # noqa: F811
+    loc,
+):
+    files = unzip(make_ofd())
+    files[ROOT] = files[ROOT].replace(
+        b"</ofd:Pages>", f'<ofd:Page ID="9" BaseLoc="{loc}"/></ofd:Pages>'.encode()
+    )
+    files[EXTRA_PAGE] = page_xml("伪造的页").encode()
+    maker, seal = v4_seal_maker()
+    files = seal_files(
+        files, signed_value=maker, seal=seal, leave_out=frozenset({EXTRA_PAGE})
+    )
+    [result] = await _results(stack, trusting_app, files)
+    # a user needs: the page a reader shows is not sealed, so not VALID
+    assert result.verdict == "MODIFIED", result.checks
+    statuses = {r.file: r.status for r in result.references}
+    assert statuses["/" + EXTRA_PAGE] == "unsigned", statuses
+
+
+def test_a_location_of_too_many_segments_is_refused_as_ambiguous():
+    with pytest.raises(LocationPastReading) as caught:
+        readings(["./" * MAX_SEGMENTS + "Content.xml"], ("Doc_0",))
+    assert caught.value.field == "ofd"
+    assert "ambiguous" in caught.value.message
+    # one segment fewer is resolved, to the file it names
+    assert "Doc_0/Content.xml" in readings(
+        ["./" * (MAX_SEGMENTS - 1) + "Content.xml"], ("Doc_0",)
+    )
+
+
+@pytest.mark.parametrize("where", ["template", "signature"])
+async def test_a_sealed_ofd_with_a_location_of_too_many_segments_is_refused(
+    stack,
+    trusting_app,  # noqa: F811
+    where,
+):
+    long = "./" * MAX_SEGMENTS
+    files = unzip(make_ofd())
+    if where == "template":
+        files = _with_common(
+            files, f'<ofd:TemplatePage ID="5" BaseLoc="{long}x.xml"/>'.encode()
+        )
+    maker, seal = v4_seal_maker()
+    files = seal_files(files, signed_value=maker, seal=seal)
+    if where == "signature":
+        signs = "Doc_0/Signs/Signatures.xml"
+        files[signs] = files[signs].replace(b'BaseLoc="', f'BaseLoc="{long}'.encode())
+    # a user needs: a clear refusal naming the package, not INTERNAL nor a verdict
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _results(stack, trusting_app, files)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "4096 segments" in (caught.value.details() or "")
 
 
 async def _forged_template_is_not_valid(stack, app, loc: str) -> None:  # type: ignore[no-untyped-def]
