@@ -96,7 +96,9 @@ async def test_an_ofd_is_admitted_without_holding_the_event_loop(seal_stub, oper
     finally:
         done.set()
         await ticking
-    assert max(lags) < 0.5, f"the event loop stood still for {max(lags):.2f} s"
+    # the finding held it 7.5 s; on two shared cores under load a turn can wait
+    # 0.5 s for the GIL while the directory is read on the light thread
+    assert max(lags) < 1.5, f"the event loop stood still for {max(lags):.2f} s"
 
 
 # the same kind: the directory's structure is bounded (entries, extra fields per
