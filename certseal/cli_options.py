@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
 from certseal.errors import CertsealError, invalid
 from certseal.filekinds import OUTPUT_KINDS, called, named_kind
 from certseal.files import replace_from
@@ -337,19 +338,22 @@ def check_output(text: str, option: str, kinds: Sequence[str] = ()) -> Path:
     named = named_kind(text)
     if kinds and named is not None and named not in kinds:
         raise invalid(
-            option, f"{text} names {called(named)} but the command writes {kinds[0]}"
+            option,
+            f"{text} names {called(named)} but the command writes {kinds[0]}",
         )
     try:
         path = _written(text)
         if path.is_dir():
             raise invalid(
-                option, f"{path} is a folder: give a FILE (in it, or elsewhere)"
+                option,
+                f"{path} is a folder: give a FILE (in it, or elsewhere)",
             )
         if not path.parent.is_dir():
             raise invalid(option, f"{path.parent} is not a folder: give FILE in one")
         if path.exists() and not path.is_file():
             raise invalid(
-                option, f"{path} is not a regular file (a device, a FIFO): give a FILE"
+                option,
+                f"{path} is not a regular file (a device, a FIFO): give a FILE",
             )
         _check_kind(path, option, kinds)
         _CHECKED[path] = tuple(kinds)
@@ -373,14 +377,16 @@ def _check_kind(path: Path, option: str, kinds: Sequence[str]) -> None:
         return
     try:
         with path.open("rb") as existing:
-            head = existing.read(1024)
+            # read once, bounded: the kind is told from these bytes (a larger file
+            # is no document a command writes: told by its first KiB alone)
+            data = existing.read(MAX_DOCUMENT_FILE_BYTES + 1)
     except OSError as exc:
         raise invalid(
             option,
             f"{path} exists and cannot be read to tell what it is ({_reason(exc)}); "
             "refusing to replace it",
         ) from None
-    if head and not any(OUTPUT_KINDS[kind](path, head) for kind in kinds):
+    if data and not any(OUTPUT_KINDS[kind](data) for kind in kinds):
         raise invalid(
             option,
             f"{path} exists and is not {' or '.join(kinds)}; refusing to replace "

@@ -2,6 +2,11 @@
 first KiB, and for DER and OFD its size or ZIP directory) or, for a file a command
 writes, by its name's extension.
 
+The content is the bytes the command read (and holds, and would send), never the
+path opened again: a file swapped for another after the read (an editor's save,
+another process) must not decide the check, and a FIFO swapped in must not block
+it.
+
 Commands read and write PDFs, OFD packages, DER signatures, PNG pictures, PEM
 certificates and signed checkpoints. A new user's trials gave one where another was
 taken (``seal pdf SEAL OUT.ofd``, ``log verify --old Makefile``, ``--out l3.ofd``
@@ -15,6 +20,7 @@ before the command runs (:func:`named_kind`). Split from
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections.abc import Callable, Mapping
@@ -29,9 +35,10 @@ CHECKPOINT = "a signed checkpoint"
 PNG = "a PNG image"
 
 
-def _der(path: Path, head: bytes) -> bool:
-    """Whether ``path`` is one DER SEQUENCE (X.690 §8.1): its header's length says
+def _der(data: bytes) -> bool:
+    """Whether ``data`` is one DER SEQUENCE (X.690 §8.1): its header's length says
     where it ends, and it ends with the file (a text starting with "0" is none)."""
+    head = data[:8]
     if len(head) < 2 or head[0] != 0x30:
         return False
     if head[1] < 0x80:
@@ -41,36 +48,43 @@ def _der(path: Path, head: bytes) -> bool:
         header, length = 2 + count, int.from_bytes(head[2 : 2 + count], "big")
     else:
         return False
-    return header + length == path.stat().st_size
+    return header + length == len(data)
 
 
-def _ofd(path: Path, head: bytes) -> bool:
-    """Whether ``path`` is a ZIP holding an ``OFD.xml`` (GB/T 33190 §7.2), not any
-    ZIP (a .docx)."""
-    if not head.startswith(b"PK\x03\x04"):
-        return False
+def _zip_names(data: bytes) -> list[str] | None:
+    """The names in the ZIP directory of ``data`` (the bytes read, bounded by that
+    read), or None when ``data`` is no readable ZIP."""
+    if not data.startswith(b"PK\x03\x04"):
+        return None
     try:
-        with zipfile.ZipFile(path) as package:
-            return any(n.lower() == "ofd.xml" for n in package.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return False
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            return package.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+
+
+def _ofd(data: bytes) -> bool:
+    """Whether ``data`` is a ZIP holding an ``OFD.xml`` (GB/T 33190 §7.2), not any
+    ZIP (a .docx)."""
+    names = _zip_names(data)
+    return names is not None and any(n.lower() == "ofd.xml" for n in names)
 
 
 _CHECKPOINT_LINES = re.compile(rb"[^\s]+\n[0-9]+\n[A-Za-z0-9+/]{43}=\n")
 
-#: what a command writes, told by the file (its first KiB, and for DER and OFD its
-#: size or ZIP directory): an existing file the command would replace must be one
+#: what a command writes, told by the file's bytes (its first KiB, and for DER and
+#: OFD its size or ZIP directory): an existing file the command would replace must be one
 #: (or empty), so that a mistyped ``--out`` never replaces README.md or a key
 #: (a new user's trial: every writer but ``bundle fetch`` replaced them)
-OUTPUT_KINDS: dict[str, Callable[[Path, bytes], bool]] = {
-    PDF: lambda _path, head: head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"%PDF-"),
+OUTPUT_KINDS: dict[str, Callable[[bytes], bool]] = {
+    PDF: lambda data: data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"%PDF-"),
     OFD: _ofd,
-    PNG: lambda _path, head: head.startswith(b"\x89PNG\r\n\x1a\n"),
+    PNG: lambda data: data.startswith(b"\x89PNG\r\n\x1a\n"),
     SIGNATURE: _der,
-    "a PEM certificate": lambda _path, head: head.lstrip().startswith(
-        b"-----BEGIN CERTIFICATE-----"
+    "a PEM certificate": lambda data: (
+        data[:1024].lstrip().startswith(b"-----BEGIN CERTIFICATE-----")
     ),
-    CHECKPOINT: lambda _path, head: _CHECKPOINT_LINES.match(head) is not None,
+    CHECKPOINT: lambda data: _CHECKPOINT_LINES.match(data[:1024]) is not None,
 }
 #: the kind a file's extension names, for the kinds a reader opens by it
 _EXTENSIONS = {".pdf": PDF, ".ofd": OFD}
@@ -87,11 +101,10 @@ _NOT = {
 }
 
 
-def kind_of(data: bytes, name: str | Path) -> str | None:
-    """The kind of file (of :data:`OUTPUT_KINDS`) ``data``, read from the file
-    ``name``, is; None for none of them."""
-    path, head = Path(name), data[:1024]
-    return next((k for k, is_kind in OUTPUT_KINDS.items() if is_kind(path, head)), None)
+def kind_of(data: bytes) -> str | None:
+    """The kind of file (of :data:`OUTPUT_KINDS`) ``data``, the bytes read from a
+    file, is; None for none of them."""
+    return next((k for k, is_kind in OUTPUT_KINDS.items() if is_kind(data)), None)
 
 
 def named_kind(name: str | Path) -> str | None:
@@ -109,17 +122,15 @@ def called(kind: str) -> str:
     }.get(kind, kind)
 
 
-def what_it_is(
-    data: bytes, name: str | Path, wanted: str, hints: Mapping[str, str] = {}
-) -> str | None:
-    """What the file ``name`` holding ``data`` is, when a command wanted ``wanted``
+def what_it_is(data: bytes, wanted: str, hints: Mapping[str, str] = {}) -> str | None:
+    """What a file holding ``data`` (the bytes read) is, when a command wanted ``wanted``
     (one of :data:`OUTPUT_KINDS`): ``is a PDF, not an OFD package`` and the hint
     ``hints`` holds for a PDF (`` (seal verify-pdf FILE takes it)``) for another
     known kind; ``is not a PDF (no %PDF- header)`` for none known when ``wanted``
     is told by its content alone (a PDF, an OFD package, a checkpoint); None when
     it is of ``wanted``'s kind, or may be (a damaged signature or ZIP is the
     service's to judge)."""
-    found = kind_of(data, name)
+    found = kind_of(data)
     if found == wanted:
         return None
     if found is not None:
@@ -127,11 +138,9 @@ def what_it_is(
     if wanted == OFD:
         if not data.startswith(b"PK\x03\x04"):
             return "is not an OFD package (not a ZIP archive)"
-        try:
-            with zipfile.ZipFile(Path(name)):
-                return "is a ZIP archive but not an OFD package (no OFD.xml)"
-        except (zipfile.BadZipFile, OSError, ValueError):
+        if _zip_names(data) is None:
             return None  # a damaged package: the service says what is wrong
+        return "is a ZIP archive but not an OFD package (no OFD.xml)"
     if wanted == CHECKPOINT and _NOTE_START.match(data[:1024]):
         return None  # an origin with a space, a damaged signature: the parser says
     return _NOT.get(wanted)
@@ -147,6 +156,6 @@ def refuse_other_kind(
     """INVALID_ARGUMENT (``field``, the argument or option that named the file)
     when the file ``name`` holding ``data`` is plainly not ``wanted``
     (:func:`what_it_is`): ``old: NAME is a PDF, not a signed checkpoint``."""
-    said = what_it_is(data, name, wanted, hints)
+    said = what_it_is(data, wanted, hints)
     if said is not None:
         raise invalid(field, f"{name} {said}")

@@ -51,11 +51,11 @@ def read_signed(signature_name: str, document_name: str) -> tuple[bytes, bytes]:
     as swapped arguments when the document is the signature."""
     signature = read_input_file(signature_name, "signature", MAX_DOCUMENT_FILE_BYTES)
     document = read_input_file(document_name, "file", MAX_DOCUMENT_FILE_BYTES)
-    found = kind_of(signature, signature_name)
+    found = kind_of(signature)
     if found == SIGNATURE or (found is None and signature.startswith(b"\x30")):
         return signature, document
     what = f"{found}, not" if found else "not DER, so not"
-    swapped = kind_of(document, document_name) == SIGNATURE
+    swapped = kind_of(document) == SIGNATURE
     hint = " (arguments swapped?)" if swapped else ""
     if not swapped and found in (PDF, OFD):
         hint = f" ({_VERIFIES[found]} verifies a sealed one)"

@@ -4,6 +4,10 @@
 Held: a FIFO, a directory, a symbolic link to ``/dev/stdin`` and an empty file are
 refused by the argument that named them, without blocking.
 
+F5: the kind of an input was told by opening its path again (``zipfile.ZipFile(name)``,
+``stat``), not from the bytes the command holds: a file swapped after the read
+decided the check. A user needs the bytes the command sends judged.
+
 F3: a file name is echoed into the refusal as it is. A name holding a line feed
 makes one refusal print as two ``error:`` lines (the second one the name's author
 wrote); a name holding an escape sequence drives the user's terminal. Elsewhere
@@ -112,12 +116,6 @@ def test_a_file_that_is_no_regular_file_is_refused_without_waiting(here, capsys,
     assert err.startswith("error: file: "), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk-last F5: the kind of an OFD input is told by reopening its path "
-    "(zipfile.ZipFile(name)), not from the bytes read: a file swapped after the "
-    "read decides the check (and a FIFO swapped in blocks the CLI forever)",
-)
 def test_an_input_is_told_by_the_bytes_read_not_by_its_path_again(
     here, capsys, monkeypatch
 ):
@@ -139,4 +137,27 @@ def test_an_input_is_told_by_the_bytes_read_not_by_its_path_again(
     assert (code, err) == (
         2,
         "error: file: notes.ofd is a ZIP archive but not an OFD package (no OFD.xml)\n",
+    )
+
+
+def test_a_signature_is_told_by_the_bytes_read_not_by_its_size_again(
+    here, capsys, monkeypatch
+):
+    import services.seal.cli_inputs as cli_inputs
+
+    (here / "S.ses").write_bytes(b"\x30\x03\x02\x01\x05")  # one DER SEQUENCE
+    read = cli_inputs.read_input_file
+
+    def read_then_grown(name, field, limit, **kw):  # type: ignore[no-untyped-def]
+        data = read(name, field, limit, **kw)
+        if name == "S.ses":  # the path now holds more than the bytes read
+            (here / name).write_bytes(b"\x30\x03\x02\x01\x05 and more")
+        return data
+
+    monkeypatch.setattr(cli_inputs, "read_input_file", read_then_grown)
+    code, err = run(capsys, "seal", "verify", "IN.pdf", "S.ses")
+    # the bytes read as the document are a signature: the arguments are swapped
+    assert (code, err) == (
+        2,
+        "error: signature: IN.pdf is a PDF, not an SES_Signature (arguments swapped?)\n",
     )

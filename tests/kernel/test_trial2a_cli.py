@@ -114,7 +114,7 @@ def test_a_checkpoint_whose_origin_has_a_space_is_left_to_the_note_parser(files)
     from certseal.filekinds import CHECKPOINT, what_it_is
 
     note = b"log example\n5\n" + b"A" * 43 + b"=\n\n\xe2\x80\x94 x\n"
-    assert what_it_is(note, files / "c", CHECKPOINT) is None
+    assert what_it_is(note, CHECKPOINT) is None
 
 
 @pytest.mark.parametrize(
