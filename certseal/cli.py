@@ -43,6 +43,7 @@ from certseal.cli_options import (
 )
 from certseal.config import where_set
 from certseal.errors import CertsealError, ErrorKind
+from certseal.text import one_line, shown_name
 
 #: where ``make run`` keeps its data and configuration
 DEFAULT_HOME = Path(".certseal")
@@ -80,13 +81,13 @@ def config_paths(args: argparse.Namespace) -> list[Path]:
             raise CertsealError(
                 ErrorKind.FAILED_PRECONDITION,
                 f"no configuration at {path.absolute()} (the default, "
-                f"{path}, is looked for in the current folder): {_to_find_it()}",
+                f"{shown_name(path)}, is looked for in the current folder): {_to_find_it()}",
                 field="config",
             )
         if not path.exists():  # a device or a FIFO is refused where it is read
             raise CertsealError(
                 ErrorKind.INVALID_ARGUMENT,
-                f"{path}: no such file",
+                f"{shown_name(path)}: no such file",
                 field="config",
             )
     return paths
@@ -470,7 +471,7 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         if "." in field:
             with contextlib.suppress(Exception):
                 where = _where_given(args, field)
-        print(f"error: {field}: {exc.message}{where}", file=sys.stderr)
+        print(one_line(f"error: {field}: {exc.message}{where}"), file=sys.stderr)
         return 2 if exc.kind is ErrorKind.INVALID_ARGUMENT else 1
     except KeyboardInterrupt:
         return 130
@@ -488,7 +489,9 @@ def run_command(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         # input: name it, exit 2, no raw "[Errno 2]"
         if exc.filename is not None:
             problem = exc.strerror.lower() if exc.strerror else "cannot be read"
-            print(f"error: {exc.filename}: {problem}", file=sys.stderr)
+            print(f"error: {shown_name(exc.filename)}: {problem}", file=sys.stderr)
             return 2
-        print(f"error: {args.command}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            one_line(f"error: {args.command}: {exc.strerror or exc}"), file=sys.stderr
+        )
         return 1

@@ -27,6 +27,7 @@ from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
 from certseal.errors import CertsealError, invalid
 from certseal.filekinds import OUTPUT_KINDS, called, named_kind
 from certseal.files import replace_from
+from certseal.text import shown_name
 
 #: a licence status as every command prints it: words, then the national code (GB/T
 #: 36904 status table, docs/architecture.md §4)
@@ -339,21 +340,23 @@ def check_output(text: str, option: str, kinds: Sequence[str] = ()) -> Path:
     if kinds and named is not None and named not in kinds:
         raise invalid(
             option,
-            f"{text} names {called(named)} but the command writes {kinds[0]}",
+            f"{shown_name(text)} names {called(named)} but the command writes {kinds[0]}",
         )
     try:
         path = _written(text)
         if path.is_dir():
             raise invalid(
                 option,
-                f"{path} is a folder: give a FILE (in it, or elsewhere)",
+                f"{shown_name(path)} is a folder: give a FILE (in it, or elsewhere)",
             )
         if not path.parent.is_dir():
-            raise invalid(option, f"{path.parent} is not a folder: give FILE in one")
+            raise invalid(
+                option, f"{shown_name(path.parent)} is not a folder: give FILE in one"
+            )
         if path.exists() and not path.is_file():
             raise invalid(
                 option,
-                f"{path} is not a regular file (a device, a FIFO): give a FILE",
+                f"{shown_name(path)} is not a regular file (a device, a FIFO): give a FILE",
             )
         _check_kind(path, option, kinds)
         _CHECKED[path] = tuple(kinds)
@@ -362,7 +365,7 @@ def check_output(text: str, option: str, kinds: Sequence[str] = ()) -> Path:
         raise invalid(option, f"{text!r} is not a usable path") from None
     except OSError as exc:
         raise invalid(
-            option, f"cannot write in {path.parent}: {_reason(exc)}"
+            option, f"cannot write in {shown_name(path.parent)}: {_reason(exc)}"
         ) from None
     os.close(fd)
     os.unlink(scratch)
@@ -383,13 +386,13 @@ def _check_kind(path: Path, option: str, kinds: Sequence[str]) -> None:
     except OSError as exc:
         raise invalid(
             option,
-            f"{path} exists and cannot be read to tell what it is ({_reason(exc)}); "
+            f"{shown_name(path)} exists and cannot be read to tell what it is ({_reason(exc)}); "
             "refusing to replace it",
         ) from None
     if data and not any(OUTPUT_KINDS[kind](data) for kind in kinds):
         raise invalid(
             option,
-            f"{path} exists and is not {' or '.join(kinds)}; refusing to replace "
+            f"{shown_name(path)} exists and is not {' or '.join(kinds)}; refusing to replace "
             "it: give another FILE, or remove that one first",
         )
 
@@ -410,7 +413,9 @@ def write_output(text: str | Path, data: bytes, option: str) -> None:
         _check_kind(path, option, _CHECKED.get(path, ()))
         fd, scratch = _scratch(path)
     except (OSError, ValueError) as exc:
-        raise invalid(option, f"cannot write {text}: {_reason(exc)}") from None
+        raise invalid(
+            option, f"cannot write {shown_name(text)}: {_reason(exc)}"
+        ) from None
     try:
         kept = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:  # no file yet: made as open() makes one
@@ -418,7 +423,9 @@ def write_output(text: str | Path, data: bytes, option: str) -> None:
     try:
         replace_from(fd, scratch, path, data, mode=kept)
     except OSError as exc:
-        raise invalid(option, f"cannot write {path}: {_reason(exc)}") from None
+        raise invalid(
+            option, f"cannot write {shown_name(path)}: {_reason(exc)}"
+        ) from None
 
 
 def _written(text: str | Path) -> Path:

@@ -5,7 +5,8 @@ writes, by its name's extension.
 The content is the bytes the command read (and holds, and would send), never the
 path opened again: a file swapped for another after the read (an editor's save,
 another process) must not decide the check, and a FIFO swapped in must not block
-it.
+it. A name in a refusal is shown by :func:`certseal.text.shown_name` (a name with a
+line feed or an escape sequence forges no second ``error:`` line).
 
 Commands read and write PDFs, OFD packages, DER signatures, PNG pictures, PEM
 certificates and signed checkpoints. A new user's trials gave one where another was
@@ -27,6 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from certseal.errors import invalid
+from certseal.text import shown_name
 
 PDF = "a PDF"
 OFD = "an OFD package (ZIP)"
@@ -158,4 +160,4 @@ def refuse_other_kind(
     (:func:`what_it_is`): ``old: NAME is a PDF, not a signed checkpoint``."""
     said = what_it_is(data, wanted, hints)
     if said is not None:
-        raise invalid(field, f"{name} {said}")
+        raise invalid(field, f"{shown_name(name)} {said}")

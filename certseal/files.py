@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 
 from certseal.errors import invalid
+from certseal.text import shown_name
 
 BOM = b"\xef\xbb\xbf"
 """A UTF-8 byte order mark, as a Windows editor starts a file with: dropped from
@@ -49,7 +50,7 @@ def read_regular_file(
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
-            raise invalid(field, f"not a regular file: {path}")
+            raise invalid(field, f"not a regular file: {shown_name(path)}")
         chunks: list[bytes] = []
         left = limit + 1
         while left > 0:
@@ -79,7 +80,8 @@ def read_input_file(
     data = read_regular_file(path, field, limit, limit_text=limit_text)
     if not data:
         raise invalid(
-            field, f"{path} is empty (0 bytes): give the file with its content"
+            field,
+            f"{shown_name(path)} is empty (0 bytes): give the file with its content",
         )
     return data
 
@@ -101,7 +103,9 @@ def certificate_common_name(path: str | Path, field: str) -> str:
     try:
         cert = x509.load_pem_x509_certificate(data)
     except CERTIFICATE_ERRORS:
-        raise invalid(field, f"{path} is not a PEM X.509 certificate") from None
+        raise invalid(
+            field, f"{shown_name(path)} is not a PEM X.509 certificate"
+        ) from None
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else ""
 
@@ -198,7 +202,7 @@ def check_readable(setting: str, path: str) -> None:
     neither the file nor the setting)."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
-            raise invalid(setting, f"not a regular file: {path}")
+            raise invalid(setting, f"not a regular file: {shown_name(path)}")
         with open(path, "rb"):
             pass
     except OSError as exc:

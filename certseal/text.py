@@ -20,6 +20,12 @@ not blank-looking (only white space and invisible fillers such as U+3164).
 Unicode Standard Annex #44 (general categories); UTS #39 (confusable and invisible
 characters).
 
+A name a user gave (a file's path) is shown in a message by :func:`shown_name`:
+as it is, or, when it holds a character that does not print (a line feed, an
+escape sequence, a direction override), quoted with that character escaped, so a
+name never forges a second ``error:`` line nor drives the user's terminal.
+:func:`one_line` does the same to a whole message before it is printed.
+
 Pure: no I/O.
 """
 
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import PurePath
 
 from certseal.errors import invalid
 
@@ -114,3 +121,22 @@ def with_article(word: str) -> str:
             _CONSONANT_SOUND_STARTS
         )
     return f"{'an' if vowel_sound else 'a'} {word}"
+
+
+def shown_name(name: str | PurePath) -> str:
+    """``name`` (a path a user gave) as a message shows it: as it is when every
+    character of it prints; else quoted, each character that does not print
+    escaped (``'x\\nerror: …'``, ``'x\\x1b[2J'``: Python's ``repr``, as
+    ``cannot read 'NAME'`` shows a name), so one message stays one line and sends
+    the terminal no control sequence."""
+    text = str(name)
+    return text if text.isprintable() else repr(text)
+
+
+def one_line(message: str) -> str:
+    """``message`` with every character that does not print escaped as ``repr``
+    escapes it (``\\n``, ``\\x1b``, ``\\u202e``): what a CLI prints after
+    ``error:``, whatever text of outside it quotes."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)

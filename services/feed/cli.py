@@ -20,6 +20,7 @@ from certseal.cli import (
 )
 from certseal.cli_options import status_words
 from certseal.errors import invalid
+from certseal.text import shown_name
 from services.feed.domain import EVENT_TOPICS, SUBSCRIBED
 from services.feed.filters import check_event_types
 from services.feed.identities import integrator_identity
@@ -217,7 +218,7 @@ def webhook_secret(path: Path) -> bytes:
     if secret != secret.strip():
         raise invalid(
             "secret-file",
-            f"{path} starts or ends with white space (a line break from echo?): "
+            f"{shown_name(path)} starts or ends with white space (a line break from echo?): "
             "the secret is the file's exact bytes; write it with printf '%s'",
         )
     return secret

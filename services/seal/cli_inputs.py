@@ -20,6 +20,7 @@ from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
 from certseal.errors import invalid
 from certseal.filekinds import OFD, PDF, SIGNATURE, kind_of, refuse_other_kind
 from certseal.files import read_input_file
+from certseal.text import shown_name
 
 __all__ = ["OFD", "PDF", "SIGNATURE", "read_as", "read_signed"]
 
@@ -59,4 +60,6 @@ def read_signed(signature_name: str, document_name: str) -> tuple[bytes, bytes]:
     hint = " (arguments swapped?)" if swapped else ""
     if not swapped and found in (PDF, OFD):
         hint = f" ({_VERIFIES[found]} verifies a sealed one)"
-    raise invalid("signature", f"{signature_name} is {what} an SES_Signature{hint}")
+    raise invalid(
+        "signature", f"{shown_name(signature_name)} is {what} an SES_Signature{hint}"
+    )

@@ -47,13 +47,14 @@ def _read_note(path: str, option: str) -> str:
     from certseal.errors import invalid
     from certseal.filekinds import CHECKPOINT, refuse_other_kind
     from certseal.files import read_input_file
+    from certseal.text import shown_name
 
     raw = read_input_file(path, option, MAX_NOTE_BYTES)
     refuse_other_kind(raw, path, option, CHECKPOINT)
     try:
         return raw.decode()
     except UnicodeDecodeError:
-        raise invalid(option, f"{path} is not UTF-8 text") from None
+        raise invalid(option, f"{shown_name(path)} is not UTF-8 text") from None
 
 
 def cmd_log_checkpoint(args: argparse.Namespace) -> int:

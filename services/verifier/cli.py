@@ -13,6 +13,7 @@ from certseal.calls import call_service
 from certseal.cli import load
 from certseal.cli_options import OutputFile, whole_number, write_output
 from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.text import shown_name
 from certseal.timestamps import utcnow
 from certseal.tlsfiles import read_certificates
 
@@ -364,7 +365,7 @@ def _refuse_other_file(text: str) -> None:
     if not messages or not all(is_bundle_message(m) for m in messages):
         raise invalid(
             "out",
-            f"{text} is not a certseal trust bundle; refusing to replace it: give "
+            f"{shown_name(text)} is not a certseal trust bundle; refusing to replace it: give "
             "a new FILE, or the file of an earlier bundle fetch to update",
         )
 
