@@ -379,21 +379,32 @@ def _check_kind(path: Path, option: str, kinds: Sequence[str]) -> None:
     if not kinds or not path.exists():
         return
     try:
-        with path.open("rb") as existing:
+        # O_NONBLOCK: a FIFO come there since the check must not block the open
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise invalid(
+                    option,
+                    f"{shown_name(path)} is not a regular file (a device, a FIFO): "
+                    "give a FILE",
+                )
             # read once, bounded: the kind is told from these bytes (a larger file
             # is no document a command writes: told by its first KiB alone)
-            data = existing.read(MAX_DOCUMENT_FILE_BYTES + 1)
+            with os.fdopen(fd, "rb", closefd=False) as existing:
+                data = existing.read(MAX_DOCUMENT_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise invalid(
             option,
-            f"{shown_name(path)} exists and cannot be read to tell what it is ({_reason(exc)}); "
-            "refusing to replace it",
+            f"{shown_name(path)} exists and cannot be read to tell what it is "
+            f"({_reason(exc)}); refusing to replace it",
         ) from None
     if data and not any(OUTPUT_KINDS[kind](data) for kind in kinds):
         raise invalid(
             option,
-            f"{shown_name(path)} exists and is not {' or '.join(kinds)}; refusing to replace "
-            "it: give another FILE, or remove that one first",
+            f"{shown_name(path)} exists and is not {' or '.join(kinds)}; "
+            "refusing to replace it: give another FILE, or remove that one first",
         )
 
 

@@ -5,7 +5,7 @@ place between the check and the write."""
 
 from __future__ import annotations
 
-import pathlib
+import os
 import types
 
 import pytest
@@ -78,14 +78,14 @@ def test_a_file_that_only_looks_like_the_kind_is_not_replaced(
 def test_an_unreadable_file_is_named_as_the_file_not_its_folder(tmp_path, monkeypatch):
     path = tmp_path / "sealed.pdf"
     path.write_bytes(b"%PDF-1.7\n")
-    opened = pathlib.Path.open
+    opened = os.open
 
-    def no_read(self, *args, **kwargs):  # as a file of mode 0200 is to its user
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return opened(self, *args, **kwargs)
+    def no_read(name, flags, *args, **kwargs):  # as a file of mode 0200 is to its user
+        if os.fspath(name) == str(path) and not flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(13, "Permission denied", str(name))
+        return opened(name, flags, *args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "open", no_read)
+    monkeypatch.setattr(os, "open", no_read)
     with pytest.raises(CertsealError) as err:
         check_output(str(path), "out", ("a PDF",))
     assert err.value.field == "out"

@@ -185,3 +185,38 @@ def test_any_refusal_quoting_outside_text_is_printed_on_one_line(capsys):
     assert capsys.readouterr().err == (
         "error: name: 'x\\nerror: ok: fine\\x1b[2J' is taken\n"
     )
+
+
+def test_an_output_swapped_for_a_fifo_after_its_check_is_refused_without_waiting(
+    here,
+):
+    # the output was a PDF when checked; a FIFO came there while the service
+    # answered: the second look must not block on it, nor write through it
+    import threading
+
+    from certseal.cli_options import check_output, write_output
+    from certseal.errors import CertsealError
+
+    out = here / "O.pdf"
+    out.write_bytes(PDF)
+    check_output(str(out), "out", ("a PDF",))
+    out.unlink()
+    os.mkfifo(out)
+    said: list[str] = []
+
+    def write() -> None:
+        try:
+            write_output(str(out), PDF, "out")
+        except CertsealError as exc:
+            said.append(f"{exc.field}: {exc.message}")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(10)
+    if writer.is_alive():  # blocked opening the FIFO: release it, then fail
+        os.close(os.open(out, os.O_WRONLY | os.O_NONBLOCK))
+        writer.join(10)
+        pytest.fail("write_output blocked on a FIFO")
+    assert said == [
+        f"out: {out} is not a regular file (a device, a FIFO): give a FILE"
+    ], said
