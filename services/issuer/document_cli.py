@@ -14,6 +14,7 @@ from typing import Any
 from certseal.cli_options import OutputFile, status_words, write_output
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.filekinds import OFD, PDF, named_kind
+from certseal.text import shown_name
 
 #: ``LicenceStatus`` of a valid licence (GB/T 36904 ``01``)
 _VALID = 1
@@ -44,7 +45,7 @@ def document_format(args: argparse.Namespace) -> str:
     if args.format and named and args.format != named:
         raise invalid(
             "out",
-            f"{args.out} names {'a PDF' if named == 'pdf' else 'an OFD'} but "
+            f"{shown_name(args.out)} names {'a PDF' if named == 'pdf' else 'an OFD'} but "
             f"--format is {args.format}",
         )
     return str(args.format or named or "pdf")
@@ -72,7 +73,7 @@ def licence_document(
         raise _with_the_remedy(exc, getattr(args, "as_department", None)) from None
     write_output(args.out, reply.document, "out")
     print(
-        f"{chosen.upper()} written to {args.out} ({len(reply.document)} bytes, "
+        f"{chosen.upper()} written to {shown_name(args.out)} ({len(reply.document)} bytes, "
         f"SHA-256 {reply.document_digest}), sealed with seal {reply.seal_id}"
     )
     if reply.status and reply.status != _VALID:  # as `licence code` warns (trial2b)

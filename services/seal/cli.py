@@ -18,6 +18,7 @@ from certseal.cli import load, ts
 from certseal.cli_options import OutputFile, whole_number, write_output
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
+from certseal.text import shown_name
 from services.seal.cli_inputs import OFD, PDF, SIGNATURE, read_as, read_signed
 
 
@@ -213,6 +214,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
     from certseal.v1 import seal_pb2 as pb
 
     command = args.seal_command
+    out = shown_name(getattr(args, "out", None) or "")  # the file written, shown
     if command == "register":
         request = pb.RegisterSealRequest(
             owner_code=args.owner or "",
@@ -246,7 +248,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         )
         reply = _call(args, lambda s: s.SealDocument(request))
         write_output(args.out, reply.signature, "out")
-        print(f"SES_Signature written to {args.out}")
+        print(f"SES_Signature written to {out}")
         print(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")
     elif command == "verify":
         signature, document = read_signed(args.signature, args.file)
@@ -269,7 +271,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         )
         reply = _pdf_call(args, lambda s: s.SealPdf(request))
         write_output(args.out, reply.pdf, "out")
-        print(f"sealed PDF written to {args.out} (SHA-256 {reply.pdf_digest})")
+        print(f"sealed PDF written to {out} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
         _refuse_placed(args, "keyword", "the stamp goes over the keyword's text")
         request = pb.SealOfdRequest(
@@ -282,7 +284,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         )
         reply = _call(args, lambda s: s.SealOfd(request))
         write_output(args.out, reply.ofd, "out")
-        print(f"sealed OFD written to {args.out} (SHA-256 {reply.ofd_digest})")
+        print(f"sealed OFD written to {out} (SHA-256 {reply.ofd_digest})")
         print(
             f"signature {reply.signature_id} {reply.signature_path}, page {reply.page}"
         )

@@ -16,6 +16,7 @@ from typing import Any
 from certseal.calls import call_service
 from certseal.cli import load
 from certseal.cli_options import OutputFile, write_output
+from certseal.text import shown_name
 
 
 def _verifier(args: argparse.Namespace, cfg: Any) -> Any:
@@ -47,7 +48,6 @@ def _read_note(path: str, option: str) -> str:
     from certseal.errors import invalid
     from certseal.filekinds import CHECKPOINT, refuse_other_kind
     from certseal.files import read_input_file
-    from certseal.text import shown_name
 
     raw = read_input_file(path, option, MAX_NOTE_BYTES)
     refuse_other_kind(raw, path, option, CHECKPOINT)
@@ -68,7 +68,7 @@ def cmd_log_checkpoint(args: argparse.Namespace) -> int:
     if args.out:
         write_output(args.out, reply.checkpoint.encode(), "out")
         print(
-            f"wrote       {args.out}: checkpoint {checkpoint.origin} size "
+            f"wrote       {shown_name(args.out)}: checkpoint {checkpoint.origin} size "
             f"{checkpoint.size}, signature valid"
         )
     else:

@@ -308,7 +308,7 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
         try:
             held = open_bundle(read_bundle_file(out), ca_pem=ca_pem, now=utcnow())
         except CertsealError as exc:
-            print(f"{out}: {exc}; fetching a full bundle", file=sys.stderr)
+            print(f"{shown_name(out)}: {exc}; fetching a full bundle", file=sys.stderr)
     if held is not None and len(held.messages) > max_deltas:
         held = None  # start afresh rather than carry a long chain
 

@@ -98,3 +98,26 @@ async def test_an_output_file_of_another_kind_is_never_replaced(
         )  # fmt: skip
         assert code == 0, out
         assert target.read_bytes().startswith(b"%PDF")
+
+
+async def test_a_written_file_with_an_escape_in_its_name_is_shown_escaped(
+    operator, cli, tmp_path
+):
+    # atk-last F3: the success line named --out raw, so a name with an escape
+    # sequence drove the terminal of whoever ran the command
+    owner = await new_seal_owner(operator)
+    code, out = await cli(
+        "seal", "--as", owner, "register", "--type", "official", "--name", "测试章",
+        "--suite", "es256",
+    )  # fmt: skip
+    assert code == 0, out
+    seal_id = out.split("seal        ", 1)[1].split()[0]
+    pdf = tmp_path / "in.pdf"
+    pdf.write_bytes(blank_pdf())
+    sealed = tmp_path / "x\x1b[2Jy.pdf"
+    code, out = await cli(
+        "seal", "--as", owner, "pdf", seal_id, str(pdf), "--out", str(sealed)
+    )  # fmt: skip
+    assert code == 0 and sealed.read_bytes().startswith(b"%PDF"), out
+    assert f"sealed PDF written to {str(sealed)!r} (SHA-256 " in out, out
+    assert "\x1b" not in out, out

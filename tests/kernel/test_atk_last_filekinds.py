@@ -220,3 +220,15 @@ def test_an_output_swapped_for_a_fifo_after_its_check_is_refused_without_waiting
     assert said == [
         f"out: {out} is not a regular file (a device, a FIFO): give a FILE"
     ], said
+
+
+def test_an_out_name_against_format_is_shown_escaped():
+    import argparse
+
+    from certseal.errors import CertsealError
+    from services.issuer.document_cli import document_format
+
+    out = "l3\x1b[2J.ofd"
+    with pytest.raises(CertsealError) as err:
+        document_format(argparse.Namespace(out=out, format="pdf"))
+    assert err.value.message == f"{out!r} names an OFD but --format is pdf"
