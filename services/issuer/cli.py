@@ -39,13 +39,10 @@ def _call(
 ) -> Any:
     """Call the issuer as the operator, or (``--as CODE``) as a department; an
     error about a request field names the command's option instead (``_OPTIONS``)."""
-    from certseal.v1 import issuer_pb2_grpc
-
     department = getattr(args, "as_department", None)
-    stub = issuer_pb2_grpc.IssuerAdminStub if admin else issuer_pb2_grpc.IssuerStub
     return call_issuer(
         args,
-        stub,
+        "IssuerAdmin" if admin else "Issuer",
         call,
         identity=(
             (lambda cfg: department_identity(cfg, department)) if department else None

@@ -13,16 +13,19 @@ from certseal.cli import load
 
 def call_issuer(
     args: argparse.Namespace,
-    stub: Callable[[Any], Any],
+    service: str,
     call: Callable[[Any], Awaitable[Any]],
     *,
     identity: Callable[[Any], tuple[str, str]] | None = None,
     options: Mapping[str, str] | None = None,
 ) -> Any:
-    """``call`` on ``stub`` (an Issuer service's stub class) at ``[cli]
-    issuer_target``, as ``identity(config)`` (None: the CLI's operator); an error
+    """``call`` on a stub of ``service`` (``Issuer``, ``IssuerAdmin`` or
+    ``LicenceHolder``, the issuer process's gRPC services) at ``[cli] issuer_target``, as ``identity(config)`` (None: the CLI's operator); an error
     about a request field names the option ``options`` maps it to
     (:func:`certseal.calls.call_service`)."""
+    from certseal.v1 import issuer_pb2_grpc
+
+    stub = getattr(issuer_pb2_grpc, f"{service}Stub")
     cfg = load(args)
     return call_service(
         cfg,

@@ -76,12 +76,9 @@ def _call(
     holder: bool = True,
 ) -> Any:
     """Call the Issuer (``holder``: its LicenceHolder service) as the app."""
-    from certseal.v1 import issuer_pb2_grpc
-
-    stub = issuer_pb2_grpc.LicenceHolderStub if holder else issuer_pb2_grpc.IssuerStub
     return call_issuer(
         args,
-        stub,
+        "LicenceHolder" if holder else "Issuer",
         call,
         identity=lambda cfg: dev_identity(cfg, _app(args.as_app)),
         options=_FLAGS,

@@ -45,13 +45,10 @@ def _call(
     holder: bool = False,
 ) -> Any:
     """Call the Issuer (``holder``: its LicenceHolder) as the department ``--as CODE``."""
-    from certseal.v1 import issuer_pb2_grpc
-
-    stub = issuer_pb2_grpc.LicenceHolderStub if holder else issuer_pb2_grpc.IssuerStub
     try:
         return call_issuer(
             args,
-            stub,
+            "LicenceHolder" if holder else "Issuer",
             call,
             identity=lambda cfg: department_identity(cfg, args.as_department),
             options=_FLAGS,
