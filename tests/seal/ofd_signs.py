@@ -16,15 +16,10 @@ import secrets
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal.crypto import SoftwareSigner, Suite, digest, generate_key
 from services.seal.certificates import (
     CaKey,
-    load_sm2_key,
-    make_sm2_ca,
-    read_certificate,
     sign_certificate,
 )
 from tests.seal.ses_platforms import (
@@ -35,6 +30,7 @@ from tests.seal.ses_platforms import (
     integer,
     octets,
     oid,
+    own_root,
     raw_to_der,
     seq,
     tlv,
@@ -144,43 +140,18 @@ def own_sm2_signer(
 ) -> tuple[SoftwareSigner, bytes, bytes]:
     """An SM2 signer under a CA of the test's own: (its key, its certificate, the
     CA's certificate), valid 2020 to 2030."""
-    root, root_key = make_sm2_ca(
-        "sign test SM2 root", not_before=_START, not_after=_END
-    )
-    ca = load_sm2_key(root_key, read_certificate(root).public_key_der)
-    key = generate_key(Suite.SM2)
-    signer = SoftwareSigner(Suite.SM2, key.private_bytes, key.public_key_der)
-    return signer, _leaf(ca, root, name, key.public_key_der), root
+    return _own_signer(Suite.SM2, "sign test SM2 root", name)
 
 
 def own_p256_signer() -> tuple[SoftwareSigner, bytes, bytes]:
     """A P-256 signer under a P-256 root of the test's own, valid 2020 to 2030."""
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    name = asn1_x509.Name.build({"common_name": "sign test P-256 root"})
-    public = root_key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    root = sign_certificate(
-        root_key,
-        {
-            "version": "v3",
-            "serial_number": secrets.randbits(64),
-            "issuer": name,
-            "validity": {
-                "not_before": asn1_x509.Time({"general_time": _START}),
-                "not_after": asn1_x509.Time({"general_time": _END}),
-            },
-            "subject": name,
-            "subject_public_key_info": asn1_keys.PublicKeyInfo.load(public),
-            "extensions": [
-                {
-                    "extn_id": "basic_constraints",
-                    "critical": True,
-                    "extn_value": {"ca": True},
-                }
-            ],
-        },
-    )
-    key = generate_key(Suite.ES256)
-    signer = SoftwareSigner(Suite.ES256, key.private_bytes, key.public_key_der)
-    return signer, _leaf(root_key, root, "a P-256 signer", key.public_key_der), root
+    return _own_signer(Suite.ES256, "sign test P-256 root", "a P-256 signer")
+
+
+def _own_signer(
+    suite: Suite, root_name: str, name: str
+) -> tuple[SoftwareSigner, bytes, bytes]:
+    root, ca = own_root(suite, root_name, _START, _END)
+    key = generate_key(suite)
+    signer = SoftwareSigner(suite, key.private_bytes, key.public_key_der)
+    return signer, _leaf(ca, root, name, key.public_key_der), root

@@ -362,6 +362,44 @@ def _tsa_extensions() -> list[dict[str, object]]:
     ]
 
 
+def own_root(
+    suite: Suite, common_name: str, start: dt.datetime, end: dt.datetime
+) -> tuple[bytes, Any]:
+    """A self-signed CA of the test's own, SM2 (``make_sm2_ca``) or P-256, valid
+    ``start`` to ``end``: its DER certificate and the key that signs under it (what
+    :func:`~services.seal.certificates.sign_certificate` takes)."""
+    if suite is Suite.SM2:
+        root, root_key = make_sm2_ca(common_name, not_before=start, not_after=end)
+        return root, load_sm2_key(root_key, read_certificate(root).public_key_der)
+    signer = ec.generate_private_key(ec.SECP256R1())
+    name = asn1_x509.Name.build({"common_name": common_name})
+    public = signer.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    root = sign_certificate(
+        signer,
+        {
+            "version": "v3",
+            "serial_number": secrets.randbits(64),
+            "issuer": name,
+            "validity": {
+                "not_before": asn1_x509.Time({"general_time": start}),
+                "not_after": asn1_x509.Time({"general_time": end}),
+            },
+            "subject": name,
+            "subject_public_key_info": asn1_keys.PublicKeyInfo.load(public),
+            "extensions": [
+                {
+                    "extn_id": "basic_constraints",
+                    "critical": True,
+                    "extn_value": {"ca": True},
+                }
+            ],
+        },
+    )
+    return root, signer
+
+
 class Tsa:
     """A TSA issuing RFC 3161 tokens: ``sm2`` as China's TSAs do (GB/T 20520, GM/T
     0033: an SM2 root and key, SM3 digests, SM2-with-SM3 signatures), or ``es256``
@@ -375,42 +413,7 @@ class Tsa:
         key = generate_key(suite)
         self._key = SoftwareSigner(suite, key.private_bytes, key.public_key_der)
         self._private, self._public = key.private_bytes, key.public_key_der
-        root_signer: Any
-        if suite is Suite.SM2:
-            self.root, root_key = make_sm2_ca(
-                "atk SM2 TSA root", not_before=start, not_after=end
-            )
-            root_signer = load_sm2_key(
-                root_key, read_certificate(self.root).public_key_der
-            )
-        else:
-            root_signer = ec.generate_private_key(ec.SECP256R1())
-            name = asn1_x509.Name.build({"common_name": "atk P-256 TSA root"})
-            public = root_signer.public_key().public_bytes(
-                serialization.Encoding.DER,
-                serialization.PublicFormat.SubjectPublicKeyInfo,
-            )
-            self.root = sign_certificate(
-                root_signer,
-                {
-                    "version": "v3",
-                    "serial_number": secrets.randbits(64),
-                    "issuer": name,
-                    "validity": {
-                        "not_before": asn1_x509.Time({"general_time": start}),
-                        "not_after": asn1_x509.Time({"general_time": end}),
-                    },
-                    "subject": name,
-                    "subject_public_key_info": asn1_keys.PublicKeyInfo.load(public),
-                    "extensions": [
-                        {
-                            "extn_id": "basic_constraints",
-                            "critical": True,
-                            "extn_value": {"ca": True},
-                        }
-                    ],
-                },
-            )
+        self.root, root_signer = own_root(suite, "atk TSA root", start, end)
         issuer = asn1_x509.Certificate.load(self.root)["tbs_certificate"]["subject"]
         self.cert = sign_certificate(
             root_signer,
