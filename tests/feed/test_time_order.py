@@ -24,36 +24,35 @@ WHO = "integrator:in-time"
 T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 
 
-def _licence(at: int) -> tuple[str, Any]:
+def _event(topic: str, event_type: str, key: str, at: int) -> tuple[str, Any]:
+    """A DEPT event of ``event_type`` on ``topic`` whose time is T0 + ``at`` s."""
     event_id = new_event_id()
-    lineage = f"1.2.156.3.2.1.T001.{DEPT}.{at:06d}"
+    if topic == LICENCE_EVENTS:
+        message: Any = events_pb2.LicenceEvent(
+            event_id=event_id, type=event_type, lineage=key
+        )
+    else:
+        message = events_pb2.TrustEvent(
+            event_id=event_id, type=event_type, department_code=DEPT
+        )
     return event_id, cloudevent(
-        topic=LICENCE_EVENTS,
-        key=lineage,
-        message=events_pb2.LicenceEvent(
-            event_id=event_id, type="licence.issued", lineage=lineage
-        ),
+        topic=topic,
+        key=key,
+        message=message,
         event_id=event_id,
-        event_type="licence.issued",
+        event_type=event_type,
         source=DEPT,
         time=T0 + dt.timedelta(seconds=at),
     )
+
+
+def _licence(at: int) -> tuple[str, Any]:
+    lineage = f"1.2.156.3.2.1.T001.{DEPT}.{at:06d}"
+    return _event(LICENCE_EVENTS, "licence.issued", lineage, at)
 
 
 def _key(at: int) -> tuple[str, Any]:
-    event_id = new_event_id()
-    key = f"{DEPT}/es256-{at}"
-    return event_id, cloudevent(
-        topic=TRUST_EVENTS,
-        key=key,
-        message=events_pb2.TrustEvent(
-            event_id=event_id, type="key.activated", department_code=DEPT
-        ),
-        event_id=event_id,
-        event_type="key.activated",
-        source=DEPT,
-        time=T0 + dt.timedelta(seconds=at),
-    )
+    return _event(TRUST_EVENTS, "key.activated", f"{DEPT}/es256-{at}", at)
 
 
 async def test_earliest_events_of_several_partitions_and_topics_come_in_time_order(
