@@ -27,32 +27,24 @@ from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
 from certseal.errors import CertsealError, invalid
 from certseal.filekinds import OUTPUT_KINDS, called, named_kind
 from certseal.files import replace_from
+from certseal.statuses import STATUS_NAMES, status_label
 from certseal.text import shown_name
 
-#: a licence status as every command prints it: words, then the national code (GB/T
-#: 36904 status table, docs/architecture.md §4)
-STATUS_WORDS = {
-    1: "valid 01",
-    2: "suspended 02",
-    3: "revoked 03",
-    4: "cancelled 04",
-    5: "expired 05",
-    6: "transferred out 06",
-    7: "revoked as sanction 07",
-    99: "other 99",
-}
+#: a licence status as every command prints it (:func:`certseal.statuses.status_label`:
+#: words, then the national code in brackets), by the API's number
+STATUS_WORDS = {int(code): status_label(code) for code in STATUS_NAMES}
 
 
 def status_words(code: int) -> str:
-    """``revoked as sanction 07`` for 7; an unknown code as its two digits."""
-    return STATUS_WORDS.get(code, f"status {code:02d}")
+    """``revoked as a sanction (07)`` for 7; an unknown code as ``status (12)``."""
+    return status_label(code)
 
 
 def status_shown(licence: Any) -> str:
     """A licence's (proto ``Licence``) status as ``licence get`` and ``list`` print
     it: its words (:func:`status_words`), or for a superseded version first that it
     is superseded and by which identifier, then the status it keeps (a renewed
-    version is never revoked: it stays ``valid 01``, which a clerk read as current)."""
+    version is never revoked: it stays ``valid (01)``, which a clerk read as current)."""
     own = status_words(licence.status)
     if licence.superseded_by:
         return (
@@ -72,24 +64,31 @@ _TYPED_STATUS = re.compile(
 def licence_status(text: str) -> int:
     """An argparse ``type``: a licence status as the commands print it
     (:data:`STATUS_WORDS`), read back to its national code (``Suspended`` -> 2).
-    Taken: the words in any case (``revoked as sanction``, ``TRANSFERRED_OUT``), the
-    code (``2``, ``02``), or both (``suspended 02``, and ``suspended (02)`` as the
-    issuer's errors say it) when they name one status. Anything else is ``error:
-    <option>: <problem>`` with exit status 2 from the parser, listing what it takes."""
+    Taken: the words in any case, with or without their article (``revoked as a
+    sanction``, ``REVOKED_AS_SANCTION``, ``transferred-out``), the code (``2``,
+    ``02``, ``(02)``), or both (``suspended (02)``, ``suspended 02``) when they name
+    one status. Anything else is ``error: <option>: <problem>`` with exit status 2
+    from the parser, listing what it takes."""
     typed = _TYPED_STATUS.fullmatch(text.strip().lower())
     if typed and (typed["words"] or typed["code"] or typed["paren"]):
-        words = " ".join(re.split(r"[\s_-]+", typed["words"] or ""))
+        words = _bare_words(typed["words"] or "")
         number = typed["code"] or typed["paren"]
-        for code, shown in STATUS_WORDS.items():
-            name = shown.rpartition(" ")[0]
-            if (not words or words == name) and (
-                not number or number.lstrip("0") == str(code)
+        for code, name in STATUS_NAMES.items():
+            if (not words or words == _bare_words(name)) and (
+                not number or number.lstrip("0") == code.lstrip("0")
             ):
-                return code
+                return int(code)
     raise argparse.ArgumentTypeError(
         f"{text!r} is not a licence status; give it as the commands print it, "
         f"its words (in any case), its code or both: {', '.join(STATUS_WORDS.values())}"
     )
+
+
+def _bare_words(words: str) -> str:
+    """A status's words as compared: single spaces for any run of spaces, ``_`` or
+    ``-``, without the article (``REVOKED_AS_SANCTION`` is ``revoked as a
+    sanction``, the enum's name for it)."""
+    return " ".join(w for w in re.split(r"[\s_-]+", words) if w and w != "a")
 
 
 #: the largest value a protobuf ``uint32`` field holds

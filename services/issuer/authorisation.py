@@ -148,7 +148,7 @@ def licence_refusal(record: LicenceRecord, now: dt.datetime) -> tuple[str, str] 
     (authorised, redeemed) at ``now``: (``licence_not_yet_valid`` or
     ``licence_no_longer_valid``, what the caller is told), or None."""
     if record.status is not Status.VALID:
-        state = record.status.words
+        state = f"it is {record.status.label}"
     elif now < record.valid_from:
         return (
             "licence_not_yet_valid",
@@ -156,12 +156,12 @@ def licence_refusal(record: LicenceRecord, now: dt.datetime) -> tuple[str, str] 
             f"{record.valid_from.isoformat()}",
         )
     elif now >= record.valid_until:
-        state = f"valid until {record.valid_until.isoformat()}"
+        state = f"it was valid until {record.valid_until.isoformat()}"
     else:
         return None
     return (
         "licence_no_longer_valid",
-        f"licence {record.identifier} is no longer valid ({state})",
+        f"licence {record.identifier} is no longer valid: {state}",
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from certseal import identifiers as ids
 from certseal.errors import invalid, precondition
 from certseal.identifiers import validate_type_code, validate_uscc
+from certseal.statuses import status_label
 from certseal.text import check_display_name, with_article
 from certseal.timestamps import shifted
 from services.issuer.limits import MAX_TYPE_VALIDITY_DAYS
@@ -38,13 +39,9 @@ class Status(enum.Enum):
 
     @property
     def label(self) -> str:
-        """The status as people say it, with its code."""
-        return f"{self.name.lower().replace('_', ' ')} ({self.value})"
-
-    @property
-    def words(self) -> str:
-        """The status as every command prints it: ``revoked as sanction 07``."""
-        return f"{self.name.lower().replace('_', ' ')} {self.value}"
+        """The status as every server and command says it:
+        ``revoked as a sanction (07)`` (:func:`certseal.statuses.status_label`)."""
+        return status_label(self.value)
 
 
 class Operation(enum.Enum):

@@ -306,7 +306,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         for one in reply.licences:
             # an earlier version keeps its status: said superseded first, as `get`
             print(
-                f"{one.identifier}  {status_shown(one):<20} {one.holder_display_name}"
+                f"{one.identifier}  {status_shown(one):<26} {one.holder_display_name}"
             )
         if reply.next_page_token:
             print(f"more: --page-token {reply.next_page_token}")

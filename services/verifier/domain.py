@@ -19,6 +19,7 @@ from certseal import cbor, codes
 from certseal.crypto import InvalidSignature
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import LicenceId, parse_licence_id
+from certseal.statuses import status_label
 
 
 class Verdict(enum.Enum):
@@ -213,13 +214,13 @@ class FieldRights:
 
 
 _STATUS_VERDICTS = {
-    "02": (Verdict.SUSPENDED, "suspended (02)"),
-    "03": (Verdict.REVOKED, "revoked (03)"),
-    "04": (Verdict.CANCELLED, "cancelled (04)"),
-    "05": (Verdict.EXPIRED, "expired (05)"),
-    "06": (Verdict.SUPERSEDED, "transferred out (06)"),
-    "07": (Verdict.REVOKED, "revoked as a sanction (07)"),
-    "99": (Verdict.CANCELLED, "other (99)"),
+    "02": Verdict.SUSPENDED,
+    "03": Verdict.REVOKED,
+    "04": Verdict.CANCELLED,
+    "05": Verdict.EXPIRED,
+    "06": Verdict.SUPERSEDED,
+    "07": Verdict.REVOKED,
+    "99": Verdict.CANCELLED,
 }
 
 
@@ -480,12 +481,12 @@ def evaluate(
         )
     checks.append(Check("version", Outcome.PASSED, f"{code.version:03d} is current"))
     if index.status != "01":
-        verdict, label = _STATUS_VERDICTS.get(
-            index.status, (Verdict.CANCELLED, index.status)
+        verdict = _STATUS_VERDICTS.get(index.status, Verdict.CANCELLED)
+        detail = status_label(index.status) + (
+            f" to {index.transferred_to}" if index.transferred_to else ""
         )
-        detail = label + (f" to {index.transferred_to}" if index.transferred_to else "")
         return result(verdict, "status", detail)
-    checks.append(Check("status", Outcome.PASSED, "valid (01)"))
+    checks.append(Check("status", Outcome.PASSED, status_label("01")))
     if now >= index.valid_until:
         return result(
             Verdict.EXPIRED, "validity", f"ended {index.valid_until.isoformat()}"

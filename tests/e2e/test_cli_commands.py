@@ -157,7 +157,7 @@ async def test_a_department_amends_and_transfers_from_the_cli(operator, connect,
         "--to", receiver.code, "--reason", "迁出",
     )  # fmt: skip
     assert code == 0, out
-    assert "transferred out 06" in out and "valid 01" in out
+    assert "transferred out (06)" in out and "valid (01)" in out
     assert receiver.code in out.split("--", 1)[1]
 
     code, out = await cli("licence", "--as", receiver.code, "list", "--status", "1")
@@ -273,13 +273,13 @@ async def test_the_walk_through_order_and_its_refusals_name_their_field(
         "licence", "--as", receiver.code, "revoke", moved,
         "--reason", "伪造材料", "--sanction",
     )  # fmt: skip
-    assert code == 0 and "revoked as sanction 07" in out, out
+    assert code == 0 and "revoked as a sanction (07)" in out, out
     code, out = await cli(
         "licence", "--as", receiver.code, "amend", moved,
         "--field", "class=B1", "--reason", "r",
     )  # fmt: skip
     assert code == 1 and out.startswith(
-        "error: identifier: cannot amend a licence whose status is revoked as sanction"
+        "error: identifier: cannot amend a licence whose status is revoked as a sanction"
     ), out
     code, out = await cli("licence", "--as", outsider.code, "get", moved)
     assert code == 1 and out.startswith("error: as: "), out

@@ -101,7 +101,7 @@ async def test_the_code_of_a_superseded_version_warns_naming_the_current_one(
         f"{renewed.licence.identifier}"
     ) in out, out
     # nu28: listed with the earlier versions, each says first that it was superseded
-    # (its own status stays "valid 01", said after), and a filter matching nothing
+    # (its own status stays "valid (01)", said after), and a filter matching nothing
     # says so
     code, out = await cli(
         "licence", "--as", dept.code, "list", "--type", dept.type_code,
@@ -131,7 +131,7 @@ async def test_the_code_of_a_superseded_version_warns_naming_the_current_one(
     )  # fmt: skip
     assert code == 0 and out.startswith("LC1:"), out
     assert (
-        f"warning: {renewed.licence.identifier} is suspended 02, and this code does "
+        f"warning: {renewed.licence.identifier} is suspended (02), and this code does "
         "not verify as valid"
     ) in out, out
 

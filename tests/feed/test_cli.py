@@ -11,12 +11,12 @@ EVENTS = [
     (
         "certseal.licence-events.v1",
         events_pb2.LicenceEvent(identifier="1.2.156.3005.2.X", status=3, reason="伪造"),
-        "1.2.156.3005.2.X revoked 03 伪造",
+        "1.2.156.3005.2.X revoked (03) 伪造",
     ),
-    (  # the same words as every other command: revoked as sanction 07
+    (  # the same words as every other command: revoked as a sanction (07)
         "certseal.licence-events.v1",
         events_pb2.LicenceEvent(identifier="1.2.156.3005.2.Z", status=7, reason="x"),
-        "1.2.156.3005.2.Z revoked as sanction 07 x",
+        "1.2.156.3005.2.Z revoked as a sanction (07) x",
     ),
     (
         "certseal.trust-events.v1",

@@ -79,7 +79,7 @@ async def test_tail_says_it_is_subscribed_then_shows_the_event(
         async with asyncio.timeout(60):
             shown = (await tail.stdout.readline()).decode()
         assert "licence.revoked" in shown
-        assert f"{licence.identifier} revoked 03 伪造" in shown
+        assert f"{licence.identifier} revoked (03) 伪造" in shown
     finally:
         tail.kill()
         await tail.wait()

@@ -259,7 +259,7 @@ async def test_events_tail_prints_a_readable_stream(
     # one readable line per event (its key's activation may come before or after:
     # order holds per lineage, not across topics)
     assert all(dept.code in line for line in lines)
-    assert licence.identifier in lines[-1] and "valid 01" in lines[-1]
+    assert licence.identifier in lines[-1] and "valid (01)" in lines[-1]
 
 
 class Receiver:

@@ -176,7 +176,9 @@ def test_a_licence_is_used_only_within_its_validity(now, why):
             f"{FROM.isoformat()}"
         )
     elif refused:
-        assert f"is no longer valid (valid until {UNTIL.isoformat()})" in refused[1]
+        assert (
+            f"is no longer valid: it was valid until {UNTIL.isoformat()}" in refused[1]
+        )
 
 
 @pytest.mark.parametrize("status", [s for s in Status if s is not Status.VALID])
@@ -185,5 +187,5 @@ def test_a_licence_not_valid_is_not_used_whatever_its_window(status):
         refused = licence_refusal(dataclasses.replace(LICENCE, status=status), now)
         assert refused == (
             "licence_no_longer_valid",
-            f"licence {AUTH.identifier} is no longer valid ({status.words})",
+            f"licence {AUTH.identifier} is no longer valid: it is {status.label}",
         )

@@ -1,5 +1,5 @@
 """``certseal licence list --status``: a clerk types the status as ``licence get`` and
-``licence list`` print it (``suspended 02``): its words in any case, its national code
+``licence list`` print it (``suspended (02)``): its words in any case, its national code
 (as the option took it before), or both. It took only the number: ``--status
 suspended`` was ``error: status: 'suspended' is not a whole number``.
 
@@ -28,26 +28,32 @@ def test_the_printed_table_names_every_status_of_the_api_and_the_domain():
         for name, number in licence_pb2.LicenceStatus.items()
         if number
     }
-    assert {code: shown.rpartition(" ")[0] for code, shown in STATUS_WORDS.items()} == (
-        api
-    )
+    # the API's names are the words without their article ("revoked as sanction")
+    assert {
+        code: shown.rpartition(" (")[0].replace(" a ", " ")
+        for code, shown in STATUS_WORDS.items()
+    } == api
     assert {int(status.value) for status in Status} == set(STATUS_WORDS)
-    for code, shown in STATUS_WORDS.items():  # words, then the two-digit code
-        assert shown.endswith(f" {code:02d}"), shown
+    for code, shown in STATUS_WORDS.items():  # words, then the code in brackets
+        assert shown.endswith(f" ({code:02d})"), shown
+    assert {status.label for status in Status} == set(STATUS_WORDS.values())
 
 
 @pytest.mark.parametrize("code", sorted(STATUS_WORDS))
 def test_every_status_is_read_back_as_the_commands_print_it(code):
-    shown = status_words(code)  # "revoked as sanction 07"
-    words, _, number = shown.rpartition(" ")
+    shown = status_words(code)  # "revoked as a sanction (07)"
+    words, _, bracketed = shown.rpartition(" ")
+    number = bracketed.strip("()")
     typed = [
         shown,
         words,
+        words.replace(" a ", " "),  # the API's and the enum's name, without article
+        f"{words} {number}",  # as the commands printed it before
         words.upper(),
         words.title(),
         f"  {words}  ",
         words.replace(" ", "_"),
-        f"{words} ({number})",  # as the issuer's errors say a status
+        bracketed,
         number,
         str(code),
     ]
@@ -91,7 +97,7 @@ def test_the_command_refuses_it_as_every_bad_option_exit_2(text, capsys):
     assert stopped.value.code == 2, err
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"error: status: {text!r} is not a licence status; "), err
-    assert "suspended 02" in last and "Traceback" not in err
+    assert "suspended (02)" in last and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

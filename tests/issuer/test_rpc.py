@@ -757,7 +757,7 @@ async def test_cli_licence_commands(tmp_path, config, issuer, dept, capsys):
         ],
     )
     out = capsys.readouterr().out
-    assert status == 0 and "status      valid 01" in out and "points = 12" in out
+    assert status == 0 and "status      valid (01)" in out and "points = 12" in out
     identifier = out.split("identifier  ", 1)[1].split()[0]
     png = tmp_path / "code.png"
     assert (
@@ -776,9 +776,9 @@ async def test_cli_licence_commands(tmp_path, config, issuer, dept, capsys):
         )
         == 0
     )
-    assert "revoked as sanction 07 (伪造材料)" in capsys.readouterr().out
+    assert "revoked as a sanction (07) (伪造材料)" in capsys.readouterr().out
     assert await asyncio.to_thread(cli.main, [*base, "suspend", identifier]) == 1
-    assert "revoked as sanction (07)" in capsys.readouterr().err
+    assert "revoked as a sanction (07)" in capsys.readouterr().err
 
 
 async def test_cli_as_a_mistyped_department_says_so_and_leaves_no_identity(

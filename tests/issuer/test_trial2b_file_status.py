@@ -41,10 +41,10 @@ def _run(capsys, tmp_path, stub):
 @pytest.mark.parametrize(
     ("status", "words"),
     [
-        (2, "suspended 02"),
-        (3, "revoked 03"),
-        (5, "expired 05"),
-        (7, "revoked as sanction 07"),
+        (2, "suspended (02)"),
+        (3, "revoked (03)"),
+        (5, "expired (05)"),
+        (7, "revoked as a sanction (07)"),
     ],
 )
 def test_the_file_of_a_licence_not_valid_warns_with_its_status(

@@ -2,7 +2,7 @@
 withdrawal and no department name; ``authorise`` of a licence not valid said
 ``(status revoked_as_sanction)``; ``usage`` left the "who" of a verification empty
 (its columns shifted by two) and printed the kind ``authorisation_revoked`` raw.
-Every status in the words every command uses (``revoked as sanction 07``)."""
+Every status in the words every command uses (``revoked as a sanction (07)``)."""
 
 import datetime as dt
 
@@ -54,9 +54,9 @@ def test_withdraw_says_withdrawn_and_names_the_department(monkeypatch, capsys):
 @pytest.mark.parametrize(
     ("status", "words"),
     [
-        (Status.REVOKED_AS_SANCTION, "revoked as sanction 07"),
-        (Status.SUSPENDED, "suspended 02"),
-        (Status.TRANSFERRED_OUT, "transferred out 06"),
+        (Status.REVOKED_AS_SANCTION, "revoked as a sanction (07)"),
+        (Status.SUSPENDED, "suspended (02)"),
+        (Status.TRANSFERRED_OUT, "transferred out (06)"),
     ],
 )
 def test_a_licence_not_valid_is_refused_in_the_commands_words(status, words):
@@ -71,7 +71,7 @@ def test_a_licence_not_valid_is_refused_in_the_commands_words(status, words):
     )
     reason, said = licence_refusal(record, now)  # type: ignore[misc]
     assert reason == "licence_no_longer_valid"
-    assert said == f"licence {ID} is no longer valid ({words})"
+    assert said == f"licence {ID} is no longer valid: it is {words}"
 
 
 def _usage_reply():

@@ -41,13 +41,13 @@ def _run(capsys, stub):
 @pytest.mark.parametrize(
     ("status", "words"),
     [
-        (2, "suspended 02"),
-        (3, "revoked 03"),
-        (4, "cancelled 04"),
-        (5, "expired 05"),
-        (6, "transferred out 06"),
-        (7, "revoked as sanction 07"),
-        (99, "other 99"),
+        (2, "suspended (02)"),
+        (3, "revoked (03)"),
+        (4, "cancelled (04)"),
+        (5, "expired (05)"),
+        (6, "transferred out (06)"),
+        (7, "revoked as a sanction (07)"),
+        (99, "other (99)"),
     ],
 )
 def test_the_code_of_a_licence_not_valid_warns_with_its_status(capsys, status, words):

@@ -142,14 +142,14 @@ async def test_a_licence_no_longer_valid_is_not_authorised(world):
     licence, clock = world["licence"], world["clock"]
     clock.now = licence.valid_until
     err = await refused(authorise(world))
-    assert "is no longer valid (valid until" in err.message
+    assert "is no longer valid: it was valid until" in err.message
     clock.now = licence.valid_from
     await world["service"].change_status(
         Caller("dept", world["dept"].code), licence.identifier, Action.REVOKE, "伪造"
     )
     err = await refused(authorise(world))
     assert err.message == (
-        f"licence {licence.identifier} is no longer valid (revoked 03)"
+        f"licence {licence.identifier} is no longer valid: it is revoked (03)"
     )
 
 

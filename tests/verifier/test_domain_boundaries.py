@@ -439,8 +439,8 @@ async def test_what_is_shown_comes_from_the_index_when_there_is_one():
     [
         ("06", "X.003.Y", Verdict.SUPERSEDED, "transferred out (06) to X.003.Y"),
         ("99", "", Verdict.CANCELLED, "other (99)"),
-        ("08", "", Verdict.CANCELLED, "08"),  # a status code this verifier lacks
-        ("", "", Verdict.CANCELLED, ""),
+        ("08", "", Verdict.CANCELLED, "status (08)"),  # a code this verifier lacks
+        ("", "", Verdict.CANCELLED, "no status"),
     ],
 )
 async def test_status_details(status, transferred_to, verdict, detail):
