@@ -482,9 +482,8 @@ def evaluate(
     checks.append(Check("version", Outcome.PASSED, f"{code.version:03d} is current"))
     if index.status != "01":
         verdict = _STATUS_VERDICTS.get(index.status, Verdict.CANCELLED)
-        detail = status_label(index.status) + (
-            f" to {index.transferred_to}" if index.transferred_to else ""
-        )
+        moved = f" to {index.transferred_to}" if index.transferred_to else ""
+        detail = status_label(index.status) + moved
         return result(verdict, "status", detail)
     checks.append(Check("status", Outcome.PASSED, status_label("01")))
     if now >= index.valid_until:
