@@ -150,6 +150,20 @@ class KafkaSettings:
         return AIOKafkaAdminClient(**args, client_id=f"{self.client_id}-admin")
 
 
+async def cluster_id(settings: KafkaSettings) -> str:
+    """The id of the Kafka cluster ``settings`` point at (an admin client's
+    DescribeCluster; the client stopped also when starting it fails). Raises what
+    the client raises when the broker does not answer (KafkaError, OSError)."""
+    admin = settings.admin()
+    try:
+        await admin.start()
+        described: dict[str, Any] = await admin.describe_cluster()
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    return str(described["cluster_id"])
+
+
 @contextlib.asynccontextmanager
 async def offset_clients(
     settings: KafkaSettings,

@@ -19,7 +19,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
-from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
@@ -35,7 +34,7 @@ from certseal.errors import (
     precondition,
 )
 from certseal.holes import OffsetHoles
-from certseal.kafka import KafkaSettings, without_holes
+from certseal.kafka import KafkaSettings, cluster_id, without_holes
 from certseal.kafka_end import exact_end_offsets
 from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
@@ -112,18 +111,12 @@ class FeedService:
         """The id of the Kafka cluster the feed reads (asked once, then kept: a
         replaced cluster means a restarted feed)."""
         if not self._cluster:
-            admin = self._kafka.admin()
             try:
-                await admin.start()
-                described: dict[str, Any] = await admin.describe_cluster()
+                self._cluster = await cluster_id(self._kafka)
             except (KafkaError, OSError) as exc:
                 raise CertsealError(
                     ErrorKind.UNAVAILABLE, f"the event broker does not answer: {exc}"
                 ) from None
-            finally:
-                with contextlib.suppress(Exception):
-                    await admin.close()
-            self._cluster = str(described["cluster_id"])
         return self._cluster
 
     # -- entitlements ---------------------------------------------------------------
@@ -178,26 +171,33 @@ class FeedService:
             entitlement, integrator=integrator_identity(entitlement.integrator)
         )
         check_entitlement(entitlement)
-        return await self._keep(caller, entitlement, "feed.entitle")
+        await self._keep(caller, entitlement, "feed.entitle")
+        return entitlement
 
     async def remove_entitlement(self, caller: Caller, integrator: str) -> Entitlement:
         """Withdraw every right of ``integrator``; audited (``feed.unentitle``). The
         empty entitlement kept lets nothing through: its subscriptions end at their
         next event (PERMISSION_DENIED), its webhooks post nothing more. NOT_FOUND for
         one never entitled or withdrawn already (nothing to withdraw, said)."""
-        found = await self.get_entitlement(caller, integrator_identity(integrator))
-        empty = Entitlement(integrator)
-        if not (found.departments or found.licence_types or found.event_types):
+        empty = Entitlement(integrator_identity(integrator))
+        if not await self._keep(caller, empty, "feed.unentitle"):
+            # never set, or withdrawn already (perhaps by a call at the same time)
             raise not_found(f"a right of {integrator} to withdraw", field="integrator")
-        return await self._keep(caller, empty, "feed.unentitle")
+        return empty
 
-    async def _keep(self, by: Caller, kept: Entitlement, action: str) -> Entitlement:
+    async def _keep(self, by: Caller, kept: Entitlement, action: str) -> bool:
+        """Set ``kept`` with its audit, or for ``feed.unentitle`` withdraw every
+        right in one conditional write: False when there was none left."""
         now = self._clock()
         lists = ("departments", "licence_types", "event_types")
         details = {name: sorted(getattr(kept, name)) for name in lists}
-        audit = AuditEntry(now, str(by), action, kept.integrator, details=details)
-        await self._store.set_entitlement(kept, at=now, by=str(by), audit=[audit])
-        return kept
+        audit = [AuditEntry(now, str(by), action, kept.integrator, details=details)]
+        if action == "feed.unentitle":
+            return await self._store.withdraw_entitlement(
+                kept.integrator, at=now, by=str(by), audit=audit
+            )
+        await self._store.set_entitlement(kept, at=now, by=str(by), audit=audit)
+        return True
 
     # -- subscriptions --------------------------------------------------------------
 

@@ -100,6 +100,29 @@ class FeedStore:
             )
             await write_audit(conn, audit)
 
+    async def withdraw_entitlement(
+        self, integrator: str, *, at: dt.datetime, by: str, audit: Sequence[AuditEntry]
+    ) -> bool:
+        """Empty the lists of ``integrator``'s entitlement, with its audit, when it
+        has a right left; False (nothing written) when it has none or was never
+        set. One conditional statement: of two withdrawals at once, one withdraws."""
+        async with transaction(self.pool) as conn:
+            withdrawn = await conn.fetchval(
+                """update feed_entitlements set departments = '{}',
+                       licence_types = '{}', event_types = '{}', updated_at = $2,
+                       updated_by = $3
+                   where integrator = $1 and (cardinality(departments) > 0
+                       or cardinality(licence_types) > 0
+                       or cardinality(event_types) > 0)
+                   returning true""",
+                integrator,
+                at,
+                by,
+            )
+            if withdrawn:
+                await write_audit(conn, audit)
+            return bool(withdrawn)
+
     async def webhooks(self) -> list[WebhookRow]:
         """Every registered webhook, by name."""
         rows = await self.pool.fetch("select * from feed_webhooks order by name")

@@ -4,8 +4,6 @@ have the partition counts ``[kafka] topic_partitions`` gives them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from certseal.events import (
     DIRECTORY_EVENTS,
     LICENCE_EVENTS,
@@ -13,18 +11,13 @@ from certseal.events import (
     TRUST_EVENTS,
     default_topics,
 )
+from certseal.kafka import cluster_id
 from services.verifier.config import VerifierSettings
 
 
 async def broker_cluster_id(config: VerifierSettings) -> str:
     """The id of the Kafka cluster the configuration points at."""
-    admin = config.kafka.settings("certseal-verifier").admin()
-    await admin.start()
-    try:
-        cluster: dict[str, Any] = await admin.describe_cluster()
-    finally:
-        await admin.close()
-    return str(cluster["cluster_id"])
+    return await cluster_id(config.kafka.settings("certseal-verifier"))
 
 
 async def partition_mismatches(config: VerifierSettings) -> list[str]:

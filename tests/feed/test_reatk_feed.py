@@ -29,11 +29,6 @@ from tests.feed.test_service import channel_as, entitle, feed_app, withdraw
 __all__ = ["channel_as", "feed_app"]  # fixtures used here
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reatk R-C1: two concurrent revokes of one integrator both answer OK and "
-    "both audit feed.unentitle (read, then an unconditional write)",
-)
 async def test_two_revokes_at_once_withdraw_once(channel_as, feed_app, monkeypatch):
     integrator = f"integrator:reatk-{secrets.token_hex(3)}"
     await entitle(channel_as, integrator, ["*"], ["licence.*"])
