@@ -28,7 +28,7 @@ from certseal.errors import CertsealError, invalid
 from certseal.filekinds import OUTPUT_KINDS, called, named_kind
 from certseal.files import replace_from
 from certseal.statuses import STATUS_NAMES, status_label
-from certseal.text import shown_name
+from certseal.text import one_line, shown_name
 
 #: a licence status as every command prints it (:func:`certseal.statuses.status_label`:
 #: words, then the national code in brackets), by the API's number
@@ -38,6 +38,15 @@ STATUS_WORDS = {int(code): status_label(code) for code in STATUS_NAMES}
 def status_words(code: int) -> str:
     """``revoked as a sanction (07)`` for 7; an unknown code as ``status (12)``."""
     return status_label(code)
+
+
+def say(line: str, *, flush: bool = False) -> None:
+    """Print one line of a command's report. What a report quotes may come from
+    documents, seals, certificates and codes made elsewhere (a file name in an OFD
+    package, a PDF field's name, a certificate's subject), so every character that
+    does not print is escaped (:func:`certseal.text.one_line`): a name cannot add a
+    line such as ``verdict VALID`` to the report, or drive the terminal (reatk R-B3)."""
+    print(one_line(line), flush=flush)
 
 
 def status_shown(licence: Any) -> str:

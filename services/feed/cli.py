@@ -18,7 +18,7 @@ from certseal.cli import (
     database_unreachable,
     load,
 )
-from certseal.cli_options import status_words
+from certseal.cli_options import say, status_words
 from certseal.errors import invalid
 from certseal.text import shown_name
 from services.feed.domain import EVENT_TOPICS, SUBSCRIBED
@@ -126,7 +126,7 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         if SUBSCRIBED in tuple(headers or ()):
             print(_subscribed(args), file=sys.stderr, flush=True)
         async for event in stream:
-            print(_line(event), flush=True)
+            say(_line(event), flush=True)
             if args.show_token:
                 print(f"  token {event.token}", flush=True)
 
@@ -290,7 +290,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
         print(f"webhook {reply.name} registered")
     elif command == "parked":
         for p in reply.parked:
-            print(f"{p.dead_letter_offset:>8}  {p.type:<20} {p.subject}  {p.reason}")
+            say(f"{p.dead_letter_offset:>8}  {p.type:<20} {p.subject}  {p.reason}")
         print(f"{len(reply.parked)} parked")
     else:
         print(

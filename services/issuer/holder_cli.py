@@ -16,7 +16,7 @@ from typing import Any
 
 from certseal.calls import dev_identity
 from certseal.cli import ts
-from certseal.cli_options import whole_number
+from certseal.cli_options import say, whole_number
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_identity_document, validate_uscc
 from services.issuer.authorisation import MAX_PURPOSE_CHARS
@@ -161,8 +161,8 @@ def _print_authorisation(auth: Any) -> None:
     print(f"authorisation {auth.authorisation_id} ({status})")
     print(f"licence     {auth.identifier}")
     department = " ".join(p for p in (auth.department_code, auth.department_name) if p)
-    print(f"department  {department}{counter}")
-    print(f"purpose     {auth.purpose}")
+    say(f"department  {department}{counter}")
+    say(f"purpose     {auth.purpose}")
     print(f"fields      {', '.join(auth.fields)}")
     print(f"expires     {ts(auth.expires_at)}")
     if auth.revoked_at.seconds:
@@ -202,7 +202,7 @@ def _usage(args: argparse.Namespace) -> int:
             if part
         )
         line = f"{ts(use.occurred_at)}  {kind:<{_KIND_WIDTH}} {who or '-'}  {what}"
-        print(line.rstrip())
+        say(line.rstrip())
     print(f"{len(reply.uses)} use(s)")
     if reply.next_page_token:
         print(f"next page: --page-token {reply.next_page_token}")

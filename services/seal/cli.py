@@ -15,7 +15,7 @@ from typing import Any
 
 from certseal.calls import call_service, dev_identity
 from certseal.cli import load, ts
-from certseal.cli_options import OutputFile, whole_number, write_output
+from certseal.cli_options import OutputFile, say, whole_number, write_output
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 from certseal.text import shown_name
@@ -38,16 +38,16 @@ def cmd_seal_inspect(args: argparse.Namespace) -> int:
         )
     found, lines = inspect(read_as(args.file, "file", SIGNATURE), "file")
     for line in lines:
-        print(line)
+        say(line)
     if args.maker_cert:
         from services.seal.ses_read import SignatureData
 
         seal = found.seal if isinstance(found, SignatureData) else found
         pem_text = pem.armor("CERTIFICATE", seal.maker_cert)
         write_output(args.maker_cert, pem_text, "maker-cert")
-        print(f"seal maker's certificate written to {args.maker_cert}")
+        say(f"seal maker's certificate written to {shown_name(args.maker_cert)}")
         for line in _who(seal.maker_cert):
-            print(f"  {line}")
+            say(f"  {line}")
     return 0
 
 
@@ -156,15 +156,15 @@ def password_hint(exc: CertsealError) -> CertsealError:
 
 
 def _print_seal(seal: Any) -> None:
-    print(f"seal        {seal.seal_id}")
-    print(f"name        {seal.name} ({seal.seal_type}, {seal.suite})")
-    print(f"owner       {seal.owner_code}")
-    print(
+    say(f"seal        {seal.seal_id}")
+    say(f"name        {seal.name} ({seal.seal_type}, {seal.suite})")
+    say(f"owner       {seal.owner_code}")
+    say(
         f"status      {seal.status}"
         + (f" ({seal.revocation_reason})" if seal.revocation_reason else "")
     )
-    print(f"valid       {ts(seal.valid_start)} .. {ts(seal.valid_end)}")
-    print(f"signers     {', '.join(seal.signers)}")
+    say(f"valid       {ts(seal.valid_start)} .. {ts(seal.valid_end)}")
+    say(f"signers     {', '.join(seal.signers)}")
 
 
 def _signer_lines(found: Any) -> list[str]:
@@ -200,10 +200,10 @@ def _print_checks(found: Any) -> int:
     """The verdict line and each check of a verified signature (SES or OFD); the
     exit status, 0 only for VALID."""
     verdict = found.verdict
-    print(f"verdict     {verdict_shown(found)}")
+    say(f"verdict     {verdict_shown(found)}")
     for check in found.checks:
         # the same marks as licence verification (services/verifier/cli.py)
-        print(f"  [{'ok' if check.passed else 'FAILED'}] {check.name}: {check.detail}")
+        say(f"  [{'ok' if check.passed else 'FAILED'}] {check.name}: {check.detail}")
     return 0 if verdict == "VALID" else 1
 
 
@@ -234,9 +234,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
         )
         reply = _call(args, lambda s: s.ListSeals(request))
         for seal in reply.seals:
-            print(f"{seal.seal_id}  {seal.status:<8} {seal.seal_type:<9} {seal.name}")
+            say(f"{seal.seal_id}  {seal.status:<8} {seal.seal_type:<9} {seal.name}")
         if reply.next_page_token:
-            print(f"more: --page-token {reply.next_page_token}")
+            say(f"more: --page-token {reply.next_page_token}")
     elif command == "revoke":
         request = pb.RevokeSealRequest(seal_id=args.seal_id, reason=args.reason)
         _print_seal(_call(args, lambda s: s.RevokeSeal(request)).seal)
@@ -248,14 +248,14 @@ def cmd_seal(args: argparse.Namespace) -> int:
         )
         reply = _call(args, lambda s: s.SealDocument(request))
         write_output(args.out, reply.signature, "out")
-        print(f"SES_Signature written to {out}")
-        print(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")
+        say(f"SES_Signature written to {shown_name(out)}")
+        say(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")
     elif command == "verify":
         signature, document = read_signed(args.signature, args.file)
         request = pb.VerifySealedDocumentRequest(signature=signature, document=document)
         reply = _call(args, lambda s: s.VerifySealedDocument(request))
         for line in _signer_lines(reply):
-            print(line)
+            say(line)
         return _print_checks(reply)
     elif command == "pdf":
         _refuse_placed(args, "field", "the stamp goes into the named field")
@@ -271,7 +271,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         )
         reply = _pdf_call(args, lambda s: s.SealPdf(request))
         write_output(args.out, reply.pdf, "out")
-        print(f"sealed PDF written to {out} (SHA-256 {reply.pdf_digest})")
+        say(f"sealed PDF written to {shown_name(out)} (SHA-256 {reply.pdf_digest})")
     elif command == "ofd":
         _refuse_placed(args, "keyword", "the stamp goes over the keyword's text")
         request = pb.SealOfdRequest(
@@ -284,10 +284,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
         )
         reply = _call(args, lambda s: s.SealOfd(request))
         write_output(args.out, reply.ofd, "out")
-        print(f"sealed OFD written to {out} (SHA-256 {reply.ofd_digest})")
-        print(
-            f"signature {reply.signature_id} {reply.signature_path}, page {reply.page}"
-        )
+        say(f"sealed OFD written to {shown_name(out)} (SHA-256 {reply.ofd_digest})")
+        say(f"signature {reply.signature_id} {reply.signature_path}, page {reply.page}")
     elif command == "verify-ofd":
         return _verify_ofd(args)
     else:  # verify-pdf
@@ -296,7 +294,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         )
         reply = _pdf_call(args, lambda s: s.VerifyPdf(request))
         for line in pdf_report_lines(reply):
-            print(line)
+            say(line)
         return verify_status([s.verdict for s in reply.seals], reply)
     return 0
 
@@ -356,15 +354,15 @@ def _verify_ofd(args: argparse.Namespace) -> int:
     request = pb.VerifyOfdRequest(ofd=read_as(args.file, "file", OFD))
     reply = _call(args, lambda s: s.VerifyOfd(request))
     for one in reply.signatures:
-        print(f"signature   {one.signature_id} {one.signature_path} ({one.type})")
+        say(f"signature   {one.signature_id} {one.signature_path} ({one.type})")
         for line in _signer_lines(one):
-            print(line)
-        print(f"intact      {'yes' if one.intact else 'NO'} ({one.check_method})")
+            say(line)
+        say(f"intact      {'yes' if one.intact else 'NO'} ({one.check_method})")
         _print_checks(one)
         for ref in one.references:
             if args.references or ref.status not in ("ok", "list grown"):
-                print(f"  {ref.status:<11} {ref.file} {ref.expected}")
-    print(f"{len(reply.signatures)} signature(s)")
+                say(f"  {ref.status:<11} {ref.file} {ref.expected}")
+    say(f"{len(reply.signatures)} signature(s)")
     _print_licence(reply)
     return verify_status([s.verdict for s in reply.signatures], reply)
 
@@ -384,7 +382,7 @@ def _print_licence(reply: Any) -> None:
     if reply.HasField("licence"):
         found = reply.licence
         said = " ".join(part for part in (found.verdict, found.detail) if part)
-        print(f"licence     {found.identifier} {said}")
+        say(f"licence     {found.identifier} {said}")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

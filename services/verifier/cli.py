@@ -11,7 +11,7 @@ from typing import Any
 
 from certseal.calls import call_service
 from certseal.cli import load
-from certseal.cli_options import OutputFile, whole_number, write_output
+from certseal.cli_options import OutputFile, say, whole_number, write_output
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.text import shown_name
 from certseal.timestamps import utcnow
@@ -268,20 +268,20 @@ def _print_verdict(
     (``names``: type code, type name, issuer code, issuer name), each field under its
     title (``titles``: field key -> title)."""
     type_code, type_name, issuer_code, issuer_name = names
-    print(f"verdict     {verdict}")
+    say(f"verdict     {verdict}")
     if identifier:
-        print(f"identifier  {identifier}")
+        say(f"identifier  {identifier}")
     if type_code:
-        print(f"type        {f'{type_name} ({type_code})' if type_name else type_code}")
+        say(f"type        {f'{type_name} ({type_code})' if type_name else type_code}")
     if issuer_code:
         shown = f"{issuer_name} ({issuer_code})" if issuer_name else issuer_code
-        print(f"issuer      {shown}")
+        say(f"issuer      {shown}")
     if holder:
-        print(f"holder      {holder}")
+        say(f"holder      {holder}")
     for name, value in sorted(fields.items()):
-        print(f"  {(titles or {}).get(name, name)} = {value}")
+        say(f"  {(titles or {}).get(name, name)} = {value}")
     for name, passed, detail in checks:
-        print(f"  [{'ok' if passed else 'FAILED'}] {name}: {detail}")
+        say(f"  [{'ok' if passed else 'FAILED'}] {name}: {detail}")
     return 0 if verdict == "VALID" else 1
 
 
@@ -337,8 +337,8 @@ def cmd_bundle_fetch(args: argparse.Namespace) -> int:
     bundle = open_bundle(messages, ca_pem=ca_pem, now=utcnow())
     write_output(out, bundle_file_bytes(bundle.messages), "out")
     kind = f"delta from {reply.base_version}" if reply.base_version else "full"
-    print(
-        f"{out}: bundle {bundle.version} of group {bundle.group} ({kind}, "
+    say(
+        f"{shown_name(out)}: bundle {bundle.version} of group {bundle.group} ({kind}, "
         f"{reply.listed_licences} lineages in this message); lists "
         f"{len(bundle.content.licences)} lineages and {len(bundle.content.keys)} keys; "
         f"valid until {bundle.valid_until.isoformat()}"

@@ -43,11 +43,6 @@ def _control_free(text: str) -> bool:
     return all(line.isprintable() for line in text.splitlines())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reatk R-B1: seal inspect prints --maker-cert's name raw in "
-    "'certificate written to NAME'",
-)
 @pytest.mark.parametrize("name", HOSTILE, ids=IDS)
 def test_seal_inspect_shows_the_maker_cert_name_escaped(tmp_path, capsys, name):
     out = tmp_path / name
@@ -63,11 +58,6 @@ def test_seal_inspect_shows_the_maker_cert_name_escaped(tmp_path, capsys, name):
     assert "\nerror: forged" not in printed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reatk R-B1: a --maker-cert name of invalid UTF-8 printed raw ends "
-    "seal inspect with a UnicodeEncodeError traceback under a strict UTF-8 stdout",
-)
 def test_seal_inspect_with_a_name_of_invalid_utf8_ends_cleanly(tmp_path):
     # a name of bytes that are no UTF-8 (surrogateescape: 0xff is '\\udcff'), printed
     # where stdout is strict UTF-8, as in a user's en_US.UTF-8 or zh_CN.UTF-8 locale
@@ -106,11 +96,6 @@ def test_control_seal_inspect_shows_a_plain_maker_cert_name(tmp_path, capsys):
     assert f"seal maker's certificate written to {out}\n" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reatk R-B2: bundle fetch prints --out's name raw in 'NAME: bundle N of "
-    "group ...'",
-)
 @pytest.mark.parametrize("name", HOSTILE, ids=IDS)
 def test_bundle_fetch_shows_the_out_name_escaped(verifier, tmp_path, capsys, name):
     out = tmp_path / name

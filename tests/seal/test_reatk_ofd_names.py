@@ -56,11 +56,6 @@ async def _report(stack, app, tmp_path, monkeypatch, capsys, name: str) -> str: 
     return capsys.readouterr().out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reatk R-B3: seal verify-ofd prints a package file's name raw: a line "
-    "feed in it forges report lines",
-)
 @pytest.mark.parametrize("name", [FORGED, "Tpls/a\u202elmx.txt"], ids=["lf", "bidi"])
 async def test_verify_ofd_shows_a_file_name_of_the_document_escaped(
     stack,
