@@ -260,8 +260,8 @@ def cmd_kek_rewrap(args: argparse.Namespace) -> int:
     for table, count in counts.items():
         print(f"{table}: {count} re-wrapped")
     print(
-        f"every key is now wrapped under {args.new_kek}: install it as the KEK "
-        "([secrets] kek_file) and start the services"
+        f"every key is now wrapped under {shown_name(args.new_kek)}: install it as "
+        "the KEK ([secrets] kek_file) and start the services"
     )
     return 0
 
