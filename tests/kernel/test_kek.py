@@ -9,6 +9,7 @@ import pytest
 
 from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError
+from certseal.text import shown_name
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.storage.pool import create_pool, migrate_service
 from services.feed.app import FeedApp
@@ -49,7 +50,8 @@ async def test_every_wrapped_key_moves_to_the_new_kek(own_database, tmp_path):
             old.wrap("makerkid", b"maker private key"),
             dt.datetime.now(dt.UTC),
         )
-    new_kek = tmp_path / "new-kek"
+    # a name with a line feed: said escaped, one line (reatk, as every file name)
+    new_kek = tmp_path / "new\nkek"
     new_kek.write_bytes(secrets.token_bytes(32))
     new = KeyWrapper(new_kek.read_bytes())
 
@@ -57,6 +59,7 @@ async def test_every_wrapped_key_moves_to_the_new_kek(own_database, tmp_path):
         cfg, tmp_path, "kek", "rewrap", "--new-kek", str(new_kek)
     )
     assert code == 0, out
+    assert f"every key is now wrapped under {shown_name(new_kek)}: " in out, out
     assert "signing_keys: 1 re-wrapped" in out and "feed_webhooks: 1 re-wrapped" in out
     assert "seal_makers: 1 re-wrapped" in out and "seals: 0 re-wrapped" in out
 
