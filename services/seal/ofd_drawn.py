@@ -36,6 +36,8 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
     "ofd": (
         ("DocRoot", None, "document"),
         ("Version", "BaseLoc", "version"),
+        # DocInfo's cover picture (§7.5 Table 4: ST_Loc), shown as the thumbnail
+        ("Cover", None, None),
     ),
     "version": (
         ("File", None, None),
@@ -69,7 +71,8 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
 def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     """Every file a reader opens to show the document, with the files that name it
     (``OFD.xml`` and the document root, which every signature must cover, are always
-    there): what ``OFD.xml`` names (document roots, versions and their files), what
+    there): what ``OFD.xml`` names (every document's root, versions and their files,
+    ``DocInfo``'s cover picture), what
     the document root names (public and document resources, templates,
     pages, annotations, attachments, custom tags, extensions), what each page and
     template names (its resources), what annotation, attachment and tag lists name,

@@ -186,3 +186,30 @@ async def test_a_seal_leaving_out_the_root_too_is_modified(
     assert result.verdict == "MODIFIED", result.checks
     statuses = _statuses(result)
     assert (statuses["/OFD.xml"], statuses["/" + ROOT]) == ("unsigned", "unsigned")
+
+
+async def test_a_cover_picture_a_covered_ofd_xml_names_is_drawn(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    """OFD.xml covered, its DocInfo/Cover (GB/T 33190 §7.5: a location) naming a
+    picture the references leave out, changed after sealing: it was VALID, though
+    readers show the picture as the file's thumbnail."""
+    files = unzip(make_ofd())
+    files["Doc_0/cover.png"] = b"\x89PNG the first page in small"
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"</ofd:DocID>", b"</ofd:DocID><ofd:Cover>Doc_0/cover.png</ofd:Cover>", 1
+    )
+    signed_value, seal = v4_seal_maker()
+    files = seal_files(
+        files,
+        signed_value=signed_value,
+        seal=seal,
+        leave_out=frozenset({"Doc_0/cover.png"}),
+    )
+    files["Doc_0/cover.png"] = b"\x89PNG another document's first page"
+    result = await _verify(stack, trusting_app, files)
+    assert result.verdict == "MODIFIED", result.checks
+    assert _statuses(result)["/Doc_0/cover.png"] == "unsigned"
+    detail = _check(result, "references").detail
+    assert "/Doc_0/cover.png unsigned (named by /OFD.xml)" in detail, detail
