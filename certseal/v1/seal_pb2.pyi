@@ -366,7 +366,7 @@ class OfdReference(_message.Message):
     def __init__(self, file: _Optional[str] = ..., expected: _Optional[str] = ..., actual: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
 
 class OfdSignatureResult(_message.Message):
-    __slots__ = ("signature_id", "signature_path", "type", "verdict", "checks", "seal_id", "seal_name", "signer", "signed_at", "current_status", "intact", "check_method", "references", "stamp_pages", "revoked_at")
+    __slots__ = ("signature_id", "signature_path", "type", "verdict", "checks", "seal_id", "seal_name", "signer", "signed_at", "current_status", "intact", "check_method", "references", "stamp_pages", "revoked_at", "document")
     SIGNATURE_ID_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_PATH_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +382,7 @@ class OfdSignatureResult(_message.Message):
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     STAMP_PAGES_FIELD_NUMBER: _ClassVar[int]
     REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     signature_id: str
     signature_path: str
     type: str
@@ -397,12 +398,29 @@ class OfdSignatureResult(_message.Message):
     references: _containers.RepeatedCompositeFieldContainer[OfdReference]
     stamp_pages: _containers.RepeatedScalarFieldContainer[str]
     revoked_at: _timestamp_pb2.Timestamp
-    def __init__(self, signature_id: _Optional[str] = ..., signature_path: _Optional[str] = ..., type: _Optional[str] = ..., verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., intact: _Optional[bool] = ..., check_method: _Optional[str] = ..., references: _Optional[_Iterable[_Union[OfdReference, _Mapping]]] = ..., stamp_pages: _Optional[_Iterable[str]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    document: int
+    def __init__(self, signature_id: _Optional[str] = ..., signature_path: _Optional[str] = ..., type: _Optional[str] = ..., verdict: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[SealCheck, _Mapping]]] = ..., seal_id: _Optional[str] = ..., seal_name: _Optional[str] = ..., signer: _Optional[str] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current_status: _Optional[str] = ..., intact: _Optional[bool] = ..., check_method: _Optional[str] = ..., references: _Optional[_Iterable[_Union[OfdReference, _Mapping]]] = ..., stamp_pages: _Optional[_Iterable[str]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., document: _Optional[int] = ...) -> None: ...
+
+class OfdDocumentResult(_message.Message):
+    __slots__ = ("document", "document_root", "verdict")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ROOT_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    document: int
+    document_root: str
+    verdict: str
+    def __init__(self, document: _Optional[int] = ..., document_root: _Optional[str] = ..., verdict: _Optional[str] = ...) -> None: ...
 
 class VerifyOfdResponse(_message.Message):
-    __slots__ = ("signatures", "licence")
+    __slots__ = ("signatures", "licence", "documents", "verdict", "detail")
     SIGNATURES_FIELD_NUMBER: _ClassVar[int]
     LICENCE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     signatures: _containers.RepeatedCompositeFieldContainer[OfdSignatureResult]
     licence: LicenceDocumentStatus
-    def __init__(self, signatures: _Optional[_Iterable[_Union[OfdSignatureResult, _Mapping]]] = ..., licence: _Optional[_Union[LicenceDocumentStatus, _Mapping]] = ...) -> None: ...
+    documents: _containers.RepeatedCompositeFieldContainer[OfdDocumentResult]
+    verdict: str
+    detail: str
+    def __init__(self, signatures: _Optional[_Iterable[_Union[OfdSignatureResult, _Mapping]]] = ..., licence: _Optional[_Union[LicenceDocumentStatus, _Mapping]] = ..., documents: _Optional[_Iterable[_Union[OfdDocumentResult, _Mapping]]] = ..., verdict: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...

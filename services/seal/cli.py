@@ -20,6 +20,7 @@ from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 from certseal.text import shown_name
 from services.seal.cli_inputs import OFD, PDF, SIGNATURE, read_as, read_signed
+from services.seal.cli_ofd import ofd_file_lines, signature_heading
 
 
 def cmd_seal_inspect(args: argparse.Namespace) -> int:
@@ -354,7 +355,7 @@ def _verify_ofd(args: argparse.Namespace) -> int:
     request = pb.VerifyOfdRequest(ofd=read_as(args.file, "file", OFD))
     reply = _call(args, lambda s: s.VerifyOfd(request))
     for one in reply.signatures:
-        say(f"signature   {one.signature_id} {one.signature_path} ({one.type})")
+        say(signature_heading(one, len(reply.documents)))
         for line in _signer_lines(one):
             say(line)
         say(f"intact      {'yes' if one.intact else 'NO'} ({one.check_method})")
@@ -362,9 +363,10 @@ def _verify_ofd(args: argparse.Namespace) -> int:
         for ref in one.references:
             if args.references or ref.status not in ("ok", "list grown"):
                 say(f"  {ref.status:<11} {ref.file} {ref.expected}")
-    say(f"{len(reply.signatures)} signature(s)")
+    for line in ofd_file_lines(reply):
+        say(line)
     _print_licence(reply)
-    return verify_status([s.verdict for s in reply.signatures], reply)
+    return verify_status([reply.verdict], reply)  # every document's, every seal's
 
 
 def verify_status(verdicts: list[str], reply: Any) -> int:

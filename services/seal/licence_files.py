@@ -43,7 +43,7 @@ from certseal.rpc import Caller
 from certseal.timestamps import Clock, utcnow
 from services.seal.domain import SealVerdict
 from services.seal.ofd_package import child, children, parse_xml, read_package
-from services.seal.ofd_service import OfdSignatureResult
+from services.seal.ofd_results import OfdSignatureResult
 from services.seal.pdf_service import PdfSealResult
 from services.seal.storage import SealStore
 from services.seal.values import Seal

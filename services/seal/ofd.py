@@ -57,7 +57,13 @@ from services.seal.ofd_xml import EndsRequest
 A4_MM = (210.0, 297.0)
 
 MAX_OFD_SIGNATURES = 100
-"""Signatures one ``Signatures.xml`` may list (each costs a few signature checks)."""
+"""Signatures an OFD may list, its documents' lists together (each costs a few
+signature checks)."""
+
+MAX_OFD_DOCUMENTS = 16
+"""Documents (``DocBody`` elements of ``OFD.xml``) an OFD may hold: each is verified,
+so a hostile ``OFD.xml`` of a million ``DocBody`` entries is refused before any work
+(GB/T 33190 sets no bound; a package of several documents is rare)."""
 
 _SM3_NAMES = {"sm3", "1.2.156.10197.1.401"}
 _SHA256_NAMES = {"sha256", "sha-256", "2.16.840.1.101.3.4.2.1"}
@@ -90,7 +96,7 @@ class OfdPage:
 
 @dataclass(frozen=True)
 class OfdDocument:
-    """The first document of an OFD package (GB/T 33190 §7.4: ``DocBody``)."""
+    """One document of an OFD package (GB/T 33190 §7.4: a ``DocBody``)."""
 
     package: OfdPackage
     doc_root: str  # e.g. "Doc_0/Document.xml"
@@ -101,8 +107,9 @@ class OfdDocument:
     digests: dict[tuple[str, str], bytes | None] = field(
         default_factory=dict, compare=False, repr=False
     )
-    # what is read once per request and used by every signature: the entries of
-    # Signatures.xml and the files the document draws from (see drawn_files)
+    # what is read once per request and used by every signature, shared by the
+    # file's documents: each Signatures.xml's entries (by its path) and the files
+    # OFD.xml draws, every document's (see drawn_files)
     cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def digest_of(self, method: str, path: str) -> bytes | None:
@@ -122,10 +129,10 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     ofd = package_xml(package, "OFD.xml", field)
     if local(ofd.tag) != "OFD":
         raise invalid(field, "OFD.xml's root is not an OFD element")
-    body = child(ofd, "DocBody")
-    if body is None:
+    bodies = document_bodies(ofd, field)
+    if not bodies:
         raise invalid(field, "OFD.xml has no DocBody")
-    doc_root, signatures_path = _entry_locations(package, body, field)
+    doc_root, signatures_path = _entry_locations(package, bodies[0], field)
     if not doc_root:
         raise invalid(field, "OFD.xml's DocBody names no DocRoot")
     document = package_xml(package, doc_root, field)
@@ -160,6 +167,21 @@ def open_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
     return OfdDocument(package, doc_root, signatures_path, tuple(pages))
 
 
+def document_bodies(ofd: ET.Element, field: str = "ofd") -> list[ET.Element]:
+    """``OFD.xml``'s ``DocBody`` elements, one per document (GB/T 33190 §7.4).
+
+    Raises INVALID_ARGUMENT (``field``) when there are more than
+    :data:`MAX_OFD_DOCUMENTS`."""
+    bodies = children(ofd, "DocBody")
+    if len(bodies) > MAX_OFD_DOCUMENTS:
+        raise invalid(
+            field,
+            f"OFD.xml has {len(bodies)} documents (DocBody); the limit is "
+            f"{MAX_OFD_DOCUMENTS}",
+        )
+    return bodies
+
+
 def _entry_locations(
     package: OfdPackage, body: ET.Element, field: str, *, tolerant: bool = False
 ) -> tuple[str, str | None]:
@@ -188,34 +210,66 @@ def _entry_locations(
 
 
 def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
-    """The package as verifying reads it: where ``Signatures.xml`` is, the document
-    root and its pages (IDs and paths; the page files are not read here).
+    """The package's first document as verifying reads it (see
+    :func:`signatures_documents`)."""
+    return signatures_documents(package, field)[0]
+
+
+def signatures_documents(package: OfdPackage, field: str = "ofd") -> list[OfdDocument]:
+    """Every document of the package as verifying reads it, in ``OFD.xml``'s order:
+    where its ``Signatures.xml`` is, its document root and pages (IDs and paths; the
+    page files are not read here). The documents share the package's digests and
+    what is read once per request (what ``OFD.xml`` draws is the same for each).
 
     Damage is tolerated, since a damaged file is a changed one, which the references
     of each signature report: a document root that is no bounded XML gives no pages, a
     page whose location leaves the package is left out. When ``OFD.xml`` itself is
     damaged, the conventional ``Signs/Signatures.xml`` is used if the package has
     exactly one, so that the signatures still verify and report ``OFD.xml`` as
-    changed; otherwise INVALID_ARGUMENT (``field``).
+    changed; otherwise INVALID_ARGUMENT (``field``), as for more than
+    :data:`MAX_OFD_DOCUMENTS` documents.
     """
     try:
         ofd = package_xml(package, "OFD.xml", field)
-        body = child(ofd, "DocBody")
-        if local(ofd.tag) != "OFD" or body is None:
+        if local(ofd.tag) != "OFD" or child(ofd, "DocBody") is None:
             raise invalid(field, "OFD.xml is not an OFD with a DocBody")
+    except EndsRequest:
+        raise
+    except CertsealError as exc:
+        return [_conventional(package, exc)]
+    bodies = document_bodies(ofd, field)  # too many: no work on any of them
+    try:
         # its locations as readers read them; an ambiguous one is refused
-        doc_root, path = _entry_locations(package, body, field, tolerant=True)
+        places = [
+            _entry_locations(package, body, field, tolerant=True) for body in bodies
+        ]
     except (EndsRequest, AmbiguousLocation):
         raise
-    except CertsealError:
-        found = [
-            name
-            for name in package.files
-            if name == "Signs/Signatures.xml" or name.endswith("/Signs/Signatures.xml")
-        ]
-        if len(found) != 1:
-            raise
-        return OfdDocument(package, "", found[0], ())
+    except CertsealError as exc:
+        return [_conventional(package, exc)]
+    digests: dict[tuple[str, str], bytes | None] = {}
+    cache: dict[str, object] = {}
+    return [
+        OfdDocument(package, root, path, _pages(package, root, field), digests, cache)
+        for root, path in places
+    ]
+
+
+def _conventional(package: OfdPackage, exc: CertsealError) -> OfdDocument:
+    """A document of the package's one ``Signs/Signatures.xml``, read when
+    ``OFD.xml`` is damaged (else ``exc`` is raised)."""
+    found = [
+        name
+        for name in package.files
+        if name == "Signs/Signatures.xml" or name.endswith("/Signs/Signatures.xml")
+    ]
+    if len(found) != 1:
+        raise exc
+    return OfdDocument(package, "", found[0], ())
+
+
+def _pages(package: OfdPackage, doc_root: str, field: str) -> tuple[OfdPage, ...]:
+    """A document root's pages as verifying reads them (damage tolerated)."""
     pages: list[OfdPage] = []
     with damage_tolerated():
         document = package_xml(package, doc_root, field) if doc_root else None
@@ -227,7 +281,7 @@ def signatures_document(package: OfdPackage, field: str = "ofd") -> OfdDocument:
             found = readings(attribute_values(page, "BaseLoc")[:1], (base,))
             if found:
                 pages.append(OfdPage(page.get("ID", ""), found[0], *A4_MM))
-    return OfdDocument(package, doc_root, path, tuple(pages))
+    return tuple(pages)
 
 
 def find_keyword(
@@ -295,7 +349,8 @@ def signature_entries(
     if document.signatures_path is None:
         return [], 0
     kept = cast(
-        "tuple[tuple[SignatureEntry, ...], int] | None", document.cache.get("entries")
+        "tuple[tuple[SignatureEntry, ...], int] | None",
+        document.cache.get("entries " + document.signatures_path),
     )
     if kept is not None:  # read once per request, however many ask
         return list(kept[0]), kept[1]
@@ -311,7 +366,7 @@ def signature_entries(
     entries = [_entry(document.package, item, base, field) for item in listed]
     # every MaxSignId: ofdrw's h.ofd has two, the later one the higher (atk-docs F5)
     most = max((id_number(text_of(m)) for m in children(root, "MaxSignId")), default=0)
-    document.cache["entries"] = (tuple(entries), most)
+    document.cache["entries " + document.signatures_path] = (tuple(entries), most)
     return entries, most
 
 

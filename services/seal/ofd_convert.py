@@ -8,7 +8,8 @@ from certseal.errors import invalid
 from certseal.timestamps import ts
 from certseal.v1 import seal_pb2 as pb
 from services.seal.convert import corner_mm, refuse_placed
-from services.seal.ofd_service import OfdSignatureResult, SealedOfd
+from services.seal.ofd_results import OfdFileResult
+from services.seal.ofd_service import SealedOfd
 from services.seal.ofd_sign import StampPlace
 
 MAX_KEYWORD_CHARS = 100
@@ -50,9 +51,20 @@ def _b64(value: bytes | None) -> str:
     return base64.b64encode(value).decode() if value is not None else ""
 
 
-def ofd_signatures(results: list[OfdSignatureResult]) -> pb.VerifyOfdResponse:
-    """Every signature of an OFD with its verdict, checks and reference digests."""
+def ofd_signatures(found: OfdFileResult) -> pb.VerifyOfdResponse:
+    """Every signature of an OFD with its document, verdict, checks and reference
+    digests; each document's verdict and the file's."""
     return pb.VerifyOfdResponse(
+        verdict=found.verdict,
+        detail=found.detail,
+        documents=[
+            pb.OfdDocumentResult(
+                document=d.index,
+                document_root="/" + d.doc_root if d.doc_root else "",
+                verdict=d.verdict,
+            )
+            for d in found.documents
+        ],
         signatures=[
             pb.OfdSignatureResult(
                 signature_id=r.entry.signature_id,
@@ -81,7 +93,8 @@ def ofd_signatures(results: list[OfdSignatureResult]) -> pb.VerifyOfdResponse:
                     for ref in r.references
                 ],
                 stamp_pages=list(r.stamp_pages),
+                document=r.document,
             )
-            for r in results
-        ]
+            for r in found.signatures
+        ],
     )

@@ -9,19 +9,22 @@ Sealing an OFD (any suite; sm2 seals are the ecosystem's usual case):
    which stores the ``document.sealed`` event with that digest and the audit row);
 4. off the event loop, write ``SignedValue.dat`` and zip the package.
 
-Verifying an OFD reads every signature of ``Signatures.xml`` and verifies each over
+Verifying an OFD reads every document of ``OFD.xml`` (one ``DocBody`` each, at most
+:data:`services.seal.ofd.MAX_OFD_DOCUMENTS`), every signature of each document's
+``Signatures.xml``, and verifies each over
 its ``Signature.xml``: a seal's SES_Signature in the design's check order
 (:meth:`SealService.verify`), a digital signature's GB/T 35275 SignedData
 (:func:`services.seal.ofd_sign_verify.sign_facts`); then the check ``references``:
 every file the signature protects still has the digest it had, it covers what the
 document is drawn from (:func:`services.seal.ofd_drawn.drawn_files`), and every other
-entry of the list is one it saw or a VALID signature (:func:`_list_growth_checked`);
-otherwise MODIFIED. Every reference digest is reported whatever the verdict.
+entry of the list is one it saw or a VALID signature
+(:func:`services.seal.ofd_results.list_growth_checked`); otherwise MODIFIED. Every
+reference digest is reported whatever the verdict. Each document and the file get
+a verdict (:class:`services.seal.ofd_results.OfdFileResult`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -31,17 +34,25 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.rpc import Caller
 from services.seal.domain import SealCheck, SealVerdict, SealVerification
 from services.seal.ofd import (
-    ENTRY_UNSIGNED,
+    MAX_OFD_SIGNATURES,
     OfdDocument,
-    ReferenceResult,
     SignatureEntry,
     SignatureFile,
     check_references,
     read_signature_file,
     signature_entries,
-    signatures_document,
+    signatures_documents,
 )
 from services.seal.ofd_package import read_package
+from services.seal.ofd_results import KINDS as _KINDS
+from services.seal.ofd_results import Found as _Found
+from services.seal.ofd_results import (
+    OfdDocumentResult,
+    OfdFileResult,
+    list_growth_checked,
+    result_of,
+)
+from services.seal.ofd_results import OfdSignatureResult as OfdSignatureResult
 from services.seal.ofd_sign import (
     PreparedSeal,
     StampPlace,
@@ -55,8 +66,6 @@ from services.seal.offload import SealOffload
 from services.seal.service import SealService
 from services.seal.ses import SUITE_BY_OID, SESeal, check_ses_size
 from services.seal.ses_read import SesFormatError, read_signature
-
-_KINDS = ("Seal", "Sign")  # electronic seals (GB/T 38540), digital signatures
 
 MAX_OFD_REPLY_BYTES = 4 * 1024 * 1024
 """What VerifyOfd's report of one OFD may come to (paths, digests, details): the
@@ -74,63 +83,6 @@ class SealedOfd:
     signature_id: str
     signature_path: str  # e.g. "Doc_0/Signs/Sign_0/Signature.xml"
     page: int
-
-
-@dataclass(frozen=True)
-class OfdSignatureResult:
-    """One signature of an OFD: where it is, the verification and the references."""
-
-    entry: SignatureEntry
-    verification: SealVerification
-    references: tuple[ReferenceResult, ...]
-    check_method: str = ""
-    stamp_pages: tuple[str, ...] = ()
-    intact: bool = False  # Signature.xml and every file it protects are unchanged
-
-
-def _verdict(
-    verification: SealVerification,
-    references: list[ReferenceResult],
-    unvouched: str = "",
-) -> SealVerification:
-    """The SES verdict, and when every SES check up to ``data hash`` passed, the check
-    ``references`` after it: a changed, missing or unsupported file is MODIFIED, and so
-    is a list holding ``unvouched`` entries (see :func:`_list_growth_checked`).
-
-    As in the design's order, checks after the first failure are not run; the reference
-    digests are reported separately whatever the verdict.
-    """
-    if verification.verdict is not SealVerdict.VALID:
-        return verification
-    bad = [r for r in references if not r.holds]
-    if not references:
-        check = SealCheck("references", False, "the signature protects no file")
-    elif bad or unvouched:
-        detail = "; ".join(
-            [f"/{r.file} {r.status}" + (f" ({r.note})" if r.note else "") for r in bad]
-            + ([unvouched] if unvouched else [])
-        )
-        check = SealCheck("references", False, detail[:4000])
-    else:
-        signed = [r for r in references if r.status != ENTRY_UNSIGNED]
-        detail = f"{len(signed)} files have their signed digests"
-        if len(signed) < len(references):
-            detail += "; OFD.xml is not covered: its DocInfo is not sealed"
-        check = SealCheck("references", True, detail)
-    checks = list(verification.checks)
-    names = [c.name for c in checks]
-    at = names.index("data hash") + 1 if "data hash" in names else len(checks)
-    checks.insert(at, check)
-    if check.passed:
-        return dataclasses.replace(verification, checks=tuple(checks))
-    return SealVerification(
-        SealVerdict.MODIFIED,
-        tuple(c for c in checks if c.name != "seal status"),
-        seal_id=verification.seal_id,
-        seal_name=verification.seal_name,
-        signer=verification.signer,
-        signed_at=verification.signed_at,
-    )
 
 
 def _malformed(detail: str) -> SealVerification:
@@ -206,42 +158,51 @@ class OfdSealService:
             prepared.page,
         )
 
-    async def verify_ofd(self, ofd: bytes) -> list[OfdSignatureResult]:
-        """Every signature of the OFD's first document, verified (see the module).
+    async def verify_ofd(self, ofd: bytes) -> OfdFileResult:
+        """Every signature of every document of the OFD, verified (see the module).
 
-        An unsigned OFD gives an empty list. Raises INVALID_ARGUMENT (``ofd``) when it
-        is over ``max_document_bytes``, is not a bounded OFD package, or lists more
-        than :data:`services.seal.ofd.MAX_OFD_SIGNATURES` signatures, or its report
-        would be over :data:`MAX_OFD_REPLY_BYTES`.
+        A document with no signatures has none in its result. Raises
+        INVALID_ARGUMENT (``ofd``) when it is over ``max_document_bytes``, is not a
+        bounded OFD package, holds more than
+        :data:`services.seal.ofd.MAX_OFD_DOCUMENTS` documents or lists more than
+        :data:`services.seal.ofd.MAX_OFD_SIGNATURES` signatures (its documents'
+        together), or its report would be over :data:`MAX_OFD_REPLY_BYTES`.
         """
         self._check_size(ofd)
         offload = self._seals.offload
         async with offload.admit("VerifyOfd", await _admitted(offload, ofd)):
-            document, entries = await offload.run("ofd", _open, ofd)
-            found: list[_Found] = []
+            listed = await offload.run("ofd", _open, ofd)
+            documents: list[OfdDocumentResult] = []
             size = 0
-            for entry in entries:
-                one = await self._verify_one(document, entry)
-                size += _reported_bytes(_result(one, one.references))
-                if size > MAX_OFD_REPLY_BYTES:
-                    raise invalid(
-                        "ofd",
-                        f"its report would be over {MAX_OFD_REPLY_BYTES} bytes "
-                        f"({len(entries)} signatures; {len(one.references)} "
-                        "references in one of them)",
-                    )
-                found.append(one)
-            # judging the list adds at most one reference and a bounded detail each
-            return _list_growth_checked(found)
+            for index, (document, entries) in enumerate(listed):
+                found: list[_Found] = []
+                for entry in entries:
+                    one = await self._verify_one(document, entry, index)
+                    size += _reported_bytes(result_of(one, one.references))
+                    if size > MAX_OFD_REPLY_BYTES:
+                        raise invalid(
+                            "ofd",
+                            f"its report would be over {MAX_OFD_REPLY_BYTES} bytes "
+                            f"({sum(len(e) for _, e in listed)} signatures; "
+                            f"{len(one.references)} references in one of them)",
+                        )
+                    found.append(one)
+                # judging the list adds at most one reference and a bounded detail
+                # each
+                judged = tuple(list_growth_checked(found))
+                documents.append(OfdDocumentResult(index, document.doc_root, judged))
+            return OfdFileResult(tuple(documents))
 
-    async def _verify_one(self, document: OfdDocument, entry: SignatureEntry) -> _Found:
+    async def _verify_one(
+        self, document: OfdDocument, entry: SignatureEntry, index: int
+    ) -> _Found:
         package = document.package
         listing = document.signatures_path or ""
         unreadable = ""
         signature_xml = None if entry.ambiguous else package.get(entry.path)
         if signature_xml is None:  # or readers differ on which file it is
             missing = _malformed(entry.ambiguous or f"{entry.path} is missing")
-            return _Found(entry, missing, (), "", (), False, listing)
+            return _Found(entry, missing, (), "", (), False, listing, index)
         try:
             signature: SignatureFile | None = await self._seals.offload.run(
                 "ofd", read_signature_file, package, entry.path
@@ -305,136 +266,8 @@ class OfdSealService:
             stamps,
             hash_matches,
             listing,
+            index,
         )
-
-
-@dataclass(frozen=True)
-class _Found:
-    """One signature as verified on its own, before the list's growth is judged."""
-
-    entry: SignatureEntry
-    verification: SealVerification  # the SES checks, without ``references``
-    references: tuple[ReferenceResult, ...]
-    check_method: str
-    stamp_pages: tuple[str, ...]
-    hash_matches: bool  # the SES_Signature's dataHash is Signature.xml's digest
-    listing_path: str  # the document's Signatures.xml
-
-
-def _result(
-    one: _Found, references: tuple[ReferenceResult, ...], unvouched: str = ""
-) -> OfdSignatureResult:
-    return OfdSignatureResult(
-        one.entry,
-        _verdict(one.verification, list(references), unvouched),
-        references,
-        one.check_method,
-        one.stamp_pages,
-        one.hash_matches and bool(references) and all(r.holds for r in references),
-    )
-
-
-def _not_holding(result: OfdSignatureResult) -> str:
-    """Why ``result`` is no seal or Sign whose own files hold, whoever made it ("" when
-    its signature verifies by its signer's certificate and it is ``intact``)."""
-    if result.entry.kind not in _KINDS:
-        return f"Type {result.entry.kind}, not verified here"
-    if not any(c.name == "signature" and c.passed for c in result.verification.checks):
-        return "its signature does not verify"
-    if not result.intact:
-        return "its files are not as it signed them"
-    return ""
-
-
-def _named(results: list[OfdSignatureResult]) -> str:
-    return ", ".join(
-        f"{r.entry.signature_id or '?'} ({r.verification.verdict.value})"
-        for r in results[:5]
-    )
-
-
-def _named_not_holding(results: list[OfdSignatureResult]) -> str:
-    """Entries that are no seals that hold, each with why: the reason, after the
-    verdict unless that is VALID, so the detail never reads as a seal that holds."""
-    return ", ".join(
-        f"{r.entry.signature_id or '?'} ("
-        + (
-            ""
-            if r.verification.verdict is SealVerdict.VALID
-            else r.verification.verdict.value + ": "
-        )
-        + _not_holding(r)
-        + ")"
-        for r in results[:5]
-    )
-
-
-def _list_growth_checked(found: list[_Found]) -> list[OfdSignatureResult]:
-    """The results of the document's signatures, in ``Signatures.xml``'s order, each
-    judged with the other entries of the list, whose stamps show on the same pages.
-
-    For each signature, every other entry must be one it saw (its ``Signature.xml``
-    among this signature's references, unchanged; or ``Signatures.xml`` itself
-    unchanged) or a seal that answers for itself. Decided from the last entry back,
-    since a later seal's own list depends on those after it (an entry before this one
-    is judged by its own verdict without this rule, which would otherwise go round).
-    So ``list grown`` (a later seal or Sign appended its entry, as GB/T 38540 seals
-    and GB/T 35275 signatures are) is accepted only for such signatures:
-
-    - an entry that is no seal or Sign whose files hold (no signature, an unknown
-      Type, a signature that does not verify or names no certificate, a changed or
-      damaged one) makes ``Signatures.xml`` ``changed`` (``unsigned`` when this
-      signature does not cover it): not ``intact``, MODIFIED;
-    - one whose files hold but that is not VALID here (untrusted, expired, revoked:
-      its stamp paints the same pages, vouched by no one trusted) leaves the files
-      ``intact`` (nothing was changed but by a real signature), and the check
-      ``references`` fails naming it: MODIFIED.
-    """
-    alone = [_result(one, one.references) for one in found]
-    results: list[OfdSignatureResult] = list(alone)
-    for at in range(len(found) - 1, -1, -1):
-        one = found[at]
-        ok = {r.file for r in one.references if r.status == "ok"}
-        listing = [r for r in one.references if r.file == one.listing_path]
-        if listing and any(r.status != "list grown" for r in listing):
-            continue  # ok: the list as this signature saw it; else it fails already
-        unseen = [
-            results[i] if i > at else alone[i]
-            for i in range(len(found))
-            if i != at and found[i].entry.path not in ok
-        ]
-        broken = [r for r in unseen if _not_holding(r)]
-        untrusted = [
-            r
-            for r in unseen
-            if not _not_holding(r) and r.verification.verdict is not SealVerdict.VALID
-        ]
-        if not broken and not untrusted:
-            continue
-        references = one.references
-        if broken:
-            note = "the list holds entries that are no seals that hold: " + (
-                _named_not_holding(broken)
-            )
-            if listing:
-                references = tuple(
-                    dataclasses.replace(r, status="changed", note=note)
-                    if r.status == "list grown"
-                    else r
-                    for r in references
-                )
-            else:
-                references = (
-                    *references,
-                    ReferenceResult(one.listing_path, b"", None, "unsigned", note),
-                )
-        unvouched = (
-            f"/{one.listing_path} lists seals not VALID here: {_named(untrusted)}"
-            if untrusted
-            else ""
-        )
-        results[at] = _result(one, references, unvouched)
-    return results
 
 
 async def _admitted(offload: SealOffload, ofd: bytes) -> int:
@@ -494,7 +327,20 @@ def _finish(prepared: PreparedSeal, signed_value: bytes) -> tuple[bytes, bytes]:
     return out, hashlib.sha256(out).digest()
 
 
-def _open(ofd: bytes) -> tuple[OfdDocument, list[SignatureEntry]]:
-    document = signatures_document(read_package(ofd, "ofd"), "ofd")
-    entries, _ = signature_entries(document, "ofd")  # at most MAX_OFD_SIGNATURES
-    return document, entries
+def _open(ofd: bytes) -> list[tuple[OfdDocument, list[SignatureEntry]]]:
+    """Every document of the OFD with its signatures' entries, refused
+    (INVALID_ARGUMENT ``ofd``) past :data:`~services.seal.ofd.MAX_OFD_SIGNATURES`
+    entries in all: several documents may not multiply the work."""
+    listed = []
+    total = 0
+    for document in signatures_documents(read_package(ofd, "ofd"), "ofd"):
+        entries, _ = signature_entries(document, "ofd")
+        total += len(entries)
+        if total > MAX_OFD_SIGNATURES:
+            raise invalid(
+                "ofd",
+                f"its documents list more than {MAX_OFD_SIGNATURES} signatures in "
+                "all; that is the limit",
+            )
+        listed.append((document, entries))
+    return listed

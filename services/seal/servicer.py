@@ -173,9 +173,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
     ) -> pb.VerifyOfdResponse:
         if not request.ofd:
             raise invalid("ofd", "is required: the OFD document (a ZIP package)")
-        signatures = await self._ofds.verify_ofd(request.ofd)
-        response = ofd_convert.ofd_signatures(signatures)
-        status = await self._licence_files.ofd_status(request.ofd, signatures)
+        found = await self._ofds.verify_ofd(request.ofd)
+        response = ofd_convert.ofd_signatures(found)
+        status = await self._licence_files.ofd_status(request.ofd, found.signatures)
         if status is not None:
             response.licence.CopyFrom(convert.licence_file_status(status))
         return response

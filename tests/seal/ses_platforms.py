@@ -244,8 +244,8 @@ def seal_files(
 ) -> dict[str, bytes]:
     """``files`` (an unzipped OFD) with one more seal as ofdrw's OFDSigner writes it:
     ``Sign_<k>`` with Seal.esl, Signature.xml referencing every file of the package
-    but ``leave_out`` (SM3), one entry appended to Signatures.xml (created and named in OFD.xml for the
-    first), and ``signed_value(signature_xml, property_info)`` as SignedValue.dat.
+    but ``leave_out`` (SM3), one entry appended to Signatures.xml (created and named in OFD.xml's first
+    DocBody for the first, unless OFD.xml names it already), and ``signed_value(signature_xml, property_info)`` as SignedValue.dat.
     ``kind`` "Sign": a digital signature instead (no Seal.esl, no stamp; ``seal``
     is unused)."""
     files = dict(files)
@@ -255,18 +255,18 @@ def seal_files(
     while any(name.startswith(f"{signs}/Sign_{k}/") for name in files):
         k += 1
     folder = f"{signs}/Sign_{k}"
+    entries, most = "", 0
     if listing in files:
         old = files[listing].decode()
         entries = "".join(re.findall(r"<ofd:Signature [^>]*/>", old))
         found = re.search(r"<ofd:MaxSignId>(\d+)</ofd:MaxSignId>", old)
         most = int(found.group(1)) if found else 0
-    else:
+    elif f"/{listing}<".encode() not in files["OFD.xml"]:  # not declared yet
         files["OFD.xml"] = files["OFD.xml"].replace(
             b"</ofd:DocRoot>",
             f"</ofd:DocRoot><ofd:Signatures>/{listing}</ofd:Signatures>".encode(),
             1,
         )
-        entries, most = "", 0
     most += 1
     entries += (
         f'<ofd:Signature ID="{most}" Type="{kind}" BaseLoc="/{folder}/Signature.xml"/>'

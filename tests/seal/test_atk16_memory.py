@@ -65,7 +65,7 @@ def test_verifying_an_ofd_holds_about_what_it_was_admitted_for():
     admitted = _held(package)
     tracemalloc.start()
     try:
-        document, entries = _open(package)
+        [(document, entries)] = _open(package)
         for entry in entries:
             try:
                 signature = ofd.read_signature_file(document.package, entry.path)
@@ -98,7 +98,7 @@ def test_a_page_of_empty_elements_is_refused_while_it_is_parsed_not_after():
     naming the page, and what it took is given back and freed at once."""
     package = _with_page(b'<a b=""/>' * (450 * 1024))
     admitted = _held(package)
-    document, entries = _open(package)
+    [(document, entries)] = _open(package)
     assert entries == []
     tracemalloc.start()
     try:
@@ -140,7 +140,7 @@ def test_real_documents_stay_well_within_the_budget():
         for name in ("V4RideRight.ofd", "SESV4SignDoc.ofd")
     ]
     for package in packages:
-        document, entries = _open(package)
+        [(document, entries)] = _open(package)
         for entry in entries:
             signature = ofd.read_signature_file(document.package, entry.path)
             ofd.check_references(document, signature, entry)

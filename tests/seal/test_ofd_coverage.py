@@ -383,14 +383,14 @@ async def test_an_entry_added_to_a_list_the_seal_does_not_cover_is_not_valid(
 def _found(sid: str, path: str, verdict: str, references, *, holds: bool = True):
     from services.seal.domain import SealCheck, SealVerdict, SealVerification
     from services.seal.ofd import SignatureEntry
-    from services.seal.ofd_service import _Found
+    from services.seal.ofd_results import Found
 
     passed = [SealCheck("decode", True, ""), SealCheck("signature", True, "")]
     if verdict != "VALID":
         passed.append(SealCheck("seal", False, "not trusted here"))
     else:
         passed.append(SealCheck("data hash", True, ""))
-    return _Found(
+    return Found(
         SignatureEntry(sid, "Seal", path, ()),
         SealVerification(SealVerdict(verdict), tuple(passed)),
         tuple(references),
@@ -408,7 +408,7 @@ def _ref(path: str, status: str = "ok"):
 def test_a_list_grown_by_a_seal_not_valid_here_is_modified_but_intact():
     """A later seal whose files hold but whose maker is not trusted here: nothing was
     changed but by a real seal (intact), yet no one trusted vouches for its stamp."""
-    from services.seal.ofd_service import _list_growth_checked
+    from services.seal.ofd_results import list_growth_checked
 
     first = _found(
         "s1",
@@ -427,7 +427,7 @@ def test_a_list_grown_by_a_seal_not_valid_here_is_modified_but_intact():
         # a verdict and intact that disagree (atk-docs F4): why, never "(VALID)"
         ("VALID", False, ("MODIFIED", False), "s2 (its files are not as it signed"),
     ]:
-        results = _list_growth_checked(
+        results = list_growth_checked(
             [first, _found("s2", later, verdict, refs, holds=holds)]
         )
         got = (results[0].verification.verdict.value, results[0].intact)
@@ -442,7 +442,7 @@ def test_a_list_grown_by_a_seal_not_valid_here_is_modified_but_intact():
             assert "(VALID)" not in detail
         # a later seal's Signature.xml the first one covered was there when it sealed
         seen = _found("s1", first.entry.path, "VALID", [*first.references, _ref(later)])
-        [again, _] = _list_growth_checked(
+        [again, _] = list_growth_checked(
             [seen, _found("s2", later, verdict, refs, holds=holds)]
         )
         assert again.verification.verdict.value == "VALID"

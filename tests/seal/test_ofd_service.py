@@ -39,7 +39,7 @@ async def test_revoked_after_sealing_still_valid_then_unusable(
     assert sealed.signed_at == NOW
     clock.now = NOW + dt.timedelta(hours=2)
     await service.revoke(caller, seal.seal_id, "公章遗失")
-    [result] = await ofds.verify_ofd(sealed.ofd)
+    [result] = (await ofds.verify_ofd(sealed.ofd)).signatures
     assert result.verification.verdict is SealVerdict.VALID
     assert result.verification.current_status == "revoked"
     assert [c.name for c in result.verification.checks][-2:] == [

@@ -1,0 +1,27 @@
+"""What ``certseal seal verify-ofd`` says about an OFD's documents and the file as a
+whole, beside each signature (pure: lines from a VerifyOfd reply)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def signature_heading(one: Any, documents: int) -> str:
+    """A signature's first line; the document it is in when the file has several."""
+    where = f", document {one.document}" if documents > 1 else ""
+    return f"signature   {one.signature_id} {one.signature_path} ({one.type}{where})"
+
+
+def ofd_file_lines(reply: Any) -> list[str]:
+    """Each document of several and its verdict, a document holding no signature
+    always (a reader shows it unsealed), then the file's verdict and why."""
+    lines = [
+        f"document    {d.document} {d.document_root}: {d.verdict}"
+        for d in reply.documents
+        if len(reply.documents) > 1 or not reply.signatures
+    ]
+    lines.append(f"{len(reply.signatures)} signature(s)")
+    if reply.verdict:
+        said = f": {reply.detail}" if reply.detail else ""
+        lines.append(f"file        {reply.verdict}{said}")
+    return lines
