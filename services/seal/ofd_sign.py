@@ -32,15 +32,18 @@ from services.seal.ofd import (
     OfdDocument,
     SignatureEntry,
     check_digest,
+    document_bodies,
     find_keyword,
     id_number,
     open_document,
     signature_entries,
 )
 from services.seal.ofd_package import (
+    OfdPackage,
     child,
     children,
     damage_tolerated,
+    package_xml,
     package_xml_once,
     read_package,
 )
@@ -215,6 +218,19 @@ def _number(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
+def _one_document(package: OfdPackage) -> None:
+    """Refuses an OFD of several documents (INVALID_ARGUMENT ``ofd``): the seal would
+    go on the first while the answer, a sealed OFD, speaks for the file, and a
+    verifier finds the others unsealed."""
+    bodies = document_bodies(package_xml(package, "OFD.xml", "ofd"), "ofd")
+    if len(bodies) > 1:
+        raise invalid(
+            "ofd",
+            f"OFD.xml has {len(bodies)} documents (DocBody); SealOfd seals an OFD of "
+            "one document (split it, and seal each)",
+        )
+
+
 def prepare_seal(
     ofd: bytes,
     *,
@@ -233,6 +249,7 @@ def prepare_seal(
     """
     package = read_package(ofd, "ofd")
     document = open_document(package, "ofd")
+    _one_document(package)
     files = dict(package.files)
     entries, max_id = signature_entries(document, "ofd")
     signatures_path = document.signatures_path

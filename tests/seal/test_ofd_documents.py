@@ -4,7 +4,8 @@ document, each with its own ``DocRoot`` and ``Signatures``). A reader (ofdrw, æ•
 which document each is in, and gives the file a verdict: VALID only when every
 document holds a signature and every signature is VALID. ``OFD.xml``'s
 ``DocInfo/Cover`` (a cover picture) is drawn, so a seal covering ``OFD.xml`` must
-cover it.
+cover it. SealOfd seals a one-document OFD only: it refuses to seal one of several
+documents while its answer would speak for the file.
 
 No multi-document OFD is among ofdrw's test files (every one of its 57 ``.ofd`` test
 resources has one ``DocBody``), so the files are made here from
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 import pytest
 
+from certseal.crypto import Suite
 from certseal.errors import CertsealError, ErrorKind
 from certseal.v1 import seal_pb2 as pb
 from services.seal.cli import verify_status
 from services.seal.cli_ofd import ofd_file_lines, signature_heading
 from services.seal.ofd import MAX_OFD_DOCUMENTS
+from services.seal.ofd_sign import StampPlace, prepare_seal
 from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 from tests.seal.ses_platforms import seal_files, v4_seal_maker
 from tests.seal.test_rpc_interop import stub_for, trusting_app  # noqa: F401
@@ -206,6 +209,23 @@ async def test_an_ofd_of_more_documents_than_the_cap_is_refused(
         f"OFD.xml has {MAX_OFD_DOCUMENTS + 2} documents (DocBody); the limit is "
         f"{MAX_OFD_DOCUMENTS}"
     ) in err.value.details()  # type: ignore[attr-defined]
+
+
+def test_sealing_one_of_several_documents_is_refused() -> None:
+    """SealOfd sealed the first document in silence, its answer speaking for the
+    file; it seals a one-document OFD only."""
+    with pytest.raises(CertsealError) as err:
+        prepare_seal(
+            zip_files(two_documents(signed=(False, False))),
+            seal=SEAL,
+            suite=Suite.SM2,
+            stamp_mm=(40.0, 40.0),
+            place=StampPlace(page=0),
+            signed_at_text="2021-06-01 08:00:00",
+        )
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT and err.value.field == "ofd"
+    assert "2 documents (DocBody)" in err.value.message
+    assert "seals an OFD of one document" in err.value.message
 
 
 def test_documents_may_not_multiply_the_signatures_verified() -> None:
