@@ -94,6 +94,24 @@ def ofd_seal_view(seal: seal_pb2.OfdSignatureResult) -> PdfSealView:
     )
 
 
+def ofd_file_of(reply: seal_pb2.VerifyOfdResponse) -> dict[str, object]:
+    """An OFD's verdict as a whole and each document's (an OFD may hold several,
+    GB/T 33190 §7.4): VALID only when every document holds a seal and every seal
+    is VALID, so a page of VALID seals is never all the answer."""
+    return {
+        "verdict": reply.verdict,
+        "detail": reply.detail,
+        "documents": [
+            {
+                "document": d.document,
+                "document_root": d.document_root,
+                "verdict": d.verdict,
+            }
+            for d in reply.documents
+        ],
+    }
+
+
 def licence_file_of(
     reply: seal_pb2.VerifyPdfResponse | seal_pb2.VerifyOfdResponse,
 ) -> dict[str, str] | None:

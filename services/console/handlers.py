@@ -49,6 +49,7 @@ from services.console.accounts import Account, Role
 from services.console.convert import (
     licence_file_of,
     licence_view,
+    ofd_file_of,
     ofd_seal_view,
     pdf_seal_view,
     redemption_view,
@@ -328,7 +329,7 @@ class ConsoleHandlers:
             request, self.seal.VerifyOfd, seal_pb2.VerifyOfdRequest(ofd=ofd)
         )
         return self._sealed_file_answer(
-            [ofd_seal_view(s) for s in reply.signatures], reply
+            [ofd_seal_view(s) for s in reply.signatures], reply, ofd_file_of(reply)
         )
 
     async def _ask_seal(self, request: web.Request, rpc: Any, message: Any) -> Any:
@@ -340,15 +341,22 @@ class ConsoleHandlers:
         except grpc.aio.AioRpcError as exc:
             raise _rpc_failure(exc, "seal") from None
 
-    def _sealed_file_answer(self, views: list[PdfSealView], reply: Any) -> web.Response:
-        """Each seal's view, the licence file's status if any, and when."""
-        return web.json_response(
-            {
-                "seals": [view.to_json() for view in views],
-                "licence": licence_file_of(reply),
-                "verified_at": rfc3339(self.clock()),
-            }
-        )
+    def _sealed_file_answer(
+        self,
+        views: list[PdfSealView],
+        reply: Any,
+        whole: dict[str, object] | None = None,
+    ) -> web.Response:
+        """Each seal's view, the licence file's status if any, and when; for an OFD
+        also the file's verdict and its documents' (``file``)."""
+        answer: dict[str, object] = {
+            "seals": [view.to_json() for view in views],
+            "licence": licence_file_of(reply),
+            "verified_at": rfc3339(self.clock()),
+        }
+        if whole is not None:
+            answer["file"] = whole
+        return web.json_response(answer)
 
     async def redeem(self, request: web.Request) -> web.Response:
         """An authorisation code (授权码): ``{"code": ...}`` → the shared fields and the

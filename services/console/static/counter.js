@@ -299,6 +299,14 @@ function showSeals(name, reply) {
     licence.textContent = `电子证照 / Licence ${reply.licence.identifier}: ` +
       `${reply.licence.verdict || "—"} ${reply.licence.detail || ""}`;
   }
+  // an OFD's verdict as a whole: a document without a seal, or a seal not VALID
+  // in any document, keeps the file from being VALID whatever the rows say
+  const whole = $("seals-whole");
+  whole.hidden = !reply.file || reply.file.verdict === "VALID" || !reply.seals.length;
+  if (reply.file) {
+    whole.dataset.verdict = reply.file.verdict;
+    whole.textContent = `整个文件 / Whole file: ${reply.file.verdict} ${reply.file.detail || ""}`;
+  }
   $("seals-file").textContent = `${name} · ${localTime(reply.verified_at)}`;
   const body = $("seals-body");
   if (!reply.seals.length) {
