@@ -9,9 +9,9 @@ import pytest
 
 from certseal.crypto import KeyWrapper
 from certseal.errors import CertsealError
-from certseal.text import shown_name
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.storage.pool import create_pool, migrate_service
+from certseal.text import shown_name
 from services.feed.app import FeedApp
 from services.issuer.app import IssuerApp
 from services.seal.app import SealApp
