@@ -339,8 +339,8 @@ def _open(ofd: bytes) -> list[tuple[OfdDocument, list[SignatureEntry]]]:
         if total > MAX_OFD_SIGNATURES:
             raise invalid(
                 "ofd",
-                f"its documents list more than {MAX_OFD_SIGNATURES} signatures in "
-                "all; that is the limit",
+                f"its documents list at least {total} signatures in all; the limit "
+                f"is {MAX_OFD_SIGNATURES}",
             )
         listed.append((document, entries))
     return listed

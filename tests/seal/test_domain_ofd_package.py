@@ -219,7 +219,7 @@ def test_more_signatures_than_the_bound_are_refused(monkeypatch):
     monkeypatch.setattr(ofd, "MAX_OFD_SIGNATURES", 1)
     assert "2 signatures" in refused(ofd_service._open, zip_files(files))
     monkeypatch.setattr(ofd, "MAX_OFD_SIGNATURES", 2)
-    _, entries = ofd_service._open(zip_files(files))
+    [(_, entries)] = ofd_service._open(zip_files(files))  # one document
     assert [e.path for e in entries] == [
         "Doc_0/Signs/Sign_0/Signature.xml",
         "Doc_0/Signs/Sign_1/Signature.xml",

@@ -248,7 +248,7 @@ def test_documents_may_not_multiply_the_signatures_verified() -> None:
     with pytest.raises(CertsealError) as err:
         _open(zip_files(files))
     assert err.value.kind is ErrorKind.INVALID_ARGUMENT and err.value.field == "ofd"
-    assert f"more than {MAX_OFD_SIGNATURES} signatures in all" in err.value.message
+    assert f"signatures in all; the limit is {MAX_OFD_SIGNATURES}" in err.value.message
     files["Doc_1/Signs/Signatures.xml"] = files["Doc_0/Signs/Signatures.xml"].replace(
         b'<ofd:Signature ID="0" BaseLoc="Sign_0/Signature.xml"/>', b""
     )
