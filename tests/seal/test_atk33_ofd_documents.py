@@ -23,10 +23,11 @@ neither is the file.
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from certseal.v1 import seal_pb2 as pb
-from tests.seal.ofd_samples import zip_files
+from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 from tests.seal.test_ofd_documents import sealed, two_documents
 from tests.seal.test_rpc_interop import stub_for, trusting_app  # noqa: F401
 
@@ -88,3 +89,120 @@ async def test_control_an_empty_list_added_later_leaves_document_1_unsealed(
         (1, "UNSEALED"),
     ]
     assert reply.verdict == "UNSEALED"
+
+
+# -- A2: an OFD.xml the verifier cannot parse, signed as it is --------------------
+#
+# VerifyOfd reads an OFD.xml it cannot parse as a damaged, so changed, file and
+# falls back to the package's one ``Signs/Signatures.xml`` (``ofd._conventional``),
+# a document with no root: nothing is drawn then but OFD.xml. That holds only when
+# OFD.xml changed after sealing. A sealer may sign an OFD.xml that every reader
+# reads and the verifier refuses: a document type declaration (``<!DOCTYPE
+# ofd:OFD>``, no entity, no external subset: dom4j (ofdrw), libxml2 and every XML
+# 1.0 parser read it; defusedxml is set to refuse any DTD). OFD.xml then holds
+# (its digest is the signed one), the seal covers nothing else, and it is VALID:
+# (a) a seal covering only OFD.xml and its own files, every page changed after
+# sealing; (b) a second document, unsealed, not even listed.
+#
+# A user needs an OFD.xml that holds but cannot be read taken as what it is: what
+# the document is drawn from cannot be told, so no seal is VALID over it (or the
+# package is refused, INVALID_ARGUMENT ``ofd`` naming the DTD); never VALID.
+
+DOCTYPE = b"?>\n<!DOCTYPE ofd:OFD>\n"
+
+
+def _with_doctype(files: dict[str, bytes]) -> dict[str, bytes]:
+    files = dict(files)
+    assert b"?>\n" in files["OFD.xml"]
+    files["OFD.xml"] = files["OFD.xml"].replace(b"?>\n", DOCTYPE, 1)
+    return files
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk33 A2a: OFD.xml with a DOCTYPE (unchanged, signed) reads as damaged: "
+    "nothing drawn, a seal covering no page is VALID after every page changed",
+)
+async def test_a_doctype_in_a_signed_ofd_xml_does_not_uncover_the_pages(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = _with_doctype(unzip(make_ofd()))
+    doc_0 = frozenset(n for n in files if n.startswith("Doc_0/"))
+    files = sealed(files, 0, leave_out=doc_0)  # OFD.xml and the seal's own files
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    files[page] = files[page].replace("行政许可决定书".encode(), "伪造".encode())
+    reply = await _verify(stack, trusting_app, files)
+    [seal] = reply.signatures
+    # a user needs: a seal that covers no page, its pages changed, is not VALID
+    assert seal.verdict != "VALID", [(r.file, r.status) for r in seal.references]
+    assert reply.verdict != "VALID"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk33 A2b: OFD.xml with a DOCTYPE hides a second, unsealed document: "
+    "one document read, the file VALID",
+)
+async def test_a_doctype_in_a_signed_ofd_xml_does_not_hide_a_document(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = sealed(_with_doctype(two_documents(signed=(True, False))), 0)
+    reply = await _verify(stack, trusting_app, files)
+    # a user needs: the second document (a reader shows it, unsealed) keeps the
+    # file from being VALID
+    assert reply.verdict != "VALID", [
+        (d.document_root, d.verdict) for d in reply.documents
+    ]
+
+
+async def test_control_without_the_doctype_the_uncovered_pages_are_modified(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = unzip(make_ofd())
+    doc_0 = frozenset(n for n in files if n.startswith("Doc_0/"))
+    reply = await _verify(stack, trusting_app, sealed(files, 0, leave_out=doc_0))
+    assert [s.verdict for s in reply.signatures] == ["MODIFIED"]
+
+
+# -- A3: one DocBody's location refused sends the whole file to the fallback -----
+#
+# A ``Signatures`` location whose own reading climbs above the package root
+# (``../Doc_1/Signs/Signatures.xml``) is refused as a location; verifying catches
+# that refusal for any DocBody and reads the whole file as the package's one
+# ``Signs/Signatures.xml`` (``ofd.signatures_documents`` -> ``_conventional``). So a
+# two-document file, Doc_0 sealed (its seal covering every file, OFD.xml too), Doc_1
+# naming its list so, reads as one document: file VALID. A reader (ofdrw keeps
+# ``..`` at the root) shows Doc_1 with no seal (its list is not there).
+#
+# A user needs Doc_1 counted: the file not VALID (UNSEALED, or the package refused
+# naming Doc_1's Signatures), never Doc_1 dropped from the verdict.
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk33 A3: a DocBody whose Signatures climbs above the root makes the "
+    "file read as its one Signs/Signatures.xml: the unsealed document dropped, VALID",
+)
+async def test_a_refused_signatures_location_does_not_drop_a_document(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = two_documents(signed=(True, False))
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"<ofd:DocRoot>Doc_1/Document.xml</ofd:DocRoot>",
+        b"<ofd:DocRoot>Doc_1/Document.xml</ofd:DocRoot>"
+        b"<ofd:Signatures>../Doc_1/Signs/Signatures.xml</ofd:Signatures>",
+    )
+    files = sealed(files, 0)
+    try:
+        reply = await _verify(stack, trusting_app, files)
+    except grpc.aio.AioRpcError as exc:  # refused, naming the location: fine
+        assert exc.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "Signatures" in (exc.details() or "")
+        return
+    assert reply.verdict != "VALID", [
+        (d.document_root, d.verdict) for d in reply.documents
+    ]
