@@ -80,10 +80,10 @@ def licence_status(text: str) -> int:
     from the parser, listing what it takes."""
     typed = _TYPED_STATUS.fullmatch(text.strip().lower())
     if typed and (typed["words"] or typed["code"] or typed["paren"]):
-        words = _bare_words(typed["words"] or "")
+        words = typed["words"] or ""
         number = typed["code"] or typed["paren"]
         for code, name in STATUS_NAMES.items():
-            if (not words or words == _bare_words(name)) and (
+            if (not words or _bare_words(words) == _bare_words(name)) and (
                 not number or number.lstrip("0") == code.lstrip("0")
             ):
                 return int(code)
@@ -95,9 +95,10 @@ def licence_status(text: str) -> int:
 
 def _bare_words(words: str) -> str:
     """A status's words as compared: single spaces for any run of spaces, ``_`` or
-    ``-``, without the article (``REVOKED_AS_SANCTION`` is ``revoked as a
-    sanction``, the enum's name for it)."""
-    return " ".join(w for w in re.split(r"[\s_-]+", words) if w and w != "a")
+    ``-``, and the one article of ``revoked as a sanction`` optional
+    (``REVOKED_AS_SANCTION``, the enum's name for it). Only that article: ``a``
+    alone, or elsewhere, names no status."""
+    return " ".join(re.split(r"[\s_-]+", words)).replace(" as a ", " as ")
 
 
 #: the largest value a protobuf ``uint32`` field holds

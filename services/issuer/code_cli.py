@@ -17,6 +17,7 @@ from typing import Any
 
 from certseal.cli_options import status_words, write_output
 from certseal.errors import CertsealError
+from certseal.text import shown_name
 
 #: ``Licence.status`` of a valid licence (GB/T 36904 ``01``)
 _VALID = 1
@@ -38,7 +39,7 @@ def licence_code(args: argparse.Namespace, call: Callable[..., Any]) -> int:
     print(code.text)
     if args.png:
         write_output(args.png, code.png, "png")
-        print(f"QR code written to {args.png}")
+        print(f"QR code written to {shown_name(args.png)}")
     if code.current_identifier:  # as `licence get` shows "superseded by"
         warning = (
             f"{args.identifier} was superseded; its current version is "

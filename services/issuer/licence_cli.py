@@ -30,6 +30,7 @@ from certseal.identifiers import (
     parse_licence_id,
     validate_type_code,
 )
+from certseal.text import shown_name
 from services.issuer.cli_call import call_issuer
 from services.issuer.code_cli import licence_code
 from services.issuer.document_cli import add_document_options, licence_document
@@ -327,7 +328,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
         print(f"expires {ts(presented.expires_at)}")
         if args.png:
             write_output(args.png, presented.png, "png")
-            print(f"QR code written to {args.png}")
+            print(f"QR code written to {shown_name(args.png)}")
         return 0
     if command == "transfer":
         moved = _call(

@@ -53,11 +53,6 @@ def _control_free(text: str) -> bool:
     return all(line.isprintable() for line in text.splitlines())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk33 C1: licence code --png prints the file name raw (a line feed "
-    "forges a report line; an escape sequence reaches the terminal)",
-)
 @pytest.mark.parametrize("name", HOSTILE, ids=IDS)
 def test_licence_code_shows_the_png_name_escaped(monkeypatch, tmp_path, capsys, name):
     _issuer(monkeypatch)
@@ -71,10 +66,6 @@ def test_licence_code_shows_the_png_name_escaped(monkeypatch, tmp_path, capsys, 
     assert "\nverdict VALID" not in printed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk33 C2: licence present --png prints the file name raw (same kind)",
-)
 @pytest.mark.parametrize("name", HOSTILE, ids=IDS)
 def test_licence_present_shows_the_png_name_escaped(
     monkeypatch, tmp_path, capsys, name

@@ -25,20 +25,12 @@ DEPT = "91350100M000100Y43"
 ARTICLES_ONLY = ["a", "A", "a a", "a_a"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk33 B1: a status of only the article 'a' is read as valid (01)",
-)
 @pytest.mark.parametrize("text", ARTICLES_ONLY)
 def test_the_article_alone_is_no_status(text):
     with pytest.raises(argparse.ArgumentTypeError, match="is not a licence status"):
         licence_status(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk33 B1: licence list --status a lists valid licences",
-)
 def test_licence_list_status_a_is_refused_before_any_call(monkeypatch, capsys):
     asked: list[pb.ListLicencesRequest] = []
 
