@@ -73,17 +73,34 @@ MAX_JPEG_PIXELS = 4 * MAX_IMAGE_PIXELS
 photos by default (5712 × 4284), a phone's full sensor 48 (8064 × 6048), and cameras
 write baseline JPEGs; both sizes were refused. A progressive JPEG keeps every DCT
 coefficient of the whole image whatever the scale (8192 × 8192 grey: +145 MiB), so it
-keeps :data:`MAX_IMAGE_PIXELS`, as HEIC and PNG (no reduced decoding) do; so does a
+keeps :data:`MAX_IMAGE_PIXELS`, as PNG (no reduced decoding) does; so does a
 baseline JPEG whose first scan lacks one of its components (each component a scan of its
 own: libjpeg keeps every coefficient then too; 8192 × 8192 CMYK: +570 MiB)."""
+
+MAX_HEIC_PIXELS = 6144 * 4096
+"""Pixels a HEIC (HEIF) image may declare: 25.2 million, so an iPhone 15's or later's
+default 24-megapixel photo (5712 × 4284, a grid of 512 × 512 HEVC tiles) is read; it
+was refused. HEVC has no reduced decoding, and libheif decodes the whole picture
+(its YCbCr planes, 1.5 bytes a pixel) and converts it to RGB (3 bytes a pixel) before
+anything else sees it; pillow-heif offers no grey output. So the RGB bytes are read
+straight from libheif's buffer, a strip of rows at a time, into one grey plane (never a
+second full RGB copy, as Pillow's frame would be), released before the QR reader runs,
+and the image is decoded once: the full-size read after a scaled one that found no code
+reads the grey plane kept (:mod:`certseal.qr`). Measured (photo-like HEICs of
+512 × 512 tiles, 1.6 MB, each in a fresh process, the scaled and the full-size read
+both, pillow-heif 1.9, libheif 1.23): at the bound (6144 × 4096) peak RSS +113 MiB,
+0.6 s; 5712 × 4284 +109 MiB, 0.5 to 0.7 s. Through Pillow's frame and decoded again for the
+full-size read, as before, a 4096 × 4096 HEIC took +152 MiB and 1.3 s (now +79 MiB,
+0.7 s); a second decode alone added 44 MiB (glibc keeps what libde265's threads freed)."""
 
 IMAGE_LIMIT = (
     f"a PNG, JPEG or HEIC image of at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB "
     f"and {MAX_IMAGE_PIXELS / 1e6:.1f} million pixels "
-    f"(a baseline JPEG {MAX_JPEG_PIXELS / 1e6:.1f} million)"
+    f"(a baseline JPEG {MAX_JPEG_PIXELS / 1e6:.1f} million, "
+    f"a HEIC {MAX_HEIC_PIXELS / 1e6:.1f} million)"
 )
 """The one image limit (:data:`MAX_IMAGE_BYTES`, :data:`MAX_IMAGE_PIXELS`,
-:data:`MAX_JPEG_PIXELS`) in words, as
+:data:`MAX_JPEG_PIXELS`, :data:`MAX_HEIC_PIXELS`) in words, as
 the console, VerifyImage and the CLI state it."""
 
 MAX_QR_SIDE = 2048

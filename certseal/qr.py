@@ -14,10 +14,11 @@ from collections.abc import Iterator
 import pillow_heif
 import segno
 import zxingcpp
-from PIL import Image, JpegImagePlugin
+from PIL import Image, ImageOps, JpegImagePlugin
 
 from certseal.bounds import (
     IMAGE_LIMIT,
+    MAX_HEIC_PIXELS,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
     MAX_JPEG_PIXELS,
@@ -49,8 +50,8 @@ __all__ = [
 pillow_heif.register_heif_opener()
 # libheif's security limits stay on: among them, a coded (HEVC) image larger than its
 # `ispe` box declares is refused before it is decoded ("Security limit exceeded", a
-# RuntimeError). pillow-heif 1.8 offers no setting to lower libheif's own pixel limit
-# to MAX_IMAGE_PIXELS, so the header's size is checked here and the decoded size again.
+# RuntimeError). pillow-heif offers no setting to lower libheif's own pixel limit to
+# MAX_HEIC_PIXELS, so the header's size is checked here and the decoded size again.
 pillow_heif.options.DISABLE_SECURITY_LIMITS = False
 
 IMAGE_FORMATS = ("PNG", "JPEG", "HEIF")
@@ -92,7 +93,10 @@ def read_qr_image(data: bytes) -> str:
     Bounded before decoding: the bytes by :data:`~certseal.bounds.MAX_IMAGE_BYTES`,
     the pixels the header declares by :data:`~certseal.bounds.MAX_IMAGE_PIXELS` (read
     without decoding; a baseline JPEG's by :data:`~certseal.bounds.MAX_JPEG_PIXELS`,
-    decoded at half scale or less when over the other), a JPEG's scans by
+    decoded at half scale or less when over the other; a HEIC's by
+    :data:`~certseal.bounds.MAX_HEIC_PIXELS`, made grey a strip at a time from
+    libheif's RGB, which is released before the QR reader runs, and decoded once:
+    its full-size grey kept for the second read), a JPEG's scans by
     :data:`~certseal.bounds.MAX_JPEG_SCANS`.
     The QR reader first gets the picture scaled to
     :data:`~certseal.bounds.MAX_QR_SIDE` (a 12-megapixel phone photo is scaled down,
@@ -114,27 +118,38 @@ def read_qr_image(data: bytes) -> str:
     if not data:
         raise invalid("image", "is required: a PNG, JPEG or HEIC image of the QR code")
     check_image_bytes(len(data))
-    texts, scaled = _read(data, MAX_QR_SIDE)
+    texts, scaled, full = _read(data, MAX_QR_SIDE)
     if scaled and not _has_code(texts):
         # a small symbol in a large photo (a whole licence photographed, its QR code
         # a tenth of the width) has too few pixels per module once scaled, while the
         # page's other QR codes (its department's web address, printed larger) may
-        # still read: read the picture at the size it has (within MAX_IMAGE_PIXELS)
-        texts += _read(data, None)[0]
+        # still read: read the picture at the size it has (within the bounds)
+        texts += _texts(*full) if full else _read(data, None)[0]
+    del full
     if not texts:
         raise invalid("image", "contains no readable QR code")
     return _the_code(texts)
 
 
-def _read(data: bytes, side: int | None) -> tuple[list[str], bool]:
-    """The QR texts in the picture (its longer side at most ``side``), and whether it
-    was scaled down: read on white, then, when that holds no code, its transparency."""
-    grey, alpha, scaled = _decoded(data, side)
+_Planes = tuple[Image.Image, Image.Image | None]
+"""A picture as 8-bit grey on white and its transparency (None when it has none)."""
+
+
+def _read(data: bytes, side: int | None) -> tuple[list[str], bool, _Planes | None]:
+    """The QR texts in the picture (its longer side at most ``side``), whether it
+    was scaled down, and the picture at its own size when that was kept (a HEIC,
+    sparing a second HEVC decode; None: decode again)."""
+    grey, alpha, scaled, full = _decoded(data, side)
+    return _texts(grey, alpha), scaled, full
+
+
+def _texts(grey: Image.Image, alpha: Image.Image | None) -> list[str]:
+    """The QR texts read on white, then, when that holds no code, in the
+    transparency."""
     texts = _qr_texts(grey)
-    del grey
     if alpha is not None and not _has_code(texts):
         texts += _qr_texts(alpha)  # opaque modules on transparency: light on dark
-    return texts, scaled
+    return texts
 
 
 def _has_code(texts: list[str]) -> bool:
@@ -172,11 +187,11 @@ def _is_code(text: str) -> bool:
 
 def _decoded(
     data: bytes, side: int | None
-) -> tuple[Image.Image, Image.Image | None, bool]:
+) -> tuple[Image.Image, Image.Image | None, bool, _Planes | None]:
     """The image's first frame as 8-bit grey on white and its transparency (None when
-    it has none), their longer side at most ``side`` (None: as it is), and whether
-    they were scaled down; INVALID_ARGUMENT (field ``image``) as
-    :func:`read_qr_image` says."""
+    it has none), their longer side at most ``side`` (None: as it is), whether
+    they were scaled down, and, for a HEIC so scaled, both at full size (its decoding
+    costs most); INVALID_ARGUMENT (field ``image``) as :func:`read_qr_image` says."""
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
             # Pillow opens a JPEG with a multi-picture index (MPF: a camera's
@@ -191,7 +206,14 @@ def _decoded(
                 and not image.info.get("progressive")
                 and _first_scan_components(data) == len(image.getbands())
             )
-            limit = MAX_JPEG_PIXELS if baseline else MAX_IMAGE_PIXELS
+            heic = isinstance(image, pillow_heif.HeifImageFile)
+            limit = (
+                MAX_HEIC_PIXELS
+                if heic
+                else MAX_JPEG_PIXELS
+                if baseline
+                else MAX_IMAGE_PIXELS
+            )
             check_declared_pixels(image, "image", limit)
             scans = jpeg_scans(data) if jpeg else 0
             if scans > MAX_JPEG_SCANS:
@@ -200,7 +222,16 @@ def _decoded(
                     f"is a JPEG of {scans} scans; the limit is {MAX_JPEG_SCANS}",
                 )
             scaled = side is not None and max(image.size) > side  # before a draft
-            return *_grey_on_white(image, side, jpeg), scaled
+            if not heic:
+                return *_grey_on_white(image, side, jpeg), scaled, None
+        # decoded by pillow-heif itself, not as Pillow's frame: its RGB bytes are
+        # libheif's buffer, read a strip at a time, never copied whole
+        full = _heic_grey_on_white(data)
+        if side is None or max(full[0].size) <= side:
+            return *full, False, None
+        grey, alpha = full
+        scaled_alpha = None if alpha is None else _contained(alpha, side)
+        return _contained(grey, side), scaled_alpha, True, full
     except Image.DecompressionBombError:  # Pillow's own, far higher, bound
         raise invalid(
             "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS} pixels"
@@ -315,18 +346,94 @@ def _grey_on_white(
     if image.mode.startswith("I"):
         grey, alpha = _grey_of_16_bits(image)
     elif image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        # grey and alpha apart, pasted on white: 2 bytes a pixel, not 4 more
-        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-        alpha = rgba.getchannel("A")
-        grey = Image.new("L", rgba.size, 255)
-        grey.paste(rgba.convert("L"), (0, 0), alpha)
-        del rgba
+        grey, alpha = _on_white(image)
     else:
         grey = image.convert("L")
+    return _fit(grey, alpha, side)
+
+
+def _on_white(image: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """An image with transparency as 8-bit grey flattened on white, and its
+    transparency: grey and alpha apart, pasted on white (2 bytes a pixel, not 4 more)."""
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    grey = Image.new("L", rgba.size, 255)
+    grey.paste(rgba.convert("L"), (0, 0), alpha)
+    return grey, alpha
+
+
+def _fit(
+    grey: Image.Image, alpha: Image.Image | None, side: int | None
+) -> tuple[Image.Image, Image.Image | None]:
+    """``grey`` and ``alpha`` with their longer side at most ``side`` (None: as they
+    are), scaled down in place."""
     if side is not None and max(grey.size) > side:
         grey.thumbnail((side, side), Image.Resampling.BOX)
         if alpha is not None:
             alpha.thumbnail((side, side), Image.Resampling.BOX)
+    return grey, alpha
+
+
+def _contained(plane: Image.Image, side: int) -> Image.Image:
+    """A scaled copy of ``plane`` whose longer side is ``side``."""
+    return ImageOps.contain(plane, (side, side), Image.Resampling.BOX)
+
+
+# pillow-heif's 8-bit modes (HDR is converted to 8 bits) and the Pillow mode each
+# strip is converted to; "a": premultiplied alpha
+_HEIF_MODES = {
+    "L": "L",
+    "RGB": "RGB",
+    "LA": "LA",
+    "RGBA": "RGBA",
+    "La": "LA",
+    "RGBa": "RGBA",
+}
+
+
+def _heic_grey_on_white(data: bytes) -> tuple[Image.Image, Image.Image | None]:
+    """A HEIC's primary image as 8-bit grey, transparency flattened on white, and its
+    transparency (None when it has none), at its decoded size (checked within
+    :data:`~certseal.bounds.MAX_HEIC_PIXELS`). libheif's RGB(A) bytes are turned
+    grey a strip of rows at a time, so the one full-size copy besides the grey plane
+    is libheif's own, released here before the QR reader runs."""
+    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+    frame = heif[heif.primary_index]
+    del heif  # the frame holds its decoded bytes alone, released with it below
+    mode = _HEIF_MODES.get(frame.mode)
+    if mode is None:
+        raise invalid("image", f"is a HEIC of pixel format {frame.mode}; not read")
+    pixels, stride = frame.data, frame.stride  # decoded here (libheif)
+    width, height = frame.size
+    if width * height > MAX_HEIC_PIXELS:  # what was decoded, not only what was declared
+        raise invalid(
+            "image",
+            f"is {width} × {height} pixels; the limit is {MAX_HEIC_PIXELS} pixels",
+        )
+    transparent = mode in ("LA", "RGBA")
+    grey = Image.new("L", (width, height), 255)
+    alpha = Image.new("L", (width, height), 255) if transparent else None
+    for top in range(0, height, _STRIP_ROWS):
+        rows = min(_STRIP_ROWS, height - top)
+        strip = Image.frombuffer(
+            frame.mode,
+            (width, rows),
+            pixels[top * stride : (top + rows) * stride],
+            "raw",
+            frame.mode,
+            stride,
+            1,
+        )
+        if strip.mode != mode:  # premultiplied: Pillow divides it out
+            strip = strip.convert(mode)
+        if alpha is not None:
+            strip_grey, strip_alpha = _on_white(strip)
+            alpha.paste(strip_alpha, (0, top))
+        else:
+            strip_grey = strip.convert("L")
+        grey.paste(strip_grey, (0, top))
+        del strip, strip_grey
+    del pixels, frame  # libheif's buffer: the frame held the only other reference
     return grey, alpha
 
 
