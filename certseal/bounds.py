@@ -78,20 +78,55 @@ baseline JPEG whose first scan lacks one of its components (each component a sca
 own: libjpeg keeps every coefficient then too; 8192 × 8192 CMYK: +570 MiB)."""
 
 MAX_HEIC_PIXELS = 6144 * 4096
-"""Pixels a HEIC (HEIF) image may declare: 25.2 million, so an iPhone 15's or later's
-default 24-megapixel photo (5712 × 4284, a grid of 512 × 512 HEVC tiles) is read; it
-was refused. HEVC has no reduced decoding, and libheif decodes the whole picture
-(its YCbCr planes, 1.5 bytes a pixel) and converts it to RGB (3 bytes a pixel) before
-anything else sees it; pillow-heif offers no grey output. So the RGB bytes are read
-straight from libheif's buffer, a strip of rows at a time, into one grey plane (never a
-second full RGB copy, as Pillow's frame would be), released before the QR reader runs,
-and the image is decoded once: the full-size read after a scaled one that found no code
-reads the grey plane kept (:mod:`certseal.qr`). Measured (photo-like HEICs of
-512 × 512 tiles, 1.6 MB, each in a fresh process, the scaled and the full-size read
-both, pillow-heif 1.9, libheif 1.23): at the bound (6144 × 4096) peak RSS +113 MiB,
-0.6 s; 5712 × 4284 +109 MiB, 0.5 to 0.7 s. Through Pillow's frame and decoded again for the
+"""Pixels a HEIC (HEIF) image may declare: 25.2 million for an 8-bit 4:2:0 picture (what
+phones write; fewer for costlier formats, :data:`MAX_HEIC_DECODE_BYTES`), so an iPhone
+15's or later's default 24-megapixel photo (5712 × 4284, a grid of 512 × 512 HEVC
+tiles) is read; it was refused. HEVC has no reduced decoding, so the memory is kept down
+instead (:mod:`certseal.heic`): libheif's RGB bytes are made grey a strip of rows at a
+time (never a second full RGB copy, as Pillow's frame would be) and released before the
+QR reader runs, and the image is decoded once, the full-size read after a scaled one
+that found no code reading the grey plane kept. Measured (photo-like HEICs of 512 × 512
+tiles, 1.6 MB, each in a fresh process, the scaled and the full-size read both,
+pillow-heif 1.9, libheif 1.23): at the bound (6144 × 4096) peak RSS +113 MiB, 0.6 s;
+5712 × 4284 +109 MiB, 0.5 to 0.7 s. Through Pillow's frame and decoded again for the
 full-size read, as before, a 4096 × 4096 HEIC took +152 MiB and 1.3 s (now +79 MiB,
-0.7 s); a second decode alone added 44 MiB (glibc keeps what libde265's threads freed)."""
+0.7 s); a second decode alone added 44 MiB (glibc keeps what libde265's threads
+freed)."""
+
+MAX_HEIC_DECODE_BYTES = 114 * 1024 * 1024
+"""Peak memory a HEIC's pixels may take at their format's cost
+(:data:`HEIC_PEAK_BYTES_PER_PIXEL`): with the ~6 MiB a decode takes whatever its size,
+the ~120 MiB of an image within the other bounds. So a HEIC of a format costlier to
+decode than a phone's may have fewer pixels than :data:`MAX_HEIC_PIXELS` (a 10-bit 4:4:4
+one with alpha 5.8 million). At that bound such a HEIC of 1 MB took +494 MiB and 1.8 s
+(5.6 s on the busy machine, over ``[verifier] image_timeout_s``), an 8-bit 4:4:4 one
++221 MiB; at their limits, three such formats measured took +114 to +121 MiB."""
+
+HEIC_PEAK_BYTES_PER_PIXEL: dict[tuple[int, int, bool], float] = {
+    # (bytes a sample: 1 for 8 bits, 2 for 9 to 16; chroma, 0 for grey; alpha):
+    # peak RSS over pixels reading a 6144 × 4096 HEIC of that format, both reads
+    (1, 0, False): 4.2,
+    (1, 420, False): 4.7,  # a phone's photo: MAX_HEIC_PIXELS, +113 MiB
+    (1, 422, False): 8.3,
+    (1, 444, False): 9.3,
+    (1, 0, True): 10.6,  # as 2 bytes a sample (pillow-heif writes none to measure)
+    (1, 420, True): 6.9,
+    (1, 422, True): 11.5,
+    (1, 444, True): 12.5,
+    (2, 0, False): 4.2,  # pillow-heif's "I;16", read as its high bytes
+    (2, 420, False): 7.8,
+    (2, 422, False): 13.3,
+    (2, 444, False): 15.4,
+    (2, 0, True): 10.6,
+    (2, 420, True): 11.9,
+    (2, 422, True): 18.6,
+    (2, 444, True): 20.6,
+}
+"""Peak bytes a pixel reading a HEIC of each format takes (:mod:`certseal.heic`),
+measured with pillow-heif 1.9 and libheif 1.23: libheif decodes into YCbCr planes of 1
+or 2 bytes a sample (4:2:2 and 4:4:4 through planes at full chroma; the alpha is a
+picture of its own) and converts them to 8-bit RGB(A). A format pillow-heif names no
+chroma for (not grey) counts as 4:4:4."""
 
 IMAGE_LIMIT = (
     f"a PNG, JPEG or HEIC image of at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB "
@@ -100,7 +135,7 @@ IMAGE_LIMIT = (
     f"a HEIC {MAX_HEIC_PIXELS / 1e6:.1f} million)"
 )
 """The one image limit (:data:`MAX_IMAGE_BYTES`, :data:`MAX_IMAGE_PIXELS`,
-:data:`MAX_JPEG_PIXELS`, :data:`MAX_HEIC_PIXELS`) in words, as
+:data:`MAX_JPEG_PIXELS`, :data:`MAX_HEIC_PIXELS`: a phone's HEIC's) in words, as
 the console, VerifyImage and the CLI state it."""
 
 MAX_QR_SIDE = 2048

@@ -11,14 +11,13 @@ import io
 import re
 from collections.abc import Iterator
 
-import pillow_heif
 import segno
 import zxingcpp
 from PIL import Image, ImageOps, JpegImagePlugin
+from pillow_heif import HeifImageFile
 
 from certseal.bounds import (
     IMAGE_LIMIT,
-    MAX_HEIC_PIXELS,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
     MAX_JPEG_PIXELS,
@@ -32,6 +31,7 @@ from certseal.codes import (
     normalise_code_text,
 )
 from certseal.errors import CertsealError, invalid
+from certseal.heic import check_heic_pixels, heic_grey_on_white
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -44,15 +44,6 @@ __all__ = [
     "read_qr_image",
 ]
 
-
-# iPhones save photos as HEIC (HEIF with HEVC, ISO/IEC 23008-12); pillow-heif lets
-# Pillow open it. Its size is read from the header before decoding, like the others'.
-pillow_heif.register_heif_opener()
-# libheif's security limits stay on: among them, a coded (HEVC) image larger than its
-# `ispe` box declares is refused before it is decoded ("Security limit exceeded", a
-# RuntimeError). pillow-heif offers no setting to lower libheif's own pixel limit to
-# MAX_HEIC_PIXELS, so the header's size is checked here and the decoded size again.
-pillow_heif.options.DISABLE_SECURITY_LIMITS = False
 
 IMAGE_FORMATS = ("PNG", "JPEG", "HEIF")
 """The Pillow formats read as QR images: PNG, JPEG and HEIC/HEIF (phone photos)."""
@@ -93,10 +84,9 @@ def read_qr_image(data: bytes) -> str:
     Bounded before decoding: the bytes by :data:`~certseal.bounds.MAX_IMAGE_BYTES`,
     the pixels the header declares by :data:`~certseal.bounds.MAX_IMAGE_PIXELS` (read
     without decoding; a baseline JPEG's by :data:`~certseal.bounds.MAX_JPEG_PIXELS`,
-    decoded at half scale or less when over the other; a HEIC's by
-    :data:`~certseal.bounds.MAX_HEIC_PIXELS`, made grey a strip at a time from
-    libheif's RGB, which is released before the QR reader runs, and decoded once:
-    its full-size grey kept for the second read), a JPEG's scans by
+    decoded at half scale or less when over the other; a HEIC's by what decoding its
+    format costs, :func:`certseal.heic.heic_pixel_limit`, and decoded once, its
+    full-size grey kept for the second read), a JPEG's scans by
     :data:`~certseal.bounds.MAX_JPEG_SCANS`.
     The QR reader first gets the picture scaled to
     :data:`~certseal.bounds.MAX_QR_SIDE` (a 12-megapixel phone photo is scaled down,
@@ -206,15 +196,14 @@ def _decoded(
                 and not image.info.get("progressive")
                 and _first_scan_components(data) == len(image.getbands())
             )
-            heic = isinstance(image, pillow_heif.HeifImageFile)
-            limit = (
-                MAX_HEIC_PIXELS
-                if heic
-                else MAX_JPEG_PIXELS
-                if baseline
-                else MAX_IMAGE_PIXELS
-            )
-            check_declared_pixels(image, "image", limit)
+            # iPhones save photos as HEIC (certseal.heic); its size and format are
+            # read from the header before decoding, like the others'
+            heic = isinstance(image, HeifImageFile)
+            if heic:
+                check_heic_pixels("image", image.size, image.info, image.mode)
+            else:
+                limit = MAX_JPEG_PIXELS if baseline else MAX_IMAGE_PIXELS
+                check_declared_pixels(image, "image", limit)
             scans = jpeg_scans(data) if jpeg else 0
             if scans > MAX_JPEG_SCANS:
                 raise invalid(
@@ -226,7 +215,7 @@ def _decoded(
                 return *_grey_on_white(image, side, jpeg), scaled, None
         # decoded by pillow-heif itself, not as Pillow's frame: its RGB bytes are
         # libheif's buffer, read a strip at a time, never copied whole
-        full = _heic_grey_on_white(data)
+        full = heic_grey_on_white(data, "image")
         if side is None or max(full[0].size) <= side:
             return *full, False, None
         grey, alpha = full
@@ -346,27 +335,14 @@ def _grey_on_white(
     if image.mode.startswith("I"):
         grey, alpha = _grey_of_16_bits(image)
     elif image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        grey, alpha = _on_white(image)
+        # grey and alpha apart, pasted on white: 2 bytes a pixel, not 4 more
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        alpha = rgba.getchannel("A")
+        grey = Image.new("L", rgba.size, 255)
+        grey.paste(rgba.convert("L"), (0, 0), alpha)
+        del rgba
     else:
         grey = image.convert("L")
-    return _fit(grey, alpha, side)
-
-
-def _on_white(image: Image.Image) -> tuple[Image.Image, Image.Image]:
-    """An image with transparency as 8-bit grey flattened on white, and its
-    transparency: grey and alpha apart, pasted on white (2 bytes a pixel, not 4 more)."""
-    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-    alpha = rgba.getchannel("A")
-    grey = Image.new("L", rgba.size, 255)
-    grey.paste(rgba.convert("L"), (0, 0), alpha)
-    return grey, alpha
-
-
-def _fit(
-    grey: Image.Image, alpha: Image.Image | None, side: int | None
-) -> tuple[Image.Image, Image.Image | None]:
-    """``grey`` and ``alpha`` with their longer side at most ``side`` (None: as they
-    are), scaled down in place."""
     if side is not None and max(grey.size) > side:
         grey.thumbnail((side, side), Image.Resampling.BOX)
         if alpha is not None:
@@ -377,64 +353,6 @@ def _fit(
 def _contained(plane: Image.Image, side: int) -> Image.Image:
     """A scaled copy of ``plane`` whose longer side is ``side``."""
     return ImageOps.contain(plane, (side, side), Image.Resampling.BOX)
-
-
-# pillow-heif's 8-bit modes (HDR is converted to 8 bits) and the Pillow mode each
-# strip is converted to; "a": premultiplied alpha
-_HEIF_MODES = {
-    "L": "L",
-    "RGB": "RGB",
-    "LA": "LA",
-    "RGBA": "RGBA",
-    "La": "LA",
-    "RGBa": "RGBA",
-}
-
-
-def _heic_grey_on_white(data: bytes) -> tuple[Image.Image, Image.Image | None]:
-    """A HEIC's primary image as 8-bit grey, transparency flattened on white, and its
-    transparency (None when it has none), at its decoded size (checked within
-    :data:`~certseal.bounds.MAX_HEIC_PIXELS`). libheif's RGB(A) bytes are turned
-    grey a strip of rows at a time, so the one full-size copy besides the grey plane
-    is libheif's own, released here before the QR reader runs."""
-    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
-    frame = heif[heif.primary_index]
-    del heif  # the frame holds its decoded bytes alone, released with it below
-    mode = _HEIF_MODES.get(frame.mode)
-    if mode is None:
-        raise invalid("image", f"is a HEIC of pixel format {frame.mode}; not read")
-    pixels, stride = frame.data, frame.stride  # decoded here (libheif)
-    width, height = frame.size
-    if width * height > MAX_HEIC_PIXELS:  # what was decoded, not only what was declared
-        raise invalid(
-            "image",
-            f"is {width} × {height} pixels; the limit is {MAX_HEIC_PIXELS} pixels",
-        )
-    transparent = mode in ("LA", "RGBA")
-    grey = Image.new("L", (width, height), 255)
-    alpha = Image.new("L", (width, height), 255) if transparent else None
-    for top in range(0, height, _STRIP_ROWS):
-        rows = min(_STRIP_ROWS, height - top)
-        strip = Image.frombuffer(
-            frame.mode,
-            (width, rows),
-            pixels[top * stride : (top + rows) * stride],
-            "raw",
-            frame.mode,
-            stride,
-            1,
-        )
-        if strip.mode != mode:  # premultiplied: Pillow divides it out
-            strip = strip.convert(mode)
-        if alpha is not None:
-            strip_grey, strip_alpha = _on_white(strip)
-            alpha.paste(strip_alpha, (0, top))
-        else:
-            strip_grey = strip.convert("L")
-        grey.paste(strip_grey, (0, top))
-        del strip, strip_grey
-    del pixels, frame  # libheif's buffer: the frame held the only other reference
-    return grey, alpha
 
 
 def _draft(image: Image.Image, side: int | None) -> None:

@@ -115,7 +115,7 @@ class VerifierConfig(ServiceSection):
     code_queue: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 64
     # The same for reading QR images, in worker processes at a lower CPU priority:
     # each one in flight may take up to ~120 MiB (certseal.bounds.MAX_IMAGE_PIXELS;
-    # a HEIC of MAX_HEIC_PIXELS, the largest decode, measured +113 MiB),
+    # a HEIC's pixels by its format's cost, MAX_HEIC_DECODE_BYTES),
     # so these bound the verifier's memory. 0 workers: one per CPU but one, 2 to 4.
     # An image not read within image_timeout_s is refused, its worker replaced.
     image_workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 0

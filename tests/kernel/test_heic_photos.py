@@ -39,13 +39,14 @@ def _symbol(text: str, scale: int) -> Image.Image:
     return Image.open(io.BytesIO(qr.qr_png(text, scale=scale))).convert("L")
 
 
-def _heic(image: Image.Image, *, tiles: int = 0, quality: int = 60) -> bytes:
-    """``image`` as HEIC; ``tiles``: a grid of tiles of that side, as an iPhone's."""
+def _heic(image: Image.Image, *, tiles: int = 0, quality: int = 60, **save) -> bytes:
+    """``image`` as HEIC; ``tiles``: a grid of tiles of that side, as an iPhone's;
+    ``save``: pillow-heif's other options (chroma=444)."""
     out = io.BytesIO()
     kept = pillow_heif.options.GRID_TILE_SIZE
     pillow_heif.options.GRID_TILE_SIZE = tiles
     try:
-        image.save(out, format="HEIF", quality=quality)
+        image.save(out, format="HEIF", quality=quality, **save)
     finally:
         pillow_heif.options.GRID_TILE_SIZE = kept
     return out.getvalue()
@@ -95,10 +96,21 @@ def test_a_small_symbol_in_a_24_megapixel_heic_is_read_at_full_size(
     assert len(opened) == 1
 
 
-def _declaring(width: int, height: int) -> bytes:
-    """A small HEIC whose ``ispe`` box (its header's size) declares
-    ``width`` × ``height``."""
-    data = _heic(Image.new("L", (64, 64), 255), quality=10)
+def _deep(image: Image.Image, **save) -> bytes:
+    """``image`` (L, RGB or RGBA) as a 10-bit HEIC (``save``: chroma=444, ...)."""
+    raw = image.tobytes()
+    wide = bytearray(len(raw) * 2)
+    wide[1::2] = raw  # little-endian 16-bit samples, the 8 bits at the top
+    heif = pillow_heif.from_bytes(f"{image.mode};16", image.size, bytes(wide))
+    out = io.BytesIO()
+    heif.save(out, quality=100, **save)
+    return out.getvalue()
+
+
+def _declaring(width: int, height: int, data: bytes | None = None) -> bytes:
+    """A small HEIC (``data``, a 64 × 64 one; by default 8-bit grey) whose ``ispe``
+    box (its header's size) declares ``width`` × ``height``."""
+    data = data or _heic(Image.new("L", (64, 64), 255), quality=10)
     at = data.index(b"ispe")  # type; then version/flags (4), width (4), height (4)
     assert data[at + 8 : at + 16] == struct.pack(">II", 64, 64)
     return data[: at + 8] + struct.pack(">II", width, height) + data[at + 16 :]
@@ -138,6 +150,54 @@ def test_a_heic_declaring_the_bound_itself_is_not_refused_for_its_size():
     assert bounds.MAX_HEIC_PIXELS == 6144 * 4096
     refusal = _refusal(_declaring(6144, 4096))
     assert refusal == "is not a readable PNG, JPEG or HEIC image"
+
+
+FORMATS = {  # a 64 × 64 HEIC of each format: (bit depth, chroma, alpha)
+    "8-bit 4:4:4": (lambda: _heic(Image.new("RGB", (64, 64)), chroma=444), (8, 444)),
+    "8-bit 4:2:0 with alpha": (lambda: _heic(Image.new("RGBA", (64, 64))), (8, 420)),
+    "10-bit 4:2:0": (lambda: _deep(Image.new("RGB", (64, 64))), (10, 420)),
+    "10-bit 4:4:4 with alpha": (
+        lambda: _deep(Image.new("RGBA", (64, 64)), chroma=444),
+        (10, 444),
+    ),
+}
+
+
+@pytest.mark.parametrize("words", list(FORMATS))
+def test_a_costlier_heic_format_has_fewer_pixels(words, monkeypatch):
+    """Decoding a HEIC costs more a pixel at 4:4:4 or 4:2:2 chroma, more bits, or
+    with alpha: at MAX_HEIC_PIXELS a 10-bit 4:4:4 one with alpha took +494 MiB, an
+    8-bit 4:4:4 one +221 MiB, beside the phone photo's +113. Such a HEIC over
+    MAX_HEIC_DECODE_BYTES' worth of its pixels is refused before decoding, its format
+    named; one just within goes on to be decoded."""
+    make, (depth, chroma) = FORMATS[words]
+    data = make()
+    alpha = "alpha" in words
+    with Image.open(io.BytesIO(data)) as image:
+        assert (image.info["bit_depth"], image.info["chroma"]) == (depth, chroma)
+        assert image.mode == ("RGBA" if alpha else "RGB")
+    cost = bounds.HEIC_PEAK_BYTES_PER_PIXEL[(1 if depth == 8 else 2, chroma, alpha)]
+    limit = int(bounds.MAX_HEIC_DECODE_BYTES / cost)
+    assert limit < bounds.MAX_HEIC_PIXELS
+    calls = []
+    monkeypatch.setattr(pillow_heif, "open_heif", lambda *a, **k: calls.append(a))
+    assert _refusal(_declaring(4096, limit // 4096 + 1, data)) == (
+        f"is 4096 × {limit // 4096 + 1} pixels; "
+        f"the limit for a {words} HEIC is {limit} pixels"
+    )
+    assert not calls  # refused from the header
+    assert _refusal(_declaring(4096, limit // 4096, data)) == (
+        "is not a readable PNG, JPEG or HEIC image"  # what the stand-in decoder gave
+    )
+    assert calls  # went on to be decoded
+
+
+def test_a_10_bit_grey_heic_is_read():
+    """pillow-heif gives a grey HEIC of more than 8 bits as 16-bit samples ("I;16"),
+    even when asked for 8 bits: read as their high bytes."""
+    data = _deep(_symbol("LC1:HELLO", 6))
+    assert pillow_heif.open_heif(io.BytesIO(data)).mode == "I;16"
+    assert qr.read_qr_image(data) == "LC1:HELLO"
 
 
 def test_the_image_limit_states_the_heic_bound():
