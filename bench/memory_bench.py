@@ -8,7 +8,8 @@ of every process of the service (its worker processes too) is reset (``clear_ref
 what the pod held at once. Requests, one at a time:
 
 - verifier: VerifyImage of the largest images allowed (4096 × 4096 RGBA PNG, and
-  JPEG), a pixel bomb, and VerifyCodes of 500 codes;
+  JPEG; a 6144 × 4096 HEIC as a phone writes it, and one of the costliest format,
+  10-bit 4:4:4 with alpha, at its limit), a pixel bomb, and VerifyCodes of 500 codes;
 - seal: RegisterSeal with the largest picture allowed and SealPdf with that seal;
   SealPdf, VerifyPdf and SealDocument of documents of the largest size allowed (60 MiB);
   SealPdf of a 60 MiB PDF from the field (encrypted, its page rotated and cropped);
@@ -42,6 +43,7 @@ from typing import Any
 
 import aiohttp
 import grpc
+import pillow_heif
 import yaml
 from PIL import Image, ImageDraw
 
@@ -55,8 +57,9 @@ from bench.issuer_bench import (
     write_results,
 )
 from bench.verifier_bench import Verifier, real_licences
-from certseal.bounds import MAX_IMAGE_PIXELS
+from certseal.bounds import MAX_HEIC_PIXELS, MAX_IMAGE_PIXELS
 from certseal.config import dump_config
+from certseal.heic import heic_pixel_limit
 from certseal.identifiers import make_uscc
 from certseal.v1 import issuer_pb2 as ipb
 from certseal.v1 import (
@@ -161,6 +164,33 @@ def largest_jpeg() -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=40, progressive=True)
     return out.getvalue()
+
+
+def largest_heics() -> list[tuple[str, bytes]]:
+    """The largest HEICs allowed: a phone's (8-bit 4:2:0, 512 × 512 tiles) at
+    MAX_HEIC_PIXELS, and the costliest format to decode (10-bit 4:4:4 with alpha) at
+    its own limit, 4096 pixels wide. About 10 s to encode."""
+    kept = pillow_heif.options.GRID_TILE_SIZE
+    pillow_heif.options.GRID_TILE_SIZE = 512
+    try:
+        phone = Image.linear_gradient("L").resize((6144, MAX_HEIC_PIXELS // 6144))
+        out = io.BytesIO()
+        phone.convert("RGB").save(out, format="HEIF", quality=40)
+        limit, words = heic_pixel_limit({"bit_depth": 10, "chroma": 444}, "RGBA")
+        size = (4096, limit // 4096)
+        deep = Image.linear_gradient("L").resize(size).convert("RGBA").tobytes()
+        wide = bytearray(len(deep) * 2)
+        wide[1::2] = deep  # 16-bit little-endian samples, written as 10 bits
+        costly = io.BytesIO()
+        pillow_heif.from_bytes("RGBA;16", size, bytes(wide)).save(
+            costly, quality=40, chroma=444
+        )
+    finally:
+        pillow_heif.options.GRID_TILE_SIZE = kept
+    return [
+        (f"VerifyImage 6144x{MAX_HEIC_PIXELS // 6144} HEIC", out.getvalue()),
+        (f"VerifyImage {size[0]}x{size[1]} {words} HEIC", costly.getvalue()),
+    ]
 
 
 def largest_picture() -> bytes:
@@ -285,6 +315,7 @@ async def measure_verifier(verifier: Verifier, codes: list[str]) -> dict[str, fl
             ("VerifyImage 4096x4096 RGBA PNG", largest_rgba_png()),
             ("VerifyImage 4096x4096 progressive JPEG", largest_jpeg()),
             ("VerifyImage 13000x13000 pixel bomb", pixel_bomb()),
+            *largest_heics(),
         ):
             figures[name] = await peak_mib(pid, image(data))
         batch = verifier_pb2.VerifyCodesRequest(codes=codes[:500], purpose="x")

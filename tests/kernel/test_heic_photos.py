@@ -2,8 +2,9 @@
 
 An iPhone saves 5712 × 4284 HEIC photos, a grid of 512 × 512 HEVC tiles. They were
 refused ("is 5712 × 4284 pixels; the limit is 16777216 pixels") because HEIC was held
-to MAX_IMAGE_PIXELS; certseal.bounds.MAX_HEIC_PIXELS now holds for it. The photo is
-made here with pillow-heif's x265 encoder (no large binary in the repository).
+to MAX_IMAGE_PIXELS; certseal.bounds.MAX_HEIC_PIXELS now holds for it, and fewer
+pixels for a format costlier to decode (MAX_HEIC_DECODE_BYTES). The photos are made
+here with pillow-heif's x265 encoder (no large binary in the repository).
 """
 
 import asyncio
