@@ -85,7 +85,7 @@ def check_heic_pixels(
     width, height = size
     limit, words = heic_pixel_limit(info, mode)
     if width * height > limit:
-        which = "" if limit == MAX_HEIC_PIXELS else f" for a {words} HEIC"
+        which = "" if limit == MAX_HEIC_PIXELS else f" for a HEIC of {words}"
         raise invalid(
             field,
             f"is {width} × {height} pixels; the limit{which} is {limit} pixels",

@@ -184,7 +184,7 @@ def test_a_costlier_heic_format_has_fewer_pixels(words, monkeypatch):
     monkeypatch.setattr(pillow_heif, "open_heif", lambda *a, **k: calls.append(a))
     assert _refusal(_declaring(4096, limit // 4096 + 1, data)) == (
         f"is 4096 × {limit // 4096 + 1} pixels; "
-        f"the limit for a {words} HEIC is {limit} pixels"
+        f"the limit for a HEIC of {words} is {limit} pixels"
     )
     assert not calls  # refused from the header
     assert _refusal(_declaring(4096, limit // 4096, data)) == (
