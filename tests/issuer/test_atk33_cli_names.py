@@ -53,31 +53,20 @@ def _control_free(text: str) -> bool:
     return all(line.isprintable() for line in text.splitlines())
 
 
+@pytest.mark.parametrize("command", ["code", "present"])
 @pytest.mark.parametrize("name", HOSTILE, ids=IDS)
-def test_licence_code_shows_the_png_name_escaped(monkeypatch, tmp_path, capsys, name):
+def test_licence_code_and_present_show_the_png_name_escaped(
+    monkeypatch, tmp_path, capsys, name, command
+):
     _issuer(monkeypatch)
     out = tmp_path / name
-    code = main(["licence", "--as", DEPT, "code", IDENTIFIER, "--png", str(out)])
+    code = main(["licence", "--as", DEPT, command, IDENTIFIER, "--png", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
     assert out.read_bytes() == PNG
     assert f"QR code written to {shown_name(out)}" in printed, printed
     assert _control_free(printed), printed
     assert "\nverdict VALID" not in printed
-
-
-@pytest.mark.parametrize("name", HOSTILE, ids=IDS)
-def test_licence_present_shows_the_png_name_escaped(
-    monkeypatch, tmp_path, capsys, name
-):
-    _issuer(monkeypatch)
-    out = tmp_path / name
-    code = main(["licence", "--as", DEPT, "present", IDENTIFIER, "--png", str(out)])
-    printed = capsys.readouterr().out
-    assert code == 0
-    assert out.read_bytes() == PNG
-    assert f"QR code written to {shown_name(out)}" in printed, printed
-    assert _control_free(printed), printed
 
 
 @pytest.mark.parametrize("command", ["code", "present"])
