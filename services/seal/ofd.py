@@ -223,7 +223,9 @@ def signatures_documents(package: OfdPackage, field: str = "ofd") -> list[OfdDoc
 
     Damage is tolerated, since a damaged file is a changed one, which the references
     of each signature report: a document root that is no bounded XML gives no pages, a
-    page whose location leaves the package is left out. When ``OFD.xml`` itself is
+    page whose location leaves the package is left out. A ``Signatures`` location
+    that is no path inside the package refuses it (INVALID_ARGUMENT ``field``,
+    naming the document): the document's signatures cannot be told. When ``OFD.xml`` itself is
     damaged, the conventional ``Signs/Signatures.xml`` is used if the package has
     exactly one, so that the signatures still verify and report ``OFD.xml`` as
     changed; otherwise INVALID_ARGUMENT (``field``), as for more than
@@ -238,15 +240,18 @@ def signatures_documents(package: OfdPackage, field: str = "ofd") -> list[OfdDoc
     except CertsealError as exc:
         return [_conventional(package, exc)]
     bodies = document_bodies(ofd, field)  # too many: no work on any of them
-    try:
-        # its locations as readers read them; an ambiguous one is refused
-        places = [
-            _entry_locations(package, body, field, tolerant=True) for body in bodies
-        ]
-    except (EndsRequest, AmbiguousLocation):
-        raise
-    except CertsealError as exc:
-        return [_conventional(package, exc)]
+    places = []
+    for index, body in enumerate(bodies):
+        # its locations as readers read them; an ambiguous one is refused, and so
+        # is a Signatures location the verifier does not follow (one leaving the
+        # package: a reader keeping ".." at the root lists what is there), naming
+        # the document: it is never dropped from the verdict (atk33 A3)
+        try:
+            places.append(_entry_locations(package, body, field, tolerant=True))
+        except (EndsRequest, AmbiguousLocation):
+            raise
+        except CertsealError as exc:
+            raise invalid(field, f"document {index}: {exc.message}") from None
     digests: dict[tuple[str, str], bytes | None] = {}
     cache: dict[str, object] = {}
     return [

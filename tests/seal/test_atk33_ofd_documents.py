@@ -181,11 +181,6 @@ async def test_control_without_the_doctype_the_uncovered_pages_are_modified(
 # naming Doc_1's Signatures), never Doc_1 dropped from the verdict.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk33 A3: a DocBody whose Signatures climbs above the root makes the "
-    "file read as its one Signs/Signatures.xml: the unsealed document dropped, VALID",
-)
 async def test_a_refused_signatures_location_does_not_drop_a_document(
     stack,
     trusting_app,  # noqa: F811

@@ -309,13 +309,18 @@ async def test_a_package_whose_signature_list_is_ambiguous_is_refused(
     assert "ambiguous" in (err.value.details() or "")
 
 
-def test_a_signature_list_location_outside_the_package_falls_back_as_damage():
-    # as for a damaged OFD.xml: the one conventional Signs/Signatures.xml is read
+def test_a_signature_list_location_outside_the_package_is_refused():
+    # not read as a damaged OFD.xml (atk33 A3: that dropped every other document):
+    # the document's signatures cannot be told, and the refusal names it
     files, _maker = _sealed_files()
     package = _ofd_xml(
         files,
         b"<ofd:Signatures>/Doc_0/Signs/Signatures.xml<",
         b"<ofd:Signatures>../Signatures.xml<",
     )
-    document = ofd.signatures_document(package)
-    assert document.signatures_path == "Doc_0/Signs/Signatures.xml"
+    with pytest.raises(CertsealError) as err:
+        ofd.signatures_document(package)
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert str(err.value) == (
+        "ofd: document 0: OFD.xml's Signatures '../Signatures.xml' leaves the package"
+    )
