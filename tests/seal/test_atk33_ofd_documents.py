@@ -201,3 +201,67 @@ async def test_a_refused_signatures_location_does_not_drop_a_document(
     assert reply.verdict != "VALID", [
         (d.document_root, d.verdict) for d in reply.documents
     ]
+
+
+# -- the rule behind A2 and A3: no VALID over a document the verifier did not read --
+#
+# An OFD.xml that stays unreadable (a DTD with an internal subset: refused, as
+# any DTD that can change what a reader reads) but that a seal covers unchanged is
+# no changed file to report MODIFIED: the package is refused, naming OFD.xml and
+# why it was not read. A document whose root the verifier does not read is drawn
+# from what cannot be told: none of its signatures is VALID.
+
+SUBSET = b"?>\n<!DOCTYPE ofd:OFD [<!ELEMENT ofd:OFD ANY>]>\n"
+
+
+def _with_subset(files: dict[str, bytes]) -> dict[str, bytes]:
+    files = dict(files)
+    files["OFD.xml"] = files["OFD.xml"].replace(b"?>\n", SUBSET, 1)
+    return files
+
+
+@pytest.mark.parametrize("documents", [1, 2])
+async def test_an_unread_ofd_xml_sealed_unchanged_refuses_the_package(
+    stack,
+    trusting_app,  # noqa: F811
+    documents,
+):
+    if documents == 1:
+        files = _with_subset(unzip(make_ofd()))
+        doc_0 = frozenset(n for n in files if n.startswith("Doc_0/"))
+        files = sealed(files, 0, leave_out=doc_0)
+    else:
+        files = sealed(_with_subset(two_documents(signed=(True, False))), 0)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _verify(stack, trusting_app, files)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    details = err.value.details() or ""
+    assert "OFD.xml cannot be read" in details and "DTD" in details, details
+
+
+async def test_an_unread_ofd_xml_changed_after_sealing_stays_modified(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = sealed(unzip(make_ofd()), 0)
+    files = _with_subset(files)  # the signed OFD.xml changed, and unreadable
+    reply = await _verify(stack, trusting_app, files)
+    [seal] = reply.signatures
+    assert seal.verdict == "MODIFIED"
+    assert {r.file: r.status for r in seal.references}["/OFD.xml"] == "changed"
+
+
+async def test_a_document_root_the_verifier_does_not_read_is_never_valid(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = unzip(make_ofd())
+    assert b"<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>" in files["OFD.xml"]
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>",
+        b"<ofd:DocRoot>../Doc_0/Document.xml</ofd:DocRoot>",
+    )
+    reply = await _verify(stack, trusting_app, sealed(files, 0))
+    [seal] = reply.signatures
+    assert seal.verdict != "VALID", [(r.file, r.status) for r in seal.references]
+    assert reply.verdict != "VALID"
