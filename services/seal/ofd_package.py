@@ -12,7 +12,8 @@ Everything here is bounded before it allocates:
   absolute or drive path, no backslash, no NUL, no colon), unique after normalisation
   and as the file systems readers unpack to take them (:func:`file_key`);
 - the XML: at most :data:`MAX_OFD_XML_BYTES` per file, nesting at most
-  :data:`MAX_OFD_XML_DEPTH` elements, and no DTD, entity or external reference
+  :data:`MAX_OFD_XML_DEPTH` elements, and no DTD (a bare ``<!DOCTYPE name>`` aside),
+  entity or external reference
   (defusedxml over the standard library's expat parser); and the trees a request
   parses, charged as they are built to the package's :class:`XmlBudget`: what the
   request is admitted for (:func:`services.seal.ofd_xml.admitted_bytes`).

@@ -1,8 +1,9 @@
 """The XML files of an OFD package, parsed within bounds (GB/T 33190 §7.1).
 
 Each file: at most :data:`MAX_OFD_XML_BYTES`, nesting at most
-:data:`MAX_OFD_XML_DEPTH` elements, no DTD, entity or external reference (defusedxml
-over the standard library's expat parser), in an encoding it can be read in.
+:data:`MAX_OFD_XML_DEPTH` elements, no DTD (but a bare ``<!DOCTYPE name>``, which
+declares nothing), entity or external reference (defusedxml over the standard
+library's expat parser), in an encoding it can be read in.
 
 And every request (atk16 F2): the trees it parses are charged to an
 :class:`XmlBudget` *while they are parsed*, by an estimate of what they take in memory
@@ -29,7 +30,7 @@ import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from collections.abc import Iterator
 from typing import cast
 
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
 from certseal.errors import CertsealError, ErrorKind, invalid
@@ -269,6 +270,19 @@ def parse_xml(
         raise
 
 
+def _doctype_declared(
+    name: str, system: str | None, public: str | None, has_subset: int
+) -> None:
+    """Refuse a document type declaration unless it is a bare name
+    (``<!DOCTYPE ofd:OFD>``), which declares nothing: dom4j (ofdrw), libxml2 and
+    every XML parser read the file as without it (atk33 A2: refused, a sealed
+    ``OFD.xml`` with one was read as a damaged file). An external subset or an
+    internal one may declare attribute defaults or entities, which readers apply
+    or not: what the file says would depend on the reader."""
+    if system or public or has_subset:
+        raise DTDForbidden(name, system, public)
+
+
 def _parse(data: bytes, name: str, field: str, budget: XmlBudget) -> ET.Element:
     """:func:`parse_xml`'s parsing: the tree built from each chunk of
     :data:`_CHUNK` bytes is charged to ``budget`` before the next is read."""
@@ -279,10 +293,11 @@ def _parse(data: bytes, name: str, field: str, budget: XmlBudget) -> ET.Element:
     names: set[str] = set()  # a new name also costs the parser's cache an entry
     parser = DefusedXMLParser(
         target=ET.TreeBuilder(),
-        forbid_dtd=True,
+        forbid_dtd=False,  # a bare one only: _doctype_declared
         forbid_entities=True,
         forbid_external=True,
     )
+    parser.parser.StartDoctypeDeclHandler = _doctype_declared
     # not iterparse: its iterator sits in a reference cycle, so a tree refused
     # half-built would stay until the garbage collector finds it
     pull = ET.XMLPullParser(events=("start", "end"), _parser=parser)

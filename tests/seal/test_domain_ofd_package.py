@@ -103,6 +103,28 @@ def test_dtds_and_entities_are_refused(xml):
     assert "DTD" in refused(parse_xml, xml, "OFD.xml")
 
 
+@pytest.mark.parametrize(
+    "xml",
+    [
+        # an internal subset may declare attribute defaults, which readers apply
+        # or not: what a location says would depend on the reader
+        b'<!DOCTYPE a [<!ATTLIST a BaseLoc CDATA "x.xml">]><a/>',
+        b"<!DOCTYPE a [<!ELEMENT a ANY>]><a/>",
+        b'<!DOCTYPE a PUBLIC "-//x//DTD x//EN" "x.dtd"><a/>',
+    ],
+)
+def test_a_doctype_that_could_change_what_is_read_is_refused(xml):
+    assert "DTD" in refused(parse_xml, xml, "OFD.xml")
+
+
+def test_a_bare_doctype_is_read_as_readers_read_it():
+    # atk33 A2: a name and nothing else declares nothing; dom4j (ofdrw), libxml2
+    # and every XML parser read the document as without it
+    xml = b'<?xml version="1.0"?>\n<!DOCTYPE ofd:OFD>\n<ofd:OFD xmlns:ofd="u"><b/></ofd:OFD>'
+    root = parse_xml(xml, "OFD.xml")
+    assert root.tag == "{u}OFD" and [e.tag for e in root] == ["b"]
+
+
 def test_oversized_or_broken_xml(monkeypatch):
     assert "not well-formed" in refused(parse_xml, b"<a><b></a>", "OFD.xml")
     monkeypatch.setattr(ofd_xml, "MAX_OFD_XML_BYTES", 10)
