@@ -97,6 +97,56 @@ class Found:
     document: int = 0  # which document of the file, 0-based
 
 
+def _owns(one: Found) -> bool:
+    """Whether the signature signed its own document's list: its references hold
+    ``Signatures.xml`` as it signed it, or grown by later entries."""
+    return any(r.file == one.listing_path and r.holds for r in one.references)
+
+
+def own_signatures(
+    documents: list[list[Found]], contents: list[list[bytes | None]]
+) -> list[list[Found]]:
+    """Each document's signatures, a signature listed by several documents
+    (``contents``: each entry's ``Signature.xml`` by its digest, None when there is
+    none to read) counting only for those whose list it signed (atk33 A1).
+
+    A signature is one signing act, and its ``Signature.xml``'s bytes are what it
+    signs: a copy, or another list's entry naming the same file, is the same
+    signature. Listed by several documents, it counts for a document only when its
+    references hold that document's ``Signatures.xml`` (unchanged or ``list
+    grown``: it signed that list); in every other document its entry is MALFORMED
+    (check ``document``), so a list anyone may add, naming another document's
+    seal, seals nothing. Listed by one document, it is that document's, as before.
+    """
+    where: dict[bytes, list[tuple[int, int]]] = {}
+    for doc, keys in enumerate(contents):
+        for at, key in enumerate(keys):
+            if key is not None:
+                where.setdefault(key, []).append((doc, at))
+    out = [list(found) for found in documents]
+    for places in where.values():
+        if len({doc for doc, _ in places}) < 2:
+            continue
+        for doc, at in places:
+            one = documents[doc][at]
+            if _owns(one):
+                continue
+            others = ", ".join(
+                f"document {d}'s /{documents[d][a].entry.path}"
+                for d, a in places[:5]
+                if (d, a) != (doc, at)
+            )
+            detail = (
+                f"the same signature as {others}: it did not sign /"
+                f"{one.listing_path}, so it seals no document {doc}"
+            )
+            check = SealCheck("document", False, detail[:2000])
+            out[doc][at] = dataclasses.replace(
+                one, verification=SealVerification(SealVerdict.MALFORMED, (check,))
+            )
+    return out
+
+
 def result_of(
     one: Found, references: tuple[ReferenceResult, ...], unvouched: str = ""
 ) -> OfdSignatureResult:

@@ -50,6 +50,7 @@ from services.seal.ofd_results import (
     OfdDocumentResult,
     OfdFileResult,
     list_growth_checked,
+    own_signatures,
     result_of,
 )
 from services.seal.ofd_results import OfdSignatureResult as OfdSignatureResult
@@ -172,10 +173,11 @@ class OfdSealService:
         offload = self._seals.offload
         async with offload.admit("VerifyOfd", await _admitted(offload, ofd)):
             listed = await offload.run("ofd", _open, ofd)
-            documents: list[OfdDocumentResult] = []
+            every: list[list[_Found]] = []
             size = 0
             for index, (document, entries) in enumerate(listed):
                 found: list[_Found] = []
+                every.append(found)
                 for entry in entries:
                     one = await self._verify_one(document, entry, index)
                     size += _reported_bytes(result_of(one, one.references))
@@ -187,11 +189,20 @@ class OfdSealService:
                             f"{len(one.references)} references in one of them)",
                         )
                     found.append(one)
-                # judging the list adds at most one reference and a bounded detail
-                # each
-                judged = tuple(list_growth_checked(found))
-                documents.append(OfdDocumentResult(index, document.doc_root, judged))
-            return OfdFileResult(tuple(documents))
+            # a document holds only signatures of its own (atk33 A1); judging each
+            # list adds at most one reference and a bounded detail each
+            contents = await offload.run("ofd", _contents, listed)
+            owned = own_signatures(every, contents)
+            return OfdFileResult(
+                tuple(
+                    OfdDocumentResult(
+                        index, document.doc_root, tuple(list_growth_checked(found))
+                    )
+                    for index, ((document, _), found) in enumerate(
+                        zip(listed, owned, strict=True)
+                    )
+                )
+            )
 
     async def _verify_one(
         self, document: OfdDocument, entry: SignatureEntry, index: int
@@ -325,6 +336,25 @@ def _finish(prepared: PreparedSeal, signed_value: bytes) -> tuple[bytes, bytes]:
     """The sealed package and its SHA-256 (in a worker thread)."""
     out = finish_seal(prepared, signed_value)
     return out, hashlib.sha256(out).digest()
+
+
+def _contents(
+    listed: list[tuple[OfdDocument, list[SignatureEntry]]],
+) -> list[list[bytes | None]]:
+    """Each entry's ``Signature.xml`` by its SHA-256 (in a worker thread): what the
+    signature signs, so one signature however it is listed or copied
+    (:func:`~services.seal.ofd_results.own_signatures`; None: none to read)."""
+    digests: dict[str, bytes] = {}  # each file hashed once
+    out: list[list[bytes | None]] = []
+    for document, entries in listed:
+        contents: list[bytes | None] = []
+        for entry in entries:
+            data = None if entry.ambiguous else document.package.get(entry.path)
+            if data is not None and entry.path not in digests:
+                digests[entry.path] = hashlib.sha256(data).digest()
+            contents.append(None if data is None else digests[entry.path])
+        out.append(contents)
+    return out
 
 
 def _open(ofd: bytes) -> list[tuple[OfdDocument, list[SignatureEntry]]]:

@@ -58,11 +58,6 @@ async def _verify(stack, app, files):  # type: ignore[no-untyped-def]
     return await stub.VerifyOfd(pb.VerifyOfdRequest(ofd=zip_files(files)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk33 A1: a list added after sealing makes document 1 hold document "
-    "0's seal, and the file, not VALID before, is VALID",
-)
 async def test_another_documents_seal_listed_later_does_not_seal_a_document(
     stack,
     trusting_app,  # noqa: F811
@@ -75,6 +70,43 @@ async def test_another_documents_seal_listed_later_does_not_seal_a_document(
     assert verdicts[0] == (0, "VALID")
     assert verdicts[1][1] != "VALID", (verdicts, reply.detail)
     assert reply.verdict != "VALID", reply.detail
+
+
+async def test_a_copy_of_another_documents_seal_does_not_seal_a_document(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    # the same kind: Doc_0's seal files copied under Doc_1 and listed there (the
+    # copy's Signature.xml is byte for byte the one signed, so it verifies)
+    files = _doc0_sealed_doc1_list_unwritten()
+    for name in [n for n in files if n.startswith("Doc_0/Signs/Sign_0/")]:
+        files["Doc_1/" + name.removeprefix("Doc_0/")] = files[name]
+    files["Doc_1/Signs/Signatures.xml"] = _list("/Doc_1/Signs/Sign_0/Signature.xml")
+    reply = await _verify(stack, trusting_app, files)
+    assert [(d.document, d.verdict) for d in reply.documents] == [
+        (0, "VALID"),
+        (1, "MALFORMED"),
+    ], reply.detail
+    assert reply.verdict != "VALID"
+    [_, copy] = reply.signatures
+    [check] = [c for c in copy.checks if not c.passed]
+    assert check.name == "document"
+    assert "document 0's /Doc_0/Signs/Sign_0/Signature.xml" in check.detail
+
+
+async def test_a_seal_listed_by_two_documents_signing_neither_list_seals_neither(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    # which document it seals cannot be told: neither holds it
+    doc_0 = frozenset(["Doc_0/Signs/Signatures.xml"])
+    files = sealed(two_documents(signed=(True, True)), 0, leave_out=doc_0)
+    files["Doc_1/Signs/Signatures.xml"] = _list("/Doc_0/Signs/Sign_0/Signature.xml")
+    reply = await _verify(stack, trusting_app, files)
+    assert [(d.document, d.verdict) for d in reply.documents] == [
+        (0, "MALFORMED"),
+        (1, "MALFORMED"),
+    ], reply.detail
 
 
 async def test_control_an_empty_list_added_later_leaves_document_1_unsealed(
