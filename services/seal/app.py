@@ -63,9 +63,11 @@ class GrpcLicenceVerifier:
             raise CertsealError(
                 ErrorKind.UNAVAILABLE, f"verifier group: {exc.details()}"
             ) from None
+        failed = [c.detail for c in reply.result.checks if not c.passed]
         return LicenceVerdict(
             verifier_pb2.Verdict.Name(reply.result.verdict).removeprefix("VERDICT_"),
             reply.result.identifier,
+            failed[-1] if failed else "",
         )
 
 

@@ -336,16 +336,7 @@ def pdf_report_lines(reply: Any) -> list[str]:
         if reply.seals
         else "0 seal(s): the PDF holds no signature or seal to verify"
     )
-    if reply.HasField("licence"):
-        licence = reply.licence
-        status = f"{licence.verdict or 'unknown'} ({licence.detail})"
-        if not licence.detail:
-            status = licence.verdict
-        lines.append(
-            f"licence     {licence.identifier} (type {licence.type_code}, "
-            f"issuer {licence.issuer_code}): {status}"
-        )
-    return lines
+    return lines + _licence_lines(reply)
 
 
 def _verify_ofd(args: argparse.Namespace) -> int:
@@ -362,10 +353,9 @@ def _verify_ofd(args: argparse.Namespace) -> int:
         _print_checks(one)
         for ref in one.references:
             if args.references or ref.status not in ("ok", "list grown"):
-                say(f"  {ref.status:<11} {ref.file} {ref.expected}")
-    for line in ofd_file_lines(reply):
+                say(f"  {ref.status:<11} {ref.file} {ref.expected}".rstrip())
+    for line in ofd_file_lines(reply) + _licence_lines(reply):
         say(line)
-    _print_licence(reply)
     return verify_status([reply.verdict], reply)  # every document's, every seal's
 
 
@@ -379,12 +369,19 @@ def verify_status(verdicts: list[str], reply: Any) -> int:
     return 0 if sealed and licence_ok else 1
 
 
-def _print_licence(reply: Any) -> None:
-    """A licence file's licence and its status now (VerifyPdf, VerifyOfd)."""
-    if reply.HasField("licence"):
-        found = reply.licence
-        said = " ".join(part for part in (found.verdict, found.detail) if part)
-        say(f"licence     {found.identifier} {said}")
+def _licence_lines(reply: Any) -> list[str]:
+    """A licence file's licence and its status now, with why (``REVOKED (revoked
+    as a sanction (07))``, or why none could be had), one shape for VerifyPdf and
+    VerifyOfd; none for a file that is no licence file."""
+    if not reply.HasField("licence"):
+        return []
+    found = reply.licence
+    status = found.verdict or "unknown"
+    status += f" ({found.detail})" if found.detail else ""
+    return [
+        f"licence     {found.identifier} (type {found.type_code}, "
+        f"issuer {found.issuer_code}): {status}"
+    ]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -489,7 +486,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ofd.add_argument(
         "--keyword", help="stamp over this text instead (no --page/--x-mm/--y-mm)"
     )
-    verify_ofd = seal.add_parser("verify-ofd", help="verify every seal in an OFD")
+    verify_ofd = seal.add_parser(
+        "verify-ofd",
+        help="verify every document's seals in an OFD; exit 0 only when every "
+        "document holds a seal and every seal is VALID",
+    )
     verify_ofd.add_argument("file")
     verify_ofd.add_argument(
         "--references", action="store_true", help="list every reference's digest"

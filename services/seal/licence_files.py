@@ -97,11 +97,13 @@ def ofd_licence_metadata(ofd: bytes) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class LicenceVerdict:
-    """A verifier group's verdict on a licence code: its name (VALID, REVOKED, ...)
-    and the identifier of the licence the code is of ('' when unknown)."""
+    """A verifier group's verdict on a licence code: its name (VALID, REVOKED, ...),
+    the identifier of the licence the code is of ('' when unknown) and, for a verdict
+    other than VALID, the failed check's detail (``revoked as a sanction (07)``)."""
 
     verdict: str
     identifier: str
+    detail: str = ""
 
 
 class LicenceVerifier(Protocol):
@@ -266,7 +268,7 @@ class LicenceFiles:
                 detail="the licence code is of another licence than the metadata "
                 f"names ({answer.identifier or 'unknown'})",
             )
-        return _with(found, note, verdict=answer.verdict)
+        return _with(found, note, verdict=answer.verdict, detail=answer.detail)
 
 
 def _with(

@@ -546,6 +546,9 @@ async def test_a_revoked_licence_file_verifies_with_status_revoked(
     )
     assert [s.verdict for s in verified.seals] == ["VALID"]  # the seal is intact
     assert verified.licence.verdict == "REVOKED", verified.licence.detail
+    # with the status in the words every command uses (trial33: REVOKED alone did
+    # not tell a revocation from a revocation as a sanction)
+    assert verified.licence.detail == "revoked (03)"
     assert verified.licence.identifier == licence.identifier
     # a PDF that is no licence file has no licence status
     plain = await seal_stub("operator:admin").VerifyPdf(
@@ -651,7 +654,10 @@ async def test_the_console_redeems_a_code_and_shows_a_revoked_file(
         again = await seal_stub("operator:admin").VerifyPdf(
             seal_pb.VerifyPdfRequest(pdf=copy_pdf)
         )
-        assert (again.licence.verdict, again.licence.detail) == ("REVOKED", copy_note)
+        assert (again.licence.verdict, again.licence.detail) == (
+            "REVOKED",
+            f"{copy_note}; revoked (03)",
+        )
         headers = {"Content-Type": "application/pdf"}
         async with redeeming.post(
             "/api/verify-pdf", data=document, headers=headers
@@ -828,6 +834,7 @@ async def test_the_ofd_file_is_sealed_sm2_carries_metadata_and_says_revoked(
     )
     assert [s.verdict for s in verified.signatures] == ["VALID"]  # seal intact
     assert verified.licence.verdict == "REVOKED", verified.licence.detail
+    assert verified.licence.detail == "revoked (03)"
 
 
 async def test_an_ofd_without_a_usable_official_seal_is_a_failed_precondition(

@@ -145,3 +145,21 @@ def test_a_seals_status_now_is_printed_beside_its_verdict() -> None:
         "Seal-1: VALID: sealed before the seal was revoked "
         "(2023-11-14T22:13:20+00:00) 章 (revoked) signed before the revocation"
     )
+
+
+def test_an_ofd_licence_line_has_the_pdf_line_s_shape() -> None:
+    """trial33: verify-ofd printed ``licence ID REVOKED`` where verify-pdf printed
+    ``licence ID (type T, issuer D): REVOKED``, and neither said which revocation."""
+    from services.seal.cli import _licence_lines
+
+    licence = pb.LicenceDocumentStatus(
+        identifier="ID1",
+        type_code="T1",
+        issuer_code="D1",
+        verdict="REVOKED",
+        detail="revoked as a sanction (07)",
+    )
+    said = "licence     ID1 (type T1, issuer D1): REVOKED (revoked as a sanction (07))"
+    assert _licence_lines(pb.VerifyOfdResponse(licence=licence)) == [said]
+    assert pdf_report_lines(pb.VerifyPdfResponse(licence=licence))[-1] == said
+    assert _licence_lines(pb.VerifyOfdResponse()) == []
