@@ -16,7 +16,8 @@ def ofd_file_lines(reply: Any) -> list[str]:
     """Each document of several and its verdict, a document holding no signature
     always (a reader shows it unsealed), then the file's verdict and why."""
     lines = [
-        f"document    {d.document} {d.document_root}: {d.verdict}"
+        f"document    {d.document} {d.document_root or '(no DocRoot read)'}: "
+        f"{d.verdict}"
         for d in reply.documents
         if len(reply.documents) > 1 or not reply.signatures
     ]

@@ -275,6 +275,9 @@ class OfdDocumentResult:
     found at the package's one ``Signs/Signatures.xml``)."""
     signatures: tuple[OfdSignatureResult, ...]
     """Its ``Signatures.xml``'s entries, in that list's order."""
+    root_held: bool = True
+    """Whether the package holds ``doc_root`` (a ``DocRoot`` may name a file it
+    does not: nothing of that document is drawn, and the report says so)."""
 
     @property
     def verdict(self) -> str:
@@ -291,10 +294,14 @@ class OfdDocumentResult:
 
     @property
     def name(self) -> str:
-        """How the report names it: ``document 1 (/Doc_1/Document.xml)``."""
-        return f"document {self.index}" + (
-            f" (/{self.doc_root})" if self.doc_root else ""
-        )
+        """How the report names it: ``document 1 (/Doc_1/Document.xml)``, with
+        ``not in the package`` when the package does not hold that file, or ``(no
+        DocRoot read)`` when there is none (trial33: ``document 1 holds no seal``
+        named neither)."""
+        if not self.doc_root:
+            return f"document {self.index} (no DocRoot read)"
+        missing = "" if self.root_held else ", not in the package"
+        return f"document {self.index} (/{self.doc_root}{missing})"
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,10 @@ class OfdSealService:
             return OfdFileResult(
                 tuple(
                     OfdDocumentResult(
-                        index, document.doc_root, tuple(list_growth_checked(found))
+                        index,
+                        document.doc_root,
+                        tuple(list_growth_checked(found)),
+                        document.doc_root in document.package.files,
                     )
                     for index, ((document, _), found) in enumerate(
                         zip(listed, owned, strict=True)

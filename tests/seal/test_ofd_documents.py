@@ -141,6 +141,40 @@ async def test_a_document_without_a_seal_is_named_and_the_file_not_valid(
     assert verify_status([reply.verdict], reply) == 1
 
 
+@pytest.mark.parametrize(
+    ("root", "named", "shown"),
+    [
+        # trial33: "document    1 : UNSEALED" and "document 1 holds no seal"
+        ("", "document 1 (no DocRoot read)", "(no DocRoot read)"),
+        (
+            "<ofd:DocRoot>Doc_9/Document.xml</ofd:DocRoot>",
+            "document 1 (/Doc_9/Document.xml, not in the package)",
+            "/Doc_9/Document.xml",
+        ),
+    ],
+    ids=["no-docroot", "docroot-not-held"],
+)
+async def test_a_document_with_no_root_read_is_named_so(
+    stack,
+    trusting_app,  # noqa: F811
+    root,
+    named,
+    shown,
+):
+    """A second DocBody with no DocRoot, or one naming a file the package does not
+    hold, was reported as if the document were there ("document 1 (/Doc_9/…)
+    holds no seal"); the report now says what is missing. Never VALID."""
+    files = two_documents(signed=(True, False))
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"<ofd:DocRoot>Doc_1/Document.xml</ofd:DocRoot>", root.encode()
+    )
+    reply = await _verify(stack, trusting_app, sealed(files, 0))
+    assert reply.verdict == "UNSEALED", reply.detail
+    assert f"{named} holds no seal or signature" in reply.detail
+    assert f"document    1 {shown}: UNSEALED" in ofd_file_lines(reply)
+    assert verify_status([reply.verdict], reply) == 1
+
+
 def test_a_one_document_file_reads_as_before_with_the_files_verdict() -> None:
     valid = pb.VerifyOfdResponse(
         signatures=[pb.OfdSignatureResult(signature_id="s1", verdict="VALID")],
