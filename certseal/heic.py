@@ -85,10 +85,10 @@ def check_heic_pixels(
     width, height = size
     limit, words = heic_pixel_limit(info, mode)
     if width * height > limit:
-        which = "" if limit == MAX_HEIC_PIXELS else f" for a HEIC of {words}"
         raise invalid(
             field,
-            f"is {width} × {height} pixels; the limit{which} is {limit} pixels",
+            f"is {width} × {height} pixels; the limit for a HEIC of {words} is "
+            f"{limit:,} pixels (a smaller photo, or the photo as JPEG, is read)",
         )
 
 

@@ -74,7 +74,7 @@ def check_declared_pixels(image: Image.Image, field: str, limit: int) -> None:
     width, height = image.size
     if width * height > limit:
         raise invalid(
-            field, f"is {width} × {height} pixels; the limit is {limit} pixels"
+            field, f"is {width} × {height} pixels; the limit is {limit:,} pixels"
         )
 
 
@@ -223,7 +223,7 @@ def _decoded(
         return _contained(grey, side), scaled_alpha, True, full
     except Image.DecompressionBombError:  # Pillow's own, far higher, bound
         raise invalid(
-            "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS} pixels"
+            "image", f"has too many pixels; the limit is {MAX_IMAGE_PIXELS:,} pixels"
         ) from None
     except CertsealError:
         raise

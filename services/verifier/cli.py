@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from certseal.bounds import IMAGE_LIMIT
 from certseal.calls import call_service
 from certseal.cli import load
 from certseal.cli_options import OutputFile, say, whole_number, write_output
@@ -419,7 +420,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     verify.add_argument(
         "--image",
-        help="a PNG, JPEG or HEIC image of the QR code instead (at most 8 MiB)",
+        help=f"the QR code's photo or picture instead: {IMAGE_LIMIT}",
     )
     verify.add_argument(
         "--purpose", help="the purpose of use (用证事由); online only, required there"

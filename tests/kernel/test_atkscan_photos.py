@@ -244,5 +244,5 @@ def test_atkscan_a_progressive_jpeg_keeps_the_decoded_bound():
     sof = data.index(b"\xff\xc2")  # SOF2: progressive
     data[sof + 5 : sof + 9] = (4284).to_bytes(2, "big") + (5712).to_bytes(2, "big")
     assert _refusal(bytes(data)) == (
-        f"is 5712 × 4284 pixels; the limit is {bounds.MAX_IMAGE_PIXELS} pixels"
+        f"is 5712 × 4284 pixels; the limit is {bounds.MAX_IMAGE_PIXELS:,} pixels"
     )

@@ -349,7 +349,7 @@ def png_13000() -> bytes:
 def test_the_13000_square_png_is_refused_before_decoding(png_13000):
     message = _image_refusal(png_13000)
     assert message == (
-        f"is 13000 × 13000 pixels; the limit is {bounds.MAX_IMAGE_PIXELS} pixels"
+        f"is 13000 × 13000 pixels; the limit is {bounds.MAX_IMAGE_PIXELS:,} pixels"
     )
 
 
