@@ -27,7 +27,11 @@ from typing import cast
 
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, invalid
-from services.seal.ofd_drawn import drawn_files, entry_draws_only_root
+from services.seal.ofd_drawn import (
+    drawn_files,
+    entry_draws_only_root,
+    refuse_unread_sealed,
+)
 from services.seal.ofd_loc import (
     AmbiguousLocation,
     attribute_values,
@@ -111,9 +115,6 @@ class OfdDocument:
     # file's documents: each Signatures.xml's entries (by its path) and the files
     # OFD.xml draws, every document's (see drawn_files)
     cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
-    # why OFD.xml was not read, when this is the package's one Signs/Signatures.xml
-    # read in its stead (:func:`signatures_documents`); "" when OFD.xml was read
-    unread: str = ""
 
     def digest_of(self, method: str, path: str) -> bytes | None:
         """The digest of the file at ``path`` by ``method`` (None: unsupported)."""
@@ -225,16 +226,14 @@ def signatures_documents(package: OfdPackage, field: str = "ofd") -> list[OfdDoc
     what is read once per request (what ``OFD.xml`` draws is the same for each).
 
     Damage is tolerated, since a damaged file is a changed one, which the references
-    of each signature report: a document root that is no bounded XML gives no pages, a
-    page whose location leaves the package is left out. A ``Signatures`` location
-    that is no path inside the package refuses it (INVALID_ARGUMENT ``field``,
-    naming the document): the document's signatures cannot be told. When
-    ``OFD.xml`` itself is damaged, the conventional ``Signs/Signatures.xml`` is used
-    if the package has exactly one, so that the signatures still verify and report
-    ``OFD.xml`` as changed (the document has no root then, and no signature of it is VALID:
-    :func:`check_references`, which refuses the package when a signature covers
-    the unread ``OFD.xml`` unchanged); otherwise INVALID_ARGUMENT (``field``), as
-    for more than :data:`MAX_OFD_DOCUMENTS` documents.
+    of each signature report (:func:`check_references` refuses a file that cannot be
+    read yet is covered unchanged): a document root that is no bounded XML gives no
+    pages, a page whose location leaves the package is left out. A ``Signatures``
+    location that is no path inside the package refuses it (INVALID_ARGUMENT
+    ``field``, naming the document). When ``OFD.xml`` is damaged, the package's one
+    ``Signs/Signatures.xml`` is read (a document without a root, none of whose
+    signatures holds); with none or several, or more than :data:`MAX_OFD_DOCUMENTS`
+    documents, INVALID_ARGUMENT (``field``).
     """
     try:
         ofd = package_xml(package, "OFD.xml", field)
@@ -275,7 +274,7 @@ def _conventional(package: OfdPackage, exc: CertsealError) -> OfdDocument:
     ]
     if len(found) != 1:
         raise exc
-    return OfdDocument(package, "", found[0], (), unread=exc.message)
+    return OfdDocument(package, "", found[0], ())
 
 
 def _pages(package: OfdPackage, doc_root: str, field: str) -> tuple[OfdPage, ...]:
@@ -421,12 +420,11 @@ def check_references(
     the signature list the same way); whether those entries are signatures that hold
     is for the caller, who verifies them. Every other difference is ``changed``.
 
-    A document without a root (``OFD.xml`` unread, or its ``DocRoot`` no path the
-    verifier reads) is drawn from files that cannot be told: its signatures never
-    hold (``OFD.xml`` ``unsigned``, "no document root"), and one that covers an
-    ``OFD.xml`` that was not read, unchanged, refuses the package (INVALID_ARGUMENT
-    ``ofd``): it was sealed as it is, so it is no changed file, and what it draws
-    cannot be read (atk33 A2).
+    What is drawn must be told: a signature covering unchanged a drawn file (or an
+    ``OFD.xml``) that cannot be read refuses the package (INVALID_ARGUMENT ``ofd``;
+    atk33 A2, atk33b F1); no signature holds over a document without a root the
+    verifier reads (``OFD.xml`` ``unsigned``) or whose root is not in the package
+    (``missing``; atk33b F2).
     """
     results = []
     for ref in signature.references:
@@ -460,20 +458,18 @@ def check_references(
                 else "named by /" + ", /".join(sorted(named_by & signed))
             )
             results.append(ReferenceResult(path, b"", None, "unsigned", why))
+    refuse_unread_sealed(document, {r.file for r in results if r.status == "ok"}, entry)
     if not document.doc_root:  # drawn from what cannot be told: never holds
-        ofd_held = any(r.file == "OFD.xml" and r.status == "ok" for r in results)
-        if document.unread and ofd_held:  # sealed as it is: not a changed file
-            raise invalid(
-                "ofd",
-                f"OFD.xml cannot be read ({document.unread}), yet /{entry.path} "
-                "seals it unchanged: its documents cannot be told",
-            )
         if all(r.holds for r in results):
             results.append(ReferenceResult("OFD.xml", b"", None, "unsigned", _NO_ROOT))
+    elif document.doc_root not in document.package.files:  # atk33b F2
+        absent = ReferenceResult(document.doc_root, b"", None, "missing", _ROOT_ABSENT)
+        results.append(absent)  # nothing of the document can be shown
     return results
 
 
 _NO_ROOT = "no document root the verifier reads: what is drawn cannot be told"
+_ROOT_ABSENT = "the document root, named by /OFD.xml, is not in the package"
 
 
 _ENTRY = (

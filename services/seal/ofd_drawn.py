@@ -11,17 +11,18 @@ import re
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from typing import TYPE_CHECKING, cast
 
+from certseal.errors import CertsealError, invalid
 from services.seal.ofd_loc import attribute_values, own_texts, readings
 from services.seal.ofd_package import (
-    damage_tolerated,
     file_key,
     local,
     package_xml,
     package_xml_once,
 )
+from services.seal.ofd_xml import EndsRequest
 
 if TYPE_CHECKING:
-    from services.seal.ofd import OfdDocument
+    from services.seal.ofd import OfdDocument, SignatureEntry
 
 
 def _dirname(path: str) -> str:
@@ -111,18 +112,46 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
         named[document.doc_root] = set()
         todo.append((document.doc_root, "document"))
     seen = {path for path, _ in todo}
+    unread: dict[str, str] = {}
     while todo:
         path, kind = todo.pop()
         # parsed already (OFD.xml, the document root), or parsed here once and not
         # kept: a request does not hold every page's tree at once; one that is
-        # absent or refused names nothing (past the request's XML budget: refused)
+        # absent or refused names nothing (past the request's XML budget: refused),
+        # and one refused is kept as unread (unread_drawn)
         if path not in package.files:
             continue
-        with damage_tolerated(), package_xml_once(package, path, "ofd") as root:
-            _named_by(root, path, kind, (by_case, folders), named, seen, todo)
+        try:
+            with package_xml_once(package, path, "ofd") as root:
+                _named_by(root, path, kind, (by_case, folders), named, seen, todo)
+        except EndsRequest:
+            raise
+        except CertsealError as exc:
+            unread[path] = exc.message
     drawn = {path: frozenset(by) for path, by in named.items()}
     document.cache["drawn"] = drawn
+    document.cache["unread drawn"] = unread
     return drawn
+
+
+def refuse_unread_sealed(
+    document: OfdDocument, unchanged: set[str], entry: SignatureEntry
+) -> None:
+    """INVALID_ARGUMENT (``ofd``) when a drawn file (:func:`drawn_files`) the
+    verifier could not read as bounded XML is among the files the signature of
+    ``entry`` covers ``unchanged``: it was sealed as it is, so it is no changed file
+    (a changed one is reported so), and what it draws cannot be told, so no verdict
+    on the signature can be given (atk33b F1: a Document.xml of an encoding or DTD
+    subset the verifier refuses hid the pages it draws)."""
+    drawn_files(document)
+    unread = cast("dict[str, str]", document.cache["unread drawn"])
+    for path, why in sorted(unread.items()):
+        if path in unchanged:
+            raise invalid(
+                "ofd",
+                f"/{path} cannot be read ({why}), yet /{entry.path} seals it "
+                "unchanged: what it draws cannot be told",
+            )
 
 
 def entry_draws_only_root(document: OfdDocument) -> bool:

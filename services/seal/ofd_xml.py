@@ -343,9 +343,11 @@ def _parse(data: bytes, name: str, field: str, budget: XmlBudget) -> ET.Element:
                     cost += _text_cost(element.text, _TEXT_COST)
                     ended = element
                 budget.take(cost, name, field)
-    except DefusedXmlException as exc:
+    except DefusedXmlException:  # a bare <!DOCTYPE name> is read: _doctype_declared
         raise invalid(
-            field, f"{name} has a DTD or entities, which OFD never needs ({exc})"
+            field,
+            f"{name} has a document type declaration (DTD) with a subset or an external "
+            "id (entities, attribute defaults), which OFD never needs",
         ) from None
     except ET.ParseError as exc:
         raise invalid(field, f"{name} is not well-formed XML: {exc}") from None
