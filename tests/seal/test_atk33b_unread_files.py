@@ -95,25 +95,6 @@ def _root_then_pages_changed(how: str) -> dict[str, bytes]:
     return files
 
 
-@pytest.mark.parametrize("how", UNREAD)
-async def test_an_unread_document_root_does_not_uncover_the_pages(
-    stack,
-    trusting_app,  # noqa: F811
-    how,
-):
-    await _not_valid(stack, trusting_app, _root_then_pages_changed(how), ROOT)
-
-
-async def test_control_a_bare_doctype_root_reports_the_uncovered_pages(
-    stack,
-    trusting_app,  # noqa: F811
-):
-    reply = await _not_valid(
-        stack, trusting_app, _root_then_pages_changed("bare"), ROOT
-    )
-    assert reply is not None and reply.verdict == "MODIFIED"
-
-
 def _page_then_resource_changed(how: str) -> dict[str, bytes]:
     """A page naming a resource file (an image) in form ``how``; a seal covering
     everything but that resource file, which is then changed to name another
@@ -138,25 +119,37 @@ def _page_then_resource_changed(how: str) -> dict[str, bytes]:
     return files
 
 
+# what is unread, and what it draws that the seal left out: the pages of a document
+# root, the resources of a page
+CASES = {
+    "root": (_root_then_pages_changed, ROOT, "/" + PAGE),
+    "page": (_page_then_resource_changed, PAGE, "/" + RES),
+}
+
+
 @pytest.mark.parametrize("how", UNREAD)
-async def test_an_unread_page_does_not_uncover_its_resources(
+@pytest.mark.parametrize("case", list(CASES))
+async def test_an_unread_drawn_file_does_not_uncover_what_it_draws(
     stack,
     trusting_app,  # noqa: F811
+    case,
     how,
 ):
-    await _not_valid(stack, trusting_app, _page_then_resource_changed(how), PAGE)
+    made, unread, _ = CASES[case]
+    await _not_valid(stack, trusting_app, made(how), unread)
 
 
-async def test_control_a_bare_doctype_page_reports_its_uncovered_resources(
+@pytest.mark.parametrize("case", list(CASES))
+async def test_control_a_bare_doctype_reports_what_the_seal_left_out(
     stack,
     trusting_app,  # noqa: F811
+    case,
 ):
-    reply = await _not_valid(
-        stack, trusting_app, _page_then_resource_changed("bare"), PAGE
-    )
+    made, unread, left_out = CASES[case]
+    reply = await _not_valid(stack, trusting_app, made("bare"), unread)
     assert reply is not None and reply.verdict == "MODIFIED"
     [seal] = reply.signatures
-    assert {r.file: r.status for r in seal.references}["/" + RES] == "unsigned"
+    assert {r.file: r.status for r in seal.references}[left_out] == "unsigned"
 
 
 @pytest.mark.parametrize("documents", [1, 2])
