@@ -11,8 +11,13 @@ import re
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from typing import TYPE_CHECKING, cast
 
-from certseal.errors import CertsealError, invalid
-from services.seal.ofd_loc import attribute_values, own_texts, readings
+from certseal.errors import CertsealError, ErrorKind, invalid
+from services.seal.ofd_loc import (
+    LocationPastReading,
+    attribute_values,
+    own_texts,
+    readings,
+)
 from services.seal.ofd_package import (
     file_key,
     local,
@@ -69,6 +74,46 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
 }
 
 
+MAX_LOCATION_WORK = 64 * 1024 * 1024
+"""Characters of locations one request reads to find what a document is drawn
+from: each spelling of a location (up to twelve) from each folder it may be read
+from (:func:`services.seal.ofd_loc.readings`). An ordinary OFD reads a few thousand
+locations of a few dozen characters from one or two folders; locations written for
+the most spellings, of many segments, under a resource ``BaseLoc`` read as several
+folders cost tens of times their size (atk33c O1: a 13.7 MiB resource file took
+15.5 s of CPU). Measured: about 25 ns of CPU a character, so at most about 2 s."""
+
+MAX_LOCATION_READINGS = 500_000
+"""Spellings of locations one request reads (a plain location is one): about 20 µs
+of CPU each with its element (measured: 200,000 fonts' locations, 3.9 s), so at
+most about 10 s, within ``[seal] job_timeout_s`` (60 s) however large the package;
+an OFD of 10,000 pages of 50 pictures each is at the bound."""
+
+
+class LocationWork:
+    """What a request has read of locations (:data:`MAX_LOCATION_WORK`,
+    :data:`MAX_LOCATION_READINGS`): called with each spelling's cost in characters
+    before it is read. Past either bound the package is refused at once
+    (INVALID_ARGUMENT ``ofd``, ending the request), well within the job's time."""
+
+    def __init__(self) -> None:
+        self.spent = 0
+        self.readings = 0
+
+    def __call__(self, characters: int) -> None:
+        self.spent += characters
+        self.readings += 1
+        if self.spent > MAX_LOCATION_WORK or self.readings > MAX_LOCATION_READINGS:
+            raise LocationPastReading(
+                ErrorKind.INVALID_ARGUMENT,
+                f"its locations take more than {MAX_LOCATION_READINGS:,} readings or "
+                f"{MAX_LOCATION_WORK:,} characters of reading (many locations, or "
+                "locations of many spellings and segments read from many folders): "
+                "what the document is drawn from is not read so far",
+                field="ofd",
+            )
+
+
 def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     """Every file a reader opens to show the document, with the files that name it
     (``OFD.xml`` and the document root, which every signature must cover, are always
@@ -113,6 +158,7 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
         todo.append((document.doc_root, "document"))
     seen = {path for path, _ in todo}
     unread: dict[str, str] = {}
+    work = LocationWork()
     while todo:
         path, kind = todo.pop()
         # parsed already (OFD.xml, the document root), or parsed here once and not
@@ -123,7 +169,7 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
             continue
         try:
             with package_xml_once(package, path, "ofd") as root:
-                _named_by(root, path, kind, (by_case, folders), named, seen, todo)
+                _named_by(root, path, kind, (by_case, folders, work), named, seen, todo)
         except EndsRequest:
             raise
         except CertsealError as exc:
@@ -211,19 +257,19 @@ def _named_by(
     root: ET.Element,
     path: str,
     kind: str,
-    found: tuple[dict[str, str], set[str]],
+    found: tuple[dict[str, str], set[str], LocationWork],
     named: dict[str, set[str]],
     seen: set[str],
     todo: list[tuple[str, str]],
 ) -> None:
     """What the file ``path`` of ``kind``, parsed as ``root``, names: added to
     ``named`` (by ``path``), and to ``todo`` when it is to be read on. ``found``:
-    the package's files and folders by :func:`file_key`."""
-    by_case, present = found
+    the package's files and folders by :func:`file_key`, and the request's work."""
+    by_case, present, work = found
     folders = [_dirname(path)]
     if kind == "res":  # a resource's files are below its BaseLoc, in each reading
         # that is a folder of the package (so a few folders, however it is written)
-        below = readings(attribute_values(root, "BaseLoc"), folders)
+        below = readings(attribute_values(root, "BaseLoc"), folders, charge=work)
         folders[:0] = [f for f in below if file_key(f) in present]
     wanted = {name: (attr, then) for name, attr, then in _NAMES[kind]}
     for element in root.iter():
@@ -233,7 +279,7 @@ def _named_by(
         attr, then = rule
         locs = attribute_values(element, attr) if attr else own_texts(element)
         # every reading a reader may make (ofd_loc): each file one names is drawn
-        for wanted_path in readings(locs, folders):
+        for wanted_path in readings(locs, folders, charge=work):
             target = by_case.get(file_key(wanted_path))
             if target is None:
                 continue  # absent: nothing in it is drawn (so at most one

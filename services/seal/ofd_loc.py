@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from certseal.errors import CertsealError, ErrorKind, invalid
 from services.seal.ofd_package import OfdPackage, children, local
@@ -115,6 +115,7 @@ def readings(
     bases: Sequence[str],
     *,
     explicit_relative: bool = False,
+    charge: Callable[[int], None] | None = None,
 ) -> list[str]:
     """Every package path a reader may open for the locations ``locs`` (the texts
     or values of one location, :func:`own_texts`, :func:`attribute_values`), the
@@ -124,7 +125,10 @@ def readings(
     ``explicit_relative`` (a ``Reference``'s ``FileRef``, "an absolute path in the
     package", GB/T 33190 §18) only ``./x`` and ``../x`` are read from ``bases``,
     and only from there.
-    Spellings that are no path inside the package are left out."""
+    Spellings that are no path inside the package are left out. ``charge``, when
+    given, is told the characters each spelling costs to read from its folders
+    before they are read (it may raise to stop: :func:`~services.seal.ofd_drawn.
+    drawn_files` bounds a request's work so)."""
     found: dict[str, None] = {}
     for loc in dict.fromkeys(locs):
         for spelling in spellings(loc):
@@ -136,6 +140,8 @@ def readings(
             elif explicit_relative:
                 dotted = spelling.split("/", 1)[0] in (".", "..")
                 folders = bases if dotted else ("",)
+            if charge is not None:
+                charge(len(spelling) * (1 + len(folders)))
             # resolved once from the root; below a folder it is that folder's path
             # and this one unless it climbs ("..")
             whole = resolve(spelling, "")

@@ -27,9 +27,11 @@ import time
 
 import pytest
 
+from certseal.errors import CertsealError, ErrorKind
+from services.seal import ofd_drawn
 from services.seal.config import SealConfig
 from services.seal.ofd import open_document
-from services.seal.ofd_drawn import drawn_files
+from services.seal.ofd_drawn import MAX_LOCATION_WORK, drawn_files
 from services.seal.ofd_package import MAX_OFD_UNCOMPRESSED_BYTES, read_package
 from tests.seal.ofd_samples import make_ofd, unzip, zip_files
 
@@ -85,14 +87,31 @@ def test_control_the_package_is_within_every_bound_and_read():
     assert drawn["Doc_0/R.xml"] == {ROOT}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk33c O1: locations of many segments and spellings under a BaseLoc "
-    "of several readings cost ~0.9 s of CPU a MiB of XML: a package within the "
-    "bounds holds a seal worker for ~5 minutes, past job_timeout_s",
-)
-def test_a_package_within_the_bounds_is_read_within_the_job_time_bound():
-    data, xml_bytes = _package(" ../" * 1000, 300, BASE)
-    assert xml_bytes > 1_000_000 and len(data) < 100_000
-    taken = _cpu_per_mib(data, xml_bytes)
-    assert taken < ALLOWED, f"{taken:.2f} s a MiB; {ALLOWED:.3f} s allowed"
+def test_a_package_of_too_much_location_work_is_refused_at_once():
+    """Ten times the attack's locations (12 MiB of XML, about 460 million
+    characters of reading, some 2 minutes of CPU before): refused once the request
+    has read MAX_LOCATION_WORK characters, about 2 s of CPU, whatever the size."""
+    data, xml_bytes = _package(" ../" * 1000, 3000, BASE)
+    assert xml_bytes > 10_000_000 and len(data) < 1_000_000
+    start = time.process_time()
+    with pytest.raises(CertsealError) as refused:
+        drawn_files(open_document(read_package(data)))
+    taken = time.process_time() - start
+    assert (refused.value.kind, refused.value.field) == (
+        ErrorKind.INVALID_ARGUMENT,
+        "ofd",
+    )
+    assert f"{MAX_LOCATION_WORK:,} characters of reading" in refused.value.message
+    assert taken < ALLOWED * 256 / 4, f"{taken:.1f} s of CPU"  # a quarter of the job's
+
+
+def test_a_package_of_too_many_locations_is_refused(monkeypatch):
+    """Plain locations cost about 20 µs each with their element: past
+    MAX_LOCATION_READINGS (lowered here) the package is refused, not read on."""
+    data, _ = _package("f/font", 2000, "Res")
+    assert "Doc_0/R.xml" in drawn_files(open_document(read_package(data)))
+    monkeypatch.setattr(ofd_drawn, "MAX_LOCATION_READINGS", 1000)
+    with pytest.raises(CertsealError) as refused:
+        drawn_files(open_document(read_package(data)))
+    assert refused.value.field == "ofd"
+    assert "more than 1,000 readings" in refused.value.message
