@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import stat
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
 from certseal.errors import CertsealError, invalid
 from certseal.filekinds import OUTPUT_KINDS, called, named_kind
 from certseal.files import replace_from
-from certseal.statuses import STATUS_NAMES, status_label
+from certseal.statuses import STATUS_NAMES, STATUS_NAMES_ZH, status_label
 from certseal.text import one_line, shown_name
 
 #: a licence status as every command prints it (:func:`certseal.statuses.status_label`:
@@ -64,9 +65,10 @@ def status_shown(licence: Any) -> str:
 
 
 #: a status as a person types it: its words (a ``_`` or ``-`` between two may stand
-#: for the space), its code (``07``, ``7``, ``(07)``), or the words then the code
+#: for the space) or Chinese name, its code (``07``, ``7``, ``(07)``), or both
 _TYPED_STATUS = re.compile(
-    r"(?P<words>[a-z]+(?:[\s_-]+[a-z]+)*)?\s*(?:(?P<code>[0-9]+)|\((?P<paren>[0-9]+)\))?"
+    r"(?P<words>[a-z]+(?:[\s_-]+[a-z]+)*|[\u4e00-\u9fff]+)?\s*"
+    r"(?:(?P<code>[0-9]+)|\((?P<paren>[0-9]+)\))?"
 )
 
 
@@ -74,16 +76,18 @@ def licence_status(text: str) -> int:
     """An argparse ``type``: a licence status as the commands print it
     (:data:`STATUS_WORDS`), read back to its national code (``Suspended`` -> 2).
     Taken: the words in any case, with or without their article (``revoked as a
-    sanction``, ``REVOKED_AS_SANCTION``, ``transferred-out``), the code (``2``,
-    ``02``, ``(02)``), or both (``suspended (02)``, ``suspended 02``) when they name
-    one status. Anything else is ``error: <option>: <problem>`` with exit status 2
-    from the parser, listing what it takes."""
-    typed = _TYPED_STATUS.fullmatch(text.strip().lower())
+    sanction``, ``REVOKED_AS_SANCTION``, ``transferred-out``) or the Chinese name
+    (``吊销``), the code (``2``, ``02``, ``(02)``, full-width ``０７``), or both
+    (``suspended (02)``, ``吊销 07``) when they name one status. Anything else is
+    ``error: <option>: <problem>`` with exit status 2 from the parser, listing what
+    it takes."""
+    typed = _TYPED_STATUS.fullmatch(unicodedata.normalize("NFKC", text).strip().lower())
     if typed and (typed["words"] or typed["code"] or typed["paren"]):
         words = typed["words"] or ""
         number = typed["code"] or typed["paren"]
         for code, name in STATUS_NAMES.items():
-            if (not words or _bare_words(words) == _bare_words(name)) and (
+            said = (_bare_words(name), STATUS_NAMES_ZH[code])
+            if (not words or _bare_words(words) in said) and (
                 not number or number.lstrip("0") == code.lstrip("0")
             ):
                 return int(code)

@@ -9,7 +9,7 @@ two outputs sees one text for one status). Pure.
 
 from __future__ import annotations
 
-__all__ = ["STATUS_NAMES", "status_label"]
+__all__ = ["STATUS_NAMES", "STATUS_NAMES_ZH", "status_label"]
 
 STATUS_NAMES: dict[str, str] = {
     "01": "valid",
@@ -22,6 +22,18 @@ STATUS_NAMES: dict[str, str] = {
     "99": "other",
 }
 """The words of each national status code (two digits, as stored and in codes)."""
+
+STATUS_NAMES_ZH: dict[str, str] = {
+    "01": "有效",
+    "02": "暂扣",
+    "03": "撤销",
+    "04": "注销",
+    "05": "失效",
+    "06": "转出",
+    "07": "吊销",
+    "99": "其他",
+}
+"""The same statuses as a clerk says them in Chinese (docs/architecture.md §4)."""
 
 
 def status_label(code: str | int) -> str:

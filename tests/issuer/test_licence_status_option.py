@@ -75,7 +75,8 @@ def test_every_status_is_read_back_as_the_commands_print_it(code):
         " ",
         "٣",  # not ASCII digits
         "1" * 5000,
-        "有效",
+        "有效 02",  # the Chinese name of one status, the code of another
+        "吊 销",
     ],
 )
 def test_anything_else_is_refused_listing_what_is_taken(text):
@@ -162,3 +163,21 @@ def test_one_status_beside_the_other_filters_is_asked_for(monkeypatch):
         monkeypatch, "--type", "91350100M000100Y43001", "--status", "revoked"
     )
     assert (request.type_code, request.status) == ("91350100M000100Y43001", 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("有效", 1),
+        ("暂扣", 2),
+        ("撤销 03", 3),
+        ("吊销", 7),
+        ("吊销 (07)", 7),
+        ("０７", 7),
+    ],
+)
+def test_a_status_is_taken_by_its_chinese_name_and_full_width_code(text, code):
+    """trial33: ``--status 吊销`` and ``--status ０７`` were refused; a clerk says the
+    status by its Chinese name (docs/architecture.md §4) and an IME may type
+    full-width digits."""
+    assert licence_status(text) == code
