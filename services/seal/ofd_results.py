@@ -150,6 +150,11 @@ def own_signatures(
 def result_of(
     one: Found, references: tuple[ReferenceResult, ...], unvouched: str = ""
 ) -> OfdSignatureResult:
+    """``one`` as reported, with ``references`` (its own, or with the list's growth
+    judged): its verdict with the ``references`` check (:func:`_verdict`: MODIFIED
+    for a reference that does not hold, or for ``unvouched`` entries added to its
+    list after it), and ``intact`` only when its hash matches and every reference
+    holds."""
     return OfdSignatureResult(
         one.entry,
         _verdict(one.verification, list(references), unvouched),
