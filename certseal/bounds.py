@@ -101,11 +101,12 @@ decode than a phone's may have fewer pixels than :data:`MAX_HEIC_PIXELS` (a 10-b
 one with alpha 5.8 million). At that bound such a HEIC of 1 MB took +494 MiB and 1.8 s
 (5.6 s on the busy machine, over ``[verifier] image_timeout_s``), an 8-bit 4:4:4 one
 +221 MiB; at their limits, three such formats measured took +114 to +121 MiB.
-The format is the header's (``hvcC``; libheif checks the decoded bit depth against it,
-not the chroma): an 8-bit 4:4:4 picture whose ``hvcC`` says 4:2:0 gets 4:2:0's limit
-and took +229 MiB at 6144 × 4096 (atk33c H1, a strict xfail in
-``tests/kernel/test_atk33c_heic.py``): twice the budget, within the verifier's 2 GiB
-with its at most four image workers, not refused."""
+The chroma is the costliest of the header's and of every SPS the file's ``hvcC``
+records carry (:func:`certseal.hevc.coded_chroma`): libheif checks the decoded bit
+depth against the header, not the chroma, and an 8-bit 4:4:4 picture whose record
+said 4:2:0 got 4:2:0's limit and took +229 MiB at 6144 × 4096 (atk33c H1). An SPS
+sent in band, in the picture's data, is not read: libheif does not reject one that
+differs from its record's either."""
 
 HEIC_PEAK_BYTES_PER_PIXEL: dict[tuple[int, int, bool], float] = {
     # (bytes a sample: 1 for 8 bits, 2 for 9 to 16; chroma, 0 for grey; alpha):

@@ -28,6 +28,7 @@ from certseal.bounds import (
     MAX_HEIC_PIXELS,
 )
 from certseal.errors import invalid
+from certseal.hevc import coded_chroma
 
 __all__ = ["check_heic_pixels", "heic_grey_on_white", "heic_pixel_limit"]
 
@@ -55,21 +56,27 @@ _MODES = {
 _STRIP_ROWS = 256
 
 
-def heic_pixel_limit(info: Mapping[Any, object], mode: str) -> tuple[int, str]:
+def heic_pixel_limit(
+    info: Mapping[Any, object], mode: str, coded: int | None = None
+) -> tuple[int, str]:
     """The pixels a HEIC picture of this format (pillow-heif's ``info`` and ``mode``,
-    read from the header) may have, and the format in words ("10-bit 4:4:4 with
-    alpha"); a chroma pillow-heif does not name counts as the costliest, 4:4:4."""
+    read from the header, and ``coded``, the costliest chroma the file's coded
+    parameter sets name: :func:`certseal.hevc.coded_chroma`) may have, and the
+    format in words ("10-bit 4:4:4 with alpha"); a chroma pillow-heif does not name
+    counts as the costliest, 4:4:4, and so does a costlier one the coded picture
+    names than its header says (atk33c H1)."""
     depth = info.get("bit_depth")
     wide = not isinstance(depth, int) or depth > 8
     named = info.get("chroma")
-    words = [f"{depth}-bit" if isinstance(depth, int) else "deep"]
     chroma = 444  # not named: the costliest
     if mode in ("L", "I;16", "LA", "La"):
         chroma = 0  # grey: pillow-heif names no chroma
-        words.append("grey")
-    elif isinstance(named, int) and named in (420, 422, 444):
+    elif isinstance(named, int) and named in _RANKED:
         chroma = named
-        words.append(":".join(str(chroma)))
+    if coded in _RANKED and _RANKED.index(coded) > _RANKED.index(chroma):
+        chroma = coded
+    words = [f"{depth}-bit" if isinstance(depth, int) else "deep"]
+    words.append(":".join(str(chroma)) if chroma else "grey")
     alpha = mode in ("LA", "La", "RGBA", "RGBa")
     if alpha:
         words.append("with alpha")
@@ -77,13 +84,20 @@ def heic_pixel_limit(info: Mapping[Any, object], mode: str) -> tuple[int, str]:
     return min(MAX_HEIC_PIXELS, int(MAX_HEIC_DECODE_BYTES / cost)), " ".join(words)
 
 
+_RANKED = (0, 420, 422, 444)  # chroma formats, cheapest first
+
+
 def check_heic_pixels(
-    field: str, size: tuple[int, int], info: Mapping[Any, object], mode: str
+    field: str,
+    size: tuple[int, int],
+    info: Mapping[Any, object],
+    mode: str,
+    data: bytes,
 ) -> None:
-    """INVALID_ARGUMENT (``field``) when a HEIC picture of ``size`` has more pixels
-    than its format may (:func:`heic_pixel_limit`)."""
+    """INVALID_ARGUMENT (``field``) when a HEIC picture of ``size`` (from the file
+    ``data``) has more pixels than its format may (:func:`heic_pixel_limit`)."""
     width, height = size
-    limit, words = heic_pixel_limit(info, mode)
+    limit, words = heic_pixel_limit(info, mode, coded_chroma(data))
     if width * height > limit:
         raise invalid(
             field,
@@ -108,9 +122,9 @@ def heic_grey_on_white(
             field, f"is a HEIC of pixel format {frame.mode}, which is not read"
         )
     mode, raw = _MODES[frame.mode]
-    check_heic_pixels(field, frame.size, frame.info, frame.mode)  # as declared
+    check_heic_pixels(field, frame.size, frame.info, frame.mode, data)  # declared
     pixels, stride = frame.data, frame.stride  # decoded here, by libheif
-    check_heic_pixels(field, frame.size, frame.info, frame.mode)  # as decoded
+    check_heic_pixels(field, frame.size, frame.info, frame.mode, data)  # decoded
     width, height = frame.size
     grey = Image.new("L", (width, height), 255)
     transparent = mode in ("LA", "La", "RGBA")

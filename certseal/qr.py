@@ -200,7 +200,7 @@ def _decoded(
             # read from the header before decoding, like the others'
             heic = isinstance(image, HeifImageFile)
             if heic:
-                check_heic_pixels("image", image.size, image.info, image.mode)
+                check_heic_pixels("image", image.size, image.info, image.mode, data)
             else:
                 limit = MAX_JPEG_PIXELS if baseline else MAX_IMAGE_PIXELS
                 check_declared_pixels(image, "image", limit)

@@ -75,12 +75,6 @@ def test_control_an_honest_444_heic_over_its_limit_is_refused(heic_444):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk33c H1: the HEIC's format is taken from hvcC's chroma_format_idc; "
-    "a 4:4:4 picture whose hvcC says 4:2:0 gets the 4:2:0 limit and is decoded "
-    "(6144 x 4096: +229 MiB)",
-)
 def test_a_444_heic_whose_header_says_420_is_held_to_the_444_limit(heic_444):
     lying = _saying_420(heic_444)
     with Image.open(io.BytesIO(lying)) as image:
