@@ -18,8 +18,9 @@ from certseal.cli import (
     database_unreachable,
     load,
 )
-from certseal.cli_options import say, status_words
+from certseal.cli_options import say
 from certseal.errors import invalid
+from certseal.statuses import status_label
 from certseal.text import shown_name
 from services.feed.domain import EVENT_TOPICS, SUBSCRIBED
 from services.feed.filters import check_event_types
@@ -54,7 +55,7 @@ def _summary(event: Any) -> str:
     decoders: dict[str, tuple[Any, Any]] = {
         "certseal.licence-events.v1": (
             events_pb2.LicenceEvent,
-            lambda e: f"{e.identifier} {status_words(e.status)} {e.reason}".rstrip(),
+            lambda e: f"{e.identifier} {status_label(e.status)} {e.reason}".rstrip(),
         ),
         "certseal.seal-events.v1": (
             events_pb2.SealEvent,

@@ -186,18 +186,13 @@ class FeedService:
         return empty
 
     async def _keep(self, by: Caller, kept: Entitlement, action: str) -> bool:
-        """Set ``kept`` with its audit, or for ``feed.unentitle`` withdraw every
-        right in one conditional write: False when there was none left."""
+        """Keep ``kept`` with its audit (:meth:`FeedStore.set_entitlement`: one of
+        no right withdraws, False when there was none left)."""
         now = self._clock()
         lists = ("departments", "licence_types", "event_types")
         details = {name: sorted(getattr(kept, name)) for name in lists}
         audit = [AuditEntry(now, str(by), action, kept.integrator, details=details)]
-        if action == "feed.unentitle":
-            return await self._store.withdraw_entitlement(
-                kept.integrator, at=now, by=str(by), audit=audit
-            )
-        await self._store.set_entitlement(kept, at=now, by=str(by), audit=audit)
-        return True
+        return await self._store.set_entitlement(kept, at=now, by=str(by), audit=audit)
 
     # -- subscriptions --------------------------------------------------------------
 

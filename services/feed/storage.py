@@ -83,31 +83,30 @@ class FeedStore:
         at: dt.datetime,
         by: str,
         audit: Sequence[AuditEntry],
-    ) -> None:
-        """Insert or replace an entitlement, set by ``by`` ``at``, with its audit."""
-        async with transaction(self.pool) as conn:
-            await conn.execute(
-                """insert into feed_entitlements values ($1, $2, $3, $4, $5, $6)
-                   on conflict (integrator) do update set departments = $2,
-                       licence_types = $3, event_types = $4, updated_at = $5,
-                       updated_by = $6""",
-                entitlement.integrator,
-                sorted(entitlement.departments),
-                sorted(entitlement.licence_types),
-                sorted(entitlement.event_types),
-                at,
-                by,
-            )
-            await write_audit(conn, audit)
-
-    async def withdraw_entitlement(
-        self, integrator: str, *, at: dt.datetime, by: str, audit: Sequence[AuditEntry]
     ) -> bool:
-        """Empty the lists of ``integrator``'s entitlement, with its audit, when it
-        has a right left; False (nothing written) when it has none or was never
-        set. One conditional statement: of two withdrawals at once, one withdraws."""
+        """Insert or replace an entitlement, set by ``by`` ``at``, with its audit.
+
+        One of no right (every list empty) withdraws: it is written, with its audit,
+        only over one that holds a right, in one conditional statement (of two
+        withdrawals at once, one withdraws); False, nothing written, otherwise."""
+        lists = (
+            sorted(entitlement.departments),
+            sorted(entitlement.licence_types),
+            sorted(entitlement.event_types),
+        )
         async with transaction(self.pool) as conn:
-            withdrawn = await conn.fetchval(
+            if any(lists):
+                await conn.execute(
+                    """insert into feed_entitlements values ($1, $2, $3, $4, $5, $6)
+                       on conflict (integrator) do update set departments = $2,
+                           licence_types = $3, event_types = $4, updated_at = $5,
+                           updated_by = $6""",
+                    entitlement.integrator,
+                    *lists,
+                    at,
+                    by,
+                )
+            elif not await conn.fetchval(
                 """update feed_entitlements set departments = '{}',
                        licence_types = '{}', event_types = '{}', updated_at = $2,
                        updated_by = $3
@@ -115,13 +114,13 @@ class FeedStore:
                        or cardinality(licence_types) > 0
                        or cardinality(event_types) > 0)
                    returning true""",
-                integrator,
+                entitlement.integrator,
                 at,
                 by,
-            )
-            if withdrawn:
-                await write_audit(conn, audit)
-            return bool(withdrawn)
+            ):
+                return False
+            await write_audit(conn, audit)
+            return True
 
     async def webhooks(self) -> list[WebhookRow]:
         """Every registered webhook, by name."""
