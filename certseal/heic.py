@@ -92,12 +92,13 @@ def check_heic_pixels(
     size: tuple[int, int],
     info: Mapping[Any, object],
     mode: str,
-    data: bytes,
+    coded: int | None,
 ) -> None:
-    """INVALID_ARGUMENT (``field``) when a HEIC picture of ``size`` (from the file
-    ``data``) has more pixels than its format may (:func:`heic_pixel_limit`)."""
+    """INVALID_ARGUMENT (``field``) when a HEIC picture of ``size`` has more pixels
+    than its format may (:func:`heic_pixel_limit`; ``coded``: the file's
+    :func:`certseal.hevc.coded_chroma`)."""
     width, height = size
-    limit, words = heic_pixel_limit(info, mode, coded_chroma(data))
+    limit, words = heic_pixel_limit(info, mode, coded)
     if width * height > limit:
         raise invalid(
             field,
@@ -122,9 +123,10 @@ def heic_grey_on_white(
             field, f"is a HEIC of pixel format {frame.mode}, which is not read"
         )
     mode, raw = _MODES[frame.mode]
-    check_heic_pixels(field, frame.size, frame.info, frame.mode, data)  # declared
+    coded = coded_chroma(data)
+    check_heic_pixels(field, frame.size, frame.info, frame.mode, coded)  # declared
     pixels, stride = frame.data, frame.stride  # decoded here, by libheif
-    check_heic_pixels(field, frame.size, frame.info, frame.mode, data)  # decoded
+    check_heic_pixels(field, frame.size, frame.info, frame.mode, coded)  # decoded
     width, height = frame.size
     grey = Image.new("L", (width, height), 255)
     transparent = mode in ("LA", "La", "RGBA")

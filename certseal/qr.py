@@ -32,6 +32,7 @@ from certseal.codes import (
 )
 from certseal.errors import CertsealError, invalid
 from certseal.heic import check_heic_pixels, heic_grey_on_white
+from certseal.hevc import coded_chroma
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -200,7 +201,9 @@ def _decoded(
             # read from the header before decoding, like the others'
             heic = isinstance(image, HeifImageFile)
             if heic:
-                check_heic_pixels("image", image.size, image.info, image.mode, data)
+                check_heic_pixels(
+                    "image", image.size, image.info, image.mode, coded_chroma(data)
+                )
             else:
                 limit = MAX_JPEG_PIXELS if baseline else MAX_IMAGE_PIXELS
                 check_declared_pixels(image, "image", limit)
