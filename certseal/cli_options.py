@@ -36,11 +36,6 @@ from certseal.text import one_line, shown_name
 STATUS_WORDS = {int(code): status_label(code) for code in STATUS_NAMES}
 
 
-def status_words(code: int) -> str:
-    """``revoked as a sanction (07)`` for 7; an unknown code as ``status (12)``."""
-    return status_label(code)
-
-
 def say(line: str, *, flush: bool = False) -> None:
     """Print one line of a command's report. What a report quotes may come from
     documents, seals, certificates and codes made elsewhere (a file name in an OFD
@@ -52,10 +47,10 @@ def say(line: str, *, flush: bool = False) -> None:
 
 def status_shown(licence: Any) -> str:
     """A licence's (proto ``Licence``) status as ``licence get`` and ``list`` print
-    it: its words (:func:`status_words`), or for a superseded version first that it
+    it: its words (:func:`certseal.statuses.status_label`), or for a superseded version first that it
     is superseded and by which identifier, then the status it keeps (a renewed
     version is never revoked: it stays ``valid (01)``, which a clerk read as current)."""
-    own = status_words(licence.status)
+    own = status_label(licence.status)
     if licence.superseded_by:
         return (
             f"SUPERSEDED by {licence.superseded_by}: not the current version "

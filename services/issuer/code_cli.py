@@ -15,8 +15,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from certseal.cli_options import status_words, write_output
+from certseal.cli_options import write_output
 from certseal.errors import CertsealError
+from certseal.statuses import status_label
 from certseal.text import shown_name
 
 #: ``Licence.status`` of a valid licence (GB/T 36904 ``01``)
@@ -54,7 +55,7 @@ def licence_code(args: argparse.Namespace, call: Callable[..., Any]) -> int:
         if status == _VALID:
             return 0
         warning = (
-            f"{args.identifier} is {status_words(status)}, and this code does not "
+            f"{args.identifier} is {status_label(status)}, and this code does not "
             "verify as valid"
             if status
             else f"the status of {args.identifier} could not be read ({unknown})"

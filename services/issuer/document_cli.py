@@ -11,9 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from certseal.cli_options import OutputFile, status_words, write_output
+from certseal.cli_options import OutputFile, write_output
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.filekinds import OFD, PDF, named_kind
+from certseal.statuses import status_label
 from certseal.text import shown_name
 
 #: ``LicenceStatus`` of a valid licence (GB/T 36904 ``01``)
@@ -78,7 +79,7 @@ def licence_document(
     )
     if reply.status and reply.status != _VALID:  # as `licence code` warns (trial2b)
         print(
-            f"warning: {args.identifier} is {status_words(reply.status)}: the file "
+            f"warning: {args.identifier} is {status_label(reply.status)}: the file "
             "is sealed, and verifying it says the licence is not valid",
             file=sys.stderr,
         )

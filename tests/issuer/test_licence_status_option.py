@@ -13,7 +13,8 @@ import argparse
 
 import pytest
 
-from certseal.cli_options import STATUS_WORDS, licence_status, status_words
+from certseal.cli_options import STATUS_WORDS, licence_status
+from certseal.statuses import status_label
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import licence_pb2
 from services.issuer import licence_cli
@@ -41,7 +42,7 @@ def test_the_printed_table_names_every_status_of_the_api_and_the_domain():
 
 @pytest.mark.parametrize("code", sorted(STATUS_WORDS))
 def test_every_status_is_read_back_as_the_commands_print_it(code):
-    shown = status_words(code)  # "revoked as a sanction (07)"
+    shown = status_label(code)  # "revoked as a sanction (07)"
     words, _, bracketed = shown.rpartition(" ")
     number = bracketed.strip("()")
     typed = [
