@@ -347,17 +347,15 @@ def _contents(
     """Each entry's ``Signature.xml`` by its SHA-256 (in a worker thread): what the
     signature signs, so one signature however it is listed or copied
     (:func:`~services.seal.ofd_results.own_signatures`; None: none to read)."""
-    digests: dict[str, bytes] = {}  # each file hashed once
-    out: list[list[bytes | None]] = []
-    for document, entries in listed:
-        contents: list[bytes | None] = []
-        for entry in entries:
-            data = None if entry.ambiguous else document.package.get(entry.path)
-            if data is not None and entry.path not in digests:
-                digests[entry.path] = hashlib.sha256(data).digest()
-            contents.append(None if data is None else digests[entry.path])
-        out.append(contents)
-    return out
+    return [
+        [
+            None
+            if entry.ambiguous or entry.path not in document.package.files
+            else document.digest_of("sha256", entry.path)  # kept per package
+            for entry in entries
+        ]
+        for document, entries in listed
+    ]
 
 
 def _open(ofd: bytes) -> list[tuple[OfdDocument, list[SignatureEntry]]]:
