@@ -183,15 +183,24 @@ def resolve(loc: str, folder: str) -> str | None:
             "ambiguous (readers differ on how far they resolve it)",
             field="ofd",
         )
-    joined = loc if loc.startswith("/") else f"{folder}/{loc}"
+    return "/".join(_walked(loc, folder)[0]) or None
+
+
+def _walked(loc: str, folder: str) -> tuple[list[str], bool]:
+    """The names ``loc`` read from ``folder`` resolves to (empty and ``.`` segments
+    skipped, ``..`` at the package root staying there), and whether a ``..`` went
+    above the root."""
     parts: list[str] = []
-    for part in joined.split("/"):
+    above = False
+    for part in (loc if loc.startswith("/") else f"{folder}/{loc}").split("/"):
         if part == "..":
-            if parts:  # at the root it stays at the root
+            if parts:
                 parts.pop()
+            else:  # at the root it stays at the root
+                above = True
         elif part not in ("", "."):
             parts.append(part)
-    return "/".join(parts) or None
+    return parts, above
 
 
 def one_file(
@@ -218,7 +227,7 @@ def one_file(
         normalise(own[:1025], field, base=base)  # its reason, if it has one
         raise invalid(field, f"{what} {_shown(locs)} is not a path inside the package")
     dotted = own.split("/", 1)[0] in (".", "..")
-    if _leaves(own, base if dotted or not explicit_relative else ""):
+    if _walked(own, base if dotted or not explicit_relative else "")[1]:
         # readers keep it at the root; the verifier follows no such location
         raise invalid(field, f"{what} {_shown(locs)} leaves the package")
     files = list(dict.fromkeys(f for f in map(package.find, paths) if f is not None))
@@ -231,19 +240,6 @@ def one_file(
             field=field,
         )
     return files[0] if files else paths[0]
-
-
-def _leaves(loc: str, folder: str) -> bool:
-    """Whether ``loc`` read from ``folder`` climbs above the package root."""
-    depth = 0
-    for part in (loc if loc.startswith("/") else f"{folder}/{loc}").split("/"):
-        if part == "..":
-            if not depth:
-                return True
-            depth -= 1
-        elif part not in ("", "."):
-            depth += 1
-    return False
 
 
 def _shown(locs: Sequence[str]) -> str:
