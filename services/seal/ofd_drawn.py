@@ -136,7 +136,17 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     trailing dots or spaces (:func:`services.seal.ofd_package.file_key`; atk15c F3,
     atk16 F1).
     """
-    kept = cast("dict[str, frozenset[str]] | None", document.cache.get("drawn"))
+    return _drawn(document)[0]
+
+
+_Drawn = tuple[dict[str, frozenset[str]], dict[str, str]]
+"""What is drawn (:func:`drawn_files`), and the drawn files not read, with why."""
+
+
+def _drawn(document: OfdDocument) -> _Drawn:
+    """:func:`drawn_files` and the files among them that could not be read as bounded
+    XML, read once per request (kept on ``document``)."""
+    kept = cast("_Drawn | None", document.cache.get("drawn"))
     if kept is not None:
         return kept
     package = document.package
@@ -164,7 +174,7 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
         # parsed already (OFD.xml, the document root), or parsed here once and not
         # kept: a request does not hold every page's tree at once; one that is
         # absent or refused names nothing (past the request's XML budget: refused),
-        # and one refused is kept as unread (unread_drawn)
+        # and one refused is kept as unread (refuse_unread_sealed)
         if path not in package.files:
             continue
         try:
@@ -174,10 +184,9 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
             raise
         except CertsealError as exc:
             unread[path] = exc.message
-    drawn = {path: frozenset(by) for path, by in named.items()}
-    document.cache["drawn"] = drawn
-    document.cache["unread drawn"] = unread
-    return drawn
+    found: _Drawn = ({path: frozenset(by) for path, by in named.items()}, unread)
+    document.cache["drawn"] = found
+    return found
 
 
 def refuse_unread_sealed(
@@ -189,9 +198,7 @@ def refuse_unread_sealed(
     (a changed one is reported so), and what it draws cannot be told, so no verdict
     on the signature can be given (atk33b F1: a Document.xml of an encoding or DTD
     subset the verifier refuses hid the pages it draws)."""
-    drawn_files(document)
-    unread = cast("dict[str, str]", document.cache["unread drawn"])
-    for path, why in sorted(unread.items()):
+    for path, why in sorted(_drawn(document)[1].items()):
         if path in unchanged:
             raise invalid(
                 "ofd",
