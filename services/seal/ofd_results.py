@@ -290,12 +290,10 @@ class OfdDocumentResult:
         holds none; else the first verdict that is not VALID."""
         if not self.signatures:
             return UNSEALED
-        bad = [
-            s
-            for s in self.signatures
-            if s.verification.verdict is not SealVerdict.VALID
-        ]
-        return bad[0].verification.verdict.value if bad else SealVerdict.VALID.value
+        verdicts = (s.verification.verdict for s in self.signatures)
+        return next(
+            (v for v in verdicts if v is not SealVerdict.VALID), SealVerdict.VALID
+        ).value
 
     @property
     def name(self) -> str:
@@ -327,13 +325,17 @@ class OfdFileResult:
         VALID. Else the first signature verdict that is not VALID (a seal that does
         not hold says more than a missing one), or :data:`UNSEALED` when what is
         wrong is only a document without a signature."""
-        for document in self.documents:
-            for found in document.signatures:
-                if found.verification.verdict is not SealVerdict.VALID:
-                    return found.verification.verdict.value
-        if not self.documents or any(not d.signatures for d in self.documents):
-            return UNSEALED
-        return SealVerdict.VALID.value
+        verdicts = [d.verdict for d in self.documents]  # each its first not VALID
+        sealed_wrong = (
+            v for v in verdicts if v not in (SealVerdict.VALID.value, UNSEALED)
+        )
+        if (first := next(sealed_wrong, None)) is not None:
+            return first
+        return (
+            UNSEALED
+            if not verdicts or UNSEALED in verdicts
+            else SealVerdict.VALID.value
+        )
 
     @property
     def detail(self) -> str:
@@ -354,9 +356,3 @@ class OfdFileResult:
             if not d.signatures
         ]
         return "; ".join(not_valid[:5] + unsealed[:5])
-
-    def summary(self) -> str:
-        """One line for logs."""
-        return f"{self.verdict} ({len(self.documents)} documents)" + (
-            f": {self.detail}" if self.detail else ""
-        )
