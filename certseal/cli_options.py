@@ -47,9 +47,10 @@ def say(line: str, *, flush: bool = False) -> None:
 
 def status_shown(licence: Any) -> str:
     """A licence's (proto ``Licence``) status as ``licence get`` and ``list`` print
-    it: its words (:func:`certseal.statuses.status_label`), or for a superseded version first that it
-    is superseded and by which identifier, then the status it keeps (a renewed
-    version is never revoked: it stays ``valid (01)``, which a clerk read as current)."""
+    it: its words (:func:`certseal.statuses.status_label`), or for a superseded
+    version first that it is superseded and by which identifier, then the status it
+    keeps (a renewed version is never revoked: it stays ``valid (01)``, which a clerk
+    read as current)."""
     own = status_label(licence.status)
     if licence.superseded_by:
         return (

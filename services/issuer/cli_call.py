@@ -20,7 +20,8 @@ def call_issuer(
     options: Mapping[str, str] | None = None,
 ) -> Any:
     """``call`` on a stub of ``service`` (``Issuer``, ``IssuerAdmin`` or
-    ``LicenceHolder``, the issuer process's gRPC services) at ``[cli] issuer_target``, as ``identity(config)`` (None: the CLI's operator); an error
+    ``LicenceHolder``, the issuer process's gRPC services) at ``[cli]
+    issuer_target``, as ``identity(config)`` (None: the CLI's operator); an error
     about a request field names the option ``options`` maps it to
     (:func:`certseal.calls.call_service`)."""
     from certseal.v1 import issuer_pb2_grpc

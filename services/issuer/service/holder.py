@@ -275,8 +275,9 @@ class HolderSide:
         Holder apps only (PERMISSION_DENIED otherwise), for one of the named holder's
         licences (NOT_FOUND otherwise). INVALID_ARGUMENT: a malformed (GB 32100) or
         unknown department code, an empty or over-long purpose, a field the type
-        lacks, an expiry not after now or over 90 days ahead. FAILED_PRECONDITION when the lineage's current version could not be
-        used now (:func:`licence_refusal`: not valid, not yet valid, no longer valid).
+        lacks, an expiry not after now or over 90 days ahead. FAILED_PRECONDITION
+        when the lineage's current version could not be used now
+        (:func:`licence_refusal`: not valid, not yet valid, no longer valid).
         """
         if caller.kind != "app":
             raise denied(
