@@ -10,18 +10,24 @@ from tests.conftest import blank_pdf
 from tests.conftest import seal_owner as new_seal_owner
 
 
-async def test_a_pdf_is_not_sealed_for_an_output_that_cannot_be_written(
-    operator, cli, config, tmp_path
-):
+async def _seal_and_pdf(operator, cli, tmp_path):  # type: ignore[no-untyped-def]
+    """A new seal owner, an es256 seal of it registered through the CLI, and a
+    blank PDF to seal."""
     owner = await new_seal_owner(operator)
     code, out = await cli(
         "seal", "--as", owner, "register", "--type", "official", "--name", "测试章",
         "--suite", "es256",
     )  # fmt: skip
     assert code == 0, out
-    seal_id = out.split("seal        ", 1)[1].split()[0]
     pdf = tmp_path / "in.pdf"
     pdf.write_bytes(blank_pdf())
+    return owner, out.split("seal        ", 1)[1].split()[0], pdf
+
+
+async def test_a_pdf_is_not_sealed_for_an_output_that_cannot_be_written(
+    operator, cli, config, tmp_path
+):
+    owner, seal_id, pdf = await _seal_and_pdf(operator, cli, tmp_path)
     nowhere = tmp_path / "nonexistent" / "dir" / "X.pdf"
     code, out = await cli(
         "seal", "--as", owner, "pdf", seal_id, str(pdf), "--out", str(nowhere)
@@ -60,14 +66,7 @@ async def test_an_output_file_of_another_kind_is_never_replaced(
     file the command would replace must be of the kind it writes (a sealed PDF over
     a PDF, as a walk-through run twice does) or empty; anything else is refused
     before anything is sealed, and left as it was."""
-    owner = await new_seal_owner(operator)
-    code, out = await cli(
-        "seal", "--as", owner, "register", "--type", "official", "--name", "测试章",
-        "--suite", "es256",
-    )  # fmt: skip
-    seal_id = out.split("seal        ", 1)[1].split()[0]
-    pdf = tmp_path / "in.pdf"
-    pdf.write_bytes(blank_pdf())
+    owner, seal_id, pdf = await _seal_and_pdf(operator, cli, tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text("# certseal\n\nKeep me.\n")
     for command in (
@@ -105,15 +104,7 @@ async def test_a_written_file_with_an_escape_in_its_name_is_shown_escaped(
 ):
     # atk-last F3: the success line named --out raw, so a name with an escape
     # sequence drove the terminal of whoever ran the command
-    owner = await new_seal_owner(operator)
-    code, out = await cli(
-        "seal", "--as", owner, "register", "--type", "official", "--name", "测试章",
-        "--suite", "es256",
-    )  # fmt: skip
-    assert code == 0, out
-    seal_id = out.split("seal        ", 1)[1].split()[0]
-    pdf = tmp_path / "in.pdf"
-    pdf.write_bytes(blank_pdf())
+    owner, seal_id, pdf = await _seal_and_pdf(operator, cli, tmp_path)
     sealed = tmp_path / "x\x1b[2Jy.pdf"
     code, out = await cli(
         "seal", "--as", owner, "pdf", seal_id, str(pdf), "--out", str(sealed)

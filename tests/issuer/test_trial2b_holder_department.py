@@ -10,6 +10,7 @@ import pytest
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.identifiers import make_resident_id, make_uscc
+from tests.issuer.test_trial_holder_ids import _run
 from tests.issuer.test_use_within_validity import world  # noqa: F401
 
 GOOD = make_uscc("91350200M00020000")
@@ -17,17 +18,6 @@ WRONG_CHECK = GOOD[:17] + ("X" if GOOD[17] != "X" else "Y")
 LICENCE = (
     "1.2.156.3005.2.91350100M000100Y43001.91350100M000100Y43.C90MHI5MLZCUICOG.001.1"
 )
-
-
-def _run(capsys, argv):
-    from services.cli import main
-
-    try:
-        code = main(["holder", "--as", "wallet", *argv])
-    except SystemExit as stopped:
-        code = stopped.code
-    captured = capsys.readouterr()
-    return code, (captured.out + captured.err).strip().splitlines()[-1]
 
 
 def _authorise(department):

@@ -39,18 +39,22 @@ def test_an_idle_bound_below_the_busy_wait_means_no_growth():
     assert [wait.after(False) for _ in range(3)] == [50, 50, 50]
 
 
-async def test_the_worker_consumer_fetches_64_kib_or_waits_the_fetch_wait():
-    # every VerifyCode's usage record is read back by this consumer: with
-    # fetch_min_bytes 1 it fetched again for every record or two
+def consumer_thread(name: str) -> tuple[faust.App, ConsumerThread]:
+    """A Faust app of the worker's transport (no broker reached) and its consumer
+    thread, with the worker's fetch wait (20 ms, 200 ms idle)."""
     app = faust.App(
-        "certseal-test-fetch",
-        broker="certseal://127.0.0.1:9",
-        web_enabled=False,
-        store="memory://",
+        name, broker="certseal://127.0.0.1:9", web_enabled=False, store="memory://"
     )
     use_fetch_wait(app, 20, 200)
     thread = app.consumer._thread
     assert isinstance(thread, ConsumerThread)
+    return app, thread
+
+
+async def test_the_worker_consumer_fetches_64_kib_or_waits_the_fetch_wait():
+    # every VerifyCode's usage record is read back by this consumer: with
+    # fetch_min_bytes 1 it fetched again for every record or two
+    app, thread = consumer_thread("certseal-test-fetch")
     consumer = thread._create_worker_consumer(app.transport)
     try:
         assert consumer._fetch_min_bytes == FETCH_MIN_BYTES == 64 * 1024

@@ -6,26 +6,15 @@ on."""
 
 import logging
 
-import faust
-
 from services.verifier.transport import (
     SLOW_CONSUMER_THREAD,
     ConsumerThread,
-    use_fetch_wait,
 )
+from tests.verifier.test_transport import consumer_thread
 
 
 def _thread() -> ConsumerThread:
-    app = faust.App(
-        "certseal-test-keepalive",
-        broker="certseal://127.0.0.1:9",
-        web_enabled=False,
-        store="memory://",
-    )
-    use_fetch_wait(app, 20, 200)
-    thread = app.consumer._thread
-    assert isinstance(thread, ConsumerThread)
-    return thread
+    return consumer_thread("certseal-test-keepalive")[1]
 
 
 def test_a_slow_consumer_thread_is_a_warning_saying_what_it_means(caplog):
