@@ -276,9 +276,7 @@ class HolderSide:
         licences (NOT_FOUND otherwise). INVALID_ARGUMENT: a malformed (GB 32100) or
         unknown department code, an empty or over-long purpose, a field the type
         lacks, an expiry not after now or over 90 days ahead. FAILED_PRECONDITION
-        when the lineage's current version could not be used now
-        (:func:`licence_refusal`: not valid, not yet valid, no longer valid).
-        """
+        when the lineage's current version cannot be used now (licence_refusal)."""
         if caller.kind != "app":
             raise denied(
                 f"{caller} may not authorise uses: holder apps only", field="as"
