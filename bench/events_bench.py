@@ -211,7 +211,7 @@ async def measure(stack: DevStack, issuer_port: int, feed_port: int) -> dict:
         await admin.SetEntitlement(
             feed_pb2.SetEntitlementRequest(
                 entitlement=feed_pb2.Entitlement(
-                    integrator="app:bench",
+                    integrator="integrator:bench",
                     departments=[code],
                     licence_types=["*"],
                     event_types=["licence.issued"],
@@ -222,7 +222,7 @@ async def measure(stack: DevStack, issuer_port: int, feed_port: int) -> dict:
         await admin.RegisterWebhook(
             feed_pb2.RegisterWebhookRequest(
                 name="bench",
-                integrator="app:bench",
+                integrator="integrator:bench",
                 url=f"https://localhost:{port}/hook",
                 secret=os.urandom(32),
             )
