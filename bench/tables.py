@@ -19,6 +19,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,99 @@ def server_model_table(r: Mapping[str, Any]) -> str:
     return "\n".join([head + ":", "", HEADER, *flat, *paced])
 
 
+@dataclass(frozen=True)
+class Aim:
+    """One of issue 17's aims: the figure at ``path`` in the results ``file`` is at
+    least (``at_least``) or at most ``bound``, in ``unit``."""
+
+    figure: str
+    file: str
+    path: tuple[str, ...]
+    bound: float
+    at_least: bool
+    unit: str
+
+    def measured(self, results: Mapping[str, Mapping[str, Any]]) -> float:
+        """The figure in ``results`` (results file name -> its figures); KeyError
+        names the missing key."""
+        value: Any = results[self.file]
+        for key in self.path:
+            value = value[key]
+        return float(value)
+
+    def met(self, value: float) -> bool:
+        return value >= self.bound if self.at_least else value <= self.bound
+
+
+def _aims() -> tuple[Aim, ...]:
+    """Issue 17's aims on this machine, in its order (issuance, verification, the
+    verifier group, seals)."""
+    per_s, ms = "/s", " ms"
+    aims = [
+        Aim(f"IssueLicence {suite}, 64 callers", "issuer.json",
+            ("issue_per_s", suite), 1000 if suite == "sm2" else 1500, True, per_s)
+        for suite in SUITES
+    ]  # fmt: skip
+    aims += [
+        Aim("IssueLicence es256 paced at 500/s, p99", "issuer.json",
+            ("paced_500_per_s_issue_p99_ms",), 20, False, ms),
+        Aim("IssueLicences of 500, licences", "issuer.json",
+            ("batch_issue_per_s",), 10_000, True, per_s),
+        Aim("commit → topic at 300/s paced, p99", "issuer.json",
+            ("commit_to_publish_p99_ms",), 10, False, ms),
+        Aim("commit → topic at saturation, p99", "issuer.json",
+            ("commit_to_publish_at_saturation_p99_ms",), 50, False, ms),
+        Aim("VerifyCode, 64 callers", "verifier.json",
+            ("verify_per_s",), 5000, True, per_s),
+        Aim("VerifyCode, 64 callers, of the echo reference's rate", "verifier.json",
+            ("verify_vs_echo",), 0.6, True, ""),
+        Aim("VerifyCode paced at 1,000/s, p99", "verifier.json",
+            ("paced_1000_per_s_verify_p99_ms",), 5, False, ms),
+        Aim("VerifyCodes of 500, codes", "verifier.json",
+            ("batch_verify_per_s",), 100_000, True, per_s),
+        Aim("index apply, one group of one worker, events", "group.json",
+            ("n1", "group_apply_per_s"), 20_000, True, per_s),
+        Aim("recovery of 1,000,000 entries, restart → SERVING", "verifier.json",
+            ("recovery_s",), 5, False, " s"),
+        Aim("index memory, RSS per million entries", "verifier.json",
+            ("index_rss_mb_per_million",), 100, False, " MB"),
+        Aim("revocation → REVOKED at two groups, p99", "verifier.json",
+            ("propagation_p99_ms",), 20, False, ms),
+    ]  # fmt: skip
+    for verb, key in (
+        ("SealDocument", "seal_per_s"),
+        ("VerifySealedDocument, first verification,", "verify_seal_per_s"),
+    ):
+        aims += [
+            Aim(f"{verb} 1 KB {suite}", "seal.json", (suite, key),
+                700 if suite == "sm2" else 1000, True, per_s)
+            for suite in SUITES
+        ]  # fmt: skip
+    return tuple(aims)
+
+
+AIMS = _aims()
+
+
+def aims_table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """Issue 17's aims beside what the results files measured, and whether each is
+    met; ``results``: results file name -> its figures."""
+    lines = ["| figure | measured | aim | met |", "|---|---|---|---|"]
+    for aim in AIMS:
+        value = aim.measured(results)
+        shown = _ratio(value) if not aim.unit else _num(value) + aim.unit
+        bound = _ratio(aim.bound) if not aim.unit else _num(aim.bound) + aim.unit
+        lines.append(
+            f"| {aim.figure} | {shown} | {'≥' if aim.at_least else '≤'} {bound} "
+            f"| {'yes' if aim.met(value) else '**no**'} |"
+        )
+    files = sorted({aim.file for aim in AIMS})
+    head = "From " + ", ".join(
+        f"`{f}` ({results[f].get('setup', {}).get('measured_at', '?')})" for f in files
+    )
+    return "\n".join([head + ":", "", *lines])
+
+
 TABLES: dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]] = {
     "issuer": ("issuer.json", issuer_table),
     "verifier": ("verifier.json", verifier_table),
@@ -290,25 +384,40 @@ TABLES: dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]] = {
 }
 
 
+def _put(readme: str, name: str, table: str) -> str:
+    """``readme`` with the table between its ``name`` markers replaced."""
+    pattern = re.compile(
+        rf"(<!-- bench:{name} -->\n)(?:.*?\n)?(<!-- /bench:{name} -->)", re.DOTALL
+    )
+    return pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), readme)
+
+
 def render(readme: str, results: Path = RESULTS) -> str:
     """``readme`` with every marked table regenerated from the files in ``results``.
 
-    Raises ValueError naming the table when a results file lacks a figure it needs.
+    A table whose results file (for the aims table: any of its files) is missing is
+    left as it is. Raises ValueError naming the table when a results file lacks a
+    figure it needs.
     """
+    loaded: dict[str, Mapping[str, Any]] = {}
+    for file in {f for f, _ in TABLES.values()} | {aim.file for aim in AIMS}:
+        if (results / file).exists():
+            loaded[file] = json.loads((results / file).read_text())
     for name, (file, build) in TABLES.items():
-        path = results / file
-        if not path.exists():
-            continue
+        if file in loaded:
+            try:
+                table = build(loaded[file])
+            except KeyError as exc:
+                raise ValueError(
+                    f"{results / file}: no figure {exc} for the {name} table"
+                ) from exc
+            readme = _put(readme, name, table)
+    if all(aim.file in loaded for aim in AIMS):
         try:
-            table = build(json.loads(path.read_text()))
+            table = aims_table(loaded)
         except KeyError as exc:
-            raise ValueError(f"{path}: no figure {exc} for the {name} table") from exc
-        pattern = re.compile(
-            rf"(<!-- bench:{name} -->\n)(?:.*?\n)?(<!-- /bench:{name} -->)", re.DOTALL
-        )
-        readme = pattern.sub(
-            lambda m, t=table: m.group(1) + t + "\n" + m.group(2), readme
-        )
+            raise ValueError(f"{results}: no figure {exc} for the aims table") from exc
+        readme = _put(readme, "aims", table)
     return readme
 
 

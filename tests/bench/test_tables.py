@@ -19,6 +19,7 @@ def test_the_readme_tables_are_the_committed_results():
     for name, (file, _) in tables.TABLES.items():
         assert (tables.RESULTS / file).exists(), file
         assert f"<!-- bench:{name} -->" in readme, name
+    assert "<!-- bench:aims -->" in readme
     assert tables.render(readme) == readme, "run: python -m bench.tables"
 
 
@@ -152,3 +153,77 @@ def test_the_server_model_table_shows_every_model_against_aio(tmp_path: Path):
     (tmp_path / "server_model.json").write_text(json.dumps(results))
     with pytest.raises(ValueError, match="sync"):
         tables.render(marked, tmp_path)
+
+
+AIMS_MARKED = "<!-- bench:aims -->\n<!-- /bench:aims -->\n"
+AIM_FILES = ("issuer.json", "verifier.json", "group.json", "seal.json")
+
+
+def _aim_line(table: str, figure: str) -> str:
+    return next(x for x in table.splitlines() if x.startswith(f"| {figure} |"))
+
+
+@pytest.mark.parametrize(
+    "file,path,figure,value,line_end",
+    [
+        # an at-least aim, at its bound and just below
+        ("issuer.json", ("issue_per_s", "es256"), "IssueLicence es256, 64 callers",
+         1500.0, "| 1,500/s | ≥ 1,500/s | yes |"),
+        ("issuer.json", ("issue_per_s", "es256"), "IssueLicence es256, 64 callers",
+         1499.6, "| 1,500/s | ≥ 1,500/s | **no** |"),
+        # sm2's own bound
+        ("issuer.json", ("issue_per_s", "sm2"), "IssueLicence sm2, 64 callers",
+         1000.0, "| 1,000/s | ≥ 1,000/s | yes |"),
+        # an at-most aim, at its bound and just above (shown rounded, judged exact)
+        ("verifier.json", ("paced_1000_per_s_verify_p99_ms",),
+         "VerifyCode paced at 1,000/s, p99", 5.0, "| 5 ms | ≤ 5 ms | yes |"),
+        ("verifier.json", ("paced_1000_per_s_verify_p99_ms",),
+         "VerifyCode paced at 1,000/s, p99", 5.001, "| 5.00 ms | ≤ 5 ms | **no** |"),
+        # a ratio, and a figure nested in another file
+        ("verifier.json", ("verify_vs_echo",),
+         "VerifyCode, 64 callers, of the echo reference's rate", 0.61,
+         "| 0.61 | ≥ 0.60 | yes |"),
+        ("group.json", ("n1", "group_apply_per_s"),
+         "index apply, one group of one worker, events", 19999.0,
+         "| 19,999/s | ≥ 20,000/s | **no** |"),
+        ("seal.json", ("sm2", "verify_seal_per_s"),
+         "VerifySealedDocument, first verification, 1 KB sm2", 700.0,
+         "| 700/s | ≥ 700/s | yes |"),
+    ],
+)  # fmt: skip
+def test_the_aims_table_says_whether_each_aim_is_met(
+    tmp_path: Path,
+    file: str,
+    path: tuple[str, ...],
+    figure: str,
+    value: float,
+    line_end: str,
+):
+    """Issue 17's aims beside the results (bench.tables.AIMS): "met" is computed from
+    the figure itself, at least or at most its bound, so the README cannot claim an
+    aim the results do not hold."""
+    for name in AIM_FILES:
+        shutil.copy(tables.RESULTS / name, tmp_path / name)
+    results = json.loads((tmp_path / file).read_text())
+    holder = results
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = value
+    (tmp_path / file).write_text(json.dumps(results))
+    table = tables.render(AIMS_MARKED, tmp_path)
+    assert _aim_line(table, figure).endswith(line_end)
+    assert table.count("\n| ") == len(tables.AIMS) + 1  # the header, then every aim
+    assert tables.render(table, tmp_path) == table
+
+
+def test_the_aims_table_waits_for_all_its_files_and_names_a_missing_figure(
+    tmp_path: Path,
+):
+    for name in ("issuer.json", "group.json", "seal.json"):
+        shutil.copy(tables.RESULTS / name, tmp_path / name)
+    assert tables.render(AIMS_MARKED, tmp_path) == AIMS_MARKED  # no verifier.json yet
+    results = json.loads((tables.RESULTS / "verifier.json").read_text())
+    del results["propagation_p99_ms"]  # a figure of the aims table alone
+    (tmp_path / "verifier.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match=r"'propagation_p99_ms' for the aims table"):
+        tables.render(AIMS_MARKED, tmp_path)
