@@ -39,6 +39,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     alone (no network). An option the mode chosen would not use is refused
     (:func:`_refuse_unused`).
     """
+    if args.codes:
+        from services.verifier.cli_batch import cmd_verify_codes
+
+        return cmd_verify_codes(args)
     _refuse_unused(args)
     if not args.code and not args.image:
         print("error: code: give the scanned text or --image FILE", file=sys.stderr)
@@ -69,7 +73,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     target, setting = verifier_target(cfg, args)
     result = call_service(cfg, target, call, service="verifier", setting=setting)
-    _print_answered(result, target, args.group)
+    print_answered(result, target, args.group)
     status = _print_verdict(
         verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_"),
         result.identifier,
@@ -85,13 +89,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         titles=dict(result.field_titles),
     )
     if status == 0 and result.freshness.lag_unknown:
-        # not relied on: what was revoked since may not be in the worker's index
-        print(
-            "warning: VALID from a verifier whose lag is unknown (cut off from its "
-            "broker: a revocation since may not be seen); exit status 1, verify "
-            "again shortly",
-            file=sys.stderr,
-        )
+        warn_lag_unknown()
         return 1
     return status
 
@@ -146,7 +144,18 @@ def verifier_target(cfg: Any, args: argparse.Namespace) -> tuple[str, str]:
     return str(cfg.cli.verifier_target), "cli.verifier_target"
 
 
-def _print_answered(result: Any, target: str, wanted: str | None) -> None:
+def warn_lag_unknown() -> None:
+    """A VALID is not relied on from an index whose lag is unknown: what was revoked
+    since may not be in it (the caller exits 1)."""
+    print(
+        "warning: VALID from a verifier whose lag is unknown (cut off from its "
+        "broker: a revocation since may not be seen); exit status 1, verify "
+        "again shortly",
+        file=sys.stderr,
+    )
+
+
+def print_answered(result: Any, target: str, wanted: str | None) -> None:
     """Which group answered, and how fresh its index is."""
     freshness = result.freshness
     if freshness.last_event_time.seconds:
@@ -414,13 +423,21 @@ def partition_line(p: Any) -> str:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``verify``, ``bundle fetch`` and ``verifier status``."""
-    verify = sub.add_parser("verify", help="verify a scanned code or QR image")
+    verify = sub.add_parser(
+        "verify", help="verify a scanned code, a QR image, or a file of codes"
+    )
     verify.add_argument(
         "code", nargs="?", default="", help="the scanned text, or a PNG/JPEG of the QR"
     )
     verify.add_argument(
         "--image",
         help=f"the QR code's photo or picture instead: {IMAGE_LIMIT}",
+    )
+    verify.add_argument(
+        "--codes",
+        metavar="FILE",
+        help="verify many: one scanned code a line (- for standard input), online, "
+        "one answer line a code",
     )
     verify.add_argument(
         "--purpose", help="the purpose of use (用证事由); online only, required there"

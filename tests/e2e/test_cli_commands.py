@@ -70,6 +70,7 @@ COMMANDS = {
     "Seal.RepublishSeals": "republish",  # the same command, after the issuer's part
     "Verifier.VerifyCode": "verify --purpose p LC1:X",
     "Verifier.VerifyImage": "verify --purpose p --image code.png",
+    "Verifier.VerifyCodes": "verify --purpose p --codes codes.txt",
     "Verifier.GetIndexStatus": "verifier status",
     "Verifier.ExportTrustBundle": "bundle fetch --out b",
     "EventFeed.Subscribe": "events tail",
@@ -85,7 +86,6 @@ COMMANDS = {
 #: RPCs for systems, not for a person at a terminal, and why
 NOT_BY_HAND = {
     "Issuer.IssueLicences": "batch issuance by a department's own system",
-    "Verifier.VerifyCodes": "batch verification by a counter system",
     # a clerk redeems at the counter console's page (docs/holder.md)
     "Redemption.RedeemAuthorisation": (
         "a clerk redeems on the counter console's page, a department's system over gRPC"

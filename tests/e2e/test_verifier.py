@@ -306,6 +306,76 @@ async def test_cli_verify(deployments, dept, config, issuer, tmp_path, capsys):
     assert "verdict     MALFORMED" in capsys.readouterr().out
 
 
+async def test_cli_verify_codes_from_a_file(
+    deployments, dept, config, issuer, tmp_path, capsys
+):
+    """``verify --codes FILE``: every line's verdict through VerifyCodes, in batches
+    of 500 (``cli_batch.BATCH`` made 2 here, so three codes take two requests), the
+    count of each verdict, exit 0 only when every code is VALID; bad input is
+    ``error: <field>: ...``, exit 2."""
+    from services import cli
+    from services.verifier import cli_batch, servicer
+
+    assert cli_batch.BATCH == servicer.MAX_BATCH
+    verifier = next(iter(deployments.values()))
+    config.cli.verifier_target = f"localhost:{verifier.port}"
+    path = tmp_path / "config.toml"
+    path.write_text(dump_config(config))
+    stubs = {"x": verifier.stub}
+    (valid, valid_code), (revoked, revoked_code) = [
+        await valid_licence(dept, stubs) for _ in range(2)
+    ]
+    await dept.clients.issuer.RevokeLicence(
+        pb.RevokeLicenceRequest(
+            identifier=revoked.identifier, reason="伪造", kind=pb.REVOCATION_KIND_REVOKE
+        )
+    )
+    await verdict_everywhere(stubs, revoked_code, verifier_pb2.VERDICT_REVOKED)
+    codes = tmp_path / "codes.txt"
+    base = ["--config", str(path), "verify", "--purpose", "窗口办事"]
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        status = await asyncio.to_thread(cli.main, [*base, *args])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    codes.write_text(f"\ufeff{valid_code}\n\n  {valid_code}  \n")
+    status, out, _ = await run("--codes", str(codes))
+    assert status == 0, out
+    assert f"line 1: VALID {valid.identifier}" in out
+    assert f"line 3: VALID {valid.identifier}" in out and "line 2" not in out
+    assert out.rstrip().endswith("2 codes: 2 VALID")
+
+    codes.write_text(f"{valid_code}\n{revoked_code}\nLC1:BROKEN\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli_batch, "BATCH", 2)
+        status, out, _ = await run("--codes", str(codes))
+    assert status == 1
+    lines = [x for x in out.splitlines() if x.startswith("line ")]
+    assert lines[0].startswith(f"line 1: VALID {valid.identifier}")
+    assert lines[1].startswith(f"line 2: REVOKED {revoked.identifier}")
+    assert "(status: " in lines[1]
+    assert lines[2].startswith("line 3: MALFORMED (")
+    assert out.rstrip().endswith("3 codes: 1 VALID, 1 REVOKED, 1 MALFORMED")
+
+    codes.write_bytes(valid_code.encode() + b"\n\xff\xfe\n")
+    for args, field in [
+        (("--codes", str(codes)), "codes: line 2 is not UTF-8 text"),
+        (("--codes", str(tmp_path / "none.txt")), "codes: cannot read"),
+        (("--codes", str(tmp_path)), "codes: not a regular file"),
+        (("--codes", str(codes), valid_code), "code: has no place with --codes"),
+        (("--codes", str(codes), "--offline"), "offline: has no place with --codes"),
+    ]:
+        status, _, err = await run(*args)
+        assert status == 2 and err.startswith(f"error: {field}"), (args, err)
+    codes.write_text("\n  \n")
+    status, _, err = await run("--codes", str(codes))
+    assert status == 2 and err.startswith("error: codes: holds no code"), err
+    no_purpose = ["--config", str(path), "verify", "--codes", str(codes)]
+    assert await asyncio.to_thread(cli.main, no_purpose) == 2
+    assert capsys.readouterr().err.startswith("error: purpose: is required")
+
+
 async def test_a_presentation_accepted_in_one_group_is_replayed_in_another(
     deployments, dept, connect, stack
 ):

@@ -1,0 +1,130 @@
+"""``certseal verify --codes FILE``: scanned codes, one a line, verified online in
+batches through VerifyCodes, one answer line a code and a count of the verdicts.
+
+For a counter or an auditor with many codes at once (a day's paper forms, an archive):
+the same verdicts and checks as ``certseal verify`` gives one code, each code's use
+recorded with the purpose given, as VerifyCode records it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from typing import Any
+
+from certseal.calls import call_service
+from certseal.cli import load
+from certseal.cli_options import say
+from certseal.errors import invalid
+from certseal.files import read_input_file, without_bom
+
+BATCH = 500
+"""Codes a VerifyCodes request carries at most (the verifier's limit,
+``services.verifier.servicer.MAX_BATCH``)."""
+
+MAX_CODES_FILE_BYTES = 16 * 1024 * 1024
+"""Bytes of a codes file (or standard input) read at most: tens of thousands of
+ordinary codes, and still 1,800 of the longest a verifier reads."""
+
+MAX_CODES = 100_000
+"""Codes a run verifies at most (200 requests)."""
+
+
+def read_codes(args: argparse.Namespace) -> list[tuple[int, str]]:
+    """The codes of ``--codes FILE`` (``-``: standard input) as (line number, text),
+    blank lines left out and each line's surrounding white space removed.
+
+    INVALID_ARGUMENT (``codes``) for a file that cannot be read, is empty or over
+    :data:`MAX_CODES_FILE_BYTES`, is not UTF-8 (naming the line), or holds no code or
+    more than :data:`MAX_CODES`."""
+    if args.codes == "-":
+        data = sys.stdin.buffer.read(MAX_CODES_FILE_BYTES + 1)
+        if len(data) > MAX_CODES_FILE_BYTES:
+            raise invalid(
+                "codes", f"standard input is over {MAX_CODES_FILE_BYTES} bytes"
+            )
+    else:
+        data = read_input_file(args.codes, "codes", MAX_CODES_FILE_BYTES)
+    data = without_bom(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise invalid("codes", f"line {line} is not UTF-8 text") from None
+    codes = [
+        (number, line.strip())
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if not codes:
+        raise invalid("codes", "holds no code: give one scanned code a line")
+    if len(codes) > MAX_CODES:
+        raise invalid("codes", f"holds {len(codes)} codes; the limit is {MAX_CODES}")
+    return codes
+
+
+def _answer_line(number: int, result: Any, verdict: str) -> str:
+    """One code's answer: its line, verdict and licence, and for a verdict other
+    than VALID the first check that failed."""
+    parts = [f"line {number}: {verdict}"]
+    if result.identifier:
+        parts.append(result.identifier)
+    if result.type_code:
+        parts.append(result.type_name or result.type_code)
+    if result.holder_display_name:
+        parts.append(f"holder {result.holder_display_name}")
+    failed = next((c for c in result.checks if not c.passed), None)
+    if verdict != "VALID" and failed is not None:
+        parts.append(f"({failed.name}: {failed.detail})")
+    return " ".join(parts)
+
+
+def cmd_verify_codes(args: argparse.Namespace) -> int:
+    """Verify every code of ``--codes FILE`` at the verifier; exit 0 only when every
+    one is VALID from an index whose lag is known, else 1 (2 for bad input)."""
+    for option, given in (
+        ("code", args.code),
+        ("image", args.image),
+        ("offline", args.offline),
+        ("bundle", args.bundle),
+    ):
+        if given:
+            raise invalid(
+                option, "has no place with --codes: the codes come from the file"
+            )
+    if not args.purpose:
+        raise invalid("purpose", "is required: the purpose of use (用证事由)")
+    codes = read_codes(args)
+    from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+    from services.verifier.cli import print_answered, verifier_target, warn_lag_unknown
+
+    cfg = load(args)
+
+    async def call(channel: Any) -> list[Any]:
+        stub = verifier_pb2_grpc.VerifierStub(channel)
+        results: list[Any] = []
+        for at in range(0, len(codes), BATCH):
+            request = verifier_pb2.VerifyCodesRequest(
+                codes=[text for _, text in codes[at : at + BATCH]],
+                purpose=args.purpose,
+            )
+            results += (await stub.VerifyCodes(request)).results
+        return results
+
+    target, setting = verifier_target(cfg, args)
+    results = call_service(cfg, target, call, service="verifier", setting=setting)
+    print_answered(results[0], target, args.group)
+    verdicts: Counter[str] = Counter()
+    unknown_lag = False
+    for (number, _), result in zip(codes, results, strict=True):
+        verdict = verifier_pb2.Verdict.Name(result.verdict).removeprefix("VERDICT_")
+        verdicts[verdict] += 1
+        unknown_lag |= verdict == "VALID" and result.freshness.lag_unknown
+        say(_answer_line(number, result, verdict))
+    counted = ", ".join(f"{n} {verdict}" for verdict, n in verdicts.most_common())
+    print(f"{len(codes)} code{'s' if len(codes) > 1 else ''}: {counted}")
+    if unknown_lag:
+        warn_lag_unknown()
+        return 1
+    return 0 if set(verdicts) == {"VALID"} else 1
