@@ -1,0 +1,105 @@
+"""atk34 (a): an outside attack on the OFD location work bound (ofd_drawn
+``LocationWork``, 08fdc33, and the one segment walker ``ofd_loc._walked``, 93bd963).
+
+``readings`` charges each spelling of a location ``len(spelling) * (1 + folders)``
+characters before it is read, but a location that climbs (``../f``) is resolved
+from each folder by walking the folder's own segments too (``_walked`` splits
+``folder + "/" + loc``): the folders' length is never charged. A resource file's
+folders are every reading of its ``BaseLoc`` that is a folder of the package: three
+``BaseLoc`` attributes (plain, ``ofd:``, another namespace's: dom4j reads all as
+``BaseLoc``), each written with spaces so that it has several spellings, each 58
+segments deep, make about twenty folders of ~115 characters. Then a font file
+``../f`` (4 characters, charged 76) costs ~150 µs of CPU: 20,000 of them, 1.3 MB
+of XML in a 70 KB ZIP, take ~3 s of CPU (2.4 s a MiB of XML, ten times what fits
+MAX_OFD_UNCOMPRESSED_BYTES in ``job_timeout_s``); MAX_LOCATION_READINGS (500,000)
+of them, a 32 MB resource file, some 75 s (extrapolated), past the job's 60 s,
+the work counted 38 million characters, under MAX_LOCATION_WORK.
+
+A user needs: a package read within the job's time bound or refused at once, the
+work bound counting what reading a location costs (its folders too).
+"""
+
+import os
+import time
+
+import pytest
+
+from certseal.errors import CertsealError
+from services.seal.config import SealConfig
+from services.seal.ofd import open_document
+from services.seal.ofd_drawn import drawn_files
+from services.seal.ofd_loc import spellings
+from services.seal.ofd_package import (
+    MAX_OFD_UNCOMPRESSED_BYTES,
+    file_key,
+    read_package,
+)
+from tests.seal.ofd_samples import make_ofd, unzip, zip_files
+
+ROOT = "Doc_0/Document.xml"
+FONTS = 20_000
+ALLOWED = SealConfig().job_timeout_s / (MAX_OFD_UNCOMPRESSED_BYTES / 2**20)
+
+
+def _package(spaced: bool) -> tuple[bytes, int]:
+    """An OFD whose public resource file names FONTS font files ``../f`` below three
+    deep ``BaseLoc`` attributes (``spaced``: each of several spellings), every
+    reading of them a folder of the package; and the resource file's bytes."""
+    files = unzip(make_ofd())
+    files[ROOT] = files[ROOT].replace(
+        b"<ofd:CommonData>", b"<ofd:CommonData><ofd:PublicRes>R.xml</ofd:PublicRes>"
+    )
+    attrs = []
+    for k, name in enumerate(("BaseLoc", "ofd:BaseLoc", "x:BaseLoc")):
+        deep = "/".join([str(k)] + ["a"] * 56)
+        text = f" {deep} / b " if spaced else f"{deep}/b"
+        attrs.append(f'{name}="{text}"')
+        for spelling in spellings(text):
+            for base in ("Doc_0/", ""):
+                held = f"{base}{spelling.strip('/')}/x"
+                if all(file_key(held) != file_key(other) for other in files):
+                    files[held] = b"x"
+    body = "".join(
+        f"<ofd:Font ID='{i}'><ofd:FontFile>../f</ofd:FontFile></ofd:Font>"
+        for i in range(FONTS)
+    ).encode()
+    # a comment of random bytes keeps the file within MAX_OFD_RATIO
+    pad = b"<!--" + os.urandom(len(body) // 150).hex().encode() + b"-->"
+    files["Doc_0/R.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<ofd:Res xmlns:ofd="http://www.ofdspec.org/2016" xmlns:x="urn:x" '
+        + " ".join(attrs).encode()
+        + b"><ofd:Fonts>"
+        + body
+        + b"</ofd:Fonts>"
+        + pad
+        + b"</ofd:Res>"
+    )
+    return zip_files(files), len(files["Doc_0/R.xml"])
+
+
+def _cpu_per_mib(data: bytes, xml_bytes: int) -> float:
+    start = time.process_time()
+    try:
+        drawn_files(open_document(read_package(data)))
+    except CertsealError as refused:  # refused at once is an answer too
+        assert refused.field == "ofd"
+    return (time.process_time() - start) / (xml_bytes / 2**20)
+
+
+def test_control_the_package_is_within_every_bound_and_read():
+    data, _ = _package(spaced=True)
+    assert len(data) < 100_000
+    assert drawn_files(open_document(read_package(data)))["Doc_0/R.xml"] == {ROOT}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk34 O1: a climbing location is walked from every BaseLoc folder, "
+    "and the folders' segments are not charged to LocationWork: ~2.4 s of CPU a "
+    "MiB of XML, 500,000 readings ~75 s, past job_timeout_s",
+)
+def test_short_climbing_locations_below_deep_base_folders_are_read_in_bound():
+    data, xml_bytes = _package(spaced=True)
+    taken = _cpu_per_mib(data, xml_bytes)
+    assert taken < ALLOWED, f"{taken:.2f} s of CPU a MiB of XML (allowed {ALLOWED:.2f})"
