@@ -1,0 +1,117 @@
+"""atk34 (d): an outside attack on RemoveEntitlement withdrawing once (0d32038:
+FeedStore.set_entitlement decides a withdrawal in one conditional statement).
+
+Held: ten removes of one entitlement at once withdraw it once (one OK, nine
+NOT_FOUND, one ``feed.unentitle`` row); a remove racing a grant leaves the state
+the last audit row says; a remove of a name never entitled is NOT_FOUND and writes
+nothing.
+
+Found, F1: a RemoveEntitlement (or SetEntitlement) by a caller of another kind (an
+integrator withdrawing a competitor's feed, a department) is PERMISSION_DENIED and
+leaves no row in the audit log. The issuer and the seal service record such a
+refusal (docs/operations.md, "Refusals in the audit log": the log "records what was
+refused as well as what was done"; every IssuerAdmin change by a non-operator is a
+``denied`` row): the feed's admin changes, which decide who receives every
+department's events, are the one admin surface whose refused attempts leave no
+trace. An auditor needs the attempt said once: outcome ``denied``, the caller as
+actor, ``feed.unentitle`` on the integrator it aimed at.
+"""
+
+import asyncio
+import json
+import secrets
+
+import grpc
+import pytest
+
+from certseal.v1 import feed_pb2 as pb
+from certseal.v1 import feed_pb2_grpc
+from tests.feed.test_service import channel_as, entitle, feed_app, withdraw
+
+__all__ = ["channel_as", "feed_app"]  # fixtures used here
+
+
+async def _rows(feed_app, subject: str) -> list[tuple[str, str, str, dict]]:
+    rows = await feed_app.pool.fetch(
+        "select actor, action, outcome, details from audit_log where subject = $1 "
+        "order by id",
+        subject,
+    )
+    return [
+        (
+            r["actor"],
+            r["action"],
+            r["outcome"],
+            json.loads(r["details"]) if isinstance(r["details"], str) else r["details"],
+        )
+        for r in rows
+    ]
+
+
+async def _code(call) -> str:
+    try:
+        await call
+    except grpc.aio.AioRpcError as err:
+        return err.code().name
+    return "OK"
+
+
+async def test_removes_at_once_withdraw_once_and_say_so_once(channel_as, feed_app):
+    integrator = f"integrator:atk34-{secrets.token_hex(3)}"
+    await entitle(channel_as, integrator, ["*"], ["licence.*"])
+    codes = await asyncio.gather(
+        *(_code(withdraw(channel_as, integrator)) for _ in range(10))
+    )
+    assert sorted(codes) == ["NOT_FOUND"] * 9 + ["OK"]
+    actions = [action for _, action, _, _ in await _rows(feed_app, integrator)]
+    assert actions == ["feed.entitle", "feed.unentitle"]
+
+
+async def test_a_remove_racing_a_grant_leaves_what_the_last_row_says(
+    channel_as, feed_app
+):
+    integrator = f"integrator:atk34-r-{secrets.token_hex(3)}"
+    await entitle(channel_as, integrator, ["*"], ["licence.*"])
+    await asyncio.gather(
+        _code(withdraw(channel_as, integrator)),
+        _code(entitle(channel_as, integrator, ["*"], ["licence.issued"])),
+    )
+    rows = await _rows(feed_app, integrator)
+    async with channel_as("operator:admin") as channel:
+        kept = await feed_pb2_grpc.EventFeedAdminStub(channel).GetEntitlement(
+            pb.GetEntitlementRequest(integrator=integrator)
+        )
+    assert list(kept.entitlement.event_types) == rows[-1][3]["event_types"]
+
+
+async def test_a_remove_of_a_name_never_entitled_writes_nothing(channel_as, feed_app):
+    integrator = f"integrator:atk34-n-{secrets.token_hex(3)}"
+    assert await _code(withdraw(channel_as, integrator)) == "NOT_FOUND"
+    assert await _rows(feed_app, integrator) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk34 F1: a RemoveEntitlement refused for the caller's kind leaves no "
+    "denied row in the audit log (the issuer and seal service audit theirs)",
+)
+@pytest.mark.parametrize(
+    "caller",
+    ["integrator:atk34-rival", "dept:91350100M000100Y43"],
+    ids=["integrator", "department"],
+)
+async def test_a_remove_by_another_kind_is_refused_and_audited_once(
+    channel_as, feed_app, caller
+):
+    victim = f"integrator:atk34-v-{secrets.token_hex(3)}"
+    await entitle(channel_as, victim, ["*"], ["licence.*"])
+    async with channel_as(caller) as channel:
+        call = feed_pb2_grpc.EventFeedAdminStub(channel).RemoveEntitlement(
+            pb.RemoveEntitlementRequest(integrator=victim)
+        )
+        assert await _code(call) == "PERMISSION_DENIED"
+    rows = await _rows(feed_app, victim)
+    assert [r[:3] for r in rows] == [
+        ("operator:admin", "feed.entitle", "ok"),
+        (caller, "feed.unentitle", "denied"),
+    ]
