@@ -21,9 +21,12 @@ H4 an SPS is looked for only in arrays whose NAL_unit_type says SPS (33); libhei
    hands the decoder every NAL unit of every array, and libde265 reads each by its
    own NAL header: the 4:4:4 SPS in an array labelled VPS, PPS, SEI or an
    unspecified type is decoded and not read (the header's 4:2:0 counts).
+H5 a record whose configurationVersion is not 1 is skipped as "no configuration
+   record"; libheif does not check the version, reads the record's 4:2:0 as the
+   header and decodes the 4:4:4 SPS.
 
 A user needs: a HEIC held to the limit of the format it is decoded in, whatever
-the record's length, size field or array labels (else refused, INVALID_ARGUMENT ``image``); and
+the record's length, size field, version or array labels (else refused, INVALID_ARGUMENT ``image``); and
 a small image answered in well under a second of CPU.
 
 The pictures are 64 × 64 and the decode budget is lowered for the test so that
@@ -196,6 +199,19 @@ def test_an_sps_in_an_array_of_another_type_is_still_read(plain_444, array):
     lying = _lying(plain_444, sps_array=array)
     assert _header_and_decoded(lying) == 420  # libheif reads and decodes it
     assert "8-bit 4:4:4" in _refusal(lying)  # HEAD: "contains no readable QR code"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk34 H5: a record whose configurationVersion is not 1 is skipped as "
+    "no record; libheif reads and decodes it, its field (4:2:0) the header",
+)
+@pytest.mark.parametrize("version", [0, 2, 255])
+def test_a_record_of_another_configuration_version_is_still_read(plain_444, version):
+    lying = bytearray(_lying(plain_444))
+    lying[lying.find(b"hvcC") + 4] = version
+    assert _header_and_decoded(bytes(lying)) == 420  # libheif reads and decodes it
+    assert "8-bit 4:4:4" in _refusal(bytes(lying))  # HEAD: no readable QR code
 
 
 def _with_free_box_in_meta(data: bytes, payload: bytes) -> bytes:
