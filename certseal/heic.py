@@ -28,7 +28,6 @@ from certseal.bounds import (
     MAX_HEIC_PIXELS,
 )
 from certseal.errors import invalid
-from certseal.hevc import coded_chroma
 
 __all__ = ["check_heic_pixels", "heic_grey_on_white", "heic_pixel_limit"]
 
@@ -108,11 +107,12 @@ def check_heic_pixels(
 
 
 def heic_grey_on_white(
-    data: bytes, field: str
+    data: bytes, field: str, coded: int | None
 ) -> tuple[Image.Image, Image.Image | None]:
     """A HEIC's primary picture as 8-bit grey, transparency flattened on white, and
     its transparency (None when it has none), at its decoded size (checked again with
-    :func:`check_heic_pixels`). libheif's bytes are made grey a strip of rows at a
+    :func:`check_heic_pixels`, ``coded``: :func:`certseal.hevc.coded_chroma` of
+    ``data``, read once by the caller). libheif's bytes are made grey a strip of rows at a
     time, so the one full-size copy besides the grey plane is libheif's own, released
     here, before the QR reader runs."""
     heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
@@ -123,7 +123,6 @@ def heic_grey_on_white(
             field, f"is a HEIC of pixel format {frame.mode}, which is not read"
         )
     mode, raw = _MODES[frame.mode]
-    coded = coded_chroma(data)
     check_heic_pixels(field, frame.size, frame.info, frame.mode, coded)  # declared
     pixels, stride = frame.data, frame.stride  # decoded here, by libheif
     check_heic_pixels(field, frame.size, frame.info, frame.mode, coded)  # decoded

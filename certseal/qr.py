@@ -200,10 +200,9 @@ def _decoded(
             # iPhones save photos as HEIC (certseal.heic); its size and format are
             # read from the header before decoding, like the others'
             heic = isinstance(image, HeifImageFile)
+            coded = coded_chroma(data) if heic else None  # read once (atk34 H3)
             if heic:
-                check_heic_pixels(
-                    "image", image.size, image.info, image.mode, coded_chroma(data)
-                )
+                check_heic_pixels("image", image.size, image.info, image.mode, coded)
             else:
                 limit = MAX_JPEG_PIXELS if baseline else MAX_IMAGE_PIXELS
                 check_declared_pixels(image, "image", limit)
@@ -218,7 +217,7 @@ def _decoded(
                 return *_grey_on_white(image, side, jpeg), scaled, None
         # decoded by pillow-heif itself, not as Pillow's frame: its RGB bytes are
         # libheif's buffer, read a strip at a time, never copied whole
-        full = heic_grey_on_white(data, "image")
+        full = heic_grey_on_white(data, "image", coded)
         if side is None or max(full[0].size) <= side:
             return *full, False, None
         grey, alpha = full

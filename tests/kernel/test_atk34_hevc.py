@@ -162,11 +162,6 @@ def test_control_a_record_saying_420_of_a_444_sps_is_refused_as_444(plain_444):
     assert "8-bit 4:4:4" in _refusal(lying)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34 H1: an hvcC record over MAX_RECORD_BYTES is cut before its SPS; "
-    "only its field (4:2:0) is read and the 4:4:4 picture is decoded",
-)
 def test_a_record_longer_than_64_kib_is_still_held_to_its_sps(plain_444):
     lying = _lying(plain_444, vps_copies=3000)
     _, size, _ = _find(lying, b"hvcC")
@@ -175,23 +170,12 @@ def test_a_record_longer_than_64_kib_is_still_held_to_its_sps(plain_444):
     assert "8-bit 4:4:4" in _refusal(lying)  # HEAD: "contains no readable QR code"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34 H2: an hvcC box of a 64-bit size is read as no record; the "
-    "header's 4:2:0 counts and the 4:4:4 picture is decoded",
-)
 def test_a_record_in_a_box_of_64_bit_size_is_held_to_its_sps(plain_444):
     lying = _lying(plain_444, large_size=True)
     assert _header_and_decoded(lying) == 420  # libheif reads and decodes it
     assert "8-bit 4:4:4" in _refusal(lying)  # HEAD: "contains no readable QR code"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34 H4: only arrays whose NAL_unit_type is 33 are read for an SPS; "
-    "libheif hands every array's NAL units to the decoder, which reads each one's "
-    "own header",
-)
 @pytest.mark.parametrize(
     "array", [0x60, 0x62, 0x67, 0x7F], ids=["vps", "pps", "sei", "unspecified"]
 )
@@ -201,11 +185,6 @@ def test_an_sps_in_an_array_of_another_type_is_still_read(plain_444, array):
     assert "8-bit 4:4:4" in _refusal(lying)  # HEAD: "contains no readable QR code"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34 H5: a record whose configurationVersion is not 1 is skipped as "
-    "no record; libheif reads and decodes it, its field (4:2:0) the header",
-)
 @pytest.mark.parametrize("version", [0, 2, 255])
 def test_a_record_of_another_configuration_version_is_still_read(plain_444, version):
     lying = bytearray(_lying(plain_444))
@@ -220,11 +199,6 @@ def _with_free_box_in_meta(data: bytes, payload: bytes) -> bytes:
     return _splice(data, at + size, at + size, free, (at,))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34 H3: coded_chroma spends a Python call on each of ~8 million "
-    "zero-length SPS NAL units of 256 overlapping records in a 74 KB file",
-)
 def test_a_small_heic_of_overlapping_records_is_answered_in_bounded_time(plain_444):
     # each "record": version 1, its field 4:2:0, one array of 65,535 SPS NAL units
     header = bytes([1]) + bytes(15) + bytes([0xFD]) + bytes(5) + bytes([1, 33])
