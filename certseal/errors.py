@@ -25,10 +25,23 @@ class ErrorKind(enum.Enum):
     INTERNAL = "INTERNAL"
 
 
+def printable(message: str) -> str:
+    """``message`` with every character that does not print escaped as ``repr``
+    escapes it (``\\n``, ``\\x1b``, ``\\u202e``): an error's message is one line
+    that shows every character it holds, whatever text from outside it quotes (a
+    name with a zero-width space or a right-to-left override reads as the name it
+    is, atk34 O2), in a reply, a log line or a terminal."""
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 class CertsealError(Exception):
-    """A failure with a kind, a message fit for the caller and optionally the field."""
+    """A failure with a kind, a message fit for the caller (made :func:`printable`)
+    and optionally the field."""
 
     def __init__(self, kind: ErrorKind, message: str, *, field: str | None = None):
+        message = printable(message)
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -35,7 +35,7 @@ import re
 import unicodedata
 from pathlib import PurePath
 
-from certseal.errors import invalid
+from certseal.errors import invalid, printable
 
 # C0 but tab/LF/CR, DEL, C1, surrogates, bidi embeddings/overrides/isolates
 _UNFIT = re.compile(
@@ -134,9 +134,7 @@ def shown_name(name: str | PurePath) -> str:
 
 
 def one_line(message: str) -> str:
-    """``message`` with every character that does not print escaped as ``repr``
-    escapes it (``\\n``, ``\\x1b``, ``\\u202e``): what a CLI prints after
-    ``error:``, whatever text of outside it quotes."""
-    if message.isprintable():
-        return message
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    """``message`` with every character that does not print escaped
+    (:func:`certseal.errors.printable`): what a CLI prints after ``error:``, whatever
+    text of outside it quotes."""
+    return printable(message)

@@ -47,11 +47,6 @@ def test_control_a_printable_missing_root_is_named():
     assert _refusal("Doc_0/Missing.xml") == "the package has no Doc_0/Missing.xml"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34 O2: 'the package has no <path>' shows the path's invisible or "
-    "reordering characters as they are (no shown_name)",
-)
 @pytest.mark.parametrize(
     ("root", "escaped"),
     [
