@@ -15,6 +15,7 @@ from certseal.bounds import MAX_CA_BUNDLE_BYTES
 from certseal.config import SettingCheck
 from certseal.crypto import KeyWrapper
 from certseal.process import ServiceProcess
+from certseal.rpc import RefusedCall
 from certseal.secretfiles import KEK, read_secret_file
 from certseal.timestamps import Clock, utcnow
 from certseal.tlsfiles import der_bundle, read_certificates
@@ -23,6 +24,7 @@ from services.feed.config import FeedSettings
 from services.feed.dispatch import WebhookDispatcher
 from services.feed.egress import EgressPolicy
 from services.feed.metrics import WebhookMetrics
+from services.feed.refusals import audit_refused_call
 from services.feed.service import FeedService
 from services.feed.servicer import EventFeedAdminServicer, EventFeedServicer
 from services.feed.signing import RetryPolicy
@@ -128,6 +130,11 @@ class FeedApp(ServiceProcess):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._dispatcher, 10)
         await super().stop(grace)
+
+    def refused_calls(self) -> RefusedCall:
+        """Audit an EventFeedAdmin change refused for the caller's kind
+        (:func:`services.feed.refusals.audit_refused_call`)."""
+        return audit_refused_call(self.store, self.clock)
 
     def add_servicers(self, server: grpc.aio.Server) -> None:
         """EventFeed and EventFeedAdmin."""

@@ -12,6 +12,9 @@ from certseal.errors import denied, invalid
 
 _INTEGRATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
+#: a webhook's name: 1 to 40 of a-z, 0-9 and '-'
+WEBHOOK_NAME = re.compile(r"[a-z0-9-]{1,40}")
+
 
 def integrator_identity(text: str, field: str = "integrator") -> str:
     """``text`` when it is an integrator identity ``integrator:<name>``;

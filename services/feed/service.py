@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 
@@ -60,7 +59,7 @@ from services.feed.filters import (
     check_sizes,
     check_within,
 )
-from services.feed.identities import feed_identity, integrator_identity
+from services.feed.identities import WEBHOOK_NAME, feed_identity, integrator_identity
 from services.feed.merge import MERGE_WAIT_S, held, time_merge
 from services.feed.resume import checked_fingerprints, past_end
 from services.feed.storage import FeedStore, WebhookRow
@@ -76,7 +75,6 @@ from services.feed.tokens import (
 from services.feed.webhooks import WebhookEngine
 
 log = logging.getLogger(__name__)
-_NAME = re.compile(r"[a-z0-9-]{1,40}")
 
 
 class FeedService:
@@ -401,7 +399,7 @@ class FeedService:
         PERMISSION_DENIED when the integrator's entitlement lets no event through.
         The secret is stored wrapped under the KEK (AES-256-GCM).
         """
-        if not _NAME.fullmatch(name):
+        if not WEBHOOK_NAME.fullmatch(name):
             raise invalid("name", "use 1 to 40 of a-z, 0-9 and '-'")
         await self._webhooks.egress.check_url(url)
         if len(secret) < 16:

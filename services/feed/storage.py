@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from certseal.audit import AuditEntry
-from certseal.storage.audit import write_audit
+from certseal.storage.audit import RefusalAudit, write_audit
 from certseal.storage.idempotency import transaction
 from services.feed.domain import Entitlement, Filter
 
@@ -58,8 +58,8 @@ def _webhook(row: asyncpg.Record) -> WebhookRow:
     )
 
 
-class FeedStore:
-    """Queries and transactions over the feed tables."""
+class FeedStore(RefusalAudit):
+    """Queries and transactions over the feed tables, and the refusals' audit rows."""
 
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool

@@ -90,11 +90,6 @@ async def test_a_remove_of_a_name_never_entitled_writes_nothing(channel_as, feed
     assert await _rows(feed_app, integrator) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34 F1: a RemoveEntitlement refused for the caller's kind leaves no "
-    "denied row in the audit log (the issuer and seal service audit theirs)",
-)
 @pytest.mark.parametrize(
     "caller",
     ["integrator:atk34-rival", "dept:91350100M000100Y43"],
@@ -115,3 +110,51 @@ async def test_a_remove_by_another_kind_is_refused_and_audited_once(
         ("operator:admin", "feed.entitle", "ok"),
         (caller, "feed.unentitle", "denied"),
     ]
+
+
+@pytest.mark.parametrize(
+    "rpc,request_of,action",
+    [
+        ("SetEntitlement",
+         lambda s: pb.SetEntitlementRequest(entitlement=pb.Entitlement(
+             integrator=s, departments=["*"], event_types=["licence.*"])),
+         "feed.entitle"),
+        ("RegisterWebhook",
+         lambda s: pb.RegisterWebhookRequest(
+             name=s, integrator="integrator:x", url="https://x", secret=bytes(16)),
+         "feed.webhook"),
+        ("ReplayParkedDeliveries",
+         lambda s: pb.ReplayParkedDeliveriesRequest(webhook=s), "feed.replay"),
+    ],
+    ids=["entitle", "webhook", "replay"],
+)  # fmt: skip
+async def test_every_admin_change_refused_for_the_callers_kind_is_audited(
+    channel_as, feed_app, rpc, request_of, action
+):
+    """The kind of F1: each EventFeedAdmin change refused for the caller's kind is
+    one ``denied`` row (services/feed/refusals.py); a subject not of its shape, such
+    as a run of 15 digits, is recorded as ``-``; a refused read writes nothing."""
+    caller = f"integrator:atk34-c-{secrets.token_hex(3)}"
+    name = (
+        f"integrator:atk34-s-{secrets.token_hex(3)}"
+        if rpc == "SetEntitlement"
+        else f"atk34-{secrets.token_hex(3)}"
+    )
+    async with channel_as(caller) as channel:
+        stub = feed_pb2_grpc.EventFeedAdminStub(channel)
+        assert await _code(getattr(stub, rpc)(request_of(name))) == "PERMISSION_DENIED"
+        personal = request_of("440301199001011234")
+        assert await _code(getattr(stub, rpc)(personal)) == "PERMISSION_DENIED"
+        read = stub.GetEntitlement(pb.GetEntitlementRequest(integrator=name))
+        assert await _code(read) == "PERMISSION_DENIED"
+    assert [r[:3] for r in await _rows(feed_app, name)] == [(caller, action, "denied")]
+    rows = await feed_app.pool.fetch(
+        "select subject from audit_log where actor = $1 and action = $2",
+        caller,
+        action,
+    )
+    assert sorted(r["subject"] for r in rows) == sorted(["-", name])
+    assert not await feed_app.pool.fetchval(
+        "select count(*) from audit_log where actor = $1 and action not like 'feed.%'",
+        caller,
+    )
