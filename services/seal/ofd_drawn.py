@@ -81,7 +81,9 @@ from (:func:`services.seal.ofd_loc.readings`). An ordinary OFD reads a few thous
 locations of a few dozen characters from one or two folders; locations written for
 the most spellings, of many segments, under a resource ``BaseLoc`` read as several
 folders cost tens of times their size (atk33c O1: a 13.7 MiB resource file took
-15.5 s of CPU). Measured: about 25 ns of CPU a character, so at most about 2 s."""
+15.5 s of CPU). The folders' own characters are charged too (atk34 O1: each is
+walked or joined and looked up with the spelling). Measured: about 25 to 40 ns of
+CPU a character, so at most about 3 s."""
 
 MAX_LOCATION_READINGS = 500_000
 """Spellings of locations one request reads (a plain location is one): about 20 µs
@@ -279,18 +281,25 @@ def _named_by(
         below = readings(attribute_values(root, "BaseLoc"), folders, charge=work)
         folders[:0] = [f for f in below if file_key(f) in present]
     wanted = {name: (attr, then) for name, attr, then in _NAMES[kind]}
+    # the files a location names, kept per location for this file: its elements
+    # often repeat one (a font, a picture), read once (atk34 O1)
+    targets_of: dict[tuple[str, ...], list[str]] = {}
     for element in root.iter():
         rule = wanted.get(local(element.tag))
         if rule is None:
             continue
         attr, then = rule
-        locs = attribute_values(element, attr) if attr else own_texts(element)
-        # every reading a reader may make (ofd_loc): each file one names is drawn
-        for wanted_path in readings(locs, folders, charge=work):
-            target = by_case.get(file_key(wanted_path))
-            if target is None:
-                continue  # absent: nothing in it is drawn (so at most one
-                # entry per file of the package, however many names)
+        locs = tuple(attribute_values(element, attr) if attr else own_texts(element))
+        targets = targets_of.get(locs)
+        if targets is None:
+            # every reading a reader may make (ofd_loc): each file one names is
+            # drawn; an absent one names nothing (so at most one entry per file of
+            # the package, however many names)
+            found_files = (
+                by_case.get(file_key(p)) for p in readings(locs, folders, charge=work)
+            )
+            targets = targets_of[locs] = list(dict.fromkeys(filter(None, found_files)))
+        for target in targets:
             named.setdefault(target, set()).add(path)
             if then is not None and target not in seen:
                 seen.add(target)

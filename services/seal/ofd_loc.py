@@ -24,6 +24,7 @@ Pure and synchronous.
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from collections.abc import Callable, Iterable, Sequence
@@ -130,18 +131,23 @@ def readings(
     before they are read (it may raise to stop: :func:`~services.seal.ofd_drawn.
     drawn_files` bounds a request's work so)."""
     found: dict[str, None] = {}
+    # what reading a spelling below the folders costs beyond its own characters:
+    # each folder's path is walked or joined and looked up with it (atk34 O1)
+    spread = sum(map(len, bases)) + len(bases)
     for loc in dict.fromkeys(locs):
         for spelling in spellings(loc):
             if "\\" in spelling:
                 continue  # read as slashes too; as it is, no package path
             folders: Sequence[str] = (*bases, "")
+            cost = spread + 1
             if spelling.startswith("/"):
-                folders = ("",)
+                folders, cost = ("",), 1
             elif explicit_relative:
                 dotted = spelling.split("/", 1)[0] in (".", "..")
                 folders = bases if dotted else ("",)
+                cost = spread if dotted else 1
             if charge is not None:
-                charge(len(spelling) * (1 + len(folders)))
+                charge(len(spelling) * (1 + len(folders)) + cost)
             # resolved once from the root; below a folder it is that folder's path
             # and this one unless it climbs ("..")
             whole = resolve(spelling, "")
@@ -190,9 +196,29 @@ def _walked(loc: str, folder: str) -> tuple[list[str], bool]:
     """The names ``loc`` read from ``folder`` resolves to (empty and ``.`` segments
     skipped, ``..`` at the package root staying there), and whether a ``..`` went
     above the root."""
-    parts: list[str] = []
-    above = False
-    for part in (loc if loc.startswith("/") else f"{folder}/{loc}").split("/"):
+    if loc.startswith("/"):
+        return _walk([], False, loc)
+    if len(folder) > _KEPT_FOLDER_CHARS:
+        return _walk([], False, f"{folder}/{loc}")
+    start, above = _walked_folder(folder)
+    return _walk(list(start), above, loc)
+
+
+_KEPT_FOLDER_CHARS = 4096  # the folders kept walked: 256 of at most this
+
+
+@functools.lru_cache(maxsize=256)
+def _walked_folder(folder: str) -> tuple[tuple[str, ...], bool]:
+    """:func:`_walked` of a folder alone, kept: a file's locations are read from
+    the same few folders again and again (atk34 O1)."""
+    parts, above = _walk([], False, folder)
+    return tuple(parts), above
+
+
+def _walk(parts: list[str], above: bool, path: str) -> tuple[list[str], bool]:
+    """``parts`` (a walk so far; ``above``: it went above the root) walked on along
+    ``path``'s segments."""
+    for part in path.split("/"):
         if part == "..":
             if parts:
                 parts.pop()

@@ -155,10 +155,16 @@ def file_key(path: str) -> str:
     trailing dots and spaces dropped, a name of nothing else with them (Win32:
     ``Content.xml.`` is ``Content.xml``, ``Doc_0/.../x`` is ``Doc_0/x``)."""
     if path.isascii():  # NFD changes no ASCII name; casefold is lower
-        names = (name.rstrip(" .") for name in path.lower().split("/"))
-        return "/".join(name for name in names if name)
+        # each name's trailing dots and spaces, then the names left empty: in C, a
+        # path's length of work however many names it has (atk34 O1)
+        trimmed = _TRAILING.sub("", path.lower())
+        return _SLASHES.sub("/", trimmed).strip("/")
     names = (_name_key(name.rstrip(" .")) for name in path.split("/"))
     return "/".join(name for name in names if name)
+
+
+_TRAILING = re.compile(r"[ .]+(?=/|$)")  # a name's trailing dots and spaces
+_SLASHES = re.compile(r"/{2,}")  # the empty names between them
 
 
 @functools.lru_cache(maxsize=1 << 14)
