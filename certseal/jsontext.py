@@ -90,3 +90,20 @@ def _finite(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{text} is out of range")
     return number
+
+
+def json_kind(value: object) -> str:
+    """What a decoded JSON value is, as a message names it ("a number", "true or
+    false", "a list", "an object", "null", "text"): a field of the wrong type is told
+    so, not taken for a missing one."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "text"

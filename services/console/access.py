@@ -23,6 +23,7 @@ from aiohttp import web
 from certseal.errors import CertsealError, ErrorKind
 from certseal.idempotency import AnswerStore, Claim, check_key, fingerprint_bytes
 from certseal.jsontext import loads_bounded
+from certseal.timestamps import rfc3339
 from services.console.accounts import Account, Role
 from services.console.service import ConsoleAccounts, SignedIn
 
@@ -206,7 +207,7 @@ class Access:
         response = web.json_response(
             {
                 "account": signed.account.to_json(),
-                "expires_at": signed.expires_at.isoformat(),
+                "expires_at": rfc3339(signed.expires_at),
             }
         )
         response.set_cookie(

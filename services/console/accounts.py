@@ -21,6 +21,7 @@ import argon2
 
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.identifiers import validate_uscc
+from certseal.jsontext import json_kind
 from certseal.personal import check_published
 
 #: an account name travels to the verifier in gRPC metadata (x-certseal-clerk), which
@@ -82,10 +83,20 @@ class Account:
         }
 
 
+def required_text(value: object, field: str, missing: str) -> str:
+    """``value`` when it is text that is not empty; else INVALID_ARGUMENT on
+    ``field``: ``missing`` for none, and for another JSON value what it is (a
+    number is not taken for a missing name)."""
+    if value is not None and not isinstance(value, str):
+        raise invalid(field, f"must be text, not {json_kind(value)}")
+    if not value:
+        raise invalid(field, missing)
+    return value
+
+
 def account_name(value: object, field: str = "name") -> str:
     """A valid account name, or INVALID_ARGUMENT naming what is wrong."""
-    if not isinstance(value, str) or not value:
-        raise invalid(field, "is required: the account name")
+    value = required_text(value, field, "is required: the account name")
     if not _NAME.fullmatch(value):
         raise invalid(
             field,
@@ -113,9 +124,8 @@ def role_of(value: object, field: str = "role") -> Role:
 
 def department_of(value: object, field: str = "department") -> str:
     """A department's unified social credit code (GB 32100)."""
-    if not isinstance(value, str):
-        raise invalid(field, "is required: the department's unified social credit code")
-    return validate_uscc(value, field)
+    required = "is required: the department's unified social credit code"
+    return validate_uscc(required_text(value, field, required), field)
 
 
 def certificate_name(value: object, field: str = "certificate") -> str:
@@ -137,8 +147,7 @@ def certificate_name(value: object, field: str = "certificate") -> str:
 
 def new_password(value: object, field: str = "password") -> str:
     """A password the policy accepts: 12 to 256 characters."""
-    if not isinstance(value, str) or not value:
-        raise invalid(field, "is required")
+    value = required_text(value, field, "is required")
     if len(value) < MIN_PASSWORD:
         raise invalid(field, f"use at least {MIN_PASSWORD} characters")
     if len(value) > MAX_PASSWORD:

@@ -56,13 +56,21 @@ from services.console.convert import (
 )
 from services.console.domain import PdfSealView
 from services.console.fonts import noto_sans_sc, rare_font
-from services.console.requests import BadRequest, json_object, purpose_of, query_text
+from services.console.requests import (
+    BadRequest,
+    json_object,
+    purpose_of,
+    query_text,
+    text_of,
+)
 from services.console.status import StatusCollector
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).parent / "static"
+#: characters of an authorisation code (授权码, AU-…) the console sends on at most
+MAX_AUTHORISATION_CODE = 64
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/heic", "image/heif"}
 # GB/T 33190 registers application/ofd; browsers send a dropped .ofd as zip or as
 # nothing (the page then names it application/ofd)
@@ -239,20 +247,21 @@ class ConsoleHandlers:
             )
         body = await json_object(request)
         purpose = purpose_of(body.get("purpose"))
-        code = body.get("code")
-        if not isinstance(code, str) or not code.strip():
+        scanned = body.get("code", "")
+        code = text_of(scanned, "code")
+        if not code:
             raise BadRequest("nothing was scanned", field="code")
         # the kernel's bounds (certseal.codes.normalise_code_text): the raw text, then
         # the code without what surrounds it
-        if len(code) > MAX_CODE_INPUT_CHARS or len(code.strip()) > MAX_CODE_CHARS:
+        if len(scanned) > MAX_CODE_INPUT_CHARS or len(code) > MAX_CODE_CHARS:
             raise BadRequest(
-                f"the scan is {len(code.strip())} characters; a licence code has at "
+                f"the scan is {len(code)} characters; a licence code has at "
                 f"most {MAX_CODE_CHARS}",
                 field="code",
             )
         try:
             reply = await self.verifier.VerifyCode(
-                verifier_pb2.VerifyCodeRequest(code=code.strip(), purpose=purpose),
+                verifier_pb2.VerifyCodeRequest(code=code, purpose=purpose),
                 timeout=10,
                 metadata=attribution(account_of(request)),
             )
@@ -366,12 +375,18 @@ class ConsoleHandlers:
             raise BadRequest(
                 "send the code as application/json", status=415, field="body"
             )
-        code = (await json_object(request)).get("code")
-        if not isinstance(code, str) or not code.strip() or len(code) > 64:
+        code = text_of((await json_object(request)).get("code"), "code")
+        if not code:
             raise BadRequest("give the authorisation code (AU-…)", field="code")
+        if len(code) > MAX_AUTHORISATION_CODE:
+            raise BadRequest(
+                f"is {len(code)} characters; an authorisation code (AU-…) has at most "
+                f"{MAX_AUTHORISATION_CODE}",
+                field="code",
+            )
         try:
             reply = await self.redemption.RedeemAuthorisation(
-                issuer_pb2.RedeemAuthorisationRequest(code=code.strip()),
+                issuer_pb2.RedeemAuthorisationRequest(code=code),
                 timeout=30,
                 metadata=attribution(account_of(request)),
             )

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from certseal.errors import CertsealError
-from certseal.jsontext import loads_bounded
+from certseal.jsontext import json_kind, loads_bounded
 from certseal.text import unfit_character
 
 
@@ -34,8 +34,18 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def text_of(value: Any, field: str) -> str:
+    """A JSON body's text field, stripped ("" for none); a 400 naming ``field`` for a
+    value that is not text (a number, a list: told as what it is, not as missing)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"must be text, not {json_kind(value)}", field=field)
+    return value.strip()
+
+
 def purpose_of(value: Any) -> str:
-    purpose = value.strip() if isinstance(value, str) else ""
+    purpose = text_of(value, "purpose")
     if not purpose:
         raise BadRequest(
             "choose the purpose of use (用证事由) before scanning", field="purpose"

@@ -31,6 +31,7 @@ from services.console.accounts import (
     new_password,
     new_session_token,
     password_matches,
+    required_text,
     role_of,
     token_digest,
 )
@@ -272,10 +273,7 @@ class ConsoleAccounts:
         (:class:`Throttled`) while throttled, FAILED_PRECONDITION for a disabled account.
         """
         checked = account_name(name)
-        if not isinstance(password, str) or not password:
-            raise CertsealError(
-                ErrorKind.INVALID_ARGUMENT, "is required", field="password"
-            )
+        password = required_text(password, "password", "is required")
         if len(password) > 1024:
             raise CertsealError(
                 ErrorKind.INVALID_ARGUMENT,
