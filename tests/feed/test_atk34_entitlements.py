@@ -21,11 +21,11 @@ import asyncio
 import json
 import secrets
 
-import grpc
 import pytest
 
 from certseal.v1 import feed_pb2 as pb
 from certseal.v1 import feed_pb2_grpc
+from tests.e2e.test_atk_authz_verifier import outcome as _code
 from tests.feed.test_service import channel_as, entitle, feed_app, withdraw
 
 __all__ = ["channel_as", "feed_app"]  # fixtures used here
@@ -46,14 +46,6 @@ async def _rows(feed_app, subject: str) -> list[tuple[str, str, str, dict]]:
         )
         for r in rows
     ]
-
-
-async def _code(call) -> str:
-    try:
-        await call
-    except grpc.aio.AioRpcError as err:
-        return err.code().name
-    return "OK"
 
 
 async def test_removes_at_once_withdraw_once_and_say_so_once(channel_as, feed_app):

@@ -39,6 +39,7 @@ from services.seal.ofd_package import (
     read_package,
 )
 from tests.seal.ofd_samples import make_ofd, unzip, zip_files
+from tests.seal.test_atk33c_ofd_work import cpu_per_mib
 
 ROOT = "Doc_0/Document.xml"
 FONTS = 20_000
@@ -84,15 +85,6 @@ def _package(
     return zip_files(files), len(files["Doc_0/R.xml"])
 
 
-def _cpu_per_mib(data: bytes, xml_bytes: int) -> float:
-    start = time.process_time()
-    try:
-        drawn_files(open_document(read_package(data)))
-    except CertsealError as refused:  # refused at once is an answer too
-        assert refused.field == "ofd"
-    return (time.process_time() - start) / (xml_bytes / 2**20)
-
-
 def test_control_the_package_is_within_every_bound_and_read():
     data, _ = _package(spaced=True)
     assert len(data) < 100_000
@@ -102,7 +94,7 @@ def test_control_the_package_is_within_every_bound_and_read():
 @pytest.mark.parametrize("location", ["../f", "f"], ids=["climbing", "plain"])
 def test_short_locations_below_deep_base_folders_are_read_in_bound(location):
     data, xml_bytes = _package(spaced=True, location=location)
-    taken = _cpu_per_mib(data, xml_bytes)
+    taken = cpu_per_mib(data, xml_bytes)
     assert taken < ALLOWED, f"{taken:.2f} s of CPU a MiB of XML (allowed {ALLOWED:.2f})"
 
 
