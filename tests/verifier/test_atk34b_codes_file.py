@@ -1,0 +1,181 @@
+"""atk34b: ``certseal verify --codes FILE`` (services/verifier/cli_batch.py) against
+hostile files and a verifier whose answers do not match the codes sent.
+
+The verifier is faked at the stub: no server, no network; each test says what the
+fake answered and what a counter must see."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from typing import Any
+
+import pytest
+
+from certseal.v1 import verifier_pb2, verifier_pb2_grpc
+from services import cli
+from services.verifier import cli_batch
+
+
+def _run(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    answer: Any,
+) -> tuple[int, str, str]:
+    """``certseal verify --codes path`` against a fake verifier: ``answer(codes)``
+    gives the results of one VerifyCodes request."""
+    requests: list[list[str]] = []
+
+    class Stub:
+        def __init__(self, channel: Any) -> None:
+            pass
+
+        async def VerifyCodes(self, request: Any) -> Any:
+            requests.append(list(request.codes))
+            return verifier_pb2.VerifyCodesResponse(
+                results=answer(list(request.codes), len(requests))
+            )
+
+    def call_service(cfg: Any, target: str, call: Any, **_: Any) -> Any:
+        return asyncio.run(call(None))
+
+    monkeypatch.setattr(verifier_pb2_grpc, "VerifierStub", Stub)
+    monkeypatch.setattr(cli_batch, "call_service", call_service)
+    monkeypatch.setattr(cli_batch, "load", lambda args: types.SimpleNamespace())
+    argv = ["verify", "--purpose", "窗口办事", "--verifier", "localhost:1"]
+    status = cli.main([*argv, "--codes", path])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _valid(identifier: str) -> Any:
+    return verifier_pb2.VerificationResult(
+        verdict=verifier_pb2.VERDICT_VALID, identifier=identifier, group="g"
+    )
+
+
+def _malformed() -> Any:
+    return verifier_pb2.VerificationResult(
+        verdict=verifier_pb2.VERDICT_MALFORMED, group="g"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk34b A1: a verifier answering fewer results than codes makes "
+    "zip(strict=True) raise ValueError: a traceback, not an error line",
+)
+@pytest.mark.parametrize("missing", [1, "all"])
+def test_a_verifier_answering_fewer_results_than_codes_is_an_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    missing: Any,
+) -> None:
+    path = tmp_path / "codes.txt"
+    path.write_text("LC1:A\nLC1:B\nLC1:C\n")
+
+    def answer(codes: list[str], n: int) -> list[Any]:
+        return [] if missing == "all" else [_valid("X") for _ in codes[1:]]
+
+    try:
+        status, out, err = _run(monkeypatch, capsys, str(path), answer)
+    except (ValueError, IndexError) as exc:  # the traceback a user would see
+        pytest.fail(f"raised {exc!r}")
+    assert status == 1, (out, err)
+    assert err.startswith("error: "), err
+    assert "VALID" not in out.replace("codes:", "")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk34b A2: results are paired with codes over the whole run, not per "
+    "request: one batch answering one result short and the next one over pairs "
+    "the later codes with other codes' results, a VALID line for a MALFORMED code",
+)
+def test_each_request_s_results_are_paired_with_its_own_codes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    monkeypatch.setattr(cli_batch, "BATCH", 2)
+    path = tmp_path / "codes.txt"
+    path.write_text("LC1:GOOD1\nLC1:BROKEN\nLC1:GOOD2\n")
+
+    def answer(codes: list[str], n: int) -> list[Any]:
+        # request 1 (GOOD1, BROKEN) is answered for GOOD1 only; request 2 (GOOD2)
+        # is answered twice: the totals match, the pairs do not
+        if n == 1:
+            return [_valid("GOOD1")]
+        return [_valid("GOOD2"), _valid("GOOD2")]
+
+    status, out, err = _run(monkeypatch, capsys, str(path), answer)
+    assert "line 2: VALID" not in out, out
+    assert status != 0
+    assert err.startswith("error: "), err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk34b A3: lines are split with str.splitlines, so a form feed, a "
+    "vertical tab, \\x1c-\\x1e, NEL or U+2028/U+2029 inside a line ends it: one "
+    "line becomes two codes and every later answer names the wrong line (the "
+    "UTF-8 error counts \\n and names the right one)",
+)
+@pytest.mark.parametrize("inside", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028"])
+def test_a_line_number_is_the_file_s_line_whatever_a_line_holds(
+    tmp_path: Any, inside: str
+) -> None:
+    import argparse
+
+    path = tmp_path / "codes.txt"
+    path.write_text(f"LC1:A{inside}B\nLC1:C\n", encoding="utf-8")
+    codes = cli_batch.read_codes(argparse.Namespace(codes=str(path)))
+    assert [n for n, _ in codes] == [1, 2], codes
+    assert codes[-1] == (2, "LC1:C")
+
+
+def test_the_utf8_error_names_the_file_s_line(tmp_path: Any) -> None:
+    """held: the line of undecodable bytes is counted by \\n, as an editor counts."""
+    import argparse
+
+    from certseal.errors import CertsealError
+
+    path = tmp_path / "codes.txt"
+    path.write_bytes(b"LC1:A\x0cB\n\xff\n")
+    with pytest.raises(CertsealError) as caught:
+        cli_batch.read_codes(argparse.Namespace(codes=str(path)))
+    assert caught.value.message == "line 2 is not UTF-8 text"
+
+
+def test_a_mix_of_verdicts_counts_each_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """held: 500 and 501 codes are one and two requests; a MALFORMED among VALIDs
+    exits 1 and no code is answered twice."""
+    for count, requests in ((500, 1), (501, 2)):
+        path = tmp_path / "codes.txt"
+        path.write_text("".join(f"LC1:{i}\n" for i in range(count)))
+        seen: list[int] = []
+
+        def answer(codes: list[str], n: int, seen: list[int] = seen) -> list[Any]:
+            seen.append(n)
+            return [_malformed() if c == "LC1:7" else _valid(c) for c in codes]
+
+        status, out, err = _run(monkeypatch, capsys, str(path), answer)
+        assert status == 1, err
+        assert len(seen) == requests
+        assert out.rstrip().endswith(f"{count} codes: {count - 1} VALID, 1 MALFORMED")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk34b A4: --codes '' (an empty file name, e.g. an unset $FILE) is "
+    "taken as no --codes: 'error: code: give the scanned text or --image FILE' "
+    "names an argument the user did not give",
+)
+def test_an_empty_codes_file_name_is_named_as_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["verify", "--purpose", "窗口办事", "--verifier", "localhost:1"]
+    assert cli.main([*argv, "--codes", ""]) == 2
+    assert capsys.readouterr().err.startswith("error: codes: "), "named as codes"
