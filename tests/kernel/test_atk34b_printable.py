@@ -35,3 +35,32 @@ def test_the_message_is_printable_and_printable_twice_is_the_same() -> None:
     first = CertsealError(ErrorKind.INVALID_ARGUMENT, f"unknown {HOSTILE}")
     again = CertsealError(ErrorKind.INVALID_ARGUMENT, first.message)
     assert first.message.isprintable() and again.message == first.message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk34b B2: a refusal's why is a CertsealError's message, now escaped "
+    "at its making ('\\u202e', '\\x1b', '\\n' as repr writes them), and the audit "
+    "log escapes it again, doubling each backslash, its own mark of a backslash "
+    "the caller typed: the row says the caller typed '\\u202e', not a right-to-left "
+    "override, and writes an escape as the audit log never does ('\\x1b')",
+)
+def test_a_refusal_s_why_records_a_character_of_the_caller_s_once() -> None:
+    import datetime as dt
+
+    from certseal import audit
+
+    typed = f"no seal named {HOSTILE}"
+    exc = CertsealError(ErrorKind.NOT_FOUND, typed, field="seal")
+    row = audit.refusal(dt.datetime(2026, 12, 5, tzinfo=dt.UTC), "dept:x", "a", "s",
+                        exc.message)  # fmt: skip
+    # what the audit log writes of the same text when it is given to it raw
+    assert row.details["why"] == audit.printable(typed)
+
+
+def test_a_caller_s_typed_backslash_stays_told_apart_in_the_audit_log() -> None:
+    """held: audit.printable doubles a typed backslash, escapes a control once."""
+    from certseal import audit
+
+    assert audit.printable("a\\u202eb") == "a\\\\u202eb"
+    assert audit.printable("a\u202eb") == "a\\u202eb"
