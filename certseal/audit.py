@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from certseal.personal import holds_identity_number
+from certseal.personal import holds_identity_number, personal_number
 
 #: the ``prev_hash`` of the first row of the chain
 GENESIS = bytes(32)
@@ -107,7 +107,9 @@ def recordable(value: str, check: Callable[[str], object]) -> str:
     than a letter between two of them counting as none (a resident identity number,
     whole or in part, grouped or not, where a code or a name goes), else ``-``: what a
     refusal records of a refused caller's text (a subject, a value asked), which
-    may have been refused before its shape was checked. A code of digits only (some
+    may have been refused before its shape was checked; nor, once it has its shape,
+    any identity, bank card or mobile number written in it
+    (:func:`certseal.personal.personal_number`). A code of digits only (some
     government bodies' USCC) is recorded as ``-`` too: the rule errs on keeping
     personal data out."""
     if holds_identity_number(value):
@@ -115,6 +117,11 @@ def recordable(value: str, check: Callable[[str], object]) -> str:
     try:
         check(value)
     except Exception:
+        return "-"
+    # of a value of its shape (so bounded), any personal number as people write
+    # one, its groups split by up to two separators (atk34b C1, C2: an identity
+    # number split by "__", a mobile number): certseal.personal.personal_number
+    if personal_number(value) is not None:
         return "-"
     return value
 

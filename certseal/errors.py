@@ -27,21 +27,21 @@ class ErrorKind(enum.Enum):
 
 def printable(message: str) -> str:
     """``message`` with every character that does not print escaped as ``repr``
-    escapes it (``\\n``, ``\\x1b``, ``\\u202e``): an error's message is one line
-    that shows every character it holds, whatever text from outside it quotes (a
-    name with a zero-width space or a right-to-left override reads as the name it
-    is, atk34 O2), in a reply, a log line or a terminal."""
+    escapes it (``\\n``, ``\\x1b``, ``\\u202e``): a refusal a caller reads is one
+    line that shows every character it holds, whatever text from outside it quotes
+    (a name with a zero-width space or a right-to-left override reads as the name it
+    is, atk34 O2), in a reply or a terminal. The audit log escapes its own way
+    (:func:`certseal.audit.printable`), from the message as it was."""
     if message.isprintable():
         return message
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 class CertsealError(Exception):
-    """A failure with a kind, a message fit for the caller (made :func:`printable`)
-    and optionally the field."""
+    """A failure with a kind, a message fit for the caller and optionally the field
+    (sent made :func:`printable`: :func:`status_details`)."""
 
     def __init__(self, kind: ErrorKind, message: str, *, field: str | None = None):
-        message = printable(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -70,15 +70,16 @@ def _cut(text: str, limit: int) -> str:
 
 
 def status_details(exc: CertsealError) -> str:
-    """``str(exc)`` bounded to :data:`MAX_DETAILS` characters, a longer one cut and
-    marked with how much was left out."""
-    return _cut(str(exc), MAX_DETAILS)
+    """``str(exc)`` made :func:`printable` (its field too: a field path may hold a
+    caller's map key) and bounded to :data:`MAX_DETAILS` characters, a longer one
+    cut and marked with how much was left out: what a caller reads of a refusal."""
+    return _cut(printable(str(exc)), MAX_DETAILS)
 
 
 def status_field(exc: CertsealError) -> str:
     """``exc.field`` ('' for none) bounded to :data:`MAX_FIELD` characters, as
     :func:`status_details` cuts."""
-    return _cut(exc.field or "", MAX_FIELD)
+    return _cut(printable(exc.field or ""), MAX_FIELD)
 
 
 def invalid(field: str, message: str) -> CertsealError:

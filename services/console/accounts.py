@@ -116,6 +116,7 @@ def new_account_name(value: object, field: str = "name") -> str:
 
 def role_of(value: object, field: str = "role") -> Role:
     """``clerk`` or ``operator``."""
+    value = required_text(value, field, "is required: clerk or operator")
     try:
         return Role(value)
     except ValueError:
@@ -132,11 +133,9 @@ def certificate_name(value: object, field: str = "certificate") -> str:
     """A client certificate common name ('' for none)."""
     if value in (None, ""):
         return ""
-    if (
-        not isinstance(value, str)
-        or len(value) > _MAX_CERTIFICATE_NAME
-        or not value.isprintable()
-    ):
+    if not isinstance(value, str):
+        raise invalid(field, f"must be text, not {json_kind(value)}")
+    if len(value) > _MAX_CERTIFICATE_NAME or not value.isprintable():
         raise invalid(
             field,
             f"a certificate common name is printable text of at most "

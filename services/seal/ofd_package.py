@@ -163,7 +163,7 @@ def file_key(path: str) -> str:
     return "/".join(name for name in names if name)
 
 
-_TRAILING = re.compile(r"[ .]+(?=/|$)")  # a name's trailing dots and spaces
+_TRAILING = re.compile(r"[ .]+(?=/|\Z)")  # a name's trailing dots and spaces
 _SLASHES = re.compile(r"/{2,}")  # the empty names between them
 
 

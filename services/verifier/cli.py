@@ -39,7 +39,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     alone (no network). An option the mode chosen would not use is refused
     (:func:`_refuse_unused`).
     """
-    if args.codes:
+    if args.codes is not None:  # '' too: an unset $FILE is the file's error
         from services.verifier.cli_batch import cmd_verify_codes
 
         return cmd_verify_codes(args)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from certseal.calls import call_service
 from certseal.cli import load
 from certseal.cli_options import say
-from certseal.errors import invalid
+from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.files import read_input_file, without_bom
 
 BATCH = 500
@@ -50,18 +51,33 @@ def read_codes(args: argparse.Namespace) -> list[tuple[int, str]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise invalid("codes", f"line {line} is not UTF-8 text") from None
-    codes = [
-        (number, line.strip())
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip()
-    ]
+        bad = data[: exc.start].count(b"\n") + 1
+        raise invalid("codes", f"line {bad} is not UTF-8 text") from None
+    codes: list[tuple[int, str]] = []
+    for number, line in _lines(text):
+        if not line.strip():
+            continue
+        if len(codes) == MAX_CODES:  # refused before every line is held (atk34b A5)
+            raise invalid(
+                "codes", f"holds too many codes: the limit is {MAX_CODES} a run"
+            )
+        codes.append((number, line.strip()))
     if not codes:
         raise invalid("codes", "holds no code: give one scanned code a line")
-    if len(codes) > MAX_CODES:
-        raise invalid("codes", f"holds {len(codes)} codes; the limit is {MAX_CODES}")
     return codes
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """``text``'s lines with their numbers, ended by ``\\n`` (a ``\\r`` before it
+    dropped) and nothing else: a form feed or U+2028 inside a line is part of it, as
+    an editor numbers lines (atk34b A3); one line at a time."""
+    start, number = 0, 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        end = len(text) if end == -1 else end
+        number += 1
+        yield number, text[start:end].removesuffix("\r")
+        start = end + 1
 
 
 def _answer_line(number: int, result: Any, verdict: str) -> str:
@@ -105,11 +121,19 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
         stub = verifier_pb2_grpc.VerifierStub(channel)
         results: list[Any] = []
         for at in range(0, len(codes), BATCH):
-            request = verifier_pb2.VerifyCodesRequest(
-                codes=[text for _, text in codes[at : at + BATCH]],
-                purpose=args.purpose,
-            )
-            results += (await stub.VerifyCodes(request)).results
+            sent = [text for _, text in codes[at : at + BATCH]]
+            request = verifier_pb2.VerifyCodesRequest(codes=sent, purpose=args.purpose)
+            answered = (await stub.VerifyCodes(request)).results
+            # paired per request, never across them (atk34b A1, A2)
+            if len(answered) != len(sent):
+                raise CertsealError(
+                    ErrorKind.UNAVAILABLE,
+                    f"answered {len(answered)} results for the {len(sent)} codes of "
+                    f"lines {codes[at][0]} to {codes[at + len(sent) - 1][0]}: none of "
+                    "its answers is relied on",
+                    field="verifier",
+                )
+            results += answered
         return results
 
     target, setting = verifier_target(cfg, args)

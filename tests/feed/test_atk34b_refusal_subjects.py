@@ -41,11 +41,6 @@ def _subject(integrator: str) -> str:
     return str(rows.rows[0]["subject"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b C1: an identity number split by two of '_', '.', '-' (which an "
-    "integrator name allows) is recorded in clear as the subject of the refusal",
-)
 @pytest.mark.parametrize(
     "integrator",
     ["integrator:110105__19491231002X", "integrator:110105-.19491231002X"],
@@ -56,12 +51,6 @@ def test_an_identity_number_split_by_two_separators_is_not_recorded(
     assert "19491231002" not in _subject(integrator)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b C2: a mobile number as the integrator name (integrator:"
-    "13800138000) is recorded in clear: recordable looks for identity numbers only, "
-    "where certseal.personal.personal_number knows a mobile number",
-)
 def test_a_mobile_number_is_not_recorded() -> None:
     assert "13800138000" not in _subject("integrator:13800138000")
 

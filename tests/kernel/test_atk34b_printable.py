@@ -15,12 +15,6 @@ from services.issuer.convert import field_values
 HOSTILE = "a\u202eb\n\x1b[2Jc"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b B1: the field of a CertsealError is not made printable, so a "
-    "map key with \\n, ESC or U+202E reaches the gRPC details ('fields.<key>: has "
-    "no value') raw, while the message beside it is escaped",
-)
 def test_a_field_naming_a_caller_s_map_key_is_printable_in_the_details() -> None:
     with pytest.raises(CertsealError) as caught:
         field_values({HOSTILE: licence_pb2.FieldValue()})
@@ -29,22 +23,14 @@ def test_a_field_naming_a_caller_s_map_key_is_printable_in_the_details() -> None
     assert details.endswith(": has no value")
 
 
-def test_the_message_is_printable_and_printable_twice_is_the_same() -> None:
-    """held: a message quoting the same key is escaped once, not twice, when made
-    again from an escaped one (a service passing a refusal on)."""
-    first = CertsealError(ErrorKind.INVALID_ARGUMENT, f"unknown {HOSTILE}")
-    again = CertsealError(ErrorKind.INVALID_ARGUMENT, first.message)
-    assert first.message.isprintable() and again.message == first.message
+def test_the_details_are_printable_and_printable_twice_is_the_same() -> None:
+    """held: the details quoting the same key are escaped once, not twice, when a
+    service passes a refusal on."""
+    first = status_details(CertsealError(ErrorKind.INVALID_ARGUMENT, f"x {HOSTILE}"))
+    again = status_details(CertsealError(ErrorKind.INVALID_ARGUMENT, first))
+    assert first.isprintable() and again == first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b B2: a refusal's why is a CertsealError's message, now escaped "
-    "at its making ('\\u202e', '\\x1b', '\\n' as repr writes them), and the audit "
-    "log escapes it again, doubling each backslash, its own mark of a backslash "
-    "the caller typed: the row says the caller typed '\\u202e', not a right-to-left "
-    "override, and writes an escape as the audit log never does ('\\x1b')",
-)
 def test_a_refusal_s_why_records_a_character_of_the_caller_s_once() -> None:
     import datetime as dt
 

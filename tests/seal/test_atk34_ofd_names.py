@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from certseal.errors import CertsealError, ErrorKind
+from certseal.errors import CertsealError, ErrorKind, status_details
 from services.seal.ofd import open_document
 from services.seal.ofd_package import read_package
 from tests.seal.ofd_samples import make_ofd, unzip, zip_files
@@ -40,7 +40,8 @@ def _refusal(root: str) -> str:
         ErrorKind.INVALID_ARGUMENT,
         "ofd",
     )
-    return refused.value.message
+    # what the caller reads: the reply's details (certseal.errors.status_details)
+    return status_details(refused.value).removeprefix("ofd: ")
 
 
 def test_control_a_printable_missing_root_is_named():

@@ -17,13 +17,6 @@ def _defined(path: str) -> str:
     return "/".join(name for name in names if name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b E1: _TRAILING is [ .]+(?=/|$) and re's $ also matches before a "
-    "final newline, so the dots and spaces before a name's last \\n are dropped: "
-    "'Res/img.png.\\n' is keyed 'res/img.png\\n', where the name does not end in "
-    "dots or spaces and was keyed 'res/img.png.\\n' (the non-ASCII branch still does)",
-)
 @pytest.mark.parametrize(
     "path", ["Res/img.png.\n", "Doc_0/Document.xml \n", "a/ .\n", "x..\n"]
 )

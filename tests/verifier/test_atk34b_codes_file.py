@@ -61,11 +61,6 @@ def _malformed() -> Any:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b A1: a verifier answering fewer results than codes makes "
-    "zip(strict=True) raise ValueError: a traceback, not an error line",
-)
 @pytest.mark.parametrize("missing", [1, "all"])
 def test_a_verifier_answering_fewer_results_than_codes_is_an_error_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch,
@@ -88,12 +83,6 @@ def test_a_verifier_answering_fewer_results_than_codes_is_an_error_not_a_traceba
     assert "VALID" not in out.replace("codes:", "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b A2: results are paired with codes over the whole run, not per "
-    "request: one batch answering one result short and the next one over pairs "
-    "the later codes with other codes' results, a VALID line for a MALFORMED code",
-)
 def test_each_request_s_results_are_paired_with_its_own_codes(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
@@ -114,13 +103,6 @@ def test_each_request_s_results_are_paired_with_its_own_codes(
     assert err.startswith("error: "), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b A3: lines are split with str.splitlines, so a form feed, a "
-    "vertical tab, \\x1c-\\x1e, NEL or U+2028/U+2029 inside a line ends it: one "
-    "line becomes two codes and every later answer names the wrong line (the "
-    "UTF-8 error counts \\n and names the right one)",
-)
 @pytest.mark.parametrize("inside", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028"])
 def test_a_line_number_is_the_file_s_line_whatever_a_line_holds(
     tmp_path: Any, inside: str
@@ -167,12 +149,6 @@ def test_a_mix_of_verdicts_counts_each_and_exits_1(
         assert out.rstrip().endswith(f"{count} codes: {count - 1} VALID, 1 MALFORMED")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b A4: --codes '' (an empty file name, e.g. an unset $FILE) is "
-    "taken as no --codes: 'error: code: give the scanned text or --image FILE' "
-    "names an argument the user did not give",
-)
 def test_an_empty_codes_file_name_is_named_as_codes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -181,12 +157,6 @@ def test_an_empty_codes_file_name_is_named_as_codes(
     assert capsys.readouterr().err.startswith("error: codes: "), "named as codes"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk34b A5: every line is made a (number, text) pair before the count "
-    "is checked against MAX_CODES: a 4 MiB file of 1.4 million short lines takes "
-    "~220 MB at its peak before it is refused (16 MiB, the byte limit: ~0.9 GB)",
-)
 def test_a_file_of_too_many_codes_is_refused_without_holding_them_all(
     tmp_path: Any,
 ) -> None:
