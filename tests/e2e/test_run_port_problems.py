@@ -40,13 +40,31 @@ IN_USE = "is already in use (another process listens there)"
 
 @contextmanager
 def held(count: int) -> Iterator[list[str]]:
-    """``count`` ``127.0.0.1:port`` addresses another process (this test) listens on."""
+    """``count`` ``127.0.0.1:port`` addresses another process (this test) listens on,
+    each from below the ephemeral range (:func:`free_port`) with the port above it
+    free too: region-demo's metrics take the port above dept-demo's, and a port the
+    kernel picks for bind(0) has a neighbour any process may hold (a CI run met one)."""
     with ExitStack() as holders:
         sockets = [
-            holders.enter_context(socket.create_server(("127.0.0.1", 0)))
+            holders.enter_context(
+                socket.create_server(("127.0.0.1", _with_free_next()))
+            )
             for _ in range(count)
         ]
         yield [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+
+
+def _with_free_next() -> int:
+    """A free port (:func:`free_port`) whose next port is free as well."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise OSError("no free port with a free port above it in 50 tries")
 
 
 def free_config() -> Config:
