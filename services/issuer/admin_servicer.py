@@ -8,16 +8,21 @@ its own."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from operator import attrgetter
+from typing import Any
 
 import grpc
-from google.protobuf.message import Message
 
 from certseal.audit import recordable
 from certseal.errors import CertsealError
 from certseal.idempotency import idempotent
 from certseal.identifiers import validate_type_code, validate_uscc
-from certseal.rpc import Caller, RefusedCall, current_caller
+from certseal.refused import AskedOf, RefusedChange, audit_refused_changes
+from certseal.rpc import (
+    Caller,
+    RefusedCall,
+    current_caller,
+)
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc
 from services.issuer import convert
@@ -36,7 +41,7 @@ _ADMIN = pb.DESCRIPTOR.services_by_name["IssuerAdmin"].full_name
 
 #: what a refused change asked for, of its request (a message): the details its ok
 #: row records of what was asked (:func:`certseal.audit.refusal`'s ``asked``)
-Asking = Callable[[Any], dict[str, str | list[str]]]
+Asking = Callable[[Any], AskedOf]
 
 
 def _roles(request: Any) -> dict[str, str | list[str]]:
@@ -63,42 +68,9 @@ def _revoked_at(request: Any) -> dict[str, str | list[str]]:
     return {"revoked_at": at.isoformat()} if at else {}
 
 
-class Change(NamedTuple):
-    """An IssuerAdmin RPC that changes something, as a refusal of it is audited."""
-
-    #: the action its use case audits its refusal as (as its success, but
-    #: ``key.rotate``: a rotation made is ``key.create`` and ``key.retire``)
-    action: str
-    #: the request field naming the subject ("": none)
-    field: str
-    #: what was asked beyond the subject (None: nothing its ok row records)
-    asked: Asking | None = None
-
-
-#: each IssuerAdmin RPC that changes something (:class:`Change`)
-CHANGES = {
-    f"/{_ADMIN}/{rpc}": change
-    for rpc, change in {
-        "OnboardDepartment": Change("department.onboard", "code", _roles),
-        "SetDepartmentRoles": Change("department.roles", "code", _roles),
-        "RegisterLicenceType": Change("licence_type.register", "type_code"),
-        "SetLicenceTypeIssuers": Change(
-            "licence_type.issuers", "type_code", _issuer_codes
-        ),
-        "CreateSigningKey": Change("key.create", "department_code", _suite),
-        "RotateSigningKey": Change("key.rotate", "department_code", _suite),
-        "RetireSigningKey": Change("key.retired", "kid"),
-        "RevokeSigningKey": Change("key.revoked", "kid", _revoked_at),
-        "GrantHolderApp": Change("holder_app.grant", "app", _type_code),
-        "RevokeHolderApp": Change("holder_app.revoke", "app", _type_code),
-        "Republish": Change("republish.start", ""),
-    }.items()
-}
-
-
-#: the check a refused request's subject must pass to be recorded as it is (each
-#: raises CertsealError): a caller refused for its kind is refused before its request
-#: is checked, so its text may be anything, personal data put where a code goes
+#: the shape each request field naming a subject must have to be recorded as it is
+#: (each raises CertsealError): a caller refused for its kind is refused before its
+#: request is checked, so its text may be anything, personal data put where a code goes
 _SUBJECT_CHECKS: dict[str, Callable[[str], object]] = {
     "code": validate_uscc,
     "department_code": validate_uscc,
@@ -108,13 +80,42 @@ _SUBJECT_CHECKS: dict[str, Callable[[str], object]] = {
 }
 
 
-def _subject(field: str, value: str) -> str:
-    """``value`` when it is the subject ``field`` names (a department code, a type
-    code, a key id, an app identity) and holds no run of 15 digits or more
-    (:func:`certseal.audit.recordable`), else ``-``: what is recorded of a request
-    refused before it was checked."""
-    check = _SUBJECT_CHECKS.get(field)
-    return "-" if check is None else recordable(value, check)
+def _no_subject(value: str) -> None:
+    raise ValueError("no subject")
+
+
+def _change(action: str, field: str, asked: Asking | None = None) -> RefusedChange:
+    """The IssuerAdmin change whose request names its subject in ``field`` ("":
+    none, recorded as ``-``)."""
+    return RefusedChange(
+        action,
+        attrgetter(field) if field else lambda _: "",
+        _SUBJECT_CHECKS.get(field, _no_subject),
+        asked,
+    )
+
+
+#: each IssuerAdmin RPC that changes something, with the action its use case
+#: audits its refusal as (as its success, but ``key.rotate``: a rotation made is
+#: ``key.create`` and ``key.retire``)
+CHANGES = {
+    f"/{_ADMIN}/{rpc}": change
+    for rpc, change in {
+        "OnboardDepartment": _change("department.onboard", "code", _roles),
+        "SetDepartmentRoles": _change("department.roles", "code", _roles),
+        "RegisterLicenceType": _change("licence_type.register", "type_code"),
+        "SetLicenceTypeIssuers": _change(
+            "licence_type.issuers", "type_code", _issuer_codes
+        ),
+        "CreateSigningKey": _change("key.create", "department_code", _suite),
+        "RotateSigningKey": _change("key.rotate", "department_code", _suite),
+        "RetireSigningKey": _change("key.retired", "kid"),
+        "RevokeSigningKey": _change("key.revoked", "kid", _revoked_at),
+        "GrantHolderApp": _change("holder_app.grant", "app", _type_code),
+        "RevokeHolderApp": _change("holder_app.revoke", "app", _type_code),
+        "Republish": _change("republish.start", ""),
+    }.items()
+}
 
 
 def audit_refused_call(service: IssuerService) -> RefusedCall:
@@ -124,21 +125,16 @@ def audit_refused_call(service: IssuerService) -> RefusedCall:
     caller, the action, the subject the request names (``-`` when it names none or
     could not be decoded), why, and what it asked as the use case's refusal
     records it (a role change's ``roles``: none when the request could not be
-    decoded); nothing for a read (ListDepartments) or another service's RPC (the
-    use cases audit their own refusals)."""
+    decoded) (:func:`certseal.rpc.audit_refused_changes`); nothing for a read
+    (ListDepartments) or another service's RPC (the use cases audit their own
+    refusals)."""
 
-    async def audit(caller: Caller, method: str, request: Any, why: str) -> None:
-        change = CHANGES.get(method)
-        if change is None:
-            return
-        decoded = isinstance(request, Message)
-        subject = getattr(request, change.field) if change.field and decoded else ""
-        asked = change.asked(request) if change.asked and decoded else {}
-        await service.audit_refusal(
-            caller, change.action, _subject(change.field, subject), why, **asked
-        )
+    async def record(
+        caller: Caller, action: str, subject: str, why: str, asked: AskedOf
+    ) -> None:
+        await service.audit_refusal(caller, action, subject, why, **asked)
 
-    return audit
+    return audit_refused_changes(CHANGES, record)
 
 
 class IssuerAdminServicer(issuer_pb2_grpc.IssuerAdminServicer):
