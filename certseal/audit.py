@@ -177,6 +177,132 @@ HELD_REFUSALS: ContextVar[HeldRefusals | None] = ContextVar(
 )
 
 
+#: the refusal rows one process writes of one caller (actor) in a minute; past them
+#: the caller's refusals of that minute are counted, and written as one summary row
+#: when the minute ends (:class:`RefusalBudget`)
+REFUSAL_ROWS_PER_MINUTE = 60
+#: the length of a caller's minute
+REFUSAL_WINDOW = dt.timedelta(minutes=1)
+#: the most callers whose minutes one process follows at once; past it a refusal is
+#: written as it comes (the bound keeps the process's memory, not the log's)
+REFUSAL_CALLERS = 10_000
+#: the action of the row that stands for the refusals a caller's minute counted
+COUNTED_ACTION = "refusal.counted"
+
+
+@dataclass(slots=True)
+class _Minute:
+    """One caller's current minute: rows written and refusals counted in it."""
+
+    start: dt.datetime
+    written: int = 0
+    counted: int = 0
+    first_counted: dt.datetime | None = None
+    last_counted: dt.datetime | None = None
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+class RefusalBudget:
+    """How many refusal rows one caller may write a minute, per process.
+
+    A refused call is one small row (:func:`refusal`); an authenticated caller
+    repeating one in a loop would still fill the audit log and its chain with rows.
+    Each caller (``actor``) has minutes of :data:`REFUSAL_WINDOW` from its first
+    refusal; in a minute its first ``rows`` refusals are written one row each
+    (:meth:`admit` True), the rest counted (False), by action. A minute that counted
+    any becomes ONE ``denied`` row of action :data:`COUNTED_ACTION` (:meth:`due`,
+    :meth:`summary`): how many, from when to when, of which actions. So every
+    refusal is in the log, as its own row or in its minute's count, and one caller
+    writes at most ``rows + 1`` rows a minute to it. Pure; times are the callers'
+    (the injected clock's).
+    """
+
+    def __init__(
+        self,
+        rows: int = REFUSAL_ROWS_PER_MINUTE,
+        window: dt.timedelta = REFUSAL_WINDOW,
+        callers: int = REFUSAL_CALLERS,
+    ):
+        self.rows = rows
+        self.window = window
+        self.callers = callers
+        self._minutes: dict[str, _Minute] = {}
+
+    def admit(self, actor: str, action: str, at: dt.datetime) -> bool:
+        """True: write this refusal's row; False: it is counted in ``actor``'s
+        minute. A minute ended by ``at`` must have been taken by :meth:`due` first
+        (else its count is left for :meth:`due` and this refusal opens no new
+        minute: it is counted in the old one)."""
+        minute = self._minutes.get(actor)
+        if minute is None or (not minute.counted and at >= minute.start + self.window):
+            if minute is None and len(self._minutes) >= self.callers:
+                self._forget_quiet(at)
+                if len(self._minutes) >= self.callers:
+                    return True  # too many callers to follow: written as it comes
+            minute = self._minutes[actor] = _Minute(at)
+        if minute.written < self.rows and not minute.counted:
+            minute.written += 1
+            return True
+        minute.counted += 1
+        minute.first_counted = minute.first_counted or at
+        minute.last_counted = at
+        minute.actions[action] = minute.actions.get(action, 0) + 1
+        return False
+
+    def counting(self, actor: str) -> int:
+        """How many refusals ``actor``'s current minute has counted."""
+        minute = self._minutes.get(actor)
+        return minute.counted if minute is not None else 0
+
+    def next_end(self) -> dt.datetime | None:
+        """When the first minute that counted refusals ends (None: none counted)."""
+        ends = [m.start + self.window for m in self._minutes.values() if m.counted]
+        return min(ends, default=None)
+
+    def due(self, now: dt.datetime, *, all_counted: bool = False) -> list[AuditEntry]:
+        """The summary rows of the minutes that counted refusals and have ended by
+        ``now`` (``all_counted``: every minute that counted, ended or not: a process
+        stopping), each minute then forgotten."""
+        rows = []
+        for actor, minute in list(self._minutes.items()):
+            if minute.counted and (all_counted or now >= minute.start + self.window):
+                rows.append(self.summary(actor, minute))
+                del self._minutes[actor]
+        return rows
+
+    def summary(self, actor: str, minute: _Minute) -> AuditEntry:
+        """The one row that stands for ``minute``'s counted refusals."""
+        assert minute.first_counted is not None and minute.last_counted is not None
+        return AuditEntry(
+            minute.last_counted,
+            actor,
+            COUNTED_ACTION,
+            "-",
+            "denied",
+            {
+                "why": (
+                    f"{minute.counted} more refused calls of this caller in its minute "
+                    f"from {_utc(minute.start)}, past the {self.rows} a minute "
+                    "recorded one row each"
+                ),
+                "counted": minute.counted,
+                "from": _utc(minute.first_counted),
+                "to": _utc(minute.last_counted),
+                "actions": dict(sorted(minute.actions.items())),
+            },
+        )
+
+    def _forget_quiet(self, at: dt.datetime) -> None:
+        """Forget the ended minutes that counted nothing."""
+        for actor, minute in list(self._minutes.items()):
+            if not minute.counted and at >= minute.start + self.window:
+                del self._minutes[actor]
+
+
+def _utc(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat()
+
+
 def canonical(row: Mapping[str, Any], seq: int) -> bytes:
     """The bytes of an audit row that its chain hash covers.
 

@@ -36,7 +36,7 @@ from certseal.rpc import RefusedCall, ServiceInterceptor
 from certseal.rpcserver import Health, build_server, start_probe_server
 from certseal.secretfiles import ANSWERS_KEY, read_secret_file
 from certseal.startfail import START_FAILURES, leave
-from certseal.storage.audit import AuditSealer
+from certseal.storage.audit import AuditSealer, write_counted_refusals
 from certseal.storage.idempotency import (
     FAULT_ENV,
     IdempotencyPurger,
@@ -352,7 +352,9 @@ class ServiceProcess:
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting RPCs, finish in-flight ones, stop the workers, let the
         work a call left settle (:func:`certseal.storage.idempotency.finish_kept`,
-        within 10 s: a cancelled call's refusal) before the pool closes; only what
+        within 10 s: a cancelled call's refusal) and write the callers' minutes
+        counting refusals (:func:`certseal.storage.audit.write_counted_refusals`)
+        before the pool closes; only what
         started. After a failed start (:func:`start_or_explain`: the server never
         served) the workers are cancelled, not waited for: the start's one line is
         all the process says."""
@@ -370,8 +372,10 @@ class ServiceProcess:
                 await asyncio.wait_for(task, 10)
         if hasattr(self, "relay"):
             await self.relay.close()
-        try:  # a call's refusal, settled after it
+        try:  # a call's refusal, settled after it; the minutes counting refusals
             await finish_kept(10)
+            if hasattr(self, "pool"):
+                await asyncio.wait_for(write_counted_refusals(self.pool), 10)
         except TimeoutError:
             log.error(
                 "work left by cancelled calls (refusals to audit) did not end within "

@@ -11,23 +11,28 @@ row.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
 from certseal.audit import (
+    COUNTED_ACTION,
     GENESIS,
     HELD_REFUSALS,
     Asked,
     AuditEntry,
     AuditReport,
+    RefusalBudget,
     chain_hash,
     refusal,
 )
 from certseal.logs import REQUEST_ID
 from certseal.metrics import Metrics
+from certseal.storage.idempotency import kept
 from certseal.storage.worker import NotifiedWorker
 
 log = logging.getLogger(__name__)
@@ -56,9 +61,23 @@ async def write_audit(
 
 class RefusalAudit:
     """What a service's store writes when the service refuses an operation: the one
-    writer of refusals (the seal service's and the issuer's)."""
+    writer of refusals (the seal service's, the issuer's and the feed's), each
+    caller's rows bounded a minute (:class:`certseal.audit.RefusalBudget`)."""
 
-    pool: asyncpg.Pool
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        budget: RefusalBudget | None = None,
+        *,
+        call_later: Callable[[float, Callable[[], None]], object] | None = None,
+    ):
+        """``call_later(seconds, callback)``: the timer that writes a counted minute
+        when it ends (default: the running loop's)."""
+        self.pool = pool
+        self.refusal_budget = budget or RefusalBudget()
+        self._call_later = call_later
+        self._flush_at: dt.datetime | None = None  # the minute end a timer waits for
+        _COUNTING.add(self)
 
     async def audit_refusal(
         self,
@@ -81,23 +100,36 @@ class RefusalAudit:
 
         One row per refused call and nothing else: a caller is refused after it is
         known (its certificate read), and the subject is bounded, so repeating a
-        refused call costs its writer one small row each time. A row that cannot be
-        written (the database away) is logged at ERROR and the refusal answered as
-        it is: the caller is refused either way, and told so rather than to retry.
-        Returns the entry."""
+        refused call costs its writer one small row each time, up to
+        :data:`~certseal.audit.REFUSAL_ROWS_PER_MINUTE` a minute per caller; past
+        them the caller's refusals are counted and its minute written as one row
+        when it ends (:class:`~certseal.audit.RefusalBudget`; by a timer of this
+        loop's, and by :func:`write_counted_refusals` when the process stops). A row
+        that cannot be written (the database away) is logged at ERROR and the
+        refusal answered as it is: the caller is refused either way, and told so
+        rather than to retry. Returns the entry."""
         entry = refusal(at, actor, action, subject, why, REQUEST_ID.get(), asked)
+        budget = self.refusal_budget
+        ended = budget.due(at)
+        if ended:
+            kept(self._write_counted(ended))
+        if not budget.admit(actor, action, at):
+            if budget.counting(actor) == 1:
+                log.warning(
+                    "%s was refused more than %d times within a minute: its further "
+                    "refusals this minute are counted and recorded as one %s row "
+                    "when the minute ends",
+                    actor,
+                    budget.rows,
+                    COUNTED_ACTION,
+                )
+            self._flush_later(at)
+            return entry
 
         async def record() -> None:
-            try:
-                await write_audit(self.pool, [entry])
-            except Exception:
-                log.exception(
-                    "the refusal of %s to %s on %s could not be recorded in the audit "
-                    "log",
-                    action,
-                    actor,
-                    entry.subject,
-                )
+            await self._write(
+                [entry], f"the refusal of {action} to {actor} on {entry.subject}"
+            )
 
         held = HELD_REFUSALS.get()
         if held is None or not held.open:
@@ -105,6 +137,58 @@ class RefusalAudit:
         else:
             held.records.append(record)
         return entry
+
+    async def write_counted(
+        self, now: dt.datetime, *, all_counted: bool = False
+    ) -> None:
+        """Write the summary rows of the callers' minutes that counted refusals and
+        have ended by ``now`` (``all_counted``: all of them, ended or not)."""
+        await self._write_counted(self.refusal_budget.due(now, all_counted=all_counted))
+
+    async def _write_counted(self, rows: list[AuditEntry]) -> None:
+        for row in rows:
+            await self._write([row], f"the {row.details['counted']} counted refusals")
+
+    async def _write(self, entries: list[AuditEntry], what: str) -> None:
+        try:
+            await write_audit(self.pool, entries)
+        except Exception:
+            log.exception("%s could not be recorded in the audit log", what)
+
+    def _flush_later(self, at: dt.datetime) -> None:
+        """A timer of this loop's that writes the first counted minute when it
+        ends, then the next (``at``: the callers' time now)."""
+        end = self.refusal_budget.next_end()
+        if end is None or (self._flush_at is not None and self._flush_at <= end):
+            return
+        self._flush_at = end
+
+        def fire() -> None:
+            if self._flush_at != end:
+                return  # a sooner timer took over
+            self._flush_at = None
+            kept(self._flushed(end))
+
+        delay = max(0.0, (end - at).total_seconds())
+        (self._call_later or asyncio.get_running_loop().call_later)(delay, fire)
+
+    async def _flushed(self, end: dt.datetime) -> None:
+        await self.write_counted(end)
+        self._flush_later(end)
+
+
+#: the refusal writers of this process, so that a stopping process writes the minutes
+#: they are counting (:func:`write_counted_refusals`)
+_COUNTING: weakref.WeakSet[RefusalAudit] = weakref.WeakSet()
+
+
+async def write_counted_refusals(pool: asyncpg.Pool) -> None:
+    """Write the counted minutes of every refusal writer over ``pool`` now, ended or
+    not: a process stopping (:meth:`certseal.process.ServiceProcess.stop`, before
+    it closes ``pool``)."""
+    for writer in [w for w in _COUNTING if w.pool is pool]:
+        rows = writer.refusal_budget.due(dt.datetime.now(dt.UTC), all_counted=True)
+        await writer._write_counted(rows)
 
 
 class AuditSealer(NotifiedWorker):

@@ -62,7 +62,7 @@ class FeedStore(RefusalAudit):
     """Queries and transactions over the feed tables, and the refusals' audit rows."""
 
     def __init__(self, pool: asyncpg.Pool):
-        self.pool = pool
+        RefusalAudit.__init__(self, pool)
 
     async def entitlement(self, integrator: str) -> Entitlement | None:
         """The entitlement of ``integrator`` (``integrator:<name>``), if one was set."""

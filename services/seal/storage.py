@@ -59,7 +59,7 @@ class SealStore(RefusalAudit):
     """Queries and transactions over the seal tables (and refused operations)."""
 
     def __init__(self, pool: asyncpg.Pool):
-        self.pool = pool
+        RefusalAudit.__init__(self, pool)
 
     async def maker(self, suite: str, ca_fingerprint: str) -> MakerRow | None:
         """The seal maker of ``suite`` under the seal CA, if one was created."""

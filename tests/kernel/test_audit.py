@@ -342,14 +342,10 @@ async def test_a_held_refusal_waits_for_the_answer_and_none_waits_after_it(confi
     from certseal.audit import HELD_REFUSALS, HeldRefusals
     from certseal.storage.audit import RefusalAudit
 
-    class Store(RefusalAudit):
-        def __init__(self, pool):
-            self.pool = pool
-
     dsn = await fresh_database(config)
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
-        store = Store(pool)
+        store = RefusalAudit(pool)
 
         async def denied(subject: str) -> int:
             return await pool.fetchval(

@@ -53,7 +53,7 @@ class IssuerStore(
     operations)."""
 
     def __init__(self, pool: asyncpg.Pool):
-        self.pool = pool
+        RefusalAudit.__init__(self, pool)
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
         """Write audit rows on their own (refusals: :meth:`audit_refusal`)."""
