@@ -138,7 +138,11 @@ def cmd_verify_codes(args: argparse.Namespace) -> int:
 
     target, setting = verifier_target(cfg, args)
     results = call_service(cfg, target, call, service="verifier", setting=setting)
-    print_answered(results[0], target, args.group)
+    answered: set[str] = set()
+    for result in results:  # each group that answered, as `verify` says the one
+        if result.group not in answered:
+            answered.add(result.group)
+            print_answered(result, target, args.group)
     verdicts: Counter[str] = Counter()
     unknown_lag = False
     for (number, _), result in zip(codes, results, strict=True):

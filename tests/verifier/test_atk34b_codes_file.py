@@ -177,3 +177,25 @@ def test_a_file_of_too_many_codes_is_refused_without_holding_them_all(
     assert caught.value.field == "codes" and "the limit is 100000" in str(caught.value)
     # the file's bytes and its text are ~8 MB; a few times that is fair
     assert peak < 40_000_000, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_each_group_that_answered_is_said_with_its_freshness(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """Requests of one run may reach different groups (a load balancer in front of
+    several): each one that answered is said, not only the first request's."""
+    path = tmp_path / "codes.txt"
+    path.write_text("".join(f"LC1:{n}\n" for n in range(cli_batch.BATCH + 1)))
+
+    def answer(codes: list[str], n: int) -> list[Any]:
+        result = _valid("X")
+        result.group = f"group-{n}"
+        result.freshness.lag_events = 7 * n
+        return [result for _ in codes]
+
+    status, out, _ = _run(monkeypatch, capsys, str(path), answer)
+    assert status == 0
+    said = [line for line in out.splitlines() if line.startswith("answered")]
+    assert len(said) == 2
+    assert "group group-1 " in said[0] and "7 events behind" in said[0]
+    assert "group group-2 " in said[1] and "14 events behind" in said[1]
