@@ -104,16 +104,21 @@ class RefusalAudit:
         :data:`~certseal.audit.REFUSAL_ROWS_PER_MINUTE` a minute per caller; past
         them the caller's refusals are counted and its minute written as one row
         when it ends (:class:`~certseal.audit.RefusalBudget`; by a timer of this
-        loop's, and by :func:`write_counted_refusals` when the process stops). A row
+        loop's, and by :func:`write_counted_refusals` when the process stops; a
+        held refusal takes its place in the minute only when it is recorded). A row
         that cannot be written (the database away) is logged at ERROR and the
         refusal answered as it is: the caller is refused either way, and told so
         rather than to retry. Returns the entry."""
         entry = refusal(at, actor, action, subject, why, REQUEST_ID.get(), asked)
-        budget = self.refusal_budget
-        ended = budget.due(at)
-        if ended:
-            kept(self._write_counted(ended))
-        if not budget.admit(actor, action, at):
+
+        async def record() -> None:
+            budget = self.refusal_budget
+            await self._write_counted(budget.due(at))  # minutes ended, before this
+            if budget.admit(actor, action, at):
+                await self._write(
+                    [entry], f"the refusal of {action} to {actor} on {entry.subject}"
+                )
+                return
             if budget.counting(actor) == 1:
                 log.warning(
                     "%s was refused more than %d times within a minute: its further "
@@ -124,12 +129,6 @@ class RefusalAudit:
                     COUNTED_ACTION,
                 )
             self._flush_later(at)
-            return entry
-
-        async def record() -> None:
-            await self._write(
-                [entry], f"the refusal of {action} to {actor} on {entry.subject}"
-            )
 
         held = HELD_REFUSALS.get()
         if held is None or not held.open:

@@ -12,8 +12,10 @@ import grpc
 
 from certseal.audit import (
     COUNTED_ACTION,
+    HELD_REFUSALS,
     REFUSAL_ROWS_PER_MINUTE,
     REFUSAL_WINDOW,
+    HeldRefusals,
     RefusalBudget,
 )
 from certseal.storage.audit import RefusalAudit, write_counted_refusals
@@ -107,5 +109,34 @@ async def test_a_stopping_process_writes_the_minutes_still_counting(config):
         ]
         await write_counted_refusals(pool)  # written once
         assert len(await _rows(pool, actor)) == 2
+    finally:
+        await pool.close()
+
+
+async def test_a_held_refusal_takes_its_place_in_the_minute_only_when_recorded(
+    config,
+):
+    """A refusal held for an idempotent call's answer (HELD_REFUSALS) that is then
+    answered another way (a retry's stored answer) is never recorded, and so takes
+    none of the caller's rows of the minute."""
+    pool = await create_pool(config.database.dsn(), min_size=1, max_size=2)
+    try:
+        writer = RefusalAudit(pool, RefusalBudget(rows=1))
+        actor = f"dept:{fresh_uscc()}"
+        held = HeldRefusals()
+        token = HELD_REFUSALS.set(held)
+        try:
+            await _refuse(writer, actor, 1)
+        finally:
+            HELD_REFUSALS.reset(token)
+        assert len(held.records) == 1  # waiting, not recorded
+        await _refuse(writer, actor, 1)
+        assert await _rows(pool, actor) == [("key.create", None)]
+        await held.record()  # had the call been answered its refusal: counted
+        await writer.write_counted(utcnow() + 2 * REFUSAL_WINDOW)
+        assert await _rows(pool, actor) == [
+            ("key.create", None),
+            (COUNTED_ACTION, 1),
+        ]
     finally:
         await pool.close()
