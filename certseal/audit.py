@@ -243,9 +243,11 @@ class RefusalBudget:
         if minute.written < self.rows and not minute.counted:
             minute.written += 1
             return True
-        minute.counted += 1
-        minute.first_counted = minute.first_counted or at
-        minute.last_counted = at
+        minute.counted += (
+            1  # its span: the earliest to the latest (a clock may step back)
+        )
+        minute.first_counted = min(minute.first_counted or at, at)
+        minute.last_counted = max(minute.last_counted or at, at)
         minute.actions[action] = minute.actions.get(action, 0) + 1
         return False
 

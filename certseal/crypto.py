@@ -17,7 +17,7 @@ import functools
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import gmssl_pyx
 from asn1crypto import keys as asn1_keys
@@ -306,8 +306,10 @@ class SoftwareSigner(KeyIdentity):
         """``kept``: the signer is kept for many signatures (a cache of signers). An
         SM2 one then signs through GmSSL's signing context
         (:class:`certseal.sm2sign.Sm2SignContext`: about 70 instead of 215 µs a
-        signature, after about 2.3 ms to make it); ValueError when its key does not
-        match ``public_key_der``."""
+        signature, after about 2.3 ms to make it). A kept signer of any suite is
+        checked when made: ValueError when its key does not match
+        ``public_key_der`` (a signer kept for many signatures would otherwise make
+        every one of them unverifiable)."""
         super().__init__(suite, public_key_der)
         self._z = b""
         if suite is Suite.SM2:
@@ -317,7 +319,10 @@ class SoftwareSigner(KeyIdentity):
                 self._key = sm2sign.Sm2SignContext(private_bytes, point)
             self._z = sm2_z(point)
         else:
-            self._key = serialization.load_der_private_key(private_bytes, password=None)
+            key = serialization.load_der_private_key(private_bytes, password=None)
+            if kept and _public_der(key) != public_key_der:
+                raise ValueError("the private key does not match its public key")
+            self._key = key
 
     def sign_now(self, data: bytes) -> bytes:
         """Sign synchronously: every suite takes well under a millisecond."""
@@ -375,10 +380,16 @@ def generate_key(suite: Suite) -> GeneratedKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ),
-        private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        ),
+        _public_der(private_key),
     )
+
+
+def _public_der(key: Any) -> bytes:
+    """The DER SubjectPublicKeyInfo of a private key's public key (ES256, Ed25519)."""
+    der: bytes = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return der
 
 
 #: What a key column holds for a key kept in a PKCS#11 token (certseal/hsm.py): this

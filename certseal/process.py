@@ -372,15 +372,16 @@ class ServiceProcess:
                 await asyncio.wait_for(task, 10)
         if hasattr(self, "relay"):
             await self.relay.close()
-        try:  # a call's refusal, settled after it; the minutes counting refusals
+        try:  # a call's refusal, settled after it
             await finish_kept(10)
-            if hasattr(self, "pool"):
-                await asyncio.wait_for(write_counted_refusals(self.pool), 10)
         except TimeoutError:
             log.error(
                 "work left by cancelled calls (refusals to audit) did not end within "
                 "10 s of the stop: what it had not written is lost"
             )
+        if hasattr(self, "pool"):  # the minutes counting refusals, whatever came before
+            with contextlib.suppress(TimeoutError):  # each one lost is logged
+                await asyncio.wait_for(write_counted_refusals(self.pool), 10)
         if hasattr(self, "pool"):
             await self.pool.close()
 

@@ -145,8 +145,15 @@ class RefusalAudit:
         await self._write_counted(self.refusal_budget.due(now, all_counted=all_counted))
 
     async def _write_counted(self, rows: list[AuditEntry]) -> None:
-        for row in rows:
-            await self._write([row], f"the {row.details['counted']} counted refusals")
+        for at, row in enumerate(rows):
+            try:
+                await self._write([row], _counted(row))
+            except BaseException:  # cancelled (a stop's bound): say what is lost
+                for lost in rows[at:]:
+                    log.error(
+                        "%s could not be recorded in the audit log", _counted(lost)
+                    )
+                raise
 
     async def _write(self, entries: list[AuditEntry], what: str) -> None:
         try:
@@ -176,6 +183,15 @@ class RefusalAudit:
         self._flush_later(end)
 
 
+def _counted(row: AuditEntry) -> str:
+    """A summary row as a log line says it: whose, how many, of what."""
+    actions = ", ".join(f"{a} {n}" for a, n in row.details["actions"].items())
+    return (
+        f"the {row.details['counted']} refusals of {row.actor} counted from "
+        f"{row.details['from']} to {row.details['to']} ({actions})"
+    )
+
+
 #: the refusal writers of this process, so that a stopping process writes the minutes
 #: they are counting (:func:`write_counted_refusals`)
 _COUNTING: weakref.WeakSet[RefusalAudit] = weakref.WeakSet()
@@ -185,9 +201,14 @@ async def write_counted_refusals(pool: asyncpg.Pool) -> None:
     """Write the counted minutes of every refusal writer over ``pool`` now, ended or
     not: a process stopping (:meth:`certseal.process.ServiceProcess.stop`, before
     it closes ``pool``)."""
-    for writer in [w for w in _COUNTING if w.pool is pool]:
-        rows = writer.refusal_budget.due(dt.datetime.now(dt.UTC), all_counted=True)
-        await writer._write_counted(rows)
+    writers = [w for w in _COUNTING if w.pool is pool]
+    rows = [
+        row
+        for writer in writers
+        for row in writer.refusal_budget.due(dt.datetime.now(dt.UTC), all_counted=True)
+    ]
+    if writers:
+        await writers[0]._write_counted(rows)  # one pool: any writer writes them
 
 
 class AuditSealer(NotifiedWorker):

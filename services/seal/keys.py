@@ -14,6 +14,9 @@ from certseal.crypto import (
 from certseal.errors import precondition
 from certseal.hsm import Pkcs11Token
 
+SIGNER_CACHE = 4096
+"""Seals' signers kept in this process (:meth:`SealKeys.seal_signer`)."""
+
 
 class SealKeys:
     """New key pairs and the signers of stored ones, software or token."""
@@ -21,6 +24,34 @@ class SealKeys:
     def __init__(self, wrapper: KeyWrapper, token: Pkcs11Token | None = None):
         self._wrapper = wrapper
         self._token = token
+        self._signers: dict[tuple[str, bytes, bytes], Signer] = {}
+
+    def seal_signer(
+        self, seal_id: str, suite: Suite, public_key_der: bytes, stored: bytes
+    ) -> Signer:
+        """Seal ``seal_id``'s signer (:meth:`signer`), kept in this process's memory
+        (as the seal makers are) by the seal, its stored key and its public key, at
+        most :data:`SIGNER_CACHE`, the one used longest ago dropped first (atk35 B2):
+        unwrapping and loading the key per document cost about 4 % of SealDocument's
+        CPU (bench/seal_bench.py, BENCH_PROFILE=1), making an SM2 key's signing
+        context about 3 ms. FAILED_PRECONDITION when the stored key is not the
+        certificate's (a restored or edited seal row: atk35 B1)."""
+        key = (seal_id, stored, public_key_der)
+        signer = self._signers.pop(key, None)
+        if signer is None:
+            try:
+                signer = self.signer(suite, public_key_der, stored)
+            except ValueError:  # a kept signer is checked when made
+                raise precondition(
+                    f"seal {seal_id} cannot sign: its stored key is not the key of "
+                    "its certificate (a restored or edited seal row); register the "
+                    "seal again",
+                    field="seal_id",
+                ) from None
+            if len(self._signers) >= SIGNER_CACHE:
+                del self._signers[next(iter(self._signers))]  # used longest ago
+        self._signers[key] = signer  # the most recently used last
+        return signer
 
     async def new(self, suite: Suite) -> tuple[str, bytes, bytes]:
         """A new key pair of ``suite``: (kid, SubjectPublicKeyInfo DER, what to store:
@@ -38,7 +69,7 @@ class SealKeys:
     def signer(self, suite: Suite, public_key_der: bytes, stored: bytes) -> Signer:
         """The signer of a stored key; FAILED_PRECONDITION for a token key when this
         process has no ``[pkcs11]`` token. Every caller keeps the signer for many
-        signatures (the seal makers, :meth:`SealService.signer`'s cache), so a
+        signatures (the seal makers, :meth:`seal_signer`'s cache), so a
         software SM2 key signs through GmSSL's signing context
         (:class:`certseal.sm2sign.Sm2SignContext`: about 85 instead of 250 µs a
         signature here, about 17 KiB held per key)."""

@@ -63,8 +63,6 @@ from services.seal.tsa import Timestamper
 from services.seal.verification import KeptVerifications, SealVerifying
 
 SEAL_OWNER = "seal_owner"  # the department role that owns seals
-SIGNER_CACHE = 4096
-"""Seals' signers kept unwrapped in this process (:meth:`SealService.signer`)."""
 ROW_CACHE = 4096
 """Seal rows SealDocument may reuse (:meth:`SealService.usable`, ``kept``)."""
 INLINE_DIGEST_BYTES = 16 * 1024
@@ -116,7 +114,6 @@ class SealService(SealVerifying):
         self._vendor_id = vendor_id
         self.max_document_bytes = max_document_bytes
         self._makers: dict[Suite, tuple[Signer, bytes]] = {}
-        self._signers: dict[tuple[str, bytes, bytes], Signer] = {}
         self._records = SealedGroupCommit(store.record_sealed)
         self.status_reads = StatusReads(store.statuses)  # verifications' reads
         self._rows: dict[str, Seal] = {}  # see usable(kept=True)
@@ -412,23 +409,11 @@ class SealService(SealVerifying):
         return row, now
 
     def signer(self, row: Seal) -> Signer:
-        """The seal's own signing key: unwrapped from ``row`` by the KEK, or in the
-        token. Kept in this process's memory (as the seal makers are) keyed by the
-        seal, its stored key and its certificate, at most :data:`SIGNER_CACHE` of
-        them: unwrapping and loading the key per document cost about 4 % of
-        SealDocument's CPU (bench/seal_bench.py, BENCH_PROFILE=1)."""
-        key = (row.seal_id, row.wrapped_key, row.certificate)
-        signer = self._signers.get(key)
-        if signer is None:
-            signer = self._keys.signer(
-                Suite(row.suite),
-                read_certificate(row.certificate).public_key_der,
-                row.wrapped_key,
-            )
-            if len(self._signers) >= SIGNER_CACHE:
-                del self._signers[next(iter(self._signers))]  # the oldest
-            self._signers[key] = signer
-        return signer
+        """The seal's own signing key (:meth:`SealKeys.seal_signer`: kept, checked)."""
+        public = read_certificate(row.certificate).public_key_der
+        return self._keys.seal_signer(
+            row.seal_id, Suite(row.suite), public, row.wrapped_key
+        )
 
     async def seal_document(
         self,

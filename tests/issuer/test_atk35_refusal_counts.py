@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import pytest
-
 import certseal.process
 from certseal.audit import COUNTED_ACTION, HELD_REFUSALS, HeldRefusals, RefusalBudget
 from certseal.storage.audit import RefusalAudit
@@ -35,13 +33,6 @@ async def _rows(pool, actor: str) -> list[tuple[str, int | None]]:
     return [(r["action"], r["details"].get("counted")) for r in found]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk35 A1: a summary row that cannot be written (the database away) is "
-    "logged as 'the N counted refusals could not be recorded' without the caller "
-    "or the actions, and its minute is already forgotten: the refusals are "
-    "recorded nowhere with who made them (a single refusal's failure names them)",
-)
 async def test_a_summary_that_cannot_be_written_says_whose_refusals_are_lost(
     config, issuer, caplog
 ):
@@ -57,13 +48,6 @@ async def test_a_summary_that_cannot_be_written_says_whose_refusals_are_lost(
     assert actor in said and "key.create" in said  # ... naming whose, and what
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk35 A2: ServiceProcess.stop writes the counted minutes only after "
-    "finish_kept: when other kept work (a cancelled call's refusal on a slow "
-    "database) does not end in 10 s, write_counted_refusals is skipped and every "
-    "caller's counted refusals are lost, the log speaking only of cancelled calls",
-)
 async def test_a_stop_writes_the_counted_minutes_even_when_kept_work_hangs(
     config, issuer, monkeypatch
 ):
@@ -91,13 +75,6 @@ async def test_a_stop_writes_the_counted_minutes_even_when_kept_work_hangs(
         await check.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk35 A4: a refusal in a call with an idempotency key is recorded only "
-    "if the call is answered a refusal (HELD_REFUSALS); past the budget it is "
-    "counted at once instead, so a call answered its stored answer (a retry) is "
-    "still in the log as a refused call",
-)
 async def test_a_counted_refusal_of_an_idempotent_call_waits_for_its_answer(
     config, issuer
 ):

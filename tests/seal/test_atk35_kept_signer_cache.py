@@ -7,22 +7,14 @@ enough other seals pass through."""
 
 from __future__ import annotations
 
-import pytest
-
 from certseal.rpc import Caller
-from services.seal import service as seal_service
+from services.seal import keys as seal_keys
 from tests.conftest import seal_owner
 from tests.seal.service_samples import DOCUMENT, request
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk35 B2: SealService.signer evicts the oldest-made signer, not the "
-    "least recently used: a seal sealing every other document has its SM2 signing "
-    "context rebuilt (about 3.4 ms of the loop's CPU) when a third seal passes",
-)
 async def test_a_seal_in_constant_use_keeps_its_signer(service, operator, monkeypatch):
-    monkeypatch.setattr(seal_service, "SIGNER_CACHE", 2)
+    monkeypatch.setattr(seal_keys, "SIGNER_CACHE", 2)
     made: list[bytes] = []
     build = service._keys.signer
 

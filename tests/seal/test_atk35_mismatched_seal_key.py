@@ -18,12 +18,6 @@ from tests.conftest import seal_owner
 from tests.seal.service_samples import DOCUMENT, request
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk35 B1: a seal whose stored key does not match its certificate: SM2 "
-    "raises a bare ValueError from Sm2SignContext (INTERNAL, no seal named); ES256 "
-    "signs with the wrong key and answers a seal that does not verify",
-)
 @pytest.mark.parametrize("suite", [Suite.SM2, Suite.ES256])
 async def test_a_seal_whose_key_is_not_its_certificates_is_refused_by_name(
     service, seal_store, operator, suite
