@@ -268,24 +268,27 @@ class RefusalBudget:
         rows = []
         for actor, minute in list(self._minutes.items()):
             if minute.counted and (all_counted or now >= minute.start + self.window):
-                rows.append(self.summary(actor, minute))
+                rows.append(self.summary(actor, minute, now))
                 del self._minutes[actor]
         return rows
 
-    def summary(self, actor: str, minute: _Minute) -> AuditEntry:
-        """The one row that stands for ``minute``'s counted refusals."""
+    def summary(self, actor: str, minute: _Minute, now: dt.datetime) -> AuditEntry:
+        """The one row that stands for ``minute``'s counted refusals, dated ``now``
+        (when it is written, so that a reader listing the rows since its last look
+        finds it: trial35), its span in ``from`` and ``to``."""
         assert minute.first_counted is not None and minute.last_counted is not None
         return AuditEntry(
-            minute.last_counted,
+            max(now, minute.last_counted),
             actor,
             COUNTED_ACTION,
             "-",
             "denied",
             {
                 "why": (
-                    f"{minute.counted} more refused calls of this caller in its minute "
-                    f"from {_utc(minute.start)}, past the {self.rows} a minute "
-                    "recorded one row each"
+                    f"{minute.counted} refused calls of this caller, from "
+                    f"{_utc(minute.first_counted)} to {_utc(minute.last_counted)}, "
+                    f"counted and not written one by one: past the {self.rows} of its "
+                    f"minute begun {_utc(minute.start)} written one row each"
                 ),
                 "counted": minute.counted,
                 "from": _utc(minute.first_counted),

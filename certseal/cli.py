@@ -187,7 +187,7 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     sealed into the chain yet, separated by tabs, every control character (a tab
     too) escaped and a backslash doubled (:func:`certseal.audit.printable`: a row
     may hold a refused caller's text)."""
-    from certseal.audit import printable
+    from certseal.audit import COUNTED_ACTION, printable
     from certseal.storage.audit import audit_actions, audit_rows
 
     async def run() -> tuple[list[Any], list[str]]:
@@ -230,7 +230,9 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
         )  # a tab: escaped in cells
     if not rows:
         print("no audit rows match", file=sys.stderr)
-    if actions and args.action not in actions:  # a name mistyped, not no rows
+    # a name mistyped, not no rows (an action the platform writes on its own, such
+    # as refusal.counted, is no typo even before its first row)
+    if actions and args.action not in actions and args.action != COUNTED_ACTION:
         print(
             f"the log has no action {printable(args.action)!r}; its actions: "
             + ", ".join(map(printable, actions)),

@@ -368,7 +368,7 @@ async def seal_pdf(
             f"PDFs are sealed by es256 and ed25519 seals; this seal is {signer.suite.value}"
             " (seal the PDF's bytes as a document instead: 'certseal seal document', "
             "RPC SealDocument)",
-            field="suite",
+            field="seal_id",  # the seal asked for (a request has no suite)
         )
     writer = _writer(pdf)
     with reading_pdf():

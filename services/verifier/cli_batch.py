@@ -18,7 +18,9 @@ from certseal.calls import call_service
 from certseal.cli import load
 from certseal.cli_options import say
 from certseal.errors import CertsealError, ErrorKind, invalid
+from certseal.filekinds import PNG, kind_of
 from certseal.files import read_input_file, without_bom
+from certseal.text import shown_name
 
 BATCH = 500
 """Codes a VerifyCodes request carries at most (the verifier's limit,
@@ -36,7 +38,8 @@ def read_codes(args: argparse.Namespace) -> list[tuple[int, str]]:
     """The codes of ``--codes FILE`` (``-``: standard input) as (line number, text),
     blank lines left out and each line's surrounding white space removed.
 
-    INVALID_ARGUMENT (``codes``) for a file that cannot be read, is empty or over
+    INVALID_ARGUMENT (``codes``) for a file that cannot be read, is plainly a
+    picture, PDF, OFD or signature (named as what it is), is empty or over
     :data:`MAX_CODES_FILE_BYTES`, is not UTF-8 (naming the line), or holds no code or
     more than :data:`MAX_CODES`."""
     if args.codes == "-":
@@ -47,6 +50,13 @@ def read_codes(args: argparse.Namespace) -> list[tuple[int, str]]:
             )
     else:
         data = read_input_file(args.codes, "codes", MAX_CODES_FILE_BYTES)
+    found = kind_of(data)  # a picture, PDF, OFD or signature given for the codes
+    if found is not None:
+        name = "standard input" if args.codes == "-" else shown_name(args.codes)
+        hint = " (verify --image takes it)" if found == PNG else ""
+        raise invalid(
+            "codes", f"{name} is {found}, not a text file of scanned codes{hint}"
+        )
     data = without_bom(data)
     try:
         text = data.decode("utf-8")
@@ -99,15 +109,17 @@ def _answer_line(number: int, result: Any, verdict: str) -> str:
 def cmd_verify_codes(args: argparse.Namespace) -> int:
     """Verify every code of ``--codes FILE`` at the verifier; exit 0 only when every
     one is VALID from an index whose lag is known, else 1 (2 for bad input)."""
-    for option, given in (
-        ("code", args.code),
-        ("image", args.image),
-        ("offline", args.offline),
-        ("bundle", args.bundle),
-    ):
+    for option, given in (("code", args.code), ("image", args.image)):
         if given:
             raise invalid(
                 option, "has no place with --codes: the codes come from the file"
+            )
+    for option, given in (("offline", args.offline), ("bundle", args.bundle)):
+        if given:
+            raise invalid(
+                option,
+                "has no place with --codes: a file of codes is verified online "
+                "only, through the verifier's VerifyCodes",
             )
     if not args.purpose:
         raise invalid("purpose", "is required: the purpose of use (用证事由)")

@@ -311,7 +311,7 @@ async def test_the_walk_through_order_and_its_refusals_name_their_field(
         "seal", "--as", sender.code, "pdf", sm2_seal, str(pdf),
         "--out", str(tmp_path / "out.pdf"),
     )  # fmt: skip
-    assert code == 1 and out.startswith("error: suite: PDFs are sealed by es256"), out
+    assert code == 1 and out.startswith("error: seal-id: PDFs are sealed by es256"), out
     assert "'certseal seal document'" in out
 
 

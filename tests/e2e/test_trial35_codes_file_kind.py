@@ -45,11 +45,6 @@ def _ofd(path: Path) -> None:
         package.writestr("Doc_0/Document.xml", "\x00\xff")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trial35: verify --codes reads any file as text: a picture, PDF or OFD is "
-    "'line N is not UTF-8 text', not named as what it is",
-)
 @pytest.mark.parametrize(
     ("name", "make", "said"),
     [
@@ -71,11 +66,6 @@ def test_codes_file_of_another_kind_is_named(
     assert "UTF-8" not in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trial35: verify --codes --offline is refused 'the codes come from the "
-    "file', which is no reason: --offline gives no codes; --codes is online only",
-)
 @pytest.mark.parametrize("extra", [["--offline"], ["--offline", "--bundle", "b"]])
 def test_codes_with_offline_says_why(capsys, tmp_path, monkeypatch, extra):
     """A counter with a trust bundle and a file of codes tries ``verify --offline

@@ -11,17 +11,10 @@ its usage shows them. What is at fault is the seal the user gave: a user needs
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import blank_pdf
 from tests.conftest import seal_owner as new_seal_owner
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trial35: seal pdf of an sm2 seal names 'suite', no option of seal pdf, "
-    "not the seal-id argument at fault",
-)
 async def test_sm2_seal_for_a_pdf_names_the_seal_id(operator, cli, tmp_path):
     owner = await new_seal_owner(operator)
     code, out = await cli(

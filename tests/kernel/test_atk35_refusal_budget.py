@@ -23,4 +23,4 @@ def test_a_summary_spans_its_counted_refusals_when_the_clock_steps_back():
     # the span covers both counted refusals: from the earliest to the latest
     assert row.details["from"] == earlier.isoformat()
     assert row.details["to"] == later.isoformat()
-    assert row.occurred_at == later
+    assert row.occurred_at == T0 + dt.timedelta(minutes=1)  # when written

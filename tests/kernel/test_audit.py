@@ -430,6 +430,9 @@ async def test_cli_audit_list_shows_rows_newest_first_and_escaped(
         "the log has no action 'test.actions'; its actions: department.roles, "
         "test.action",
     ]
+    # the platform's own refusal.counted before its first row: not a typo (trial35)
+    assert await asyncio.to_thread(run, "--action", "refusal.counted") == 0
+    assert capsys.readouterr().err.strip() == "no audit rows match"
     for bad, said in (
         (("--since", "2026-12-04T08:00"), "error: since: "),
         (("--limit", "0x10"), "error: limit: "),
