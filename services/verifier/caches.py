@@ -1,24 +1,33 @@
 """What a verifier worker remembers between verifications so as not to compute it
-again: decoded code texts, signatures that verified, and index entries as parsed
-from their stored bytes.
+again: decoded code texts, signatures that verified, index entries as parsed from
+their stored bytes, and the verdicts of static licence codes (:class:`KeptResults`).
 
 Each is a pure function of its key, so a remembered answer is the answer: a code's
 text decodes to the same claims every time (:func:`services.verifier.domain.parse_code`),
 a signature check with the same :func:`signature_digest`
 (alg, public key, signed bytes, signature) has the same outcome, and a stored licence
 event (its bytes, the key) is the same entry (the index keys are fixed for the
-process's life). None holds a time or decides a verdict: the index is read for every
+process's life). None but :class:`KeptResults` holds a time or decides a verdict,
+and it only by the very objects the checks were run on: the index is read for every
 code (an entry is looked up by the bytes read), and every check runs in every
-verdict. They live on the event loop (no lock) and are bounded; beyond the bound all
+verdict, or its outcome is the one the same inputs gave. They live on the event loop (no lock) and are bounded; beyond the bound all
 entries are dropped at once, which costs one decode or check per code afterwards,
 never a wrong answer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
-from services.verifier.domain import IndexEntry, ParsedCode, Verification
+from services.verifier.domain import (
+    CodeKind,
+    IndexEntry,
+    ParsedCode,
+    TrustEntry,
+    Verdict,
+    Verification,
+)
 
 
 def signature_digest(code: ParsedCode, public_key: bytes) -> bytes:
@@ -117,3 +126,66 @@ class IndexEntries:
         if len(self._entries) >= self._size:
             self._entries.clear()
         self._entries[stored] = entry
+
+
+#: verdicts that depend on the time of the check (evaluate's validity window): not kept
+_TIMED = frozenset({Verdict.EXPIRED, Verdict.NOT_YET_VALID})
+
+
+class KeptResults:
+    """The verdict of a static licence code, kept by the very objects it was
+    evaluated from: the code as decoded (:class:`DecodedCodes`), its trust list entry
+    and its index entry (each a new object when what it stands for changes: a key
+    revoked, a licence revoked, amended or transferred), so a static code scanned
+    again is answered with the checks' outcome for the same inputs, without running
+    them again (issue 17: ``evaluate``, the signature digest and the lookups they
+    need were about a tenth of a VerifyCode's CPU in the worker).
+
+    :func:`~services.verifier.domain.evaluate` reads the time only in a licence
+    code's validity window (the key's checks use the signing time): a kept VALID is
+    given only while ``now`` is inside its entry's window, EXPIRED and NOT_YET_VALID
+    are never kept, and every other verdict is decided before the window. A
+    presentation code (its lifetime and its nonce) is never kept. The entries hold
+    their objects, so an object's ``id`` is not reused while it is a key. Bounded as
+    the other caches: all dropped at once beyond ``size``.
+    """
+
+    def __init__(self, *, size: int = 16384):
+        self._size = size
+        self._kept: dict[
+            tuple[int, int, int],
+            tuple[ParsedCode, TrustEntry | None, IndexEntry | None, Verification],
+        ] = {}
+
+    def get(
+        self,
+        code: ParsedCode,
+        trust: TrustEntry | None,
+        index: IndexEntry | None,
+        now: dt.datetime,
+    ) -> Verification | None:
+        """The verdict kept for these objects that holds at ``now``, or None."""
+        kept = self._kept.get((id(code), id(trust), id(index)))
+        if kept is None or kept[0] is not code or kept[1] is not trust:
+            return None
+        result = kept[3]
+        if kept[2] is not index or (
+            result.verdict is Verdict.VALID
+            and not (index is not None and index.valid_from <= now < index.valid_until)
+        ):
+            return None
+        return result
+
+    def keep(
+        self,
+        code: ParsedCode,
+        trust: TrustEntry | None,
+        index: IndexEntry | None,
+        result: Verification,
+    ) -> None:
+        """Keep ``result``, evaluated from these objects (see the class)."""
+        if code.kind is not CodeKind.LICENCE or result.verdict in _TIMED:
+            return
+        if len(self._kept) >= self._size:
+            self._kept.clear()
+        self._kept[id(code), id(trust), id(index)] = (code, trust, index, result)

@@ -28,6 +28,7 @@ from services.verifier.bundle_export import BundleExporter, ExportedBundle
 from services.verifier.caches import (
     DecodedCodes,
     IndexEntries,
+    KeptResults,
     VerifiedSignatures,
     signature_digest,
 )
@@ -133,6 +134,7 @@ class VerifierService:
         self._decoded = DecodedCodes()
         self._verified = VerifiedSignatures()
         self._entries = IndexEntries()
+        self._results = KeptResults()
 
     def shutdown(self) -> None:
         """Stop the worker pools (at the process's end)."""
@@ -392,24 +394,20 @@ class VerifierService:
         if not isinstance(code, ParsedCode):
             return CodeInputs(code, None, None, False, now)
         state = self._state
-        lineage = code.lineage.encode()
         trust = state.trust_entries.get(code.kid.encode())
-        stored_lineage = stored.get(lineage)
+        stored_lineage = stored.get(code.lineage.encode())
+        index = self._index_entry(stored_lineage) if stored_lineage else None
+        kept = self._results.get(code, trust, index, now)  # a static code again
+        if kept is not None:
+            return CodeInputs(kept, trust, index, False, now)
         # the shared guard (services.verifier.replay) raises UNAVAILABLE while it
         # is behind the usage topic: a presentation code is never accepted unchecked
         seen = code.kind is CodeKind.PRESENTATION and (
             self._nonces.seen(code.nonce) or state.presentations.seen(code.nonce_hash)
         )
         digest = signature_digest(code, trust.public_key) if trust else b""
-        return CodeInputs(
-            code,
-            trust,
-            self._index_entry(stored_lineage) if stored_lineage else None,
-            seen,
-            now,
-            digest,
-            bool(digest) and digest in self._verified,
-        )
+        known = bool(digest) and digest in self._verified
+        return CodeInputs(code, trust, index, seen, now, digest, known)
 
     def _index_entry(self, stored: bytes) -> IndexEntry:
         """The entry a stored licence event stands for (remembered when it opened)."""
@@ -429,10 +427,13 @@ class VerifierService:
     def _remember(
         self, inputs: Sequence[CodeInputs], results: Sequence[Verification]
     ) -> None:
-        """Remember the signature checks that passed (on the loop)."""
+        """Remember the signature checks that passed and the verdicts of static
+        licence codes (on the loop)."""
         for i, result in zip(inputs, results, strict=True):
             if i.signature and not i.signature_known and signature_passed(result):
                 self._verified.add(i.signature)
+            if isinstance(i.code, ParsedCode):
+                self._results.keep(i.code, i.trust, i.index, result)
 
     async def _settle(
         self,
