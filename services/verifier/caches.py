@@ -66,6 +66,7 @@ class DecodedCodes:
         self._max_text = max_text
         self._decoded: dict[str, ParsedCode] = {}
         self._undecodable: set[str] = set()
+        self._held: set[int] = set()  # the ids of the decodes held (:meth:`holds`)
 
     def get(self, text: str) -> ParsedCode | None:
         """The remembered decode of ``text``, or None."""
@@ -80,10 +81,17 @@ class DecodedCodes:
         if len(self._decoded) + len(self._undecodable) >= self._size:
             self._decoded.clear()
             self._undecodable.clear()
+            self._held.clear()
         if isinstance(decoded, ParsedCode):
             self._decoded[text] = decoded
+            self._held.add(id(decoded))
         else:
             self._undecodable.add(text)
+
+    def holds(self, code: ParsedCode) -> bool:
+        """Whether ``code`` is a decode this cache holds (what may be kept by it:
+        :class:`KeptResults`; a text over ``max_text`` is decoded afresh each time)."""
+        return id(code) in self._held
 
     def undecodable(self, text: str) -> bool:
         """Whether ``text`` was seen not to decode (within the limits it was tried)."""
@@ -116,6 +124,7 @@ class IndexEntries:
     def __init__(self, *, size: int = 16384):
         self._size = size
         self._entries: dict[bytes, IndexEntry] = {}
+        self._held: set[int] = set()  # the ids of the entries held (:meth:`holds`)
 
     def get(self, stored: bytes) -> IndexEntry | None:
         """The remembered entry of ``stored``, or None."""
@@ -125,7 +134,14 @@ class IndexEntries:
         """Remember the entry of ``stored``."""
         if len(self._entries) >= self._size:
             self._entries.clear()
+            self._held.clear()
         self._entries[stored] = entry
+        self._held.add(id(entry))
+
+    def holds(self, entry: IndexEntry) -> bool:
+        """Whether ``entry`` is one this cache holds (one whose restricted values did
+        not open is parsed afresh each time: not to be kept by it)."""
+        return id(entry) in self._held
 
 
 #: verdicts that depend on the time of the check (evaluate's validity window): not kept
@@ -146,8 +162,11 @@ class KeptResults:
     given only while ``now`` is inside its entry's window, EXPIRED and NOT_YET_VALID
     are never kept, and every other verdict is decided before the window. A
     presentation code (its lifetime and its nonce) is never kept. The entries hold
-    their objects, so an object's ``id`` is not reused while it is a key. Bounded as
-    the other caches: all dropped at once beyond ``size``.
+    their objects, so an object's ``id`` is not reused while it is a key; only
+    objects their own caches hold are kept by (the worker checks
+    :meth:`DecodedCodes.holds` and :meth:`IndexEntries.holds`: a code over the text
+    bound, or an entry whose restricted values did not open, is a new object at every
+    scan, atk35b). Bounded as the other caches: all dropped at once beyond ``size``.
     """
 
     def __init__(self, *, size: int = 16384):

@@ -427,12 +427,15 @@ class VerifierService:
     def _remember(
         self, inputs: Sequence[CodeInputs], results: Sequence[Verification]
     ) -> None:
-        """Remember the signature checks that passed and the verdicts of static
-        licence codes (on the loop)."""
+        """Remember passed signature checks and static codes' verdicts (on the loop)."""
         for i, result in zip(inputs, results, strict=True):
             if i.signature and not i.signature_known and signature_passed(result):
                 self._verified.add(i.signature)
-            if isinstance(i.code, ParsedCode):
+            if (
+                isinstance(i.code, ParsedCode)
+                and self._decoded.holds(i.code)  # objects held only (atk35b)
+                and (i.index is None or self._entries.holds(i.index))
+            ):
                 self._results.keep(i.code, i.trust, i.index, result)
 
     async def _settle(

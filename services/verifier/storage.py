@@ -70,7 +70,8 @@ class ParsedTable(Generic[T]):
     (on the event loop, as the lookups), which drops the key's cached entry; while
     ``live()`` is false (Faust rebalancing or recovering the table from its
     changelog, which writes past the agent) nothing is cached and every lookup reads
-    the table. At most ``size`` entries are kept (all dropped at once beyond it: the
+    the table, and once a recovery is done (the table's ``on_recover``) what was
+    cached before it is forgotten. At most ``size`` entries are kept (all dropped at once beyond it: the
     tables it serves hold a few thousand keys).
     """
 
@@ -88,6 +89,14 @@ class ParsedTable(Generic[T]):
         self._size = size
         self._cache: dict[bytes, Any] = {}
         self.writes = _Writes(self)  # the table as its agent reads and writes it
+        on_recover = getattr(table, "on_recover", None)
+        if on_recover is not None:  # a Faust table: told when a recovery is done
+            on_recover(self._recovered)
+
+    async def _recovered(self) -> None:
+        """Faust recovered the table (its changelog written past the agent): forget
+        every parsed entry, looked up meanwhile or not (atk35b)."""
+        self._cache.clear()
 
     def get(self, key: bytes) -> T | None:
         """The parsed entry of ``key``, or None when the table has none."""

@@ -10,8 +10,6 @@ import logging
 import secrets
 import types
 
-import pytest
-
 from certseal.indexkeys import IndexSealer
 from certseal.v1 import events_pb2
 from services.verifier.access import Acting
@@ -93,13 +91,6 @@ def _live_decodes(identifier):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk35b: KeptResults keeps the decode of every scan of a code text "
-    "DecodedCodes does not keep (over 2048 chars): the same code scanned 40 times "
-    "holds 40 decoded copies (each up to 64 KiB of claims) that are never given "
-    "again, up to 16,384 of them, beyond the decoded-text cache's bound",
-)
 async def test_a_long_code_scanned_again_is_not_held_once_per_scan():
     # an unknown key's code: anyone can make one; its claims are incompressible
     fields = {f"f{i}": secrets.token_hex(200) for i in range(10)}
@@ -123,13 +114,6 @@ def _live_entries(lineage):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk35b: an index entry whose sealed restricted values no key opens is "
-    "parsed afresh on each scan (IndexEntries keeps only opened ones), and KeptResults "
-    "keeps a verdict for every such new object: one static code scanned 40 times "
-    "holds 40 index entries and verdicts that are never given again",
-)
 async def test_a_licence_whose_restricted_values_do_not_open_is_not_held_per_scan(
     monkeypatch,
 ):
@@ -158,20 +142,31 @@ async def test_a_licence_whose_restricted_values_do_not_open_is_not_held_per_sca
     assert _live_entries(LID.lineage) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk35b (ParsedTable, before 35e48bf): a key revoked while Faust recovers "
-    "the trust table (a write past the agent) with no lookup during the recovery is "
-    "never seen: the entry parsed before it is given after, so the kept VALID (same "
-    "trust object) is given where evaluate with the table's entry says KEY_REVOKED",
-)
+class _Table(dict):
+    """A Faust table as ParsedTable sees it: read by key, and its recovery callbacks
+    (``on_recover``) called once a recovery has written past the agent."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.recovered = []
+
+    def on_recover(self, fun):
+        self.recovered.append(fun)
+        return fun
+
+    async def recover(self, key, value):
+        self[key] = value
+        for fun in self.recovered:
+            await fun()
+
+
 async def test_a_key_revoked_during_a_recovery_without_lookups_reaches_the_answer():
     s = signer()
     code = parse_code(await licence_code(s))
     active = trust_entry(s)
     revoked = dataclasses.replace(active, revoked_at=NOW - 30 * DAY, status="revoked")
     entries = {b"active": active, b"revoked": revoked}
-    table, live = {code.kid.encode(): b"active"}, [True]
+    table, live = _Table({code.kid.encode(): b"active"}), [True]
     trust = ParsedTable(table, entries.__getitem__, live=lambda: live[0])
     kept, index = KeptResults(), index_entry()
 
@@ -185,6 +180,6 @@ async def test_a_key_revoked_during_a_recovery_without_lookups_reaches_the_answe
 
     assert verdict() is Verdict.VALID
     live[0] = False  # Faust recovers the table from its changelog: no scan meanwhile
-    table[code.kid.encode()] = b"revoked"
+    await table.recover(code.kid.encode(), b"revoked")
     live[0] = True
     assert verdict() is Verdict.KEY_REVOKED
