@@ -56,18 +56,18 @@ def test_bad_shapes_are_refused(data, why):
 def test_a_megabyte_of_tag_continuation_bytes_is_refused_at_once():
     """The shape that took asn1crypto minutes (quadratic in the continuation bytes)."""
     bomb = b"\x3f" + b"\x81" * 1_000_000 + b"\x01\x00"
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(DerError, match="tag number longer"):
         check(bomb)
-    assert time.perf_counter() - started < 0.01
+    assert time.thread_time() - started < 0.01
 
 
 def test_a_deep_megabyte_is_refused_in_one_pass():
     bomb = b"\x30\x84\x00\x0f\x42\x3a" * 1000 + b"\x05\x00"
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(DerError):
         check(bomb)
-    assert time.perf_counter() - started < 0.05
+    assert time.thread_time() - started < 0.05
 
 
 def test_a_real_certificate_passes(tmp_path):
@@ -147,7 +147,7 @@ def test_bad_ber_shapes_are_refused(data, why):
 
 def test_a_deep_indefinite_megabyte_is_refused_in_one_pass():
     data = b"\x30\x80" * 500_000 + b"\x00\x00" * 500_000
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(DerError, match="deeper"):
         check_outside(data, ber=True, padded=True)
-    assert time.perf_counter() - started < 1
+    assert time.thread_time() - started < 1

@@ -43,11 +43,11 @@ SMALL_BYTES = 2 * 1024 * 1024  # peak Python allocation of a refused pure decode
 def bounded(seconds: float = FAST_S, peak: int | None = SMALL_BYTES) -> Iterator[None]:
     """Assert the block ends within ``seconds`` and allocates at most ``peak`` bytes."""
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         yield
     finally:
-        elapsed = time.perf_counter() - started
+        elapsed = time.thread_time() - started
         _, top = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     assert elapsed < seconds, f"took {elapsed:.3f} s"
@@ -81,10 +81,10 @@ def shared_reference_bomb(depth: int = 60) -> bytes:
 def test_the_shared_reference_code_is_refused_in_well_under_10_ms():
     text = _wrap(shared_reference_bomb(60))
     assert len(text) < 200  # the issue's code had 190 characters
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(codes.MalformedCode) as err:
         codes.decode_code(text)
-    assert time.perf_counter() - started < 0.010
+    assert time.thread_time() - started < 0.010
     assert err.value.stage is codes.CodeStage.COSE
 
 
