@@ -55,10 +55,10 @@ def presentation_ttl(args: argparse.Namespace) -> int:
         return 0
     issuer = load(args).issuer
     if args.ttl > issuer.presentation_max_ttl_s:
-        raise invalid(
+        raise invalid(  # the parser's words (_RANGE), with this configuration's values
             "ttl",
-            f"{args.ttl} is outside {MIN_TTL_S} to {issuer.presentation_max_ttl_s:,} "
-            "seconds ([issuer] presentation_max_ttl_s); 0 or left out: the "
-            f"issuer's default, {issuer.presentation_ttl_s} s",
+            f"{args.ttl} is outside {MIN_TTL_S} to [issuer] presentation_max_ttl_s "
+            f"seconds ({issuer.presentation_max_ttl_s:,} here); 0 or left out: "
+            f"[issuer] presentation_ttl_s ({issuer.presentation_ttl_s} here)",
         )
     return int(args.ttl)

@@ -386,8 +386,8 @@ def test_a_ttl_over_the_configured_most_is_refused_before_any_call(
     code, out = run(capsys, "--config", str(config), *PRESENT, "301")
     assert (code, out) == (
         2,
-        "error: ttl: 301 is outside 5 to 300 seconds ([issuer] "
-        "presentation_max_ttl_s); 0 or left out: the issuer's default, 60 s",
+        "error: ttl: 301 is outside 5 to [issuer] presentation_max_ttl_s seconds "
+        "(300 here); 0 or left out: [issuer] presentation_ttl_s (60 here)",
     )
 
 
