@@ -13,6 +13,7 @@ from certseal.crypto import (
 )
 from certseal.errors import precondition
 from certseal.hsm import Pkcs11Token
+from services.seal.certificates import read_certificate
 
 SIGNER_CACHE = 4096
 """Seals' signers kept in this process (:meth:`SealKeys.seal_signer`)."""
@@ -27,18 +28,20 @@ class SealKeys:
         self._signers: dict[tuple[str, bytes, bytes], Signer] = {}
 
     def seal_signer(
-        self, seal_id: str, suite: Suite, public_key_der: bytes, stored: bytes
+        self, seal_id: str, suite: Suite, certificate: bytes, stored: bytes
     ) -> Signer:
         """Seal ``seal_id``'s signer (:meth:`signer`), kept in this process's memory
-        (as the seal makers are) by the seal, its stored key and its public key, at
+        (as the seal makers are) by the seal, its stored key and its certificate
+        (read for its public key only when the signer is made), at
         most :data:`SIGNER_CACHE`, the one used longest ago dropped first (atk35 B2):
         unwrapping and loading the key per document cost about 4 % of SealDocument's
         CPU (bench/seal_bench.py, BENCH_PROFILE=1), making an SM2 key's signing
         context about 3 ms. FAILED_PRECONDITION when the stored key is not the
         certificate's (a restored or edited seal row: atk35 B1)."""
-        key = (seal_id, stored, public_key_der)
+        key = (seal_id, stored, certificate)
         signer = self._signers.pop(key, None)
         if signer is None:
+            public_key_der = read_certificate(certificate).public_key_der
             try:
                 signer = self.signer(suite, public_key_der, stored)
             except ValueError:  # a kept signer is checked when made

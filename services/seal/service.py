@@ -42,7 +42,7 @@ from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.storage.idempotency import in_request_scope
 from certseal.timestamps import Clock, utcnow
-from services.seal.certificates import SealCa, issue_certificate, read_certificate
+from services.seal.certificates import SealCa, issue_certificate
 from services.seal.domain import Seal
 from services.seal.events import document_sealed, seal_changed
 from services.seal.groupcommit import SealedGroupCommit
@@ -410,9 +410,8 @@ class SealService(SealVerifying):
 
     def signer(self, row: Seal) -> Signer:
         """The seal's own signing key (:meth:`SealKeys.seal_signer`: kept, checked)."""
-        public = read_certificate(row.certificate).public_key_der
         return self._keys.seal_signer(
-            row.seal_id, Suite(row.suite), public, row.wrapped_key
+            row.seal_id, Suite(row.suite), row.certificate, row.wrapped_key
         )
 
     async def seal_document(

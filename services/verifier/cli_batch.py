@@ -18,9 +18,8 @@ from certseal.calls import call_service
 from certseal.cli import load
 from certseal.cli_options import say
 from certseal.errors import CertsealError, ErrorKind, invalid
-from certseal.filekinds import PNG, kind_of
+from certseal.filekinds import PNG, refuse_other_kind
 from certseal.files import read_input_file, without_bom
-from certseal.text import shown_name
 
 BATCH = 500
 """Codes a VerifyCodes request carries at most (the verifier's limit,
@@ -50,13 +49,13 @@ def read_codes(args: argparse.Namespace) -> list[tuple[int, str]]:
             )
     else:
         data = read_input_file(args.codes, "codes", MAX_CODES_FILE_BYTES)
-    found = kind_of(data)  # a picture, PDF, OFD or signature given for the codes
-    if found is not None:
-        name = "standard input" if args.codes == "-" else shown_name(args.codes)
-        hint = " (verify --image takes it)" if found == PNG else ""
-        raise invalid(
-            "codes", f"{name} is {found}, not a text file of scanned codes{hint}"
-        )
+    refuse_other_kind(  # a picture, PDF, OFD or signature given for the codes
+        data,
+        "standard input" if args.codes == "-" else args.codes,
+        "codes",
+        "a text file of scanned codes",
+        {PNG: " (verify --image takes it)"},
+    )
     data = without_bom(data)
     try:
         text = data.decode("utf-8")
