@@ -19,6 +19,7 @@ import sys
 
 from certseal.cli import build_parser as _build_parser
 from certseal.cli import run_command
+from certseal.interrupt import command_handles_interrupts
 from services import config, config_check, run
 from services.console import cli as console_cli
 from services.feed import cli as feed_cli
@@ -51,6 +52,7 @@ def build_parser():  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors print as 'error: field: message' with a non-zero exit.
     Ctrl-C at any point is exit status 130, with no traceback."""
+    command_handles_interrupts()
     try:
         return run_command(build_parser(), argv)
     except KeyboardInterrupt:
