@@ -153,3 +153,51 @@ def test_a_program_importing_the_cli_still_reports_an_error_after_a_ctrl_c_it_ca
     assert done.returncode == 1
     assert done.stderr.decode().splitlines()[-1] == "ValueError: a genuine bug"
 
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "atk36: after 'import services.cli' at Python's interactive prompt, a Ctrl-C "
+        "that stops a running statement ends the whole session (os._exit(130) from "
+        "the excepthook) instead of returning to the prompt"
+    ),
+)
+def test_a_ctrl_c_at_the_interactive_prompt_after_importing_the_cli_stops_only_the_statement():
+    lines = (
+        "import os, signal, time, services.cli\n"
+        "os.kill(os.getpid(), signal.SIGINT); time.sleep(30)\n"
+        "print('prompt still here')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-i", "-q"],
+        input=lines.encode(),
+        env=_env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert (done.returncode, b"prompt still here" in done.stdout) == (0, True)
+    assert b"KeyboardInterrupt" in done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "atk36: a program that imports services.cli and does not catch a Ctrl-C "
+        "loses its atexit clean-up: the excepthook ends it with os._exit(130)"
+    ),
+)
+def test_a_program_importing_the_cli_runs_its_atexit_clean_up_on_ctrl_c():
+    script = (
+        "import atexit, os, signal, time\n"
+        "import services.cli\n"
+        "atexit.register(lambda: print('clean-up ran', flush=True))\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(30)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.stdout == b"clean-up ran\n"
