@@ -109,8 +109,7 @@ def test_two_ctrl_c_while_the_output_waits_on_a_full_pipe_exit_130_quietly(tmp_p
         child.send_signal(signal.SIGINT)  # the first Ctrl-C
         # woken by it, it blocks again on the same pipe (130 not reached)
         _wait_for(
-            lambda: _sleeps(child.pid) > before
-            and _blocked_writing_stdout(child.pid),
+            lambda: _sleeps(child.pid) > before and _blocked_writing_stdout(child.pid),
             child,
             "blocked again",
         )
