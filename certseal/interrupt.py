@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import sys
 import threading
@@ -33,29 +34,40 @@ class _Interrupted:
     seen = False
 
 
-def interrupt_exits_quietly() -> None:
-    """A Ctrl-C no code caught (one while the ``certseal`` command's modules load or
-    its options are read, before its own handling) ends the process with status 130
-    and no traceback; any other uncaught exception is printed as before. Call first
-    thing in the command's module, then :func:`command_handles_interrupts` when the
-    command's own handling begins.
+def runs_as(module: str, *, script: str) -> bool:
+    """Whether this process is the command ``module`` is the entry of: ``python -m
+    module``, ``python -m`` of its package (whose ``__main__`` imports it), or the
+    console script named ``script``; False in a program that merely imports it (a
+    test run, the interactive prompt, a library user's program)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None:
+        return spec.name in (module, module.rpartition(".")[0] + ".__main__")
+    return os.path.basename(sys.argv[0] if sys.argv else "") == script
 
-    Python turns a SIGINT into KeyboardInterrupt wherever the main thread is, and while
-    modules load that is not always what reaches the top:
 
-    - in a C extension's initialisation it becomes the extension's own error (Cython's
-      "ImportError: Failed to import 'zlib.decompress' - cannot initialise module
-      strings", grpc's); so while the command loads, SIGINT is recorded before it
-      raises, and any exception reaching the top after one ends the process as the
-      KeyboardInterrupt would have;
-    - in code whose exceptions Python only reports (a weakref or ``__del__`` callback,
-      such as the import system's module-lock cleanup) it was printed as "Exception
-      ignored in ..." and the command went on as if no key had been pressed;
-      ``sys.unraisablehook`` ends those too.
+def interrupt_exits_quietly(program: bool) -> None:
+    """In the command's own process (``program``, from :func:`runs_as`): a Ctrl-C no
+    code caught (one while its modules load or its options are read, before its own
+    handling) ends the process with status 130 and no traceback; any other uncaught
+    exception is printed as before. Call first thing in the command's module, and
+    :func:`loading_ended` after its imports. A program that only imports the module
+    is left as it was (its excepthook, its SIGINT, its clean-up at exit).
 
-    Hooks of ``sys.excepthook`` and ``sys.unraisablehook`` and a SIGINT handler that
-    raises KeyboardInterrupt as Python's own does, so a process that imports the module
-    and catches KeyboardInterrupt itself (pytest) is unchanged."""
+    Python turns a SIGINT into KeyboardInterrupt wherever the main thread is, and
+    while modules load that is not always what reaches the top:
+
+    - in a C extension's initialisation it becomes the extension's own error
+      (Cython's "ImportError: Failed to import 'zlib.decompress' - cannot initialise
+      module strings", grpc's); so while the command loads, SIGINT is recorded before
+      it raises, and any exception reaching the top after one ends the process as
+      the KeyboardInterrupt would have;
+    - in code whose exceptions Python only reports (a weakref or ``__del__``
+      callback, such as the import system's module-lock cleanup, or the flush of
+      standard output at exit) it would be printed as "Exception ignored in ..."
+      and the command would go on; ``sys.unraisablehook`` ends those too."""
+    if not program:
+        return
     previous = sys.excepthook
     previous_unraisable = sys.unraisablehook
 
@@ -82,15 +94,19 @@ def interrupt_exits_quietly() -> None:
         signal.signal(signal.SIGINT, _loading_interrupted)
 
 
-def command_handles_interrupts() -> None:
-    """The command's own handling has begun: SIGINT is Python's own again (asyncio.run
+def loading_ended() -> None:
+    """The command's modules are loaded: SIGINT is Python's own again (asyncio.run
     then sets its handler, which cancels the running call; the command catches the
-    KeyboardInterrupt and exits 130). A Ctrl-C while it loaded that some code swallowed
-    ends the process here, before the command does anything."""
+    KeyboardInterrupt and exits 130). A Ctrl-C while they loaded that some code
+    swallowed is raised here, before the command does anything."""
+    if (
+        not _in_main_thread()
+        or signal.getsignal(signal.SIGINT) is not _loading_interrupted
+    ):
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if _Interrupted.seen:
-        _exit_130()
-    if _in_main_thread() and signal.getsignal(signal.SIGINT) is _loading_interrupted:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt
 
 
 def _loading_interrupted(signum: int, frame: FrameType | None) -> None:
@@ -103,7 +119,17 @@ def _in_main_thread() -> bool:
 
 
 def _exit_130() -> NoReturn:
+    """Exit 130 at once, as a shell reports a command Ctrl-C ended, after writing
+    what the standard streams hold if they take it now: a stream whose reader is not
+    reading (a full pipe: a pager, a busy reader) is not waited for, and a second
+    Ctrl-C during a flush that blocks after all ends the wait."""
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(130)  # as a shell reports a command Ctrl-C ended
+        with contextlib.suppress(BaseException):
+            if _writable_now(stream.fileno()):
+                stream.flush()
+    os._exit(130)
+
+
+def _writable_now(fd: int) -> bool:
+    _, writable, _ = select.select([], [fd], [], 0)
+    return bool(writable)

@@ -10,16 +10,16 @@ This is one of the two composition roots (with :mod:`services.config`): each ser
 from __future__ import annotations
 
 # first: a Ctrl-C while the modules below load exits 130, no traceback
-from certseal.interrupt import interrupt_exits_quietly
+from certseal.interrupt import interrupt_exits_quietly, loading_ended, runs_as
 
-interrupt_exits_quietly()
+# (only when this process is the command: python -m services[.cli], the script)
+interrupt_exits_quietly(runs_as("services.cli", script="certseal"))
 
 import os
 import sys
 
 from certseal.cli import build_parser as _build_parser
 from certseal.cli import run_command
-from certseal.interrupt import command_handles_interrupts
 from services import config, config_check, run
 from services.console import cli as console_cli
 from services.feed import cli as feed_cli
@@ -27,6 +27,8 @@ from services.issuer import cli as issuer_cli
 from services.seal import cli as seal_cli
 from services.tlog import cli as tlog_cli
 from services.verifier import cli as verifier_cli
+
+loading_ended()  # SIGINT is Python's own again; the command's handling follows
 
 DESCRIPTION = "certseal: electronic licences and seals (operator and developer CLI)"
 
@@ -52,7 +54,6 @@ def build_parser():  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors print as 'error: field: message' with a non-zero exit.
     Ctrl-C at any point is exit status 130, with no traceback."""
-    command_handles_interrupts()
     try:
         return run_command(build_parser(), argv)
     except KeyboardInterrupt:

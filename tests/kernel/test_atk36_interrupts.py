@@ -72,16 +72,6 @@ def _wait_for(check, child: subprocess.Popen, what: str) -> None:
         time.sleep(0.005)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk36: a Ctrl-C while certseal's output waits on a full pipe (a pager, a "
-        "slow reader) reaches the unraisable hook, whose _exit_130 flushes stdout "
-        "again and blocks on the same pipe; a second Ctrl-C raises KeyboardInterrupt "
-        "inside that flush (contextlib.suppress(Exception) lets it through), printed "
-        "as 'Exception ignored in sys.unraisablehook' with exit status 120"
-    ),
-)
 def test_two_ctrl_c_while_the_output_waits_on_a_full_pipe_exit_130_quietly(tmp_path):
     read, write = _full_pipe()
     child = subprocess.Popen(
@@ -122,15 +112,6 @@ def test_two_ctrl_c_while_the_output_waits_on_a_full_pipe_exit_130_quietly(tmp_p
     assert (child.returncode, err.decode()) == (130, "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk36: importing services.cli (for build_parser, say) leaves the loading "
-        "SIGINT handler in place for the whole program: a Ctrl-C the program catches "
-        "marks _Interrupted.seen for ever, and the excepthook then ends any later "
-        "genuine error with exit 130 and no traceback"
-    ),
-)
 def test_a_program_importing_the_cli_still_reports_an_error_after_a_ctrl_c_it_caught():
     script = (
         "import os, signal, time\n"
@@ -153,14 +134,6 @@ def test_a_program_importing_the_cli_still_reports_an_error_after_a_ctrl_c_it_ca
     assert done.stderr.decode().splitlines()[-1] == "ValueError: a genuine bug"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk36: after 'import services.cli' at Python's interactive prompt, a Ctrl-C "
-        "that stops a running statement ends the whole session (os._exit(130) from "
-        "the excepthook) instead of returning to the prompt"
-    ),
-)
 def test_a_ctrl_c_at_the_interactive_prompt_after_importing_the_cli_stops_only_the_statement():
     lines = (
         "import os, signal, time, services.cli\n"
@@ -178,13 +151,6 @@ def test_a_ctrl_c_at_the_interactive_prompt_after_importing_the_cli_stops_only_t
     assert b"KeyboardInterrupt" in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "atk36: a program that imports services.cli and does not catch a Ctrl-C "
-        "loses its atexit clean-up: the excepthook ends it with os._exit(130)"
-    ),
-)
 def test_a_program_importing_the_cli_runs_its_atexit_clean_up_on_ctrl_c():
     script = (
         "import atexit, os, signal, time\n"

@@ -77,10 +77,11 @@ def test_a_host_dns_does_not_know_is_bad_input(
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# Runs ``services.cli`` as ``python -m`` does, with a thread that writes to a pipe once
-# the module has set its interrupt hook: Python's own start and site import (before the
-# module's first line, and which no program can make quiet) is then never what a SIGINT
-# of the test lands in, however slow this machine is at the moment
+# Runs the command by one of its entries (``run``, as ``python -m`` or pip's script runs
+# it), with a thread that writes to a pipe once the command has set its interrupt
+# hook: Python's own start and site import (before the module's first line, and which
+# no program can make quiet) is then never what a SIGINT of the test lands in, however
+# slow this machine is at the moment
 _HOOKED = """
 import os, runpy, sys, threading, time
 fd, before = int(sys.argv.pop(1)), sys.excepthook
@@ -90,36 +91,58 @@ def watch():
     os.write(fd, b"hooked")
     os.close(fd)
 threading.Thread(target=watch, daemon=True).start()
-runpy.run_module("services.cli", run_name="__main__", alter_sys=True)
 """
+_AS_MODULE = 'runpy.run_module("services.cli", run_name="__main__", alter_sys=True)'
+
+
+def _interrupted(run: str, delay: float, dev_ca, tmp_path) -> tuple[int, str]:
+    """Exit status and stderr of ``certseal verify`` (a target that takes no
+    connection keeps it waiting) run by ``run``, SIGINT sent ``delay`` seconds after
+    its hook is set."""
+    config = write_config(tmp_path, dev_ca)
+    args = ["--config", str(config), "verify", "--verifier", "10.255.255.1:50052"]
+    args += ["--purpose", "p", "LC1:A"]
+    read, write = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _HOOKED + run, str(write), *args],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(write,),
+    )
+    os.close(write)
+    with os.fdopen(read, "rb") as hooked:
+        assert hooked.read() == b"hooked", run
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    return child.returncode, err.decode()
 
 
 def test_a_ctrl_c_while_the_command_loads_exits_130_quietly(dev_ca, tmp_path):
     """cli-edges 7: Ctrl-C in the CLI's first half second (its modules loading)
     printed a traceback ending in KeyboardInterrupt. SIGINT is sent at points from
-    the hook being set to the call (a target that takes no connection keeps it
-    waiting)."""
-    config = write_config(tmp_path, dev_ca)
-    args = ["--config", str(config), "verify", "--verifier", "10.255.255.1:50052"]
-    args += ["--purpose", "p", "LC1:A"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    the hook being set to the call."""
     for delay in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6):
-        read, write = os.pipe()
-        child = subprocess.Popen(
-            [sys.executable, "-c", _HOOKED, str(write), *args],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(write,),
-        )
-        os.close(write)
-        with os.fdopen(read, "rb") as hooked:
-            assert hooked.read() == b"hooked", delay
-        time.sleep(delay)
-        child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=60)
-        assert (child.returncode, err.decode()) == (130, ""), delay
+        assert _interrupted(_AS_MODULE, delay, dev_ca, tmp_path) == (130, ""), delay
+
+
+@pytest.mark.parametrize("entry", ["python -m services", "the certseal script"])
+def test_the_command_s_other_entries_exit_130_quietly_too(entry, dev_ca, tmp_path):
+    """The hooks are set only when the process is the command (``runs_as``): its
+    other two entries are it too. The script is pip's console script's text."""
+    script = tmp_path / "certseal"
+    script.write_text(
+        "import sys\nfrom services.cli import main\n"
+        "if __name__ == '__main__':\n    sys.exit(main())\n"
+    )
+    run = {
+        "python -m services": _AS_MODULE.replace('"services.cli"', '"services"'),
+        "the certseal script": f"runpy.run_path({str(script)!r}, run_name='__main__')",
+    }[entry]
+    for delay in (0.0, 0.3):
+        assert _interrupted(run, delay, dev_ca, tmp_path) == (130, ""), delay
 
 
 def test_the_command_sets_its_interrupt_hook_before_its_other_imports():
@@ -135,28 +158,36 @@ def test_the_command_sets_its_interrupt_hook_before_its_other_imports():
     kinds = [ast.unparse(node) for node in body[:3]]
     assert kinds == [
         "from __future__ import annotations",
-        "from certseal.interrupt import interrupt_exits_quietly",
-        "interrupt_exits_quietly()",
+        "from certseal.interrupt import interrupt_exits_quietly, loading_ended, runs_as",
+        "interrupt_exits_quietly(runs_as('services.cli', script='certseal'))",
     ]
 
 
 def test_an_interrupt_no_code_caught_is_exit_130_with_no_traceback(tmp_path):
-    code = "import services.cli\nraise KeyboardInterrupt"
+    """In the command's process; a program that only imports services.cli keeps
+    Python's own (tests/kernel/test_atk36_interrupts.py)."""
+    hooked = "from certseal.interrupt import interrupt_exits_quietly as quiet\n"
+    hooked += "quiet(True)\n"
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", hooked + "raise KeyboardInterrupt"],
         cwd=ROOT,
         capture_output=True,
         timeout=60,
         check=False,
     )
     assert (done.returncode, done.stderr) == (130, b"")
-    code = "import services.cli\nraise ValueError('kept')"  # other errors as before
+    code = hooked + "raise ValueError('kept')"  # other errors as before
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False
     )
     assert done.returncode == 1
     assert b"Traceback" in done.stderr
     assert b"ValueError: kept" in done.stderr
+    imported = "import services.cli\nraise KeyboardInterrupt"
+    done = subprocess.run(
+        [sys.executable, "-c", imported], cwd=ROOT, capture_output=True, check=False
+    )
+    assert done.stderr.splitlines()[-1] == b"KeyboardInterrupt"
 
 
 def _groups(parser, path=()):
@@ -545,7 +576,7 @@ def test_a_bounded_text_option_says_its_unit():
         (
             "code that swallows it",
             "try:\n    interrupt()\nexcept KeyboardInterrupt:\n    pass\n"
-            "command_handles_interrupts()\nprint('went on')\n",
+            "loading_ended()\nprint('went on')\n",
         ),
     ],
 )
@@ -554,9 +585,8 @@ def test_a_ctrl_c_while_loading_exits_130_whatever_it_became(case, body):
     with 130 and nothing on stderr (the loop above met the first two at random)."""
     script = (
         "import os, signal, time\n"
-        "from certseal.interrupt import interrupt_exits_quietly,"
-        " command_handles_interrupts\n"
-        "interrupt_exits_quietly()\n"
+        "from certseal.interrupt import interrupt_exits_quietly, loading_ended\n"
+        "interrupt_exits_quietly(True)\n"
         "def interrupt():\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(30)\n" + body
@@ -570,16 +600,15 @@ def test_a_ctrl_c_while_loading_exits_130_whatever_it_became(case, body):
     assert (done.returncode, done.stdout, done.stderr) == (130, b"", b""), case
 
 
-def test_once_the_command_handles_interrupts_other_errors_are_its_own():
+def test_once_the_command_has_loaded_other_errors_are_its_own():
     """After loading, SIGINT is Python's own again (asyncio.run sets its handler only
     over that one), and an error with no Ctrl-C before it is printed as before."""
     script = (
         "import signal\n"
-        "from certseal.interrupt import interrupt_exits_quietly,"
-        " command_handles_interrupts\n"
-        "interrupt_exits_quietly()\n"
+        "from certseal.interrupt import interrupt_exits_quietly, loading_ended\n"
+        "interrupt_exits_quietly(True)\n"
         "assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler\n"
-        "command_handles_interrupts()\n"
+        "loading_ended()\n"
         "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
         "raise ValueError('its own')\n"
     )
