@@ -32,6 +32,17 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _python(*args: str, given: bytes | None = None) -> subprocess.CompletedProcess:
+    """A program (``python ARGS``) that imports services.cli, run to its end."""
+    return subprocess.run(
+        [sys.executable, *args],
+        input=given,
+        env=_env(),
+        capture_output=True,
+        timeout=60,
+    )
+
+
 def _full_pipe() -> tuple[int, int]:
     """A pipe whose buffer is already full: a write to it blocks until it is read
     (a pager showing its first page, a reader busy with what it has)."""
@@ -123,12 +134,7 @@ def test_a_program_importing_the_cli_still_reports_an_error_after_a_ctrl_c_it_ca
         "    print('cancelled; carrying on', flush=True)\n"
         "raise ValueError('a genuine bug')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_env(),
-        capture_output=True,
-        timeout=60,
-    )
+    done = _python("-c", script)
     assert done.stdout == b"cancelled; carrying on\n"
     assert done.returncode == 1
     assert done.stderr.decode().splitlines()[-1] == "ValueError: a genuine bug"
@@ -140,13 +146,7 @@ def test_a_ctrl_c_at_the_interactive_prompt_after_importing_the_cli_stops_only_t
         "os.kill(os.getpid(), signal.SIGINT); time.sleep(30)\n"
         "print('prompt still here')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-i", "-q"],
-        input=lines.encode(),
-        env=_env(),
-        capture_output=True,
-        timeout=60,
-    )
+    done = _python("-i", "-q", given=lines.encode())
     assert (done.returncode, b"prompt still here" in done.stdout) == (0, True)
     assert b"KeyboardInterrupt" in done.stderr
 
@@ -159,10 +159,5 @@ def test_a_program_importing_the_cli_runs_its_atexit_clean_up_on_ctrl_c():
         "os.kill(os.getpid(), signal.SIGINT)\n"
         "time.sleep(30)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_env(),
-        capture_output=True,
-        timeout=60,
-    )
+    done = _python("-c", script)
     assert done.stdout == b"clean-up ran\n"
