@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import sys
-import threading
-from types import FrameType, TracebackType
-from typing import NoReturn
+
+# what the command loads before its hook is set is the window in which a Ctrl-C is
+# Python's own: the annotations' modules (typing alone takes about 2 ms) are read by
+# the type checker only
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+    from typing import NoReturn
 
 
 def interrupt_ends_the_start() -> None:
@@ -87,11 +91,9 @@ def interrupt_exits_quietly(program: bool) -> None:
 
     sys.excepthook = hook
     sys.unraisablehook = unraisable
-    if (
-        _in_main_thread()
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    ):
-        signal.signal(signal.SIGINT, _loading_interrupted)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        with contextlib.suppress(ValueError):  # not the main thread: Python's own
+            signal.signal(signal.SIGINT, _loading_interrupted)
 
 
 def loading_ended() -> None:
@@ -99,12 +101,9 @@ def loading_ended() -> None:
     then sets its handler, which cancels the running call; the command catches the
     KeyboardInterrupt and exits 130). A Ctrl-C while they loaded that some code
     swallowed is raised here, before the command does anything."""
-    if (
-        not _in_main_thread()
-        or signal.getsignal(signal.SIGINT) is not _loading_interrupted
-    ):
+    if signal.getsignal(signal.SIGINT) is not _loading_interrupted:
         return
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # set by the main thread
     if _Interrupted.seen:
         raise KeyboardInterrupt
 
@@ -112,10 +111,6 @@ def loading_ended() -> None:
 def _loading_interrupted(signum: int, frame: FrameType | None) -> None:
     _Interrupted.seen = True
     signal.default_int_handler(signum, frame)
-
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
 
 
 def _exit_130() -> NoReturn:
@@ -131,5 +126,7 @@ def _exit_130() -> NoReturn:
 
 
 def _writable_now(fd: int) -> bool:
+    import select  # only at the exit: not in what loads before the hook
+
     _, writable, _ = select.select([], [fd], [], 0)
     return bool(writable)
