@@ -208,7 +208,7 @@ def _transport_problem(
         return CertsealError(
             ErrorKind.UNAVAILABLE,
             f"{target} takes a connection but {what} before any TLS: the "
-            f"{_named(service)} there starting, hung or overloaded (see its log), a "
+            f"{_named(service)} there is starting, hung or overloaded (see its log), a "
             "port-forward or proxy with nothing behind it, or no gRPC port",
             field=service,
         )
