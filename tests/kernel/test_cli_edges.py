@@ -166,28 +166,32 @@ def test_the_command_sets_its_interrupt_hook_before_its_other_imports():
 def test_an_interrupt_no_code_caught_is_exit_130_with_no_traceback(tmp_path):
     """In the command's process; a program that only imports services.cli keeps
     Python's own (tests/kernel/test_atk36_interrupts.py)."""
-    hooked = "from certseal.interrupt import interrupt_exits_quietly as quiet\n"
-    hooked += "quiet(True)\n"
-    done = subprocess.run(
-        [sys.executable, "-c", hooked + "raise KeyboardInterrupt"],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    done = _python(_IN_THE_COMMAND + "raise KeyboardInterrupt")
     assert (done.returncode, done.stderr) == (130, b"")
-    code = hooked + "raise ValueError('kept')"  # other errors as before
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False
-    )
+    done = _python(_IN_THE_COMMAND + "raise ValueError('kept')")  # others as before
     assert done.returncode == 1
     assert b"Traceback" in done.stderr
     assert b"ValueError: kept" in done.stderr
-    imported = "import services.cli\nraise KeyboardInterrupt"
-    done = subprocess.run(
-        [sys.executable, "-c", imported], cwd=ROOT, capture_output=True, check=False
-    )
+    done = _python("import services.cli\nraise KeyboardInterrupt")
     assert done.stderr.splitlines()[-1] == b"KeyboardInterrupt"
+
+
+#: a script's first lines: the process is the command (``runs_as`` said so)
+_IN_THE_COMMAND = (
+    "from certseal.interrupt import interrupt_exits_quietly, loading_ended\n"
+    "interrupt_exits_quietly(True)\n"
+)
+
+
+def _python(script: str) -> subprocess.CompletedProcess[bytes]:
+    """``python -c script`` with this checkout's packages, run to its end."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def _groups(parser, path=()):
@@ -584,19 +588,11 @@ def test_a_ctrl_c_while_loading_exits_130_whatever_it_became(case, body):
     """Kinds of what a SIGINT while modules load turns into, each ending the command
     with 130 and nothing on stderr (the loop above met the first two at random)."""
     script = (
-        "import os, signal, time\n"
-        "from certseal.interrupt import interrupt_exits_quietly, loading_ended\n"
-        "interrupt_exits_quietly(True)\n"
-        "def interrupt():\n"
+        "import os, signal, time\n" + _IN_THE_COMMAND + "def interrupt():\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(30)\n" + body
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        timeout=60,
-    )
+    done = _python(script)
     assert (done.returncode, done.stdout, done.stderr) == (130, b"", b""), case
 
 
@@ -605,19 +601,13 @@ def test_once_the_command_has_loaded_other_errors_are_its_own():
     over that one), and an error with no Ctrl-C before it is printed as before."""
     script = (
         "import signal\n"
-        "from certseal.interrupt import interrupt_exits_quietly, loading_ended\n"
-        "interrupt_exits_quietly(True)\n"
-        "assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler\n"
+        + _IN_THE_COMMAND
+        + "assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler\n"
         "loading_ended()\n"
         "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
         "raise ValueError('its own')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        timeout=60,
-    )
+    done = _python(script)
     assert (done.returncode, done.stderr.decode().splitlines()[-1]) == (
         1,
         "ValueError: its own",

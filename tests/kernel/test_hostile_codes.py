@@ -41,7 +41,9 @@ SMALL_BYTES = 2 * 1024 * 1024  # peak Python allocation of a refused pure decode
 
 @contextmanager
 def bounded(seconds: float = FAST_S, peak: int | None = SMALL_BYTES) -> Iterator[None]:
-    """Assert the block ends within ``seconds`` and allocates at most ``peak`` bytes."""
+    """Assert the block takes at most ``seconds`` of this thread's CPU (a preemption
+    on a loaded machine is not the decoder's time) and allocates at most ``peak``
+    bytes."""
     tracemalloc.start()
     started = time.thread_time()
     try:
