@@ -15,6 +15,8 @@ import re
 import urllib.parse
 from xml.etree import ElementTree
 
+from certseal.pdfend import read_to_end
+
 #: the XMP namespace of the licence metadata (GB/T 36903 elements)
 XMP_NAMESPACE = "https://certseal.example/ns/licence/1.0/"
 #: the metadata elements (GB/T 36903 names in the comments)
@@ -51,7 +53,9 @@ def read_licence_metadata(pdf: bytes) -> dict[str, str]:
 def _read(pdf: bytes) -> dict[str, str]:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    reader, _ = read_to_end(
+        pdf, lambda pdf: PdfFileReader(io.BytesIO(pdf), strict=False)
+    )
     root = reader.root
     if "/Metadata" in root:
         stream = root["/Metadata"].get_object()
@@ -80,7 +84,9 @@ def signed_metadata(pdf: bytes) -> dict[str, dict[str, str]]:
         from pyhanko.pdf_utils.reader import PdfFileReader
         from pyhanko.sign.fields import enumerate_sig_fields
 
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader, _ = read_to_end(
+            pdf, lambda pdf: PdfFileReader(io.BytesIO(pdf), strict=False)
+        )
         found: dict[str, dict[str, str]] = {}
         # the signature dictionaries' /ByteRange only: their CMS is never parsed here
         # (reader.embedded_signatures would hand each /Contents to asn1crypto

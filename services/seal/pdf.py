@@ -41,6 +41,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from certseal.crypto import Signer, Suite, signature_to_der
 from certseal.errors import CertsealError, invalid, precondition
+from certseal.pdfend import read_to_end
 from services.seal.pdf_entries import drop_null_entries, entry
 from services.seal.pdf_open import (
     authenticate,
@@ -239,13 +240,20 @@ class _SealWriter(IncrementalPdfFileWriter):
 
 
 def _writer(pdf: bytes) -> _SealWriter:
-    """A writer appending to ``pdf``."""
+    """A writer appending to ``pdf``, or to ``pdf`` up to its last end section when
+    more than the 1,024 bytes pyHanko looks through follow it
+    (:func:`certseal.pdfend.read_to_end`): bytes no reader shows, which the
+    sealed file does not keep."""
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
     with reading_pdf():
-        return _SealWriter(
-            io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
+        writer, _ = read_to_end(
+            pdf,
+            lambda pdf: _SealWriter(
+                io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
+            ),
         )
+        return writer
 
 
 def _stamp_picture(picture_png: bytes) -> Image.Image:
@@ -356,7 +364,9 @@ async def seal_pdf(
     timestamp from ``timestamper``, a pyHanko TimeStamper, when given) and the seal's visible stamp: in a new
     field named ``new_field_name`` at ``placement``, or filling the empty signature
     field ``into_field`` (its widget places the stamp). An encrypted PDF opens with
-    ``password`` and stays encrypted as it was.
+    ``password`` and stays encrypted as it was. Bytes after the PDF's last end
+    section that pyHanko does not look through (over 1,024: :func:`_writer`) are not
+    part of the sealed file.
 
     Raises ``CertsealError``: FAILED_PRECONDITION (an sm2 seal; the PDF's encryption,
     permissions or certification forbid it, see :mod:`services.seal.pdf_open`) or

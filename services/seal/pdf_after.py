@@ -7,15 +7,22 @@ section: a reader never sees them) covers its revision only and has no revision
 after it; trial 2a saw such a file said to have "nothing added after it": bytes
 were added, only nothing a reader shows. Split from
 :mod:`services.seal.pdf_verify` by size.
+
+A file with more bytes after its end than pyHanko looks through is read up to its
+last end section (:func:`certseal.pdfend.read_to_end`), and its last revision's
+signatures are said the same way whatever the tail's length.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+from certseal.pdfend import WHITE_SPACE, pdf_end
 
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
@@ -30,22 +37,68 @@ TRAILING_BYTES = (
 )
 
 
-def after_note(signature: EmbeddedPdfSignature, status: Any, modified: bool) -> str:
+#: an indirect object's header (ISO 32000-1 §7.3.10): its number, generation and
+#: ``obj``; the numbers bounded, so that a run of digits is not tried at each of them
+_OBJECT = re.compile(
+    rb"(?<![0-9])[0-9]{1,10}" + WHITE_SPACE + rb"[0-9]{1,5}" + WHITE_SPACE + rb"obj\b"
+)
+
+
+def object_after_end(pdf: bytes) -> str:
+    """The first indirect object header (``12 0 obj``) after ``pdf``'s last end
+    section, or "" when none follows it. Such an object is reached by no
+    cross-reference: a reader that rebuilds a file it cannot read as written (MuPDF,
+    when no ``startxref`` is in the last 1,024 bytes) takes it over the signed
+    object of the same number, so what it shows is not what was signed. Linear in
+    the bytes after the end: about 2 s for 64 MiB of them made to be tried at every
+    byte (run where the verification runs, within its job's time bound)."""
+    end = pdf_end(pdf)
+    found = _OBJECT.search(pdf, end) if end is not None else None
+    return re.sub(WHITE_SPACE, b" ", found.group()).decode() if found else ""
+
+
+def object_after_note(header: str) -> str:
+    """Why every signature is modified when :func:`object_after_end` found ``header``."""
+    return (
+        f"a PDF object ({header!r}) follows the file's end, which no cross-reference "
+        "reaches: a reader that rebuilds the file shows it instead of what was signed"
+    )
+
+
+def after_note(
+    signature: EmbeddedPdfSignature, status: Any, modified: bool, tail: int = 0
+) -> str:
     """The note on what came after ``signature`` (pyHanko's ``status`` of it), with
-    pyHanko's modification level for those who read it."""
+    pyHanko's modification level for those who read it; ``tail``: the bytes after
+    the file's end that :func:`certseal.pdfend.read_to_end` left out."""
     level = status.modification_level
     name = level.name if level is not None else "unknown"
     if modified or level not in ADDED:
         return f"changed after it (pyHanko level {name})"
-    if level is ModificationLevel.NONE and _bytes_after(signature, status):
+    if level is ModificationLevel.NONE and _bytes_after(signature, status, tail):
         return f"{TRAILING_BYTES} (pyHanko level {name})"
     return f"{ADDED[level]} (pyHanko level {name})"
 
 
-def _bytes_after(signature: EmbeddedPdfSignature, status: Any) -> bool:
+def coverage_note(status: Any, tail: int = 0) -> str:
+    """``coverage`` and pyHanko's level of it (:func:`_coverage`)."""
+    coverage = _coverage(status, tail)
+    return f"coverage {coverage.name if coverage else '?'}"
+
+
+def _coverage(status: Any, tail: int) -> Any:
+    """pyHanko's coverage of the signature ``status`` is of; ENTIRE_REVISION, not ENTIRE_FILE, when
+    ``tail`` bytes that pyHanko never saw followed the file it read."""
+    coverage = status.coverage
+    if coverage is SignatureCoverageLevel.ENTIRE_FILE and tail:
+        return SignatureCoverageLevel.ENTIRE_REVISION
+    return coverage
+
+
+def _bytes_after(signature: EmbeddedPdfSignature, status: Any, tail: int) -> bool:
     """Whether bytes follow ``signature``'s revision, the file's last, that are
     no revision: it covers its revision, not the entire file."""
-    if status.coverage is not SignatureCoverageLevel.ENTIRE_REVISION:
+    if _coverage(status, tail) is not SignatureCoverageLevel.ENTIRE_REVISION:
         return False
     revision = signature.signed_revision
     return revision is not None and (

@@ -61,13 +61,20 @@ from certseal import der
 # importing it also makes asn1crypto read ediPartyName
 from certseal.certificates import common_name
 from certseal.errors import invalid
+from certseal.pdfend import read_to_end
 from services.seal.pdf import (
     PDF_DECODE_LIMITS,
     PdfNestingError,
     nesting_refused,
     reading_pdf,
 )
-from services.seal.pdf_after import ADDED, after_note
+from services.seal.pdf_after import (
+    ADDED,
+    after_note,
+    coverage_note,
+    object_after_end,
+    object_after_note,
+)
 from services.seal.pdf_open import (
     authenticate,
 )
@@ -166,6 +173,12 @@ class _Validated:
     #: where active content was added, changed or removed after it
     #: (:func:`services.seal.pdf_revisions.active_changes`)
     active: tuple[str, ...] = ()
+    #: bytes after the file's last end section, never read
+    #: (:func:`certseal.pdfend.read_to_end`)
+    tail: int = 0
+    #: an indirect object's header after that end, which no cross-reference
+    #: reaches (:func:`services.seal.pdf_after.object_after_end`)
+    object_after: str = ""
 
     @property
     def holds(self) -> bool:
@@ -195,13 +208,17 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     appended invisibly, listed with its own failure); an unsigned signature field
     with an appearance, a signature that does not hold or a field repainted after
     its signature is a change (pyHanko levels ANNOTATIONS and OTHER always are). So
-    is active content added, changed or removed after it at any level (atk16 F6:
-    pyHanko rates an invisible field carrying a script LTA_UPDATES)."""
+    is an indirect object after the file's last end section, at any distance from it
+    (:func:`services.seal.pdf_after.object_after_end`), and active content added,
+    changed or removed after it at any level (atk16 F6: pyHanko rates an invisible
+    field carrying a script LTA_UPDATES)."""
     status = found.status
     result = found.signature.diff_result
     level = status.modification_level if status is not None else None
     if status is None or not status.intact:
         return True, "the signed revision does not hold"
+    if found.object_after:
+        return True, object_after_note(found.object_after)
     if found.active:
         return (
             True,
@@ -320,16 +337,24 @@ async def read_pdf_seals(
 ) -> list[PdfSeal]:
     """Every signature of ``pdf`` with what holds of it; an encrypted PDF opens with
     ``password`` (or the empty user password). A signature timestamp is validated
-    against the TSA roots ``tsa_roots`` (DER).
+    against the TSA roots ``tsa_roots`` (DER). A file with bytes after its last end
+    section beyond pyHanko's 1,024 is read up to it
+    (:func:`certseal.pdfend.read_to_end`), and its last revision's
+    signatures say that bytes follow it, as with fewer such bytes. An indirect
+    object after the file's end makes every signature modified.
 
     Raises ``CertsealError`` INVALID_ARGUMENT (an unreadable PDF, a wrong password) or
     FAILED_PRECONDITION (encryption certseal cannot open, a password needed).
     """
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
+    object_after = object_after_end(pdf)
     with reading_pdf():
-        reader = PdfFileReader(
-            io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
+        reader, tail = read_to_end(
+            pdf,
+            lambda pdf: PdfFileReader(
+                io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
+            ),
         )
         authenticate(reader, password)
         embedded, failed = _signatures(reader)
@@ -370,6 +395,8 @@ async def read_pdf_seals(
                 "",
                 excused[id(signature)],
                 tuple(active[signature.signed_revision]),
+                tail,
+                object_after,
             )
         )
     return [_reported(v, validated, shown) for v in validated] + [
@@ -408,8 +435,8 @@ def _found(
     stamp = status.timestamp_validity
     signed_at = _aware(status.signer_reported_dt)
     notes = [
-        f"coverage {status.coverage.name if status.coverage else '?'}",
-        after_note(found.signature, status, modified),
+        coverage_note(status, found.tail),
+        after_note(found.signature, status, modified, found.tail),
     ]
     if why:
         notes.append(why)
@@ -448,8 +475,8 @@ def _document_timestamp(
     holds = bool(status.intact and status.valid and stamped_at)
     notes = [
         f"document timestamp (PAdES, ETSI.RFC3161) by {tsa!r}",
-        f"coverage {status.coverage.name if status.coverage else '?'}",
-        after_note(found.signature, status, modified),
+        coverage_note(status, found.tail),
+        after_note(found.signature, status, modified, found.tail),
     ]
     if why:
         notes.append(why)

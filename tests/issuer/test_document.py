@@ -67,6 +67,15 @@ def test_metadata_is_read_back_with_a_code_holding_spaces(fonts):
     }
 
 
+@pytest.mark.parametrize("tail", [b"", bytes(1_000), bytes(5_000), b"%%EOF\n" * 900])
+def test_metadata_is_read_whatever_follows_the_file_s_end(fonts, tail):
+    """pyHanko looks for the end in the last 1,024 bytes only
+    (certseal.pdfend.read_to_end): a licence file padded beyond that kept its
+    metadata unread."""
+    meta = read_licence_metadata(render(fonts) + tail)
+    assert meta["identifier"] == CONTENT.identifier
+
+
 def test_the_keywords_alone_give_the_same_values():
     meta = {"identifier": "1.2.3", "licence_code": CODE}
     text = keywords_text(meta)

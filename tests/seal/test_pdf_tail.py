@@ -1,0 +1,198 @@
+"""A PDF with bytes after its end section (ISO 32000-1 §7.5.5) is read the same
+whatever their length: pyHanko looks for ``%%EOF`` in the last 1,024 bytes only, so a
+sealed PDF padded by a scanner or archive, or with a gateway's bytes appended, was
+"cannot be read as a PDF" beyond that while it verified VALID within it
+(:func:`certseal.pdfend.read_to_end`)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from certseal.crypto import Suite
+from certseal.errors import CertsealError
+from certseal.pdfend import pdf_end
+from certseal.v1 import seal_pb2 as pb
+from services.seal.pdf import Placement, seal_pdf
+from services.seal.pdf_after import TRAILING_BYTES, object_after_end
+from services.seal.pdf_verify import read_pdf_seals
+from tests.conftest import seal_owner
+from tests.seal.field_pdfs import Tree, page_pdf
+from tests.seal.test_field_pdfs import PICTURE, keys, seal, seal_ca  # noqa: F401
+
+#: bytes after a sealed PDF's ``%%EOF``: each is no PDF update, and each length is
+#: tried below and beyond pyHanko's 1,024
+TAILS = {
+    "zeros (a block size's padding)": lambda n: bytes(n),
+    "random bytes": os.urandom,
+    "text": lambda n: (b"appended by a gateway\r\n" * n)[:n],
+    "another %%EOF line in it": lambda n: b"%%EOF\n" + b"x" * n,
+}
+
+
+@pytest.fixture(scope="module")
+async def sealed(seal_ca, keys) -> bytes:  # noqa: F811
+    return await seal(seal_ca, keys, page_pdf(Tree()))
+
+
+@pytest.mark.parametrize("length", [100, 1_100, 5_000, 1 << 20])
+@pytest.mark.parametrize("kind", list(TAILS))
+async def test_a_sealed_pdf_with_bytes_after_its_end_verifies_whatever_their_length(
+    sealed,
+    seal_ca,  # noqa: F811
+    kind,
+    length,
+):
+    [found] = await read_pdf_seals(sealed + TAILS[kind](length), ca=seal_ca.cert)
+    assert found.intact and not found.modified, found.detail
+    assert found.detail.startswith("coverage ENTIRE_REVISION, "), found.detail
+    assert f"{TRAILING_BYTES} (pyHanko level NONE)" in found.detail
+
+
+async def test_without_a_tail_the_seal_covers_the_entire_file(sealed, seal_ca):  # noqa: F811
+    [found] = await read_pdf_seals(sealed, ca=seal_ca.cert)
+    assert found.detail.startswith("coverage ENTIRE_FILE, nothing added after it")
+
+
+@pytest.mark.parametrize("length", [100, 5_000])
+async def test_a_false_end_section_in_the_tail_is_refused_whatever_its_length(
+    sealed,
+    seal_ca,  # noqa: F811
+    length,
+):
+    """The last end section is the file's, as a reader takes it: one pointing
+    nowhere is refused at any distance from the end, not read past."""
+    tail = b"startxref\n5\n%%EOF\n" + bytes(length)
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(sealed + tail, ca=seal_ca.cert)
+    assert err.value.field == "pdf"
+    assert err.value.message.startswith("cannot be read as a PDF"), err.value.message
+
+
+async def test_a_pdf_without_any_end_section_is_still_refused(seal_ca):  # noqa: F811
+    unsealed = page_pdf(Tree())
+    assert unsealed.count(b"startxref") == 1
+    cut = unsealed[: unsealed.index(b"startxref")] + bytes(2_000)
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(cut, ca=seal_ca.cert)
+    assert (err.value.field, err.value.message) == (
+        "pdf",
+        "cannot be read as a PDF: EOF marker not found",
+    )
+
+
+async def test_a_pdf_with_a_long_tail_is_sealed_again_and_both_seals_hold(
+    sealed,
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    signer, cert = keys[Suite.ES256]
+    tail = bytes(5_000)
+    again = await seal_pdf(
+        sealed + tail,
+        signer=signer,
+        cert=cert,
+        ca=seal_ca.cert,
+        picture_png=PICTURE,
+        placement=Placement(x_mm=100),
+        new_field_name="Second",
+    )
+    assert again.startswith(sealed) and tail not in again  # the tail is no PDF
+    first, second = await read_pdf_seals(again, ca=seal_ca.cert)
+    assert (first.field_name, second.field_name) == ("Seal-field", "Second")
+    assert all(s.intact and not s.modified for s in (first, second))
+    assert "added after it: later signatures only" in first.detail, first.detail
+    assert second.detail.startswith("coverage ENTIRE_FILE, nothing added after it")
+
+
+@pytest.mark.parametrize(
+    ("pdf", "after"),
+    [
+        (b"%PDF-1.7\n...startxref\n123\n%%EOF\n", b""),
+        (b"%PDF-1.7\n...startxref\r\n123\r\n%%EOF\r\nxyz", b"xyz"),
+        (b"%PDF-1.7\n...startxref 123 %%EOFxyz", b"xyz"),
+        (b"%PDF-1.7\n...startxref\n1\n%%EOF\n...startxref\n2\n%%EOF\rjunk", b"junk"),
+        (b"%PDF-1.7\n...startxref\x00\x0c2\t%%EOF\n\n", b"\n"),
+    ],
+)
+def test_the_end_is_past_the_last_end_section_and_its_end_of_line(pdf, after):
+    end = pdf_end(pdf)
+    assert end is not None and pdf[end:] == after
+
+
+@pytest.mark.parametrize(
+    "pdf", [b"%PDF-1.7\n...startxref\nxref\n%%EOF\n", b"%PDF-1.7\n...%%EOF\n", b""]
+)
+def test_a_file_without_an_end_section_has_no_end(pdf):
+    assert pdf_end(pdf) is None
+
+
+async def test_verify_pdf_rpc_reads_a_sealed_pdf_with_a_long_tail(seal_stub, operator):
+    owner = await seal_owner(operator)
+    stub = seal_stub(f"dept:{owner}")
+    seal_id = (
+        await stub.RegisterSeal(
+            pb.RegisterSealRequest(name="示例专用章", suite="es256")
+        )
+    ).seal.seal_id
+    pdf = (
+        await stub.SealPdf(pb.SealPdfRequest(seal_id=seal_id, pdf=page_pdf(Tree())))
+    ).pdf
+    for tail in (b"", bytes(4_096)):
+        reply = await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf + tail))
+        assert [(s.seal_id, s.verdict) for s in reply.seals] == [(seal_id, "VALID")]
+        assert (TRAILING_BYTES in reply.seals[0].detail) == bool(tail)
+
+
+#: an object after the end that replaces the signed page's content (object 4 is
+#: page_pdf's content stream): a reader that rebuilds the file would show it
+REPLACED = (
+    b"4 0 obj\n<< /Length 21 >>\nstream\nBT /F1 24 Tf (X) Tj ET\nendstream\nendobj\n"
+)
+
+
+@pytest.mark.parametrize("padding", [0, 100, 5_000])
+@pytest.mark.parametrize("before", [b"", b"\r\n% a comment\r\n"])
+async def test_an_object_after_the_end_makes_the_seal_modified_at_any_distance(
+    sealed,
+    seal_ca,  # noqa: F811
+    padding,
+    before,
+):
+    pdf = sealed + before + REPLACED + bytes(padding)
+    [found] = await read_pdf_seals(pdf, ca=seal_ca.cert)
+    assert found.intact and found.modified, found.detail
+    assert "a PDF object ('4 0 obj') follows the file's end" in found.detail
+
+
+@pytest.mark.parametrize(
+    ("tail", "found"),
+    [
+        (b"12 0 obj", "12 0 obj"),
+        (b"x 12\x00\t0\r\nobj<<", "12 0 obj"),
+        (b"12 0 object", ""),
+        (b"112 0 objx 5 0 obj", "5 0 obj"),
+        (b"1" * 100_000 + b" 0 obj", ""),
+        (b"not an obj", ""),
+    ],
+)
+def test_an_object_header_after_the_end_is_found(sealed, tail, found):
+    assert object_after_end(sealed + tail) == found
+    assert object_after_end(sealed) == ""
+
+
+async def test_a_sealed_licence_file_s_metadata_is_read_whatever_its_tail(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """VerifyPdf's licence part (certseal.licencefile.signed_metadata) reads the
+    licence a seal covers the same way, whatever follows the file's end."""
+    from certseal.licencefile import signed_metadata
+    from services.issuer.document import Fonts
+    from tests.issuer.test_document import CONTENT, render
+
+    pdf = await seal(seal_ca, keys, render(Fonts.bundled()))
+    for tail in (b"", bytes(5_000)):
+        [(field, meta)] = signed_metadata(pdf + tail).items()
+        assert (field, meta["identifier"]) == ("Seal-field", CONTENT.identifier)
