@@ -2,12 +2,11 @@
 cross-reference section, and ``%%EOF``.
 
 pyHanko looks for it in the file's last 1,024 bytes only, as Acrobat's notes on the
-format allow. A file with more after its end (a PDF padded to a block size by a scanner
-or an archive, bytes a mail gateway or a download appended) was "cannot be read as a
-PDF", while the same file with 1,000 such bytes was read. :func:`read_to_end` reads it
-up to its last end section, as readers that search the whole file do, and says how
-many bytes it left out, so that what is said of a file does not hang on the length of
-bytes no reader shows. Used by the seal service's PDF reading and sealing and by the
+format allow, and so do MuPDF and (within about 4 KiB) PDFium; beyond that they rebuild
+the file from the object headers it holds. :func:`read_to_end` reads every file up to
+its last end section and says how many bytes followed it; a file whose end section is
+beyond that window (a PDF padded to a block size, bytes a mail gateway appended) is
+refused with where its end is, since what a reader shows of it cannot be told. Used by the seal service's PDF reading and sealing and by the
 licence file's metadata (:mod:`certseal.licencefile`).
 """
 
@@ -19,43 +18,67 @@ from typing import TypeVar
 
 R = TypeVar("R")
 
-#: pyHanko's words (``PdfReadError``) for a file whose end section is not in its last
-#: 1,024 bytes
-_NO_END = ("EOF marker not found", "startxref not found")
+#: what a file without an end section is refused with
+NO_END = "has no end section (startxref, its offset and %%EOF: ISO 32000-1 §7.5.5)"
 
-#: PDF white space (ISO 32000-1 §7.2.2), a run of 1 to 256 of it
-WHITE_SPACE = rb"[\x00\t\n\x0c\r ]{1,256}"
+#: how near the file's end its last end section must start: readers look for
+#: ``startxref`` in the last 1,024 bytes (pyHanko, MuPDF; PDFium about 4 KiB)
+END_WINDOW = 1024
 
-#: an end section, its parts apart by white space, and the end-of-line after it
+#: PDF white space (ISO 32000-1 §7.2.2), one character of it
+WHITE_SPACE = rb"[\x00\t\n\x0c\r ]"
+
+#: an end section, its parts apart by white space, and the end-of-line after it; the
+#: runs possessive (``++``), so that no run is tried again from each of its bytes
 _END = re.compile(
     rb"startxref"
     + WHITE_SPACE
-    + rb"[0-9]{1,20}"
+    + rb"++[0-9]++"
     + WHITE_SPACE
-    + rb"%%EOF(?:\r\n|\r|\n)?"
+    + rb"++%%EOF(?:\r\n|\r|\n)?"
 )
 
 
-def pdf_end(pdf: bytes) -> int | None:
-    """The offset just past ``pdf``'s last end section and its end-of-line, or None
-    when it has none. One scan of the bytes, linear in their length: about 20 ms for
-    64 MiB of zeros, under a second for 64 MiB made of end sections or near misses."""
-    end = None
+def pdf_end(pdf: bytes) -> tuple[int, int] | None:
+    """Where ``pdf``'s last end section starts and where it ends with its
+    end-of-line, or None when it has none. One scan of the bytes, linear in their
+    length: about 20 ms for 64 MiB of zeros, under a second for 64 MiB made of end
+    sections or near misses."""
+    last = None
     for match in _END.finditer(pdf):
-        end = match.end()
-    return end
+        last = match
+    return None if last is None else (last.start(), last.end())
+
+
+def too_far(pdf_bytes: int, start: int, end: int) -> str:
+    """Why a file of ``pdf_bytes`` whose last end section spans ``start``..``end``
+    is refused: that section starts more than :data:`END_WINDOW` bytes before the
+    file's end."""
+    return (
+        f"its end (startxref ... %%EOF) ends at byte {end}, {pdf_bytes - end} bytes "
+        f"before the file's end: PDF readers look for it in the last {END_WINDOW} "
+        "bytes and otherwise rebuild the file from whatever objects it holds, so what "
+        f"they show cannot be told from it; send the PDF as written (its first {end} "
+        "bytes)"
+    )
 
 
 def read_to_end(pdf: bytes, read: Callable[[bytes], R]) -> tuple[R, int]:
-    """``read(pdf)`` (a pyHanko reader or writer over the bytes), or, when pyHanko
-    finds no end section in the last 1,024 bytes, ``read`` of ``pdf`` up to its last
-    one (:func:`pdf_end`); with the number of bytes after the end thus left out (0:
-    none). Raises what ``read`` raises: pyHanko's ``PdfReadError`` when the file has
-    no end section at all."""
-    try:
-        return read(pdf), 0
-    except Exception as exc:  # pyHanko's PdfReadError, told by its words
-        end = pdf_end(pdf) if str(exc) in _NO_END else None
-        if end is None or end == len(pdf):
-            raise
-    return read(pdf[:end]), len(pdf) - end
+    """``read`` (a pyHanko reader or writer over the bytes) of ``pdf`` up to its last
+    end section (:func:`pdf_end`), and the number of bytes after it thus left out (0:
+    none). pyHanko never sees bytes after the end: it steps back through the last
+    line one byte at a time (4 s for a line of 20 MB of zeros).
+
+    Raises ``ValueError`` for a file without an end section (:data:`NO_END`) and for
+    one whose end section starts beyond the last :data:`END_WINDOW` bytes
+    (:func:`too_far`): readers that do not find it there rebuild the file from every
+    object header in it, later ones first, so an object that no cross-reference
+    reaches (appended after the signed revision, before or after an end section)
+    shows in them and not in pyHanko (atk37). Also what ``read`` raises."""
+    found = pdf_end(pdf)
+    if found is None:
+        raise ValueError(NO_END)
+    start, end = found
+    if len(pdf) - start > END_WINDOW:
+        raise ValueError(too_far(len(pdf), start, end))
+    return read(pdf if end == len(pdf) else pdf[:end]), len(pdf) - end

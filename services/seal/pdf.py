@@ -42,6 +42,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from certseal.crypto import Signer, Suite, signature_to_der
 from certseal.errors import CertsealError, invalid, precondition
 from certseal.pdfend import read_to_end
+from services.seal.pdf_after import object_after_end, object_after_note
 from services.seal.pdf_entries import drop_null_entries, entry
 from services.seal.pdf_open import (
     authenticate,
@@ -141,7 +142,18 @@ def nesting_refused() -> CertsealError:
     return invalid("pdf", str(PdfNestingError()))
 
 
-_UNREADABLE = (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError)
+#: what pyHanko raises for a PDF it cannot read (an offset past what a seek takes
+#: raises OverflowError, some checks are asserts: atk37)
+_UNREADABLE = (
+    PdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    AssertionError,
+)
 
 
 @contextmanager
@@ -240,20 +252,24 @@ class _SealWriter(IncrementalPdfFileWriter):
 
 
 def _writer(pdf: bytes) -> _SealWriter:
-    """A writer appending to ``pdf``, or to ``pdf`` up to its last end section when
-    more than the 1,024 bytes pyHanko looks through follow it
-    (:func:`certseal.pdfend.read_to_end`): bytes no reader shows, which the
-    sealed file does not keep."""
+    """A writer appending to ``pdf`` up to its last end section, which must start in
+    the file's last 1,024 bytes (:func:`certseal.pdfend.read_to_end`): bytes after
+    it, which no reader shows, are not kept; an indirect object among them is
+    refused (:func:`services.seal.pdf_after.object_after_end`): sealing without it
+    would seal other than what a reader that rebuilds the file showed."""
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
     with reading_pdf():
-        writer, _ = read_to_end(
+        writer, tail = read_to_end(
             pdf,
             lambda pdf: _SealWriter(
                 io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
             ),
         )
-        return writer
+    header = object_after_end(pdf, len(pdf) - tail)
+    if header:
+        raise invalid("pdf", object_after_note(header) + "; send the PDF as written")
+    return writer
 
 
 def _stamp_picture(picture_png: bytes) -> Image.Image:
@@ -365,13 +381,12 @@ async def seal_pdf(
     field named ``new_field_name`` at ``placement``, or filling the empty signature
     field ``into_field`` (its widget places the stamp). An encrypted PDF opens with
     ``password`` and stays encrypted as it was. Bytes after the PDF's last end
-    section that pyHanko does not look through (over 1,024: :func:`_writer`) are not
-    part of the sealed file.
+    section are not part of the sealed file (:func:`_writer`).
 
     Raises ``CertsealError``: FAILED_PRECONDITION (an sm2 seal; the PDF's encryption,
     permissions or certification forbid it, see :mod:`services.seal.pdf_open`) or
-    INVALID_ARGUMENT (an unreadable PDF, a wrong password, no such field, a page or
-    position off the visible page).
+    INVALID_ARGUMENT (an unreadable PDF, an object after its end, a wrong password,
+    no such field, a page or position off the visible page).
     """
     if signer.suite not in _MECHANISMS:
         raise precondition(

@@ -8,9 +8,9 @@ after it; trial 2a saw such a file said to have "nothing added after it": bytes
 were added, only nothing a reader shows. Split from
 :mod:`services.seal.pdf_verify` by size.
 
-A file with more bytes after its end than pyHanko looks through is read up to its
-last end section (:func:`certseal.pdfend.read_to_end`), and its last revision's
-signatures are said the same way whatever the tail's length.
+Every file is read up to its last end section (:func:`certseal.pdfend.read_to_end`,
+which refuses one whose end is not in its last 1,024 bytes); an indirect object after
+that end makes every signature modified (:func:`object_after_end`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from certseal.pdfend import WHITE_SPACE, pdf_end
+from certseal.pdfend import WHITE_SPACE
 
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
@@ -37,24 +37,30 @@ TRAILING_BYTES = (
 )
 
 
+#: what may stand between an indirect object header's parts: white space and
+#: comments (ISO 32000-1 §7.2.3), in any number, as a reader's lexer skips them
+_APART = rb"(?:" + WHITE_SPACE + rb"|%[^\r\n]*+)++"
+
 #: an indirect object's header (ISO 32000-1 §7.3.10): its number, generation and
-#: ``obj``; the numbers bounded, so that a run of digits is not tried at each of them
+#: ``obj`` as a keyword; every run possessive and a number starting where a run of
+#: digits starts, so that the scan stays linear
 _OBJECT = re.compile(
-    rb"(?<![0-9])[0-9]{1,10}" + WHITE_SPACE + rb"[0-9]{1,5}" + WHITE_SPACE + rb"obj\b"
+    rb"(?<![0-9])[0-9]++" + _APART + rb"[0-9]++" + _APART + rb"obj(?![A-Za-z0-9_])"
 )
 
 
-def object_after_end(pdf: bytes) -> str:
+def object_after_end(pdf: bytes, end: int) -> str:
     """The first indirect object header (``12 0 obj``) after ``pdf``'s last end
-    section, or "" when none follows it. Such an object is reached by no
-    cross-reference: a reader that rebuilds a file it cannot read as written (MuPDF,
-    when no ``startxref`` is in the last 1,024 bytes) takes it over the signed
-    object of the same number, so what it shows is not what was signed. Linear in
-    the bytes after the end: about 2 s for 64 MiB of them made to be tried at every
-    byte (run where the verification runs, within its job's time bound)."""
-    end = pdf_end(pdf)
-    found = _OBJECT.search(pdf, end) if end is not None else None
-    return re.sub(WHITE_SPACE, b" ", found.group()).decode() if found else ""
+    section, which ends at ``end`` (:func:`certseal.pdfend.pdf_end`), or "" when
+    none follows it. Such an object is reached by no
+    cross-reference: a reader that rebuilds a file it cannot read as written takes
+    it over the signed object of the same number, so what it shows is not what was
+    signed. Linear in the bytes after the end, at most 1,024 of them
+    (:func:`certseal.pdfend.read_to_end`)."""
+    found = _OBJECT.search(pdf, end)
+    if found is None:
+        return ""
+    return re.sub(_APART, b" ", found.group()).decode("latin-1")[:80]
 
 
 def object_after_note(header: str) -> str:
@@ -73,8 +79,10 @@ def after_note(
     the file's end that :func:`certseal.pdfend.read_to_end` left out."""
     level = status.modification_level
     name = level.name if level is not None else "unknown"
-    if modified or level not in ADDED:
+    if level not in ADDED:
         return f"changed after it (pyHanko level {name})"
+    if modified:  # found by certseal's own checks, which pyHanko's level lacks
+        return f"changed after it (pyHanko's level {name} does not show this change)"
     if level is ModificationLevel.NONE and _bytes_after(signature, status, tail):
         return f"{TRAILING_BYTES} (pyHanko level {name})"
     return f"{ADDED[level]} (pyHanko level {name})"

@@ -337,18 +337,16 @@ async def read_pdf_seals(
 ) -> list[PdfSeal]:
     """Every signature of ``pdf`` with what holds of it; an encrypted PDF opens with
     ``password`` (or the empty user password). A signature timestamp is validated
-    against the TSA roots ``tsa_roots`` (DER). A file with bytes after its last end
-    section beyond pyHanko's 1,024 is read up to it
-    (:func:`certseal.pdfend.read_to_end`), and its last revision's
-    signatures say that bytes follow it, as with fewer such bytes. An indirect
-    object after the file's end makes every signature modified.
+    against the TSA roots ``tsa_roots`` (DER). The file is read up to its last end
+    section, which must start in its last 1,024 bytes
+    (:func:`certseal.pdfend.read_to_end`): its last revision's signatures say that
+    bytes follow it, and an indirect object after it makes every signature modified.
 
     Raises ``CertsealError`` INVALID_ARGUMENT (an unreadable PDF, a wrong password) or
     FAILED_PRECONDITION (encryption certseal cannot open, a password needed).
     """
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
-    object_after = object_after_end(pdf)
     with reading_pdf():
         reader, tail = read_to_end(
             pdf,
@@ -356,6 +354,7 @@ async def read_pdf_seals(
                 io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
             ),
         )
+        object_after = object_after_end(pdf, len(pdf) - tail)
         authenticate(reader, password)
         embedded, failed = _signatures(reader)
         excused = excused_fields(reader, embedded)

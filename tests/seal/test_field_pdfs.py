@@ -99,8 +99,7 @@ async def seal(
         ca=seal_ca.cert,
         picture_png=PICTURE,
         placement=placement or Placement(),
-        new_field_name="Seal-field",
-        **kwargs,
+        **{"new_field_name": "Seal-field", **kwargs},
     )
 
 

@@ -1,20 +1,22 @@
-"""A PDF with bytes after its end section (ISO 32000-1 §7.5.5) is read the same
-whatever their length: pyHanko looks for ``%%EOF`` in the last 1,024 bytes only, so a
-sealed PDF padded by a scanner or archive, or with a gateway's bytes appended, was
-"cannot be read as a PDF" beyond that while it verified VALID within it
-(:func:`certseal.pdfend.read_to_end`)."""
+"""A PDF with bytes after its end section (ISO 32000-1 §7.5.5)
+(:func:`certseal.pdfend.read_to_end`): read up to its last end section when that
+starts in the file's last 1,024 bytes, where readers look for it, and its seals say
+that bytes follow; refused with where its end is beyond that, since readers then
+rebuild the file from whatever objects it holds (atk37: an object appended before or
+after an end section showed in PDFium while the seal verified VALID). An object after
+the end makes the seals MODIFIED and is never sealed over."""
 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
-from certseal.crypto import Suite
 from certseal.errors import CertsealError
-from certseal.pdfend import pdf_end
+from certseal.pdfend import NO_END, pdf_end, too_far
 from certseal.v1 import seal_pb2 as pb
-from services.seal.pdf import Placement, seal_pdf
+from services.seal.pdf import Placement
 from services.seal.pdf_after import TRAILING_BYTES, object_after_end
 from services.seal.pdf_verify import read_pdf_seals
 from tests.conftest import seal_owner
@@ -22,7 +24,7 @@ from tests.seal.field_pdfs import Tree, page_pdf
 from tests.seal.test_field_pdfs import PICTURE, keys, seal, seal_ca  # noqa: F401
 
 #: bytes after a sealed PDF's ``%%EOF``: each is no PDF update, and each length is
-#: tried below and beyond pyHanko's 1,024
+#: tried within and beyond the window of 1,024 bytes
 TAILS = {
     "zeros (a block size's padding)": lambda n: bytes(n),
     "random bytes": os.urandom,
@@ -31,14 +33,21 @@ TAILS = {
 }
 
 
+async def _seal_again(pdf: bytes, keys, seal_ca) -> bytes:  # noqa: F811
+    """``pdf`` sealed by a second field, ``Second``."""
+    return await seal(
+        seal_ca, keys, pdf, placement=Placement(x_mm=100), new_field_name="Second"
+    )
+
+
 @pytest.fixture(scope="module")
 async def sealed(seal_ca, keys) -> bytes:  # noqa: F811
     return await seal(seal_ca, keys, page_pdf(Tree()))
 
 
-@pytest.mark.parametrize("length", [100, 1_100, 5_000, 1 << 20])
+@pytest.mark.parametrize("length", [1, 100, 990])
 @pytest.mark.parametrize("kind", list(TAILS))
-async def test_a_sealed_pdf_with_bytes_after_its_end_verifies_whatever_their_length(
+async def test_a_sealed_pdf_with_bytes_after_its_end_verifies_and_says_so(
     sealed,
     seal_ca,  # noqa: F811
     kind,
@@ -50,12 +59,30 @@ async def test_a_sealed_pdf_with_bytes_after_its_end_verifies_whatever_their_len
     assert f"{TRAILING_BYTES} (pyHanko level NONE)" in found.detail
 
 
+@pytest.mark.parametrize("length", [1_100, 5_000, 1 << 20])
+@pytest.mark.parametrize("kind", list(TAILS))
+async def test_an_end_beyond_the_readers_window_is_refused_saying_where_it_is(
+    sealed,
+    seal_ca,  # noqa: F811
+    kind,
+    length,
+):
+    tail = TAILS[kind](length)
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(sealed + tail, ca=seal_ca.cert)
+    assert err.value.field == "pdf"
+    assert err.value.message == "cannot be read as a PDF: " + too_far(
+        len(sealed) + len(tail), sealed.rindex(b"startxref"), len(sealed)
+    )
+    assert f"its first {len(sealed)} bytes" in err.value.message
+
+
 async def test_without_a_tail_the_seal_covers_the_entire_file(sealed, seal_ca):  # noqa: F811
     [found] = await read_pdf_seals(sealed, ca=seal_ca.cert)
     assert found.detail.startswith("coverage ENTIRE_FILE, nothing added after it")
 
 
-@pytest.mark.parametrize("length", [100, 5_000])
+@pytest.mark.parametrize("length", [100, 900])
 async def test_a_false_end_section_in_the_tail_is_refused_whatever_its_length(
     sealed,
     seal_ca,  # noqa: F811
@@ -78,26 +105,17 @@ async def test_a_pdf_without_any_end_section_is_still_refused(seal_ca):  # noqa:
         await read_pdf_seals(cut, ca=seal_ca.cert)
     assert (err.value.field, err.value.message) == (
         "pdf",
-        "cannot be read as a PDF: EOF marker not found",
+        f"cannot be read as a PDF: {NO_END}",
     )
 
 
-async def test_a_pdf_with_a_long_tail_is_sealed_again_and_both_seals_hold(
+async def test_a_pdf_with_a_tail_is_sealed_again_and_both_seals_hold(
     sealed,
     seal_ca,  # noqa: F811
     keys,  # noqa: F811
 ):
-    signer, cert = keys[Suite.ES256]
-    tail = bytes(5_000)
-    again = await seal_pdf(
-        sealed + tail,
-        signer=signer,
-        cert=cert,
-        ca=seal_ca.cert,
-        picture_png=PICTURE,
-        placement=Placement(x_mm=100),
-        new_field_name="Second",
-    )
+    tail = bytes(900)
+    again = await _seal_again(sealed + tail, keys, seal_ca)
     assert again.startswith(sealed) and tail not in again  # the tail is no PDF
     first, second = await read_pdf_seals(again, ca=seal_ca.cert)
     assert (first.field_name, second.field_name) == ("Seal-field", "Second")
@@ -117,8 +135,9 @@ async def test_a_pdf_with_a_long_tail_is_sealed_again_and_both_seals_hold(
     ],
 )
 def test_the_end_is_past_the_last_end_section_and_its_end_of_line(pdf, after):
-    end = pdf_end(pdf)
-    assert end is not None and pdf[end:] == after
+    found = pdf_end(pdf)
+    assert found is not None and pdf[found[1] :] == after
+    assert pdf[found[0] :].startswith(b"startxref")
 
 
 @pytest.mark.parametrize(
@@ -128,7 +147,7 @@ def test_a_file_without_an_end_section_has_no_end(pdf):
     assert pdf_end(pdf) is None
 
 
-async def test_verify_pdf_rpc_reads_a_sealed_pdf_with_a_long_tail(seal_stub, operator):
+async def test_verify_pdf_rpc_reads_a_sealed_pdf_with_a_tail(seal_stub, operator):
     owner = await seal_owner(operator)
     stub = seal_stub(f"dept:{owner}")
     seal_id = (
@@ -139,7 +158,7 @@ async def test_verify_pdf_rpc_reads_a_sealed_pdf_with_a_long_tail(seal_stub, ope
     pdf = (
         await stub.SealPdf(pb.SealPdfRequest(seal_id=seal_id, pdf=page_pdf(Tree())))
     ).pdf
-    for tail in (b"", bytes(4_096)):
+    for tail in (b"", bytes(900)):
         reply = await stub.VerifyPdf(pb.VerifyPdfRequest(pdf=pdf + tail))
         assert [(s.seal_id, s.verdict) for s in reply.seals] == [(seal_id, "VALID")]
         assert (TRAILING_BYTES in reply.seals[0].detail) == bool(tail)
@@ -152,9 +171,9 @@ REPLACED = (
 )
 
 
-@pytest.mark.parametrize("padding", [0, 100, 5_000])
+@pytest.mark.parametrize("padding", [0, 100, 800])
 @pytest.mark.parametrize("before", [b"", b"\r\n% a comment\r\n"])
-async def test_an_object_after_the_end_makes_the_seal_modified_at_any_distance(
+async def test_an_object_after_the_end_makes_the_seal_modified(
     sealed,
     seal_ca,  # noqa: F811
     padding,
@@ -173,26 +192,66 @@ async def test_an_object_after_the_end_makes_the_seal_modified_at_any_distance(
         (b"x 12\x00\t0\r\nobj<<", "12 0 obj"),
         (b"12 0 object", ""),
         (b"112 0 objx 5 0 obj", "5 0 obj"),
-        (b"1" * 100_000 + b" 0 obj", ""),
+        (b"1" * 100_000 + b" 0 obj", "1" * 80),
+        # trial37: what a reader's lexer skips between the parts, in any number
+        (b"4" + b" " * 300 + b"0 obj", "4 0 obj"),
+        (b"4 0" + b"\r\n" * 300 + b"obj", "4 0 obj"),
+        (b"4 0 % c\nobj", "4 0 obj"),
+        (b"4 % one\r% two\n0%\nobj<<", "4 0 obj"),
+        (b"04 1 obj[", "04 1 obj"),
+        (b"4 0 objx", ""),
+        (b"4 0 % obj", ""),
         (b"not an obj", ""),
     ],
 )
 def test_an_object_header_after_the_end_is_found(sealed, tail, found):
-    assert object_after_end(sealed + tail) == found
-    assert object_after_end(sealed) == ""
+    assert object_after_end(sealed + tail, len(sealed)) == found
+    assert object_after_end(sealed, len(sealed)) == ""
 
 
-async def test_a_sealed_licence_file_s_metadata_is_read_whatever_its_tail(
+@pytest.mark.parametrize(
+    "header", [b"4 0 obj\n", b"4" + b" " * 300 + b"0 obj\n", b"4 0 % c\nobj\n"]
+)
+async def test_an_object_after_the_end_is_not_sealed_over(
+    sealed,
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+    header,
+):
+    """trial37: sealing left the object out, so the file came back with both seals
+    VALID while a reader that rebuilt the file had shown the object."""
+    forged = sealed + bytes(300) + header + REPLACED.partition(b"\n")[2]
+    with pytest.raises(CertsealError) as err:
+        await _seal_again(forged, keys, seal_ca)
+    assert err.value.field == "pdf"
+    assert err.value.message.startswith("a PDF object ('4 0 obj') follows the file's")
+
+
+async def test_megabytes_of_zeros_after_the_end_are_refused_at_once(
+    sealed,
+    seal_ca,  # noqa: F811
+):
+    """trial37: pyHanko stepped back through a last line of 20 MB of zeros one byte
+    at a time (4 s) before certseal looked for the end itself."""
+    started = time.thread_time()
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(sealed + bytes(20 << 20), ca=seal_ca.cert)
+    assert time.thread_time() - started < 2.0
+    assert f"its first {len(sealed)} bytes" in err.value.message
+
+
+async def test_a_sealed_licence_file_s_metadata_is_read_as_its_seal(
     seal_ca,  # noqa: F811
     keys,  # noqa: F811
 ):
     """VerifyPdf's licence part (certseal.licencefile.signed_metadata) reads the
-    licence a seal covers the same way, whatever follows the file's end."""
+    file as the seal part does: with a tail within the window, and not beyond it."""
     from certseal.licencefile import signed_metadata
     from services.issuer.document import Fonts
     from tests.issuer.test_document import CONTENT, render
 
     pdf = await seal(seal_ca, keys, render(Fonts.bundled()))
-    for tail in (b"", bytes(5_000)):
+    for tail in (b"", bytes(900)):
         [(field, meta)] = signed_metadata(pdf + tail).items()
         assert (field, meta["identifier"]) == ("Seal-field", CONTENT.identifier)
+    assert signed_metadata(pdf + bytes(5_000)) == {}
