@@ -12,9 +12,12 @@ kill (docs/architecture.md, "Nothing committed is lost").
 
 from __future__ import annotations
 
+# ``_signal``: the C module Python itself loaded at start; ``signal`` builds its enums
+# first (about 1 ms, in which a Ctrl-C became a traceback out of enum.py: CI,
+# 2026-12-05)
+import _signal as signal
 import contextlib
 import os
-import signal
 import sys
 
 # what the command loads before its hook is set is the window in which a Ctrl-C is
