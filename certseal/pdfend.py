@@ -6,8 +6,9 @@ format allow, and so do MuPDF and (within about 4 KiB) PDFium; beyond that they 
 the file from the object headers it holds. :func:`read_to_end` reads every file up to
 its last end section and says how many bytes followed it; a file whose end section is
 beyond that window (a PDF padded to a block size, bytes a mail gateway appended) is
-refused with where its end is, since what a reader shows of it cannot be told. Used by the seal service's PDF reading and sealing and by the
-licence file's metadata (:mod:`certseal.licencefile`).
+refused with where its end is, since what a reader shows of it cannot be told. Used by
+the seal service's PDF reading and sealing and by the licence file's metadata
+(:mod:`certseal.licencefile`).
 """
 
 from __future__ import annotations

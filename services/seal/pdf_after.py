@@ -52,11 +52,10 @@ _OBJECT = re.compile(
 def object_after_end(pdf: bytes, end: int) -> str:
     """The first indirect object header (``12 0 obj``) after ``pdf``'s last end
     section, which ends at ``end`` (:func:`certseal.pdfend.pdf_end`), or "" when
-    none follows it. Such an object is reached by no
-    cross-reference: a reader that rebuilds a file it cannot read as written takes
-    it over the signed object of the same number, so what it shows is not what was
-    signed. Linear in the bytes after the end, at most 1,024 of them
-    (:func:`certseal.pdfend.read_to_end`)."""
+    none follows it. Such an object is reached by no cross-reference: a reader that
+    rebuilds a file it cannot read as written takes it over the signed object of the
+    same number, so what it shows is not what was signed. Linear in the bytes after
+    the end, at most 1,024 of them (:func:`certseal.pdfend.read_to_end`)."""
     found = _OBJECT.search(pdf, end)
     if found is None:
         return ""
@@ -95,8 +94,8 @@ def coverage_note(status: Any, tail: int = 0) -> str:
 
 
 def _coverage(status: Any, tail: int) -> Any:
-    """pyHanko's coverage of the signature ``status`` is of; ENTIRE_REVISION, not ENTIRE_FILE, when
-    ``tail`` bytes that pyHanko never saw followed the file it read."""
+    """pyHanko's coverage of the signature ``status`` is of; ENTIRE_REVISION, not
+    ENTIRE_FILE, when ``tail`` bytes that pyHanko never saw followed what it read."""
     coverage = status.coverage
     if coverage is SignatureCoverageLevel.ENTIRE_FILE and tail:
         return SignatureCoverageLevel.ENTIRE_REVISION

@@ -208,7 +208,7 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     appended invisibly, listed with its own failure); an unsigned signature field
     with an appearance, a signature that does not hold or a field repainted after
     its signature is a change (pyHanko levels ANNOTATIONS and OTHER always are). So
-    is an indirect object after the file's last end section, at any distance from it
+    is an indirect object after the file's last end section
     (:func:`services.seal.pdf_after.object_after_end`), and active content added,
     changed or removed after it at any level (atk16 F6: pyHanko rates an invisible
     field carrying a script LTA_UPDATES)."""
