@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import urllib.parse
+from typing import Any
 from xml.etree import ElementTree
 
 from certseal.pdfend import read_to_end
@@ -50,12 +51,15 @@ def read_licence_metadata(pdf: bytes) -> dict[str, str]:
         return {}
 
 
-def _read(pdf: bytes) -> dict[str, str]:
+def _reader(pdf: bytes) -> Any:
+    """pyHanko's lenient reader over ``pdf`` (imported when first read)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    reader, _ = read_to_end(
-        pdf, lambda pdf: PdfFileReader(io.BytesIO(pdf), strict=False)
-    )
+    return PdfFileReader(io.BytesIO(pdf), strict=False)
+
+
+def _read(pdf: bytes) -> dict[str, str]:
+    reader, _ = read_to_end(pdf, _reader, lambda reader: reader.xrefs)
     root = reader.root
     if "/Metadata" in root:
         stream = root["/Metadata"].get_object()
@@ -81,12 +85,9 @@ def signed_metadata(pdf: bytes) -> dict[str, dict[str, str]]:
     12.8.1), as :func:`read_licence_metadata` reads it; ``{}`` when the PDF cannot
     be read. Metadata changed in a later incremental update is not what was sealed."""
     try:
-        from pyhanko.pdf_utils.reader import PdfFileReader
         from pyhanko.sign.fields import enumerate_sig_fields
 
-        reader, _ = read_to_end(
-            pdf, lambda pdf: PdfFileReader(io.BytesIO(pdf), strict=False)
-        )
+        reader, _ = read_to_end(pdf, _reader, lambda reader: reader.xrefs)
         found: dict[str, dict[str, str]] = {}
         # the signature dictionaries' /ByteRange only: their CMS is never parsed here
         # (reader.embedded_signatures would hand each /Contents to asn1crypto

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 R = TypeVar("R")
 
@@ -37,6 +37,35 @@ _END = re.compile(
     + rb"++[0-9]++"
     + WHITE_SPACE
     + rb"++%%EOF(?:\r\n|\r|\n)?"
+)
+
+
+#: what may stand between an indirect object header's parts: white space and
+#: comments (ISO 32000-1 §7.2.3), in any number, as a reader's lexer skips them
+APART = rb"(?:" + WHITE_SPACE + rb"|%[^\r\n]*+)++"
+
+#: an indirect object's header (ISO 32000-1 §7.3.10): its number and generation (a
+#: sign before either is read as a number by readers' lexers) and ``obj`` as a
+#: keyword; every run possessive and a number starting where a run of digits starts,
+#: so that a scan stays linear
+OBJECT_HEADER = re.compile(
+    rb"(?<![0-9])[+-]?[0-9]++"
+    + APART
+    + rb"[+-]?[0-9]++"
+    + APART
+    + rb"obj(?![A-Za-z0-9_])"
+)
+
+#: where a cross-reference section starts: ``xref`` (a table) or an object header (a
+#: stream), after white space and comments
+_XREF = re.compile(
+    rb"(?:"
+    + WHITE_SPACE
+    + rb"|%[^\r\n]*+)*+(?:xref|[0-9]++"
+    + APART
+    + rb"[0-9]++"
+    + APART
+    + rb"obj(?![A-Za-z0-9_]))"
 )
 
 
@@ -64,22 +93,45 @@ def too_far(pdf_bytes: int, start: int, end: int) -> str:
     )
 
 
-def read_to_end(pdf: bytes, read: Callable[[bytes], R]) -> tuple[R, int]:
+def read_to_end(
+    pdf: bytes, read: Callable[[bytes], R], xrefs: Callable[[R], Any]
+) -> tuple[R, int]:
     """``read`` (a pyHanko reader or writer over the bytes) of ``pdf`` up to its last
     end section (:func:`pdf_end`), and the number of bytes after it thus left out (0:
-    none). pyHanko never sees bytes after the end: it steps back through the last
-    line one byte at a time (4 s for a line of 20 MB of zeros).
+    none); ``xrefs`` gives what ``read`` returned's pyHanko ``XRefCache``. pyHanko
+    never sees bytes after the end: it steps back through the last line one byte at
+    a time (4 s for a line of 20 MB of zeros).
 
-    Raises ``ValueError`` for a file without an end section (:data:`NO_END`) and for
-    one whose end section starts beyond the last :data:`END_WINDOW` bytes
-    (:func:`too_far`): readers that do not find it there rebuild the file from every
-    object header in it, later ones first, so an object that no cross-reference
-    reaches (appended after the signed revision, before or after an end section)
-    shows in them and not in pyHanko (atk37). Also what ``read`` raises."""
+    A PDF reader that cannot follow a file's end and cross-references as written
+    rebuilds the file from every object header in it, later ones first, so an object
+    no cross-reference reaches shows in it and not in pyHanko (atk37, atk37b). Raises
+    ``ValueError`` saying so for a file without an end section (:data:`NO_END`), one
+    whose end section starts beyond the last :data:`END_WINDOW` bytes
+    (:func:`too_far`), one with ``startxref`` after it (readers take the last), and
+    one whose ``startxref`` or ``/Prev`` names no cross-reference section where it
+    points (pyHanko looks a few bytes around it; readers do not). Also what
+    ``read`` raises."""
     found = pdf_end(pdf)
     if found is None:
         raise ValueError(NO_END)
     start, end = found
     if len(pdf) - start > END_WINDOW:
         raise ValueError(too_far(len(pdf), start, end))
-    return read(pdf if end == len(pdf) else pdf[:end]), len(pdf) - end
+    if b"startxref" in pdf[end:]:
+        raise ValueError(
+            f"the bytes after its end (byte {end}) hold 'startxref': PDF readers take "
+            "the last as the file's end and, finding no cross-reference there, "
+            "rebuild the file from whatever objects it holds; send the PDF as "
+            f"written (its first {end} bytes)"
+        )
+    result = read(pdf if end == len(pdf) else pdf[:end])
+    cache = xrefs(result)
+    for revision in range(cache.total_revisions):
+        at = cache.get_xref_container_info(revision).declared_startxref
+        if not _XREF.match(pdf, at):
+            raise ValueError(
+                f"its revision {revision}'s cross-reference section is not at byte "
+                f"{at}, where its startxref or /Prev says: PDF readers then rebuild "
+                "the file from whatever objects it holds"
+            )
+    return result, len(pdf) - end

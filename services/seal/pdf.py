@@ -265,6 +265,7 @@ def _writer(pdf: bytes) -> _SealWriter:
             lambda pdf: _SealWriter(
                 io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
             ),
+            lambda writer: writer.prev.xrefs,
         )
     header = object_after_end(pdf, len(pdf) - tail)
     if header:

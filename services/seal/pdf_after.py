@@ -22,7 +22,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from certseal.pdfend import WHITE_SPACE
+from certseal.pdfend import APART, OBJECT_HEADER
 
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
@@ -37,18 +37,6 @@ TRAILING_BYTES = (
 )
 
 
-#: what may stand between an indirect object header's parts: white space and
-#: comments (ISO 32000-1 §7.2.3), in any number, as a reader's lexer skips them
-_APART = rb"(?:" + WHITE_SPACE + rb"|%[^\r\n]*+)++"
-
-#: an indirect object's header (ISO 32000-1 §7.3.10): its number, generation and
-#: ``obj`` as a keyword; every run possessive and a number starting where a run of
-#: digits starts, so that the scan stays linear
-_OBJECT = re.compile(
-    rb"(?<![0-9])[0-9]++" + _APART + rb"[0-9]++" + _APART + rb"obj(?![A-Za-z0-9_])"
-)
-
-
 def object_after_end(pdf: bytes, end: int) -> str:
     """The first indirect object header (``12 0 obj``) after ``pdf``'s last end
     section, which ends at ``end`` (:func:`certseal.pdfend.pdf_end`), or "" when
@@ -56,10 +44,10 @@ def object_after_end(pdf: bytes, end: int) -> str:
     rebuilds a file it cannot read as written takes it over the signed object of the
     same number, so what it shows is not what was signed. Linear in the bytes after
     the end, at most 1,024 of them (:func:`certseal.pdfend.read_to_end`)."""
-    found = _OBJECT.search(pdf, end)
+    found = OBJECT_HEADER.search(pdf, end)
     if found is None:
         return ""
-    return re.sub(_APART, b" ", found.group()).decode("latin-1")[:80]
+    return re.sub(APART, b" ", found.group()).decode("latin-1")[:80]
 
 
 def object_after_note(header: str) -> str:

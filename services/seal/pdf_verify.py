@@ -353,6 +353,7 @@ async def read_pdf_seals(
             lambda pdf: PdfFileReader(
                 io.BytesIO(pdf), strict=False, decode_limits=PDF_DECODE_LIMITS
             ),
+            lambda reader: reader.xrefs,
         )
         object_after = object_after_end(pdf, len(pdf) - tail)
         authenticate(reader, password)

@@ -82,6 +82,22 @@ async def test_without_a_tail_the_seal_covers_the_entire_file(sealed, seal_ca): 
     assert found.detail.startswith("coverage ENTIRE_FILE, nothing added after it")
 
 
+@pytest.mark.parametrize(
+    "tail", [b"startxref\n", b"startxref %c\n1\n%%EOF\n", b"x startxref 1 %%EO"]
+)
+async def test_a_tail_holding_startxref_is_refused(sealed, seal_ca, tail):  # noqa: F811
+    """atk37b: readers take the last ``startxref`` as the file's end, find nothing
+    there and rebuild the file."""
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(sealed + tail, ca=seal_ca.cert)
+    assert err.value.message == (
+        f"cannot be read as a PDF: the bytes after its end (byte {len(sealed)}) hold "
+        "'startxref': PDF readers take the last as the file's end and, finding no "
+        "cross-reference there, rebuild the file from whatever objects it holds; "
+        f"send the PDF as written (its first {len(sealed)} bytes)"
+    )
+
+
 @pytest.mark.parametrize("length", [100, 900])
 async def test_a_false_end_section_in_the_tail_is_refused_whatever_its_length(
     sealed,
@@ -200,6 +216,9 @@ async def test_an_object_after_the_end_makes_the_seal_modified(
         (b"4 % one\r% two\n0%\nobj<<", "4 0 obj"),
         (b"04 1 obj[", "04 1 obj"),
         (b"4 0 objx", ""),
+        # atk37b: a sign is part of a number to readers' lexers
+        (b"5 +0 obj", "5 +0 obj"),
+        (b"-5 0 obj", "-5 0 obj"),
         (b"4 0 % obj", ""),
         (b"not an obj", ""),
     ],
