@@ -56,17 +56,30 @@ OBJECT_HEADER = re.compile(
     + rb"obj(?![A-Za-z0-9_])"
 )
 
-#: where a cross-reference section starts: ``xref`` (a table) or an object header (a
-#: stream), after white space and comments
-_XREF = re.compile(
-    rb"(?:"
-    + WHITE_SPACE
-    + rb"|%[^\r\n]*+)*+(?:xref|[0-9]++"
-    + APART
-    + rb"[0-9]++"
-    + APART
-    + rb"obj(?![A-Za-z0-9_]))"
+#: white space and comments, or nothing
+_SKIP = rb"(?:" + WHITE_SPACE + rb"|%[^\r\n]*+)*+"
+
+#: an object header as a reader takes one where a cross-reference points: plain
+#: digits (pyHanko reads them with ``int()``, which takes ``0_1``; readers do not)
+#: and the ``obj`` keyword (pyHanko does not look at it: atk37c)
+_HEADER_AT = re.compile(
+    _SKIP + rb"([0-9]++)" + APART + rb"([0-9]++)" + APART + rb"obj(?![A-Za-z0-9_])"
 )
+
+#: a cross-reference table's keyword, where a ``startxref`` or ``/Prev`` points
+_TABLE_AT = re.compile(_SKIP + rb"xref(?=[\x00\t\n\x0c\r ])")
+
+#: a table's subsection header (ISO 32000-1 §7.5.4): first object number, count
+_SUBSECTION = re.compile(
+    rb"[\x00\t\n\x0c\r ]*+([0-9]++) ++([0-9]++)[ \t]*+(?:\r\n|\r|\n)"
+)
+
+#: a table's entry: 10-digit offset, 5-digit generation, ``n`` or ``f`` and its
+#: two-byte end (one byte, or three, as some writers put it, too)
+_ENTRY = re.compile(rb"([0-9]{10}) ([0-9]{5}) ([nf])(?: \r\n| \r| \n|\r\n|\r|\n)")
+
+#: the end of a table's subsections
+_TRAILER = re.compile(rb"[\x00\t\n\x0c\r ]*+trailer")
 
 
 def pdf_end(pdf: bytes) -> tuple[int, int] | None:
@@ -104,13 +117,13 @@ def read_to_end(
 
     A PDF reader that cannot follow a file's end and cross-references as written
     rebuilds the file from every object header in it, later ones first, so an object
-    no cross-reference reaches shows in it and not in pyHanko (atk37, atk37b). Raises
+    no cross-reference reaches shows in it and not in pyHanko (atk37, atk37b,
+    atk37c). Raises
     ``ValueError`` saying so for a file without an end section (:data:`NO_END`), one
     whose end section starts beyond the last :data:`END_WINDOW` bytes
     (:func:`too_far`), one with ``startxref`` after it (readers take the last), and
-    one whose ``startxref`` or ``/Prev`` names no cross-reference section where it
-    points (pyHanko looks a few bytes around it; readers do not). Also what
-    ``read`` raises."""
+    one whose cross-references a reader would not follow as pyHanko did
+    (:func:`check_cross_references`). Also what ``read`` raises."""
     found = pdf_end(pdf)
     if found is None:
         raise ValueError(NO_END)
@@ -125,13 +138,88 @@ def read_to_end(
             f"written (its first {end} bytes)"
         )
     result = read(pdf if end == len(pdf) else pdf[:end])
-    cache = xrefs(result)
+    check_cross_references(pdf[:end], xrefs(result))
+    return result, len(pdf) - end
+
+
+def check_cross_references(pdf: bytes, cache: Any) -> None:
+    """Check ``pdf``'s cross-references as a reader that rebuilds a file it cannot
+    follow would find them, pyHanko's ``XRefCache`` of it being ``cache``: each
+    revision's section where its ``startxref`` or ``/Prev`` points (pyHanko looks a
+    few bytes around), a table read as ISO 32000-1 §7.5.4 writes one (no entry
+    pyHanko's ``int()`` takes and a reader does not, no type but ``n`` or ``f``, no
+    object listed twice), and at each in-use entry's offset that object's header,
+    ``N G obj`` in plain digits. Raises ``ValueError`` naming the first that is not
+    (atk37b, atk37c: PDFium and poppler rebuilt such files and showed an object no
+    cross-reference reaches). Linear in the number of entries."""
     for revision in range(cache.total_revisions):
         at = cache.get_xref_container_info(revision).declared_startxref
-        if not _XREF.match(pdf, at):
+        table = _TABLE_AT.match(pdf, at)
+        if table is not None:
+            entries = _table_entries(pdf, table.end())
+            hybrid = cache.get_xref_data(revision).hybrid
+            if hybrid is not None:  # a table's /XRefStm stream (§7.5.8.4)
+                entries += _stream_entries(hybrid.xref_data)
+        elif _HEADER_AT.match(pdf, at):
+            entries = _stream_entries(cache.get_xref_data(revision))
+        else:
             raise ValueError(
                 f"its revision {revision}'s cross-reference section is not at byte "
-                f"{at}, where its startxref or /Prev says: PDF readers then rebuild "
-                "the file from whatever objects it holds"
+                f"{at}, where its startxref or /Prev says: {_REBUILD}"
             )
-    return result, len(pdf) - end
+        for number, generation, offset in entries:
+            header = _HEADER_AT.match(pdf, offset)
+            if header is None or (int(header[1]), int(header[2])) != (
+                number,
+                generation,
+            ):
+                raise ValueError(
+                    f"its cross-reference puts object {number} {generation} at byte "
+                    f"{offset}, where no '{number} {generation} obj' stands: {_REBUILD}"
+                )
+
+
+#: what a reader does with a file whose cross-references do not hold as written
+_REBUILD = "PDF readers then rebuild the file from whatever objects it holds"
+
+
+def _table_entries(pdf: bytes, at: int) -> list[tuple[int, int, int]]:
+    """The in-use entries (number, generation, offset) of the table whose
+    subsections start at ``at``; ValueError for one that does not read as §7.5.4
+    writes it, or lists an object twice."""
+    found: list[tuple[int, int, int]] = []
+    seen: set[int] = set()
+    while _TRAILER.match(pdf, at) is None:
+        subsection = _SUBSECTION.match(pdf, at)
+        if subsection is None:
+            raise ValueError(
+                f"its cross-reference table breaks off at byte {at}: {_REBUILD}"
+            )
+        first, count = int(subsection[1]), int(subsection[2])
+        at = subsection.end()
+        for number in range(first, first + count):
+            entry = _ENTRY.match(pdf, at)
+            if entry is None or number in seen:
+                why = (
+                    "lists it twice"
+                    if entry
+                    else "does not read as ISO 32000-1 §7.5.4 writes it"
+                )
+                raise ValueError(
+                    f"its cross-reference table's entry for object {number} (byte "
+                    f"{at}) {why}: {_REBUILD}"
+                )
+            seen.add(number)
+            if entry[3] == b"n":
+                found.append((number, int(entry[2]), int(entry[1])))
+            at = entry.end()
+    return found
+
+
+def _stream_entries(data: Any) -> list[tuple[int, int, int]]:
+    """The in-use entries of pyHanko's reading of a cross-reference stream (its
+    ``XRefSectionData``): binary fields, which no ``int()`` misreads."""
+    return [
+        (number, generation, offset)
+        for number, (generation, offset) in data.standard_xrefs.items()
+    ]

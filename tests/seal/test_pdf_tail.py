@@ -274,3 +274,39 @@ async def test_a_sealed_licence_file_s_metadata_is_read_as_its_seal(
         [(field, meta)] = signed_metadata(pdf + tail).items()
         assert (field, meta["identifier"]) == ("Seal-field", CONTENT.identifier)
     assert signed_metadata(pdf + bytes(5_000)) == {}
+
+
+async def test_a_sealed_pdf_whose_cross_reference_a_reader_would_not_follow_is_refused(
+    sealed,
+    seal_ca,  # noqa: F811
+):
+    """atk37c: an entry pyHanko's ``int()`` reads (``00000_0123``) and readers do
+    not; they rebuild the file. Verification refuses it as sealing does."""
+    table = sealed.index(b"xref\n0 ")
+    entry = sealed.index(b" 00000 n", table) - 10
+    digits = sealed[entry : entry + 10]
+    broken = sealed[:entry] + digits[:5] + b"_" + digits[6:] + sealed[entry + 10 :]
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(broken, ca=seal_ca.cert)
+    assert err.value.field == "pdf"
+    assert "does not read as ISO 32000-1 §7.5.4 writes it" in err.value.message
+
+
+async def test_entries_ended_by_one_byte_as_some_writers_put_them_are_read(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """Real writers end a table's entries with ``\\n`` alone (19 bytes, not 20):
+    readers follow them, and so does certseal."""
+    plain = page_pdf(Tree())
+    table = plain.index(b"xref\n")
+    trailer = plain.index(b"trailer", table)
+    short = plain[table:trailer].replace(b" \n", b"\n")
+    moved = len(plain[table:trailer]) - len(short)
+    head, tail = plain[:table], plain[trailer:]
+    start = tail.index(b"startxref\n") + len(b"startxref\n")
+    assert int(tail[start:].split(b"\n")[0]) == table  # the offset stays: before it
+    pdf = head + short + tail
+    assert moved > 0
+    [found] = await read_pdf_seals(await seal(seal_ca, keys, pdf), ca=seal_ca.cert)
+    assert found.intact and not found.modified, found.detail
