@@ -40,31 +40,33 @@ _END = re.compile(
 )
 
 
-#: what may stand between an indirect object header's parts: white space and
-#: comments (ISO 32000-1 §7.2.3), in any number, as a reader's lexer skips them
-APART = rb"(?:" + WHITE_SPACE + rb"|%[^\r\n]*+)++"
+#: one white-space character or comment (ISO 32000-1 §7.2.3), as a reader's lexer
+#: skips them
+_GAP = rb"(?:" + WHITE_SPACE + rb"|%[^\r\n]*+)"
 
-#: an indirect object's header (ISO 32000-1 §7.3.10): its number and generation (a
-#: sign before either is read as a number by readers' lexers) and ``obj`` as a
-#: keyword; every run possessive and a number starting where a run of digits starts,
-#: so that a scan stays linear
-OBJECT_HEADER = re.compile(
-    rb"(?<![0-9])[+-]?[0-9]++"
-    + APART
-    + rb"[+-]?[0-9]++"
-    + APART
-    + rb"obj(?![A-Za-z0-9_])"
-)
+#: what may stand between an indirect object header's parts: any white space and
+#: comments, at least one
+APART = _GAP + rb"++"
 
 #: white space and comments, or nothing
-_SKIP = rb"(?:" + WHITE_SPACE + rb"|%[^\r\n]*+)*+"
+_SKIP = _GAP + rb"*+"
+
+
+def _header(number: bytes) -> bytes:
+    """An indirect object's header (ISO 32000-1 §7.3.10): its number and generation
+    (each ``number``) and ``obj`` as a keyword, every run possessive."""
+    return number + APART + number + APART + rb"obj(?![A-Za-z0-9_])"
+
+
+#: an object header anywhere: a sign before either number is read as a number by
+#: readers' lexers, and a number starts where a run of digits starts, so that a scan
+#: stays linear
+OBJECT_HEADER = re.compile(rb"(?<![0-9])" + _header(rb"[+-]?[0-9]++"))
 
 #: an object header as a reader takes one where a cross-reference points: plain
 #: digits (pyHanko reads them with ``int()``, which takes ``0_1``; readers do not)
 #: and the ``obj`` keyword (pyHanko does not look at it: atk37c)
-_HEADER_AT = re.compile(
-    _SKIP + rb"([0-9]++)" + APART + rb"([0-9]++)" + APART + rb"obj(?![A-Za-z0-9_])"
-)
+_HEADER_AT = re.compile(_SKIP + _header(rb"([0-9]++)"))
 
 #: a cross-reference table's keyword, where a ``startxref`` or ``/Prev`` points
 _TABLE_AT = re.compile(_SKIP + rb"xref(?=[\x00\t\n\x0c\r ])")
