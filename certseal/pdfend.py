@@ -69,19 +69,17 @@ OBJECT_HEADER = re.compile(rb"(?<![0-9])" + _header(rb"[+-]?[0-9]++"))
 _HEADER_AT = re.compile(_SKIP + _header(rb"([0-9]++)"))
 
 #: a cross-reference table's keyword, where a ``startxref`` or ``/Prev`` points
-_TABLE_AT = re.compile(_SKIP + rb"xref(?=[\x00\t\n\x0c\r ])")
+_TABLE_AT = re.compile(_SKIP + rb"xref(?=" + WHITE_SPACE + rb")")
 
 #: a table's subsection header (ISO 32000-1 §7.5.4): first object number, count
-_SUBSECTION = re.compile(
-    rb"[\x00\t\n\x0c\r ]*+([0-9]++) ++([0-9]++)[ \t]*+(?:\r\n|\r|\n)"
-)
+_SUBSECTION = re.compile(WHITE_SPACE + rb"*+([0-9]++) ++([0-9]++)[ \t]*+(?:\r\n|\r|\n)")
 
 #: a table's entry: 10-digit offset, 5-digit generation, ``n`` or ``f`` and its
 #: two-byte end (one byte, or three, as some writers put it, too)
 _ENTRY = re.compile(rb"([0-9]{10}) ([0-9]{5}) ([nf])(?: \r\n| \r| \n|\r\n|\r|\n)")
 
 #: the end of a table's subsections
-_TRAILER = re.compile(rb"[\x00\t\n\x0c\r ]*+trailer")
+_TRAILER = re.compile(WHITE_SPACE + rb"*+trailer")
 
 
 def pdf_end(pdf: bytes) -> tuple[int, int] | None:
@@ -139,8 +137,9 @@ def read_to_end(
             "rebuild the file from whatever objects it holds; send the PDF as "
             f"written (its first {end} bytes)"
         )
-    result = read(pdf if end == len(pdf) else pdf[:end])
-    check_cross_references(pdf[:end], xrefs(result))
+    read_part = pdf if end == len(pdf) else pdf[:end]
+    result = read(read_part)
+    check_cross_references(read_part, xrefs(result))
     return result, len(pdf) - end
 
 
