@@ -34,7 +34,7 @@ WHITE_SPACE = rb"[\x00\t\n\x0c\r ]"
 _END = re.compile(
     rb"startxref"
     + WHITE_SPACE
-    + rb"++[0-9]++"
+    + rb"++([0-9]++)"
     + WHITE_SPACE
     + rb"++%%EOF(?:\r\n|\r|\n)?"
 )
@@ -121,22 +121,29 @@ def read_to_end(
     atk37c). Raises
     ``ValueError`` saying so for a file without an end section (:data:`NO_END`), one
     whose end section starts beyond the last :data:`END_WINDOW` bytes
-    (:func:`too_far`), one with ``startxref`` after it (readers take the last), and
-    one whose cross-references a reader would not follow as pyHanko did
-    (:func:`check_cross_references`). Also what ``read`` raises."""
+    (:func:`too_far`), one whose last ``startxref`` is not its end section's (readers
+    take the last), one whose ``startxref`` names no cross-reference section before
+    it (:func:`_misplaced`: checked before pyHanko reads, which would otherwise fail
+    in its own words or look a few bytes around), and one whose cross-references a
+    reader would not follow as pyHanko did (:func:`check_cross_references`). Also
+    what ``read`` raises."""
     found = pdf_end(pdf)
     if found is None:
         raise ValueError(NO_END)
     start, end = found
+    last = pdf.rfind(b"startxref")
+    if last > start:
+        raise ValueError(
+            f"its last 'startxref' (byte {last}) is not followed by an offset and "
+            "'%%EOF' (ISO 32000-1 §7.5.5): PDF readers take the last as the file's "
+            f"end and, finding no cross-reference there, {_REBUILD_AT}; its last "
+            f"complete end section ends at byte {end}"
+        )
     if len(pdf) - start > END_WINDOW:
         raise ValueError(too_far(len(pdf), start, end))
-    if b"startxref" in pdf[end:]:
-        raise ValueError(
-            f"the bytes after its end (byte {end}) hold 'startxref': PDF readers take "
-            "the last as the file's end and, finding no cross-reference there, "
-            "rebuild the file from whatever objects it holds; send the PDF as "
-            f"written (its first {end} bytes)"
-        )
+    declared = int(_END.match(pdf, start)[1])  # type: ignore[index]
+    if declared >= start or _section_at(pdf, declared) is None:
+        raise ValueError(_misplaced("its last", declared, start))
     read_part = pdf if end == len(pdf) else pdf[:end]
     result = read(read_part)
     check_cross_references(read_part, xrefs(result))
@@ -155,19 +162,16 @@ def check_cross_references(pdf: bytes, cache: Any) -> None:
     cross-reference reaches). Linear in the number of entries."""
     for revision in range(cache.total_revisions):
         at = cache.get_xref_container_info(revision).declared_startxref
-        table = _TABLE_AT.match(pdf, at)
-        if table is not None:
-            entries = _table_entries(pdf, table.end())
+        kind = _section_at(pdf, at)
+        if kind == "table":
+            entries = _table_entries(pdf, _TABLE_AT.match(pdf, at).end())  # type: ignore[union-attr]
             hybrid = cache.get_xref_data(revision).hybrid
             if hybrid is not None:  # a table's /XRefStm stream (§7.5.8.4)
                 entries += _stream_entries(hybrid.xref_data)
-        elif _HEADER_AT.match(pdf, at):
+        elif kind == "stream":
             entries = _stream_entries(cache.get_xref_data(revision))
         else:
-            raise ValueError(
-                f"its revision {revision}'s cross-reference section is not at byte "
-                f"{at}, where its startxref or /Prev says: {_REBUILD}"
-            )
+            raise ValueError(_misplaced(f"its revision {revision}'s", at, len(pdf)))
         for number, generation, offset in entries:
             header = _HEADER_AT.match(pdf, offset)
             if header is None or (int(header[1]), int(header[2])) != (
@@ -181,7 +185,28 @@ def check_cross_references(pdf: bytes, cache: Any) -> None:
 
 
 #: what a reader does with a file whose cross-references do not hold as written
-_REBUILD = "PDF readers then rebuild the file from whatever objects it holds"
+_REBUILD_AT = "rebuild the file from whatever objects it holds"
+_REBUILD = "PDF readers then " + _REBUILD_AT
+
+
+def _section_at(pdf: bytes, at: int) -> str | None:
+    """The kind of cross-reference section (ISO 32000-1 §7.5.4, §7.5.8) that starts
+    at byte ``at`` of ``pdf``, after white space and comments: ``"table"`` (the
+    ``xref`` keyword), ``"stream"`` (an object header) or None."""
+    if _TABLE_AT.match(pdf, at):
+        return "table"
+    return "stream" if _HEADER_AT.match(pdf, at) else None
+
+
+def _misplaced(whose: str, at: int, size: int) -> str:
+    """Why a file whose revision (``whose``: "its last", "its revision 2's") has no
+    cross-reference section at byte ``at``, where its ``startxref`` or ``/Prev``
+    says, is refused; ``size``: the bytes the section must lie in."""
+    past = f" (past the {size} bytes it must lie in)" if at >= size else ""
+    return (
+        f"{whose} cross-reference section is not at byte {at}{past}, where its "
+        f"startxref or /Prev says: {_REBUILD}"
+    )
 
 
 def _table_entries(pdf: bytes, at: int) -> list[tuple[int, int, int]]:

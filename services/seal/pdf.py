@@ -175,7 +175,12 @@ def reading_pdf() -> Iterator[None]:
                 "decrypted",
                 field="pdf",
             ) from None
-        raise invalid("pdf", f"cannot be read as a PDF: {exc}") from None
+        # some of pyHanko's checks are bare asserts, which say nothing
+        said = (
+            str(exc)
+            or f"pyHanko's reader failed a check of its structure ({type(exc).__name__})"
+        )
+        raise invalid("pdf", f"cannot be read as a PDF: {said}") from None
 
 
 class _SealSigner(signers.Signer):

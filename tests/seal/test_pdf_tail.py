@@ -91,11 +91,96 @@ async def test_a_tail_holding_startxref_is_refused(sealed, seal_ca, tail):  # no
     with pytest.raises(CertsealError) as err:
         await read_pdf_seals(sealed + tail, ca=seal_ca.cert)
     assert err.value.message == (
-        f"cannot be read as a PDF: the bytes after its end (byte {len(sealed)}) hold "
-        "'startxref': PDF readers take the last as the file's end and, finding no "
-        "cross-reference there, rebuild the file from whatever objects it holds; "
-        f"send the PDF as written (its first {len(sealed)} bytes)"
+        f"cannot be read as a PDF: its last 'startxref' (byte "
+        f"{len(sealed) + tail.index(b'startxref')}) is not followed by an offset and "
+        "'%%EOF' (ISO 32000-1 §7.5.5): PDF readers take the last as the file's end "
+        "and, finding no cross-reference there, rebuild the file from whatever "
+        f"objects it holds; its last complete end section ends at byte {len(sealed)}"
     )
+
+
+#: a sealed PDF's end section made to name no cross-reference section, by the kind
+#: of fault: an offset past the file (a huge one too, beyond what a seek takes), one
+#: into the middle of the file, one at a comment, one at a number that is no object
+_WRONG_STARTXREF = {
+    "past the file": lambda pdf: len(pdf) + 10,
+    "beyond a seek": lambda pdf: 10**20,
+    "inside the file": lambda pdf: len(pdf) // 2,
+    "at the header's comment": lambda pdf: 1,
+    "at the trailer": lambda pdf: pdf.rindex(b"trailer"),
+}
+
+
+@pytest.mark.parametrize("kind", list(_WRONG_STARTXREF))
+async def test_a_startxref_naming_no_cross_reference_section_is_refused_in_its_words(
+    sealed,
+    seal_ca,  # noqa: F811
+    kind,
+):
+    """An end section whose offset names no ``xref`` keyword or object header is
+    refused before pyHanko reads the file, in certseal's words (pyHanko's were
+    "Stream ended prematurely", "Python int too large to convert to C ssize_t", or
+    nothing at all: trial37)."""
+    body = sealed[: sealed.rindex(b"startxref")]
+    offset = _WRONG_STARTXREF[kind](sealed)
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(
+            body + b"startxref\n%d\n%%%%EOF\n" % offset, ca=seal_ca.cert
+        )
+    past = (
+        f" (past the {len(body)} bytes it must lie in)" if offset >= len(body) else ""
+    )
+    assert (err.value.field, err.value.message) == (
+        "pdf",
+        f"cannot be read as a PDF: its last cross-reference section is not at byte "
+        f"{offset}{past}, where its startxref or /Prev says: PDF readers then rebuild "
+        "the file from whatever objects it holds",
+    )
+
+
+async def test_a_startxref_naming_an_ordinary_object_is_refused_saying_something(
+    sealed,
+    seal_ca,  # noqa: F811
+):
+    """An object header where the section should be, but no cross-reference stream:
+    pyHanko's bare assert said nothing ("cannot be read as a PDF: ")."""
+    body = sealed[: sealed.rindex(b"startxref")]
+    offset = sealed.index(b"1 0 obj")
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(
+            body + b"startxref\n%d\n%%%%EOF\n" % offset, ca=seal_ca.cert
+        )
+    assert (err.value.field, err.value.message) == (
+        "pdf",
+        "cannot be read as a PDF: pyHanko's reader failed a check of its structure "
+        "(AssertionError)",
+    )
+
+
+async def test_a_pdf_cut_short_is_refused_saying_where_its_end_points(
+    sealed,
+    seal_ca,  # noqa: F811
+):
+    """A transfer cut short that kept the end section (the last bytes of the file
+    sent again after half of it): its offset lies past what arrived."""
+    cut = sealed[: len(sealed) // 2] + sealed[sealed.rindex(b"startxref") :]
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(cut, ca=seal_ca.cert)
+    assert err.value.message.startswith(
+        "cannot be read as a PDF: its last cross-reference section is not at byte "
+    )
+    assert f"(past the {len(sealed) // 2} bytes it must lie in)" in err.value.message
+
+
+async def test_a_sealed_pdf_after_another_pdf_is_refused_at_its_offsets(
+    sealed,
+    seal_ca,  # noqa: F811
+):
+    """Two files joined: the sealed one's offsets count from its own first byte."""
+    joined = page_pdf(Tree()) + b"% another file\n" + sealed
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(joined, ca=seal_ca.cert)
+    assert "cross-reference section is not at byte" in err.value.message
 
 
 @pytest.mark.parametrize("length", [100, 900])
