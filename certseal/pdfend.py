@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pyhanko.pdf_utils import generic
+
 R = TypeVar("R")
 
 #: what a file without an end section is refused with
@@ -146,8 +148,65 @@ def read_to_end(
         raise ValueError(_misplaced("its last", declared, start))
     read_part = pdf if end == len(pdf) else pdf[:end]
     result = read(read_part)
-    check_cross_references(read_part, xrefs(result))
+    cache = xrefs(result)
+    check_cross_references(read_part, cache)
+    check_linearized(pdf, cache)
     return result, len(pdf) - end
+
+
+#: a name's escaped character (ISO 32000-1 §7.3.5), as a reader's lexer reads it
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+#: a dictionary's /L entry (the linearized file's length, ISO 32000-1 Annex F.2) and
+#: its number as a lexer takes one (sign, fraction): the name ends at white space or
+#: a delimiter
+_LENGTH_ENTRY = re.compile(
+    rb"/L(?=[\x00\t\n\x0c\r ()<>\[\]{}/%])" + _SKIP + rb"([+-]?[0-9]*+(?:\.[0-9]*+)?)"
+)
+
+
+def check_linearized(pdf: bytes, cache: Any) -> None:
+    """Check a linearized file (ISO 32000-1 Annex F) as readers open one: when the
+    dictionary of ``pdf``'s first object says a length (``/L``) of at least the
+    file's, poppler, MuPDF and PDFium read its cross-references from the section
+    after that object (the first page's) rather than from the file's end, so that
+    section must be the newest revision's, where pyHanko (``cache``) starts. A file
+    updated after linearization says its older, shorter length and is read from its
+    end by all. Raises ``ValueError`` for one that is not so (atk38: a sealed file
+    padded to the /L it was made with showed, in poppler, objects of a section
+    pyHanko never read). Reads the first :data:`END_WINDOW` bytes, as readers do."""
+    window = pdf[:END_WINDOW]
+    header = OBJECT_HEADER.search(window)
+    close = -1 if header is None else window.find(b"endobj", header.end())
+    if header is None or close < 0:
+        return
+    entries = _NAME_ESCAPE.sub(
+        lambda escaped: bytes([int(escaped[1], 16)]), window[header.end() : close]
+    )
+    said = [_number(found[1]) for found in _LENGTH_ENTRY.finditer(entries)]
+    lengths = [length for length in said if length is not None and length >= len(pdf)]
+    if not lengths:
+        return
+    first_page = re.compile(WHITE_SPACE + rb"*+").match(pdf, close + 6).end()  # type: ignore[union-attr]
+    newest = cache.get_xref_container_info(cache.total_revisions - 1)
+    if first_page != newest.declared_startxref:
+        raise ValueError(
+            f"its first object says it is linearized with a length (/L) of "
+            f"{lengths[0]}, not less than its {len(pdf)} bytes, but its first page's "
+            f"cross-reference section (byte {first_page}) is not the one its end "
+            f"names (byte "
+            f"{newest.declared_startxref}): PDF readers open a linearized file "
+            "from its first page's section and would show other objects (ISO "
+            "32000-1 Annex F)"
+        )
+
+
+def _number(text: bytes) -> int | None:
+    """A PDF number's whole part (ISO 32000-1 §7.3.3), or None for no number."""
+    try:
+        return int(text.split(b".")[0])
+    except ValueError:  # a sign or a point alone
+        return None
 
 
 def check_cross_references(pdf: bytes, cache: Any) -> None:
@@ -157,21 +216,33 @@ def check_cross_references(pdf: bytes, cache: Any) -> None:
     few bytes around), a table read as ISO 32000-1 §7.5.4 writes one (no entry
     pyHanko's ``int()`` takes and a reader does not, no type but ``n`` or ``f``, no
     object listed twice), and at each in-use entry's offset that object's header,
-    ``N G obj`` in plain digits. Raises ``ValueError`` naming the first that is not
-    (atk37b, atk37c: PDFium and poppler rebuilt such files and showed an object no
-    cross-reference reaches). Linear in the number of entries."""
+    ``N G obj`` in plain digits. Where pyHanko and readers resolve an entry
+    differently it must be unambiguous (atk38): an object in an object stream
+    (§7.5.7) at the index its entry names, the first there with its number (pyHanko
+    takes the first, readers the indexed one); an object number in use in one
+    generation only, across every revision (pyHanko takes the entry a reference's
+    generation names, PDFium the newest whatever its generation). Raises
+    ``ValueError`` naming the first that is not (atk37b, atk37c, atk38: PDFium and
+    poppler showed an object pyHanko did not read). Linear in the number of entries
+    and object streams' members."""
+    generations: dict[int, tuple[int, int]] = {}
+    stream_members: dict[int, dict[int, int]] = {}
     for revision in range(cache.total_revisions):
         at = cache.get_xref_container_info(revision).declared_startxref
+        data = cache.get_xref_data(revision)
         kind = _section_at(pdf, at)
         if kind == "table":
             entries = _table_entries(pdf, _TABLE_AT.match(pdf, at).end())  # type: ignore[union-attr]
-            hybrid = cache.get_xref_data(revision).hybrid
-            if hybrid is not None:  # a table's /XRefStm stream (§7.5.8.4)
-                entries += _stream_entries(hybrid.xref_data)
+            # a table's /XRefStm stream (§7.5.8.4)
+            sections = [] if data.hybrid is None else [data.hybrid.xref_data]
         elif kind == "stream":
-            entries = _stream_entries(cache.get_xref_data(revision))
+            entries, sections = [], [data]
         else:
             raise ValueError(_misplaced(f"its revision {revision}'s", at, len(pdf)))
+        compressed: dict[int, Any] = {}
+        for section in sections:
+            entries += _stream_entries(section)
+            compressed.update(section.xrefs_in_objstm)
         for number, generation, offset in entries:
             header = _HEADER_AT.match(pdf, offset)
             if header is None or (int(header[1]), int(header[2])) != (
@@ -182,6 +253,69 @@ def check_cross_references(pdf: bytes, cache: Any) -> None:
                     f"its cross-reference puts object {number} {generation} at byte "
                     f"{offset}, where no '{number} {generation} obj' stands: {_REBUILD}"
                 )
+        in_use = [(n, g) for n, g, _ in entries] + [(n, 0) for n in compressed]
+        for number, generation in in_use:
+            first = generations.setdefault(number, (generation, revision))
+            if first[0] != generation:
+                raise ValueError(
+                    f"its object {number} is in use in generation {first[0]} "
+                    f"(revision {first[1]}) and {generation} (revision {revision}): "
+                    "PDF readers differ in which they show (pyHanko the one a "
+                    "reference names, PDFium the newest)"
+                )
+        for number, where in compressed.items():
+            stream = where.obj_stream_id
+            if stream not in stream_members:
+                stream_members[stream] = _members(cache.reader, stream)
+            found = stream_members[stream].get(number)
+            if found != where.ix_in_stream:
+                held = (
+                    "does not hold it"
+                    if found is None
+                    else f"holds it first at {found}"
+                )
+                raise ValueError(
+                    f"its cross-reference puts object {number} at index "
+                    f"{where.ix_in_stream} of object stream {stream}, which {held}: "
+                    "PDF readers take the object at that index, pyHanko the first "
+                    "with its number"
+                )
+
+
+#: an object stream's header entry (ISO 32000-1 §7.5.7): object number, offset
+_MEMBER = re.compile(WHITE_SPACE + rb"*+([0-9]++)" + WHITE_SPACE + rb"++[0-9]++")
+
+
+def _members(reader: Any, stream: int) -> dict[int, int]:
+    """Object stream ``stream``'s members as pyHanko resolves it (the newest
+    revision's object; pyHanko reads every revision's compressed objects from it):
+    each object number and the index of its first member. ValueError for an object
+    that is no object stream or a header that does not list its ``/N`` members."""
+    found = reader.get_object(generic.Reference(stream, 0, reader))
+    if not isinstance(found, generic.StreamObject) or found.get("/Type") != "/ObjStm":
+        raise ValueError(
+            f"its cross-reference names object {stream} as an object stream, which "
+            "it is not (ISO 32000-1 §7.5.7)"
+        )
+    count, first = found.get("/N"), found.get("/First")
+    if (
+        not isinstance(count, int)
+        or not isinstance(first, int)
+        or min(count, first) < 0
+    ):
+        raise ValueError(f"its object stream {stream} has no whole /N and /First")
+    header, at = found.data[:first], 0
+    members: dict[int, int] = {}
+    for index in range(count):
+        member = _MEMBER.match(header, at)
+        if member is None:
+            raise ValueError(
+                f"its object stream {stream}'s header does not list its {count} "
+                "objects (ISO 32000-1 §7.5.7)"
+            )
+        members.setdefault(int(member[1]), index)
+        at = member.end()
+    return members
 
 
 #: what a reader does with a file whose cross-references do not hold as written

@@ -39,13 +39,16 @@ sections pyHanko never reads. Found:
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
 
 from certseal.errors import CertsealError
+from certseal.pdfend import read_to_end
 from services.seal.pdf_verify import read_pdf_seals
-from tests.seal.field_pdfs import Tree, page_pdf
+from tests.seal.field_pdfs import Tree, certify, page_pdf
 from tests.seal.test_atk37_pdf_tail import BLUE_BODY, _seals_hold, _startxref
 from tests.seal.test_atk37b_pdf_end import _pdfium_blue
 from tests.seal.test_atk37c_pdf_xref import _poppler_blue
@@ -234,22 +237,14 @@ def test_premise_readers_take_an_object_stream_member_by_its_index(sealed):
     assert _pdfium_blue(pdf) and _poppler_blue(pdf)
 
 
-async def test_premise_pyhanko_takes_the_first_member_and_says_valid(
-    sealed,
-    seal_ca,  # noqa: F811
-):
-    """What certseal says today: the seal holds, 'validation data only'."""
-    [found] = await read_pdf_seals(_page_twice(sealed), ca=seal_ca.cert)
-    assert found.intact and not found.modified, found.detail
-    assert "validation data only (pyHanko level LTA_UPDATES)" in found.detail
+def test_premise_pyhanko_alone_takes_the_first_member(sealed):
+    """What pyHanko reads of the forged file (and certseal said VALID, 'validation
+    data only', before atk38): the first member, the page as sealed."""
+    reader = PdfFileReader(io.BytesIO(_page_twice(sealed)), strict=False)
+    page = reader.root["/Pages"]["/Kids"][0]
+    assert page.raw_get("/Contents").idnum == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk38 F1 (high): an update after the seal puts the page into an object "
-    "stream twice (a copy first, a forged page at the index the xref names); pyHanko "
-    "reads the first, PDFium and poppler the indexed one: VALID while both show it",
-)
 async def test_a_page_put_twice_into_an_object_stream_after_the_seal_is_modified(
     sealed,
     seal_ca,  # noqa: F811
@@ -269,12 +264,6 @@ def test_premise_a_pdf_sent_with_an_object_twice_in_an_object_stream():
     assert _pdfium_blue(pdf) and _poppler_blue(pdf)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk38 F1b (high): a PDF whose object stream holds object 3 twice is "
-    "sealed as pyHanko reads it (the first) and VALID; PDFium and poppler show the "
-    "member at the xref's index",
-)
 async def test_sealing_refuses_an_object_stream_holding_an_object_twice(
     seal_ca,  # noqa: F811
     keys,  # noqa: F811
@@ -328,38 +317,98 @@ def linearized_pdf(length: int) -> bytes:
     return build({**offsets, 5: blue})[0]
 
 
-async def _linearized_and_padded(seal_ca, keys) -> bytes:  # noqa: F811
-    """A sealed linearized_pdf padded with newlines to its /L: the length sealing
-    gives (a first sealing tells it) and 300 bytes."""
-    length = len(await seal(seal_ca, keys, linearized_pdf(0))) + 300
-    sealed = await seal(seal_ca, keys, linearized_pdf(length))
-    assert 0 < length - len(sealed) < 1000
-    return sealed + b"\n" * (length - len(sealed))
+async def _linearized_and_padded() -> bytes:
+    """linearized_pdf signed by another platform's signer (pyHanko's certification;
+    certseal refuses to seal it, below), its /L the length signing gives (a first
+    signing tells it) and 300 bytes, and padded with newlines to that."""
+    length = len(await certify(linearized_pdf(0), MDPPerm.FILL_FORMS)) + 300
+    signed = await certify(linearized_pdf(length), MDPPerm.FILL_FORMS)
+    assert 0 < length - len(signed) < 1000
+    return signed + b"\n" * (length - len(signed))
 
 
-async def test_premise_poppler_reads_a_linearized_file_from_its_first_section(
-    seal_ca,  # noqa: F811
-    keys,  # noqa: F811
-):
-    pdf = await _linearized_and_padded(seal_ca, keys)
+async def test_premise_poppler_reads_a_linearized_file_from_its_first_section():
+    pdf = await _linearized_and_padded()
     assert _poppler_blue(pdf) and not _pdfium_blue(pdf)
     assert not _poppler_blue(pdf[: pdf.rindex(b"%%EOF") + 6])  # /L not its length
-    [found] = await read_pdf_seals(pdf, ca=seal_ca.cert)
-    assert found.intact and not found.modified, found.detail
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    content = reader.root["/Pages"]["/Kids"][0]["/Contents"]
+    assert content.data == b"0.5 g 0 0 10 10 re f"  # pyHanko: the grey square
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk38 F2 (high): a linearized PDF padded after sealing to its /L: poppler "
-    "starts at the xref after the linearization dictionary (object 5 blue, no seal); "
-    "certseal says VALID, 'bytes ... no PDF update (nothing a reader shows)'",
-)
-async def test_a_sealed_linearized_pdf_padded_to_its_length_is_not_valid(
+async def test_a_signed_linearized_pdf_padded_to_its_length_is_refused(seal_ca):  # noqa: F811
+    """atk38 F2: poppler starts at the section after the linearization dictionary
+    (object 5 blue, no signature); certseal said VALID, 'bytes ... no PDF update
+    (nothing a reader shows)'."""
+    pdf = await _linearized_and_padded()
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(pdf, ca=seal_ca.cert)
+    assert err.value.message == (
+        "cannot be read as a PDF: its first object says it is linearized with a "
+        f"length (/L) of {len(pdf)}, not less than its {len(pdf)} bytes, but its "
+        "first page's cross-reference section (byte 94) is not the one its end names "
+        f"(byte {_startxref(pdf)}): PDF readers open a linearized file from its first "
+        "page's section and would show other objects (ISO 32000-1 Annex F)"
+    )
+
+
+@pytest.mark.parametrize("beyond", [0, 1, 300])
+async def test_sealing_refuses_a_pdf_linearized_for_a_length_it_does_not_have_yet(
     seal_ca,  # noqa: F811
     keys,  # noqa: F811
+    beyond,
 ):
-    pdf = await _linearized_and_padded(seal_ca, keys)
-    assert not await _seals_hold(pdf, seal_ca.cert)
+    """The sealed file's length can be told in advance: a file whose /L is its own
+    length or more, and whose first page's section is not the newest, is refused
+    before it is sealed (the attack needs no padding when /L is the sealed length)."""
+    pdf = linearized_pdf(0)
+    pdf = linearized_pdf(len(pdf) + beyond)
+    with pytest.raises(CertsealError) as err:
+        await seal(seal_ca, keys, pdf)
+    assert err.value.field == "pdf"
+    assert "is linearized with a length (/L)" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "spelt",
+    [b"/L %d", b"/L%%c\n%d", b"/#4c %d", b"/L +%d", b"/L %d.0", b"/L 000%d"],
+    ids=["plain", "comment", "escaped name", "signed", "real", "leading zeros"],
+)
+async def test_a_length_entry_spelt_as_readers_read_it_is_found(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+    spelt,
+):
+    """/L as a lexer reads it: after a comment, an escaped name, a sign, a fraction."""
+    plain = linearized_pdf(0)
+    pdf = linearized_pdf(len(plain) + 50).replace(
+        b"/L %010d" % (len(plain) + 50), (spelt % (len(plain) + 50)).ljust(13)
+    )
+    assert len(pdf) == len(plain)
+    with pytest.raises(CertsealError) as err:
+        await seal(seal_ca, keys, pdf)
+    assert "is linearized with a length (/L)" in err.value.message
+
+
+#: genuine linearized files, by qpdf (tests/seal/data/linearized/README.md)
+LINEARIZED = Path(__file__).parent / "data" / "linearized"
+
+
+@pytest.mark.parametrize("name", ["qpdf_page.pdf", "qpdf_page_object_streams.pdf"])
+async def test_a_genuine_linearized_pdf_is_sealed_and_holds(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+    name,
+):
+    """A linearized file as written (/L its length, its end naming the first page's
+    section) is sealed; sealed, its /L is shorter than it and readers read it from
+    its end."""
+    pdf = (LINEARIZED / name).read_bytes()
+    assert b"/Linearized 1 /L %d " % len(pdf) in pdf
+    sealed = await seal(seal_ca, keys, pdf)
+    [found] = await read_pdf_seals(sealed, ca=seal_ca.cert)
+    assert found.intact and not found.modified, found.detail
+    assert found.detail.startswith("coverage ENTIRE_FILE"), found.detail
 
 
 # -- 3. an entry in another generation than the references ------------------------------
@@ -383,12 +432,6 @@ def test_premise_pdfium_takes_the_newest_entry_whatever_its_generation():
     assert _pdfium_blue(pdf) and not _poppler_blue(pdf)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk38 F3 (high): a later xref entry for object 5 in generation 1: pyHanko "
-    "resolves 5 0 R from the older revision, PDFium takes the newest entry (blue); "
-    "certseal seals it and says VALID",
-)
 async def test_sealing_refuses_an_entry_whose_generation_no_reference_uses(
     seal_ca,  # noqa: F811
     keys,  # noqa: F811
@@ -399,6 +442,28 @@ async def test_sealing_refuses_an_entry_whose_generation_no_reference_uses(
         assert err.field == "pdf", err
         return
     assert not await _seals_hold(sealed, seal_ca.cert)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _generation_1,
+        # object 3 in an object stream (generation 0), then in generation 2
+        lambda: table_update(
+            stream_pdf(),
+            [b"3 2 obj\n" + FORGED + b"\nendobj\n"],
+            b"3 1\n%010d 00002 n \n",
+        ),
+    ],
+    ids=["a table entry", "an object stream's member"],
+)
+def test_an_object_in_use_in_two_generations_is_refused_saying_which(make):
+    with pytest.raises(ValueError, match=r"in use in generation 0 \(revision 0\)"):
+        read_to_end(
+            make(),
+            lambda pdf: PdfFileReader(io.BytesIO(pdf), strict=False),
+            lambda reader: reader.xrefs,
+        )
 
 
 async def test_an_entry_in_generation_1_after_the_seal_is_modified(
@@ -425,15 +490,6 @@ async def test_freeing_the_content_after_the_seal_is_modified(
 
 #: inputs no reader renders blue, or that certseal refuses
 HANDLED = {
-    # pyHanko and the readers both give null
-    "an index beyond the object stream's /N": lambda: stream_pdf(entry_3=(2, 8, 5)),
-    # readers check the member's number: none shows object 10 as object 3
-    "a member of another number at the index": lambda: stream_pdf(
-        [(3, BENIGN), (10, FORGED)], (2, 8, 1)
-    ),
-    "the member at index 0 of another number": lambda: stream_pdf(
-        [(10, FORGED), (3, BENIGN)], (2, 8, 0)
-    ),
     # object stream 8 also holds a forged page 4, which the xref puts elsewhere
     "a member the xref puts elsewhere": lambda: stream_pdf(
         [(3, BENIGN), (4, _PAGE.replace(b"3 0 R", FORGED))]
@@ -449,6 +505,17 @@ REFUSED = {
     "overlapping /Index subsections": lambda: stream_pdf(index=[(0, 10), (3, 1)]),
     # pyHanko gives missing fields their defaults (type 1, offset 0)
     "a stream 3 bytes short": lambda: stream_pdf(short=3),
+    # an entry naming an index where its object does not stand first: pyHanko finds
+    # it by number (or gives null past /N), readers take the index (atk38 F1)
+    "an index beyond the object stream's /N": lambda: stream_pdf(entry_3=(2, 8, 5)),
+    "a member of another number at the index": lambda: stream_pdf(
+        [(3, BENIGN), (10, FORGED)], (2, 8, 1)
+    ),
+    "the member at index 0 of another number": lambda: stream_pdf(
+        [(10, FORGED), (3, BENIGN)], (2, 8, 0)
+    ),
+    "the object twice, the index at the second": _resources_twice,
+    "an object stream number naming a page": lambda: stream_pdf(entry_3=(2, 4, 0)),
 }
 
 
@@ -475,19 +542,9 @@ async def test_cross_reference_streams_pyhanko_misreads_are_refused(
     with pytest.raises(CertsealError) as err:
         await seal(seal_ca, keys, pdf)
     assert err.value.field == "pdf"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk38 F4 (low): pyHanko's bare AssertionError (an object stream number "
-    "that names no stream, /Index subsections out of order) is refused as 'cannot be read as a PDF: ' with no reason",
-)
-@pytest.mark.parametrize("name", list(REFUSED)[:2])
-async def test_refusals_say_why(seal_ca, keys, name):  # noqa: F811
-    with pytest.raises(CertsealError) as err:
-        await seal(seal_ca, keys, REFUSED[name]())
-    assert err.value.field == "pdf"
-    assert not str(err.value).rstrip().endswith(":"), str(err.value)
+    # atk38 F4: pyHanko's bare asserts said nothing after "cannot be read as a PDF: "
+    assert err.value.message.startswith("cannot be read as a PDF: "), err.value.message
+    assert len(err.value.message) > len("cannot be read as a PDF: ") + 20
 
 
 async def test_a_wide_object_stream_number_after_the_seal_is_not_valid(
