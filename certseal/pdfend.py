@@ -126,9 +126,10 @@ def read_to_end(
     (:func:`too_far`), one whose last ``startxref`` is not its end section's (readers
     take the last), one whose ``startxref`` names no cross-reference section before
     it (:func:`_misplaced`: checked before pyHanko reads, which would otherwise fail
-    in its own words or look a few bytes around), and one whose cross-references a
-    reader would not follow as pyHanko did (:func:`check_cross_references`). Also
-    what ``read`` raises."""
+    in its own words or look a few bytes around), one whose cross-references a
+    reader would not follow as pyHanko did (:func:`check_cross_references`), and a
+    linearized file readers would read from another section than its end names
+    (:func:`check_linearized`). Also what ``read`` raises."""
     found = pdf_end(pdf)
     if found is None:
         raise ValueError(NO_END)
@@ -153,6 +154,9 @@ def read_to_end(
     check_linearized(pdf, cache)
     return result, len(pdf) - end
 
+
+#: a run of white space, or none
+_WHITE_RUN = re.compile(WHITE_SPACE + rb"*+")
 
 #: a name's escaped character (ISO 32000-1 §7.3.5), as a reader's lexer reads it
 _NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
@@ -187,17 +191,16 @@ def check_linearized(pdf: bytes, cache: Any) -> None:
     lengths = [length for length in said if length is not None and length >= len(pdf)]
     if not lengths:
         return
-    first_page = re.compile(WHITE_SPACE + rb"*+").match(pdf, close + 6).end()  # type: ignore[union-attr]
+    first_page = _WHITE_RUN.match(pdf, close + len(b"endobj")).end()  # type: ignore[union-attr]
     newest = cache.get_xref_container_info(cache.total_revisions - 1)
     if first_page != newest.declared_startxref:
         raise ValueError(
             f"its first object says it is linearized with a length (/L) of "
             f"{lengths[0]}, not less than its {len(pdf)} bytes, but its first page's "
             f"cross-reference section (byte {first_page}) is not the one its end "
-            f"names (byte "
-            f"{newest.declared_startxref}): PDF readers open a linearized file "
-            "from its first page's section and would show other objects (ISO "
-            "32000-1 Annex F)"
+            f"names (byte {newest.declared_startxref}): PDF readers open a "
+            "linearized file from its first page's section and would show other "
+            "objects (ISO 32000-1 Annex F)"
         )
 
 
