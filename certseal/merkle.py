@@ -83,8 +83,11 @@ def verify_inclusion(
     index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
 ) -> None:
     """Raise :class:`ProofError` unless ``proof`` shows leaf hash ``leaf`` at ``index``
-    in the tree of ``size`` leaves with root hash ``root`` (RFC 9162 §2.1.3.2)."""
-    if root_from_inclusion_proof(index, size, leaf, proof) != root:
+    in the tree of ``size`` leaves with root hash ``root`` (RFC 9162 §2.1.3.2); a
+    root, leaf or proof hash that is not 32 bytes is refused."""
+    computed = root_from_inclusion_proof(index, size, leaf, proof)
+    _check_hash(root, "root_hash")
+    if computed != root:
         raise ProofError("the inclusion proof does not lead to the root hash")
 
 
@@ -98,12 +101,15 @@ def verify_consistency(
     """Raise :class:`ProofError` unless ``proof`` shows the tree of ``first`` leaves
     with ``first_root`` is a prefix of the tree of ``second`` leaves with
     ``second_root`` (RFC 9162 §2.1.4.2). A proof from the empty tree is meaningless
-    and refused, as is ``first > second``."""
+    and refused, as is ``first > second``; a root or proof hash that is not 32 bytes
+    (SHA-256, RFC 9162 §2.1.1) is refused whatever the sizes."""
     if not 0 < first <= second:
         raise ProofError(
             f"no consistency proof from tree size {first} to {second}",
             field="first_tree_size",
         )
+    _check_hash(first_root, "first_root_hash")
+    _check_hash(second_root, "second_root_hash")
     if first == second:
         if proof:
             raise ProofError("equal tree sizes take an empty proof")

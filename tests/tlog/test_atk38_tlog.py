@@ -232,16 +232,45 @@ def test_leaf_and_node_hashes_are_separated_by_domain():
     _refused(lambda: verify_inclusion(0, 1, leaf_hash(interior), [], root2))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify_consistency never checks the lengths of the two root hashes: when "
-    "the first size is a power of two the first root is taken as the proof's seed "
-    "unchecked, so a 5-byte 'root' verifies",
-)
 def test_a_first_root_hash_that_is_not_32_bytes_is_refused():
     short = b"short"
     second = node_hash(short, LEAVES[1])  # what the proof leads to from that seed
-    _refused(lambda: verify_consistency(1, 2, [LEAVES[1]], short, second))
+    _refused(
+        lambda: verify_consistency(1, 2, [LEAVES[1]], short, second),
+        ErrorKind.FAILED_PRECONDITION,
+        "first_root_hash",
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "first_root", "second_root", "field"),
+    [
+        # equal sizes compare the roots only: two equal short "roots" are no tree head
+        (3, 3, b"x", b"x", "first_root_hash"),
+        (3, 3, b"", b"", "first_root_hash"),
+        (4, 4, ROOTS[4] + b"\0", ROOTS[4] + b"\0", "first_root_hash"),
+        (2, 4, ROOTS[2][:31], ROOTS[4], "first_root_hash"),
+        (3, 5, ROOTS[3] + b"\0", ROOTS[5], "first_root_hash"),
+        (3, 5, ROOTS[3], ROOTS[5][:31], "second_root_hash"),
+        (4, 4, ROOTS[4], ROOTS[4] + b"\0", "second_root_hash"),
+    ],
+)
+def test_root_hashes_that_are_not_32_bytes_are_refused_whatever_the_sizes(
+    first, second, first_root, second_root, field
+):
+    proof = _subproof(first, LEAVES[:second], True)
+    _refused(
+        lambda: verify_consistency(first, second, proof, first_root, second_root),
+        ErrorKind.FAILED_PRECONDITION,
+        field,
+    )
+    # an inclusion proof's root too
+    path = _path(0, LEAVES[:second])
+    _refused(
+        lambda: verify_inclusion(0, second, LEAVES[0], path, second_root[:31]),
+        ErrorKind.FAILED_PRECONDITION,
+        "root_hash",
+    )
 
 
 # == 2. C2SP signed note and tlog-checkpoint ========================================
