@@ -10,7 +10,10 @@ SHA-256(key name || 0x0A || 0x01 || public key), and the signature is over the n
 note`` and every C2SP witness reads it.
 
 Parsing outside notes is bounded (:data:`MAX_NOTE_BYTES`, :data:`MAX_SIGNATURES`);
-every failure is a :class:`CertsealError` naming the field.
+every failure is a :class:`CertsealError` naming the field (text that is not UTF-8, a
+``str`` holding a lone surrogate, included). A checkpoint of tree size 0 must have the
+empty tree's root hash, SHA-256("") (RFC 9162 §2.1.1): one with another root is read
+as what it is, a tree head no later tree extends, and refused.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from certseal.errors import CertsealError, ErrorKind
-from certseal.merkle import HASH_SIZE
+from certseal.merkle import EMPTY_ROOT, HASH_SIZE
 
 #: the largest signed note read from outside (bytes)
 MAX_NOTE_BYTES = 16 * 1024
@@ -39,10 +42,21 @@ ED25519_TYPE = 0x01
 _EM_DASH = "\u2014 "
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 _KEY_NAME = re.compile(r"[^\s+]+")
+#: a verifier key's key ID: exactly 8 hex digits (Go's note.NewVerifier)
+_KEY_ID = re.compile(r"[0-9a-fA-F]{8}")
 
 
 def _bad(message: str, field: str = "checkpoint") -> CertsealError:
     return CertsealError(ErrorKind.INVALID_ARGUMENT, message, field=field)
+
+
+def _utf8(text: str, field: str) -> bytes:
+    """``text`` as UTF-8; INVALID_ARGUMENT (``field``) for a ``str`` that has none (a
+    lone surrogate, as ``surrogateescape`` or a JSON ``\\ud800`` leaves)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise _bad("not UTF-8 text (it holds a lone surrogate)", field) from None
 
 
 def _b64decode(text: str, field: str) -> bytes:
@@ -69,17 +83,19 @@ class NoteVerifier:
 
     @classmethod
     def parse(cls, text: str, field: str = "log_key") -> NoteVerifier:
-        """Read ``<name>+<hex key ID>+<base64(0x01 || key)>``; INVALID_ARGUMENT if not."""
+        """Read ``<name>+<hex key ID>+<base64(0x01 || key)>`` (C2SP signed-note, as
+        Go's ``note.NewVerifier``: a name with no white space and no '+', a key ID of
+        exactly 8 hex digits, an Ed25519 key); INVALID_ARGUMENT (``field``) if not."""
+        _utf8(text, field)
         parts = text.strip().split("+", 2)
         if len(parts) != 3 or not _KEY_NAME.fullmatch(parts[0]):
             raise _bad("a verifier key is <name>+<hex key ID>+<base64 key>", field)
         name, hex_id, b64 = parts
-        try:
-            kid = bytes.fromhex(hex_id)
-        except ValueError:
-            raise _bad("the key ID is not hexadecimal", field) from None
+        if not _KEY_ID.fullmatch(hex_id):
+            raise _bad(f"the key ID {hex_id[:20]!r} is not 8 hex digits", field)
+        kid = bytes.fromhex(hex_id)
         raw = _b64decode(b64, field)
-        if len(kid) != 4 or len(raw) != 33 or raw[0] != ED25519_TYPE:
+        if len(raw) != 33 or raw[0] != ED25519_TYPE:
             raise _bad(
                 "only Ed25519 verifier keys (type 0x01, 32 bytes) are read", field
             )
@@ -100,7 +116,8 @@ class NoteSigner:
         self, name: str, private_key: Ed25519PrivateKey, field: str = "origin"
     ):
         """INVALID_ARGUMENT naming ``field`` (the setting that gave ``name``) for a
-        key name with a space or a '+' (C2SP signed-note)."""
+        key name with a space or a '+' (C2SP signed-note) or that is not UTF-8."""
+        _utf8(name, field)
         if not _KEY_NAME.fullmatch(name):
             raise _bad("a key name has no spaces and no '+'", field)
         self.name = name
@@ -110,7 +127,7 @@ class NoteSigner:
 
     def sign(self, text: str) -> str:
         """The signed note: ``text``, a blank line and this key's signature line."""
-        body = text.encode()
+        body = _utf8(text, "checkpoint")
         signature = self._key.sign(body)
         blob = base64.b64encode(self.verifier.key_id + signature).decode()
         return f"{text}\n{_EM_DASH}{self.name} {blob}\n"
@@ -133,8 +150,12 @@ class Checkpoint:
 
     @classmethod
     def parse_text(cls, text: str) -> Checkpoint:
-        """Read a checkpoint's note text; INVALID_ARGUMENT (field ``checkpoint``) if
-        it is not one."""
+        """Read a checkpoint's note text (C2SP tlog-checkpoint).
+
+        Raises :class:`CertsealError` (field ``checkpoint``): INVALID_ARGUMENT if it
+        is not one; FAILED_PRECONDITION for tree size 0 with a root hash other than
+        the empty tree's, SHA-256("") (RFC 9162 §2.1.1): no such tree exists.
+        """
         if not text.endswith("\n"):
             raise _bad("a checkpoint ends with a newline")
         lines = text[:-1].split("\n")
@@ -145,13 +166,30 @@ class Checkpoint:
         root = _b64decode(lines[2], "checkpoint")
         if len(root) != HASH_SIZE:
             raise _bad(f"the root hash is {len(root)} bytes, not {HASH_SIZE}")
-        return cls(lines[0], int(lines[1]), root, tuple(lines[3:]))
+        checkpoint = cls(lines[0], int(lines[1]), root, tuple(lines[3:]))
+        _refuse_empty_tree_with_a_root(checkpoint)
+        return checkpoint
+
+
+def _refuse_empty_tree_with_a_root(checkpoint: Checkpoint) -> None:
+    """FAILED_PRECONDITION (``checkpoint``) for tree size 0 with another root hash
+    than SHA-256("") (RFC 9162 §2.1.1): a head no later tree can extend."""
+    if checkpoint.size == 0 and checkpoint.root_hash != EMPTY_ROOT:
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            'a checkpoint of tree size 0 has the empty tree\'s root hash, SHA-256("") '
+            f"(RFC 9162 §2.1.1), not {base64.b64encode(checkpoint.root_hash).decode()}",
+            field="checkpoint",
+        )
 
 
 def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
-    """The checkpoint as a signed note; its origin must be the signer's key name."""
+    """The checkpoint as a signed note; its origin must be the signer's key name
+    (INVALID_ARGUMENT, ``origin``), and a size-0 one must have the empty tree's root
+    (FAILED_PRECONDITION, ``checkpoint``: RFC 9162 §2.1.1)."""
     if checkpoint.origin != signer.name:
         raise _bad("the checkpoint's origin must be the log key's name", "origin")
+    _refuse_empty_tree_with_a_root(checkpoint)
     return signer.sign(checkpoint.text())
 
 
@@ -159,11 +197,14 @@ def open_checkpoint(note: str, verifier: NoteVerifier) -> Checkpoint:
     """The checkpoint in signed note ``note`` if ``verifier`` signed it.
 
     Raises :class:`CertsealError`: INVALID_ARGUMENT (field ``checkpoint``) for a note
-    that is too large or malformed, FAILED_PRECONDITION (field ``checkpoint``) when no
-    valid signature of ``verifier`` is on it or its origin is not the key's name.
-    Signatures of other keys are ignored, as C2SP signed-note says.
+    that is too large, not UTF-8 text (a lone surrogate) or malformed (C2SP
+    signed-note: a signature line whose key name is empty or holds a space or a '+'
+    included), FAILED_PRECONDITION (field ``checkpoint``) when no valid signature of
+    ``verifier`` is on it, its origin is not the key's name, or it is of tree size 0
+    with another root than the empty tree's (RFC 9162 §2.1.1). Signatures of other
+    keys are ignored, as C2SP signed-note says.
     """
-    if len(note.encode()) > MAX_NOTE_BYTES:
+    if len(note) > MAX_NOTE_BYTES or len(_utf8(note, "checkpoint")) > MAX_NOTE_BYTES:
         raise _bad(f"a signed note is at most {MAX_NOTE_BYTES} bytes")
     if any(ord(c) < 0x20 and c != "\n" for c in note):
         raise _bad("a signed note holds no control characters other than newlines")
@@ -179,7 +220,14 @@ def open_checkpoint(note: str, verifier: NoteVerifier) -> Checkpoint:
     for line in lines:
         if not line.startswith(_EM_DASH):
             raise _bad("a signature line starts with an em dash and a space")
-        name, _, blob = line[len(_EM_DASH) :].rpartition(" ")
+        # C2SP signed-note: the key name up to the first space, non-empty, with no
+        # white space or '+'; Go's note.Open refuses the whole note otherwise
+        name, sep, blob = line[len(_EM_DASH) :].partition(" ")
+        if not sep or " " in blob or not _KEY_NAME.fullmatch(name):
+            raise _bad(
+                "a signature line is '— <key name> <base64>', the key name not "
+                "empty, with no white space and no '+'"
+            )
         raw = _b64decode(blob, "checkpoint")
         if len(raw) < 5:
             raise _bad("a signature is a key ID and a signature")

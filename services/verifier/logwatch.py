@@ -6,7 +6,8 @@ Every ``[verifier] log_refresh_s`` the group fetches the log's checkpoint
 an older one, the consistency proof from the older to the newer (RFC 9162 §2.1.4,
 :mod:`certseal.merkle`). Only a checkpoint that passes both is carried (in verification
 results and offline bundles); a smaller tree, a fork or a bad proof keeps the last good
-one and is logged as an error. A log that cannot be reached keeps the last one too.
+one and is logged as an error, and a size-0 checkpoint whose root is not the empty
+tree's is never read (RFC 9162 §2.1.1). A log that cannot be reached keeps the last one too.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class LogWatch:
                 "transparency log shrank from %d to %d leaves", old.size, new.size
             )
             return
+        # from size 0 no proof is asked: the empty tree, whose root open_checkpoint
+        # saw is SHA-256("") (RFC 9162 §2.1.1), precedes every tree
         if old is not None and 0 < old.size < new.size:
             proof = await stub.GetConsistencyProof(
                 pb.GetConsistencyProofRequest(

@@ -54,7 +54,10 @@ def signer() -> NoteSigner:
 
 
 def _note(signer: NoteSigner, size: int, root: bytes) -> str:
-    return sign_checkpoint(Checkpoint(ORIGIN, size, root), signer)
+    """The checkpoint signed by the log key, as a hostile log could sign it too
+    (``sign_checkpoint`` refuses a size-0 one with another root than the empty
+    tree's)."""
+    return signer.sign(Checkpoint(ORIGIN, size, root).text())
 
 
 def _refused(call, kind: ErrorKind | None = None, field: str | None = None):
@@ -446,12 +449,6 @@ def test_a_key_name_with_a_space_or_a_plus_cannot_sign():
         _refused(lambda n=name: NoteSigner(n, key), ErrorKind.INVALID_ARGUMENT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NoteVerifier.parse reads the key ID with bytes.fromhex, which skips "
-    "white space: 'name+d870 bab6+...' and 'name+ d870bab6 +...' are accepted; "
-    "Go's note.NewVerifier wants exactly 8 hex digits",
-)
 def test_a_verifier_key_id_with_white_space_is_refused(signer):
     name, kid, b64 = signer.verifier.encode().split("+", 2)
     _refused(
@@ -461,13 +458,42 @@ def test_a_verifier_key_id_with_white_space_is_refused(signer):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a signature line whose key name is empty or holds a space is ignored as "
-    "an unknown key instead of making the note malformed (C2SP signed-note: key "
-    "names MUST be non-empty and hold no spaces; Go's note.Open rejects the note)",
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda k: f" {k} ",
+        lambda k: f"{k}\t",
+        lambda k: f"{k[:2]}\n{k[2:]}",
+        lambda k: f"{k[:4]}_{k[4:]}",  # int(..., 16) would skip an underscore
+        lambda k: f"0x{k[2:]}",
+        lambda k: f"00{k}",
+        lambda k: k[:6],
+        lambda k: "".join(chr(ord(c) + 0xFEE0) for c in k),  # full-width digits
+    ],
 )
-@pytest.mark.parametrize("line", [f"{EM} AAAAAAAA\n", f"{EM}a b AAAAAAAA\n"])
+def test_a_verifier_key_id_is_exactly_8_hex_digits(signer, shape):
+    name, kid, b64 = signer.verifier.encode().split("+", 2)
+    _refused(
+        lambda: NoteVerifier.parse(f"{name}+{shape(kid)}+{b64}"),
+        ErrorKind.INVALID_ARGUMENT,
+        "log_key",
+    )
+    # upper-case hex is hex (Go's strconv.ParseUint reads it)
+    assert NoteVerifier.parse(f"{name}+{kid.upper()}+{b64}") == signer.verifier
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"{EM} AAAAAAAA\n",
+        f"{EM}a b AAAAAAAA\n",
+        f"{EM}a+b AAAAAAAA\n",  # Go's isValidName: no '+'
+        f"{EM}a\u3000b AAAAAAAA\n",  # Unicode white space
+        f"{EM}a\u00a0b AAAAAAAA\n",
+        f"{EM}{ORIGIN}  AAAAAAAA\n",  # two spaces: an empty signature, then text
+        f"{EM}{ORIGIN}\n",  # no signature at all
+    ],
+)
 def test_a_signature_line_with_a_malformed_key_name_makes_the_note_malformed(
     signer, line
 ):
@@ -478,12 +504,6 @@ def test_a_signature_line_with_a_malformed_key_name_makes_the_note_malformed(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open_checkpoint measures the note with note.encode(), so a str holding a "
-    "lone surrogate (not UTF-8) escapes as a raw UnicodeEncodeError instead of the "
-    "CertsealError (INVALID_ARGUMENT, field checkpoint) every failure must be",
-)
 def test_a_note_that_is_not_unicode_text_is_invalid_argument(signer):
     note = _note(signer, 3, ROOTS[3]).replace(ORIGIN, ORIGIN + "\ud800", 1)
     _refused(
@@ -493,14 +513,73 @@ def test_a_note_that_is_not_unicode_text_is_invalid_argument(signer):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a signed checkpoint of tree size 0 is read whatever its root hash, though "
-    "the only root of the empty tree is SHA-256('') (RFC 9162 §2.1.1): a log can sign "
-    "a size-0 head that no later tree is consistent with",
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda n: n.replace(f"{EM}{ORIGIN}", f"{EM}{ORIGIN}\udcff", 1),  # its key name
+        lambda n: n.replace(f"{EM}{ORIGIN}", f"{EM}w\udc80", 1),  # an unknown key
+        lambda n: n + f"{EM}w\ud800 AAAAAAAA\n",
+        lambda n: n.replace("\n3\n", "\n3\n\udfff\n", 1),  # an extension line
+        lambda n: "\ud800" * (MAX_NOTE_BYTES + 1),
+        lambda n: n[:-1] + "\udc0a",  # the final newline surrogate-escaped
+    ],
 )
+def test_a_lone_surrogate_anywhere_in_a_note_is_invalid_argument(signer, mangle):
+    note = mangle(_note(signer, 3, ROOTS[3]))
+    _refused(
+        lambda: open_checkpoint(note, signer.verifier),
+        ErrorKind.INVALID_ARGUMENT,
+        "checkpoint",
+    )
+
+
+def test_a_lone_surrogate_in_a_key_is_invalid_argument(signer):
+    name, kid, b64 = signer.verifier.encode().split("+", 2)
+    for text in (f"{name}\ud800+{kid}+{b64}", f"{name}+{kid}+{b64}\udcff"):
+        _refused(
+            lambda t=text: NoteVerifier.parse(t), ErrorKind.INVALID_ARGUMENT, "log_key"
+        )
+    key = Ed25519PrivateKey.from_private_bytes(bytes(32))
+    _refused(lambda: NoteSigner("log\ud800", key), ErrorKind.INVALID_ARGUMENT, "origin")
+    _refused(lambda: signer.sign(f"{ORIGIN}\n1\n\udcff\n"), ErrorKind.INVALID_ARGUMENT)
+
+
 def test_an_empty_tree_checkpoint_with_another_root_is_refused(signer):
-    _refused(lambda: open_checkpoint(_note(signer, 0, ROOTS[5]), signer.verifier))
+    _refused(
+        lambda: open_checkpoint(
+            _with_text(signer, f"{ORIGIN}\n0\n{base64.b64encode(ROOTS[5]).decode()}\n"),
+            signer.verifier,
+        ),
+        ErrorKind.FAILED_PRECONDITION,
+        "checkpoint",
+    )
+
+
+@pytest.mark.parametrize(
+    "root",
+    [ROOTS[1], ROOTS[5], bytes(32), leaf_hash(b""), node_hash(EMPTY_ROOT, EMPTY_ROOT)],
+)
+def test_a_size_0_checkpoint_has_the_empty_trees_root_however_it_is_read_or_signed(
+    signer, root
+):
+    text = f"{ORIGIN}\n0\n{base64.b64encode(root).decode()}\n"
+    # signed by the log key (a hostile log), with an extension line, or unsigned
+    for note in (_with_text(signer, text), _with_text(signer, text + "ext\n")):
+        _refused(
+            lambda n=note: open_checkpoint(n, signer.verifier),
+            ErrorKind.FAILED_PRECONDITION,
+            "checkpoint",
+        )
+    _refused(lambda: Checkpoint.parse_text(text), ErrorKind.FAILED_PRECONDITION)
+    # the log never signs one
+    _refused(
+        lambda: sign_checkpoint(Checkpoint(ORIGIN, 0, root), signer),
+        ErrorKind.FAILED_PRECONDITION,
+        "checkpoint",
+    )
+    # the empty tree's own root reads
+    empty = open_checkpoint(_note(signer, 0, EMPTY_ROOT), signer.verifier)
+    assert (empty.size, empty.root_hash) == (0, EMPTY_ROOT)
 
 
 # == 3. The log service with hostile arguments, and who may call it =================
@@ -839,13 +918,6 @@ def test_a_hostile_log_cannot_prove_a_fork_or_a_rewritten_leaf(
     assert code == 1 and out.startswith("error: leaf:"), out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="log verify --old with a size-0 checkpoint says 'consistent' without "
-    "looking at either root: two signed size-0 checkpoints with different root "
-    "hashes (a fork at size 0), or a size-0 root that is not the empty tree's, pass "
-    "with exit 0",
-)
 @pytest.mark.parametrize(
     ("old_root", "new_size", "new_root"),
     [(ROOTS[1], 0, ROOTS[2]), (ROOTS[3], 5, ROOTS[5])],
@@ -989,18 +1061,29 @@ async def test_the_log_watch_keeps_its_checkpoint_against_a_fork_a_shrink_or_a_b
     assert _HostileLog.asked == [(4, 6), (4, 6)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the verifier's log watch carries a signed size-0 checkpoint whose root "
-    "is not the empty tree's, then takes any larger checkpoint after it with no "
-    "proof: a tree head no later tree can extend is carried in verification results "
-    "and offline bundles",
-)
 async def test_the_log_watch_refuses_an_empty_tree_checkpoint_with_another_root(
     watch, signer
 ):
     await _feed(watch, _note(signer, 0, ROOTS[3]))
     assert watch.checkpoint is None or watch.checkpoint.root_hash == EMPTY_ROOT
+
+
+async def test_the_log_watch_keeps_the_empty_tree_against_a_size_0_fork(watch, signer):
+    await _feed(watch, _note(signer, 0, EMPTY_ROOT))
+    assert (watch.checkpoint.size, watch.checkpoint.root_hash) == (0, EMPTY_ROOT)
+    empty_note = watch.note
+    for root in (ROOTS[1], ROOTS[3], bytes(32)):
+        await _feed(watch, _note(signer, 0, root))
+        assert watch.note == empty_note
+        assert (watch.checkpoint.size, watch.checkpoint.root_hash) == (0, EMPTY_ROOT)
+    # the empty tree precedes every tree: a larger one is taken with no proof asked
+    await _feed(watch, _note(signer, 3, ROOTS[3]))
+    assert (watch.checkpoint.size, watch.checkpoint.root_hash) == (3, ROOTS[3])
+    # and a size-0 head after it is a shrink, whatever its root
+    for root in (EMPTY_ROOT, ROOTS[1]):
+        await _feed(watch, _note(signer, 0, root))
+        assert watch.checkpoint.size == 3
+    assert _HostileLog.asked == []
 
 
 # == 6. The running log over gRPC (the session's stack) =============================
