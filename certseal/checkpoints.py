@@ -177,8 +177,9 @@ def _refuse_empty_tree_with_a_root(checkpoint: Checkpoint) -> None:
     if checkpoint.size == 0 and checkpoint.root_hash != EMPTY_ROOT:
         raise CertsealError(
             ErrorKind.FAILED_PRECONDITION,
-            'a checkpoint of tree size 0 has the empty tree\'s root hash, SHA-256("") '
-            f"(RFC 9162 §2.1.1), not {base64.b64encode(checkpoint.root_hash).decode()}",
+            "a checkpoint of tree size 0 must have the empty tree's root hash, "
+            'SHA-256("") (RFC 9162 §2.1.1), not '
+            f"{base64.b64encode(checkpoint.root_hash).decode()}",
             field="checkpoint",
         )
 

@@ -5,7 +5,12 @@ checks that the licence's issuance is a leaf of the log under a checkpoint signe
 log key (``[cli] log_key`` or ``--log-key``, given out of band); ``log verify --old
 FILE [--new FILE]`` checks that two checkpoints are consistent (the newer extends the
 older). Every check is done here, from the leaf data and the hashes: the log service is
-not trusted. Exit 0 verified, 1 not verified (the reason named), 2 bad input.
+not trusted. Exit 0 verified, 1 not verified (the reason named), 2 bad input: the
+user's own input (an option, a file given, the log key). What the log answers is never
+the user's input: an answer that is malformed (a checkpoint that is no signed note, leaf
+data that is no log entry) or that the log refuses to prove is the log failing to
+prove, exit 1. An error about a checkpoint file names its option (``old``, ``new``)
+and the file.
 """
 
 from __future__ import annotations
@@ -42,6 +47,66 @@ def _call(cfg: Any, method: str, request: Any) -> Any:
     )
 
 
+def _from_log(exc: Any, field: str, what: str) -> Any:
+    """``exc``, raised reading an answer of the log or by a refusal of a request
+    built from signed checkpoints, as the log failing to prove (FAILED_PRECONDITION,
+    exit 1, naming ``field``), never as the user's bad input (exit 2)."""
+    from certseal.errors import CertsealError, ErrorKind
+
+    return CertsealError(
+        ErrorKind.FAILED_PRECONDITION, f"{what} ({exc.message})", field=field
+    )
+
+
+def _proof(cfg: Any, method: str, request: Any, field: str, what: str) -> Any:
+    """The log's answer to ``request``, a request built from sizes the log signed:
+    the log refusing it (INVALID_ARGUMENT naming one of the request's fields) is the
+    log failing to prove ``what`` (:func:`_from_log`, naming ``field``); any other
+    error (a setting at fault, the log unreachable) is said as it is."""
+    from certseal.errors import CertsealError, ErrorKind
+
+    try:
+        return _call(cfg, method, request)
+    except CertsealError as exc:
+        if exc.kind is not ErrorKind.INVALID_ARGUMENT or (
+            exc.field not in request.DESCRIPTOR.fields_by_name
+        ):
+            raise
+        raise _from_log(exc, field, what) from None
+
+
+def _log_checkpoint(note: str, verifier: Any) -> Any:
+    """The checkpoint the log served, its signature checked (exit 1 if not)."""
+    from certseal.checkpoints import open_checkpoint
+    from certseal.errors import CertsealError
+
+    try:
+        return open_checkpoint(note, verifier)
+    except CertsealError as exc:
+        raise _from_log(
+            exc,
+            "checkpoint",
+            f"the log's latest checkpoint is not a valid one signed by {verifier.name}",
+        ) from None
+
+
+def _file_checkpoint(path: str, option: str, verifier: Any) -> Any:
+    """The checkpoint in the file of ``--old`` or ``--new`` (``option``), its
+    signature checked; an error names the option and the file: exit 2 for a file
+    that is no signed checkpoint, 1 for one the log's key did not sign or that
+    states no tree (size 0 with a root other than SHA-256(""))."""
+    from certseal.checkpoints import open_checkpoint
+    from certseal.errors import CertsealError
+
+    note = _read_note(path, option)
+    try:
+        return open_checkpoint(note, verifier)
+    except CertsealError as exc:
+        raise CertsealError(
+            exc.kind, f"{shown_name(path)}: {exc.message}", field=option
+        ) from None
+
+
 def _read_note(path: str, option: str) -> str:
     """The checkpoint file of ``--old`` or ``--new`` (``option``), as text."""
     from certseal.checkpoints import MAX_NOTE_BYTES
@@ -59,12 +124,11 @@ def _read_note(path: str, option: str) -> str:
 
 def cmd_log_checkpoint(args: argparse.Namespace) -> int:
     """Fetch the latest checkpoint, check its signature, print it (or write --out)."""
-    from certseal.checkpoints import open_checkpoint
     from certseal.v1 import tlog_pb2 as pb
 
     cfg = load(args)
     reply = _call(cfg, "GetCheckpoint", pb.GetCheckpointRequest())
-    checkpoint = open_checkpoint(reply.checkpoint, _verifier(args, cfg))
+    checkpoint = _log_checkpoint(reply.checkpoint, _verifier(args, cfg))
     if args.out:
         write_output(args.out, reply.checkpoint.encode(), "out")
         print(
@@ -76,15 +140,14 @@ def cmd_log_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest(args: argparse.Namespace, cfg: Any, verifier: Any) -> tuple[Any, str]:
-    from certseal.checkpoints import open_checkpoint
+def _latest(args: argparse.Namespace, cfg: Any, verifier: Any) -> Any:
+    """The ``--new`` file's checkpoint, else the log's latest."""
     from certseal.v1 import tlog_pb2 as pb
 
     if args.new:
-        note = _read_note(args.new, "new")
-    else:
-        note = _call(cfg, "GetCheckpoint", pb.GetCheckpointRequest()).checkpoint
-    return open_checkpoint(note, verifier), note
+        return _file_checkpoint(args.new, "new", verifier)
+    note = _call(cfg, "GetCheckpoint", pb.GetCheckpointRequest()).checkpoint
+    return _log_checkpoint(note, verifier)
 
 
 def cmd_log_verify(args: argparse.Namespace) -> int:
@@ -108,7 +171,7 @@ def _verify_licence(args: argparse.Namespace, cfg: Any, verifier: Any) -> int:
     from services.tlog.domain import LogEntry
 
     lineage = parse_licence_id(args.licence, "licence").lineage
-    checkpoint, _ = _latest(args, cfg, verifier)
+    checkpoint = _latest(args, cfg, verifier)
     found = _call(cfg, "FindEntries", pb.FindEntriesRequest(subject=lineage)).leaves
     issued = [
         leaf
@@ -124,14 +187,22 @@ def _verify_licence(args: argparse.Namespace, cfg: Any, verifier: Any) -> int:
             field="licence",
         )
     leaf = issued[0]
-    reply = _call(
+    reply = _proof(
         cfg,
         "GetInclusionProof",
         pb.GetInclusionProofRequest(
             leaf_index=leaf.leaf_index, tree_size=checkpoint.size
         ),
+        "leaf",
+        f"the log proves no leaf {leaf.leaf_index} in its own signed checkpoint of "
+        f"size {checkpoint.size}",
     )
-    entry = LogEntry.decode(reply.leaf_data)
+    try:
+        entry = LogEntry.decode(reply.leaf_data)
+    except CertsealError as exc:
+        raise _from_log(
+            exc, "leaf", f"leaf {leaf.leaf_index} as the log serves it is no log entry"
+        ) from None
     if entry.subject != lineage or not entry.type.endswith(".licence.issued"):
         raise CertsealError(
             ErrorKind.FAILED_PRECONDITION,
@@ -160,26 +231,58 @@ def _verify_licence(args: argparse.Namespace, cfg: Any, verifier: Any) -> int:
 
 
 def _verify_consistency(args: argparse.Namespace, cfg: Any, verifier: Any) -> int:
-    from certseal.checkpoints import open_checkpoint
-    from certseal.merkle import verify_consistency
+    """The newer checkpoint (``--new``, else the log's latest) extends ``--old``: a
+    smaller newer tree (the log shrank) or equal sizes with different roots (a fork)
+    fail naming ``new`` (``checkpoint`` for the log's own); equal sizes compare the
+    roots, the empty tree (its root SHA-256("")) precedes every tree, and any other
+    pair takes the log's consistency proof (RFC 9162 §2.1.4.2)."""
+    from certseal.errors import precondition
+    from certseal.merkle import EMPTY_ROOT, verify_consistency
     from certseal.v1 import tlog_pb2 as pb
 
-    old = open_checkpoint(_read_note(args.old, "old"), verifier)
-    new, _ = _latest(args, cfg, verifier)
-    if old.size == 0:
+    old = _file_checkpoint(args.old, "old", verifier)
+    new = _latest(args, cfg, verifier)
+    older = shown_name(args.old)
+    field, newer = (
+        ("new", shown_name(args.new))
+        if args.new
+        else ("checkpoint", "the log's latest checkpoint")
+    )
+    if new.size < old.size:
+        raise precondition(
+            f"the log shrank: {newer} has tree size {new.size}, smaller than the "
+            f"{old.size} of {older}",
+            field=field,
+        )
+    if new.size == old.size:
+        if new.root_hash != old.root_hash:
+            raise precondition(
+                f"{newer} and {older} are both of tree size {new.size} with different "
+                "root hashes: the log forked",
+                field=field,
+            )
+        print(f"consistent  size {old.size}: the same tree (equal root hashes)")
+        return 0
+    if old.size == 0:  # its root was checked as read: RFC 9162 §2.1.1
+        if old.root_hash != EMPTY_ROOT:
+            raise precondition(
+                f"{older}: tree size 0 with a root other than the empty tree's",
+                field="old",
+            )
         print(f"consistent  the empty tree precedes size {new.size}")
         return 0
-    proof: list[bytes] = []
-    if old.size < new.size:
-        reply = _call(
-            cfg,
-            "GetConsistencyProof",
-            pb.GetConsistencyProofRequest(
-                first_tree_size=old.size, second_tree_size=new.size
-            ),
-        )
-        proof = list(reply.proof)
-    verify_consistency(old.size, new.size, proof, old.root_hash, new.root_hash)
+    reply = _proof(
+        cfg,
+        "GetConsistencyProof",
+        pb.GetConsistencyProofRequest(
+            first_tree_size=old.size, second_tree_size=new.size
+        ),
+        "proof",
+        f"the log gives no consistency proof from size {old.size} to {new.size}",
+    )
+    verify_consistency(
+        old.size, new.size, list(reply.proof), old.root_hash, new.root_hash
+    )
     print(
         f"consistent  size {old.size} -> {new.size}: the newer tree extends the older"
     )

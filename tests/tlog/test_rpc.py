@@ -191,7 +191,7 @@ async def test_log_verify_checks_two_checkpoints(
         config, tmp_path, "log", "verify", "--old", str(old), **target
     )
     assert code == 1, out
-    assert "error: checkpoint:" in out and "signature" in out
+    assert f"error: old: {old}: the signature of " in out, out
 
 
 async def test_log_verify_of_a_licence_never_issued_or_mistyped(
