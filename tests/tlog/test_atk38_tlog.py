@@ -3,8 +3,9 @@ C2SP signed-note and tlog-checkpoint parsing, the log service's hostile argument
 caller kinds, ``certseal log verify`` with hostile files and a hostile log, and the
 verifier's log watch.
 
-Each fault found is one ``xfail(strict=True)`` test asserting the correct behaviour;
-the other tests pin what certseal already handles correctly. Everything but the last
+Each fault found was one ``xfail(strict=True)`` test asserting the correct behaviour,
+now fixed and tested with more inputs of its kind beside it; the other tests pin what
+certseal already handled correctly. Everything but the last
 test is pure (no database, broker or network): the CLI runs in-process with its gRPC
 calls replaced by a hostile log's answers, the log service over an in-memory store.
 """
