@@ -95,17 +95,24 @@ def pdf_end(pdf: bytes) -> tuple[int, int] | None:
     return None if last is None else (last.start(), last.end())
 
 
-def too_far(pdf_bytes: int, start: int, end: int) -> str:
+def too_far(pdf_bytes: int, start: int, end: int, cut_short: bool) -> str:
     """Why a file of ``pdf_bytes`` whose last end section spans ``start``..``end``
     is refused: that section starts more than :data:`END_WINDOW` bytes before the
-    file's end."""
-    return (
-        f"its end (startxref ... %%EOF) ends at byte {end}, {pdf_bytes - end} bytes "
-        f"before the file's end: PDF readers look for it in the last {END_WINDOW} "
-        "bytes and otherwise rebuild the file from whatever objects it holds, so what "
-        f"they show cannot be told from it; send the PDF as written (its first {end} "
-        "bytes)"
+    file's end. ``cut_short``: PDF objects follow it (the rest of a file whose own
+    end was cut off: its first ``end`` bytes are then an older revision, not the
+    file as written, so they are not offered)."""
+    why = (
+        f"its last end section (startxref ... %%EOF) starts at byte {start}, "
+        f"{pdf_bytes - start} bytes before the file's end: PDF readers look for it "
+        f"in the last {END_WINDOW} bytes and otherwise rebuild the file from whatever "
+        "objects it holds, so what they show cannot be told from it; "
     )
+    if cut_short:
+        return why + (
+            "PDF objects follow it with no end section of their own, as in a file "
+            "cut short (a transfer that stopped): get the whole file again"
+        )
+    return why + f"if what follows it is padding, its first {end} bytes are the PDF"
 
 
 def read_to_end(
@@ -143,7 +150,8 @@ def read_to_end(
             f"complete end section ends at byte {end}"
         )
     if len(pdf) - start > END_WINDOW:
-        raise ValueError(too_far(len(pdf), start, end))
+        cut_short = OBJECT_HEADER.search(pdf, end) is not None
+        raise ValueError(too_far(len(pdf), start, end, cut_short))
     declared = int(_END.match(pdf, start)[1])  # type: ignore[index]
     if declared >= start or _section_at(pdf, declared) is None:
         raise ValueError(_misplaced("its last", declared, start))
@@ -184,9 +192,7 @@ def check_linearized(pdf: bytes, cache: Any) -> None:
     close = -1 if header is None else window.find(b"endobj", header.end())
     if header is None or close < 0:
         return
-    entries = _NAME_ESCAPE.sub(
-        lambda escaped: bytes([int(escaped[1], 16)]), window[header.end() : close]
-    )
+    entries = _NAME_ESCAPE.sub(_unescaped, window[header.end() : close])
     said = [_number(found[1]) for found in _LENGTH_ENTRY.finditer(entries)]
     lengths = [length for length in said if length is not None and length >= len(pdf)]
     if not lengths:
@@ -332,7 +338,27 @@ def _section_at(pdf: bytes, at: int) -> str | None:
     ``xref`` keyword), ``"stream"`` (an object header) or None."""
     if _TABLE_AT.match(pdf, at):
         return "table"
-    return "stream" if _HEADER_AT.match(pdf, at) else None
+    header = _HEADER_AT.match(pdf, at)
+    if header is None:
+        return None
+    # its dictionary, up to its stream: pyHanko asserts /Type /XRef there, and an
+    # offset naming another object (the catalog after the header's comment) failed in
+    # pyHanko's words ("negative seek value", "startxref loop": trial38)
+    dictionary = pdf[header.end() : header.end() + _XREF_DICT_BYTES].split(b"stream")[0]
+    named = _NAME_ESCAPE.sub(_unescaped, dictionary)
+    return "stream" if _XREF_TYPE.search(named) else None
+
+
+#: how far into an object at a startxref offset its /Type /XRef is looked for
+_XREF_DICT_BYTES = 64 * 1024
+
+#: a cross-reference stream's type entry (ISO 32000-1 §7.5.8.2)
+_XREF_TYPE = re.compile(rb"/Type" + _SKIP + rb"/XRef(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
+
+
+def _unescaped(escaped: re.Match[bytes]) -> bytes:
+    """The character a name's ``#xx`` escape stands for."""
+    return bytes([int(escaped[1], 16)])
 
 
 def _misplaced(whose: str, at: int, size: int) -> str:

@@ -72,9 +72,9 @@ async def test_an_end_beyond_the_readers_window_is_refused_saying_where_it_is(
         await read_pdf_seals(sealed + tail, ca=seal_ca.cert)
     assert err.value.field == "pdf"
     assert err.value.message == "cannot be read as a PDF: " + too_far(
-        len(sealed) + len(tail), sealed.rindex(b"startxref"), len(sealed)
+        len(sealed) + len(tail), sealed.rindex(b"startxref"), len(sealed), False
     )
-    assert f"its first {len(sealed)} bytes" in err.value.message
+    assert f"its first {len(sealed)} bytes are the PDF" in err.value.message
 
 
 async def test_without_a_tail_the_seal_covers_the_entire_file(sealed, seal_ca):  # noqa: F811
@@ -108,6 +108,11 @@ _WRONG_STARTXREF = {
     "inside the file": lambda pdf: len(pdf) // 2,
     "at the header's comment": lambda pdf: 1,
     "at the trailer": lambda pdf: pdf.rindex(b"trailer"),
+    # trial38: pyHanko's "negative seek value -5" and "startxref loop detected at 7"
+    "at the file's start (its header, then the catalog)": lambda pdf: 0,
+    "at the second header line": lambda pdf: 9,
+    # an object, but no cross-reference stream (pyHanko's bare assert said nothing)
+    "at the catalog": lambda pdf: pdf.index(b"1 0 obj"),
 }
 
 
@@ -138,38 +143,36 @@ async def test_a_startxref_naming_no_cross_reference_section_is_refused_in_its_w
     )
 
 
-async def test_a_startxref_naming_an_ordinary_object_is_refused_saying_something(
+@pytest.mark.parametrize("cut", [100, 1_500, "half"])
+async def test_a_sealed_pdf_cut_short_is_said_to_be_cut_short(
     sealed,
     seal_ca,  # noqa: F811
+    cut,
 ):
-    """An object header where the section should be, but no cross-reference stream:
-    pyHanko's bare assert said nothing ("cannot be read as a PDF: ")."""
-    body = sealed[: sealed.rindex(b"startxref")]
-    offset = sealed.index(b"1 0 obj")
+    """trial38: a sealed PDF cut short (its seal's end section lost) was told to send
+    its first N bytes, which are the unsealed original: the seal's objects follow
+    that end, so the file is said to be cut short instead."""
+    kept = len(sealed) // 2 if cut == "half" else len(sealed) - cut
     with pytest.raises(CertsealError) as err:
-        await read_pdf_seals(
-            body + b"startxref\n%d\n%%%%EOF\n" % offset, ca=seal_ca.cert
-        )
-    assert (err.value.field, err.value.message) == (
-        "pdf",
-        "cannot be read as a PDF: pyHanko's reader failed a check of its structure "
-        "(AssertionError)",
-    )
+        await read_pdf_seals(sealed[:kept], ca=seal_ca.cert)
+    assert err.value.message.endswith(
+        "PDF objects follow it with no end section of their own, as in a file cut "
+        "short (a transfer that stopped): get the whole file again"
+    ), err.value.message
+    assert "bytes are the PDF" not in err.value.message
 
 
-async def test_a_pdf_cut_short_is_refused_saying_where_its_end_points(
-    sealed,
-    seal_ca,  # noqa: F811
-):
-    """A transfer cut short that kept the end section (the last bytes of the file
-    sent again after half of it): its offset lies past what arrived."""
-    cut = sealed[: len(sealed) // 2] + sealed[sealed.rindex(b"startxref") :]
-    with pytest.raises(CertsealError) as err:
-        await read_pdf_seals(cut, ca=seal_ca.cert)
-    assert err.value.message.startswith(
-        "cannot be read as a PDF: its last cross-reference section is not at byte "
+def test_the_window_is_said_from_where_the_end_section_starts():
+    """trial38: '1010 bytes before the file's end' beside 'the last 1024 bytes' read
+    as a contradiction; the window holds where the end section starts."""
+    message = too_far(2_000, 900, 930, False)
+    assert message.startswith(
+        "its last end section (startxref ... %%EOF) starts at byte 900, 1100 bytes "
+        "before the file's end: PDF readers look for it in the last 1024 bytes"
     )
-    assert f"(past the {len(sealed) // 2} bytes it must lie in)" in err.value.message
+    assert message.endswith(
+        "if what follows it is padding, its first 930 bytes are the PDF"
+    )
 
 
 async def test_a_sealed_pdf_after_another_pdf_is_refused_at_its_offsets(
