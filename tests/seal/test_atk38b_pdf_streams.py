@@ -1,0 +1,310 @@
+"""atk38b: attacks on atk38's checks (:func:`certseal.pdfend.check_cross_references`,
+:func:`certseal.pdfend.check_linearized`) and what they leave uncovered.
+
+Found:
+
+* F1 (high) an object stream numbered at or beyond the trailer's ``/Size``. pyHanko
+  reads every revision's compressed objects from the NEWEST version of their object
+  stream, and its difference analysis lets an update re-write an object stream whose
+  number the signed revision could not yet have assigned (``ObjectStreamRule``,
+  ``is_ref_unassignable``: number >= the signed revision's ``/Size``), or count it an
+  orphan. A PDF whose object 3 (the page's resources) sits in object stream 40 while
+  its ``/Size`` is 10 is sealed (the seal's revision says ``/Size`` 19); an update
+  after the seal that only re-writes object 40, now holding a forged object 3, is
+  "validation data only" (LTA_UPDATES) and VALID, while PDFium and poppler (and
+  pyHanko itself) show the forged page;
+* F2 (high) a linearization dictionary whose ``/L`` certseal does not find: it looks
+  for ``/L`` between the first object header and the first ``endobj`` bytes in the
+  file's first 1,024 bytes, while poppler parses the first object's whole dictionary
+  (``Linearization``) and, when ``/L`` is the file's length, starts at the first
+  ``endobj`` BYTES it finds (``PDFDoc::getStartXRef``). ``endobj`` inside a string
+  before ``/L`` (the string holding a whole cross-reference table), a name
+  ``/endobj`` before ``/L``, or a dictionary longer than 1 KiB: certseal seals the
+  file (``/L`` set to the sealed file's length, known in advance) and says VALID,
+  "nothing added after it", while poppler shows object 5 as a blue page (the
+  string's table, or rebuilding the file) and pyHanko and PDFium a grey square;
+* F3 (medium) a reference in generation 1 (``3 1 R``) to an object in an object
+  stream (generation 0): pyHanko resolves it to null (no resources), PDFium and
+  poppler take the compressed object whatever the generation (a blue page); certseal
+  seals the file and says VALID.
+
+``premise`` tests render the files; the others assert the behaviour wanted
+(xfail(strict) until fixed). Tests without xfail are attacks certseal already meets.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from certseal.errors import CertsealError
+from tests.seal.test_atk37_pdf_tail import BLUE_BODY, _seals_hold
+from tests.seal.test_atk37b_pdf_end import _pdfium_blue
+from tests.seal.test_atk37c_pdf_xref import _poppler_blue
+from tests.seal.test_atk38_pdf_streams import (
+    _CATALOG,
+    _DRAW,
+    _HEAD,
+    _PAGE,
+    _PAGES,
+    BENIGN,
+    BLUE_FORM,
+    FORGED,
+    WHITE_FORM,
+    _fields,
+    object_stream,
+    stream_pdf,
+    stream_update,
+)
+from tests.seal.test_field_pdfs import keys, seal, seal_ca  # noqa: F401
+
+#: page_pdf's grey square, object 5 as sealed
+GREY = b"<< /Length 20 >>\nstream\n0.5 g 0 0 10 10 re f\nendstream"
+
+
+async def _sealed_or_refused(seal_ca, keys, pdf: bytes) -> bytes | None:  # noqa: F811
+    """``pdf`` sealed by certseal, or None when sealing refused it as ``pdf``."""
+    try:
+        return await seal(seal_ca, keys, pdf)
+    except CertsealError as err:
+        assert err.field == "pdf", err
+        return None
+
+
+def _content(pdf: bytes) -> bytes:
+    """The first page's content as pyHanko reads it."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return reader.root["/Pages"]["/Kids"][0]["/Contents"].data
+
+
+# -- F1: an object stream numbered beyond /Size, re-written after the seal -------------
+
+
+def far_stream_pdf(stream: int = 40, size: int = 10) -> bytes:
+    """A one-page PDF with a cross-reference stream (object 9, /Size ``size``): 1
+    catalog, 2 pages, 3 resources (BENIGN: ``/Fm0`` white) in object stream
+    ``stream``, 4 page, 5 ``/Fm0 Do``, 6 white form, 7 blue form."""
+    objects = {
+        1: _CATALOG,
+        2: _PAGES,
+        4: _PAGE,
+        5: _DRAW,
+        6: WHITE_FORM,
+        7: BLUE_FORM,
+        stream: object_stream([(3, BENIGN)]),
+    }
+    out = bytearray(_HEAD)
+    entries = {0: (0, 0, 65535), 3: (2, stream, 0), 8: (0, 0, 0)}
+    for number, body in objects.items():
+        entries[number] = (1, len(out), 0)
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    entries[9] = (1, xref, 0)
+    numbers = sorted(entries)
+    data = b"".join(_fields(entries[n], (1, 4, 2)) for n in numbers)
+    out += (
+        b"9 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Index [%s] /Root 1 0 R "
+        b"/Length %d >>\nstream\n"
+        % (size, b" ".join(b"%d 1" % n for n in numbers), len(data))
+    )
+    out += data + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+async def far_sealed(seal_ca, keys) -> bytes:  # noqa: F811
+    """far_stream_pdf as certseal seals it (it does today)."""
+    return await seal(seal_ca, keys, far_stream_pdf())
+
+
+def _far_forged(sealed: bytes, stream: int = 40) -> bytes:
+    """``sealed`` with an update re-writing object stream ``stream`` alone: its
+    object 3 now FORGED (``/Fm0`` blue)."""
+    return stream_update(sealed, {stream: object_stream([(3, FORGED)])})
+
+
+async def test_premise_rewriting_an_object_stream_beyond_size_shows_everywhere(
+    far_sealed,
+    seal_ca,  # noqa: F811
+):
+    """The sealed file is white in both readers; after the update both show the
+    forged resources (blue), and so does pyHanko's own reading of the page; the seal's
+    revision says a /Size below 40."""
+    assert not _pdfium_blue(far_sealed) and not _poppler_blue(far_sealed)
+    pdf = _far_forged(far_sealed)
+    assert _pdfium_blue(pdf) and _poppler_blue(pdf)
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    signed = reader.xrefs.get_xref_container_info(reader.xrefs.total_revisions - 2)
+    assert signed.size <= 40
+    page = reader.root["/Pages"]["/Kids"][0]
+    assert page["/Resources"]["/XObject"].raw_get("/Fm0").idnum == 7  # blue
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk38b F1: an object stream numbered beyond the signed revision's /Size "
+    "re-written after the seal is 'validation data only' (LTA_UPDATES): VALID while "
+    "PDFium and poppler show the forged object it holds",
+)
+async def test_an_object_stream_beyond_size_rewritten_after_the_seal_is_modified(
+    far_sealed,
+    seal_ca,  # noqa: F811
+):
+    assert not await _seals_hold(_far_forged(far_sealed), seal_ca.cert)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk38b F1: a PDF whose object stream's number is not below its /Size is "
+    "sealed, and after the seal that stream may be re-written unseen",
+)
+async def test_sealing_refuses_an_object_stream_numbered_beyond_size(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    assert await _sealed_or_refused(seal_ca, keys, far_stream_pdf()) is None
+
+
+async def test_rewriting_an_object_stream_below_size_after_the_seal_is_modified(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """The same update on an honest /Size (object stream 8 < /Size 10): pyHanko finds
+    object 8 re-written and unexplained (level OTHER): MODIFIED."""
+    sealed = await seal(seal_ca, keys, stream_pdf())
+    assert await _seals_hold(sealed, seal_ca.cert)
+    pdf = _far_forged(sealed, 8)
+    assert _pdfium_blue(pdf) and _poppler_blue(pdf)
+    assert not await _seals_hold(pdf, seal_ca.cert)
+
+
+# -- F2: a linearization dictionary's /L that certseal does not find --------------------
+
+
+def _inner_table(first: dict[int, int]) -> bytes:
+    return (
+        b"xref\n0 6\n0000000000 65535 f \n"
+        + b"".join(b"%010d 00000 n \n" % first[n] for n in range(1, 6))
+        + b"trailer\n<< /Size 11 /Root 1 0 R >>\n"
+    )
+
+
+#: what stands in the linearization dictionary before its /L (``%s``: a
+#: cross-reference table putting object 5 at the blue fill)
+HIDDEN = {
+    # poppler starts at the string's table; certseal stops looking at its endobj
+    "endobj in a string": b"/X (endobj\n%s)",
+    # poppler starts at '/L ...', fails, and rebuilds the file (later objects win)
+    "a name /endobj": b"/X /endobj",
+    # no endobj in the first 1,024 bytes: poppler starts at byte 0 and rebuilds
+    "a dictionary over 1 KiB": b"/X (" + b"a" * 1100 + b")",
+}
+
+
+def hidden_length_pdf(length: int, hidden: bytes) -> bytes:
+    """A classic PDF whose first object is a linearization dictionary saying ``/L
+    length`` after ``hidden``; its objects 1-5 are page_pdf's (5: the grey square),
+    then a second object 5 (a blue fill) that only ``hidden``'s table reaches; the
+    file's own table (its startxref) puts 5 at the grey square."""
+    objects = {1: _CATALOG, 2: _PAGES, 3: b"<< >>", 4: _PAGE, 5: GREY}
+
+    def build(first: dict[int, int]) -> tuple[bytes, dict[int, int], int]:
+        out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        said = hidden.replace(b"%s", _inner_table(first))
+        out += (
+            b"10 0 obj\n<< /Linearized 1 " + said + b" /L %010d /H [0 0] /O 4 /E 0 "
+            b"/N 1 /T 0 >>\nendobj\n" % length
+        )
+        offsets = {}
+        for number, body in objects.items():
+            offsets[number] = len(out)
+            out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+        blue = len(out)
+        out += b"5 0 obj\n" + BLUE_BODY + b"endobj\n"
+        xref = len(out)
+        out += b"xref\n0 6\n0000000000 65535 f \n"
+        out += b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, 6))
+        out += b"trailer\n<< /Size 11 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+        return bytes(out), offsets, blue
+
+    _, offsets, blue = build(dict.fromkeys(range(1, 6), 0))
+    return build({**offsets, 5: blue})[0]
+
+
+async def _sealed_to_its_length(seal_ca, keys, hidden: bytes) -> bytes:  # noqa: F811
+    """hidden_length_pdf with /L the length of the file certseal makes of it (a
+    first sealing tells it: the length does not depend on the time or the key's
+    signature), sealed by certseal."""
+    length = len(await seal(seal_ca, keys, hidden_length_pdf(0, hidden)))
+    sealed = await seal(seal_ca, keys, hidden_length_pdf(length, hidden))
+    assert len(sealed) == length
+    return sealed
+
+
+@pytest.mark.parametrize("name", list(HIDDEN))
+async def test_premise_poppler_reads_a_hidden_linearized_length(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+    name,
+):
+    """Sealed, the file's /L is its length: poppler opens it as linearized and shows
+    the blue object 5; PDFium and pyHanko the grey square. With /L 0 poppler shows
+    grey too."""
+    sealed = await _sealed_to_its_length(seal_ca, keys, HIDDEN[name])
+    assert _poppler_blue(sealed) and not _pdfium_blue(sealed)
+    assert _content(sealed) == b"0.5 g 0 0 10 10 re f"
+    plain = await seal(seal_ca, keys, hidden_length_pdf(0, HIDDEN[name]))
+    assert not _poppler_blue(plain)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk38b F2: /L after 'endobj' bytes (in a string, a name) or beyond the "
+    "first 1 KiB is not found: the file is sealed and VALID, poppler shows other "
+    "objects",
+)
+@pytest.mark.parametrize("name", list(HIDDEN))
+async def test_a_linearized_length_hidden_from_the_check_is_not_sealed(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+    name,
+):
+    length = len(await seal(seal_ca, keys, hidden_length_pdf(0, HIDDEN[name])))
+    sealed = await _sealed_or_refused(
+        seal_ca, keys, hidden_length_pdf(length, HIDDEN[name])
+    )
+    assert sealed is None or not await _seals_hold(sealed, seal_ca.cert)
+
+
+# -- F3: a reference in generation 1 to an object in an object stream -------------------
+
+
+def _generation_1_reference() -> bytes:
+    """stream_pdf with object 3 FORGED (``/Fm0`` blue) in object stream 8, the page
+    naming it ``3 1 R``."""
+    pdf = stream_pdf([(3, FORGED)])
+    return pdf.replace(b"/Resources 3 0 R", b"/Resources 3 1 R")
+
+
+def test_premise_readers_take_a_compressed_object_whatever_the_generation():
+    pdf = _generation_1_reference()
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    page = reader.root["/Pages"]["/Kids"][0]
+    assert isinstance(page.raw_get("/Resources").get_object(), generic.NullObject)
+    assert _pdfium_blue(pdf) and _poppler_blue(pdf)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk38b F3: a reference in generation 1 to a compressed object is null to "
+    "pyHanko and the object to PDFium and poppler: sealed and VALID",
+)
+async def test_sealing_refuses_a_generation_1_reference_to_a_compressed_object(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    sealed = await _sealed_or_refused(seal_ca, keys, _generation_1_reference())
+    assert sealed is None or not await _seals_hold(sealed, seal_ca.cert)
