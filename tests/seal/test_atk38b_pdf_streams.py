@@ -26,7 +26,13 @@ Found:
 * F3 (medium) a reference in generation 1 (``3 1 R``) to an object in an object
   stream (generation 0): pyHanko resolves it to null (no resources), PDFium and
   poppler take the compressed object whatever the generation (a blue page); certseal
-  seals the file and says VALID.
+  seals the file and says VALID;
+* F4 (medium) a genuine encrypted PDF with an object stream (as pyHanko's own writer
+  makes one: AES-256, the empty user password) is refused, "cannot be read as a PDF:
+  No key available to decrypt, please authenticate first": the check of object
+  streams' members (:func:`certseal.pdfend._members`) reads the (encrypted) stream
+  before the file is opened with its password (:func:`read_to_end` runs before
+  ``authenticate``), both to seal and to verify; with the password given too.
 
 ``premise`` tests render the files; the others assert the behaviour wanted
 (xfail(strict) until fixed). Tests without xfail are attacks certseal already meets.
@@ -38,9 +44,12 @@ import io
 
 import pytest
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.crypt import StandardSecurityHandler
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from certseal.errors import CertsealError
+from services.seal.pdf_verify import read_pdf_seals
 from tests.seal.test_atk37_pdf_tail import BLUE_BODY, _seals_hold
 from tests.seal.test_atk37b_pdf_end import _pdfium_blue
 from tests.seal.test_atk37c_pdf_xref import _poppler_blue
@@ -308,3 +317,74 @@ async def test_sealing_refuses_a_generation_1_reference_to_a_compressed_object(
 ):
     sealed = await _sealed_or_refused(seal_ca, keys, _generation_1_reference())
     assert sealed is None or not await _seals_hold(sealed, seal_ca.cert)
+
+
+# -- F4: an encrypted PDF with an object stream -----------------------------------------
+
+
+def encrypted_object_stream_pdf(user_password: str = "") -> bytes:
+    """A one-page PDF as pyHanko's writer makes it: a cross-reference stream, the
+    page's resources in an object stream, AES-256 (the standard security handler)
+    with ``user_password``; the page is blue."""
+    writer = PdfFileWriter(stream_xrefs=True)
+    stream = writer.prepare_object_stream()
+    resources = writer.add_object(
+        generic.DictionaryObject(
+            {generic.pdf_name("/Font"): generic.DictionaryObject()}
+        ),
+        obj_stream=stream,
+    )
+    content = writer.add_object(
+        generic.StreamObject(stream_data=b"0 0 1 rg 0 0 595 842 re f")
+    )
+    page = PageObject(
+        contents=content,
+        media_box=generic.ArrayObject(
+            [generic.NumberObject(x) for x in (0, 0, 595, 842)]
+        ),
+    )
+    page["/Resources"] = resources
+    writer.insert_page(page)
+    writer._assign_security_handler(
+        StandardSecurityHandler.build_from_pw("owner", user_password)
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_premise_an_encrypted_pdf_with_an_object_stream_is_genuine():
+    pdf = encrypted_object_stream_pdf()
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    assert reader.encrypted
+    assert reader.xrefs.get_xref_data(0).xrefs_in_objstm  # an object stream
+    reader.decrypt("")
+    page = reader.root["/Pages"]["/Kids"][0]
+    assert page["/Resources"] == {"/Font": {}}
+    assert _pdfium_blue(pdf) and _poppler_blue(pdf)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk38b F4: the object streams' check reads an encrypted object stream "
+    "before the file is opened: 'No key available to decrypt'",
+)
+@pytest.mark.parametrize("password", ["", "secret"])
+async def test_an_encrypted_pdf_with_an_object_stream_is_sealed(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+    password,
+):
+    pdf = encrypted_object_stream_pdf(password)
+    sealed = await seal(seal_ca, keys, pdf, password=password)
+    [found] = await read_pdf_seals(sealed, ca=seal_ca.cert, password=password)
+    assert found.intact and not found.modified, found.detail
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk38b F4: verifying an encrypted PDF with an object stream is refused "
+    "as unreadable before its password is tried",
+)
+async def test_an_encrypted_pdf_with_an_object_stream_is_read(seal_ca):  # noqa: F811
+    assert await read_pdf_seals(encrypted_object_stream_pdf(), ca=seal_ca.cert) == []
