@@ -32,7 +32,12 @@ Found:
   No key available to decrypt, please authenticate first": the check of object
   streams' members (:func:`certseal.pdfend._members`) reads the (encrypted) stream
   before the file is opened with its password (:func:`read_to_end` runs before
-  ``authenticate``), both to seal and to verify; with the password given too.
+  ``authenticate``), both to seal and to verify; with the password given too;
+* F5 (medium: a genuine file refused) an object number freed in one revision (its
+  free entry's generation raised to 1, as ISO 32000-1 §7.5.4 prescribes) and used
+  again in a later one as ``5 1 obj``, every reference saying ``5 1 R``: pyHanko,
+  PDFium and poppler all show the reused object, certseal refuses the file ("in use
+  in generation 0 (revision 0) and 1 (revision 2)").
 
 ``premise`` tests render the files; the others assert the behaviour wanted
 (xfail(strict) until fixed). Tests without xfail are attacks certseal already meets.
@@ -50,6 +55,7 @@ from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from certseal.errors import CertsealError
 from services.seal.pdf_verify import read_pdf_seals
+from tests.seal.field_pdfs import Tree, page_pdf
 from tests.seal.test_atk37_pdf_tail import BLUE_BODY, _seals_hold
 from tests.seal.test_atk37b_pdf_end import _pdfium_blue
 from tests.seal.test_atk37c_pdf_xref import _poppler_blue
@@ -67,6 +73,7 @@ from tests.seal.test_atk38_pdf_streams import (
     object_stream,
     stream_pdf,
     stream_update,
+    table_update,
 )
 from tests.seal.test_field_pdfs import keys, seal, seal_ca  # noqa: F401
 
@@ -388,3 +395,50 @@ async def test_an_encrypted_pdf_with_an_object_stream_is_sealed(
 )
 async def test_an_encrypted_pdf_with_an_object_stream_is_read(seal_ca):  # noqa: F811
     assert await read_pdf_seals(encrypted_object_stream_pdf(), ca=seal_ca.cert) == []
+
+
+# -- F5: an object number freed and used again in the next generation -------------------
+
+_REUSING_PAGE = (
+    b"4 0 obj\n<< /Type /Page /Parent 2 0 R /Resources 3 0 R /Contents %s "
+    b"/MediaBox [0 0 595 842] >>\nendobj\n"
+)
+
+
+def reused_number_pdf() -> bytes:
+    """page_pdf, then an update pointing the page at a new empty content (6) and
+    freeing object 5 (its free entry's generation 1), then an update pointing the
+    page at ``5 1 R``, object 5 used again in generation 1 (a blue fill)."""
+    freed = table_update(
+        page_pdf(Tree()),
+        [
+            _REUSING_PAGE % b"6 0 R",
+            b"6 0 obj\n<< /Length 0 >>\nstream\n\nendstream\nendobj\n",
+        ],
+        b"4 1\n%010d 00000 n \n5 2\n0000000000 00001 f \n%010d 00000 n \n",
+    ).replace(b"/Size 6 ", b"/Size 7 ")
+    return table_update(
+        freed,
+        [_REUSING_PAGE % b"5 1 R", b"5 1 obj\n" + BLUE_BODY + b"endobj\n"],
+        b"4 2\n%010d 00000 n \n%010d 00001 n \n",
+    )
+
+
+def test_premise_every_reader_shows_an_object_used_again_in_generation_1():
+    pdf = reused_number_pdf()
+    assert _content(pdf) == b"0 0 1 rg 0 0 595 842 re f\n"
+    assert _pdfium_blue(pdf) and _poppler_blue(pdf)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk38b F5: an object number freed and used again in generation 1 (ISO "
+    "32000-1 §7.5.4) is refused: 'in use in generation 0 (revision 0) and 1'",
+)
+async def test_an_object_number_used_again_after_it_was_freed_is_sealed(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    sealed = await seal(seal_ca, keys, reused_number_pdf())
+    assert await _seals_hold(sealed, seal_ca.cert)
+    assert _pdfium_blue(sealed) and _poppler_blue(sealed)
