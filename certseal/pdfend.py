@@ -13,6 +13,7 @@ the seal service's PDF reading and sealing and by the licence file's metadata
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -159,6 +160,8 @@ def read_to_end(
     result = read(read_part)
     cache = xrefs(result)
     check_cross_references(read_part, cache)
+    if "/Encrypt" not in cache.reader.trailer:  # else once it is opened
+        check_object_streams(cache)
     check_linearized(pdf, cache)
     return result, len(pdf) - end
 
@@ -179,35 +182,75 @@ _LENGTH_ENTRY = re.compile(
 
 def check_linearized(pdf: bytes, cache: Any) -> None:
     """Check a linearized file (ISO 32000-1 Annex F) as readers open one: when the
-    dictionary of ``pdf``'s first object says a length (``/L``) of at least the
-    file's, poppler, MuPDF and PDFium read its cross-references from the section
-    after that object (the first page's) rather than from the file's end, so that
-    section must be the newest revision's, where pyHanko (``cache``) starts. A file
-    updated after linearization says its older, shorter length and is read from its
-    end by all. Raises ``ValueError`` for one that is not so (atk38: a sealed file
-    padded to the /L it was made with showed, in poppler, objects of a section
-    pyHanko never read). Reads the first :data:`END_WINDOW` bytes, as readers do."""
-    window = pdf[:END_WINDOW]
-    header = OBJECT_HEADER.search(window)
-    close = -1 if header is None else window.find(b"endobj", header.end())
-    if header is None or close < 0:
+    dictionary of ``pdf``'s first object has ``/Linearized`` and says a length
+    (``/L``) of at least the file's, readers read its cross-references from the
+    section after that object (the first page's) rather than from the file's end:
+    PDFium and MuPDF after the object as their lexers read it, poppler after the
+    first bytes ``endobj`` in the file's first :data:`END_WINDOW` bytes (or from
+    byte 0, rebuilding, when there are none). Each such place must be the newest
+    revision's section, where pyHanko (``cache``) starts. A file updated after
+    linearization says its older, shorter length and is read from its end by all.
+    The first object is read with pyHanko's lexer (a string or a name holding
+    ``endobj``, a dictionary of any size); when it cannot be, its first
+    :data:`FIRST_OBJECT_BYTES` are searched for the entries instead. Raises
+    ``ValueError`` for a file that is not so (atk38, atk38b: a file sealed and padded,
+    or made for, the /L of its sealed length showed, in poppler, objects of a section
+    pyHanko never read)."""
+    header = _HEADER_AT.match(pdf, 0)  # readers' lexers: the first tokens N G obj
+    if header is None:
         return
-    entries = _NAME_ESCAPE.sub(_unescaped, window[header.end() : close])
+    after = _object_end(pdf, header, cache.reader)
+    region = pdf[header.end() : after or header.end() + FIRST_OBJECT_BYTES]
+    entries = _NAME_ESCAPE.sub(_unescaped, region)
+    if _LINEARIZED.search(entries) is None:
+        return
     said = [_number(found[1]) for found in _LENGTH_ENTRY.finditer(entries)]
     lengths = [length for length in said if length is not None and length >= len(pdf)]
     if not lengths:
         return
-    first_page = _WHITE_RUN.match(pdf, close + len(b"endobj")).end()  # type: ignore[union-attr]
+    close = pdf.find(b"endobj", 0, END_WINDOW)
+    poppler = 0 if close < 0 else _WHITE_RUN.match(pdf, close + 6).end()  # type: ignore[union-attr]
     newest = cache.get_xref_container_info(cache.total_revisions - 1)
-    if first_page != newest.declared_startxref:
-        raise ValueError(
-            f"its first object says it is linearized with a length (/L) of "
-            f"{lengths[0]}, not less than its {len(pdf)} bytes, but its first page's "
-            f"cross-reference section (byte {first_page}) is not the one its end "
-            f"names (byte {newest.declared_startxref}): PDF readers open a "
-            "linearized file from its first page's section and would show other "
-            "objects (ISO 32000-1 Annex F)"
+    for first_page in (poppler, after):
+        if first_page != newest.declared_startxref:
+            where = "cannot be told" if first_page is None else f"byte {first_page}"
+            raise ValueError(
+                f"its first object says it is linearized with a length (/L) of "
+                f"{lengths[0]}, not less than its {len(pdf)} bytes, but its first "
+                f"page's cross-reference section ({where}) is not the one its end "
+                f"names (byte {newest.declared_startxref}): PDF readers open a "
+                "linearized file from its first page's section and would show "
+                "other objects (ISO 32000-1 Annex F)"
+            )
+
+
+#: how much of a first object that cannot be lexed is searched for /Linearized
+FIRST_OBJECT_BYTES = 1 << 20
+
+#: the key that makes a first object a linearization dictionary (Annex F.2)
+_LINEARIZED = re.compile(rb"/Linearized(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
+
+#: white space and comments before an object's value or its end keyword, which
+#: pyHanko's lexer does not skip
+_ENDOBJ_GAP = re.compile(_SKIP)
+
+#: an object's end keyword, after white space and comments
+_ENDOBJ = re.compile(_SKIP + rb"endobj")
+
+
+def _object_end(pdf: bytes, header: re.Match[bytes], reader: Any) -> int | None:
+    """Where the object whose header is ``header`` ends, as a lexer reads it (its
+    value, ``endobj``, the white space after), or None if it does not read."""
+    stream = io.BytesIO(pdf)
+    stream.seek(_ENDOBJ_GAP.match(pdf, header.end()).end())  # type: ignore[union-attr]
+    try:
+        generic.read_object(
+            stream, generic.Reference(int(header[1]), int(header[2]), reader)
         )
+    except Exception:  # whatever does not read has no end to name
+        return None
+    close = _ENDOBJ.match(pdf, stream.tell())
+    return None if close is None else _WHITE_RUN.match(pdf, close.end()).end()  # type: ignore[union-attr]
 
 
 def _number(text: bytes) -> int | None:
@@ -226,26 +269,26 @@ def check_cross_references(pdf: bytes, cache: Any) -> None:
     pyHanko's ``int()`` takes and a reader does not, no type but ``n`` or ``f``, no
     object listed twice), and at each in-use entry's offset that object's header,
     ``N G obj`` in plain digits. Where pyHanko and readers resolve an entry
-    differently it must be unambiguous (atk38): an object in an object stream
-    (§7.5.7) at the index its entry names, the first there with its number (pyHanko
-    takes the first, readers the indexed one); an object number in use in one
-    generation only, across every revision (pyHanko takes the entry a reference's
-    generation names, PDFium the newest whatever its generation). Raises
-    ``ValueError`` naming the first that is not (atk37b, atk37c, atk38: PDFium and
-    poppler showed an object pyHanko did not read). Linear in the number of entries
-    and object streams' members."""
+    differently it must be unambiguous: an object number in use in one generation
+    only, across every revision (atk38: pyHanko takes the entry a reference's
+    generation names, PDFium the newest whatever its generation), and below each
+    revision's ``/Size`` (§7.5.5: one more than the highest object number; atk38b:
+    pyHanko's difference analysis takes an object at or above the signed revision's
+    ``/Size`` for one added later, so an update could rewrite it after a seal).
+    Compressed objects: :func:`check_object_streams`. Raises ``ValueError`` naming
+    the first that is not (atk37b, atk37c, atk38, atk38b: PDFium and poppler showed
+    an object pyHanko did not read). Linear in the number of entries."""
     generations: dict[int, tuple[int, int]] = {}
-    stream_members: dict[int, dict[int, int]] = {}
+    highest = 0
     for revision in range(cache.total_revisions):
         at = cache.get_xref_container_info(revision).declared_startxref
-        data = cache.get_xref_data(revision)
         kind = _section_at(pdf, at)
-        if kind == "table":
+        sections = _sections(cache, revision)
+        if kind == "table":  # read here; pyHanko's reading of it left out
             entries = _table_entries(pdf, _TABLE_AT.match(pdf, at).end())  # type: ignore[union-attr]
-            # a table's /XRefStm stream (§7.5.8.4)
-            sections = [] if data.hybrid is None else [data.hybrid.xref_data]
+            sections = sections[1:]
         elif kind == "stream":
-            entries, sections = [], [data]
+            entries = []
         else:
             raise ValueError(_misplaced(f"its revision {revision}'s", at, len(pdf)))
         compressed: dict[int, Any] = {}
@@ -272,23 +315,63 @@ def check_cross_references(pdf: bytes, cache: Any) -> None:
                     "PDF readers differ in which they show (pyHanko the one a "
                     "reference names, PDFium the newest)"
                 )
-        for number, where in compressed.items():
-            stream = where.obj_stream_id
-            if stream not in stream_members:
-                stream_members[stream] = _members(cache.reader, stream)
-            found = stream_members[stream].get(number)
-            if found != where.ix_in_stream:
-                held = (
-                    "does not hold it"
-                    if found is None
-                    else f"holds it first at {found}"
-                )
-                raise ValueError(
-                    f"its cross-reference puts object {number} at index "
-                    f"{where.ix_in_stream} of object stream {stream}, which {held}: "
-                    "PDF readers take the object at that index, pyHanko the first "
-                    "with its number"
-                )
+        highest = max([highest, *(number for number, _ in in_use)])
+        size = _size(cache, revision)
+        if highest >= size:
+            raise ValueError(
+                f"its object {highest} is in use in revision {revision}, whose /Size "
+                f"is {size} (ISO 32000-1 §7.5.5: one more than the highest object "
+                "number): pyHanko would take a change to it after a seal for an "
+                "object added later"
+            )
+
+
+def _sections(cache: Any, revision: int) -> list[Any]:
+    """pyHanko's sections of ``revision``: its own, and a table's /XRefStm stream
+    (ISO 32000-1 §7.5.8.4)."""
+    data = cache.get_xref_data(revision)
+    return [data] if data.hybrid is None else [data, data.hybrid.xref_data]
+
+
+def _size(cache: Any, revision: int) -> int:
+    """``revision``'s trailer /Size (ISO 32000-1 §7.5.5); ValueError without a
+    whole one."""
+    try:
+        size = cache.reader.trailer.raw_get("/Size", revision=revision)
+    except KeyError:
+        size = None
+    if not isinstance(size, int) or size < 0:
+        raise ValueError(f"its revision {revision}'s trailer has no whole /Size")
+    return int(size)
+
+
+def check_object_streams(cache: Any) -> None:
+    """Check that each compressed entry (ISO 32000-1 §7.5.7) of every revision of the
+    file whose pyHanko ``XRefCache`` is ``cache`` names the index where its object
+    stream, as pyHanko resolves it, holds that object first (atk38: pyHanko takes
+    the first member with the number, PDFium and poppler the member at the index).
+    Decodes the object streams: for an encrypted file, once it is opened. Raises
+    ``ValueError`` for one that does not, or names no object stream."""
+    members: dict[int, dict[int, int]] = {}
+    for revision in range(cache.total_revisions):
+        for section in _sections(cache, revision):
+            for number, where in section.xrefs_in_objstm.items():
+                stream = where.obj_stream_id
+                if stream not in members:
+                    members[stream] = _members(cache.reader, stream)
+                found = members[stream].get(number)
+                if found != where.ix_in_stream:
+                    held = (
+                        "does not hold it"
+                        if found is None
+                        else f"holds it first at {found}"
+                    )
+                    raise ValueError(
+                        f"its cross-reference puts object {number} at index "
+                        f"{where.ix_in_stream} of object stream {stream}, which "
+                        f"{held}: PDF readers take the object at that index, pyHanko "
+                        "the first with its number"
+                    )
 
 
 #: an object stream's header entry (ISO 32000-1 §7.5.7): object number, offset

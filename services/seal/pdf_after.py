@@ -27,7 +27,12 @@ from certseal.pdfend import APART, OBJECT_HEADER
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
     ModificationLevel.NONE: "nothing added after it",
-    ModificationLevel.LTA_UPDATES: "added after it: validation data only",
+    # pyHanko allows validation data (DSS, document timestamps) and the document's
+    # information dictionary and XMP metadata at this level
+    ModificationLevel.LTA_UPDATES: (
+        "added after it: validation data or document properties (title, author, "
+        "metadata) only"
+    ),
     ModificationLevel.FORM_FILLING: "added after it: later signatures only",
 }
 

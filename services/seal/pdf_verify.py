@@ -61,7 +61,7 @@ from certseal import der
 # importing it also makes asn1crypto read ediPartyName
 from certseal.certificates import common_name
 from certseal.errors import invalid
-from certseal.pdfend import read_to_end
+from certseal.pdfend import check_object_streams, read_to_end
 from services.seal.pdf import (
     PDF_DECODE_LIMITS,
     PdfNestingError,
@@ -173,8 +173,7 @@ class _Validated:
     #: where active content was added, changed or removed after it
     #: (:func:`services.seal.pdf_revisions.active_changes`)
     active: tuple[str, ...] = ()
-    #: bytes after the file's last end section, never read
-    #: (:func:`certseal.pdfend.read_to_end`)
+    #: bytes after the file's last end section, never read (``pdfend.read_to_end``)
     tail: int = 0
     #: an indirect object's header after that end, which no cross-reference
     #: reaches (:func:`services.seal.pdf_after.object_after_end`)
@@ -356,7 +355,8 @@ async def read_pdf_seals(
             lambda reader: reader.xrefs,
         )
         object_after = object_after_end(pdf, len(pdf) - tail)
-        authenticate(reader, password)
+        if authenticate(reader, password) is not None:  # opened: its object streams
+            check_object_streams(reader.xrefs)
         embedded, failed = _signatures(reader)
         excused = excused_fields(reader, embedded)
         active, shown = read_revisions(reader, (e.signed_revision for e in embedded))

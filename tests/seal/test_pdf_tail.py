@@ -8,10 +8,13 @@ the end makes the seals MODIFIED and is never sealed over."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
 
 import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from certseal.errors import CertsealError
 from certseal.pdfend import NO_END, pdf_end, too_far
@@ -398,3 +401,25 @@ async def test_entries_ended_by_one_byte_as_some_writers_put_them_are_read(
     assert moved > 0
     [found] = await read_pdf_seals(await seal(seal_ca, keys, pdf), ca=seal_ca.cert)
     assert found.intact and not found.modified, found.detail
+
+
+async def test_a_title_changed_after_the_seal_is_said_as_a_property_change(
+    sealed,
+    seal_ca,  # noqa: F811
+):
+    """trial38: pyHanko's level LTA_UPDATES also allows the document information
+    dictionary and XMP metadata; a title changed after the seal was said as
+    'validation data only'."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    title = generic.DictionaryObject(
+        {generic.pdf_name("/Title"): generic.TextStringObject("Changed after")}
+    )
+    writer.trailer["/Info"] = writer.add_object(title)
+    out = io.BytesIO()
+    writer.write(out)
+    [found] = await read_pdf_seals(out.getvalue(), ca=seal_ca.cert)
+    assert found.intact and not found.modified, found.detail
+    assert (
+        "added after it: validation data or document properties (title, author, "
+        "metadata) only (pyHanko level LTA_UPDATES)" in found.detail
+    ), found.detail
