@@ -170,9 +170,24 @@ MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024
 """Bytes of an offline trust bundle file read by ``certseal verify --offline``: a full
 bundle of two million listed lineages and its deltas fit."""
 
+MAX_DOCUMENT_BYTES = 60 * 1024 * 1024
+"""Bytes of a document the seal service takes by default (``[seal]
+max_document_bytes``): a PDF or OFD to seal or verify, a document to seal whole. A
+sealed document is held to it too (the seal service refuses to make one it would not
+verify), and the counter console takes a body of as many bytes
+(``[console] max_upload_bytes`` 0: the seal service's limit)."""
+
 MAX_DOCUMENT_FILE_BYTES = 64 * 1024 * 1024
-"""Bytes of a document, PDF, signature or picture file the CLI sends to the seal
-service: the service's largest ``max_document_bytes``."""
+"""Bytes of a document, PDF, signature or picture file the CLI reads to send to the
+seal service: a bound on the CLI's own memory, over the service's default
+:data:`MAX_DOCUMENT_BYTES` (the service says its own limit for a file between)."""
+
+DOCUMENT_FILE_LIMIT = (
+    f"{MAX_DOCUMENT_FILE_BYTES // (1024 * 1024)} MiB, what the CLI reads of a "
+    f"document (the seal service takes at most its [seal] max_document_bytes, "
+    f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB unless set otherwise)"
+)
+"""The CLI's document read bound, as its refusal says it."""
 
 MAX_SMALL_FILE_BYTES = 1024 * 1024
 """Bytes of a small file the CLI or a service reads: a configuration (TOML), a secret,

@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 
 from certseal.errors import invalid
+from certseal.sizes import over_limit
 from certseal.text import shown_name
 
 BOM = b"\xef\xbb\xbf"
@@ -37,8 +38,9 @@ def read_regular_file(
     Raises INVALID_ARGUMENT (``field``) when the path does not lead to a regular file
     (a device, a FIFO, a socket, a directory), when the file holds more than ``limit``
     bytes (at most ``limit`` + 1 are read to tell), or when it cannot be opened or read
-    (named with the operating system's reason). ``limit_text`` states the limit in
-    the message (default: ``limit`` bytes).
+    (named with the operating system's reason). The refusal says the size as
+    :func:`certseal.sizes.over_limit` does; ``limit_text`` states the limit in it
+    (default: ``limit`` in MiB, KiB or bytes).
     """
     try:
         # O_NONBLOCK: opening a FIFO with no writer must not wait for one
@@ -66,7 +68,7 @@ def read_regular_file(
     data = b"".join(chunks)
     if len(data) > limit:
         size = max(status.st_size, len(data))
-        raise invalid(field, f"is {size} bytes; the limit is {limit_text or limit}")
+        raise invalid(field, over_limit(size, limit, limit_text=limit_text))
     return data
 
 

@@ -33,6 +33,7 @@ from certseal.codes import (
 from certseal.errors import CertsealError, invalid
 from certseal.heic import check_heic_pixels, heic_grey_on_white
 from certseal.hevc import coded_chroma
+from certseal.sizes import over_limit
 
 __all__ = [
     "IMAGE_FORMATS",
@@ -55,7 +56,9 @@ def check_image_bytes(size: int) -> None:
     :data:`~certseal.bounds.MAX_IMAGE_BYTES`: checked before the bytes are read where
     the size is known first (a file's, an upload's declared length)."""
     if size > MAX_IMAGE_BYTES:
-        raise invalid("image", f"is {size} bytes; the limit is {IMAGE_LIMIT}")
+        raise invalid(
+            "image", over_limit(size, MAX_IMAGE_BYTES, limit_text=IMAGE_LIMIT)
+        )
 
 
 def qr_png(text: str, *, scale: int = 4) -> bytes:

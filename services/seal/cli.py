@@ -19,7 +19,14 @@ from certseal.cli_options import OutputFile, say, whole_number, write_output
 from certseal.errors import CertsealError, invalid
 from certseal.identifiers import validate_uscc
 from certseal.text import shown_name
-from services.seal.cli_inputs import OFD, PDF, SIGNATURE, read_as, read_signed
+from services.seal.cli_inputs import (
+    OFD,
+    PDF,
+    SIGNATURE,
+    read_as,
+    read_document,
+    read_signed,
+)
 from services.seal.cli_ofd import ofd_file_lines, signature_heading
 
 
@@ -71,15 +78,6 @@ def _who(der: bytes) -> list[str]:
     except ValueError:
         lines.insert(0, "(not a readable certificate)")
     return lines
-
-
-def _read(name: str, field: str) -> bytes:
-    """A document, PDF, signature or picture file: a regular file of at most
-    :data:`~certseal.bounds.MAX_DOCUMENT_FILE_BYTES`, else INVALID_ARGUMENT (``field``)."""
-    from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
-    from certseal.files import read_input_file
-
-    return read_input_file(name, field, MAX_DOCUMENT_FILE_BYTES)
 
 
 def _password(name: str | None) -> str:
@@ -223,7 +221,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             name=args.name,
             suite=args.suite,
             signers=args.signer or [],
-            picture=_read(args.picture, "picture") if args.picture else b"",
+            picture=read_document(args.picture, "picture") if args.picture else b"",
         )
         _print_seal(_call(args, lambda s: s.RegisterSeal(request)).seal)
     elif command == "get":
@@ -244,7 +242,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
     elif command == "document":
         request = pb.SealDocumentRequest(
             seal_id=args.seal_id,
-            document=_read(args.file, "file"),
+            document=read_document(args.file, "file"),
             property_info=args.property_info or "",
         )
         reply = _call(args, lambda s: s.SealDocument(request))

@@ -16,13 +16,13 @@ OUT.ofd`` were named by the service's ``pdf`` and ``ofd`` fields and misdescribe
 
 from __future__ import annotations
 
-from certseal.bounds import MAX_DOCUMENT_FILE_BYTES
+from certseal.bounds import DOCUMENT_FILE_LIMIT, MAX_DOCUMENT_FILE_BYTES
 from certseal.errors import invalid
 from certseal.filekinds import OFD, PDF, SIGNATURE, kind_of, refuse_other_kind
 from certseal.files import read_input_file
 from certseal.text import shown_name
 
-__all__ = ["OFD", "PDF", "SIGNATURE", "read_as", "read_signed"]
+__all__ = ["OFD", "PDF", "SIGNATURE", "read_as", "read_document", "read_signed"]
 
 #: the command that verifies each kind, and the one that seals it
 _VERIFIES = {
@@ -33,12 +33,22 @@ _VERIFIES = {
 _SEALS = {PDF: "seal pdf SEAL-ID FILE", OFD: "seal ofd SEAL-ID FILE"}
 
 
+def read_document(name: str, field: str) -> bytes:
+    """A document, PDF, signature or picture file: a regular file within the CLI's
+    own bound, :data:`~certseal.bounds.MAX_DOCUMENT_FILE_BYTES` (it keeps the CLI's
+    memory bounded; the seal service holds a document to its own limit), else
+    INVALID_ARGUMENT (``field``) saying the size and the bound in MiB."""
+    return read_input_file(
+        name, field, MAX_DOCUMENT_FILE_BYTES, limit_text=DOCUMENT_FILE_LIMIT
+    )
+
+
 def read_as(name: str, field: str, kind: str, *, sealing: bool = False) -> bytes:
     """The file ``name`` (within the document bound), unless it is plainly not
     ``kind`` (:func:`certseal.filekinds.what_it_is`): then INVALID_ARGUMENT
     (``field``) saying what it is and, of a kind the seal commands take, the
     command that takes it (that seals it, ``sealing``)."""
-    data = read_input_file(name, field, MAX_DOCUMENT_FILE_BYTES)
+    data = read_document(name, field)
     takes = {k: f" ({c} takes it)" for k, c in _VERIFIES.items()}
     if sealing:
         takes.update({k: f" ({c} seals it)" for k, c in _SEALS.items()})
@@ -50,8 +60,8 @@ def read_signed(signature_name: str, document_name: str) -> tuple[bytes, bytes]:
     """``seal verify``'s signature and document. A signature that is of another known
     kind or not DER at all (no SEQUENCE) is INVALID_ARGUMENT (``signature``), said
     as swapped arguments when the document is the signature."""
-    signature = read_input_file(signature_name, "signature", MAX_DOCUMENT_FILE_BYTES)
-    document = read_input_file(document_name, "file", MAX_DOCUMENT_FILE_BYTES)
+    signature = read_document(signature_name, "signature")
+    document = read_document(document_name, "file")
     found = kind_of(signature)
     if found == SIGNATURE or (found is None and signature.startswith(b"\x30")):
         return signature, document

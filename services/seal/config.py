@@ -6,6 +6,7 @@ from typing import Annotated, Protocol
 
 import msgspec
 
+from certseal.bounds import MAX_DOCUMENT_BYTES
 from certseal.config import Section, ServiceSection, SharedSettings
 
 
@@ -34,8 +35,10 @@ class SealConfig(ServiceSection):
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1 << 30)] = (
         64 * 1024 * 1024
     )
+    # a PDF or OFD to seal or verify, a document to seal whole; a sealed one is held
+    # to it too (services.seal.limits: what the service makes, it verifies)
     max_document_bytes: Annotated[int, msgspec.Meta(ge=1, le=1 << 30)] = (
-        60 * 1024 * 1024
+        MAX_DOCUMENT_BYTES
     )
     # the platform's seal CA: it certifies seal keys and seal makers (EC P-256)
     ca_cert_file: str = "/run/secrets/certseal/seal-ca/ca.pem"

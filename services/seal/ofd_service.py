@@ -5,9 +5,11 @@ Sealing an OFD (any suite; sm2 seals are the ecosystem's usual case):
    (:meth:`SealService.usable`; a refusal is audited);
 2. off the event loop, read the package within bounds and add the seal's files
    (:func:`services.seal.ofd_sign.prepare_seal`);
-3. sign the digest of the new ``Signature.xml`` (:meth:`SealService.seal_document`,
-   which stores the ``document.sealed`` event with that digest and the audit row);
-4. off the event loop, write ``SignedValue.dat`` and zip the package.
+3. sign the digest of the new ``Signature.xml`` (:meth:`SealService.seal_document`);
+4. off the event loop, write ``SignedValue.dat`` and zip the package, refused when
+   it is over ``max_document_bytes`` (VerifyOfd would refuse it:
+   :mod:`services.seal.limits`); then ``seal_document`` stores the
+   ``document.sealed`` event with the signature's digest and the audit row.
 
 Verifying an OFD reads every document of ``OFD.xml`` (one ``DocBody`` each, at most
 :data:`services.seal.ofd.MAX_OFD_DOCUMENTS`), every signature of each document's
@@ -29,10 +31,12 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+from certseal.bounds import MAX_DOCUMENT_BYTES
 from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, ErrorKind, invalid
 from certseal.rpc import Caller
 from services.seal.domain import SealCheck, SealVerdict, SealVerification
+from services.seal.limits import check_document_size, check_sealed_size
 from services.seal.ofd import (
     MAX_OFD_SIGNATURES,
     OfdDocument,
@@ -96,7 +100,7 @@ class OfdSealService:
     """Sealing and verifying OFD documents with the seals of :class:`SealService`."""
 
     def __init__(
-        self, *, seals: SealService, max_document_bytes: int = 64 * 1024 * 1024
+        self, *, seals: SealService, max_document_bytes: int = MAX_DOCUMENT_BYTES
     ):
         self._seals = seals
         self.max_document_bytes = max_document_bytes
@@ -104,10 +108,7 @@ class OfdSealService:
     def _check_size(self, ofd: bytes) -> None:
         if not ofd:
             raise invalid("ofd", "is required: the OFD document (a ZIP package)")
-        if len(ofd) > self.max_document_bytes:
-            raise invalid(
-                "ofd", f"is {len(ofd)} bytes; the limit is {self.max_document_bytes}"
-            )
+        check_document_size("ofd", len(ofd), self.max_document_bytes)
 
     async def seal_ofd(
         self, caller: Caller, seal_id: str, *, ofd: bytes, place: StampPlace
@@ -116,7 +117,8 @@ class OfdSealService:
 
         Raises ``CertsealError``: NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION
         (the seal is not usable now) or INVALID_ARGUMENT (``ofd`` over
-        ``max_document_bytes`` or not a bounded OFD package, ``page`` not in the
+        ``max_document_bytes``, or the sealed OFD over it (nothing is recorded:
+        :mod:`services.seal.limits`), or not a bounded OFD package, ``page`` not in the
         document, ``keyword`` on no page).
         """
         row, now = await self._seals.usable(caller, seal_id)
@@ -140,16 +142,25 @@ class OfdSealService:
                 place=place,
                 signed_at_text=stamp_at.strftime("%Y-%m-%d %H:%M:%S"),
             )
+            finished: list[tuple[bytes, bytes]] = []
+
+            async def finish(signature: bytes) -> None:
+                # zipped before the use is recorded: an OFD VerifyOfd would refuse
+                # is neither given out nor recorded as sealed
+                out, out_digest = await offload.run("ofd", _finish, prepared, signature)
+                limit = self.max_document_bytes
+                check_sealed_size("ofd", "OFD", len(ofd), len(out), limit)
+                finished.append((out, out_digest))
+
             sealed = await self._seals.seal_document(
                 caller,
                 seal_id,
                 document=prepared.signature_xml,
                 document_hash=None,
                 property_info="/" + prepared.signature_path,
+                before_record=finish,
             )
-            out, out_digest = await offload.run(
-                "ofd", _finish, prepared, sealed.signature
-            )
+            ((out, out_digest),) = finished
         return SealedOfd(
             out,
             out_digest,

@@ -8,7 +8,9 @@ Sealing a PDF (an es256 or ed25519 seal; sm2 seals seal a PDF's bytes with
    (:mod:`services.seal.offload`), add one PAdES signature (B-T: with a signature
    timestamp from the configured TSA, UNAVAILABLE when it does not answer) with the
    seal's picture as the visible stamp (:func:`services.seal.pdf.seal_pdf`);
-3. store the ``document.sealed`` event (the sealed PDF's SHA-256, never the PDF) and the
+3. refuse the sealed PDF when it is over ``max_document_bytes`` (VerifyPdf would
+   refuse it: :mod:`services.seal.limits`), recording nothing;
+4. store the ``document.sealed`` event (the sealed PDF's SHA-256, never the PDF) and the
    audit row in one transaction.
 
 Verifying a PDF reads and validates its signatures off the event loop in the same way,
@@ -26,11 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from certseal.audit import AuditEntry
-from certseal.errors import invalid
+from certseal.bounds import MAX_DOCUMENT_BYTES
 from certseal.identifiers import mint_serial
 from certseal.rpc import Caller
 from services.seal.domain import Seal, SealStatus, SealVerdict, pdf_seal_verdict
 from services.seal.events import document_sealed
+from services.seal.limits import check_document_size, check_sealed_size
 from services.seal.pdf import Placement, seal_pdf
 from services.seal.pdf_verify import PdfSeal, painted_over, read_pdf_seals
 from services.seal.service import SealCa, SealService
@@ -70,7 +73,7 @@ class PdfSealService:
         seals: SealService,
         store: SealStore,
         seal_ca: SealCa,
-        max_document_bytes: int = 64 * 1024 * 1024,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
         timestamper: Timestamper | None = None,
         tsa_roots: Sequence[bytes] = (),
     ):
@@ -99,15 +102,12 @@ class PdfSealService:
         Raises ``CertsealError``: NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION
         (the seal is not usable now, or is an sm2 seal; the PDF's encryption,
         permissions or certification forbid sealing: :mod:`services.seal.pdf_open`)
-        or INVALID_ARGUMENT (``pdf`` over ``max_document_bytes`` or unreadable,
-        ``page`` not in the PDF, ``x_mm``/``y_mm`` off the visible page, a wrong
+        or INVALID_ARGUMENT (``pdf`` over ``max_document_bytes`` or unreadable, or
+        the sealed PDF over it: :func:`services.seal.limits.check_sealed_size`; ``page`` not in the PDF, ``x_mm``/``y_mm`` off the visible page, a wrong
         ``password``, no empty signature field ``field_name``).
         """
         row, now = await self._seals.usable(caller, seal_id)
-        if len(pdf) > self.max_document_bytes:
-            raise invalid(
-                "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
-            )
+        check_document_size("pdf", len(pdf), self.max_document_bytes)
         picture = SESeal.load(row.seal)["e_seal_info"]["picture"]["data"].native
         offload = self._seals.offload
         async with offload.admit("SealPdf", len(pdf)):
@@ -128,6 +128,10 @@ class PdfSealService:
                 timestamper=(
                     self._timestamper.fresh_client() if self._timestamper else None
                 ),
+            )
+            # what VerifyPdf would refuse is not given out (nor recorded as sealed)
+            check_sealed_size(
+                "pdf", "PDF", len(pdf), len(sealed), self.max_document_bytes
             )
             data_hash = await offload.run("pdf", _sha256, sealed)
         event = document_sealed(
@@ -160,10 +164,7 @@ class PdfSealService:
         or ``password`` is wrong; FAILED_PRECONDITION when its encryption cannot be
         opened here or needs a password.
         """
-        if len(pdf) > self.max_document_bytes:
-            raise invalid(
-                "pdf", f"is {len(pdf)} bytes; the limit is {self.max_document_bytes}"
-            )
+        check_document_size("pdf", len(pdf), self.max_document_bytes)
         offload = self._seals.offload
         async with offload.admit("VerifyPdf", len(pdf)):
             seals = await offload.verify_async(

@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from certseal.errors import invalid
 from certseal.qr import check_declared_pixels
+from certseal.sizes import over_limit
 from services.seal.ses import Picture
 
 RED = (218, 37, 29, 255)
@@ -56,9 +57,7 @@ def load_picture(data: bytes) -> Image.Image:
     whole, readable PNG within those bounds and of one of :data:`PICTURE_MODES`.
     """
     if len(data) > MAX_PICTURE_BYTES:
-        raise invalid(
-            "picture", f"is {len(data)} bytes; the limit is {MAX_PICTURE_BYTES}"
-        )
+        raise invalid("picture", over_limit(len(data), MAX_PICTURE_BYTES))
     try:
         with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
             check_declared_pixels(image, "picture", MAX_PICTURE_PIXELS)

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from certseal.audit import AuditEntry
+from certseal.bounds import MAX_DOCUMENT_BYTES
 from certseal.crypto import KeyWrapper, Signer, Suite, digest
 from certseal.errors import (
     CertsealError,
@@ -47,6 +49,7 @@ from services.seal.domain import Seal
 from services.seal.events import document_sealed, seal_changed
 from services.seal.groupcommit import SealedGroupCommit
 from services.seal.keys import SealKeys
+from services.seal.limits import check_document_size
 from services.seal.offload import SealOffload
 from services.seal.picture import SEAL_MM, round_seal
 from services.seal.registration import (
@@ -92,7 +95,7 @@ class SealService(SealVerifying):
         seal_ca: SealCa,
         clock: Clock = utcnow,
         vendor_id: str = "certseal",
-        max_document_bytes: int = 64 * 1024 * 1024,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
         trust: TrustStore | None = None,
         sm2_ca: SealCa | None = None,
         token: Pkcs11Token | None = None,
@@ -422,18 +425,21 @@ class SealService(SealVerifying):
         document: bytes | None,
         document_hash: bytes | None,
         property_info: str,
+        before_record: Callable[[bytes], Awaitable[None]] | None = None,
     ) -> SealedDocument:
-        """The SES_Signature of a document (or of its digest) under ``seal_id``."""
+        """The SES_Signature of a document (or of its digest) under ``seal_id``;
+        ``before_record(signature)`` runs before the use is recorded: what it raises
+        (a sealed file that may not be given out) records nothing."""
         # the status is checked again where the records are written
         row, now = await self.usable(caller, seal_id, kept=True)
         suite = Suite(row.suite)
         if document is not None:
-            if len(document) > self.max_document_bytes:
-                raise invalid(
-                    "document",
-                    f"is {len(document)} bytes; the limit is {self.max_document_bytes}:"
-                    " send its digest instead",
-                )
+            check_document_size(
+                "document",
+                len(document),
+                self.max_document_bytes,
+                hint=": send its digest instead",
+            )
             if len(document) <= INLINE_DIGEST_BYTES:
                 data_hash = digest(suite, document)
             else:
@@ -457,6 +463,8 @@ class SealService(SealVerifying):
             signer_cert=row.certificate,
             time_stamp=self.timestamper.stamp if self.timestamper else None,
         )
+        if before_record is not None:
+            await before_record(signature)
         event = document_sealed(
             row,
             actor=str(caller),

@@ -380,7 +380,7 @@ def test_images_declaring_too_many_pixels_are_refused(data):
     ("data", "why"),
     [
         (b"", "is required"),
-        (b"\x00" * (bounds.MAX_IMAGE_BYTES + 1), "bytes; the limit is"),
+        (b"\x00" * (bounds.MAX_IMAGE_BYTES + 1), "bytes); the limit is"),
         (b"GIF89a" + b"\x00" * 100, "is not a readable PNG, JPEG or HEIC image"),
         (_png_header_only(16, 16)[:40], "is not a readable PNG, JPEG or HEIC image"),
         (

@@ -190,7 +190,8 @@ def test_the_one_image_limit_is_stated_alike(tmp_path, capsys):
     with pytest.raises(CertsealError) as err:
         qr.read_qr_image(b"\xff" * (bounds.MAX_IMAGE_BYTES + 1))
     assert err.value.message == (
-        f"is {bounds.MAX_IMAGE_BYTES + 1} bytes; the limit is {bounds.IMAGE_LIMIT}"
+        f"is 8.000 MiB ({bounds.MAX_IMAGE_BYTES + 1:,} bytes); the limit is "
+        f"{bounds.IMAGE_LIMIT}"
     )
     big = tmp_path / "big.jpg"
     big.write_bytes(b"\xff" * (bounds.MAX_IMAGE_BYTES + 1))

@@ -203,7 +203,7 @@ async def test_an_oversized_or_deep_ses_signature(seal_stub):
         (png_declaring(2**31 - 1, 2**31 - 1), "the limit is"),
         (png_declaring(1, MAX_PICTURE_PIXELS + 1), "the limit is"),
         (png_declaring(64, 64), "is not a readable PNG"),  # truncated pixels
-        (b"\x00" * (MAX_PICTURE_BYTES + 1), "bytes; the limit is"),
+        (b"\x00" * (MAX_PICTURE_BYTES + 1), "bytes); the limit is 1 MiB"),
         (b"GIF89a" + b"\x00" * 64, "is not a readable PNG"),
     ],
     ids=["2049x2048", "2^31 square", "1 column too tall", "truncated", "2 MiB", "gif"],
@@ -364,7 +364,9 @@ async def test_verify_pdf_is_bounded_in_size():
         seal_ca=None,  # type: ignore[arg-type]
         max_document_bytes=1000,
     )
-    with pytest.raises(CertsealError, match="the limit is 1000"):
+    with pytest.raises(
+        CertsealError, match=r"the limit is 1,000 bytes \(\[seal\] max_document_bytes\)"
+    ):
         await pdfs.verify_pdf(b"%PDF-1.7\n" + b" " * 1000)
 
 
