@@ -55,7 +55,7 @@ from certseal.tlsfiles import (
 )
 from certseal.v1 import issuer_pb2_grpc, seal_pb2_grpc, verifier_pb2_grpc
 from services.console.access import Access
-from services.console.config import ConsoleConfig, ConsoleSettings
+from services.console.config import ConsoleConfig, ConsoleSettings, body_limit
 from services.console.handlers import (
     SERVER,
     ConsoleHandlers,
@@ -208,7 +208,7 @@ class ConsoleApp:
         app = application(
             handlers,
             access,
-            client_max_size=cs.max_upload_bytes,
+            client_max_size=body_limit(self.config),
             rare_font_file=cs.rare_font_file,
         )
         app.middlewares.append(self._count_requests())

@@ -47,11 +47,11 @@ class ConsoleConfig(Section):
     history: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = (
         150  # operator snapshots kept for the charts
     )
-    # a request body (sealed PDFs); an image upload is held to the one image limit,
+    # a request body (a sealed PDF or OFD to verify); 0: the seal service's document
+    # limit, [seal] max_document_bytes, so the counter takes what the seal service
+    # verifies (body_limit). An image upload is held to the one image limit,
     # certseal.bounds.MAX_IMAGE_BYTES, before it is read
-    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1 << 30)] = (
-        32 * 1024 * 1024
-    )
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=0, le=1 << 30)] = 0
     # the font for Han characters outside the BMP (names such as 𠈌): Debian's
     # fonts-hanazono, which the Noto Sans SC the console ships lacks
     rare_font_file: str = "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf"
@@ -80,7 +80,30 @@ class ConsoleConfig(Section):
     )
 
 
+class DocumentLimit(Protocol):
+    """What the console reads of the seal service's section: its document limit."""
+
+    @property
+    def max_document_bytes(self) -> int:
+        """``[seal] max_document_bytes``."""
+        ...
+
+
 class ConsoleSettings(SharedSettings, Protocol):
     """The sections a console process reads."""
 
     console: ConsoleConfig
+
+    @property
+    def seal(self) -> DocumentLimit:
+        """The seal service's section (its document limit: :func:`body_limit`)."""
+        ...
+
+
+def body_limit(config: ConsoleSettings) -> int:
+    """The bytes a request body may have: ``[console] max_upload_bytes``, or (0)
+    the seal service's ``[seal] max_document_bytes``. A PDF or OFD to verify is sent
+    as the body itself, no form around it, so the counter takes every document the
+    seal service verifies (a new user's trial: a 40 MB sealed PDF verified in the
+    CLI and was refused at the counter, whose limit was 32 MiB)."""
+    return config.console.max_upload_bytes or config.seal.max_document_bytes

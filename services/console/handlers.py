@@ -35,6 +35,7 @@ from certseal.bounds import (
     MAX_IMAGE_BYTES,
 )
 from certseal.rpc import error_from_rpc
+from certseal.sizes import byte_limit, over_limit
 from certseal.timestamps import Clock, rfc3339
 from certseal.v1 import (
     issuer_pb2,
@@ -58,6 +59,7 @@ from services.console.domain import PdfSealView
 from services.console.fonts import noto_sans_sc, rare_font
 from services.console.requests import (
     BadRequest,
+    body_too_large,
     json_object,
     purpose_of,
     query_text,
@@ -118,10 +120,12 @@ async def guard(
         response = await handler(request)
     except BadRequest as exc:
         response = _error(exc.status, exc.message, exc.field)
-    except web.HTTPException as exc:  # e.g. 413 "Maximum request body size ..."
-        # 413: the body; 404/405: the path or method asked for
-        field = {413: "body", 405: "method"}.get(exc.status, "path")
-        response = _error(exc.status, exc.text or exc.reason, field)
+    except web.HTTPException as exc:
+        if exc.status == 413:  # aiohttp's "Maximum request body size N exceeded."
+            response = _error(413, body_too_large(request), "body")
+        else:  # 404/405: the path or method asked for
+            field = "method" if exc.status == 405 else "path"
+            response = _error(exc.status, exc.text or exc.reason, field)
     except Exception:
         log.exception("console request %s %s failed", request.method, request.path)
         response = _error(500, "the console failed; see its log", "console")
@@ -283,14 +287,15 @@ class ConsoleHandlers:
         size = request.content_length
         if size is not None and size > MAX_IMAGE_BYTES:
             raise BadRequest(
-                f"the image is {size} bytes; the limit is {IMAGE_LIMIT}",
+                "the image "
+                + over_limit(size, MAX_IMAGE_BYTES, limit_text=IMAGE_LIMIT),
                 status=413,
                 field="image",
             )
         image = await request.read()  # within client_max_size (max_upload_bytes)
         if len(image) > MAX_IMAGE_BYTES:
             raise BadRequest(
-                f"the image is over {MAX_IMAGE_BYTES} bytes; the limit is {IMAGE_LIMIT}",
+                f"the image is over {byte_limit(MAX_IMAGE_BYTES)}; the limit is {IMAGE_LIMIT}",
                 status=413,
                 field="image",
             )
@@ -480,6 +485,9 @@ async def _dropped_file(
             status=415,
             field=field,
         )
+    size = request.content_length
+    if size is not None and size > request.client_max_size:  # refused unread
+        raise BadRequest(body_too_large(request), status=413, field="body")
     data = await request.read()
     if not data.startswith(magic):
         raise BadRequest(f"the file is not {what}", field=field)

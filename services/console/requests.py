@@ -1,5 +1,5 @@
 """What the console reads of a request: a JSON object body, a query parameter as
-sent, the purpose of use (用证事由); each refused with a 400 naming what is wrong."""
+sent, the purpose of use (用证事由); each refused with a 400 naming what is wrong; a body over the console's limit, 413."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiohttp import web
 
 from certseal.errors import CertsealError
 from certseal.jsontext import json_kind, loads_bounded
+from certseal.sizes import byte_limit, over_limit
 from certseal.text import unfit_character
 
 
@@ -75,3 +76,14 @@ def query_text(request: web.Request, name: str) -> str | None:
         errors="surrogateescape",
     ).get(name)
     return values[0] if values else None
+
+
+def body_too_large(request: web.Request) -> str:
+    """Why a body over the console's limit (``client_max_size``,
+    :func:`~services.console.config.body_limit`) is refused: its size when the
+    request says it, and the limit, in MiB."""
+    limit, size = request.client_max_size, request.content_length
+    limit_text = f"{byte_limit(limit)}, the largest document the seal service takes"
+    if size is not None and size > limit:
+        return "the body " + over_limit(size, limit, limit_text=limit_text)
+    return f"the body is over {limit_text}"

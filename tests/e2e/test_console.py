@@ -943,7 +943,8 @@ async def test_an_unreachable_verifier_is_a_clear_503(platform):
                 headers={"Content-Type": "image/png"},
             ) as reply:
                 body = await reply.json()
-            assert reply.status == 413 and "4096" in body["error"]
+            assert reply.status == 413 and body["field"] == "body"
+            assert "the limit is 4 KiB, the largest document" in body["error"]
             status = await console.collector.collect(session)
             assert status["groups"][0]["serving"] is False
             assert status["groups"][0]["error"].startswith("UNAVAILABLE")
