@@ -46,12 +46,14 @@ import contextlib
 import contextvars
 import ctypes
 import functools
+import logging
 import multiprocessing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import pebble
 
+from certseal import logs
 from certseal.errors import CertsealError, ErrorKind, invalid
 
 T = TypeVar("T")
@@ -324,8 +326,16 @@ class ProcessWorkers:
         self._in_flight = 0
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(list(self.PRELOAD))
+        # a worker logs as its service does (one JSON line a record, a library's
+        # warning without its traceback: certseal.logs), not through logging's
+        # last resort, which wrote pyHanko's warnings with their tracebacks
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         self._pool = pebble.ProcessPool(
-            max_workers=workers, max_tasks=max_tasks, context=context
+            max_workers=workers,
+            max_tasks=max_tasks,
+            context=context,
+            initializer=logs.configure,
+            initargs=(level,),
         )
 
     @property
