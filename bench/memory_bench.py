@@ -17,8 +17,8 @@ what the pod held at once. Requests, one at a time:
   inflates to the largest stream allowed (64 MiB); three 60 MiB SealPdf at once (the
   admission bound, ``[seal] max_bytes_in_flight``, 96 MiB, admits one and refuses the
   others);
-- console: a sign-in (Argon2), and the largest upload allowed (32 MiB) as an image and
-  as a PDF.
+- console: a sign-in (Argon2), and the largest upload allowed (its body limit, the
+  seal service's document limit: 60 MiB) as an image and as a PDF.
 
 ``worst_request_peak_rss_mib`` per service, with ``limit_mib`` beside it and the name
 of the request that reached it.
@@ -72,6 +72,7 @@ from certseal.v1 import (
 from certseal.v1 import seal_pb2 as pb
 from services.config import Config
 from services.console.access import COOKIE
+from services.console.config import body_limit
 from services.devstack import DevStack, free_port
 from services.seal.pdf import MAX_PDF_STREAM_BYTES
 from services.seal.picture import MAX_PICTURE_BYTES, MAX_PICTURE_PIXELS
@@ -439,7 +440,9 @@ async def measure_seal(
     return figures
 
 
-async def measure_console(url: str, ca_file: str, pid: int) -> dict[str, float]:
+async def measure_console(
+    url: str, ca_file: str, pid: int, upload: int
+) -> dict[str, float]:
     figures = {"idle": round(rss_mib(pid), 1)}
     context = ssl.create_default_context(cafile=ca_file)
     async with aiohttp.ClientSession(
@@ -464,7 +467,8 @@ async def measure_console(url: str, ca_file: str, pid: int) -> dict[str, float]:
                 cookie["Cookie"] = f"{COOKIE}={reply.cookies[COOKIE].value}"
 
         figures["login (Argon2)"] = await peak_mib(pid, login)
-        upload = 32 * MIB - 4096
+        mib = round(upload / MIB)
+        upload -= 4096
 
         def post(path: str, kind: str, body: bytes) -> Callable[[], Awaitable[Any]]:
             async def call() -> None:
@@ -476,10 +480,10 @@ async def measure_console(url: str, ca_file: str, pid: int) -> dict[str, float]:
             return call
 
         image = b"\x89PNG\r\n\x1a\n" + os.urandom(upload - 8)
-        figures["verify-image 32 MiB"] = await peak_mib(
+        figures[f"verify-image {mib} MiB"] = await peak_mib(
             pid, post(f"/api/verify-image?purpose={PURPOSE}", "image/png", image)
         )
-        figures["verify-pdf 32 MiB"] = await peak_mib(
+        figures[f"verify-pdf {mib} MiB"] = await peak_mib(
             pid, post("/api/verify-pdf", "application/pdf", largest_pdf(upload))
         )
     return figures
@@ -533,7 +537,9 @@ def main() -> None:
         url, console = start_console(home, cfg, verifier.port)
         print("console: a sign-in and the largest uploads ...", flush=True)
         results["console"] = summary(
-            asyncio.run(measure_console(url, cfg.tls.ca_file, console.pid)),
+            asyncio.run(
+                measure_console(url, cfg.tls.ca_file, console.pid, body_limit(cfg))
+            ),
             K8S["console"],
         )
     finally:
