@@ -93,17 +93,20 @@ def _fields(values: tuple[int, ...], widths: tuple[int, ...]) -> bytes:
 
 def stream_pdf(
     members: list[tuple[int, bytes]] | None = None,
-    entry_3: tuple[int, int, int] = (2, 8, 0),
+    entry_3: tuple[int, int, int] | None = None,
     *,
     widths: tuple[int, int, int] = (1, 4, 2),
     index: list[tuple[int, int]] | None = None,
     short: int = 0,
+    stream: int = 8,
+    size: int = 10,
 ) -> bytes:
-    """A one-page PDF with a cross-reference stream (object 9): 1 catalog, 2 pages,
-    3 resources in object stream 8 (``members``; BENIGN alone by default) with the
-    entry ``entry_3``, 4 page, 5 content ``/Fm0 Do``, 6 WHITE_FORM, 7 BLUE_FORM.
-    ``widths``: its /W; ``index``: its /Index ([0 10]); ``short``: bytes cut off its
-    data."""
+    """A one-page PDF with a cross-reference stream (object 9, /Size ``size``): 1
+    catalog, 2 pages, 3 resources in object stream ``stream`` (``members``; BENIGN
+    alone by default) with the entry ``entry_3`` (default: its index 0 there), 4
+    page, 5 content ``/Fm0 Do``, 6 WHITE_FORM, 7 BLUE_FORM. ``widths``: its /W;
+    ``index``: its /Index (default: a subsection of one for each object, 0 and
+    ``stream`` among them); ``short``: bytes cut off its data."""
     members = [(3, BENIGN)] if members is None else members
     objects = {
         1: _CATALOG,
@@ -112,16 +115,16 @@ def stream_pdf(
         5: _DRAW,
         6: WHITE_FORM,
         7: BLUE_FORM,
-        8: object_stream(members),
+        stream: object_stream(members),
     }
     out = bytearray(_HEAD)
-    entries = {0: (0, 0, 65535), 3: entry_3}
+    entries = {0: (0, 0, 65535), 3: entry_3 or (2, stream, 0), 8: (0, 0, 0)}
     for number, body in objects.items():
         entries[number] = (1, len(out), 0)
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
     xref = len(out)
     entries[9] = (1, xref, 0)
-    index = index or [(0, 10)]
+    index = index or [(n, 1) for n in sorted(entries)]
     data = b"".join(
         _fields(entries[n], widths)
         for start, count in index
@@ -129,9 +132,9 @@ def stream_pdf(
     )
     data = data[: len(data) - short]
     out += (
-        b"9 0 obj\n<< /Type /XRef /Size 10 /W [%d %d %d] /Index [%s] /Root 1 0 R "
+        b"9 0 obj\n<< /Type /XRef /Size %d /W [%d %d %d] /Index [%s] /Root 1 0 R "
         b"/Length %d >>\nstream\n"
-        % (*widths, b" ".join(b"%d %d" % pair for pair in index), len(data))
+        % (size, *widths, b" ".join(b"%d %d" % pair for pair in index), len(data))
     )
     out += data + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
@@ -279,11 +282,21 @@ async def test_sealing_refuses_an_object_stream_holding_an_object_twice(
 # -- 2. a linearized file whose /L is the sealed file's length -------------------------
 
 
-def linearized_pdf(length: int) -> bytes:
+def _first_table(first: dict[int, int]) -> bytes:
+    """A 'first-page' cross-reference table putting objects 1-5 at ``first``."""
+    return (
+        b"xref\n0 6\n0000000000 65535 f \n"
+        + b"".join(b"%010d 00000 n \n" % first[n] for n in range(1, 6))
+        + b"trailer\n<< /Size 11 /Root 1 0 R >>\n"
+    )
+
+
+def linearized_pdf(length: int, hidden: bytes | None = None) -> bytes:
     """A classic PDF that opens with a linearization dictionary (``/L length``) and,
     right after it, a 'first-page' cross-reference table that puts object 5 at a
     blue fill; the file's own last table (its ``startxref``) puts 5 at page_pdf's
-    grey square. pyHanko never reads the first table."""
+    grey square. pyHanko never reads the first table. ``hidden``: what stands in the
+    dictionary before its ``/L`` instead, ``%s`` in it that first table (atk38b)."""
     objects = {
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
         2: _PAGES,
@@ -294,13 +307,13 @@ def linearized_pdf(length: int) -> bytes:
 
     def build(first: dict[int, int]) -> tuple[bytes, dict[int, int], int]:
         out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        said = b"" if hidden is None else hidden.replace(b"%s", _first_table(first))
         out += (
-            b"10 0 obj\n<< /Linearized 1 /L %010d /H [0 0] /O 4 /E 0 /N 1 /T 0 >>\n"
-            b"endobj\n" % length
+            b"10 0 obj\n<< /Linearized 1 " + said + b" " * bool(said) + b"/L %010d "
+            b"/H [0 0] /O 4 /E 0 /N 1 /T 0 >>\nendobj\n" % length
         )
-        out += b"xref\n0 6\n0000000000 65535 f \n"
-        out += b"".join(b"%010d 00000 n \n" % first[n] for n in range(1, 6))
-        out += b"trailer\n<< /Size 11 /Root 1 0 R >>\n"
+        if hidden is None:
+            out += _first_table(first)
         offsets = {}
         for number, body in objects.items():
             offsets[number] = len(out)
@@ -317,18 +330,19 @@ def linearized_pdf(length: int) -> bytes:
     return build({**offsets, 5: blue})[0]
 
 
-async def _linearized_and_padded() -> bytes:
+async def signed_and_padded(hidden: bytes | None = None) -> bytes:
     """linearized_pdf signed by another platform's signer (pyHanko's certification;
     certseal refuses to seal it, below), its /L the length signing gives (a first
-    signing tells it) and 300 bytes, and padded with newlines to that."""
-    length = len(await certify(linearized_pdf(0), MDPPerm.FILL_FORMS)) + 300
-    signed = await certify(linearized_pdf(length), MDPPerm.FILL_FORMS)
+    signing tells it) and 300 bytes (the signature's length varies by a few bytes),
+    and padded with newlines to that."""
+    length = len(await certify(linearized_pdf(0, hidden), MDPPerm.FILL_FORMS)) + 300
+    signed = await certify(linearized_pdf(length, hidden), MDPPerm.FILL_FORMS)
     assert 0 < length - len(signed) < 1000
     return signed + b"\n" * (length - len(signed))
 
 
 async def test_premise_poppler_reads_a_linearized_file_from_its_first_section():
-    pdf = await _linearized_and_padded()
+    pdf = await signed_and_padded()
     assert _poppler_blue(pdf) and not _pdfium_blue(pdf)
     assert not _poppler_blue(pdf[: pdf.rindex(b"%%EOF") + 6])  # /L not its length
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
@@ -340,7 +354,7 @@ async def test_a_signed_linearized_pdf_padded_to_its_length_is_refused(seal_ca):
     """atk38 F2: poppler starts at the section after the linearization dictionary
     (object 5 blue, no signature); certseal said VALID, 'bytes ... no PDF update
     (nothing a reader shows)'."""
-    pdf = await _linearized_and_padded()
+    pdf = await signed_and_padded()
     with pytest.raises(CertsealError) as err:
         await read_pdf_seals(pdf, ca=seal_ca.cert)
     assert err.value.message == (

@@ -66,17 +66,10 @@ from tests.seal.test_atk37_pdf_tail import BLUE_BODY, _seals_hold
 from tests.seal.test_atk37b_pdf_end import _pdfium_blue
 from tests.seal.test_atk37c_pdf_xref import _poppler_blue
 from tests.seal.test_atk38_pdf_streams import (
-    _CATALOG,
-    _DRAW,
-    _HEAD,
-    _PAGE,
-    _PAGES,
-    BENIGN,
-    BLUE_FORM,
     FORGED,
-    WHITE_FORM,
-    _fields,
+    linearized_pdf,
     object_stream,
+    signed_and_padded,
     stream_pdf,
     stream_update,
     table_update,
@@ -105,35 +98,9 @@ def _content(pdf: bytes) -> bytes:
 # -- F1: an object stream numbered beyond /Size, re-written after the seal -------------
 
 
-def far_stream_pdf(stream: int = 40, size: int = 10) -> bytes:
-    """A one-page PDF with a cross-reference stream (object 9, /Size ``size``): 1
-    catalog, 2 pages, 3 resources (BENIGN: ``/Fm0`` white) in object stream
-    ``stream``, 4 page, 5 ``/Fm0 Do``, 6 white form, 7 blue form."""
-    objects = {
-        1: _CATALOG,
-        2: _PAGES,
-        4: _PAGE,
-        5: _DRAW,
-        6: WHITE_FORM,
-        7: BLUE_FORM,
-        stream: object_stream([(3, BENIGN)]),
-    }
-    out = bytearray(_HEAD)
-    entries = {0: (0, 0, 65535), 3: (2, stream, 0), 8: (0, 0, 0)}
-    for number, body in objects.items():
-        entries[number] = (1, len(out), 0)
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    entries[9] = (1, xref, 0)
-    numbers = sorted(entries)
-    data = b"".join(_fields(entries[n], (1, 4, 2)) for n in numbers)
-    out += (
-        b"9 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Index [%s] /Root 1 0 R "
-        b"/Length %d >>\nstream\n"
-        % (size, b" ".join(b"%d 1" % n for n in numbers), len(data))
-    )
-    out += data + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
+def far_stream_pdf() -> bytes:
+    """stream_pdf with its object stream numbered 40 while its /Size says 10."""
+    return stream_pdf(stream=40)
 
 
 @pytest.fixture(scope="module")
@@ -196,14 +163,6 @@ async def test_rewriting_an_object_stream_below_size_after_the_seal_is_modified(
 # -- F2: a linearization dictionary's /L that certseal does not find --------------------
 
 
-def _inner_table(first: dict[int, int]) -> bytes:
-    return (
-        b"xref\n0 6\n0000000000 65535 f \n"
-        + b"".join(b"%010d 00000 n \n" % first[n] for n in range(1, 6))
-        + b"trailer\n<< /Size 11 /Root 1 0 R >>\n"
-    )
-
-
 #: what stands in the linearization dictionary before its /L (``%s``: a
 #: cross-reference table putting object 5 at the blue fill)
 HIDDEN = {
@@ -216,47 +175,6 @@ HIDDEN = {
 }
 
 
-def hidden_length_pdf(length: int, hidden: bytes) -> bytes:
-    """A classic PDF whose first object is a linearization dictionary saying ``/L
-    length`` after ``hidden``; its objects 1-5 are page_pdf's (5: the grey square),
-    then a second object 5 (a blue fill) that only ``hidden``'s table reaches; the
-    file's own table (its startxref) puts 5 at the grey square."""
-    objects = {1: _CATALOG, 2: _PAGES, 3: b"<< >>", 4: _PAGE, 5: GREY}
-
-    def build(first: dict[int, int]) -> tuple[bytes, dict[int, int], int]:
-        out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-        said = hidden.replace(b"%s", _inner_table(first))
-        out += (
-            b"10 0 obj\n<< /Linearized 1 " + said + b" /L %010d /H [0 0] /O 4 /E 0 "
-            b"/N 1 /T 0 >>\nendobj\n" % length
-        )
-        offsets = {}
-        for number, body in objects.items():
-            offsets[number] = len(out)
-            out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-        blue = len(out)
-        out += b"5 0 obj\n" + BLUE_BODY + b"endobj\n"
-        xref = len(out)
-        out += b"xref\n0 6\n0000000000 65535 f \n"
-        out += b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, 6))
-        out += b"trailer\n<< /Size 11 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
-        return bytes(out), offsets, blue
-
-    _, offsets, blue = build(dict.fromkeys(range(1, 6), 0))
-    return build({**offsets, 5: blue})[0]
-
-
-async def _signed_to_its_length(hidden: bytes) -> bytes:
-    """hidden_length_pdf with /L the length of the file signing makes of it and 300
-    bytes (a first signing tells it), signed by another platform's signer (pyHanko's
-    certification: certseal refuses to seal it, below) and padded to its /L."""
-    length = len(await certify(hidden_length_pdf(0, hidden), MDPPerm.FILL_FORMS))
-    length += 300  # the signature's length varies by a few bytes: padded to /L
-    signed = await certify(hidden_length_pdf(length, hidden), MDPPerm.FILL_FORMS)
-    assert 0 < length - len(signed) < 1000
-    return signed + b"\n" * (length - len(signed))
-
-
 @pytest.mark.parametrize("name", list(HIDDEN))
 async def test_premise_poppler_reads_a_hidden_linearized_length(
     seal_ca,  # noqa: F811
@@ -266,11 +184,11 @@ async def test_premise_poppler_reads_a_hidden_linearized_length(
     """Signed, the file's /L is its length: poppler opens it as linearized and shows
     the blue object 5; PDFium and pyHanko the grey square; certseal refuses it. With
     /L 0 poppler shows grey too, and certseal seals it."""
-    signed = await _signed_to_its_length(HIDDEN[name])
+    signed = await signed_and_padded(HIDDEN[name])
     assert _poppler_blue(signed) and not _pdfium_blue(signed)
     assert _content(signed) == b"0.5 g 0 0 10 10 re f"
     assert not await _seals_hold(signed, seal_ca.cert)
-    plain = await seal(seal_ca, keys, hidden_length_pdf(0, HIDDEN[name]))
+    plain = await seal(seal_ca, keys, linearized_pdf(0, HIDDEN[name]))
     assert not _poppler_blue(plain)
     assert await _seals_hold(plain, seal_ca.cert)
 
@@ -281,9 +199,9 @@ async def test_a_linearized_length_hidden_from_the_check_is_not_sealed(
     keys,  # noqa: F811
     name,
 ):
-    length = len(await seal(seal_ca, keys, hidden_length_pdf(0, HIDDEN[name])))
+    length = len(await seal(seal_ca, keys, linearized_pdf(0, HIDDEN[name])))
     sealed = await _sealed_or_refused(
-        seal_ca, keys, hidden_length_pdf(length, HIDDEN[name])
+        seal_ca, keys, linearized_pdf(length, HIDDEN[name])
     )
     assert sealed is None or not await _seals_hold(sealed, seal_ca.cert)
 
