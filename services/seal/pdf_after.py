@@ -36,6 +36,18 @@ ADDED = {
     ModificationLevel.FORM_FILLING: "added after it: later signatures only",
 }
 
+#: how pyHanko's change check names an object, said as a reader would
+_REFERENCE = re.compile(r"Reference\(idnum=(\d+), generation=(\d+)\)")
+
+
+def unexplained_note(result: object) -> str:
+    """The note on a change pyHanko's difference analysis could not explain (its
+    ``SuspiciousModification``, ``result``): its first line, objects named as
+    ``object N G`` rather than Python's ``Reference(idnum=N, generation=G)``."""
+    why = _REFERENCE.sub(r"object \1 \2", str(result or "?").splitlines()[0])
+    return f"a change after it that is no signing (pyHanko: {why[:200]})"
+
+
 #: a signed last revision with bytes after it that no cross-reference reaches
 TRAILING_BYTES = (
     "bytes follow the signed revision but are no PDF update (nothing a reader shows)"

@@ -74,6 +74,7 @@ from services.seal.pdf_after import (
     coverage_note,
     object_after_end,
     object_after_note,
+    unexplained_note,
 )
 from services.seal.pdf_open import (
     authenticate,
@@ -225,8 +226,7 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
             + ", ".join(where[:120] for where in found.active[:8]),
         )
     if level is None or not isinstance(result, DiffResult):
-        why = str(result).splitlines()[0][:200] if result is not None else "unknown"
-        return True, f"a change after it that is no signing: {why}"
+        return True, unexplained_note(result)
     if level > ModificationLevel.FORM_FILLING:
         return True, f"changes after it at pyHanko's level {level.name}"
     # pyHanko leaves docmdp_ok None for a document timestamp (no DocMDP of its own)

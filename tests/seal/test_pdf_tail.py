@@ -423,3 +423,23 @@ async def test_a_title_changed_after_the_seal_is_said_as_a_property_change(
         "added after it: validation data or document properties (title, author, "
         "metadata) only (pyHanko level LTA_UPDATES)" in found.detail
     ), found.detail
+
+
+async def test_a_change_pyhanko_cannot_explain_names_its_objects_plainly(
+    sealed,
+    seal_ca,  # noqa: F811
+):
+    """trial38: MODIFIED said "There are unexplained xrefs in revision 2:
+    Reference(idnum=2, generation=0)", Python's words; objects are now named as a
+    PDF names them."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    pages = writer.root["/Pages"]
+    pages["/Rotate"] = generic.NumberObject(90)
+    writer.update_container(pages)
+    out = io.BytesIO()
+    writer.write(out)
+    [found] = await read_pdf_seals(out.getvalue(), ca=seal_ca.cert)
+    assert found.modified
+    assert "a change after it that is no signing (pyHanko: " in found.detail
+    assert "Reference(" not in found.detail, found.detail
+    assert "object 2 0" in found.detail, found.detail
