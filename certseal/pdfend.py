@@ -13,12 +13,21 @@ the seal service's PDF reading and sealing and by the licence file's metadata
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pyhanko.pdf_utils import generic
+
+from certseal.pdflinear import check_linearized
+from certseal.pdfsyntax import (
+    HEADER_AT,
+    NAME_ESCAPE,
+    OBJECT_HEADER,
+    SKIP,
+    WHITE_SPACE,
+    unescaped,
+)
 
 R = TypeVar("R")
 
@@ -28,9 +37,6 @@ NO_END = "has no end section (startxref, its offset and %%EOF: ISO 32000-1 §7.5
 #: how near the file's end its last end section must start: readers look for
 #: ``startxref`` in the last 1,024 bytes (pyHanko, MuPDF; PDFium about 4 KiB)
 END_WINDOW = 1024
-
-#: PDF white space (ISO 32000-1 §7.2.2), one character of it
-WHITE_SPACE = rb"[\x00\t\n\x0c\r ]"
 
 #: an end section, its parts apart by white space, and the end-of-line after it; the
 #: runs possessive (``++``), so that no run is tried again from each of its bytes
@@ -43,36 +49,8 @@ _END = re.compile(
 )
 
 
-#: one white-space character or comment (ISO 32000-1 §7.2.3), as a reader's lexer
-#: skips them
-_GAP = rb"(?:" + WHITE_SPACE + rb"|%[^\r\n]*+)"
-
-#: what may stand between an indirect object header's parts: any white space and
-#: comments, at least one
-APART = _GAP + rb"++"
-
-#: white space and comments, or nothing
-_SKIP = _GAP + rb"*+"
-
-
-def _header(number: bytes) -> bytes:
-    """An indirect object's header (ISO 32000-1 §7.3.10): its number and generation
-    (each ``number``) and ``obj`` as a keyword, every run possessive."""
-    return number + APART + number + APART + rb"obj(?![A-Za-z0-9_])"
-
-
-#: an object header anywhere: a sign before either number is read as a number by
-#: readers' lexers, and a number starts where a run of digits starts, so that a scan
-#: stays linear
-OBJECT_HEADER = re.compile(rb"(?<![0-9])" + _header(rb"[+-]?[0-9]++"))
-
-#: an object header as a reader takes one where a cross-reference points: plain
-#: digits (pyHanko reads them with ``int()``, which takes ``0_1``; readers do not)
-#: and the ``obj`` keyword (pyHanko does not look at it: atk37c)
-_HEADER_AT = re.compile(_SKIP + _header(rb"([0-9]++)"))
-
 #: a cross-reference table's keyword, where a ``startxref`` or ``/Prev`` points
-_TABLE_AT = re.compile(_SKIP + rb"xref(?=" + WHITE_SPACE + rb")")
+_TABLE_AT = re.compile(SKIP + rb"xref(?=" + WHITE_SPACE + rb")")
 
 #: a table's subsection header (ISO 32000-1 §7.5.4): first object number, count
 _SUBSECTION = re.compile(WHITE_SPACE + rb"*+([0-9]++) ++([0-9]++)[ \t]*+(?:\r\n|\r|\n)")
@@ -160,105 +138,10 @@ def read_to_end(
     result = read(read_part)
     cache = xrefs(result)
     check_cross_references(read_part, cache)
-    if "/Encrypt" not in cache.reader.trailer:  # else once it is opened
+    if not _encrypted(cache):  # else once it is opened: check_opened
         check_object_streams(cache)
     check_linearized(pdf, cache)
     return result, len(pdf) - end
-
-
-#: a run of white space, or none
-_WHITE_RUN = re.compile(WHITE_SPACE + rb"*+")
-
-#: a name's escaped character (ISO 32000-1 §7.3.5), as a reader's lexer reads it
-_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-
-#: a dictionary's /L entry (the linearized file's length, ISO 32000-1 Annex F.2) and
-#: its number as a lexer takes one (sign, fraction): the name ends at white space or
-#: a delimiter
-_LENGTH_ENTRY = re.compile(
-    rb"/L(?=[\x00\t\n\x0c\r ()<>\[\]{}/%])" + _SKIP + rb"([+-]?[0-9]*+(?:\.[0-9]*+)?)"
-)
-
-
-def check_linearized(pdf: bytes, cache: Any) -> None:
-    """Check a linearized file (ISO 32000-1 Annex F) as readers open one: when the
-    dictionary of ``pdf``'s first object has ``/Linearized`` and says a length
-    (``/L``) of at least the file's, readers read its cross-references from the
-    section after that object (the first page's) rather than from the file's end:
-    PDFium and MuPDF after the object as their lexers read it, poppler after the
-    first bytes ``endobj`` in the file's first :data:`END_WINDOW` bytes (or from
-    byte 0, rebuilding, when there are none). Each such place must be the newest
-    revision's section, where pyHanko (``cache``) starts. A file updated after
-    linearization says its older, shorter length and is read from its end by all.
-    The first object is read with pyHanko's lexer (a string or a name holding
-    ``endobj``, a dictionary of any size); when it cannot be, its first
-    :data:`FIRST_OBJECT_BYTES` are searched for the entries instead. Raises
-    ``ValueError`` for a file that is not so (atk38, atk38b: a file sealed and padded,
-    or made for, the /L of its sealed length showed, in poppler, objects of a section
-    pyHanko never read)."""
-    header = _HEADER_AT.match(pdf, 0)  # readers' lexers: the first tokens N G obj
-    if header is None:
-        return
-    after = _object_end(pdf, header, cache.reader)
-    region = pdf[header.end() : after or header.end() + FIRST_OBJECT_BYTES]
-    entries = _NAME_ESCAPE.sub(_unescaped, region)
-    if _LINEARIZED.search(entries) is None:
-        return
-    said = [_number(found[1]) for found in _LENGTH_ENTRY.finditer(entries)]
-    lengths = [length for length in said if length is not None and length >= len(pdf)]
-    if not lengths:
-        return
-    close = pdf.find(b"endobj", 0, END_WINDOW)
-    poppler = 0 if close < 0 else _WHITE_RUN.match(pdf, close + 6).end()  # type: ignore[union-attr]
-    newest = cache.get_xref_container_info(cache.total_revisions - 1)
-    for first_page in (poppler, after):
-        if first_page != newest.declared_startxref:
-            where = "cannot be told" if first_page is None else f"byte {first_page}"
-            raise ValueError(
-                f"its first object says it is linearized with a length (/L) of "
-                f"{lengths[0]}, not less than its {len(pdf)} bytes, but its first "
-                f"page's cross-reference section ({where}) is not the one its end "
-                f"names (byte {newest.declared_startxref}): PDF readers open a "
-                "linearized file from its first page's section and would show "
-                "other objects (ISO 32000-1 Annex F)"
-            )
-
-
-#: how much of a first object that cannot be lexed is searched for /Linearized
-FIRST_OBJECT_BYTES = 1 << 20
-
-#: the key that makes a first object a linearization dictionary (Annex F.2)
-_LINEARIZED = re.compile(rb"/Linearized(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
-
-#: white space and comments before an object's value or its end keyword, which
-#: pyHanko's lexer does not skip
-_ENDOBJ_GAP = re.compile(_SKIP)
-
-#: an object's end keyword, after white space and comments
-_ENDOBJ = re.compile(_SKIP + rb"endobj")
-
-
-def _object_end(pdf: bytes, header: re.Match[bytes], reader: Any) -> int | None:
-    """Where the object whose header is ``header`` ends, as a lexer reads it (its
-    value, ``endobj``, the white space after), or None if it does not read."""
-    stream = io.BytesIO(pdf)
-    stream.seek(_ENDOBJ_GAP.match(pdf, header.end()).end())  # type: ignore[union-attr]
-    try:
-        generic.read_object(
-            stream, generic.Reference(int(header[1]), int(header[2]), reader)
-        )
-    except Exception:  # whatever does not read has no end to name
-        return None
-    close = _ENDOBJ.match(pdf, stream.tell())
-    return None if close is None else _WHITE_RUN.match(pdf, close.end()).end()  # type: ignore[union-attr]
-
-
-def _number(text: bytes) -> int | None:
-    """A PDF number's whole part (ISO 32000-1 §7.3.3), or None for no number."""
-    try:
-        return int(text.split(b".")[0])
-    except ValueError:  # a sign or a point alone
-        return None
 
 
 def check_cross_references(pdf: bytes, cache: Any) -> None:
@@ -296,7 +179,7 @@ def check_cross_references(pdf: bytes, cache: Any) -> None:
             entries += _stream_entries(section)
             compressed.update(section.xrefs_in_objstm)
         for number, generation, offset in entries:
-            header = _HEADER_AT.match(pdf, offset)
+            header = HEADER_AT.match(pdf, offset)
             if header is None or (int(header[1]), int(header[2])) != (
                 number,
                 generation,
@@ -343,6 +226,21 @@ def _size(cache: Any, revision: int) -> int:
     if not isinstance(size, int) or size < 0:
         raise ValueError(f"its revision {revision}'s trailer has no whole /Size")
     return int(size)
+
+
+def _encrypted(cache: Any) -> bool:
+    """Whether the file's trailer names an encryption dictionary (ISO 32000-1 §7.6),
+    whatever pyHanko makes of it."""
+    return "/Encrypt" in cache.reader.trailer
+
+
+def check_opened(cache: Any) -> None:
+    """:func:`check_object_streams` for a file :func:`read_to_end` left it to (one
+    whose trailer has /Encrypt), once it is opened with its password; nothing for
+    the others (atk38c: an empty /Encrypt, which pyHanko takes for none, left the
+    check undone)."""
+    if _encrypted(cache):
+        check_object_streams(cache)
 
 
 def check_object_streams(cache: Any) -> None:
@@ -421,14 +319,14 @@ def _section_at(pdf: bytes, at: int) -> str | None:
     ``xref`` keyword), ``"stream"`` (an object header) or None."""
     if _TABLE_AT.match(pdf, at):
         return "table"
-    header = _HEADER_AT.match(pdf, at)
+    header = HEADER_AT.match(pdf, at)
     if header is None:
         return None
     # its dictionary, up to its stream: pyHanko asserts /Type /XRef there, and an
     # offset naming another object (the catalog after the header's comment) failed in
     # pyHanko's words ("negative seek value", "startxref loop": trial38)
     dictionary = pdf[header.end() : header.end() + _XREF_DICT_BYTES].split(b"stream")[0]
-    named = _NAME_ESCAPE.sub(_unescaped, dictionary)
+    named = NAME_ESCAPE.sub(unescaped, dictionary)
     return "stream" if _XREF_TYPE.search(named) else None
 
 
@@ -436,12 +334,7 @@ def _section_at(pdf: bytes, at: int) -> str | None:
 _XREF_DICT_BYTES = 64 * 1024
 
 #: a cross-reference stream's type entry (ISO 32000-1 §7.5.8.2)
-_XREF_TYPE = re.compile(rb"/Type" + _SKIP + rb"/XRef(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
-
-
-def _unescaped(escaped: re.Match[bytes]) -> bytes:
-    """The character a name's ``#xx`` escape stands for."""
-    return bytes([int(escaped[1], 16)])
+_XREF_TYPE = re.compile(rb"/Type" + SKIP + rb"/XRef(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
 
 
 def _misplaced(whose: str, at: int, size: int) -> str:

@@ -41,7 +41,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from certseal.crypto import Signer, Suite, signature_to_der
 from certseal.errors import CertsealError, invalid, precondition
-from certseal.pdfend import check_object_streams, read_to_end
+from certseal.pdfend import check_opened, read_to_end
 from services.seal.pdf_after import object_after_end, object_after_note
 from services.seal.pdf_entries import drop_null_entries, entry
 from services.seal.pdf_open import (
@@ -404,8 +404,7 @@ async def seal_pdf(
     writer = _writer(pdf)
     with reading_pdf():
         status = authenticate(writer.prev, password, decrypt=writer.encrypt)
-        if status is not None:  # opened: its object streams can be read
-            check_object_streams(writer.prev.xrefs)
+        check_opened(writer.prev.xrefs)
         check_signing_permitted(writer.prev, status, new_field=not into_field)
         check_sealable(writer.prev, into_field)
         if into_field:

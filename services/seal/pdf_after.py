@@ -16,13 +16,14 @@ that end makes every signature modified (:func:`object_after_end`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from certseal.pdfend import APART, OBJECT_HEADER
+from certseal.pdfsyntax import APART, OBJECT_HEADER
 
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
@@ -35,6 +36,59 @@ ADDED = {
     ),
     ModificationLevel.FORM_FILLING: "added after it: later signatures only",
 }
+
+
+def filled_after(reader: Any) -> dict[int, str]:
+    """Per revision of ``reader`` (a pyHanko ``PdfFileReader``), the note on an
+    object it defines that the revision before already refers to, at a number that
+    revision could not yet assign (at or above its ``/Size``, ISO 32000-1 §7.5.5):
+    every reader shows it where the older object names it, while pyHanko's change
+    analysis takes it for a new object nothing older reaches (an orphan, allowed at
+    LTA_UPDATES), since it assumes no revision refers to a number not yet defined
+    (atk38c: a page naming object 500, which no revision defined, sealed; an update
+    defining 500 as a blue fill verified VALID). A signature made before such a
+    revision is modified. Reads the graph of each revision before one that defines
+    new objects."""
+    found: dict[int, str] = {}
+    for revision in range(1, reader.xrefs.total_revisions):
+        before = reader.get_historical_resolver(revision - 1)
+        new = {
+            (ref.idnum, ref.generation)
+            for ref in reader.xrefs.explicit_refs_in_revision(revision)
+            if before.is_ref_unassignable(ref)
+        }
+        if not new:
+            continue
+        named = new & {
+            (ref.idnum, ref.generation)
+            for ref in before.collect_dependencies(before.trailer_view)
+        }
+        if named:
+            number, generation = min(named)
+            found[revision] = (
+                f"object {number} {generation}, which the document already named "
+                f"before it was defined, defined after it (revision {revision}): "
+                "readers show it where it is named"
+            )
+    return found
+
+
+def changes_after(reader: Any, pdf: bytes, end: int) -> Callable[[int], str]:
+    """For a signature of ``reader``'s file ``pdf`` (read up to ``end``), by the
+    revision it signed: why what came after it changes what readers show though
+    pyHanko's change analysis allows it, or "": an object after the file's end
+    (:func:`object_after_end`: every signature), one named before it was defined
+    (:func:`filled_after`: signatures before that revision)."""
+    header = object_after_end(pdf, end)
+    filled = sorted(filled_after(reader).items())
+
+    def said(signed: int) -> str:
+        if header:
+            return object_after_note(header)
+        return next((note for revision, note in filled if revision > signed), "")
+
+    return said
+
 
 #: how pyHanko's change check names an object, said as a reader would
 _REFERENCE = re.compile(r"Reference\(idnum=(\d+), generation=(\d+)\)")

@@ -61,7 +61,7 @@ from certseal import der
 # importing it also makes asn1crypto read ediPartyName
 from certseal.certificates import common_name
 from certseal.errors import invalid
-from certseal.pdfend import check_object_streams, read_to_end
+from certseal.pdfend import check_opened, read_to_end
 from services.seal.pdf import (
     PDF_DECODE_LIMITS,
     PdfNestingError,
@@ -71,9 +71,8 @@ from services.seal.pdf import (
 from services.seal.pdf_after import (
     ADDED,
     after_note,
+    changes_after,
     coverage_note,
-    object_after_end,
-    object_after_note,
     unexplained_note,
 )
 from services.seal.pdf_open import (
@@ -176,9 +175,10 @@ class _Validated:
     active: tuple[str, ...] = ()
     #: bytes after the file's last end section, never read (``pdfend.read_to_end``)
     tail: int = 0
-    #: an indirect object's header after that end, which no cross-reference
-    #: reaches (:func:`services.seal.pdf_after.object_after_end`)
-    object_after: str = ""
+    #: why something after it changes what readers show though pyHanko allows it:
+    #: an object after the file's end, one named before it was defined
+    #: (``pdf_after.object_after_end``, ``pdf_after.filled_after``)
+    changed_after: str = ""
 
     @property
     def holds(self) -> bool:
@@ -217,8 +217,8 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     level = status.modification_level if status is not None else None
     if status is None or not status.intact:
         return True, "the signed revision does not hold"
-    if found.object_after:
-        return True, object_after_note(found.object_after)
+    if found.changed_after:
+        return True, found.changed_after
     if found.active:
         return (
             True,
@@ -354,9 +354,9 @@ async def read_pdf_seals(
             ),
             lambda reader: reader.xrefs,
         )
-        object_after = object_after_end(pdf, len(pdf) - tail)
-        if authenticate(reader, password) is not None:  # opened: its object streams
-            check_object_streams(reader.xrefs)
+        authenticate(reader, password)
+        check_opened(reader.xrefs)
+        changed = changes_after(reader, pdf, len(pdf) - tail)
         embedded, failed = _signatures(reader)
         excused = excused_fields(reader, embedded)
         active, shown = read_revisions(reader, (e.signed_revision for e in embedded))
@@ -396,7 +396,7 @@ async def read_pdf_seals(
                 excused[id(signature)],
                 tuple(active[signature.signed_revision]),
                 tail,
-                object_after,
+                changed(signature.signed_revision),
             )
         )
     return [_reported(v, validated, shown) for v in validated] + [

@@ -1,5 +1,5 @@
 """atk38b: attacks on atk38's checks (:func:`certseal.pdfend.check_cross_references`,
-:func:`certseal.pdfend.check_linearized`) and what they leave uncovered.
+:func:`certseal.pdflinear.check_linearized`) and what they leave uncovered.
 
 Found:
 
