@@ -74,24 +74,40 @@ def pdf_end(pdf: bytes) -> tuple[int, int] | None:
     return None if last is None else (last.start(), last.end())
 
 
+#: what a file that looks cut short is told to do
+CUT_SHORT = "it looks cut short (a transfer that stopped?): get the whole file again"
+
+
 def too_far(pdf_bytes: int, start: int, end: int, cut_short: bool) -> str:
     """Why a file of ``pdf_bytes`` whose last end section spans ``start``..``end``
     is refused: that section starts more than :data:`END_WINDOW` bytes before the
     file's end. ``cut_short``: PDF objects follow it (the rest of a file whose own
     end was cut off: its first ``end`` bytes are then an older revision, not the
-    file as written, so they are not offered)."""
-    why = (
+    file as written, so they are not offered). What to do comes first: a refusal's
+    words are bounded (``certseal.errors``)."""
+    where = (
         f"its last end section (startxref ... %%EOF) starts at byte {start}, "
-        f"{pdf_bytes - start} bytes before the file's end: PDF readers look for it "
-        f"in the last {END_WINDOW} bytes and otherwise rebuild the file from whatever "
-        "objects it holds, so what they show cannot be told from it; "
+        f"{pdf_bytes - start} bytes before the file's end"
     )
     if cut_short:
-        return why + (
-            "PDF objects follow it with no end section of their own, as in a file "
-            "cut short (a transfer that stopped): get the whole file again"
-        )
-    return why + f"if what follows it is padding, its first {end} bytes are the PDF"
+        return f"{CUT_SHORT}: PDF objects follow {where}, with no end of their own"
+    return (
+        f"{where}: PDF readers look for it in the last {END_WINDOW} bytes and "
+        "otherwise rebuild the file from whatever objects it holds, so what they "
+        f"show cannot be told; if what follows it is padding, its first {end} bytes "
+        "are the PDF"
+    )
+
+
+#: the bytes from a last ``startxref`` to the file's end when the file was cut
+#: within its end section: a start of one, with nothing after
+_END_CUT = re.compile(
+    rb"startxref"
+    + WHITE_SPACE
+    + rb"*+[0-9]*+"
+    + WHITE_SPACE
+    + rb"*+(?:%(?:%(?:EO?)?)?)?"
+)
 
 
 def read_to_end(
@@ -117,10 +133,12 @@ def read_to_end(
     linearized file readers would read from another section than its end names
     (:func:`check_linearized`). Also what ``read`` raises."""
     found = pdf_end(pdf)
+    last = pdf.rfind(b"startxref")
+    if last > (-1 if found is None else found[0]) and _END_CUT.fullmatch(pdf, last):
+        raise ValueError(f"{CUT_SHORT}: it ends within its end section (byte {last})")
     if found is None:
         raise ValueError(NO_END)
     start, end = found
-    last = pdf.rfind(b"startxref")
     if last > start:
         raise ValueError(
             f"its last 'startxref' (byte {last}) is not followed by an offset and "

@@ -15,14 +15,19 @@ that end makes every signature modified (:func:`object_after_end`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from typing import Any
+from xml.etree import ElementTree
 
+from pyhanko.pdf_utils import generic
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+from certseal.errors import invalid
+from certseal.pdfend import CUT_SHORT
 from certseal.pdfsyntax import APART, OBJECT_HEADER
 
 #: what was added after a signature that still holds, in a seal officer's words
@@ -73,34 +78,134 @@ def filled_after(reader: Any) -> dict[int, str]:
     return found
 
 
-def changes_after(reader: Any, pdf: bytes, end: int) -> Callable[[int], str]:
+def changes_after(
+    reader: Any, pdf: bytes, end: int, signed: bool
+) -> Callable[[int], str]:
     """For a signature of ``reader``'s file ``pdf`` (read up to ``end``), by the
     revision it signed: why what came after it changes what readers show though
     pyHanko's change analysis allows it, or "": an object after the file's end
     (:func:`object_after_end`: every signature), one named before it was defined
-    (:func:`filled_after`: signatures before that revision)."""
+    (:func:`filled_after`: signatures before that revision), the title viewers show
+    (:func:`title_changed`). A file with no
+    signature (``signed`` False) and an object after its end is refused,
+    INVALID_ARGUMENT ``pdf``, as one that looks cut short (trial38: a sealed PDF cut
+    just after its unsealed original's end said "0 seal(s)")."""
     header = object_after_end(pdf, end)
+    if header and not signed:
+        raise invalid(
+            "pdf", f"cannot be read as a PDF: {CUT_SHORT}: {object_after_note(header)}"
+        )
     filled = sorted(filled_after(reader).items())
 
     def said(signed: int) -> str:
         if header:
             return object_after_note(header)
-        return next((note for revision, note in filled if revision > signed), "")
+        filled_later = (note for revision, note in filled if revision > signed)
+        return next(filled_later, "") or title_changed(reader, signed)
 
     return said
+
+
+#: the XMP packet a title is looked for in, at most (a title's packet is small)
+MAX_XMP_BYTES = 64 * 1024
+
+#: Dublin Core's title element, as XMP writes it (ISO 16684-1)
+_DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
+
+
+def _titles(resolver: Any) -> tuple[str, str]:
+    """The titles ``resolver``'s revision gives viewers: the document information
+    dictionary's /Title (ISO 32000-1 §14.3.3) and its XMP metadata's dc:title
+    (§14.3.2; pdf.js shows it first), each "" when there is none or it cannot be
+    read (an XMP packet compressed, over :data:`MAX_XMP_BYTES`, or with a DTD)."""
+    info = resolver.trailer_view.get("/Info")
+    info = info.get_object() if info is not None else None
+    title = info.get("/Title") if isinstance(info, generic.DictionaryObject) else None
+    xmp = ""
+    stream = resolver.root.get("/Metadata")
+    stream = stream.get_object() if stream is not None else None
+    if isinstance(stream, generic.StreamObject) and "/Filter" not in stream:
+        packet = stream.data[:MAX_XMP_BYTES]
+        if b"<!DOCTYPE" not in packet and b"<!ENTITY" not in packet:
+            with contextlib.suppress(ElementTree.ParseError):
+                found = ElementTree.fromstring(packet).find(f".//{_DC_TITLE}")
+                xmp = " ".join(found.itertext()).strip() if found is not None else ""
+    return (str(title)[:80] if title is not None else ""), xmp[:80]
+
+
+def title_changed(reader: Any, signed: int) -> str:
+    """Why a signature of revision ``signed`` is modified when the file asks viewers
+    to show its title in their title bar (the catalog's /ViewerPreferences
+    /DisplayDocTitle, ISO 32000-1 §12.2) and a title changed after it (/Info's or
+    the XMP metadata's: :func:`_titles`); else "". pyHanko allows both at
+    LTA_UPDATES (trial38: a Chromium PDF, which sets DisplayDocTitle, retitled after
+    its seal verified VALID). A later signature that keeps the titles (pyHanko's
+    writer rewrites the XMP packet each time) is no such change."""
+    newest = reader.get_historical_resolver(reader.xrefs.total_revisions - 1)
+    try:
+        prefs = newest.root.get("/ViewerPreferences")
+        prefs = prefs.get_object() if prefs is not None else None
+        shown = (
+            prefs.get("/DisplayDocTitle")
+            if isinstance(prefs, generic.DictionaryObject)
+            else None
+        )
+        if not (isinstance(shown, generic.BooleanObject) and shown.value):
+            return ""
+        then, now = _titles(reader.get_historical_resolver(signed)), _titles(newest)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return ""
+    for before, after in zip(then, now, strict=True):
+        if before != after:
+            return (
+                "the title viewers show (DisplayDocTitle) changed after it: "
+                f"{before!r} to {after!r}"
+            )
+    return ""
 
 
 #: how pyHanko's change check names an object, said as a reader would
 _REFERENCE = re.compile(r"Reference\(idnum=(\d+), generation=(\d+)\)")
 
 
+#: pyHanko's change check's findings (the start of its message), in a clerk's words
+_FINDINGS = (
+    (
+        "There are unexplained xrefs",
+        "objects added or replaced that no signing explains",
+    ),
+    (
+        "Dict keys differ",
+        "entries of a dictionary (a page, the catalog) added or removed",
+    ),
+    ("Values for dict key", "an entry of a dictionary (a page, the catalog) changed"),
+    ("Unexpected change to page tree", "pages added, removed or moved"),
+    ("Annotations", "annotations deleted"),
+    ("The newly added annotations", "annotations added (comments, drawings, stamps)"),
+    ("Fields", "form fields deleted"),
+    ("More form fields added", "form fields added"),
+    ("Update clobbers or reuses", "an object replaced in a way no signing explains"),
+    ("The refs", "objects deleted (freed)"),
+)
+
+
 def unexplained_note(result: object) -> str:
     """The note on a change pyHanko's difference analysis could not explain (its
-    ``SuspiciousModification``, ``result``): its first line, objects named as
-    ``object N G`` rather than Python's ``Reference(idnum=N, generation=G)``."""
+    ``SuspiciousModification``, ``result``): what it found in a clerk's words
+    (trial38: "There are unexplained xrefs ..." read as jargon), then pyHanko's
+    first line for those who read it, objects named as ``object N G`` rather than
+    Python's ``Reference(idnum=N, generation=G)``."""
     why = _REFERENCE.sub(r"object \1 \2", str(result or "?").splitlines()[0])
-    return f"a change after it that is no signing (pyHanko: {why[:200]})"
+    found = next((said for start, said in _FINDINGS if why.startswith(start)), "")
+    return f"{found or 'a change that is no signing'} (pyHanko: {why[:160]})"
 
+
+#: a signature whose signed bytes no longer hash to what it signed (trial38: a file
+#: re-saved whole, or its last byte cut, read as a forgery)
+SIGNED_BYTES_CHANGED = (
+    "the bytes it signed changed (the file was re-saved, cut or altered after it): "
+    "ask for the file as it was sealed"
+)
 
 #: a signed last revision with bytes after it that no cross-reference reaches
 TRAILING_BYTES = (
@@ -122,10 +227,12 @@ def object_after_end(pdf: bytes, end: int) -> str:
 
 
 def object_after_note(header: str) -> str:
-    """Why every signature is modified when :func:`object_after_end` found ``header``."""
+    """Why every signature is modified, or a file is not sealed, when
+    :func:`object_after_end` found ``header``: the file was cut short, or something
+    appended that a reader shows."""
     return (
         f"a PDF object ({header!r}) follows the file's end, which no cross-reference "
-        "reaches: a reader that rebuilds the file shows it instead of what was signed"
+        "reaches: a reader that rebuilds the file shows it, not the file as written"
     )
 
 

@@ -70,14 +70,13 @@ from services.seal.pdf import (
 )
 from services.seal.pdf_after import (
     ADDED,
+    SIGNED_BYTES_CHANGED,
     after_note,
     changes_after,
     coverage_note,
     unexplained_note,
 )
-from services.seal.pdf_open import (
-    authenticate,
-)
+from services.seal.pdf_open import authenticate
 from services.seal.pdf_revisions import excused_fields, read_revisions
 
 
@@ -216,7 +215,7 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
     result = found.signature.diff_result
     level = status.modification_level if status is not None else None
     if status is None or not status.intact:
-        return True, "the signed revision does not hold"
+        return True, SIGNED_BYTES_CHANGED
     if found.changed_after:
         return True, found.changed_after
     if found.active:
@@ -356,8 +355,8 @@ async def read_pdf_seals(
         )
         authenticate(reader, password)
         check_opened(reader.xrefs)
-        changed = changes_after(reader, pdf, len(pdf) - tail)
         embedded, failed = _signatures(reader)
+        changed = changes_after(reader, pdf, len(pdf) - tail, bool(embedded or failed))
         excused = excused_fields(reader, embedded)
         active, shown = read_revisions(reader, (e.signed_revision for e in embedded))
     context = ValidationContext(

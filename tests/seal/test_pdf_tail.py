@@ -18,6 +18,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from certseal.errors import CertsealError
 from certseal.pdfend import NO_END, pdf_end, too_far
+from certseal.pdfsyntax import OBJECT_HEADER
 from certseal.v1 import seal_pb2 as pb
 from services.seal.pdf import Placement
 from services.seal.pdf_after import TRAILING_BYTES, object_after_end
@@ -86,7 +87,7 @@ async def test_without_a_tail_the_seal_covers_the_entire_file(sealed, seal_ca): 
 
 
 @pytest.mark.parametrize(
-    "tail", [b"startxref\n", b"startxref %c\n1\n%%EOF\n", b"x startxref 1 %%EO"]
+    "tail", [b"startxref %c\n1\n%%EOF\n", b"startxref\x0b1\n%%EOF\n", b"startxref 1 x"]
 )
 async def test_a_tail_holding_startxref_is_refused(sealed, seal_ca, tail):  # noqa: F811
     """atk37b: readers take the last ``startxref`` as the file's end, find nothing
@@ -100,6 +101,36 @@ async def test_a_tail_holding_startxref_is_refused(sealed, seal_ca, tail):  # no
         "and, finding no cross-reference there, rebuild the file from whatever "
         f"objects it holds; its last complete end section ends at byte {len(sealed)}"
     )
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        b"startxref",
+        b"startxref\n",
+        b"startxref\n12",
+        b"startxref 1 %%EO",
+        b"x startxref 1 %",
+    ],
+)
+@pytest.mark.parametrize("earlier_end", [True, False])
+async def test_a_file_cut_within_its_end_section_is_said_to_be_cut_short(
+    sealed,
+    seal_ca,  # noqa: F811
+    cut,
+    earlier_end,
+):
+    """trial38: a sealed PDF cut 6 or 10 bytes short (its last end section cut) was
+    told its last startxref had no offset; a file ending within a start of an end
+    section is said to be cut short, whether or not an earlier end section stands
+    before it."""
+    body = sealed if earlier_end else sealed[: sealed.index(b"startxref")]
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(body + cut, ca=seal_ca.cert)
+    assert err.value.message.startswith(
+        "cannot be read as a PDF: it looks cut short (a transfer that stopped?): get "
+        "the whole file again: it ends within its end section (byte "
+    ), err.value.message
 
 
 #: a sealed PDF's end section made to name no cross-reference section, by the kind
@@ -158,11 +189,12 @@ async def test_a_sealed_pdf_cut_short_is_said_to_be_cut_short(
     kept = len(sealed) // 2 if cut == "half" else len(sealed) - cut
     with pytest.raises(CertsealError) as err:
         await read_pdf_seals(sealed[:kept], ca=seal_ca.cert)
-    assert err.value.message.endswith(
-        "PDF objects follow it with no end section of their own, as in a file cut "
-        "short (a transfer that stopped): get the whole file again"
+    assert err.value.message.startswith(
+        "cannot be read as a PDF: it looks cut short (a transfer that stopped?): get "
+        "the whole file again: PDF objects follow its last end section"
     ), err.value.message
     assert "bytes are the PDF" not in err.value.message
+    assert len(err.value.message) < 400  # a refusal's words are bounded
 
 
 def test_the_window_is_said_from_where_the_end_section_starts():
@@ -410,14 +442,7 @@ async def test_a_title_changed_after_the_seal_is_said_as_a_property_change(
     """trial38: pyHanko's level LTA_UPDATES also allows the document information
     dictionary and XMP metadata; a title changed after the seal was said as
     'validation data only'."""
-    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
-    title = generic.DictionaryObject(
-        {generic.pdf_name("/Title"): generic.TextStringObject("Changed after")}
-    )
-    writer.trailer["/Info"] = writer.add_object(title)
-    out = io.BytesIO()
-    writer.write(out)
-    [found] = await read_pdf_seals(out.getvalue(), ca=seal_ca.cert)
+    [found] = await read_pdf_seals(_updated(sealed, _retitle), ca=seal_ca.cert)
     assert found.intact and not found.modified, found.detail
     assert (
         "added after it: validation data or document properties (title, author, "
@@ -440,6 +465,93 @@ async def test_a_change_pyhanko_cannot_explain_names_its_objects_plainly(
     writer.write(out)
     [found] = await read_pdf_seals(out.getvalue(), ca=seal_ca.cert)
     assert found.modified
-    assert "a change after it that is no signing (pyHanko: " in found.detail
+    assert (
+        "changed after it (pyHanko level OTHER), objects added or replaced that no "
+        "signing explains "
+        "(pyHanko: There are unexplained xrefs" in found.detail
+    ), found.detail
     assert "Reference(" not in found.detail, found.detail
     assert "object 2 0" in found.detail, found.detail
+
+
+@pytest.mark.parametrize("kept", [0, 40, 900])
+async def test_a_sealed_pdf_cut_just_after_its_original_is_said_to_be_cut_short(
+    sealed,
+    seal_ca,  # noqa: F811
+    kept,
+):
+    """trial38: cut within 1 KiB after the unsealed original's end, the file read as
+    the original with part of the seal's update after its end, and said "0 seal(s)":
+    a clerk would think it never sealed. With no signature and a PDF object after
+    its end, it is said to look cut short."""
+    original_end = pdf_end(page_pdf(Tree()))[1]  # type: ignore[index]
+    start = sealed.index(b"obj", original_end) - 6
+    cut = sealed[: max(start + 12, original_end + kept)]
+    assert OBJECT_HEADER.search(cut, original_end)
+    with pytest.raises(CertsealError) as err:
+        await read_pdf_seals(cut, ca=seal_ca.cert)
+    assert err.value.message.startswith(
+        "cannot be read as a PDF: it looks cut short (a transfer that stopped?): get "
+        "the whole file again: a PDF object ("
+    ), err.value.message
+
+
+def _with_display_title(pdf: bytes) -> bytes:
+    """``pdf`` with a title and the catalog's /ViewerPreferences /DisplayDocTitle
+    true, as Chromium's PDFs have: viewers show the title in their title bar."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    writer.root["/ViewerPreferences"] = generic.DictionaryObject(
+        {generic.pdf_name("/DisplayDocTitle"): generic.BooleanObject(True)}
+    )
+    writer.update_root()
+    writer.document_meta.title = "营业执照"
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _updated(pdf: bytes, change) -> bytes:
+    """``pdf`` with an update by pyHanko's writer: ``change``, the catalog written
+    again unchanged (an empty update is not written), and the metadata pyHanko
+    writes on every update."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    change(writer)
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _retitle(writer) -> None:
+    """As pyHanko's writer retitles a document: /Info and the XMP packet."""
+    writer.document_meta.title = "FORGED TITLE"
+
+
+def _keep_title(writer) -> None:
+    """An update that keeps the title (pyHanko's writer still rewrites its XMP)."""
+
+
+async def test_a_title_viewers_show_changed_after_the_seal_is_modified(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """trial38: a Chromium PDF (DisplayDocTitle true) retitled after its seal verified
+    VALID while the viewer's title bar showed the new title."""
+    sealed = await seal(seal_ca, keys, _with_display_title(page_pdf(Tree())))
+    [kept] = await read_pdf_seals(sealed, ca=seal_ca.cert)
+    assert kept.intact and not kept.modified, kept.detail
+    [found] = await read_pdf_seals(_updated(sealed, _retitle), ca=seal_ca.cert)
+    assert found.modified, found.detail
+    assert "the title viewers show (DisplayDocTitle) changed after it: " in found.detail
+    assert found.detail.endswith(" to 'FORGED TITLE'"), found.detail
+
+
+async def test_an_update_keeping_the_title_of_a_file_showing_it_stays_valid(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """pyHanko's writer rewrites the XMP packet on every update (a later seal, a
+    timestamp): a title kept is no change."""
+    sealed = await seal(seal_ca, keys, _with_display_title(page_pdf(Tree())))
+    [found] = await read_pdf_seals(_updated(sealed, _keep_title), ca=seal_ca.cert)
+    assert found.intact and not found.modified, found.detail
