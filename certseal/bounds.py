@@ -178,9 +178,11 @@ verify), and the counter console takes a body of as many bytes
 (``[console] max_upload_bytes`` 0: the seal service's limit)."""
 
 MAX_DOCUMENT_FILE_BYTES = 64 * 1024 * 1024
-"""Bytes of a document, PDF, signature or picture file the CLI reads to send to the
-seal service: a bound on the CLI's own memory, over the service's default
-:data:`MAX_DOCUMENT_BYTES` (the service says its own limit for a file between)."""
+"""Bytes of a PDF, OFD, signature, picture or document-to-verify file the CLI reads
+to send to the seal service: a bound on the CLI's own memory, over the service's
+default :data:`MAX_DOCUMENT_BYTES` (the service says its own limit for a file
+between). ``seal document`` reads a file of any size, a chunk at a time, and sends
+its digest (services/seal/cli_document.py)."""
 
 DOCUMENT_FILE_LIMIT = (
     f"{MAX_DOCUMENT_FILE_BYTES // (1024 * 1024)} MiB, what the CLI reads of a "

@@ -14,9 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
-from certseal.errors import invalid
+from certseal.errors import CertsealError, invalid
 from certseal.sizes import over_limit
 from certseal.text import shown_name
 
@@ -28,6 +29,33 @@ the PEM files read here (OpenSSL's and gRPC's PEM readers would not take the fil
 def without_bom(data: bytes) -> bytes:
     """``data`` without a leading UTF-8 byte order mark."""
     return data[len(BOM) :] if data.startswith(BOM) else data
+
+
+CHUNK_BYTES = 1024 * 1024
+"""Bytes read at a time from a file from outside."""
+
+
+def _open_regular(path: str | Path, field: str) -> tuple[int, os.stat_result]:
+    """The descriptor and status of the regular file at ``path``, opened without
+    blocking; INVALID_ARGUMENT (``field``) as :func:`read_regular_file` says."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer must not wait for one
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise invalid(field, f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except ValueError:  # a NUL or a lone surrogate in the path
+        raise invalid(field, f"{str(path)!r} is not a usable path") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise invalid(field, f"not a regular file: {shown_name(path)}")
+    except OSError as exc:
+        os.close(fd)
+        raise invalid(field, f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except CertsealError:
+        os.close(fd)
+        raise
+    return fd, status
 
 
 def read_regular_file(
@@ -42,21 +70,12 @@ def read_regular_file(
     :func:`certseal.sizes.over_limit` does; ``limit_text`` states the limit in it
     (default: ``limit`` in MiB, KiB or bytes).
     """
+    fd, status = _open_regular(path, field)
     try:
-        # O_NONBLOCK: opening a FIFO with no writer must not wait for one
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise invalid(field, f"cannot read {str(path)!r}: {exc.strerror}") from None
-    except ValueError:  # a NUL or a lone surrogate in the path
-        raise invalid(field, f"{str(path)!r} is not a usable path") from None
-    try:
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):
-            raise invalid(field, f"not a regular file: {shown_name(path)}")
         chunks: list[bytes] = []
         left = limit + 1
         while left > 0:
-            chunk = os.read(fd, min(left, 1024 * 1024))
+            chunk = os.read(fd, min(left, CHUNK_BYTES))
             if not chunk:
                 break
             chunks.append(chunk)
@@ -86,6 +105,56 @@ def read_input_file(
             f"{shown_name(path)} is empty (0 bytes): give the file with its content",
         )
     return data
+
+
+class InputFile:
+    """A file the user gave a command, to be read in chunks, never whole (``seal
+    document`` digests a document of any size): opened and checked as
+    :func:`read_input_file` checks it (a regular file, not empty: INVALID_ARGUMENT
+    ``field``), before anything is asked of a service. A context manager; closed on
+    leaving it."""
+
+    def __init__(self, path: str | Path, field: str) -> None:
+        self.path, self.field = path, field
+        self._fd, _ = _open_regular(path, field)
+        try:
+            self._first = self._read()
+        except CertsealError:
+            self.close()
+            raise
+        if not self._first:
+            self.close()
+            raise invalid(
+                field,
+                f"{shown_name(path)} is empty (0 bytes): give the file with its "
+                "content",
+            )
+
+    def _read(self) -> bytes:
+        try:
+            return os.read(self._fd, CHUNK_BYTES)
+        except OSError as exc:
+            raise invalid(
+                self.field, f"cannot read {str(self.path)!r}: {exc.strerror}"
+            ) from None
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file's bytes from the start, :data:`CHUNK_BYTES` at a time (once)."""
+        chunk, self._first = self._first, b""
+        while chunk:
+            yield chunk
+            chunk = self._read()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> InputFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def certificate_common_name(path: str | Path, field: str) -> str:

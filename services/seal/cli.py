@@ -17,8 +17,10 @@ from certseal.calls import call_service, dev_identity
 from certseal.cli import load, ts
 from certseal.cli_options import OutputFile, say, whole_number, write_output
 from certseal.errors import CertsealError, invalid
+from certseal.files import InputFile
 from certseal.identifiers import validate_uscc
 from certseal.text import shown_name
+from services.seal.cli_document import seal_document
 from services.seal.cli_inputs import (
     OFD,
     PDF,
@@ -239,13 +241,10 @@ def cmd_seal(args: argparse.Namespace) -> int:
     elif command == "revoke":
         request = pb.RevokeSealRequest(seal_id=args.seal_id, reason=args.reason)
         _print_seal(_call(args, lambda s: s.RevokeSeal(request)).seal)
-    elif command == "document":
-        request = pb.SealDocumentRequest(
-            seal_id=args.seal_id,
-            document=read_document(args.file, "file"),
-            property_info=args.property_info or "",
-        )
-        reply = _call(args, lambda s: s.SealDocument(request))
+    elif command == "document":  # by its digest, of a file of any size
+        with InputFile(args.file, "file") as file:
+            info = args.property_info or ""
+            reply = _call(args, lambda s: seal_document(s, args.seal_id, file, info))
         write_output(args.out, reply.signature, "out")
         say(f"SES_Signature written to {shown_name(out)}")
         say(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")

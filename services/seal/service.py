@@ -433,12 +433,13 @@ class SealService(SealVerifying):
         # the status is checked again where the records are written
         row, now = await self.usable(caller, seal_id, kept=True)
         suite = Suite(row.suite)
-        if document is not None:
+        named = "SM3" if suite is Suite.SM2 else "SHA-256"  # the suite's digest
+        if document is not None:  # `certseal seal document` always sends the digest
             check_document_size(
                 "document",
                 len(document),
                 self.max_document_bytes,
-                hint=": send its digest instead",
+                hint=f": send its 32-byte {named} digest (document_digest) instead",
             )
             if len(document) <= INLINE_DIGEST_BYTES:
                 data_hash = digest(suite, document)
@@ -452,7 +453,7 @@ class SealService(SealVerifying):
         else:
             raise invalid(
                 "document_hash",
-                f"give the document or its 32-byte {'SM3' if suite is Suite.SM2 else 'SHA-256'} digest",
+                f"give the document or its 32-byte {named} digest",
             )
         signature = await sign_document(
             row.seal,

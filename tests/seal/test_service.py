@@ -193,4 +193,8 @@ async def test_an_oversized_document_is_refused(seal_store, seal_ca, config, ope
             document_hash=None,
             property_info="x",
         )
-    assert err.value.field == "document" and "send its digest" in err.value.message
+    # said to an RPC caller (the CLI always sends the digest): which digest, where
+    assert err.value.field == "document" and err.value.message.endswith(
+        "; the limit is 1,000 bytes ([seal] max_document_bytes): send its 32-byte "
+        "SHA-256 digest (document_digest) instead"
+    )

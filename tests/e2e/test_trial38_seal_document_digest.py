@@ -1,0 +1,95 @@
+"""trial38 (a new user's trial) finding 1: ``certseal seal document`` of a 60.01 MiB
+file exited 2 with the seal service's "send its digest instead", an option the CLI
+did not have, while ``seal verify`` of the same file worked. The CLI now sends the
+digest it computes of the file read in chunks (services/seal/cli_document.py): a file
+over the service's ``[seal] max_document_bytes`` and over the CLI's own 64 MiB read
+bound seals, and the signature verifies with ``seal verify`` as one made from the
+whole document did."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from certseal.bounds import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_FILE_BYTES
+from certseal.crypto import Suite, digest
+from services.seal.cli_document import document_digest
+from tests.conftest import seal_owner
+
+#: the trial's file: 60.01 MiB, over the service's default limit
+TRIAL_BYTES = 62_923_837
+
+
+async def _register(cli, owner: str, suite: str) -> str:
+    code, out = await cli(
+        "seal", "--as", owner, "register", "--type", "official", "--name", "大文件章",
+        "--suite", suite,
+    )  # fmt: skip
+    assert code == 0, out
+    return out.split("seal        ", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("suite", ["sm2", "es256", "ed25519"])
+def test_the_cli_s_digest_is_the_service_s(suite):
+    """The digest the CLI sends is the one the service would compute of the whole
+    document (SM3 for sm2, SHA-256 otherwise), however the chunks fall."""
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    chunks = [data[:1], data[1 : 1 << 20], data[1 << 20 :]]
+    assert document_digest(chunks, suite) == digest(Suite(suite), data)
+
+
+@pytest.mark.parametrize("suite", ["sm2", "es256"])
+async def test_a_document_over_the_service_s_limit_seals_and_verifies(
+    suite, operator, cli, tmp_path
+):
+    assert TRIAL_BYTES > MAX_DOCUMENT_BYTES
+    owner = await seal_owner(operator)
+    seal_id = await _register(cli, owner, suite)
+    document, signature = tmp_path / "big_over.pdf", tmp_path / "big.ses"
+    document.write_bytes(os.urandom(1024) * (TRIAL_BYTES // 1024) + b"tail")
+    code, out = await cli(
+        "seal", "--as", owner, "document", seal_id, str(document),
+        "--out", str(signature),
+    )  # fmt: skip
+    assert code == 0, out
+    expected = digest(Suite(suite), document.read_bytes())
+    assert f"document digest {expected.hex()}, signed " in out, out
+    code, out = await cli("seal", "verify", str(signature), str(document))
+    assert code == 0 and "verdict     VALID" in out, out
+    with document.open("r+b") as changed:
+        changed.seek(TRIAL_BYTES // 2)
+        changed.write(b"X" * 8)
+    code, out = await cli("seal", "verify", str(signature), str(document))
+    assert code == 1 and "verdict     MODIFIED" in out, out
+
+
+async def test_a_document_over_the_cli_s_read_bound_seals(operator, cli, tmp_path):
+    """A file larger than the CLI would hold in memory (it holds one chunk)."""
+    owner = await seal_owner(operator)
+    seal_id = await _register(cli, owner, "es256")
+    document = tmp_path / "huge.bin"
+    size = MAX_DOCUMENT_FILE_BYTES + 1
+    with document.open("wb") as out_file:
+        out_file.truncate(size)  # zeros, sparse: quick to make
+    code, out = await cli(
+        "seal", "--as", owner, "document", seal_id, str(document),
+        "--out", str(tmp_path / "huge.ses"),
+    )  # fmt: skip
+    assert code == 0, out
+    expected = hashlib.sha256(bytes(size)).hexdigest()
+    assert f"document digest {expected}, signed " in out, out
+
+
+async def test_an_unknown_seal_is_refused_as_before(operator, cli, tmp_path):
+    """Asked for the seal's suite first: its refusal is SealDocument's, as before."""
+    owner = await seal_owner(operator)
+    document = tmp_path / "doc.txt"
+    document.write_bytes(b"x")
+    code, out = await cli(
+        "seal", "--as", owner, "document", "NO-SUCH-SEAL", str(document),
+        "--out", str(tmp_path / "o.ses"),
+    )  # fmt: skip
+    assert (code, out) == (1, "error: seal-id: seal NO-SUCH-SEAL not found\n")
+    assert not (tmp_path / "o.ses").exists()
