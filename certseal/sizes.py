@@ -20,7 +20,7 @@ def _in_unit(n: int, decimals: int = 1) -> str:
     for unit, name in _UNITS:
         if n >= unit:
             return f"{n / unit:.{decimals}f} {name}"
-    return f"{n:,} bytes"
+    return "1 byte" if n == 1 else f"{n:,} bytes"
 
 
 def byte_size(n: int, *, decimals: int = 1) -> str:

@@ -29,16 +29,19 @@ def check_sealed_size(
 ) -> None:
     """INVALID_ARGUMENT (``field``) when the sealed document (``sealed`` bytes, made
     from ``given`` bytes) is over ``limit``: verifying it would be refused, so it is
-    not given out. ``what`` names the kind (``PDF``, ``OFD``)."""
+    not given out. ``what`` names the kind (``PDF``, ``OFD``). The refusal says the
+    size given and how many bytes it must lose (trial38: "compress or split the PDF
+    to at most about 60.0 MiB" of a 59.96 MiB PDF read as already met)."""
     if sealed <= limit:
         return
     shown, limit_shown = beyond(sealed, limit)
     added, most = sealed - given, limit - (sealed - given)
     smaller = (
-        f"sealing adds about {byte_size(added)}: compress or split the {what} to at "
-        f"most about {byte_size(most)}"
+        f"the {what} given is {beyond(given, most)[0]} and sealing adds about "
+        f"{byte_size(added)}: make the {what} at least {byte_size(sealed - limit)} "
+        f"smaller (compress or split it), to at most {most:,} bytes"
         if added > 0 and most > 0
-        else f"compress or split the {what}"
+        else f"the {what} given is {byte_size(given)}: compress or split it"
     )
     raise invalid(
         field,

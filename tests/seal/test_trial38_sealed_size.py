@@ -16,6 +16,7 @@ from certseal.errors import CertsealError, ErrorKind
 from certseal.rpc import Caller
 from certseal.sizes import beyond
 from services.seal.domain import SealVerdict
+from services.seal.limits import check_sealed_size
 from services.seal.ofd_service import OfdSealService
 from services.seal.ofd_sign import StampPlace
 from services.seal.pdf import Placement
@@ -77,9 +78,13 @@ async def test_a_pdf_sealed_to_the_limit_verifies_and_one_byte_over_is_refused(
     assert message.startswith(
         f"the sealed PDF would be {shown}, over the {limit_shown} a document may "
         "have here ([seal] max_document_bytes), so it could not be verified; "
-        "sealing adds about "
+        f"the PDF given is {beyond(len(pdf), len(pdf) - 1)[0]} and sealing adds "
+        "about "
     )
-    assert ": compress or split the PDF to at most about " in message
+    assert message.endswith(
+        ": make the PDF at least 1 byte smaller (compress or split it), to at most "
+        f"{len(pdf) - 1:,} bytes, or raise [seal] max_document_bytes"
+    )
     assert await _uses(seal_store, seal.seal_id) == uses  # nothing recorded for it
 
 
@@ -117,4 +122,22 @@ async def test_a_document_over_the_limit_is_said_in_mib(service, seal_store, sea
     assert err.value.message == (
         "is 60.04 MiB (62,951,457 bytes); the limit is 60 MiB "
         "([seal] max_document_bytes)"
+    )
+
+
+def test_the_sizes_said_cannot_read_as_met():
+    """trial38 finding 2: a 59.96 MiB PDF sealed to 62,914,766 bytes was told
+    "compress or split the PDF to at most about 60.0 MiB (62,875,631 bytes)", which
+    it already read as. The refusal says the size given and by how much it must come
+    down."""
+    with pytest.raises(CertsealError) as err:
+        check_sealed_size("pdf", "PDF", 62_875_837, 62_914_766, 60 << 20)
+    assert err.value.field == "pdf"
+    assert err.value.message == (
+        "the sealed PDF would be 60.000 MiB (62,914,766 bytes), over the 60 MiB a "
+        "document may have here ([seal] max_document_bytes), so it could not be "
+        "verified; the PDF given is 59.963 MiB (62,875,837 bytes) and sealing adds "
+        "about 38.0 KiB (38,929 bytes): make the PDF at least 206 bytes smaller "
+        "(compress or split it), to at most 62,875,631 bytes, or raise [seal] "
+        "max_document_bytes"
     )
