@@ -234,7 +234,9 @@ def empty_signature_fields(reader: PdfFileReader) -> list[str]:
 
 def check_sealable(reader: PdfFileReader, field_name: str) -> None:
     """Refuse a seal the document's certification forbids, or a named field that is
-    not an empty signature field.
+    not an empty signature field. The request field is the error's field, never in
+    its text: the CLI names it as its option, ``field`` (``--field``), a trial's
+    "(field_name)" named what no CLI user types.
 
     Raises ``CertsealError``: FAILED_PRECONDITION (``pdf``: certified with no changes
     allowed; ``field_name``: certified for form filling and no empty field named, or
@@ -277,7 +279,6 @@ def check_sealable(reader: PdfFileReader, field_name: str) -> None:
         raise precondition(
             f"the PDF is certified allowing only {_ALLOWED[cert.permission]} (DocMDP "
             f"P={cert.permission}, set by {cert.by}): a new signature field would break "
-            f"its certification, so name one of its empty signature fields "
-            f"(field_name): {listed}",
+            f"its certification, so name one of its empty signature fields: {listed}",
             field="field_name",
         )
