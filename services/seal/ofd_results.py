@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from services.seal.domain import SealCheck, SealVerdict, SealVerification
 from services.seal.ofd import ENTRY_UNSIGNED, ReferenceResult, SignatureEntry
+from services.seal.values import SEVERITY, most_serious
 
 #: a document (or a file) with no signature at all
 UNSEALED = "UNSEALED"
@@ -287,13 +288,11 @@ class OfdDocumentResult:
     @property
     def verdict(self) -> str:
         """VALID when it holds signatures and each is VALID; :data:`UNSEALED` when it
-        holds none; else the first verdict that is not VALID."""
+        holds none; else the most serious of their verdicts (a changed document
+        over an untrusted signer: :func:`services.seal.values.most_serious`)."""
         if not self.signatures:
             return UNSEALED
-        verdicts = (s.verification.verdict for s in self.signatures)
-        return next(
-            (v for v in verdicts if v is not SealVerdict.VALID), SealVerdict.VALID
-        ).value
+        return most_serious(s.verification.verdict for s in self.signatures).value
 
     @property
     def name(self) -> str:
@@ -322,33 +321,35 @@ class OfdFileResult:
     @property
     def verdict(self) -> str:
         """VALID only when every document holds a signature and every signature is
-        VALID. Else the first signature verdict that is not VALID (a seal that does
-        not hold says more than a missing one), or :data:`UNSEALED` when what is
-        wrong is only a document without a signature."""
-        verdicts = [d.verdict for d in self.documents]  # each its first not VALID
-        sealed_wrong = (
-            v for v in verdicts if v not in (SealVerdict.VALID.value, UNSEALED)
-        )
-        if (first := next(sealed_wrong, None)) is not None:
-            return first
-        return (
-            UNSEALED
-            if not verdicts or UNSEALED in verdicts
-            else SealVerdict.VALID.value
-        )
+        VALID. Else the most serious verdict of any signature
+        (:func:`services.seal.values.most_serious`; a seal that does not hold says
+        more than a missing one), or :data:`UNSEALED` when what is wrong is only a
+        document without a signature."""
+        worst = most_serious(s.verification.verdict for s in self.signatures)
+        if worst is not SealVerdict.VALID:
+            return worst.value
+        unsealed = not self.documents or any(not d.signatures for d in self.documents)
+        return UNSEALED if unsealed else SealVerdict.VALID.value
 
     @property
     def detail(self) -> str:
         """What keeps the file from being VALID, each document named ("" when VALID);
-        at most the first five of each kind."""
+        at most five of each kind, the most serious verdicts first."""
         if not self.documents:
             return "the OFD holds no document"
+        wrong = sorted(
+            (
+                (d, s)
+                for d in self.documents
+                for s in d.signatures
+                if s.verification.verdict is not SealVerdict.VALID
+            ),
+            key=lambda found: SEVERITY.index(found[1].verification.verdict),
+        )
         not_valid = [
             f"{d.name}: {s.entry.signature_id or '?'} /{s.entry.path} "
             f"{s.verification.verdict.value}"
-            for d in self.documents
-            for s in d.signatures
-            if s.verification.verdict is not SealVerdict.VALID
+            for d, s in wrong
         ]
         unsealed = [
             f"{d.name} holds no seal or signature"

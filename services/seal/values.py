@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -25,6 +26,35 @@ class SealVerdict(enum.Enum):
     UNTRUSTED_TIMESTAMP = "UNTRUSTED_TIMESTAMP"  # its TSA leads to no trusted TSA root
     #: a PDF's document timestamp (no seal) that holds, unchanged after, trusted TSA
     DOCUMENT_TIMESTAMP = "DOCUMENT_TIMESTAMP"
+
+
+#: the verdicts that are not VALID, the most serious first: what was signed changed or
+#: the signature does not hold; then a seal not valid for it; then one not known to
+#: be trusted (trial38: a file with a MODIFIED seal was summed up by an earlier
+#: seal's UNTRUSTED_SEAL, the first not VALID, as if nothing had changed)
+SEVERITY = (
+    SealVerdict.MODIFIED,
+    SealVerdict.BAD_SIGNATURE,
+    SealVerdict.MALFORMED,
+    SealVerdict.SIGNER_NOT_AUTHORISED,
+    SealVerdict.SEAL_NOT_VALID,
+    SealVerdict.CERTIFICATE_NOT_VALID,
+    SealVerdict.BAD_TIMESTAMP,
+    SealVerdict.UNKNOWN_SEAL,
+    SealVerdict.UNTRUSTED_SEAL,
+    SealVerdict.UNTRUSTED_TIMESTAMP,
+    SealVerdict.DOCUMENT_TIMESTAMP,
+)
+
+
+def most_serious(verdicts: Iterable[SealVerdict]) -> SealVerdict:
+    """The most serious of ``verdicts`` (:data:`SEVERITY`); VALID when each is VALID
+    (or there is none)."""
+    return min(verdicts, key=_rank, default=SealVerdict.VALID)
+
+
+def _rank(verdict: SealVerdict) -> int:
+    return SEVERITY.index(verdict) if verdict in SEVERITY else len(SEVERITY)
 
 
 @dataclass(frozen=True, slots=True)
