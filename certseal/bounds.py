@@ -200,3 +200,9 @@ MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
 ``sslrootcert``), which sets no limit: a system bundle may be one (Debian's
 ca-certificates.crt is about 220 KB, Fedora's text form 756 KB, with ``openssl x509
 -text`` comments more than 1 MiB)."""
+
+MAX_PDF_PASSWORD_BYTES = 127
+"""UTF-8 bytes of an encrypted PDF's password: AES-256 (revision 6) uses the first 127
+bytes of the SASLprepped password (ISO 32000-2 §7.6.4.3.3); revisions 2 to 4 use 32
+bytes of PDFDocEncoding. The seal service refuses a longer one, and the counter
+console's ``X-PDF-Password`` header is held to it before anything is sent on."""

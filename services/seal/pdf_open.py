@@ -37,14 +37,13 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
+from certseal.bounds import MAX_PDF_PASSWORD_BYTES
 from certseal.errors import CertsealError, invalid, precondition
 from certseal.text import with_article
 from services.seal.pdf_entries import entry
 
-MAX_PASSWORD_BYTES = 127
-"""UTF-8 bytes of a PDF password: AES-256 (revision 6) uses the first 127 bytes of
-the SASLprepped password (ISO 32000-2 §7.6.4.3.3); revisions 2 to 4 use 32 bytes of
-PDFDocEncoding."""
+MAX_PASSWORD_BYTES = MAX_PDF_PASSWORD_BYTES
+"""UTF-8 bytes of a PDF password (:data:`certseal.bounds.MAX_PDF_PASSWORD_BYTES`)."""
 
 _REVISIONS = {
     2: "RC4 40-bit (revision 2)",
