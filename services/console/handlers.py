@@ -185,7 +185,8 @@ def _rpc_failure(exc: grpc.aio.AioRpcError, service: str) -> BadRequest:
     if error.field == "setup":  # a set-up step of the platform, not the request
         log.error("%s: the platform is not set up: %s", service, error.message)
         return BadRequest(error.message, status=503, field="setup")
-    return BadRequest(str(error), status=status, field=error.field or service)
+    # the message alone: the field is the answer's own (``field``)
+    return BadRequest(error.message, status=status, field=error.field or service)
 
 
 class ConsoleHandlers:
