@@ -61,6 +61,8 @@ from services.console.requests import (
     BadRequest,
     body_too_large,
     json_object,
+    password_refusal,
+    pdf_password,
     purpose_of,
     query_text,
     text_of,
@@ -325,13 +327,16 @@ class ConsoleHandlers:
         return web.json_response(view.to_json())
 
     async def verify_pdf(self, request: web.Request) -> web.Response:
-        """A sealed PDF: every seal in it with its verdict."""
+        """A sealed PDF, with its password if it is encrypted: every seal's verdict."""
+        password = pdf_password(request)  # an encrypted PDF's (X-PDF-Password)
         pdf = await _dropped_file(
             request, "pdf", ("application/pdf",), "a PDF", b"%PDF-", "a PDF"
         )
-        reply = await self._ask_seal(
-            request, self.seal.VerifyPdf, seal_pb2.VerifyPdfRequest(pdf=pdf)
-        )
+        message = seal_pb2.VerifyPdfRequest(pdf=pdf, password=password)
+        try:
+            reply = await self._ask_seal(request, self.seal.VerifyPdf, message)
+        except BadRequest as exc:
+            raise password_refusal(exc, given=bool(password)) from None
         return self._sealed_file_answer([pdf_seal_view(s) for s in reply.seals], reply)
 
     async def verify_ofd(self, request: web.Request) -> web.Response:

@@ -1,5 +1,6 @@
 """What the console reads of a request: a JSON object body, a query parameter as
-sent, the purpose of use (用证事由); each refused with a 400 naming what is wrong; a body over the console's limit, 413."""
+sent, the purpose of use (用证事由), an encrypted PDF's password (a header); each
+refused with a 400 naming what is wrong; a body over the console's limit, 413."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from certseal.bounds import MAX_PDF_PASSWORD_BYTES
 from certseal.errors import CertsealError
 from certseal.jsontext import json_kind, loads_bounded
 from certseal.sizes import byte_limit, over_limit
@@ -87,3 +89,44 @@ def body_too_large(request: web.Request) -> str:
     if size is not None and size > limit:
         return "the body " + over_limit(size, limit, limit_text=limit_text)
     return f"the body is over {limit_text}"
+
+
+#: the request header that carries an encrypted PDF's password to /api/verify-pdf: a
+#: header, never the URL (URLs get logged, and kept in the browser's history)
+PDF_PASSWORD_HEADER = "X-PDF-Password"
+
+
+def pdf_password(request: web.Request) -> str:
+    """The encrypted PDF's password from :data:`PDF_PASSWORD_HEADER` ("" for none):
+    its bytes UTF-8, at most :data:`~certseal.bounds.MAX_PDF_PASSWORD_BYTES` (the
+    seal service's rule), else a 400 naming ``password``. No answer or log line ever
+    repeats it."""
+    value = request.headers.get(PDF_PASSWORD_HEADER, "")
+    raw = value.encode("utf-8", "surrogateescape")  # the header's bytes as sent
+    if len(raw) > MAX_PDF_PASSWORD_BYTES:
+        raise BadRequest(
+            f"the password is {len(raw)} bytes of UTF-8; a PDF password has at most "
+            f"{MAX_PDF_PASSWORD_BYTES}",
+            field="password",
+        )
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise BadRequest(
+            f"the {PDF_PASSWORD_HEADER} header is not UTF-8 text", field="password"
+        ) from None
+
+
+def password_refusal(refused: BadRequest, *, given: bool) -> BadRequest:
+    """The seal service's refusal of the password given for an encrypted PDF (one
+    that does not open it, or that its encryption cannot carry), said as the
+    password given with what the clerk does next; any other refusal, and the one
+    asking for a password when none was given, unchanged."""
+    if refused.field != "password" or not given:
+        return refused
+    return BadRequest(
+        f"the password given {refused.message}: check it with whoever sent the PDF "
+        "(its user or owner password) and verify again",
+        field="password",
+        status=refused.status,
+    )

@@ -290,6 +290,44 @@ async def test_verify_a_sealed_pdf_and_a_sealed_ofd(platform, operator):
         assert (only["verdict"], only["seal_id"]) == ("VALID", es256.seal_id)
 
 
+async def test_verify_an_encrypted_pdf_with_its_password_in_a_header(
+    platform, operator
+):
+    """docs/console-api.md: an encrypted PDF's password in ``X-PDF-Password``."""
+    from tests.seal.field_pdfs import USER_PASSWORD, encrypt, page_pdf
+
+    channel, seal = await _seal_stub(platform, operator)
+    try:
+        es256 = (
+            await seal.RegisterSeal(
+                seal_pb2.RegisterSealRequest(name="示例公司合同专用章", suite="es256")
+            )
+        ).seal
+        pdf = (
+            await seal.SealPdf(
+                seal_pb2.SealPdfRequest(
+                    seal_id=es256.seal_id,
+                    pdf=encrypt(page_pdf(), "aes-256"),
+                    password=USER_PASSWORD,
+                )
+            )
+        ).pdf
+    finally:
+        await channel.close()
+    http = await signed_in(platform)
+    try:
+        for password, status in ((None, 400), (USER_PASSWORD, 200)):
+            headers = {"Content-Type": "application/pdf"}
+            if password:
+                headers["X-PDF-Password"] = password
+            async with http.post("/api/verify-pdf", data=pdf, headers=headers) as reply:
+                assert reply.status == status, await reply.text()
+                answer = await reply.json()
+    finally:
+        await http.close()
+    assert [s["verdict"] for s in answer["seals"]] == ["VALID"]
+
+
 async def test_redeem_refuses_what_is_no_code(platform):
     """A redemption, and an authorisation not for this counter (404), are
     tests/e2e/test_holder_documents.py's (a holder's authorisation through a console

@@ -15,6 +15,7 @@ const state = {
   current: null,
   camera: null,
   pending: null,  // a scan or upload made before a purpose was chosen
+  lockedPdf: null,  // an encrypted PDF waiting for its password (never the password)
   attempt: 0,  // the latest attempt: an older one's late answer is not shown
 };
 
@@ -101,6 +102,7 @@ function newAttempt() {
   state.current = null;
   state.pending = null;
   clearMessage();
+  closePdfPassword();
   $("verdict").hidden = true;
   $("verdict-banner").className = "banner";
   delete $("verdict-banner").dataset.verdict;
@@ -229,18 +231,49 @@ function verifyImage(blob) {
   });
 }
 
-async function verifyPdf(file) {
+// ``password``: an encrypted PDF's, typed by the clerk once the console said one is
+// needed; sent in a header (never the URL) and kept nowhere
+async function verifyPdf(file, password = "") {
   const attempt = newAttempt();
+  const headers = {"Content-Type": "application/pdf"};
+  if (password) headers["X-PDF-Password"] = utf8Bytes(password);
   try {
-    const reply = await api("/api/verify-pdf", {
-      method: "POST",
-      headers: {"Content-Type": "application/pdf"},
-      body: file,
-    });
+    const reply = await api("/api/verify-pdf", {method: "POST", headers, body: file});
     if (attempt === state.attempt) showSeals(file.name, reply);
   } catch (err) {
-    if (attempt === state.attempt) showMessage(`无法核验签章 / Could not verify the PDF: ${err.message}`);
+    if (attempt !== state.attempt) return;
+    showMessage(`无法核验签章 / Could not verify the PDF: ${err.message}`);
+    if (err.field === "password") askPdfPassword(file);
   }
+}
+
+// a header value is bytes: the password's UTF-8 bytes, one character each
+function utf8Bytes(text) {
+  return String.fromCharCode(...new TextEncoder().encode(text));
+}
+
+function askPdfPassword(file) {
+  state.lockedPdf = file;
+  $("pdf-password-file").textContent = file.name;
+  $("pdf-password").value = "";
+  $("pdf-password-area").hidden = false;
+  $("pdf-password").focus();
+}
+
+function closePdfPassword() {
+  state.lockedPdf = null;
+  $("pdf-password").value = "";
+  $("pdf-password-file").textContent = "";
+  $("pdf-password-area").hidden = true;
+}
+
+async function verifyWithPassword() {
+  const file = state.lockedPdf;
+  const password = $("pdf-password").value;
+  $("pdf-password").value = "";
+  if (!file || !password) return;
+  await verifyPdf(file, password);
+  if ($("pdf-password-area").hidden) focusScan();
 }
 
 async function verifyOfd(file) {
@@ -346,7 +379,7 @@ async function verifyFile(file) {
     newAttempt();
     showMessage(`不支持的文件类型 / Not a PNG, JPEG, HEIC, PDF or OFD: ${file.name}`);
   }
-  focusScan();
+  if ($("pdf-password-area").hidden) focusScan();  // else the password is typed next
 }
 
 // -- camera: frames go to the verifier until one holds a QR code -------------------
@@ -533,6 +566,14 @@ async function init() {
     }
   });
   $("purpose-form").addEventListener("submit", (e) => e.preventDefault());
+  $("pdf-password-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    verifyWithPassword();
+  });
+  $("pdf-password-cancel").addEventListener("click", () => {
+    closePdfPassword();
+    focusScan();
+  });
   $("upload-button").addEventListener("click", () => $("upload").click());
   $("upload").addEventListener("change", (e) => {
     verifyFile(e.target.files[0]);
