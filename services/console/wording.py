@@ -35,8 +35,8 @@ SEAL_VERDICTS: Mapping[str, Wording] = {
         "ok",
         "签章有效",
         "Seal valid",
-        "签章有效，文件自签章后未被修改。",
-        "Sealed by a valid seal; the document is unchanged since.",
+        "签章有效，文件自签章后显示的内容未被修改。",
+        "Sealed by a valid seal; nothing the document shows has changed since.",
     ),
     "MODIFIED": Wording(
         "bad",
@@ -105,9 +105,9 @@ SEAL_VERDICTS: Mapping[str, Wording] = {
         "warn",
         "文档时间戳",
         "Document timestamp",
-        "这是文档时间戳（不是签章）：由受信任的时间戳服务机构签发，其后文件未被修改。",
+        "这是文档时间戳（不是签章）：由受信任的时间戳服务机构签发，其后文件显示的内容未被修改。",
         "A document timestamp (no seal) from a trusted time-stamping authority; "
-        "the document is unchanged since.",
+        "nothing the document shows has changed since.",
     ),
     "MALFORMED": Wording(
         "bad",
