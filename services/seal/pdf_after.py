@@ -57,23 +57,23 @@ def filled_after(reader: Any) -> dict[int, str]:
     found: dict[int, str] = {}
     for revision in range(1, reader.xrefs.total_revisions):
         before = reader.get_historical_resolver(revision - 1)
+        # by number alone: PDFium takes an object whatever generation a reference
+        # names (atk38d: 500 0 R named, 500 1 obj defined after the seal)
         new = {
-            (ref.idnum, ref.generation)
+            ref.idnum
             for ref in reader.xrefs.explicit_refs_in_revision(revision)
             if before.is_ref_unassignable(ref)
         }
         if not new:
             continue
         named = new & {
-            (ref.idnum, ref.generation)
-            for ref in before.collect_dependencies(before.trailer_view)
+            ref.idnum for ref in before.collect_dependencies(before.trailer_view)
         }
         if named:
-            number, generation = min(named)
             found[revision] = (
-                f"object {number} {generation}, which the document already named "
-                f"before it was defined, defined after it (revision {revision}): "
-                "readers show it where it is named"
+                f"object {min(named)}, which the document already named before it "
+                f"was defined, defined after it (revision {revision}): readers show "
+                "it where it is named"
             )
     return found
 
@@ -113,24 +113,39 @@ MAX_XMP_BYTES = 64 * 1024
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
 
 
+def _resolved(resolver: Any, value: Any) -> Any:
+    """``value`` read in ``resolver``'s revision: an indirect one as that revision
+    has it (a trailer's or dictionary's reference otherwise resolves to the newest
+    revision's object: atk38d, /Info retitled in place after a seal)."""
+    if isinstance(value, generic.IndirectObject):
+        return resolver.get_object(value.reference)
+    return value
+
+
 def _titles(resolver: Any) -> tuple[str, str]:
     """The titles ``resolver``'s revision gives viewers: the document information
     dictionary's /Title (ISO 32000-1 §14.3.3) and its XMP metadata's dc:title
     (§14.3.2; pdf.js shows it first), each "" when there is none or it cannot be
     read (an XMP packet compressed, over :data:`MAX_XMP_BYTES`, or with a DTD)."""
-    info = resolver.trailer_view.get("/Info")
-    info = info.get_object() if info is not None else None
-    title = info.get("/Title") if isinstance(info, generic.DictionaryObject) else None
+    info = _resolved(resolver, resolver.trailer_view.raw_get("/Info"))
+    title = (
+        _resolved(resolver, info.raw_get("/Title"))
+        if isinstance(info, generic.DictionaryObject) and "/Title" in info
+        else None
+    )
     xmp = ""
-    stream = resolver.root.get("/Metadata")
-    stream = stream.get_object() if stream is not None else None
+    stream = (
+        _resolved(resolver, resolver.root.raw_get("/Metadata"))
+        if "/Metadata" in resolver.root
+        else None
+    )
     if isinstance(stream, generic.StreamObject) and "/Filter" not in stream:
         packet = stream.data[:MAX_XMP_BYTES]
         if b"<!DOCTYPE" not in packet and b"<!ENTITY" not in packet:
             with contextlib.suppress(ElementTree.ParseError):
                 found = ElementTree.fromstring(packet).find(f".//{_DC_TITLE}")
                 xmp = " ".join(found.itertext()).strip() if found is not None else ""
-    return (str(title)[:80] if title is not None else ""), xmp[:80]
+    return ("" if title is None else str(title)), xmp
 
 
 def title_changed(reader: Any, signed: int) -> str:
@@ -143,11 +158,11 @@ def title_changed(reader: Any, signed: int) -> str:
     writer rewrites the XMP packet each time) is no such change."""
     newest = reader.get_historical_resolver(reader.xrefs.total_revisions - 1)
     try:
-        prefs = newest.root.get("/ViewerPreferences")
-        prefs = prefs.get_object() if prefs is not None else None
+        prefs = _resolved(newest, newest.root.get("/ViewerPreferences"))
         shown = (
-            prefs.get("/DisplayDocTitle")
+            _resolved(newest, prefs.raw_get("/DisplayDocTitle"))
             if isinstance(prefs, generic.DictionaryObject)
+            and "/DisplayDocTitle" in prefs
             else None
         )
         if not (isinstance(shown, generic.BooleanObject) and shown.value):
@@ -159,7 +174,7 @@ def title_changed(reader: Any, signed: int) -> str:
         if before != after:
             return (
                 "the title viewers show (DisplayDocTitle) changed after it: "
-                f"{before!r} to {after!r}"
+                f"{before[:80]!r} to {after[:80]!r}"
             )
     return ""
 

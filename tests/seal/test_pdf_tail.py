@@ -542,8 +542,10 @@ async def test_a_title_viewers_show_changed_after_the_seal_is_modified(
     assert kept.intact and not kept.modified, kept.detail
     [found] = await read_pdf_seals(_updated(sealed, _retitle), ca=seal_ca.cert)
     assert found.modified, found.detail
-    assert "the title viewers show (DisplayDocTitle) changed after it: " in found.detail
-    assert found.detail.endswith(" to 'FORGED TITLE'"), found.detail
+    assert found.detail.endswith(
+        "the title viewers show (DisplayDocTitle) changed after it: '营业执照' to "
+        "'FORGED TITLE'"
+    ), found.detail
 
 
 async def test_an_update_keeping_the_title_of_a_file_showing_it_stays_valid(
