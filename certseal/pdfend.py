@@ -85,14 +85,16 @@ def too_far(pdf_bytes: int, start: int, end: int, cut_short: bool) -> str:
     end was cut off: its first ``end`` bytes are then an older revision, not the
     file as written, so they are not offered). What to do comes first: a refusal's
     words are bounded (``certseal.errors``)."""
-    where = (
-        f"its last end section (startxref ... %%EOF) starts at byte {start}, "
-        f"{pdf_bytes - start} bytes before the file's end"
-    )
     if cut_short:
-        return f"{CUT_SHORT}: PDF objects follow {where}, with no end of their own"
+        return (
+            f"{CUT_SHORT}: PDF objects with no end of their own follow its last end "
+            f"section (at byte {start}, {pdf_bytes - start} bytes before the file's "
+            "end)"
+        )
     return (
-        f"{where}: PDF readers look for it in the last {END_WINDOW} bytes and "
+        f"its last end section (startxref ... %%EOF) starts at byte {start}, "
+        f"{pdf_bytes - start} bytes before the file's end: PDF readers look for it "
+        f"in the last {END_WINDOW} bytes and "
         "otherwise rebuild the file from whatever objects it holds, so what they "
         f"show cannot be told; if what follows it is padding, its first {end} bytes "
         "are the PDF"

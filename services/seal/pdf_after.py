@@ -22,6 +22,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
@@ -116,10 +117,13 @@ _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
 def _resolved(resolver: Any, value: Any) -> Any:
     """``value`` read in ``resolver``'s revision: an indirect one as that revision
     has it (a trailer's or dictionary's reference otherwise resolves to the newest
-    revision's object: atk38d, /Info retitled in place after a seal)."""
+    revision's object: atk38d, /Info retitled in place after a seal), an encrypted
+    one decrypted."""
     if isinstance(value, generic.IndirectObject):
-        return resolver.get_object(value.reference)
-    return value
+        value = resolver.get_object(value.reference)
+    # a value inside an encrypted file's object (trial38c: an encrypted file's
+    # /ViewerPreferences) is a proxy until decrypted
+    return value.decrypted if isinstance(value, generic.DecryptedObjectProxy) else value
 
 
 def _titles(resolver: Any) -> tuple[str, str]:
@@ -127,7 +131,8 @@ def _titles(resolver: Any) -> tuple[str, str]:
     dictionary's /Title (ISO 32000-1 §14.3.3) and its XMP metadata's dc:title
     (§14.3.2; pdf.js shows it first), each "" when there is none or it cannot be
     read (an XMP packet compressed, over :data:`MAX_XMP_BYTES`, or with a DTD)."""
-    info = _resolved(resolver, resolver.trailer_view.raw_get("/Info"))
+    trailer = resolver.trailer_view
+    info = _resolved(resolver, trailer.raw_get("/Info")) if "/Info" in trailer else None
     title = (
         _resolved(resolver, info.raw_get("/Title"))
         if isinstance(info, generic.DictionaryObject) and "/Title" in info
@@ -148,32 +153,30 @@ def _titles(resolver: Any) -> tuple[str, str]:
     return ("" if title is None else str(title)), xmp
 
 
-def title_changed(reader: Any, signed: int) -> str:
-    """Why a signature of revision ``signed`` is modified when the file asks viewers
-    to show its title in their title bar (the catalog's /ViewerPreferences
-    /DisplayDocTitle, ISO 32000-1 §12.2) and a title changed after it (/Info's or
-    the XMP metadata's: :func:`_titles`); else "". pyHanko allows both at
-    LTA_UPDATES (trial38: a Chromium PDF, which sets DisplayDocTitle, retitled after
-    its seal verified VALID). A later signature that keeps the titles (pyHanko's
-    writer rewrites the XMP packet each time) is no such change."""
-    newest = reader.get_historical_resolver(reader.xrefs.total_revisions - 1)
+def _titles_or_unread(reader: Any, revision: int) -> tuple[str, str]:
+    """:func:`_titles` of ``revision``, or both "(unreadable)" when its objects do
+    not read: a title that reads in one revision and not in another is a change."""
     try:
-        prefs = _resolved(newest, newest.root.get("/ViewerPreferences"))
-        shown = (
-            _resolved(newest, prefs.raw_get("/DisplayDocTitle"))
-            if isinstance(prefs, generic.DictionaryObject)
-            and "/DisplayDocTitle" in prefs
-            else None
-        )
-        if not (isinstance(shown, generic.BooleanObject) and shown.value):
-            return ""
-        then, now = _titles(reader.get_historical_resolver(signed)), _titles(newest)
-    except (KeyError, ValueError, TypeError, AttributeError):
-        return ""
+        return _titles(reader.get_historical_resolver(revision))
+    except (PdfError, KeyError, ValueError, TypeError, AttributeError):
+        return "(unreadable)", "(unreadable)"
+
+
+def title_changed(reader: Any, signed: int) -> str:
+    """Why a signature of revision ``signed`` is modified when the document's title
+    changed after it, in /Info or in its XMP metadata (:func:`_titles`), or "".
+    Viewers show it: pdf.js in its tab always, the others in their title bar when
+    the catalog's /ViewerPreferences /DisplayDocTitle asks (ISO 32000-1 §12.2, as
+    Chromium's PDFs do). pyHanko allows both changes at LTA_UPDATES (trial38b: a
+    retitled Chromium PDF verified VALID; trial38c: pdf.js shows the title of any
+    PDF). A later update that keeps the title (pyHanko's writer rewrites the XMP
+    packet each time), or changes other properties (author, subject), is none."""
+    then = _titles_or_unread(reader, signed)
+    now = _titles_or_unread(reader, reader.xrefs.total_revisions - 1)
     for before, after in zip(then, now, strict=True):
         if before != after:
             return (
-                "the title viewers show (DisplayDocTitle) changed after it: "
+                "the title viewers show changed after it: "
                 f"{before[:80]!r} to {after[:80]!r}"
             )
     return ""

@@ -16,7 +16,6 @@ The platform, browser and page fixtures are tests/e2e/test_console.py's.
 
 from __future__ import annotations
 
-import base64
 from types import SimpleNamespace
 
 import grpc
@@ -38,6 +37,7 @@ from services.console.requests import (
 from tests.conftest import seal_owner
 from tests.e2e.test_console import (  # noqa: F401  (fixtures)
     browser,
+    drop_file,
     http,
     page,
     platform,
@@ -208,16 +208,7 @@ async def test_the_page_asks_for_the_password_and_verifies_again(page, sealed):
         "request",
         lambda r: sent.append((r.url, r.headers.get(PDF_PASSWORD_HEADER.lower()))),
     )
-    await page.evaluate(
-        """([b64, name]) => {
-            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-            const dt = new DataTransfer();
-            dt.items.add(new File([bytes], name, {type: "application/pdf"}));
-            document.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt}));
-            document.dispatchEvent(new DragEvent("drop", {dataTransfer: dt}));
-        }""",
-        [base64.b64encode(pdf).decode(), "encrypted.pdf"],
-    )
+    await drop_file(page, pdf, "encrypted.pdf", "application/pdf")
     area, field = page.locator("#pdf-password-area"), page.locator("#pdf-password")
     await expect(area).to_be_visible()
     await expect(page.locator("#message")).to_contain_text("opens only with a password")

@@ -233,6 +233,21 @@ async def until_verdict(platform, code: str, wanted: int) -> None:
     await verdict_everywhere({"counter": platform["groups"][0].stub}, code, wanted, 15)
 
 
+async def drop_file(page: Page, data: bytes, name: str, kind: str = "") -> None:
+    """What dropping a file on the page does: ``data`` as the file ``name`` of
+    type ``kind`` (browsers know no type for .ofd: the page goes by the name)."""
+    await page.evaluate(
+        """([b64, name, kind]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], name, {type: kind}));
+            document.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt}));
+            document.dispatchEvent(new DragEvent("drop", {dataTransfer: dt}));
+        }""",
+        [base64.b64encode(data).decode(), name, kind],
+    )
+
+
 async def scan(page: Page, code: str) -> None:
     """What a scanner gun does: type into the focused field, then Enter."""
     await page.keyboard.type(code)
@@ -488,19 +503,7 @@ async def test_a_dropped_sealed_pdf_lists_its_seals(page, platform, operator):
         ).pdf
     await channel.close()
 
-    async def drop(data: bytes, name: str) -> None:
-        await page.evaluate(
-            """([b64, name]) => {
-                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-                const dt = new DataTransfer();
-                dt.items.add(new File([bytes], name, {type: "application/pdf"}));
-                document.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt}));
-                document.dispatchEvent(new DragEvent("drop", {dataTransfer: dt}));
-            }""",
-            [base64.b64encode(data).decode(), name],
-        )
-
-    await drop(pdf, "sealed.pdf")
+    await drop_file(page, pdf, "sealed.pdf", "application/pdf")
     rows = page.locator("#seals-body tr")
     await expect(rows).to_have_count(2)
     await expect(rows.nth(0)).to_have_attribute("data-verdict", "VALID")
@@ -510,7 +513,9 @@ async def test_a_dropped_sealed_pdf_lists_its_seals(page, platform, operator):
     await shot(page, "06-sealed-pdf")
 
     i = pdf.index(b"/MediaBox")
-    await drop(pdf[:i] + b"/MediaBoy" + pdf[i + 9 :], "tampered.pdf")
+    await drop_file(
+        page, pdf[:i] + b"/MediaBoy" + pdf[i + 9 :], "tampered.pdf", "application/pdf"
+    )
     await expect(rows.nth(0)).to_have_attribute("data-verdict", "BAD_SIGNATURE")
     await expect(rows.nth(1)).to_have_attribute("data-verdict", "BAD_SIGNATURE")
     await shot(page, "07-tampered-pdf")
@@ -544,27 +549,16 @@ async def test_a_dropped_sealed_ofd_lists_its_seals(page, platform, operator):
         ).ofd
     await channel.close()
 
-    async def drop(data: bytes, name: str) -> None:
-        # browsers know no type for .ofd: the page goes by the name
-        await page.evaluate(
-            """([b64, name]) => {
-                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-                const dt = new DataTransfer();
-                dt.items.add(new File([bytes], name, {type: ""}));
-                document.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt}));
-                document.dispatchEvent(new DragEvent("drop", {dataTransfer: dt}));
-            }""",
-            [base64.b64encode(data).decode(), name],
-        )
-
-    await drop(ofd, "licence.ofd")
+    await drop_file(page, ofd, "licence.ofd")
     rows = page.locator("#seals-body tr")
     await expect(rows).to_have_count(2)
     await expect(rows.nth(0)).to_have_attribute("data-verdict", "VALID")
     await expect(rows.nth(0)).to_contain_text("示例市市场监督管理局")
     await expect(rows.nth(1)).to_contain_text("示例公司合同专用章")
     await shot(page, "08-sealed-ofd")
-    await drop(changed(ofd, "Doc_0/Document.xml", flip_last_byte), "tampered.ofd")
+    await drop_file(
+        page, changed(ofd, "Doc_0/Document.xml", flip_last_byte), "tampered.ofd"
+    )
     await expect(rows.nth(0)).to_have_attribute("data-verdict", "MODIFIED")
     await expect(rows.nth(1)).to_have_attribute("data-verdict", "MODIFIED")
     await expect(rows.nth(0)).to_contain_text("/Doc_0/Document.xml changed")

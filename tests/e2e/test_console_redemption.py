@@ -14,7 +14,6 @@ granted its type, and a second department whose counter the holder authorises.
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 import secrets
 from pathlib import Path
@@ -27,7 +26,12 @@ from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import seal_pb2 as seal_pb
 from certseal.v1 import verifier_pb2
 from tests.conftest import verdict_everywhere
-from tests.e2e.test_console import browser, scan, shot  # noqa: F401 (fixture)
+from tests.e2e.test_console import (  # noqa: F401 (fixture)
+    browser,
+    drop_file,
+    scan,
+    shot,
+)
 from tests.e2e.test_holder_documents import (  # noqa: F401 (fixtures)
     _platform_sealed,
     authorise_request,
@@ -247,23 +251,10 @@ async def test_a_dropped_ofd_licence_file_shows_its_licence_status(
         )
     ).text
 
-    async def drop(data: bytes, name: str) -> None:
-        # browsers know no type for .ofd: the page goes by the name
-        await page.evaluate(
-            """([b64, name]) => {
-                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-                const dt = new DataTransfer();
-                dt.items.add(new File([bytes], name, {type: ""}));
-                document.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt}));
-                document.dispatchEvent(new DragEvent("drop", {dataTransfer: dt}));
-            }""",
-            [base64.b64encode(data).decode(), name],
-        )
-
     await verdict_everywhere(
         {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_VALID, within=30
     )
-    await drop(ofd, "licence.ofd")
+    await drop_file(page, ofd, "licence.ofd")
     status = page.locator("#seals-licence")
     await expect(status).to_be_visible()
     await expect(status).to_have_attribute("data-verdict", "VALID")
@@ -282,7 +273,7 @@ async def test_a_dropped_ofd_licence_file_shows_its_licence_status(
     await verdict_everywhere(
         {"g": verifier_group.stub}, code, verifier_pb2.VERDICT_REVOKED, within=30
     )
-    await drop(ofd, "licence.ofd")
+    await drop_file(page, ofd, "licence.ofd")
     await expect(status).to_have_attribute("data-verdict", "REVOKED")
     await expect(status).to_contain_text(licence.identifier)
     # the seal is intact: the file is genuine, the licence is not valid any more

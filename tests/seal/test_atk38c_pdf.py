@@ -242,12 +242,13 @@ def _cpu_to_read(pdf: bytes) -> float:
     return time.process_time() - started
 
 
-def test_premise_a_big_array_elsewhere_costs_nothing():
-    assert _cpu_to_read(classic_pdf({**_PLAIN, 6: _BIG_ARRAY}, 7)) < 0.3
-
-
-def test_a_big_first_object_is_not_read_in_full():
-    assert _cpu_to_read(classic_pdf({6: _BIG_ARRAY, **_PLAIN}, 7)) < 0.3
+def test_a_big_first_object_costs_about_what_it_costs_elsewhere():
+    """Read in full with pyHanko's lexer, the first object cost about 3 s against
+    about 0.2 s for the same array elsewhere (the file's own reading); the bound is
+    a ratio to that same-run reference, not a time."""
+    elsewhere = _cpu_to_read(classic_pdf({**_PLAIN, 6: _BIG_ARRAY}, 7))
+    first = _cpu_to_read(classic_pdf({6: _BIG_ARRAY, **_PLAIN}, 7))
+    assert first < 2 * elsewhere + 0.2, (first, elsewhere)
 
 
 # -- F3: an empty /Encrypt dictionary skips the check of object streams ------------------

@@ -24,7 +24,7 @@ from services.seal.pdf import Placement
 from services.seal.pdf_after import TRAILING_BYTES, object_after_end
 from services.seal.pdf_verify import read_pdf_seals
 from tests.conftest import seal_owner
-from tests.seal.field_pdfs import Tree, page_pdf
+from tests.seal.field_pdfs import USER_PASSWORD, Tree, encrypt, page_pdf
 from tests.seal.test_field_pdfs import PICTURE, keys, seal, seal_ca  # noqa: F401
 
 #: bytes after a sealed PDF's ``%%EOF``: each is no PDF update, and each length is
@@ -191,7 +191,8 @@ async def test_a_sealed_pdf_cut_short_is_said_to_be_cut_short(
         await read_pdf_seals(sealed[:kept], ca=seal_ca.cert)
     assert err.value.message.startswith(
         "cannot be read as a PDF: it looks cut short (a transfer that stopped?): get "
-        "the whole file again: PDF objects follow its last end section"
+        "the whole file again: PDF objects with no end of their own follow its last "
+        "end section (at byte "
     ), err.value.message
     assert "bytes are the PDF" not in err.value.message
     assert len(err.value.message) < 400  # a refusal's words are bounded
@@ -435,18 +436,30 @@ async def test_entries_ended_by_one_byte_as_some_writers_put_them_are_read(
     assert found.intact and not found.modified, found.detail
 
 
-async def test_a_title_changed_after_the_seal_is_said_as_a_property_change(
+async def test_an_author_changed_after_the_seal_is_said_as_a_property_change(
     sealed,
     seal_ca,  # noqa: F811
 ):
     """trial38: pyHanko's level LTA_UPDATES also allows the document information
-    dictionary and XMP metadata; a title changed after the seal was said as
-    'validation data only'."""
-    [found] = await read_pdf_seals(_updated(sealed, _retitle), ca=seal_ca.cert)
+    dictionary and XMP metadata; such a change was said as 'validation data only'.
+    The author is no title a viewer shows: VALID, said so."""
+    [found] = await read_pdf_seals(_updated(sealed, _reauthor), ca=seal_ca.cert)
     assert found.intact and not found.modified, found.detail
     assert (
         "added after it: validation data or document properties (title, author, "
         "metadata) only (pyHanko level LTA_UPDATES)" in found.detail
+    ), found.detail
+
+
+async def test_a_title_changed_after_the_seal_is_modified_whatever_the_viewer(
+    sealed,
+    seal_ca,  # noqa: F811
+):
+    """trial38c: pdf.js shows any PDF's title in its tab, DisplayDocTitle or not."""
+    [found] = await read_pdf_seals(_updated(sealed, _retitle), ca=seal_ca.cert)
+    assert found.modified, found.detail
+    assert found.detail.endswith(
+        "the title viewers show changed after it: '' to 'FORGED TITLE'"
     ), found.detail
 
 
@@ -527,6 +540,10 @@ def _retitle(writer) -> None:
     writer.document_meta.title = "FORGED TITLE"
 
 
+def _reauthor(writer) -> None:
+    writer.document_meta.author = "someone else"
+
+
 def _keep_title(writer) -> None:
     """An update that keeps the title (pyHanko's writer still rewrites its XMP)."""
 
@@ -543,8 +560,7 @@ async def test_a_title_viewers_show_changed_after_the_seal_is_modified(
     [found] = await read_pdf_seals(_updated(sealed, _retitle), ca=seal_ca.cert)
     assert found.modified, found.detail
     assert found.detail.endswith(
-        "the title viewers show (DisplayDocTitle) changed after it: '营业执照' to "
-        "'FORGED TITLE'"
+        "the title viewers show changed after it: '营业执照' to 'FORGED TITLE'"
     ), found.detail
 
 
@@ -557,3 +573,35 @@ async def test_an_update_keeping_the_title_of_a_file_showing_it_stays_valid(
     sealed = await seal(seal_ca, keys, _with_display_title(page_pdf(Tree())))
     [found] = await read_pdf_seals(_updated(sealed, _keep_title), ca=seal_ca.cert)
     assert found.intact and not found.modified, found.detail
+
+
+async def test_an_encrypted_file_showing_its_title_retitled_after_the_seal_is_modified(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """trial38c: in an encrypted file the catalog's /ViewerPreferences is a proxy
+    until decrypted, and the title's change was not seen: VALID."""
+    pdf = encrypt(page_pdf(Tree()), "aes-256")
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    writer.encrypt(USER_PASSWORD)
+    writer.root["/ViewerPreferences"] = generic.DictionaryObject(
+        {generic.pdf_name("/DisplayDocTitle"): generic.BooleanObject(True)}
+    )
+    writer.update_root()
+    writer.document_meta.title = "营业执照"
+    out = io.BytesIO()
+    writer.write(out)
+    sealed = await seal(seal_ca, keys, out.getvalue(), password=USER_PASSWORD)
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    writer.encrypt(USER_PASSWORD)
+    _retitle(writer)
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    [found] = await read_pdf_seals(
+        out.getvalue(), ca=seal_ca.cert, password=USER_PASSWORD
+    )
+    assert found.modified, found.detail
+    assert found.detail.endswith(
+        "the title viewers show changed after it: '营业执照' to 'FORGED TITLE'"
+    ), found.detail
