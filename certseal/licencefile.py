@@ -110,16 +110,25 @@ def keywords_text(meta: dict[str, str]) -> str:
     return " ".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in meta.items())
 
 
+def xmp_packet(xml: bytes) -> ElementTree.Element | None:
+    """An XMP packet's root element, or None for one that does not parse or has a
+    DTD (refused: no entity is ever expanded). Callers bound its size
+    (:data:`MAX_XMP_BYTES`)."""
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+        return None
+    try:
+        return ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return None
+
+
 def xmp_values(xml: bytes) -> dict[str, str]:
     """The :data:`XMP_NAMESPACE` values of an XMP packet, as elements
     (``<cs:identifier>…</cs:identifier>``) or as attributes of ``rdf:Description``
-    (as pyHanko rewrites the packet when it seals). A packet with a DTD is refused
-    (``{}``): no entity is ever expanded."""
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-        return {}
-    try:
-        root = ElementTree.fromstring(xml)
-    except ElementTree.ParseError:
+    (as pyHanko rewrites the packet when it seals); ``{}`` for a packet
+    :func:`xmp_packet` refuses."""
+    root = xmp_packet(xml)
+    if root is None:
         return {}
     prefix = "{" + XMP_NAMESPACE + "}"
     found: dict[str, str] = {}

@@ -345,8 +345,11 @@ def _section_at(pdf: bytes, at: int) -> str | None:
     # its dictionary, up to its stream: pyHanko asserts /Type /XRef there, and an
     # offset naming another object (the catalog after the header's comment) failed in
     # pyHanko's words ("negative seek value", "startxref loop": trial38)
-    dictionary = pdf[header.end() : header.end() + _XREF_DICT_BYTES].split(b"stream")[0]
-    named = NAME_ESCAPE.sub(unescaped, dictionary)
+    limit = header.end() + _XREF_DICT_BYTES
+    stream = pdf.find(b"stream", header.end(), limit)
+    named = NAME_ESCAPE.sub(
+        unescaped, pdf[header.end() : limit if stream < 0 else stream]
+    )
     return "stream" if _XREF_TYPE.search(named) else None
 
 

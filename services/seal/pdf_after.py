@@ -15,11 +15,9 @@ that end makes every signature modified (:func:`object_after_end`).
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable
 from typing import Any
-from xml.etree import ElementTree
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
@@ -28,6 +26,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from certseal.errors import invalid
+from certseal.licencefile import MAX_XMP_BYTES, xmp_packet
 from certseal.pdfend import CUT_SHORT
 from certseal.pdfsyntax import APART, OBJECT_HEADER
 
@@ -97,18 +96,16 @@ def changes_after(
             "pdf", f"cannot be read as a PDF: {CUT_SHORT}: {object_after_note(header)}"
         )
     filled = sorted(filled_after(reader).items())
+    titles = _titles_or_unread(reader, reader.xrefs.total_revisions - 1)
 
     def said(signed: int) -> str:
         if header:
             return object_after_note(header)
         filled_later = (note for revision, note in filled if revision > signed)
-        return next(filled_later, "") or title_changed(reader, signed)
+        return next(filled_later, "") or title_changed(reader, signed, titles)
 
     return said
 
-
-#: the XMP packet a title is looked for in, at most (a title's packet is small)
-MAX_XMP_BYTES = 64 * 1024
 
 #: Dublin Core's title element, as XMP writes it (ISO 16684-1)
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
@@ -145,11 +142,9 @@ def _titles(resolver: Any) -> tuple[str, str]:
         else None
     )
     if isinstance(stream, generic.StreamObject) and "/Filter" not in stream:
-        packet = stream.data[:MAX_XMP_BYTES]
-        if b"<!DOCTYPE" not in packet and b"<!ENTITY" not in packet:
-            with contextlib.suppress(ElementTree.ParseError):
-                found = ElementTree.fromstring(packet).find(f".//{_DC_TITLE}")
-                xmp = " ".join(found.itertext()).strip() if found is not None else ""
+        root = xmp_packet(stream.data[:MAX_XMP_BYTES])
+        found = root.find(f".//{_DC_TITLE}") if root is not None else None
+        xmp = " ".join(found.itertext()).strip() if found is not None else ""
     return ("" if title is None else str(title)), xmp
 
 
@@ -162,9 +157,10 @@ def _titles_or_unread(reader: Any, revision: int) -> tuple[str, str]:
         return "(unreadable)", "(unreadable)"
 
 
-def title_changed(reader: Any, signed: int) -> str:
+def title_changed(reader: Any, signed: int, now: tuple[str, str]) -> str:
     """Why a signature of revision ``signed`` is modified when the document's title
-    changed after it, in /Info or in its XMP metadata (:func:`_titles`), or "".
+    changed after it (``now``: the newest revision's, :func:`_titles_or_unread`), in
+    /Info or in its XMP metadata (:func:`_titles`), or "".
     Viewers show it: pdf.js in its tab always, the others in their title bar when
     the catalog's /ViewerPreferences /DisplayDocTitle asks (ISO 32000-1 §12.2, as
     Chromium's PDFs do). pyHanko allows both changes at LTA_UPDATES (trial38b: a
@@ -172,7 +168,6 @@ def title_changed(reader: Any, signed: int) -> str:
     PDF). A later update that keeps the title (pyHanko's writer rewrites the XMP
     packet each time), or changes other properties (author, subject), is none."""
     then = _titles_or_unread(reader, signed)
-    now = _titles_or_unread(reader, reader.xrefs.total_revisions - 1)
     for before, after in zip(then, now, strict=True):
         if before != after:
             return (
