@@ -1,0 +1,182 @@
+"""Outside review atk39authz: what an identity gets beyond what it needs, and where a
+holder's personal data leaves the place the holder chose for it.
+
+Each test asserts the documented rule and is marked ``xfail(strict=True)`` while the
+product breaks it: the reason says what was found. The stack is the session's
+(tests/conftest.py); every test makes its own departments, holders and apps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import grpc
+import pypdfium2
+import pytest
+
+from certseal import identifiers
+from certseal.v1 import issuer_pb2 as pb
+from certseal.v1 import issuer_pb2_grpc, licence_pb2
+from certseal.v1 import seal_pb2 as seal_pb
+from tests.conftest import issue_request, make_department, onboarded
+
+PURPOSE = "开立银行账户"
+HOLDER_NAME = "欧阳建国"
+ADDRESS = "深圳市福田区"  # the type's personal field 'address' (issue_request)
+
+
+class HolderSide:
+    """The holder-side stubs of one identity at the session's issuer."""
+
+    def __init__(self, channel: grpc.aio.Channel):
+        self.issuer = issuer_pb2_grpc.IssuerStub(channel)
+        self.holder = issuer_pb2_grpc.LicenceHolderStub(channel)
+        self.redemption = issuer_pb2_grpc.RedemptionStub(channel)
+
+
+@pytest.fixture
+def holder_side(connect, seal_app, config):
+    """``holder_side(identity)``: the issuer's stubs as ``identity`` (the issuer
+    pointed at the session's seal service first)."""
+    config.issuer.seal_target = f"localhost:{seal_app.port}"
+    return lambda identity: HolderSide(connect(identity).channel)
+
+
+@pytest.fixture
+async def world(operator, connect, seal_stub, holder_side, config):
+    """An issuing department whose official seal the issuer may use, the platform's
+    copy seal, a licence of a fresh holder, a holder app granted the licence's type,
+    and a second department (the one the holder authorises)."""
+    dept = await make_department(
+        operator,
+        connect,
+        roles=(
+            licence_pb2.DEPARTMENT_ROLE_ISSUER,
+            licence_pb2.DEPARTMENT_ROLE_SEAL_OWNER,
+        ),
+    )
+    await seal_stub(f"dept:{dept.code}").RegisterSeal(
+        seal_pb.RegisterSealRequest(
+            seal_type="official",
+            name="攻击测试发证机关",
+            suite="es256",
+            signers=[f"dept:{dept.code}", "service:issuer"],
+        )
+    )
+    await seal_stub("operator:admin").RegisterSeal(
+        seal_pb.RegisterSealRequest(
+            owner_code=config.platform.code,
+            seal_type="official",
+            name="电子证照平台",
+            suite="es256",
+            signers=["service:issuer"],
+        )
+    )
+    number = identifiers.random_resident_id()
+    licence = (
+        await dept.clients.issuer.IssueLicence(
+            issue_request(dept, name=HOLDER_NAME, id_number=number)
+        )
+    ).licence
+    app = f"app:atk39-wallet-{secrets.token_hex(3)}"
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=app, type_code=dept.type_code)
+    )
+    other = await onboarded(operator, licence_pb2.DEPARTMENT_ROLE_COUNTER)
+    return {
+        "dept": dept,
+        "licence": licence,
+        "holder": licence_pb2.Holder(id_type="111", id_number=number),
+        "app": holder_side(app),
+        "app_name": app,
+        "other": other,
+    }
+
+
+def authorise(world, **overrides) -> pb.AuthoriseUseRequest:
+    request = pb.AuthoriseUseRequest(
+        identifier=world["licence"].identifier,
+        holder=world["holder"],
+        department_code=world["other"],
+        purpose=PURPOSE,
+        fields=["class"],
+    )
+    request.expires_at.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
+    for key, value in overrides.items():
+        setattr(request, key, value)
+    return request
+
+
+def pdf_text(pdf: bytes) -> str:
+    """Every page's text as a PDF reader shows it."""
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return "\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39authz: the annotated copy (加注件) a redeeming department receives "
+    "is the whole licence file: the holder's full name and every personal field the "
+    "holder did not choose to share are drawn on it",
+)
+async def test_the_annotated_copy_shows_only_the_fields_the_holder_shared(
+    world, holder_side
+):
+    """授权用证: the holder authorises a department "sharing the fields the holder
+    chooses (which may include personal ones)" (docs/holder.md); the department
+    "receives the shared fields and the annotated copy". The RPC's ``fields`` hold
+    only the chosen ones, but the copy, sealed by the platform so that it counts as
+    the licence, is rendered from every public, restricted and personal field and the
+    holder's unmasked name (``HolderSide.redeem`` → ``_render`` → ``_visible``). Here
+    the holder shares 'class' only; the department also gets the personal
+    'address' and the name, in a document sealed as an official copy."""
+    auth = (await world["app"].holder.AuthoriseUse(authorise(world))).authorisation
+    department = holder_side(f"dept:{world['other']}")
+    reply = await department.redemption.RedeemAuthorisation(
+        pb.RedeemAuthorisationRequest(code=auth.code)
+    )
+    assert sorted(reply.fields) == ["class"]  # held: the RPC's own fields
+    copy = pdf_text(reply.annotated_copy)
+    assert "C1" in copy  # the shared field is on the copy
+    assert ADDRESS not in copy, "a personal field the holder did not share"
+    assert HOLDER_NAME not in copy, "the holder's unmasked name was not shared"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39authz: ListLicenceUsage with a page token the app made itself "
+    "(hex of a page key before the first entry) reads the whole usage record and "
+    "leaves no 'viewed' entry: the citizen does not see the app read it",
+)
+async def test_an_app_cannot_read_the_usage_record_without_leaving_a_view(world):
+    """ "Each first page read is itself a use: it adds a viewed entry to the record
+    (the citizen sees that the app read it)" (docs/holder.md, 用证记录). The issuer
+    decides "first page" by an empty ``page_token`` (``UsageRecord.list``:
+    ``view=not page_token``), and a page token is only a page key hex-encoded
+    (``certseal.paging``): an app that sends the key of a time before any entry
+    reads the first page, every entry, and the record never shows the read."""
+    app, holder = world["app"], world["holder"]
+    identifier = world["licence"].identifier
+    await app.holder.GetLicenceDocument(
+        pb.GetLicenceDocumentRequest(identifier=identifier, holder=holder)
+    )
+    crafted = f"{0:020d}|0".encode().hex()  # before every entry: 1970, id "0"
+    quiet = await app.issuer.ListLicenceUsage(
+        pb.ListLicenceUsageRequest(
+            identifier=identifier, holder=holder, page_token=crafted
+        )
+    )
+    downloads = [u for u in quiet.uses if u.kind == pb.LICENCE_USAGE_KIND_DOWNLOADED]
+    # the crafted token is refused, or the read shows in the record
+    after = await app.issuer.ListLicenceUsage(
+        pb.ListLicenceUsageRequest(identifier=identifier, holder=holder)
+    )
+    views = [u for u in after.uses if u.kind == pb.LICENCE_USAGE_KIND_VIEWED]
+    assert not downloads or len(views) >= 2, (
+        f"read {len(quiet.uses)} entries with a crafted token; the record shows "
+        f"{len(views)} view(s) (the honest listing's own)"
+    )
