@@ -8,6 +8,7 @@ product breaks it: the reason says what was found. The stack is the session's
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 
@@ -16,9 +17,11 @@ import pypdfium2
 import pytest
 
 from certseal import identifiers
+from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
-from certseal.v1 import issuer_pb2_grpc, licence_pb2
+from certseal.v1 import issuer_pb2_grpc, licence_pb2, tlog_pb2, tlog_pb2_grpc
 from certseal.v1 import seal_pb2 as seal_pb
+from services.tlog.app import TlogApp
 from tests.conftest import issue_request, make_department, onboarded
 
 PURPOSE = "开立银行账户"
@@ -179,4 +182,71 @@ async def test_an_app_cannot_read_the_usage_record_without_leaving_a_view(world)
     assert not downloads or len(views) >= 2, (
         f"read {len(quiet.uses)} entries with a crafted token; the record shows "
         f"{len(views)} view(s) (the honest listing's own)"
+    )
+
+
+@pytest.fixture(scope="module")
+async def tlog_app(config, issuer):
+    config.tlog.metrics_listen = ""
+    config.tlog.poll_interval_s = 0.2
+    app = TlogApp(config, listen="127.0.0.1:0")
+    await app.start()
+    yield app
+    await app.stop(grace=1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39authz: the transparency log, which every caller kind and any "
+    "auditor reads, logs licence.authorised and licence.authorisation_revoked: "
+    "anyone who once saw a licence's code learns when its holder authorised a use "
+    "and withdrew it, a part of the usage record only the holder's app may read",
+)
+async def test_the_transparency_log_holds_no_holder_authorisations(
+    world, tlog_app, stack, issuer
+):
+    """The log keeps "every licence issuance and status change, every key change and
+    every seal registration" (README, "The transparency log"); it is read by every
+    caller kind and by ``auditor:<name>`` identities, and searched by subject, a
+    licence's lineage, which every counter that verified the licence's code has seen.
+    A holder's authorisation (授权用证) and its withdrawal are neither an issuance nor
+    a status change (their events keep the lineage_version unchanged): they are
+    entries of the usage record (用证记录), which "no other caller kind" than the
+    holder's app reads (docs/operations.md, Caller kinds). The outbox trigger of
+    ``certseal/storage/migrations/0004_tlog_queue.sql`` queues every row of the
+    licence topic, so the log holds them for ever, dated, beside the lineage."""
+    app, holder = world["app"], world["holder"]
+    auth = (await app.holder.AuthoriseUse(authorise(world))).authorisation
+    await app.holder.RevokeAuthorisation(
+        pb.RevokeAuthorisationRequest(
+            authorisation_id=auth.authorisation_id, holder=holder, reason="不用了"
+        )
+    )
+    lineage = identifiers.parse_licence_id(world["licence"].identifier).lineage
+    ident = stack.ca.identity(f"auditor:atk39-{secrets.token_hex(3)}")
+    channel = secure_channel(
+        f"localhost:{tlog_app.port}",
+        str(stack.ca.ca_file),
+        str(ident.cert_file),
+        str(ident.key_file),
+    )
+    auditor = tlog_pb2_grpc.TransparencyLogStub(channel)
+    async with asyncio.timeout(30):  # everything queued so far is in the log
+        while True:
+            if not await issuer.pool.fetchval("select count(*) from tlog_queue"):
+                break
+            await asyncio.sleep(0.1)  # the sequencer has not run yet
+    leaves = (
+        await auditor.FindEntries(tlog_pb2.FindEntriesRequest(subject=lineage))
+    ).leaves
+    types = [
+        line.split(" ", 1)[1].removeprefix("cn.gov.certseal.")
+        for leaf in leaves
+        for line in leaf.leaf_data.decode().splitlines()
+        if line.startswith("type ")
+    ]
+    await channel.close()
+    assert "licence.issued" in types  # held: the issuance is logged
+    assert not {"licence.authorised", "licence.authorisation_revoked"} & set(types), (
+        types
     )
