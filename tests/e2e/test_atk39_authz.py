@@ -17,6 +17,7 @@ import pypdfium2
 import pytest
 
 from certseal import identifiers
+from certseal.licencefile import read_licence_metadata
 from certseal.rpc import secure_channel
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2, tlog_pb2, tlog_pb2_grpc
@@ -250,3 +251,34 @@ async def test_the_transparency_log_holds_no_holder_authorisations(
     assert not {"licence.authorised", "licence.authorisation_revoked"} & set(types), (
         types
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39authz: the annotated copy carries the licence's static code "
+    "(LC1, in its metadata and QR): the redeeming department keeps a credential "
+    "that verifies VALID at any counter for the licence's whole validity, after the "
+    "authorisation expired or was withdrawn",
+)
+async def test_the_annotated_copy_hands_over_no_static_licence_code(world, holder_side):
+    """An authorisation is for one department, one purpose, until its expiry, and the
+    holder may withdraw it (docs/holder.md, 授权用证). The static licence code is the
+    holder's own credential: it verifies VALID at every counter until the licence
+    ends (years), shows the public fields and, by field right, restricted ones, and
+    each verification of it enters the holder's usage record as the counter's. The
+    copy is rendered from the licence file (``HolderSide._render``:
+    ``licence_code=stored.code``), so the department receives that code as well,
+    and neither the expiry nor a withdrawal takes it back."""
+    auth = (await world["app"].holder.AuthoriseUse(authorise(world))).authorisation
+    department = holder_side(f"dept:{world['other']}")
+    reply = await department.redemption.RedeemAuthorisation(
+        pb.RedeemAuthorisationRequest(code=auth.code)
+    )
+    static = (
+        await world["dept"].clients.issuer.GetLicenceCode(
+            pb.GetLicenceCodeRequest(identifier=world["licence"].identifier)
+        )
+    ).text
+    meta = read_licence_metadata(reply.annotated_copy)
+    assert meta["identifier"] == world["licence"].identifier  # held: it is the copy
+    assert meta.get("licence_code") != static
