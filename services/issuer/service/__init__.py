@@ -7,6 +7,7 @@
   transfer;
 - :mod:`.codes`: licence codes and presentation codes;
 - :mod:`.holder`: the licence file and 授权用证 (authorise, withdraw, redeem);
+- :mod:`.holder_files`: the licence file and the annotated copy, rendered and sealed;
 - :mod:`.holder_apps`: the operator's grants of licence types to holder apps;
 - :mod:`.republish`: the topics rebuilt from PostgreSQL after Kafka was lost;
 - :mod:`.usage`: the usage record (用证记录): listing, entries from the topics,

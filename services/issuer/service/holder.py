@@ -1,14 +1,14 @@
 """The holder's side of a licence: the licence file and 授权用证 (docs/holder.md).
 
-- :meth:`HolderSide.document`: the licence file, rendered from the type's template
-  (:mod:`services.issuer.document`) in a worker thread and sealed with the issuing
-  department's official seal through the seal service (:class:`DocumentSealer`);
+- :meth:`HolderSide.document`: the licence file, rendered and sealed with the issuing
+  department's official seal (:mod:`.holder_files`);
 - :meth:`HolderSide.authorise` and :meth:`HolderSide.revoke`: a holder app's
   authorisation of one department for one purpose, and its withdrawal, each stored
   with its event (``licence.authorised``, ``licence.authorisation_revoked``) and audit
   row in one transaction;
 - :meth:`HolderSide.redeem`: the authorised department receives the shared fields and
-  the annotated copy (加注件) sealed with the platform's seal.
+  the annotated copy (加注件) sealed with the platform's seal, which shows those fields
+  only and the holder's name masked (:mod:`.holder_files`).
 
 Every download and redemption is a use of the licence, recorded in one place,
 :meth:`HolderSide.record_use` (the usage record, 用证记录, builds on it).
@@ -17,7 +17,6 @@ Every download and redemption is a use of the licence, recorded in one place,
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -32,7 +31,6 @@ from services.issuer.authorisation import (
     MAX_PURPOSE_CHARS,
     MISREAD_CODE,
     Authorisation,
-    annotation_text,
     asked_authorisation,
     check_counter,
     code_digest,
@@ -44,18 +42,14 @@ from services.issuer.authorisation import (
     redemption_refusal,
     refusal_error,
 )
-from services.issuer.document import (
-    DocumentRenderer,
-    DocumentTemplate,
-    LicenceDocumentContent,
-    template_for,
-)
-from services.issuer.domain import FieldValue, LicenceRecord, LicenceType
+from services.issuer.document import DocumentRenderer, DocumentTemplate
+from services.issuer.domain import FieldValue, LicenceRecord
 from services.issuer.events import authorisation_event, authorisation_usage_entries
 from services.issuer.published import published_about
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
+from services.issuer.service.holder_files import HolderFiles, visible_fields
 from services.issuer.service.reading import HolderId, Reader
 from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
@@ -90,22 +84,6 @@ class Redemption:
     annotated_copy: LicenceDocument
 
 
-def _render_value(value: FieldValue) -> str:
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, dt.date):
-        return f"{value.year}年{value.month}月{value.day}日"
-    return str(value)
-
-
-def _visible(licence_type: LicenceType) -> list[str]:
-    """The fields a holder's file shows: public, restricted and personal ones (fields
-    without visibility never leave the issuer)."""
-    return [
-        f.name for f in licence_type.fields if f.public or f.restricted or f.personal
-    ]
-
-
 class HolderSide:
     """Licence files and authorisations over the issuer's store."""
 
@@ -132,10 +110,15 @@ class HolderSide:
         self._protector = protector
         self._auditor = auditor
         self._clock = clock
-        self._sealer = sealer
-        self._renderer = renderer
-        self._platform_code = platform_code
-        self._templates = templates or {}
+        self._files = HolderFiles(
+            store=store,
+            directory=directory,
+            clock=clock,
+            sealer=sealer,
+            renderer=renderer,
+            platform_code=platform_code,
+            templates=templates,
+        )
         self._record_use = record_use
 
     async def record_use(self, use: LicenceUse) -> None:
@@ -163,59 +146,6 @@ class HolderSide:
         current = await self._store.current_identifier(lineage)
         return await self._reader.load(current or identifier, with_holder=with_holder)
 
-    def _require_document_parts(self) -> tuple[DocumentSealer, DocumentRenderer]:
-        if self._sealer is None or self._renderer is None:
-            raise CertsealError(
-                ErrorKind.FAILED_PRECONDITION,
-                "this issuer has no seal service or fonts configured for licence files",
-                field="format",
-            )
-        return self._sealer, self._renderer
-
-    async def _render(
-        self, record: LicenceRecord, annotation: str = "", *, ofd: bool = False
-    ) -> bytes:
-        _, renderer = self._require_document_parts()
-        licence_type = await self._directory.licence_type(record.type_code)
-        issuer = await self._directory.department(record.issuer_code)
-        stored = await self._store.get_licence(record.identifier)
-        assert stored is not None
-        shown = _visible(licence_type)
-        content = LicenceDocumentContent(
-            identifier=record.identifier,
-            version=record.version,
-            type_code=record.type_code,
-            type_name=licence_type.name,
-            issuer_code=record.issuer_code,
-            issuer_name=issuer.name if issuer else record.issuer_code,
-            holder_name=record.holder.name if record.holder else "",
-            holder_ref=record.holder_ref,
-            fields=[
-                (
-                    name,
-                    (licence_type.spec(name) or _NO_SPEC).title or name,
-                    _render_value(record.fields[name]),
-                )
-                for name in shown
-                if name in record.fields
-            ],
-            valid_from=record.valid_from,
-            valid_until=record.valid_until,
-            licence_code=stored.code,
-            annotation=annotation,
-        )
-        template = template_for(self._templates, record.type_code, licence_type.name)
-        return await renderer.render(
-            content, template=template, produced_at=self._clock(), ofd=ofd
-        )
-
-    async def _seal(self, pdf: bytes, owner_code: str, reason: str) -> LicenceDocument:
-        sealer, _ = self._require_document_parts()
-        sealed, seal_id = await sealer.seal_pdf(
-            pdf, owner_code=owner_code, reason=reason
-        )
-        return LicenceDocument(sealed, seal_id, hashlib.sha256(sealed).hexdigest())
-
     async def document(
         self,
         caller: Caller,
@@ -236,17 +166,7 @@ class HolderSide:
         record = await self._reader.readable(
             caller, text, "licence.document", holder=holder, view=False
         )
-        if ofd:
-            sealer, _ = self._require_document_parts()
-            sealed, seal_id = await sealer.seal_ofd(
-                await self._render(record, ofd=True), owner_code=record.issuer_code
-            )
-            document = LicenceDocument(
-                sealed, seal_id, hashlib.sha256(sealed).hexdigest(), "application/ofd"
-            )
-        else:
-            pdf = await self._render(record)
-            document = await self._seal(pdf, record.issuer_code, "电子证照文件")
+        document = await self._files.licence_file(record, ofd=ofd)
         await self.record_use(
             LicenceUse(
                 "downloaded",
@@ -299,7 +219,7 @@ class HolderSide:
         counter = check_counter(counter)
         published_about(record, purpose=purpose, counter=counter)  # in its event
         licence_type = await self._directory.licence_type(record.type_code)
-        shown = set(_visible(licence_type))
+        shown = set(visible_fields(licence_type))
         if not fields or len(fields) > MAX_FIELDS:
             raise invalid("fields", f"name 1 to {MAX_FIELDS} fields to share")
         for name in fields:
@@ -472,10 +392,7 @@ class HolderSide:
         assert auth is not None and record is not None
         dept = await self._directory.department(auth.department_code)
         dept_name = dept.name if dept else auth.department_code
-        pdf = await self._render(
-            record, annotation_text(dept_name, auth.purpose, auth.expires_at)
-        )
-        copy = await self._seal(pdf, self._platform_code, "加注件")
+        copy = await self._files.annotated_copy(record, auth, dept_name)
         await self.record_use(
             LicenceUse(
                 "redeemed",
@@ -490,10 +407,3 @@ class HolderSide:
         )
         shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
         return Redemption(auth, dept_name, shared, copy)
-
-
-class _NoSpec:
-    title = ""
-
-
-_NO_SPEC = _NoSpec()

@@ -1,0 +1,183 @@
+"""The files the holder side hands out, rendered from the type's template
+(:mod:`services.issuer.document`) in a worker process and sealed through the seal
+service (:class:`DocumentSealer`):
+
+- the licence file (:meth:`HolderFiles.licence_file`), the holder's own: every visible
+  field and the holder's name, sealed with the issuing department's official seal;
+- the annotated copy (加注件, :meth:`HolderFiles.annotated_copy`), what a department
+  an authorisation names receives: only the fields the holder shared
+  (:func:`shared_fields`) and the holder's name masked (:func:`mask_name`), with the
+  overlay line, sealed with the platform's official seal. The holder chose what the
+  department sees; a copy sealed so that it counts as the licence shows no more.
+
+The metadata both carry (:func:`services.issuer.document.metadata_of`: identifier,
+type, issuer, the holder's pseudonym, validity, version, licence code) holds no field
+value and no name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+
+from certseal.errors import CertsealError, ErrorKind
+from certseal.timestamps import Clock
+from services.issuer.authorisation import Authorisation, annotation_text
+from services.issuer.document import (
+    DocumentRenderer,
+    DocumentTemplate,
+    LicenceDocumentContent,
+    template_for,
+)
+from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, mask_name
+from services.issuer.service.directory import Directory
+from services.issuer.service.sealing import DocumentSealer, LicenceDocument
+from services.issuer.storage import IssuerStore
+
+
+def render_value(value: FieldValue) -> str:
+    """A field's value as a file draws it (是/否, 2026年1月2日)."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dt.date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    return str(value)
+
+
+def visible_fields(licence_type: LicenceType) -> list[str]:
+    """The fields a holder's file shows, in the type's order: public, restricted and
+    personal ones (fields without visibility never leave the issuer)."""
+    return [
+        f.name for f in licence_type.fields if f.public or f.restricted or f.personal
+    ]
+
+
+def shared_fields(licence_type: LicenceType, shared: Sequence[str]) -> list[str]:
+    """The fields an annotated copy shows: those of ``shared`` (an authorisation's)
+    that the holder's file shows, in the type's order."""
+    chosen = set(shared)
+    return [name for name in visible_fields(licence_type) if name in chosen]
+
+
+class HolderFiles:
+    """Renders and seals licence files and annotated copies."""
+
+    def __init__(
+        self,
+        *,
+        store: IssuerStore,
+        directory: Directory,
+        clock: Clock,
+        sealer: DocumentSealer | None,
+        renderer: DocumentRenderer | None,
+        platform_code: str,
+        templates: dict[str, DocumentTemplate] | None = None,
+    ):
+        self._store = store
+        self._directory = directory
+        self._clock = clock
+        self._sealer = sealer
+        self._renderer = renderer
+        self._platform_code = platform_code
+        self._templates = templates or {}
+
+    def _parts(self) -> tuple[DocumentSealer, DocumentRenderer]:
+        if self._sealer is None or self._renderer is None:
+            raise CertsealError(
+                ErrorKind.FAILED_PRECONDITION,
+                "this issuer has no seal service or fonts configured for licence files",
+                field="format",
+            )
+        return self._sealer, self._renderer
+
+    async def _render(
+        self,
+        record: LicenceRecord,
+        *,
+        shared: Sequence[str] | None = None,
+        annotation: str = "",
+        ofd: bool = False,
+    ) -> bytes:
+        """The unsealed file of ``record``: the licence file, or with ``shared`` (an
+        authorisation's fields) the annotated copy's content, those fields only and
+        the name masked."""
+        _, renderer = self._parts()
+        licence_type = await self._directory.licence_type(record.type_code)
+        issuer = await self._directory.department(record.issuer_code)
+        stored = await self._store.get_licence(record.identifier)
+        assert stored is not None
+        holder_name = record.holder.name if record.holder else ""
+        if shared is None:
+            shown = visible_fields(licence_type)
+        else:
+            shown = shared_fields(licence_type, shared)
+            holder_name = (
+                mask_name(holder_name)
+                if holder_name.strip()
+                else record.holder_display_name
+            )
+        content = LicenceDocumentContent(
+            identifier=record.identifier,
+            version=record.version,
+            type_code=record.type_code,
+            type_name=licence_type.name,
+            issuer_code=record.issuer_code,
+            issuer_name=issuer.name if issuer else record.issuer_code,
+            holder_name=holder_name,
+            holder_ref=record.holder_ref,
+            fields=[
+                (name, _title(licence_type, name), render_value(record.fields[name]))
+                for name in shown
+                if name in record.fields
+            ],
+            valid_from=record.valid_from,
+            valid_until=record.valid_until,
+            licence_code=stored.code,
+            annotation=annotation,
+        )
+        template = template_for(self._templates, record.type_code, licence_type.name)
+        return await renderer.render(
+            content, template=template, produced_at=self._clock(), ofd=ofd
+        )
+
+    async def _seal_pdf(
+        self, pdf: bytes, owner_code: str, reason: str
+    ) -> LicenceDocument:
+        sealer, _ = self._parts()
+        sealed, seal_id = await sealer.seal_pdf(
+            pdf, owner_code=owner_code, reason=reason
+        )
+        return LicenceDocument(sealed, seal_id, hashlib.sha256(sealed).hexdigest())
+
+    async def licence_file(
+        self, record: LicenceRecord, *, ofd: bool = False
+    ) -> LicenceDocument:
+        """The holder's licence file of ``record`` (a PDF, or with ``ofd`` an OFD),
+        sealed with the issuing department's official seal. FAILED_PRECONDITION when
+        licence files are off or the department has no usable official seal."""
+        if not ofd:
+            pdf = await self._render(record)
+            return await self._seal_pdf(pdf, record.issuer_code, "电子证照文件")
+        sealer, _ = self._parts()
+        sealed, seal_id = await sealer.seal_ofd(
+            await self._render(record, ofd=True), owner_code=record.issuer_code
+        )
+        return LicenceDocument(
+            sealed, seal_id, hashlib.sha256(sealed).hexdigest(), "application/ofd"
+        )
+
+    async def annotated_copy(
+        self, record: LicenceRecord, auth: Authorisation, department_name: str
+    ) -> LicenceDocument:
+        """The annotated copy (加注件) of ``record`` for the department ``auth`` names:
+        the fields ``auth`` shares, the name masked, the overlay "仅供<department>办理
+        <purpose>使用，<date>前有效", sealed with the platform's official seal."""
+        annotation = annotation_text(department_name, auth.purpose, auth.expires_at)
+        pdf = await self._render(record, shared=auth.fields, annotation=annotation)
+        return await self._seal_pdf(pdf, self._platform_code, "加注件")
+
+
+def _title(licence_type: LicenceType, name: str) -> str:
+    spec = licence_type.spec(name)
+    return (spec.title if spec else "") or name
