@@ -16,14 +16,21 @@ import grpc
 import pytest
 
 from certseal.events import LICENCE_EVENTS, LICENCE_USAGE, OutboxRecord, cloudevent
+from certseal.rpc import Caller
 from certseal.storage.outbox import write_outbox
 from certseal.timestamps import ts, utcnow
 from certseal.v1 import events_pb2, licence_pb2
 from certseal.v1 import issuer_pb2 as pb
 from services.issuer.app import IssuerApp
+from services.issuer.service.usage import VIEW_WINDOW
 from services.issuer.usage import UsageEntry, UsageKind
 from services.issuer.usage_consumer import UsageConsumer
-from tests.issuer.test_holder_apps import absent_identifier, make_world, rpc_error
+from tests.issuer.test_holder_apps import (
+    absent_identifier,
+    fresh_app,
+    make_world,
+    rpc_error,
+)
 from tests.issuer.upgrades import applied_by_an_issuer, previous_main_database
 
 VERIFIED = pb.LICENCE_USAGE_KIND_VERIFIED
@@ -481,6 +488,59 @@ async def test_pages_are_oldest_first_and_a_forged_token_is_refused(issuer, worl
         )
         assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert "page_token" in str(err.trailing_metadata())
+
+
+async def test_a_later_page_is_a_view_once_the_last_one_is_ten_minutes_old(
+    issuer, world, operator
+):
+    """A page read with a token records a view unless this app has a listing's view
+    of the lineage within VIEW_WINDOW (the service's injected clock): a token is a
+    page key any app can make, so none reads the record unseen for longer."""
+    w = world
+    start = utcnow()
+    now = [start]
+    service = issuer.make_service(lambda: now[0])
+    app = Caller.parse(w["app"])
+    holder = (w["a"].id_type, w["a"].id_number)
+    token = f"{0:020d}|0".encode().hex()  # a key before every entry
+
+    async def read(page_token: str) -> None:
+        await service.usage.list(
+            app, w["mine"].identifier, holder=holder, page_size=0, page_token=page_token
+        )
+
+    async def views() -> list[dt.datetime]:
+        rows = await issuer.pool.fetch(
+            """select occurred_at from licence_usage
+                where lineage = $1 and kind = 'viewed' and action = 'licence.usage'
+                order by occurred_at""",
+            w["mine"].lineage,
+        )
+        return [r["occurred_at"] for r in rows]
+
+    await read("")  # a first page: always a view
+    assert len(await views()) == 1
+    now[0] = start + VIEW_WINDOW - dt.timedelta(seconds=1)
+    await read(token)  # covered by the first page's view
+    assert len(await views()) == 1
+    now[0] = start + VIEW_WINDOW + dt.timedelta(seconds=1)
+    await read(token)  # the last view is older than the window: a new one
+    assert await views() == [start, now[0]]
+    await read(token)  # and it covers the next page
+    assert len(await views()) == 2
+    # another app's view covers nobody else's read
+    other = fresh_app()
+    await operator.admin.GrantHolderApp(
+        pb.GrantHolderAppRequest(app=other, type_code=w["dept"].type_code)
+    )
+    await service.usage.list(
+        Caller.parse(other),
+        w["mine"].identifier,
+        holder=holder,
+        page_size=0,
+        page_token=token,
+    )
+    assert len(await views()) == 3
 
 
 async def test_entries_of_lineages_the_issuer_does_not_hold_are_not_kept(issuer):

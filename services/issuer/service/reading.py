@@ -189,7 +189,7 @@ class Reader:
             await self._store.audit([audit])
             raise not_found(f"licence {text.strip()[:200]}", field="identifier")
         await self._store.record_usage(
-            [viewed(caller, stored, action, audit.occurred_at)] if view else [],
+            [viewed(caller, stored.record, action, audit.occurred_at)] if view else [],
             audit.occurred_at,
             [audit],
         )
@@ -266,7 +266,10 @@ class Reader:
                 returned=[s.record.identifier for s in shown],
             )
             await self._store.record_usage(
-                [viewed(caller, s, "licence.list", audit.occurred_at) for s in shown],
+                [
+                    viewed(caller, s.record, "licence.list", audit.occurred_at)
+                    for s in shown
+                ],
                 audit.occurred_at,
                 [audit],
             )
@@ -274,14 +277,14 @@ class Reader:
 
 
 def viewed(
-    caller: Caller, stored: StoredLicence, action: str, at: dt.datetime
+    caller: Caller, record: LicenceRecord, action: str, at: dt.datetime
 ) -> UsageEntry:
-    """The usage-record entry of holder app ``caller`` reading ``stored`` by
+    """The usage-record entry of holder app ``caller`` reading ``record`` by
     ``action`` (``licence.get``, ``licence.list``, ``licence.code``, ...)."""
     return UsageEntry(
         entry_id=f"view:{uuid.uuid4()}",
-        lineage=stored.record.lineage,
-        identifier=stored.record.identifier,
+        lineage=record.lineage,
+        identifier=record.identifier,
         kind=UsageKind.VIEWED,
         occurred_at=at,
         actor=str(caller),

@@ -4,6 +4,7 @@ topics bring, and the retention (docs/architecture.md, "The usage record")."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
@@ -15,10 +16,11 @@ from certseal.identifiers import parse_licence_id
 from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
+from services.issuer.domain import LicenceRecord
 from services.issuer.events import authorisation_usage_entries
 from services.issuer.service.common import Auditor
 from services.issuer.service.holder import LicenceUse
-from services.issuer.service.reading import HolderId, Reader, asked_licence
+from services.issuer.service.reading import HolderId, Reader, asked_licence, viewed
 from services.issuer.storage import IssuerStore
 from services.issuer.usage import (
     UsageEntry,
@@ -41,6 +43,20 @@ def storable(entry: UsageEntry) -> bool:
         )
     return not bad
 
+
+VIEW_WINDOW = dt.timedelta(minutes=10)
+"""How long one ``viewed`` entry of a usage-record listing covers the same app's later
+pages (ListLicenceUsage with a page token) of the same lineage.
+
+The first page of a listing always records a view. A page read with a token records
+one too unless the app already has a listing's view of this lineage within this
+window: an honest app paging through a long record leaves one entry, not one per page
+(which would grow the record as fast as it is read), while a page token, only a page
+key hex-encoded (:mod:`certseal.paging`) that any app can make, reads nothing unseen.
+Every read of the record by an app is then at most this long after a view the citizen
+sees. Ten minutes is far longer than paging through the record takes (at most 500
+entries a page, a few pages) and short enough that an app reading it again later
+shows again."""
 
 #: the holder side's use kinds (services.issuer.service.holder.LicenceUse.kind)
 _HOLDER_USES = {"downloaded": UsageKind.DOWNLOADED, "redeemed": UsageKind.REDEEMED}
@@ -83,9 +99,11 @@ class UsageRecord:
         Only a holder app naming the licence's holder reads it: a licence of another
         holder, of a type the app is not granted or that does not exist is NOT_FOUND
         (the same answer); any other caller kind is an audited PERMISSION_DENIED. The
-        read itself is an entry of kind viewed (action ``licence.usage``), once per
-        listing: on its first page (an entry per page would grow the record as fast
-        as a holder pages through it). Every page is audited.
+        read itself is an entry of kind viewed (action ``licence.usage``): every first
+        page records one, and a page read with a token records one when this app has
+        no such entry of the lineage within :data:`VIEW_WINDOW` (so a token the app
+        made itself reads nothing unseen, and paging through adds no entry per page).
+        Every page is audited.
         INVALID_ARGUMENT for a bad page size or token, or no holder.
         """
         if caller.kind != "app":
@@ -105,6 +123,8 @@ class UsageRecord:
         record = await self._reader.readable(
             caller, text, "licence.usage", holder=holder, view=not page_token
         )
+        if page_token:
+            await self._view_of_later_page(caller, record)
         found = await self._store.licence_usage(
             record.lineage,
             after,
@@ -113,6 +133,20 @@ class UsageRecord:
             kinds=kinds,
         )
         return window.split(found, lambda e: e.page_key)
+
+    async def _view_of_later_page(self, caller: Caller, record: LicenceRecord) -> None:
+        """Record ``caller``'s read of a page after the first as a view, unless its
+        listing's view of the lineage lies within :data:`VIEW_WINDOW`; stored before
+        the page is read, so no page is answered without one."""
+        now = self._clock()
+        actor = str(caller)
+        if await self._store.viewed_since(
+            record.lineage, actor, "licence.usage", now - VIEW_WINDOW
+        ):
+            return
+        await self._store.record_usage(
+            [viewed(caller, record, "licence.usage", now)], now
+        )
 
     async def record(self, entries: Sequence[UsageEntry]) -> int:
         """Keep the entries consumed from the topics (each once; those past

@@ -197,6 +197,26 @@ class UsageStore:
         )
         return [_entry(r) for r in found]
 
+    async def viewed_since(
+        self, lineage: str, actor: str, action: str, since: dt.datetime
+    ) -> bool:
+        """Whether ``lineage``'s record has an entry of kind viewed by ``actor`` for
+        ``action`` that occurred at or after ``since`` (index
+        ``licence_usage_lineage``)."""
+        return bool(
+            await self.pool.fetchval(
+                """select exists (
+                       select 1 from licence_usage
+                        where lineage = $1 and occurred_at >= $2 and kind = $3
+                          and actor = $4 and action = $5)""",
+                lineage,
+                since,
+                UsageKind.VIEWED.value,
+                actor,
+                action,
+            )
+        )
+
     async def authorisation_events(self, since: dt.datetime) -> list[bytes]:
         """The values of the outbox's authorisation events (``AUTHORISATION_CE_TYPES``)
         created at or after ``since``, published or not, oldest first: the partial
