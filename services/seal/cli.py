@@ -30,6 +30,7 @@ from services.seal.cli_inputs import (
     read_signed,
 )
 from services.seal.cli_ofd import ofd_file_lines, signature_heading
+from services.seal.cli_password import password_hint, password_in
 
 
 def cmd_seal_inspect(args: argparse.Namespace) -> int:
@@ -82,22 +83,6 @@ def _who(der: bytes) -> list[str]:
     return lines
 
 
-def _password(name: str | None) -> str:
-    """An encrypted PDF's password: the first line of the file ``name`` (a file, so
-    it stays out of the shell's history and the process list); "" without one."""
-    if not name:
-        return ""
-    from certseal.files import read_regular_file
-
-    data = read_regular_file(name, "password-file", 4096)
-    try:
-        return data.decode().splitlines()[0] if data.strip() else ""
-    except UnicodeDecodeError:
-        from certseal.errors import invalid
-
-        raise invalid("password-file", "is not UTF-8 text") from None
-
-
 def _call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -> Any:
     """Call the Seal API as ``--as CODE``'s department, or as the CLI's identity;
     an error about a request field names the option instead (``_OPTIONS``)."""
@@ -142,18 +127,7 @@ def _pdf_call(args: argparse.Namespace, call: Callable[[Any], Awaitable[Any]]) -
     try:
         return _call(args, call)
     except CertsealError as exc:
-        raise password_hint(exc) from None
-
-
-def password_hint(exc: CertsealError) -> CertsealError:
-    """The service's error about an encrypted PDF's ``password`` (a request field the
-    user never sees) as INVALID_ARGUMENT naming ``password-file``, the option that
-    gives it, so it exits 2 like other bad input; any other error unchanged."""
-    if exc.field != "password":
-        return exc
-    return invalid(
-        "password-file", f"{exc.message} (--password-file FILE, its first line)"
-    )
+        raise password_hint(exc, args.password_file) from None
 
 
 def _print_seal(seal: Any) -> None:
@@ -264,7 +238,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
             x_mm=args.x_mm,
             y_mm=args.y_mm,
             reason=args.reason or "",
-            password=_password(args.password_file),
+            password=password_in(args.password_file),
             field_name=args.field or "",
         )
         reply = _pdf_call(args, lambda s: s.SealPdf(request))
@@ -288,7 +262,8 @@ def cmd_seal(args: argparse.Namespace) -> int:
         return _verify_ofd(args)
     else:  # verify-pdf
         request = pb.VerifyPdfRequest(
-            pdf=read_as(args.file, "file", PDF), password=_password(args.password_file)
+            pdf=read_as(args.file, "file", PDF),
+            password=password_in(args.password_file),
         )
         reply = _pdf_call(args, lambda s: s.VerifyPdf(request))
         for line in pdf_report_lines(reply):

@@ -66,6 +66,35 @@ def test_a_password_error_names_the_cli_option() -> None:
     assert password_hint(other) is other
 
 
+def test_a_wrong_password_is_said_as_the_one_in_the_file() -> None:
+    """words39: 'password-file: does not open this PDF' read as if the file failed to
+    open the PDF; it is the password in FILE that is not the PDF's."""
+    from certseal.errors import CertsealError, ErrorKind
+    from services.seal.cli import password_hint
+
+    wrong = CertsealError(
+        ErrorKind.INVALID_ARGUMENT, "does not open this PDF", field="password"
+    )
+    hinted = password_hint(wrong, "my pw.txt")
+    assert hinted.kind is ErrorKind.INVALID_ARGUMENT
+    assert str(hinted) == (
+        "password-file: the password in my pw.txt is not this PDF's password: check "
+        "it with whoever sent the PDF (its user or owner password), put it on the "
+        "file's first line and try again"
+    )
+    assert "does not open" not in str(hinted)
+    # the name is shown as the user typed it, escaped when it does not print
+    assert "'pw\\nerror: x'" in str(password_hint(wrong, "pw\nerror: x"))
+    long = CertsealError(
+        ErrorKind.INVALID_ARGUMENT,
+        "is longer than 127 bytes of UTF-8",
+        field="password",
+    )
+    assert str(password_hint(long, "pw")) == (
+        "password-file: the password in pw is longer than 127 bytes of UTF-8"
+    )
+
+
 def _pdf(verdicts: list[str], licence: str | None) -> pb.VerifyPdfResponse:
     reply = pb.VerifyPdfResponse(
         seals=[

@@ -173,6 +173,17 @@ async def test_cli_seals_an_encrypted_certified_form_into_its_field(
         "seal", "verify-pdf", str(sealed), "--password-file", str(password)
     )
     assert code == 0 and "VALID" in out and "1 seal(s)" in out, out
+    wrong = tmp_path / "wrong.pw"
+    wrong.write_text("not-the-password\n")
+    code, out = await cli(
+        "seal", "verify-pdf", str(sealed), "--password-file", str(wrong)
+    )
+    # words39: the password in the file is the one refused, and what to do
+    assert code == 2, out
+    assert (
+        f"error: password-file: the password in {wrong} is not this PDF's password: "
+        "check it with whoever sent the PDF" in out
+    ), out
 
     certified = await certify(page_pdf(), MDPPerm.FILL_FORMS, empty_fields=("签章",))
     source.write_bytes(certified)
