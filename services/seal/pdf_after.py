@@ -249,21 +249,30 @@ def object_after_note(header: str) -> str:
     )
 
 
-def after_note(
-    signature: EmbeddedPdfSignature, status: Any, modified: bool, tail: int = 0
-) -> str:
-    """The note on what came after ``signature`` (pyHanko's ``status`` of it), with
-    pyHanko's modification level for those who read it; ``tail``: the bytes after
-    the file's end that :func:`certseal.pdfend.read_to_end` left out."""
+def after_notes(
+    signature: EmbeddedPdfSignature, status: Any, why: str, tail: int = 0
+) -> list[str]:
+    """The notes on what came after ``signature`` (pyHanko's ``status`` of it);
+    ``tail``: the bytes after the file's end that
+    :func:`certseal.pdfend.read_to_end` left out. Unchanged (no ``why``): its
+    coverage and what was added, pyHanko's modification level for those who read it.
+    Changed: ``why``, what changed in a clerk's words, first, and pyHanko's own
+    finding after it (words39: "changed after it (pyHanko's level LTA_UPDATES does
+    not show this change)" named no change a clerk knows)."""
     level = status.modification_level
     name = level.name if level is not None else "unknown"
-    if level not in ADDED:
-        return f"changed after it (pyHanko level {name})"
-    if modified:  # found by certseal's own checks, which pyHanko's level lacks
-        return f"changed after it (pyHanko's level {name} does not show this change)"
+    coverage = coverage_note(status, tail)
+    if why:
+        missed = level in ADDED and status.intact  # found by certseal's own checks
+        return [
+            f"{why}; pyHanko's own finding: {coverage}, modification level {name}"
+            + (", which does not count this change" if missed else "")
+        ]
+    if level not in ADDED:  # never unchanged (pdf_verify._modified)
+        return [coverage, f"changed after it (pyHanko level {name})"]
     if level is ModificationLevel.NONE and _bytes_after(signature, status, tail):
-        return f"{TRAILING_BYTES} (pyHanko level {name})"
-    return f"{ADDED[level]} (pyHanko level {name})"
+        return [coverage, f"{TRAILING_BYTES} (pyHanko level {name})"]
+    return [coverage, f"{ADDED[level]} (pyHanko level {name})"]
 
 
 def coverage_note(status: Any, tail: int = 0) -> str:

@@ -69,11 +69,9 @@ from services.seal.pdf import (
     reading_pdf,
 )
 from services.seal.pdf_after import (
-    ADDED,
     SIGNED_BYTES_CHANGED,
-    after_note,
+    after_notes,
     changes_after,
-    coverage_note,
     unexplained_note,
 )
 from services.seal.pdf_open import authenticate
@@ -226,8 +224,10 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
         )
     if level is None or not isinstance(result, DiffResult):
         return True, unexplained_note(result)
-    if level > ModificationLevel.FORM_FILLING:
-        return True, f"changes after it at pyHanko's level {level.name}"
+    if level > ModificationLevel.FORM_FILLING:  # pyHanko's level follows (words39)
+        if level is ModificationLevel.ANNOTATIONS:
+            return True, "comments, drawings or stamps (annotations) changed after it"
+        return True, "the document changed after it in a way no signing explains"
     # pyHanko leaves docmdp_ok None for a document timestamp (no DocMDP of its own)
     if not status.docmdp_ok and not (_is_stamp(found) and status.docmdp_ok is None):
         return True, "changes after it that its certification (DocMDP) forbids"
@@ -316,13 +316,8 @@ def painted_over(found: PdfSeal, unvouched: Sequence[tuple[str, str]]) -> PdfSea
         f"added after it: {'a visible signature' if one else 'visible signatures'} "
         f"not valid here (field{'' if one else 's'} {names})"
     )
-    later = ADDED[ModificationLevel.FORM_FILLING]
-    detail = (
-        found.detail.replace(later, note)
-        if later in found.detail
-        else f"{found.detail}, {note}"
-    )
-    return dataclasses.replace(found, modified=True, detail=detail)
+    # what changed first, pyHanko's finding after it (words39)
+    return dataclasses.replace(found, modified=True, detail=f"{note}; {found.detail}")
 
 
 def _is_stamp(found: _Validated) -> bool:
@@ -433,12 +428,7 @@ def _found(
     signer = common_name(status.signing_cert.subject)
     stamp = status.timestamp_validity
     signed_at = _aware(status.signer_reported_dt)
-    notes = [
-        coverage_note(status, found.tail),
-        after_note(found.signature, status, modified, found.tail),
-    ]
-    if why:
-        notes.append(why)
+    notes = after_notes(found.signature, status, why, found.tail)
     if status.signer_reported_dt is not None and signed_at is None:
         notes.append("its signingTime has no zone (RFC 5652 11.3: UTC); not used")
     stamped_at = _aware(stamp.timestamp) if stamp else None
@@ -472,13 +462,11 @@ def _document_timestamp(
     tsa = common_name(status.signing_cert.subject)
     stamped_at = _aware(status.timestamp)
     holds = bool(status.intact and status.valid and stamped_at)
-    notes = [
-        f"document timestamp (PAdES, ETSI.RFC3161) by {tsa!r}",
-        coverage_note(status, found.tail),
-        after_note(found.signature, status, modified, found.tail),
-    ]
-    if why:
-        notes.append(why)
+    notes = after_notes(found.signature, status, why, found.tail)
+    # what changed, when it did, is the first thing said (words39)
+    notes.insert(
+        1 if why else 0, f"document timestamp (PAdES, ETSI.RFC3161) by {tsa!r}"
+    )
     if not (status.intact and status.valid):
         notes.append("its token does not hold (imprint or TSA signature)")
     if stamped_at is None:
