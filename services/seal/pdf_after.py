@@ -202,15 +202,90 @@ _FINDINGS = (
 )
 
 
-def unexplained_note(result: object) -> str:
+def unexplained_note(result: object, said: str = "") -> str:
     """The note on a change pyHanko's difference analysis could not explain (its
     ``SuspiciousModification``, ``result``): what it found in a clerk's words
-    (trial38: "There are unexplained xrefs ..." read as jargon), then pyHanko's
-    first line for those who read it, objects named as ``object N G`` rather than
-    Python's ``Reference(idnum=N, generation=G)``."""
+    (``said`` when certseal knows better, :func:`annotations_added`; trial38:
+    "There are unexplained xrefs ..." read as jargon), then pyHanko's first line for
+    those who read it, objects named as ``object N G`` rather than Python's
+    ``Reference(idnum=N, generation=G)``."""
     why = _REFERENCE.sub(r"object \1 \2", str(result or "?").splitlines()[0])
-    found = next((said for start, said in _FINDINGS if why.startswith(start)), "")
+    found = said or next((t for start, t in _FINDINGS if why.startswith(start)), "")
     return f"{found or 'a change that is no signing'} (pyHanko: {why[:160]})"
+
+
+#: how many page-tree nodes and annotations :func:`annotations_added` reads in one
+#: revision; a larger file's change is said as pyHanko's (:data:`_FINDINGS`)
+MAX_ANNOTATIONS_READ = 100_000
+
+
+def annotations_added(reader: Any, signed: int) -> str:
+    """The note on annotations that are no form field (comments, stamps, drawings:
+    no /Widget) added to a page after revision ``signed`` of ``reader``: listed in
+    its /Annots (the page's own array or one it names, however rewritten) now and
+    on no page then (one moved is no addition); "" when there is none, or the pages hold more than
+    :data:`MAX_ANNOTATIONS_READ` (words39: a comment added after a seal was said as
+    "objects added or replaced that no signing explains"). An annotation on no page
+    shows nowhere: no change (pyHanko takes it for an orphan). Read only for a seal
+    already modified, so it costs nothing in the common case."""
+    last = reader.xrefs.total_revisions - 1
+    try:
+        then = _page_annotations(reader.get_historical_resolver(signed))
+        now = _page_annotations(reader.get_historical_resolver(last))
+        added = {ref: page for ref, page in now.items() if ref not in then}
+    except Exception:  # unreadable or too large: said as pyHanko's finding
+        return ""
+    if not added:
+        return ""
+    pages = sorted(set(added.values()))
+    what = (
+        "an annotation (comment, stamp or drawing) was"
+        if len(added) == 1
+        else f"{len(added)} annotations (comments, stamps or drawings) were"
+    )
+    where = ", ".join(str(p) for p in pages[:8]) + (", ..." if pages[8:] else "")
+    return f"{what} added to page{'' if len(pages) == 1 else 's'} {where} after it"
+
+
+def _page_annotations(resolver: Any) -> dict[int, int]:
+    """The object number of every annotation on a page of ``resolver``'s revision
+    that is no widget, and its page's number (counted from 1, the first page that
+    lists it), the page tree walked without recursion, each node once (as
+    :func:`services.seal.pdf_revisions.inventory` walks it); ValueError past
+    :data:`MAX_ANNOTATIONS_READ`."""
+    found: dict[int, int] = {}
+    stack, seen, number, left = [resolver.root.raw_get("/Pages")], set(), 0, 0
+    while stack:
+        left += 1
+        if left > MAX_ANNOTATIONS_READ:
+            raise ValueError("too many pages and annotations")
+        node_ref = stack.pop()
+        if isinstance(node_ref, generic.IndirectObject):
+            if node_ref.idnum in seen:
+                continue
+            seen.add(node_ref.idnum)
+        node = node_ref.get_object()
+        if not isinstance(node, generic.DictionaryObject):
+            continue
+        kind = node.get("/Type")
+        if kind == "/Pages" or ("/Kids" in node and kind != "/Page"):
+            stack.extend(reversed(list(node.get("/Kids", []))))
+            continue
+        number += 1
+        annots = node.get("/Annots", [])
+        for annot_ref in annots if isinstance(annots, generic.ArrayObject) else []:
+            left += 1
+            if not isinstance(annot_ref, generic.IndirectObject):
+                continue  # §12.5.2: each is indirect; a direct one has no identity
+            annot = annot_ref.get_object()
+            if isinstance(annot, generic.DictionaryObject) and not _is_widget(annot):
+                found.setdefault(annot_ref.idnum, number)
+    return found
+
+
+def _is_widget(annot: generic.DictionaryObject) -> bool:
+    """A form field's widget (a later seal's, a field's): said by the form's rules."""
+    return bool(annot.get("/Subtype") == "/Widget")
 
 
 #: a signature whose signed bytes no longer hash to what it signed (trial38: a file

@@ -71,6 +71,7 @@ from services.seal.pdf import (
 from services.seal.pdf_after import (
     SIGNED_BYTES_CHANGED,
     after_notes,
+    annotations_added,
     changes_after,
     unexplained_note,
 )
@@ -222,12 +223,21 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
             "active content (actions, JavaScript) added or changed after it: "
             + ", ".join(where[:120] for where in found.active[:8]),
         )
-    if level is None or not isinstance(result, DiffResult):
-        return True, unexplained_note(result)
-    if level > ModificationLevel.FORM_FILLING:  # pyHanko's level follows (words39)
-        if level is ModificationLevel.ANNOTATIONS:
-            return True, "comments, drawings or stamps (annotations) changed after it"
+    if level is None or level > ModificationLevel.FORM_FILLING:
+        # what changed in a clerk's words, pyHanko's level after it (words39)
+        added = annotations_added(
+            found.signature.reader, found.signature.signed_revision
+        )
+        if not isinstance(result, DiffResult):
+            return True, unexplained_note(result, added)
+        if added or level is ModificationLevel.ANNOTATIONS:
+            return (
+                True,
+                added or "annotations (comments, stamps or drawings) changed after it",
+            )
         return True, "the document changed after it in a way no signing explains"
+    if not isinstance(result, DiffResult):
+        return True, unexplained_note(result)
     # pyHanko leaves docmdp_ok None for a document timestamp (no DocMDP of its own)
     if not status.docmdp_ok and not (_is_stamp(found) and status.docmdp_ok is None):
         return True, "changes after it that its certification (DocMDP) forbids"
