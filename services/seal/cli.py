@@ -145,8 +145,8 @@ def _print_seal(seal: Any) -> None:
 def _signer_lines(found: Any) -> list[str]:
     """The ``seal`` and ``signed`` lines of a verified signature (SES or OFD), with
     only what is known: a file that is no signature (MALFORMED) has no seal, time or
-    signer, and a verdict reached before the registry was asked (MODIFIED) no
-    status."""
+    signer, and a verdict reached before the registry was asked (UNTRUSTED_SEAL) no
+    status; a changed document (MODIFIED) has it, as VALID does (words39)."""
     lines = []
     status = f" ({found.current_status})" if found.current_status else ""
     seal = " ".join(p for p in (found.seal_id, found.seal_name) if p)

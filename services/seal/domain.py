@@ -433,11 +433,12 @@ def _with_status(facts: SealFacts, seal_status: SealStatus | None) -> SealVerifi
                     f"signed {signed_at.isoformat()}, after the seal was revoked "
                     f"{revoked_at.isoformat()}",
                 )
+        shown["current_status"] = seal_status.status  # a changed document's too
     checks.append(SealCheck("seal", True, f"{facts.seal_name} valid when used"))
     if facts.after_error is not None:
         return _malformed(ValueError(facts.after_error))
     checks.extend(facts.after)
-    if facts.after_verdict is not None:
+    if facts.after_verdict is not None:  # with its status, as VALID (words39)
         return SealVerification(facts.after_verdict, tuple(checks), **shown)
 
     # 6. the seal now
@@ -455,11 +456,7 @@ def _with_status(facts: SealFacts, seal_status: SealStatus | None) -> SealVerifi
     )
     checks.append(SealCheck("seal status", True, current))
     return SealVerification(
-        SealVerdict.VALID,
-        tuple(checks),
-        current_status=seal_status.status,
-        revoked_at=revoked_at,
-        **shown,
+        SealVerdict.VALID, tuple(checks), revoked_at=revoked_at, **shown
     )
 
 

@@ -195,9 +195,14 @@ async def test_a_seal_owner_seals_and_anyone_verifies_from_the_cli(
     code, out = await cli("seal", "verify", str(signature), str(document))
     assert code == 0 and "verdict     VALID" in out, out
     assert "  [ok] data hash: " in out and "(active)" in out  # licence verify's marks
+    [seal_line] = [line for line in out.splitlines() if line.startswith("seal ")]
     document.write_bytes(b"changed")
     code, out = await cli("seal", "verify", str(signature), str(document))
     assert code == 1 and "MODIFIED" in out, out
+    # words39: the seal's line with its status, as VALID shows it, before the verdict
+    lines = out.splitlines()
+    assert lines.index(seal_line) < lines.index("verdict     MODIFIED"), out
+    assert seal_line.endswith(" (active)"), seal_line
     assert "  [FAILED] data hash: " in out and "()" not in out, out
 
     pdf, sealed = tmp_path / "blank.pdf", tmp_path / "sealed.pdf"

@@ -141,10 +141,15 @@ def test_a_signature_that_is_no_signature_prints_no_blank_lines() -> None:
 
     malformed = pb.VerifySealedDocumentResponse(verdict="MALFORMED")
     assert _signer_lines(malformed) == []
-    modified = pb.VerifySealedDocumentResponse(
-        verdict="MODIFIED", seal_id="S1", signer="dept:X"
+    unknown = pb.VerifySealedDocumentResponse(
+        verdict="UNTRUSTED_SEAL", seal_id="S1", signer="dept:X"
     )
-    assert _signer_lines(modified) == ["seal        S1", "signed      by dept:X"]
+    assert _signer_lines(unknown) == ["seal        S1", "signed      by dept:X"]
+    # words39: a changed document's answer carries the seal's status as VALID's does
+    modified = pb.VerifySealedDocumentResponse(
+        verdict="MODIFIED", seal_id="S1", seal_name="章", current_status="active"
+    )
+    assert _signer_lines(modified) == ["seal        S1 章 (active)"]
     full = pb.VerifySealedDocumentResponse(
         seal_id="S1", seal_name="章", current_status="active", signer="dept:X"
     )

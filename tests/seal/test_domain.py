@@ -150,6 +150,8 @@ async def test_one_changed_byte_is_modified(pki):
     result = check(pki, signature, document=bytes(changed))
     assert result.verdict is SealVerdict.MODIFIED
     assert result.checks[-1].name == "data hash"
+    # words39: the seal's name and status now, as a VALID answer shows them
+    assert (result.seal_name, result.current_status) == ("示例市交通运输局", "active")
 
 
 async def test_signer_not_in_the_cert_list(pki):
