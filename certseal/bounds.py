@@ -182,7 +182,8 @@ MAX_DOCUMENT_FILE_BYTES = 64 * 1024 * 1024
 to send to the seal service: a bound on the CLI's own memory, over the service's
 default :data:`MAX_DOCUMENT_BYTES` (the service says its own limit for a file
 between). ``seal document`` reads a file of any size, a chunk at a time, and sends
-its digest (services/seal/cli_document.py)."""
+its digest, and so does ``seal verify`` of a larger document
+(services/seal/cli_document.py)."""
 
 DOCUMENT_FILE_LIMIT = (
     f"{MAX_DOCUMENT_FILE_BYTES // (1024 * 1024)} MiB, what the CLI reads of a "

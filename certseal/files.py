@@ -116,9 +116,11 @@ class InputFile:
 
     def __init__(self, path: str | Path, field: str) -> None:
         self.path, self.field = path, field
-        self._fd, _ = _open_regular(path, field)
+        self._fd, status = _open_regular(path, field)
+        #: its size when opened, and its first chunk (what it is: its kind)
+        self.size = status.st_size
         try:
-            self._first = self._read()
+            self._first = self.head = self._read()
         except CertsealError:
             self.close()
             raise

@@ -20,14 +20,13 @@ from certseal.errors import CertsealError, invalid
 from certseal.files import InputFile
 from certseal.identifiers import validate_uscc
 from certseal.text import shown_name
-from services.seal.cli_document import seal_document
+from services.seal.cli_document import seal_document, verify_request
 from services.seal.cli_inputs import (
     OFD,
     PDF,
     SIGNATURE,
     read_as,
     read_document,
-    read_signed,
 )
 from services.seal.cli_ofd import ofd_file_lines, signature_heading
 from services.seal.cli_password import password_hint, password_in
@@ -223,8 +222,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
         say(f"SES_Signature written to {shown_name(out)}")
         say(f"document digest {reply.document_digest}, signed {ts(reply.signed_at)}")
     elif command == "verify":
-        signature, document = read_signed(args.signature, args.file)
-        request = pb.VerifySealedDocumentRequest(signature=signature, document=document)
+        request = verify_request(args.signature, args.file)  # a large one's digest
         reply = _call(args, lambda s: s.VerifySealedDocument(request))
         for line in _signer_lines(reply):
             say(line)

@@ -22,7 +22,14 @@ from certseal.filekinds import OFD, PDF, SIGNATURE, kind_of, refuse_other_kind
 from certseal.files import read_input_file
 from certseal.text import shown_name
 
-__all__ = ["OFD", "PDF", "SIGNATURE", "read_as", "read_document", "read_signed"]
+__all__ = [
+    "OFD",
+    "PDF",
+    "SIGNATURE",
+    "check_signed",
+    "read_as",
+    "read_document",
+]
 
 #: the command that verifies each kind, and the one that seals it
 _VERIFIES = {
@@ -56,15 +63,15 @@ def read_as(name: str, field: str, kind: str, *, sealing: bool = False) -> bytes
     return data
 
 
-def read_signed(signature_name: str, document_name: str) -> tuple[bytes, bytes]:
-    """``seal verify``'s signature and document. A signature that is of another known
-    kind or not DER at all (no SEQUENCE) is INVALID_ARGUMENT (``signature``), said
-    as swapped arguments when the document is the signature."""
-    signature = read_document(signature_name, "signature")
-    document = read_document(document_name, "file")
+def check_signed(signature: bytes, signature_name: str, document: bytes) -> None:
+    """``seal verify``'s signature, read from ``signature_name``: one that is of
+    another known kind or not DER at all (no SEQUENCE) is INVALID_ARGUMENT
+    (``signature``), said as swapped arguments when the document (``document``: it,
+    or its first chunk, :func:`services.seal.cli_document.verify_request`) is the
+    signature."""
     found = kind_of(signature)
     if found == SIGNATURE or (found is None and signature.startswith(b"\x30")):
-        return signature, document
+        return
     what = f"{found}, not" if found else "not DER, so not"
     swapped = kind_of(document) == SIGNATURE
     hint = " (arguments swapped?)" if swapped else ""

@@ -15,7 +15,8 @@ import pytest
 
 from certseal.bounds import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_FILE_BYTES
 from certseal.crypto import Suite, digest
-from services.seal.cli_document import document_digest
+from certseal.errors import CertsealError
+from services.seal.cli_document import document_digest, verify_request
 from tests.conftest import seal_owner
 
 #: the trial's file: 60.01 MiB, over the service's default limit
@@ -63,6 +64,65 @@ async def test_a_document_over_the_service_s_limit_seals_and_verifies(
         changed.write(b"X" * 8)
     code, out = await cli("seal", "verify", str(signature), str(document))
     assert code == 1 and "verdict     MODIFIED" in out, out
+
+
+@pytest.mark.parametrize("suite", ["sm2", "es256"])
+async def test_a_document_over_the_cli_s_read_bound_verifies_by_its_digest(
+    suite, operator, cli, tmp_path
+):
+    """words39: ``seal verify`` of a file over the CLI's 64 MiB read bound was
+    refused by it, while ``seal document`` sealed it; it now sends the digest by the
+    signature's suite (SM3 for sm2), computed while the file is read in chunks."""
+    owner = await seal_owner(operator)
+    seal_id = await _register(cli, owner, suite)
+    document, signature = tmp_path / "huge.bin", tmp_path / "huge.ses"
+    try:
+        with document.open("wb") as out_file:
+            out_file.truncate(MAX_DOCUMENT_FILE_BYTES + 1)  # zeros, sparse
+        code, out = await cli(
+            "seal", "--as", owner, "document", seal_id, str(document),
+            "--out", str(signature),
+        )  # fmt: skip
+        assert code == 0, out
+        code, out = await cli("seal", "verify", str(signature), str(document))
+        assert code == 0 and "verdict     VALID" in out, out
+        assert "  [ok] data hash: " in out, out
+        with document.open("r+b") as changed:
+            changed.seek(MAX_DOCUMENT_FILE_BYTES // 2)
+            changed.write(b"X")
+        code, out = await cli("seal", "verify", str(signature), str(document))
+        assert code == 1 and "verdict     MODIFIED" in out, out
+        assert "  [FAILED] data hash: " in out, out
+    finally:
+        document.unlink(missing_ok=True)
+
+
+def test_seal_verify_sends_a_document_over_the_bound_by_its_digest(tmp_path):
+    """Within the bound the document itself (a v1 signature's timestamp over the
+    document may need it); over it, its digest, SHA-256 for a signature that names
+    no suite (the service's verdict on it needs none)."""
+    not_read = b"\x30\x03\x02\x01\x00"  # DER, no SES_Signature
+    signature, document = tmp_path / "x.ses", tmp_path / "big.bin"
+    signature.write_bytes(not_read)
+    try:
+        with document.open("wb") as out_file:
+            out_file.truncate(MAX_DOCUMENT_FILE_BYTES)
+        request = verify_request(str(signature), str(document))
+        assert request.WhichOneof("content") == "document"
+        assert len(request.document) == MAX_DOCUMENT_FILE_BYTES
+        with document.open("ab") as out_file:
+            out_file.write(b"\0")
+        request = verify_request(str(signature), str(document))
+        assert request.WhichOneof("content") == "document_digest"
+        zeros = hashlib.sha256(bytes(MAX_DOCUMENT_FILE_BYTES + 1)).digest()
+        assert (request.signature, request.document_digest) == (not_read, zeros)
+        # a PDF given as the signature is still refused, by its content
+        signature.write_bytes(b"%PDF-1.7\n")
+        with pytest.raises(CertsealError) as refused:
+            verify_request(str(signature), str(document))
+        assert refused.value.field == "signature"
+    finally:
+        document.unlink(missing_ok=True)
 
 
 async def test_a_document_over_the_cli_s_read_bound_seals(operator, cli, tmp_path):
