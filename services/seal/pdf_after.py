@@ -25,10 +25,12 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+from certseal.certificates import name_values
 from certseal.errors import invalid
 from certseal.licencefile import MAX_XMP_BYTES, xmp_packet
 from certseal.pdfend import CUT_SHORT
 from certseal.pdfsyntax import APART, OBJECT_HEADER
+from certseal.text import shown_name
 
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
@@ -374,3 +376,42 @@ def _bytes_after(signature: EmbeddedPdfSignature, status: Any, tail: int) -> boo
     return revision is not None and (
         revision == signature.reader.xrefs.total_revisions - 1
     )
+
+
+#: why a certificate of the platform's seal CA is not trusted here (pyHanko's AdES
+#: sub-indication of its path), in a clerk's words; any other named as pyHanko names it
+_UNTRUSTED = {
+    "OUT_OF_BOUNDS_NO_POE": "its certificate had expired",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "its certificate had expired",
+    "NOT_YET_VALID": "its certificate was not yet valid",
+    "REVOKED_NO_POE": "its certificate is revoked",
+}
+
+
+def signer_named(status: Any) -> str:
+    """Who signed, by pyHanko's ``status`` of the signature: its certificate
+    subject's common name, else its organisation, as a message shows outside text
+    (:func:`certseal.text.shown_name`: one line, nothing that does not print)."""
+    values = dict(reversed(name_values(status.signing_cert.subject)))
+    who = values.get("common_name") or values.get("organization_name") or ""
+    return shown_name(who[:80]) if who else "a certificate that names no one"
+
+
+def untrusted_note(status: Any) -> str:
+    """Who signed a signature whose certificate is not trusted here and why, or ""
+    for one that is (words39: a stranger's signature showed no seal name and no
+    reason): ``signed by NAME: not a seal of this platform (...)`` when no path
+    reaches the platform's seal CA (none found, or the certificate is not one a
+    path takes: self-signed), else what fails on the path."""
+    problem = status.trust_problem_indic
+    if problem is None:
+        return ""
+    why = (
+        "not a seal of this platform (its certificate does not chain to the "
+        "platform's seal CA)"
+    )
+    if status.validation_path is not None:
+        why = _UNTRUSTED.get(problem.name) or (
+            f"its certificate's path to the platform's seal CA fails ({problem.name})"
+        )
+    return f"signed by {signer_named(status)}: {why}"

@@ -22,6 +22,7 @@ after which a signature that is not VALID here shows on a page
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from certseal.audit import AuditEntry
 from certseal.bounds import MAX_DOCUMENT_BYTES
 from certseal.identifiers import mint_serial
 from certseal.rpc import Caller
+from certseal.text import shown_name
 from services.seal.domain import Seal, SealStatus, SealVerdict, pdf_seal_verdict
 from services.seal.events import document_sealed
 from services.seal.limits import check_document_size, check_sealed_size
@@ -180,8 +182,21 @@ class PdfSealService:
             row = None
             if found.signer.startswith("seal:") and not found.document_timestamp:
                 row = await self._store.get(found.signer.removeprefix("seal:"))
+            if row is None and found.trusted and not found.document_timestamp:
+                found = _unregistered(found)
             results.append(PdfSealResult(found, row, _verdict(found, row)))
         return _painted_over_checked(results)
+
+
+def _unregistered(found: PdfSeal) -> PdfSeal:
+    """``found``, whose certificate the platform's seal CA issued, with who signed
+    it and that no seal of that name is registered here first in its detail (last,
+    after what changed, when it changed: words39, a signature of no seal showed no
+    name and no reason); an untrusted one says so already
+    (:func:`services.seal.pdf_after.untrusted_note`)."""
+    note = f"signed by {shown_name(found.signer[:80])}: no seal registered here"
+    said = (found.detail, note) if found.modified else (note, found.detail)
+    return dataclasses.replace(found, detail=", ".join(said))
 
 
 def _verdict(found: PdfSeal, row: Seal | None) -> SealVerdict:

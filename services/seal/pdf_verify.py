@@ -74,6 +74,7 @@ from services.seal.pdf_after import (
     annotations_added,
     changes_after,
     unexplained_note,
+    untrusted_note,
 )
 from services.seal.pdf_open import authenticate
 from services.seal.pdf_revisions import excused_fields, read_revisions
@@ -439,6 +440,8 @@ def _found(
     stamp = status.timestamp_validity
     signed_at = _aware(status.signer_reported_dt)
     notes = after_notes(found.signature, status, why, found.tail)
+    if stranger := untrusted_note(status):  # who signed and why not trusted
+        notes.insert(1 if why else 0, stranger)
     if status.signer_reported_dt is not None and signed_at is None:
         notes.append("its signingTime has no zone (RFC 5652 11.3: UTC); not used")
     stamped_at = _aware(stamp.timestamp) if stamp else None
