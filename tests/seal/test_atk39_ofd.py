@@ -1,0 +1,221 @@
+"""atk39ofd: an outside reviewer's attacks on OFD seal verification (GB/T 33190 §18).
+
+Each test asserts what a correct verifier answers and is marked ``xfail(strict)``:
+it fails today (certseal answers otherwise) and passes once the product is fixed.
+
+F1. A resource list named by a relative location with a folder is opened by readers
+    where the verifier never looks, so a file added there after sealing is drawn
+    while the seal stays VALID.
+
+    - ofdrw (``ResourceManage.loadResFile``, which its PDF and image converters
+      draw resources with) first changes directory to the location's folder
+      (``rl.cd(resLoc.parent())``) and then opens the location again from there
+      (``rl.get(resLoc, ...)``): ``<DocumentRes>Res/DocumentRes.xml</DocumentRes>``
+      in ``Doc_0/Document.xml`` is read from ``Doc_0/Res/Res/DocumentRes.xml``. Its
+      ``MediaFile`` entries then resolve below ``Doc_0/Res`` (the folder it changed
+      to), so the added list can name any picture for a resource ID a signed page
+      draws.
+    - ofd.js (``getMultiMediaRes``) reads a resource list's ``BaseLoc`` from the
+      document's folder, not from the list's own: ``BaseLoc="Media"`` in
+      ``Doc_0/Res/DocumentRes.xml`` names ``Doc_0/Media/<MediaFile>``.
+
+    The verifier reads a location from its file's folder and from the package root
+    (``ofd_loc.readings``), neither of which is one of these, so the added file is
+    no drawn file and the seal is VALID while those readers show a forged picture.
+
+F2. ``Signatures.xml`` is accepted as ``list grown`` when the entry is in it and not
+    last (``ofd._still_listed``: ``entries.index(entry) < len(entries) - 1``), and
+    ``index`` finds the first of two equal entries. Removing an earlier seal's
+    entry and writing the later seal's own entry twice (no key needed: the copy is
+    the same signature, VALID) makes both copies "not last", so the later seal and
+    the file are VALID while a reader shows the document without the earlier seal,
+    which the later sealer saw and whose list it signed. (A copy under another
+    ``ID`` is a different entry, last, and is MODIFIED already.)
+
+F3. ``OfdDocument.digest_of`` keeps a digest per ``CheckMethod`` as written
+    (stripped, lower-cased), not per algorithm: ``SM3`` and its OID, ``SHA256``,
+    ``SHA-256`` and its OID are five digests of the same file. A 2.3 MB package of
+    four 63 MiB entries and five signatures (no key: each may be MALFORMED) costs
+    about 6.4 s of CPU on a worker thread instead of about 2.2 s (measured with the
+    package functions alone, under load).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from certseal.v1 import seal_pb2 as pb
+from services.seal.ofd_package import read_package
+from tests.seal.ofd_samples import HEAD, NS, make_ofd, unzip, zip_files
+from tests.seal.ses_platforms import seal_files, v4_seal_maker
+from tests.seal.test_rpc_interop import stub_for, trusting_app  # noqa: F401
+
+ROOT = "Doc_0/Document.xml"
+PAGE = "Doc_0/Pages/Page_0/Content.xml"
+SIGNS = "Doc_0/Signs/Signatures.xml"
+SIGNS_REF = "/" + SIGNS
+
+
+async def _verify(stack, app, files: dict[str, bytes]) -> pb.VerifyOfdResponse:  # type: ignore[no-untyped-def]
+    stub = stub_for(stack, app, "app:archive")
+    return await stub.VerifyOfd(pb.VerifyOfdRequest(ofd=zip_files(files)))
+
+
+def _statuses(result: pb.OfdSignatureResult) -> dict[str, str]:
+    return {r.file: r.status for r in result.references}
+
+
+# --- F1: a resource list in a folder, read where readers read it ----------------
+
+
+def _res(media: str) -> bytes:
+    """A resource list with one picture (ID 7) below its ``BaseLoc`` "Media"."""
+    return (
+        f'{HEAD}<ofd:Res {NS} BaseLoc="Media"><ofd:MultiMedias>'
+        f'<ofd:MultiMedia ID="7" Type="Image"><ofd:MediaFile>{media}</ofd:MediaFile>'
+        "</ofd:MultiMedia></ofd:MultiMedias></ofd:Res>"
+    ).encode()
+
+
+def _sealed_with_res_in_a_folder() -> dict[str, bytes]:
+    """An OFD whose Document.xml names ``Res/DocumentRes.xml`` (GB/T 33190 §7.2: a
+    relative location, read from Doc_0), whose first page draws its picture 7,
+    sealed over every file of the package."""
+    files = unzip(make_ofd())
+    files[ROOT] = files[ROOT].replace(
+        b"</ofd:CommonData>",
+        b"<ofd:DocumentRes>Res/DocumentRes.xml</ofd:DocumentRes></ofd:CommonData>",
+    )
+    files["Doc_0/Res/DocumentRes.xml"] = _res("stamp.png")
+    files["Doc_0/Res/Media/stamp.png"] = b"\x89PNG the picture that was sealed"
+    files[PAGE] = files[PAGE].replace(
+        b"</ofd:Layer>",
+        b'<ofd:ImageObject ID="12" ResourceID="7" Boundary="10 10 50 50" '
+        b'CTM="50 0 0 50 0 0"/></ofd:Layer>',
+    )
+    maker, seal = v4_seal_maker()
+    return seal_files(files, signed_value=maker, seal=seal)
+
+
+FORGED = b"\x89PNG a picture added after sealing"
+
+# what a reader opens that the verifier does not read, and what is added there
+_ADDED = {
+    # ofdrw: cd Doc_0/Res, then Res/DocumentRes.xml from there; its MediaFile
+    # below Doc_0/Res (the folder it changed to) + BaseLoc Media
+    "ofdrw": {
+        "Doc_0/Res/Res/DocumentRes.xml": _res("forged.png"),
+        "Doc_0/Res/Media/forged.png": FORGED,
+    },
+    # ofd.js: Doc_0 + BaseLoc + MediaFile, whatever folder the list is in
+    "ofd.js": {"Doc_0/Media/stamp.png": FORGED},
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39ofd F1: a resource list in a folder is read by ofdrw at "
+    "<folder>/<location> again and by ofd.js with its BaseLoc from the document's "
+    "folder; a file added there after sealing is drawn, the seal stays VALID",
+)
+@pytest.mark.parametrize("reader", sorted(_ADDED))
+async def test_a_resource_read_where_a_reader_reads_it_must_be_covered(
+    stack,
+    trusting_app,  # noqa: F811
+    reader,
+):
+    files = _sealed_with_res_in_a_folder()
+    [unchanged] = (await _verify(stack, trusting_app, files)).signatures
+    assert unchanged.verdict == "VALID", unchanged.checks  # the control
+    files.update(_ADDED[reader])
+    reply = await _verify(stack, trusting_app, files)
+    [result] = reply.signatures
+    # a user needs: the picture that reader draws for a signed page was never
+    # sealed, so the seal does not vouch for what is shown
+    assert result.verdict == "MODIFIED", result.checks
+    assert reply.verdict == "MODIFIED"
+    statuses = _statuses(result)
+    unsigned = {f for f, s in statuses.items() if s == "unsigned"}
+    assert unsigned & {"/" + name for name in _ADDED[reader]}, statuses
+
+
+# --- F2: an earlier seal taken out of the list --------------------------------
+
+
+def _two_seals() -> dict[str, bytes]:
+    """An OFD sealed twice: seal 1 stamps page 1, seal 2 (which covers seal 1's
+    files and the list naming both) stamps page 2."""
+    maker, seal = v4_seal_maker()
+    files = seal_files(unzip(make_ofd()), signed_value=maker, seal=seal)
+    return seal_files(files, signed_value=maker, seal=seal, page_ref="2")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39ofd F2: an earlier seal's entry removed from Signatures.xml and the "
+    "later seal's entry written twice is taken as 'list grown' (entries.index finds "
+    "the first of two equal entries): the later seal and the file stay VALID with "
+    "the earlier seal gone",
+)
+async def test_removing_an_earlier_seal_from_the_list_is_no_growth(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = _two_seals()
+    control = await _verify(stack, trusting_app, files)
+    assert [s.verdict for s in control.signatures] == ["VALID", "VALID"]
+    assert control.verdict == "VALID"
+    listing = files[SIGNS].decode()
+    first, second = re.findall(r"<ofd:Signature [^>]*/>", listing)
+    # no key: seal 1's entry out, seal 2's entry written twice
+    files[SIGNS] = listing.replace(first, "").replace(second, second * 2).encode()
+    reply = await _verify(stack, trusting_app, files)
+    # a user needs: seal 2 signed a list holding seal 1; a list without it is not
+    # that list grown by later seals, so seal 2 does not hold
+    later = reply.signatures[0]
+    assert later.signature_path == "/Doc_0/Signs/Sign_1/Signature.xml"
+    assert later.verdict == "MODIFIED", later.checks
+    assert _statuses(later)[SIGNS_REF] == "changed"
+    assert reply.verdict == "MODIFIED"
+
+
+async def test_control_a_copy_under_another_id_is_no_growth(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    """Handled today: the copy, a different entry, is last, so the list is not one
+    its own signature signed grown (``changed``) and both entries are MODIFIED."""
+    files = _two_seals()
+    listing = files[SIGNS].decode()
+    first, second = re.findall(r"<ofd:Signature [^>]*/>", listing)
+    copy = second.replace('ID="2"', 'ID="3"')
+    files[SIGNS] = listing.replace(first, "").replace(second, second + copy).encode()
+    reply = await _verify(stack, trusting_app, files)
+    assert [s.verdict for s in reply.signatures] == ["MODIFIED", "MODIFIED"]
+    assert reply.verdict == "MODIFIED"
+
+
+# --- F3: one file digested once per algorithm, however it is spelled ----------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39ofd F3: digests are kept per CheckMethod as written, so SM3 and "
+    "its OID, SHA256, SHA-256 and its OID digest (and inflate) a file five times",
+)
+def test_each_file_is_digested_once_per_algorithm_however_it_is_named(monkeypatch):
+    from services.seal import ofd
+
+    calls: list[str] = []
+    real = ofd.check_digest
+    monkeypatch.setattr(ofd, "check_digest", lambda m, d: calls.append(m) or real(m, d))
+    document = ofd.signatures_document(read_package(zip_files(unzip(make_ofd()))))
+    names = ["SM3", "1.2.156.10197.1.401", "SHA256", "SHA-256"]
+    names.append("2.16.840.1.101.3.4.2.1")
+    found = [document.digest_of(name, "OFD.xml") for name in names]
+    assert found[0] == found[1] and found[2] == found[3] == found[4]  # as today
+    # a user needs: a request's digesting bounded by the algorithms, not by how
+    # many spellings of them its signatures use
+    assert len(calls) == 2, calls
