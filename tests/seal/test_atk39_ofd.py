@@ -32,6 +32,15 @@ F2. ``Signatures.xml`` is accepted as ``list grown`` when the entry is in it and
     which the later sealer saw and whose list it signed. (A copy under another
     ``ID`` is a different entry, last, and is MODIFIED already.)
 
+F4. ofdrw opens ``Document.xml`` by its fixed name in the folder of the last
+    ``DocBody``'s ``DocRoot`` (``OFDDir.obtainDocDefault().getDocument()``), not the
+    file ``DocRoot`` names: for the page size of every page without its own
+    ``Area`` (``OFDReader.getPageSize``: the ``CommonData`` ``PageArea``) and for the
+    attachments its PDF converter embeds (``getAttachmentList``). With ``DocRoot``
+    ``Doc_0/Root.xml`` (GB/T 33190 names no file), a ``Doc_0/Document.xml`` added
+    after sealing sets the page box ofdrw crops every page to and the attachments
+    it lists, while nothing the verifier reads names it: VALID.
+
 F3. ``OfdDocument.digest_of`` keeps a digest per ``CheckMethod`` as written
     (stripped, lower-cased), not per algorithm: ``SM3`` and its OID, ``SHA256``,
     ``SHA-256`` and its OID are five digests of the same file. A 2.3 MB package of
@@ -219,3 +228,46 @@ def test_each_file_is_digested_once_per_algorithm_however_it_is_named(monkeypatc
     # a user needs: a request's digesting bounded by the algorithms, not by how
     # many spellings of them its signatures use
     assert len(calls) == 2, calls
+
+
+# --- F4: ofdrw's Document.xml by its fixed name -------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39ofd F4: ofdrw reads Document.xml by its fixed name in DocRoot's "
+    "folder for the page area and attachments; one added after sealing beside a "
+    "DocRoot of another name is drawn, the seal stays VALID",
+)
+async def test_a_document_xml_beside_a_root_of_another_name_must_be_covered(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = unzip(make_ofd())
+    files["Doc_0/Root.xml"] = files.pop(ROOT)
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"Doc_0/Document.xml", b"Doc_0/Root.xml"
+    )
+    maker, seal = v4_seal_maker()
+    files = seal_files(files, signed_value=maker, seal=seal)
+    [unchanged] = (await _verify(stack, trusting_app, files)).signatures
+    assert unchanged.verdict == "VALID", unchanged.checks  # the control
+    # the page box ofdrw crops the pages to (the lower half gone) and an attachment
+    files[ROOT] = (
+        f"{HEAD}<ofd:Document {NS}><ofd:CommonData><ofd:MaxUnitID>20"
+        "</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>0 0 210 140"
+        "</ofd:PhysicalBox></ofd:PageArea></ofd:CommonData>"
+        "<ofd:Attachments>Attachs/Attachments.xml</ofd:Attachments></ofd:Document>"
+    ).encode()
+    files["Doc_0/Attachs/Attachments.xml"] = (
+        f'{HEAD}<ofd:Attachments {NS}><ofd:Attachment ID="1" Name="terms" '
+        'Format="txt"><ofd:FileLoc>terms.txt</ofd:FileLoc></ofd:Attachment>'
+        "</ofd:Attachments>"
+    ).encode()
+    files["Doc_0/Attachs/terms.txt"] = "附加条款（签章后加入）".encode()
+    reply = await _verify(stack, trusting_app, files)
+    [result] = reply.signatures
+    # a user needs: the page box and attachments ofdrw shows were never sealed
+    assert result.verdict == "MODIFIED", result.checks
+    assert _statuses(result).get("/" + ROOT) == "unsigned", _statuses(result)
+    assert reply.verdict == "MODIFIED"
