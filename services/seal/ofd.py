@@ -20,12 +20,10 @@ Everything here is synchronous and pure over the package's bytes.
 
 from __future__ import annotations
 
-import hashlib
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from dataclasses import dataclass, field
 from typing import cast
 
-from certseal.crypto import Suite, digest
 from certseal.errors import CertsealError, invalid
 from services.seal.ofd_drawn import (
     drawn_files,
@@ -55,6 +53,8 @@ from services.seal.ofd_signature import Reference as Reference
 from services.seal.ofd_signature import SignatureFile as SignatureFile
 from services.seal.ofd_signature import Stamp as Stamp
 from services.seal.ofd_signature import box_mm
+from services.seal.ofd_signature import check_algorithm as check_algorithm
+from services.seal.ofd_signature import check_digest as check_digest
 from services.seal.ofd_signature import read_signature_file as read_signature_file
 from services.seal.ofd_xml import EndsRequest
 
@@ -68,20 +68,6 @@ MAX_OFD_DOCUMENTS = 16
 """Documents (``DocBody`` elements of ``OFD.xml``) an OFD may hold: each is verified,
 so a hostile ``OFD.xml`` of a million ``DocBody`` entries is refused before any work
 (GB/T 33190 sets no bound; a package of several documents is rare)."""
-
-_SM3_NAMES = {"sm3", "1.2.156.10197.1.401"}
-_SHA256_NAMES = {"sha256", "sha-256", "2.16.840.1.101.3.4.2.1"}
-
-
-def check_digest(method: str, data: bytes) -> bytes | None:
-    """The digest of ``data`` by a ``CheckMethod`` name or OID: SM3 or SHA-256, None for
-    any other (SHA-1 and MD5 are not accepted as protecting anything)."""
-    name = method.strip().lower()
-    if name in _SM3_NAMES:
-        return digest(Suite.SM2, data)
-    if name in _SHA256_NAMES:
-        return hashlib.sha256(data).digest()
-    return None
 
 
 def _dirname(path: str) -> str:
@@ -106,8 +92,10 @@ class OfdDocument:
     doc_root: str  # e.g. "Doc_0/Document.xml"
     signatures_path: str | None  # e.g. "Doc_0/Signs/Signatures.xml"; None: unsigned
     pages: tuple[OfdPage, ...]
-    # (CheckMethod, path) → digest: each file is digested once per method however many
-    # signatures or references name it, so verifying is linear in the package's size
+    # (algorithm, path) → digest: each file is digested once per algorithm however
+    # many signatures or references name it and however their CheckMethod spells it
+    # (SM3 or its OID; SHA256, SHA-256 or its OID: atk39ofd F3), so verifying is
+    # linear in the package's size
     digests: dict[tuple[str, str], bytes | None] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -117,8 +105,9 @@ class OfdDocument:
     cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def digest_of(self, method: str, path: str) -> bytes | None:
-        """The digest of the file at ``path`` by ``method`` (None: unsupported)."""
-        key = (method.strip().lower(), path)
+        """The digest of the file at ``path`` by ``method`` (None: unsupported), kept
+        by the algorithm ``method`` names (:func:`check_algorithm`), not its spelling."""
+        key = (check_algorithm(method) or "", path)
         if key not in self.digests:
             self.digests[key] = check_digest(method, self.package.files[path])
         return self.digests[key]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass
 
+from certseal.crypto import Suite, digest
 from certseal.errors import invalid
 from services.seal.ofd_loc import attribute_values, element_texts, one_file
 from services.seal.ofd_package import (
@@ -29,6 +31,32 @@ MAX_OFD_REFERENCES = MAX_OFD_ENTRIES
 
 MAX_CHECK_VALUE_BYTES = 64
 """The longest digest a ``CheckValue`` can be (SHA-512; SM3 and SHA-256 are 32)."""
+
+
+_SM3_NAMES = {"sm3", "1.2.156.10197.1.401"}
+_SHA256_NAMES = {"sha256", "sha-256", "2.16.840.1.101.3.4.2.1"}
+
+
+def check_algorithm(method: str) -> str | None:
+    """The algorithm a ``CheckMethod`` names, however it is spelled: ``sm3`` (SM3 or
+    its OID), ``sha256`` (SHA256, SHA-256 or its OID), None for any other."""
+    name = method.strip().lower()
+    if name in _SM3_NAMES:
+        return "sm3"
+    if name in _SHA256_NAMES:
+        return "sha256"
+    return None
+
+
+def check_digest(method: str, data: bytes) -> bytes | None:
+    """The digest of ``data`` by a ``CheckMethod`` name or OID: SM3 or SHA-256, None for
+    any other (SHA-1 and MD5 are not accepted as protecting anything)."""
+    algorithm = check_algorithm(method)
+    if algorithm == "sm3":
+        return digest(Suite.SM2, data)
+    if algorithm == "sha256":
+        return hashlib.sha256(data).digest()
+    return None
 
 
 def box_mm(text: str, field: str, what: str) -> tuple[float, float, float, float]:

@@ -209,11 +209,6 @@ async def test_control_a_copy_under_another_id_is_no_growth(
 # --- F3: one file digested once per algorithm, however it is spelled ----------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39ofd F3: digests are kept per CheckMethod as written, so SM3 and "
-    "its OID, SHA256, SHA-256 and its OID digest (and inflate) a file five times",
-)
 def test_each_file_is_digested_once_per_algorithm_however_it_is_named(monkeypatch):
     from services.seal import ofd
 
@@ -271,3 +266,24 @@ async def test_a_document_xml_beside_a_root_of_another_name_must_be_covered(
     assert result.verdict == "MODIFIED", result.checks
     assert _statuses(result).get("/" + ROOT) == "unsigned", _statuses(result)
     assert reply.verdict == "MODIFIED"
+
+
+def test_spellings_of_one_algorithm_share_a_digest_and_others_share_none(monkeypatch):
+    """F3's kind: case and surrounding spaces are spellings too; an unsupported
+    method (SHA-1, MD5, any other text) digests nothing and is kept apart from the
+    supported ones."""
+    from services.seal import ofd
+
+    calls: list[str] = []
+    real = ofd.check_digest
+    monkeypatch.setattr(ofd, "check_digest", lambda m, d: calls.append(m) or real(m, d))
+    document = ofd.signatures_document(read_package(zip_files(unzip(make_ofd()))))
+    for name in ["sha1", " Sm3 ", "sm3\n", "SM3", "md5", "\tSha-256", "sha256 "]:
+        document.digest_of(name, "OFD.xml")
+    assert document.digest_of("SHA1", "OFD.xml") is None
+    assert document.digest_of("MD5", "OFD.xml") is None
+    data = document.package.files["OFD.xml"]
+    assert document.digest_of(" sm3", "OFD.xml") == real("SM3", data)
+    assert document.digest_of("SHA256", "OFD.xml") == real("SHA-256", data)
+    algorithms = [ofd.check_algorithm(m) for m in calls]
+    assert algorithms.count("sm3") == 1 and algorithms.count("sha256") == 1, calls
