@@ -52,7 +52,7 @@ from services.seal.ofd_signature import MAX_OFD_REFERENCES as MAX_OFD_REFERENCES
 from services.seal.ofd_signature import Reference as Reference
 from services.seal.ofd_signature import SignatureFile as SignatureFile
 from services.seal.ofd_signature import Stamp as Stamp
-from services.seal.ofd_signature import box_mm
+from services.seal.ofd_signature import box_mm, list_grown
 from services.seal.ofd_signature import check_algorithm as check_algorithm
 from services.seal.ofd_signature import check_digest as check_digest
 from services.seal.ofd_signature import read_signature_file as read_signature_file
@@ -399,15 +399,20 @@ class ReferenceResult:
 
 
 def check_references(
-    document: OfdDocument, signature: SignatureFile, entry: SignatureEntry
+    document: OfdDocument,
+    signature: SignatureFile,
+    entry: SignatureEntry,
+    at: int | None = None,
 ) -> list[ReferenceResult]:
     """Every reference of ``signature`` checked against the package as it is now, and
     every file the document is drawn from that the references leave out.
 
     A later seal adds its own entry to ``Signatures.xml``, so that file's digest is
-    ``list grown`` while it still lists ``entry`` with entries after it (ofdrw treats
-    the signature list the same way); whether those entries are signatures that hold
-    is for the caller, who verifies them. Every other difference is ``changed``.
+    ``list grown`` while the list it signed may be a prefix of it
+    (:func:`~services.seal.ofd_signature.list_grown`; ``at``: ``entry``'s place in
+    the list, its only place when not given); whether the entries after it are
+    signatures that hold is for the caller, who verifies them. Every other
+    difference is ``changed``.
 
     What is drawn must be told: a signature covering unchanged a drawn file (or an
     ``OFD.xml``) that cannot be read refuses the package (INVALID_ARGUMENT ``ofd``;
@@ -416,6 +421,7 @@ def check_references(
     (``missing``; atk33b F2).
     """
     results = []
+    signed = {ref.file for ref in signature.references}
     for ref in signature.references:
         present = ref.file in document.package.files  # a large file is not inflated
         actual = (
@@ -427,12 +433,13 @@ def check_references(
             status = "unsupported"
         elif actual == ref.check_value:
             status = "ok"
-        elif ref.file == document.signatures_path and _still_listed(document, entry):
+        elif ref.file == document.signatures_path and _grown(
+            document, entry, at, signed
+        ):
             status = "list grown"
         else:
             status = "changed"
         results.append(ReferenceResult(ref.file, ref.check_value, actual, status))
-    signed = {ref.file for ref in signature.references}
     for path, named_by in sorted(drawn_files(document).items()):
         if path in signed or path not in document.package.files:
             continue  # signed, or absent: nothing in it can be drawn
@@ -475,6 +482,11 @@ def _root_holds(document: OfdDocument, results: list[ReferenceResult]) -> bool:
     ) and entry_draws_only_root(document)
 
 
-def _still_listed(document: OfdDocument, entry: SignatureEntry) -> bool:
-    entries, _ = signature_entries(document)
-    return entries.index(entry) < len(entries) - 1 if entry in entries else False
+def _grown(
+    document: OfdDocument, entry: SignatureEntry, at: int | None, signed: set[str]
+) -> bool:
+    paths = [e.path for e in signature_entries(document)[0]]
+    if at is None:
+        at = paths.index(entry.path) if entry.path in paths else -1
+    listing = document.signatures_path or ""
+    return list_grown(paths, at, entry.path, signed, listing)

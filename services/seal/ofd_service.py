@@ -189,8 +189,8 @@ class OfdSealService:
             for index, (document, entries) in enumerate(listed):
                 found: list[_Found] = []
                 every.append(found)
-                for entry in entries:
-                    one = await self._verify_one(document, entry, index)
+                for at, entry in enumerate(entries):
+                    one = await self._verify_one(document, entry, index, at)
                     size += _reported_bytes(result_of(one, one.references))
                     if size > MAX_OFD_REPLY_BYTES:
                         raise invalid(
@@ -219,7 +219,7 @@ class OfdSealService:
             )
 
     async def _verify_one(
-        self, document: OfdDocument, entry: SignatureEntry, index: int
+        self, document: OfdDocument, entry: SignatureEntry, index: int, at: int
     ) -> _Found:
         package = document.package
         listing = document.signatures_path or ""
@@ -240,7 +240,7 @@ class OfdSealService:
             signature, unreadable = None, exc.message
         if signature is not None:
             references = await self._seals.offload.run(
-                "ofd", check_references, document, signature, entry
+                "ofd", check_references, document, signature, entry, at
             )
             value_path = signature.signed_value_path
             stamps = tuple(s.page_ref for s in signature.stamps)

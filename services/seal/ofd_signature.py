@@ -59,6 +59,34 @@ def check_digest(method: str, data: bytes) -> bytes | None:
     return None
 
 
+def list_grown(
+    paths: list[str], at: int, own: str, signed: set[str], listing: str
+) -> bool:
+    """Whether a ``Signatures.xml`` listing the ``Signature.xml`` files ``paths``,
+    changed since the signature ``own`` (listed at ``at``) signed it covering the
+    files ``signed``, may be the list it signed grown by later entries: that list a
+    prefix of this one, entry by entry (atk39ofd F2). A sealer adds its entry and
+    then signs the list, so the list signed ended with ``own`` and the growth is
+    what follows it, each a signature not listed before: an entry listed twice (a
+    copy adds no signature, and made ``list.index`` see an earlier seal's removal
+    as growth) is no growth. And as far as the signature tells what was listed when
+    it signed, every ``Signature.xml`` below the folder of ``listing`` that it
+    covers is listed before ``own``: one gone, or moved after it, is a list
+    shortened or reordered."""
+    if not 0 <= at < len(paths) - 1 or paths[at] != own:
+        return False  # not listed, or last: nothing was appended after it
+    if any(paths.count(path) > 1 for path in paths[at:]):  # at most 100 entries
+        return False
+    folder = listing.rsplit("/", 1)[0] if "/" in listing else ""
+    below = f"{folder}/" if folder else ""
+    listed = set(paths[:at])
+    return all(
+        f in listed
+        for f in signed
+        if f.startswith(below) and f.rsplit("/", 1)[-1] == "Signature.xml"
+    )
+
+
 def box_mm(text: str, field: str, what: str) -> tuple[float, float, float, float]:
     """A ``Boundary`` or ``PhysicalBox``: x, y, width and height in mm; INVALID_ARGUMENT
     (``field``) naming ``what`` for any other text."""

@@ -161,13 +161,6 @@ def _two_seals() -> dict[str, bytes]:
     return seal_files(files, signed_value=maker, seal=seal, page_ref="2")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39ofd F2: an earlier seal's entry removed from Signatures.xml and the "
-    "later seal's entry written twice is taken as 'list grown' (entries.index finds "
-    "the first of two equal entries): the later seal and the file stay VALID with "
-    "the earlier seal gone",
-)
 async def test_removing_an_earlier_seal_from_the_list_is_no_growth(
     stack,
     trusting_app,  # noqa: F811
@@ -204,6 +197,114 @@ async def test_control_a_copy_under_another_id_is_no_growth(
     reply = await _verify(stack, trusting_app, files)
     assert [s.verdict for s in reply.signatures] == ["MODIFIED", "MODIFIED"]
     assert reply.verdict == "MODIFIED"
+
+
+_COPIES = {
+    # the later entry again, its BaseLoc spelled relative to the list's folder
+    "relative": lambda second: second.replace("/Doc_0/Signs/Sign_1/", "Sign_1/"),
+    # again, with its attributes in another order
+    "reordered": lambda second: (
+        '<ofd:Signature BaseLoc="/Doc_0/Signs/Sign_1/Signature.xml" Type="Seal" '
+        'ID="2"/>'
+    ),
+}
+
+
+@pytest.mark.parametrize("copy", sorted(_COPIES))
+async def test_an_earlier_seal_removed_behind_any_copy_is_no_growth(
+    stack,
+    trusting_app,  # noqa: F811
+    copy,
+):
+    """F2's kind: the copy that makes the later entry "not last" written another way
+    names the same Signature.xml: no growth."""
+    files = _two_seals()
+    listing = files[SIGNS].decode()
+    first, second = re.findall(r"<ofd:Signature [^>]*/>", listing)
+    doubled = second + _COPIES[copy](second)
+    files[SIGNS] = listing.replace(first, "").replace(second, doubled).encode()
+    reply = await _verify(stack, trusting_app, files)
+    assert [s.verdict for s in reply.signatures] == ["MODIFIED", "MODIFIED"]
+    assert _statuses(reply.signatures[0])[SIGNS_REF] == "changed"
+    assert reply.verdict == "MODIFIED"
+
+
+async def test_an_earlier_seal_removed_under_a_new_valid_seal_is_no_growth(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    """F2's kind with a key: seal 1's entry taken out and a third, VALID seal added
+    over the list without it. Seal 2 covered seal 1's Signature.xml, which is listed
+    no more, so the list it signed is no prefix of this one: seal 2 does not hold
+    (before, the third seal made the list "grown" and every seal VALID)."""
+    files = _two_seals()
+    listing = files[SIGNS].decode()
+    first = re.findall(r"<ofd:Signature [^>]*/>", listing)[0]
+    files[SIGNS] = listing.replace(first, "").encode()
+    maker, seal = v4_seal_maker()
+    files = seal_files(files, signed_value=maker, seal=seal, page_ref="2")
+    reply = await _verify(stack, trusting_app, files)
+    second, third = reply.signatures
+    assert second.signature_path == "/Doc_0/Signs/Sign_1/Signature.xml"
+    assert second.verdict == "MODIFIED", second.checks
+    assert _statuses(second)[SIGNS_REF] == "changed"
+    assert third.verdict == "VALID", third.checks  # it signed the list as it is
+    assert reply.verdict == "MODIFIED"
+
+
+async def test_an_earlier_seal_moved_after_a_later_one_is_no_growth(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    """F2's kind: the entries reordered, the earlier seal last. The list seal 2
+    signed (seal 1, then seal 2) is no prefix of (seal 2, seal 1)."""
+    files = _two_seals()
+    listing = files[SIGNS].decode()
+    first, second = re.findall(r"<ofd:Signature [^>]*/>", listing)
+    files[SIGNS] = listing.replace(first + second, second + first).encode()
+    reply = await _verify(stack, trusting_app, files)
+    later = reply.signatures[0]
+    assert later.signature_path == "/Doc_0/Signs/Sign_1/Signature.xml"
+    assert later.verdict == "MODIFIED", later.checks
+    assert _statuses(later)[SIGNS_REF] == "changed"
+    assert reply.verdict == "MODIFIED"
+
+
+async def test_control_a_third_seal_appended_is_growth(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    """What F2's fix keeps: a list grown by a later seal holds for each earlier one."""
+    maker, seal = v4_seal_maker()
+    files = seal_files(_two_seals(), signed_value=maker, seal=seal, page_ref="2")
+    reply = await _verify(stack, trusting_app, files)
+    assert [s.verdict for s in reply.signatures] == ["VALID"] * 3
+    assert [_statuses(s)[SIGNS_REF] for s in reply.signatures] == [
+        "list grown",
+        "list grown",
+        "ok",
+    ]
+
+
+def test_list_grown_compares_the_signed_list_as_a_prefix():
+    """:func:`ofd_signature.list_grown` alone: the list signed (ending with the
+    signature's own entry) must be a prefix of the list now, entry by entry."""
+    from services.seal.ofd_signature import list_grown
+
+    s0, s1, s2 = (f"Doc_0/Signs/Sign_{n}/Signature.xml" for n in range(3))
+    covered = {s0, "Doc_0/Document.xml", SIGNS}
+    assert list_grown([s0, s1, s2], 1, s1, covered, SIGNS)
+    assert not list_grown([s0, s1], 1, s1, covered, SIGNS)  # last: nothing grew
+    assert not list_grown([s1, s1], 0, s1, covered, SIGNS)  # a copy
+    assert not list_grown([s0, s1, s2, s2], 1, s1, covered, SIGNS)  # a later copy
+    assert not list_grown([s0, s1, s0], 1, s1, covered, SIGNS)  # an earlier copy
+    assert not list_grown([s1, s2], 0, s1, covered, SIGNS)  # s0 removed
+    assert not list_grown([s1, s0, s2], 0, s1, covered, SIGNS)  # s0 moved after
+    assert not list_grown([s0, s2, s1], 1, s1, covered, SIGNS)  # not at its place
+    # another document's signatures, covered by a seal of the whole package, are
+    # not this list's
+    other = covered | {"Doc_1/Signs/Sign_0/Signature.xml"}
+    assert list_grown([s0, s1, s2], 1, s1, other, SIGNS)
 
 
 # --- F3: one file digested once per algorithm, however it is spelled ----------
