@@ -74,6 +74,24 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
 }
 
 
+#: lists whose locations readers also read from a folder above the list's own
+#: (atk39ofd F1): ofd.js reads a resource list's ``BaseLoc`` and files from the
+#: document's folder (``getMultiMediaRes``: ``Doc_0`` + ``BaseLoc`` + ``MediaFile``
+#: for a list in ``Doc_0/Res``) and an annotation list's files from the document's
+#: folder and the list location's first folder (``getAnnotations``); ofdrw reads a
+#: resource list it opened at its location doubled (``Doc_0/Res/Res/...``:
+#: :func:`services.seal.ofd_loc._read_again`) from the folder it changed to
+#: (``Doc_0/Res``). Each is a folder above the list's, at most its depth.
+_READ_FROM_ABOVE = frozenset({"res", "annotations"})
+
+
+def _above(folder: str) -> list[str]:
+    """The folders above ``folder``, nearest first, the package root left out
+    (every location is read from there already): ``a/b/c`` → ``a/b``, ``a``."""
+    parts = folder.split("/") if folder else []
+    return ["/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+
+
 MAX_LOCATION_WORK = 64 * 1024 * 1024
 """Characters of locations one request reads to find what a document is drawn
 from: each spelling of a location (up to twelve) from each folder it may be read
@@ -130,8 +148,10 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     (:func:`services.seal.ofd_loc.readings`: its text pieces joined or its first,
     stripped or not, folder names trimmed, backslashes as slashes, an attribute of
     any namespace), relative from its file's folder (GB/T 33190 §7.2) and also from
-    the package root (and a resource's from its ``BaseLoc``), and every file one of
-    them names is drawn: a file any reader might open is covered (atk-ofd2 F4). Each file is parsed once per request
+    the package root (and a resource's from its ``BaseLoc``; a resource or
+    annotation list's from each folder above its own, and a resource list's own
+    location also as ofdrw reads it: :data:`_READ_FROM_ABOVE`), and every file one
+    of them names is drawn: a file any reader might open is covered (atk-ofd2 F4). Each file is parsed once per request
     (the result is kept on ``document``); one that is not bounded XML names nothing
     (its own digest reports it). Only files the package holds are given, found as a
     reader unpacking the package finds them: ignoring case, Unicode form and
@@ -276,6 +296,10 @@ def _named_by(
     the package's files and folders by :func:`file_key`, and the request's work."""
     by_case, present, work = found
     folders = [_dirname(path)]
+    if kind in _READ_FROM_ABOVE:  # and from each folder above the list's own,
+        # charged as it is built (a list of many segments: many folders, long ones)
+        work(len(folders[0]) * folders[0].count("/"))
+        folders += _above(folders[0])
     if kind == "res":  # a resource's files are below its BaseLoc, in each reading
         # that is a folder of the package (so a few folders, however it is written)
         below = readings(attribute_values(root, "BaseLoc"), folders, charge=work)
@@ -295,9 +319,8 @@ def _named_by(
             # every reading a reader may make (ofd_loc): each file one names is
             # drawn; an absent one names nothing (so at most one entry per file of
             # the package, however many names)
-            found_files = (
-                by_case.get(file_key(p)) for p in readings(locs, folders, charge=work)
-            )
+            read = readings(locs, folders, again=then == "res", charge=work)
+            found_files = (by_case.get(file_key(p)) for p in read)
             targets = targets_of[locs] = list(dict.fromkeys(filter(None, found_files)))
         for target in targets:
             named.setdefault(target, set()).add(path)

@@ -13,7 +13,9 @@ however the text is written, each resolved as readers resolve it (:func:`resolve
 for them is:
 
 - what a document is drawn from (what a seal must cover:
-  :mod:`services.seal.ofd_drawn`): every reading that names a file of the package;
+  :mod:`services.seal.ofd_drawn`): every reading that names a file of the package,
+  from every folder a reader reads it from (a resource list's location also as
+  ofdrw reads it, from the folder it names: :func:`_read_again`; atk39ofd F1);
 - a location the verifier follows to decide (``DocRoot``, ``Signatures``, a
   ``Signature``'s ``BaseLoc``, ``SignedValue``, ``Seal/BaseLoc``, a ``Reference``'s
   ``FileRef``: :func:`one_file`): readings naming two files of the package are
@@ -116,6 +118,7 @@ def readings(
     bases: Sequence[str],
     *,
     explicit_relative: bool = False,
+    again: bool = False,
     charge: Callable[[int], None] | None = None,
 ) -> list[str]:
     """Every package path a reader may open for the locations ``locs`` (the texts
@@ -125,7 +128,8 @@ def readings(
     from the root too (some producers write a root path without its slash). With
     ``explicit_relative`` (a ``Reference``'s ``FileRef``, "an absolute path in the
     package", GB/T 33190 §18) only ``./x`` and ``../x`` are read from ``bases``,
-    and only from there.
+    and only from there. With ``again`` (a resource list's location) each relative
+    spelling is also read as ofdrw reads it (:func:`_read_again`).
     Spellings that are no path inside the package are left out. ``charge``, when
     given, is told the characters each spelling costs to read from its folders
     before they are read (it may raise to stop: :func:`~services.seal.ofd_drawn.
@@ -134,6 +138,7 @@ def readings(
     # what reading a spelling below the folders costs beyond its own characters:
     # each folder's path is walked or joined and looked up with it (atk34 O1)
     spread = sum(map(len, bases)) + len(bases)
+    rounds = 2 if again else 1  # a second reading from each folder of ``bases``
     for loc in dict.fromkeys(locs):
         for spelling in spellings(loc):
             if "\\" in spelling:
@@ -147,12 +152,12 @@ def readings(
                 folders = bases if dotted else ("",)
                 cost = spread if dotted else 1
             if charge is not None:
-                charge(len(spelling) * (1 + len(folders)) + cost)
+                charge(len(spelling) * (1 + rounds * len(folders)) + rounds * cost)
             # resolved once from the root; below a folder it is that folder's path
             # and this one unless it climbs ("..")
             whole = resolve(spelling, "")
             climbs = whole is None or ".." in spelling.split("/")
-            for folder in folders:
+            for at, folder in enumerate(folders):
                 path = (
                     resolve(spelling, folder)
                     if climbs
@@ -162,7 +167,26 @@ def readings(
                 )
                 if path is not None:  # else no reader opens a package file for it
                     found[path] = None
+                if again and at < len(bases):  # the root's reading is no ofdrw's
+                    path = _read_again(spelling, folder)
+                    if path is not None:
+                        found[path] = None
     return list(found)
+
+
+def _read_again(spelling: str, folder: str) -> str | None:
+    """The file ofdrw opens for a resource list's location ``spelling`` read from
+    ``folder`` (atk39ofd F1): ``ResourceManage.loadResFile`` changes directory to
+    the location's folder (``rl.cd(resLoc.parent())``) and then opens the location
+    again from there (``rl.get(resLoc, ...)``), so ``Res/DocumentRes.xml`` read
+    from ``Doc_0`` opens ``Doc_0/Res/Res/DocumentRes.xml`` (and what that list
+    names is read from ``Doc_0/Res``, the folder it changed to: a folder above the
+    list's, :func:`services.seal.ofd_drawn.drawn_files`). None when that is the one
+    reading already: an absolute location, or one without a folder."""
+    if spelling.startswith("/") or "/" not in spelling:
+        return None
+    there = _walked(spelling.rsplit("/", 1)[0], folder)[0]
+    return resolve(spelling, "/".join(there))
 
 
 MAX_SEGMENTS = 4096

@@ -123,12 +123,6 @@ _ADDED = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39ofd F1: a resource list in a folder is read by ofdrw at "
-    "<folder>/<location> again and by ofd.js with its BaseLoc from the document's "
-    "folder; a file added there after sealing is drawn, the seal stays VALID",
-)
 @pytest.mark.parametrize("reader", sorted(_ADDED))
 async def test_a_resource_read_where_a_reader_reads_it_must_be_covered(
     stack,
@@ -148,6 +142,130 @@ async def test_a_resource_read_where_a_reader_reads_it_must_be_covered(
     statuses = _statuses(result)
     unsigned = {f for f, s in statuses.items() if s == "unsigned"}
     assert unsigned & {"/" + name for name in _ADDED[reader]}, statuses
+
+
+def _drawn_with(files: dict[str, bytes]) -> dict[str, frozenset[str]]:
+    from services.seal.ofd import signatures_document
+    from services.seal.ofd_drawn import drawn_files
+
+    return drawn_files(signatures_document(read_package(zip_files(files))))
+
+
+def _with_res(element: str, loc: str) -> dict[str, bytes]:
+    """An unsealed OFD whose Document.xml names the resource list ``loc``."""
+    files = unzip(make_ofd())
+    files[ROOT] = files[ROOT].replace(
+        b"</ofd:CommonData>",
+        f"<ofd:{element}>{loc}</ofd:{element}></ofd:CommonData>".encode(),
+    )
+    return files
+
+
+_PLAIN_RES = (
+    f'{HEAD}<ofd:Res {NS}><ofd:MultiMedias><ofd:MultiMedia ID="7" Type="Image">'
+    "<ofd:MediaFile>stamp.png</ofd:MediaFile></ofd:MultiMedia></ofd:MultiMedias>"
+    "</ofd:Res>"
+).encode()
+
+# F1's kind: (element, location, list, the files the package holds besides, the
+# file a reader opens that must be drawn, by what)
+_READ_ELSEWHERE = {
+    # ofdrw's loadResFile reads a PublicRes as it reads a DocumentRes
+    "ofdrw PublicRes": (
+        "PublicRes",
+        "Res/PublicRes.xml",
+        {"Doc_0/Res/PublicRes.xml": _res("stamp.png")},
+        {"Doc_0/Res/Res/PublicRes.xml": _res("x.png")},
+        ("Doc_0/Res/Res/PublicRes.xml", ROOT),
+    ),
+    # two folders: cd Doc_0/Res/Sub, then Res/Sub/... again from there; what the
+    # doubled list names below Doc_0/Res/Sub (the folder ofdrw changed to)
+    "ofdrw two folders": (
+        "DocumentRes",
+        "Res/Sub/DocumentRes.xml",
+        {"Doc_0/Res/Sub/DocumentRes.xml": _res("stamp.png")},
+        {
+            "Doc_0/Res/Sub/Res/Sub/DocumentRes.xml": _res("forged.png"),
+            "Doc_0/Res/Sub/Media/forged.png": FORGED,
+        },
+        ("Doc_0/Res/Sub/Media/forged.png", "Doc_0/Res/Sub/Res/Sub/DocumentRes.xml"),
+    ),
+    # ofd.js without a BaseLoc: Doc_0 + MediaFile
+    "ofd.js no BaseLoc": (
+        "DocumentRes",
+        "Res/DocumentRes.xml",
+        {"Doc_0/Res/DocumentRes.xml": _PLAIN_RES},
+        {"Doc_0/stamp.png": FORGED},
+        ("Doc_0/stamp.png", "Doc_0/Res/DocumentRes.xml"),
+    ),
+    # ofd.js: Doc_0 + BaseLoc + MediaFile, the list two folders down
+    "ofd.js two folders": (
+        "PublicRes",
+        "Res/Sub/PublicRes.xml",
+        {"Doc_0/Res/Sub/PublicRes.xml": _res("stamp.png")},
+        {"Doc_0/Media/stamp.png": FORGED},
+        ("Doc_0/Media/stamp.png", "Doc_0/Res/Sub/PublicRes.xml"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_READ_ELSEWHERE))
+def test_other_resource_lists_are_drawn_where_readers_read_them(case):
+    """F1's kind: a PublicRes as a DocumentRes, lists two folders down, a list
+    without a BaseLoc: what ofdrw or ofd.js opens is drawn, named by the file
+    whose location the reader followed (so a seal covering that file must cover
+    it)."""
+    element, loc, sealed, added, (drawn, by) = _READ_ELSEWHERE[case]
+    files = _with_res(element, loc) | sealed
+    assert drawn not in _drawn_with(files)  # the control: absent, nothing drawn
+    assert by in _drawn_with(files | added)[drawn]
+
+
+def test_an_annotation_list_in_two_folders_is_read_from_the_first_as_ofd_js_does():
+    """ofd.js (``getAnnotations``) reads an annotation list's ``FileLoc`` below the
+    document's folder and the list location's first folder: ``Annots/Sub/
+    Annotations.xml`` names ``Doc_0/Annots/Page_0/Annotation.xml``."""
+    files = unzip(make_ofd())
+    files[ROOT] = files[ROOT].replace(
+        b"</ofd:Pages>",
+        b"</ofd:Pages><ofd:Annotations>Annots/Sub/Annotations.xml</ofd:Annotations>",
+    )
+    files["Doc_0/Annots/Sub/Annotations.xml"] = (
+        f'{HEAD}<ofd:Annotations {NS}><ofd:Page PageID="1">'
+        "<ofd:FileLoc>Page_0/Annotation.xml</ofd:FileLoc></ofd:Page></ofd:Annotations>"
+    ).encode()
+    added = {"Doc_0/Annots/Page_0/Annotation.xml": b"<ofd:PageAnnot/>"}
+    drawn = _drawn_with(files | added)
+    assert drawn["Doc_0/Annots/Page_0/Annotation.xml"] == {
+        "Doc_0/Annots/Sub/Annotations.xml"
+    }
+
+
+def test_a_deep_resource_list_is_refused_within_the_work_bound():
+    """The readings above a list's folder are bounded as every reading is: a list
+    60 folders deep (a package holds none deeper than 64), of a kilobyte of path,
+    naming 20,000 distinct pictures is refused once the request's reading passes
+    MAX_LOCATION_WORK, in seconds, not read for a minute."""
+    import time
+
+    from certseal.errors import CertsealError
+
+    deep = "/".join([f"{n:014d}" for n in range(60)])
+    pictures = "".join(
+        f'<ofd:MultiMedia ID="{i}" Type="Image"><ofd:MediaFile>../p{i}.png'
+        "</ofd:MediaFile></ofd:MultiMedia>"
+        for i in range(20_000)
+    )
+    files = _with_res("DocumentRes", f"{deep}/R.xml")
+    files[f"Doc_0/{deep}/R.xml"] = (
+        f"{HEAD}<ofd:Res {NS}><ofd:MultiMedias>{pictures}</ofd:MultiMedias></ofd:Res>"
+    ).encode()
+    start = time.process_time()
+    with pytest.raises(CertsealError) as refused:
+        _drawn_with(files)
+    assert refused.value.field == "ofd"
+    assert "characters of reading" in refused.value.message
+    assert time.process_time() - start < 10.0
 
 
 # --- F2: an earlier seal taken out of the list --------------------------------
