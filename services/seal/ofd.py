@@ -26,6 +26,7 @@ from typing import cast
 
 from certseal.errors import CertsealError, invalid
 from services.seal.ofd_drawn import (
+    drawn_because,
     drawn_files,
     entry_draws_only_root,
     refuse_unread_sealed,
@@ -451,7 +452,7 @@ def check_references(
                 if path == "OFD.xml"
                 else "the document root"
                 if path == document.doc_root
-                else "named by /" + ", /".join(sorted(named_by & signed))
+                else drawn_because(document, path, sorted(named_by & signed))
             )
             results.append(ReferenceResult(path, b"", None, "unsigned", why))
     refuse_unread_sealed(document, {r.file for r in results if r.status == "ok"}, entry)

@@ -15,10 +15,13 @@ from certseal.errors import CertsealError, ErrorKind, invalid
 from services.seal.ofd_loc import (
     LocationPastReading,
     attribute_values,
+    element_texts,
     own_texts,
     readings,
 )
 from services.seal.ofd_package import (
+    OfdPackage,
+    children,
     file_key,
     local,
     package_xml,
@@ -73,6 +76,23 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
     ),
 }
 
+
+#: files ofdrw opens by their fixed names in a document's folder (``DocDir``,
+#: ``SignsDir``), whatever ``DocRoot`` and ``Signatures`` name (atk39ofd F4), with
+#: what they are read as: ``OFDDir.obtainDocDefault()`` is the folder of the last
+#: ``DocBody``'s ``DocRoot``, whose ``Document.xml`` ``OFDReader`` reads for the
+#: page area of every page without its own (``getPageSize``) and the attachments
+#: (``getAttachmentList``), ofdrw-layout's ``ResManager`` for the resources it
+#: draws new content with, with ``PublicRes.xml`` and ``DocumentRes.xml`` (as does
+#: ofdrw-archive); ``OFDSigner`` writes ``Signs/Signatures.xml`` there. Each is
+#: drawn when the package holds it beside a document root, named by that root, a
+#: document's named signature list left out (judged as a list: ``list grown``).
+FIXED_NAMES: tuple[tuple[str, str | None], ...] = (
+    ("Document.xml", "document"),
+    ("PublicRes.xml", "res"),
+    ("DocumentRes.xml", "res"),
+    ("Signs/Signatures.xml", None),
+)
 
 #: lists whose locations readers also read from a folder above the list's own
 #: (atk39ofd F1): ofd.js reads a resource list's ``BaseLoc`` and files from the
@@ -161,8 +181,9 @@ def drawn_files(document: OfdDocument) -> dict[str, frozenset[str]]:
     return _drawn(document)[0]
 
 
-_Drawn = tuple[dict[str, frozenset[str]], dict[str, str]]
-"""What is drawn (:func:`drawn_files`), and the drawn files not read, with why."""
+_Drawn = tuple[dict[str, frozenset[str]], dict[str, str], set[tuple[str, str]]]
+"""What is drawn (:func:`drawn_files`), the drawn files not read, with why, and
+which (file, document root) are drawn only by the file's fixed name beside it."""
 
 
 def _drawn(document: OfdDocument) -> _Drawn:
@@ -191,6 +212,8 @@ def _drawn(document: OfdDocument) -> _Drawn:
     seen = {path for path, _ in todo}
     unread: dict[str, str] = {}
     work = LocationWork()
+    lists = _signature_lists(package, by_case) | {document.signatures_path}
+    fixed: set[tuple[str, str]] = set()
     while todo:
         path, kind = todo.pop()
         # parsed already (OFD.xml, the document root), or parsed here once and not
@@ -202,13 +225,68 @@ def _drawn(document: OfdDocument) -> _Drawn:
         try:
             with package_xml_once(package, path, "ofd") as root:
                 _named_by(root, path, kind, (by_case, folders, work), named, seen, todo)
+                if kind == "document":  # and what ofdrw opens beside it by name
+                    _beside(path, by_case, lists, (named, fixed), seen, todo)
         except EndsRequest:
             raise
         except CertsealError as exc:
             unread[path] = exc.message
-    found: _Drawn = ({path: frozenset(by) for path, by in named.items()}, unread)
+    drawn = {path: frozenset(by) for path, by in named.items()}
+    found: _Drawn = (drawn, unread, fixed)
     document.cache["drawn"] = found
     return found
+
+
+def _signature_lists(package: OfdPackage, by_case: dict[str, str]) -> set[str]:
+    """The signature lists ``OFD.xml`` names, in every reading (none when it cannot
+    be read: then no document root is read either)."""
+    try:
+        ofd = package_xml(package, "OFD.xml", "ofd")
+    except EndsRequest:
+        raise
+    except CertsealError:
+        return set()
+    # at most MAX_OFD_DOCUMENTS bodies: signatures_documents refused more
+    texts = (element_texts(body, "Signatures") for body in children(ofd, "DocBody"))
+    paths = (p for locs in texts for p in readings(locs, ("",)))
+    return {f for f in map(by_case.get, map(file_key, paths)) if f is not None}
+
+
+def _beside(
+    root: str,
+    by_case: dict[str, str],
+    lists: set[str | None],
+    drawn: tuple[dict[str, set[str]], set[tuple[str, str]]],
+    seen: set[str],
+    todo: list[tuple[str, str]],
+) -> None:
+    """The files of :data:`FIXED_NAMES` the package holds in the folder of the
+    document root ``root``: drawn, by ``root`` (``drawn``: what is drawn, and
+    which only by a fixed name), and read on as their kind."""
+    named, fixed = drawn
+    folder = _dirname(root)
+    for name, then in FIXED_NAMES:
+        target = by_case.get(file_key(f"{folder}/{name}" if folder else name))
+        if target is None or target == root or target in lists:
+            continue
+        if root not in named.setdefault(target, set()):  # not named by a location
+            fixed.add((target, root))
+        named[target].add(root)
+        if then is not None and target not in seen:
+            seen.add(target)
+            todo.append((target, then))
+
+
+def drawn_because(document: OfdDocument, path: str, by: list[str]) -> str:
+    """Why ``path`` is drawn by the files ``by`` (of :func:`drawn_files`): each names
+    it, or it has a fixed name beside that document root (:data:`FIXED_NAMES`)."""
+    fixed = _drawn(document)[2]
+    beside = [f for f in by if (path, f) in fixed]
+    named = [f for f in by if (path, f) not in fixed]
+    return "; ".join(
+        [f"named by /{', /'.join(named)}"] * bool(named)
+        + [f"opened by its fixed name beside /{', /'.join(beside)}"] * bool(beside)
+    )
 
 
 def refuse_unread_sealed(

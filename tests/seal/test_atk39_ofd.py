@@ -447,12 +447,6 @@ def test_each_file_is_digested_once_per_algorithm_however_it_is_named(monkeypatc
 # --- F4: ofdrw's Document.xml by its fixed name -------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39ofd F4: ofdrw reads Document.xml by its fixed name in DocRoot's "
-    "folder for the page area and attachments; one added after sealing beside a "
-    "DocRoot of another name is drawn, the seal stays VALID",
-)
 async def test_a_document_xml_beside_a_root_of_another_name_must_be_covered(
     stack,
     trusting_app,  # noqa: F811
@@ -506,3 +500,77 @@ def test_spellings_of_one_algorithm_share_a_digest_and_others_share_none(monkeyp
     assert document.digest_of("SHA256", "OFD.xml") == real("SHA-256", data)
     algorithms = [ofd.check_algorithm(m) for m in calls]
     assert algorithms.count("sm3") == 1 and algorithms.count("sha256") == 1, calls
+
+
+def _detail(result: pb.OfdSignatureResult) -> str:
+    return "; ".join(c.detail for c in result.checks if c.name == "references")
+
+
+@pytest.mark.parametrize("name", ["PublicRes.xml", "DocumentRes.xml"])
+async def test_a_resource_list_of_a_fixed_name_beside_the_root_must_be_covered(
+    stack,
+    trusting_app,  # noqa: F811
+    name,
+):
+    """F4's kind: ofdrw's DocDir opens PublicRes.xml and DocumentRes.xml by name in
+    the document's folder (ofdrw-layout's ResManager, ofdrw-archive) whatever
+    Document.xml names; one added after sealing beside the root is drawn, and the
+    seal, covering the root, does not cover it."""
+    maker, seal = v4_seal_maker()
+    files = seal_files(unzip(make_ofd()), signed_value=maker, seal=seal)
+    files[f"Doc_0/{name}"] = _res("forged.png")
+    files["Doc_0/Media/forged.png"] = FORGED
+    reply = await _verify(stack, trusting_app, files)
+    [result] = reply.signatures
+    assert result.verdict == "MODIFIED", result.checks
+    assert _statuses(result).get(f"/Doc_0/{name}") == "unsigned", _statuses(result)
+    assert f"/Doc_0/{name} unsigned (opened by its fixed name beside /{ROOT})" in (
+        _detail(result)
+    )
+
+
+def test_a_signature_list_of_the_fixed_name_is_drawn_unless_it_is_the_list():
+    """F4's kind: ofdrw's OFDSigner writes Signs/Signatures.xml in the document's
+    folder by that name. A document whose OFD.xml names another list draws it
+    (named by the root); the list OFD.xml names is judged as a list, never drawn."""
+    files = unzip(make_ofd())
+    listing = (
+        f"{HEAD}<ofd:Signatures {NS}><ofd:MaxSignId>0</ofd:MaxSignId></ofd:Signatures>"
+    )
+    files["Doc_0/Signs/Signatures.xml"] = listing.encode()
+    assert _drawn_with(files)["Doc_0/Signs/Signatures.xml"] == {ROOT}
+    named = files["OFD.xml"].replace(
+        b"</ofd:DocRoot>",
+        b"</ofd:DocRoot><ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures>",
+    )
+    assert "Doc_0/Signs/Signatures.xml" not in _drawn_with(files | {"OFD.xml": named})
+    other = named.replace(b"Signs/Signatures.xml", b"Signs/List.xml")
+    with_other = files | {"OFD.xml": other, "Doc_0/Signs/List.xml": listing.encode()}
+    drawn = _drawn_with(with_other)
+    assert drawn["Doc_0/Signs/Signatures.xml"] == {ROOT}
+    assert "Doc_0/Signs/List.xml" not in drawn
+
+
+def test_a_document_xml_beside_the_root_is_read_on_as_a_document():
+    """F4: what the Document.xml ofdrw opens by name draws (its attachments list and
+    the attachments) is drawn too, the whole of it read as a document root is."""
+    files = unzip(make_ofd())
+    files["Doc_0/Root.xml"] = files.pop(ROOT)
+    files["OFD.xml"] = files["OFD.xml"].replace(
+        b"Doc_0/Document.xml", b"Doc_0/Root.xml"
+    )
+    assert not any("Attachs" in f for f in _drawn_with(files))
+    files[ROOT] = (
+        f"{HEAD}<ofd:Document {NS}><ofd:CommonData><ofd:MaxUnitID>20</ofd:MaxUnitID>"
+        "</ofd:CommonData><ofd:Attachments>Attachs/Attachments.xml</ofd:Attachments>"
+        "</ofd:Document>"
+    ).encode()
+    files["Doc_0/Attachs/Attachments.xml"] = (
+        f'{HEAD}<ofd:Attachments {NS}><ofd:Attachment ID="1" Name="t" Format="txt">'
+        "<ofd:FileLoc>t.txt</ofd:FileLoc></ofd:Attachment></ofd:Attachments>"
+    ).encode()
+    files["Doc_0/Attachs/t.txt"] = b"added"
+    drawn = _drawn_with(files)
+    assert drawn[ROOT] == {"Doc_0/Root.xml"}
+    assert drawn["Doc_0/Attachs/Attachments.xml"] == {ROOT}
+    assert drawn["Doc_0/Attachs/t.txt"] == {"Doc_0/Attachs/Attachments.xml"}
