@@ -1,7 +1,8 @@
 """atk39ofd: an outside reviewer's attacks on OFD seal verification (GB/T 33190 §18).
 
-Each test asserts what a correct verifier answers and is marked ``xfail(strict)``:
-it fails today (certseal answers otherwise) and passes once the product is fixed.
+Each test asserts what a correct verifier answers. They were marked
+``xfail(strict)`` until the product was fixed (F1 d4953a5, F2 58fdc26, F3 534060f,
+F4 5a66ba4); the tests after each reviewer's test try other inputs of its kind.
 
 F1. A resource list named by a relative location with a folder is opened by readers
     where the verifier never looks, so a file added there after sealing is drawn
