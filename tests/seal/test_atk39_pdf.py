@@ -1,0 +1,353 @@
+"""atk39pdf: attacks on the PDF seal verification after atk38d and trial38c (the
+title read as each revision has it, ``filled_after`` by number, ``changes_after``).
+
+Found:
+
+* F1 (medium) the XMP title is read by certseal (``pdf_after._titles``: ElementTree,
+  Dublin Core's namespace, the first ``dc:title`` anywhere, an unfiltered packet of
+  at most 64 KiB without a DTD) otherwise than pdf.js shows it (its
+  ``MetadataParser``: any filter decoded, no size bound, a DOCTYPE skipped, names
+  matched as written and lower-cased, ``dc:title`` whatever namespace its prefix
+  names, the LAST one among ``rdf:Description``'s children winning). pyHanko's
+  ``MetadataUpdateRule`` (lxml, well-formed, root ``x:xmpmeta``) passes each at
+  LTA_UPDATES. A sealed file whose packet has no title (as certseal's seal writes
+  it), updated after the seal with a packet whose ``dc:title`` certseal reads as
+  none, verifies VALID while pdf.js shows "FORGED" in its tab: the packet
+  compressed (/FlateDecode), with a ``<!DOCTYPE>``, with the ``dc`` prefix bound to
+  another URI (the DC namespace without its last slash), written ``dc:Title``,
+  with a first empty ``dc:title`` and a second "FORGED", or past 64 KiB (a packet
+  with a thumbnail is that large).
+* F2 (high) a signature field added after a seal whose widget has the NoView flag
+  (/F 32) counts as showing nothing (``pdf_revisions._never_shown``), so an empty
+  field, no signature at all, with an appearance covering the page is excused and
+  the seal stays VALID ("later signatures only"), while PDFium draws the widget with
+  its forms (``FPDF_FFLDraw``, as Chrome renders a page): the whole sealed page red.
+  With /F 36 (NoView, Print) poppler prints it too (``pdftocairo``), while its screen
+  rendering leaves it out.
+* F3 (medium) ``pdf_after.filled_after`` collects, for every revision that adds an
+  object, the dependencies of the whole revision before, each object found through
+  pyHanko's ``get_last_change`` (a walk back over the revisions): objects times
+  revisions squared. It runs for an unsigned file too. A 118 KB PDF of 1,000 objects
+  and 400 one-object updates costs 137 s of CPU (1,000 and 200: 59 s), past the seal
+  service's 60 s job bound.
+
+Handled: the XMP title changed in a plain packet (MODIFIED); a zero-area or inverted
+rectangle for the added field (nothing drawn, or MODIFIED); a Hidden widget (/F 2:
+nothing drawn by PDFium).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import signal
+import zlib
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from certseal.errors import CertsealError
+from services.seal.pdf_verify import read_pdf_seals
+from tests.seal.field_pdfs import Tree, assemble_pdf, page_pdf
+from tests.seal.test_atk38d import raw_update
+from tests.seal.test_field_pdfs import keys, seal, seal_ca  # noqa: F401
+from tests.seal.test_pdf_tail import _with_display_title
+
+FORGED = "FORGED"
+
+
+async def _verdicts(pdf: bytes, ca: bytes) -> list[tuple[bool, bool, str]]:
+    return [(s.intact, s.modified, s.detail) for s in await read_pdf_seals(pdf, ca=ca)]
+
+
+@pytest.fixture(scope="module")
+async def titled(seal_ca, keys) -> bytes:  # noqa: F811
+    """A PDF with a title (/Info) and DisplayDocTitle as certseal seals it: its XMP
+    packet (pyHanko's) has no dc:title."""
+    return await seal(seal_ca, keys, _with_display_title(page_pdf(Tree())))
+
+
+# -- F1: an XMP title pdf.js shows and certseal reads as none --------------------------
+
+_HEAD = (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+)
+_TAIL = '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+_DC = "http://purl.org/dc/elements/1.1/"
+
+
+def _description(inner: str, dc: str = _DC) -> str:
+    return f'<rdf:Description rdf:about="" xmlns:dc="{dc}">{inner}</rdf:Description>'
+
+
+def _title(text: str, tag: str = "dc:title") -> str:
+    return (
+        f'<{tag}><rdf:Alt><rdf:li xml:lang="x-default">{text}</rdf:li></rdf:Alt>'
+        f"</{tag}>"
+    )
+
+
+#: packets whose shown title (pdf.js: the last rdf:Description child named
+#: "dc:title" once lower-cased, any filter decoded) is FORGED, and whether compressed
+_PACKETS = {
+    "flate": (_HEAD + _description(_title(FORGED)) + _TAIL, True),
+    "doctype": (
+        '<?xml version="1.0"?><!DOCTYPE x:xmpmeta>'
+        + _HEAD[_HEAD.index("<x:") :]
+        + _description(_title(FORGED))
+        + _TAIL,
+        False,
+    ),
+    "dc-prefix-other-uri": (
+        _HEAD + _description(_title(FORGED), dc=_DC.rstrip("/")) + _TAIL,
+        False,
+    ),
+    "dc:Title": (_HEAD + _description(_title(FORGED, tag="dc:Title")) + _TAIL, False),
+    "second-dc:title": (
+        _HEAD + _description(_title("") + _title(FORGED)) + _TAIL,
+        False,
+    ),
+    "over-64-KiB": (
+        _HEAD
+        + _description(
+            "<dc:description>" + "x" * 70_000 + "</dc:description>" + _title(FORGED)
+        )
+        + _TAIL,
+        False,
+    ),
+}
+
+
+def _xmp_replaced(sealed: bytes, packet: str, flate: bool) -> bytes:
+    """``sealed`` with its XMP packet redefined at its number by a classic update."""
+    metadata = PdfFileReader(io.BytesIO(sealed), strict=False).root.raw_get("/Metadata")
+    data, extra = packet.encode(), b""
+    if flate:
+        data, extra = zlib.compress(data), b" /Filter /FlateDecode"
+    stream = b"<< /Type /Metadata /Subtype /XML%s /Length %d >>\nstream\n" % (
+        extra,
+        len(data),
+    )
+    return raw_update(sealed, {(metadata.idnum, 0): stream + data + b"\nendstream"})
+
+
+def test_premise_pyhankos_metadata_rule_takes_each_packet():
+    """Each packet is well-formed XMP for lxml (pyHanko's check), so pyHanko's level
+    stays LTA_UPDATES; pdf.js (src/core/metadata_parser.js) keys entries by their
+    written, lower-cased names, keeps the last, and decodes the stream's filters."""
+    from lxml import etree
+
+    for packet, _ in _PACKETS.values():
+        root = etree.fromstring(
+            packet.encode(), etree.XMLParser(resolve_entities=False)
+        )
+        assert root.tag == "{adobe:ns:meta/}xmpmeta"
+        # as pdf.js reads it: the last child of rdf:Description named dc:title
+        titles = [
+            e
+            for e in root.iter()
+            if isinstance(e.tag, str)
+            and e.getparent() is not None
+            and etree.QName(e.getparent()).localname == "Description"
+            and f"{e.prefix}:{etree.QName(e).localname}".lower() == "dc:title"
+        ]
+        assert "".join(titles[-1].itertext()).strip() == FORGED
+
+
+async def test_premise_a_plain_retitled_packet_is_modified(titled, seal_ca):  # noqa: F811
+    packet = _HEAD + _description(_title(FORGED)) + _TAIL
+    [(intact, modified, detail)] = await _verdicts(
+        _xmp_replaced(titled, packet, False), seal_ca.cert
+    )
+    assert intact and modified, detail
+    assert "the title viewers show changed after it: '' to 'FORGED'" in detail
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39pdf F1: an XMP dc:title pdf.js shows, read by certseal as none",
+)
+@pytest.mark.parametrize("kind", list(_PACKETS))
+async def test_an_xmp_title_pdfjs_shows_added_after_the_seal_is_modified(
+    titled,
+    seal_ca,  # noqa: F811
+    kind,
+):
+    packet, flate = _PACKETS[kind]
+    [(intact, modified, detail)] = await _verdicts(
+        _xmp_replaced(titled, packet, flate), seal_ca.cert
+    )
+    assert intact and modified, detail
+    assert "the title viewers show changed after it" in detail
+
+
+# -- F2: a NoView widget PDFium draws -------------------------------------------------
+
+
+def _name(text: str) -> generic.NameObject:
+    return generic.pdf_name(text)
+
+
+def _covering_field(pdf: bytes, flags: int) -> bytes:
+    """``pdf`` with an empty signature field (no signature) added by an incremental
+    update: a widget with /F ``flags`` over the whole first page, its appearance a
+    red fill."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    page_ref = writer.root["/Pages"]["/Kids"].raw_get(0)
+    page = writer.get_object(page_ref.reference)
+    box = generic.ArrayObject(generic.NumberObject(v) for v in (0, 0, 595, 842))
+    appearance = generic.StreamObject(
+        {
+            _name("/Type"): _name("/XObject"),
+            _name("/Subtype"): _name("/Form"),
+            _name("/BBox"): box,
+        },
+        stream_data=b"1 0 0 rg 0 0 595 842 re f",
+    )
+    field = writer.add_object(
+        generic.DictionaryObject(
+            {
+                _name("/FT"): _name("/Sig"),
+                _name("/T"): generic.pdf_string("Covering"),
+                _name("/Type"): _name("/Annot"),
+                _name("/Subtype"): _name("/Widget"),
+                _name("/F"): generic.NumberObject(flags),
+                _name("/Rect"): box,
+                _name("/P"): page_ref,
+                _name("/AP"): generic.DictionaryObject(
+                    {_name("/N"): writer.add_object(appearance)}
+                ),
+            }
+        )
+    )
+    annots = page.raw_get("/Annots") if "/Annots" in page else None
+    if annots is None:
+        page[_name("/Annots")] = generic.ArrayObject([field])
+    else:
+        annots.get_object().append(field)
+        if isinstance(annots, generic.IndirectObject):
+            writer.mark_update(annots.reference)
+    writer.mark_update(page_ref.reference)
+    form_ref = writer.root.raw_get("/AcroForm")
+    form = form_ref.get_object()
+    fields = form.raw_get("/Fields")
+    fields.get_object().append(field)
+    for ref in (form_ref, fields):
+        if isinstance(ref, generic.IndirectObject):
+            writer.mark_update(ref.reference)
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _pdfium_red_with_forms(pdf: bytes) -> bool:
+    """Whether PDFium, drawing the page with its forms (``FPDF_FFLDraw``, as Chrome
+    does), paints the first page's upper middle red."""
+    pdfium = pytest.importorskip("pypdfium2")
+    document = pdfium.PdfDocument(pdf)
+    document.init_forms()
+    image = document[0].render(scale=0.2, may_draw_forms=True).to_pil().convert("RGB")
+    return image.getpixel((image.width // 2, image.height // 4)) == (255, 0, 0)
+
+
+@pytest.fixture(scope="module")
+async def plain(seal_ca, keys) -> bytes:  # noqa: F811
+    return await seal(seal_ca, keys, page_pdf(Tree()))
+
+
+@pytest.mark.parametrize("flags", [32, 36])
+async def test_premise_pdfium_draws_a_noview_widget(plain, flags):
+    assert not _pdfium_red_with_forms(plain)
+    assert _pdfium_red_with_forms(_covering_field(plain, flags))
+    assert not _pdfium_red_with_forms(_covering_field(plain, 2))  # Hidden: not drawn
+
+
+async def test_premise_a_shown_empty_field_after_the_seal_is_modified(
+    plain,
+    seal_ca,  # noqa: F811
+):
+    [(intact, modified, detail)] = await _verdicts(
+        _covering_field(plain, 4), seal_ca.cert
+    )
+    assert intact and modified, detail
+    assert "'Covering'" in detail
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39pdf F2: a NoView widget is taken for invisible, PDFium draws it",
+)
+@pytest.mark.parametrize("flags", [32, 36])
+async def test_a_noview_field_covering_the_page_after_the_seal_is_modified(
+    plain,
+    seal_ca,  # noqa: F811
+    flags,
+):
+    [(intact, modified, detail)] = await _verdicts(
+        _covering_field(plain, flags), seal_ca.cert
+    )
+    assert intact and modified, detail
+    assert "'Covering'" in detail
+
+
+# -- F3: filled_after's cost in objects times revisions squared -----------------------
+
+
+def _many_revisions(objects: int, revisions: int) -> bytes:
+    """An unsigned PDF of ``objects`` small objects the catalog reaches, then
+    ``revisions`` classic updates each adding one object nothing names."""
+    first = 5
+    pdf = assemble_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Extra 3 0 R >>",
+            b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            b"[" + b" ".join(b"%d 0 R" % (first + i) for i in range(objects)) + b"]",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>",
+        ]
+        + [b"<< /A %d >>" % i for i in range(objects)]
+    )
+    size = first + objects
+    for _ in range(revisions):
+        prev = int(re.findall(rb"startxref\s+(\d+)", pdf[-64:])[-1])
+        at = len(pdf)
+        body = b"%d 0 obj\n<< >>\nendobj\n" % size
+        pdf += body + (
+            b"xref\n0 1\n0000000000 65535 f \n%d 1\n%010d 00000 n \n"
+            b"trailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+            % (size, at, size + 1, prev, at + len(body))
+        )
+        size += 1
+    return pdf
+
+
+class _CpuSpent(BaseException):
+    """Raised by the CPU timer: no product `except Exception` may take it."""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39pdf F3: filled_after costs objects x revisions^2 (137 s, 118 KB)",
+)
+async def test_many_small_updates_verify_within_a_few_seconds_of_cpu(seal_ca):  # noqa: F811
+    """1,000 objects, 300 updates (about 105 KB): a verdict (no seal) or a refusal
+    naming a bound, within 5 s of CPU (today: over a minute)."""
+    pdf = _many_revisions(1000, 300)
+
+    def spent(*_):
+        raise _CpuSpent
+
+    previous = signal.signal(signal.SIGPROF, spent)
+    signal.setitimer(signal.ITIMER_PROF, 5.0)
+    try:
+        try:
+            assert await read_pdf_seals(pdf, ca=seal_ca.cert) == []
+        except CertsealError as exc:
+            assert exc.field == "pdf", exc
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
