@@ -30,6 +30,15 @@ Found:
   revisions squared. It runs for an unsigned file too. A 118 KB PDF of 1,000 objects
   and 400 one-object updates costs 137 s of CPU (1,000 and 200: 59 s), past the seal
   service's 60 s job bound.
+* F4 (high) ``/AcroForm /DR`` (the default resources a viewer draws a field's value
+  with when the field has no appearance of its own) is among the keys certseal's
+  form rule ignores (``pdf_verify._DIFF_POLICY``), with ``/Fields`` and
+  ``/NeedAppearances``: a sealed form whose text field "Amount" holds "1000" and no
+  /AP (PDFium and poppler draw "1000" in Helvetica) updated after the seal so that
+  /DR's /Helv is ZapfDingbats (direct dictionaries only, the catalog and its
+  /AcroForm written again) is pyHanko level LTA_UPDATES, VALID "validation data or
+  document properties only", while PDFium draws four pencils for the amount and
+  poppler nothing.
 
 Handled: the XMP title changed in a plain packet (MODIFIED); a zero-area or inverted
 rectangle for the added field (nothing drawn, or MODIFIED); a Hidden widget (/F 2:
@@ -351,3 +360,79 @@ async def test_many_small_updates_verify_within_a_few_seconds_of_cpu(seal_ca):  
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, previous)
+
+
+# -- F4: /AcroForm /DR changed after the seal ----------------------------------------
+
+
+def _form_without_appearance() -> bytes:
+    """A page with a text field "Amount" valued "1000" and no /AP: readers draw its
+    value with /DA's font, /Helv of /AcroForm /DR (Helvetica)."""
+    return assemble_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] "
+            b"/DA (/Helv 40 Tf 0 g) /DR << /Font << /Helv 6 0 R >> >> >> >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [5 0 R] "
+            b"/Contents 4 0 R >>",
+            b"<< /Length 0 >>\nstream\n\nendstream",
+            b"<< /FT /Tx /T (Amount) /V (1000) /Type /Annot /Subtype /Widget "
+            b"/Rect [50 600 500 700] /P 3 0 R /F 4 >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+            b"/Encoding /WinAnsiEncoding >>",
+        ]
+    )
+
+
+def _default_font_changed(pdf: bytes) -> bytes:
+    """``pdf`` with /AcroForm /DR /Font /Helv made ZapfDingbats (direct objects)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    font = generic.DictionaryObject(
+        {
+            _name("/Type"): _name("/Font"),
+            _name("/Subtype"): _name("/Type1"),
+            _name("/BaseFont"): _name("/ZapfDingbats"),
+        }
+    )
+    writer.root["/AcroForm"]["/DR"] = generic.DictionaryObject(
+        {_name("/Font"): generic.DictionaryObject({_name("/Helv"): font})}
+    )
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _pdfium_field_pixels(pdf: bytes) -> bytes:
+    """The field's area as PDFium draws it with its forms (as Chrome does)."""
+    pdfium = pytest.importorskip("pypdfium2")
+    document = pdfium.PdfDocument(pdf)
+    document.init_forms()
+    image = document[0].render(scale=0.5, may_draw_forms=True).to_pil().convert("L")
+    return image.crop((25, 71, 250, 121)).tobytes()
+
+
+@pytest.fixture(scope="module")
+async def form(seal_ca, keys) -> bytes:  # noqa: F811
+    return await seal(seal_ca, keys, _form_without_appearance())
+
+
+async def test_premise_pdfium_draws_the_value_otherwise_after_the_change(form):
+    sealed = _pdfium_field_pixels(form)
+    assert min(sealed) < 128  # "1000" drawn
+    assert _pdfium_field_pixels(_default_font_changed(form)) != sealed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39pdf F4: /AcroForm /DR changed after the seal is taken for nothing",
+)
+async def test_the_default_resources_changed_after_the_seal_is_modified(
+    form,
+    seal_ca,  # noqa: F811
+):
+    [(intact, modified, detail)] = await _verdicts(
+        _default_font_changed(form), seal_ca.cert
+    )
+    assert intact and modified, detail
+    assert "/DR" in detail
