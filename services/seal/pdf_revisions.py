@@ -1,5 +1,5 @@
 """What the revisions of a PDF hold beyond pyHanko's difference analysis: their
-active content, and what signature fields show on a page.
+active content, and which signature fields show on the last one's pages.
 
 Active content (ISO 32000-1 §12.6) is every action a viewer may run: ``/A`` and
 ``/AA`` of every form field and of every annotation on a page (widgets included),
@@ -11,10 +11,7 @@ when the page opens, a script no seal covers. :func:`inventory` lists every acti
 a revision by where it sits, with a digest of everything it reaches;
 :func:`active_changes` names where two revisions differ.
 
-What shows: a signature field whose widgets show nothing (:func:`shows_nothing`) and
-did not exist when a seal signed is no change after it (:func:`excused_fields`); a
-later signature whose widget paints on a page (:func:`shows_on_a_page`) must be a
-seal VALID here (:func:`services.seal.pdf_verify.painted_over`).
+What shows: :mod:`services.seal.pdf_shows`.
 """
 
 from __future__ import annotations
@@ -22,15 +19,15 @@ from __future__ import annotations
 import decimal
 import hashlib
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from services.seal.pdf import PdfNestingError
+from services.seal.pdf_shows import shows_on_a_page
 
 MAX_ACTION_OBJECTS = 100_000
 """How many objects :func:`inventory` reads for one revision (page-tree nodes,
@@ -381,55 +378,6 @@ class _Digests:
         return _scalar(value)
 
 
-def shows_on_a_page(field_ref: Any, on_pages: set[_Ref]) -> bool:
-    """Whether a signature field paints something a reader sees: one of its widgets
-    is listed in a page's /Annots (``on_pages``), is not kept from showing by its
-    flags (:func:`_never_shown`), has a /Rect of some area and an appearance
-    (:func:`_appearances`: normal, rollover or down, a stream or any of its states)
-    with content. Anything unreadable counts as shown."""
-    try:
-        field_obj = field_ref.get_object()
-        kids = dict.get(field_obj, "/Kids")
-        widgets = list(kids.get_object()) if kids is not None else [field_ref]
-        for widget_ref in widgets:
-            if _ref(widget_ref) not in on_pages:
-                continue
-            widget = widget_ref.get_object()
-            if _never_shown(widget):
-                continue
-            x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
-            if (x2 - x1) * (y2 - y1) == 0:
-                continue
-            if any(
-                isinstance(s, generic.StreamObject) and s.data.strip()
-                for s in _appearances(widget)
-            ):
-                return True
-        return False
-    except PdfNestingError:
-        raise
-    except Exception:
-        return True
-
-
-def _never_shown(widget: Any) -> bool:
-    """Hidden, or NoView without ToggleNoView (ISO 32000-1 §12.5.3: shown on hover)."""
-    flags = int(widget.get("/F", 0))
-    return bool(flags & 2 or (flags & 32 and not flags & 256))
-
-
-def _appearances(widget: Any) -> list[Any]:
-    """A widget's normal, rollover and down appearances (§12.5.5), states unfolded."""
-    ap = _value(widget, "/AP", {})
-    values = [ap[key] for key in ("/N", "/R", "/D") if key in ap]
-    return [v for v in values if isinstance(v, generic.StreamObject)] + [
-        s.get_object()
-        for v in values
-        if isinstance(v, generic.DictionaryObject)
-        for s in v.values()
-    ]
-
-
 def read_revisions(
     reader: Any, signed: Iterable[int]
 ) -> tuple[dict[int, list[str]], frozenset[str]]:
@@ -457,44 +405,3 @@ def read_revisions(
         if shows_on_a_page(field_ref, now.on_pages)
     )
     return changes, shown
-
-
-def shows_nothing(field: Any) -> bool:
-    """Whether every widget of a signature field is invisible: kept from showing by
-    its flags (:func:`_never_shown`) or with a /Rect of no area. Anything unreadable
-    counts as shown."""
-    try:
-        field = field.get_object()
-        kids = field.get("/Kids")
-        widgets = [k.get_object() for k in kids] if kids else [field]
-        for widget in widgets:
-            if _never_shown(widget):
-                continue
-            x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
-            if (x2 - x1) * (y2 - y1) != 0:
-                return False
-        return bool(widgets)
-    except Exception:
-        return False
-
-
-def excused_fields(
-    reader: Any, embedded: Sequence[EmbeddedPdfSignature]
-) -> dict[int, frozenset[str]]:
-    """Per signature (by ``id``), the signature fields that did not exist in its
-    signed revision and show nothing now (:func:`shows_nothing`): adding one, even
-    with a value that is no valid signature, changes nothing a reader sees, so it is
-    not counted as a change after that signature (it is listed with its own verdict).
-    A field that existed when it signed (its own, an earlier seal's) is never
-    excused: hiding it is a change."""
-    hidden = {
-        str(name)
-        for name, _value, field in enumerate_sig_fields(reader)
-        if shows_nothing(field)
-    }
-    found = {}
-    for signature in embedded:
-        then = reader.get_historical_resolver(signature.signed_revision)
-        existed = {str(name) for name, _v, _f in enumerate_sig_fields(then)}
-        found[id(signature)] = frozenset(hidden - existed)
-    return found

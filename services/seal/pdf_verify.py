@@ -77,7 +77,8 @@ from services.seal.pdf_after import (
     untrusted_note,
 )
 from services.seal.pdf_open import authenticate
-from services.seal.pdf_revisions import excused_fields, read_revisions
+from services.seal.pdf_revisions import read_revisions
+from services.seal.pdf_shows import excused_fields
 
 
 def _need_appearances(resolver: Any) -> bool:

@@ -23,7 +23,9 @@ Found:
   the seal stays VALID ("later signatures only"), while PDFium draws the widget with
   its forms (``FPDF_FFLDraw``, as Chrome renders a page): the whole sealed page red.
   With /F 36 (NoView, Print) poppler prints it too (``pdftocairo``), while its screen
-  rendering leaves it out.
+  rendering leaves it out. Fixed (``pdf_shows``): only Hidden as an integer /F from 0
+  to 2**31 - 1 is a flag no reader draws (poppler draws /F 2.5 and /F 2**31 + 2), and
+  a widget with /MK colours shows even without an appearance (poppler fills it).
 * F3 (medium) ``pdf_after.filled_after`` collects, for every revision that adds an
   object, the dependencies of the whole revision before, each object found through
   pyHanko's ``get_last_change`` (a walk back over the revisions): objects times
@@ -48,16 +50,23 @@ nothing drawn by PDFium).
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
 import signal
+import subprocess
+import tempfile
 import zlib
 
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
 
 from certseal.errors import CertsealError
+from services.seal.pdf_revisions import inventory
+from services.seal.pdf_shows import shows_on_a_page
 from services.seal.pdf_verify import read_pdf_seals
 from tests.seal.field_pdfs import Tree, assemble_pdf, page_pdf
 from tests.seal.test_atk38d import raw_update
@@ -201,15 +210,19 @@ def _name(text: str) -> generic.NameObject:
     return generic.pdf_name(text)
 
 
-def _covering_field(pdf: bytes, flags: int) -> bytes:
+def _covering_field(
+    pdf: bytes, flags: int | generic.PdfObject, *, appearance: bool = True, **more
+) -> bytes:
     """``pdf`` with an empty signature field (no signature) added by an incremental
     update: a widget with /F ``flags`` over the whole first page, its appearance a
-    red fill."""
+    red fill (or none), with the entries ``more`` (e.g. ``MK={...}``)."""
+    if not isinstance(flags, generic.PdfObject):
+        flags = generic.NumberObject(flags)
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     page_ref = writer.root["/Pages"]["/Kids"].raw_get(0)
     page = writer.get_object(page_ref.reference)
     box = generic.ArrayObject(generic.NumberObject(v) for v in (0, 0, 595, 842))
-    appearance = generic.StreamObject(
+    red = generic.StreamObject(
         {
             _name("/Type"): _name("/XObject"),
             _name("/Subtype"): _name("/Form"),
@@ -224,15 +237,17 @@ def _covering_field(pdf: bytes, flags: int) -> bytes:
                 _name("/T"): generic.pdf_string("Covering"),
                 _name("/Type"): _name("/Annot"),
                 _name("/Subtype"): _name("/Widget"),
-                _name("/F"): generic.NumberObject(flags),
+                _name("/F"): flags,
                 _name("/Rect"): box,
                 _name("/P"): page_ref,
-                _name("/AP"): generic.DictionaryObject(
-                    {_name("/N"): writer.add_object(appearance)}
-                ),
+                **{_name(f"/{key}"): value for key, value in more.items()},
             }
         )
     )
+    if appearance:
+        field.get_object()[_name("/AP")] = generic.DictionaryObject(
+            {_name("/N"): writer.add_object(red)}
+        )
     annots = page.raw_get("/Annots") if "/Annots" in page else None
     if annots is None:
         page[_name("/Annots")] = generic.ArrayObject([field])
@@ -287,21 +302,80 @@ async def test_premise_a_shown_empty_field_after_the_seal_is_modified(
     assert "'Covering'" in detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39pdf F2: a NoView widget is taken for invisible, PDFium draws it",
-)
-@pytest.mark.parametrize("flags", [32, 36])
-async def test_a_noview_field_covering_the_page_after_the_seal_is_modified(
+def _poppler_red(pdf: bytes, *, printed: bool = False) -> bool:
+    """Whether poppler draws the first page's upper middle red: on screen
+    (``pdftoppm``), or as it prints (``pdftocairo -pdf``, then drawn)."""
+    if shutil.which("pdftoppm") is None or shutil.which("pdftocairo") is None:
+        pytest.skip("poppler's pdftoppm and pdftocairo are not installed")
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "in.pdf")
+        with open(path, "wb") as file:
+            file.write(pdf)
+        if printed:
+            run = ["pdftocairo", "-pdf", path, f"{folder}/printed.pdf"]
+            subprocess.run(run, capture_output=True, timeout=30, check=True)
+            path = f"{folder}/printed.pdf"
+        run = ["pdftoppm", "-r", "10", "-png", "-singlefile", path, f"{folder}/out"]
+        subprocess.run(run, capture_output=True, timeout=30, check=True)
+        image = Image.open(f"{folder}/out.png").convert("RGB")
+        return image.getpixel((image.width // 2, image.height // 4)) == (255, 0, 0)
+
+
+#: flags some common reader draws a widget with (each measured below): NoView
+#: (PDFium), NoView and Print (PDFium; poppler prints), NoView and ToggleNoView, and
+#: Hidden written as a real or past 2**31 (poppler reads either as no flags)
+_DRAWN_FLAGS = {
+    "NoView": 32,
+    "NoView-Print": 36,
+    "NoView-ToggleNoView": 32 | 256,
+    "Hidden-as-real": generic.FloatObject("2.5"),
+    "Hidden-past-2**31": 2**31 + 2,
+}
+
+
+def test_premise_poppler_draws_hidden_written_as_a_real_or_past_2_31(plain):
+    assert _poppler_red(_covering_field(plain, 4))
+    assert not _poppler_red(_covering_field(plain, 2))
+    assert _poppler_red(_covering_field(plain, 36), printed=True)
+    assert _poppler_red(_covering_field(plain, _DRAWN_FLAGS["Hidden-as-real"]))
+    assert _poppler_red(_covering_field(plain, _DRAWN_FLAGS["Hidden-past-2**31"]))
+
+
+@pytest.mark.parametrize("kind", list(_DRAWN_FLAGS))
+async def test_a_drawn_field_covering_the_page_after_the_seal_is_modified(
     plain,
     seal_ca,  # noqa: F811
-    flags,
+    kind,
 ):
     [(intact, modified, detail)] = await _verdicts(
-        _covering_field(plain, flags), seal_ca.cert
+        _covering_field(plain, _DRAWN_FLAGS[kind]), seal_ca.cert
     )
     assert intact and modified, detail
     assert "'Covering'" in detail
+
+
+def _background_only(plain: bytes) -> bytes:
+    """``plain`` with the covering field given no appearance, only /MK colours."""
+    red = generic.ArrayObject(generic.NumberObject(v) for v in (1, 0, 0))
+    mk = generic.DictionaryObject({_name("/BG"): red})
+    return _covering_field(plain, 4, appearance=False, MK=mk)
+
+
+def test_premise_poppler_draws_the_background_of_a_widget_without_appearance(plain):
+    assert _poppler_red(_background_only(plain))
+    assert _poppler_red(_background_only(plain), printed=True)
+
+
+def test_a_widget_without_appearance_but_with_colours_poppler_draws_shows(plain):
+    """A later signature whose widget has no /AP but /MK /BG shows on the page
+    (poppler fills its /Rect): it must be VALID here, or the seal is MODIFIED."""
+    reader = PdfFileReader(io.BytesIO(_background_only(plain)), strict=False)
+    last = reader.get_historical_resolver(reader.xrefs.total_revisions - 1)
+    [ref] = [r for n, _v, r in enumerate_sig_fields(reader) if n == "Covering"]
+    assert shows_on_a_page(ref, inventory(last).on_pages)
+    assert not shows_on_a_page(ref, set())  # on no page: nothing drawn
 
 
 # -- F3: filled_after's cost in objects times revisions squared -----------------------
