@@ -308,6 +308,16 @@ def _is_structure(value: Any) -> bool:
     )
 
 
+def digest_of(value: Any) -> bytes | None:
+    """SHA-256 over ``value`` and every object it reaches (:meth:`_Digests.of`: what
+    it only names, a page, a field, an annotation, by number), or None when that is
+    more than :data:`MAX_ACTION_OBJECTS` objects."""
+    try:
+        return _Digests().of(value)
+    except _TooMuch:
+        return None
+
+
 class _Digests:
     """Digests of actions within one revision, each object read and written once,
     within :data:`MAX_ACTION_OBJECTS`."""

@@ -35,19 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import (
-    DEFAULT_DIFF_POLICY,
-    DiffResult,
-    FormUpdatingRule,
-    ModificationLevel,
-    SigFieldCreationRule,
-    SigFieldModificationRule,
-    StandardDiffPolicy,
-    SuspiciousModification,
-)
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import (
     async_validate_pdf_signature,
@@ -76,48 +66,10 @@ from services.seal.pdf_after import (
     unexplained_note,
     untrusted_note,
 )
+from services.seal.pdf_form import DIFF_POLICY, drawing_changes
 from services.seal.pdf_open import authenticate
 from services.seal.pdf_revisions import read_revisions
 from services.seal.pdf_shows import excused_fields
-
-
-def _need_appearances(resolver: Any) -> bool:
-    """Whether a revision's ``/AcroForm`` asks viewers to draw appearances anew."""
-    form = resolver.root.get("/AcroForm")
-    form = form.get_object() if form is not None else None
-    return bool(
-        isinstance(form, generic.DictionaryObject)
-        and form.get("/NeedAppearances", False)
-    )
-
-
-class _FormRule(FormUpdatingRule):
-    """pyHanko's form rule where ``/NeedAppearances`` may be dropped after a
-    signature (pyHanko's own signer drops it) but never turned on: a viewer would
-    then draw every field's appearance anew instead of the signed ones."""
-
-    def apply(self, old: Any, new: Any) -> Any:
-        if _need_appearances(new) and not _need_appearances(old):
-            raise SuspiciousModification(
-                "/NeedAppearances turned on after the signature"
-            )
-        return super().apply(old, new)
-
-
-_DIFF_POLICY = StandardDiffPolicy(
-    global_rules=DEFAULT_DIFF_POLICY.global_rules,
-    form_rule=_FormRule(
-        field_rules=[SigFieldCreationRule(), SigFieldModificationRule()],
-        ignored_acroform_keys=frozenset({"/Fields", "/DR", "/NeedAppearances"}),
-    ),
-)
-"""pyHanko's standard diff policy less what lets a change after a seal pass as form
-filling: no rule for fields other than signature fields (a text field's value or
-appearance changed after the seal is unexplained, so at least ANNOTATIONS), the
-``/AcroForm`` keys ``/DA`` and ``/Q`` (defaults of the appearances a viewer draws)
-may not change, nor may ``/NeedAppearances`` be turned on (:class:`_FormRule`). What
-remains at FORM_FILLING is signature fields created or filled; :func:`_modified`
-tells a further signature from the rest."""
 
 
 def _contents_refused(value: Any) -> str:
@@ -176,8 +128,9 @@ class _Validated:
     #: bytes after the file's last end section, never read (``pdfend.read_to_end``)
     tail: int = 0
     #: why something after it changes what readers show though pyHanko allows it:
-    #: an object after the file's end, one named before it was defined
-    #: (``pdf_after.object_after_end``, ``pdf_after.filled_after``)
+    #: an object after the file's end, one named before it was defined, the title,
+    #: what the form's fields are drawn with (``pdf_after.changes_after``,
+    #: ``pdf_form.drawing_changes``)
     changed_after: str = ""
 
     @property
@@ -200,7 +153,7 @@ def _modified(found: _Validated, every: Sequence[_Validated]) -> tuple[bool, str
 
     ISO 32000-1 12.8.2.2 (DocMDP P=2) lets signing follow a signature; pyHanko
     counts a new visible signature field at ModificationLevel.FORM_FILLING, with
-    its name among the changed form fields. Under :data:`_DIFF_POLICY` every such
+    its name among the changed form fields. Under :data:`services.seal.pdf_form.DIFF_POLICY` every such
     name must be the field of a later signature that :attr:`_Validated.holds` (whose
     appearance, if it shows, must be a seal VALID here: :func:`painted_over`), or a
     signature field made after it that shows nothing
@@ -366,6 +319,7 @@ async def read_pdf_seals(
         changed = changes_after(reader, pdf, len(pdf) - tail, bool(embedded or failed))
         excused = excused_fields(reader, embedded)
         active, shown = read_revisions(reader, (e.signed_revision for e in embedded))
+        drawn = drawing_changes(reader, (e.signed_revision for e in embedded))
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False
     )
@@ -379,14 +333,14 @@ async def read_pdf_seals(
         try:
             if signature.sig_object_type == "/DocTimeStamp":
                 status = await async_validate_pdf_timestamp(
-                    signature, ts_context, diff_policy=_DIFF_POLICY, skip_diff=False
+                    signature, ts_context, diff_policy=DIFF_POLICY, skip_diff=False
                 )
             else:
                 status = await async_validate_pdf_signature(
                     signature,
                     context,
                     ts_validation_context=ts_context,
-                    diff_policy=_DIFF_POLICY,
+                    diff_policy=DIFF_POLICY,
                     skip_diff=False,
                 )
         except PdfNestingError:  # met while reading lazily: the PDF, not a seal
@@ -402,7 +356,7 @@ async def read_pdf_seals(
                 excused[id(signature)],
                 tuple(active[signature.signed_revision]),
                 tail,
-                changed(signature.signed_revision),
+                changed(signature.signed_revision) or drawn[signature.signed_revision],
             )
         )
     return [_reported(v, validated, shown) for v in validated] + [

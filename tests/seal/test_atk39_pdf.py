@@ -40,7 +40,8 @@ Found:
   /DR's /Helv is ZapfDingbats (direct dictionaries only, the catalog and its
   /AcroForm written again) is pyHanko level LTA_UPDATES, VALID "validation data or
   document properties only", while PDFium draws four pencils for the amount and
-  poppler nothing.
+  poppler nothing. Fixed (``pdf_form.drawing_changes``): every /AcroForm entry but
+  /Fields and /SigFlags is compared with all it reaches, the key named.
 
 Handled: the XMP title changed in a plain packet (MODIFIED); a zero-area or inverted
 rectangle for the added field (nothing drawn, or MODIFIED); a Hidden widget (/F 2:
@@ -439,13 +440,16 @@ async def test_many_small_updates_verify_within_a_few_seconds_of_cpu(seal_ca):  
 # -- F4: /AcroForm /DR changed after the seal ----------------------------------------
 
 
-def _form_without_appearance() -> bytes:
+def _form_without_appearance(more: bytes = b"") -> bytes:
     """A page with a text field "Amount" valued "1000" and no /AP: readers draw its
-    value with /DA's font, /Helv of /AcroForm /DR (Helvetica)."""
+    value with /DA's font, /Helv of /AcroForm /DR (Helvetica); ``more``: more
+    entries of /AcroForm."""
     return assemble_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] "
-            b"/DA (/Helv 40 Tf 0 g) /DR << /Font << /Helv 6 0 R >> >> >> >>",
+            b"/DA (/Helv 40 Tf 0 g) /DR << /Font << /Helv 6 0 R >> >> "
+            + more
+            + b" >> >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [5 0 R] "
             b"/Contents 4 0 R >>",
@@ -497,10 +501,6 @@ async def test_premise_pdfium_draws_the_value_otherwise_after_the_change(form):
     assert _pdfium_field_pixels(_default_font_changed(form)) != sealed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39pdf F4: /AcroForm /DR changed after the seal is taken for nothing",
-)
 async def test_the_default_resources_changed_after_the_seal_is_modified(
     form,
     seal_ca,  # noqa: F811
@@ -510,3 +510,88 @@ async def test_the_default_resources_changed_after_the_seal_is_modified(
     )
     assert intact and modified, detail
     assert "/DR" in detail
+
+
+def _form_entry_set(pdf: bytes, key: str, value: generic.PdfObject) -> bytes:
+    """``pdf`` with /AcroForm ``key`` set to ``value`` (the catalog written again)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    writer.root["/AcroForm"][_name(key)] = value
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _default_font_replaced_in_place(pdf: bytes) -> bytes:
+    """``pdf`` with the font object /DR names (6) redefined at its number: /DR itself
+    unchanged, what it reaches changed (pyHanko's form rule explains it as FORM_FILLING)."""
+    return raw_update(
+        pdf,
+        {
+            (6, 0): b"<< /Type /Font /Subtype /Type1 /BaseFont /ZapfDingbats >>",
+        },
+    )
+
+
+#: other changes of what readers draw the sealed form's fields with, and the key
+_DRAWING_CHANGES = {
+    "/DR font redefined in place": (_default_font_replaced_in_place, "/DR"),
+    "/DA": (
+        lambda pdf: _form_entry_set(
+            pdf, "/DA", generic.pdf_string("/Helv 12 Tf 1 0 0 rg")
+        ),
+        "/DA",
+    ),
+    "/Q": (lambda pdf: _form_entry_set(pdf, "/Q", generic.NumberObject(2)), "/Q"),
+    "/NeedAppearances": (
+        lambda pdf: _form_entry_set(
+            pdf, "/NeedAppearances", generic.BooleanObject(True)
+        ),
+        "/NeedAppearances",
+    ),
+    "/XFA": (
+        lambda pdf: _form_entry_set(pdf, "/XFA", generic.pdf_string("<xdp/>")),
+        "/XFA",
+    ),
+}
+
+
+def test_premise_pdfium_draws_the_value_otherwise_after_the_font_is_redefined(form):
+    changed = _default_font_replaced_in_place(form)
+    assert _pdfium_field_pixels(changed) != _pdfium_field_pixels(form)
+
+
+@pytest.mark.parametrize("kind", list(_DRAWING_CHANGES))
+async def test_what_the_form_is_drawn_with_changed_after_the_seal_is_modified(
+    form,
+    seal_ca,  # noqa: F811
+    kind,
+):
+    change, key = _DRAWING_CHANGES[kind]
+    [(intact, modified, detail)] = await _verdicts(change(form), seal_ca.cert)
+    assert intact and modified, detail
+    assert "what the form's fields are drawn with changed after it" in detail
+    assert key in detail
+
+
+async def test_a_later_seal_on_the_form_leaves_the_first_valid(form, seal_ca, keys):  # noqa: F811
+    """Sealing again (pyHanko's signer: a field added, /SigFlags set) changes none
+    of what the form is drawn with."""
+    twice = await seal(seal_ca, keys, form, new_field_name="Second")
+    first, second = await _verdicts(twice, seal_ca.cert)
+    assert first == (True, False, first[2]) and second[:2] == (True, False), first
+    assert "added after it: later signatures only" in first[2]
+
+
+async def test_a_form_asking_for_appearances_sealed_twice_leaves_the_first_valid(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """pyHanko's signer removes /NeedAppearances in the revision it signs, so a later
+    seal, which would remove it again, changes nothing the first seal signed."""
+    once = await seal(seal_ca, keys, _form_without_appearance(b"/NeedAppearances true"))
+    form = PdfFileReader(io.BytesIO(once), strict=False).root["/AcroForm"]
+    assert "/NeedAppearances" not in form
+    twice = await seal(seal_ca, keys, once, new_field_name="Second")
+    first, second = await _verdicts(twice, seal_ca.cert)
+    assert first[:2] == second[:2] == (True, False), first

@@ -1,0 +1,176 @@
+"""What readers draw a PDF's form with, document-wide, and the difference analysis
+certseal runs on what follows a seal (:data:`DIFF_POLICY`).
+
+A field without an appearance of its own (or every field, when the form asks for
+appearances anew) is drawn by the reader from the ``/AcroForm`` dictionary: its
+default resources ``/DR`` (the fonts a ``/DA`` names), default appearance ``/DA``,
+alignment ``/Q``, ``/NeedAppearances``, and an XFA form (``/XFA``) drawn instead by
+the readers that read XFA; a FreeText annotation's ``/DA`` takes its fonts from
+``/DR`` too. pyHanko's form rule lets ``/DR`` change after a signature (Acrobat
+rewrites it) and lets the objects it reaches change at FORM_FILLING: atk39pdf F4, a
+sealed form whose field "Amount" ("1000", no appearance) was drawn in Helvetica
+verified VALID after ``/DR``'s ``/Helv`` became ZapfDingbats (PDFium drew pencils).
+So every ``/AcroForm`` entry but ``/Fields`` (its fields are judged one by one) and
+``/SigFlags`` (what signing sets) is compared, with everything it reaches, between
+a signature's revision and the last (:func:`drawing_changed`); any difference makes
+the signature modified, named by its key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pyhanko.pdf_utils import generic
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    FormUpdatingRule,
+    SigFieldCreationRule,
+    SigFieldModificationRule,
+    StandardDiffPolicy,
+    SuspiciousModification,
+)
+
+from services.seal.pdf import PdfNestingError
+from services.seal.pdf_revisions import digest_of
+
+#: /AcroForm entries that are no drawing input: the fields (each judged as a field)
+#: and the signature flags every signer sets
+_NOT_DRAWN = frozenset({"/Fields", "/SigFlags"})
+
+#: what each drawing input is, in a clerk's words
+_SAID = {
+    "/DR": "the default resources: the fonts fields without an appearance of their "
+    "own are drawn with",
+    "/DA": "the default appearance: their font, size and colour",
+    "/Q": "the default alignment of their text",
+    "/NeedAppearances": "whether readers draw every field anew",
+    "/XFA": "an XFA form, which XFA readers draw instead",
+}
+
+#: what a drawing input that could not be read, or reaches too much, is recorded as:
+#: never equal to itself in another revision
+_UNREAD = b"unread"
+
+
+def _resolved(resolver: Any, value: Any) -> Any:
+    """``value`` as ``resolver``'s revision has it (a reference read there)."""
+    if isinstance(value, generic.IndirectObject):
+        value = resolver.get_object(value.reference)
+    return value.decrypted if isinstance(value, generic.DecryptedObjectProxy) else value
+
+
+def drawing_inputs(resolver: Any) -> dict[str, bytes]:
+    """The ``/AcroForm`` entries of ``resolver``'s revision that readers draw with,
+    each as a digest of everything it reaches (:func:`digest_of`); /NeedAppearances
+    as readers take it (only the boolean true asks: PDFium, poppler and pdf.js read
+    nothing else). An entry, or the form, that does not read is :data:`_UNREAD`."""
+    try:
+        root = resolver.root
+        form = _resolved(resolver, root.raw_get("/AcroForm"))
+    except KeyError:
+        return {}
+    except PdfNestingError:
+        raise
+    except Exception:
+        return {"/AcroForm": _UNREAD}
+    if not isinstance(form, generic.DictionaryObject):
+        return (
+            {}
+            if form is None or isinstance(form, generic.NullObject)
+            else {"/AcroForm": _UNREAD}
+        )
+    found: dict[str, bytes] = {}
+    for key in dict.keys(form):
+        name = str(key)
+        if name in _NOT_DRAWN:
+            continue
+        try:
+            value = _resolved(resolver, form.raw_get(key))
+            if name == "/NeedAppearances":
+                if isinstance(value, generic.BooleanObject) and value.value:
+                    found[name] = b"true"
+                continue
+            found[name] = digest_of(value) or _UNREAD
+        except PdfNestingError:
+            raise
+        except Exception:
+            found[name] = _UNREAD
+    return found
+
+
+def drawing_changed(then: dict[str, bytes], now: dict[str, bytes]) -> str:
+    """Why a signature whose revision's form drawing inputs were ``then`` is modified
+    when they are ``now`` (:func:`drawing_inputs`), or ""."""
+    changed = sorted(
+        key
+        for key in then.keys() | now.keys()
+        if then.get(key) != now.get(key) or then.get(key) == _UNREAD
+    )
+    if not changed:
+        return ""
+    said = "; ".join(
+        f"{key[:40]} ({_SAID[key]})" if key in _SAID else key[:40]
+        for key in changed[:6]
+    )
+    return f"what the form's fields are drawn with changed after it: {said}"
+
+
+def drawing_changes(reader: Any, signed: Iterable[int]) -> dict[int, str]:
+    """For each signed revision of ``reader``, why what the form's fields are drawn
+    with changed from it to the last revision (:func:`drawing_changed`), or ""; the
+    last revision's read once, and nothing read when no signed revision is before
+    it."""
+    last = reader.xrefs.total_revisions - 1
+    revisions = set(signed)
+    if not revisions or min(revisions) >= last:
+        return dict.fromkeys(revisions, "")
+    now = drawing_inputs(reader.get_historical_resolver(last))
+    return {
+        revision: drawing_changed(
+            drawing_inputs(reader.get_historical_resolver(revision)), now
+        )
+        if revision < last
+        else ""
+        for revision in revisions
+    }
+
+
+def _need_appearances(resolver: Any) -> bool:
+    """Whether a revision's ``/AcroForm`` asks viewers to draw appearances anew."""
+    form = resolver.root.get("/AcroForm")
+    form = form.get_object() if form is not None else None
+    return bool(
+        isinstance(form, generic.DictionaryObject)
+        and form.get("/NeedAppearances", False)
+    )
+
+
+class _FormRule(FormUpdatingRule):
+    """pyHanko's form rule where ``/NeedAppearances`` may never be turned on: a
+    viewer would then draw every field's appearance anew instead of the signed ones
+    (its removal is judged by :func:`drawing_changed`)."""
+
+    def apply(self, old: Any, new: Any) -> Any:
+        if _need_appearances(new) and not _need_appearances(old):
+            raise SuspiciousModification(
+                "/NeedAppearances turned on after the signature"
+            )
+        return super().apply(old, new)
+
+
+DIFF_POLICY = StandardDiffPolicy(
+    global_rules=DEFAULT_DIFF_POLICY.global_rules,
+    form_rule=_FormRule(
+        field_rules=[SigFieldCreationRule(), SigFieldModificationRule()],
+        ignored_acroform_keys=frozenset({"/Fields", "/DR", "/NeedAppearances"}),
+    ),
+)
+"""pyHanko's standard diff policy less what lets a change after a seal pass as form
+filling: no rule for fields other than signature fields (a text field's value or
+appearance changed after the seal is unexplained, so at least ANNOTATIONS), the
+``/AcroForm`` keys ``/DA`` and ``/Q`` may not change, nor may ``/NeedAppearances``
+be turned on (:class:`_FormRule`); ``/DR`` and the rest are judged by
+:func:`drawing_changed`, whatever pyHanko's level. What remains at FORM_FILLING is
+signature fields created or filled; ``pdf_verify._modified`` tells a further
+signature from the rest."""
