@@ -202,6 +202,15 @@ MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
 ca-certificates.crt is about 220 KB, Fedora's text form 756 KB, with ``openssl x509
 -text`` comments more than 1 MiB)."""
 
+MAX_XMP_MARKUP = 100_000
+"""Markup (``<`` bytes: tags, comments, CDATA sections) an XMP packet may hold for the
+title a viewer shows to be read from it (``services/seal/pdf_title.py``); its bytes are
+bounded by :data:`MAX_DOCUMENT_BYTES` only, as pdf.js reads a packet of any size. A
+packet with its thumbnail holds a few hundred tags; each costs about 2 µs of Python
+callbacks, so this bounds a read to about 0.2 s (measured: 2 million nested tags, 13
+MiB, took 4.3 s and 700 MiB). A packet with more reads as none, counted by its bytes:
+changed after a seal, it is a title change."""
+
 MAX_PDF_PASSWORD_BYTES = 127
 """UTF-8 bytes of an encrypted PDF's password: AES-256 (revision 6) uses the first 127
 bytes of the SASLprepped password (ISO 32000-2 §7.6.4.3.3); revisions 2 to 4 use 32

@@ -20,17 +20,16 @@ from collections.abc import Callable
 from typing import Any
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from certseal.certificates import name_values
 from certseal.errors import invalid
-from certseal.licencefile import MAX_XMP_BYTES, xmp_packet
 from certseal.pdfend import CUT_SHORT
 from certseal.pdfsyntax import APART, OBJECT_HEADER
 from certseal.text import shown_name
+from services.seal.pdf_title import title_changed, titles_or_unread
 
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
@@ -88,7 +87,7 @@ def changes_after(
     pyHanko's change analysis allows it, or "": an object after the file's end
     (:func:`object_after_end`: every signature), one named before it was defined
     (:func:`filled_after`: signatures before that revision), the title viewers show
-    (:func:`title_changed`). A file with no
+    (:func:`services.seal.pdf_title.title_changed`). A file with no
     signature (``signed`` False) and an object after its end is refused,
     INVALID_ARGUMENT ``pdf``, as one that looks cut short (trial38: a sealed PDF cut
     just after its unsealed original's end said "0 seal(s)")."""
@@ -98,7 +97,7 @@ def changes_after(
             "pdf", f"cannot be read as a PDF: {CUT_SHORT}: {object_after_note(header)}"
         )
     filled = sorted(filled_after(reader).items())
-    titles = _titles_or_unread(reader, reader.xrefs.total_revisions - 1)
+    titles = titles_or_unread(reader, reader.xrefs.total_revisions - 1)
 
     def said(signed: int) -> str:
         if header:
@@ -107,76 +106,6 @@ def changes_after(
         return next(filled_later, "") or title_changed(reader, signed, titles)
 
     return said
-
-
-#: Dublin Core's title element, as XMP writes it (ISO 16684-1)
-_DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
-
-
-def _resolved(resolver: Any, value: Any) -> Any:
-    """``value`` read in ``resolver``'s revision: an indirect one as that revision
-    has it (a trailer's or dictionary's reference otherwise resolves to the newest
-    revision's object: atk38d, /Info retitled in place after a seal), an encrypted
-    one decrypted."""
-    if isinstance(value, generic.IndirectObject):
-        value = resolver.get_object(value.reference)
-    # a value inside an encrypted file's object (trial38c: an encrypted file's
-    # /ViewerPreferences) is a proxy until decrypted
-    return value.decrypted if isinstance(value, generic.DecryptedObjectProxy) else value
-
-
-def _titles(resolver: Any) -> tuple[str, str]:
-    """The titles ``resolver``'s revision gives viewers: the document information
-    dictionary's /Title (ISO 32000-1 §14.3.3) and its XMP metadata's dc:title
-    (§14.3.2; pdf.js shows it first), each "" when there is none or it cannot be
-    read (an XMP packet compressed, over :data:`MAX_XMP_BYTES`, or with a DTD)."""
-    trailer = resolver.trailer_view
-    info = _resolved(resolver, trailer.raw_get("/Info")) if "/Info" in trailer else None
-    title = (
-        _resolved(resolver, info.raw_get("/Title"))
-        if isinstance(info, generic.DictionaryObject) and "/Title" in info
-        else None
-    )
-    xmp = ""
-    stream = (
-        _resolved(resolver, resolver.root.raw_get("/Metadata"))
-        if "/Metadata" in resolver.root
-        else None
-    )
-    if isinstance(stream, generic.StreamObject) and "/Filter" not in stream:
-        root = xmp_packet(stream.data[:MAX_XMP_BYTES])
-        found = root.find(f".//{_DC_TITLE}") if root is not None else None
-        xmp = " ".join(found.itertext()).strip() if found is not None else ""
-    return ("" if title is None else str(title)), xmp
-
-
-def _titles_or_unread(reader: Any, revision: int) -> tuple[str, str]:
-    """:func:`_titles` of ``revision``, or both "(unreadable)" when its objects do
-    not read: a title that reads in one revision and not in another is a change."""
-    try:
-        return _titles(reader.get_historical_resolver(revision))
-    except (PdfError, KeyError, ValueError, TypeError, AttributeError):
-        return "(unreadable)", "(unreadable)"
-
-
-def title_changed(reader: Any, signed: int, now: tuple[str, str]) -> str:
-    """Why a signature of revision ``signed`` is modified when the document's title
-    changed after it (``now``: the newest revision's, :func:`_titles_or_unread`), in
-    /Info or in its XMP metadata (:func:`_titles`), or "".
-    Viewers show it: pdf.js in its tab always, the others in their title bar when
-    the catalog's /ViewerPreferences /DisplayDocTitle asks (ISO 32000-1 §12.2, as
-    Chromium's PDFs do). pyHanko allows both changes at LTA_UPDATES (trial38b: a
-    retitled Chromium PDF verified VALID; trial38c: pdf.js shows the title of any
-    PDF). A later update that keeps the title (pyHanko's writer rewrites the XMP
-    packet each time), or changes other properties (author, subject), is none."""
-    then = _titles_or_unread(reader, signed)
-    for before, after in zip(then, now, strict=True):
-        if before != after:
-            return (
-                "the title viewers show changed after it: "
-                f"{before[:80]!r} to {after[:80]!r}"
-            )
-    return ""
 
 
 #: how pyHanko's change check names an object, said as a reader would
