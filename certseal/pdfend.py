@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from pyhanko.pdf_utils import generic
 
+from certseal.bounds import MAX_PDF_REVISIONS
+from certseal.errors import invalid
 from certseal.pdflinear import check_linearized
 from certseal.pdfsyntax import (
     HEADER_AT,
@@ -252,6 +254,25 @@ def _encrypted(cache: Any) -> bool:
     """Whether the file's trailer names an encryption dictionary (ISO 32000-1 §7.6),
     whatever pyHanko makes of it."""
     return "/Encrypt" in cache.reader.trailer
+
+
+def check_revisions(cache: Any, *, adding: int = 0) -> None:
+    """Refuse, INVALID_ARGUMENT ``pdf``, a file whose pyHanko ``XRefCache`` is
+    ``cache`` with more than :data:`~certseal.bounds.MAX_PDF_REVISIONS` revisions,
+    ``adding`` those sealing adds counted (atk39pdf F3: checking what each revision
+    changed costs time in their number squared)."""
+    count = cache.total_revisions
+    if count + adding <= MAX_PDF_REVISIONS:
+        return
+    most = MAX_PDF_REVISIONS - adding
+    raise invalid(
+        "pdf",
+        f"has {count:,} revisions (the original and each update saved onto it: a "
+        f"signature, a timestamp, an edit); a PDF {'sealed' if adding else 'verified'} "
+        f"here may have at most {most:,} (MAX_PDF_REVISIONS), as checking what each "
+        "revision changed takes time that grows with the square of their number; a "
+        "document signed by many parties has tens",
+    )
 
 
 def check_opened(cache: Any) -> None:

@@ -41,7 +41,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from certseal.crypto import Signer, Suite, signature_to_der
 from certseal.errors import CertsealError, invalid, precondition
-from certseal.pdfend import check_opened, read_to_end
+from certseal.pdfend import check_opened, check_revisions, read_to_end
 from services.seal.pdf_after import object_after_end, object_after_note
 from services.seal.pdf_entries import drop_null_entries, entry
 from services.seal.pdf_open import (
@@ -272,6 +272,7 @@ def _writer(pdf: bytes) -> _SealWriter:
             ),
             lambda writer: writer.prev.xrefs,
         )
+        check_revisions(writer.prev.xrefs, adding=1)
     header = object_after_end(pdf, len(pdf) - tail)
     if header:
         raise invalid("pdf", object_after_note(header) + "; send the PDF as written")

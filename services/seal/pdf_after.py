@@ -16,6 +16,7 @@ that end makes every signature modified (:func:`object_after_end`).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -53,29 +54,71 @@ def filled_after(reader: Any) -> dict[int, str]:
     LTA_UPDATES), since it assumes no revision refers to a number not yet defined
     (atk38c: a page naming object 500, which no revision defined, sealed; an update
     defining 500 as a blue fill verified VALID). A signature made before such a
-    revision is modified. Reads the graph of each revision before one that defines
-    new objects."""
+    revision is modified.
+
+    "Refers to" is by number alone (PDFium takes an object whatever generation a
+    reference names, atk38d: 500 0 R named, 500 1 obj defined after the seal), from
+    the revision's trailer or any object in use in it, reached or not (more than
+    what readers reach: no genuine writer names a number it has not assigned). Each
+    object version is read once, where its revision's cross-reference section puts
+    it, and the numbers it names kept until a later revision redefines or frees it:
+    linear in the objects of all revisions (atk39pdf F3: reading each revision's
+    whole graph through pyHanko's ``get_last_change``, a walk back over the
+    revisions for every object, cost objects times revisions squared: 1,000
+    objects and 400 one-object updates, 137 s)."""
     found: dict[int, str] = {}
-    for revision in range(1, reader.xrefs.total_revisions):
-        before = reader.get_historical_resolver(revision - 1)
-        # by number alone: PDFium takes an object whatever generation a reference
-        # names (atk38d: 500 0 R named, 500 1 obj defined after the seal)
-        new = {
-            ref.idnum
-            for ref in reader.xrefs.explicit_refs_in_revision(revision)
-            if before.is_ref_unassignable(ref)
-        }
-        if not new:
-            continue
-        named = new & {
-            ref.idnum for ref in before.collect_dependencies(before.trailer_view)
-        }
-        if named:
-            found[revision] = (
-                f"object {min(named)}, which the document already named before it "
-                f"was defined, defined after it (revision {revision}): readers show "
-                "it where it is named"
+    xrefs = reader.xrefs
+    names: dict[int, set[int]] = {}  # object number → the numbers its version names
+    named: Counter[int] = Counter()  # number → how many objects in use name it
+    for revision in range(xrefs.total_revisions):
+        defined = xrefs.explicit_refs_in_revision(revision)
+        if revision:
+            size = xrefs.get_xref_container_info(revision - 1).size
+            trailer = _numbers_named(
+                reader.get_historical_resolver(revision - 1).trailer_view
             )
+            early = {
+                r.idnum
+                for r in defined
+                if r.idnum >= size and (named[r.idnum] > 0 or r.idnum in trailer)
+            }
+            if early:
+                found[revision] = (
+                    f"object {min(early)}, which the document already named before it "
+                    f"was defined, defined after it (revision {revision}): readers show "
+                    "it where it is named"
+                )
+        gone = [(r, set()) for r in xrefs.refs_freed_in_revision(revision)]
+        read = [(r, _numbers_named(_version(reader, r, revision))) for r in defined]
+        for ref, numbers in gone + read:
+            named.subtract(names.pop(ref.idnum, set()))
+            names[ref.idnum] = numbers
+            named.update(numbers)
+    return found
+
+
+def _version(reader: Any, ref: Any, revision: int) -> Any:
+    """The object ``ref`` as ``revision`` defines it (its own section holds it: no
+    walk back), undecrypted (references are never encrypted)."""
+    obj = reader.get_object(ref, revision, transparent_decrypt=False)
+    return obj.raw_object if isinstance(obj, generic.DecryptedObjectProxy) else obj
+
+
+def _numbers_named(value: Any) -> set[int]:
+    """The object numbers ``value`` refers to (a stream's dictionary, not its data),
+    walked without recursion (its nesting is bounded by the reader)."""
+    found: set[int] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, generic.DecryptedObjectProxy):
+            item = item.raw_object
+        if isinstance(item, generic.IndirectObject):
+            found.add(item.idnum)
+        elif isinstance(item, dict):
+            stack.extend(dict.values(item))
+        elif isinstance(item, list):
+            stack.extend(item)
     return found
 
 

@@ -51,7 +51,7 @@ from certseal import der
 # importing it also makes asn1crypto read ediPartyName
 from certseal.certificates import common_name
 from certseal.errors import invalid
-from certseal.pdfend import check_opened, read_to_end
+from certseal.pdfend import check_opened, check_revisions, read_to_end
 from services.seal.pdf import (
     PDF_DECODE_LIMITS,
     PdfNestingError,
@@ -313,6 +313,7 @@ async def read_pdf_seals(
             ),
             lambda reader: reader.xrefs,
         )
+        check_revisions(reader.xrefs)
         authenticate(reader, password)
         check_opened(reader.xrefs)
         embedded, failed = _signatures(reader)
