@@ -88,7 +88,9 @@ def filled_after(reader: Any) -> dict[int, str]:
                     f"was defined, defined after it (revision {revision}): readers show "
                     "it where it is named"
                 )
-        gone = [(r, set()) for r in xrefs.refs_freed_in_revision(revision)]
+        gone: list[tuple[Any, set[int]]] = [
+            (r, set()) for r in xrefs.refs_freed_in_revision(revision)
+        ]
         read = [(r, _numbers_named(_version(reader, r, revision))) for r in defined]
         for ref, numbers in gone + read:
             named.subtract(names.pop(ref.idnum, set()))

@@ -93,7 +93,8 @@ class _Text:
         return f"{start}... (sha256 {self.digest.hexdigest()})"
 
 
-def _refuse(*_: Any) -> None:
+def _refuse(*_: Any) -> int:
+    """Any entity declared, skipped or referred to: the packet is not read."""
     raise _Refused
 
 
