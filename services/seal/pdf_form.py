@@ -13,12 +13,18 @@ verified VALID after ``/DR``'s ``/Helv`` became ZapfDingbats (PDFium drew pencil
 So every ``/AcroForm`` entry but ``/Fields`` (its fields are judged one by one) and
 ``/SigFlags`` (what signing sets) is compared, with everything it reaches, between
 a signature's revision and the last (:func:`drawing_changed`); any difference makes
-the signature modified, named by its key.
+the signature modified, named by its key. ``/DR`` is compared resource by resource
+(``/DR/Font/Helv``): one the signed revision has may not change or go, and one added
+after it is no change unless a default appearance of the signed revision (the
+form's ``/DA``, a field's or an annotation's) names it, which readers drew with a
+fallback until then. A later signer's writer (Acrobat, iText) adds the fonts its
+own field's appearance uses to ``/DR``, and that draws nothing sealed anew.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -91,6 +97,9 @@ def drawing_inputs(resolver: Any) -> dict[str, bytes]:
                 if isinstance(value, generic.BooleanObject) and value.value:
                     found[name] = b"true"
                 continue
+            if name == "/DR" and isinstance(value, generic.DictionaryObject):
+                found.update(_resources(resolver, value))
+                continue
             found[name] = digest_of(value) or _UNREAD
         except PdfNestingError:
             raise
@@ -99,21 +108,122 @@ def drawing_inputs(resolver: Any) -> dict[str, bytes]:
     return found
 
 
-def drawing_changed(then: dict[str, bytes], now: dict[str, bytes]) -> str:
+def _resources(resolver: Any, dr: generic.DictionaryObject) -> dict[str, bytes]:
+    """``/DR`` resource by resource: ``/DR/<category>/<name>`` to its digest, a
+    category that is no dictionary (``/ProcSet``) as ``/DR/<category>``."""
+    found: dict[str, bytes] = {}
+    for category in dict.keys(dr):
+        kind = _resolved(resolver, dr.raw_get(category))
+        if not isinstance(kind, generic.DictionaryObject):
+            found[f"/DR{category}"] = digest_of(kind) or _UNREAD
+            continue
+        for name in dict.keys(kind):
+            found[f"/DR{category}{name}"] = digest_of(kind.raw_get(name)) or _UNREAD
+    return found
+
+
+#: a font named in a default appearance string: ``/Helv 12 Tf`` (ISO 32000-1
+#: §12.7.3.3), the name's ``#xx`` escapes read (§7.3.5)
+_DA_FONT = re.compile(rb"/((?:[^\s/\[\]()<>{}%]|#[0-9A-Fa-f]{2})+)\s+[-+.\d]+\s+Tf")
+
+#: fields and annotations a revision's default appearances are read from, at most
+_MAX_APPEARANCE_HOLDERS = 100_000
+
+
+def default_appearance_fonts(resolver: Any) -> frozenset[str] | None:
+    """The fonts (``/Helv``) every default appearance of ``resolver``'s revision
+    names: the form's ``/DA``, each field's (``/Fields`` and their ``/Kids``) and
+    each page's annotations'; None when that is more than
+    :data:`_MAX_APPEARANCE_HOLDERS` objects or does not read (every font then counts
+    as named)."""
+    try:
+        fonts: set[str] = set()
+        for holder in _appearance_holders(resolver):
+            da = _resolved(resolver, holder.raw_get("/DA")) if "/DA" in holder else None
+            if isinstance(da, (generic.TextStringObject, generic.ByteStringObject)):
+                raw = da.original_bytes
+                for match in _DA_FONT.finditer(raw):
+                    fonts.add("/" + _unescaped(match.group(1)))
+        return frozenset(fonts)
+    except PdfNestingError:
+        raise
+    except Exception:
+        return None
+
+
+def _unescaped(name: bytes) -> str:
+    """A name's characters with its ``#xx`` escapes read, as pyHanko keys it."""
+    return re.sub(
+        rb"#([0-9A-Fa-f]{2})", lambda m: bytes.fromhex(m[1].decode()), name
+    ).decode("latin-1")
+
+
+def _appearance_holders(resolver: Any) -> Iterator[generic.DictionaryObject]:
+    """The form, its fields and every page's annotations in ``resolver``'s
+    revision, each once; ValueError past :data:`_MAX_APPEARANCE_HOLDERS`."""
+    root = resolver.root
+    stack: list[Any] = [root.raw_get("/AcroForm")] if "/AcroForm" in root else []
+    stack.append(root.raw_get("/Pages"))
+    seen: set[int] = set()
+    left = _MAX_APPEARANCE_HOLDERS
+    while stack:
+        ref = stack.pop()
+        if isinstance(ref, generic.IndirectObject):
+            if ref.idnum in seen:
+                continue
+            seen.add(ref.idnum)
+        node = _resolved(resolver, ref)
+        if not isinstance(node, generic.DictionaryObject):
+            continue
+        left -= 1
+        if left < 0:
+            raise ValueError("too many fields and annotations")
+        yield node
+        for key in ("/Fields", "/Kids", "/Annots"):
+            more = _resolved(resolver, node.raw_get(key)) if key in node else None
+            if isinstance(more, generic.ArrayObject):
+                stack.extend(more)
+
+
+def drawing_changed(
+    then: dict[str, bytes],
+    now: dict[str, bytes],
+    named: frozenset[str] | None = None,
+) -> str:
     """Why a signature whose revision's form drawing inputs were ``then`` is modified
-    when they are ``now`` (:func:`drawing_inputs`), or ""."""
+    when they are ``now`` (:func:`drawing_inputs`), or "": a resource added to
+    ``/DR`` is no change unless its name is in ``named``, the fonts the signed
+    revision's default appearances name (:func:`default_appearance_fonts`; None:
+    every name counts)."""
     changed = sorted(
         key
         for key in then.keys() | now.keys()
-        if then.get(key) != now.get(key) or then.get(key) == _UNREAD
+        if (then.get(key) != now.get(key) or then.get(key) == _UNREAD)
+        and not _added_unnamed(key, then, named)
     )
     if not changed:
         return ""
     said = "; ".join(
-        f"{key[:40]} ({_SAID[key]})" if key in _SAID else key[:40]
+        f"{key[:40]} ({_SAID[_entry(key)]})" if _entry(key) in _SAID else key[:40]
         for key in changed[:6]
     )
     return f"what the form's fields are drawn with changed after it: {said}"
+
+
+def _entry(key: str) -> str:
+    """The ``/AcroForm`` entry a drawing input's key is of (``/DR/Font/Helv``: /DR)."""
+    return "/" + key.split("/")[1]
+
+
+def _added_unnamed(
+    key: str, then: dict[str, bytes], named: frozenset[str] | None
+) -> bool:
+    """Whether ``key`` is a ``/DR`` resource added after the signed revision whose
+    name no default appearance of that revision names."""
+    if key in then or named is None or _entry(key) != "/DR" or key.count("/") < 3:
+        return False
+    # a name may hold a '/' (#2F): any named font the key ends with counts
+    return not any(key.endswith(font) for font in named)
 
 
 def drawing_changes(reader: Any, signed: Iterable[int]) -> dict[int, str]:
@@ -126,14 +236,19 @@ def drawing_changes(reader: Any, signed: Iterable[int]) -> dict[int, str]:
     if not revisions or min(revisions) >= last:
         return dict.fromkeys(revisions, "")
     now = drawing_inputs(reader.get_historical_resolver(last))
-    return {
-        revision: drawing_changed(
-            drawing_inputs(reader.get_historical_resolver(revision)), now
+    found: dict[int, str] = {}
+    for revision in revisions:
+        if revision >= last:
+            found[revision] = ""
+            continue
+        resolver = reader.get_historical_resolver(revision)
+        then = drawing_inputs(resolver)
+        found[revision] = drawing_changed(
+            then,
+            now,
+            default_appearance_fonts(resolver) if then.keys() != now.keys() else None,
         )
-        if revision < last
-        else ""
-        for revision in revisions
-    }
+    return found
 
 
 def _need_appearances(resolver: Any) -> bool:

@@ -513,16 +513,16 @@ async def test_many_small_updates_verify_within_a_few_seconds_of_cpu(seal_ca):  
 # -- F4: /AcroForm /DR changed after the seal ----------------------------------------
 
 
-def _form_without_appearance(more: bytes = b"") -> bytes:
+def _form_without_appearance(
+    more: bytes = b"", da: bytes = b"/Helv 40 Tf 0 g"
+) -> bytes:
     """A page with a text field "Amount" valued "1000" and no /AP: readers draw its
     value with /DA's font, /Helv of /AcroForm /DR (Helvetica); ``more``: more
     entries of /AcroForm."""
     return assemble_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] "
-            b"/DA (/Helv 40 Tf 0 g) /DR << /Font << /Helv 6 0 R >> >> "
-            + more
-            + b" >> >>",
+            b"/DA (" + da + b") /DR << /Font << /Helv 6 0 R >> >> " + more + b" >> >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [5 0 R] "
             b"/Contents 4 0 R >>",
@@ -688,3 +688,61 @@ async def test_more_revisions_than_the_bound_are_refused_naming_both(seal_ca, ke
     assert (
         f"sealed here may have at most {MAX_PDF_REVISIONS - 1:,}" in err.value.message
     )
+
+
+def _resource_added(pdf: bytes, name: str) -> bytes:
+    """``pdf`` with a font ``name`` (ZapfDingbats) added to /AcroForm /DR /Font, as a
+    later signer's writer adds the fonts its own field uses."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    fonts = writer.root["/AcroForm"]["/DR"]["/Font"]
+    fonts[_name(name)] = generic.DictionaryObject(
+        {
+            _name("/Type"): _name("/Font"),
+            _name("/Subtype"): _name("/Type1"),
+            _name("/BaseFont"): _name("/ZapfDingbats"),
+        }
+    )
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+async def test_a_font_added_to_the_resources_that_nothing_sealed_names_is_no_change(
+    form,
+    seal_ca,  # noqa: F811
+):
+    """Acrobat and iText add the fonts a later signature's field draws with to /DR
+    (/ZaDb, /Helv): a resource no sealed default appearance names draws nothing
+    sealed anew, so the seal stays VALID."""
+    [(intact, modified, detail)] = await _verdicts(
+        _resource_added(form, "/ZaDb"), seal_ca.cert
+    )
+    assert intact and not modified, detail
+
+
+@pytest.mark.parametrize("da", [b"/Cour 40 Tf 0 g", b"/Co#75r 40 Tf 0 g"])
+async def test_a_font_added_that_a_sealed_appearance_names_is_a_change(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+    da,
+):
+    """A field whose /DA names a font /DR lacked was drawn with a fallback; the font
+    added after the seal draws it anew (its name escaped or not)."""
+    sealed = await seal(seal_ca, keys, _form_without_appearance(da=da))
+    [(intact, modified, detail)] = await _verdicts(
+        _resource_added(sealed, "/Cour"), seal_ca.cert
+    )
+    assert intact and modified, detail
+    assert "/DR/Font/Cour" in detail
+
+
+async def test_a_font_removed_from_the_resources_is_a_change(form, seal_ca):  # noqa: F811
+    writer = IncrementalPdfFileWriter(io.BytesIO(form), strict=False)
+    writer.root["/AcroForm"]["/DR"]["/Font"] = generic.DictionaryObject()
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    [(intact, modified, detail)] = await _verdicts(out.getvalue(), seal_ca.cert)
+    assert intact and modified, detail
+    assert "/DR/Font/Helv" in detail
