@@ -16,7 +16,13 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from certseal.timestamps import rfc3339
-from services.console.wording import SEAL_VERDICTS, STALE_VALID, Wording, wording
+from services.console.wording import (
+    SEAL_VERDICTS,
+    STALE_VALID,
+    Wording,
+    superseded_by,
+    wording,
+)
 
 LICENCE_VERDICTS: Mapping[str, Wording] = {
     "VALID": Wording(
@@ -219,7 +225,9 @@ class LicenceView:
 
     def shown_wording(self) -> dict[str, str]:
         """The verdict's wording, or the licence status's when the status check
-        decided the verdict (see :data:`LICENCE_STATUSES`), or a misread scan's
+        decided the verdict (see :data:`LICENCE_STATUSES`), or
+        :func:`superseded_by`'s for a code whose newest version is not valid either,
+        or a misread scan's
         (:data:`RESCAN`) for a MALFORMED one whose decode check says so, or a
         warning for a VALID whose index's lag is unknown (:data:`STALE_VALID`)."""
         if self.verdict == "VALID" and self.index_lag_unknown:
@@ -232,6 +240,9 @@ class LicenceView:
                 "verdict": self.verdict,
                 **asdict(LICENCE_STATUSES[self.status]),
             }
+        newest = superseded_by(self.status) if self.verdict == "SUPERSEDED" else None
+        if newest is not None:  # the newest version is not valid either
+            return {"verdict": self.verdict, **asdict(newest)}
         if self.verdict == "MALFORMED":
             for check in self.checks:
                 shown = _rescan(check) if check.get("name") == "decode" else None

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from certseal.statuses import STATUS_NAMES, STATUS_NAMES_ZH, status_label
+
 
 @dataclass(frozen=True, slots=True)
 class Wording:
@@ -28,6 +30,34 @@ STALE_VALID = Wording(
     "The verifier cannot reach its broker: a revocation since may not be seen. "
     "Verify again shortly.",
 )
+
+
+def superseded_by(status: str) -> Wording | None:
+    """The wording of a SUPERSEDED code whose newest version has ``status`` (its
+    national code) when that version is not valid either: asking the holder for the
+    current one would lead nowhere. None when it is valid, or the status unknown."""
+    if status not in STATUS_NAMES_ZH or status == "01":
+        return None
+    zh, label = STATUS_NAMES_ZH[status], status_label(status)
+    if status == "06":
+        return Wording(
+            "warn",
+            "新版本已转出",
+            "Newer version transferred out",
+            "该证照已换发新版本，但新版本也已转出（06），证照现归转入部门管理，"
+            "请持证人出示转入部门的证照。",
+            "A newer version of this licence exists, but it is itself transferred "
+            "out (06): the licence now lives under the receiving department; ask "
+            "for the licence that department holds.",
+        )
+    return Wording(
+        "bad",
+        f"新版本已{zh}",
+        f"Newer version {STATUS_NAMES[status]}",
+        f"该证照已换发新版本，但新版本也已{zh}（{status}），不能受理。",
+        f"A newer version of this licence exists, but it is itself {label}: "
+        "do not accept it.",
+    )
 
 
 SEAL_VERDICTS: Mapping[str, Wording] = {

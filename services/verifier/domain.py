@@ -468,17 +468,16 @@ def evaluate(
         )
     )
     if code.version < index.version:
-        return result(
-            Verdict.SUPERSEDED,
-            "version",
-            f"version {code.version:03d} was replaced by {index.identifier}",
-        )
+        said = f"version {code.version:03d} was replaced by {index.identifier}"
+        if index.status != "01":  # the newest is not valid either: asking leads nowhere
+            said += f", which is itself {status_label(index.status)}"
+        if index.status == "06":
+            to = index.transferred_to or "the receiving department"
+            said += f" to {to}: the licence now lives there"
+        return result(Verdict.SUPERSEDED, "version", said)
     if code.version > index.version:
-        return result(
-            Verdict.UNKNOWN_LICENCE,
-            "version",
-            f"version {code.version:03d} is newer than the index knows",
-        )
+        said = f"version {code.version:03d} is newer than the index knows"
+        return result(Verdict.UNKNOWN_LICENCE, "version", said)
     checks.append(Check("version", Outcome.PASSED, f"{code.version:03d} is current"))
     if index.status != "01":
         verdict = _STATUS_VERDICTS.get(index.status, Verdict.CANCELLED)

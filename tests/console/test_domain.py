@@ -230,3 +230,32 @@ def test_a_verdict_not_decided_by_the_status_keeps_its_own_words():
     shown = _revoked(licence_pb2.LICENCE_STATUS_VALID, failed="version")
     assert shown["title_zh"] == LICENCE_VERDICTS["REVOKED"].title_zh
     assert shown["status"] == "01"
+
+
+def _superseded(status: int) -> dict:
+    result = verifier_pb2.VerificationResult(
+        verdict=verifier_pb2.VERDICT_SUPERSEDED,
+        checks=[
+            verifier_pb2.VerificationCheck(name="licence", passed=True),
+            verifier_pb2.VerificationCheck(name="version", passed=False, detail="x"),
+        ],
+        status=status,  # type: ignore[arg-type]
+    )
+    return licence_view(
+        result, verified_at=NOW, purpose="p", counter="dept:X"
+    ).to_json()
+
+
+def test_a_code_replaced_by_a_version_not_valid_does_not_send_for_the_current_one():
+    """Asking the holder for the current version leads nowhere when it is itself
+    transferred out or revoked: the page says which, in both languages."""
+    valid = _superseded(licence_pb2.LICENCE_STATUS_VALID)
+    assert valid["reason_en"] == LICENCE_VERDICTS["SUPERSEDED"].reason_en
+    moved = _superseded(licence_pb2.LICENCE_STATUS_TRANSFERRED_OUT)
+    assert moved["verdict"] == "SUPERSEDED" and moved["status"] == "06"
+    assert "转出" in moved["reason_zh"] and "转入部门" in moved["reason_zh"]
+    assert "receiving department" in moved["reason_en"]
+    assert "current one" not in moved["reason_en"]
+    revoked = _superseded(licence_pb2.LICENCE_STATUS_REVOKED)
+    assert revoked["tone"] == "bad" and revoked["title_zh"] == "新版本已撤销"
+    assert "itself revoked (03)" in revoked["reason_en"]

@@ -468,6 +468,40 @@ async def test_version_details():
     )
 
 
+@pytest.mark.parametrize(
+    ("status", "transferred_to", "tail"),
+    [
+        ("03", "", ", which is itself revoked (03)"),
+        (
+            "06",
+            "11000000",
+            ", which is itself transferred out (06) to 11000000: the licence now "
+            "lives there",
+        ),
+        (
+            "06",
+            "",
+            ", which is itself transferred out (06) to the receiving department: "
+            "the licence now lives there",
+        ),
+    ],
+)
+async def test_version_replaced_by_a_version_not_valid(status, transferred_to, tail):
+    """Asking the holder for the current version leads nowhere when it is not valid
+    either: the detail says so (and where a transferred licence lives now)."""
+    newer = index_entry(
+        version=3, identifier="X.003.Y", status=status, transferred_to=transferred_to
+    )
+    result = verify(await licence_code(), trust=trust(), index=newer)
+    assert result.verdict is Verdict.SUPERSEDED
+    assert _checks(result)[-1] == (
+        "version",
+        F,
+        "version 002 was replaced by X.003.Y" + tail,
+    )
+    assert result.status == status
+
+
 def _hidden(result) -> None:
     assert (result.issuer_code, result.type_code, result.holder_display_name) == (
         "",
