@@ -103,11 +103,18 @@ def _with_the_remedy(exc: CertsealError, department: str | None) -> CertsealErro
         return exc
     named = _OWNER.match(exc.message)
     department = named[1] if named else department or "CODE"
+    role = (  # the seal service's words when the department could not register one
+        "first an operator adds seal_owner to its roles ('certseal department list' "
+        f"shows them): certseal department roles {department} --roles "
+        "ROLES,seal_owner; then "
+        if "lacks the seal_owner role" in exc.message
+        else ""
+    )
     return CertsealError(
         exc.kind,
         f"{exc.message}; the issuer seals a department's licence files with its "
-        "official seal listing service:issuer among its signers: register one with "
-        f"certseal seal --as {department} register --type official --name NAME "
+        f"official seal listing service:issuer among its signers: {role}register "
+        f"one with certseal seal --as {department} register --type official --name NAME "
         f"--suite es256 --signer dept:{department} --signer service:issuer "
         '(docs/holder.md, "Sealing")',
         field=exc.field,

@@ -53,6 +53,9 @@ from services.seal.values import Seal
 PDF_SUITES = ("es256", "ed25519")
 OFD_SUITES = ("sm2", "es256", "ed25519")
 
+#: what a refusal adds when the owner could not register the seal it lacks either
+LACKS_SEAL_OWNER = ", and it lacks the seal_owner role that registering one needs"
+
 #: the one identity that seals annotated copies with the platform's official seal
 #: (the issuer's Redemption, docs/holder.md)
 COPY_SEALER = "service:issuer"
@@ -178,9 +181,13 @@ class LicenceFiles:
                 ]
             )
             only = " (only it: the platform's seal makes copies)"
+            roles = await self._store.department_roles(owner_code) or ()
+            # the issuer's CLI reads these words to give the role step first
+            lacks = "" if "seal_owner" in roles else LACKS_SEAL_OWNER
             raise precondition(
                 f"{owner_code} has no active official {' or '.join(suites)} seal "
-                f"that {caller} may use{only if owner_code == self._copier else ''}",
+                f"that {caller} may use{only if owner_code == self._copier else ''}"
+                f"{lacks}",
                 field="owner_code",
             )
         # valid_start has whole seconds (GB/T 38540): of seals starting in the same

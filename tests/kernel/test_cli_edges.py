@@ -332,6 +332,39 @@ def test_a_holder_file_no_seal_may_seal_says_the_same_remedy(
     )
 
 
+def test_a_department_without_the_seal_owner_role_is_told_that_step_first(
+    dev_ca, tmp_path, capsys, monkeypatch
+):
+    """``holder file`` for a department that lacks the seal_owner role hinted only
+    ``seal --as D register …``, which that department cannot do: the role step first."""
+    from certseal.errors import CertsealError, ErrorKind
+    from certseal.identifiers import random_resident_id
+    from services.issuer import cli_call, holder_cli
+    from services.seal.licence_files import LACKS_SEAL_OWNER
+
+    dept = "91350100M000100Y43"
+
+    def refused(*args, **kwargs):
+        raise CertsealError(
+            ErrorKind.FAILED_PRECONDITION,
+            f"sealing through the seal service: {dept} has no active official "
+            f"es256 or ed25519 seal that service:issuer may use{LACKS_SEAL_OWNER}",
+            field="seal",
+        )
+
+    monkeypatch.setattr(holder_cli, "dev_identity", lambda cfg, name: ("", ""))
+    monkeypatch.setattr(cli_call, "call_service", refused)
+    config = write_config(tmp_path, dev_ca)
+    code, out = run(
+        capsys, "--config", str(config), "holder", "--as", "wallet", "file",
+        "1.2.156.3005.2.X", "--id-number", random_resident_id(),
+        "--out", str(tmp_path / "l.pdf"),
+    )  # fmt: skip
+    assert code == 1
+    role = out.index(f"certseal department roles {dept} --roles ROLES,seal_owner")
+    assert role < out.index(f"certseal seal --as {dept} register --type official")
+
+
 def test_run_from_another_folder_says_where_it_looked_and_how_to_point(
     tmp_path, capsys, monkeypatch
 ):

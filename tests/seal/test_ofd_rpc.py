@@ -10,6 +10,7 @@ import pytest
 
 from certseal.timestamps import ts
 from certseal.v1 import seal_pb2 as pb
+from services.seal.licence_files import LACKS_SEAL_OWNER
 from services.seal.ofd_package import parse_xml
 from services.seal.ses import SESSignature
 from tests.conftest import blank_pdf, fresh_uscc, seal_owner
@@ -354,6 +355,12 @@ async def test_seal_ofd_by_owner_code_picks_the_official_sm2_seal(seal_stub, ope
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert field_of(err) == "owner_code"
     assert "sm2 or es256 or ed25519" in err.value.details()
+    assert "seal_owner" not in err.value.details()  # it may register one
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # one never onboarded may not
+        await stub.SealOfd(
+            pb.SealOfdRequest(owner_code="91350100M000199Y99", ofd=make_ofd())
+        )
+    assert err.value.details().endswith(LACKS_SEAL_OWNER), err.value.details()
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.SealOfd(pb.SealOfdRequest(ofd=make_ofd()))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
