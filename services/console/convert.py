@@ -13,6 +13,7 @@ import datetime as dt
 from certseal.timestamps import from_ts, rfc3339
 from certseal.v1 import issuer_pb2, licence_pb2, seal_pb2, verifier_pb2
 from services.console.domain import LicenceView, PdfSealView
+from services.console.wording import FILE_VERDICTS, wording
 
 
 def licence_view(
@@ -99,7 +100,7 @@ def ofd_file_of(reply: seal_pb2.VerifyOfdResponse) -> dict[str, object]:
     GB/T 33190 §7.4): VALID only when every document holds a seal and every seal
     is VALID, so a page of VALID seals is never all the answer."""
     return {
-        "verdict": reply.verdict,
+        **wording(FILE_VERDICTS, reply.verdict),  # in words, as the seals' rows
         "detail": reply.detail,
         "documents": [
             {

@@ -148,6 +148,18 @@ SEAL_VERDICTS: Mapping[str, Wording] = {
     ),
 }
 
+#: an OFD's verdict as a whole: a seal's, or a document holding none
+FILE_VERDICTS: Mapping[str, Wording] = {
+    **SEAL_VERDICTS,
+    "UNSEALED": Wording(
+        "bad",
+        "有文档未签章",
+        "A document is not sealed",
+        "文件中有文档没有签章，整个文件不能视为已签章。",
+        "A document in this file carries no seal: the file as a whole is not sealed.",
+    ),
+}
+
 _UNLISTED = Wording(
     "bad",
     "无法判定",

@@ -575,7 +575,7 @@ async def test_the_login_page_then_signing_out(browser, platform):
     await page.fill("#password", "not the password")
     await page.press("#password", "Enter")
     await expect(page.locator("#message")).to_have_text(
-        "wrong account name or password"
+        "账号或密码错误 / Wrong account name or password"
     )
     await shot(page, "00-login")
     await page.fill("#password", PASSWORD)

@@ -242,8 +242,15 @@ async function verifyPdf(file, password = "") {
     if (attempt === state.attempt) showSeals(file.name, reply);
   } catch (err) {
     if (attempt !== state.attempt) return;
-    showMessage(`无法核验签章 / Could not verify the PDF: ${err.message}`);
-    if (err.field === "password") askPdfPassword(file);
+    if (err.field !== "password") {
+      showMessage(`无法核验签章 / Could not verify the PDF: ${err.message}`);
+      return;
+    }
+    // the console's words are English: the page says them in both languages
+    showMessage(password
+      ? `所给密码不能打开该PDF，请向发送方核实（用户密码或所有者密码）后再次核验 / ${err.message}`
+      : `该PDF已加密，需输入其打开密码（用户密码或所有者密码） / ${err.message}`);
+    askPdfPassword(file);
   }
 }
 
@@ -337,8 +344,12 @@ function showSeals(name, reply) {
   const whole = $("seals-whole");
   whole.hidden = !reply.file || reply.file.verdict === "VALID" || !reply.seals.length;
   if (reply.file) {
-    whole.dataset.verdict = reply.file.verdict;
-    whole.textContent = `整个文件 / Whole file: ${reply.file.verdict} ${reply.file.detail || ""}`;
+    // in words, as the rows are; which seal or document, with its path, on hover
+    const file = reply.file;
+    whole.dataset.verdict = file.verdict;
+    whole.title = file.detail || "";
+    whole.textContent = `整个文件：${file.title_zh}，${file.reason_zh} / ` +
+      `Whole file: ${file.title_en}. ${file.reason_en}`;
   }
   $("seals-file").textContent = `${name} · ${localTime(reply.verified_at)}`;
   const body = $("seals-body");

@@ -17,6 +17,15 @@ function nextPage() {
   return "/";
 }
 
+// the refusal in the page's two languages: a wrong name or password in words of
+// its own (the API's are English), any other with what it said
+function loginRefusal(err) {
+  if (err.status === 401 && err.field === "password") {
+    return "账号或密码错误 / Wrong account name or password";
+  }
+  return `无法登录 / Could not sign in: ${err.message}`;
+}
+
 function showLoginMessage(text) {
   const box = document.getElementById("message");
   box.textContent = text;
@@ -32,7 +41,7 @@ async function signIn(path, body) {
     });
     location.assign(nextPage());
   } catch (err) {
-    showLoginMessage(err.message);
+    showLoginMessage(loginRefusal(err));
     document.getElementById("password").value = "";
     document.getElementById(err.field === "name" ? "name" : "password").focus();
   }
