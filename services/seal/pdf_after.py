@@ -34,12 +34,12 @@ from services.seal.pdf_title import title_changed, titles_or_unread
 
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
-    ModificationLevel.NONE: "nothing added after it",
+    ModificationLevel.NONE: "nothing the document shows has changed since it was sealed",
     # pyHanko allows validation data (DSS, document timestamps) and the document's
     # information dictionary and XMP metadata at this level
     ModificationLevel.LTA_UPDATES: (
-        "added after it: validation data or document properties (title, author, "
-        "metadata) only"
+        "nothing the document shows has changed since it was sealed; added after "
+        "it: validation data or document properties (title, author, metadata) only"
     ),
     ModificationLevel.FORM_FILLING: "added after it: later signatures only",
 }
@@ -305,9 +305,10 @@ def after_notes(
 ) -> list[str]:
     """The notes on what came after ``signature`` (pyHanko's ``status`` of it);
     ``tail``: the bytes after the file's end that
-    :func:`certseal.pdfend.read_to_end` left out. Unchanged (no ``why``): its
-    coverage and what was added, pyHanko's modification level for those who read it.
-    Changed: ``why``, what changed in a clerk's words, first, and pyHanko's own
+    :func:`certseal.pdfend.read_to_end` left out. Unchanged (no ``why``): what was
+    added in a clerk's words, then pyHanko's coverage and modification level for
+    those who read it (words39b: "coverage ENTIRE_FILE, nothing added after it"
+    came first). Changed: ``why``, what changed in a clerk's words, first, and pyHanko's own
     finding after it (words39: "changed after it (pyHanko's level LTA_UPDATES does
     not show this change)" named no change a clerk knows)."""
     level = status.modification_level
@@ -319,11 +320,12 @@ def after_notes(
             f"{why}; pyHanko's own finding: {coverage}, modification level {name}"
             + (", which does not count this change" if missed else "")
         ]
+    pyhanko = f"; pyHanko's own finding: {coverage}, modification level {name}"
     if level not in ADDED:  # never unchanged (pdf_verify._modified)
-        return [coverage, f"changed after it (pyHanko level {name})"]
+        return [f"changed after it{pyhanko}"]
     if level is ModificationLevel.NONE and _bytes_after(signature, status, tail):
-        return [coverage, f"{TRAILING_BYTES} (pyHanko level {name})"]
-    return [coverage, f"{ADDED[level]} (pyHanko level {name})"]
+        return [TRAILING_BYTES + pyhanko]
+    return [ADDED[level] + pyhanko]  # plain words first (words39b)
 
 
 def coverage_note(status: Any, tail: int = 0) -> str:

@@ -354,7 +354,8 @@ async def test_a_later_visible_signature_leaves_the_seal_valid_only_if_valid_her
     # what changed comes first, pyHanko's finding after it (words39)
     assert first.detail.startswith(
         "added after it: a visible signature not valid here (field 'Stranger': "
-        "UNTRUSTED_SEAL); coverage ENTIRE_REVISION, "
+        "UNTRUSTED_SEAL); added after it: later signatures only; pyHanko's own "
+        "finding: coverage ENTIRE_REVISION, "
     ), first.detail
     assert stranger.field_name == "Stranger" and stranger.verdict == "UNTRUSTED_SEAL"
 
