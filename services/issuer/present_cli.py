@@ -15,8 +15,6 @@ from certseal.errors import invalid
 #: the shortest presentation code the issuer makes, in seconds (its ``_MIN_TTL_S``,
 #: services/issuer/service/codes.py; tests/kernel/test_cli_edges.py keeps them equal)
 MIN_TTL_S = 5
-#: the most any configuration allows (``[issuer] presentation_max_ttl_s``'s bound)
-MAX_TTL_S = 86_400
 _RANGE = (
     f"{MIN_TTL_S} to [issuer] presentation_max_ttl_s seconds (600 unless set); 0 or "
     "left out: [issuer] presentation_ttl_s (60 unless set)"
@@ -24,16 +22,14 @@ _RANGE = (
 
 
 def _seconds(text: str) -> int:
-    """An argparse ``type``: a whole number in the range any configuration allows."""
+    """An argparse ``type``: a whole number (:func:`presentation_ttl` checks its
+    range, with the configuration's values: one wording for every value outside)."""
     typed = text.strip()
     if not re.fullmatch(r"[-+]?[0-9]{1,12}", typed):
         raise argparse.ArgumentTypeError(
             f"{text[:40]!r} is not a whole number of seconds"
         )
-    value = int(typed)
-    if value != 0 and not MIN_TTL_S <= value <= MAX_TTL_S:
-        raise argparse.ArgumentTypeError(f"{value} is outside {_RANGE}")
-    return value
+    return int(typed)  # its range: presentation_ttl's, in this configuration's words
 
 
 def add_ttl_option(present: argparse.ArgumentParser) -> None:
@@ -49,13 +45,13 @@ def add_ttl_option(present: argparse.ArgumentParser) -> None:
 
 def presentation_ttl(args: argparse.Namespace) -> int:
     """``--ttl`` in seconds, 0 for the issuer's default: INVALID_ARGUMENT (``ttl``)
-    over the configuration's ``[issuer] presentation_max_ttl_s`` (the parser
-    refused anything outside what any configuration allows)."""
+    outside :data:`MIN_TTL_S` to the configuration's ``[issuer]
+    presentation_max_ttl_s``."""
     if not args.ttl:
         return 0
     issuer = load(args).issuer
-    if args.ttl > issuer.presentation_max_ttl_s:
-        raise invalid(  # the parser's words (_RANGE), with this configuration's values
+    if not MIN_TTL_S <= args.ttl <= issuer.presentation_max_ttl_s:
+        raise invalid(  # the help's words (_RANGE), with this configuration's values
             "ttl",
             f"{args.ttl} is outside {MIN_TTL_S} to [issuer] presentation_max_ttl_s "
             f"seconds ({issuer.presentation_max_ttl_s:,} here); 0 or left out: "

@@ -458,23 +458,43 @@ RANGE = (
 )
 
 
+#: the configuration's words for RANGE (words39b: "--ttl 3" said "600 unless set",
+#: "--ttl 9999" "600 here": two wordings of one limit)
+HERE = (
+    "5 to [issuer] presentation_max_ttl_s seconds (600 here); 0 or left out: "
+    "[issuer] presentation_ttl_s (60 here)"
+)
+
+
 @pytest.mark.parametrize(
     ("value", "said"),
     [
-        ("-5", f"-5 is outside {RANGE}"),
-        ("1", f"1 is outside {RANGE}"),
-        ("4", f"4 is outside {RANGE}"),
-        ("86401", f"86401 is outside {RANGE}"),
-        ("1e3", "'1e3' is not a whole number of seconds"),
+        ("-5", f"-5 is outside {HERE}"),
+        ("1", f"1 is outside {HERE}"),
+        ("3", f"3 is outside {HERE}"),
+        ("4", f"4 is outside {HERE}"),
+        ("9999", f"9999 is outside {HERE}"),
+        ("86401", f"86401 is outside {HERE}"),
     ],
 )
-def test_a_ttl_outside_its_one_range_is_refused_by_the_cli(value, said, capsys):
+def test_a_ttl_outside_its_one_range_is_refused_by_the_cli(
+    value, said, dev_ca, tmp_path, capsys
+):
     """cli-edges 3: ``--ttl -5`` said "outside 0 to 4,294,967,295", ``--ttl 1`` the
-    issuer's "must be between 5 and 600", and --help gave no range."""
+    issuer's "must be between 5 and 600", and --help gave no range. Below the least
+    and over the most, one wording, with the configuration's values (words39b)."""
+    config = write_config(tmp_path, dev_ca, issuer_target="127.0.0.1:1")
+    code, out = run(capsys, "--config", str(config), *PRESENT, value)
+    assert (code, out) == (2, f"error: ttl: {said}")
+
+
+def test_a_ttl_that_is_no_whole_number_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as stopped:
-        main([*PRESENT, value])
+        main([*PRESENT, "1e3"])
     assert stopped.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == f"error: ttl: {said}"
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: ttl: '1e3' is not a whole number of seconds"
+    )
 
 
 def test_a_ttl_over_the_configured_most_is_refused_before_any_call(
