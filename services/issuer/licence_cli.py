@@ -290,7 +290,7 @@ def cmd_licence(args: argparse.Namespace) -> int:
     if command == "list":
         if not (args.id_number or args.type or args.status):
             raise invalid(
-                "id-number", "give at least one filter: --id-number, --type or --status"
+                "filter", "give at least one: --id-number, --type or --status"
             )
         listing = pb.ListLicencesRequest(
             type_code=args.type or "",

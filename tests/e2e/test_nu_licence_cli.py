@@ -141,7 +141,7 @@ async def test_licence_list_names_its_own_flags(operator, connect, cli):
     code, out = await cli("licence", "--as", dept.code, "list")
     assert code == 2
     assert out.strip() == (
-        "error: id-number: give at least one filter: --id-number, --type or --status"
+        "error: filter: give at least one: --id-number, --type or --status"
     )
     code, out = await cli(
         "licence", "--as", dept.code, "list", "--type", dept.type_code
