@@ -161,3 +161,31 @@ def refuse_other_kind(
     said = what_it_is(data, wanted, hints)
     if said is not None:
         raise invalid(field, f"{shown_name(name)} {said}")
+
+
+def looks_like_text(data: bytes) -> bool:
+    """Whether ``data`` (a file's bytes) reads as text: its first KiB UTF-8 (a
+    character cut at its end allowed) with no NUL and no control character but tab,
+    line feed, carriage return and form feed. A README given for a seal or picture."""
+    head = data[:1024]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return bool(text) and not any(c < " " and c not in "\t\n\r\f" for c in text)
+
+
+#: the first bytes of a PNG and of a JPEG (a HEIC's are its ftyp box, at 4)
+_PICTURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+
+
+def not_a_picture(data: bytes) -> str | None:
+    """What a file holding ``data`` is not, when it starts as no picture
+    :mod:`certseal.qr` reads does (``is not a PNG, JPEG or HEIC image: it looks
+    like text``); None when it may be one (its decoder judges the rest)."""
+    if data.startswith(_PICTURES) or data[4:8] == b"ftyp":
+        return None
+    text = ": it looks like text" if looks_like_text(data) else ""
+    return f"is not a PNG, JPEG or HEIC image{text}"

@@ -38,7 +38,8 @@ def cmd_seal_inspect(args: argparse.Namespace) -> int:
     ``[[seal.seal_makers]]`` entry (docs/operations.md, "Trusted seal platforms")."""
     from asn1crypto import pem
 
-    from services.seal.inspect import inspect
+    from certseal.filekinds import looks_like_text
+    from services.seal.inspect import NOT_SES, inspect
 
     if args.as_department:  # would read as a department's inspection: none is made
         raise invalid(
@@ -46,7 +47,13 @@ def cmd_seal_inspect(args: argparse.Namespace) -> int:
             "has no effect with seal inspect (it reads the file here and asks no "
             "service): leave it out",
         )
-    found, lines = inspect(read_as(args.file, "file", SIGNATURE), "file")
+    data = read_as(args.file, "file", SIGNATURE)
+    if looks_like_text(data):  # a README, not "not DER: ..." twice over
+        raise invalid("file", f"{shown_name(args.file)} {NOT_SES}: it looks like text")
+    try:
+        found, lines = inspect(data, "file")
+    except CertsealError as exc:  # the file named, as other refusals name it
+        raise invalid("file", f"{shown_name(args.file)} {exc.message}") from None
     for line in lines:
         say(line)
     if args.maker_cert:

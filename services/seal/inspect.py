@@ -140,6 +140,10 @@ def _token(stamp: bytes | None) -> list[str]:
     return [f"    genTime       {_time(at)} by {shown(tsa)} (RFC 3161; not checked)"]
 
 
+#: what a file that holds neither structure is not, in words a new user knows
+NOT_SES = "is not a seal or seal signature file (GB/T 38540 SESeal or SES_Signature)"
+
+
 def describe(data: bytes) -> list[str]:
     """The lines describing ``data``; INVALID_ARGUMENT (``file``) naming what is
     wrong when it is over :data:`~services.seal.ses.MAX_SES_BYTES` or neither
@@ -155,9 +159,7 @@ def inspect(
     try:
         found = read_any(data)
     except SesFormatError as exc:
-        raise invalid(
-            field, f"is neither a DER SESeal nor a DER SES_Signature: {shown(exc)}"
-        ) from None
+        raise invalid(field, f"{NOT_SES}: {shown(exc)}") from None
     if isinstance(found, SignatureData):
         return found, _signature(found)
     return found, ["SESeal", *_seal(found, "  ")]

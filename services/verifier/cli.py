@@ -216,13 +216,15 @@ def _read_image(path: Path, field: str = "image") -> bytes:
     regular file (a device, a FIFO), or one plainly of another kind than a picture
     (a PDF: ``image: l.pdf is a PDF, not an image``, :mod:`certseal.filekinds`)."""
     from certseal.bounds import IMAGE_LIMIT, MAX_IMAGE_BYTES
-    from certseal.filekinds import OFD, PDF, PNG, refuse_other_kind
+    from certseal.filekinds import OFD, PDF, PNG, not_a_picture, refuse_other_kind
     from certseal.files import read_input_file
 
     data = read_input_file(path, field, MAX_IMAGE_BYTES, limit_text=IMAGE_LIMIT)
     licence_file = " (a licence file: certseal seal verify-{} FILE verifies it)"
     hints = {PDF: licence_file.format("pdf"), OFD: licence_file.format("ofd")}
     refuse_other_kind(data, path, field, PNG, hints)
+    if said := not_a_picture(data):  # a README: said so, and named (words39b)
+        raise invalid(field, f"{shown_name(path)} {said}")
     return data
 
 

@@ -665,3 +665,21 @@ def test_once_the_command_has_loaded_other_errors_are_its_own():
         1,
         "ValueError: its own",
     )
+
+
+def test_a_text_file_given_as_the_image_is_named_and_said_to_be_text(
+    dev_ca, tmp_path, capsys
+):
+    """words39b: ``verify --image README.md`` said ``error: image: is not a readable
+    PNG, JPEG or HEIC image``, naming no file."""
+    readme = tmp_path / "README.md"
+    readme.write_text("# certseal\n\nElectronic licences.\n")
+    config = write_config(tmp_path, dev_ca, issuer_target="127.0.0.1:1")
+    code, out = run(
+        capsys, "--config", str(config), "verify", "--purpose", "x",
+        "--image", str(readme),
+    )  # fmt: skip
+    assert (code, out) == (
+        2,
+        f"error: image: {readme} is not a PNG, JPEG or HEIC image: it looks like text",
+    )

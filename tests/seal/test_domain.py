@@ -298,7 +298,14 @@ async def test_seal_inspect_prints_every_field(pki, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("SESeal\n")
     path.write_bytes(signature[:-7])
     assert cli.main(["seal", "inspect", str(path)]) == 2
-    assert "neither a DER SESeal nor" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert said.startswith(f"error: file: {path} is not a seal or seal signature")
+    path.write_text("# README\n\nNot a seal at all.\n")
+    assert cli.main(["seal", "inspect", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: file: {path} is not a seal or seal signature file (GB/T 38540 "
+        "SESeal or SES_Signature): it looks like text\n"
+    )
 
 
 @pytest.mark.parametrize("suite", list(Suite))

@@ -90,8 +90,11 @@ async def test_every_ofdrw_structure_parses_through_the_rpc(
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"\x30\x03\x02\x01\x01", "neither a DER SESeal nor"),
-        (vector("UserV4.esl") + b"\x02\x01\x07", "neither a DER SESeal nor"),
+        (b"\x30\x03\x02\x01\x01", "is not a seal or seal signature file"),
+        (
+            vector("UserV4.esl") + b"\x02\x01\x07",
+            "is not a seal or seal signature file",
+        ),
         (
             vector("UserV4.esl").replace(
                 b"\x02\x01\x04\x16\x0aOFDR", b"\x02\x01\x05\x16\x0aOFDR"
