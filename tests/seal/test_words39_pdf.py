@@ -170,7 +170,7 @@ async def test_a_strangers_signature_says_who_signed_it_and_why_it_is_untrusted(
     )
     assert not ours.modified and "signed by" not in ours.detail, ours.detail
     assert stranger.intact and not stranger.trusted
-    assert stranger.detail.startswith(f"signed by 张三: {NOT_OURS}, coverage "), (
+    assert stranger.detail.startswith(f"signed by 张三: {NOT_OURS}, nothing "), (
         stranger.detail
     )
 
