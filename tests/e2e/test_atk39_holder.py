@@ -13,6 +13,7 @@ department per test).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
 import ssl
 
@@ -261,3 +262,40 @@ async def test_an_over_long_withdrawal_reason_is_refused_not_cut(world):
             )
         )
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+
+
+# -- 4. what the holder authorises outlives what the licence is ----------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk39holder: an authorisation may run past the licence's own validity, "
+    "and the sealed copy then says it is valid to a date the licence is not",
+)
+async def test_an_authorisation_does_not_outlive_the_licence(world, holder_side):
+    """``AuthoriseUse`` bounds the expiry by now and 90 days only; the licence's
+    ``valid_until`` is checked only as "valid now". A licence ending in 5 days is
+    authorised for 60, and the annotated copy, sealed by the platform, reads
+    "仅供…使用，<60 days ahead>前有效": the date its reader checks by eye
+    (docs/holder.md) outruns the licence. The expiry should be refused
+    (INVALID_ARGUMENT ``expires_at``) or held to the licence's end."""
+    from tests.conftest import issue_request
+
+    now = dt.datetime.now(dt.UTC)
+    request = issue_request(
+        world["dept"], name="欧阳建国", id_number=world["holder"].id_number
+    )
+    request.valid_until.FromDatetime(now + dt.timedelta(days=5))
+    licence = (await world["dept"].clients.issuer.IssueLicence(request)).licence
+    ask = authorise(world, identifier=licence.identifier)
+    ask.expires_at.FromDatetime(now + dt.timedelta(days=60))
+    try:
+        auth = (await world["app"].holder.AuthoriseUse(ask)).authorisation
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() is grpc.StatusCode.INVALID_ARGUMENT, exc.details()
+        assert "expires_at" in exc.details()
+        return
+    ends = licence.valid_until.ToDatetime(tzinfo=dt.UTC)
+    assert auth.expires_at.ToDatetime(tzinfo=dt.UTC) <= ends, (
+        "authorised past the licence's end"
+    )
