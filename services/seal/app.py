@@ -16,7 +16,13 @@ from certseal.targetstub import TargetStub
 from certseal.tlsfiles import section_fields
 from certseal.v1 import seal_pb2, seal_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 from services.seal.config import SealSettings
-from services.seal.licence_files import LicenceFiles, LicenceVerdict
+from services.seal.licence_files import (
+    CLERK_METADATA,
+    COUNTER_METADATA,
+    Asker,
+    LicenceFiles,
+    LicenceVerdict,
+)
 from services.seal.makers import load_seal_trust
 from services.seal.ofd_service import OfdSealService
 from services.seal.offload import SealOffload
@@ -38,8 +44,9 @@ SEAL = seal_pb2.DESCRIPTOR.services_by_name["Seal"].full_name
 
 
 class GrpcLicenceVerifier:
-    """Verifies licence codes at a verifier group as ``service:seal`` (the channel
-    opens on first use, and again when ``verifier_target`` changed)."""
+    """Verifies licence codes at a verifier group as ``service:seal`` on behalf of
+    who asked (the channel opens on first use, and again when ``verifier_target``
+    changed)."""
 
     def __init__(self, *, settings: SealSettings):
         section = settings.seal
@@ -51,13 +58,19 @@ class GrpcLicenceVerifier:
             presents="service:seal",  # the verifier acts for it as the platform
         )
 
-    async def verdict(self, code: str) -> LicenceVerdict:
-        """The verdict's name, e.g. ``REVOKED``, and the licence's identifier;
-        UNAVAILABLE when the group does not answer."""
+    async def verdict(self, code: str, asker: Asker) -> LicenceVerdict:
+        """The verdict's name, e.g. ``REVOKED``, and the licence's identifier, asked
+        for ``asker``, whom the group's usage record names (its counter and clerk in
+        the metadata the console sends the verifier too); UNAVAILABLE when the group
+        does not answer."""
+        named = [(COUNTER_METADATA, asker.counter)] if asker.counter else []
+        if asker.clerk:  # as the console sent it (percent-encoded UTF-8)
+            named.append((CLERK_METADATA, asker.clerk))
         try:
             reply = await self._verifier().VerifyCode(
                 verifier_pb2.VerifyCodeRequest(code=code, purpose="电子证照文件核验"),
                 timeout=10,
+                metadata=tuple(named),
             )
         except grpc.aio.AioRpcError as exc:
             raise CertsealError(

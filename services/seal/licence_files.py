@@ -4,7 +4,10 @@ file says REVOKED although its seal is intact (docs/holder.md).
 
 The file's GB/T 36903 metadata (:mod:`certseal.licencefile`) names the licence and
 carries its licence code; the status is the verdict a verifier group gives that code
-(:class:`LicenceVerifier`, the seal service calling as ``service:seal``). It also picks
+(:class:`LicenceVerifier`, the seal service calling as ``service:seal`` on behalf of
+whoever gave it the file, :func:`asked_by`: the verifier's usage record names that
+party, so every check of a licence file or an annotated copy shows in the holder's
+usage record under who made it, atk39holder). It also picks
 the official seal the issuer seals a licence file with
 (:meth:`LicenceFiles.official_seal_for`). An OFD licence file carries the same
 elements as ``CustomData`` of its ``OFD.xml`` ``DocInfo/CustomDatas``
@@ -56,6 +59,12 @@ OFD_SUITES = ("sm2", "es256", "ed25519")
 #: what a refusal adds when the owner could not register the seal it lacks either
 LACKS_SEAL_OWNER = ", and it lacks the seal_owner role that registering one needs"
 
+#: the one identity that verifies on behalf of a counter it names
+#: (``x-certseal-counter`` and ``x-certseal-clerk``), as it does at the verifier
+CONSOLE = "service:console"
+COUNTER_METADATA = "x-certseal-counter"
+CLERK_METADATA = "x-certseal-clerk"
+
 #: the one identity that seals annotated copies with the platform's official seal
 #: (the issuer's Redemption, docs/holder.md)
 COPY_SEALER = "service:issuer"
@@ -99,6 +108,28 @@ def ofd_licence_metadata(ofd: bytes) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Asker:
+    """Who asked for a licence file to be verified, as the verifier's usage record
+    names them: ``counter`` an identity (``dept:<code>``, ``app:<name>`` ...) and,
+    for a clerk at the counter console, ``clerk`` (the console account, as the
+    console's ``x-certseal-clerk`` carries it: percent-encoded UTF-8)."""
+
+    counter: str
+    clerk: str = ""
+
+
+def asked_by(caller: str, *, counter: str | None, clerk: str | None) -> Asker:
+    """Who a Verify call of ``caller`` (``kind:name``) asks for: the counter and clerk
+    the counter console names in its metadata (``counter``, ``clerk``: the values of
+    ``x-certseal-counter`` and ``x-certseal-clerk``, None when absent); any other
+    caller itself, whatever metadata it sends (only the console speaks for a counter;
+    the verifier checks what the console named)."""
+    if caller == CONSOLE and counter is not None and clerk is not None:
+        return Asker(counter, clerk)
+    return Asker(caller)
+
+
+@dataclass(frozen=True)
 class LicenceVerdict:
     """A verifier group's verdict on a licence code: its name (VALID, REVOKED, ...),
     the identifier of the licence the code is of ('' when unknown) and, for a verdict
@@ -110,10 +141,10 @@ class LicenceVerdict:
 
 
 class LicenceVerifier(Protocol):
-    """Verifies a licence code at a verifier group. Raises ``CertsealError`` when no
-    verdict can be had."""
+    """Verifies a licence code at a verifier group on behalf of ``asker`` (the usage
+    record names them). Raises ``CertsealError`` when no verdict can be had."""
 
-    async def verdict(self, code: str) -> LicenceVerdict: ...
+    async def verdict(self, code: str, asker: Asker) -> LicenceVerdict: ...
 
 
 @dataclass(frozen=True)
@@ -198,12 +229,16 @@ class LicenceFiles:
         ).seal_id
 
     async def status(
-        self, pdf: bytes, seals: Sequence[PdfSealResult] = ()
+        self,
+        pdf: bytes,
+        seals: Sequence[PdfSealResult] = (),
+        *,
+        asker: Asker = Asker(""),
     ) -> LicenceFileStatus | None:
         """None when ``pdf`` carries no licence metadata; else the licence's status,
         a verdict only when ``seals`` (the PDF's verified seals) hold a VALID seal of
         the issuer the metadata names that signed this same metadata (see the module
-        docstring)."""
+        docstring), asked at the verifier on behalf of ``asker``."""
         meta = await asyncio.to_thread(read_licence_metadata, pdf)
         if not meta.get("identifier"):
             return None
@@ -219,7 +254,7 @@ class LicenceFiles:
                 continue
             sealed = await asyncio.to_thread(signed_metadata, pdf)
             if any(sealed.get(r.found.field_name) == meta for r in sealing):
-                return await self._status(meta, note)
+                return await self._status(meta, asker, note)
             if owners == issuer:
                 return _claimed(meta, _CHANGED)
         return _claimed(meta, _NOT_ISSUERS)
@@ -228,7 +263,11 @@ class LicenceFiles:
         return f"an annotated copy (加注件) sealed by the platform {self._copier}"
 
     async def ofd_status(
-        self, ofd: bytes, signatures: Sequence[OfdSignatureResult] = ()
+        self,
+        ofd: bytes,
+        signatures: Sequence[OfdSignatureResult] = (),
+        *,
+        asker: Asker = Asker(""),
     ) -> LicenceFileStatus | None:
         """As :meth:`status`, for an OFD licence file (:func:`ofd_licence_metadata`):
         a verdict only when ``signatures`` (the OFD's verified signatures) hold a
@@ -252,10 +291,12 @@ class LicenceFiles:
                 r.file.lstrip("/") == "OFD.xml" and r.status == "ok"
                 for r in result.references
             ):
-                return await self._status(meta)
+                return await self._status(meta, asker)
         return _claimed(meta, _NOT_ISSUERS)
 
-    async def _status(self, meta: dict[str, str], note: str = "") -> LicenceFileStatus:
+    async def _status(
+        self, meta: dict[str, str], asker: Asker, note: str = ""
+    ) -> LicenceFileStatus:
         """The verdict of the file's licence code, checked to be of the licence the
         metadata names; ``note`` (what the file is: a copy) leads its detail."""
         found = _claimed(meta, "")
@@ -265,7 +306,7 @@ class LicenceFiles:
         if self._verifier is None:
             return _with(found, note, detail="this seal service asks no verifier group")
         try:
-            answer = await self._verifier.verdict(code)
+            answer = await self._verifier.verdict(code, asker)
         except CertsealError as exc:
             return _with(found, note, detail=f"no verdict: {exc.message}")
         if answer.identifier != found.identifier:

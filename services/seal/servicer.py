@@ -10,11 +10,32 @@ from certseal.rpc import current_caller
 from certseal.v1 import seal_pb2 as pb
 from certseal.v1 import seal_pb2_grpc
 from services.seal import convert, ofd_convert
-from services.seal.licence_files import OFD_SUITES, LicenceFiles
+from services.seal.licence_files import (
+    CLERK_METADATA,
+    COUNTER_METADATA,
+    OFD_SUITES,
+    Asker,
+    LicenceFiles,
+    asked_by,
+)
 from services.seal.ofd_service import OfdSealService
 from services.seal.pdf_service import PdfSealService
 from services.seal.republish import SealRepublisher
 from services.seal.service import SealService
+
+
+def _asker(context: grpc.aio.ServicerContext) -> Asker:
+    """Who the caller verifies a licence file for: itself, or for the counter
+    console the counter and clerk it names (:func:`asked_by`)."""
+    named: dict[str, str] = {}
+    for key, value in context.invocation_metadata() or ():
+        if key in (COUNTER_METADATA, CLERK_METADATA):
+            named[key] = value if isinstance(value, str) else value.decode()
+    return asked_by(
+        str(current_caller()),
+        counter=named.get(COUNTER_METADATA),
+        clerk=named.get(CLERK_METADATA),
+    )
 
 
 class SealServicer(seal_pb2_grpc.SealServicer):
@@ -142,7 +163,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
             raise invalid("pdf", "is required")
         seals = await self._pdfs.verify_pdf(request.pdf, password=request.password)
         response = convert.pdf_seals(seals)
-        status = await self._licence_files.status(request.pdf, seals)
+        status = await self._licence_files.status(
+            request.pdf, seals, asker=_asker(context)
+        )
         if status is not None:
             response.licence.CopyFrom(convert.licence_file_status(status))
         return response
@@ -175,7 +198,9 @@ class SealServicer(seal_pb2_grpc.SealServicer):
             raise invalid("ofd", "is required: the OFD document (a ZIP package)")
         found = await self._ofds.verify_ofd(request.ofd)
         response = ofd_convert.ofd_signatures(found)
-        status = await self._licence_files.ofd_status(request.ofd, found.signatures)
+        status = await self._licence_files.ofd_status(
+            request.ofd, found.signatures, asker=_asker(context)
+        )
         if status is not None:
             response.licence.CopyFrom(convert.licence_file_status(status))
         return response

@@ -4,10 +4,17 @@ Every Verifier RPC acts as one counter. A department (``dept:<code>``) acts as i
 operator (``operator:<name>``) as the platform, with the default field rights; the
 counter console (``service:console``) acts on behalf of the clerk signed in to it, whose
 department and console account it names in two metadata entries
-(:data:`COUNTER_METADATA`, :data:`CLERK_METADATA`). Only the console may name a counter:
-the same metadata from any other caller is refused, so no department verifies, or
-records usage, in another's name. The group's counter allow-list applies to the
+(:data:`COUNTER_METADATA`, :data:`CLERK_METADATA`). Only the console (and the seal
+service, below) may name a counter: the same metadata from any other caller is refused,
+so no department verifies, or records usage, in another's name. The group's counter allow-list applies to the
 department acted for, on every RPC (docs/operations.md, "Security model").
+
+The seal service (``service:seal``) verifies the licence code of a licence file (or an
+annotated copy) someone gave it: it names that party in the same metadata
+(``dept:<code>``, the console's counter and clerk, or the caller's own identity such
+as ``app:<name>``), so the usage record names who verified the file, never the seal
+service (atk39holder). It keeps only the verdict, so it acts with the platform's
+default field rights, and the allow-list does not apply (as when it acted as itself).
 
 Pure: the servicer reads the caller and the metadata and hands them over as text.
 """
@@ -27,7 +34,13 @@ CONSOLE = "service:console"
 #: the seal service, which verifies the licence code a licence file carries when it
 #: verifies the file (VerifyPdf), as itself with the platform's default field rights
 SEAL_SERVICE = "service:seal"
-"""The one identity that may verify on behalf of a counter."""
+"""It verifies on behalf of whoever gave it the file (:func:`acting_for`)."""
+
+#: the identities the seal service may name as the party that verified a file: its
+#: own callers' kinds (no integrator calls it)
+_FILE_READERS = ("dept", "app", "operator", "service")
+#: characters of an identity's name the seal service may name
+_MAX_NAME_CHARS = 128
 
 COUNTER_METADATA = "x-certseal-counter"
 """gRPC metadata naming the counter the console verifies for: ``dept:<code>``."""
@@ -56,7 +69,8 @@ class Acting:
     clerk: str = ""
     """The clerk's console account, when the console acts for a counter."""
     via: str = ""
-    """The identity that called on the counter's behalf (``service:console``), or ''."""
+    """The identity that called on the counter's behalf (``service:console``, or
+    ``service:seal`` for whoever gave it a licence file), or ''."""
 
 
 def acting_for(
@@ -76,11 +90,14 @@ def acting_for(
     every department). The console must name both unless ``need_counter`` is False (its
     operator page reads the index status as itself). :data:`SEAL_SERVICE` acts as the
     platform only for ``one_code`` (VerifyCode: the code of the licence file it
-    verifies); every other request of it is refused (atk-authz 5). Raises
+    verifies), on behalf of the party it names (:func:`_file_reader`); every other
+    request of it is refused (atk-authz 5). Raises
     PERMISSION_DENIED for a caller that may not act so, and INVALID_ARGUMENT for
     malformed metadata.
     """
     kind, _, name = caller.partition(":")
+    if caller == SEAL_SERVICE and one_code:
+        return _file_reader(counter, clerk)
     if caller != CONSOLE:
         if counter is not None or clerk is not None:
             raise denied(
@@ -110,6 +127,40 @@ def acting_for(
         department=_allowed(code, counters, group),
         clerk=_clerk(clerk),
         via=CONSOLE,
+    )
+
+
+def _file_reader(counter: str | None, clerk: str | None) -> Acting:
+    """Who the seal service verifies a licence file's code for: the identity it names
+    in :data:`COUNTER_METADATA` (a department, app, operator or service; the clerk
+    only with a department, the console's counter), with the default field rights.
+    Naming nobody (a seal service of an earlier version) it acts as itself."""
+    if counter is None:
+        if clerk is not None:
+            raise invalid(COUNTER_METADATA, "name the counter the clerk is at")
+        return Acting(counter=SEAL_SERVICE, department="")
+    kind, sep, name = counter.partition(":")
+    if (
+        not sep
+        or kind not in _FILE_READERS
+        or not name
+        or len(name) > _MAX_NAME_CHARS
+        or not all(c.isascii() and c.isprintable() and not c.isspace() for c in name)
+    ):
+        raise invalid(
+            COUNTER_METADATA,
+            f"{counter[:_MAX_NAME_CHARS]!r} is not the identity of a caller of the "
+            "seal service",
+        )
+    if kind == "dept":
+        validate_uscc(name, COUNTER_METADATA)
+    elif clerk is not None:
+        raise invalid(CLERK_METADATA, "a clerk is at a department's counter only")
+    return Acting(
+        counter=counter,
+        department="",
+        clerk=_clerk(clerk) if clerk is not None else "",
+        via=SEAL_SERVICE,
     )
 
 

@@ -78,11 +78,6 @@ async def clerk(console, config, department: str) -> tuple[str, aiohttp.ClientSe
 # -- 1. the record names the wrong party ------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39holder: a VerifyPdf of the annotated copy (or licence file) enters "
-    "the holder's record as service:seal, not as the department that verified it",
-)
 async def test_a_department_verifying_the_annotated_copy_is_named_in_the_record(
     world, holder_side, seal_stub, verifier_group, issuer
 ):

@@ -67,6 +67,52 @@ def test_the_allow_list_refuses_a_department_outside_it():
     assert kind is ErrorKind.PERMISSION_DENIED
 
 
+def seal_for(counter=None, clerk=None):
+    return acting_for(
+        "service:seal",
+        counter=counter,
+        clerk=clerk,
+        counters=frozenset([OTHER]),
+        group="g",
+        one_code=True,
+    )
+
+
+def test_the_seal_service_verifies_a_file_for_the_party_it_names():
+    """atk39holder: the usage record names who gave the seal service the file, with
+    the default field rights (department ''), outside the allow-list too."""
+    assert seal_for(f"dept:{COUNTER}") == Acting(
+        f"dept:{COUNTER}", "", via="service:seal"
+    )
+    assert seal_for(f"dept:{COUNTER}", "li.si") == Acting(
+        f"dept:{COUNTER}", "", clerk="li.si", via="service:seal"
+    )
+    assert seal_for("app:wallet") == Acting("app:wallet", "", via="service:seal")
+    # a seal service that names nobody (an earlier version) acts as itself
+    assert seal_for() == Acting("service:seal", "")
+
+
+@pytest.mark.parametrize(
+    ("counter", "clerk"),
+    [
+        ("dept:not-a-code", None),
+        ("integrator:x", None),
+        ("nobody", None),
+        ("app:has space", None),
+        ("app:wallet", "li.si"),  # a clerk is at a department's counter
+        (None, "li.si"),
+    ],
+)
+def test_the_seal_service_names_only_its_callers(counter, clerk):
+    kind, _ = kind_of(lambda: seal_for(counter, clerk))
+    assert kind is ErrorKind.INVALID_ARGUMENT
+
+
+def test_only_verify_code_may_be_asked_by_the_seal_service_for_a_party():
+    kind, _ = kind_of(lambda: acting("service:seal", f"dept:{COUNTER}", "li.si"))
+    assert kind is ErrorKind.PERMISSION_DENIED
+
+
 @pytest.mark.parametrize(
     "caller", ["service:certseal", "service:feed", "app:x", "integrator:y"]
 )
