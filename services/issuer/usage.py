@@ -81,6 +81,37 @@ class UsageEntry:
         return f"{micros(self.occurred_at):020d}|{self.entry_id}"
 
 
+@dataclass(frozen=True)
+class LicenceUse:
+    """One use of a licence by the holder side: ``downloaded`` (the licence file) or
+    ``redeemed`` (an authorisation), by ``actor`` at ``at``
+    (``services.issuer.service.holder.HolderSide.record_use``)."""
+
+    kind: str
+    identifier: str
+    holder_ref: str
+    actor: str
+    at: dt.datetime
+    authorisation_id: str = ""
+    department_code: str = ""
+    purpose: str = ""
+
+    def entry(self, entry_id: str, lineage: str) -> UsageEntry:
+        """The use as the usage record's entry of ``lineage`` (the redemption's
+        authorisation id as ``reference``)."""
+        return UsageEntry(
+            entry_id=entry_id,
+            lineage=lineage,
+            identifier=self.identifier,
+            kind=UsageKind(self.kind),
+            occurred_at=self.at,
+            department_code=self.department_code,
+            purpose=self.purpose,
+            actor=self.actor,
+            reference=self.authorisation_id,
+        )
+
+
 def micros(at: dt.datetime) -> int:
     """``at`` (aware) as microseconds since 1970-01-01T00:00Z."""
     delta = at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

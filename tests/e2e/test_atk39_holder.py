@@ -180,11 +180,6 @@ async def test_a_download_by_the_issuing_department_names_the_department(world, 
 # -- 2. the holder's withdrawal is not honoured -----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39holder: a withdrawal acknowledged while a redemption renders the "
-    "copy does not stop it: the department gets the fields after the withdrawal",
-)
 async def test_no_redemption_completes_after_the_holder_withdrew(
     world, holder_side, issuer, monkeypatch
 ):

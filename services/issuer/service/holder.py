@@ -17,6 +17,7 @@ Every download and redemption is a use of the licence, recorded in one place,
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -53,21 +54,12 @@ from services.issuer.service.holder_files import HolderFiles, visible_fields
 from services.issuer.service.reading import HolderId, Reader
 from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
+from services.issuer.usage import LicenceUse, UsageEntry
 
+__all__ = ["HolderSide", "LicenceUse", "Redemption", "UseRecorder"]
 
-@dataclass(frozen=True)
-class LicenceUse:
-    """One use of a licence by the holder side: ``downloaded`` (the licence file) or
-    ``redeemed`` (an authorisation), by ``actor`` at ``at``."""
-
-    kind: str
-    identifier: str
-    holder_ref: str
-    actor: str
-    at: dt.datetime
-    authorisation_id: str = ""
-    department_code: str = ""
-    purpose: str = ""
+#: an authorisation's status that refuses a redemption being recorded: why
+_LATE = {"revoked": "withdrawn", "expired": "expired"}
 
 
 #: records a use (the usage record's writer; by default its audit row only)
@@ -121,21 +113,24 @@ class HolderSide:
         )
         self._record_use = record_use
 
+    def _use_rows(self, use: LicenceUse, lineage: str) -> tuple[list, list[UsageEntry]]:
+        """What records ``use``: its audit row and its usage-record entry (用证记录),
+        written in one transaction."""
+        audit = self._auditor.entry(
+            use.actor,
+            f"licence.{use.kind}",
+            use.identifier,
+            holder=use.holder_ref,
+            authorisation=use.authorisation_id,
+            department=use.department_code,
+        )
+        return [audit], [use.entry(f"use:{uuid.uuid4()}", lineage)]
+
     async def record_use(self, use: LicenceUse) -> None:
         """The one place a holder-side use of a licence is recorded: the audit row,
         then the configured recorder (用证记录)."""
-        await self._store.audit(
-            [
-                self._auditor.entry(
-                    use.actor,
-                    f"licence.{use.kind}",
-                    use.identifier,
-                    holder=use.holder_ref,
-                    authorisation=use.authorisation_id,
-                    department=use.department_code,
-                )
-            ]
-        )
+        audit, _ = self._use_rows(use, "")
+        await self._store.audit(audit)
         if self._record_use is not None:
             await self._record_use(use)
 
@@ -393,17 +388,43 @@ class HolderSide:
         dept = await self._directory.department(auth.department_code)
         dept_name = dept.name if dept else auth.department_code
         copy = await self._files.annotated_copy(record, auth, dept_name)
-        await self.record_use(
-            LicenceUse(
+        await self._record_redemption(caller, auth, record)
+        shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
+        return Redemption(auth, dept_name, shared, copy)
+
+    async def _record_redemption(
+        self, caller: Caller, auth: Authorisation, record: LicenceRecord
+    ) -> None:
+        """Record the redemption once the copy is made, in one transaction with the
+        authorisation's row locked and checked again: a withdrawal committed, or the
+        expiry passed, while the copy was rendered refuses it (FAILED_PRECONDITION,
+        audited, nothing answered), and a withdrawal after it waits for it
+        (atk39holder 2)."""
+        at = self._clock()
+        late: list[str] = []
+
+        def rows(locked: Authorisation) -> tuple[list, list[UsageEntry]]:
+            why = _LATE.get(locked.status(at))
+            if why is not None:
+                late.append(why)
+                subject = auth.authorisation_id
+                return [
+                    self._auditor.entry(
+                        caller, "authorisation.redeem", subject, "denied", why=why
+                    )
+                ], []
+            use = LicenceUse(
                 "redeemed",
                 record.identifier,
                 record.holder_ref,
                 str(caller),
-                now,
+                at,
                 authorisation_id=auth.authorisation_id,
                 department_code=auth.department_code,
                 purpose=auth.purpose,
             )
-        )
-        shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
-        return Redemption(auth, dept_name, shared, copy)
+            return self._use_rows(use, record.lineage)
+
+        locked = await self._store.record_redemption(auth.authorisation_id, at, rows)
+        if locked is None or late:  # (rows are never deleted: None cannot happen)
+            raise refusal_error(late[0] if late else "not_found", locked)

@@ -4,7 +4,7 @@ outbox and audit rows in one transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
@@ -84,7 +84,9 @@ class AuthorisationStore:
         usage: Sequence[UsageEntry] = (),
     ) -> Authorisation | None:
         """Withdraw an active authorisation with its event, audit row and ``usage``
-        entries; None (and nothing written) when it was already withdrawn."""
+        entries; None (and nothing written) when it was already withdrawn. The update
+        locks the row: it waits for a redemption being recorded
+        (:meth:`record_redemption`), which then sees it withdrawn if it comes after."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 """update licence_authorisations
@@ -102,6 +104,35 @@ class AuthorisationStore:
             await write_audit(conn, [audit])
             await insert_usage(conn, usage, at)
         return _authorisation(row)
+
+    async def record_redemption(
+        self,
+        authorisation_id: str,
+        at: dt.datetime,
+        rows: Callable[
+            [Authorisation], tuple[Sequence[AuditEntry], Sequence[UsageEntry]]
+        ],
+    ) -> Authorisation | None:
+        """Lock the authorisation's row and write the audit rows and usage entries
+        ``rows`` makes of it as it is now (the redemption's, or its refusal's), in
+        one transaction; the row as locked (None, nothing written, when there is no
+        such row). A withdrawal (:meth:`revoke_authorisation`, whose update locks the
+        same row) committed before this is seen here; one after it waits for it, so
+        a redemption is recorded entirely before or after a withdrawal, never
+        beside it."""
+        async with transaction(self.pool) as conn:
+            row = await conn.fetchrow(
+                """select * from licence_authorisations
+                    where authorisation_id = $1 for update""",
+                authorisation_id,
+            )
+            if row is None:
+                return None
+            auth = _authorisation(row)
+            audit, usage = rows(auth)
+            await write_audit(conn, audit)
+            await insert_usage(conn, usage, at)
+        return auth
 
     async def get_authorisation(self, authorisation_id: str) -> Authorisation | None:
         """One authorisation by id."""
