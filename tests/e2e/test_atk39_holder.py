@@ -289,3 +289,33 @@ async def test_an_authorisation_does_not_outlive_the_licence(world, holder_side)
     assert auth.expires_at.ToDatetime(tzinfo=dt.UTC) <= ends, (
         "authorised past the licence's end"
     )
+
+
+# -- 5. a use is recorded whole or not at all --------------------------------------------
+
+
+async def test_a_download_is_audited_and_recorded_in_one_transaction(
+    world, issuer, monkeypatch
+):
+    """``HolderSide.record_use`` wrote the audit row, then the usage entry in a
+    transaction of its own: a process stopped between them kept an audit row of a
+    download the holder's record never shows. Both now commit together: when the
+    entry cannot be written, no audit row of the download is kept either."""
+    from services.issuer.storage import usage as usage_storage
+
+    async def no_entry(*args, **kwargs):
+        raise RuntimeError("stopped between the audit row and the entry")
+
+    monkeypatch.setattr(usage_storage, "insert_usage", no_entry)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await world["app"].holder.GetLicenceDocument(
+            pb.GetLicenceDocumentRequest(
+                identifier=world["licence"].identifier, holder=world["holder"]
+            )
+        )
+    audited = await issuer.pool.fetchval(
+        """select count(*) from audit_log
+            where subject = $1 and action = 'licence.downloaded'""",
+        world["licence"].identifier,
+    )
+    assert audited == 0

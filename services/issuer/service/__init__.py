@@ -30,7 +30,7 @@ from services.issuer.document import DocumentRenderer, DocumentTemplate
 from services.issuer.service.codes import Codes
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
-from services.issuer.service.holder import HolderSide, UseRecorder
+from services.issuer.service.holder import HolderSide
 from services.issuer.service.holder_apps import HolderApps
 from services.issuer.service.issuance import Issuance
 from services.issuer.service.keys import Keyring, Keys
@@ -72,7 +72,6 @@ class IssuerService:
         document_sealer: DocumentSealer | None = None,
         renderer: DocumentRenderer | None = None,
         templates: dict[str, DocumentTemplate] | None = None,
-        record_use: UseRecorder | None = None,
     ):
         self.keyring = keyring
         auditor = Auditor(store=store, clock=clock)
@@ -137,7 +136,6 @@ class IssuerService:
             renderer=renderer,
             platform_code=platform_code,
             templates=templates,
-            record_use=record_use or self.usage.record_holder_use,
         )
         self.max_batch = max_batch
         # directory

@@ -11,18 +11,20 @@
   only and the holder's name masked (:mod:`.holder_files`).
 
 Every download and redemption is a use of the licence, recorded in one place,
-:meth:`HolderSide.record_use` (the usage record, 用证记录, builds on it).
+:meth:`HolderSide._use_rows`: its audit row and its usage-record (用证记录) entry,
+written in one transaction (:meth:`HolderSide.record_use`; a redemption's is the one
+that locks its authorisation).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
-from certseal.identifiers import validate_uscc
+from certseal.identifiers import parse_licence_id, validate_uscc
 from certseal.protectors import PersonalDataProtector
 from certseal.rpc import Caller
 from certseal.text import check_display_name
@@ -56,14 +58,10 @@ from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
 from services.issuer.usage import LicenceUse, UsageEntry
 
-__all__ = ["HolderSide", "LicenceUse", "Redemption", "UseRecorder"]
+__all__ = ["HolderSide", "LicenceUse", "Redemption"]
 
 #: an authorisation's status that refuses a redemption being recorded: why
 _LATE = {"revoked": "withdrawn", "expired": "expired"}
-
-
-#: records a use (the usage record's writer; by default its audit row only)
-UseRecorder = Callable[[LicenceUse], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,6 @@ class HolderSide:
         renderer: DocumentRenderer | None,
         platform_code: str,
         templates: dict[str, DocumentTemplate] | None = None,
-        record_use: UseRecorder | None = None,
     ):
         self._store = store
         self._reader = reader
@@ -111,7 +108,6 @@ class HolderSide:
             platform_code=platform_code,
             templates=templates,
         )
-        self._record_use = record_use
 
     def _use_rows(self, use: LicenceUse, lineage: str) -> tuple[list, list[UsageEntry]]:
         """What records ``use``: its audit row and its usage-record entry (用证记录),
@@ -127,12 +123,12 @@ class HolderSide:
         return [audit], [use.entry(f"use:{uuid.uuid4()}", lineage)]
 
     async def record_use(self, use: LicenceUse) -> None:
-        """The one place a holder-side use of a licence is recorded: the audit row,
-        then the configured recorder (用证记录)."""
-        audit, _ = self._use_rows(use, "")
-        await self._store.audit(audit)
-        if self._record_use is not None:
-            await self._record_use(use)
+        """The one place a holder-side use of a licence is recorded: its audit row and
+        its usage-record entry (用证记录) in one transaction, so neither is kept
+        without the other (a redemption writes them in its own transaction:
+        :meth:`_record_redemption`)."""
+        audit, usage = self._use_rows(use, parse_licence_id(use.identifier).lineage)
+        await self._store.record_usage(usage, self._clock(), audit)
 
     async def _current(
         self, lineage: str, identifier: str, with_holder: bool

@@ -6,20 +6,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Sequence
 
 from google.protobuf.message import DecodeError
 
 from certseal.errors import invalid
-from certseal.identifiers import parse_licence_id
 from certseal.paging import page
 from certseal.rpc import Caller
 from certseal.timestamps import Clock
 from services.issuer.domain import LicenceRecord
 from services.issuer.events import authorisation_usage_entries
 from services.issuer.service.common import Auditor
-from services.issuer.service.holder import LicenceUse
 from services.issuer.service.reading import HolderId, Reader, asked_licence, viewed
 from services.issuer.storage import IssuerStore
 from services.issuer.usage import (
@@ -57,9 +54,6 @@ Every read of the record by an app is then at most this long after a view the ci
 sees. Ten minutes is far longer than paging through the record takes (at most 500
 entries a page, a few pages) and short enough that an app reading it again later
 shows again."""
-
-#: the holder side's use kinds (services.issuer.service.holder.LicenceUse.kind)
-_HOLDER_USES = {"downloaded": UsageKind.DOWNLOADED, "redeemed": UsageKind.REDEEMED}
 
 
 class UsageRecord:
@@ -178,31 +172,6 @@ class UsageRecord:
                 continue
             entries += [e for e in made if storable(e)]
         return await self.record(entries)
-
-    async def record_use(self, entry: UsageEntry) -> int:
-        """Keep one use recorded by an issuer use case (a download, a redemption) on
-        its own; a use case with a transaction of its own writes it there instead
-        (``certseal`` storage ``insert_usage``)."""
-        return await self._store.record_usage([entry], self._clock())
-
-    async def record_holder_use(self, use: LicenceUse) -> None:
-        """The usage-record writer of the holder side (``HolderSide.record_use``): a
-        download of the licence file or a redemption of an authorisation as an entry
-        of the licence's lineage (the redemption's authorisation id as
-        ``reference``)."""
-        await self.record_use(
-            UsageEntry(
-                entry_id=f"use:{uuid.uuid4()}",
-                lineage=parse_licence_id(use.identifier).lineage,
-                identifier=use.identifier,
-                kind=_HOLDER_USES[use.kind],
-                occurred_at=use.at,
-                department_code=use.department_code,
-                purpose=use.purpose,
-                actor=use.actor,
-                reference=use.authorisation_id,
-            )
-        )
 
     async def prune(self) -> int:
         """Delete the entries past retention (``retention_days`` before now, from the
