@@ -95,6 +95,10 @@ class LicenceUse:
     authorisation_id: str = ""
     department_code: str = ""
     purpose: str = ""
+    counter: str = ""
+    """The redeeming counter, ``dept:<code>`` (as a verification's entry names it)."""
+    clerk: str = ""
+    """The clerk's console account, for a redemption at the counter console."""
 
     def entry(self, entry_id: str, lineage: str) -> UsageEntry:
         """The use as the usage record's entry of ``lineage`` (the redemption's
@@ -106,6 +110,8 @@ class LicenceUse:
             kind=UsageKind(self.kind),
             occurred_at=self.at,
             department_code=self.department_code,
+            counter=self.counter,
+            clerk=self.clerk,
             purpose=self.purpose,
             actor=self.actor,
             reference=self.authorisation_id,

@@ -126,11 +126,6 @@ async def test_a_department_verifying_the_annotated_copy_is_named_in_the_record(
     ], "the holder cannot tell who checked the copy"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39holder: a redemption at the console leaves no counter or clerk in "
-    "the holder's record (a verification there names both)",
-)
 async def test_a_console_redemption_names_the_clerk_in_the_record(
     world, console, config, issuer
 ):

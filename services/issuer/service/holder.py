@@ -119,6 +119,7 @@ class HolderSide:
             holder=use.holder_ref,
             authorisation=use.authorisation_id,
             department=use.department_code,
+            **({"clerk": use.clerk} if use.clerk else {}),
         )
         return [audit], [use.entry(f"use:{uuid.uuid4()}", lineage)]
 
@@ -384,18 +385,19 @@ class HolderSide:
         dept = await self._directory.department(auth.department_code)
         dept_name = dept.name if dept else auth.department_code
         copy = await self._files.annotated_copy(record, auth, dept_name)
-        await self._record_redemption(caller, auth, record)
+        await self._record_redemption(caller, auth, record, clerk=counter)
         shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
         return Redemption(auth, dept_name, shared, copy)
 
     async def _record_redemption(
-        self, caller: Caller, auth: Authorisation, record: LicenceRecord
+        self, caller: Caller, auth: Authorisation, record: LicenceRecord, *, clerk: str
     ) -> None:
         """Record the redemption once the copy is made, in one transaction with the
         authorisation's row locked and checked again: a withdrawal committed, or the
         expiry passed, while the copy was rendered refuses it (FAILED_PRECONDITION,
         audited, nothing answered), and a withdrawal after it waits for it
-        (atk39holder 2)."""
+        (atk39holder 2). The entry names the counter (``caller``, ``dept:<code>``)
+        and, at the counter console, the ``clerk`` (atk39holder 4)."""
         at = self._clock()
         late: list[str] = []
 
@@ -418,6 +420,8 @@ class HolderSide:
                 authorisation_id=auth.authorisation_id,
                 department_code=auth.department_code,
                 purpose=auth.purpose,
+                counter=str(caller),
+                clerk=clerk,
             )
             return self._use_rows(use, record.lineage)
 
