@@ -38,6 +38,17 @@ CODE_PREFIX = "AU-"
 MAX_PURPOSE_CHARS = 64
 MAX_VALIDITY = dt.timedelta(days=90)
 MAX_FIELDS = 64
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def said_in_cst(at: dt.datetime) -> str:
+    """``at`` as a clerk reads it: ``2026年12月11日 00:00 China Standard Time (UTC+8)``
+    (the date as the annotated copy draws it, :func:`annotation_text`)."""
+    local = at.astimezone(BEIJING)
+    return (
+        f"{local.year}年{local.month}月{local.day}日 {local:%H:%M} "
+        "China Standard Time (UTC+8)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +121,24 @@ def code_digest(code: str) -> str:
     return hashlib.sha256(code.encode("ascii")).hexdigest()
 
 
-def expiry_problem(expires_at: dt.datetime | None, now: dt.datetime) -> str | None:
-    """Why ``expires_at`` is not an acceptable expiry (after now, at most
-    :data:`MAX_VALIDITY` ahead), or None."""
+def expiry_problem(
+    expires_at: dt.datetime | None,
+    now: dt.datetime,
+    licence_ends: dt.datetime | None = None,
+) -> str | None:
+    """Why ``expires_at`` is not an acceptable expiry (after now, not after
+    ``licence_ends``, the licence's ``valid_until``, and at most
+    :data:`MAX_VALIDITY` ahead), or None: an authorisation does not outlive the
+    licence (its sealed copy would say it is valid to a date the licence is not)."""
     if expires_at is None:
         return "is required"
     if expires_at <= now:
         return "must be after now"
+    if licence_ends is not None and expires_at > licence_ends:
+        return (
+            "must not be after the licence's end: the licence is valid until "
+            f"{said_in_cst(licence_ends)}"
+        )
     if expires_at - now > MAX_VALIDITY:
         return f"must be at most {MAX_VALIDITY.days} days ahead"
     return None
@@ -181,9 +203,6 @@ def refusal_error(why: str, auth: Authorisation | None) -> CertsealError:
         )
     text = {"withdrawn": "was withdrawn by the holder", "expired": "has expired"}[why]
     return precondition(f"authorisation {auth.authorisation_id} {text}", field="code")
-
-
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def annotation_text(department_name: str, purpose: str, expires_at: dt.datetime) -> str:

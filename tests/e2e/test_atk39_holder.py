@@ -252,11 +252,6 @@ async def test_an_over_long_withdrawal_reason_is_refused_not_cut(world):
 # -- 4. what the holder authorises outlives what the licence is ----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39holder: an authorisation may run past the licence's own validity, "
-    "and the sealed copy then says it is valid to a date the licence is not",
-)
 async def test_an_authorisation_does_not_outlive_the_licence(world, holder_side):
     """``AuthoriseUse`` bounds the expiry by now and 90 days only; the licence's
     ``valid_until`` is checked only as "valid now". A licence ending in 5 days is

@@ -90,6 +90,22 @@ def test_expiry_limits():
     )
 
 
+def test_an_authorisation_does_not_outlive_the_licence():
+    """atk39holder 5: the expiry is at most the licence's ``valid_until``, said to
+    the holder's app in China Standard Time; within it the 90-day rule holds."""
+    ends = dt.datetime(2026, 12, 10, 16, 0, tzinfo=dt.UTC)
+    now = ends - dt.timedelta(days=5)
+    assert expiry_problem(ends, now, ends) is None
+    assert expiry_problem(ends + TICK, now, ends) == (
+        "must not be after the licence's end: the licence is valid until "
+        "2026年12月11日 00:00 China Standard Time (UTC+8)"
+    )
+    far = now + dt.timedelta(days=400)
+    assert expiry_problem(now + MAX_VALIDITY + TICK, now, far) == (
+        "must be at most 90 days ahead"
+    )
+
+
 def test_codes_are_short_unguessable_and_read_back_as_typed():
     codes = {new_code() for _ in range(200)}
     assert len(codes) == 200

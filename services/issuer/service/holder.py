@@ -187,7 +187,8 @@ class HolderSide:
         Holder apps only (PERMISSION_DENIED otherwise), for one of the named holder's
         licences (NOT_FOUND otherwise). INVALID_ARGUMENT: a malformed (GB 32100) or
         unknown department code, an empty or over-long purpose, a field the type
-        lacks, an expiry not after now or over 90 days ahead. FAILED_PRECONDITION
+        lacks, an expiry not after now, after the licence's ``valid_until`` or over
+        90 days ahead. FAILED_PRECONDITION
         when the lineage's current version cannot be used now (licence_refusal)."""
         if caller.kind != "app":
             raise denied(
@@ -217,11 +218,12 @@ class HolderSide:
         for name in fields:
             if name not in shown:
                 raise invalid("fields", f"{name!r} is not a field the holder can share")
-        problem = expiry_problem(expires_at, now)
+        # what could not be redeemed now is not authorised: a use is within validity,
+        # and the authorisation does not outlive the licence's current version
+        current = await self._current(record.lineage, record.identifier, False)
+        problem = expiry_problem(expires_at, now, current.valid_until)
         if problem or expires_at is None:
             raise invalid("expires_at", problem or "is required")
-        # what could not be redeemed now is not authorised: a use is within validity
-        current = await self._current(record.lineage, record.identifier, False)
         unusable = licence_refusal(current, now)
         if unusable is not None:
             raise precondition(unusable[1], field="identifier")
