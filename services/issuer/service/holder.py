@@ -218,15 +218,17 @@ class HolderSide:
         for name in fields:
             if name not in shown:
                 raise invalid("fields", f"{name!r} is not a field the holder can share")
-        # what could not be redeemed now is not authorised: a use is within validity,
-        # and the authorisation does not outlive the licence's current version
-        current = await self._current(record.lineage, record.identifier, False)
-        problem = expiry_problem(expires_at, now, current.valid_until)
+        problem = expiry_problem(expires_at, now)
         if problem or expires_at is None:
             raise invalid("expires_at", problem or "is required")
+        # what could not be redeemed now is not authorised: a use is within validity
+        current = await self._current(record.lineage, record.identifier, False)
         unusable = licence_refusal(current, now)
         if unusable is not None:
             raise precondition(unusable[1], field="identifier")
+        # nor does the authorisation outlive the licence (atk39holder 5)
+        if problem := expiry_problem(expires_at, now, current.valid_until):
+            raise invalid("expires_at", problem)
         auth = Authorisation(
             authorisation_id=new_authorisation_id(),
             lineage=record.lineage,
