@@ -38,6 +38,9 @@ CODE_PREFIX = "AU-"
 MAX_PURPOSE_CHARS = 64
 MAX_VALIDITY = dt.timedelta(days=90)
 MAX_FIELDS = 64
+#: characters of a withdrawal's reason (published in licence.authorisation_revoked
+#: and kept with the row); a longer one is INVALID_ARGUMENT, never cut
+MAX_REASON_CHARS = 200
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 

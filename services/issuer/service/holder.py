@@ -32,6 +32,7 @@ from certseal.timestamps import Clock
 from services.issuer.authorisation import (
     MAX_FIELDS,
     MAX_PURPOSE_CHARS,
+    MAX_REASON_CHARS,
     MISREAD_CODE,
     Authorisation,
     asked_authorisation,
@@ -272,7 +273,8 @@ class HolderSide:
     ) -> tuple[Authorisation, str]:
         """Withdraw an authorisation of the named holder (holder apps only); it and
         the department's name. An authorisation that is not that holder's is
-        NOT_FOUND; one already withdrawn is FAILED_PRECONDITION."""
+        NOT_FOUND; one already withdrawn is FAILED_PRECONDITION; a ``reason`` over
+        :data:`MAX_REASON_CHARS` characters is INVALID_ARGUMENT."""
         if caller.kind != "app":
             raise denied(
                 f"{caller} may not withdraw authorisations: holder apps only",
@@ -280,6 +282,11 @@ class HolderSide:
             )
         if holder is None:
             raise invalid("holder", "a holder app names the holder: id_type, id_number")
+        if len(reason) > MAX_REASON_CHARS:  # refused, never cut (atk39holder 6)
+            raise invalid(
+                "reason",
+                f"is {len(reason)} characters; the limit is {MAX_REASON_CHARS}",
+            )
         # no grant: refused before any look-up, so it learns nobody's (atk-authz 2)
         await self._reader.granted_types(
             caller,
@@ -315,14 +322,14 @@ class HolderSide:
             auth,
             "licence.authorisation_revoked",
             actor=str(caller),
-            reason=reason[:200],
+            reason=reason,
             at=now,
         )
         revoked = await self._store.revoke_authorisation(
             auth.authorisation_id,
             now,
             str(caller),
-            reason[:200],
+            reason,
             event,
             self._auditor.entry(
                 caller,
