@@ -4,10 +4,10 @@
 授权用证, 用证记录), attacked for a record that is incomplete or names the wrong party,
 a holder's choice that is not honoured, and inputs that are not refused clearly.
 
-Each test asserts the correct behaviour and is marked xfail (strict) until the product
-is fixed. The stack is the session's (tests/conftest.py); the world is
-test_atk39_authz.py's (a fresh issuing department, holder, holder app and authorised
-department per test).
+Each test asserts the correct behaviour; each was marked xfail (strict) until the
+product was fixed (atk39holder 1 to 7, one commit each). The stack is the session's
+(tests/conftest.py); the world is test_atk39_authz.py's (a fresh issuing department,
+holder, holder app and authorised department per test).
 """
 
 from __future__ import annotations
@@ -151,11 +151,6 @@ async def test_a_console_redemption_names_the_clerk_in_the_record(
     assert (entry["counter"], entry["clerk"]) == (f"dept:{other}", name), dict(entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39holder: a download of the licence file by the issuing department "
-    "enters the record with no department (its name cannot be shown)",
-)
 async def test_a_download_by_the_issuing_department_names_the_department(world, issuer):
     """``GetLicenceDocument`` is also the issuing department's; its download is an
     entry of kind downloaded whose ``department_code`` is "" (``HolderSide.document``

@@ -57,7 +57,7 @@ from services.issuer.service.holder_files import HolderFiles, visible_fields
 from services.issuer.service.reading import HolderId, Reader
 from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
-from services.issuer.usage import LicenceUse, UsageEntry
+from services.issuer.usage import LicenceUse, UsageEntry, department_of
 
 __all__ = ["HolderSide", "LicenceUse", "Redemption"]
 
@@ -167,6 +167,8 @@ class HolderSide:
                 record.holder_ref,
                 str(caller),
                 self._clock(),
+                # the issuing department's own download names it (atk39holder 7)
+                department_code=department_of(str(caller)),
             )
         )
         return replace(document, status=record.status)
