@@ -122,27 +122,31 @@ def _resources(resolver: Any, dr: generic.DictionaryObject) -> dict[str, bytes]:
     return found
 
 
-#: a font named in a default appearance string: ``/Helv 12 Tf`` (ISO 32000-1
-#: §12.7.3.3), the name's ``#xx`` escapes read (§7.3.5)
-_DA_FONT = re.compile(rb"/((?:[^\s/\[\]()<>{}%]|#[0-9A-Fa-f]{2})+)\s+[-+.\d]+\s+Tf")
+#: a name in a default appearance string (ISO 32000-1 §12.7.3.3, §7.3.5), its ``#xx``
+#: escapes read: EVERY name in it counts as a font it may name, not only the one a
+#: regular reading puts before ``Tf`` (atk39b_docs D1: PDFium skips comments, reads a
+#: size that is no number as auto, and takes the two words before the first ``Tf``;
+#: a name counted that no reader draws with only makes an added font a change)
+_DA_NAME = re.compile(rb"/((?:[^\s/\[\]()<>{}%]|#[0-9A-Fa-f]{2})+)")
 
 #: fields and annotations a revision's default appearances are read from, at most
 _MAX_APPEARANCE_HOLDERS = 100_000
 
 
 def default_appearance_fonts(resolver: Any) -> frozenset[str] | None:
-    """The fonts (``/Helv``) every default appearance of ``resolver``'s revision
-    names: the form's ``/DA``, each field's (``/Fields`` and their ``/Kids``) and
-    each page's annotations'; None when that is more than
-    :data:`_MAX_APPEARANCE_HOLDERS` objects or does not read (every font then counts
-    as named)."""
+    """The names (``/Helv``) any default appearance of ``resolver``'s revision holds:
+    the form's ``/DA``, each field's (``/Fields``, their ``/Kids``, and every node
+    a widget's ``/Parent`` chain reaches, listed or not: PDFium loads a page's
+    widgets and inherits their /DA so) and each page's annotations'; None when that
+    is more than :data:`_MAX_APPEARANCE_HOLDERS` objects or does not read (every
+    font then counts as named)."""
     try:
         fonts: set[str] = set()
         for holder in _appearance_holders(resolver):
             da = _resolved(resolver, holder.raw_get("/DA")) if "/DA" in holder else None
             if isinstance(da, (generic.TextStringObject, generic.ByteStringObject)):
                 raw = da.original_bytes
-                for match in _DA_FONT.finditer(raw):
+                for match in _DA_NAME.finditer(raw):
                     fonts.add("/" + _unescaped(match.group(1)))
         return frozenset(fonts)
     except PdfNestingError:
@@ -159,8 +163,9 @@ def _unescaped(name: bytes) -> str:
 
 
 def _appearance_holders(resolver: Any) -> Iterator[generic.DictionaryObject]:
-    """The form, its fields and every page's annotations in ``resolver``'s
-    revision, each once; ValueError past :data:`_MAX_APPEARANCE_HOLDERS`."""
+    """The form, its fields, every page's annotations and every node a ``/Parent``
+    names in ``resolver``'s revision, each once; ValueError past
+    :data:`_MAX_APPEARANCE_HOLDERS`."""
     root = resolver.root
     stack: list[Any] = [root.raw_get("/AcroForm")] if "/AcroForm" in root else []
     stack.append(root.raw_get("/Pages"))
@@ -183,6 +188,8 @@ def _appearance_holders(resolver: Any) -> Iterator[generic.DictionaryObject]:
             more = _resolved(resolver, node.raw_get(key)) if key in node else None
             if isinstance(more, generic.ArrayObject):
                 stack.extend(more)
+        if "/Parent" in node:  # a widget's field, a field's parent: their /DA inherited
+            stack.append(node.raw_get("/Parent"))
 
 
 def drawing_changed(
@@ -220,8 +227,8 @@ def _added_unnamed(
 ) -> bool:
     """Whether ``key`` is a ``/DR`` resource added after the signed revision whose
     name no default appearance of that revision names."""
-    if key in then or named is None or _entry(key) != "/DR" or key.count("/") < 3:
-        return False
+    if key in then or named is None or not key.startswith("/DR/Font/"):
+        return False  # only a font may be added: what else /DR holds, readers may use
     # a name may hold a '/' (#2F): any named font the key ends with counts
     return not any(key.endswith(font) for font in named)
 

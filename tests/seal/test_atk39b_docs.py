@@ -15,6 +15,8 @@ Found:
   inherited from a parent reached only by the widget's ``/Parent``, or the form's
   /DA with a comment: a font ``/Cour`` (ZapfDingbats) added to /DR after the seal
   is "no change", the seal VALID, while PDFium draws the amount in other glyphs.
+  Fixed: every name in every /DA of the sealed revision counts, each /Parent is
+  followed, and only a font may be added.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from services.seal.pdf_form import default_appearance_fonts
@@ -93,10 +97,6 @@ def test_premise_pdfium_draws_the_field_anew_when_cour_is_added(kind):
     assert _pdfium_field_pixels(_resource_added(pdf, "/Cour")) != before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39b_docs D1: a /DA font name read by a regex, and /Parent not walked",
-)
 @pytest.mark.parametrize("kind", list(_NAMES_COUR))
 def test_the_fonts_a_sealed_default_appearance_names_are_read_as_pdfium_reads_them(
     kind,
@@ -107,10 +107,6 @@ def test_the_fonts_a_sealed_default_appearance_names_are_read_as_pdfium_reads_th
     assert named is None or "/Cour" in named
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39b_docs D1: a font a sealed /DA names, added to /DR, is no change",
-)
 @pytest.mark.parametrize("kind", list(_NAMES_COUR))
 async def test_a_font_added_that_a_sealed_field_is_drawn_with_is_a_change(
     seal_ca,  # noqa: F811
@@ -135,3 +131,24 @@ async def test_control_a_plain_field_da_naming_the_added_font_is_a_change(
         _resource_added(sealed, "/Cour"), seal_ca.cert
     )
     assert intact and modified, detail
+
+
+async def test_a_resource_other_than_a_font_added_to_the_resources_is_a_change(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    """Only a font may be added to /DR after a seal: an appearance stream without
+    resources of its own may be drawn with /DR's others (an /XObject here)."""
+    sealed = await seal(seal_ca, keys, _amount_form(field_da=None, parent=False))
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    writer.root["/AcroForm"]["/DR"][generic.NameObject("/XObject")] = (
+        generic.DictionaryObject(
+            {generic.NameObject("/Im0"): generic.DictionaryObject()}
+        )
+    )
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    [(intact, modified, detail)] = await _verdicts(out.getvalue(), seal_ca.cert)
+    assert intact and modified, detail
+    assert "/DR/XObject" in detail
