@@ -41,6 +41,13 @@ def require_ascii(value: str, field: str) -> str:
     raise invalid(field, problem)
 
 
+def is_identity_name(name: str) -> bool:
+    """Whether ``name`` may be the name of an identity (``kind:name``, a certificate's
+    common name, :func:`certseal.rpc.check_identity`): not empty, printable, no white
+    space. Unlike the identifiers below it may be any script (``app:政务钱包``)."""
+    return bool(name) and all(c.isprintable() and not c.isspace() for c in name)
+
+
 # GB 32100-2015: 31 characters (no I, O, S, V, Z), weights 3^i mod 31 for positions 1..17.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}

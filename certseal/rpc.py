@@ -95,7 +95,7 @@ def check_identity(text: str, field: str) -> Caller:
     :data:`CALLER_KINDS`, a name without spaces or control characters, and for
     ``dept:`` a well-formed USCC with its check character (onboarded or not: that is
     the service's to say); else INVALID_ARGUMENT naming ``field``."""
-    from certseal.identifiers import validate_uscc
+    from certseal.identifiers import is_identity_name, validate_uscc
 
     kind, sep, name = text.partition(":")
     if not sep or not name or kind not in CALLER_KINDS:
@@ -103,7 +103,7 @@ def check_identity(text: str, field: str) -> Caller:
             f"{k}:<{'code' if k == 'dept' else 'name'}>" for k in sorted(CALLER_KINDS)
         )
         raise invalid(field, f"{text!r} is not an identity: use one of {kinds}")
-    if name != name.strip() or any(not c.isprintable() or c.isspace() for c in name):
+    if not is_identity_name(name):
         raise invalid(field, f"{text!r}: the name has spaces or control characters")
     if kind == "dept":
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 
 import grpc
@@ -63,7 +64,10 @@ class GrpcLicenceVerifier:
         for ``asker``, whom the group's usage record names (its counter and clerk in
         the metadata the console sends the verifier too); UNAVAILABLE when the group
         does not answer."""
-        named = [(COUNTER_METADATA, asker.counter)] if asker.counter else []
+        # gRPC metadata is ASCII; an identity need not be (app:政务钱包): percent-encoded
+        # UTF-8 (RFC 3986), which the verifier decodes
+        counter = urllib.parse.quote(asker.counter, safe=":")
+        named = [(COUNTER_METADATA, counter)] if asker.counter else []
         if asker.clerk:  # as the console sent it (percent-encoded UTF-8)
             named.append((CLERK_METADATA, asker.clerk))
         try:

@@ -35,6 +35,7 @@ licence's metadata and have it verify with that licence's status (atk17c).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,6 +51,8 @@ from services.seal.ofd_results import OfdSignatureResult
 from services.seal.pdf_service import PdfSealResult
 from services.seal.storage import SealStore
 from services.seal.values import Seal
+
+log = logging.getLogger(__name__)
 
 #: the suites a licence file may be sealed with, by format: PAdES in PDF takes es256
 #: and ed25519; OFD (GB/T 38540 SES_Signature) every suite, sm2 first of all
@@ -142,7 +145,8 @@ class LicenceVerdict:
 
 class LicenceVerifier(Protocol):
     """Verifies a licence code at a verifier group on behalf of ``asker`` (the usage
-    record names them). Raises ``CertsealError`` when no verdict can be had."""
+    record names them). Raises ``CertsealError`` when no verdict can be had; any
+    other exception is taken alike (:meth:`LicenceFiles._status`)."""
 
     async def verdict(self, code: str, asker: Asker) -> LicenceVerdict: ...
 
@@ -307,8 +311,19 @@ class LicenceFiles:
             return _with(found, note, detail="this seal service asks no verifier group")
         try:
             answer = await self._verifier.verdict(code, asker)
-        except CertsealError as exc:
-            return _with(found, note, detail=f"no verdict: {exc.message}")
+        except Exception as exc:  # never an error for the seal verdicts already made
+            why = (
+                exc.message
+                if isinstance(exc, CertsealError)
+                else f"the verifier group could not be asked ({type(exc).__name__})"
+            )
+            log.warning(
+                "no verdict on the licence code of %s: %s",
+                found.identifier,
+                why,
+                exc_info=not isinstance(exc, CertsealError),
+            )
+            return _with(found, note, detail=f"no verdict: {why}")
         if answer.identifier != found.identifier:
             return _with(
                 found,

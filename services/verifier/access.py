@@ -27,7 +27,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from certseal.errors import denied, invalid
-from certseal.identifiers import validate_uscc
+from certseal.identifiers import is_identity_name, validate_uscc
 from certseal.personal import check_published
 
 CONSOLE = "service:console"
@@ -43,7 +43,8 @@ _FILE_READERS = ("dept", "app", "operator", "service")
 _MAX_NAME_CHARS = 128
 
 COUNTER_METADATA = "x-certseal-counter"
-"""gRPC metadata naming the counter the console verifies for: ``dept:<code>``."""
+"""gRPC metadata naming the counter the console verifies for: ``dept:<code>``; from the
+seal service, the party it verifies a file for, percent-encoded UTF-8 (RFC 3986)."""
 
 CLERK_METADATA = "x-certseal-clerk"
 """gRPC metadata naming the console account of the clerk who verifies: UTF-8,
@@ -132,20 +133,25 @@ def acting_for(
 
 def _file_reader(counter: str | None, clerk: str | None) -> Acting:
     """Who the seal service verifies a licence file's code for: the identity it names
-    in :data:`COUNTER_METADATA` (a department, app, operator or service; the clerk
-    only with a department, the console's counter), with the default field rights.
-    Naming nobody (a seal service of an earlier version) it acts as itself."""
+    in :data:`COUNTER_METADATA`, percent-encoded UTF-8 (RFC 3986) as the clerk is, and
+    decoded here (a department, app, operator or service whose name certseal's identity
+    rules accept, ``app:政务钱包`` too; the clerk only with a department, the console's
+    counter), with the default field rights. Naming nobody (a seal service of an
+    earlier version) it acts as itself."""
     if counter is None:
         if clerk is not None:
             raise invalid(COUNTER_METADATA, "name the counter the clerk is at")
         return Acting(counter=SEAL_SERVICE, department="")
+    try:  # percent-encoded UTF-8: gRPC metadata is ASCII, an identity need not be
+        counter = urllib.parse.unquote(counter, errors="strict")
+    except UnicodeDecodeError:
+        raise invalid(COUNTER_METADATA, "is not percent-encoded UTF-8") from None
     kind, sep, name = counter.partition(":")
     if (
         not sep
         or kind not in _FILE_READERS
-        or not name
         or len(name) > _MAX_NAME_CHARS
-        or not all(c.isascii() and c.isprintable() and not c.isspace() for c in name)
+        or not is_identity_name(name)
     ):
         raise invalid(
             COUNTER_METADATA,

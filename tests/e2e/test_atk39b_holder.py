@@ -41,14 +41,6 @@ from tests.e2e.test_holder_documents import (  # noqa: F401 (fixtures)
 # -- 1. the seal service on behalf of a caller whose identity is not ASCII ---------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39b_holder: VerifyPdf by a caller whose identity has non-ASCII "
-    "characters (app:政务钱包, which Caller.parse and check_identity accept) fails "
-    "whole: gRPC refuses the non-ASCII x-certseal-counter value with an "
-    "ExecuteBatchError that GrpcLicenceVerifier does not catch, and the verifier's "
-    "_file_reader refuses non-ASCII names anyway",
-)
 async def test_a_caller_with_a_chinese_identity_gets_the_licence_files_verdict(
     world, seal_stub, verifier_group, issuer
 ):

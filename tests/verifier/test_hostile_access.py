@@ -88,6 +88,15 @@ def test_the_seal_service_verifies_a_file_for_the_party_it_names():
         f"dept:{COUNTER}", "", clerk="li.si", via="service:seal"
     )
     assert seal_for("app:wallet") == Acting("app:wallet", "", via="service:seal")
+    # percent-encoded UTF-8 (gRPC metadata is ASCII), recorded in its own characters
+    # (atk39b_holder 1)
+    assert seal_for("app:%E6%94%BF%E5%8A%A1%E9%92%B1%E5%8C%85") == Acting(
+        "app:政务钱包", "", via="service:seal"
+    )
+    assert seal_for("operator:%E5%BC%A0%E4%B8%89") == Acting(
+        "operator:张三", "", via="service:seal"
+    )
+    assert seal_for("app:a%25b") == Acting("app:a%b", "", via="service:seal")
     # a seal service that names nobody (an earlier version) acts as itself
     assert seal_for() == Acting("service:seal", "")
 
@@ -99,6 +108,12 @@ def test_the_seal_service_verifies_a_file_for_the_party_it_names():
         ("integrator:x", None),
         ("nobody", None),
         ("app:has space", None),
+        ("app:has%20space", None),  # decoded first
+        ("app:%0A", None),
+        ("app:%E3%80%80", None),  # an ideographic space
+        ("app:%FF", None),  # not UTF-8
+        ("app:", None),
+        ("app:" + "%E6%94%BF" * 129, None),  # over 128 characters
         ("app:wallet", "li.si"),  # a clerk is at a department's counter
         (None, "li.si"),
     ],
