@@ -208,6 +208,15 @@ def refusal_error(why: str, auth: Authorisation | None) -> CertsealError:
     return precondition(f"authorisation {auth.authorisation_id} {text}", field="code")
 
 
+def copy_valid_until(auth: Authorisation, record: LicenceRecord) -> dt.datetime:
+    """The moment the annotated copy of ``record`` (the lineage's current version at
+    redemption) made for ``auth`` says it is valid before: the earlier of the
+    authorisation's expiry and the licence's ``valid_until``. The expiry was bounded
+    by the licence's end when the holder authorised, but a renewal may shorten the
+    licence after it (atk39b_holder 2)."""
+    return min(auth.expires_at, record.valid_until)
+
+
 def annotation_text(department_name: str, purpose: str, expires_at: dt.datetime) -> str:
     """The annotated copy's overlay, "仅供<department>办理<purpose>使用，<date>前有效",
     the date in China Standard Time."""

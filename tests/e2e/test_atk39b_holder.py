@@ -90,12 +90,6 @@ def copy_date(copy: bytes) -> dt.date:
     return dt.date(*(int(g) for g in found.groups()))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39b_holder: a renewal with an earlier valid_until after the "
-    "authorisation leaves the authorisation (and the platform-sealed copy's "
-    "'<date>前有效') running past the licence's end; only AuthoriseUse checks it",
-)
 async def test_a_copy_redeemed_after_a_shortening_renewal_does_not_outrun_the_licence(
     world, holder_side
 ):
@@ -130,6 +124,30 @@ async def test_a_copy_redeemed_after_a_shortening_renewal_does_not_outrun_the_li
     assert copy_date(reply.annotated_copy) <= ends.astimezone(BEIJING).date(), (
         "the platform-sealed copy is valid past the licence's end"
     )
+    # the fix: the copy says the licence's end, the earlier of the two
+    assert copy_date(reply.annotated_copy) == ends.astimezone(BEIJING).date()
+
+
+async def test_a_copy_of_a_licence_ending_after_the_authorisation_says_its_expiry(
+    world, holder_side
+):
+    """The other side of the rule (docs/holder.md): the copy's "<date>前有效" is the
+    earlier of the authorisation's expiry and the licence's ``valid_until``; a
+    licence valid 60 days authorised for 30 gives a copy valid to the 30th day."""
+    now = dt.datetime.now(dt.UTC)
+    dept = world["dept"]
+    request = issue_request(dept, name=HOLDER_NAME, id_number=world["holder"].id_number)
+    request.valid_until.FromDatetime(now + dt.timedelta(days=60))
+    licence = (await dept.clients.issuer.IssueLicence(request)).licence
+    ask = authorise(world, identifier=licence.identifier)
+    ask.expires_at.FromDatetime(now + dt.timedelta(days=30))
+    auth = (await world["app"].holder.AuthoriseUse(ask)).authorisation
+    reply = await holder_side(f"dept:{world['other']}").redemption.RedeemAuthorisation(
+        pb.RedeemAuthorisationRequest(code=auth.code)
+    )
+    expires = auth.expires_at.ToDatetime(tzinfo=dt.UTC)
+    assert expires < licence.valid_until.ToDatetime(tzinfo=dt.UTC)  # the premise
+    assert copy_date(reply.annotated_copy) == expires.astimezone(BEIJING).date()
 
 
 # -- 3. the licence revoked while the copy is made ---------------------------------------

@@ -23,7 +23,11 @@ from collections.abc import Sequence
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.timestamps import Clock
-from services.issuer.authorisation import Authorisation, annotation_text
+from services.issuer.authorisation import (
+    Authorisation,
+    annotation_text,
+    copy_valid_until,
+)
 from services.issuer.document import (
     DocumentRenderer,
     DocumentTemplate,
@@ -172,8 +176,11 @@ class HolderFiles:
     ) -> LicenceDocument:
         """The annotated copy (加注件) of ``record`` for the department ``auth`` names:
         the fields ``auth`` shares, the name masked, the overlay "仅供<department>办理
-        <purpose>使用，<date>前有效", sealed with the platform's official seal."""
-        annotation = annotation_text(department_name, auth.purpose, auth.expires_at)
+        <purpose>使用，<date>前有效", sealed with the platform's official seal; the
+        date is the earlier of ``auth``'s expiry and ``record``'s end
+        (:func:`copy_valid_until`)."""
+        until = copy_valid_until(auth, record)
+        annotation = annotation_text(department_name, auth.purpose, until)
         pdf = await self._render(record, shared=auth.fields, annotation=annotation)
         return await self._seal_pdf(pdf, self._platform_code, "加注件")
 
