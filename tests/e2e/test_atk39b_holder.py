@@ -153,12 +153,6 @@ async def test_a_copy_of_a_licence_ending_after_the_authorisation_says_its_expir
 # -- 3. the licence revoked while the copy is made ---------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk39b_holder: _record_redemption re-checks only the authorisation under "
-    "its lock; a licence revoked while the copy is rendered is still redeemed, its "
-    "shared fields and a platform-sealed copy handed over",
-)
 async def test_no_redemption_completes_after_the_licence_was_revoked(
     world, holder_side, issuer, monkeypatch
 ):
@@ -188,3 +182,52 @@ async def test_no_redemption_completes_after_the_licence_was_revoked(
             pb.RedeemAuthorisationRequest(code=auth.code)
         )
     assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION, err.value.details()
+    assert "no longer valid" in err.value.details()
+    # audited as a denied redemption, and no use recorded
+    assert not await rows(issuer, world, "redeemed")
+    denied = await issuer.pool.fetch(
+        """select details from audit_log where subject = $1
+            and action = 'authorisation.redeem' and outcome = 'denied'""",
+        auth.authorisation_id,
+    )
+    assert len(denied) == 1 and "licence_no_longer_valid" in str(denied[0]["details"])
+
+
+async def test_no_redemption_completes_after_the_licence_was_renewed(
+    world, holder_side, issuer, monkeypatch
+):
+    """The same lock sees a renewal committed while the copy was rendered: the copy
+    and the shared fields are of a version no longer current (its end may have moved,
+    atk39b_holder 2), so the redemption is refused ABORTED (redeem again), audited,
+    nothing recorded; the next redemption gets the renewed version's copy."""
+    auth = (await world["app"].holder.AuthoriseUse(authorise(world))).authorisation
+    files = issuer.service.holder._files
+    original = files.annotated_copy
+    renewed = []
+
+    async def while_rendering(*args, **kwargs):
+        if not renewed:
+            renewal = pb.RenewLicenceRequest(identifier=world["licence"].identifier)
+            renewal.valid_until.FromDatetime(
+                dt.datetime.now(dt.UTC) + dt.timedelta(days=200)
+            )
+            renewed.append(
+                (await world["dept"].clients.issuer.RenewLicence(renewal)).licence
+            )
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(files, "annotated_copy", while_rendering)
+    department = holder_side(f"dept:{world['other']}").redemption
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await department.RedeemAuthorisation(
+            pb.RedeemAuthorisationRequest(code=auth.code)
+        )
+    assert err.value.code() is grpc.StatusCode.ABORTED, err.value.details()
+    assert not await rows(issuer, world, "redeemed")
+    again = await department.RedeemAuthorisation(
+        pb.RedeemAuthorisationRequest(code=auth.code)
+    )
+    assert again.annotated_copy
+    assert [r["identifier"] for r in await rows(issuer, world, "redeemed")] == [
+        renewed[0].identifier
+    ]

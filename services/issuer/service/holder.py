@@ -406,18 +406,40 @@ class HolderSide:
         self, caller: Caller, auth: Authorisation, record: LicenceRecord, *, clerk: str
     ) -> None:
         """Record the redemption once the copy is made, in one transaction with the
-        authorisation's row locked and checked again: a withdrawal committed, or the
-        expiry passed, while the copy was rendered refuses it (FAILED_PRECONDITION,
-        audited, nothing answered), and a withdrawal after it waits for it
-        (atk39holder 2). The entry names the counter (``caller``, ``dept:<code>``)
-        and, at the counter console, the ``clerk`` (atk39holder 4)."""
+        authorisation's row and its lineage's row locked and both checked again: a
+        withdrawal committed, or the expiry passed, while the copy was rendered
+        refuses it (atk39holder 2), and so does a change of the licence committed
+        meanwhile (atk39b_holder): its current version no longer usable
+        (:func:`licence_refusal`: revoked, suspended, transferred, expired), or
+        another version than the copy was made of (renewed: ABORTED, redeem again).
+        Refused: FAILED_PRECONDITION (ABORTED), audited, nothing answered. A
+        withdrawal or licence change after it waits for it. The entry names the
+        counter (``caller``, ``dept:<code>``) and, at the counter console, the
+        ``clerk`` (atk39holder 4)."""
         at = self._clock()
-        late: list[str] = []
+        refused: list[CertsealError] = []
 
-        def rows(locked: Authorisation) -> tuple[list, list[UsageEntry]]:
+        def rows(
+            locked: Authorisation, current: LicenceRecord
+        ) -> tuple[list, list[UsageEntry]]:
             why = _LATE.get(locked.status(at))
             if why is not None:
-                late.append(why)
+                refused.append(refusal_error(why, locked))
+            elif unusable := licence_refusal(current, at):
+                why = unusable[0]
+                refused.append(precondition(unusable[1], field="code"))
+            elif current.identifier != record.identifier:
+                why = "licence_changed"
+                refused.append(
+                    CertsealError(
+                        ErrorKind.ABORTED,
+                        f"licence {record.identifier} was changed (now "
+                        f"{current.identifier}) while the copy was made: redeem the "
+                        "code again",
+                        field="code",
+                    )
+                )
+            if why is not None:
                 subject = auth.authorisation_id
                 return [
                     self._auditor.entry(
@@ -439,5 +461,7 @@ class HolderSide:
             return self._use_rows(use, record.lineage)
 
         locked = await self._store.record_redemption(auth.authorisation_id, at, rows)
-        if locked is None or late:  # (rows are never deleted: None cannot happen)
-            raise refusal_error(late[0] if late else "not_found", locked)
+        if locked is None:  # (rows are never deleted: cannot happen)
+            raise refusal_error("not_found", locked)
+        if refused:
+            raise refused[0]

@@ -14,6 +14,8 @@ from certseal.storage.audit import write_audit
 from certseal.storage.idempotency import transaction
 from certseal.storage.outbox import write_outbox
 from services.issuer.authorisation import Authorisation
+from services.issuer.domain import LicenceRecord
+from services.issuer.storage.rows import LICENCE_COLUMNS, stored_licence
 from services.issuer.storage.usage import insert_usage
 from services.issuer.usage import UsageEntry
 
@@ -110,16 +112,21 @@ class AuthorisationStore:
         authorisation_id: str,
         at: dt.datetime,
         rows: Callable[
-            [Authorisation], tuple[Sequence[AuditEntry], Sequence[UsageEntry]]
+            [Authorisation, LicenceRecord],
+            tuple[Sequence[AuditEntry], Sequence[UsageEntry]],
         ],
     ) -> Authorisation | None:
-        """Lock the authorisation's row and write the audit rows and usage entries
-        ``rows`` makes of it as it is now (the redemption's, or its refusal's), in
-        one transaction; the row as locked (None, nothing written, when there is no
-        such row). A withdrawal (:meth:`revoke_authorisation`, whose update locks the
-        same row) committed before this is seen here; one after it waits for it, so
-        a redemption is recorded entirely before or after a withdrawal, never
-        beside it."""
+        """Lock the authorisation's row, then its lineage's row, and write the audit
+        rows and usage entries ``rows`` makes of the authorisation and the lineage's
+        current version as they are now (the redemption's, or its refusal's), in one
+        transaction; the authorisation as locked (None, nothing written, when there
+        is no such row). A withdrawal (:meth:`revoke_authorisation`, whose update
+        locks the same row) committed before this is seen here; one after it waits
+        for it, so a redemption is recorded entirely before or after a withdrawal,
+        never beside it. The lineage's row is share-locked, a lock every change of
+        the lineage (``change_lineage``: revocation, suspension, transfer, expiry,
+        renewal) conflicts with, so a change committed before is seen here and one
+        after waits (atk39b_holder)."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 """select * from licence_authorisations
@@ -129,7 +136,19 @@ class AuthorisationStore:
             if row is None:
                 return None
             auth = _authorisation(row)
-            audit, usage = rows(auth)
+            # its own statement: the licence is then read after the lock is had
+            current = await conn.fetchval(
+                """select current_identifier from lineages
+                    where lineage = $1 for share""",
+                auth.lineage,
+            )
+            licence = await conn.fetchrow(
+                f"select {LICENCE_COLUMNS}, code from licences where identifier = $1",
+                current,
+            )
+            if licence is None:  # (rows are never deleted: cannot happen)
+                return None
+            audit, usage = rows(auth, stored_licence(licence).record)
             await write_audit(conn, audit)
             await insert_usage(conn, usage, at)
         return auth
