@@ -275,13 +275,18 @@ async def test_verify_a_sealed_pdf_and_a_sealed_ofd(platform, operator):
     finally:
         await http.close()
     # an OFD's answer has the file's verdict too (it may hold several documents)
-    assert ofd_answer.pop("file") == {
-        "verdict": "VALID",
-        "detail": "",
-        "documents": [
-            {"document": 0, "document_root": "/Doc_0/Document.xml", "verdict": "VALID"}
-        ],
+    file = ofd_answer.pop("file")
+    # said in words as a seal's row is (tone, titles, reasons in both languages)
+    assert set(file) == {"verdict", "tone", "title_zh", "title_en", "reason_zh"} | {
+        "reason_en",
+        "detail",
+        "documents",
     }
+    assert (file["verdict"], file["detail"], file["tone"]) == ("VALID", "", "ok")
+    assert file["title_en"] == "Seal valid"
+    assert file["documents"] == [
+        {"document": 0, "document_root": "/Doc_0/Document.xml", "verdict": "VALID"}
+    ]
     for answer in (pdf_answer, ofd_answer):
         assert set(answer) == {"seals", "licence", "verified_at"}
         assert answer["licence"] is None  # not a licence file
