@@ -121,6 +121,19 @@ def test_a_held_port_local_toml_gives_is_said_to_be_set_there(tmp_path):
     ]
 
 
+def _hold_region_metrics(cfg) -> tuple[str, socket.socket]:
+    """region-demo's metrics address as make run picks it, and a socket holding it:
+    picked again if another process (a parallel test) took the free port first."""
+    for _ in range(20):
+        region = region_metrics(cfg.verifier.metrics_listen, cfg)["region-demo"]
+        host, _, port = region.rpartition(":")
+        try:
+            return region, socket.create_server((host, int(port)))
+        except OSError:  # taken between the pick and the bind
+            continue
+    raise AssertionError("no free port above verifier.metrics_listen stayed free")
+
+
 def test_a_held_port_no_setting_names_is_told_by_the_setting_that_moves_it(tmp_path):
     """region-demo's metrics port is the first free one above dept-demo's; its
     address in [cli] verifier_groups is make run's unless local.toml gives the
@@ -129,9 +142,8 @@ def test_a_held_port_no_setting_names_is_told_by_the_setting_that_moves_it(tmp_p
     (tmp_path / LOCAL_OVERLAY).write_text(
         f'[cli]\nverifier_groups = {{ "dept-demo" = "{cfg.verifier.listen}" }}\n'
     )
-    region = region_metrics(cfg.verifier.metrics_listen, cfg)["region-demo"]
-    host, _, port = region.rpartition(":")
-    with socket.create_server((host, int(port))), held(1) as (group,):
+    region, holder = _hold_region_metrics(cfg)
+    with holder, held(1) as (group,):
         cfg.cli.verifier_groups["region-demo"] = group
         lines = ports_held(cfg, tmp_path, cfg.verifier.metrics_listen)
     local = tmp_path / LOCAL_OVERLAY
