@@ -219,10 +219,16 @@ def copy_valid_until(auth: Authorisation, record: LicenceRecord) -> dt.datetime:
 
 def annotation_text(department_name: str, purpose: str, expires_at: dt.datetime) -> str:
     """The annotated copy's overlay, "仅供<department>办理<purpose>使用，<date>前有效",
-    the date in China Standard Time."""
+    the date in China Standard Time; a purpose that starts with 办理 is not given it
+    twice (trial39b: "办理办理通行")."""
     local = expires_at.astimezone(BEIJING)
     date = f"{local.year}年{local.month}月{local.day}日"
-    return f"仅供{department_name}办理{purpose}使用，{date}前有效"
+    return f"仅供{department_name}{handling(purpose)}使用，{date}前有效"
+
+
+def handling(purpose: str) -> str:
+    """``purpose`` as the copy's overlay says it: after 办理, once."""
+    return purpose if purpose.startswith("办理") else f"办理{purpose}"
 
 
 _AUTHORISATION_ID = re.compile(r"au-[0-9a-f]{16}", re.ASCII)

@@ -401,6 +401,7 @@ def _render_pdf(
         pdf.ln(3)
         pdf.set_font("main", size=9)
         pdf.multi_cell(0, 6, template.note, new_x="LMARGIN", new_y="NEXT")
+    fields_end = pdf.get_y()
     qr = io.BytesIO()
     segno.make(content.licence_code, error="m").save(qr, kind="png", scale=4)
     qr.seek(0)
@@ -411,10 +412,13 @@ def _render_pdf(
     if content.annotation:
         pdf.set_text_color(200, 0, 0)
         pdf.set_font("main", size=16)
-        with pdf.rotation(30, x=105, y=150):
-            pdf.set_xy(15, 145)
+        # across the fields, clear of the line under them (trial39b: at 150 mm the
+        # diagonal's lower half wrote over that line): a 30° line about 170 mm long
+        # spans about 43 mm above and below its centre
+        with pdf.rotation(30, x=105, y=105):
+            pdf.set_xy(15, 100)
             pdf.cell(180, 10, content.annotation, align="C")
-        pdf.set_xy(20, 180)
+        pdf.set_xy(20, max(180, fields_end + 6))
         pdf.set_font("main", size=11)
         pdf.multi_cell(170, 7, content.annotation, new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)

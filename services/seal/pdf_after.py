@@ -39,7 +39,8 @@ ADDED = {
     # information dictionary and XMP metadata at this level
     ModificationLevel.LTA_UPDATES: (
         "nothing the document shows has changed since it was sealed; added after "
-        "it: validation data or document properties (title, author, metadata) only"
+        "it: validation data or document properties no viewer shows (author, "
+        "subject, metadata other than the title) only"
     ),
     ModificationLevel.FORM_FILLING: "added after it: later signatures only",
 }

@@ -167,6 +167,30 @@ def test_the_annotated_copy_draws_the_overlay(fonts):
     assert "仅" not in drawn_characters(render(fonts))
 
 
+def test_the_overlay_across_the_fields_stays_clear_of_the_line_under_them(fonts):
+    """trial39b: the diagonal overlay's lower half wrote over the horizontal line
+    under the fields, so "车管所办" could not be read. Their drawn areas (PDFium's
+    character boxes, in points from the page's foot) do not meet."""
+    import dataclasses
+
+    import pypdfium2
+
+    said = "仅供示例车管所办理开立银行账户使用，2026年12月8日前有效"
+    document = pypdfium2.PdfDocument(
+        render(fonts, dataclasses.replace(CONTENT, annotation=said))
+    )
+    text = document[0].get_textpage()
+    spans = []
+    for start in range(text.count_chars()):
+        if text.get_text_range(start, len(said)) == said:
+            boxes = [text.get_charbox(start + i) for i in range(len(said))]
+            spans.append((min(b[1] for b in boxes), max(b[3] for b in boxes)))
+    document.close()
+    assert len(spans) == 2, spans  # the diagonal and the line
+    lower, upper = sorted(spans)
+    assert lower[1] < upper[0], spans  # the line's top below the diagonal's foot
+
+
 @pytest.mark.parametrize(
     "xml",
     [

@@ -205,3 +205,10 @@ def test_a_licence_not_valid_is_not_used_whatever_its_window(status):
             "licence_no_longer_valid",
             f"licence {AUTH.identifier} is no longer valid: it is {status.label}",
         )
+
+
+def test_a_purpose_that_starts_with_banli_is_not_given_it_twice():
+    """trial39b: "仅供示例车管所办理办理通行使用"."""
+    at = dt.datetime(2026, 12, 1, 4, 0, tzinfo=dt.UTC)
+    assert annotation_text("某局", "办理通行", at).startswith("仅供某局办理通行使用，")
+    assert annotation_text("某局", "通行", at).startswith("仅供某局办理通行使用，")

@@ -319,7 +319,7 @@ function showRedemption(reply) {
   clearMessage();
   $("redemption-id").textContent = `${reply.authorisation_id} · ${localTime(reply.redeemed_at)}`;
   $("redemption-scope").textContent =
-    `${reply.identifier} · 仅供${reply.department}办理${reply.purpose}使用 · ${localTime(reply.expires_at)}前有效`;
+    `${reply.identifier} · 仅供${reply.department}${reply.purpose.startsWith("办理") ? "" : "办理"}${reply.purpose}使用 · ${localTime(reply.expires_at)}前有效`;
   $("redemption-fields").replaceChildren(
     ...Object.entries(reply.fields).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v))),
   );
