@@ -701,7 +701,7 @@ class RedeemAuthorisationRequest(_message.Message):
     def __init__(self, code: _Optional[str] = ...) -> None: ...
 
 class RedeemAuthorisationResponse(_message.Message):
-    __slots__ = ("authorisation", "fields", "annotated_copy", "seal_id")
+    __slots__ = ("authorisation", "fields", "annotated_copy", "seal_id", "type_code", "type_name", "field_titles", "holder_display_name")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -709,12 +709,27 @@ class RedeemAuthorisationResponse(_message.Message):
         key: str
         value: _licence_pb2.FieldValue
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_licence_pb2.FieldValue, _Mapping]] = ...) -> None: ...
+    class FieldTitlesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     AUTHORISATION_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     ANNOTATED_COPY_FIELD_NUMBER: _ClassVar[int]
     SEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_CODE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FIELD_TITLES_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     authorisation: Authorisation
     fields: _containers.MessageMap[str, _licence_pb2.FieldValue]
     annotated_copy: bytes
     seal_id: str
-    def __init__(self, authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., annotated_copy: _Optional[bytes] = ..., seal_id: _Optional[str] = ...) -> None: ...
+    type_code: str
+    type_name: str
+    field_titles: _containers.ScalarMap[str, str]
+    holder_display_name: str
+    def __init__(self, authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., annotated_copy: _Optional[bytes] = ..., seal_id: _Optional[str] = ..., type_code: _Optional[str] = ..., type_name: _Optional[str] = ..., field_titles: _Optional[_Mapping[str, str]] = ..., holder_display_name: _Optional[str] = ...) -> None: ...

@@ -142,15 +142,21 @@ def redemption_view(
     reply: issuer_pb2.RedeemAuthorisationResponse, *, redeemed_at: dt.datetime
 ) -> dict[str, object]:
     """A redeemed authorisation as the page shows it: who may use it for what, the
-    shared fields, and the annotated copy (base64 PDF)."""
+    licence type and the holder's masked name, the shared fields with their titles,
+    and the annotated copy (base64 PDF)."""
     auth = reply.authorisation
     return {
         "authorisation_id": auth.authorisation_id,
         "identifier": auth.identifier,
         "department": auth.department_name or auth.department_code,
+        "department_name": auth.department_name,
         "purpose": auth.purpose,
         "expires_at": rfc3339(auth.expires_at.ToDatetime(dt.UTC)),
+        "type_code": reply.type_code,
+        "type_name": reply.type_name,
+        "holder_display_name": reply.holder_display_name,
         "fields": {k: _field_text(v) for k, v in sorted(reply.fields.items())},
+        "field_titles": dict(sorted(reply.field_titles.items())),
         "annotated_copy": base64.b64encode(reply.annotated_copy).decode("ascii"),
         "seal_id": reply.seal_id,
         "redeemed_at": rfc3339(redeemed_at),

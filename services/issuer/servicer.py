@@ -354,6 +354,10 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
             fields={k: convert.to_field_value(v) for k, v in redemption.fields.items()},
             annotated_copy=redemption.annotated_copy.pdf,
             seal_id=redemption.annotated_copy.seal_id,
+            type_code=redemption.type_code,
+            type_name=redemption.type_name,
+            field_titles=redemption.field_titles,
+            holder_display_name=redemption.holder_display_name,
         )
 
 

@@ -130,9 +130,10 @@ async def test_a_scanned_authorisation_code_shows_scope_fields_and_the_copy(
     department = re.escape(f"测试部门 {world['other'].code[-4:]}")
     await expect(scope).to_have_text(
         re.compile(
-            rf"^{re.escape(world['licence'].identifier)} · 仅供{department}办理"
-            rf"{re.escape(MARKUP_PURPOSE)}使用 · "
-            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d前有效$"
+            rf"^{re.escape(world['licence'].identifier)} · 机动车驾驶证 "
+            rf"\({re.escape(world['licence'].type_code)}\) · 持证人 \S+ · "
+            rf"仅供{department}办理{re.escape(MARKUP_PURPOSE)}使用 · "
+            r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d（北京时间）前有效$"
         )
     )
     await expect(scope.locator("b")).to_have_count(0)  # the markup is text
@@ -140,7 +141,14 @@ async def test_a_scanned_authorisation_code_shows_scope_fields_and_the_copy(
     rows = page.locator("#redemption-fields tr")
     await expect(rows).to_have_count(2)
     await expect(rows.nth(0)).to_have_text("address深圳市福田区")
-    await expect(rows.nth(1)).to_have_text("classC1")
+    await expect(rows.nth(1)).to_have_text("classC1")  # the type gives no titles
+    # the header names the department; the session's list holds the redemption
+    await expect(page.locator("#counter")).to_contain_text(
+        f"测试部门 {world['other'].code[-4:]}"
+    )
+    await expect(page.locator("#history li")).to_have_count(1)
+    await expect(page.locator("#history li")).to_contain_text("授权用证")
+    await expect(page.locator("#history-empty")).to_be_hidden()
     link = page.locator("#redemption-copy")
     await expect(link).to_be_visible()
     await expect(link).to_have_attribute("href", re.compile(r"^blob:"))

@@ -197,7 +197,12 @@ function remember(v) {
         el("span", {class: "when"}, localTime(h.verified_at).slice(11)),
         el("span", {class: "badge"}, h.title_zh, " ", h.verdict),
         el("span", {class: "mono"}, h.identifier || "—"));
-      button.addEventListener("click", () => showVerdict(h, false));
+      // a redemption's or a file's entry shows its own answer again
+      button.addEventListener("click", () => {
+        newAttempt();
+        if (h.show) h.show();
+        else showVerdict(h, false);
+      });
       return el("li", {}, button);
     }),
   );
@@ -315,22 +320,46 @@ async function redeem(code) {
   }
 }
 
-function showRedemption(reply) {
+function showRedemption(reply, record = true) {
   clearMessage();
   $("redemption-id").textContent = `${reply.authorisation_id} · ${localTime(reply.redeemed_at)}`;
+  const type = reply.type_code ? ` · ${named(reply.type_name, reply.type_code)}` : "";
+  const holder = reply.holder_display_name ? ` · 持证人 ${reply.holder_display_name}` : "";
   $("redemption-scope").textContent =
-    `${reply.identifier} · 仅供${reply.department}${reply.purpose.startsWith("办理") ? "" : "办理"}${reply.purpose}使用 · ${localTime(reply.expires_at)}前有效`;
+    `${reply.identifier}${type}${holder} · 仅供${reply.department}` +
+    `${reply.purpose.startsWith("办理") ? "" : "办理"}${reply.purpose}使用 · ` +
+    `${chinaTime(reply.expires_at)}前有效`;
+  const titles = reply.field_titles || {};
   $("redemption-fields").replaceChildren(
-    ...Object.entries(reply.fields).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, v))),
+    ...Object.entries(reply.fields).map(([k, v]) => el("tr", {}, el("td", {}, titles[k] || k), el("td", {}, v))),
   );
   const bytes = Uint8Array.from(atob(reply.annotated_copy), (c) => c.charCodeAt(0));
   const link = $("redemption-copy");
   if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
   link.href = URL.createObjectURL(new Blob([bytes], {type: "application/pdf"}));
   $("redemption").hidden = false;
+  // the issuer names this counter's department (the one authorised): the header says
+  // its name, not only dept:<code>
+  if (reply.department_name) $("counter").textContent = named(reply.department_name, state.counter);
+  if (record) {
+    remember({
+      verified_at: reply.redeemed_at, tone: "ok", title_zh: "授权用证", verdict: "REDEEMED",
+      identifier: reply.identifier, show: () => showRedemption(reply, false),
+    });
+  }
 }
 
-function showSeals(name, reply) {
+// an instant as the annotated copy says it: China Standard Time (UTC+8, no summer
+// time), with its zone said, whatever the browser's zone: 2026年12月7日 09:32（北京时间）
+function chinaTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getUTCFullYear()}年${d.getUTCMonth() + 1}月${d.getUTCDate()}日 ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}（北京时间）`;
+}
+
+function showSeals(name, reply, record = true) {
   clearMessage();
   const licence = $("seals-licence");
   licence.hidden = !reply.licence;
@@ -368,6 +397,16 @@ function showSeals(name, reply) {
     );
   }
   $("seals").hidden = false;
+  if (record) {
+    // the file's word: the whole file's (an OFD), else its only seal's or, of several,
+    // the first not VALID
+    const worst = reply.file || reply.seals.find((x) => x.verdict !== "VALID") || reply.seals[0];
+    remember({
+      verified_at: reply.verified_at, tone: worst ? worst.tone : "bad",
+      title_zh: worst ? worst.title_zh : "无签章", verdict: worst ? worst.verdict : "UNSEALED",
+      identifier: name, show: () => showSeals(name, reply, false),
+    });
+  }
 }
 
 async function verifyFile(file) {

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
 from certseal.identifiers import parse_licence_id, validate_uscc
@@ -73,6 +73,10 @@ class Redemption:
     department_name: str
     fields: dict[str, FieldValue]
     annotated_copy: LicenceDocument
+    type_code: str = ""
+    type_name: str = ""
+    field_titles: dict[str, str] = field(default_factory=dict)
+    holder_display_name: str = ""  # masked
 
 
 class HolderSide:
@@ -400,7 +404,18 @@ class HolderSide:
         copy = await self._files.annotated_copy(record, auth, dept_name)
         await self._record_redemption(caller, auth, record, clerk=counter)
         shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
-        return Redemption(auth, dept_name, shared, copy)
+        licence_type = await self._directory.licence_type(record.type_code)
+        specs = {name: licence_type.spec(name) for name in shared}
+        return Redemption(
+            auth,
+            dept_name,
+            shared,
+            copy,
+            type_code=record.type_code,
+            type_name=licence_type.name,
+            field_titles={k: s.title for k, s in specs.items() if s and s.title},
+            holder_display_name=record.holder_display_name,
+        )
 
     async def _record_redemption(
         self, caller: Caller, auth: Authorisation, record: LicenceRecord, *, clerk: str
