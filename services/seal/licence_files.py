@@ -344,8 +344,9 @@ def _with(
 
 
 _NOT_ISSUERS = (
-    "no VALID seal of the issuer named in the metadata (nor, for an annotated copy, "
-    "of the platform): the file is not that licence's file as it was sealed"
+    "no VALID seal of the issuer named in the metadata (nor of the platform, which "
+    "seals the annotated ones, 加注件): the file is not that licence's file as it was "
+    "sealed"
 )
 _CHANGED = (
     "the metadata was changed after the issuer's seal: the file is not that "
