@@ -585,14 +585,22 @@ async def test_the_default_resources_changed_after_the_seal_is_modified(
     assert "/DR" in detail
 
 
-def _form_entry_set(pdf: bytes, key: str, value: generic.PdfObject) -> bytes:
-    """``pdf`` with /AcroForm ``key`` set to ``value`` (the catalog written again)."""
+def _root_changed(pdf: bytes, change) -> bytes:
+    """``pdf`` with ``change(root)`` applied in an incremental update (the catalog
+    written again)."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    writer.root["/AcroForm"][_name(key)] = value
+    change(writer.root)
     writer.update_root()
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _form_entry_set(pdf: bytes, key: str, value: generic.PdfObject) -> bytes:
+    """``pdf`` with /AcroForm ``key`` set to ``value`` (the catalog written again)."""
+    return _root_changed(
+        pdf, lambda root: root["/AcroForm"].__setitem__(_name(key), value)
+    )
 
 
 def _default_font_replaced_in_place(pdf: bytes) -> bytes:
@@ -738,11 +746,12 @@ async def test_a_font_added_that_a_sealed_appearance_names_is_a_change(
 
 
 async def test_a_font_removed_from_the_resources_is_a_change(form, seal_ca):  # noqa: F811
-    writer = IncrementalPdfFileWriter(io.BytesIO(form), strict=False)
-    writer.root["/AcroForm"]["/DR"]["/Font"] = generic.DictionaryObject()
-    writer.update_root()
-    out = io.BytesIO()
-    writer.write(out)
-    [(intact, modified, detail)] = await _verdicts(out.getvalue(), seal_ca.cert)
+    emptied = _root_changed(
+        form,
+        lambda root: root["/AcroForm"]["/DR"].__setitem__(
+            _name("/Font"), generic.DictionaryObject()
+        ),
+    )
+    [(intact, modified, detail)] = await _verdicts(emptied, seal_ca.cert)
     assert intact and modified, detail
     assert "/DR/Font/Helv" in detail
