@@ -132,15 +132,20 @@ def expiry_problem(
     """Why ``expires_at`` is not an acceptable expiry (after now, not after
     ``licence_ends``, the licence's ``valid_until``, and at most
     :data:`MAX_VALIDITY` ahead), or None: an authorisation does not outlive the
-    licence (its sealed copy would say it is valid to a date the licence is not)."""
+    licence (its sealed copy would say it is valid to a date the licence is not).
+    The refusal of a later expiry also says how many whole days the licence has left,
+    the longest ``holder authorise --days`` that works."""
     if expires_at is None:
         return "is required"
     if expires_at <= now:
         return "must be after now"
     if licence_ends is not None and expires_at > licence_ends:
+        whole = (licence_ends - now) // dt.timedelta(days=1)
+        days = "1 whole day" if whole == 1 else f"{whole} whole days"
+        left = f"{days} from now" if whole else "less than a day from now"
         return (
             "must not be after the licence's end: the licence is valid until "
-            f"{said_in_cst(licence_ends)}"
+            f"{said_in_cst(licence_ends)}, {left}"
         )
     if expires_at - now > MAX_VALIDITY:
         return f"must be at most {MAX_VALIDITY.days} days ahead"

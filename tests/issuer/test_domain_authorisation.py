@@ -98,7 +98,15 @@ def test_an_authorisation_does_not_outlive_the_licence():
     assert expiry_problem(ends, now, ends) is None
     assert expiry_problem(ends + TICK, now, ends) == (
         "must not be after the licence's end: the licence is valid until "
-        "2026年12月11日 00:00 China Standard Time (UTC+8)"
+        "2026年12月11日 00:00 China Standard Time (UTC+8), 5 whole days from now"
+    )
+    assert expiry_problem(ends + TICK, ends - dt.timedelta(hours=47), ends) == (
+        "must not be after the licence's end: the licence is valid until "
+        "2026年12月11日 00:00 China Standard Time (UTC+8), 1 whole day from now"
+    )
+    assert expiry_problem(ends + TICK, ends - dt.timedelta(hours=23), ends) == (
+        "must not be after the licence's end: the licence is valid until "
+        "2026年12月11日 00:00 China Standard Time (UTC+8), less than a day from now"
     )
     far = now + dt.timedelta(days=400)
     assert expiry_problem(now + MAX_VALIDITY + TICK, now, far) == (
