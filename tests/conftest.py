@@ -182,10 +182,12 @@ async def make_department(
     roles=(licence_pb2.DEPARTMENT_ROLE_ISSUER,),
     type_issuers: list[str] | None = None,
     restricted: bool = False,
+    titles: dict[str, str] | None = None,
 ) -> Dept:
     """A fresh issuing department, its key and a licence type with the public field
     'class', the personal 'address' and two fields that never leave the issuer; with
-    ``restricted`` also 'grade', which counters see only with a field right."""
+    ``restricted`` also 'grade', which counters see only with a field right;
+    ``titles``: field name -> its title (none: every field untitled)."""
     code = fresh_uscc()
     await operator.admin.OnboardDepartment(
         pb.OnboardDepartmentRequest(
@@ -196,42 +198,41 @@ async def make_department(
         pb.CreateSigningKeyRequest(department_code=code, suite=suite)
     )
     type_code = fresh_uscc() + f"{secrets.randbelow(1000):03d}"
-    await operator.admin.RegisterLicenceType(
-        pb.RegisterLicenceTypeRequest(
-            type_code=type_code,
-            name="机动车驾驶证",
-            default_validity_days=365,
-            issuer_codes=[code, *(type_issuers or [])],
-            fields=[
-                licence_pb2.FieldSpec(
-                    name="class",
-                    type=licence_pb2.FIELD_TYPE_STRING,
-                    required=True,
-                    public=True,
-                ),
-                licence_pb2.FieldSpec(
-                    name="address", type=licence_pb2.FIELD_TYPE_STRING, personal=True
-                ),
-                licence_pb2.FieldSpec(
-                    name="points", type=licence_pb2.FIELD_TYPE_INTEGER
-                ),
-                licence_pb2.FieldSpec(
-                    name="first_issued", type=licence_pb2.FIELD_TYPE_DATE
-                ),
-                *(
-                    [
-                        licence_pb2.FieldSpec(
-                            name="grade",
-                            type=licence_pb2.FIELD_TYPE_STRING,
-                            restricted=True,
-                        )
-                    ]
-                    if restricted
-                    else []
-                ),
-            ],
-        )
+    request = pb.RegisterLicenceTypeRequest(
+        type_code=type_code,
+        name="机动车驾驶证",
+        default_validity_days=365,
+        issuer_codes=[code, *(type_issuers or [])],
+        fields=[
+            licence_pb2.FieldSpec(
+                name="class",
+                type=licence_pb2.FIELD_TYPE_STRING,
+                required=True,
+                public=True,
+            ),
+            licence_pb2.FieldSpec(
+                name="address", type=licence_pb2.FIELD_TYPE_STRING, personal=True
+            ),
+            licence_pb2.FieldSpec(name="points", type=licence_pb2.FIELD_TYPE_INTEGER),
+            licence_pb2.FieldSpec(
+                name="first_issued", type=licence_pb2.FIELD_TYPE_DATE
+            ),
+            *(
+                [
+                    licence_pb2.FieldSpec(
+                        name="grade",
+                        type=licence_pb2.FIELD_TYPE_STRING,
+                        restricted=True,
+                    )
+                ]
+                if restricted
+                else []
+            ),
+        ],
     )
+    for spec in request.fields:
+        spec.title = (titles or {}).get(spec.name, "")
+    await operator.admin.RegisterLicenceType(request)
     return Dept(code, type_code, connect(f"dept:{code}"), key.key.kid, restricted)
 
 

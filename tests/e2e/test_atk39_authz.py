@@ -48,10 +48,11 @@ def holder_side(connect, seal_app, config):
 
 
 @pytest.fixture
-async def world(operator, connect, seal_stub, holder_side, config):
+async def world(request, operator, connect, seal_stub, holder_side, config):
     """An issuing department whose official seal the issuer may use, the platform's
     copy seal, a licence of a fresh holder, a holder app granted the licence's type,
-    and a second department (the one the holder authorises)."""
+    and a second department (the one the holder authorises). Parametrized
+    indirectly, the type's field titles (none otherwise)."""
     dept = await make_department(
         operator,
         connect,
@@ -59,6 +60,7 @@ async def world(operator, connect, seal_stub, holder_side, config):
             licence_pb2.DEPARTMENT_ROLE_ISSUER,
             licence_pb2.DEPARTMENT_ROLE_SEAL_OWNER,
         ),
+        titles=getattr(request, "param", None),
     )
     await seal_stub(f"dept:{dept.code}").RegisterSeal(
         seal_pb.RegisterSealRequest(
@@ -172,6 +174,28 @@ async def test_a_shared_personal_field_is_on_the_annotated_copy(world, holder_si
     copy = pdf_text(reply.annotated_copy)
     assert ADDRESS in copy and HOLDER_NAME not in copy
     assert "class" not in copy  # the field not shared (titled by its name)
+
+
+@pytest.mark.parametrize(
+    "world", [{"class": "准驾车型", "address": "住址"}], indirect=True
+)
+async def test_the_redemption_reply_names_what_the_counter_shows(world, holder_side):
+    """The counter page shows a redemption by the reply alone (trial39b, words39c):
+    the type's name, the shared fields' titles (only theirs), the holder's masked
+    name and the authorising department's name, as the issuer fills them."""
+    auth = (await world["app"].holder.AuthoriseUse(authorise(world))).authorisation
+    department = holder_side(f"dept:{world['other']}")
+    reply = await department.redemption.RedeemAuthorisation(
+        pb.RedeemAuthorisationRequest(code=auth.code)
+    )
+    assert sorted(reply.fields) == ["class"]
+    assert dict(reply.field_titles) == {"class": "准驾车型"}  # not address's
+    assert reply.type_name == "机动车驾驶证"
+    assert reply.type_code == world["dept"].type_code
+    assert reply.holder_display_name == "欧**国"
+    assert reply.authorisation.department_name == f"单位 {world['other'][-4:]}"
+    copy = pdf_text(reply.annotated_copy)
+    assert "准驾车型" in copy and "住址" not in copy and ADDRESS not in copy
 
 
 async def test_an_app_cannot_read_the_usage_record_without_leaving_a_view(world):
