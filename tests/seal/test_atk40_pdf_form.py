@@ -21,6 +21,18 @@ draws the sealed amount in other glyphs, as Chrome shows it):
   (``CPDF_Name::GetString`` is the decoded name, ``/Cour 40 Tf 0 g``);
   ``default_appearance_fonts`` reads only text and byte strings.
 
+* P4 (high, beyond the form rule) a dictionary key given twice. pyHanko's parser
+  keeps a key's FIRST value (``DictionaryObject.read_from_stream`` with
+  ``strict=False``, as ``pdf_verify.read_pdf_seals`` reads: a warning only);
+  PDFium (``CPDF_Dictionary::SetFor``) and poppler keep the LAST. An incremental
+  update after the seal that redefines a sealed object with its own entries and
+  then the same key again is, for pyHanko and every certseal check built on it,
+  the object unchanged: VALID "nothing the document shows has changed since it was
+  sealed", while the readers show the second value. Shown two ways: the page
+  object with a second ``/Contents`` (a new stream painting the page red: PDFium
+  and poppler draw it red), and the form's text field with a second ``/V``
+  ("9999" for "1000": PDFium draws 9999).
+
 Held: the plain /DA, ``#xx`` escapes in the name, a comment, a non-number size, a
 /DA inherited from a /Parent outside /Fields (atk39b_docs); a /DA reached only via a
 /Parent loop or a 40-deep chain; an indirect /DA string; a /DA on the form only;
@@ -33,11 +45,20 @@ from __future__ import annotations
 import io
 
 import pytest
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from services.seal.pdf_form import default_appearance_fonts
-from tests.seal.field_pdfs import assemble_pdf
-from tests.seal.test_atk39_pdf import _pdfium_field_pixels, _resource_added, _verdicts
+from services.seal.pdf_verify import read_pdf_seals
+from tests.seal.field_pdfs import Tree, assemble_pdf, page_pdf
+from tests.seal.test_atk38d import raw_update
+from tests.seal.test_atk39_pdf import (
+    _form_without_appearance,
+    _pdfium_field_pixels,
+    _poppler_red,
+    _resource_added,
+    _verdicts,
+)
 from tests.seal.test_field_pdfs import keys, seal, seal_ca  # noqa: F401
 
 
@@ -103,3 +124,100 @@ async def test_a_font_added_that_pdfium_draws_the_sealed_field_with_is_a_change(
     )
     assert intact and modified, detail
     assert "/DR/Font/Cour" in detail
+
+
+# -- P4: a key given twice in an object redefined after the seal -----------------------
+
+
+def _with_key_again(pdf: bytes, number: int, extra: bytes, more=None) -> bytes:
+    """``pdf`` with object ``number`` redefined by a classic update as it is (its
+    dictionary as pyHanko reads it, written again) followed by ``extra`` (the same
+    key again), and the objects ``more`` (number: body) defined too."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    written = io.BytesIO()
+    reader.get_object(generic.Reference(number, 0)).write_to_stream(written)
+    body = written.getvalue().rstrip()
+    assert body.endswith(b">>")
+    objects = {(number, 0): body[:-2] + b" " + extra + b" >>"}
+    objects.update({(n, 0): b for n, b in (more or {}).items()})
+    return raw_update(pdf, objects)
+
+
+_RED = b"1 0 0 rg 0 0 595 842 re f"
+
+
+def _page_repainted(sealed: bytes) -> bytes:
+    """``sealed`` whose first page says ``/Contents`` a second time: a new stream
+    painting the page red."""
+    reader = PdfFileReader(io.BytesIO(sealed), strict=False)
+    page = reader.root["/Pages"]["/Kids"].raw_get(0).idnum
+    new = int(reader.trailer["/Size"])
+    stream = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(_RED), _RED)
+    return _with_key_again(sealed, page, b"/Contents %d 0 R" % new, {new: stream})
+
+
+def _pdfium_page_red(pdf: bytes) -> bool:
+    pdfium = pytest.importorskip("pypdfium2")
+    document = pdfium.PdfDocument(pdf)
+    document.init_forms()
+    image = document[0].render(scale=0.2, may_draw_forms=True).to_pil()
+    return image.convert("RGB").getpixel((image.width // 2, image.height // 2)) == (
+        255,
+        0,
+        0,
+    )
+
+
+@pytest.fixture(scope="module")
+async def sealed_page(seal_ca, keys) -> bytes:  # noqa: F811
+    return await seal(seal_ca, keys, page_pdf(Tree()))
+
+
+def test_premise_pdfium_and_poppler_take_the_last_contents(sealed_page):
+    repainted = _page_repainted(sealed_page)
+    assert not _pdfium_page_red(sealed_page) and _pdfium_page_red(repainted)
+    assert _poppler_red(repainted)  # the page's upper middle red
+    # pyHanko reads the page as it was: the first /Contents
+    reader = PdfFileReader(io.BytesIO(repainted), strict=False)
+    before = PdfFileReader(io.BytesIO(sealed_page), strict=False)
+    assert reader.root["/Pages"]["/Kids"][0].raw_get("/Contents") == before.root[
+        "/Pages"
+    ]["/Kids"][0].raw_get("/Contents")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk40: a key given twice after the seal: pyHanko reads the first, "
+    "readers draw the last, the seal stays VALID",
+)
+async def test_a_page_given_contents_twice_after_the_seal_is_modified(
+    sealed_page,
+    seal_ca,  # noqa: F811
+):
+    [seal_found] = await read_pdf_seals(_page_repainted(sealed_page), ca=seal_ca.cert)
+    assert seal_found.intact and seal_found.modified, seal_found.detail
+
+
+def _value_given_again(sealed: bytes) -> bytes:
+    """The sealed form's text field "Amount" (object 5) saying /V a second time."""
+    return _with_key_again(sealed, 5, b"/V (9999)")
+
+
+def test_premise_pdfium_draws_the_last_value():
+    form = _form_without_appearance()
+    assert _pdfium_field_pixels(_value_given_again(form)) != _pdfium_field_pixels(form)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk40: a sealed field's /V given twice after the seal stays VALID",
+)
+async def test_a_field_given_its_value_twice_after_the_seal_is_modified(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    sealed = await seal(seal_ca, keys, _form_without_appearance())
+    [(intact, modified, detail)] = await _verdicts(
+        _value_given_again(sealed), seal_ca.cert
+    )
+    assert intact and modified, detail
