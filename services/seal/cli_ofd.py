@@ -7,9 +7,13 @@ from typing import Any
 
 
 def signature_heading(one: Any, documents: int) -> str:
-    """A signature's first line; the document it is in when the file has several."""
+    """A signature's first line; the document it is in when the file has several,
+    and a signature taken out of its list (check ``listed``) said so."""
     where = f", document {one.document}" if documents > 1 else ""
-    return f"signature   {one.signature_id} {one.signature_path} ({one.type}{where})"
+    if one.checks and one.checks[0].name == "listed" and not one.checks[0].passed:
+        where += ", taken out of its list"
+    ident = f"{one.signature_id} " if one.signature_id else ""
+    return f"signature   {ident}{one.signature_path} ({one.type}{where})"
 
 
 def ofd_file_lines(reply: Any) -> list[str]:

@@ -35,6 +35,9 @@ from services.seal.ofd_loc import (
     AmbiguousLocation,
     attribute_values,
     element_texts,
+    ofd_js_doc,
+    ofd_js_entry,
+    ofd_js_signatures,
     one_file,
     readings,
 )
@@ -192,6 +195,8 @@ def _entry_locations(
         if not any(loc.strip() for loc in locs):
             found.append("")
             continue
+        if name == "Signatures":  # and as ofd.js reads it (atk40ofd L2)
+            locs += ofd_js_signatures(locs, ofd_js_doc(found[0]))
         try:
             found.append(one_file(package, locs, field, f"OFD.xml's {name}"))
         except AmbiguousLocation:
@@ -317,14 +322,15 @@ class SignatureEntry:
 
 
 def _entry(
-    package: OfdPackage, item: ET.Element, base: str, field: str
+    package: OfdPackage, item: ET.Element, base: str, field: str, doc: str = ""
 ) -> SignatureEntry:
-    """One ``Signature`` element, its ``BaseLoc`` read from ``base`` as readers read
-    it: readings naming two files leave it :attr:`SignatureEntry.ambiguous`."""
+    """One ``Signature``, its ``BaseLoc`` read from ``base`` as readers read it (and
+    below ``doc`` as ofd.js does): two files named leave it ``ambiguous``."""
     locs = attribute_values(item, "BaseLoc")
     problem = ""
     try:
-        path = one_file(package, locs, field, "a Signature's BaseLoc", base=base)
+        every = locs + ofd_js_entry(locs, doc)
+        path = one_file(package, every, field, "a Signature's BaseLoc", base=base)
     except AmbiguousLocation as exc:
         path, problem = readings(locs, (base,))[0], exc.message
     attrs = tuple(item.attrib.items())
@@ -347,11 +353,12 @@ def signature_entries(
     elements (0 if none)."""
     if document.signatures_path is None:
         return [], 0
+    doc = ofd_js_doc(document.doc_root)  # read once per request for each document
+    key = f"entries {doc}/{document.signatures_path}"
     kept = cast(
-        "tuple[tuple[SignatureEntry, ...], int] | None",
-        document.cache.get("entries " + document.signatures_path),
+        "tuple[tuple[SignatureEntry, ...], int] | None", document.cache.get(key)
     )
-    if kept is not None:  # read once per request, however many ask
+    if kept is not None:
         return list(kept[0]), kept[1]
     root = package_xml(document.package, document.signatures_path, field)
     listed = children(root, "Signature")
@@ -362,10 +369,10 @@ def signature_entries(
             f"is {MAX_OFD_SIGNATURES}",
         )
     base = _dirname(document.signatures_path)
-    entries = [_entry(document.package, item, base, field) for item in listed]
+    entries = [_entry(document.package, item, base, field, doc) for item in listed]
     # every MaxSignId: ofdrw's h.ofd has two, the later one the higher (atk-docs F5)
     most = max((id_number(text_of(m)) for m in children(root, "MaxSignId")), default=0)
-    document.cache["entries " + document.signatures_path] = (tuple(entries), most)
+    document.cache[key] = (tuple(entries), most)
     return entries, most
 
 

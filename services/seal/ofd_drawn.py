@@ -87,12 +87,19 @@ _NAMES: dict[str, tuple[tuple[str, str | None, str | None], ...]] = {
 #: ofdrw-archive); ``OFDSigner`` writes ``Signs/Signatures.xml`` there. Each is
 #: drawn when the package holds it beside a document root, named by that root, a
 #: document's named signature list left out (judged as a list: ``list grown``).
+#: And in ``Doc_0`` (:data:`DEFAULT_FOLDER`) beside a root of any folder: ofdrw's
+#: ``obtainDocDefault()`` is ``obtainDoc(0)`` in versions before it read
+#: ``OFD.xml``, and in later ones when ``OFD.xml`` is missing or names no
+#: ``DocBody`` in its namespace (atk40ofd L2).
 FIXED_NAMES: tuple[tuple[str, str | None], ...] = (
     ("Document.xml", "document"),
     ("PublicRes.xml", "res"),
     ("DocumentRes.xml", "res"),
     ("Signs/Signatures.xml", None),
 )
+
+#: the folder ofdrw's ``OFDDir.obtainDocDefault()`` falls back to
+DEFAULT_FOLDER = "Doc_0"
 
 #: lists whose locations readers also read from a folder above the list's own
 #: (atk39ofd F1): ofd.js reads a resource list's ``BaseLoc`` and files from the
@@ -101,8 +108,13 @@ FIXED_NAMES: tuple[tuple[str, str | None], ...] = (
 #: folder and the list location's first folder (``getAnnotations``); ofdrw reads a
 #: resource list it opened at its location doubled (``Doc_0/Res/Res/...``:
 #: :func:`services.seal.ofd_loc._read_again`) from the folder it changed to
-#: (``Doc_0/Res``). Each is a folder above the list's, at most its depth.
-_READ_FROM_ABOVE = frozenset({"res", "annotations"})
+#: (``Doc_0/Res``). Each is a folder above the list's, at most its depth. And a
+#: document root's locations (pages, templates, resource, annotation and
+#: attachment lists): ofd.js reads each from the root's first folder, its ``doc``
+#: (``parsePage``, ``getDocumentRes``, ``getPublicRes``, ``getDocument``: ``doc/``
+#: prefixed unless it holds ``doc``), so ``Pages/Page_0/Content.xml`` in
+#: ``Doc_0/sub/Document.xml`` opens ``Doc_0/Pages/Page_0/Content.xml`` (atk40ofd L2).
+_READ_FROM_ABOVE = frozenset({"res", "annotations", "document"})
 
 
 def _above(folder: str) -> list[str]:
@@ -261,11 +273,11 @@ def _beside(
     todo: list[tuple[str, str]],
 ) -> None:
     """The files of :data:`FIXED_NAMES` the package holds in the folder of the
-    document root ``root``: drawn, by ``root`` (``drawn``: what is drawn, and
+    document root ``root`` and in :data:`DEFAULT_FOLDER`: drawn, by ``root`` (``drawn``: what is drawn, and
     which only by a fixed name), and read on as their kind."""
     named, fixed = drawn
-    folder = _dirname(root)
-    for name, then in FIXED_NAMES:
+    places = dict.fromkeys((_dirname(root), DEFAULT_FOLDER))
+    for folder, (name, then) in ((f, n) for f in places for n in FIXED_NAMES):
         target = by_case.get(file_key(f"{folder}/{name}" if folder else name))
         if target is None or target == root or target in lists:
             continue

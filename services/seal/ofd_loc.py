@@ -261,17 +261,19 @@ def one_file(
     *,
     base: str = "",
     explicit_relative: bool = False,
+    again: bool = False,
 ) -> str:
     """The file of ``package`` a location the verifier follows names in every
     reading that names one (found as a reader unpacking the package finds it:
     :meth:`OfdPackage.find`), or the verifier's own reading when none does (a
-    missing file, for the caller to report).
+    missing file, for the caller to report). ``again``: also as ofdrw reads it
+    from ``base`` a second time (:func:`_read_again`).
 
     Raises :class:`AmbiguousLocation` (INVALID_ARGUMENT, ``field``) naming ``what``
     when readings name two files of the package (a reader may open the one not
     verified); INVALID_ARGUMENT
     when no reading is a path inside the package (the reason of the first)."""
-    paths = readings(locs, (base,), explicit_relative=explicit_relative)
+    paths = readings(locs, (base,), explicit_relative=explicit_relative, again=again)
     own = (locs[0] if locs else "").strip()
     if not paths:
         normalise(own[:1025], field, base=base)  # its reason, if it has one
@@ -290,6 +292,46 @@ def one_file(
             field=field,
         )
     return files[0] if files else paths[0]
+
+
+def ofd_js_doc(doc_root: str) -> str:
+    """The folder ofd.js reads a document's locations under (``doc`` in its
+    ``ofd_parser.doGetDocRoot``: the document root's first folder), "" when the root
+    has none (ofd.js's ``doc`` is then a file, below which nothing is)."""
+    return doc_root.split("/", 1)[0] if "/" in doc_root else ""
+
+
+def ofd_js_signatures(locs: Sequence[str], doc: str) -> tuple[str, ...]:
+    """``OFD.xml``'s ``Signatures`` as ofd.js reads it (``getSignature``): from the
+    package root, its first ``/`` dropped and ``doc/`` prefixed unless it holds
+    ``doc`` anywhere."""
+    if not doc:
+        return ()
+    found = (loc[1:] if loc.startswith("/") else loc for loc in locs)
+    return tuple(f"/{doc}/{loc}" for loc in found if doc not in loc)
+
+
+def ofd_js_entry(locs: Sequence[str], doc: str) -> tuple[str, ...]:
+    """A ``Signature``'s ``BaseLoc`` as ofd.js reads it (``getSignature``): from the
+    package root, whatever the list's folder, its first ``/`` dropped, ``Signs/``
+    prefixed unless it holds ``Signs`` anywhere, then ``doc/`` unless it holds
+    ``doc``."""
+    if not doc:
+        return ()
+    out = []
+    for loc in locs:
+        loc = loc[1:] if loc.startswith("/") else loc
+        loc = loc if "Signs" in loc else f"Signs/{loc}"
+        out.append(f"/{loc}" if doc in loc else f"/{doc}/{loc}")
+    return tuple(out)
+
+
+def ofd_js_signed_value(locs: Sequence[str]) -> tuple[str, ...]:
+    """A ``SignedValue`` as ofd.js reads it (``getSignatureData``): its first ``/``
+    removed wherever it is (``Sign_0/SignedValue.dat`` is ``Sign_0SignedValue.dat``),
+    read from the package root, else from the signature's folder (as every relative
+    location is read: :func:`readings`)."""
+    return tuple(loc.replace("/", "", 1) for loc in locs if "/" in loc)
 
 
 def _shown(locs: Sequence[str]) -> str:

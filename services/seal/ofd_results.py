@@ -37,6 +37,7 @@ class OfdSignatureResult:
     stamp_pages: tuple[str, ...] = ()
     intact: bool = False  # Signature.xml and every file it protects are unchanged
     document: int = 0  # which document of the file (OFD.xml's DocBody), 0-based
+    listed: bool = True  # False: taken out of its list (ofd_unlisted; atk40ofd L1)
 
 
 def _verdict(
@@ -347,8 +348,13 @@ class OfdFileResult:
             key=lambda found: SEVERITY.index(found[1].verification.verdict),
         )
         not_valid = [
-            f"{d.name}: {s.entry.signature_id or '?'} /{s.entry.path} "
-            f"{s.verification.verdict.value}"
+            f"{d.name}: "
+            + (
+                f"{s.entry.signature_id or '?'} /{s.entry.path}"
+                if s.listed
+                else f"/{s.entry.path}, a signature taken out of its list,"
+            )
+            + f" {s.verification.verdict.value}"
             for d, s in wrong
         ]
         unsealed = [

@@ -65,6 +65,13 @@ from services.seal.ofd_sign import (
     prepare_seal,
 )
 from services.seal.ofd_sign_verify import sign_facts
+from services.seal.ofd_unlisted import (
+    entry_for,
+    is_evidence,
+    owner,
+    taken_out,
+    unlisted_paths,
+)
 from services.seal.ofd_xml import EndsRequest, admitted_bytes
 from services.seal.ofd_zip import declared_sizes
 from services.seal.offload import SealOffload
@@ -204,19 +211,50 @@ class OfdSealService:
             # list adds at most one reference and a bounded detail each
             contents = await offload.run("ofd", _contents, listed)
             owned = own_signatures(every, contents)
+            results = [list_growth_checked(found) for found in owned]
+            # and the seals taken out of a list that the package still holds
+            for one in await self._taken_out(listed, contents):
+                results[one.document].append(taken_out(one))
+                size += _reported_bytes(results[one.document][-1])
+                if size > MAX_OFD_REPLY_BYTES:
+                    raise invalid(
+                        "ofd", f"its report would be over {MAX_OFD_REPLY_BYTES} bytes"
+                    )
             return OfdFileResult(
                 tuple(
                     OfdDocumentResult(
                         index,
                         document.doc_root,
-                        tuple(list_growth_checked(found)),
+                        tuple(found),
                         document.doc_root in document.package.files,
                     )
                     for index, ((document, _), found) in enumerate(
-                        zip(listed, owned, strict=True)
+                        zip(listed, results, strict=True)
                     )
                 )
             )
+
+    async def _taken_out(
+        self,
+        listed: list[tuple[OfdDocument, list[SignatureEntry]]],
+        contents: list[list[bytes | None]],
+    ) -> list[_Found]:
+        """The signatures the package holds that no list names and that are seals
+        taken out of a document's list (:mod:`services.seal.ofd_unlisted`), each
+        verified as its document's, in name order."""
+        documents = [document for document, _ in listed]
+        candidates = await self._seals.offload.run("ofd", _unlisted, listed)
+        known = {key for keys in contents for key in keys if key is not None}
+        found = []
+        for signature, key in candidates:
+            index = owner(documents, signature)
+            if key in known or index is None:
+                continue  # a listed signature's copy, or no document's
+            entry = entry_for(signature)
+            one = await self._verify_one(documents[index], entry, index, -1)
+            if is_evidence(one):
+                found.append(one)
+        return found
 
     async def _verify_one(
         self, document: OfdDocument, entry: SignatureEntry, index: int, at: int
@@ -255,8 +293,13 @@ class OfdSealService:
                 f"Type {entry.kind!r}: only electronic seals (Seal, GB/T 38540) and "
                 "digital signatures (Sign, GB/T 35275) are verified here"
             )
-        elif signed_value is None:
-            verification = _malformed(f"{value_path} is missing")
+        elif signed_value is None:  # named, or where it conventionally is
+            verification = _malformed(
+                f"{entry.path} cannot be read: {unreadable}; {value_path}, where its "
+                "signed value conventionally is, is missing"
+                if unreadable
+                else f"{value_path} is missing"
+            )
         elif entry.kind == "Sign":
             facts = await self._seals.offload.verify(
                 "ofd",
@@ -367,6 +410,37 @@ def _contents(
         ]
         for document, entries in listed
     ]
+
+
+def _unlisted(
+    listed: list[tuple[OfdDocument, list[SignatureEntry]]],
+) -> list[tuple[SignatureFile, bytes | None]]:
+    """The ``Signature.xml`` files no list names that read as signatures, each with
+    its SHA-256 (in a worker thread; :func:`~services.seal.ofd_unlisted.
+    unlisted_paths`). INVALID_ARGUMENT (``ofd``) past
+    :data:`~services.seal.ofd.MAX_OFD_SIGNATURES` signatures with the listed ones."""
+    if not listed:
+        return []
+    document = listed[0][0]
+    named = [entry.path for _, entries in listed for entry in entries]
+    paths = unlisted_paths(document.package, named)
+    if len(named) + len(paths) > MAX_OFD_SIGNATURES:
+        raise invalid(
+            "ofd",
+            f"it holds {len(paths)} Signature.xml files no signature list names "
+            f"beside the {len(named)} signatures listed; the limit is "
+            f"{MAX_OFD_SIGNATURES} signatures in all",
+        )
+    out = []
+    for path in paths:
+        try:
+            signature = read_signature_file(document.package, path)
+        except EndsRequest:
+            raise
+        except CertsealError:
+            continue  # no signature: nothing was taken out
+        out.append((signature, document.digest_of("sha256", path)))
+    return out
 
 
 def _open(ofd: bytes) -> list[tuple[OfdDocument, list[SignatureEntry]]]:

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 from certseal.crypto import Suite, digest
 from certseal.errors import invalid
-from services.seal.ofd_loc import attribute_values, element_texts, one_file
+from services.seal.ofd_loc import (
+    attribute_values,
+    element_texts,
+    ofd_js_signed_value,
+    one_file,
+)
 from services.seal.ofd_package import (
     OfdPackage,
     child,
@@ -191,8 +196,16 @@ def read_signature_file(
     ]
     return SignatureFile(
         path=path,
+        # also as ofdrw's getStampAnnots reads it (from its folder twice) and
+        # as ofd.js does (its first slash removed): the stamp's picture is read
+        # from that file (atk40ofd L2)
         signed_value_path=one_file(
-            package, signed_value, field, f"{path}: SignedValue", base=base
+            package,
+            signed_value + ofd_js_signed_value(signed_value),
+            field,
+            f"{path}: SignedValue",
+            base=base,
+            again=True,
         ),
         method=text_of(child(info, "SignatureMethod")),
         signed_at_text=text_of(child(info, "SignatureDateTime")),

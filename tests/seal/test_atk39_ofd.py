@@ -299,6 +299,7 @@ async def test_removing_an_earlier_seal_from_the_list_is_no_growth(
     assert later.signature_path == "/Doc_0/Signs/Sign_1/Signature.xml"
     assert later.verdict == "MODIFIED", later.checks
     assert _statuses(later)[SIGNS_REF] == "changed"
+    _assert_taken_out(reply)  # and seal 1, taken out (atk40ofd L1)
     assert reply.verdict == "MODIFIED"
 
 
@@ -314,8 +315,22 @@ async def test_control_a_copy_under_another_id_is_no_growth(
     copy = second.replace('ID="2"', 'ID="3"')
     files[SIGNS] = listing.replace(first, "").replace(second, second + copy).encode()
     reply = await _verify(stack, trusting_app, files)
-    assert [s.verdict for s in reply.signatures] == ["MODIFIED", "MODIFIED"]
+    assert [s.verdict for s in _listed(reply)] == ["MODIFIED", "MODIFIED"]
+    _assert_taken_out(reply)
     assert reply.verdict == "MODIFIED"
+
+
+def _listed(reply: pb.VerifyOfdResponse) -> list[pb.OfdSignatureResult]:
+    """The signatures the list names (a seal taken out of it has no entry ID)."""
+    return [s for s in reply.signatures if s.signature_id]
+
+
+def _assert_taken_out(reply: pb.VerifyOfdResponse) -> None:
+    """Seal 1, taken out of the list, is reported too (atk40ofd L1)."""
+    [removed] = [s for s in reply.signatures if not s.signature_id]
+    assert removed.signature_path == "/Doc_0/Signs/Sign_0/Signature.xml"
+    assert removed.verdict == "MODIFIED"
+    assert removed.checks[0].name == "listed"
 
 
 _COPIES = {
@@ -343,8 +358,9 @@ async def test_an_earlier_seal_removed_behind_any_copy_is_no_growth(
     doubled = second + _COPIES[copy](second)
     files[SIGNS] = listing.replace(first, "").replace(second, doubled).encode()
     reply = await _verify(stack, trusting_app, files)
-    assert [s.verdict for s in reply.signatures] == ["MODIFIED", "MODIFIED"]
+    assert [s.verdict for s in _listed(reply)] == ["MODIFIED", "MODIFIED"]
     assert _statuses(reply.signatures[0])[SIGNS_REF] == "changed"
+    _assert_taken_out(reply)
     assert reply.verdict == "MODIFIED"
 
 
@@ -363,7 +379,8 @@ async def test_an_earlier_seal_removed_under_a_new_valid_seal_is_no_growth(
     maker, seal = v4_seal_maker()
     files = seal_files(files, signed_value=maker, seal=seal, page_ref="2")
     reply = await _verify(stack, trusting_app, files)
-    second, third = reply.signatures
+    second, third = _listed(reply)
+    _assert_taken_out(reply)
     assert second.signature_path == "/Doc_0/Signs/Sign_1/Signature.xml"
     assert second.verdict == "MODIFIED", second.checks
     assert _statuses(second)[SIGNS_REF] == "changed"
