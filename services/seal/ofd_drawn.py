@@ -126,7 +126,7 @@ def _above(folder: str) -> list[str]:
 
 MAX_LOCATION_WORK = 64 * 1024 * 1024
 """Characters of locations one request reads to find what a document is drawn
-from: each spelling of a location (up to twelve) from each folder it may be read
+from: each spelling of a location (up to 24) from each folder it may be read
 from (:func:`services.seal.ofd_loc.readings`). An ordinary OFD reads a few thousand
 locations of a few dozen characters from one or two folders; locations written for
 the most spellings, of many segments, under a resource ``BaseLoc`` read as several

@@ -87,16 +87,29 @@ def _java_trim(text: str) -> str:
     return text.strip(_JAVA_SPACE)
 
 
+_DOM4J_SPACE = re.compile(r"[ \t\n\r\f]+")  # java.util.StringTokenizer's
+
+
+def _dom4j_trim(text: str) -> str:
+    """``text`` as dom4j's ``getTextTrim`` gives it: its tokens between runs of
+    space, tab, line feed, carriage return and form feed, joined by one space."""
+    return " ".join(token for token in _DOM4J_SPACE.split(text) if token)
+
+
 def spellings(loc: str) -> tuple[str, ...]:
     """The spellings readers may read ``loc`` as, the verifier's own first: as
     written and with backslashes read as slashes (Windows), each stripped of Unicode
     spaces (``str.strip``), trimmed as Java trims (code points up to U+0020), as it
     is, with each folder name trimmed (ofdrw's ``ResourceLocator``) or stripped, and
-    with each name stripped. At most twelve, however ``loc`` is written."""
+    with each name stripped; and each of those with its runs of white space made
+    one space, as dom4j's ``getTextTrim`` reads an element's text (ofdrw's
+    ``ST_Loc.getInstance``: ``a  b.xml`` is ``a b.xml``; atk40ofd). At most
+    twenty-four, however ``loc`` is written."""
     if _PLAIN.fullmatch(loc):  # no space of any kind and no backslash: one reading
         return (loc,)
     found: dict[str, None] = {}
-    for text in dict.fromkeys((loc, loc.replace("\\", "/"))):
+    slashed = loc.replace("\\", "/")
+    for text in dict.fromkeys((loc, slashed, _dom4j_trim(loc), _dom4j_trim(slashed))):
         parts = text.split("/")
         found.update(
             dict.fromkeys(

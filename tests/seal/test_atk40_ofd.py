@@ -411,3 +411,37 @@ def test_the_cli_heading_says_a_signature_was_taken_out():
     )
     listed = pb.OfdSignatureResult(signature_id="s1", signature_path="/x", type="Seal")
     assert signature_heading(listed, 1) == "signature   s1 /x (Seal)"
+
+
+# --- dom4j's getTextTrim: runs of white space read as one space -------------------
+
+
+def test_a_location_is_also_read_with_its_white_space_runs_as_one_space():
+    from services.seal.ofd_loc import readings
+
+    found = readings(["Pages/Con \t tent.xml"], ("Doc_0",))
+    assert "Doc_0/Pages/Con tent.xml" in found  # ofdrw's ST_Loc.getInstance
+    assert found[0] == "Doc_0/Pages/Con \t tent.xml"  # the verifier's own first
+
+
+async def test_a_page_ofdrw_reads_with_one_space_must_be_covered(
+    stack,
+    trusting_app,  # noqa: F811
+):
+    files = unzip(make_ofd())
+    spaced = "Doc_0/Pages/Page_0/Con  tent.xml"
+    files[spaced] = files.pop("Doc_0/Pages/Page_0/Content.xml")
+    root = "Doc_0/Document.xml"
+    files[root] = files[root].replace(b"Page_0/Content.xml", b"Page_0/Con  tent.xml")
+    files, _maker = _sealed(files=files)
+    control = await _verify(stack, trusting_app, files)
+    assert control.verdict == "VALID", control.signatures
+    forged = "Doc_0/Pages/Page_0/Con tent.xml"  # what ofdrw opens
+    files[forged] = page_xml("伪造的决定书").encode()
+    reply = await _verify(stack, trusting_app, files)
+    [result] = reply.signatures
+    # the seal's own FileRef names both files now: which it digested is ambiguous
+    assert result.verdict == "MALFORMED", result.checks
+    assert "FileRef" in _failed(result)
+    assert "ambiguous" in _failed(result)
+    assert reply.verdict == "MALFORMED"
