@@ -26,6 +26,7 @@ class LicenceUsageKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LICENCE_USAGE_KIND_REDEEMED: _ClassVar[LicenceUsageKind]
     LICENCE_USAGE_KIND_DOWNLOADED: _ClassVar[LicenceUsageKind]
     LICENCE_USAGE_KIND_VIEWED: _ClassVar[LicenceUsageKind]
+    LICENCE_USAGE_KIND_REDEMPTION_REFUSED: _ClassVar[LicenceUsageKind]
 
 class DocumentFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -42,6 +43,7 @@ LICENCE_USAGE_KIND_AUTHORISATION_REVOKED: LicenceUsageKind
 LICENCE_USAGE_KIND_REDEEMED: LicenceUsageKind
 LICENCE_USAGE_KIND_DOWNLOADED: LicenceUsageKind
 LICENCE_USAGE_KIND_VIEWED: LicenceUsageKind
+LICENCE_USAGE_KIND_REDEMPTION_REFUSED: LicenceUsageKind
 DOCUMENT_FORMAT_UNSPECIFIED: DocumentFormat
 DOCUMENT_FORMAT_PDF: DocumentFormat
 DOCUMENT_FORMAT_OFD: DocumentFormat

@@ -22,6 +22,7 @@ from certseal.identifiers import validate_identity_document, validate_uscc
 from services.issuer.authorisation import MAX_PURPOSE_CHARS
 from services.issuer.cli_call import call_issuer
 from services.issuer.document_cli import add_document_options, licence_document
+from services.issuer.usage import refusal_words
 
 #: a request field the Issuer names in an error -> the option that gives it
 _FLAGS = {
@@ -40,7 +41,10 @@ _FLAGS = {
 _AUTH_STATUS = {"revoked": "withdrawn"}
 
 #: a usage kind's words where its name is not (the holder withdrew the authorisation)
-_KIND_WORDS = {"authorisation_revoked": "authorisation withdrawn"}
+_KIND_WORDS = {
+    "authorisation_revoked": "authorisation withdrawn",
+    "redemption_refused": "redemption refused",
+}
 _KIND_WIDTH = len("authorisation withdrawn")
 
 #: ``usage --kind`` choices: LicenceUsageKind's names, lower case
@@ -51,6 +55,7 @@ _KINDS = (
     "redeemed",
     "downloaded",
     "viewed",
+    "redemption_refused",
 )
 
 
@@ -187,14 +192,16 @@ def _usage(args: argparse.Namespace) -> int:
     )
     reply = _call(args, lambda s: s.ListLicenceUsage(request), holder=False)
     for use in reply.uses:
-        name = pb.LicenceUsageKind.Name(use.kind).removeprefix("LICENCE_USAGE_KIND_")
-        kind = _KIND_WORDS.get(name.lower(), name.lower())
+        kind = _kind_words(use.kind)
         # a verification names its counter; a view, its app
         who = use.department_name or use.department_code or use.counter or use.actor
+        verdict = use.verdict
+        if use.kind == pb.LICENCE_USAGE_KIND_REDEMPTION_REFUSED and verdict:
+            verdict = f"{refusal_words(verdict)};"  # why, in the holder's words
         what = " ".join(
             part
             for part in (
-                use.verdict,
+                verdict,
                 f"clerk {use.clerk}" if use.clerk else "",
                 f"for {use.purpose}" if use.purpose else "",
                 use.reference,
@@ -207,6 +214,17 @@ def _usage(args: argparse.Namespace) -> int:
     if reply.next_page_token:
         print(f"next page: --page-token {reply.next_page_token}")
     return 0
+
+
+def _kind_words(number: int) -> str:
+    """A usage kind as the record's lines say it; one this version does not know (an
+    Issuer newer than this command) as ``kind <number>``, not an error."""
+    from certseal.v1 import issuer_pb2 as pb
+
+    if number not in pb.LicenceUsageKind.values():
+        return f"kind {number}"
+    name = pb.LicenceUsageKind.Name(number).removeprefix("LICENCE_USAGE_KIND_").lower()
+    return _KIND_WORDS.get(name, name)
 
 
 def register_holder(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -4,8 +4,9 @@ what an entry may hold and how long it is kept (no I/O; time is a parameter).
 Entries come from three places (docs/architecture.md, "The usage record"):
 verifications from ``licence.used`` records (certseal.licence-usage.v1), the holder's
 authorisations and their withdrawal from ``licence.authorised`` and
-``licence.authorisation_revoked`` (certseal.licence-events.v1), and views, downloads and
-redemptions from the issuer's own use cases, written in their transaction.
+``licence.authorisation_revoked`` (certseal.licence-events.v1), and views, downloads,
+redemptions and refused redemptions from the issuer's own use cases, written in their
+transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +32,71 @@ class UsageKind(enum.Enum):
     REDEEMED = "redeemed"
     DOWNLOADED = "downloaded"
     VIEWED = "viewed"
+    REDEMPTION_REFUSED = "redemption_refused"
+    """The authorised department's redemption was refused (:data:`REFUSALS`)."""
+
+
+#: why a redemption of an authorisation made out to the redeeming department was
+#: refused (the ``why`` of its ``authorisation.redeem`` audit row,
+#: services/issuer/authorisation.py) -> the verdict its ``redemption_refused`` entry
+#: keeps and the words the holder reads (Chinese, English). A redemption refused as
+#: ``not_found`` (an unknown code, or one made out to another department) identifies
+#: nobody's authorisation and makes no entry.
+REFUSALS: dict[str, tuple[str, str, str]] = {
+    "other_counter": (
+        "OTHER_COUNTER",
+        "授权指定了该部门的其他窗口",
+        "the authorisation is for another counter of the department",
+    ),
+    "withdrawn": ("WITHDRAWN", "授权已撤回", "the authorisation had been withdrawn"),
+    "expired": ("EXPIRED", "授权已过期", "the authorisation had expired"),
+    "licence_no_longer_valid": (
+        "LICENCE_NO_LONGER_VALID",
+        "证照已失效",
+        "the licence was no longer valid",
+    ),
+    "licence_not_yet_valid": (
+        "LICENCE_NOT_YET_VALID",
+        "证照尚未生效",
+        "the licence was not yet valid",
+    ),
+    "licence_changed": (
+        "LICENCE_CHANGED",
+        "制作加注件时证照已变更",
+        "the licence changed while the copy was made",
+    ),
+}
+
+REFUSAL_WINDOW = dt.timedelta(hours=1)
+"""How long one ``redemption_refused`` entry stands for the same refusal repeated.
+
+A refusal records an entry unless the lineage's record has one of the same
+authorisation, redeeming counter (``dept:<code>``) and verdict that occurred within this
+window before it: a department trying a withdrawn or expired code again and again adds
+one entry an hour at most (per reason: an authorisation can be refused for at most
+two or three of them at a time), so its attempts cannot grow the holder's record
+without bound, while a department that comes back later is seen again. The clerk is
+not part of the rule (the console names any clerk it signs in): the entry names the
+first clerk of the window. Every refusal is audited all the same
+(``authorisation.redeem`` denied)."""
+
+
+def refusal_verdict(why: str) -> str:
+    """The verdict a refusal for ``why`` is kept with; ValueError for ``not_found``
+    and anything else that makes no entry."""
+    try:
+        return REFUSALS[why][0]
+    except KeyError:
+        raise ValueError(f"a refusal for {why!r} makes no usage entry") from None
+
+
+def refusal_words(verdict: str, *, chinese: bool = False) -> str:
+    """What a ``redemption_refused`` entry's ``verdict`` says, in the holder's words;
+    a verdict this version does not know, as it is."""
+    for code, zh, en in REFUSALS.values():
+        if code == verdict:
+            return zh if chinese else en
+    return verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +182,41 @@ class LicenceUse:
             actor=self.actor,
             reference=self.authorisation_id,
         )
+
+
+def refused_redemption(
+    *,
+    entry_id: str,
+    lineage: str,
+    identifier: str,
+    at: dt.datetime,
+    authorisation_id: str,
+    department_code: str,
+    purpose: str,
+    counter: str,
+    clerk: str,
+    why: str,
+) -> UsageEntry:
+    """The entry of a redemption refused for ``why`` (:data:`REFUSALS`) at ``at``: the
+    authorised department, the redeeming ``counter`` (``dept:<code>``) as ``actor``
+    and ``counter``, the ``clerk`` at the counter console (left out when it is no
+    printable text), the authorisation's purpose and id (``reference``), and the
+    verdict; no field value, no name. ``identifier`` is the version it would have
+    used (the lineage's current one)."""
+    return UsageEntry(
+        entry_id=entry_id,
+        lineage=lineage,
+        identifier=identifier,
+        kind=UsageKind.REDEMPTION_REFUSED,
+        occurred_at=at,
+        department_code=department_code,
+        counter=counter,
+        clerk=clerk if clerk.isprintable() else "",
+        purpose=purpose,
+        verdict=refusal_verdict(why),
+        actor=counter,
+        reference=authorisation_id,
+    )
 
 
 def micros(at: dt.datetime) -> int:

@@ -8,12 +8,14 @@
   row in one transaction;
 - :meth:`HolderSide.redeem`: the authorised department receives the shared fields and
   the annotated copy (加注件) sealed with the platform's seal, which shows those fields
-  only and the holder's name masked (:mod:`.holder_files`).
+  only and the holder's name masked (:mod:`.redemption`, :mod:`.holder_files`).
 
 Every download and redemption is a use of the licence, recorded in one place,
 :meth:`HolderSide._use_rows`: its audit row and its usage-record (用证记录) entry,
 written in one transaction (:meth:`HolderSide.record_use`; a redemption's is the one
-that locks its authorisation).
+that locks its authorisation). A redemption refused although the authorisation is the
+redeeming department's is an entry too (``redemption_refused``, with its audit row:
+:mod:`.redemption`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
 from certseal.identifiers import parse_licence_id, validate_uscc
@@ -33,7 +35,6 @@ from services.issuer.authorisation import (
     MAX_FIELDS,
     MAX_PURPOSE_CHARS,
     MAX_REASON_CHARS,
-    MISREAD_CODE,
     Authorisation,
     asked_authorisation,
     check_counter,
@@ -42,12 +43,9 @@ from services.issuer.authorisation import (
     licence_refusal,
     new_authorisation_id,
     new_code,
-    normalise_code,
-    redemption_refusal,
-    refusal_error,
 )
 from services.issuer.document import DocumentRenderer, DocumentTemplate
-from services.issuer.domain import FieldValue, LicenceRecord
+from services.issuer.domain import LicenceRecord
 from services.issuer.events import authorisation_event, authorisation_usage_entries
 from services.issuer.published import published_about
 from services.issuer.service.codes import Codes
@@ -55,28 +53,12 @@ from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
 from services.issuer.service.holder_files import HolderFiles, visible_fields
 from services.issuer.service.reading import HolderId, Reader
+from services.issuer.service.redemption import Redemption, RedemptionDesk
 from services.issuer.service.sealing import DocumentSealer, LicenceDocument
 from services.issuer.storage import IssuerStore
 from services.issuer.usage import LicenceUse, UsageEntry, department_of
 
 __all__ = ["HolderSide", "LicenceUse", "Redemption"]
-
-#: an authorisation's status that refuses a redemption being recorded: why
-_LATE = {"revoked": "withdrawn", "expired": "expired"}
-
-
-@dataclass(frozen=True)
-class Redemption:
-    """What the authorised department receives."""
-
-    authorisation: Authorisation
-    department_name: str
-    fields: dict[str, FieldValue]
-    annotated_copy: LicenceDocument
-    type_code: str = ""
-    type_name: str = ""
-    field_titles: dict[str, str] = field(default_factory=dict)
-    holder_display_name: str = ""  # masked
 
 
 class HolderSide:
@@ -112,6 +94,15 @@ class HolderSide:
             renderer=renderer,
             platform_code=platform_code,
             templates=templates,
+        )
+        self._desk = RedemptionDesk(
+            store=store,
+            directory=directory,
+            files=self._files,
+            auditor=auditor,
+            clock=clock,
+            current=self._current,
+            use_rows=self._use_rows,
         )
 
     def _use_rows(self, use: LicenceUse, lineage: str) -> tuple[list, list[UsageEntry]]:
@@ -356,127 +347,6 @@ class HolderSide:
         return revoked, dept.name if dept else ""
 
     async def redeem(self, caller: Caller, code: str, *, counter: str) -> Redemption:
-        """Redeem authorisation ``code`` as department ``caller`` (or the console for a
-        counter: ``caller`` then is that counter's department) at ``counter``.
-
-        INVALID_ARGUMENT (field ``code``, :data:`MISREAD_CODE`) for a text that cannot
-        be an authorisation code (a read cut short or doubled): it reveals nothing of
-        anyone's. Refusals of a code are audited. NOT_FOUND for an unknown code or one
-        made out to another
-        department (a stranger learns nothing); PERMISSION_DENIED for another counter
-        of the department; FAILED_PRECONDITION for a withdrawn or expired one, or
-        when the lineage's current version is not valid or outside its validity (not
-        yet valid, no longer valid: :func:`licence_refusal`). A use of kind
-        ``redeemed``.
-        """
-        normal = normalise_code(code)
-        if normal is None:  # not the shape of any code: says nothing about anyone's
-            raise invalid("code", MISREAD_CODE)
-        auth = await self._store.authorisation_by_code(code_digest(normal))
-        now = self._clock()
-        why = (
-            "not_found"
-            if auth is None
-            else redemption_refusal(
-                auth, department_code=caller.name, counter=counter, now=now
-            )
-        )
-        record, unusable = None, None
-        if auth is not None and why is None:
-            record = await self._current(auth.lineage, auth.identifier, True)
-            unusable = licence_refusal(record, now)
-            why = unusable[0] if unusable else None
-        if why is not None:
-            subject = auth.authorisation_id if auth else "-"
-            await self._store.audit(
-                [
-                    self._auditor.entry(
-                        caller, "authorisation.redeem", subject, "denied", why=why
-                    )
-                ]
-            )
-            if unusable is not None:
-                raise precondition(unusable[1], field="code")
-            raise refusal_error(why, auth)
-        assert auth is not None and record is not None
-        dept = await self._directory.department(auth.department_code)
-        dept_name = dept.name if dept else auth.department_code
-        copy = await self._files.annotated_copy(record, auth, dept_name)
-        await self._record_redemption(caller, auth, record, clerk=counter)
-        shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
-        licence_type = await self._directory.licence_type(record.type_code)
-        specs = {name: licence_type.spec(name) for name in shared}
-        return Redemption(
-            auth,
-            dept_name,
-            shared,
-            copy,
-            type_code=record.type_code,
-            type_name=licence_type.name,
-            field_titles={k: s.title for k, s in specs.items() if s and s.title},
-            holder_display_name=record.holder_display_name,
-        )
-
-    async def _record_redemption(
-        self, caller: Caller, auth: Authorisation, record: LicenceRecord, *, clerk: str
-    ) -> None:
-        """Record the redemption once the copy is made, in one transaction with the
-        authorisation's row and its lineage's row locked and both checked again: a
-        withdrawal committed, or the expiry passed, while the copy was rendered
-        refuses it (atk39holder 2), and so does a change of the licence committed
-        meanwhile (atk39b_holder): its current version no longer usable
-        (:func:`licence_refusal`: revoked, suspended, transferred, expired), or
-        another version than the copy was made of (renewed: ABORTED, redeem again).
-        Refused: FAILED_PRECONDITION (ABORTED), audited, nothing answered. A
-        withdrawal or licence change after it waits for it. The entry names the
-        counter (``caller``, ``dept:<code>``) and, at the counter console, the
-        ``clerk`` (atk39holder 4)."""
-        at = self._clock()
-        refused: list[CertsealError] = []
-
-        def rows(
-            locked: Authorisation, current: LicenceRecord
-        ) -> tuple[list, list[UsageEntry]]:
-            why = _LATE.get(locked.status(at))
-            if why is not None:
-                refused.append(refusal_error(why, locked))
-            elif unusable := licence_refusal(current, at):
-                why = unusable[0]
-                refused.append(precondition(unusable[1], field="code"))
-            elif current.identifier != record.identifier:
-                why = "licence_changed"
-                refused.append(
-                    CertsealError(
-                        ErrorKind.ABORTED,
-                        f"licence {record.identifier} was changed (now "
-                        f"{current.identifier}) while the copy was made: redeem the "
-                        "code again",
-                        field="code",
-                    )
-                )
-            if why is not None:
-                subject = auth.authorisation_id
-                return [
-                    self._auditor.entry(
-                        caller, "authorisation.redeem", subject, "denied", why=why
-                    )
-                ], []
-            use = LicenceUse(
-                "redeemed",
-                record.identifier,
-                record.holder_ref,
-                str(caller),
-                at,
-                authorisation_id=auth.authorisation_id,
-                department_code=auth.department_code,
-                purpose=auth.purpose,
-                counter=str(caller),
-                clerk=clerk,
-            )
-            return self._use_rows(use, record.lineage)
-
-        locked = await self._store.record_redemption(auth.authorisation_id, at, rows)
-        if locked is None:  # (rows are never deleted: cannot happen)
-            raise refusal_error("not_found", locked)
-        if refused:
-            raise refused[0]
+        """Redeem authorisation ``code`` as department ``caller`` at ``counter``
+        (:meth:`RedemptionDesk.redeem`, :mod:`.redemption`)."""
+        return await self._desk.redeem(caller, code, counter=counter)

@@ -16,8 +16,8 @@ from certseal.storage.outbox import write_outbox
 from services.issuer.authorisation import Authorisation
 from services.issuer.domain import LicenceRecord
 from services.issuer.storage.rows import LICENCE_COLUMNS, stored_licence
-from services.issuer.storage.usage import insert_usage
-from services.issuer.usage import UsageEntry
+from services.issuer.storage.usage import insert_refusal, insert_usage
+from services.issuer.usage import UsageEntry, UsageKind
 
 
 def _authorisation(row: asyncpg.Record) -> Authorisation:
@@ -115,15 +115,21 @@ class AuthorisationStore:
             [Authorisation, LicenceRecord],
             tuple[Sequence[AuditEntry], Sequence[UsageEntry]],
         ],
+        *,
+        refused_since: dt.datetime | None = None,
     ) -> Authorisation | None:
         """Lock the authorisation's row, then its lineage's row, and write the audit
         rows and usage entries ``rows`` makes of the authorisation and the lineage's
         current version as they are now (the redemption's, or its refusal's), in one
         transaction; the authorisation as locked (None, nothing written, when there
-        is no such row). A withdrawal (:meth:`revoke_authorisation`, whose update
-        locks the same row) committed before this is seen here; one after it waits
-        for it, so a redemption is recorded entirely before or after a withdrawal,
-        never beside it. The lineage's row is share-locked, a lock every change of
+        is no such row). An entry of kind ``redemption_refused`` is written only when
+        the lineage has none of the same authorisation, counter and verdict from
+        ``refused_since`` on, when that is given (:func:`insert_refusal`: under this
+        lock, so repeated refusals are counted one by one); its audit row is written
+        all the same. A withdrawal (:meth:`revoke_authorisation`, whose update locks
+        the same row) committed before this is seen here; one after it waits for it,
+        so a redemption is recorded entirely before or after a withdrawal, never
+        beside it. The lineage's row is share-locked, a lock every change of
         the lineage (``change_lineage``: revocation, suspension, transfer, expiry,
         renewal) conflicts with, so a change committed before is seen here and one
         after waits (atk39b_holder)."""
@@ -149,8 +155,16 @@ class AuthorisationStore:
             if licence is None:  # (rows are never deleted: cannot happen)
                 return None
             audit, usage = rows(auth, stored_licence(licence).record)
+            bounded = [
+                e
+                for e in usage
+                if e.kind is UsageKind.REDEMPTION_REFUSED and refused_since is not None
+            ]
+            await insert_usage(conn, [e for e in usage if e not in bounded], at)
+            for entry in bounded:
+                assert refused_since is not None
+                await insert_refusal(conn, entry, at, refused_since)
             await write_audit(conn, audit)
-            await insert_usage(conn, usage, at)
         return auth
 
     async def get_authorisation(self, authorisation_id: str) -> Authorisation | None:

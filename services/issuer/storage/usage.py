@@ -116,6 +116,38 @@ async def insert_usage(
     return int(inserted)
 
 
+async def insert_refusal(
+    conn: asyncpg.Connection,
+    entry: UsageEntry,
+    recorded_at: dt.datetime,
+    since: dt.datetime,
+) -> bool:
+    """Insert ``entry``, a refused redemption's, on ``conn`` (inside the caller's
+    transaction) unless its lineage has an entry of the same kind, authorisation
+    (``reference``), counter and verdict that occurred at or after ``since``
+    (``services.issuer.usage.REFUSAL_WINDOW``; index ``licence_usage_lineage``).
+    Whether it was inserted. The caller holds the authorisation's row lock
+    (``AuthorisationStore.record_redemption``), so two refusals of one authorisation
+    at the same moment do not both find none."""
+    inserted = await conn.fetchval(
+        f"""with added as (
+                insert into licence_usage ({_COLUMNS})
+                select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                       $15, $16
+                 where not exists (
+                       select 1 from licence_usage
+                        where lineage = $2 and occurred_at >= $17 and kind = $4
+                          and reference = $14 and counter = $7 and verdict = $11)
+                on conflict (entry_id) do nothing
+                returning 1
+            )
+            select count(*) from added""",
+        *_row(entry, recorded_at),
+        since,
+    )
+    return bool(inserted)
+
+
 def _entry(row: asyncpg.Record) -> UsageEntry:
     return UsageEntry(
         entry_id=row["entry_id"],
@@ -174,8 +206,10 @@ class UsageStore:
         newest_first: bool = False,
         kinds: Sequence[UsageKind] = (),
     ) -> list[UsageEntry]:
-        """At most ``limit`` entries of ``lineage`` (of ``kinds``; empty: every kind)
-        after the page key ``after`` (oldest first by time, then entry id; or newest
+        """At most ``limit`` entries of ``lineage`` (of ``kinds``; empty: every kind
+        this version knows, so a row of a kind a later version added, written while
+        both run during an upgrade, is left out rather than failing the page) after
+        the page key ``after`` (oldest first by time, then entry id; or newest
         first), each with its department's name."""
         compare, order = ("<", "desc") if newest_first else (">", "asc")
         found = await self.pool.fetch(
@@ -186,14 +220,14 @@ class UsageStore:
                   and ($2::timestamptz is null
                        or (u.occurred_at, u.entry_id) {compare}
                           ($2::timestamptz, $3::text))
-                  and (cardinality($5::text[]) = 0 or u.kind = any($5::text[]))
+                  and u.kind = any($5::text[])
                 order by u.occurred_at {order}, u.entry_id {order}
                 limit $4""",
             lineage,
             after[0] if after else None,
             after[1] if after else "",
             limit,
-            [k.value for k in kinds],
+            [k.value for k in kinds or UsageKind],
         )
         return [_entry(r) for r in found]
 
