@@ -22,6 +22,7 @@ from certseal.timestamps import ts
 from certseal.v1 import issuer_pb2 as pb
 from certseal.v1 import issuer_pb2_grpc, licence_pb2
 from services.issuer import convert
+from services.issuer.authorisation import is_counter_name
 from services.issuer.convert import (
     issue_input,
     licence_message,
@@ -324,7 +325,15 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
         metadata = dict(context.invocation_metadata() or ())
         named = str(metadata.get(COUNTER_METADATA, ""))
         given_clerk = str(metadata.get(CLERK_METADATA, ""))
-        clerk = urllib.parse.unquote(given_clerk)[:64]
+        clerk = urllib.parse.unquote(given_clerk)
+        if given_clerk and not is_counter_name(clerk):
+            # a clerk is a console account (its names' shape), never any other text:
+            # it is stored in the holder's record and the audit trail
+            raise invalid(
+                CLERK_METADATA,
+                "is no console account: 1 to 64 ASCII letters, digits and . _ @ -, "
+                "percent-encoded",
+            )
         if str(caller) == CONSOLE:
             if not named.startswith("dept:"):
                 raise denied(

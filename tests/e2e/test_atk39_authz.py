@@ -198,6 +198,37 @@ async def test_the_redemption_reply_names_what_the_counter_shows(world, holder_s
     assert "准驾车型" in copy and "住址" not in copy and ADDRESS not in copy
 
 
+@pytest.mark.parametrize("clerk", ["c1%00x", "c1%0Ax", "%E5%BC%A0", "a" * 65, " c1"])
+async def test_a_clerk_that_is_no_console_account_is_refused(world, holder_side, clerk):
+    """The console names the clerk a redemption is made at (``x-certseal-clerk``,
+    percent-encoded); the issuer stores it in the holder's record and the audit
+    trail. A name no console account can have (a NUL, a line break, non-ASCII, over
+    64 characters, a leading space) is INVALID_ARGUMENT before anything is done:
+    a NUL failed the record's insert after the copy was sealed (refused40 3), and
+    a long name was cut to another clerk's."""
+    auth = (await world["app"].holder.AuthoriseUse(authorise(world))).authorisation
+    console = holder_side("service:console")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await console.redemption.RedeemAuthorisation(
+            pb.RedeemAuthorisationRequest(code=auth.code),
+            metadata=(
+                ("x-certseal-counter", f"dept:{world['other']}"),
+                ("x-certseal-clerk", clerk),
+            ),
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "x-certseal-clerk: is no console account" in refused.value.details()
+    # nothing was redeemed: the code still works at the counter
+    reply = await console.redemption.RedeemAuthorisation(
+        pb.RedeemAuthorisationRequest(code=auth.code),
+        metadata=(
+            ("x-certseal-counter", f"dept:{world['other']}"),
+            ("x-certseal-clerk", "c1"),
+        ),
+    )
+    assert sorted(reply.fields) == ["class"]
+
+
 async def test_an_app_cannot_read_the_usage_record_without_leaving_a_view(world):
     """ "Each first page read is itself a use: it adds a viewed entry to the record
     (the citizen sees that the app read it)" (docs/holder.md, 用证记录). The issuer
