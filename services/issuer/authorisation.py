@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from certseal.codes import MalformedCode, normalise_code_text
 from certseal.errors import CertsealError, ErrorKind, denied, invalid, precondition
+from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import LicenceRecord, Status
 
 #: the authorisation code's alphabet: Crockford base32 without look-alikes
@@ -46,7 +47,7 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 def said_in_cst(at: dt.datetime) -> str:
     """``at`` as a clerk reads it: ``2026年12月11日 00:00 China Standard Time (UTC+8)``
-    (the date as the annotated copy draws it, :func:`annotation_text`)."""
+    (the date as the annotated copy draws it, :func:`copy_annotation`)."""
     local = at.astimezone(BEIJING)
     return (
         f"{local.year}年{local.month}月{local.day}日 {local:%H:%M} "
@@ -222,18 +223,16 @@ def copy_valid_until(auth: Authorisation, record: LicenceRecord) -> dt.datetime:
     return min(auth.expires_at, record.valid_until)
 
 
-def annotation_text(department_name: str, purpose: str, expires_at: dt.datetime) -> str:
-    """The annotated copy's overlay, "仅供<department>办理<purpose>使用，<date>前有效",
-    the date in China Standard Time; a purpose that starts with 办理 is not given it
-    twice (trial39b: "办理办理通行")."""
-    local = expires_at.astimezone(BEIJING)
+def copy_annotation(
+    department_name: str, purpose: str, valid_until: dt.datetime
+) -> CopyAnnotation:
+    """The annotated copy's 加注 for ``department_name``: "仅供<department>使用，<date>
+    前有效" (the date ``valid_until``'s day in China Standard Time) and the holder's
+    ``purpose``, which the copy quotes on a line of its own, never inside the
+    statement (atk40: a purpose held a validity date of its own)."""
+    local = valid_until.astimezone(BEIJING)
     date = f"{local.year}年{local.month}月{local.day}日"
-    return f"仅供{department_name}{handling(purpose)}使用，{date}前有效"
-
-
-def handling(purpose: str) -> str:
-    """``purpose`` as the copy's overlay says it: after 办理, once."""
-    return purpose if purpose.startswith("办理") else f"办理{purpose}"
+    return CopyAnnotation(department_name, date, purpose)
 
 
 _AUTHORISATION_ID = re.compile(r"au-[0-9a-f]{16}", re.ASCII)

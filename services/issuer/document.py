@@ -4,9 +4,11 @@ without OCR.
 
 Layout: the type's name as the title, the holder, the fields the holder may see (in the
 template's order), the validity, the identifier, and the licence code as a QR code.
-An annotated copy (加注件) carries one more line across the page, "仅供<department>办理
-<purpose>使用，<date>前有效", inside the content the platform's seal later signs, so the
-overlay cannot be removed without breaking the seal.
+An annotated copy (加注件) carries its 加注 across the fields, "仅供<department>使用" and
+"<date>前有效" on a diagonal shrunk and wrapped to fit the page, and under them the
+same statement and the holder's purpose quoted ("用途：「…」"), inside the content the
+platform's seal later signs, so the overlay cannot be removed without breaking the
+seal (:mod:`services.issuer.document_overlay`).
 
 Fonts are bundled: Noto Sans SC (the ``pylopdf-fonts-zh-cn`` wheel) and, for Han
 characters outside the BMP that it lacks (生僻字 such as 𠈌 or 𪚥), Debian's HanaMinB
@@ -53,6 +55,7 @@ from certseal.errors import invalid
 from certseal.files import folder_entries, is_missing, read_regular_file
 from certseal.fontfiles import check_font_file
 from certseal.licencefile import XMP_NAMESPACE, keywords_text
+from services.issuer.document_overlay import CopyAnnotation, draw_diagonal, draw_under
 
 #: Debian fonts-hanazono's font for CJK Extension B and later (``make fonts``)
 DEFAULT_RARE_FONT = Path("/usr/share/fonts/truetype/hanazono/HanaMinB.ttf")
@@ -146,7 +149,7 @@ class LicenceDocumentContent:
     valid_from: dt.datetime
     valid_until: dt.datetime
     licence_code: str  # LC1:…, rendered as the QR code
-    annotation: str = ""  # 加注: the annotated copy's overlay line
+    annotation: CopyAnnotation | None = None  # 加注: the annotated copy's overlay
     extra_metadata: dict[str, str] = field(default_factory=dict)
 
 
@@ -375,7 +378,8 @@ def _render_pdf(
 ) -> bytes:
     rows = rows_of(content, template)
     text = "".join(
-        [template.title, template.note, content.annotation]
+        [template.title, template.note]
+        + [content.annotation.text if content.annotation else ""]
         + [title + value for title, value in rows]
     )
     pdf = FPDF(format="A4", unit="mm")
@@ -411,16 +415,12 @@ def _render_pdf(
     pdf.cell(60, 5, "扫码核验", align="C")
     if content.annotation:
         pdf.set_text_color(200, 0, 0)
-        pdf.set_font("main", size=16)
-        # across the fields, clear of the line under them (trial39b: at 150 mm the
-        # diagonal's lower half wrote over that line): a 30° line about 170 mm long
-        # spans about 43 mm above and below its centre
-        with pdf.rotation(30, x=105, y=105):
-            pdf.set_xy(15, 100)
-            pdf.cell(180, 10, content.annotation, align="C")
-        pdf.set_xy(20, max(180, fields_end + 6))
-        pdf.set_font("main", size=11)
-        pdf.multi_cell(170, 7, content.annotation, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("main")
+        # across the fields, clear of the lines under them (trial39b: at 150 mm the
+        # diagonal's lower half wrote over that line; atk40: one 180 mm line at
+        # 16 pt ran off the page, the department and date with it)
+        draw_diagonal(pdf, content.annotation)
+        draw_under(pdf, content.annotation, max(180, fields_end + 6))
         pdf.set_text_color(0, 0, 0)
     return bytes(pdf.output())
 

@@ -215,7 +215,8 @@ def render_licence_ofd(
     for the seal's stamp."""
     rows = rows_of(content, template)
     text = "".join(
-        [template.title, template.note, content.annotation]
+        [template.title, template.note]
+        + [content.annotation.text if content.annotation else ""]
         + [title + value for title, value in rows]
     )
     wanted = {ord(c) for c in text + _FIXED_TEXT}
@@ -238,9 +239,12 @@ def render_licence_ofd(
         for line in page.lines(template.note, 9, 170):
             y += 6
             page.text(line, 20, y, 9)
-    if content.annotation:
-        for line in page.lines(content.annotation, 11, 170):
-            page.text(line, 20, 180, 11, colour="200 0 0")
+    if content.annotation:  # the statement, then the quoted purpose (no diagonal)
+        y = 180.0
+        for said in (content.annotation.statement, content.annotation.purpose_line):
+            for line in page.lines(said, 11, 170):
+                page.text(line, 20, y, 11, colour="200 0 0")
+                y += 6
     page.image(QR_ID, 150, 200, 40, 40)
     page.text("扫码核验", 170 - page.width("扫码核验", 8) / 2, 241, 8)
     qr = io.BytesIO()

@@ -4,7 +4,7 @@ lineage's share lock, the copy dated the earlier of expiry and licence end).
 
 Found:
 
-* R1 (medium) the annotated copy's diagonal overlay (``document.render_licence_pdf``:
+* R1 (medium, fixed) the annotated copy's diagonal overlay (``document.render_licence_pdf``:
   one 180 mm cell at 16 pt, centred on a 30° line through the page's middle, no
   wrapping or shrinking) runs off the page at both ends once "仅供<department>办理
   <purpose>使用，<date>前有效" is longer than the page's diagonal holds (about 45
@@ -16,7 +16,10 @@ Found:
   the platform-sealed copy's diagonal then reads "，2099年12月31日前有效。另供各级机关
   查验…", the real department and date off the page (the line under the fields
   still says all of it). An honest long department name with a long purpose loses
-  its date the same way.
+  its date the same way. Fixed (``services/issuer/document_overlay.py``): the diagonal
+  says only "仅供<department>使用" (wrapped) and, on a line of its own, "<date>前有效",
+  shrunk from 16 pt until every line is on the page; the purpose is drawn only
+  under the fields, after the statement, quoted on a line of its own ("用途：「…」").
 
 Held (read in the code and the existing e2e tests): a withdrawal, revocation or
 renewal committed while the copy is rendered (one transaction locks the
@@ -41,7 +44,8 @@ import datetime as dt
 import pytest
 
 from certseal.text import display_name_problem
-from services.issuer.authorisation import MAX_PURPOSE_CHARS, annotation_text
+from services.issuer.authorisation import MAX_PURPOSE_CHARS, copy_annotation
+from services.issuer.document_overlay import CopyAnnotation, diagonal_extent
 from tests.issuer.test_document import CONTENT, fonts, render  # noqa: F401
 
 #: a purpose the holder app may give (visible characters, at most 64) that puts a
@@ -54,35 +58,65 @@ LONG_DEPARTMENT = "深圳市南山区人力资源和社会保障局"
 LONG_PURPOSE = (
     "开立银行账户及办理个人住房公积金贷款、不动产抵押登记与相关税费缴纳等业务的资料核验"
 )
+#: the longest names the directory takes (``onboard_department``: 200 characters)
+LONGEST_DEPARTMENT = (LONG_DEPARTMENT * 13)[:200]
+LONGEST_LATIN_DEPARTMENT = (
+    "Shenzhen Nanshan District Human Resources and Social Security Bureau " * 3
+)[:200].strip()
+LONGEST_PURPOSE = (LONG_PURPOSE * 2)[:MAX_PURPOSE_CHARS]
 EXPIRES = dt.datetime(2026, 12, 10, 16, tzinfo=dt.UTC)  # 2026-12-11 00:00 CST
+DATE = "2026年12月11日前有效"
 
 
-def _diagonal_drawn(said: str, fonts) -> str:  # noqa: F811
-    """The characters of the overlay ``said`` that PDFium draws on the page on the
-    copy's diagonal line (the one whose characters do not share a baseline)."""
+@dataclasses.dataclass
+class Drawn:
+    """What PDFium reads on the copy's page (boxes in points from the page's foot)."""
+
+    pages: int
+    size: tuple[float, float]
+    #: the characters drawn turned (the diagonal), with their boxes
+    turned: list[tuple[str, tuple[float, float, float, float]]]
+    #: the characters drawn level, in drawing order, with their boxes
+    level: list[tuple[str, tuple[float, float, float, float]]]
+
+    @property
+    def diagonal(self) -> str:
+        return "".join(char for char, _ in self.turned)
+
+    @property
+    def level_text(self) -> str:
+        return (
+            "".join(char for char, _ in self.level).replace("\r", "").replace("\n", "")
+        )
+
+    def off_the_page(self) -> str:
+        width, height = self.size
+        return "".join(
+            char
+            for char, (left, bottom, right, top) in self.turned
+            if not (left >= 0 and bottom >= 0 and right <= width and top <= height)
+        )
+
+
+def drawn(said: CopyAnnotation, fonts) -> Drawn:  # noqa: F811
     import pypdfium2
+    import pypdfium2.raw as pdfium_c
 
     document = pypdfium2.PdfDocument(
         render(fonts, dataclasses.replace(CONTENT, annotation=said))
     )
-    page = document[0]
-    width, height = page.get_size()
-    text = page.get_textpage()
     try:
-        for start in range(text.count_chars()):
-            if text.get_text_range(start, len(said)) != said:
-                continue
-            boxes = [text.get_charbox(start + i) for i in range(len(said))]
-            if boxes[0][1] == boxes[-1][1]:
-                continue  # a horizontal line
-            return "".join(
-                char
-                for char, (left, bottom, right, top) in zip(said, boxes, strict=True)
-                if left >= 0 and bottom >= 0 and right <= width and top <= height
-            )
+        page = document[0]
+        text = page.get_textpage()
+        turned, level = [], []
+        for index in range(text.count_chars()):
+            char = text.get_text_range(index, 1)
+            box = text.get_charbox(index)
+            angle = pdfium_c.FPDFText_GetCharAngle(text.raw, index)
+            (turned if abs(angle) > 0.01 else level).append((char, box))
+        return Drawn(len(document), page.get_size(), turned, level)
     finally:
         document.close()
-    raise AssertionError("no diagonal overlay")
 
 
 def test_premise_the_forged_purpose_is_one_a_holder_may_give():
@@ -90,29 +124,63 @@ def test_premise_the_forged_purpose_is_one_a_holder_may_give():
     assert display_name_problem(FORGED_PURPOSE) is None
     assert len(LONG_PURPOSE) <= MAX_PURPOSE_CHARS
     assert display_name_problem(LONG_PURPOSE) is None
+    for name in (LONGEST_DEPARTMENT, LONGEST_LATIN_DEPARTMENT, LONGEST_PURPOSE):
+        assert display_name_problem(name) is None
+    assert len(LONGEST_DEPARTMENT) == 200 and len(LONGEST_PURPOSE) == 64
 
 
 def test_premise_a_short_overlay_is_drawn_whole(fonts):  # noqa: F811
-    said = annotation_text("深圳市市场监督管理局", "开立银行账户", EXPIRES)
-    assert _diagonal_drawn(said, fonts) == said
+    said = copy_annotation("深圳市市场监督管理局", "开立银行账户", EXPIRES)
+    seen = drawn(said, fonts)
+    assert seen.diagonal == f"仅供深圳市市场监督管理局使用{DATE}"
+    assert seen.off_the_page() == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk40: the copy's diagonal overlay runs off the page, its department "
-    "and date undrawn, a purpose's own date in their place",
-)
+def test_the_diagonal_s_block_is_on_the_page_and_above_the_lines_under_the_fields():
+    left, top, right, bottom = diagonal_extent()
+    assert left > 0 and right < 210 and top > 0 and bottom < 180
+
+
 @pytest.mark.parametrize(
     ("department", "purpose"),
-    [("某局", FORGED_PURPOSE), (LONG_DEPARTMENT, LONG_PURPOSE)],
-    ids=["forged-date-in-the-purpose", "long-department-and-purpose"],
+    [
+        ("某局", FORGED_PURPOSE),
+        (LONG_DEPARTMENT, LONG_PURPOSE),
+        (LONGEST_DEPARTMENT, LONGEST_PURPOSE),
+        (LONGEST_LATIN_DEPARTMENT, FORGED_PURPOSE),
+    ],
+    ids=[
+        "forged-date-in-the-purpose",
+        "long-department-and-purpose",
+        "longest-department-and-purpose",
+        "longest-latin-department",
+    ],
 )
 def test_the_copys_diagonal_overlay_draws_the_department_and_date(
     fonts,  # noqa: F811
     department,
     purpose,
 ):
-    said = annotation_text(department, purpose, EXPIRES)
-    drawn = _diagonal_drawn(said, fonts)
-    assert drawn.startswith(f"仅供{department}"), drawn
-    assert drawn.endswith("2026年12月11日前有效"), drawn
+    """Every character of "仅供<department>使用" and "<date>前有效" is drawn on the
+    diagonal inside the page's box (a line wrapped at a space loses the space),
+    nothing of the purpose is, and the diagonal's foot is above the lines under the
+    fields, which give the statement, then the purpose quoted."""
+    said = copy_annotation(department, purpose, EXPIRES)
+    seen = drawn(said, fonts)
+    assert seen.pages == 1
+    assert seen.off_the_page() == "", seen.diagonal
+    squeezed = seen.diagonal.replace(" ", "")
+    assert squeezed == f"仅供{department}使用{DATE}".replace(" ", ""), seen.diagonal
+    assert squeezed.endswith(DATE)
+    assert "2099" not in seen.diagonal
+    assert "用途" not in seen.diagonal
+    # under the fields: the statement, then the purpose as a quotation
+    statement = f"仅供{department}使用，{DATE}"
+    quoted = f"用途：「{purpose}」"
+    level = seen.level_text
+    assert statement.replace(" ", "") in level.replace(" ", ""), level
+    assert level.replace(" ", "").endswith(quoted.replace(" ", "")), level
+    chars = [char for char, _ in seen.level]
+    starts = [i for i in range(len(chars)) if chars[i : i + 2] == ["仅", "供"]]
+    under_top = max(box[3] for _, box in seen.level[starts[-1] :])
+    assert min(box[1] for _, box in seen.turned) > under_top

@@ -158,11 +158,13 @@ def test_a_templates_folder_that_cannot_be_used_names_its_setting(tmp_path, what
 def test_the_annotated_copy_draws_the_overlay(fonts):
     import dataclasses
 
+    from services.issuer.document_overlay import CopyAnnotation
+
     annotated = dataclasses.replace(
-        CONTENT, annotation="仅供某局办理开户使用，2026年12月1日前有效"
+        CONTENT, annotation=CopyAnnotation("某局", "2026年12月1日", "开户")
     )
     drawn = drawn_characters(render(fonts, annotated))
-    for char in "仅供办理开户使用前有效":
+    for char in "仅供某局使用前有效用途：「开户」":
         assert char in drawn
     assert "仅" not in drawn_characters(render(fonts))
 
@@ -170,25 +172,40 @@ def test_the_annotated_copy_draws_the_overlay(fonts):
 def test_the_overlay_across_the_fields_stays_clear_of_the_line_under_them(fonts):
     """trial39b: the diagonal overlay's lower half wrote over the horizontal line
     under the fields, so "车管所办" could not be read. Their drawn areas (PDFium's
-    character boxes, in points from the page's foot) do not meet."""
+    character boxes, in points from the page's foot) do not meet: the diagonal
+    ("仅供示例车管所使用" and "2026年12月8日前有效") above the statement under the
+    fields ("仅供示例车管所使用，2026年12月8日前有效") and the purpose after it."""
     import dataclasses
 
     import pypdfium2
+    import pypdfium2.raw as pdfium_c
 
-    said = "仅供示例车管所办理开立银行账户使用，2026年12月8日前有效"
+    from services.issuer.document_overlay import CopyAnnotation
+
+    said = CopyAnnotation("示例车管所", "2026年12月8日", "开立银行账户")
     document = pypdfium2.PdfDocument(
         render(fonts, dataclasses.replace(CONTENT, annotation=said))
     )
     text = document[0].get_textpage()
-    spans = []
-    for start in range(text.count_chars()):
-        if text.get_text_range(start, len(said)) == said:
-            boxes = [text.get_charbox(start + i) for i in range(len(said))]
-            spans.append((min(b[1] for b in boxes), max(b[3] for b in boxes)))
+    found: dict[bool, list[tuple[str, float, float]]] = {True: [], False: []}
+    lines = [(line, True) for line in said.diagonal]
+    lines += [(said.statement, False), (said.purpose_line, False)]
+    for line, turned in lines:
+        for start in range(text.count_chars()):
+            angle = pdfium_c.FPDFText_GetCharAngle(text.raw, start)
+            if (
+                text.get_text_range(start, len(line)) == line
+                and (abs(angle) > 0.01) is turned
+            ):
+                boxes = [text.get_charbox(start + i) for i in range(len(line))]
+                found[turned].append(
+                    (line, min(b[1] for b in boxes), max(b[3] for b in boxes))
+                )
+    diagonal, under = found[True], found[False]
     document.close()
-    assert len(spans) == 2, spans  # the diagonal and the line
-    lower, upper = sorted(spans)
-    assert lower[1] < upper[0], spans  # the line's top below the diagonal's foot
+    assert [d[0] for d in diagonal] == list(said.diagonal), diagonal
+    assert [u[0] for u in under] == [said.statement, said.purpose_line], under
+    assert min(d[1] for d in diagonal) > max(u[2] for u in under), (diagonal, under)
 
 
 @pytest.mark.parametrize(

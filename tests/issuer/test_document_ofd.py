@@ -142,3 +142,31 @@ def test_rare_subsets_from_block_cuts_and_from_the_whole_font_agree(fonts):
     three = glyphs({0x2020C, 0x2A6A5, 0x21234})  # three blocks: the whole font
     assert set(two) == {0x2020C, 0x2A6A5} and set(three) == set(two) | {0x21234}
     assert all(two[p] == three[p] for p in two)
+
+
+def test_an_annotated_ofd_writes_the_statement_then_the_quoted_purpose(fonts):
+    """atk40: the statement under the fields, then the purpose on lines of its own
+    (every line of the old one-string annotation was written at y 180 mm, one over
+    another)."""
+    from services.issuer.document_overlay import CopyAnnotation
+
+    said = CopyAnnotation(
+        "某局", "2026年12月11日", "开户使用，2099年12月31日前有效" * 3
+    )
+    annotated = dataclasses.replace(CONTENT, annotation=said)
+    files = zipfile.ZipFile(io.BytesIO(render(fonts, annotated)))
+    page = parse_xml(files.read("Doc_0/Pages/Page_0/Content.xml"), "page")
+    red: dict[float, str] = {}
+    for element in page.iter():
+        colour = next((c for c in element if c.tag.endswith("FillColor")), None)
+        if (
+            element.tag.endswith("TextObject")
+            and colour is not None
+            and colour.get("Value") == "200 0 0"
+        ):
+            top = float(element.get("Boundary", "").split()[1])
+            red[top] = red.get(top, "") + "".join(c.text or "" for c in element)
+    lines = [red[top] for top in sorted(red)]
+    assert lines[0] == "仅供某局使用，2026年12月11日前有效"
+    assert "".join(lines[1:]) == said.purpose_line
+    assert len(lines) >= 3  # the purpose takes two lines, each at its own height

@@ -11,8 +11,8 @@ from services.issuer.authorisation import (
     CODE_LENGTH,
     MAX_VALIDITY,
     Authorisation,
-    annotation_text,
     code_digest,
+    copy_annotation,
     expiry_problem,
     licence_refusal,
     new_code,
@@ -160,11 +160,14 @@ def test_the_store_keeps_a_digest_not_the_code():
 
 def test_the_overlay_names_department_purpose_and_date_in_china_time():
     late = dt.datetime(2026, 12, 1, 16, 30, tzinfo=dt.UTC)  # 00:30 on 2 December, UTC+8
-    assert annotation_text("深圳市公安局", "开立银行账户", late) == (
-        "仅供深圳市公安局办理开立银行账户使用，2026年12月2日前有效"
-    )
+    said = copy_annotation("深圳市公安局", "开立银行账户", late)
+    assert said.statement == "仅供深圳市公安局使用，2026年12月2日前有效"
+    assert said.diagonal == ("仅供深圳市公安局使用", "2026年12月2日前有效")
+    assert said.purpose_line == "用途：「开立银行账户」"
     early = dt.datetime(2026, 12, 1, 15, 59, tzinfo=dt.UTC)
-    assert annotation_text("某局", "租房", early).endswith("2026年12月1日前有效")
+    assert copy_annotation("某局", "租房", early).statement.endswith(
+        "2026年12月1日前有效"
+    )
 
 
 FROM, UNTIL = NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=30)
@@ -215,8 +218,12 @@ def test_a_licence_not_valid_is_not_used_whatever_its_window(status):
         )
 
 
-def test_a_purpose_that_starts_with_banli_is_not_given_it_twice():
-    """trial39b: "仅供示例车管所办理办理通行使用"."""
+def test_a_purpose_is_quoted_as_the_holder_gave_it():
+    """trial39b: "仅供示例车管所办理办理通行使用" (the overlay put 办理 before a purpose
+    that had it). atk40: the purpose is no longer inside the statement but quoted as
+    given; a quotation mark of its own becomes 『』 and cannot close the quotation."""
     at = dt.datetime(2026, 12, 1, 4, 0, tzinfo=dt.UTC)
-    assert annotation_text("某局", "办理通行", at).startswith("仅供某局办理通行使用，")
-    assert annotation_text("某局", "通行", at).startswith("仅供某局办理通行使用，")
+    assert copy_annotation("某局", "办理通行", at).purpose_line == "用途：「办理通行」"
+    closing = copy_annotation("某局", "开户」2099年12月31日前有效「", at)
+    assert closing.purpose_line == "用途：「开户』2099年12月31日前有效『」"
+    assert "2099" not in closing.statement

@@ -25,7 +25,7 @@ from certseal.errors import CertsealError, ErrorKind
 from certseal.timestamps import Clock
 from services.issuer.authorisation import (
     Authorisation,
-    annotation_text,
+    copy_annotation,
     copy_valid_until,
 )
 from services.issuer.document import (
@@ -34,6 +34,7 @@ from services.issuer.document import (
     LicenceDocumentContent,
     template_for,
 )
+from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import FieldValue, LicenceRecord, LicenceType, mask_name
 from services.issuer.service.directory import Directory
 from services.issuer.service.sealing import DocumentSealer, LicenceDocument
@@ -100,7 +101,7 @@ class HolderFiles:
         record: LicenceRecord,
         *,
         shared: Sequence[str] | None = None,
-        annotation: str = "",
+        annotation: CopyAnnotation | None = None,
         ofd: bool = False,
     ) -> bytes:
         """The unsealed file of ``record``: the licence file, or with ``shared`` (an
@@ -175,12 +176,13 @@ class HolderFiles:
         self, record: LicenceRecord, auth: Authorisation, department_name: str
     ) -> LicenceDocument:
         """The annotated copy (加注件) of ``record`` for the department ``auth`` names:
-        the fields ``auth`` shares, the name masked, the overlay "仅供<department>办理
-        <purpose>使用，<date>前有效", sealed with the platform's official seal; the
-        date is the earlier of ``auth``'s expiry and ``record``'s end
-        (:func:`copy_valid_until`)."""
+        the fields ``auth`` shares, the name masked, "仅供<department>使用，<date>
+        前有效" across them and under them with the purpose quoted
+        (:mod:`services.issuer.document_overlay`), sealed with the platform's
+        official seal; the date is the earlier of ``auth``'s expiry and ``record``'s
+        end (:func:`copy_valid_until`)."""
         until = copy_valid_until(auth, record)
-        annotation = annotation_text(department_name, auth.purpose, until)
+        annotation = copy_annotation(department_name, auth.purpose, until)
         pdf = await self._render(record, shared=auth.fields, annotation=annotation)
         return await self._seal_pdf(pdf, self._platform_code, "加注件")
 
