@@ -15,13 +15,26 @@ attribute whose local name is ``title`` in any case, under the prefix ``dc`` in 
 case or the Dublin Core namespace with or without its last slash, is read with
 where it sits (:func:`xmp_titles`); a packet that does not read at all (declared
 entities, refused: none is ever expanded; not XML; a filter pyHanko cannot decode;
-over :data:`certseal.bounds.MAX_DOCUMENT_BYTES` decoded) counts by its bytes, so
-one changed after a seal is a title change too.
+over :data:`certseal.bounds.MAX_DOCUMENT_BYTES` decoded; not UTF-8: pdf.js decodes
+every packet as UTF-8 whatever its XML declaration says, and skips one that is not)
+counts by its bytes, so one changed after a seal is a title change too.
+
+pdf40: the packet was read in the encoding its declaration or BOM named (an
+ISO-8859-1 packet read as pdf.js never does), its text with every white space run
+made one space (a title of two ``rdf:li`` pdf.js shows joined, ``AB``, read as
+``A B``; U+3000 runs read as one space) and Ghostscript's ``\\376\\377`` octal text
+(pdf.js reads it as UTF-16) as written; /Info /Title was compared as pyHanko reads
+it, a string it cannot decode as its ``repr`` (a later text string spelling that
+``repr`` compared equal) and UTF-16LE or UTF-8 as their text (which viewers without
+them show otherwise). Each is now read as the viewers read it (:class:`_Text`,
+:func:`_repaired`, :func:`info_title`).
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
@@ -31,6 +44,15 @@ from pyhanko.pdf_utils.misc import PdfError
 
 from certseal.bounds import MAX_DOCUMENT_BYTES, MAX_XMP_MARKUP
 
+
+def _pdfdoc_or_none(byte: bytes) -> str | None:
+    """``byte`` in PDFDocEncoding, or None where it defines none."""
+    try:
+        return generic.decode_pdfdocencoding(byte)
+    except UnicodeDecodeError:
+        return None
+
+
 #: Dublin Core's namespace, as XMP writes it (ISO 16684-1), and without its slash
 _DC = ("http://purl.org/dc/elements/1.1/", "http://purl.org/dc/elements/1.1")
 
@@ -39,7 +61,7 @@ _DC = ("http://purl.org/dc/elements/1.1/", "http://purl.org/dc/elements/1.1")
 class Titles:
     """The titles a revision gives viewers."""
 
-    #: /Info /Title, "" when none
+    #: /Info /Title as pdf.js shows it, "" when none
     info: str
     #: the XMP title pdf.js shows (the last dc:title element's text), "" when none,
     #: "(an XMP packet that cannot be read)" when the packet does not read
@@ -47,9 +69,11 @@ class Titles:
     #: a digest of how the packet reads: every title with where it sits and whether
     #: pdf.js reads the stream at all; of its bytes when it does not read
     xmp_read: bytes = b""
+    #: how /Info /Title reads (:func:`info_title`)
+    info_read: bytes = b""
 
 
-UNREADABLE = Titles("(unreadable)", "(unreadable)", b"unreadable")
+UNREADABLE = Titles("(unreadable)", "(unreadable)", b"unreadable", b"unreadable")
 
 
 class _Refused(Exception):
@@ -64,33 +88,118 @@ _PIECE = 1 << 20
 _KEPT = 1000
 
 
+#: what JavaScript's ``trim()`` strips (ECMA-262 WhiteSpace and LineTerminator)
+_JS_SPACE = (
+    "\t\n\v\f\r \xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
+)
+#: a run of ASCII white space, one space in a browser's ``document.title``
+_ASCII_RUN = re.compile(r"[\t\n\f\r ]+")
+
+
 class _Text:
-    """A title's text as pdf.js's ``textContent``, each run of white space made one
-    space and the ends stripped, read a piece at a time: its first :data:`_KEPT`
+    """A title's text as pdf.js shows it in a browser's tab: its text nodes joined
+    (``textContent``; pdf.js's SimpleXMLParser drops a node of spaces, tabs and line
+    ends only, not a CDATA section), JavaScript's ``trim()`` at both ends, and each
+    run of ASCII white space one space (``document.title``); other white space
+    (NBSP, U+3000) kept as written. Read a piece at a time: its first :data:`_KEPT`
     characters and a digest of all of it (a long text is never copied whole)."""
 
     def __init__(self) -> None:
         self.digest = hashlib.sha256()
+        self.kept = (
+            self.digest.copy()
+        )  # of the text up to its last unstripped character
         self.start: list[str] = []
-        self.length = 0
-        self.space = False  # white space read since the last word
+        self.length = 0  # characters read, trailing white space too
+        self.kept_length = 0
+        self.space = False  # the last character read is an ASCII space
+        self.node = ""  # the open text node: "" none, "space" white only so far, "text"
 
-    def add(self, data: str) -> None:
-        words = data.split()
-        if words:
-            piece = " " if self.length and (self.space or data[0].isspace()) else ""
-            piece += " ".join(words)
-            self.digest.update(piece.encode("utf-8", "surrogatepass"))
-            if self.length < _KEPT:
-                self.start.append(piece[: _KEPT - self.length])
-            self.length += len(piece)
-        self.space = bool(data) and (data[-1].isspace() or (self.space and not words))
+    def add(self, data: str, cdata: bool = False) -> None:
+        """``data``: more of the open text node (a CDATA section, a node of its own,
+        is kept whatever it holds)."""
+        if self.node != "text" and not cdata:
+            if not data.strip(" \t\n\r"):
+                self.node = "space" if data or self.node else ""
+                return
+            if self.node == "space":  # the node's white start, one space once read
+                data = " " + data
+        self.node = "text"
+        if not self.length:
+            data = data.lstrip(_JS_SPACE)
+        data = _ASCII_RUN.sub(" ", data)
+        if self.space and data[:1] == " ":
+            data = data[1:]
+        if not data:
+            return
+        body = data.rstrip(_JS_SPACE)
+        if body:
+            self._read(body)
+            self.kept, self.kept_length = self.digest.copy(), self.length
+        self._read(data[len(body) :])
+        self.space = data[-1] == " "
+
+    def _read(self, piece: str) -> None:
+        self.digest.update(piece.encode("utf-8", "surrogatepass"))
+        if self.length < _KEPT:
+            self.start.append(piece[: _KEPT - self.length])
+        self.length += len(piece)
+
+    def end_node(self) -> None:
+        """A tag, comment, processing instruction or CDATA section: the text node
+        ends."""
+        self.node = ""
 
     def text(self) -> str:
-        start = "".join(self.start)
-        if self.length <= _KEPT:
+        start = "".join(self.start)[: self.kept_length]
+        if self.kept_length <= _KEPT:
             return start
-        return f"{start}... (sha256 {self.digest.hexdigest()})"
+        return f"{start}... (sha256 {self.kept.hexdigest()})"
+
+
+#: Ghostscript's octal UTF-16 text in a packet, which pdf.js reads as UTF-16
+#: (``MetadataParser._repair``): a text after a tag starting ``\376\377``
+_GHOSTSCRIPT = re.compile(r">\\376\\377([^<]+)")
+_OCTAL = re.compile(r"\\([0-3])([0-7])([0-7])")
+_NAMED = {"amp": "&", "apos": "'", "gt": ">", "lt": "<", "quot": '"'}
+_NAMED_REF = re.compile(r"&(amp|apos|gt|lt|quot);")
+
+
+def _utf16_text(match: re.Match[str]) -> str:
+    """One Ghostscript text as pdf.js rewrites it: octal escapes and the five named
+    references made characters, their UTF-16 code units taken two at a time as one
+    code, written as itself if printable ASCII, else as a character reference (an
+    odd last unit: pdf.js writes ``&#xaN;``, which it reads as a line feed)."""
+    codes = _OCTAL.sub(lambda m: chr(int(m[1], 8) * 64 + int(m[2] + m[3], 8)), match[1])
+    codes = _NAMED_REF.sub(lambda m: _NAMED[m[1]], codes)
+    units = codes.encode("utf-16-be", "surrogatepass")
+    out = [">"]
+    for at in range(0, len(units), 4):
+        if at + 2 == len(units):
+            out.append("&#xa;")
+            break
+        code = int.from_bytes(units[at : at + 2]) * 256 + int.from_bytes(
+            units[at + 2 : at + 4]
+        )
+        if 32 <= code < 127 and code not in (38, 60, 62):
+            out.append(chr(code))
+        else:
+            written = format(0x10000 + code, "x")[1:]
+            if int(written, 16) > 0x10FFFF:  # pdf.js throws and skips the packet
+                raise _Refused
+            out.append(f"&#x{written};")
+    return "".join(out)
+
+
+def _repaired(text: str) -> str:
+    """``text`` as pdf.js hands it to its XML parser: anything before the first
+    ``<`` dropped, Ghostscript's octal UTF-16 texts rewritten (:func:`_utf16_text`)."""
+    text = text[max(text.find("<"), 0) :]
+    if "\\376\\377" in text:
+        text = _GHOSTSCRIPT.sub(_utf16_text, text)
+    return text
 
 
 def _refuse(*_: Any) -> int:
@@ -98,20 +207,27 @@ def _refuse(*_: Any) -> int:
     raise _Refused
 
 
-def xmp_titles(xml: bytes) -> list[tuple[bool, str]] | None:
+def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None:
     """Every title of an XMP packet in document order, as ``(shown, text)``:
     ``shown`` when pdf.js reads it (an element named ``dc:title`` once lower-cased,
     a child of ``rdf:Description`` in an ``rdf:RDF`` that is the root or its child),
-    ``text`` its character data with every descendant's, as pdf.js's
-    ``textContent``, white space runs made one space (an attribute's value so too).
-    None for a packet that does not parse, or declares or refers to an entity.
-    Anything before the first ``<`` is dropped, as pdf.js does. A title inside a
-    title is read as part of the outer one. Linear in ``xml`` (expat, no tree kept,
-    each namespace prefix a stack of its own), within :data:`MAX_XMP_MARKUP` tags;
-    callers bound its size."""
-    if xml.count(b"<") > MAX_XMP_MARKUP:
+    ``text`` its text as pdf.js shows it (:class:`_Text`; an attribute's value
+    kept whole). The packet is read as pdf.js reads it: as UTF-8 whatever its
+    declaration or BOM says (None when it is not UTF-8: pdf.js skips it), anything
+    before the first ``<`` dropped, Ghostscript's octal UTF-16 texts rewritten
+    (:func:`_repaired`; as written when not ``repair``, as other readers show
+    them). None for a packet that does not parse, or declares or
+    refers to an entity. A title inside a title is read as part of the outer one.
+    Linear in ``xml`` (expat, no tree kept, each namespace prefix a stack of its
+    own), within :data:`MAX_XMP_MARKUP` tags; callers bound its size."""
+    try:
+        packet = xml.decode("utf-8")  # pdf.js: decodeURIComponent(escape())
+        packet = _repaired(packet) if repair else packet[max(packet.find("<"), 0) :]
+    except (UnicodeDecodeError, _Refused):
         return None
-    parser = expat.ParserCreate()
+    if packet.count("<") > MAX_XMP_MARKUP:
+        return None
+    parser = expat.ParserCreate("utf-8")  # the declared encoding is not read
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.EntityDeclHandler = _refuse
     parser.SkippedEntityHandler = _refuse
@@ -139,8 +255,10 @@ def xmp_titles(xml: bytes) -> list[tuple[bool, str]] | None:
         for key, value in attributes.items():
             if is_title(key, default=False):
                 read = _Text()
-                read.add(value)
+                read.add(value, cdata=True)
                 found.append((False, read.text()))
+        if title:
+            title[2].end_node()
         lower = name.lower()
         if not title and is_title(name, default=True):
             shown = (
@@ -153,6 +271,8 @@ def xmp_titles(xml: bytes) -> list[tuple[bool, str]] | None:
         names.append(lower)
 
     def ended(_name: str) -> None:
+        if title:
+            title[2].end_node()
         names.pop()
         for prefix in declared.pop():
             spaces[prefix].pop()
@@ -160,18 +280,34 @@ def xmp_titles(xml: bytes) -> list[tuple[bool, str]] | None:
             found.append((title[1], title[2].text()))
             title.clear()
 
+    cdata = [False]
+
     def text(data: str) -> None:
         if title:
-            title[2].add(data)
+            title[2].add(data, cdata[0])
+
+    def boundary(*_: Any) -> None:
+        if title:
+            title[2].end_node()
+
+    def section(opened: bool) -> Any:
+        def handler() -> None:
+            boundary()
+            cdata[0] = opened
+
+        return handler
 
     parser.StartElementHandler = started
     parser.EndElementHandler = ended
     parser.CharacterDataHandler = text
+    parser.CommentHandler = boundary
+    parser.ProcessingInstructionHandler = boundary
+    parser.StartCdataSectionHandler = section(True)
+    parser.EndCdataSectionHandler = section(False)
     try:
         # a piece at a time, so that no text reaches a handler larger than one
-        at = max(xml.find(b"<"), 0)
-        for start in range(at, len(xml), _PIECE):
-            parser.Parse(xml[start : start + _PIECE], False)
+        for start in range(0, len(packet), _PIECE):
+            parser.Parse(packet[start : start + _PIECE].encode("utf-8"), False)
         parser.Parse(b"", True)
     except (expat.ExpatError, _Refused, ValueError, UnicodeError):
         return None
@@ -189,6 +325,66 @@ def _resolved(resolver: Any, value: Any) -> Any:
     # /ViewerPreferences) is a proxy until decrypted
     return value.decrypted if isinstance(value, generic.DecryptedObjectProxy) else value
 
+
+#: PDFDocEncoding as pdf.js reads it (``PDFStringTranslateTable``): a byte the
+#: encoding does not define (pyHanko's table refuses it) read as Latin-1
+_PDFDOC = {byte: _pdfdoc_or_none(bytes([byte])) or chr(byte) for byte in range(256)}
+#: a language escape in a text string (ISO 32000-2 §7.9.2.2), which pdf.js and
+#: PDFium drop
+_ESCAPE = re.compile("\x1b[^\x1b]*(?:\x1b|\\Z)")
+_UNICODE_BOMS = (
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF8, "utf-8"),
+)
+
+
+def pdfjs_string(raw: bytes) -> str:
+    """A PDF text string's bytes as pdf.js shows them (``stringToPDFString``):
+    UTF-16 (either byte order, an odd last byte dropped) or UTF-8 after its BOM,
+    else, or when that does not decode, PDFDocEncoding; language escapes dropped."""
+    for bom, codec in _UNICODE_BOMS:
+        if raw.startswith(bom):
+            body = raw[len(bom) :]
+            if codec != "utf-8":
+                body = body[: len(body) // 2 * 2]
+            try:
+                return _ESCAPE.sub("", body.decode(codec))
+            except UnicodeDecodeError:
+                break
+    return _ESCAPE.sub("", raw.decode("latin-1")).translate(_PDFDOC)
+
+
+def info_title(value: Any) -> tuple[str, bytes]:
+    """/Info /Title as pdf.js shows it, and how it reads: as its text when every
+    viewer reads it alike (PDFDocEncoding or UTF-16BE, ISO 32000-1 §7.9.2.2, with
+    no language escape), else by its bytes (pdf40: a string pyHanko cannot decode
+    was compared as its ``repr``, which a later text string spelling it matched;
+    UTF-16LE and UTF-8, a text viewers without them show otherwise, or a language
+    escape, which pdf.js and PDFium drop and others show, as their text). Not a
+    string: pdf.js shows none, PDFium a name's text; read by its type and value."""
+    if value is None:
+        return "", b""
+    if not isinstance(value, generic.TextStringObject | generic.ByteStringObject):
+        return str(value), hashlib.sha256(b"object " + repr(value).encode()).digest()
+    encoding = getattr(value, "autodetected_encoding", None)
+    if isinstance(value, generic.ByteStringObject):
+        raw = bytes(value)
+    else:
+        if encoding is None:  # a string not read from a file: its text
+            encoding = generic.TextStringEncoding.UTF16BE
+        raw = encoding.encode(value)
+    alike = (encoding is generic.TextStringEncoding.PDF_DOC and b"\x1b" not in raw) or (
+        encoding is generic.TextStringEncoding.UTF16BE and "\x1b" not in value
+    )
+    read = b"text " + str(value).encode("utf-8", "surrogatepass")
+    return pdfjs_string(raw), hashlib.sha256(
+        read if alike else b"bytes " + raw
+    ).digest()
+
+
+#: an XML declaration's encoding (XML 1.0 §4.3.3)
+_DECLARED = re.compile(rb"<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)")
 
 #: what a packet that does not read shows, as said in a detail
 _UNREAD_PACKET = "(an XMP packet that cannot be read)"
@@ -222,7 +418,15 @@ def _xmp(resolver: Any) -> tuple[str, bytes]:
     if titles is None:
         out.update(b"unread " + hashlib.sha256(stream.encoded_data).digest())
         return _UNREAD_PACKET, out.digest()
-    for shown, text in titles:
+    # pdf40: the encoding its declaration names, which readers other than pdf.js
+    # follow (a UTF-8 packet declared ISO-8859-1 reads otherwise there)
+    declared = _DECLARED.match(data, max(data.find(b"<"), 0))
+    named = declared[1].lower() if declared else b"utf-8"
+    out.update(b"encoding %d %s " % (len(named), named.replace(b"utf8", b"utf-8")))
+    written = []  # Ghostscript's octal UTF-16 as readers that do not repair it show it
+    if b"\\376\\377" in data:
+        written = [(False, "as written")] + (xmp_titles(data, False) or [])
+    for shown, text in titles + written:
         out.update(b"%d %d " % (shown, len(text)) + text.encode("utf-8", "replace"))
     shown_texts = [text for shown, text in titles if shown] or [t for _, t in titles]
     return (shown_texts[-1] if shown_texts else ""), out.digest()
@@ -238,8 +442,11 @@ def titles(resolver: Any) -> Titles:
         if isinstance(info, generic.DictionaryObject) and "/Title" in info
         else None
     )
+    shown, info_read = info_title(title)
+    if isinstance(info, generic.StreamObject):  # no viewer reads a stream as /Info
+        shown, info_read = "", hashlib.sha256(b"in a stream " + info_read).digest()
     xmp, read = _xmp(resolver)
-    return Titles("" if title is None else str(title), xmp, read)
+    return Titles(shown, xmp, read, info_read)
 
 
 def titles_or_unread(reader: Any, revision: int) -> Titles:
@@ -263,12 +470,15 @@ def title_changed(reader: Any, signed: int, now: Titles) -> str:
     packet each time), or changes other properties (author, subject), is none."""
     then = titles_or_unread(reader, signed)
     for before, after, changed in (
-        (then.info, now.info, then.info != now.info),
+        (then.info, now.info, then.info_read != now.info_read),
         (then.xmp, now.xmp, then.xmp_read != now.xmp_read),
     ):
         if changed:
-            return (
+            said = (
                 "the title viewers show changed after it: "
                 f"{before[:80]!r} to {after[:80]!r}"
             )
+            if before == after:  # pdf40: the same text written another way
+                said += " (written another way, which some viewers show otherwise)"
+            return said
     return ""
