@@ -23,16 +23,13 @@ pdf40: the packet was read in the encoding its declaration or BOM named (an
 ISO-8859-1 packet read as pdf.js never does), its text with every white space run
 made one space (a title of two ``rdf:li`` pdf.js shows joined, ``AB``, read as
 ``A B``; U+3000 runs read as one space) and Ghostscript's ``\\376\\377`` octal text
-(pdf.js reads it as UTF-16) as written; /Info /Title was compared as pyHanko reads
-it, a string it cannot decode as its ``repr`` (a later text string spelling that
-``repr`` compared equal) and UTF-16LE or UTF-8 as their text (which viewers without
-them show otherwise). Each is now read as the viewers read it (:class:`_Text`,
-:func:`_repaired`, :func:`info_title`).
+(pdf.js reads it as UTF-16) as written. Each is now read as pdf.js reads it
+(:class:`_Text`, :func:`_repaired`); /Info /Title as
+:func:`services.seal.pdf_strings.info_title` reads it.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 from dataclasses import dataclass
@@ -43,15 +40,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 
 from certseal.bounds import MAX_DOCUMENT_BYTES, MAX_XMP_MARKUP
-
-
-def _pdfdoc_or_none(byte: bytes) -> str | None:
-    """``byte`` in PDFDocEncoding, or None where it defines none."""
-    try:
-        return generic.decode_pdfdocencoding(byte)
-    except UnicodeDecodeError:
-        return None
-
+from services.seal.pdf_strings import info_title
 
 #: Dublin Core's namespace, as XMP writes it (ISO 16684-1), and without its slash
 _DC = ("http://purl.org/dc/elements/1.1/", "http://purl.org/dc/elements/1.1")
@@ -193,13 +182,27 @@ def _utf16_text(match: re.Match[str]) -> str:
     return "".join(out)
 
 
+#: characters of Ghostscript text rewritten in one packet; a packet with more does
+#: not read (counted by its bytes): titles are short, and the rewriting a loop
+_REPAIRED = 1 << 20
+
+
 def _repaired(text: str) -> str:
     """``text`` as pdf.js hands it to its XML parser: anything before the first
-    ``<`` dropped, Ghostscript's octal UTF-16 texts rewritten (:func:`_utf16_text`)."""
+    ``<`` dropped, Ghostscript's octal UTF-16 texts rewritten (:func:`_utf16_text`),
+    :data:`_REPAIRED` characters at most."""
     text = text[max(text.find("<"), 0) :]
-    if "\\376\\377" in text:
-        text = _GHOSTSCRIPT.sub(_utf16_text, text)
-    return text
+    if "\\376\\377" not in text:
+        return text
+    left = [_REPAIRED]
+
+    def rewritten(match: re.Match[str]) -> str:
+        left[0] -= len(match[1])
+        if left[0] < 0:
+            raise _Refused
+        return _utf16_text(match)
+
+    return _GHOSTSCRIPT.sub(rewritten, text)
 
 
 def _refuse(*_: Any) -> int:
@@ -228,6 +231,7 @@ def xmp_titles(xml: bytes, repair: bool = True) -> list[tuple[bool, str]] | None
     if packet.count("<") > MAX_XMP_MARKUP:
         return None
     parser = expat.ParserCreate("utf-8")  # the declared encoding is not read
+    parser.buffer_text, parser.buffer_size = True, _PIECE  # a handler call per text
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.EntityDeclHandler = _refuse
     parser.SkippedEntityHandler = _refuse
@@ -324,63 +328,6 @@ def _resolved(resolver: Any, value: Any) -> Any:
     # a value inside an encrypted file's object (trial38c: an encrypted file's
     # /ViewerPreferences) is a proxy until decrypted
     return value.decrypted if isinstance(value, generic.DecryptedObjectProxy) else value
-
-
-#: PDFDocEncoding as pdf.js reads it (``PDFStringTranslateTable``): a byte the
-#: encoding does not define (pyHanko's table refuses it) read as Latin-1
-_PDFDOC = {byte: _pdfdoc_or_none(bytes([byte])) or chr(byte) for byte in range(256)}
-#: a language escape in a text string (ISO 32000-2 §7.9.2.2), which pdf.js and
-#: PDFium drop
-_ESCAPE = re.compile("\x1b[^\x1b]*(?:\x1b|\\Z)")
-_UNICODE_BOMS = (
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF8, "utf-8"),
-)
-
-
-def pdfjs_string(raw: bytes) -> str:
-    """A PDF text string's bytes as pdf.js shows them (``stringToPDFString``):
-    UTF-16 (either byte order, an odd last byte dropped) or UTF-8 after its BOM,
-    else, or when that does not decode, PDFDocEncoding; language escapes dropped."""
-    for bom, codec in _UNICODE_BOMS:
-        if raw.startswith(bom):
-            body = raw[len(bom) :]
-            if codec != "utf-8":
-                body = body[: len(body) // 2 * 2]
-            try:
-                return _ESCAPE.sub("", body.decode(codec))
-            except UnicodeDecodeError:
-                break
-    return _ESCAPE.sub("", raw.decode("latin-1")).translate(_PDFDOC)
-
-
-def info_title(value: Any) -> tuple[str, bytes]:
-    """/Info /Title as pdf.js shows it, and how it reads: as its text when every
-    viewer reads it alike (PDFDocEncoding or UTF-16BE, ISO 32000-1 §7.9.2.2, with
-    no language escape), else by its bytes (pdf40: a string pyHanko cannot decode
-    was compared as its ``repr``, which a later text string spelling it matched;
-    UTF-16LE and UTF-8, a text viewers without them show otherwise, or a language
-    escape, which pdf.js and PDFium drop and others show, as their text). Not a
-    string: pdf.js shows none, PDFium a name's text; read by its type and value."""
-    if value is None:
-        return "", b""
-    if not isinstance(value, generic.TextStringObject | generic.ByteStringObject):
-        return str(value), hashlib.sha256(b"object " + repr(value).encode()).digest()
-    encoding = getattr(value, "autodetected_encoding", None)
-    if isinstance(value, generic.ByteStringObject):
-        raw = bytes(value)
-    else:
-        if encoding is None:  # a string not read from a file: its text
-            encoding = generic.TextStringEncoding.UTF16BE
-        raw = encoding.encode(value)
-    alike = (encoding is generic.TextStringEncoding.PDF_DOC and b"\x1b" not in raw) or (
-        encoding is generic.TextStringEncoding.UTF16BE and "\x1b" not in value
-    )
-    read = b"text " + str(value).encode("utf-8", "surrogatepass")
-    return pdfjs_string(raw), hashlib.sha256(
-        read if alike else b"bytes " + raw
-    ).digest()
 
 
 #: an XML declaration's encoding (XML 1.0 §4.3.3)

@@ -50,7 +50,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.xmp_xml import MetadataStream
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from services.seal.pdf_title import info_title, xmp_titles
+from services.seal.pdf_strings import info_title
+from services.seal.pdf_title import xmp_titles
 from services.seal.pdf_verify import read_pdf_seals
 from tests.seal.field_pdfs import Tree, page_pdf
 from tests.seal.test_atk38d import raw_update
