@@ -57,7 +57,7 @@ from tests.seal.field_pdfs import Tree, page_pdf
 from tests.seal.test_atk38d import raw_update
 from tests.seal.test_atk39_pdf import _HEAD, _TAIL, _description, _title
 from tests.seal.test_field_pdfs import keys, seal, seal_ca  # noqa: F401
-from tests.seal.test_pdf_tail import _with_display_title
+from tests.seal.test_pdf_tail import _keep_title, _updated, _with_display_title
 
 CHANGED = "the title viewers show changed after it"
 
@@ -474,3 +474,26 @@ def test_info_titles_read_alike_only_where_every_viewer_reads_them_alike():
     assert read(b"A\tB") == ("A\tB", read(b"A\tB")[1])
     name = info_title(generic.pdf_name("/Licence"))
     assert name[1] != read(b"/Licence")[1]
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        _title("营业执照\u3000\u3000副本"),
+        _li("A", "B"),
+        _title(_BOM + "\\000A  "),
+        _title(" A\n\t B "),
+    ],
+    ids=["ideographic", "two-items", "ghostscript", "ascii-white-space"],
+)
+async def test_a_later_update_by_pyhanko_keeping_an_xmp_title_stays_valid(
+    packet_sealed,
+    seal_ca,  # noqa: F811
+    inner,
+):
+    """pyHanko's writer parses the packet and writes it again on every update (a
+    later seal, a timestamp): the title as read is kept."""
+    sealed = await packet_sealed(_packet(inner).encode())
+    updated = _updated(sealed, _keep_title)
+    intact, modified, detail = await _verdict(updated, seal_ca.cert)
+    assert intact and not modified, detail
