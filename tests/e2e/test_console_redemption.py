@@ -132,8 +132,9 @@ async def test_a_scanned_authorisation_code_shows_scope_fields_and_the_copy(
         re.compile(
             rf"^{re.escape(world['licence'].identifier)} · 机动车驾驶证 "
             rf"\({re.escape(world['licence'].type_code)}\) · 持证人 \S+ · "
-            rf"仅供{department}办理{re.escape(MARKUP_PURPOSE)}使用 · "
-            r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d（北京时间）前有效$"
+            rf"仅供{department}使用 · "
+            r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d（北京时间）前有效 · "
+            rf"用途：「{re.escape(MARKUP_PURPOSE)}」$"
         )
     )
     await expect(scope.locator("b")).to_have_count(0)  # the markup is text

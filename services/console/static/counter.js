@@ -325,10 +325,12 @@ function showRedemption(reply, record = true) {
   $("redemption-id").textContent = `${reply.authorisation_id} · ${localTime(reply.redeemed_at)}`;
   const type = reply.type_code ? ` · ${named(reply.type_name, reply.type_code)}` : "";
   const holder = reply.holder_display_name ? ` · 持证人 ${reply.holder_display_name}` : "";
+  // as the copy says it: the statement whole, then the holder's purpose quoted after
+  // it, so a purpose holding a date of its own is never read as the copy's (atk40 R1)
+  const purpose = reply.purpose.replaceAll("「", "『").replaceAll("」", "』");
   $("redemption-scope").textContent =
-    `${reply.identifier}${type}${holder} · 仅供${reply.department}` +
-    `${reply.purpose.startsWith("办理") ? "" : "办理"}${reply.purpose}使用 · ` +
-    `${chinaTime(reply.expires_at)}前有效`;
+    `${reply.identifier}${type}${holder} · 仅供${reply.department}使用 · ` +
+    `${chinaTime(reply.expires_at)}前有效 · 用途：「${purpose}」`;
   const titles = reply.field_titles || {};
   $("redemption-fields").replaceChildren(
     ...Object.entries(reply.fields).map(([k, v]) => el("tr", {}, el("td", {}, titles[k] || k), el("td", {}, v))),
