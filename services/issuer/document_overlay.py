@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -89,13 +89,16 @@ def diagonal_layout(pdf: FPDF, annotation: CopyAnnotation) -> tuple[float, list[
         lines = [
             line
             for part in annotation.diagonal
-            for line in pdf.multi_cell(
-                DIAGONAL_LENGTH,
-                height,
-                part,
-                dry_run=True,
-                output=MethodReturnValue.LINES,
-                wrapmode=WrapMode.WORD,
+            for line in cast(
+                "list[str]",
+                pdf.multi_cell(
+                    DIAGONAL_LENGTH,
+                    height,
+                    part,
+                    dry_run=True,
+                    output=MethodReturnValue.LINES,
+                    wrapmode=WrapMode.WORD,
+                ),
             )
         ]
         if len(lines) * height <= DIAGONAL_DEPTH and all(
@@ -130,7 +133,12 @@ def draw_under(pdf: FPDF, annotation: CopyAnnotation, y: float) -> None:
     width = 170
     lines = sum(
         len(
-            pdf.multi_cell(width, 6, text, dry_run=True, output=MethodReturnValue.LINES)
+            cast(
+                "list[str]",
+                pdf.multi_cell(
+                    width, 6, text, dry_run=True, output=MethodReturnValue.LINES
+                ),
+            )
         )
         for text in said
     )

@@ -365,6 +365,7 @@ def _xmp(resolver: Any) -> tuple[str, bytes]:
     if titles is None:
         out.update(b"unread " + hashlib.sha256(stream.encoded_data).digest())
         return _UNREAD_PACKET, out.digest()
+    assert data is not None  # read: titles came from it
     # pdf40: the encoding its declaration names, which readers other than pdf.js
     # follow (a UTF-8 packet declared ISO-8859-1 reads otherwise there)
     declared = _DECLARED.match(data, max(data.find(b"<"), 0))
