@@ -11,6 +11,7 @@ from certseal.v1 import seal_pb2 as pb
 from tests.seal.ofd_samples import zip_files
 from tests.seal.ses_platforms import seal_files, v4_seal_maker
 from tests.seal.test_atk40_ofd import SIGN0, _sealed, _taken_out
+from tests.seal.test_field_pdfs import keys, seal, seal_ca  # noqa: F401
 from tests.seal.test_rpc_interop import stub_for, trusting_app  # noqa: F401
 
 
@@ -59,3 +60,78 @@ async def test_a_decoy_making_the_removed_seals_value_ambiguous_does_not_hide_it
     # as evident as without the decoy
     assert reply.verdict != "VALID", reply.detail
     assert "/" + SIGN0 + "Signature.xml" in [s.signature_path for s in reply.signatures]
+
+
+# --- PDF 1: a DOCTYPE pdf.js ends at the first "]>" ------------------------------
+
+# pdf.js's XMLParserBase ends a DOCTYPE with an internal subset at the first "]>"
+# after it, wherever that is: inside a comment of the subset too. What follows is
+# parsed as the document, so an rdf:RDF written inside that comment is pdf.js's
+# documentElement and its dc:title the title pdf.js shows; expat reads the comment
+# as a comment, finds the packet's titles unchanged, and the seal stays VALID.
+_FORGED_RDF = (
+    "<rdf:RDF><rdf:Description><dc:title>FORGED</dc:title></rdf:Description></rdf:RDF>"
+)
+_DOCTYPE = f"<!DOCTYPE x:xmpmeta [<!-- ]>{_FORGED_RDF} -->]>"
+
+
+def _pdfjs_doctype_end(packet: str) -> str:
+    """What pdf.js parses after the DOCTYPE (``XMLParserBase.parseXml``)."""
+    at = packet.index("<!DOCTYPE")
+    first_gt = packet.index(">", at + 9)
+    bracket = packet.find("[", at + 9)
+    if 0 < bracket < first_gt:
+        return packet[packet.index("]>", at + 9) + 2 :]
+    return packet[first_gt + 1 :]
+
+
+def _doctype_packet(inner: str) -> str:
+    from tests.seal.test_atk39_pdf import _HEAD, _TAIL, _description
+
+    head = _HEAD.replace('begin="\ufeff"', 'begin=""')
+    pi_end = head.index("?>") + 2
+    return head[:pi_end] + _DOCTYPE + head[pi_end:] + _description(inner) + _TAIL
+
+
+def test_premise_pdfjs_reads_a_forged_rdf_out_of_a_doctype_comment():
+    from services.seal.pdf_title import xmp_titles
+    from tests.seal.test_atk39_pdf import _title
+
+    packet = _doctype_packet(_title("营业执照"))
+    # pdf.js: the document starts right after the comment's "]>": its first
+    # top-level node (documentElement) is the forged rdf:RDF
+    assert _pdfjs_doctype_end(packet).startswith(_FORGED_RDF)
+    # expat: a comment in the DTD; the packet's one title, as sealed
+    assert xmp_titles(packet.encode()) == [(True, "营业执照")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk41d: a DOCTYPE whose comment holds ']>' shows pdf.js another "
+    "dc:title (FORGED) while the seal stays VALID",
+)
+async def test_a_doctype_comment_pdfjs_reads_as_the_packet_is_a_title_change(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    from tests.seal.field_pdfs import Tree, page_pdf
+    from tests.seal.test_atk39_pdf import _title
+    from tests.seal.test_pdf40_title import (
+        CHANGED,
+        _packet,
+        _packet_replaced,
+        _verdict,
+        _with_packet,
+    )
+    from tests.seal.test_pdf_tail import _with_display_title
+
+    pdf = _with_packet(
+        _with_display_title(page_pdf(Tree())), _packet(_title("营业执照")).encode()
+    )
+    sealed = await seal(seal_ca, keys, pdf)
+    intact, modified, detail = await _verdict(sealed, seal_ca.cert)
+    assert intact and not modified, detail
+    forged = _packet_replaced(sealed, _doctype_packet(_title("营业执照")).encode())
+    intact, modified, detail = await _verdict(forged, seal_ca.cert)
+    assert modified, detail  # pdf.js's tab now says FORGED
+    assert detail.startswith(CHANGED), detail
