@@ -135,3 +135,50 @@ async def test_a_doctype_comment_pdfjs_reads_as_the_packet_is_a_title_change(
     intact, modified, detail = await _verdict(forged, seal_ca.cert)
     assert modified, detail  # pdf.js's tab now says FORGED
     assert detail.startswith(CHANGED), detail
+
+
+# --- PDF 2: which language alternative is the default -----------------------------
+
+
+# A dc:title is a language alternative (XMP, ISO 16684-1 §8.2.2.4): readers that
+# read XMP as XMP (Acrobat, exiftool, PDF 2.0 readers, which deprecate /Info) show
+# the x-default item; pdf.js shows every item's text joined. The verifier reads
+# each dc:title as pdf.js's joined text only, so swapping the items' xml:lang
+# (or moving text between items) changes the title those readers show and not the
+# digest: the seal stays VALID.
+def _alt(*items: tuple[str, str]) -> str:
+    lis = "".join(f'<rdf:li xml:lang="{lang}">{text}</rdf:li>' for lang, text in items)
+    return f"<dc:title><rdf:Alt>{lis}</rdf:Alt></dc:title>"
+
+
+_SEALED_ALT = _alt(("x-default", "营业执照正本"), ("zh-CN", "营业执照副本"))
+_SWAPPED_ALT = _alt(("zh-CN", "营业执照正本"), ("x-default", "营业执照副本"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="atk41d: swapping a dc:title's xml:lang alternatives changes the title "
+    "XMP readers show (x-default) while the seal stays VALID",
+)
+async def test_the_default_language_alternative_changed_is_a_title_change(
+    seal_ca,  # noqa: F811
+    keys,  # noqa: F811
+):
+    from tests.seal.field_pdfs import Tree, page_pdf
+    from tests.seal.test_pdf40_title import (
+        _packet,
+        _packet_replaced,
+        _verdict,
+        _with_packet,
+    )
+    from tests.seal.test_pdf_tail import _with_display_title
+
+    pdf = _with_packet(
+        _with_display_title(page_pdf(Tree())), _packet(_SEALED_ALT).encode()
+    )
+    sealed = await seal(seal_ca, keys, pdf)
+    intact, modified, detail = await _verdict(sealed, seal_ca.cert)
+    assert intact and not modified, detail
+    swapped = _packet_replaced(sealed, _packet(_SWAPPED_ALT).encode())
+    intact, modified, detail = await _verdict(swapped, seal_ca.cert)
+    assert modified, detail  # the x-default title is now 营业执照副本
