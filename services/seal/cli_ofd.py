@@ -8,10 +8,11 @@ from typing import Any
 
 def signature_heading(one: Any, documents: int) -> str:
     """A signature's first line; the document it is in when the file has several,
-    and a signature taken out of its list (check ``listed``) said so."""
+    and a signature no list names (check ``listed``: taken out of it, or a file
+    added) said so."""
     where = f", document {one.document}" if documents > 1 else ""
     if one.checks and one.checks[0].name == "listed" and not one.checks[0].passed:
-        where += ", taken out of its list"
+        where += ", in no list: taken out, or added"
     ident = f"{one.signature_id} " if one.signature_id else ""
     return f"signature   {ident}{one.signature_path} ({one.type}{where})"
 

@@ -37,7 +37,7 @@ class OfdSignatureResult:
     stamp_pages: tuple[str, ...] = ()
     intact: bool = False  # Signature.xml and every file it protects are unchanged
     document: int = 0  # which document of the file (OFD.xml's DocBody), 0-based
-    listed: bool = True  # False: taken out of its list (ofd_unlisted; atk40ofd L1)
+    listed: bool = True  # False: no list names it (ofd_unlisted; atk40ofd L1)
 
 
 def _verdict(
@@ -352,7 +352,8 @@ class OfdFileResult:
             + (
                 f"{s.entry.signature_id or '?'} /{s.entry.path}"
                 if s.listed
-                else f"/{s.entry.path}, a signature taken out of its list,"
+                else f"/{s.entry.path}, a signature no list names (taken out, or "
+                "a file added),"
             )
             + f" {s.verification.verdict.value}"
             for d, s in wrong

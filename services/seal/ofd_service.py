@@ -27,6 +27,7 @@ a verdict (:class:`services.seal.ofd_results.OfdFileResult`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -66,11 +67,12 @@ from services.seal.ofd_sign import (
 )
 from services.seal.ofd_sign_verify import sign_facts
 from services.seal.ofd_unlisted import (
+    MAX_SIGNED_VALUES,
+    Unlisted,
     entry_for,
     is_evidence,
-    owner,
     taken_out,
-    unlisted_paths,
+    unlisted,
 )
 from services.seal.ofd_xml import EndsRequest, admitted_bytes
 from services.seal.ofd_zip import declared_sizes
@@ -213,9 +215,9 @@ class OfdSealService:
             owned = own_signatures(every, contents)
             results = [list_growth_checked(found) for found in owned]
             # and the seals taken out of a list that the package still holds
-            for one in await self._taken_out(listed, contents):
-                results[one.document].append(taken_out(one))
-                size += _reported_bytes(results[one.document][-1])
+            for unlisted_one in await self._taken_out(listed, contents):
+                results[unlisted_one.document].append(unlisted_one)
+                size += _reported_bytes(unlisted_one)
                 if size > MAX_OFD_REPLY_BYTES:
                     raise invalid(
                         "ofd", f"its report would be over {MAX_OFD_REPLY_BYTES} bytes"
@@ -238,23 +240,52 @@ class OfdSealService:
         self,
         listed: list[tuple[OfdDocument, list[SignatureEntry]]],
         contents: list[list[bytes | None]],
-    ) -> list[_Found]:
-        """The signatures the package holds that no list names and that are seals
-        taken out of a document's list (:mod:`services.seal.ofd_unlisted`), each
-        verified as its document's, in name order."""
+    ) -> list[OfdSignatureResult]:
+        """The signatures the package holds that no list names, each verified as
+        its document's and reported (:mod:`services.seal.ofd_unlisted`), in name
+        order: those whose signature holds over their ``Signature.xml``, and those
+        that cannot be decided but may (past what is verified, or with a signed
+        value that holds)."""
         documents = [document for document, _ in listed]
-        candidates = await self._seals.offload.run("ofd", _unlisted, listed)
+        candidates = await self._seals.offload.run("ofd", unlisted, listed)
         known = {key for keys in contents for key in keys if key is not None}
         found = []
-        for signature, key in candidates:
-            index = owner(documents, signature)
-            if key in known or index is None:
-                continue  # a listed signature's copy, or no document's
-            entry = entry_for(signature)
-            one = await self._verify_one(documents[index], entry, index, -1)
+        for how in candidates:
+            if how.key in known:
+                continue  # a listed signature's copy: that signature, listed
+            document = documents[how.document]
+            if how.signature is None:
+                held = await self._undecided(document, how)
+                if held is not None:  # else unsigned: anyone may write it
+                    found.append(taken_out(*held))
+                continue
+            one = await self._verify_one(document, entry_for(how), how.document, -1)
             if is_evidence(one):
-                found.append(one)
+                found.append(taken_out(one, how))
         return found
+
+    async def _undecided(
+        self, document: OfdDocument, how: Unlisted
+    ) -> tuple[_Found, Unlisted] | None:
+        """``how`` (a Signature document that cannot be read to the end) verified by
+        each file its signed value may be: the first that holds a signature over it
+        (and ``how`` naming that file); unverified past
+        :data:`~services.seal.ofd_unlisted.MAX_SIGNED_VALUES` such files; None when
+        none holds."""
+        listing, package = document.signatures_path or "", document.package
+        signature_xml = package.get(how.path) or b""
+        if len(how.values) > MAX_SIGNED_VALUES:
+            told = _malformed("its signed value cannot be told")
+            return _Found(entry_for(how), told, (), "", (), False, listing), how
+        for path in how.values:
+            verification, matches = await self._verify_value(
+                how.kind, package.get(path) or b"", signature_xml, how.signed_at_text
+            )
+            one = _Found(entry_for(how), verification, (), "", (), matches, listing)
+            if is_evidence(one):
+                one = dataclasses.replace(one, document=how.document)
+                return one, dataclasses.replace(how, values=(path,))
+        return None
 
     async def _verify_one(
         self, document: OfdDocument, entry: SignatureEntry, index: int, at: int
@@ -287,45 +318,25 @@ class OfdSealService:
             references, stamps, check_method = [], (), ""
             value_path = entry.path.rsplit("/", 1)[0] + "/SignedValue.dat"
         signed_value = package.get(value_path)
-        hash_matches = False
-        if entry.kind not in _KINDS:
-            verification = _malformed(
-                f"Type {entry.kind!r}: only electronic seals (Seal, GB/T 38540) and "
-                "digital signatures (Sign, GB/T 35275) are verified here"
+        if signed_value is None and entry.kind in _KINDS:  # named, or conventional
+            verification, hash_matches = (
+                _malformed(
+                    f"{entry.path} cannot be read: {unreadable}; {value_path}, where "
+                    "its signed value conventionally is, is missing"
+                    if unreadable
+                    else f"{value_path} is missing"
+                ),
+                False,
             )
-        elif signed_value is None:  # named, or where it conventionally is
-            verification = _malformed(
-                f"{entry.path} cannot be read: {unreadable}; {value_path}, where its "
-                "signed value conventionally is, is missing"
-                if unreadable
-                else f"{value_path} is missing"
-            )
-        elif entry.kind == "Sign":
-            facts = await self._seals.offload.verify(
-                "ofd",
-                sign_facts,
-                signed_value,
-                signature_xml=signature_xml,
-                signed_at_text=signature.signed_at_text if signature else "",
-                trust=self._seals.trust,
-            )
-            verification, hash_matches = facts.verification, facts.bound
         else:
-            try:
-                check_ses_size(signed_value, "ofd")
-                verification = await self._seals.verify(
-                    signed_value, document=signature_xml
-                )
-            except CertsealError as exc:
-                if exc.kind is ErrorKind.RESOURCE_EXHAUSTED:
-                    raise  # the service is busy: no verdict on this signature
-                verification = _malformed(f"the SES_Signature cannot be read: {exc}")
-            except Exception as exc:  # the SES verifier promises not to raise
-                verification = _malformed(f"the SES_Signature cannot be read: {exc}")
+            verification, hash_matches = await self._verify_value(
+                entry.kind,
+                signed_value or b"",
+                signature_xml,
+                signature.signed_at_text if signature else "",
+            )
         if signature is None and verification.verdict is SealVerdict.VALID:
             verification = _malformed(f"{entry.path} cannot be read: {unreadable}")
-        if entry.kind == "Seal" and signed_value is not None:
-            hash_matches = _signed_hash_matches(signed_value, signature_xml)
         return _Found(
             entry,
             verification,
@@ -336,6 +347,40 @@ class OfdSealService:
             listing,
             index,
         )
+
+    async def _verify_value(
+        self, kind: str, signed_value: bytes, signature_xml: bytes, signed_at: str
+    ) -> tuple[SealVerification, bool]:
+        """A ``Signature.xml``'s signed value verified over it, by its ``kind`` (an
+        entry's ``Type``), and whether it signs that file's digest, whoever made it
+        (``signed_at``: its ``SignatureDateTime`` as written)."""
+        if kind not in _KINDS:
+            return _malformed(
+                f"Type {kind!r}: only electronic seals (Seal, GB/T 38540) and "
+                "digital signatures (Sign, GB/T 35275) are verified here"
+            ), False
+        if kind == "Sign":
+            facts = await self._seals.offload.verify(
+                "ofd",
+                sign_facts,
+                signed_value,
+                signature_xml=signature_xml,
+                signed_at_text=signed_at,
+                trust=self._seals.trust,
+            )
+            return facts.verification, facts.bound
+        try:
+            check_ses_size(signed_value, "ofd")
+            verification = await self._seals.verify(
+                signed_value, document=signature_xml
+            )
+        except CertsealError as exc:
+            if exc.kind is ErrorKind.RESOURCE_EXHAUSTED:
+                raise  # the service is busy: no verdict on this signature
+            verification = _malformed(f"the SES_Signature cannot be read: {exc}")
+        except Exception as exc:  # the SES verifier promises not to raise
+            verification = _malformed(f"the SES_Signature cannot be read: {exc}")
+        return verification, _signed_hash_matches(signed_value, signature_xml)
 
 
 async def _admitted(offload: SealOffload, ofd: bytes) -> int:
@@ -410,37 +455,6 @@ def _contents(
         ]
         for document, entries in listed
     ]
-
-
-def _unlisted(
-    listed: list[tuple[OfdDocument, list[SignatureEntry]]],
-) -> list[tuple[SignatureFile, bytes | None]]:
-    """The ``Signature.xml`` files no list names that read as signatures, each with
-    its SHA-256 (in a worker thread; :func:`~services.seal.ofd_unlisted.
-    unlisted_paths`). INVALID_ARGUMENT (``ofd``) past
-    :data:`~services.seal.ofd.MAX_OFD_SIGNATURES` signatures with the listed ones."""
-    if not listed:
-        return []
-    document = listed[0][0]
-    named = [entry.path for _, entries in listed for entry in entries]
-    paths = unlisted_paths(document.package, named)
-    if len(named) + len(paths) > MAX_OFD_SIGNATURES:
-        raise invalid(
-            "ofd",
-            f"it holds {len(paths)} Signature.xml files no signature list names "
-            f"beside the {len(named)} signatures listed; the limit is "
-            f"{MAX_OFD_SIGNATURES} signatures in all",
-        )
-    out = []
-    for path in paths:
-        try:
-            signature = read_signature_file(document.package, path)
-        except EndsRequest:
-            raise
-        except CertsealError:
-            continue  # no signature: nothing was taken out
-        out.append((signature, document.digest_of("sha256", path)))
-    return out
 
 
 def _open(ofd: bytes) -> list[tuple[OfdDocument, list[SignatureEntry]]]:

@@ -407,7 +407,8 @@ def test_the_cli_heading_says_a_signature_was_taken_out():
         checks=[pb.SealCheck(name="listed", passed=False, detail="not listed")],
     )
     assert signature_heading(removed, 1) == (
-        "signature   /Doc_0/Signs/Sign_0/Signature.xml (Seal, taken out of its list)"
+        "signature   /Doc_0/Signs/Sign_0/Signature.xml "
+        "(Seal, in no list: taken out, or added)"
     )
     listed = pb.OfdSignatureResult(signature_id="s1", signature_path="/x", type="Seal")
     assert signature_heading(listed, 1) == "signature   s1 /x (Seal)"

@@ -41,11 +41,6 @@ async def test_control_a_seal_taken_out_under_a_new_seal_is_reported(
     assert reply.verdict == "MODIFIED", reply.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk41d: a decoy file making an unlisted seal's SignedValue ambiguous "
-    "hides its removal (VALID 'sealed by B')",
-)
 async def test_a_decoy_making_the_removed_seals_value_ambiguous_does_not_hide_it(
     stack,
     trusting_app,  # noqa: F811
@@ -251,11 +246,6 @@ async def test_control_b_alone_with_the_list_and_root_moved_is_valid(
     assert reply.verdict == "VALID", reply.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk41d: a seal taken out, its list moved and root renamed, is "
-    "attributed to no document and skipped: VALID 'sealed by B'",
-)
 async def test_a_seal_taken_out_with_the_list_and_root_moved_is_reported(
     stack,
     trusting_app,  # noqa: F811
