@@ -305,17 +305,19 @@ def taken_out(one: Found, how: Unlisted) -> OfdSignatureResult:
         value = f" (its signed value: /{how.values[0]})" if how.undecided else ""
         found = (
             f"{what}{who} (its own checks: {own.verdict.value}) whose signature "
-            f"holds over this Signature.xml{value}; {how.why}"
+            f"holds over this Signature.xml{value}; {how.why}: {what} taken out of "
+            "the list, or a file added"
         )
     else:  # undecided, past MAX_SIGNED_VALUES: not verified
         found = (
             f"a Signature.xml whose signed value may be any of {len(how.values)} "
-            f"files, not verified; {how.why}"
+            f"files, not verified; {how.why}: if {what}, one taken out of the list, "
+            "or a file added"
         )
     undecided = f"; what it names cannot be decided: {how.undecided}"
     detail = (
-        f"not listed in {where}: {found}: {what} taken out of the list, or a file "
-        f"added; no reader shows it{undecided if how.undecided else ''}"
+        f"not listed in {where}: {found}; no reader shows it"
+        f"{undecided if how.undecided else ''}"
     )
     kept = (c for c in own.checks if c.name != "seal status")
     checks = (SealCheck("listed", False, detail[:2000]), *kept)
