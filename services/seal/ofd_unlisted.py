@@ -44,6 +44,7 @@ import hashlib
 import xml.etree.ElementTree as ET  # types; parsing is defusedxml
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from certseal.errors import CertsealError, invalid
 from services.seal.domain import SealCheck, SealVerdict, SealVerification
@@ -231,30 +232,46 @@ def owner(
     return 0, _relation(documents[0], keys, signature)
 
 
+def _own(document: OfdDocument) -> dict[str, str]:
+    """The files of the package ``document``'s root draws, itself and on through
+    what each names (:func:`drawn_files` is every document's: ``OFD.xml`` names
+    each root), each with its :func:`file_key`; kept for the request."""
+    kept = document.cache.get("own " + document.doc_root)
+    if kept is not None:
+        return cast("dict[str, str]", kept)
+    names: dict[str, list[str]] = {}
+    if document.doc_root:
+        for file, by in drawn_files(document).items():
+            for namer in by:
+                names.setdefault(namer, []).append(file)
+    own, todo = {document.doc_root}, [document.doc_root]
+    while todo:
+        for file in names.get(todo.pop(), ()):
+            if file not in own and file != "OFD.xml":
+                own.add(file)
+                todo.append(file)
+    found = {f: file_key(f) for f in own if f in document.package.files}
+    document.cache["own " + document.doc_root] = found
+    return found
+
+
 def _own_files(document: OfdDocument, keys: set[str]) -> bool:
     """Whether ``keys`` (referenced files, by :func:`file_key`) hold a file below
-    ``document``'s root's folder, or one its root draws (not ``OFD.xml`` and what
-    only it names: every document's)."""
+    ``document``'s root's folder, or one its root draws (:func:`_own`)."""
     folder = _folder(document.doc_root)
     if folder and any(k.startswith(file_key(folder) + "/") for k in keys):
         return True
-    drawn = drawn_files(document).items() if document.doc_root else ()
-    return any(file_key(f) in keys for f, by in drawn if by - {"OFD.xml"})
+    return not keys.isdisjoint(_own(document).values())
 
 
 def _renamed(document: OfdDocument, signature: SignatureFile) -> bool:
-    """Whether ``document``'s root or a file it draws (not ``OFD.xml`` and what only
-    it names) has the digest one of ``signature``'s references gives, by its
-    ``CheckMethod``: a file it signed, renamed since. Each file is digested once
-    per request (the documents share the package's digests)."""
+    """Whether ``document``'s root or a file it draws (:func:`_own`) has the digest
+    one of ``signature``'s references gives, by its ``CheckMethod``: a file it
+    signed, renamed since. Each file is digested once per request (the documents
+    share the package's digests)."""
     signed = {ref.check_value for ref in signature.references}
-    drawn = drawn_files(document).items() if document.doc_root else ()
-    return any(
-        (file == document.doc_root or by - {"OFD.xml"})
-        and file in document.package.files
-        and document.digest_of(signature.check_method, file) in signed
-        for file, by in drawn
-    )
+    method = signature.check_method
+    return any(document.digest_of(method, file) in signed for file in _own(document))
 
 
 def _relation(

@@ -314,3 +314,22 @@ async def test_another_files_signature_copied_in_says_what_is_known(
     assert "taken out of the list, or a file added" in detail
     assert "signed this document" not in detail
     assert reply.verdict == "MODIFIED"
+
+
+def test_a_signature_naming_only_the_second_documents_files_is_its() -> None:
+    """A document's own files are what its root draws, not every document's (the
+    files ``OFD.xml`` draws are every root's and what each names)."""
+    from services.seal.ofd import signatures_documents
+    from services.seal.ofd_package import read_package
+    from services.seal.ofd_unlisted import owner
+
+    files = two_documents()  # Doc_1's first page outside its folder, at /P1/
+    files["Doc_1/Document.xml"] = files["Doc_1/Document.xml"].replace(
+        b'BaseLoc="Pages/Page_0/Content.xml"', b'BaseLoc="/P1/Content.xml"'
+    )
+    files["P1/Content.xml"] = files.pop("Doc_1/Pages/Page_0/Content.xml")
+    documents = signatures_documents(read_package(zip_files(files), "ofd"), "ofd")
+    found = owner(documents, "Elsewhere/Signature.xml", ["P1/Content.xml"])
+    assert found == (1, "its references name files of this document")
+    found = owner(documents, "Elsewhere/Signature.xml", ["Nowhere/x.xml"])
+    assert found == (0, "its references name no file of this document")
