@@ -703,7 +703,7 @@ class RedeemAuthorisationRequest(_message.Message):
     def __init__(self, code: _Optional[str] = ...) -> None: ...
 
 class RedeemAuthorisationResponse(_message.Message):
-    __slots__ = ("authorisation", "fields", "annotated_copy", "seal_id", "type_code", "type_name", "field_titles", "holder_display_name")
+    __slots__ = ("authorisation", "fields", "annotated_copy", "seal_id", "type_code", "type_name", "field_titles", "holder_display_name", "copy_identifier", "copy_valid_until", "copy_statement", "copy_purpose_line")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -726,6 +726,10 @@ class RedeemAuthorisationResponse(_message.Message):
     TYPE_NAME_FIELD_NUMBER: _ClassVar[int]
     FIELD_TITLES_FIELD_NUMBER: _ClassVar[int]
     HOLDER_DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    COPY_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    COPY_VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    COPY_STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    COPY_PURPOSE_LINE_FIELD_NUMBER: _ClassVar[int]
     authorisation: Authorisation
     fields: _containers.MessageMap[str, _licence_pb2.FieldValue]
     annotated_copy: bytes
@@ -734,4 +738,8 @@ class RedeemAuthorisationResponse(_message.Message):
     type_name: str
     field_titles: _containers.ScalarMap[str, str]
     holder_display_name: str
-    def __init__(self, authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., annotated_copy: _Optional[bytes] = ..., seal_id: _Optional[str] = ..., type_code: _Optional[str] = ..., type_name: _Optional[str] = ..., field_titles: _Optional[_Mapping[str, str]] = ..., holder_display_name: _Optional[str] = ...) -> None: ...
+    copy_identifier: str
+    copy_valid_until: _timestamp_pb2.Timestamp
+    copy_statement: str
+    copy_purpose_line: str
+    def __init__(self, authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., fields: _Optional[_Mapping[str, _licence_pb2.FieldValue]] = ..., annotated_copy: _Optional[bytes] = ..., seal_id: _Optional[str] = ..., type_code: _Optional[str] = ..., type_name: _Optional[str] = ..., field_titles: _Optional[_Mapping[str, str]] = ..., holder_display_name: _Optional[str] = ..., copy_identifier: _Optional[str] = ..., copy_valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., copy_statement: _Optional[str] = ..., copy_purpose_line: _Optional[str] = ...) -> None: ...

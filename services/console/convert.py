@@ -143,11 +143,23 @@ def redemption_view(
 ) -> dict[str, object]:
     """A redeemed authorisation as the page shows it: who may use it for what, the
     licence type and the holder's masked name, the shared fields with their titles,
-    and the annotated copy (base64 PDF)."""
+    and the annotated copy (base64 PDF) with what it says: the version it is of
+    (``copy_identifier``; ``identifier`` is the version authorised, superseded
+    after a renewal), the moment it is valid before and its statement and purpose
+    line in its own words, which the page shows (atk41h)."""
     auth = reply.authorisation
+    until = reply.copy_valid_until
     return {
         "authorisation_id": auth.authorisation_id,
         "identifier": auth.identifier,
+        "copy_identifier": reply.copy_identifier,
+        "copy_valid_until": (
+            rfc3339(until.ToDatetime(dt.UTC))
+            if reply.HasField("copy_valid_until")
+            else None
+        ),
+        "copy_statement": reply.copy_statement,
+        "copy_purpose_line": reply.copy_purpose_line,
         "department": auth.department_name or auth.department_code,
         "department_name": auth.department_name,
         "purpose": auth.purpose,

@@ -326,14 +326,8 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
         named = str(metadata.get(COUNTER_METADATA, ""))
         given_clerk = str(metadata.get(CLERK_METADATA, ""))
         clerk = urllib.parse.unquote(given_clerk)
-        if given_clerk and not is_counter_name(clerk):
-            # a clerk is a console account (its names' shape), never any other text:
-            # it is stored in the holder's record and the audit trail
-            raise invalid(
-                CLERK_METADATA,
-                "is no console account: 1 to 64 ASCII letters, digits and . _ @ -, "
-                "percent-encoded",
-            )
+        # who may name a counter or a clerk first, then the shape of the one named:
+        # a caller that may name none is told so whatever it sent (atk41h F7)
         if str(caller) == CONSOLE:
             if not named.startswith("dept:"):
                 raise denied(
@@ -351,6 +345,14 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
                 f"only {CONSOLE} may name a counter or a clerk",
                 field=COUNTER_METADATA if named else CLERK_METADATA,
             )
+        if given_clerk and not is_counter_name(clerk):
+            # a clerk is a console account (its names' shape), never any other text:
+            # it is stored in the holder's record and the audit trail
+            raise invalid(
+                CLERK_METADATA,
+                "is no console account: 1 to 64 ASCII letters, digits and . _ @ -, "
+                "percent-encoded",
+            )
         redemption = await self._service.holder.redeem(
             caller, required(request.code, "code"), counter=clerk
         )
@@ -367,6 +369,10 @@ class RedemptionServicer(issuer_pb2_grpc.RedemptionServicer):
             type_name=redemption.type_name,
             field_titles=redemption.field_titles,
             holder_display_name=redemption.holder_display_name,
+            copy_identifier=redemption.copy_identifier,
+            copy_valid_until=ts(redemption.copy_valid_until),
+            copy_statement=redemption.annotation.statement,
+            copy_purpose_line=redemption.annotation.purpose_line,
         )
 
 

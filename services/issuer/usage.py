@@ -67,18 +67,16 @@ REFUSALS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-REFUSAL_WINDOW = dt.timedelta(hours=1)
-"""How long one ``redemption_refused`` entry stands for the same refusal repeated.
-
-A refusal records an entry unless the lineage's record has one of the same
-authorisation, redeeming counter (``dept:<code>``) and verdict that occurred within this
-window before it: a department trying a withdrawn or expired code again and again adds
-one entry an hour at most (per reason: an authorisation can be refused for at most
-two or three of them at a time), so its attempts cannot grow the holder's record
-without bound, while a department that comes back later is seen again. The clerk is
-not part of the rule (the console names any clerk it signs in): the entry names the
-first clerk of the window. Every refusal is audited all the same
-(``authorisation.redeem`` denied)."""
+# A refused redemption makes an entry unless the lineage's record has one of the same
+# authorisation and verdict: at most one per authorisation and reason (``REFUSALS``:
+# six), however often and for however long a department tries the code, so its
+# attempts cannot grow the holder's record (checked under the authorisation's row
+# lock, ``services.issuer.storage.usage.insert_refusal``). The counter is not part of
+# the rule (it is always the authorised department's, ``dept:<code>``: another
+# department's attempt makes no entry), nor is the clerk (the console names any
+# clerk it signs in): the entry names the first. Every attempt is audited all the
+# same (``authorisation.redeem`` denied). An entry past retention is deleted like
+# any other; a refusal after that makes one again.
 
 
 def refusal_verdict(why: str) -> str:

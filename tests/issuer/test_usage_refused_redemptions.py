@@ -4,7 +4,7 @@ counter's code, withdrawn, expired, the licence no longer or not yet valid, the 
 changed while the copy was made) is one ``redemption_refused`` entry the holder's app
 reads with ListLicenceUsage, written with its audit row in one transaction; an unknown
 code or another department's makes none; a department trying again and again adds at
-most one an hour (``REFUSAL_WINDOW``). Against the real database, with an injected
+most one per authorisation and reason. Against the real database, with an injected
 clock; the upgrade of a database of the previous main in place."""
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from services.issuer.domain import Action, Holder
 from services.issuer.service.issuance import IssueInput
 from services.issuer.service.sealing import LicenceDocument
 from services.issuer.usage import (
-    REFUSAL_WINDOW,
     REFUSALS,
     UsageEntry,
     UsageKind,
@@ -243,7 +242,11 @@ async def test_each_refused_redemption_is_one_entry_the_holder_reads(
     assert use.purpose == PURPOSE and use.reference == auth.authorisation_id
     current = await issuer.store.current_identifier(licence.lineage)
     assert use.identifier == current  # the version it would have used
-    assert use.occurred_at.ToDatetime(tzinfo=dt.UTC) == w["clock"].now
+    # dated when refused, never before the authorisation it refuses (licence not yet
+    # valid: the test's clock goes back to before the licence's start)
+    assert use.occurred_at.ToDatetime(tzinfo=dt.UTC) == max(
+        w["clock"].now, auth.created_at
+    )
     # in the holder's words, as the app or the CLI says them
     why = next(k for k, (v, _, _) in REFUSALS.items() if v == verdict)
     assert refusal_words(verdict) == REFUSALS[why][2]
@@ -277,12 +280,13 @@ async def test_unknown_codes_and_other_departments_codes_make_no_entry(world, is
     assert [r["details"]["why"] for r in audited] == ["not_found", "not_found"]
 
 
-async def test_a_department_hammering_a_withdrawn_code_adds_one_entry_an_hour(
+async def test_a_department_hammering_a_withdrawn_code_adds_one_entry_per_reason(
     world, issuer
 ):
-    """Every attempt is audited; the record has one entry per authorisation, counter
-    and reason within REFUSAL_WINDOW, whichever clerk tried; another reason, or the
-    window passed, is an entry of its own."""
+    """Every attempt is audited; the record has one entry per authorisation and
+    reason, whichever clerk tried and however long after (atk41h: one an hour was
+    kept, thousands over the record's retention); another reason is an entry of its
+    own, once."""
     w = world
     auth, code = await authorise(w, counter="clerk-a")
     await w["service"].holder.revoke(
@@ -294,17 +298,42 @@ async def test_a_department_hammering_a_withdrawn_code_adds_one_entry_an_hour(
         await redeem(w, code, clerk="clerk-a")
     await redeem(w, code, clerk="clerk-x")  # another counter's: its own reason
     await redeem(w, code, clerk="clerk-y")
-    w["clock"].now = start + REFUSAL_WINDOW  # still the first one's window
-    await redeem(w, code, clerk="clerk-a")
+    once = [("WITHDRAWN", "clerk-a"), ("OTHER_COUNTER", "clerk-x")]
     rows = await stored(issuer, w["licence"])
-    assert [(r["verdict"], r["clerk"]) for r in rows] == [
-        ("WITHDRAWN", "clerk-a"),
-        ("OTHER_COUNTER", "clerk-x"),
+    assert [(r["verdict"], r["clerk"]) for r in rows] == once
+    # an hour, a day, a hundred days on: the same reasons, nothing more
+    for later in (dt.timedelta(hours=1, microseconds=1), dt.timedelta(days=1)):
+        w["clock"].now = start + later
+        await redeem(w, code, clerk="clerk-a")
+        await redeem(w, code, clerk="clerk-b")
+    w["clock"].now = start + dt.timedelta(days=100)
+    for _ in range(24):  # one a (simulated) hour
+        w["clock"].now += dt.timedelta(hours=1)
+        await redeem(w, code, clerk="clerk-a")
+    rows = await stored(issuer, w["licence"])
+    assert [(r["verdict"], r["clerk"]) for r in rows] == once
+    assert len(await denied(issuer, auth.authorisation_id)) == 8 + 4 + 24
+    assert len(await listed(w)) == 2
+
+
+async def test_an_authorisation_has_at_most_one_entry_per_reason(world, issuer):
+    """Another input of the same kind: an expired authorisation tried for days, by
+    the department with no counter named, then at a counter: one EXPIRED entry, one
+    per reason; a second authorisation of the same licence has entries of its own."""
+    w = world
+    auth, code = await authorise(w)
+    other, other_code = await authorise(w)
+    w["clock"].now = auth.expires_at
+    for day in range(5):
+        w["clock"].now = auth.expires_at + dt.timedelta(days=day)
+        await redeem(w, code)
+        await redeem(w, code, clerk="clerk-a")
+    await redeem(w, other_code)
+    rows = await stored(issuer, w["licence"])
+    assert [(r["verdict"], r["reference"]) for r in rows] == [
+        ("EXPIRED", auth.authorisation_id),
+        ("EXPIRED", other.authorisation_id),
     ]
-    w["clock"].now = start + REFUSAL_WINDOW + US
-    await redeem(w, code, clerk="clerk-a")
-    rows = await stored(issuer, w["licence"])
-    assert [r["verdict"] for r in rows] == ["WITHDRAWN", "OTHER_COUNTER", "WITHDRAWN"]
     assert len(await denied(issuer, auth.authorisation_id)) == 10
 
 

@@ -325,12 +325,14 @@ function showRedemption(reply, record = true) {
   $("redemption-id").textContent = `${reply.authorisation_id} · ${localTime(reply.redeemed_at)}`;
   const type = reply.type_code ? ` · ${named(reply.type_name, reply.type_code)}` : "";
   const holder = reply.holder_display_name ? ` · 持证人 ${reply.holder_display_name}` : "";
-  // as the copy says it: the statement whole, then the holder's purpose quoted after
-  // it, so a purpose holding a date of its own is never read as the copy's (atk40 R1)
-  const purpose = reply.purpose.replaceAll("「", "『").replaceAll("」", "』");
+  // what the copy beside it says, in the copy's own words as the issuer drew them:
+  // the version it is of (after a renewal not the one authorised), its statement
+  // whole (its date the earlier of the authorisation's expiry and the licence's end,
+  // a day in China Standard Time), then the holder's purpose quoted after it, so a
+  // purpose holding a date of its own is never read as the copy's (atk40 R1, atk41h)
   $("redemption-scope").textContent =
-    `${reply.identifier}${type}${holder} · 仅供${reply.department}使用 · ` +
-    `${chinaTime(reply.expires_at)}前有效 · 用途：「${purpose}」`;
+    `${reply.copy_identifier}${type}${holder} · ${reply.copy_statement} · ` +
+    `${reply.copy_purpose_line}`;
   const titles = reply.field_titles || {};
   $("redemption-fields").replaceChildren(
     ...Object.entries(reply.fields).map(([k, v]) => el("tr", {}, el("td", {}, titles[k] || k), el("td", {}, v))),
@@ -346,19 +348,9 @@ function showRedemption(reply, record = true) {
   if (record) {
     remember({
       verified_at: reply.redeemed_at, tone: "ok", title_zh: "授权用证", verdict: "REDEEMED",
-      identifier: reply.identifier, show: () => showRedemption(reply, false),
+      identifier: reply.copy_identifier, show: () => showRedemption(reply, false),
     });
   }
-}
-
-// an instant as the annotated copy says it: China Standard Time (UTC+8, no summer
-// time), with its zone said, whatever the browser's zone: 2026年12月7日 09:32（北京时间）
-function chinaTime(iso) {
-  if (!iso) return "—";
-  const d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getUTCFullYear()}年${d.getUTCMonth() + 1}月${d.getUTCDate()}日 ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}（北京时间）`;
 }
 
 function showSeals(name, reply, record = true) {

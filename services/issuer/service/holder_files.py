@@ -23,11 +23,7 @@ from collections.abc import Sequence
 
 from certseal.errors import CertsealError, ErrorKind
 from certseal.timestamps import Clock
-from services.issuer.authorisation import (
-    Authorisation,
-    copy_annotation,
-    copy_valid_until,
-)
+from services.issuer.authorisation import Authorisation
 from services.issuer.document import (
     DocumentRenderer,
     DocumentTemplate,
@@ -173,16 +169,16 @@ class HolderFiles:
         )
 
     async def annotated_copy(
-        self, record: LicenceRecord, auth: Authorisation, department_name: str
+        self, record: LicenceRecord, auth: Authorisation, annotation: CopyAnnotation
     ) -> LicenceDocument:
         """The annotated copy (加注件) of ``record`` for the department ``auth`` names:
-        the fields ``auth`` shares, the name masked, "仅供<department>使用，<date>
-        前有效" across them and under them with the purpose quoted
-        (:mod:`services.issuer.document_overlay`), sealed with the platform's
-        official seal; the date is the earlier of ``auth``'s expiry and ``record``'s
-        end (:func:`copy_valid_until`)."""
-        until = copy_valid_until(auth, record)
-        annotation = copy_annotation(department_name, auth.purpose, until)
+        the fields ``auth`` shares, the name masked, ``annotation`` (its statement
+        "仅供<department>使用，<date>前有效" across them and under them with the
+        purpose quoted, :mod:`services.issuer.document_overlay`), sealed with the
+        platform's official seal. The caller makes ``annotation`` with
+        :func:`copy_annotation` of :func:`copy_valid_until` (the earlier of
+        ``auth``'s expiry and ``record``'s end) and answers the counter its words,
+        so the counter says what the copy says (atk41h)."""
         pdf = await self._render(record, shared=auth.fields, annotation=annotation)
         return await self._seal_pdf(pdf, self._platform_code, "加注件")
 

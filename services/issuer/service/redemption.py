@@ -6,10 +6,9 @@ renders the annotated copy (加注件) and records the use, or the refusal. Ever
 is audited (``authorisation.redeem`` denied). A refusal of an authorisation made out to
 the redeeming department is also an entry of the holder's usage record (用证记录, kind
 ``redemption_refused``, :func:`services.issuer.usage.refused_redemption`), written in
-one transaction with its audit row and at most one per authorisation, counter and
-reason within :data:`services.issuer.usage.REFUSAL_WINDOW`; an unknown code, or one
-made out to another department, identifies nobody's authorisation and is only
-audited.
+one transaction with its audit row and at most one per authorisation and reason (later
+attempts are only audited); an unknown code, or one made out to another department,
+identifies nobody's authorisation and is only audited.
 """
 
 from __future__ import annotations
@@ -26,23 +25,21 @@ from services.issuer.authorisation import (
     MISREAD_CODE,
     Authorisation,
     code_digest,
+    copy_annotation,
+    copy_valid_until,
     licence_refusal,
     normalise_code,
     redemption_refusal,
     refusal_error,
 )
+from services.issuer.document_overlay import CopyAnnotation
 from services.issuer.domain import FieldValue, LicenceRecord
 from services.issuer.service.common import Auditor
 from services.issuer.service.directory import Directory
 from services.issuer.service.holder_files import HolderFiles
 from services.issuer.service.sealing import LicenceDocument
 from services.issuer.storage import IssuerStore
-from services.issuer.usage import (
-    REFUSAL_WINDOW,
-    LicenceUse,
-    UsageEntry,
-    refused_redemption,
-)
+from services.issuer.usage import LicenceUse, UsageEntry, refused_redemption
 
 #: an authorisation's status that refuses a redemption being recorded: why
 _LATE = {"revoked": "withdrawn", "expired": "expired"}
@@ -52,12 +49,17 @@ Rows = tuple[list, list[UsageEntry]]
 
 @dataclass(frozen=True)
 class Redemption:
-    """What the authorised department receives."""
+    """What the authorised department receives: with the copy, what it says
+    (``copy_identifier``, the version it is of; ``copy_valid_until``, the moment it
+    is valid before; ``annotation``, its words), so the counter says the same."""
 
     authorisation: Authorisation
     department_name: str
     fields: dict[str, FieldValue]
     annotated_copy: LicenceDocument
+    copy_identifier: str
+    copy_valid_until: dt.datetime
+    annotation: CopyAnnotation
     type_code: str = ""
     type_name: str = ""
     field_titles: dict[str, str] = field(default_factory=dict)
@@ -136,7 +138,10 @@ class RedemptionDesk:
         assert record is not None
         dept = await self._directory.department(auth.department_code)
         dept_name = dept.name if dept else auth.department_code
-        copy = await self._files.annotated_copy(record, auth, dept_name)
+        # the copy's words, made once: the copy draws them and the counter says them
+        until = copy_valid_until(auth, record)
+        annotation = copy_annotation(dept_name, auth.purpose, until)
+        copy = await self._files.annotated_copy(record, auth, annotation)
         await self._record_redemption(caller, auth, record, clerk=counter)
         shared = {k: record.fields[k] for k in auth.fields if k in record.fields}
         licence_type = await self._directory.licence_type(record.type_code)
@@ -146,6 +151,9 @@ class RedemptionDesk:
             dept_name,
             shared,
             copy,
+            record.identifier,
+            until,
+            annotation,
             type_code=record.type_code,
             type_name=licence_type.name,
             field_titles={k: s.title for k, s in specs.items() if s and s.title},
@@ -163,8 +171,14 @@ class RedemptionDesk:
         at: dt.datetime,
     ) -> Rows:
         """What records a refusal for ``why`` of ``auth`` (made out to the redeeming
-        department) at ``at``: its audit row and its ``redemption_refused`` entry,
-        naming the lineage's ``current`` version."""
+        department, as locked) at ``at`` (read under the lock): its audit row and its
+        ``redemption_refused`` entry, naming the lineage's ``current`` version. The
+        entry is never dated before the authorisation, nor a refusal for its
+        withdrawal before the withdrawal (whose time another replica's clock may
+        have read: atk41h F8)."""
+        at = max(at, auth.created_at)
+        if why == "withdrawn" and auth.revoked_at is not None:
+            at = max(at, auth.revoked_at)
         audit = self._auditor.entry(
             caller,
             "authorisation.redeem",
@@ -193,15 +207,13 @@ class RedemptionDesk:
         """Record the refusal for ``why`` decided before the copy is made: its audit
         row and usage entry in one transaction (the one that locks the authorisation,
         :meth:`IssuerStore.record_redemption`, so repeated refusals are bounded one
-        by one)."""
-        at = self._clock()
+        by one), dated when the lock is held."""
         await self._store.record_redemption(
             auth.authorisation_id,
-            at,
-            lambda locked, current: self._refusal_rows(
+            self._clock,
+            lambda locked, current, at: self._refusal_rows(
                 caller, locked, current, why, clerk=clerk, at=at
             ),
-            refused_since=at - REFUSAL_WINDOW,
         )
 
     async def _record_redemption(
@@ -217,11 +229,13 @@ class RedemptionDesk:
         Refused: FAILED_PRECONDITION (ABORTED), audited and a ``redemption_refused``
         entry, nothing answered. A withdrawal or licence change after it waits for
         it. The entry names the counter (``caller``, ``dept:<code>``) and, at the
-        counter console, the ``clerk`` (atk39holder 4)."""
-        at = self._clock()
+        counter console, the ``clerk`` (atk39holder 4). Everything is checked and
+        dated at the time read once the locks are held (atk41h F8)."""
         refused: list[CertsealError] = []
 
-        def rows(locked: Authorisation, current: LicenceRecord) -> Rows:
+        def rows(
+            locked: Authorisation, current: LicenceRecord, at: dt.datetime
+        ) -> Rows:
             why = _LATE.get(locked.status(at))
             if why is not None:
                 refused.append(refusal_error(why, locked))
@@ -258,7 +272,7 @@ class RedemptionDesk:
             return self._use_rows(use, record.lineage)
 
         locked = await self._store.record_redemption(
-            auth.authorisation_id, at, rows, refused_since=at - REFUSAL_WINDOW
+            auth.authorisation_id, self._clock, rows
         )
         if locked is None:  # (rows are never deleted: cannot happen)
             raise refusal_error("not_found", locked)

@@ -110,29 +110,31 @@ class AuthorisationStore:
     async def record_redemption(
         self,
         authorisation_id: str,
-        at: dt.datetime,
+        clock: Callable[[], dt.datetime],
         rows: Callable[
-            [Authorisation, LicenceRecord],
+            [Authorisation, LicenceRecord, dt.datetime],
             tuple[Sequence[AuditEntry], Sequence[UsageEntry]],
         ],
-        *,
-        refused_since: dt.datetime | None = None,
     ) -> Authorisation | None:
-        """Lock the authorisation's row, then its lineage's row, and write the audit
-        rows and usage entries ``rows`` makes of the authorisation and the lineage's
-        current version as they are now (the redemption's, or its refusal's), in one
-        transaction; the authorisation as locked (None, nothing written, when there
-        is no such row). An entry of kind ``redemption_refused`` is written only when
-        the lineage has none of the same authorisation, counter and verdict from
-        ``refused_since`` on, when that is given (:func:`insert_refusal`: under this
-        lock, so repeated refusals are counted one by one); its audit row is written
-        all the same. A withdrawal (:meth:`revoke_authorisation`, whose update locks
-        the same row) committed before this is seen here; one after it waits for it,
-        so a redemption is recorded entirely before or after a withdrawal, never
-        beside it. The lineage's row is share-locked, a lock every change of
-        the lineage (``change_lineage``: revocation, suspension, transfer, expiry,
-        renewal) conflicts with, so a change committed before is seen here and one
-        after waits (atk39b_holder)."""
+        """Lock the authorisation's row, then its lineage's row, read ``clock``, and
+        write the audit rows and usage entries ``rows`` makes of the authorisation
+        and the lineage's current version as they are now, at that time (the
+        redemption's, or its refusal's), in one transaction; the authorisation as
+        locked (None, nothing written, when there is no such row). The time is read
+        once both locks are held, so what is recorded is never dated before a
+        withdrawal or change it waited for and reports (atk41h F8).
+
+        An entry of kind ``redemption_refused`` is written only when the lineage's
+        record has none of the same authorisation and verdict (:func:`insert_refusal`:
+        under this lock, so repeated refusals are counted one by one): a refused
+        code tried again and again adds at most one entry per reason; its audit row
+        is written every time. A withdrawal (:meth:`revoke_authorisation`, whose
+        update locks the same row) committed before this is seen here; one after it
+        waits for it, so a redemption is recorded entirely before or after a
+        withdrawal, never beside it. The lineage's row is share-locked, a lock every
+        change of the lineage (``change_lineage``: revocation, suspension, transfer,
+        expiry, renewal) conflicts with, so a change committed before is seen here
+        and one after waits (atk39b_holder)."""
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(
                 """select * from licence_authorisations
@@ -154,16 +156,12 @@ class AuthorisationStore:
             )
             if licence is None:  # (rows are never deleted: cannot happen)
                 return None
-            audit, usage = rows(auth, stored_licence(licence).record)
-            bounded = [
-                e
-                for e in usage
-                if e.kind is UsageKind.REDEMPTION_REFUSED and refused_since is not None
-            ]
-            await insert_usage(conn, [e for e in usage if e not in bounded], at)
-            for entry in bounded:
-                assert refused_since is not None
-                await insert_refusal(conn, entry, at, refused_since)
+            at = clock()
+            audit, usage = rows(auth, stored_licence(licence).record, at)
+            refusals = [e for e in usage if e.kind is UsageKind.REDEMPTION_REFUSED]
+            await insert_usage(conn, [e for e in usage if e not in refusals], at)
+            for entry in refusals:
+                await insert_refusal(conn, entry, at, auth.created_at)
             await write_audit(conn, audit)
         return auth
 

@@ -120,13 +120,15 @@ async def insert_refusal(
     conn: asyncpg.Connection,
     entry: UsageEntry,
     recorded_at: dt.datetime,
-    since: dt.datetime,
+    authorised_at: dt.datetime,
 ) -> bool:
     """Insert ``entry``, a refused redemption's, on ``conn`` (inside the caller's
-    transaction) unless its lineage has an entry of the same kind, authorisation
-    (``reference``), counter and verdict that occurred at or after ``since``
-    (``services.issuer.usage.REFUSAL_WINDOW``; index ``licence_usage_lineage``).
-    Whether it was inserted. The caller holds the authorisation's row lock
+    transaction) unless its lineage's record has an entry of the same kind,
+    authorisation (``reference``) and verdict: one per authorisation and reason,
+    however often and for however long it is tried (docs/holder.md). Whether it was
+    inserted. ``authorised_at`` is when the authorisation was made (no entry of it
+    occurred before: the look-up stays in index ``licence_usage_lineage``'s range of
+    the lineage's entries since). The caller holds the authorisation's row lock
     (``AuthorisationStore.record_redemption``), so two refusals of one authorisation
     at the same moment do not both find none."""
     inserted = await conn.fetchval(
@@ -137,13 +139,13 @@ async def insert_refusal(
                  where not exists (
                        select 1 from licence_usage
                         where lineage = $2 and occurred_at >= $17 and kind = $4
-                          and reference = $14 and counter = $7 and verdict = $11)
+                          and reference = $14 and verdict = $11)
                 on conflict (entry_id) do nothing
                 returning 1
             )
             select count(*) from added""",
         *_row(entry, recorded_at),
-        since,
+        authorised_at,
     )
     return bool(inserted)
 
