@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from certseal.config import dump_config
+from certseal.events import LICENCE_EVENTS
+from certseal.v1 import events_pb2
 from services.devstack import free_port
-from tests.conftest import verifier_process
+from tests.conftest import VerifierProcess, verifier_process
 
 #: seconds after the process is made: its imports, its checks, its service's start
 MOMENTS_S = [0.05, 0.3, 0.8, 1.5]
@@ -134,3 +136,92 @@ async def test_a_serving_verifier_interrupted_stops_cleanly_in_its_log_format(
     _quiet_end(code, said)
     assert code == 0, said
     assert "-INT-" not in said, said
+
+
+#: the verifier's start-up stages, in the order a start reaches them
+#: (tests/e2e/interrupted_verifier.py): ``module:Class.method@before|after``
+STAGES = [
+    # Faust's worker has set its signal handlers; the gRPC server starts first
+    "services.verifier.worker:VerifierWorker.on_execute@after",
+    "services.verifier.server:GrpcService.on_start@before",
+    "services.verifier.server:GrpcService.on_start@after",
+    # then Faust's app: its producer, its consumer, its agents, its tables
+    "faust.app.base:App.on_start@before",
+    "faust.transport.drivers.aiokafka:Producer.on_start@before",
+    "faust.transport.drivers.aiokafka:Producer.on_start@after",
+    "services.verifier.transport:ConsumerThread.on_start@before",
+    "services.verifier.transport:ConsumerThread.on_start@after",
+    "faust.assignor.leader_assignor:LeaderAssignor.on_start@before",
+    "faust.agents.manager:AgentManager.on_start@before",
+    "faust.agents.manager:AgentManager.on_start@after",
+    "faust.transport.conductor:Conductor._update_indices@before",
+    "services.verifier.app:Tables.on_start@before",
+    "faust.tables.base:Collection.on_start@before",
+    "faust.tables.base:Collection.on_start@after",
+    # the partitions assigned, the tables recovered from their changelogs
+    "faust.app.base:App._on_partitions_assigned@before",
+    "faust.tables.manager:TableManager.on_rebalance@before",
+    "faust.app.base:App.on_started@before",
+    # the app's tasks: the licence index's feed starts, the worker is not SERVING yet
+    "services.verifier.feed:LicenceFeed.start@before",
+    "services.verifier.feed:LicenceFeed.start@after",
+]
+
+
+@pytest.fixture(scope="module")
+async def a_bad_licence_event(stack):
+    """An event the licence index dead-letters (through Faust's producer) as soon as
+    a new group's feed reads it: one the suite's other tests leave in the topic."""
+    bad = events_pb2.LicenceEvent(identifier="no lineage").SerializeToString()
+    producer = stack.config.kafka.settings("certseal-tests").producer()
+    await producer.start()
+    try:
+        await producer.send_and_wait(LICENCE_EVENTS, key=b"interrupted", value=bad)
+    finally:
+        await producer.stop()
+
+
+class _InterruptedVerifier(VerifierProcess):
+    """A verifier process that sends itself SIGINT at ``stage`` of its start and goes
+    on as ``goes_on`` says (tests/e2e/interrupted_verifier.py)."""
+
+    def __init__(self, base: VerifierProcess, stage: str, goes_on: str):
+        self.__dict__.update(base.__dict__)
+        self.stage, self.goes_on = stage, goes_on
+
+    async def start(self) -> None:
+        log = open(self.home / f"{self.group}.log", "ab")  # noqa: SIM115, ASYNC230
+        self._log_from = log.tell()
+        self.process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "tests.e2e.interrupted_verifier"),
+            *(self.stage, self.goes_on, "--"),
+            *("--config", str(self.config_file), "--group", self.group),
+            *("--listen", f"127.0.0.1:{self.port}", *self.extra_args),
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+
+
+@pytest.mark.parametrize("goes_on", ["0", "stopped"])
+@pytest.mark.parametrize("stage", STAGES)
+async def test_a_verifier_interrupted_at_any_stage_of_its_start_ends_quietly(
+    stack, config, tmp_path, a_bad_licence_event, stage, goes_on
+):
+    """Whatever stage of the start a stop meets, and however far the start goes on
+    beside it, the worker ends by the signal or stops cleanly, saying nothing of an
+    exception. Before, mode ran the stop beside the start still going: the start
+    went on against what the stop had stopped (Faust's app started its tasks after
+    its stop, and the licence feed dead-lettered an event through the stopped
+    producer: NotReady, "We experienced a crash!", exit 1; the gRPC server started
+    after its stop and was left running; a producer started after its stop)."""
+    for _attempt in range(3):
+        base = verifier_process(stack, config, tmp_path, "sigint-at")
+        worker = _InterruptedVerifier(base, stage, goes_on)
+        await worker.start()
+        code = await asyncio.wait_for(worker.process.wait(), 90)
+        if not (code == 2 and worker._port_taken()):
+            break
+    said = worker.log_since_start()
+    assert f"interrupted at {stage}" in said, said
+    _quiet_end(code, said)
