@@ -12,6 +12,7 @@ import threading
 from types import FrameType
 
 from faust.worker import Worker
+from mode.utils.futures import maybe_cancel
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -23,6 +24,10 @@ stop after a crash on its damaged index was seen to hang in Faust's consumer sto
 under load (CI, 2026-12-02): a signal must end the process all the same. What an
 exit at once loses is what a crash loses: the index is rebuilt from the topics, the
 replay guard's store keeps its write-ahead log."""
+
+CUT_WITHIN_S = 5.0
+"""How long a stop waits for the start it cuts short to end (its steps unwound) before
+it stops the services anyway: within :data:`STOP_WITHIN_S`."""
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,40 @@ class VerifierWorker(Worker):
 
     #: the signal that asked the worker to stop, None while none did
     stop_signal: signal.Signals | None = None
+    #: every service has started (the app's tables recovered, its tasks running)
+    started_all = False
+
+    async def on_started(self) -> None:
+        self.started_all = True  # from here the start only waits for the stop
+        await super().on_started()
+
+    async def _stop_on_signal(self, signum: signal.Signals) -> None:
+        """mode's stop on a signal, after the start it cuts short has ended.
+
+        mode stops the services at once, beside a start still going, and cancels
+        the start only once the stop is over: meanwhile the start went on against
+        what the stop had stopped. Faust's app, its start's loop broken by the stop,
+        still started its tasks, after its stop had cancelled its tasks; the licence
+        feed then dead-lettered an event through the stopped producer
+        (``NotReady('Producer service not yet started')``, "We experienced a
+        crash!", exit 1: CI, 2026-12-06); a gRPC server or a producer started after
+        its service's stop was left running. So the start is cancelled first, where
+        it waits, and the stop then stops what it started, as a stop of a started
+        worker does (the consumer's commit, the gathered uses handed to the
+        producer, its flush)."""
+        self.log.info("Signal received: %s (%s)", signum, signum.value)
+        await self._cut_the_start_short()
+        await self.stop()
+        maybe_cancel(self._starting_fut)
+
+    async def _cut_the_start_short(self) -> None:
+        starting = self._starting_fut
+        if self.started_all or starting is None or starting.done():
+            return
+        starting.cancel()
+        _, pending = await asyncio.wait({starting}, timeout=CUT_WITHIN_S)
+        if pending:  # a step that ignores its cancellation: stopped beside it
+            log.warning("the start did not end within %.0f s of its stop", CUT_WITHIN_S)
 
     async def start(self) -> None:
         """Faust's start; one that a stop a signal asked for cuts short ends as a
