@@ -56,6 +56,7 @@ from services.seal.pdf_stamp import (
     pdfa_profile,
     stamp_picture,
 )
+from services.seal.pdf_twice import hearing, refuse_sealing
 from services.seal.picture import load_picture
 from services.seal.tsa import unavailable
 from services.seal.values import no_such_page
@@ -264,7 +265,7 @@ def _writer(pdf: bytes) -> _SealWriter:
     would seal other than what a reader that rebuilds the file showed."""
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
-    with reading_pdf():
+    with reading_pdf(), hearing():  # a key given twice: refused, not logged
         writer, tail = read_to_end(
             pdf,
             lambda pdf: _SealWriter(
@@ -392,8 +393,9 @@ async def seal_pdf(
 
     Raises ``CertsealError``: FAILED_PRECONDITION (an sm2 seal; the PDF's encryption,
     permissions or certification forbid it, see :mod:`services.seal.pdf_open`) or
-    INVALID_ARGUMENT (an unreadable PDF, an object after its end, a wrong password,
-    no such field, a page or position off the visible page).
+    INVALID_ARGUMENT (an unreadable PDF, an object after its end, a key given twice
+    (:func:`services.seal.pdf_twice.refuse_sealing`), a wrong password, no such
+    field, a page or position off the visible page).
     """
     if signer.suite not in _MECHANISMS:
         raise precondition(
@@ -403,11 +405,12 @@ async def seal_pdf(
             field="seal_id",  # the seal asked for (a request has no suite)
         )
     writer = _writer(pdf)
-    with reading_pdf():
+    with reading_pdf(), hearing():
         status = authenticate(writer.prev, password, decrypt=writer.encrypt)
         check_opened(writer.prev.xrefs)
         check_signing_permitted(writer.prev, status, new_field=not into_field)
         check_sealable(writer.prev, into_field)
+        refuse_sealing(writer.prev)
         if into_field:
             new_field, rotate = None, _field_rotation(writer, into_field)
         else:

@@ -31,6 +31,7 @@ from certseal.pdfend import CUT_SHORT
 from certseal.pdfsyntax import APART, OBJECT_HEADER
 from certseal.text import shown_name
 from services.seal.pdf_title import title_changed, titles_or_unread
+from services.seal.pdf_versions import Versions
 
 #: what was added after a signature that still holds, in a seal officer's words
 ADDED = {
@@ -46,7 +47,7 @@ ADDED = {
 }
 
 
-def filled_after(reader: Any) -> dict[int, str]:
+def filled_after(reader: Any, twice: Any = None) -> dict[int, str]:
     """Per revision of ``reader`` (a pyHanko ``PdfFileReader``), the note on an
     object it defines that the revision before already refers to, at a number that
     revision could not yet assign (at or above its ``/Size``, ISO 32000-1 §7.5.5):
@@ -66,11 +67,15 @@ def filled_after(reader: Any) -> dict[int, str]:
     linear in the objects of all revisions (atk39pdf F3: reading each revision's
     whole graph through pyHanko's ``get_last_change``, a walk back over the
     revisions for every object, cost objects times revisions squared: 1,000
-    objects and 400 one-object updates, 137 s)."""
+    objects and 400 one-object updates, 137 s; pyHanko's own reading of an object
+    stream's members is quadratic too, :mod:`services.seal.pdf_versions`). ``twice`` (a
+    :class:`services.seal.pdf_twice.TwiceFinder`) hears each version read, so that
+    none is parsed twice."""
     found: dict[int, str] = {}
     xrefs = reader.xrefs
     names: dict[int, set[int]] = {}  # object number → the numbers its version names
     named: Counter[int] = Counter()  # number → how many objects in use name it
+    versions = Versions(reader)
     for revision in range(xrefs.total_revisions):
         defined = xrefs.explicit_refs_in_revision(revision)
         if revision:
@@ -89,10 +94,15 @@ def filled_after(reader: Any) -> dict[int, str]:
                     f"was defined, defined after it (revision {revision}): readers show "
                     "it where it is named"
                 )
-        gone: list[tuple[Any, set[int]]] = [
-            (r, set()) for r in xrefs.refs_freed_in_revision(revision)
+        freed = xrefs.refs_freed_in_revision(revision)
+        if twice is not None:
+            twice.start(revision, defined, freed)
+        gone: list[tuple[Any, set[int]]] = [(r, set()) for r in freed]
+        read = [
+            (r, _numbers_named(_read(versions, r, revision, twice))) for r in defined
         ]
-        read = [(r, _numbers_named(_version(reader, r, revision))) for r in defined]
+        if twice is not None:
+            twice.end(revision)
         for ref, numbers in gone + read:
             named.subtract(names.pop(ref.idnum, set()))
             names[ref.idnum] = numbers
@@ -100,11 +110,12 @@ def filled_after(reader: Any) -> dict[int, str]:
     return found
 
 
-def _version(reader: Any, ref: Any, revision: int) -> Any:
-    """The object ``ref`` as ``revision`` defines it (its own section holds it: no
-    walk back), undecrypted (references are never encrypted)."""
-    obj = reader.get_object(ref, revision, transparent_decrypt=False)
-    return obj.raw_object if isinstance(obj, generic.DecryptedObjectProxy) else obj
+def _read(versions: Versions, ref: Any, revision: int, twice: Any) -> Any:
+    """The version of ``ref`` ``revision`` defines, its keys given twice heard by
+    ``twice`` if any (:meth:`services.seal.pdf_twice.TwiceFinder.read`)."""
+    if twice is None:
+        return versions.read(ref, revision)
+    return twice.read(ref, lambda: versions.read(ref, revision))
 
 
 def _numbers_named(value: Any) -> set[int]:
@@ -126,14 +137,15 @@ def _numbers_named(value: Any) -> set[int]:
 
 
 def changes_after(
-    reader: Any, pdf: bytes, end: int, signed: bool
+    reader: Any, pdf: bytes, end: int, signed: bool, twice: Any = None
 ) -> Callable[[int], str]:
     """For a signature of ``reader``'s file ``pdf`` (read up to ``end``), by the
     revision it signed: why what came after it changes what readers show though
     pyHanko's change analysis allows it, or "": an object after the file's end
     (:func:`object_after_end`: every signature), one named before it was defined
     (:func:`filled_after`: signatures before that revision), the title viewers show
-    (:func:`services.seal.pdf_title.title_changed`). A file with no
+    (:func:`services.seal.pdf_title.title_changed`); ``twice`` is told every
+    object version read (:func:`filled_after`). A file with no
     signature (``signed`` False) and an object after its end is refused,
     INVALID_ARGUMENT ``pdf``, as one that looks cut short (trial38: a sealed PDF cut
     just after its unsealed original's end said "0 seal(s)")."""
@@ -142,7 +154,7 @@ def changes_after(
         raise invalid(
             "pdf", f"cannot be read as a PDF: {CUT_SHORT}: {object_after_note(header)}"
         )
-    filled = sorted(filled_after(reader).items())
+    filled = sorted(filled_after(reader, twice).items())
     titles = titles_or_unread(reader, reader.xrefs.total_revisions - 1)
 
     def said(signed: int) -> str:

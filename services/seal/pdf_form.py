@@ -23,8 +23,9 @@ own field's appearance uses to ``/DR``, and that draws nothing sealed anew.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -122,32 +123,49 @@ def _resources(resolver: Any, dr: generic.DictionaryObject) -> dict[str, bytes]:
     return found
 
 
+#: PDF white-space (ISO 32000-1 Table 1; PDFium's ``PDFCharIsWhitespace``, poppler's
+#: ``Lexer::isSpace``): NUL, TAB, LF, FF, CR and SPACE; Python's ``\s`` has no NUL and
+#: has VT, which is a regular character in PDF (atk40 P1: ``/Cour\000`` read as
+#: ``/Cour\x00``)
+_WHITE = b"\x00\t\n\x0c\r "
+
+#: PDF delimiters (ISO 32000-1 Table 2)
+_DELIMITERS = b"()<>[]{}/%"
+
 #: a name in a default appearance string (ISO 32000-1 §12.7.3.3, §7.3.5), its ``#xx``
-#: escapes read: EVERY name in it counts as a font it may name, not only the one a
-#: regular reading puts before ``Tf`` (atk39b_docs D1: PDFium skips comments, reads a
-#: size that is no number as auto, and takes the two words before the first ``Tf``;
-#: a name counted that no reader draws with only makes an added font a change)
-_DA_NAME = re.compile(rb"/((?:[^\s/\[\]()<>{}%]|#[0-9A-Fa-f]{2})+)")
+#: escapes read after: EVERY name in it counts as a font it may name, not only the
+#: one a regular reading puts before ``Tf`` (atk39b_docs D1: PDFium skips comments,
+#: reads a size that is no number as auto; pdf.js and poppler take the last ``Tf``)
+_DA_NAME = re.compile(rb"/([^\x00\t\n\x0c\r /\[\]()<>{}%]+)")
 
 #: fields and annotations a revision's default appearances are read from, at most
 _MAX_APPEARANCE_HOLDERS = 100_000
 
 
-def default_appearance_fonts(resolver: Any) -> frozenset[str] | None:
-    """The names (``/Helv``) any default appearance of ``resolver``'s revision holds:
-    the form's ``/DA``, each field's (``/Fields``, their ``/Kids``, and every node
-    a widget's ``/Parent`` chain reaches, listed or not: PDFium loads a page's
-    widgets and inherits their /DA so) and each page's annotations'; None when that
-    is more than :data:`_MAX_APPEARANCE_HOLDERS` objects or does not read (every
-    font then counts as named)."""
+def default_appearance_fonts(
+    resolver: Any, unread: bool = False
+) -> frozenset[str] | None:
+    """The names (``/Helv``) any default appearance of ``resolver``'s revision may
+    name a font by, read as the most permissive reader reads it
+    (:func:`da_fonts`): the form's ``/DA``, each field's (``/Fields``, their
+    ``/Kids``, and every node a widget's ``/Parent`` chain reaches, listed or not:
+    PDFium loads a page's widgets and inherits their /DA so) and each page's
+    annotations'; None (every font then counts as named) when that is more than
+    :data:`_MAX_APPEARANCE_HOLDERS` objects, does not read, or ``unread``: an
+    object in use in the revision gives a key twice
+    (:mod:`services.seal.pdf_twice`), so a /DA, /Kids or /Parent viewers read may
+    be one pyHanko dropped."""
+    if unread:
+        return None
     try:
         fonts: set[str] = set()
+        read: dict[bytes, frozenset[str]] = {}  # a /DA many fields share: read once
         for holder in _appearance_holders(resolver):
             da = _resolved(resolver, holder.raw_get("/DA")) if "/DA" in holder else None
-            if isinstance(da, (generic.TextStringObject, generic.ByteStringObject)):
-                raw = da.original_bytes
-                for match in _DA_NAME.finditer(raw):
-                    fonts.add("/" + _unescaped(match.group(1)))
+            for text in _da_texts(da):
+                if text not in read:
+                    read[text] = da_fonts(text)
+                fonts |= read[text]
         return frozenset(fonts)
     except PdfNestingError:
         raise
@@ -155,11 +173,102 @@ def default_appearance_fonts(resolver: Any) -> frozenset[str] | None:
         return None
 
 
-def _unescaped(name: bytes) -> str:
-    """A name's characters with its ``#xx`` escapes read, as pyHanko keys it."""
-    return re.sub(
-        rb"#([0-9A-Fa-f]{2})", lambda m: bytes.fromhex(m[1].decode()), name
-    ).decode("latin-1")
+def _da_texts(da: Any) -> list[bytes]:
+    """The text a reader turns a /DA value into: a string's bytes, a name's
+    characters (PDFium's ``GetString``: atk40 P3, ``/DA /#2FCour#2040#20Tf``), in
+    each encoding pyHanko may have decoded them from; nothing of another type (a
+    number or boolean names no font)."""
+    if isinstance(da, (generic.TextStringObject, generic.ByteStringObject)):
+        return [da.original_bytes]
+    if isinstance(da, generic.NameObject):
+        text = str(da)[1:]
+        found = [text.encode("utf-8")]
+        if max(text, default="\0") <= "\xff":
+            found.append(text.encode("latin-1"))
+        return found
+    return []
+
+
+def da_fonts(text: bytes) -> frozenset[str]:
+    """Every font name a reader may take from the default appearance ``text``
+    (``/Helv``), the union of their readings (a name counted that no reader draws
+    with only makes an added font a change): every name in it (:data:`_DA_NAME`:
+    pdf.js and poppler read a name before ``Tf``), and, before each ``Tf``, the
+    word two before it with its first character dropped, whatever it is
+    (PDFium's ``CPDF_DefaultAppearance::GetFont``: ``csFontNameTag.Delete(0, 1)``;
+    atk40 P2, ``XCour 40 Tf``) as PDFium's parser splits words and as poppler's
+    ``tokenizeDA`` does (at PDF white-space only); each with its ``#xx`` escapes
+    as written, read, and read as PDFium reads a bad one."""
+    raws = [m.group(1) for m in _DA_NAME.finditer(text)]
+    for words in (_pdfium_words(text), _white_split(text)):
+        raws.extend(words[i - 2][1:] for i in range(2, len(words)) if words[i] == b"Tf")
+    return frozenset("/" + name for raw in set(raws) for name in _decodings(raw))
+
+
+def _white_split(text: bytes) -> list[bytes]:
+    """``text``'s tokens split at PDF white-space only (poppler's ``tokenizeDA``)."""
+    return re.split(b"[" + re.escape(_WHITE) + b"]+", text)
+
+
+def _pdfium_words(text: bytes) -> list[bytes]:
+    """``text``'s words as PDFium's ``CPDF_SimpleParser::GetWord`` splits them:
+    comments skipped, a name up to a delimiter or white-space, ``<<``, ``>>``, a hex
+    string, a literal string with its nesting and escapes, another delimiter
+    alone, or a regular word."""
+    words, i, end = [], 0, len(text)
+    while i < end:
+        c = text[i : i + 1]
+        if c in _WHITE:
+            i += 1
+            continue
+        if c == b"%":
+            while i < end and text[i : i + 1] not in b"\r\n":
+                i += 1
+            continue
+        start, i = i, i + 1
+        if c == b"<" or c == b">":
+            if text[i : i + 1] == c:
+                i += 1
+            elif c == b"<":
+                close = text.find(b">", i)
+                i = end if close < 0 else close + 1
+        elif c == b"(":
+            depth = 1
+            while i < end and depth:
+                ch, i = text[i : i + 1], i + 1
+                if ch == b"\\":
+                    i += 1
+                depth += {b"(": 1, b")": -1}.get(ch, 0)
+        elif c == b"/" or c not in _DELIMITERS:
+            while i < end and text[i : i + 1] not in _WHITE + _DELIMITERS:
+                i += 1
+        words.append(text[start:i])
+    return words
+
+
+_ESCAPE = re.compile(rb"#(.)(.)", re.DOTALL)
+_HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _hex(digit: bytes) -> int:
+    """A hex digit's value; 0 for any other byte, as PDFium's ``HexCharToInt``."""
+    return int(digit, 16) if digit and digit in b"0123456789abcdefABCDEF" else 0
+
+
+def _decodings(raw: bytes) -> set[str]:
+    """A name's characters (``raw``, after its ``/``) as a reader may key a font by
+    them: as written, its valid ``#xx`` escapes read (as pyHanko keys /DR), and
+    every ``#`` and two bytes read as PDFium's ``PDF_NameDecode`` reads them (a
+    byte that is no hex digit counts 0); each in UTF-8 (pyHanko's first try) and
+    Latin-1."""
+    valid = _HEX_ESCAPE.sub(lambda m: bytes.fromhex(m[1].decode()), raw)
+    lenient = _ESCAPE.sub(lambda m: bytes([_hex(m[1]) * 16 + _hex(m[2])]), raw)
+    found = set()
+    for form in {raw, valid, lenient}:
+        found.add(form.decode("latin-1"))
+        with contextlib.suppress(UnicodeDecodeError):
+            found.add(form.decode("utf-8"))
+    return found
 
 
 def _appearance_holders(resolver: Any) -> Iterator[generic.DictionaryObject]:
@@ -233,7 +342,9 @@ def _added_unnamed(
     return not any(key.endswith(font) for font in named)
 
 
-def drawing_changes(reader: Any, signed: Iterable[int]) -> dict[int, str]:
+def drawing_changes(
+    reader: Any, signed: Iterable[int], unread: Collection[int] = ()
+) -> dict[int, str]:
     """For each signed revision of ``reader``, why what the form's fields are drawn
     with changed from it to the last revision (:func:`drawing_changed`), or ""; the
     last revision's read once, and nothing read when no signed revision is before
@@ -253,7 +364,9 @@ def drawing_changes(reader: Any, signed: Iterable[int]) -> dict[int, str]:
         found[revision] = drawing_changed(
             then,
             now,
-            default_appearance_fonts(resolver) if then.keys() != now.keys() else None,
+            default_appearance_fonts(resolver, revision in unread)
+            if then.keys() != now.keys()
+            else None,
         )
     return found
 

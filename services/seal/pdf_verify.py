@@ -70,6 +70,7 @@ from services.seal.pdf_form import DIFF_POLICY, drawing_changes
 from services.seal.pdf_open import authenticate
 from services.seal.pdf_revisions import read_revisions
 from services.seal.pdf_shows import excused_fields
+from services.seal.pdf_twice import TwiceFinder, hearing, signature_refused
 
 
 def _contents_refused(value: Any) -> str:
@@ -97,8 +98,9 @@ def _signatures(reader: PdfFileReader) -> tuple[list[EmbeddedPdfSignature], list
     field is reported as its own failed signature, never the request's error, so that
     a stranger's odd or junk signature cannot hide the others' verdicts."""
     readable, failed = [], []
+    read: dict[Any, str] = {}  # an object a signature's field is in: read once
     for name, value, field in enumerate_sig_fields(reader, filled_status=True):
-        why = _contents_refused(value)
+        why = _contents_refused(value) or signature_refused(reader, field, read)
         if not why:
             try:
                 readable.append(EmbeddedPdfSignature(reader, field, name))
@@ -305,6 +307,16 @@ async def read_pdf_seals(
     """
     if not pdf.startswith(b"%PDF-"):
         raise invalid("pdf", "is not a PDF (no %PDF- header)")
+    # pyHanko logs each key given twice each time it parses one (100,000 of them a
+    # parse); they are heard where they count (services.seal.pdf_twice), not logged
+    with hearing():
+        return await _read_seals(pdf, ca, password, tsa_roots)
+
+
+async def _read_seals(
+    pdf: bytes, ca: bytes, password: str, tsa_roots: Sequence[bytes]
+) -> list[PdfSeal]:
+    """:func:`read_pdf_seals`."""
     with reading_pdf():
         reader, tail = read_to_end(
             pdf,
@@ -317,10 +329,16 @@ async def read_pdf_seals(
         authenticate(reader, password)
         check_opened(reader.xrefs)
         embedded, failed = _signatures(reader)
-        changed = changes_after(reader, pdf, len(pdf) - tail, bool(embedded or failed))
+        finder = TwiceFinder(reader)
+        changed = changes_after(
+            reader, pdf, len(pdf) - tail, bool(embedded or failed), finder
+        )
+        twice = finder.found
         excused = excused_fields(reader, embedded)
         active, shown = read_revisions(reader, (e.signed_revision for e in embedded))
-        drawn = drawing_changes(reader, (e.signed_revision for e in embedded))
+        drawn = drawing_changes(
+            reader, (e.signed_revision for e in embedded), twice.unread
+        )
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(ca)], allow_fetching=False
     )
@@ -357,7 +375,9 @@ async def read_pdf_seals(
                 excused[id(signature)],
                 tuple(active[signature.signed_revision]),
                 tail,
-                changed(signature.signed_revision) or drawn[signature.signed_revision],
+                twice.after(signature.signed_revision)
+                or changed(signature.signed_revision)
+                or drawn[signature.signed_revision],
             )
         )
     return [_reported(v, validated, shown) for v in validated] + [

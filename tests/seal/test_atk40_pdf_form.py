@@ -97,9 +97,6 @@ def test_premise_pdfium_draws_the_sealed_field_anew_when_cour_is_added(kind):
     assert _pdfium_field_pixels(_resource_added(pdf, "/Cour")) != before
 
 
-@pytest.mark.xfail(
-    strict=True, reason="atk40: a /DA's font read otherwise than PDFium reads it"
-)
 @pytest.mark.parametrize("kind", list(_NAMES_COUR_UNSEEN))
 def test_the_fonts_a_sealed_da_names_include_what_pdfium_reads(kind):
     pdf = _amount_form(_NAMES_COUR_UNSEEN[kind])
@@ -108,10 +105,6 @@ def test_the_fonts_a_sealed_da_names_include_what_pdfium_reads(kind):
     assert named is None or "/Cour" in named
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk40: a font added that PDFium draws a sealed field with stays VALID",
-)
 @pytest.mark.parametrize("kind", list(_NAMES_COUR_UNSEEN))
 async def test_a_font_added_that_pdfium_draws_the_sealed_field_with_is_a_change(
     seal_ca,  # noqa: F811
@@ -185,11 +178,6 @@ def test_premise_pdfium_and_poppler_take_the_last_contents(sealed_page):
     ]["/Kids"][0].raw_get("/Contents")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk40: a key given twice after the seal: pyHanko reads the first, "
-    "readers draw the last, the seal stays VALID",
-)
 async def test_a_page_given_contents_twice_after_the_seal_is_modified(
     sealed_page,
     seal_ca,  # noqa: F811
@@ -208,10 +196,6 @@ def test_premise_pdfium_draws_the_last_value():
     assert _pdfium_field_pixels(_value_given_again(form)) != _pdfium_field_pixels(form)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk40: a sealed field's /V given twice after the seal stays VALID",
-)
 async def test_a_field_given_its_value_twice_after_the_seal_is_modified(
     seal_ca,  # noqa: F811
     keys,  # noqa: F811
