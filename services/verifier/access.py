@@ -101,11 +101,7 @@ def acting_for(
         return _file_reader(counter, clerk)
     if caller != CONSOLE:
         if counter is not None or clerk is not None:
-            raise denied(
-                f"{caller} may not name a counter or clerk ({COUNTER_METADATA}, "
-                f"{CLERK_METADATA}): only {CONSOLE} verifies on a counter's behalf",
-                field=COUNTER_METADATA,
-            )
+            raise denied(_naming_refused(caller), field=COUNTER_METADATA)
         if kind == "operator" or (caller == SEAL_SERVICE and one_code):
             return Acting(counter=caller, department="")
         if kind != "dept":
@@ -129,6 +125,19 @@ def acting_for(
         clerk=_clerk(clerk),
         via=CONSOLE,
     )
+
+
+def _naming_refused(caller: str) -> str:
+    """Why ``caller``'s request naming a counter or clerk is refused: only the
+    console names them, and the seal service on VerifyCode only (atk40 V1: the seal
+    service was told only the console may, though it may on VerifyCode)."""
+    named = f"{caller} may not name a counter or clerk ({COUNTER_METADATA}, {CLERK_METADATA})"
+    if caller == SEAL_SERVICE:
+        return (
+            f"{named} on this method: it names the party it verifies a licence "
+            "file for on VerifyCode only"
+        )
+    return f"{named}: only {CONSOLE} verifies on a counter's behalf"
 
 
 def _file_reader(counter: str | None, clerk: str | None) -> Acting:

@@ -30,10 +30,6 @@ from services.verifier.access import acting_for
 COUNTER = "91350100M000100Y43"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atk40: the seal service told only the console names a counter",
-)
 def test_the_seal_service_naming_a_party_off_verify_code_is_told_where_it_may():
     with pytest.raises(CertsealError) as err:
         acting_for(
@@ -46,3 +42,29 @@ def test_the_seal_service_naming_a_party_off_verify_code_is_told_where_it_may():
     assert err.value.kind is ErrorKind.PERMISSION_DENIED
     assert "only service:console verifies" not in err.value.message, err.value.message
     assert "VerifyCode" in err.value.message
+
+
+@pytest.mark.parametrize("caller", ["dept:" + COUNTER, "operator:ops", "app:wallet"])
+def test_another_caller_naming_a_party_is_told_only_the_console_may(caller):
+    with pytest.raises(CertsealError) as err:
+        acting_for(
+            caller,
+            counter=f"dept:{COUNTER}",
+            clerk=None,
+            counters=frozenset(),
+            group="g",
+        )
+    assert err.value.kind is ErrorKind.PERMISSION_DENIED
+    assert "only service:console verifies" in err.value.message, err.value.message
+
+
+def test_the_seal_service_on_verify_code_still_names_the_party():
+    acting = acting_for(
+        "service:seal",
+        counter=f"dept:{COUNTER}",
+        clerk=None,
+        counters=frozenset(),
+        group="g",
+        one_code=True,
+    )
+    assert acting.counter == f"dept:{COUNTER}" and acting.via == "service:seal"
